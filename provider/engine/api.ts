@@ -1,0 +1,125 @@
+// Entry points over the orchestrator and the control catalog.
+import { ControlStore } from './control/store';
+import { PgferryError } from './errors';
+import type { MigrationStatus, ProgressListener, VerificationReport } from './model';
+import type { MigrationSpec, ServerSpec } from './spec/schema';
+
+export interface RunOptions {
+  /** Aborts the migration (graceful: the current unit finishes, state becomes Canceled). */
+  readonly signal?: AbortSignal;
+  readonly onProgress?: ProgressListener;
+}
+
+/**
+ * Runs a migration in this process. Offline: to a final state. Online: copy, then streaming until
+ * a cutover completes or the migration is canceled. Returns the final status from the catalog.
+ */
+export async function runMigration(spec: MigrationSpec, options: RunOptions = {}): Promise<MigrationStatus> {
+  const { orchestrate } = await import('./orchestrator');
+  return orchestrate(spec, options);
+}
+
+/**
+ * Registers the migration and starts a detached runner process that performs it, so the work
+ * outlives the caller; returns once the runner holds its lease.
+ */
+export async function startMigration(spec: MigrationSpec): Promise<void> {
+  const { spawnRunner } = await import('./runner/spawn');
+  await spawnRunner(spec, 'create');
+}
+
+async function withStore<T>(target: ServerSpec, fn: (store: ControlStore) => Promise<T>): Promise<T> {
+  const store = new ControlStore(target);
+  try {
+    return await fn(store);
+  } finally {
+    await store.close();
+  }
+}
+
+export async function showMigration(target: ServerSpec, name: string): Promise<MigrationStatus | undefined> {
+  return withStore(target, (store) => store.get(name));
+}
+
+export async function listMigrations(target: ServerSpec, filter: 'active' | 'all' = 'active'): Promise<MigrationStatus[]> {
+  return withStore(target, (store) => store.list(filter));
+}
+
+function notFound(name: string): PgferryError {
+  return new PgferryError('MIGRATION_NOT_FOUND', `migration "${name}" not found on the target`, {
+    category: 'input',
+    field: 'name',
+    fix: 'check the name with `pgferry list --filter all`',
+  });
+}
+
+/** Asks the process running the migration to stop; returns the status at that moment. */
+export async function cancelMigration(target: ServerSpec, name: string): Promise<MigrationStatus> {
+  return withStore(target, async (store) => {
+    const status = await store.get(name);
+    if (!status) throw notFound(name);
+    if (['Succeeded', 'Failed', 'Canceled', 'ValidationFailed'].includes(status.state)) {
+      throw new PgferryError('MIGRATION_FINISHED', `migration "${name}" is already ${status.state}; there is nothing to cancel`, {
+        category: 'input',
+        field: 'name',
+      });
+    }
+    await store.requestCancel(name);
+    return (await store.get(name))!;
+  });
+}
+
+/** Requests the cutover of an online migration waiting for it. */
+export async function requestCutover(target: ServerSpec, name: string): Promise<MigrationStatus> {
+  return withStore(target, async (store) => {
+    const status = await store.get(name);
+    if (!status) throw notFound(name);
+    if (status.mode !== 'Online') {
+      throw new PgferryError('CUTOVER_OFFLINE', `migration "${name}" is Offline; cutover applies only to Online migrations`, {
+        category: 'input',
+        field: 'cutover',
+      });
+    }
+    if (status.subState !== 'WaitingForCutoverTrigger' && status.subState !== 'CompletingMigration') {
+      throw new PgferryError(
+        'CUTOVER_NOT_READY',
+        `migration "${name}" is ${status.state}/${status.subState}; cutover is allowed only in WaitingForCutoverTrigger`,
+        { category: 'input', field: 'cutover', fix: 'wait until `pgferry show` reports WaitingForCutoverTrigger' },
+      );
+    }
+    await store.requestCutover(name);
+    return (await store.get(name))!;
+  });
+}
+
+/** Row counts and content checksums of every table, source vs target, now. */
+export async function verifyMigration(spec: MigrationSpec, options: RunOptions = {}): Promise<VerificationReport> {
+  const { verifyDatabases } = await import('./verify');
+  return verifyDatabases(spec, { signal: options.signal, onProgress: options.onProgress });
+}
+
+/** Polls the catalog until `done(status)` holds; calls `onStatus` with each status read. */
+export async function waitForMigration(
+  target: ServerSpec,
+  name: string,
+  done: (status: MigrationStatus) => boolean,
+  options: { intervalMs?: number; signal?: AbortSignal; onStatus?: (status: MigrationStatus) => void; timeoutMs?: number } = {},
+): Promise<MigrationStatus> {
+  const started = Date.now();
+  return withStore(target, async (store) => {
+    for (;;) {
+      const status = await store.get(name);
+      if (!status) throw notFound(name);
+      options.onStatus?.(status);
+      if (done(status)) return status;
+      if (options.signal?.aborted) throw options.signal.reason ?? new Error('aborted');
+      if (options.timeoutMs !== undefined && Date.now() - started > options.timeoutMs) {
+        throw new PgferryError('WAIT_TIMEOUT', `migration "${name}" is still ${status.state}/${status.subState} after ${Math.round(options.timeoutMs / 1000)} s`, {
+          category: 'internal',
+          fix: 'the migration keeps running; check it with `pgferry show`',
+        });
+      }
+      await new Promise((r) => setTimeout(r, options.intervalMs ?? 1000));
+    }
+  });
+}

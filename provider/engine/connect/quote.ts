@@ -1,0 +1,26 @@
+// The one quoting helper: every identifier from user data or the catalogs that reaches SQL goes
+// through `ident`/`qualified`; values travel as $n parameters, and `literal` is only for the few
+// statements that take no parameters (SET TRANSACTION SNAPSHOT, replication commands, CREATE ROLE
+// ... PASSWORD).
+
+/** Quotes an identifier for PostgreSQL: always double-quoted, embedded quotes doubled. */
+export function ident(name: string): string {
+  if (name.includes('\0')) throw new Error('identifier contains a NUL byte');
+  return `"${name.replace(/"/g, '""')}"`;
+}
+
+/** schema.name, each part quoted. */
+export function qualified(schema: string, name: string): string {
+  return `${ident(schema)}.${ident(name)}`;
+}
+
+/** A comma-separated list of quoted identifiers. */
+export function identList(names: readonly string[]): string {
+  return names.map(ident).join(', ');
+}
+
+/** Quotes a string literal (standard_conforming_strings on, which every supported server has). */
+export function literal(value: string): string {
+  if (value.includes('\0')) throw new Error('literal contains a NUL byte');
+  return `'${value.replace(/'/g, "''")}'`;
+}

@@ -1,0 +1,41 @@
+// SQLSTATE sets the engine decides on, each code with its condition name.
+
+/** Worth retrying with back-off: the connection or server went away, or a transient conflict. */
+export const RETRYABLE_CODES: ReadonlySet<string> = new Set([
+  '08000', // connection_exception
+  '08003', // connection_does_not_exist
+  '08006', // connection_failure
+  '08001', // sqlclient_unable_to_establish_sqlconnection
+  '08004', // sqlserver_rejected_establishment_of_sqlconnection
+  '57P01', // admin_shutdown
+  '57P02', // crash_shutdown
+  '57P03', // cannot_connect_now
+  '40001', // serialization_failure
+  '40P01', // deadlock_detected
+  '53300', // too_many_connections
+]);
+
+export const INVALID_PASSWORD = '28P01'; // invalid_password
+export const INVALID_AUTHORIZATION = '28000'; // invalid_authorization_specification
+export const INVALID_CATALOG_NAME = '3D000'; // invalid_catalog_name (no such database)
+export const INSUFFICIENT_PRIVILEGE = '42501'; // insufficient_privilege
+export const DUPLICATE_OBJECT = '42710'; // duplicate_object (role exists)
+export const UNDEFINED_OBJECT = '42704'; // undefined_object
+
+/** SQLSTATE of a pg DatabaseError, or undefined. */
+export function sqlState(error: unknown): string | undefined {
+  const code = (error as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code) ? code : undefined;
+}
+
+const NETWORK_ERRNOS = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENOTFOUND', 'EAI_AGAIN']);
+
+/** A dropped or refused connection, or a retryable SQLSTATE. */
+export function isRetryable(error: unknown): boolean {
+  const state = sqlState(error);
+  if (state) return RETRYABLE_CODES.has(state);
+  const errno = (error as { code?: unknown } | null)?.code;
+  if (typeof errno === 'string' && NETWORK_ERRNOS.has(errno)) return true;
+  const message = String((error as Error | null)?.message ?? '');
+  return /Connection terminated|connection timeout|Client has encountered a connection error|terminating connection/i.test(message);
+}

@@ -1,0 +1,80 @@
+// The control catalog's schema, as numbered migrations. A released migration is never edited:
+// add the next number instead. Each runs in a transaction that first records its version.
+
+export interface ControlMigration {
+  readonly version: number;
+  readonly sql: string;
+}
+
+export const CONTROL_MIGRATIONS: readonly ControlMigration[] = [
+  {
+    version: 1,
+    sql: `
+CREATE TABLE pgferry.migration (
+  name                 text PRIMARY KEY,
+  mode                 text NOT NULL,
+  option               text NOT NULL,
+  spec                 jsonb NOT NULL,
+  state                text NOT NULL,
+  sub_state            text NOT NULL,
+  message              text,
+  created_at           timestamptz NOT NULL DEFAULT now(),
+  updated_at           timestamptz NOT NULL DEFAULT now(),
+  started_at           timestamptz,
+  ended_at             timestamptz,
+  source_version       text,
+  target_version       text,
+  validation           jsonb NOT NULL DEFAULT '[]',
+  verification         jsonb,
+  cancel_requested     boolean NOT NULL DEFAULT false,
+  cutover_requested_at timestamptz,
+  cutover_started_at   timestamptz,
+  downtime_seconds     double precision,
+  runner               jsonb
+);
+CREATE TABLE pgferry.migration_database (
+  migration           text NOT NULL REFERENCES pgferry.migration (name) ON DELETE CASCADE,
+  database            text NOT NULL,
+  ordinal             integer NOT NULL,
+  state               text NOT NULL DEFAULT 'Queued',
+  message             text,
+  started_at          timestamptz,
+  ended_at            timestamptz,
+  rows_copied         bigint NOT NULL DEFAULT 0,
+  bytes_copied        bigint NOT NULL DEFAULT 0,
+  inserts             bigint NOT NULL DEFAULT 0,
+  updates             bigint NOT NULL DEFAULT 0,
+  deletes             bigint NOT NULL DEFAULT 0,
+  latency_seconds     double precision,
+  pending_bytes       bigint,
+  slot_retained_bytes bigint,
+  applied_lsn         text,
+  PRIMARY KEY (migration, database)
+);
+CREATE TABLE pgferry.migration_table (
+  migration   text NOT NULL,
+  database    text NOT NULL,
+  table_name  text NOT NULL,
+  state       text NOT NULL DEFAULT 'Queued',
+  rows        bigint NOT NULL DEFAULT 0,
+  bytes       bigint NOT NULL DEFAULT 0,
+  parts       integer NOT NULL DEFAULT 1,
+  parts_done  integer NOT NULL DEFAULT 0,
+  started_at  timestamptz,
+  ended_at    timestamptz,
+  message     text,
+  PRIMARY KEY (migration, database, table_name),
+  FOREIGN KEY (migration, database) REFERENCES pgferry.migration_database (migration, database) ON DELETE CASCADE
+);
+CREATE TABLE pgferry.event (
+  id        bigserial PRIMARY KEY,
+  migration text NOT NULL REFERENCES pgferry.migration (name) ON DELETE CASCADE,
+  at        timestamptz NOT NULL DEFAULT now(),
+  level     text NOT NULL,
+  database  text,
+  message   text NOT NULL
+);
+CREATE INDEX event_migration_idx ON pgferry.event (migration, id);
+`,
+  },
+];

@@ -1,0 +1,483 @@
+// The control catalog on the target: migrations are sub-resources of the target server, as in
+// Azure. Installed idempotently; holds state, progress, validation and events, never a secret.
+import os from 'node:os';
+import type pg from 'pg';
+import { openClient } from '../connect/client';
+import { ident } from '../connect/quote';
+import { isRetryable } from '../connect/sqlstate';
+import { PgferryError } from '../errors';
+import type {
+  DatabaseDetails,
+  DatabaseState,
+  MigrationState,
+  MigrationStatus,
+  MigrationSubState,
+  RunnerInfo,
+  ValidationResult,
+  VerificationReport,
+} from '../model';
+import { CONTROL_INSTALL_LOCK, CONTROL_SCHEMA, leaseKey } from '../names';
+import type { ServerSpec } from '../spec/schema';
+import { CONTROL_MIGRATIONS } from './migrations';
+
+const S = ident(CONTROL_SCHEMA);
+
+/** Runner heartbeats older than this are stale even if a lock looks held. */
+export const RUNNER_STALE_SECONDS = 30;
+
+export type TableState = 'Queued' | 'Loading' | 'Completed' | 'Errored';
+
+export interface DatabasePatch {
+  state?: DatabaseState;
+  message?: string | null;
+  startedAt?: boolean;
+  endedAt?: boolean;
+  rowsCopied?: number;
+  bytesCopied?: number;
+  inserts?: number;
+  updates?: number;
+  deletes?: number;
+  latencySeconds?: number | null;
+  pendingBytes?: number | null;
+  slotRetainedBytes?: number | null;
+  appliedLsn?: string;
+}
+
+export interface TablePatch {
+  state?: TableState;
+  rows?: number;
+  bytes?: number;
+  parts?: number;
+  partsDone?: number;
+  startedAt?: boolean;
+  endedAt?: boolean;
+  message?: string | null;
+}
+
+interface MigrationRow {
+  name: string;
+  mode: 'Offline' | 'Online';
+  option: 'Validate' | 'Migrate' | 'ValidateAndMigrate';
+  spec: Record<string, unknown>;
+  state: MigrationState;
+  sub_state: MigrationSubState;
+  message: string | null;
+  created_at: Date;
+  started_at: Date | null;
+  ended_at: Date | null;
+  source_version: string | null;
+  target_version: string | null;
+  validation: ValidationResult[];
+  verification: VerificationReport | null;
+  downtime_seconds: number | null;
+  runner: { host: string; pid: number; heartbeatAt: string } | null;
+  runner_locked: boolean;
+}
+
+interface DatabaseRow {
+  database: string;
+  state: DatabaseState;
+  message: string | null;
+  started_at: Date | null;
+  ended_at: Date | null;
+  rows_copied: string;
+  bytes_copied: string;
+  inserts: string;
+  updates: string;
+  deletes: string;
+  latency_seconds: number | null;
+  pending_bytes: string | null;
+  slot_retained_bytes: string | null;
+  t_total: string;
+  t_queued: string;
+  t_loading: string;
+  t_completed: string;
+  t_errored: string;
+}
+
+const iso = (d: Date | null | undefined): string | undefined => (d ? d.toISOString() : undefined);
+const num = (v: string | number | null | undefined): number => (v === null || v === undefined ? 0 : Number(v));
+
+export class ControlStore {
+  private client: pg.Client | undefined;
+  private installed = false;
+
+  constructor(private readonly target: ServerSpec) {}
+
+  private async connection(): Promise<pg.Client> {
+    if (!this.client) {
+      const client = await openClient(this.target, { applicationName: 'pgferry control' });
+      client.on('error', () => {
+        if (this.client === client) this.client = undefined;
+      });
+      this.client = client;
+    }
+    return this.client;
+  }
+
+  /** Runs a query, reconnecting once if the connection dropped. */
+  async query<R extends pg.QueryResultRow = pg.QueryResultRow>(sql: string, params: unknown[] = []): Promise<R[]> {
+    for (let attempt = 0; ; attempt++) {
+      const client = await this.connection();
+      try {
+        return (await client.query<R>(sql, params)).rows;
+      } catch (error) {
+        if (attempt < 3 && isRetryable(error)) {
+          await client.end().catch(() => undefined);
+          this.client = undefined;
+          await new Promise((r) => setTimeout(r, 250 * 2 ** attempt));
+          continue;
+        }
+        throw error;
+      }
+    }
+  }
+
+  async close(): Promise<void> {
+    const client = this.client;
+    this.client = undefined;
+    await client?.end().catch(() => undefined);
+  }
+
+  /** Creates or upgrades the catalog; concurrent installers are serialized by an advisory lock. */
+  async install(): Promise<void> {
+    if (this.installed) return;
+    const client = await this.connection();
+    await client.query('BEGIN');
+    try {
+      await client.query('SELECT pg_advisory_xact_lock($1::bigint)', [CONTROL_INSTALL_LOCK]);
+      await client.query(`CREATE SCHEMA IF NOT EXISTS ${S}`);
+      await client.query(
+        `CREATE TABLE IF NOT EXISTS ${S}.schema_version (version integer PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())`,
+      );
+      const { rows } = await client.query<{ version: number }>(`SELECT version FROM ${S}.schema_version`);
+      const done = new Set(rows.map((r) => r.version));
+      for (const migration of CONTROL_MIGRATIONS) {
+        if (done.has(migration.version)) continue;
+        await client.query(`INSERT INTO ${S}.schema_version (version) VALUES ($1)`, [migration.version]);
+        await client.query(migration.sql);
+      }
+      await client.query('COMMIT');
+      this.installed = true;
+    } catch (error) {
+      await client.query('ROLLBACK').catch(() => undefined);
+      throw new PgferryError('CONTROL_INSTALL', `cannot install the control catalog (schema ${CONTROL_SCHEMA}) in database "${this.target.maintenanceDatabase}" on the target: ${(error as Error).message}`, {
+        category: 'target',
+        fix: 'grant the target user CREATE on that database, or choose another target maintenanceDatabase',
+        cause: error,
+      });
+    }
+  }
+
+  /** Registers a new migration; a name already used on this target is an input error. */
+  async createMigration(args: {
+    name: string;
+    mode: 'Offline' | 'Online';
+    option: 'Validate' | 'Migrate' | 'ValidateAndMigrate';
+    spec: Record<string, unknown>;
+    databases: readonly string[];
+  }): Promise<void> {
+    await this.install();
+    const client = await this.connection();
+    await client.query('BEGIN');
+    try {
+      const inserted = await client.query(
+        `INSERT INTO ${S}.migration (name, mode, option, spec, state, sub_state)
+         VALUES ($1, $2, $3, $4::jsonb, 'InProgress', 'PerformingPreRequisiteSteps')
+         ON CONFLICT (name) DO NOTHING`,
+        [args.name, args.mode, args.option, JSON.stringify(args.spec)],
+      );
+      if (inserted.rowCount === 0) {
+        throw new PgferryError('MIGRATION_NAME_TAKEN', `migration name "${args.name}" is already used on this target`, {
+          category: 'input',
+          field: 'migrationName',
+          fix: 'choose another name, or `pgferry show` / `pgferry list` to see the existing one',
+        });
+      }
+      for (const [i, database] of args.databases.entries()) {
+        await client.query(
+          `INSERT INTO ${S}.migration_database (migration, database, ordinal) VALUES ($1, $2, $3)`,
+          [args.name, database, i],
+        );
+      }
+      await client.query('COMMIT');
+    } catch (error) {
+      await client.query('ROLLBACK').catch(() => undefined);
+      throw error;
+    }
+  }
+
+  async setState(name: string, state: MigrationState, subState: MigrationSubState, message?: string | null): Promise<void> {
+    const final = ['Succeeded', 'Failed', 'Canceled', 'ValidationFailed'].includes(state);
+    await this.query(
+      `UPDATE ${S}.migration SET state = $2, sub_state = $3, message = COALESCE($4, message), updated_at = now(),
+              started_at = CASE WHEN $3 = 'MigratingData' THEN COALESCE(started_at, now()) ELSE started_at END,
+              ended_at = CASE WHEN $5 THEN now() ELSE ended_at END
+        WHERE name = $1`,
+      [name, state, subState, message ?? null, final],
+    );
+  }
+
+  async setStarted(name: string): Promise<void> {
+    await this.query(`UPDATE ${S}.migration SET started_at = COALESCE(started_at, now()), updated_at = now() WHERE name = $1`, [name]);
+  }
+
+  async setVersions(name: string, sourceVersion: string, targetVersion: string): Promise<void> {
+    await this.query(`UPDATE ${S}.migration SET source_version = $2, target_version = $3 WHERE name = $1`, [name, sourceVersion, targetVersion]);
+  }
+
+  async setValidation(name: string, results: readonly ValidationResult[]): Promise<void> {
+    await this.query(`UPDATE ${S}.migration SET validation = $2::jsonb, updated_at = now() WHERE name = $1`, [name, JSON.stringify(results)]);
+  }
+
+  async setVerification(name: string, report: VerificationReport): Promise<void> {
+    await this.query(`UPDATE ${S}.migration SET verification = $2::jsonb, updated_at = now() WHERE name = $1`, [name, JSON.stringify(report)]);
+  }
+
+  async setDowntime(name: string, seconds: number): Promise<void> {
+    await this.query(`UPDATE ${S}.migration SET downtime_seconds = $2 WHERE name = $1`, [name, seconds]);
+  }
+
+  async updateDatabase(name: string, database: string, patch: DatabasePatch): Promise<void> {
+    await this.query(
+      `UPDATE ${S}.migration_database SET
+         state = COALESCE($3, state),
+         message = CASE WHEN $4::boolean THEN $5 ELSE message END,
+         started_at = CASE WHEN $6 THEN COALESCE(started_at, now()) ELSE started_at END,
+         ended_at = CASE WHEN $7 THEN now() ELSE ended_at END,
+         rows_copied = COALESCE($8, rows_copied),
+         bytes_copied = COALESCE($9, bytes_copied),
+         inserts = COALESCE($10, inserts),
+         updates = COALESCE($11, updates),
+         deletes = COALESCE($12, deletes),
+         latency_seconds = CASE WHEN $13::boolean THEN $14 ELSE latency_seconds END,
+         pending_bytes = CASE WHEN $15::boolean THEN $16 ELSE pending_bytes END,
+         slot_retained_bytes = CASE WHEN $17::boolean THEN $18 ELSE slot_retained_bytes END,
+         applied_lsn = COALESCE($19, applied_lsn)
+       WHERE migration = $1 AND database = $2`,
+      [
+        name,
+        database,
+        patch.state ?? null,
+        patch.message !== undefined,
+        patch.message ?? null,
+        patch.startedAt ?? false,
+        patch.endedAt ?? false,
+        patch.rowsCopied ?? null,
+        patch.bytesCopied ?? null,
+        patch.inserts ?? null,
+        patch.updates ?? null,
+        patch.deletes ?? null,
+        patch.latencySeconds !== undefined,
+        patch.latencySeconds ?? null,
+        patch.pendingBytes !== undefined,
+        patch.pendingBytes ?? null,
+        patch.slotRetainedBytes !== undefined,
+        patch.slotRetainedBytes ?? null,
+        patch.appliedLsn ?? null,
+      ],
+    );
+  }
+
+  /** Registers the tables of a database as Queued (replacing an earlier list). */
+  async setTables(name: string, database: string, tables: readonly { table: string; parts: number }[]): Promise<void> {
+    await this.query(`DELETE FROM ${S}.migration_table WHERE migration = $1 AND database = $2`, [name, database]);
+    if (tables.length === 0) return;
+    await this.query(
+      `INSERT INTO ${S}.migration_table (migration, database, table_name, parts)
+       SELECT $1, $2, t, p FROM unnest($3::text[], $4::int[]) AS u(t, p)`,
+      [name, database, tables.map((t) => t.table), tables.map((t) => t.parts)],
+    );
+  }
+
+  async updateTable(name: string, database: string, table: string, patch: TablePatch): Promise<void> {
+    await this.query(
+      `UPDATE ${S}.migration_table SET
+         state = COALESCE($4, state),
+         rows = COALESCE($5, rows),
+         bytes = COALESCE($6, bytes),
+         parts = COALESCE($7, parts),
+         parts_done = COALESCE($8, parts_done),
+         started_at = CASE WHEN $9 THEN COALESCE(started_at, now()) ELSE started_at END,
+         ended_at = CASE WHEN $10 THEN now() ELSE ended_at END,
+         message = CASE WHEN $11::boolean THEN $12 ELSE message END
+       WHERE migration = $1 AND database = $2 AND table_name = $3`,
+      [
+        name,
+        database,
+        table,
+        patch.state ?? null,
+        patch.rows ?? null,
+        patch.bytes ?? null,
+        patch.parts ?? null,
+        patch.partsDone ?? null,
+        patch.startedAt ?? false,
+        patch.endedAt ?? false,
+        patch.message !== undefined,
+        patch.message ?? null,
+      ],
+    );
+  }
+
+  async recordEvent(name: string, level: 'info' | 'warning' | 'error', message: string, database?: string): Promise<void> {
+    await this.query(`INSERT INTO ${S}.event (migration, level, database, message) VALUES ($1, $2, $3, $4)`, [
+      name,
+      level,
+      database ?? null,
+      message,
+    ]);
+  }
+
+  async events(name: string, limit = 50): Promise<{ at: string; level: string; database?: string; message: string }[]> {
+    const rows = await this.query<{ at: Date; level: string; database: string | null; message: string }>(
+      `SELECT at, level, database, message FROM ${S}.event WHERE migration = $1 ORDER BY id DESC LIMIT $2`,
+      [name, limit],
+    );
+    return rows.reverse().map((r) => ({ at: r.at.toISOString(), level: r.level, database: r.database ?? undefined, message: r.message }));
+  }
+
+  async requestCancel(name: string): Promise<void> {
+    await this.query(`UPDATE ${S}.migration SET cancel_requested = true, updated_at = now() WHERE name = $1`, [name]);
+  }
+
+  async isCancelRequested(name: string): Promise<boolean> {
+    const rows = await this.query<{ c: boolean }>(`SELECT cancel_requested AS c FROM ${S}.migration WHERE name = $1`, [name]);
+    return rows[0]?.c ?? false;
+  }
+
+  async requestCutover(name: string): Promise<void> {
+    await this.query(
+      `UPDATE ${S}.migration SET cutover_requested_at = COALESCE(cutover_requested_at, now()), updated_at = now() WHERE name = $1`,
+      [name],
+    );
+  }
+
+  async cutoverRequestedAt(name: string): Promise<Date | undefined> {
+    const rows = await this.query<{ t: Date | null }>(`SELECT cutover_requested_at AS t FROM ${S}.migration WHERE name = $1`, [name]);
+    return rows[0]?.t ?? undefined;
+  }
+
+  async setRunner(name: string, runner: { host: string; pid: number } | null): Promise<void> {
+    await this.query(
+      `UPDATE ${S}.migration SET runner = CASE WHEN $2::jsonb IS NULL THEN NULL
+              ELSE $2::jsonb || jsonb_build_object('heartbeatAt', now()) END WHERE name = $1`,
+      [name, runner ? JSON.stringify(runner) : null],
+    );
+  }
+
+  async heartbeat(name: string): Promise<void> {
+    await this.query(
+      `UPDATE ${S}.migration SET runner = runner || jsonb_build_object('heartbeatAt', now()) WHERE name = $1 AND runner IS NOT NULL`,
+      [name],
+    );
+  }
+
+  async exists(name: string): Promise<boolean> {
+    if (!(await this.catalogExists())) return false;
+    const rows = await this.query(`SELECT 1 FROM ${S}.migration WHERE name = $1`, [name]);
+    return rows.length > 0;
+  }
+
+  private async catalogExists(): Promise<boolean> {
+    if (this.installed) return true;
+    const rows = await this.query<{ ok: boolean }>(`SELECT to_regclass($1) IS NOT NULL AS ok`, [`${S}.migration`]);
+    return rows[0]?.ok ?? false;
+  }
+
+  async get(name: string): Promise<MigrationStatus | undefined> {
+    if (!(await this.catalogExists())) return undefined;
+    const rows = await this.query<MigrationRow>(this.selectMigrations('WHERE m.name = $1'), [name]);
+    const row = rows[0];
+    return row ? this.toStatus(row) : undefined;
+  }
+
+  async list(filter: 'active' | 'all' = 'active'): Promise<MigrationStatus[]> {
+    if (!(await this.catalogExists())) return [];
+    const where = filter === 'active' ? `WHERE m.state IN ('InProgress', 'WaitingForUserAction')` : '';
+    const rows = await this.query<MigrationRow>(`${this.selectMigrations(where)} ORDER BY m.created_at`);
+    return Promise.all(rows.map((r) => this.toStatus(r)));
+  }
+
+  private selectMigrations(where: string): string {
+    // runner_locked: does some session hold the runner's advisory lock (its lease) right now?
+    // pg_locks shows a bigint key as classid (high 32 bits) and objid (low 32 bits).
+    return `SELECT m.*, EXISTS (
+              SELECT 1 FROM pg_locks l
+               WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1
+                 AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
+                 AND l.classid::text::bigint = (((m.runner->>'leaseKey')::bigint >> 32) & 4294967295)
+                 AND l.objid::text::bigint = ((m.runner->>'leaseKey')::bigint & 4294967295)
+            ) AS runner_locked
+            FROM ${S}.migration m ${where}`;
+  }
+
+  private async toStatus(row: MigrationRow): Promise<MigrationStatus> {
+    const dbs = await this.query<DatabaseRow>(
+      `SELECT d.*,
+              (SELECT count(*) FROM ${S}.migration_table t WHERE t.migration = d.migration AND t.database = d.database) AS t_total,
+              (SELECT count(*) FROM ${S}.migration_table t WHERE t.migration = d.migration AND t.database = d.database AND t.state = 'Queued') AS t_queued,
+              (SELECT count(*) FROM ${S}.migration_table t WHERE t.migration = d.migration AND t.database = d.database AND t.state = 'Loading') AS t_loading,
+              (SELECT count(*) FROM ${S}.migration_table t WHERE t.migration = d.migration AND t.database = d.database AND t.state = 'Completed') AS t_completed,
+              (SELECT count(*) FROM ${S}.migration_table t WHERE t.migration = d.migration AND t.database = d.database AND t.state = 'Errored') AS t_errored
+         FROM ${S}.migration_database d WHERE d.migration = $1 ORDER BY d.ordinal`,
+      [row.name],
+    );
+    const databases: DatabaseDetails[] = dbs.map((d) => ({
+      database: d.database,
+      state: d.state,
+      tables: {
+        total: num(d.t_total),
+        queued: num(d.t_queued),
+        loading: num(d.t_loading),
+        completed: num(d.t_completed),
+        errored: num(d.t_errored),
+      },
+      rowsCopied: num(d.rows_copied),
+      bytesCopied: num(d.bytes_copied),
+      startedAt: iso(d.started_at),
+      endedAt: iso(d.ended_at),
+      message: d.message ?? undefined,
+      inserts: num(d.inserts),
+      updates: num(d.updates),
+      deletes: num(d.deletes),
+      latencySeconds: d.latency_seconds ?? undefined,
+      pendingBytes: d.pending_bytes === null ? undefined : num(d.pending_bytes),
+      slotRetainedBytes: d.slot_retained_bytes === null ? undefined : num(d.slot_retained_bytes),
+    }));
+    let runner: RunnerInfo | undefined;
+    if (row.runner) {
+      const age = (Date.now() - Date.parse(row.runner.heartbeatAt)) / 1000;
+      runner = {
+        host: row.runner.host,
+        pid: row.runner.pid,
+        heartbeatAt: row.runner.heartbeatAt,
+        alive: row.runner_locked && age < RUNNER_STALE_SECONDS,
+      };
+    }
+    return {
+      name: row.name,
+      state: row.state,
+      subState: row.sub_state,
+      mode: row.mode,
+      option: row.option,
+      message: row.message ?? undefined,
+      createdAt: row.created_at.toISOString(),
+      startedAt: iso(row.started_at),
+      endedAt: iso(row.ended_at),
+      sourceVersion: row.source_version ?? undefined,
+      targetVersion: row.target_version ?? undefined,
+      validation: row.validation,
+      databases,
+      verification: row.verification ?? undefined,
+      downtimeSeconds: row.downtime_seconds ?? undefined,
+      runner,
+      spec: row.spec,
+    };
+  }
+}
+
+/** What a runner writes into `migration.runner` so `show` can tell live from stale. */
+export function runnerIdentity(migration: string): { host: string; pid: number; leaseKey: string } {
+  return { host: os.hostname(), pid: process.pid, leaseKey: leaseKey(migration) };
+}
+

@@ -1,0 +1,64 @@
+// The one error type shown to users: a stable code, the field or object it is about, and a fix.
+// Its category picks the CLI exit code and the Pulumi `check` failure.
+
+export type ErrorCategory =
+  | 'input' // bad user input: CLI exit 2, Pulumi check failure
+  | 'validation' // a premigration check failed
+  | 'source' // the source server refused or failed
+  | 'target' // the target server refused or failed
+  | 'canceled' // the user canceled
+  | 'internal';
+
+export interface PgferryErrorOptions {
+  readonly category: ErrorCategory;
+  /** Input field path (`source.port`) or object (`database "sales"`) the error is about. */
+  readonly field?: string;
+  /** What the user can do about it. */
+  readonly fix?: string;
+  readonly cause?: unknown;
+}
+
+export class PgferryError extends Error {
+  override readonly name = 'PgferryError';
+  readonly code: string;
+  readonly category: ErrorCategory;
+  readonly field?: string;
+  readonly fix?: string;
+
+  constructor(code: string, message: string, options: PgferryErrorOptions) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.code = code;
+    this.category = options.category;
+    this.field = options.field;
+    this.fix = options.fix;
+  }
+
+  /** One line for a terminal or a Pulumi message: the message, then the fix. */
+  oneLine(): string {
+    return this.fix ? `${this.message} (fix: ${this.fix})` : this.message;
+  }
+}
+
+export function isPgferryError(error: unknown): error is PgferryError {
+  return error instanceof PgferryError;
+}
+
+export function inputError(code: string, field: string, message: string, fix?: string): PgferryError {
+  return new PgferryError(code, message, { category: 'input', field, fix });
+}
+
+export function canceledError(): PgferryError {
+  return new PgferryError('CANCELED', 'migration canceled', { category: 'canceled' });
+}
+
+/** Turns anything thrown into an Error, keeping the original as `cause`. */
+export function coerceError(error: unknown): Error {
+  if (error instanceof Error) return error;
+  return new Error(String(error), { cause: error });
+}
+
+/** The message of anything thrown, without stack. */
+export function errorMessage(error: unknown): string {
+  if (error instanceof PgferryError) return error.oneLine();
+  return coerceError(error).message;
+}

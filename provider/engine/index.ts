@@ -1,0 +1,32 @@
+// The engine's public API: what the CLI, the Pulumi provider and library users call. Nothing
+// here imports Pulumi.
+export * from './errors';
+export * from './model';
+export { parseMigrationSpec, zodToInputError, describeIssue } from './spec/parse';
+export {
+  migrationSpecSchema,
+  serverSpecSchema,
+  publicSpec,
+  MIGRATION_NAME_PATTERN,
+  SSL_MODES,
+  MIGRATION_MODES,
+  MIGRATION_OPTIONS,
+  type MigrationSpec,
+  type MigrationSpecInput,
+  type ServerSpec,
+  type SslMode,
+  type MigrationMode,
+  type MigrationOption,
+} from './spec/schema';
+export { ControlStore } from './control/store';
+export {
+  runMigration,
+  startMigration,
+  showMigration,
+  listMigrations,
+  cancelMigration,
+  requestCutover,
+  verifyMigration,
+  waitForMigration,
+  type RunOptions,
+} from './api';

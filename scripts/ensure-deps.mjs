@@ -1,0 +1,52 @@
+#!/usr/bin/env node
+// Installs what a fresh machine lacks before `npm test`, `npm run demo` or `npm run bench`:
+// node_modules (npm ci), PostgreSQL 15 server and client from Debian's packages, and for the
+// benchmark pgcopydb. Plain Node.js with no dependencies, because it runs before node_modules exists.
+import { execFileSync } from 'node:child_process';
+import { existsSync, statSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const wantBench = process.argv.includes('--bench');
+const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
+
+function run(cmd, args, opts = {}) {
+  console.error(`[ensure-deps] ${cmd} ${args.join(' ')}`);
+  execFileSync(cmd, args, { stdio: ['ignore', 'inherit', 'inherit'], cwd: root, ...opts });
+}
+
+function nodeModulesFresh() {
+  const marker = join(root, 'node_modules', '.package-lock.json');
+  if (!existsSync(marker)) return false;
+  const lock = join(root, 'package-lock.json');
+  return !existsSync(lock) || statSync(marker).mtimeMs >= statSync(lock).mtimeMs - 1000;
+}
+
+let aptUpdated = false;
+function aptInstall(packages) {
+  if (!isRoot) {
+    throw new Error(`missing Debian packages ${packages.join(' ')}: install them (sudo apt-get install -y ${packages.join(' ')})`);
+  }
+  const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
+  if (!aptUpdated) { run('apt-get', ['update', '-qq'], { env }); aptUpdated = true; }
+  run('apt-get', ['install', '-y', '-qq', '--no-install-recommends', ...packages], { env });
+}
+
+if (!nodeModulesFresh()) {
+  run('npm', [existsSync(join(root, 'package-lock.json')) ? 'ci' : 'install', '--no-audit', '--no-fund']);
+}
+
+const pg15 = '/usr/lib/postgresql/15/bin';
+const missing = [];
+if (!existsSync(join(pg15, 'postgres'))) missing.push('postgresql-15');
+if (!existsSync(join(pg15, 'pg_dump'))) missing.push('postgresql-client-15');
+if (wantBench && !existsSync(join(pg15, 'pgbench'))) missing.push('postgresql-contrib');
+if (wantBench && !existsSync('/usr/bin/pgcopydb') && !existsSync(join(pg15, 'pgcopydb'))) missing.push('pgcopydb');
+if (missing.length > 0) aptInstall(missing);
+
+if (isRoot) {
+  // initdb refuses root: test/support runs servers as the `postgres` OS user.
+  try { execFileSync('id', ['-u', 'postgres'], { stdio: 'ignore' }); }
+  catch { run('useradd', ['--system', '--home-dir', '/var/lib/postgresql', '--shell', '/bin/bash', 'postgres']); }
+}

@@ -1,0 +1,3 @@
+// The one fixture module that gives tests real PostgreSQL servers.
+export { startCluster, stopAllClusters, type Cluster, type PgMajor } from '../../provider/localpg/cluster';
+export * from './servers';

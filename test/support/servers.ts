@@ -1,0 +1,44 @@
+// Server pairs for integration suites, plus ServerSpec helpers for pointing the engine at them.
+import type { ServerSpec } from '../../provider/engine/spec/schema';
+import { startCluster, type Cluster, type PgMajor } from '../../provider/localpg/cluster';
+
+/** A ServerSpec for a cluster's superuser (sslMode disable: test clusters have no TLS). */
+export function serverSpec(cluster: Cluster, overrides: Partial<ServerSpec> = {}): ServerSpec {
+  return {
+    host: cluster.host,
+    port: cluster.port,
+    user: cluster.user,
+    password: cluster.password,
+    sslMode: 'prefer',
+    maintenanceDatabase: 'postgres',
+    ...overrides,
+  };
+}
+
+export interface ServerPair {
+  readonly source: Cluster;
+  readonly target: Cluster;
+  stop(): Promise<void>;
+}
+
+/** Starts a source and a target cluster in parallel. */
+export async function startPair(sourceMajor: PgMajor = 15, targetMajor: PgMajor = 15): Promise<ServerPair> {
+  const [source, target] = await Promise.all([
+    startCluster({ major: sourceMajor, label: 'src' }),
+    startCluster({ major: targetMajor, label: 'dst' }),
+  ]);
+  return {
+    source,
+    target,
+    async stop() {
+      await Promise.all([source.stop(), target.stop()]);
+    },
+  };
+}
+
+let uniqueCounter = 0;
+/** A name unique within this test run, for databases and migrations. */
+export function uniqueName(prefix: string): string {
+  uniqueCounter += 1;
+  return `${prefix}-${process.pid}-${uniqueCounter}`;
+}
