@@ -35,6 +35,8 @@ export interface ValidationResult {
   readonly status: ValidationStatus;
   /** Database the check is about, when it is per database. */
   readonly database?: string;
+  /** Server the check is about, when it is about one server. */
+  readonly server?: 'source' | 'target';
   /** Names the object, e.g. `extension "hstore" is not available on the target`. */
   readonly message: string;
   /** How to fix it; absent for Succeeded. */
