@@ -1,0 +1,36 @@
+// What changed between two relation messages for the same table: nothing, columns added at the
+// end (followed on the target), or anything else (the stream stops and says what).
+import type { RelationColumn } from './pgoutput';
+
+export interface RelationShape {
+  readonly schema: string;
+  readonly name: string;
+  readonly columns: readonly RelationColumn[];
+}
+
+export type SchemaChange =
+  | { readonly kind: 'none' }
+  | { readonly kind: 'added'; readonly columns: readonly RelationColumn[] }
+  | { readonly kind: 'unsupported'; readonly description: string };
+
+const quoted = (s: string): string => JSON.stringify(s);
+
+export function diffRelation(previous: RelationShape, next: RelationShape): SchemaChange {
+  if (previous.schema !== next.schema || previous.name !== next.name) {
+    return { kind: 'unsupported', description: `table renamed to ${quoted(`${next.schema}.${next.name}`)}` };
+  }
+  const nextByName = new Map(next.columns.map((c) => [c.name, c]));
+  for (const column of previous.columns) {
+    const now = nextByName.get(column.name);
+    if (!now) return { kind: 'unsupported', description: `column ${quoted(column.name)} was dropped or renamed` };
+    if (now.typeOid !== column.typeOid || now.typeMod !== column.typeMod) {
+      return { kind: 'unsupported', description: `column ${quoted(column.name)} changed type` };
+    }
+  }
+  const kept = next.columns.slice(0, previous.columns.length);
+  if (kept.some((c, i) => c.name !== previous.columns[i]!.name)) {
+    return { kind: 'unsupported', description: 'columns were reordered' };
+  }
+  const added = next.columns.slice(previous.columns.length);
+  return added.length > 0 ? { kind: 'added', columns: added } : { kind: 'none' };
+}

@@ -1,0 +1,128 @@
+// SQL text for applying changes: multi-row INSERT, UPDATE ... FROM (VALUES), DELETE ... USING
+// (VALUES), one-row statements for REPLICA IDENTITY FULL tables, TRUNCATE. Pure; every name goes
+// through the quoting helper and every value is a $n parameter with an explicit cast.
+import { ident, qualified } from '../connect/quote';
+import type { RowOp } from './normalizer';
+import { UNCHANGED, type Tuple } from './pgoutput';
+
+export interface TargetColumn {
+  readonly name: string;
+  /** SQL type to cast the text value to, e.g. `numeric`, `character(5)`, `"public"."mood"`. */
+  readonly cast: string;
+  readonly isKey: boolean;
+  /** No usable equality operator (json, xml, geometric types): compare the text forms. */
+  readonly compareAsText: boolean;
+}
+
+export interface TargetTable {
+  readonly oid: number;
+  readonly schema: string;
+  readonly name: string;
+  readonly columns: readonly TargetColumn[];
+  /** REPLICA IDENTITY FULL: rows are found by all their old values, one row per statement. */
+  readonly identityFull: boolean;
+  /** Partitioned on the target: TRUNCATE without ONLY. */
+  readonly partitioned: boolean;
+}
+
+export type Param = string | null;
+
+export interface Statement {
+  readonly op: RowOp | 'truncate';
+  readonly text: string;
+  readonly params: readonly Param[];
+  readonly rows: number;
+}
+
+/** Type OIDs without a btree equality operator (and their arrays): json, xml, point, lseg, path, box, polygon, line, circle. */
+export const TEXT_COMPARED_TYPES: ReadonlySet<number> = new Set([
+  114, 199, 142, 143, 600, 1017, 601, 1018, 602, 1019, 603, 1020, 604, 1027, 628, 629, 718, 719,
+]);
+
+function valuesRows(rows: readonly (readonly Param[])[], casts: readonly string[], params: Param[]): string {
+  const out: string[] = [];
+  for (const row of rows) {
+    const cells = row.map((value, i) => {
+      params.push(value);
+      return `$${params.length}::${casts[i]}`;
+    });
+    out.push(`(${cells.join(', ')})`);
+  }
+  return out.join(', ');
+}
+
+export function insertStatement(table: TargetTable, cols: readonly number[], rows: readonly (readonly Param[])[]): Statement {
+  const params: Param[] = [];
+  const names = cols.map((i) => ident(table.columns[i]!.name)).join(', ');
+  const values = valuesRows(rows, cols.map((i) => table.columns[i]!.cast), params);
+  const text = `INSERT INTO ${qualified(table.schema, table.name)} (${names}) OVERRIDING SYSTEM VALUE VALUES ${values}`;
+  return { op: 'insert', text, params, rows: rows.length };
+}
+
+/** Rows are [...old key values, ...new values of setCols]. */
+export function updateStatement(
+  table: TargetTable,
+  keyCols: readonly number[],
+  setCols: readonly number[],
+  rows: readonly (readonly Param[])[],
+): Statement {
+  const params: Param[] = [];
+  const casts = [...keyCols, ...setCols].map((i) => table.columns[i]!.cast);
+  const aliases = [...keyCols.map((_, j) => ident(`k${j}`)), ...setCols.map((_, j) => ident(`s${j}`))];
+  const sets = setCols.map((i, j) => `${ident(table.columns[i]!.name)} = v.${ident(`s${j}`)}`).join(', ');
+  const match = keyCols.map((i, j) => `t.${ident(table.columns[i]!.name)} = v.${ident(`k${j}`)}`).join(' AND ');
+  const text =
+    `UPDATE ${qualified(table.schema, table.name)} AS t SET ${sets} ` +
+    `FROM (VALUES ${valuesRows(rows, casts, params)}) AS v(${aliases.join(', ')}) WHERE ${match}`;
+  return { op: 'update', text, params, rows: rows.length };
+}
+
+export function deleteStatement(table: TargetTable, keyCols: readonly number[], rows: readonly (readonly Param[])[]): Statement {
+  const params: Param[] = [];
+  const casts = keyCols.map((i) => table.columns[i]!.cast);
+  const aliases = keyCols.map((_, j) => ident(`k${j}`));
+  const match = keyCols.map((i, j) => `t.${ident(table.columns[i]!.name)} = v.${ident(`k${j}`)}`).join(' AND ');
+  const text =
+    `DELETE FROM ${qualified(table.schema, table.name)} AS t ` +
+    `USING (VALUES ${valuesRows(rows, casts, params)}) AS v(${aliases.join(', ')}) WHERE ${match}`;
+  return { op: 'delete', text, params, rows: rows.length };
+}
+
+/** One row of a REPLICA IDENTITY FULL table: the first row whose every old value matches (duplicates are legal). */
+export function fullIdentityStatement(table: TargetTable, op: 'update' | 'delete', old: Tuple, values?: Tuple): Statement {
+  const params: Param[] = [];
+  const add = (value: Param, cast?: string): string => {
+    params.push(value);
+    return cast ? `$${params.length}::${cast}` : `$${params.length}`;
+  };
+  const conds: string[] = [];
+  table.columns.forEach((column, i) => {
+    const value = old[i];
+    if (value === UNCHANGED || value === undefined) return;
+    const col = `s.${ident(column.name)}`;
+    if (value === null) conds.push(`${col} IS NULL`);
+    else if (column.compareAsText) conds.push(`${col}::text = ${add(value)}`);
+    else conds.push(`${col} = ${add(value, column.cast)}`);
+  });
+  const q = qualified(table.schema, table.name);
+  const where = conds.length > 0 ? conds.join(' AND ') : 'true';
+  const found = `WITH f AS (SELECT s.tableoid AS o, s.ctid AS c FROM ${q} AS s WHERE ${where} LIMIT 1) `;
+  if (op === 'delete') {
+    return { op, text: `${found}DELETE FROM ${q} AS t USING f WHERE t.tableoid = f.o AND t.ctid = f.c`, params, rows: 1 };
+  }
+  const sets: string[] = [];
+  table.columns.forEach((column, i) => {
+    const value = values?.[i];
+    if (value === UNCHANGED || value === undefined) return;
+    sets.push(`${ident(column.name)} = ${add(value, column.cast)}`);
+  });
+  if (sets.length === 0) return { op, text: 'SELECT 1', params: [], rows: 1 };
+  return { op, text: `${found}UPDATE ${q} AS t SET ${sets.join(', ')} FROM f WHERE t.tableoid = f.o AND t.ctid = f.c`, params, rows: 1 };
+}
+
+export function truncateStatement(tables: readonly TargetTable[], cascade: boolean, restartIdentity: boolean): Statement {
+  // ONLY keeps inheritance children the source did not truncate; a partitioned table refuses ONLY.
+  const names = tables.map((t) => `${t.partitioned ? '' : 'ONLY '}${qualified(t.schema, t.name)}`).join(', ');
+  const text = `TRUNCATE ${names}${restartIdentity ? ' RESTART IDENTITY' : ''}${cascade ? ' CASCADE' : ''}`;
+  return { op: 'truncate', text, params: [], rows: 0 };
+}

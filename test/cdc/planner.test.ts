@@ -1,0 +1,101 @@
+import assert from 'node:assert/strict';
+import { BatchPlanner } from '../../provider/engine/cdc/planner';
+import { UNCHANGED } from '../../provider/engine/cdc/pgoutput';
+import type { TargetTable } from '../../provider/engine/cdc/statements';
+import { truncateStatement } from '../../provider/engine/cdc/statements';
+
+const table: TargetTable = {
+  oid: 1,
+  schema: 'My "S"',
+  name: 't.x',
+  identityFull: false,
+  partitioned: false,
+  columns: [
+    { name: 'id', cast: 'integer', isKey: true, compareAsText: false },
+    { name: 'body', cast: 'text', isKey: false, compareAsText: false },
+    { name: 'n', cast: 'numeric', isKey: false, compareAsText: false },
+  ],
+};
+const full: TargetTable = { ...table, oid: 2, name: 'nopk', identityFull: true, columns: table.columns.map((c) => ({ ...c, isKey: true })) };
+
+describe('cdc/planner (pure)', () => {
+  it('groups consecutive inserts into one multi-row INSERT with casts and $n parameters', () => {
+    const p = new BatchPlanner();
+    assert.deepEqual(p.add({ op: 'insert', table, values: ['1', 'a', '1.5'] }), []);
+    assert.deepEqual(p.add({ op: 'insert', table, values: ['2', null, '2'] }), []);
+    const [stmt, ...rest] = p.flush();
+    assert.equal(rest.length, 0);
+    assert.equal(
+      stmt!.text,
+      'INSERT INTO "My ""S"""."t.x" ("id", "body", "n") OVERRIDING SYSTEM VALUE VALUES ($1::integer, $2::text, $3::numeric), ($4::integer, $5::text, $6::numeric)',
+    );
+    assert.deepEqual(stmt!.params, ['1', 'a', '1.5', '2', null, '2']);
+    assert.equal(stmt!.rows, 2);
+  });
+
+  it('breaks the batch when the shape changes, keeping commit order', () => {
+    const p = new BatchPlanner();
+    p.add({ op: 'insert', table, values: ['1', 'a', '1'] });
+    const out = p.add({ op: 'update', table, identity: ['1', null, null], values: ['1', 'b', '1'] });
+    assert.equal(out.length, 1);
+    assert.equal(out[0]!.op, 'insert');
+    // a different set of changed columns (unchanged TOAST) is a different shape
+    const out2 = p.add({ op: 'update', table, values: ['2', UNCHANGED, '5'] });
+    assert.equal(out2[0]!.op, 'update');
+    const [upd] = p.flush();
+    assert.equal(
+      upd!.text,
+      'UPDATE "My ""S"""."t.x" AS t SET "id" = v."s0", "n" = v."s1" FROM (VALUES ($1::integer, $2::integer, $3::numeric)) AS v("k0", "s0", "s1") WHERE t."id" = v."k0"',
+    );
+    assert.deepEqual(upd!.params, ['2', '2', '5']);
+  });
+
+  it('never puts two changes of one key into one UPDATE, including primary-key changes', () => {
+    const p = new BatchPlanner();
+    assert.equal(p.add({ op: 'update', table, values: ['1', 'a', '1'] }).length, 0);
+    assert.equal(p.add({ op: 'update', table, values: ['2', 'a', '1'] }).length, 0);
+    // key 1 again: the open group must run first
+    assert.equal(p.add({ op: 'update', table, values: ['1', 'b', '1'] }).length, 1);
+    // pk change 5 -> 1: the new key is in the group, so it closes
+    assert.equal(p.add({ op: 'update', table, identity: ['5', null, null], values: ['1', 'c', '1'] }).length, 1);
+    const [pk] = p.flush();
+    assert.deepEqual(pk!.params, ['5', '1', 'c', '1']);
+  });
+
+  it('plans deletes by key and refuses an unchanged TOAST key', () => {
+    const p = new BatchPlanner();
+    p.add({ op: 'delete', table, identity: ['1', null, null] });
+    p.add({ op: 'delete', table, identity: ['2', null, null] });
+    const [del] = p.flush();
+    assert.equal(del!.text, 'DELETE FROM "My ""S"""."t.x" AS t USING (VALUES ($1::integer), ($2::integer)) AS v("k0") WHERE t."id" = v."k0"');
+    assert.throws(() => p.add({ op: 'update', table, values: [UNCHANGED, 'x', '1'] }), /unchanged TOAST/);
+  });
+
+  it('respects row and parameter limits', () => {
+    const p = new BatchPlanner({ maxRows: 3, maxParams: 1000, maxBytes: 1 << 20 });
+    const statements = [];
+    for (let i = 0; i < 10; i++) statements.push(...p.add({ op: 'insert', table, values: [String(i), 'x', '1'] }));
+    statements.push(...p.flush());
+    assert.deepEqual(statements.map((s) => s.rows), [3, 3, 3, 1]);
+    const q = new BatchPlanner({ maxRows: 100, maxParams: 7, maxBytes: 1 << 20 });
+    const s2 = [];
+    for (let i = 0; i < 5; i++) s2.push(...q.add({ op: 'insert', table, values: [String(i), 'x', '1'] }));
+    s2.push(...q.flush());
+    assert.deepEqual(s2.map((s) => s.rows), [2, 2, 1]);
+  });
+
+  it('uses one row per statement for REPLICA IDENTITY FULL, matching all old values', () => {
+    const p = new BatchPlanner();
+    const out = p.add({ op: 'update', table: full, identity: ['1', null, '2'], values: ['1', 'b', UNCHANGED] });
+    assert.equal(out.length, 1);
+    assert.match(out[0]!.text, /^WITH f AS \(SELECT s\.tableoid AS o, s\.ctid AS c FROM "My ""S"""\."nopk" AS s WHERE s\."id" = \$1::integer AND s\."body" IS NULL AND s\."n" = \$2::numeric LIMIT 1\) UPDATE/);
+    assert.deepEqual(out[0]!.params, ['1', '2', '1', 'b']);
+    const del = p.add({ op: 'delete', table: full, identity: ['1', 'x', '2'] });
+    assert.match(del[0]!.text, /DELETE FROM "My ""S"""\."nopk" AS t USING f WHERE t\.tableoid = f\.o AND t\.ctid = f\.c$/);
+  });
+
+  it('truncates with ONLY except partitioned tables', () => {
+    const s = truncateStatement([table, { ...table, partitioned: true, name: 'p' }], true, false);
+    assert.equal(s.text, 'TRUNCATE ONLY "My ""S"""."t.x", "My ""S"""."p" CASCADE');
+  });
+});
