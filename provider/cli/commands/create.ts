@@ -1,0 +1,52 @@
+// `pgferry create` and `pgferry resume`: validate the file and flags before touching any server,
+// then hand the migration to a detached runner, optionally waiting for its outcome.
+import * as engine from '../../engine';
+import { PgferryError, showMigration, startMigration, type MigrationSpec } from '../../engine';
+import type { CliArgs } from '../args';
+import { loadProperties } from '../files';
+import { renderStatus, statusJson, writeJson, writeOut } from '../output';
+import { specFromProperties } from '../properties';
+import { registerServerSecrets } from '../secrets';
+import { onTarget, propertyFlags } from '../target';
+import { waitDone, waitExitCode, waitWithProgress } from '../wait';
+
+async function specFromArgs(args: CliArgs): Promise<MigrationSpec> {
+  const body = await loadProperties(args.properties!);
+  const spec = specFromProperties(body, propertyFlags(args));
+  registerServerSecrets(spec.source, spec.target);
+  return spec;
+}
+
+/** After the runner started: print the status now, or wait for the outcome and print that. */
+async function report(spec: MigrationSpec, args: CliArgs): Promise<number> {
+  const status = await onTarget(spec.target, async () =>
+    args.wait
+      ? waitWithProgress(spec.target, spec.migrationName, waitDone('run', spec.mode, spec.option))
+      : showMigration(spec.target, spec.migrationName),
+  );
+  if (!status) {
+    throw new PgferryError('MIGRATION_NOT_FOUND', `migration "${spec.migrationName}" was started but is not in the target's catalog`, { category: 'internal' });
+  }
+  if (args.output === 'json') writeJson(statusJson(status));
+  else writeOut(renderStatus(status));
+  return args.wait ? waitExitCode('run', status) : 0;
+}
+
+export async function createCommand(args: CliArgs): Promise<number> {
+  const spec = await specFromArgs(args);
+  await startMigration(spec);
+  return report(spec, args);
+}
+
+type Resume = (spec: MigrationSpec) => Promise<unknown>;
+
+export async function resumeCommand(args: CliArgs): Promise<number> {
+  const spec = await specFromArgs(args);
+  // resumeMigration is being added to the engine API; look it up at run time until it lands.
+  const resume = (engine as unknown as Record<string, unknown>).resumeMigration as Resume | undefined;
+  if (typeof resume !== 'function') {
+    throw new PgferryError('NOT_AVAILABLE', '`pgferry resume` is not yet available: this engine has no resumeMigration', { category: 'internal' });
+  }
+  await resume(spec);
+  return report(spec, args);
+}

@@ -1,0 +1,18 @@
+// `pgferry update --cancel | --cutover [--wait]`: a request recorded in the catalog, which the
+// runner acts on; --wait follows the migration to its final state.
+import { cancelMigration, requestCutover } from '../../engine';
+import type { CliArgs } from '../args';
+import { renderStatus, statusJson, writeJson, writeOut } from '../output';
+import { onTarget, resolveTarget } from '../target';
+import { waitDone, waitExitCode, waitWithProgress, type WaitGoal } from '../wait';
+
+export async function updateCommand(args: CliArgs): Promise<number> {
+  const target = await resolveTarget(args);
+  const name = args.name!;
+  const goal: WaitGoal = args.cancel ? 'cancel' : 'cutover';
+  let status = await onTarget(target, () => (goal === 'cancel' ? cancelMigration(target, name) : requestCutover(target, name)));
+  if (args.wait) status = await onTarget(target, () => waitWithProgress(target, name, waitDone(goal, status.mode, status.option)));
+  if (args.output === 'json') writeJson(statusJson(status));
+  else writeOut(renderStatus(status));
+  return args.wait ? waitExitCode(goal, status) : 0;
+}

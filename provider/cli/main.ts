@@ -1,0 +1,64 @@
+#!/usr/bin/env node
+// The pgferry command: parse the command line, run one command, map errors to exit codes
+// (0 success, 2 bad input, 1 anything else) with one line on stderr.
+import { isPgferryError, zodToInputError } from '../engine';
+import { COMMANDS, parseCli, USAGE, type CliArgs, type Command } from './args';
+import { createCommand, resumeCommand } from './commands/create';
+import { demoCommand } from './commands/demo';
+import { listCommand, showCommand } from './commands/show';
+import { updateCommand } from './commands/update';
+import { verifyCommand } from './commands/verify';
+import { registerUrlSecret } from './files';
+import { writeErr, writeOut } from './output';
+import { registerSecret } from './secrets';
+
+const COMMAND_RUNNERS: Record<Command, (args: CliArgs) => Promise<number>> = {
+  create: createCommand,
+  show: showCommand,
+  list: listCommand,
+  update: updateCommand,
+  verify: verifyCommand,
+  resume: resumeCommand,
+  demo: demoCommand,
+};
+
+function isZodError(error: unknown): error is Parameters<typeof zodToInputError>[0] {
+  return typeof error === 'object' && error !== null && (error as { name?: string }).name === 'ZodError' && Array.isArray((error as { issues?: unknown }).issues);
+}
+
+/** Exit code and one line for anything thrown. */
+export function describeFailure(error: unknown): { code: number; line: string } {
+  const e = isZodError(error) ? zodToInputError(error) : error;
+  if (isPgferryError(e)) return { code: e.category === 'input' ? 2 : 1, line: e.oneLine() };
+  const message = error instanceof Error ? error.message : String(error);
+  return { code: 1, line: message };
+}
+
+export async function main(argv: readonly string[]): Promise<number> {
+  registerSecret(process.env.PGPASSWORD);
+  let args: CliArgs | undefined;
+  try {
+    args = parseCli(argv);
+    if (args.target.url) registerUrlSecret(args.target.url);
+    if (args.help) {
+      writeOut(USAGE);
+      return 0;
+    }
+    return await COMMAND_RUNNERS[args.command](args);
+  } catch (error) {
+    const { code, line } = describeFailure(error);
+    const command = args?.command ?? (COMMANDS as readonly string[]).find((c) => c === argv[0]);
+    const prefix = command ? `pgferry ${command}` : 'pgferry';
+    writeErr(`${prefix}: ${line.replace(/\s*\n\s*/g, ' ')}`);
+    return code;
+  }
+}
+
+
+if (require.main === module) {
+  void main(process.argv.slice(2)).then((code) => {
+    process.exitCode = code;
+    // A driver handle left open must not keep a finished command alive.
+    setTimeout(() => process.exit(code), 1000).unref();
+  });
+}

@@ -1,0 +1,130 @@
+// What the CLI prints: compact human tables or exactly one JSON value, always through redact().
+import type { DatabaseDetails, MigrationStatus, ValidationResult, VerificationReport } from '../engine';
+import { redact } from './secrets';
+
+export function writeOut(text: string): void {
+  process.stdout.write(redact(text.endsWith('\n') ? text : `${text}\n`));
+}
+
+export function writeErr(text: string): void {
+  process.stderr.write(redact(text.endsWith('\n') ? text : `${text}\n`));
+}
+
+/** One JSON value on stdout. */
+export function writeJson(value: unknown): void {
+  writeOut(JSON.stringify(value, null, 2));
+}
+
+const UNITS = ['bytes', 'kB', 'MB', 'GB', 'TB'];
+
+/** Sizes as pg_size_pretty prints them (1024-based). */
+export function formatBytes(bytes: number | undefined): string {
+  if (bytes === undefined) return '-';
+  let value = bytes;
+  let unit = 0;
+  while (Math.abs(value) >= 10 * 1024 && unit < UNITS.length - 1) {
+    value /= 1024;
+    unit += 1;
+  }
+  return `${Math.round(value)} ${UNITS[unit]}`;
+}
+
+export function formatCount(n: number | undefined): string {
+  return n === undefined ? '-' : Math.round(n).toLocaleString('en-US');
+}
+
+export function formatSeconds(s: number | undefined): string {
+  if (s === undefined) return '-';
+  if (s < 10) return `${s.toFixed(1)} s`;
+  if (s < 120) return `${Math.round(s)} s`;
+  if (s < 7200) return `${Math.floor(s / 60)} min ${Math.round(s % 60)} s`;
+  return `${Math.floor(s / 3600)} h ${Math.round((s % 3600) / 60)} min`;
+}
+
+/** Left-aligned columns separated by two spaces; trailing spaces trimmed. */
+export function renderColumns(rows: readonly (readonly string[])[]): string {
+  const widths: number[] = [];
+  for (const row of rows) row.forEach((cell, i) => (widths[i] = Math.max(widths[i] ?? 0, cell.length)));
+  return rows.map((row) => row.map((cell, i) => cell.padEnd(widths[i]!)).join('  ').trimEnd()).join('\n');
+}
+
+/** The `show` object: MigrationStatus with start/end always present (null until known). */
+export function statusJson(status: MigrationStatus): Record<string, unknown> {
+  const { name, state, subState, mode, option, message, createdAt, startedAt, endedAt, ...rest } = status;
+  return {
+    name,
+    state,
+    subState,
+    mode,
+    option,
+    message: message ?? null,
+    createdAt,
+    startedAt: startedAt ?? null,
+    endedAt: endedAt ?? null,
+    ...rest,
+  };
+}
+
+function databaseRows(databases: readonly DatabaseDetails[], online: boolean): string[][] {
+  const header = ['DATABASE', 'STATE', 'TABLES', 'ROWS', 'BYTES'];
+  if (online) header.push('INSERTS', 'UPDATES', 'DELETES', 'LATENCY', 'PENDING');
+  const rows = [header];
+  for (const d of databases) {
+    const row = [
+      d.database,
+      d.state,
+      `${d.tables.completed}/${d.tables.total}${d.tables.errored ? ` (${d.tables.errored} failed)` : ''}`,
+      formatCount(d.rowsCopied),
+      formatBytes(d.bytesCopied),
+    ];
+    if (online) row.push(formatCount(d.inserts), formatCount(d.updates), formatCount(d.deletes), formatSeconds(d.latencySeconds), formatBytes(d.pendingBytes));
+    rows.push(row);
+  }
+  return rows;
+}
+
+/** Validation results worth reading: every Warning and Failed check, with its fix. */
+export function renderValidation(results: readonly ValidationResult[]): string {
+  const notable = results.filter((r) => r.status !== 'Succeeded');
+  const failed = results.filter((r) => r.status === 'Failed').length;
+  const summary = `Validation  ${results.length} checks: ${results.length - notable.length} succeeded, ${notable.length - failed} warnings, ${failed} failed`;
+  const lines = notable.map((r) => `  ${r.status.padEnd(7)}  ${r.code}${r.database ? ` [${r.database}]` : ''}: ${r.message}${r.fix ? `\n           fix: ${r.fix}` : ''}`);
+  return [summary, ...lines].join('\n');
+}
+
+export function renderVerification(report: VerificationReport): string {
+  const bad = report.tables.filter((t) => !t.matches);
+  const lines = [`Verification  ${report.ok ? 'OK' : 'MISMATCH'}: ${report.tables.length - bad.length}/${report.tables.length} tables match`];
+  for (const t of bad) lines.push(`  ${t.database}.${t.table}: source ${formatCount(t.sourceRows)} rows, target ${formatCount(t.targetRows)}${t.reason ? ` (${t.reason})` : ''}`);
+  return lines.join('\n');
+}
+
+export function renderStatus(status: MigrationStatus): string {
+  const lines = [
+    renderColumns([
+      ['Migration', `${status.name}  (${status.mode}, ${status.option})`],
+      ['State', `${status.state} / ${status.subState}`],
+      ...(status.message ? [['Message', status.message]] : []),
+      ['Started', status.startedAt ?? '-'],
+      ['Ended', status.endedAt ?? '-'],
+      ...(status.sourceVersion || status.targetVersion ? [['Versions', `source ${status.sourceVersion ?? '?'}, target ${status.targetVersion ?? '?'}`]] : []),
+      ...(status.downtimeSeconds !== undefined ? [['Downtime', formatSeconds(status.downtimeSeconds)]] : []),
+      ...(status.runner
+        ? [['Runner', `${status.runner.host} pid ${status.runner.pid}, ${status.runner.alive ? 'alive' : 'not running'} (heartbeat ${status.runner.heartbeatAt})`]]
+        : []),
+    ]),
+  ];
+  if (status.databases.length) lines.push('', renderColumns(databaseRows(status.databases, status.mode === 'Online')));
+  for (const d of status.databases) if (d.message) lines.push(`  ${d.database}: ${d.message}`);
+  if (status.validation.length) lines.push('', renderValidation(status.validation));
+  if (status.verification) lines.push('', renderVerification(status.verification));
+  return lines.join('\n');
+}
+
+export function renderList(statuses: readonly MigrationStatus[]): string {
+  if (statuses.length === 0) return 'no migrations';
+  return renderColumns([
+    ['NAME', 'MODE', 'STATE', 'SUBSTATE', 'DATABASES', 'STARTED', 'ENDED'],
+    ...statuses.map((s) => [s.name, s.mode, s.state, s.subState, s.databases.map((d) => d.database).join(','), s.startedAt ?? '-', s.endedAt ?? '-']),
+  ]);
+}

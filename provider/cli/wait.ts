@@ -1,0 +1,54 @@
+// Waiting for a migration with live progress, and the exit code each wait ends with.
+import { FINAL_STATES, waitForMigration, type MigrationSpec, type MigrationStatus, type ServerSpec } from '../engine';
+import { ProgressView } from './progress';
+import { TableProgressReader, type TableProgress } from './tableProgress';
+
+export type WaitGoal = 'run' | 'cutover' | 'cancel';
+
+/** When a wait is over: a final state, or for an online create the point where changes stream. */
+export function waitDone(goal: WaitGoal, mode: MigrationSpec['mode'], option: MigrationSpec['option']): (s: MigrationStatus) => boolean {
+  return (s) => {
+    if (FINAL_STATES.has(s.state)) return true;
+    return goal === 'run' && mode === 'Online' && option !== 'Validate' && s.subState === 'WaitingForCutoverTrigger';
+  };
+}
+
+/** 0 only for the outcome asked for; Validate succeeds when no check failed. */
+export function waitExitCode(goal: WaitGoal, status: MigrationStatus): number {
+  if (goal === 'cancel') return status.state === 'Canceled' ? 0 : 1;
+  if (status.option === 'Validate') {
+    const failedCheck = status.validation.some((r) => r.status === 'Failed');
+    return !failedCheck && status.state !== 'Failed' && status.state !== 'Canceled' && status.state !== 'ValidationFailed' ? 0 : 1;
+  }
+  if (status.state === 'Succeeded') return 0;
+  if (goal === 'run' && status.mode === 'Online' && status.subState === 'WaitingForCutoverTrigger') return 0;
+  return 1;
+}
+
+/** Polls the catalog until `done`, drawing progress on stderr (stdout stays for the result). */
+export async function waitWithProgress(target: ServerSpec, name: string, done: (s: MigrationStatus) => boolean): Promise<MigrationStatus> {
+  const view = new ProgressView(process.stderr, process.stderr.isTTY === true);
+  const reader = new TableProgressReader(target);
+  let tables: readonly TableProgress[] = [];
+  let reading = false;
+  try {
+    const final = await waitForMigration(target, name, done, {
+      intervalMs: 1000,
+      onStatus: (status) => {
+        view.update(status, tables);
+        // Table rows refresh in the background; the next status draws them.
+        if (!reading && !FINAL_STATES.has(status.state)) {
+          reading = true;
+          void reader.read(name).then((t) => {
+            tables = t;
+            reading = false;
+          });
+        }
+      },
+    });
+    view.update(final, await reader.read(name));
+    return final;
+  } finally {
+    await reader.close();
+  }
+}
