@@ -1,0 +1,81 @@
+// Online migrations: one CdcTableReport result per table, Failed when changes to it could not
+// be applied on the target (no replica identity) unless REPLICA IDENTITY FULL is allowed.
+import type { ValidationResult, ValidationStatus } from '../model';
+import type { MigrationSpec } from '../spec/schema';
+import { CODES } from './codes';
+import type { CdcTable } from './cdc-report';
+import { CHECK_TYPES, failed, listSome, succeeded, warning } from './result';
+
+interface Issue {
+  readonly status: ValidationStatus;
+  readonly code: string;
+  readonly text: string;
+  readonly fix: string;
+}
+
+const RANK: Record<ValidationStatus, number> = { Succeeded: 0, Warning: 1, Failed: 2 };
+
+function displayTable(t: CdcTable): string {
+  const part = (s: string) => (/^[a-z_][a-z0-9_]*$/.test(s) ? s : `"${s.replace(/"/g, '""')}"`);
+  return `${part(t.schema)}.${part(t.name)}`;
+}
+
+function describe(t: CdcTable): string {
+  const parts = [`replica identity ${t.replicaIdentity}${t.identityIndex ? ` (${t.identityIndex})` : ''}`];
+  if (t.partitioned) parts.push(`${t.partitions.length} partition(s)`);
+  if (t.generatedColumns.length) parts.push(`generated: ${listSome(t.generatedColumns)}`);
+  if (t.toastableColumns.length) parts.push(`TOAST-able: ${listSome(t.toastableColumns)}`);
+  if (t.largeObjectColumns.length) parts.push(`large objects: ${listSome(t.largeObjectColumns)}`);
+  if (t.unlogged) parts.push('unlogged');
+  return parts.join('; ');
+}
+
+/** Pure: the per-table results of an online migration. */
+export function checkCdcTables(tables: readonly CdcTable[], database: string, spec: Pick<MigrationSpec, 'allowReplicaIdentityFull'>): ValidationResult[] {
+  const type = CHECK_TYPES.cdcTable;
+  const scope = { database };
+  return tables.map((t) => {
+    const name = displayTable(t);
+    const issues: Issue[] = [];
+    if (t.replicaIdentity === 'none') {
+      const which = t.partitioned ? `partitions ${listSome(t.withoutIdentity)} have` : 'it has';
+      issues.push(
+        spec.allowReplicaIdentityFull
+          ? {
+              status: 'Warning',
+              code: CODES.NO_REPLICA_IDENTITY,
+              text: `${which} no primary key or replica identity index: it will get REPLICA IDENTITY FULL on the source and the target (updates and deletes then match on every column, which is slower)`,
+              fix: `add a primary key on the source (ALTER TABLE ${name} ADD PRIMARY KEY (…)) to avoid REPLICA IDENTITY FULL`,
+            }
+          : {
+              status: 'Failed',
+              code: CODES.NO_REPLICA_IDENTITY,
+              text: `${which} no primary key or replica identity index, so its updates and deletes cannot be applied on the target`,
+              fix: `on the source add a primary key (ALTER TABLE ${name} ADD PRIMARY KEY (…)) or a unique index with REPLICA IDENTITY USING INDEX, or set allowReplicaIdentityFull: true in the spec (CLI --allow-replica-identity-full) to give it REPLICA IDENTITY FULL`,
+            },
+      );
+    }
+    if (t.unlogged) {
+      issues.push({
+        status: 'Warning',
+        code: CODES.UNLOGGED_TABLE,
+        text: 'it is unlogged: logical decoding does not see its changes, so only the initial copy reaches the target',
+        fix: `on the source: ALTER TABLE ${name} SET LOGGED, or keep it unchanged until cutover`,
+      });
+    }
+    if (t.largeObjectColumns.length) {
+      issues.push({
+        status: 'Warning',
+        code: CODES.LARGE_OBJECT_COLUMN,
+        text: `columns ${listSome(t.largeObjectColumns)} reference large objects, whose contents CDC does not carry`,
+        fix: 'do not create or change large objects between the start of the migration and the cutover (the initial copy moves them)',
+      });
+    }
+    const details = describe(t);
+    if (issues.length === 0) return succeeded(CODES.CDC_TABLE, type, `table ${name}: ${details}`, scope);
+    const worst = issues.reduce((a, b) => (RANK[b.status] > RANK[a.status] ? b : a));
+    const message = `table ${name}: ${issues.map((i) => i.text).join('; ')} (${details})`;
+    const fix = issues.map((i) => i.fix).join('; ');
+    return worst.status === 'Failed' ? failed(worst.code, type, message, fix, scope) : warning(worst.code, type, message, fix, scope);
+  });
+}

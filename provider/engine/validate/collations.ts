@@ -1,0 +1,155 @@
+// Collations: each database's locale and every collation its columns use must exist on the
+// target; user-defined collations are recreated by the schema copy and reported as warnings.
+import type pg from 'pg';
+import { ident, qualified } from '../connect/quote';
+import type { ValidationResult } from '../model';
+import { CODES } from './codes';
+import { CHECK_TYPES, failed, succeeded, warning } from './result';
+
+/** Whole row as JSON: the locale columns differ by version (datlocprovider 15+, daticulocale → datlocale 17). */
+export const SOURCE_DATABASE_LOCALE_SQL = `
+SELECT to_jsonb(d) - 'datacl' AS db FROM pg_database d WHERE d.datname = current_database()`;
+
+/** Non-default collations used by columns of user relations, one example column each. */
+export const SOURCE_COLUMN_COLLATIONS_SQL = `
+SELECT cn.nspname AS schema, co.collname AS name, co.oid >= 16384 AS user_defined,
+       min(format('%I.%I.%I', n.nspname, c.relname, a.attname)) AS example_column
+FROM pg_attribute a
+JOIN pg_class c ON c.oid = a.attrelid
+JOIN pg_namespace n ON n.oid = c.relnamespace
+JOIN pg_collation co ON co.oid = a.attcollation
+JOIN pg_namespace cn ON cn.oid = co.collnamespace
+WHERE a.attnum > 0 AND NOT a.attisdropped
+  AND c.relkind IN ('r', 'p', 'm', 'v', 'f', 'c')
+  AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\\_toast%'
+  AND co.collname <> 'default'
+GROUP BY cn.nspname, co.collname, co.oid
+ORDER BY 1, 2`;
+
+/** Collations created by users (not by initdb, not by an extension). */
+export const SOURCE_USER_COLLATIONS_SQL = `
+SELECT n.nspname AS schema, c.collname AS name, c.collprovider AS provider,
+       coalesce(c.collcollate, '') AS locale
+FROM pg_collation c
+JOIN pg_namespace n ON n.oid = c.collnamespace
+WHERE c.oid >= 16384
+  AND NOT EXISTS (SELECT 1 FROM pg_depend d
+                  WHERE d.classid = 'pg_collation'::regclass AND d.objid = c.oid AND d.deptype = 'e')
+ORDER BY 1, 2`;
+
+export const TARGET_COLLATIONS_SQL = `
+SELECT n.nspname AS schema, c.collname AS name, c.collprovider AS provider, coalesce(c.collcollate, '') AS locale
+FROM pg_collation c
+JOIN pg_namespace n ON n.oid = c.collnamespace
+UNION ALL
+SELECT 'pg_catalog', '', 'c', datcollate::text FROM pg_database`;
+
+export interface TargetCollations {
+  readonly names: ReadonlySet<string>;
+  /** Normalized libc locales the target knows. */
+  readonly locales: ReadonlySet<string>;
+  readonly icu: boolean;
+}
+
+/** en_US.UTF-8 and en_US.utf8 name the same locale. */
+export function normalizeLocale(locale: string): string {
+  const [lang, codeset] = locale.split('.', 2);
+  return codeset === undefined ? lang! : `${lang}.${codeset.toLowerCase().replace(/-/g, '')}`;
+}
+
+function localeKnown(target: TargetCollations, locale: string): boolean {
+  if (locale === '' || locale === 'C' || locale === 'POSIX' || /^C\./i.test(locale)) return true;
+  return target.locales.has(normalizeLocale(locale));
+}
+
+export async function readTargetCollations(client: pg.Client): Promise<TargetCollations> {
+  const { rows } = await client.query<{ schema: string; name: string; provider: string; locale: string }>(TARGET_COLLATIONS_SQL);
+  return {
+    names: new Set(rows.filter((r) => r.name).map((r) => `${r.schema}.${r.name}`)),
+    locales: new Set(rows.filter((r) => r.provider === 'c' && r.locale).map((r) => normalizeLocale(r.locale))),
+    icu: rows.some((r) => r.provider === 'i'),
+  };
+}
+
+export async function checkCollations(
+  client: pg.Client,
+  database: string,
+  target: TargetCollations,
+): Promise<ValidationResult[]> {
+  const type = CHECK_TYPES.collations;
+  const scope = { database };
+  const results: ValidationResult[] = [];
+  const db = (await client.query<{ db: Record<string, unknown> }>(SOURCE_DATABASE_LOCALE_SQL)).rows[0]!.db;
+  const icuDb = db.datlocprovider === 'i';
+  for (const key of ['datcollate', 'datctype'] as const) {
+    const locale = String(db[key] ?? '');
+    if (!icuDb && !localeKnown(target, locale)) {
+      results.push(
+        failed(
+          CODES.DATABASE_COLLATION_MISSING,
+          type,
+          `database ${ident(database)} uses locale "${locale}" (${key === 'datcollate' ? 'LC_COLLATE' : 'LC_CTYPE'}), which the target does not have`,
+          `install locale "${locale}" on the target's OS (and run pg_import_system_collations), or choose a target whose locales include it`,
+          scope,
+        ),
+      );
+    }
+  }
+  if (icuDb && !target.icu) {
+    results.push(
+      failed(
+        CODES.DATABASE_COLLATION_MISSING,
+        type,
+        `database ${ident(database)} uses an ICU locale and the target has no ICU collations`,
+        'use a target server built with ICU support',
+        scope,
+      ),
+    );
+  }
+
+  const columns = (await client.query<{ schema: string; name: string; user_defined: boolean; example_column: string }>(SOURCE_COLUMN_COLLATIONS_SQL)).rows;
+  for (const col of columns) {
+    // User-defined collations are created by the schema copy; their locale is checked below.
+    if (col.user_defined || target.names.has(`${col.schema}.${col.name}`)) continue;
+    results.push(
+      failed(
+        CODES.COLUMN_COLLATION_MISSING,
+        type,
+        `collation ${qualified(col.schema, col.name)} (used by column ${col.example_column}) does not exist on the target`,
+        `install its locale on the target's OS and run SELECT pg_import_system_collations('pg_catalog') there, or on the source change the column to a collation the target has (ALTER TABLE … ALTER COLUMN … TYPE … COLLATE "C")`,
+        scope,
+      ),
+    );
+  }
+
+  const userCollations = (await client.query<{ schema: string; name: string; provider: string; locale: string }>(SOURCE_USER_COLLATIONS_SQL)).rows;
+  for (const coll of userCollations) {
+    const name = qualified(coll.schema, coll.name);
+    const missing = coll.provider === 'i' ? !target.icu : coll.provider === 'c' && !localeKnown(target, coll.locale);
+    if (missing) {
+      results.push(
+        failed(
+          CODES.COLUMN_COLLATION_MISSING,
+          type,
+          `user-defined collation ${name} needs ${coll.provider === 'i' ? 'ICU' : `locale "${coll.locale}"`}, which the target does not have`,
+          coll.provider === 'i' ? 'use a target server built with ICU support' : `install locale "${coll.locale}" on the target's OS, or drop ${name} on the source`,
+          scope,
+        ),
+      );
+    } else {
+      results.push(
+        warning(
+          CODES.USER_DEFINED_COLLATION,
+          type,
+          `user-defined collation ${name} will be recreated on the target by the schema copy`,
+          `none needed if the target sorts "${coll.locale || coll.provider}" the same way; compare ORDER BY results on columns using ${name} after the migration`,
+          scope,
+        ),
+      );
+    }
+  }
+  if (results.length === 0) {
+    results.push(succeeded(CODES.COLLATIONS, type, `database ${ident(database)}'s collations all exist on the target`, scope));
+  }
+  return results;
+}

@@ -1,0 +1,106 @@
+// The databases to migrate: present and connectable on the source; absent on the target unless
+// overwriting is allowed (and then droppable by the target user).
+import type pg from 'pg';
+import { ident } from '../connect/quote';
+import type { ValidationResult } from '../model';
+import type { MigrationSpec } from '../spec/schema';
+import { CODES } from './codes';
+import { CHECK_TYPES, failed, succeeded, warning } from './result';
+import type { ServerSession } from './session';
+
+export const DATABASES_SQL = `
+SELECT d.datname AS name,
+       d.datallowconn AS allow_conn,
+       has_database_privilege(d.datname, 'CONNECT') AS can_connect,
+       pg_has_role(d.datdba, 'MEMBER') AS owned
+FROM pg_database d
+WHERE d.datname = ANY($1::text[])`;
+
+interface DatabaseRow {
+  name: string;
+  allow_conn: boolean;
+  can_connect: boolean;
+  owned: boolean;
+}
+
+async function readDatabases(client: pg.Client, names: readonly string[]): Promise<Map<string, DatabaseRow>> {
+  const { rows } = await client.query<DatabaseRow>(DATABASES_SQL, [names]);
+  return new Map(rows.map((r) => [r.name, r]));
+}
+
+/** Returns the results and the databases whose per-database checks can run. */
+export async function checkSourceDatabases(
+  source: ServerSession,
+  databases: readonly string[],
+): Promise<{ results: ValidationResult[]; present: string[] }> {
+  const type = CHECK_TYPES.databases;
+  const found = await readDatabases(source.client, databases);
+  const results: ValidationResult[] = [];
+  const present: string[] = [];
+  for (const name of databases) {
+    const row = found.get(name);
+    const scope = { database: name, server: 'source' as const };
+    if (!row) {
+      results.push(
+        failed(
+          CODES.SOURCE_DATABASE_MISSING,
+          type,
+          `database ${ident(name)} does not exist on the source`,
+          `remove ${ident(name)} from databases, or correct its name (names are case-sensitive)`,
+          scope,
+        ),
+      );
+    } else if (!row.allow_conn || !row.can_connect) {
+      results.push(
+        failed(
+          CODES.SOURCE_DATABASE_NOT_CONNECTABLE,
+          type,
+          `database ${ident(name)} on the source does not accept connections from "${source.info.user}"`,
+          row.allow_conn
+            ? `on the source: GRANT CONNECT ON DATABASE ${ident(name)} TO ${ident(source.info.user)}`
+            : `on the source: ALTER DATABASE ${ident(name)} WITH ALLOW_CONNECTIONS true`,
+          scope,
+        ),
+      );
+    } else {
+      present.push(name);
+      results.push(succeeded(CODES.SOURCE_DATABASE, type, `database ${ident(name)} exists on the source`, scope));
+    }
+  }
+  return { results, present };
+}
+
+export async function checkTargetDatabases(target: ServerSession, spec: MigrationSpec): Promise<ValidationResult[]> {
+  const type = CHECK_TYPES.databases;
+  const found = await readDatabases(target.client, spec.databases);
+  return spec.databases.map((name) => {
+    const row = found.get(name);
+    const scope = { database: name, server: 'target' as const };
+    if (!row) return succeeded(CODES.TARGET_DATABASE, type, `database ${ident(name)} does not exist on the target yet`, scope);
+    if (!spec.overwriteDbsInTarget) {
+      return failed(
+        CODES.TARGET_DATABASE_EXISTS,
+        type,
+        `database ${ident(name)} already exists on the target`,
+        `set overwriteDbsInTarget to true to drop and recreate it, or drop it on the target first (DROP DATABASE ${ident(name)})`,
+        scope,
+      );
+    }
+    if (!row.owned && !target.info.superuser) {
+      return failed(
+        CODES.TARGET_DATABASE_NOT_DROPPABLE,
+        type,
+        `database ${ident(name)} exists on the target and "${target.info.user}" cannot drop it (not its owner)`,
+        `on the target: ALTER DATABASE ${ident(name)} OWNER TO ${ident(target.info.user)}, or drop it as its owner`,
+        scope,
+      );
+    }
+    return warning(
+      CODES.TARGET_DATABASE_OVERWRITE,
+      type,
+      `database ${ident(name)} exists on the target and will be dropped and recreated (overwriteDbsInTarget)`,
+      `set overwriteDbsInTarget to false to keep it; the migration then refuses to start`,
+      scope,
+    );
+  });
+}

@@ -1,0 +1,188 @@
+// Extensions used by each source database: available on the target, allow-listed in
+// azure.extensions when the target has that parameter, preloaded when they need it, and
+// creatable by a non-superuser target user.
+import type pg from 'pg';
+import { ident } from '../connect/quote';
+import type { ValidationResult } from '../model';
+import { CODES } from './codes';
+import { CHECK_TYPES, failed, listSome, succeeded } from './result';
+
+export const SOURCE_EXTENSIONS_SQL = `
+SELECT e.extname AS name, e.extversion AS version, n.nspname AS schema
+FROM pg_extension e
+JOIN pg_namespace n ON n.oid = e.extnamespace
+ORDER BY e.extname`;
+
+export const TARGET_AVAILABLE_EXTENSIONS_SQL = `
+SELECT a.name, a.default_version, coalesce(v.superuser, true) AS superuser, coalesce(v.trusted, false) AS trusted
+FROM pg_available_extensions a
+LEFT JOIN pg_available_extension_versions v ON v.name = a.name AND v.version = a.default_version`;
+
+/** Before 13 there are no trusted extensions. */
+export const TARGET_AVAILABLE_EXTENSIONS_SQL_PG12 = `
+SELECT a.name, a.default_version, coalesce(v.superuser, true) AS superuser, false AS trusted
+FROM pg_available_extensions a
+LEFT JOIN pg_available_extension_versions v ON v.name = a.name AND v.version = a.default_version`;
+
+/** azure.extensions is a custom parameter: NULL when the target does not have it. */
+export const TARGET_EXTENSION_SETTINGS_SQL = `
+SELECT current_setting('azure.extensions', true) AS allow_list,
+       current_setting('shared_preload_libraries') AS preload`;
+
+/** Extensions whose library must be in shared_preload_libraries (extension → library). */
+export const PRELOAD_LIBRARIES: Readonly<Record<string, string>> = {
+  pg_stat_statements: 'pg_stat_statements',
+  pg_cron: 'pg_cron',
+  timescaledb: 'timescaledb',
+  pg_hint_plan: 'pg_hint_plan',
+  pgaudit: 'pgaudit',
+  pglogical: 'pglogical',
+  pg_squeeze: 'pg_squeeze',
+  pg_qualstats: 'pg_qualstats',
+  pg_stat_kcache: 'pg_stat_kcache',
+  pg_wait_sampling: 'pg_wait_sampling',
+  pg_partman_bgw: 'pg_partman_bgw',
+  citus: 'citus',
+  pg_failover_slots: 'pg_failover_slots',
+};
+
+/** Always present in every database: never copied, never allow-listed. */
+const BUILT_IN = new Set(['plpgsql']);
+
+export interface SourceExtension {
+  readonly name: string;
+  readonly version: string;
+  readonly schema: string;
+}
+
+export interface TargetExtensions {
+  readonly available: ReadonlyMap<string, { readonly superuser: boolean; readonly trusted: boolean }>;
+  /** Entries of azure.extensions, or undefined when the target has no such parameter. */
+  readonly allowList?: readonly string[];
+  readonly preload: readonly string[];
+}
+
+export async function readSourceExtensions(client: pg.Client): Promise<SourceExtension[]> {
+  return (await client.query<SourceExtension>(SOURCE_EXTENSIONS_SQL)).rows;
+}
+
+/** Splits a comma-separated parameter value, trimming blanks and quotes. */
+export function splitList(value: string | null | undefined): string[] {
+  if (value === null || value === undefined) return [];
+  return value
+    .split(',')
+    .map((s) => s.trim().replace(/^"(.*)"$/, '$1'))
+    .filter(Boolean);
+}
+
+export async function readTargetExtensions(client: pg.Client, targetMajor: number): Promise<TargetExtensions> {
+  const sql = targetMajor >= 13 ? TARGET_AVAILABLE_EXTENSIONS_SQL : TARGET_AVAILABLE_EXTENSIONS_SQL_PG12;
+  const [available, settings] = await Promise.all([
+    client.query<{ name: string; superuser: boolean; trusted: boolean }>(sql),
+    client.query<{ allow_list: string | null; preload: string }>(TARGET_EXTENSION_SETTINGS_SQL),
+  ]);
+  const row = settings.rows[0]!;
+  return {
+    available: new Map(available.rows.map((r) => [r.name, { superuser: r.superuser, trusted: r.trusted }])),
+    ...(row.allow_list === null ? {} : { allowList: splitList(row.allow_list) }),
+    preload: splitList(row.preload),
+  };
+}
+
+/** The full new value of a list parameter: the existing entries, then the missing ones in the list's case. */
+export function extendList(existing: readonly string[], missing: readonly string[]): string {
+  const upper = existing.length > 0 && existing.every((e) => e === e.toUpperCase());
+  const added = missing.map((m) => (upper ? m.toUpperCase() : m));
+  return [...existing, ...added].join(',');
+}
+
+function allowed(allowList: readonly string[], name: string): boolean {
+  return allowList.some((a) => a.toLowerCase() === name.toLowerCase());
+}
+
+/**
+ * Pure: decides per database and extension. Allow-list and preload fixes carry the whole new
+ * parameter value, covering every database, so one change fixes them all.
+ */
+export function checkExtensions(
+  perDatabase: ReadonlyMap<string, readonly SourceExtension[]>,
+  target: TargetExtensions,
+  targetIsSuperuser: boolean,
+): ValidationResult[] {
+  const used = [...new Set([...perDatabase.values()].flat().map((e) => e.name))].filter((n) => !BUILT_IN.has(n)).sort();
+  const notAllowed = target.allowList ? used.filter((n) => target.available.has(n) && !allowed(target.allowList!, n)) : [];
+  const libraries = [...new Set(used.map((n) => PRELOAD_LIBRARIES[n]).filter((l): l is string => !!l))];
+  const notPreloaded = libraries.filter((l) => !target.preload.includes(l));
+  const allowValue = target.allowList ? extendList(target.allowList, notAllowed) : '';
+  const preloadValue = extendList(target.preload, notPreloaded);
+
+  const results: ValidationResult[] = [];
+  for (const [database, extensions] of perDatabase) {
+    const scope = { database };
+    const before = results.length;
+    for (const ext of extensions) {
+      if (BUILT_IN.has(ext.name)) continue;
+      const name = ident(ext.name);
+      const onTarget = target.available.get(ext.name);
+      if (!onTarget) {
+        results.push(
+          failed(
+            CODES.EXTENSION_UNAVAILABLE,
+            CHECK_TYPES.extensions,
+            `extension ${name} ${ext.version} (database ${ident(database)}) is not available on the target`,
+            `install the package that provides ${name} on the target server so it appears in pg_available_extensions, or, if unused, on the source: DROP EXTENSION ${name} in database ${ident(database)}`,
+            scope,
+          ),
+        );
+        continue;
+      }
+      if (notAllowed.includes(ext.name)) {
+        results.push(
+          failed(
+            CODES.EXTENSION_NOT_ALLOWED,
+            CHECK_TYPES.serverParameters,
+            `extension ${name} (database ${ident(database)}) is not allow-listed in the target's azure.extensions`,
+            `set the target server parameter azure.extensions to '${allowValue}' (az postgres flexible-server parameter set --name azure.extensions --value '${allowValue}')`,
+            scope,
+          ),
+        );
+      }
+      const library = PRELOAD_LIBRARIES[ext.name];
+      if (library && notPreloaded.includes(library)) {
+        results.push(
+          failed(
+            CODES.EXTENSION_NOT_PRELOADED,
+            CHECK_TYPES.serverParameters,
+            `extension ${name} (database ${ident(database)}) needs library ${library} in the target's shared_preload_libraries`,
+            `set the target server parameter shared_preload_libraries to '${preloadValue}' and restart the target`,
+            scope,
+          ),
+        );
+      }
+      const allowListed = target.allowList !== undefined && allowed(target.allowList, ext.name);
+      if (!targetIsSuperuser && onTarget.superuser && !onTarget.trusted && !allowListed) {
+        results.push(
+          failed(
+            CODES.UNTRUSTED_EXTENSION,
+            CHECK_TYPES.extensions,
+            `extension ${name} (database ${ident(database)}) can only be created by a superuser, and the target user is not one`,
+            `migrate with a superuser target user, have an administrator run CREATE EXTENSION ${name} in ${ident(database)} on the target after it is created, or on the source: DROP EXTENSION ${name} if unused`,
+            scope,
+          ),
+        );
+      }
+    }
+    if (results.length === before) {
+      const names = extensions.map((e) => e.name).filter((n) => !BUILT_IN.has(n));
+      results.push(
+        succeeded(
+          CODES.EXTENSIONS,
+          CHECK_TYPES.extensions,
+          names.length ? `extensions ${listSome(names, 10)} are available on the target` : 'no extensions besides plpgsql',
+          scope,
+        ),
+      );
+    }
+  }
+  return results;
+}

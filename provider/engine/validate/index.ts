@@ -1,0 +1,152 @@
+// Premigration validation: every check against both servers, read-only, as Azure-style results.
+// A server that cannot be reached skips the checks that need it instead of failing them.
+import type pg from 'pg';
+import { ident } from '../connect/quote';
+import { canceledError, errorMessage, isPgferryError } from '../errors';
+import type { ValidationResult } from '../model';
+import type { MigrationSpec } from '../spec/schema';
+import { checkCdcTables } from './cdc-check';
+import { cdcTableReport } from './cdc-report';
+import { CODES } from './codes';
+import { checkCollations, readTargetCollations } from './collations';
+import { checkConnectivity } from './connectivity';
+import { checkSourceDatabases, checkTargetDatabases } from './databases';
+import { checkExtensions, readSourceExtensions, readTargetExtensions, type SourceExtension } from './extensions';
+import { checkManagedBlockers, TARGET_SUPERUSER_ROLES_SQL } from './managed';
+import { checkOnlineSource } from './online';
+import { CHECK_TYPES, failed, warning, type CheckType } from './result';
+import { checkSchema } from './schema';
+import { closeAll, openReadOnly, type ServerSession } from './session';
+import { checkSourceTablePrivileges } from './source-privileges';
+import { checkTargetPrivileges } from './target-roles';
+import { checkPgTools } from './tools';
+import { checkVersions } from './versions';
+
+export { validationFailed, CHECK_TYPES } from './result';
+export { CODES } from './codes';
+export { cdcTableReport, type CdcTable, type ReplicaIdentityKind } from './cdc-report';
+
+export interface ValidationOptions {
+  readonly signal?: AbortSignal;
+}
+
+/** Runs a check; an unexpected error becomes one Failed result instead of ending the run. */
+async function guarded(
+  results: ValidationResult[],
+  type: CheckType,
+  what: string,
+  database: string | undefined,
+  fn: () => Promise<ValidationResult[]>,
+): Promise<void> {
+  try {
+    results.push(...(await fn()));
+  } catch (error) {
+    if (isPgferryError(error) && error.category === 'canceled') throw error;
+    results.push(
+      failed(CODES.CHECK_ERROR, type, `could not check ${what}: ${errorMessage(error)}`, 'fix the error above (often a permission on a catalog view), then validate again', database === undefined ? {} : { database }),
+    );
+  }
+}
+
+function skipped(role: 'source' | 'target', what: string): ValidationResult {
+  return warning(CODES.CHECKS_SKIPPED, CHECK_TYPES.connectivity, `the ${role} could not be reached: ${what} not checked`, `fix the ${role} connection above, then validate again`, { server: role });
+}
+
+/** Validates a migration without changing either server. Results are in a stable order. */
+export async function runValidation(spec: MigrationSpec, options: { signal?: AbortSignal } = {}): Promise<ValidationResult[]> {
+  const results: ValidationResult[] = [];
+  const check = (): void => {
+    if (options.signal?.aborted) throw canceledError();
+  };
+  check();
+  const [src, dst] = await Promise.all([checkConnectivity('source', spec.source), checkConnectivity('target', spec.target)]);
+  results.push(src.result, dst.result);
+  const source = src.session;
+  const target = dst.session;
+  const dbClients = new Map<string, pg.Client>();
+  try {
+    if (!source) results.push(skipped('source', 'versions, databases, client tools, extensions, schema and online prerequisites'));
+    if (!target) results.push(skipped('target', 'versions, target databases, extensions, collations and managed-target restrictions'));
+    if (source && target) results.push(...checkVersions(source.info, target.info));
+    if (source) results.push(await checkPgTools(spec, source.info.major));
+    check();
+
+    let present: string[] = [];
+    if (source) {
+      const found = await checkSourceDatabases(source, spec.databases);
+      results.push(...found.results);
+      present = found.present;
+      for (const name of present) {
+        try {
+          dbClients.set(name, await openReadOnly(source.spec, name));
+        } catch (error) {
+          results.push(
+            failed(CODES.SOURCE_DATABASE_NOT_CONNECTABLE, CHECK_TYPES.databases, `cannot connect to database ${ident(name)} on the source: ${errorMessage(error)}`, `on the source: GRANT CONNECT ON DATABASE ${ident(name)} TO ${ident(source.info.user)}, and allow it in pg_hba.conf`, { database: name, server: 'source' }),
+          );
+        }
+      }
+    }
+    if (target) {
+      await guarded(results, CHECK_TYPES.databases, 'the target databases', undefined, () => checkTargetDatabases(target, spec));
+      await guarded(results, CHECK_TYPES.privileges, 'the target user', undefined, () => checkTargetPrivileges(target.client, target.info, spec));
+    }
+    check();
+
+    if (source && target) {
+      await guarded(results, CHECK_TYPES.extensions, 'extensions, schema and collations against the target', undefined, async () => {
+        await checkAgainstTarget(results, source, target, dbClients, options.signal);
+        return [];
+      });
+    }
+    if (source) {
+      for (const [database, client] of dbClients) {
+        check();
+        await guarded(results, CHECK_TYPES.privileges, `table privileges in ${ident(database)}`, database, () =>
+          checkSourceTablePrivileges(client, database, source.info.user, spec.mode === 'Online'),
+        );
+      }
+    }
+    if (source && spec.mode === 'Online') {
+      check();
+      await guarded(results, CHECK_TYPES.serverParameters, 'the online prerequisites', undefined, () => checkOnlineSource(source, spec, [...dbClients.keys()]));
+      for (const [database, client] of dbClients) {
+        check();
+        await guarded(results, CHECK_TYPES.cdcTable, `tables of ${ident(database)} for CDC`, database, async () =>
+          checkCdcTables(await cdcTableReport(client), database, spec),
+        );
+      }
+    }
+  } finally {
+    await closeAll([source?.client, target?.client, ...dbClients.values()]);
+  }
+  return results;
+}
+
+/** Per-database checks that compare the source with the target. */
+async function checkAgainstTarget(
+  results: ValidationResult[],
+  source: ServerSession,
+  target: ServerSession,
+  dbClients: ReadonlyMap<string, pg.Client>,
+  signal: AbortSignal | undefined,
+): Promise<void> {
+  const [targetExtensions, targetCollations, superusers] = await Promise.all([
+    readTargetExtensions(target.client, target.info.major),
+    readTargetCollations(target.client),
+    target.client.query<{ name: string }>(TARGET_SUPERUSER_ROLES_SQL),
+  ]);
+  const perDatabase = new Map<string, readonly SourceExtension[]>();
+  for (const [database, client] of dbClients) perDatabase.set(database, await readSourceExtensions(client));
+  results.push(...checkExtensions(perDatabase, targetExtensions, target.info.superuser));
+  const managed = {
+    targetIsSuperuser: target.info.superuser,
+    targetUser: target.info.user,
+    targetSuperusers: new Set(superusers.rows.map((r) => r.name)),
+  };
+  for (const [database, client] of dbClients) {
+    if (signal?.aborted) throw canceledError();
+    await guarded(results, CHECK_TYPES.schema, `the schema of ${ident(database)}`, database, () => checkSchema(client, database, source.info.major));
+    await guarded(results, CHECK_TYPES.collations, `the collations of ${ident(database)}`, database, () => checkCollations(client, database, targetCollations));
+    await guarded(results, CHECK_TYPES.schema, `managed-target restrictions in ${ident(database)}`, database, () => checkManagedBlockers(client, database, managed));
+  }
+}
