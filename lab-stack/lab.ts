@@ -1,0 +1,122 @@
+// createLab: the whole migration lab from a parsed config — resource group, network, private DNS,
+// Flexible Server and its parameters, the VPN gateway, the optional source VM and migrations.
+import * as pulumi from '@pulumi/pulumi';
+import * as resources from '@pulumi/azure-native/resources';
+import type { LabConfig, LabSecrets } from './config';
+
+export { readLabConfig, parseLabConfig, labConfigProblems, LabConfigError, LAB_NAMESPACE } from './config';
+export type { LabConfig, LabConfigInput, LabSecrets } from './config';
+import { createPrivateDns, type LabDns } from './dns';
+import { createMigrations, type MigrationFactory, type MigrationResource } from './migrations';
+import { createNetwork, type LabNetwork } from './network';
+import { childOptions, type LabResourceOptions } from './options';
+import { createServer, defaultServerName, type LabServer } from './server';
+import { createSourceVm, type LabSourceVm } from './sourceVm';
+import { createVpn, type LabVpn } from './vpn';
+
+export interface LabInputs {
+  readonly config: LabConfig;
+  readonly secrets: LabSecrets;
+}
+
+export interface LabOptions extends LabResourceOptions {
+  /** Builds each PgMigration; tests and the root program may pass their own. */
+  readonly migrationFactory?: MigrationFactory;
+}
+
+/** What a stack exports. Secrets stay secret Outputs; nothing here holds a password in plain text. */
+export interface LabOutputs {
+  readonly resourceGroupName: pulumi.Output<string>;
+  readonly vnetId: pulumi.Output<string>;
+  readonly serverName: pulumi.Output<string>;
+  readonly serverFqdn: pulumi.Output<string>;
+  readonly serverPrivateIp: pulumi.Output<string | undefined>;
+  readonly adminLogin: string;
+  /** Secret. */
+  readonly adminPassword: pulumi.Output<string>;
+  /** Secret: a libpq URL for the target's maintenance database. */
+  readonly serverConnectionString: pulumi.Output<string>;
+  readonly parametersPendingRestart: pulumi.Output<string[]>;
+  readonly dnsZoneName: pulumi.Output<string>;
+  readonly vpnGatewayId: pulumi.Output<string> | undefined;
+  readonly vpnClientAddressPool: string | undefined;
+  readonly sourceVmPrivateIp: string | undefined;
+  /** Migration name → state (InProgress, WaitingForUserAction, Succeeded, …). */
+  readonly migrationStates: pulumi.Output<Record<string, string | undefined>>;
+}
+
+export interface Lab {
+  readonly resourceGroup: resources.ResourceGroup;
+  readonly network: LabNetwork;
+  readonly dns: LabDns;
+  readonly server: LabServer;
+  readonly vpn: LabVpn | undefined;
+  readonly sourceVm: LabSourceVm | undefined;
+  readonly migrations: ReadonlyMap<string, MigrationResource>;
+  readonly outputs: LabOutputs;
+}
+
+export function createLab(inputs: LabInputs, opts: LabOptions = {}): Lab {
+  const { config, secrets } = inputs;
+  const resourceOpts: LabResourceOptions = { parent: opts.parent, provider: opts.provider };
+  const resourceGroup = new resources.ResourceGroup(
+    `${config.namePrefix}-rg`,
+    { location: config.location, tags: config.tags },
+    childOptions(resourceOpts),
+  );
+  const groupName = resourceGroup.name;
+
+  const network = createNetwork(config, groupName, resourceOpts);
+  const dns = createPrivateDns(config, defaultServerName(config), groupName, network.vnet.id, resourceOpts);
+  const server = createServer(config, groupName, network.serverSubnet.id, dns, secrets.adminPassword, resourceOpts);
+  const vpn = config.vpn.enabled ? createVpn(config, groupName, network.gatewaySubnet.id, resourceOpts) : undefined;
+  const sourceVm = config.sourceVm.enabled
+    ? createSourceVm(config, groupName, network.sourceSubnet.id, secrets.passwords['sourcePassword']!, resourceOpts)
+    : undefined;
+
+  const migrations = createMigrations(
+    config,
+    {
+      targetHost: server.server.fullyQualifiedDomainName,
+      targetUser: config.server.administratorLogin,
+      adminPassword: secrets.adminPassword,
+      sourceVmIp: sourceVm?.privateIp,
+      secrets,
+    },
+    { target: [server.server, ...server.parameters], sourceVm: sourceVm?.ready },
+    resourceOpts,
+    opts.migrationFactory,
+  );
+
+  const adminPassword = pulumi.secret(secrets.adminPassword);
+  const login = config.server.administratorLogin;
+  const outputs: LabOutputs = {
+    resourceGroupName: groupName,
+    vnetId: network.vnet.id,
+    serverName: server.server.name,
+    serverFqdn: server.server.fullyQualifiedDomainName,
+    serverPrivateIp: server.privateIp,
+    adminLogin: login,
+    adminPassword,
+    serverConnectionString: pulumi.secret(
+      pulumi
+        .all([server.server.fullyQualifiedDomainName, adminPassword])
+        .apply(([host, password]) => `postgresql://${encodeURIComponent(login)}:${encodeURIComponent(password)}@${host}:5432/postgres?sslmode=require`),
+    ),
+    parametersPendingRestart: server.pendingRestart,
+    dnsZoneName: dns.zone.name,
+    vpnGatewayId: vpn?.gateway.id,
+    vpnClientAddressPool: vpn ? config.vpn.clientAddressPool : undefined,
+    sourceVmPrivateIp: sourceVm?.privateIp,
+    migrationStates: pulumi
+      .all([...migrations].map(([name, migration]) => pulumi.all([name, migration.state])))
+      .apply((rows) => Object.fromEntries(rows)),
+  };
+  return { resourceGroup, network, dns, server, vpn, sourceVm, migrations, outputs };
+}
+
+/** The stack outputs of a lab program: every LabOutputs field except the bare admin password. */
+export function stackOutputs(lab: Lab): Record<string, unknown> {
+  const { adminPassword: _secretKeptOut, ...outputs } = lab.outputs;
+  return { ...outputs };
+}

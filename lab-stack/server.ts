@@ -1,0 +1,116 @@
+// The target: Azure Database for PostgreSQL Flexible Server with private access only (delegated
+// subnet + private DNS zone), and the server parameters a migration needs.
+import * as pulumi from '@pulumi/pulumi';
+import * as dbforpostgresql from '@pulumi/azure-native/dbforpostgresql';
+import * as privatedns from '@pulumi/azure-native/privatedns';
+import type { LabConfig } from './config';
+import type { LabDns } from './dns';
+import { childOptions, type LabResourceOptions } from './options';
+import { parametersNeedingRestart, serverParameters } from './serverParameters';
+
+export interface LabServer {
+  readonly server: dbforpostgresql.Server;
+  readonly serverName: string;
+  /** One Configuration per parameter, in the order they are applied. */
+  readonly parameters: dbforpostgresql.Configuration[];
+  /** The server's address from its A record in the private zone (undefined until Azure has written it). */
+  readonly privateIp: pulumi.Output<string | undefined>;
+  /** Parameters Azure reports as set but waiting for a restart. */
+  readonly pendingRestart: pulumi.Output<string[]>;
+}
+
+export function defaultServerName(config: LabConfig): string {
+  return config.server.name ?? `${config.namePrefix}-pg`;
+}
+
+export function createServer(
+  config: LabConfig,
+  resourceGroupName: pulumi.Input<string>,
+  delegatedSubnetId: pulumi.Input<string>,
+  dns: LabDns,
+  adminPassword: pulumi.Input<string>,
+  opts: LabResourceOptions,
+): LabServer {
+  const s = config.server;
+  const serverName = defaultServerName(config);
+  const server = new dbforpostgresql.Server(
+    `${config.namePrefix}-pg`,
+    {
+      resourceGroupName,
+      location: config.location,
+      serverName,
+      version: s.version,
+      sku: { name: s.skuName, tier: s.tier },
+      storage: { storageSizeGB: s.storageSizeGb, autoGrow: s.storageAutoGrow ? 'Enabled' : 'Disabled' },
+      administratorLogin: s.administratorLogin,
+      // Wrapped again so a password set without --secret still never shows in plain text.
+      administratorLoginPassword: pulumi.secret(adminPassword),
+      authConfig: { passwordAuth: 'Enabled', activeDirectoryAuth: 'Disabled' },
+      network: {
+        delegatedSubnetResourceId: delegatedSubnetId,
+        privateDnsZoneArmResourceId: dns.zone.id,
+        publicNetworkAccess: 'Disabled',
+      },
+      // A standby doubles the cost and slows the bulk copy (every write is committed twice);
+      // the seeds turn HA on only after cutover.
+      highAvailability: { mode: s.highAvailability },
+      backup: { backupRetentionDays: s.backupRetentionDays, geoRedundantBackup: 'Disabled' },
+      ...(s.availabilityZone ? { availabilityZone: s.availabilityZone } : {}),
+      createMode: 'Create',
+      tags: config.tags,
+    },
+    // Azure validates at creation that the zone is linked to the server's VNet.
+    childOptions(opts, [dns.link]),
+  );
+
+  // Flexible Server refuses concurrent parameter writes ("ServerIsBusy"), so each waits for the last.
+  const parameters: dbforpostgresql.Configuration[] = [];
+  for (const [name, value] of serverParameters(s)) {
+    const previous = parameters[parameters.length - 1];
+    parameters.push(
+      new dbforpostgresql.Configuration(
+        `${config.namePrefix}-param-${name.replace(/[^a-z0-9]+/g, '-')}`,
+        { resourceGroupName, serverName: server.name, configurationName: name, value, source: 'user-override' },
+        childOptions(opts, previous ? [previous] : []),
+      ),
+    );
+  }
+  const restartNames = parametersNeedingRestart(serverParameters(s));
+  if (restartNames.length) {
+    void pulumi.log.warn(
+      `server parameters ${restartNames.join(', ')} take effect only after a restart, which azure-native does not do: ` +
+        `run az postgres flexible-server restart -g <group> -n ${serverName} after pulumi up`,
+    );
+  }
+  const pendingRestart = pulumi
+    .all(parameters.map((p) => pulumi.all([p.name, p.isConfigPendingRestart])))
+    .apply((rows) => rows.filter(([, pending]) => pending).map(([name]) => name));
+
+  return { server, serverName, parameters, privateIp: lookupPrivateIp(resourceGroupName, dns, server), pendingRestart };
+}
+
+/**
+ * Flexible Server exposes no private IP property; Azure writes an A record for it into the
+ * private zone. The record is read after the server exists, by the server's name; when Azure named
+ * it otherwise (or has not written it yet) the output stays undefined instead of failing `up`,
+ * and the README shows the `az` command that lists the zone's records.
+ */
+function lookupPrivateIp(
+  resourceGroupName: pulumi.Input<string>,
+  dns: LabDns,
+  server: dbforpostgresql.Server,
+): pulumi.Output<string | undefined> {
+  return pulumi.all([resourceGroupName, dns.zone.name, server.name]).apply(async ([group, zone, name]) => {
+    try {
+      const record = await privatedns.getPrivateRecordSet({
+        resourceGroupName: group,
+        privateZoneName: zone,
+        recordType: 'A',
+        relativeRecordSetName: name,
+      });
+      return record.aRecords?.[0]?.ipv4Address;
+    } catch {
+      return undefined;
+    }
+  });
+}

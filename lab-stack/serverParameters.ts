@@ -1,0 +1,38 @@
+// What the target's server parameters should be, as a pure function of the lab config: the seeds'
+// `azure.extensions` allow-list plus whatever the user lists under server.parameters.
+import { DEFAULT_EXTENSIONS, type LabConfig } from './config';
+
+/**
+ * Parameters Flexible Server only applies after a restart. azure-native sets them but never
+ * restarts the server, so the lab warns and the README says to run `az postgres flexible-server restart`.
+ */
+export const RESTART_PARAMETERS: ReadonlySet<string> = new Set([
+  'shared_preload_libraries',
+  'max_replication_slots',
+  'max_wal_senders',
+  'max_worker_processes',
+  'max_logical_replication_workers',
+  'max_connections',
+  'shared_buffers',
+  'wal_level',
+  'cron.database_name',
+]);
+
+/** The `azure.extensions` value: the defaults plus the source's extensions, upper-cased, deduplicated, sorted. */
+export function allowedExtensions(extra: readonly string[]): string {
+  const names = new Set<string>(DEFAULT_EXTENSIONS);
+  for (const name of extra) names.add(name.toUpperCase());
+  return [...names].sort().join(',');
+}
+
+/** Every server parameter the lab sets, in a stable order (sorted by name). */
+export function serverParameters(server: LabConfig['server']): Array<readonly [name: string, value: string]> {
+  const all = new Map<string, string>([['azure.extensions', allowedExtensions(server.extensions)]]);
+  for (const [name, value] of Object.entries(server.parameters)) all.set(name, value);
+  return [...all.entries()].sort(([a], [b]) => a.localeCompare(b));
+}
+
+/** The listed parameters that will not take effect until the server restarts. */
+export function parametersNeedingRestart(parameters: ReadonlyArray<readonly [string, string]>): string[] {
+  return parameters.map(([name]) => name).filter((name) => RESTART_PARAMETERS.has(name));
+}

@@ -1,0 +1,115 @@
+// The optional "on-premises" source: an Ubuntu VM in its own subnet with PostgreSQL installed and
+// prepared for logical replication by cloud-init (see cloudInit.ts for the document itself).
+import * as pulumi from '@pulumi/pulumi';
+import * as compute from '@pulumi/azure-native/compute';
+import * as network from '@pulumi/azure-native/network';
+import { cidrHost, parseCidr, type Cidr } from './cidr';
+import { renderCloudInit } from './cloudInit';
+import type { LabConfig } from './config';
+import { childOptions, type LabResourceOptions } from './options';
+
+export interface LabSourceVm {
+  readonly nic: network.NetworkInterface;
+  readonly vm: compute.VirtualMachine;
+  /** Finishes only when cloud-init has: depend on it, not on the VM, to use the source. */
+  readonly ready: compute.VirtualMachineExtension;
+  /** Static, so migrations and pg_hba can name it before the VM exists. */
+  readonly privateIp: string;
+  /** The cloud-init document (secret: it carries the postgres password). */
+  readonly cloudInit: pulumi.Output<string>;
+}
+
+/** The VM's address: configured, or the source subnet's first assignable one (Azure keeps .0-.3). */
+export function sourceVmPrivateIp(config: LabConfig): string {
+  return config.sourceVm.privateIp ?? cidrHost(parseCidr(config.network.sourceSubnet) as Cidr, 4);
+}
+
+/** Networks the source accepts password logins from: the delegated subnet and, with the VPN, its clients. */
+export function sourceAllowedCidrs(config: LabConfig): string[] {
+  const cidrs = [config.network.serverSubnet];
+  if (config.vpn.enabled) cidrs.push(config.vpn.clientAddressPool);
+  return cidrs;
+}
+
+export function createSourceVm(
+  config: LabConfig,
+  resourceGroupName: pulumi.Input<string>,
+  sourceSubnetId: pulumi.Input<string>,
+  postgresPassword: pulumi.Input<string>,
+  opts: LabResourceOptions,
+): LabSourceVm {
+  const vmConfig = config.sourceVm;
+  const prefix = config.namePrefix;
+  const privateIp = sourceVmPrivateIp(config);
+  const nic = new network.NetworkInterface(
+    `${prefix}-source-nic`,
+    {
+      resourceGroupName,
+      location: config.location,
+      // No public IP: the source is reached through the VPN, like a server on premises.
+      ipConfigurations: [
+        { name: 'primary', primary: true, subnet: { id: sourceSubnetId }, privateIPAllocationMethod: 'Static', privateIPAddress: privateIp },
+      ],
+      tags: config.tags,
+    },
+    childOptions(opts),
+  );
+  const cloudInit = pulumi.secret(
+    pulumi.output(postgresPassword).apply((password) =>
+      renderCloudInit({
+        postgresVersion: vmConfig.postgresVersion,
+        allowedCidrs: sourceAllowedCidrs(config),
+        databases: vmConfig.databases,
+        postgresPassword: password,
+      }),
+    ),
+  );
+  const vm = new compute.VirtualMachine(
+    `${prefix}-source-vm`,
+    {
+      resourceGroupName,
+      location: config.location,
+      hardwareProfile: { vmSize: vmConfig.vmSize },
+      osProfile: {
+        computerName: `${prefix}-source`.slice(0, 64),
+        adminUsername: vmConfig.adminUsername,
+        customData: cloudInit.apply((text) => Buffer.from(text, 'utf8').toString('base64')),
+        linuxConfiguration: {
+          disablePasswordAuthentication: true,
+          ssh: {
+            publicKeys: [{ path: `/home/${vmConfig.adminUsername}/.ssh/authorized_keys`, keyData: vmConfig.sshPublicKey ?? '' }],
+          },
+        },
+      },
+      storageProfile: {
+        imageReference: { publisher: 'Canonical', offer: 'ubuntu-24_04-lts', sku: 'server', version: 'latest' },
+        osDisk: { createOption: 'FromImage', managedDisk: { storageAccountType: 'StandardSSD_LRS' }, deleteOption: 'Delete' },
+      },
+      networkProfile: { networkInterfaces: [{ id: nic.id, primary: true }] },
+      tags: config.tags,
+    },
+    // cloud-init runs at first boot only and Azure refuses to change customData afterwards, so a
+    // later change is ignored rather than replacing (and emptying) the source; use --replace to rebuild.
+    { ...childOptions(opts), ignoreChanges: ['osProfile.customData'] },
+  );
+  // Azure reports a VM created as soon as it boots, long before cloud-init has installed
+  // PostgreSQL. A script extension that waits for cloud-init gives dependents (the migrations) a
+  // resource that completes when the source is usable, and fails `up` if cloud-init failed.
+  const ready = new compute.VirtualMachineExtension(
+    `${prefix}-source-ready`,
+    {
+      resourceGroupName,
+      location: config.location,
+      vmName: vm.name,
+      vmExtensionName: 'wait-for-cloud-init',
+      publisher: 'Microsoft.Azure.Extensions',
+      type: 'CustomScript',
+      typeHandlerVersion: '2.1',
+      autoUpgradeMinorVersion: true,
+      settings: { commandToExecute: 'cloud-init status --wait' },
+      tags: config.tags,
+    },
+    childOptions(opts),
+  );
+  return { nic, vm, ready, privateIp, cloudInit };
+}

@@ -1,0 +1,66 @@
+// The point-to-site VPN: a public IP and a route-based VPN gateway in GatewaySubnet, so a
+// workstation holding a client certificate signed by the configured root can reach the private server.
+import * as pulumi from '@pulumi/pulumi';
+import * as network from '@pulumi/azure-native/network';
+import type { LabConfig } from './config';
+import { childOptions, type LabResourceOptions } from './options';
+
+export interface LabVpn {
+  readonly publicIp: network.PublicIPAddress;
+  readonly gateway: network.VirtualNetworkGateway;
+}
+
+export function createVpn(
+  config: LabConfig,
+  resourceGroupName: pulumi.Input<string>,
+  gatewaySubnetId: pulumi.Input<string>,
+  opts: LabResourceOptions,
+): LabVpn {
+  const vpn = config.vpn;
+  const publicIp = new network.PublicIPAddress(
+    `${config.namePrefix}-vpn-ip`,
+    {
+      resourceGroupName,
+      location: config.location,
+      // Azure retired Basic public IPs for new gateways; Standard must be Static.
+      sku: { name: 'Standard', tier: 'Regional' },
+      publicIPAllocationMethod: 'Static',
+      tags: config.tags,
+    },
+    childOptions(opts),
+  );
+  const gateway = new network.VirtualNetworkGateway(
+    `${config.namePrefix}-vpn-gateway`,
+    {
+      resourceGroupName,
+      location: config.location,
+      gatewayType: 'Vpn',
+      vpnType: 'RouteBased', // point-to-site needs a route-based gateway
+      sku: { name: vpn.skuName, tier: vpn.skuName },
+      vpnGatewayGeneration: vpn.generation,
+      activeActive: false,
+      enableBgp: false,
+      ipConfigurations: [
+        {
+          name: 'default',
+          privateIPAllocationMethod: 'Dynamic',
+          subnet: { id: gatewaySubnetId },
+          publicIPAddress: { id: publicIp.id },
+        },
+      ],
+      vpnClientConfiguration: {
+        vpnClientAddressPool: { addressPrefixes: [vpn.clientAddressPool] },
+        vpnClientProtocols: [...vpn.protocols],
+        vpnAuthenticationTypes: ['Certificate'],
+        vpnClientRootCertificates: [
+          // validated as present when vpn.enabled (config.ts)
+          { name: vpn.rootCertificateName, publicCertData: vpn.rootCertificateData ?? '' },
+        ],
+      },
+      tags: config.tags,
+    },
+    // Creating a VPN gateway takes 30-45 minutes on Azure; the default timeout would give up first.
+    { ...childOptions(opts), customTimeouts: { create: '90m', update: '90m', delete: '60m' } },
+  );
+  return { publicIp, gateway };
+}

@@ -1,0 +1,138 @@
+// Pulumi mocks for the lab: records every registered resource with its inputs and dependencies,
+// gives azure-native resources the Azure names and ARM ids the real provider would, and answers
+// the private-record lookup. No Azure and no Pulumi CLI involved.
+import * as pulumi from '@pulumi/pulumi';
+
+export interface Recorded {
+  readonly type: string;
+  readonly name: string;
+  /** Inputs as the provider would receive them, secrets unwrapped (see `secretInputs`). */
+  readonly inputs: Record<string, any>;
+  /** Top-level input names that arrived marked secret. */
+  readonly secretInputs: string[];
+  /** Logical names of the resources it depends on (dependsOn and input references). */
+  readonly dependsOn: string[];
+}
+
+const SIG_KEY = '4dabf18193072939515e22adb298388d';
+const SECRET_SIG = '1b47061264138c4ac30d75fd1eb44270';
+
+function isSecretWrapper(value: unknown): value is { value: unknown } {
+  return typeof value === 'object' && value !== null && (value as Record<string, unknown>)[SIG_KEY] === SECRET_SIG;
+}
+
+/** Removes secret wrappers at any depth. */
+export function unwrapSecrets(value: any): any {
+  if (isSecretWrapper(value)) return unwrapSecrets(value.value);
+  if (Array.isArray(value)) return value.map(unwrapSecrets);
+  if (value && typeof value === 'object') return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, unwrapSecrets(v)]));
+  return value;
+}
+
+/** The input property that holds the Azure name, per resource type (the mock echoes it as `name`). */
+const AZURE_NAME_INPUT: Record<string, string> = {
+  'azure-native:resources:ResourceGroup': 'resourceGroupName',
+  'azure-native:network:VirtualNetwork': 'virtualNetworkName',
+  'azure-native:network:Subnet': 'subnetName',
+  'azure-native:privatedns:PrivateZone': 'privateZoneName',
+  'azure-native:privatedns:VirtualNetworkLink': 'virtualNetworkLinkName',
+  'azure-native:dbforpostgresql:Server': 'serverName',
+  'azure-native:dbforpostgresql:Configuration': 'configurationName',
+  'azure-native:network:PublicIPAddress': 'publicIpAddressName',
+  'azure-native:network:VirtualNetworkGateway': 'virtualNetworkGatewayName',
+  'azure-native:network:NetworkInterface': 'networkInterfaceName',
+  'azure-native:compute:VirtualMachine': 'vmName',
+  'azure-native:compute:VirtualMachineExtension': 'vmExtensionName',
+};
+
+export const MOCK_SERVER_IP = '10.20.1.4';
+
+export interface MockLab {
+  readonly resources: Map<string, Recorded>;
+  byType(type: string): Recorded[];
+  one(type: string): Recorded;
+  byName(name: string): Recorded;
+  /** Whether the private-record lookup should fail (Azure named the record otherwise). */
+  failRecordLookup: boolean;
+}
+
+function logicalName(urn: string): string {
+  return urn.slice(urn.lastIndexOf('::') + 2);
+}
+
+/** Installs fresh mocks (a new monitor, so each test starts with an empty registry). */
+export async function installMocks(): Promise<MockLab> {
+  const dependencies = new Map<string, string[]>();
+  const resources = new Map<string, Recorded>();
+  const lab: MockLab = {
+    resources,
+    byType: (type) => [...resources.values()].filter((r) => r.type === type),
+    one(type) {
+      const found = this.byType(type);
+      if (found.length !== 1) throw new Error(`expected one ${type}, found ${found.length}`);
+      return found[0]!;
+    },
+    byName(name) {
+      const found = resources.get(name);
+      if (!found) throw new Error(`no resource named ${name}; have ${[...resources.keys()].join(', ')}`);
+      return found;
+    },
+    failRecordLookup: false,
+  };
+  await pulumi.runtime.setMocks(
+    {
+      newResource(args) {
+        const azureName = (args.inputs[AZURE_NAME_INPUT[args.type] ?? ''] as string | undefined) ?? `${args.name}-az`;
+        const group = (args.inputs.resourceGroupName as string | undefined) ?? azureName;
+        const provider = args.type.split(':')[1];
+        const id = `/subscriptions/0000/resourceGroups/${group}/providers/${provider}/${args.type.split(':')[2]}/${azureName}`;
+        resources.set(args.name, {
+          type: args.type,
+          name: args.name,
+          inputs: unwrapSecrets(args.inputs),
+          secretInputs: Object.keys(args.inputs).filter((k) => isSecretWrapper(args.inputs[k])),
+          dependsOn: dependencies.get(args.name) ?? [],
+        });
+        const state: Record<string, unknown> = { ...args.inputs, name: azureName, id };
+        if (args.type === 'azure-native:dbforpostgresql:Server') {
+          state.fullyQualifiedDomainName = `${azureName}.postgres.database.azure.com`;
+        }
+        if (args.type === 'azure-native:dbforpostgresql:Configuration') {
+          state.isConfigPendingRestart = args.inputs.configurationName === 'shared_preload_libraries';
+        }
+        if (args.type.startsWith('pgferry:test:')) state.state = 'InProgress';
+        return { id, state };
+      },
+      call(args) {
+        if (args.token === 'azure-native:privatedns:getPrivateRecordSet') {
+          if (lab.failRecordLookup) throw new Error('record not found');
+          return { name: args.inputs.relativeRecordSetName, aRecords: [{ ipv4Address: MOCK_SERVER_IP }] };
+        }
+        throw new Error(`unexpected invoke ${args.token}`);
+      },
+    },
+    'pgferry-lab',
+    'test',
+  );
+  // The mock monitor does not hand dependencies to newResource; read them off the request first.
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const monitor = require('@pulumi/pulumi/runtime/settings').getMonitor();
+  const original = monitor.registerResource.bind(monitor);
+  monitor.registerResource = (req: any, callback: unknown) => {
+    const urns: string[] = [...req.getDependenciesList()];
+    req.getPropertydependenciesMap().forEach((value: any) => urns.push(...value.getUrnsList()));
+    dependencies.set(req.getName(), [...new Set(urns.map(logicalName))]);
+    return original(req, callback);
+  };
+  return lab;
+}
+
+/** The value of an Output (mocks never leave values unknown). */
+export function valueOf<T>(output: pulumi.Output<T>): Promise<T> {
+  return new Promise((resolve) => output.apply((v) => (resolve(v), v)));
+}
+
+/** Waits until every resource has been registered with the mock monitor. */
+export async function settle(resources: Iterable<pulumi.Resource>): Promise<void> {
+  await Promise.all([...resources].map((r) => valueOf(r.urn)));
+}
