@@ -1,0 +1,359 @@
+// The PgMigration lifecycle over the engine's public API (check, diff, create, read, update,
+// delete). The serialized provider shim loads this compiled module inside the provider host;
+// every migration action is an engine call, and a failure after the migration exists is
+// reported as a partial failure so Pulumi keeps the resource.
+import * as engine from '../engine';
+import type { MigrationSpec, MigrationStatus, ServerSpec } from '../engine';
+import { diffInputs } from './diff';
+import { migrationOutputs } from './outputs';
+import { formatEvent, statusPrinter, stdoutWriter, type LineWriter } from './progress';
+import { checkInputs, parseDuration, toMigrationSpec, type CheckFailure } from './schema';
+
+type Props = Record<string, unknown>;
+
+/** Engine entry points announced for the engine API but possibly not there yet in this build. */
+interface PendingEngineApi {
+  /** Restarts the runner of a migration whose lease is free. */
+  resumeMigration(spec: MigrationSpec): Promise<void>;
+  /** Drops the migration's replication slots and publications on the source (idempotent). */
+  cleanupSource(spec: MigrationSpec): Promise<void>;
+  /** Drops the migrated databases on the target (dropTargetDatabasesOnDelete). */
+  dropTargetDatabases(spec: MigrationSpec): Promise<void>;
+  /** Removes a finished migration's record from the control catalog, freeing its name. */
+  removeMigration(target: ServerSpec, name: string): Promise<void>;
+}
+
+function pendingApi<K extends keyof PendingEngineApi>(name: K): PendingEngineApi[K] | undefined {
+  const fn = (engine as unknown as Partial<PendingEngineApi>)[name];
+  return typeof fn === 'function' ? fn : undefined;
+}
+
+function requirePendingApi<K extends keyof PendingEngineApi>(name: K): PendingEngineApi[K] {
+  const fn = pendingApi(name);
+  if (!fn) throw new Error(`this pgferry build has no engine ${name}(); upgrade pgferry`);
+  return fn;
+}
+
+/** The property names of the inputs: the engine spec's fields plus the Pulumi-only ones. */
+const INPUT_KEYS = [
+  ...Object.keys(engine.migrationSpecSchema.shape),
+  'cutover',
+  'dropTargetDatabasesOnDelete',
+  'customTimeouts',
+];
+
+/** The inputs inside stored outputs (read and delete receive only the outputs). */
+export function inputsOf(outputs: Props): Props {
+  return Object.fromEntries(Object.entries(outputs).filter(([k]) => INPUT_KEYS.includes(k)));
+}
+
+/** The resource id: the migration is a sub-resource of the target server, as in Azure. */
+export function migrationId(spec: MigrationSpec): string {
+  return `${spec.target.host}:${spec.target.port}/${spec.migrationName}`;
+}
+
+/**
+ * Thrown from create/update once the migration exists: the host turns an error carrying `id`
+ * and `properties` into "created but failed to initialise", so state keeps the resource.
+ */
+export class PartialFailure extends Error {
+  override readonly name = 'PartialFailure';
+  constructor(
+    message: string,
+    readonly id: string,
+    readonly properties: Props,
+    readonly reasons: string[],
+  ) {
+    super(message);
+  }
+}
+
+/** Replaces any password of the spec found in text: no secret reaches a message or a log line. */
+export function redact(text: string, spec: Pick<MigrationSpec, 'source' | 'target'> | undefined): string {
+  if (!spec) return text;
+  let out = text;
+  for (const pw of [spec.source.password, spec.target.password]) {
+    if (pw) out = out.split(pw).join('[secret]');
+  }
+  return out;
+}
+
+function redactingWriter(spec: MigrationSpec, write: LineWriter): LineWriter {
+  return (line) => write(redact(line, spec));
+}
+
+const FINAL = new Set(['Succeeded', 'Failed', 'Canceled', 'ValidationFailed']);
+
+function isFinal(status: MigrationStatus): boolean {
+  return FINAL.has(status.state);
+}
+
+function isWaitingForCutover(status: MigrationStatus): boolean {
+  return !isFinal(status) && status.subState === 'WaitingForCutoverTrigger';
+}
+
+/** A live migration whose runner holds no lease: nothing drives it until it is resumed. */
+function isStale(status: MigrationStatus): boolean {
+  return !isFinal(status) && status.runner !== undefined && !status.runner.alive;
+}
+
+function errorText(error: unknown): string {
+  return engine.errorMessage(error);
+}
+
+export interface OperationOptions {
+  /** Where progress lines go; the provider host forwards stdout to `pulumi up`. */
+  readonly write?: LineWriter;
+  /** Polling interval for runner-driven migrations. */
+  readonly intervalMs?: number;
+}
+
+export interface CheckResult {
+  readonly inputs: Props;
+  readonly failures: CheckFailure[];
+}
+
+export async function check(olds: Props, news: Props): Promise<CheckResult> {
+  // The inputs are returned as given: defaults (tableJobs follows the CPU count) stay out of
+  // state so that the same program diffs clean from any machine.
+  return { inputs: news, failures: checkInputs(olds ?? {}, news) };
+}
+
+export async function diff(_id: string, olds: Props, news: Props) {
+  return diffInputs(olds, news);
+}
+
+/** Polls until the migration is final, waits for the cutover trigger, or its runner is gone. */
+async function waitUntilSettled(
+  spec: MigrationSpec,
+  timeoutMs: number | undefined,
+  options: OperationOptions,
+  settled: (status: MigrationStatus) => boolean = (s) => isFinal(s) || isWaitingForCutover(s),
+): Promise<MigrationStatus> {
+  const write = redactingWriter(spec, options.write ?? stdoutWriter);
+  return engine.waitForMigration(spec.target, spec.migrationName, (s) => settled(s) || isStale(s), {
+    intervalMs: options.intervalMs ?? 1000,
+    timeoutMs,
+    onStatus: statusPrinter(write),
+  });
+}
+
+/** Starts the work: Offline in this process (progress from events), Online in a detached runner. */
+async function startWork(spec: MigrationSpec, timeoutMs: number | undefined, options: OperationOptions): Promise<MigrationStatus> {
+  const write = redactingWriter(spec, options.write ?? stdoutWriter);
+  if (spec.mode === 'Offline' && timeoutMs === undefined) {
+    return engine.runMigration(spec, {
+      onProgress: (event) => {
+        const line = formatEvent(spec.migrationName, event);
+        if (line) write(line);
+      },
+    });
+  }
+  // Online, or Offline under a timeout: the runner outlives this provider host, so a timeout
+  // leaves a migration that keeps going and that the next `pulumi up` waits for again.
+  await engine.startMigration(spec);
+  write(`${spec.migrationName}: runner started`);
+  return waitUntilSettled(spec, timeoutMs, options);
+}
+
+/** Picks up an existing migration: restarts a stale runner, then waits like a fresh start. */
+async function continueWork(
+  spec: MigrationSpec,
+  status: MigrationStatus,
+  timeoutMs: number | undefined,
+  options: OperationOptions,
+): Promise<MigrationStatus> {
+  if (isFinal(status) || isWaitingForCutover(status)) return status;
+  const write = redactingWriter(spec, options.write ?? stdoutWriter);
+  if (isStale(status) || status.runner === undefined) {
+    write(`${spec.migrationName}: no runner holds the migration; restarting it`);
+    await requirePendingApi('resumeMigration')(spec);
+  }
+  return waitUntilSettled(spec, timeoutMs, options);
+}
+
+/** Cutover: request it, then wait for the drain, sequence sync, verification and cleanup. */
+async function cutover(spec: MigrationSpec, timeoutMs: number | undefined, options: OperationOptions): Promise<MigrationStatus> {
+  const write = redactingWriter(spec, options.write ?? stdoutWriter);
+  write(`${spec.migrationName}: cutover requested`);
+  await engine.requestCutover(spec.target, spec.migrationName);
+  const status = await waitUntilSettled(spec, timeoutMs, options, isFinal);
+  if (status.downtimeSeconds !== undefined) write(`${spec.migrationName}: cutover downtime ${status.downtimeSeconds.toFixed(1)} s`);
+  return status;
+}
+
+function failureMessage(status: MigrationStatus): string | undefined {
+  if (status.state === 'ValidationFailed') {
+    const failed = status.validation.filter((v) => v.status === 'Failed');
+    const list = failed.map((v) => `${v.code}: ${v.message}${v.fix ? ` (fix: ${v.fix})` : ''}`).join('; ');
+    return `migration "${status.name}" failed validation: ${list || status.message || 'see validation output'}`;
+  }
+  if (status.state === 'Failed') return `migration "${status.name}" failed: ${status.message ?? 'no message recorded'}`;
+  if (status.state === 'Canceled') return `migration "${status.name}" was canceled${status.message ? `: ${status.message}` : ''}`;
+  if (isStale(status)) {
+    return `migration "${status.name}" is ${status.state}/${status.subState} but its runner stopped (last heartbeat ${status.runner?.heartbeatAt}); run \`pulumi up\` again to restart it`;
+  }
+  return undefined;
+}
+
+/** Outputs for a settled status, or the partial failure that keeps the resource in state. */
+function settle(spec: MigrationSpec, inputs: Props, status: MigrationStatus): Props {
+  const outs = migrationOutputs(inputs, status);
+  const message = failureMessage(status);
+  if (message) {
+    const text = redact(message, spec);
+    throw new PartialFailure(text, migrationId(spec), { ...outs, __provider: inputs.__provider }, [text]);
+  }
+  return outs;
+}
+
+/** A thrown error as a partial failure when the migration exists on the target, else as itself. */
+async function asFailure(spec: MigrationSpec, inputs: Props, error: unknown, what: string): Promise<Error> {
+  if (error instanceof PartialFailure) return error;
+  const text = redact(`${what}: ${errorText(error)}`, spec);
+  const status = await engine.showMigration(spec.target, spec.migrationName).catch(() => undefined);
+  if (!status) return new Error(text);
+  const outs = migrationOutputs(inputs, status);
+  return new PartialFailure(text, migrationId(spec), { ...outs, __provider: inputs.__provider }, [text]);
+}
+
+function timeoutOf(inputs: Props, op: 'create' | 'update' | 'delete'): number | undefined {
+  const timeouts = inputs.customTimeouts as Record<string, string | undefined> | undefined;
+  return parseDuration(timeouts?.[op]);
+}
+
+/** Rewords the engine's wait timeout as what happened and what to do next. */
+function timeoutHint(error: unknown, spec: MigrationSpec, op: string, timeoutMs: number | undefined): unknown {
+  if (engine.isPgferryError(error) && error.code === 'WAIT_TIMEOUT') {
+    return new Error(
+      `${op} exceeded customTimeouts.${op} (${Math.round((timeoutMs ?? 0) / 1000)} s); migration "${spec.migrationName}" keeps running on the target: run \`pulumi up\` again to keep waiting, \`pulumi refresh\` to see its progress, or \`pulumi destroy\` to cancel it`,
+    );
+  }
+  return error;
+}
+
+function sameSpec(a: Record<string, unknown>, b: Record<string, unknown>): boolean {
+  return JSON.stringify(sortKeys(a)) === JSON.stringify(sortKeys(b));
+}
+
+function sortKeys(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(sortKeys);
+  if (value && typeof value === 'object') {
+    return Object.fromEntries(Object.keys(value).sort().map((k) => [k, sortKeys((value as Props)[k])]));
+  }
+  return value;
+}
+
+export async function create(inputs: Props, options: OperationOptions = {}): Promise<{ id: string; outs: Props }> {
+  const spec = toMigrationSpec(inputs);
+  const id = migrationId(spec);
+  const timeoutMs = timeoutOf(inputs, 'create');
+  const write = redactingWriter(spec, options.write ?? stdoutWriter);
+
+  // Idempotent create: an interrupted `pulumi up` left this migration; adopt it. A different
+  // spec under the name belongs to someone else and must not be recorded as ours.
+  const existing = await engine.showMigration(spec.target, spec.migrationName);
+  if (existing && !sameSpec(existing.spec, engine.publicSpec(spec))) {
+    throw new Error(
+      `migrationName: migration "${spec.migrationName}" already exists on the target with a different spec (${existing.state}); choose another migrationName, or remove the existing one`,
+    );
+  }
+  let status: MigrationStatus;
+  try {
+    if (existing) {
+      write(`${spec.migrationName}: adopting the existing migration (${existing.state}/${existing.subState})`);
+      status = await continueWork(spec, existing, timeoutMs, options);
+    } else {
+      status = await startWork(spec, timeoutMs, options);
+    }
+    if (spec.mode === 'Online' && inputs.cutover === true && isWaitingForCutover(status)) {
+      status = await cutover(spec, timeoutMs, options);
+    }
+  } catch (error) {
+    throw await asFailure(spec, inputs, timeoutHint(error, spec, 'create', timeoutMs), 'create');
+  }
+  return { id, outs: settle(spec, inputs, status) };
+}
+
+export async function read(id: string, props: Props, options: OperationOptions = {}): Promise<{ id: string; props: Props }> {
+  const inputs = inputsOf(props);
+  const spec = toMigrationSpec(inputs);
+  let status = await engine.showMigration(spec.target, spec.migrationName);
+  // Gone from the target's catalog: an empty id tells Pulumi the resource no longer exists.
+  if (!status) return { id: '', props: {} };
+  if (isStale(status)) {
+    const write = redactingWriter(spec, options.write ?? stdoutWriter);
+    write(`${spec.migrationName}: the runner stopped; restarting it`);
+    await requirePendingApi('resumeMigration')(spec);
+    status = (await engine.showMigration(spec.target, spec.migrationName)) ?? status;
+  }
+  return { id, props: migrationOutputs(inputs, status) };
+}
+
+export async function update(id: string, _olds: Props, news: Props, options: OperationOptions = {}): Promise<{ outs: Props }> {
+  void id;
+  const spec = toMigrationSpec(news);
+  const timeoutMs = timeoutOf(news, 'update');
+  let status: MigrationStatus | undefined;
+  try {
+    status = await engine.showMigration(spec.target, spec.migrationName);
+    if (!status) {
+      throw new Error(
+        `migration "${spec.migrationName}" is not on the target any more; run \`pulumi refresh\` and then \`pulumi up\` to create it again`,
+      );
+    }
+    // A retry after a partial failure or an interrupted run: drive it to where create stops.
+    status = await continueWork(spec, status, timeoutMs, options);
+    // cutover: true also retries a cutover whose earlier update failed part-way.
+    const wantsCutover = news.cutover === true;
+    if (spec.mode === 'Online' && wantsCutover && isWaitingForCutover(status)) {
+      status = await cutover(spec, timeoutMs, options);
+    } else if (spec.mode === 'Online' && wantsCutover && !isFinal(status) && status.subState === 'CompletingMigration') {
+      status = await waitUntilSettled(spec, timeoutMs, options, isFinal);
+    }
+  } catch (error) {
+    throw await asFailure(spec, news, timeoutHint(error, spec, 'update', timeoutMs), 'update');
+  }
+  return { outs: settle(spec, news, status) };
+}
+
+const DEFAULT_DELETE_WAIT_MS = 5 * 60_000;
+
+export async function remove(id: string, props: Props, options: OperationOptions = {}): Promise<void> {
+  void id;
+  const inputs = inputsOf(props);
+  const spec = toMigrationSpec(inputs);
+  const write = redactingWriter(spec, options.write ?? stdoutWriter);
+  try {
+    const status = await engine.showMigration(spec.target, spec.migrationName);
+    if (status && !isFinal(status)) {
+      write(`${spec.migrationName}: canceling (${status.state}/${status.subState})`);
+      try {
+        await engine.cancelMigration(spec.target, spec.migrationName);
+      } catch (error) {
+        if (!(engine.isPgferryError(error) && error.code === 'MIGRATION_FINISHED')) throw error;
+      }
+      // A stale runner cannot acknowledge; its cancel request stays recorded for any restart.
+      if (!isStale(status) && status.runner !== undefined) {
+        await waitUntilSettled(spec, timeoutOf(inputs, 'delete') ?? DEFAULT_DELETE_WAIT_MS, options, isFinal);
+      }
+    }
+    if (spec.mode === 'Online') {
+      write(`${spec.migrationName}: removing replication slots and publications on the source`);
+      await requirePendingApi('cleanupSource')(spec);
+    }
+    if (inputs.dropTargetDatabasesOnDelete === true) {
+      write(`${spec.migrationName}: dropping the target databases (dropTargetDatabasesOnDelete)`);
+      await requirePendingApi('dropTargetDatabases')(spec);
+    }
+    const removeMigration = pendingApi('removeMigration');
+    if (removeMigration) await removeMigration(spec.target, spec.migrationName);
+  } catch (error) {
+    throw new Error(redact(`delete: ${errorText(error)}`, spec));
+  }
+}
+
+/** Parses stored outputs the way read/delete do (used by tests and the CLI-side tooling). */
+export function specFromOutputs(outputs: Props): MigrationSpec {
+  return toMigrationSpec(inputsOf(outputs));
+}

@@ -1,0 +1,55 @@
+// The outputs of PgMigration: the inputs echoed (so diff sees them and read/delete can reconnect)
+// plus the migration's status from the control catalog, as plain JSON for the Pulumi state.
+import type { DatabaseDetails, MigrationStatus, ValidationResult, VerificationReport } from '../engine';
+
+/** What `pulumi stack output` and dependent resources see besides the echoed inputs. */
+export interface MigrationStatusOutputs {
+  readonly state: string;
+  readonly subState: string;
+  readonly message?: string;
+  readonly createdAt?: string;
+  readonly startedAt?: string;
+  readonly endedAt?: string;
+  readonly sourceVersion?: string;
+  readonly targetVersion?: string;
+  readonly validation: readonly ValidationResult[];
+  readonly databaseDetails: readonly DatabaseDetails[];
+  readonly verification?: VerificationReport;
+  readonly downtimeSeconds?: number;
+  readonly runnerAlive?: boolean;
+}
+
+/** Pulumi's Struct cannot carry `undefined`: a JSON round trip drops it (and any class identity). */
+export function plain<T>(value: T): T {
+  return JSON.parse(JSON.stringify(value)) as T;
+}
+
+export function statusOutputs(status: MigrationStatus): MigrationStatusOutputs {
+  return plain({
+    state: status.state,
+    subState: status.subState,
+    message: status.message,
+    createdAt: status.createdAt,
+    startedAt: status.startedAt,
+    endedAt: status.endedAt,
+    sourceVersion: status.sourceVersion,
+    targetVersion: status.targetVersion,
+    validation: status.validation,
+    databaseDetails: status.databases,
+    verification: status.verification,
+    downtimeSeconds: status.downtimeSeconds,
+    runnerAlive: status.runner?.alive,
+  });
+}
+
+/** The inputs as given (not defaulted, so a diff against the next inputs is exact), minus `__provider`. */
+export function echoInputs(inputs: Record<string, unknown>): Record<string, unknown> {
+  const { __provider: _ignored, ...rest } = inputs;
+  void _ignored;
+  return plain(rest);
+}
+
+/** Outputs stored in state: the echoed inputs, then the status. */
+export function migrationOutputs(inputs: Record<string, unknown>, status: MigrationStatus): Record<string, unknown> {
+  return { ...echoInputs(inputs), ...statusOutputs(status) };
+}

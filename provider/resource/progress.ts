@@ -1,0 +1,63 @@
+// Progress lines for `pulumi up`: the provider host shows every stdout line of a running
+// create/update as info, so phases, per-database tables/rows and latency are printed as lines.
+import type { MigrationStatus, ProgressEvent } from '../engine';
+
+export type LineWriter = (line: string) => void;
+
+/** Writes to stdout, which the provider host forwards to the Pulumi CLI. */
+export const stdoutWriter: LineWriter = (line) => {
+  process.stdout.write(`${line}\n`);
+};
+
+/** One line per engine event worth seeing; chatty per-chunk progress is dropped. */
+export function formatEvent(name: string, event: ProgressEvent): string | undefined {
+  const db = 'database' in event && event.database ? ` [${event.database}]` : '';
+  switch (event.kind) {
+    case 'step':
+      return `${name}: step ${event.index}/${event.total} ${event.step}${db}`;
+    case 'step-done':
+      return `${name}: ${event.step} done in ${event.seconds.toFixed(1)} s${db}`;
+    case 'table-done':
+      return `${name}: ${event.database}.${event.table}: ${event.rows} rows in ${event.seconds.toFixed(1)} s`;
+    case 'table-error':
+      return `${name}: ${event.database}.${event.table} failed: ${event.message}`;
+    case 'warning':
+      return `${name}: warning${db}: ${event.message}`;
+    case 'info':
+      return `${name}:${db} ${event.message}`;
+    default:
+      return undefined;
+  }
+}
+
+/** One line summarising a status: phase, then per database tables, rows and CDC latency. */
+export function formatStatus(status: MigrationStatus): string {
+  const parts = status.databases.map((d) => {
+    let text = `${d.database} tables ${d.tables.completed}/${d.tables.total} rows ${d.rowsCopied}`;
+    if (status.mode === 'Online' && (d.inserts || d.updates || d.deletes || d.latencySeconds !== undefined)) {
+      text += ` applied +${d.inserts}/~${d.updates}/-${d.deletes}`;
+      if (d.latencySeconds !== undefined) text += ` latency ${d.latencySeconds.toFixed(1)} s`;
+      if (d.pendingBytes !== undefined) text += ` pending ${d.pendingBytes} B`;
+    }
+    return text;
+  });
+  return `${status.name}: ${status.state}/${status.subState}${parts.length ? ` — ${parts.join('; ')}` : ''}`;
+}
+
+/**
+ * A status printer for polling loops: prints when the line changes, and otherwise at most every
+ * `quietMs` so a long copy still shows signs of life without flooding the CLI.
+ */
+export function statusPrinter(write: LineWriter, quietMs = 15_000): (status: MigrationStatus) => void {
+  let last = '';
+  let lastAt = 0;
+  return (status) => {
+    const line = formatStatus(status);
+    const now = Date.now();
+    if (line !== last || now - lastAt >= quietMs) {
+      write(line);
+      last = line;
+      lastAt = now;
+    }
+  };
+}

@@ -1,0 +1,56 @@
+// The dynamic provider Pulumi serializes into state: a thin shim whose every method loads the
+// compiled pgferry operations module inside the provider host and forwards to it. It captures
+// nothing but its own loader, so no credential and no live handle is ever serialized.
+import type * as pulumi from '@pulumi/pulumi';
+import type * as Operations from './operations';
+
+/**
+ * Finds the compiled operations module from the provider host, whose cwd is the Pulumi program's
+ * directory: PGFERRY_DIST (a directory holding pgferry's compiled JavaScript), else the pgferry
+ * package installed in the program, else the program being pgferry's own checkout (root program).
+ * Runs inside the host: it may use only `require` and `process`, nothing captured.
+ */
+function loadOperations(): typeof Operations {
+  const path = require('node:path') as typeof import('node:path');
+  const relative = 'provider/resource/operations';
+  const candidates: string[] = [];
+  if (process.env.PGFERRY_DIST) candidates.push(path.resolve(process.env.PGFERRY_DIST, relative));
+  candidates.push(`pgferry/dist/${relative}`);
+  candidates.push(path.resolve('dist', relative));
+  const tried: string[] = [];
+  for (const candidate of candidates) {
+    let resolved: string;
+    try {
+      resolved = require.resolve(candidate, { paths: [process.cwd()] });
+    } catch {
+      tried.push(candidate);
+      continue;
+    }
+    return require(resolved) as typeof Operations;
+  }
+  throw new Error(
+    `pgferry: cannot find its compiled engine from ${process.cwd()} (tried ${tried.join(', ')}); install pgferry in the Pulumi program's directory (npm install pgferry) or set PGFERRY_DIST to the directory holding its compiled JavaScript`,
+  );
+}
+
+/** The PgMigration provider: what `new PgMigration(...)` hands to the SDK to serialize. */
+export const pgMigrationProvider: pulumi.dynamic.ResourceProvider = {
+  async check(olds, news) {
+    return loadOperations().check(olds, news);
+  },
+  async diff(id, olds, news) {
+    return loadOperations().diff(id, olds, news);
+  },
+  async create(inputs) {
+    return loadOperations().create(inputs);
+  },
+  async read(id, props) {
+    return loadOperations().read(id, props);
+  },
+  async update(id, olds, news) {
+    return loadOperations().update(id, olds, news);
+  },
+  async delete(id, props) {
+    await loadOperations().remove(id, props);
+  },
+};

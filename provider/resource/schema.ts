@@ -1,0 +1,155 @@
+// Pulumi inputs of PgMigration: their plain shape, the mapping to the engine's spec input, and
+// `check` validation with the engine's own zod schema (so Pulumi and the CLI agree on every rule).
+import type { z } from 'zod';
+import { describeIssue, migrationSpecSchema, parseMigrationSpec, type MigrationSpec, type MigrationSpecInput } from '../engine';
+
+/** The marker Pulumi puts in place of a value not known yet (during preview). */
+export const UNKNOWN = '04da6b54-80e4-46f7-96ec-b56ff0331ba9';
+
+/** A server as the provider receives it: resolved, passwords in plain text (the host does not accept secrets). */
+export interface ServerInputs {
+  readonly host: string;
+  readonly port?: number;
+  readonly user: string;
+  readonly password?: string;
+  readonly sslMode?: string;
+  readonly sslRootCert?: string;
+  readonly maintenanceDatabase?: string;
+}
+
+/** `customTimeouts` copied from the resource options: the provider enforces them itself. */
+export interface TimeoutInputs {
+  readonly create?: string;
+  readonly update?: string;
+  readonly delete?: string;
+}
+
+/** The resolved inputs of one PgMigration, as the provider methods receive them. */
+export interface PgMigrationInputs {
+  readonly migrationName: string;
+  readonly source: ServerInputs;
+  readonly target: ServerInputs;
+  readonly databases: readonly string[];
+  readonly mode?: string;
+  readonly option?: string;
+  readonly overwriteDbsInTarget?: boolean;
+  readonly migrateRoles?: boolean;
+  readonly allowReplicaIdentityFull?: boolean;
+  readonly cutover?: boolean;
+  readonly tableJobs?: number;
+  readonly indexJobs?: number;
+  readonly splitTablesLargerThan?: number;
+  readonly pgBinDir?: string;
+  readonly verify?: boolean;
+  readonly dropTargetDatabasesOnDelete?: boolean;
+  readonly customTimeouts?: TimeoutInputs;
+}
+
+/** Inputs that only the Pulumi layer reads; everything else belongs to the engine's spec. */
+const PULUMI_ONLY_KEYS = ['cutover', 'dropTargetDatabasesOnDelete', 'customTimeouts'] as const;
+
+/** Keys the SDK adds to every dynamic resource's property bag. */
+const RESERVED_KEYS = ['__provider'];
+
+/** The engine's spec input: Pulumi-only fields, reserved keys and unset (null) values removed. */
+export function toSpecInput(inputs: Record<string, unknown>): MigrationSpecInput {
+  const out: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(inputs)) {
+    if (value === undefined || value === null) continue;
+    if ((PULUMI_ONLY_KEYS as readonly string[]).includes(key) || RESERVED_KEYS.includes(key)) continue;
+    out[key] = isPlainObject(value) ? dropNulls(value) : value;
+  }
+  return out as MigrationSpecInput;
+}
+
+/** Parses the inputs into the engine's frozen spec (throws PgferryError naming the field). */
+export function toMigrationSpec(inputs: Record<string, unknown>): MigrationSpec {
+  return parseMigrationSpec(toSpecInput(inputs));
+}
+
+export interface CheckFailure {
+  readonly property: string;
+  readonly reason: string;
+}
+
+const DURATION = /^(\d+(\.\d+)?(h|m|s|ms))+$/;
+
+/** Pulumi duration strings ("6h", "1h30m", "90s") in milliseconds; undefined when unset. */
+export function parseDuration(text: string | undefined): number | undefined {
+  if (text === undefined || text === '') return undefined;
+  if (!DURATION.test(text)) throw new Error(`"${text}" is not a duration such as 6h, 30m or 1h30m`);
+  const unit: Record<string, number> = { h: 3_600_000, m: 60_000, s: 1000, ms: 1 };
+  let total = 0;
+  for (const [, amount, , u] of text.matchAll(/(\d+(\.\d+)?)(ms|h|m|s)/g)) total += Number(amount) * unit[u!]!;
+  return total;
+}
+
+/**
+ * `check`: every failure of the engine's schema, named by its input path (`source.port`), plus
+ * the Pulumi-only fields. Values not known yet (preview) are not judged.
+ */
+export function checkInputs(olds: Record<string, unknown>, news: Record<string, unknown>): CheckFailure[] {
+  const failures: CheckFailure[] = [];
+  const parsed = migrationSpecSchema.safeParse(toSpecInput(news));
+  if (!parsed.success) {
+    for (const issue of parsed.error.issues) {
+      if (touchesUnknown(news, issue)) continue;
+      const { field, message } = describeIssue(issue);
+      failures.push({ property: field, reason: `${field}: ${message}` });
+    }
+  }
+  for (const key of ['cutover', 'dropTargetDatabasesOnDelete'] as const) {
+    const value = news[key];
+    if (value !== undefined && value !== null && value !== UNKNOWN && typeof value !== 'boolean') {
+      failures.push({ property: key, reason: `${key}: must be true or false` });
+    }
+  }
+  const timeouts = news.customTimeouts;
+  if (isPlainObject(timeouts)) {
+    for (const op of ['create', 'update', 'delete'] as const) {
+      const value = timeouts[op];
+      if (typeof value !== 'string' || value === UNKNOWN) continue;
+      try {
+        parseDuration(value);
+      } catch (error) {
+        failures.push({ property: `customTimeouts.${op}`, reason: `customTimeouts.${op}: ${(error as Error).message}` });
+      }
+    }
+  }
+  // A cutover cannot be taken back: the target has become the primary.
+  if (olds.cutover === true && news.cutover === false) {
+    failures.push({
+      property: 'cutover',
+      reason: 'cutover: cannot go from true back to false (the cutover has been performed; replace the resource to migrate again)',
+    });
+  }
+  return failures;
+}
+
+function touchesUnknown(news: Record<string, unknown>, issue: z.core.$ZodIssue): boolean {
+  if (issue.path.length === 0) return false;
+  let value: unknown = news;
+  for (const key of issue.path) {
+    if (value === UNKNOWN) return true;
+    if (value === null || typeof value !== 'object') return false;
+    value = (value as Record<PropertyKey, unknown>)[key as PropertyKey];
+  }
+  if (value === UNKNOWN) return true;
+  // an unknown inside the value judged (a database list element, a server field)
+  return containsUnknown(value);
+}
+
+function containsUnknown(value: unknown): boolean {
+  if (value === UNKNOWN) return true;
+  if (Array.isArray(value)) return value.some(containsUnknown);
+  if (isPlainObject(value)) return Object.values(value).some(containsUnknown);
+  return false;
+}
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function dropNulls(value: Record<string, unknown>): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined && v !== null));
+}
