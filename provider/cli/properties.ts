@@ -132,7 +132,7 @@ const PGFERRY_TUNING = [
 ] as const;
 
 const azurePropertiesSchema = z.object({
-  SourceDBServerResourceId: z.string({ error: 'must be "host:port@user"' }),
+  SourceDBServerResourceId: z.string({ error: (i) => (i.input === undefined ? 'required: "host:port@user" of the source' : 'must be "host:port@user"') }),
   sourceDbServerFullyQualifiedDomainName: optionalString('a host name or IP address'),
   targetDbServerFullyQualifiedDomainName: optionalString('a host name or IP address'),
   targetDbServerPort: z.number({ error: 'must be a number from 1 to 65535' }).optional(),
@@ -142,7 +142,9 @@ const azurePropertiesSchema = z.object({
   targetSslRootCert: optionalString('a file path'),
   SecretParameters: secretParametersSchema.optional(),
   DBsToMigrate: z
-    .array(z.string({ error: 'must hold database names (strings)' }), { error: 'must be a list of database names' })
+    .array(z.string({ error: 'must hold database names (strings)' }), {
+      error: (i) => (i.input === undefined ? 'required: the list of databases to migrate' : 'must be a list of database names'),
+    })
     .min(1, 'must name at least one database'),
   OverwriteDBsInTarget: boolish.optional(),
   MigrationMode: caseEnum(MIGRATION_MODES).optional(),

@@ -1,0 +1,49 @@
+// Runs the compiled pgferry command as a real process, and writes properties files for it.
+import { spawn } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+
+/** main.js next to this compiled test: <outDir>/provider/cli/main.js. */
+export const CLI_MAIN = path.resolve(__dirname, '../../provider/cli/main.js');
+
+export interface CliResult {
+  readonly code: number | null;
+  readonly stdout: string;
+  readonly stderr: string;
+  /** Non-empty stderr lines. */
+  readonly errLines: string[];
+}
+
+/** Runs `pgferry ...args`; PG* variables of the test process are not inherited unless given. */
+export function runCli(args: readonly string[], env: Record<string, string> = {}, timeoutMs = 60_000): Promise<CliResult> {
+  const base: NodeJS.ProcessEnv = {};
+  for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('PG')) base[k] = v;
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [CLI_MAIN, ...args], { env: { ...base, PGPASSFILE: '/nonexistent', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => (stdout += d));
+    child.stderr.on('data', (d) => (stderr += d));
+    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+    child.on('error', reject);
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr, errLines: stderr.split('\n').filter((l) => l.trim() !== '') });
+    });
+  });
+}
+
+let dir: string | undefined;
+let counter = 0;
+/** Writes a properties file (an object is JSON-encoded, a string written as is); returns its path. */
+export function propertiesFile(body: unknown): string {
+  dir ??= mkdtempSync(path.join(os.tmpdir(), 'pgferry-cli-test-'));
+  counter += 1;
+  const file = path.join(dir, `body-${counter}.json`);
+  writeFileSync(file, typeof body === 'string' ? body : JSON.stringify(body, null, 2));
+  return file;
+}
+
+/** A loopback port nothing listens on (connections are refused at once). */
+export const CLOSED_PORT = '1';
