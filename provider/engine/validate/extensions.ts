@@ -77,10 +77,9 @@ export function splitList(value: string | null | undefined): string[] {
 
 export async function readTargetExtensions(client: pg.Client, targetMajor: number): Promise<TargetExtensions> {
   const sql = targetMajor >= 13 ? TARGET_AVAILABLE_EXTENSIONS_SQL : TARGET_AVAILABLE_EXTENSIONS_SQL_PG12;
-  const [available, settings] = await Promise.all([
-    client.query<{ name: string; superuser: boolean; trusted: boolean }>(sql),
-    client.query<{ allow_list: string | null; preload: string }>(TARGET_EXTENSION_SETTINGS_SQL),
-  ]);
+  // One client runs one query at a time: sequential, not Promise.all.
+  const available = await client.query<{ name: string; superuser: boolean; trusted: boolean }>(sql);
+  const settings = await client.query<{ allow_list: string | null; preload: string }>(TARGET_EXTENSION_SETTINGS_SQL);
   const row = settings.rows[0]!;
   return {
     available: new Map(available.rows.map((r) => [r.name, { superuser: r.superuser, trusted: r.trusted }])),

@@ -130,11 +130,9 @@ async function checkAgainstTarget(
   dbClients: ReadonlyMap<string, pg.Client>,
   signal: AbortSignal | undefined,
 ): Promise<void> {
-  const [targetExtensions, targetCollations, superusers] = await Promise.all([
-    readTargetExtensions(target.client, target.info.major),
-    readTargetCollations(target.client),
-    target.client.query<{ name: string }>(TARGET_SUPERUSER_ROLES_SQL),
-  ]);
+  const targetExtensions = await readTargetExtensions(target.client, target.info.major);
+  const targetCollations = await readTargetCollations(target.client);
+  const superusers = await target.client.query<{ name: string }>(TARGET_SUPERUSER_ROLES_SQL);
   const perDatabase = new Map<string, readonly SourceExtension[]>();
   for (const [database, client] of dbClients) perDatabase.set(database, await readSourceExtensions(client));
   results.push(...checkExtensions(perDatabase, targetExtensions, target.info.superuser));

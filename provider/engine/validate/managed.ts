@@ -94,12 +94,10 @@ export async function checkManagedBlockers(
     return [succeeded(CODES.MANAGED_TARGET, type, `the target user "${ctx.targetUser}" is a superuser: no managed-target restrictions apply to ${db}`, scope)];
   }
   const results: ValidationResult[] = [];
-  const [triggers, languages, cFunctions, owned] = await Promise.all([
-    client.query<{ name: string; event: string; function: string }>(EVENT_TRIGGERS_SQL),
-    client.query<{ name: string; extension: string | null }>(UNTRUSTED_LANGUAGES_SQL),
-    client.query<{ schema: string; name: string; args: string; library: string }>(C_FUNCTIONS_SQL),
-    client.query<{ owner: string; kind: string; name: string }>(SUPERUSER_OWNED_SQL),
-  ]);
+  const triggers = await client.query<{ name: string; event: string; function: string }>(EVENT_TRIGGERS_SQL);
+  const languages = await client.query<{ name: string; extension: string | null }>(UNTRUSTED_LANGUAGES_SQL);
+  const cFunctions = await client.query<{ schema: string; name: string; args: string; library: string }>(C_FUNCTIONS_SQL);
+  const owned = await client.query<{ owner: string; kind: string; name: string }>(SUPERUSER_OWNED_SQL);
   for (const t of triggers.rows) {
     results.push(
       failed(
