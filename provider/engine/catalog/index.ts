@@ -1,0 +1,122 @@
+// Source introspection: reads catalog rows, then shapes them into typed descriptions.
+import type pg from 'pg';
+import { qualified } from '../connect/quote';
+import {
+  DATABASE_PROPERTIES,
+  DATABASE_SETTINGS,
+  LIST_LARGE_OBJECTS,
+  LIST_SEQUENCES,
+  LIST_TABLE_INDEXES,
+  LIST_TABLES,
+  LIST_TABLES_PG11,
+} from './queries';
+
+export interface SourceTable {
+  readonly oid: string;
+  readonly schema: string;
+  readonly name: string;
+  /** "schema"."name", quoted. */
+  readonly sql: string;
+  /** schema.name for display and progress keys. */
+  readonly display: string;
+  readonly unlogged: boolean;
+  readonly isPartition: boolean;
+  readonly bytes: number;
+  readonly estimatedRows: number;
+  readonly pages: number;
+  readonly columns: readonly string[];
+  /** Integer single-column primary key, usable for range splitting. */
+  readonly splitKey?: string;
+}
+
+export interface SourceSequence {
+  readonly schema: string;
+  readonly name: string;
+  readonly sql: string;
+}
+
+export interface SourceIndex {
+  readonly indexOid: string;
+  readonly tableOid: string;
+  readonly schema: string;
+  readonly table: string;
+  readonly indexName: string;
+  readonly indexDef: string;
+  readonly constraint?: { readonly oid: string; readonly name: string; readonly def: string };
+}
+
+export interface DatabaseProperties {
+  readonly name: string;
+  readonly encoding: string;
+  readonly collate: string;
+  readonly ctype: string;
+  readonly owner: string;
+  readonly connectionLimit: number;
+  readonly comment: string | null;
+  readonly acl: readonly string[] | null;
+  /** `ALTER DATABASE SET` (role undefined) and `ALTER ROLE IN DATABASE SET` entries, as name=value. */
+  readonly settings: readonly { readonly role?: string; readonly setting: string }[];
+}
+
+export function displayName(schema: string, name: string): string {
+  return `${schema}.${name}`;
+}
+
+export async function listTables(client: pg.Client, major: number): Promise<SourceTable[]> {
+  const { rows } = await client.query(major >= 12 ? LIST_TABLES : LIST_TABLES_PG11);
+  return rows.map((r) => ({
+    oid: String(r.oid),
+    schema: r.schema,
+    name: r.name,
+    sql: qualified(r.schema, r.name),
+    display: displayName(r.schema, r.name),
+    unlogged: r.persistence === 'u',
+    isPartition: r.is_partition,
+    bytes: Number(r.bytes),
+    estimatedRows: Number(r.estimated_rows),
+    pages: Number(r.pages),
+    columns: r.columns,
+    splitKey: r.split_key ?? undefined,
+  }));
+}
+
+export async function listSequences(client: pg.Client): Promise<SourceSequence[]> {
+  const { rows } = await client.query(LIST_SEQUENCES);
+  return rows.map((r) => ({ schema: r.schema, name: r.name, sql: qualified(r.schema, r.name) }));
+}
+
+export async function listTableIndexes(client: pg.Client): Promise<SourceIndex[]> {
+  const { rows } = await client.query(LIST_TABLE_INDEXES);
+  return rows.map((r) => ({
+    indexOid: String(r.index_oid),
+    tableOid: String(r.table_oid),
+    schema: r.schema,
+    table: r.table_name,
+    indexName: r.index_name,
+    indexDef: r.index_def,
+    constraint: r.constraint_oid ? { oid: String(r.constraint_oid), name: r.constraint_name, def: r.constraint_def } : undefined,
+  }));
+}
+
+export async function listLargeObjects(client: pg.Client): Promise<string[]> {
+  const { rows } = await client.query(LIST_LARGE_OBJECTS);
+  return rows.map((r) => String(r.oid));
+}
+
+export async function databaseProperties(client: pg.Client, database: string): Promise<DatabaseProperties | undefined> {
+  const { rows } = await client.query(DATABASE_PROPERTIES, [database]);
+  const r = rows[0];
+  if (!r) return undefined;
+  const settings = await client.query(DATABASE_SETTINGS, [database]);
+  return {
+    name: r.name,
+    encoding: r.encoding,
+    collate: r.collate,
+    ctype: r.ctype,
+    owner: r.owner,
+    connectionLimit: r.connection_limit,
+    comment: r.comment,
+    acl: r.acl,
+    settings: settings.rows.map((s) => ({ role: s.role ?? undefined, setting: s.setting })),
+  };
+}

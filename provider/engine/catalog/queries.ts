@@ -1,0 +1,101 @@
+// Source catalog queries, each a named standalone statement runnable in psql. Variants by server
+// version carry a suffix and are chosen in catalog/index.ts.
+
+/** Objects that belong to an extension are created by CREATE EXTENSION, not copied. */
+const NOT_EXTENSION_MEMBER = `NOT EXISTS (
+    SELECT 1 FROM pg_depend d
+     WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid AND d.deptype = 'e')`;
+
+const USER_SCHEMA = `n.nspname NOT IN ('pg_catalog', 'information_schema')
+   AND n.nspname !~ '^pg_toast' AND n.nspname !~ '^pg_temp'`;
+
+/**
+ * Every table that holds rows (ordinary tables, partitions, inheritance children, unlogged), with
+ * its copyable columns (generated columns excluded), size and an integer single-column primary
+ * key usable for range splitting.
+ */
+export const LIST_TABLES = `
+SELECT c.oid::int8 AS oid,
+       n.nspname AS schema,
+       c.relname AS name,
+       c.relpersistence AS persistence,
+       c.relispartition AS is_partition,
+       pg_relation_size(c.oid)::int8 AS bytes,
+       pg_total_relation_size(c.oid)::int8 AS total_bytes,
+       greatest(c.reltuples, 0)::float8 AS estimated_rows,
+       c.relpages::int8 AS pages,
+       ARRAY(SELECT a.attname::text FROM pg_attribute a
+              WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped AND a.attgenerated = ''
+              ORDER BY a.attnum) AS columns,
+       (SELECT a.attname::text FROM pg_index i
+          JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = i.indkey[0]
+         WHERE i.indrelid = c.oid AND i.indisprimary AND i.indnatts = 1
+           AND a.atttypid IN ('int2'::regtype, 'int4'::regtype, 'int8'::regtype)) AS split_key
+  FROM pg_class c
+  JOIN pg_namespace n ON n.oid = c.relnamespace
+ WHERE c.relkind = 'r' AND ${USER_SCHEMA} AND ${NOT_EXTENSION_MEMBER}
+ ORDER BY pg_relation_size(c.oid) DESC, n.nspname, c.relname`;
+
+/** PostgreSQL 11 has no generated columns (attgenerated). */
+export const LIST_TABLES_PG11 = LIST_TABLES.replace(" AND a.attgenerated = ''", '');
+
+/** Min and max of an integer split key, read inside the copy snapshot. Identifiers are quoted by the caller. */
+export const splitKeyBounds = (qualifiedTable: string, quotedKey: string): string =>
+  `SELECT min(${quotedKey})::int8::text AS lo, max(${quotedKey})::int8::text AS hi FROM ONLY ${qualifiedTable}`;
+
+/** Sequences not owned by an extension. */
+export const LIST_SEQUENCES = `
+SELECT n.nspname AS schema, c.relname AS name
+  FROM pg_class c
+  JOIN pg_namespace n ON n.oid = c.relnamespace
+ WHERE c.relkind = 'S' AND ${USER_SCHEMA} AND ${NOT_EXTENSION_MEMBER}
+ ORDER BY 1, 2`;
+
+/**
+ * Indexes and index-backed constraints (primary key, unique, exclusion) pgferry builds itself,
+ * in parallel per table: those of plain tables and partitions that are not attached to an index
+ * of a partitioned parent (pg_restore's post-data builds those, with their ATTACH entries).
+ */
+export const LIST_TABLE_INDEXES = `
+SELECT i.indexrelid::int8 AS index_oid,
+       t.oid::int8 AS table_oid,
+       n.nspname AS schema,
+       t.relname AS table_name,
+       ic.relname AS index_name,
+       pg_get_indexdef(i.indexrelid) AS index_def,
+       con.oid::int8 AS constraint_oid,
+       con.conname AS constraint_name,
+       CASE WHEN con.oid IS NULL THEN NULL ELSE pg_get_constraintdef(con.oid) END AS constraint_def,
+       con.condeferrable AS deferrable
+  FROM pg_index i
+  JOIN pg_class ic ON ic.oid = i.indexrelid
+  JOIN pg_class t ON t.oid = i.indrelid
+  JOIN pg_namespace n ON n.oid = t.relnamespace
+  LEFT JOIN pg_constraint con ON con.conindid = i.indexrelid AND con.conrelid = t.oid AND con.contype IN ('p', 'u', 'x')
+ WHERE t.relkind = 'r' AND ${USER_SCHEMA}
+   AND NOT EXISTS (SELECT 1 FROM pg_inherits inh WHERE inh.inhrelid = i.indexrelid)
+   AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass AND d.objid = t.oid AND d.deptype = 'e')
+ ORDER BY t.oid, i.indexrelid`;
+
+/** Large objects: oid and size (size read inside the snapshot). */
+export const LIST_LARGE_OBJECTS = `SELECT oid::int8 AS oid FROM pg_largeobject_metadata ORDER BY oid`;
+
+/** Properties of one database: encoding, collation, owner, comment, ACL. */
+export const DATABASE_PROPERTIES = `
+SELECT d.datname AS name,
+       pg_encoding_to_char(d.encoding) AS encoding,
+       d.datcollate AS collate,
+       d.datctype AS ctype,
+       pg_get_userbyid(d.datdba) AS owner,
+       d.datconnlimit AS connection_limit,
+       shobj_description(d.oid, 'pg_database') AS comment,
+       d.datacl::text[] AS acl
+  FROM pg_database d WHERE d.datname = $1`;
+
+/** ALTER DATABASE ... SET and ALTER ROLE ... IN DATABASE ... SET entries of one database. */
+export const DATABASE_SETTINGS = `
+SELECT CASE WHEN s.setrole = 0 THEN NULL ELSE pg_get_userbyid(s.setrole) END AS role,
+       unnest(s.setconfig) AS setting
+  FROM pg_db_role_setting s
+  JOIN pg_database d ON d.oid = s.setdatabase
+ WHERE d.datname = $1`;

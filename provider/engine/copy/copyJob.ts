@@ -1,0 +1,77 @@
+// One copy job: COPY ... TO STDOUT on the source streamed into COPY ... FROM STDIN on the target,
+// with no intermediate file and back-pressure end to end (pg-copy-streams).
+import { pipeline } from 'node:stream/promises';
+import type pg from 'pg';
+import { from as copyFrom, to as copyTo } from 'pg-copy-streams';
+import { identList } from '../connect/quote';
+import type { CopyJob } from './plan';
+
+export interface CopyJobResult {
+  readonly rows: number;
+  readonly bytes: number;
+}
+
+/** Source-side COPY: the whole table, or one range of it. Only that table's own rows (no children). */
+export function copyOutSql(job: CopyJob): string {
+  const columns = identList(job.table.columns);
+  if (!job.part) return `COPY ${job.table.sql} (${columns}) TO STDOUT`;
+  return `COPY (SELECT ${columns} FROM ONLY ${job.table.sql} WHERE ${job.part.where}) TO STDOUT`;
+}
+
+export function copyInSql(job: CopyJob, freeze: boolean): string {
+  return `COPY ${job.table.sql} (${identList(job.table.columns)}) FROM STDIN${freeze ? ' WITH (FREEZE)' : ''}`;
+}
+
+/**
+ * Copies one job. `source` must already be inside the snapshot transaction. The target side runs
+ * in its own transaction: an unsplit table is truncated first so COPY can FREEZE (no later
+ * vacuum pass over freshly loaded pages); parts of a split table append.
+ */
+export async function runCopyJob(args: {
+  job: CopyJob;
+  source: pg.Client;
+  target: pg.Client;
+  signal?: AbortSignal;
+  onBytes?: (bytes: number) => void;
+}): Promise<CopyJobResult> {
+  const { job, source, target } = args;
+  if (job.table.columns.length === 0) return copyEmptyColumnTable(args);
+  await target.query('BEGIN');
+  try {
+    let freeze = false;
+    if (!job.part) {
+      // TRUNCATE makes FREEZE legal; a role that may not truncate still copies, without FREEZE.
+      await target.query('SAVEPOINT before_truncate');
+      try {
+        await target.query(`TRUNCATE ONLY ${job.table.sql}`);
+        freeze = true;
+      } catch {
+        await target.query('ROLLBACK TO SAVEPOINT before_truncate');
+      }
+    }
+    let bytes = 0;
+    const out = source.query(copyTo(copyOutSql(job)));
+    const into = target.query(copyFrom(copyInSql(job, freeze)));
+    out.on('data', (chunk: Buffer) => {
+      bytes += chunk.length;
+      args.onBytes?.(chunk.length);
+    });
+    await pipeline(out, into, { signal: args.signal });
+    await target.query('COMMIT');
+    return { rows: Number(into.rowCount ?? 0), bytes };
+  } catch (error) {
+    await target.query('ROLLBACK').catch(() => undefined);
+    throw error;
+  }
+}
+
+/** A table whose every column is generated (or that has none) still has rows: count them and insert as many. */
+async function copyEmptyColumnTable(args: { job: CopyJob; source: pg.Client; target: pg.Client }): Promise<CopyJobResult> {
+  const where = args.job.part ? ` WHERE ${args.job.part.where}` : '';
+  const { rows } = await args.source.query<{ n: string }>(`SELECT count(*)::int8 AS n FROM ONLY ${args.job.table.sql}${where}`);
+  const n = Number(rows[0]!.n);
+  if (n > 0) {
+    await args.target.query(`INSERT INTO ${args.job.table.sql} SELECT FROM generate_series(1, $1::int8)`, [n]);
+  }
+  return { rows: n, bytes: 0 };
+}

@@ -1,0 +1,186 @@
+// The data phase: N table jobs (large tables split into ranges) all reading one exported
+// snapshot, and an index pool that builds each table's indexes as soon as its data is in.
+import type pg from 'pg';
+import type { SourceIndex, SourceTable } from '../catalog';
+import { openClient } from '../connect/client';
+import { ident, literal } from '../connect/quote';
+import { PgferryError } from '../errors';
+import { safeEmit, type ProgressListener } from '../model';
+import type { MigrationSpec } from '../spec/schema';
+import { drain, WorkQueue } from '../workQueue';
+import { runCopyJob } from './copyJob';
+import { buildIndex, indexesByTable } from './indexes';
+import { ctidRangeWheres, integerRangeWheres, jobsForTable, orderJobs, partCount, type CopyJob } from './plan';
+import { splitKeyBounds } from '../catalog/queries';
+import { applySessionSettings, importSnapshot } from './snapshot';
+
+export interface CopyTablesResult {
+  readonly rows: number;
+  readonly bytes: number;
+  readonly tables: number;
+}
+
+export interface CopyTablesArgs {
+  readonly spec: MigrationSpec;
+  readonly database: string;
+  readonly snapshot: string;
+  readonly tables: readonly SourceTable[];
+  readonly indexes: readonly SourceIndex[];
+  /** Source database encoding: both ends of a text COPY speak it, so bytes pass unconverted. */
+  readonly encoding: string;
+  readonly signal?: AbortSignal;
+  readonly onProgress?: ProgressListener;
+  /** Called when a table's rows are all in (before its indexes). */
+  readonly onTableDone?: (table: SourceTable, rows: number, bytes: number, seconds: number) => void | Promise<void>;
+  readonly onTableStart?: (table: SourceTable, parts: number) => void | Promise<void>;
+}
+
+interface SourceWorker {
+  source: pg.Client;
+  target: pg.Client;
+}
+
+/** Plans the jobs: reads split-key bounds inside the snapshot for tables over the threshold. */
+async function planJobs(args: CopyTablesArgs, probe: pg.Client): Promise<CopyJob[]> {
+  const jobs: CopyJob[] = [];
+  for (const table of args.tables) {
+    const parts = partCount(table.bytes, args.spec.splitTablesLargerThan, args.spec.splitMaxParts);
+    if (parts <= 1) {
+      jobs.push({ table });
+      continue;
+    }
+    if (table.splitKey) {
+      const key = ident(table.splitKey);
+      const { rows } = await probe.query<{ lo: string | null; hi: string | null }>(splitKeyBounds(table.sql, key));
+      const lo = rows[0]?.lo;
+      const hi = rows[0]?.hi;
+      jobs.push(...jobsForTable(table, lo === null || hi === null || lo === undefined || hi === undefined ? ['TRUE'] : integerRangeWheres(key, BigInt(lo), BigInt(hi), parts)));
+    } else {
+      // Block count now bounds every tuple our snapshot can see; the last range is open-ended anyway.
+      const { rows } = await probe.query<{ pages: string }>(
+        `SELECT (pg_relation_size($1::regclass) / current_setting('block_size')::int)::int8 AS pages`,
+        [table.oid],
+      );
+      jobs.push(...jobsForTable(table, ctidRangeWheres(Number(rows[0]!.pages), parts)));
+    }
+  }
+  return orderJobs(jobs);
+}
+
+export async function copyTables(args: CopyTablesArgs): Promise<CopyTablesResult> {
+  const { spec, database } = args;
+  // One failure (a copy or an index build) stops both pools.
+  const stop = new AbortController();
+  const onAbort = () => stop.abort(args.signal?.reason);
+  args.signal?.addEventListener('abort', onAbort, { once: true });
+  const signal = stop.signal;
+  const openSource = async (): Promise<pg.Client> => {
+    const client = await openClient(spec.source, { database, applicationName: 'pgferry copy' });
+    client.on('error', () => undefined);
+    await applySessionSettings(client, [`SET client_encoding = ${literal(args.encoding)}`]);
+    await importSnapshot(client, args.snapshot);
+    return client;
+  };
+  const openTarget = async (purpose: string, extra: readonly string[]): Promise<pg.Client> => {
+    const client = await openClient(spec.target, { database, applicationName: `pgferry ${purpose}` });
+    client.on('error', () => undefined);
+    await applySessionSettings(client, ['SET synchronous_commit = off', ...extra]);
+    return client;
+  };
+
+  const probe = await openSource();
+  let jobs: CopyJob[];
+  try {
+    jobs = await planJobs(args, probe);
+  } finally {
+    await probe.query('COMMIT').catch(() => undefined);
+    await probe.end().catch(() => undefined);
+  }
+
+  const partsLeft = new Map<string, { parts: number; rows: number; bytes: number; started: number }>();
+  for (const job of jobs) {
+    const entry = partsLeft.get(job.table.oid) ?? { parts: 0, rows: 0, bytes: 0, started: 0 };
+    entry.parts += 1;
+    partsLeft.set(job.table.oid, entry);
+  }
+
+  const byTable = indexesByTable(args.indexes);
+  const copyQueue = new WorkQueue<CopyJob>();
+  const indexQueue = new WorkQueue<SourceIndex>();
+  copyQueue.push(...jobs);
+  copyQueue.close();
+  let totalRows = 0;
+  let totalBytes = 0;
+
+  const copying = drain<CopyJob, SourceWorker>({
+    queue: copyQueue,
+    concurrency: Math.min(spec.tableJobs, Math.max(1, jobs.length)),
+    signal,
+    open: async () => ({ source: await openSource(), target: await openTarget('copy', []) }),
+    close: async (w) => {
+      await w.source.end().catch(() => undefined);
+      await w.target.end().catch(() => undefined);
+    },
+    work: async (job, w) => {
+      const state = partsLeft.get(job.table.oid)!;
+      if (state.started === 0) {
+        state.started = Date.now();
+        await args.onTableStart?.(job.table, job.part?.count ?? 1);
+        safeEmit(args.onProgress, { kind: 'table-start', database, table: job.table.display, part: job.part?.index, parts: job.part?.count });
+      }
+      let sinceReport = 0;
+      const result = await runCopyJob({
+        job,
+        source: w.source,
+        target: w.target,
+        signal,
+        onBytes: (n) => {
+          sinceReport += n;
+          if (sinceReport > 8 * 1024 * 1024) {
+            safeEmit(args.onProgress, { kind: 'table-progress', database, table: job.table.display, rows: state.rows, bytes: state.bytes + sinceReport });
+            sinceReport = 0;
+          }
+        },
+      });
+      state.rows += result.rows;
+      state.bytes += result.bytes;
+      totalRows += result.rows;
+      totalBytes += result.bytes;
+      state.parts -= 1;
+      if (state.parts === 0) {
+        const seconds = (Date.now() - state.started) / 1000;
+        safeEmit(args.onProgress, { kind: 'table-done', database, table: job.table.display, rows: state.rows, bytes: state.bytes, seconds });
+        await args.onTableDone?.(job.table, state.rows, state.bytes, seconds);
+        const tableIndexes = byTable.get(job.table.oid);
+        if (tableIndexes) indexQueue.push(...tableIndexes);
+      }
+    },
+  })
+    .catch((error: unknown) => {
+      stop.abort(error);
+      throw error;
+    })
+    .finally(() => indexQueue.close());
+
+  const indexing = drain<SourceIndex, pg.Client>({
+    queue: indexQueue,
+    concurrency: spec.indexJobs,
+    signal,
+    open: () => openTarget('index', [`SET maintenance_work_mem = '256MB'`]),
+    close: (c) => c.end(),
+    work: async (index, target) => {
+      await buildIndex(target, index);
+    },
+  }).catch((error: unknown) => {
+    stop.abort(error);
+    throw error;
+  });
+
+  const [copied, indexed] = await Promise.allSettled([copying, indexing]);
+  args.signal?.removeEventListener('abort', onAbort);
+  // The pool that failed first holds the real cause; the other one only saw the stop.
+  const failures = [copied, indexed].filter((r): r is PromiseRejectedResult => r.status === 'rejected').map((r) => r.reason);
+  const cause = failures.find((e) => !(e instanceof PgferryError && e.category === 'canceled')) ?? failures[0];
+  if (cause !== undefined) throw cause;
+  return { rows: totalRows, bytes: totalBytes, tables: partsLeft.size };
+}

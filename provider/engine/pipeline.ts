@@ -1,0 +1,170 @@
+// One database's offline pipeline, phase by phase. The orchestrator runs it for offline
+// migrations; the online flow runs the same phases around its slot's snapshot.
+import type pg from 'pg';
+import {
+  databaseProperties,
+  listLargeObjects,
+  listSequences,
+  listTableIndexes,
+  listTables,
+  type DatabaseProperties,
+} from './catalog';
+import { withClient } from './connect/client';
+import { copyTables } from './copy';
+import { builtObjectOids } from './copy/indexes';
+import { copyLargeObjects } from './copy/largeObjects';
+import { readSequenceValues, writeSequenceValues } from './copy/sequences';
+import { applySessionSettings, importSnapshot } from './copy/snapshot';
+import { drain, WorkQueue } from './workQueue';
+import { PgferryError } from './errors';
+import type { DatabasePhases, MigrationRun } from './run';
+import { applyDatabaseProperties, createTargetDatabase } from './schema/database';
+import { dumpFile, dumpSchema, listToc, restoreSection } from './schema/dumpRestore';
+
+const sourceProperties = new WeakMap<MigrationRun, Map<string, DatabaseProperties>>();
+
+async function propertiesOf(run: MigrationRun, database: string): Promise<DatabaseProperties> {
+  let map = sourceProperties.get(run);
+  if (!map) {
+    map = new Map();
+    sourceProperties.set(run, map);
+  }
+  const cached = map.get(database);
+  if (cached) return cached;
+  const props = await withClient(run.spec.source, {}, (c) => databaseProperties(c, database));
+  if (!props) {
+    throw new PgferryError('SOURCE_DATABASE_MISSING', `database "${database}" does not exist on the source`, {
+      category: 'validation',
+      field: 'databases',
+      fix: 'remove it from databases (DBsToMigrate) or create it on the source',
+    });
+  }
+  map.set(database, props);
+  return props;
+}
+
+async function timed<T>(run: MigrationRun, database: string, step: string, fn: () => Promise<T>): Promise<T> {
+  const started = Date.now();
+  run.onProgress({ kind: 'step', step, index: 0, total: 0, database });
+  const result = await fn();
+  run.onProgress({ kind: 'step-done', step, seconds: (Date.now() - started) / 1000, database });
+  return result;
+}
+
+async function prepareTargetDatabase(run: MigrationRun, database: string): Promise<void> {
+  const props = await propertiesOf(run, database);
+  const { warnings } = await withClient(run.spec.target, {}, (target) =>
+    createTargetDatabase(target, props, { overwrite: run.spec.overwriteDbsInTarget || run.resuming, targetMajor: run.targetMajor }),
+  );
+  for (const w of warnings) await run.warn(w, database);
+}
+
+async function copyDatabaseAt(run: MigrationRun, database: string, snapshot: string): Promise<void> {
+  const { spec, signal } = run;
+  const props = await propertiesOf(run, database);
+  const file = dumpFile(run.workDir, database);
+  const noOwner = !spec.migrateRoles;
+
+  await timed(run, database, 'dump schema', () =>
+    dumpSchema({ tools: run.tools, source: spec.source, database, snapshot, file, signal }),
+  );
+  const toc = await listToc(run.tools, file);
+  const pre = await timed(run, database, 'restore pre-data', () =>
+    restoreSection({ tools: run.tools, target: spec.target, database, file, section: 'pre-data', noOwner, signal }),
+  );
+  for (const w of pre.warnings) await run.warn(w, database);
+
+  // Catalog reads happen inside the snapshot, so they describe exactly what is copied.
+  const catalog = await withClient(spec.source, { database }, async (source) => {
+    await applySessionSettings(source);
+    await importSnapshot(source, snapshot);
+    const [tables, indexes, sequences, largeObjects] = [
+      await listTables(source, run.sourceMajor),
+      await listTableIndexes(source),
+      await listSequences(source),
+      await listLargeObjects(source),
+    ];
+    const sequenceValues = await readSequenceValues(source, sequences);
+    await source.query('COMMIT');
+    return { tables, indexes, sequenceValues, largeObjects };
+  });
+
+  await run.store.setTables(
+    spec.migrationName,
+    database,
+    catalog.tables.map((t) => ({ table: t.display, parts: 1 })),
+  );
+  let rows = 0;
+  let bytes = 0;
+  await timed(run, database, 'copy data and build indexes', () =>
+    copyTables({
+      spec,
+      database,
+      snapshot,
+      tables: catalog.tables,
+      indexes: catalog.indexes,
+      encoding: props.encoding,
+      signal,
+      onProgress: run.onProgress,
+      onTableStart: (table, parts) =>
+        run.store.updateTable(spec.migrationName, database, table.display, { state: 'Loading', startedAt: true, parts }),
+      onTableDone: async (table, tableRows, tableBytes) => {
+        rows += tableRows;
+        bytes += tableBytes;
+        await run.store.updateTable(spec.migrationName, database, table.display, {
+          state: 'Completed',
+          rows: tableRows,
+          bytes: tableBytes,
+          endedAt: true,
+        });
+        await run.store.updateDatabase(spec.migrationName, database, { rowsCopied: rows, bytesCopied: bytes });
+      },
+    }),
+  );
+
+  // The rest of post-data (foreign keys, triggers, rules, policies, partitioned indexes,
+  // materialized view refreshes ...) minus what the index pool already built.
+  const built = builtObjectOids(catalog.indexes);
+  const rest = toc.filter((e) => !built.has(e.objectOid));
+  const post = await timed(run, database, 'restore post-data', () =>
+    restoreSection({ tools: run.tools, target: spec.target, database, file, section: 'post-data', only: rest, jobs: spec.indexJobs, noOwner, signal }),
+  );
+  for (const w of post.warnings) await run.warn(w, database);
+
+  await timed(run, database, 'sequences', () =>
+    withClient(spec.target, { database }, (target) => writeSequenceValues(target, catalog.sequenceValues)),
+  );
+  await timed(run, database, 'large objects', () =>
+    copyLargeObjects({ spec, database, snapshot, oids: catalog.largeObjects, signal }),
+  );
+}
+
+async function finishDatabase(run: MigrationRun, database: string): Promise<void> {
+  const { spec } = run;
+  const props = await propertiesOf(run, database);
+  await timed(run, database, 'analyze', async () => {
+    const tables = await withClient(spec.target, { database }, (c) => listTables(c, run.targetMajor));
+    const queue = new WorkQueue<string>();
+    queue.push(...tables.map((t) => t.sql));
+    queue.close();
+    await drain<string, pg.Client>({
+      queue,
+      concurrency: spec.tableJobs,
+      signal: run.signal,
+      open: async () => {
+        const { openClient } = await import('./connect/client');
+        const client = await openClient(spec.target, { database, applicationName: 'pgferry analyze' });
+        client.on('error', () => undefined);
+        return client;
+      },
+      close: (c) => c.end(),
+      work: async (table, c) => {
+        await c.query(`ANALYZE ${table}`);
+      },
+    });
+  });
+  const warnings = await withClient(spec.target, {}, (target) => applyDatabaseProperties(target, props));
+  for (const w of warnings) await run.warn(w, database);
+}
+
+export const databasePhases: DatabasePhases = { prepareTargetDatabase, copyDatabaseAt, finishDatabase };

@@ -1,0 +1,41 @@
+// The context of one running migration, shared by the offline pipeline and the online flow.
+import type { ControlStore } from './control/store';
+import type { ProgressListener } from './model';
+import type { PgTools } from './schema/tools';
+import type { MigrationSpec } from './spec/schema';
+
+export interface MigrationRun {
+  readonly spec: MigrationSpec;
+  readonly store: ControlStore;
+  readonly signal: AbortSignal;
+  /** Emits to the caller's listener and records in the control catalog. */
+  readonly onProgress: ProgressListener;
+  readonly tools: PgTools;
+  readonly sourceMajor: number;
+  readonly targetMajor: number;
+  /** Scratch directory for dumps; removed when the run ends. */
+  readonly workDir: string;
+  /** True when a runner resumes a migration an earlier process started. */
+  readonly resuming: boolean;
+  /** Records a warning on the migration (catalog event + progress). */
+  warn(message: string, database?: string): Promise<void>;
+}
+
+/** What the online flow (engine/online.ts) exports for the orchestrator. */
+export interface OnlineModule {
+  /**
+   * Runs the online part for every database of the run: slot + exported snapshot, the copy via
+   * `copyDatabaseAt`, streaming until cutover or cancel, then the cutover. Sets the final state.
+   */
+  runOnline(run: MigrationRun, phases: DatabasePhases): Promise<void>;
+}
+
+/** The per-database offline phases, given to the online flow so it reuses them exactly. */
+export interface DatabasePhases {
+  /** Creates the target database (overwrite rules), before any snapshot is taken. */
+  prepareTargetDatabase(run: MigrationRun, database: string): Promise<void>;
+  /** Schema, data, indexes, post-data, sequences and large objects as of `snapshot`. */
+  copyDatabaseAt(run: MigrationRun, database: string, snapshot: string): Promise<void>;
+  /** ANALYZE and the database-level properties; the last step of a database. */
+  finishDatabase(run: MigrationRun, database: string): Promise<void>;
+}

@@ -1,0 +1,209 @@
+// pg_dump / pg_restore orchestration: one custom-format schema dump (pre-data and post-data,
+// read in the copy's snapshot), restored section by section. Passwords travel in the
+// environment only.
+import { spawn } from 'node:child_process';
+import { promises as fs } from 'node:fs';
+import path from 'node:path';
+import { libpqEnv } from '../connect/client';
+import { PgferryError } from '../errors';
+import type { ServerSpec } from '../spec/schema';
+
+export interface PgToolPaths {
+  readonly pgDump: string;
+  readonly pgRestore: string;
+}
+
+interface ToolRun {
+  readonly code: number | null;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+function runTool(file: string, args: readonly string[], env: NodeJS.ProcessEnv, signal?: AbortSignal): Promise<ToolRun> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(file, args, { env, stdio: ['ignore', 'pipe', 'pipe'], signal });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+    child.stderr.setEncoding('utf8').on('data', (d: string) => {
+      // keep the head of a flood of errors; it names the first problems
+      if (stderr.length < 1_000_000) stderr += d;
+    });
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+/** Dumps pre-data and post-data of one database, in `snapshot` when given, to a custom-format file. */
+export async function dumpSchema(args: {
+  tools: PgToolPaths;
+  source: ServerSpec;
+  database: string;
+  snapshot?: string;
+  file: string;
+  signal?: AbortSignal;
+}): Promise<void> {
+  const argv = [
+    '--format=custom',
+    '--section=pre-data',
+    '--section=post-data',
+    '--no-publications',
+    '--no-subscriptions',
+    `--file=${args.file}`,
+  ];
+  if (args.snapshot) argv.push(`--snapshot=${args.snapshot}`);
+  const run = await runTool(args.tools.pgDump, argv, libpqEnv(args.source, args.database), args.signal);
+  if (run.code !== 0) {
+    throw new PgferryError('SCHEMA_DUMP', `pg_dump of database "${args.database}" failed: ${firstLines(run.stderr)}`, {
+      category: 'source',
+      field: `database "${args.database}"`,
+    });
+  }
+}
+
+/** One TOC entry of `pg_restore --list`. */
+export interface TocEntry {
+  /** The line as pg_restore printed it. */
+  readonly line: string;
+  readonly dumpId: number;
+  /** OID of the object in the source catalog. */
+  readonly objectOid: string;
+  /** Entry type, e.g. INDEX, CONSTRAINT, FK CONSTRAINT, TRIGGER. */
+  readonly desc: string;
+}
+
+const TOC_LINE = /^(\d+); (\d+) (\d+) (.+)$/;
+/** Entry descriptions, longest first so "FK CONSTRAINT" wins over "CONSTRAINT". */
+const TOC_DESCS = [
+  'MATERIALIZED VIEW DATA',
+  'FK CONSTRAINT',
+  'DEFAULT ACL',
+  'INDEX ATTACH',
+  'EVENT TRIGGER',
+  'CONSTRAINT',
+  'STATISTICS',
+  'TRIGGER',
+  'POLICY',
+  'INDEX',
+  'RULE',
+  'ACL',
+  'COMMENT',
+];
+
+/** Parses `pg_restore --list` output (pure). */
+export function parseToc(listing: string): TocEntry[] {
+  const entries: TocEntry[] = [];
+  for (const line of listing.split('\n')) {
+    const m = TOC_LINE.exec(line);
+    if (!m) continue;
+    const rest = m[4]!;
+    const desc = TOC_DESCS.find((d) => rest.startsWith(`${d} `)) ?? rest.split(' ')[0]!;
+    entries.push({ line, dumpId: Number(m[1]), objectOid: m[3]!, desc });
+  }
+  return entries;
+}
+
+export async function listToc(tools: PgToolPaths, file: string): Promise<TocEntry[]> {
+  const run = await runTool(tools.pgRestore, ['--list', file], process.env);
+  if (run.code !== 0) {
+    throw new PgferryError('SCHEMA_LIST', `pg_restore --list failed: ${firstLines(run.stderr)}`, { category: 'internal' });
+  }
+  return parseToc(run.stdout);
+}
+
+/** A statement pg_restore could not run. */
+export interface RestoreError {
+  readonly message: string;
+  readonly command: string;
+}
+
+/** Parses pg_restore's stderr into the failed statements (pure). */
+export function parseRestoreErrors(stderr: string): RestoreError[] {
+  const errors: RestoreError[] = [];
+  const lines = stderr.split('\n');
+  for (let i = 0; i < lines.length; i++) {
+    const m = /could not execute query: (.*)$/.exec(lines[i]!);
+    if (!m) continue;
+    const message = m[1]!.replace(/^ERROR:\s+/, '').trim();
+    let command = '';
+    for (let j = i + 1; j < lines.length && j <= i + 4; j++) {
+      const c = /^Command was: (.*)$/.exec(lines[j]!);
+      if (c) {
+        command = c[1]!.trim();
+        break;
+      }
+    }
+    errors.push({ message, command });
+  }
+  return errors;
+}
+
+/**
+ * Statements whose failure leaves the data and schema intact: ownership, grants, comments on
+ * extensions, security labels. A managed target may refuse them; they are reported, not fatal.
+ */
+export function isTolerableRestoreError(error: RestoreError): boolean {
+  return /^(ALTER [A-Z ]+ OWNER TO|GRANT |REVOKE |COMMENT ON EXTENSION|SECURITY LABEL|ALTER DEFAULT PRIVILEGES)/i.test(error.command);
+}
+
+export interface RestoreOutcome {
+  /** Tolerated failures (ownership, grants ...), one line each. */
+  readonly warnings: readonly string[];
+}
+
+/** Restores one section (optionally limited by a TOC list) into the target database. */
+export async function restoreSection(args: {
+  tools: PgToolPaths;
+  target: ServerSpec;
+  database: string;
+  file: string;
+  section: 'pre-data' | 'post-data';
+  /** Only these TOC entries (a pg_restore -L file is written next to the dump). */
+  only?: readonly TocEntry[];
+  jobs?: number;
+  noOwner?: boolean;
+  signal?: AbortSignal;
+}): Promise<RestoreOutcome> {
+  const argv = [`--section=${args.section}`, `--dbname=${args.database}`];
+  if (args.noOwner) argv.push('--no-owner');
+  if (args.jobs && args.jobs > 1) argv.push(`--jobs=${args.jobs}`);
+  if (args.only) {
+    if (args.only.length === 0) return { warnings: [] };
+    const listFile = `${args.file}.${args.section}.list`;
+    await fs.writeFile(listFile, `${args.only.map((e) => e.line).join('\n')}\n`);
+    argv.push(`--use-list=${listFile}`);
+  }
+  argv.push(args.file);
+  // The target database is named by --dbname; PGDATABASE would only be a default.
+  const run = await runTool(args.tools.pgRestore, argv, libpqEnv(args.target, args.database), args.signal);
+  if (run.code === 0) return { warnings: [] };
+  const errors = parseRestoreErrors(run.stderr);
+  if (errors.length === 0) {
+    throw new PgferryError('SCHEMA_RESTORE', `pg_restore ${args.section} into "${args.database}" failed: ${firstLines(run.stderr)}`, {
+      category: 'target',
+      field: `database "${args.database}"`,
+    });
+  }
+  const fatal = errors.filter((e) => !isTolerableRestoreError(e));
+  if (fatal.length > 0) {
+    const first = fatal[0]!;
+    throw new PgferryError(
+      'SCHEMA_RESTORE',
+      `restoring the ${args.section} schema of "${args.database}" failed: ${first.message} (statement: ${truncate(first.command, 200)})${fatal.length > 1 ? ` and ${fatal.length - 1} more error(s)` : ''}`,
+      { category: 'target', field: `database "${args.database}"` },
+    );
+  }
+  return { warnings: errors.map((e) => `${e.message} (statement: ${truncate(e.command, 160)})`) };
+}
+
+function truncate(text: string, max: number): string {
+  return text.length > max ? `${text.slice(0, max)}…` : text;
+}
+
+function firstLines(text: string): string {
+  return truncate(text.trim().split('\n').slice(0, 3).join(' | '), 400) || 'no output';
+}
+
+export function dumpFile(workDir: string, database: string): string {
+  return path.join(workDir, `${encodeURIComponent(database)}.schema.dump`);
+}

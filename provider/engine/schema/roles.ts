@@ -1,0 +1,151 @@
+// Roles: the source's roles re-created on the target without the attributes a managed target
+// refuses (SUPERUSER, REPLICATION, BYPASSRLS), then their memberships. A role that cannot be
+// created is reported, not fatal.
+import type pg from 'pg';
+import { ident, literal } from '../connect/quote';
+import { settingStatement } from './settings';
+
+interface SourceRole {
+  name: string;
+  canLogin: boolean;
+  inherit: boolean;
+  createRole: boolean;
+  createDb: boolean;
+  connectionLimit: number;
+  validUntil: string | null;
+  /** SCRAM/MD5 hash, when the source user may read pg_authid. Never logged. */
+  passwordHash: string | null;
+  superuser: boolean;
+  replication: boolean;
+  bypassRls: boolean;
+  settings: string[] | null;
+}
+
+/** Roles a managed source or target owns itself: never copied. */
+const RESERVED_ROLE = /^(pg_|azure_|rds|cloudsql|alloydb|google_|aiven)/i;
+
+const LIST_ROLES = `
+SELECT r.rolname AS name, r.rolcanlogin AS can_login, r.rolinherit AS inherit, r.rolcreaterole AS create_role,
+       r.rolcreatedb AS create_db, r.rolconnlimit AS connection_limit, r.rolvaliduntil::text AS valid_until,
+       r.rolsuper AS superuser, r.rolreplication AS replication, r.rolbypassrls AS bypass_rls,
+       (SELECT s.setconfig FROM pg_db_role_setting s WHERE s.setrole = r.oid AND s.setdatabase = 0) AS settings
+  FROM pg_roles r
+ WHERE r.rolname !~ '^pg_'
+ ORDER BY r.rolname`;
+
+/** Readable only by superusers; a managed source lets nobody read it. */
+const LIST_PASSWORD_HASHES = `SELECT rolname AS name, rolpassword AS hash FROM pg_authid WHERE rolpassword IS NOT NULL`;
+
+const LIST_MEMBERSHIPS = `
+SELECT r.rolname AS role, m.rolname AS member, am.admin_option AS admin
+  FROM pg_auth_members am
+  JOIN pg_roles r ON r.oid = am.roleid
+  JOIN pg_roles m ON m.oid = am.member
+ WHERE r.rolname !~ '^pg_' AND m.rolname !~ '^pg_'`;
+
+export interface RolesOutcome {
+  readonly created: readonly string[];
+  readonly existing: readonly string[];
+  /** Attributes left out, e.g. `role "admin": SUPERUSER dropped`. */
+  readonly stripped: readonly string[];
+  /** Roles or grants that failed, one line each. */
+  readonly failures: readonly string[];
+}
+
+async function readRoles(source: pg.Client): Promise<SourceRole[]> {
+  const { rows } = await source.query(LIST_ROLES);
+  const hashes = new Map<string, string>();
+  try {
+    const result = await source.query<{ name: string; hash: string }>(LIST_PASSWORD_HASHES);
+    for (const r of result.rows) hashes.set(r.name, r.hash);
+  } catch {
+    // not superuser on the source: roles are created without passwords (reported)
+  }
+  return rows.map((r) => ({
+    name: r.name,
+    canLogin: r.can_login,
+    inherit: r.inherit,
+    createRole: r.create_role,
+    createDb: r.create_db,
+    connectionLimit: r.connection_limit,
+    validUntil: r.valid_until,
+    passwordHash: hashes.get(r.name) ?? null,
+    superuser: r.superuser,
+    replication: r.replication,
+    bypassRls: r.bypass_rls,
+    settings: r.settings,
+  }));
+}
+
+/** CREATE ROLE text for one role, with what was stripped (pure). */
+export function createRoleStatement(role: SourceRole, grantable: { createRole: boolean; createDb: boolean }): {
+  sql: string;
+  stripped: string[];
+} {
+  const stripped: string[] = [];
+  if (role.superuser) stripped.push('SUPERUSER');
+  if (role.replication) stripped.push('REPLICATION');
+  if (role.bypassRls) stripped.push('BYPASSRLS');
+  const options = [role.canLogin ? 'LOGIN' : 'NOLOGIN', role.inherit ? 'INHERIT' : 'NOINHERIT'];
+  if (role.createRole || role.superuser) {
+    if (grantable.createRole) options.push('CREATEROLE');
+    else stripped.push('CREATEROLE');
+  }
+  if (role.createDb || role.superuser) {
+    if (grantable.createDb) options.push('CREATEDB');
+    else stripped.push('CREATEDB');
+  }
+  if (role.connectionLimit >= 0) options.push(`CONNECTION LIMIT ${Math.trunc(role.connectionLimit)}`);
+  if (role.validUntil) options.push(`VALID UNTIL ${literal(role.validUntil)}`);
+  if (role.passwordHash) options.push(`PASSWORD ${literal(role.passwordHash)}`);
+  return { sql: `CREATE ROLE ${ident(role.name)} WITH ${options.join(' ')}`, stripped };
+}
+
+export async function migrateRoles(source: pg.Client, target: pg.Client): Promise<RolesOutcome> {
+  const roles = (await readRoles(source)).filter((r) => !RESERVED_ROLE.test(r.name));
+  const { rows: me } = await target.query<{ super: boolean; createrole: boolean; createdb: boolean }>(
+    `SELECT rolsuper AS super, rolcreaterole AS createrole, rolcreatedb AS createdb FROM pg_roles WHERE rolname = current_user`,
+  );
+  const grantable = { createRole: me[0]!.super || me[0]!.createrole, createDb: me[0]!.super || me[0]!.createdb };
+  const { rows: existingRows } = await target.query<{ name: string }>(`SELECT rolname AS name FROM pg_roles`);
+  const existingNames = new Set(existingRows.map((r) => r.name));
+
+  const created: string[] = [];
+  const existing: string[] = [];
+  const stripped: string[] = [];
+  const failures: string[] = [];
+  for (const role of roles) {
+    if (existingNames.has(role.name)) {
+      existing.push(role.name);
+      continue;
+    }
+    const statement = createRoleStatement(role, grantable);
+    try {
+      await target.query(statement.sql);
+      created.push(role.name);
+      if (statement.stripped.length > 0) stripped.push(`role "${role.name}": ${statement.stripped.join(', ')} not granted on the target`);
+      if (role.canLogin && !role.passwordHash) stripped.push(`role "${role.name}": created without a password (source password hashes are not readable)`);
+      for (const setting of role.settings ?? []) {
+        try {
+          await target.query(settingStatement(`ALTER ROLE ${ident(role.name)}`, setting));
+        } catch (error) {
+          failures.push(`role "${role.name}" setting ${setting.split('=')[0]}: ${(error as Error).message}`);
+        }
+      }
+    } catch (error) {
+      failures.push(`role "${role.name}": ${(error as Error).message}`);
+    }
+  }
+
+  const { rows: memberships } = await source.query<{ role: string; member: string; admin: boolean }>(LIST_MEMBERSHIPS);
+  for (const m of memberships) {
+    if (RESERVED_ROLE.test(m.role) || RESERVED_ROLE.test(m.member)) continue;
+    if (!created.includes(m.role) && !created.includes(m.member)) continue; // untouched pair
+    try {
+      await target.query(`GRANT ${ident(m.role)} TO ${ident(m.member)}${m.admin ? ' WITH ADMIN OPTION' : ''}`);
+    } catch (error) {
+      failures.push(`membership of "${m.member}" in "${m.role}": ${(error as Error).message}`);
+    }
+  }
+  return { created, existing, stripped, failures };
+}
