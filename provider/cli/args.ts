@@ -106,7 +106,8 @@ function choice<T extends string>(flag: string, value: string, allowed: readonly
 function parseArgsError(error: unknown, command: Command): Error {
   const e = error as { code?: string; message?: string };
   const text = String(e.message ?? error);
-  const flag = /'(-[^' ]+)/.exec(text)?.[1] ?? 'flags';
+  // parseArgs quotes the flag as '--name', '-n, --name <value>' or '-x'.
+  const flag = /'(?:-\w, )?(--?[\w-]+)/.exec(text)?.[1] ?? 'flags';
   switch (e.code) {
     case 'ERR_PARSE_ARGS_UNKNOWN_OPTION':
       return usage(flag, `unknown flag for \`pgferry ${command}\`; allowed: ${Object.keys(OPTIONS[command]).map((o) => `--${o}`).join(' ')}`);

@@ -1,0 +1,84 @@
+// Usage errors: unknown commands and flags, contradictory or missing flags — exit 2, one line.
+import assert from 'node:assert/strict';
+import { parseCli } from '../../provider/cli/args';
+import { waitDone, waitExitCode } from '../../provider/cli/wait';
+import type { MigrationStatus } from '../../provider/engine';
+import { runCli } from './helpers';
+
+const USAGE_CASES: { title: string; args: string[]; field: RegExp }[] = [
+  { title: 'no command', args: [], field: /command/ },
+  { title: 'an unknown command', args: ['launch'], field: /command/ },
+  { title: 'an unknown flag', args: ['show', '--name', 'm1', '--target-host', 'h', '--colour', 'red'], field: /--colour/ },
+  { title: 'a flag of another command', args: ['list', '--target-host', 'h', '--cutover'], field: /--cutover/ },
+  { title: '--cutover with --cancel', args: ['update', '--name', 'm1', '--target-host', 'h', '--cutover', '--cancel'], field: /--cutover/ },
+  { title: 'update without --cutover or --cancel', args: ['update', '--name', 'm1', '--target-host', 'h'], field: /--cutover/ },
+  { title: '--target-url with --target-host', args: ['show', '--name', 'm1', '--target-host', 'h', '--target-url', 'postgres://h/'], field: /--target-url/ },
+  { title: 'a positional argument', args: ['show', 'm1', '--target-host', 'h'], field: /positional/ },
+  { title: 'a bad --output', args: ['list', '--target-host', 'h', '--output', 'xml'], field: /--output/ },
+  { title: 'a bad --filter', args: ['list', '--target-host', 'h', '--filter', 'recent'], field: /--filter/ },
+  { title: 'show without --name', args: ['show', '--target-host', 'h'], field: /--name/ },
+  { title: 'create without --properties', args: ['create', '--name', 'm1', '--target-host', 'h'], field: /--properties/ },
+  { title: 'a flag missing its value', args: ['show', '--target-host', 'h', '--name'], field: /--name/ },
+  { title: 'a bad --option', args: ['create', '--name', 'm1', '--properties', 'x.json', '--option', 'everything'], field: /--option/ },
+  { title: 'show without any target', args: ['show', '--name', 'm1'], field: /target/ },
+];
+
+describe('pgferry usage errors', () => {
+  for (const c of USAGE_CASES) {
+    it(`refuses ${c.title} with exit 2 and one line`, async () => {
+      const result = await runCli(c.args);
+      assert.equal(result.code, 2, result.stderr);
+      assert.equal(result.errLines.length, 1, result.stderr);
+      assert.match(result.errLines[0]!, c.field);
+      assert.equal(result.stdout, '');
+    });
+  }
+
+  it('prints usage for --help with exit 0', async () => {
+    const result = await runCli(['--help']);
+    assert.equal(result.code, 0);
+    assert.match(result.stdout, /pgferry <command>/);
+    const sub = await runCli(['create', '--help']);
+    assert.equal(sub.code, 0);
+  });
+
+  it('reports resume and demo as not yet available when the engine lacks them, validating first', async () => {
+    const bad = await runCli(['resume', '--name', 'm1', '--properties', '/nonexistent.json', '--target-host', 'h']);
+    assert.equal(bad.code, 2);
+  });
+
+  it('parses flags case-insensitively into the spec values', () => {
+    const args = parseCli(['create', '--name', 'm-1', '--properties', 'b.json', '--mode', 'ONLINE', '--option', 'validate-and-migrate', '--target-url', 'postgres://h/', '--target-ssl-mode', 'verify-full', '-o', 'json']);
+    assert.equal(args.mode, 'Online');
+    assert.equal(args.option, 'ValidateAndMigrate');
+    assert.equal(args.output, 'json');
+    assert.equal(args.target.sslMode, 'verify-full');
+  });
+});
+
+describe('pgferry --wait outcomes', () => {
+  const status = (s: Partial<MigrationStatus>): MigrationStatus =>
+    ({ name: 'm', state: 'InProgress', subState: 'MigratingData', mode: 'Offline', option: 'ValidateAndMigrate', createdAt: '', validation: [], databases: [], spec: {}, ...s }) as MigrationStatus;
+
+  it('ends an online create at WaitingForCutoverTrigger, an offline one only at a final state', () => {
+    const waiting = status({ state: 'WaitingForUserAction', subState: 'WaitingForCutoverTrigger', mode: 'Online' });
+    assert.equal(waitDone('run', 'Online', 'ValidateAndMigrate')(waiting), true);
+    assert.equal(waitExitCode('run', waiting), 0);
+    assert.equal(waitDone('cutover', 'Online', 'ValidateAndMigrate')(waiting), false);
+    assert.equal(waitDone('run', 'Offline', 'Migrate')(status({})), false);
+    assert.equal(waitDone('run', 'Offline', 'Migrate')(status({ state: 'Failed' })), true);
+  });
+
+  it('exits 0 only for Succeeded, for Validate when no check failed, and for Canceled after --cancel', () => {
+    assert.equal(waitExitCode('run', status({ state: 'Succeeded', subState: 'Completed' })), 0);
+    assert.equal(waitExitCode('run', status({ state: 'Failed' })), 1);
+    assert.equal(waitExitCode('run', status({ state: 'Canceled' })), 1);
+    assert.equal(waitExitCode('cutover', status({ state: 'Succeeded', mode: 'Online' })), 0);
+    assert.equal(waitExitCode('cutover', status({ state: 'WaitingForUserAction', subState: 'WaitingForCutoverTrigger', mode: 'Online' })), 1);
+    const warn = { code: 'X', type: 't', status: 'Warning' as const, message: 'm' };
+    const fail = { ...warn, status: 'Failed' as const };
+    assert.equal(waitExitCode('run', status({ option: 'Validate', state: 'Succeeded', validation: [warn] })), 0);
+    assert.equal(waitExitCode('run', status({ option: 'Validate', state: 'ValidationFailed', validation: [warn, fail] })), 1);
+    assert.equal(waitExitCode('cancel', status({ state: 'Canceled' })), 0);
+  });
+});

@@ -1,0 +1,165 @@
+// show, list and update against a real target whose control catalog holds migrations registered
+// through ControlStore, as the runner would.
+import assert from 'node:assert/strict';
+import { ControlStore } from '../../provider/engine';
+import { serverSpec, startCluster, type Cluster } from '../support';
+import { propertiesFile, runCli } from './helpers';
+
+describe('pgferry show/list/update against a real target', () => {
+  let target: Cluster;
+  let store: ControlStore;
+  let flags: string[];
+  let env: Record<string, string>;
+
+  before(async () => {
+    target = await startCluster({ label: 'cli-dst' });
+    store = new ControlStore(serverSpec(target));
+    flags = ['--target-host', target.host, '--target-port', String(target.port)];
+    env = { PGPASSWORD: target.password };
+    await store.createMigration({ name: 'off-1', mode: 'Offline', option: 'ValidateAndMigrate', spec: { migrationName: 'off-1' }, databases: ['sales', 'hr'] });
+    await store.setTables('off-1', 'sales', [{ table: 'public.orders', parts: 1 }, { table: 'public.items', parts: 2 }]);
+    await store.updateTable('off-1', 'sales', 'public.orders', { state: 'Completed', rows: 1200, bytes: 65536 });
+    await store.updateDatabase('off-1', 'sales', { state: 'InProgress', rowsCopied: 1200, bytesCopied: 65536 });
+    await store.setState('off-1', 'InProgress', 'MigratingData');
+    await store.setValidation('off-1', [
+      { code: 'SOURCE_CONNECTIVITY', type: 'AuthenticationAndConnectivityValidation', status: 'Succeeded', message: 'source reachable' },
+      { code: 'EXTENSION_NOT_ALLOWED', type: 'ExtensionsValidation', status: 'Warning', database: 'sales', message: 'extension "hstore" is not allow-listed', fix: 'add hstore to azure.extensions' },
+    ]);
+    await store.setRunner('off-1', { host: 'worker-7', pid: 4242 });
+    await store.createMigration({ name: 'on-1', mode: 'Online', option: 'ValidateAndMigrate', spec: {}, databases: ['app'] });
+    await store.createMigration({ name: 'done-1', mode: 'Offline', option: 'Migrate', spec: {}, databases: ['old'] });
+    await store.setState('done-1', 'Succeeded', 'Completed');
+  });
+  after(async () => {
+    await store.close();
+    await target.stop();
+  });
+
+  it('show --output json prints one object with state, counters, validation and runner', async () => {
+    const result = await runCli(['show', '--name', 'off-1', '--output', 'json', ...flags], env);
+    assert.equal(result.code, 0, result.stderr);
+    const status = JSON.parse(result.stdout);
+    assert.equal(status.name, 'off-1');
+    assert.equal(status.state, 'InProgress');
+    assert.equal(status.subState, 'MigratingData');
+    assert.equal(status.mode, 'Offline');
+    assert.ok(typeof status.startedAt === 'string');
+    assert.equal(status.endedAt, null);
+    assert.equal(status.validation.length, 2);
+    assert.deepEqual(
+      status.databases.map((d: { database: string; state: string }) => [d.database, d.state]),
+      [['sales', 'InProgress'], ['hr', 'Queued']],
+    );
+    assert.deepEqual(status.databases[0].tables, { total: 2, queued: 1, loading: 0, completed: 1, errored: 0 });
+    assert.equal(status.databases[0].rowsCopied, 1200);
+    assert.equal(status.databases[0].bytesCopied, 65536);
+    assert.deepEqual([status.runner.host, status.runner.pid, status.runner.alive], ['worker-7', 4242, false]);
+    assert.ok(status.runner.heartbeatAt);
+  });
+
+  it('show prints a table with databases and validation fixes', async () => {
+    const result = await runCli(['show', '--name', 'off-1', ...flags], env);
+    assert.equal(result.code, 0, result.stderr);
+    assert.match(result.stdout, /InProgress \/ MigratingData/);
+    assert.match(result.stdout, /sales\s+InProgress\s+1\/2\s+1,200\s+64 kB/);
+    assert.match(result.stdout, /EXTENSION_NOT_ALLOWED/);
+    assert.match(result.stdout, /fix: add hstore/);
+  });
+
+  it('show takes the target from --target-url and from a properties file', async () => {
+    const url = `postgres://postgres:${encodeURIComponent(target.password)}@${target.host}:${target.port}/postgres`;
+    const viaUrl = await runCli(['show', '--name', 'on-1', '--output', 'json', '--target-url', url]);
+    assert.equal(viaUrl.code, 0, viaUrl.stderr);
+    assert.equal(JSON.parse(viaUrl.stdout).mode, 'Online');
+    const file = propertiesFile({
+      properties: {
+        SourceDBServerResourceId: 'src.example:5432@postgres',
+        SecretParameters: { AdminCredentials: { TargetServerPassword: target.password } },
+        DBsToMigrate: ['app'],
+        targetDbServerFullyQualifiedDomainName: target.host,
+        targetDbServerPort: target.port,
+      },
+    });
+    const viaFile = await runCli(['show', '--name', 'on-1', '--output', 'json', '--properties', file]);
+    assert.equal(viaFile.code, 0, viaFile.stderr);
+    assert.equal(JSON.parse(viaFile.stdout).name, 'on-1');
+  });
+
+  it('show of an unknown name exits 2', async () => {
+    const result = await runCli(['show', '--name', 'nope', ...flags], env);
+    assert.equal(result.code, 2);
+    assert.equal(result.errLines.length, 1);
+    assert.match(result.errLines[0]!, /nope/);
+  });
+
+  it('list prints active migrations, or all with --filter all, as a JSON array', async () => {
+    const active = await runCli(['list', '--output', 'json', ...flags], env);
+    assert.equal(active.code, 0, active.stderr);
+    assert.deepEqual(JSON.parse(active.stdout).map((s: { name: string }) => s.name).sort(), ['off-1', 'on-1']);
+    const all = await runCli(['list', '--filter', 'all', '--output', 'json', ...flags], env);
+    assert.deepEqual(JSON.parse(all.stdout).map((s: { name: string }) => s.name).sort(), ['done-1', 'off-1', 'on-1']);
+    const table = await runCli(['list', '--filter', 'all', ...flags], env);
+    assert.match(table.stdout, /NAME\s+MODE\s+STATE/);
+    assert.match(table.stdout, /done-1\s+Offline\s+Succeeded/);
+  });
+
+  it('update --cutover is refused for an Offline migration and before WaitingForCutoverTrigger (exit 2)', async () => {
+    const offline = await runCli(['update', '--name', 'off-1', '--cutover', ...flags], env);
+    assert.equal(offline.code, 2, offline.stderr);
+    assert.match(offline.errLines[0]!, /Offline/);
+    const early = await runCli(['update', '--name', 'on-1', '--cutover', ...flags], env);
+    assert.equal(early.code, 2, early.stderr);
+    assert.match(early.errLines[0]!, /WaitingForCutoverTrigger/);
+  });
+
+  it('update --cutover records the request when the migration waits for it', async () => {
+    await store.setState('on-1', 'WaitingForUserAction', 'WaitingForCutoverTrigger');
+    const result = await runCli(['update', '--name', 'on-1', '--cutover', '--output', 'json', ...flags], env);
+    assert.equal(result.code, 0, result.stderr);
+    assert.equal(JSON.parse(result.stdout).name, 'on-1');
+    assert.ok(await store.cutoverRequestedAt('on-1'));
+  });
+
+  it('update --cancel records the request; a finished migration cannot be canceled', async () => {
+    const result = await runCli(['update', '--name', 'off-1', '--cancel', ...flags], env);
+    assert.equal(result.code, 0, result.stderr);
+    assert.equal(await store.isCancelRequested('off-1'), true);
+    const done = await runCli(['update', '--name', 'done-1', '--cancel', ...flags], env);
+    assert.equal(done.code, 2);
+    assert.match(done.errLines[0]!, /Succeeded/);
+  });
+
+  it('update --cancel --wait follows the migration to Canceled and exits 0', async () => {
+    await store.createMigration({ name: 'cancel-me', mode: 'Offline', option: 'Migrate', spec: {}, databases: ['x'] });
+    const pending = runCli(['update', '--name', 'cancel-me', '--cancel', '--wait', '--output', 'json', ...flags], env);
+    // Play the runner: notice the request, then finish as Canceled.
+    for (let i = 0; i < 50 && !(await store.isCancelRequested('cancel-me')); i++) await new Promise((r) => setTimeout(r, 100));
+    await new Promise((r) => setTimeout(r, 1500));
+    await store.setState('cancel-me', 'Canceled', 'Completed', 'canceled by the user');
+    const result = await pending;
+    assert.equal(result.code, 0, result.stderr);
+    assert.equal(JSON.parse(result.stdout).state, 'Canceled');
+    assert.match(result.stderr, /cancel-me: Canceled/);
+  });
+
+  it('a wrong password fails with exit 1 naming server and user, never the password', async () => {
+    const wrong = 'Wr0ng-Passw0rd-xyz';
+    const result = await runCli(['list', ...flags, '--target-user', 'postgres'], { PGPASSWORD: wrong });
+    assert.equal(result.code, 1);
+    assert.equal(result.errLines.length, 1, result.stderr);
+    assert.match(result.errLines[0]!, new RegExp(`${target.host}:${target.port}`));
+    assert.match(result.errLines[0]!, /user "postgres"/);
+    assert.match(result.errLines[0]!, /password authentication failed/);
+    assert.ok(!result.stderr.includes(wrong));
+    const viaUrl = await runCli(['list', '--target-url', `postgres://postgres:${wrong}@${target.host}:${target.port}/`]);
+    assert.equal(viaUrl.code, 1);
+    assert.ok(!viaUrl.stderr.includes(wrong));
+  });
+
+  it('an unreachable target fails with exit 1 and one line', async () => {
+    const result = await runCli(['show', '--name', 'x', '--target-host', '127.0.0.1', '--target-port', '1'], env);
+    assert.equal(result.code, 1);
+    assert.equal(result.errLines.length, 1, result.stderr);
+    assert.match(result.errLines[0]!, /127\.0\.0\.1:1.*connection refused/);
+  });
+});
