@@ -1,0 +1,50 @@
+import assert from 'node:assert/strict';
+import { runValidation } from '../../provider/engine/validate';
+import { serverSpec, startCluster, type Cluster } from '../support';
+import { assertNoFailures, expectCode, specFor, summary } from './helpers';
+
+describe('validation: major versions 13 / 16 → 15', () => {
+  let pg13: Cluster;
+  let pg16: Cluster;
+  let pg15: Cluster;
+  before(async () => {
+    [pg13, pg16, pg15] = await Promise.all([
+      startCluster({ major: 13, label: 'val13' }),
+      startCluster({ major: 16, label: 'val16' }),
+      startCluster({ major: 15, label: 'val15' }),
+    ]);
+    await pg13.query('CREATE DATABASE app');
+    await pg13.query('CREATE TABLE a (id int PRIMARY KEY, v text)', [], 'app');
+    // pltcl ships with the embedded PostgreSQL 13 but not with the machine's 15.
+    await pg13.query('CREATE DATABASE tcl');
+    await pg13.query(`CREATE EXTENSION pltcl; CREATE FUNCTION tcl_one() RETURNS int LANGUAGE pltcl AS 'return 1';`, [], 'tcl');
+    await pg16.query('CREATE DATABASE app');
+    await pg16.query('CREATE TABLE a (id int PRIMARY KEY, v text)', [], 'app');
+  });
+  after(async () => Promise.all([pg13, pg16, pg15].map((c) => c?.stop())));
+
+  it('passes 13 → 15 with the machine pg_dump', async () => {
+    const results = await runValidation(specFor(serverSpec(pg13), serverSpec(pg15), ['app']));
+    assertNoFailures(results);
+    expectCode(results, 'SERVER_VERSION', 'Succeeded');
+    expectCode(results, 'PG_TOOLS', 'Succeeded');
+  });
+
+  it('fails an extension that is not available on the target, naming it', async () => {
+    const available = await pg15.query(`SELECT 1 FROM pg_available_extensions WHERE name = 'pltcl'`);
+    assert.equal(available.length, 0, 'this test needs a target without pltcl');
+    const results = await runValidation(specFor(serverSpec(pg13), serverSpec(pg15), ['tcl']));
+    const [missing] = expectCode(results, 'EXTENSION_UNAVAILABLE', 'Failed');
+    assert.equal(missing!.database, 'tcl');
+    assert.match(missing!.message, /pltcl/);
+    assert.deepEqual(results.filter((r) => r.status === 'Failed').map((r) => r.code), ['EXTENSION_UNAVAILABLE'], summary(results));
+  });
+
+  it('fails a target older than the source (16 → 15), and pg_dump 15 for a 16 source', async () => {
+    const results = await runValidation(specFor(serverSpec(pg16), serverSpec(pg15), ['app']));
+    const [older] = expectCode(results, 'TARGET_VERSION_OLDER', 'Failed');
+    assert.equal(older!.server, 'target');
+    // the machine only has pg_dump 15, which cannot dump a 16 server
+    expectCode(results, 'PG_TOOLS_TOO_OLD', 'Failed');
+  });
+});
