@@ -1,0 +1,135 @@
+// Protocol: the serialized provider served by the SDK's own host, driven over gRPC like the
+// engine does: Configure, Check and Diff, the shim's module lookup from the program directory,
+// and no secret in the serialized text or any response.
+import assert from 'node:assert/strict';
+import { promises as fs } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import {
+  makeProgramDir,
+  secretLeaks,
+  serializedProvider,
+  startProviderHost,
+  type CallError,
+  type ProviderHost,
+} from './support/providerHost';
+
+const SOURCE_PW = 'src-Secret-7f3a91';
+const TARGET_PW = 'dst-Secret-c28e44';
+
+function inputs(provider: string, overrides: Record<string, unknown> = {}): Record<string, unknown> {
+  return {
+    migrationName: 'proto-check',
+    source: { host: '127.0.0.1', port: 5432, user: 'postgres', password: SOURCE_PW },
+    target: { host: '127.0.0.1', port: 5433, user: 'postgres', password: TARGET_PW },
+    databases: ['app'],
+    mode: 'Online',
+    cutover: false,
+    __provider: provider,
+    ...overrides,
+  };
+}
+
+describe('protocol: check and diff through the SDK provider host', function () {
+  let provider: string;
+  let program: { dir: string; remove(): Promise<void> };
+  let host: ProviderHost;
+
+  before(async () => {
+    provider = await serializedProvider();
+    program = await makeProgramDir();
+    host = await startProviderHost(program.dir);
+    await host.configure({});
+  });
+  after(async () => {
+    await host?.stop();
+    await program?.remove();
+  });
+
+  it('serializes to a shim that captures no secret and no engine code', () => {
+    assert.match(provider, /exports\.handler/);
+    assert.doesNotMatch(provider, /migrationSpecSchema|pg\.Client|password/);
+  });
+
+  it('Check accepts valid inputs and returns them unchanged', async () => {
+    const news = inputs(provider);
+    const res = await host.check({}, news);
+    assert.deepEqual(res.failures, []);
+    assert.deepEqual(res.inputs, news);
+  });
+
+  it('Check names the bad field with the engine schema message', async () => {
+    const res = await host.check({}, inputs(provider, { source: { host: '127.0.0.1', port: 0, user: 'postgres' } }));
+    assert.deepEqual(res.failures.map((f) => f.property), ['source.port']);
+    assert.match(res.failures[0]!.reason, /source\.port: must be from 1 to 65535/);
+  });
+
+  it('Check refuses cutover true → false', async () => {
+    const res = await host.check(inputs(provider, { cutover: true }), inputs(provider, { cutover: false }));
+    assert.deepEqual(res.failures.map((f) => f.property), ['cutover']);
+  });
+
+  it('Diff: a databases change replaces, deleting first', async () => {
+    const res = await host.diff('id', inputs(provider), inputs(provider, { databases: ['app', 'more'] }));
+    assert.equal(res.changes, 2); // DIFF_SOME
+    assert.deepEqual(res.replaces, ['databases']);
+    assert.equal(res.deleteBeforeReplace, true);
+  });
+
+  it('Diff: cutover false → true updates', async () => {
+    const res = await host.diff('id', inputs(provider), inputs(provider, { cutover: true }));
+    assert.equal(res.changes, 2);
+    assert.deepEqual(res.replaces, []);
+  });
+
+  it('Diff: tuning changes update in place; identical inputs are no change', async () => {
+    const tuned = await host.diff('id', inputs(provider), inputs(provider, { tableJobs: 12 }));
+    assert.equal(tuned.changes, 2);
+    assert.deepEqual(tuned.replaces, []);
+    const same = await host.diff('id', inputs(provider), inputs(provider));
+    assert.equal(same.changes, 1); // DIFF_NONE
+  });
+
+  it('Diff: cutover true → false is refused with a clear message', async () => {
+    await assert.rejects(
+      host.diff('id', inputs(provider, { cutover: true }), inputs(provider, { cutover: false })),
+      (error: CallError) => /cutover: cannot go from true back to false/.test(error.message),
+    );
+  });
+
+  it('leaks no password in any response or host output', () => {
+    assert.deepEqual(secretLeaks(host, [SOURCE_PW, TARGET_PW]), []);
+  });
+});
+
+describe('protocol: where the shim finds the compiled engine', function () {
+  let provider: string;
+  before(async () => {
+    provider = await serializedProvider();
+  });
+
+  it('explains what to install when the program directory has no pgferry', async () => {
+    const empty = await fs.mkdtemp(path.join(os.tmpdir(), 'pgferry-empty-'));
+    const host = await startProviderHost(empty);
+    try {
+      await assert.rejects(host.check({}, inputs(provider)), (error: CallError) =>
+        /cannot find its compiled engine .*npm install pgferry/.test(error.message),
+      );
+    } finally {
+      await host.stop();
+      await fs.rm(empty, { recursive: true, force: true });
+    }
+  });
+
+  it('uses PGFERRY_DIST when set', async () => {
+    const empty = await fs.mkdtemp(path.join(os.tmpdir(), 'pgferry-empty-'));
+    const host = await startProviderHost(empty, { PGFERRY_DIST: path.resolve(__dirname, '../..') });
+    try {
+      const res = await host.check({}, inputs(provider));
+      assert.deepEqual(res.failures, []);
+    } finally {
+      await host.stop();
+      await fs.rm(empty, { recursive: true, force: true });
+    }
+  });
+});
