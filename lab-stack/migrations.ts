@@ -1,39 +1,16 @@
 // The migrations declared in stack config, as PgMigration resources that target the lab's server
 // and wait for it, its parameters and (when it is the source) the source VM to be ready.
 import * as pulumi from '@pulumi/pulumi';
+import type { PgMigrationArgs } from '../provider/resource';
 import type { LabConfig, LabSecrets, MigrationConfig } from './config';
 import { childOptions, type LabResourceOptions } from './options';
 
-/**
- * The PgMigration arguments the lab passes, as described in DESIGN.md. Declared here rather than
- * imported so the lab compiles on its own; PgMigration's own schema is the authority and
- * validates them again in `check`.
- */
-export interface MigrationEndpointArgs {
-  readonly host: pulumi.Input<string>;
-  readonly port: number;
-  readonly user: string;
-  readonly password: pulumi.Input<string>;
-  readonly sslMode: string;
-}
-
-export interface MigrationArgs {
-  readonly migrationName: string;
-  readonly source: MigrationEndpointArgs;
-  readonly target: MigrationEndpointArgs;
-  readonly databases: string[];
-  readonly mode: string;
-  readonly option: string;
-  readonly overwriteDbsInTarget: boolean;
-  readonly cutover: boolean;
-}
-
-/** What the lab reads back from a migration. */
+/** What the lab reads back from a migration (PgMigration has more; tests pass stand-ins). */
 export interface MigrationResource extends pulumi.Resource {
   readonly state: pulumi.Output<string | undefined>;
 }
 
-export type MigrationFactory = (name: string, args: MigrationArgs, opts: pulumi.CustomResourceOptions) => MigrationResource;
+export type MigrationFactory = (name: string, args: PgMigrationArgs, opts: pulumi.CustomResourceOptions) => MigrationResource;
 
 /** Where the lab's pieces are, for building each migration's endpoints. */
 export interface MigrationContext {
@@ -46,7 +23,7 @@ export interface MigrationContext {
 }
 
 /** One migration's arguments from its config entry (pure: no resources are created). */
-export function migrationArgs(migration: MigrationConfig, context: MigrationContext): MigrationArgs {
+export function migrationArgs(migration: MigrationConfig, context: MigrationContext): PgMigrationArgs {
   const source = migration.source;
   const sourceHost = source?.host ?? context.sourceVmIp;
   if (sourceHost === undefined) {
@@ -81,14 +58,12 @@ export function migrationArgs(migration: MigrationConfig, context: MigrationCont
 }
 
 /**
- * PgMigration from provider/resource, loaded only when a migration is declared, so a lab without
- * migrations never loads the engine.
+ * PgMigration from provider/resource, required only when a migration is declared, so a lab without
+ * migrations never loads the engine and its PostgreSQL driver.
  */
 export const pgMigrationFactory: MigrationFactory = (name, args, opts) => {
   // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const { PgMigration } = require('../provider/resource') as {
-    PgMigration: new (name: string, args: MigrationArgs, opts?: pulumi.CustomResourceOptions) => MigrationResource;
-  };
+  const { PgMigration } = require('../provider/resource') as typeof import('../provider/resource');
   return new PgMigration(name, args, opts);
 };
 

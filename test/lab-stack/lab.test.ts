@@ -6,7 +6,8 @@ import { installMocks, MOCK_SERVER_IP, settle, valueOf, type MockLab } from './m
 import { fullConfig, ROOT_CERT, SSH_KEY } from './fixtures';
 import { parseLabConfig, type LabConfigInput } from '../../lab-stack/config';
 import { createLab, stackOutputs, type Lab } from '../../lab-stack/lab';
-import type { MigrationArgs, MigrationFactory } from '../../lab-stack/migrations';
+import type { MigrationFactory } from '../../lab-stack/migrations';
+import type { PgMigrationArgs } from '../../provider/resource';
 
 const ADMIN_PASSWORD = 'Adm1n-secret-pw';
 const SOURCE_PASSWORD = "src'pw";
@@ -14,7 +15,7 @@ const SOURCE_PASSWORD = "src'pw";
 /** Stands in for PgMigration: registers the same arguments under a test type. */
 class FakeMigration extends pulumi.CustomResource {
   declare readonly state: pulumi.Output<string | undefined>;
-  constructor(name: string, args: MigrationArgs, opts?: pulumi.CustomResourceOptions) {
+  constructor(name: string, args: PgMigrationArgs, opts?: pulumi.CustomResourceOptions) {
     super('pgferry:test:PgMigration', name, { ...args, state: undefined }, opts);
   }
 }

@@ -100,7 +100,8 @@ export async function installMocks(): Promise<MockLab> {
         if (args.type === 'azure-native:dbforpostgresql:Configuration') {
           state.isConfigPendingRestart = args.inputs.configurationName === 'shared_preload_libraries';
         }
-        if (args.type.startsWith('pgferry:test:')) state.state = 'InProgress';
+        // Migrations: the test stand-in and the real PgMigration (a dynamic resource) report a state.
+        if (args.type.startsWith('pgferry:test:') || args.type.startsWith('pulumi-nodejs:dynamic')) state.state = 'InProgress';
         return { id, state };
       },
       call(args) {
