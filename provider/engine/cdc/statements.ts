@@ -28,7 +28,7 @@ export interface TargetTable {
 export type Param = string | null;
 
 export interface Statement {
-  readonly op: RowOp | 'truncate';
+  readonly op: RowOp | 'truncate' | 'ddl';
   readonly text: string;
   readonly params: readonly Param[];
   readonly rows: number;

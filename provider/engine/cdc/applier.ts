@@ -1,0 +1,142 @@
+// The applier of one database: runs apply sessions, reconnecting with back-off when the source or
+// the target drops (restart, failover, network), until stopped or cut over. Exposes the counters
+// and positions the online flow reports.
+import { isRetryable, sqlState } from '../connect/sqlstate';
+import { errorMessage } from '../errors';
+import type { ServerSpec } from '../spec/schema';
+import { runSession, type ApplyState, type SessionConfig, type SessionEnd } from './applySession';
+import { DEFAULT_LIMITS, type PlannerLimits } from './planner';
+
+export interface ApplierOptions {
+  readonly source: ServerSpec;
+  readonly target: ServerSpec;
+  readonly database: string;
+  readonly slot: string;
+  readonly publication: string;
+  readonly origin: string;
+  readonly migration: string;
+  readonly cutoverPrefix: string;
+  /** The slot's consistent point: where a first session starts. */
+  readonly initialLsn?: bigint;
+  readonly preferProgressTable?: boolean;
+  /** Decoded changes held in memory before the stream is paused (default 64 MiB). */
+  readonly queueBudgetBytes?: number;
+  readonly limits?: PlannerLimits;
+  readonly commitRows?: number;
+  readonly commitMs?: number;
+  /** Called for reconnects and warnings. */
+  readonly log?: (level: 'info' | 'warning', message: string) => void;
+}
+
+export interface ApplyStats {
+  readonly inserts: number;
+  readonly updates: number;
+  readonly deletes: number;
+  readonly appliedLsn: bigint;
+  readonly confirmedLsn: bigint;
+  readonly receivedLsn: bigint;
+  /** Seconds between the newest source commit seen and the last one applied. */
+  readonly latencySeconds: number;
+  readonly progressMode?: 'origin' | 'table';
+}
+
+/** Errors a new session can get past: dropped connections, a slot or origin still held by a dead predecessor. */
+function transient(error: unknown): boolean {
+  if (isRetryable(error)) return true;
+  if (sqlState(error) === '55006') return true; // object_in_use: slot/origin still held by the previous session
+  return /replication stream|Connection terminated|ECONNRESET|socket hang up/i.test(String((error as Error)?.message));
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+export class Applier {
+  private stopped = false;
+  private wake: (() => void) | undefined;
+  private readonly state: ApplyState = {
+    inserts: 0,
+    updates: 0,
+    deletes: 0,
+    appliedLsn: 0n,
+    confirmedLsn: 0n,
+    receivedLsn: 0n,
+    newestCommitMs: 0,
+    appliedCommitMs: 0,
+    relations: new Map(),
+    warnings: [],
+  };
+  private warned = 0;
+
+  constructor(private readonly options: ApplierOptions) {}
+
+  /** Applies until stop() ('stopped') or until the marker set by stopAtMarker() is applied ('cutover'). */
+  async run(): Promise<SessionEnd> {
+    const o = this.options;
+    const config: SessionConfig = {
+      source: o.source,
+      target: o.target,
+      database: o.database,
+      slot: o.slot,
+      publication: o.publication,
+      progressKey: { origin: o.origin, migration: o.migration, database: o.database },
+      cutoverPrefix: o.cutoverPrefix,
+      preferProgressTable: o.preferProgressTable ?? false,
+      initialLsn: o.initialLsn ?? 0n,
+      queueBudgetBytes: o.queueBudgetBytes ?? 64 * 1024 * 1024,
+      limits: o.limits ?? DEFAULT_LIMITS,
+      commitRows: o.commitRows ?? 20_000,
+      commitMs: o.commitMs ?? 500,
+    };
+    let failures = 0;
+    for (;;) {
+      if (this.stopped) return 'stopped';
+      const before = this.state.appliedLsn;
+      try {
+        const end = await runSession(config, this.state, () => this.stopped);
+        this.flushWarnings();
+        return end;
+      } catch (error) {
+        this.flushWarnings();
+        if (this.stopped) return 'stopped';
+        if (!transient(error)) throw error;
+        failures = this.state.appliedLsn > before ? 1 : failures + 1;
+        const delay = Math.min(30_000, 500 * 2 ** Math.min(failures - 1, 6));
+        o.log?.('warning', `database "${o.database}": CDC connection lost (${errorMessage(error)}); reconnecting in ${(delay / 1000).toFixed(1)}s`);
+        await new Promise<void>((resolve) => {
+          this.wake = resolve;
+          void sleep(delay).then(resolve);
+        });
+        this.wake = undefined;
+      }
+    }
+  }
+
+  private flushWarnings(): void {
+    for (const w of this.state.warnings.slice(this.warned)) this.options.log?.('warning', `database "${this.options.database}": ${w}`);
+    this.warned = this.state.warnings.length;
+  }
+
+  /** Stop at the transaction carrying this cutover marker content (after applying it). */
+  stopAtMarker(token: string): void {
+    this.state.markerToken = token;
+  }
+
+  stop(): void {
+    this.stopped = true;
+    this.wake?.();
+  }
+
+  stats(): ApplyStats {
+    const s = this.state;
+    const caughtUp = s.appliedCommitMs >= s.newestCommitMs;
+    return {
+      inserts: s.inserts,
+      updates: s.updates,
+      deletes: s.deletes,
+      appliedLsn: s.appliedLsn,
+      confirmedLsn: s.confirmedLsn,
+      receivedLsn: s.receivedLsn,
+      latencySeconds: caughtUp ? 0 : (s.newestCommitMs - s.appliedCommitMs) / 1000,
+      progressMode: s.progressMode,
+    };
+  }
+}

@@ -1,0 +1,284 @@
+// One apply session: a replication stream from the source and one connection to the target
+// database, applying decoded changes in commit order until stopped, cut over, or broken.
+//
+// Exactly once, and why it holds:
+// * Statements run inside an open target transaction, which is committed ONLY right after a
+//   source COMMIT has been fully applied, never inside a source transaction. A 200k-row source
+//   transaction therefore streams into the target in many statements but one target transaction,
+//   and memory holds only the planner's open group and the bounded queue.
+// * Each target commit carries the end LSN of the last source transaction it contains, recorded in
+//   the same transaction (replication origin or progress table): data and position commit together.
+// * The slot's flush position is confirmed to the source only after that commit returned (with
+//   synchronous_commit = on, so it is durable), so the source keeps everything not yet committed.
+// * On start the session reads the recorded LSN P, streams from P, and skips every transaction whose
+//   commit record starts before P: commit records do not overlap, so those are exactly the ones
+//   already applied (their end ≤ P) and no later one is skipped.
+// A SIGKILL anywhere loses the open target transaction and nothing else; it is streamed again.
+import type pg from 'pg';
+import { openClient } from '../connect/client';
+import { qualified } from '../connect/quote';
+import { isRetryable } from '../connect/sqlstate';
+import { PgferryError } from '../errors';
+import type { ServerSpec } from '../spec/schema';
+import { EventQueue } from './eventQueue';
+import { maxLsn } from './lsn';
+import { ChangeNormalizer, type ChangeEvent, type Relation } from './normalizer';
+import { decodePgoutput } from './pgoutput';
+import { BatchPlanner, type PlannerLimits } from './planner';
+import { openProgress, type Progress, type ProgressKey } from './progress';
+import { truncateStatement, type Statement, type TargetTable } from './statements';
+import { ReplicationStream } from './stream';
+import { addColumnSql, missingColumns, resolveTargetTable, sourceColumnDefinitions } from './targetTables';
+
+export interface SessionConfig {
+  readonly source: ServerSpec;
+  readonly target: ServerSpec;
+  readonly database: string;
+  readonly slot: string;
+  readonly publication: string;
+  readonly progressKey: ProgressKey;
+  readonly cutoverPrefix: string;
+  /** Use the progress table even where origins are permitted. */
+  readonly preferProgressTable: boolean;
+  /** Position to stream from when nothing was recorded yet (the slot's consistent point). */
+  readonly initialLsn: bigint;
+  readonly queueBudgetBytes: number;
+  readonly limits: PlannerLimits;
+  /** A target transaction commits at the first source commit after this many rows or milliseconds. */
+  readonly commitRows: number;
+  readonly commitMs: number;
+}
+
+/** What outlives a session: counters, positions and the relation shapes seen. */
+export interface ApplyState {
+  inserts: number;
+  updates: number;
+  deletes: number;
+  /** End LSN of the last source transaction committed on the target. */
+  appliedLsn: bigint;
+  /** Confirmed to the slot: appliedLsn, or further when idle (keepalive position). */
+  confirmedLsn: bigint;
+  receivedLsn: bigint;
+  newestCommitMs: number;
+  appliedCommitMs: number;
+  progressMode?: 'origin' | 'table';
+  relations: ReadonlyMap<number, Relation>;
+  /** Cutover marker content to stop at; undefined: none requested. */
+  markerToken?: string;
+  /** Warnings to surface once (e.g. triggers would fire on the target). */
+  warnings: string[];
+}
+
+export type SessionEnd = 'cutover' | 'stopped';
+
+type QueueItem = ChangeEvent | { readonly kind: 'keepalive'; readonly walEnd: bigint };
+
+export class SchemaChangeError extends PgferryError {}
+
+function applyError(statement: Statement, table: string, error: unknown): Error {
+  if (isRetryable(error)) return error as Error;
+  return new PgferryError('CDC_APPLY', `applying ${statement.op} to ${table} on the target failed: ${(error as Error).message}`, {
+    category: 'target',
+    cause: error,
+  });
+}
+
+async function prepareTarget(target: pg.Client, state: ApplyState): Promise<void> {
+  await target.query('SET synchronous_commit = on'); // confirmed positions must be durable
+  await target.query("SET datestyle = 'ISO'");
+  await target.query("SET intervalstyle = 'postgres'");
+  try {
+    // As PostgreSQL's own apply worker: no user triggers, FK checks done on the source.
+    await target.query('SET session_replication_role = replica');
+  } catch {
+    const note = 'session_replication_role = replica is not permitted on the target: triggers and foreign keys fire during apply';
+    if (!state.warnings.includes(note)) state.warnings.push(note);
+  }
+}
+
+export async function runSession(config: SessionConfig, state: ApplyState, isStopped: () => boolean): Promise<SessionEnd> {
+  const target = await openClient(config.target, { database: config.database, applicationName: 'pgferry apply' });
+  let targetError: Error | undefined;
+  target.on('error', (e) => (targetError = e));
+  let stream: ReplicationStream | undefined;
+  let source: pg.Client | undefined;
+  let statusTimer: NodeJS.Timeout | undefined;
+  try {
+    await prepareTarget(target, state);
+    const progress: Progress = await openProgress(target, config.progressKey, config.preferProgressTable);
+    state.progressMode = progress.mode;
+    const recorded = await progress.read();
+    const startLsn = recorded > 0n ? recorded : config.initialLsn;
+    state.appliedLsn = maxLsn(state.appliedLsn, startLsn);
+    state.confirmedLsn = maxLsn(state.confirmedLsn, startLsn);
+    const skipBelow = startLsn;
+    const normalizer = new ChangeNormalizer(state.relations);
+    state.relations = normalizer.knownRelations();
+    const queue = new EventQueue<QueueItem>(config.queueBudgetBytes, () => stream?.pause(), () => stream?.resume());
+    stream = await ReplicationStream.start(config.source, config.database, { slot: config.slot, publication: config.publication, startLsn }, (frame) => {
+      if (frame.kind === 'keepalive') {
+        if (frame.replyRequested && state.confirmedLsn > 0n) stream?.sendStatus(state.confirmedLsn);
+        queue.push({ kind: 'keepalive', walEnd: frame.walEnd }, 32);
+        return;
+      }
+      state.receivedLsn = maxLsn(state.receivedLsn, frame.walEnd);
+      const event = normalizer.push(decodePgoutput(frame.payload));
+      if (event) queue.push(event, frame.payload.length * 2 + 64);
+    });
+    const live = stream;
+    live.ended.catch((e: Error) => queue.fail(e));
+    statusTimer = setInterval(() => {
+      if (state.confirmedLsn > 0n) live.sendStatus(state.confirmedLsn);
+    }, 10_000);
+
+    const planner = new BatchPlanner(config.limits);
+    const tables = new Map<number, TargetTable>();
+    const pending = { insert: 0, update: 0, delete: 0 };
+    let inTxn = false;
+    let skipping = false;
+    let open = false;
+    let batchRows = 0;
+    let batchStartedAt = 0;
+    let lastEnd = startLsn;
+    let lastCommitMs = 0;
+    let markerSeen = false;
+
+    const tableName = (s: Statement): string => {
+      const m = /^(?:WITH .*? \) )?(?:INSERT INTO|UPDATE|DELETE FROM|TRUNCATE(?: ONLY)?) ("(?:[^"]|"")*"\."(?:[^"]|"")*")/.exec(s.text);
+      return m ? `table ${m[1]}` : 'a table';
+    };
+    const exec = async (statement: Statement): Promise<void> => {
+      if (targetError) throw targetError;
+      if (!open) {
+        await target.query('BEGIN');
+        open = true;
+        batchStartedAt = Date.now();
+      }
+      try {
+        await target.query(statement.text, statement.params as unknown[]);
+      } catch (error) {
+        throw applyError(statement, tableName(statement), error);
+      }
+    };
+    const flush = async (): Promise<void> => {
+      for (const s of planner.flush()) await exec(s);
+    };
+    const commit = async (): Promise<void> => {
+      if (!open) return;
+      await flush();
+      await progress.record(lastEnd, lastCommitMs);
+      await target.query('COMMIT');
+      open = false;
+      batchRows = 0;
+      state.inserts += pending.insert;
+      state.updates += pending.update;
+      state.deletes += pending.delete;
+      pending.insert = pending.update = pending.delete = 0;
+      state.appliedLsn = maxLsn(state.appliedLsn, lastEnd);
+      state.appliedCommitMs = Math.max(state.appliedCommitMs, lastCommitMs);
+      state.confirmedLsn = maxLsn(state.confirmedLsn, lastEnd);
+      live.sendStatus(state.confirmedLsn);
+    };
+    const onRelation = async (relation: Relation, change: ChangeEvent & { kind: 'relation' }): Promise<void> => {
+      if (change.change.kind === 'unsupported') {
+        throw new SchemaChangeError(
+          'CDC_SCHEMA_CHANGE',
+          `source table ${qualified(relation.schema, relation.name)} changed while streaming: ${change.change.description}; streaming stopped`,
+          { category: 'source', fix: 'only added columns are followed: make the same change on the target and restart the migration' },
+        );
+      }
+      const missing = await missingColumns(target, relation);
+      if (missing.length > 0) {
+        await flush();
+        source ??= await openClient(config.source, { database: config.database, applicationName: 'pgferry cdc catalog' });
+        source.on('error', () => undefined);
+        for (const column of await sourceColumnDefinitions(source, relation.oid, missing)) {
+          await exec({ op: 'ddl', text: addColumnSql(relation.schema, relation.name, column), params: [], rows: 0 });
+        }
+      }
+      tables.set(relation.oid, await resolveTargetTable(target, relation));
+    };
+
+    for (;;) {
+      if (isStopped()) return 'stopped';
+      const item = await queue.next(open && !inTxn ? Math.max(1, config.commitMs - (Date.now() - batchStartedAt)) : 500);
+      if (!item) {
+        if (open && !inTxn) await commit();
+        continue;
+      }
+      switch (item.kind) {
+        case 'keepalive':
+          if (inTxn) break;
+          if (open) await commit();
+          // Idle and everything committed: the slot may move past WAL that held nothing for us.
+          if (item.walEnd > state.confirmedLsn) {
+            state.confirmedLsn = item.walEnd;
+            live.sendStatus(state.confirmedLsn);
+          }
+          break;
+        case 'begin':
+          inTxn = true;
+          skipping = item.finalLsn < skipBelow;
+          state.newestCommitMs = Math.max(state.newestCommitMs, item.commitTimeMs);
+          break;
+        case 'relation':
+          await onRelation(item.relation, item);
+          break;
+        case 'row': {
+          if (skipping) break;
+          const table = tables.get(item.relation.oid) ?? (await resolveTargetTable(target, item.relation));
+          tables.set(item.relation.oid, table);
+          for (const s of planner.add({ op: item.op, table, identity: item.identity, values: item.values })) await exec(s);
+          if (!open) {
+            await target.query('BEGIN');
+            open = true;
+            batchStartedAt = Date.now();
+          }
+          pending[item.op] += 1;
+          batchRows += 1;
+          break;
+        }
+        case 'truncate': {
+          if (skipping) break;
+          const targets = await Promise.all(item.relations.map(async (r) => tables.get(r.oid) ?? resolveTargetTable(target, r)));
+          await flush();
+          await exec(truncateStatement(targets, item.cascade, item.restartIdentity));
+          break;
+        }
+        case 'message':
+          if (!skipping && item.prefix === config.cutoverPrefix && state.markerToken !== undefined && Buffer.from(item.content).toString('utf8') === state.markerToken) {
+            markerSeen = true;
+          }
+          break;
+        case 'commit':
+          inTxn = false;
+          if (skipping) {
+            skipping = false;
+            break;
+          }
+          lastEnd = item.endLsn;
+          lastCommitMs = item.commitTimeMs;
+          if (markerSeen) {
+            if (open) await commit();
+            else {
+              state.appliedLsn = maxLsn(state.appliedLsn, lastEnd);
+              state.appliedCommitMs = Math.max(state.appliedCommitMs, lastCommitMs);
+            }
+            return 'cutover';
+          }
+          if (!open) {
+            // nothing of this transaction reached the target and all before it is committed
+            state.appliedCommitMs = Math.max(state.appliedCommitMs, lastCommitMs);
+            break;
+          }
+          if (batchRows >= config.commitRows || Date.now() - batchStartedAt >= config.commitMs || queue.length === 0) await commit();
+          break;
+      }
+    }
+  } finally {
+    if (statusTimer) clearInterval(statusTimer);
+    await stream?.close();
+    await source?.end().catch(() => undefined);
+    await target.end().catch(() => undefined);
+  }
+}

@@ -1,0 +1,106 @@
+// Where the target is in the source's stream, recorded in the same transaction as the changes it
+// covers: a replication origin (pg_replication_origin_xact_setup, the native way) or, where the
+// target user may not use origins (managed servers), a row in PROGRESS_TABLE. Either way a crash
+// leaves data and position consistent: both committed or neither.
+import type pg from 'pg';
+import { ident } from '../connect/quote';
+import { INSUFFICIENT_PRIVILEGE, sqlState } from '../connect/sqlstate';
+import { PROGRESS_TABLE } from '../names';
+import { formatLsn, parseLsn } from './lsn';
+
+export interface ProgressKey {
+  readonly origin: string;
+  readonly migration: string;
+  readonly database: string;
+}
+
+export interface Progress {
+  readonly mode: 'origin' | 'table';
+  /** End LSN of the last source transaction the target committed; 0n when none yet. */
+  read(): Promise<bigint>;
+  /** Inside the open target transaction, just before COMMIT. */
+  record(lsn: bigint, commitTimeMs: number): Promise<void>;
+}
+
+const TABLE = `${ident(PROGRESS_TABLE.schema)}.${ident(PROGRESS_TABLE.table)}`;
+
+class OriginProgress implements Progress {
+  readonly mode = 'origin' as const;
+  constructor(private readonly client: pg.Client, private readonly origin: string) {}
+
+  async read(): Promise<bigint> {
+    const { rows } = await this.client.query<{ lsn: string | null }>('SELECT pg_replication_origin_progress($1, true)::text AS lsn', [this.origin]);
+    return rows[0]?.lsn ? parseLsn(rows[0].lsn) : 0n;
+  }
+
+  async record(lsn: bigint, commitTimeMs: number): Promise<void> {
+    await this.client.query('SELECT pg_replication_origin_xact_setup($1::pg_lsn, $2::timestamptz)', [formatLsn(lsn), new Date(commitTimeMs).toISOString()]);
+  }
+}
+
+class TableProgress implements Progress {
+  readonly mode = 'table' as const;
+  constructor(private readonly client: pg.Client, private readonly key: ProgressKey) {}
+
+  async read(): Promise<bigint> {
+    const { rows } = await this.client.query<{ lsn: string }>(`SELECT lsn::text AS lsn FROM ${TABLE} WHERE migration = $1 AND database = $2`, [
+      this.key.migration,
+      this.key.database,
+    ]);
+    return rows[0] ? parseLsn(rows[0].lsn) : 0n;
+  }
+
+  async record(lsn: bigint, commitTimeMs: number): Promise<void> {
+    await this.client.query(
+      `INSERT INTO ${TABLE} (migration, database, lsn, source_commit_at, applied_at) VALUES ($1, $2, $3::pg_lsn, $4::timestamptz, now())
+       ON CONFLICT (migration, database) DO UPDATE SET lsn = EXCLUDED.lsn, source_commit_at = EXCLUDED.source_commit_at, applied_at = now()`,
+      [this.key.migration, this.key.database, formatLsn(lsn), new Date(commitTimeMs).toISOString()],
+    );
+  }
+}
+
+async function createTable(client: pg.Client): Promise<void> {
+  await client.query(`CREATE SCHEMA IF NOT EXISTS ${ident(PROGRESS_TABLE.schema)}`);
+  await client.query(
+    `CREATE TABLE IF NOT EXISTS ${TABLE} (migration text NOT NULL, database text NOT NULL, lsn pg_lsn NOT NULL,
+       source_commit_at timestamptz, applied_at timestamptz NOT NULL DEFAULT now(), PRIMARY KEY (migration, database))`,
+  );
+}
+
+/**
+ * Opens progress tracking on the apply session: the origin when permitted (created if missing and
+ * bound to this session), else the table.
+ */
+export async function openProgress(client: pg.Client, key: ProgressKey, preferTable = false): Promise<Progress> {
+  if (!preferTable) {
+    try {
+      const { rows } = await client.query<{ oid: number | null }>('SELECT pg_replication_origin_oid($1) AS oid', [key.origin]);
+      if (rows[0]?.oid === null || rows[0]?.oid === undefined) await client.query('SELECT pg_replication_origin_create($1)', [key.origin]);
+      await client.query('SELECT pg_replication_origin_session_setup($1)', [key.origin]);
+      return new OriginProgress(client, key.origin);
+    } catch (error) {
+      if (sqlState(error) !== INSUFFICIENT_PRIVILEGE) throw error;
+    }
+  }
+  await createTable(client);
+  return new TableProgress(client, key);
+}
+
+/** Removes the progress of one database: its origin, or its row (and the table once empty). */
+export async function dropProgress(client: pg.Client, key: ProgressKey): Promise<void> {
+  try {
+    const { rows } = await client.query<{ oid: number | null }>('SELECT pg_replication_origin_oid($1) AS oid', [key.origin]);
+    if (rows[0]?.oid !== null && rows[0]?.oid !== undefined) await client.query('SELECT pg_replication_origin_drop($1)', [key.origin]);
+  } catch (error) {
+    if (sqlState(error) !== INSUFFICIENT_PRIVILEGE) throw error;
+  }
+  const { rows } = await client.query<{ ok: boolean }>('SELECT to_regclass($1) IS NOT NULL AS ok', [TABLE]);
+  if (!rows[0]?.ok) return;
+  await client.query(`DELETE FROM ${TABLE} WHERE migration = $1 AND database = $2`, [key.migration, key.database]);
+  const { rows: left } = await client.query(`SELECT 1 FROM ${TABLE} LIMIT 1`);
+  if (left.length === 0) {
+    await client.query(`DROP TABLE ${TABLE}`);
+    // the schema also holds the control catalog when this is the maintenance database: keep it then
+    await client.query(`DROP SCHEMA ${ident(PROGRESS_TABLE.schema)}`).catch(() => undefined);
+  }
+}

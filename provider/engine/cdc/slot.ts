@@ -1,0 +1,114 @@
+// The source side of CDC: a publication, and a pgoutput slot created on a replication connection
+// with an exported snapshot. The exporting connection must stay open (and idle) until every copy
+// job has imported the snapshot; release() closes it.
+import type pg from 'pg';
+import { openClient, serverMajor, withClient } from '../connect/client';
+import { ident } from '../connect/quote';
+import { INSUFFICIENT_PRIVILEGE, sqlState } from '../connect/sqlstate';
+import { PgferryError } from '../errors';
+import type { ServerSpec } from '../spec/schema';
+import { parseLsn } from './lsn';
+
+export interface ExportedSlot {
+  readonly slot: string;
+  /** For `SET TRANSACTION SNAPSHOT` in every copy job. */
+  readonly snapshotName: string;
+  /** The stream starts here: exactly the changes committed after the snapshot. */
+  readonly consistentLsn: bigint;
+  /** Ends the exporting connection; the snapshot can no longer be imported afterwards. */
+  release(): Promise<void>;
+}
+
+/** Creates the slot; fails if it exists (a half-done earlier start must drop it first: its snapshot is gone). */
+export async function createSlotWithSnapshot(source: ServerSpec, database: string, slot: string): Promise<ExportedSlot> {
+  const client = await openClient(source, { database, replication: true, applicationName: 'pgferry snapshot' });
+  client.on('error', () => undefined);
+  try {
+    const { rows: versionRows } = await client.query<{ server_version_num: string }>('SHOW server_version_num');
+    const major = Math.floor(Number(versionRows[0]!.server_version_num) / 10000);
+    // PG15 introduced the option list; EXPORT_SNAPSHOT is the older spelling (removed in none yet).
+    const sql =
+      major >= 15
+        ? `CREATE_REPLICATION_SLOT ${ident(slot)} LOGICAL pgoutput (SNAPSHOT 'export')`
+        : `CREATE_REPLICATION_SLOT ${ident(slot)} LOGICAL pgoutput EXPORT_SNAPSHOT`;
+    const { rows } = await client.query<{ consistent_point: string; snapshot_name: string }>(sql);
+    const row = rows[0]!;
+    return {
+      slot,
+      snapshotName: row.snapshot_name,
+      consistentLsn: parseLsn(row.consistent_point),
+      release: async () => {
+        await client.end().catch(() => undefined);
+      },
+    };
+  } catch (error) {
+    await client.end().catch(() => undefined);
+    throw new PgferryError('SLOT_CREATE', `cannot create replication slot "${slot}" in source database "${database}": ${(error as Error).message}`, {
+      category: 'source',
+      fix: 'the source needs wal_level = logical, a free slot (max_replication_slots) and a free WAL sender (max_wal_senders), and the user needs the REPLICATION attribute',
+      cause: error,
+    });
+  }
+}
+
+export async function slotExists(client: pg.Client, slot: string): Promise<boolean> {
+  const { rows } = await client.query('SELECT 1 FROM pg_replication_slots WHERE slot_name = $1', [slot]);
+  return rows.length > 0;
+}
+
+/** Tables a FOR TABLE publication lists when FOR ALL TABLES is not permitted: roots only (partitions follow their root). */
+const PUBLISHABLE_TABLES = `
+SELECT n.nspname AS schema, c.relname AS name
+  FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+ WHERE c.relkind IN ('r', 'p') AND NOT c.relispartition AND c.relpersistence = 'p'
+   AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\\_%'
+   AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid AND d.deptype = 'e')
+ ORDER BY 1, 2`;
+
+/** Creates the publication if missing: FOR ALL TABLES (needs superuser), else every user table by name. */
+export async function ensurePublication(client: pg.Client, publication: string): Promise<void> {
+  const { rows } = await client.query('SELECT 1 FROM pg_publication WHERE pubname = $1', [publication]);
+  if (rows.length > 0) return;
+  // publish_via_partition_root (PG13+): partitioned tables stream under the root's name, so a row
+  // moving between partitions arrives as a delete and an insert on the root.
+  const withRoot = (await serverMajor(client)) >= 13 ? ' WITH (publish_via_partition_root = true)' : '';
+  try {
+    await client.query(`CREATE PUBLICATION ${ident(publication)} FOR ALL TABLES${withRoot}`);
+  } catch (error) {
+    if (sqlState(error) !== INSUFFICIENT_PRIVILEGE) throw error;
+    const { rows: tables } = await client.query<{ schema: string; name: string }>(PUBLISHABLE_TABLES);
+    const list = tables.map((t) => `${ident(t.schema)}.${ident(t.name)}`).join(', ');
+    if (list === '') throw new PgferryError('PUBLICATION_EMPTY', 'the source database has no tables to publish', { category: 'source' });
+    await client.query(`CREATE PUBLICATION ${ident(publication)} FOR TABLE ${list}${withRoot}`);
+  }
+}
+
+/** Drops slot and publication if present; a slot still held by a stream is freed first. */
+export async function dropSlotAndPublication(source: ServerSpec, database: string, slot: string, publication: string): Promise<void> {
+  await withClient(source, { database, applicationName: 'pgferry cleanup' }, async (client) => {
+    for (let attempt = 0; attempt < 20; attempt++) {
+      const { rows } = await client.query<{ pid: number | null }>('SELECT active_pid AS pid FROM pg_replication_slots WHERE slot_name = $1', [slot]);
+      if (rows.length === 0) break;
+      if (rows[0]!.pid !== null) {
+        await client.query('SELECT pg_terminate_backend($1)', [rows[0]!.pid]);
+        await new Promise((r) => setTimeout(r, 100 * (attempt + 1)));
+        continue;
+      }
+      try {
+        await client.query('SELECT pg_drop_replication_slot($1)', [slot]);
+        break;
+      } catch (error) {
+        // 55006 object_in_use: the walsender has not exited yet
+        if (sqlState(error) !== '55006' || attempt === 19) throw error;
+        await new Promise((r) => setTimeout(r, 100 * (attempt + 1)));
+      }
+    }
+    await client.query(`DROP PUBLICATION IF EXISTS ${ident(publication)}`);
+  });
+}
+
+/** Emits the cutover marker as a transactional logical message; returns its LSN. */
+export async function emitMarker(client: pg.Client, prefix: string, content: string): Promise<bigint> {
+  const { rows } = await client.query<{ lsn: string }>('SELECT pg_logical_emit_message(true, $1, $2)::text AS lsn', [prefix, content]);
+  return parseLsn(rows[0]!.lsn);
+}

@@ -1,0 +1,149 @@
+// The replication stream: START_REPLICATION on a replication=database connection, CopyData frames
+// handed to a callback, standby status updates sent back, and pause/resume for back-pressure. A
+// thin shell around pg's connection; everything it decodes is done by the pure frames/pgoutput code.
+import type pg from 'pg';
+import { openClient } from '../connect/client';
+import { ident, literal } from '../connect/quote';
+import type { ServerSpec } from '../spec/schema';
+import { decodeFrame, encodeStatusUpdate, type ReplicationFrame } from './frames';
+import { formatLsn } from './lsn';
+
+export interface StreamOptions {
+  readonly slot: string;
+  readonly publication: string;
+  /** Where to start; the server starts at the slot's confirmed position when that is later. */
+  readonly startLsn: bigint;
+}
+
+/** The connection's internals pg does not type: the protocol connection and its socket. */
+interface RawConnection {
+  on(event: 'copyData', listener: (msg: { chunk: Buffer }) => void): void;
+  sendCopyFromChunk(chunk: Buffer): void;
+  stream: { pause(): void; resume(): void; destroy(): void };
+}
+
+/** No frame for this long while not paused means a dead connection (the server keepalives every wal_sender_timeout/2). */
+const SILENCE_MS = 120_000;
+
+export class ReplicationStream {
+  private closed = false;
+  private paused = false;
+  private lastFrameAt = Date.now();
+  private readonly watchdog: NodeJS.Timeout;
+  private fail: (error: Error) => void = () => undefined;
+  /** Settles when streaming ends: rejects with the cause unless close() ended it. */
+  readonly ended: Promise<void>;
+  readonly serverMajor: number;
+
+  private constructor(
+    private readonly client: pg.Client,
+    private readonly raw: RawConnection,
+    major: number,
+    streaming: Promise<unknown>,
+  ) {
+    this.serverMajor = major;
+    const failed = new Promise<never>((_, reject) => {
+      this.fail = reject;
+    });
+    client.on('error', (error) => this.fail(error));
+    this.watchdog = setInterval(() => {
+      if (!this.paused && Date.now() - this.lastFrameAt > SILENCE_MS) {
+        this.failWith(new Error(`replication stream silent for ${SILENCE_MS / 1000}s: connection presumed dead`));
+      }
+    }, 5_000);
+    this.watchdog.unref();
+    this.ended = Promise.race([streaming, failed]).then(
+      () => {
+        if (!this.closed) throw new Error('replication stream ended by the server');
+      },
+      (error: unknown) => {
+        if (!this.closed) throw error;
+      },
+    );
+    this.ended.catch(() => undefined);
+  }
+
+  static async start(
+    server: ServerSpec,
+    database: string,
+    options: StreamOptions,
+    onFrame: (frame: ReplicationFrame) => void,
+  ): Promise<ReplicationStream> {
+    const client = await openClient(server, { database, replication: true, applicationName: 'pgferry cdc' });
+    client.on('error', () => undefined);
+    try {
+      const { rows } = await client.query<{ server_version_num: string }>('SHOW server_version_num');
+      const major = Math.floor(Number(rows[0]!.server_version_num) / 10000);
+      // Values arrive in the walsender's text output: pin the formats the target parses back exactly
+      // (the settings PostgreSQL's own subscriber uses).
+      await client.query("SET datestyle = 'ISO'");
+      await client.query("SET intervalstyle = 'postgres'");
+      await client.query('SET extra_float_digits = 3');
+      await client.query("SET bytea_output = 'hex'");
+      const raw = (client as unknown as { connection: RawConnection }).connection;
+      const stream = { current: undefined as ReplicationStream | undefined };
+      const pending: ReplicationFrame[] = [];
+      raw.on('copyData', (msg) => {
+        try {
+          const frame = decodeFrame(msg.chunk);
+          if (stream.current) {
+            stream.current.lastFrameAt = Date.now();
+            onFrame(frame);
+          } else pending.push(frame);
+        } catch (error) {
+          stream.current?.failWith(error as Error);
+        }
+      });
+      const opts = [`proto_version '1'`, `publication_names ${literal(ident(options.publication))}`];
+      if (major >= 14) opts.push(`messages 'true'`); // logical messages in pgoutput: PG14+
+      const streaming = client.query(`START_REPLICATION SLOT ${ident(options.slot)} LOGICAL ${formatLsn(options.startLsn)} (${opts.join(', ')})`);
+      streaming.catch(() => undefined);
+      const result = new ReplicationStream(client, raw, major, streaming);
+      stream.current = result;
+      for (const frame of pending.splice(0)) onFrame(frame);
+      return result;
+    } catch (error) {
+      await client.end().catch(() => undefined);
+      throw error;
+    }
+  }
+
+  /** Ends the stream with an error (a frame that cannot be decoded or handled). */
+  failWith(error: Error): void {
+    this.fail(error);
+    this.raw.stream.destroy();
+  }
+
+  /** Reports `lsn` as written, flushed and applied: the slot may free WAL up to it. */
+  sendStatus(lsn: bigint, replyRequested = false): void {
+    if (this.closed) return;
+    this.raw.sendCopyFromChunk(encodeStatusUpdate(lsn, lsn, lsn, Date.now(), replyRequested));
+  }
+
+  /** Stops reading the socket: the server's sends block, and memory stays bounded. */
+  pause(): void {
+    if (this.paused || this.closed) return;
+    this.paused = true;
+    this.raw.stream.pause();
+  }
+
+  resume(): void {
+    if (!this.paused || this.closed) return;
+    this.paused = false;
+    this.lastFrameAt = Date.now();
+    this.raw.stream.resume();
+  }
+
+  get isPaused(): boolean {
+    return this.paused;
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    clearInterval(this.watchdog);
+    this.raw.stream.resume();
+    await Promise.race([this.client.end().catch(() => undefined), new Promise((r) => setTimeout(r, 2_000))]);
+    this.raw.stream.destroy();
+  }
+}

@@ -1,0 +1,80 @@
+// Maps a streamed relation to the target table the planner writes: the SQL type each text value is
+// cast to, whether it is partitioned, and which streamed columns the target lacks (columns added
+// on the source while streaming, added on the target here before any row uses them).
+import type pg from 'pg';
+import { ident, qualified } from '../connect/quote';
+import { PgferryError } from '../errors';
+import type { Relation } from './normalizer';
+import { TEXT_COMPARED_TYPES, type TargetTable } from './statements';
+
+/** OIDs below this are built in and identical on every server (FirstNormalObjectId). */
+const FIRST_NORMAL_OID = 16384;
+
+export async function resolveTargetTable(target: pg.Client, relation: Relation): Promise<TargetTable> {
+  const { rows: rel } = await target.query<{ partitioned: boolean }>(
+    `SELECT c.relkind = 'p' AS partitioned FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = $1 AND c.relname = $2`,
+    [relation.schema, relation.name],
+  );
+  if (rel.length === 0) {
+    throw new PgferryError('CDC_TABLE_MISSING', `table ${qualified(relation.schema, relation.name)} is streamed from the source but does not exist on the target`, {
+      category: 'target',
+      fix: 'tables created on the source after the migration started are not migrated: restart the migration',
+    });
+  }
+  const builtins = relation.columns.map((c, i) => (c.typeOid < FIRST_NORMAL_OID || !relation.typeNames[i] ? i : -1)).filter((i) => i >= 0);
+  const { rows: names } = await target.query<{ i: number; t: string }>(
+    'SELECT u.i::int AS i, format_type(u.o, u.m) AS t FROM unnest($1::int[], $2::oid[], $3::int[]) AS u(i, o, m)',
+    [builtins, builtins.map((i) => relation.columns[i]!.typeOid), builtins.map((i) => relation.columns[i]!.typeMod)],
+  );
+  const casts = new Map(names.map((r) => [r.i, r.t]));
+  return {
+    oid: relation.oid,
+    schema: relation.schema,
+    name: relation.name,
+    identityFull: relation.replicaIdentity === 'full',
+    partitioned: rel[0]!.partitioned,
+    columns: relation.columns.map((c, i) => {
+      const named = relation.typeNames[i];
+      const cast = named && c.typeOid >= FIRST_NORMAL_OID ? qualified(named.schema, named.name) : casts.get(i);
+      if (!cast) throw new Error(`no type name for column "${c.name}" (type oid ${c.typeOid})`);
+      return { name: c.name, cast, isKey: c.isKey, compareAsText: TEXT_COMPARED_TYPES.has(c.typeOid) };
+    }),
+  };
+}
+
+/** Streamed columns missing on the target table. */
+export async function missingColumns(target: pg.Client, relation: Relation): Promise<string[]> {
+  const { rows } = await target.query<{ name: string }>(
+    `SELECT a.attname AS name FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+      WHERE n.nspname = $1 AND c.relname = $2 AND a.attnum > 0 AND NOT a.attisdropped`,
+    [relation.schema, relation.name],
+  );
+  const have = new Set(rows.map((r) => r.name));
+  return relation.columns.map((c) => c.name).filter((n) => !have.has(n));
+}
+
+/** Column definitions as the source has them now (type, default, NOT NULL), read by the relation's source OID. */
+export async function sourceColumnDefinitions(
+  source: pg.Client,
+  relationOid: number,
+  columns: readonly string[],
+): Promise<{ name: string; type: string; defaultExpr: string | null; notNull: boolean }[]> {
+  const { rows } = await source.query<{ name: string; type: string; default_expr: string | null; not_null: boolean }>(
+    `SELECT a.attname AS name, format_type(a.atttypid, a.atttypmod) AS type, pg_get_expr(d.adbin, d.adrelid) AS default_expr, a.attnotnull AS not_null
+       FROM pg_attribute a LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
+      WHERE a.attrelid = $1 AND a.attname = ANY($2::text[]) AND NOT a.attisdropped ORDER BY a.attnum`,
+    [relationOid, columns],
+  );
+  return rows.map((r) => ({ name: r.name, type: r.type, defaultExpr: r.default_expr, notNull: r.not_null }));
+}
+
+/**
+ * ALTER TABLE ... ADD COLUMN for columns added on the source. The type and default expression are
+ * the source catalog's own SQL (format_type / pg_get_expr output), not user input; names are quoted.
+ * A constant default gives existing target rows the value the source's existing rows have.
+ */
+export function addColumnSql(schema: string, table: string, column: { name: string; type: string; defaultExpr: string | null; notNull: boolean }): string {
+  const def = column.defaultExpr ? ` DEFAULT ${column.defaultExpr}` : '';
+  const notNull = column.notNull ? ' NOT NULL' : '';
+  return `ALTER TABLE ${qualified(schema, table)} ADD COLUMN IF NOT EXISTS ${ident(column.name)} ${column.type}${def}${notNull}`;
+}

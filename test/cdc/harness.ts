@@ -1,0 +1,119 @@
+// Shared fixture for CDC integration tests: a database with the same DDL on a source and a target
+// cluster, slot + publication, an applier, and row-by-row comparison of the two sides.
+import assert from 'node:assert/strict';
+import { Applier, type ApplierOptions } from '../../provider/engine/cdc/applier';
+import { ensurePublication, createSlotWithSnapshot, type ExportedSlot } from '../../provider/engine/cdc/slot';
+import { ident } from '../../provider/engine/connect/quote';
+import { cutoverMessagePrefix, originName, publicationName, slotName } from '../../provider/engine/names';
+import type { ServerSpec } from '../../provider/engine/spec/schema';
+import { serverSpec, uniqueName, type Cluster } from '../support';
+
+export interface CdcDb {
+  readonly source: Cluster;
+  readonly target: Cluster;
+  readonly db: string;
+  readonly migration: string;
+  readonly sourceSpec: ServerSpec;
+  readonly targetSpec: ServerSpec;
+  src(sql: string, params?: unknown[]): Promise<Record<string, unknown>[]>;
+  dst(sql: string, params?: unknown[]): Promise<Record<string, unknown>[]>;
+}
+
+export async function setupDb(source: Cluster, target: Cluster, ddl: string, targetSpec?: ServerSpec): Promise<CdcDb> {
+  const db = uniqueName('cdc').replace(/-/g, '_');
+  await source.query(`CREATE DATABASE ${ident(db)}`);
+  await target.query(`CREATE DATABASE ${ident(db)}`);
+  if (ddl) {
+    await source.query(ddl, [], db);
+    await target.query(ddl, [], db);
+  }
+  return {
+    source,
+    target,
+    db,
+    migration: uniqueName('m'),
+    sourceSpec: serverSpec(source, { sslMode: 'disable' }),
+    targetSpec: targetSpec ?? serverSpec(target, { sslMode: 'disable' }),
+    src: (sql, params) => source.query(sql, params, db),
+    dst: (sql, params) => target.query(sql, params, db),
+  };
+}
+
+export async function createSlot(f: CdcDb): Promise<ExportedSlot> {
+  const client = await f.source.connect(f.db);
+  try {
+    await ensurePublication(client, publicationName(f.migration, f.db));
+  } finally {
+    await client.end();
+  }
+  return createSlotWithSnapshot(f.sourceSpec, f.db, slotName(f.migration, f.db));
+}
+
+export function applierOptions(f: CdcDb, extra: Partial<ApplierOptions> = {}): ApplierOptions {
+  return {
+    source: f.sourceSpec,
+    target: f.targetSpec,
+    database: f.db,
+    slot: slotName(f.migration, f.db),
+    publication: publicationName(f.migration, f.db),
+    origin: originName(f.migration, f.db),
+    migration: f.migration,
+    cutoverPrefix: cutoverMessagePrefix(f.migration),
+    commitMs: 100,
+    ...extra,
+  };
+}
+
+export interface Running {
+  readonly applier: Applier;
+  readonly done: Promise<string>;
+}
+
+export function startApplier(f: CdcDb, extra: Partial<ApplierOptions> = {}): Running {
+  const applier = new Applier(applierOptions(f, extra));
+  const done = applier.run();
+  done.catch(() => undefined);
+  return { applier, done };
+}
+
+let markers = 0;
+/** Emits a cutover marker on the source and waits until the applier has applied it and stopped. */
+export async function drain(f: CdcDb, running: Running, timeoutMs = 60_000): Promise<void> {
+  const token = `drain-${process.pid}-${++markers}`;
+  running.applier.stopAtMarker(token);
+  await f.src('SELECT pg_logical_emit_message(true, $1, $2)', [cutoverMessagePrefix(f.migration), token]);
+  const result = await Promise.race([running.done, new Promise<string>((_, rej) => setTimeout(() => rej(new Error('drain timed out')), timeoutMs))]);
+  assert.equal(result, 'cutover');
+}
+
+/** Every row of a table as text, sorted: equal arrays mean equal tables. */
+export async function rowsOf(cluster: Cluster, db: string, table: string): Promise<string[]> {
+  const rows = await cluster.query<{ r: string }>(`SELECT whole_row_::text AS r FROM ${table} AS whole_row_`, [], db);
+  return rows.map((r) => r.r).sort();
+}
+
+export async function assertSame(f: CdcDb, tables: readonly string[]): Promise<void> {
+  for (const table of tables) {
+    const [a, b] = await Promise.all([rowsOf(f.source, f.db, table), rowsOf(f.target, f.db, table)]);
+    assert.equal(b.length, a.length, `${table}: ${b.length} rows on the target, ${a.length} on the source`);
+    assert.deepEqual(b, a, `${table} differs`);
+  }
+}
+
+/** Copies tables' rows as of the exported snapshot (stands in for the copy phase). */
+export async function copyAtSnapshot(f: CdcDb, snapshot: string, tables: readonly string[]): Promise<void> {
+  const src = await f.source.connect(f.db);
+  const dst = await f.target.connect(f.db);
+  try {
+    await src.query('BEGIN ISOLATION LEVEL REPEATABLE READ');
+    await src.query(`SET TRANSACTION SNAPSHOT '${snapshot.replace(/'/g, "''")}'`);
+    for (const table of tables) {
+      const { rows } = await src.query<{ j: string }>(`SELECT json_agg(whole_row_)::text AS j FROM ${table} AS whole_row_`);
+      if (rows[0]!.j) await dst.query(`INSERT INTO ${table} SELECT * FROM json_populate_recordset(NULL::${table}, $1::json)`, [rows[0]!.j]);
+    }
+    await src.query('COMMIT');
+  } finally {
+    await src.end();
+    await dst.end();
+  }
+}
