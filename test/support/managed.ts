@@ -24,8 +24,15 @@ async function ensureRole(cluster: Cluster, name: string, attributes: string): P
 
 /** Sets azure.extensions on the cluster (ALTER SYSTEM + reload), as the portal does on Azure. */
 export async function setAllowList(cluster: Cluster, allowList: string): Promise<void> {
-  await cluster.query(`ALTER SYSTEM SET "azure.extensions" = ${literal(allowList)}`);
-  await cluster.query('SELECT pg_reload_conf()');
+  const client = await cluster.connect();
+  try {
+    // PostgreSQL 15 refuses ALTER SYSTEM for a placeholder the session has not seen: SET it first.
+    await client.query(`SET "azure.extensions" = ${literal(allowList)}`);
+    await client.query(`ALTER SYSTEM SET "azure.extensions" = ${literal(allowList)}`);
+    await client.query('SELECT pg_reload_conf()');
+  } finally {
+    await client.end();
+  }
   // The reload is asynchronous: wait until new sessions see the value.
   for (let i = 0; i < 100; i++) {
     const [row] = await cluster.query<{ v: string | null }>(`SELECT current_setting('azure.extensions', true) AS v`);

@@ -3,9 +3,10 @@
 // creatable by a non-superuser target user.
 import type pg from 'pg';
 import { ident } from '../connect/quote';
+import { INSUFFICIENT_PRIVILEGE, sqlState } from '../connect/sqlstate';
 import type { ValidationResult } from '../model';
 import { CODES } from './codes';
-import { CHECK_TYPES, failed, listSome, succeeded } from './result';
+import { CHECK_TYPES, failed, listSome, succeeded, warning } from './result';
 
 export const SOURCE_EXTENSIONS_SQL = `
 SELECT e.extname AS name, e.extversion AS version, n.nspname AS schema
@@ -25,9 +26,10 @@ FROM pg_available_extensions a
 LEFT JOIN pg_available_extension_versions v ON v.name = a.name AND v.version = a.default_version`;
 
 /** azure.extensions is a custom parameter: NULL when the target does not have it. */
-export const TARGET_EXTENSION_SETTINGS_SQL = `
-SELECT current_setting('azure.extensions', true) AS allow_list,
-       current_setting('shared_preload_libraries') AS preload`;
+export const TARGET_ALLOW_LIST_SQL = `SELECT current_setting('azure.extensions', true) AS allow_list`;
+
+/** Superuser-only unless the user has pg_read_all_settings (a managed admin may not). */
+export const TARGET_PRELOAD_SQL = `SELECT current_setting('shared_preload_libraries') AS preload`;
 
 /** Extensions whose library must be in shared_preload_libraries (extension → library). */
 export const PRELOAD_LIBRARIES: Readonly<Record<string, string>> = {
@@ -59,7 +61,8 @@ export interface TargetExtensions {
   readonly available: ReadonlyMap<string, { readonly superuser: boolean; readonly trusted: boolean }>;
   /** Entries of azure.extensions, or undefined when the target has no such parameter. */
   readonly allowList?: readonly string[];
-  readonly preload: readonly string[];
+  /** shared_preload_libraries, or undefined when the target user may not read it. */
+  readonly preload?: readonly string[];
 }
 
 export async function readSourceExtensions(client: pg.Client): Promise<SourceExtension[]> {
@@ -79,12 +82,17 @@ export async function readTargetExtensions(client: pg.Client, targetMajor: numbe
   const sql = targetMajor >= 13 ? TARGET_AVAILABLE_EXTENSIONS_SQL : TARGET_AVAILABLE_EXTENSIONS_SQL_PG12;
   // One client runs one query at a time: sequential, not Promise.all.
   const available = await client.query<{ name: string; superuser: boolean; trusted: boolean }>(sql);
-  const settings = await client.query<{ allow_list: string | null; preload: string }>(TARGET_EXTENSION_SETTINGS_SQL);
-  const row = settings.rows[0]!;
+  const allowList = (await client.query<{ allow_list: string | null }>(TARGET_ALLOW_LIST_SQL)).rows[0]!.allow_list;
+  let preload: string[] | undefined;
+  try {
+    preload = splitList((await client.query<{ preload: string }>(TARGET_PRELOAD_SQL)).rows[0]!.preload);
+  } catch (error) {
+    if (sqlState(error) !== INSUFFICIENT_PRIVILEGE) throw error;
+  }
   return {
     available: new Map(available.rows.map((r) => [r.name, { superuser: r.superuser, trusted: r.trusted }])),
-    ...(row.allow_list === null ? {} : { allowList: splitList(row.allow_list) }),
-    preload: splitList(row.preload),
+    ...(allowList === null ? {} : { allowList: splitList(allowList) }),
+    ...(preload === undefined ? {} : { preload }),
   };
 }
 
@@ -111,9 +119,9 @@ export function checkExtensions(
   const used = [...new Set([...perDatabase.values()].flat().map((e) => e.name))].filter((n) => !BUILT_IN.has(n)).sort();
   const notAllowed = target.allowList ? used.filter((n) => target.available.has(n) && !allowed(target.allowList!, n)) : [];
   const libraries = [...new Set(used.map((n) => PRELOAD_LIBRARIES[n]).filter((l): l is string => !!l))];
-  const notPreloaded = libraries.filter((l) => !target.preload.includes(l));
+  const notPreloaded = libraries.filter((l) => !target.preload?.includes(l));
   const allowValue = target.allowList ? extendList(target.allowList, notAllowed) : '';
-  const preloadValue = extendList(target.preload, notPreloaded);
+  const preloadValue = extendList(target.preload ?? [], notPreloaded);
 
   const results: ValidationResult[] = [];
   for (const [database, extensions] of perDatabase) {
@@ -147,7 +155,17 @@ export function checkExtensions(
         );
       }
       const library = PRELOAD_LIBRARIES[ext.name];
-      if (library && notPreloaded.includes(library)) {
+      if (library && notPreloaded.includes(library) && target.preload === undefined) {
+        results.push(
+          warning(
+            CODES.EXTENSION_NOT_PRELOADED,
+            CHECK_TYPES.serverParameters,
+            `extension ${name} (database ${ident(database)}) needs library ${library} in the target's shared_preload_libraries, which the target user may not read`,
+            `make sure the target's shared_preload_libraries includes ${library} (Azure: server parameter shared_preload_libraries, then restart), or GRANT pg_read_all_settings TO the target user so this check can verify it`,
+            scope,
+          ),
+        );
+      } else if (library && notPreloaded.includes(library)) {
         results.push(
           failed(
             CODES.EXTENSION_NOT_PRELOADED,
