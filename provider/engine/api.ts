@@ -2,7 +2,7 @@
 import { ControlStore } from './control/store';
 import { PgferryError } from './errors';
 import type { MigrationStatus, ProgressListener, VerificationReport } from './model';
-import type { MigrationSpec, ServerSpec } from './spec/schema';
+import { samePublicSpec, type MigrationSpec, type ServerSpec } from './spec/schema';
 
 export interface RunOptions {
   /** Aborts the migration (graceful: the current unit finishes, state becomes Canceled). */
@@ -26,6 +26,38 @@ export async function runMigration(spec: MigrationSpec, options: RunOptions = {}
 export async function startMigration(spec: MigrationSpec): Promise<void> {
   const { spawnRunner } = await import('./runner/spawn');
   await spawnRunner(spec, 'create');
+}
+
+/**
+ * Restarts a migration whose runner is gone (killed, machine restarted) from its recorded
+ * position, with the caller's credentials. Refused while a live runner holds the lease, for a
+ * finished migration, and when the spec names other servers or databases than the stored one.
+ */
+export async function resumeMigration(spec: MigrationSpec): Promise<void> {
+  const name = spec.migrationName;
+  const status = await showMigration(spec.target, name);
+  if (!status) throw notFound(name);
+  if (['Succeeded', 'Failed', 'Canceled', 'ValidationFailed'].includes(status.state)) {
+    throw new PgferryError('MIGRATION_FINISHED', `migration "${name}" is already ${status.state}; there is nothing to resume`, {
+      category: 'input',
+      field: 'name',
+    });
+  }
+  if (status.runner?.alive) {
+    throw new PgferryError('RUNNER_ALREADY_RUNNING', `migration "${name}" already has a live runner (pid ${status.runner.pid} on ${status.runner.host})`, {
+      category: 'input',
+      field: 'name',
+    });
+  }
+  if (!samePublicSpec(status.spec, spec)) {
+    throw new PgferryError('SPEC_MISMATCH', `migration "${name}" was created with other servers, databases or mode than given`, {
+      category: 'input',
+      field: 'properties',
+      fix: 'resume with the properties the migration was created with',
+    });
+  }
+  const { spawnRunner } = await import('./runner/spawn');
+  await spawnRunner(spec, 'resume');
 }
 
 async function withStore<T>(target: ServerSpec, fn: (store: ControlStore) => Promise<T>): Promise<T> {

@@ -7,6 +7,7 @@ export {
   migrationSpecSchema,
   serverSpecSchema,
   publicSpec,
+  samePublicSpec,
   MIGRATION_NAME_PATTERN,
   SSL_MODES,
   MIGRATION_MODES,
@@ -22,6 +23,7 @@ export { ControlStore } from './control/store';
 export {
   runMigration,
   startMigration,
+  resumeMigration,
   showMigration,
   listMigrations,
   cancelMigration,

@@ -1,6 +1,5 @@
 // The control catalog on the target: migrations are sub-resources of the target server, as in
 // Azure. Installed idempotently; holds state, progress, validation and events, never a secret.
-import os from 'node:os';
 import type pg from 'pg';
 import { openClient } from '../connect/client';
 import { ident } from '../connect/quote';
@@ -384,7 +383,7 @@ export class ControlStore {
     await this.query(
       `UPDATE ${S}.migration SET runner = CASE WHEN $2::jsonb IS NULL THEN NULL
               ELSE $2::jsonb || jsonb_build_object('heartbeatAt', now()) END WHERE name = $1`,
-      [name, runner ? JSON.stringify(runner) : null],
+      [name, runner ? JSON.stringify({ ...runner, leaseKey: leaseKey(name) }) : null],
     );
   }
 
@@ -498,9 +497,3 @@ export class ControlStore {
     };
   }
 }
-
-/** What a runner writes into `migration.runner` so `show` can tell live from stale. */
-export function runnerIdentity(migration: string): { host: string; pid: number; leaseKey: string } {
-  return { host: os.hostname(), pid: process.pid, leaseKey: leaseKey(migration) };
-}
-

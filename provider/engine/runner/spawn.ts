@@ -1,8 +1,58 @@
-// Starts the detached runner process (being built).
-import type { MigrationSpec } from '../spec/schema';
+// Starting the detached runner: registers the migration (so a taken name fails here, in the
+// caller), spawns the runner in its own session with its own log, hands it the spec on stdin,
+// and returns once it holds its lease.
+import { spawn } from 'node:child_process';
+import { closeSync, openSync, readFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { ControlStore } from '../control/store';
+import { PgferryError } from '../errors';
+import { FINAL_STATES } from '../model';
+import { publicSpec, type MigrationSpec } from '../spec/schema';
 
-export async function spawnRunner(spec: MigrationSpec, reason: 'create' | 'resume'): Promise<void> {
-  void spec;
-  void reason;
-  throw new Error('spawnRunner: not implemented yet');
+/** Where a runner writes its log (progress lines only: no secrets). */
+export function runnerLogPath(migration: string): string {
+  return path.join(os.tmpdir(), `pgferry-runner-${migration}.log`);
+}
+
+export async function spawnRunner(spec: MigrationSpec, reason: 'create' | 'resume', options: { timeoutMs?: number } = {}): Promise<void> {
+  const name = spec.migrationName;
+  const store = new ControlStore(spec.target);
+  try {
+    if (reason === 'create') {
+      await store.createMigration({ name, mode: spec.mode, option: spec.option, spec: publicSpec(spec), databases: spec.databases });
+    }
+    const logFile = runnerLogPath(name);
+    const log = openSync(logFile, 'a', 0o600);
+    const child = spawn(process.execPath, [path.join(__dirname, 'main.js')], {
+      detached: true,
+      stdio: ['pipe', log, log],
+      cwd: os.tmpdir(),
+    });
+    closeSync(log);
+    let exitCode: number | null | undefined;
+    child.on('exit', (code) => (exitCode = code));
+    child.stdin!.end(JSON.stringify({ spec, reason }));
+    child.unref();
+
+    const deadline = Date.now() + (options.timeoutMs ?? 60_000);
+    for (;;) {
+      const status = await store.get(name);
+      if (status?.runner?.alive && status.runner.pid === child.pid) return;
+      if (status && FINAL_STATES.has(status.state) && exitCode !== undefined) return;
+      if (exitCode !== undefined && exitCode !== 0) {
+        const tail = readFileSync(logFile, 'utf8').trim().split('\n').slice(-3).join(' | ');
+        throw new PgferryError('RUNNER_START', `the runner for "${name}" exited with code ${exitCode}: ${tail}`, { category: 'internal' });
+      }
+      if (Date.now() > deadline) {
+        throw new PgferryError('RUNNER_START', `the runner for "${name}" did not take its lease within ${Math.round((options.timeoutMs ?? 60_000) / 1000)} s`, {
+          category: 'internal',
+          fix: `see ${logFile}`,
+        });
+      }
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  } finally {
+    await store.close();
+  }
 }

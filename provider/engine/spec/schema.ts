@@ -119,3 +119,20 @@ export function publicSpec(spec: MigrationSpec): Record<string, unknown> {
     overwriteDbsInTarget: spec.overwriteDbsInTarget,
   };
 }
+
+/** JSON with object keys sorted, so specs compare equal whatever order storage gave them. */
+function canonicalJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
+  if (value !== null && typeof value === 'object') {
+    const entries = Object.entries(value as Record<string, unknown>)
+      .filter(([, v]) => v !== undefined)
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`;
+  }
+  return JSON.stringify(value);
+}
+
+/** Does a stored (secret-free) spec describe the same migration as `spec`? */
+export function samePublicSpec(stored: Record<string, unknown>, spec: MigrationSpec): boolean {
+  return canonicalJson(stored) === canonicalJson(publicSpec(spec));
+}

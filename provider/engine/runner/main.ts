@@ -1,0 +1,66 @@
+#!/usr/bin/env node
+// The runner process: reads {spec, reason} as JSON on standard input (credentials never travel on
+// a command line or in the environment), takes the lease, heartbeats, and runs the migration.
+import os from 'node:os';
+import { ControlStore } from '../control/store';
+import { canceledError, errorMessage } from '../errors';
+import { orchestrate } from '../orchestrator';
+import { parseMigrationSpec } from '../spec/parse';
+import { acquireLease } from './lease';
+
+async function readStdin(): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+/** Exit codes the spawner understands. */
+export const RUNNER_EXIT = { ok: 0, failed: 1, badInput: 2, leaseHeld: 3 } as const;
+
+async function main(): Promise<number> {
+  const input = JSON.parse(await readStdin()) as { spec: unknown; reason: 'create' | 'resume' };
+  const spec = parseMigrationSpec(input.spec);
+  const name = spec.migrationName;
+  let lease;
+  try {
+    lease = await acquireLease(spec.target, name);
+  } catch (error) {
+    console.error(errorMessage(error));
+    return RUNNER_EXIT.leaseHeld;
+  }
+  const store = new ControlStore(spec.target);
+  await store.setRunner(name, { host: os.hostname(), pid: process.pid });
+  const heartbeat = setInterval(() => void store.heartbeat(name).catch(() => undefined), 5000);
+  const controller = new AbortController();
+  const stop = () => controller.abort(canceledError());
+  process.on('SIGTERM', stop);
+  process.on('SIGINT', stop);
+  void lease.lost.then((error) => console.error(`lease connection lost: ${error.message}`));
+  try {
+    const status = await orchestrate(spec, {
+      adopt: true,
+      resume: input.reason === 'resume',
+      signal: controller.signal,
+      onProgress: (event) => {
+        if (event.kind === 'step-done') console.log(`${event.database ?? ''} ${event.step} done in ${event.seconds.toFixed(1)} s`);
+        else if (event.kind === 'warning' || event.kind === 'info') console.log(`${event.kind}: ${event.message}`);
+        else if (event.kind === 'table-done') console.log(`${event.database} ${event.table}: ${event.rows} rows`);
+      },
+    });
+    console.log(`migration ${name}: ${status.state}${status.message ? ` (${status.message})` : ''}`);
+    return status.state === 'Succeeded' ? RUNNER_EXIT.ok : RUNNER_EXIT.failed;
+  } finally {
+    clearInterval(heartbeat);
+    await store.heartbeat(name).catch(() => undefined);
+    await store.close();
+    await lease.release();
+  }
+}
+
+main().then(
+  (code) => process.exit(code),
+  (error: unknown) => {
+    console.error(`runner failed: ${errorMessage(error)}`);
+    process.exit(RUNNER_EXIT.failed);
+  },
+);

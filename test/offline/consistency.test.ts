@@ -1,0 +1,108 @@
+import assert from 'node:assert/strict';
+import { parseMigrationSpec, runMigration } from '../../provider/engine';
+import { serverSpec, startPair, type ServerPair } from '../support';
+
+describe('offline copy consistency', function () {
+  this.timeout(300_000);
+  let pair: ServerPair;
+  before(async () => {
+    pair = await startPair(15, 15);
+  });
+  after(async () => pair?.stop());
+
+  const spec = (name: string, db: string, extra: Record<string, unknown> = {}) =>
+    parseMigrationSpec({
+      migrationName: name,
+      source: serverSpec(pair.source),
+      target: serverSpec(pair.target),
+      databases: [db],
+      tableJobs: 4,
+      indexJobs: 2,
+      overwriteDbsInTarget: true,
+      ...extra,
+    });
+
+  it('copies one consistent snapshot while a writer inserts into the source', async () => {
+    await pair.source.query('CREATE DATABASE busy');
+    await pair.source.query(
+      `CREATE TABLE a (id bigint PRIMARY KEY, pad text); CREATE TABLE b (id bigint PRIMARY KEY, pad text);
+       INSERT INTO a SELECT g, repeat('x', 200) FROM generate_series(1, 200000) g;
+       INSERT INTO b SELECT g, repeat('y', 200) FROM generate_series(1, 200000) g;`,
+      [],
+      'busy',
+    );
+    // Each writer transaction adds the same id to both tables: a consistent copy has equal sets.
+    const writer = await pair.source.connect('busy');
+    let stop = false;
+    let written = 0;
+    const writing = (async () => {
+      let id = 1_000_000;
+      while (!stop) {
+        id += 1;
+        await writer.query(`BEGIN; INSERT INTO a VALUES (${id}, 'w'); INSERT INTO b VALUES (${id}, 'w'); COMMIT;`);
+        written += 1;
+      }
+    })();
+    try {
+      while (written < 20) await new Promise((r) => setTimeout(r, 10));
+      const status = await runMigration(spec('busy-copy', 'busy', { splitTablesLargerThan: 4 * 1024 * 1024 }));
+      assert.equal(status.state, 'Succeeded', status.message);
+      assert.equal(status.verification?.ok, true, status.verification?.firstMismatch);
+    } finally {
+      stop = true;
+      await writing;
+      await writer.end();
+    }
+    const [onlyA] = await pair.target.query(`SELECT count(*)::int AS n FROM a FULL JOIN b USING (id) WHERE a.id IS NULL OR b.id IS NULL`, [], 'busy');
+    assert.equal(onlyA!.n, 0, 'a row of a writer transaction was copied in one table but not the other');
+    const [t] = await pair.target.query(`SELECT count(*)::int AS n FROM a`, [], 'busy');
+    const [s] = await pair.source.query(`SELECT count(*)::int AS n FROM a`, [], 'busy');
+    assert.ok(t!.n >= 200_000 && t!.n < s!.n, `target ${t!.n} rows, source ${s!.n}: writes after the snapshot must not be copied`);
+  });
+
+  it('a split copy of a large table equals an unsplit copy (integer key and CTID ranges)', async () => {
+    await pair.source.query('CREATE DATABASE big');
+    await pair.source.query(
+      `CREATE TABLE keyed (id int PRIMARY KEY, v text, n numeric);
+       CREATE TABLE heap (v text, n numeric);
+       INSERT INTO keyed SELECT g, md5(g::text), g / 3.0 FROM generate_series(-5000, 150000) g;
+       INSERT INTO heap SELECT md5(g::text), g / 7.0 FROM generate_series(1, 150000) g;
+       DELETE FROM heap WHERE n::int % 11 = 0;`,
+      [],
+      'big',
+    );
+    const digest = async () =>
+      pair.target.query(
+        `SELECT (SELECT count(*) FROM keyed)::int AS keyed_n, (SELECT md5(string_agg(k::text, ',' ORDER BY id)) FROM keyed k) AS keyed_h,
+                (SELECT count(*) FROM heap)::int AS heap_n, (SELECT md5(string_agg(h::text, ',' ORDER BY v, n)) FROM heap h) AS heap_h`,
+        [],
+        'big',
+      );
+    const split = await runMigration(spec('big-split', 'big', { splitTablesLargerThan: 1024 * 1024, splitMaxParts: 7 }));
+    assert.equal(split.state, 'Succeeded', split.message);
+    const parts = await pair.target.query(
+      `SELECT table_name, parts FROM pgferry.migration_table WHERE migration = 'big-split' ORDER BY 1`,
+    );
+    assert.deepEqual(parts, [{ table_name: 'public.heap', parts: 7 }, { table_name: 'public.keyed', parts: 7 }]);
+    const splitDigest = await digest();
+    const whole = await runMigration(spec('big-whole', 'big', { splitTablesLargerThan: 0 }));
+    assert.equal(whole.state, 'Succeeded', whole.message);
+    assert.deepEqual(await digest(), splitDigest);
+    const [src] = await pair.source.query(`SELECT (SELECT count(*) FROM keyed)::int AS n, (SELECT count(*) FROM heap)::int AS h`, [], 'big');
+    assert.equal(splitDigest[0]!.keyed_n, src!.n);
+    assert.equal(splitDigest[0]!.heap_n, src!.h);
+  });
+
+  it('overwrite false with an existing target database fails validation and leaves it untouched', async () => {
+    await pair.source.query('CREATE DATABASE keep');
+    await pair.source.query('CREATE TABLE t (id int); INSERT INTO t VALUES (1)', [], 'keep');
+    await pair.target.query('CREATE DATABASE keep');
+    await pair.target.query(`CREATE TABLE marker (note text); INSERT INTO marker VALUES ('mine')`, [], 'keep');
+    for (const option of ['ValidateAndMigrate', 'Migrate'] as const) {
+      const status = await runMigration(spec(`keep-${option.toLowerCase()}`, 'keep', { overwriteDbsInTarget: false, option }));
+      assert.equal(status.state, 'ValidationFailed', `${option}: ${status.state} ${status.message}`);
+      assert.deepEqual(await pair.target.query('SELECT note FROM marker', [], 'keep'), [{ note: 'mine' }]);
+      assert.deepEqual(await pair.target.query(`SELECT to_regclass('public.t') AS t`, [], 'keep'), [{ t: null }]);
+    }
+  });
+});
