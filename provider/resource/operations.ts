@@ -13,8 +13,6 @@ type Props = Record<string, unknown>;
 
 /** Engine entry points announced for the engine API but possibly not there yet in this build. */
 interface PendingEngineApi {
-  /** Restarts the runner of a migration whose lease is free. */
-  resumeMigration(spec: MigrationSpec): Promise<void>;
   /** Drops the migration's replication slots and publications on the source (idempotent). */
   cleanupSource(spec: MigrationSpec): Promise<void>;
   /** Drops the migrated databases on the target (dropTargetDatabasesOnDelete). */
@@ -167,9 +165,18 @@ async function continueWork(
   const write = redactingWriter(spec, options.write ?? stdoutWriter);
   if (isStale(status) || status.runner === undefined) {
     write(`${spec.migrationName}: no runner holds the migration; restarting it`);
-    await requirePendingApi('resumeMigration')(spec);
+    await resume(spec);
   }
   return waitUntilSettled(spec, timeoutMs, options);
+}
+
+/** Restarts a stale runner with the credentials of these inputs; a runner that came back meanwhile is fine. */
+async function resume(spec: MigrationSpec): Promise<void> {
+  try {
+    await engine.resumeMigration(spec);
+  } catch (error) {
+    if (!(engine.isPgferryError(error) && error.code === 'RUNNER_ALREADY_RUNNING')) throw error;
+  }
 }
 
 /** Cutover: request it, then wait for the drain, sequence sync, verification and cleanup. */
@@ -284,7 +291,7 @@ export async function read(id: string, props: Props, options: OperationOptions =
   if (isStale(status)) {
     const write = redactingWriter(spec, options.write ?? stdoutWriter);
     write(`${spec.migrationName}: the runner stopped; restarting it`);
-    await requirePendingApi('resumeMigration')(spec);
+    await resume(spec);
     status = (await engine.showMigration(spec.target, spec.migrationName)) ?? status;
   }
   return { id, props: migrationOutputs(inputs, status) };

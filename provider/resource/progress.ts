@@ -14,7 +14,7 @@ export function formatEvent(name: string, event: ProgressEvent): string | undefi
   const db = 'database' in event && event.database ? ` [${event.database}]` : '';
   switch (event.kind) {
     case 'step':
-      return `${name}: step ${event.index}/${event.total} ${event.step}${db}`;
+      return `${name}: ${event.total > 0 ? `step ${event.index}/${event.total} ` : ''}${event.step}${db}`;
     case 'step-done':
       return `${name}: ${event.step} done in ${event.seconds.toFixed(1)} s${db}`;
     case 'table-done':
