@@ -1,0 +1,128 @@
+// `pgferry demo`: embedded source and target servers, the sample database, an offline migration
+// with progress and verification, then the seeds' online scenario (a row inserted on the source
+// while streaming, cutover, the row read back from the target).
+import {
+  parseMigrationSpec,
+  requestCutover,
+  runMigration,
+  startMigration,
+  waitForMigration,
+  type MigrationStatus,
+  type ProgressEvent,
+} from '../engine';
+import { FINAL_STATES } from '../engine/model';
+import { startCluster, stopAllClusters, type Cluster, type PgMajor } from '../localpg/cluster';
+import { SAMPLE_DATA_SQL, SAMPLE_DATABASE, SAMPLE_SCHEMA_SQL } from './sampleDatabase';
+
+type Print = (line: string) => void;
+
+function describeEvent(event: ProgressEvent): string | undefined {
+  switch (event.kind) {
+    case 'step-done':
+      return `  ${event.step} (${event.seconds.toFixed(1)} s)`;
+    case 'table-done':
+      return `    ${event.table.padEnd(44)} ${String(event.rows).padStart(8)} rows ${(event.bytes / 1024 / 1024).toFixed(1).padStart(7)} MB`;
+    case 'warning':
+      return `  warning: ${event.message}`;
+    default:
+      return undefined;
+  }
+}
+
+async function startServers(print: Print): Promise<{ source: Cluster; target: Cluster }> {
+  // The target plays Azure Flexible Server (PostgreSQL 16); the source stays at 15 because the
+  // machine's pg_dump is 15 and must be at least the source's major version.
+  let targetMajor: PgMajor = 16;
+  const source = await startCluster({ major: 15, label: 'demo-src' });
+  let target: Cluster;
+  try {
+    target = await startCluster({ major: 16, label: 'demo-dst' });
+  } catch {
+    targetMajor = 15;
+    target = await startCluster({ major: 15, label: 'demo-dst' });
+  }
+  print(`source: PostgreSQL ${source.major} on 127.0.0.1:${source.port}; target: PostgreSQL ${targetMajor} on 127.0.0.1:${target.port}`);
+  return { source, target };
+}
+
+function serverOf(cluster: Cluster) {
+  return { host: cluster.host, port: cluster.port, user: cluster.user, password: cluster.password, sslMode: 'prefer' as const };
+}
+
+function summary(status: MigrationStatus, print: Print): void {
+  print(`state: ${status.state} / ${status.subState}${status.message ? ` (${status.message})` : ''}`);
+  for (const db of status.databases) {
+    print(`  ${db.database}: ${db.state}, tables ${db.tables.completed}/${db.tables.total}, ${db.rowsCopied} rows, ${(db.bytesCopied / 1024 / 1024).toFixed(1)} MB` +
+      (status.mode === 'Online' ? `, cdc +${db.inserts}/~${db.updates}/-${db.deletes}` : ''));
+  }
+  if (status.verification) {
+    const v = status.verification;
+    print(`verification: ${v.ok ? 'identical' : `MISMATCH: ${v.firstMismatch}`} (${v.tables.length} tables compared by row count and checksum)`);
+  }
+}
+
+export async function runDemo(print: Print = (line) => console.log(line)): Promise<number> {
+  const started = Date.now();
+  try {
+    const { source, target } = await startServers(print);
+    print(`loading the sample database "${SAMPLE_DATABASE}" (AdventureWorks-like) into the source ...`);
+    await source.query(`CREATE DATABASE ${SAMPLE_DATABASE}`);
+    await source.query(SAMPLE_SCHEMA_SQL, [], SAMPLE_DATABASE);
+    await source.query(SAMPLE_DATA_SQL, [], SAMPLE_DATABASE);
+    const [{ n }] = (await source.query(`SELECT count(*)::int AS n FROM humanresources.department`, [], SAMPLE_DATABASE)) as [{ n: number }];
+    print(`humanresources.department has ${n} rows on the source`);
+
+    print('\n== offline migration "offlinemigration" ==');
+    const offline = await runMigration(
+      parseMigrationSpec({
+        migrationName: 'offlinemigration',
+        source: serverOf(source),
+        target: serverOf(target),
+        databases: [SAMPLE_DATABASE],
+        mode: 'Offline',
+        option: 'ValidateAndMigrate',
+      }),
+      { onProgress: (e) => { const line = describeEvent(e); if (line) print(line); } },
+    );
+    summary(offline, print);
+    if (offline.state !== 'Succeeded') return 1;
+
+    print('\n== online migration "onlinemigration" (overwriting the target database) ==');
+    const onlineSpec = parseMigrationSpec({
+      migrationName: 'onlinemigration',
+      source: serverOf(source),
+      target: serverOf(target),
+      databases: [SAMPLE_DATABASE],
+      mode: 'Online',
+      option: 'ValidateAndMigrate',
+      overwriteDbsInTarget: true,
+    });
+    await startMigration(onlineSpec);
+    const targetServer = onlineSpec.target;
+    const streaming = await waitForMigration(targetServer, 'onlinemigration', (s) => s.subState === 'WaitingForCutoverTrigger' || FINAL_STATES.has(s.state), { intervalMs: 500, timeoutMs: 300_000 });
+    summary(streaming, print);
+    if (streaming.subState !== 'WaitingForCutoverTrigger') return 1;
+
+    const insert = `INSERT INTO humanresources.department VALUES (17, 'Logistics', 'Inventory Management', DEFAULT)`;
+    print(`source: ${insert}`);
+    await source.query(insert, [], SAMPLE_DATABASE);
+    const deadline = Date.now() + 60_000;
+    for (;;) {
+      const rows = await target.query(`SELECT name FROM humanresources.department WHERE departmentid = 17`, [], SAMPLE_DATABASE);
+      if (rows.length > 0) break;
+      if (Date.now() > deadline) throw new Error('the inserted row did not reach the target within 60 s');
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    print('target: the row arrived while streaming; requesting the cutover ...');
+    await requestCutover(targetServer, 'onlinemigration');
+    const done = await waitForMigration(targetServer, 'onlinemigration', (s) => FINAL_STATES.has(s.state), { intervalMs: 250, timeoutMs: 300_000 });
+    summary(done, print);
+    if (done.downtimeSeconds !== undefined) print(`cutover downtime: ${done.downtimeSeconds.toFixed(2)} s`);
+    const rows = await target.query(`SELECT departmentid, name, groupname FROM humanresources.department WHERE departmentid = 17`, [], SAMPLE_DATABASE);
+    print(`target: ${JSON.stringify(rows)}`);
+    print(`\ndemo finished in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+    return done.state === 'Succeeded' && rows.length === 1 ? 0 : 1;
+  } finally {
+    await stopAllClusters();
+  }
+}
