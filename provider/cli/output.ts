@@ -1,5 +1,5 @@
 // What the CLI prints: compact human tables or exactly one JSON value, always through redact().
-import type { DatabaseDetails, MigrationStatus, ValidationResult, VerificationReport } from '../engine';
+import { FINAL_STATES, type DatabaseDetails, type MigrationStatus, type ValidationResult, type VerificationReport } from '../engine';
 import { redact } from './secrets';
 
 export function writeOut(text: string): void {
@@ -110,7 +110,7 @@ export function renderStatus(status: MigrationStatus): string {
       ...(status.sourceVersion || status.targetVersion ? [['Versions', `source ${status.sourceVersion ?? '?'}, target ${status.targetVersion ?? '?'}`]] : []),
       ...(status.downtimeSeconds !== undefined ? [['Downtime', formatSeconds(status.downtimeSeconds)]] : []),
       ...(status.runner
-        ? [['Runner', `${status.runner.host} pid ${status.runner.pid}, ${status.runner.alive ? 'alive' : 'not running'} (heartbeat ${status.runner.heartbeatAt})`]]
+        ? [['Runner', `${status.runner.host} pid ${status.runner.pid}, ${status.runner.alive ? 'alive' : FINAL_STATES.has(status.state) ? 'finished' : 'not running'} (heartbeat ${status.runner.heartbeatAt})`]]
         : []),
     ]),
   ];

@@ -1,9 +1,9 @@
 // Live progress while waiting: on a terminal a block per database and loading table, redrawn in
 // place; elsewhere plain lines, printed only when something changes.
-import type { MigrationStatus } from '../engine';
+import { FINAL_STATES, type MigrationStatus } from '../engine';
 import { formatBytes, formatCount } from './output';
 import { redact } from './secrets';
-import type { TableProgress } from './tableProgress';
+import type { ProgressEventLine, TableProgress } from './tableProgress';
 
 /** Counter-only changes (rows, bytes) are printed at most this often in plain mode. */
 const PLAIN_COUNTER_INTERVAL_MS = 10_000;
@@ -24,6 +24,7 @@ export class ProgressView {
   private readonly printed = new Map<string, { coarse: string; fine: string; at: number }>();
   private readonly tableStates = new Map<string, string>();
   private readonly started = Date.now();
+  private readonly seenEvents = new Set<string>();
 
   constructor(
     private readonly stream: NodeJS.WriteStream,
@@ -51,23 +52,35 @@ export class ProgressView {
   }
 
   private static rateText(s: Sample): string {
-    if (s.byteRate === undefined || s.rowRate === undefined) return '';
-    return `${formatBytes(s.byteRate)}/s, ${formatCount(s.rowRate)} rows/s`;
+    if (!s.byteRate && !s.rowRate) return '';
+    return `${formatBytes(s.byteRate ?? 0)}/s, ${formatCount(s.rowRate ?? 0)} rows/s`;
   }
 
-  update(status: MigrationStatus, tables: readonly TableProgress[] = []): void {
-    if (this.live) this.draw(status, tables);
-    else this.plain(status, tables);
+  update(status: MigrationStatus, tables: readonly TableProgress[] = [], events: readonly ProgressEventLine[] = []): void {
+    if (this.live) this.draw(status, tables, events);
+    else this.plain(status, tables, events);
   }
 
-  private draw(status: MigrationStatus, tables: readonly TableProgress[]): void {
+  /** Events not printed yet. */
+  private fresh(events: readonly ProgressEventLine[]): ProgressEventLine[] {
+    const out: ProgressEventLine[] = [];
+    for (const e of events) {
+      const key = `${e.at}\0${e.database ?? ''}\0${e.message}`;
+      if (this.seenEvents.has(key)) continue;
+      this.seenEvents.add(key);
+      out.push(e);
+    }
+    return out;
+  }
+
+  private draw(status: MigrationStatus, tables: readonly TableProgress[], events: readonly ProgressEventLine[]): void {
     const elapsed = Math.round((Date.now() - this.started) / 1000);
     const lines = [`${status.name}  ${status.state} / ${status.subState}  (${elapsed} s)`];
     for (const d of status.databases) {
       const s = this.rate(`db:${d.database}`, d.rowsCopied, d.bytesCopied);
       let line = `  ${d.database}  ${d.state}  tables ${d.tables.completed}/${d.tables.total}  ${formatCount(d.rowsCopied)} rows  ${formatBytes(d.bytesCopied)}`;
       const rate = ProgressView.rateText(s);
-      if (rate && d.state === 'InProgress' && status.subState === 'MigratingData') line += `  ${rate}`;
+      if (rate && d.state === 'InProgress' && d.tables.completed < d.tables.total) line += `  ${rate}`;
       if (status.mode === 'Online' && (d.inserts || d.updates || d.deletes || d.latencySeconds !== undefined)) {
         line += `  cdc +${formatCount(d.inserts)} ~${formatCount(d.updates)} -${formatCount(d.deletes)}`;
         if (d.latencySeconds !== undefined) line += `  latency ${d.latencySeconds.toFixed(1)} s`;
@@ -82,7 +95,10 @@ export class ProgressView {
       }
       if (loading.length > LIVE_TABLES_PER_DATABASE) lines.push(`    … ${loading.length - LIVE_TABLES_PER_DATABASE} more loading`);
     }
-    const width = Math.max(40, this.stream.columns ?? 120);
+    const last = events[events.length - 1];
+    if (last && !FINAL_STATES.has(status.state)) lines.push(`  last: ${last.database ? `${last.database}: ` : ''}${last.message}`);
+    // A pseudo-terminal may report 0 columns: assume a common width then.
+    const width = Math.max(40, this.stream.columns || 120);
     const text = lines.map((l) => (l.length > width ? `${l.slice(0, width - 1)}…` : l)).join('\n');
     // Move to the start of the previous block and clear it, then draw the new one.
     const up = this.drawnLines > 0 ? `\x1b[${this.drawnLines}F\x1b[J` : '';
@@ -100,13 +116,16 @@ export class ProgressView {
     this.stream.write(redact(`${new Date(now).toISOString()} ${text}\n`));
   }
 
-  private plain(status: MigrationStatus, tables: readonly TableProgress[]): void {
+  private plain(status: MigrationStatus, tables: readonly TableProgress[], events: readonly ProgressEventLine[]): void {
+    for (const e of this.fresh(events)) {
+      this.stream.write(redact(`${e.at} ${status.name}${e.database ? `/${e.database}` : ''}: ${e.level === 'info' ? '' : `${e.level}: `}${e.message}\n`));
+    }
     this.plainLine('migration', `${status.state}/${status.subState}`, '', `${status.name}: ${status.state} / ${status.subState}${status.message ? ` (${status.message})` : ''}`);
     for (const d of status.databases) {
       const s = this.rate(`db:${d.database}`, d.rowsCopied, d.bytesCopied);
       const rate = ProgressView.rateText(s);
       let text = `${status.name}/${d.database}: ${d.state}, tables ${d.tables.completed}/${d.tables.total}, ${formatCount(d.rowsCopied)} rows, ${formatBytes(d.bytesCopied)}`;
-      if (rate && d.state === 'InProgress') text += ` (${rate})`;
+      if (rate && d.state === 'InProgress' && d.tables.completed < d.tables.total) text += ` (${rate})`;
       let fine = `${d.rowsCopied}/${d.bytesCopied}`;
       if (status.mode === 'Online') {
         text += `, cdc +${d.inserts} ~${d.updates} -${d.deletes}`;

@@ -3,6 +3,13 @@
 import { ControlStore, type ServerSpec } from '../engine';
 import { CONTROL_SCHEMA } from '../engine/names';
 
+export interface ProgressEventLine {
+  readonly at: string;
+  readonly level: string;
+  readonly database?: string;
+  readonly message: string;
+}
+
 export interface TableProgress {
   readonly database: string;
   readonly table: string;
@@ -56,6 +63,15 @@ export class TableProgressReader {
       }));
     } catch {
       // Progress is a nicety: a failed read must not end the wait.
+      return [];
+    }
+  }
+
+  /** The latest catalog events (step timings, warnings), oldest first. */
+  async events(name: string, limit = 20): Promise<ProgressEventLine[]> {
+    try {
+      return await this.store.events(name, limit);
+    } catch {
       return [];
     }
   }

@@ -1,7 +1,7 @@
 // Waiting for a migration with live progress, and the exit code each wait ends with.
 import { FINAL_STATES, waitForMigration, type MigrationSpec, type MigrationStatus, type ServerSpec } from '../engine';
 import { ProgressView } from './progress';
-import { TableProgressReader, type TableProgress } from './tableProgress';
+import { TableProgressReader, type ProgressEventLine, type TableProgress } from './tableProgress';
 
 export type WaitGoal = 'run' | 'cutover' | 'cancel';
 
@@ -30,23 +30,25 @@ export async function waitWithProgress(target: ServerSpec, name: string, done: (
   const view = new ProgressView(process.stderr, process.stderr.isTTY === true);
   const reader = new TableProgressReader(target);
   let tables: readonly TableProgress[] = [];
+  let events: readonly ProgressEventLine[] = [];
   let reading = false;
   try {
     const final = await waitForMigration(target, name, done, {
       intervalMs: 1000,
       onStatus: (status) => {
-        view.update(status, tables);
+        view.update(status, tables, events);
         // Table rows refresh in the background; the next status draws them.
         if (!reading && !FINAL_STATES.has(status.state)) {
           reading = true;
-          void reader.read(name).then((t) => {
+          void Promise.all([reader.read(name), reader.events(name)]).then(([t, e]) => {
             tables = t;
+            events = e;
             reading = false;
           });
         }
       },
     });
-    view.update(final, await reader.read(name));
+    view.update(final, await reader.read(name), await reader.events(name));
     return final;
   } finally {
     await reader.close();

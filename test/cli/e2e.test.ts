@@ -1,0 +1,76 @@
+// End to end through the real command: `pgferry create --wait` of a tiny database, offline, read
+// back from the target; then show/list/verify of the finished migration.
+import assert from 'node:assert/strict';
+import { startPair, type ServerPair } from '../support';
+import { propertiesFile, runCli } from './helpers';
+
+describe('pgferry create --wait (offline, end to end)', function () {
+  this.timeout(300_000);
+  let pair: ServerPair;
+  let file: string;
+  before(async () => {
+    pair = await startPair();
+    await pair.source.query('CREATE DATABASE tiny');
+    await pair.source.query(
+      `CREATE TABLE public.items (id int PRIMARY KEY, name text NOT NULL, price numeric(10,2));
+       INSERT INTO public.items SELECT g, 'item ' || g, g * 1.5 FROM generate_series(1, 1000) g;
+       CREATE TABLE public."Odd ""Name""" (k text PRIMARY KEY);
+       INSERT INTO public."Odd ""Name""" VALUES ('a'), ('b');`,
+      [],
+      'tiny',
+    );
+    // The Azure body, as the az CLI takes it; the target given by the file's FQDN and port.
+    file = propertiesFile({
+      properties: {
+        SourceDBServerResourceId: `${pair.source.host}:${pair.source.port}@postgres`,
+        SecretParameters: { AdminCredentials: { SourceServerPassword: pair.source.password, TargetServerPassword: pair.target.password } },
+        targetServerUserName: 'postgres',
+        targetDbServerFullyQualifiedDomainName: pair.target.host,
+        targetDbServerPort: pair.target.port,
+        DBsToMigrate: ['tiny'],
+        OverwriteDBsInTarget: 'True',
+        MigrationMode: 'Offline',
+        SSLMode: 'Prefer',
+        tableJobs: 2,
+      },
+    });
+  });
+  after(async () => pair?.stop());
+
+  it('copies the database and exits 0 with the Succeeded status as JSON', async () => {
+    const result = await runCli(['create', '--name', 'tiny-offline', '--properties', file, '--wait', '--output', 'json'], {}, 240_000);
+    assert.equal(result.code, 0, `stderr: ${result.stderr}\nstdout: ${result.stdout}`);
+    const status = JSON.parse(result.stdout);
+    assert.equal(status.name, 'tiny-offline');
+    assert.equal(status.state, 'Succeeded');
+    assert.equal(status.databases[0].database, 'tiny');
+    assert.equal(status.databases[0].tables.completed, 2);
+    assert.ok(!result.stdout.includes(pair.source.password) && !result.stderr.includes(pair.source.password));
+    // plain progress lines (stderr is not a terminal here)
+    assert.match(result.stderr, /tiny-offline: (InProgress|Succeeded)/);
+
+    const rows = await pair.target.query<{ n: number; s: string }>(`SELECT count(*)::int AS n, sum(price)::text AS s FROM public.items`, [], 'tiny');
+    assert.deepEqual(rows, [{ n: 1000, s: '750750.00' }]);
+    assert.deepEqual(await pair.target.query(`SELECT k FROM public."Odd ""Name""" ORDER BY k`, [], 'tiny'), [{ k: 'a' }, { k: 'b' }]);
+  });
+
+  it('refuses the same name again on this target with exit 2', async () => {
+    const again = await runCli(['create', '--name', 'tiny-offline', '--properties', file]);
+    assert.equal(again.code, 2, again.stderr);
+    assert.equal(again.errLines.length, 1);
+    assert.match(again.errLines[0]!, /tiny-offline/);
+  });
+
+  it('shows, lists and verifies the finished migration', async () => {
+    const flags = ['--target-host', pair.target.host, '--target-port', String(pair.target.port)];
+    const env = { PGPASSWORD: pair.target.password };
+    const show = await runCli(['show', '--name', 'tiny-offline', ...flags], env);
+    assert.equal(show.code, 0, show.stderr);
+    assert.match(show.stdout, /Succeeded \/ Completed/);
+    const list = await runCli(['list', '--filter', 'all', '--output', 'json', ...flags], env);
+    assert.deepEqual(JSON.parse(list.stdout).map((s: { name: string }) => s.name), ['tiny-offline']);
+    const verify = await runCli(['verify', '--name', 'tiny-offline', '--properties', file, '--output', 'json']);
+    assert.equal(verify.code, 0, verify.stderr);
+    assert.equal(JSON.parse(verify.stdout).ok, true);
+  });
+});
