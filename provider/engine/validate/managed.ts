@@ -10,14 +10,15 @@ export const EVENT_TRIGGERS_SQL = `
 SELECT e.evtname AS name, e.evtevent AS event, e.evtfoid::regproc::text AS function
 FROM pg_event_trigger e
 WHERE NOT EXISTS (SELECT 1 FROM pg_depend d
-                  WHERE d.classid = 'pg_event_trigger'::regclass AND d.objid = e.oid AND d.deptype = 'e')
+                  WHERE d.classid = 'pg_event_trigger'::regclass AND d.objid = e.oid AND d.deptype IN ('e', 'i'))
 ORDER BY 1`;
 
 /** Procedural languages that are not trusted (plperlu, plpython3u, …), with their extension if any. */
 export const UNTRUSTED_LANGUAGES_SQL = `
 SELECT l.lanname AS name,
        (SELECT x.extname FROM pg_depend d JOIN pg_extension x ON x.oid = d.refobjid
-        WHERE d.classid = 'pg_language'::regclass AND d.objid = l.oid AND d.deptype = 'e') AS extension
+        WHERE d.classid = 'pg_language'::regclass AND d.objid = l.oid
+          AND d.refclassid = 'pg_extension'::regclass AND d.deptype = 'e') AS extension
 FROM pg_language l
 WHERE l.lanispl AND NOT l.lanpltrusted
 ORDER BY 1`;
@@ -31,7 +32,7 @@ JOIN pg_namespace n ON n.oid = p.pronamespace
 WHERE p.prolang = (SELECT oid FROM pg_language WHERE lanname = 'c')
   AND n.nspname NOT IN ('pg_catalog', 'information_schema')
   AND NOT EXISTS (SELECT 1 FROM pg_depend d
-                  WHERE d.classid = 'pg_proc'::regclass AND d.objid = p.oid AND d.deptype = 'e')
+                  WHERE d.classid = 'pg_proc'::regclass AND d.objid = p.oid AND d.deptype IN ('e', 'i'))
 ORDER BY 1, 2`;
 
 /**
@@ -67,7 +68,7 @@ FROM owned o
 JOIN pg_roles r ON r.oid = o.owner
 WHERE r.rolsuper
   AND NOT EXISTS (SELECT 1 FROM pg_depend d
-                  WHERE d.classid = o.classid AND d.objid = o.objid AND d.deptype = 'e')
+                  WHERE d.classid = o.classid AND d.objid = o.objid AND d.deptype IN ('e', 'i'))
 ORDER BY 1, 2, 3`;
 
 export const TARGET_SUPERUSER_ROLES_SQL = `SELECT rolname AS name FROM pg_roles WHERE rolsuper`;

@@ -20,7 +20,7 @@ SELECT c.castsource::regtype::text AS source, c.casttarget::regtype::text AS tar
 FROM pg_cast c
 WHERE c.oid >= 16384
   AND NOT EXISTS (SELECT 1 FROM pg_depend d
-                  WHERE d.classid = 'pg_cast'::regclass AND d.objid = c.oid AND d.deptype = 'e')
+                  WHERE d.classid = 'pg_cast'::regclass AND d.objid = c.oid AND d.deptype IN ('e', 'i'))
 ORDER BY 1, 2`;
 
 export async function checkSchema(client: pg.Client, database: string, sourceMajor: number): Promise<ValidationResult[]> {
