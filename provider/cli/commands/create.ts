@@ -1,7 +1,6 @@
 // `pgferry create` and `pgferry resume`: validate the file and flags before touching any server,
 // then hand the migration to a detached runner, optionally waiting for its outcome.
-import * as engine from '../../engine';
-import { PgferryError, showMigration, startMigration, type MigrationSpec } from '../../engine';
+import { PgferryError, resumeMigration, showMigration, startMigration, type MigrationSpec } from '../../engine';
 import type { CliArgs } from '../args';
 import { loadProperties } from '../files';
 import { renderStatus, statusJson, writeJson, writeOut } from '../output';
@@ -38,15 +37,8 @@ export async function createCommand(args: CliArgs): Promise<number> {
   return report(spec, args);
 }
 
-type Resume = (spec: MigrationSpec) => Promise<unknown>;
-
 export async function resumeCommand(args: CliArgs): Promise<number> {
   const spec = await specFromArgs(args);
-  // resumeMigration is being added to the engine API; look it up at run time until it lands.
-  const resume = (engine as unknown as Record<string, unknown>).resumeMigration as Resume | undefined;
-  if (typeof resume !== 'function') {
-    throw new PgferryError('NOT_AVAILABLE', '`pgferry resume` is not yet available: this engine has no resumeMigration', { category: 'internal' });
-  }
-  await resume(spec);
+  await resumeMigration(spec);
   return report(spec, args);
 }
