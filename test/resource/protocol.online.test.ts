@@ -1,0 +1,141 @@
+// Protocol against real servers: an Online PgMigration through the SDK's provider host — create
+// returns with changes streaming, changes made on the source reach the target, refresh shows the
+// counters, `cutover: true` cuts over (Succeeded, identical, downtime), and destroying an online
+// migration in progress leaves no slot or publication on the source.
+import assert from 'node:assert/strict';
+import { startCluster, type Cluster } from '../support';
+import { fingerprint, loadShop } from './support/fixture';
+import { makeProgramDir, secretLeaks, serializedProvider, startProviderHost, type ProviderHost } from './support/providerHost';
+
+const SOURCE_PW = 'src-Online-0c6d19';
+const TARGET_PW = 'dst-Online-b93f5a';
+
+async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 60_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
+
+describe('protocol: Online PgMigration against real servers', function () {
+  this.timeout(300_000);
+  let source: Cluster;
+  let target: Cluster;
+  let provider: string;
+  let program: { dir: string; remove(): Promise<void> };
+  let host: ProviderHost;
+
+  const inputs = (overrides: Record<string, unknown> = {}) => ({
+    migrationName: 'proto-online',
+    source: { host: source.host, port: source.port, user: source.user, password: SOURCE_PW },
+    target: { host: target.host, port: target.port, user: target.user, password: TARGET_PW },
+    databases: ['shop'],
+    mode: 'Online',
+    cutover: false,
+    tableJobs: 2,
+    customTimeouts: { create: '5m', update: '5m', delete: '2m' },
+    __provider: provider,
+    ...overrides,
+  });
+
+  const slotsOnSource = async () =>
+    (await source.query<{ slot_name: string }>(`SELECT slot_name FROM pg_replication_slots WHERE slot_name LIKE 'pgferry%'`)).map((r) => r.slot_name);
+
+  before(async () => {
+    [source, target] = await Promise.all([
+      startCluster({ major: 15, label: 'res-src', password: SOURCE_PW }),
+      startCluster({ major: 15, label: 'res-dst', password: TARGET_PW }),
+    ]);
+    await loadShop(source, 'shop');
+    await loadShop(source, 'scratch');
+    provider = await serializedProvider();
+    program = await makeProgramDir();
+    host = await startProviderHost(program.dir);
+    await host.configure({});
+  });
+  after(async () => {
+    await host?.stop();
+    await program?.remove();
+    await Promise.all([source?.stop(), target?.stop()]);
+  });
+
+  let id: string;
+  let outputs: Record<string, unknown>;
+
+  it('Create returns once the copy is done and changes stream (WaitingForCutoverTrigger)', async () => {
+    const checked = await host.check({}, inputs());
+    assert.deepEqual(checked.failures, []);
+    const created = await host.create(checked.inputs);
+    id = created.id;
+    outputs = created.properties;
+    assert.equal(outputs.subState, 'WaitingForCutoverTrigger', String(outputs.message));
+    assert.equal(outputs.state, 'WaitingForUserAction');
+    assert.equal(outputs.runnerAlive, true, 'the runner outlives the create call');
+    assert.equal((await slotsOnSource()).length, 1);
+  });
+
+  it('changes made on the source appear on the target, and Read reports them', async () => {
+    await source.query(
+      `INSERT INTO customers (email) VALUES ('late@example.com');
+       UPDATE orders SET total = total + 1 WHERE id <= 10;
+       DELETE FROM orders WHERE id > 1990;`,
+      [],
+      'shop',
+    );
+    await until('the changes on the target', async () => {
+      const rows = await target.query<{ n: number }>(`SELECT count(*)::int AS n FROM customers WHERE email = 'late@example.com'`, [], 'shop');
+      const orders = await target.query<{ n: number }>(`SELECT count(*)::int AS n FROM orders`, [], 'shop');
+      return rows[0]!.n === 1 && orders[0]!.n === 1990 ? true : undefined;
+    });
+    const read = await until('counters in the catalog', async () => {
+      const r = await host.read(id, outputs);
+      const db = (r.properties.databaseDetails as { inserts: number; updates: number; deletes: number }[])[0]!;
+      return db.inserts >= 1 && db.updates >= 10 && db.deletes >= 10 ? r : undefined;
+    });
+    assert.equal(read.properties.subState, 'WaitingForCutoverTrigger');
+    outputs = read.properties;
+  });
+
+  it('Diff: cutover false → true is an update; Update cuts over to Succeeded, identical, with the downtime', async () => {
+    const news = inputs({ cutover: true });
+    const diff = await host.diff(id, outputs, news);
+    assert.equal(diff.changes, 2);
+    assert.deepEqual(diff.replaces, []);
+    await source.query(`INSERT INTO customers (email) VALUES ('last-before-cutover@example.com')`, [], 'shop');
+    const updated = await host.update(id, outputs, news);
+    assert.equal(updated.properties.state, 'Succeeded', String(updated.properties.message));
+    assert.equal(updated.properties.subState, 'Completed');
+    assert.equal((updated.properties.verification as { ok: boolean } | undefined)?.ok, true);
+    assert.equal(typeof updated.properties.downtimeSeconds, 'number');
+    assert.deepEqual(await fingerprint(target, 'shop'), await fingerprint(source, 'shop'));
+    assert.deepEqual(await slotsOnSource(), [], 'cutover removes the slot');
+    outputs = updated.properties;
+  });
+
+  it('Check refuses cutover true → false afterwards', async () => {
+    const res = await host.check(inputs({ cutover: true }), inputs({ cutover: false }));
+    assert.deepEqual(res.failures.map((f) => f.property), ['cutover']);
+  });
+
+  it('Delete of an in-progress online migration cancels it and leaves no slot or publication on the source', async () => {
+    const news = inputs({ migrationName: 'proto-online-cancel', databases: ['scratch'] });
+    const created = await host.create(news);
+    assert.equal(created.properties.subState, 'WaitingForCutoverTrigger');
+    assert.equal((await slotsOnSource()).length, 1);
+    await host.delete(created.id, created.properties);
+    assert.deepEqual(await slotsOnSource(), []);
+    const pubs = await source.query(`SELECT pubname FROM pg_publication WHERE pubname LIKE 'pgferry%'`, [], 'scratch');
+    assert.deepEqual(pubs, []);
+    const [row] = await target.query<{ state: string }>(`SELECT state FROM pgferry.migration WHERE name = 'proto-online-cancel'`);
+    assert.ok(row === undefined || row.state === 'Canceled', JSON.stringify(row));
+    // target databases are kept
+    assert.equal((await target.query(`SELECT 1 FROM pg_database WHERE datname = 'scratch'`)).length, 1);
+  });
+
+  it('leaks no password in any response or host output', () => {
+    assert.deepEqual(secretLeaks(host, [SOURCE_PW, TARGET_PW]), []);
+  });
+});
