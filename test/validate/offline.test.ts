@@ -94,6 +94,12 @@ describe('validation: offline 15 → 15', () => {
     expectCode(results, 'TARGET_DATABASE', 'Succeeded');
   });
 
+  it('fails sslMode require against a server without TLS with SSL_MODE', async () => {
+    const results = await runValidation(specFor(serverSpec(pair.source, { sslMode: 'require' }), serverSpec(pair.target), ['shop']));
+    const [ssl] = expectCode(results, 'SSL_MODE', 'Failed');
+    assert.equal(ssl!.server, 'source');
+  });
+
   it('fails pg_dump older than the source (pgBinDir with stub tools)', async () => {
     const dir = await stubToolsDir('12.0');
     try {
