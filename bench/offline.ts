@@ -1,0 +1,49 @@
+// The offline comparison: for each round, every tool in turn (order rotated between rounds so no
+// tool always runs first) into a freshly dropped target database, then a row-count check.
+import type { Cluster } from '../provider/localpg/cluster';
+import { BENCH_DB, compareCounts, tableRowCounts } from './dataset';
+import { runTool, TOOL_NAMES, type ToolName, type ToolRun } from './tools';
+
+export interface OfflineRun extends ToolRun {
+  readonly round: number;
+  readonly countsOk: boolean;
+  readonly countsLine: string;
+}
+
+export interface OfflineOptions {
+  readonly source: Cluster;
+  readonly target: Cluster;
+  readonly jobs: number;
+  readonly splitBytes: number;
+  readonly rounds: number;
+  readonly workDir: string;
+  readonly log: (line: string) => void;
+}
+
+/** Drops the target database and creates it empty: pgcopydb and pg_restore need it to exist. */
+async function freshTarget(target: Cluster, source: Cluster): Promise<void> {
+  await target.query(`DROP DATABASE IF EXISTS ${BENCH_DB} WITH (FORCE)`);
+  await target.query(`CREATE DATABASE ${BENCH_DB} TEMPLATE template0`);
+  // Start every tool with no checkpoint debt left by the previous one.
+  await target.query('CHECKPOINT');
+  await source.query('CHECKPOINT');
+}
+
+export async function runOfflineBench(options: OfflineOptions): Promise<OfflineRun[]> {
+  const { source, target, log } = options;
+  const sourceCounts = await tableRowCounts(source, BENCH_DB);
+  const runs: OfflineRun[] = [];
+  for (let round = 1; round <= options.rounds; round++) {
+    const order: ToolName[] = TOOL_NAMES.map((_, i) => TOOL_NAMES[(i + round - 1) % TOOL_NAMES.length]!);
+    for (const tool of order) {
+      await freshTarget(target, source);
+      log(`round ${round}: ${tool} ...`);
+      const run = await runTool(tool, { source, target, jobs: options.jobs, splitBytes: options.splitBytes, workDir: options.workDir, round });
+      const counts = compareCounts(sourceCounts, await tableRowCounts(target, BENCH_DB));
+      log(`round ${round}: ${tool} ${run.seconds.toFixed(1)} s, peak RSS ${(run.memory.peakRssBytes / 2 ** 20).toFixed(0)} MiB, row counts ${counts.line}`);
+      runs.push({ ...run, round, countsOk: counts.ok, countsLine: counts.line });
+    }
+  }
+  await target.query(`DROP DATABASE IF EXISTS ${BENCH_DB} WITH (FORCE)`);
+  return runs;
+}

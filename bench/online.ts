@@ -1,0 +1,34 @@
+// The online benchmark (issue 3): drain rate vs native logical replication, lag under load,
+// cutover downtime and runner memory. Runs only when the online engine is built.
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import type { Cluster } from '../provider/localpg/cluster';
+
+export interface OnlineResult {
+  /** Why it did not run, when it did not. */
+  readonly skipped?: string;
+  readonly figures: Readonly<Record<string, number>>;
+  /** Human-readable lines for the table and the results file. */
+  readonly lines: readonly string[];
+}
+
+export interface OnlineOptions {
+  readonly source: Cluster;
+  readonly target: Cluster;
+  readonly jobs: number;
+  readonly quick: boolean;
+  readonly log: (line: string) => void;
+}
+
+/** The online engine exists once engine/online is compiled next to this build's engine. */
+export function onlineEngineAvailable(): boolean {
+  return existsSync(path.join(__dirname, '..', 'provider', 'engine', 'online.js'));
+}
+
+export async function runOnlineBench(options: OnlineOptions): Promise<OnlineResult> {
+  if (!onlineEngineAvailable()) {
+    return { skipped: 'online engine not available', figures: {}, lines: ['skipped: online engine not available'] };
+  }
+  const { runOnlineScenarios } = await import('./onlineScenarios');
+  return runOnlineScenarios(options);
+}

@@ -1,0 +1,190 @@
+// Turns measurements into the printed table and the committed Markdown/JSON results.
+import type { BenchArgs } from './args';
+import type { DatasetInfo } from './dataset';
+import type { MachineInfo } from './machine';
+import type { OfflineRun } from './offline';
+import type { OnlineResult } from './online';
+import type { ToolName } from './tools';
+
+const MiB = 2 ** 20;
+const fmt = (n: number, digits = 1) => n.toFixed(digits);
+
+export interface ToolSummary {
+  readonly tool: ToolName;
+  /** Median wall seconds over rounds (the mean of the two middle values for an even count). */
+  readonly medianSeconds: number;
+  readonly bestSeconds: number;
+  readonly peakRssMiB: number;
+  readonly peakPssMiB: number;
+}
+
+export interface OfflineSummary {
+  readonly tools: readonly ToolSummary[];
+  readonly ratioVsPgcopydb?: number;
+  readonly ratioVsDumpRestore?: number;
+  readonly perRoundRatioVsPgcopydb: readonly number[];
+  readonly meetsTarget?: boolean;
+}
+
+function median(values: readonly number[]): number {
+  const s = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(s.length / 2);
+  return s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
+}
+
+export const PGFERRY_TARGET_RATIO = 0.85;
+
+export function summarizeOffline(runs: readonly OfflineRun[]): OfflineSummary {
+  const tools = (['pgferry', 'pgcopydb', 'pg_dump+pg_restore'] as const)
+    .map((tool) => {
+      const mine = runs.filter((r) => r.tool === tool);
+      if (mine.length === 0) return undefined;
+      return {
+        tool,
+        medianSeconds: median(mine.map((r) => r.seconds)),
+        bestSeconds: Math.min(...mine.map((r) => r.seconds)),
+        peakRssMiB: Math.max(...mine.map((r) => r.memory.peakRssBytes)) / MiB,
+        peakPssMiB: Math.max(...mine.map((r) => r.memory.peakPssBytes)) / MiB,
+      };
+    })
+    .filter((t): t is ToolSummary => t !== undefined);
+  const get = (tool: ToolName) => tools.find((t) => t.tool === tool);
+  const ferry = get('pgferry');
+  const copydb = get('pgcopydb');
+  const dump = get('pg_dump+pg_restore');
+  const rounds = [...new Set(runs.map((r) => r.round))];
+  const perRound = rounds
+    .map((round) => {
+      const f = runs.find((r) => r.round === round && r.tool === 'pgferry');
+      const c = runs.find((r) => r.round === round && r.tool === 'pgcopydb');
+      return f && c ? f.seconds / c.seconds : undefined;
+    })
+    .filter((x): x is number => x !== undefined);
+  const ratioVsPgcopydb = ferry && copydb ? ferry.medianSeconds / copydb.medianSeconds : undefined;
+  return {
+    tools,
+    ratioVsPgcopydb,
+    ratioVsDumpRestore: ferry && dump ? ferry.medianSeconds / dump.medianSeconds : undefined,
+    perRoundRatioVsPgcopydb: perRound,
+    meetsTarget: ratioVsPgcopydb === undefined ? undefined : ratioVsPgcopydb <= PGFERRY_TARGET_RATIO,
+  };
+}
+
+function table(header: readonly string[], rows: readonly (readonly string[])[]): string {
+  return [`| ${header.join(' | ')} |`, `|${header.map(() => '---').join('|')}|`, ...rows.map((r) => `| ${r.join(' | ')} |`)].join('\n');
+}
+
+export function offlineRunsTable(runs: readonly OfflineRun[]): string {
+  return table(
+    ['round', 'tool', 'wall s', 'peak RSS MiB (tree)', 'peak PSS MiB (tree)', 'max procs', 'details', 'row counts'],
+    runs.map((r) => [
+      String(r.round),
+      r.tool,
+      fmt(r.seconds),
+      fmt(r.memory.peakRssBytes / MiB, 0),
+      fmt(r.memory.peakPssBytes / MiB, 0),
+      String(r.memory.peakProcesses),
+      Object.entries(r.parts)
+        .filter(([k]) => !k.startsWith('timed') && !k.startsWith('engine'))
+        .map(([k, v]) => `${k} ${fmt(v)}`)
+        .join('; '),
+      r.countsLine,
+    ]),
+  );
+}
+
+export function offlineSummaryText(summary: OfflineSummary): string {
+  const lines = [
+    table(
+      ['tool', 'median wall s', 'best wall s', 'peak RSS MiB', 'peak PSS MiB'],
+      summary.tools.map((t) => [t.tool, fmt(t.medianSeconds), fmt(t.bestSeconds), fmt(t.peakRssMiB, 0), fmt(t.peakPssMiB, 0)]),
+    ),
+    '',
+  ];
+  if (summary.ratioVsPgcopydb !== undefined) {
+    lines.push(
+      `pgferry / pgcopydb (median wall): ${fmt(summary.ratioVsPgcopydb, 2)} ` +
+        `(per round: ${summary.perRoundRatioVsPgcopydb.map((r) => fmt(r, 2)).join(', ')}); ` +
+        `target ≤ ${PGFERRY_TARGET_RATIO}: ${summary.meetsTarget ? 'MET' : 'NOT MET'}`,
+    );
+  }
+  if (summary.ratioVsDumpRestore !== undefined) {
+    lines.push(`pgferry / (pg_dump + pg_restore) (median wall): ${fmt(summary.ratioVsDumpRestore, 2)}`);
+  }
+  return lines.join('\n');
+}
+
+/** pgferry's own step and table timings, per round: where its time goes. */
+export function pgferryBreakdown(runs: readonly OfflineRun[]): string {
+  const out: string[] = [];
+  for (const r of runs.filter((x) => x.tool === 'pgferry')) {
+    out.push(`Round ${r.round} (wall ${fmt(r.seconds)} s):`, '');
+    const rows: string[][] = Object.entries(r.parts).map(([k, v]) => [k, '', fmt(v)]);
+    for (const s of r.steps) rows.push([`step: ${s.step}`, fmt(s.at), fmt(s.seconds)]);
+    for (const t of [...r.tables].sort((a, b) => b.seconds - a.seconds)) {
+      rows.push([`copy: ${t.table} (${t.rows.toLocaleString('en-US')} rows, ${fmt(t.bytes / 1e6, 0)} MB)`, fmt(t.at), fmt(t.seconds)]);
+    }
+    out.push(table(['what', 'started at s', 'seconds'], rows), '');
+  }
+  return out.join('\n');
+}
+
+export interface BenchReport {
+  readonly date: string;
+  readonly kind: string;
+  readonly args: BenchArgs;
+  readonly machine: MachineInfo;
+  readonly settings: Readonly<Record<string, string>>;
+  readonly dataset?: DatasetInfo;
+  readonly offline?: { runs: readonly OfflineRun[]; summary: OfflineSummary };
+  readonly online?: OnlineResult;
+  readonly notes: readonly string[];
+}
+
+export function markdown(report: BenchReport): string {
+  const m = report.machine;
+  const parts: string[] = [
+    `# pgferry benchmark — ${report.kind}, ${report.date}`,
+    '',
+    `Machine: ${m.nproc} CPUs (${m.cpuModel}), ${m.memoryGiB} GiB memory, Linux ${m.kernel}; ` +
+      `load average at start ${m.loadAverage.join(' / ')}.`,
+    '',
+    'Versions: ' + Object.entries(m.versions).map(([k, v]) => `${k}: ${v}`).join('; '),
+    '',
+    `Parallelism: --jobs ${report.args.jobs} (table jobs = index jobs = ${report.args.jobs} for every tool; pg_dump -j and pg_restore -j the same).`,
+    '',
+    'Server settings (both clusters, every tool): ' + Object.entries(report.settings).map(([k, v]) => `${k}=${v}`).join(', '),
+    '',
+  ];
+  if (report.dataset) {
+    const d = report.dataset;
+    parts.push(
+      `## Dataset`,
+      '',
+      `pgbench scale ${d.scale} + bench_wide ${d.wideRows.toLocaleString('en-US')} rows; database size ${fmt(d.databaseBytes / 1e9, 2)} GB; generated in ${fmt(d.loadSeconds)} s.`,
+      '',
+      table(['table', 'rows', 'total size MB'], d.tables.map((t) => [t.table, t.rows.toLocaleString('en-US'), fmt(t.bytes / 1e6, 0)])),
+      '',
+    );
+  }
+  if (report.offline) {
+    parts.push(
+      '## Offline',
+      '',
+      offlineSummaryText(report.offline.summary),
+      '',
+      '### Every run',
+      '',
+      offlineRunsTable(report.offline.runs),
+      '',
+      '### Where pgferry\'s time goes',
+      '',
+      pgferryBreakdown(report.offline.runs),
+    );
+  }
+  if (report.online) {
+    parts.push('## Online', '', ...report.online.lines, '');
+  }
+  if (report.notes.length > 0) parts.push('## Notes', '', ...report.notes.map((n) => `- ${n}`), '');
+  return parts.join('\n');
+}

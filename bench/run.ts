@@ -1,0 +1,108 @@
+// `npm run bench`: generates the dataset on a local source cluster, times pgferry against
+// pgcopydb and pg_dump/pg_restore (offline) and, when available, the online engine, prints a
+// results table and writes bench/results/<date>-<kind>.{md,json}.
+import { promises as fs } from 'node:fs';
+import path from 'node:path';
+import { startCluster, stopAllClusters, type Cluster } from '../provider/localpg/cluster';
+import { parseBenchArgs, USAGE, UsageError, type BenchArgs } from './args';
+import { loadDataset, type DatasetInfo } from './dataset';
+import { machineInfo } from './machine';
+import { runOfflineBench } from './offline';
+import { runOnlineBench, type OnlineResult } from './online';
+import { markdown, offlineRunsTable, offlineSummaryText, pgferryBreakdown, summarizeOffline, type BenchReport } from './report';
+import { tempWorkDir } from './tools';
+import { randomBytes } from 'node:crypto';
+
+/**
+ * Bulk-load settings, identical on both clusters and for every tool. fsync, synchronous_commit
+ * and full_page_writes stay off as in the tests (startCluster's defaults): durability costs are
+ * then the same (none) for every tool. Autovacuum is off so no background vacuum lands in one
+ * tool's run and not another's; the tools that analyze (pgferry, pgcopydb) do it themselves.
+ */
+export const BENCH_SETTINGS: Readonly<Record<string, string>> = {
+  shared_buffers: "'512MB'",
+  max_wal_size: "'8GB'",
+  checkpoint_timeout: "'30min'",
+  maintenance_work_mem: "'256MB'",
+  wal_buffers: "'16MB'",
+  autovacuum: 'off',
+  fsync: 'off',
+  synchronous_commit: 'off',
+  full_page_writes: 'off',
+};
+
+/** Where results are committed: bench/results of the checkout (this file runs from dist*). */
+const RESULTS_DIR = path.join(__dirname, '..', '..', 'bench', 'results');
+const SPLIT_BYTES = 256 * 1024 * 1024;
+
+function log(line: string): void {
+  process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${line}\n`);
+}
+
+async function main(args: BenchArgs): Promise<void> {
+  const date = new Date().toISOString().slice(0, 10);
+  const kind = [args.offline ? 'offline' : '', args.online ? 'online' : ''].filter(Boolean).join('-') + (args.quick ? '-quick' : '');
+  log(`${kind}: jobs ${args.jobs}, rounds ${args.rounds}, pgbench scale ${args.scale} + ${args.wideRows} wide rows`);
+  const workDir = await tempWorkDir();
+  let source: Cluster | undefined;
+  let target: Cluster | undefined;
+  const notes: string[] = [
+    'Wall time and memory of each tool are those of its own process tree (sampled from /proc every 100 ms); the PostgreSQL server backends are not included for any tool.',
+    'RSS sums count pages shared by forked processes once per process (this favours single-process tools); PSS divides shared pages among their sharers.',
+    'fsync, synchronous_commit and full_page_writes are off on both clusters (as in the tests), and autovacuum is off: the figures compare the tools, not durable storage.',
+    'pg_dump writes a directory-format dump (default compression) to local disk, --no-sync; pg_restore reads it back. pgferry and pgcopydb stream with no intermediate files.',
+    `pgferry and pgcopydb both get the same same-table split threshold (${SPLIT_BYTES / 2 ** 20} MB, pgferry's default); pgcopydb's default is no split.`,
+    'pgferry runs with verify: false (like the others: no content checksums) but otherwise defaults: validation, roles, ANALYZE. pgcopydb runs VACUUM ANALYZE; pg_restore neither.',
+    'Source and target are two clusters on the same 2-CPU machine over loopback, so the servers and the tools compete for the same CPUs; other work on the machine during the run adds noise (see the per-round figures).',
+  ];
+  try {
+    const password = randomBytes(12).toString('hex');
+    [source, target] = await Promise.all([
+      startCluster({ major: 15, label: 'bench-src', settings: BENCH_SETTINGS, password }),
+      startCluster({ major: 15, label: 'bench-dst', settings: BENCH_SETTINGS, password: randomBytes(12).toString('hex') }),
+    ]);
+    const machine = await machineInfo(source);
+    log(`machine: ${machine.nproc} CPUs (${machine.cpuModel}), ${machine.memoryGiB} GiB, load ${machine.loadAverage.join(' ')}`);
+    let dataset: DatasetInfo | undefined;
+    let offline: BenchReport['offline'];
+    let online: OnlineResult | undefined;
+    if (args.offline) {
+      log('generating the dataset on the source ...');
+      dataset = await loadDataset(source, { scale: args.scale, wideRows: args.wideRows });
+      log(`dataset: ${(dataset.databaseBytes / 1e9).toFixed(2)} GB in ${dataset.loadSeconds.toFixed(0)} s`);
+      const runs = await runOfflineBench({ source, target, jobs: args.jobs, splitBytes: SPLIT_BYTES, rounds: args.rounds, workDir, log });
+      offline = { runs, summary: summarizeOffline(runs) };
+      process.stdout.write(`\nOffline (jobs ${args.jobs}, ${(dataset.databaseBytes / 1e9).toFixed(2)} GB)\n\n${offlineRunsTable(runs)}\n\n${offlineSummaryText(offline.summary)}\n\n${pgferryBreakdown(runs)}\n`);
+    }
+    if (args.online) {
+      online = await runOnlineBench({ source, target, jobs: args.jobs, quick: args.quick, log });
+      process.stdout.write(`\nOnline\n\n${online.lines.join('\n')}\n`);
+    }
+    const report: BenchReport = { date, kind, args, machine, settings: BENCH_SETTINGS, dataset, offline, online, notes };
+    await fs.mkdir(RESULTS_DIR, { recursive: true });
+    const stamp = new Date().toISOString().slice(11, 16).replace(':', '');
+    const base = path.join(RESULTS_DIR, `${date}-${kind}-${stamp}`);
+    await fs.writeFile(`${base}.json`, `${JSON.stringify(report, null, 2)}\n`);
+    await fs.writeFile(`${base}.md`, markdown(report));
+    log(`results written to ${path.relative(process.cwd(), base)}.{md,json}`);
+  } finally {
+    await stopAllClusters();
+    await fs.rm(workDir, { recursive: true, force: true });
+  }
+}
+
+let args: BenchArgs;
+try {
+  args = parseBenchArgs(process.argv.slice(2));
+} catch (error) {
+  if (error instanceof UsageError) {
+    if (error.message) process.stderr.write(`bench: ${error.message}\n`);
+    process.stderr.write(`${USAGE}\n`);
+    process.exit(error.message ? 2 : 0);
+  }
+  throw error;
+}
+main(args).catch((error: unknown) => {
+  process.stderr.write(`bench failed: ${error instanceof Error ? error.message : String(error)}\n`);
+  process.exitCode = 1;
+});

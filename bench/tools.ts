@@ -1,0 +1,186 @@
+// The three offline contenders, each run as child processes with the same parallelism against a
+// fresh empty target database: pgferry (library API in bench/pgferryOnce), pgcopydb clone, and
+// pg_dump -Fd -j N followed by pg_restore -j N.
+import { promises as fs } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import type { Cluster } from '../provider/localpg/cluster';
+import { BENCH_DB, PG_BIN, pgEnv } from './dataset';
+import type { TreeMemory } from './procTree';
+import { redact, runTimed, type TimedRun } from './timedProcess';
+
+export type ToolName = 'pgferry' | 'pgcopydb' | 'pg_dump+pg_restore';
+export const TOOL_NAMES: readonly ToolName[] = ['pgferry', 'pgcopydb', 'pg_dump+pg_restore'];
+
+export interface StepTiming {
+  readonly step: string;
+  readonly seconds: number;
+  /** Seconds since the migration started when the step began. */
+  readonly at: number;
+}
+
+export interface ToolRun {
+  readonly tool: ToolName;
+  readonly seconds: number;
+  readonly memory: TreeMemory;
+  /** Sub-timings: pg_dump/pg_restore parts, pgferry's steps and tables. */
+  readonly parts: Readonly<Record<string, number>>;
+  readonly steps: readonly StepTiming[];
+  readonly tables: readonly { table: string; seconds: number; rows: number; bytes: number; at: number }[];
+}
+
+export interface ToolContext {
+  readonly source: Cluster;
+  readonly target: Cluster;
+  readonly jobs: number;
+  /** Same-table split threshold given to the tools that have one (pgferry, pgcopydb). */
+  readonly splitBytes: number;
+  readonly workDir: string;
+  readonly round: number;
+}
+
+function uri(c: Cluster): string {
+  return `postgres://${c.user}:${encodeURIComponent(c.password)}@${c.host}:${c.port}/${BENCH_DB}?sslmode=disable`;
+}
+
+function failure(tool: string, run: TimedRun, ctx: ToolContext): Error {
+  const tail = redact(`${run.stderr}\n${run.stdout}`, [ctx.source.password, ctx.target.password]).trim().split('\n').slice(-15).join('\n');
+  return new Error(`${tool} exited with ${run.code}:\n${tail}`);
+}
+
+function maxMemory(a: TreeMemory, b: TreeMemory): TreeMemory {
+  return {
+    peakRssBytes: Math.max(a.peakRssBytes, b.peakRssBytes),
+    peakPssBytes: Math.max(a.peakPssBytes, b.peakPssBytes),
+    peakProcesses: Math.max(a.peakProcesses, b.peakProcesses),
+    samples: a.samples + b.samples,
+  };
+}
+
+type ProgressLine =
+  | { t: number; event: { kind: string; step?: string; seconds?: number; table?: string; rows?: number; bytes?: number } }
+  | { t: number; status: { state: string; message?: string } };
+
+async function runPgferry(ctx: ToolContext): Promise<ToolRun> {
+  const server = (c: Cluster) => ({ host: c.host, port: c.port, user: c.user, password: c.password, sslMode: 'disable' });
+  const spec = {
+    migrationName: `bench-${Date.now()}-${ctx.round}`,
+    source: server(ctx.source),
+    target: server(ctx.target),
+    databases: [BENCH_DB],
+    overwriteDbsInTarget: true,
+    tableJobs: ctx.jobs,
+    indexJobs: ctx.jobs,
+    splitTablesLargerThan: ctx.splitBytes,
+    verify: false,
+    pgBinDir: PG_BIN,
+  };
+  const lines: ProgressLine[] = [];
+  const run = await runTimed(process.execPath, [path.join(__dirname, 'pgferryOnce.js')], {
+    stdin: JSON.stringify(spec),
+    onLine: (line) => {
+      if (line.trim()) lines.push(JSON.parse(line) as ProgressLine);
+    },
+  });
+  if (run.code !== 0) throw failure('pgferry', run, ctx);
+  const steps: StepTiming[] = [];
+  const tables: ToolRun['tables'][number][] = [];
+  const starts = new Map<string, number>();
+  let finishedAt = 0;
+  let firstDataStep: number | undefined;
+  for (const line of lines) {
+    if ('status' in line) {
+      finishedAt = line.t;
+      continue;
+    }
+    const e = line.event;
+    if (e.kind === 'step' && e.step) {
+      starts.set(e.step, line.t);
+      if (e.step !== 'validation' && firstDataStep === undefined) firstDataStep = line.t;
+    }
+    if (e.kind === 'step-done' && e.step) steps.push({ step: e.step, seconds: e.seconds ?? 0, at: starts.get(e.step) ?? line.t - (e.seconds ?? 0) });
+    if (e.kind === 'table-done' && e.table) {
+      tables.push({ table: e.table, seconds: e.seconds ?? 0, rows: e.rows ?? 0, bytes: e.bytes ?? 0, at: line.t - (e.seconds ?? 0) });
+    }
+  }
+  const stepped = steps.reduce((s, x) => s + x.seconds, 0);
+  return {
+    tool: 'pgferry',
+    seconds: run.seconds,
+    memory: run.memory,
+    parts: {
+      // Validation, registration, roles and CREATE DATABASE happen before the first timed step.
+      'before first step (validate, roles, create db)': firstDataStep ?? 0,
+      'timed steps': stepped,
+      'engine total': finishedAt,
+      'process start/exit': run.seconds - finishedAt,
+    },
+    steps,
+    tables,
+  };
+}
+
+async function runPgcopydb(ctx: ToolContext): Promise<ToolRun> {
+  const dir = path.join(ctx.workDir, `pgcopydb-${ctx.round}`);
+  await fs.rm(dir, { recursive: true, force: true });
+  const run = await runTimed(
+    'pgcopydb',
+    [
+      'clone',
+      '--dir', dir,
+      '--table-jobs', String(ctx.jobs),
+      '--index-jobs', String(ctx.jobs),
+      '--split-tables-larger-than', `${Math.round(ctx.splitBytes / (1024 * 1024))}MB`,
+    ],
+    {
+      // URIs through the environment, so they appear neither in argv (ps) nor in our output.
+      env: {
+        ...process.env,
+        PATH: `${PG_BIN}:${process.env.PATH ?? ''}`,
+        PGCOPYDB_SOURCE_PGURI: uri(ctx.source),
+        PGCOPYDB_TARGET_PGURI: uri(ctx.target),
+      },
+    },
+  );
+  if (run.code !== 0) throw failure('pgcopydb', run, ctx);
+  await fs.rm(dir, { recursive: true, force: true });
+  return { tool: 'pgcopydb', seconds: run.seconds, memory: run.memory, parts: {}, steps: [], tables: [] };
+}
+
+async function runDumpRestore(ctx: ToolContext): Promise<ToolRun> {
+  const dir = path.join(ctx.workDir, `dump-${ctx.round}`);
+  await fs.rm(dir, { recursive: true, force: true });
+  // --no-sync: the servers run with fsync off too, so nobody pays for durability.
+  const dump = await runTimed(`${PG_BIN}/pg_dump`, ['-Fd', '-j', String(ctx.jobs), '--no-sync', '-f', dir, BENCH_DB], {
+    env: pgEnv(ctx.source),
+  });
+  if (dump.code !== 0) throw failure('pg_dump', dump, ctx);
+  const restore = await runTimed(`${PG_BIN}/pg_restore`, ['-j', String(ctx.jobs), '-d', BENCH_DB, dir], { env: pgEnv(ctx.target) });
+  if (restore.code !== 0) throw failure('pg_restore', restore, ctx);
+  const dumpBytes = await dirBytes(dir);
+  await fs.rm(dir, { recursive: true, force: true });
+  return {
+    tool: 'pg_dump+pg_restore',
+    seconds: dump.seconds + restore.seconds,
+    memory: maxMemory(dump.memory, restore.memory),
+    parts: { pg_dump: dump.seconds, pg_restore: restore.seconds, 'dump size MB': dumpBytes / 1e6 },
+    steps: [],
+    tables: [],
+  };
+}
+
+async function dirBytes(dir: string): Promise<number> {
+  let total = 0;
+  for (const name of await fs.readdir(dir)) total += (await fs.stat(path.join(dir, name))).size;
+  return total;
+}
+
+export async function runTool(tool: ToolName, ctx: ToolContext): Promise<ToolRun> {
+  if (tool === 'pgferry') return runPgferry(ctx);
+  if (tool === 'pgcopydb') return runPgcopydb(ctx);
+  return runDumpRestore(ctx);
+}
+
+export function tempWorkDir(): Promise<string> {
+  return fs.mkdtemp(path.join(os.tmpdir(), 'pgferry-bench-'));
+}
