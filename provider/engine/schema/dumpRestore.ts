@@ -143,7 +143,7 @@ export function parseRestoreErrors(stderr: string): RestoreError[] {
  * extensions, security labels. A managed target may refuse them; they are reported, not fatal.
  */
 export function isTolerableRestoreError(error: RestoreError): boolean {
-  return /^(ALTER [A-Z ]+ OWNER TO|GRANT |REVOKE |COMMENT ON EXTENSION|SECURITY LABEL|ALTER DEFAULT PRIVILEGES)/i.test(error.command);
+  return /^(ALTER \S.* OWNER TO |GRANT |REVOKE |COMMENT ON EXTENSION |SECURITY LABEL |ALTER DEFAULT PRIVILEGES )/is.test(error.command);
 }
 
 export interface RestoreOutcome {

@@ -107,6 +107,14 @@ export async function migrateRoles(source: pg.Client, target: pg.Client): Promis
     `SELECT rolsuper AS super, rolcreaterole AS createrole, rolcreatedb AS createdb FROM pg_roles WHERE rolname = current_user`,
   );
   const grantable = { createRole: me[0]!.super || me[0]!.createrole, createDb: me[0]!.super || me[0]!.createdb };
+  const managed = !me[0]!.super;
+  const targetMajor = Math.floor(Number((await target.query<{ v: string }>(`SELECT current_setting('server_version_num') AS v`)).rows[0]!.v) / 10000);
+  if (managed && targetMajor >= 16) {
+    // A non-superuser may give objects only to roles it can SET ROLE to. From PostgreSQL 16 the
+    // creator of a role gets ADMIN on it but not SET: ask for SET and INHERIT too, so pg_restore's
+    // ALTER ... OWNER TO restores ownership as on the source.
+    await target.query(`SET createrole_self_grant = 'set, inherit'`);
+  }
   const { rows: existingRows } = await target.query<{ name: string }>(`SELECT rolname AS name FROM pg_roles`);
   const existingNames = new Set(existingRows.map((r) => r.name));
 
@@ -123,6 +131,10 @@ export async function migrateRoles(source: pg.Client, target: pg.Client): Promis
     try {
       await target.query(statement.sql);
       created.push(role.name);
+      if (managed && targetMajor < 16) {
+        // Up to PostgreSQL 15 a CREATEROLE user may grant itself membership: needed to own as that role.
+        await target.query(`GRANT ${ident(role.name)} TO CURRENT_USER`).catch(() => undefined);
+      }
       if (statement.stripped.length > 0) stripped.push(`role "${role.name}": ${statement.stripped.join(', ')} not granted on the target`);
       if (role.canLogin && !role.passwordHash) stripped.push(`role "${role.name}": created without a password (source password hashes are not readable)`);
       for (const setting of role.settings ?? []) {
@@ -146,6 +158,9 @@ export async function migrateRoles(source: pg.Client, target: pg.Client): Promis
     } catch (error) {
       failures.push(`membership of "${m.member}" in "${m.role}": ${(error as Error).message}`);
     }
+  }
+  if (managed && created.length > 0) {
+    stripped.push(`target user is a member of the ${created.length} migrated role(s) so that ownership could be restored as on the source`);
   }
   return { created, existing, stripped, failures };
 }

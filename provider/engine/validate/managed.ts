@@ -140,12 +140,14 @@ export async function checkManagedBlockers(
   for (const [owner, objects] of byOwner) {
     const reassign = `on the source, in ${db}, give them a non-superuser owner (e.g. ALTER TABLE … OWNER TO app_owner for each)`;
     if (ctx.targetSuperusers.has(owner)) {
+      // The restore cannot hand them to a superuser, so they stay with the target user, as with
+      // Azure's own migration service: a warning, not a blocker (every default source has them).
       results.push(
-        failed(
+        warning(
           CODES.SUPERUSER_OWNED_OBJECT,
           type,
-          `${objects.length} object(s) in ${db} are owned by superuser ${ident(owner)}, a superuser on the target too, which "${ctx.targetUser}" cannot give objects to: ${listSome(objects)}`,
-          `${reassign}, ${OR_SUPERUSER}`,
+          `${objects.length} object(s) in ${db} are owned by ${ident(owner)}, a superuser on the target, and will be owned by "${ctx.targetUser}" there: ${listSome(objects)}`,
+          `none needed if "${ctx.targetUser}" may own them; otherwise ${reassign} before migrating`,
           scope,
         ),
       );
