@@ -120,6 +120,22 @@ describe('validation: offline 15 → 15', () => {
     assert.deepEqual(results.filter((r) => r.status === 'Failed').map((r) => r.code), ['EXTENSION_NOT_PRELOADED'], summary(results));
   });
 
+  it('fails a source user that cannot connect to a database or read its tables', async () => {
+    await pair.source.query(`CREATE ROLE reader LOGIN PASSWORD 'reader-test-pw'`);
+    await pair.source.query('REVOKE CONNECT ON DATABASE extras FROM PUBLIC');
+    try {
+      const reader = serverSpec(pair.source, { user: 'reader', password: 'reader-test-pw' });
+      const results = await runValidation(specFor(reader, serverSpec(pair.target), ['shop', 'extras']));
+      const [noConnect] = expectCode(results, 'SOURCE_DATABASE_NOT_CONNECTABLE', 'Failed');
+      assert.equal(noConnect!.database, 'extras');
+      const [unreadable] = expectCode(results, 'SOURCE_TABLE_NOT_READABLE', 'Failed');
+      assert.equal(unreadable!.database, 'shop');
+      assert.match(unreadable!.message, /public\.item\b/);
+    } finally {
+      await pair.source.query('GRANT CONNECT ON DATABASE extras TO PUBLIC');
+    }
+  });
+
   it('stops with CANCELED when the signal is already aborted', async () => {
     const controller = new AbortController();
     controller.abort();

@@ -7,6 +7,8 @@ import { classifyConnectError } from '../../provider/engine/validate/connectivit
 import { checkExtensions, extendList, splitList, type SourceExtension, type TargetExtensions } from '../../provider/engine/validate/extensions';
 import { checkReplicationSettings } from '../../provider/engine/validate/online';
 import { validationFailed } from '../../provider/engine/validate';
+import type { ServerInfo } from '../../provider/engine/validate/session';
+import { checkVersions } from '../../provider/engine/validate/versions';
 
 const ext = (name: string): SourceExtension => ({ name, version: '1.0', schema: 'public' });
 const server: ServerSpec = { host: 'db.example', port: 5432, user: 'alice', password: 's3cret-pw', sslMode: 'require', maintenanceDatabase: 'postgres' };
@@ -66,6 +68,13 @@ describe('validation: pure checks', () => {
       assert.equal(classify(Object.assign(new Error('database "postgres" does not exist'), { code: '3D000' })).code, 'MAINTENANCE_DATABASE');
       assert.equal(classify(new Error('SASL: SCRAM-SERVER-FIRST-MESSAGE: client password must be a string')).code, 'AUTHENTICATION');
     });
+  });
+
+  it('refuses sources older than 11 and targets older than the source', () => {
+    const info = (major: number): ServerInfo => ({ major, version: `${major}.1`, user: 'u', superuser: true, createdb: true, createrole: true, replication: true, ssl: false });
+    assert.deepEqual(checkVersions(info(10), info(15)).map((r) => r.code), ['SOURCE_VERSION_UNSUPPORTED']);
+    assert.deepEqual(checkVersions(info(16), info(15)).map((r) => r.code), ['TARGET_VERSION_OLDER']);
+    assert.deepEqual(checkVersions(info(11), info(16)).map((r) => [r.code, r.status]), [['SERVER_VERSION', 'Succeeded']]);
   });
 
   it('normalizes locale names', () => {

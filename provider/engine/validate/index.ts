@@ -53,7 +53,7 @@ function skipped(role: 'source' | 'target', what: string): ValidationResult {
 }
 
 /** Validates a migration without changing either server. Results are in a stable order. */
-export async function runValidation(spec: MigrationSpec, options: { signal?: AbortSignal } = {}): Promise<ValidationResult[]> {
+export async function runValidation(spec: MigrationSpec, options: ValidationOptions = {}): Promise<ValidationResult[]> {
   const results: ValidationResult[] = [];
   const check = (): void => {
     if (options.signal?.aborted) throw canceledError();
