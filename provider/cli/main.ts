@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // The pgferry command: parse the command line, run one command, map errors to exit codes
-// (0 success, 2 bad input, 1 anything else) with one line on stderr.
+// (0 success, 2 bad input, 130 interrupted wait, 1 anything else) with one line on stderr.
 import { isPgferryError, zodToInputError } from '../engine';
 import { COMMANDS, parseCli, USAGE, type CliArgs, type Command } from './args';
 import { createCommand, resumeCommand } from './commands/create';
@@ -29,7 +29,7 @@ function isZodError(error: unknown): error is Parameters<typeof zodToInputError>
 /** Exit code and one line for anything thrown. */
 export function describeFailure(error: unknown): { code: number; line: string } {
   const e = isZodError(error) ? zodToInputError(error) : error;
-  if (isPgferryError(e)) return { code: e.category === 'input' ? 2 : 1, line: e.oneLine() };
+  if (isPgferryError(e)) return { code: e.code === 'WAIT_INTERRUPTED' ? 130 : e.category === 'input' ? 2 : 1, line: e.oneLine() };
   const message = error instanceof Error ? error.message : String(error);
   return { code: 1, line: message };
 }

@@ -1,5 +1,5 @@
 // Waiting for a migration with live progress, and the exit code each wait ends with.
-import { FINAL_STATES, waitForMigration, type MigrationSpec, type MigrationStatus, type ServerSpec } from '../engine';
+import { FINAL_STATES, PgferryError, waitForMigration, type MigrationSpec, type MigrationStatus, type ServerSpec } from '../engine';
 import { ProgressView } from './progress';
 import { TableProgressReader, type ProgressEventLine, type TableProgress } from './tableProgress';
 
@@ -32,9 +32,20 @@ export async function waitWithProgress(target: ServerSpec, name: string, done: (
   let tables: readonly TableProgress[] = [];
   let events: readonly ProgressEventLine[] = [];
   let reading = false;
+  // Ctrl-C stops the waiting, not the migration: the runner is a separate process.
+  const controller = new AbortController();
+  const interrupt = () =>
+    controller.abort(
+      new PgferryError('WAIT_INTERRUPTED', `stopped waiting; migration "${name}" continues in its runner`, {
+        category: 'canceled',
+        fix: `follow it with \`pgferry show --name ${name}\``,
+      }),
+    );
+  process.once('SIGINT', interrupt);
   try {
     const final = await waitForMigration(target, name, done, {
       intervalMs: 1000,
+      signal: controller.signal,
       onStatus: (status) => {
         view.update(status, tables, events);
         // Table rows refresh in the background; the next status draws them.
@@ -51,6 +62,7 @@ export async function waitWithProgress(target: ServerSpec, name: string, done: (
     view.update(final, await reader.read(name), await reader.events(name));
     return final;
   } finally {
+    process.removeListener('SIGINT', interrupt);
     await reader.close();
   }
 }

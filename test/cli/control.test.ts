@@ -142,6 +142,20 @@ describe('pgferry show/list/update against a real target', () => {
     assert.match(result.stderr, /cancel-me: Canceled/);
   });
 
+  it('Ctrl-C during --wait stops waiting (exit 130) and leaves the migration running', async () => {
+    await store.createMigration({ name: 'keep-going', mode: 'Offline', option: 'Migrate', spec: {}, databases: ['x'] });
+    await store.setState('keep-going', 'InProgress', 'MigratingData');
+    let child: import('node:child_process').ChildProcess | undefined;
+    const pending = runCli(['update', '--name', 'keep-going', '--cancel', '--wait', ...flags], env, 60_000, (c) => (child = c));
+    for (let i = 0; i < 50 && !(await store.isCancelRequested('keep-going')); i++) await new Promise((r) => setTimeout(r, 100));
+    await new Promise((r) => setTimeout(r, 500));
+    child!.kill('SIGINT');
+    const result = await pending;
+    assert.equal(result.code, 130, result.stderr);
+    assert.match(result.errLines[result.errLines.length - 1]!, /stopped waiting.*keep-going/);
+    assert.equal((await store.get('keep-going'))!.state, 'InProgress');
+  });
+
   it('a wrong password fails with exit 1 naming server and user, never the password', async () => {
     const wrong = 'Wr0ng-Passw0rd-xyz';
     const result = await runCli(['list', ...flags, '--target-user', 'postgres'], { PGPASSWORD: wrong });

@@ -73,4 +73,43 @@ describe('pgferry create --wait (offline, end to end)', function () {
     assert.equal(verify.code, 0, verify.stderr);
     assert.equal(JSON.parse(verify.stdout).ok, true);
   });
+
+  it('verifies from the stored spec with passwords from PGPASSWORD', async () => {
+    // Both test clusters share one superuser password, so PGPASSWORD serves source and target.
+    assert.equal(pair.source.password, pair.target.password);
+    const flags = ['--target-host', pair.target.host, '--target-port', String(pair.target.port)];
+    const verify = await runCli(['verify', '--name', 'tiny-offline', '--output', 'json', ...flags], { PGPASSWORD: pair.target.password });
+    assert.equal(verify.code, 0, verify.stderr);
+    const report = JSON.parse(verify.stdout);
+    assert.equal(report.ok, true);
+    assert.ok(report.tables.length >= 2);
+  });
+
+  it('resume of a finished migration is refused with exit 2', async () => {
+    const result = await runCli(['resume', '--name', 'tiny-offline', '--properties', file]);
+    assert.equal(result.code, 2, result.stderr);
+    assert.match(result.errLines[0]!, /Succeeded/);
+  });
+
+  it('--option validate --wait exits 0 when no check failed', async () => {
+    const result = await runCli(['create', '--name', 'tiny-validate', '--properties', file, '--option', 'validate', '--wait', '--output', 'json'], {}, 120_000);
+    assert.equal(result.code, 0, result.stderr);
+    const status = JSON.parse(result.stdout);
+    assert.equal(status.option, 'Validate');
+    assert.ok(status.validation.length > 0);
+    assert.ok(!status.validation.some((v: { status: string }) => v.status === 'Failed'));
+  });
+
+  it('a migration that fails validation ends --wait with exit 1 and its failed check in the table', async () => {
+    const bad = propertiesFile({
+      source: `postgres://postgres:${pair.source.password}@${pair.source.host}:${pair.source.port}/`,
+      target: `postgres://postgres:${pair.target.password}@${pair.target.host}:${pair.target.port}/`,
+      databases: ['does_not_exist'],
+    });
+    const result = await runCli(['create', '--name', 'tiny-bad', '--properties', bad, '--wait'], {}, 120_000);
+    assert.equal(result.code, 1, result.stderr);
+    assert.match(result.stdout, /ValidationFailed/);
+    assert.match(result.stdout, /Failed\s+\S+.*does_not_exist/);
+    assert.ok(!result.stdout.includes(pair.source.password) && !result.stderr.includes(pair.source.password));
+  });
 });
