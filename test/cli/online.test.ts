@@ -1,0 +1,76 @@
+// End to end, online: `create --mode online --wait` returns once changes stream, a row written on
+// the source arrives, `update --cutover --wait` finishes with Succeeded; rows read back from the target.
+import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { startPair, type ServerPair } from '../support';
+import { propertiesFile, runCli } from './helpers';
+
+const ONLINE_MODULE = path.resolve(__dirname, '../../provider/engine/online.js');
+
+describe('pgferry online migration (end to end)', function () {
+  this.timeout(300_000);
+  let pair: ServerPair;
+  let file: string;
+  let flags: string[];
+  let env: Record<string, string>;
+
+  before(async function () {
+    // The online engine is built alongside the CLI; without it there is nothing to drive.
+    if (!existsSync(ONLINE_MODULE)) this.skip();
+    pair = await startPair();
+    await pair.source.query('CREATE DATABASE shop');
+    await pair.source.query(
+      `CREATE TABLE public.orders (id int PRIMARY KEY, item text NOT NULL);
+       INSERT INTO public.orders SELECT g, 'item ' || g FROM generate_series(1, 500) g;`,
+      [],
+      'shop',
+    );
+    file = propertiesFile({
+      properties: {
+        SourceDBServerResourceId: `${pair.source.host}:${pair.source.port}@postgres`,
+        SecretParameters: { AdminCredentials: { SourceServerPassword: pair.source.password, TargetServerPassword: pair.target.password } },
+        targetDbServerFullyQualifiedDomainName: pair.target.host,
+        targetDbServerPort: pair.target.port,
+        DBsToMigrate: ['shop'],
+        OverwriteDBsInTarget: true,
+      },
+    });
+    flags = ['--target-host', pair.target.host, '--target-port', String(pair.target.port)];
+    env = { PGPASSWORD: pair.target.password };
+  });
+  after(async () => pair?.stop());
+
+  it('create --mode online --wait returns at WaitingForCutoverTrigger with exit 0', async () => {
+    const result = await runCli(['create', '--name', 'shop-online', '--properties', file, '--mode', 'online', '--wait', '--output', 'json'], {}, 240_000);
+    assert.equal(result.code, 0, `stderr: ${result.stderr}\nstdout: ${result.stdout}`);
+    const status = JSON.parse(result.stdout);
+    assert.equal(status.mode, 'Online');
+    assert.equal(status.state, 'WaitingForUserAction');
+    assert.equal(status.subState, 'WaitingForCutoverTrigger');
+    assert.equal(status.runner.alive, true);
+  });
+
+  it('streams a change written on the source, shown in the online counters', async () => {
+    await pair.source.query(`INSERT INTO public.orders VALUES (501, 'late order')`, [], 'shop');
+    let inserts = 0;
+    for (let i = 0; i < 60 && inserts < 1; i++) {
+      const show = await runCli(['show', '--name', 'shop-online', '--output', 'json', ...flags], env);
+      assert.equal(show.code, 0, show.stderr);
+      inserts = JSON.parse(show.stdout).databases[0].inserts;
+      if (inserts < 1) await new Promise((r) => setTimeout(r, 1000));
+    }
+    assert.ok(inserts >= 1, 'the insert was applied');
+    const table = await runCli(['show', '--name', 'shop-online', ...flags], env);
+    assert.match(table.stdout, /INSERTS\s+UPDATES\s+DELETES\s+LATENCY\s+PENDING/);
+  });
+
+  it('update --cutover --wait finishes the migration with exit 0', async () => {
+    const result = await runCli(['update', '--name', 'shop-online', '--cutover', '--wait', '--output', 'json', ...flags], env, 240_000);
+    assert.equal(result.code, 0, `stderr: ${result.stderr}\nstdout: ${result.stdout}`);
+    assert.equal(JSON.parse(result.stdout).state, 'Succeeded');
+    const rows = await pair.target.query<{ n: number }>(`SELECT count(*)::int AS n FROM public.orders`, [], 'shop');
+    assert.deepEqual(rows, [{ n: 501 }]);
+    assert.deepEqual(await pair.target.query(`SELECT item FROM public.orders WHERE id = 501`, [], 'shop'), [{ item: 'late order' }]);
+  });
+});
