@@ -226,6 +226,10 @@ const labSchema = z
       if (lab.vpn.rootCertificateData === undefined) {
         ctx.addIssue({ code: 'custom', path: ['vpn', 'rootCertificateData'], message: 'is required when vpn.enabled is true: the base64 body of the P2S root certificate (or set vpn.enabled false)' });
       }
+      // Generation2 gateways start at VpnGw2; VpnGw1 (and VpnGw1AZ) exist only as Generation1.
+      if (lab.vpn.generation === 'Generation2' && lab.vpn.skuName.startsWith('VpnGw1')) {
+        ctx.addIssue({ code: 'custom', path: ['vpn', 'generation'], message: `must be Generation1 for ${lab.vpn.skuName} (Generation2 needs VpnGw2 or larger)` });
+      }
       const pool = parseCidr(lab.vpn.clientAddressPool);
       if (pool && space && cidrsOverlap(pool, space)) {
         ctx.addIssue({ code: 'custom', path: ['vpn', 'clientAddressPool'], message: `must not overlap network.addressSpace ${lab.network.addressSpace}` });

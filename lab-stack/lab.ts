@@ -70,8 +70,12 @@ export function createLab(inputs: LabInputs, opts: LabOptions = {}): Lab {
   const dns = createPrivateDns(config, defaultServerName(config), groupName, network.vnet.id, resourceOpts);
   const server = createServer(config, groupName, network.serverSubnet.id, dns, secrets.adminPassword, resourceOpts);
   const vpn = config.vpn.enabled ? createVpn(config, groupName, network.gatewaySubnet.id, resourceOpts) : undefined;
+  const sourcePassword = secrets.passwords['sourcePassword'];
+  if (config.sourceVm.enabled && sourcePassword === undefined) {
+    throw new Error('createLab: sourceVm.enabled needs secrets.passwords.sourcePassword (readLabConfig requires it)');
+  }
   const sourceVm = config.sourceVm.enabled
-    ? createSourceVm(config, groupName, network.sourceSubnet.id, secrets.passwords['sourcePassword']!, resourceOpts)
+    ? createSourceVm(config, groupName, network.sourceSubnet.id, sourcePassword!, resourceOpts)
     : undefined;
 
   const migrations = createMigrations(

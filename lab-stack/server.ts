@@ -86,7 +86,7 @@ export function createServer(
     .all(parameters.map((p) => pulumi.all([p.name, p.isConfigPendingRestart])))
     .apply((rows) => rows.filter(([, pending]) => pending).map(([name]) => name));
 
-  return { server, serverName, parameters, privateIp: lookupPrivateIp(resourceGroupName, dns, server), pendingRestart };
+  return { server, serverName, parameters, privateIp: lookupPrivateIp(resourceGroupName, dns, server, opts), pendingRestart };
 }
 
 /**
@@ -99,6 +99,7 @@ function lookupPrivateIp(
   resourceGroupName: pulumi.Input<string>,
   dns: LabDns,
   server: dbforpostgresql.Server,
+  opts: LabResourceOptions,
 ): pulumi.Output<string | undefined> {
   return pulumi.all([resourceGroupName, dns.zone.name, server.name]).apply(async ([group, zone, name]) => {
     try {
@@ -107,7 +108,7 @@ function lookupPrivateIp(
         privateZoneName: zone,
         recordType: 'A',
         relativeRecordSetName: name,
-      });
+      }, { parent: opts.parent, provider: opts.provider });
       return record.aRecords?.[0]?.ipv4Address;
     } catch {
       return undefined;

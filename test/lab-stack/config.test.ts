@@ -64,6 +64,7 @@ describe('lab-stack config', () => {
     ['VPN pool inside the VNet', (c) => (c.vpn.clientAddressPool = '10.20.200.0/24'), 'pgferry-lab:vpn.clientAddressPool: must not overlap network.addressSpace 10.20.0.0/16'],
     ['OpenVPN with SSTP', (c) => (c.vpn.protocols = ['OpenVPN', 'SSTP']), 'pgferry-lab:vpn.protocols: must not combine OpenVPN and SSTP (Azure allows IkeV2 with either)'],
     ['unknown tunnel type', (c) => (c.vpn.protocols = ['IkeV2', 'L2TP']), 'pgferry-lab:vpn.protocols[1]: must be one of IkeV2, SSTP, OpenVPN (got "L2TP")'],
+    ['Generation2 on VpnGw1', (c) => (c.vpn.generation = 'Generation2'), 'pgferry-lab:vpn.generation: must be Generation1 for VpnGw1 (Generation2 needs VpnGw2 or larger)'],
     ['PEM armour in the certificate', (c) => (c.vpn.rootCertificateData = `-----BEGIN CERTIFICATE-----\n${ROOT_CERT}\n-----END CERTIFICATE-----`), 'pgferry-lab:vpn.rootCertificateData: must be the base64 body of the root certificate, without the -----BEGIN/END CERTIFICATE----- lines'],
     ['VPN without a root certificate', (c) => delete c.vpn.rootCertificateData, 'pgferry-lab:vpn.rootCertificateData: is required when vpn.enabled is true: the base64 body of the P2S root certificate (or set vpn.enabled false)'],
     ['source VM without an SSH key', (c) => delete c.sourceVm.sshPublicKey, 'pgferry-lab:sourceVm.sshPublicKey: is required when sourceVm.enabled is true: an OpenSSH public key line'],
