@@ -109,6 +109,15 @@ describe('protocol: Offline PgMigration against real servers', function () {
     });
   });
 
+  it('Create with option Validate runs only the checks and returns their results', async () => {
+    const created = await host.create(inputs({ migrationName: 'proto-validate', option: 'Validate', databases: ['shop'], overwriteDbsInTarget: true }));
+    assert.equal(created.properties.state, 'Succeeded', String(created.properties.message));
+    const validation = created.properties.validation as { code: string; status: string }[];
+    assert.ok(validation.length > 0);
+    assert.ok(validation.every((v) => v.status !== 'Failed'), JSON.stringify(validation));
+    assert.deepEqual((created.properties.databaseDetails as { rowsCopied: number }[]).map((d) => d.rowsCopied), [0]);
+  });
+
   it('Create reports a failure after the migration exists as a partial failure with id and outputs', async () => {
     await assert.rejects(host.create(inputs({ migrationName: 'proto-offline-missing', databases: ['nosuchdb'] })), (error: CallError) => {
       assert.ok(error.initFailed, `expected a partial failure, got: ${error.message}`);
