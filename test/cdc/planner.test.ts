@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { BatchPlanner } from '../../provider/engine/cdc/planner';
+import { BatchPlanner, DEFAULT_LIMITS } from '../../provider/engine/cdc/planner';
 import { UNCHANGED } from '../../provider/engine/cdc/pgoutput';
 import type { TargetTable } from '../../provider/engine/cdc/statements';
 import { truncateStatement } from '../../provider/engine/cdc/statements';
@@ -92,6 +92,21 @@ describe('cdc/planner (pure)', () => {
     assert.deepEqual(out[0]!.params, ['1', '2', '1', 'b']);
     const del = p.add({ op: 'delete', table: full, identity: ['1', 'x', '2'] });
     assert.match(del[0]!.text, /DELETE FROM "My ""S"""\."nopk" AS t USING f WHERE t\.tableoid = f\.o AND t\.ctid = f\.c$/);
+  });
+
+  it('keeps one group per table when allowed, and one global order when not', () => {
+    const other: TargetTable = { ...table, oid: 9, name: 'ledger' };
+    const mixed = (p: BatchPlanner): string[] => {
+      const out = [];
+      for (let i = 0; i < 3; i++) {
+        out.push(...p.add({ op: 'update', table, values: [String(i), 'x', '1'] }));
+        out.push(...p.add({ op: 'insert', table: other, values: [String(i), 'y', '2'] }));
+      }
+      out.push(...p.flush());
+      return out.map((s) => `${s.op}:${s.rows}`);
+    };
+    assert.deepEqual(mixed(new BatchPlanner({ ...DEFAULT_LIMITS, perTable: true })), ['update:3', 'insert:3']);
+    assert.deepEqual(mixed(new BatchPlanner({ ...DEFAULT_LIMITS, perTable: false })), ['update:1', 'insert:1', 'update:1', 'insert:1', 'update:1', 'insert:1']);
   });
 
   it('truncates with ONLY except partitioned tables', () => {

@@ -83,16 +83,19 @@ function applyError(statement: Statement, table: string, error: unknown): Error 
   });
 }
 
-async function prepareTarget(target: pg.Client, state: ApplyState): Promise<void> {
+/** Session settings for applying; true when session_replication_role = replica took effect. */
+async function prepareTarget(target: pg.Client, state: ApplyState): Promise<boolean> {
   await target.query('SET synchronous_commit = on'); // confirmed positions must be durable
   await target.query("SET datestyle = 'ISO'");
   await target.query("SET intervalstyle = 'postgres'");
   try {
     // As PostgreSQL's own apply worker: no user triggers, FK checks done on the source.
     await target.query('SET session_replication_role = replica');
+    return true;
   } catch {
-    const note = 'session_replication_role = replica is not permitted on the target: triggers and foreign keys fire during apply';
+    const note = 'session_replication_role = replica is not permitted on the target: triggers and foreign keys fire during apply, and changes are applied in strict commit order (slower)';
     if (!state.warnings.includes(note)) state.warnings.push(note);
+    return false;
   }
 }
 
@@ -104,7 +107,7 @@ export async function runSession(config: SessionConfig, state: ApplyState, isSto
   let source: pg.Client | undefined;
   let statusTimer: NodeJS.Timeout | undefined;
   try {
-    await prepareTarget(target, state);
+    const replicaRole = await prepareTarget(target, state);
     const progress: Progress = await openProgress(target, config.progressKey, config.preferProgressTable);
     state.progressMode = progress.mode;
     const recorded = await progress.read();
@@ -131,7 +134,8 @@ export async function runSession(config: SessionConfig, state: ApplyState, isSto
       if (state.confirmedLsn > 0n) live.sendStatus(state.confirmedLsn);
     }, 10_000);
 
-    const planner = new BatchPlanner(config.limits);
+    // Reordering across tables is safe only when no foreign key or trigger looks across them.
+    const planner = new BatchPlanner({ ...config.limits, perTable: (config.limits.perTable ?? true) && replicaRole });
     const tables = new Map<number, TargetTable>();
     const pending = { insert: 0, update: 0, delete: 0 };
     let inTxn = false;
