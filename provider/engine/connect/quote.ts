@@ -24,3 +24,11 @@ export function literal(value: string): string {
   if (value.includes('\0')) throw new Error('literal contains a NUL byte');
   return `'${value.replace(/'/g, "''")}'`;
 }
+
+/**
+ * A libpq conninfo `dbname='...'` fragment: client tools treat a --dbname value containing `=` or
+ * a URI prefix as a connection string, so a database name is always passed in this quoted form.
+ */
+export function conninfoDbname(database: string): string {
+  return `dbname='${database.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
+}

@@ -5,6 +5,7 @@ import { spawn } from 'node:child_process';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { libpqEnv } from '../connect/client';
+import { conninfoDbname } from '../connect/quote';
 import { PgferryError } from '../errors';
 import type { ServerSpec } from '../spec/schema';
 
@@ -52,6 +53,7 @@ export async function dumpSchema(args: {
     `--file=${args.file}`,
   ];
   if (args.snapshot) argv.push(`--snapshot=${args.snapshot}`);
+  argv.push(`--dbname=${conninfoDbname(args.database)}`);
   const run = await runTool(args.tools.pgDump, argv, libpqEnv(args.source, args.database), args.signal);
   if (run.code !== 0) {
     throw new PgferryError('SCHEMA_DUMP', `pg_dump of database "${args.database}" failed: ${firstLines(run.stderr)}`, {
@@ -164,7 +166,7 @@ export async function restoreSection(args: {
   noOwner?: boolean;
   signal?: AbortSignal;
 }): Promise<RestoreOutcome> {
-  const argv = [`--section=${args.section}`, `--dbname=${args.database}`];
+  const argv = [`--section=${args.section}`, `--dbname=${conninfoDbname(args.database)}`];
   if (args.noOwner) argv.push('--no-owner');
   if (args.jobs && args.jobs > 1) argv.push(`--jobs=${args.jobs}`);
   if (args.only) {
@@ -174,7 +176,7 @@ export async function restoreSection(args: {
     argv.push(`--use-list=${listFile}`);
   }
   argv.push(args.file);
-  // The target database is named by --dbname; PGDATABASE would only be a default.
+  // PGDATABASE is never expanded as a connection string; --dbname is, hence the quoted form.
   const run = await runTool(args.tools.pgRestore, argv, libpqEnv(args.target, args.database), args.signal);
   if (run.code === 0) return { warnings: [] };
   const errors = parseRestoreErrors(run.stderr);

@@ -97,7 +97,18 @@ export const migrationSpecSchema = z
     /** Online: warn when the slot retains more WAL than this many bytes on the source. */
     slotRetainedWarnBytes: z.number().int().min(0).default(1024 * 1024 * 1024),
   })
-  .strict();
+  .strict()
+  .superRefine((spec, ctx) => {
+    // The control catalog lives in the target's maintenance database: overwriting it would drop
+    // the catalog (and the connection) the migration is recorded in.
+    if (spec.databases.includes(spec.target.maintenanceDatabase)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['databases'],
+        message: `must not include "${spec.target.maintenanceDatabase}", the target's maintenance database that holds the control catalog; set target.maintenanceDatabase to another existing database`,
+      });
+    }
+  });
 
 export type MigrationSpecInput = z.input<typeof migrationSpecSchema>;
 export type MigrationSpec = Readonly<Omit<z.infer<typeof migrationSpecSchema>, 'source' | 'target' | 'databases'>> & {
