@@ -119,14 +119,20 @@ describe('protocol: Offline PgMigration against real servers', function () {
   });
 
   it('Create reports a failure after the migration exists as a partial failure with id and outputs', async () => {
+    let failed: CallError['initFailed'];
     await assert.rejects(host.create(inputs({ migrationName: 'proto-offline-missing', databases: ['nosuchdb'] })), (error: CallError) => {
       assert.ok(error.initFailed, `expected a partial failure, got: ${error.message}`);
+      failed = error.initFailed;
       assert.equal(error.initFailed.id, `${target.host}:${target.port}/proto-offline-missing`);
       assert.match(String(error.initFailed.properties.state), /ValidationFailed|Failed/);
       assert.equal(error.initFailed.properties.__provider, provider, '__provider kept so a later delete works');
       assert.match(error.message, /nosuchdb/);
       return true;
     });
+    // What state recorded is enough for `pulumi refresh` and `pulumi destroy`.
+    const read = await host.read(failed!.id, failed!.properties);
+    assert.equal(read.id, failed!.id);
+    await host.delete(failed!.id, failed!.properties);
   });
 
   it('Delete removes the migration; the target database is kept', async () => {
