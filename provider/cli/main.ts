@@ -36,10 +36,11 @@ export function describeFailure(error: unknown): { code: number; line: string } 
 
 export async function main(argv: readonly string[]): Promise<number> {
   registerSecret(process.env.PGPASSWORD);
+  // URL passwords are masked before parsing, so even a usage error cannot echo them.
+  for (const arg of argv) registerUrlSecret(arg.replace(/^--[\w-]+=/, ''));
   let args: CliArgs | undefined;
   try {
     args = parseCli(argv);
-    if (args.target.url) registerUrlSecret(args.target.url);
     if (args.help) {
       writeOut(USAGE);
       return 0;

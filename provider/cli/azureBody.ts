@@ -1,0 +1,243 @@
+// The Azure migration body ({"properties": {...}}) as `az postgres flexible-server migration
+// create` takes it: keys matched case-insensitively, "True"/"False" accepted, mapped to spec input.
+import { z } from 'zod';
+import { describeIssue, inputError, MIGRATION_MODES, MIGRATION_OPTIONS, type SslMode } from '../engine';
+import { applyFlags, applyTargetFlags, flagGiven, isObject, TARGET_FLAG_NAMES, type MappedProperties, type PropertyFlags } from './propertyFlags';
+
+// Canonical key spellings are those of the `az postgres flexible-server migration` documentation examples.
+
+const AZURE_SSL_MODES = ['Prefer', 'Require', 'VerifyCA', 'VerifyFull'] as const;
+const SSL_FROM_AZURE: Record<(typeof AZURE_SSL_MODES)[number], SslMode> = {
+  Prefer: 'prefer',
+  Require: 'require',
+  VerifyCA: 'verify-ca',
+  VerifyFull: 'verify-full',
+};
+
+/** Booleans as Azure accepts them: true/false or the strings "True"/"False" in any case. */
+const boolish = z.preprocess(
+  (v) => (typeof v === 'string' && /^(true|false)$/i.test(v) ? v.toLowerCase() === 'true' : v),
+  z.boolean({ error: 'must be true or false ("True"/"False" also accepted)' }),
+);
+
+/** An enum matched case-insensitively (and ignoring - and _), producing the canonical spelling. */
+function caseEnum<T extends readonly [string, ...string[]]>(values: T) {
+  const squash = (s: string) => s.toLowerCase().replace(/[-_]/g, '');
+  const allowed = values.length === 2 ? `${values[0]} or ${values[1]}` : `${values.slice(0, -1).join(', ')} or ${values[values.length - 1]}`;
+  return z.preprocess(
+    (v) => (typeof v === 'string' ? (values.find((x) => squash(x) === squash(v)) ?? v) : v),
+    z.enum(values, { error: `must be ${allowed}` }),
+  );
+}
+
+const optionalString = (what: string) => z.string({ error: `must be ${what}` }).min(1, 'must not be empty').optional();
+
+const adminCredentialsSchema = z.object({
+  SourceServerPassword: z.string({ error: 'must be a string' }).optional(),
+  TargetServerPassword: z.string({ error: 'must be a string' }).optional(),
+});
+
+const secretParametersSchema = z.object({
+  AdminCredentials: adminCredentialsSchema.optional(),
+  SourceServerUsername: optionalString('a role name'),
+  TargetServerUsername: optionalString('a role name'),
+});
+
+/** Keys the Azure API defines that pgferry accepts and does not use (scheduling, runtime server, per-DB operations). */
+const AZURE_IGNORED = [
+  'sourceType',
+  'migrationRuntimeResourceId',
+  'migrationInstanceResourceId',
+  'setupLogicalReplicationOnSourceDbIfNeeded',
+  'migrationWindowStartTimeInUtc',
+  'migrationWindowEndTimeInUtc',
+  'startDataMigration',
+  'triggerCutover',
+  'cancel',
+  'dbsToTriggerCutoverOn',
+  'dbsToCancelMigrationOn',
+  'migrationId',
+  'currentStatus',
+  'migrationResourceGroup',
+] as const;
+
+/** pgferry's own settings, allowed inside the Azure properties and checked by the spec schema. */
+const PGFERRY_TUNING = [
+  'tableJobs',
+  'indexJobs',
+  'splitTablesLargerThan',
+  'splitMaxParts',
+  'pgBinDir',
+  'verify',
+  'allowReplicaIdentityFull',
+  'slotRetainedWarnBytes',
+] as const;
+
+const azurePropertiesSchema = z.object({
+  SourceDBServerResourceId: z.string({ error: (i) => (i.input === undefined ? 'required: "host:port@user" of the source' : 'must be "host:port@user"') }),
+  sourceDbServerFullyQualifiedDomainName: optionalString('a host name or IP address'),
+  targetDbServerFullyQualifiedDomainName: optionalString('a host name or IP address'),
+  targetDbServerPort: z.number({ error: 'must be a number from 1 to 65535' }).optional(),
+  targetServerUserName: optionalString('a role name'),
+  targetSslMode: z.unknown().optional(),
+  sourceSslRootCert: optionalString('a file path'),
+  targetSslRootCert: optionalString('a file path'),
+  SecretParameters: secretParametersSchema.optional(),
+  DBsToMigrate: z
+    .array(z.string({ error: 'must hold database names (strings)' }), {
+      error: (i) => (i.input === undefined ? 'required: the list of databases to migrate' : 'must be a list of database names'),
+    })
+    .min(1, 'must name at least one database'),
+  OverwriteDBsInTarget: boolish.optional(),
+  MigrationMode: caseEnum(MIGRATION_MODES).optional(),
+  MigrationOption: caseEnum(MIGRATION_OPTIONS).optional(),
+  SSLMode: caseEnum(AZURE_SSL_MODES).optional(),
+  migrateRoles: boolish.optional(),
+  ...Object.fromEntries(AZURE_IGNORED.map((k) => [k, z.unknown().optional()])),
+  ...Object.fromEntries(PGFERRY_TUNING.map((k) => [k, z.unknown().optional()])),
+});
+
+type AzureProperties = z.infer<typeof azurePropertiesSchema>;
+
+const AZURE_BODY_KEYS = ['properties', 'location', 'tags', 'id', 'name', 'type', 'systemData'] as const;
+
+/** Nested key sets, by canonical path, for case-insensitive matching. */
+const AZURE_KEYS: Record<string, readonly string[]> = {
+  '': AZURE_BODY_KEYS,
+  properties: Object.keys(azurePropertiesSchema.shape),
+  'properties.SecretParameters': Object.keys(secretParametersSchema.shape),
+  'properties.SecretParameters.AdminCredentials': Object.keys(adminCredentialsSchema.shape),
+};
+
+/**
+ * Rewrites an object's keys to their canonical spelling (recursively for the nested key sets),
+ * recording how the user spelled each path; unknown keys are refused, naming the key.
+ */
+function canonicalize(value: Record<string, unknown>, path: string, userPath: string, spelled: Map<string, string>): Record<string, unknown> {
+  const known = AZURE_KEYS[path] ?? [];
+  const out: Record<string, unknown> = {};
+  for (const [key, child] of Object.entries(value)) {
+    const canonical = known.find((k) => k.toLowerCase() === key.toLowerCase());
+    const childUserPath = userPath ? `${userPath}.${key}` : key;
+    if (!canonical) {
+      throw inputError('UNKNOWN_FIELD', childUserPath, `${childUserPath}: unknown field; allowed: ${known.join(', ')}`);
+    }
+    const childPath = path ? `${path}.${canonical}` : canonical;
+    if (canonical in out) {
+      throw inputError('DUPLICATE_FIELD', childUserPath, `${childUserPath}: given twice (keys are case-insensitive)`);
+    }
+    spelled.set(childPath, childUserPath);
+    out[canonical] = AZURE_KEYS[childPath] && isObject(child) ? canonicalize(child, childPath, childUserPath, spelled) : child;
+  }
+  return out;
+}
+
+const RESOURCE_ID_USAGE = 'must be "host:port@user"';
+
+/** `host:port@user` (IPv6 hosts in brackets) → server fields; errors name the field. */
+export function parseSourceResourceId(text: string, field: string): { host: string; port: number; user: string } {
+  if (text.startsWith('/subscriptions/')) {
+    throw inputError('INVALID_RESOURCE_ID', field, `${field}: ${RESOURCE_ID_USAGE}; Azure resource IDs (Single Server sources) are not supported`);
+  }
+  const match = /^(\[[0-9A-Fa-f:.]+\]|[^:@\s[\]/]+):([^@]*)@(.+)$/.exec(text);
+  if (!match) throw inputError('INVALID_RESOURCE_ID', field, `${field}: ${RESOURCE_ID_USAGE}`);
+  const [, rawHost, rawPort, user] = match as unknown as [string, string, string, string];
+  if (!/^\d{1,5}$/.test(rawPort) || Number(rawPort) < 1 || Number(rawPort) > 65535) {
+    throw inputError('INVALID_RESOURCE_ID', field, `${field}: ${RESOURCE_ID_USAGE} with a port from 1 to 65535`);
+  }
+  return { host: rawHost.replace(/^\[(.*)\]$/, '$1'), port: Number(rawPort), user };
+}
+
+function displayPath(path: readonly PropertyKey[], spelled: Map<string, string>): string {
+  const canonical = path.map(String).join('.');
+  // The longest prefix the user wrote keeps their spelling; the rest is ours.
+  for (let n = path.length; n > 0; n--) {
+    const prefix = path.slice(0, n).map(String).join('.');
+    const user = spelled.get(prefix);
+    if (user) return [user, ...path.slice(n).map(String)].join('.');
+  }
+  return canonical;
+}
+
+export function mapAzure(body: Record<string, unknown>, flags: PropertyFlags): MappedProperties {
+  const spelled = new Map<string, string>();
+  const canonical = canonicalize(body, '', '', spelled);
+  if (!('properties' in canonical)) {
+    throw inputError('INVALID_INPUT', 'properties', 'properties: required (the Azure migration body is {"properties": {...}})');
+  }
+  const propsField = spelled.get('properties') ?? 'properties';
+  if (!isObject(canonical.properties)) {
+    throw inputError('INVALID_INPUT', propsField, `${propsField}: must be an object`);
+  }
+  const parsed = azurePropertiesSchema.safeParse(canonical.properties);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    const field = displayPath(['properties', ...issue.path], spelled);
+    throw inputError('INVALID_INPUT', field, `${field}: ${describeIssue(issue).message}`);
+  }
+  const p: AzureProperties = parsed.data;
+  const at = (key: string) => spelled.get(`properties.${key}`) ?? `properties.${key}`;
+  const secrets = p.SecretParameters;
+
+  const resourceIdField = at('SourceDBServerResourceId');
+  const fromId = parseSourceResourceId(p.SourceDBServerResourceId, resourceIdField);
+  const source: Record<string, unknown> = {
+    host: p.sourceDbServerFullyQualifiedDomainName ?? fromId.host,
+    port: fromId.port,
+    user: secrets?.SourceServerUsername ?? fromId.user,
+  };
+  if (secrets?.AdminCredentials?.SourceServerPassword !== undefined) source.password = secrets.AdminCredentials.SourceServerPassword;
+  if (p.SSLMode) source.sslMode = SSL_FROM_AZURE[p.SSLMode];
+  if (p.sourceSslRootCert) source.sslRootCert = p.sourceSslRootCert;
+
+  const fileTarget: Record<string, unknown> = {};
+  if (p.targetDbServerFullyQualifiedDomainName) fileTarget.host = p.targetDbServerFullyQualifiedDomainName;
+  if (p.targetDbServerPort !== undefined) fileTarget.port = p.targetDbServerPort;
+  const targetUser = secrets?.TargetServerUsername ?? p.targetServerUserName;
+  if (targetUser) fileTarget.user = targetUser;
+  if (secrets?.AdminCredentials?.TargetServerPassword !== undefined) fileTarget.password = secrets.AdminCredentials.TargetServerPassword;
+  if (p.targetSslMode !== undefined) fileTarget.sslMode = p.targetSslMode;
+  if (p.targetSslRootCert) fileTarget.sslRootCert = p.targetSslRootCert;
+
+  const input: Record<string, unknown> = {
+    migrationName: flags.name,
+    source,
+    target: applyTargetFlags(fileTarget, flags.target ?? {}),
+    databases: p.DBsToMigrate,
+  };
+  if (p.OverwriteDBsInTarget !== undefined) input.overwriteDbsInTarget = p.OverwriteDBsInTarget;
+  if (p.migrateRoles !== undefined) input.migrateRoles = p.migrateRoles;
+  if (p.MigrationMode) input.mode = p.MigrationMode;
+  if (p.MigrationOption) input.option = p.MigrationOption;
+  for (const key of PGFERRY_TUNING) {
+    const value = (p as Record<string, unknown>)[key];
+    if (value !== undefined) input[key] = value;
+  }
+  applyFlags(input, flags);
+
+  const fieldNames: Record<string, string> = {
+    migrationName: '--name',
+    databases: at('DBsToMigrate'),
+    overwriteDbsInTarget: at('OverwriteDBsInTarget'),
+    migrateRoles: at('migrateRoles'),
+    mode: flags.mode ? '--mode' : at('MigrationMode'),
+    option: flags.option ? '--option' : at('MigrationOption'),
+    source: resourceIdField,
+    'source.host': p.sourceDbServerFullyQualifiedDomainName ? at('sourceDbServerFullyQualifiedDomainName') : resourceIdField,
+    'source.user': secrets?.SourceServerUsername ? at('SecretParameters.SourceServerUsername') : resourceIdField,
+    'source.password': at('SecretParameters.AdminCredentials.SourceServerPassword'),
+    'source.sslMode': at('SSLMode'),
+    'source.sslRootCert': at('sourceSslRootCert'),
+    'target.host': p.targetDbServerFullyQualifiedDomainName && !flags.target?.host && !flags.target?.url ? at('targetDbServerFullyQualifiedDomainName') : 'target.host',
+    'target.password': at('SecretParameters.AdminCredentials.TargetServerPassword'),
+    'target.sslMode': at('targetSslMode'),
+    'target.sslRootCert': at('targetSslRootCert'),
+    ...Object.fromEntries(PGFERRY_TUNING.map((k) => [k, at(k)])),
+  };
+  for (const [key, flag] of Object.entries(TARGET_FLAG_NAMES)) {
+    if (flagGiven(flags.target ?? {}, key)) fieldNames[`target.${key}`] = flag;
+  }
+  if (flags.noVerify) fieldNames.verify = '--no-verify';
+  return { form: 'azure', input, fieldNames };
+}
+

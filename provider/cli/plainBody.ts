@@ -1,0 +1,33 @@
+// pgferry's plain properties form: the migration spec itself, with `source`/`target` as
+// connection objects or postgres:// URLs.
+import { inputError, migrationSpecSchema } from '../engine';
+import { applyFlags, applyTargetFlags, flagGiven, isObject, TARGET_FLAG_NAMES, type MappedProperties, type PropertyFlags } from './propertyFlags';
+import { parseConnectionUrl } from './url';
+
+const PLAIN_KEYS = Object.keys(migrationSpecSchema.shape);
+
+export function mapPlain(body: Record<string, unknown>, flags: PropertyFlags): MappedProperties {
+  for (const key of Object.keys(body)) {
+    if (!PLAIN_KEYS.includes(key)) {
+      throw inputError('UNKNOWN_FIELD', key, `${key}: unknown field; allowed: ${PLAIN_KEYS.join(', ')} (or the Azure body {"properties": {...}})`);
+    }
+  }
+  const input: Record<string, unknown> = { ...body };
+  if (typeof body.source === 'string') input.source = parseConnectionUrl(body.source, 'source');
+  let fileTarget: Record<string, unknown> = {};
+  if (typeof body.target === 'string') fileTarget = parseConnectionUrl(body.target, 'target');
+  else if (isObject(body.target)) fileTarget = body.target;
+  else if (body.target !== undefined) throw inputError('INVALID_INPUT', 'target', 'target: must be a connection object or a postgres:// URL');
+  input.target = applyTargetFlags(fileTarget, flags.target ?? {});
+  if (flags.name !== undefined) input.migrationName = flags.name;
+  applyFlags(input, flags);
+  const fieldNames: Record<string, string> = {};
+  if (flags.name !== undefined) fieldNames.migrationName = '--name';
+  if (flags.mode) fieldNames.mode = '--mode';
+  if (flags.option) fieldNames.option = '--option';
+  for (const [key, flag] of Object.entries(TARGET_FLAG_NAMES)) {
+    if (flagGiven(flags.target ?? {}, key)) fieldNames[`target.${key}`] = flag;
+  }
+  return { form: 'plain', input, fieldNames };
+}
+

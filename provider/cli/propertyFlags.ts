@@ -1,0 +1,78 @@
+// Flags that override the properties file, shared by both file forms: target server flags,
+// mode/option/verify flags, and the target defaults.
+import { inputError, type MigrationMode, type MigrationOption, type SslMode } from '../engine';
+import { parseConnectionUrl } from './url';
+
+/** Target server flags shared by every command that talks to the target. */
+export interface TargetFlags {
+  readonly host?: string;
+  readonly port?: number;
+  readonly user?: string;
+  readonly url?: string;
+  readonly sslMode?: SslMode;
+  readonly database?: string;
+}
+
+export interface PropertyFlags {
+  readonly name?: string;
+  readonly mode?: MigrationMode;
+  readonly option?: MigrationOption;
+  readonly noVerify?: boolean;
+  readonly allowReplicaIdentityFull?: boolean;
+  readonly target?: TargetFlags;
+}
+
+export interface MappedProperties {
+  readonly form: 'azure' | 'plain';
+  /** The input object for parseMigrationSpec. */
+  readonly input: Record<string, unknown>;
+  /** Spec field path (`source.port`) → the field as the user wrote it (`properties.SourceDBServerResourceId`). */
+  readonly fieldNames: Readonly<Record<string, string>>;
+}
+
+export const DEFAULT_TARGET_USER = 'postgres';
+
+export const TARGET_FLAG_NAMES: Record<string, string> = {
+  host: '--target-host',
+  port: '--target-port',
+  user: '--target-user',
+  sslMode: '--target-ssl-mode',
+  maintenanceDatabase: '--target-database',
+};
+
+export function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+export function flagGiven(flags: TargetFlags, specKey: string): boolean {
+  const flagKey = specKey === 'maintenanceDatabase' ? 'database' : specKey;
+  return (flags as Record<string, unknown>)[flagKey] !== undefined;
+}
+
+export function applyFlags(input: Record<string, unknown>, flags: PropertyFlags): void {
+  if (flags.mode) input.mode = flags.mode;
+  if (flags.option) input.option = flags.option;
+  if (flags.noVerify) input.verify = false;
+  if (flags.allowReplicaIdentityFull) input.allowReplicaIdentityFull = true;
+}
+
+/** Target fields from the file, overridden by --target-url, then by the single --target-* flags. */
+export function applyTargetFlags(fileTarget: Record<string, unknown>, flags: TargetFlags): Record<string, unknown> {
+  let target: Record<string, unknown> = { ...fileTarget };
+  if (flags.url !== undefined) target = { ...target, ...parseConnectionUrl(flags.url, '--target-url') };
+  if (flags.host !== undefined) target.host = flags.host;
+  if (flags.port !== undefined) target.port = flags.port;
+  if (flags.user !== undefined) target.user = flags.user;
+  if (flags.sslMode !== undefined) target.sslMode = flags.sslMode;
+  if (flags.database !== undefined) target.maintenanceDatabase = flags.database;
+  if (target.user === undefined) target.user = DEFAULT_TARGET_USER;
+  if (target.host === undefined) {
+    throw inputError(
+      'TARGET_REQUIRED',
+      'target',
+      'target: no target server given; use --target-host H [--target-port P] or --target-url, or put the target in the properties file',
+    );
+  }
+  return target;
+}
+
