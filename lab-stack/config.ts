@@ -55,7 +55,7 @@ const networkSchema = z
     gatewaySubnet: cidrSchema.default('10.20.0.0/27'),
     serverSubnet: cidrSchema.default('10.20.1.0/24'),
     sourceSubnet: cidrSchema.default('10.20.2.0/24'),
-  })
+  }, { error: 'must be an object with keys addressSpace, gatewaySubnet, serverSubnet, sourceSubnet' })
   .prefault({});
 
 const parameterValueSchema = z
@@ -106,7 +106,7 @@ const serverSchema = z
       )
       .refine((p) => !('azure.extensions' in p), 'must not set azure.extensions: list extensions in server.extensions instead')
       .default({}),
-  })
+  }, { error: 'must be an object with keys such as version, skuName, parameters' })
   .prefault({});
 
 const certificateSchema = z
@@ -132,7 +132,7 @@ const vpnSchema = z
       // Azure offers OpenVPN, SSTP, IKEv2, IKEv2+OpenVPN and IKEv2+SSTP; the two SSL tunnels exclude each other.
       .refine((p) => !(p.includes('OpenVPN') && p.includes('SSTP')), 'must not combine OpenVPN and SSTP (Azure allows IkeV2 with either)')
       .default(['IkeV2', 'OpenVPN']),
-  })
+  }, { error: 'must be an object with keys such as enabled, rootCertificateData, protocols' })
   .prefault({});
 
 const sourceVmSchema = z
@@ -154,7 +154,7 @@ const sourceVmSchema = z
     privateIp: ipSchema.optional(),
     postgresVersion: versionSchema.default('16'),
     databases: z.array(identifierSchema, { error: 'must be a list of database names' }).default([]),
-  })
+  }, { error: 'must be an object with keys such as enabled, sshPublicKey, databases' })
   .prefault({});
 
 const migrationSourceSchema = z.strictObject({
@@ -164,7 +164,7 @@ const migrationSourceSchema = z.strictObject({
   sslMode: oneOf(SSL_MODES).default('prefer'),
   /** Name of the secret stack config key that holds this source's password. */
   passwordSecret: z.string({ error: 'must be a config key name' }).regex(/^[A-Za-z][A-Za-z0-9_-]*$/, 'must be a config key name').default('sourcePassword'),
-});
+}, { error: 'must be an object with host and optionally port, user, sslMode, passwordSecret' });
 
 const migrationSchema = z.strictObject({
   name: z.string({ error: 'must be a migration name' }).regex(MIGRATION_NAME_PATTERN, 'must be 1-63 letters, digits or hyphens, not starting with a hyphen'),
@@ -175,7 +175,7 @@ const migrationSchema = z.strictObject({
   cutover: z.boolean({ error: 'must be true or false' }).default(false),
   /** Omitted: the lab's own source VM (sourceVm.enabled must be true). */
   source: migrationSourceSchema.optional(),
-});
+}, { error: 'must be an object with name and databases' });
 
 const labSchema = z
   .strictObject({

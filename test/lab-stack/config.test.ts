@@ -52,6 +52,7 @@ describe('lab-stack config', () => {
   const cases: Array<[string, (config: any) => void, string]> = [
     ['missing location', (c) => delete c.location, 'pgferry-lab:location: is required: an Azure region such as westeurope'],
     ['unsupported version', (c) => (c.server.version = '9.6'), 'pgferry-lab:server.version: must be one of 11, 12, 13, 14, 15, 16, 17, 18 (got "9.6")'],
+    ['server not an object', (c) => (c.server = 'big'), 'pgferry-lab:server: must be an object with keys such as version, skuName, parameters (got "big")'],
     ['unknown server key', (c) => (c.server.sku = 'x'), 'pgferry-lab:server: unknown key "sku"'],
     ['bad storage size', (c) => (c.server.storageSizeGb = 100), 'pgferry-lab:server.storageSizeGb: must be one of 32, 64, 128, 256, 512, 1024, 2048, 4096, 8192, 16384, 32767 (got 100)'],
     ['burstable SKU in another tier', (c) => (c.server.skuName = 'Standard_B1ms'), 'pgferry-lab:server.tier: must be Burstable for Standard_B1ms'],
