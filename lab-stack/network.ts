@@ -29,8 +29,9 @@ export function createNetwork(
       addressSpace: { addressPrefixes: [config.network.addressSpace] },
       tags: config.tags,
     },
-    // Subnets are separate resources below; without this, an update of the VNet would try to
-    // reconcile its (empty) inline subnet list against them.
+    // Subnets are separate resources below, so the VNet is written without a subnet list (which
+    // network API 2023-11-01 and later leave alone); ignoring the list Azure reports back keeps
+    // it from showing as a diff after `pulumi refresh`.
     { ...childOptions(opts), ignoreChanges: ['subnets'] },
   );
 
