@@ -15,6 +15,9 @@ interface Registered {
   readonly inputs: Record<string, any>;
 }
 
+/** additionalSecretOutputs by resource name, read off the registration requests. */
+const secretOutputs = new Map<string, string[]>();
+
 const isSecret = (v: unknown) => typeof v === 'object' && v !== null && (v as Record<string, unknown>)[SIG_KEY] === SECRET_SIG;
 const unwrap = (v: any): any =>
   isSecret(v) ? unwrap(v.value) : Array.isArray(v) ? v.map(unwrap) : v && typeof v === 'object' ? Object.fromEntries(Object.entries(v).map(([k, x]) => [k, unwrap(x)])) : v;
@@ -39,6 +42,13 @@ async function withMocks(project: string, config: Record<string, string>, secret
     'dev',
   );
   pulumi.runtime.setAllConfig(config, secretKeys);
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const monitor = require('@pulumi/pulumi/runtime/settings').getMonitor();
+  const original = monitor.registerResource.bind(monitor);
+  monitor.registerResource = (req: any, callback: unknown) => {
+    secretOutputs.set(req.getName(), req.getAdditionalsecretoutputsList());
+    return original(req, callback);
+  };
   return registered;
 }
 
@@ -73,6 +83,7 @@ describe('example and root programs under Pulumi mocks', function () {
     const migration = registered.find((r) => r.type === TYPE)!;
     assert.ok(migration, 'a PgMigration is registered');
     assert.ok(isSecret(migration.inputs.source) && isSecret(migration.inputs.target), 'servers travel as secrets');
+    assert.deepEqual(secretOutputs.get('offline'), ['source', 'target']);
     const inputs = unwrap(migration.inputs);
     assert.equal(inputs.mode, 'Offline');
     assert.deepEqual(inputs.databases, ['adventureworks']);
