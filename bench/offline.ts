@@ -1,6 +1,9 @@
 // The offline comparison: for each round, every tool in turn (order rotated between rounds so no
 // tool always runs first) into a freshly dropped target database, then a row-count check.
+import { promises as fs } from 'node:fs';
+import path from 'node:path';
 import type { Cluster } from '../provider/localpg/cluster';
+import { treeCpuSeconds } from './procTree';
 import { BENCH_DB, compareCounts, tableRowCounts } from './dataset';
 import { runTool, TOOL_NAMES, type ToolName, type ToolRun } from './tools';
 
@@ -8,6 +11,13 @@ export interface OfflineRun extends ToolRun {
   readonly round: number;
   readonly countsOk: boolean;
   readonly countsLine: string;
+  /** CPU seconds the source and target servers (postmaster and all backends) spent during the run. */
+  readonly serverCpuSeconds: { readonly source: number; readonly target: number };
+}
+
+async function postmasterPid(cluster: Cluster): Promise<number> {
+  const text = await fs.readFile(path.join(cluster.dataDir, 'postmaster.pid'), 'utf8');
+  return Number(text.split('\n')[0]);
 }
 
 export interface OfflineOptions {
@@ -32,16 +42,19 @@ async function freshTarget(target: Cluster, source: Cluster): Promise<void> {
 export async function runOfflineBench(options: OfflineOptions): Promise<OfflineRun[]> {
   const { source, target, log } = options;
   const sourceCounts = await tableRowCounts(source, BENCH_DB);
+  const [sourcePid, targetPid] = [await postmasterPid(source), await postmasterPid(target)];
   const runs: OfflineRun[] = [];
   for (let round = 1; round <= options.rounds; round++) {
     const order: ToolName[] = TOOL_NAMES.map((_, i) => TOOL_NAMES[(i + round - 1) % TOOL_NAMES.length]!);
     for (const tool of order) {
       await freshTarget(target, source);
       log(`round ${round}: ${tool} ...`);
+      const before = [await treeCpuSeconds(sourcePid), await treeCpuSeconds(targetPid)];
       const run = await runTool(tool, { source, target, jobs: options.jobs, splitBytes: options.splitBytes, workDir: options.workDir, round });
+      const serverCpuSeconds = { source: (await treeCpuSeconds(sourcePid)) - before[0]!, target: (await treeCpuSeconds(targetPid)) - before[1]! };
       const counts = compareCounts(sourceCounts, await tableRowCounts(target, BENCH_DB));
       log(`round ${round}: ${tool} ${run.seconds.toFixed(1)} s, peak RSS ${(run.memory.peakRssBytes / 2 ** 20).toFixed(0)} MiB, row counts ${counts.line}`);
-      runs.push({ ...run, round, countsOk: counts.ok, countsLine: counts.line });
+      runs.push({ ...run, round, countsOk: counts.ok, countsLine: counts.line, serverCpuSeconds });
     }
   }
   await target.query(`DROP DATABASE IF EXISTS ${BENCH_DB} WITH (FORCE)`);

@@ -2,6 +2,7 @@
 import { promises as fs } from 'node:fs';
 
 const PAGE_BYTES = 4096; // x86_64 / arm64 Linux default; statm and stat count pages
+const CLOCK_TICKS = 100; // USER_HZ: /proc/<pid>/stat times are in these units on Linux
 
 export interface TreeMemory {
   /** Highest sum of RSS over the tree seen in one sample (shared pages of forked children count once per process). */
@@ -17,6 +18,8 @@ interface ProcEntry {
   readonly pid: number;
   readonly ppid: number;
   readonly rssBytes: number;
+  /** utime + stime + cutime + cstime: its own CPU and that of the children it has reaped. */
+  readonly cpuSeconds: number;
 }
 
 async function readProc(pid: number): Promise<ProcEntry | undefined> {
@@ -24,7 +27,8 @@ async function readProc(pid: number): Promise<ProcEntry | undefined> {
     const stat = await fs.readFile(`/proc/${pid}/stat`, 'utf8');
     // comm may contain spaces and parentheses: fields start after the last ')'.
     const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return { pid, ppid: Number(fields[1]), rssBytes: Number(fields[21]) * PAGE_BYTES };
+    const ticks = Number(fields[11]) + Number(fields[12]) + Number(fields[13]) + Number(fields[14]);
+    return { pid, ppid: Number(fields[1]), rssBytes: Number(fields[21]) * PAGE_BYTES, cpuSeconds: ticks / CLOCK_TICKS };
   } catch {
     return undefined; // exited between readdir and read
   }
@@ -89,4 +93,12 @@ export function sampleTree(root: number, intervalMs = 100): { stop(): Promise<Tr
       return { peakRssBytes: peakRss, peakPssBytes: peakPss, peakProcesses, samples };
     },
   };
+}
+
+/**
+ * CPU seconds consumed so far by a tree: live processes' own time plus what they have reaped, so
+ * a PostgreSQL server's exited backends still count (through the postmaster's cutime).
+ */
+export async function treeCpuSeconds(root: number): Promise<number> {
+  return (await treeOf(root)).reduce((s, e) => s + e.cpuSeconds, 0);
 }

@@ -76,11 +76,12 @@ function table(header: readonly string[], rows: readonly (readonly string[])[]):
 
 export function offlineRunsTable(runs: readonly OfflineRun[]): string {
   return table(
-    ['round', 'tool', 'wall s', 'peak RSS MiB (tree)', 'peak PSS MiB (tree)', 'max procs', 'details', 'row counts'],
+    ['round', 'tool', 'wall s', 'CPU s tool / source / target', 'peak RSS MiB (tree)', 'peak PSS MiB (tree)', 'max procs', 'details', 'row counts'],
     runs.map((r) => [
       String(r.round),
       r.tool,
       fmt(r.seconds),
+      `${r.toolCpuSeconds === undefined ? '?' : fmt(r.toolCpuSeconds)} / ${fmt(r.serverCpuSeconds.source)} / ${fmt(r.serverCpuSeconds.target)}`,
       fmt(r.memory.peakRssBytes / MiB, 0),
       fmt(r.memory.peakPssBytes / MiB, 0),
       String(r.memory.peakProcesses),
@@ -122,7 +123,8 @@ export function pgferryBreakdown(runs: readonly OfflineRun[]): string {
     const rows: string[][] = Object.entries(r.parts).map(([k, v]) => [k, '', fmt(v)]);
     for (const s of r.steps) rows.push([`step: ${s.step}`, fmt(s.at), fmt(s.seconds)]);
     for (const t of [...r.tables].sort((a, b) => b.seconds - a.seconds)) {
-      rows.push([`copy: ${t.table} (${t.rows.toLocaleString('en-US')} rows, ${fmt(t.bytes / 1e6, 0)} MB)`, fmt(t.at), fmt(t.seconds)]);
+      const split = t.parts > 1 ? `, ${t.parts} parts` : '';
+      rows.push([`copy: ${t.table} (${t.rows.toLocaleString('en-US')} rows, ${fmt(t.bytes / 1e6, 0)} MB${split})`, fmt(t.at), fmt(t.seconds)]);
     }
     out.push(table(['what', 'started at s', 'seconds'], rows), '');
   }
@@ -181,6 +183,8 @@ export function markdown(report: BenchReport): string {
       '',
       pgferryBreakdown(report.offline.runs),
     );
+    const copydb = [...report.offline.runs].reverse().find((r) => r.tool === 'pgcopydb' && r.logTail);
+    if (copydb) parts.push(`### pgcopydb's own summary (round ${copydb.round})`, '', '```', copydb.logTail!, '```', '');
   }
   if (report.online) {
     parts.push('## Online', '', ...report.online.lines, '');

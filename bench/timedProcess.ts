@@ -1,5 +1,8 @@
 // Runs one command as a child process: wall time, exit code, output, and its tree's peak memory.
 import { spawn } from 'node:child_process';
+import { existsSync, promises as fs } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { sampleTree, type TreeMemory } from './procTree';
 
 export interface TimedRun {
@@ -8,7 +11,11 @@ export interface TimedRun {
   readonly stdout: string;
   readonly stderr: string;
   readonly memory: TreeMemory;
+  /** User + system CPU seconds of the command and every descendant it waited for (GNU time). */
+  readonly cpuSeconds?: number;
 }
+
+const GNU_TIME = '/usr/bin/time';
 
 export interface TimedOptions {
   readonly env?: NodeJS.ProcessEnv;
@@ -19,8 +26,11 @@ export interface TimedOptions {
 }
 
 export async function runTimed(command: string, args: readonly string[], options: TimedOptions = {}): Promise<TimedRun> {
+  // GNU time adds the CPU of every reaped descendant, which /proc sampling would miss at exit.
+  const timeFile = existsSync(GNU_TIME) ? path.join(os.tmpdir(), `pgferry-bench-time-${process.pid}-${Date.now()}`) : undefined;
+  const [file, argv] = timeFile ? [GNU_TIME, ['-f', '%U %S', '-o', timeFile, command, ...args]] : [command, [...args]];
   const started = process.hrtime.bigint();
-  const child = spawn(command, [...args], {
+  const child = spawn(file, argv, {
     env: options.env ?? process.env,
     cwd: options.cwd,
     stdio: ['pipe', 'pipe', 'pipe'],
@@ -50,7 +60,15 @@ export async function runTimed(command: string, args: readonly string[], options
   const seconds = Number(process.hrtime.bigint() - started) / 1e9;
   const memory = await sampler.stop();
   if (pending && options.onLine) options.onLine(pending);
-  return { seconds, code, stdout, stderr, memory };
+  let cpuSeconds: number | undefined;
+  if (timeFile) {
+    const text = await fs.readFile(timeFile, 'utf8').catch(() => '');
+    await fs.rm(timeFile, { force: true });
+    // The last line holds "user system"; earlier lines may report a non-zero exit status.
+    const [user, system] = (text.trim().split('\n').pop() ?? '').split(' ').map(Number);
+    if (Number.isFinite(user) && Number.isFinite(system)) cpuSeconds = user! + system!;
+  }
+  return { seconds, code, stdout, stderr, memory, cpuSeconds };
 }
 
 /** Replaces every occurrence of the secrets in tool output before it is shown. */

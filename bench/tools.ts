@@ -26,7 +26,11 @@ export interface ToolRun {
   /** Sub-timings: pg_dump/pg_restore parts, pgferry's steps and tables. */
   readonly parts: Readonly<Record<string, number>>;
   readonly steps: readonly StepTiming[];
-  readonly tables: readonly { table: string; seconds: number; rows: number; bytes: number; at: number }[];
+  readonly tables: readonly { table: string; seconds: number; rows: number; bytes: number; at: number; parts: number }[];
+  /** CPU seconds of the tool's own processes (not the servers'). */
+  readonly toolCpuSeconds?: number;
+  /** pgcopydb: the end of its log (its own per-step summary), secrets redacted. */
+  readonly logTail?: string;
 }
 
 export interface ToolContext {
@@ -58,7 +62,7 @@ function maxMemory(a: TreeMemory, b: TreeMemory): TreeMemory {
 }
 
 type ProgressLine =
-  | { t: number; event: { kind: string; step?: string; seconds?: number; table?: string; rows?: number; bytes?: number } }
+  | { t: number; event: { kind: string; step?: string; seconds?: number; table?: string; rows?: number; bytes?: number; parts?: number } }
   | { t: number; status: { state: string; message?: string } };
 
 async function runPgferry(ctx: ToolContext): Promise<ToolRun> {
@@ -88,6 +92,7 @@ async function runPgferry(ctx: ToolContext): Promise<ToolRun> {
   const starts = new Map<string, number>();
   let finishedAt = 0;
   let firstDataStep: number | undefined;
+  const partsOf = new Map<string, number>();
   for (const line of lines) {
     if ('status' in line) {
       finishedAt = line.t;
@@ -99,8 +104,16 @@ async function runPgferry(ctx: ToolContext): Promise<ToolRun> {
       if (e.step !== 'validation' && firstDataStep === undefined) firstDataStep = line.t;
     }
     if (e.kind === 'step-done' && e.step) steps.push({ step: e.step, seconds: e.seconds ?? 0, at: starts.get(e.step) ?? line.t - (e.seconds ?? 0) });
+    if (e.kind === 'table-start' && e.table) partsOf.set(e.table, Math.max(partsOf.get(e.table) ?? 1, e.parts ?? 1));
     if (e.kind === 'table-done' && e.table) {
-      tables.push({ table: e.table, seconds: e.seconds ?? 0, rows: e.rows ?? 0, bytes: e.bytes ?? 0, at: line.t - (e.seconds ?? 0) });
+      tables.push({
+        table: e.table,
+        seconds: e.seconds ?? 0,
+        rows: e.rows ?? 0,
+        bytes: e.bytes ?? 0,
+        at: line.t - (e.seconds ?? 0),
+        parts: partsOf.get(e.table) ?? 1,
+      });
     }
   }
   const stepped = steps.reduce((s, x) => s + x.seconds, 0);
@@ -117,6 +130,7 @@ async function runPgferry(ctx: ToolContext): Promise<ToolRun> {
     },
     steps,
     tables,
+    toolCpuSeconds: run.cpuSeconds,
   };
 }
 
@@ -144,7 +158,8 @@ async function runPgcopydb(ctx: ToolContext): Promise<ToolRun> {
   );
   if (run.code !== 0) throw failure('pgcopydb', run, ctx);
   await fs.rm(dir, { recursive: true, force: true });
-  return { tool: 'pgcopydb', seconds: run.seconds, memory: run.memory, parts: {}, steps: [], tables: [] };
+  const logTail = redact(run.stderr, [ctx.source.password, ctx.target.password]).trim().split('\n').slice(-30).join('\n');
+  return { tool: 'pgcopydb', seconds: run.seconds, memory: run.memory, parts: {}, steps: [], tables: [], toolCpuSeconds: run.cpuSeconds, logTail };
 }
 
 async function runDumpRestore(ctx: ToolContext): Promise<ToolRun> {
@@ -166,6 +181,7 @@ async function runDumpRestore(ctx: ToolContext): Promise<ToolRun> {
     parts: { pg_dump: dump.seconds, pg_restore: restore.seconds, 'dump size MB': dumpBytes / 1e6 },
     steps: [],
     tables: [],
+    toolCpuSeconds: dump.cpuSeconds !== undefined && restore.cpuSeconds !== undefined ? dump.cpuSeconds + restore.cpuSeconds : undefined,
   };
 }
 
