@@ -87,7 +87,7 @@ function databaseRows(databases: readonly DatabaseDetails[], online: boolean): s
 export function renderValidation(results: readonly ValidationResult[]): string {
   const notable = results.filter((r) => r.status !== 'Succeeded');
   const failed = results.filter((r) => r.status === 'Failed').length;
-  const summary = `Validation  ${results.length} checks: ${results.length - notable.length} succeeded, ${notable.length - failed} warnings, ${failed} failed`;
+  const summary = `Validation  ${results.length} checks: ${results.length - notable.length} succeeded, ${notable.length - failed} warning${notable.length - failed === 1 ? '' : 's'}, ${failed} failed`;
   const lines = notable.map((r) => `  ${r.status.padEnd(7)}  ${r.code}${r.database ? ` [${r.database}]` : ''}: ${r.message}${r.fix ? `\n           fix: ${r.fix}` : ''}`);
   return [summary, ...lines].join('\n');
 }

@@ -1,0 +1,83 @@
+// `pgferry resume`: the runner of an offline copy is killed mid-copy; resume --wait restarts it
+// and the migration ends Succeeded with every row on the target.
+import assert from 'node:assert/strict';
+import { ControlStore, parseMigrationSpec, publicSpec } from '../../provider/engine';
+import { startPair, type ServerPair } from '../support';
+import { propertiesFile, runCli } from './helpers';
+
+describe('pgferry resume after the runner died', function () {
+  this.timeout(300_000);
+  let pair: ServerPair;
+  let file: string;
+  let flags: string[];
+  let env: Record<string, string>;
+
+  before(async () => {
+    pair = await startPair();
+    await pair.source.query('CREATE DATABASE bulk');
+    // Large enough that the copy is still running a few seconds in.
+    await pair.source.query(
+      `CREATE TABLE public.wide (id int PRIMARY KEY, pad text NOT NULL);
+       INSERT INTO public.wide SELECT g, repeat(md5(g::text), 6) FROM generate_series(1, 1500000) g;`,
+      [],
+      'bulk',
+    );
+    file = propertiesFile({
+      source: { host: pair.source.host, port: pair.source.port, user: 'postgres', password: pair.source.password },
+      target: { host: pair.target.host, port: pair.target.port, user: 'postgres', password: pair.target.password },
+      databases: ['bulk'],
+      tableJobs: 2,
+      splitTablesLargerThan: 0,
+    });
+    flags = ['--target-host', pair.target.host, '--target-port', String(pair.target.port)];
+    env = { PGPASSWORD: pair.target.password };
+  });
+  after(async () => pair?.stop());
+
+  it('resume --wait finishes a migration whose runner was killed', async () => {
+    const created = await runCli(['create', '--name', 'bulk-1', '--properties', file, '--output', 'json']);
+    assert.equal(created.code, 0, created.stderr);
+    // Wait until the table is loading, then kill the runner (a process this test started).
+    let pid: number | undefined;
+    for (let i = 0; i < 120 && pid === undefined; i++) {
+      const show = JSON.parse((await runCli(['show', '--name', 'bulk-1', '--output', 'json', ...flags], env)).stdout);
+      assert.equal(show.state, 'InProgress', 'the copy must still be running');
+      if (show.databases[0].tables.loading > 0) pid = show.runner.pid;
+      else await new Promise((r) => setTimeout(r, 250));
+    }
+    assert.ok(pid, 'the table started loading');
+    process.kill(pid, 'SIGKILL');
+    for (let i = 0; i < 40; i++) {
+      const show = JSON.parse((await runCli(['show', '--name', 'bulk-1', '--output', 'json', ...flags], env)).stdout);
+      if (!show.runner.alive) break;
+      await new Promise((r) => setTimeout(r, 250));
+    }
+
+    const resumed = await runCli(['resume', '--name', 'bulk-1', '--properties', file, '--wait', '--output', 'json'], {}, 240_000);
+    assert.equal(resumed.code, 0, `stderr: ${resumed.stderr}\nstdout: ${resumed.stdout}`);
+    const status = JSON.parse(resumed.stdout);
+    assert.equal(status.state, 'Succeeded');
+    assert.notEqual(status.runner.pid, pid);
+    const rows = await pair.target.query<{ n: number }>(`SELECT count(*)::int AS n FROM public.wide`, [], 'bulk');
+    assert.deepEqual(rows, [{ n: 1500000 }]);
+  });
+
+  it('resume with other databases than the stored ones is refused with exit 2', async () => {
+    const serverOf = (c: ServerPair['source']) => ({ host: c.host, port: c.port, user: 'postgres', password: c.password });
+    const stored = parseMigrationSpec({ migrationName: 'bulk-2', source: serverOf(pair.source), target: serverOf(pair.target), databases: ['bulk'] });
+    const store = new ControlStore(stored.target);
+    try {
+      // Registered, never run: as if its runner died before taking the lease.
+      await store.createMigration({ name: 'bulk-2', mode: stored.mode, option: stored.option, spec: publicSpec(stored), databases: stored.databases });
+    } finally {
+      await store.close();
+    }
+    const other = propertiesFile({ source: serverOf(pair.source), target: serverOf(pair.target), databases: ['bulk', 'other'] });
+    const result = await runCli(['resume', '--name', 'bulk-2', '--properties', other]);
+    assert.equal(result.code, 2, result.stderr);
+    assert.equal(result.errLines.length, 1);
+    assert.match(result.errLines[0]!, /bulk-2/);
+    const show = JSON.parse((await runCli(['show', '--name', 'bulk-2', '--output', 'json', ...flags], env)).stdout);
+    assert.equal(show.runner, undefined, 'no runner was started');
+  });
+});
