@@ -38,6 +38,7 @@ export interface ApplyStats {
   /** Seconds between the newest source commit seen and the last one applied. */
   readonly latencySeconds: number;
   readonly progressMode?: 'origin' | 'table';
+  readonly peakQueuedBytes: number;
 }
 
 /** Errors a new session can get past: dropped connections, a slot or origin still held by a dead predecessor. */
@@ -62,6 +63,7 @@ export class Applier {
     newestCommitMs: 0,
     appliedCommitMs: 0,
     relations: new Map(),
+    peakQueuedBytes: 0,
     warnings: [],
   };
   private warned = 0;
@@ -137,6 +139,7 @@ export class Applier {
       receivedLsn: s.receivedLsn,
       latencySeconds: caughtUp ? 0 : (s.newestCommitMs - s.appliedCommitMs) / 1000,
       progressMode: s.progressMode,
+      peakQueuedBytes: s.peakQueuedBytes,
     };
   }
 }

@@ -28,7 +28,7 @@ import { BatchPlanner, type PlannerLimits } from './planner';
 import { openProgress, type Progress, type ProgressKey } from './progress';
 import { truncateStatement, type Statement, type TargetTable } from './statements';
 import { ReplicationStream } from './stream';
-import { addColumnSql, missingColumns, resolveTargetTable, sourceColumnDefinitions } from './targetTables';
+import { addColumnSql, compareColumns, resolveTargetTable, sourceColumnDefinitions } from './targetTables';
 
 export interface SessionConfig {
   readonly source: ServerSpec;
@@ -65,6 +65,8 @@ export interface ApplyState {
   relations: ReadonlyMap<number, Relation>;
   /** Cutover marker content to stop at; undefined: none requested. */
   markerToken?: string;
+  /** Largest number of bytes the in-memory queue held (the memory bound, observable). */
+  peakQueuedBytes: number;
   /** Warnings to surface once (e.g. triggers would fire on the target). */
   warnings: string[];
 }
@@ -119,19 +121,22 @@ export async function runSession(config: SessionConfig, state: ApplyState, isSto
     state.relations = normalizer.knownRelations();
     const queue = new EventQueue<QueueItem>(config.queueBudgetBytes, () => stream?.pause(), () => stream?.resume());
     stream = await ReplicationStream.start(config.source, config.database, { slot: config.slot, publication: config.publication, startLsn }, (frame) => {
+      state.receivedLsn = maxLsn(state.receivedLsn, frame.walEnd);
       if (frame.kind === 'keepalive') {
-        if (frame.replyRequested && state.confirmedLsn > 0n) stream?.sendStatus(state.confirmedLsn);
+        if (frame.replyRequested && state.confirmedLsn > 0n) stream?.sendStatus(state.confirmedLsn, state.receivedLsn);
         queue.push({ kind: 'keepalive', walEnd: frame.walEnd }, 32);
         return;
       }
-      state.receivedLsn = maxLsn(state.receivedLsn, frame.walEnd);
       const event = normalizer.push(decodePgoutput(frame.payload));
-      if (event) queue.push(event, frame.payload.length * 2 + 64);
+      if (event) {
+        queue.push(event, frame.payload.length * 2 + 64);
+        if (queue.bytes > state.peakQueuedBytes) state.peakQueuedBytes = queue.bytes;
+      }
     });
     const live = stream;
     live.ended.catch((e: Error) => queue.fail(e));
     statusTimer = setInterval(() => {
-      if (state.confirmedLsn > 0n) live.sendStatus(state.confirmedLsn);
+      if (state.confirmedLsn > 0n) live.sendStatus(state.confirmedLsn, state.receivedLsn);
     }, 10_000);
 
     // Reordering across tables is safe only when no foreign key or trigger looks across them.
@@ -181,17 +186,19 @@ export async function runSession(config: SessionConfig, state: ApplyState, isSto
       state.appliedLsn = maxLsn(state.appliedLsn, lastEnd);
       state.appliedCommitMs = Math.max(state.appliedCommitMs, lastCommitMs);
       state.confirmedLsn = maxLsn(state.confirmedLsn, lastEnd);
-      live.sendStatus(state.confirmedLsn);
+      live.sendStatus(state.confirmedLsn, state.receivedLsn);
     };
     const onRelation = async (relation: Relation, change: ChangeEvent & { kind: 'relation' }): Promise<void> => {
-      if (change.change.kind === 'unsupported') {
+      const stopWith = (description: string): never => {
         throw new SchemaChangeError(
           'CDC_SCHEMA_CHANGE',
-          `source table ${qualified(relation.schema, relation.name)} changed while streaming: ${change.change.description}; streaming stopped`,
+          `source table ${qualified(relation.schema, relation.name)} changed while streaming: ${description}; streaming stopped`,
           { category: 'source', fix: 'only added columns are followed: make the same change on the target and restart the migration' },
         );
-      }
-      const missing = await missingColumns(target, relation);
+      };
+      if (change.change.kind === 'unsupported') stopWith(change.change.description);
+      const { missing, extra } = await compareColumns(target, relation);
+      if (extra.length > 0) stopWith(`column ${JSON.stringify(extra[0])} was dropped or renamed`);
       if (missing.length > 0) {
         await flush();
         source ??= await openClient(config.source, { database: config.database, applicationName: 'pgferry cdc catalog' });
@@ -217,7 +224,7 @@ export async function runSession(config: SessionConfig, state: ApplyState, isSto
           // Idle and everything committed: the slot may move past WAL that held nothing for us.
           if (item.walEnd > state.confirmedLsn) {
             state.confirmedLsn = item.walEnd;
-            live.sendStatus(state.confirmedLsn);
+            live.sendStatus(state.confirmedLsn, state.receivedLsn);
           }
           break;
         case 'begin':

@@ -114,10 +114,14 @@ export class ReplicationStream {
     this.raw.stream.destroy();
   }
 
-  /** Reports `lsn` as written, flushed and applied: the slot may free WAL up to it. */
-  sendStatus(lsn: bigint, replyRequested = false): void {
+  /**
+   * Reports `flushed` as flushed and applied (the slot may free WAL up to it) and `received` as
+   * written: a shutting-down walsender waits until the written position reaches what it sent.
+   */
+  sendStatus(flushed: bigint, received: bigint = flushed, replyRequested = false): void {
     if (this.closed) return;
-    this.raw.sendCopyFromChunk(encodeStatusUpdate(lsn, lsn, lsn, Date.now(), replyRequested));
+    const written = received > flushed ? received : flushed;
+    this.raw.sendCopyFromChunk(encodeStatusUpdate(written, flushed, flushed, Date.now(), replyRequested));
   }
 
   /** Stops reading the socket: the server's sends block, and memory stays bounded. */

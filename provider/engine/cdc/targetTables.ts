@@ -42,15 +42,25 @@ export async function resolveTargetTable(target: pg.Client, relation: Relation):
   };
 }
 
-/** Streamed columns missing on the target table. */
-export async function missingColumns(target: pg.Client, relation: Relation): Promise<string[]> {
-  const { rows } = await target.query<{ name: string }>(
-    `SELECT a.attname AS name FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+/**
+ * Streamed columns the target lacks (added on the source), and target columns the stream lacks
+ * (dropped or renamed on the source: pgoutput sends every column but generated ones before PG18).
+ * Comparing with the target, not only with the previous relation message, also catches changes
+ * made while no applier was running.
+ */
+export async function compareColumns(target: pg.Client, relation: Relation): Promise<{ missing: string[]; extra: string[] }> {
+  const { rows } = await target.query<{ name: string; generated: boolean }>(
+    `SELECT a.attname AS name, a.attgenerated <> '' AS generated
+       FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace
       WHERE n.nspname = $1 AND c.relname = $2 AND a.attnum > 0 AND NOT a.attisdropped`,
     [relation.schema, relation.name],
   );
   const have = new Set(rows.map((r) => r.name));
-  return relation.columns.map((c) => c.name).filter((n) => !have.has(n));
+  const streamed = new Set(relation.columns.map((c) => c.name));
+  return {
+    missing: relation.columns.map((c) => c.name).filter((n) => !have.has(n)),
+    extra: rows.filter((r) => !r.generated && !streamed.has(r.name)).map((r) => r.name),
+  };
 }
 
 /** Column definitions as the source has them now (type, default, NOT NULL), read by the relation's source OID. */

@@ -1,0 +1,139 @@
+import assert from 'node:assert/strict';
+import type pg from 'pg';
+import { makeManagedTarget } from '../support/managed';
+import { startPair, type ServerPair } from '../support';
+import { assertSame, createSlot, drain, setupDb, startApplier, type CdcDb } from './harness';
+
+async function writer(f: CdcDb, stop: () => boolean): Promise<number> {
+  let n = 0;
+  let c: pg.Client | undefined;
+  while (!stop()) {
+    try {
+      if (!c) {
+        c = await f.source.connect(f.db);
+        c.on('error', () => undefined); // the restart terminates it
+      }
+      await c.query('INSERT INTO w (v) VALUES ($1)', [n]);
+      n += 1;
+    } catch {
+      await c?.end().catch(() => undefined);
+      c = undefined;
+      await new Promise((r) => setTimeout(r, 100)); // source restarting
+    }
+  }
+  await c?.end().catch(() => undefined);
+  return n;
+}
+
+describe('cdc: large transactions, restarts, schema changes, identity FULL, managed target (integration)', function () {
+  this.timeout(300_000);
+  let pair: ServerPair;
+  before(async () => {
+    pair = await startPair(15, 15);
+  });
+  after(async () => pair?.stop());
+
+  it('applies a 200k-row transaction with a bounded queue (the stream pauses)', async () => {
+    const f = await setupDb(pair.source, pair.target, 'CREATE TABLE big (id int PRIMARY KEY, pad text)');
+    const exported = await createSlot(f);
+    await exported.release();
+    const budget = 2 * 1024 * 1024;
+    const running = startApplier(f, { initialLsn: exported.consistentLsn, queueBudgetBytes: budget });
+    await f.src(`INSERT INTO big SELECT g, repeat('x', 100) || g FROM generate_series(1, 200000) g`);
+    const started = Date.now();
+    await drain(f, running, 240_000);
+    const seconds = (Date.now() - started) / 1000;
+    const stats = running.applier.stats();
+    assert.equal(stats.inserts, 200_000);
+    // one frame past the budget at most: the socket is paused above it
+    assert.ok(stats.peakQueuedBytes < budget + 256 * 1024, `peak queue ${stats.peakQueuedBytes} bytes`);
+    const [row] = await f.dst('SELECT count(*)::int AS n, sum(id)::bigint AS s FROM big');
+    assert.deepEqual(row, { n: 200_000, s: '20000100000' });
+    console.log(`      200k-row transaction applied in ${seconds.toFixed(1)} s (${Math.round(200_000 / seconds)} rows/s), peak queue ${(stats.peakQueuedBytes / 1024).toFixed(0)} KiB`);
+  });
+
+  it('continues across a source restart and a target restart during streaming', async () => {
+    const f = await setupDb(pair.source, pair.target, 'CREATE TABLE w (id bigserial PRIMARY KEY, v int)');
+    const exported = await createSlot(f);
+    await exported.release();
+    const logs: string[] = [];
+    const running = startApplier(f, { initialLsn: exported.consistentLsn, log: (_l, m) => logs.push(m) });
+    let stop = false;
+    const writing = writer(f, () => stop);
+    await new Promise((r) => setTimeout(r, 1000));
+    await f.source.restart();
+    await new Promise((r) => setTimeout(r, 1500));
+    await f.target.restart();
+    await new Promise((r) => setTimeout(r, 1500));
+    stop = true;
+    const written = await writing;
+    await drain(f, running, 120_000);
+    await assertSame(f, ['w']);
+    assert.ok(written > 100, `only ${written} rows written`);
+    assert.ok(logs.some((l) => /reconnecting/.test(l)), logs.join('\n'));
+  });
+
+  it('follows an added column and stops, naming table and change, when a column is dropped', async () => {
+    const f = await setupDb(pair.source, pair.target, 'CREATE TABLE s (id int PRIMARY KEY, a text)');
+    const exported = await createSlot(f);
+    await exported.release();
+    const running = startApplier(f, { initialLsn: exported.consistentLsn });
+    await f.src(`INSERT INTO s VALUES (1, 'one')`);
+    await f.src(`ALTER TABLE s ADD COLUMN b int NOT NULL DEFAULT 7`);
+    await f.src(`INSERT INTO s VALUES (2, 'two', 22)`);
+    await f.src(`UPDATE s SET b = 11 WHERE id = 1`);
+    await drain(f, running);
+    await assertSame(f, ['s']);
+    const [col] = await f.dst(`SELECT format_type(atttypid, atttypmod) AS t, attnotnull AS nn FROM pg_attribute WHERE attrelid = 's'::regclass AND attname = 'b'`);
+    assert.deepEqual(col, { t: 'integer', nn: true });
+
+    const again = startApplier(f, { initialLsn: exported.consistentLsn });
+    await f.src(`ALTER TABLE s DROP COLUMN a`);
+    await f.src(`INSERT INTO s VALUES (3, 33)`);
+    const timeout = new Promise((_, reject) => setTimeout(() => reject(new Error('the applier did not stop')), 60_000));
+    await assert.rejects(Promise.race([again.done, timeout]), (e: Error) => /source table "public"\."s" changed while streaming: column "a" was dropped/.test(e.message));
+    const [count] = await f.dst('SELECT count(*)::int AS n FROM s');
+    assert.equal(count!.n, 2);
+  });
+
+  it('applies updates and deletes to a table without a primary key (REPLICA IDENTITY FULL), duplicates included', async () => {
+    const ddl = `CREATE TABLE nopk (a int, b text, j json, p point); ALTER TABLE nopk REPLICA IDENTITY FULL;`;
+    const f = await setupDb(pair.source, pair.target, ddl);
+    const exported = await createSlot(f);
+    await exported.release();
+    const running = startApplier(f, { initialLsn: exported.consistentLsn });
+    await f.src(`INSERT INTO nopk VALUES (1, 'x', '{"a":1}', '(1,2)'), (1, 'x', '{"a":1}', '(1,2)'), (2, NULL, NULL, NULL), (3, 'z', '[]', '(0,0)')`);
+    await f.src(`UPDATE nopk SET b = 'updated' WHERE ctid = (SELECT ctid FROM nopk WHERE a = 1 LIMIT 1)`); // one of two duplicates
+    await f.src(`UPDATE nopk SET a = 20 WHERE a = 2`); // NULLs in the old row
+    await f.src(`DELETE FROM nopk WHERE a = 3`);
+    await drain(f, running);
+    await assertSame(f, ['nopk']);
+    const rows = await f.dst(`SELECT b FROM nopk WHERE a = 1 ORDER BY b`);
+    assert.deepEqual(rows.map((r) => r.b), ['updated', 'x']);
+  });
+
+  it('keeps progress in a table on a managed (non-superuser) target', async () => {
+    const managed = await makeManagedTarget(pair.target);
+    const f = await setupDb(pair.source, pair.target, '', managed);
+    await pair.target.query(`ALTER DATABASE "${f.db}" OWNER TO ${managed.user}`);
+    const ddl = 'CREATE TABLE m (id int PRIMARY KEY, v text)';
+    await f.src(ddl);
+    const { openClient } = await import('../../provider/engine/connect/client');
+    const owner = await openClient(managed, { database: f.db });
+    await owner.query(ddl);
+    await owner.end();
+    const exported = await createSlot(f);
+    await exported.release();
+    const logs: string[] = [];
+    const running = startApplier(f, { initialLsn: exported.consistentLsn, log: (_l, m) => logs.push(m) });
+    await f.src(`INSERT INTO m SELECT g, 'v' || g FROM generate_series(1, 100) g`);
+    await f.src(`UPDATE m SET v = 'u' WHERE id <= 10`);
+    await f.src(`DELETE FROM m WHERE id > 90`);
+    await drain(f, running);
+    await assertSame(f, ['m']);
+    assert.equal(running.applier.stats().progressMode, 'table');
+    const [progress] = await f.dst('SELECT migration, database FROM pgferry.apply_progress');
+    assert.deepEqual(progress, { migration: f.migration, database: f.db });
+    assert.ok(logs.some((l) => /session_replication_role/.test(l)), logs.join('\n'));
+  });
+});
