@@ -118,7 +118,7 @@ describe('pgferry create with malformed input', () => {
         body: (p) => ({
           source: `postgres://postgres:${p.source.password}@${p.source.host}:${p.source.port}/`,
           target: `postgres://postgres:${p.target.password}@${p.target.host}:${p.target.port}/`,
-          databases: ['postgres'],
+          databases: ['appdb'],
           tableJobs: 0,
         }),
         field: /tableJobs/,
@@ -131,7 +131,7 @@ describe('pgferry create with malformed input', () => {
             SecretParameters: { AdminCredentials: { SourceServerPassword: p.source.password, TargetServerPassword: p.target.password } },
             targetDbServerFullyQualifiedDomainName: p.target.host,
             targetDbServerPort: p.target.port,
-            DBsToMigrate: ['postgres'],
+            DBsToMigrate: ['appdb'],
             SSLMode: 'Disable',
           },
         }),
