@@ -170,6 +170,28 @@ describe('pgferry show/list/update against a real target', () => {
     assert.ok(!viaUrl.stderr.includes(wrong));
   });
 
+  it('create with a wrong target password fails with exit 1, naming server and user only', async () => {
+    const wrong = 'N0t-The-Passw0rd';
+    const file = propertiesFile({
+      properties: {
+        SourceDBServerResourceId: '127.0.0.1:5432@postgres',
+        SecretParameters: { AdminCredentials: { SourceServerPassword: 'src-Secret-1', TargetServerPassword: wrong } },
+        targetDbServerFullyQualifiedDomainName: target.host,
+        targetDbServerPort: target.port,
+        targetServerUserName: 'postgres',
+        DBsToMigrate: ['sales'],
+      },
+    });
+    const result = await runCli(['create', '--name', 'never-1', '--properties', file, '--output', 'json']);
+    assert.equal(result.code, 1, result.stderr);
+    assert.equal(result.errLines.length, 1, result.stderr);
+    assert.match(result.errLines[0]!, new RegExp(`target server ${target.host}:${target.port} \\(user "postgres"`));
+    assert.match(result.errLines[0]!, /password authentication failed/);
+    assert.ok(!result.stderr.includes(wrong) && !result.stderr.includes('src-Secret-1'));
+    assert.equal(result.stdout, '');
+    assert.equal(await store.exists('never-1'), false);
+  });
+
   it('an unreachable target fails with exit 1 and one line', async () => {
     const result = await runCli(['show', '--name', 'x', '--target-host', '127.0.0.1', '--target-port', '1'], env);
     assert.equal(result.code, 1);

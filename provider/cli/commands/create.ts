@@ -33,12 +33,13 @@ async function report(spec: MigrationSpec, args: CliArgs): Promise<number> {
 
 export async function createCommand(args: CliArgs): Promise<number> {
   const spec = await specFromArgs(args);
-  await startMigration(spec);
+  // Registering and spawning talk only to the target; the runner reaches the source.
+  await onTarget(spec.target, () => startMigration(spec));
   return report(spec, args);
 }
 
 export async function resumeCommand(args: CliArgs): Promise<number> {
   const spec = await specFromArgs(args);
-  await resumeMigration(spec);
+  await onTarget(spec.target, () => resumeMigration(spec));
   return report(spec, args);
 }
