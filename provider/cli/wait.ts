@@ -31,7 +31,7 @@ export async function waitWithProgress(target: ServerSpec, name: string, done: (
   const reader = new TableProgressReader(target);
   let tables: readonly TableProgress[] = [];
   let events: readonly ProgressEventLine[] = [];
-  let reading = false;
+  let reading: Promise<void> | undefined;
   // Ctrl-C stops the waiting, not the migration: the runner is a separate process.
   const controller = new AbortController();
   const interrupt = () =>
@@ -50,11 +50,10 @@ export async function waitWithProgress(target: ServerSpec, name: string, done: (
         view.update(status, tables, events);
         // Table rows refresh in the background; the next status draws them.
         if (!reading && !FINAL_STATES.has(status.state)) {
-          reading = true;
-          void Promise.all([reader.read(name), reader.events(name)]).then(([t, e]) => {
+          reading = Promise.all([reader.read(name), reader.events(name)]).then(([t, e]) => {
             tables = t;
             events = e;
-            reading = false;
+            reading = undefined;
           });
         }
       },
@@ -63,6 +62,8 @@ export async function waitWithProgress(target: ServerSpec, name: string, done: (
     return final;
   } finally {
     process.removeListener('SIGINT', interrupt);
+    // A read still in flight would reopen the connection after close.
+    await reading;
     await reader.close();
   }
 }
