@@ -10,6 +10,8 @@ export interface BenchArgs {
   /** pgbench scale and wide-table rows (overridable for experiments). */
   readonly scale: number;
   readonly wideRows: number;
+  /** Experiment: pgferry's split threshold in MB (pgcopydb keeps the default 256 MB). */
+  readonly pgferrySplitMb?: number;
 }
 
 export const USAGE = `usage: npm run bench -- [--quick] [--jobs N] [--rounds R] [--only offline|online] [--skip-online] [--scale S] [--wide-rows N]
@@ -17,7 +19,8 @@ export const USAGE = `usage: npm run bench -- [--quick] [--jobs N] [--rounds R] 
   --jobs N        table and index jobs for every tool (default: CPUs, from 2 to 8)
   --rounds R      offline rounds, tool order rotated each round (default 2, quick 1)
   --only KIND     run only the offline or the online benchmark
-  --skip-online   same as --only offline`;
+  --skip-online   same as --only offline
+  --pgferry-split-mb N   experiment: pgferry's same-table split threshold only (default 256 like pgcopydb)`;
 
 export class UsageError extends Error {}
 
@@ -35,6 +38,7 @@ export function parseBenchArgs(argv: readonly string[]): BenchArgs {
   let skipOnline = false;
   let scale: number | undefined;
   let wideRows: number | undefined;
+  let pgferrySplitMb: number | undefined;
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
     if (arg === '--quick') quick = true;
@@ -42,6 +46,7 @@ export function parseBenchArgs(argv: readonly string[]): BenchArgs {
     else if (arg === '--rounds') rounds = positiveInt('--rounds', argv[++i]);
     else if (arg === '--scale') scale = positiveInt('--scale', argv[++i]);
     else if (arg === '--wide-rows') wideRows = positiveInt('--wide-rows', argv[++i]);
+    else if (arg === '--pgferry-split-mb') pgferrySplitMb = positiveInt('--pgferry-split-mb', argv[++i]);
     else if (arg === '--skip-online') skipOnline = true;
     else if (arg === '--only') {
       const kind = argv[++i];
@@ -58,5 +63,6 @@ export function parseBenchArgs(argv: readonly string[]): BenchArgs {
     online: only !== 'offline' && !skipOnline,
     scale: scale ?? (quick ? 2 : 20),
     wideRows: wideRows ?? (quick ? 50_000 : 500_000),
+    pgferrySplitMb,
   };
 }

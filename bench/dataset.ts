@@ -18,7 +18,7 @@ export interface DatasetInfo {
   readonly scale: number;
   readonly wideRows: number;
   readonly databaseBytes: number;
-  readonly tables: readonly { table: string; rows: number; bytes: number }[];
+  readonly tables: readonly { table: string; rows: number; bytes: number; heapBytes: number; toastBytes: number }[];
   readonly loadSeconds: number;
 }
 
@@ -83,8 +83,9 @@ export async function loadDataset(source: Cluster, options: DatasetOptions): Pro
   await source.query('VACUUM ANALYZE', [], BENCH_DB);
   await source.query('CHECKPOINT');
   const [size] = await source.query<{ bytes: string }>(`SELECT pg_database_size($1) AS bytes`, [BENCH_DB]);
-  const sizes = await source.query<{ table: string; bytes: string }>(
-    `SELECT c.oid::regclass::text AS table, pg_total_relation_size(c.oid) AS bytes
+  const sizes = await source.query<{ table: string; bytes: string; heap: string; toast: string }>(
+    `SELECT c.oid::regclass::text AS table, pg_total_relation_size(c.oid) AS bytes, pg_relation_size(c.oid) AS heap,
+            coalesce(pg_total_relation_size(nullif(c.reltoastrelid, 0)), 0) AS toast
        FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
       WHERE c.relkind IN ('r', 'p') AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg_toast%'
       ORDER BY 1`,
@@ -96,7 +97,13 @@ export async function loadDataset(source: Cluster, options: DatasetOptions): Pro
     scale: options.scale,
     wideRows: options.wideRows,
     databaseBytes: Number(size!.bytes),
-    tables: sizes.map((s) => ({ table: s.table, rows: counts.get(s.table) ?? 0, bytes: Number(s.bytes) })),
+    tables: sizes.map((s) => ({
+      table: s.table,
+      rows: counts.get(s.table) ?? 0,
+      bytes: Number(s.bytes),
+      heapBytes: Number(s.heap),
+      toastBytes: Number(s.toast),
+    })),
     loadSeconds: (Date.now() - started) / 1000,
   };
 }

@@ -1,6 +1,243 @@
-// Placeholder until the online engine lands: see online.ts.
+// The online scenarios (issue 3), on a pgbench database of their own:
+//  (a) drain rate: the same kind of backlog (pgbench -c 4 for 60 s, written while the consumer is
+//      paused) drained by a native PUBLICATION/SUBSCRIPTION (paused with ALTER SUBSCRIPTION
+//      DISABLE) and by pgferry (its process stopped with SIGSTOP: nothing is received or applied
+//      while the slot retains WAL); drained = a marker row committed after the backlog is visible
+//      on the target, which in commit order means everything before it was applied;
+//  (b) lag under load: pgbench --rate at half the measured maximum TPS for 60 s, latency sampled
+//      from the control catalog; (c) cutover downtime after that load; (d) peak RSS of pgferry.
+import { execFile } from 'node:child_process';
+import { promises as fs } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { requestCutover, showMigration, type ServerSpec } from '../provider/engine';
+import type { Cluster } from '../provider/localpg/cluster';
+import { PG_BIN, pgEnv } from './dataset';
 import type { OnlineOptions, OnlineResult } from './online';
+import { ROWS_PER_TRANSACTION, runPgbench } from './pgbench';
+import { treeOf } from './procTree';
+import { startTimed } from './timedProcess';
 
-export async function runOnlineScenarios(_options: OnlineOptions): Promise<OnlineResult> {
-  return { skipped: 'online scenarios not written yet', figures: {}, lines: ['skipped: online scenarios not written yet'] };
+const execFileAsync = promisify(execFile);
+const DB = 'benchol';
+const NATIVE_DB = 'benchnat';
+const MARKER = 'CREATE TABLE bench_marker (id int PRIMARY KEY, at timestamptz NOT NULL DEFAULT now())';
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function until<T>(what: string, timeoutMs: number, probe: () => Promise<T | undefined>, intervalMs = 50): Promise<T> {
+  const started = Date.now();
+  for (;;) {
+    const value = await probe();
+    if (value !== undefined) return value;
+    if (Date.now() - started > timeoutMs) throw new Error(`timed out after ${Math.round(timeoutMs / 1000)} s waiting for ${what}`);
+    await sleep(intervalMs);
+  }
+}
+
+async function markerVisible(target: Cluster, database: string, id: number): Promise<true | undefined> {
+  const rows = await target.query(`SELECT 1 FROM bench_marker WHERE id = $1`, [id], database).catch(() => []);
+  return rows.length > 0 ? true : undefined;
+}
+
+function percentile(values: readonly number[], p: number): number {
+  if (values.length === 0) return NaN;
+  const s = [...values].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.ceil((p / 100) * s.length) - 1)]!;
+}
+
+export async function prepareSource(source: Cluster, scale: number): Promise<void> {
+  await source.query(`DROP DATABASE IF EXISTS ${DB} WITH (FORCE)`);
+  await source.query(`CREATE DATABASE ${DB}`);
+  await execFileAsync(`${PG_BIN}/pgbench`, ['-i', '-q', '-s', String(scale), DB], { env: pgEnv(source) });
+  await source.query('ALTER TABLE pgbench_history ADD COLUMN hid bigserial PRIMARY KEY', [], DB);
+  await source.query(MARKER, [], DB);
+  await source.query('VACUUM ANALYZE', [], DB);
+  // Paused consumers send no feedback for a minute: the walsender must not time them out.
+  await source.query(`ALTER SYSTEM SET wal_sender_timeout = 0`);
+  await source.query(`SELECT pg_reload_conf()`);
+}
+
+/** (a) native: the backlog drained by a subscription that was disabled while it was written. */
+export async function nativeDrain(options: OnlineOptions, backlogSeconds: number): Promise<{ rows: number; seconds: number }> {
+  const { source, target, log } = options;
+  await target.query(`DROP DATABASE IF EXISTS ${NATIVE_DB} WITH (FORCE)`);
+  await target.query(`CREATE DATABASE ${NATIVE_DB}`);
+  // Through psql: pg_dump's plain output may hold psql meta-commands (\restrict in 15.14+).
+  const schemaFile = path.join(os.tmpdir(), `pgferry-bench-schema-${process.pid}.sql`);
+  await execFileAsync(`${PG_BIN}/pg_dump`, ['-s', '-f', schemaFile, DB], { env: pgEnv(source) });
+  try {
+    await execFileAsync(`${PG_BIN}/psql`, ['-X', '-q', '-v', 'ON_ERROR_STOP=1', '-f', schemaFile, NATIVE_DB], { env: pgEnv(target) });
+  } finally {
+    await fs.rm(schemaFile, { force: true });
+  }
+  await source.query('CREATE PUBLICATION bench_native FOR ALL TABLES', [], DB);
+  const conninfo = `host=${source.host} port=${source.port} user=${source.user} password=${source.password} dbname=${DB}`;
+  // The connection string holds the password: it is sent to the server only, never logged.
+  await target.query(`CREATE SUBSCRIPTION bench_native CONNECTION '${conninfo}' PUBLICATION bench_native`, [], NATIVE_DB);
+  try {
+    log('native: initial sync ...');
+    await until('the subscription\'s initial sync', 30 * 60_000, async () => {
+      const rows = await target.query<{ n: string }>(`SELECT count(*) FILTER (WHERE srsubstate <> 'r') AS n FROM pg_subscription_rel`, [], NATIVE_DB);
+      return Number(rows[0]!.n) === 0 ? true : undefined;
+    }, 500);
+    await target.query('ALTER SUBSCRIPTION bench_native DISABLE', [], NATIVE_DB);
+    await until('the native slot to go inactive', 60_000, async () => {
+      const rows = await source.query<{ active: boolean }>(`SELECT active FROM pg_replication_slots WHERE slot_name = 'bench_native'`);
+      return rows[0] && !rows[0].active ? true : undefined;
+    }, 200);
+    log(`native: writing the backlog (pgbench -c 4, ${backlogSeconds} s) while the subscription is disabled ...`);
+    const load = await runPgbench(source, DB, { clients: 4, seconds: backlogSeconds });
+    await source.query('INSERT INTO bench_marker (id) VALUES (1)', [], DB);
+    const started = Date.now();
+    await target.query('ALTER SUBSCRIPTION bench_native ENABLE', [], NATIVE_DB);
+    await until('the native drain', 30 * 60_000, () => markerVisible(target, NATIVE_DB, 1));
+    const seconds = (Date.now() - started) / 1000;
+    const rows = load.transactions * ROWS_PER_TRANSACTION + 1;
+    log(`native: drained ${rows} rows in ${seconds.toFixed(1)} s`);
+    return { rows, seconds };
+  } finally {
+    await target.query('DROP SUBSCRIPTION IF EXISTS bench_native', [], NATIVE_DB).catch(() => undefined);
+    await source.query('DROP PUBLICATION IF EXISTS bench_native', [], DB).catch(() => undefined);
+    await target.query(`DROP DATABASE IF EXISTS ${NATIVE_DB} WITH (FORCE)`).catch(() => undefined);
+  }
+}
+
+/** SIGSTOP/SIGCONT to every process of a tree (the migration process and any child it has). */
+async function signalTree(root: number, signal: 'SIGSTOP' | 'SIGCONT'): Promise<void> {
+  for (const p of await treeOf(root)) {
+    try {
+      process.kill(p.pid, signal);
+    } catch {
+      // exited meanwhile
+    }
+  }
+}
+
+export async function runOnlineScenarios(options: OnlineOptions): Promise<OnlineResult> {
+  const { source, target, log } = options;
+  const scale = options.quick ? 2 : 20;
+  const backlogSeconds = options.quick ? 15 : 60;
+  const loadSeconds = options.quick ? 15 : 60;
+  log(`online: pgbench scale ${scale} in database ${DB} ...`);
+  await prepareSource(source, scale);
+
+  const native = await nativeDrain(options, backlogSeconds);
+
+  const server = (c: Cluster) => ({ host: c.host, port: c.port, user: c.user, password: c.password, sslMode: 'disable' });
+  const spec = {
+    migrationName: `bench-online-${Date.now()}`,
+    source: server(source),
+    target: server(target),
+    databases: [DB],
+    mode: 'Online',
+    overwriteDbsInTarget: true,
+    tableJobs: options.jobs,
+    indexJobs: options.jobs,
+    pgBinDir: PG_BIN,
+  };
+  const targetSpec: ServerSpec = { ...server(target), sslMode: 'disable', maintenanceDatabase: 'postgres' };
+  const migration = startTimed(process.execPath, [path.join(__dirname, 'pgferryOnce.js')], { stdin: JSON.stringify(spec), cpu: false });
+  const status = () => showMigration(targetSpec, spec.migrationName);
+  const latency = async () => (await status())?.databases[0]?.latencySeconds;
+  const failIfEnded = async () => {
+    const s = await status();
+    if (s && ['Failed', 'Canceled', 'ValidationFailed'].includes(s.state)) throw new Error(`pgferry online migration ${s.state}: ${s.message ?? ''}`);
+    return s;
+  };
+  try {
+    log('pgferry online: copy, then streaming ...');
+    await until('WaitingForCutoverTrigger', 30 * 60_000, async () => ((await failIfEnded())?.subState === 'WaitingForCutoverTrigger' ? true : undefined), 500);
+    await until('latency 0 before the backlog', 5 * 60_000, async () => ((await latency()) === 0 ? true : undefined), 200);
+
+    // (a) pgferry drain.
+    await signalTree(migration.pid, 'SIGSTOP');
+    log(`pgferry: writing the backlog (pgbench -c 4, ${backlogSeconds} s) while the migration process is stopped ...`);
+    let load;
+    try {
+      load = await runPgbench(source, DB, { clients: 4, seconds: backlogSeconds });
+      await source.query('INSERT INTO bench_marker (id) VALUES (2)', [], DB);
+    } finally {
+      await signalTree(migration.pid, 'SIGCONT');
+    }
+    const drainStarted = Date.now();
+    await until('the pgferry drain', 30 * 60_000, () => markerVisible(target, DB, 2));
+    const drainSeconds = (Date.now() - drainStarted) / 1000;
+    const drainRows = load.transactions * ROWS_PER_TRANSACTION + 1;
+    await until('latency 0 after the drain', 5 * 60_000, async () => ((await latency()) === 0 ? true : undefined), 100);
+    const latencyZeroSeconds = (Date.now() - drainStarted) / 1000;
+    log(`pgferry: drained ${drainRows} rows in ${drainSeconds.toFixed(1)} s (catalog latency 0 after ${latencyZeroSeconds.toFixed(1)} s)`);
+
+    // (b) lag under load at half the maximum rate, measured while pgferry streams.
+    const max = await runPgbench(source, DB, { clients: 4, seconds: options.quick ? 5 : 10 });
+    await until('latency 0 before the paced load', 5 * 60_000, async () => ((await latency()) === 0 ? true : undefined), 200);
+    const rate = max.tps / 2;
+    log(`lag: max ${max.tps.toFixed(0)} TPS; pgbench --rate ${rate.toFixed(0)} for ${loadSeconds} s ...`);
+    const samples: number[] = [];
+    let sampling = true;
+    const sampler = (async () => {
+      while (sampling) {
+        const l = await latency().catch(() => undefined);
+        if (typeof l === 'number') samples.push(l);
+        await sleep(250);
+      }
+    })();
+    const paced = await runPgbench(source, DB, { clients: 4, seconds: loadSeconds, rate });
+    sampling = false;
+    await sampler;
+
+    // (c) cutover right after the load.
+    const cutoverStarted = Date.now();
+    await requestCutover(targetSpec, spec.migrationName);
+    const final = await until('Succeeded after the cutover', 10 * 60_000, async () => {
+      const s = await status();
+      if (s && ['Failed', 'Canceled'].includes(s.state)) throw new Error(`cutover ended ${s.state}: ${s.message ?? ''}`);
+      return s?.state === 'Succeeded' ? s : undefined;
+    }, 100);
+    const cutoverWall = (Date.now() - cutoverStarted) / 1000;
+    const run = await migration.done;
+    const figures = {
+      nativeDrainRowsPerSecond: native.rows / native.seconds,
+      pgferryDrainRowsPerSecond: drainRows / drainSeconds,
+      drainRatio: drainRows / drainSeconds / (native.rows / native.seconds),
+      maxTps: max.tps,
+      pacedTps: paced.tps,
+      lagP50Seconds: percentile(samples, 50),
+      lagP99Seconds: percentile(samples, 99),
+      lagMaxSeconds: Math.max(...samples),
+      lagSamples: samples.length,
+      cutoverDowntimeSeconds: final.downtimeSeconds ?? NaN,
+      cutoverRequestToSucceededSeconds: cutoverWall,
+      runnerPeakRssMiB: run.memory.peakRssBytes / 2 ** 20,
+      runnerPeakPssMiB: run.memory.peakPssBytes / 2 ** 20,
+    };
+    const f = (n: number, d = 1) => (Number.isFinite(n) ? n.toFixed(d) : 'n/a');
+    const lines = [
+      `| figure | value | target |`,
+      `|---|---|---|`,
+      `| (a) drain, native subscription | ${native.rows.toLocaleString('en-US')} rows in ${f(native.seconds)} s = ${f(figures.nativeDrainRowsPerSecond, 0)} rows/s | |`,
+      `| (a) drain, pgferry | ${drainRows.toLocaleString('en-US')} rows in ${f(drainSeconds)} s = ${f(figures.pgferryDrainRowsPerSecond, 0)} rows/s | |`,
+      `| (a) pgferry / native drain rate | ${f(figures.drainRatio, 2)} | ≥ 1.5 ${figures.drainRatio >= 1.5 ? 'MET' : 'NOT MET'} |`,
+      `| (b) load | max ${f(max.tps, 0)} TPS; paced at ${f(rate, 0)} → ${f(paced.tps, 0)} TPS for ${loadSeconds} s | |`,
+      `| (b) lag p50 / p99 / max (${samples.length} catalog samples) | ${f(figures.lagP50Seconds, 2)} / ${f(figures.lagP99Seconds, 2)} / ${f(figures.lagMaxSeconds, 2)} s | p99 < 1 s ${figures.lagP99Seconds < 1 ? 'MET' : 'NOT MET'} |`,
+      `| (c) cutover downtime (engine) | ${f(figures.cutoverDowntimeSeconds, 2)} s (request → Succeeded ${f(cutoverWall, 2)} s) | < 2 s ${figures.cutoverDowntimeSeconds < 2 ? 'MET' : 'NOT MET'} |`,
+      `| (d) pgferry process peak RSS / PSS | ${f(figures.runnerPeakRssMiB, 0)} / ${f(figures.runnerPeakPssMiB, 0)} MiB | |`,
+      '',
+      'Method: each consumer is paused while the same pgbench load (-c 4, ' +
+        `${backlogSeconds} s) writes its backlog — the native subscription by ALTER SUBSCRIPTION DISABLE, pgferry by SIGSTOP of its ` +
+        'process (slot kept, nothing received or applied) — then resumed; the drain ends when a marker row committed after the ' +
+        'backlog is visible on the target. Rows = 4 × pgbench transactions + the marker. wal_sender_timeout = 0 on the source ' +
+        'so neither paused consumer is disconnected.',
+    ];
+    return { figures, lines };
+  } catch (error) {
+    await signalTree(migration.pid, 'SIGCONT').catch(() => undefined);
+    try {
+      process.kill(migration.pid, 'SIGTERM');
+    } catch {
+      // already gone
+    }
+    await migration.done.catch(() => undefined);
+    throw error;
+  }
 }

@@ -45,7 +45,7 @@ async function pssBytes(pid: number): Promise<number> {
 }
 
 /** The root and its descendants as they are now. */
-async function treeOf(root: number): Promise<ProcEntry[]> {
+export async function treeOf(root: number): Promise<ProcEntry[]> {
   const pids = (await fs.readdir('/proc')).filter((n) => /^\d+$/.test(n)).map(Number);
   const entries = (await Promise.all(pids.map(readProc))).filter((e): e is ProcEntry => e !== undefined);
   const children = new Map<number, ProcEntry[]>();

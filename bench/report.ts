@@ -165,7 +165,10 @@ export function markdown(report: BenchReport): string {
       '',
       `pgbench scale ${d.scale} + bench_wide ${d.wideRows.toLocaleString('en-US')} rows; database size ${fmt(d.databaseBytes / 1e9, 2)} GB; generated in ${fmt(d.loadSeconds)} s.`,
       '',
-      table(['table', 'rows', 'total size MB'], d.tables.map((t) => [t.table, t.rows.toLocaleString('en-US'), fmt(t.bytes / 1e6, 0)])),
+      table(
+        ['table', 'rows', 'heap MB', 'TOAST MB', 'total with indexes MB'],
+        d.tables.map((t) => [t.table, t.rows.toLocaleString('en-US'), fmt(t.heapBytes / 1e6, 0), fmt(t.toastBytes / 1e6, 0), fmt(t.bytes / 1e6, 0)]),
+      ),
       '',
     );
   }

@@ -41,7 +41,10 @@ function log(line: string): void {
 
 async function main(args: BenchArgs): Promise<void> {
   const date = new Date().toISOString().slice(0, 10);
-  const kind = [args.offline ? 'offline' : '', args.online ? 'online' : ''].filter(Boolean).join('-') + (args.quick ? '-quick' : '');
+  const kind =
+    [args.offline ? 'offline' : '', args.online ? 'online' : ''].filter(Boolean).join('-') +
+    (args.quick ? '-quick' : '') +
+    (args.pgferrySplitMb !== undefined ? `-split${args.pgferrySplitMb}` : '');
   log(`${kind}: jobs ${args.jobs}, rounds ${args.rounds}, pgbench scale ${args.scale} + ${args.wideRows} wide rows`);
   const workDir = await tempWorkDir();
   let source: Cluster | undefined;
@@ -55,6 +58,9 @@ async function main(args: BenchArgs): Promise<void> {
     'pgferry runs with verify: false (like the others: no content checksums) but otherwise defaults: validation, roles, ANALYZE. pgcopydb runs VACUUM ANALYZE; pg_restore neither.',
     'Source and target are two clusters on the same 2-CPU machine over loopback, so the servers and the tools compete for the same CPUs; other work on the machine during the run adds noise (see the per-round figures).',
   ];
+  if (args.pgferrySplitMb !== undefined) {
+    notes.push(`EXPERIMENT: pgferry's split threshold set to ${args.pgferrySplitMb} MB (pgcopydb keeps ${SPLIT_BYTES / 2 ** 20} MB).`);
+  }
   try {
     const password = randomBytes(12).toString('hex');
     [source, target] = await Promise.all([
@@ -70,7 +76,7 @@ async function main(args: BenchArgs): Promise<void> {
       log('generating the dataset on the source ...');
       dataset = await loadDataset(source, { scale: args.scale, wideRows: args.wideRows });
       log(`dataset: ${(dataset.databaseBytes / 1e9).toFixed(2)} GB in ${dataset.loadSeconds.toFixed(0)} s`);
-      const runs = await runOfflineBench({ source, target, jobs: args.jobs, splitBytes: SPLIT_BYTES, rounds: args.rounds, workDir, log });
+      const runs = await runOfflineBench({ source, target, jobs: args.jobs, splitBytes: SPLIT_BYTES, pgferrySplitBytes: args.pgferrySplitMb === undefined ? undefined : args.pgferrySplitMb * 2 ** 20, rounds: args.rounds, workDir, log });
       offline = { runs, summary: summarizeOffline(runs) };
       process.stdout.write(`\nOffline (jobs ${args.jobs}, ${(dataset.databaseBytes / 1e9).toFixed(2)} GB)\n\n${offlineRunsTable(runs)}\n\n${offlineSummaryText(offline.summary)}\n\n${pgferryBreakdown(runs)}\n`);
     }

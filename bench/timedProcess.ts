@@ -25,9 +25,20 @@ export interface TimedOptions {
   readonly onLine?: (line: string) => void;
 }
 
+export interface StartedProcess {
+  /** The command's own pid (the wrapper's when GNU time measures CPU). */
+  readonly pid: number;
+  readonly done: Promise<TimedRun>;
+}
+
 export async function runTimed(command: string, args: readonly string[], options: TimedOptions = {}): Promise<TimedRun> {
+  return startTimed(command, args, options).done;
+}
+
+/** Starts the command and returns at once; `done` settles when it exits. */
+export function startTimed(command: string, args: readonly string[], options: TimedOptions & { cpu?: boolean } = {}): StartedProcess {
   // GNU time adds the CPU of every reaped descendant, which /proc sampling would miss at exit.
-  const timeFile = existsSync(GNU_TIME) ? path.join(os.tmpdir(), `pgferry-bench-time-${process.pid}-${Date.now()}`) : undefined;
+  const timeFile = options.cpu !== false && existsSync(GNU_TIME) ? path.join(os.tmpdir(), `pgferry-bench-time-${process.pid}-${Date.now()}`) : undefined;
   const [file, argv] = timeFile ? [GNU_TIME, ['-f', '%U %S', '-o', timeFile, command, ...args]] : [command, [...args]];
   const started = process.hrtime.bigint();
   const child = spawn(file, argv, {
@@ -53,22 +64,26 @@ export async function runTimed(command: string, args: readonly string[], options
     stderr += chunk;
   });
   child.stdin.end(options.stdin ?? '');
-  const code = await new Promise<number | null>((resolve, reject) => {
+  const exited = new Promise<number | null>((resolve, reject) => {
     child.on('error', reject);
     child.on('close', (c) => resolve(c));
   });
-  const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-  const memory = await sampler.stop();
-  if (pending && options.onLine) options.onLine(pending);
-  let cpuSeconds: number | undefined;
-  if (timeFile) {
-    const text = await fs.readFile(timeFile, 'utf8').catch(() => '');
-    await fs.rm(timeFile, { force: true });
-    // The last line holds "user system"; earlier lines may report a non-zero exit status.
-    const [user, system] = (text.trim().split('\n').pop() ?? '').split(' ').map(Number);
-    if (Number.isFinite(user) && Number.isFinite(system)) cpuSeconds = user! + system!;
-  }
-  return { seconds, code, stdout, stderr, memory, cpuSeconds };
+  const finish = async (): Promise<TimedRun> => {
+    const code = await exited;
+    const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+    const memory = await sampler.stop();
+    if (pending && options.onLine) options.onLine(pending);
+    let cpuSeconds: number | undefined;
+    if (timeFile) {
+      const text = await fs.readFile(timeFile, 'utf8').catch(() => '');
+      await fs.rm(timeFile, { force: true });
+      // The last line holds "user system"; earlier lines may report a non-zero exit status.
+      const [user, system] = (text.trim().split('\n').pop() ?? '').split(' ').map(Number);
+      if (Number.isFinite(user) && Number.isFinite(system)) cpuSeconds = user! + system!;
+    }
+    return { seconds, code, stdout, stderr, memory, cpuSeconds };
+  };
+  return { pid: child.pid ?? -1, done: finish() };
 }
 
 /** Replaces every occurrence of the secrets in tool output before it is shown. */

@@ -39,6 +39,8 @@ export interface ToolContext {
   readonly jobs: number;
   /** Same-table split threshold given to the tools that have one (pgferry, pgcopydb). */
   readonly splitBytes: number;
+  /** pgferry's own threshold when an experiment overrides it. */
+  readonly pgferrySplitBytes?: number;
   readonly workDir: string;
   readonly round: number;
 }
@@ -75,7 +77,7 @@ async function runPgferry(ctx: ToolContext): Promise<ToolRun> {
     overwriteDbsInTarget: true,
     tableJobs: ctx.jobs,
     indexJobs: ctx.jobs,
-    splitTablesLargerThan: ctx.splitBytes,
+    splitTablesLargerThan: ctx.pgferrySplitBytes ?? ctx.splitBytes,
     verify: false,
     pgBinDir: PG_BIN,
   };
