@@ -122,6 +122,11 @@ export class Applier {
     this.state.markerToken = token;
   }
 
+  /** Stop once everything committed on the source before `lsn` is applied (sources before PG14). */
+  stopAtLsn(lsn: bigint): void {
+    this.state.stopAtLsn = lsn;
+  }
+
   stop(): void {
     this.stopped = true;
     this.wake?.();

@@ -65,6 +65,11 @@ export interface ApplyState {
   relations: ReadonlyMap<number, Relation>;
   /** Cutover marker content to stop at; undefined: none requested. */
   markerToken?: string;
+  /**
+   * Sources before PG14 cannot stream logical messages: stop once everything committed before this
+   * source WAL position is applied (a keepalive at or past it proves nothing earlier is pending).
+   */
+  stopAtLsn?: bigint;
   /** Largest number of bytes the in-memory queue held (the memory bound, observable). */
   peakQueuedBytes: number;
   /** Warnings to surface once (e.g. triggers would fire on the target). */
@@ -215,12 +220,15 @@ export async function runSession(config: SessionConfig, state: ApplyState, isSto
       const item = await queue.next(open && !inTxn ? Math.max(1, config.commitMs - (Date.now() - batchStartedAt)) : 500);
       if (!item) {
         if (open && !inTxn) await commit();
+        // waiting for a stop position: ask the server for a keepalive carrying its current position
+        if (state.stopAtLsn !== undefined) live.sendStatus(state.confirmedLsn, state.receivedLsn, true);
         continue;
       }
       switch (item.kind) {
         case 'keepalive':
           if (inTxn) break;
           if (open) await commit();
+          if (state.stopAtLsn !== undefined && item.walEnd >= state.stopAtLsn) return 'cutover';
           // Idle and everything committed: the slot may move past WAL that held nothing for us.
           if (item.walEnd > state.confirmedLsn) {
             state.confirmedLsn = item.walEnd;
@@ -269,7 +277,7 @@ export async function runSession(config: SessionConfig, state: ApplyState, isSto
           }
           lastEnd = item.endLsn;
           lastCommitMs = item.commitTimeMs;
-          if (markerSeen) {
+          if (markerSeen || (state.stopAtLsn !== undefined && item.endLsn >= state.stopAtLsn)) {
             if (open) await commit();
             else {
               state.appliedLsn = maxLsn(state.appliedLsn, lastEnd);

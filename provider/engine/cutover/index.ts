@@ -1,0 +1,88 @@
+// The cutover of an online migration: mark the cutover point in every database's stream, apply
+// everything up to it, copy sequence values, verify every table, then drop slot, publication and
+// apply progress. Downtime is measured from the moment the cutover began to completion.
+import { randomUUID } from 'node:crypto';
+import { applierResult } from './drain';
+import { emitMarker, dropSlotAndPublication } from '../cdc/slot';
+import { dropProgress } from '../cdc/progress';
+import { parseLsn } from '../cdc/lsn';
+import { withClient } from '../connect/client';
+import { ident } from '../connect/quote';
+import { errorMessage } from '../errors';
+import { CONTROL_SCHEMA, cutoverMessagePrefix } from '../names';
+import { startStream, type OnlineStream } from '../cdc/onlineStream';
+import type { MigrationRun } from '../run';
+import { verifyDatabases } from '../verify';
+import { syncSequences } from './sequences';
+
+/** Marks the cutover point of one database and waits until its applier has applied up to it. */
+async function drainDatabase(run: MigrationRun, stream: OnlineStream, began: number): Promise<void> {
+  const { spec } = run;
+  await withClient(spec.source, { database: stream.database, applicationName: 'pgferry cutover' }, async (client) => {
+    if (run.sourceMajor >= 14) {
+      const token = `${spec.migrationName}/${stream.database}/${began}/${randomUUID()}`;
+      stream.applier.stopAtMarker(token);
+      await emitMarker(client, cutoverMessagePrefix(spec.migrationName), token);
+    } else {
+      // pgoutput streams logical messages only from PG14: stop at the source's current position.
+      const { rows } = await client.query<{ lsn: string }>('SELECT pg_current_wal_lsn()::text AS lsn');
+      stream.applier.stopAtLsn(parseLsn(rows[0]!.lsn));
+    }
+  });
+  await applierResult(run, stream);
+}
+
+/**
+ * Runs the cutover; true when the migration completed. A verification mismatch stops the cutover:
+ * streaming resumes, the cutover request is cleared, and the mismatch (naming the table) is the
+ * migration's message, so the user can fix the cause and cut over again.
+ */
+export async function cutover(run: MigrationRun, streams: OnlineStream[]): Promise<boolean> {
+  const { spec, store } = run;
+  const name = spec.migrationName;
+  const began = Date.now();
+  await store.setState(name, 'InProgress', 'CompletingMigration');
+  await store.recordEvent(name, 'info', 'cutover started: applying the last changes');
+  await Promise.all(streams.map((s) => drainDatabase(run, s, began)));
+  for (const s of streams) {
+    const stats = s.applier.stats();
+    await store.updateDatabase(name, s.database, {
+      inserts: s.base.inserts + stats.inserts,
+      updates: s.base.updates + stats.updates,
+      deletes: s.base.deletes + stats.deletes,
+      latencySeconds: 0,
+      pendingBytes: 0,
+    });
+    const count = await syncSequences(spec.source, spec.target, s.database);
+    run.onProgress({ kind: 'info', message: `cutover: ${count} sequence value(s) copied`, database: s.database });
+  }
+  if (spec.verify) {
+    const report = await verifyDatabases(spec, { signal: run.signal, onProgress: run.onProgress, databases: streams.map((s) => s.database) });
+    await store.setVerification(name, report);
+    if (!report.ok) {
+      const message = `cutover stopped: verification failed: ${report.firstMismatch}; streaming resumed, request the cutover again once the cause is fixed (writes still running on the source?)`;
+      await store.recordEvent(name, 'error', message);
+      for (const [i, s] of streams.entries()) {
+        const stats = s.applier.stats();
+        const base = { inserts: s.base.inserts + stats.inserts, updates: s.base.updates + stats.updates, deletes: s.base.deletes + stats.deletes };
+        streams[i] = startStream(run, s.database, undefined, base);
+      }
+      await store.query(`UPDATE ${ident(CONTROL_SCHEMA)}.migration SET cutover_requested_at = NULL, message = $2 WHERE name = $1`, [name, message]);
+      return false;
+    }
+  }
+  for (const s of streams) {
+    await dropSlotAndPublication(spec.source, s.database, s.slot, s.publication);
+    await withClient(spec.target, { database: s.database, applicationName: 'pgferry cutover' }, (client) =>
+      dropProgress(client, { origin: s.origin, migration: name, database: s.database }),
+    ).catch((error: unknown) => run.warn(`could not remove apply progress: ${errorMessage(error)}`, s.database));
+    await store.updateDatabase(name, s.database, { state: 'Succeeded', endedAt: true });
+  }
+  const downtime = (Date.now() - began) / 1000;
+  await store.setDowntime(name, downtime);
+  await store.recordEvent(name, 'info', `cutover completed in ${downtime.toFixed(1)} s`);
+  await store.setState(name, 'Succeeded', 'Completed', null);
+  // an earlier stopped attempt's message no longer applies (setState keeps a message it is not given)
+  await store.query(`UPDATE ${ident(CONTROL_SCHEMA)}.migration SET message = NULL WHERE name = $1`, [name]);
+  return true;
+}
