@@ -21,10 +21,13 @@ export interface SourceTable {
   readonly display: string;
   readonly unlogged: boolean;
   readonly isPartition: boolean;
+  /** Heap + TOAST bytes (pg_table_size). */
   readonly bytes: number;
   readonly estimatedRows: number;
   readonly pages: number;
   readonly columns: readonly string[];
+  /** Every copied column has a built-in type, so binary COPY works across major versions. */
+  readonly builtinTypes: boolean;
   /** Integer single-column primary key, usable for range splitting. */
   readonly splitKey?: string;
 }
@@ -76,6 +79,7 @@ export async function listTables(client: pg.Client, major: number): Promise<Sour
     estimatedRows: Number(r.estimated_rows),
     pages: Number(r.pages),
     columns: r.columns,
+    builtinTypes: r.builtin_types,
     splitKey: r.split_key ?? undefined,
   }));
 }

@@ -11,8 +11,9 @@ const USER_SCHEMA = `n.nspname NOT IN ('pg_catalog', 'information_schema')
 
 /**
  * Every table that holds rows (ordinary tables, partitions, inheritance children, unlogged), with
- * its copyable columns (generated columns excluded), size and an integer single-column primary
- * key usable for range splitting.
+ * its copyable columns (generated columns excluded), its size with TOAST (what a copy moves),
+ * whether every column has a built-in type (oid < 16384: binary COPY is safe), and an integer
+ * single-column primary key usable for range splitting.
  */
 export const LIST_TABLES = `
 SELECT c.oid::int8 AS oid,
@@ -20,13 +21,16 @@ SELECT c.oid::int8 AS oid,
        c.relname AS name,
        c.relpersistence AS persistence,
        c.relispartition AS is_partition,
-       pg_relation_size(c.oid)::int8 AS bytes,
+       pg_table_size(c.oid)::int8 AS bytes,
        pg_total_relation_size(c.oid)::int8 AS total_bytes,
        greatest(c.reltuples, 0)::float8 AS estimated_rows,
        c.relpages::int8 AS pages,
        ARRAY(SELECT a.attname::text FROM pg_attribute a
               WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped AND a.attgenerated = ''
               ORDER BY a.attnum) AS columns,
+       NOT EXISTS (SELECT 1 FROM pg_attribute a
+                    WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped AND a.attgenerated = ''
+                      AND a.atttypid >= 16384) AS builtin_types,
        (SELECT a.attname::text FROM pg_index i
           JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = i.indkey[0]
          WHERE i.indrelid = c.oid AND i.indisprimary AND i.indnatts = 1
@@ -34,10 +38,10 @@ SELECT c.oid::int8 AS oid,
   FROM pg_class c
   JOIN pg_namespace n ON n.oid = c.relnamespace
  WHERE c.relkind = 'r' AND ${USER_SCHEMA} AND ${NOT_EXTENSION_MEMBER}
- ORDER BY pg_relation_size(c.oid) DESC, n.nspname, c.relname`;
+ ORDER BY pg_table_size(c.oid) DESC, n.nspname, c.relname`;
 
 /** PostgreSQL 11 has no generated columns (attgenerated). */
-export const LIST_TABLES_PG11 = LIST_TABLES.replace(" AND a.attgenerated = ''", '');
+export const LIST_TABLES_PG11 = LIST_TABLES.replaceAll(" AND a.attgenerated = ''", '');
 
 /** Min and max of an integer split key, read inside the copy snapshot. Identifiers are quoted by the caller. */
 export const splitKeyBounds = (qualifiedTable: string, quotedKey: string): string =>

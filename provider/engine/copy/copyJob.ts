@@ -11,15 +11,28 @@ export interface CopyJobResult {
   readonly bytes: number;
 }
 
-/** Source-side COPY: the whole table, or one range of it. Only that table's own rows (no children). */
-export function copyOutSql(job: CopyJob): string {
-  const columns = identList(job.table.columns);
-  if (!job.part) return `COPY ${job.table.sql} (${columns}) TO STDOUT`;
-  return `COPY (SELECT ${columns} FROM ONLY ${job.table.sql} WHERE ${job.part.where}) TO STDOUT`;
+export type CopyFormat = 'text' | 'binary';
+
+/**
+ * Binary when every column has a built-in type: no text formatting and parsing on either server
+ * (bytea travels as raw bytes instead of doubled hex). Built-in types have binary send/receive in
+ * every supported version; extension, enum, domain and composite types go as text.
+ */
+export function copyFormat(job: CopyJob): CopyFormat {
+  return job.table.builtinTypes ? 'binary' : 'text';
 }
 
-export function copyInSql(job: CopyJob, freeze: boolean): string {
-  return `COPY ${job.table.sql} (${identList(job.table.columns)}) FROM STDIN${freeze ? ' WITH (FREEZE)' : ''}`;
+/** Source-side COPY: the whole table, or one range of it. Only that table's own rows (no children). */
+export function copyOutSql(job: CopyJob, format: CopyFormat = 'text'): string {
+  const columns = identList(job.table.columns);
+  const options = format === 'binary' ? ' WITH (FORMAT binary)' : '';
+  if (!job.part) return `COPY ${job.table.sql} (${columns}) TO STDOUT${options}`;
+  return `COPY (SELECT ${columns} FROM ONLY ${job.table.sql} WHERE ${job.part.where}) TO STDOUT${options}`;
+}
+
+export function copyInSql(job: CopyJob, freeze: boolean, format: CopyFormat = 'text'): string {
+  const options = [format === 'binary' ? 'FORMAT binary' : null, freeze ? 'FREEZE' : null].filter(Boolean);
+  return `COPY ${job.table.sql} (${identList(job.table.columns)}) FROM STDIN${options.length > 0 ? ` WITH (${options.join(', ')})` : ''}`;
 }
 
 /**
@@ -34,8 +47,15 @@ export async function runCopyJob(args: {
   signal?: AbortSignal;
   onBytes?: (bytes: number) => void;
 }): Promise<CopyJobResult> {
+  if (args.job.table.columns.length === 0) return copyEmptyColumnTable(args);
+  return copyStream(args, copyFormat(args.job));
+}
+
+async function copyStream(
+  args: { job: CopyJob; source: pg.Client; target: pg.Client; signal?: AbortSignal; onBytes?: (bytes: number) => void },
+  format: CopyFormat,
+): Promise<CopyJobResult> {
   const { job, source, target } = args;
-  if (job.table.columns.length === 0) return copyEmptyColumnTable(args);
   await target.query('BEGIN');
   try {
     let freeze = false;
@@ -50,8 +70,8 @@ export async function runCopyJob(args: {
       }
     }
     let bytes = 0;
-    const out = source.query(copyTo(copyOutSql(job)));
-    const into = target.query(copyFrom(copyInSql(job, freeze)));
+    const out = source.query(copyTo(copyOutSql(job, format)));
+    const into = target.query(copyFrom(copyInSql(job, freeze, format)));
     out.on('data', (chunk: Buffer) => {
       bytes += chunk.length;
       args.onBytes?.(chunk.length);

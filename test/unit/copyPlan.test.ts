@@ -1,0 +1,69 @@
+import assert from 'node:assert/strict';
+import type { SourceTable } from '../../provider/engine/catalog';
+import { copyFormat, copyInSql, copyOutSql } from '../../provider/engine/copy/copyJob';
+import { ctidRangeWheres, integerRangeWheres, jobsForTable, orderJobs, partCount } from '../../provider/engine/copy/plan';
+
+const table = (over: Partial<SourceTable> = {}): SourceTable => ({
+  oid: '1',
+  schema: 'S"c',
+  name: 'T 1',
+  sql: '"S""c"."T 1"',
+  display: 'S"c.T 1',
+  unlogged: false,
+  isPartition: false,
+  bytes: 100,
+  estimatedRows: 10,
+  pages: 10,
+  columns: ['id', 'Na"me'],
+  builtinTypes: true,
+  ...over,
+});
+
+describe('copy plan (pure)', () => {
+  it('splits only tables over the threshold, up to the maximum', () => {
+    assert.equal(partCount(100, 0, 16), 1);
+    assert.equal(partCount(100, 200, 16), 1);
+    assert.equal(partCount(1000, 200, 16), 5);
+    assert.equal(partCount(10_000, 200, 16), 16);
+  });
+
+  it('integer ranges cover every key exactly once, open at both ends', () => {
+    const wheres = integerRangeWheres('"id"', -5n, 94n, 4);
+    assert.deepEqual(wheres, ['"id" < 20::int8', '"id" >= 20::int8 AND "id" < 45::int8', '"id" >= 45::int8 AND "id" < 70::int8', '"id" >= 70::int8']);
+    const covered = (k: number) =>
+      wheres.filter((w) => w.split(' AND ').every((c) => {
+        const m = /"id" (>=|<) (-?\d+)/.exec(c)!;
+        return m[1] === '>=' ? k >= Number(m[2]) : k < Number(m[2]);
+      })).length;
+    for (let k = -100; k < 200; k++) assert.equal(covered(k), 1, `key ${k}`);
+    assert.deepEqual(integerRangeWheres('"id"', 1n, 3n, 4), ['TRUE']);
+  });
+
+  it('CTID ranges are contiguous and the last is open-ended', () => {
+    assert.deepEqual(ctidRangeWheres(100, 3), [
+      "ctid < '(33,0)'::tid",
+      "ctid >= '(33,0)'::tid AND ctid < '(66,0)'::tid",
+      "ctid >= '(66,0)'::tid",
+    ]);
+    assert.deepEqual(ctidRangeWheres(3, 4), ['TRUE']);
+  });
+
+  it('orders the biggest table first, a split table\'s parts together', () => {
+    const big = table({ oid: '2', bytes: 1000 });
+    const jobs = orderJobs([...jobsForTable(table(), ['TRUE']), ...jobsForTable(big, ['a', 'b'])]);
+    assert.deepEqual(jobs.map((j) => [j.table.oid, j.part?.index]), [['2', 0], ['2', 1], ['1', undefined]]);
+  });
+
+  it('builds COPY statements with quoted names; binary only for built-in types', () => {
+    const job = { table: table() };
+    assert.equal(copyFormat(job), 'binary');
+    assert.equal(copyFormat({ table: table({ builtinTypes: false }) }), 'text');
+    assert.equal(copyOutSql(job, 'binary'), 'COPY "S""c"."T 1" ("id", "Na""me") TO STDOUT WITH (FORMAT binary)');
+    assert.equal(copyInSql(job, true, 'binary'), 'COPY "S""c"."T 1" ("id", "Na""me") FROM STDIN WITH (FORMAT binary, FREEZE)');
+    assert.equal(copyInSql(job, false, 'text'), 'COPY "S""c"."T 1" ("id", "Na""me") FROM STDIN');
+    assert.equal(
+      copyOutSql({ table: table(), part: { index: 1, count: 2, where: "ctid >= '(5,0)'::tid" } }, 'text'),
+      `COPY (SELECT "id", "Na""me" FROM ONLY "S""c"."T 1" WHERE ctid >= '(5,0)'::tid) TO STDOUT`,
+    );
+  });
+});
