@@ -5,7 +5,8 @@ import { parseMigrationSpec, runMigration } from '../../provider/engine';
 import { ControlStore } from '../../provider/engine/control/store';
 import type { MigrationStatus } from '../../provider/engine/model';
 import { publicationName, slotName } from '../../provider/engine/names';
-import { serverSpec, startPair, type ServerPair } from '../support';
+import { makeManagedTarget } from '../support/managed';
+import { serverSpec, startCluster, startPair, type ServerPair } from '../support';
 import { rowsOf } from './harness';
 
 const SCHEMA = `
@@ -129,6 +130,75 @@ describe('online migration: copy, stream, cutover (integration)', function () {
       assert.equal(rows!.n, 20000);
     } finally {
       await store.close();
+    }
+  });
+
+  it('stops the cutover when verification finds a difference, keeps streaming, and completes on a second request', async () => {
+    await pair.source.query('CREATE DATABASE shop3');
+    await pair.source.query(SCHEMA, [], 'shop3');
+    const store = new ControlStore(serverSpec(pair.target));
+    try {
+      const running = runMigration(spec('shop3-online', 'shop3'));
+      await waitFor(store, 'shop3-online', (s) => s.state === 'WaitingForUserAction' || s.state === 'Failed');
+      // a change the stream cannot carry: only on the target
+      await pair.target.query(`UPDATE orders SET item = 'tampered' WHERE id = 7`, [], 'shop3');
+      await store.requestCutover('shop3-online');
+      const stopped = await waitFor(store, 'shop3-online', (s) => s.state === 'WaitingForUserAction' && /verification failed/.test(s.message ?? ''));
+      assert.match(stopped.message!, /table public\.orders: content checksum differs/);
+      // streaming resumed: a new change arrives
+      await pair.source.query(`INSERT INTO orders VALUES (500000, 'after stop', 1)`, [], 'shop3');
+      await pair.target.query(`UPDATE orders SET item = 'item 7' WHERE id = 7`, [], 'shop3');
+      await store.requestCutover('shop3-online');
+      const done = await running;
+      assert.equal(done.state, 'Succeeded', done.message);
+      assert.equal(done.message, undefined);
+      const [row] = await pair.target.query(`SELECT item FROM orders WHERE id = 500000`, [], 'shop3');
+      assert.deepEqual(row, { item: 'after stop' });
+    } finally {
+      await store.close();
+    }
+  });
+
+  it('migrates online from PostgreSQL 13 (no logical messages: stops at a WAL position) to a managed 16 target (progress table)', async () => {
+    const [source, target] = await Promise.all([startCluster({ major: 13, label: 'src13' }), startCluster({ major: 16, label: 'dst16' })]);
+    try {
+      const managed = await makeManagedTarget(target);
+      await source.query('CREATE DATABASE legacy');
+      await source.query(SCHEMA, [], 'legacy');
+      const store = new ControlStore(managed);
+      try {
+        const s = parseMigrationSpec({
+          migrationName: 'legacy-online',
+          source: serverSpec(source),
+          target: managed,
+          databases: ['legacy'],
+          mode: 'Online',
+          option: 'Migrate',
+          allowReplicaIdentityFull: true,
+          migrateRoles: false,
+        });
+        const running = runMigration(s);
+        await waitFor(store, 'legacy-online', (st) => st.state === 'WaitingForUserAction' || st.state === 'Failed');
+        await source.query(`INSERT INTO orders SELECT g, 'late', 2 FROM generate_series(30001, 30500) g`, [], 'legacy');
+        await source.query(`UPDATE orders SET qty = -1 WHERE id <= 100`, [], 'legacy');
+        await source.query(`DELETE FROM logs WHERE msg = 'l3'`, [], 'legacy');
+        const mid = await waitFor(store, 'legacy-online', (st) => (st.databases[0]?.inserts ?? 0) >= 500 && st.databases[0]!.deletes >= 1);
+        assert.equal(mid.state, 'WaitingForUserAction');
+        const [progress] = await target.query(`SELECT count(*)::int AS n FROM pgferry.apply_progress`, [], 'legacy');
+        assert.equal(progress!.n, 1);
+        await store.requestCutover('legacy-online');
+        const done = await running;
+        assert.equal(done.state, 'Succeeded', done.message);
+        for (const table of ['orders', 'logs']) {
+          assert.deepEqual(await rowsOf(target, 'legacy', table), await rowsOf(source, 'legacy', table), table);
+        }
+        const [gone] = await target.query(`SELECT to_regclass('pgferry.apply_progress') IS NULL AS gone`, [], 'legacy');
+        assert.equal(gone!.gone, true);
+      } finally {
+        await store.close();
+      }
+    } finally {
+      await Promise.all([source.stop(), target.stop()]);
     }
   });
 });

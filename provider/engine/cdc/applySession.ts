@@ -93,6 +93,9 @@ function applyError(statement: Statement, table: string, error: unknown): Error 
 /** Session settings for applying; true when session_replication_role = replica took effect. */
 async function prepareTarget(target: pg.Client, state: ApplyState): Promise<boolean> {
   await target.query('SET synchronous_commit = on'); // confirmed positions must be durable
+  // A target transaction may wait idle while a large source transaction streams in; managed
+  // servers often default these to minutes.
+  await target.query('SET statement_timeout = 0; SET lock_timeout = 0; SET idle_in_transaction_session_timeout = 0');
   await target.query("SET datestyle = 'ISO'");
   await target.query("SET intervalstyle = 'postgres'");
   try {
