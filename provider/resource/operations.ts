@@ -340,14 +340,16 @@ export async function remove(id: string, props: Props, options: OperationOptions
       } catch (error) {
         if (!(engine.isPgferryError(error) && error.code === 'MIGRATION_FINISHED')) throw error;
       }
-      // A stale runner cannot acknowledge; its cancel request stays recorded for any restart.
-      if (!isStale(status) && status.runner !== undefined) {
-        await waitUntilSettled(spec, timeoutOf(inputs, 'delete') ?? DEFAULT_DELETE_WAIT_MS, options, isFinal);
-      }
+      // Only a runner removes what it created on the source: a dead one is restarted, sees the
+      // recorded cancel request, drops its slot and publication and ends Canceled.
+      if (isStale(status) || status.runner === undefined) await resume(spec);
+      await waitUntilSettled(spec, timeoutOf(inputs, 'delete') ?? DEFAULT_DELETE_WAIT_MS, options, isFinal);
     }
-    if (spec.mode === 'Online') {
+    const cleanupSource = pendingApi('cleanupSource');
+    if (spec.mode === 'Online' && cleanupSource) {
+      // Idempotent: also covers a slot left by a runner that crashed before recording it.
       write(`${spec.migrationName}: removing replication slots and publications on the source`);
-      await requirePendingApi('cleanupSource')(spec);
+      await cleanupSource(spec);
     }
     if (inputs.dropTargetDatabasesOnDelete === true) {
       write(`${spec.migrationName}: dropping the target databases (dropTargetDatabasesOnDelete)`);
