@@ -3,6 +3,7 @@
 // counters, `cutover: true` cuts over (Succeeded, identical, downtime), and destroying an online
 // migration in progress leaves no slot or publication on the source.
 import assert from 'node:assert/strict';
+import { showMigration } from '../../provider/engine';
 import { startCluster, type Cluster } from '../support';
 import { fingerprint, loadShop } from './support/fixture';
 import { makeProgramDir, secretLeaks, serializedProvider, startProviderHost, type ProviderHost } from './support/providerHost';
@@ -51,6 +52,7 @@ describe('protocol: Online PgMigration against real servers', function () {
     ]);
     await loadShop(source, 'shop');
     await loadShop(source, 'scratch');
+    await loadShop(source, 'orphan');
     provider = await serializedProvider();
     program = await makeProgramDir();
     host = await startProviderHost(program.dir);
@@ -133,6 +135,24 @@ describe('protocol: Online PgMigration against real servers', function () {
     assert.ok(row === undefined || row.state === 'Canceled', JSON.stringify(row));
     // target databases are kept
     assert.equal((await target.query(`SELECT 1 FROM pg_database WHERE datname = 'scratch'`)).length, 1);
+  });
+
+  it('Delete of an online migration whose runner died restarts it to cancel, leaving no slot', async () => {
+    const created = await host.create(inputs({ migrationName: 'proto-online-dead', databases: ['orphan'] }));
+    assert.equal(created.properties.subState, 'WaitingForCutoverTrigger');
+    const [{ pid }] = await target.query<{ pid: number }>(`SELECT (runner->>'pid')::int AS pid FROM pgferry.migration WHERE name = 'proto-online-dead'`);
+    // The runner was started by this test's provider host; stop it as a crash would.
+    process.kill(pid!, 'SIGKILL');
+    await until('the lease to be free', async () => {
+      const status = await showMigration(
+        { host: target.host, port: target.port, user: target.user, password: TARGET_PW, sslMode: 'prefer', maintenanceDatabase: 'postgres' },
+        'proto-online-dead',
+      );
+      return status?.runner && !status.runner.alive ? true : undefined;
+    });
+    assert.equal((await slotsOnSource()).length, 1, 'the dead runner left its slot');
+    await host.delete(created.id, created.properties);
+    assert.deepEqual(await slotsOnSource(), []);
   });
 
   it('leaks no password in any response or host output', () => {
