@@ -125,11 +125,16 @@ export async function runOnline(run: MigrationRun, phases: DatabasePhases): Prom
     for (const database of spec.databases) {
       if (run.signal.aborted) throw canceledError();
       const current = (await store.get(name))?.databases.find((d) => d.database === database);
+      if (run.resuming && current?.state === 'Succeeded') continue; // cut over before the crash
       const copied = run.resuming && current?.state === 'WaitingForCutoverTrigger';
       const initialLsn = copied ? undefined : await copyDatabase(run, phases, database);
       const base = { inserts: copied ? current?.inserts ?? 0 : 0, updates: copied ? current?.updates ?? 0 : 0, deletes: copied ? current?.deletes ?? 0 : 0 };
       streams.push(startStream(run, database, initialLsn, base));
       await store.updateDatabase(name, database, { state: 'WaitingForCutoverTrigger' });
+    }
+    if (streams.length === 0) {
+      await store.setState(name, 'Succeeded', 'Completed');
+      return;
     }
     await store.setState(name, 'WaitingForUserAction', 'WaitingForCutoverTrigger');
     for (;;) {
