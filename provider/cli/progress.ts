@@ -61,6 +61,12 @@ export class ProgressView {
     else this.plain(status, tables, events);
   }
 
+  /** Marks what already happened as printed, so a wait that starts late shows only what is new. */
+  prime(tables: readonly TableProgress[], events: readonly ProgressEventLine[]): void {
+    this.fresh(events);
+    for (const t of tables) this.tableStates.set(`${t.database}:${t.table}`, t.state);
+  }
+
   /** Events not printed yet. */
   private fresh(events: readonly ProgressEventLine[]): ProgressEventLine[] {
     const out: ProgressEventLine[] = [];

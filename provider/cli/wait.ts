@@ -25,10 +25,19 @@ export function waitExitCode(goal: WaitGoal, status: MigrationStatus): number {
   return 1;
 }
 
-/** Polls the catalog until `done`, drawing progress on stderr (stdout stays for the result). */
-export async function waitWithProgress(target: ServerSpec, name: string, done: (s: MigrationStatus) => boolean): Promise<MigrationStatus> {
+/**
+ * Polls the catalog until `done`, drawing progress on stderr (stdout stays for the result).
+ * `history: false` skips events and finished tables from before the wait (update, resume).
+ */
+export async function waitWithProgress(
+  target: ServerSpec,
+  name: string,
+  done: (s: MigrationStatus) => boolean,
+  options: { history?: boolean } = {},
+): Promise<MigrationStatus> {
   const view = new ProgressView(process.stderr, process.stderr.isTTY === true);
   const reader = new TableProgressReader(target);
+  if (options.history === false) view.prime(await reader.read(name), await reader.events(name));
   let tables: readonly TableProgress[] = [];
   let events: readonly ProgressEventLine[] = [];
   let reading: Promise<void> | undefined;

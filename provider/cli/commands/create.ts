@@ -17,10 +17,10 @@ async function specFromArgs(args: CliArgs): Promise<MigrationSpec> {
 }
 
 /** After the runner started: print the status now, or wait for the outcome and print that. */
-async function report(spec: MigrationSpec, args: CliArgs): Promise<number> {
+async function report(spec: MigrationSpec, args: CliArgs, history: boolean): Promise<number> {
   const status = await onTarget(spec.target, async () =>
     args.wait
-      ? waitWithProgress(spec.target, spec.migrationName, waitDone('run', spec.mode, spec.option))
+      ? waitWithProgress(spec.target, spec.migrationName, waitDone('run', spec.mode, spec.option), { history })
       : showMigration(spec.target, spec.migrationName),
   );
   if (!status) {
@@ -35,11 +35,11 @@ export async function createCommand(args: CliArgs): Promise<number> {
   const spec = await specFromArgs(args);
   // Registering and spawning talk only to the target; the runner reaches the source.
   await onTarget(spec.target, () => startMigration(spec));
-  return report(spec, args);
+  return report(spec, args, true);
 }
 
 export async function resumeCommand(args: CliArgs): Promise<number> {
   const spec = await specFromArgs(args);
   await onTarget(spec.target, () => resumeMigration(spec));
-  return report(spec, args);
+  return report(spec, args, false);
 }
