@@ -114,7 +114,14 @@ export interface CheckResult {
 export async function check(olds: Props, news: Props): Promise<CheckResult> {
   // The inputs are returned as given: defaults (tableJobs follows the CPU count) stay out of
   // state so that the same program diffs clean from any machine.
-  return { inputs: news, failures: checkInputs(olds ?? {}, news) };
+  const failures = checkInputs(olds ?? {}, news);
+  if (news.dropTargetDatabasesOnDelete === true && !pendingApi('dropTargetDatabases')) {
+    failures.push({
+      property: 'dropTargetDatabasesOnDelete',
+      reason: 'dropTargetDatabasesOnDelete: this pgferry build cannot drop target databases yet; leave it false and drop them by hand',
+    });
+  }
+  return { inputs: news, failures };
 }
 
 export async function diff(_id: string, olds: Props, news: Props) {

@@ -1,6 +1,7 @@
 // Protocol against real servers: an Offline PgMigration created, read, updated, adopted and
 // deleted through the SDK's provider host over gRPC, as `pulumi up/refresh/destroy` drive it.
 import assert from 'node:assert/strict';
+import * as engine from '../../provider/engine';
 import { startCluster, type Cluster } from '../support';
 import { fingerprint, loadShop } from './support/fixture';
 import {
@@ -141,8 +142,26 @@ describe('protocol: Offline PgMigration against real servers', function () {
     assert.equal(dbs.length, 1);
   });
 
+  it('a replacing change deletes the migration, then creates it again under the same name', async function () {
+    // Needs the engine to free a deleted migration's name (removeMigration).
+    if (typeof (engine as Record<string, unknown>).removeMigration !== 'function') this.skip();
+    const olds = (await host.create(inputs({ migrationName: 'proto-replace', overwriteDbsInTarget: true }))).properties;
+    const news = inputs({ migrationName: 'proto-replace', overwriteDbsInTarget: true, databases: ['shop'], option: 'Migrate' });
+    const diff = await host.diff('x', olds, news);
+    assert.deepEqual(diff.replaces, ['option']);
+    assert.equal(diff.deleteBeforeReplace, true);
+    await host.delete('x', olds);
+    const created = await host.create(news);
+    assert.equal(created.properties.state, 'Succeeded', String(created.properties.message));
+  });
+
+  it('Check refuses dropTargetDatabasesOnDelete while the engine cannot drop databases', async function () {
+    if (typeof (engine as Record<string, unknown>).dropTargetDatabases === 'function') this.skip();
+    const res = await host.check({}, inputs({ dropTargetDatabasesOnDelete: true }));
+    assert.deepEqual(res.failures.map((f) => f.property), ['dropTargetDatabasesOnDelete']);
+  });
+
   it('leaks no password in any response, message or host output', () => {
-    if (process.env.PGFERRY_TEST_SHOW_HOST) console.log([...host.stdout, ...host.stderr].join("\n"));
     assert.deepEqual(secretLeaks(host, [SOURCE_PW, TARGET_PW]), []);
     const catalog = JSON.stringify(host.responses);
     assert.ok(catalog.length > 0);

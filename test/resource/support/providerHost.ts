@@ -89,7 +89,10 @@ export async function startProviderHost(cwd: string, env: NodeJS.ProcessEnv = {}
         if (!resolved) {
           resolved = true;
           resolve(Number(line.trim()));
-        } else stdout.push(line);
+        } else {
+          stdout.push(line);
+          if (process.env.PGFERRY_TEST_SHOW_HOST) console.log(`    host| ${line}`);
+        }
       }
     });
     child.stderr!.on('data', (chunk: Buffer) => stderr.push(...chunk.toString().split('\n').filter(Boolean)));
