@@ -42,7 +42,7 @@ describe('pgferry usage errors', () => {
     assert.equal(sub.code, 0);
   });
 
-  it('reports resume and demo as not yet available when the engine lacks them, validating first', async () => {
+  it('validates resume input before touching any server', async () => {
     const bad = await runCli(['resume', '--name', 'm1', '--properties', '/nonexistent.json', '--target-host', 'h']);
     assert.equal(bad.code, 2);
   });
