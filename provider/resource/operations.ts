@@ -349,7 +349,10 @@ export async function remove(id: string, props: Props, options: OperationOptions
       }
       // Only a runner removes what it created on the source: a dead one is restarted, sees the
       // recorded cancel request, drops its slot and publication and ends Canceled.
-      if (isStale(status) || status.runner === undefined) await resume(spec);
+      if (isStale(status) || status.runner === undefined) {
+        write(`${spec.migrationName}: no runner holds the migration; restarting it to carry out the cancel`);
+        await resume(spec);
+      }
       await waitUntilSettled(spec, timeoutOf(inputs, 'delete') ?? DEFAULT_DELETE_WAIT_MS, options, isFinal);
     }
     const cleanupSource = pendingApi('cleanupSource');

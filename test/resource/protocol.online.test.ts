@@ -28,6 +28,7 @@ describe('protocol: Online PgMigration against real servers', function () {
   let provider: string;
   let program: { dir: string; remove(): Promise<void> };
   let host: ProviderHost;
+  const earlierHosts: ProviderHost[] = [];
 
   const inputs = (overrides: Record<string, unknown> = {}) => ({
     migrationName: 'proto-online',
@@ -77,6 +78,17 @@ describe('protocol: Online PgMigration against real servers', function () {
     assert.equal(outputs.state, 'WaitingForUserAction');
     assert.equal(outputs.runnerAlive, true, 'the runner outlives the create call');
     assert.equal((await slotsOnSource()).length, 1);
+  });
+
+  it('the runner outlives the provider host, which Pulumi stops after each operation', async () => {
+    await host.stop();
+    earlierHosts.push(host);
+    host = await startProviderHost(program.dir);
+    await host.configure({});
+    await new Promise((r) => setTimeout(r, 1000));
+    const read = await host.read(id, outputs);
+    assert.equal(read.properties.runnerAlive, true);
+    assert.ok(!host.stdout.some((l) => /restarting/.test(l)), 'no restart was needed');
   });
 
   it('changes made on the source appear on the target, and Read reports them', async () => {
@@ -156,6 +168,6 @@ describe('protocol: Online PgMigration against real servers', function () {
   });
 
   it('leaks no password in any response or host output', () => {
-    assert.deepEqual(secretLeaks(host, [SOURCE_PW, TARGET_PW]), []);
+    for (const h of [...earlierHosts, host]) assert.deepEqual(secretLeaks(h, [SOURCE_PW, TARGET_PW]), []);
   });
 });

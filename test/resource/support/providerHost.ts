@@ -74,6 +74,8 @@ export async function startProviderHost(cwd: string, env: NodeJS.ProcessEnv = {}
     cwd,
     env: { ...process.env, PULUMI_NODEJS_PROJECT: 'pgferry-test', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
+    // Its own process group, which stop() signals as the Pulumi engine does after each operation.
+    detached: true,
   });
   const stdout: string[] = [];
   const stderr: string[] = [];
@@ -193,8 +195,15 @@ export async function startProviderHost(cwd: string, env: NodeJS.ProcessEnv = {}
       client.close();
       if (child.exitCode === null && child.signalCode === null) {
         const exited = new Promise((r) => child.once('exit', r));
-        child.kill('SIGINT');
-        const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
+        const signalGroup = (signal: NodeJS.Signals) => {
+          try {
+            process.kill(-child.pid!, signal);
+          } catch {
+            // the group is already gone
+          }
+        };
+        signalGroup('SIGINT');
+        const timer = setTimeout(() => signalGroup('SIGKILL'), 5000);
         timer.unref();
         await exited;
         clearTimeout(timer);
