@@ -35,7 +35,8 @@ export async function loadProperties(file: string): Promise<unknown> {
     const why = code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : code === 'EISDIR' ? 'is a directory' : 'cannot be read';
     throw inputError('PROPERTIES_FILE', '--properties', `--properties: ${file}: ${why}`);
   }
-  const body = parsePropertiesText(text, file);
+  // Editors on Windows save JSON with a byte-order mark, which JSON.parse refuses.
+  const body = parsePropertiesText(text.replace(/^\uFEFF/, ''), file);
   registerFileSecrets(body);
   return body;
 }

@@ -91,6 +91,16 @@ describe('pgferry create --wait (offline, end to end)', function () {
     assert.match(result.errLines[0]!, /Succeeded/);
   });
 
+  it('--no-verify skips the final verification; a BOM-prefixed file is read', async () => {
+    const { readFileSync } = await import('node:fs');
+    const bom = propertiesFile(`\uFEFF${readFileSync(file, 'utf8')}`);
+    const result = await runCli(['create', '--name', 'tiny-noverify', '--properties', bom, '--no-verify', '--wait', '--output', 'json'], {}, 120_000);
+    assert.equal(result.code, 0, result.stderr);
+    const status = JSON.parse(result.stdout);
+    assert.equal(status.state, 'Succeeded');
+    assert.equal(status.verification, undefined);
+  });
+
   it('--option validate --wait exits 0 when no check failed', async () => {
     const result = await runCli(['create', '--name', 'tiny-validate', '--properties', file, '--option', 'validate', '--wait', '--output', 'json'], {}, 120_000);
     assert.equal(result.code, 0, result.stderr);
