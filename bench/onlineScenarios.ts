@@ -16,8 +16,9 @@ import type { Cluster } from '../provider/localpg/cluster';
 import { PG_BIN, pgEnv } from './dataset';
 import type { OnlineOptions, OnlineResult } from './online';
 import { ROWS_PER_TRANSACTION, runPgbench } from './pgbench';
-import { treeOf } from './procTree';
+import { treeCpuSeconds, treeOf } from './procTree';
 import { startTimed } from './timedProcess';
+import { pgferryOnceArgs } from './tools';
 
 const execFileAsync = promisify(execFile);
 const DB = 'benchol';
@@ -59,7 +60,28 @@ export async function prepareSource(source: Cluster, scale: number): Promise<voi
 }
 
 /** (a) native: the backlog drained by a subscription that was disabled while it was written. */
-export async function nativeDrain(options: OnlineOptions, backlogSeconds: number): Promise<{ rows: number; seconds: number }> {
+export interface Drain {
+  readonly rows: number;
+  readonly seconds: number;
+  /** CPU seconds spent during the drain by the source server, the target server and (pgferry) its process. */
+  readonly cpu: { readonly source: number; readonly target: number; readonly consumer?: number };
+}
+
+async function postmasterPid(cluster: Cluster): Promise<number> {
+  return Number((await fs.readFile(path.join(cluster.dataDir, 'postmaster.pid'), 'utf8')).split('\n')[0]);
+}
+
+/** CPU used by both servers (and optionally one more process tree) while `fn` runs. */
+async function measureCpu<T>(source: Cluster, target: Cluster, extra: number | undefined, fn: () => Promise<T>): Promise<{ value: T; cpu: Drain['cpu'] }> {
+  const pids = [await postmasterPid(source), await postmasterPid(target), ...(extra === undefined ? [] : [extra])];
+  const before = await Promise.all(pids.map(treeCpuSeconds));
+  const value = await fn();
+  const after = await Promise.all(pids.map(treeCpuSeconds));
+  const d = after.map((a, i) => a - before[i]!);
+  return { value, cpu: { source: d[0]!, target: d[1]!, ...(extra === undefined ? {} : { consumer: d[2]! }) } };
+}
+
+export async function nativeDrain(options: OnlineOptions, backlogSeconds: number): Promise<Drain> {
   const { source, target, log } = options;
   await target.query(`DROP DATABASE IF EXISTS ${NATIVE_DB} WITH (FORCE)`);
   await target.query(`CREATE DATABASE ${NATIVE_DB}`);
@@ -89,13 +111,15 @@ export async function nativeDrain(options: OnlineOptions, backlogSeconds: number
     log(`native: writing the backlog (pgbench -c 4, ${backlogSeconds} s) while the subscription is disabled ...`);
     const load = await runPgbench(source, DB, { clients: 4, seconds: backlogSeconds });
     await source.query('INSERT INTO bench_marker (id) VALUES (1)', [], DB);
-    const started = Date.now();
-    await target.query('ALTER SUBSCRIPTION bench_native ENABLE', [], NATIVE_DB);
-    await until('the native drain', 30 * 60_000, () => markerVisible(target, NATIVE_DB, 1));
-    const seconds = (Date.now() - started) / 1000;
+    const { value: seconds, cpu } = await measureCpu(source, target, undefined, async () => {
+      const started = Date.now();
+      await target.query('ALTER SUBSCRIPTION bench_native ENABLE', [], NATIVE_DB);
+      await until('the native drain', 30 * 60_000, () => markerVisible(target, NATIVE_DB, 1));
+      return (Date.now() - started) / 1000;
+    });
     const rows = load.transactions * ROWS_PER_TRANSACTION + 1;
-    log(`native: drained ${rows} rows in ${seconds.toFixed(1)} s`);
-    return { rows, seconds };
+    log(`native: drained ${rows} rows in ${seconds.toFixed(1)} s (CPU s source ${cpu.source.toFixed(1)}, target ${cpu.target.toFixed(1)})`);
+    return { rows, seconds, cpu };
   } finally {
     await target.query('DROP SUBSCRIPTION IF EXISTS bench_native', [], NATIVE_DB).catch(() => undefined);
     await source.query('DROP PUBLICATION IF EXISTS bench_native', [], DB).catch(() => undefined);
@@ -134,10 +158,12 @@ export async function runOnlineScenarios(options: OnlineOptions): Promise<Online
     overwriteDbsInTarget: true,
     tableJobs: options.jobs,
     indexJobs: options.jobs,
+    // Like the native subscription: no content checksums at cutover (they would count as downtime).
+    verify: false,
     pgBinDir: PG_BIN,
   };
   const targetSpec: ServerSpec = { ...server(target), sslMode: 'disable', maintenanceDatabase: 'postgres' };
-  const migration = startTimed(process.execPath, [path.join(__dirname, 'pgferryOnce.js')], { stdin: JSON.stringify(spec), cpu: false });
+  const migration = startTimed(process.execPath, pgferryOnceArgs(), { stdin: JSON.stringify(spec), cpu: false });
   const status = () => showMigration(targetSpec, spec.migrationName);
   const latency = async () => (await status())?.databases[0]?.latencySeconds;
   const failIfEnded = async () => {
@@ -161,12 +187,17 @@ export async function runOnlineScenarios(options: OnlineOptions): Promise<Online
       await signalTree(migration.pid, 'SIGCONT');
     }
     const drainStarted = Date.now();
-    await until('the pgferry drain', 30 * 60_000, () => markerVisible(target, DB, 2));
-    const drainSeconds = (Date.now() - drainStarted) / 1000;
+    const { value: drainSeconds, cpu: drainCpu } = await measureCpu(source, target, migration.pid, async () => {
+      await until('the pgferry drain', 30 * 60_000, () => markerVisible(target, DB, 2));
+      return (Date.now() - drainStarted) / 1000;
+    });
     const drainRows = load.transactions * ROWS_PER_TRANSACTION + 1;
     await until('latency 0 after the drain', 5 * 60_000, async () => ((await latency()) === 0 ? true : undefined), 100);
     const latencyZeroSeconds = (Date.now() - drainStarted) / 1000;
-    log(`pgferry: drained ${drainRows} rows in ${drainSeconds.toFixed(1)} s (catalog latency 0 after ${latencyZeroSeconds.toFixed(1)} s)`);
+    log(
+      `pgferry: drained ${drainRows} rows in ${drainSeconds.toFixed(1)} s (catalog latency 0 after ${latencyZeroSeconds.toFixed(1)} s; ` +
+        `CPU s source ${drainCpu.source.toFixed(1)}, target ${drainCpu.target.toFixed(1)}, pgferry ${drainCpu.consumer?.toFixed(1)})`,
+    );
 
     // (b) lag under load at half the maximum rate, measured while pgferry streams.
     const max = await runPgbench(source, DB, { clients: 4, seconds: options.quick ? 5 : 10 });
@@ -200,6 +231,11 @@ export async function runOnlineScenarios(options: OnlineOptions): Promise<Online
       nativeDrainRowsPerSecond: native.rows / native.seconds,
       pgferryDrainRowsPerSecond: drainRows / drainSeconds,
       drainRatio: drainRows / drainSeconds / (native.rows / native.seconds),
+      nativeDrainCpuSource: native.cpu.source,
+      nativeDrainCpuTarget: native.cpu.target,
+      pgferryDrainCpuSource: drainCpu.source,
+      pgferryDrainCpuTarget: drainCpu.target,
+      pgferryDrainCpuProcess: drainCpu.consumer ?? NaN,
       maxTps: max.tps,
       pacedTps: paced.tps,
       lagP50Seconds: percentile(samples, 50),
@@ -217,6 +253,7 @@ export async function runOnlineScenarios(options: OnlineOptions): Promise<Online
       `|---|---|---|`,
       `| (a) drain, native subscription | ${native.rows.toLocaleString('en-US')} rows in ${f(native.seconds)} s = ${f(figures.nativeDrainRowsPerSecond, 0)} rows/s | |`,
       `| (a) drain, pgferry | ${drainRows.toLocaleString('en-US')} rows in ${f(drainSeconds)} s = ${f(figures.pgferryDrainRowsPerSecond, 0)} rows/s | |`,
+      `| (a) CPU s during the drain: source / target / pgferry process | native ${f(native.cpu.source)} / ${f(native.cpu.target)} / –; pgferry ${f(drainCpu.source)} / ${f(drainCpu.target)} / ${f(drainCpu.consumer ?? NaN)} | |`,
       `| (a) pgferry / native drain rate | ${f(figures.drainRatio, 2)} | ≥ 1.5 ${figures.drainRatio >= 1.5 ? 'MET' : 'NOT MET'} |`,
       `| (b) load | max ${f(max.tps, 0)} TPS; paced at ${f(rate, 0)} → ${f(paced.tps, 0)} TPS for ${loadSeconds} s | |`,
       `| (b) lag p50 / p99 / max (${samples.length} catalog samples) | ${f(figures.lagP50Seconds, 2)} / ${f(figures.lagP99Seconds, 2)} / ${f(figures.lagMaxSeconds, 2)} s | p99 < 1 s ${figures.lagP99Seconds < 1 ? 'MET' : 'NOT MET'} |`,

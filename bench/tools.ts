@@ -45,6 +45,15 @@ export interface ToolContext {
   readonly round: number;
 }
 
+/**
+ * Node arguments that run bench/pgferryOnce; PGFERRY_BENCH_CPU_PROF=<dir> adds V8's sampling
+ * profiler (a .cpuprofile per run in that directory) to see where pgferry's own CPU goes.
+ */
+export function pgferryOnceArgs(): string[] {
+  const dir = process.env.PGFERRY_BENCH_CPU_PROF;
+  return [...(dir ? ['--cpu-prof', '--cpu-prof-dir', dir] : []), path.join(__dirname, 'pgferryOnce.js')];
+}
+
 function uri(c: Cluster): string {
   return `postgres://${c.user}:${encodeURIComponent(c.password)}@${c.host}:${c.port}/${BENCH_DB}?sslmode=disable`;
 }
@@ -82,7 +91,7 @@ async function runPgferry(ctx: ToolContext): Promise<ToolRun> {
     pgBinDir: PG_BIN,
   };
   const lines: ProgressLine[] = [];
-  const run = await runTimed(process.execPath, [path.join(__dirname, 'pgferryOnce.js')], {
+  const run = await runTimed(process.execPath, pgferryOnceArgs(), {
     stdin: JSON.stringify(spec),
     onLine: (line) => {
       if (line.trim()) lines.push(JSON.parse(line) as ProgressLine);
