@@ -1,6 +1,6 @@
 // Runs the compiled pgferry command as a real process, and writes properties files for it.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 
@@ -44,7 +44,12 @@ let dir: string | undefined;
 let counter = 0;
 /** Writes a properties file (an object is JSON-encoded, a string written as is); returns its path. */
 export function propertiesFile(body: unknown): string {
-  dir ??= mkdtempSync(path.join(os.tmpdir(), 'pgferry-cli-test-'));
+  if (!dir) {
+    const created = mkdtempSync(path.join(os.tmpdir(), 'pgferry-cli-test-'));
+    // The files hold test passwords: remove them when the run ends.
+    process.once('exit', () => rmSync(created, { recursive: true, force: true }));
+    dir = created;
+  }
   counter += 1;
   const file = path.join(dir, `body-${counter}.json`);
   writeFileSync(file, typeof body === 'string' ? body : JSON.stringify(body, null, 2));
