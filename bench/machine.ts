@@ -2,6 +2,7 @@
 import { execFile } from 'node:child_process';
 import { promises as fs } from 'node:fs';
 import os from 'node:os';
+import path from 'node:path';
 import { promisify } from 'node:util';
 import type { Cluster } from '../provider/localpg/cluster';
 import { PG_BIN } from './dataset';
@@ -15,6 +16,8 @@ export interface MachineInfo {
   readonly loadAverage: readonly number[];
   readonly kernel: string;
   readonly versions: Readonly<Record<string, string>>;
+  /** Commit of the checkout, and whether engine files had uncommitted changes when measured. */
+  readonly git: { readonly commit: string; readonly dirtyEngineFiles: number };
 }
 
 async function firstLine(cmd: string, args: string[]): Promise<string> {
@@ -23,6 +26,17 @@ async function firstLine(cmd: string, args: string[]): Promise<string> {
     return (stdout || stderr).split('\n')[0]!.trim();
   } catch {
     return 'not available';
+  }
+}
+
+async function gitState(): Promise<MachineInfo['git']> {
+  const cwd = path.join(__dirname, '..', '..');
+  try {
+    const commit = (await execFileAsync('git', ['rev-parse', '--short', 'HEAD'], { cwd })).stdout.trim();
+    const dirty = (await execFileAsync('git', ['status', '--porcelain', '--', 'provider'], { cwd })).stdout.trim();
+    return { commit, dirtyEngineFiles: dirty ? dirty.split('\n').length : 0 };
+  } catch {
+    return { commit: 'unknown', dirtyEngineFiles: 0 };
   }
 }
 
@@ -43,5 +57,6 @@ export async function machineInfo(server: Cluster): Promise<MachineInfo> {
       pg_dump: await firstLine(`${PG_BIN}/pg_dump`, ['--version']),
       node: process.version,
     },
+    git: await gitState(),
   };
 }

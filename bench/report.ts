@@ -153,6 +153,10 @@ export function markdown(report: BenchReport): string {
     '',
     'Versions: ' + Object.entries(m.versions).map(([k, v]) => `${k}: ${v}`).join('; '),
     '',
+    `pgferry: commit ${m.git.commit}` +
+      (m.git.dirtyEngineFiles > 0 ? ` plus ${m.git.dirtyEngineFiles} uncommitted file(s) under provider/ (other work in progress in the checkout)` : '') +
+      '.',
+    '',
     `Parallelism: --jobs ${report.args.jobs} (table jobs = index jobs = ${report.args.jobs} for every tool; pg_dump -j and pg_restore -j the same).`,
     '',
     'Server settings (both clusters, every tool): ' + Object.entries(report.settings).map(([k, v]) => `${k}=${v}`).join(', '),
