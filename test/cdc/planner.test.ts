@@ -54,8 +54,12 @@ describe('cdc/planner (pure)', () => {
     const p = new BatchPlanner();
     assert.equal(p.add({ op: 'update', table, values: ['1', 'a', '1'] }).length, 0);
     assert.equal(p.add({ op: 'update', table, values: ['2', 'a', '1'] }).length, 0);
-    // key 1 again: the open group must run first
-    assert.equal(p.add({ op: 'update', table, values: ['1', 'b', '1'] }).length, 1);
+    // key 1 again, same columns: the later update supersedes the earlier one in place
+    assert.equal(p.add({ op: 'update', table, values: ['1', 'b', '1'] }).length, 0);
+    // key 1 again with other columns (unchanged TOAST): the open group must run first
+    const before = p.add({ op: 'update', table, values: ['1', UNCHANGED, '3'] });
+    assert.equal(before.length, 1);
+    assert.deepEqual(before[0]!.params, ['1', '1', 'b', '1', '2', '2', 'a', '1']);
     // pk change 5 -> 1: the new key is in the group, so it closes
     assert.equal(p.add({ op: 'update', table, identity: ['5', null, null], values: ['1', 'c', '1'] }).length, 1);
     const [pk] = p.flush();
@@ -107,6 +111,21 @@ describe('cdc/planner (pure)', () => {
     };
     assert.deepEqual(mixed(new BatchPlanner({ ...DEFAULT_LIMITS, perTable: true })), ['update:3', 'insert:3']);
     assert.deepEqual(mixed(new BatchPlanner({ ...DEFAULT_LIMITS, perTable: false })), ['update:1', 'insert:1', 'update:1', 'insert:1', 'update:1', 'insert:1']);
+  });
+
+  it('runs a table\'s deletes before its inserts only when no key is shared', () => {
+    const p = new BatchPlanner({ ...DEFAULT_LIMITS, perTable: true });
+    const out: string[] = [];
+    const run = (c: Parameters<BatchPlanner['add']>[0]): void => {
+      out.push(...p.add(c).map((s) => `${s.op}:${s.params.filter((_, i) => i % (s.op === 'delete' ? 1 : 3) === 0).join(',')}`));
+    };
+    run({ op: 'insert', table, values: ['1', 'a', '1'] });
+    run({ op: 'delete', table, identity: ['9', null, null] }); // held beside the inserts
+    run({ op: 'insert', table, values: ['2', 'a', '1'] });
+    run({ op: 'delete', table, identity: ['1', null, null] }); // key 1 is pending as an insert: flush, in order
+    run({ op: 'insert', table, values: ['1', 'b', '1'] }); // re-insert after the delete: the delete runs first
+    out.push(...p.flush().map((s) => `${s.op}:${s.params.filter((_, i) => i % (s.op === 'delete' ? 1 : 3) === 0).join(',')}`));
+    assert.deepEqual(out, ['delete:9', 'insert:1,2', 'delete:1', 'insert:1']);
   });
 
   it('truncates with ONLY except partitioned tables', () => {

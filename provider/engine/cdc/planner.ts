@@ -6,7 +6,8 @@
 // (update a row here, insert two there) still yields multi-row statements. That reorders changes of
 // DIFFERENT tables inside one target transaction, which is only invisible when nothing checks
 // across tables mid-transaction: the applier turns it on only under session_replication_role =
-// replica (no foreign-key or user triggers fire). Pure: no IO.
+// replica (no foreign-key or user triggers fire). In that mode a table's deletes may also be held
+// beside its insert group and run first, unless a key is shared (see add()). Pure: no IO.
 import type { RowOp } from './normalizer';
 import { UNCHANGED, type Tuple, type TupleValue } from './pgoutput';
 import {
@@ -47,6 +48,8 @@ interface Group {
   readonly cols: readonly number[];
   readonly rows: Param[][];
   readonly keys: Set<string>;
+  /** Update groups: row index of each key updated in place (old key = new key). */
+  readonly inPlace: Map<string, number>;
   params: number;
   bytes: number;
 }
@@ -59,7 +62,10 @@ function param(value: TupleValue | undefined, what: string): Param {
 const sizeOf = (row: readonly Param[]): number => row.reduce((n, v) => n + (v === null ? 1 : v.length + 8), 16);
 
 export class BatchPlanner {
+  /** Per table: the open insert or update group. */
   private readonly groups = new Map<number, Group>();
+  /** Per table (perTable only): deletes held beside an insert group; they run first. */
+  private readonly deletes = new Map<number, Group>();
   private held = 0;
 
   constructor(private readonly limits: PlannerLimits = DEFAULT_LIMITS) {}
@@ -71,21 +77,22 @@ export class BatchPlanner {
 
   get pendingRows(): number {
     let n = 0;
-    for (const g of this.groups.values()) n += g.rows.length;
+    for (const g of [...this.groups.values(), ...this.deletes.values()]) n += g.rows.length;
     return n;
   }
 
   /** Adds a change; returns the statements that must run before it, in order (possibly none). */
   add(change: RowChange): Statement[] {
     const { table } = change;
+    const perTable = this.limits.perTable ?? false;
     const out: Statement[] = [];
-    if (!this.limits.perTable && this.groups.size > 0 && !this.groups.has(table.oid)) out.push(...this.flush());
+    if (!perTable && this.groups.size > 0 && !this.groups.has(table.oid)) out.push(...this.flush());
     if (table.identityFull && change.op !== 'insert') {
       const old = change.identity ?? change.values;
       if (!old) throw new Error(`${change.op} on ${table.schema}.${table.name} without old values`);
       return [...out, ...this.flushTable(table.oid), fullIdentityStatement(table, change.op, old, change.values)];
     }
-    const keyCols = change.op === 'insert' ? [] : table.columns.flatMap((c, i) => (c.isKey ? [i] : []));
+    const keyCols = table.columns.flatMap((c, i) => (c.isKey ? [i] : []));
     if (change.op !== 'insert' && keyCols.length === 0) {
       throw new Error(`${change.op} on ${table.schema}.${table.name}, which has no replica identity columns`);
     }
@@ -93,29 +100,50 @@ export class BatchPlanner {
     const cols = change.op === 'delete' ? [] : values.flatMap((v, i) => (v === UNCHANGED ? [] : [i]));
     const shape = `${change.op}|${cols.join(',')}`;
     const label = (i: number): string => `key column "${table.columns[i]!.name}" of ${table.schema}.${table.name}`;
-    const oldKey = keyCols.map((i) => param((change.identity ?? values)[i], label(i)));
+    const key = (tuple: Tuple): Param[] => keyCols.map((i) => param(tuple[i], label(i)));
+    const oldKey = change.op === 'insert' ? [] : key(change.identity ?? values);
     const row: Param[] = [...oldKey, ...cols.map((i) => values[i] as Param)];
     const keyStrings = change.op === 'insert' ? [] : [JSON.stringify(oldKey)];
     if (change.op === 'update') {
       keyStrings.push(JSON.stringify(keyCols.map((i) => (values[i] === UNCHANGED ? oldKey[keyCols.indexOf(i)] : values[i]) ?? null)));
     }
-    const g = this.groups.get(table.oid);
-    if (
-      g &&
-      (g.shape !== shape ||
-        g.rows.length >= this.limits.maxRows ||
-        g.params + row.length > this.limits.maxParams ||
-        g.bytes >= this.limits.maxBytes ||
-        keyStrings.some((k) => g.keys.has(k)))
-    ) {
-      out.push(...this.flushTable(table.oid));
+    // Inserts remember their keys only where deletes may be held beside them.
+    if (change.op === 'insert' && perTable && keyCols.length > 0 && keyCols.every((i) => values[i] !== UNCHANGED)) {
+      keyStrings.push(JSON.stringify(key(values)));
+    }
+    const full = (g: Group): boolean =>
+      g.rows.length >= this.limits.maxRows || g.params + row.length > this.limits.maxParams || g.bytes >= this.limits.maxBytes;
+
+    let target: Map<number, Group> = this.groups;
+    if (change.op === 'delete' && perTable) {
+      // Deletes of keys no pending insert holds may run before those inserts: removing rows first
+      // never creates a unique (or exclusion) conflict the source order did not have.
+      const g = this.groups.get(table.oid);
+      if (g && (g.op !== 'insert' || keyStrings.some((k) => g.keys.has(k)))) out.push(...this.flushTable(table.oid));
+      const d = this.deletes.get(table.oid);
+      if (d && (full(d) || keyStrings.some((k) => d.keys.has(k)))) out.push(...this.take(this.deletes, table.oid));
+      target = this.deletes;
+    } else {
+      const g = this.groups.get(table.oid);
+      // A later update of the same row with the same columns supersedes the earlier one: both
+      // set absolute values, so only the last needs to run.
+      const inPlace = change.op === 'update' && keyStrings[0] === keyStrings[1] ? g?.inPlace.get(keyStrings[0]!) : undefined;
+      if (g && inPlace !== undefined && g.shape === shape) {
+        const size = sizeOf(row);
+        this.held += size - sizeOf(g.rows[inPlace]!);
+        g.bytes += size - sizeOf(g.rows[inPlace]!);
+        g.rows[inPlace] = row;
+        return out;
+      }
+      const conflict = g && (g.shape !== shape || full(g) || keyStrings.some((k) => g.keys.has(k)));
+      if (conflict || (change.op === 'update' && this.deletes.has(table.oid))) out.push(...this.flushTable(table.oid));
     }
     // all open groups together stay within one statement's byte budget
     if (this.held >= this.limits.maxBytes) out.push(...this.flush());
-    let open = this.groups.get(table.oid);
+    let open = target.get(table.oid);
     if (!open) {
-      open = { shape, op: change.op, table, keyCols, cols, rows: [], keys: new Set(), params: 0, bytes: 0 };
-      this.groups.set(table.oid, open);
+      open = { shape, op: change.op, table, keyCols: change.op === 'insert' ? [] : keyCols, cols, rows: [], keys: new Set(), inPlace: new Map(), params: 0, bytes: 0 };
+      target.set(table.oid, open);
     }
     const size = sizeOf(row);
     open.rows.push(row);
@@ -123,20 +151,26 @@ export class BatchPlanner {
     open.bytes += size;
     this.held += size;
     for (const k of keyStrings) open.keys.add(k);
+    if (change.op === 'update' && keyStrings[0] === keyStrings[1]) open.inPlace.set(keyStrings[0]!, open.rows.length - 1);
     return out;
   }
 
   /** Closes every open group: their statements (table by table), or nothing. */
   flush(): Statement[] {
     const out: Statement[] = [];
-    for (const oid of [...this.groups.keys()]) out.push(...this.flushTable(oid));
+    for (const oid of new Set([...this.deletes.keys(), ...this.groups.keys()])) out.push(...this.flushTable(oid));
     return out;
   }
 
+  /** A table's held deletes, then its insert or update group. */
   private flushTable(oid: number): Statement[] {
-    const g = this.groups.get(oid);
+    return [...this.take(this.deletes, oid), ...this.take(this.groups, oid)];
+  }
+
+  private take(from: Map<number, Group>, oid: number): Statement[] {
+    const g = from.get(oid);
     if (!g) return [];
-    this.groups.delete(oid);
+    from.delete(oid);
     this.held -= g.bytes;
     if (g.rows.length === 0) return [];
     switch (g.op) {
