@@ -26,6 +26,7 @@ async function copyDatabase(run: MigrationRun, phases: DatabasePhases, database:
   await phases.prepareTargetDatabase(run, database);
   let full: TableName[] = [];
   await withClient(spec.source, { database, applicationName: 'pgferry online' }, async (client) => {
+    await client.query('SET default_transaction_read_only = off'); // the database may default to read-only
     full = await tablesWithoutIdentity(client);
     if (full.length > 0 && !spec.allowReplicaIdentityFull) {
       const list = full.slice(0, 5).map((t) => qualified(t.schema, t.name)).join(', ');
@@ -47,7 +48,10 @@ async function copyDatabase(run: MigrationRun, phases: DatabasePhases, database:
     await exported.release();
   }
   if (full.length > 0) {
-    await withClient(spec.target, { database, applicationName: 'pgferry online' }, (client) => setIdentityFull(client, full));
+    await withClient(spec.target, { database, applicationName: 'pgferry online' }, async (client) => {
+      await client.query('SET default_transaction_read_only = off');
+      await setIdentityFull(client, full);
+    });
   }
   await phases.finishDatabase(run, database);
   return exported.consistentLsn;

@@ -49,6 +49,8 @@ describe('cdc/decode (pure)', () => {
       assert.equal(msg.transactional, true);
     }
     assert.deepEqual(decodePgoutput(b.typeMessage(99999, 'public', 'mood')), { tag: 'type', oid: 99999, schema: 'public', name: 'mood' });
+    // a domain is announced as its base type, "" meaning pg_catalog
+    assert.deepEqual(decodePgoutput(b.typeMessage(99998, '', 'int4')), { tag: 'type', oid: 99998, schema: 'pg_catalog', name: 'int4' });
   });
 
   it('refuses every truncated message instead of returning a partial one', () => {

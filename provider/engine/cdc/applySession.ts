@@ -96,6 +96,8 @@ async function prepareTarget(target: pg.Client, state: ApplyState): Promise<bool
   // A target transaction may wait idle while a large source transaction streams in; managed
   // servers often default these to minutes.
   await target.query('SET statement_timeout = 0; SET lock_timeout = 0; SET idle_in_transaction_session_timeout = 0');
+  // a migrated database may carry default_transaction_read_only = on (ALTER DATABASE ... SET)
+  await target.query('SET default_transaction_read_only = off');
   await target.query("SET datestyle = 'ISO'");
   await target.query("SET intervalstyle = 'postgres'");
   try {

@@ -108,8 +108,13 @@ export function decodePgoutput(bytes: Uint8Array): PgoutputMessage {
       }
       return { tag: 'relation', oid, schema: schema === '' ? 'pg_catalog' : schema, name, replicaIdentity, columns };
     }
-    case 0x59: // Y
-      return { tag: 'type', oid: r.u32(), schema: r.cstring(), name: r.cstring() };
+    case 0x59: { // Y
+      // For a domain the server names its base type ("" schema meaning pg_catalog): the value is
+      // cast to that, and assignment to the column applies the domain's checks.
+      const oid = r.u32();
+      const schema = r.cstring();
+      return { tag: 'type', oid, schema: schema === '' ? 'pg_catalog' : schema, name: r.cstring() };
+    }
     case 0x49: { // I
       const relationOid = r.u32();
       expect(r, 0x4e);

@@ -88,6 +88,7 @@ export async function openProgress(client: pg.Client, key: ProgressKey, preferTa
 
 /** Removes the progress of one database: its origin, or its row (and the table once empty). */
 export async function dropProgress(client: pg.Client, key: ProgressKey): Promise<void> {
+  await client.query('SET default_transaction_read_only = off');
   try {
     const { rows } = await client.query<{ oid: number | null }>('SELECT pg_replication_origin_oid($1) AS oid', [key.origin]);
     if (rows[0]?.oid !== null && rows[0]?.oid !== undefined) await client.query('SELECT pg_replication_origin_drop($1)', [key.origin]);

@@ -67,6 +67,7 @@ SELECT n.nspname AS schema, c.relname AS name
 
 /** Creates the publication if missing: FOR ALL TABLES (needs superuser), else every user table by name. */
 export async function ensurePublication(client: pg.Client, publication: string): Promise<void> {
+  await client.query('SET default_transaction_read_only = off'); // a database may default to read-only
   const { rows } = await client.query('SELECT 1 FROM pg_publication WHERE pubname = $1', [publication]);
   if (rows.length > 0) return;
   // publish_via_partition_root (PG13+): partitioned tables stream under the root's name, so a row
@@ -86,6 +87,7 @@ export async function ensurePublication(client: pg.Client, publication: string):
 /** Drops slot and publication if present; a slot still held by a stream is freed first. */
 export async function dropSlotAndPublication(source: ServerSpec, database: string, slot: string, publication: string): Promise<void> {
   await withClient(source, { database, applicationName: 'pgferry cleanup' }, async (client) => {
+    await client.query('SET default_transaction_read_only = off');
     for (let attempt = 0; attempt < 20; attempt++) {
       const { rows } = await client.query<{ pid: number | null }>('SELECT active_pid AS pid FROM pg_replication_slots WHERE slot_name = $1', [slot]);
       if (rows.length === 0) break;
@@ -109,6 +111,7 @@ export async function dropSlotAndPublication(source: ServerSpec, database: strin
 
 /** Emits the cutover marker as a transactional logical message; returns its LSN. */
 export async function emitMarker(client: pg.Client, prefix: string, content: string): Promise<bigint> {
+  await client.query('SET default_transaction_read_only = off');
   const { rows } = await client.query<{ lsn: string }>('SELECT pg_logical_emit_message(true, $1, $2)::text AS lsn', [prefix, content]);
   return parseLsn(rows[0]!.lsn);
 }

@@ -10,6 +10,9 @@ export async function syncSequences(source: ServerSpec, target: ServerSpec, data
   const values = await withClient(source, { database, applicationName: 'pgferry cutover' }, async (client) =>
     readSequenceValues(client, await listSequences(client)),
   );
-  await withClient(target, { database, applicationName: 'pgferry cutover' }, (client) => writeSequenceValues(client, values));
+  await withClient(target, { database, applicationName: 'pgferry cutover' }, async (client) => {
+    await client.query('SET default_transaction_read_only = off'); // the database may default to read-only
+    await writeSequenceValues(client, values);
+  });
   return values.length;
 }
