@@ -128,6 +128,15 @@ describe('cdc/planner (pure)', () => {
     assert.deepEqual(out, ['delete:9', 'insert:1,2', 'delete:1', 'insert:1']);
   });
 
+  it('does not SET a GENERATED ALWAYS identity column in an UPDATE', () => {
+    const gen: TargetTable = { ...table, oid: 5, columns: table.columns.map((c, i) => (i === 0 ? { ...c, identityAlways: true } : c)) };
+    const p = new BatchPlanner();
+    p.add({ op: 'update', table: gen, values: ['1', 'b', '2'] });
+    const [upd] = p.flush();
+    assert.match(upd!.text, /SET "body" = v\."s0", "n" = v\."s1" FROM/);
+    assert.deepEqual(upd!.params, ['1', 'b', '2']);
+  });
+
   it('truncates with ONLY except partitioned tables', () => {
     const s = truncateStatement([table, { ...table, partitioned: true, name: 'p' }], true, false);
     assert.equal(s.text, 'TRUNCATE ONLY "My ""S"""."t.x", "My ""S"""."p" CASCADE');

@@ -76,6 +76,8 @@ describe('cdc: slot, snapshot and apply (integration)', function () {
     await f.src(`UPDATE parted SET region = 'us' WHERE region = 'eu' AND id <= 10`); // rows move between partitions
     await f.src(`DELETE FROM parted WHERE id > 35`);
     await f.src(`INSERT INTO gen (v) SELECT 'g' || g FROM generate_series(1, 5) g`);
+    await f.src(`UPDATE gen SET v = 'changed' WHERE id <= 2`); // GENERATED ALWAYS identity: not SET on the target
+    await f.src(`DELETE FROM gen WHERE id = 5`);
     await f.src(`INSERT INTO "We ""ird"".schema"."Tä ble.x" VALUES (300, 'before truncate')`);
     await f.src(`TRUNCATE "We ""ird"".schema"."Tä ble.x"`);
     await f.src(`INSERT INTO "We ""ird"".schema"."Tä ble.x" VALUES (1, 'after truncate')`);

@@ -97,7 +97,9 @@ export class BatchPlanner {
       throw new Error(`${change.op} on ${table.schema}.${table.name}, which has no replica identity columns`);
     }
     const values = change.values ?? [];
-    const cols = change.op === 'delete' ? [] : values.flatMap((v, i) => (v === UNCHANGED ? [] : [i]));
+    // An UPDATE leaves GENERATED ALWAYS identity columns alone: the target refuses to set them.
+    const settable = (i: number): boolean => change.op === 'insert' || !table.columns[i]?.identityAlways;
+    const cols = change.op === 'delete' ? [] : values.flatMap((v, i) => (v === UNCHANGED || !settable(i) ? [] : [i]));
     const shape = `${change.op}|${cols.join(',')}`;
     const label = (i: number): string => `key column "${table.columns[i]!.name}" of ${table.schema}.${table.name}`;
     const key = (tuple: Tuple): Param[] => keyCols.map((i) => param(tuple[i], label(i)));

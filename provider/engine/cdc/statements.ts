@@ -12,6 +12,8 @@ export interface TargetColumn {
   readonly isKey: boolean;
   /** No usable equality operator (json, xml, geometric types): compare the text forms. */
   readonly compareAsText: boolean;
+  /** GENERATED ALWAYS AS IDENTITY on the target: an UPDATE may not set it (only to DEFAULT). */
+  readonly identityAlways?: boolean;
 }
 
 export interface TargetTable {
@@ -113,7 +115,7 @@ export function fullIdentityStatement(table: TargetTable, op: 'update' | 'delete
   const sets: string[] = [];
   table.columns.forEach((column, i) => {
     const value = values?.[i];
-    if (value === UNCHANGED || value === undefined) return;
+    if (value === UNCHANGED || value === undefined || column.identityAlways) return;
     sets.push(`${ident(column.name)} = ${add(value, column.cast)}`);
   });
   if (sets.length === 0) return { op, text: 'SELECT 1', params: [], rows: 1 };

@@ -27,6 +27,12 @@ export async function resolveTargetTable(target: pg.Client, relation: Relation):
     [builtins, builtins.map((i) => relation.columns[i]!.typeOid), builtins.map((i) => relation.columns[i]!.typeMod)],
   );
   const casts = new Map(names.map((r) => [r.i, r.t]));
+  const { rows: always } = await target.query<{ name: string }>(
+    `SELECT a.attname AS name FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+      WHERE n.nspname = $1 AND c.relname = $2 AND a.attidentity = 'a' AND NOT a.attisdropped`,
+    [relation.schema, relation.name],
+  );
+  const identityAlways = new Set(always.map((r) => r.name));
   return {
     oid: relation.oid,
     schema: relation.schema,
@@ -37,7 +43,7 @@ export async function resolveTargetTable(target: pg.Client, relation: Relation):
       const named = relation.typeNames[i];
       const cast = named && c.typeOid >= FIRST_NORMAL_OID ? qualified(named.schema, named.name) : casts.get(i);
       if (!cast) throw new Error(`no type name for column "${c.name}" (type oid ${c.typeOid})`);
-      return { name: c.name, cast, isKey: c.isKey, compareAsText: TEXT_COMPARED_TYPES.has(c.typeOid) };
+      return { name: c.name, cast, isKey: c.isKey, compareAsText: TEXT_COMPARED_TYPES.has(c.typeOid), identityAlways: identityAlways.has(c.name) };
     }),
   };
 }
