@@ -27,6 +27,15 @@ async function waitFor(store: ControlStore, name: string, until: (s: MigrationSt
   }
 }
 
+async function waitForEvent(store: ControlStore, name: string, pattern: RegExp): Promise<{ level: string; message: string }> {
+  for (let i = 0; i < 120; i++) {
+    const found = (await store.events(name, 200)).find((e) => pattern.test(e.message));
+    if (found) return found;
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  throw new Error(`no event matching ${pattern}`);
+}
+
 describe('online migration: copy, stream, cutover (integration)', function () {
   this.timeout(400_000);
   let pair: ServerPair;
@@ -69,13 +78,17 @@ describe('online migration: copy, stream, cutover (integration)', function () {
     })();
     const store = new ControlStore(serverSpec(pair.target));
     try {
-      const running = runMigration(spec('shop-online', 'shop'));
+      const running = runMigration(spec('shop-online', 'shop', { slotRetainedWarnBytes: 1 }));
       await waitFor(store, 'shop-online', (s) => s.state === 'WaitingForUserAction' || s.state === 'Failed');
       await new Promise((r) => setTimeout(r, 2000));
       stop = true;
       await writing;
       const streaming = await waitFor(store, 'shop-online', (s) => (s.databases[0]?.inserts ?? 0) > 0);
       assert.equal(streaming.subState, 'WaitingForCutoverTrigger');
+      const reported = await waitFor(store, 'shop-online', (s) => s.databases[0]?.pendingBytes !== undefined && s.databases[0]?.slotRetainedBytes !== undefined);
+      assert.ok(reported.databases[0]!.latencySeconds !== undefined);
+      const events = await waitForEvent(store, 'shop-online', /retains .* of WAL on the source/);
+      assert.equal(events.level, 'warning');
       const [slot] = await pair.source.query(`SELECT count(*)::int AS n FROM pg_replication_slots WHERE slot_name = $1`, [slotName('shop-online', 'shop')]);
       assert.equal(slot!.n, 1);
       await store.requestCutover('shop-online');
