@@ -52,6 +52,29 @@ describe('cdc: large transactions, restarts, schema changes, identity FULL, mana
     console.log(`      200k-row transaction applied in ${seconds.toFixed(1)} s (${Math.round(200_000 / seconds)} rows/s), peak queue ${(stats.peakQueuedBytes / 1024).toFixed(0)} KiB`);
   });
 
+  it('holds memory bounded while the target is stalled, then catches up', async () => {
+    const f = await setupDb(pair.source, pair.target, 'CREATE TABLE stall (id int PRIMARY KEY, pad text)');
+    const exported = await createSlot(f);
+    await exported.release();
+    const budget = 1024 * 1024;
+    const running = startApplier(f, { initialLsn: exported.consistentLsn, queueBudgetBytes: budget });
+    const blocker = await f.target.connect(f.db);
+    await blocker.query('BEGIN');
+    await blocker.query('LOCK TABLE stall IN ACCESS EXCLUSIVE MODE'); // the applier's statements wait
+    for (let i = 0; i < 10; i++) {
+      await f.src(`INSERT INTO stall SELECT g, repeat('p', 200) FROM generate_series(${i * 10_000 + 1}, ${(i + 1) * 10_000}) g`);
+    }
+    await new Promise((r) => setTimeout(r, 2000));
+    const stalled = running.applier.stats();
+    assert.equal(stalled.inserts, 0);
+    assert.ok(stalled.peakQueuedBytes < budget + 256 * 1024, `peak queue ${stalled.peakQueuedBytes} bytes while stalled`);
+    await blocker.query('ROLLBACK');
+    await blocker.end();
+    await drain(f, running, 120_000);
+    assert.equal(running.applier.stats().inserts, 100_000);
+    await assertSame(f, ['stall']);
+  });
+
   it('continues across a source restart and a target restart during streaming', async () => {
     const f = await setupDb(pair.source, pair.target, 'CREATE TABLE w (id bigserial PRIMARY KEY, v int)');
     const exported = await createSlot(f);
