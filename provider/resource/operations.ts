@@ -5,8 +5,11 @@
 import * as engine from '../engine';
 import type { MigrationSpec, MigrationStatus, ServerSpec } from '../engine';
 import { diffInputs } from './diff';
-import { migrationOutputs } from './outputs';
-import { formatEvent, statusPrinter, stdoutWriter, type LineWriter } from './progress';
+import { continueWork, cutover, isFinal, isStale, isWaitingForCutover, resume, startWork, waitUntilSettled, type OperationOptions } from './drive';
+import { asFailure, settle, timeoutHint } from './failures';
+import { migrationId, migrationOutputs } from './outputs';
+import { stdoutWriter } from './progress';
+import { redact, redactingWriter } from './redact';
 import { checkInputs, parseDuration, toMigrationSpec, type CheckFailure } from './schema';
 
 type Props = Record<string, unknown>;
@@ -45,67 +48,6 @@ export function inputsOf(outputs: Props): Props {
   return Object.fromEntries(Object.entries(outputs).filter(([k]) => INPUT_KEYS.includes(k)));
 }
 
-/** The resource id: the migration is a sub-resource of the target server, as in Azure. */
-export function migrationId(spec: MigrationSpec): string {
-  return `${spec.target.host}:${spec.target.port}/${spec.migrationName}`;
-}
-
-/**
- * Thrown from create/update once the migration exists: the host turns an error carrying `id`
- * and `properties` into "created but failed to initialise", so state keeps the resource.
- */
-export class PartialFailure extends Error {
-  override readonly name = 'PartialFailure';
-  constructor(
-    message: string,
-    readonly id: string,
-    readonly properties: Props,
-    readonly reasons: string[],
-  ) {
-    super(message);
-  }
-}
-
-/** Replaces any password of the spec found in text: no secret reaches a message or a log line. */
-export function redact(text: string, spec: Pick<MigrationSpec, 'source' | 'target'> | undefined): string {
-  if (!spec) return text;
-  let out = text;
-  for (const pw of [spec.source.password, spec.target.password]) {
-    if (pw) out = out.split(pw).join('[secret]');
-  }
-  return out;
-}
-
-function redactingWriter(spec: MigrationSpec, write: LineWriter): LineWriter {
-  return (line) => write(redact(line, spec));
-}
-
-const FINAL = new Set(['Succeeded', 'Failed', 'Canceled', 'ValidationFailed']);
-
-function isFinal(status: MigrationStatus): boolean {
-  return FINAL.has(status.state);
-}
-
-function isWaitingForCutover(status: MigrationStatus): boolean {
-  return !isFinal(status) && status.subState === 'WaitingForCutoverTrigger';
-}
-
-/** A live migration whose runner holds no lease: nothing drives it until it is resumed. */
-function isStale(status: MigrationStatus): boolean {
-  return !isFinal(status) && status.runner !== undefined && !status.runner.alive;
-}
-
-function errorText(error: unknown): string {
-  return engine.errorMessage(error);
-}
-
-export interface OperationOptions {
-  /** Where progress lines go; the provider host forwards stdout to `pulumi up`. */
-  readonly write?: LineWriter;
-  /** Polling interval for runner-driven migrations. */
-  readonly intervalMs?: number;
-}
-
 export interface CheckResult {
   readonly inputs: Props;
   readonly failures: CheckFailure[];
@@ -128,122 +70,9 @@ export async function diff(_id: string, olds: Props, news: Props) {
   return diffInputs(olds, news);
 }
 
-/** Polls until the migration is final, waits for the cutover trigger, or its runner is gone. */
-async function waitUntilSettled(
-  spec: MigrationSpec,
-  timeoutMs: number | undefined,
-  options: OperationOptions,
-  settled: (status: MigrationStatus) => boolean = (s) => isFinal(s) || isWaitingForCutover(s),
-): Promise<MigrationStatus> {
-  const write = redactingWriter(spec, options.write ?? stdoutWriter);
-  return engine.waitForMigration(spec.target, spec.migrationName, (s) => settled(s) || isStale(s), {
-    intervalMs: options.intervalMs ?? 1000,
-    timeoutMs,
-    onStatus: statusPrinter(write),
-  });
-}
-
-/** Starts the work: Offline in this process (progress from events), Online in a detached runner. */
-async function startWork(spec: MigrationSpec, timeoutMs: number | undefined, options: OperationOptions): Promise<MigrationStatus> {
-  const write = redactingWriter(spec, options.write ?? stdoutWriter);
-  if (spec.mode === 'Offline' && timeoutMs === undefined) {
-    return engine.runMigration(spec, {
-      onProgress: (event) => {
-        const line = formatEvent(spec.migrationName, event);
-        if (line) write(line);
-      },
-    });
-  }
-  // Online, or Offline under a timeout: the runner outlives this provider host, so a timeout
-  // leaves a migration that keeps going and that the next `pulumi up` waits for again.
-  await engine.startMigration(spec);
-  write(`${spec.migrationName}: runner started`);
-  return waitUntilSettled(spec, timeoutMs, options);
-}
-
-/** Picks up an existing migration: restarts a stale runner, then waits like a fresh start. */
-async function continueWork(
-  spec: MigrationSpec,
-  status: MigrationStatus,
-  timeoutMs: number | undefined,
-  options: OperationOptions,
-): Promise<MigrationStatus> {
-  if (isFinal(status) || isWaitingForCutover(status)) return status;
-  const write = redactingWriter(spec, options.write ?? stdoutWriter);
-  if (isStale(status) || status.runner === undefined) {
-    write(`${spec.migrationName}: no runner holds the migration; restarting it`);
-    await resume(spec);
-  }
-  return waitUntilSettled(spec, timeoutMs, options);
-}
-
-/** Restarts a stale runner with the credentials of these inputs; a runner that came back meanwhile is fine. */
-async function resume(spec: MigrationSpec): Promise<void> {
-  try {
-    await engine.resumeMigration(spec);
-  } catch (error) {
-    if (!(engine.isPgferryError(error) && error.code === 'RUNNER_ALREADY_RUNNING')) throw error;
-  }
-}
-
-/** Cutover: request it, then wait for the drain, sequence sync, verification and cleanup. */
-async function cutover(spec: MigrationSpec, timeoutMs: number | undefined, options: OperationOptions): Promise<MigrationStatus> {
-  const write = redactingWriter(spec, options.write ?? stdoutWriter);
-  write(`${spec.migrationName}: cutover requested`);
-  await engine.requestCutover(spec.target, spec.migrationName);
-  const status = await waitUntilSettled(spec, timeoutMs, options, isFinal);
-  if (status.downtimeSeconds !== undefined) write(`${spec.migrationName}: cutover downtime ${status.downtimeSeconds.toFixed(1)} s`);
-  return status;
-}
-
-function failureMessage(status: MigrationStatus): string | undefined {
-  if (status.state === 'ValidationFailed') {
-    const failed = status.validation.filter((v) => v.status === 'Failed');
-    const list = failed.map((v) => `${v.code}: ${v.message}${v.fix ? ` (fix: ${v.fix})` : ''}`).join('; ');
-    return `migration "${status.name}" failed validation: ${list || status.message || 'see validation output'}`;
-  }
-  if (status.state === 'Failed') return `migration "${status.name}" failed: ${status.message ?? 'no message recorded'}`;
-  if (status.state === 'Canceled') return `migration "${status.name}" was canceled${status.message ? `: ${status.message}` : ''}`;
-  if (isStale(status)) {
-    return `migration "${status.name}" is ${status.state}/${status.subState} but its runner stopped (last heartbeat ${status.runner?.heartbeatAt}); run \`pulumi up\` again to restart it`;
-  }
-  return undefined;
-}
-
-/** Outputs for a settled status, or the partial failure that keeps the resource in state. */
-function settle(spec: MigrationSpec, inputs: Props, status: MigrationStatus): Props {
-  const outs = migrationOutputs(inputs, status);
-  const message = failureMessage(status);
-  if (message) {
-    const text = redact(message, spec);
-    throw new PartialFailure(text, migrationId(spec), { ...outs, __provider: inputs.__provider }, [text]);
-  }
-  return outs;
-}
-
-/** A thrown error as a partial failure when the migration exists on the target, else as itself. */
-async function asFailure(spec: MigrationSpec, inputs: Props, error: unknown, what: string): Promise<Error> {
-  if (error instanceof PartialFailure) return error;
-  const text = redact(`${what}: ${errorText(error)}`, spec);
-  const status = await engine.showMigration(spec.target, spec.migrationName).catch(() => undefined);
-  if (!status) return new Error(text);
-  const outs = migrationOutputs(inputs, status);
-  return new PartialFailure(text, migrationId(spec), { ...outs, __provider: inputs.__provider }, [text]);
-}
-
 function timeoutOf(inputs: Props, op: 'create' | 'update' | 'delete'): number | undefined {
   const timeouts = inputs.customTimeouts as Record<string, string | undefined> | undefined;
   return parseDuration(timeouts?.[op]);
-}
-
-/** Rewords the engine's wait timeout as what happened and what to do next. */
-function timeoutHint(error: unknown, spec: MigrationSpec, op: string, timeoutMs: number | undefined): unknown {
-  if (engine.isPgferryError(error) && error.code === 'WAIT_TIMEOUT') {
-    return new Error(
-      `${op} exceeded customTimeouts.${op} (${Math.round((timeoutMs ?? 0) / 1000)} s); migration "${spec.migrationName}" keeps running on the target: run \`pulumi up\` again to keep waiting, \`pulumi refresh\` to see its progress, or \`pulumi destroy\` to cancel it`,
-    );
-  }
-  return error;
 }
 
 function sameSpec(a: Record<string, unknown>, b: Record<string, unknown>): boolean {
@@ -368,7 +197,7 @@ export async function remove(id: string, props: Props, options: OperationOptions
     const removeMigration = pendingApi('removeMigration');
     if (removeMigration) await removeMigration(spec.target, spec.migrationName);
   } catch (error) {
-    throw new Error(redact(`delete: ${errorText(error)}`, spec));
+    throw new Error(redact(`delete: ${engine.errorMessage(error)}`, spec));
   }
 }
 

@@ -1,6 +1,6 @@
 // The outputs of PgMigration: the inputs echoed (so diff sees them and read/delete can reconnect)
 // plus the migration's status from the control catalog, as plain JSON for the Pulumi state.
-import type { DatabaseDetails, MigrationStatus, ValidationResult, VerificationReport } from '../engine';
+import type { DatabaseDetails, MigrationSpec, MigrationStatus, ValidationResult, VerificationReport } from '../engine';
 
 /** What `pulumi stack output` and dependent resources see besides the echoed inputs. */
 export interface MigrationStatusOutputs {
@@ -52,4 +52,9 @@ export function echoInputs(inputs: Record<string, unknown>): Record<string, unkn
 /** Outputs stored in state: the echoed inputs, then the status. */
 export function migrationOutputs(inputs: Record<string, unknown>, status: MigrationStatus): Record<string, unknown> {
   return { ...echoInputs(inputs), ...statusOutputs(status) };
+}
+
+/** The resource id: the migration is a sub-resource of the target server, as in Azure. */
+export function migrationId(spec: MigrationSpec): string {
+  return `${spec.target.host}:${spec.target.port}/${spec.migrationName}`;
 }

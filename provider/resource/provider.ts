@@ -29,7 +29,7 @@ function loadOperations(): typeof Operations {
     return require(resolved) as typeof Operations;
   }
   throw new Error(
-    `pgferry: cannot find its compiled engine from ${process.cwd()} (tried ${tried.join(', ')}); install pgferry in the Pulumi program's directory (npm install pgferry) or set PGFERRY_DIST to the directory holding its compiled JavaScript`,
+    `pgferry: cannot find its compiled engine from ${process.cwd()} (tried ${tried.join(', ')}); install pgferry in the Pulumi program's directory (npm install pgferry), run "npm run build" when the program is pgferry's own checkout, or set PGFERRY_DIST to the directory holding its compiled JavaScript`,
   );
 }
 

@@ -1,0 +1,97 @@
+// Driving a migration through the engine's public API: start it (in this process or a detached
+// runner), continue or resume one that exists, cut over, and wait — printing progress lines.
+import * as engine from '../engine';
+import type { MigrationSpec, MigrationStatus } from '../engine';
+import { formatEvent, statusPrinter, stdoutWriter, type LineWriter } from './progress';
+import { redactingWriter } from './redact';
+
+export interface OperationOptions {
+  /** Where progress lines go; the provider host forwards stdout to `pulumi up`. */
+  readonly write?: LineWriter;
+  /** Polling interval for runner-driven migrations. */
+  readonly intervalMs?: number;
+}
+
+const FINAL = new Set(['Succeeded', 'Failed', 'Canceled', 'ValidationFailed']);
+
+export function isFinal(status: MigrationStatus): boolean {
+  return FINAL.has(status.state);
+}
+
+export function isWaitingForCutover(status: MigrationStatus): boolean {
+  return !isFinal(status) && status.subState === 'WaitingForCutoverTrigger';
+}
+
+/** A live migration whose runner holds no lease: nothing drives it until it is resumed. */
+export function isStale(status: MigrationStatus): boolean {
+  return !isFinal(status) && status.runner !== undefined && !status.runner.alive;
+}
+
+/** Polls until the migration is final, waits for the cutover trigger, or its runner is gone. */
+export async function waitUntilSettled(
+  spec: MigrationSpec,
+  timeoutMs: number | undefined,
+  options: OperationOptions,
+  settled: (status: MigrationStatus) => boolean = (s) => isFinal(s) || isWaitingForCutover(s),
+): Promise<MigrationStatus> {
+  const write = redactingWriter(spec, options.write ?? stdoutWriter);
+  return engine.waitForMigration(spec.target, spec.migrationName, (s) => settled(s) || isStale(s), {
+    intervalMs: options.intervalMs ?? 1000,
+    timeoutMs,
+    onStatus: statusPrinter(write),
+  });
+}
+
+/** Starts the work: Offline in this process (progress from events), Online in a detached runner. */
+export async function startWork(spec: MigrationSpec, timeoutMs: number | undefined, options: OperationOptions): Promise<MigrationStatus> {
+  const write = redactingWriter(spec, options.write ?? stdoutWriter);
+  if (spec.mode === 'Offline' && timeoutMs === undefined) {
+    return engine.runMigration(spec, {
+      onProgress: (event) => {
+        const line = formatEvent(spec.migrationName, event);
+        if (line) write(line);
+      },
+    });
+  }
+  // Online, or Offline under a timeout: the runner outlives this provider host, so a timeout
+  // leaves a migration that keeps going and that the next `pulumi up` waits for again.
+  await engine.startMigration(spec);
+  write(`${spec.migrationName}: runner started`);
+  return waitUntilSettled(spec, timeoutMs, options);
+}
+
+/** Picks up an existing migration: restarts a stale runner, then waits like a fresh start. */
+export async function continueWork(
+  spec: MigrationSpec,
+  status: MigrationStatus,
+  timeoutMs: number | undefined,
+  options: OperationOptions,
+): Promise<MigrationStatus> {
+  if (isFinal(status) || isWaitingForCutover(status)) return status;
+  const write = redactingWriter(spec, options.write ?? stdoutWriter);
+  if (isStale(status) || status.runner === undefined) {
+    write(`${spec.migrationName}: no runner holds the migration; restarting it`);
+    await resume(spec);
+  }
+  return waitUntilSettled(spec, timeoutMs, options);
+}
+
+/** Restarts a stale runner with the credentials of these inputs; a runner that came back meanwhile is fine. */
+export async function resume(spec: MigrationSpec): Promise<void> {
+  try {
+    await engine.resumeMigration(spec);
+  } catch (error) {
+    if (!(engine.isPgferryError(error) && error.code === 'RUNNER_ALREADY_RUNNING')) throw error;
+  }
+}
+
+/** Cutover: request it, then wait for the drain, sequence sync, verification and cleanup. */
+export async function cutover(spec: MigrationSpec, timeoutMs: number | undefined, options: OperationOptions): Promise<MigrationStatus> {
+  const write = redactingWriter(spec, options.write ?? stdoutWriter);
+  write(`${spec.migrationName}: cutover requested`);
+  await engine.requestCutover(spec.target, spec.migrationName);
+  const status = await waitUntilSettled(spec, timeoutMs, options, isFinal);
+  if (status.downtimeSeconds !== undefined) write(`${spec.migrationName}: cutover downtime ${status.downtimeSeconds.toFixed(1)} s`);
+  return status;
+}
+

@@ -1,0 +1,72 @@
+// How failures reach Pulumi: once a migration exists, a failure is a partial failure carrying
+// its id and outputs (so state keeps the resource and a later up/destroy finds it), with the
+// cause and what to do in the message.
+import * as engine from '../engine';
+import type { MigrationSpec, MigrationStatus } from '../engine';
+import { isStale } from './drive';
+import { migrationId, migrationOutputs } from './outputs';
+import { redact } from './redact';
+
+type Props = Record<string, unknown>;
+
+/**
+ * Thrown from create/update once the migration exists: the host turns an error carrying `id`
+ * and `properties` into "created but failed to initialise", so state keeps the resource.
+ */
+export class PartialFailure extends Error {
+  override readonly name = 'PartialFailure';
+  constructor(
+    message: string,
+    readonly id: string,
+    readonly properties: Props,
+    readonly reasons: string[],
+  ) {
+    super(message);
+  }
+}
+
+export function failureMessage(status: MigrationStatus): string | undefined {
+  if (status.state === 'ValidationFailed') {
+    const failed = status.validation.filter((v) => v.status === 'Failed');
+    const list = failed.map((v) => `${v.code}: ${v.message}${v.fix ? ` (fix: ${v.fix})` : ''}`).join('; ');
+    return `migration "${status.name}" failed validation: ${list || status.message || 'see validation output'}`;
+  }
+  if (status.state === 'Failed') return `migration "${status.name}" failed: ${status.message ?? 'no message recorded'}`;
+  if (status.state === 'Canceled') return `migration "${status.name}" was canceled${status.message ? `: ${status.message}` : ''}`;
+  if (isStale(status)) {
+    return `migration "${status.name}" is ${status.state}/${status.subState} but its runner stopped (last heartbeat ${status.runner?.heartbeatAt}); run \`pulumi up\` again to restart it`;
+  }
+  return undefined;
+}
+
+/** Outputs for a settled status, or the partial failure that keeps the resource in state. */
+export function settle(spec: MigrationSpec, inputs: Props, status: MigrationStatus): Props {
+  const outs = migrationOutputs(inputs, status);
+  const message = failureMessage(status);
+  if (message) {
+    const text = redact(message, spec);
+    throw new PartialFailure(text, migrationId(spec), { ...outs, __provider: inputs.__provider }, [text]);
+  }
+  return outs;
+}
+
+/** A thrown error as a partial failure when the migration exists on the target, else as itself. */
+export async function asFailure(spec: MigrationSpec, inputs: Props, error: unknown, what: string): Promise<Error> {
+  if (error instanceof PartialFailure) return error;
+  const text = redact(`${what}: ${engine.errorMessage(error)}`, spec);
+  const status = await engine.showMigration(spec.target, spec.migrationName).catch(() => undefined);
+  if (!status) return new Error(text);
+  const outs = migrationOutputs(inputs, status);
+  return new PartialFailure(text, migrationId(spec), { ...outs, __provider: inputs.__provider }, [text]);
+}
+
+/** Rewords the engine's wait timeout as what happened and what to do next. */
+export function timeoutHint(error: unknown, spec: MigrationSpec, op: string, timeoutMs: number | undefined): unknown {
+  if (engine.isPgferryError(error) && error.code === 'WAIT_TIMEOUT') {
+    return new Error(
+      `${op} exceeded customTimeouts.${op} (${Math.round((timeoutMs ?? 0) / 1000)} s); migration "${spec.migrationName}" keeps running on the target: run \`pulumi up\` again to keep waiting, \`pulumi refresh\` to see its progress, or \`pulumi destroy\` to cancel it`,
+    );
+  }
+  return error;
+}
+
