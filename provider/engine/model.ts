@@ -51,6 +51,18 @@ export interface TableCounters {
   readonly errored: number;
 }
 
+/** One table's copy progress, as the control catalog records it. */
+export interface TableProgress {
+  readonly database: string;
+  readonly table: string;
+  readonly state: 'Queued' | 'Loading' | 'Completed' | 'Errored';
+  readonly rows: number;
+  readonly bytes: number;
+  readonly parts: number;
+  readonly partsDone: number;
+  readonly message?: string;
+}
+
 export interface DatabaseDetails {
   readonly database: string;
   readonly state: DatabaseState;
@@ -118,7 +130,17 @@ export type ProgressEvent =
   | { readonly kind: 'step'; readonly step: string; readonly index: number; readonly total: number; readonly database?: string }
   | { readonly kind: 'step-done'; readonly step: string; readonly seconds: number; readonly database?: string }
   | { readonly kind: 'table-start'; readonly database: string; readonly table: string; readonly part?: number; readonly parts?: number }
-  | { readonly kind: 'table-progress'; readonly database: string; readonly table: string; readonly rows: number; readonly bytes: number }
+  | {
+      readonly kind: 'table-progress';
+      readonly database: string;
+      readonly table: string;
+      /** Rows of finished parts (COPY counts rows only at its end). */
+      readonly rows: number;
+      /** Bytes moved so far, finished parts and parts in flight. */
+      readonly bytes: number;
+      /** Set when a part of a split table finished. */
+      readonly partsDone?: number;
+    }
   | { readonly kind: 'table-done'; readonly database: string; readonly table: string; readonly rows: number; readonly bytes: number; readonly seconds: number }
   | { readonly kind: 'table-error'; readonly database: string; readonly table: string; readonly message: string }
   | { readonly kind: 'warning'; readonly message: string; readonly database?: string }

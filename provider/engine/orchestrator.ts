@@ -38,11 +38,24 @@ function watchCancel(store: ControlStore, name: string, controller: AbortControl
   return () => clearInterval(timer);
 }
 
+/** Live table progress reaches the catalog at most this often per table. */
+const TABLE_PROGRESS_INTERVAL_MS = 1000;
+
 /** Maps progress events to catalog writes and forwards them to the caller. */
 function progressRecorder(store: ControlStore, name: string, listener: RunOptions['onProgress']) {
+  const lastWrite = new Map<string, number>();
   return (event: ProgressEvent): void => {
     safeEmit(listener, event);
-    if (event.kind === 'table-error') {
+    if (event.kind === 'table-progress') {
+      const key = `${event.database}\0${event.table}`;
+      const now = Date.now();
+      // A finished part is always recorded; bytes in flight at most once a second.
+      if (event.partsDone === undefined && now - (lastWrite.get(key) ?? 0) < TABLE_PROGRESS_INTERVAL_MS) return;
+      lastWrite.set(key, now);
+      void store
+        .updateTable(name, event.database, event.table, { rows: event.rows, bytes: event.bytes, partsDone: event.partsDone })
+        .catch(() => undefined);
+    } else if (event.kind === 'table-error') {
       void store.updateTable(name, event.database, event.table, { state: 'Errored', message: event.message }).catch(() => undefined);
     } else if (event.kind === 'warning') {
       void store.recordEvent(name, 'warning', event.message, event.database).catch(() => undefined);

@@ -84,6 +84,14 @@ describe('offline copy consistency', function () {
       `SELECT table_name, parts FROM pgferry.migration_table WHERE migration = 'big-split' ORDER BY 1`,
     );
     assert.deepEqual(parts, [{ table_name: 'public.heap', parts: 7 }, { table_name: 'public.keyed', parts: 7 }]);
+    const progress = await pair.target.query(
+      `SELECT table_name, state, parts_done, rows::int, bytes > 0 AS moved FROM pgferry.migration_table WHERE migration = 'big-split' ORDER BY 1`,
+    );
+    const [counts] = await pair.source.query(`SELECT (SELECT count(*) FROM heap)::int AS h, (SELECT count(*) FROM keyed)::int AS k`, [], 'big');
+    assert.deepEqual(progress, [
+      { table_name: 'public.heap', state: 'Completed', parts_done: 7, rows: counts!.h, moved: true },
+      { table_name: 'public.keyed', state: 'Completed', parts_done: 7, rows: counts!.k, moved: true },
+    ]);
     const splitDigest = await digest();
     const whole = await runMigration(spec('big-whole', 'big', { splitTablesLargerThan: 0 }));
     assert.equal(whole.state, 'Succeeded', whole.message);

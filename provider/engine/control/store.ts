@@ -12,6 +12,7 @@ import type {
   MigrationStatus,
   MigrationSubState,
   RunnerInfo,
+  TableProgress,
   ValidationResult,
   VerificationReport,
 } from '../model';
@@ -319,7 +320,7 @@ export class ControlStore {
          rows = COALESCE($5, rows),
          bytes = COALESCE($6, bytes),
          parts = COALESCE($7, parts),
-         parts_done = COALESCE($8, parts_done),
+         parts_done = CASE WHEN $4 = 'Completed' THEN COALESCE($7, parts) ELSE COALESCE($8, parts_done) END,
          started_at = CASE WHEN $9 THEN COALESCE(started_at, now()) ELSE started_at END,
          ended_at = CASE WHEN $10 THEN now() ELSE ended_at END,
          message = CASE WHEN $11::boolean THEN $12 ELSE message END
@@ -339,6 +340,37 @@ export class ControlStore {
         patch.message ?? null,
       ],
     );
+  }
+
+  /** Tables that started loading or finished, in database order then start time. */
+  async tables(name: string): Promise<TableProgress[]> {
+    const rows = await this.query<{
+      database: string;
+      table_name: string;
+      state: TableProgress['state'];
+      rows: string;
+      bytes: string;
+      parts: number;
+      parts_done: number;
+      message: string | null;
+    }>(
+      `SELECT t.database, t.table_name, t.state, t.rows, t.bytes, t.parts, t.parts_done, t.message
+         FROM ${S}.migration_table t
+         JOIN ${S}.migration_database d ON d.migration = t.migration AND d.database = t.database
+        WHERE t.migration = $1 AND t.state <> 'Queued'
+        ORDER BY d.ordinal, t.started_at NULLS LAST, t.table_name`,
+      [name],
+    );
+    return rows.map((r) => ({
+      database: r.database,
+      table: r.table_name,
+      state: r.state,
+      rows: Number(r.rows),
+      bytes: Number(r.bytes),
+      parts: r.parts,
+      partsDone: r.parts_done,
+      message: r.message ?? undefined,
+    }));
   }
 
   async recordEvent(name: string, level: 'info' | 'warning' | 'error', message: string, database?: string): Promise<void> {

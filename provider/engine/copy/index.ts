@@ -14,6 +14,9 @@ import { ctidRangeWheres, integerRangeWheres, jobsForTable, orderJobs, partCount
 import { splitKeyBounds } from '../catalog/queries';
 import { applySessionSettings, importSnapshot } from './snapshot';
 
+/** A copy job reports its bytes in flight every this many bytes (the catalog write is throttled too). */
+const PROGRESS_BYTES = 4 * 1024 * 1024;
+
 export interface CopyTablesResult {
   readonly rows: number;
   readonly bytes: number;
@@ -97,9 +100,10 @@ export async function copyTables(args: CopyTablesArgs): Promise<CopyTablesResult
     await probe.end().catch(() => undefined);
   }
 
-  const partsLeft = new Map<string, { parts: number; rows: number; bytes: number; started: number }>();
+  /** Per table: parts still to copy, totals of finished parts, bytes of parts in flight. */
+  const partsLeft = new Map<string, { parts: number; partsDone: number; rows: number; bytes: number; inFlight: number; started: number }>();
   for (const job of jobs) {
-    const entry = partsLeft.get(job.table.oid) ?? { parts: 0, rows: 0, bytes: 0, started: 0 };
+    const entry = partsLeft.get(job.table.oid) ?? { parts: 0, partsDone: 0, rows: 0, bytes: 0, inFlight: 0, started: 0 };
     entry.parts += 1;
     partsLeft.set(job.table.oid, entry);
   }
@@ -128,22 +132,36 @@ export async function copyTables(args: CopyTablesArgs): Promise<CopyTablesResult
         await args.onTableStart?.(job.table, job.part?.count ?? 1);
         safeEmit(args.onProgress, { kind: 'table-start', database, table: job.table.display, part: job.part?.index, parts: job.part?.count });
       }
-      let sinceReport = 0;
+      let jobBytes = 0;
+      let reported = 0;
       const result = await runCopyJob({
         job,
         source: w.source,
         target: w.target,
         signal,
         onBytes: (n) => {
-          sinceReport += n;
-          if (sinceReport > 8 * 1024 * 1024) {
-            safeEmit(args.onProgress, { kind: 'table-progress', database, table: job.table.display, rows: state.rows, bytes: state.bytes + sinceReport });
-            sinceReport = 0;
+          jobBytes += n;
+          state.inFlight += n;
+          if (jobBytes - reported >= PROGRESS_BYTES) {
+            reported = jobBytes;
+            safeEmit(args.onProgress, { kind: 'table-progress', database, table: job.table.display, rows: state.rows, bytes: state.bytes + state.inFlight });
           }
         },
       });
+      state.inFlight -= jobBytes;
       state.rows += result.rows;
       state.bytes += result.bytes;
+      state.partsDone += 1;
+      if (job.part) {
+        safeEmit(args.onProgress, {
+          kind: 'table-progress',
+          database,
+          table: job.table.display,
+          rows: state.rows,
+          bytes: state.bytes + state.inFlight,
+          partsDone: state.partsDone,
+        });
+      }
       totalRows += result.rows;
       totalBytes += result.bytes;
       state.parts -= 1;
