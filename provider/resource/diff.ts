@@ -1,5 +1,6 @@
 // The diff rules of PgMigration, pure: which input changes replace the migration, which update it
 // (cutover), which are taken without action (tuning, credentials), and which are refused.
+import { containsUnknown } from './unknown';
 
 export interface DiffDecision {
   readonly changes: boolean;
@@ -50,9 +51,17 @@ export function diffInputs(olds: Record<string, unknown>, news: Record<string, u
   const replaces: string[] = [];
   const changed: string[] = [];
   for (const key of REPLACE_KEYS) {
-    if (!same(withDefault(olds[key], DEFAULTS[key]), withDefault(news[key], DEFAULTS[key]))) replaces.push(key);
+    if (same(withDefault(olds[key], DEFAULTS[key]), withDefault(news[key], DEFAULTS[key]))) continue;
+    // Not known until `up` resolves it (a target server updated in the same run): preview shows
+    // an update; the diff made with the real value decides whether it replaces.
+    if (containsUnknown(news[key])) changed.push(key);
+    else replaces.push(key);
   }
   for (const side of ['source', 'target'] as const) {
+    if (containsUnknown(news[side])) {
+      changed.push(side);
+      continue;
+    }
     const o = asRecord(olds[side]);
     const n = asRecord(news[side]);
     for (const field of SERVER_IDENTITY_KEYS) {

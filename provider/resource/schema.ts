@@ -3,8 +3,9 @@
 import type { z } from 'zod';
 import { describeIssue, migrationSpecSchema, parseMigrationSpec, type MigrationSpec, type MigrationSpecInput } from '../engine';
 
-/** The marker Pulumi puts in place of a value not known yet (during preview). */
-export const UNKNOWN = '04da6b54-80e4-46f7-96ec-b56ff0331ba9';
+import { containsUnknown, UNKNOWN } from './unknown';
+
+export { UNKNOWN };
 
 /** A server as the provider receives it: resolved, passwords in plain text (the host does not accept secrets). */
 export interface ServerInputs {
@@ -137,13 +138,6 @@ function touchesUnknown(news: Record<string, unknown>, issue: z.core.$ZodIssue):
   if (value === UNKNOWN) return true;
   // an unknown inside the value judged (a database list element, a server field)
   return containsUnknown(value);
-}
-
-function containsUnknown(value: unknown): boolean {
-  if (value === UNKNOWN) return true;
-  if (Array.isArray(value)) return value.some(containsUnknown);
-  if (isPlainObject(value)) return Object.values(value).some(containsUnknown);
-  return false;
 }
 
 function isPlainObject(value: unknown): value is Record<string, unknown> {

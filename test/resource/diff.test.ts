@@ -1,6 +1,7 @@
 // The diff rules of PgMigration: replace, update, no-op and refused changes.
 import assert from 'node:assert/strict';
 import { diffInputs, RefusedChangeError } from '../../provider/resource/diff';
+import { UNKNOWN } from '../../provider/resource/unknown';
 
 const base = {
   migrationName: 'm1',
@@ -69,5 +70,13 @@ describe('resource diff rules', () => {
     const explicit = { ...base, mode: 'Offline', source: { host: 'src', port: 5432, user: 'postgres', password: 'a', sslMode: 'prefer' } };
     const d = diffInputs(implicit, explicit);
     assert.deepEqual(d.replaces, []);
+  });
+
+  it('does not promise a replace for values unknown during preview', () => {
+    for (const change of [{ target: UNKNOWN }, { target: { ...base.target, host: UNKNOWN } }, { databases: [UNKNOWN] }]) {
+      const d = diffInputs(base, withChange(change));
+      assert.equal(d.changes, true);
+      assert.deepEqual(d.replaces, [], JSON.stringify(change));
+    }
   });
 });
