@@ -9,6 +9,7 @@ import { readSlotPositions } from './cdc/monitor';
 import { setIdentityFull, tablesWithoutIdentity, type TableName } from './cdc/replicaIdentity';
 import { createSlotWithSnapshot, dropSlotAndPublication, ensurePublication } from './cdc/slot';
 import { openClient, withClient } from './connect/client';
+import { isRetryable } from './connect/sqlstate';
 import { qualified } from './connect/quote';
 import { cutover } from './cutover';
 import { canceledError, errorMessage, PgferryError } from './errors';
@@ -91,12 +92,20 @@ async function watch(run: MigrationRun, streams: readonly OnlineStream[]): Promi
   let source: pg.Client | undefined;
   try {
     for (let tick = 0; ; tick++) {
-      if (run.signal.aborted || (await run.store.isCancelRequested(name))) return 'cancel';
+      if (run.signal.aborted) return 'cancel';
       const failed = streams.find((s) => s.failure);
       if (failed) {
         throw new PgferryError('CDC_FAILED', `database "${failed.database}": ${errorMessage(failed.failure)}`, { category: 'source', cause: failed.failure });
       }
-      if (await run.store.cutoverRequestedAt(name)) return 'cutover';
+      try {
+        if (await run.store.isCancelRequested(name)) return 'cancel';
+        if (await run.store.cutoverRequestedAt(name)) return 'cutover';
+      } catch (error) {
+        // The target (and its control catalog) may be restarting: the appliers ride it out, so does this.
+        if (!isRetryable(error)) throw error;
+        await new Promise((r) => setTimeout(r, POLL_MS));
+        continue;
+      }
       if (tick % 2 === 0) {
         try {
           if (!source) {

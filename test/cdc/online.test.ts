@@ -62,6 +62,7 @@ describe('online migration: copy, stream, cutover (integration)', function () {
     await pair.source.query('CREATE DATABASE shop');
     await pair.source.query(SCHEMA, [], 'shop');
     const writer = await pair.source.connect('shop');
+    writer.on('error', () => undefined);
     let stop = false;
     let id = 100_000;
     const writing = (async () => {
@@ -80,9 +81,14 @@ describe('online migration: copy, stream, cutover (integration)', function () {
     try {
       const running = runMigration(spec('shop-online', 'shop', { slotRetainedWarnBytes: 1 }));
       await waitFor(store, 'shop-online', (s) => s.state === 'WaitingForUserAction' || s.state === 'Failed');
-      await new Promise((r) => setTimeout(r, 2000));
+      await new Promise((r) => setTimeout(r, 1000));
       stop = true;
       await writing;
+      // both servers restart while streaming: the migration rides it out
+      await pair.target.restart();
+      await pair.source.restart();
+      await writer.end().catch(() => undefined);
+      await pair.source.query(`INSERT INTO orders (id, item, qty) VALUES (900000, 'after restarts', 1)`, [], 'shop');
       const streaming = await waitFor(store, 'shop-online', (s) => (s.databases[0]?.inserts ?? 0) > 0);
       assert.equal(streaming.subState, 'WaitingForCutoverTrigger');
       const reported = await waitFor(store, 'shop-online', (s) => s.databases[0]?.pendingBytes !== undefined && s.databases[0]?.slotRetainedBytes !== undefined);
