@@ -18,13 +18,17 @@ export interface PgbenchResult {
 export async function runPgbench(
   source: Cluster,
   database: string,
-  options: { clients: number; seconds: number; rate?: number },
+  options: { clients: number; seconds?: number; transactionsPerClient?: number; rate?: number },
 ): Promise<PgbenchResult> {
-  const args = ['-n', '-c', String(options.clients), '-j', String(Math.min(options.clients, 2)), '-T', String(options.seconds)];
+  const started = Date.now();
+  const args = ['-n', '-c', String(options.clients), '-j', String(Math.min(options.clients, 2))];
+  // Either a duration or a fixed number of transactions per client (an exactly repeatable backlog).
+  if (options.transactionsPerClient !== undefined) args.push('-t', String(options.transactionsPerClient));
+  else args.push('-T', String(options.seconds ?? 10));
   if (options.rate !== undefined) args.push('--rate', String(Math.max(1, Math.round(options.rate))));
   const { stdout } = await execFileAsync(`${PG_BIN}/pgbench`, [...args, database], { env: pgEnv(source), maxBuffer: 16 * 1024 * 1024 });
   const transactions = Number(/number of transactions actually processed:\s*(\d+)/.exec(stdout)?.[1] ?? NaN);
   const tps = Number(/tps = ([\d.]+)/.exec(stdout)?.[1] ?? NaN);
   if (!Number.isFinite(transactions) || !Number.isFinite(tps)) throw new Error(`unexpected pgbench output: ${stdout.slice(-300)}`);
-  return { transactions, tps, seconds: options.seconds };
+  return { transactions, tps, seconds: (Date.now() - started) / 1000 };
 }
