@@ -97,6 +97,14 @@ describe('protocol: check and diff through the SDK provider host', function () {
     );
   });
 
+  it('Create with input that skipped Check fails naming the field, before touching any server', async () => {
+    await assert.rejects(host.create(inputs(provider, { target: { host: '127.0.0.1', port: 0, user: 'postgres', password: TARGET_PW } })), (error: CallError) => {
+      assert.match(error.message, /^target\.port: /);
+      assert.equal(error.initFailed, undefined, 'nothing was started, so nothing is recorded');
+      return true;
+    });
+  });
+
   it('leaks no password in any response or host output', () => {
     assert.deepEqual(secretLeaks(host, [SOURCE_PW, TARGET_PW]), []);
   });

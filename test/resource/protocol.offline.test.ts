@@ -142,6 +142,13 @@ describe('protocol: Offline PgMigration against real servers', function () {
     assert.equal(dbs.length, 1);
   });
 
+  it('Read of a migration gone from the target catalog returns an empty id (resource gone)', async () => {
+    const created = await host.create(inputs({ migrationName: 'proto-gone', option: 'Validate', overwriteDbsInTarget: true }));
+    await target.query(`DELETE FROM pgferry.migration WHERE name = 'proto-gone'`);
+    const read = await host.read(created.id, created.properties);
+    assert.equal(read.id, '');
+  });
+
   it('a replacing change deletes the migration, then creates it again under the same name', async function () {
     // Needs the engine to free a deleted migration's name (removeMigration).
     if (typeof (engine as Record<string, unknown>).removeMigration !== 'function') this.skip();

@@ -54,6 +54,7 @@ describe('protocol: Online PgMigration against real servers', function () {
     await loadShop(source, 'shop');
     await loadShop(source, 'scratch');
     await loadShop(source, 'orphan');
+    await loadShop(source, 'direct');
     provider = await serializedProvider();
     program = await makeProgramDir();
     host = await startProviderHost(program.dir);
@@ -132,6 +133,13 @@ describe('protocol: Online PgMigration against real servers', function () {
   it('Check refuses cutover true → false afterwards', async () => {
     const res = await host.check(inputs({ cutover: true }), inputs({ cutover: false }));
     assert.deepEqual(res.failures.map((f) => f.property), ['cutover']);
+  });
+
+  it('Create with cutover already true migrates, streams and cuts over in one `pulumi up`', async () => {
+    const created = await host.create(inputs({ migrationName: 'proto-online-direct', databases: ['direct'], cutover: true }));
+    assert.equal(created.properties.state, 'Succeeded', String(created.properties.message));
+    assert.deepEqual(await fingerprint(target, 'direct'), await fingerprint(source, 'direct'));
+    assert.deepEqual(await slotsOnSource(), []);
   });
 
   it('Delete of an in-progress online migration cancels it and leaves no slot or publication on the source', async () => {
