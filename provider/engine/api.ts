@@ -1,7 +1,11 @@
 // Entry points over the orchestrator and the control catalog.
+import { serverMajor, withClient } from './connect/client';
+import { ident } from './connect/quote';
+import { INVALID_CATALOG_NAME, sqlState } from './connect/sqlstate';
 import { ControlStore } from './control/store';
 import { PgferryError } from './errors';
-import type { MigrationStatus, ProgressListener, VerificationReport } from './model';
+import { FINAL_STATES, type MigrationStatus, type ProgressListener, type VerificationReport } from './model';
+import { publicationName, slotName } from './names';
 import { samePublicSpec, type MigrationSpec, type ServerSpec } from './spec/schema';
 
 export interface RunOptions {
@@ -121,6 +125,48 @@ export async function requestCutover(target: ServerSpec, name: string): Promise<
     }
     await store.requestCutover(name);
     return (await store.get(name))!;
+  });
+}
+
+/**
+ * Removes what an online migration created on the source: its replication slot and publication
+ * in every database (idempotent; a slot still held by a dead runner's walsender is released first).
+ */
+export async function cleanupSource(spec: MigrationSpec): Promise<void> {
+  const { dropSlotAndPublication } = await import('./cdc/slot');
+  for (const database of spec.databases) {
+    try {
+      await dropSlotAndPublication(spec.source, database, slotName(spec.migrationName, database), publicationName(spec.migrationName, database));
+    } catch (error) {
+      if (sqlState(error) === INVALID_CATALOG_NAME) continue; // the database is gone: so is its publication
+      throw error;
+    }
+  }
+}
+
+/** Drops the migrated databases on the target (Pulumi's dropTargetDatabasesOnDelete). */
+export async function dropTargetDatabases(spec: MigrationSpec): Promise<void> {
+  await withClient(spec.target, { applicationName: 'pgferry cleanup' }, async (client) => {
+    const force = (await serverMajor(client)) >= 13 ? ' WITH (FORCE)' : '';
+    for (const database of spec.databases) {
+      await client.query(`DROP DATABASE IF EXISTS ${ident(database)}${force}`);
+    }
+  });
+}
+
+/** Removes a finished migration's record from the control catalog, freeing its name. */
+export async function removeMigration(target: ServerSpec, name: string): Promise<void> {
+  await withStore(target, async (store) => {
+    const status = await store.get(name);
+    if (!status) return;
+    if (!FINAL_STATES.has(status.state)) {
+      throw new PgferryError('MIGRATION_IN_PROGRESS', `migration "${name}" is ${status.state}; cancel it before removing it`, {
+        category: 'input',
+        field: 'name',
+        fix: '`pgferry update --cancel`, then remove it',
+      });
+    }
+    await store.remove(name);
   });
 }
 

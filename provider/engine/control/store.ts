@@ -390,6 +390,11 @@ export class ControlStore {
     return rows.reverse().map((r) => ({ at: r.at.toISOString(), level: r.level, database: r.database ?? undefined, message: r.message }));
   }
 
+  /** Deletes a migration and everything recorded about it (databases, tables, events). */
+  async remove(name: string): Promise<void> {
+    await this.query(`DELETE FROM ${S}.migration WHERE name = $1`, [name]);
+  }
+
   async requestCancel(name: string): Promise<void> {
     await this.query(`UPDATE ${S}.migration SET cancel_requested = true, updated_at = now() WHERE name = $1`, [name]);
   }

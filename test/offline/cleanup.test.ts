@@ -1,0 +1,48 @@
+import assert from 'node:assert/strict';
+import { cleanupSource, ControlStore, dropTargetDatabases, parseMigrationSpec, removeMigration } from '../../provider/engine';
+import { publicationName, slotName } from '../../provider/engine/names';
+import { ident } from '../../provider/engine/connect/quote';
+import { serverSpec, startPair, type ServerPair } from '../support';
+
+describe('cleanup entry points (Pulumi delete)', function () {
+  this.timeout(120_000);
+  let pair: ServerPair;
+  before(async () => {
+    pair = await startPair(15, 15);
+    await pair.source.query('CREATE DATABASE app');
+    await pair.target.query('CREATE DATABASE app');
+  });
+  after(async () => pair?.stop());
+
+  const spec = () =>
+    parseMigrationSpec({ migrationName: 'gone', source: serverSpec(pair.source), target: serverSpec(pair.target), databases: ['app', 'missing'], mode: 'Online' });
+
+  it('cleanupSource drops the slot and publication, and is idempotent', async () => {
+    await pair.source.query(`CREATE PUBLICATION ${ident(publicationName('gone', 'app'))} FOR ALL TABLES`, [], 'app');
+    await pair.source.query(`SELECT pg_create_logical_replication_slot($1, 'pgoutput')`, [slotName('gone', 'app')], 'app');
+    await cleanupSource(spec());
+    await cleanupSource(spec());
+    assert.deepEqual(await pair.source.query(`SELECT slot_name FROM pg_replication_slots`), []);
+    assert.deepEqual(await pair.source.query(`SELECT pubname FROM pg_publication`, [], 'app'), []);
+  });
+
+  it('dropTargetDatabases drops the migrated databases only', async () => {
+    await dropTargetDatabases(spec());
+    const dbs = await pair.target.query<{ datname: string }>(`SELECT datname FROM pg_database WHERE datname IN ('app', 'postgres') ORDER BY 1`);
+    assert.deepEqual(dbs.map((d) => d.datname), ['postgres']);
+  });
+
+  it('removeMigration refuses a migration in progress and frees the name of a finished one', async () => {
+    const store = new ControlStore(serverSpec(pair.target));
+    try {
+      await store.createMigration({ name: 'gone', mode: 'Online', option: 'Migrate', spec: {}, databases: ['app'] });
+      await assert.rejects(removeMigration(serverSpec(pair.target), 'gone'), (e: { code?: string }) => e.code === 'MIGRATION_IN_PROGRESS');
+      await store.setState('gone', 'Canceled', 'Completed');
+      await removeMigration(serverSpec(pair.target), 'gone');
+      assert.equal(await store.get('gone'), undefined);
+      await store.createMigration({ name: 'gone', mode: 'Online', option: 'Migrate', spec: {}, databases: ['app'] });
+    } finally {
+      await store.close();
+    }
+  });
+});
