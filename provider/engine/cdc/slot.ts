@@ -51,11 +51,6 @@ export async function createSlotWithSnapshot(source: ServerSpec, database: strin
   }
 }
 
-export async function slotExists(client: pg.Client, slot: string): Promise<boolean> {
-  const { rows } = await client.query('SELECT 1 FROM pg_replication_slots WHERE slot_name = $1', [slot]);
-  return rows.length > 0;
-}
-
 /** Tables a FOR TABLE publication lists when FOR ALL TABLES is not permitted: roots only (partitions follow their root). */
 const PUBLISHABLE_TABLES = `
 SELECT n.nspname AS schema, c.relname AS name
