@@ -1,7 +1,7 @@
 // The Azure migration body ({"properties": {...}}) as `az postgres flexible-server migration
 // create` takes it: keys matched case-insensitively, "True"/"False" accepted, mapped to spec input.
 import { z } from 'zod';
-import { describeIssue, inputError, MIGRATION_MODES, MIGRATION_OPTIONS, type SslMode } from '../engine';
+import { describeIssue, inputError, MIGRATION_MODES, MIGRATION_OPTIONS, TUNING_KEYS, type SslMode } from '../engine';
 import { applyFlags, applyTargetFlags, flagGiven, isObject, TARGET_FLAG_NAMES, type MappedProperties, type PropertyFlags } from './propertyFlags';
 
 // Canonical key spellings are those of the `az postgres flexible-server migration` documentation examples.
@@ -62,16 +62,7 @@ const AZURE_IGNORED = [
 ] as const;
 
 /** pgferry's own settings, allowed inside the Azure properties and checked by the spec schema. */
-const PGFERRY_TUNING = [
-  'tableJobs',
-  'indexJobs',
-  'splitTablesLargerThan',
-  'splitMaxParts',
-  'pgBinDir',
-  'verify',
-  'allowReplicaIdentityFull',
-  'slotRetainedWarnBytes',
-] as const;
+const PGFERRY_TUNING = TUNING_KEYS;
 
 const azurePropertiesSchema = z.object({
   SourceDBServerResourceId: z.string({ error: (i) => (i.input === undefined ? 'required: "host:port@user" of the source' : 'must be "host:port@user"') }),

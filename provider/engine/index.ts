@@ -8,6 +8,7 @@ export {
   serverSpecSchema,
   publicSpec,
   samePublicSpec,
+  TUNING_KEYS,
   MIGRATION_NAME_PATTERN,
   SSL_MODES,
   MIGRATION_MODES,

@@ -1,5 +1,6 @@
 // The diff rules of PgMigration, pure: which input changes replace the migration, which update it
 // (cutover), which are taken without action (tuning, credentials), and which are refused.
+import { TUNING_KEYS } from '../engine';
 import { containsUnknown } from './unknown';
 
 export interface DiffDecision {
@@ -15,19 +16,12 @@ const REPLACE_KEYS = ['migrationName', 'databases', 'mode', 'option'] as const;
 const SERVER_IDENTITY_KEYS = ['host', 'port', 'user', 'maintenanceDatabase'] as const;
 /** Every other input is compared for `changes` only. */
 const UPDATE_KEYS = [
+  ...TUNING_KEYS,
   'overwriteDbsInTarget',
   'migrateRoles',
-  'allowReplicaIdentityFull',
   'cutover',
-  'tableJobs',
-  'indexJobs',
-  'splitTablesLargerThan',
-  'splitMaxParts',
-  'pgBinDir',
-  'verify',
   'dropTargetDatabasesOnDelete',
   'customTimeouts',
-  'slotRetainedWarnBytes',
 ] as const;
 
 const SERVER_DEFAULTS: Record<string, unknown> = { port: 5432, maintenanceDatabase: 'postgres', sslMode: 'prefer' };

@@ -110,6 +110,21 @@ export const migrationSpecSchema = z
     }
   });
 
+/**
+ * Spec fields that tune how a migration runs without changing which migration it is: accepted
+ * beside the Azure properties by the CLI, and an in-place update (never a replace) for Pulumi.
+ */
+export const TUNING_KEYS = [
+  'tableJobs',
+  'indexJobs',
+  'splitTablesLargerThan',
+  'splitMaxParts',
+  'pgBinDir',
+  'verify',
+  'allowReplicaIdentityFull',
+  'slotRetainedWarnBytes',
+] as const satisfies readonly (keyof z.input<typeof migrationSpecSchema>)[];
+
 export type MigrationSpecInput = z.input<typeof migrationSpecSchema>;
 export type MigrationSpec = Readonly<Omit<z.infer<typeof migrationSpecSchema>, 'source' | 'target' | 'databases'>> & {
   readonly source: ServerSpec;
