@@ -23,6 +23,10 @@ export interface OfflineSummary {
   readonly ratioVsPgcopydb?: number;
   readonly ratioVsDumpRestore?: number;
   readonly perRoundRatioVsPgcopydb: readonly number[];
+  /** Best pgferry run / best pgcopydb run: noise only ever adds time, so this is the least noisy. */
+  readonly bestRatioVsPgcopydb?: number;
+  /** Median of the per-round ratios (pgferry and pgcopydb in the same round). */
+  readonly pairedRatioVsPgcopydb?: number;
   readonly meetsTarget?: boolean;
 }
 
@@ -66,6 +70,8 @@ export function summarizeOffline(runs: readonly OfflineRun[]): OfflineSummary {
     ratioVsPgcopydb,
     ratioVsDumpRestore: ferry && dump ? ferry.medianSeconds / dump.medianSeconds : undefined,
     perRoundRatioVsPgcopydb: perRound,
+    bestRatioVsPgcopydb: ferry && copydb ? ferry.bestSeconds / copydb.bestSeconds : undefined,
+    pairedRatioVsPgcopydb: perRound.length > 0 ? median(perRound) : undefined,
     meetsTarget: ratioVsPgcopydb === undefined ? undefined : ratioVsPgcopydb <= PGFERRY_TARGET_RATIO,
   };
 }
@@ -107,6 +113,9 @@ export function offlineSummaryText(summary: OfflineSummary): string {
       `pgferry / pgcopydb (median wall): ${fmt(summary.ratioVsPgcopydb, 2)} ` +
         `(per round: ${summary.perRoundRatioVsPgcopydb.map((r) => fmt(r, 2)).join(', ')}); ` +
         `target ≤ ${PGFERRY_TARGET_RATIO}: ${summary.meetsTarget ? 'MET' : 'NOT MET'}`,
+    );
+    lines.push(
+      `pgferry / pgcopydb, best run of each: ${fmt(summary.bestRatioVsPgcopydb ?? NaN, 2)}; median of per-round ratios: ${fmt(summary.pairedRatioVsPgcopydb ?? NaN, 2)}`,
     );
   }
   if (summary.ratioVsDumpRestore !== undefined) {
