@@ -6,7 +6,7 @@ import { ControlStore } from '../../provider/engine/control/store';
 import type { MigrationStatus } from '../../provider/engine/model';
 import { publicationName, slotName } from '../../provider/engine/names';
 import { makeManagedTarget } from '../support/managed';
-import { serverSpec, startCluster, startPair, type ServerPair } from '../support';
+import { pairSpec, serverSpec, startCluster, startPair, type ServerPair } from '../support';
 import { rowsOf } from './harness';
 
 const SCHEMA = `
@@ -45,18 +45,7 @@ describe('online migration: copy, stream, cutover (integration)', function () {
   after(async () => pair?.stop());
 
   const spec = (name: string, db: string, extra: Record<string, unknown> = {}) =>
-    parseMigrationSpec({
-      migrationName: name,
-      source: serverSpec(pair.source),
-      target: serverSpec(pair.target),
-      databases: [db],
-      mode: 'Online',
-      option: 'Migrate',
-      overwriteDbsInTarget: true,
-      allowReplicaIdentityFull: true,
-      tableJobs: 4,
-      ...extra,
-    });
+    pairSpec(pair, name, [db], { mode: 'Online', option: 'Migrate', overwriteDbsInTarget: true, allowReplicaIdentityFull: true, tableJobs: 4, ...extra });
 
   it('streams changes made during and after the copy, then cuts over with everything applied', async () => {
     await pair.source.query('CREATE DATABASE shop');

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
-import { parseMigrationSpec, runMigration } from '../../provider/engine';
-import { serverSpec, startPair, type ServerPair } from '../support';
+import { runMigration } from '../../provider/engine';
+import { pairSpec, startPair, type ServerPair } from '../support';
 
 describe('offline copy consistency', function () {
   this.timeout(300_000);
@@ -11,16 +11,7 @@ describe('offline copy consistency', function () {
   after(async () => pair?.stop());
 
   const spec = (name: string, db: string, extra: Record<string, unknown> = {}) =>
-    parseMigrationSpec({
-      migrationName: name,
-      source: serverSpec(pair.source),
-      target: serverSpec(pair.target),
-      databases: [db],
-      tableJobs: 4,
-      indexJobs: 2,
-      overwriteDbsInTarget: true,
-      ...extra,
-    });
+    pairSpec(pair, name, [db], { tableJobs: 4, indexJobs: 2, overwriteDbsInTarget: true, ...extra });
 
   it('copies one consistent snapshot while a writer inserts into the source', async () => {
     await pair.source.query('CREATE DATABASE busy');

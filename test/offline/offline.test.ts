@@ -1,18 +1,9 @@
 import assert from 'node:assert/strict';
-import { parseMigrationSpec, runMigration, verifyMigration } from '../../provider/engine';
-import { loadRichDatabase, serverSpec, startPair, type ServerPair } from '../support';
+import { runMigration, verifyMigration } from '../../provider/engine';
+import { loadRichDatabase, pairSpec, startPair, type ServerPair } from '../support';
 
-function specFor(pair: ServerPair, name: string, databases: string[], extra: Record<string, unknown> = {}) {
-  return parseMigrationSpec({
-    migrationName: name,
-    source: serverSpec(pair.source),
-    target: serverSpec(pair.target),
-    databases,
-    tableJobs: 3,
-    indexJobs: 2,
-    ...extra,
-  });
-}
+const specFor = (pair: ServerPair, name: string, databases: string[], extra: Record<string, unknown> = {}) =>
+  pairSpec(pair, name, databases, { tableJobs: 3, indexJobs: 2, ...extra });
 
 for (const [sourceMajor, targetMajor] of [[15, 15], [13, 16]] as const) {
   describe(`offline migration ${sourceMajor} → ${targetMajor}`, function () {

@@ -1,14 +1,13 @@
 import assert from 'node:assert/strict';
 import {
   cancelMigration,
-  parseMigrationSpec,
   resumeMigration,
   showMigration,
   startMigration,
   waitForMigration,
 } from '../../provider/engine';
 import { FINAL_STATES } from '../../provider/engine/model';
-import { serverSpec, startPair, type ServerPair } from '../support';
+import { pairSpec, startPair, type ServerPair } from '../support';
 
 describe('detached runner (offline)', function () {
   this.timeout(300_000);
@@ -24,15 +23,7 @@ describe('detached runner (offline)', function () {
   });
   after(async () => pair?.stop());
 
-  const spec = (name: string, extra: Record<string, unknown> = {}) =>
-    parseMigrationSpec({
-      migrationName: name,
-      source: serverSpec(pair.source),
-      target: serverSpec(pair.target),
-      databases: ['shop'],
-      overwriteDbsInTarget: true,
-      ...extra,
-    });
+  const spec = (name: string, extra: Record<string, unknown> = {}) => pairSpec(pair, name, ['shop'], { overwriteDbsInTarget: true, ...extra });
 
   it('runs the migration in a detached process that holds the lease, and refuses a second runner', async () => {
     const s = spec('runner-ok');

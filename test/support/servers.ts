@@ -1,5 +1,6 @@
 // Server pairs for integration suites, plus ServerSpec helpers for pointing the engine at them.
-import type { ServerSpec } from '../../provider/engine/spec/schema';
+import { parseMigrationSpec } from '../../provider/engine/spec/parse';
+import type { MigrationSpec, ServerSpec } from '../../provider/engine/spec/schema';
 import { startCluster, type Cluster, type PgMajor } from '../../provider/localpg/cluster';
 
 /** A ServerSpec for a cluster's superuser (sslMode disable: test clusters have no TLS). */
@@ -41,4 +42,15 @@ let uniqueCounter = 0;
 export function uniqueName(prefix: string): string {
   uniqueCounter += 1;
   return `${prefix}-${process.pid}-${uniqueCounter}`;
+}
+
+/** A parsed migration spec from a pair's superusers; `extra` adds or overrides spec inputs. */
+export function pairSpec(pair: ServerPair, name: string, databases: readonly string[], extra: Record<string, unknown> = {}): MigrationSpec {
+  return parseMigrationSpec({
+    migrationName: name,
+    source: serverSpec(pair.source),
+    target: serverSpec(pair.target),
+    databases: [...databases],
+    ...extra,
+  });
 }
