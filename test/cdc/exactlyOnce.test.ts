@@ -65,7 +65,15 @@ describe('cdc: exactly once under SIGKILL (integration)', function () {
       while (!loadDone || kills < 6) {
         const child = spawnApplier(f, exported.consistentLsn, mode === 'table');
         child.stderr!.on('data', (d: Buffer) => stderr.push(d.toString()));
-        await new Promise((r) => setTimeout(r, 600 + Math.floor(Math.random() * 1900))); // node starts in ~0.5-1 s here
+        // Kill at a random moment after this applier has applied something (node's start-up time
+        // varies a lot on a loaded machine; a fixed sleep could kill it before it did any work).
+        const before = ((await f.dst('SELECT count(*)::int AS n FROM ledger'))[0]!.n as number);
+        for (let waited = 0; waited < 20_000 && !loadDone; waited += 50) {
+          const [now] = await f.dst('SELECT count(*)::int AS n FROM ledger');
+          if ((now!.n as number) !== before) break;
+          await new Promise((r) => setTimeout(r, 50));
+        }
+        await new Promise((r) => setTimeout(r, Math.floor(Math.random() * 400)));
         child.kill('SIGKILL');
         await new Promise((r) => child.once('exit', r));
         kills += 1;
