@@ -45,7 +45,7 @@ async function main(args: BenchArgs): Promise<void> {
     [args.offline ? 'offline' : '', args.online ? 'online' : ''].filter(Boolean).join('-') +
     (args.quick ? '-quick' : '') +
     (args.pgferrySplitMb !== undefined ? `-split${args.pgferrySplitMb}` : '');
-  log(`${kind}: jobs ${args.jobs}, rounds ${args.rounds}, pgbench scale ${args.scale} + ${args.wideRows} wide rows`);
+  log(`${kind}: jobs ${args.jobs}` + (args.offline ? `, rounds ${args.rounds}, pgbench scale ${args.scale} + ${args.wideRows} wide rows` : ''));
   const workDir = await tempWorkDir();
   let source: Cluster | undefined;
   let target: Cluster | undefined;
