@@ -60,6 +60,59 @@ async function drainUntilMarker(target: Cluster, database: string, id: number, s
   return { firstProgressSeconds };
 }
 
+/**
+ * End-to-end lag, independent of what the engine reports: every 250 ms a probe row is committed
+ * on the source and the target is polled every 50 ms until it appears; lag = appearance − commit
+ * (one clock, this process's).
+ */
+function probeLag(source: Cluster, target: Cluster): { stop(): Promise<number[]> } {
+  let running = true;
+  const committed = new Map<number, number>();
+  const lags: number[] = [];
+  let stoppedAt = 0;
+  const writer = (async () => {
+    const client = await source.connect(DB);
+    try {
+      for (let id = 1000; running; id++) {
+        await client.query('INSERT INTO bench_marker (id) VALUES ($1)', [id]);
+        committed.set(id, Date.now());
+        await sleep(250);
+      }
+    } finally {
+      await client.end();
+    }
+  })();
+  const reader = (async () => {
+    const client = await target.connect(DB);
+    try {
+      while (running || committed.size > 0) {
+        const pending = [...committed.keys()];
+        if (pending.length > 0) {
+          const { rows } = await client.query<{ id: number }>('SELECT id FROM bench_marker WHERE id = ANY($1::int[])', [pending]);
+          const now = Date.now();
+          for (const { id } of rows) {
+            lags.push((now - committed.get(id)!) / 1000);
+            committed.delete(id);
+          }
+        }
+        if (!running && Date.now() - stoppedAt > 30_000) break; // probes that never arrive: give up
+        await sleep(50);
+      }
+    } finally {
+      await client.end();
+    }
+  })();
+  return {
+    async stop() {
+      running = false;
+      stoppedAt = Date.now();
+      await writer;
+      await reader;
+      return lags;
+    },
+  };
+}
+
 function percentile(values: readonly number[], p: number): number {
   if (values.length === 0) return NaN;
   const s = [...values].sort((a, b) => a - b);
@@ -258,9 +311,11 @@ export async function runOnlineScenarios(options: OnlineOptions): Promise<Online
       }
     })();
     await vacuumPgbench(source);
+    const probes = probeLag(source, target);
     const paced = await runPgbench(source, DB, { clients: 4, seconds: loadSeconds, rate });
     sampling = false;
     await sampler;
+    const probeLags = await probes.stop();
 
     // (c) cutover right after the load.
     const cutoverStarted = Date.now();
@@ -289,6 +344,10 @@ export async function runOnlineScenarios(options: OnlineOptions): Promise<Online
       lagP99Seconds: percentile(samples, 99),
       lagMaxSeconds: Math.max(...samples),
       lagSamples: samples.length,
+      probeLagP50Seconds: percentile(probeLags, 50),
+      probeLagP99Seconds: percentile(probeLags, 99),
+      probeLagMaxSeconds: Math.max(...probeLags),
+      probeLagSamples: probeLags.length,
       cutoverDowntimeSeconds: final.downtimeSeconds ?? NaN,
       cutoverRequestToSucceededSeconds: cutoverWall,
       runnerPeakRssMiB: run.memory.peakRssBytes / 2 ** 20,
@@ -305,6 +364,7 @@ export async function runOnlineScenarios(options: OnlineOptions): Promise<Online
       `| (a) pgferry / native drain rate | ${f(figures.drainRatio, 2)} | ≥ 1.5 ${figures.drainRatio >= 1.5 ? 'MET' : 'NOT MET'} |`,
       `| (b) load | max ${f(max.tps, 0)} TPS; paced at ${f(rate, 0)} → ${f(paced.tps, 0)} TPS for ${loadSeconds} s | |`,
       `| (b) lag p50 / p99 / max (${samples.length} catalog samples) | ${f(figures.lagP50Seconds, 2)} / ${f(figures.lagP99Seconds, 2)} / ${f(figures.lagMaxSeconds, 2)} s | p99 < 1 s ${figures.lagP99Seconds < 1 ? 'MET' : 'NOT MET'} |`,
+      `| (b) end-to-end lag p50 / p99 / max (${probeLags.length} probe rows, ±50 ms) | ${f(figures.probeLagP50Seconds, 2)} / ${f(figures.probeLagP99Seconds, 2)} / ${f(figures.probeLagMaxSeconds, 2)} s | |`,
       `| (c) cutover downtime (engine) | ${f(figures.cutoverDowntimeSeconds, 2)} s (request → Succeeded ${f(cutoverWall, 2)} s) | < 2 s ${figures.cutoverDowntimeSeconds < 2 ? 'MET' : 'NOT MET'} |`,
       `| (d) pgferry process peak RSS / PSS | ${f(figures.runnerPeakRssMiB, 0)} / ${f(figures.runnerPeakPssMiB, 0)} MiB | |`,
       '',
