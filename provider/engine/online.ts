@@ -7,6 +7,7 @@ import { formatLsn } from './cdc/lsn';
 import { startStream, streamNames, type OnlineStream } from './cdc/onlineStream';
 import { readSlotPositions } from './cdc/monitor';
 import { setIdentityFull, tablesWithoutIdentity, type TableName } from './cdc/replicaIdentity';
+import { replicaRolePermitted, restoreTriggers, silenceOrdinaryTriggers } from './cdc/targetTriggers';
 import { createSlotWithSnapshot, dropSlotAndPublication, ensurePublication } from './cdc/slot';
 import { openClient, withClient } from './connect/client';
 import { isRetryable } from './connect/sqlstate';
@@ -55,6 +56,17 @@ async function copyDatabase(run: MigrationRun, phases: DatabasePhases, database:
     });
   }
   await phases.finishDatabase(run, database);
+  await withClient(spec.target, { database, applicationName: 'pgferry online' }, async (client) => {
+    if (await replicaRolePermitted(client)) return;
+    await client.query('SET default_transaction_read_only = off');
+    const silenced = await silenceOrdinaryTriggers(client);
+    if (silenced > 0) {
+      await run.warn(
+        `${silenced} trigger(s) disabled on the target while changes stream (session_replication_role = replica is not permitted, and the source's triggers already produced their effects); set back as on the source at cutover or cancel`,
+        database,
+      );
+    }
+  });
   return exported.consistentLsn;
 }
 
@@ -157,6 +169,9 @@ export async function runOnline(run: MigrationRun, phases: DatabasePhases): Prom
     }
   } catch (error) {
     await stopAll(streams);
+    for (const s of streams) {
+      await restoreTriggers(run, s.database).catch((e: Error) => run.warn(`could not restore trigger states: ${e.message}`, s.database));
+    }
     // Nothing will stream again: free the source's WAL. The target is left as it is.
     for (const database of spec.databases) {
       const n = streamNames(run, database);

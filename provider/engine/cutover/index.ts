@@ -14,6 +14,7 @@ import { startStream, type OnlineStream } from '../cdc/onlineStream';
 import type { MigrationRun } from '../run';
 import { verifyDatabases } from '../verify';
 import { syncSequences } from './sequences';
+import { restoreTriggers } from '../cdc/targetTriggers';
 
 /** Marks the cutover point of one database and waits until its applier has applied up to it. */
 async function drainDatabase(run: MigrationRun, stream: OnlineStream, began: number): Promise<void> {
@@ -72,6 +73,10 @@ export async function cutover(run: MigrationRun, streams: OnlineStream[]): Promi
     }
   }
   for (const s of streams) {
+    // Everything is applied and verified, nothing streams again: triggers silenced for streaming
+    // may fire again, as on the source (after verification: a stopped cutover resumes streaming).
+    const restored = await restoreTriggers(run, s.database);
+    if (restored > 0) run.onProgress({ kind: 'info', message: `cutover: ${restored} trigger(s) set back as on the source`, database: s.database });
     await dropSlotAndPublication(spec.source, s.database, s.slot, s.publication);
     await withClient(spec.target, { database: s.database, applicationName: 'pgferry cutover' }, (client) =>
       dropProgress(client, { origin: s.origin, migration: name, database: s.database }),
