@@ -5,25 +5,14 @@ import { openClient } from '../connect/client';
 import { ident } from '../connect/quote';
 import { isRetryable } from '../connect/sqlstate';
 import { PgferryError } from '../errors';
-import type {
-  DatabaseDetails,
-  DatabaseState,
-  MigrationState,
-  MigrationStatus,
-  MigrationSubState,
-  RunnerInfo,
-  TableProgress,
-  ValidationResult,
-  VerificationReport,
-} from '../model';
+import type { DatabaseState, MigrationState, MigrationStatus, MigrationSubState, TableProgress, ValidationResult, VerificationReport } from '../model';
 import { CONTROL_INSTALL_LOCK, CONTROL_SCHEMA, leaseKey } from '../names';
 import type { ServerSpec } from '../spec/schema';
 import { CONTROL_MIGRATIONS } from './migrations';
+import { SELECT_DATABASES, shapeStatus, type DatabaseRow, type MigrationRow } from './status';
 
 const S = ident(CONTROL_SCHEMA);
 
-/** Runner heartbeats older than this are stale even if a lock looks held. */
-export const RUNNER_STALE_SECONDS = 30;
 
 export type TableState = 'Queued' | 'Loading' | 'Completed' | 'Errored';
 
@@ -53,50 +42,6 @@ export interface TablePatch {
   endedAt?: boolean;
   message?: string | null;
 }
-
-interface MigrationRow {
-  name: string;
-  mode: 'Offline' | 'Online';
-  option: 'Validate' | 'Migrate' | 'ValidateAndMigrate';
-  spec: Record<string, unknown>;
-  state: MigrationState;
-  sub_state: MigrationSubState;
-  message: string | null;
-  created_at: Date;
-  started_at: Date | null;
-  ended_at: Date | null;
-  source_version: string | null;
-  target_version: string | null;
-  validation: ValidationResult[];
-  verification: VerificationReport | null;
-  downtime_seconds: number | null;
-  runner: { host: string; pid: number; heartbeatAt: string } | null;
-  runner_locked: boolean;
-}
-
-interface DatabaseRow {
-  database: string;
-  state: DatabaseState;
-  message: string | null;
-  started_at: Date | null;
-  ended_at: Date | null;
-  rows_copied: string;
-  bytes_copied: string;
-  inserts: string;
-  updates: string;
-  deletes: string;
-  latency_seconds: number | null;
-  pending_bytes: string | null;
-  slot_retained_bytes: string | null;
-  t_total: string;
-  t_queued: string;
-  t_loading: string;
-  t_completed: string;
-  t_errored: string;
-}
-
-const iso = (d: Date | null | undefined): string | undefined => (d ? d.toISOString() : undefined);
-const num = (v: string | number | null | undefined): number => (v === null || v === undefined ? 0 : Number(v));
 
 export class ControlStore {
   private client: pg.Client | undefined;
@@ -471,66 +416,7 @@ export class ControlStore {
   }
 
   private async toStatus(row: MigrationRow): Promise<MigrationStatus> {
-    const dbs = await this.query<DatabaseRow>(
-      `SELECT d.*,
-              (SELECT count(*) FROM ${S}.migration_table t WHERE t.migration = d.migration AND t.database = d.database) AS t_total,
-              (SELECT count(*) FROM ${S}.migration_table t WHERE t.migration = d.migration AND t.database = d.database AND t.state = 'Queued') AS t_queued,
-              (SELECT count(*) FROM ${S}.migration_table t WHERE t.migration = d.migration AND t.database = d.database AND t.state = 'Loading') AS t_loading,
-              (SELECT count(*) FROM ${S}.migration_table t WHERE t.migration = d.migration AND t.database = d.database AND t.state = 'Completed') AS t_completed,
-              (SELECT count(*) FROM ${S}.migration_table t WHERE t.migration = d.migration AND t.database = d.database AND t.state = 'Errored') AS t_errored
-         FROM ${S}.migration_database d WHERE d.migration = $1 ORDER BY d.ordinal`,
-      [row.name],
-    );
-    const databases: DatabaseDetails[] = dbs.map((d) => ({
-      database: d.database,
-      state: d.state,
-      tables: {
-        total: num(d.t_total),
-        queued: num(d.t_queued),
-        loading: num(d.t_loading),
-        completed: num(d.t_completed),
-        errored: num(d.t_errored),
-      },
-      rowsCopied: num(d.rows_copied),
-      bytesCopied: num(d.bytes_copied),
-      startedAt: iso(d.started_at),
-      endedAt: iso(d.ended_at),
-      message: d.message ?? undefined,
-      inserts: num(d.inserts),
-      updates: num(d.updates),
-      deletes: num(d.deletes),
-      latencySeconds: d.latency_seconds ?? undefined,
-      pendingBytes: d.pending_bytes === null ? undefined : num(d.pending_bytes),
-      slotRetainedBytes: d.slot_retained_bytes === null ? undefined : num(d.slot_retained_bytes),
-    }));
-    let runner: RunnerInfo | undefined;
-    if (row.runner) {
-      const age = (Date.now() - Date.parse(row.runner.heartbeatAt)) / 1000;
-      runner = {
-        host: row.runner.host,
-        pid: row.runner.pid,
-        heartbeatAt: row.runner.heartbeatAt,
-        alive: row.runner_locked && age < RUNNER_STALE_SECONDS,
-      };
-    }
-    return {
-      name: row.name,
-      state: row.state,
-      subState: row.sub_state,
-      mode: row.mode,
-      option: row.option,
-      message: row.message ?? undefined,
-      createdAt: row.created_at.toISOString(),
-      startedAt: iso(row.started_at),
-      endedAt: iso(row.ended_at),
-      sourceVersion: row.source_version ?? undefined,
-      targetVersion: row.target_version ?? undefined,
-      validation: row.validation,
-      databases,
-      verification: row.verification ?? undefined,
-      downtimeSeconds: row.downtime_seconds ?? undefined,
-      runner,
-      spec: row.spec,
-    };
+    const databases = await this.query<DatabaseRow>(SELECT_DATABASES, [row.name]);
+    return shapeStatus(row, databases, Date.now());
   }
 }
