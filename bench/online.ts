@@ -10,6 +10,8 @@ export interface OnlineResult {
   readonly figures: Readonly<Record<string, number>>;
   /** Human-readable lines for the table and the results file. */
   readonly lines: readonly string[];
+  /** pgferry's warnings, info and step timings during the online run, with seconds since its start. */
+  readonly events?: readonly string[];
 }
 
 export interface OnlineOptions {

@@ -254,8 +254,23 @@ export async function runOnlineScenarios(options: OnlineOptions): Promise<Online
     verify: false,
     pgBinDir: PG_BIN,
   };
+  const events: string[] = [];
   const targetSpec: ServerSpec = { ...server(target), sslMode: 'disable', maintenanceDatabase: 'postgres' };
-  const migration = startTimed(process.execPath, pgferryOnceArgs(), { stdin: JSON.stringify(spec), cpu: false });
+  const migration = startTimed(process.execPath, pgferryOnceArgs(), {
+    stdin: JSON.stringify(spec),
+    cpu: false,
+    onLine: (line) => {
+      try {
+        const parsed = JSON.parse(line) as { t: number; event?: { kind: string; message?: string; step?: string; seconds?: number } };
+        const e = parsed.event;
+        if (e && (e.kind === 'warning' || e.kind === 'info' || e.kind === 'step-done')) {
+          events.push(`${parsed.t.toFixed(1)} s ${e.kind}: ${e.message ?? `${e.step} ${e.seconds?.toFixed(1)} s`}`);
+        }
+      } catch {
+        // not an event line
+      }
+    },
+  });
   const status = () => showMigration(targetSpec, spec.migrationName);
   const latency = async () => (await status())?.databases[0]?.latencySeconds;
   const failIfEnded = async () => {
@@ -376,7 +391,7 @@ export async function runOnlineScenarios(options: OnlineOptions): Promise<Online
         'pgferry runs with verify: false, so its cutover downtime has no checksum pass (like native). ' +
         'Latency is what the engine writes to the control catalog (every ~2 s), sampled every 250 ms.',
     ];
-    return { figures, lines };
+    return { figures, lines, events };
   } catch (error) {
     await signalTree(migration.pid, 'SIGCONT').catch(() => undefined);
     try {

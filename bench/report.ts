@@ -204,6 +204,7 @@ export function markdown(report: BenchReport): string {
   }
   if (report.online) {
     parts.push('## Online', '', ...report.online.lines, '');
+    if (report.online.events?.length) parts.push('### pgferry events during the online run', '', '```', ...report.online.events, '```', '');
   }
   if (report.notes.length > 0) parts.push('## Notes', '', ...report.notes.map((n) => `- ${n}`), '');
   return parts.join('\n');

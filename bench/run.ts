@@ -17,7 +17,8 @@ import { randomBytes } from 'node:crypto';
  * Bulk-load settings, identical on both clusters and for every tool. fsync, synchronous_commit
  * and full_page_writes stay off as in the tests (startCluster's defaults): durability costs are
  * then the same (none) for every tool. Autovacuum is off so no background vacuum lands in one
- * tool's run and not another's; the tools that analyze (pgferry, pgcopydb) do it themselves.
+ * tool's run and not another's; the tools that analyze (pgferry, pgcopydb) do it themselves. The
+ * online part turns it back on (see onlineScenarios.ts).
  */
 export const BENCH_SETTINGS: Readonly<Record<string, string>> = {
   shared_buffers: "'512MB'",
@@ -50,14 +51,19 @@ async function main(args: BenchArgs): Promise<void> {
   let source: Cluster | undefined;
   let target: Cluster | undefined;
   const notes: string[] = [
-    'Wall time and memory of each tool are those of its own process tree (sampled from /proc every 100 ms); the PostgreSQL server backends are not included for any tool.',
-    'RSS sums count pages shared by forked processes once per process (this favours single-process tools); PSS divides shared pages among their sharers.',
-    'fsync, synchronous_commit and full_page_writes are off on both clusters (as in the tests), and autovacuum is off: the figures compare the tools, not durable storage.',
-    'pg_dump writes a directory-format dump (default compression) to local disk, --no-sync; pg_restore reads it back. pgferry and pgcopydb stream with no intermediate files.',
-    `pgferry and pgcopydb both get the same same-table split threshold (${SPLIT_BYTES / 2 ** 20} MB, pgferry's default); pgcopydb's default is no split.`,
-    'pgferry runs with verify: false (like the others: no content checksums) but otherwise defaults: validation, roles, ANALYZE. pgcopydb runs VACUUM ANALYZE; pg_restore neither.',
     'Source and target are two clusters on the same 2-CPU machine over loopback, so the servers and the tools compete for the same CPUs; other work on the machine during the run adds noise (see the per-round figures).',
+    'fsync, synchronous_commit and full_page_writes are off on both clusters (as in the tests): the figures compare the tools, not durable storage.',
   ];
+  if (args.offline) {
+    notes.push(
+      'Wall time and memory of each tool are those of its own process tree (sampled from /proc every 100 ms); the PostgreSQL server backends are not included for any tool.',
+      'RSS sums count pages shared by forked processes once per process (this favours single-process tools); PSS divides shared pages among their sharers.',
+      'Autovacuum is off for the offline runs, so no background vacuum lands in one tool\'s run and not another\'s.',
+      'pg_dump writes a directory-format dump (default compression) to local disk, --no-sync; pg_restore reads it back. pgferry and pgcopydb stream with no intermediate files.',
+      `pgferry and pgcopydb both get the same same-table split threshold (${SPLIT_BYTES / 2 ** 20} MB, pgferry's default); pgcopydb's default is no split.`,
+      'pgferry runs with verify: false (like the others: no content checksums) but otherwise defaults: validation, roles, ANALYZE. pgcopydb runs VACUUM ANALYZE; pg_restore neither.',
+    );
+  }
   if (args.pgferrySplitMb !== undefined) {
     notes.push(`EXPERIMENT: pgferry's split threshold set to ${args.pgferrySplitMb} MB (pgcopydb keeps ${SPLIT_BYTES / 2 ** 20} MB).`);
   }
