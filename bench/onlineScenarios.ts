@@ -113,6 +113,17 @@ function probeLag(source: Cluster, target: Cluster): { stop(): Promise<number[]>
   };
 }
 
+/**
+ * A few transactions applied before the pause, so both consumers have already loaded every
+ * table's metadata (pgoutput sends a Relation message at a table's first change): the drain then
+ * measures applying the backlog, not a one-time start-up.
+ */
+async function warmUp(source: Cluster, target: Cluster, database: string, markerId: number): Promise<void> {
+  await runPgbench(source, DB, { clients: 1, transactionsPerClient: 20 });
+  await source.query('INSERT INTO bench_marker (id) VALUES ($1)', [markerId], DB);
+  await until('the warm-up marker', 5 * 60_000, () => markerVisible(target, database, markerId), 100);
+}
+
 function percentile(values: readonly number[], p: number): number {
   if (values.length === 0) return NaN;
   const s = [...values].sort((a, b) => a - b);
@@ -192,6 +203,7 @@ export async function nativeDrain(options: OnlineOptions, backlogSeconds: number
       const rows = await target.query<{ n: string }>(`SELECT count(*) FILTER (WHERE srsubstate <> 'r') AS n FROM pg_subscription_rel`, [], NATIVE_DB);
       return Number(rows[0]!.n) === 0 ? true : undefined;
     }, 500);
+    await warmUp(source, target, NATIVE_DB, 101);
     await target.query('ALTER SUBSCRIPTION bench_native DISABLE', [], NATIVE_DB);
     await until('the native slot to go inactive', 60_000, async () => {
       const rows = await source.query<{ active: boolean }>(`SELECT active FROM pg_replication_slots WHERE slot_name = 'bench_native'`);
@@ -284,6 +296,7 @@ export async function runOnlineScenarios(options: OnlineOptions): Promise<Online
     await until('latency 0 before the backlog', 5 * 60_000, async () => ((await latency()) === 0 ? true : undefined), 200);
 
     // (a) pgferry drain.
+    await warmUp(source, target, DB, 102);
     await signalTree(migration.pid, 'SIGSTOP');
     // The same backlog as the native one: as many transactions, not as many seconds.
     const perClient = Math.ceil(native.transactions / 4);
@@ -387,7 +400,8 @@ export async function runOnlineScenarios(options: OnlineOptions): Promise<Online
         `${backlogSeconds} s for native, then -t with as many transactions for pgferry) — the native subscription by ALTER SUBSCRIPTION DISABLE, pgferry by SIGSTOP of its ` +
         'process (slot kept, nothing received or applied) — then resumed; the drain ends when a marker row committed after the ' +
         'backlog is visible on the target. Rows = 4 × pgbench transactions + the marker. wal_sender_timeout = 0 on the source ' +
-        'so neither paused consumer is disconnected. Autovacuum is on for the online part, and pgbench\'s tables are vacuumed before each phase. ' +
+        'so neither paused consumer is disconnected. Before each pause, 20 pgbench transactions and a marker are applied so both consumers ' +
+        'have loaded every table\'s metadata already. Autovacuum is on for the online part, and pgbench\'s tables are vacuumed before each phase. ' +
         'pgferry runs with verify: false, so its cutover downtime has no checksum pass (like native). ' +
         'Latency is what the engine writes to the control catalog (every ~2 s), sampled every 250 ms.',
     ];
