@@ -3,7 +3,7 @@
 // every migration action is an engine call, and a failure after the migration exists is
 // reported as a partial failure so Pulumi keeps the resource.
 import * as engine from '../engine';
-import type { MigrationSpec, MigrationStatus, ServerSpec } from '../engine';
+import type { MigrationSpec, MigrationStatus } from '../engine';
 import { diffInputs } from './diff';
 import { continueWork, cutover, isFinal, isStale, isWaitingForCutover, resume, startWork, waitUntilSettled, type OperationOptions } from './drive';
 import { asFailure, settle, timeoutHint } from './failures';
@@ -13,27 +13,6 @@ import { redact, redactingWriter } from './redact';
 import { checkInputs, parseDuration, toMigrationSpec, type CheckFailure } from './schema';
 
 type Props = Record<string, unknown>;
-
-/** Engine entry points announced for the engine API but possibly not there yet in this build. */
-interface PendingEngineApi {
-  /** Drops the migration's replication slots and publications on the source (idempotent). */
-  cleanupSource(spec: MigrationSpec): Promise<void>;
-  /** Drops the migrated databases on the target (dropTargetDatabasesOnDelete). */
-  dropTargetDatabases(spec: MigrationSpec): Promise<void>;
-  /** Removes a finished migration's record from the control catalog, freeing its name. */
-  removeMigration(target: ServerSpec, name: string): Promise<void>;
-}
-
-function pendingApi<K extends keyof PendingEngineApi>(name: K): PendingEngineApi[K] | undefined {
-  const fn = (engine as unknown as Partial<PendingEngineApi>)[name];
-  return typeof fn === 'function' ? fn : undefined;
-}
-
-function requirePendingApi<K extends keyof PendingEngineApi>(name: K): PendingEngineApi[K] {
-  const fn = pendingApi(name);
-  if (!fn) throw new Error(`this pgferry build has no engine ${name}(); upgrade pgferry`);
-  return fn;
-}
 
 /** The property names of the inputs: the engine spec's fields plus the Pulumi-only ones. */
 const INPUT_KEYS = [
@@ -56,14 +35,7 @@ export interface CheckResult {
 export async function check(olds: Props, news: Props): Promise<CheckResult> {
   // The inputs are returned as given: defaults (tableJobs follows the CPU count) stay out of
   // state so that the same program diffs clean from any machine.
-  const failures = checkInputs(olds ?? {}, news);
-  if (news.dropTargetDatabasesOnDelete === true && !pendingApi('dropTargetDatabases')) {
-    failures.push({
-      property: 'dropTargetDatabasesOnDelete',
-      reason: 'dropTargetDatabasesOnDelete: this pgferry build cannot drop target databases yet; leave it false and drop them by hand',
-    });
-  }
-  return { inputs: news, failures };
+  return { inputs: news, failures: checkInputs(olds ?? {}, news) };
 }
 
 export async function diff(_id: string, olds: Props, news: Props) {
@@ -184,18 +156,16 @@ export async function remove(id: string, props: Props, options: OperationOptions
       }
       await waitUntilSettled(spec, timeoutOf(inputs, 'delete') ?? DEFAULT_DELETE_WAIT_MS, options, isFinal);
     }
-    const cleanupSource = pendingApi('cleanupSource');
-    if (spec.mode === 'Online' && cleanupSource) {
+    if (spec.mode === 'Online') {
       // Idempotent: also covers a slot left by a runner that crashed before recording it.
       write(`${spec.migrationName}: removing replication slots and publications on the source`);
-      await cleanupSource(spec);
+      await engine.cleanupSource(spec);
     }
     if (inputs.dropTargetDatabasesOnDelete === true) {
       write(`${spec.migrationName}: dropping the target databases (dropTargetDatabasesOnDelete)`);
-      await requirePendingApi('dropTargetDatabases')(spec);
+      await engine.dropTargetDatabases(spec);
     }
-    const removeMigration = pendingApi('removeMigration');
-    if (removeMigration) await removeMigration(spec.target, spec.migrationName);
+    await engine.removeMigration(spec.target, spec.migrationName);
   } catch (error) {
     throw new Error(redact(`delete: ${engine.errorMessage(error)}`, spec));
   }

@@ -1,7 +1,6 @@
 // Protocol against real servers: an Offline PgMigration created, read, updated, adopted and
 // deleted through the SDK's provider host over gRPC, as `pulumi up/refresh/destroy` drive it.
 import assert from 'node:assert/strict';
-import * as engine from '../../provider/engine';
 import { startCluster, type Cluster } from '../support';
 import { fingerprint, loadShop } from './support/fixture';
 import {
@@ -150,8 +149,6 @@ describe('protocol: Offline PgMigration against real servers', function () {
   });
 
   it('a replacing change deletes the migration, then creates it again under the same name', async function () {
-    // Needs the engine to free a deleted migration's name (removeMigration).
-    if (typeof (engine as Record<string, unknown>).removeMigration !== 'function') this.skip();
     const olds = (await host.create(inputs({ migrationName: 'proto-replace', overwriteDbsInTarget: true }))).properties;
     const news = inputs({ migrationName: 'proto-replace', overwriteDbsInTarget: true, databases: ['shop'], option: 'Migrate' });
     const diff = await host.diff('x', olds, news);
@@ -162,10 +159,14 @@ describe('protocol: Offline PgMigration against real servers', function () {
     assert.equal(created.properties.state, 'Succeeded', String(created.properties.message));
   });
 
-  it('Check refuses dropTargetDatabasesOnDelete while the engine cannot drop databases', async function () {
-    if (typeof (engine as Record<string, unknown>).dropTargetDatabases === 'function') this.skip();
-    const res = await host.check({}, inputs({ dropTargetDatabasesOnDelete: true }));
-    assert.deepEqual(res.failures.map((f) => f.property), ['dropTargetDatabasesOnDelete']);
+  it('Delete with dropTargetDatabasesOnDelete drops the migrated databases on the target', async () => {
+    const news = inputs({ migrationName: 'proto-drop', overwriteDbsInTarget: true, dropTargetDatabasesOnDelete: true });
+    assert.deepEqual((await host.check({}, news)).failures, []);
+    const created = await host.create(news);
+    assert.equal(created.properties.state, 'Succeeded', String(created.properties.message));
+    assert.equal((await target.query(`SELECT count(*)::int AS n FROM pg_database WHERE datname = 'shop'`))[0]!.n, 1);
+    await host.delete(created.id, created.properties);
+    assert.equal((await target.query(`SELECT count(*)::int AS n FROM pg_database WHERE datname = 'shop'`))[0]!.n, 0);
   });
 
   it('leaks no password in any response, message or host output', () => {
