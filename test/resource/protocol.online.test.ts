@@ -4,22 +4,12 @@
 // migration in progress leaves no slot or publication on the source.
 import assert from 'node:assert/strict';
 import { showMigration } from '../../provider/engine';
-import { startCluster, type Cluster } from '../support';
+import { startCluster, until, type Cluster } from '../support';
 import { fingerprint, loadShop } from './support/fixture';
 import { makeProgramDir, secretLeaks, serializedProvider, startProviderHost, type ProviderHost } from './support/providerHost';
 
 const SOURCE_PW = 'src-Online-0c6d19';
 const TARGET_PW = 'dst-Online-b93f5a';
-
-async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 60_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 250));
-  }
-}
 
 describe('protocol: Online PgMigration against real servers', function () {
   this.timeout(300_000);

@@ -3,21 +3,11 @@
 // the migration to its end.
 import assert from 'node:assert/strict';
 import { showMigration } from '../../provider/engine';
-import { startCluster, type Cluster } from '../support';
+import { startCluster, until, type Cluster } from '../support';
 import { makeProgramDir, secretLeaks, serializedProvider, startProviderHost, type CallError, type ProviderHost } from './support/providerHost';
 
 const SOURCE_PW = 'src-Resume-5a0f3e';
 const TARGET_PW = 'dst-Resume-e71b29';
-
-async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 60_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
 
 describe('protocol: timeouts, a dead runner and resuming, against real servers', function () {
   this.timeout(300_000);

@@ -3,3 +3,4 @@ export { startCluster, stopAllClusters, type Cluster, type PgMajor } from '../..
 export * from './servers';
 export { makeManagedTarget, makeReplicationSourceUser, setAllowList, DEFAULT_ALLOW_LIST, type ManagedTargetOptions, type ReplicationUserOptions } from './managed';
 export * from './richSchema';
+export * from './wait';
