@@ -3,10 +3,9 @@
 import assert from 'node:assert/strict';
 import { parseMigrationSpec, runMigration } from '../../provider/engine';
 import { ControlStore } from '../../provider/engine/control/store';
-import type { MigrationStatus } from '../../provider/engine/model';
 import { publicationName, slotName } from '../../provider/engine/names';
 import { makeManagedTarget } from '../support/managed';
-import { pairSpec, serverSpec, startCluster, startPair, type ServerPair } from '../support';
+import { pairSpec, serverSpec, startCluster, startPair, waitForStatus, type ServerPair } from '../support';
 import { rowsOf } from './harness';
 
 const SCHEMA = `
@@ -16,16 +15,6 @@ CREATE TABLE logs (msg text);
 INSERT INTO orders SELECT g, 'item ' || g, g % 7 FROM generate_series(1, 20000) g;
 INSERT INTO logs SELECT 'l' || g FROM generate_series(1, 50) g;
 SELECT setval('tick', 42);`;
-
-async function waitFor(store: ControlStore, name: string, until: (s: MigrationStatus) => boolean, timeoutMs = 180_000): Promise<MigrationStatus> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const status = await store.get(name);
-    if (status && until(status)) return status;
-    if (Date.now() > deadline) throw new Error(`timed out; last state ${status?.state}/${status?.subState}: ${status?.message}`);
-    await new Promise((r) => setTimeout(r, 250));
-  }
-}
 
 async function waitForEvent(store: ControlStore, name: string, pattern: RegExp): Promise<{ level: string; message: string }> {
   for (let i = 0; i < 120; i++) {
@@ -69,7 +58,7 @@ describe('online migration: copy, stream, cutover (integration)', function () {
     const store = new ControlStore(serverSpec(pair.target));
     try {
       const running = runMigration(spec('shop-online', 'shop', { slotRetainedWarnBytes: 1 }));
-      await waitFor(store, 'shop-online', (s) => s.state === 'WaitingForUserAction' || s.state === 'Failed');
+      await waitForStatus(store, 'shop-online', (s) => s.state === 'WaitingForUserAction' || s.state === 'Failed');
       await new Promise((r) => setTimeout(r, 1000));
       stop = true;
       await writing;
@@ -78,9 +67,9 @@ describe('online migration: copy, stream, cutover (integration)', function () {
       await pair.source.restart();
       await writer.end().catch(() => undefined);
       await pair.source.query(`INSERT INTO orders (id, item, qty) VALUES (900000, 'after restarts', 1)`, [], 'shop');
-      const streaming = await waitFor(store, 'shop-online', (s) => (s.databases[0]?.inserts ?? 0) > 0);
+      const streaming = await waitForStatus(store, 'shop-online', (s) => (s.databases[0]?.inserts ?? 0) > 0);
       assert.equal(streaming.subState, 'WaitingForCutoverTrigger');
-      const reported = await waitFor(store, 'shop-online', (s) => s.databases[0]?.pendingBytes !== undefined && s.databases[0]?.slotRetainedBytes !== undefined);
+      const reported = await waitForStatus(store, 'shop-online', (s) => s.databases[0]?.pendingBytes !== undefined && s.databases[0]?.slotRetainedBytes !== undefined);
       assert.ok(reported.databases[0]!.latencySeconds !== undefined);
       const events = await waitForEvent(store, 'shop-online', /retains .* of WAL on the source/);
       assert.equal(events.level, 'warning');
@@ -123,7 +112,7 @@ describe('online migration: copy, stream, cutover (integration)', function () {
     const store = new ControlStore(serverSpec(pair.target));
     try {
       const running = runMigration(spec('shop2-online', 'shop2'));
-      await waitFor(store, 'shop2-online', (s) => s.state === 'WaitingForUserAction' || s.state === 'Failed');
+      await waitForStatus(store, 'shop2-online', (s) => s.state === 'WaitingForUserAction' || s.state === 'Failed');
       await pair.source.query(`INSERT INTO orders VALUES (999999, 'after copy', 1)`, [], 'shop2');
       await store.requestCancel('shop2-online');
       const done = await running;
@@ -147,11 +136,11 @@ describe('online migration: copy, stream, cutover (integration)', function () {
     const store = new ControlStore(serverSpec(pair.target));
     try {
       const running = runMigration(spec('shop3-online', 'shop3'));
-      await waitFor(store, 'shop3-online', (s) => s.state === 'WaitingForUserAction' || s.state === 'Failed');
+      await waitForStatus(store, 'shop3-online', (s) => s.state === 'WaitingForUserAction' || s.state === 'Failed');
       // a change the stream cannot carry: only on the target
       await pair.target.query(`UPDATE orders SET item = 'tampered' WHERE id = 7`, [], 'shop3');
       await store.requestCutover('shop3-online');
-      const stopped = await waitFor(store, 'shop3-online', (s) => s.state === 'WaitingForUserAction' && /verification failed/.test(s.message ?? ''));
+      const stopped = await waitForStatus(store, 'shop3-online', (s) => s.state === 'WaitingForUserAction' && /verification failed/.test(s.message ?? ''));
       assert.match(stopped.message!, /table public\.orders: content checksum differs/);
       // streaming resumed: a new change arrives
       await pair.source.query(`INSERT INTO orders VALUES (500000, 'after stop', 1)`, [], 'shop3');
@@ -186,11 +175,11 @@ describe('online migration: copy, stream, cutover (integration)', function () {
           migrateRoles: false,
         });
         const running = runMigration(s);
-        await waitFor(store, 'legacy-online', (st) => st.state === 'WaitingForUserAction' || st.state === 'Failed');
+        await waitForStatus(store, 'legacy-online', (st) => st.state === 'WaitingForUserAction' || st.state === 'Failed');
         await source.query(`INSERT INTO orders SELECT g, 'late', 2 FROM generate_series(30001, 30500) g`, [], 'legacy');
         await source.query(`UPDATE orders SET qty = -1 WHERE id <= 100`, [], 'legacy');
         await source.query(`DELETE FROM logs WHERE msg = 'l3'`, [], 'legacy');
-        const mid = await waitFor(store, 'legacy-online', (st) => (st.databases[0]?.inserts ?? 0) >= 500 && st.databases[0]!.deletes >= 1);
+        const mid = await waitForStatus(store, 'legacy-online', (st) => (st.databases[0]?.inserts ?? 0) >= 500 && st.databases[0]!.deletes >= 1);
         assert.equal(mid.state, 'WaitingForUserAction');
         const [progress] = await target.query(`SELECT count(*)::int AS n FROM pgferry.apply_progress`, [], 'legacy');
         assert.equal(progress!.n, 1);

@@ -3,19 +3,8 @@
 import assert from 'node:assert/strict';
 import { parseMigrationSpec, requestCutover, resumeMigration, startMigration } from '../../provider/engine';
 import { ControlStore } from '../../provider/engine/control/store';
-import type { MigrationStatus } from '../../provider/engine/model';
-import { serverSpec, startPair, type ServerPair } from '../support';
+import { serverSpec, startPair, waitForStatus, type ServerPair } from '../support';
 import { rowsOf } from './harness';
-
-async function waitFor(store: ControlStore, name: string, until: (s: MigrationStatus) => boolean, timeoutMs = 180_000): Promise<MigrationStatus> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const status = await store.get(name);
-    if (status && until(status)) return status;
-    if (Date.now() > deadline) throw new Error(`timed out; last state ${status?.state}/${status?.subState}: ${status?.message}`);
-    await new Promise((r) => setTimeout(r, 250));
-  }
-}
 
 describe('online runner: SIGKILL while streaming, then resume (integration)', function () {
   this.timeout(400_000);
@@ -54,19 +43,19 @@ describe('online runner: SIGKILL while streaming, then resume (integration)', fu
     })();
     try {
       await startMigration(spec);
-      const streaming = await waitFor(store, spec.migrationName, (s) => s.state === 'Failed' || (s.databases[0]?.inserts ?? 0) > 50);
+      const streaming = await waitForStatus(store, spec.migrationName, (s) => s.state === 'Failed' || (s.databases[0]?.inserts ?? 0) > 50);
       assert.notEqual(streaming.state, 'Failed', streaming.message);
       process.kill(streaming.runner!.pid, 'SIGKILL');
-      await waitFor(store, spec.migrationName, (s) => s.runner?.alive === false);
+      await waitForStatus(store, spec.migrationName, (s) => s.runner?.alive === false);
       await new Promise((r) => setTimeout(r, 500)); // writes keep coming while no runner is alive
       // a target-only table: a redone copy would recreate the database and lose it
       await pair.target.query('CREATE TABLE resume_marker ()', [], 'resumable');
       await resumeMigration(spec);
-      await waitFor(store, spec.migrationName, (s) => s.state === 'WaitingForUserAction');
+      await waitForStatus(store, spec.migrationName, (s) => s.state === 'WaitingForUserAction');
       stop = true;
       await writing;
       await requestCutover(spec.target, spec.migrationName);
-      const done = await waitFor(store, spec.migrationName, (s) => s.state === 'Succeeded' || s.state === 'Failed');
+      const done = await waitForStatus(store, spec.migrationName, (s) => s.state === 'Succeeded' || s.state === 'Failed');
       assert.equal(done.state, 'Succeeded', done.message);
       assert.deepEqual(await rowsOf(pair.target, 'resumable', 't'), await rowsOf(pair.source, 'resumable', 't'));
       const [marker] = await pair.target.query(`SELECT to_regclass('resume_marker') IS NOT NULL AS kept`, [], 'resumable');

@@ -1,4 +1,6 @@
 // Polling for a condition in tests, with a deadline that names what was awaited.
+import type { ControlStore } from '../../provider/engine/control/store';
+import type { MigrationStatus } from '../../provider/engine/model';
 
 /** Calls `probe` until it returns a value (not undefined), or fails after `timeoutMs`. */
 export async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 60_000, intervalMs = 200): Promise<T> {
@@ -8,5 +10,21 @@ export async function until<T>(what: string, probe: () => Promise<T | undefined>
     if (value !== undefined) return value;
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, intervalMs));
+  }
+}
+
+/** Reads a migration's status through `store` until `done` holds (the migration may not exist yet). */
+export async function waitForStatus(
+  store: ControlStore,
+  name: string,
+  done: (status: MigrationStatus) => boolean,
+  timeoutMs = 180_000,
+): Promise<MigrationStatus> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const status = await store.get(name);
+    if (status && done(status)) return status;
+    if (Date.now() > deadline) throw new Error(`timed out; last state ${status?.state}/${status?.subState}: ${status?.message}`);
+    await new Promise((r) => setTimeout(r, 250));
   }
 }
