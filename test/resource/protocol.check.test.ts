@@ -5,14 +5,7 @@ import assert from 'node:assert/strict';
 import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import {
-  makeProgramDir,
-  secretLeaks,
-  serializedProvider,
-  startProviderHost,
-  type CallError,
-  type ProviderHost,
-} from './support/providerHost';
+import { closeProtocolSession, openProtocolSession, secretLeaks, serializedProvider, startProviderHost, type CallError, type ProviderHost } from './support/providerHost';
 
 const SOURCE_PW = 'src-Secret-7f3a91';
 const TARGET_PW = 'dst-Secret-c28e44';
@@ -36,14 +29,10 @@ describe('protocol: check and diff through the SDK provider host', function () {
   let host: ProviderHost;
 
   before(async () => {
-    provider = await serializedProvider();
-    program = await makeProgramDir();
-    host = await startProviderHost(program.dir);
-    await host.configure({});
+    ({ provider, program, host } = await openProtocolSession());
   });
   after(async () => {
-    await host?.stop();
-    await program?.remove();
+    await closeProtocolSession({ host, program });
   });
 
   it('serializes to a shim that captures no secret and no engine code', () => {

@@ -3,14 +3,7 @@
 import assert from 'node:assert/strict';
 import { startCluster, type Cluster } from '../support';
 import { fingerprint, loadShop } from './support/fixture';
-import {
-  makeProgramDir,
-  secretLeaks,
-  serializedProvider,
-  startProviderHost,
-  type CallError,
-  type ProviderHost,
-} from './support/providerHost';
+import { closeProtocolSession, openProtocolSession, secretLeaks, type CallError, type ProviderHost } from './support/providerHost';
 
 const SOURCE_PW = 'src-Offline-91b2c7';
 const TARGET_PW = 'dst-Offline-4d8e03';
@@ -41,14 +34,10 @@ describe('protocol: Offline PgMigration against real servers', function () {
       startCluster({ major: 15, label: 'res-dst', password: TARGET_PW }),
     ]);
     await loadShop(source, 'shop');
-    provider = await serializedProvider();
-    program = await makeProgramDir();
-    host = await startProviderHost(program.dir);
-    await host.configure({});
+    ({ provider, program, host } = await openProtocolSession());
   });
   after(async () => {
-    await host?.stop();
-    await program?.remove();
+    await closeProtocolSession({ host, program });
     await Promise.all([source?.stop(), target?.stop()]);
   });
 

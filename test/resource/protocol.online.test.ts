@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { showMigration } from '../../provider/engine';
 import { startCluster, until, type Cluster } from '../support';
 import { fingerprint, loadShop } from './support/fixture';
-import { makeProgramDir, secretLeaks, serializedProvider, startProviderHost, type ProviderHost } from './support/providerHost';
+import { closeProtocolSession, openProtocolSession, secretLeaks, startProviderHost, type ProviderHost } from './support/providerHost';
 
 const SOURCE_PW = 'src-Online-0c6d19';
 const TARGET_PW = 'dst-Online-b93f5a';
@@ -45,14 +45,10 @@ describe('protocol: Online PgMigration against real servers', function () {
     await loadShop(source, 'scratch');
     await loadShop(source, 'orphan');
     await loadShop(source, 'direct');
-    provider = await serializedProvider();
-    program = await makeProgramDir();
-    host = await startProviderHost(program.dir);
-    await host.configure({});
+    ({ provider, program, host } = await openProtocolSession());
   });
   after(async () => {
-    await host?.stop();
-    await program?.remove();
+    await closeProtocolSession({ host, program });
     await Promise.all([source?.stop(), target?.stop()]);
   });
 

@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { showMigration } from '../../provider/engine';
 import { startCluster, until, type Cluster } from '../support';
-import { makeProgramDir, secretLeaks, serializedProvider, startProviderHost, type CallError, type ProviderHost } from './support/providerHost';
+import { closeProtocolSession, openProtocolSession, secretLeaks, type CallError, type ProviderHost } from './support/providerHost';
 
 const SOURCE_PW = 'src-Resume-5a0f3e';
 const TARGET_PW = 'dst-Resume-e71b29';
@@ -44,14 +44,10 @@ describe('protocol: timeouts, a dead runner and resuming, against real servers',
       [],
       'bulk',
     );
-    provider = await serializedProvider();
-    program = await makeProgramDir();
-    host = await startProviderHost(program.dir);
-    await host.configure({});
+    ({ provider, program, host } = await openProtocolSession());
   });
   after(async () => {
-    await host?.stop();
-    await program?.remove();
+    await closeProtocolSession({ host, program });
     await Promise.all([source?.stop(), target?.stop()]);
   });
 

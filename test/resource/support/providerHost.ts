@@ -238,6 +238,27 @@ function decodeError(error: grpc.ServiceError): CallError {
  * secret inputs under their own names so Pulumi keeps them secret and encrypted), and the host's
  * stdout and stderr. Returns the offending texts.
  */
+/** What every protocol suite starts with: the serialized provider, a program directory, a configured host. */
+export interface ProtocolSession {
+  readonly provider: string;
+  readonly program: { dir: string; remove(): Promise<void> };
+  readonly host: ProviderHost;
+}
+
+export async function openProtocolSession(): Promise<ProtocolSession> {
+  const provider = await serializedProvider();
+  const program = await makeProgramDir();
+  const host = await startProviderHost(program.dir);
+  await host.configure({});
+  return { provider, program, host };
+}
+
+/** Stops the host and removes the program directory (either may be missing after a failed before). */
+export async function closeProtocolSession(session: Partial<Pick<ProtocolSession, 'host' | 'program'>>): Promise<void> {
+  await session.host?.stop();
+  await session.program?.remove();
+}
+
 export function secretLeaks(host: ProviderHost, secrets: readonly string[]): string[] {
   const leaks: string[] = [];
   const scan = (label: string, text: string) => {
