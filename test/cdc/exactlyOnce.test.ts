@@ -20,7 +20,7 @@ function spawnApplier(f: CdcDb, initialLsn: bigint, preferProgressTable: boolean
   return child;
 }
 
-/** Interleaved transactions from several connections: each moves money and appends to the ledger. */
+/** Interleaved transactions from several connections, paced: each moves money and appends to the ledger. */
 async function workload(f: CdcDb, workers: number, txPerWorker: number): Promise<void> {
   await Promise.all(
     Array.from({ length: workers }, async (_, w) => {
@@ -35,6 +35,9 @@ async function workload(f: CdcDb, workers: number, txPerWorker: number): Promise
           await c.query('INSERT INTO ledger (acct, amount) VALUES ($1, $2), ($3, $4)', [a, -(i % 17), b, i % 17]);
           if (i % 25 === 0) await c.query('DELETE FROM ledger WHERE id IN (SELECT id FROM ledger ORDER BY id LIMIT 3)');
           await c.query('COMMIT');
+          // paced, so the load lasts several kill cycles: an applier faster than an unpaced load
+          // would catch up within one cycle and the kills would hit an idle applier
+          await new Promise((r) => setTimeout(r, 8));
         }
       } finally {
         await c.end();

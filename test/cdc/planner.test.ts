@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { BatchPlanner, DEFAULT_LIMITS } from '../../provider/engine/cdc/planner';
 import { UNCHANGED } from '../../provider/engine/cdc/pgoutput';
-import type { TargetTable } from '../../provider/engine/cdc/statements';
+import type { Statement, TargetTable } from '../../provider/engine/cdc/statements';
 import { truncateStatement } from '../../provider/engine/cdc/statements';
 
 const table: TargetTable = {
@@ -19,18 +19,36 @@ const table: TargetTable = {
 const full: TargetTable = { ...table, oid: 2, name: 'nopk', identityFull: true, columns: table.columns.map((c) => ({ ...c, isKey: true })) };
 
 describe('cdc/planner (pure)', () => {
-  it('groups consecutive inserts into one multi-row INSERT with casts and $n parameters', () => {
+  it('groups consecutive inserts into one COPY, escaping its text format', () => {
     const p = new BatchPlanner();
-    assert.deepEqual(p.add({ op: 'insert', table, values: ['1', 'a', '1.5'] }), []);
+    assert.deepEqual(p.add({ op: 'insert', table, values: ['1', 'a\tb\\c\nd\re', '1.5'] }), []);
     assert.deepEqual(p.add({ op: 'insert', table, values: ['2', null, '2'] }), []);
+    assert.deepEqual(p.add({ op: 'insert', table, values: ['3', '\\N', '\\.'] }), []);
     const [stmt, ...rest] = p.flush();
     assert.equal(rest.length, 0);
+    assert.equal(stmt!.text, 'COPY "My ""S"""."t.x" ("id", "body", "n") FROM STDIN');
+    assert.equal(stmt!.copyData, '1\ta\\tb\\\\c\\nd\\re\t1.5\n2\t\\N\t2\n3\t\\\\N\t\\\\.\n');
+    assert.deepEqual(stmt!.params, []);
+    assert.equal(stmt!.rows, 3);
+  });
+
+  it('inserts with a multi-row INSERT into tables under row-level security and tables without columns', () => {
+    const p = new BatchPlanner();
+    const secured: TargetTable = { ...table, rowSecurity: true };
+    p.add({ op: 'insert', table: secured, values: ['1', 'a', '1.5'] });
+    p.add({ op: 'insert', table: secured, values: ['2', null, '2'] });
+    const [stmt] = p.flush();
     assert.equal(
       stmt!.text,
       'INSERT INTO "My ""S"""."t.x" ("id", "body", "n") OVERRIDING SYSTEM VALUE VALUES ($1::integer, $2::text, $3::numeric), ($4::integer, $5::text, $6::numeric)',
     );
     assert.deepEqual(stmt!.params, ['1', 'a', '1.5', '2', null, '2']);
-    assert.equal(stmt!.rows, 2);
+    const empty: TargetTable = { ...table, oid: 7, name: 'nothing', columns: [] };
+    p.add({ op: 'insert', table: empty, values: [] });
+    p.add({ op: 'insert', table: empty, values: [] });
+    const [none] = p.flush();
+    assert.equal(none!.text, 'INSERT INTO "My ""S"""."nothing" SELECT FROM generate_series(1, $1::int)');
+    assert.deepEqual(none!.params, ['2']);
   });
 
   it('breaks the batch when the shape changes, keeping commit order', () => {
@@ -116,15 +134,18 @@ describe('cdc/planner (pure)', () => {
   it('runs a table\'s deletes before its inserts only when no key is shared', () => {
     const p = new BatchPlanner({ ...DEFAULT_LIMITS, perTable: true });
     const out: string[] = [];
+    // the keys a statement touches: delete parameters, or the first field of each COPY line
+    const keys = (s: Statement): string =>
+      s.copyData === undefined ? s.params.join(',') : s.copyData.split('\n').filter(Boolean).map((line) => line.split('\t')[0]).join(',');
     const run = (c: Parameters<BatchPlanner['add']>[0]): void => {
-      out.push(...p.add(c).map((s) => `${s.op}:${s.params.filter((_, i) => i % (s.op === 'delete' ? 1 : 3) === 0).join(',')}`));
+      out.push(...p.add(c).map((s) => `${s.op}:${keys(s)}`));
     };
     run({ op: 'insert', table, values: ['1', 'a', '1'] });
     run({ op: 'delete', table, identity: ['9', null, null] }); // held beside the inserts
     run({ op: 'insert', table, values: ['2', 'a', '1'] });
     run({ op: 'delete', table, identity: ['1', null, null] }); // key 1 is pending as an insert: flush, in order
     run({ op: 'insert', table, values: ['1', 'b', '1'] }); // re-insert after the delete: the delete runs first
-    out.push(...p.flush().map((s) => `${s.op}:${s.params.filter((_, i) => i % (s.op === 'delete' ? 1 : 3) === 0).join(',')}`));
+    out.push(...p.flush().map((s) => `${s.op}:${keys(s)}`));
     assert.deepEqual(out, ['delete:9', 'insert:1,2', 'delete:1', 'insert:1']);
   });
 

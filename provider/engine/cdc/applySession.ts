@@ -28,6 +28,7 @@ import { BatchPlanner, type PlannerLimits } from './planner';
 import { openProgress, type Progress, type ProgressKey } from './progress';
 import { truncateStatement, type Statement, type TargetTable } from './statements';
 import { ReplicationStream } from './stream';
+import { TargetPipeline } from './targetPipeline';
 import { addColumnSql, compareColumns, resolveTargetTable, sourceColumnDefinitions } from './targetTables';
 
 export interface SessionConfig {
@@ -78,7 +79,13 @@ export interface ApplyState {
 
 export type SessionEnd = 'cutover' | 'stopped';
 
-type QueueItem = ChangeEvent | { readonly kind: 'keepalive'; readonly walEnd: bigint };
+/** Statements sent to the target and not yet finished (each holds at most PlannerLimits.maxBytes of parameters). */
+const MAX_IN_FLIGHT = 4;
+
+/** Queue items handled between two yields to the event loop (see the apply loop). */
+const YIELD_EVERY = 32;
+
+type QueueItem = { readonly kind: 'xlog'; readonly payload: Buffer } | { readonly kind: 'keepalive'; readonly walEnd: bigint };
 
 export class SchemaChangeError extends PgferryError {}
 
@@ -137,11 +144,12 @@ export async function runSession(config: SessionConfig, state: ApplyState, isSto
         queue.push({ kind: 'keepalive', walEnd: frame.walEnd }, 32);
         return;
       }
-      const event = normalizer.push(decodePgoutput(frame.payload));
-      if (event) {
-        queue.push(event, frame.payload.length * 2 + 64);
-        if (queue.bytes > state.peakQueuedBytes) state.peakQueuedBytes = queue.bytes;
-      }
+      // Queued as bytes and decoded by the consumer: the queue's budget is then real memory, and
+      // decoded rows live only from decoding to their statement, young enough for cheap garbage
+      // collection (decoded events waiting in the queue were most of the drain's GC time). The
+      // copy is needed: pg's parser reuses the buffer the payload points into.
+      queue.push({ kind: 'xlog', payload: Buffer.copyBytesFrom(frame.payload) }, frame.payload.length + 64);
+      if (queue.bytes > state.peakQueuedBytes) state.peakQueuedBytes = queue.bytes;
     });
     const live = stream;
     live.ended.catch((e: Error) => queue.fail(e));
@@ -163,40 +171,54 @@ export async function runSession(config: SessionConfig, state: ApplyState, isSto
     let markerSeen = false;
 
     const tableName = (s: Statement): string => {
-      const m = /^(?:WITH .*? \) )?(?:INSERT INTO|UPDATE|DELETE FROM|TRUNCATE(?: ONLY)?) ("(?:[^"]|"")*"\."(?:[^"]|"")*")/.exec(s.text);
+      const m = /^(?:WITH .*? \) )?(?:INSERT INTO|COPY|UPDATE|DELETE FROM|TRUNCATE(?: ONLY)?) ("(?:[^"]|"")*"\."(?:[^"]|"")*")/.exec(s.text);
       return m ? `table ${m[1]}` : 'a table';
+    };
+    const pipeline = new TargetPipeline(target, MAX_IN_FLIGHT);
+    const begin = async (): Promise<void> => {
+      if (open) return;
+      open = true;
+      batchStartedAt = Date.now();
+      await pipeline.send({ text: 'BEGIN' }, (error) => error as Error);
     };
     const exec = async (statement: Statement): Promise<void> => {
       if (targetError) throw targetError;
-      if (!open) {
-        await target.query('BEGIN');
-        open = true;
-        batchStartedAt = Date.now();
-      }
-      try {
-        await target.query(statement.text, statement.params as unknown[]);
-      } catch (error) {
-        throw applyError(statement, tableName(statement), error);
-      }
+      await begin();
+      await pipeline.send(statement, (error) => applyError(statement, tableName(statement), error));
     };
     const flush = async (): Promise<void> => {
       for (const s of planner.flush()) await exec(s);
     };
+    /**
+     * Queues the progress record and COMMIT of the open batch without waiting for them: the next
+     * batch is planned while the target commits. What the batch covers becomes applied, and is
+     * confirmed to the slot, only once the COMMIT has returned.
+     */
     const commit = async (): Promise<void> => {
       if (!open) return;
       await flush();
-      await progress.record(lastEnd, lastCommitMs);
-      await target.query('COMMIT');
+      const record = progress.recordStatement(lastEnd, lastCommitMs);
+      await pipeline.send(record, (error) => error as Error);
+      const end = lastEnd;
+      const commitMs = lastCommitMs;
+      const counts = { ...pending };
       open = false;
       batchRows = 0;
-      state.inserts += pending.insert;
-      state.updates += pending.update;
-      state.deletes += pending.delete;
       pending.insert = pending.update = pending.delete = 0;
-      state.appliedLsn = maxLsn(state.appliedLsn, lastEnd);
-      state.appliedCommitMs = Math.max(state.appliedCommitMs, lastCommitMs);
-      state.confirmedLsn = maxLsn(state.confirmedLsn, lastEnd);
-      live.sendStatus(state.confirmedLsn, state.receivedLsn);
+      await pipeline.send({ text: 'COMMIT' }, (error) => error as Error, () => {
+        state.inserts += counts.insert;
+        state.updates += counts.update;
+        state.deletes += counts.delete;
+        state.appliedLsn = maxLsn(state.appliedLsn, end);
+        state.appliedCommitMs = Math.max(state.appliedCommitMs, commitMs);
+        state.confirmedLsn = maxLsn(state.confirmedLsn, end);
+        live.sendStatus(state.confirmedLsn, state.receivedLsn);
+      });
+    };
+    /** Commits the open batch and waits until the target has committed everything sent. */
+    const settle = async (): Promise<void> => {
+      await commit();
+      await pipeline.idle();
     };
     const onRelation = async (relation: Relation, change: ChangeEvent & { kind: 'relation' }): Promise<void> => {
       const stopWith = (description: string): never => {
@@ -224,11 +246,23 @@ export async function runSession(config: SessionConfig, state: ApplyState, isSto
       tables.set(relation.oid, await resolveTargetTable(target, relation));
     };
 
+    let sinceYield = 0;
     for (;;) {
       if (isStopped()) return 'stopped';
-      const item = await queue.next(open && !inTxn ? Math.max(1, config.commitMs - (Date.now() - batchStartedAt)) : 500);
+      // While items are queued, each next() resolves at once and this loop runs as one long chain
+      // of microtasks: the target's replies would wait until the queue ran dry, and the target
+      // would idle although the next statement is ready. Yielding to the event loop now and then
+      // lets finished statements hand over to the next one while this loop goes on planning.
+      if (++sinceYield >= YIELD_EVERY && pipeline.inFlight > 0) {
+        sinceYield = 0;
+        await new Promise<void>((resolve) => setImmediate(resolve));
+      }
+      const next = await queue.next(open && !inTxn ? Math.max(1, config.commitMs - (Date.now() - batchStartedAt)) : 500);
+      const item = next?.kind === 'xlog' ? normalizer.push(decodePgoutput(next.payload)) : next;
+      if (next && !item) continue; // a pgoutput message with nothing to apply (type, origin)
       if (!item) {
         if (open && !inTxn) await commit();
+        pipeline.check();
         // waiting for a stop position: ask the server for a keepalive carrying its current position
         if (state.stopAtLsn !== undefined) live.sendStatus(state.confirmedLsn, state.receivedLsn, true);
         continue;
@@ -236,7 +270,9 @@ export async function runSession(config: SessionConfig, state: ApplyState, isSto
       switch (item.kind) {
         case 'keepalive':
           if (inTxn) break;
-          if (open) await commit();
+          // the slot may only move past what the target has committed
+          await settle();
+          state.appliedCommitMs = Math.max(state.appliedCommitMs, lastCommitMs);
           if (state.stopAtLsn !== undefined && item.walEnd >= state.stopAtLsn) return 'cutover';
           // Idle and everything committed: the slot may move past WAL that held nothing for us.
           if (item.walEnd > state.confirmedLsn) {
@@ -257,11 +293,7 @@ export async function runSession(config: SessionConfig, state: ApplyState, isSto
           const table = tables.get(item.relation.oid) ?? (await resolveTargetTable(target, item.relation));
           tables.set(item.relation.oid, table);
           for (const s of planner.add({ op: item.op, table, identity: item.identity, values: item.values })) await exec(s);
-          if (!open) {
-            await target.query('BEGIN');
-            open = true;
-            batchStartedAt = Date.now();
-          }
+          await begin();
           pending[item.op] += 1;
           batchRows += 1;
           break;
@@ -287,16 +319,18 @@ export async function runSession(config: SessionConfig, state: ApplyState, isSto
           lastEnd = item.endLsn;
           lastCommitMs = item.commitTimeMs;
           if (markerSeen || (state.stopAtLsn !== undefined && item.endLsn >= state.stopAtLsn)) {
-            if (open) await commit();
+            if (open) await settle();
             else {
+              await pipeline.idle();
               state.appliedLsn = maxLsn(state.appliedLsn, lastEnd);
               state.appliedCommitMs = Math.max(state.appliedCommitMs, lastCommitMs);
             }
             return 'cutover';
           }
           if (!open) {
-            // nothing of this transaction reached the target and all before it is committed
-            state.appliedCommitMs = Math.max(state.appliedCommitMs, lastCommitMs);
+            // Nothing of this transaction reached the target: it counts as applied once all before
+            // it is (now, or at the next keepalive if a commit is still in flight).
+            if (pipeline.inFlight === 0) state.appliedCommitMs = Math.max(state.appliedCommitMs, lastCommitMs);
             break;
           }
           if (batchRows >= config.commitRows || Date.now() - batchStartedAt >= config.commitMs || queue.length === 0) await commit();

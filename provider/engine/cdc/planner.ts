@@ -11,6 +11,7 @@
 import type { RowOp } from './normalizer';
 import { UNCHANGED, type Tuple, type TupleValue } from './pgoutput';
 import {
+  copyInsertStatement,
   deleteStatement,
   fullIdentityStatement,
   insertStatement,
@@ -59,7 +60,63 @@ function param(value: TupleValue | undefined, what: string): Param {
   return value ?? null;
 }
 
-const sizeOf = (row: readonly Param[]): number => row.reduce((n, v) => n + (v === null ? 1 : v.length + 8), 16);
+const sizeOf = (row: readonly Param[]): number => {
+  let n = 16;
+  for (const v of row) n += v === null ? 1 : v.length + 8;
+  return n;
+};
+
+/**
+ * A row key as one string, for the sets that detect two changes of one row. One column: the value
+ * itself (NUL cannot occur in a text value, so "\0" stands for NULL); several: length-prefixed.
+ */
+function keyString(parts: readonly Param[]): string {
+  if (parts.length === 1) return parts[0] ?? '\0';
+  let out = '';
+  for (const p of parts) out += p === null ? 'N' : `${p.length}:${p}`;
+  return out;
+}
+
+/** What add() needs of a table on every row, computed once per table. */
+interface TableShape {
+  readonly keyCols: readonly number[];
+  /** Every column, and the insert shape that sets them all. */
+  readonly allCols: readonly number[];
+  readonly insertShape: string;
+  /** Columns an UPDATE may set (not GENERATED ALWAYS identity), and its shape when none is unchanged. */
+  readonly updateCols: readonly number[];
+  readonly updateShape: string;
+}
+
+const shapes = new WeakMap<TargetTable, TableShape>();
+
+function tableShape(table: TargetTable): TableShape {
+  let shape = shapes.get(table);
+  if (!shape) {
+    const allCols = table.columns.map((_, i) => i);
+    const updateCols = allCols.filter((i) => !table.columns[i]!.identityAlways);
+    shape = {
+      keyCols: allCols.filter((i) => table.columns[i]!.isKey),
+      allCols,
+      insertShape: `insert|${allCols.join(',')}`,
+      updateCols,
+      updateShape: `update|${updateCols.join(',')}`,
+    };
+    shapes.set(table, shape);
+  }
+  return shape;
+}
+
+/** The columns a change sets, and its statement shape (operation and those columns). */
+function changedColumns(op: RowOp, values: Tuple, meta: TableShape): { cols: readonly number[]; shape: string } {
+  if (op === 'delete') return { cols: [], shape: 'delete|' };
+  const base = op === 'insert' ? meta.allCols : meta.updateCols;
+  let complete = values.length === meta.allCols.length;
+  for (let j = 0; complete && j < base.length; j++) if (values[base[j]!] === UNCHANGED) complete = false;
+  if (complete) return { cols: base, shape: op === 'insert' ? meta.insertShape : meta.updateShape };
+  const cols = base.filter((i) => i < values.length && values[i] !== UNCHANGED);
+  return { cols, shape: `${op}|${cols.join(',')}` };
+}
 
 export class BatchPlanner {
   /** Per table: the open insert or update group. */
@@ -92,26 +149,27 @@ export class BatchPlanner {
       if (!old) throw new Error(`${change.op} on ${table.schema}.${table.name} without old values`);
       return [...out, ...this.flushTable(table.oid), fullIdentityStatement(table, change.op, old, change.values)];
     }
-    const keyCols = table.columns.flatMap((c, i) => (c.isKey ? [i] : []));
+    const meta = tableShape(table);
+    const { keyCols } = meta;
     if (change.op !== 'insert' && keyCols.length === 0) {
       throw new Error(`${change.op} on ${table.schema}.${table.name}, which has no replica identity columns`);
     }
     const values = change.values ?? [];
     // An UPDATE leaves GENERATED ALWAYS identity columns alone: the target refuses to set them.
-    const settable = (i: number): boolean => change.op === 'insert' || !table.columns[i]?.identityAlways;
-    const cols = change.op === 'delete' ? [] : values.flatMap((v, i) => (v === UNCHANGED || !settable(i) ? [] : [i]));
-    const shape = `${change.op}|${cols.join(',')}`;
+    const { cols, shape } = changedColumns(change.op, values, meta);
     const label = (i: number): string => `key column "${table.columns[i]!.name}" of ${table.schema}.${table.name}`;
     const key = (tuple: Tuple): Param[] => keyCols.map((i) => param(tuple[i], label(i)));
     const oldKey = change.op === 'insert' ? [] : key(change.identity ?? values);
-    const row: Param[] = [...oldKey, ...cols.map((i) => values[i] as Param)];
-    const keyStrings = change.op === 'insert' ? [] : [JSON.stringify(oldKey)];
+    const row: Param[] = oldKey;
+    for (const i of cols) row.push(values[i] as Param);
+    const keyStrings: string[] = [];
+    if (change.op !== 'insert') keyStrings.push(keyString(row.slice(0, keyCols.length)));
     if (change.op === 'update') {
-      keyStrings.push(JSON.stringify(keyCols.map((i) => (values[i] === UNCHANGED ? oldKey[keyCols.indexOf(i)] : values[i]) ?? null)));
+      keyStrings.push(keyString(keyCols.map((i, j) => (values[i] === UNCHANGED ? row[j]! : (values[i] as Param)))));
     }
     // Inserts remember their keys only where deletes may be held beside them.
     if (change.op === 'insert' && perTable && keyCols.length > 0 && keyCols.every((i) => values[i] !== UNCHANGED)) {
-      keyStrings.push(JSON.stringify(key(values)));
+      keyStrings.push(keyString(key(values)));
     }
     const full = (g: Group): boolean =>
       g.rows.length >= this.limits.maxRows || g.params + row.length > this.limits.maxParams || g.bytes >= this.limits.maxBytes;
@@ -177,7 +235,7 @@ export class BatchPlanner {
     if (g.rows.length === 0) return [];
     switch (g.op) {
       case 'insert':
-        return [insertStatement(g.table, g.cols, g.rows)];
+        return [g.table.rowSecurity || g.cols.length === 0 ? insertStatement(g.table, g.cols, g.rows) : copyInsertStatement(g.table, g.cols, g.rows)];
       case 'update':
         if (g.cols.length === 0) return []; // nothing but unchanged TOAST values: no-op
         return [updateStatement(g.table, g.keyCols, g.cols, g.rows)];

@@ -18,8 +18,8 @@ export interface Progress {
   readonly mode: 'origin' | 'table';
   /** End LSN of the last source transaction the target committed; 0n when none yet. */
   read(): Promise<bigint>;
-  /** Inside the open target transaction, just before COMMIT. */
-  record(lsn: bigint, commitTimeMs: number): Promise<void>;
+  /** The statement that records `lsn`: run inside the open target transaction, just before COMMIT. */
+  recordStatement(lsn: bigint, commitTimeMs: number): { readonly text: string; readonly params: readonly string[] };
 }
 
 const TABLE = `${ident(PROGRESS_TABLE.schema)}.${ident(PROGRESS_TABLE.table)}`;
@@ -33,8 +33,8 @@ class OriginProgress implements Progress {
     return rows[0]?.lsn ? parseLsn(rows[0].lsn) : 0n;
   }
 
-  async record(lsn: bigint, commitTimeMs: number): Promise<void> {
-    await this.client.query('SELECT pg_replication_origin_xact_setup($1::pg_lsn, $2::timestamptz)', [formatLsn(lsn), new Date(commitTimeMs).toISOString()]);
+  recordStatement(lsn: bigint, commitTimeMs: number): { text: string; params: string[] } {
+    return { text: 'SELECT pg_replication_origin_xact_setup($1::pg_lsn, $2::timestamptz)', params: [formatLsn(lsn), new Date(commitTimeMs).toISOString()] };
   }
 }
 
@@ -50,12 +50,12 @@ class TableProgress implements Progress {
     return rows[0] ? parseLsn(rows[0].lsn) : 0n;
   }
 
-  async record(lsn: bigint, commitTimeMs: number): Promise<void> {
-    await this.client.query(
-      `INSERT INTO ${TABLE} (migration, database, lsn, source_commit_at, applied_at) VALUES ($1, $2, $3::pg_lsn, $4::timestamptz, now())
+  recordStatement(lsn: bigint, commitTimeMs: number): { text: string; params: string[] } {
+    return {
+      text: `INSERT INTO ${TABLE} (migration, database, lsn, source_commit_at, applied_at) VALUES ($1, $2, $3::pg_lsn, $4::timestamptz, now())
        ON CONFLICT (migration, database) DO UPDATE SET lsn = EXCLUDED.lsn, source_commit_at = EXCLUDED.source_commit_at, applied_at = now()`,
-      [this.key.migration, this.key.database, formatLsn(lsn), new Date(commitTimeMs).toISOString()],
-    );
+      params: [this.key.migration, this.key.database, formatLsn(lsn), new Date(commitTimeMs).toISOString()],
+    };
   }
 }
 

@@ -11,8 +11,8 @@ import { TEXT_COMPARED_TYPES, type TargetTable } from './statements';
 const FIRST_NORMAL_OID = 16384;
 
 export async function resolveTargetTable(target: pg.Client, relation: Relation): Promise<TargetTable> {
-  const { rows: rel } = await target.query<{ partitioned: boolean }>(
-    `SELECT c.relkind = 'p' AS partitioned FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = $1 AND c.relname = $2`,
+  const { rows: rel } = await target.query<{ partitioned: boolean; row_security: boolean }>(
+    `SELECT c.relkind = 'p' AS partitioned, c.relrowsecurity AS row_security FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = $1 AND c.relname = $2`,
     [relation.schema, relation.name],
   );
   if (rel.length === 0) {
@@ -39,6 +39,7 @@ export async function resolveTargetTable(target: pg.Client, relation: Relation):
     name: relation.name,
     identityFull: relation.replicaIdentity === 'full',
     partitioned: rel[0]!.partitioned,
+    rowSecurity: rel[0]!.row_security,
     columns: relation.columns.map((c, i) => {
       const named = relation.typeNames[i];
       const cast = named && c.typeOid >= FIRST_NORMAL_OID ? qualified(named.schema, named.name) : casts.get(i);

@@ -1,0 +1,133 @@
+// A developer's loop for apply throughput (not part of `npm run bench`): one pgbench backlog,
+// retained by two slots created before it, drained once by a native subscription and once by
+// pgferry's Applier in this process (run it under `node --cpu-prof` to see where the time goes).
+//   node dist/bench/drainLab.js [--scale 10] [--tx 5000] [--clients 4] [--only pgferry|native]
+import { execFile } from 'node:child_process';
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { Applier } from '../provider/engine/cdc/applier';
+import { parseLsn } from '../provider/engine/cdc/lsn';
+import { startCluster, stopAllClusters, type Cluster } from '../provider/localpg/cluster';
+import { PG_BIN, pgEnv } from './dataset';
+import { runPgbench } from './pgbench';
+import { treeCpuSeconds } from './procTree';
+import { BENCH_SETTINGS } from './settings';
+
+const execFileAsync = promisify(execFile);
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+function arg(name: string, fallback: string): string {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 ? process.argv[i + 1]! : fallback;
+}
+
+async function pgbenchInit(cluster: Cluster, database: string, scale: number): Promise<void> {
+  await cluster.query(`CREATE DATABASE ${database}`);
+  await execFileAsync(`${PG_BIN}/pgbench`, ['-i', '-q', '-s', String(scale), database], { env: pgEnv(cluster) });
+  await cluster.query('ALTER TABLE pgbench_history ADD COLUMN hid bigserial PRIMARY KEY', [], database);
+  await cluster.query('VACUUM ANALYZE', [], database);
+}
+
+async function postmasterPid(cluster: Cluster): Promise<number> {
+  return Number((await readFile(path.join(cluster.dataDir, 'postmaster.pid'), 'utf8')).split('\n')[0]);
+}
+
+/** CPU seconds used by the source cluster, the target cluster and this process while `run` runs. */
+async function cpuDuring(source: Cluster, target: Cluster, run: () => Promise<void>): Promise<string> {
+  const pids = [await postmasterPid(source), await postmasterPid(target)];
+  const before = await Promise.all(pids.map(treeCpuSeconds));
+  const self = process.cpuUsage();
+  await run();
+  const used = process.cpuUsage(self);
+  const after = await Promise.all(pids.map(treeCpuSeconds));
+  return `CPU s source ${(after[0]! - before[0]!).toFixed(1)}, target ${(after[1]! - before[1]!).toFixed(1)}, this process ${((used.user + used.system) / 1e6).toFixed(1)}`;
+}
+
+async function currentLsn(source: Cluster): Promise<bigint> {
+  const rows = await source.query<{ lsn: string }>('SELECT pg_current_wal_lsn()::text AS lsn');
+  return parseLsn(rows[0]!.lsn);
+}
+
+async function main(): Promise<void> {
+  const scale = Number(arg('scale', '10'));
+  const tx = Number(arg('tx', '5000'));
+  const clients = Number(arg('clients', '4'));
+  const only = arg('only', 'both');
+  const settings = { ...BENCH_SETTINGS, autovacuum: 'on' };
+  const [source, target] = await Promise.all([
+    startCluster({ major: 15, label: 'drain-src', settings }),
+    startCluster({ major: 15, label: 'drain-dst', settings }),
+  ]);
+  try {
+    await Promise.all([pgbenchInit(source, 'lab', scale), pgbenchInit(target, 'labnat', scale), pgbenchInit(target, 'lab', scale)]);
+    await source.query('CREATE PUBLICATION labpub FOR ALL TABLES', [], 'lab');
+    const slotRows = await source.query<{ lsn: string }>(`SELECT lsn::text FROM pg_create_logical_replication_slot('pgf', 'pgoutput')`, [], 'lab');
+    await source.query(`SELECT pg_create_logical_replication_slot('nat', 'pgoutput')`, [], 'lab');
+    const conn = `host=${source.host} port=${source.port} user=${source.user} password=${source.password} dbname=lab`;
+    await target.query(
+      `CREATE SUBSCRIPTION labsub CONNECTION '${conn}' PUBLICATION labpub WITH (create_slot = false, slot_name = 'nat', enabled = false, copy_data = false)`,
+      [],
+      'labnat',
+    );
+    const bench = await runPgbench(source, 'lab', { clients, transactionsPerClient: tx });
+    const end = await currentLsn(source);
+    const rows = bench.transactions * 4;
+    process.stdout.write(`backlog: ${bench.transactions} transactions, ${rows} rows, written at ${bench.tps.toFixed(0)} TPS\n`);
+
+    let nativeSeconds = NaN;
+    if (only !== 'pgferry') {
+      const cpu = await cpuDuring(source, target, async () => {
+        const started = Date.now();
+        await target.query('ALTER SUBSCRIPTION labsub ENABLE', [], 'labnat');
+        for (;;) {
+          const r = await source.query<{ lsn: string }>(`SELECT confirmed_flush_lsn::text AS lsn FROM pg_replication_slots WHERE slot_name = 'nat'`);
+          if (parseLsn(r[0]!.lsn) >= end) break;
+          await sleep(20);
+        }
+        nativeSeconds = (Date.now() - started) / 1000;
+      });
+      await target.query('ALTER SUBSCRIPTION labsub DISABLE', [], 'labnat');
+      process.stdout.write(`native:  ${nativeSeconds.toFixed(2)} s, ${(rows / nativeSeconds).toFixed(0)} rows/s; ${cpu}\n`);
+    }
+    if (only !== 'native') {
+      const server = (c: Cluster) => ({ host: c.host, port: c.port, user: c.user, password: c.password, sslMode: 'disable' as const, maintenanceDatabase: 'postgres' });
+      const applier = new Applier({
+        source: server(source),
+        target: server(target),
+        database: 'lab',
+        slot: 'pgf',
+        publication: 'labpub',
+        origin: 'pgferry_lab',
+        migration: 'lab',
+        cutoverPrefix: 'pgferry-lab',
+        initialLsn: parseLsn(slotRows[0]!.lsn),
+      });
+      let seconds = NaN;
+      const cpu = await cpuDuring(source, target, async () => {
+        const started = Date.now();
+        const running = applier.run();
+        while (applier.stats().appliedLsn < end && applier.stats().confirmedLsn < end) await sleep(20);
+        seconds = (Date.now() - started) / 1000;
+        applier.stop();
+        await running;
+      });
+      const s = applier.stats();
+      process.stdout.write(
+        `pgferry: ${seconds.toFixed(2)} s, ${(rows / seconds).toFixed(0)} rows/s (${s.inserts} ins, ${s.updates} upd, ${s.deletes} del applied; peak queue ${(s.peakQueuedBytes / 1048576).toFixed(1)} MiB); ${cpu}\n`,
+      );
+      if (!Number.isNaN(nativeSeconds)) process.stdout.write(`ratio pgferry/native: ${(nativeSeconds / seconds).toFixed(2)}\n`);
+      const check = async (db: string) =>
+        (await target.query<{ s: string }>(`SELECT (SELECT sum(abalance) FROM pgbench_accounts)::text || '/' || (SELECT count(*) FROM pgbench_history)::text || '/' || (SELECT sum(tbalance) FROM pgbench_tellers)::text AS s`, [], db))[0]!.s;
+      const want = (await source.query<{ s: string }>(`SELECT (SELECT sum(abalance) FROM pgbench_accounts)::text || '/' || (SELECT count(*) FROM pgbench_history)::text || '/' || (SELECT sum(tbalance) FROM pgbench_tellers)::text AS s`, [], 'lab'))[0]!.s;
+      process.stdout.write(`source ${want}; pgferry target ${await check('lab')}\n`);
+    }
+  } finally {
+    await stopAllClusters();
+  }
+}
+
+main().catch((error) => {
+  process.stderr.write(`${(error as Error).stack}\n`);
+  process.exitCode = 1;
+});

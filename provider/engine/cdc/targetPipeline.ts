@@ -1,0 +1,81 @@
+// Statements for the target, queued without waiting for each result, so that decoding and planning
+// the next rows in this process overlap the target executing the previous statement (the drain
+// used about one of two CPUs while each side waited for the other). Each statement is issued when
+// the one before it has finished (pg deprecates queuing on a busy client), so BEGIN, the
+// statements, the progress record and COMMIT reach the server in order; only the waiting moves.
+//
+// The first failure is kept and thrown at the next send or wait: statements queued behind it fail
+// too (the transaction is aborted) and are not what the user needs to see. At most `maxInFlight`
+// statements are outstanding; past that, send() waits for the oldest, which bounds the memory the
+// queued parameters hold and passes back-pressure on to the replication stream.
+import type pg from 'pg';
+import { from as copyFrom } from 'pg-copy-streams';
+
+/** SQL with parameters, or a COPY ... FROM STDIN with its data. */
+export interface PipelinedStatement {
+  readonly text: string;
+  readonly params?: readonly unknown[];
+  readonly copyData?: string;
+}
+
+async function run(client: pg.Client, statement: PipelinedStatement): Promise<void> {
+  if (statement.copyData === undefined) {
+    await client.query(statement.text, statement.params as unknown[] | undefined);
+    return;
+  }
+  const data = statement.copyData;
+  await new Promise<void>((resolve, reject) => {
+    const stream = client.query(copyFrom(statement.text));
+    stream.on('error', reject);
+    stream.on('finish', resolve);
+    stream.end(data);
+  });
+}
+
+export class TargetPipeline {
+  private readonly outstanding: Promise<unknown>[] = [];
+  private failure: Error | undefined;
+  /** Settles when the last queued statement has finished (successfully or not). */
+  private tail: Promise<unknown> = Promise.resolve();
+
+  constructor(
+    private readonly client: pg.Client,
+    private readonly maxInFlight: number,
+  ) {}
+
+  /** Throws the first failure, if any statement failed. */
+  check(): void {
+    if (this.failure) throw this.failure;
+  }
+
+  /**
+   * Queues a statement. `describe` turns its failure into the error to report; `onDone` runs when
+   * it succeeded (in submission order).
+   */
+  async send(statement: PipelinedStatement, describe: (error: unknown) => Error, onDone?: () => void): Promise<void> {
+    this.check();
+    const result = this.tail.then(async () => {
+      if (this.failure) return; // the transaction is aborted: later statements cannot succeed
+      try {
+        await run(this.client, statement);
+        onDone?.();
+      } catch (error) {
+        this.failure ??= describe(error);
+      }
+    });
+    this.tail = result;
+    this.outstanding.push(result);
+    while (this.outstanding.length > this.maxInFlight) await this.outstanding.shift();
+    this.check();
+  }
+
+  /** Waits until everything sent so far has finished; throws the first failure. */
+  async idle(): Promise<void> {
+    while (this.outstanding.length > 0) await this.outstanding.shift();
+    this.check();
+  }
+
+  get inFlight(): number {
+    return this.outstanding.length;
+  }
+}
