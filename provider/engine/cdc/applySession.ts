@@ -20,13 +20,13 @@ import { qualified } from '../connect/quote';
 import { isRetryable } from '../connect/sqlstate';
 import { PgferryError } from '../errors';
 import type { ServerSpec } from '../spec/schema';
-import { EventQueue } from './eventQueue';
 import { maxLsn } from './lsn';
 import { ChangeNormalizer, type ChangeEvent, type Relation } from './normalizer';
 import { decodePgoutput } from './pgoutput';
 import { BatchPlanner, type PlannerLimits } from './planner';
 import { openProgress, type Progress, type ProgressKey } from './progress';
 import { truncateStatement, type Statement, type TargetTable } from './statements';
+import { RecordQueue } from './recordQueue';
 import { ReplicationStream } from './stream';
 import { TargetPipeline } from './targetPipeline';
 import { addColumnSql, compareColumns, resolveTargetTable, sourceColumnDefinitions } from './targetTables';
@@ -82,16 +82,27 @@ export type SessionEnd = 'cutover' | 'stopped';
 /** Statements sent to the target and not yet finished (each holds at most PlannerLimits.maxBytes of parameters). */
 const MAX_IN_FLIGHT = 4;
 
+/**
+ * Update and delete groups from this many rows on go through a staging table (see
+ * stagedStatements): below it the extra COPY costs more than the parameters it saves.
+ */
+const STAGE_MIN_ROWS = 100;
+
+/** Whether the session may create its staging tables (TEMPORARY on the database; PUBLIC has it by default). */
+async function mayCreateTempTables(target: pg.Client): Promise<boolean> {
+  const { rows } = await target.query<{ ok: boolean }>("SELECT has_database_privilege(current_database(), 'TEMPORARY') AS ok");
+  return rows[0]?.ok === true;
+}
+
 /** Queue items handled between two yields to the event loop (see the apply loop). */
 const YIELD_EVERY = 32;
 
-type QueueItem = { readonly kind: 'xlog'; readonly payload: Buffer } | { readonly kind: 'keepalive'; readonly walEnd: bigint };
 
 export class SchemaChangeError extends PgferryError {}
 
-function applyError(statement: Statement, table: string, error: unknown): Error {
+function applyError(statement: Statement, error: unknown): Error {
   if (isRetryable(error)) return error as Error;
-  return new PgferryError('CDC_APPLY', `applying ${statement.op} to ${table} on the target failed: ${(error as Error).message}`, {
+  return new PgferryError('CDC_APPLY', `applying ${statement.op} to ${statement.target} on the target failed: ${(error as Error).message}`, {
     category: 'target',
     cause: error,
   });
@@ -136,19 +147,17 @@ export async function runSession(config: SessionConfig, state: ApplyState, isSto
     const skipBelow = startLsn;
     const normalizer = new ChangeNormalizer(state.relations);
     state.relations = normalizer.knownRelations();
-    const queue = new EventQueue<QueueItem>(config.queueBudgetBytes, () => stream?.pause(), () => stream?.resume());
+    const queue = new RecordQueue(config.queueBudgetBytes, () => stream?.pause(), () => stream?.resume());
     stream = await ReplicationStream.start(config.source, config.database, { slot: config.slot, publication: config.publication, startLsn }, (frame) => {
       state.receivedLsn = maxLsn(state.receivedLsn, frame.walEnd);
       if (frame.kind === 'keepalive') {
         if (frame.replyRequested && state.confirmedLsn > 0n) stream?.sendStatus(state.confirmedLsn, state.receivedLsn);
-        queue.push({ kind: 'keepalive', walEnd: frame.walEnd }, 32);
+        queue.pushKeepalive(frame.walEnd);
         return;
       }
-      // Queued as bytes and decoded by the consumer: the queue's budget is then real memory, and
-      // decoded rows live only from decoding to their statement, young enough for cheap garbage
-      // collection (decoded events waiting in the queue were most of the drain's GC time). The
-      // copy is needed: pg's parser reuses the buffer the payload points into.
-      queue.push({ kind: 'xlog', payload: Buffer.copyBytesFrom(frame.payload) }, frame.payload.length + 64);
+      // Queued as bytes and decoded by the consumer: decoded rows then live only from decoding to
+      // their statement, young enough for cheap garbage collection.
+      queue.pushXlog(frame.payload);
       if (queue.bytes > state.peakQueuedBytes) state.peakQueuedBytes = queue.bytes;
     });
     const live = stream;
@@ -158,7 +167,12 @@ export async function runSession(config: SessionConfig, state: ApplyState, isSto
     }, 10_000);
 
     // Reordering across tables is safe only when no foreign key or trigger looks across them.
-    const planner = new BatchPlanner({ ...config.limits, perTable: (config.limits.perTable ?? true) && replicaRole });
+    const planner = new BatchPlanner({
+      ...config.limits,
+      perTable: (config.limits.perTable ?? true) && replicaRole,
+      stageMinRows: (await mayCreateTempTables(target)) ? (config.limits.stageMinRows ?? STAGE_MIN_ROWS) : undefined,
+    });
+    const staged = new Set<string>();
     const tables = new Map<number, TargetTable>();
     const pending = { insert: 0, update: 0, delete: 0 };
     let inTxn = false;
@@ -170,10 +184,6 @@ export async function runSession(config: SessionConfig, state: ApplyState, isSto
     let lastCommitMs = 0;
     let markerSeen = false;
 
-    const tableName = (s: Statement): string => {
-      const m = /^(?:WITH .*? \) )?(?:INSERT INTO|COPY|UPDATE|DELETE FROM|TRUNCATE(?: ONLY)?) ("(?:[^"]|"")*"\."(?:[^"]|"")*")/.exec(s.text);
-      return m ? `table ${m[1]}` : 'a table';
-    };
     const pipeline = new TargetPipeline(target, MAX_IN_FLIGHT);
     const begin = async (): Promise<void> => {
       if (open) return;
@@ -184,7 +194,11 @@ export async function runSession(config: SessionConfig, state: ApplyState, isSto
     const exec = async (statement: Statement): Promise<void> => {
       if (targetError) throw targetError;
       await begin();
-      await pipeline.send(statement, (error) => applyError(statement, tableName(statement), error));
+      if (statement.requires && !staged.has(statement.requires.key)) {
+        staged.add(statement.requires.key);
+        await pipeline.send({ text: statement.requires.sql }, (error) => applyError(statement, error));
+      }
+      await pipeline.send(statement, (error) => applyError(statement, error));
     };
     const flush = async (): Promise<void> => {
       for (const s of planner.flush()) await exec(s);
@@ -240,7 +254,7 @@ export async function runSession(config: SessionConfig, state: ApplyState, isSto
         source ??= await openClient(config.source, { database: config.database, applicationName: 'pgferry cdc catalog' });
         source.on('error', () => undefined);
         for (const column of await sourceColumnDefinitions(source, relation.oid, missing)) {
-          await exec({ op: 'ddl', text: addColumnSql(relation.schema, relation.name, column), params: [], rows: 0 });
+          await exec({ op: 'ddl', target: qualified(relation.schema, relation.name), text: addColumnSql(relation.schema, relation.name, column), params: [], rows: 0 });
         }
       }
       tables.set(relation.oid, await resolveTargetTable(target, relation));
@@ -258,7 +272,7 @@ export async function runSession(config: SessionConfig, state: ApplyState, isSto
         await new Promise<void>((resolve) => setImmediate(resolve));
       }
       const next = await queue.next(open && !inTxn ? Math.max(1, config.commitMs - (Date.now() - batchStartedAt)) : 500);
-      const item = next?.kind === 'xlog' ? normalizer.push(decodePgoutput(next.payload)) : next;
+      const item = next?.kind === 'xlog' ? normalizer.push(decodePgoutput(next.bytes, next.start, next.end)) : next;
       if (next && !item) continue; // a pgoutput message with nothing to apply (type, origin)
       if (!item) {
         if (open && !inTxn) await commit();
@@ -333,7 +347,7 @@ export async function runSession(config: SessionConfig, state: ApplyState, isSto
             if (pipeline.inFlight === 0) state.appliedCommitMs = Math.max(state.appliedCommitMs, lastCommitMs);
             break;
           }
-          if (batchRows >= config.commitRows || Date.now() - batchStartedAt >= config.commitMs || queue.length === 0) await commit();
+          if (batchRows >= config.commitRows || Date.now() - batchStartedAt >= config.commitMs || queue.isEmpty) await commit();
           break;
       }
     }

@@ -1,20 +1,28 @@
 // A bounds-checked big-endian reader over one protocol message; a short message throws, so a
 // truncated frame can never be half-applied.
 
-const utf8 = new TextDecoder('utf-8');
-
 export class ByteReader {
-  private offset = 0;
+  private offset: number;
+  /** A Buffer view of the same bytes: its readers and utf8 slicing allocate nothing on the side. */
+  private readonly bytes: Buffer;
 
-  constructor(private readonly bytes: Uint8Array) {}
+  /** Reads bytes[start, end): a message inside a larger buffer is read in place. */
+  constructor(
+    bytes: Uint8Array,
+    start = 0,
+    private readonly end = bytes.length,
+  ) {
+    this.bytes = Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    this.offset = start;
+  }
 
   get remaining(): number {
-    return this.bytes.length - this.offset;
+    return this.end - this.offset;
   }
 
   private need(n: number): void {
-    if (this.offset + n > this.bytes.length) {
-      throw new Error(`truncated message: need ${n} bytes at offset ${this.offset} of ${this.bytes.length}`);
+    if (this.offset + n > this.end) {
+      throw new Error(`truncated message: need ${n} bytes at offset ${this.offset} of ${this.end}`);
     }
   }
 
@@ -43,19 +51,29 @@ export class ByteReader {
   }
 
   u64(): bigint {
-    const high = BigInt(this.u32());
-    return (high << 32n) | BigInt(this.u32());
+    this.need(8);
+    const v = this.bytes.readBigUInt64BE(this.offset);
+    this.offset += 8;
+    return v;
   }
 
   i64(): bigint {
-    return BigInt.asIntN(64, this.u64());
+    this.need(8);
+    const v = this.bytes.readBigInt64BE(this.offset);
+    this.offset += 8;
+    return v;
+  }
+
+  skip(n: number): void {
+    this.need(n);
+    this.offset += n;
   }
 
   /** A NUL-terminated string. */
   cstring(): string {
     const end = this.bytes.indexOf(0, this.offset);
-    if (end < 0) throw new Error(`truncated message: unterminated string at offset ${this.offset}`);
-    const text = utf8.decode(this.bytes.subarray(this.offset, end));
+    if (end < 0 || end >= this.end) throw new Error(`truncated message: unterminated string at offset ${this.offset}`);
+    const text = this.bytes.toString('utf8', this.offset, end);
     this.offset = end + 1;
     return text;
   }
@@ -69,7 +87,11 @@ export class ByteReader {
   }
 
   text(n: number): string {
-    return utf8.decode(this.raw(n));
+    if (n < 0) throw new Error(`negative length ${n} at offset ${this.offset}`);
+    this.need(n);
+    const text = this.bytes.toString('utf8', this.offset, this.offset + n);
+    this.offset += n;
+    return text;
   }
 
   rest(): Uint8Array {

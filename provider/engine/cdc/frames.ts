@@ -15,12 +15,12 @@ export function decodeFrame(bytes: Uint8Array): ReplicationFrame {
   if (tag === 0x77 /* w */) {
     const walStart = r.u64();
     const walEnd = r.u64();
-    r.u64(); // server clock
+    r.skip(8); // server clock
     return { kind: 'xlog', walStart, walEnd, payload: r.rest() };
   }
   if (tag === 0x6b /* k */) {
     const walEnd = r.u64();
-    r.u64(); // server clock
+    r.skip(8); // server clock
     return { kind: 'keepalive', walEnd, replyRequested: r.u8() === 1 };
   }
   throw new Error(`unknown replication frame 0x${tag.toString(16)}`);

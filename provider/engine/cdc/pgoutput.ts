@@ -82,8 +82,9 @@ function expect(r: ByteReader, tag: number): void {
   if (got !== tag) throw new Error(`expected tuple tag 0x${tag.toString(16)}, got 0x${got.toString(16)}`);
 }
 
-export function decodePgoutput(bytes: Uint8Array): PgoutputMessage {
-  const r = new ByteReader(bytes);
+/** Decodes the message in bytes[start, end) (all of `bytes` by default). */
+export function decodePgoutput(bytes: Uint8Array, start = 0, end = bytes.length): PgoutputMessage {
+  const r = new ByteReader(bytes, start, end);
   const tag = r.u8();
   switch (tag) {
     case 0x42: // B

@@ -15,8 +15,10 @@ import {
   deleteStatement,
   fullIdentityStatement,
   insertStatement,
+  stagedStatements,
   updateStatement,
   type Param,
+  type StageTable,
   type Statement,
   type TargetTable,
 } from './statements';
@@ -37,6 +39,11 @@ export interface PlannerLimits {
   readonly maxParams: number;
   /** Approximate bytes of parameter text per statement. */
   readonly maxBytes: number;
+  /**
+   * Update and delete groups of at least this many rows go through a staging table filled by COPY
+   * (stagedStatements); smaller ones, or all when undefined, are one statement with parameters.
+   */
+  readonly stageMinRows?: number;
 }
 
 export const DEFAULT_LIMITS: PlannerLimits = { maxRows: 2000, maxParams: 30_000, maxBytes: 8 * 1024 * 1024, perTable: true };
@@ -124,6 +131,8 @@ export class BatchPlanner {
   /** Per table (perTable only): deletes held beside an insert group; they run first. */
   private readonly deletes = new Map<number, Group>();
   private held = 0;
+  /** Staging tables by table and statement shape, numbered in this planner (one per session). */
+  private readonly stages = new Map<string, StageTable>();
 
   constructor(private readonly limits: PlannerLimits = DEFAULT_LIMITS) {}
 
@@ -238,9 +247,25 @@ export class BatchPlanner {
         return [g.table.rowSecurity || g.cols.length === 0 ? insertStatement(g.table, g.cols, g.rows) : copyInsertStatement(g.table, g.cols, g.rows)];
       case 'update':
         if (g.cols.length === 0) return []; // nothing but unchanged TOAST values: no-op
+        if (this.staging(g)) return stagedStatements(g.table, 'update', g.keyCols, g.cols, g.rows, this.stage(g));
         return [updateStatement(g.table, g.keyCols, g.cols, g.rows)];
       case 'delete':
+        if (this.staging(g)) return stagedStatements(g.table, 'delete', g.keyCols, [], g.rows, this.stage(g));
         return [deleteStatement(g.table, g.keyCols, g.rows)];
     }
+  }
+
+  private staging(g: Group): boolean {
+    return this.limits.stageMinRows !== undefined && g.rows.length >= this.limits.stageMinRows;
+  }
+
+  private stage(g: Group): StageTable {
+    const key = `${g.table.oid}|${g.shape}`;
+    let stage = this.stages.get(key);
+    if (!stage) {
+      stage = { name: `pgferry_stage_${this.stages.size + 1}` };
+      this.stages.set(key, stage);
+    }
+    return stage;
   }
 }

@@ -33,11 +33,21 @@ export type Param = string | null;
 
 export interface Statement {
   readonly op: RowOp | 'truncate' | 'ddl';
+  /** The table(s) it changes, quoted: what an error names. */
+  readonly target: string;
   readonly text: string;
   readonly params: readonly Param[];
   readonly rows: number;
   /** Set for COPY ... FROM STDIN (`text`): the rows in COPY's text format, sent as its data. */
   readonly copyData?: string;
+  /** SQL this statement needs run once per target session before it (its staging table). */
+  readonly requires?: { readonly key: string; readonly sql: string };
+}
+
+/** A session's temporary table that stages one statement shape's rows (see stagedStatements). */
+export interface StageTable {
+  /** Unique within the session. */
+  readonly name: string;
 }
 
 /** Type OIDs without a btree equality operator (and their arrays): json, xml, point, lseg, path, box, polygon, line, circle. */
@@ -68,6 +78,17 @@ export function copyText(value: Param): string {
   return COPY_SPECIAL.test(value) ? value.replace(COPY_SPECIAL_ALL, (c) => COPY_ESCAPES[c]!) : value;
 }
 
+/** Rows as COPY text-format data: tab-separated values, one line per row. */
+function copyRows(rows: readonly (readonly Param[])[]): string {
+  let data = '';
+  for (const row of rows) {
+    let line = copyText(row[0]!);
+    for (let i = 1; i < row.length; i++) line += '\t' + copyText(row[i]!);
+    data += line + '\n';
+  }
+  return data;
+}
+
 /**
  * Inserts as COPY ... FROM STDIN: about three times less work for the target than a multi-row
  * INSERT with parameters (measured on pgbench_history). Like PostgreSQL's own apply worker, COPY
@@ -78,15 +99,8 @@ export function copyText(value: Param): string {
  */
 export function copyInsertStatement(table: TargetTable, cols: readonly number[], rows: readonly (readonly Param[])[]): Statement {
   const target = qualified(table.schema, table.name);
-  const lines: string[] = new Array(rows.length);
-  for (let r = 0; r < rows.length; r++) {
-    const row = rows[r]!;
-    let line = copyText(row[0]!);
-    for (let i = 1; i < row.length; i++) line += '\t' + copyText(row[i]!);
-    lines[r] = line;
-  }
   const names = cols.map((i) => ident(table.columns[i]!.name)).join(', ');
-  return { op: 'insert', text: `COPY ${target} (${names}) FROM STDIN`, params: [], rows: rows.length, copyData: lines.join('\n') + '\n' };
+  return { op: 'insert', target, text: `COPY ${target} (${names}) FROM STDIN`, params: [], rows: rows.length, copyData: copyRows(rows) };
 }
 
 /**
@@ -94,15 +108,16 @@ export function copyInsertStatement(table: TargetTable, cols: readonly number[],
  * user), and tables without columns (COPY and INSERT both need at least one column to name).
  */
 export function insertStatement(table: TargetTable, cols: readonly number[], rows: readonly (readonly Param[])[]): Statement {
+  const target = qualified(table.schema, table.name);
   if (cols.length === 0) {
-    const text = `INSERT INTO ${qualified(table.schema, table.name)} SELECT FROM generate_series(1, $1::int)`;
-    return { op: 'insert', text, params: [String(rows.length)], rows: rows.length };
+    const text = `INSERT INTO ${target} SELECT FROM generate_series(1, $1::int)`;
+    return { op: 'insert', target, text, params: [String(rows.length)], rows: rows.length };
   }
   const params: Param[] = [];
   const names = cols.map((i) => ident(table.columns[i]!.name)).join(', ');
   const values = valuesRows(rows, cols.map((i) => table.columns[i]!.cast), params);
-  const text = `INSERT INTO ${qualified(table.schema, table.name)} (${names}) OVERRIDING SYSTEM VALUE VALUES ${values}`;
-  return { op: 'insert', text, params, rows: rows.length };
+  const text = `INSERT INTO ${target} (${names}) OVERRIDING SYSTEM VALUE VALUES ${values}`;
+  return { op: 'insert', target, text, params, rows: rows.length };
 }
 
 /** Rows are [...old key values, ...new values of setCols]. */
@@ -120,7 +135,7 @@ export function updateStatement(
   const text =
     `UPDATE ${qualified(table.schema, table.name)} AS t SET ${sets} ` +
     `FROM (VALUES ${valuesRows(rows, casts, params)}) AS v(${aliases.join(', ')}) WHERE ${match}`;
-  return { op: 'update', text, params, rows: rows.length };
+  return { op: 'update', target: qualified(table.schema, table.name), text, params, rows: rows.length };
 }
 
 export function deleteStatement(table: TargetTable, keyCols: readonly number[], rows: readonly (readonly Param[])[]): Statement {
@@ -131,7 +146,47 @@ export function deleteStatement(table: TargetTable, keyCols: readonly number[], 
   const text =
     `DELETE FROM ${qualified(table.schema, table.name)} AS t ` +
     `USING (VALUES ${valuesRows(rows, casts, params)}) AS v(${aliases.join(', ')}) WHERE ${match}`;
-  return { op: 'delete', text, params, rows: rows.length };
+  return { op: 'delete', target: qualified(table.schema, table.name), text, params, rows: rows.length };
+}
+
+/**
+ * An update or delete group through a staging table: COPY the rows into a temporary table, then
+ * one statement deletes them from the stage and applies them by key. For a 2,000-row group the
+ * target does about a third less work than with UPDATE ... FROM (VALUES $n ...), whose thousands
+ * of parameters are each parsed, planned and bound. The stage is ON COMMIT DELETE ROWS and emptied
+ * by each use, so it holds one group at a time; its columns have the same types the VALUES casts
+ * name, so every value is read by the same input function.
+ * Rows are [...old key values, ...new values of setCols] (updates) or [...old key values] (deletes).
+ */
+export function stagedStatements(
+  table: TargetTable,
+  op: 'update' | 'delete',
+  keyCols: readonly number[],
+  setCols: readonly number[],
+  rows: readonly (readonly Param[])[],
+  stage: StageTable,
+): Statement[] {
+  const stageName = `pg_temp.${ident(stage.name)}`;
+  const aliases = [...keyCols.map((_, j) => ident(`k${j}`)), ...setCols.map((_, j) => ident(`s${j}`))];
+  const casts = [...keyCols, ...setCols].map((i) => table.columns[i]!.cast);
+  const create = `CREATE TEMPORARY TABLE ${stageName} (${aliases.map((a, j) => `${a} ${casts[j]}`).join(', ')}) ON COMMIT DELETE ROWS`;
+  const target = qualified(table.schema, table.name);
+  const fill: Statement = {
+    op,
+    target,
+    text: `COPY ${stageName} (${aliases.join(', ')}) FROM STDIN`,
+    params: [],
+    rows: rows.length,
+    copyData: copyRows(rows),
+    requires: { key: stage.name, sql: create },
+  };
+  const staged = `WITH v AS (DELETE FROM ${stageName} RETURNING *) `;
+  const match = keyCols.map((i, j) => `t.${ident(table.columns[i]!.name)} = v.${ident(`k${j}`)}`).join(' AND ');
+  const apply =
+    op === 'delete'
+      ? `${staged}DELETE FROM ${target} AS t USING v WHERE ${match}`
+      : `${staged}UPDATE ${target} AS t SET ${setCols.map((i, j) => `${ident(table.columns[i]!.name)} = v.${ident(`s${j}`)}`).join(', ')} FROM v WHERE ${match}`;
+  return [fill, { op, target, text: apply, params: [], rows: rows.length }];
 }
 
 /** One row of a REPLICA IDENTITY FULL table: the first row whose every old value matches (duplicates are legal). */
@@ -154,7 +209,7 @@ export function fullIdentityStatement(table: TargetTable, op: 'update' | 'delete
   const where = conds.length > 0 ? conds.join(' AND ') : 'true';
   const found = `WITH f AS (SELECT s.tableoid AS o, s.ctid AS c FROM ${q} AS s WHERE ${where} LIMIT 1) `;
   if (op === 'delete') {
-    return { op, text: `${found}DELETE FROM ${q} AS t USING f WHERE t.tableoid = f.o AND t.ctid = f.c`, params, rows: 1 };
+    return { op, target: q, text: `${found}DELETE FROM ${q} AS t USING f WHERE t.tableoid = f.o AND t.ctid = f.c`, params, rows: 1 };
   }
   const sets: string[] = [];
   table.columns.forEach((column, i) => {
@@ -162,13 +217,13 @@ export function fullIdentityStatement(table: TargetTable, op: 'update' | 'delete
     if (value === UNCHANGED || value === undefined || column.identityAlways) return;
     sets.push(`${ident(column.name)} = ${add(value, column.cast)}`);
   });
-  if (sets.length === 0) return { op, text: 'SELECT 1', params: [], rows: 1 };
-  return { op, text: `${found}UPDATE ${q} AS t SET ${sets.join(', ')} FROM f WHERE t.tableoid = f.o AND t.ctid = f.c`, params, rows: 1 };
+  if (sets.length === 0) return { op, target: q, text: 'SELECT 1', params: [], rows: 1 };
+  return { op, target: q, text: `${found}UPDATE ${q} AS t SET ${sets.join(', ')} FROM f WHERE t.tableoid = f.o AND t.ctid = f.c`, params, rows: 1 };
 }
 
 export function truncateStatement(tables: readonly TargetTable[], cascade: boolean, restartIdentity: boolean): Statement {
   // ONLY keeps inheritance children the source did not truncate; a partitioned table refuses ONLY.
   const names = tables.map((t) => `${t.partitioned ? '' : 'ONLY '}${qualified(t.schema, t.name)}`).join(', ');
   const text = `TRUNCATE ${names}${restartIdentity ? ' RESTART IDENTITY' : ''}${cascade ? ' CASCADE' : ''}`;
-  return { op: 'truncate', text, params: [], rows: 0 };
+  return { op: 'truncate', target: tables.map((t) => qualified(t.schema, t.name)).join(', '), text, params: [], rows: 0 };
 }
