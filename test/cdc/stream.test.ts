@@ -1,13 +1,15 @@
 import assert from 'node:assert/strict';
+import { DEFAULT_LIMITS } from '../../provider/engine/cdc/planner';
 import { startPair, type ServerPair } from '../support';
 import { assertSame, copyAtSnapshot, createSlot, drain, setupDb, startApplier } from './harness';
 
 const DDL = `
 CREATE TYPE mood AS ENUM ('sad', 'ok', 'happy');
+CREATE DOMAIN posint AS int CHECK (VALUE > 0);
 CREATE SCHEMA "We ""ird"".schema";
 CREATE TABLE "We ""ird"".schema"."Tä ble.x" ("Id" int PRIMARY KEY, "va""l" text);
 CREATE TABLE kinds (id bigint PRIMARY KEY, f8 float8, f4 real, n numeric(20,6), ts timestamptz, t timestamp, d date,
-  iv interval, arr int[], tarr text[], j json, jb jsonb, b bytea, m mood, c char(5), bits bit(4), u uuid, big text);
+  iv interval, arr int[], tarr text[], j json, jb jsonb, b bytea, m mood, c char(5), bits bit(4), u uuid, big text, ms mood[], dom posint);
 CREATE TABLE parted (id int, region text, v int, PRIMARY KEY (id, region)) PARTITION BY LIST (region);
 CREATE TABLE parted_eu PARTITION OF parted FOR VALUES IN ('eu');
 CREATE TABLE parted_us PARTITION OF parted FOR VALUES IN ('us');
@@ -52,18 +54,25 @@ describe('cdc: slot, snapshot and apply (integration)', function () {
     assert.deepEqual([stats.inserts, stats.updates, stats.deletes], [50, 10, 0]);
   });
 
-  it('applies inserts, updates (pk change, unchanged TOAST), deletes, truncate, partition moves, savepoints, exact values', async () => {
+  for (const staged of [false, true]) {
+  it(`applies inserts, updates (pk change, unchanged TOAST), deletes, truncate, partition moves, savepoints, exact values (${staged ? 'staged' : 'parameter'} updates and deletes)`, async () => {
     const f = await setupDb(pair.source, pair.target, DDL);
     const exported = await createSlot(f);
     await exported.release();
-    const running = startApplier(f, { initialLsn: exported.consistentLsn });
+    // every update and delete group through a staging table, or none
+    const limits = { ...DEFAULT_LIMITS, stageMinRows: staged ? 1 : Number.MAX_SAFE_INTEGER };
+    const running = startApplier(f, { initialLsn: exported.consistentLsn, limits });
     // a TOASTed value: >2kB and incompressible, stored out of line
     const big = `(SELECT string_agg(md5(g::text || random()::text), '') FROM generate_series(1, 200) g)`;
     await f.src(`INSERT INTO kinds VALUES (1, 0.1, 0.30000001, 12345678901234.123456, '2024-02-29 23:59:59.123456+05:30', '1999-12-31 23:59:59.999999',
       '2020-01-01', '1 year 2 mons 3 days 04:05:06.789', '{1,NULL,3}', '{"a b","c\\"d",NULL}', '{"k": [1, 2.50]}', '{"z": 1, "a": null}',
-      '\\x00ff10', 'happy', 'ab', B'1010', 'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11', ${big})`);
+      '\\x00ff10', 'happy', 'ab', B'1010', 'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11', ${big}, '{sad,NULL,happy}', 7)`);
     await f.src(`INSERT INTO kinds (id, f8, big) SELECT g, 1e300 * g, ${big} FROM generate_series(2, 20) g`);
     await f.src(`UPDATE kinds SET f8 = f8 + 1 WHERE id BETWEEN 2 AND 10`); // big unchanged: must keep its value
+    await f.src(`UPDATE kinds SET f8 = -f8, f4 = id / 2.0, n = id * 1.5, ts = now() + id * interval '1 s', t = '2001-01-01'::timestamp + id * interval '1 h',
+      d = '2020-01-01'::date + id::int, iv = id * interval '1 min', arr = ARRAY[id, id + 1], j = json_build_object('i', id), jb = jsonb_build_object('i', id),
+      b = decode(md5(id::text), 'hex'), m = 'ok', c = 'x' || id, bits = B'0101', u = md5(id::text)::uuid, ms = '{ok}', dom = id::int,
+      tarr = '{"x\ty","\\\\z",""}' WHERE id BETWEEN 6 AND 12`); // every type through the group
     await f.src(`UPDATE kinds SET id = id + 1000 WHERE id IN (2, 3)`); // primary-key change
     await f.src(`UPDATE kinds SET id = 3 WHERE id = 1002`); // reuse a freed key
     await f.src(`DELETE FROM kinds WHERE id IN (4, 5)`);
@@ -90,4 +99,5 @@ describe('cdc: slot, snapshot and apply (integration)', function () {
     const eu = await f.dst(`SELECT count(*)::int AS n FROM parted_eu WHERE id <= 10`);
     assert.equal(eu[0]!.n, 0);
   });
+  }
 });
