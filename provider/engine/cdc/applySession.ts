@@ -271,7 +271,8 @@ export async function runSession(config: SessionConfig, state: ApplyState, isSto
         sinceYield = 0;
         await new Promise<void>((resolve) => setImmediate(resolve));
       }
-      const next = await queue.next(open && !inTxn ? Math.max(1, config.commitMs - (Date.now() - batchStartedAt)) : 500);
+      // a queued record is taken without a promise; only an empty queue is waited for
+      const next = queue.take() ?? (await queue.next(open && !inTxn ? Math.max(1, config.commitMs - (Date.now() - batchStartedAt)) : 500));
       const item = next?.kind === 'xlog' ? normalizer.push(decodePgoutput(next.bytes, next.start, next.end)) : next;
       if (next && !item) continue; // a pgoutput message with nothing to apply (type, origin)
       if (!item) {
@@ -307,7 +308,7 @@ export async function runSession(config: SessionConfig, state: ApplyState, isSto
           const table = tables.get(item.relation.oid) ?? (await resolveTargetTable(target, item.relation));
           tables.set(item.relation.oid, table);
           for (const s of planner.add({ op: item.op, table, identity: item.identity, values: item.values })) await exec(s);
-          await begin();
+          if (!open) await begin();
           pending[item.op] += 1;
           batchRows += 1;
           break;

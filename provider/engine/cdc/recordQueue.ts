@@ -122,7 +122,8 @@ export class RecordQueue {
     }
   }
 
-  private take(): QueuedRecord | undefined {
+  /** The next record if one is queued, without waiting. */
+  take(): QueuedRecord | undefined {
     let reading = this.chunks[this.head];
     while (reading && this.readAt >= reading.used) {
       if (this.head + 1 >= this.chunks.length) return undefined; // the last chunk: it may still grow
