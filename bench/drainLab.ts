@@ -8,6 +8,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { Applier } from '../provider/engine/cdc/applier';
 import { parseLsn } from '../provider/engine/cdc/lsn';
+import { DEFAULT_LIMITS } from '../provider/engine/cdc/planner';
 import { startCluster, stopAllClusters, type Cluster } from '../provider/localpg/cluster';
 import { PG_BIN, pgEnv } from './dataset';
 import { runPgbench } from './pgbench';
@@ -66,7 +67,7 @@ async function main(): Promise<void> {
     await source.query(`SELECT pg_create_logical_replication_slot('nat', 'pgoutput')`, [], 'lab');
     const conn = `host=${source.host} port=${source.port} user=${source.user} password=${source.password} dbname=lab`;
     await target.query(
-      `CREATE SUBSCRIPTION labsub CONNECTION '${conn}' PUBLICATION labpub WITH (create_slot = false, slot_name = 'nat', enabled = false, copy_data = false)`,
+      `CREATE SUBSCRIPTION labsub CONNECTION '${conn}' PUBLICATION labpub WITH (create_slot = false, slot_name = 'nat', enabled = false, copy_data = false, binary = ${process.env.NATIVE_BINARY === '1'})`,
       [],
       'labnat',
     );
@@ -102,6 +103,8 @@ async function main(): Promise<void> {
         migration: 'lab',
         cutoverPrefix: 'pgferry-lab',
         initialLsn: parseLsn(slotRows[0]!.lsn),
+        // experiments: PGFERRY_MAX_ROWS=N changes the rows per statement
+        limits: process.env.PGFERRY_MAX_ROWS ? { ...DEFAULT_LIMITS, maxRows: Number(process.env.PGFERRY_MAX_ROWS) } : undefined,
       });
       let seconds = NaN;
       const cpu = await cpuDuring(source, target, async () => {
