@@ -90,6 +90,12 @@ describe('cdc: exactly once under SIGKILL (integration)', function () {
       assert.equal(stderr.join('').includes('Error'), false, stderr.join(''));
       const running = startApplier(f, { initialLsn: exported.consistentLsn, preferProgressTable: mode === 'table' });
       await drain(f, running);
+      // on a difference, name the ledger rows that differ (which ids, inserted or deleted) first
+      const ids = async (side: (sql: string) => Promise<Record<string, unknown>[]>): Promise<Set<number>> => new Set((await side('SELECT id::int AS id FROM ledger')).map((r) => r.id as number));
+      const [want, got] = await Promise.all([ids(f.src), ids(f.dst)]);
+      const missing = [...want].filter((id) => !got.has(id));
+      const extra = [...got].filter((id) => !want.has(id));
+      assert.deepEqual({ missing, extra }, { missing: [], extra: [] }, `ledger ids differ\n${stderr.join('')}`);
       await assertSame(f, TABLES);
       assert.equal(running.applier.stats().progressMode, mode);
       if (mode === 'table') {

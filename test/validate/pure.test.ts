@@ -58,14 +58,14 @@ describe('validation: pure checks', () => {
   describe('connection errors', () => {
     const classify = (error: unknown) => classifyConnectError('source', server, error);
     it('sorts errors into codes and never shows the password', () => {
-      const auth = classify(Object.assign(new Error('password authentication failed for user "alice" s3cret-pw'), { code: '28P01' }));
+      const auth = classify(Object.assign(new Error('password authentication failed for user "alice" s3cret-pw'), { code: '28P01', severity: 'FATAL' }));
       assert.equal(auth.code, 'AUTHENTICATION');
       assert.equal(auth.server, 'source');
       assert.ok(!JSON.stringify(auth).includes('s3cret-pw'));
       assert.equal(classify(Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' })).code, 'CONNECTIVITY');
       assert.equal(classify(new Error('The server does not support SSL connections')).code, 'SSL_MODE');
       assert.equal(classify(Object.assign(new Error('self-signed certificate'), { code: 'DEPTH_ZERO_SELF_SIGNED_CERT' })).code, 'SSL_MODE');
-      assert.equal(classify(Object.assign(new Error('database "postgres" does not exist'), { code: '3D000' })).code, 'MAINTENANCE_DATABASE');
+      assert.equal(classify(Object.assign(new Error('database "postgres" does not exist'), { code: '3D000', severity: 'FATAL' })).code, 'MAINTENANCE_DATABASE');
       assert.equal(classify(new Error('SASL: SCRAM-SERVER-FIRST-MESSAGE: client password must be a string')).code, 'AUTHENTICATION');
     });
   });

@@ -219,7 +219,7 @@ export async function runSession(config: SessionConfig, state: ApplyState, isSto
       open = false;
       batchRows = 0;
       pending.insert = pending.update = pending.delete = 0;
-      await pipeline.send({ text: 'COMMIT' }, (error) => error as Error, () => {
+      await pipeline.send({ text: 'COMMIT', expectCommand: 'COMMIT' }, (error) => error as Error, () => {
         state.inserts += counts.insert;
         state.updates += counts.update;
         state.deletes += counts.delete;

@@ -16,20 +16,30 @@ export interface PipelinedStatement {
   readonly text: string;
   readonly params?: readonly unknown[];
   readonly copyData?: string;
+  /** The command tag the server must answer (COMMIT of an aborted transaction answers ROLLBACK). */
+  readonly expectCommand?: string;
+  /** COPY: the rows the server must report loaded (a mismatch means a malformed line). */
+  readonly rows?: number;
 }
 
 async function run(client: pg.Client, statement: PipelinedStatement): Promise<void> {
   if (statement.copyData === undefined) {
-    await client.query(statement.text, statement.params as unknown[] | undefined);
+    const result = await client.query(statement.text, statement.params as unknown[] | undefined);
+    if (statement.expectCommand !== undefined && result.command !== statement.expectCommand) {
+      throw new Error(`${statement.text} ended as ${result.command}: the transaction had failed`);
+    }
     return;
   }
   const data = statement.copyData;
-  await new Promise<void>((resolve, reject) => {
+  const loaded = await new Promise<number | undefined>((resolve, reject) => {
     const stream = client.query(copyFrom(statement.text));
     stream.on('error', reject);
-    stream.on('finish', resolve);
+    stream.on('finish', () => resolve(stream.rowCount));
     stream.end(data);
   });
+  if (statement.rows !== undefined && loaded !== statement.rows) {
+    throw new Error(`${statement.text} loaded ${String(loaded)} rows instead of ${statement.rows}`);
+  }
 }
 
 export class TargetPipeline {

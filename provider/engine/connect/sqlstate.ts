@@ -22,10 +22,15 @@ export const INSUFFICIENT_PRIVILEGE = '42501'; // insufficient_privilege
 export const DUPLICATE_OBJECT = '42710'; // duplicate_object (role exists)
 export const UNDEFINED_OBJECT = '42704'; // undefined_object
 
-/** SQLSTATE of a pg DatabaseError, or undefined. */
+/**
+ * SQLSTATE of a pg DatabaseError, or undefined. The server's errors carry a severity; a socket
+ * error's errno (EPIPE, ETIMEDOUT: five capitals too) must not pass for a SQLSTATE, or a dropped
+ * connection would be reported as a non-retryable server error.
+ */
 export function sqlState(error: unknown): string | undefined {
-  const code = (error as { code?: unknown } | null)?.code;
-  return typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code) ? code : undefined;
+  const e = error as { code?: unknown; severity?: unknown } | null;
+  const code = e?.code;
+  return typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code) && typeof e?.severity === 'string' ? code : undefined;
 }
 
 const NETWORK_ERRNOS = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENOTFOUND', 'EAI_AGAIN']);
