@@ -73,7 +73,7 @@ const COPY_SPECIAL_ALL = /[\\\n\r\t]/g;
 const COPY_ESCAPES: Readonly<Record<string, string>> = { '\\': '\\\\', '\n': '\\n', '\r': '\\r', '\t': '\\t' };
 
 /** One value in COPY's text format: \N for NULL, the four special characters escaped. */
-export function copyText(value: Param): string {
+function copyText(value: Param): string {
   if (value === null) return '\\N';
   return COPY_SPECIAL.test(value) ? value.replace(COPY_SPECIAL_ALL, (c) => COPY_ESCAPES[c]!) : value;
 }
@@ -125,6 +125,21 @@ export function insertStatement(table: TargetTable, cols: readonly number[], row
   return { op: 'insert', target, text, params, rows: rows.length };
 }
 
+/** Column aliases of a VALUES list or stage: k0.. for the old key, s0.. for the values set. */
+function rowAliases(keyCols: readonly number[], setCols: readonly number[]): string[] {
+  return [...keyCols.map((_, j) => ident(`k${j}`)), ...setCols.map((_, j) => ident(`s${j}`))];
+}
+
+/** `"col" = v."s0", ...`: the SET list from the aliased row v. */
+function setList(table: TargetTable, setCols: readonly number[]): string {
+  return setCols.map((i, j) => `${ident(table.columns[i]!.name)} = v.${ident(`s${j}`)}`).join(', ');
+}
+
+/** `t."key" = v."k0" AND ...`: target row t matched by the aliased old key of row v. */
+function keyMatch(table: TargetTable, keyCols: readonly number[]): string {
+  return keyCols.map((i, j) => `t.${ident(table.columns[i]!.name)} = v.${ident(`k${j}`)}`).join(' AND ');
+}
+
 /** Rows are [...old key values, ...new values of setCols]. */
 export function updateStatement(
   table: TargetTable,
@@ -134,9 +149,9 @@ export function updateStatement(
 ): Statement {
   const params: Param[] = [];
   const casts = [...keyCols, ...setCols].map((i) => table.columns[i]!.cast);
-  const aliases = [...keyCols.map((_, j) => ident(`k${j}`)), ...setCols.map((_, j) => ident(`s${j}`))];
-  const sets = setCols.map((i, j) => `${ident(table.columns[i]!.name)} = v.${ident(`s${j}`)}`).join(', ');
-  const match = keyCols.map((i, j) => `t.${ident(table.columns[i]!.name)} = v.${ident(`k${j}`)}`).join(' AND ');
+  const aliases = rowAliases(keyCols, setCols);
+  const sets = setList(table, setCols);
+  const match = keyMatch(table, keyCols);
   const text =
     `UPDATE ${qualified(table.schema, table.name)} AS t SET ${sets} ` +
     `FROM (VALUES ${valuesRows(rows, casts, params)}) AS v(${aliases.join(', ')}) WHERE ${match}`;
@@ -146,8 +161,8 @@ export function updateStatement(
 export function deleteStatement(table: TargetTable, keyCols: readonly number[], rows: readonly (readonly Param[])[]): Statement {
   const params: Param[] = [];
   const casts = keyCols.map((i) => table.columns[i]!.cast);
-  const aliases = keyCols.map((_, j) => ident(`k${j}`));
-  const match = keyCols.map((i, j) => `t.${ident(table.columns[i]!.name)} = v.${ident(`k${j}`)}`).join(' AND ');
+  const aliases = rowAliases(keyCols, []);
+  const match = keyMatch(table, keyCols);
   const text =
     `DELETE FROM ${qualified(table.schema, table.name)} AS t ` +
     `USING (VALUES ${valuesRows(rows, casts, params)}) AS v(${aliases.join(', ')}) WHERE ${match}`;
@@ -172,7 +187,7 @@ export function stagedStatements(
   stage: StageTable,
 ): Statement[] {
   const stageName = `pg_temp.${ident(stage.name)}`;
-  const aliases = [...keyCols.map((_, j) => ident(`k${j}`)), ...setCols.map((_, j) => ident(`s${j}`))];
+  const aliases = rowAliases(keyCols, setCols);
   const casts = [...keyCols, ...setCols].map((i) => table.columns[i]!.cast);
   const create = `CREATE TEMPORARY TABLE ${stageName} (${aliases.map((a, j) => `${a} ${casts[j]}`).join(', ')}) ON COMMIT DELETE ROWS`;
   const target = qualified(table.schema, table.name);
@@ -186,11 +201,11 @@ export function stagedStatements(
     requires: { key: stage.name, sql: create },
   };
   const staged = `WITH v AS (DELETE FROM ${stageName} RETURNING *) `;
-  const match = keyCols.map((i, j) => `t.${ident(table.columns[i]!.name)} = v.${ident(`k${j}`)}`).join(' AND ');
+  const match = keyMatch(table, keyCols);
   const apply =
     op === 'delete'
       ? `${staged}DELETE FROM ${target} AS t USING v WHERE ${match}`
-      : `${staged}UPDATE ${target} AS t SET ${setCols.map((i, j) => `${ident(table.columns[i]!.name)} = v.${ident(`s${j}`)}`).join(', ')} FROM v WHERE ${match}`;
+      : `${staged}UPDATE ${target} AS t SET ${setList(table, setCols)} FROM v WHERE ${match}`;
   return [fill, { op, target, text: apply, params: [], rows: rows.length }];
 }
 
