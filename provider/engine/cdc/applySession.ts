@@ -7,7 +7,8 @@
 //   transaction therefore streams into the target in many statements but one target transaction,
 //   and memory holds only the planner's open group and the bounded queue.
 // * Each target commit carries the end LSN of the last source transaction it contains, recorded in
-//   the same transaction (replication origin or progress table): data and position commit together.
+//   the same transaction (replication origin or progress table): data and position commit together
+//   (for the origin, only because its setup is sent with the COMMIT: see progress.ts).
 // * The slot's flush position is confirmed to the source only after that commit returned (with
 //   synchronous_commit = on, so it is durable), so the source keeps everything not yet committed.
 // * On start the session reads the recorded LSN P, streams from P, and skips every transaction whose
@@ -211,15 +212,16 @@ export async function runSession(config: SessionConfig, state: ApplyState, isSto
     const commit = async (): Promise<void> => {
       if (!open) return;
       await flush();
-      const record = progress.recordStatement(lastEnd, lastCommitMs);
-      await pipeline.send(record, (error) => error as Error);
+      const statements = progress.commitStatements(lastEnd, lastCommitMs);
+      const committing = statements.pop()!; // the one answering COMMIT
+      for (const statement of statements) await pipeline.send(statement, (error) => error as Error);
       const end = lastEnd;
       const commitMs = lastCommitMs;
       const counts = { ...pending };
       open = false;
       batchRows = 0;
       pending.insert = pending.update = pending.delete = 0;
-      await pipeline.send({ text: 'COMMIT', expectCommand: 'COMMIT' }, (error) => error as Error, () => {
+      await pipeline.send(committing, (error) => error as Error, () => {
         state.inserts += counts.insert;
         state.updates += counts.update;
         state.deletes += counts.delete;

@@ -2,11 +2,22 @@
 // covers: a replication origin (pg_replication_origin_xact_setup, the native way) or, where the
 // target user may not use origins (managed servers), a row in PROGRESS_TABLE. Either way a crash
 // leaves data and position consistent: both committed or neither.
+//
+// The origin needs care. pg_replication_origin_xact_setup only sets a session variable, which the
+// next commit of the session writes to the origin, and an abort does not clear it. So once it has
+// run, ANY later commit on that connection records the position, even if the transaction holding
+// the changes aborted: the implicit transaction that drops the session's temporary tables (the
+// apply stages) when the connection ends is one. A runner killed between the setup and COMMIT then
+// leaves the origin past a batch that never committed, and the next runner skips that batch (found
+// by test/cdc/exactlyOnce). Hence the setup travels in one protocol message with the COMMIT, after
+// every deferred constraint was checked: the server receives both or neither, and nothing that can
+// fail runs between them.
 import type pg from 'pg';
-import { ident } from '../connect/quote';
+import { ident, literal } from '../connect/quote';
 import { INSUFFICIENT_PRIVILEGE, sqlState } from '../connect/sqlstate';
 import { PROGRESS_TABLE } from '../names';
 import { formatLsn, parseLsn } from './lsn';
+import type { PipelinedStatement } from './targetPipeline';
 
 export interface ProgressKey {
   readonly origin: string;
@@ -18,8 +29,11 @@ export interface Progress {
   readonly mode: 'origin' | 'table';
   /** End LSN of the last source transaction the target committed; 0n when none yet. */
   read(): Promise<bigint>;
-  /** The statement that records `lsn`: run inside the open target transaction, just before COMMIT. */
-  recordStatement(lsn: bigint, commitTimeMs: number): { readonly text: string; readonly params: readonly string[] };
+  /**
+   * The statements that end the open target transaction: record `lsn` (the end of the last source
+   * transaction it holds) and COMMIT. The last one answers COMMIT.
+   */
+  commitStatements(lsn: bigint, commitTimeMs: number): PipelinedStatement[];
 }
 
 const TABLE = `${ident(PROGRESS_TABLE.schema)}.${ident(PROGRESS_TABLE.table)}`;
@@ -33,8 +47,10 @@ class OriginProgress implements Progress {
     return rows[0]?.lsn ? parseLsn(rows[0].lsn) : 0n;
   }
 
-  recordStatement(lsn: bigint, commitTimeMs: number): { text: string; params: string[] } {
-    return { text: 'SELECT pg_replication_origin_xact_setup($1::pg_lsn, $2::timestamptz)', params: [formatLsn(lsn), new Date(commitTimeMs).toISOString()] };
+  commitStatements(lsn: bigint, commitTimeMs: number): PipelinedStatement[] {
+    // One simple-protocol message (see the top of this file), so its values are quoted literals.
+    const setup = `SELECT pg_replication_origin_xact_setup(${literal(formatLsn(lsn))}::pg_lsn, ${literal(new Date(commitTimeMs).toISOString())}::timestamptz)`;
+    return [{ text: `SET CONSTRAINTS ALL IMMEDIATE; ${setup}; COMMIT`, expectCommand: 'COMMIT' }];
   }
 }
 
@@ -50,12 +66,14 @@ class TableProgress implements Progress {
     return rows[0] ? parseLsn(rows[0].lsn) : 0n;
   }
 
-  recordStatement(lsn: bigint, commitTimeMs: number): { text: string; params: string[] } {
-    return {
+  commitStatements(lsn: bigint, commitTimeMs: number): PipelinedStatement[] {
+    // the row is part of the transaction: an abort takes it back with the changes
+    const record = {
       text: `INSERT INTO ${TABLE} (migration, database, lsn, source_commit_at, applied_at) VALUES ($1, $2, $3::pg_lsn, $4::timestamptz, now())
        ON CONFLICT (migration, database) DO UPDATE SET lsn = EXCLUDED.lsn, source_commit_at = EXCLUDED.source_commit_at, applied_at = now()`,
       params: [this.key.migration, this.key.database, formatLsn(lsn), new Date(commitTimeMs).toISOString()],
     };
+    return [record, { text: 'COMMIT', expectCommand: 'COMMIT' }];
   }
 }
 

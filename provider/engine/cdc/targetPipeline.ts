@@ -24,7 +24,9 @@ export interface PipelinedStatement {
 
 async function run(client: pg.Client, statement: PipelinedStatement): Promise<void> {
   if (statement.copyData === undefined) {
-    const result = await client.query(statement.text, statement.params as unknown[] | undefined);
+    // several statements in one simple query answer one result each: the last one is the verdict
+    const answer = (await client.query(statement.text, statement.params as unknown[] | undefined)) as pg.QueryResult | pg.QueryResult[];
+    const result = Array.isArray(answer) ? answer[answer.length - 1]! : answer;
     if (statement.expectCommand !== undefined && result.command !== statement.expectCommand) {
       throw new Error(`${statement.text} ended as ${result.command}: the transaction had failed`);
     }

@@ -1,0 +1,88 @@
+// The recorded position of the target against batches that never commit. A runner can die, and a
+// COMMIT can fail, at any point of a batch; the position must then stay where the last committed
+// batch left it, or the next runner skips the lost batch. Before the fix, the origin's
+// pg_replication_origin_xact_setup ran as a statement of its own before COMMIT: a connection that
+// ended after it (killed runner, failed COMMIT) armed the origin, and the transaction that drops
+// the session's temporary tables on disconnect moved it past the lost batch.
+import assert from 'node:assert/strict';
+import type pg from 'pg';
+import { openProgress, type Progress, type ProgressKey } from '../../provider/engine/cdc/progress';
+import { TargetPipeline } from '../../provider/engine/cdc/targetPipeline';
+import { ident } from '../../provider/engine/connect/quote';
+import { startCluster, uniqueName, until, type Cluster } from '../support';
+
+const FIRST = 0x1_0000_0000n + 0x100n;
+const LOST = 0x1_0000_0000n + 0xabcdefn;
+
+describe('cdc: recorded position vs. batches that never commit (integration)', function () {
+  this.timeout(120_000);
+  let cluster: Cluster;
+  before(async () => {
+    cluster = await startCluster({ major: 15, label: 'progress' });
+  });
+  after(async () => cluster?.stop());
+
+  /** A database with a table whose duplicate keys are only refused at COMMIT, and one applier-like connection. */
+  async function setup(): Promise<{ db: string; key: ProgressKey }> {
+    const db = uniqueName('progress').replace(/-/g, '_');
+    await cluster.query(`CREATE DATABASE ${ident(db)}`);
+    await cluster.query('CREATE TABLE t (x int UNIQUE DEFERRABLE INITIALLY DEFERRED)', [], db);
+    return { db, key: { origin: `pgferry_test_${db}`, migration: 'm', database: db } };
+  }
+
+  /** BEGIN, the batch's statements, then its progress record and COMMIT, as the apply session sends them. */
+  async function batch(client: pg.Client, progress: Progress, sql: string, lsn: bigint, options: { stopBeforeLast?: boolean } = {}): Promise<void> {
+    const pipeline = new TargetPipeline(client, 4);
+    const fail = (e: unknown): Error => e as Error;
+    await pipeline.send({ text: 'BEGIN' }, fail);
+    // the session's staging tables are temporary: the connection drops them when it ends
+    await pipeline.send({ text: 'CREATE TEMPORARY TABLE IF NOT EXISTS stage (x int) ON COMMIT DELETE ROWS' }, fail);
+    await pipeline.send({ text: sql }, fail);
+    const statements = progress.commitStatements(lsn, Date.now());
+    if (options.stopBeforeLast) statements.pop();
+    for (const statement of statements) await pipeline.send(statement, fail);
+    await pipeline.idle();
+  }
+
+  async function recordedAfterDisconnect(db: string, key: ProgressKey, preferTable: boolean, backendPid: number): Promise<bigint> {
+    // the old backend must be gone: its exit is where a stale origin position would be committed
+    await until('the old backend to exit', async () => ((await cluster.query('SELECT 1 FROM pg_stat_activity WHERE pid = $1', [backendPid])).length === 0 ? true : undefined), 30_000, 50);
+    const client = await cluster.connect(db);
+    try {
+      return await (await openProgress(client, key, preferTable)).read();
+    } finally {
+      await client.end();
+    }
+  }
+
+  for (const preferTable of [false, true]) {
+    const mode = preferTable ? 'table' : 'origin';
+
+    it(`a COMMIT that fails leaves the position at the last committed batch (progress: ${mode})`, async () => {
+      const { db, key } = await setup();
+      const client = await cluster.connect(db);
+      const pid = (await client.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]!.pid;
+      const progress = await openProgress(client, key, preferTable);
+      assert.equal(progress.mode, mode);
+      await batch(client, progress, 'INSERT INTO t VALUES (1)', FIRST);
+      await assert.rejects(batch(client, progress, 'INSERT INTO t VALUES (2), (2)', LOST), /duplicate key/);
+      await client.end();
+      assert.equal((await recordedAfterDisconnect(db, key, preferTable, pid)).toString(16), FIRST.toString(16));
+      assert.deepEqual(await cluster.query('SELECT x FROM t', [], db), [{ x: 1 }]);
+    });
+
+    it(`a connection lost before COMMIT leaves the position at the last committed batch (progress: ${mode})`, async () => {
+      const { db, key } = await setup();
+      const client = await cluster.connect(db);
+      client.on('error', () => undefined);
+      const pid = (await client.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]!.pid;
+      const progress = await openProgress(client, key, preferTable);
+      await batch(client, progress, 'INSERT INTO t VALUES (1)', FIRST);
+      // everything of the batch but its last statement, then the socket goes away as a SIGKILL would
+      await batch(client, progress, 'INSERT INTO t VALUES (2)', LOST, { stopBeforeLast: true });
+      (client as unknown as { connection: { stream: { destroy(): void } } }).connection.stream.destroy();
+      assert.equal((await recordedAfterDisconnect(db, key, preferTable, pid)).toString(16), FIRST.toString(16));
+      assert.deepEqual(await cluster.query('SELECT x FROM t', [], db), [{ x: 1 }]);
+    });
+  }
+});
