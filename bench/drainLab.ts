@@ -1,6 +1,6 @@
-// A developer's loop for apply throughput (not part of `npm run bench`): one pgbench backlog,
-// retained by two slots created before it, drained once by a native subscription and once by
-// pgferry's Applier in this process (run it under `node --cpu-prof` to see where the time goes).
+// A developer's loop for apply throughput (not part of `npm run bench`): the same pgbench backlog
+// drained by a native subscription and by pgferry's Applier in this process, each on clusters of
+// its own (run it under `node --cpu-prof` to see where the time goes).
 //   node dist/bench/drainLab.js [--scale 10] [--tx 5000] [--clients 4] [--only pgferry|native]
 import { execFile } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
@@ -50,54 +50,65 @@ async function currentLsn(source: Cluster): Promise<bigint> {
   return parseLsn(rows[0]!.lsn);
 }
 
-async function main(): Promise<void> {
-  const scale = Number(arg('scale', '10'));
-  const tx = Number(arg('tx', '5000'));
-  const clients = Number(arg('clients', '4'));
-  const only = arg('only', 'both');
+interface DrainResult {
+  readonly seconds: number;
+  readonly rows: number;
+  readonly line: string;
+}
+
+/**
+ * One consumer's drain on a pair of clusters of its own: pgbench initialised on both sides, a slot
+ * created, the backlog written, then drained. Each consumer gets fresh clusters because the order
+ * mattered more than the consumer: run back to back on one pair, whichever drained first was up to
+ * 1.5x slower (cold caches, the source still vacuuming after pgbench), which inflated the ratio.
+ */
+async function drainOnce(consumer: 'native' | 'pgferry', scale: number, tx: number, clients: number): Promise<DrainResult> {
   const settings = { ...BENCH_SETTINGS, autovacuum: 'on' };
   const [source, target] = await Promise.all([
     startCluster({ major: 15, label: 'drain-src', settings }),
     startCluster({ major: 15, label: 'drain-dst', settings }),
   ]);
   try {
-    await Promise.all([pgbenchInit(source, 'lab', scale), pgbenchInit(target, 'labnat', scale), pgbenchInit(target, 'lab', scale)]);
+    await Promise.all([pgbenchInit(source, 'lab', scale), pgbenchInit(target, 'lab', scale)]);
     await source.query('CREATE PUBLICATION labpub FOR ALL TABLES', [], 'lab');
-    const slotRows = await source.query<{ lsn: string }>(`SELECT lsn::text FROM pg_create_logical_replication_slot('pgf', 'pgoutput')`, [], 'lab');
-    await source.query(`SELECT pg_create_logical_replication_slot('nat', 'pgoutput')`, [], 'lab');
-    const conn = `host=${source.host} port=${source.port} user=${source.user} password=${source.password} dbname=lab`;
-    await target.query(
-      `CREATE SUBSCRIPTION labsub CONNECTION '${conn}' PUBLICATION labpub WITH (create_slot = false, slot_name = 'nat', enabled = false, copy_data = false, binary = ${process.env.NATIVE_BINARY === '1'})`,
-      [],
-      'labnat',
-    );
+    const slotRows = await source.query<{ lsn: string }>(`SELECT lsn::text FROM pg_create_logical_replication_slot('drain', 'pgoutput')`, [], 'lab');
+    if (consumer === 'native') {
+      const conn = `host=${source.host} port=${source.port} user=${source.user} password=${source.password} dbname=lab`;
+      await target.query(
+        `CREATE SUBSCRIPTION labsub CONNECTION '${conn}' PUBLICATION labpub WITH (create_slot = false, slot_name = 'drain', enabled = false, copy_data = false, binary = ${process.env.NATIVE_BINARY === '1'})`,
+        [],
+        'lab',
+      );
+    }
     const bench = await runPgbench(source, 'lab', { clients, transactionsPerClient: tx });
     const end = await currentLsn(source);
     const rows = bench.transactions * 4;
-    process.stdout.write(`backlog: ${bench.transactions} transactions, ${rows} rows, written at ${bench.tps.toFixed(0)} TPS\n`);
-
-    let nativeSeconds = NaN;
-    if (only !== 'pgferry') {
+    process.stdout.write(`${consumer} backlog: ${bench.transactions} transactions, ${rows} rows, written at ${bench.tps.toFixed(0)} TPS\n`);
+    // the same quiet start for both: pgbench's own aftermath (autovacuum, checkpoint) out of the drain
+    await source.query('VACUUM pgbench_accounts, pgbench_branches, pgbench_tellers, pgbench_history', [], 'lab');
+    await source.query('CHECKPOINT');
+    let seconds = NaN;
+    let detail = '';
+    if (consumer === 'native') {
       const cpu = await cpuDuring(source, target, async () => {
         const started = Date.now();
-        await target.query('ALTER SUBSCRIPTION labsub ENABLE', [], 'labnat');
+        await target.query('ALTER SUBSCRIPTION labsub ENABLE', [], 'lab');
         for (;;) {
-          const r = await source.query<{ lsn: string }>(`SELECT confirmed_flush_lsn::text AS lsn FROM pg_replication_slots WHERE slot_name = 'nat'`);
+          const r = await source.query<{ lsn: string }>(`SELECT confirmed_flush_lsn::text AS lsn FROM pg_replication_slots WHERE slot_name = 'drain'`);
           if (parseLsn(r[0]!.lsn) >= end) break;
           await sleep(20);
         }
-        nativeSeconds = (Date.now() - started) / 1000;
+        seconds = (Date.now() - started) / 1000;
       });
-      await target.query('ALTER SUBSCRIPTION labsub DISABLE', [], 'labnat');
-      process.stdout.write(`native:  ${nativeSeconds.toFixed(2)} s, ${(rows / nativeSeconds).toFixed(0)} rows/s; ${cpu}\n`);
-    }
-    if (only !== 'native') {
+      await target.query('ALTER SUBSCRIPTION labsub DISABLE', [], 'lab');
+      detail = cpu;
+    } else {
       const server = (c: Cluster) => ({ host: c.host, port: c.port, user: c.user, password: c.password, sslMode: 'disable' as const, maintenanceDatabase: 'postgres' });
       const applier = new Applier({
         source: server(source),
         target: server(target),
         database: 'lab',
-        slot: 'pgf',
+        slot: 'drain',
         publication: 'labpub',
         origin: 'pgferry_lab',
         migration: 'lab',
@@ -106,7 +117,6 @@ async function main(): Promise<void> {
         // experiments: PGFERRY_MAX_ROWS=N changes the rows per statement
         limits: process.env.PGFERRY_MAX_ROWS ? { ...DEFAULT_LIMITS, maxRows: Number(process.env.PGFERRY_MAX_ROWS) } : undefined,
       });
-      let seconds = NaN;
       const cpu = await cpuDuring(source, target, async () => {
         const started = Date.now();
         const running = applier.run();
@@ -116,15 +126,27 @@ async function main(): Promise<void> {
         await running;
       });
       const s = applier.stats();
-      process.stdout.write(
-        `pgferry: ${seconds.toFixed(2)} s, ${(rows / seconds).toFixed(0)} rows/s (${s.inserts} ins, ${s.updates} upd, ${s.deletes} del applied; peak queue ${(s.peakQueuedBytes / 1048576).toFixed(1)} MiB); ${cpu}\n`,
-      );
-      if (!Number.isNaN(nativeSeconds)) process.stdout.write(`ratio pgferry/native: ${(nativeSeconds / seconds).toFixed(2)}\n`);
-      const check = async (db: string) =>
-        (await target.query<{ s: string }>(`SELECT (SELECT sum(abalance) FROM pgbench_accounts)::text || '/' || (SELECT count(*) FROM pgbench_history)::text || '/' || (SELECT sum(tbalance) FROM pgbench_tellers)::text AS s`, [], db))[0]!.s;
-      const want = (await source.query<{ s: string }>(`SELECT (SELECT sum(abalance) FROM pgbench_accounts)::text || '/' || (SELECT count(*) FROM pgbench_history)::text || '/' || (SELECT sum(tbalance) FROM pgbench_tellers)::text AS s`, [], 'lab'))[0]!.s;
-      process.stdout.write(`source ${want}; pgferry target ${await check('lab')}\n`);
+      detail = `${s.inserts} ins, ${s.updates} upd, ${s.deletes} del applied; peak queue ${(s.peakQueuedBytes / 1048576).toFixed(1)} MiB; ${cpu}`;
     }
+    const sums = `SELECT (SELECT sum(abalance) FROM pgbench_accounts)::text || '/' || (SELECT count(*) FROM pgbench_history)::text || '/' || (SELECT sum(tbalance) FROM pgbench_tellers)::text AS s`;
+    const [want, got] = await Promise.all([source.query<{ s: string }>(sums, [], 'lab'), target.query<{ s: string }>(sums, [], 'lab')]);
+    const line = `${consumer}: ${seconds.toFixed(2)} s, ${(rows / seconds).toFixed(0)} rows/s (${detail}); source ${want[0]!.s}, target ${got[0]!.s}`;
+    process.stdout.write(`${line}\n`);
+    return { seconds, rows, line };
+  } finally {
+    await Promise.all([source.stop(), target.stop()]);
+  }
+}
+
+async function main(): Promise<void> {
+  const scale = Number(arg('scale', '10'));
+  const tx = Number(arg('tx', '5000'));
+  const clients = Number(arg('clients', '4'));
+  const only = arg('only', 'both');
+  try {
+    const native = only === 'pgferry' ? undefined : await drainOnce('native', scale, tx, clients);
+    const pgferry = only === 'native' ? undefined : await drainOnce('pgferry', scale, tx, clients);
+    if (native && pgferry) process.stdout.write(`ratio pgferry/native: ${(native.seconds / pgferry.seconds).toFixed(2)}\n`);
   } finally {
     await stopAllClusters();
   }
