@@ -13,6 +13,7 @@ import { startCluster, uniqueName, until, type Cluster } from '../support';
 
 const FIRST = 0x1_0000_0000n + 0x100n;
 const LOST = 0x1_0000_0000n + 0xabcdefn;
+const LOST_TEXT = '1/ABCDEF'; // LOST as pg_lsn text
 
 describe('cdc: recorded position vs. batches that never commit (integration)', function () {
   this.timeout(120_000);
@@ -54,6 +55,28 @@ describe('cdc: recorded position vs. batches that never commit (integration)', f
       await client.end();
     }
   }
+
+  it('disarm() clears an origin position left set by a transaction that failed after its setup', async () => {
+    // The server behaviour guarded against, then the guard: a position set in a transaction that
+    // then failed is recorded by the commit that drops temporary tables at disconnect, unless the
+    // session disarms it first.
+    for (const disarm of [false, true]) {
+      const { db, key } = await setup();
+      const client = await cluster.connect(db);
+      const pid = (await client.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]!.pid;
+      const progress = await openProgress(client, key, false);
+      await batch(client, progress, 'INSERT INTO t VALUES (1)', FIRST);
+      await client.query('BEGIN');
+      await client.query('INSERT INTO t VALUES (2)');
+      await client.query('SELECT pg_replication_origin_xact_setup($1::pg_lsn, now())', [LOST_TEXT]);
+      await assert.rejects(client.query('SELECT 1 / 0'), /division by zero/);
+      if (disarm) await progress.disarm();
+      await client.end();
+      const recorded = await recordedAfterDisconnect(db, key, false, pid);
+      assert.equal(recorded.toString(16), (disarm ? FIRST : LOST).toString(16), disarm ? 'disarmed' : 'the server no longer records a failed transaction\'s position: revisit progress.ts');
+      assert.deepEqual(await cluster.query('SELECT x FROM t', [], db), [{ x: 1 }]);
+    }
+  });
 
   for (const preferTable of [false, true]) {
     const mode = preferTable ? 'table' : 'origin';

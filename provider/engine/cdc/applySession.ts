@@ -137,6 +137,8 @@ export async function runSession(config: SessionConfig, state: ApplyState, isSto
   let stream: ReplicationStream | undefined;
   let source: pg.Client | undefined;
   let statusTimer: NodeJS.Timeout | undefined;
+  /** Lets the target connection go cleanly: what is in flight finishes, the progress is disarmed. */
+  let release: (() => Promise<void>) | undefined;
   try {
     const replicaRole = await prepareTarget(target, state);
     const progress: Progress = await openProgress(target, config.progressKey, config.preferProgressTable);
@@ -186,6 +188,10 @@ export async function runSession(config: SessionConfig, state: ApplyState, isSto
     let markerSeen = false;
 
     const pipeline = new TargetPipeline(target, MAX_IN_FLIGHT);
+    release = async () => {
+      await pipeline.idle().catch(() => undefined);
+      await progress.disarm();
+    };
     const begin = async (): Promise<void> => {
       if (open) return;
       open = true;
@@ -358,6 +364,12 @@ export async function runSession(config: SessionConfig, state: ApplyState, isSto
     if (statusTimer) clearInterval(statusTimer);
     await stream?.close();
     await source?.end().catch(() => undefined);
+    // bounded: a target that stopped answering must not hold the session open
+    if (release) {
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([release().catch(() => undefined), new Promise((r) => (timer = setTimeout(r, 2_000)))]);
+      clearTimeout(timer);
+    }
     await target.end().catch(() => undefined);
   }
 }

@@ -34,6 +34,11 @@ export interface Progress {
    * transaction it holds) and COMMIT. The last one answers COMMIT.
    */
   commitStatements(lsn: bigint, commitTimeMs: number): PipelinedStatement[];
+  /**
+   * Before the connection is given up: ends any open transaction and makes sure no position set
+   * for a batch that did not commit can be recorded by a later commit (see the top of this file).
+   */
+  disarm(): Promise<void>;
 }
 
 const TABLE = `${ident(PROGRESS_TABLE.schema)}.${ident(PROGRESS_TABLE.table)}`;
@@ -51,6 +56,16 @@ class OriginProgress implements Progress {
     // One simple-protocol message (see the top of this file), so its values are quoted literals.
     const setup = `SELECT pg_replication_origin_xact_setup(${literal(formatLsn(lsn))}::pg_lsn, ${literal(new Date(commitTimeMs).toISOString())}::timestamptz)`;
     return [{ text: `SET CONSTRAINTS ALL IMMEDIATE; ${setup}; COMMIT`, expectCommand: 'COMMIT' }];
+  }
+
+  /**
+   * A COMMIT that fails after the setup in its message (only an internal error can, once deferred
+   * checks passed) leaves the position set; the commit that drops temporary tables at disconnect
+   * would record it. Clearing it closes that last gap while the connection still answers.
+   */
+  async disarm(): Promise<void> {
+    await this.client.query('ROLLBACK');
+    await this.client.query('SELECT pg_replication_origin_xact_reset()');
   }
 }
 
@@ -74,6 +89,10 @@ class TableProgress implements Progress {
       params: [this.key.migration, this.key.database, formatLsn(lsn), new Date(commitTimeMs).toISOString()],
     };
     return [record, { text: 'COMMIT', expectCommand: 'COMMIT' }];
+  }
+
+  async disarm(): Promise<void> {
+    await this.client.query('ROLLBACK');
   }
 }
 
