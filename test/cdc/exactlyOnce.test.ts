@@ -12,6 +12,14 @@ INSERT INTO acct SELECT g, 0, NULL FROM generate_series(1, 200) g;
 `;
 const TABLES = ['acct', 'ledger'];
 const RUNNER = path.join(__dirname, 'fixtures', 'applyRunner.js');
+/**
+ * Stress knobs for hunting rare interleavings (the defaults keep the suite short): more workers and
+ * transactions make more kill cycles, a shorter kill delay kills closer to each start. Found the
+ * origin-position bug (progress.ts) at about one run in seven with 4 / 1200 / 300.
+ */
+const WORKERS = Number(process.env.PGFERRY_EXACTLY_ONCE_WORKERS ?? 3);
+const TX_PER_WORKER = Number(process.env.PGFERRY_EXACTLY_ONCE_TX ?? 600);
+const MAX_KILL_DELAY_MS = Number(process.env.PGFERRY_EXACTLY_ONCE_KILL_MS ?? 400);
 
 function spawnApplier(f: CdcDb, initialLsn: bigint, preferProgressTable: boolean): ChildProcess {
   const child = spawn(process.execPath, [RUNNER], { stdio: ['pipe', 'ignore', 'pipe'] });
@@ -59,7 +67,7 @@ describe('cdc: exactly once under SIGKILL (integration)', function () {
       const f = await setupDb(pair.source, pair.target, DDL);
       const exported = await createSlot(f);
       await exported.release();
-      const load = workload(f, 3, 600);
+      const load = workload(f, WORKERS, TX_PER_WORKER);
       let kills = 0;
       const progress = new Set<number>();
       let loadDone = false;
@@ -76,13 +84,13 @@ describe('cdc: exactly once under SIGKILL (integration)', function () {
           if ((now!.n as number) !== before) break;
           await new Promise((r) => setTimeout(r, 50));
         }
-        await new Promise((r) => setTimeout(r, Math.floor(Math.random() * 400)));
+        await new Promise((r) => setTimeout(r, Math.floor(Math.random() * MAX_KILL_DELAY_MS)));
         child.kill('SIGKILL');
         await new Promise((r) => child.once('exit', r));
         kills += 1;
         const [row] = await f.dst('SELECT count(*)::int AS n FROM ledger');
         progress.add(row!.n as number);
-        if (kills > 40) break;
+        if (kills > 40 * Math.max(1, (WORKERS * TX_PER_WORKER) / 1800)) break;
       }
       // the killed appliers did real work: the target grew across several kills
       assert.ok(progress.size >= 3, `target progress across kills: ${[...progress].join(', ')}\n${stderr.join('')}`);
