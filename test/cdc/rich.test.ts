@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { parseMigrationSpec, runMigration } from '../../provider/engine';
 import { ControlStore } from '../../provider/engine/control/store';
-import { loadRichDatabase, RICH_CHANGES_SQL, serverSpec, startPair, type ServerPair } from '../support';
+import { loadRichDatabase, RICH_CHANGES_SQL, serverSpec, startPair, waitForStatus, type ServerPair } from '../support';
 import { rowsOf } from './harness';
 
 
@@ -33,14 +33,8 @@ describe('online migration of the rich fixture (integration)', function () {
           allowReplicaIdentityFull: true,
         }),
       );
-      for (;;) {
-        const s = await store.get('rich-online');
-        if (s && ['WaitingForUserAction', 'Failed', 'Succeeded', 'Canceled'].includes(s.state)) {
-          assert.equal(s.state, 'WaitingForUserAction', s.message);
-          break;
-        }
-        await new Promise((r) => setTimeout(r, 250));
-      }
+      const ready = await waitForStatus(store, 'rich-online', (st) => ['WaitingForUserAction', 'Failed', 'Succeeded', 'Canceled'].includes(st.state), 380_000);
+      assert.equal(ready.state, 'WaitingForUserAction', ready.message);
       await pair.source.query(RICH_CHANGES_SQL, [], 'rich_online');
       await store.requestCutover('rich-online');
       const done = await running;

@@ -11,6 +11,7 @@ import {
   RICH_CHANGES_SQL,
   startPair,
   type ServerPair,
+  waitForStatus,
 } from '../support';
 
 describe('online migration with a replication-only source user and a managed target', function () {
@@ -36,14 +37,8 @@ describe('online migration with a replication-only source user and a managed tar
     const store = new ControlStore(target);
     try {
       const running = runMigration(spec);
-      for (;;) {
-        const s = await store.get('managed-online');
-        if (s && s.state !== 'InProgress') {
-          assert.equal(s.subState, 'WaitingForCutoverTrigger', `${s.state}: ${s.message} ${JSON.stringify(s.validation.filter((v) => v.status === 'Failed'))}`);
-          break;
-        }
-        await new Promise((r) => setTimeout(r, 250));
-      }
+      const ready = await waitForStatus(store, 'managed-online', (st) => st.state !== 'InProgress', 380_000);
+      assert.equal(ready.subState, 'WaitingForCutoverTrigger', `${ready.state}: ${ready.message} ${JSON.stringify(ready.validation.filter((v) => v.status === 'Failed'))}`);
       await pair.source.query(RICH_CHANGES_SQL, [], 'rich');
       await store.requestCutover('managed-online');
       const done = await running;
