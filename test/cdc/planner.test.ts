@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { BatchPlanner, DEFAULT_LIMITS } from '../../provider/engine/cdc/planner';
-import { UNCHANGED } from '../../provider/engine/cdc/pgoutput';
+import { tupleOf, UNCHANGED } from '../../provider/engine/cdc/tuple';
 import type { Statement, TargetTable } from '../../provider/engine/cdc/statements';
 import { truncateStatement } from '../../provider/engine/cdc/statements';
 
@@ -21,13 +21,13 @@ const full: TargetTable = { ...table, oid: 2, name: 'nopk', identityFull: true, 
 describe('cdc/planner (pure)', () => {
   it('groups consecutive inserts into one COPY, escaping its text format', () => {
     const p = new BatchPlanner();
-    assert.deepEqual(p.add({ op: 'insert', table, values: ['1', 'a\tb\\c\nd\re', '1.5'] }), []);
-    assert.deepEqual(p.add({ op: 'insert', table, values: ['2', null, '2'] }), []);
-    assert.deepEqual(p.add({ op: 'insert', table, values: ['3', '\\N', '\\.'] }), []);
+    assert.deepEqual(p.add({ op: 'insert', table, values: tupleOf(['1', 'a\tb\\c\nd\re', '1.5']) }), []);
+    assert.deepEqual(p.add({ op: 'insert', table, values: tupleOf(['2', null, '2']) }), []);
+    assert.deepEqual(p.add({ op: 'insert', table, values: tupleOf(['3', '\\N', '\\.']) }), []);
     const [stmt, ...rest] = p.flush();
     assert.equal(rest.length, 0);
     assert.equal(stmt!.text, 'COPY "My ""S"""."t.x" ("id", "body", "n") FROM STDIN');
-    assert.equal(stmt!.copyData, '1\ta\\tb\\\\c\\nd\\re\t1.5\n2\t\\N\t2\n3\t\\\\N\t\\\\.\n');
+    assert.equal(stmt!.copyData?.toString(), '1\ta\\tb\\\\c\\nd\\re\t1.5\n2\t\\N\t2\n3\t\\\\N\t\\\\.\n');
     assert.deepEqual(stmt!.params, []);
     assert.equal(stmt!.rows, 3);
   });
@@ -35,8 +35,8 @@ describe('cdc/planner (pure)', () => {
   it('inserts with a multi-row INSERT into tables under row-level security and tables without columns', () => {
     const p = new BatchPlanner();
     const secured: TargetTable = { ...table, rowSecurity: true };
-    p.add({ op: 'insert', table: secured, values: ['1', 'a', '1.5'] });
-    p.add({ op: 'insert', table: secured, values: ['2', null, '2'] });
+    p.add({ op: 'insert', table: secured, values: tupleOf(['1', 'a', '1.5']) });
+    p.add({ op: 'insert', table: secured, values: tupleOf(['2', null, '2']) });
     const [stmt] = p.flush();
     assert.equal(
       stmt!.text,
@@ -44,8 +44,8 @@ describe('cdc/planner (pure)', () => {
     );
     assert.deepEqual(stmt!.params, ['1', 'a', '1.5', '2', null, '2']);
     const empty: TargetTable = { ...table, oid: 7, name: 'nothing', columns: [] };
-    p.add({ op: 'insert', table: empty, values: [] });
-    p.add({ op: 'insert', table: empty, values: [] });
+    p.add({ op: 'insert', table: empty, values: tupleOf([]) });
+    p.add({ op: 'insert', table: empty, values: tupleOf([]) });
     const [none] = p.flush();
     assert.equal(none!.text, 'INSERT INTO "My ""S"""."nothing" SELECT FROM generate_series(1, $1::int)');
     assert.deepEqual(none!.params, ['2']);
@@ -53,12 +53,12 @@ describe('cdc/planner (pure)', () => {
 
   it('breaks the batch when the shape changes, keeping commit order', () => {
     const p = new BatchPlanner();
-    p.add({ op: 'insert', table, values: ['1', 'a', '1'] });
-    const out = p.add({ op: 'update', table, identity: ['1', null, null], values: ['1', 'b', '1'] });
+    p.add({ op: 'insert', table, values: tupleOf(['1', 'a', '1']) });
+    const out = p.add({ op: 'update', table, identity: tupleOf(['1', null, null]), values: tupleOf(['1', 'b', '1']) });
     assert.equal(out.length, 1);
     assert.equal(out[0]!.op, 'insert');
     // a different set of changed columns (unchanged TOAST) is a different shape
-    const out2 = p.add({ op: 'update', table, values: ['2', UNCHANGED, '5'] });
+    const out2 = p.add({ op: 'update', table, values: tupleOf(['2', UNCHANGED, '5']) });
     assert.equal(out2[0]!.op, 'update');
     const [upd] = p.flush();
     assert.equal(
@@ -70,49 +70,50 @@ describe('cdc/planner (pure)', () => {
 
   it('never puts two changes of one key into one UPDATE, including primary-key changes', () => {
     const p = new BatchPlanner();
-    assert.equal(p.add({ op: 'update', table, values: ['1', 'a', '1'] }).length, 0);
-    assert.equal(p.add({ op: 'update', table, values: ['2', 'a', '1'] }).length, 0);
+    assert.equal(p.add({ op: 'update', table, values: tupleOf(['1', 'a', '1']) }).length, 0);
+    assert.equal(p.add({ op: 'update', table, values: tupleOf(['2', 'a', '1']) }).length, 0);
     // key 1 again, same columns: the later update supersedes the earlier one in place
-    assert.equal(p.add({ op: 'update', table, values: ['1', 'b', '1'] }).length, 0);
+    assert.equal(p.add({ op: 'update', table, values: tupleOf(['1', 'b', '1']) }).length, 0);
     // key 1 again with other columns (unchanged TOAST): the open group must run first
-    const before = p.add({ op: 'update', table, values: ['1', UNCHANGED, '3'] });
+    const before = p.add({ op: 'update', table, values: tupleOf(['1', UNCHANGED, '3']) });
     assert.equal(before.length, 1);
-    assert.deepEqual(before[0]!.params, ['1', '1', 'b', '1', '2', '2', 'a', '1']);
+    // the superseding row takes the superseded one's place at the end (keys in one UPDATE are distinct: order is free)
+    assert.deepEqual(before[0]!.params, ['2', '2', 'a', '1', '1', '1', 'b', '1']);
     // pk change 5 -> 1: the new key is in the group, so it closes
-    assert.equal(p.add({ op: 'update', table, identity: ['5', null, null], values: ['1', 'c', '1'] }).length, 1);
+    assert.equal(p.add({ op: 'update', table, identity: tupleOf(['5', null, null]), values: tupleOf(['1', 'c', '1']) }).length, 1);
     const [pk] = p.flush();
     assert.deepEqual(pk!.params, ['5', '1', 'c', '1']);
   });
 
   it('plans deletes by key and refuses an unchanged TOAST key', () => {
     const p = new BatchPlanner();
-    p.add({ op: 'delete', table, identity: ['1', null, null] });
-    p.add({ op: 'delete', table, identity: ['2', null, null] });
+    p.add({ op: 'delete', table, identity: tupleOf(['1', null, null]) });
+    p.add({ op: 'delete', table, identity: tupleOf(['2', null, null]) });
     const [del] = p.flush();
     assert.equal(del!.text, 'DELETE FROM "My ""S"""."t.x" AS t USING (VALUES ($1::integer), ($2::integer)) AS v("k0") WHERE t."id" = v."k0"');
-    assert.throws(() => p.add({ op: 'update', table, values: [UNCHANGED, 'x', '1'] }), /unchanged TOAST/);
+    assert.throws(() => p.add({ op: 'update', table, values: tupleOf([UNCHANGED, 'x', '1']) }), /unchanged TOAST/);
   });
 
   it('respects row and parameter limits', () => {
     const p = new BatchPlanner({ maxRows: 3, maxParams: 1000, maxBytes: 1 << 20 });
     const statements = [];
-    for (let i = 0; i < 10; i++) statements.push(...p.add({ op: 'insert', table, values: [String(i), 'x', '1'] }));
+    for (let i = 0; i < 10; i++) statements.push(...p.add({ op: 'insert', table, values: tupleOf([String(i), 'x', '1']) }));
     statements.push(...p.flush());
     assert.deepEqual(statements.map((s) => s.rows), [3, 3, 3, 1]);
     const q = new BatchPlanner({ maxRows: 100, maxParams: 7, maxBytes: 1 << 20 });
     const s2 = [];
-    for (let i = 0; i < 5; i++) s2.push(...q.add({ op: 'insert', table, values: [String(i), 'x', '1'] }));
+    for (let i = 0; i < 5; i++) s2.push(...q.add({ op: 'insert', table, values: tupleOf([String(i), 'x', '1']) }));
     s2.push(...q.flush());
     assert.deepEqual(s2.map((s) => s.rows), [2, 2, 1]);
   });
 
   it('uses one row per statement for REPLICA IDENTITY FULL, matching all old values', () => {
     const p = new BatchPlanner();
-    const out = p.add({ op: 'update', table: full, identity: ['1', null, '2'], values: ['1', 'b', UNCHANGED] });
+    const out = p.add({ op: 'update', table: full, identity: tupleOf(['1', null, '2']), values: tupleOf(['1', 'b', UNCHANGED]) });
     assert.equal(out.length, 1);
     assert.match(out[0]!.text, /^WITH f AS \(SELECT s\.tableoid AS o, s\.ctid AS c FROM "My ""S"""\."nopk" AS s WHERE s\."id" = \$1::integer AND s\."body" IS NULL AND s\."n" = \$2::numeric LIMIT 1\) UPDATE/);
     assert.deepEqual(out[0]!.params, ['1', '2', '1', 'b']);
-    const del = p.add({ op: 'delete', table: full, identity: ['1', 'x', '2'] });
+    const del = p.add({ op: 'delete', table: full, identity: tupleOf(['1', 'x', '2']) });
     assert.match(del[0]!.text, /DELETE FROM "My ""S"""\."nopk" AS t USING f WHERE t\.tableoid = f\.o AND t\.ctid = f\.c$/);
   });
 
@@ -121,8 +122,8 @@ describe('cdc/planner (pure)', () => {
     const mixed = (p: BatchPlanner): string[] => {
       const out = [];
       for (let i = 0; i < 3; i++) {
-        out.push(...p.add({ op: 'update', table, values: [String(i), 'x', '1'] }));
-        out.push(...p.add({ op: 'insert', table: other, values: [String(i), 'y', '2'] }));
+        out.push(...p.add({ op: 'update', table, values: tupleOf([String(i), 'x', '1']) }));
+        out.push(...p.add({ op: 'insert', table: other, values: tupleOf([String(i), 'y', '2']) }));
       }
       out.push(...p.flush());
       return out.map((s) => `${s.op}:${s.rows}`);
@@ -136,15 +137,15 @@ describe('cdc/planner (pure)', () => {
     const out: string[] = [];
     // the keys a statement touches: delete parameters, or the first field of each COPY line
     const keys = (s: Statement): string =>
-      s.copyData === undefined ? s.params.join(',') : s.copyData.split('\n').filter(Boolean).map((line) => line.split('\t')[0]).join(',');
+      s.copyData === undefined ? s.params.join(',') : s.copyData.toString().split('\n').filter(Boolean).map((line) => line.split('\t')[0]).join(',');
     const run = (c: Parameters<BatchPlanner['add']>[0]): void => {
       out.push(...p.add(c).map((s) => `${s.op}:${keys(s)}`));
     };
-    run({ op: 'insert', table, values: ['1', 'a', '1'] });
-    run({ op: 'delete', table, identity: ['9', null, null] }); // held beside the inserts
-    run({ op: 'insert', table, values: ['2', 'a', '1'] });
-    run({ op: 'delete', table, identity: ['1', null, null] }); // key 1 is pending as an insert: flush, in order
-    run({ op: 'insert', table, values: ['1', 'b', '1'] }); // re-insert after the delete: the delete runs first
+    run({ op: 'insert', table, values: tupleOf(['1', 'a', '1']) });
+    run({ op: 'delete', table, identity: tupleOf(['9', null, null]) }); // held beside the inserts
+    run({ op: 'insert', table, values: tupleOf(['2', 'a', '1']) });
+    run({ op: 'delete', table, identity: tupleOf(['1', null, null]) }); // key 1 is pending as an insert: flush, in order
+    run({ op: 'insert', table, values: tupleOf(['1', 'b', '1']) }); // re-insert after the delete: the delete runs first
     out.push(...p.flush().map((s) => `${s.op}:${keys(s)}`));
     assert.deepEqual(out, ['delete:9', 'insert:1,2', 'delete:1', 'insert:1']);
   });
@@ -152,7 +153,7 @@ describe('cdc/planner (pure)', () => {
   it('does not SET a GENERATED ALWAYS identity column in an UPDATE', () => {
     const gen: TargetTable = { ...table, oid: 5, columns: table.columns.map((c, i) => (i === 0 ? { ...c, identityAlways: true } : c)) };
     const p = new BatchPlanner();
-    p.add({ op: 'update', table: gen, values: ['1', 'b', '2'] });
+    p.add({ op: 'update', table: gen, values: tupleOf(['1', 'b', '2']) });
     const [upd] = p.flush();
     assert.match(upd!.text, /SET "body" = v\."s0", "n" = v\."s1" FROM/);
     assert.deepEqual(upd!.params, ['1', 'b', '2']);

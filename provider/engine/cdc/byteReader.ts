@@ -86,12 +86,18 @@ export class ByteReader {
     return out;
   }
 
-  text(n: number): string {
+  /** The buffer read (offsets from span() are into it). */
+  get buffer(): Buffer {
+    return this.bytes;
+  }
+
+  /** Skips n bytes and returns where they start in `buffer`: a value read in place. */
+  span(n: number): number {
     if (n < 0) throw new Error(`negative length ${n} at offset ${this.offset}`);
     this.need(n);
-    const text = this.bytes.toString('utf8', this.offset, this.offset + n);
+    const start = this.offset;
     this.offset += n;
-    return text;
+    return start;
   }
 
   rest(): Uint8Array {

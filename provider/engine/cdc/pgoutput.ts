@@ -1,13 +1,11 @@
 // pgoutput (protocol version 1) message decoder: bytes in, typed messages out, values kept in the
-// server's text form so floats, numerics, timestamps, arrays and json round-trip exactly.
-// Stateless: the relation cache lives in the normaliser.
+// server's text form so floats, numerics, timestamps, arrays and json round-trip exactly, and read
+// in place (see tuple.ts). Stateless: the relation cache lives in the normaliser.
 // https://www.postgresql.org/docs/current/protocol-logicalrep-message-formats.html
 import { ByteReader } from './byteReader';
+import { NULL_VALUE, Tuple, UNCHANGED_VALUE } from './tuple';
 
-/** A column whose TOASTed value did not change: the server did not send it, the target keeps it. */
-export const UNCHANGED: unique symbol = Symbol('unchanged-toast');
-export type TupleValue = string | null | typeof UNCHANGED;
-export type Tuple = readonly TupleValue[];
+export { Tuple, UNCHANGED, type TupleValue } from './tuple';
 
 export type ReplicaIdentity = 'default' | 'nothing' | 'full' | 'index';
 
@@ -59,16 +57,23 @@ const IDENTITIES: Record<string, ReplicaIdentity> = { d: 'default', n: 'nothing'
 
 function tuple(r: ByteReader): Tuple {
   const count = r.i16();
-  const values: TupleValue[] = new Array(count);
+  const cells: number[] = new Array(2 * count);
   for (let i = 0; i < count; i++) {
     const kind = r.u8();
-    if (kind === 0x74 /* t */) values[i] = r.text(r.i32());
-    else if (kind === 0x6e /* n */) values[i] = null;
-    else if (kind === 0x75 /* u */) values[i] = UNCHANGED;
-    else if (kind === 0x62 /* b */) throw new Error('binary tuple values are not requested and not supported');
+    if (kind === 0x74 /* t */) {
+      const size = r.i32();
+      cells[2 * i] = r.span(size);
+      cells[2 * i + 1] = size;
+    } else if (kind === 0x6e /* n */) {
+      cells[2 * i] = 0;
+      cells[2 * i + 1] = NULL_VALUE;
+    } else if (kind === 0x75 /* u */) {
+      cells[2 * i] = 0;
+      cells[2 * i + 1] = UNCHANGED_VALUE;
+    } else if (kind === 0x62 /* b */) throw new Error('binary tuple values are not requested and not supported');
     else throw new Error(`unknown tuple value kind 0x${kind.toString(16)}`);
   }
-  return values;
+  return new Tuple(r.buffer, cells);
 }
 
 function oldKind(tag: number): 'K' | 'O' {

@@ -8,8 +8,8 @@
 // across tables mid-transaction: the applier turns it on only under session_replication_role =
 // replica (no foreign-key or user triggers fire). In that mode a table's deletes may also be held
 // beside its insert group and run first, unless a key is shared (see add()). Pure: no IO.
+import { CopyRows } from './copyRows';
 import type { RowOp } from './normalizer';
-import { UNCHANGED, type Tuple, type TupleValue } from './pgoutput';
 import {
   copyInsertStatement,
   deleteStatement,
@@ -17,11 +17,11 @@ import {
   insertStatement,
   stagedStatements,
   updateStatement,
-  type Param,
   type StageTable,
   type Statement,
   type TargetTable,
 } from './statements';
+import { type Tuple, type TupleValue, UNCHANGED } from './tuple';
 
 export interface RowChange {
   readonly op: RowOp;
@@ -54,33 +54,27 @@ interface Group {
   readonly table: TargetTable;
   readonly keyCols: readonly number[];
   readonly cols: readonly number[];
-  readonly rows: Param[][];
+  /** The rows as COPY data: [...old key values, ...values of cols] (inserts: values only). */
+  readonly rows: CopyRows;
   readonly keys: Set<string>;
   /** Update groups: row index of each key updated in place (old key = new key). */
   readonly inPlace: Map<string, number>;
   params: number;
-  bytes: number;
 }
-
-function param(value: TupleValue | undefined, what: string): Param {
-  if (value === UNCHANGED) throw new Error(`${what} is an unchanged TOAST value and cannot identify a row`);
-  return value ?? null;
-}
-
-const sizeOf = (row: readonly Param[]): number => {
-  let n = 16;
-  for (const v of row) n += v === null ? 1 : v.length + 8;
-  return n;
-};
 
 /**
  * A row key as one string, for the sets that detect two changes of one row. One column: the value
  * itself (NUL cannot occur in a text value, so "\0" stands for NULL); several: length-prefixed.
+ * `value(i)` gives key column i's value; an unchanged TOAST value cannot identify a row.
  */
-function keyString(parts: readonly Param[]): string {
-  if (parts.length === 1) return parts[0] ?? '\0';
+function keyString(keyCols: readonly number[], value: (i: number) => TupleValue, label: (i: number) => string): string {
   let out = '';
-  for (const p of parts) out += p === null ? 'N' : `${p.length}:${p}`;
+  for (const i of keyCols) {
+    const v = value(i);
+    if (v === UNCHANGED) throw new Error(`${label(i)} is an unchanged TOAST value and cannot identify a row`);
+    if (keyCols.length === 1) return v ?? '\0';
+    out += v === null ? 'N' : `${v.length}:${v}`;
+  }
   return out;
 }
 
@@ -115,13 +109,13 @@ function tableShape(table: TargetTable): TableShape {
 }
 
 /** The columns a change sets, and its statement shape (operation and those columns). */
-function changedColumns(op: RowOp, values: Tuple, meta: TableShape): { cols: readonly number[]; shape: string } {
-  if (op === 'delete') return { cols: [], shape: 'delete|' };
+function changedColumns(op: RowOp, values: Tuple | undefined, meta: TableShape): { cols: readonly number[]; shape: string } {
+  if (op === 'delete' || !values) return { cols: [], shape: `${op}|` };
   const base = op === 'insert' ? meta.allCols : meta.updateCols;
   let complete = values.length === meta.allCols.length;
-  for (let j = 0; complete && j < base.length; j++) if (values[base[j]!] === UNCHANGED) complete = false;
+  for (let j = 0; complete && j < base.length; j++) if (values.isUnchanged(base[j]!)) complete = false;
   if (complete) return { cols: base, shape: op === 'insert' ? meta.insertShape : meta.updateShape };
-  const cols = base.filter((i) => i < values.length && values[i] !== UNCHANGED);
+  const cols = base.filter((i) => i < values.length && !values.isUnchanged(i));
   return { cols, shape: `${op}|${cols.join(',')}` };
 }
 
@@ -136,14 +130,14 @@ export class BatchPlanner {
 
   constructor(private readonly limits: PlannerLimits = DEFAULT_LIMITS) {}
 
-  /** Bytes of parameter text held in open groups. */
+  /** Bytes of COPY data held in open groups. */
   get pendingBytes(): number {
     return this.held;
   }
 
   get pendingRows(): number {
     let n = 0;
-    for (const g of [...this.groups.values(), ...this.deletes.values()]) n += g.rows.length;
+    for (const g of [...this.groups.values(), ...this.deletes.values()]) n += g.rows.rows;
     return n;
   }
 
@@ -163,25 +157,25 @@ export class BatchPlanner {
     if (change.op !== 'insert' && keyCols.length === 0) {
       throw new Error(`${change.op} on ${table.schema}.${table.name}, which has no replica identity columns`);
     }
-    const values = change.values ?? [];
+    const values = change.values;
     // An UPDATE leaves GENERATED ALWAYS identity columns alone: the target refuses to set them.
     const { cols, shape } = changedColumns(change.op, values, meta);
     const label = (i: number): string => `key column "${table.columns[i]!.name}" of ${table.schema}.${table.name}`;
-    const key = (tuple: Tuple): Param[] => keyCols.map((i) => param(tuple[i], label(i)));
-    const oldKey = change.op === 'insert' ? [] : key(change.identity ?? values);
-    const row: Param[] = oldKey;
-    for (const i of cols) row.push(values[i] as Param);
+    const identity = change.op === 'insert' ? undefined : (change.identity ?? values);
+    if (change.op !== 'insert' && !identity) throw new Error(`${change.op} on ${table.schema}.${table.name} without old values`);
     const keyStrings: string[] = [];
-    if (change.op !== 'insert') keyStrings.push(keyString(row.slice(0, keyCols.length)));
-    if (change.op === 'update') {
-      keyStrings.push(keyString(keyCols.map((i, j) => (values[i] === UNCHANGED ? row[j]! : (values[i] as Param)))));
+    if (identity) keyStrings.push(keyString(keyCols, (i) => identity.value(i), label));
+    if (change.op === 'update' && values) {
+      keyStrings.push(keyString(keyCols, (i) => (values.isUnchanged(i) ? identity!.value(i) : values.value(i)), label));
     }
     // Inserts remember their keys only where deletes may be held beside them.
-    if (change.op === 'insert' && perTable && keyCols.length > 0 && keyCols.every((i) => values[i] !== UNCHANGED)) {
-      keyStrings.push(keyString(key(values)));
+    if (change.op === 'insert' && values && perTable && keyCols.length > 0 && keyCols.every((i) => !values.isUnchanged(i))) {
+      keyStrings.push(keyString(keyCols, (i) => values.value(i), label));
     }
+    const rowKeyCols = change.op === 'insert' ? [] : keyCols;
+    const rowParams = rowKeyCols.length + cols.length;
     const full = (g: Group): boolean =>
-      g.rows.length >= this.limits.maxRows || g.params + row.length > this.limits.maxParams || g.bytes >= this.limits.maxBytes;
+      g.rows.written >= this.limits.maxRows || g.params + rowParams > this.limits.maxParams || g.rows.byteLength >= this.limits.maxBytes;
 
     let target: Map<number, Group> = this.groups;
     if (change.op === 'delete' && perTable) {
@@ -197,11 +191,9 @@ export class BatchPlanner {
       // A later update of the same row with the same columns supersedes the earlier one: both
       // set absolute values, so only the last needs to run.
       const inPlace = change.op === 'update' && keyStrings[0] === keyStrings[1] ? g?.inPlace.get(keyStrings[0]!) : undefined;
-      if (g && inPlace !== undefined && g.shape === shape) {
-        const size = sizeOf(row);
-        this.held += size - sizeOf(g.rows[inPlace]!);
-        g.bytes += size - sizeOf(g.rows[inPlace]!);
-        g.rows[inPlace] = row;
+      if (g && inPlace !== undefined && g.shape === shape && !full(g)) {
+        g.rows.supersede(inPlace);
+        g.inPlace.set(keyStrings[0]!, this.append(g, identity, rowKeyCols, values, cols));
         return out;
       }
       const conflict = g && (g.shape !== shape || full(g) || keyStrings.some((k) => g.keys.has(k)));
@@ -211,17 +203,22 @@ export class BatchPlanner {
     if (this.held >= this.limits.maxBytes) out.push(...this.flush());
     let open = target.get(table.oid);
     if (!open) {
-      open = { shape, op: change.op, table, keyCols: change.op === 'insert' ? [] : keyCols, cols, rows: [], keys: new Set(), inPlace: new Map(), params: 0, bytes: 0 };
+      open = { shape, op: change.op, table, keyCols: rowKeyCols, cols, rows: new CopyRows(), keys: new Set(), inPlace: new Map(), params: 0 };
       target.set(table.oid, open);
     }
-    const size = sizeOf(row);
-    open.rows.push(row);
-    open.params += row.length;
-    open.bytes += size;
-    this.held += size;
+    const row = this.append(open, identity, rowKeyCols, values, cols);
+    open.params += rowParams;
     for (const k of keyStrings) open.keys.add(k);
-    if (change.op === 'update' && keyStrings[0] === keyStrings[1]) open.inPlace.set(keyStrings[0]!, open.rows.length - 1);
+    if (change.op === 'update' && keyStrings[0] === keyStrings[1]) open.inPlace.set(keyStrings[0]!, row);
     return out;
+  }
+
+  /** Writes a row into a group, keeping the count of bytes held; returns its row index. */
+  private append(g: Group, identity: Tuple | undefined, keyCols: readonly number[], values: Tuple | undefined, cols: readonly number[]): number {
+    const before = g.rows.byteLength;
+    const row = g.rows.append(identity, keyCols, values, cols);
+    this.held += g.rows.byteLength - before;
+    return row;
   }
 
   /** Closes every open group: their statements (table by table), or nothing. */
@@ -240,23 +237,24 @@ export class BatchPlanner {
     const g = from.get(oid);
     if (!g) return [];
     from.delete(oid);
-    this.held -= g.bytes;
-    if (g.rows.length === 0) return [];
+    this.held -= g.rows.byteLength;
+    if (g.rows.rows === 0) return [];
     switch (g.op) {
       case 'insert':
-        return [g.table.rowSecurity || g.cols.length === 0 ? insertStatement(g.table, g.cols, g.rows) : copyInsertStatement(g.table, g.cols, g.rows)];
+        if (g.cols.length === 0) return [insertStatement(g.table, g.cols, Array.from({ length: g.rows.rows }, () => []))];
+        return [g.table.rowSecurity ? insertStatement(g.table, g.cols, g.rows.params()) : copyInsertStatement(g.table, g.cols, g.rows)];
       case 'update':
         if (g.cols.length === 0) return []; // nothing but unchanged TOAST values: no-op
         if (this.staging(g)) return stagedStatements(g.table, 'update', g.keyCols, g.cols, g.rows, this.stage(g));
-        return [updateStatement(g.table, g.keyCols, g.cols, g.rows)];
+        return [updateStatement(g.table, g.keyCols, g.cols, g.rows.params())];
       case 'delete':
         if (this.staging(g)) return stagedStatements(g.table, 'delete', g.keyCols, [], g.rows, this.stage(g));
-        return [deleteStatement(g.table, g.keyCols, g.rows)];
+        return [deleteStatement(g.table, g.keyCols, g.rows.params())];
     }
   }
 
   private staging(g: Group): boolean {
-    return this.limits.stageMinRows !== undefined && g.rows.length >= this.limits.stageMinRows;
+    return this.limits.stageMinRows !== undefined && g.rows.rows >= this.limits.stageMinRows;
   }
 
   private stage(g: Group): StageTable {

@@ -2,8 +2,9 @@
 // (VALUES), one-row statements for REPLICA IDENTITY FULL tables, TRUNCATE. Pure; every name goes
 // through the quoting helper and every value is a $n parameter with an explicit cast, or COPY data.
 import { ident, qualified } from '../connect/quote';
+import type { CopyRows } from './copyRows';
 import type { RowOp } from './normalizer';
-import { UNCHANGED, type Tuple } from './pgoutput';
+import { type Tuple, UNCHANGED } from './tuple';
 
 export interface TargetColumn {
   readonly name: string;
@@ -39,7 +40,7 @@ export interface Statement {
   readonly params: readonly Param[];
   readonly rows: number;
   /** Set for COPY ... FROM STDIN (`text`): the rows in COPY's text format, sent as its data. */
-  readonly copyData?: string;
+  readonly copyData?: Buffer;
   /** SQL this statement needs run once per target session before it (its staging table). */
   readonly requires?: { readonly key: string; readonly sql: string };
 }
@@ -67,33 +68,6 @@ function valuesRows(rows: readonly (readonly Param[])[], casts: readonly string[
   return out.join(', ');
 }
 
-/** COPY text format escapes (backslash first in meaning: every other escape starts with one). */
-const COPY_SPECIAL = /[\\\n\r\t]/;
-const COPY_SPECIAL_ALL = /[\\\n\r\t]/g;
-const COPY_ESCAPES: Readonly<Record<string, string>> = { '\\': '\\\\', '\n': '\\n', '\r': '\\r', '\t': '\\t' };
-
-/** One value in COPY's text format: \N for NULL, the four special characters escaped. */
-function copyText(value: Param): string {
-  if (value === null) return '\\N';
-  return COPY_SPECIAL.test(value) ? value.replace(COPY_SPECIAL_ALL, (c) => COPY_ESCAPES[c]!) : value;
-}
-
-/**
- * Rows as COPY text-format data: tab-separated values, one line per row. Joined from an array, not
- * appended: thousands of += make a rope the garbage collector copies while the statement waits in
- * the pipeline; one join makes one flat string.
- */
-function copyRows(rows: readonly (readonly Param[])[]): string {
-  const parts: string[] = [];
-  for (const row of rows) {
-    for (let i = 0; i < row.length; i++) {
-      parts.push(copyText(row[i]!));
-      parts.push(i === row.length - 1 ? '\n' : '\t');
-    }
-  }
-  return parts.join('');
-}
-
 /**
  * Inserts as COPY ... FROM STDIN: about three times less work for the target than a multi-row
  * INSERT with parameters (measured on pgbench_history). Like PostgreSQL's own apply worker, COPY
@@ -102,10 +76,10 @@ function copyRows(rows: readonly (readonly Param[])[]): string {
  * source's text output, which the target's input functions read back as a cast would.
  * Tables under row-level security and tables without columns take an INSERT (see insertStatement).
  */
-export function copyInsertStatement(table: TargetTable, cols: readonly number[], rows: readonly (readonly Param[])[]): Statement {
+export function copyInsertStatement(table: TargetTable, cols: readonly number[], rows: CopyRows): Statement {
   const target = qualified(table.schema, table.name);
   const names = cols.map((i) => ident(table.columns[i]!.name)).join(', ');
-  return { op: 'insert', target, text: `COPY ${target} (${names}) FROM STDIN`, params: [], rows: rows.length, copyData: copyRows(rows) };
+  return { op: 'insert', target, text: `COPY ${target} (${names}) FROM STDIN`, params: [], rows: rows.rows, copyData: rows.data() };
 }
 
 /**
@@ -183,7 +157,7 @@ export function stagedStatements(
   op: 'update' | 'delete',
   keyCols: readonly number[],
   setCols: readonly number[],
-  rows: readonly (readonly Param[])[],
+  rows: CopyRows,
   stage: StageTable,
 ): Statement[] {
   const stageName = `pg_temp.${ident(stage.name)}`;
@@ -196,8 +170,8 @@ export function stagedStatements(
     target,
     text: `COPY ${stageName} (${aliases.join(', ')}) FROM STDIN`,
     params: [],
-    rows: rows.length,
-    copyData: copyRows(rows),
+    rows: rows.rows,
+    copyData: rows.data(),
     requires: { key: stage.name, sql: create },
   };
   const staged = `WITH v AS (DELETE FROM ${stageName} RETURNING *) `;
@@ -206,7 +180,7 @@ export function stagedStatements(
     op === 'delete'
       ? `${staged}DELETE FROM ${target} AS t USING v WHERE ${match}`
       : `${staged}UPDATE ${target} AS t SET ${setList(table, setCols)} FROM v WHERE ${match}`;
-  return [fill, { op, target, text: apply, params: [], rows: rows.length }];
+  return [fill, { op, target, text: apply, params: [], rows: rows.rows }];
 }
 
 /** One row of a REPLICA IDENTITY FULL table: the first row whose every old value matches (duplicates are legal). */
@@ -218,7 +192,7 @@ export function fullIdentityStatement(table: TargetTable, op: 'update' | 'delete
   };
   const conds: string[] = [];
   table.columns.forEach((column, i) => {
-    const value = old[i];
+    const value = old.value(i);
     if (value === UNCHANGED || value === undefined) return;
     const col = `s.${ident(column.name)}`;
     if (value === null) conds.push(`${col} IS NULL`);
@@ -233,7 +207,7 @@ export function fullIdentityStatement(table: TargetTable, op: 'update' | 'delete
   }
   const sets: string[] = [];
   table.columns.forEach((column, i) => {
-    const value = values?.[i];
+    const value = values?.value(i);
     if (value === UNCHANGED || value === undefined || column.identityAlways) return;
     sets.push(`${ident(column.name)} = ${add(value, column.cast)}`);
   });

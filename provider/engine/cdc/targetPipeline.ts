@@ -15,7 +15,7 @@ import { from as copyFrom } from 'pg-copy-streams';
 export interface PipelinedStatement {
   readonly text: string;
   readonly params?: readonly unknown[];
-  readonly copyData?: string;
+  readonly copyData?: Buffer;
   /** The command tag the server must answer (COMMIT of an aborted transaction answers ROLLBACK). */
   readonly expectCommand?: string;
   /** COPY: the rows the server must report loaded (a mismatch means a malformed line). */
