@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { Applier, type ApplierOptions } from '../../provider/engine/cdc/applier';
 import { ensurePublication, createSlotWithSnapshot, type ExportedSlot } from '../../provider/engine/cdc/slot';
-import { ident } from '../../provider/engine/connect/quote';
+import { ident, literal } from '../../provider/engine/connect/quote';
 import { cutoverMessagePrefix, originName, publicationName, slotName } from '../../provider/engine/names';
 import type { ServerSpec } from '../../provider/engine/spec/schema';
 import { serverSpec, uniqueName, type Cluster } from '../support';
@@ -19,10 +19,12 @@ export interface CdcDb {
   dst(sql: string, params?: unknown[]): Promise<Record<string, unknown>[]>;
 }
 
-export async function setupDb(source: Cluster, target: Cluster, ddl: string, targetSpec?: ServerSpec): Promise<CdcDb> {
+/** `encoding`: both databases in that server encoding (C locale) instead of the cluster's default. */
+export async function setupDb(source: Cluster, target: Cluster, ddl: string, targetSpec?: ServerSpec, encoding?: 'LATIN1' | 'SQL_ASCII' | 'UTF8'): Promise<CdcDb> {
   const db = uniqueName('cdc').replace(/-/g, '_');
-  await source.query(`CREATE DATABASE ${ident(db)}`);
-  await target.query(`CREATE DATABASE ${ident(db)}`);
+  const options = encoding ? ` TEMPLATE template0 ENCODING ${literal(encoding)} LC_COLLATE 'C' LC_CTYPE 'C'` : '';
+  await source.query(`CREATE DATABASE ${ident(db)}${options}`);
+  await target.query(`CREATE DATABASE ${ident(db)}${options}`);
   if (ddl) {
     await source.query(ddl, [], db);
     await target.query(ddl, [], db);

@@ -3,7 +3,9 @@
 // into the COPY data (copyRows.ts) without ever becoming JavaScript strings, which was about a
 // quarter of the apply process's CPU (decoding every value, then encoding it again for the socket).
 // Only key columns (the planner's sets of touched rows) and small statements with parameters are
-// decoded. The bytes are in the client encoding of the replication connection (UTF8: see stream.ts).
+// decoded. The bytes are in the replication connection's client encoding, UTF8 (pg asks for it in
+// every startup message), which is also what the target connection reads, whatever the databases'
+// encodings: the servers convert at both ends.
 
 /** A column whose TOASTed value did not change: the server did not send it, the target keeps it. */
 export const UNCHANGED: unique symbol = Symbol('unchanged-toast');
