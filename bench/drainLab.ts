@@ -3,7 +3,8 @@
 // its own (run it under `node --cpu-prof` to see where the time goes).
 //   node dist/bench/drainLab.js [--scale 10] [--tx 5000] [--clients 4] [--only pgferry|native]
 import { execFile } from 'node:child_process';
-import { readFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
+import { Session } from 'node:inspector';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { Applier } from '../provider/engine/cdc/applier';
@@ -48,6 +49,56 @@ async function cpuDuring(source: Cluster, target: Cluster, run: () => Promise<vo
 async function currentLsn(source: Cluster): Promise<bigint> {
   const rows = await source.query<{ lsn: string }>('SELECT pg_current_wal_lsn()::text AS lsn');
   return parseLsn(rows[0]!.lsn);
+}
+
+/** The sampling heap profiler, counting objects the garbage collector has already freed too. */
+async function startAllocationProfile(): Promise<{ stop(): Promise<unknown> }> {
+  const session = new Session();
+  session.connect();
+  const post = (method: string, params?: object) =>
+    new Promise<unknown>((resolve, reject) => session.post(method, params ?? {}, (error, result) => (error ? reject(error) : resolve(result))));
+  await post('HeapProfiler.startSampling', { samplingInterval: 16384, includeObjectsCollectedByMajorGC: true, includeObjectsCollectedByMinorGC: true });
+  return {
+    async stop() {
+      const { profile } = (await post('HeapProfiler.stopSampling')) as { profile: unknown };
+      session.disconnect();
+      return profile;
+    },
+  };
+}
+
+/** utime + stime of a process in clock ticks (1/100 s). */
+async function ticks(pid: number): Promise<number> {
+  const stat = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => '');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return Number(fields[11]) + Number(fields[12]);
+}
+
+/** Samples the three processes of a pgferry drain every 100 ms into `lines` until stopped. */
+function sampleTimeline(source: Cluster, target: Cluster, lines: string[]): { stop(): Promise<void> } {
+  let running = true;
+  const done = (async () => {
+    let pids: number[] = [];
+    while (running && pids.length < 3) {
+      const w = await source.query<{ pid: number | null }>(`SELECT active_pid AS pid FROM pg_replication_slots WHERE slot_name = 'drain'`);
+      const t = await target.query<{ pid: number }>(`SELECT pid FROM pg_stat_activity WHERE application_name = 'pgferry apply'`);
+      if (w[0]?.pid && t[0]?.pid) pids = [w[0].pid, process.pid, t[0].pid];
+      else await sleep(20);
+    }
+    let last = await Promise.all(pids.map(ticks));
+    while (running) {
+      await sleep(100);
+      const now = await Promise.all(pids.map(ticks));
+      lines.push(now.map((n, i) => String(n - last[i]!).padStart(4)).join(' ') + `  = ${now.reduce((a, n, i) => a + n - last[i]!, 0)}`);
+      last = now;
+    }
+  })();
+  return {
+    async stop() {
+      running = false;
+      await done;
+    },
+  };
 }
 
 interface DrainResult {
@@ -117,14 +168,22 @@ async function drainOnce(consumer: 'native' | 'pgferry', scale: number, tx: numb
         // experiments: PGFERRY_MAX_ROWS=N changes the rows per statement
         limits: process.env.PGFERRY_MAX_ROWS ? { ...DEFAULT_LIMITS, maxRows: Number(process.env.PGFERRY_MAX_ROWS) } : undefined,
       });
+      const timeline: string[] = [];
       const cpu = await cpuDuring(source, target, async () => {
         const started = Date.now();
         const running = applier.run();
+        // DRAIN_TIMELINE=1: CPU % of the walsender, this process and the apply backend every 100 ms
+        const sampler = process.env.DRAIN_TIMELINE === '1' ? sampleTimeline(source, target, timeline) : undefined;
+        // DRAIN_ALLOC_PROFILE=file: where this process allocates during the drain, garbage included
+        const allocations = process.env.DRAIN_ALLOC_PROFILE ? await startAllocationProfile() : undefined;
         while (applier.stats().appliedLsn < end && applier.stats().confirmedLsn < end) await sleep(20);
         seconds = (Date.now() - started) / 1000;
+        await sampler?.stop();
+        if (allocations) await writeFile(process.env.DRAIN_ALLOC_PROFILE!, JSON.stringify(await allocations.stop()));
         applier.stop();
         await running;
       });
+      if (timeline.length > 0) process.stdout.write(`timeline (walsender / pgferry / apply backend, CPU % per 100 ms):\n${timeline.join('\n')}\n`);
       const s = applier.stats();
       detail = `${s.inserts} ins, ${s.updates} upd, ${s.deletes} del applied; peak queue ${(s.peakQueuedBytes / 1048576).toFixed(1)} MiB; ${cpu}`;
     }

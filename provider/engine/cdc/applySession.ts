@@ -151,17 +151,19 @@ export async function runSession(config: SessionConfig, state: ApplyState, isSto
     const normalizer = new ChangeNormalizer(state.relations);
     state.relations = normalizer.knownRelations();
     const queue = new RecordQueue(config.queueBudgetBytes, () => stream?.pause(), () => stream?.resume());
-    stream = await ReplicationStream.start(config.source, config.database, { slot: config.slot, publication: config.publication, startLsn }, (frame) => {
-      state.receivedLsn = maxLsn(state.receivedLsn, frame.walEnd);
-      if (frame.kind === 'keepalive') {
-        if (frame.replyRequested && state.confirmedLsn > 0n) stream?.sendStatus(state.confirmedLsn, state.receivedLsn);
-        queue.pushKeepalive(frame.walEnd);
-        return;
-      }
-      // Queued as bytes and decoded by the consumer: decoded rows then live only from decoding to
-      // their statement, young enough for cheap garbage collection.
-      queue.pushXlog(frame.payload);
-      if (queue.bytes > state.peakQueuedBytes) state.peakQueuedBytes = queue.bytes;
+    stream = await ReplicationStream.start(config.source, config.database, { slot: config.slot, publication: config.publication, startLsn }, {
+      keepalive: (walEnd, replyRequested) => {
+        state.receivedLsn = maxLsn(state.receivedLsn, walEnd);
+        if (replyRequested && state.confirmedLsn > 0n) stream?.sendStatus(state.confirmedLsn, state.receivedLsn);
+        queue.pushKeepalive(walEnd);
+      },
+      xlog: (bytes, start, walEnd) => {
+        if (walEnd > state.receivedLsn) state.receivedLsn = walEnd;
+        // Queued as bytes and decoded by the consumer: decoded rows then live only from decoding to
+        // their statement, young enough for cheap garbage collection.
+        queue.pushXlog(bytes, start);
+        if (queue.bytes > state.peakQueuedBytes) state.peakQueuedBytes = queue.bytes;
+      },
     });
     const live = stream;
     live.ended.catch((e: Error) => queue.fail(e));
@@ -315,7 +317,9 @@ export async function runSession(config: SessionConfig, state: ApplyState, isSto
           if (skipping) break;
           const table = tables.get(item.relation.oid) ?? (await resolveTargetTable(target, item.relation));
           tables.set(item.relation.oid, table);
-          for (const s of planner.add({ op: item.op, table, identity: item.identity, values: item.values })) await exec(s);
+          // indexed: a for-of would allocate an iterator for every row, and most rows return none
+          const before = planner.add({ op: item.op, table, identity: item.identity, values: item.values });
+          for (let i = 0; i < before.length; i++) await exec(before[i]!);
           if (!open) await begin();
           pending[item.op] += 1;
           batchRows += 1;

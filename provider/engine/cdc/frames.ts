@@ -9,6 +9,18 @@ export type ReplicationFrame =
   | { readonly kind: 'xlog'; readonly walStart: bigint; readonly walEnd: bigint; readonly payload: Uint8Array }
   | { readonly kind: 'keepalive'; readonly walEnd: bigint; readonly replyRequested: boolean };
 
+/** Bytes before an XLogData frame's payload: tag, WAL start, WAL end, server clock. */
+export const XLOG_HEADER_BYTES = 25;
+
+/**
+ * An XLogData frame's WAL end, or undefined for any other frame. The stream's hot path: one
+ * pgoutput message per frame, read in place with no frame object or payload view allocated.
+ */
+export function xlogWalEnd(bytes: Buffer): bigint | undefined {
+  if (bytes.length < XLOG_HEADER_BYTES || bytes[0] !== 0x77 /* w */) return undefined;
+  return bytes.readBigUInt64BE(9);
+}
+
 export function decodeFrame(bytes: Uint8Array): ReplicationFrame {
   const r = new ByteReader(bytes);
   const tag = r.u8();

@@ -65,28 +65,61 @@ interface Group {
 /**
  * A row key as one string, for the sets that detect two changes of one row. One column: the value
  * itself (NUL cannot occur in a text value, so "\0" stands for NULL); several: length-prefixed.
- * `value(i)` gives key column i's value; an unchanged TOAST value cannot identify a row.
+ * Key column values come from `tuple`, or from `fallback` where `tuple` has an unchanged TOAST
+ * value (an update's new key); an unchanged value cannot identify a row.
  */
-function keyString(keyCols: readonly number[], value: (i: number) => TupleValue, label: (i: number) => string): string {
+function keyString(table: TargetTable, keyCols: readonly number[], tuple: Tuple, fallback?: Tuple): string {
   let out = '';
   for (const i of keyCols) {
-    const v = value(i);
-    if (v === UNCHANGED) throw new Error(`${label(i)} is an unchanged TOAST value and cannot identify a row`);
+    let v: TupleValue = tuple.value(i);
+    if (v === UNCHANGED && fallback) v = fallback.value(i);
+    if (v === UNCHANGED) {
+      throw new Error(`key column "${table.columns[i]!.name}" of ${table.schema}.${table.name} is an unchanged TOAST value and cannot identify a row`);
+    }
     if (keyCols.length === 1) return v ?? '\0';
     out += v === null ? 'N' : `${v.length}:${v}`;
   }
   return out;
 }
 
+/** What add() returns when no statement has to run first (most rows): one shared empty list. */
+const NOTHING: readonly Statement[] = Object.freeze([]);
+const NO_COLUMNS: readonly number[] = Object.freeze([]);
+
+function anyUnchanged(tuple: Tuple, cols: readonly number[]): boolean {
+  for (const i of cols) if (tuple.isUnchanged(i)) return true;
+  return false;
+}
+
+/** Whether a group holds one of a row's keys. */
+function touches(g: Group, oldKey: string | undefined, newKey: string | undefined): boolean {
+  return (oldKey !== undefined && g.keys.has(oldKey)) || (newKey !== undefined && g.keys.has(newKey));
+}
+
+/** `more` after `list`, making a list only when there is something. */
+function append(list: Statement[] | undefined, more: Statement[]): Statement[] | undefined {
+  if (more.length === 0) return list;
+  if (!list) return more;
+  for (const s of more) list.push(s);
+  return list;
+}
+
 /** What add() needs of a table on every row, computed once per table. */
 interface TableShape {
   readonly keyCols: readonly number[];
-  /** Every column, and the insert shape that sets them all. */
+  /** Every column (what an insert sets). */
   readonly allCols: readonly number[];
-  readonly insertShape: string;
-  /** Columns an UPDATE may set (not GENERATED ALWAYS identity), and its shape when none is unchanged. */
+  /** Columns an UPDATE may set (not GENERATED ALWAYS identity). */
   readonly updateCols: readonly number[];
-  readonly updateShape: string;
+  /** changedColumns() answers for rows that set every column it may (allocated once). */
+  readonly insertAll: ChangedColumns;
+  readonly updateAll: ChangedColumns;
+  readonly deleteKeys: ChangedColumns;
+}
+
+interface ChangedColumns {
+  readonly cols: readonly number[];
+  readonly shape: string;
 }
 
 const shapes = new WeakMap<TargetTable, TableShape>();
@@ -99,9 +132,10 @@ function tableShape(table: TargetTable): TableShape {
     shape = {
       keyCols: allCols.filter((i) => table.columns[i]!.isKey),
       allCols,
-      insertShape: `insert|${allCols.join(',')}`,
       updateCols,
-      updateShape: `update|${updateCols.join(',')}`,
+      insertAll: { cols: allCols, shape: `insert|${allCols.join(',')}` },
+      updateAll: { cols: updateCols, shape: `update|${updateCols.join(',')}` },
+      deleteKeys: { cols: [], shape: 'delete|' },
     };
     shapes.set(table, shape);
   }
@@ -109,12 +143,12 @@ function tableShape(table: TargetTable): TableShape {
 }
 
 /** The columns a change sets, and its statement shape (operation and those columns). */
-function changedColumns(op: RowOp, values: Tuple | undefined, meta: TableShape): { cols: readonly number[]; shape: string } {
-  if (op === 'delete' || !values) return { cols: [], shape: `${op}|` };
+function changedColumns(op: RowOp, values: Tuple | undefined, meta: TableShape): ChangedColumns {
+  if (op === 'delete' || !values) return meta.deleteKeys;
   const base = op === 'insert' ? meta.allCols : meta.updateCols;
   let complete = values.length === meta.allCols.length;
   for (let j = 0; complete && j < base.length; j++) if (values.isUnchanged(base[j]!)) complete = false;
-  if (complete) return { cols: base, shape: op === 'insert' ? meta.insertShape : meta.updateShape };
+  if (complete) return op === 'insert' ? meta.insertAll : meta.updateAll;
   const cols = base.filter((i) => i < values.length && !values.isUnchanged(i));
   return { cols, shape: `${op}|${cols.join(',')}` };
 }
@@ -141,76 +175,80 @@ export class BatchPlanner {
     return n;
   }
 
-  /** Adds a change; returns the statements that must run before it, in order (possibly none). */
-  add(change: RowChange): Statement[] {
-    const { table } = change;
+  /**
+   * Adds a change; returns the statements that must run before it, in order (possibly none). Runs
+   * once per row: it allocates nothing it can avoid (no closures, no lists for the usual answer).
+   */
+  add(change: RowChange): readonly Statement[] {
+    const { table, op } = change;
     const perTable = this.limits.perTable ?? false;
-    const out: Statement[] = [];
-    if (!perTable && this.groups.size > 0 && !this.groups.has(table.oid)) out.push(...this.flush());
-    if (table.identityFull && change.op !== 'insert') {
+    let out: Statement[] | undefined;
+    if (!perTable && this.groups.size > 0 && !this.groups.has(table.oid)) out = this.flush();
+    if (table.identityFull && op !== 'insert') {
       const old = change.identity ?? change.values;
-      if (!old) throw new Error(`${change.op} on ${table.schema}.${table.name} without old values`);
-      return [...out, ...this.flushTable(table.oid), fullIdentityStatement(table, change.op, old, change.values)];
+      if (!old) throw new Error(`${op} on ${table.schema}.${table.name} without old values`);
+      return [...(out ?? []), ...this.flushTable(table.oid), fullIdentityStatement(table, op, old, change.values)];
     }
     const meta = tableShape(table);
     const { keyCols } = meta;
-    if (change.op !== 'insert' && keyCols.length === 0) {
-      throw new Error(`${change.op} on ${table.schema}.${table.name}, which has no replica identity columns`);
+    if (op !== 'insert' && keyCols.length === 0) {
+      throw new Error(`${op} on ${table.schema}.${table.name}, which has no replica identity columns`);
     }
     const values = change.values;
     // An UPDATE leaves GENERATED ALWAYS identity columns alone: the target refuses to set them.
-    const { cols, shape } = changedColumns(change.op, values, meta);
-    const label = (i: number): string => `key column "${table.columns[i]!.name}" of ${table.schema}.${table.name}`;
-    const identity = change.op === 'insert' ? undefined : (change.identity ?? values);
-    if (change.op !== 'insert' && !identity) throw new Error(`${change.op} on ${table.schema}.${table.name} without old values`);
-    const keyStrings: string[] = [];
-    if (identity) keyStrings.push(keyString(keyCols, (i) => identity.value(i), label));
-    if (change.op === 'update' && values) {
-      keyStrings.push(keyString(keyCols, (i) => (values.isUnchanged(i) ? identity!.value(i) : values.value(i)), label));
-    }
-    // Inserts remember their keys only where deletes may be held beside them.
-    if (change.op === 'insert' && values && perTable && keyCols.length > 0 && keyCols.every((i) => !values.isUnchanged(i))) {
-      keyStrings.push(keyString(keyCols, (i) => values.value(i), label));
-    }
-    const rowKeyCols = change.op === 'insert' ? [] : keyCols;
+    const { cols, shape } = changedColumns(op, values, meta);
+    const identity = op === 'insert' ? undefined : (change.identity ?? values);
+    if (op !== 'insert' && !identity) throw new Error(`${op} on ${table.schema}.${table.name} without old values`);
+    // The keys the row touches: the old key (update, delete), the new key (update), or an
+    // insert's key, remembered only where deletes may be held beside the inserts.
+    let oldKey: string | undefined;
+    let newKey: string | undefined;
+    if (identity) oldKey = keyString(table, keyCols, identity);
+    if (op === 'update' && values) newKey = keyString(table, keyCols, values, identity);
+    if (op === 'insert' && values && perTable && keyCols.length > 0 && !anyUnchanged(values, keyCols)) newKey = keyString(table, keyCols, values);
+    const rowKeyCols = op === 'insert' ? NO_COLUMNS : keyCols;
     const rowParams = rowKeyCols.length + cols.length;
-    const full = (g: Group): boolean =>
-      g.rows.written >= this.limits.maxRows || g.params + rowParams > this.limits.maxParams || g.rows.byteLength >= this.limits.maxBytes;
 
     let target: Map<number, Group> = this.groups;
-    if (change.op === 'delete' && perTable) {
+    if (op === 'delete' && perTable) {
       // Deletes of keys no pending insert holds may run before those inserts: removing rows first
       // never creates a unique (or exclusion) conflict the source order did not have.
       const g = this.groups.get(table.oid);
-      if (g && (g.op !== 'insert' || keyStrings.some((k) => g.keys.has(k)))) out.push(...this.flushTable(table.oid));
+      if (g && (g.op !== 'insert' || touches(g, oldKey, newKey))) out = append(out, this.flushTable(table.oid));
       const d = this.deletes.get(table.oid);
-      if (d && (full(d) || keyStrings.some((k) => d.keys.has(k)))) out.push(...this.take(this.deletes, table.oid));
+      if (d && (this.full(d, rowParams) || touches(d, oldKey, newKey))) out = append(out, this.take(this.deletes, table.oid));
       target = this.deletes;
     } else {
       const g = this.groups.get(table.oid);
       // A later update of the same row with the same columns supersedes the earlier one: both
       // set absolute values, so only the last needs to run.
-      const inPlace = change.op === 'update' && keyStrings[0] === keyStrings[1] ? g?.inPlace.get(keyStrings[0]!) : undefined;
-      if (g && inPlace !== undefined && g.shape === shape && !full(g)) {
+      const inPlace = op === 'update' && oldKey === newKey && g ? g.inPlace.get(oldKey!) : undefined;
+      if (g && inPlace !== undefined && g.shape === shape && !this.full(g, rowParams)) {
         g.rows.supersede(inPlace);
-        g.inPlace.set(keyStrings[0]!, this.append(g, identity, rowKeyCols, values, cols));
-        return out;
+        g.inPlace.set(oldKey!, this.append(g, identity, rowKeyCols, values, cols));
+        return out ?? NOTHING;
       }
-      const conflict = g && (g.shape !== shape || full(g) || keyStrings.some((k) => g.keys.has(k)));
-      if (conflict || (change.op === 'update' && this.deletes.has(table.oid))) out.push(...this.flushTable(table.oid));
+      const conflict = g && (g.shape !== shape || this.full(g, rowParams) || touches(g, oldKey, newKey));
+      if (conflict || (op === 'update' && this.deletes.has(table.oid))) out = append(out, this.flushTable(table.oid));
     }
     // all open groups together stay within one statement's byte budget
-    if (this.held >= this.limits.maxBytes) out.push(...this.flush());
+    if (this.held >= this.limits.maxBytes) out = append(out, this.flush());
     let open = target.get(table.oid);
     if (!open) {
-      open = { shape, op: change.op, table, keyCols: rowKeyCols, cols, rows: new CopyRows(), keys: new Set(), inPlace: new Map(), params: 0 };
+      open = { shape, op, table, keyCols: rowKeyCols, cols, rows: new CopyRows(), keys: new Set(), inPlace: new Map(), params: 0 };
       target.set(table.oid, open);
     }
     const row = this.append(open, identity, rowKeyCols, values, cols);
     open.params += rowParams;
-    for (const k of keyStrings) open.keys.add(k);
-    if (change.op === 'update' && keyStrings[0] === keyStrings[1]) open.inPlace.set(keyStrings[0]!, row);
-    return out;
+    if (oldKey !== undefined) open.keys.add(oldKey);
+    if (newKey !== undefined) open.keys.add(newKey);
+    if (op === 'update' && oldKey === newKey) open.inPlace.set(oldKey!, row);
+    return out ?? NOTHING;
+  }
+
+  /** Whether a group must close before a row with `rowParams` values joins it. */
+  private full(g: Group, rowParams: number): boolean {
+    return g.rows.written >= this.limits.maxRows || g.params + rowParams > this.limits.maxParams || g.rows.byteLength >= this.limits.maxBytes;
   }
 
   /** Writes a row into a group, keeping the count of bytes held; returns its row index. */

@@ -51,12 +51,14 @@ export class RecordQueue {
     return this.held === 0;
   }
 
-  pushXlog(payload: Uint8Array): void {
-    const chunk = this.room(payload.length);
+  /** Queues a copy of bytes[start, end). */
+  pushXlog(bytes: Buffer, start = 0, end = bytes.length): void {
+    const length = end - start;
+    const chunk = this.room(length);
     chunk.buffer[chunk.used] = TAG_XLOG;
-    chunk.buffer.writeUInt32BE(payload.length, chunk.used + 1);
-    chunk.buffer.set(payload, chunk.used + HEADER);
-    this.added(chunk, HEADER + payload.length);
+    chunk.buffer.writeUInt32BE(length, chunk.used + 1);
+    bytes.copy(chunk.buffer, chunk.used + HEADER, start, end);
+    this.added(chunk, HEADER + length);
   }
 
   pushKeepalive(walEnd: bigint): void {

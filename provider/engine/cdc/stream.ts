@@ -5,8 +5,18 @@ import type pg from 'pg';
 import { openClient } from '../connect/client';
 import { ident, literal } from '../connect/quote';
 import type { ServerSpec } from '../spec/schema';
-import { decodeFrame, encodeStatusUpdate, type ReplicationFrame } from './frames';
+import { decodeFrame, encodeStatusUpdate, XLOG_HEADER_BYTES, xlogWalEnd } from './frames';
 import { formatLsn } from './lsn';
+
+/** What the stream hands on: each pgoutput message, and the server's keepalives. */
+export interface FrameHandler {
+  /**
+   * One pgoutput message: bytes[start, bytes.length). The bytes are pg's parse buffer, reused
+   * after the call: copy what must outlive it.
+   */
+  xlog(bytes: Buffer, start: number, walEnd: bigint): void;
+  keepalive(walEnd: bigint, replyRequested: boolean): void;
+}
 
 export interface StreamOptions {
   readonly slot: string;
@@ -67,7 +77,7 @@ export class ReplicationStream {
     server: ServerSpec,
     database: string,
     options: StreamOptions,
-    onFrame: (frame: ReplicationFrame) => void,
+    handler: FrameHandler,
   ): Promise<ReplicationStream> {
     const client = await openClient(server, { database, replication: true, applicationName: 'pgferry cdc' });
     client.on('error', () => undefined);
@@ -82,14 +92,20 @@ export class ReplicationStream {
       await client.query("SET bytea_output = 'hex'");
       const raw = (client as unknown as { connection: RawConnection }).connection;
       const stream = { current: undefined as ReplicationStream | undefined };
-      const pending: ReplicationFrame[] = [];
+      // frames that arrive before start() has returned, copied out of pg's parse buffer
+      const pending: Buffer[] = [];
+      const deliver = (chunk: Buffer): void => {
+        const walEnd = xlogWalEnd(chunk);
+        if (walEnd !== undefined) return handler.xlog(chunk, XLOG_HEADER_BYTES, walEnd);
+        const frame = decodeFrame(chunk);
+        if (frame.kind === 'keepalive') handler.keepalive(frame.walEnd, frame.replyRequested);
+      };
       raw.on('copyData', (msg) => {
         try {
-          const frame = decodeFrame(msg.chunk);
           if (stream.current) {
             stream.current.lastFrameAt = Date.now();
-            onFrame(frame);
-          } else pending.push(frame);
+            deliver(msg.chunk);
+          } else pending.push(Buffer.from(msg.chunk));
         } catch (error) {
           stream.current?.failWith(error as Error);
         }
@@ -100,7 +116,7 @@ export class ReplicationStream {
       streaming.catch(() => undefined);
       const result = new ReplicationStream(client, raw, major, streaming);
       stream.current = result;
-      for (const frame of pending.splice(0)) onFrame(frame);
+      for (const chunk of pending.splice(0)) deliver(chunk);
       return result;
     } catch (error) {
       await client.end().catch(() => undefined);
