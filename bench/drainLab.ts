@@ -85,13 +85,31 @@ function sampleTimeline(source: Cluster, target: Cluster, lines: string[]): { st
       if (w[0]?.pid && t[0]?.pid) pids = [w[0].pid, process.pid, t[0].pid];
       else await sleep(20);
     }
+    // what the apply backend is doing, polled as often as a query allows: running a statement
+    // (active), or waiting for this process (idle in transaction / idle)
+    const states = new Map<string, number>();
+    const poller = (async () => {
+      const client = await target.connect('postgres');
+      try {
+        while (running) {
+          const { rows } = await client.query<{ s: string }>(`SELECT state || coalesce('/' || wait_event, '') AS s FROM pg_stat_activity WHERE pid = $1`, [pids[2]]);
+          const key = rows[0]?.s ?? 'gone';
+          states.set(key, (states.get(key) ?? 0) + 1);
+        }
+      } finally {
+        await client.end();
+      }
+    })();
     let last = await Promise.all(pids.map(ticks));
     while (running) {
       await sleep(100);
       const now = await Promise.all(pids.map(ticks));
-      lines.push(now.map((n, i) => String(n - last[i]!).padStart(4)).join(' ') + `  = ${now.reduce((a, n, i) => a + n - last[i]!, 0)}`);
+      const seen = [...states].sort((a, b) => b[1] - a[1]).map(([k, n]) => `${k} ${n}`).join(', ');
+      states.clear();
+      lines.push(now.map((n, i) => String(n - last[i]!).padStart(4)).join(' ') + `  = ${now.reduce((a, n, i) => a + n - last[i]!, 0)}   ${seen}`);
       last = now;
     }
+    await poller;
   })();
   return {
     async stop() {
