@@ -185,6 +185,8 @@ async function drainOnce(consumer: 'native' | 'pgferry', scale: number, tx: numb
         initialLsn: parseLsn(slotRows[0]!.lsn),
         // experiments: PGFERRY_MAX_ROWS=N changes the rows per statement
         limits: process.env.PGFERRY_MAX_ROWS ? { ...DEFAULT_LIMITS, maxRows: Number(process.env.PGFERRY_MAX_ROWS) } : undefined,
+        // and PGFERRY_QUEUE_MB=N the in-memory queue's budget
+        queueBudgetBytes: process.env.PGFERRY_QUEUE_MB ? Number(process.env.PGFERRY_QUEUE_MB) * 2 ** 20 : undefined,
       });
       const timeline: string[] = [];
       const cpu = await cpuDuring(source, target, async () => {
