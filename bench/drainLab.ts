@@ -89,6 +89,7 @@ function sampleTimeline(source: Cluster, target: Cluster, lines: string[]): { st
     // (active), or waiting for this process (idle in transaction / idle)
     const states = new Map<string, number>();
     const poller = (async () => {
+      if (process.env.DRAIN_TIMELINE !== '2') return; // the polling itself costs the target CPU
       const client = await target.connect('postgres');
       try {
         while (running) {
@@ -192,8 +193,9 @@ async function drainOnce(consumer: 'native' | 'pgferry', scale: number, tx: numb
       const cpu = await cpuDuring(source, target, async () => {
         const started = Date.now();
         const running = applier.run();
-        // DRAIN_TIMELINE=1: CPU % of the walsender, this process and the apply backend every 100 ms
-        const sampler = process.env.DRAIN_TIMELINE === '1' ? sampleTimeline(source, target, timeline) : undefined;
+        // DRAIN_TIMELINE=1: CPU % of the walsender, this process and the apply backend every 100 ms;
+        // =2 also what the apply backend waits on
+        const sampler = process.env.DRAIN_TIMELINE ? sampleTimeline(source, target, timeline) : undefined;
         // DRAIN_ALLOC_PROFILE=file: where this process allocates during the drain, garbage included
         const allocations = process.env.DRAIN_ALLOC_PROFILE ? await startAllocationProfile() : undefined;
         while (applier.stats().appliedLsn < end && applier.stats().confirmedLsn < end) await sleep(20);

@@ -49,8 +49,10 @@ describe('detached runner (offline)', function () {
     const done = await waitForMigration(s.target, 'runner-cancel', (st) => FINAL_STATES.has(st.state), { intervalMs: 200, timeoutMs: 120_000 });
     assert.equal(done.state, 'Canceled', done.message);
     assert.equal(done.databases[0]!.state, 'Canceled');
-    const status = await showMigration(s.target, 'runner-cancel');
-    assert.equal(status?.runner?.alive, false);
+    // the runner records Canceled, then lets its lease go as it exits: that follows within seconds
+    const released = await waitForMigration(s.target, 'runner-cancel', (st) => st.runner?.alive === false, { intervalMs: 100, timeoutMs: 30_000 });
+    assert.equal(released.runner?.alive, false);
+    assert.equal((await showMigration(s.target, 'runner-cancel'))?.state, 'Canceled');
     await assert.rejects(cancelMigration(s.target, 'runner-cancel'), (e: { code?: string }) => e.code === 'MIGRATION_FINISHED');
   });
 });
