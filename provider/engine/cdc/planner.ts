@@ -37,7 +37,7 @@ export interface PlannerLimits {
   readonly maxRows: number;
   /** Parameters per statement (the protocol allows 65,535). */
   readonly maxParams: number;
-  /** Approximate bytes of parameter text per statement. */
+  /** Bytes of row data (COPY text) per statement, and held in all open groups together. */
   readonly maxBytes: number;
   /**
    * Update and delete groups of at least this many rows go through a staging table filled by COPY
