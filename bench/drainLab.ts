@@ -13,7 +13,7 @@ import { DEFAULT_LIMITS } from '../provider/engine/cdc/planner';
 import { startCluster, stopAllClusters, type Cluster } from '../provider/localpg/cluster';
 import { PG_BIN, pgEnv } from './dataset';
 import { runPgbench } from './pgbench';
-import { treeCpuSeconds } from './procTree';
+import { processCpuSeconds, treeCpuSeconds } from './procTree';
 import { BENCH_SETTINGS } from './settings';
 
 const execFileAsync = promisify(execFile);
@@ -67,11 +67,9 @@ async function startAllocationProfile(): Promise<{ stop(): Promise<unknown> }> {
   };
 }
 
-/** utime + stime of a process in clock ticks (1/100 s). */
+/** A process's CPU in clock ticks (1/100 s, /proc's unit): what the timeline prints. */
 async function ticks(pid: number): Promise<number> {
-  const stat = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => '');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return Number(fields[11]) + Number(fields[12]);
+  return Math.round((await processCpuSeconds(pid)) * 100);
 }
 
 /** Samples the three processes of a pgferry drain every 100 ms into `lines` until stopped. */

@@ -99,6 +99,11 @@ export function sampleTree(root: number, intervalMs = 100): { stop(): Promise<Tr
  * CPU seconds consumed so far by a tree: live processes' own time plus what they have reaped, so
  * a PostgreSQL server's exited backends still count (through the postmaster's cutime).
  */
+/** CPU seconds of one process (and the children it has reaped); 0 once it has exited. */
+export async function processCpuSeconds(pid: number): Promise<number> {
+  return (await readProc(pid))?.cpuSeconds ?? 0;
+}
+
 export async function treeCpuSeconds(root: number): Promise<number> {
   return (await treeOf(root)).reduce((s, e) => s + e.cpuSeconds, 0);
 }

@@ -184,21 +184,20 @@ export class BatchPlanner {
     const perTable = this.limits.perTable ?? false;
     let out: Statement[] | undefined;
     if (!perTable && this.groups.size > 0 && !this.groups.has(table.oid)) out = this.flush();
+    const values = change.values;
+    // the old row's identity: its key columns, or every column under REPLICA IDENTITY FULL
+    const identity = op === 'insert' ? undefined : (change.identity ?? values);
+    if (op !== 'insert' && !identity) throw new Error(`${op} on ${table.schema}.${table.name} without old values`);
     if (table.identityFull && op !== 'insert') {
-      const old = change.identity ?? change.values;
-      if (!old) throw new Error(`${op} on ${table.schema}.${table.name} without old values`);
-      return [...(out ?? []), ...this.flushTable(table.oid), fullIdentityStatement(table, op, old, change.values)];
+      return [...(out ?? []), ...this.flushTable(table.oid), fullIdentityStatement(table, op, identity!, values)];
     }
     const meta = tableShape(table);
     const { keyCols } = meta;
     if (op !== 'insert' && keyCols.length === 0) {
       throw new Error(`${op} on ${table.schema}.${table.name}, which has no replica identity columns`);
     }
-    const values = change.values;
     // An UPDATE leaves GENERATED ALWAYS identity columns alone: the target refuses to set them.
     const { cols, shape } = changedColumns(op, values, meta);
-    const identity = op === 'insert' ? undefined : (change.identity ?? values);
-    if (op !== 'insert' && !identity) throw new Error(`${op} on ${table.schema}.${table.name} without old values`);
     // The keys the row touches: the old key (update, delete), the new key (update), or an
     // insert's key, remembered only where deletes may be held beside the inserts.
     let oldKey: string | undefined;

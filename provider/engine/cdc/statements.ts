@@ -192,8 +192,8 @@ export function fullIdentityStatement(table: TargetTable, op: 'update' | 'delete
   };
   const conds: string[] = [];
   table.columns.forEach((column, i) => {
-    const value = old.value(i);
-    if (value === UNCHANGED || value === undefined) return;
+    const value = old.value(i); // UNCHANGED also past the tuple's end
+    if (value === UNCHANGED) return;
     const col = `s.${ident(column.name)}`;
     if (value === null) conds.push(`${col} IS NULL`);
     else if (column.compareAsText) conds.push(`${col}::text = ${add(value)}`);
