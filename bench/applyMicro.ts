@@ -78,13 +78,47 @@ class Writer {
 }
 
 const TABLES: { oid: number; name: string; cols: [string, string, boolean][] }[] = [
-  { oid: 1, name: 'pgbench_accounts', cols: [['aid', 'integer', true], ['bid', 'integer', false], ['abalance', 'integer', false], ['filler', 'character(84)', false]] },
-  { oid: 2, name: 'pgbench_tellers', cols: [['tid', 'integer', true], ['bid', 'integer', false], ['tbalance', 'integer', false], ['filler', 'character(84)', false]] },
-  { oid: 3, name: 'pgbench_branches', cols: [['bid', 'integer', true], ['bbalance', 'integer', false], ['filler', 'character(88)', false]] },
+  {
+    oid: 1,
+    name: 'pgbench_accounts',
+    cols: [
+      ['aid', 'integer', true],
+      ['bid', 'integer', false],
+      ['abalance', 'integer', false],
+      ['filler', 'character(84)', false],
+    ],
+  },
+  {
+    oid: 2,
+    name: 'pgbench_tellers',
+    cols: [
+      ['tid', 'integer', true],
+      ['bid', 'integer', false],
+      ['tbalance', 'integer', false],
+      ['filler', 'character(84)', false],
+    ],
+  },
+  {
+    oid: 3,
+    name: 'pgbench_branches',
+    cols: [
+      ['bid', 'integer', true],
+      ['bbalance', 'integer', false],
+      ['filler', 'character(88)', false],
+    ],
+  },
   {
     oid: 4,
     name: 'pgbench_history',
-    cols: [['tid', 'integer', false], ['bid', 'integer', false], ['aid', 'integer', false], ['delta', 'integer', false], ['mtime', 'timestamp without time zone', false], ['filler', 'character(22)', false], ['hid', 'bigint', true]],
+    cols: [
+      ['tid', 'integer', false],
+      ['bid', 'integer', false],
+      ['aid', 'integer', false],
+      ['delta', 'integer', false],
+      ['mtime', 'timestamp without time zone', false],
+      ['filler', 'character(22)', false],
+      ['hid', 'bigint', true],
+    ],
   },
 ];
 
@@ -95,7 +129,11 @@ function stream(transactions: number): { bytes: Buffer; messages: [number, numbe
   let at = w.offset;
   for (const t of TABLES) {
     w.u8(0x52).u32(t.oid).cstr('public').cstr(t.name).u8(0x64).i16(t.cols.length);
-    for (const [name, , key] of t.cols) w.u8(key ? 1 : 0).cstr(name).u32(23).u32(0xffffffff);
+    for (const [name, , key] of t.cols)
+      w.u8(key ? 1 : 0)
+        .cstr(name)
+        .u32(23)
+        .u32(0xffffffff);
     w.mark(messages, at);
     at = w.offset;
   }
@@ -112,16 +150,37 @@ function stream(transactions: number): { bytes: Buffer; messages: [number, numbe
     const delta = String(random(10_000) - 5_000);
     w.u8(0x42).u64(lsn).u64(0n).u32(x).mark(messages, at);
     at = w.offset;
-    w.u8(0x55).u32(1).u8(0x4e).tuple([String(aid), String(bid), delta, filler]).mark(messages, at);
+    w.u8(0x55)
+      .u32(1)
+      .u8(0x4e)
+      .tuple([String(aid), String(bid), delta, filler])
+      .mark(messages, at);
     at = w.offset;
-    w.u8(0x55).u32(2).u8(0x4e).tuple([String(tid), String(bid), delta, null]).mark(messages, at);
+    w.u8(0x55)
+      .u32(2)
+      .u8(0x4e)
+      .tuple([String(tid), String(bid), delta, null])
+      .mark(messages, at);
     at = w.offset;
-    w.u8(0x55).u32(3).u8(0x4e).tuple([String(bid), delta, null]).mark(messages, at);
+    w.u8(0x55)
+      .u32(3)
+      .u8(0x4e)
+      .tuple([String(bid), delta, null])
+      .mark(messages, at);
     at = w.offset;
-    w.u8(0x49).u32(4).u8(0x4e).tuple([String(tid), String(bid), String(aid), delta, '2026-11-21 15:04:05.123456', null, String(x)]).mark(messages, at);
+    w.u8(0x49)
+      .u32(4)
+      .u8(0x4e)
+      .tuple([String(tid), String(bid), String(aid), delta, '2026-11-21 15:04:05.123456', null, String(x)])
+      .mark(messages, at);
     at = w.offset;
     lsn += 1000n;
-    w.u8(0x43).u8(0).u64(lsn).u64(lsn + 8n).u64(0n).mark(messages, at);
+    w.u8(0x43)
+      .u8(0)
+      .u64(lsn)
+      .u64(lsn + 8n)
+      .u64(0n)
+      .mark(messages, at);
     at = w.offset;
   }
   return { bytes: w.bytes, messages };
@@ -130,7 +189,8 @@ function stream(transactions: number): { bytes: Buffer; messages: [number, numbe
 /** What the socket would be handed: COPY data and parameters as bytes. */
 function wireBytes(statement: Statement): number {
   let n = Buffer.byteLength(statement.text);
-  if (statement.copyData !== undefined) n += typeof statement.copyData === 'string' ? Buffer.from(statement.copyData).length : statement.copyData.length;
+  if (statement.copyData !== undefined)
+    n += typeof statement.copyData === 'string' ? Buffer.from(statement.copyData).length : statement.copyData.length;
   for (const p of statement.params) if (p !== null) n += Buffer.from(p).length;
   return n;
 }
@@ -156,7 +216,8 @@ function once(input: { bytes: Buffer; messages: [number, number][] }): { rows: n
         columns: t.cols.map(([name, cast, isKey]) => ({ name, cast, isKey, compareAsText: false })),
       });
     } else if (event.kind === 'row') {
-      for (const s of planner.add({ op: event.op, table: tables.get(event.relation.oid)!, identity: event.identity, values: event.values })) wire += wireBytes(s);
+      for (const s of planner.add({ op: event.op, table: tables.get(event.relation.oid)!, identity: event.identity, values: event.values }))
+        wire += wireBytes(s);
       rows += 1;
       batch += 1;
     } else if (event.kind === 'commit' && batch >= 2000) {

@@ -75,10 +75,7 @@ export async function loadDataset(source: Cluster, options: DatasetOptions): Pro
   await source.query(WIDE_TABLE, [], BENCH_DB);
   // Two halves on two connections: generation is CPU-bound md5.
   const half = Math.floor(options.wideRows / 2);
-  await Promise.all([
-    source.query(WIDE_INSERT, [1, half], BENCH_DB),
-    source.query(WIDE_INSERT, [half + 1, options.wideRows], BENCH_DB),
-  ]);
+  await Promise.all([source.query(WIDE_INSERT, [1, half], BENCH_DB), source.query(WIDE_INSERT, [half + 1, options.wideRows], BENCH_DB)]);
   for (const sql of WIDE_INDEXES) await source.query(sql, [], BENCH_DB);
   await source.query('VACUUM ANALYZE', [], BENCH_DB);
   await source.query('CHECKPOINT');

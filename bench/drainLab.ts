@@ -56,8 +56,14 @@ async function startAllocationProfile(): Promise<{ stop(): Promise<unknown> }> {
   const session = new Session();
   session.connect();
   const post = (method: string, params?: object) =>
-    new Promise<unknown>((resolve, reject) => session.post(method, params ?? {}, (error, result) => (error ? reject(error) : resolve(result))));
-  await post('HeapProfiler.startSampling', { samplingInterval: 16384, includeObjectsCollectedByMajorGC: true, includeObjectsCollectedByMinorGC: true });
+    new Promise<unknown>((resolve, reject) =>
+      session.post(method, params ?? {}, (error, result) => (error ? reject(error) : resolve(result))),
+    );
+  await post('HeapProfiler.startSampling', {
+    samplingInterval: 16384,
+    includeObjectsCollectedByMajorGC: true,
+    includeObjectsCollectedByMinorGC: true,
+  });
   return {
     async stop() {
       const { profile } = (await post('HeapProfiler.stopSampling')) as { profile: unknown };
@@ -91,7 +97,10 @@ function sampleTimeline(source: Cluster, target: Cluster, lines: string[]): { st
       const client = await target.connect('postgres');
       try {
         while (running) {
-          const { rows } = await client.query<{ s: string }>(`SELECT state || coalesce('/' || wait_event, '') AS s FROM pg_stat_activity WHERE pid = $1`, [pids[2]]);
+          const { rows } = await client.query<{ s: string }>(
+            `SELECT state || coalesce('/' || wait_event, '') AS s FROM pg_stat_activity WHERE pid = $1`,
+            [pids[2]],
+          );
           const key = rows[0]?.s ?? 'gone';
           states.set(key, (states.get(key) ?? 0) + 1);
         }
@@ -103,9 +112,14 @@ function sampleTimeline(source: Cluster, target: Cluster, lines: string[]): { st
     while (running) {
       await sleep(100);
       const now = await Promise.all(pids.map(ticks));
-      const seen = [...states].sort((a, b) => b[1] - a[1]).map(([k, n]) => `${k} ${n}`).join(', ');
+      const seen = [...states]
+        .sort((a, b) => b[1] - a[1])
+        .map(([k, n]) => `${k} ${n}`)
+        .join(', ');
       states.clear();
-      lines.push(now.map((n, i) => String(n - last[i]!).padStart(4)).join(' ') + `  = ${now.reduce((a, n, i) => a + n - last[i]!, 0)}   ${seen}`);
+      lines.push(
+        now.map((n, i) => String(n - last[i]!).padStart(4)).join(' ') + `  = ${now.reduce((a, n, i) => a + n - last[i]!, 0)}   ${seen}`,
+      );
       last = now;
     }
     await poller;
@@ -139,7 +153,11 @@ async function drainOnce(consumer: 'native' | 'pgferry', scale: number, tx: numb
   try {
     await Promise.all([pgbenchInit(source, 'lab', scale), pgbenchInit(target, 'lab', scale)]);
     await source.query('CREATE PUBLICATION labpub FOR ALL TABLES', [], 'lab');
-    const slotRows = await source.query<{ lsn: string }>(`SELECT lsn::text FROM pg_create_logical_replication_slot('drain', 'pgoutput')`, [], 'lab');
+    const slotRows = await source.query<{ lsn: string }>(
+      `SELECT lsn::text FROM pg_create_logical_replication_slot('drain', 'pgoutput')`,
+      [],
+      'lab',
+    );
     if (consumer === 'native') {
       const conn = `host=${source.host} port=${source.port} user=${source.user} password=${source.password} dbname=lab`;
       await target.query(
@@ -162,7 +180,9 @@ async function drainOnce(consumer: 'native' | 'pgferry', scale: number, tx: numb
         const started = Date.now();
         await target.query('ALTER SUBSCRIPTION labsub ENABLE', [], 'lab');
         for (;;) {
-          const r = await source.query<{ lsn: string }>(`SELECT confirmed_flush_lsn::text AS lsn FROM pg_replication_slots WHERE slot_name = 'drain'`);
+          const r = await source.query<{ lsn: string }>(
+            `SELECT confirmed_flush_lsn::text AS lsn FROM pg_replication_slots WHERE slot_name = 'drain'`,
+          );
           if (parseLsn(r[0]!.lsn) >= end) break;
           await sleep(20);
         }
@@ -171,7 +191,14 @@ async function drainOnce(consumer: 'native' | 'pgferry', scale: number, tx: numb
       await target.query('ALTER SUBSCRIPTION labsub DISABLE', [], 'lab');
       detail = cpu;
     } else {
-      const server = (c: Cluster) => ({ host: c.host, port: c.port, user: c.user, password: c.password, sslMode: 'disable' as const, maintenanceDatabase: 'postgres' });
+      const server = (c: Cluster) => ({
+        host: c.host,
+        port: c.port,
+        user: c.user,
+        password: c.password,
+        sslMode: 'disable' as const,
+        maintenanceDatabase: 'postgres',
+      });
       const applier = new Applier({
         source: server(source),
         target: server(target),
@@ -203,7 +230,8 @@ async function drainOnce(consumer: 'native' | 'pgferry', scale: number, tx: numb
         applier.stop();
         await running;
       });
-      if (timeline.length > 0) process.stdout.write(`timeline (walsender / pgferry / apply backend, CPU % per 100 ms):\n${timeline.join('\n')}\n`);
+      if (timeline.length > 0)
+        process.stdout.write(`timeline (walsender / pgferry / apply backend, CPU % per 100 ms):\n${timeline.join('\n')}\n`);
       const s = applier.stats();
       detail = `${s.inserts} ins, ${s.updates} upd, ${s.deletes} del applied; peak queue ${(s.peakQueuedBytes / 1048576).toFixed(1)} MiB; ${cpu}`;
     }

@@ -51,10 +51,23 @@ export async function runOfflineBench(options: OfflineOptions): Promise<OfflineR
       await freshTarget(target, source);
       log(`round ${round}: ${tool} ...`);
       const before = [await treeCpuSeconds(sourcePid), await treeCpuSeconds(targetPid)];
-      const run = await runTool(tool, { source, target, jobs: options.jobs, splitBytes: options.splitBytes, pgferrySplitBytes: options.pgferrySplitBytes, workDir: options.workDir, round });
-      const serverCpuSeconds = { source: (await treeCpuSeconds(sourcePid)) - before[0]!, target: (await treeCpuSeconds(targetPid)) - before[1]! };
+      const run = await runTool(tool, {
+        source,
+        target,
+        jobs: options.jobs,
+        splitBytes: options.splitBytes,
+        pgferrySplitBytes: options.pgferrySplitBytes,
+        workDir: options.workDir,
+        round,
+      });
+      const serverCpuSeconds = {
+        source: (await treeCpuSeconds(sourcePid)) - before[0]!,
+        target: (await treeCpuSeconds(targetPid)) - before[1]!,
+      };
       const counts = compareCounts(sourceCounts, await tableRowCounts(target, BENCH_DB));
-      log(`round ${round}: ${tool} ${run.seconds.toFixed(1)} s, peak RSS ${(run.memory.peakRssBytes / 2 ** 20).toFixed(0)} MiB, row counts ${counts.line}`);
+      log(
+        `round ${round}: ${tool} ${run.seconds.toFixed(1)} s, peak RSS ${(run.memory.peakRssBytes / 2 ** 20).toFixed(0)} MiB, row counts ${counts.line}`,
+      );
       runs.push({ ...run, round, countsOk: counts.ok, countsLine: counts.line, serverCpuSeconds });
     }
   }

@@ -52,7 +52,11 @@ async function markerVisible(target: Cluster, database: string, id: number): Pro
 async function drainUntilMarker(target: Cluster, database: string, id: number, started: number): Promise<{ firstProgressSeconds: number }> {
   // every origin's position: the paused consumer's does not move, the draining one's does
   const origin = async () => {
-    const rows = await target.query<{ p: string | null }>(`SELECT string_agg(local_id || ':' || remote_lsn, ',' ORDER BY local_id) AS p FROM pg_replication_origin_status`).catch(() => []);
+    const rows = await target
+      .query<{ p: string | null }>(
+        `SELECT string_agg(local_id || ':' || remote_lsn, ',' ORDER BY local_id) AS p FROM pg_replication_origin_status`,
+      )
+      .catch(() => []);
     return rows[0]?.p ?? null;
   };
   const initial = await origin();
@@ -179,7 +183,12 @@ async function postmasterPid(cluster: Cluster): Promise<number> {
 }
 
 /** CPU used by both servers (and optionally one more process tree) while `fn` runs. */
-async function measureCpu<T>(source: Cluster, target: Cluster, extra: number | undefined, fn: () => Promise<T>): Promise<{ value: T; cpu: Drain['cpu'] }> {
+async function measureCpu<T>(
+  source: Cluster,
+  target: Cluster,
+  extra: number | undefined,
+  fn: () => Promise<T>,
+): Promise<{ value: T; cpu: Drain['cpu'] }> {
   const pids = [await postmasterPid(source), await postmasterPid(target), ...(extra === undefined ? [] : [extra])];
   const before = await Promise.all(pids.map(treeCpuSeconds));
   const value = await fn();
@@ -223,10 +232,19 @@ async function startNative(options: OnlineOptions): Promise<Consumer & { stop():
   };
   try {
     log('native: initial sync ...');
-    await until('the subscription\'s initial sync', 30 * 60_000, async () => {
-      const rows = await target.query<{ n: string }>(`SELECT count(*) FILTER (WHERE srsubstate <> 'r') AS n FROM pg_subscription_rel`, [], NATIVE_DB);
-      return Number(rows[0]!.n) === 0 ? true : undefined;
-    }, 500);
+    await until(
+      "the subscription's initial sync",
+      30 * 60_000,
+      async () => {
+        const rows = await target.query<{ n: string }>(
+          `SELECT count(*) FILTER (WHERE srsubstate <> 'r') AS n FROM pg_subscription_rel`,
+          [],
+          NATIVE_DB,
+        );
+        return Number(rows[0]!.n) === 0 ? true : undefined;
+      },
+      500,
+    );
   } catch (error) {
     await stop();
     throw error;
@@ -236,10 +254,15 @@ async function startNative(options: OnlineOptions): Promise<Consumer & { stop():
     database: NATIVE_DB,
     async pause() {
       await target.query('ALTER SUBSCRIPTION bench_native DISABLE', [], NATIVE_DB);
-      await until('the native slot to go inactive', 60_000, async () => {
-        const rows = await source.query<{ active: boolean }>(`SELECT active FROM pg_replication_slots WHERE slot_name = 'bench_native'`);
-        return rows[0] && !rows[0].active ? true : undefined;
-      }, 200);
+      await until(
+        'the native slot to go inactive',
+        60_000,
+        async () => {
+          const rows = await source.query<{ active: boolean }>(`SELECT active FROM pg_replication_slots WHERE slot_name = 'bench_native'`);
+          return rows[0] && !rows[0].active ? true : undefined;
+        },
+        200,
+      );
     },
     async resume() {
       await target.query('ALTER SUBSCRIPTION bench_native ENABLE', [], NATIVE_DB);
@@ -267,8 +290,16 @@ async function drainRound(
   let load;
   try {
     await vacuumPgbench(source);
-    log(`${drained.name}: writing the backlog (pgbench -c 4, ${'seconds' in backlog ? `${backlog.seconds} s` : `${backlog.transactions} transactions`}) while it is paused ...`);
-    load = await runPgbench(source, DB, 'seconds' in backlog ? { clients: 4, seconds: backlog.seconds } : { clients: 4, transactionsPerClient: Math.ceil(backlog.transactions / 4) });
+    log(
+      `${drained.name}: writing the backlog (pgbench -c 4, ${'seconds' in backlog ? `${backlog.seconds} s` : `${backlog.transactions} transactions`}) while it is paused ...`,
+    );
+    load = await runPgbench(
+      source,
+      DB,
+      'seconds' in backlog
+        ? { clients: 4, seconds: backlog.seconds }
+        : { clients: 4, transactionsPerClient: Math.ceil(backlog.transactions / 4) },
+    );
     await source.query('INSERT INTO bench_marker (id) VALUES ($1)', [markerId], DB);
     await until(`${other.name} to apply the backlog`, 30 * 60_000, () => markerVisible(target, other.database, markerId), 100);
     await other.pause();
@@ -286,7 +317,9 @@ async function drainRound(
     });
     const rows = load.transactions * ROWS_PER_TRANSACTION + 1;
     const consumerCpu = cpu.consumer === undefined ? '' : `, ${drained.name} ${cpu.consumer.toFixed(1)}`;
-    log(`${drained.name}: drained ${rows} rows in ${seconds.toFixed(1)} s (CPU s source ${cpu.source.toFixed(1)}, target ${cpu.target.toFixed(1)}${consumerCpu})`);
+    log(
+      `${drained.name}: drained ${rows} rows in ${seconds.toFixed(1)} s (CPU s source ${cpu.source.toFixed(1)}, target ${cpu.target.toFixed(1)}${consumerCpu})`,
+    );
     return { consumer: drained.name, rows, transactions: load.transactions, seconds, cpu, firstProgressSeconds };
   } finally {
     await other.resume();
@@ -356,13 +389,19 @@ export async function runOnlineScenarios(options: OnlineOptions): Promise<Online
   const latency = async () => (await status())?.databases[0]?.latencySeconds;
   const failIfEnded = async () => {
     const s = await status();
-    if (s && ['Failed', 'Canceled', 'ValidationFailed'].includes(s.state)) throw new Error(`pgferry online migration ${s.state}: ${s.message ?? ''}`);
+    if (s && ['Failed', 'Canceled', 'ValidationFailed'].includes(s.state))
+      throw new Error(`pgferry online migration ${s.state}: ${s.message ?? ''}`);
     return s;
   };
   let nativeStopped = false;
   try {
     log('pgferry online: copy, then streaming ...');
-    await until('WaitingForCutoverTrigger', 30 * 60_000, async () => ((await failIfEnded())?.subState === 'WaitingForCutoverTrigger' ? true : undefined), 500);
+    await until(
+      'WaitingForCutoverTrigger',
+      30 * 60_000,
+      async () => ((await failIfEnded())?.subState === 'WaitingForCutoverTrigger' ? true : undefined),
+      500,
+    );
     await until('latency 0 before the backlog', 5 * 60_000, async () => ((await latency()) === 0 ? true : undefined), 200);
 
     // (a) drains, in rounds with the order alternating: native first in odd rounds.
@@ -380,11 +419,13 @@ export async function runOnlineScenarios(options: OnlineOptions): Promise<Online
     for (let round = 1; round <= rounds; round++) {
       const order: [Consumer, Consumer] = round % 2 === 1 ? [native, ferry] : [ferry, native];
       for (const [drained, other] of [order, [order[1], order[0]] as const]) {
-        const backlog: { seconds: number } | { transactions: number } = transactions === undefined ? { seconds: backlogSeconds } : { transactions };
+        const backlog: { seconds: number } | { transactions: number } =
+          transactions === undefined ? { seconds: backlogSeconds } : { transactions };
         const drain = await drainRound(options, drained, other, backlog, markerId++);
         transactions ??= drain.transactions;
         drains.push(drain);
-        if (drained === ferry) await until('latency 0 after the drain', 5 * 60_000, async () => ((await latency()) === 0 ? true : undefined), 100);
+        if (drained === ferry)
+          await until('latency 0 after the drain', 5 * 60_000, async () => ((await latency()) === 0 ? true : undefined), 100);
       }
     }
     await native.stop();
@@ -422,11 +463,16 @@ export async function runOnlineScenarios(options: OnlineOptions): Promise<Online
     // (c) cutover right after the load.
     const cutoverStarted = Date.now();
     await requestCutover(targetSpec, spec.migrationName);
-    const final = await until('Succeeded after the cutover', 10 * 60_000, async () => {
-      const s = await status();
-      if (s && ['Failed', 'Canceled'].includes(s.state)) throw new Error(`cutover ended ${s.state}: ${s.message ?? ''}`);
-      return s?.state === 'Succeeded' ? s : undefined;
-    }, 100);
+    const final = await until(
+      'Succeeded after the cutover',
+      10 * 60_000,
+      async () => {
+        const s = await status();
+        if (s && ['Failed', 'Canceled'].includes(s.state)) throw new Error(`cutover ended ${s.state}: ${s.message ?? ''}`);
+        return s?.state === 'Succeeded' ? s : undefined;
+      },
+      100,
+    );
     const cutoverWall = (Date.now() - cutoverStarted) / 1000;
     const run = await migration.done;
     const figures = {
@@ -485,7 +531,7 @@ export async function runOnlineScenarios(options: OnlineOptions): Promise<Online
         `row committed after the backlog is visible on its target. ${rounds} round(s), native first in odd rounds and second in even ones; ` +
         'the ratio is of the median rates. Rows = 4 × pgbench transactions + the marker. wal_sender_timeout = 0 on the source ' +
         'so neither paused consumer is disconnected. Before the rounds, 20 pgbench transactions and a marker are applied so both consumers ' +
-        'have loaded every table\'s metadata already. Autovacuum is on for the online part, and pgbench\'s tables are vacuumed before each backlog. ' +
+        "have loaded every table's metadata already. Autovacuum is on for the online part, and pgbench's tables are vacuumed before each backlog. " +
         'pgferry runs with verify: false, so its cutover downtime has no checksum pass (like native). ' +
         'Latency is what the engine writes to the control catalog (every ~2 s), sampled every 250 ms.',
     ];

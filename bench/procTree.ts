@@ -78,7 +78,10 @@ export function sampleTree(root: number, intervalMs = 100): { stop(): Promise<Tr
       const tree = await treeOf(root);
       if (tree.length > 0) {
         samples += 1;
-        peakRss = Math.max(peakRss, tree.reduce((s, e) => s + e.rssBytes, 0));
+        peakRss = Math.max(
+          peakRss,
+          tree.reduce((s, e) => s + e.rssBytes, 0),
+        );
         const pss = (await Promise.all(tree.map((e) => pssBytes(e.pid)))).reduce((s, n) => s + n, 0);
         peakPss = Math.max(peakPss, pss);
         peakProcesses = Math.max(peakProcesses, tree.length);

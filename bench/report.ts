@@ -82,7 +82,17 @@ function table(header: readonly string[], rows: readonly (readonly string[])[]):
 
 export function offlineRunsTable(runs: readonly OfflineRun[]): string {
   return table(
-    ['round', 'tool', 'wall s', 'CPU s tool / source / target', 'peak RSS MiB (tree)', 'peak PSS MiB (tree)', 'max procs', 'details', 'row counts'],
+    [
+      'round',
+      'tool',
+      'wall s',
+      'CPU s tool / source / target',
+      'peak RSS MiB (tree)',
+      'peak PSS MiB (tree)',
+      'max procs',
+      'details',
+      'row counts',
+    ],
     runs.map((r) => [
       String(r.round),
       r.tool,
@@ -133,7 +143,11 @@ export function pgferryBreakdown(runs: readonly OfflineRun[]): string {
     for (const s of r.steps) rows.push([`step: ${s.step}`, fmt(s.at), fmt(s.seconds)]);
     for (const t of [...r.tables].sort((a, b) => b.seconds - a.seconds)) {
       const split = t.parts > 1 ? `, ${t.parts} parts` : '';
-      rows.push([`copy: ${t.table} (${t.rows.toLocaleString('en-US')} rows, ${fmt(t.bytes / 1e6, 0)} MB${split})`, fmt(t.at), fmt(t.seconds)]);
+      rows.push([
+        `copy: ${t.table} (${t.rows.toLocaleString('en-US')} rows, ${fmt(t.bytes / 1e6, 0)} MB${split})`,
+        fmt(t.at),
+        fmt(t.seconds),
+      ]);
     }
     out.push(table(['what', 'started at s', 'seconds'], rows), '');
   }
@@ -160,15 +174,23 @@ export function markdown(report: BenchReport): string {
     `Machine: ${m.nproc} CPUs (${m.cpuModel}), ${m.memoryGiB} GiB memory, Linux ${m.kernel}; ` +
       `load average at start ${m.loadAverage.join(' / ')}.`,
     '',
-    'Versions: ' + Object.entries(m.versions).map(([k, v]) => `${k}: ${v}`).join('; '),
+    'Versions: ' +
+      Object.entries(m.versions)
+        .map(([k, v]) => `${k}: ${v}`)
+        .join('; '),
     '',
     `pgferry: commit ${m.git.commit}` +
-      (m.git.dirtyEngineFiles > 0 ? ` plus ${m.git.dirtyEngineFiles} uncommitted file(s) under provider/ (other work in progress in the checkout)` : '') +
+      (m.git.dirtyEngineFiles > 0
+        ? ` plus ${m.git.dirtyEngineFiles} uncommitted file(s) under provider/ (other work in progress in the checkout)`
+        : '') +
       '.',
     '',
     `Parallelism: --jobs ${report.args.jobs} (table jobs = index jobs = ${report.args.jobs} for every tool; pg_dump -j and pg_restore -j the same).`,
     '',
-    'Server settings (both clusters, every tool): ' + Object.entries(report.settings).map(([k, v]) => `${k}=${v}`).join(', '),
+    'Server settings (both clusters, every tool): ' +
+      Object.entries(report.settings)
+        .map(([k, v]) => `${k}=${v}`)
+        .join(', '),
     '',
   ];
   if (report.dataset) {
@@ -180,7 +202,13 @@ export function markdown(report: BenchReport): string {
       '',
       table(
         ['table', 'rows', 'heap MB', 'TOAST MB', 'total with indexes MB'],
-        d.tables.map((t) => [t.table, t.rows.toLocaleString('en-US'), fmt(t.heapBytes / 1e6, 0), fmt(t.toastBytes / 1e6, 0), fmt(t.bytes / 1e6, 0)]),
+        d.tables.map((t) => [
+          t.table,
+          t.rows.toLocaleString('en-US'),
+          fmt(t.heapBytes / 1e6, 0),
+          fmt(t.toastBytes / 1e6, 0),
+          fmt(t.bytes / 1e6, 0),
+        ]),
       ),
       '',
     );
@@ -195,7 +223,7 @@ export function markdown(report: BenchReport): string {
       '',
       offlineRunsTable(report.offline.runs),
       '',
-      '### Where pgferry\'s time goes',
+      "### Where pgferry's time goes",
       '',
       pgferryBreakdown(report.offline.runs),
     );

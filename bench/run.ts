@@ -14,7 +14,6 @@ import { markdown, offlineRunsTable, offlineSummaryText, pgferryBreakdown, summa
 import { tempWorkDir } from './tools';
 import { randomBytes } from 'node:crypto';
 
-
 /** Where results are committed: bench/results of the checkout (this file runs from dist*). */
 const RESULTS_DIR = path.join(__dirname, '..', '..', 'bench', 'results');
 const SPLIT_BYTES = 256 * 1024 * 1024;
@@ -29,7 +28,10 @@ async function main(args: BenchArgs): Promise<void> {
     [args.offline ? 'offline' : '', args.online ? 'online' : ''].filter(Boolean).join('-') +
     (args.quick ? '-quick' : '') +
     (args.pgferrySplitMb !== undefined ? `-split${args.pgferrySplitMb}` : '');
-  log(`${kind}: jobs ${args.jobs}` + (args.offline ? `, rounds ${args.rounds}, pgbench scale ${args.scale} + ${args.wideRows} wide rows` : ''));
+  log(
+    `${kind}: jobs ${args.jobs}` +
+      (args.offline ? `, rounds ${args.rounds}, pgbench scale ${args.scale} + ${args.wideRows} wide rows` : ''),
+  );
   const workDir = await tempWorkDir();
   let source: Cluster | undefined;
   let target: Cluster | undefined;
@@ -41,7 +43,7 @@ async function main(args: BenchArgs): Promise<void> {
     notes.push(
       'Wall time and memory of each tool are those of its own process tree (sampled from /proc every 100 ms); the PostgreSQL server backends are not included for any tool.',
       'RSS sums count pages shared by forked processes once per process (this favours single-process tools); PSS divides shared pages among their sharers.',
-      'Autovacuum is off for the offline runs, so no background vacuum lands in one tool\'s run and not another\'s.',
+      "Autovacuum is off for the offline runs, so no background vacuum lands in one tool's run and not another's.",
       'pg_dump writes a directory-format dump (default compression) to local disk, --no-sync; pg_restore reads it back. pgferry and pgcopydb stream with no intermediate files.',
       `pgferry and pgcopydb both get the same same-table split threshold (${SPLIT_BYTES / 2 ** 20} MB, pgferry's default); pgcopydb's default is no split.`,
       'pgferry runs with verify: false (like the others: no content checksums) but otherwise defaults: validation, roles, ANALYZE. pgcopydb runs VACUUM ANALYZE; pg_restore neither.',
@@ -65,9 +67,20 @@ async function main(args: BenchArgs): Promise<void> {
       log('generating the dataset on the source ...');
       dataset = await loadDataset(source, { scale: args.scale, wideRows: args.wideRows });
       log(`dataset: ${(dataset.databaseBytes / 1e9).toFixed(2)} GB in ${dataset.loadSeconds.toFixed(0)} s`);
-      const runs = await runOfflineBench({ source, target, jobs: args.jobs, splitBytes: SPLIT_BYTES, pgferrySplitBytes: args.pgferrySplitMb === undefined ? undefined : args.pgferrySplitMb * 2 ** 20, rounds: args.rounds, workDir, log });
+      const runs = await runOfflineBench({
+        source,
+        target,
+        jobs: args.jobs,
+        splitBytes: SPLIT_BYTES,
+        pgferrySplitBytes: args.pgferrySplitMb === undefined ? undefined : args.pgferrySplitMb * 2 ** 20,
+        rounds: args.rounds,
+        workDir,
+        log,
+      });
       offline = { runs, summary: summarizeOffline(runs) };
-      process.stdout.write(`\nOffline (jobs ${args.jobs}, ${(dataset.databaseBytes / 1e9).toFixed(2)} GB)\n\n${offlineRunsTable(runs)}\n\n${offlineSummaryText(offline.summary)}\n\n${pgferryBreakdown(runs)}\n`);
+      process.stdout.write(
+        `\nOffline (jobs ${args.jobs}, ${(dataset.databaseBytes / 1e9).toFixed(2)} GB)\n\n${offlineRunsTable(runs)}\n\n${offlineSummaryText(offline.summary)}\n\n${pgferryBreakdown(runs)}\n`,
+      );
     }
     if (args.online) {
       online = await runOnlineBench({ source, target, jobs: args.jobs, quick: args.quick, log });

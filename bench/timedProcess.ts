@@ -38,7 +38,8 @@ export async function runTimed(command: string, args: readonly string[], options
 /** Starts the command and returns at once; `done` settles when it exits. */
 export function startTimed(command: string, args: readonly string[], options: TimedOptions & { cpu?: boolean } = {}): StartedProcess {
   // GNU time adds the CPU of every reaped descendant, which /proc sampling would miss at exit.
-  const timeFile = options.cpu !== false && existsSync(GNU_TIME) ? path.join(os.tmpdir(), `pgferry-bench-time-${process.pid}-${Date.now()}`) : undefined;
+  const timeFile =
+    options.cpu !== false && existsSync(GNU_TIME) ? path.join(os.tmpdir(), `pgferry-bench-time-${process.pid}-${Date.now()}`) : undefined;
   const [file, argv] = timeFile ? [GNU_TIME, ['-f', '%U %S', '-o', timeFile, command, ...args]] : [command, [...args]];
   const started = process.hrtime.bigint();
   const child = spawn(file, argv, {

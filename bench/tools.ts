@@ -114,7 +114,8 @@ async function runPgferry(ctx: ToolContext): Promise<ToolRun> {
       starts.set(e.step, line.t);
       if (e.step !== 'validation' && firstDataStep === undefined) firstDataStep = line.t;
     }
-    if (e.kind === 'step-done' && e.step) steps.push({ step: e.step, seconds: e.seconds ?? 0, at: starts.get(e.step) ?? line.t - (e.seconds ?? 0) });
+    if (e.kind === 'step-done' && e.step)
+      steps.push({ step: e.step, seconds: e.seconds ?? 0, at: starts.get(e.step) ?? line.t - (e.seconds ?? 0) });
     if (e.kind === 'table-start' && e.table) partsOf.set(e.table, Math.max(partsOf.get(e.table) ?? 1, e.parts ?? 1));
     if (e.kind === 'table-done' && e.table) {
       tables.push({
@@ -152,10 +153,14 @@ async function runPgcopydb(ctx: ToolContext): Promise<ToolRun> {
     'pgcopydb',
     [
       'clone',
-      '--dir', dir,
-      '--table-jobs', String(ctx.jobs),
-      '--index-jobs', String(ctx.jobs),
-      '--split-tables-larger-than', `${Math.round(ctx.splitBytes / (1024 * 1024))}MB`,
+      '--dir',
+      dir,
+      '--table-jobs',
+      String(ctx.jobs),
+      '--index-jobs',
+      String(ctx.jobs),
+      '--split-tables-larger-than',
+      `${Math.round(ctx.splitBytes / (1024 * 1024))}MB`,
     ],
     {
       // URIs through the environment, so they appear neither in argv (ps) nor in our output.
@@ -170,7 +175,16 @@ async function runPgcopydb(ctx: ToolContext): Promise<ToolRun> {
   if (run.code !== 0) throw failure('pgcopydb', run, ctx);
   await fs.rm(dir, { recursive: true, force: true });
   const logTail = redact(run.stderr, [ctx.source.password, ctx.target.password]).trim().split('\n').slice(-30).join('\n');
-  return { tool: 'pgcopydb', seconds: run.seconds, memory: run.memory, parts: {}, steps: [], tables: [], toolCpuSeconds: run.cpuSeconds, logTail };
+  return {
+    tool: 'pgcopydb',
+    seconds: run.seconds,
+    memory: run.memory,
+    parts: {},
+    steps: [],
+    tables: [],
+    toolCpuSeconds: run.cpuSeconds,
+    logTail,
+  };
 }
 
 async function runDumpRestore(ctx: ToolContext): Promise<ToolRun> {

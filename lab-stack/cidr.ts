@@ -40,7 +40,7 @@ export function parseCidr(text: string): Cidr | undefined {
   const address = octetsToInt(match.slice(1, 5));
   const prefix = Number(match[5]);
   if (address === undefined || prefix > 32) return undefined;
-  if (((address & ~maskOf(prefix)) >>> 0) !== 0) return undefined;
+  if ((address & ~maskOf(prefix)) >>> 0 !== 0) return undefined;
   return { network: address, prefix };
 }
 
@@ -53,7 +53,7 @@ export function cidrSize(cidr: Cidr): number {
 }
 
 export function cidrContainsIp(cidr: Cidr, ip: number): boolean {
-  return ((ip & maskOf(cidr.prefix)) >>> 0) === cidr.network;
+  return (ip & maskOf(cidr.prefix)) >>> 0 === cidr.network;
 }
 
 /** True when `inner` lies entirely inside `outer`. */

@@ -2,12 +2,7 @@
 // reported as one line naming the config key (`pgferry-lab:server.version`) and what is allowed.
 import * as pulumi from '@pulumi/pulumi';
 import { z } from 'zod';
-import {
-  MIGRATION_MODES,
-  MIGRATION_NAME_PATTERN,
-  MIGRATION_OPTIONS,
-  SSL_MODES,
-} from '../provider/engine/spec/schema';
+import { MIGRATION_MODES, MIGRATION_NAME_PATTERN, MIGRATION_OPTIONS, SSL_MODES } from '../provider/engine/spec/schema';
 import { cidrContains, cidrContainsIp, cidrsOverlap, parseCidr, parseIp, type Cidr } from './cidr';
 
 /** The namespace the lab's keys live under (the `name` in lab-stack/Pulumi.yaml). */
@@ -22,13 +17,23 @@ export const HA_MODES = ['Disabled', 'ZoneRedundant', 'SameZone'] as const;
 /** Flexible Server's provisioned storage sizes in GiB (anything else is rejected by Azure). */
 export const STORAGE_SIZES_GB = [32, 64, 128, 256, 512, 1024, 2048, 4096, 8192, 16384, 32767] as const;
 /** Route-based gateway SKUs that support point-to-site with IKEv2/OpenVPN (Basic does not). */
-export const VPN_SKUS = ['VpnGw1', 'VpnGw2', 'VpnGw3', 'VpnGw4', 'VpnGw5', 'VpnGw1AZ', 'VpnGw2AZ', 'VpnGw3AZ', 'VpnGw4AZ', 'VpnGw5AZ'] as const;
+export const VPN_SKUS = [
+  'VpnGw1',
+  'VpnGw2',
+  'VpnGw3',
+  'VpnGw4',
+  'VpnGw5',
+  'VpnGw1AZ',
+  'VpnGw2AZ',
+  'VpnGw3AZ',
+  'VpnGw4AZ',
+  'VpnGw5AZ',
+] as const;
 export const VPN_PROTOCOLS = ['IkeV2', 'SSTP', 'OpenVPN'] as const;
 /** Names Azure refuses as the Flexible Server administrator login. */
 const RESERVED_LOGINS = ['azure_superuser', 'azure_pg_admin', 'admin', 'administrator', 'root', 'guest', 'public'];
 
-const oneOf = <T extends readonly [string, ...string[]]>(values: T) =>
-  z.enum(values, { error: `must be one of ${values.join(', ')}` });
+const oneOf = <T extends readonly [string, ...string[]]>(values: T) => z.enum(values, { error: `must be one of ${values.join(', ')}` });
 
 /** Accepts 16 as well as "16": `pulumi config set` stores numbers-looking values as strings or numbers. */
 const versionSchema = z
@@ -50,12 +55,15 @@ const identifierSchema = z
   .max(63, 'must be at most 63 characters (PostgreSQL truncates longer names)');
 
 const networkSchema = z
-  .strictObject({
-    addressSpace: cidrSchema.default('10.20.0.0/16'),
-    gatewaySubnet: cidrSchema.default('10.20.0.0/27'),
-    serverSubnet: cidrSchema.default('10.20.1.0/24'),
-    sourceSubnet: cidrSchema.default('10.20.2.0/24'),
-  }, { error: 'must be an object with keys addressSpace, gatewaySubnet, serverSubnet, sourceSubnet' })
+  .strictObject(
+    {
+      addressSpace: cidrSchema.default('10.20.0.0/16'),
+      gatewaySubnet: cidrSchema.default('10.20.0.0/27'),
+      serverSubnet: cidrSchema.default('10.20.1.0/24'),
+      sourceSubnet: cidrSchema.default('10.20.2.0/24'),
+    },
+    { error: 'must be an object with keys addressSpace, gatewaySubnet, serverSubnet, sourceSubnet' },
+  )
   .prefault({});
 
 const parameterValueSchema = z
@@ -63,128 +71,165 @@ const parameterValueSchema = z
   .transform((v) => (typeof v === 'boolean' ? (v ? 'on' : 'off') : String(v)));
 
 const serverSchema = z
-  .strictObject({
-    name: z
-      .string({ error: 'must be a server name' })
-      .regex(/^[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$/, 'must be 3-63 lowercase letters, digits or hyphens, not starting or ending with a hyphen')
-      .optional(),
-    version: versionSchema.default('16'),
-    skuName: z
-      .string({ error: 'must be a SKU name such as Standard_D2ds_v5' })
-      .regex(/^Standard_[A-Za-z0-9_]+$/, 'must be a SKU name such as Standard_D2ds_v5 or Standard_B1ms')
-      .default('Standard_D2ds_v5'),
-    tier: oneOf(SERVER_TIERS).default('GeneralPurpose'),
-    storageSizeGb: z
-      .number({ error: `must be one of ${STORAGE_SIZES_GB.join(', ')}` })
-      .refine((v) => (STORAGE_SIZES_GB as readonly number[]).includes(v), `must be one of ${STORAGE_SIZES_GB.join(', ')}`)
-      .default(128),
-    storageAutoGrow: z.boolean({ error: 'must be true or false' }).default(false),
-    administratorLogin: z
-      .string({ error: 'must be a login name' })
-      .regex(/^[a-z_][a-z0-9_]{0,62}$/, 'must be lowercase letters, digits or underscores, starting with a letter or underscore')
-      .refine((v) => !RESERVED_LOGINS.includes(v) && !v.startsWith('pg_'), `must not be ${RESERVED_LOGINS.join(', ')} or start with pg_`)
-      .default('pgadmin'),
-    highAvailability: oneOf(HA_MODES).default('Disabled'),
-    availabilityZone: z.enum(['1', '2', '3'], { error: 'must be 1, 2 or 3' }).optional(),
-    backupRetentionDays: z
-      .number({ error: 'must be a whole number of days from 7 to 35' })
-      .int('must be a whole number of days from 7 to 35')
-      .min(7, 'must be from 7 to 35')
-      .max(35, 'must be from 7 to 35')
-      .default(7),
-    extensions: z
-      .array(
-        z.string({ error: 'must be an extension name' }).regex(/^[A-Za-z0-9_-]+$/, 'must be an extension name such as PG_TRGM'),
-        { error: 'must be a list of extension names' },
-      )
-      .default([]),
-    parameters: z
-      .record(
-        z.string().regex(/^[a-z_][a-z0-9_.]*$/, 'parameter names are lowercase letters, digits, underscores and dots'),
-        parameterValueSchema,
-        { error: 'must be a map of server parameter names to values' },
-      )
-      .refine((p) => !('azure.extensions' in p), 'must not set azure.extensions: list extensions in server.extensions instead')
-      .default({}),
-  }, { error: 'must be an object with keys such as version, skuName, parameters' })
+  .strictObject(
+    {
+      name: z
+        .string({ error: 'must be a server name' })
+        .regex(
+          /^[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$/,
+          'must be 3-63 lowercase letters, digits or hyphens, not starting or ending with a hyphen',
+        )
+        .optional(),
+      version: versionSchema.default('16'),
+      skuName: z
+        .string({ error: 'must be a SKU name such as Standard_D2ds_v5' })
+        .regex(/^Standard_[A-Za-z0-9_]+$/, 'must be a SKU name such as Standard_D2ds_v5 or Standard_B1ms')
+        .default('Standard_D2ds_v5'),
+      tier: oneOf(SERVER_TIERS).default('GeneralPurpose'),
+      storageSizeGb: z
+        .number({ error: `must be one of ${STORAGE_SIZES_GB.join(', ')}` })
+        .refine((v) => (STORAGE_SIZES_GB as readonly number[]).includes(v), `must be one of ${STORAGE_SIZES_GB.join(', ')}`)
+        .default(128),
+      storageAutoGrow: z.boolean({ error: 'must be true or false' }).default(false),
+      administratorLogin: z
+        .string({ error: 'must be a login name' })
+        .regex(/^[a-z_][a-z0-9_]{0,62}$/, 'must be lowercase letters, digits or underscores, starting with a letter or underscore')
+        .refine((v) => !RESERVED_LOGINS.includes(v) && !v.startsWith('pg_'), `must not be ${RESERVED_LOGINS.join(', ')} or start with pg_`)
+        .default('pgadmin'),
+      highAvailability: oneOf(HA_MODES).default('Disabled'),
+      availabilityZone: z.enum(['1', '2', '3'], { error: 'must be 1, 2 or 3' }).optional(),
+      backupRetentionDays: z
+        .number({ error: 'must be a whole number of days from 7 to 35' })
+        .int('must be a whole number of days from 7 to 35')
+        .min(7, 'must be from 7 to 35')
+        .max(35, 'must be from 7 to 35')
+        .default(7),
+      extensions: z
+        .array(z.string({ error: 'must be an extension name' }).regex(/^[A-Za-z0-9_-]+$/, 'must be an extension name such as PG_TRGM'), {
+          error: 'must be a list of extension names',
+        })
+        .default([]),
+      parameters: z
+        .record(
+          z.string().regex(/^[a-z_][a-z0-9_.]*$/, 'parameter names are lowercase letters, digits, underscores and dots'),
+          parameterValueSchema,
+          { error: 'must be a map of server parameter names to values' },
+        )
+        .refine((p) => !('azure.extensions' in p), 'must not set azure.extensions: list extensions in server.extensions instead')
+        .default({}),
+    },
+    { error: 'must be an object with keys such as version, skuName, parameters' },
+  )
   .prefault({});
 
 const certificateSchema = z
   .string({ error: 'must be the base64 body of the root certificate' })
   .refine((v) => !v.includes('-----'), 'must be the base64 body of the root certificate, without the -----BEGIN/END CERTIFICATE----- lines')
   .transform((v) => v.replace(/\s+/g, ''))
-  .refine((v) => /^[A-Za-z0-9+/]+={0,2}$/.test(v) && v.length >= 64, 'must be the base64 body of the root certificate (at least 64 base64 characters)');
+  .refine(
+    (v) => /^[A-Za-z0-9+/]+={0,2}$/.test(v) && v.length >= 64,
+    'must be the base64 body of the root certificate (at least 64 base64 characters)',
+  );
 
 const vpnSchema = z
-  .strictObject({
-    enabled: z.boolean({ error: 'must be true or false' }).default(true),
-    skuName: oneOf(VPN_SKUS).default('VpnGw1'),
-    generation: oneOf(['Generation1', 'Generation2']).default('Generation1'),
-    clientAddressPool: cidrSchema.default('172.16.201.0/24'),
-    rootCertificateName: z
-      .string({ error: 'must be a certificate name' })
-      .regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,79}$/, 'must be letters, digits, _ . or -, starting with a letter or digit')
-      .default('P2SRootCert'),
-    rootCertificateData: certificateSchema.optional(),
-    protocols: z
-      .array(oneOf(VPN_PROTOCOLS), { error: `must be a list drawn from ${VPN_PROTOCOLS.join(', ')}` })
-      .min(1, `must name at least one of ${VPN_PROTOCOLS.join(', ')}`)
-      // Azure offers OpenVPN, SSTP, IKEv2, IKEv2+OpenVPN and IKEv2+SSTP; the two SSL tunnels exclude each other.
-      .refine((p) => !(p.includes('OpenVPN') && p.includes('SSTP')), 'must not combine OpenVPN and SSTP (Azure allows IkeV2 with either)')
-      .default(['IkeV2', 'OpenVPN']),
-  }, { error: 'must be an object with keys such as enabled, rootCertificateData, protocols' })
+  .strictObject(
+    {
+      enabled: z.boolean({ error: 'must be true or false' }).default(true),
+      skuName: oneOf(VPN_SKUS).default('VpnGw1'),
+      generation: oneOf(['Generation1', 'Generation2']).default('Generation1'),
+      clientAddressPool: cidrSchema.default('172.16.201.0/24'),
+      rootCertificateName: z
+        .string({ error: 'must be a certificate name' })
+        .regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,79}$/, 'must be letters, digits, _ . or -, starting with a letter or digit')
+        .default('P2SRootCert'),
+      rootCertificateData: certificateSchema.optional(),
+      protocols: z
+        .array(oneOf(VPN_PROTOCOLS), { error: `must be a list drawn from ${VPN_PROTOCOLS.join(', ')}` })
+        .min(1, `must name at least one of ${VPN_PROTOCOLS.join(', ')}`)
+        // Azure offers OpenVPN, SSTP, IKEv2, IKEv2+OpenVPN and IKEv2+SSTP; the two SSL tunnels exclude each other.
+        .refine((p) => !(p.includes('OpenVPN') && p.includes('SSTP')), 'must not combine OpenVPN and SSTP (Azure allows IkeV2 with either)')
+        .default(['IkeV2', 'OpenVPN']),
+    },
+    { error: 'must be an object with keys such as enabled, rootCertificateData, protocols' },
+  )
   .prefault({});
 
 const sourceVmSchema = z
-  .strictObject({
-    enabled: z.boolean({ error: 'must be true or false' }).default(false),
-    vmSize: z
-      .string({ error: 'must be a VM size such as Standard_B2s' })
-      .regex(/^Standard_[A-Za-z0-9_]+$/, 'must be a VM size such as Standard_B2s')
-      .default('Standard_B2s'),
-    adminUsername: z
-      .string({ error: 'must be a Linux user name' })
-      .regex(/^[a-z_][a-z0-9_-]{0,31}$/, 'must be a Linux user name (lowercase letters, digits, _ or -)')
-      .refine((v) => v !== 'root' && v !== 'postgres', 'must not be root or postgres')
-      .default('azureuser'),
-    sshPublicKey: z
-      .string({ error: 'must be an OpenSSH public key' })
-      .regex(/^(ssh-rsa|ssh-ed25519|ecdsa-sha2-nistp(256|384|521)) [A-Za-z0-9+/=]+( .*)?$/, 'must be an OpenSSH public key line (ssh-rsa, ssh-ed25519 or ecdsa-sha2-*)')
-      .optional(),
-    privateIp: ipSchema.optional(),
-    postgresVersion: versionSchema.default('16'),
-    databases: z.array(identifierSchema, { error: 'must be a list of database names' }).default([]),
-  }, { error: 'must be an object with keys such as enabled, sshPublicKey, databases' })
+  .strictObject(
+    {
+      enabled: z.boolean({ error: 'must be true or false' }).default(false),
+      vmSize: z
+        .string({ error: 'must be a VM size such as Standard_B2s' })
+        .regex(/^Standard_[A-Za-z0-9_]+$/, 'must be a VM size such as Standard_B2s')
+        .default('Standard_B2s'),
+      adminUsername: z
+        .string({ error: 'must be a Linux user name' })
+        .regex(/^[a-z_][a-z0-9_-]{0,31}$/, 'must be a Linux user name (lowercase letters, digits, _ or -)')
+        .refine((v) => v !== 'root' && v !== 'postgres', 'must not be root or postgres')
+        .default('azureuser'),
+      sshPublicKey: z
+        .string({ error: 'must be an OpenSSH public key' })
+        .regex(
+          /^(ssh-rsa|ssh-ed25519|ecdsa-sha2-nistp(256|384|521)) [A-Za-z0-9+/=]+( .*)?$/,
+          'must be an OpenSSH public key line (ssh-rsa, ssh-ed25519 or ecdsa-sha2-*)',
+        )
+        .optional(),
+      privateIp: ipSchema.optional(),
+      postgresVersion: versionSchema.default('16'),
+      databases: z.array(identifierSchema, { error: 'must be a list of database names' }).default([]),
+    },
+    { error: 'must be an object with keys such as enabled, sshPublicKey, databases' },
+  )
   .prefault({});
 
-const migrationSourceSchema = z.strictObject({
-  host: z.string({ error: 'must be a host name or IP address' }).regex(/^[A-Za-z0-9._:-]+$/, 'must be a host name or IP address'),
-  port: z.number({ error: 'must be a port number' }).int().min(1, 'must be from 1 to 65535').max(65535, 'must be from 1 to 65535').default(5432),
-  user: identifierSchema.default('postgres'),
-  sslMode: oneOf(SSL_MODES).default('prefer'),
-  /** Name of the secret stack config key that holds this source's password. */
-  passwordSecret: z.string({ error: 'must be a config key name' }).regex(/^[A-Za-z][A-Za-z0-9_-]*$/, 'must be a config key name').default('sourcePassword'),
-}, { error: 'must be an object with host and optionally port, user, sslMode, passwordSecret' });
+const migrationSourceSchema = z.strictObject(
+  {
+    host: z.string({ error: 'must be a host name or IP address' }).regex(/^[A-Za-z0-9._:-]+$/, 'must be a host name or IP address'),
+    port: z
+      .number({ error: 'must be a port number' })
+      .int()
+      .min(1, 'must be from 1 to 65535')
+      .max(65535, 'must be from 1 to 65535')
+      .default(5432),
+    user: identifierSchema.default('postgres'),
+    sslMode: oneOf(SSL_MODES).default('prefer'),
+    /** Name of the secret stack config key that holds this source's password. */
+    passwordSecret: z
+      .string({ error: 'must be a config key name' })
+      .regex(/^[A-Za-z][A-Za-z0-9_-]*$/, 'must be a config key name')
+      .default('sourcePassword'),
+  },
+  { error: 'must be an object with host and optionally port, user, sslMode, passwordSecret' },
+);
 
-const migrationSchema = z.strictObject({
-  name: z.string({ error: 'must be a migration name' }).regex(MIGRATION_NAME_PATTERN, 'must be 1-63 letters, digits or hyphens, not starting with a hyphen'),
-  databases: z.array(identifierSchema, { error: 'must be a list of database names' }).min(1, 'must name at least one database'),
-  mode: oneOf(MIGRATION_MODES).default('Offline'),
-  option: oneOf(MIGRATION_OPTIONS).default('ValidateAndMigrate'),
-  overwriteDbsInTarget: z.boolean({ error: 'must be true or false' }).default(false),
-  cutover: z.boolean({ error: 'must be true or false' }).default(false),
-  /** Omitted: the lab's own source VM (sourceVm.enabled must be true). */
-  source: migrationSourceSchema.optional(),
-}, { error: 'must be an object with name and databases' });
+const migrationSchema = z.strictObject(
+  {
+    name: z
+      .string({ error: 'must be a migration name' })
+      .regex(MIGRATION_NAME_PATTERN, 'must be 1-63 letters, digits or hyphens, not starting with a hyphen'),
+    databases: z.array(identifierSchema, { error: 'must be a list of database names' }).min(1, 'must name at least one database'),
+    mode: oneOf(MIGRATION_MODES).default('Offline'),
+    option: oneOf(MIGRATION_OPTIONS).default('ValidateAndMigrate'),
+    overwriteDbsInTarget: z.boolean({ error: 'must be true or false' }).default(false),
+    cutover: z.boolean({ error: 'must be true or false' }).default(false),
+    /** Omitted: the lab's own source VM (sourceVm.enabled must be true). */
+    source: migrationSourceSchema.optional(),
+  },
+  { error: 'must be an object with name and databases' },
+);
 
 const labSchema = z
   .strictObject({
-    location: z.string({ error: 'is required: an Azure region such as westeurope' }).regex(/^[a-z0-9]+$/, 'must be an Azure region name such as westeurope (lowercase, no spaces)'),
+    location: z
+      .string({ error: 'is required: an Azure region such as westeurope' })
+      .regex(/^[a-z0-9]+$/, 'must be an Azure region name such as westeurope (lowercase, no spaces)'),
     namePrefix: z
       .string({ error: 'must be a short name' })
       .regex(/^[a-z][a-z0-9-]{1,18}[a-z0-9]$/, 'must be 3-20 lowercase letters, digits or hyphens, starting with a letter')
       .default('pgferry-lab'),
-    tags: z.record(z.string(), z.string({ error: 'tag values must be strings' }), { error: 'must be a map of tag names to strings' }).default({}),
+    tags: z
+      .record(z.string(), z.string({ error: 'tag values must be strings' }), { error: 'must be a map of tag names to strings' })
+      .default({}),
     network: networkSchema,
     server: serverSchema,
     vpn: vpnSchema,
@@ -200,7 +245,11 @@ const labSchema = z
       const plan = subnets as ReadonlyArray<readonly [string, Cidr]>;
       for (const [key, subnet] of plan) {
         if (!cidrContains(space, subnet)) {
-          ctx.addIssue({ code: 'custom', path: ['network', key], message: `must lie inside network.addressSpace ${lab.network.addressSpace}` });
+          ctx.addIssue({
+            code: 'custom',
+            path: ['network', key],
+            message: `must lie inside network.addressSpace ${lab.network.addressSpace}`,
+          });
         }
       }
       for (let i = 0; i < plan.length; i++) {
@@ -211,8 +260,14 @@ const labSchema = z
         }
       }
       // Azure's minimums: a gateway subnet of at least /29 (/27 recommended), a delegated subnet of at least /28.
-      if (plan[0]![1].prefix > 29) ctx.addIssue({ code: 'custom', path: ['network', 'gatewaySubnet'], message: 'must be /29 or larger (/27 recommended)' });
-      if (plan[1]![1].prefix > 28) ctx.addIssue({ code: 'custom', path: ['network', 'serverSubnet'], message: 'must be /28 or larger (Flexible Server needs room for HA and scaling)' });
+      if (plan[0]![1].prefix > 29)
+        ctx.addIssue({ code: 'custom', path: ['network', 'gatewaySubnet'], message: 'must be /29 or larger (/27 recommended)' });
+      if (plan[1]![1].prefix > 28)
+        ctx.addIssue({
+          code: 'custom',
+          path: ['network', 'serverSubnet'],
+          message: 'must be /28 or larger (Flexible Server needs room for HA and scaling)',
+        });
     }
 
     if (/^Standard_B/.test(lab.server.skuName) && lab.server.tier !== 'Burstable') {
@@ -224,27 +279,47 @@ const labSchema = z
 
     if (lab.vpn.enabled) {
       if (lab.vpn.rootCertificateData === undefined) {
-        ctx.addIssue({ code: 'custom', path: ['vpn', 'rootCertificateData'], message: 'is required when vpn.enabled is true: the base64 body of the P2S root certificate (or set vpn.enabled false)' });
+        ctx.addIssue({
+          code: 'custom',
+          path: ['vpn', 'rootCertificateData'],
+          message: 'is required when vpn.enabled is true: the base64 body of the P2S root certificate (or set vpn.enabled false)',
+        });
       }
       // Generation2 gateways start at VpnGw2; VpnGw1 (and VpnGw1AZ) exist only as Generation1.
       if (lab.vpn.generation === 'Generation2' && lab.vpn.skuName.startsWith('VpnGw1')) {
-        ctx.addIssue({ code: 'custom', path: ['vpn', 'generation'], message: `must be Generation1 for ${lab.vpn.skuName} (Generation2 needs VpnGw2 or larger)` });
+        ctx.addIssue({
+          code: 'custom',
+          path: ['vpn', 'generation'],
+          message: `must be Generation1 for ${lab.vpn.skuName} (Generation2 needs VpnGw2 or larger)`,
+        });
       }
       const pool = parseCidr(lab.vpn.clientAddressPool);
       if (pool && space && cidrsOverlap(pool, space)) {
-        ctx.addIssue({ code: 'custom', path: ['vpn', 'clientAddressPool'], message: `must not overlap network.addressSpace ${lab.network.addressSpace}` });
+        ctx.addIssue({
+          code: 'custom',
+          path: ['vpn', 'clientAddressPool'],
+          message: `must not overlap network.addressSpace ${lab.network.addressSpace}`,
+        });
       }
     }
 
     if (lab.sourceVm.enabled && lab.sourceVm.sshPublicKey === undefined) {
-      ctx.addIssue({ code: 'custom', path: ['sourceVm', 'sshPublicKey'], message: 'is required when sourceVm.enabled is true: an OpenSSH public key line' });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['sourceVm', 'sshPublicKey'],
+        message: 'is required when sourceVm.enabled is true: an OpenSSH public key line',
+      });
     }
     const source = parseCidr(lab.network.sourceSubnet);
     const ip = lab.sourceVm.privateIp === undefined ? undefined : parseIp(lab.sourceVm.privateIp);
     if (source && ip !== undefined) {
       // Azure keeps the first four addresses and the last one of every subnet.
       if (!cidrContainsIp(source, ip) || ip - source.network < 4 || ip === source.network + 2 ** (32 - source.prefix) - 1) {
-        ctx.addIssue({ code: 'custom', path: ['sourceVm', 'privateIp'], message: `must be an assignable address inside network.sourceSubnet ${lab.network.sourceSubnet} (the first four and the last are Azure's)` });
+        ctx.addIssue({
+          code: 'custom',
+          path: ['sourceVm', 'privateIp'],
+          message: `must be an assignable address inside network.sourceSubnet ${lab.network.sourceSubnet} (the first four and the last are Azure's)`,
+        });
       }
     }
 
@@ -255,7 +330,11 @@ const labSchema = z
       }
       names.add(migration.name);
       if (migration.source === undefined && !lab.sourceVm.enabled) {
-        ctx.addIssue({ code: 'custom', path: ['migrations', index, 'source'], message: 'is required unless sourceVm.enabled is true (then the lab VM is the source)' });
+        ctx.addIssue({
+          code: 'custom',
+          path: ['migrations', index, 'source'],
+          message: 'is required unless sourceVm.enabled is true (then the lab VM is the source)',
+        });
       }
     });
   });
@@ -284,7 +363,10 @@ function describeIssue(namespace: string, issue: z.core.$ZodIssue): LabConfigErr
   if (issue.code === 'unrecognized_keys') {
     const path = issue.path.length ? issue.path : [];
     const allowedHint = path.length ? '' : ' (keys are location, namePrefix, tags, network, server, vpn, sourceVm, migrations)';
-    return new LabConfigError(configKey(namespace, path), `unknown key${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => JSON.stringify(k)).join(', ')}${allowedHint}`);
+    return new LabConfigError(
+      configKey(namespace, path),
+      `unknown key${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => JSON.stringify(k)).join(', ')}${allowedHint}`,
+    );
   }
   // Echo short scalar values only: long ones (certificates, keys) would not fit one readable line.
   const input = (issue as { input?: unknown }).input;

@@ -105,7 +105,10 @@ export function createLab(inputs: LabInputs, opts: LabOptions = {}): Lab {
     serverConnectionString: pulumi.secret(
       pulumi
         .all([server.server.fullyQualifiedDomainName, adminPassword])
-        .apply(([host, password]) => `postgresql://${encodeURIComponent(login)}:${encodeURIComponent(password)}@${host}:5432/postgres?sslmode=require`),
+        .apply(
+          ([host, password]) =>
+            `postgresql://${encodeURIComponent(login)}:${encodeURIComponent(password)}@${host}:5432/postgres?sslmode=require`,
+        ),
     ),
     parametersPendingRestart: server.pendingRestart,
     dnsZoneName: dns.zone.name,

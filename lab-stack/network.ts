@@ -15,11 +15,7 @@ export interface LabNetwork {
   readonly sourceSubnet: network.Subnet;
 }
 
-export function createNetwork(
-  config: LabConfig,
-  resourceGroupName: pulumi.Input<string>,
-  opts: LabResourceOptions,
-): LabNetwork {
+export function createNetwork(config: LabConfig, resourceGroupName: pulumi.Input<string>, opts: LabResourceOptions): LabNetwork {
   const prefix = config.namePrefix;
   const vnet = new network.VirtualNetwork(
     `${prefix}-vnet`,

@@ -103,12 +103,15 @@ function lookupPrivateIp(
 ): pulumi.Output<string | undefined> {
   return pulumi.all([resourceGroupName, dns.zone.name, server.name]).apply(async ([group, zone, name]) => {
     try {
-      const record = await privatedns.getPrivateRecordSet({
-        resourceGroupName: group,
-        privateZoneName: zone,
-        recordType: 'A',
-        relativeRecordSetName: name,
-      }, { parent: opts.parent, provider: opts.provider });
+      const record = await privatedns.getPrivateRecordSet(
+        {
+          resourceGroupName: group,
+          privateZoneName: zone,
+          recordType: 'A',
+          relativeRecordSetName: name,
+        },
+        { parent: opts.parent, provider: opts.provider },
+      );
       return record.aRecords?.[0]?.ipv4Address;
     } catch {
       return undefined;

@@ -48,7 +48,13 @@ export function createSourceVm(
       location: config.location,
       // No public IP: the source is reached through the VPN, like a server on premises.
       ipConfigurations: [
-        { name: 'primary', primary: true, subnet: { id: sourceSubnetId }, privateIPAllocationMethod: 'Static', privateIPAddress: privateIp },
+        {
+          name: 'primary',
+          primary: true,
+          subnet: { id: sourceSubnetId },
+          privateIPAllocationMethod: 'Static',
+          privateIPAddress: privateIp,
+        },
       ],
       tags: config.tags,
     },

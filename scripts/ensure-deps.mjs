@@ -29,7 +29,10 @@ function aptInstall(packages) {
     throw new Error(`missing Debian packages ${packages.join(' ')}: install them (sudo apt-get install -y ${packages.join(' ')})`);
   }
   const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
-  if (!aptUpdated) { run('apt-get', ['update', '-qq'], { env }); aptUpdated = true; }
+  if (!aptUpdated) {
+    run('apt-get', ['update', '-qq'], { env });
+    aptUpdated = true;
+  }
   run('apt-get', ['install', '-y', '-qq', '--no-install-recommends', ...packages], { env });
 }
 
@@ -47,6 +50,9 @@ if (missing.length > 0) aptInstall(missing);
 
 if (isRoot) {
   // initdb refuses root: test/support runs servers as the `postgres` OS user.
-  try { execFileSync('id', ['-u', 'postgres'], { stdio: 'ignore' }); }
-  catch { run('useradd', ['--system', '--home-dir', '/var/lib/postgresql', '--shell', '/bin/bash', 'postgres']); }
+  try {
+    execFileSync('id', ['-u', 'postgres'], { stdio: 'ignore' });
+  } catch {
+    run('useradd', ['--system', '--home-dir', '/var/lib/postgresql', '--shell', '/bin/bash', 'postgres']);
+  }
 }

@@ -5,32 +5,36 @@ import { PgMigration, type SslMode } from 'pgferry';
 
 const cfg = new pulumi.Config();
 
-const migration = new PgMigration('online', {
-  migrationName: cfg.get('migrationName') ?? 'online-migration',
-  source: {
-    host: cfg.require('sourceHost'),
-    port: cfg.getNumber('sourcePort') ?? 5432,
-    user: cfg.get('sourceUser') ?? 'postgres',
-    password: cfg.requireSecret('sourcePassword'),
-    sslMode: (cfg.get('sourceSslMode') ?? 'prefer') as SslMode,
+const migration = new PgMigration(
+  'online',
+  {
+    migrationName: cfg.get('migrationName') ?? 'online-migration',
+    source: {
+      host: cfg.require('sourceHost'),
+      port: cfg.getNumber('sourcePort') ?? 5432,
+      user: cfg.get('sourceUser') ?? 'postgres',
+      password: cfg.requireSecret('sourcePassword'),
+      sslMode: (cfg.get('sourceSslMode') ?? 'prefer') as SslMode,
+    },
+    target: {
+      host: cfg.require('targetHost'),
+      port: cfg.getNumber('targetPort') ?? 5432,
+      user: cfg.require('targetUser'),
+      password: cfg.requireSecret('targetPassword'),
+      sslMode: (cfg.get('targetSslMode') ?? 'require') as SslMode,
+    },
+    databases: cfg.requireObject<string[]>('databases'),
+    mode: 'Online',
+    overwriteDbsInTarget: cfg.getBoolean('overwriteDbsInTarget') ?? false,
+    // Tables without a primary key get REPLICA IDENTITY FULL so their updates can be replicated.
+    allowReplicaIdentityFull: cfg.getBoolean('allowReplicaIdentityFull') ?? false,
+    // false → true performs the cutover; it cannot be set back to false.
+    cutover: cfg.getBoolean('cutover') ?? false,
   },
-  target: {
-    host: cfg.require('targetHost'),
-    port: cfg.getNumber('targetPort') ?? 5432,
-    user: cfg.require('targetUser'),
-    password: cfg.requireSecret('targetPassword'),
-    sslMode: (cfg.get('targetSslMode') ?? 'require') as SslMode,
+  {
+    customTimeouts: { create: cfg.get('createTimeout') ?? '6h', update: cfg.get('cutoverTimeout') ?? '1h' },
   },
-  databases: cfg.requireObject<string[]>('databases'),
-  mode: 'Online',
-  overwriteDbsInTarget: cfg.getBoolean('overwriteDbsInTarget') ?? false,
-  // Tables without a primary key get REPLICA IDENTITY FULL so their updates can be replicated.
-  allowReplicaIdentityFull: cfg.getBoolean('allowReplicaIdentityFull') ?? false,
-  // false → true performs the cutover; it cannot be set back to false.
-  cutover: cfg.getBoolean('cutover') ?? false,
-}, {
-  customTimeouts: { create: cfg.get('createTimeout') ?? '6h', update: cfg.get('cutoverTimeout') ?? '1h' },
-});
+);
 
 export const state = migration.state;
 export const subState = migration.subState;

@@ -1,14 +1,7 @@
 // Command-line parsing: one strict option table per command; unknown, malformed or contradictory
 // flags are refused with one line naming the flag.
 import { parseArgs } from 'node:util';
-import {
-  inputError,
-  MIGRATION_NAME_PATTERN,
-  SSL_MODES,
-  type MigrationMode,
-  type MigrationOption,
-  type SslMode,
-} from '../engine';
+import { inputError, MIGRATION_NAME_PATTERN, SSL_MODES, type MigrationMode, type MigrationOption, type SslMode } from '../engine';
 import type { TargetFlags } from './properties';
 
 export const COMMANDS = ['create', 'show', 'list', 'update', 'verify', 'resume', 'demo'] as const;
@@ -110,11 +103,24 @@ function parseArgsError(error: unknown, command: Command): Error {
   const flag = /'(?:-\w, )?(--?[\w-]+)/.exec(text)?.[1] ?? 'flags';
   switch (e.code) {
     case 'ERR_PARSE_ARGS_UNKNOWN_OPTION':
-      return usage(flag, `unknown flag for \`pgferry ${command}\`; allowed: ${Object.keys(OPTIONS[command]).map((o) => `--${o}`).join(' ')}`);
+      return usage(
+        flag,
+        `unknown flag for \`pgferry ${command}\`; allowed: ${Object.keys(OPTIONS[command])
+          .map((o) => `--${o}`)
+          .join(' ')}`,
+      );
     case 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE':
-      return usage(flag, /argument missing/.test(text) || /ambiguous/.test(text) ? `needs a value (use ${flag}=VALUE for values starting with -)` : 'takes no value');
+      return usage(
+        flag,
+        /argument missing/.test(text) || /ambiguous/.test(text)
+          ? `needs a value (use ${flag}=VALUE for values starting with -)`
+          : 'takes no value',
+      );
     case 'ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL':
-      return usage('arguments', `\`pgferry ${command}\` takes no positional arguments (got ${JSON.stringify(/'([^']*)'/.exec(text)?.[1] ?? '')})`);
+      return usage(
+        'arguments',
+        `\`pgferry ${command}\` takes no positional arguments (got ${JSON.stringify(/'([^']*)'/.exec(text)?.[1] ?? '')})`,
+      );
     default:
       return usage('flags', text.split('\n')[0] ?? text);
   }
@@ -125,7 +131,18 @@ export function parseCli(argv: readonly string[]): CliArgs {
   const [first, ...rest] = argv;
   if (first === undefined) throw usage('command', `missing; one of ${COMMANDS.join(', ')}`);
   if (first === '--help' || first === '-h' || first === 'help') {
-    return { command: 'demo', help: true, output: 'table', wait: false, noVerify: false, allowReplicaIdentityFull: false, filter: 'active', cancel: false, cutover: false, target: {} };
+    return {
+      command: 'demo',
+      help: true,
+      output: 'table',
+      wait: false,
+      noVerify: false,
+      allowReplicaIdentityFull: false,
+      filter: 'active',
+      cancel: false,
+      cutover: false,
+      target: {},
+    };
   }
   if (!(COMMANDS as readonly string[]).includes(first)) {
     throw usage('command', `unknown command ${JSON.stringify(first)}; one of ${COMMANDS.join(', ')}`);
@@ -133,7 +150,10 @@ export function parseCli(argv: readonly string[]): CliArgs {
   const command = first as Command;
   let values: Record<string, string | boolean | undefined>;
   try {
-    values = parseArgs({ args: [...rest], options: OPTIONS[command], strict: true, allowPositionals: false }).values as Record<string, string | boolean | undefined>;
+    values = parseArgs({ args: [...rest], options: OPTIONS[command], strict: true, allowPositionals: false }).values as Record<
+      string,
+      string | boolean | undefined
+    >;
   } catch (error) {
     throw parseArgsError(error, command);
   }
@@ -162,7 +182,8 @@ export function parseCli(argv: readonly string[]): CliArgs {
   let port: number | undefined;
   const rawPort = str('target-port');
   if (rawPort !== undefined) {
-    if (!/^\d{1,5}$/.test(rawPort) || Number(rawPort) < 1 || Number(rawPort) > 65535) throw usage('--target-port', 'must be a number from 1 to 65535');
+    if (!/^\d{1,5}$/.test(rawPort) || Number(rawPort) < 1 || Number(rawPort) > 65535)
+      throw usage('--target-port', 'must be a number from 1 to 65535');
     port = Number(rawPort);
   }
   const rawSsl = str('target-ssl-mode');
@@ -188,7 +209,12 @@ export function parseCli(argv: readonly string[]): CliArgs {
     option:
       rawOption === undefined
         ? undefined
-        : choice<MigrationOption>('--option', rawOption, ['Validate', 'Migrate', 'ValidateAndMigrate'], 'validate, migrate or validate-and-migrate'),
+        : choice<MigrationOption>(
+            '--option',
+            rawOption,
+            ['Validate', 'Migrate', 'ValidateAndMigrate'],
+            'validate, migrate or validate-and-migrate',
+          ),
     wait: bool('wait'),
     noVerify: bool('no-verify'),
     allowReplicaIdentityFull: bool('allow-replica-identity-full'),

@@ -2,7 +2,15 @@
 // create` takes it: keys matched case-insensitively, "True"/"False" accepted, mapped to spec input.
 import { z } from 'zod';
 import { describeIssue, inputError, MIGRATION_MODES, MIGRATION_OPTIONS, TUNING_KEYS, type SslMode } from '../engine';
-import { applyFlags, applyTargetFlags, flagGiven, isObject, TARGET_FLAG_NAMES, type MappedProperties, type PropertyFlags } from './propertyFlags';
+import {
+  applyFlags,
+  applyTargetFlags,
+  flagGiven,
+  isObject,
+  TARGET_FLAG_NAMES,
+  type MappedProperties,
+  type PropertyFlags,
+} from './propertyFlags';
 
 // Canonical key spellings are those of the `az postgres flexible-server migration` documentation examples.
 
@@ -23,14 +31,19 @@ const boolish = z.preprocess(
 /** An enum matched case-insensitively (and ignoring - and _), producing the canonical spelling. */
 function caseEnum<T extends readonly [string, ...string[]]>(values: T) {
   const squash = (s: string) => s.toLowerCase().replace(/[-_]/g, '');
-  const allowed = values.length === 2 ? `${values[0]} or ${values[1]}` : `${values.slice(0, -1).join(', ')} or ${values[values.length - 1]}`;
+  const allowed =
+    values.length === 2 ? `${values[0]} or ${values[1]}` : `${values.slice(0, -1).join(', ')} or ${values[values.length - 1]}`;
   return z.preprocess(
     (v) => (typeof v === 'string' ? (values.find((x) => squash(x) === squash(v)) ?? v) : v),
     z.enum(values, { error: `must be ${allowed}` }),
   );
 }
 
-const optionalString = (what: string) => z.string({ error: `must be ${what}` }).min(1, 'must not be empty').optional();
+const optionalString = (what: string) =>
+  z
+    .string({ error: `must be ${what}` })
+    .min(1, 'must not be empty')
+    .optional();
 
 const adminCredentialsSchema = z.object({
   SourceServerPassword: z.string({ error: 'must be a string' }).optional(),
@@ -65,7 +78,9 @@ const AZURE_IGNORED = [
 const PGFERRY_TUNING = TUNING_KEYS;
 
 const azurePropertiesSchema = z.object({
-  SourceDBServerResourceId: z.string({ error: (i) => (i.input === undefined ? 'required: "host:port@user" of the source' : 'must be "host:port@user"') }),
+  SourceDBServerResourceId: z.string({
+    error: (i) => (i.input === undefined ? 'required: "host:port@user" of the source' : 'must be "host:port@user"'),
+  }),
   sourceDbServerFullyQualifiedDomainName: optionalString('a host name or IP address'),
   targetDbServerFullyQualifiedDomainName: optionalString('a host name or IP address'),
   targetDbServerPort: z.number({ error: 'must be a number from 1 to 65535' }).optional(),
@@ -104,7 +119,12 @@ const AZURE_KEYS: Record<string, readonly string[]> = {
  * Rewrites an object's keys to their canonical spelling (recursively for the nested key sets),
  * recording how the user spelled each path; unknown keys are refused, naming the key.
  */
-function canonicalize(value: Record<string, unknown>, path: string, userPath: string, spelled: Map<string, string>): Record<string, unknown> {
+function canonicalize(
+  value: Record<string, unknown>,
+  path: string,
+  userPath: string,
+  spelled: Map<string, string>,
+): Record<string, unknown> {
   const known = AZURE_KEYS[path] ?? [];
   const out: Record<string, unknown> = {};
   for (const [key, child] of Object.entries(value)) {
@@ -128,7 +148,11 @@ const RESOURCE_ID_USAGE = 'must be "host:port@user"';
 /** `host:port@user` (IPv6 hosts in brackets) → server fields; errors name the field. */
 export function parseSourceResourceId(text: string, field: string): { host: string; port: number; user: string } {
   if (text.startsWith('/subscriptions/')) {
-    throw inputError('INVALID_RESOURCE_ID', field, `${field}: ${RESOURCE_ID_USAGE}; Azure resource IDs (Single Server sources) are not supported`);
+    throw inputError(
+      'INVALID_RESOURCE_ID',
+      field,
+      `${field}: ${RESOURCE_ID_USAGE}; Azure resource IDs (Single Server sources) are not supported`,
+    );
   }
   const match = /^(\[[0-9A-Fa-f:.]+\]|[^:@\s[\]/]+):([^@]*)@(.+)$/.exec(text);
   if (!match) throw inputError('INVALID_RESOURCE_ID', field, `${field}: ${RESOURCE_ID_USAGE}`);
@@ -219,7 +243,10 @@ export function mapAzure(body: Record<string, unknown>, flags: PropertyFlags): M
     'source.password': at('SecretParameters.AdminCredentials.SourceServerPassword'),
     'source.sslMode': at('SSLMode'),
     'source.sslRootCert': at('sourceSslRootCert'),
-    'target.host': p.targetDbServerFullyQualifiedDomainName && !flags.target?.host && !flags.target?.url ? at('targetDbServerFullyQualifiedDomainName') : 'target.host',
+    'target.host':
+      p.targetDbServerFullyQualifiedDomainName && !flags.target?.host && !flags.target?.url
+        ? at('targetDbServerFullyQualifiedDomainName')
+        : 'target.host',
     'target.password': at('SecretParameters.AdminCredentials.TargetServerPassword'),
     'target.sslMode': at('targetSslMode'),
     'target.sslRootCert': at('targetSslRootCert'),
@@ -231,4 +258,3 @@ export function mapAzure(body: Record<string, unknown>, flags: PropertyFlags): M
   if (flags.noVerify) fieldNames.verify = '--no-verify';
   return { form: 'azure', input, fieldNames };
 }
-

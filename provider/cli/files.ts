@@ -32,7 +32,14 @@ export async function loadProperties(file: string): Promise<unknown> {
     text = await readFile(file, 'utf8');
   } catch (error) {
     const code = (error as { code?: string }).code;
-    const why = code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : code === 'EISDIR' ? 'is a directory' : 'cannot be read';
+    const why =
+      code === 'ENOENT'
+        ? 'no such file'
+        : code === 'EACCES'
+          ? 'permission denied'
+          : code === 'EISDIR'
+            ? 'is a directory'
+            : 'cannot be read';
     throw inputError('PROPERTIES_FILE', '--properties', `--properties: ${file}: ${why}`);
   }
   // Editors on Windows save JSON with a byte-order mark, which JSON.parse refuses.

@@ -23,7 +23,12 @@ const COMMAND_RUNNERS: Record<Command, (args: CliArgs) => Promise<number>> = {
 };
 
 function isZodError(error: unknown): error is Parameters<typeof zodToInputError>[0] {
-  return typeof error === 'object' && error !== null && (error as { name?: string }).name === 'ZodError' && Array.isArray((error as { issues?: unknown }).issues);
+  return (
+    typeof error === 'object' &&
+    error !== null &&
+    (error as { name?: string }).name === 'ZodError' &&
+    Array.isArray((error as { issues?: unknown }).issues)
+  );
 }
 
 /** Exit code and one line for anything thrown. */
@@ -54,7 +59,6 @@ export async function main(argv: readonly string[]): Promise<number> {
     return code;
   }
 }
-
 
 if (require.main === module) {
   void main(process.argv.slice(2)).then((code) => {

@@ -45,7 +45,14 @@ export function formatSeconds(s: number | undefined): string {
 export function renderColumns(rows: readonly (readonly string[])[]): string {
   const widths: number[] = [];
   for (const row of rows) row.forEach((cell, i) => (widths[i] = Math.max(widths[i] ?? 0, cell.length)));
-  return rows.map((row) => row.map((cell, i) => cell.padEnd(widths[i]!)).join('  ').trimEnd()).join('\n');
+  return rows
+    .map((row) =>
+      row
+        .map((cell, i) => cell.padEnd(widths[i]!))
+        .join('  ')
+        .trimEnd(),
+    )
+    .join('\n');
 }
 
 /** The `show` object: MigrationStatus with start/end always present (null until known). */
@@ -77,7 +84,14 @@ function databaseRows(databases: readonly DatabaseDetails[], online: boolean): s
       formatCount(d.rowsCopied),
       formatBytes(d.bytesCopied),
     ];
-    if (online) row.push(formatCount(d.inserts), formatCount(d.updates), formatCount(d.deletes), formatSeconds(d.latencySeconds), formatBytes(d.pendingBytes));
+    if (online)
+      row.push(
+        formatCount(d.inserts),
+        formatCount(d.updates),
+        formatCount(d.deletes),
+        formatSeconds(d.latencySeconds),
+        formatBytes(d.pendingBytes),
+      );
     rows.push(row);
   }
   return rows;
@@ -88,14 +102,22 @@ export function renderValidation(results: readonly ValidationResult[]): string {
   const notable = results.filter((r) => r.status !== 'Succeeded');
   const failed = results.filter((r) => r.status === 'Failed').length;
   const summary = `Validation  ${results.length} checks: ${results.length - notable.length} succeeded, ${notable.length - failed} warning${notable.length - failed === 1 ? '' : 's'}, ${failed} failed`;
-  const lines = notable.map((r) => `  ${r.status.padEnd(7)}  ${r.code}${r.database ? ` [${r.database}]` : ''}: ${r.message}${r.fix ? `\n           fix: ${r.fix}` : ''}`);
+  const lines = notable.map(
+    (r) =>
+      `  ${r.status.padEnd(7)}  ${r.code}${r.database ? ` [${r.database}]` : ''}: ${r.message}${r.fix ? `\n           fix: ${r.fix}` : ''}`,
+  );
   return [summary, ...lines].join('\n');
 }
 
 export function renderVerification(report: VerificationReport): string {
   const bad = report.tables.filter((t) => !t.matches);
-  const lines = [`Verification  ${report.ok ? 'OK' : 'MISMATCH'}: ${report.tables.length - bad.length}/${report.tables.length} tables match`];
-  for (const t of bad) lines.push(`  ${t.database}.${t.table}: source ${formatCount(t.sourceRows)} rows, target ${formatCount(t.targetRows)}${t.reason ? ` (${t.reason})` : ''}`);
+  const lines = [
+    `Verification  ${report.ok ? 'OK' : 'MISMATCH'}: ${report.tables.length - bad.length}/${report.tables.length} tables match`,
+  ];
+  for (const t of bad)
+    lines.push(
+      `  ${t.database}.${t.table}: source ${formatCount(t.sourceRows)} rows, target ${formatCount(t.targetRows)}${t.reason ? ` (${t.reason})` : ''}`,
+    );
   return lines.join('\n');
 }
 
@@ -107,10 +129,17 @@ export function renderStatus(status: MigrationStatus): string {
       ...(status.message ? [['Message', status.message]] : []),
       ['Started', status.startedAt ?? '-'],
       ['Ended', status.endedAt ?? '-'],
-      ...(status.sourceVersion || status.targetVersion ? [['Versions', `source ${status.sourceVersion ?? '?'}, target ${status.targetVersion ?? '?'}`]] : []),
+      ...(status.sourceVersion || status.targetVersion
+        ? [['Versions', `source ${status.sourceVersion ?? '?'}, target ${status.targetVersion ?? '?'}`]]
+        : []),
       ...(status.downtimeSeconds !== undefined ? [['Downtime', formatSeconds(status.downtimeSeconds)]] : []),
       ...(status.runner
-        ? [['Runner', `${status.runner.host} pid ${status.runner.pid}, ${status.runner.alive ? 'alive' : FINAL_STATES.has(status.state) ? 'finished' : 'not running'} (heartbeat ${status.runner.heartbeatAt})`]]
+        ? [
+            [
+              'Runner',
+              `${status.runner.host} pid ${status.runner.pid}, ${status.runner.alive ? 'alive' : FINAL_STATES.has(status.state) ? 'finished' : 'not running'} (heartbeat ${status.runner.heartbeatAt})`,
+            ],
+          ]
         : []),
     ]),
   ];
@@ -125,6 +154,14 @@ export function renderList(statuses: readonly MigrationStatus[]): string {
   if (statuses.length === 0) return 'no migrations';
   return renderColumns([
     ['NAME', 'MODE', 'STATE', 'SUBSTATE', 'DATABASES', 'STARTED', 'ENDED'],
-    ...statuses.map((s) => [s.name, s.mode, s.state, s.subState, s.databases.map((d) => d.database).join(','), s.startedAt ?? '-', s.endedAt ?? '-']),
+    ...statuses.map((s) => [
+      s.name,
+      s.mode,
+      s.state,
+      s.subState,
+      s.databases.map((d) => d.database).join(','),
+      s.startedAt ?? '-',
+      s.endedAt ?? '-',
+    ]),
   ]);
 }

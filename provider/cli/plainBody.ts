@@ -1,7 +1,15 @@
 // pgferry's plain properties form: the migration spec itself, with `source`/`target` as
 // connection objects or postgres:// URLs.
 import { inputError, migrationSpecSchema } from '../engine';
-import { applyFlags, applyTargetFlags, flagGiven, isObject, TARGET_FLAG_NAMES, type MappedProperties, type PropertyFlags } from './propertyFlags';
+import {
+  applyFlags,
+  applyTargetFlags,
+  flagGiven,
+  isObject,
+  TARGET_FLAG_NAMES,
+  type MappedProperties,
+  type PropertyFlags,
+} from './propertyFlags';
 import { parseConnectionUrl } from './url';
 
 const PLAIN_KEYS = Object.keys(migrationSpecSchema.shape);
@@ -9,7 +17,11 @@ const PLAIN_KEYS = Object.keys(migrationSpecSchema.shape);
 export function mapPlain(body: Record<string, unknown>, flags: PropertyFlags): MappedProperties {
   for (const key of Object.keys(body)) {
     if (!PLAIN_KEYS.includes(key)) {
-      throw inputError('UNKNOWN_FIELD', key, `${key}: unknown field; allowed: ${PLAIN_KEYS.join(', ')} (or the Azure body {"properties": {...}})`);
+      throw inputError(
+        'UNKNOWN_FIELD',
+        key,
+        `${key}: unknown field; allowed: ${PLAIN_KEYS.join(', ')} (or the Azure body {"properties": {...}})`,
+      );
     }
   }
   const input: Record<string, unknown> = { ...body };
@@ -17,7 +29,8 @@ export function mapPlain(body: Record<string, unknown>, flags: PropertyFlags): M
   let fileTarget: Record<string, unknown> = {};
   if (typeof body.target === 'string') fileTarget = parseConnectionUrl(body.target, 'target');
   else if (isObject(body.target)) fileTarget = body.target;
-  else if (body.target !== undefined) throw inputError('INVALID_INPUT', 'target', 'target: must be a connection object or a postgres:// URL');
+  else if (body.target !== undefined)
+    throw inputError('INVALID_INPUT', 'target', 'target: must be a connection object or a postgres:// URL');
   input.target = applyTargetFlags(fileTarget, flags.target ?? {});
   if (flags.name !== undefined) input.migrationName = flags.name;
   applyFlags(input, flags);
@@ -30,4 +43,3 @@ export function mapPlain(body: Record<string, unknown>, flags: PropertyFlags): M
   }
   return { form: 'plain', input, fieldNames };
 }
-

@@ -124,9 +124,16 @@ export class ProgressView {
 
   private plain(status: MigrationStatus, tables: readonly TableProgress[], events: readonly ProgressEventLine[]): void {
     for (const e of this.fresh(events)) {
-      this.stream.write(redact(`${e.at} ${status.name}${e.database ? `/${e.database}` : ''}: ${e.level === 'info' ? '' : `${e.level}: `}${e.message}\n`));
+      this.stream.write(
+        redact(`${e.at} ${status.name}${e.database ? `/${e.database}` : ''}: ${e.level === 'info' ? '' : `${e.level}: `}${e.message}\n`),
+      );
     }
-    this.plainLine('migration', `${status.state}/${status.subState}`, '', `${status.name}: ${status.state} / ${status.subState}${status.message ? ` (${status.message})` : ''}`);
+    this.plainLine(
+      'migration',
+      `${status.state}/${status.subState}`,
+      '',
+      `${status.name}: ${status.state} / ${status.subState}${status.message ? ` (${status.message})` : ''}`,
+    );
     for (const d of status.databases) {
       const s = this.rate(`db:${d.database}`, d.rowsCopied, d.bytesCopied);
       const rate = ProgressView.rateText(s);
@@ -146,7 +153,11 @@ export class ProgressView {
       this.tableStates.set(key, t.state);
       if (t.state === 'Completed' || t.state === 'Errored') {
         const what = t.state === 'Completed' ? 'copied' : `failed${t.message ? `: ${t.message}` : ''}`;
-        this.stream.write(redact(`${new Date().toISOString()} ${status.name}/${t.database}: table ${t.table} ${what} (${formatCount(t.rows)} rows, ${formatBytes(t.bytes)})\n`));
+        this.stream.write(
+          redact(
+            `${new Date().toISOString()} ${status.name}/${t.database}: table ${t.table} ${what} (${formatCount(t.rows)} rows, ${formatBytes(t.bytes)})\n`,
+          ),
+        );
       }
     }
   }

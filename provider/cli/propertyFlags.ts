@@ -75,4 +75,3 @@ export function applyTargetFlags(fileTarget: Record<string, unknown>, flags: Tar
   }
   return target;
 }
-

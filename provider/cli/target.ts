@@ -33,7 +33,8 @@ function reason(error: unknown): string {
   if (e.code === 'ECONNREFUSED') return 'connection refused';
   if (e.code === 'ENOTFOUND' || e.code === 'EAI_AGAIN') return 'host name not found';
   if (e.code === 'ETIMEDOUT') return 'connection timed out';
-  if (/client password must be a string/i.test(String(e.message))) return 'no password given (set PGPASSWORD, ~/.pgpass, or put it in the properties file)';
+  if (/client password must be a string/i.test(String(e.message)))
+    return 'no password given (set PGPASSWORD, ~/.pgpass, or put it in the properties file)';
   return String(e.message ?? error).split('\n')[0]!;
 }
 
@@ -43,10 +44,14 @@ export function targetError(error: unknown, target: ServerSpec): unknown {
   const code = (error as { code?: string }).code ?? '';
   const connecting = AUTH_STATES.has(code) || NETWORK.has(code) || code === '3D000' || /password/i.test(String((error as Error).message));
   const where = `target server ${target.host}:${target.port} (user "${target.user}", database "${target.maintenanceDatabase}")`;
-  return new PgferryError('TARGET_CONNECT', connecting ? `cannot connect to the ${where}: ${reason(error)}` : `${where}: ${reason(error)}`, {
-    category: 'target',
-    cause: error,
-  });
+  return new PgferryError(
+    'TARGET_CONNECT',
+    connecting ? `cannot connect to the ${where}: ${reason(error)}` : `${where}: ${reason(error)}`,
+    {
+      category: 'target',
+      cause: error,
+    },
+  );
 }
 
 /** Runs fn, turning raw driver errors into one line about the target. */

@@ -52,12 +52,16 @@ function serverOf(cluster: Cluster) {
 function summary(status: MigrationStatus, print: Print): void {
   print(`state: ${status.state} / ${status.subState}${status.message ? ` (${status.message})` : ''}`);
   for (const db of status.databases) {
-    print(`  ${db.database}: ${db.state}, tables ${db.tables.completed}/${db.tables.total}, ${db.rowsCopied} rows, ${(db.bytesCopied / 1024 / 1024).toFixed(1)} MB` +
-      (status.mode === 'Online' ? `, cdc +${db.inserts}/~${db.updates}/-${db.deletes}` : ''));
+    print(
+      `  ${db.database}: ${db.state}, tables ${db.tables.completed}/${db.tables.total}, ${db.rowsCopied} rows, ${(db.bytesCopied / 1024 / 1024).toFixed(1)} MB` +
+        (status.mode === 'Online' ? `, cdc +${db.inserts}/~${db.updates}/-${db.deletes}` : ''),
+    );
   }
   if (status.verification) {
     const v = status.verification;
-    print(`verification: ${v.ok ? 'identical' : `MISMATCH: ${v.firstMismatch}`} (${v.tables.length} tables compared by row count and checksum)`);
+    print(
+      `verification: ${v.ok ? 'identical' : `MISMATCH: ${v.firstMismatch}`} (${v.tables.length} tables compared by row count and checksum)`,
+    );
   }
 }
 
@@ -69,7 +73,9 @@ export async function runDemo(print: Print = (line) => console.log(line)): Promi
     await source.query(`CREATE DATABASE ${SAMPLE_DATABASE}`);
     await source.query(SAMPLE_SCHEMA_SQL, [], SAMPLE_DATABASE);
     await source.query(SAMPLE_DATA_SQL, [], SAMPLE_DATABASE);
-    const [{ n }] = (await source.query(`SELECT count(*)::int AS n FROM humanresources.department`, [], SAMPLE_DATABASE)) as [{ n: number }];
+    const [{ n }] = (await source.query(`SELECT count(*)::int AS n FROM humanresources.department`, [], SAMPLE_DATABASE)) as [
+      { n: number },
+    ];
     print(`humanresources.department has ${n} rows on the source`);
 
     print('\n== offline migration "offlinemigration" ==');
@@ -82,7 +88,12 @@ export async function runDemo(print: Print = (line) => console.log(line)): Promi
         mode: 'Offline',
         option: 'ValidateAndMigrate',
       }),
-      { onProgress: (e) => { const line = describeEvent(e); if (line) print(line); } },
+      {
+        onProgress: (e) => {
+          const line = describeEvent(e);
+          if (line) print(line);
+        },
+      },
     );
     summary(offline, print);
     if (offline.state !== 'Succeeded') return 1;
@@ -99,7 +110,12 @@ export async function runDemo(print: Print = (line) => console.log(line)): Promi
     });
     await startMigration(onlineSpec);
     const targetServer = onlineSpec.target;
-    const streaming = await waitForMigration(targetServer, 'onlinemigration', (s) => s.subState === 'WaitingForCutoverTrigger' || FINAL_STATES.has(s.state), { intervalMs: 500, timeoutMs: 300_000 });
+    const streaming = await waitForMigration(
+      targetServer,
+      'onlinemigration',
+      (s) => s.subState === 'WaitingForCutoverTrigger' || FINAL_STATES.has(s.state),
+      { intervalMs: 500, timeoutMs: 300_000 },
+    );
     summary(streaming, print);
     if (streaming.subState !== 'WaitingForCutoverTrigger') return 1;
 
@@ -115,10 +131,17 @@ export async function runDemo(print: Print = (line) => console.log(line)): Promi
     }
     print('target: the row arrived while streaming; requesting the cutover ...');
     await requestCutover(targetServer, 'onlinemigration');
-    const done = await waitForMigration(targetServer, 'onlinemigration', (s) => FINAL_STATES.has(s.state), { intervalMs: 250, timeoutMs: 300_000 });
+    const done = await waitForMigration(targetServer, 'onlinemigration', (s) => FINAL_STATES.has(s.state), {
+      intervalMs: 250,
+      timeoutMs: 300_000,
+    });
     summary(done, print);
     if (done.downtimeSeconds !== undefined) print(`cutover downtime: ${done.downtimeSeconds.toFixed(2)} s`);
-    const rows = await target.query(`SELECT departmentid, name, groupname FROM humanresources.department WHERE departmentid = 17`, [], SAMPLE_DATABASE);
+    const rows = await target.query(
+      `SELECT departmentid, name, groupname FROM humanresources.department WHERE departmentid = 17`,
+      [],
+      SAMPLE_DATABASE,
+    );
     print(`target: ${JSON.stringify(rows)}`);
     print(`\ndemo finished in ${((Date.now() - started) / 1000).toFixed(1)} s`);
     return done.state === 'Succeeded' && rows.length === 1 ? 0 : 1;

@@ -48,10 +48,14 @@ export async function resumeMigration(spec: MigrationSpec): Promise<void> {
     });
   }
   if (status.runner?.alive) {
-    throw new PgferryError('RUNNER_ALREADY_RUNNING', `migration "${name}" already has a live runner (pid ${status.runner.pid} on ${status.runner.host})`, {
-      category: 'input',
-      field: 'name',
-    });
+    throw new PgferryError(
+      'RUNNER_ALREADY_RUNNING',
+      `migration "${name}" already has a live runner (pid ${status.runner.pid} on ${status.runner.host})`,
+      {
+        category: 'input',
+        field: 'name',
+      },
+    );
   }
   if (!samePublicSpec(status.spec, spec)) {
     throw new PgferryError('SPEC_MISMATCH', `migration "${name}" was created with other servers, databases or mode than given`, {
@@ -136,7 +140,12 @@ export async function cleanupSource(spec: MigrationSpec): Promise<void> {
   const { dropSlotAndPublication } = await import('./cdc/slot');
   for (const database of spec.databases) {
     try {
-      await dropSlotAndPublication(spec.source, database, slotName(spec.migrationName, database), publicationName(spec.migrationName, database));
+      await dropSlotAndPublication(
+        spec.source,
+        database,
+        slotName(spec.migrationName, database),
+        publicationName(spec.migrationName, database),
+      );
     } catch (error) {
       if (sqlState(error) === INVALID_CATALOG_NAME) continue; // the database is gone: so is its publication
       throw error;
@@ -192,10 +201,14 @@ export async function waitForMigration(
       if (done(status)) return status;
       if (options.signal?.aborted) throw options.signal.reason ?? new Error('aborted');
       if (options.timeoutMs !== undefined && Date.now() - started > options.timeoutMs) {
-        throw new PgferryError('WAIT_TIMEOUT', `migration "${name}" is still ${status.state}/${status.subState} after ${Math.round(options.timeoutMs / 1000)} s`, {
-          category: 'internal',
-          fix: 'the migration keeps running; check it with `pgferry show`',
-        });
+        throw new PgferryError(
+          'WAIT_TIMEOUT',
+          `migration "${name}" is still ${status.state}/${status.subState} after ${Math.round(options.timeoutMs / 1000)} s`,
+          {
+            category: 'internal',
+            fix: 'the migration keeps running; check it with `pgferry show`',
+          },
+        );
       }
       await new Promise((r) => setTimeout(r, options.intervalMs ?? 1000));
     }

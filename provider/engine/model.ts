@@ -1,14 +1,7 @@
 // Shared engine types: states (the Azure service's names), validation results, per-database
 // details and the progress events every phase emits.
 
-export const MIGRATION_STATES = [
-  'InProgress',
-  'WaitingForUserAction',
-  'Succeeded',
-  'Failed',
-  'Canceled',
-  'ValidationFailed',
-] as const;
+export const MIGRATION_STATES = ['InProgress', 'WaitingForUserAction', 'Succeeded', 'Failed', 'Canceled', 'ValidationFailed'] as const;
 export type MigrationState = (typeof MIGRATION_STATES)[number];
 
 export const FINAL_STATES: ReadonlySet<MigrationState> = new Set(['Succeeded', 'Failed', 'Canceled', 'ValidationFailed']);
@@ -141,7 +134,14 @@ export type ProgressEvent =
       /** Set when a part of a split table finished. */
       readonly partsDone?: number;
     }
-  | { readonly kind: 'table-done'; readonly database: string; readonly table: string; readonly rows: number; readonly bytes: number; readonly seconds: number }
+  | {
+      readonly kind: 'table-done';
+      readonly database: string;
+      readonly table: string;
+      readonly rows: number;
+      readonly bytes: number;
+      readonly seconds: number;
+    }
   | { readonly kind: 'table-error'; readonly database: string; readonly table: string; readonly message: string }
   | { readonly kind: 'warning'; readonly message: string; readonly database?: string }
   | { readonly kind: 'info'; readonly message: string; readonly database?: string };

@@ -11,7 +11,10 @@ function shortHash(text: string): string {
 
 /** Slot names allow only [a-z0-9_] and 63 bytes: a readable prefix plus a hash of the inputs. */
 function derived(kind: string, migration: string, database: string): string {
-  const readable = `${migration}_${database}`.toLowerCase().replace(/[^a-z0-9_]/g, '_').slice(0, 30);
+  const readable = `${migration}_${database}`
+    .toLowerCase()
+    .replace(/[^a-z0-9_]/g, '_')
+    .slice(0, 30);
   return `pgferry_${kind}_${readable}_${shortHash(`${migration}\0${database}`)}`;
 }
 

@@ -31,12 +31,19 @@ async function copyDatabase(run: MigrationRun, phases: DatabasePhases, database:
     await client.query('SET default_transaction_read_only = off'); // the database may default to read-only
     full = await tablesWithoutIdentity(client);
     if (full.length > 0 && !spec.allowReplicaIdentityFull) {
-      const list = full.slice(0, 5).map((t) => qualified(t.schema, t.name)).join(', ');
-      throw new PgferryError('REPLICA_IDENTITY_MISSING', `database "${database}": ${full.length} table(s) have no primary key or replica identity (${list}); their updates and deletes cannot be streamed`, {
-        category: 'validation',
-        field: 'allowReplicaIdentityFull',
-        fix: 'add primary keys, or set allowReplicaIdentityFull to use REPLICA IDENTITY FULL for them',
-      });
+      const list = full
+        .slice(0, 5)
+        .map((t) => qualified(t.schema, t.name))
+        .join(', ');
+      throw new PgferryError(
+        'REPLICA_IDENTITY_MISSING',
+        `database "${database}": ${full.length} table(s) have no primary key or replica identity (${list}); their updates and deletes cannot be streamed`,
+        {
+          category: 'validation',
+          field: 'allowReplicaIdentityFull',
+          fix: 'add primary keys, or set allowReplicaIdentityFull to use REPLICA IDENTITY FULL for them',
+        },
+      );
     }
     // Before the slot exists, so every streamed update and delete carries the whole old row.
     await setIdentityFull(client, full);
@@ -72,7 +79,10 @@ async function copyDatabase(run: MigrationRun, phases: DatabasePhases, database:
 
 /** Reports counters, latency, pending bytes and slot retention; warns past slotRetainedWarnBytes. */
 async function report(run: MigrationRun, streams: readonly OnlineStream[], source: pg.Client, warned: Set<string>): Promise<void> {
-  const positions = await readSlotPositions(source, streams.map((s) => s.slot));
+  const positions = await readSlotPositions(
+    source,
+    streams.map((s) => s.slot),
+  );
   for (const s of streams) {
     const stats = s.applier.stats();
     const pos = positions.get(s.slot);
@@ -90,7 +100,10 @@ async function report(run: MigrationRun, streams: readonly OnlineStream[], sourc
     });
     if (retained !== null && retained > run.spec.slotRetainedWarnBytes && !warned.has(s.slot)) {
       warned.add(s.slot);
-      await run.warn(`replication slot ${s.slot} retains ${(retained / 1024 / 1024).toFixed(0)} MiB of WAL on the source (warning threshold ${(run.spec.slotRetainedWarnBytes / 1024 / 1024).toFixed(0)} MiB): the target is falling behind or the runner is stopped`, s.database);
+      await run.warn(
+        `replication slot ${s.slot} retains ${(retained / 1024 / 1024).toFixed(0)} MiB of WAL on the source (warning threshold ${(run.spec.slotRetainedWarnBytes / 1024 / 1024).toFixed(0)} MiB): the target is falling behind or the runner is stopped`,
+        s.database,
+      );
     } else if (retained !== null && retained <= run.spec.slotRetainedWarnBytes) {
       warned.delete(s.slot);
     }
@@ -107,7 +120,10 @@ async function watch(run: MigrationRun, streams: readonly OnlineStream[]): Promi
       if (run.signal.aborted) return 'cancel';
       const failed = streams.find((s) => s.failure);
       if (failed) {
-        throw new PgferryError('CDC_FAILED', `database "${failed.database}": ${errorMessage(failed.failure)}`, { category: 'source', cause: failed.failure });
+        throw new PgferryError('CDC_FAILED', `database "${failed.database}": ${errorMessage(failed.failure)}`, {
+          category: 'source',
+          cause: failed.failure,
+        });
       }
       try {
         if (await run.store.isCancelRequested(name)) return 'cancel';
@@ -153,7 +169,11 @@ export async function runOnline(run: MigrationRun, phases: DatabasePhases): Prom
       if (run.resuming && current?.state === 'Succeeded') continue; // cut over before the crash
       const copied = run.resuming && current?.state === 'WaitingForCutoverTrigger';
       const initialLsn = copied ? undefined : await copyDatabase(run, phases, database);
-      const base = { inserts: copied ? current?.inserts ?? 0 : 0, updates: copied ? current?.updates ?? 0 : 0, deletes: copied ? current?.deletes ?? 0 : 0 };
+      const base = {
+        inserts: copied ? (current?.inserts ?? 0) : 0,
+        updates: copied ? (current?.updates ?? 0) : 0,
+        deletes: copied ? (current?.deletes ?? 0) : 0,
+      };
       streams.push(startStream(run, database, initialLsn, base));
       await store.updateDatabase(name, database, { state: 'WaitingForCutoverTrigger' });
     }

@@ -60,9 +60,7 @@ function progressRecorder(store: ControlStore, name: string, listener: RunOption
     } else if (event.kind === 'warning') {
       void store.recordEvent(name, 'warning', event.message, event.database).catch(() => undefined);
     } else if (event.kind === 'step-done') {
-      void store
-        .recordEvent(name, 'info', `${event.step} done in ${event.seconds.toFixed(1)} s`, event.database)
-        .catch(() => undefined);
+      void store.recordEvent(name, 'info', `${event.step} done in ${event.seconds.toFixed(1)} s`, event.database).catch(() => undefined);
     }
   };
 }
@@ -81,7 +79,9 @@ async function serverVersions(spec: MigrationSpec): Promise<{ source: string; ta
 async function checkTargetDatabases(spec: MigrationSpec): Promise<void> {
   if (spec.overwriteDbsInTarget) return;
   const existing = await withClient(spec.target, {}, async (c) => {
-    const { rows } = await c.query<{ datname: string }>(`SELECT datname FROM pg_database WHERE datname = ANY($1::text[])`, [[...spec.databases]]);
+    const { rows } = await c.query<{ datname: string }>(`SELECT datname FROM pg_database WHERE datname = ANY($1::text[])`, [
+      [...spec.databases],
+    ]);
     return rows.map((r) => r.datname);
   });
   if (existing.length > 0) {
@@ -128,7 +128,10 @@ async function runOffline(run: MigrationRun): Promise<void> {
     await databasePhases.finishDatabase(run, database);
     if (verifyFailure) {
       await store.updateDatabase(name, database, { state: 'Failed', endedAt: true, message: `verification failed: ${verifyFailure}` });
-      throw new PgferryError('VERIFY_MISMATCH', `verification failed: ${verifyFailure}`, { category: 'target', field: `database "${database}"` });
+      throw new PgferryError('VERIFY_MISMATCH', `verification failed: ${verifyFailure}`, {
+        category: 'target',
+        field: `database "${database}"`,
+      });
     }
     await store.updateDatabase(name, database, { state: 'Succeeded', endedAt: true });
   }
@@ -167,7 +170,12 @@ export async function orchestrate(spec: MigrationSpec, options: OrchestrateOptio
       await store.setValidation(name, validation);
       const failed = validationFailed(validation);
       if (spec.option === 'Validate' || failed) {
-        const message = failed ? validation.filter((v) => v.status === 'Failed').map((v) => v.message).join('; ') : null;
+        const message = failed
+          ? validation
+              .filter((v) => v.status === 'Failed')
+              .map((v) => v.message)
+              .join('; ')
+          : null;
         await store.setState(name, failed ? 'ValidationFailed' : 'Succeeded', 'Completed', message);
         return (await store.get(name))!;
       }
@@ -219,7 +227,12 @@ export async function orchestrate(spec: MigrationSpec, options: OrchestrateOptio
     const canceled = controller.signal.aborted || (isPgferryError(error) && error.category === 'canceled');
     const message = canceled ? 'canceled by the user' : errorMessage(error);
     await store
-      .setState(name, canceled ? 'Canceled' : isPgferryError(error) && error.category === 'validation' ? 'ValidationFailed' : 'Failed', 'Completed', message)
+      .setState(
+        name,
+        canceled ? 'Canceled' : isPgferryError(error) && error.category === 'validation' ? 'ValidationFailed' : 'Failed',
+        'Completed',
+        message,
+      )
       .catch(() => undefined);
     await markOpenDatabases(store, name, canceled ? 'Canceled' : 'Failed', message).catch(() => undefined);
     const status = await store.get(name).catch(() => undefined);

@@ -1,14 +1,7 @@
 // One database's offline pipeline, phase by phase. The orchestrator runs it for offline
 // migrations; the online flow runs the same phases around its slot's snapshot.
 import type pg from 'pg';
-import {
-  databaseProperties,
-  listLargeObjects,
-  listSequences,
-  listTableIndexes,
-  listTables,
-  type DatabaseProperties,
-} from './catalog';
+import { databaseProperties, listLargeObjects, listSequences, listTableIndexes, listTables, type DatabaseProperties } from './catalog';
 import { withClient } from './connect/client';
 import { copyTables } from './copy';
 import { builtObjectOids } from './copy/indexes';
@@ -65,9 +58,7 @@ async function copyDatabaseAt(run: MigrationRun, database: string, snapshot: str
   const file = dumpFile(run.workDir, database);
   const noOwner = !spec.migrateRoles;
 
-  await timed(run, database, 'dump schema', () =>
-    dumpSchema({ tools: run.tools, source: spec.source, database, snapshot, file, signal }),
-  );
+  await timed(run, database, 'dump schema', () => dumpSchema({ tools: run.tools, source: spec.source, database, snapshot, file, signal }));
   const toc = await listToc(run.tools, file);
   const pre = await timed(run, database, 'restore pre-data', () =>
     restoreSection({ tools: run.tools, target: spec.target, database, file, section: 'pre-data', noOwner, signal }),
@@ -127,16 +118,24 @@ async function copyDatabaseAt(run: MigrationRun, database: string, snapshot: str
   const built = builtObjectOids(catalog.indexes);
   const rest = toc.filter((e) => !built.has(e.objectOid));
   const post = await timed(run, database, 'restore post-data', () =>
-    restoreSection({ tools: run.tools, target: spec.target, database, file, section: 'post-data', only: rest, jobs: spec.indexJobs, noOwner, signal }),
+    restoreSection({
+      tools: run.tools,
+      target: spec.target,
+      database,
+      file,
+      section: 'post-data',
+      only: rest,
+      jobs: spec.indexJobs,
+      noOwner,
+      signal,
+    }),
   );
   for (const w of post.warnings) await run.warn(w, database);
 
   await timed(run, database, 'sequences', () =>
     withClient(spec.target, { database }, (target) => writeSequenceValues(target, catalog.sequenceValues)),
   );
-  await timed(run, database, 'large objects', () =>
-    copyLargeObjects({ spec, database, snapshot, oids: catalog.largeObjects, signal }),
-  );
+  await timed(run, database, 'large objects', () => copyLargeObjects({ spec, database, snapshot, oids: catalog.largeObjects, signal }));
 }
 
 async function finishDatabase(run: MigrationRun, database: string): Promise<void> {

@@ -118,7 +118,7 @@ async function asServerUser(file: string, args: string[], env: NodeJS.ProcessEnv
     return stdout;
   } catch (error) {
     const e = error as { stderr?: string; message: string };
-    throw new Error(`${path.basename(file)} ${args.join(' ')} failed: ${e.stderr || e.message}`);
+    throw new Error(`${path.basename(file)} ${args.join(' ')} failed: ${e.stderr || e.message}`, { cause: error });
   }
 }
 
@@ -137,8 +137,16 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
     await fs.chown(pwFile, ids.uid, ids.gid);
   }
   await asServerUser(path.join(binDir, 'initdb'), [
-    '-D', dataDir, '-U', 'postgres', '--auth=scram-sha-256', `--pwfile=${pwFile}`,
-    '-E', 'UTF8', '--locale=C', '--no-sync',
+    '-D',
+    dataDir,
+    '-U',
+    'postgres',
+    '--auth=scram-sha-256',
+    `--pwfile=${pwFile}`,
+    '-E',
+    'UTF8',
+    '--locale=C',
+    '--no-sync',
   ]);
   await fs.rm(pwFile);
 
@@ -157,11 +165,9 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
     max_wal_size: '2GB',
     ...options.settings,
   };
-  const hba = [
-    'local all all trust',
-    'host all all 127.0.0.1/32 scram-sha-256',
-    'host replication all 127.0.0.1/32 scram-sha-256',
-  ].join('\n');
+  const hba = ['local all all trust', 'host all all 127.0.0.1/32 scram-sha-256', 'host replication all 127.0.0.1/32 scram-sha-256'].join(
+    '\n',
+  );
   await fs.writeFile(path.join(dataDir, 'pg_hba.conf'), `${hba}\n`);
   const writeConf = async (): Promise<void> => {
     const lines = Object.entries({ ...settings, port: String(port) }).map(([k, v]) => `${k} = ${v}`);

@@ -94,4 +94,3 @@ export async function cutover(spec: MigrationSpec, timeoutMs: number | undefined
   if (status.downtimeSeconds !== undefined) write(`${spec.migrationName}: cutover downtime ${status.downtimeSeconds.toFixed(1)} s`);
   return status;
 }
-

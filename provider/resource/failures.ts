@@ -69,4 +69,3 @@ export function timeoutHint(error: unknown, spec: MigrationSpec, op: string, tim
   }
   return error;
 }
-

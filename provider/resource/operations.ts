@@ -5,7 +5,17 @@
 import * as engine from '../engine';
 import type { MigrationSpec, MigrationStatus } from '../engine';
 import { diffInputs } from './diff';
-import { continueWork, cutover, isFinal, isStale, isWaitingForCutover, resume, startWork, waitUntilSettled, type OperationOptions } from './drive';
+import {
+  continueWork,
+  cutover,
+  isFinal,
+  isStale,
+  isWaitingForCutover,
+  resume,
+  startWork,
+  waitUntilSettled,
+  type OperationOptions,
+} from './drive';
 import { asFailure, settle, timeoutHint } from './failures';
 import { migrationId, migrationOutputs } from './outputs';
 import { stdoutWriter } from './progress';
@@ -15,12 +25,7 @@ import { checkInputs, parseDuration, toMigrationSpec, type CheckFailure } from '
 type Props = Record<string, unknown>;
 
 /** The property names of the inputs: the engine spec's fields plus the Pulumi-only ones. */
-const INPUT_KEYS = [
-  ...Object.keys(engine.migrationSpecSchema.shape),
-  'cutover',
-  'dropTargetDatabasesOnDelete',
-  'customTimeouts',
-];
+const INPUT_KEYS = [...Object.keys(engine.migrationSpecSchema.shape), 'cutover', 'dropTargetDatabasesOnDelete', 'customTimeouts'];
 
 /** The inputs inside stored outputs (read and delete receive only the outputs). */
 export function inputsOf(outputs: Props): Props {
@@ -54,7 +59,11 @@ function sameSpec(a: Record<string, unknown>, b: Record<string, unknown>): boole
 function sortKeys(value: unknown): unknown {
   if (Array.isArray(value)) return value.map(sortKeys);
   if (value && typeof value === 'object') {
-    return Object.fromEntries(Object.keys(value).sort().map((k) => [k, sortKeys((value as Props)[k])]));
+    return Object.fromEntries(
+      Object.keys(value)
+        .sort()
+        .map((k) => [k, sortKeys((value as Props)[k])]),
+    );
   }
   return value;
 }
@@ -167,6 +176,8 @@ export async function remove(id: string, props: Props, options: OperationOptions
     }
     await engine.removeMigration(spec.target, spec.migrationName);
   } catch (error) {
+    // the cause is not kept: its message may carry what redact() removed
+    // eslint-disable-next-line preserve-caught-error
     throw new Error(redact(`delete: ${engine.errorMessage(error)}`, spec));
   }
 }

@@ -10,6 +10,7 @@ import type * as Operations from './operations';
  * package installed in the program, else the program being pgferry's own checkout (root program).
  * Runs inside the host: it may use only `require` and `process`, nothing captured.
  */
+/* eslint-disable @typescript-eslint/no-require-imports -- runs inside the provider host, where only require exists */
 function loadOperations(): typeof Operations {
   const path = require('node:path') as typeof import('node:path');
   const relative = 'provider/resource/operations';

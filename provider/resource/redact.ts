@@ -16,4 +16,3 @@ export function redact(text: string, spec: Pick<MigrationSpec, 'source' | 'targe
 export function redactingWriter(spec: MigrationSpec, write: LineWriter): LineWriter {
   return (line) => write(redact(line, spec));
 }
-

@@ -72,14 +72,22 @@ export function relation(
   columns: readonly { name: string; key?: boolean; type: number; mod?: number }[],
 ): Buffer {
   const b = new Bytes().char('R').u32(oid).cstr(schema).cstr(name).char(identity).i16(columns.length);
-  for (const c of columns) b.u8(c.key ? 1 : 0).cstr(c.name).u32(c.type).i32(c.mod ?? -1);
+  for (const c of columns)
+    b.u8(c.key ? 1 : 0)
+      .cstr(c.name)
+      .u32(c.type)
+      .i32(c.mod ?? -1);
   return b.build();
 }
 
 export const insert = (oid: number, values: readonly (string | null | undefined)[]): Buffer =>
   new Bytes().char('I').u32(oid).char('N').tuple(values).build();
 
-export function update(oid: number, values: readonly (string | null | undefined)[], old?: { kind: 'K' | 'O'; values: readonly (string | null | undefined)[] }): Buffer {
+export function update(
+  oid: number,
+  values: readonly (string | null | undefined)[],
+  old?: { kind: 'K' | 'O'; values: readonly (string | null | undefined)[] },
+): Buffer {
   const b = new Bytes().char('U').u32(oid);
   if (old) b.char(old.kind).tuple(old.values);
   return b.char('N').tuple(values).build();
@@ -95,9 +103,23 @@ export function truncate(oids: readonly number[], flags: number): Buffer {
 }
 
 export const message = (prefix: string, content: string, transactional = true): Buffer =>
-  new Bytes().char('M').u8(transactional ? 1 : 0).u64(0x1234n).cstr(prefix).i32(Buffer.byteLength(content)).raw(Buffer.from(content)).build();
+  new Bytes()
+    .char('M')
+    .u8(transactional ? 1 : 0)
+    .u64(0x1234n)
+    .cstr(prefix)
+    .i32(Buffer.byteLength(content))
+    .raw(Buffer.from(content))
+    .build();
 
-export const typeMessage = (oid: number, schema: string, name: string): Buffer => new Bytes().char('Y').u32(oid).cstr(schema).cstr(name).build();
+export const typeMessage = (oid: number, schema: string, name: string): Buffer =>
+  new Bytes().char('Y').u32(oid).cstr(schema).cstr(name).build();
 
 export const xlog = (start: bigint, payload: Buffer): Buffer => new Bytes().char('w').u64(start).u64(start).u64(0n).raw(payload).build();
-export const keepalive = (end: bigint, reply: boolean): Buffer => new Bytes().char('k').u64(end).u64(0n).u8(reply ? 1 : 0).build();
+export const keepalive = (end: bigint, reply: boolean): Buffer =>
+  new Bytes()
+    .char('k')
+    .u64(end)
+    .u64(0n)
+    .u8(reply ? 1 : 0)
+    .build();

@@ -10,7 +10,12 @@ describe('cdc/copyRows (pure)', () => {
     const keys = tupleOf(['7', null, null]);
     const values = tupleOf([null, awkward.join('|'), null]);
     rows.append(keys, [0], values, [0, 1, 2]);
-    rows.append(undefined, [], tupleOf(awkward), awkward.map((_, i) => i));
+    rows.append(
+      undefined,
+      [],
+      tupleOf(awkward),
+      awkward.map((_, i) => i),
+    );
     assert.equal(rows.rows, 2);
     const text = rows.data().toString('utf8');
     assert.equal(text.split('\n').length, 3, 'one line per row: no raw newline inside a value');
@@ -29,7 +34,10 @@ describe('cdc/copyRows (pure)', () => {
     assert.equal(rows.written, 3);
     assert.ok(rows.byteLength > bytes);
     assert.equal(rows.data().toString(), '2\tb\n1\tc\n');
-    assert.deepEqual(rows.params(), [['2', 'b'], ['1', 'c']]);
+    assert.deepEqual(rows.params(), [
+      ['2', 'b'],
+      ['1', 'c'],
+    ]);
   });
 
   it('grows past its first buffer and refuses an unchanged TOAST value', () => {

@@ -28,11 +28,14 @@ describe('cdc/decode (pure)', () => {
     if (rel.tag === 'relation') {
       assert.equal(rel.schema, 'pg_catalog');
       assert.equal(rel.name, 'tä"ble');
-      assert.deepEqual(rel.columns.map((c) => [c.name, c.isKey, c.typeOid, c.typeMod]), [
-        ['id', true, 23, -1],
-        ['note "x"', false, 25, -1],
-        ['amount', false, 1700, 655366],
-      ]);
+      assert.deepEqual(
+        rel.columns.map((c) => [c.name, c.isKey, c.typeOid, c.typeMod]),
+        [
+          ['id', true, 23, -1],
+          ['note "x"', false, 25, -1],
+          ['amount', false, 1700, 655366],
+        ],
+      );
     }
     // tuples are read in place: compare their values
     const plain = (m: ReturnType<typeof decodePgoutput>): unknown => {
@@ -43,10 +46,30 @@ describe('cdc/decode (pure)', () => {
     const ins = decodePgoutput(b.insert(16384, ['1', null, '0.1000000000000000055511151231257827']));
     assert.deepEqual(plain(ins), { tag: 'insert', relationOid: 16384, newTuple: ['1', null, '0.1000000000000000055511151231257827'] });
     const upd = decodePgoutput(b.update(16384, ['2', undefined, '3'], { kind: 'K', values: ['1', null, null] }));
-    assert.deepEqual(plain(upd), { tag: 'update', relationOid: 16384, oldKind: 'K', oldTuple: ['1', null, null], newTuple: ['2', UNCHANGED, '3'] });
-    assert.deepEqual(plain(decodePgoutput(b.update(16384, ['2', 'x', '3']))), { tag: 'update', relationOid: 16384, newTuple: ['2', 'x', '3'] });
-    assert.deepEqual(plain(decodePgoutput(b.del(16384, 'O', ['1', 'a', null]))), { tag: 'delete', relationOid: 16384, oldKind: 'O', oldTuple: ['1', 'a', null] });
-    assert.deepEqual(decodePgoutput(b.truncate([1, 2], 3)), { tag: 'truncate', relationOids: [1, 2], cascade: true, restartIdentity: true });
+    assert.deepEqual(plain(upd), {
+      tag: 'update',
+      relationOid: 16384,
+      oldKind: 'K',
+      oldTuple: ['1', null, null],
+      newTuple: ['2', UNCHANGED, '3'],
+    });
+    assert.deepEqual(plain(decodePgoutput(b.update(16384, ['2', 'x', '3']))), {
+      tag: 'update',
+      relationOid: 16384,
+      newTuple: ['2', 'x', '3'],
+    });
+    assert.deepEqual(plain(decodePgoutput(b.del(16384, 'O', ['1', 'a', null]))), {
+      tag: 'delete',
+      relationOid: 16384,
+      oldKind: 'O',
+      oldTuple: ['1', 'a', null],
+    });
+    assert.deepEqual(decodePgoutput(b.truncate([1, 2], 3)), {
+      tag: 'truncate',
+      relationOids: [1, 2],
+      cascade: true,
+      restartIdentity: true,
+    });
     const msg = decodePgoutput(b.message('pgferry.cutover.m', 'go'));
     assert.equal(msg.tag, 'message');
     if (msg.tag === 'message') {
@@ -105,14 +128,17 @@ describe('cdc/decode (pure)', () => {
       assert.deepEqual(upd.identity?.values(), ['1', null, null, null]);
       assert.equal(upd.identityIsRow, false);
     }
-    const again = n.push(decodePgoutput(b.relation(5, 'public', 't', 'd', [...cols, { name: 'm', type: 70000 }, { name: 'added', type: 20 }])));
+    const again = n.push(
+      decodePgoutput(b.relation(5, 'public', 't', 'd', [...cols, { name: 'm', type: 70000 }, { name: 'added', type: 20 }])),
+    );
     assert.ok(again?.kind === 'relation' && again.change.kind === 'added');
     assert.throws(() => n.push(decodePgoutput(b.insert(6, ['1']))), /before its relation message/);
     // a fresh session's normaliser still remembers the shape, so a change made while disconnected is seen
     const next = new ChangeNormalizer(n.knownRelations());
     const dropped = next.push(decodePgoutput(b.relation(5, 'public', 't', 'd', cols)));
     assert.ok(dropped?.kind === 'relation' && dropped.change.kind === 'unsupported');
-    if (dropped?.kind === 'relation' && dropped.change.kind === 'unsupported') assert.match(dropped.change.description, /column "m" was dropped/);
+    if (dropped?.kind === 'relation' && dropped.change.kind === 'unsupported')
+      assert.match(dropped.change.description, /column "m" was dropped/);
   });
 
   it('describes type changes and renames', () => {

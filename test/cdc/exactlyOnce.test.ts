@@ -78,7 +78,7 @@ describe('cdc: exactly once under SIGKILL (integration)', function () {
         child.stderr!.on('data', (d: Buffer) => stderr.push(d.toString()));
         // Kill at a random moment after this applier has applied something (node's start-up time
         // varies a lot on a loaded machine; a fixed sleep could kill it before it did any work).
-        const before = ((await f.dst('SELECT count(*)::int AS n FROM ledger'))[0]!.n as number);
+        const before = (await f.dst('SELECT count(*)::int AS n FROM ledger'))[0]!.n as number;
         for (let waited = 0; waited < 20_000 && !loadDone; waited += 50) {
           const [now] = await f.dst('SELECT count(*)::int AS n FROM ledger');
           if ((now!.n as number) !== before) break;
@@ -99,7 +99,8 @@ describe('cdc: exactly once under SIGKILL (integration)', function () {
       const running = startApplier(f, { initialLsn: exported.consistentLsn, preferProgressTable: mode === 'table' });
       await drain(f, running);
       // on a difference, name the ledger rows that differ (which ids, inserted or deleted) first
-      const ids = async (side: (sql: string) => Promise<Record<string, unknown>[]>): Promise<Set<number>> => new Set((await side('SELECT id::int AS id FROM ledger')).map((r) => r.id as number));
+      const ids = async (side: (sql: string) => Promise<Record<string, unknown>[]>): Promise<Set<number>> =>
+        new Set((await side('SELECT id::int AS id FROM ledger')).map((r) => r.id as number));
       const [want, got] = await Promise.all([ids(f.src), ids(f.dst)]);
       const missing = [...want].filter((id) => !got.has(id));
       const extra = [...got].filter((id) => !want.has(id));

@@ -20,7 +20,13 @@ export interface CdcDb {
 }
 
 /** `encoding`: both databases in that server encoding (C locale) instead of the cluster's default. */
-export async function setupDb(source: Cluster, target: Cluster, ddl: string, targetSpec?: ServerSpec, encoding?: 'LATIN1' | 'SQL_ASCII' | 'UTF8'): Promise<CdcDb> {
+export async function setupDb(
+  source: Cluster,
+  target: Cluster,
+  ddl: string,
+  targetSpec?: ServerSpec,
+  encoding?: 'LATIN1' | 'SQL_ASCII' | 'UTF8',
+): Promise<CdcDb> {
   const db = uniqueName('cdc').replace(/-/g, '_');
   const options = encoding ? ` TEMPLATE template0 ENCODING ${literal(encoding)} LC_COLLATE 'C' LC_CTYPE 'C'` : '';
   await source.query(`CREATE DATABASE ${ident(db)}${options}`);
@@ -84,7 +90,10 @@ export async function drain(f: CdcDb, running: Running, timeoutMs = 60_000): Pro
   const token = `drain-${process.pid}-${++markers}`;
   running.applier.stopAtMarker(token);
   await f.src('SELECT pg_logical_emit_message(true, $1, $2)', [cutoverMessagePrefix(f.migration), token]);
-  const result = await Promise.race([running.done, new Promise<string>((_, rej) => setTimeout(() => rej(new Error('drain timed out')), timeoutMs))]);
+  const result = await Promise.race([
+    running.done,
+    new Promise<string>((_, rej) => setTimeout(() => rej(new Error('drain timed out')), timeoutMs)),
+  ]);
   assert.equal(result, 'cutover');
 }
 

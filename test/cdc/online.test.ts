@@ -34,7 +34,14 @@ describe('online migration: copy, stream, cutover (integration)', function () {
   after(async () => pair?.stop());
 
   const spec = (name: string, db: string, extra: Record<string, unknown> = {}) =>
-    pairSpec(pair, name, [db], { mode: 'Online', option: 'Migrate', overwriteDbsInTarget: true, allowReplicaIdentityFull: true, tableJobs: 4, ...extra });
+    pairSpec(pair, name, [db], {
+      mode: 'Online',
+      option: 'Migrate',
+      overwriteDbsInTarget: true,
+      allowReplicaIdentityFull: true,
+      tableJobs: 4,
+      ...extra,
+    });
 
   it('streams changes made during and after the copy, then cuts over with everything applied', async () => {
     await pair.source.query('CREATE DATABASE shop');
@@ -69,11 +76,17 @@ describe('online migration: copy, stream, cutover (integration)', function () {
       await pair.source.query(`INSERT INTO orders (id, item, qty) VALUES (900000, 'after restarts', 1)`, [], 'shop');
       const streaming = await waitForStatus(store, 'shop-online', (s) => (s.databases[0]?.inserts ?? 0) > 0);
       assert.equal(streaming.subState, 'WaitingForCutoverTrigger');
-      const reported = await waitForStatus(store, 'shop-online', (s) => s.databases[0]?.pendingBytes !== undefined && s.databases[0]?.slotRetainedBytes !== undefined);
+      const reported = await waitForStatus(
+        store,
+        'shop-online',
+        (s) => s.databases[0]?.pendingBytes !== undefined && s.databases[0]?.slotRetainedBytes !== undefined,
+      );
       assert.ok(reported.databases[0]!.latencySeconds !== undefined);
       const events = await waitForEvent(store, 'shop-online', /retains .* of WAL on the source/);
       assert.equal(events.level, 'warning');
-      const [slot] = await pair.source.query(`SELECT count(*)::int AS n FROM pg_replication_slots WHERE slot_name = $1`, [slotName('shop-online', 'shop')]);
+      const [slot] = await pair.source.query(`SELECT count(*)::int AS n FROM pg_replication_slots WHERE slot_name = $1`, [
+        slotName('shop-online', 'shop'),
+      ]);
       assert.equal(slot!.n, 1);
       await store.requestCutover('shop-online');
       const done = await running;
@@ -140,7 +153,11 @@ describe('online migration: copy, stream, cutover (integration)', function () {
       // a change the stream cannot carry: only on the target
       await pair.target.query(`UPDATE orders SET item = 'tampered' WHERE id = 7`, [], 'shop3');
       await store.requestCutover('shop3-online');
-      const stopped = await waitForStatus(store, 'shop3-online', (s) => s.state === 'WaitingForUserAction' && /verification failed/.test(s.message ?? ''));
+      const stopped = await waitForStatus(
+        store,
+        'shop3-online',
+        (s) => s.state === 'WaitingForUserAction' && /verification failed/.test(s.message ?? ''),
+      );
       assert.match(stopped.message!, /table public\.orders: content checksum differs/);
       // streaming resumed: a new change arrives
       await pair.source.query(`INSERT INTO orders VALUES (500000, 'after stop', 1)`, [], 'shop3');
@@ -179,7 +196,11 @@ describe('online migration: copy, stream, cutover (integration)', function () {
         await source.query(`INSERT INTO orders SELECT g, 'late', 2 FROM generate_series(30001, 30500) g`, [], 'legacy');
         await source.query(`UPDATE orders SET qty = -1 WHERE id <= 100`, [], 'legacy');
         await source.query(`DELETE FROM logs WHERE msg = 'l3'`, [], 'legacy');
-        const mid = await waitForStatus(store, 'legacy-online', (st) => (st.databases[0]?.inserts ?? 0) >= 500 && st.databases[0]!.deletes >= 1);
+        const mid = await waitForStatus(
+          store,
+          'legacy-online',
+          (st) => (st.databases[0]?.inserts ?? 0) >= 500 && st.databases[0]!.deletes >= 1,
+        );
         assert.equal(mid.state, 'WaitingForUserAction');
         const [progress] = await target.query(`SELECT count(*)::int AS n FROM pgferry.apply_progress`, [], 'legacy');
         assert.equal(progress!.n, 1);

@@ -16,7 +16,13 @@ const table: TargetTable = {
     { name: 'n', cast: 'numeric', isKey: false, compareAsText: false },
   ],
 };
-const full: TargetTable = { ...table, oid: 2, name: 'nopk', identityFull: true, columns: table.columns.map((c) => ({ ...c, isKey: true })) };
+const full: TargetTable = {
+  ...table,
+  oid: 2,
+  name: 'nopk',
+  identityFull: true,
+  columns: table.columns.map((c) => ({ ...c, isKey: true })),
+};
 
 describe('cdc/planner (pure)', () => {
   it('groups consecutive inserts into one COPY, escaping its text format', () => {
@@ -90,7 +96,10 @@ describe('cdc/planner (pure)', () => {
     p.add({ op: 'delete', table, identity: tupleOf(['1', null, null]) });
     p.add({ op: 'delete', table, identity: tupleOf(['2', null, null]) });
     const [del] = p.flush();
-    assert.equal(del!.text, 'DELETE FROM "My ""S"""."t.x" AS t USING (VALUES ($1::integer), ($2::integer)) AS v("k0") WHERE t."id" = v."k0"');
+    assert.equal(
+      del!.text,
+      'DELETE FROM "My ""S"""."t.x" AS t USING (VALUES ($1::integer), ($2::integer)) AS v("k0") WHERE t."id" = v."k0"',
+    );
     assert.throws(() => p.add({ op: 'update', table, values: tupleOf([UNCHANGED, 'x', '1']) }), /unchanged TOAST/);
   });
 
@@ -99,19 +108,28 @@ describe('cdc/planner (pure)', () => {
     const statements = [];
     for (let i = 0; i < 10; i++) statements.push(...p.add({ op: 'insert', table, values: tupleOf([String(i), 'x', '1']) }));
     statements.push(...p.flush());
-    assert.deepEqual(statements.map((s) => s.rows), [3, 3, 3, 1]);
+    assert.deepEqual(
+      statements.map((s) => s.rows),
+      [3, 3, 3, 1],
+    );
     const q = new BatchPlanner({ maxRows: 100, maxParams: 7, maxBytes: 1 << 20 });
     const s2 = [];
     for (let i = 0; i < 5; i++) s2.push(...q.add({ op: 'insert', table, values: tupleOf([String(i), 'x', '1']) }));
     s2.push(...q.flush());
-    assert.deepEqual(s2.map((s) => s.rows), [2, 2, 1]);
+    assert.deepEqual(
+      s2.map((s) => s.rows),
+      [2, 2, 1],
+    );
   });
 
   it('uses one row per statement for REPLICA IDENTITY FULL, matching all old values', () => {
     const p = new BatchPlanner();
     const out = p.add({ op: 'update', table: full, identity: tupleOf(['1', null, '2']), values: tupleOf(['1', 'b', UNCHANGED]) });
     assert.equal(out.length, 1);
-    assert.match(out[0]!.text, /^WITH f AS \(SELECT s\.tableoid AS o, s\.ctid AS c FROM "My ""S"""\."nopk" AS s WHERE s\."id" = \$1::integer AND s\."body" IS NULL AND s\."n" = \$2::numeric LIMIT 1\) UPDATE/);
+    assert.match(
+      out[0]!.text,
+      /^WITH f AS \(SELECT s\.tableoid AS o, s\.ctid AS c FROM "My ""S"""\."nopk" AS s WHERE s\."id" = \$1::integer AND s\."body" IS NULL AND s\."n" = \$2::numeric LIMIT 1\) UPDATE/,
+    );
     assert.deepEqual(out[0]!.params, ['1', '2', '1', 'b']);
     const del = p.add({ op: 'delete', table: full, identity: tupleOf(['1', 'x', '2']) });
     assert.match(del[0]!.text, /DELETE FROM "My ""S"""\."nopk" AS t USING f WHERE t\.tableoid = f\.o AND t\.ctid = f\.c$/);
@@ -129,15 +147,29 @@ describe('cdc/planner (pure)', () => {
       return out.map((s) => `${s.op}:${s.rows}`);
     };
     assert.deepEqual(mixed(new BatchPlanner({ ...DEFAULT_LIMITS, perTable: true })), ['update:3', 'insert:3']);
-    assert.deepEqual(mixed(new BatchPlanner({ ...DEFAULT_LIMITS, perTable: false })), ['update:1', 'insert:1', 'update:1', 'insert:1', 'update:1', 'insert:1']);
+    assert.deepEqual(mixed(new BatchPlanner({ ...DEFAULT_LIMITS, perTable: false })), [
+      'update:1',
+      'insert:1',
+      'update:1',
+      'insert:1',
+      'update:1',
+      'insert:1',
+    ]);
   });
 
-  it('runs a table\'s deletes before its inserts only when no key is shared', () => {
+  it("runs a table's deletes before its inserts only when no key is shared", () => {
     const p = new BatchPlanner({ ...DEFAULT_LIMITS, perTable: true });
     const out: string[] = [];
     // the keys a statement touches: delete parameters, or the first field of each COPY line
     const keys = (s: Statement): string =>
-      s.copyData === undefined ? s.params.join(',') : s.copyData.toString().split('\n').filter(Boolean).map((line) => line.split('\t')[0]).join(',');
+      s.copyData === undefined
+        ? s.params.join(',')
+        : s.copyData
+            .toString()
+            .split('\n')
+            .filter(Boolean)
+            .map((line) => line.split('\t')[0])
+            .join(',');
     const run = (c: Parameters<BatchPlanner['add']>[0]): void => {
       out.push(...p.add(c).map((s) => `${s.op}:${keys(s)}`));
     };

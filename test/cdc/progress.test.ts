@@ -32,7 +32,13 @@ describe('cdc: recorded position vs. batches that never commit (integration)', f
   }
 
   /** BEGIN, the batch's statements, then its progress record and COMMIT, as the apply session sends them. */
-  async function batch(client: pg.Client, progress: Progress, sql: string, lsn: bigint, options: { stopBeforeLast?: boolean } = {}): Promise<void> {
+  async function batch(
+    client: pg.Client,
+    progress: Progress,
+    sql: string,
+    lsn: bigint,
+    options: { stopBeforeLast?: boolean } = {},
+  ): Promise<void> {
     const pipeline = new TargetPipeline(client, 4);
     const fail = (e: unknown): Error => e as Error;
     await pipeline.send({ text: 'BEGIN' }, fail);
@@ -47,7 +53,12 @@ describe('cdc: recorded position vs. batches that never commit (integration)', f
 
   async function recordedAfterDisconnect(db: string, key: ProgressKey, preferTable: boolean, backendPid: number): Promise<bigint> {
     // the old backend must be gone: its exit is where a stale origin position would be committed
-    await until('the old backend to exit', async () => ((await cluster.query('SELECT 1 FROM pg_stat_activity WHERE pid = $1', [backendPid])).length === 0 ? true : undefined), 30_000, 50);
+    await until(
+      'the old backend to exit',
+      async () => ((await cluster.query('SELECT 1 FROM pg_stat_activity WHERE pid = $1', [backendPid])).length === 0 ? true : undefined),
+      30_000,
+      50,
+    );
     const client = await cluster.connect(db);
     try {
       return await (await openProgress(client, key, preferTable)).read();
@@ -73,7 +84,11 @@ describe('cdc: recorded position vs. batches that never commit (integration)', f
       if (disarm) await progress.disarm();
       await client.end();
       const recorded = await recordedAfterDisconnect(db, key, false, pid);
-      assert.equal(recorded.toString(16), (disarm ? FIRST : LOST).toString(16), disarm ? 'disarmed' : 'the server no longer records a failed transaction\'s position: revisit progress.ts');
+      assert.equal(
+        recorded.toString(16),
+        (disarm ? FIRST : LOST).toString(16),
+        disarm ? 'disarmed' : "the server no longer records a failed transaction's position: revisit progress.ts",
+      );
       assert.deepEqual(await cluster.query('SELECT x FROM t', [], db), [{ x: 1 }]);
     }
   });

@@ -7,7 +7,11 @@ const read = (r: QueuedRecord | undefined): string =>
 
 describe('cdc/recordQueue (pure)', () => {
   it('keeps payloads and keepalives in order, copied out of the producer buffer', async () => {
-    const q = new RecordQueue(1 << 20, () => undefined, () => undefined);
+    const q = new RecordQueue(
+      1 << 20,
+      () => undefined,
+      () => undefined,
+    );
     const reused = payload('first');
     q.pushXlog(reused);
     reused.write('XXXXX'); // pg's parser reuses its buffer: the queued record must not change
@@ -22,7 +26,11 @@ describe('cdc/recordQueue (pure)', () => {
 
   it('asks the producer to pause above the budget and to resume below half of it', async () => {
     const calls: string[] = [];
-    const q = new RecordQueue(100, () => calls.push('pause'), () => calls.push('resume'));
+    const q = new RecordQueue(
+      100,
+      () => calls.push('pause'),
+      () => calls.push('resume'),
+    );
     for (let i = 0; i < 5; i++) q.pushXlog(Buffer.alloc(25, i)); // 30 bytes each with the header
     assert.deepEqual(calls, ['pause']); // 120 > 100 after the fourth; once only
     assert.equal(q.bytes, 150);
@@ -35,7 +43,11 @@ describe('cdc/recordQueue (pure)', () => {
   });
 
   it('hands a record straight to a waiting consumer and wakes it with a failure', async () => {
-    const q = new RecordQueue(100, () => undefined, () => undefined);
+    const q = new RecordQueue(
+      100,
+      () => undefined,
+      () => undefined,
+    );
     const waiting = q.next(5_000);
     q.pushXlog(payload('x'));
     assert.equal(read(await waiting), 'x');
@@ -46,7 +58,11 @@ describe('cdc/recordQueue (pure)', () => {
   });
 
   it('spans many chunks, takes payloads larger than a chunk, and reads a chunk while it grows', async () => {
-    const q = new RecordQueue(1 << 30, () => undefined, () => undefined);
+    const q = new RecordQueue(
+      1 << 30,
+      () => undefined,
+      () => undefined,
+    );
     const big = Buffer.alloc(200 * 1024, 7);
     let pushed = 0;
     let taken = 0;

@@ -49,7 +49,9 @@ describe('cdc: large transactions, restarts, schema changes, identity FULL, mana
     assert.ok(stats.peakQueuedBytes < budget + 256 * 1024, `peak queue ${stats.peakQueuedBytes} bytes`);
     const [row] = await f.dst('SELECT count(*)::int AS n, sum(id)::bigint AS s FROM big');
     assert.deepEqual(row, { n: 200_000, s: '20000100000' });
-    console.log(`      200k-row transaction applied in ${seconds.toFixed(1)} s (${Math.round(200_000 / seconds)} rows/s), peak queue ${(stats.peakQueuedBytes / 1024).toFixed(0)} KiB`);
+    console.log(
+      `      200k-row transaction applied in ${seconds.toFixed(1)} s (${Math.round(200_000 / seconds)} rows/s), peak queue ${(stats.peakQueuedBytes / 1024).toFixed(0)} KiB`,
+    );
   });
 
   it('holds memory bounded while the target is stalled, then catches up', async () => {
@@ -103,7 +105,10 @@ describe('cdc: large transactions, restarts, schema changes, identity FULL, mana
     await drain(f, running, 120_000);
     await assertSame(f, ['w']);
     assert.ok(written > 100, `only ${written} rows written`);
-    assert.ok(logs.some((l) => /reconnecting/.test(l)), logs.join('\n'));
+    assert.ok(
+      logs.some((l) => /reconnecting/.test(l)),
+      logs.join('\n'),
+    );
   });
 
   it('follows an added column and stops, naming table and change, when a column is dropped', async () => {
@@ -117,14 +122,18 @@ describe('cdc: large transactions, restarts, schema changes, identity FULL, mana
     await f.src(`UPDATE s SET b = 11 WHERE id = 1`);
     await drain(f, running);
     await assertSame(f, ['s']);
-    const [col] = await f.dst(`SELECT format_type(atttypid, atttypmod) AS t, attnotnull AS nn FROM pg_attribute WHERE attrelid = 's'::regclass AND attname = 'b'`);
+    const [col] = await f.dst(
+      `SELECT format_type(atttypid, atttypmod) AS t, attnotnull AS nn FROM pg_attribute WHERE attrelid = 's'::regclass AND attname = 'b'`,
+    );
     assert.deepEqual(col, { t: 'integer', nn: true });
 
     const again = startApplier(f, { initialLsn: exported.consistentLsn });
     await f.src(`ALTER TABLE s DROP COLUMN a`);
     await f.src(`INSERT INTO s VALUES (3, 33)`);
     const timeout = new Promise((_, reject) => setTimeout(() => reject(new Error('the applier did not stop')), 60_000));
-    await assert.rejects(Promise.race([again.done, timeout]), (e: Error) => /source table "public"\."s" changed while streaming: column "a" was dropped/.test(e.message));
+    await assert.rejects(Promise.race([again.done, timeout]), (e: Error) =>
+      /source table "public"\."s" changed while streaming: column "a" was dropped/.test(e.message),
+    );
     const [count] = await f.dst('SELECT count(*)::int AS n FROM s');
     assert.equal(count!.n, 2);
   });
@@ -135,14 +144,19 @@ describe('cdc: large transactions, restarts, schema changes, identity FULL, mana
     const exported = await createSlot(f);
     await exported.release();
     const running = startApplier(f, { initialLsn: exported.consistentLsn });
-    await f.src(`INSERT INTO nopk VALUES (1, 'x', '{"a":1}', '(1,2)'), (1, 'x', '{"a":1}', '(1,2)'), (2, NULL, NULL, NULL), (3, 'z', '[]', '(0,0)')`);
+    await f.src(
+      `INSERT INTO nopk VALUES (1, 'x', '{"a":1}', '(1,2)'), (1, 'x', '{"a":1}', '(1,2)'), (2, NULL, NULL, NULL), (3, 'z', '[]', '(0,0)')`,
+    );
     await f.src(`UPDATE nopk SET b = 'updated' WHERE ctid = (SELECT ctid FROM nopk WHERE a = 1 LIMIT 1)`); // one of two duplicates
     await f.src(`UPDATE nopk SET a = 20 WHERE a = 2`); // NULLs in the old row
     await f.src(`DELETE FROM nopk WHERE a = 3`);
     await drain(f, running);
     await assertSame(f, ['nopk']);
     const rows = await f.dst(`SELECT b FROM nopk WHERE a = 1 ORDER BY b`);
-    assert.deepEqual(rows.map((r) => r.b), ['updated', 'x']);
+    assert.deepEqual(
+      rows.map((r) => r.b),
+      ['updated', 'x'],
+    );
   });
 
   it('keeps progress in a table on a managed (non-superuser) target', async () => {
@@ -167,6 +181,9 @@ describe('cdc: large transactions, restarts, schema changes, identity FULL, mana
     assert.equal(running.applier.stats().progressMode, 'table');
     const [progress] = await f.dst('SELECT migration, database FROM pgferry.apply_progress');
     assert.deepEqual(progress, { migration: f.migration, database: f.db });
-    assert.ok(logs.some((l) => /session_replication_role/.test(l)), logs.join('\n'));
+    assert.ok(
+      logs.some((l) => /session_replication_role/.test(l)),
+      logs.join('\n'),
+    );
   });
 });

@@ -7,8 +7,6 @@ import { ControlStore } from '../../provider/engine/control/store';
 import { loadRichDatabase, RICH_CHANGES_SQL, serverSpec, startPair, waitForStatus, type ServerPair } from '../support';
 import { rowsOf } from './harness';
 
-
-
 describe('online migration of the rich fixture (integration)', function () {
   this.timeout(400_000);
   let pair: ServerPair;
@@ -33,7 +31,12 @@ describe('online migration of the rich fixture (integration)', function () {
           allowReplicaIdentityFull: true,
         }),
       );
-      const ready = await waitForStatus(store, 'rich-online', (st) => ['WaitingForUserAction', 'Failed', 'Succeeded', 'Canceled'].includes(st.state), 380_000);
+      const ready = await waitForStatus(
+        store,
+        'rich-online',
+        (st) => ['WaitingForUserAction', 'Failed', 'Succeeded', 'Canceled'].includes(st.state),
+        380_000,
+      );
       assert.equal(ready.state, 'WaitingForUserAction', ready.message);
       await pair.source.query(RICH_CHANGES_SQL, [], 'rich_online');
       await store.requestCutover('rich-online');

@@ -12,7 +12,11 @@ const USAGE_CASES: { title: string; args: string[]; field: RegExp }[] = [
   { title: 'a flag of another command', args: ['list', '--target-host', 'h', '--cutover'], field: /--cutover/ },
   { title: '--cutover with --cancel', args: ['update', '--name', 'm1', '--target-host', 'h', '--cutover', '--cancel'], field: /--cutover/ },
   { title: 'update without --cutover or --cancel', args: ['update', '--name', 'm1', '--target-host', 'h'], field: /--cutover/ },
-  { title: '--target-url with --target-host', args: ['show', '--name', 'm1', '--target-host', 'h', '--target-url', 'postgres://h/'], field: /--target-url/ },
+  {
+    title: '--target-url with --target-host',
+    args: ['show', '--name', 'm1', '--target-host', 'h', '--target-url', 'postgres://h/'],
+    field: /--target-url/,
+  },
   { title: 'a positional argument', args: ['show', 'm1', '--target-host', 'h'], field: /positional/ },
   { title: 'a bad --output', args: ['list', '--target-host', 'h', '--output', 'xml'], field: /--output/ },
   { title: 'a bad --filter', args: ['list', '--target-host', 'h', '--filter', 'recent'], field: /--filter/ },
@@ -48,7 +52,23 @@ describe('pgferry usage errors', () => {
   });
 
   it('parses flags case-insensitively into the spec values', () => {
-    const args = parseCli(['create', '--name', 'm-1', '--properties', 'b.json', '--mode', 'ONLINE', '--option', 'validate-and-migrate', '--target-url', 'postgres://h/', '--target-ssl-mode', 'verify-full', '-o', 'json']);
+    const args = parseCli([
+      'create',
+      '--name',
+      'm-1',
+      '--properties',
+      'b.json',
+      '--mode',
+      'ONLINE',
+      '--option',
+      'validate-and-migrate',
+      '--target-url',
+      'postgres://h/',
+      '--target-ssl-mode',
+      'verify-full',
+      '-o',
+      'json',
+    ]);
     assert.equal(args.mode, 'Online');
     assert.equal(args.option, 'ValidateAndMigrate');
     assert.equal(args.output, 'json');
@@ -58,7 +78,18 @@ describe('pgferry usage errors', () => {
 
 describe('pgferry --wait outcomes', () => {
   const status = (s: Partial<MigrationStatus>): MigrationStatus =>
-    ({ name: 'm', state: 'InProgress', subState: 'MigratingData', mode: 'Offline', option: 'ValidateAndMigrate', createdAt: '', validation: [], databases: [], spec: {}, ...s }) as MigrationStatus;
+    ({
+      name: 'm',
+      state: 'InProgress',
+      subState: 'MigratingData',
+      mode: 'Offline',
+      option: 'ValidateAndMigrate',
+      createdAt: '',
+      validation: [],
+      databases: [],
+      spec: {},
+      ...s,
+    }) as MigrationStatus;
 
   it('ends an online create at WaitingForCutoverTrigger, an offline one only at a final state', () => {
     const waiting = status({ state: 'WaitingForUserAction', subState: 'WaitingForCutoverTrigger', mode: 'Online' });
@@ -74,7 +105,10 @@ describe('pgferry --wait outcomes', () => {
     assert.equal(waitExitCode('run', status({ state: 'Failed' })), 1);
     assert.equal(waitExitCode('run', status({ state: 'Canceled' })), 1);
     assert.equal(waitExitCode('cutover', status({ state: 'Succeeded', mode: 'Online' })), 0);
-    assert.equal(waitExitCode('cutover', status({ state: 'WaitingForUserAction', subState: 'WaitingForCutoverTrigger', mode: 'Online' })), 1);
+    assert.equal(
+      waitExitCode('cutover', status({ state: 'WaitingForUserAction', subState: 'WaitingForCutoverTrigger', mode: 'Online' })),
+      1,
+    );
     const warn = { code: 'X', type: 't', status: 'Warning' as const, message: 'm' };
     const fail = { ...warn, status: 'Failed' as const };
     assert.equal(waitExitCode('run', status({ option: 'Validate', state: 'Succeeded', validation: [warn] })), 0);

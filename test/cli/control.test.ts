@@ -16,14 +16,30 @@ describe('pgferry show/list/update against a real target', () => {
     store = new ControlStore(serverSpec(target));
     flags = ['--target-host', target.host, '--target-port', String(target.port)];
     env = { PGPASSWORD: target.password };
-    await store.createMigration({ name: 'off-1', mode: 'Offline', option: 'ValidateAndMigrate', spec: { migrationName: 'off-1' }, databases: ['sales', 'hr'] });
-    await store.setTables('off-1', 'sales', [{ table: 'public.orders', parts: 1 }, { table: 'public.items', parts: 2 }]);
+    await store.createMigration({
+      name: 'off-1',
+      mode: 'Offline',
+      option: 'ValidateAndMigrate',
+      spec: { migrationName: 'off-1' },
+      databases: ['sales', 'hr'],
+    });
+    await store.setTables('off-1', 'sales', [
+      { table: 'public.orders', parts: 1 },
+      { table: 'public.items', parts: 2 },
+    ]);
     await store.updateTable('off-1', 'sales', 'public.orders', { state: 'Completed', rows: 1200, bytes: 65536 });
     await store.updateDatabase('off-1', 'sales', { state: 'InProgress', rowsCopied: 1200, bytesCopied: 65536 });
     await store.setState('off-1', 'InProgress', 'MigratingData');
     await store.setValidation('off-1', [
       { code: 'SOURCE_CONNECTIVITY', type: 'AuthenticationAndConnectivityValidation', status: 'Succeeded', message: 'source reachable' },
-      { code: 'EXTENSION_NOT_ALLOWED', type: 'ExtensionsValidation', status: 'Warning', database: 'sales', message: 'extension "hstore" is not allow-listed', fix: 'add hstore to azure.extensions' },
+      {
+        code: 'EXTENSION_NOT_ALLOWED',
+        type: 'ExtensionsValidation',
+        status: 'Warning',
+        database: 'sales',
+        message: 'extension "hstore" is not allow-listed',
+        fix: 'add hstore to azure.extensions',
+      },
     ]);
     await store.setRunner('off-1', { host: 'worker-7', pid: 4242 });
     await store.createMigration({ name: 'on-1', mode: 'Online', option: 'ValidateAndMigrate', spec: {}, databases: ['app'] });
@@ -48,7 +64,10 @@ describe('pgferry show/list/update against a real target', () => {
     assert.equal(status.validation.length, 2);
     assert.deepEqual(
       status.databases.map((d: { database: string; state: string }) => [d.database, d.state]),
-      [['sales', 'InProgress'], ['hr', 'Queued']],
+      [
+        ['sales', 'InProgress'],
+        ['hr', 'Queued'],
+      ],
     );
     assert.deepEqual(status.databases[0].tables, { total: 2, queued: 1, loading: 0, completed: 1, errored: 0 });
     assert.equal(status.databases[0].rowsCopied, 1200);
@@ -95,9 +114,19 @@ describe('pgferry show/list/update against a real target', () => {
   it('list prints active migrations, or all with --filter all, as a JSON array', async () => {
     const active = await runCli(['list', '--output', 'json', ...flags], env);
     assert.equal(active.code, 0, active.stderr);
-    assert.deepEqual(JSON.parse(active.stdout).map((s: { name: string }) => s.name).sort(), ['off-1', 'on-1']);
+    assert.deepEqual(
+      JSON.parse(active.stdout)
+        .map((s: { name: string }) => s.name)
+        .sort(),
+      ['off-1', 'on-1'],
+    );
     const all = await runCli(['list', '--filter', 'all', '--output', 'json', ...flags], env);
-    assert.deepEqual(JSON.parse(all.stdout).map((s: { name: string }) => s.name).sort(), ['done-1', 'off-1', 'on-1']);
+    assert.deepEqual(
+      JSON.parse(all.stdout)
+        .map((s: { name: string }) => s.name)
+        .sort(),
+      ['done-1', 'off-1', 'on-1'],
+    );
     const table = await runCli(['list', '--filter', 'all', ...flags], env);
     assert.match(table.stdout, /NAME\s+MODE\s+STATE/);
     assert.match(table.stdout, /done-1\s+Offline\s+Succeeded/);

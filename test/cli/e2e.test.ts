@@ -49,7 +49,11 @@ describe('pgferry create --wait (offline, end to end)', function () {
     // plain progress lines (stderr is not a terminal here)
     assert.match(result.stderr, /tiny-offline: (InProgress|Succeeded)/);
 
-    const rows = await pair.target.query<{ n: number; s: string }>(`SELECT count(*)::int AS n, sum(price)::text AS s FROM public.items`, [], 'tiny');
+    const rows = await pair.target.query<{ n: number; s: string }>(
+      `SELECT count(*)::int AS n, sum(price)::text AS s FROM public.items`,
+      [],
+      'tiny',
+    );
     assert.deepEqual(rows, [{ n: 1000, s: '750750.00' }]);
     assert.deepEqual(await pair.target.query(`SELECT k FROM public."Odd ""Name""" ORDER BY k`, [], 'tiny'), [{ k: 'a' }, { k: 'b' }]);
   });
@@ -68,7 +72,10 @@ describe('pgferry create --wait (offline, end to end)', function () {
     assert.equal(show.code, 0, show.stderr);
     assert.match(show.stdout, /Succeeded \/ Completed/);
     const list = await runCli(['list', '--filter', 'all', '--output', 'json', ...flags], env);
-    assert.deepEqual(JSON.parse(list.stdout).map((s: { name: string }) => s.name), ['tiny-offline']);
+    assert.deepEqual(
+      JSON.parse(list.stdout).map((s: { name: string }) => s.name),
+      ['tiny-offline'],
+    );
     const verify = await runCli(['verify', '--name', 'tiny-offline', '--properties', file, '--output', 'json']);
     assert.equal(verify.code, 0, verify.stderr);
     assert.equal(JSON.parse(verify.stdout).ok, true);
@@ -94,7 +101,11 @@ describe('pgferry create --wait (offline, end to end)', function () {
   it('--no-verify skips the final verification; a BOM-prefixed file is read', async () => {
     const { readFileSync } = await import('node:fs');
     const bom = propertiesFile(`\uFEFF${readFileSync(file, 'utf8')}`);
-    const result = await runCli(['create', '--name', 'tiny-noverify', '--properties', bom, '--no-verify', '--wait', '--output', 'json'], {}, 120_000);
+    const result = await runCli(
+      ['create', '--name', 'tiny-noverify', '--properties', bom, '--no-verify', '--wait', '--output', 'json'],
+      {},
+      120_000,
+    );
     assert.equal(result.code, 0, result.stderr);
     const status = JSON.parse(result.stdout);
     assert.equal(status.state, 'Succeeded');
@@ -102,7 +113,11 @@ describe('pgferry create --wait (offline, end to end)', function () {
   });
 
   it('--option validate --wait exits 0 when no check failed', async () => {
-    const result = await runCli(['create', '--name', 'tiny-validate', '--properties', file, '--option', 'validate', '--wait', '--output', 'json'], {}, 120_000);
+    const result = await runCli(
+      ['create', '--name', 'tiny-validate', '--properties', file, '--option', 'validate', '--wait', '--output', 'json'],
+      {},
+      120_000,
+    );
     assert.equal(result.code, 0, result.stderr);
     const status = JSON.parse(result.stdout);
     assert.equal(status.option, 'Validate');

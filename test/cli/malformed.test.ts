@@ -42,20 +42,36 @@ const CASES: Case[] = [
   { title: 'DBsToMigrate empty', body: azure({ DBsToMigrate: [] }), field: /DBsToMigrate/ },
   { title: 'DBsToMigrate holding a number', body: azure({ DBsToMigrate: ['a', 7] }), field: /DBsToMigrate/ },
   { title: 'DBsToMigrate naming template1', body: azure({ DBsToMigrate: ['template1'] }), field: /DBsToMigrate/ },
-  { title: 'SourceDBServerResourceId without port', body: azure({ SourceDBServerResourceId: '127.0.0.1@postgres' }), field: /SourceDBServerResourceId/ },
-  { title: 'SourceDBServerResourceId without user', body: azure({ SourceDBServerResourceId: '127.0.0.1:5432' }), field: /SourceDBServerResourceId/ },
+  {
+    title: 'SourceDBServerResourceId without port',
+    body: azure({ SourceDBServerResourceId: '127.0.0.1@postgres' }),
+    field: /SourceDBServerResourceId/,
+  },
+  {
+    title: 'SourceDBServerResourceId without user',
+    body: azure({ SourceDBServerResourceId: '127.0.0.1:5432' }),
+    field: /SourceDBServerResourceId/,
+  },
   {
     title: 'SourceDBServerResourceId as an Azure resource ID',
     body: azure({ SourceDBServerResourceId: '/subscriptions/x/resourceGroups/rg/providers/Microsoft.DBforPostgreSQL/servers/s' }),
     field: /SourceDBServerResourceId/,
   },
-  { title: 'SourceDBServerResourceId port out of range', body: azure({ SourceDBServerResourceId: 'h:70000@postgres' }), field: /SourceDBServerResourceId/ },
+  {
+    title: 'SourceDBServerResourceId port out of range',
+    body: azure({ SourceDBServerResourceId: 'h:70000@postgres' }),
+    field: /SourceDBServerResourceId/,
+  },
   { title: 'SourceDBServerResourceId not a string', body: azure({ SourceDBServerResourceId: 5432 }), field: /SourceDBServerResourceId/ },
   { title: 'bad SSLMode', body: azure({ SSLMode: 'Allow' }), field: /SSLMode/ },
   { title: 'bad MigrationMode', body: azure({ MigrationMode: 'Sometimes' }), field: /MigrationMode/ },
   { title: 'bad MigrationOption', body: azure({ MigrationOption: 'Everything' }), field: /MigrationOption/ },
   { title: 'non-boolean OverwriteDBsInTarget', body: azure({ OverwriteDBsInTarget: 'yes' }), field: /OverwriteDBsInTarget/ },
-  { title: 'password of the wrong type', body: azure({ SecretParameters: { AdminCredentials: { TargetServerPassword: 12345 } } }), field: /TargetServerPassword/ },
+  {
+    title: 'password of the wrong type',
+    body: azure({ SecretParameters: { AdminCredentials: { TargetServerPassword: 12345 } } }),
+    field: /TargetServerPassword/,
+  },
   { title: 'unknown key inside the Azure properties', body: azure({ DBsToMigrat: ['x'] }), field: /DBsToMigrat/ },
   { title: 'properties not an object', body: { properties: ['x'] }, field: /properties/ },
   { title: 'unknown top-level key in the plain form', body: plain({ tableJob: 2 }), field: /tableJob/ },
@@ -63,14 +79,28 @@ const CASES: Case[] = [
   { title: 'bad source URL scheme', body: plain({ source: `http://u:${SECRET}@h/` }), field: /source/ },
   { title: 'unparsable source URL', body: plain({ source: 'postgres://u:pw@:x:y' }), field: /source/ },
   { title: 'unknown URL parameter', body: plain({ source: `postgres://u:${SECRET}@h/?sslmode=require&foo=1` }), field: /source/ },
-  { title: 'source port out of range in the object form', body: plain({ source: { host: 'h', port: 99999, user: 'u' } }), field: /source\.port/ },
+  {
+    title: 'source port out of range in the object form',
+    body: plain({ source: { host: 'h', port: 99999, user: 'u' } }),
+    field: /source\.port/,
+  },
   { title: 'missing target host', body: azure({}), flags: ['--name', 'm1'], field: /target/ },
   { title: 'name starting with a hyphen', body: azure({}), flags: ['--name=-m1', ...TARGET_FLAGS], field: /--name/ },
   { title: 'name with an underscore', body: azure({}), flags: ['--name', 'my_mig', ...TARGET_FLAGS], field: /--name/ },
-  { title: 'missing properties file', body: undefined, flags: ['--name', 'm1', '--properties', '/nonexistent/body.json', ...TARGET_FLAGS], field: /--properties/ },
+  {
+    title: 'missing properties file',
+    body: undefined,
+    flags: ['--name', 'm1', '--properties', '/nonexistent/body.json', ...TARGET_FLAGS],
+    field: /--properties/,
+  },
   { title: 'bad --mode', body: azure({}), flags: ['--name', 'm1', '--mode', 'sideways', ...TARGET_FLAGS], field: /--mode/ },
   { title: 'bad --target-url', body: azure({}), flags: ['--name', 'm1', '--target-url', `mysql://u:${SECRET}@h/`], field: /--target-url/ },
-  { title: 'bad --target-port', body: azure({}), flags: ['--name', 'm1', '--target-host', 'h', '--target-port', '0'], field: /--target-port/ },
+  {
+    title: 'bad --target-port',
+    body: azure({}),
+    flags: ['--name', 'm1', '--target-host', 'h', '--target-port', '0'],
+    field: /--target-port/,
+  },
 ];
 
 function argsFor(c: Case): string[] {
@@ -140,10 +170,19 @@ describe('pgferry create with malformed input', () => {
     ];
 
     async function snapshot(p: ServerPair) {
-      const dbs = async (c: ServerPair['source']) => (await c.query<{ datname: string }>('SELECT datname FROM pg_database ORDER BY 1')).map((r) => r.datname);
-      const schema = async (c: ServerPair['source']) => (await c.query<{ n: string }>(`SELECT count(*)::text AS n FROM pg_namespace WHERE nspname = 'pgferry'`))[0]!.n;
-      const slots = async (c: ServerPair['source']) => (await c.query<{ n: string }>('SELECT count(*)::text AS n FROM pg_replication_slots'))[0]!.n;
-      return { sourceDbs: await dbs(p.source), targetDbs: await dbs(p.target), sourceSchema: await schema(p.source), targetSchema: await schema(p.target), sourceSlots: await slots(p.source) };
+      const dbs = async (c: ServerPair['source']) =>
+        (await c.query<{ datname: string }>('SELECT datname FROM pg_database ORDER BY 1')).map((r) => r.datname);
+      const schema = async (c: ServerPair['source']) =>
+        (await c.query<{ n: string }>(`SELECT count(*)::text AS n FROM pg_namespace WHERE nspname = 'pgferry'`))[0]!.n;
+      const slots = async (c: ServerPair['source']) =>
+        (await c.query<{ n: string }>('SELECT count(*)::text AS n FROM pg_replication_slots'))[0]!.n;
+      return {
+        sourceDbs: await dbs(p.source),
+        targetDbs: await dbs(p.target),
+        sourceSchema: await schema(p.source),
+        targetSchema: await schema(p.target),
+        sourceSlots: await slots(p.source),
+      };
     }
 
     for (const c of realCases) {

@@ -42,7 +42,11 @@ describe('pgferry online migration (end to end)', function () {
   after(async () => pair?.stop());
 
   it('create --mode online --wait returns at WaitingForCutoverTrigger with exit 0', async () => {
-    const result = await runCli(['create', '--name', 'shop-online', '--properties', file, '--mode', 'online', '--wait', '--output', 'json'], {}, 240_000);
+    const result = await runCli(
+      ['create', '--name', 'shop-online', '--properties', file, '--mode', 'online', '--wait', '--output', 'json'],
+      {},
+      240_000,
+    );
     assert.equal(result.code, 0, `stderr: ${result.stderr}\nstdout: ${result.stdout}`);
     const status = JSON.parse(result.stdout);
     assert.equal(status.mode, 'Online');

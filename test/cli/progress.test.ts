@@ -26,7 +26,18 @@ function db(over: Partial<DatabaseDetails> = {}): DatabaseDetails {
 }
 
 function status(databases: DatabaseDetails[], over: Partial<MigrationStatus> = {}): MigrationStatus {
-  return { name: 'm1', state: 'InProgress', subState: 'MigratingData', mode: 'Offline', option: 'Migrate', createdAt: '', validation: [], databases, spec: {}, ...over };
+  return {
+    name: 'm1',
+    state: 'InProgress',
+    subState: 'MigratingData',
+    mode: 'Offline',
+    option: 'Migrate',
+    createdAt: '',
+    validation: [],
+    databases,
+    spec: {},
+    ...over,
+  };
 }
 
 describe('cli progress view', () => {
@@ -42,7 +53,9 @@ describe('cli progress view', () => {
     assert.equal(text().split('\n').filter(Boolean).length, first, 'counter-only changes wait for the interval');
     view.update(status([db({ tables: { total: 3, queued: 1, loading: 1, completed: 1, errored: 0 }, rowsCopied: 500 })]));
     assert.match(text(), /m1\/sales: InProgress, tables 1\/3, 500 rows/);
-    const tables: TableProgress[] = [{ database: 'sales', table: 'public.a', state: 'Completed', rows: 500, bytes: 4096, parts: 1, partsDone: 1 }];
+    const tables: TableProgress[] = [
+      { database: 'sales', table: 'public.a', state: 'Completed', rows: 500, bytes: 4096, parts: 1, partsDone: 1 },
+    ];
     view.update(status([db({ tables: { total: 3, queued: 1, loading: 1, completed: 1, errored: 0 }, rowsCopied: 500 })]), tables);
     assert.match(text(), /table public\.a copied \(500 rows, 4096 bytes\)/);
     view.update(status([db({ state: 'Succeeded' })], { state: 'Succeeded', subState: 'Completed' }));
@@ -53,7 +66,9 @@ describe('cli progress view', () => {
   it('redraws one block in place on a terminal, with loading tables', () => {
     const { stream, text } = fakeStream();
     const view = new ProgressView(stream, true);
-    const loading: TableProgress[] = [{ database: 'sales', table: 'public.orders', state: 'Loading', rows: 1000, bytes: 2_000_000, parts: 4, partsDone: 1 }];
+    const loading: TableProgress[] = [
+      { database: 'sales', table: 'public.orders', state: 'Loading', rows: 1000, bytes: 2_000_000, parts: 4, partsDone: 1 },
+    ];
     view.update(status([db()]), loading);
     assert.doesNotMatch(text(), /\x1b\[\d+F/);
     view.update(status([db({ rowsCopied: 100 })]), loading);

@@ -2,7 +2,13 @@
 // the plain form with URLs, flags overriding the file, and errors naming the user's field.
 import assert from 'node:assert/strict';
 import { PgferryError } from '../../provider/engine';
-import { mapProperties, parsePropertiesText, parseSourceResourceId, specFromProperties, targetFromInputs } from '../../provider/cli/properties';
+import {
+  mapProperties,
+  parsePropertiesText,
+  parseSourceResourceId,
+  specFromProperties,
+  targetFromInputs,
+} from '../../provider/cli/properties';
 import { parseConnectionUrl } from '../../provider/cli/url';
 
 const azureBody = {
@@ -36,7 +42,13 @@ describe('cli properties', () => {
     const spec = specFromProperties(azureBody, { name: 'aw-online' });
     assert.equal(spec.migrationName, 'aw-online');
     assert.deepEqual(
-      { host: spec.source.host, port: spec.source.port, user: spec.source.user, password: spec.source.password, sslMode: spec.source.sslMode },
+      {
+        host: spec.source.host,
+        port: spec.source.port,
+        user: spec.source.user,
+        password: spec.source.password,
+        sslMode: spec.source.sslMode,
+      },
       { host: '10.0.0.4', port: 5433, user: 'srcadmin', password: 'src-pw', sslMode: 'verify-full' },
     );
     assert.deepEqual(
@@ -117,7 +129,10 @@ describe('cli properties', () => {
       },
       { name: 'plain-1' },
     );
-    assert.deepEqual([spec.source.host, spec.source.port, spec.source.user, spec.source.password, spec.source.sslMode], ['src.local', 5499, 'alice', 'p@ss', 'disable']);
+    assert.deepEqual(
+      [spec.source.host, spec.source.port, spec.source.user, spec.source.password, spec.source.sslMode],
+      ['src.local', 5499, 'alice', 'p@ss', 'disable'],
+    );
     assert.deepEqual([spec.target.host, spec.target.port, spec.target.user, spec.target.password], ['::1', 5500, 'bob', undefined]);
     assert.equal(spec.tableJobs, 4);
     assert.equal(spec.splitTablesLargerThan, 0);
@@ -128,7 +143,10 @@ describe('cli properties', () => {
     const target = targetFromInputs(undefined, { host: 'h1' });
     assert.deepEqual([target.host, target.port, target.user, target.password], ['h1', 5432, 'postgres', undefined]);
     const fromFile = targetFromInputs(azureBody, { port: 7000 });
-    assert.deepEqual([fromFile.host, fromFile.port, fromFile.user, fromFile.password], ['dst.postgres.database.azure.com', 7000, 'pgadmin', 'dst-pw']);
+    assert.deepEqual(
+      [fromFile.host, fromFile.port, fromFile.user, fromFile.password],
+      ['dst.postgres.database.azure.com', 7000, 'pgadmin', 'dst-pw'],
+    );
   });
 
   it('parses host:port@user, IPv6 in brackets, and refuses other shapes', () => {
@@ -145,9 +163,19 @@ describe('cli properties', () => {
       specFromProperties({ properties: { sourcedbserverresourceid: 'h:5432@u', DBSTOMIGRATE: 'x' } }, { name: 'a', target: { host: 'h' } }),
     );
     assert.equal(e1.field, 'properties.DBSTOMIGRATE');
-    const e2 = inputErrorOf(() => specFromProperties({ properties: { SourceDBServerResourceId: 'h:5432@u', DBsToMigrate: ['template1'] } }, { name: 'a', target: { host: 'h' } }));
+    const e2 = inputErrorOf(() =>
+      specFromProperties(
+        { properties: { SourceDBServerResourceId: 'h:5432@u', DBsToMigrate: ['template1'] } },
+        { name: 'a', target: { host: 'h' } },
+      ),
+    );
     assert.match(e2.message, /^properties\.DBsToMigrate \(databases\): /);
-    const e3 = inputErrorOf(() => specFromProperties({ properties: { SourceDBServerResourceId: 'h:5432@u', DBsToMigrate: ['a'], TableJobs: 0 } }, { name: 'a', target: { host: 'h' } }));
+    const e3 = inputErrorOf(() =>
+      specFromProperties(
+        { properties: { SourceDBServerResourceId: 'h:5432@u', DBsToMigrate: ['a'], TableJobs: 0 } },
+        { name: 'a', target: { host: 'h' } },
+      ),
+    );
     assert.equal(e3.field, 'properties.TableJobs');
   });
 

@@ -64,11 +64,22 @@ describe('pgferry resume after the runner died', function () {
 
   it('resume with other databases than the stored ones is refused with exit 2', async () => {
     const serverOf = (c: ServerPair['source']) => ({ host: c.host, port: c.port, user: 'postgres', password: c.password });
-    const stored = parseMigrationSpec({ migrationName: 'bulk-2', source: serverOf(pair.source), target: serverOf(pair.target), databases: ['bulk'] });
+    const stored = parseMigrationSpec({
+      migrationName: 'bulk-2',
+      source: serverOf(pair.source),
+      target: serverOf(pair.target),
+      databases: ['bulk'],
+    });
     const store = new ControlStore(stored.target);
     try {
       // Registered, never run: as if its runner died before taking the lease.
-      await store.createMigration({ name: 'bulk-2', mode: stored.mode, option: stored.option, spec: publicSpec(stored), databases: stored.databases });
+      await store.createMigration({
+        name: 'bulk-2',
+        mode: stored.mode,
+        option: stored.option,
+        spec: publicSpec(stored),
+        databases: stored.databases,
+      });
     } finally {
       await store.close();
     }

@@ -14,7 +14,10 @@ describe('control catalog', () => {
     await Promise.all(stores.map((s) => s.install()));
     await Promise.all(stores.map((s) => s.close()));
     const rows = await cluster.query<{ version: number }>('SELECT version FROM pgferry.schema_version');
-    assert.deepEqual(rows.map((r) => r.version), [1]);
+    assert.deepEqual(
+      rows.map((r) => r.version),
+      [1],
+    );
   });
 
   it('records a migration, refuses a duplicate name, and reads counters back', async () => {
@@ -25,7 +28,10 @@ describe('control catalog', () => {
         store.createMigration({ name: 'm1', mode: 'Offline', option: 'Migrate', spec: {}, databases: ['x'] }),
         (e: { code?: string }) => e.code === 'MIGRATION_NAME_TAKEN',
       );
-      await store.setTables('m1', 'd1', [{ table: 'public.a', parts: 1 }, { table: 'public.b', parts: 2 }]);
+      await store.setTables('m1', 'd1', [
+        { table: 'public.a', parts: 1 },
+        { table: 'public.b', parts: 2 },
+      ]);
       await store.updateTable('m1', 'd1', 'public.a', { state: 'Completed', rows: 10 });
       await store.updateDatabase('m1', 'd1', { rowsCopied: 10, state: 'InProgress' });
       const status = await store.get('m1');

@@ -35,11 +35,14 @@ describe('lab-stack cloud-init', () => {
   });
 
   it('carries the password and database names only inside base64 SQL, quoted', () => {
-    assert.ok(!text.includes('pa\'ss'), 'password not in clear text');
+    assert.ok(!text.includes("pa'ss"), 'password not in clear text');
     const b64 = /path: \/var\/lib\/pgferry-lab\/setup\.sql\n {4}permissions: '0600'\n {4}encoding: b64\n {4}content: (\S+)/.exec(text);
     assert.ok(b64, 'setup.sql entry present');
     const sql = Buffer.from(b64[1]!, 'base64').toString('utf8');
-    assert.equal(sql, 'ALTER ROLE postgres WITH PASSWORD \'pa\'\'ss: #word\n\';\nCREATE DATABASE "adventureworks";\nCREATE DATABASE "we""ird";\n');
+    assert.equal(
+      sql,
+      'ALTER ROLE postgres WITH PASSWORD \'pa\'\'ss: #word\n\';\nCREATE DATABASE "adventureworks";\nCREATE DATABASE "we""ird";\n',
+    );
   });
 });
 

@@ -208,7 +208,13 @@ describe('lab-stack under Pulumi mocks', function () {
     it('declares the migrations against the server, after its parameters and the source', async () => {
       const online = mocks.byName('lab-migration-aw-online');
       assert.equal(online.inputs.migrationName, 'aw-online');
-      assert.deepEqual(online.inputs.source, { host: '10.20.2.4', port: 5432, user: 'postgres', password: SOURCE_PASSWORD, sslMode: 'prefer' });
+      assert.deepEqual(online.inputs.source, {
+        host: '10.20.2.4',
+        port: 5432,
+        user: 'postgres',
+        password: SOURCE_PASSWORD,
+        sslMode: 'prefer',
+      });
       assert.deepEqual(online.inputs.target, {
         host: 'pgferry-target.postgres.database.azure.com',
         port: 5432,

@@ -14,7 +14,10 @@ function setStackConfig(secrets: Record<string, string>): void {
     config[`pgferry-lab:${key}`] = typeof value === 'string' ? value : JSON.stringify(value);
   }
   for (const [key, value] of Object.entries(secrets)) config[`pgferry-lab:${key}`] = value;
-  pulumi.runtime.setAllConfig(config, Object.keys(secrets).map((k) => `pgferry-lab:${k}`));
+  pulumi.runtime.setAllConfig(
+    config,
+    Object.keys(secrets).map((k) => `pgferry-lab:${k}`),
+  );
 }
 
 describe('lab-stack program', function () {
@@ -31,15 +34,22 @@ describe('lab-stack program', function () {
       () => readLabConfig(),
       (err: unknown) =>
         err instanceof LabConfigError &&
-        err.message === 'pgferry-lab:adminPassword: is required (the Flexible Server administrator password); set it with: pulumi config set --secret adminPassword <value>',
+        err.message ===
+          'pgferry-lab:adminPassword: is required (the Flexible Server administrator password); set it with: pulumi config set --secret adminPassword <value>',
     );
     setStackConfig({ adminPassword: 'pw', sourcePassword: 'src' });
-    assert.throws(() => readLabConfig(), /^LabConfigError: pgferry-lab:legacyPassword: is required \(migrations\[1\] reads its source password from it\)/);
+    assert.throws(
+      () => readLabConfig(),
+      /^LabConfigError: pgferry-lab:legacyPassword: is required \(migrations\[1\] reads its source password from it\)/,
+    );
   });
 
   it('reports a bad structured key from stack config as one line', () => {
     pulumi.runtime.setAllConfig({ 'pgferry-lab:location': 'westeurope', 'pgferry-lab:server': '{"version":"10"}' });
-    assert.throws(() => readLabConfig(), (err: unknown) => err instanceof LabConfigError && err.key === 'pgferry-lab:server.version');
+    assert.throws(
+      () => readLabConfig(),
+      (err: unknown) => err instanceof LabConfigError && err.key === 'pgferry-lab:server.version',
+    );
   });
 
   it('runs from stack config to stack outputs, with PgMigration for the migrations', async () => {
@@ -49,10 +59,24 @@ describe('lab-stack program', function () {
 
     const outputs = labProgram() as Record<string, pulumi.Output<unknown> | string | undefined>;
     assert.deepEqual(Object.keys(outputs).sort(), [
-      'adminLogin', 'dnsZoneName', 'migrationStates', 'parametersPendingRestart', 'resourceGroupName', 'serverConnectionString',
-      'serverFqdn', 'serverName', 'serverPrivateIp', 'sourceVmPrivateIp', 'vnetId', 'vpnClientAddressPool', 'vpnGatewayId',
+      'adminLogin',
+      'dnsZoneName',
+      'migrationStates',
+      'parametersPendingRestart',
+      'resourceGroupName',
+      'serverConnectionString',
+      'serverFqdn',
+      'serverName',
+      'serverPrivateIp',
+      'sourceVmPrivateIp',
+      'vnetId',
+      'vpnClientAddressPool',
+      'vpnGatewayId',
     ]);
-    assert.deepEqual(await valueOf(outputs.migrationStates as pulumi.Output<unknown>), { 'aw-online': 'InProgress', 'legacy-offline': 'InProgress' });
+    assert.deepEqual(await valueOf(outputs.migrationStates as pulumi.Output<unknown>), {
+      'aw-online': 'InProgress',
+      'legacy-offline': 'InProgress',
+    });
     assert.ok(await pulumi.isSecret(outputs.serverConnectionString as pulumi.Output<string>));
     assert.equal(await pulumi.isSecret(outputs.serverFqdn as pulumi.Output<string>), false);
 
@@ -60,7 +84,10 @@ describe('lab-stack program', function () {
     assert.deepEqual(migrations.map((m) => m.name).sort(), ['lab-migration-aw-online', 'lab-migration-legacy-offline']);
     const online = mocks.byName('lab-migration-aw-online');
     assert.equal(typeof online.inputs.__provider, 'string', 'a real dynamic resource with its serialized provider');
-    assert.ok(!online.inputs.__provider.includes('src-pw') && !online.inputs.__provider.includes('Adm1n-pw'), 'no password captured in the provider text');
+    assert.ok(
+      !online.inputs.__provider.includes('src-pw') && !online.inputs.__provider.includes('Adm1n-pw'),
+      'no password captured in the provider text',
+    );
     assert.ok(online.secretInputs.includes('source') && online.secretInputs.includes('target'));
     assert.equal(online.inputs.target.host, 'pgferry-target.postgres.database.azure.com');
     assert.deepEqual(online.inputs.customTimeouts, { create: '6h', update: '6h', delete: '30m' });

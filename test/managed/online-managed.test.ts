@@ -38,7 +38,11 @@ describe('online migration with a replication-only source user and a managed tar
     try {
       const running = runMigration(spec);
       const ready = await waitForStatus(store, 'managed-online', (st) => st.state !== 'InProgress', 380_000);
-      assert.equal(ready.subState, 'WaitingForCutoverTrigger', `${ready.state}: ${ready.message} ${JSON.stringify(ready.validation.filter((v) => v.status === 'Failed'))}`);
+      assert.equal(
+        ready.subState,
+        'WaitingForCutoverTrigger',
+        `${ready.state}: ${ready.message} ${JSON.stringify(ready.validation.filter((v) => v.status === 'Failed'))}`,
+      );
       await pair.source.query(RICH_CHANGES_SQL, [], 'rich');
       await store.requestCutover('managed-online');
       const done = await running;

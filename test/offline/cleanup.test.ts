@@ -15,7 +15,13 @@ describe('cleanup entry points (Pulumi delete)', function () {
   after(async () => pair?.stop());
 
   const spec = () =>
-    parseMigrationSpec({ migrationName: 'gone', source: serverSpec(pair.source), target: serverSpec(pair.target), databases: ['app', 'missing'], mode: 'Online' });
+    parseMigrationSpec({
+      migrationName: 'gone',
+      source: serverSpec(pair.source),
+      target: serverSpec(pair.target),
+      databases: ['app', 'missing'],
+      mode: 'Online',
+    });
 
   it('cleanupSource drops the slot and publication, and is idempotent', async () => {
     await pair.source.query(`CREATE PUBLICATION ${ident(publicationName('gone', 'app'))} FOR ALL TABLES`, [], 'app');
@@ -28,8 +34,13 @@ describe('cleanup entry points (Pulumi delete)', function () {
 
   it('dropTargetDatabases drops the migrated databases only', async () => {
     await dropTargetDatabases(spec());
-    const dbs = await pair.target.query<{ datname: string }>(`SELECT datname FROM pg_database WHERE datname IN ('app', 'postgres') ORDER BY 1`);
-    assert.deepEqual(dbs.map((d) => d.datname), ['postgres']);
+    const dbs = await pair.target.query<{ datname: string }>(
+      `SELECT datname FROM pg_database WHERE datname IN ('app', 'postgres') ORDER BY 1`,
+    );
+    assert.deepEqual(
+      dbs.map((d) => d.datname),
+      ['postgres'],
+    );
   });
 
   it('removeMigration refuses a migration in progress and frees the name of a finished one', async () => {

@@ -44,7 +44,11 @@ describe('offline copy consistency', function () {
       await writing;
       await writer.end();
     }
-    const [onlyA] = await pair.target.query(`SELECT count(*)::int AS n FROM a FULL JOIN b USING (id) WHERE a.id IS NULL OR b.id IS NULL`, [], 'busy');
+    const [onlyA] = await pair.target.query(
+      `SELECT count(*)::int AS n FROM a FULL JOIN b USING (id) WHERE a.id IS NULL OR b.id IS NULL`,
+      [],
+      'busy',
+    );
     assert.equal(onlyA!.n, 0, 'a row of a writer transaction was copied in one table but not the other');
     const [t] = await pair.target.query(`SELECT count(*)::int AS n FROM a`, [], 'busy');
     const [s] = await pair.source.query(`SELECT count(*)::int AS n FROM a`, [], 'busy');
@@ -71,14 +75,19 @@ describe('offline copy consistency', function () {
       );
     const split = await runMigration(spec('big-split', 'big', { splitTablesLargerThan: 1024 * 1024, splitMaxParts: 7 }));
     assert.equal(split.state, 'Succeeded', split.message);
-    const parts = await pair.target.query(
-      `SELECT table_name, parts FROM pgferry.migration_table WHERE migration = 'big-split' ORDER BY 1`,
-    );
-    assert.deepEqual(parts, [{ table_name: 'public.heap', parts: 7 }, { table_name: 'public.keyed', parts: 7 }]);
+    const parts = await pair.target.query(`SELECT table_name, parts FROM pgferry.migration_table WHERE migration = 'big-split' ORDER BY 1`);
+    assert.deepEqual(parts, [
+      { table_name: 'public.heap', parts: 7 },
+      { table_name: 'public.keyed', parts: 7 },
+    ]);
     const progress = await pair.target.query(
       `SELECT table_name, state, parts_done, rows::int, bytes > 0 AS moved FROM pgferry.migration_table WHERE migration = 'big-split' ORDER BY 1`,
     );
-    const [counts] = await pair.source.query(`SELECT (SELECT count(*) FROM heap)::int AS h, (SELECT count(*) FROM keyed)::int AS k`, [], 'big');
+    const [counts] = await pair.source.query(
+      `SELECT (SELECT count(*) FROM heap)::int AS h, (SELECT count(*) FROM keyed)::int AS k`,
+      [],
+      'big',
+    );
     assert.deepEqual(progress, [
       { table_name: 'public.heap', state: 'Completed', parts_done: 7, rows: counts!.h, moved: true },
       { table_name: 'public.keyed', state: 'Completed', parts_done: 7, rows: counts!.k, moved: true },
@@ -87,7 +96,11 @@ describe('offline copy consistency', function () {
     const whole = await runMigration(spec('big-whole', 'big', { splitTablesLargerThan: 0 }));
     assert.equal(whole.state, 'Succeeded', whole.message);
     assert.deepEqual(await digest(), splitDigest);
-    const [src] = await pair.source.query(`SELECT (SELECT count(*) FROM keyed)::int AS n, (SELECT count(*) FROM heap)::int AS h`, [], 'big');
+    const [src] = await pair.source.query(
+      `SELECT (SELECT count(*) FROM keyed)::int AS n, (SELECT count(*) FROM heap)::int AS h`,
+      [],
+      'big',
+    );
     assert.equal(splitDigest[0]!.keyed_n, src!.n);
     assert.equal(splitDigest[0]!.heap_n, src!.h);
   });

@@ -24,16 +24,29 @@ describe('hostile database names', function () {
 
   it('migrates a database whose name has quotes, spaces, = and a backslash', async () => {
     const status = await runMigration(
-      parseMigrationSpec({ migrationName: 'odd-db', source: serverSpec(pair.source), target: serverSpec(pair.target), databases: [database] }),
+      parseMigrationSpec({
+        migrationName: 'odd-db',
+        source: serverSpec(pair.source),
+        target: serverSpec(pair.target),
+        databases: [database],
+      }),
     );
     assert.equal(status.state, 'Succeeded', status.message);
     assert.equal(status.verification?.ok, true);
-    assert.deepEqual(await pair.target.query(`SELECT count(*)::int AS n, max("C d") AS m FROM "T ""1"""`, [], database), [{ n: 1000, m: 'v999' }]);
+    assert.deepEqual(await pair.target.query(`SELECT count(*)::int AS n, max("C d") AS m FROM "T ""1"""`, [], database), [
+      { n: 1000, m: 'v999' },
+    ]);
   });
 
   it('refuses to migrate the target maintenance database that holds the control catalog', () => {
     assert.throws(
-      () => parseMigrationSpec({ migrationName: 'm', source: serverSpec(pair.source), target: serverSpec(pair.target), databases: ['postgres'] }),
+      () =>
+        parseMigrationSpec({
+          migrationName: 'm',
+          source: serverSpec(pair.source),
+          target: serverSpec(pair.target),
+          databases: ['postgres'],
+        }),
       (e: { field?: string; category?: string }) => e.field === 'databases' && e.category === 'input',
     );
   });

@@ -5,7 +5,10 @@ import { loadRichDatabase, pairSpec, startPair, type ServerPair } from '../suppo
 const specFor = (pair: ServerPair, name: string, databases: string[], extra: Record<string, unknown> = {}) =>
   pairSpec(pair, name, databases, { tableJobs: 3, indexJobs: 2, ...extra });
 
-for (const [sourceMajor, targetMajor] of [[15, 15], [13, 16]] as const) {
+for (const [sourceMajor, targetMajor] of [
+  [15, 15],
+  [13, 16],
+] as const) {
   describe(`offline migration ${sourceMajor} → ${targetMajor}`, function () {
     this.timeout(300_000);
     let pair: ServerPair;
@@ -31,10 +34,19 @@ for (const [sourceMajor, targetMajor] of [[15, 15], [13, 16]] as const) {
       assert.deepEqual(await t(`SELECT count(*)::int AS n FROM "We""ird Sch.ema"."Order ""Lines"".v2"`), [{ n: 500 }]);
       assert.deepEqual(await t(`SELECT count(*)::int AS n FROM ONLY app.vehicles`), [{ n: 100 }]);
       assert.deepEqual(await t(`SELECT count(*)::int AS n FROM app.cars`), [{ n: 50 }]);
-      assert.deepEqual(await t(`SELECT count(*)::int AS n FROM app.events_other`), [{ n: 5000 - (await pair.source.query(`SELECT count(*)::int AS n FROM app.events_2024`, [], 'rich'))[0]!.n - (await pair.source.query(`SELECT count(*)::int AS n FROM app.events_2025`, [], 'rich'))[0]!.n }]);
+      assert.deepEqual(await t(`SELECT count(*)::int AS n FROM app.events_other`), [
+        {
+          n:
+            5000 -
+            (await pair.source.query(`SELECT count(*)::int AS n FROM app.events_2024`, [], 'rich'))[0]!.n -
+            (await pair.source.query(`SELECT count(*)::int AS n FROM app.events_2025`, [], 'rich'))[0]!.n,
+        },
+      ]);
       assert.deepEqual(await t(`SELECT last_value::int AS v, is_called FROM app.invoice_seq`), [{ v: 1234, is_called: true }]);
       assert.deepEqual(await t(`SELECT count(*)::int AS n FROM app.order_stats`), [{ n: 2000 }]);
-      assert.deepEqual(await t(`SELECT length(lo_get(doc_oid))::int AS n FROM app.documents WHERE id = 3`), [{ n: 'large object 3'.length * 1000 }]);
+      assert.deepEqual(await t(`SELECT length(lo_get(doc_oid))::int AS n FROM app.documents WHERE id = 3`), [
+        { n: 'large object 3'.length * 1000 },
+      ]);
       // the identity sequence continues after the copied rows
       const client = await pair.target.connect('rich');
       try {
@@ -48,21 +60,49 @@ for (const [sourceMajor, targetMajor] of [[15, 15], [13, 16]] as const) {
       // indexes, constraints, triggers, policies, grants and database properties came along
       const indexes = await t(`SELECT indexname FROM pg_indexes WHERE schemaname IN ('app', 'We"ird Sch.ema') ORDER BY 1`);
       const names = indexes.map((r) => r.indexname as string);
-      for (const expected of ['customers_pkey', 'customers_email_key', 'orders_customer_idx', 'orders_note_trgm', 'Weird Idx "1"', 'events_kind_idx', 'order_stats_pk']) {
+      for (const expected of [
+        'customers_pkey',
+        'customers_email_key',
+        'orders_customer_idx',
+        'orders_note_trgm',
+        'Weird Idx "1"',
+        'events_kind_idx',
+        'order_stats_pk',
+      ]) {
         assert.ok(names.includes(expected), `index ${expected} missing: ${names.join(', ')}`);
       }
-      assert.deepEqual(await t(`SELECT count(*)::int AS n FROM pg_constraint WHERE contype = 'f' AND connamespace IN (SELECT oid FROM pg_namespace WHERE nspname IN ('app', 'We"ird Sch.ema'))`), [{ n: 2 }]);
+      assert.deepEqual(
+        await t(
+          `SELECT count(*)::int AS n FROM pg_constraint WHERE contype = 'f' AND connamespace IN (SELECT oid FROM pg_namespace WHERE nspname IN ('app', 'We"ird Sch.ema'))`,
+        ),
+        [{ n: 2 }],
+      );
       assert.deepEqual(await t(`SELECT tgname FROM pg_trigger WHERE NOT tgisinternal`), [{ tgname: 'orders_touch' }]);
       assert.deepEqual(await t(`SELECT polname FROM pg_policy`), [{ polname: 'documents_reader' }]);
       assert.deepEqual(await t(`SELECT relrowsecurity FROM pg_class WHERE oid = 'app.documents'::regclass`), [{ relrowsecurity: true }]);
-      assert.deepEqual(await t(`SELECT pg_get_userbyid(relowner) AS owner FROM pg_class WHERE oid = 'app.customers'::regclass`), [{ owner: 'app_owner' }]);
+      assert.deepEqual(await t(`SELECT pg_get_userbyid(relowner) AS owner FROM pg_class WHERE oid = 'app.customers'::regclass`), [
+        { owner: 'app_owner' },
+      ]);
       assert.deepEqual(await t(`SELECT has_table_privilege('app_reader', 'app.orders', 'SELECT') AS ok`), [{ ok: true }]);
       assert.deepEqual(await t(`SELECT relpersistence FROM pg_class WHERE oid = 'app.cache'::regclass`), [{ relpersistence: 'u' }]);
-      assert.deepEqual(await t(`SELECT shobj_description(oid, 'pg_database') AS c FROM pg_database WHERE datname = 'rich'`), [{ c: 'the rich fixture' }]);
-      const settings = await t(`SELECT unnest(setconfig) AS s FROM pg_db_role_setting s JOIN pg_database d ON d.oid = s.setdatabase WHERE d.datname = 'rich' ORDER BY 1`);
-      assert.ok(settings.some((r) => r.s === 'default_transaction_read_only=on'), JSON.stringify(settings));
-      assert.ok(settings.some((r) => String(r.s).startsWith('search_path=')), JSON.stringify(settings));
-      assert.ok(settings.some((r) => r.s === 'work_mem=8MB'), JSON.stringify(settings));
+      assert.deepEqual(await t(`SELECT shobj_description(oid, 'pg_database') AS c FROM pg_database WHERE datname = 'rich'`), [
+        { c: 'the rich fixture' },
+      ]);
+      const settings = await t(
+        `SELECT unnest(setconfig) AS s FROM pg_db_role_setting s JOIN pg_database d ON d.oid = s.setdatabase WHERE d.datname = 'rich' ORDER BY 1`,
+      );
+      assert.ok(
+        settings.some((r) => r.s === 'default_transaction_read_only=on'),
+        JSON.stringify(settings),
+      );
+      assert.ok(
+        settings.some((r) => String(r.s).startsWith('search_path=')),
+        JSON.stringify(settings),
+      );
+      assert.ok(
+        settings.some((r) => r.s === 'work_mem=8MB'),
+        JSON.stringify(settings),
+      );
       // roles: created with superuser/replication/bypassrls stripped, memberships kept
       assert.deepEqual(
         await pair.target.query(`SELECT rolsuper, rolreplication, rolbypassrls, rolcanlogin FROM pg_roles WHERE rolname = 'ops_admin'`),
@@ -74,7 +114,11 @@ for (const [sourceMajor, targetMajor] of [[15, 15], [13, 16]] as const) {
     it('pgferry verify detects a changed row', async () => {
       const spec = specFor(pair, 'rich-offline', ['rich']);
       assert.equal((await verifyMigration(spec)).ok, true);
-      await pair.target.query(`BEGIN READ WRITE; SET LOCAL session_replication_role = replica; UPDATE app.orders SET note = 'tampered' WHERE order_id = 42; COMMIT;`, [], 'rich');
+      await pair.target.query(
+        `BEGIN READ WRITE; SET LOCAL session_replication_role = replica; UPDATE app.orders SET note = 'tampered' WHERE order_id = 42; COMMIT;`,
+        [],
+        'rich',
+      );
       const report = await verifyMigration(spec);
       assert.equal(report.ok, false);
       assert.match(report.firstMismatch ?? '', /app\.orders/);

@@ -1,11 +1,5 @@
 import assert from 'node:assert/strict';
-import {
-  cancelMigration,
-  resumeMigration,
-  showMigration,
-  startMigration,
-  waitForMigration,
-} from '../../provider/engine';
+import { cancelMigration, resumeMigration, showMigration, startMigration, waitForMigration } from '../../provider/engine';
 import { FINAL_STATES } from '../../provider/engine/model';
 import { pairSpec, startPair, type ServerPair } from '../support';
 
@@ -23,12 +17,16 @@ describe('detached runner (offline)', function () {
   });
   after(async () => pair?.stop());
 
-  const spec = (name: string, extra: Record<string, unknown> = {}) => pairSpec(pair, name, ['shop'], { overwriteDbsInTarget: true, ...extra });
+  const spec = (name: string, extra: Record<string, unknown> = {}) =>
+    pairSpec(pair, name, ['shop'], { overwriteDbsInTarget: true, ...extra });
 
   it('runs the migration in a detached process that holds the lease, and refuses a second runner', async () => {
     const s = spec('runner-ok');
     await startMigration(s);
-    await assert.rejects(resumeMigration(s), (e: { code?: string }) => e.code === 'RUNNER_ALREADY_RUNNING' || e.code === 'MIGRATION_FINISHED');
+    await assert.rejects(
+      resumeMigration(s),
+      (e: { code?: string }) => e.code === 'RUNNER_ALREADY_RUNNING' || e.code === 'MIGRATION_FINISHED',
+    );
     const done = await waitForMigration(s.target, 'runner-ok', (st) => FINAL_STATES.has(st.state), { intervalMs: 200, timeoutMs: 120_000 });
     assert.equal(done.state, 'Succeeded', done.message);
     assert.ok(done.runner && done.runner.pid > 0);
@@ -44,13 +42,21 @@ describe('detached runner (offline)', function () {
     );
     const s = spec('runner-cancel', { tableJobs: 1, option: 'Migrate' });
     await startMigration(s);
-    await waitForMigration(s.target, 'runner-cancel', (st) => st.subState === 'MigratingData' || FINAL_STATES.has(st.state), { intervalMs: 50 });
+    await waitForMigration(s.target, 'runner-cancel', (st) => st.subState === 'MigratingData' || FINAL_STATES.has(st.state), {
+      intervalMs: 50,
+    });
     await cancelMigration(s.target, 'runner-cancel');
-    const done = await waitForMigration(s.target, 'runner-cancel', (st) => FINAL_STATES.has(st.state), { intervalMs: 200, timeoutMs: 120_000 });
+    const done = await waitForMigration(s.target, 'runner-cancel', (st) => FINAL_STATES.has(st.state), {
+      intervalMs: 200,
+      timeoutMs: 120_000,
+    });
     assert.equal(done.state, 'Canceled', done.message);
     assert.equal(done.databases[0]!.state, 'Canceled');
     // the runner records Canceled, then lets its lease go as it exits: that follows within seconds
-    const released = await waitForMigration(s.target, 'runner-cancel', (st) => st.runner?.alive === false, { intervalMs: 100, timeoutMs: 30_000 });
+    const released = await waitForMigration(s.target, 'runner-cancel', (st) => st.runner?.alive === false, {
+      intervalMs: 100,
+      timeoutMs: 30_000,
+    });
     assert.equal(released.runner?.alive, false);
     assert.equal((await showMigration(s.target, 'runner-cancel'))?.state, 'Canceled');
     await assert.rejects(cancelMigration(s.target, 'runner-cancel'), (e: { code?: string }) => e.code === 'MIGRATION_FINISHED');

@@ -20,7 +20,13 @@ const secretOutputs = new Map<string, string[]>();
 
 const isSecret = (v: unknown) => typeof v === 'object' && v !== null && (v as Record<string, unknown>)[SIG_KEY] === SECRET_SIG;
 const unwrap = (v: any): any =>
-  isSecret(v) ? unwrap(v.value) : Array.isArray(v) ? v.map(unwrap) : v && typeof v === 'object' ? Object.fromEntries(Object.entries(v).map(([k, x]) => [k, unwrap(x)])) : v;
+  isSecret(v)
+    ? unwrap(v.value)
+    : Array.isArray(v)
+      ? v.map(unwrap)
+      : v && typeof v === 'object'
+        ? Object.fromEntries(Object.entries(v).map(([k, x]) => [k, unwrap(x)]))
+        : v;
 
 async function withMocks(project: string, config: Record<string, string>, secretKeys: string[]): Promise<Registered[]> {
   const registered: Registered[] = [];

@@ -5,7 +5,15 @@ import assert from 'node:assert/strict';
 import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { closeProtocolSession, openProtocolSession, secretLeaks, serializedProvider, startProviderHost, type CallError, type ProviderHost } from './support/providerHost';
+import {
+  closeProtocolSession,
+  openProtocolSession,
+  secretLeaks,
+  serializedProvider,
+  startProviderHost,
+  type CallError,
+  type ProviderHost,
+} from './support/providerHost';
 
 const SOURCE_PW = 'src-Secret-7f3a91';
 const TARGET_PW = 'dst-Secret-c28e44';
@@ -49,13 +57,19 @@ describe('protocol: check and diff through the SDK provider host', function () {
 
   it('Check names the bad field with the engine schema message', async () => {
     const res = await host.check({}, inputs(provider, { source: { host: '127.0.0.1', port: 0, user: 'postgres' } }));
-    assert.deepEqual(res.failures.map((f) => f.property), ['source.port']);
+    assert.deepEqual(
+      res.failures.map((f) => f.property),
+      ['source.port'],
+    );
     assert.match(res.failures[0]!.reason, /source\.port: must be from 1 to 65535/);
   });
 
   it('Check refuses cutover true → false', async () => {
     const res = await host.check(inputs(provider, { cutover: true }), inputs(provider, { cutover: false }));
-    assert.deepEqual(res.failures.map((f) => f.property), ['cutover']);
+    assert.deepEqual(
+      res.failures.map((f) => f.property),
+      ['cutover'],
+    );
   });
 
   it('Diff: a databases change replaces, deleting first', async () => {
@@ -80,18 +94,20 @@ describe('protocol: check and diff through the SDK provider host', function () {
   });
 
   it('Diff: cutover true → false is refused with a clear message', async () => {
-    await assert.rejects(
-      host.diff('id', inputs(provider, { cutover: true }), inputs(provider, { cutover: false })),
-      (error: CallError) => /cutover: cannot go from true back to false/.test(error.message),
+    await assert.rejects(host.diff('id', inputs(provider, { cutover: true }), inputs(provider, { cutover: false })), (error: CallError) =>
+      /cutover: cannot go from true back to false/.test(error.message),
     );
   });
 
   it('Create with input that skipped Check fails naming the field, before touching any server', async () => {
-    await assert.rejects(host.create(inputs(provider, { target: { host: '127.0.0.1', port: 0, user: 'postgres', password: TARGET_PW } })), (error: CallError) => {
-      assert.match(error.message, /^target\.port: /);
-      assert.equal(error.initFailed, undefined, 'nothing was started, so nothing is recorded');
-      return true;
-    });
+    await assert.rejects(
+      host.create(inputs(provider, { target: { host: '127.0.0.1', port: 0, user: 'postgres', password: TARGET_PW } })),
+      (error: CallError) => {
+        assert.match(error.message, /^target\.port: /);
+        assert.equal(error.initFailed, undefined, 'nothing was started, so nothing is recorded');
+        return true;
+      },
+    );
   });
 
   it('leaks no password in any response or host output', () => {

@@ -54,14 +54,22 @@ describe('protocol: Offline PgMigration against real servers', function () {
     assert.equal(outputs.state, 'Succeeded', String(outputs.message));
     assert.equal(outputs.subState, 'Completed');
     assert.equal(outputs.__provider, provider, 'the host keeps __provider in the outputs');
-    const details = outputs.databaseDetails as { database: string; state: string; tables: { total: number; completed: number }; rowsCopied: number }[];
+    const details = outputs.databaseDetails as {
+      database: string;
+      state: string;
+      tables: { total: number; completed: number };
+      rowsCopied: number;
+    }[];
     assert.equal(details[0]!.database, 'shop');
     assert.equal(details[0]!.tables.completed, details[0]!.tables.total);
     assert.equal(details[0]!.rowsCopied, 2550);
     assert.equal((outputs.verification as { ok: boolean }).ok, true);
     assert.deepEqual(await fingerprint(target, 'shop'), await fingerprint(source, 'shop'));
     // progress reached the CLI as stdout lines
-    assert.ok(host.stdout.some((l) => /proto-offline: step \d+\/\d+ validation/.test(l)), host.stdout.join('\n'));
+    assert.ok(
+      host.stdout.some((l) => /proto-offline: step \d+\/\d+ validation/.test(l)),
+      host.stdout.join('\n'),
+    );
   });
 
   it('Read (refresh) reports the state from the control catalog', async () => {
@@ -99,12 +107,20 @@ describe('protocol: Offline PgMigration against real servers', function () {
   });
 
   it('Create with option Validate runs only the checks and returns their results', async () => {
-    const created = await host.create(inputs({ migrationName: 'proto-validate', option: 'Validate', databases: ['shop'], overwriteDbsInTarget: true }));
+    const created = await host.create(
+      inputs({ migrationName: 'proto-validate', option: 'Validate', databases: ['shop'], overwriteDbsInTarget: true }),
+    );
     assert.equal(created.properties.state, 'Succeeded', String(created.properties.message));
     const validation = created.properties.validation as { code: string; status: string }[];
     assert.ok(validation.length > 0);
-    assert.ok(validation.every((v) => v.status !== 'Failed'), JSON.stringify(validation));
-    assert.deepEqual((created.properties.databaseDetails as { rowsCopied: number }[]).map((d) => d.rowsCopied), [0]);
+    assert.ok(
+      validation.every((v) => v.status !== 'Failed'),
+      JSON.stringify(validation),
+    );
+    assert.deepEqual(
+      (created.properties.databaseDetails as { rowsCopied: number }[]).map((d) => d.rowsCopied),
+      [0],
+    );
   });
 
   it('Create reports a failure after the migration exists as a partial failure with id and outputs', async () => {

@@ -34,7 +34,9 @@ describe('protocol: Online PgMigration against real servers', function () {
   });
 
   const slotsOnSource = async () =>
-    (await source.query<{ slot_name: string }>(`SELECT slot_name FROM pg_replication_slots WHERE slot_name LIKE 'pgferry%'`)).map((r) => r.slot_name);
+    (await source.query<{ slot_name: string }>(`SELECT slot_name FROM pg_replication_slots WHERE slot_name LIKE 'pgferry%'`)).map(
+      (r) => r.slot_name,
+    );
 
   before(async () => {
     [source, target] = await Promise.all([
@@ -87,7 +89,11 @@ describe('protocol: Online PgMigration against real servers', function () {
       'shop',
     );
     await until('the changes on the target', async () => {
-      const rows = await target.query<{ n: number }>(`SELECT count(*)::int AS n FROM customers WHERE email = 'late@example.com'`, [], 'shop');
+      const rows = await target.query<{ n: number }>(
+        `SELECT count(*)::int AS n FROM customers WHERE email = 'late@example.com'`,
+        [],
+        'shop',
+      );
       const orders = await target.query<{ n: number }>(`SELECT count(*)::int AS n FROM orders`, [], 'shop');
       return rows[0]!.n === 1 && orders[0]!.n === 1990 ? true : undefined;
     });
@@ -118,7 +124,10 @@ describe('protocol: Online PgMigration against real servers', function () {
 
   it('Check refuses cutover true → false afterwards', async () => {
     const res = await host.check(inputs({ cutover: true }), inputs({ cutover: false }));
-    assert.deepEqual(res.failures.map((f) => f.property), ['cutover']);
+    assert.deepEqual(
+      res.failures.map((f) => f.property),
+      ['cutover'],
+    );
   });
 
   it('Create with cutover already true migrates, streams and cuts over in one `pulumi up`', async () => {
@@ -146,12 +155,21 @@ describe('protocol: Online PgMigration against real servers', function () {
   it('Delete of an online migration whose runner died restarts it to cancel, leaving no slot', async () => {
     const created = await host.create(inputs({ migrationName: 'proto-online-dead', databases: ['orphan'] }));
     assert.equal(created.properties.subState, 'WaitingForCutoverTrigger');
-    const [{ pid }] = await target.query<{ pid: number }>(`SELECT (runner->>'pid')::int AS pid FROM pgferry.migration WHERE name = 'proto-online-dead'`);
+    const [{ pid }] = await target.query<{ pid: number }>(
+      `SELECT (runner->>'pid')::int AS pid FROM pgferry.migration WHERE name = 'proto-online-dead'`,
+    );
     // The runner was started by this test's provider host; stop it as a crash would.
     process.kill(pid!, 'SIGKILL');
     await until('the lease to be free', async () => {
       const status = await showMigration(
-        { host: target.host, port: target.port, user: target.user, password: TARGET_PW, sslMode: 'prefer', maintenanceDatabase: 'postgres' },
+        {
+          host: target.host,
+          port: target.port,
+          user: target.user,
+          password: TARGET_PW,
+          sslMode: 'prefer',
+          maintenanceDatabase: 'postgres',
+        },
         'proto-online-dead',
       );
       return status?.runner && !status.runner.alive ? true : undefined;

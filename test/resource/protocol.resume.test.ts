@@ -29,7 +29,14 @@ describe('protocol: timeouts, a dead runner and resuming, against real servers',
     __provider: provider,
     ...overrides,
   });
-  const targetSpec = () => ({ host: target.host, port: target.port, user: target.user, password: TARGET_PW, sslMode: 'prefer' as const, maintenanceDatabase: 'postgres' });
+  const targetSpec = () => ({
+    host: target.host,
+    port: target.port,
+    user: target.user,
+    password: TARGET_PW,
+    sslMode: 'prefer' as const,
+    maintenanceDatabase: 'postgres',
+  });
 
   before(async () => {
     [source, target] = await Promise.all([
@@ -68,7 +75,9 @@ describe('protocol: timeouts, a dead runner and resuming, against real servers',
   });
 
   it('Read (refresh) restarts a runner that died', async () => {
-    const [{ pid }] = await target.query<{ pid: number }>(`SELECT (runner->>'pid')::int AS pid FROM pgferry.migration WHERE name = 'proto-resume'`);
+    const [{ pid }] = await target.query<{ pid: number }>(
+      `SELECT (runner->>'pid')::int AS pid FROM pgferry.migration WHERE name = 'proto-resume'`,
+    );
     // The runner was started by this test's provider host; stop it as a crash would.
     process.kill(pid!, 'SIGKILL');
     await until('the lease to be free', async () => {
@@ -76,7 +85,10 @@ describe('protocol: timeouts, a dead runner and resuming, against real servers',
       return s && s.runner && !s.runner.alive ? s : undefined;
     });
     const read = await host.read(id, partial);
-    assert.ok(host.stdout.some((l) => /proto-resume: the runner stopped; restarting it/.test(l)), host.stdout.join('\n'));
+    assert.ok(
+      host.stdout.some((l) => /proto-resume: the runner stopped; restarting it/.test(l)),
+      host.stdout.join('\n'),
+    );
     assert.equal(read.properties.state, 'InProgress');
     const status = await showMigration(targetSpec(), 'proto-resume');
     assert.notEqual(status?.runner?.pid, pid);

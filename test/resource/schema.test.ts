@@ -47,7 +47,10 @@ describe('resource check', () => {
 
   it('refuses cutover true → false', () => {
     const failures = checkInputs({ ...valid, cutover: true }, valid);
-    assert.deepEqual(failures.map((f) => f.property), ['cutover']);
+    assert.deepEqual(
+      failures.map((f) => f.property),
+      ['cutover'],
+    );
   });
 
   it('keeps Pulumi-only and reserved keys out of the engine spec', () => {

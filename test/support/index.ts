@@ -1,6 +1,13 @@
 // The one fixture module that gives tests real PostgreSQL servers.
 export { startCluster, stopAllClusters, type Cluster, type PgMajor } from '../../provider/localpg/cluster';
 export * from './servers';
-export { makeManagedTarget, makeReplicationSourceUser, setAllowList, DEFAULT_ALLOW_LIST, type ManagedTargetOptions, type ReplicationUserOptions } from './managed';
+export {
+  makeManagedTarget,
+  makeReplicationSourceUser,
+  setAllowList,
+  DEFAULT_ALLOW_LIST,
+  type ManagedTargetOptions,
+  type ReplicationUserOptions,
+} from './managed';
 export * from './richSchema';
 export * from './wait';

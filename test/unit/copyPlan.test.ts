@@ -29,12 +29,19 @@ describe('copy plan (pure)', () => {
 
   it('integer ranges cover every key exactly once, open at both ends', () => {
     const wheres = integerRangeWheres('"id"', -5n, 94n, 4);
-    assert.deepEqual(wheres, ['"id" < 20::int8', '"id" >= 20::int8 AND "id" < 45::int8', '"id" >= 45::int8 AND "id" < 70::int8', '"id" >= 70::int8']);
+    assert.deepEqual(wheres, [
+      '"id" < 20::int8',
+      '"id" >= 20::int8 AND "id" < 45::int8',
+      '"id" >= 45::int8 AND "id" < 70::int8',
+      '"id" >= 70::int8',
+    ]);
     const covered = (k: number) =>
-      wheres.filter((w) => w.split(' AND ').every((c) => {
-        const m = /"id" (>=|<) (-?\d+)/.exec(c)!;
-        return m[1] === '>=' ? k >= Number(m[2]) : k < Number(m[2]);
-      })).length;
+      wheres.filter((w) =>
+        w.split(' AND ').every((c) => {
+          const m = /"id" (>=|<) (-?\d+)/.exec(c)!;
+          return m[1] === '>=' ? k >= Number(m[2]) : k < Number(m[2]);
+        }),
+      ).length;
     for (let k = -100; k < 200; k++) assert.equal(covered(k), 1, `key ${k}`);
     assert.deepEqual(integerRangeWheres('"id"', 1n, 3n, 4), ['TRUE']);
   });
@@ -48,10 +55,17 @@ describe('copy plan (pure)', () => {
     assert.deepEqual(ctidRangeWheres(3, 4), ['TRUE']);
   });
 
-  it('orders the biggest table first, a split table\'s parts together', () => {
+  it("orders the biggest table first, a split table's parts together", () => {
     const big = table({ oid: '2', bytes: 1000 });
     const jobs = orderJobs([...jobsForTable(table(), ['TRUE']), ...jobsForTable(big, ['a', 'b'])]);
-    assert.deepEqual(jobs.map((j) => [j.table.oid, j.part?.index]), [['2', 0], ['2', 1], ['1', undefined]]);
+    assert.deepEqual(
+      jobs.map((j) => [j.table.oid, j.part?.index]),
+      [
+        ['2', 0],
+        ['2', 1],
+        ['1', undefined],
+      ],
+    );
   });
 
   it('builds COPY statements with quoted names; binary only for built-in types', () => {

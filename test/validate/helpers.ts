@@ -39,7 +39,11 @@ export function summary(results: readonly ValidationResult[]): string {
 }
 
 export function assertNoFailures(results: readonly ValidationResult[]): void {
-  assert.deepEqual(failures(results).map((r) => r.code), [], summary(failures(results)));
+  assert.deepEqual(
+    failures(results).map((r) => r.code),
+    [],
+    summary(failures(results)),
+  );
 }
 
 /** A directory of stub tools printing `<tool> (PostgreSQL) <version>`. */
@@ -50,4 +54,3 @@ export async function stubToolsDir(version: string, tools = ['pg_dump', 'pg_rest
   }
   return dir;
 }
-

@@ -13,12 +13,16 @@ describe('validation: managed (Azure-like) target', () => {
     const src = pair.source;
     // superuser-only objects, all owned by the superuser postgres
     await src.query('CREATE DATABASE blockers');
-    await src.query(`
+    await src.query(
+      `
       CREATE TABLE t (id int PRIMARY KEY);
       CREATE FUNCTION no_ddl() RETURNS event_trigger LANGUAGE plpgsql AS 'BEGIN END';
       CREATE EVENT TRIGGER audit_ddl ON ddl_command_start EXECUTE FUNCTION no_ddl();
       CREATE FUNCTION my_handler() RETURNS language_handler AS '$libdir/plpgsql', 'plpgsql_call_handler' LANGUAGE c;
-      CREATE LANGUAGE myplu HANDLER my_handler;`, [], 'blockers');
+      CREATE LANGUAGE myplu HANDLER my_handler;`,
+      [],
+      'blockers',
+    );
     // an ordinary application database using one extension outside the default allow-list
     await src.query('CREATE ROLE app_owner NOLOGIN');
     await src.query('CREATE DATABASE tree OWNER app_owner');
@@ -42,14 +46,19 @@ describe('validation: managed (Azure-like) target', () => {
     const results = await runValidation(specFor(serverSpec(pair.source), serverSpec(pair.target), ['blockers']));
     assertNoFailures(results);
     expectCode(results, 'MANAGED_TARGET', 'Succeeded');
-    for (const code of ['EVENT_TRIGGER', 'UNTRUSTED_LANGUAGE', 'C_FUNCTION', 'SUPERUSER_OWNED_OBJECT']) assert.equal(withCode(results, code).length, 0, code);
+    for (const code of ['EVENT_TRIGGER', 'UNTRUSTED_LANGUAGE', 'C_FUNCTION', 'SUPERUSER_OWNED_OBJECT'])
+      assert.equal(withCode(results, code).length, 0, code);
   });
 
   it('passes once the missing allow-list entry is added, with no other change', async () => {
     const spec = specFor(serverSpec(pair.source), pgadmin, ['tree']);
     const before = await runValidation(spec);
     const failed = before.filter((r) => r.status === 'Failed');
-    assert.deepEqual(failed.map((r) => r.code), ['EXTENSION_NOT_ALLOWED'], summary(before));
+    assert.deepEqual(
+      failed.map((r) => r.code),
+      ['EXTENSION_NOT_ALLOWED'],
+      summary(before),
+    );
     assert.match(failed[0]!.message, /ltree/);
     const value = `${DEFAULT_ALLOW_LIST},LTREE`;
     assert.ok(failed[0]!.fix!.includes(`'${value}'`), failed[0]!.fix);

@@ -10,17 +10,25 @@ describe('validation: offline 15 → 15', () => {
   before(async () => {
     pair = await startPair(15, 15);
     await pair.source.query('CREATE DATABASE shop');
-    await pair.source.query(`
+    await pair.source.query(
+      `
       CREATE TABLE item (id bigserial PRIMARY KEY, name text NOT NULL, price numeric);
-      INSERT INTO item (name, price) SELECT 'item ' || g, g FROM generate_series(1, 100) g;`, [], 'shop');
+      INSERT INTO item (name, price) SELECT 'item ' || g, g FROM generate_series(1, 100) g;`,
+      [],
+      'shop',
+    );
     await pair.source.query('CREATE DATABASE extras');
-    await pair.source.query(`
+    await pair.source.query(
+      `
       CREATE COLLATION my_c (provider = libc, locale = 'C');
       CREATE TABLE t (id int PRIMARY KEY, label text COLLATE my_c);
       CREATE TYPE mood AS ENUM ('ok', 'meh');
       CREATE FUNCTION mood_text(mood) RETURNS text LANGUAGE sql IMMUTABLE AS 'SELECT $1::text';
       CREATE CAST (mood AS text) WITH FUNCTION mood_text(mood);
-      CREATE EXTENSION pg_stat_statements;`, [], 'extras');
+      CREATE EXTENSION pg_stat_statements;`,
+      [],
+      'extras',
+    );
   });
   after(async () => pair?.stop());
 
@@ -34,7 +42,18 @@ describe('validation: offline 15 → 15', () => {
     assertNoFailures(results);
     assert.equal(validationFailed(results), false);
     assert.equal(expectCode(results, 'CONNECTIVITY', 'Succeeded').length, 2);
-    for (const code of ['SERVER_VERSION', 'PG_TOOLS', 'SOURCE_DATABASE', 'TARGET_DATABASE', 'EXTENSIONS', 'SCHEMA', 'COLLATIONS', 'MANAGED_TARGET', 'TARGET_PRIVILEGES', 'SOURCE_TABLE_PRIVILEGES']) {
+    for (const code of [
+      'SERVER_VERSION',
+      'PG_TOOLS',
+      'SOURCE_DATABASE',
+      'TARGET_DATABASE',
+      'EXTENSIONS',
+      'SCHEMA',
+      'COLLATIONS',
+      'MANAGED_TARGET',
+      'TARGET_PRIVILEGES',
+      'SOURCE_TABLE_PRIVILEGES',
+    ]) {
       expectCode(results, code, 'Succeeded');
     }
     assert.equal(withCode(results, 'CDC_TABLE').length, 0, 'no CDC report offline');
@@ -60,7 +79,9 @@ describe('validation: offline 15 → 15', () => {
       const refused = await runValidation(specFor(serverSpec(pair.source), serverSpec(pair.target), ['shop']));
       const [exists] = expectCode(refused, 'TARGET_DATABASE_EXISTS', 'Failed');
       assert.equal(exists!.database, 'shop');
-      const allowed = await runValidation(specFor(serverSpec(pair.source), serverSpec(pair.target), ['shop'], { overwriteDbsInTarget: true }));
+      const allowed = await runValidation(
+        specFor(serverSpec(pair.source), serverSpec(pair.target), ['shop'], { overwriteDbsInTarget: true }),
+      );
       expectCode(allowed, 'TARGET_DATABASE_OVERWRITE', 'Warning');
       assertNoFailures(allowed);
       assert.deepEqual(await pair.target.query('SELECT v FROM keep', [], 'shop'), [{ v: 'precious' }]);
@@ -90,7 +111,11 @@ describe('validation: offline 15 → 15', () => {
     const source = serverSpec(pair.source, { port: await freePort() });
     const results = await runValidation(specFor(source, serverSpec(pair.target), ['shop']));
     const failed = results.filter((r) => r.status === 'Failed');
-    assert.deepEqual(failed.map((r) => [r.code, r.server]), [['CONNECTIVITY', 'source']], summary(results));
+    assert.deepEqual(
+      failed.map((r) => [r.code, r.server]),
+      [['CONNECTIVITY', 'source']],
+      summary(results),
+    );
     expectCode(results, 'TARGET_DATABASE', 'Succeeded');
   });
 
@@ -105,7 +130,10 @@ describe('validation: offline 15 → 15', () => {
     try {
       const results = await runValidation(specFor(serverSpec(pair.source), serverSpec(pair.target), ['shop'], { pgBinDir: dir }));
       expectCode(results, 'PG_TOOLS_TOO_OLD', 'Failed');
-      assert.deepEqual(results.filter((r) => r.status === 'Failed').map((r) => r.code), ['PG_TOOLS_TOO_OLD']);
+      assert.deepEqual(
+        results.filter((r) => r.status === 'Failed').map((r) => r.code),
+        ['PG_TOOLS_TOO_OLD'],
+      );
     } finally {
       await fs.rm(dir, { recursive: true, force: true });
     }
@@ -117,7 +145,11 @@ describe('validation: offline 15 → 15', () => {
     expectCode(results, 'USER_DEFINED_CAST', 'Warning');
     const [preload] = expectCode(results, 'EXTENSION_NOT_PRELOADED', 'Failed');
     assert.ok(preload!.fix!.includes("shared_preload_libraries to 'pg_stat_statements'"), preload!.fix);
-    assert.deepEqual(results.filter((r) => r.status === 'Failed').map((r) => r.code), ['EXTENSION_NOT_PRELOADED'], summary(results));
+    assert.deepEqual(
+      results.filter((r) => r.status === 'Failed').map((r) => r.code),
+      ['EXTENSION_NOT_PRELOADED'],
+      summary(results),
+    );
   });
 
   it('fails a source user that cannot connect to a database or read its tables', async () => {

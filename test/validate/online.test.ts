@@ -71,7 +71,9 @@ describe('validation: online prerequisites and CDC table report', () => {
     expectCode(strict, 'LARGE_OBJECT_COLUMN', 'Warning');
     expectCode(strict, 'UNLOGGED_TABLE', 'Warning');
 
-    const lenient = await runValidation(specFor(serverSpec(logical), serverSpec(target), ['shop'], { mode: 'Online', allowReplicaIdentityFull: true }));
+    const lenient = await runValidation(
+      specFor(serverSpec(logical), serverSpec(target), ['shop'], { mode: 'Online', allowReplicaIdentityFull: true }),
+    );
     expectCode(lenient, 'NO_REPLICA_IDENTITY', 'Warning');
     assertNoFailures(lenient);
   });

@@ -4,27 +4,55 @@ import { checkCdcTables } from '../../provider/engine/validate/cdc-check';
 import { shapeCdcTables, type CdcTableRow } from '../../provider/engine/validate/cdc-report';
 import { normalizeLocale } from '../../provider/engine/validate/collations';
 import { classifyConnectError } from '../../provider/engine/validate/connectivity';
-import { checkExtensions, extendList, splitList, type SourceExtension, type TargetExtensions } from '../../provider/engine/validate/extensions';
+import {
+  checkExtensions,
+  extendList,
+  splitList,
+  type SourceExtension,
+  type TargetExtensions,
+} from '../../provider/engine/validate/extensions';
 import { checkReplicationSettings } from '../../provider/engine/validate/online';
 import { validationFailed } from '../../provider/engine/validate';
 import type { ServerInfo } from '../../provider/engine/validate/session';
 import { checkVersions } from '../../provider/engine/validate/versions';
 
 const ext = (name: string): SourceExtension => ({ name, version: '1.0', schema: 'public' });
-const server: ServerSpec = { host: 'db.example', port: 5432, user: 'alice', password: 's3cret-pw', sslMode: 'require', maintenanceDatabase: 'postgres' };
+const server: ServerSpec = {
+  host: 'db.example',
+  port: 5432,
+  user: 'alice',
+  password: 's3cret-pw',
+  sslMode: 'require',
+  maintenanceDatabase: 'postgres',
+};
 
 describe('validation: pure checks', () => {
   describe('extensions', () => {
     const target: TargetExtensions = {
-      available: new Map(['hstore', 'ltree', 'citext', 'pg_stat_statements', 'pgrowlocks'].map((n) => [n, { superuser: n === 'pgrowlocks', trusted: n !== 'pgrowlocks' }])),
+      available: new Map(
+        ['hstore', 'ltree', 'citext', 'pg_stat_statements', 'pgrowlocks'].map((n) => [
+          n,
+          { superuser: n === 'pgrowlocks', trusted: n !== 'pgrowlocks' },
+        ]),
+      ),
       allowList: splitList('PLPGSQL, HSTORE,CITEXT'),
       preload: [],
     };
 
     it('gives one full azure.extensions value covering every database', () => {
-      const results = checkExtensions(new Map([['a', [ext('plpgsql'), ext('hstore'), ext('ltree')]], ['b', [ext('citext'), ext('pg_stat_statements')]]]), target, true);
+      const results = checkExtensions(
+        new Map([
+          ['a', [ext('plpgsql'), ext('hstore'), ext('ltree')]],
+          ['b', [ext('citext'), ext('pg_stat_statements')]],
+        ]),
+        target,
+        true,
+      );
       const notAllowed = results.filter((r) => r.code === 'EXTENSION_NOT_ALLOWED');
-      assert.deepEqual(notAllowed.map((r) => r.database), ['a', 'b']);
+      assert.deepEqual(
+        notAllowed.map((r) => r.database),
+        ['a', 'b'],
+      );
       for (const r of notAllowed) assert.ok(r.fix!.includes(`'PLPGSQL,HSTORE,CITEXT,LTREE,PG_STAT_STATEMENTS'`), r.fix);
       const preload = results.filter((r) => r.code === 'EXTENSION_NOT_PRELOADED');
       assert.equal(preload.length, 1);
@@ -34,7 +62,10 @@ describe('validation: pure checks', () => {
 
     it('matches the allow-list case-insensitively and skips plpgsql', () => {
       const results = checkExtensions(new Map([['a', [ext('plpgsql'), ext('hstore'), ext('citext')]]]), target, false);
-      assert.deepEqual(results.map((r) => [r.code, r.status]), [['EXTENSIONS', 'Succeeded']]);
+      assert.deepEqual(
+        results.map((r) => [r.code, r.status]),
+        [['EXTENSIONS', 'Succeeded']],
+      );
     });
 
     it('fails an unavailable extension, and a superuser-only one for a non-superuser', () => {
@@ -45,7 +76,10 @@ describe('validation: pure checks', () => {
 
     it('warns when shared_preload_libraries cannot be read', () => {
       const results = checkExtensions(new Map([['a', [ext('pg_stat_statements')]]]), { available: target.available }, true);
-      assert.deepEqual(results.map((r) => [r.code, r.status]), [['EXTENSION_NOT_PRELOADED', 'Warning']]);
+      assert.deepEqual(
+        results.map((r) => [r.code, r.status]),
+        [['EXTENSION_NOT_PRELOADED', 'Warning']],
+      );
     });
 
     it('extends lists in their own case', () => {
@@ -58,23 +92,46 @@ describe('validation: pure checks', () => {
   describe('connection errors', () => {
     const classify = (error: unknown) => classifyConnectError('source', server, error);
     it('sorts errors into codes and never shows the password', () => {
-      const auth = classify(Object.assign(new Error('password authentication failed for user "alice" s3cret-pw'), { code: '28P01', severity: 'FATAL' }));
+      const auth = classify(
+        Object.assign(new Error('password authentication failed for user "alice" s3cret-pw'), { code: '28P01', severity: 'FATAL' }),
+      );
       assert.equal(auth.code, 'AUTHENTICATION');
       assert.equal(auth.server, 'source');
       assert.ok(!JSON.stringify(auth).includes('s3cret-pw'));
       assert.equal(classify(Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' })).code, 'CONNECTIVITY');
       assert.equal(classify(new Error('The server does not support SSL connections')).code, 'SSL_MODE');
       assert.equal(classify(Object.assign(new Error('self-signed certificate'), { code: 'DEPTH_ZERO_SELF_SIGNED_CERT' })).code, 'SSL_MODE');
-      assert.equal(classify(Object.assign(new Error('database "postgres" does not exist'), { code: '3D000', severity: 'FATAL' })).code, 'MAINTENANCE_DATABASE');
+      assert.equal(
+        classify(Object.assign(new Error('database "postgres" does not exist'), { code: '3D000', severity: 'FATAL' })).code,
+        'MAINTENANCE_DATABASE',
+      );
       assert.equal(classify(new Error('SASL: SCRAM-SERVER-FIRST-MESSAGE: client password must be a string')).code, 'AUTHENTICATION');
     });
   });
 
   it('refuses sources older than 11 and targets older than the source', () => {
-    const info = (major: number): ServerInfo => ({ major, version: `${major}.1`, user: 'u', superuser: true, createdb: true, createrole: true, replication: true, ssl: false });
-    assert.deepEqual(checkVersions(info(10), info(15)).map((r) => r.code), ['SOURCE_VERSION_UNSUPPORTED']);
-    assert.deepEqual(checkVersions(info(16), info(15)).map((r) => r.code), ['TARGET_VERSION_OLDER']);
-    assert.deepEqual(checkVersions(info(11), info(16)).map((r) => [r.code, r.status]), [['SERVER_VERSION', 'Succeeded']]);
+    const info = (major: number): ServerInfo => ({
+      major,
+      version: `${major}.1`,
+      user: 'u',
+      superuser: true,
+      createdb: true,
+      createrole: true,
+      replication: true,
+      ssl: false,
+    });
+    assert.deepEqual(
+      checkVersions(info(10), info(15)).map((r) => r.code),
+      ['SOURCE_VERSION_UNSUPPORTED'],
+    );
+    assert.deepEqual(
+      checkVersions(info(16), info(15)).map((r) => r.code),
+      ['TARGET_VERSION_OLDER'],
+    );
+    assert.deepEqual(
+      checkVersions(info(11), info(16)).map((r) => [r.code, r.status]),
+      [['SERVER_VERSION', 'Succeeded']],
+    );
   });
 
   it('normalizes locale names', () => {
@@ -83,15 +140,31 @@ describe('validation: pure checks', () => {
   });
 
   it('counts free slots and senders against the databases migrated', () => {
-    const results = checkReplicationSettings({ wal_level: 'logical', max_slots: 4, max_senders: 4, used_slots: 3, inactive_slots: ['old'] }, 2);
-    assert.deepEqual(results.map((r) => [r.code, r.status]), [['WAL_LEVEL', 'Succeeded'], ['REPLICATION_SLOTS', 'Failed'], ['WAL_SENDERS', 'Failed']]);
+    const results = checkReplicationSettings(
+      { wal_level: 'logical', max_slots: 4, max_senders: 4, used_slots: 3, inactive_slots: ['old'] },
+      2,
+    );
+    assert.deepEqual(
+      results.map((r) => [r.code, r.status]),
+      [
+        ['WAL_LEVEL', 'Succeeded'],
+        ['REPLICATION_SLOTS', 'Failed'],
+        ['WAL_SENDERS', 'Failed'],
+      ],
+    );
     assert.match(results[1]!.fix!, /max_replication_slots = 5/);
     assert.match(results[2]!.fix!, /max_wal_senders = 5/);
   });
 
   it('decides CDC table status from the replica identity of every leaf', () => {
     const row = (o: Partial<CdcTableRow> & Pick<CdcTableRow, 'oid' | 'root' | 'name'>): CdcTableRow => ({
-      schema: 'public', kind: 'r', replident: 'd', persistence: 'p', pk_index: null, identity_index: null, ...o,
+      schema: 'public',
+      kind: 'r',
+      replident: 'd',
+      persistence: 'p',
+      pk_index: null,
+      identity_index: null,
+      ...o,
     });
     const tables = shapeCdcTables(
       [
@@ -107,7 +180,13 @@ describe('validation: pure checks', () => {
     assert.deepEqual(tables[0]!.withoutIdentity, ['public.m_b']);
     assert.equal(tables[1]!.replicaIdentity, 'primary-key');
     const strict = checkCdcTables(tables, 'db', { allowReplicaIdentityFull: false });
-    assert.deepEqual(strict.map((r) => [r.code, r.status]), [['NO_REPLICA_IDENTITY', 'Failed'], ['CDC_TABLE', 'Succeeded']]);
+    assert.deepEqual(
+      strict.map((r) => [r.code, r.status]),
+      [
+        ['NO_REPLICA_IDENTITY', 'Failed'],
+        ['CDC_TABLE', 'Succeeded'],
+      ],
+    );
     const lenient = checkCdcTables(tables, 'db', { allowReplicaIdentityFull: true });
     assert.equal(lenient[0]!.status, 'Warning');
   });

@@ -24,7 +24,11 @@ describe('validation: rich schema with hostile names', () => {
   it('reports every table online, hostile names included, and fails only the table without a key', async () => {
     const results = await runValidation(specFor(serverSpec(pair.source), serverSpec(pair.target), [DB], { mode: 'Online' }));
     assert.equal(withCode(results, 'CHECK_ERROR').length, 0, summary(results));
-    assert.deepEqual(results.filter((r) => r.status === 'Failed').map((r) => r.code), ['NO_REPLICA_IDENTITY'], summary(results));
+    assert.deepEqual(
+      results.filter((r) => r.status === 'Failed').map((r) => r.code),
+      ['NO_REPLICA_IDENTITY'],
+      summary(results),
+    );
     assert.match(expectCode(results, 'NO_REPLICA_IDENTITY', 'Failed')[0]!.message, /app\.audit_log/);
     const weird = results.filter((r) => r.type === 'CdcTableReport' && r.message.includes('"We""ird Sch.ema"."Order ""Lines"".v2"'));
     assert.equal(weird.length, 1, summary(results));

@@ -22,7 +22,10 @@ describe('validation: major versions 13 / 16 → 15', () => {
     // needs libtcl on the machine; without it the extension test is skipped
     tclLoaded = await pg13
       .query(`CREATE EXTENSION pltcl; CREATE FUNCTION tcl_one() RETURNS int LANGUAGE pltcl AS 'return 1';`, [], 'tcl')
-      .then(() => true, () => false);
+      .then(
+        () => true,
+        () => false,
+      );
     await pg16.query('CREATE DATABASE app');
     await pg16.query('CREATE TABLE a (id int PRIMARY KEY, v text)', [], 'app');
   });
@@ -43,7 +46,11 @@ describe('validation: major versions 13 / 16 → 15', () => {
     const [missing] = expectCode(results, 'EXTENSION_UNAVAILABLE', 'Failed');
     assert.equal(missing!.database, 'tcl');
     assert.match(missing!.message, /pltcl/);
-    assert.deepEqual(results.filter((r) => r.status === 'Failed').map((r) => r.code), ['EXTENSION_UNAVAILABLE'], summary(results));
+    assert.deepEqual(
+      results.filter((r) => r.status === 'Failed').map((r) => r.code),
+      ['EXTENSION_UNAVAILABLE'],
+      summary(results),
+    );
   });
 
   it('fails a target older than the source (16 → 15), and pg_dump 15 for a 16 source', async () => {
@@ -51,7 +58,10 @@ describe('validation: major versions 13 / 16 → 15', () => {
     const [older] = expectCode(results, 'TARGET_VERSION_OLDER', 'Failed');
     assert.equal(older!.server, 'target');
     // pg_dump 15 cannot dump a 16 server; a machine with newer client tools passes this check
-    const newTools = await resolvePgTools(specFor(serverSpec(pg16), serverSpec(pg15), ['app']), 16).then(() => true, () => false);
+    const newTools = await resolvePgTools(specFor(serverSpec(pg16), serverSpec(pg15), ['app']), 16).then(
+      () => true,
+      () => false,
+    );
     if (newTools) expectCode(results, 'PG_TOOLS', 'Succeeded');
     else expectCode(results, 'PG_TOOLS_TOO_OLD', 'Failed');
   });

@@ -24,7 +24,9 @@ async function report(spec: MigrationSpec, args: CliArgs, history: boolean): Pro
       : showMigration(spec.target, spec.migrationName),
   );
   if (!status) {
-    throw new PgferryError('MIGRATION_NOT_FOUND', `migration "${spec.migrationName}" was started but is not in the target's catalog`, { category: 'internal' });
+    throw new PgferryError('MIGRATION_NOT_FOUND', `migration "${spec.migrationName}" was started but is not in the target's catalog`, {
+      category: 'internal',
+    });
   }
   if (args.output === 'json') writeJson(statusJson(status));
   else writeOut(renderStatus(status));

@@ -11,7 +11,8 @@ export async function updateCommand(args: CliArgs): Promise<number> {
   const name = args.name!;
   const goal: WaitGoal = args.cancel ? 'cancel' : 'cutover';
   let status = await onTarget(target, () => (goal === 'cancel' ? cancelMigration(target, name) : requestCutover(target, name)));
-  if (args.wait) status = await onTarget(target, () => waitWithProgress(target, name, waitDone(goal, status.mode, status.option), { history: false }));
+  if (args.wait)
+    status = await onTarget(target, () => waitWithProgress(target, name, waitDone(goal, status.mode, status.option), { history: false }));
   if (args.output === 'json') writeJson(statusJson(status));
   else writeOut(renderStatus(status));
   return args.wait ? waitExitCode(goal, status) : 0;

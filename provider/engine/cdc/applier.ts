@@ -112,7 +112,10 @@ export class Applier {
         if (!transient(error)) throw error;
         failures = this.state.appliedLsn > before ? 1 : failures + 1;
         const delay = Math.min(30_000, 500 * 2 ** Math.min(failures - 1, 6));
-        o.log?.('warning', `database "${o.database}": CDC connection lost (${errorMessage(error)}); reconnecting in ${(delay / 1000).toFixed(1)}s`);
+        o.log?.(
+          'warning',
+          `database "${o.database}": CDC connection lost (${errorMessage(error)}); reconnecting in ${(delay / 1000).toFixed(1)}s`,
+        );
         await new Promise<void>((resolve) => {
           this.wake = resolve;
           void sleep(delay).then(resolve);

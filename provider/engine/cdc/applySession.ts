@@ -98,15 +98,18 @@ async function mayCreateTempTables(target: pg.Client): Promise<boolean> {
 /** Queue items handled between two yields to the event loop (see the apply loop). */
 const YIELD_EVERY = 32;
 
-
 export class SchemaChangeError extends PgferryError {}
 
 function applyError(statement: Statement, error: unknown): Error {
   if (isRetryable(error)) return error as Error;
-  return new PgferryError('CDC_APPLY', `applying ${statement.op} to ${statement.target} on the target failed: ${(error as Error).message}`, {
-    category: 'target',
-    cause: error,
-  });
+  return new PgferryError(
+    'CDC_APPLY',
+    `applying ${statement.op} to ${statement.target} on the target failed: ${(error as Error).message}`,
+    {
+      category: 'target',
+      cause: error,
+    },
+  );
 }
 
 /** Session settings for applying; true when session_replication_role = replica took effect. */
@@ -124,7 +127,8 @@ async function prepareTarget(target: pg.Client, state: ApplyState): Promise<bool
     await target.query('SET session_replication_role = replica');
     return true;
   } catch {
-    const note = 'session_replication_role = replica is not permitted on the target: triggers and foreign keys fire during apply, and changes are applied in strict commit order (slower)';
+    const note =
+      'session_replication_role = replica is not permitted on the target: triggers and foreign keys fire during apply, and changes are applied in strict commit order (slower)';
     if (!state.warnings.includes(note)) state.warnings.push(note);
     return false;
   }
@@ -150,21 +154,30 @@ export async function runSession(config: SessionConfig, state: ApplyState, isSto
     const skipBelow = startLsn;
     const normalizer = new ChangeNormalizer(state.relations);
     state.relations = normalizer.knownRelations();
-    const queue = new RecordQueue(config.queueBudgetBytes, () => stream?.pause(), () => stream?.resume());
-    stream = await ReplicationStream.start(config.source, config.database, { slot: config.slot, publication: config.publication, startLsn }, {
-      keepalive: (walEnd, replyRequested) => {
-        state.receivedLsn = maxLsn(state.receivedLsn, walEnd);
-        if (replyRequested && state.confirmedLsn > 0n) stream?.sendStatus(state.confirmedLsn, state.receivedLsn);
-        queue.pushKeepalive(walEnd);
+    const queue = new RecordQueue(
+      config.queueBudgetBytes,
+      () => stream?.pause(),
+      () => stream?.resume(),
+    );
+    stream = await ReplicationStream.start(
+      config.source,
+      config.database,
+      { slot: config.slot, publication: config.publication, startLsn },
+      {
+        keepalive: (walEnd, replyRequested) => {
+          state.receivedLsn = maxLsn(state.receivedLsn, walEnd);
+          if (replyRequested && state.confirmedLsn > 0n) stream?.sendStatus(state.confirmedLsn, state.receivedLsn);
+          queue.pushKeepalive(walEnd);
+        },
+        xlog: (bytes, start, walEnd) => {
+          if (walEnd > state.receivedLsn) state.receivedLsn = walEnd;
+          // Queued as bytes and decoded by the consumer: decoded rows then live only from decoding to
+          // their statement, young enough for cheap garbage collection.
+          queue.pushXlog(bytes, start);
+          if (queue.bytes > state.peakQueuedBytes) state.peakQueuedBytes = queue.bytes;
+        },
       },
-      xlog: (bytes, start, walEnd) => {
-        if (walEnd > state.receivedLsn) state.receivedLsn = walEnd;
-        // Queued as bytes and decoded by the consumer: decoded rows then live only from decoding to
-        // their statement, young enough for cheap garbage collection.
-        queue.pushXlog(bytes, start);
-        if (queue.bytes > state.peakQueuedBytes) state.peakQueuedBytes = queue.bytes;
-      },
-    });
+    );
     const live = stream;
     live.ended.catch((e: Error) => queue.fail(e));
     statusTimer = setInterval(() => {
@@ -229,15 +242,19 @@ export async function runSession(config: SessionConfig, state: ApplyState, isSto
       open = false;
       batchRows = 0;
       pending.insert = pending.update = pending.delete = 0;
-      await pipeline.send(committing, (error) => error as Error, () => {
-        state.inserts += counts.insert;
-        state.updates += counts.update;
-        state.deletes += counts.delete;
-        state.appliedLsn = maxLsn(state.appliedLsn, end);
-        state.appliedCommitMs = Math.max(state.appliedCommitMs, commitMs);
-        state.confirmedLsn = maxLsn(state.confirmedLsn, end);
-        live.sendStatus(state.confirmedLsn, state.receivedLsn);
-      });
+      await pipeline.send(
+        committing,
+        (error) => error as Error,
+        () => {
+          state.inserts += counts.insert;
+          state.updates += counts.update;
+          state.deletes += counts.delete;
+          state.appliedLsn = maxLsn(state.appliedLsn, end);
+          state.appliedCommitMs = Math.max(state.appliedCommitMs, commitMs);
+          state.confirmedLsn = maxLsn(state.confirmedLsn, end);
+          live.sendStatus(state.confirmedLsn, state.receivedLsn);
+        },
+      );
     };
     /** Commits the open batch and waits until the target has committed everything sent. */
     const settle = async (): Promise<void> => {
@@ -264,7 +281,13 @@ export async function runSession(config: SessionConfig, state: ApplyState, isSto
         source ??= await openClient(config.source, { database: config.database, applicationName: 'pgferry cdc catalog' });
         source.on('error', () => undefined);
         for (const column of await sourceColumnDefinitions(source, relation.oid, missing)) {
-          await exec({ op: 'ddl', target: qualified(relation.schema, relation.name), text: addColumnSql(relation.schema, relation.name, column), params: [], rows: 0 });
+          await exec({
+            op: 'ddl',
+            target: qualified(relation.schema, relation.name),
+            text: addColumnSql(relation.schema, relation.name, column),
+            params: [],
+            rows: 0,
+          });
         }
       }
       tables.set(relation.oid, await resolveTargetTable(target, relation));
@@ -333,7 +356,12 @@ export async function runSession(config: SessionConfig, state: ApplyState, isSto
           break;
         }
         case 'message':
-          if (!skipping && item.prefix === config.cutoverPrefix && state.markerToken !== undefined && Buffer.from(item.content).toString('utf8') === state.markerToken) {
+          if (
+            !skipping &&
+            item.prefix === config.cutoverPrefix &&
+            state.markerToken !== undefined &&
+            Buffer.from(item.content).toString('utf8') === state.markerToken
+          ) {
             markerSeen = true;
           }
           break;

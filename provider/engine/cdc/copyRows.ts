@@ -112,7 +112,12 @@ export class CopyRows {
   params(): Param[][] {
     const rows: Param[][] = [];
     this.eachRow((start, end) => {
-      rows.push(this.buf.toString('utf8', start, end - 1).split('\t').map(unescapeField));
+      rows.push(
+        this.buf
+          .toString('utf8', start, end - 1)
+          .split('\t')
+          .map(unescapeField),
+      );
     });
     return rows;
   }

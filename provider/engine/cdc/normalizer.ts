@@ -32,7 +32,13 @@ export type ChangeEvent =
       readonly values?: Tuple;
     }
   | { readonly kind: 'truncate'; readonly relations: readonly Relation[]; readonly cascade: boolean; readonly restartIdentity: boolean }
-  | { readonly kind: 'message'; readonly prefix: string; readonly content: Uint8Array; readonly transactional: boolean; readonly lsn: bigint };
+  | {
+      readonly kind: 'message';
+      readonly prefix: string;
+      readonly content: Uint8Array;
+      readonly transactional: boolean;
+      readonly lsn: bigint;
+    };
 
 export class ChangeNormalizer {
   private readonly relations = new Map<number, Relation>();
@@ -110,7 +116,13 @@ export class ChangeNormalizer {
           restartIdentity: message.restartIdentity,
         };
       case 'message':
-        return { kind: 'message', prefix: message.prefix, content: message.content, transactional: message.transactional, lsn: message.lsn };
+        return {
+          kind: 'message',
+          prefix: message.prefix,
+          content: message.content,
+          transactional: message.transactional,
+          lsn: message.lsn,
+        };
     }
   }
 }

@@ -99,7 +99,8 @@ export function decodePgoutput(bytes: Uint8Array, start = 0, end = bytes.length)
       return { tag: 'commit', commitLsn: r.u64(), endLsn: r.u64(), commitTime: r.i64() };
     case 0x4f: // O
       return { tag: 'origin', lsn: r.u64(), name: r.cstring() };
-    case 0x52: { // R
+    case 0x52: {
+      // R
       const oid = r.u32();
       const schema = r.cstring();
       const name = r.cstring();
@@ -114,19 +115,22 @@ export function decodePgoutput(bytes: Uint8Array, start = 0, end = bytes.length)
       }
       return { tag: 'relation', oid, schema: schema === '' ? 'pg_catalog' : schema, name, replicaIdentity, columns };
     }
-    case 0x59: { // Y
+    case 0x59: {
+      // Y
       // For a domain the server names its base type ("" schema meaning pg_catalog): the value is
       // cast to that, and assignment to the column applies the domain's checks.
       const oid = r.u32();
       const schema = r.cstring();
       return { tag: 'type', oid, schema: schema === '' ? 'pg_catalog' : schema, name: r.cstring() };
     }
-    case 0x49: { // I
+    case 0x49: {
+      // I
       const relationOid = r.u32();
       expect(r, 0x4e);
       return { tag: 'insert', relationOid, newTuple: tuple(r) };
     }
-    case 0x55: { // U
+    case 0x55: {
+      // U
       const relationOid = r.u32();
       const sub = r.u8();
       if (sub === 0x4e) return { tag: 'update', relationOid, newTuple: tuple(r) };
@@ -135,19 +139,22 @@ export function decodePgoutput(bytes: Uint8Array, start = 0, end = bytes.length)
       expect(r, 0x4e);
       return { tag: 'update', relationOid, oldKind: kind, oldTuple, newTuple: tuple(r) };
     }
-    case 0x44: { // D
+    case 0x44: {
+      // D
       const relationOid = r.u32();
       const kind = oldKind(r.u8());
       return { tag: 'delete', relationOid, oldKind: kind, oldTuple: tuple(r) };
     }
-    case 0x54: { // T
+    case 0x54: {
+      // T
       const count = r.i32();
       const flags = r.u8();
       const relationOids: number[] = [];
       for (let i = 0; i < count; i++) relationOids.push(r.u32());
       return { tag: 'truncate', relationOids, cascade: (flags & 1) !== 0, restartIdentity: (flags & 2) !== 0 };
     }
-    case 0x4d: { // M
+    case 0x4d: {
+      // M
       const flags = r.u8();
       const lsn = r.u64();
       const prefix = r.cstring();

@@ -74,7 +74,9 @@ function keyString(table: TargetTable, keyCols: readonly number[], tuple: Tuple,
     let v: TupleValue = tuple.value(i);
     if (v === UNCHANGED && fallback) v = fallback.value(i);
     if (v === UNCHANGED) {
-      throw new Error(`key column "${table.columns[i]!.name}" of ${table.schema}.${table.name} is an unchanged TOAST value and cannot identify a row`);
+      throw new Error(
+        `key column "${table.columns[i]!.name}" of ${table.schema}.${table.name} is an unchanged TOAST value and cannot identify a row`,
+      );
     }
     if (keyCols.length === 1) return v ?? '\0';
     out += v === null ? 'N' : `${v.length}:${v}`;
@@ -204,7 +206,8 @@ export class BatchPlanner {
     let newKey: string | undefined;
     if (identity) oldKey = keyString(table, keyCols, identity);
     if (op === 'update' && values) newKey = keyString(table, keyCols, values, identity);
-    if (op === 'insert' && values && perTable && keyCols.length > 0 && !anyUnchanged(values, keyCols)) newKey = keyString(table, keyCols, values);
+    if (op === 'insert' && values && perTable && keyCols.length > 0 && !anyUnchanged(values, keyCols))
+      newKey = keyString(table, keyCols, values);
     const rowKeyCols = op === 'insert' ? NO_COLUMNS : keyCols;
     const rowParams = rowKeyCols.length + cols.length;
 
@@ -247,11 +250,19 @@ export class BatchPlanner {
 
   /** Whether a group must close before a row with `rowParams` values joins it. */
   private full(g: Group, rowParams: number): boolean {
-    return g.rows.written >= this.limits.maxRows || g.params + rowParams > this.limits.maxParams || g.rows.byteLength >= this.limits.maxBytes;
+    return (
+      g.rows.written >= this.limits.maxRows || g.params + rowParams > this.limits.maxParams || g.rows.byteLength >= this.limits.maxBytes
+    );
   }
 
   /** Writes a row into a group, keeping the count of bytes held; returns its row index. */
-  private append(g: Group, identity: Tuple | undefined, keyCols: readonly number[], values: Tuple | undefined, cols: readonly number[]): number {
+  private append(
+    g: Group,
+    identity: Tuple | undefined,
+    keyCols: readonly number[],
+    values: Tuple | undefined,
+    cols: readonly number[],
+  ): number {
     const before = g.rows.byteLength;
     const row = g.rows.append(identity, keyCols, values, cols);
     this.held += g.rows.byteLength - before;
@@ -278,7 +289,14 @@ export class BatchPlanner {
     if (g.rows.rows === 0) return [];
     switch (g.op) {
       case 'insert':
-        if (g.cols.length === 0) return [insertStatement(g.table, g.cols, Array.from({ length: g.rows.rows }, () => []))];
+        if (g.cols.length === 0)
+          return [
+            insertStatement(
+              g.table,
+              g.cols,
+              Array.from({ length: g.rows.rows }, () => []),
+            ),
+          ];
         return [g.table.rowSecurity ? insertStatement(g.table, g.cols, g.rows.params()) : copyInsertStatement(g.table, g.cols, g.rows)];
       case 'update':
         if (g.cols.length === 0) return []; // nothing but unchanged TOAST values: no-op

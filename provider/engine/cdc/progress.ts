@@ -45,10 +45,15 @@ const TABLE = `${ident(PROGRESS_TABLE.schema)}.${ident(PROGRESS_TABLE.table)}`;
 
 class OriginProgress implements Progress {
   readonly mode = 'origin' as const;
-  constructor(private readonly client: pg.Client, private readonly origin: string) {}
+  constructor(
+    private readonly client: pg.Client,
+    private readonly origin: string,
+  ) {}
 
   async read(): Promise<bigint> {
-    const { rows } = await this.client.query<{ lsn: string | null }>('SELECT pg_replication_origin_progress($1, true)::text AS lsn', [this.origin]);
+    const { rows } = await this.client.query<{ lsn: string | null }>('SELECT pg_replication_origin_progress($1, true)::text AS lsn', [
+      this.origin,
+    ]);
     return rows[0]?.lsn ? parseLsn(rows[0].lsn) : 0n;
   }
 
@@ -71,13 +76,16 @@ class OriginProgress implements Progress {
 
 class TableProgress implements Progress {
   readonly mode = 'table' as const;
-  constructor(private readonly client: pg.Client, private readonly key: ProgressKey) {}
+  constructor(
+    private readonly client: pg.Client,
+    private readonly key: ProgressKey,
+  ) {}
 
   async read(): Promise<bigint> {
-    const { rows } = await this.client.query<{ lsn: string }>(`SELECT lsn::text AS lsn FROM ${TABLE} WHERE migration = $1 AND database = $2`, [
-      this.key.migration,
-      this.key.database,
-    ]);
+    const { rows } = await this.client.query<{ lsn: string }>(
+      `SELECT lsn::text AS lsn FROM ${TABLE} WHERE migration = $1 AND database = $2`,
+      [this.key.migration, this.key.database],
+    );
     return rows[0] ? parseLsn(rows[0].lsn) : 0n;
   }
 

@@ -43,11 +43,15 @@ export async function createSlotWithSnapshot(source: ServerSpec, database: strin
     };
   } catch (error) {
     await client.end().catch(() => undefined);
-    throw new PgferryError('SLOT_CREATE', `cannot create replication slot "${slot}" in source database "${database}": ${(error as Error).message}`, {
-      category: 'source',
-      fix: 'the source needs wal_level = logical, a free slot (max_replication_slots) and a free WAL sender (max_wal_senders), and the user needs the REPLICATION attribute',
-      cause: error,
-    });
+    throw new PgferryError(
+      'SLOT_CREATE',
+      `cannot create replication slot "${slot}" in source database "${database}": ${(error as Error).message}`,
+      {
+        category: 'source',
+        fix: 'the source needs wal_level = logical, a free slot (max_replication_slots) and a free WAL sender (max_wal_senders), and the user needs the REPLICATION attribute',
+        cause: error,
+      },
+    );
   }
 }
 
@@ -84,7 +88,10 @@ export async function dropSlotAndPublication(source: ServerSpec, database: strin
   await withClient(source, { database, applicationName: 'pgferry cleanup' }, async (client) => {
     await client.query('SET default_transaction_read_only = off');
     for (let attempt = 0; attempt < 20; attempt++) {
-      const { rows } = await client.query<{ pid: number | null }>('SELECT active_pid AS pid FROM pg_replication_slots WHERE slot_name = $1', [slot]);
+      const { rows } = await client.query<{ pid: number | null }>(
+        'SELECT active_pid AS pid FROM pg_replication_slots WHERE slot_name = $1',
+        [slot],
+      );
       if (rows.length === 0) break;
       if (rows[0]!.pid !== null) {
         await client.query('SELECT pg_terminate_backend($1)', [rows[0]!.pid]);

@@ -94,7 +94,11 @@ export function insertStatement(table: TargetTable, cols: readonly number[], row
   }
   const params: Param[] = [];
   const names = cols.map((i) => ident(table.columns[i]!.name)).join(', ');
-  const values = valuesRows(rows, cols.map((i) => table.columns[i]!.cast), params);
+  const values = valuesRows(
+    rows,
+    cols.map((i) => table.columns[i]!.cast),
+    params,
+  );
   const text = `INSERT INTO ${target} (${names}) OVERRIDING SYSTEM VALUE VALUES ${values}`;
   return { op: 'insert', target, text, params, rows: rows.length };
 }
@@ -212,7 +216,13 @@ export function fullIdentityStatement(table: TargetTable, op: 'update' | 'delete
     sets.push(`${ident(column.name)} = ${add(value, column.cast)}`);
   });
   if (sets.length === 0) return { op, target: q, text: 'SELECT 1', params: [], rows: 1 };
-  return { op, target: q, text: `${found}UPDATE ${q} AS t SET ${sets.join(', ')} FROM f WHERE t.tableoid = f.o AND t.ctid = f.c`, params, rows: 1 };
+  return {
+    op,
+    target: q,
+    text: `${found}UPDATE ${q} AS t SET ${sets.join(', ')} FROM f WHERE t.tableoid = f.o AND t.ctid = f.c`,
+    params,
+    rows: 1,
+  };
 }
 
 export function truncateStatement(tables: readonly TargetTable[], cascade: boolean, restartIdentity: boolean): Statement {

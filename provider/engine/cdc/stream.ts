@@ -73,12 +73,7 @@ export class ReplicationStream {
     this.ended.catch(() => undefined);
   }
 
-  static async start(
-    server: ServerSpec,
-    database: string,
-    options: StreamOptions,
-    handler: FrameHandler,
-  ): Promise<ReplicationStream> {
+  static async start(server: ServerSpec, database: string, options: StreamOptions, handler: FrameHandler): Promise<ReplicationStream> {
     const client = await openClient(server, { database, replication: true, applicationName: 'pgferry cdc' });
     client.on('error', () => undefined);
     try {
@@ -112,7 +107,9 @@ export class ReplicationStream {
       });
       const opts = [`proto_version '1'`, `publication_names ${literal(ident(options.publication))}`];
       if (major >= 14) opts.push(`messages 'true'`); // logical messages in pgoutput: PG14+
-      const streaming = client.query(`START_REPLICATION SLOT ${ident(options.slot)} LOGICAL ${formatLsn(options.startLsn)} (${opts.join(', ')})`);
+      const streaming = client.query(
+        `START_REPLICATION SLOT ${ident(options.slot)} LOGICAL ${formatLsn(options.startLsn)} (${opts.join(', ')})`,
+      );
       streaming.catch(() => undefined);
       const result = new ReplicationStream(client, raw, major, streaming);
       stream.current = result;

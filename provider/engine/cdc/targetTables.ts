@@ -16,10 +16,14 @@ export async function resolveTargetTable(target: pg.Client, relation: Relation):
     [relation.schema, relation.name],
   );
   if (rel.length === 0) {
-    throw new PgferryError('CDC_TABLE_MISSING', `table ${qualified(relation.schema, relation.name)} is streamed from the source but does not exist on the target`, {
-      category: 'target',
-      fix: 'tables created on the source after the migration started are not migrated: restart the migration',
-    });
+    throw new PgferryError(
+      'CDC_TABLE_MISSING',
+      `table ${qualified(relation.schema, relation.name)} is streamed from the source but does not exist on the target`,
+      {
+        category: 'target',
+        fix: 'tables created on the source after the migration started are not migrated: restart the migration',
+      },
+    );
   }
   const builtins = relation.columns.map((c, i) => (c.typeOid < FIRST_NORMAL_OID || !relation.typeNames[i] ? i : -1)).filter((i) => i >= 0);
   const { rows: names } = await target.query<{ i: number; t: string }>(
@@ -44,7 +48,13 @@ export async function resolveTargetTable(target: pg.Client, relation: Relation):
       const named = relation.typeNames[i];
       const cast = named && c.typeOid >= FIRST_NORMAL_OID ? qualified(named.schema, named.name) : casts.get(i);
       if (!cast) throw new Error(`no type name for column "${c.name}" (type oid ${c.typeOid})`);
-      return { name: c.name, cast, isKey: c.isKey, compareAsText: TEXT_COMPARED_TYPES.has(c.typeOid), identityAlways: identityAlways.has(c.name) };
+      return {
+        name: c.name,
+        cast,
+        isKey: c.isKey,
+        compareAsText: TEXT_COMPARED_TYPES.has(c.typeOid),
+        identityAlways: identityAlways.has(c.name),
+      };
     }),
   };
 }
@@ -90,7 +100,11 @@ export async function sourceColumnDefinitions(
  * the source catalog's own SQL (format_type / pg_get_expr output), not user input; names are quoted.
  * A constant default gives existing target rows the value the source's existing rows have.
  */
-export function addColumnSql(schema: string, table: string, column: { name: string; type: string; defaultExpr: string | null; notNull: boolean }): string {
+export function addColumnSql(
+  schema: string,
+  table: string,
+  column: { name: string; type: string; defaultExpr: string | null; notNull: boolean },
+): string {
   const def = column.defaultExpr ? ` DEFAULT ${column.defaultExpr}` : '';
   const notNull = column.notNull ? ' NOT NULL' : '';
   return `ALTER TABLE ${qualified(schema, table)} ADD COLUMN IF NOT EXISTS ${ident(column.name)} ${column.type}${def}${notNull}`;

@@ -80,11 +80,7 @@ export async function openClient(server: ServerSpec, options: OpenOptions = {}):
 }
 
 /** Runs `fn` with a fresh client and always closes it. */
-export async function withClient<T>(
-  server: ServerSpec,
-  options: OpenOptions,
-  fn: (client: pg.Client) => Promise<T>,
-): Promise<T> {
+export async function withClient<T>(server: ServerSpec, options: OpenOptions, fn: (client: pg.Client) => Promise<T>): Promise<T> {
   const client = await openClient(server, options);
   client.on('error', () => undefined); // a dropped connection surfaces on the next query
   try {

@@ -1,6 +1,15 @@
 // Shaping control-catalog rows into the MigrationStatus that `show`, the CLI and Pulumi read:
 // the rows come from ControlStore, this is pure.
-import type { DatabaseDetails, DatabaseState, MigrationState, MigrationStatus, MigrationSubState, RunnerInfo, ValidationResult, VerificationReport } from '../model';
+import type {
+  DatabaseDetails,
+  DatabaseState,
+  MigrationState,
+  MigrationStatus,
+  MigrationSubState,
+  RunnerInfo,
+  ValidationResult,
+  VerificationReport,
+} from '../model';
 import { ident } from '../connect/quote';
 import { CONTROL_SCHEMA } from '../names';
 
@@ -66,7 +75,6 @@ export interface DatabaseRow {
 
 const iso = (d: Date | null | undefined): string | undefined => (d ? d.toISOString() : undefined);
 const num = (v: string | number | null | undefined): number => (v === null || v === undefined ? 0 : Number(v));
-
 
 export function shapeStatus(row: MigrationRow, dbs: readonly DatabaseRow[], nowMs: number): MigrationStatus {
   const databases: DatabaseDetails[] = dbs.map((d) => ({

@@ -5,14 +5,21 @@ import { openClient } from '../connect/client';
 import { ident } from '../connect/quote';
 import { isRetryable } from '../connect/sqlstate';
 import { PgferryError } from '../errors';
-import type { DatabaseState, MigrationState, MigrationStatus, MigrationSubState, TableProgress, ValidationResult, VerificationReport } from '../model';
+import type {
+  DatabaseState,
+  MigrationState,
+  MigrationStatus,
+  MigrationSubState,
+  TableProgress,
+  ValidationResult,
+  VerificationReport,
+} from '../model';
 import { CONTROL_INSTALL_LOCK, CONTROL_SCHEMA, leaseKey } from '../names';
 import type { ServerSpec } from '../spec/schema';
 import { CONTROL_MIGRATIONS } from './migrations';
 import { SELECT_DATABASES, shapeStatus, type DatabaseRow, type MigrationRow } from './status';
 
 const S = ident(CONTROL_SCHEMA);
-
 
 export type TableState = 'Queued' | 'Loading' | 'Completed' | 'Errored';
 
@@ -123,11 +130,15 @@ export class ControlStore {
       this.installed = true;
     } catch (error) {
       await client.query('ROLLBACK').catch(() => undefined);
-      throw new PgferryError('CONTROL_INSTALL', `cannot install the control catalog (schema ${CONTROL_SCHEMA}) in database "${this.target.maintenanceDatabase}" on the target: ${(error as Error).message}`, {
-        category: 'target',
-        fix: 'grant the target user CREATE on that database, or choose another target maintenanceDatabase',
-        cause: error,
-      });
+      throw new PgferryError(
+        'CONTROL_INSTALL',
+        `cannot install the control catalog (schema ${CONTROL_SCHEMA}) in database "${this.target.maintenanceDatabase}" on the target: ${(error as Error).message}`,
+        {
+          category: 'target',
+          fix: 'grant the target user CREATE on that database, or choose another target maintenanceDatabase',
+          cause: error,
+        },
+      );
     }
   }
 
@@ -163,10 +174,11 @@ export class ControlStore {
         });
       }
       for (const [i, database] of args.databases.entries()) {
-        await client.query(
-          `INSERT INTO ${S}.migration_database (migration, database, ordinal) VALUES ($1, $2, $3)`,
-          [args.name, database, i],
-        );
+        await client.query(`INSERT INTO ${S}.migration_database (migration, database, ordinal) VALUES ($1, $2, $3)`, [
+          args.name,
+          database,
+          i,
+        ]);
       }
       await client.query('COMMIT');
     } catch (error) {
@@ -191,15 +203,25 @@ export class ControlStore {
   }
 
   async setVersions(name: string, sourceVersion: string, targetVersion: string): Promise<void> {
-    await this.query(`UPDATE ${S}.migration SET source_version = $2, target_version = $3 WHERE name = $1`, [name, sourceVersion, targetVersion]);
+    await this.query(`UPDATE ${S}.migration SET source_version = $2, target_version = $3 WHERE name = $1`, [
+      name,
+      sourceVersion,
+      targetVersion,
+    ]);
   }
 
   async setValidation(name: string, results: readonly ValidationResult[]): Promise<void> {
-    await this.query(`UPDATE ${S}.migration SET validation = $2::jsonb, updated_at = now() WHERE name = $1`, [name, JSON.stringify(results)]);
+    await this.query(`UPDATE ${S}.migration SET validation = $2::jsonb, updated_at = now() WHERE name = $1`, [
+      name,
+      JSON.stringify(results),
+    ]);
   }
 
   async setVerification(name: string, report: VerificationReport): Promise<void> {
-    await this.query(`UPDATE ${S}.migration SET verification = $2::jsonb, updated_at = now() WHERE name = $1`, [name, JSON.stringify(report)]);
+    await this.query(`UPDATE ${S}.migration SET verification = $2::jsonb, updated_at = now() WHERE name = $1`, [
+      name,
+      JSON.stringify(report),
+    ]);
   }
 
   async setDowntime(name: string, seconds: number): Promise<void> {

@@ -57,7 +57,14 @@ async function planJobs(args: CopyTablesArgs, probe: pg.Client): Promise<CopyJob
       const { rows } = await probe.query<{ lo: string | null; hi: string | null }>(splitKeyBounds(table.sql, key));
       const lo = rows[0]?.lo;
       const hi = rows[0]?.hi;
-      jobs.push(...jobsForTable(table, lo === null || hi === null || lo === undefined || hi === undefined ? ['TRUE'] : integerRangeWheres(key, BigInt(lo), BigInt(hi), parts)));
+      jobs.push(
+        ...jobsForTable(
+          table,
+          lo === null || hi === null || lo === undefined || hi === undefined
+            ? ['TRUE']
+            : integerRangeWheres(key, BigInt(lo), BigInt(hi), parts),
+        ),
+      );
     } else {
       // Block count now bounds every tuple our snapshot can see; the last range is open-ended anyway.
       const { rows } = await probe.query<{ pages: string }>(
@@ -130,7 +137,13 @@ export async function copyTables(args: CopyTablesArgs): Promise<CopyTablesResult
       if (state.started === 0) {
         state.started = Date.now();
         await args.onTableStart?.(job.table, job.part?.count ?? 1);
-        safeEmit(args.onProgress, { kind: 'table-start', database, table: job.table.display, part: job.part?.index, parts: job.part?.count });
+        safeEmit(args.onProgress, {
+          kind: 'table-start',
+          database,
+          table: job.table.display,
+          part: job.part?.index,
+          parts: job.part?.count,
+        });
       }
       let jobBytes = 0;
       let reported = 0;
@@ -144,7 +157,13 @@ export async function copyTables(args: CopyTablesArgs): Promise<CopyTablesResult
           state.inFlight += n;
           if (jobBytes - reported >= PROGRESS_BYTES) {
             reported = jobBytes;
-            safeEmit(args.onProgress, { kind: 'table-progress', database, table: job.table.display, rows: state.rows, bytes: state.bytes + state.inFlight });
+            safeEmit(args.onProgress, {
+              kind: 'table-progress',
+              database,
+              table: job.table.display,
+              rows: state.rows,
+              bytes: state.bytes + state.inFlight,
+            });
           }
         },
       });
@@ -167,7 +186,14 @@ export async function copyTables(args: CopyTablesArgs): Promise<CopyTablesResult
       state.parts -= 1;
       if (state.parts === 0) {
         const seconds = (Date.now() - state.started) / 1000;
-        safeEmit(args.onProgress, { kind: 'table-done', database, table: job.table.display, rows: state.rows, bytes: state.bytes, seconds });
+        safeEmit(args.onProgress, {
+          kind: 'table-done',
+          database,
+          table: job.table.display,
+          rows: state.rows,
+          bytes: state.bytes,
+          seconds,
+        });
         await args.onTableDone?.(job.table, state.rows, state.bytes, seconds);
         const tableIndexes = byTable.get(job.table.oid);
         if (tableIndexes) indexQueue.push(...tableIndexes);

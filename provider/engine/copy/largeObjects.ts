@@ -54,13 +54,16 @@ export async function copyLargeObjects(args: {
       await c.target.query('BEGIN');
       try {
         for (const row of rows) {
-          await c.target.query(
-            `SELECT lo_create($1::oid) WHERE NOT EXISTS (SELECT 1 FROM pg_largeobject_metadata WHERE oid = $1::oid)`,
-            [row.oid],
-          );
+          await c.target.query(`SELECT lo_create($1::oid) WHERE NOT EXISTS (SELECT 1 FROM pg_largeobject_metadata WHERE oid = $1::oid)`, [
+            row.oid,
+          ]);
           const size = Number(row.size);
           for (let offset = 0; offset < size; offset += CHUNK) {
-            const chunk = await c.source.query<{ data: Buffer }>(`SELECT lo_get($1::oid, $2::int8, $3::int4) AS data`, [row.oid, offset, CHUNK]);
+            const chunk = await c.source.query<{ data: Buffer }>(`SELECT lo_get($1::oid, $2::int8, $3::int4) AS data`, [
+              row.oid,
+              offset,
+              CHUNK,
+            ]);
             await c.target.query(`SELECT lo_put($1::oid, $2::int8, $3::bytea)`, [row.oid, offset, chunk.rows[0]!.data]);
             bytes += chunk.rows[0]!.data.length;
           }

@@ -23,8 +23,9 @@ export async function readSequenceValues(source: pg.Client, sequences: readonly 
 export async function writeSequenceValues(target: pg.Client, values: readonly SequenceValue[]): Promise<void> {
   if (values.length === 0) return;
   // One round trip: setval by regclass text, values as parameters.
-  await target.query(
-    `SELECT pg_catalog.setval(s::regclass, v::int8, c) FROM unnest($1::text[], $2::text[], $3::bool[]) AS u(s, v, c)`,
-    [values.map((v) => v.sequence.sql), values.map((v) => v.lastValue), values.map((v) => v.isCalled)],
-  );
+  await target.query(`SELECT pg_catalog.setval(s::regclass, v::int8, c) FROM unnest($1::text[], $2::text[], $3::bool[]) AS u(s, v, c)`, [
+    values.map((v) => v.sequence.sql),
+    values.map((v) => v.lastValue),
+    values.map((v) => v.isCalled),
+  ]);
 }

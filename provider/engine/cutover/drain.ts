@@ -8,7 +8,12 @@ export async function applierResult(run: MigrationRun, stream: OnlineStream): Pr
   run.signal.addEventListener('abort', onAbort, { once: true });
   try {
     const end = await stream.done;
-    if (end !== 'cutover') throw run.signal.aborted ? canceledError() : new PgferryError('CUTOVER_INTERRUPTED', `database "${stream.database}": streaming stopped before the cutover point`, { category: 'internal' });
+    if (end !== 'cutover')
+      throw run.signal.aborted
+        ? canceledError()
+        : new PgferryError('CUTOVER_INTERRUPTED', `database "${stream.database}": streaming stopped before the cutover point`, {
+            category: 'internal',
+          });
   } finally {
     run.signal.removeEventListener('abort', onAbort);
   }

@@ -58,17 +58,28 @@ export async function cutover(run: MigrationRun, streams: OnlineStream[]): Promi
     run.onProgress({ kind: 'info', message: `cutover: ${count} sequence value(s) copied`, database: s.database });
   }
   if (spec.verify) {
-    const report = await verifyDatabases(spec, { signal: run.signal, onProgress: run.onProgress, databases: streams.map((s) => s.database) });
+    const report = await verifyDatabases(spec, {
+      signal: run.signal,
+      onProgress: run.onProgress,
+      databases: streams.map((s) => s.database),
+    });
     await store.setVerification(name, report);
     if (!report.ok) {
       const message = `cutover stopped: verification failed: ${report.firstMismatch}; streaming resumed, request the cutover again once the cause is fixed (writes still running on the source?)`;
       await store.recordEvent(name, 'error', message);
       for (const [i, s] of streams.entries()) {
         const stats = s.applier.stats();
-        const base = { inserts: s.base.inserts + stats.inserts, updates: s.base.updates + stats.updates, deletes: s.base.deletes + stats.deletes };
+        const base = {
+          inserts: s.base.inserts + stats.inserts,
+          updates: s.base.updates + stats.updates,
+          deletes: s.base.deletes + stats.deletes,
+        };
         streams[i] = startStream(run, s.database, undefined, base);
       }
-      await store.query(`UPDATE ${ident(CONTROL_SCHEMA)}.migration SET cutover_requested_at = NULL, message = $2 WHERE name = $1`, [name, message]);
+      await store.query(`UPDATE ${ident(CONTROL_SCHEMA)}.migration SET cutover_requested_at = NULL, message = $2 WHERE name = $1`, [
+        name,
+        message,
+      ]);
       return false;
     }
   }
@@ -76,7 +87,8 @@ export async function cutover(run: MigrationRun, streams: OnlineStream[]): Promi
     // Everything is applied and verified, nothing streams again: triggers silenced for streaming
     // may fire again, as on the source (after verification: a stopped cutover resumes streaming).
     const restored = await restoreTriggers(run, s.database);
-    if (restored > 0) run.onProgress({ kind: 'info', message: `cutover: ${restored} trigger(s) set back as on the source`, database: s.database });
+    if (restored > 0)
+      run.onProgress({ kind: 'info', message: `cutover: ${restored} trigger(s) set back as on the source`, database: s.database });
     await dropSlotAndPublication(spec.source, s.database, s.slot, s.publication);
     await withClient(spec.target, { database: s.database, applicationName: 'pgferry cutover' }, (client) =>
       dropProgress(client, { origin: s.origin, migration: name, database: s.database }),

@@ -45,10 +45,14 @@ export async function spawnRunner(spec: MigrationSpec, reason: 'create' | 'resum
         throw new PgferryError('RUNNER_START', `the runner for "${name}" exited with code ${exitCode}: ${tail}`, { category: 'internal' });
       }
       if (Date.now() > deadline) {
-        throw new PgferryError('RUNNER_START', `the runner for "${name}" did not take its lease within ${Math.round((options.timeoutMs ?? 60_000) / 1000)} s`, {
-          category: 'internal',
-          fix: `see ${logFile}`,
-        });
+        throw new PgferryError(
+          'RUNNER_START',
+          `the runner for "${name}" did not take its lease within ${Math.round((options.timeoutMs ?? 60_000) / 1000)} s`,
+          {
+            category: 'internal',
+            fix: `see ${logFile}`,
+          },
+        );
       }
       await new Promise((r) => setTimeout(r, 200));
     }

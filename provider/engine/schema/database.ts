@@ -39,7 +39,12 @@ export async function createTargetDatabase(
     throw new PgferryError(
       'TARGET_DATABASE_CREATE',
       `cannot create database "${props.name}" on the target with encoding ${props.encoding} and locale ${props.collate}/${props.ctype}: ${(error as Error).message}`,
-      { category: 'target', field: `database "${props.name}"`, fix: 'install the locale on the target, or recreate the source database with a locale the target has', cause: error },
+      {
+        category: 'target',
+        field: `database "${props.name}"`,
+        fix: 'install the locale on the target, or recreate the source database with a locale the target has',
+        cause: error,
+      },
     );
   }
   try {

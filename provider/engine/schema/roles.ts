@@ -78,7 +78,10 @@ async function readRoles(source: pg.Client): Promise<SourceRole[]> {
 }
 
 /** CREATE ROLE text for one role, with what was stripped (pure). */
-export function createRoleStatement(role: SourceRole, grantable: { createRole: boolean; createDb: boolean }): {
+export function createRoleStatement(
+  role: SourceRole,
+  grantable: { createRole: boolean; createDb: boolean },
+): {
   sql: string;
   stripped: string[];
 } {
@@ -108,7 +111,9 @@ export async function migrateRoles(source: pg.Client, target: pg.Client): Promis
   );
   const grantable = { createRole: me[0]!.super || me[0]!.createrole, createDb: me[0]!.super || me[0]!.createdb };
   const managed = !me[0]!.super;
-  const targetMajor = Math.floor(Number((await target.query<{ v: string }>(`SELECT current_setting('server_version_num') AS v`)).rows[0]!.v) / 10000);
+  const targetMajor = Math.floor(
+    Number((await target.query<{ v: string }>(`SELECT current_setting('server_version_num') AS v`)).rows[0]!.v) / 10000,
+  );
   if (managed && targetMajor >= 16) {
     // A non-superuser may give objects only to roles it can SET ROLE to. From PostgreSQL 16 the
     // creator of a role gets ADMIN on it but not SET: ask for SET and INHERIT too, so pg_restore's
@@ -136,7 +141,8 @@ export async function migrateRoles(source: pg.Client, target: pg.Client): Promis
         await target.query(`GRANT ${ident(role.name)} TO CURRENT_USER`).catch(() => undefined);
       }
       if (statement.stripped.length > 0) stripped.push(`role "${role.name}": ${statement.stripped.join(', ')} not granted on the target`);
-      if (role.canLogin && !role.passwordHash) stripped.push(`role "${role.name}": created without a password (source password hashes are not readable)`);
+      if (role.canLogin && !role.passwordHash)
+        stripped.push(`role "${role.name}": created without a password (source password hashes are not readable)`);
       for (const setting of role.settings ?? []) {
         try {
           await target.query(settingStatement(`ALTER ROLE ${ident(role.name)}`, setting));

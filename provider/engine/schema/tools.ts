@@ -84,9 +84,7 @@ interface Found {
 async function inspectDir(binDir: string): Promise<Found | undefined> {
   const present = await Promise.all(PG_TOOL_NAMES.map((t) => isExecutable(path.join(binDir, t))));
   if (!present.some(Boolean)) return undefined;
-  const versions = await Promise.all(
-    PG_TOOL_NAMES.map(async (t, i) => (present[i] ? toolVersion(path.join(binDir, t)) : undefined)),
-  );
+  const versions = await Promise.all(PG_TOOL_NAMES.map(async (t, i) => (present[i] ? toolVersion(path.join(binDir, t)) : undefined)));
   return { binDir, versions: { pg_dump: versions[0], pg_restore: versions[1], pg_dumpall: versions[2] } };
 }
 
@@ -132,6 +130,10 @@ export async function resolvePgTools(spec: MigrationSpec, sourceMajor: number): 
   throw new PgferryError(
     'PG_TOOLS_TOO_OLD',
     `the source is PostgreSQL ${sourceMajor} but the client tools found are older: ${complete.map(describe).join('; ')}`,
-    { category: 'validation', field: 'pgBinDir', fix: `${installHint}, or set pgBinDir to a directory with pg_dump ${sourceMajor} or newer` },
+    {
+      category: 'validation',
+      field: 'pgBinDir',
+      fix: `${installHint}, or set pgBinDir to a directory with pg_dump ${sourceMajor} or newer`,
+    },
   );
 }

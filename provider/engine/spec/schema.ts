@@ -27,10 +27,7 @@ const portSchema = z
   .min(1, 'must be from 1 to 65535')
   .max(65535, 'must be from 1 to 65535');
 
-const userSchema = z
-  .string({ error: 'must be a role name' })
-  .min(1, 'must not be empty')
-  .max(63, 'must be at most 63 characters');
+const userSchema = z.string({ error: 'must be a role name' }).min(1, 'must not be empty').max(63, 'must be at most 63 characters');
 
 export const serverSpecSchema = z
   .object({
@@ -69,14 +66,9 @@ export const migrationSpecSchema = z
       .min(1, 'must name at least one database')
       .max(50, 'must name at most 50 databases')
       .refine((dbs) => new Set(dbs).size === dbs.length, 'must not name a database twice')
-      .refine(
-        (dbs) => !dbs.some((d) => ['template0', 'template1'].includes(d)),
-        'must not include template0 or template1',
-      ),
+      .refine((dbs) => !dbs.some((d) => ['template0', 'template1'].includes(d)), 'must not include template0 or template1'),
     mode: z.enum(MIGRATION_MODES, { error: 'must be Offline or Online' }).default('Offline'),
-    option: z
-      .enum(MIGRATION_OPTIONS, { error: 'must be Validate, Migrate or ValidateAndMigrate' })
-      .default('ValidateAndMigrate'),
+    option: z.enum(MIGRATION_OPTIONS, { error: 'must be Validate, Migrate or ValidateAndMigrate' }).default('ValidateAndMigrate'),
     overwriteDbsInTarget: z.boolean({ error: 'must be true or false' }).default(false),
     /** Migrate the source's roles (attributes a managed target refuses are stripped). */
     migrateRoles: z.boolean({ error: 'must be true or false' }).default(true),
@@ -87,7 +79,11 @@ export const migrationSpecSchema = z
     /** Parallel index and constraint builds. */
     indexJobs: z.number().int().min(1, 'must be from 1 to 64').max(64, 'must be from 1 to 64').default(defaultJobs),
     /** Tables larger than this many bytes are split into ranges copied by several jobs; 0 disables. */
-    splitTablesLargerThan: z.number().int().min(0, 'must be 0 or more bytes').default(256 * 1024 * 1024),
+    splitTablesLargerThan: z
+      .number()
+      .int()
+      .min(0, 'must be 0 or more bytes')
+      .default(256 * 1024 * 1024),
     /** Upper bound on parts per split table. */
     splitMaxParts: z.number().int().min(2, 'must be from 2 to 256').max(256, 'must be from 2 to 256').default(16),
     /** Directory with pg_dump, pg_restore (and pg_dumpall) of a major version ≥ the source's. */
@@ -95,7 +91,11 @@ export const migrationSpecSchema = z
     /** Run the final verification (row counts and checksums). */
     verify: z.boolean({ error: 'must be true or false' }).default(true),
     /** Online: warn when the slot retains more WAL than this many bytes on the source. */
-    slotRetainedWarnBytes: z.number().int().min(0).default(1024 * 1024 * 1024),
+    slotRetainedWarnBytes: z
+      .number()
+      .int()
+      .min(0)
+      .default(1024 * 1024 * 1024),
   })
   .strict()
   .superRefine((spec, ctx) => {

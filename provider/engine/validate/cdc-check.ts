@@ -31,7 +31,11 @@ function describe(t: CdcTable): string {
 }
 
 /** Pure: the per-table results of an online migration. */
-export function checkCdcTables(tables: readonly CdcTable[], database: string, spec: Pick<MigrationSpec, 'allowReplicaIdentityFull'>): ValidationResult[] {
+export function checkCdcTables(
+  tables: readonly CdcTable[],
+  database: string,
+  spec: Pick<MigrationSpec, 'allowReplicaIdentityFull'>,
+): ValidationResult[] {
   const type = CHECK_TYPES.cdcTable;
   const scope = { database };
   return tables.map((t) => {

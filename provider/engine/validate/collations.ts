@@ -71,11 +71,7 @@ export async function readTargetCollations(client: pg.Client): Promise<TargetCol
   };
 }
 
-export async function checkCollations(
-  client: pg.Client,
-  database: string,
-  target: TargetCollations,
-): Promise<ValidationResult[]> {
+export async function checkCollations(client: pg.Client, database: string, target: TargetCollations): Promise<ValidationResult[]> {
   const type = CHECK_TYPES.collations;
   const scope = { database };
   const results: ValidationResult[] = [];
@@ -107,7 +103,9 @@ export async function checkCollations(
     );
   }
 
-  const columns = (await client.query<{ schema: string; name: string; user_defined: boolean; example_column: string }>(SOURCE_COLUMN_COLLATIONS_SQL)).rows;
+  const columns = (
+    await client.query<{ schema: string; name: string; user_defined: boolean; example_column: string }>(SOURCE_COLUMN_COLLATIONS_SQL)
+  ).rows;
   for (const col of columns) {
     // User-defined collations are created by the schema copy; their locale is checked below.
     if (col.user_defined || target.names.has(`${col.schema}.${col.name}`)) continue;
@@ -122,7 +120,9 @@ export async function checkCollations(
     );
   }
 
-  const userCollations = (await client.query<{ schema: string; name: string; provider: string; locale: string }>(SOURCE_USER_COLLATIONS_SQL)).rows;
+  const userCollations = (
+    await client.query<{ schema: string; name: string; provider: string; locale: string }>(SOURCE_USER_COLLATIONS_SQL)
+  ).rows;
   for (const coll of userCollations) {
     const name = qualified(coll.schema, coll.name);
     const missing = coll.provider === 'i' ? !target.icu : coll.provider === 'c' && !localeKnown(target, coll.locale);
@@ -132,7 +132,9 @@ export async function checkCollations(
           CODES.COLUMN_COLLATION_MISSING,
           type,
           `user-defined collation ${name} needs ${coll.provider === 'i' ? 'ICU' : `locale "${coll.locale}"`}, which the target does not have`,
-          coll.provider === 'i' ? 'use a target server built with ICU support' : `install locale "${coll.locale}" on the target's OS, or drop ${name} on the source`,
+          coll.provider === 'i'
+            ? 'use a target server built with ICU support'
+            : `install locale "${coll.locale}" on the target's OS, or drop ${name} on the source`,
           scope,
         ),
       );

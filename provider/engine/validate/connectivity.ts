@@ -23,11 +23,7 @@ export interface ConnectOutcome {
 }
 
 /** Sorts a connection error into the check's codes. Pure: unit-testable without a server. */
-export function classifyConnectError(
-  role: ServerRole,
-  server: ServerSpec,
-  error: unknown,
-): ValidationResult {
+export function classifyConnectError(role: ServerRole, server: ServerSpec, error: unknown): ValidationResult {
   const type = CHECK_TYPES.connectivity;
   const scope = { server: role };
   const who = `${role} ${server.host}:${server.port} as user "${server.user}"`;

@@ -43,13 +43,25 @@ async function guarded(
   } catch (error) {
     if (isPgferryError(error) && error.category === 'canceled') throw error;
     results.push(
-      failed(CODES.CHECK_ERROR, type, `could not check ${what}: ${errorMessage(error)}`, 'fix the error above (often a permission on a catalog view), then validate again', database === undefined ? {} : { database }),
+      failed(
+        CODES.CHECK_ERROR,
+        type,
+        `could not check ${what}: ${errorMessage(error)}`,
+        'fix the error above (often a permission on a catalog view), then validate again',
+        database === undefined ? {} : { database },
+      ),
     );
   }
 }
 
 function skipped(role: 'source' | 'target', what: string): ValidationResult {
-  return warning(CODES.CHECKS_SKIPPED, CHECK_TYPES.connectivity, `the ${role} could not be reached: ${what} not checked`, `fix the ${role} connection above, then validate again`, { server: role });
+  return warning(
+    CODES.CHECKS_SKIPPED,
+    CHECK_TYPES.connectivity,
+    `the ${role} could not be reached: ${what} not checked`,
+    `fix the ${role} connection above, then validate again`,
+    { server: role },
+  );
 }
 
 /** Validates a migration without changing either server. Results are in a stable order. */
@@ -81,14 +93,22 @@ export async function runValidation(spec: MigrationSpec, options: ValidationOpti
           dbClients.set(name, await openReadOnly(source.spec, name));
         } catch (error) {
           results.push(
-            failed(CODES.SOURCE_DATABASE_NOT_CONNECTABLE, CHECK_TYPES.databases, `cannot connect to database ${ident(name)} on the source: ${errorMessage(error)}`, `on the source: GRANT CONNECT ON DATABASE ${ident(name)} TO ${ident(source.info.user)}, and allow it in pg_hba.conf`, { database: name, server: 'source' }),
+            failed(
+              CODES.SOURCE_DATABASE_NOT_CONNECTABLE,
+              CHECK_TYPES.databases,
+              `cannot connect to database ${ident(name)} on the source: ${errorMessage(error)}`,
+              `on the source: GRANT CONNECT ON DATABASE ${ident(name)} TO ${ident(source.info.user)}, and allow it in pg_hba.conf`,
+              { database: name, server: 'source' },
+            ),
           );
         }
       }
     }
     if (target) {
       await guarded(results, CHECK_TYPES.databases, 'the target databases', undefined, () => checkTargetDatabases(target, spec));
-      await guarded(results, CHECK_TYPES.privileges, 'the target user', undefined, () => checkTargetPrivileges(target.client, target.info, spec));
+      await guarded(results, CHECK_TYPES.privileges, 'the target user', undefined, () =>
+        checkTargetPrivileges(target.client, target.info, spec),
+      );
     }
     check();
 
@@ -108,7 +128,9 @@ export async function runValidation(spec: MigrationSpec, options: ValidationOpti
     }
     if (source && spec.mode === 'Online') {
       check();
-      await guarded(results, CHECK_TYPES.serverParameters, 'the online prerequisites', undefined, () => checkOnlineSource(source, spec, [...dbClients.keys()]));
+      await guarded(results, CHECK_TYPES.serverParameters, 'the online prerequisites', undefined, () =>
+        checkOnlineSource(source, spec, [...dbClients.keys()]),
+      );
       for (const [database, client] of dbClients) {
         check();
         await guarded(results, CHECK_TYPES.cdcTable, `tables of ${ident(database)} for CDC`, database, async () =>
@@ -143,8 +165,14 @@ async function checkAgainstTarget(
   };
   for (const [database, client] of dbClients) {
     if (signal?.aborted) throw canceledError();
-    await guarded(results, CHECK_TYPES.schema, `the schema of ${ident(database)}`, database, () => checkSchema(client, database, source.info.major));
-    await guarded(results, CHECK_TYPES.collations, `the collations of ${ident(database)}`, database, () => checkCollations(client, database, targetCollations));
-    await guarded(results, CHECK_TYPES.schema, `managed-target restrictions in ${ident(database)}`, database, () => checkManagedBlockers(client, database, managed));
+    await guarded(results, CHECK_TYPES.schema, `the schema of ${ident(database)}`, database, () =>
+      checkSchema(client, database, source.info.major),
+    );
+    await guarded(results, CHECK_TYPES.collations, `the collations of ${ident(database)}`, database, () =>
+      checkCollations(client, database, targetCollations),
+    );
+    await guarded(results, CHECK_TYPES.schema, `managed-target restrictions in ${ident(database)}`, database, () =>
+      checkManagedBlockers(client, database, managed),
+    );
   }
 }

@@ -83,16 +83,19 @@ export interface ManagedContext {
 
 const OR_SUPERUSER = 'or migrate with a superuser target user';
 
-export async function checkManagedBlockers(
-  client: pg.Client,
-  database: string,
-  ctx: ManagedContext,
-): Promise<ValidationResult[]> {
+export async function checkManagedBlockers(client: pg.Client, database: string, ctx: ManagedContext): Promise<ValidationResult[]> {
   const type = CHECK_TYPES.schema;
   const scope = { database };
   const db = ident(database);
   if (ctx.targetIsSuperuser) {
-    return [succeeded(CODES.MANAGED_TARGET, type, `the target user "${ctx.targetUser}" is a superuser: no managed-target restrictions apply to ${db}`, scope)];
+    return [
+      succeeded(
+        CODES.MANAGED_TARGET,
+        type,
+        `the target user "${ctx.targetUser}" is a superuser: no managed-target restrictions apply to ${db}`,
+        scope,
+      ),
+    ];
   }
   const results: ValidationResult[] = [];
   const triggers = await client.query<{ name: string; event: string; function: string }>(EVENT_TRIGGERS_SQL);
@@ -136,7 +139,8 @@ export async function checkManagedBlockers(
   }
   const byOwner = new Map<string, string[]>();
   // Objects the target user itself will own are fine.
-  for (const o of owned.rows.filter((r) => r.owner !== ctx.targetUser)) byOwner.set(o.owner, [...(byOwner.get(o.owner) ?? []), `${o.kind} ${o.name}`]);
+  for (const o of owned.rows.filter((r) => r.owner !== ctx.targetUser))
+    byOwner.set(o.owner, [...(byOwner.get(o.owner) ?? []), `${o.kind} ${o.name}`]);
   for (const [owner, objects] of byOwner) {
     const reassign = `on the source, in ${db}, give them a non-superuser owner (e.g. ALTER TABLE … OWNER TO app_owner for each)`;
     if (ctx.targetSuperusers.has(owner)) {
@@ -164,7 +168,14 @@ export async function checkManagedBlockers(
     }
   }
   if (results.length === 0) {
-    results.push(succeeded(CODES.MANAGED_TARGET, type, `${db} has no event triggers, untrusted languages, loose C functions or superuser-owned objects`, scope));
+    results.push(
+      succeeded(
+        CODES.MANAGED_TARGET,
+        type,
+        `${db} has no event triggers, untrusted languages, loose C functions or superuser-owned objects`,
+        scope,
+      ),
+    );
   }
   return results;
 }

@@ -121,14 +121,26 @@ export async function checkOnlineSource(
   const database = databases[0];
   if (database === undefined) return results;
   try {
-    const client = await openClient(source.spec, { database, replication: true, applicationName: 'pgferry-validate', connectTimeoutMs: VALIDATION_CONNECT_TIMEOUT_MS });
+    const client = await openClient(source.spec, {
+      database,
+      replication: true,
+      applicationName: 'pgferry-validate',
+      connectTimeoutMs: VALIDATION_CONNECT_TIMEOUT_MS,
+    });
     client.on('error', () => undefined);
     try {
       await client.query('IDENTIFY_SYSTEM');
     } finally {
       await client.end().catch(() => undefined);
     }
-    results.push(succeeded(CODES.REPLICATION_CONNECTION, CHECK_TYPES.replication, `opened a logical replication connection to ${ident(database)} on the source`, { ...scope, database }));
+    results.push(
+      succeeded(
+        CODES.REPLICATION_CONNECTION,
+        CHECK_TYPES.replication,
+        `opened a logical replication connection to ${ident(database)} on the source`,
+        { ...scope, database },
+      ),
+    );
   } catch (error) {
     results.push(
       failed(

@@ -54,6 +54,7 @@ export async function checkSchema(client: pg.Client, database: string, sourceMaj
       ),
     );
   }
-  if (results.length === 0) results.push(succeeded(CODES.SCHEMA, type, `database ${ident(database)} has no tables WITH OIDS and no user-defined casts`, scope));
+  if (results.length === 0)
+    results.push(succeeded(CODES.SCHEMA, type, `database ${ident(database)} has no tables WITH OIDS and no user-defined casts`, scope));
   return results;
 }

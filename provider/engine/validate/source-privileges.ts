@@ -29,7 +29,9 @@ export async function checkSourceTablePrivileges(
 ): Promise<ValidationResult[]> {
   const type = CHECK_TYPES.privileges;
   const scope = { database, server: 'source' as const };
-  const { rows } = await client.query<{ name: string; owner: string; kind: string; can_read: boolean; owns: boolean }>(SOURCE_TABLE_PRIVILEGES_SQL);
+  const { rows } = await client.query<{ name: string; owner: string; kind: string; can_read: boolean; owns: boolean }>(
+    SOURCE_TABLE_PRIVILEGES_SQL,
+  );
   const results: ValidationResult[] = [];
   const unreadable = rows.filter((r) => !r.can_read);
   if (unreadable.length) {
@@ -58,7 +60,14 @@ export async function checkSourceTablePrivileges(
     );
   }
   if (results.length === 0) {
-    results.push(succeeded(CODES.SOURCE_TABLE_PRIVILEGES, type, `source user ${ident(user)} can read${online ? ' and publish' : ''} all ${rows.length} relation(s) in ${ident(database)}`, scope));
+    results.push(
+      succeeded(
+        CODES.SOURCE_TABLE_PRIVILEGES,
+        type,
+        `source user ${ident(user)} can read${online ? ' and publish' : ''} all ${rows.length} relation(s) in ${ident(database)}`,
+        scope,
+      ),
+    );
   }
   return results;
 }

@@ -20,7 +20,13 @@ export async function checkTargetPrivileges(client: pg.Client, info: ServerInfo,
   const results: ValidationResult[] = [];
   if (!info.createdb) {
     results.push(
-      failed(CODES.TARGET_NO_CREATEDB, type, `target user ${user} lacks CREATEDB and cannot create the migrated databases`, `on the target, as an administrator: ALTER ROLE ${user} CREATEDB`, scope),
+      failed(
+        CODES.TARGET_NO_CREATEDB,
+        type,
+        `target user ${user} lacks CREATEDB and cannot create the migrated databases`,
+        `on the target, as an administrator: ALTER ROLE ${user} CREATEDB`,
+        scope,
+      ),
     );
   }
   if (!info.createrole) {
@@ -29,7 +35,13 @@ export async function checkTargetPrivileges(client: pg.Client, info: ServerInfo,
     results.push(
       spec.migrateRoles
         ? failed(CODES.TARGET_NO_CREATEROLE, type, message, `${fix}, or set migrateRoles to false and create the roles yourself`, scope)
-        : warning(CODES.TARGET_NO_CREATEROLE, type, message, `${fix} if the roles owning the migrated objects do not exist on the target`, scope),
+        : warning(
+            CODES.TARGET_NO_CREATEROLE,
+            type,
+            message,
+            `${fix} if the roles owning the migrated objects do not exist on the target`,
+            scope,
+          ),
     );
   }
   const { rows } = await client.query<{ member: boolean }>(AZURE_PG_ADMIN_SQL);
@@ -45,7 +57,14 @@ export async function checkTargetPrivileges(client: pg.Client, info: ServerInfo,
     );
   }
   if (results.length === 0) {
-    results.push(succeeded(CODES.TARGET_PRIVILEGES, type, `target user ${user} has CREATEDB and CREATEROLE${rows.length ? ' and is a member of azure_pg_admin' : ''}`, scope));
+    results.push(
+      succeeded(
+        CODES.TARGET_PRIVILEGES,
+        type,
+        `target user ${user} has CREATEDB and CREATEROLE${rows.length ? ' and is a member of azure_pg_admin' : ''}`,
+        scope,
+      ),
+    );
   }
   return results;
 }

@@ -13,6 +13,11 @@ export async function checkPgTools(spec: MigrationSpec, sourceMajor: number): Pr
     return succeeded(CODES.PG_TOOLS, type, `pg_dump ${tools.version} (major ${tools.major}) in ${tools.binDir}`);
   } catch (error) {
     if (isPgferryError(error)) return failed(error.code, type, error.message, error.fix ?? 'set pgBinDir');
-    return failed(CODES.PG_TOOLS_MISSING, type, `cannot run the PostgreSQL client tools: ${errorMessage(error)}`, 'set pgBinDir to the directory with pg_dump, pg_restore and pg_dumpall');
+    return failed(
+      CODES.PG_TOOLS_MISSING,
+      type,
+      `cannot run the PostgreSQL client tools: ${errorMessage(error)}`,
+      'set pgBinDir to the directory with pg_dump, pg_restore and pg_dumpall',
+    );
   }
 }

@@ -33,9 +33,7 @@ export function checkVersions(source: ServerInfo, target: ServerInfo): Validatio
     );
   }
   if (results.length === 0) {
-    results.push(
-      succeeded(CODES.SERVER_VERSION, type, `source PostgreSQL ${source.version} → target PostgreSQL ${target.version}`),
-    );
+    results.push(succeeded(CODES.SERVER_VERSION, type, `source PostgreSQL ${source.version} → target PostgreSQL ${target.version}`));
   }
   return results;
 }

@@ -20,7 +20,11 @@ export async function loadShop(cluster: Cluster, database: string): Promise<void
 /** Per table: row count and an md5 over the rows in key order. */
 export async function fingerprint(cluster: Cluster, database: string): Promise<Record<string, string>> {
   const out: Record<string, string> = {};
-  for (const [table, key] of [['customers', 'id'], ['orders', 'id'], ['"Odd ""Name"".t"', 'k']] as const) {
+  for (const [table, key] of [
+    ['customers', 'id'],
+    ['orders', 'id'],
+    ['"Odd ""Name"".t"', 'k'],
+  ] as const) {
     const rows = await cluster.query<{ n: number; h: string }>(
       `SELECT count(*)::int AS n, md5(coalesce(string_agg(t::text, '|' ORDER BY ${key}), '')) AS h FROM ${table} t`,
       [],

@@ -23,10 +23,7 @@ export async function loadProgram(programDir: string): Promise<Record<string, un
   mod.paths = (Module as unknown as { _nodeModulePaths(dir: string): string[] })._nodeModulePaths(repoRoot());
   const pgferry = path.resolve(__dirname, '../../../provider');
   const parentRequire = require;
-  mod.require = Object.assign(
-    (id: string) => parentRequire(id === 'pgferry' ? pgferry : id),
-    parentRequire,
-  ) as NodeJS.Require;
+  mod.require = Object.assign((id: string) => parentRequire(id === 'pgferry' ? pgferry : id), parentRequire) as NodeJS.Require;
   (mod as unknown as { _compile(code: string, file: string): void })._compile(outputText, file);
   return mod.exports as Record<string, unknown>;
 }

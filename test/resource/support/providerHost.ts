@@ -157,7 +157,11 @@ export async function startProviderHost(cwd: string, env: NodeJS.ProcessEnv = {}
       req.setOlds(struct(olds));
       req.setNews(struct(news));
       const res = await call<provproto.DiffRequest, provproto.DiffResponse>('diff', req);
-      return record('diff', { changes: res.getChanges(), replaces: res.getReplacesList(), deleteBeforeReplace: res.getDeletebeforereplace() });
+      return record('diff', {
+        changes: res.getChanges(),
+        replaces: res.getReplacesList(),
+        deleteBeforeReplace: res.getDeletebeforereplace(),
+      });
     },
     async create(props, timeoutSeconds = 0) {
       const req = new provproto.CreateRequest();
@@ -214,7 +218,11 @@ export async function startProviderHost(cwd: string, env: NodeJS.ProcessEnv = {}
 
 /** The engine's view of a provider error: message, and a partial failure's id and properties. */
 function decodeError(error: grpc.ServiceError): CallError {
-  const wrapped = new Error(error.details || error.message) as CallError & { code?: number; details?: string; initFailed?: CallError['initFailed'] };
+  const wrapped = new Error(error.details || error.message) as CallError & {
+    code?: number;
+    details?: string;
+    initFailed?: CallError['initFailed'];
+  };
   (wrapped as { code?: number }).code = error.code;
   (wrapped as { details?: string }).details = error.details;
   const bin = error.metadata?.get('grpc-status-details-bin')[0];
