@@ -1,7 +1,5 @@
 // The online benchmark (issue 3): drain rate vs native logical replication, lag under load,
-// cutover downtime and runner memory. Runs only when the online engine is built.
-import { existsSync } from 'node:fs';
-import path from 'node:path';
+// cutover downtime and runner memory.
 import type { Cluster } from '../provider/localpg/cluster';
 
 export interface OnlineResult {
@@ -22,15 +20,7 @@ export interface OnlineOptions {
   readonly log: (line: string) => void;
 }
 
-/** The online engine exists once engine/online is compiled next to this build's engine. */
-export function onlineEngineAvailable(): boolean {
-  return existsSync(path.join(__dirname, '..', 'provider', 'engine', 'online.js'));
-}
-
 export async function runOnlineBench(options: OnlineOptions): Promise<OnlineResult> {
-  if (!onlineEngineAvailable()) {
-    return { skipped: 'online engine not available', figures: {}, lines: ['skipped: online engine not available'] };
-  }
   const { runOnlineScenarios } = await import('./onlineScenarios');
   return runOnlineScenarios(options);
 }

@@ -2,7 +2,7 @@
 // reported as one line naming the config key (`pgferry-lab:server.version`) and what is allowed.
 import * as pulumi from '@pulumi/pulumi';
 import { z } from 'zod';
-import { MIGRATION_MODES, MIGRATION_NAME_PATTERN, MIGRATION_OPTIONS, SSL_MODES } from '../provider/engine/spec/schema';
+import { MIGRATION_MODES, MIGRATION_NAME_PATTERN, MIGRATION_OPTIONS, SSL_MODES } from '../provider/engine/input/migrationSpec';
 import { cidrContains, cidrContainsIp, cidrsOverlap, parseCidr, parseIp, type Cidr } from './cidr';
 
 /** The namespace the lab's keys live under (the `name` in lab-stack/Pulumi.yaml). */

@@ -6,7 +6,7 @@ import { ControlStore } from './control/store';
 import { PgferryError } from './errors';
 import { FINAL_STATES, type MigrationStatus, type ProgressListener, type VerificationReport } from './model';
 import { publicationName, slotName } from './names';
-import { samePublicSpec, type MigrationSpec, type ServerSpec } from './spec/schema';
+import { samePublicSpec, type MigrationSpec, type ServerSpec } from './input/migrationSpec';
 
 export interface RunOptions {
   /** Aborts the migration (graceful: the current unit finishes, state becomes Canceled). */

@@ -2,7 +2,7 @@
 // here imports Pulumi.
 export * from './errors';
 export * from './model';
-export { parseMigrationSpec, zodToInputError, describeIssue } from './spec/parse';
+export { parseMigrationSpec, zodToInputError, describeIssue } from './input/parse';
 export {
   migrationSpecSchema,
   serverSpecSchema,
@@ -19,7 +19,7 @@ export {
   type SslMode,
   type MigrationMode,
   type MigrationOption,
-} from './spec/schema';
+} from './input/migrationSpec';
 export { ControlStore } from './control/store';
 export {
   runMigration,

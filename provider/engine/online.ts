@@ -14,7 +14,7 @@ import { isRetryable } from './connect/sqlstate';
 import { qualified } from './connect/quote';
 import { cutover } from './cutover';
 import { canceledError, errorMessage, PgferryError } from './errors';
-import type { DatabasePhases, MigrationRun } from './run';
+import type { DatabasePhases, MigrationRun } from './migrationRun';
 
 const POLL_MS = 1000;
 

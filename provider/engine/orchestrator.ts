@@ -1,19 +1,20 @@
 // The whole migration on one screen: register, validate, roles, then per database the phases of
-// engine/pipeline.ts (offline) or the online flow, recording state in the control catalog.
+// engine/offlinePhases.ts (offline) or the online flow, recording state in the control catalog.
 import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { RunOptions } from './api';
 import { openClient, serverMajor, withClient } from './connect/client';
 import { ControlStore } from './control/store';
-import { exportSnapshot } from './copy/snapshot';
+import { exportSnapshot } from './connect/snapshot';
 import { canceledError, errorMessage, isPgferryError, PgferryError } from './errors';
 import { safeEmit, type MigrationStatus, type ProgressEvent, type ValidationResult } from './model';
-import { databasePhases } from './pipeline';
-import type { MigrationRun, OnlineModule } from './run';
+import { databasePhases } from './offlinePhases';
+import type { MigrationRun } from './migrationRun';
+import { runOnline } from './online';
 import { migrateRoles } from './schema/roles';
 import { resolvePgTools } from './schema/tools';
-import { publicSpec, type MigrationSpec } from './spec/schema';
+import { publicSpec, type MigrationSpec } from './input/migrationSpec';
 import { runValidation, validationFailed } from './validate';
 import { verifyDatabases } from './verify';
 
@@ -216,9 +217,7 @@ export async function orchestrate(spec: MigrationSpec, options: OrchestrateOptio
 
     await store.setState(name, 'InProgress', 'MigratingData');
     if (spec.mode === 'Online') {
-      // eslint-disable-next-line @typescript-eslint/no-require-imports
-      const online = require('./online') as OnlineModule;
-      await online.runOnline(run, databasePhases);
+      await runOnline(run, databasePhases);
     } else {
       await runOffline(run);
     }

@@ -5,7 +5,7 @@ import { Applier, type ApplierOptions } from '../../provider/engine/cdc/applier'
 import { ensurePublication, createSlotWithSnapshot, type ExportedSlot } from '../../provider/engine/cdc/slot';
 import { ident, literal } from '../../provider/engine/connect/quote';
 import { cutoverMessagePrefix, originName, publicationName, slotName } from '../../provider/engine/names';
-import type { ServerSpec } from '../../provider/engine/spec/schema';
+import type { ServerSpec } from '../../provider/engine/input/migrationSpec';
 import { serverSpec, uniqueName, type Cluster } from '../support';
 
 export interface CdcDb {

@@ -1,7 +1,7 @@
 // Test fixtures that make a local cluster look like a managed server: an Azure-like target with
 // a non-superuser admin (pgadmin ∈ azure_pg_admin) and an azure.extensions allow-list, and a
 // non-superuser replication user on a source.
-import type { ServerSpec } from '../../provider/engine/spec/schema';
+import type { ServerSpec } from '../../provider/engine/input/migrationSpec';
 import { ident, literal } from '../../provider/engine/connect/quote';
 import type { Cluster } from '../../provider/localpg/cluster';
 import { serverSpec } from './servers';

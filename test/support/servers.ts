@@ -1,6 +1,6 @@
 // Server pairs for integration suites, plus ServerSpec helpers for pointing the engine at them.
-import { parseMigrationSpec } from '../../provider/engine/spec/parse';
-import type { MigrationSpec, ServerSpec } from '../../provider/engine/spec/schema';
+import { parseMigrationSpec } from '../../provider/engine/input/parse';
+import type { MigrationSpec, ServerSpec } from '../../provider/engine/input/migrationSpec';
 import { startCluster, type Cluster, type PgMajor } from '../../provider/localpg/cluster';
 
 /** A ServerSpec for a cluster's superuser (sslMode disable: test clusters have no TLS). */

@@ -4,8 +4,8 @@ import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { ValidationResult } from '../../provider/engine/model';
-import { parseMigrationSpec } from '../../provider/engine/spec/parse';
-import type { MigrationSpec, MigrationSpecInput, ServerSpec } from '../../provider/engine/spec/schema';
+import { parseMigrationSpec } from '../../provider/engine/input/parse';
+import type { MigrationSpec, MigrationSpecInput, ServerSpec } from '../../provider/engine/input/migrationSpec';
 import { uniqueName } from '../support';
 
 export function specFor(

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { runValidation } from '../../provider/engine/validate';
-import type { ServerSpec } from '../../provider/engine/spec/schema';
+import type { ServerSpec } from '../../provider/engine/input/migrationSpec';
 import { DEFAULT_ALLOW_LIST, makeManagedTarget, serverSpec, setAllowList, startPair, type ServerPair } from '../support';
 import { assertNoFailures, expectCode, specFor, summary, withCode } from './helpers';
 

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
-import type { ServerSpec } from '../../provider/engine/spec/schema';
-import { checkCdcTables } from '../../provider/engine/validate/cdc-check';
-import { shapeCdcTables, type CdcTableRow } from '../../provider/engine/validate/cdc-report';
+import type { ServerSpec } from '../../provider/engine/input/migrationSpec';
+import { checkCdcTables } from '../../provider/engine/validate/cdcCheck';
+import { shapeCdcTables, type CdcTableRow } from '../../provider/engine/validate/cdcReport';
 import { normalizeLocale } from '../../provider/engine/validate/collations';
 import { classifyConnectError } from '../../provider/engine/validate/connectivity';
 import {

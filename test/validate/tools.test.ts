@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { parseToolVersion, resolvePgTools } from '../../provider/engine/schema/tools';
-import type { MigrationSpec } from '../../provider/engine/spec/schema';
+import type { MigrationSpec } from '../../provider/engine/input/migrationSpec';
 import { stubToolsDir } from './helpers';
 
 const spec = (pgBinDir?: string) => ({ pgBinDir }) as unknown as MigrationSpec;

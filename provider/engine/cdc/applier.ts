@@ -3,7 +3,7 @@
 // and positions the online flow reports.
 import { isRetryable, sqlState } from '../connect/sqlstate';
 import { errorMessage } from '../errors';
-import type { ServerSpec } from '../spec/schema';
+import type { ServerSpec } from '../input/migrationSpec';
 import { runSession, type ApplyState, type SessionConfig, type SessionEnd } from './applySession';
 import { DEFAULT_LIMITS, type PlannerLimits } from './planner';
 

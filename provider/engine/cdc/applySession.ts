@@ -20,16 +20,16 @@ import { openClient } from '../connect/client';
 import { qualified } from '../connect/quote';
 import { isRetryable } from '../connect/sqlstate';
 import { PgferryError } from '../errors';
-import type { ServerSpec } from '../spec/schema';
+import type { ServerSpec } from '../input/migrationSpec';
 import { maxLsn } from './lsn';
 import { ChangeNormalizer, type ChangeEvent, type Relation } from './normalizer';
 import { decodePgoutput } from './pgoutput';
 import { BatchPlanner, type PlannerLimits } from './planner';
-import { openProgress, type Progress, type ProgressKey } from './progress';
+import { openAppliedPosition, type AppliedPosition, type PositionKey } from './appliedPosition';
 import { truncateStatement, type Statement, type TargetTable } from './statements';
 import { RecordQueue } from './recordQueue';
 import { ReplicationStream } from './stream';
-import { TargetPipeline } from './targetPipeline';
+import { StatementPipeline } from './statementPipeline';
 import { addColumnSql, compareColumns, resolveTargetTable, sourceColumnDefinitions } from './targetTables';
 
 export interface SessionConfig {
@@ -38,7 +38,7 @@ export interface SessionConfig {
   readonly database: string;
   readonly slot: string;
   readonly publication: string;
-  readonly progressKey: ProgressKey;
+  readonly progressKey: PositionKey;
   readonly cutoverPrefix: string;
   /** Use the progress table even where origins are permitted. */
   readonly preferProgressTable: boolean;
@@ -145,7 +145,7 @@ export async function runSession(config: SessionConfig, state: ApplyState, isSto
   let release: (() => Promise<void>) | undefined;
   try {
     const replicaRole = await prepareTarget(target, state);
-    const progress: Progress = await openProgress(target, config.progressKey, config.preferProgressTable);
+    const progress: AppliedPosition = await openAppliedPosition(target, config.progressKey, config.preferProgressTable);
     state.progressMode = progress.mode;
     const recorded = await progress.read();
     const startLsn = recorded > 0n ? recorded : config.initialLsn;
@@ -202,7 +202,7 @@ export async function runSession(config: SessionConfig, state: ApplyState, isSto
     let lastCommitMs = 0;
     let markerSeen = false;
 
-    const pipeline = new TargetPipeline(target, MAX_IN_FLIGHT);
+    const pipeline = new StatementPipeline(target, MAX_IN_FLIGHT);
     release = async () => {
       await pipeline.idle().catch(() => undefined);
       await progress.disarm();

@@ -1,7 +1,7 @@
 // One database's change stream inside an online migration: its applier, started or restarted
 // with the migration's derived names, and the counters carried over from earlier appliers.
 import { cutoverMessagePrefix, originName, publicationName, slotName } from '../names';
-import type { MigrationRun } from '../run';
+import type { MigrationRun } from '../migrationRun';
 import { Applier } from './applier';
 import type { SessionEnd } from './applySession';
 

@@ -6,7 +6,7 @@ import { openClient, serverMajor, withClient } from '../connect/client';
 import { ident } from '../connect/quote';
 import { INSUFFICIENT_PRIVILEGE, sqlState } from '../connect/sqlstate';
 import { PgferryError } from '../errors';
-import type { ServerSpec } from '../spec/schema';
+import type { ServerSpec } from '../input/migrationSpec';
 import { parseLsn } from './lsn';
 
 export interface ExportedSlot {

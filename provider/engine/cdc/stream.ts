@@ -4,7 +4,7 @@
 import type pg from 'pg';
 import { openClient } from '../connect/client';
 import { ident, literal } from '../connect/quote';
-import type { ServerSpec } from '../spec/schema';
+import type { ServerSpec } from '../input/migrationSpec';
 import { decodeFrame, encodeStatusUpdate, XLOG_HEADER_BYTES, xlogWalEnd } from './frames';
 import { formatLsn } from './lsn';
 

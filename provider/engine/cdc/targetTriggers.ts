@@ -6,7 +6,7 @@
 import type pg from 'pg';
 import { withClient } from '../connect/client';
 import { ident, qualified } from '../connect/quote';
-import type { MigrationRun } from '../run';
+import type { MigrationRun } from '../migrationRun';
 
 /** User (non-internal) triggers of user tables with their enabled state (O, D, R, A). */
 const USER_TRIGGERS_SQL = `

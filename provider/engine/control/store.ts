@@ -15,7 +15,7 @@ import type {
   VerificationReport,
 } from '../model';
 import { CONTROL_INSTALL_LOCK, CONTROL_SCHEMA, leaseKey } from '../names';
-import type { ServerSpec } from '../spec/schema';
+import type { ServerSpec } from '../input/migrationSpec';
 import { CONTROL_MIGRATIONS } from './migrations';
 import { SELECT_DATABASES, shapeStatus, type DatabaseRow, type MigrationRow } from './status';
 

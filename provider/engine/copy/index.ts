@@ -6,13 +6,13 @@ import { openClient } from '../connect/client';
 import { ident, literal } from '../connect/quote';
 import { PgferryError } from '../errors';
 import { safeEmit, type ProgressListener } from '../model';
-import type { MigrationSpec } from '../spec/schema';
+import type { MigrationSpec } from '../input/migrationSpec';
 import { drain, WorkQueue } from '../workQueue';
 import { runCopyJob } from './copyJob';
 import { buildIndex, indexesByTable } from './indexes';
 import { ctidRangeWheres, integerRangeWheres, jobsForTable, orderJobs, partCount, type CopyJob } from './plan';
 import { splitKeyBounds } from '../catalog/queries';
-import { applySessionSettings, importSnapshot } from './snapshot';
+import { applySessionSettings, importSnapshot } from '../connect/snapshot';
 
 /** A copy job reports its bytes in flight every this many bytes (the catalog write is throttled too). */
 const PROGRESS_BYTES = 4 * 1024 * 1024;

@@ -2,9 +2,9 @@
 // the copy snapshot and written with lo_put, in parallel batches, chunked for big objects.
 import type pg from 'pg';
 import { openClient } from '../connect/client';
-import type { MigrationSpec } from '../spec/schema';
+import type { MigrationSpec } from '../input/migrationSpec';
 import { drain, WorkQueue } from '../workQueue';
-import { applySessionSettings, importSnapshot } from './snapshot';
+import { applySessionSettings, importSnapshot } from '../connect/snapshot';
 
 /** Bytes read per lo_get call: bounds memory for objects of any size. */
 const CHUNK = 16 * 1024 * 1024;

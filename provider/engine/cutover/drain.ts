@@ -1,7 +1,7 @@
 // Waiting for an applier to reach its cutover point, while honouring a cancel.
 import { canceledError, PgferryError } from '../errors';
 import type { OnlineStream } from '../cdc/onlineStream';
-import type { MigrationRun } from '../run';
+import type { MigrationRun } from '../migrationRun';
 
 export async function applierResult(run: MigrationRun, stream: OnlineStream): Promise<void> {
   const onAbort = (): void => stream.applier.stop();

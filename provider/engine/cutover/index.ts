@@ -4,14 +4,14 @@
 import { randomUUID } from 'node:crypto';
 import { applierResult } from './drain';
 import { emitMarker, dropSlotAndPublication } from '../cdc/slot';
-import { dropProgress } from '../cdc/progress';
+import { dropAppliedPosition } from '../cdc/appliedPosition';
 import { parseLsn } from '../cdc/lsn';
 import { withClient } from '../connect/client';
 import { ident } from '../connect/quote';
 import { errorMessage } from '../errors';
 import { CONTROL_SCHEMA, cutoverMessagePrefix } from '../names';
 import { startStream, type OnlineStream } from '../cdc/onlineStream';
-import type { MigrationRun } from '../run';
+import type { MigrationRun } from '../migrationRun';
 import { verifyDatabases } from '../verify';
 import { syncSequences } from './sequences';
 import { restoreTriggers } from '../cdc/targetTriggers';
@@ -91,7 +91,7 @@ export async function cutover(run: MigrationRun, streams: OnlineStream[]): Promi
       run.onProgress({ kind: 'info', message: `cutover: ${restored} trigger(s) set back as on the source`, database: s.database });
     await dropSlotAndPublication(spec.source, s.database, s.slot, s.publication);
     await withClient(spec.target, { database: s.database, applicationName: 'pgferry cutover' }, (client) =>
-      dropProgress(client, { origin: s.origin, migration: name, database: s.database }),
+      dropAppliedPosition(client, { origin: s.origin, migration: name, database: s.database }),
     ).catch((error: unknown) => run.warn(`could not remove apply progress: ${errorMessage(error)}`, s.database));
     await store.updateDatabase(name, s.database, { state: 'Succeeded', endedAt: true });
   }

@@ -3,7 +3,7 @@
 import { listSequences } from '../catalog';
 import { withClient } from '../connect/client';
 import { readSequenceValues, writeSequenceValues } from '../copy/sequences';
-import type { ServerSpec } from '../spec/schema';
+import type { ServerSpec } from '../input/migrationSpec';
 
 /** Copies every sequence's last_value/is_called from source to target; returns how many. */
 export async function syncSequences(source: ServerSpec, target: ServerSpec, database: string): Promise<number> {

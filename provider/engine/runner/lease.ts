@@ -5,7 +5,7 @@ import type pg from 'pg';
 import { openClient } from '../connect/client';
 import { PgferryError } from '../errors';
 import { leaseKey } from '../names';
-import type { ServerSpec } from '../spec/schema';
+import type { ServerSpec } from '../input/migrationSpec';
 
 export interface Lease {
   /** Resolves when the lease connection is lost (the lock is then released by the server). */

@@ -5,7 +5,7 @@ import os from 'node:os';
 import { ControlStore } from '../control/store';
 import { canceledError, errorMessage } from '../errors';
 import { orchestrate } from '../orchestrator';
-import { parseMigrationSpec } from '../spec/parse';
+import { parseMigrationSpec } from '../input/parse';
 import { acquireLease } from './lease';
 
 async function readStdin(): Promise<string> {

@@ -8,7 +8,7 @@ import path from 'node:path';
 import { ControlStore } from '../control/store';
 import { PgferryError } from '../errors';
 import { FINAL_STATES } from '../model';
-import { publicSpec, type MigrationSpec } from '../spec/schema';
+import { publicSpec, type MigrationSpec } from '../input/migrationSpec';
 
 /** Where a runner writes its log (progress lines only: no secrets). */
 export function runnerLogPath(migration: string): string {

@@ -7,7 +7,7 @@ import path from 'node:path';
 import { libpqEnv } from '../connect/client';
 import { conninfoDbname } from '../connect/quote';
 import { PgferryError } from '../errors';
-import type { ServerSpec } from '../spec/schema';
+import type { ServerSpec } from '../input/migrationSpec';
 
 export interface PgToolPaths {
   readonly pgDump: string;

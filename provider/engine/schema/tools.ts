@@ -5,7 +5,7 @@ import { constants, promises as fs } from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { PgferryError } from '../errors';
-import type { MigrationSpec } from '../spec/schema';
+import type { MigrationSpec } from '../input/migrationSpec';
 
 const execFileAsync = promisify(execFile);
 

@@ -2,7 +2,7 @@
 // (never the password) and says what to change.
 import { INVALID_AUTHORIZATION, INVALID_CATALOG_NAME, INVALID_PASSWORD, sqlState } from '../connect/sqlstate';
 import type { ValidationResult } from '../model';
-import type { ServerSpec } from '../spec/schema';
+import type { ServerSpec } from '../input/migrationSpec';
 import { CODES } from './codes';
 import { CHECK_TYPES, failed, succeeded, type ServerRole } from './result';
 import { openReadOnly, readServerInfo, redact, type ServerSession } from './session';

@@ -4,9 +4,9 @@ import type pg from 'pg';
 import { ident } from '../connect/quote';
 import { canceledError, errorMessage, isPgferryError } from '../errors';
 import type { ValidationResult } from '../model';
-import type { MigrationSpec } from '../spec/schema';
-import { checkCdcTables } from './cdc-check';
-import { cdcTableReport } from './cdc-report';
+import type { MigrationSpec } from '../input/migrationSpec';
+import { checkCdcTables } from './cdcCheck';
+import { cdcTableReport } from './cdcReport';
 import { CODES } from './codes';
 import { checkCollations, readTargetCollations } from './collations';
 import { checkConnectivity } from './connectivity';
@@ -17,14 +17,14 @@ import { checkOnlineSource } from './online';
 import { CHECK_TYPES, failed, warning, type CheckType } from './result';
 import { checkSchema } from './schema';
 import { closeAll, openReadOnly, type ServerSession } from './session';
-import { checkSourceTablePrivileges } from './source-privileges';
-import { checkTargetPrivileges } from './target-roles';
+import { checkSourceTablePrivileges } from './sourcePrivileges';
+import { checkTargetPrivileges } from './targetRoles';
 import { checkPgTools } from './tools';
 import { checkVersions } from './versions';
 
 export { validationFailed, CHECK_TYPES } from './result';
 export { CODES } from './codes';
-export { cdcTableReport, type CdcTable, type ReplicaIdentityKind } from './cdc-report';
+export { cdcTableReport, type CdcTable, type ReplicaIdentityKind } from './cdcReport';
 
 export interface ValidationOptions {
   readonly signal?: AbortSignal;

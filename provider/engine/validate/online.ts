@@ -4,7 +4,7 @@ import { openClient } from '../connect/client';
 import { ident, literal } from '../connect/quote';
 import type { ValidationResult } from '../model';
 import { slotName } from '../names';
-import type { MigrationSpec } from '../spec/schema';
+import type { MigrationSpec } from '../input/migrationSpec';
 import { CODES } from './codes';
 import { CHECK_TYPES, failed, listSome, succeeded } from './result';
 import { redact, VALIDATION_CONNECT_TIMEOUT_MS, type ServerSession } from './session';

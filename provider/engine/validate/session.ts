@@ -2,7 +2,7 @@
 // validation run cannot change either server even by mistake.
 import type pg from 'pg';
 import { openClient, serverMajor } from '../connect/client';
-import type { ServerSpec } from '../spec/schema';
+import type { ServerSpec } from '../input/migrationSpec';
 import type { ServerRole } from './result';
 
 /** Connect timeout for checks: long enough for a WAN hop, short enough to report a dead host. */

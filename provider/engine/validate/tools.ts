@@ -2,7 +2,7 @@
 import { errorMessage, isPgferryError } from '../errors';
 import type { ValidationResult } from '../model';
 import { resolvePgTools } from '../schema/tools';
-import type { MigrationSpec } from '../spec/schema';
+import type { MigrationSpec } from '../input/migrationSpec';
 import { CODES } from './codes';
 import { CHECK_TYPES, failed, succeeded } from './result';
 

@@ -3,9 +3,9 @@
 import type pg from 'pg';
 import { listTables, type SourceTable } from '../catalog';
 import { openClient, serverMajor } from '../connect/client';
-import { applySessionSettings, importSnapshot } from '../copy/snapshot';
+import { applySessionSettings, importSnapshot } from '../connect/snapshot';
 import { safeEmit, type ProgressListener, type VerificationReport, type VerificationTable } from '../model';
-import type { MigrationSpec } from '../spec/schema';
+import type { MigrationSpec } from '../input/migrationSpec';
 import { drain, WorkQueue } from '../workQueue';
 
 /**

@@ -2,7 +2,7 @@
 import type { ControlStore } from './control/store';
 import type { ProgressListener } from './model';
 import type { PgTools } from './schema/tools';
-import type { MigrationSpec } from './spec/schema';
+import type { MigrationSpec } from './input/migrationSpec';
 
 export interface MigrationRun {
   readonly spec: MigrationSpec;
@@ -19,15 +19,6 @@ export interface MigrationRun {
   readonly resuming: boolean;
   /** Records a warning on the migration (catalog event + progress). */
   warn(message: string, database?: string): Promise<void>;
-}
-
-/** What the online flow (engine/online.ts) exports for the orchestrator. */
-export interface OnlineModule {
-  /**
-   * Runs the online part for every database of the run: slot + exported snapshot, the copy via
-   * `copyDatabaseAt`, streaming until cutover or cancel, then the cutover. Sets the final state.
-   */
-  runOnline(run: MigrationRun, phases: DatabasePhases): Promise<void>;
 }
 
 /** The per-database offline phases, given to the online flow so it reuses them exactly. */

@@ -3,7 +3,7 @@
 import type pg from 'pg';
 import { ident } from '../connect/quote';
 import type { ValidationResult } from '../model';
-import type { MigrationSpec } from '../spec/schema';
+import type { MigrationSpec } from '../input/migrationSpec';
 import { CODES } from './codes';
 import { CHECK_TYPES, failed, succeeded, warning } from './result';
 import type { ServerInfo } from './session';

@@ -1,7 +1,7 @@
 // Parsing user input into a MigrationSpec: one line naming the field and what is allowed.
 import type { z } from 'zod';
 import { inputError, PgferryError } from '../errors';
-import { migrationSpecSchema, type MigrationSpec } from './schema';
+import { migrationSpecSchema, type MigrationSpec } from './migrationSpec';
 
 /** Formats the first zod issue as `field: problem`. */
 export function describeIssue(issue: z.core.$ZodIssue, prefix = ''): { field: string; message: string } {

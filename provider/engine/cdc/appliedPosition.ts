@@ -17,15 +17,15 @@ import { ident, literal } from '../connect/quote';
 import { INSUFFICIENT_PRIVILEGE, sqlState } from '../connect/sqlstate';
 import { PROGRESS_TABLE } from '../names';
 import { formatLsn, parseLsn } from './lsn';
-import type { PipelinedStatement } from './targetPipeline';
+import type { PipelinedStatement } from './statementPipeline';
 
-export interface ProgressKey {
+export interface PositionKey {
   readonly origin: string;
   readonly migration: string;
   readonly database: string;
 }
 
-export interface Progress {
+export interface AppliedPosition {
   readonly mode: 'origin' | 'table';
   /** End LSN of the last source transaction the target committed; 0n when none yet. */
   read(): Promise<bigint>;
@@ -43,7 +43,7 @@ export interface Progress {
 
 const TABLE = `${ident(PROGRESS_TABLE.schema)}.${ident(PROGRESS_TABLE.table)}`;
 
-class OriginProgress implements Progress {
+class OriginPosition implements AppliedPosition {
   readonly mode = 'origin' as const;
   constructor(
     private readonly client: pg.Client,
@@ -74,11 +74,11 @@ class OriginProgress implements Progress {
   }
 }
 
-class TableProgress implements Progress {
+class TablePosition implements AppliedPosition {
   readonly mode = 'table' as const;
   constructor(
     private readonly client: pg.Client,
-    private readonly key: ProgressKey,
+    private readonly key: PositionKey,
   ) {}
 
   async read(): Promise<bigint> {
@@ -116,23 +116,23 @@ async function createTable(client: pg.Client): Promise<void> {
  * Opens progress tracking on the apply session: the origin when permitted (created if missing and
  * bound to this session), else the table.
  */
-export async function openProgress(client: pg.Client, key: ProgressKey, preferTable = false): Promise<Progress> {
+export async function openAppliedPosition(client: pg.Client, key: PositionKey, preferTable = false): Promise<AppliedPosition> {
   if (!preferTable) {
     try {
       const { rows } = await client.query<{ oid: number | null }>('SELECT pg_replication_origin_oid($1) AS oid', [key.origin]);
       if (rows[0]?.oid === null || rows[0]?.oid === undefined) await client.query('SELECT pg_replication_origin_create($1)', [key.origin]);
       await client.query('SELECT pg_replication_origin_session_setup($1)', [key.origin]);
-      return new OriginProgress(client, key.origin);
+      return new OriginPosition(client, key.origin);
     } catch (error) {
       if (sqlState(error) !== INSUFFICIENT_PRIVILEGE) throw error;
     }
   }
   await createTable(client);
-  return new TableProgress(client, key);
+  return new TablePosition(client, key);
 }
 
 /** Removes the progress of one database: its origin, or its row (and the table once empty). */
-export async function dropProgress(client: pg.Client, key: ProgressKey): Promise<void> {
+export async function dropAppliedPosition(client: pg.Client, key: PositionKey): Promise<void> {
   await client.query('SET default_transaction_read_only = off');
   try {
     const { rows } = await client.query<{ oid: number | null }>('SELECT pg_replication_origin_oid($1) AS oid', [key.origin]);

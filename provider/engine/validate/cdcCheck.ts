@@ -1,9 +1,9 @@
 // Online migrations: one CdcTableReport result per table, Failed when changes to it could not
 // be applied on the target (no replica identity) unless REPLICA IDENTITY FULL is allowed.
 import type { ValidationResult, ValidationStatus } from '../model';
-import type { MigrationSpec } from '../spec/schema';
+import type { MigrationSpec } from '../input/migrationSpec';
 import { CODES } from './codes';
-import type { CdcTable } from './cdc-report';
+import type { CdcTable } from './cdcReport';
 import { CHECK_TYPES, failed, listSome, succeeded, warning } from './result';
 
 interface Issue {

@@ -1,9 +1,9 @@
 // Exported snapshots: one connection holds a REPEATABLE READ transaction open and exports its
 // snapshot; every copy job imports it, so all jobs read the same consistent state.
 import type pg from 'pg';
-import { openClient } from '../connect/client';
-import { literal } from '../connect/quote';
-import type { ServerSpec } from '../spec/schema';
+import { openClient } from './client';
+import { literal } from './quote';
+import type { ServerSpec } from '../input/migrationSpec';
 
 export interface SnapshotHolder {
   readonly name: string;

@@ -44,7 +44,7 @@ async function run(client: pg.Client, statement: PipelinedStatement): Promise<vo
   }
 }
 
-export class TargetPipeline {
+export class StatementPipeline {
   private readonly outstanding: Promise<unknown>[] = [];
   private failure: Error | undefined;
   /** Settles when the last queued statement has finished (successfully or not). */

@@ -6,8 +6,8 @@
 // the session's temporary tables on disconnect moved it past the lost batch.
 import assert from 'node:assert/strict';
 import type pg from 'pg';
-import { openProgress, type Progress, type ProgressKey } from '../../provider/engine/cdc/progress';
-import { TargetPipeline } from '../../provider/engine/cdc/targetPipeline';
+import { openAppliedPosition, type AppliedPosition, type PositionKey } from '../../provider/engine/cdc/appliedPosition';
+import { StatementPipeline } from '../../provider/engine/cdc/statementPipeline';
 import { ident } from '../../provider/engine/connect/quote';
 import { startCluster, uniqueName, until, type Cluster } from '../support';
 
@@ -24,7 +24,7 @@ describe('cdc: recorded position vs. batches that never commit (integration)', f
   after(async () => cluster?.stop());
 
   /** A database with a table whose duplicate keys are only refused at COMMIT, and one applier-like connection. */
-  async function setup(): Promise<{ db: string; key: ProgressKey }> {
+  async function setup(): Promise<{ db: string; key: PositionKey }> {
     const db = uniqueName('progress').replace(/-/g, '_');
     await cluster.query(`CREATE DATABASE ${ident(db)}`);
     await cluster.query('CREATE TABLE t (x int UNIQUE DEFERRABLE INITIALLY DEFERRED)', [], db);
@@ -34,12 +34,12 @@ describe('cdc: recorded position vs. batches that never commit (integration)', f
   /** BEGIN, the batch's statements, then its progress record and COMMIT, as the apply session sends them. */
   async function batch(
     client: pg.Client,
-    progress: Progress,
+    progress: AppliedPosition,
     sql: string,
     lsn: bigint,
     options: { stopBeforeLast?: boolean } = {},
   ): Promise<void> {
-    const pipeline = new TargetPipeline(client, 4);
+    const pipeline = new StatementPipeline(client, 4);
     const fail = (e: unknown): Error => e as Error;
     await pipeline.send({ text: 'BEGIN' }, fail);
     // the session's staging tables are temporary: the connection drops them when it ends
@@ -51,7 +51,7 @@ describe('cdc: recorded position vs. batches that never commit (integration)', f
     await pipeline.idle();
   }
 
-  async function recordedAfterDisconnect(db: string, key: ProgressKey, preferTable: boolean, backendPid: number): Promise<bigint> {
+  async function recordedAfterDisconnect(db: string, key: PositionKey, preferTable: boolean, backendPid: number): Promise<bigint> {
     // the old backend must be gone: its exit is where a stale origin position would be committed
     await until(
       'the old backend to exit',
@@ -61,7 +61,7 @@ describe('cdc: recorded position vs. batches that never commit (integration)', f
     );
     const client = await cluster.connect(db);
     try {
-      return await (await openProgress(client, key, preferTable)).read();
+      return await (await openAppliedPosition(client, key, preferTable)).read();
     } finally {
       await client.end();
     }
@@ -75,7 +75,7 @@ describe('cdc: recorded position vs. batches that never commit (integration)', f
       const { db, key } = await setup();
       const client = await cluster.connect(db);
       const pid = (await client.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]!.pid;
-      const progress = await openProgress(client, key, false);
+      const progress = await openAppliedPosition(client, key, false);
       await batch(client, progress, 'INSERT INTO t VALUES (1)', FIRST);
       await client.query('BEGIN');
       await client.query('INSERT INTO t VALUES (2)');
@@ -100,7 +100,7 @@ describe('cdc: recorded position vs. batches that never commit (integration)', f
       const { db, key } = await setup();
       const client = await cluster.connect(db);
       const pid = (await client.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]!.pid;
-      const progress = await openProgress(client, key, preferTable);
+      const progress = await openAppliedPosition(client, key, preferTable);
       assert.equal(progress.mode, mode);
       await batch(client, progress, 'INSERT INTO t VALUES (1)', FIRST);
       await assert.rejects(batch(client, progress, 'INSERT INTO t VALUES (2), (2)', LOST), /duplicate key/);
@@ -114,7 +114,7 @@ describe('cdc: recorded position vs. batches that never commit (integration)', f
       const client = await cluster.connect(db);
       client.on('error', () => undefined);
       const pid = (await client.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]!.pid;
-      const progress = await openProgress(client, key, preferTable);
+      const progress = await openAppliedPosition(client, key, preferTable);
       await batch(client, progress, 'INSERT INTO t VALUES (1)', FIRST);
       // everything of the batch but its last statement, then the socket goes away as a SIGKILL would
       await batch(client, progress, 'INSERT INTO t VALUES (2)', LOST, { stopBeforeLast: true });

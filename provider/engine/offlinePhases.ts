@@ -7,10 +7,10 @@ import { copyTables } from './copy';
 import { builtObjectOids } from './copy/indexes';
 import { copyLargeObjects } from './copy/largeObjects';
 import { readSequenceValues, writeSequenceValues } from './copy/sequences';
-import { applySessionSettings, importSnapshot } from './copy/snapshot';
+import { applySessionSettings, importSnapshot } from './connect/snapshot';
 import { drain, WorkQueue } from './workQueue';
 import { PgferryError } from './errors';
-import type { DatabasePhases, MigrationRun } from './run';
+import type { DatabasePhases, MigrationRun } from './migrationRun';
 import { applyDatabaseProperties, createTargetDatabase } from './schema/database';
 import { dumpFile, dumpSchema, listToc, restoreSection } from './schema/dumpRestore';
 
@@ -36,9 +36,21 @@ async function propertiesOf(run: MigrationRun, database: string): Promise<Databa
   return props;
 }
 
-async function timed<T>(run: MigrationRun, database: string, step: string, fn: () => Promise<T>): Promise<T> {
+/** The steps of one database, in order: progress prints them as `step n/N`. */
+const DATABASE_STEPS = [
+  'dump schema',
+  'restore pre-data',
+  'copy data and build indexes',
+  'restore post-data',
+  'sequences',
+  'large objects',
+  'analyze',
+] as const;
+type DatabaseStep = (typeof DATABASE_STEPS)[number];
+
+async function timed<T>(run: MigrationRun, database: string, step: DatabaseStep, fn: () => Promise<T>): Promise<T> {
   const started = Date.now();
-  run.onProgress({ kind: 'step', step, index: 0, total: 0, database });
+  run.onProgress({ kind: 'step', step, index: DATABASE_STEPS.indexOf(step) + 1, total: DATABASE_STEPS.length, database });
   const result = await fn();
   run.onProgress({ kind: 'step-done', step, seconds: (Date.now() - started) / 1000, database });
   return result;
