@@ -1,6 +1,10 @@
-// mocha runs the compiled tests (npm test builds first); .only is refused on CI.
+// mocha runs the compiled tests (npm test builds first); .only is refused on CI. Files or folders
+// named on the command line (`npx mocha dist/test/cdc`) run alone: mocha would otherwise add them
+// to the whole suite.
+const named = process.argv.slice(2).some((arg) => arg.startsWith('dist/test'));
+
 module.exports = {
-  spec: ['dist/test/**/*.test.js'],
+  ...(named ? { recursive: true } : { spec: ['dist/test/**/*.test.js'] }),
   timeout: 120000,
   slow: 5000,
   'forbid-only': Boolean(process.env.CI),
