@@ -4,7 +4,7 @@
 const named = process.argv.slice(2).some((arg) => arg.startsWith('dist/test'));
 
 module.exports = {
-  ...(named ? { recursive: true } : { spec: ['dist/test/**/*.test.js'] }),
+  ...(named ? { recursive: true, ignore: ['dist/test/**/!(*.test).js'] } : { spec: ['dist/test/**/*.test.js'] }),
   timeout: 120000,
   slow: 5000,
   'forbid-only': Boolean(process.env.CI),

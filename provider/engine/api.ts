@@ -1,5 +1,5 @@
 // Entry points over the orchestrator and the control catalog.
-import { serverMajor, withClient } from './connect/client';
+import { serverMajor, withSession } from './connect/session';
 import { ident } from './connect/quote';
 import { INVALID_CATALOG_NAME, sqlState } from './connect/sqlstate';
 import { ControlStore } from './control/store';
@@ -155,7 +155,7 @@ export async function cleanupSource(spec: MigrationSpec): Promise<void> {
 
 /** Drops the migrated databases on the target (Pulumi's dropTargetDatabasesOnDelete). */
 export async function dropTargetDatabases(spec: MigrationSpec): Promise<void> {
-  await withClient(spec.target, { applicationName: 'pgferry cleanup' }, async (client) => {
+  await withSession(spec.target, { purpose: 'cleanup', writable: true }, async (client) => {
     const force = (await serverMajor(client)) >= 13 ? ' WITH (FORCE)' : '';
     for (const database of spec.databases) {
       await client.query(`DROP DATABASE IF EXISTS ${ident(database)}${force}`);

@@ -1,5 +1,6 @@
 // The context of one running migration, shared by the offline pipeline and the online flow.
 import type { ControlStore } from './control/store';
+import type { SnapshotSessions } from './copy/copySnapshot';
 import type { ProgressListener } from './model';
 import type { PgTools } from './schema/tools';
 import type { MigrationSpec } from './input/migrationSpec';
@@ -25,8 +26,8 @@ export interface MigrationRun {
 export interface DatabasePhases {
   /** Creates the target database (overwrite rules), before any snapshot is taken. */
   prepareTargetDatabase(run: MigrationRun, database: string): Promise<void>;
-  /** Schema, data, indexes, post-data, sequences and large objects as of `snapshot`. */
-  copyDatabaseAt(run: MigrationRun, database: string, snapshot: string): Promise<void>;
+  /** Schema, data, indexes, post-data, sequences and large objects as of the snapshot its sessions read. */
+  copyDatabaseAt(run: MigrationRun, database: string, snapshot: SnapshotSessions): Promise<void>;
   /** ANALYZE and the database-level properties; the last step of a database. */
   finishDatabase(run: MigrationRun, database: string): Promise<void>;
 }

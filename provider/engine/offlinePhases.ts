@@ -1,13 +1,13 @@
 // One database's offline pipeline, phase by phase. The orchestrator runs it for offline
 // migrations; the online flow runs the same phases around its slot's snapshot.
+import type { SnapshotSessions } from './copy/copySnapshot';
 import type pg from 'pg';
 import { databaseProperties, listLargeObjects, listSequences, listTableIndexes, listTables, type DatabaseProperties } from './catalog';
-import { withClient } from './connect/client';
+import { closeSession, openSession, withSession } from './connect/session';
 import { copyTables } from './copy';
 import { builtObjectOids } from './copy/indexes';
 import { copyLargeObjects } from './copy/largeObjects';
 import { readSequenceValues, writeSequenceValues } from './copy/sequences';
-import { applySessionSettings, importSnapshot } from './connect/snapshot';
 import { drain, WorkQueue } from './workQueue';
 import { PgferryError } from './errors';
 import type { DatabasePhases, MigrationRun } from './migrationRun';
@@ -24,7 +24,7 @@ async function propertiesOf(run: MigrationRun, database: string): Promise<Databa
   }
   const cached = map.get(database);
   if (cached) return cached;
-  const props = await withClient(run.spec.source, {}, (c) => databaseProperties(c, database));
+  const props = await withSession(run.spec.source, { purpose: 'catalog' }, (c) => databaseProperties(c, database));
   if (!props) {
     throw new PgferryError('SOURCE_DATABASE_MISSING', `database "${database}" does not exist on the source`, {
       category: 'validation',
@@ -58,19 +58,29 @@ async function timed<T>(run: MigrationRun, database: string, step: DatabaseStep,
 
 async function prepareTargetDatabase(run: MigrationRun, database: string): Promise<void> {
   const props = await propertiesOf(run, database);
-  const { warnings } = await withClient(run.spec.target, {}, (target) =>
+  const { warnings } = await withSession(run.spec.target, { purpose: 'create database', writable: true }, (target) =>
     createTargetDatabase(target, props, { overwrite: run.spec.overwriteDbsInTarget || run.resuming, targetMajor: run.targetMajor }),
   );
   for (const w of warnings) await run.warn(w, database);
 }
 
-async function copyDatabaseAt(run: MigrationRun, database: string, snapshot: string): Promise<void> {
+async function copyDatabaseAt(run: MigrationRun, database: string, snapshot: SnapshotSessions): Promise<void> {
   const { spec, signal } = run;
   const props = await propertiesOf(run, database);
   const file = dumpFile(run.workDir, database);
   const noOwner = !spec.migrateRoles;
 
-  await timed(run, database, 'dump schema', () => dumpSchema({ tools: run.tools, source: spec.source, database, snapshot, file, signal }));
+  await timed(run, database, 'dump schema', () =>
+    dumpSchema({
+      tools: run.tools,
+      source: spec.source,
+      database,
+      snapshot: snapshot.name,
+      lockTimeoutSeconds: spec.lockTimeoutSeconds,
+      file,
+      signal,
+    }),
+  );
   const toc = await listToc(run.tools, file);
   const pre = await timed(run, database, 'restore pre-data', () =>
     restoreSection({ tools: run.tools, target: spec.target, database, file, section: 'pre-data', noOwner, signal }),
@@ -78,9 +88,7 @@ async function copyDatabaseAt(run: MigrationRun, database: string, snapshot: str
   for (const w of pre.warnings) await run.warn(w, database);
 
   // Catalog reads happen inside the snapshot, so they describe exactly what is copied.
-  const catalog = await withClient(spec.source, { database }, async (source) => {
-    await applySessionSettings(source);
-    await importSnapshot(source, snapshot);
+  const catalog = await snapshot.use(async (source) => {
     const [tables, indexes, sequences, largeObjects] = [
       await listTables(source, run.sourceMajor),
       await listTableIndexes(source),
@@ -88,7 +96,6 @@ async function copyDatabaseAt(run: MigrationRun, database: string, snapshot: str
       await listLargeObjects(source),
     ];
     const sequenceValues = await readSequenceValues(source, sequences);
-    await source.query('COMMIT');
     return { tables, indexes, sequenceValues, largeObjects };
   });
 
@@ -103,7 +110,7 @@ async function copyDatabaseAt(run: MigrationRun, database: string, snapshot: str
     copyTables({
       spec,
       database,
-      snapshot,
+      sessions: snapshot,
       tables: catalog.tables,
       indexes: catalog.indexes,
       encoding: props.encoding,
@@ -145,16 +152,20 @@ async function copyDatabaseAt(run: MigrationRun, database: string, snapshot: str
   for (const w of post.warnings) await run.warn(w, database);
 
   await timed(run, database, 'sequences', () =>
-    withClient(spec.target, { database }, (target) => writeSequenceValues(target, catalog.sequenceValues)),
+    withSession(spec.target, { database, purpose: 'sequences', writable: true }, (target) =>
+      writeSequenceValues(target, catalog.sequenceValues),
+    ),
   );
-  await timed(run, database, 'large objects', () => copyLargeObjects({ spec, database, snapshot, oids: catalog.largeObjects, signal }));
+  await timed(run, database, 'large objects', () =>
+    copyLargeObjects({ spec, database, sessions: snapshot, oids: catalog.largeObjects, signal }),
+  );
 }
 
 async function finishDatabase(run: MigrationRun, database: string): Promise<void> {
   const { spec } = run;
   const props = await propertiesOf(run, database);
   await timed(run, database, 'analyze', async () => {
-    const tables = await withClient(spec.target, { database }, (c) => listTables(c, run.targetMajor));
+    const tables = await withSession(spec.target, { database, purpose: 'catalog' }, (c) => listTables(c, run.targetMajor));
     const queue = new WorkQueue<string>();
     queue.push(...tables.map((t) => t.sql));
     queue.close();
@@ -162,19 +173,16 @@ async function finishDatabase(run: MigrationRun, database: string): Promise<void
       queue,
       concurrency: spec.tableJobs,
       signal: run.signal,
-      open: async () => {
-        const { openClient } = await import('./connect/client');
-        const client = await openClient(spec.target, { database, applicationName: 'pgferry analyze' });
-        client.on('error', () => undefined);
-        return client;
-      },
-      close: (c) => c.end(),
+      open: () => openSession(spec.target, { database, purpose: 'analyze', writable: true }),
+      close: closeSession,
       work: async (table, c) => {
         await c.query(`ANALYZE ${table}`);
       },
     });
   });
-  const warnings = await withClient(spec.target, {}, (target) => applyDatabaseProperties(target, props));
+  const warnings = await withSession(spec.target, { purpose: 'database properties', writable: true }, (target) =>
+    applyDatabaseProperties(target, props),
+  );
   for (const w of warnings) await run.warn(w, database);
 }
 

@@ -8,8 +8,9 @@ import { startStream, streamNames, type OnlineStream } from './cdc/onlineStream'
 import { readSlotPositions } from './cdc/monitor';
 import { setIdentityFull, tablesWithoutIdentity, type TableName } from './cdc/replicaIdentity';
 import { replicaRolePermitted, restoreTriggers, silenceOrdinaryTriggers } from './cdc/targetTriggers';
-import { createSlotWithSnapshot, dropSlotAndPublication, ensurePublication } from './cdc/slot';
-import { openClient, withClient } from './connect/client';
+import { createSlotWithSnapshot, dropSlot, dropSlotAndPublication, ensurePublication } from './cdc/slot';
+import { takeCopySnapshot } from './copy/copySnapshot';
+import { closeSession, openSession, withSession } from './connect/session';
 import { isRetryable } from './connect/sqlstate';
 import { qualified } from './connect/quote';
 import { cutover } from './cutover';
@@ -27,8 +28,7 @@ async function copyDatabase(run: MigrationRun, phases: DatabasePhases, database:
   await dropSlotAndPublication(spec.source, database, slot, publication);
   await phases.prepareTargetDatabase(run, database);
   let full: TableName[] = [];
-  await withClient(spec.source, { database, applicationName: 'pgferry online' }, async (client) => {
-    await client.query('SET default_transaction_read_only = off'); // the database may default to read-only
+  await withSession(spec.source, { database, purpose: 'online', writable: true }, async (client) => {
     full = await tablesWithoutIdentity(client);
     if (full.length > 0 && !spec.allowReplicaIdentityFull) {
       const list = full
@@ -50,22 +50,36 @@ async function copyDatabase(run: MigrationRun, phases: DatabasePhases, database:
     if (full.length > 0) await run.warn(`REPLICA IDENTITY FULL set on ${full.length} table(s) without a key`, database);
     await ensurePublication(client, publication);
   });
-  const exported = await createSlotWithSnapshot(spec.source, database, slot);
+  // The slot's snapshot, taken once every table the copy reads is locked against TRUNCATE and rewrites.
+  const copy = await takeCopySnapshot({
+    source: spec.source,
+    database,
+    lockTimeoutSeconds: spec.lockTimeoutSeconds,
+    sessions: spec.tableJobs,
+    snapshots: {
+      take: () => createSlotWithSnapshot(spec.source, database, slot),
+      nameOf: (s) => s.snapshotName,
+      discard: async (s) => {
+        await s.release();
+        await dropSlot(spec.source, database, slot);
+      },
+    },
+  });
+  const exported = copy.snapshot;
   try {
-    await phases.copyDatabaseAt(run, database, exported.snapshotName);
+    await phases.copyDatabaseAt(run, database, copy.sessions);
   } finally {
+    await copy.release();
     await exported.release();
   }
   if (full.length > 0) {
-    await withClient(spec.target, { database, applicationName: 'pgferry online' }, async (client) => {
-      await client.query('SET default_transaction_read_only = off');
+    await withSession(spec.target, { database, purpose: 'online', writable: true }, async (client) => {
       await setIdentityFull(client, full);
     });
   }
   await phases.finishDatabase(run, database);
-  await withClient(spec.target, { database, applicationName: 'pgferry online' }, async (client) => {
+  await withSession(spec.target, { database, purpose: 'online', writable: true }, async (client) => {
     if (await replicaRolePermitted(client)) return;
-    await client.query('SET default_transaction_read_only = off');
     const silenced = await silenceOrdinaryTriggers(client);
     if (silenced > 0) {
       await run.warn(
@@ -137,19 +151,18 @@ async function watch(run: MigrationRun, streams: readonly OnlineStream[]): Promi
       if (tick % 2 === 0) {
         try {
           if (!source) {
-            source = await openClient(run.spec.source, { applicationName: 'pgferry monitor' });
-            source.on('error', () => undefined);
+            source = await openSession(run.spec.source, { purpose: 'monitor' });
           }
           await report(run, streams, source, warned);
         } catch {
-          await source?.end().catch(() => undefined);
+          await closeSession(source);
           source = undefined; // the source may be restarting: the appliers reconnect on their own
         }
       }
       await new Promise((r) => setTimeout(r, POLL_MS));
     }
   } finally {
-    await source?.end().catch(() => undefined);
+    await closeSession(source);
   }
 }
 

@@ -4,9 +4,10 @@ import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { RunOptions } from './api';
-import { openClient, serverMajor, withClient } from './connect/client';
+import { closeSession, openSession, serverMajor, withSession } from './connect/session';
 import { ControlStore } from './control/store';
 import { exportSnapshot } from './connect/snapshot';
+import { takeCopySnapshot } from './copy/copySnapshot';
 import { canceledError, errorMessage, isPgferryError, PgferryError } from './errors';
 import { safeEmit, type MigrationStatus, type ProgressEvent, type ValidationResult } from './model';
 import { databasePhases } from './offlinePhases';
@@ -68,7 +69,7 @@ function progressRecorder(store: ControlStore, name: string, listener: RunOption
 
 async function serverVersions(spec: MigrationSpec): Promise<{ source: string; target: string; sourceMajor: number; targetMajor: number }> {
   const read = async (server: MigrationSpec['source']) =>
-    withClient(server, {}, async (c) => {
+    withSession(server, { purpose: 'versions' }, async (c) => {
       const { rows } = await c.query<{ v: string }>(`SELECT current_setting('server_version') AS v`);
       return { version: rows[0]!.v, major: await serverMajor(c) };
     });
@@ -79,7 +80,7 @@ async function serverVersions(spec: MigrationSpec): Promise<{ source: string; ta
 /** Fails before any change when a target database exists and may not be overwritten. */
 async function checkTargetDatabases(spec: MigrationSpec): Promise<void> {
   if (spec.overwriteDbsInTarget) return;
-  const existing = await withClient(spec.target, {}, async (c) => {
+  const existing = await withSession(spec.target, { purpose: 'validate' }, async (c) => {
     const { rows } = await c.query<{ datname: string }>(`SELECT datname FROM pg_database WHERE datname = ANY($1::text[])`, [
       [...spec.databases],
     ]);
@@ -104,16 +105,23 @@ async function runOffline(run: MigrationRun): Promise<void> {
     if (run.resuming && current?.state === 'Succeeded') continue;
     await store.updateDatabase(name, database, { state: 'InProgress', startedAt: true, message: null });
     await databasePhases.prepareTargetDatabase(run, database);
-    const snapshot = await exportSnapshot(spec.source, database);
+    // The copy's snapshot, taken once every table it reads is locked against TRUNCATE and rewrites.
+    const copy = await takeCopySnapshot({
+      source: spec.source,
+      database,
+      lockTimeoutSeconds: spec.lockTimeoutSeconds,
+      sessions: spec.tableJobs,
+      snapshots: { take: () => exportSnapshot(spec.source, database), nameOf: (s) => s.name, discard: (s) => s.release() },
+    });
     try {
-      await databasePhases.copyDatabaseAt(run, database, snapshot.name);
+      await databasePhases.copyDatabaseAt(run, database, copy.sessions);
       if (spec.verify) {
         // Verify against what the copy read: the same snapshot, still held.
         const report = await verifyDatabases(spec, {
           signal: run.signal,
           onProgress: run.onProgress,
           databases: [database],
-          sourceSnapshots: new Map([[database, snapshot.name]]),
+          sourceSessions: new Map([[database, copy.sessions]]),
         });
         const previous = (await store.get(name))?.verification;
         await store.setVerification(name, {
@@ -124,7 +132,8 @@ async function runOffline(run: MigrationRun): Promise<void> {
         if (!report.ok) verifyFailure = report.firstMismatch;
       }
     } finally {
-      await snapshot.release();
+      await copy.release();
+      await copy.snapshot.release();
     }
     await databasePhases.finishDatabase(run, database);
     if (verifyFailure) {
@@ -203,15 +212,15 @@ export async function orchestrate(spec: MigrationSpec, options: OrchestrateOptio
     };
 
     if (spec.migrateRoles && !resume) {
-      const source = await openClient(spec.source, {});
-      const target = await openClient(spec.target, {});
+      const source = await openSession(spec.source, { purpose: 'roles' });
+      const target = await openSession(spec.target, { purpose: 'roles', writable: true });
       try {
         const roles = await migrateRoles(source, target);
         for (const line of [...roles.stripped, ...roles.failures]) await run.warn(line);
         safeEmit(onProgress, { kind: 'info', message: `roles: ${roles.created.length} created, ${roles.existing.length} already present` });
       } finally {
-        await source.end().catch(() => undefined);
-        await target.end().catch(() => undefined);
+        await closeSession(source);
+        await closeSession(target);
       }
     }
 

@@ -15,7 +15,7 @@ const table = (over: Partial<SourceTable> = {}): SourceTable => ({
   estimatedRows: 10,
   pages: 10,
   columns: ['id', 'Na"me'],
-  builtinTypes: true,
+  binarySafe: true,
   ...over,
 });
 
@@ -71,7 +71,7 @@ describe('copy plan (pure)', () => {
   it('builds COPY statements with quoted names; binary only for built-in types', () => {
     const job = { table: table() };
     assert.equal(copyFormat(job), 'binary');
-    assert.equal(copyFormat({ table: table({ builtinTypes: false }) }), 'text');
+    assert.equal(copyFormat({ table: table({ binarySafe: false }) }), 'text');
     assert.equal(copyOutSql(job, 'binary'), 'COPY "S""c"."T 1" ("id", "Na""me") TO STDOUT WITH (FORMAT binary)');
     assert.equal(copyInSql(job, true, 'binary'), 'COPY "S""c"."T 1" ("id", "Na""me") FROM STDIN WITH (FORMAT binary, FREEZE)');
     assert.equal(copyInSql(job, false, 'text'), 'COPY "S""c"."T 1" ("id", "Na""me") FROM STDIN');

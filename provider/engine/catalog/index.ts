@@ -26,8 +26,8 @@ export interface SourceTable {
   readonly estimatedRows: number;
   readonly pages: number;
   readonly columns: readonly string[];
-  /** Every copied column has a built-in type, so binary COPY works across major versions. */
-  readonly builtinTypes: boolean;
+  /** Every copied column has a built-in type other than an OID alias: binary COPY carries the same values to any version. */
+  readonly binarySafe: boolean;
   /** Integer single-column primary key, usable for range splitting. */
   readonly splitKey?: string;
 }
@@ -79,7 +79,7 @@ export async function listTables(client: pg.Client, major: number): Promise<Sour
     estimatedRows: Number(r.estimated_rows),
     pages: Number(r.pages),
     columns: r.columns,
-    builtinTypes: r.builtin_types,
+    binarySafe: r.binary_safe,
     splitKey: r.split_key ?? undefined,
   }));
 }

@@ -9,10 +9,31 @@ const NOT_EXTENSION_MEMBER = `NOT EXISTS (
 const USER_SCHEMA = `n.nspname NOT IN ('pg_catalog', 'information_schema')
    AND n.nspname !~ '^pg_toast' AND n.nspname !~ '^pg_temp'`;
 
+/** The relations whose rows a copy moves (pg_class c, pg_namespace n): ordinary tables and partitions. */
+const COPIED_TABLE = `c.relkind = 'r' AND ${USER_SCHEMA} AND ${NOT_EXTENSION_MEMBER}`;
+
+/** The copied tables by OID and name only: what the copy locks before its snapshot. */
+export const LIST_COPIED_TABLE_NAMES = `
+SELECT c.oid::int8::text AS oid, n.nspname AS schema, c.relname AS name
+  FROM pg_class c
+  JOIN pg_namespace n ON n.oid = c.relnamespace
+ WHERE ${COPIED_TABLE}
+ ORDER BY c.oid`;
+
+/**
+ * OID-alias types (regclass, regtype, regproc ...) and arrays of them. Their binary form is the
+ * OID itself, which names another object (or none) on the target: they travel as text, printed
+ * schema-qualified under the sessions' empty search_path. Domains over them are user types (text anyway).
+ */
+const OID_ALIAS_TYPES = `'regclass', 'regtype', 'regproc', 'regprocedure', 'regoper', 'regoperator', 'regconfig',
+  'regdictionary', 'regnamespace', 'regrole', 'regcollation'`;
+const OID_ALIAS_TYPE = (type: string): string =>
+  `${type}.typname IN (${OID_ALIAS_TYPES}) OR EXISTS (SELECT 1 FROM pg_type el WHERE el.oid = ${type}.typelem AND ${type}.typcategory = 'A' AND el.typname IN (${OID_ALIAS_TYPES}))`;
+
 /**
  * Every table that holds rows (ordinary tables, partitions, inheritance children, unlogged), with
  * its copyable columns (generated columns excluded), its size with TOAST (what a copy moves),
- * whether every column has a built-in type (oid < 16384: binary COPY is safe), and an integer
+ * whether every column has a built-in type that is not an OID alias (binary COPY is safe), and an integer
  * single-column primary key usable for range splitting.
  */
 export const LIST_TABLES = `
@@ -29,15 +50,16 @@ SELECT c.oid::int8 AS oid,
               WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped AND a.attgenerated = ''
               ORDER BY a.attnum) AS columns,
        NOT EXISTS (SELECT 1 FROM pg_attribute a
+                     JOIN pg_type ty ON ty.oid = a.atttypid
                     WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped AND a.attgenerated = ''
-                      AND a.atttypid >= 16384) AS builtin_types,
+                      AND (a.atttypid >= 16384 OR ${OID_ALIAS_TYPE('ty')})) AS binary_safe,
        (SELECT a.attname::text FROM pg_index i
           JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = i.indkey[0]
          WHERE i.indrelid = c.oid AND i.indisprimary AND i.indnatts = 1
            AND a.atttypid IN ('int2'::regtype, 'int4'::regtype, 'int8'::regtype)) AS split_key
   FROM pg_class c
   JOIN pg_namespace n ON n.oid = c.relnamespace
- WHERE c.relkind = 'r' AND ${USER_SCHEMA} AND ${NOT_EXTENSION_MEMBER}
+ WHERE ${COPIED_TABLE}
  ORDER BY pg_table_size(c.oid) DESC, n.nspname, c.relname`;
 
 /** PostgreSQL 11 has no generated columns (attgenerated). */

@@ -133,7 +133,6 @@ export async function openAppliedPosition(client: pg.Client, key: PositionKey, p
 
 /** Removes the progress of one database: its origin, or its row (and the table once empty). */
 export async function dropAppliedPosition(client: pg.Client, key: PositionKey): Promise<void> {
-  await client.query('SET default_transaction_read_only = off');
   try {
     const { rows } = await client.query<{ oid: number | null }>('SELECT pg_replication_origin_oid($1) AS oid', [key.origin]);
     if (rows[0]?.oid !== null && rows[0]?.oid !== undefined) await client.query('SELECT pg_replication_origin_drop($1)', [key.origin]);

@@ -1,7 +1,7 @@
 // The applier of one database: runs apply sessions, reconnecting with back-off when the source or
 // the target drops (restart, failover, network), until stopped or cut over. Exposes the counters
 // and positions the online flow reports.
-import { isRetryable, sqlState } from '../connect/sqlstate';
+import { isRetryable, OBJECT_IN_USE, sqlState } from '../connect/sqlstate';
 import { errorMessage } from '../errors';
 import type { ServerSpec } from '../input/migrationSpec';
 import { runSession, type ApplyState, type SessionConfig, type SessionEnd } from './applySession';
@@ -54,7 +54,7 @@ export interface ApplyStats {
 /** Errors a new session can get past: dropped connections, a slot or origin still held by a dead predecessor. */
 function transient(error: unknown): boolean {
   if (isRetryable(error)) return true;
-  if (sqlState(error) === '55006') return true; // object_in_use: slot/origin still held by the previous session
+  if (sqlState(error) === OBJECT_IN_USE) return true; // slot/origin still held by the previous session
   return /replication stream|Connection terminated|ECONNRESET|socket hang up/i.test(String((error as Error)?.message));
 }
 

@@ -16,7 +16,7 @@
 //   already applied (their end ≤ P) and no later one is skipped.
 // A SIGKILL anywhere loses the open target transaction and nothing else; it is streamed again.
 import type pg from 'pg';
-import { openClient } from '../connect/client';
+import { closeSession, openSession } from '../connect/session';
 import { qualified } from '../connect/quote';
 import { isRetryable } from '../connect/sqlstate';
 import { PgferryError } from '../errors';
@@ -112,16 +112,22 @@ function applyError(statement: Statement, error: unknown): Error {
   );
 }
 
-/** Session settings for applying; true when session_replication_role = replica took effect. */
+/**
+ * The apply session: the pinned settings (no inherited timeout: a target transaction may wait idle
+ * while a large source transaction streams in; a migrated database may default to read-only), and
+ * durable commits, since confirmed positions must survive a crash of the target.
+ */
+function openApplySession(config: SessionConfig): Promise<pg.Client> {
+  return openSession(config.target, {
+    database: config.database,
+    purpose: 'apply',
+    writable: true,
+    settings: { synchronous_commit: 'on' },
+  });
+}
+
+/** True when session_replication_role = replica took effect. */
 async function prepareTarget(target: pg.Client, state: ApplyState): Promise<boolean> {
-  await target.query('SET synchronous_commit = on'); // confirmed positions must be durable
-  // A target transaction may wait idle while a large source transaction streams in; managed
-  // servers often default these to minutes.
-  await target.query('SET statement_timeout = 0; SET lock_timeout = 0; SET idle_in_transaction_session_timeout = 0');
-  // a migrated database may carry default_transaction_read_only = on (ALTER DATABASE ... SET)
-  await target.query('SET default_transaction_read_only = off');
-  await target.query("SET datestyle = 'ISO'");
-  await target.query("SET intervalstyle = 'postgres'");
   try {
     // As PostgreSQL's own apply worker: no user triggers, FK checks done on the source.
     await target.query('SET session_replication_role = replica');
@@ -135,7 +141,7 @@ async function prepareTarget(target: pg.Client, state: ApplyState): Promise<bool
 }
 
 export async function runSession(config: SessionConfig, state: ApplyState, isStopped: () => boolean): Promise<SessionEnd> {
-  const target = await openClient(config.target, { database: config.database, applicationName: 'pgferry apply' });
+  const target = await openApplySession(config);
   let targetError: Error | undefined;
   target.on('error', (e) => (targetError = e));
   let stream: ReplicationStream | undefined;
@@ -278,8 +284,7 @@ export async function runSession(config: SessionConfig, state: ApplyState, isSto
       if (extra.length > 0) stopWith(`column ${JSON.stringify(extra[0])} was dropped or renamed`);
       if (missing.length > 0) {
         await flush();
-        source ??= await openClient(config.source, { database: config.database, applicationName: 'pgferry cdc catalog' });
-        source.on('error', () => undefined);
+        source ??= await openSession(config.source, { database: config.database, purpose: 'cdc catalog' });
         for (const column of await sourceColumnDefinitions(source, relation.oid, missing)) {
           await exec({
             op: 'ddl',
@@ -395,13 +400,13 @@ export async function runSession(config: SessionConfig, state: ApplyState, isSto
   } finally {
     if (statusTimer) clearInterval(statusTimer);
     await stream?.close();
-    await source?.end().catch(() => undefined);
+    await closeSession(source);
     // bounded: a target that stopped answering must not hold the session open
     if (release) {
       let timer: NodeJS.Timeout | undefined;
       await Promise.race([release().catch(() => undefined), new Promise((r) => (timer = setTimeout(r, 2_000)))]);
       clearTimeout(timer);
     }
-    await target.end().catch(() => undefined);
+    await closeSession(target);
   }
 }

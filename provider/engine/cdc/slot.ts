@@ -2,9 +2,9 @@
 // with an exported snapshot. The exporting connection must stay open (and idle) until every copy
 // job has imported the snapshot; release() closes it.
 import type pg from 'pg';
-import { openClient, serverMajor, withClient } from '../connect/client';
+import { closeSession, openSession, serverMajor, withSession } from '../connect/session';
 import { ident } from '../connect/quote';
-import { INSUFFICIENT_PRIVILEGE, sqlState } from '../connect/sqlstate';
+import { INSUFFICIENT_PRIVILEGE, OBJECT_IN_USE, sqlState } from '../connect/sqlstate';
 import { PgferryError } from '../errors';
 import type { ServerSpec } from '../input/migrationSpec';
 import { parseLsn } from './lsn';
@@ -21,11 +21,9 @@ export interface ExportedSlot {
 
 /** Creates the slot; fails if it exists (a half-done earlier start must drop it first: its snapshot is gone). */
 export async function createSlotWithSnapshot(source: ServerSpec, database: string, slot: string): Promise<ExportedSlot> {
-  const client = await openClient(source, { database, replication: true, applicationName: 'pgferry snapshot' });
-  client.on('error', () => undefined);
+  const client = await openSession(source, { database, replication: true, purpose: 'snapshot' });
   try {
-    const { rows: versionRows } = await client.query<{ server_version_num: string }>('SHOW server_version_num');
-    const major = Math.floor(Number(versionRows[0]!.server_version_num) / 10000);
+    const major = await serverMajor(client);
     // PG15 introduced the option list; EXPORT_SNAPSHOT is the older spelling (removed in none yet).
     const sql =
       major >= 15
@@ -37,12 +35,10 @@ export async function createSlotWithSnapshot(source: ServerSpec, database: strin
       slot,
       snapshotName: row.snapshot_name,
       consistentLsn: parseLsn(row.consistent_point),
-      release: async () => {
-        await client.end().catch(() => undefined);
-      },
+      release: () => closeSession(client),
     };
   } catch (error) {
-    await client.end().catch(() => undefined);
+    await closeSession(client);
     throw new PgferryError(
       'SLOT_CREATE',
       `cannot create replication slot "${slot}" in source database "${database}": ${(error as Error).message}`,
@@ -66,7 +62,6 @@ SELECT n.nspname AS schema, c.relname AS name
 
 /** Creates the publication if missing: FOR ALL TABLES (needs superuser), else every user table by name. */
 export async function ensurePublication(client: pg.Client, publication: string): Promise<void> {
-  await client.query('SET default_transaction_read_only = off'); // a database may default to read-only
   const { rows } = await client.query('SELECT 1 FROM pg_publication WHERE pubname = $1', [publication]);
   if (rows.length > 0) return;
   // publish_via_partition_root (PG13+): partitioned tables stream under the root's name, so a row
@@ -85,35 +80,41 @@ export async function ensurePublication(client: pg.Client, publication: string):
 
 /** Drops slot and publication if present; a slot still held by a stream is freed first. */
 export async function dropSlotAndPublication(source: ServerSpec, database: string, slot: string, publication: string): Promise<void> {
-  await withClient(source, { database, applicationName: 'pgferry cleanup' }, async (client) => {
-    await client.query('SET default_transaction_read_only = off');
-    for (let attempt = 0; attempt < 20; attempt++) {
-      const { rows } = await client.query<{ pid: number | null }>(
-        'SELECT active_pid AS pid FROM pg_replication_slots WHERE slot_name = $1',
-        [slot],
-      );
-      if (rows.length === 0) break;
-      if (rows[0]!.pid !== null) {
-        await client.query('SELECT pg_terminate_backend($1)', [rows[0]!.pid]);
-        await new Promise((r) => setTimeout(r, 100 * (attempt + 1)));
-        continue;
-      }
-      try {
-        await client.query('SELECT pg_drop_replication_slot($1)', [slot]);
-        break;
-      } catch (error) {
-        // 55006 object_in_use: the walsender has not exited yet
-        if (sqlState(error) !== '55006' || attempt === 19) throw error;
-        await new Promise((r) => setTimeout(r, 100 * (attempt + 1)));
-      }
-    }
+  await withSession(source, { database, purpose: 'cleanup', writable: true }, async (client) => {
+    await dropSlotWith(client, slot);
     await client.query(`DROP PUBLICATION IF EXISTS ${ident(publication)}`);
   });
 }
 
+/** Drops a slot if present (one whose snapshot came too early to use). */
+export async function dropSlot(source: ServerSpec, database: string, slot: string): Promise<void> {
+  await withSession(source, { database, purpose: 'cleanup', writable: true }, (client) => dropSlotWith(client, slot));
+}
+
+async function dropSlotWith(client: pg.Client, slot: string): Promise<void> {
+  for (let attempt = 0; attempt < 20; attempt++) {
+    const { rows } = await client.query<{ pid: number | null }>('SELECT active_pid AS pid FROM pg_replication_slots WHERE slot_name = $1', [
+      slot,
+    ]);
+    if (rows.length === 0) break;
+    if (rows[0]!.pid !== null) {
+      await client.query('SELECT pg_terminate_backend($1)', [rows[0]!.pid]);
+      await new Promise((r) => setTimeout(r, 100 * (attempt + 1)));
+      continue;
+    }
+    try {
+      await client.query('SELECT pg_drop_replication_slot($1)', [slot]);
+      break;
+    } catch (error) {
+      // the walsender has not exited yet
+      if (sqlState(error) !== OBJECT_IN_USE || attempt === 19) throw error;
+      await new Promise((r) => setTimeout(r, 100 * (attempt + 1)));
+    }
+  }
+}
+
 /** Emits the cutover marker as a transactional logical message; returns its LSN. */
 export async function emitMarker(client: pg.Client, prefix: string, content: string): Promise<bigint> {
-  await client.query('SET default_transaction_read_only = off');
   const { rows } = await client.query<{ lsn: string }>('SELECT pg_logical_emit_message(true, $1, $2)::text AS lsn', [prefix, content]);
   return parseLsn(rows[0]!.lsn);
 }

@@ -2,7 +2,7 @@
 // handed to a callback, standby status updates sent back, and pause/resume for back-pressure. A
 // thin shell around pg's connection; everything it decodes is done by the pure frames/pgoutput code.
 import type pg from 'pg';
-import { openClient } from '../connect/client';
+import { closeSession, openSession, serverMajor } from '../connect/session';
 import { ident, literal } from '../connect/quote';
 import type { ServerSpec } from '../input/migrationSpec';
 import { decodeFrame, encodeStatusUpdate, XLOG_HEADER_BYTES, xlogWalEnd } from './frames';
@@ -74,17 +74,12 @@ export class ReplicationStream {
   }
 
   static async start(server: ServerSpec, database: string, options: StreamOptions, handler: FrameHandler): Promise<ReplicationStream> {
-    const client = await openClient(server, { database, replication: true, applicationName: 'pgferry cdc' });
-    client.on('error', () => undefined);
+    // Values arrive in the walsender's text output, printed under the session's pinned settings
+    // (search_path empty: OID-alias values such as regclass come schema-qualified), which the
+    // target's apply session, pinned the same way, parses back exactly.
+    const client = await openSession(server, { database, replication: true, purpose: 'cdc' });
     try {
-      const { rows } = await client.query<{ server_version_num: string }>('SHOW server_version_num');
-      const major = Math.floor(Number(rows[0]!.server_version_num) / 10000);
-      // Values arrive in the walsender's text output: pin the formats the target parses back exactly
-      // (the settings PostgreSQL's own subscriber uses).
-      await client.query("SET datestyle = 'ISO'");
-      await client.query("SET intervalstyle = 'postgres'");
-      await client.query('SET extra_float_digits = 3');
-      await client.query("SET bytea_output = 'hex'");
+      const major = await serverMajor(client);
       const raw = (client as unknown as { connection: RawConnection }).connection;
       const stream = { current: undefined as ReplicationStream | undefined };
       // frames that arrive before start() has returned, copied out of pg's parse buffer
@@ -116,7 +111,7 @@ export class ReplicationStream {
       for (const chunk of pending.splice(0)) deliver(chunk);
       return result;
     } catch (error) {
-      await client.end().catch(() => undefined);
+      await closeSession(client);
       throw error;
     }
   }

@@ -4,7 +4,7 @@
 // managed target's admin may not set that role, so there the ordinary (ENABLE ORIGIN) triggers
 // are disabled for the streaming phase and set back to the source's states at cutover or cancel.
 import type pg from 'pg';
-import { withClient } from '../connect/client';
+import { withSession } from '../connect/session';
 import { ident, qualified } from '../connect/quote';
 import type { MigrationRun } from '../migrationRun';
 
@@ -74,10 +74,7 @@ export async function restoreTriggerStates(source: pg.Client, target: pg.Client)
 
 /** Sets one database's target trigger states back to the source's (after a silenced streaming phase). */
 export async function restoreTriggers(run: MigrationRun, database: string): Promise<number> {
-  return withClient(run.spec.source, { database, applicationName: 'pgferry triggers' }, (source) =>
-    withClient(run.spec.target, { database, applicationName: 'pgferry triggers' }, async (target) => {
-      await target.query('SET default_transaction_read_only = off');
-      return restoreTriggerStates(source, target);
-    }),
+  return withSession(run.spec.source, { database, purpose: 'triggers' }, (source) =>
+    withSession(run.spec.target, { database, purpose: 'triggers', writable: true }, (target) => restoreTriggerStates(source, target)),
   );
 }

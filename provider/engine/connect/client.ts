@@ -79,17 +79,6 @@ export async function openClient(server: ServerSpec, options: OpenOptions = {}):
   }
 }
 
-/** Runs `fn` with a fresh client and always closes it. */
-export async function withClient<T>(server: ServerSpec, options: OpenOptions, fn: (client: pg.Client) => Promise<T>): Promise<T> {
-  const client = await openClient(server, options);
-  client.on('error', () => undefined); // a dropped connection surfaces on the next query
-  try {
-    return await fn(client);
-  } finally {
-    await client.end().catch(() => undefined);
-  }
-}
-
 /** libpq environment for pg_dump / pg_restore / pg_dumpall: secrets only in the environment. */
 export function libpqEnv(server: ServerSpec, database: string): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = {
@@ -105,10 +94,4 @@ export function libpqEnv(server: ServerSpec, database: string): NodeJS.ProcessEn
   if (server.password !== undefined) env.PGPASSWORD = server.password;
   if (server.sslRootCert) env.PGSSLROOTCERT = server.sslRootCert;
   return env;
-}
-
-/** Server major version from server_version_num (e.g. 150004 → 15). */
-export async function serverMajor(client: pg.Client): Promise<number> {
-  const { rows } = await client.query<{ v: string }>(`SELECT current_setting('server_version_num') AS v`);
-  return Math.floor(Number(rows[0]!.v) / 10000);
 }

@@ -21,6 +21,9 @@ export const INVALID_CATALOG_NAME = '3D000'; // invalid_catalog_name (no such da
 export const INSUFFICIENT_PRIVILEGE = '42501'; // insufficient_privilege
 export const DUPLICATE_OBJECT = '42710'; // duplicate_object (role exists)
 export const UNDEFINED_OBJECT = '42704'; // undefined_object
+export const UNDEFINED_TABLE = '42P01'; // undefined_table
+export const LOCK_NOT_AVAILABLE = '55P03'; // lock_not_available (lock_timeout)
+export const OBJECT_IN_USE = '55006'; // object_in_use (a slot or origin still held)
 
 /**
  * SQLSTATE of a pg DatabaseError, or undefined. The server's errors carry a severity; a socket

@@ -1,7 +1,7 @@
 // The control catalog on the target: migrations are sub-resources of the target server, as in
 // Azure. Installed idempotently; holds state, progress, validation and events, never a secret.
 import type pg from 'pg';
-import { openClient } from '../connect/client';
+import { closeSession, openSession } from '../connect/session';
 import { ident } from '../connect/quote';
 import { isRetryable } from '../connect/sqlstate';
 import { PgferryError } from '../errors';
@@ -60,7 +60,7 @@ export class ControlStore {
 
   private async connection(): Promise<pg.Client> {
     if (!this.client) {
-      const client = await openClient(this.target, { applicationName: 'pgferry control' });
+      const client = await openSession(this.target, { purpose: 'control', writable: true });
       client.on('error', () => {
         if (this.client === client) this.client = undefined;
       });
@@ -88,7 +88,7 @@ export class ControlStore {
         return (await client.query<R>(sql, params)).rows;
       } catch (error) {
         if (attempt < 3 && isRetryable(error)) {
-          await client.end().catch(() => undefined);
+          await closeSession(client);
           this.client = undefined;
           await new Promise((r) => setTimeout(r, 250 * 2 ** attempt));
           continue;
@@ -101,7 +101,7 @@ export class ControlStore {
   async close(): Promise<void> {
     const client = this.client;
     this.client = undefined;
-    await client?.end().catch(() => undefined);
+    await closeSession(client);
   }
 
   /** Creates or upgrades the catalog; concurrent installers are serialized by an advisory lock. */

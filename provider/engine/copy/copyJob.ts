@@ -3,7 +3,7 @@
 import { pipeline } from 'node:stream/promises';
 import type pg from 'pg';
 import { from as copyFrom, to as copyTo } from 'pg-copy-streams';
-import { identList } from '../connect/quote';
+import { identList, literal } from '../connect/quote';
 import type { CopyJob } from './plan';
 
 export interface CopyJobResult {
@@ -16,10 +16,11 @@ export type CopyFormat = 'text' | 'binary';
 /**
  * Binary when every column has a built-in type: no text formatting and parsing on either server
  * (bytea travels as raw bytes instead of doubled hex). Built-in types have binary send/receive in
- * every supported version; extension, enum, domain and composite types go as text.
+ * every supported version; extension, enum, domain and composite types go as text, and so do
+ * OID-alias types (regclass ...), whose binary form is an OID that names something else on the target.
  */
 export function copyFormat(job: CopyJob): CopyFormat {
-  return job.table.builtinTypes ? 'binary' : 'text';
+  return job.table.binarySafe ? 'binary' : 'text';
 }
 
 /** Source-side COPY: the whole table, or one range of it. Only that table's own rows (no children). */
@@ -35,26 +36,46 @@ export function copyInSql(job: CopyJob, freeze: boolean, format: CopyFormat = 't
   return `COPY ${job.table.sql} (${identList(job.table.columns)}) FROM STDIN${options.length > 0 ? ` WITH (${options.join(', ')})` : ''}`;
 }
 
-/**
- * Copies one job. `source` must already be inside the snapshot transaction. The target side runs
- * in its own transaction: an unsplit table is truncated first so COPY can FREEZE (no later
- * vacuum pass over freshly loaded pages); parts of a split table append.
- */
-export async function runCopyJob(args: {
-  job: CopyJob;
-  source: pg.Client;
-  target: pg.Client;
-  signal?: AbortSignal;
-  onBytes?: (bytes: number) => void;
-}): Promise<CopyJobResult> {
-  if (args.job.table.columns.length === 0) return copyEmptyColumnTable(args);
-  return copyStream(args, copyFormat(args.job));
+export interface CopyJobArgs {
+  readonly job: CopyJob;
+  /** Inside the snapshot transaction, holding the table (copySnapshot.ts). */
+  readonly source: pg.Client;
+  readonly target: pg.Client;
+  /** The source database's encoding. */
+  readonly encoding: string;
+  readonly signal?: AbortSignal;
+  readonly onBytes?: (bytes: number) => void;
 }
 
-async function copyStream(
-  args: { job: CopyJob; source: pg.Client; target: pg.Client; signal?: AbortSignal; onBytes?: (bytes: number) => void },
-  format: CopyFormat,
-): Promise<CopyJobResult> {
+/**
+ * The client encoding of both ends of one COPY. The database's own, so text and binary values pass
+ * as bytes with no conversion, unless the statement names something non-ASCII in a database that
+ * is not UTF-8: pg sends statement text as UTF-8, which that client encoding would misread. Then
+ * both ends speak UTF-8 and the servers convert (losslessly: every server encoding maps to it).
+ */
+export function copyClientEncoding(job: CopyJob, databaseEncoding: string): string {
+  const asciiNames = /^[\x20-\x7e]*$/.test(copyOutSql(job) + copyInSql(job, false));
+  return asciiNames || databaseEncoding === 'SQL_ASCII' ? databaseEncoding : 'UTF8';
+}
+
+/**
+ * Copies one job. The target side runs in its own transaction: an unsplit table is truncated first
+ * so COPY can FREEZE (no later vacuum pass over freshly loaded pages); parts of a split table append.
+ * The source session goes back to UTF-8 afterwards: it reads names next (it is shared, copySnapshot.ts).
+ */
+export async function runCopyJob(args: CopyJobArgs): Promise<CopyJobResult> {
+  if (args.job.table.columns.length === 0) return copyEmptyColumnTable(args);
+  const encoding = copyClientEncoding(args.job, args.encoding);
+  const setEncoding = `SET client_encoding = ${literal(encoding)}`;
+  await Promise.all([args.source.query(setEncoding), args.target.query(setEncoding)]);
+  try {
+    return await copyStream(args, copyFormat(args.job));
+  } finally {
+    if (encoding !== 'UTF8') await args.source.query(`SET client_encoding = 'UTF8'`).catch(() => undefined);
+  }
+}
+
+async function copyStream(args: CopyJobArgs, format: CopyFormat): Promise<CopyJobResult> {
   const { job, source, target } = args;
   await target.query('BEGIN');
   try {
@@ -86,7 +107,7 @@ async function copyStream(
 }
 
 /** A table whose every column is generated (or that has none) still has rows: count them and insert as many. */
-async function copyEmptyColumnTable(args: { job: CopyJob; source: pg.Client; target: pg.Client }): Promise<CopyJobResult> {
+async function copyEmptyColumnTable(args: CopyJobArgs): Promise<CopyJobResult> {
   const where = args.job.part ? ` WHERE ${args.job.part.where}` : '';
   const { rows } = await args.source.query<{ n: string }>(`SELECT count(*)::int8 AS n FROM ONLY ${args.job.table.sql}${where}`);
   const n = Number(rows[0]!.n);

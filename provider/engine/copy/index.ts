@@ -2,8 +2,9 @@
 // snapshot, and an index pool that builds each table's indexes as soon as its data is in.
 import type pg from 'pg';
 import type { SourceIndex, SourceTable } from '../catalog';
-import { openClient } from '../connect/client';
-import { ident, literal } from '../connect/quote';
+import { closeSession, openSession, type SessionPair } from '../connect/session';
+import { pairedWithTarget, type SnapshotSessions } from './copySnapshot';
+import { ident } from '../connect/quote';
 import { PgferryError } from '../errors';
 import { safeEmit, type ProgressListener } from '../model';
 import type { MigrationSpec } from '../input/migrationSpec';
@@ -12,7 +13,6 @@ import { runCopyJob } from './copyJob';
 import { buildIndex, indexesByTable } from './indexes';
 import { ctidRangeWheres, integerRangeWheres, jobsForTable, orderJobs, partCount, type CopyJob } from './plan';
 import { splitKeyBounds } from '../catalog/queries';
-import { applySessionSettings, importSnapshot } from '../connect/snapshot';
 
 /** A copy job reports its bytes in flight every this many bytes (the catalog write is throttled too). */
 const PROGRESS_BYTES = 4 * 1024 * 1024;
@@ -26,21 +26,17 @@ export interface CopyTablesResult {
 export interface CopyTablesArgs {
   readonly spec: MigrationSpec;
   readonly database: string;
-  readonly snapshot: string;
+  /** Source sessions in the copy's snapshot, holding the tables (see copySnapshot.ts). */
+  readonly sessions: SnapshotSessions;
   readonly tables: readonly SourceTable[];
   readonly indexes: readonly SourceIndex[];
-  /** Source database encoding: both ends of a text COPY speak it, so bytes pass unconverted. */
+  /** Source database encoding: both ends of a COPY speak it where they can (see copyClientEncoding). */
   readonly encoding: string;
   readonly signal?: AbortSignal;
   readonly onProgress?: ProgressListener;
   /** Called when a table's rows are all in (before its indexes). */
   readonly onTableDone?: (table: SourceTable, rows: number, bytes: number, seconds: number) => void | Promise<void>;
   readonly onTableStart?: (table: SourceTable, parts: number) => void | Promise<void>;
-}
-
-interface SourceWorker {
-  source: pg.Client;
-  target: pg.Client;
 }
 
 /** Plans the jobs: reads split-key bounds inside the snapshot for tables over the threshold. */
@@ -84,28 +80,14 @@ export async function copyTables(args: CopyTablesArgs): Promise<CopyTablesResult
   const onAbort = () => stop.abort(args.signal?.reason);
   args.signal?.addEventListener('abort', onAbort, { once: true });
   const signal = stop.signal;
-  const openSource = async (): Promise<pg.Client> => {
-    const client = await openClient(spec.source, { database, applicationName: 'pgferry copy' });
-    client.on('error', () => undefined);
-    await applySessionSettings(client, [`SET client_encoding = ${literal(args.encoding)}`]);
-    await importSnapshot(client, args.snapshot);
-    return client;
-  };
-  const openTarget = async (purpose: string, extra: readonly string[]): Promise<pg.Client> => {
-    const client = await openClient(spec.target, { database, applicationName: `pgferry ${purpose}` });
-    client.on('error', () => undefined);
-    await applySessionSettings(client, ['SET synchronous_commit = off', ...extra]);
-    return client;
-  };
+  const targetOptions = (purpose: string, settings: Record<string, string> = {}) => ({
+    database,
+    purpose,
+    writable: true,
+    settings: { synchronous_commit: 'off', ...settings },
+  });
 
-  const probe = await openSource();
-  let jobs: CopyJob[];
-  try {
-    jobs = await planJobs(args, probe);
-  } finally {
-    await probe.query('COMMIT').catch(() => undefined);
-    await probe.end().catch(() => undefined);
-  }
+  const jobs = await args.sessions.use((probe) => planJobs(args, probe));
 
   /** Per table: parts still to copy, totals of finished parts, bytes of parts in flight. */
   const partsLeft = new Map<string, { parts: number; partsDone: number; rows: number; bytes: number; inFlight: number; started: number }>();
@@ -123,15 +105,11 @@ export async function copyTables(args: CopyTablesArgs): Promise<CopyTablesResult
   let totalRows = 0;
   let totalBytes = 0;
 
-  const copying = drain<CopyJob, SourceWorker>({
+  const copying = drain<CopyJob, SessionPair>({
     queue: copyQueue,
-    concurrency: Math.min(spec.tableJobs, Math.max(1, jobs.length)),
+    concurrency: Math.min(spec.tableJobs, args.sessions.size, Math.max(1, jobs.length)),
     signal,
-    open: async () => ({ source: await openSource(), target: await openTarget('copy', []) }),
-    close: async (w) => {
-      await w.source.end().catch(() => undefined);
-      await w.target.end().catch(() => undefined);
-    },
+    ...pairedWithTarget(args.sessions, spec.target, targetOptions('copy')),
     work: async (job, w) => {
       const state = partsLeft.get(job.table.oid)!;
       if (state.started === 0) {
@@ -151,6 +129,7 @@ export async function copyTables(args: CopyTablesArgs): Promise<CopyTablesResult
         job,
         source: w.source,
         target: w.target,
+        encoding: args.encoding,
         signal,
         onBytes: (n) => {
           jobBytes += n;
@@ -210,8 +189,8 @@ export async function copyTables(args: CopyTablesArgs): Promise<CopyTablesResult
     queue: indexQueue,
     concurrency: spec.indexJobs,
     signal,
-    open: () => openTarget('index', [`SET maintenance_work_mem = '256MB'`]),
-    close: (c) => c.end(),
+    open: () => openSession(spec.target, targetOptions('index', { maintenance_work_mem: '256MB' })),
+    close: closeSession,
     work: async (index, target) => {
       await buildIndex(target, index);
     },

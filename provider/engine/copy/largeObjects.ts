@@ -1,10 +1,9 @@
 // Large objects: metadata (owner, ACL) comes with the pre-data schema; contents are read inside
 // the copy snapshot and written with lo_put, in parallel batches, chunked for big objects.
-import type pg from 'pg';
-import { openClient } from '../connect/client';
+import type { SessionPair } from '../connect/session';
+import { pairedWithTarget, type SnapshotSessions } from './copySnapshot';
 import type { MigrationSpec } from '../input/migrationSpec';
 import { drain, WorkQueue } from '../workQueue';
-import { applySessionSettings, importSnapshot } from '../connect/snapshot';
 
 /** Bytes read per lo_get call: bounds memory for objects of any size. */
 const CHUNK = 16 * 1024 * 1024;
@@ -14,7 +13,7 @@ const BATCH = 200;
 export async function copyLargeObjects(args: {
   spec: MigrationSpec;
   database: string;
-  snapshot: string;
+  sessions: SnapshotSessions;
   oids: readonly string[];
   signal?: AbortSignal;
 }): Promise<{ count: number; bytes: number }> {
@@ -23,24 +22,16 @@ export async function copyLargeObjects(args: {
   for (let i = 0; i < args.oids.length; i += BATCH) queue.push(args.oids.slice(i, i + BATCH));
   queue.close();
   let bytes = 0;
-  await drain<string[], { source: pg.Client; target: pg.Client }>({
+  await drain<string[], SessionPair>({
     queue,
-    concurrency: Math.min(args.spec.tableJobs, Math.ceil(args.oids.length / BATCH)),
+    concurrency: Math.min(args.spec.tableJobs, args.sessions.size, Math.ceil(args.oids.length / BATCH)),
     signal: args.signal,
-    open: async () => {
-      const source = await openClient(args.spec.source, { database: args.database, applicationName: 'pgferry lo' });
-      source.on('error', () => undefined);
-      await applySessionSettings(source);
-      await importSnapshot(source, args.snapshot);
-      const target = await openClient(args.spec.target, { database: args.database, applicationName: 'pgferry lo' });
-      target.on('error', () => undefined);
-      await applySessionSettings(target, ['SET synchronous_commit = off']);
-      return { source, target };
-    },
-    close: async (c) => {
-      await c.source.end().catch(() => undefined);
-      await c.target.end().catch(() => undefined);
-    },
+    ...pairedWithTarget(args.sessions, args.spec.target, {
+      database: args.database,
+      purpose: 'lo',
+      writable: true,
+      settings: { synchronous_commit: 'off' },
+    }),
     work: async (batch, c) => {
       // Size via a read descriptor (INV_READ reads as of the snapshot); pg_largeobject itself is
       // not readable by every role.

@@ -6,7 +6,7 @@ import { applierResult } from './drain';
 import { emitMarker, dropSlotAndPublication } from '../cdc/slot';
 import { dropAppliedPosition } from '../cdc/appliedPosition';
 import { parseLsn } from '../cdc/lsn';
-import { withClient } from '../connect/client';
+import { withSession } from '../connect/session';
 import { ident } from '../connect/quote';
 import { errorMessage } from '../errors';
 import { CONTROL_SCHEMA, cutoverMessagePrefix } from '../names';
@@ -19,7 +19,7 @@ import { restoreTriggers } from '../cdc/targetTriggers';
 /** Marks the cutover point of one database and waits until its applier has applied up to it. */
 async function drainDatabase(run: MigrationRun, stream: OnlineStream, began: number): Promise<void> {
   const { spec } = run;
-  await withClient(spec.source, { database: stream.database, applicationName: 'pgferry cutover' }, async (client) => {
+  await withSession(spec.source, { database: stream.database, purpose: 'cutover', writable: true }, async (client) => {
     if (run.sourceMajor >= 14) {
       const token = `${spec.migrationName}/${stream.database}/${began}/${randomUUID()}`;
       stream.applier.stopAtMarker(token);
@@ -90,7 +90,7 @@ export async function cutover(run: MigrationRun, streams: OnlineStream[]): Promi
     if (restored > 0)
       run.onProgress({ kind: 'info', message: `cutover: ${restored} trigger(s) set back as on the source`, database: s.database });
     await dropSlotAndPublication(spec.source, s.database, s.slot, s.publication);
-    await withClient(spec.target, { database: s.database, applicationName: 'pgferry cutover' }, (client) =>
+    await withSession(spec.target, { database: s.database, purpose: 'cutover', writable: true }, (client) =>
       dropAppliedPosition(client, { origin: s.origin, migration: name, database: s.database }),
     ).catch((error: unknown) => run.warn(`could not remove apply progress: ${errorMessage(error)}`, s.database));
     await store.updateDatabase(name, s.database, { state: 'Succeeded', endedAt: true });

@@ -88,6 +88,13 @@ export const migrationSpecSchema = z
     splitMaxParts: z.number().int().min(2, 'must be from 2 to 256').max(256, 'must be from 2 to 256').default(16),
     /** Directory with pg_dump, pg_restore (and pg_dumpall) of a major version ≥ the source's. */
     pgBinDir: z.string().min(1).optional(),
+    /** Seconds to wait for a lock on the source (the copy's ACCESS SHARE locks) before failing, naming the blocking session. */
+    lockTimeoutSeconds: z
+      .number()
+      .int()
+      .min(1, 'must be from 1 to 86400 seconds')
+      .max(86400, 'must be from 1 to 86400 seconds')
+      .default(30),
     /** Run the final verification (row counts and checksums). */
     verify: z.boolean({ error: 'must be true or false' }).default(true),
     /** Online: warn when the slot retains more WAL than this many bytes on the source. */
@@ -123,6 +130,7 @@ export const TUNING_KEYS = [
   'verify',
   'allowReplicaIdentityFull',
   'slotRetainedWarnBytes',
+  'lockTimeoutSeconds',
 ] as const satisfies readonly (keyof z.input<typeof migrationSpecSchema>)[];
 
 export type MigrationSpecInput = z.input<typeof migrationSpecSchema>;

@@ -2,7 +2,7 @@
 // runner's life, so there is never more than one runner per migration. `show` reads pg_locks to
 // tell a live runner from a stale one.
 import type pg from 'pg';
-import { openClient } from '../connect/client';
+import { closeSession, openSession } from '../connect/session';
 import { PgferryError } from '../errors';
 import { leaseKey } from '../names';
 import type { ServerSpec } from '../input/migrationSpec';
@@ -14,14 +14,14 @@ export interface Lease {
 }
 
 export async function acquireLease(target: ServerSpec, migration: string): Promise<Lease> {
-  const client: pg.Client = await openClient(target, { applicationName: 'pgferry runner lease' });
+  const client: pg.Client = await openSession(target, { purpose: 'runner lease' });
   let onLost: (error: Error) => void = () => {};
   const lost = new Promise<Error>((resolve) => (onLost = resolve));
   client.on('error', (error) => onLost(error));
   client.on('end', () => onLost(new Error('lease connection closed')));
   const { rows } = await client.query<{ ok: boolean }>('SELECT pg_try_advisory_lock($1::bigint) AS ok', [leaseKey(migration)]);
   if (!rows[0]?.ok) {
-    await client.end().catch(() => undefined);
+    await closeSession(client);
     throw new PgferryError('RUNNER_ALREADY_RUNNING', `migration "${migration}" already has a live runner`, {
       category: 'input',
       field: 'name',
@@ -35,7 +35,7 @@ export async function acquireLease(target: ServerSpec, migration: string): Promi
       if (released) return;
       released = true;
       await client.query('SELECT pg_advisory_unlock($1::bigint)', [leaseKey(migration)]).catch(() => undefined);
-      await client.end().catch(() => undefined);
+      await closeSession(client);
     },
   };
 }

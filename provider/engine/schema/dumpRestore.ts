@@ -41,6 +41,8 @@ export async function dumpSchema(args: {
   source: ServerSpec;
   database: string;
   snapshot?: string;
+  /** pg_dump takes ACCESS SHARE on every table too: never wait longer than this for one. */
+  lockTimeoutSeconds?: number;
   file: string;
   signal?: AbortSignal;
 }): Promise<void> {
@@ -53,6 +55,7 @@ export async function dumpSchema(args: {
     `--file=${args.file}`,
   ];
   if (args.snapshot) argv.push(`--snapshot=${args.snapshot}`);
+  if (args.lockTimeoutSeconds) argv.push(`--lock-wait-timeout=${args.lockTimeoutSeconds}s`);
   argv.push(`--dbname=${conninfoDbname(args.database)}`);
   const run = await runTool(args.tools.pgDump, argv, libpqEnv(args.source, args.database), args.signal);
   if (run.code !== 0) {

@@ -1,6 +1,7 @@
 // Roles: the source's roles re-created on the target without the attributes a managed target
 // refuses (SUPERUSER, REPLICATION, BYPASSRLS), then their memberships. A role that cannot be
 // created is reported, not fatal.
+import { serverMajor } from '../connect/session';
 import type pg from 'pg';
 import { ident, literal } from '../connect/quote';
 import { settingStatement } from './settings';
@@ -111,9 +112,7 @@ export async function migrateRoles(source: pg.Client, target: pg.Client): Promis
   );
   const grantable = { createRole: me[0]!.super || me[0]!.createrole, createDb: me[0]!.super || me[0]!.createdb };
   const managed = !me[0]!.super;
-  const targetMajor = Math.floor(
-    Number((await target.query<{ v: string }>(`SELECT current_setting('server_version_num') AS v`)).rows[0]!.v) / 10000,
-  );
+  const targetMajor = await serverMajor(target);
   if (managed && targetMajor >= 16) {
     // A non-superuser may give objects only to roles it can SET ROLE to. From PostgreSQL 16 the
     // creator of a role gets ADMIN on it but not SET: ask for SET and INHERIT too, so pg_restore's

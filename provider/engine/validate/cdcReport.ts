@@ -1,6 +1,7 @@
 // What change data capture needs to know about every table of a source database: replica
 // identity, generated, TOAST-able and large-object columns, partitions (reported under their
 // root) and persistence. Shared with the CDC engine; the shaping is pure.
+import { serverMajor } from '../connect/session';
 import type pg from 'pg';
 
 /** Ordinary tables and partitioned roots, with their leaf partitions under them. */
@@ -147,10 +148,10 @@ export function shapeCdcTables(tables: readonly CdcTableRow[], columns: readonly
 
 /** Reads the CDC view of every table in the database the client is connected to. */
 export async function cdcTableReport(client: pg.Client): Promise<CdcTable[]> {
-  const { rows: major } = await client.query<{ v: string }>(`SELECT current_setting('server_version_num') AS v`);
+  const major = await serverMajor(client);
   const tables = (await client.query<CdcTableRow>(CDC_TABLES_SQL)).rows;
   const rootOids = tables.filter((t) => t.oid === t.root).map((t) => t.oid);
-  const columnsSql = Number(major[0]!.v) >= 120000 ? CDC_COLUMNS_SQL : CDC_COLUMNS_SQL_PG11;
+  const columnsSql = major >= 12 ? CDC_COLUMNS_SQL : CDC_COLUMNS_SQL_PG11;
   const columns = rootOids.length ? (await client.query<CdcColumnRow>(columnsSql, [rootOids])).rows : [];
   return shapeCdcTables(tables, columns);
 }

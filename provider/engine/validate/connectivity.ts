@@ -1,5 +1,6 @@
 // Reaching and logging in to each server with its sslMode; a failure names the server and user
 // (never the password) and says what to change.
+import { closeSession } from '../connect/session';
 import { INVALID_AUTHORIZATION, INVALID_CATALOG_NAME, INVALID_PASSWORD, sqlState } from '../connect/sqlstate';
 import type { ValidationResult } from '../model';
 import type { ServerSpec } from '../input/migrationSpec';
@@ -100,7 +101,7 @@ export async function checkConnectivity(role: ServerRole, server: ServerSpec): P
     );
     return { result, session: { role, spec: server, client, info } };
   } catch (error) {
-    await client?.end().catch(() => undefined);
+    await closeSession(client);
     return { result: classifyConnectError(role, server, error) };
   }
 }

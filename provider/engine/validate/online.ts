@@ -1,6 +1,6 @@
 // Online prerequisites on the source server: wal_level=logical, a free replication slot and WAL
 // sender per database, and a user allowed to replicate (checked by opening a replication connection).
-import { openClient } from '../connect/client';
+import { withSession } from '../connect/session';
 import { ident, literal } from '../connect/quote';
 import type { ValidationResult } from '../model';
 import { slotName } from '../names';
@@ -121,18 +121,11 @@ export async function checkOnlineSource(
   const database = databases[0];
   if (database === undefined) return results;
   try {
-    const client = await openClient(source.spec, {
-      database,
-      replication: true,
-      applicationName: 'pgferry-validate',
-      connectTimeoutMs: VALIDATION_CONNECT_TIMEOUT_MS,
-    });
-    client.on('error', () => undefined);
-    try {
-      await client.query('IDENTIFY_SYSTEM');
-    } finally {
-      await client.end().catch(() => undefined);
-    }
+    await withSession(
+      source.spec,
+      { database, replication: true, purpose: 'validate', connectTimeoutMs: VALIDATION_CONNECT_TIMEOUT_MS },
+      (client) => client.query('IDENTIFY_SYSTEM'),
+    );
     results.push(
       succeeded(
         CODES.REPLICATION_CONNECTION,

@@ -1,7 +1,7 @@
 // Read-only sessions for the checks: every connection the validator opens refuses writes, so a
 // validation run cannot change either server even by mistake.
 import type pg from 'pg';
-import { openClient, serverMajor } from '../connect/client';
+import { closeSession, openSession, serverMajor } from '../connect/session';
 import type { ServerSpec } from '../input/migrationSpec';
 import type { ServerRole } from './result';
 
@@ -39,19 +39,7 @@ export interface ServerSession {
 
 /** Opens a client whose transactions are all READ ONLY. */
 export async function openReadOnly(server: ServerSpec, database?: string): Promise<pg.Client> {
-  const client = await openClient(server, {
-    ...(database === undefined ? {} : { database }),
-    applicationName: 'pgferry-validate',
-    connectTimeoutMs: VALIDATION_CONNECT_TIMEOUT_MS,
-  });
-  client.on('error', () => undefined); // a dropped connection surfaces on the next query
-  try {
-    await client.query('SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY');
-    return client;
-  } catch (error) {
-    await client.end().catch(() => undefined);
-    throw error;
-  }
+  return openSession(server, { database, purpose: 'validate', readOnly: true, connectTimeoutMs: VALIDATION_CONNECT_TIMEOUT_MS });
 }
 
 export async function readServerInfo(client: pg.Client): Promise<ServerInfo> {
@@ -78,5 +66,5 @@ export function redact(text: string, secret: string | undefined): string {
 
 /** Closes clients, ignoring errors (validation's cleanup must not mask its findings). */
 export async function closeAll(clients: readonly (pg.Client | undefined)[]): Promise<void> {
-  await Promise.all(clients.map((c) => c?.end().catch(() => undefined)));
+  await Promise.all(clients.map(closeSession));
 }

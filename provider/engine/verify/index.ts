@@ -2,8 +2,8 @@
 // servers in parallel; large objects by count and content. A mismatch names the table.
 import type pg from 'pg';
 import { listTables, type SourceTable } from '../catalog';
-import { openClient, serverMajor } from '../connect/client';
-import { applySessionSettings, importSnapshot } from '../connect/snapshot';
+import { closeSessionPair, openSessionPair, serverMajor, withSession, type SessionPair } from '../connect/session';
+import { pairedWithTarget, type SnapshotSessions } from '../copy/copySnapshot';
 import { safeEmit, type ProgressListener, type VerificationReport, type VerificationTable } from '../model';
 import type { MigrationSpec } from '../input/migrationSpec';
 import { drain, WorkQueue } from '../workQueue';
@@ -36,52 +36,32 @@ async function checksum(client: pg.Client, sql: string): Promise<Checksum> {
 export interface VerifyOptions {
   readonly signal?: AbortSignal;
   readonly onProgress?: ProgressListener;
-  /** Per database: read the source inside this exported snapshot (what the copy saw). */
-  readonly sourceSnapshots?: ReadonlyMap<string, string>;
+  /** Per database: read the source with these sessions of the copy's snapshot (what the copy saw). */
+  readonly sourceSessions?: ReadonlyMap<string, SnapshotSessions>;
   /** Databases to verify; all of the spec's by default. */
   readonly databases?: readonly string[];
 }
 
-interface Pair {
-  source: pg.Client;
-  target: pg.Client;
-}
-
 async function verifyDatabase(spec: MigrationSpec, database: string, options: VerifyOptions): Promise<VerificationTable[]> {
-  const snapshot = options.sourceSnapshots?.get(database);
-  const openPair = async (): Promise<Pair> => {
-    const source = await openClient(spec.source, { database, applicationName: 'pgferry verify' });
-    source.on('error', () => undefined);
-    await applySessionSettings(source);
-    if (snapshot) await importSnapshot(source, snapshot);
-    const target = await openClient(spec.target, { database, applicationName: 'pgferry verify' });
-    target.on('error', () => undefined);
-    await applySessionSettings(target);
-    return { source, target };
-  };
-  const first = await openPair();
-  let tables: SourceTable[];
-  try {
-    tables = await listTables(first.source, await serverMajor(first.source));
-  } finally {
-    await first.source.end().catch(() => undefined);
-    await first.target.end().catch(() => undefined);
-  }
+  const snapshot = options.sourceSessions?.get(database);
+  const targetOptions = { database, purpose: 'verify' };
+  const pairs = snapshot
+    ? pairedWithTarget(snapshot, spec.target, targetOptions)
+    : { open: () => openSessionPair(spec.source, targetOptions, spec.target, targetOptions), close: closeSessionPair };
+  const tables = snapshot
+    ? await snapshot.use(async (c) => listTables(c, await serverMajor(c)))
+    : await withSession(spec.source, targetOptions, async (c) => listTables(c, await serverMajor(c)));
 
   type Item = { kind: 'table'; table: SourceTable } | { kind: 'large-objects' };
   const queue = new WorkQueue<Item>();
   queue.push(...tables.map((table) => ({ kind: 'table' as const, table })), { kind: 'large-objects' });
   queue.close();
   const results: VerificationTable[] = [];
-  await drain<Item, Pair>({
+  await drain<Item, SessionPair>({
     queue,
-    concurrency: Math.min(spec.tableJobs, tables.length + 1),
+    concurrency: Math.min(spec.tableJobs, snapshot?.size ?? spec.tableJobs, tables.length + 1),
     signal: options.signal,
-    open: openPair,
-    close: async (p) => {
-      await p.source.end().catch(() => undefined);
-      await p.target.end().catch(() => undefined);
-    },
+    ...pairs,
     work: async (item, p) => {
       const name = item.kind === 'table' ? item.table.display : '(large objects)';
       const sql = item.kind === 'table' ? tableChecksumSql(item.table.sql) : LARGE_OBJECTS_CHECKSUM_SQL;

@@ -1,0 +1,145 @@
+// Every session pgferry opens, on either server, comes from here: one set of pinned settings, so
+// that no database or role default (ALTER DATABASE ... SET search_path, DateStyle, a read-only
+// default, row_security ...) can change what a session reads, writes or prints.
+import type pg from 'pg';
+import { openClient } from './client';
+import { literal } from './quote';
+import type { ServerSpec } from '../input/migrationSpec';
+
+/**
+ * Settings every session pins, as pg_dump pins them for its own session:
+ * - `search_path` empty (pg_catalog only): names in catalog output (pg_get_indexdef, regclass
+ *   text, pgoutput values) come out schema-qualified, and every statement pgferry sends names its
+ *   objects fully, so a user schema placed first by `ALTER DATABASE ... SET search_path` can neither
+ *   break a value nor bind an expression to another function.
+ * - the settings that change how values print or parse (DateStyle, IntervalStyle,
+ *   extra_float_digits, bytea_output, xmloption, lc_monetary, TimeZone, standard_conforming_strings):
+ *   identical text on both ends of a text COPY, a checksum and the apply path.
+ * - `row_security = off`: a user whom a policy would filter gets an error instead of fewer rows
+ *   (pg_dump's rule), so nothing is copied, streamed or verified short.
+ * - no statement, lock or idle timeout inherited from a role or database default: a copy or an
+ *   apply transaction may legitimately run or wait for hours. DDL on the source sets its own.
+ */
+export const PINNED_SETTINGS: readonly (readonly [name: string, value: string])[] = [
+  ['search_path', ''],
+  ['DateStyle', 'ISO, YMD'],
+  ['IntervalStyle', 'postgres'],
+  ['extra_float_digits', '3'],
+  ['bytea_output', 'hex'],
+  ['xmloption', 'content'],
+  ['lc_monetary', 'C'],
+  ['TimeZone', 'UTC'],
+  ['standard_conforming_strings', 'on'],
+  ['row_security', 'off'],
+  ['statement_timeout', '0'],
+  ['lock_timeout', '0'],
+  ['idle_in_transaction_session_timeout', '0'],
+];
+
+export interface SessionOptions {
+  /** Database to connect to; the server spec's maintenance database by default. */
+  readonly database?: string;
+  /** What the session is for; it becomes the application_name `pgferry <purpose>`. */
+  readonly purpose: string;
+  /** A logical replication connection (`replication=database`). */
+  readonly replication?: boolean;
+  /** The session changes the server: a database that defaults to read-only transactions is overridden. */
+  readonly writable?: boolean;
+  /** Every transaction of the session is READ ONLY (validation: cannot change a server even by mistake). */
+  readonly readOnly?: boolean;
+  /** Opens a REPEATABLE READ READ ONLY transaction that sees exactly this exported snapshot. */
+  readonly snapshot?: string;
+  /** Further settings for this session (e.g. synchronous_commit), applied after the pinned ones. */
+  readonly settings?: Readonly<Record<string, string>>;
+  readonly connectTimeoutMs?: number;
+}
+
+/** The SET statements of a session, in one simple-query string (replication connections take no parameters). */
+export function sessionSettingsSql(options: Pick<SessionOptions, 'writable' | 'readOnly' | 'settings'>): string {
+  const settings: (readonly [string, string])[] = [...PINNED_SETTINGS];
+  if (options.writable) settings.push(['default_transaction_read_only', 'off']);
+  settings.push(...Object.entries(options.settings ?? {}));
+  const statements = settings.map(([name, value]) => `SET ${settingName(name)} = ${literal(value)}`);
+  if (options.readOnly) statements.push('SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY');
+  return statements.join('; ');
+}
+
+/** Setting names are pgferry's own constants; this refuses anything else reaching SQL text. */
+function settingName(name: string): string {
+  if (!/^[A-Za-z_][A-Za-z0-9_.]*$/.test(name)) throw new Error(`not a setting name: ${JSON.stringify(name)}`);
+  return name;
+}
+
+/** Opens a session with the pinned settings; the caller ends it (closeSession). */
+export async function openSession(server: ServerSpec, options: SessionOptions): Promise<pg.Client> {
+  const client = await openClient(server, {
+    database: options.database,
+    replication: options.replication,
+    applicationName: `pgferry ${options.purpose}`,
+    connectTimeoutMs: options.connectTimeoutMs,
+  });
+  // A dropped connection surfaces on the next query; without a listener it would crash the process.
+  client.on('error', () => undefined);
+  try {
+    await client.query(sessionSettingsSql(options));
+    if (options.snapshot !== undefined) await importSnapshot(client, options.snapshot);
+    return client;
+  } catch (error) {
+    await closeSession(client);
+    throw error;
+  }
+}
+
+/** Ends a session, ignoring a connection that is already gone. */
+export async function closeSession(client: pg.Client | undefined): Promise<void> {
+  await client?.end().catch(() => undefined);
+}
+
+/** Runs `fn` with a fresh session and always ends it. */
+export async function withSession<T>(server: ServerSpec, options: SessionOptions, fn: (client: pg.Client) => Promise<T>): Promise<T> {
+  const client = await openSession(server, options);
+  try {
+    return await fn(client);
+  } finally {
+    await closeSession(client);
+  }
+}
+
+/** A source session and a target session that work together (a copy job, a verification worker). */
+export interface SessionPair {
+  readonly source: pg.Client;
+  readonly target: pg.Client;
+}
+
+/** Opens both sessions of a pair, or neither. */
+export async function openSessionPair(
+  source: ServerSpec,
+  sourceOptions: SessionOptions,
+  target: ServerSpec,
+  targetOptions: SessionOptions,
+): Promise<SessionPair> {
+  const sourceSession = await openSession(source, sourceOptions);
+  try {
+    return { source: sourceSession, target: await openSession(target, targetOptions) };
+  } catch (error) {
+    await closeSession(sourceSession);
+    throw error;
+  }
+}
+
+export async function closeSessionPair(pair: SessionPair): Promise<void> {
+  await Promise.all([closeSession(pair.source), closeSession(pair.target)]);
+}
+
+/** Starts a read-only transaction on `client` that sees exactly the exported snapshot. */
+export async function importSnapshot(client: pg.Client, snapshot: string): Promise<void> {
+  await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
+  // SET TRANSACTION SNAPSHOT takes no parameters: the name goes through the quoting helper.
+  await client.query(`SET TRANSACTION SNAPSHOT ${literal(snapshot)}`);
+}
+
+/** Server major version from server_version_num (e.g. 150004 → 15); works on replication connections too. */
+export async function serverMajor(client: pg.Client): Promise<number> {
+  const { rows } = await client.query<{ server_version_num: string }>('SHOW server_version_num');
+  return Math.floor(Number(rows[0]!.server_version_num) / 10000);
+}

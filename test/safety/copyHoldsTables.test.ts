@@ -1,0 +1,81 @@
+// Issue 12, "the copy holds what it copies": TRUNCATE is not MVCC-safe, so five small tables
+// truncated on the source while a large one was copying used to arrive empty on the target, and
+// the verification, reading the same snapshot, reported equal counts. The copy now takes ACCESS
+// SHARE on every table before its snapshot: the TRUNCATE waits until the copy is done.
+import assert from 'node:assert/strict';
+import { runMigration } from '../../provider/engine';
+import { ControlStore } from '../../provider/engine/control/store';
+import { pairSpec, serverSpec, startPair, until, waitForStatus, type ServerPair } from '../support';
+
+const SMALL = ['s1', 's2', 's3', 's4', 's5'];
+
+describe('safety: the copy holds the tables it copies (issue 12)', function () {
+  this.timeout(300_000);
+  let pair: ServerPair;
+  before(async () => {
+    pair = await startPair(15, 15);
+    await pair.source.query('CREATE DATABASE held');
+    await pair.source.query(
+      `CREATE TABLE big (id int PRIMARY KEY, pad text);
+       INSERT INTO big SELECT g, repeat('x', 200) FROM generate_series(1, 600000) g;
+       ${SMALL.map((t) => `CREATE TABLE ${t} (id int PRIMARY KEY); INSERT INTO ${t} SELECT generate_series(1, 100);`).join('\n')}`,
+      [],
+      'held',
+    );
+  });
+  after(async () => pair?.stop());
+
+  it('offline: tables truncated on the source during the copy arrive with the rows of the copy snapshot', async () => {
+    const store = new ControlStore(serverSpec(pair.target));
+    const truncater = await pair.source.connect('held');
+    try {
+      // one copy job: the small tables wait behind the large one
+      const running = runMigration(pairSpec(pair, 'held-offline', ['held'], { option: 'Migrate', tableJobs: 1 }));
+      await waitForStatus(store, 'held-offline', (s) => s.databases[0]!.tables.loading > 0 || s.state === 'Failed', 120_000);
+      let truncatedAt = 0;
+      const truncating = truncater.query(`TRUNCATE ${SMALL.join(', ')}`).then(() => (truncatedAt = Date.now()));
+      const status = await running;
+      const finishedAt = Date.now();
+      assert.equal(status.state, 'Succeeded', status.message);
+      assert.equal(status.verification?.ok, true);
+      for (const t of SMALL) {
+        const [row] = await pair.target.query<{ n: number }>(`SELECT count(*)::int AS n FROM ${t}`, [], 'held');
+        assert.equal(row!.n, 100, `${t} on the target`);
+      }
+      await truncating;
+      // the TRUNCATE waited for the copy's locks: it committed only once the migration was done
+      assert.ok(truncatedAt > 0 && truncatedAt <= finishedAt + 1000);
+      const [after] = await pair.source.query<{ n: number }>(`SELECT count(*)::int AS n FROM s1`, [], 'held');
+      assert.equal(after!.n, 0);
+    } finally {
+      await truncater.end();
+      await store.close();
+    }
+  });
+
+  it('fails naming the session that holds a conflicting lock, once lockTimeoutSeconds has passed', async () => {
+    await pair.source.query(`INSERT INTO s1 SELECT generate_series(1, 10)`, [], 'held');
+    const locker = await pair.source.connect('held');
+    try {
+      await locker.query(`SET application_name = 'nightly-maintenance'`);
+      await locker.query('BEGIN');
+      await locker.query('LOCK TABLE s1 IN ACCESS EXCLUSIVE MODE');
+      const [{ pid }] = (await locker.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows as [{ pid: number }];
+      const started = Date.now();
+      const status = await runMigration(
+        pairSpec(pair, 'held-locked', ['held'], { option: 'Migrate', overwriteDbsInTarget: true, lockTimeoutSeconds: 1 }),
+      );
+      assert.equal(status.state, 'Failed');
+      assert.match(status.message ?? '', new RegExp(`pid ${pid}\\b.*nightly-maintenance`));
+      assert.ok(Date.now() - started < 60_000);
+    } finally {
+      await locker.query('ROLLBACK').catch(() => undefined);
+      await locker.end();
+    }
+    // nothing waits on the source once the migration gave up
+    await until('no pgferry session left on the source', async () => {
+      const rows = await pair.source.query(`SELECT 1 FROM pg_stat_activity WHERE application_name LIKE 'pgferry%'`);
+      return rows.length === 0 ? true : undefined;
+    });
+  });
+});
