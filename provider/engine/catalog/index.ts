@@ -46,6 +46,12 @@ export interface SourceIndex {
   readonly indexName: string;
   readonly indexDef: string;
   readonly constraint?: { readonly oid: string; readonly name: string; readonly def: string };
+  /** The table is clustered on this index (ALTER TABLE ... CLUSTER ON). */
+  readonly clustered: boolean;
+  /** The table's replica identity is this index (REPLICA IDENTITY USING INDEX). */
+  readonly replicaIdentity: boolean;
+  /** Statistics targets set on index columns (ALTER INDEX ... ALTER COLUMN n SET STATISTICS). */
+  readonly columnStatistics: readonly { readonly column: number; readonly target: number }[];
 }
 
 export interface DatabaseProperties {
@@ -99,6 +105,9 @@ export async function listTableIndexes(client: pg.Client): Promise<SourceIndex[]
     indexName: r.index_name,
     indexDef: r.index_def,
     constraint: r.constraint_oid ? { oid: String(r.constraint_oid), name: r.constraint_name, def: r.constraint_def } : undefined,
+    clustered: r.clustered,
+    replicaIdentity: r.replica_identity,
+    columnStatistics: r.column_statistics ?? [],
   }));
 }
 

@@ -59,6 +59,8 @@ SELECT n.nspname AS schema, c.relname AS name
  * Indexes and index-backed constraints (primary key, unique, exclusion) pgferry builds itself,
  * in parallel per table: those of plain tables and partitions that are not attached to an index
  * of a partitioned parent (pg_restore's post-data builds those, with their ATTACH entries).
+ * With them, what pg_dump writes into the same TOC entry: the clustered and replica-identity
+ * marks and the statistics targets of index columns.
  */
 export const LIST_TABLE_INDEXES = `
 SELECT i.indexrelid::int8 AS index_oid,
@@ -70,7 +72,11 @@ SELECT i.indexrelid::int8 AS index_oid,
        con.oid::int8 AS constraint_oid,
        con.conname AS constraint_name,
        CASE WHEN con.oid IS NULL THEN NULL ELSE pg_get_constraintdef(con.oid) END AS constraint_def,
-       con.condeferrable AS deferrable
+       con.condeferrable AS deferrable,
+       i.indisclustered AS clustered,
+       i.indisreplident AS replica_identity,
+       (SELECT json_agg(json_build_object('column', a.attnum, 'target', a.attstattarget) ORDER BY a.attnum)
+          FROM pg_attribute a WHERE a.attrelid = i.indexrelid AND a.attstattarget >= 0) AS column_statistics
   FROM pg_index i
   JOIN pg_class ic ON ic.oid = i.indexrelid
   JOIN pg_class t ON t.oid = i.indrelid

@@ -1,6 +1,7 @@
-// Roles: the source's roles re-created on the target without the attributes a managed target
-// refuses (SUPERUSER, REPLICATION, BYPASSRLS), then their memberships. A role that cannot be
-// created is reported, not fatal.
+// Roles: the source's roles re-created on the target as pg_dumpall --roles-only would (attributes,
+// password, settings, comment, security labels), but without the attributes a managed target
+// refuses (SUPERUSER, REPLICATION, BYPASSRLS) when the target user is not a superuser; then
+// their memberships. A role that cannot be created is reported, not fatal.
 import type pg from 'pg';
 import { ident, literal } from '../connect/quote';
 import { settingStatement } from './settings';
@@ -19,6 +20,9 @@ interface SourceRole {
   replication: boolean;
   bypassRls: boolean;
   settings: string[] | null;
+  comment: string | null;
+  /** Security labels as [provider, label] pairs. */
+  labels: [string, string][] | null;
 }
 
 /** Roles a managed source or target owns itself: never copied. */
@@ -28,7 +32,10 @@ const LIST_ROLES = `
 SELECT r.rolname AS name, r.rolcanlogin AS can_login, r.rolinherit AS inherit, r.rolcreaterole AS create_role,
        r.rolcreatedb AS create_db, r.rolconnlimit AS connection_limit, r.rolvaliduntil::text AS valid_until,
        r.rolsuper AS superuser, r.rolreplication AS replication, r.rolbypassrls AS bypass_rls,
-       (SELECT s.setconfig FROM pg_db_role_setting s WHERE s.setrole = r.oid AND s.setdatabase = 0) AS settings
+       (SELECT s.setconfig FROM pg_db_role_setting s WHERE s.setrole = r.oid AND s.setdatabase = 0) AS settings,
+       shobj_description(r.oid, 'pg_authid') AS comment,
+       (SELECT array_agg(ARRAY[l.provider, l.label] ORDER BY l.provider) FROM pg_shseclabel l
+         WHERE l.classoid = 'pg_authid'::regclass AND l.objoid = r.oid) AS labels
   FROM pg_roles r
  WHERE r.rolname !~ '^pg_'
  ORDER BY r.rolname`;
@@ -74,27 +81,46 @@ async function readRoles(source: pg.Client): Promise<SourceRole[]> {
     replication: r.replication,
     bypassRls: r.bypass_rls,
     settings: r.settings,
+    comment: r.comment,
+    labels: r.labels,
   }));
 }
 
-/** CREATE ROLE text for one role, with what was stripped (pure). */
+/** What the target user may give a new role. */
+export interface GrantableAttributes {
+  /** SUPERUSER, REPLICATION and BYPASSRLS: only a superuser target user may give them. */
+  readonly superuser: boolean;
+  readonly createRole: boolean;
+  readonly createDb: boolean;
+}
+
+/**
+ * CREATE ROLE text for one role, with what was stripped (pure). A superuser the target cannot
+ * re-create gets CREATEROLE and CREATEDB instead, the closest a managed target allows.
+ */
 export function createRoleStatement(
   role: SourceRole,
-  grantable: { createRole: boolean; createDb: boolean },
+  grantable: GrantableAttributes,
 ): {
   sql: string;
   stripped: string[];
 } {
   const stripped: string[] = [];
-  if (role.superuser) stripped.push('SUPERUSER');
-  if (role.replication) stripped.push('REPLICATION');
-  if (role.bypassRls) stripped.push('BYPASSRLS');
   const options = [role.canLogin ? 'LOGIN' : 'NOLOGIN', role.inherit ? 'INHERIT' : 'NOINHERIT'];
-  if (role.createRole || role.superuser) {
+  for (const [has, attribute] of [
+    [role.superuser, 'SUPERUSER'],
+    [role.replication, 'REPLICATION'],
+    [role.bypassRls, 'BYPASSRLS'],
+  ] as const) {
+    if (has && grantable.superuser) options.push(attribute);
+    else if (has) stripped.push(attribute);
+  }
+  const standIn = role.superuser && !grantable.superuser;
+  if (role.createRole || standIn) {
     if (grantable.createRole) options.push('CREATEROLE');
     else stripped.push('CREATEROLE');
   }
-  if (role.createDb || role.superuser) {
+  if (role.createDb || standIn) {
     if (grantable.createDb) options.push('CREATEDB');
     else stripped.push('CREATEDB');
   }
@@ -104,12 +130,30 @@ export function createRoleStatement(
   return { sql: `CREATE ROLE ${ident(role.name)} WITH ${options.join(' ')}`, stripped };
 }
 
+/** What pg_dumpall writes after CREATE ROLE: settings, comment, security labels (pure). */
+export function rolePropertyStatements(role: SourceRole): { sql: string; what: string }[] {
+  const name = ident(role.name);
+  const statements = (role.settings ?? []).map((setting) => ({
+    sql: settingStatement(`ALTER ROLE ${name}`, setting),
+    // the name only: a setting's value may be private
+    what: `setting ${setting.split('=')[0]}`,
+  }));
+  if (role.comment !== null) statements.push({ sql: `COMMENT ON ROLE ${name} IS ${literal(role.comment)}`, what: 'comment' });
+  for (const [provider, label] of role.labels ?? []) {
+    statements.push({
+      sql: `SECURITY LABEL FOR ${ident(provider)} ON ROLE ${name} IS ${literal(label)}`,
+      what: `security label (${provider})`,
+    });
+  }
+  return statements;
+}
+
 export async function migrateRoles(source: pg.Client, target: pg.Client): Promise<RolesOutcome> {
   const roles = (await readRoles(source)).filter((r) => !RESERVED_ROLE.test(r.name));
   const { rows: me } = await target.query<{ super: boolean; createrole: boolean; createdb: boolean }>(
     `SELECT rolsuper AS super, rolcreaterole AS createrole, rolcreatedb AS createdb FROM pg_roles WHERE rolname = current_user`,
   );
-  const grantable = { createRole: me[0]!.super || me[0]!.createrole, createDb: me[0]!.super || me[0]!.createdb };
+  const grantable = { superuser: me[0]!.super, createRole: me[0]!.super || me[0]!.createrole, createDb: me[0]!.super || me[0]!.createdb };
   const managed = !me[0]!.super;
   const targetMajor = Math.floor(
     Number((await target.query<{ v: string }>(`SELECT current_setting('server_version_num') AS v`)).rows[0]!.v) / 10000,
@@ -143,11 +187,11 @@ export async function migrateRoles(source: pg.Client, target: pg.Client): Promis
       if (statement.stripped.length > 0) stripped.push(`role "${role.name}": ${statement.stripped.join(', ')} not granted on the target`);
       if (role.canLogin && !role.passwordHash)
         stripped.push(`role "${role.name}": created without a password (source password hashes are not readable)`);
-      for (const setting of role.settings ?? []) {
+      for (const statement of rolePropertyStatements(role)) {
         try {
-          await target.query(settingStatement(`ALTER ROLE ${ident(role.name)}`, setting));
+          await target.query(statement.sql);
         } catch (error) {
-          failures.push(`role "${role.name}" setting ${setting.split('=')[0]}: ${(error as Error).message}`);
+          failures.push(`role "${role.name}" ${statement.what}: ${(error as Error).message}`);
         }
       }
     } catch (error) {
