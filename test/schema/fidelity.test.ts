@@ -20,11 +20,30 @@ import { makeManagedTarget, serverSpec, startCluster, type Cluster, type PgMajor
 
 const DATABASE = 'fidelity';
 
+/** Marks of the fixture the snapshot must see, so a reader that misses a catalog fails here. */
+const FIXTURE_MARKS: readonly [key: string, field: string, value: unknown][] = [
+  ['index app.orders_customer_idx', 'clustered', true],
+  ['index app.orders_identity_idx', 'replicaIdentity', true],
+  ['index app.orders_note_trgm', 'columnStatistics', ['1=500']],
+  ['table column app.orders.customer_id', 'options', ['n_distinct=2000']],
+  ['table constraint orders_total_cap on app.orders', 'validated', false],
+  ['trigger labels_replica on app.labels', 'enabled', 'R'],
+  ['rule labels_log on app.labels', 'enabled', 'D'],
+  ['sequence app.labels_rev_seq', 'ownedBy', 'app.labels.rev (a)'],
+  ['role app_owner', 'comment', 'owns the application schema'],
+  ['role setting app_owner in database fidelity', 'settings', ['lock_timeout=5s']],
+  ['membership of app_reader in pg_read_all_stats', 'admin', false],
+  ['database fidelity', 'connectionLimit', 50],
+  ['subscription fidelity_sub', 'owner', 'postgres'],
+];
+
 /** Snapshot of the reference: the source copied by the PostgreSQL tools into `reference`. */
 async function referenceSnapshot(source: Cluster, reference: Cluster): Promise<CatalogSnapshot> {
   const tools = await resolvePgTools(parseMigrationSpec(specInput(source, serverSpec(reference), 'tools')), source.major);
   await dumpRestoreReference({ tools, source, target: reference, database: DATABASE });
-  return readCatalogSnapshot(reference, DATABASE);
+  const snapshot = await readCatalogSnapshot(reference, DATABASE);
+  for (const [key, field, value] of FIXTURE_MARKS) assert.deepEqual(snapshot.get(key)?.[field], value, `${key}: ${field}`);
+  return snapshot;
 }
 
 function specInput(source: Cluster, target: ServerSpec, name: string): Record<string, unknown> {

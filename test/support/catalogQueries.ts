@@ -44,6 +44,8 @@ WITH objects(classid, objid, owner, acl) AS (
   UNION ALL SELECT 'pg_user_mapping'::regclass, oid, NULL, NULL FROM pg_user_mapping
   UNION ALL SELECT 'pg_event_trigger'::regclass, oid, evtowner, NULL FROM pg_event_trigger
   UNION ALL SELECT 'pg_publication'::regclass, oid, pubowner, NULL FROM pg_publication
+  UNION ALL SELECT 'pg_subscription'::regclass, oid, subowner, NULL FROM pg_subscription
+   WHERE subdbid = (SELECT oid FROM pg_database WHERE datname = current_database())
   UNION ALL SELECT 'pg_statistic_ext'::regclass, oid, stxowner, NULL FROM pg_statistic_ext
   UNION ALL SELECT 'pg_transform'::regclass, oid, NULL, NULL FROM pg_transform
   UNION ALL SELECT 'pg_default_acl'::regclass, oid, NULL, defaclacl FROM pg_default_acl

@@ -49,12 +49,13 @@ function grantsToOthers(acl: string | undefined, owners: readonly unknown[]): st
 
 export const DELIBERATE_DIFFERENCES: readonly DeliberateDifference[] = [
   {
-    what: 'publications are not copied',
+    what: 'publications and subscriptions are not copied',
     on: 'every',
     why:
-      'a publication says what the source streams to its subscribers; on the target it would serve nobody until ' +
-      'they are re-pointed, and pgferry creates and drops its own on the source (pg_dump --no-publications, as the Azure service)',
-    matches: (d) => d.key.startsWith('publication ') && d.field === 'exists' && d.actual === undefined,
+      'they describe the replication of the source server: a publication on the target serves nobody until the ' +
+      'subscribers are re-pointed, a copied subscription would pull from the same publisher a second time; pgferry creates ' +
+      'and drops its own publication on the source (pg_dump --no-publications --no-subscriptions, as the Azure service)',
+    matches: (d) => /^(publication|subscription) /.test(d.key) && d.field === 'exists' && d.actual === undefined,
   },
   {
     what: 'SUPERUSER, REPLICATION and BYPASSRLS are not given; a former superuser gets CREATEROLE and CREATEDB',
@@ -81,6 +82,12 @@ export const DELIBERATE_DIFFERENCES: readonly DeliberateDifference[] = [
     why: 'the admin must be a member of a role to give it objects (ALTER ... OWNER TO), as on the source; reported',
     matches: (d, { admin }) =>
       admin !== undefined && d.field === 'exists' && d.reference === undefined && d.key.startsWith(`membership of ${keyName(admin)} in `),
+  },
+  {
+    what: 'privileges on parameters (GRANT SET ON PARAMETER) are not granted',
+    on: 'managed',
+    why: 'only a superuser may grant them (PostgreSQL 15 and later); each refused grant is reported',
+    matches: (d) => d.key.startsWith('parameter ') && d.field === 'exists' && d.actual === undefined,
   },
   {
     what: 'memberships are granted by the admin',

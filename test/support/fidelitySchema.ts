@@ -17,6 +17,13 @@ COMMENT ON ROLE "Odd ""Role""" IS 'a role with a hostile name';
 COMMENT ON ROLE ops_admin IS 'operators';
 ALTER ROLE app_reader SET statement_timeout = '30s';
 ALTER ROLE app_writer SET search_path = app, "$user", public;
+GRANT pg_read_all_stats TO app_reader;
+DO $$
+BEGIN
+  IF current_setting('server_version_num')::int >= 150000 THEN
+    EXECUTE 'GRANT SET ON PARAMETER log_statement TO app_writer';
+  END IF;
+END $$;
 `;
 
 export const FIDELITY_SCHEMA_SQL = `
@@ -144,8 +151,10 @@ BEGIN
   EXECUTE format('COMMENT ON LARGE OBJECT %s IS %L', lo, 'the first document');
 END $$;
 
--- a publication: pgferry leaves publications alone (a deliberate difference)
+-- a publication and a subscription: pgferry leaves them alone (a deliberate difference)
 CREATE PUBLICATION fidelity_pub FOR TABLE app.labels;
+CREATE SUBSCRIPTION fidelity_sub CONNECTION 'host=127.0.0.1 port=9 dbname=nowhere' PUBLICATION fidelity_pub
+  WITH (connect = false, enabled = false, create_slot = false, slot_name = NONE);
 `;
 
 /** Database-level properties on top of richDatabaseSettingsSql. */

@@ -43,12 +43,19 @@ SELECT r.rolname AS name, r.rolcanlogin AS can_login, r.rolinherit AS inherit, r
 /** Readable only by superusers; a managed source lets nobody read it. */
 const LIST_PASSWORD_HASHES = `SELECT rolname AS name, rolpassword AS hash FROM pg_authid WHERE rolpassword IS NOT NULL`;
 
+/** Memberships of ordinary roles, in ordinary and predefined (pg_monitor ...) roles. */
 const LIST_MEMBERSHIPS = `
 SELECT r.rolname AS role, m.rolname AS member, am.admin_option AS admin
   FROM pg_auth_members am
   JOIN pg_roles r ON r.oid = am.roleid
   JOIN pg_roles m ON m.oid = am.member
- WHERE r.rolname !~ '^pg_' AND m.rolname !~ '^pg_'`;
+ WHERE m.rolname !~ '^pg_'`;
+
+/** Predefined roles exist on every server, so memberships in them can be granted. */
+const PREDEFINED_ROLE = /^pg_/;
+
+/** GRANT SET / ALTER SYSTEM ON PARAMETER (PostgreSQL 15 and later). */
+const LIST_PARAMETER_ACLS = `SELECT parname AS name, paracl::text[] AS acl FROM pg_parameter_acl WHERE paracl IS NOT NULL`;
 
 export interface RolesOutcome {
   readonly created: readonly string[];
@@ -199,9 +206,20 @@ export async function migrateRoles(source: pg.Client, target: pg.Client): Promis
     }
   }
 
+  failures.push(...(await grantMemberships(source, target, created)));
+  failures.push(...(await grantParameterPrivileges(source, target, created)));
+  if (managed && created.length > 0) {
+    stripped.push(`target user is a member of the ${created.length} migrated role(s) so that ownership could be restored as on the source`);
+  }
+  return { created, existing, stripped, failures };
+}
+
+/** Memberships where the role or the member was created here; returns the failures. */
+async function grantMemberships(source: pg.Client, target: pg.Client, created: readonly string[]): Promise<string[]> {
+  const failures: string[] = [];
   const { rows: memberships } = await source.query<{ role: string; member: string; admin: boolean }>(LIST_MEMBERSHIPS);
   for (const m of memberships) {
-    if (RESERVED_ROLE.test(m.role) || RESERVED_ROLE.test(m.member)) continue;
+    if (RESERVED_ROLE.test(m.member) || (RESERVED_ROLE.test(m.role) && !PREDEFINED_ROLE.test(m.role))) continue;
     if (!created.includes(m.role) && !created.includes(m.member)) continue; // untouched pair
     try {
       await target.query(`GRANT ${ident(m.role)} TO ${ident(m.member)}${m.admin ? ' WITH ADMIN OPTION' : ''}`);
@@ -209,8 +227,48 @@ export async function migrateRoles(source: pg.Client, target: pg.Client): Promis
       failures.push(`membership of "${m.member}" in "${m.role}": ${(error as Error).message}`);
     }
   }
-  if (managed && created.length > 0) {
-    stripped.push(`target user is a member of the ${created.length} migrated role(s) so that ownership could be restored as on the source`);
+  return failures;
+}
+
+/**
+ * GRANT statements for one parameter's ACL items ("grantee=sA/grantor", empty grantee = PUBLIC),
+ * for PUBLIC and the given grantees only (pure).
+ */
+export function parameterGrantStatements(parameter: string, acl: readonly string[], grantees: ReadonlySet<string>): string[] {
+  const privileges: Record<string, string> = { s: 'SET', A: 'ALTER SYSTEM' };
+  const statements: string[] = [];
+  for (const item of acl) {
+    const m = /^(.*)=([A-Za-z*]*)\/(.*)$/.exec(item);
+    if (!m) continue;
+    const grantee = m[1]!.replace(/^"(.*)"$/, '$1').replace(/""/g, '"');
+    if (grantee !== '' && !grantees.has(grantee)) continue;
+    for (const [letter, privilege] of Object.entries(privileges)) {
+      const at = m[2]!.indexOf(letter);
+      if (at < 0) continue;
+      const withGrant = m[2]![at + 1] === '*' ? ' WITH GRANT OPTION' : '';
+      statements.push(`GRANT ${privilege} ON PARAMETER ${ident(parameter)} TO ${grantee === '' ? 'PUBLIC' : ident(grantee)}${withGrant}`);
+    }
   }
-  return { created, existing, stripped, failures };
+  return statements;
+}
+
+/** Parameter privileges of created roles (and PUBLIC), as pg_dumpall --roles-only gives them; returns the failures. */
+async function grantParameterPrivileges(source: pg.Client, target: pg.Client, created: readonly string[]): Promise<string[]> {
+  const version = async (c: pg.Client) =>
+    Number((await c.query<{ v: string }>(`SELECT current_setting('server_version_num') AS v`)).rows[0]!.v);
+  if ((await version(source)) < 150000) return [];
+  const { rows } = await source.query<{ name: string; acl: string[] }>(LIST_PARAMETER_ACLS);
+  const statements = rows.flatMap((r) => parameterGrantStatements(r.name, r.acl, new Set(created)));
+  if (statements.length > 0 && (await version(target)) < 150000) {
+    return [`${statements.length} parameter privilege(s) (GRANT SET ON PARAMETER) not granted: the target is older than PostgreSQL 15`];
+  }
+  const failures: string[] = [];
+  for (const sql of statements) {
+    try {
+      await target.query(sql);
+    } catch (error) {
+      failures.push(`${sql.split(' TO ')[0]}: ${(error as Error).message}`);
+    }
+  }
+  return failures;
 }
