@@ -63,6 +63,8 @@ export interface DatabaseProperties {
   readonly connectionLimit: number;
   readonly comment: string | null;
   readonly acl: readonly string[] | null;
+  /** Security labels as [provider, label] pairs. */
+  readonly labels: readonly (readonly [string, string])[];
   /** `ALTER DATABASE SET` (role undefined) and `ALTER ROLE IN DATABASE SET` entries, as name=value. */
   readonly settings: readonly { readonly role?: string; readonly setting: string }[];
 }
@@ -130,6 +132,7 @@ export async function databaseProperties(client: pg.Client, database: string): P
     connectionLimit: r.connection_limit,
     comment: r.comment,
     acl: r.acl,
+    labels: r.labels ?? [],
     settings: settings.rows.map((s) => ({ role: s.role ?? undefined, setting: s.setting })),
   };
 }

@@ -90,7 +90,7 @@ SELECT i.indexrelid::int8 AS index_oid,
 /** Large objects: oid and size (size read inside the snapshot). */
 export const LIST_LARGE_OBJECTS = `SELECT oid::int8 AS oid FROM pg_largeobject_metadata ORDER BY oid`;
 
-/** Properties of one database: encoding, collation, owner, comment, ACL. */
+/** Properties of one database: encoding, collation, owner, comment, ACL, security labels. */
 export const DATABASE_PROPERTIES = `
 SELECT d.datname AS name,
        pg_encoding_to_char(d.encoding) AS encoding,
@@ -99,7 +99,9 @@ SELECT d.datname AS name,
        pg_get_userbyid(d.datdba) AS owner,
        d.datconnlimit AS connection_limit,
        shobj_description(d.oid, 'pg_database') AS comment,
-       d.datacl::text[] AS acl
+       d.datacl::text[] AS acl,
+       (SELECT array_agg(ARRAY[l.provider, l.label] ORDER BY l.provider) FROM pg_shseclabel l
+         WHERE l.classoid = 'pg_database'::regclass AND l.objoid = d.oid) AS labels
   FROM pg_database d WHERE d.datname = $1`;
 
 /** ALTER DATABASE ... SET and ALTER ROLE ... IN DATABASE ... SET entries of one database. */

@@ -6,7 +6,7 @@ import type pg from 'pg';
 import { ident, literal } from '../connect/quote';
 import { settingStatement } from './settings';
 
-interface SourceRole {
+export interface SourceRole {
   name: string;
   canLogin: boolean;
   inherit: boolean;
