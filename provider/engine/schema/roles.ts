@@ -1,7 +1,7 @@
 // Roles: the source's roles re-created on the target as pg_dumpall --roles-only would (attributes,
 // password, settings, comment, security labels), but without the attributes a managed target
 // refuses (SUPERUSER, REPLICATION, BYPASSRLS) when the target user is not a superuser; then
-// their memberships. A role that cannot be created is reported, not fatal.
+// their memberships and privileges on parameters. What cannot be created is reported, not fatal.
 import type pg from 'pg';
 import { ident, literal } from '../connect/quote';
 import { settingStatement } from './settings';
