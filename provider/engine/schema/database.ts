@@ -1,5 +1,5 @@
 // Target databases: created (or dropped and re-created when overwrite is allowed) with the
-// source's encoding and locale; database-level properties (comment, grants, connection limit,
+// source's encoding and locale; database-level properties (comment, labels, grants, connection limit,
 // ALTER DATABASE/ROLE ... SET) are applied only after the data is in, so no setting can change
 // what is copied (default_transaction_read_only, session_replication_role, search_path ...).
 import type pg from 'pg';
@@ -75,12 +75,14 @@ export function databaseGrantStatements(database: string, acl: readonly string[]
   return statements;
 }
 
-/** Comment, grants, connection limit and settings; failures are returned as warnings. */
+/** Comment, security labels, grants, connection limit and settings; failures are returned as warnings. */
 export async function applyDatabaseProperties(target: pg.Client, props: DatabaseProperties): Promise<string[]> {
   const warnings: string[] = [];
   const name = ident(props.name);
   const statements: string[] = [];
   if (props.comment !== null) statements.push(`COMMENT ON DATABASE ${name} IS ${literal(props.comment)}`);
+  for (const [provider, label] of props.labels)
+    statements.push(`SECURITY LABEL FOR ${ident(provider)} ON DATABASE ${name} IS ${literal(label)}`);
   if (props.connectionLimit >= 0) statements.push(`ALTER DATABASE ${name} CONNECTION LIMIT ${Math.trunc(props.connectionLimit)}`);
   if (props.acl) {
     // An explicit ACL replaces the defaults (PUBLIC's CONNECT/TEMPORARY) exactly as on the source.
