@@ -18,6 +18,8 @@ export interface MigrationRun {
   readonly workDir: string;
   /** True when a runner resumes a migration an earlier process started. */
   readonly resuming: boolean;
+  /** The migration's instance (undefined: registered before instances existed). */
+  readonly instance: string | undefined;
   /** Records a warning on the migration (catalog event + progress). */
   warn(message: string, database?: string): Promise<void>;
 }

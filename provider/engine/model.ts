@@ -6,6 +6,10 @@ export type MigrationState = (typeof MIGRATION_STATES)[number];
 
 export const FINAL_STATES: ReadonlySet<MigrationState> = new Set(['Succeeded', 'Failed', 'Canceled', 'ValidationFailed']);
 
+export function isFinalState(state: MigrationState): boolean {
+  return FINAL_STATES.has(state);
+}
+
 export const MIGRATION_SUB_STATES = [
   'PerformingPreRequisiteSteps',
   'ValidationInProgress',
@@ -17,6 +21,12 @@ export const MIGRATION_SUB_STATES = [
 export type MigrationSubState = (typeof MIGRATION_SUB_STATES)[number];
 
 export type DatabaseState = 'Queued' | 'InProgress' | 'WaitingForCutoverTrigger' | 'Succeeded' | 'Failed' | 'Canceled';
+
+/** What the migration did to a target database; 'creating'/'overwriting': the statement may or may not have run. */
+export type TargetDatabaseAction = 'creating' | 'created' | 'overwriting' | 'overwritten';
+
+/** How far an online cutover got in a database: applied to the marker, verified, source side released. */
+export type CutoverStep = 'drained' | 'verified' | 'released';
 
 export type ValidationStatus = 'Succeeded' | 'Warning' | 'Failed';
 
@@ -72,6 +82,24 @@ export interface DatabaseDetails {
   readonly latencySeconds?: number;
   readonly pendingBytes?: number;
   readonly slotRetainedBytes?: number;
+  /** Online: what the migration creates for this database (slot and publication on the source, origin on the target). */
+  readonly names?: { readonly slot: string; readonly publication: string; readonly origin: string };
+  /** The target database this migration created (or re-created under overwrite): only it is ever dropped. */
+  readonly targetDatabase?: { readonly action: TargetDatabaseAction; readonly oid?: number };
+  readonly cutoverStep?: CutoverStep;
+  /** Online: the slot as the source showed it when `show` read it (withSourceSlots). */
+  readonly sourceSlot?: SourceSlotState;
+}
+
+/** A replication slot read from the source directly; `error` when the source could not be reached. */
+export interface SourceSlotState {
+  readonly readAt: string;
+  readonly exists?: boolean;
+  readonly active?: boolean;
+  readonly retainedBytes?: number;
+  /** PostgreSQL 13+: reserved, extended, unreserved or lost (past max_slot_wal_keep_size). */
+  readonly walStatus?: string;
+  readonly error?: string;
 }
 
 export interface RunnerInfo {
@@ -100,6 +128,8 @@ export interface VerificationReport {
 /** What `show` returns: one object, the same for the CLI's JSON and the Pulumi outputs. */
 export interface MigrationStatus {
   readonly name: string;
+  /** Random, drawn at registration; the names of what the migration creates derive from it. */
+  readonly instance?: string;
   readonly state: MigrationState;
   readonly subState: MigrationSubState;
   readonly mode: 'Offline' | 'Online';
@@ -116,6 +146,15 @@ export interface MigrationStatus {
   readonly downtimeSeconds?: number;
   readonly runner?: RunnerInfo;
   readonly spec: Record<string, unknown>;
+}
+
+/**
+ * A migration in progress whose runner has stopped (no lease held, or no heartbeat for
+ * RUNNER_STALE_SECONDS): nothing drives it until it is resumed or canceled. A migration run in the
+ * caller's process records no runner and never counts as stopped.
+ */
+export function runnerStopped(status: MigrationStatus): boolean {
+  return !isFinalState(status.state) && status.runner !== undefined && !status.runner.alive;
 }
 
 /** Progress events: phases emit them, the control catalog and the CLI/Pulumi subscribe. */

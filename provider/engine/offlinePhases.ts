@@ -58,8 +58,15 @@ async function timed<T>(run: MigrationRun, database: string, step: DatabaseStep,
 
 async function prepareTargetDatabase(run: MigrationRun, database: string): Promise<void> {
   const props = await propertiesOf(run, database);
+  const name = run.spec.migrationName;
+  const owned = (await run.store.get(name))?.databases.find((d) => d.database === database)?.targetDatabase;
   const { warnings } = await withSession(run.spec.target, { purpose: 'create database', writable: true }, (target) =>
-    createTargetDatabase(target, props, { overwrite: run.spec.overwriteDbsInTarget || run.resuming, targetMajor: run.targetMajor }),
+    createTargetDatabase(target, props, {
+      overwrite: run.spec.overwriteDbsInTarget,
+      targetMajor: run.targetMajor,
+      owned,
+      record: (action, oid) => run.store.setTargetDatabase(name, database, action, oid),
+    }),
   );
   for (const w of warnings) await run.warn(w, database);
 }

@@ -149,17 +149,18 @@ export async function remove(id: string, props: Props, options: OperationOptions
   const spec = toMigrationSpec(inputs);
   const write = redactingWriter(spec, options.write ?? stdoutWriter);
   try {
-    const status = await engine.showMigration(spec.target, spec.migrationName);
+    let status = await engine.showMigration(spec.target, spec.migrationName);
     if (status && !isFinal(status)) {
       write(`${spec.migrationName}: canceling (${status.state}/${status.subState})`);
       try {
-        await engine.cancelMigration(spec.target, spec.migrationName);
+        // a stopped runner's cancel is carried out here, with the source credentials of the inputs
+        status = await engine.cancelMigration(spec.target, spec.migrationName, { spec });
       } catch (error) {
         if (!(engine.isPgferryError(error) && error.code === 'MIGRATION_FINISHED')) throw error;
       }
-      // Only a runner removes what it created on the source: a dead one is restarted, sees the
-      // recorded cancel request, drops its slot and publication and ends Canceled.
-      if (isStale(status) || status.runner === undefined) {
+      // Run in a provider host that is gone (no runner recorded): restarted, it sees the recorded
+      // cancel request, drops its slot and publication and ends Canceled.
+      if (status.runner === undefined) {
         write(`${spec.migrationName}: no runner holds the migration; restarting it to carry out the cancel`);
         await resume(spec);
       }
@@ -172,7 +173,9 @@ export async function remove(id: string, props: Props, options: OperationOptions
     }
     if (inputs.dropTargetDatabasesOnDelete === true) {
       write(`${spec.migrationName}: dropping the target databases (dropTargetDatabasesOnDelete)`);
-      await engine.dropTargetDatabases(spec);
+      const { dropped, kept } = await engine.dropTargetDatabases(spec);
+      if (dropped.length > 0) write(`${spec.migrationName}: dropped ${dropped.join(', ')}`);
+      for (const k of kept) write(`${spec.migrationName}: kept database "${k.database}": ${k.reason}`);
     }
     await engine.removeMigration(spec.target, spec.migrationName);
   } catch (error) {

@@ -15,6 +15,7 @@ import { checkExtensions, readSourceExtensions, readTargetExtensions, type Sourc
 import { checkManagedBlockers, TARGET_SUPERUSER_ROLES_SQL } from './managed';
 import { checkOnlineSource } from './online';
 import { CHECK_TYPES, failed, warning, type CheckType } from './result';
+import { compareServers, sameServerResult } from './sameServer';
 import { checkSchema } from './schema';
 import { closeAll, openReadOnly, type ServerSession } from './session';
 import { checkSourceTablePrivileges } from './sourcePrivileges';
@@ -28,6 +29,8 @@ export { cdcTableReport, type CdcTable, type ReplicaIdentityKind } from './cdcRe
 
 export interface ValidationOptions {
   readonly signal?: AbortSignal;
+  /** The registered migration's instance: its own slots (a validation after a partial run) are not counted as in use. */
+  readonly instance?: string;
 }
 
 /** Runs a check; an unexpected error becomes one Failed result instead of ending the run. */
@@ -79,7 +82,12 @@ export async function runValidation(spec: MigrationSpec, options: ValidationOpti
   try {
     if (!source) results.push(skipped('source', 'versions, databases, client tools, extensions, schema and online prerequisites'));
     if (!target) results.push(skipped('target', 'versions, target databases, extensions, collations and managed-target restrictions'));
-    if (source && target) results.push(...checkVersions(source.info, target.info));
+    if (source && target) {
+      await guarded(results, CHECK_TYPES.connectivity, 'whether source and target are one server', undefined, async () => [
+        sameServerResult(spec, await compareServers(source.client, target.client)),
+      ]);
+      results.push(...checkVersions(source.info, target.info));
+    }
     if (source) results.push(await checkPgTools(spec, source.info.major));
     check();
 
@@ -129,7 +137,7 @@ export async function runValidation(spec: MigrationSpec, options: ValidationOpti
     if (source && spec.mode === 'Online') {
       check();
       await guarded(results, CHECK_TYPES.serverParameters, 'the online prerequisites', undefined, () =>
-        checkOnlineSource(source, spec, [...dbClients.keys()]),
+        checkOnlineSource(source, spec, [...dbClients.keys()], options.instance),
       );
       for (const [database, client] of dbClients) {
         check();
