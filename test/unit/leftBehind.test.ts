@@ -107,6 +107,29 @@ describe('schema copy: what is left behind (issue 15)', () => {
     for (const kept of [215, 3216, 219, 3366]) assert.equal(selection.dumpIds.has(kept), false, String(kept));
   });
 
+  it('lists an object with two entries once (a materialized view and its data)', () => {
+    const toc = parseToc(
+      [
+        '222; 1255 16403 FUNCTION public c_abs(integer) postgres',
+        '230; 1259 16420 MATERIALIZED VIEW public m postgres',
+        ';\tdepends on: 222',
+        '3380; 0 0 COMMENT public MATERIALIZED VIEW m postgres',
+        ';\tdepends on: 230',
+        '3390; 1259 16420 MATERIALIZED VIEW DATA public m postgres',
+        ';\tdepends on: 230',
+      ].join('\n'),
+    );
+    const selection = selectLeftBehind(toc, [object('1255', '16403', 'function public.c_abs(integer)', 'C_FUNCTION')]);
+    assert.deepEqual(
+      selection.owners.map((o) => o.entry.dumpId),
+      [222, 230],
+    );
+    assert.deepEqual(
+      selection.attached.get(230)!.map((e) => e.dumpId),
+      [3380, 3390],
+    );
+  });
+
   it('selects nothing when the source has no unsupported object', () => {
     const selection = selectLeftBehind(parseToc(LISTING), []);
     assert.equal(selection.dumpIds.size, 0);

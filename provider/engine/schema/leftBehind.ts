@@ -46,17 +46,22 @@ export function selectLeftBehind(toc: readonly TocEntry[], unsupported: readonly
       grew = true;
     }
   }
+  // One owner per object: a second entry of it (MATERIALIZED VIEW DATA after MATERIALIZED VIEW)
+  // goes with the first, as do the entries of no object of their own.
+  const ownerByKey = new Map<string, number>();
   const ownerOf = (id: number): number => {
     let current = id;
     while (byId.get(current)?.catalogOid === '0' && through.get(current) !== current) current = through.get(current)!;
-    return current;
+    return ownerByKey.get(keyOf(byId.get(current))) ?? current;
   };
   const owners: Selection['owners'][number][] = [];
   const attached = new Map<number, TocEntry[]>();
   for (const e of toc) {
     if (!through.has(e.dumpId)) continue;
-    const object = byKey.get(`${e.catalogOid}/${e.objectOid}`);
-    if (e.catalogOid !== '0' || object) {
+    const key = keyOf(e);
+    if (e.catalogOid !== '0' && !ownerByKey.has(key)) {
+      ownerByKey.set(key, e.dumpId);
+      const object = byKey.get(key);
       // An entry found through the dump's dependencies is left out for what its parent needs.
       const parentObject = byKey.get(keyOf(byId.get(rootOf(e.dumpId, through))));
       owners.push({ entry: e, ...(object ? { object } : {}), ...(parentObject ? { needs: parentObject.needs } : {}) });
