@@ -111,9 +111,17 @@ export function renderValidation(results: readonly ValidationResult[]): string {
   const summary = `Validation  ${results.length} checks: ${results.length - notable.length} succeeded, ${notable.length - failed} warning${notable.length - failed === 1 ? '' : 's'}, ${failed} failed`;
   const lines = notable.map(
     (r) =>
-      `  ${r.status.padEnd(7)}  ${r.code}${r.database ? ` [${r.database}]` : ''}: ${r.message}${r.fix ? `\n           fix: ${r.fix}` : ''}`,
+      `  ${r.status.padEnd(7)}  ${r.code}${r.database ? ` [${r.database}]` : ''}: ${r.message}${r.fix ? `\n           fix: ${r.fix}` : ''}${r.definition ? `\n           definition:\n${indent(r.definition, 13)}` : ''}`,
   );
   return [summary, ...lines].join('\n');
+}
+
+function indent(text: string, spaces: number): string {
+  const pad = ' '.repeat(spaces);
+  return text
+    .split('\n')
+    .map((line) => (line ? `${pad}${line}` : line))
+    .join('\n');
 }
 
 export function renderVerification(report: VerificationReport): string {
@@ -125,6 +133,10 @@ export function renderVerification(report: VerificationReport): string {
     lines.push(
       `  ${t.database}.${t.table}: source ${formatCount(t.sourceRows)} rows, target ${formatCount(t.targetRows)}${t.reason ? ` (${t.reason})` : ''}`,
     );
+  if (report.leftOut?.length) {
+    lines.push(`  left out, not compared (the target user cannot create them): ${report.leftOut.length} object(s)`);
+    for (const o of report.leftOut) lines.push(`    ${o.database}: ${o.object}`);
+  }
   return lines.join('\n');
 }
 

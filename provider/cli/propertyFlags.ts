@@ -19,6 +19,7 @@ export interface PropertyFlags {
   readonly option?: MigrationOption;
   readonly noVerify?: boolean;
   readonly allowReplicaIdentityFull?: boolean;
+  readonly skipUnsupportedObjects?: boolean;
   readonly target?: TargetFlags;
 }
 
@@ -54,6 +55,7 @@ export function applyFlags(input: Record<string, unknown>, flags: PropertyFlags)
   if (flags.option) input.option = flags.option;
   if (flags.noVerify) input.verify = false;
   if (flags.allowReplicaIdentityFull) input.allowReplicaIdentityFull = true;
+  if (flags.skipUnsupportedObjects) input.skipUnsupportedObjects = true;
 }
 
 /** Target fields from the file, overridden by --target-url, then by the single --target-* flags. */

@@ -44,6 +44,8 @@ export interface ValidationResult {
   readonly message: string;
   /** How to fix it; absent for Succeeded. */
   readonly fix?: string;
+  /** SQL that recreates the object the result is about (an object left behind on the source). */
+  readonly definition?: string;
 }
 
 export interface TableCounters {
@@ -123,6 +125,14 @@ export interface VerificationReport {
   readonly tables: readonly VerificationTable[];
   /** First mismatch as one line, naming the table. */
   readonly firstMismatch?: string;
+  /** Source objects the target user cannot create, left behind and not compared (skipUnsupportedObjects). */
+  readonly leftOut?: readonly LeftOutObject[];
+}
+
+export interface LeftOutObject {
+  readonly database: string;
+  /** As pg_describe_object names it: `event trigger audit_ddl`, `trigger t_perl on table public.t`. */
+  readonly object: string;
 }
 
 /** What `show` returns: one object, the same for the CLI's JSON and the Pulumi outputs. */

@@ -122,10 +122,12 @@ async function runOffline(run: MigrationRun): Promise<void> {
           sourceSessions: new Map([[database, copy.sessions]]),
         });
         const previous = (await store.get(name))?.verification;
+        const leftOut = [...(previous?.leftOut ?? []), ...(report.leftOut ?? [])];
         await store.setVerification(name, {
           ok: (previous?.ok ?? true) && report.ok,
           tables: [...(previous?.tables ?? []), ...report.tables],
           firstMismatch: previous?.firstMismatch ?? report.firstMismatch,
+          ...(leftOut.length ? { leftOut } : {}),
         });
         if (!report.ok) verifyFailure = report.firstMismatch;
       }

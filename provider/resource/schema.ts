@@ -36,6 +36,7 @@ export interface PgMigrationInputs {
   readonly overwriteDbsInTarget?: boolean;
   readonly migrateRoles?: boolean;
   readonly allowReplicaIdentityFull?: boolean;
+  readonly skipUnsupportedObjects?: boolean;
   readonly cutover?: boolean;
   readonly tableJobs?: number;
   readonly indexJobs?: number;

@@ -117,6 +117,17 @@ describe('cli properties', () => {
     );
   });
 
+  it('takes skipUnsupportedObjects from either form, the Azure key in any case, or from the flag (issue 15)', () => {
+    const azure = { properties: { ...azureBody.properties, SKIPUNSUPPORTEDOBJECTS: true } };
+    assert.equal(specFromProperties(azure, { name: 'm1' }).skipUnsupportedObjects, true);
+    assert.equal(specFromProperties(azureBody, { name: 'm1' }).skipUnsupportedObjects, false);
+    assert.equal(specFromProperties(azureBody, { name: 'm1', skipUnsupportedObjects: true }).skipUnsupportedObjects, true);
+    const plain = { source: 'postgres://a@src:5432/', target: 'postgres://b@dst:5432/', databases: ['app'], skipUnsupportedObjects: true };
+    assert.equal(specFromProperties(plain, { name: 'm1' }).skipUnsupportedObjects, true);
+    const bad = { properties: { ...azureBody.properties, skipUnsupportedObjects: 'sometimes' } };
+    assert.throws(() => specFromProperties(bad, { name: 'm1' }), /skipUnsupportedObjects/);
+  });
+
   it('maps the plain form with URLs', () => {
     const spec = specFromProperties(
       {

@@ -1,6 +1,6 @@
 // `check` validation: the engine's zod schema, failures named by input path, unknowns skipped.
 import assert from 'node:assert/strict';
-import { checkInputs, parseDuration, toSpecInput, UNKNOWN } from '../../provider/resource/schema';
+import { checkInputs, parseDuration, toMigrationSpec, toSpecInput, UNKNOWN } from '../../provider/resource/schema';
 
 const valid = {
   migrationName: 'aw-online',
@@ -50,6 +50,16 @@ describe('resource check', () => {
     assert.deepEqual(
       failures.map((f) => f.property),
       ['cutover'],
+    );
+  });
+
+  it('takes skipUnsupportedObjects (default false) and refuses a non-boolean (issue 15)', () => {
+    assert.equal(toMigrationSpec(valid).skipUnsupportedObjects, false);
+    assert.equal(toMigrationSpec({ ...valid, skipUnsupportedObjects: true }).skipUnsupportedObjects, true);
+    const failures = checkInputs({}, { ...valid, skipUnsupportedObjects: 'yes' });
+    assert.deepEqual(
+      failures.map((f) => f.property),
+      ['skipUnsupportedObjects'],
     );
   });
 

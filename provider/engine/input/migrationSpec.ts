@@ -74,6 +74,12 @@ export const migrationSpecSchema = z
     migrateRoles: z.boolean({ error: 'must be true or false' }).default(true),
     /** Online: give tables without a usable replica identity REPLICA IDENTITY FULL. */
     allowReplicaIdentityFull: z.boolean({ error: 'must be true or false' }).default(false),
+    /**
+     * Managed targets: leave out of the schema copy what the target user cannot create (event
+     * triggers, untrusted languages, C functions outside extensions) and what depends on it, and
+     * list each with its definition, instead of failing validation.
+     */
+    skipUnsupportedObjects: z.boolean({ error: 'must be true or false' }).default(false),
     /** Parallel COPY jobs. */
     tableJobs: z.number().int().min(1, 'must be from 1 to 64').max(64, 'must be from 1 to 64').default(defaultJobs),
     /** Parallel index and constraint builds. */
@@ -129,6 +135,7 @@ export const TUNING_KEYS = [
   'pgBinDir',
   'verify',
   'allowReplicaIdentityFull',
+  'skipUnsupportedObjects',
   'slotRetainedWarnBytes',
   'lockTimeoutSeconds',
 ] as const satisfies readonly (keyof z.input<typeof migrationSpecSchema>)[];

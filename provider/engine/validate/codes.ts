@@ -46,6 +46,10 @@ export const CODES = {
   EVENT_TRIGGER: 'EVENT_TRIGGER',
   UNTRUSTED_LANGUAGE: 'UNTRUSTED_LANGUAGE', // 603413
   C_FUNCTION: 'C_FUNCTION',
+  /** skipUnsupportedObjects: an object left behind because it depends on one the target user cannot create. */
+  OBJECT_LEFT_BEHIND: 'OBJECT_LEFT_BEHIND',
+  /** skipUnsupportedObjects: a table depends on such an object, so leaving it behind would lose the table. */
+  TABLE_NEEDS_UNSUPPORTED_OBJECT: 'TABLE_NEEDS_UNSUPPORTED_OBJECT',
   SUPERUSER_OWNED_OBJECT: 'SUPERUSER_OWNED_OBJECT',
   TARGET_PRIVILEGES: 'TARGET_PRIVILEGES',
   TARGET_NO_CREATEDB: 'TARGET_NO_CREATEDB',

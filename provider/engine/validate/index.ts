@@ -1,6 +1,7 @@
 // Premigration validation: every check against both servers, read-only, as Azure-style results.
 // A server that cannot be reached skips the checks that need it instead of failing them.
 import type pg from 'pg';
+import { readUnsupportedObjects, type UnsupportedObject } from '../catalog/unsupported';
 import { ident } from '../connect/quote';
 import { canceledError, errorMessage, isPgferryError } from '../errors';
 import type { ValidationResult } from '../model';
@@ -122,7 +123,7 @@ export async function runValidation(spec: MigrationSpec, options: ValidationOpti
 
     if (source && target) {
       await guarded(results, CHECK_TYPES.extensions, 'extensions, schema and collations against the target', undefined, async () => {
-        await checkAgainstTarget(results, source, target, dbClients, options.signal);
+        await checkAgainstTarget(results, source, target, dbClients, spec, options.signal);
         return [];
       });
     }
@@ -158,18 +159,36 @@ async function checkAgainstTarget(
   source: ServerSession,
   target: ServerSession,
   dbClients: ReadonlyMap<string, pg.Client>,
+  spec: MigrationSpec,
   signal: AbortSignal | undefined,
 ): Promise<void> {
   const targetExtensions = await readTargetExtensions(target.client, target.info.major);
   const targetCollations = await readTargetCollations(target.client);
   const superusers = await target.client.query<{ name: string }>(TARGET_SUPERUSER_ROLES_SQL);
+  const unsupported = new Map<string, readonly UnsupportedObject[]>();
   const perDatabase = new Map<string, readonly SourceExtension[]>();
-  for (const [database, client] of dbClients) perDatabase.set(database, await readSourceExtensions(client));
+  for (const [database, client] of dbClients) {
+    const extensions = await readSourceExtensions(client);
+    if (target.info.superuser) {
+      perDatabase.set(database, extensions);
+      continue;
+    }
+    // An extension that creates an untrusted language is judged with the managed-target checks
+    // (a blocker, or left behind with skipUnsupportedObjects), not as an extension to install.
+    const found = await readUnsupportedObjects(client);
+    unsupported.set(database, found);
+    const languages = new Set(found.map((o) => o.extension).filter((name) => name !== undefined));
+    perDatabase.set(
+      database,
+      extensions.filter((e) => !languages.has(e.name)),
+    );
+  }
   results.push(...checkExtensions(perDatabase, targetExtensions, target.info.superuser));
   const managed = {
     targetIsSuperuser: target.info.superuser,
     targetUser: target.info.user,
     targetSuperusers: new Set(superusers.rows.map((r) => r.name)),
+    skipUnsupported: spec.skipUnsupportedObjects,
   };
   for (const [database, client] of dbClients) {
     if (signal?.aborted) throw canceledError();
@@ -180,7 +199,7 @@ async function checkAgainstTarget(
       checkCollations(client, database, targetCollations),
     );
     await guarded(results, CHECK_TYPES.schema, `managed-target restrictions in ${ident(database)}`, database, () =>
-      checkManagedBlockers(client, database, managed),
+      checkManagedBlockers(client, database, managed, unsupported.get(database)),
     );
   }
 }
