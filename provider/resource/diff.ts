@@ -70,7 +70,7 @@ export function diffInputs(olds: Props, news: Props, context: DiffContext = {}):
   const o = withDefaults(olds);
   const n = withDefaults(news);
   const found = compare(o, n);
-  const cutOver = (context.liveState ?? o.state) === 'Succeeded';
+  const cutOver = hasCutOver(context.liveState ?? o.state, o.option);
   const optedIn = n.allowReplaceAfterCutover === true;
   const notes: string[] = [];
   const name = String(o.migrationName);
@@ -163,6 +163,15 @@ function replaceAfterCutoverNote(name: string, o: Props, context: DiffContext): 
   return context.dropAllowed?.(name)
     ? `${name}: replacing a migration that has cut over; its target databases ${asList(o.databases).join(', ')} WILL BE DROPPED (dropTargetDatabasesOnDelete, and PGFERRY_ALLOW_DROP_AFTER_CUTOVER names it)`
     : `${name}: replacing a migration that has cut over; its target databases are kept (dropTargetDatabasesOnDelete applies after a cutover only when PGFERRY_ALLOW_DROP_AFTER_CUTOVER names the migration)`;
+}
+
+/**
+ * Whether the migration has cut over: it Succeeded having copied data, so the target databases are
+ * the ones applications now use. A Validate-only migration that Succeeded copied nothing: changing
+ * its option to migrate (Azure's validate-first flow) is an ordinary replace.
+ */
+export function hasCutOver(state: unknown, option: unknown): boolean {
+  return state === 'Succeeded' && option !== 'Validate';
 }
 
 /** Whether an update only records new inputs (tuning, credentials) or must act (cutover). */

@@ -5,7 +5,7 @@
 import * as engine from '../engine';
 import type { MigrationSpec, MigrationStatus } from '../engine';
 import { withDefaults } from './defaults';
-import { diffInputs, sameSet, type DiffDecision } from './diff';
+import { diffInputs, hasCutOver, sameSet, type DiffDecision } from './diff';
 import { continueWork, cutover, isFinal, isWaitingForCutover, startWork, waitUntilSettled, type OperationOptions } from './drive';
 import { asFailure, settle, timeoutHint } from './failures';
 import { inputsOf } from './inputs';
@@ -47,9 +47,9 @@ const LIVE_STATE_WAIT_MS = 15_000;
 export async function diff(_id: string, olds: Props, news: Props, options: OperationOptions = {}): Promise<DiffDecision> {
   const context = { dropAllowed: (name: string) => dropAllowedAfterCutover(name) };
   let decision = diffInputs(olds, news, context);
-  if (decision.replaces.length > 0 && olds.state !== 'Succeeded' && news.allowReplaceAfterCutover !== true) {
+  if (decision.replaces.length > 0 && !hasCutOver(olds.state, olds.option) && news.allowReplaceAfterCutover !== true) {
     const liveState = await readLiveState(olds);
-    if (liveState === 'Succeeded') decision = diffInputs(olds, news, { ...context, liveState });
+    if (hasCutOver(liveState, olds.option)) decision = diffInputs(olds, news, { ...context, liveState });
   }
   const write = options.write ?? stdoutWriter;
   for (const note of decision.notes) write(note);

@@ -3,6 +3,7 @@
 // even with dropTargetDatabasesOnDelete, unless the operation itself names it (see below).
 import * as engine from '../engine';
 import type { MigrationSpec, MigrationStatus } from '../engine';
+import { hasCutOver } from './diff';
 import { isFinal, isStale, resume, waitUntilSettled, type OperationOptions } from './drive';
 import { inputsOf } from './inputs';
 import { stdoutWriter, type LineWriter } from './progress';
@@ -73,7 +74,7 @@ async function cancel(
 /** dropTargetDatabasesOnDelete, except for a migration that has cut over unless this operation names it. */
 async function dropTargets(spec: MigrationSpec, state: unknown, write: LineWriter): Promise<void> {
   const name = spec.migrationName;
-  if (state === 'Succeeded' && !dropAllowedAfterCutover(name)) {
+  if (hasCutOver(state, spec.option) && !dropAllowedAfterCutover(name)) {
     write(
       `${name}: kept the target databases ${spec.databases.join(', ')}: the migration has cut over, so dropTargetDatabasesOnDelete applies only when ${DROP_AFTER_CUTOVER_ENV}=${name} is set for the command that deletes it`,
     );

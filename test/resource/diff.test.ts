@@ -143,6 +143,11 @@ describe('resource diff rules', () => {
       assert.ok(named.notes.some((n) => /WILL BE DROPPED/.test(n)));
     });
 
+    it('a Validate-only migration that Succeeded copied nothing: moving on to migrate is an ordinary replace', () => {
+      const d = diffInputs(stored('Succeeded', { option: 'Validate' }), withChange({ option: 'ValidateAndMigrate' }));
+      assert.deepEqual(d.replaces, ['option']);
+    });
+
     it('updates in place on tuning changes and cutover edits', () => {
       const d = diffInputs(stored('Succeeded'), withChange({ tableJobs: 2 }));
       assert.equal(d.changes, true);
