@@ -106,15 +106,8 @@ export async function cancelMigration(target: ServerSpec, name: string, options:
     });
   }
   if (runnerStopped(status)) {
-    if (!options.spec) {
-      throw new PgferryError('RUNNER_STOPPED', `migration "${name}": its runner has stopped, and nothing would act on a cancel request`, {
-        category: 'input',
-        field: 'properties',
-        fix: 'give the source credentials (--properties FILE, or PGPASSWORD/~/.pgpass for the stored source) so the cancel can release what the migration holds on the source',
-      });
-    }
     const { cancelWithoutRunner } = await import('./stoppedRunner');
-    return cancelWithoutRunner(options.spec);
+    return cancelWithoutRunner(target, name, options.spec);
   }
   return withStore(target, async (store) => {
     await store.requestCancel(name);

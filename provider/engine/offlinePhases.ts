@@ -158,7 +158,9 @@ async function copyDatabaseAt(run: MigrationRun, database: string, snapshot: Sna
   // The rest of post-data (foreign keys, triggers, rules, policies, partitioned indexes,
   // materialized view refreshes ...) minus what the index pool already built.
   const built = builtObjectOids(catalog.indexes);
-  const rest = (restored ?? toc).filter((e) => !built.has(e.objectOid));
+  // ENABLE ROW LEVEL SECURITY waits until pgferry's own work is done (enableRowSecurity): with it,
+  // a target user the policies apply to would read and write fewer rows, or be refused.
+  const rest = (restored ?? toc).filter((e) => !built.has(e.objectOid) && e.desc !== 'ROW SECURITY');
   const post = await timed(run, database, 'restore post-data', () =>
     restoreSection({
       tools: run.tools,

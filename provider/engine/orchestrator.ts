@@ -14,6 +14,7 @@ import { databasePhases } from './offlinePhases';
 import type { MigrationRun } from './migrationRun';
 import { runOnline } from './online';
 import { migrateRoles } from './schema/roles';
+import { enableRowSecurity } from './schema/rowSecurity';
 import { resolvePgTools } from './schema/tools';
 import { publicSpec, type MigrationSpec } from './input/migrationSpec';
 import { runValidation, validationFailed } from './validate';
@@ -136,6 +137,7 @@ async function runOffline(run: MigrationRun): Promise<void> {
       await copy.snapshot.release();
     }
     await databasePhases.finishDatabase(run, database);
+    await enableRowSecurity(run, database);
     if (verifyFailure) {
       await store.updateDatabase(name, database, { state: 'Failed', endedAt: true, message: `verification failed: ${verifyFailure}` });
       throw new PgferryError('VERIFY_MISMATCH', `verification failed: ${verifyFailure}`, {

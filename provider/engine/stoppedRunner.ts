@@ -8,15 +8,17 @@ import { ControlStore } from './control/store';
 import { releaseStream } from './cdc/release';
 import { restoreTriggers } from './cdc/targetTriggers';
 import { errorMessage, PgferryError } from './errors';
-import type { MigrationSpec } from './input/migrationSpec';
+import type { MigrationSpec, ServerSpec } from './input/migrationSpec';
 import type { MigrationStatus, SourceSlotState } from './model';
 import { acquireLease } from './runner/lease';
 
-/** Cancels a migration whose runner has stopped: what it created on the source is released here. */
-export async function cancelWithoutRunner(spec: MigrationSpec): Promise<MigrationStatus> {
-  const name = spec.migrationName;
-  const lease = await acquireLease(spec.target, name);
-  const store = new ControlStore(spec.target);
+/**
+ * Cancels a migration whose runner has stopped: what an online one holds on both servers is
+ * released here (`spec` gives the source's credentials; an offline one needs only the target).
+ */
+export async function cancelWithoutRunner(target: ServerSpec, name: string, spec: MigrationSpec | undefined): Promise<MigrationStatus> {
+  const lease = await acquireLease(target, name);
+  const store = new ControlStore(target);
   try {
     await store.requestCancel(name);
     const status = await store.get(name);
@@ -24,6 +26,7 @@ export async function cancelWithoutRunner(spec: MigrationSpec): Promise<Migratio
       throw new PgferryError('MIGRATION_NOT_FOUND', `migration "${name}" not found on the target`, { category: 'input', field: 'name' });
     const open = status.databases.filter((d) => d.state !== 'Succeeded');
     if (status.mode === 'Online') {
+      if (!spec) throw sourceNeeded(name);
       for (const db of open) {
         // the target's triggers were silenced for streaming on managed targets: as on the source again
         await restoreTriggers({ spec }, db.database).catch(() => undefined);
@@ -52,6 +55,14 @@ export async function cancelWithoutRunner(spec: MigrationSpec): Promise<Migratio
     await store.close();
     await lease.release();
   }
+}
+
+export function sourceNeeded(name: string): PgferryError {
+  return new PgferryError('RUNNER_STOPPED', `migration "${name}": its runner has stopped, and nothing would act on a cancel request`, {
+    category: 'input',
+    field: 'properties',
+    fix: 'give the source credentials (--properties FILE, or PGPASSWORD/~/.pgpass for the stored source) so the cancel can release what the migration holds on the source',
+  });
 }
 
 /**

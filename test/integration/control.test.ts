@@ -13,10 +13,10 @@ describe('control catalog', () => {
     const stores = Array.from({ length: 20 }, () => new ControlStore(serverSpec(cluster)));
     await Promise.all(stores.map((s) => s.install()));
     await Promise.all(stores.map((s) => s.close()));
-    const rows = await cluster.query<{ version: number }>('SELECT version FROM pgferry.schema_version');
+    const rows = await cluster.query<{ version: number }>('SELECT version FROM pgferry.schema_version ORDER BY version');
     assert.deepEqual(
       rows.map((r) => r.version),
-      [1],
+      [1, 2],
     );
   });
 

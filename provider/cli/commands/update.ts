@@ -15,7 +15,7 @@ export async function updateCommand(args: CliArgs): Promise<number> {
     if (goal === 'cutover') return requestCutover(target, name);
     // a stopped runner will not act on the request: the cancel is carried out here, on both servers
     const current = await showMigration(target, name);
-    const spec = current && runnerStopped(current) ? await migrationSpecOf(args, current) : undefined;
+    const spec = current && current.mode === 'Online' && runnerStopped(current) ? await migrationSpecOf(args, current) : undefined;
     return cancelMigration(target, name, { spec });
   });
   if (args.wait)

@@ -14,6 +14,8 @@ import { startStream, type OnlineStream } from '../cdc/onlineStream';
 import type { MigrationRun } from '../migrationRun';
 import { verifyDatabases } from '../verify';
 import { syncSequences } from './sequences';
+import { failpoint } from '../failpoints';
+import { enableRowSecurity } from '../schema/rowSecurity';
 import { restoreTriggers } from '../cdc/targetTriggers';
 
 /** Marks the cutover point of one database and waits until its applier has applied up to it. */
@@ -43,7 +45,9 @@ export async function finishCutover(run: MigrationRun, database: string): Promis
   // Nothing streams again: triggers silenced for streaming may fire again, as on the source.
   const restored = await restoreTriggers(run, database);
   if (restored > 0) run.onProgress({ kind: 'info', message: `cutover: ${restored} trigger(s) set back as on the source`, database });
+  await enableRowSecurity(run, database);
   await releaseStream(spec, database, run.instance);
+  failpoint(`cutover-released:${database}`);
   await store.updateDatabase(spec.migrationName, database, { state: 'Succeeded', endedAt: true });
 }
 
@@ -74,6 +78,7 @@ export async function cutover(run: MigrationRun, streams: OnlineStream[]): Promi
     const count = await syncSequences(spec.source, spec.target, s.database);
     run.onProgress({ kind: 'info', message: `cutover: ${count} sequence value(s) copied`, database: s.database });
     await store.setCutoverStep(name, s.database, 'drained');
+    failpoint(`cutover-drained:${s.database}`);
   }
   if (spec.verify) {
     const report = await verifyDatabases(spec, {
