@@ -43,26 +43,48 @@ function replayCommand(o: CampaignOptions, seed: number): string {
   return `npm run faults -- --replay ${seed}${extra ? ` ${extra}` : ''}`;
 }
 
-export async function runCampaign(o: CampaignOptions): Promise<CampaignResult> {
+/** The servers, proxies and fixture of a campaign (the CI suite opens one for its trials). */
+export interface OpenCampaign {
+  readonly servers: CampaignServers;
+  readonly size: FixtureSize;
+  /** Distinguishes this campaign's names from an earlier one's on the same servers. */
+  readonly tag: string;
+  close(keep?: boolean): Promise<void>;
+}
+
+export async function openCampaign(sizeName: keyof typeof SIZES, log: (line: string) => void): Promise<OpenCampaign> {
   const started = Date.now();
-  const size: FixtureSize = SIZES[o.size];
+  const size: FixtureSize = SIZES[sizeName];
   const [source, target] = await Promise.all([startCluster({ label: 'fsrc' }), startCluster({ label: 'fdst' })]);
   const proxies = { source: new FaultProxy('source', source.port), target: new FaultProxy('target', target.port) };
-  const results: TrialResult[] = [];
+  const close = async (keep = false): Promise<void> => {
+    await Promise.all([proxies.source.close().catch(() => undefined), proxies.target.close().catch(() => undefined)]);
+    if (!keep) await Promise.all([source.stop(), target.stop()]);
+  };
   try {
     await Promise.all([proxies.source.start(), proxies.target.start()]);
-    o.log(`servers: source :${source.port} (proxy :${proxies.source.port}), target :${target.port} (proxy :${proxies.target.port})`);
+    log(`servers: source :${source.port} (proxy :${proxies.source.port}), target :${target.port} (proxy :${proxies.target.port})`);
     await buildTemplates(source, size);
-    o.log(`fixture "${o.size}" built (${size.bigRows} rows in the split table) in ${((Date.now() - started) / 1000).toFixed(0)} s`);
-    const servers: CampaignServers = { source, target, proxies };
-    const tag = (Date.now() % 1_000_000).toString(36);
+    log(`fixture "${sizeName}" built (${size.bigRows} rows in the split table) in ${((Date.now() - started) / 1000).toFixed(0)} s`);
+  } catch (error) {
+    await close();
+    throw error;
+  }
+  return { servers: { source, target, proxies }, size, tag: (Date.now() % 1_000_000).toString(36), close };
+}
+
+export async function runCampaign(o: CampaignOptions): Promise<CampaignResult> {
+  const started = Date.now();
+  const campaign = await openCampaign(o.size, o.log);
+  const results: TrialResult[] = [];
+  try {
     const seeds = o.replay ?? Array.from({ length: o.trials }, (_, i) => trialSeed(o.seed, i));
     for (const [index, seed] of seeds.entries()) {
-      const result = await runTrial(servers, {
+      const result = await runTrial(campaign.servers, {
         index,
         seed,
-        size,
-        tag,
+        size: campaign.size,
+        tag: campaign.tag,
         fault: o.fault,
         phase: o.phase,
         walBoundBytes: o.walBoundMiB * 1024 * 1024,
@@ -74,8 +96,7 @@ export async function runCampaign(o: CampaignOptions): Promise<CampaignResult> {
       for (const line of trialDetail(result, replayCommand(o, seed))) o.log(line);
     }
   } finally {
-    await Promise.all([proxies.source.close().catch(() => undefined), proxies.target.close().catch(() => undefined)]);
-    if (!o.keep) await Promise.all([source.stop(), target.stop()]);
+    await campaign.close(o.keep);
   }
   const { log: _log, ...options } = o;
   return { options, summary: summarize(results, (Date.now() - started) / 1000), trials: results };
@@ -104,7 +125,8 @@ function parseOptions(argv: string[]): CampaignOptions & { out?: string } {
     return n;
   };
   if (!(values.size! in SIZES)) throw new Error(`--size: one of ${Object.keys(SIZES).join(', ')}`);
-  if (values.fault && !(FAULT_KINDS as readonly string[]).includes(values.fault)) throw new Error(`--fault: one of ${FAULT_KINDS.join(', ')}`);
+  if (values.fault && !(FAULT_KINDS as readonly string[]).includes(values.fault))
+    throw new Error(`--fault: one of ${FAULT_KINDS.join(', ')}`);
   if (values.phase && !(PHASES as readonly string[]).includes(values.phase)) throw new Error(`--phase: one of ${PHASES.join(', ')}`);
   return {
     trials: int(values.trials, 'trials'),

@@ -112,7 +112,9 @@ async function tableHash(client: pg.Client, t: TableRef): Promise<{ n: number; h
 /** Row keys (or, without a key, row hashes with a running number) mapped to row hashes. */
 async function rowHashes(client: pg.Client, t: TableRef): Promise<Map<string, string>> {
   const key = t.key?.length ? `ROW(${t.key.map((k) => `t.${ident(k)}`).join(', ')})::text` : 'md5(t::text)';
-  const { rows } = await client.query<{ k: string; h: string }>(`SELECT ${key} AS k, md5(t::text) AS h FROM ONLY ${qualified(t.schema, t.name)} t`);
+  const { rows } = await client.query<{ k: string; h: string }>(
+    `SELECT ${key} AS k, md5(t::text) AS h FROM ONLY ${qualified(t.schema, t.name)} t`,
+  );
   const out = new Map<string, string>();
   for (const r of rows) {
     if (t.key?.length) out.set(r.k, r.h);
@@ -181,7 +183,15 @@ export async function judgeDatabase(sourceServer: Cluster, targetServer: Cluster
       rowsCompared += a.n;
       if (a.n === b.n && a.h === b.h) continue;
       if (b.n < 0) {
-        diffs.push({ table: qualified(t.schema, t.name), sourceRows: a.n, targetRows: 0, lost: a.n, extra: 0, changed: 0, samples: ['table missing'] });
+        diffs.push({
+          table: qualified(t.schema, t.name),
+          sourceRows: a.n,
+          targetRows: 0,
+          lost: a.n,
+          extra: 0,
+          changed: 0,
+          samples: ['table missing'],
+        });
         break; // the target transaction is aborted: nothing further can be read in it
       }
       diffs.push(await diffTable(source, target, t, [a.n, b.n]));

@@ -12,8 +12,13 @@ export interface Leftovers {
   readonly replicaIdentityFull: string[];
 }
 
-export async function findLeftovers(clusters: { source: Cluster; target: Cluster }, sourceDatabases: readonly string[]): Promise<Leftovers> {
-  const slots = await clusters.source.query<{ slot_name: string }>(`SELECT slot_name FROM pg_replication_slots WHERE slot_name LIKE 'pgferry%'`);
+export async function findLeftovers(
+  clusters: { source: Cluster; target: Cluster },
+  sourceDatabases: readonly string[],
+): Promise<Leftovers> {
+  const slots = await clusters.source.query<{ slot_name: string }>(
+    `SELECT slot_name FROM pg_replication_slots WHERE slot_name LIKE 'pgferry%'`,
+  );
   const publications: string[] = [];
   const replicaIdentityFull: string[] = [];
   for (const db of sourceDatabases) {
@@ -53,4 +58,3 @@ export async function removeLeftovers(clusters: { source: Cluster; target: Clust
     await clusters.target.query(`SELECT pg_replication_origin_drop($1)`, [origin]).catch(() => undefined);
   }
 }
-

@@ -108,7 +108,9 @@ export class TrialMonitor {
   }
 
   private async sampleWriters(processes: Awaited<ReturnType<typeof trialProcesses>>): Promise<void> {
-    const rows = await this.target.query<{ client_port: number; datname: string; application_name: string }>(WRITERS_SQL, [[...this.databases]]);
+    const rows = await this.target.query<{ client_port: number; datname: string; application_name: string }>(WRITERS_SQL, [
+      [...this.databases],
+    ]);
     const writers = new Map<number, string>();
     for (const row of rows) {
       const conn = [...this.targetProxy.connections].find((c) => c.upstreamPort === row.client_port);
@@ -125,7 +127,9 @@ export class TrialMonitor {
     }
     if (writers.size >= 2) {
       this.report.twoWriterSamples += 1;
-      this.report.twoWriterDetail ??= [...writers].map(([pid, what]) => `${pid < 0 ? `orphan ${-pid}` : `runner ${pid}`}: ${what}`).join('; ');
+      this.report.twoWriterDetail ??= [...writers]
+        .map(([pid, what]) => `${pid < 0 ? `orphan ${-pid}` : `runner ${pid}`}: ${what}`)
+        .join('; ');
     }
   }
 

@@ -46,7 +46,9 @@ export function classify(result: TrialResult, limits: { walBoundBytes: number; s
   for (const j of result.judgements) {
     for (const d of j.catalogDiffs.slice(0, 5)) reasons.push(`${j.database}: catalog ${d}`);
     for (const t of j.tables) {
-      reasons.push(`${j.database}: ${t.table} source ${t.sourceRows} target ${t.targetRows}: lost ${t.lost}, extra ${t.extra}, changed ${t.changed} (${t.samples.join(', ')})`);
+      reasons.push(
+        `${j.database}: ${t.table} source ${t.sourceRows} target ${t.targetRows}: lost ${t.lost}, extra ${t.extra}, changed ${t.changed} (${t.samples.join(', ')})`,
+      );
     }
   }
   if (result.leftovers) for (const l of leftoverLines(result.leftovers)) reasons.push(`left behind: ${l}`);
@@ -54,7 +56,9 @@ export function classify(result: TrialResult, limits: { walBoundBytes: number; s
   if (m && m.twoWriterSamples > 0) reasons.push(`two runners wrote at once (${m.twoWriterSamples} samples: ${m.twoWriterDetail})`);
   if (m && m.longestOverlapMs > 10_000) reasons.push(`two runners alive together for ${(m.longestOverlapMs / 1000).toFixed(0)} s`);
   if (m && m.maxRetainedBytes > limits.walBoundBytes) {
-    reasons.push(`source retained ${(m.maxRetainedBytes / 1048576).toFixed(0)} MiB of WAL (bound ${(limits.walBoundBytes / 1048576).toFixed(0)} MiB)`);
+    reasons.push(
+      `source retained ${(m.maxRetainedBytes / 1048576).toFixed(0)} MiB of WAL (bound ${(limits.walBoundBytes / 1048576).toFixed(0)} MiB)`,
+    );
   }
   if (limits.stuck) reasons.push(limits.stuck);
   if (reasons.length > 0) return 'failed';

@@ -60,7 +60,11 @@ export function phaseTrigger(phase: Phase, size: FixtureSize): PhaseTrigger {
       return t('target', 7, (_c, m) => isStatement(m) && /^\s*CREATE TABLE/i.test(sqlOf(m)));
     case 'copy-split-table':
       // CopyData into the split table; the runner sends about one per 64 KiB.
-      return t('target', Math.max(4, Math.floor((size.bigRows * 170) / 65536)), (c, m) => m.type === 'd' && /\bbig\b/.test(c.copying ?? ''));
+      return t(
+        'target',
+        Math.max(4, Math.floor((size.bigRows * 170) / 65536)),
+        (c, m) => m.type === 'd' && /\bbig\b/.test(c.copying ?? ''),
+      );
     case 'index-build':
       return t('target', 6, (_c, m) => isStatement(m) && /^\s*(CREATE (UNIQUE )?INDEX|ALTER TABLE[\s\S]*PRIMARY KEY)/i.test(sqlOf(m)));
     case 'post-data':
@@ -68,11 +72,19 @@ export function phaseTrigger(phase: Phase, size: FixtureSize): PhaseTrigger {
     case 'sequences':
       return t('target', 2, (c, m) => isStatement(m) && app(c) !== 'pgferry cutover' && /\bsetval\b/i.test(sqlOf(m)));
     case 'large-objects':
-      return t('target', Math.max(2, size.largeObjects), (c, m) => app(c) === 'pgferry lo' && isStatement(m) && /\blo_(put|create)\b/.test(sqlOf(m)));
+      return t(
+        'target',
+        Math.max(2, size.largeObjects),
+        (c, m) => app(c) === 'pgferry lo' && isStatement(m) && /\blo_(put|create)\b/.test(sqlOf(m)),
+      );
     case 'streaming':
       return t('target', 30, applyCommit);
     case 'cutover-marker':
-      return t('source', 2, (c, m) => app(c) === 'pgferry cutover' && isStatement(m) && /pg_logical_emit_message|pg_current_wal_lsn/.test(sqlOf(m)));
+      return t(
+        'source',
+        2,
+        (c, m) => app(c) === 'pgferry cutover' && isStatement(m) && /pg_logical_emit_message|pg_current_wal_lsn/.test(sqlOf(m)),
+      );
     case 'cutover-drain':
       return t('target', 3, applyCommit);
     case 'cutover-sequences':

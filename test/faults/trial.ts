@@ -217,7 +217,7 @@ async function drive(a: DriveArgs): Promise<string | undefined> {
     const now = Date.now();
     if (now > a.deadline) return `not finished within the trial deadline (last progress ${((now - lastProgress) / 1000).toFixed(0)} s ago)`;
     let status: MigrationStatus | undefined;
-    let extra = '';
+    let extra: string;
     try {
       status = await store.get(name);
       extra = (await store.query<{ p: string }>(PROGRESS_SQL, [name]))[0]?.p ?? '';
@@ -244,7 +244,8 @@ async function drive(a: DriveArgs): Promise<string | undefined> {
       return undefined;
     }
     const faultBusy = fault.fired && fault.overAt === undefined;
-    if (!faultBusy && now - lastProgress > STUCK_MS) return `stuck at ${status.state}/${status.subState} for ${STUCK_MS / 1000} s: ${status.message ?? ''}`;
+    if (!faultBusy && now - lastProgress > STUCK_MS)
+      return `stuck at ${status.state}/${status.subState} for ${STUCK_MS / 1000} s: ${status.message ?? ''}`;
     deadPolls = status.runner?.alive ? 0 : deadPolls + 1;
     if (deadPolls >= DEAD_POLLS && now - lastResume > RESUME_RETRY_MS) {
       if (result.resumes >= MAX_RESUMES) return `the runner stayed dead through ${MAX_RESUMES} resumes`;
@@ -256,7 +257,9 @@ async function drive(a: DriveArgs): Promise<string | undefined> {
     const streaming = status.state === 'WaitingForUserAction' && status.subState === 'WaitingForCutoverTrigger';
     streamingSince = streaming ? (streamingSince ?? now) : undefined;
     if (!streaming || !status.runner?.alive || now - streamingSince! < STREAMING_BEFORE_CUTOVER_MS) continue;
-    const faultDone = fault.overAt !== undefined || (!fault.fired && (a.phase.startsWith('cutover') || a.phase !== 'streaming' || now - streamingSince! > PHASE_WAIT_MS));
+    const faultDone =
+      fault.overAt !== undefined ||
+      (!fault.fired && (a.phase.startsWith('cutover') || a.phase !== 'streaming' || now - streamingSince! > PHASE_WAIT_MS));
     if (!faultDone) continue;
     if (cutoverRequests >= 2) return `cutover stopped twice: ${status.message ?? ''}`;
     if (cutoverRequests === 1 && status.message) result.reasons.push(`first cutover stopped: ${status.message}`);
@@ -284,7 +287,9 @@ async function settle(fault: ArmedFault, clusters: { source: Cluster; target: Cl
     left = runners(await trialProcesses(name));
   }
   if (left.length > 0 && result.finalState) {
-    result.reasons.push(`runner process(es) ${left.map((p) => `${p.pid} (${p.state})`).join(', ')} still alive 30 s after ${result.finalState}`);
+    result.reasons.push(
+      `runner process(es) ${left.map((p) => `${p.pid} (${p.state})`).join(', ')} still alive 30 s after ${result.finalState}`,
+    );
   }
   for (const p of left) signalGroup(p.pid, 'SIGKILL');
 }

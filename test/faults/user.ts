@@ -55,7 +55,8 @@ export class TrialUser {
 
   private async run(args: string[], timeoutMs: number): Promise<CliResult> {
     const result = await runCli(args, { [TRIAL_MARKER]: this.input.name, PGPASSWORD: this.clusters.target.password }, timeoutMs);
-    const error = result.code === 0 ? undefined : (result.errLines[0] ?? (result.code === null ? `killed after ${timeoutMs / 1000} s` : ''));
+    const error =
+      result.code === 0 ? undefined : (result.errLines[0] ?? (result.code === null ? `killed after ${timeoutMs / 1000} s` : ''));
     this.actions.push({ at: Date.now(), command: args[0]!, code: result.code, ...(error === undefined ? {} : { error }) });
     return result;
   }

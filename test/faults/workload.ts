@@ -135,10 +135,10 @@ export class Workload {
         );
         return;
       case 'docBody':
-        await client.query(`UPDATE docs SET body = (SELECT string_agg(md5($2::text || x), '') FROM generate_series(1, 140) x) WHERE id = $1::int`, [
-          r.int(1, docs),
-          String(r.next()),
-        ]);
+        await client.query(
+          `UPDATE docs SET body = (SELECT string_agg(md5($2::text || x), '') FROM generate_series(1, 140) x) WHERE id = $1::int`,
+          [r.int(1, docs), String(r.next())],
+        );
         return;
       case 'docTitle':
         await client.query(`UPDATE docs SET title = $2::text WHERE id = $1::int`, [r.int(1, docs), `title ${r.int(0, 1e6)}`]);
@@ -166,7 +166,10 @@ export class Workload {
 
   private async opB(client: pg.Client, op: 'noteB' | 'noteUpdateB'): Promise<void> {
     if (op === 'noteB') {
-      await client.query(`INSERT INTO notes (author, body) VALUES ($1::text, $2::text)`, [`author ${this.rng.int(0, 19)}`, `w ${this.rng.next()}`]);
+      await client.query(`INSERT INTO notes (author, body) VALUES ($1::text, $2::text)`, [
+        `author ${this.rng.int(0, 19)}`,
+        `w ${this.rng.next()}`,
+      ]);
     } else {
       await client.query(`UPDATE notes SET body = $2::text WHERE id = $1::int`, [this.rng.int(1, 1000), `u ${this.rng.next()}`]);
     }
@@ -188,7 +191,9 @@ export class Workload {
     await client.query('BEGIN');
     try {
       await client.query('TRUNCATE flags');
-      await client.query(`INSERT INTO flags SELECT g, 'flag ' || g || ' ' || $1::text FROM generate_series(1, 50) g`, [String(this.rng.int(0, 1e6))]);
+      await client.query(`INSERT INTO flags SELECT g, 'flag ' || g || ' ' || $1::text FROM generate_series(1, 50) g`, [
+        String(this.rng.int(0, 1e6)),
+      ]);
       await client.query('COMMIT');
       this.stats.truncates += 1;
     } catch (error) {
