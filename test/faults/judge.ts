@@ -66,7 +66,7 @@ SELECT 'large objects ' || count(*) || ' ' || coalesce(sum(('x' || left(md5(lo_g
 
 const TABLES_SQL = `
 SELECT n.nspname AS schema, c.relname AS name,
-       (SELECT array_agg(a.attname ORDER BY k.ord) FROM pg_index i
+       (SELECT array_agg(a.attname::text ORDER BY k.ord) FROM pg_index i
           CROSS JOIN LATERAL unnest(i.indkey) WITH ORDINALITY AS k(attnum, ord)
           JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum
          WHERE i.indrelid = c.oid AND i.indisprimary) AS key
@@ -153,13 +153,17 @@ async function diffTable(source: pg.Client, target: pg.Client, t: TableRef, coun
   return { table: qualified(t.schema, t.name), sourceRows: counts[0], targetRows: counts[1], lost, extra, changed, samples };
 }
 
-/** Sequences whose target value is behind the source's (an application would reuse values). */
-function sequencesBehind(source: Map<string, string>, target: Map<string, string>): string[] {
+/**
+ * Sequences whose target value is behind the source's (an application would reuse values). `slack`
+ * values are allowed when the source crashed after the cutover: crash recovery moves a sequence on
+ * by up to 32 values it never handed out (SEQ_LOG_VALS), so the source is then ahead harmlessly.
+ */
+function sequencesBehind(source: Map<string, string>, target: Map<string, string>, slack: number): string[] {
   const out: string[] = [];
   for (const [name, value] of source) {
     const t = target.get(name);
     if (t === undefined) continue; // reported by the catalog comparison
-    if (BigInt(t) < BigInt(value)) out.push(`sequence ${name} behind on the target: ${t} < ${value}`);
+    if (BigInt(t) + BigInt(slack) < BigInt(value)) out.push(`sequence ${name} behind on the target: ${t} < ${value}`);
   }
   return out;
 }
@@ -169,12 +173,20 @@ async function sequenceValues(client: pg.Client): Promise<Map<string, string>> {
   return new Map(rows.map((r) => [r.name, r.value]));
 }
 
-export async function judgeDatabase(sourceServer: Cluster, targetServer: Cluster, database: string): Promise<DatabaseJudgement> {
+/** Crash recovery can move a source sequence on by this many values (PostgreSQL's SEQ_LOG_VALS). */
+export const SEQUENCE_CRASH_SLACK = 32;
+
+export async function judgeDatabase(
+  sourceServer: Cluster,
+  targetServer: Cluster,
+  database: string,
+  options: { sequenceSlack?: number } = {},
+): Promise<DatabaseJudgement> {
   const [source, target] = await Promise.all([openSnapshot(sourceServer, database), openSnapshot(targetServer, database)]);
   try {
     const [sc, tc] = await Promise.all([lines(source, CATALOG_SQL), lines(target, CATALOG_SQL)]);
     const [ss, ts] = await Promise.all([sequenceValues(source), sequenceValues(target)]);
-    const catalogDiffs = [...setDiff(sc, tc), ...sequencesBehind(ss, ts)];
+    const catalogDiffs = [...setDiff(sc, tc), ...sequencesBehind(ss, ts, options.sequenceSlack ?? 0)];
     const { rows: tables } = await source.query<TableRef>(TABLES_SQL);
     const diffs: TableDiff[] = [];
     let rowsCompared = 0;

@@ -41,6 +41,7 @@ class Pipe {
   queued = 0;
   gateOpen = true;
   ended = false;
+  private draining = false;
   private timer: NodeJS.Timeout | undefined;
   constructor(
     private readonly from: () => net.Socket | undefined,
@@ -57,7 +58,7 @@ class Pipe {
 
   pump(): void {
     const to = this.to();
-    if (!to || to.destroyed || to.connecting) return;
+    if (!to || to.destroyed || to.connecting || this.draining) return;
     while (this.queue.length > 0 && !this.blocked()) {
       const head = this.queue[0]!;
       if (head.gate && !this.gateOpen) return;
@@ -70,7 +71,13 @@ class Pipe {
       this.queue.shift();
       this.queued -= head.bytes.length;
       if (!to.write(head.bytes)) {
-        to.once('drain', () => this.pump());
+        if (!this.draining) {
+          this.draining = true;
+          to.once('drain', () => {
+            this.draining = false;
+            this.pump();
+          });
+        }
         return;
       }
     }

@@ -7,7 +7,7 @@ import { FINAL_STATES, type MigrationStatus } from '../../provider/engine/model'
 import { serverSpec, type Cluster } from '../support';
 import { describeFault, drawFault, injectFault, type FaultContext, type FaultKind, type FaultPlan, type InjectedFault } from './faults';
 import { createTrialDatabases, dropDatabases, type FixtureSize } from './fixture';
-import { judgeDatabase } from './judge';
+import { judgeDatabase, SEQUENCE_CRASH_SLACK } from './judge';
 import { findLeftovers, removeLeftovers } from './leftovers';
 import { TrialMonitor } from './monitor';
 import { classify, type TrialResult } from './outcome';
@@ -173,7 +173,9 @@ export async function runTrial(servers: CampaignServers, opts: TrialOptions): Pr
     result.monitor = await monitor.stop();
   }
   try {
-    await judge(servers, databases, result).catch((error: Error) => result.reasons.push(`the judge could not compare: ${error.message}`));
+    await judge(servers, databases, result, plan).catch((error: Error) =>
+      result.reasons.push(`the judge could not compare: ${error.message}`),
+    );
   } finally {
     result.fired = fault.fired;
     result.faultDetail = fault.injected?.detail ?? fault.error;
@@ -294,12 +296,13 @@ async function settle(fault: ArmedFault, clusters: { source: Cluster; target: Cl
   for (const p of left) signalGroup(p.pid, 'SIGKILL');
 }
 
-async function judge(servers: CampaignServers, databases: readonly string[], result: TrialResult): Promise<void> {
+async function judge(servers: CampaignServers, databases: readonly string[], result: TrialResult, plan: FaultPlan): Promise<void> {
   const clusters = { source: servers.source, target: servers.target };
   if (result.finalState) result.leftovers = await findLeftovers(clusters, databases);
   if (result.finalState !== 'Succeeded') return;
   for (const db of databases) {
-    const j = await judgeDatabase(servers.source, servers.target, db);
+    const sequenceSlack = plan.kind === 'source-restart' ? SEQUENCE_CRASH_SLACK : 0;
+    const j = await judgeDatabase(servers.source, servers.target, db, { sequenceSlack });
     result.judgements.push(j);
     result.rowsCompared += j.rowsCompared;
     for (const t of j.tables) {
