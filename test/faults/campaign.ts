@@ -28,6 +28,8 @@ export interface CampaignOptions {
   readonly deadlineSeconds: number;
   readonly keep: boolean;
   readonly log: (line: string) => void;
+  /** Called after each trial (the command rewrites its report, so a long run can be read while it goes). */
+  readonly onTrial?: (result: TrialResult, all: readonly TrialResult[]) => void;
 }
 
 export interface CampaignResult {
@@ -92,13 +94,14 @@ export async function runCampaign(o: CampaignOptions): Promise<CampaignResult> {
         keep: o.keep,
       });
       results.push(result);
+      o.onTrial?.(result, results);
       o.log(trialLine(result));
       for (const line of trialDetail(result, replayCommand(o, seed))) o.log(line);
     }
   } finally {
     await campaign.close(o.keep);
   }
-  const { log: _log, ...options } = o;
+  const { log: _log, onTrial: _onTrial, ...options } = o;
   return { options, summary: summarize(results, (Date.now() - started) / 1000), trials: results };
 }
 
@@ -153,16 +156,26 @@ function defaultReportPath(): string {
 async function main(): Promise<number> {
   const o = parseOptions(process.argv.slice(2));
   o.log(`fault campaign: ${o.replay ? `replay of ${o.replay.join(', ')}` : `${o.trials} trials, seed ${o.seed}`}, size ${o.size}`);
-  const result = await runCampaign(o);
-  for (const line of summaryLines(result.summary)) o.log(line);
   const out = o.out ?? defaultReportPath();
   mkdirSync(path.dirname(out), { recursive: true });
-  writeFileSync(out, `${JSON.stringify(result, null, 2)}\n`);
+  const started = Date.now();
+  const write = (report: unknown): void => writeFileSync(out, `${JSON.stringify(report, null, 2)}\n`);
+  const { log: _log, out: _out, ...options } = o;
+  const result = await runCampaign({
+    ...o,
+    onTrial: (_r, all) => write({ options, partial: true, summary: summarize(all, (Date.now() - started) / 1000), trials: all }),
+  });
+  for (const line of summaryLines(result.summary)) o.log(line);
+  write(result);
   o.log(`report: ${out}`);
   return (result.summary.outcomes.failed ?? 0) > 0 ? 1 : 0;
 }
 
 if (require.main === module) {
+  // Interrupted: the servers go with the campaign (runners left behind then fail and exit).
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    process.once(signal, () => void stopAllClusters().finally(() => process.exit(130)));
+  }
   main().then(
     async (code) => {
       await stopAllClusters();

@@ -4,8 +4,8 @@
 // WAL the source retains for replication slots.
 import type pg from 'pg';
 import type { Cluster } from '../support';
-import type { FaultProxy } from './proxy';
-import { owningRunner, pidOfPort, runners, trialProcesses } from './processes';
+import type { FaultProxy, ProxyConnection } from './proxy';
+import { owningRunner, pidOfPort, runners, trialProcesses, type TrialProcess } from './processes';
 
 export interface MonitorReport {
   samples: number;
@@ -16,6 +16,9 @@ export interface MonitorReport {
   /** Samples in which two runners each had a writing session on a migrated database. */
   twoWriterSamples: number;
   twoWriterDetail?: string;
+  /** Samples in which two runners each sent work (statements, COPY data, replication feedback) through a proxy. */
+  twoWorkerSamples: number;
+  twoWorkerDetail?: string;
   /** Largest WAL a replication slot retained on the source. */
   maxRetainedBytes: number;
 }
@@ -56,20 +59,30 @@ class Direct {
 }
 
 export class TrialMonitor {
-  readonly report: MonitorReport = { samples: 0, maxLiveRunners: 0, longestOverlapMs: 0, twoWriterSamples: 0, maxRetainedBytes: 0 };
+  readonly report: MonitorReport = {
+    samples: 0,
+    maxLiveRunners: 0,
+    longestOverlapMs: 0,
+    twoWriterSamples: 0,
+    twoWorkerSamples: 0,
+    maxRetainedBytes: 0,
+  };
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<void> | undefined;
   private overlapSince: number | undefined;
   private readonly source: Direct;
   private readonly target: Direct;
-  /** Proxy connection id -> the runner that opened it (found once). */
-  private readonly owners = new Map<number, number | undefined>();
+  /** Proxy connection -> the runner that opened it (found once). */
+  private readonly owners = new Map<string, number>();
+
+  private lastSampleAt = Date.now();
 
   constructor(
     private readonly trial: string,
     private readonly databases: readonly string[],
     clusters: { source: Cluster; target: Cluster },
     private readonly targetProxy: FaultProxy,
+    private readonly sourceProxy: FaultProxy,
   ) {
     this.source = new Direct(clusters.source);
     this.target = new Direct(clusters.target);
@@ -104,10 +117,46 @@ export class TrialMonitor {
       this.overlapSince ??= now;
       this.report.longestOverlapMs = Math.max(this.report.longestOverlapMs, now - this.overlapSince);
     } else this.overlapSince = undefined;
-    await Promise.all([this.sampleWriters(processes), this.sampleWal()]);
+    await Promise.all([this.sampleWriters(processes), this.sampleWorkers(processes, this.lastSampleAt), this.sampleWal()]);
+    this.lastSampleAt = now;
   }
 
-  private async sampleWriters(processes: Awaited<ReturnType<typeof trialProcesses>>): Promise<void> {
+  /** The runner (or, negated, the orphan process) that opened a proxy connection; cached. */
+  private async ownerOf(conn: ProxyConnection, processes: readonly TrialProcess[]): Promise<number | undefined> {
+    const key = `${conn.upstreamPort}:${conn.id}:${conn.clientPort}`;
+    if (!this.owners.has(key)) {
+      const pid = await pidOfPort(
+        conn.clientPort,
+        processes.map((p) => p.pid),
+      );
+      if (pid === undefined) return undefined; // not found (yet): try again next sample
+      this.owners.set(key, owningRunner(pid, processes) ?? -pid);
+    }
+    return this.owners.get(key);
+  }
+
+  /** Two runners sending work in one sample interval: the second did not wait for the lease. */
+  private async sampleWorkers(processes: readonly TrialProcess[], since: number): Promise<void> {
+    const workers = new Map<number, string>();
+    for (const [side, proxy] of [
+      ['source', this.sourceProxy],
+      ['target', this.targetProxy],
+    ] as const) {
+      for (const conn of [...proxy.connections]) {
+        if (conn.lastWorkAt === undefined || conn.lastWorkAt < since) continue;
+        const owner = await this.ownerOf(conn, processes);
+        if (owner !== undefined) workers.set(owner, `${side} ${conn.startup?.application_name ?? ''}: ${conn.lastWork ?? ''}`);
+      }
+    }
+    if (workers.size >= 2) {
+      this.report.twoWorkerSamples += 1;
+      this.report.twoWorkerDetail ??= [...workers]
+        .map(([pid, what]) => `${pid < 0 ? `orphan ${-pid}` : `runner ${pid}`}: ${what}`)
+        .join('; ');
+    }
+  }
+
+  private async sampleWriters(processes: readonly TrialProcess[]): Promise<void> {
     const rows = await this.target.query<{ client_port: number; datname: string; application_name: string }>(WRITERS_SQL, [
       [...this.databases],
     ]);
@@ -115,14 +164,7 @@ export class TrialMonitor {
     for (const row of rows) {
       const conn = [...this.targetProxy.connections].find((c) => c.upstreamPort === row.client_port);
       if (!conn) continue;
-      if (!this.owners.has(conn.id)) {
-        const pid = await pidOfPort(
-          conn.clientPort,
-          processes.map((p) => p.pid),
-        );
-        this.owners.set(conn.id, pid === undefined ? undefined : (owningRunner(pid, processes) ?? -pid));
-      }
-      const owner = this.owners.get(conn.id);
+      const owner = await this.ownerOf(conn, processes);
       if (owner !== undefined) writers.set(owner, `${row.application_name}@${row.datname}`);
     }
     if (writers.size >= 2) {

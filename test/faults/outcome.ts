@@ -54,6 +54,7 @@ export function classify(result: TrialResult, limits: { walBoundBytes: number; s
   if (result.leftovers) for (const l of leftoverLines(result.leftovers)) reasons.push(`left behind: ${l}`);
   const m = result.monitor;
   if (m && m.twoWriterSamples > 0) reasons.push(`two runners wrote at once (${m.twoWriterSamples} samples: ${m.twoWriterDetail})`);
+  if (m && m.twoWorkerSamples > 0) reasons.push(`two runners worked at once (${m.twoWorkerSamples} samples: ${m.twoWorkerDetail})`);
   if (m && m.longestOverlapMs > 10_000) reasons.push(`two runners alive together for ${(m.longestOverlapMs / 1000).toFixed(0)} s`);
   if (m && m.maxRetainedBytes > limits.walBoundBytes) {
     reasons.push(

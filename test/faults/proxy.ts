@@ -20,6 +20,9 @@ export interface ProxyConnection {
   startup?: Readonly<Record<string, string>>;
   /** The open COPY FROM STDIN statement, if any. */
   copying?: string;
+  /** When the client last sent work (a statement, or data: COPY rows, replication feedback), and what. */
+  lastWorkAt?: number;
+  lastWork?: string;
   closed: boolean;
 }
 
@@ -241,6 +244,11 @@ export class FaultProxy {
           if (m.type === 'startup') conn.startup = m.startup;
           if ((m.type === 'Q' || m.type === 'B') && /^\s*COPY\b[\s\S]*\bFROM\s+STDIN/i.test(m.sql ?? '')) conn.copying = m.sql;
           if (m.type === 'c' || m.type === 'f') conn.copying = undefined;
+          // Taking or giving up a lock is how a runner asks for the lease: it is not work.
+          if ((m.type === 'Q' || m.type === 'B' || m.type === 'd') && !/advisory_(try_)?(un)?lock|pg_try_advisory/.test(m.sql ?? '')) {
+            conn.lastWorkAt = Date.now();
+            conn.lastWork = m.type === 'd' ? (conn.copying ? 'COPY data' : 'replication feedback') : (m.sql ?? '').slice(0, 60);
+          }
           gate = this.onMessage?.(conn, m) === true;
           if (gate) link.up.gateOpen = false;
         }

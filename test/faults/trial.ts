@@ -155,7 +155,7 @@ export async function runTrial(servers: CampaignServers, opts: TrialOptions): Pr
   };
   const fault = new ArmedFault(plan, trigger, matchAt, servers.proxies[trigger.server], ctx);
   const workload = new Workload(servers.source, databases, opts.size, rng.fork('workload'));
-  const monitor = new TrialMonitor(name, databases, clusters, servers.proxies.target);
+  const monitor = new TrialMonitor(name, databases, clusters, servers.proxies.target, servers.proxies.source);
   const user = new TrialUser(
     { name, databases, sourcePort: servers.proxies.source.port, targetPort: servers.proxies.target.port, splitBytes: 2 * 1024 * 1024 },
     clusters,
