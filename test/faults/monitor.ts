@@ -121,7 +121,7 @@ export class TrialMonitor {
     this.lastSampleAt = now;
   }
 
-  /** The runner (or, negated, the orphan process) that opened a proxy connection; cached. */
+  /** The runner (or, negated, an orphaned pg_dump/pg_restore) that opened a proxy connection; cached (0: neither). */
   private async ownerOf(conn: ProxyConnection, processes: readonly TrialProcess[]): Promise<number | undefined> {
     const key = `${conn.upstreamPort}:${conn.id}:${conn.clientPort}`;
     if (!this.owners.has(key)) {
@@ -130,9 +130,12 @@ export class TrialMonitor {
         processes.map((p) => p.pid),
       );
       if (pid === undefined) return undefined; // not found (yet): try again next sample
-      this.owners.set(key, owningRunner(pid, processes) ?? -pid);
+      // The pgferry command itself (create, resume, update) talks to the catalog: not a runner.
+      const orphanTool = /pg_dump|pg_restore/.test(processes.find((p) => p.pid === pid)?.command ?? '');
+      this.owners.set(key, owningRunner(pid, processes) ?? (orphanTool ? -pid : 0));
     }
-    return this.owners.get(key);
+    const owner = this.owners.get(key);
+    return owner === 0 ? undefined : owner;
   }
 
   /** Two runners sending work in one sample interval: the second did not wait for the lease. */
