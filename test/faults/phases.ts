@@ -55,7 +55,7 @@ export function phaseTrigger(phase: Phase, size: FixtureSize): PhaseTrigger {
   });
   switch (phase) {
     case 'validation':
-      return t('target', 3, (c, m) => m.type === 'startup' && app(c).startsWith('pgferry-validate'), false);
+      return t('target', 3, (c, m) => m.type === 'startup' && /^pgferry[- ]validate/.test(app(c)), false);
     case 'schema-restore':
       return t('target', 7, (_c, m) => isStatement(m) && /^\s*CREATE TABLE/i.test(sqlOf(m)));
     case 'copy-split-table':
