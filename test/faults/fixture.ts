@@ -16,7 +16,7 @@ export interface FixtureSize {
 export const SIZES: Readonly<Record<'ci' | 'small' | 'default', FixtureSize>> = {
   ci: { bigRows: 20_000, largeObjects: 10 },
   small: { bigRows: 60_000, largeObjects: 20 },
-  default: { bigRows: 200_000, largeObjects: 40 },
+  default: { bigRows: 100_000, largeObjects: 30 },
 };
 
 export const TEMPLATE_A = 'faults_tpl_a';

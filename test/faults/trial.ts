@@ -181,6 +181,7 @@ export async function runTrial(servers: CampaignServers, opts: TrialOptions): Pr
     result.faultDetail = fault.injected?.detail ?? fault.error;
     result.actions = user.actions;
     result.outcome = classify(result, { walBoundBytes: opts.walBoundBytes, stuck });
+    if (result.finalState !== 'Succeeded') result.recoveryMs = undefined; // only a finished migration recovered
     result.totalMs = Date.now() - started;
     await store.close();
     user.dispose();
