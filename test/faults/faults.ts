@@ -3,6 +3,7 @@
 // lease while a second one is resumed), server faults (immediate restart of either server, the
 // target out of connections) and network faults through the proxies (reset, black hole, latency,
 // one direction cut).
+import { readFileSync } from 'node:fs';
 import type pg from 'pg';
 import type { Cluster } from '../support';
 import type { Direction, FaultProxy } from './proxy';
@@ -114,11 +115,27 @@ async function fillConnections(target: Cluster): Promise<pg.Client[]> {
   return held;
 }
 
+function alive(pid: number): boolean {
+  try {
+    return !/\) [ZX] /.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+  } catch {
+    return false;
+  }
+}
+
+async function processGone(pid: number, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (alive(pid) && Date.now() < deadline) await sleep(20);
+  await sleep(50); // the kernel closes its sockets as it exits: let the proxy see them close
+}
+
 async function processFault(plan: FaultPlan, ctx: FaultContext): Promise<InjectedFault> {
   const pid = await ctx.runnerPid();
   if (pid === undefined) return { detail: 'no runner alive', over: Promise.resolve() };
   if (plan.kind === 'sigkill') {
     signalGroup(pid, 'SIGKILL');
+    // A held statement is let go only once the process is gone, so it dies with its connection.
+    await processGone(pid, 5000);
     return { detail: `killed ${pid}`, over: Promise.resolve() };
   }
   signalGroup(pid, 'SIGSTOP');
