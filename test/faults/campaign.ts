@@ -116,7 +116,7 @@ function parseOptions(argv: string[]): CampaignOptions & { out?: string } {
       size: { type: 'string', default: 'default' },
       fault: { type: 'string' },
       phase: { type: 'string' },
-      'wal-bound-mib': { type: 'string', default: '1024' },
+      'wal-bound-mib': { type: 'string', default: '256' },
       'deadline-seconds': { type: 'string', default: '900' },
       keep: { type: 'boolean', default: false },
       out: { type: 'string' },

@@ -16,6 +16,8 @@ export interface CampaignSummary {
   readonly resumes: number;
   readonly stoppedMessages: readonly string[];
   readonly replicaIdentityLeftFull: number;
+  /** Most WAL a slot retained on the source in any trial. */
+  readonly maxRetainedMiB: number;
   readonly wallSeconds: number;
 }
 
@@ -89,6 +91,7 @@ export function summarize(results: readonly TrialResult[], wallSeconds: number):
     resumes: sum((r) => r.resumes),
     stoppedMessages: [...new Set(results.filter((r) => r.outcome === 'stopped-safely').map((r) => `${r.finalState}: ${r.message ?? ''}`))],
     replicaIdentityLeftFull: results.filter((r) => (r.leftovers?.replicaIdentityFull.length ?? 0) > 0).length,
+    maxRetainedMiB: Math.max(0, ...results.map((r) => (r.monitor?.maxRetainedBytes ?? 0) / 1048576)),
     wallSeconds,
   };
 }
@@ -109,6 +112,7 @@ export function summaryLines(s: CampaignSummary): string[] {
       .map(([o, n]) => `${n} ${o}`)
       .join(', ')}`,
     `rows compared ${s.rowsCompared}; lost ${s.lostRows}, extra ${s.extraRows}, changed ${s.changedRows}`,
+    `most WAL a slot retained on the source: ${s.maxRetainedMiB.toFixed(0)} MiB`,
     `recovery (${s.recoverySeconds.count} trials): median ${fmt(s.recoverySeconds.median)}, p95 ${fmt(s.recoverySeconds.p95)}, max ${fmt(s.recoverySeconds.max)}; resumes ${s.resumes}`,
     'faults by kind:',
     ...table(s.faults),
