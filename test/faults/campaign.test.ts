@@ -24,16 +24,16 @@ const SCENARIOS: readonly Scenario[] = [
     phase: 'copy-split-table',
   },
   {
-    title: 'the target restarted (immediate) mid-batch while streaming: no batch lost or applied twice',
-    seed: 11,
-    fault: 'target-restart',
+    title: 'every source connection reset mid-batch while streaming: no change lost or applied twice',
+    seed: 42,
+    fault: 'net-reset',
     phase: 'streaming',
   },
   {
-    title: 'the runner killed between the cutover steps of two databases finishes the cutover on resume',
-    seed: 12,
+    title: 'the runner killed as the cutover marks the stream is resumed and finishes the cutover',
+    seed: 1267370779,
     fault: 'sigkill',
-    phase: 'cutover-drop-slot',
+    phase: 'cutover-marker',
   },
 ];
 

@@ -83,12 +83,19 @@ class ArmedFault {
       this.matches += 1;
       if (this.matches < matchAt) return false;
       this.fired = true;
-      void this.inject(conn);
+      this.inject(conn);
       return trigger.hold;
     };
   }
 
-  private async inject(conn: ProxyConnection): Promise<void> {
+  /** Settles once the fault is in place and taken away again (undefined until it fires). */
+  finished: Promise<void> | undefined;
+
+  private inject(conn: ProxyConnection): void {
+    this.finished = this.injectAndWait(conn);
+  }
+
+  private async injectAndWait(conn: ProxyConnection): Promise<void> {
     try {
       this.injected = await injectFault(this.plan, this.ctx);
     } catch (error) {
@@ -105,22 +112,13 @@ class ArmedFault {
   }
 }
 
-export async function runTrial(servers: CampaignServers, opts: TrialOptions): Promise<TrialResult> {
-  const started = Date.now();
-  const rng = makeRng(opts.seed);
-  const phase = opts.phase ?? rng.fork('phase').pick(PHASES);
-  const plan = drawFault(rng.fork('fault'), opts.fault);
-  const trigger = phaseTrigger(phase, opts.size);
-  const matchAt = rng.fork('match').int(1, trigger.maxMatch);
-  const name = `ft-${opts.tag}-${opts.index}`;
-  const databases: [string, string] = [`ft_${opts.tag}_${opts.index}_a`, `ft_${opts.tag}_${opts.index}_b`];
-  const clusters = { source: servers.source, target: servers.target };
-  const result: TrialResult = {
+function emptyResult(opts: TrialOptions, plan: FaultPlan, phase: string): TrialResult {
+  return {
     index: opts.index,
     seed: opts.seed,
     fault: describeFault(plan),
     faultKind: plan.kind,
-    phase: `${phase}#${matchAt}`,
+    phase,
     fired: false,
     outcome: 'failed',
     reasons: [],
@@ -133,6 +131,19 @@ export async function runTrial(servers: CampaignServers, opts: TrialOptions): Pr
     actions: [],
     judgements: [],
   };
+}
+
+export async function runTrial(servers: CampaignServers, opts: TrialOptions): Promise<TrialResult> {
+  const started = Date.now();
+  const rng = makeRng(opts.seed);
+  const phase = opts.phase ?? rng.fork('phase').pick(PHASES);
+  const plan = drawFault(rng.fork('fault'), opts.fault);
+  const trigger = phaseTrigger(phase, opts.size);
+  const matchAt = rng.fork('match').int(1, trigger.maxMatch);
+  const name = `ft-${opts.tag}-${opts.index}`;
+  const databases: [string, string] = [`ft_${opts.tag}_${opts.index}_a`, `ft_${opts.tag}_${opts.index}_b`];
+  const clusters = { source: servers.source, target: servers.target };
+  const result = emptyResult(opts, plan, `${phase}#${matchAt}`);
   await createTrialDatabases(servers.source, databases);
   const store = new ControlStore(serverSpec(servers.target));
   const ctx: FaultContext = {
@@ -215,6 +226,8 @@ async function drive(a: DriveArgs): Promise<string | undefined> {
   let signatureAtOver: string | undefined;
   let streamingSince: number | undefined;
   let cutoverRequests = 0;
+  let cutoverStarted = false;
+  let lastCutoverRequest = 0;
   for (;;) {
     await sleep(POLL_MS);
     const now = Date.now();
@@ -257,6 +270,7 @@ async function drive(a: DriveArgs): Promise<string | undefined> {
       lastResume = Date.now();
       continue;
     }
+    if (status.subState === 'CompletingMigration') cutoverStarted = true;
     const streaming = status.state === 'WaitingForUserAction' && status.subState === 'WaitingForCutoverTrigger';
     streamingSince = streaming ? (streamingSince ?? now) : undefined;
     if (!streaming || !status.runner?.alive || now - streamingSince! < STREAMING_BEFORE_CUTOVER_MS) continue;
@@ -264,18 +278,25 @@ async function drive(a: DriveArgs): Promise<string | undefined> {
       fault.overAt !== undefined ||
       (!fault.fired && (a.phase.startsWith('cutover') || a.phase !== 'streaming' || now - streamingSince! > PHASE_WAIT_MS));
     if (!faultDone) continue;
+    // Asked already: ask again only if a started cutover stopped (back to streaming), or after a minute.
+    if (cutoverRequests > 0 && !cutoverStarted && now - lastCutoverRequest < 60_000) continue;
     if (cutoverRequests >= 2) return `cutover stopped twice: ${status.message ?? ''}`;
     if (cutoverRequests === 1 && status.message) result.reasons.push(`first cutover stopped: ${status.message}`);
     await a.workload.stop();
     fault.armed = true;
     const answer = await user.cutover();
-    if (answer.code === 0) cutoverRequests += 1;
+    if (answer.code === 0) {
+      cutoverRequests += 1;
+      cutoverStarted = false;
+      lastCutoverRequest = Date.now();
+    }
   }
 }
 
 /** After the end: the fault taken away, servers up, no runner left alive (killed if one is). */
 async function settle(fault: ArmedFault, clusters: { source: Cluster; target: Cluster }, name: string, result: TrialResult): Promise<void> {
-  await Promise.race([fault.injected?.over.catch(() => undefined), sleep(90_000)]);
+  // Injecting can outlast the migration (filling the target's connections takes seconds).
+  await Promise.race([fault.finished, sleep(120_000)]);
   for (const c of [clusters.source, clusters.target]) {
     const up = await c.query('SELECT 1').then(
       () => true,
