@@ -150,9 +150,15 @@ export async function runTrial(servers: CampaignServers, opts: TrialOptions): Pr
     proxies: servers.proxies,
     clusters,
     runnerPid: async () => {
-      const live = runners(await trialProcesses(name)).filter((p) => p.state !== 'T');
-      const recorded = (await store.get(name).catch(() => undefined))?.runner?.pid;
-      return (live.find((p) => p.pid === recorded) ?? live[live.length - 1])?.pid;
+      // Looked for a few times: one scan of /proc in 24 missed a runner that was there.
+      for (let attempt = 0; attempt < 10; attempt++) {
+        const live = runners(await trialProcesses(name)).filter((p) => p.state !== 'T');
+        const recorded = (await store.get(name).catch(() => undefined))?.runner?.pid;
+        const pid = (live.find((p) => p.pid === recorded) ?? live[live.length - 1])?.pid;
+        if (pid !== undefined) return pid;
+        await sleep(200);
+      }
+      return undefined;
     },
     otherRunnerStarted: async (pid, timeoutMs) => {
       const deadline = Date.now() + timeoutMs;
