@@ -45,9 +45,9 @@ describe('cleanup entry points (Pulumi delete)', function () {
       databases: ['made', 'there_before'],
     });
     const datnames = async () =>
-      (await pair.target.query<{ datname: string }>(`SELECT datname FROM pg_database WHERE datname IN ('made', 'there_before') ORDER BY 1`)).map(
-        (d) => d.datname,
-      );
+      (
+        await pair.target.query<{ datname: string }>(`SELECT datname FROM pg_database WHERE datname IN ('made', 'there_before') ORDER BY 1`)
+      ).map((d) => d.datname);
     try {
       await store.createMigration({ name: 'owner', mode: 'Offline', option: 'Migrate', spec: {}, databases: ['made', 'there_before'] });
       await store.setTargetDatabase('owner', 'made', 'created', made!.oid);
