@@ -44,6 +44,8 @@ describe('pgferry usage errors', () => {
     assert.match(result.stdout, /pgferry <command>/);
     const sub = await runCli(['create', '--help']);
     assert.equal(sub.code, 0);
+    assert.match(sub.stdout, /--properties <file>/);
+    assert.match(sub.stdout, /--allow-replica-identity-full/);
   });
 
   it('validates resume input before touching any server', async () => {
