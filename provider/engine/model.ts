@@ -72,6 +72,14 @@ export interface DatabaseDetails {
   readonly latencySeconds?: number;
   readonly pendingBytes?: number;
   readonly slotRetainedBytes?: number;
+  /** Online: source tables whose changes do not reach the target, and why (absent when none). */
+  readonly notStreamed?: readonly NotStreamed[];
+}
+
+export interface NotStreamed {
+  /** schema.name on the source. */
+  readonly table: string;
+  readonly reason: string;
 }
 
 export interface RunnerInfo {

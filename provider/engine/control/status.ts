@@ -6,6 +6,7 @@ import type {
   MigrationState,
   MigrationStatus,
   MigrationSubState,
+  NotStreamed,
   RunnerInfo,
   ValidationResult,
   VerificationReport,
@@ -25,7 +26,11 @@ SELECT d.*,
        count(*) FILTER (WHERE t.state = 'Queued') AS t_queued,
        count(*) FILTER (WHERE t.state = 'Loading') AS t_loading,
        count(*) FILTER (WHERE t.state = 'Completed') AS t_completed,
-       count(*) FILTER (WHERE t.state = 'Errored') AS t_errored
+       count(*) FILTER (WHERE t.state = 'Errored') AS t_errored,
+       (SELECT jsonb_agg(jsonb_build_object('table', s.schema_name || '.' || s.table_name, 'reason', s.not_streamed)
+                         ORDER BY s.schema_name, s.table_name)
+          FROM ${S}.source_table s
+         WHERE s.migration = d.migration AND s.database = d.database AND s.not_streamed IS NOT NULL) AS not_streamed
   FROM ${S}.migration_database d
   LEFT JOIN ${S}.migration_table t ON t.migration = d.migration AND t.database = d.database
  WHERE d.migration = $1
@@ -71,6 +76,7 @@ export interface DatabaseRow {
   t_loading: string;
   t_completed: string;
   t_errored: string;
+  not_streamed: NotStreamed[] | null;
 }
 
 const iso = (d: Date | null | undefined): string | undefined => (d ? d.toISOString() : undefined);
@@ -98,6 +104,7 @@ export function shapeStatus(row: MigrationRow, dbs: readonly DatabaseRow[], nowM
     latencySeconds: d.latency_seconds ?? undefined,
     pendingBytes: d.pending_bytes === null ? undefined : num(d.pending_bytes),
     slotRetainedBytes: d.slot_retained_bytes === null ? undefined : num(d.slot_retained_bytes),
+    ...(d.not_streamed ? { notStreamed: d.not_streamed } : {}),
   }));
   let runner: RunnerInfo | undefined;
   if (row.runner) {

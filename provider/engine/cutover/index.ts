@@ -15,6 +15,8 @@ import type { MigrationRun } from '../migrationRun';
 import { verifyDatabases } from '../verify';
 import { syncSequences } from './sequences';
 import { restoreTriggers } from '../cdc/targetTriggers';
+import { restoreReplicaIdentity } from '../cdc/replicaIdentity';
+import { notStreamedTables } from '../cdc/sourceRecords';
 
 /** Marks the cutover point of one database and waits until its applier has applied up to it. */
 async function drainDatabase(run: MigrationRun, stream: OnlineStream, began: number): Promise<void> {
@@ -62,6 +64,11 @@ export async function cutover(run: MigrationRun, streams: OnlineStream[]): Promi
       signal: run.signal,
       onProgress: run.onProgress,
       databases: streams.map((s) => s.database),
+      notStreamed: await notStreamedTables(
+        store,
+        name,
+        streams.map((s) => s.database),
+      ),
     });
     await store.setVerification(name, report);
     if (!report.ok) {
@@ -90,6 +97,7 @@ export async function cutover(run: MigrationRun, streams: OnlineStream[]): Promi
     if (restored > 0)
       run.onProgress({ kind: 'info', message: `cutover: ${restored} trigger(s) set back as on the source`, database: s.database });
     await dropSlotAndPublication(spec.source, s.database, s.slot, s.publication);
+    await restoreReplicaIdentity(run, s.database);
     await withSession(spec.target, { database: s.database, purpose: 'cutover', writable: true }, (client) =>
       dropAppliedPosition(client, { origin: s.origin, migration: name, database: s.database }),
     ).catch((error: unknown) => run.warn(`could not remove apply progress: ${errorMessage(error)}`, s.database));
