@@ -12,9 +12,12 @@ import type { MigrationRun } from '../migrationRun';
 import { markIdentityRestored, pendingIdentityChanges, recordIdentityBefore, type IdentityChange } from './sourceRecords';
 import { runSourceDdl, type DdlPatience } from './sourceDdl';
 
+/** What setting FULL needs of a migration. */
+export type IdentityContext = Pick<MigrationRun, 'spec' | 'store'> & { readonly signal?: AbortSignal };
+
 /** Sets REPLICA IDENTITY FULL on each table, recording its identity first (in the control catalog). */
 export async function setIdentityFull(
-  run: MigrationRun,
+  run: IdentityContext,
   database: string,
   client: pg.Client,
   tables: readonly SourceRelation[],
@@ -39,7 +42,7 @@ export async function setTargetIdentityFull(client: pg.Client, tables: readonly 
   for (const t of tables) await client.query(`ALTER TABLE ONLY ${qualified(t.schema, t.name)} REPLICA IDENTITY FULL`);
 }
 
-function patienceOf(run: MigrationRun): DdlPatience {
+function patienceOf(run: IdentityContext): DdlPatience {
   return { seconds: run.spec.lockTimeoutSeconds, signal: run.signal };
 }
 

@@ -87,7 +87,12 @@ export async function prepareSourceAndSnapshot<S>(
     );
     fullTables.push(...prepared.fullTables);
     const copy = await take();
-    missed = await copy.sessions.use((client) => missedBy(client, publication, prepared));
+    try {
+      missed = await copy.sessions.use((client) => missedBy(client, publication, prepared));
+    } catch (error) {
+      await discard(copy);
+      throw error;
+    }
     if (missed.length === 0) return { copy, fullTables };
     await discard(copy);
   }

@@ -9,6 +9,9 @@ import { CONTROL_SCHEMA } from '../names';
 
 const T = `${ident(CONTROL_SCHEMA)}.source_table`;
 
+/** An existing record whose FULL has not been set back yet keeps its identity_before. */
+const KEEP = `${T}.identity_before IS NOT NULL AND ${T}.identity_restored_at IS NULL`;
+
 /** A table whose replica identity pgferry set to FULL and has not set back yet. */
 export interface IdentityChange {
   readonly oid: string;
@@ -27,15 +30,18 @@ export interface NotStreamedTable {
   readonly reason: string;
 }
 
-/** Records the identity a table has before pgferry changes it; an earlier record (an earlier attempt's) wins. */
+/**
+ * Records the identity a table has before pgferry changes it. An earlier record not yet set back
+ * (an earlier attempt's, whose FULL is still there) keeps its value: it is the table's own.
+ */
 export async function recordIdentityBefore(store: ControlStore, migration: string, database: string, table: SourceRelation): Promise<void> {
   const index = table.replident === 'i' ? (table.identity.index ?? null) : null;
   await store.query(
     `INSERT INTO ${T} (migration, database, relid, schema_name, table_name, identity_before, identity_index_before)
      VALUES ($1, $2, $3::bigint, $4, $5, $6, $7)
      ON CONFLICT (migration, database, relid) DO UPDATE
-        SET identity_before = coalesce(${T}.identity_before, excluded.identity_before),
-            identity_index_before = CASE WHEN ${T}.identity_before IS NULL THEN excluded.identity_index_before ELSE ${T}.identity_index_before END,
+        SET identity_before = CASE WHEN ${KEEP} THEN ${T}.identity_before ELSE excluded.identity_before END,
+            identity_index_before = CASE WHEN ${KEEP} THEN ${T}.identity_index_before ELSE excluded.identity_index_before END,
             identity_restored_at = NULL`,
     [migration, database, table.oid, table.schema, table.name, table.replident, index],
   );
