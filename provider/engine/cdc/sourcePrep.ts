@@ -16,6 +16,9 @@ import { clearNotStreamed, recordNotStreamed } from './sourceRecords';
 /** Snapshots taken before giving up on a source whose tables keep appearing. */
 const MAX_ATTEMPTS = 3;
 
+/** What preparing the source needs of a migration. */
+export type SourcePrepContext = Pick<MigrationRun, 'spec' | 'store' | 'warn' | 'signal'>;
+
 export interface PreparedSource {
   readonly options: PlanOptions;
   /** Tables pgferry gave REPLICA IDENTITY FULL (to be given it on the target too). */
@@ -41,7 +44,7 @@ function refusal(database: string, tables: readonly SourceRelation[]): PgferryEr
 }
 
 /** Replica identity, publication and not-streamed records for the tables as they are now; idempotent. */
-async function prepareWith(run: MigrationRun, database: string, publication: string, client: pg.Client): Promise<PreparedSource> {
+async function prepareWith(run: SourcePrepContext, database: string, publication: string, client: pg.Client): Promise<PreparedSource> {
   const options = { viaRoot: await publishesViaRoot(client) };
   const plan = planPublication(await readSourceRelations(client, publication), options);
   if (plan.withoutIdentity.length > 0 && !run.spec.allowReplicaIdentityFull) throw refusal(database, plan.withoutIdentity);
@@ -72,7 +75,7 @@ async function missedBy(client: pg.Client, publication: string, prepared: Prepar
  * snapshot shows no table the stream would miss; `discard` gives up a snapshot (and its slot).
  */
 export async function prepareSourceAndSnapshot<S>(
-  run: MigrationRun,
+  run: SourcePrepContext,
   database: string,
   publication: string,
   take: () => Promise<CopySnapshot<S>>,
