@@ -51,6 +51,11 @@ describe('safety: an online migration never makes the source application fail (i
       await pair.target.query('CREATE TABLE parted_2 PARTITION OF parted FOR VALUES FROM (1000000) TO (2000000)', [], DB);
       await client.query(CREATED_LATER).catch((e: Error) => workload.errors.push(`CREATE: ${e.message}`));
       workload.include('fresh', 'fresh_nokey', 'parted_later', 'parted_nokey_later');
+      // a partition of the table published via its root, not created on the target: said, with the statement that creates it
+      await pair.source.query('CREATE TABLE parted_3 PARTITION OF parted FOR VALUES FROM (2000000) TO (3000000)', [], DB);
+      await until('a warning naming parted_3', async () =>
+        (await store.events(NAME, 200)).find((e) => /partition public\.parted_3 of public\.parted .*not on the target/.test(e.message)),
+      );
       const reported = await waitForStatus(store, NAME, (s) => (s.databases[0]?.notStreamed?.length ?? 0) >= 4, 60_000);
       const notStreamed = new Map(reported.databases[0]!.notStreamed!.map((t) => [t.table, t.reason]));
       assert.deepEqual([...notStreamed.keys()].sort(), ['public.fresh', 'public.fresh_nokey', 'public.parted_nokey_2', 'public.scratch']);
@@ -59,6 +64,13 @@ describe('safety: an online migration never makes the source application fail (i
       const events = (await store.events(NAME, 200)).filter((e) => e.level === 'warning').map((e) => e.message);
       assert.ok(
         events.some((m) => /created on the source after the migration started are not streamed.*public\.fresh/.test(m)),
+        events.join('\n'),
+      );
+      assert.ok(!events.some((m) => /partition public\.parted_2 /.test(m)), 'parted_2 was created on the target first');
+      assert.ok(
+        events.some((m) =>
+          /CREATE TABLE "public"\."parted_3" PARTITION OF "public"\."parted" FOR VALUES FROM \(2000000\) TO \(3000000\)/.test(m),
+        ),
         events.join('\n'),
       );
       // nothing created later was published behind the application's back
@@ -97,7 +109,7 @@ describe('safety: an online migration never makes the source application fail (i
       );
 
       // the user's way out: drop what is not wanted, copy the unlogged table by hand
-      await pair.source.query('DROP TABLE fresh, fresh_nokey, parted_nokey_2', [], DB);
+      await pair.source.query('DROP TABLE fresh, fresh_nokey, parted_nokey_2, parted_3', [], DB);
       const scratch = await pair.source.query<{ id: number; v: number }>('SELECT id, v FROM scratch', [], DB);
       await pair.target.query('TRUNCATE scratch', [], DB);
       await pair.target.query(

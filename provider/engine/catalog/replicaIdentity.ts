@@ -98,6 +98,7 @@ export const SOURCE_RELATIONS_SQL = `
 SELECT c.oid::int8::text AS oid, n.nspname AS schema, c.relname AS name, c.relkind AS kind,
        c.relpersistence AS persistence, c.relreplident AS replident,
        (SELECT i.inhparent::int8::text FROM pg_inherits i WHERE i.inhrelid = c.oid AND c.relispartition) AS parent,
+       CASE WHEN c.relispartition THEN pg_get_expr(c.relpartbound, c.oid) END AS bound,
        pg_has_role(c.relowner, 'USAGE') AS owned,
        pg_get_userbyid(c.relowner) AS owner,
        ${IDENTITY_KEYS_SQL} AS keys,
@@ -116,6 +117,7 @@ export interface SourceRelationRow {
   readonly persistence: string;
   readonly replident: string;
   readonly parent: string | null;
+  readonly bound?: string | null;
   readonly owned: boolean;
   readonly owner: string;
   readonly keys: readonly KeyFacts[];
@@ -133,6 +135,8 @@ export interface SourceRelation {
   readonly unlogged: boolean;
   /** OID of the partitioned table this is a partition of. */
   readonly parent?: string;
+  /** A partition's bound as SQL, e.g. `FOR VALUES FROM (0) TO (100)`. */
+  readonly bound?: string;
   readonly replident: string;
   readonly identity: IdentityVerdict;
   /** The session's user may publish it and change its replica identity. */
@@ -151,6 +155,7 @@ export function shapeSourceRelation(row: SourceRelationRow): SourceRelation {
     partitioned: row.kind === 'p',
     unlogged: row.persistence === 'u',
     ...(row.parent ? { parent: row.parent } : {}),
+    ...(row.bound ? { bound: row.bound } : {}),
     replident: row.replident,
     identity: judgeIdentity(row.replident, row.keys),
     owned: row.owned,

@@ -2,6 +2,8 @@
 // database every few seconds (called from online.ts's watch loop):
 // - a table created (or attached as a partition) after the migration started is published by
 //   nobody, so the application can use it freely; it is recorded and reported as not streamed;
+// - a partition created under a table published via its root streams into it: the target needs
+//   the same partition, so one missing there is reported with the statement that creates it;
 // - a streamed table that has lost its usable replica identity (its primary key dropped, made
 //   DEFERRABLE by re-creation, REPLICA IDENTITY NOTHING ...) would make the application's UPDATE
 //   and DELETE fail: it gets REPLICA IDENTITY FULL with allowReplicaIdentityFull, or is taken out of
@@ -14,11 +16,12 @@
 import type pg from 'pg';
 import { readSourceRelations, type SourceRelation } from '../catalog/replicaIdentity';
 import { closeSession, openSession } from '../connect/session';
+import { qualified } from '../connect/quote';
 import { isRetryable } from '../connect/sqlstate';
 import { errorMessage } from '../errors';
 import type { MigrationRun } from '../migrationRun';
 import { publishesViaRoot, unpublishTables } from './publication';
-import { newTableReason, reviewTables, rootOf, type PlanOptions } from './publicationPlan';
+import { newTableReason, reviewTables, rootOf, streamedAs, type PlanOptions } from './publicationPlan';
 import { setIdentityFull } from './replicaIdentity';
 import { notStreamedTables, recordNotStreamed } from './sourceRecords';
 
@@ -29,11 +32,14 @@ interface Watched {
 
 interface DatabaseState {
   client?: pg.Client;
+  target?: pg.Client;
   options?: PlanOptions;
   /** OIDs recorded as not streamed. */
   reported?: Set<string>;
   /** The last scan failed and said so. */
   failing: boolean;
+  /** Partitions streamed via their root known to exist on the target, or said to be missing there (OIDs). */
+  readonly partitionsChecked: Set<string>;
 }
 
 export class SourceTableWatch {
@@ -52,8 +58,8 @@ export class SourceTableWatch {
         await this.scanDatabase(w, state);
         state.failing = false;
       } catch (error) {
-        await closeSession(state.client);
-        state.client = undefined;
+        await Promise.all([closeSession(state.client), closeSession(state.target)]);
+        state.client = state.target = undefined;
         // the source may be restarting: the appliers reconnect on their own, so does this
         if (isRetryable(error) || state.failing) continue;
         state.failing = true;
@@ -63,13 +69,13 @@ export class SourceTableWatch {
   }
 
   async close(): Promise<void> {
-    for (const state of this.state.values()) await closeSession(state.client);
+    for (const state of this.state.values()) await Promise.all([closeSession(state.client), closeSession(state.target)]);
     this.state.clear();
   }
 
   private stateOf(database: string): DatabaseState {
     let state = this.state.get(database);
-    if (!state) this.state.set(database, (state = { failing: false }));
+    if (!state) this.state.set(database, (state = { failing: false, partitionsChecked: new Set() }));
     return state;
   }
 
@@ -81,6 +87,7 @@ export class SourceTableWatch {
     const review = reviewTables(relations, state.reported, state.options);
     const byOid = new Map(relations.map((r) => [r.oid, r]));
     for (const lost of review.lostIdentity) await this.keepSourceWorking(w, state, lost.relation, lost.publishedAs, relations);
+    await this.checkTargetPartitions(w, state, relations);
     if (review.newTables.length === 0) return;
     for (const table of review.newTables) {
       const root = rootOf(table, byOid);
@@ -123,6 +130,35 @@ export class SourceTableWatch {
     const reason = `taken out of the publication while streaming: ${table.display}: ${table.identity.flaw}, and ${why} (its UPDATE and DELETE would fail on the source)`;
     for (const leaf of leaves) await this.recordUnstreamed(w.database, state, leaf, reason);
     await this.run.warn(`${publishedAs.display} is no longer streamed: ${reason}`, w.database);
+  }
+
+  /**
+   * A partition created under a table published via its root streams into that table: the target
+   * needs the same partition, or the applier has nowhere to put its rows. Said once per partition.
+   */
+  private async checkTargetPartitions(w: Watched, state: DatabaseState, relations: readonly SourceRelation[]): Promise<void> {
+    const byOid = new Map(relations.map((r) => [r.oid, r]));
+    const unchecked = relations.filter((r) => {
+      if (r.parent === undefined || state.partitionsChecked.has(r.oid)) return false;
+      const as = streamedAs(r, byOid, state.options!);
+      return as !== undefined && as !== r;
+    });
+    if (unchecked.length === 0) return;
+    state.target ??= await openSession(this.run.spec.target, { database: w.database, purpose: 'table watch' });
+    const { rows } = await state.target.query<{ name: string }>(
+      `SELECT n.nspname || '.' || c.relname AS name FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.relispartition`,
+    );
+    const onTarget = new Set(rows.map((r) => r.name));
+    const missing = unchecked.filter((r) => !onTarget.has(r.display));
+    for (const r of unchecked) state.partitionsChecked.add(r.oid);
+    for (const p of missing) {
+      const parent = byOid.get(p.parent!)!;
+      const create = `CREATE TABLE ${qualified(p.schema, p.name)} PARTITION OF ${qualified(parent.schema, parent.name)} ${p.bound ?? ''}`;
+      await this.run.warn(
+        `partition ${p.display} of ${parent.display} was created on the source after the migration started and is not on the target: its rows stream into ${rootOf(p, byOid).display}, and the target has no partition for them (applying them would fail); create it there first: ${create}${p.partitioned ? ' PARTITION BY ...' : ''}`,
+        w.database,
+      );
+    }
   }
 
   private async recordUnstreamed(database: string, state: DatabaseState, table: SourceRelation, reason: string): Promise<void> {
