@@ -96,7 +96,8 @@ export function reviewTables(relations: readonly SourceRelation[], reported: Rea
   const lostIdentity: { relation: SourceRelation; publishedAs: SourceRelation }[] = [];
   const newTables: SourceRelation[] = [];
   for (const relation of relations.filter(holdsRows)) {
-    const publishedAs = streamedAs(relation, byOid, options);
+    // an unlogged table is never decoded, even as a partition of a published table: no key needed
+    const publishedAs = relation.unlogged ? undefined : streamedAs(relation, byOid, options);
     if (publishedAs) {
       if (relation.identity.kind === 'none') lostIdentity.push({ relation, publishedAs });
     } else if (!reported.has(relation.oid)) {

@@ -139,7 +139,7 @@ export class SourceTableWatch {
   private async checkTargetPartitions(w: Watched, state: DatabaseState, relations: readonly SourceRelation[]): Promise<void> {
     const byOid = new Map(relations.map((r) => [r.oid, r]));
     const unchecked = relations.filter((r) => {
-      if (r.parent === undefined || state.partitionsChecked.has(r.oid)) return false;
+      if (r.parent === undefined || r.unlogged || state.partitionsChecked.has(r.oid)) return false;
       const as = streamedAs(r, byOid, state.options!);
       return as !== undefined && as !== r;
     });
