@@ -19,6 +19,7 @@ export interface CliArgs {
   readonly wait: boolean;
   readonly noVerify: boolean;
   readonly allowReplicaIdentityFull: boolean;
+  readonly skipUnsupportedObjects: boolean;
   readonly filter: 'active' | 'all';
   readonly cancel: boolean;
   readonly cutover: boolean;
@@ -44,6 +45,7 @@ const RUN: Record<string, OptionDef> = {
   wait: { type: 'boolean' },
   'no-verify': { type: 'boolean' },
   'allow-replica-identity-full': { type: 'boolean' },
+  'skip-unsupported-objects': { type: 'boolean' },
 };
 
 export const OPTIONS: Record<Command, Record<string, OptionDef>> = {
@@ -70,7 +72,7 @@ export const USAGE = `usage: pgferry <command> [flags]
 
   create  --name N --properties body.json [--mode offline|online]
           [--option validate|migrate|validate-and-migrate] [--wait] [--no-verify]
-          [--allow-replica-identity-full]
+          [--allow-replica-identity-full] [--skip-unsupported-objects]
   show    --name N
   list    [--filter active|all]
   update  --name N (--cutover | --cancel) [--wait]
@@ -138,6 +140,7 @@ export function parseCli(argv: readonly string[]): CliArgs {
       wait: false,
       noVerify: false,
       allowReplicaIdentityFull: false,
+      skipUnsupportedObjects: false,
       filter: 'active',
       cancel: false,
       cutover: false,
@@ -218,6 +221,7 @@ export function parseCli(argv: readonly string[]): CliArgs {
     wait: bool('wait'),
     noVerify: bool('no-verify'),
     allowReplicaIdentityFull: bool('allow-replica-identity-full'),
+    skipUnsupportedObjects: bool('skip-unsupported-objects'),
     filter: rawFilter === undefined ? 'active' : choice<'active' | 'all'>('--filter', rawFilter, ['active', 'all'], 'active or all'),
     cancel,
     cutover,

@@ -12,6 +12,7 @@ import { drain, WorkQueue } from './workQueue';
 import { PgferryError } from './errors';
 import type { DatabasePhases, MigrationRun } from './migrationRun';
 import { applyDatabaseProperties, createTargetDatabase } from './schema/database';
+import { leaveBehindUnsupported } from './leaveBehind';
 import { dumpFile, dumpSchema, listToc, restoreSection } from './schema/dumpRestore';
 
 const sourceProperties = new WeakMap<MigrationRun, Map<string, DatabaseProperties>>();
@@ -58,8 +59,15 @@ async function timed<T>(run: MigrationRun, database: string, step: DatabaseStep,
 
 async function prepareTargetDatabase(run: MigrationRun, database: string): Promise<void> {
   const props = await propertiesOf(run, database);
+  const name = run.spec.migrationName;
+  const owned = (await run.store.get(name))?.databases.find((d) => d.database === database)?.targetDatabase;
   const { warnings } = await withSession(run.spec.target, { purpose: 'create database', writable: true }, (target) =>
-    createTargetDatabase(target, props, { overwrite: run.spec.overwriteDbsInTarget || run.resuming, targetMajor: run.targetMajor }),
+    createTargetDatabase(target, props, {
+      overwrite: run.spec.overwriteDbsInTarget,
+      targetMajor: run.targetMajor,
+      owned,
+      record: (action, oid) => run.store.setTargetDatabase(name, database, action, oid),
+    }),
   );
   for (const w of warnings) await run.warn(w, database);
 }
@@ -82,8 +90,19 @@ async function copyDatabaseAt(run: MigrationRun, database: string, snapshot: Sna
     }),
   );
   const toc = await listToc(run.tools, file);
+  const leftBehind = await leaveBehindUnsupported(run, database, snapshot, file, toc);
+  const restored = leftBehind ? toc.filter((e) => !leftBehind.dumpIds.has(e.dumpId)) : undefined;
   const pre = await timed(run, database, 'restore pre-data', () =>
-    restoreSection({ tools: run.tools, target: spec.target, database, file, section: 'pre-data', noOwner, signal }),
+    restoreSection({
+      tools: run.tools,
+      target: spec.target,
+      database,
+      file,
+      section: 'pre-data',
+      ...(restored ? { only: restored } : {}),
+      noOwner,
+      signal,
+    }),
   );
   for (const w of pre.warnings) await run.warn(w, database);
 
@@ -96,7 +115,11 @@ async function copyDatabaseAt(run: MigrationRun, database: string, snapshot: Sna
       await listLargeObjects(source),
     ];
     const sequenceValues = await readSequenceValues(source, sequences);
-    return { tables, indexes, sequenceValues, largeObjects };
+    // An index left behind (it calls a function the target cannot have) is not built either.
+    const buildable = indexes.filter(
+      (i) => !leftBehind?.objectOids.has(i.indexOid) && !leftBehind?.objectOids.has(i.constraint?.oid ?? ''),
+    );
+    return { tables, indexes: buildable, sequenceValues, largeObjects };
   });
 
   await run.store.setTables(
@@ -135,7 +158,9 @@ async function copyDatabaseAt(run: MigrationRun, database: string, snapshot: Sna
   // The rest of post-data (foreign keys, triggers, rules, policies, partitioned indexes,
   // materialized view refreshes ...) minus what the index pool already built.
   const built = builtObjectOids(catalog.indexes);
-  const rest = toc.filter((e) => !built.has(e.objectOid));
+  // ENABLE ROW LEVEL SECURITY waits until pgferry's own work is done (enableRowSecurity): with it,
+  // a target user the policies apply to would read and write fewer rows, or be refused.
+  const rest = (restored ?? toc).filter((e) => !built.has(e.objectOid) && e.desc !== 'ROW SECURITY');
   const post = await timed(run, database, 'restore post-data', () =>
     restoreSection({
       tools: run.tools,

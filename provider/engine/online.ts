@@ -10,11 +10,12 @@ import { restoreReplicaIdentity, setTargetIdentityFull } from './cdc/replicaIden
 import { prepareSourceAndSnapshot } from './cdc/sourcePrep';
 import { SourceTableWatch } from './cdc/tableWatch';
 import { replicaRolePermitted, restoreTriggers, silenceOrdinaryTriggers } from './cdc/targetTriggers';
-import { createSlotWithSnapshot, dropSlot, dropSlotAndPublication, type ExportedSlot } from './cdc/slot';
+import { createSlotWithSnapshot, dropSlot, type ExportedSlot } from './cdc/slot';
 import { takeCopySnapshot, type CopySnapshot } from './copy/copySnapshot';
 import { closeSession, openSession, withSession } from './connect/session';
 import { isRetryable } from './connect/sqlstate';
-import { cutover } from './cutover';
+import { cutover, finishCutover } from './cutover';
+import { releaseStream } from './cdc/release';
 import { canceledError, errorMessage, PgferryError } from './errors';
 import type { DatabasePhases, MigrationRun } from './migrationRun';
 
@@ -25,8 +26,9 @@ async function copyDatabase(run: MigrationRun, phases: DatabasePhases, database:
   const { spec, store } = run;
   const { slot, publication } = streamNames(run, database);
   await store.updateDatabase(spec.migrationName, database, { state: 'InProgress', startedAt: true, message: null });
-  // A copy an earlier runner did not finish cannot be continued: its snapshot died with it.
-  await dropSlotAndPublication(spec.source, database, slot, publication);
+  // A copy an earlier runner did not finish cannot be continued: its snapshot died with it, and
+  // what its stream had applied goes with the target database it re-creates.
+  await releaseStream(spec, database, run.instance);
   await phases.prepareTargetDatabase(run, database);
   // Replica identity and the publication's table list, then the slot's snapshot, taken once every
   // table the copy reads is locked against TRUNCATE and rewrites (and checked to be streamed).
@@ -169,6 +171,11 @@ export async function runOnline(run: MigrationRun, phases: DatabasePhases): Prom
       if (run.signal.aborted) throw canceledError();
       const current = (await store.get(name))?.databases.find((d) => d.database === database);
       if (run.resuming && current?.state === 'Succeeded') continue; // cut over before the crash
+      if (run.resuming && current?.cutoverStep === 'released') {
+        // applied, verified and recorded before the crash; only the release may be unfinished
+        await finishCutover(run, database);
+        continue;
+      }
       const copied = run.resuming && current?.state === 'WaitingForCutoverTrigger';
       const initialLsn = copied ? undefined : await copyDatabase(run, phases, database);
       const base = {
@@ -180,6 +187,8 @@ export async function runOnline(run: MigrationRun, phases: DatabasePhases): Prom
       await store.updateDatabase(name, database, { state: 'WaitingForCutoverTrigger' });
     }
     if (streams.length === 0) {
+      const began = (await store.markCutoverStarted(name)).getTime();
+      if ((await store.cutoverRequestedAt(name)) !== undefined) await store.setDowntime(name, (Date.now() - began) / 1000);
       await store.setState(name, 'Succeeded', 'Completed');
       return;
     }
@@ -194,12 +203,15 @@ export async function runOnline(run: MigrationRun, phases: DatabasePhases): Prom
     for (const s of streams) {
       await restoreTriggers(run, s.database).catch((e: Error) => run.warn(`could not restore trigger states: ${e.message}`, s.database));
     }
-    // Nothing will stream again: free the source's WAL. The target is left as it is.
+    // Nothing will stream again: free the source's WAL and the target's origins. The target's data is left as it is.
     for (const database of spec.databases) {
-      const n = streamNames(run, database);
-      await dropSlotAndPublication(spec.source, database, n.slot, n.publication).catch((e: Error) =>
-        run.warn(`could not drop slot ${n.slot} / publication ${n.publication}: ${e.message}`, database),
-      );
+      await releaseStream(spec, database, run.instance).catch((e: Error) => {
+        const n = streamNames(run, database);
+        return run.warn(
+          `could not release slot ${n.slot} / publication ${n.publication} (source) or origin ${n.origin} (target): ${e.message}; drop them by hand`,
+          database,
+        );
+      });
       await restoreReplicaIdentity(run, database);
     }
     throw error;

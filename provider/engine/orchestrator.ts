@@ -14,9 +14,12 @@ import { databasePhases } from './offlinePhases';
 import type { MigrationRun } from './migrationRun';
 import { runOnline } from './online';
 import { migrateRoles } from './schema/roles';
+import { enableRowSecurity } from './schema/rowSecurity';
 import { resolvePgTools } from './schema/tools';
 import { publicSpec, type MigrationSpec } from './input/migrationSpec';
 import { runValidation, validationFailed } from './validate';
+import { assertDistinctServers } from './validate/sameServer';
+import { targetDatabaseExistsError, targetDatabaseOid, targetDatabasePlan } from './schema/database';
 import { verifyDatabases } from './verify';
 
 export interface OrchestrateOptions extends RunOptions {
@@ -77,22 +80,18 @@ async function serverVersions(spec: MigrationSpec): Promise<{ source: string; ta
   return { source: s.version, target: t.version, sourceMajor: s.major, targetMajor: t.major };
 }
 
-/** Fails before any change when a target database exists and may not be overwritten. */
-async function checkTargetDatabases(spec: MigrationSpec): Promise<void> {
-  if (spec.overwriteDbsInTarget) return;
-  const existing = await withSession(spec.target, { purpose: 'validate' }, async (c) => {
-    const { rows } = await c.query<{ datname: string }>(`SELECT datname FROM pg_database WHERE datname = ANY($1::text[])`, [
-      [...spec.databases],
-    ]);
-    return rows.map((r) => r.datname);
+/**
+ * Fails before any change when a target database exists that this migration neither created nor
+ * may overwrite; on a resume too (a resume never widens what may be dropped).
+ */
+async function checkTargetDatabases(spec: MigrationSpec, status: MigrationStatus | undefined): Promise<void> {
+  await withSession(spec.target, { purpose: 'validate' }, async (c) => {
+    for (const database of spec.databases) {
+      const owned = status?.databases.find((d) => d.database === database)?.targetDatabase;
+      const plan = targetDatabasePlan(await targetDatabaseOid(c, database), owned, spec.overwriteDbsInTarget);
+      if (plan === 'refuse') throw targetDatabaseExistsError(database);
+    }
   });
-  if (existing.length > 0) {
-    throw new PgferryError('TARGET_DATABASE_EXISTS', `database "${existing[0]}" already exists on the target`, {
-      category: 'validation',
-      field: 'overwriteDbsInTarget',
-      fix: 'set overwriteDbsInTarget (OverwriteDBsInTarget) to true, or drop the database on the target',
-    });
-  }
 }
 
 async function runOffline(run: MigrationRun): Promise<void> {
@@ -124,10 +123,12 @@ async function runOffline(run: MigrationRun): Promise<void> {
           sourceSessions: new Map([[database, copy.sessions]]),
         });
         const previous = (await store.get(name))?.verification;
+        const leftOut = [...(previous?.leftOut ?? []), ...(report.leftOut ?? [])];
         await store.setVerification(name, {
           ok: (previous?.ok ?? true) && report.ok,
           tables: [...(previous?.tables ?? []), ...report.tables],
           firstMismatch: previous?.firstMismatch ?? report.firstMismatch,
+          ...(leftOut.length ? { leftOut } : {}),
         });
         if (!report.ok) verifyFailure = report.firstMismatch;
       }
@@ -136,6 +137,7 @@ async function runOffline(run: MigrationRun): Promise<void> {
       await copy.snapshot.release();
     }
     await databasePhases.finishDatabase(run, database);
+    await enableRowSecurity(run, database);
     if (verifyFailure) {
       await store.updateDatabase(name, database, { state: 'Failed', endedAt: true, message: `verification failed: ${verifyFailure}` });
       throw new PgferryError('VERIFY_MISMATCH', `verification failed: ${verifyFailure}`, {
@@ -171,12 +173,13 @@ export async function orchestrate(spec: MigrationSpec, options: OrchestrateOptio
     const onProgress = progressRecorder(store, name, options.onProgress);
     const resume = options.resume ?? false;
 
-    // Validation: read-only on both servers.
+    // Validation: read-only on both servers. A resume validates again unless an earlier run finished it.
     let validation: ValidationResult[] = [];
-    if (spec.option !== 'Migrate' && !resume) {
+    const validated = resume && ((await store.get(name))?.validation.length ?? 0) > 0;
+    if (spec.option !== 'Migrate' && !validated) {
       await store.setState(name, 'InProgress', 'ValidationInProgress');
       safeEmit(onProgress, { kind: 'step', step: 'validation', index: 1, total: 1 });
-      validation = await runValidation(spec, { signal: controller.signal });
+      validation = await runValidation(spec, { signal: controller.signal, instance: (await store.get(name))?.instance });
       await store.setValidation(name, validation);
       const failed = validationFailed(validation);
       if (spec.option === 'Validate' || failed) {
@@ -192,9 +195,12 @@ export async function orchestrate(spec: MigrationSpec, options: OrchestrateOptio
     }
 
     await store.setState(name, 'InProgress', 'PerformingPreRequisiteSteps');
+    // Whatever the option and however the run started: nothing is changed on a target that is the source.
+    await assertDistinctServers(spec);
     const versions = await serverVersions(spec);
     await store.setVersions(name, versions.source, versions.target);
-    if (!resume) await checkTargetDatabases(spec);
+    const registered = await store.get(name);
+    await checkTargetDatabases(spec, registered);
     const tools = await resolvePgTools(spec, versions.sourceMajor);
     const run: MigrationRun = {
       spec,
@@ -206,6 +212,7 @@ export async function orchestrate(spec: MigrationSpec, options: OrchestrateOptio
       targetMajor: versions.targetMajor,
       workDir,
       resuming: resume,
+      instance: registered?.instance,
       async warn(message, database) {
         safeEmit(onProgress, { kind: 'warning', message, database });
       },
@@ -242,7 +249,7 @@ export async function orchestrate(spec: MigrationSpec, options: OrchestrateOptio
         message,
       )
       .catch(() => undefined);
-    await markOpenDatabases(store, name, canceled ? 'Canceled' : 'Failed', message).catch(() => undefined);
+    await store.markOpenDatabases(name, canceled ? 'Canceled' : 'Failed', message).catch(() => undefined);
     const status = await store.get(name).catch(() => undefined);
     if (status) return status;
     throw error;
@@ -251,13 +258,5 @@ export async function orchestrate(spec: MigrationSpec, options: OrchestrateOptio
     options.signal?.removeEventListener('abort', onOuterAbort);
     await store.close();
     await fs.rm(workDir, { recursive: true, force: true }).catch(() => undefined);
-  }
-}
-
-async function markOpenDatabases(store: ControlStore, name: string, state: 'Canceled' | 'Failed', message: string): Promise<void> {
-  const status = await store.get(name);
-  for (const db of status?.databases ?? []) {
-    if (db.state === 'Succeeded') continue;
-    await store.updateDatabase(name, db.database, { state, endedAt: true, message: db.state === 'Queued' ? null : message });
   }
 }

@@ -142,7 +142,7 @@ describe('validation: pure checks', () => {
 
   it('counts free slots and senders against the databases migrated', () => {
     const results = checkReplicationSettings(
-      { wal_level: 'logical', max_slots: 4, max_senders: 4, used_slots: 3, inactive_slots: ['old'] },
+      { wal_level: 'logical', max_slots: 4, max_senders: 4, used_slots: 3, inactive_slots: ['old'], wal_keep: '10GB' },
       2,
     );
     assert.deepEqual(
@@ -151,10 +151,27 @@ describe('validation: pure checks', () => {
         ['WAL_LEVEL', 'Succeeded'],
         ['REPLICATION_SLOTS', 'Failed'],
         ['WAL_SENDERS', 'Failed'],
+        ['SLOT_WAL_UNBOUNDED', 'Succeeded'],
       ],
     );
     assert.match(results[1]!.fix!, /max_replication_slots = 5/);
     assert.match(results[2]!.fix!, /max_wal_senders = 5/);
+  });
+
+  it('warns when a stopped stream could fill the source disk: max_slot_wal_keep_size unlimited or unavailable (issue 12)', () => {
+    const settings = { wal_level: 'logical', max_slots: 10, max_senders: 10, used_slots: 0, inactive_slots: [] };
+    const bounded = checkReplicationSettings({ ...settings, wal_keep: '50GB' }, 1).at(-1)!;
+    const unlimited = checkReplicationSettings({ ...settings, wal_keep: '-1' }, 1).at(-1)!;
+    const before13 = checkReplicationSettings({ ...settings, wal_keep: null }, 1).at(-1)!;
+    assert.deepEqual(
+      [bounded, unlimited, before13].map((r) => [r.code, r.status]),
+      [
+        ['SLOT_WAL_UNBOUNDED', 'Succeeded'],
+        ['SLOT_WAL_UNBOUNDED', 'Warning'],
+        ['SLOT_WAL_UNBOUNDED', 'Warning'],
+      ],
+    );
+    assert.match(unlimited.fix!, /max_slot_wal_keep_size/);
   });
 
   it('decides CDC table status from the replica identity of every leaf', () => {

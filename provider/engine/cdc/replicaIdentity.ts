@@ -82,6 +82,16 @@ SELECT (SELECT relreplident FROM pg_class WHERE oid = $1)::text AS replident,
 /** What restoring needs of a migration: a running one, or a cleanup after its runner is gone. */
 export type RestoreContext = Pick<MigrationRun, 'spec' | 'store' | 'warn' | 'onProgress'>;
 
+/** A RestoreContext without a running migration (a cancel carried out for a stopped runner): warnings become events. */
+export function restoreContextOf(spec: MigrationRun['spec'], store: MigrationRun['store']): RestoreContext {
+  return {
+    spec,
+    store,
+    warn: (message, database) => store.recordEvent(spec.migrationName, 'warning', message, database),
+    onProgress: () => undefined,
+  };
+}
+
 type Outcome = 'restored' | 'nothing-to-do' | { readonly keptFullFor: readonly string[] };
 
 /** Sets one table back on the source, unless a publication still needs its FULL. */

@@ -78,8 +78,21 @@ CREATE INDEX event_migration_idx ON pgferry.event (migration, id);
 `,
   },
   {
-    // What an online migration did to, or could not stream from, each source table (cdc/sourceRecords.ts).
+    // What a migration owns: its instance (the names of its slots, publications and origins derive
+    // from it), the target databases it created (only those may ever be dropped, matched by OID),
+    // and how far an online cutover got in each database (a killed runner resumes it).
     version: 2,
+    sql: `
+ALTER TABLE pgferry.migration ADD COLUMN instance text;
+ALTER TABLE pgferry.migration_database
+  ADD COLUMN target_database_action text CHECK (target_database_action IN ('creating', 'created', 'overwriting', 'overwritten')),
+  ADD COLUMN target_database_oid bigint,
+  ADD COLUMN cutover_step text CHECK (cutover_step IN ('drained', 'verified', 'released'));
+`,
+  },
+  {
+    // What an online migration did to, or could not stream from, each source table (cdc/sourceRecords.ts).
+    version: 3,
     sql: `
 CREATE TABLE pgferry.source_table (
   migration             text NOT NULL,

@@ -1,6 +1,8 @@
 // Shaping control-catalog rows into the MigrationStatus that `show`, the CLI and Pulumi read:
 // the rows come from ControlStore, this is pure.
 import type {
+  CutoverStep,
+  TargetDatabaseAction,
   DatabaseDetails,
   DatabaseState,
   MigrationState,
@@ -12,7 +14,7 @@ import type {
   VerificationReport,
 } from '../model';
 import { ident } from '../connect/quote';
-import { CONTROL_SCHEMA } from '../names';
+import { CONTROL_SCHEMA, streamNamesOf } from '../names';
 
 const S = ident(CONTROL_SCHEMA);
 
@@ -55,6 +57,8 @@ export interface MigrationRow {
   downtime_seconds: number | null;
   runner: { host: string; pid: number; heartbeatAt: string } | null;
   runner_locked: boolean;
+  /** Null for migrations registered before instances existed (their names are the legacy ones). */
+  instance: string | null;
 }
 
 export interface DatabaseRow {
@@ -71,6 +75,9 @@ export interface DatabaseRow {
   latency_seconds: number | null;
   pending_bytes: string | null;
   slot_retained_bytes: string | null;
+  target_database_action: TargetDatabaseAction | null;
+  target_database_oid: string | null;
+  cutover_step: CutoverStep | null;
   t_total: string;
   t_queued: string;
   t_loading: string;
@@ -104,6 +111,11 @@ export function shapeStatus(row: MigrationRow, dbs: readonly DatabaseRow[], nowM
     latencySeconds: d.latency_seconds ?? undefined,
     pendingBytes: d.pending_bytes === null ? undefined : num(d.pending_bytes),
     slotRetainedBytes: d.slot_retained_bytes === null ? undefined : num(d.slot_retained_bytes),
+    names: row.mode === 'Online' ? streamNamesOf(row.name, d.database, row.instance ?? undefined) : undefined,
+    targetDatabase: d.target_database_action
+      ? { action: d.target_database_action, oid: d.target_database_oid === null ? undefined : num(d.target_database_oid) }
+      : undefined,
+    cutoverStep: d.cutover_step ?? undefined,
     ...(d.not_streamed ? { notStreamed: d.not_streamed } : {}),
   }));
   let runner: RunnerInfo | undefined;
@@ -118,6 +130,7 @@ export function shapeStatus(row: MigrationRow, dbs: readonly DatabaseRow[], nowM
   }
   return {
     name: row.name,
+    instance: row.instance ?? undefined,
     state: row.state,
     subState: row.sub_state,
     mode: row.mode,

@@ -5,7 +5,10 @@ import { closeSession, openSession } from '../connect/session';
 import { ident } from '../connect/quote';
 import { isRetryable } from '../connect/sqlstate';
 import { PgferryError } from '../errors';
+import { isFinalState } from '../model';
 import type {
+  CutoverStep,
+  TargetDatabaseAction,
   DatabaseState,
   MigrationState,
   MigrationStatus,
@@ -14,7 +17,7 @@ import type {
   ValidationResult,
   VerificationReport,
 } from '../model';
-import { CONTROL_INSTALL_LOCK, CONTROL_SCHEMA, leaseKey } from '../names';
+import { CONTROL_INSTALL_LOCK, CONTROL_SCHEMA, leaseKey, newInstanceId } from '../names';
 import type { ServerSpec } from '../input/migrationSpec';
 import { CONTROL_MIGRATIONS } from './migrations';
 import { SELECT_DATABASES, shapeStatus, type DatabaseRow, type MigrationRow } from './status';
@@ -161,10 +164,10 @@ export class ControlStore {
     await client.query('BEGIN');
     try {
       const inserted = await client.query(
-        `INSERT INTO ${S}.migration (name, mode, option, spec, state, sub_state)
-         VALUES ($1, $2, $3, $4::jsonb, 'InProgress', 'PerformingPreRequisiteSteps')
+        `INSERT INTO ${S}.migration (name, mode, option, spec, state, sub_state, instance)
+         VALUES ($1, $2, $3, $4::jsonb, 'InProgress', 'PerformingPreRequisiteSteps', $5)
          ON CONFLICT (name) DO NOTHING`,
-        [args.name, args.mode, args.option, JSON.stringify(args.spec)],
+        [args.name, args.mode, args.option, JSON.stringify(args.spec), newInstanceId()],
       );
       if (inserted.rowCount === 0) {
         throw new PgferryError('MIGRATION_NAME_TAKEN', `migration name "${args.name}" is already used on this target`, {
@@ -188,7 +191,7 @@ export class ControlStore {
   }
 
   async setState(name: string, state: MigrationState, subState: MigrationSubState, message?: string | null): Promise<void> {
-    const final = ['Succeeded', 'Failed', 'Canceled', 'ValidationFailed'].includes(state);
+    const final = isFinalState(state);
     await this.query(
       `UPDATE ${S}.migration SET state = $2, sub_state = $3, message = COALESCE($4, message), updated_at = now(),
               started_at = CASE WHEN $3 = 'MigratingData' THEN COALESCE(started_at, now()) ELSE started_at END,
@@ -266,6 +269,32 @@ export class ControlStore {
         patch.slotRetainedBytes ?? null,
         patch.appliedLsn ?? null,
       ],
+    );
+  }
+
+  /**
+   * Records what this migration did to a target database: 'creating'/'overwriting' before the
+   * statement, then 'created'/'overwritten' with its OID. Only a database whose OID matches is ever
+   * dropped by this migration (a resume, dropTargetDatabases).
+   */
+  async setTargetDatabase(name: string, database: string, action: TargetDatabaseAction | null, oid: number | null): Promise<void> {
+    await this.query(
+      `UPDATE ${S}.migration_database SET target_database_action = $3, target_database_oid = $4 WHERE migration = $1 AND database = $2`,
+      [name, database, action, oid],
+    );
+  }
+
+  /** Records how far the cutover got in a database (before the next irreversible step). */
+  async setCutoverStep(name: string, database: string, step: CutoverStep): Promise<void> {
+    await this.query(`UPDATE ${S}.migration_database SET cutover_step = $3 WHERE migration = $1 AND database = $2`, [name, database, step]);
+  }
+
+  /** Ends every database that has not succeeded (a failed or canceled migration). */
+  async markOpenDatabases(name: string, state: 'Canceled' | 'Failed', message: string): Promise<void> {
+    await this.query(
+      `UPDATE ${S}.migration_database SET state = $2, ended_at = now(), message = CASE WHEN state = 'Queued' THEN NULL ELSE $3 END
+        WHERE migration = $1 AND state <> 'Succeeded'`,
+      [name, state, message],
     );
   }
 
@@ -376,6 +405,25 @@ export class ControlStore {
       `UPDATE ${S}.migration SET cutover_requested_at = COALESCE(cutover_requested_at, now()), updated_at = now() WHERE name = $1`,
       [name],
     );
+  }
+
+  /** When the cutover first began (set now if it had not): downtime counts from there, across runners. */
+  async markCutoverStarted(name: string): Promise<Date> {
+    const rows = await this.query<{ t: Date }>(
+      `UPDATE ${S}.migration SET cutover_started_at = COALESCE(cutover_started_at, now()), updated_at = now() WHERE name = $1
+       RETURNING cutover_started_at AS t`,
+      [name],
+    );
+    return rows[0]?.t ?? new Date();
+  }
+
+  /** A cutover that stopped (verification mismatch): no request, no start, no steps; `message` says why. */
+  async clearCutover(name: string, message: string): Promise<void> {
+    await this.query(
+      `UPDATE ${S}.migration SET cutover_requested_at = NULL, cutover_started_at = NULL, message = $2, updated_at = now() WHERE name = $1`,
+      [name, message],
+    );
+    await this.query(`UPDATE ${S}.migration_database SET cutover_step = NULL WHERE migration = $1 AND state <> 'Succeeded'`, [name]);
   }
 
   async cutoverRequestedAt(name: string): Promise<Date | undefined> {

@@ -2,9 +2,10 @@
 // servers in parallel; large objects by count and content. A mismatch names the table.
 import type pg from 'pg';
 import { listTables, type SourceTable } from '../catalog';
+import { readUnsupportedObjects } from '../catalog/unsupported';
 import { closeSessionPair, openSessionPair, serverMajor, withSession, type SessionPair } from '../connect/session';
 import { pairedWithTarget, type SnapshotSessions } from '../copy/copySnapshot';
-import { safeEmit, type ProgressListener, type VerificationReport, type VerificationTable } from '../model';
+import { safeEmit, type LeftOutObject, type ProgressListener, type VerificationReport, type VerificationTable } from '../model';
 import type { MigrationSpec } from '../input/migrationSpec';
 import { drain, WorkQueue } from '../workQueue';
 
@@ -44,7 +45,30 @@ export interface VerifyOptions {
   readonly notStreamed?: readonly { readonly database: string; readonly table: string; readonly reason: string }[];
 }
 
-async function verifyDatabase(spec: MigrationSpec, database: string, options: VerifyOptions): Promise<VerificationTable[]> {
+const TARGET_SUPERUSER_SQL = `SELECT rolsuper AS superuser FROM pg_roles WHERE rolname = current_user`;
+
+/**
+ * Source objects a non-superuser target user cannot create (skipUnsupportedObjects left them
+ * behind, or the migration would have failed): named in the report, never compared. Tables are
+ * compared whatever they depend on.
+ */
+async function leftOutObjects(spec: MigrationSpec, database: string, snapshot: SnapshotSessions | undefined): Promise<LeftOutObject[]> {
+  const options = { database, purpose: 'verify' };
+  const superuser = await withSession(spec.target, options, async (c) => {
+    const { rows } = await c.query<{ superuser: boolean }>(TARGET_SUPERUSER_SQL);
+    return rows[0]?.superuser === true;
+  });
+  if (superuser) return [];
+  const objects = snapshot ? await snapshot.use(readUnsupportedObjects) : await withSession(spec.source, options, readUnsupportedObjects);
+  return objects.filter((o) => !o.holdsData).map((o) => ({ database, object: o.description }));
+}
+
+interface DatabaseVerification {
+  readonly tables: VerificationTable[];
+  readonly leftOut: LeftOutObject[];
+}
+
+async function verifyDatabase(spec: MigrationSpec, database: string, options: VerifyOptions): Promise<DatabaseVerification> {
   const snapshot = options.sourceSessions?.get(database);
   const targetOptions = { database, purpose: 'verify' };
   const pairs = snapshot
@@ -53,6 +77,7 @@ async function verifyDatabase(spec: MigrationSpec, database: string, options: Ve
   const tables = snapshot
     ? await snapshot.use(async (c) => listTables(c, await serverMajor(c)))
     : await withSession(spec.source, targetOptions, async (c) => listTables(c, await serverMajor(c)));
+  const leftOut = await leftOutObjects(spec, database, snapshot);
 
   type Item = { kind: 'table'; table: SourceTable } | { kind: 'large-objects' };
   const queue = new WorkQueue<Item>();
@@ -82,19 +107,23 @@ async function verifyDatabase(spec: MigrationSpec, database: string, options: Ve
       safeEmit(options.onProgress, { kind: 'info', database, message: `verified ${name}: ${reason ?? `${src.rows} rows match`}` });
     },
   });
-  return results.sort((a, b) => a.table.localeCompare(b.table));
+  return { tables: results.sort((a, b) => a.table.localeCompare(b.table)), leftOut };
 }
 
 /** Verifies every database of the spec; `ok` only when every table matches. */
 export async function verifyDatabases(spec: MigrationSpec, options: VerifyOptions = {}): Promise<VerificationReport> {
   const tables: VerificationTable[] = [];
+  const leftOut: LeftOutObject[] = [];
   for (const database of options.databases ?? spec.databases) {
-    tables.push(...(await verifyDatabase(spec, database, options)));
+    const verified = await verifyDatabase(spec, database, options);
+    tables.push(...verified.tables);
+    leftOut.push(...verified.leftOut);
   }
   const mismatch = tables.find((t) => !t.matches);
   return {
     ok: mismatch === undefined,
     tables,
     firstMismatch: mismatch ? `database "${mismatch.database}" table ${mismatch.table}: ${mismatch.reason}` : undefined,
+    ...(leftOut.length ? { leftOut } : {}),
   };
 }
