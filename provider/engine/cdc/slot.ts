@@ -5,7 +5,7 @@
 import type pg from 'pg';
 import { closeSession, openSession, serverMajor, withSession } from '../connect/session';
 import { ident } from '../connect/quote';
-import { OBJECT_IN_USE, sqlState } from '../connect/sqlstate';
+import { isRetryable, OBJECT_IN_USE, sqlState } from '../connect/sqlstate';
 import { PgferryError } from '../errors';
 import type { ServerSpec } from '../input/migrationSpec';
 import { parseLsn } from './lsn';
@@ -52,12 +52,28 @@ export async function createSlotWithSnapshot(source: ServerSpec, database: strin
   }
 }
 
-/** Drops slot and publication if present; a slot still held by a stream is freed first. */
+/** How long dropping waits out a source that restarts or drops the connection (issue 14). */
+const DROP_RETRY_MS = 60_000;
+
+/**
+ * Drops slot and publication if present; a slot still held by a stream is freed first. A slot
+ * left behind holds the source's WAL for good, so a restarting or unreachable source is waited
+ * out (up to a minute) rather than leaving it: the fault campaign saw a failed migration leave
+ * both when the source restarted as it cleaned up.
+ */
 export async function dropSlotAndPublication(source: ServerSpec, database: string, slot: string, publication: string): Promise<void> {
-  await withSession(source, { database, purpose: 'cleanup', writable: true }, async (client) => {
-    await dropSlotWith(client, slot);
-    await client.query(`DROP PUBLICATION IF EXISTS ${ident(publication)}`);
-  });
+  const deadline = Date.now() + DROP_RETRY_MS;
+  for (let wait = 250; ; wait = Math.min(wait * 2, 4000)) {
+    try {
+      return await withSession(source, { database, purpose: 'cleanup', writable: true }, async (client) => {
+        await dropSlotWith(client, slot);
+        await client.query(`DROP PUBLICATION IF EXISTS ${ident(publication)}`);
+      });
+    } catch (error) {
+      if (!isRetryable(error) || Date.now() + wait > deadline) throw error;
+      await new Promise((r) => setTimeout(r, wait));
+    }
+  }
 }
 
 /** Drops a slot if present (one whose snapshot came too early to use). */
