@@ -7,7 +7,6 @@
 import assert from 'node:assert/strict';
 import { runMigration } from '../../provider/engine';
 import { ControlStore } from '../../provider/engine/control/store';
-import { publicationName, slotName } from '../../provider/engine/names';
 import { rowsOf } from '../cdc/harness';
 import { pairSpec, serverSpec, startPair, until, waitForStatus, type ServerPair } from '../support';
 import { CREATED_LATER, Workload, WORKLOAD_SCHEMA } from './sourceWorkload';
@@ -76,7 +75,7 @@ describe('safety: an online migration never makes the source application fail (i
       // nothing created later was published behind the application's back
       const published = await pair.source.query<{ t: string }>(
         `SELECT tablename::text AS t FROM pg_publication_tables WHERE pubname = $1 ORDER BY 1`,
-        [publicationName(NAME, DB)],
+        [reported.databases[0]!.names!.publication],
         DB,
       );
       assert.deepEqual(
@@ -129,8 +128,8 @@ describe('safety: an online migration never makes the source application fail (i
       // set back: no FULL left behind, no slot, no publication
       for (const t of ['swap_pk', 'nokey', 'parted_nokey_1', 'keyed']) assert.equal(await replicaIdentity(pair, t), 'd', t);
       const [left] = await pair.source.query(
-        `SELECT (SELECT count(*) FROM pg_replication_slots WHERE slot_name = $1)::int AS slots, (SELECT count(*) FROM pg_publication)::int AS pubs`,
-        [slotName(NAME, DB)],
+        `SELECT (SELECT count(*) FROM pg_replication_slots)::int AS slots, (SELECT count(*) FROM pg_publication)::int AS pubs`,
+        [],
         DB,
       );
       assert.deepEqual(left, { slots: 0, pubs: 0 });
@@ -168,7 +167,7 @@ describe('safety: an online migration never makes the source application fail (i
       await pair.source.query('UPDATE other SET v = 1 WHERE id = 1', [], 'ledger');
       const published = await pair.source.query<{ t: string }>(
         `SELECT tablename::text AS t FROM pg_publication_tables WHERE pubname = $1`,
-        [publicationName('ledger-online', 'ledger')],
+        [reported.databases[0]!.names!.publication],
         'ledger',
       );
       assert.deepEqual(
