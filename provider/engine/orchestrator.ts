@@ -6,7 +6,8 @@ import path from 'node:path';
 import type { RunOptions } from './api';
 import { closeSession, openSession, serverMajor, withSession } from './connect/session';
 import { ControlStore } from './control/store';
-import { canceledError, errorMessage, isPgferryError } from './errors';
+import { canceledError } from './errors';
+import { migrationEnd } from './migrationEnd';
 import { safeEmit, type MigrationStatus, type ProgressEvent, type ProgressListener } from './model';
 import { databasePhases } from './offlinePhases';
 import type { MigrationRun } from './migrationRun';
@@ -169,11 +170,9 @@ async function rolesStep(run: MigrationRun): Promise<void> {
 
 /** Records how a migration that threw ended (Canceled, ValidationFailed or Failed); the status, when the catalog answers. */
 async function recordEnd(store: ControlStore, name: string, error: unknown, aborted: boolean): Promise<MigrationStatus> {
-  const canceled = aborted || (isPgferryError(error) && error.category === 'canceled');
-  const message = canceled ? 'canceled by the user' : errorMessage(error);
-  const state = canceled ? 'Canceled' : isPgferryError(error) && error.category === 'validation' ? 'ValidationFailed' : 'Failed';
+  const { state, message } = migrationEnd(error, aborted);
   await store.setState(name, state, 'Completed', message).catch(() => undefined);
-  await store.markOpenDatabases(name, canceled ? 'Canceled' : 'Failed', message).catch(() => undefined);
+  await store.markOpenDatabases(name, state === 'Canceled' ? 'Canceled' : 'Failed', message).catch(() => undefined);
   const status = await store.get(name).catch(() => undefined);
   if (status) return status;
   throw error;

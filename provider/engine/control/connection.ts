@@ -4,6 +4,7 @@
 import type pg from 'pg';
 import { closeSession, openSession } from '../connect/session';
 import { ident } from '../connect/quote';
+import { retrying, RETRY_POLICIES } from '../connect/retry';
 import { isRetryable } from '../connect/sqlstate';
 import { PgferryError } from '../errors';
 import { CONTROL_INSTALL_LOCK, CONTROL_SCHEMA } from '../names';
@@ -43,21 +44,20 @@ export class CatalogConnection {
     return this.exclusive(() => this.queryNow<R>(sql, params));
   }
 
-  private async queryNow<R extends pg.QueryResultRow>(sql: string, params: unknown[]): Promise<R[]> {
-    for (let attempt = 0; ; attempt++) {
+  /** Retried while the target restarts or the connection dropped, on a new connection each time. */
+  private queryNow<R extends pg.QueryResultRow>(sql: string, params: unknown[]): Promise<R[]> {
+    return retrying(RETRY_POLICIES.statement, async () => {
       const client = await this.connection();
       try {
         return (await client.query<R>(sql, params)).rows;
       } catch (error) {
-        if (attempt < 3 && isRetryable(error)) {
+        if (isRetryable(error)) {
           await closeSession(client);
-          this.client = undefined;
-          await new Promise((r) => setTimeout(r, 250 * 2 ** attempt));
-          continue;
+          if (this.client === client) this.client = undefined;
         }
         throw error;
       }
-    }
+    });
   }
 
   async close(): Promise<void> {
