@@ -91,6 +91,14 @@ export interface DatabaseDetails {
   readonly cutoverStep?: CutoverStep;
   /** Online: the slot as the source showed it when `show` read it (withSourceSlots). */
   readonly sourceSlot?: SourceSlotState;
+  /** Online: source tables whose changes do not reach the target, and why (absent when none). */
+  readonly notStreamed?: readonly NotStreamed[];
+}
+
+export interface NotStreamed {
+  /** schema.name on the source. */
+  readonly table: string;
+  readonly reason: string;
 }
 
 /** A replication slot read from the source directly; `error` when the source could not be reached. */

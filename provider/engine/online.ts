@@ -6,15 +6,16 @@ import type pg from 'pg';
 import { formatLsn } from './cdc/lsn';
 import { startStream, streamNames, type OnlineStream } from './cdc/onlineStream';
 import { readSlotPositions } from './cdc/monitor';
-import { setIdentityFull, tablesWithoutIdentity, type TableName } from './cdc/replicaIdentity';
+import { restoreReplicaIdentity, setTargetIdentityFull } from './cdc/replicaIdentity';
+import { prepareSourceAndSnapshot } from './cdc/sourcePrep';
+import { SourceTableWatch } from './cdc/tableWatch';
 import { replicaRolePermitted, restoreTriggers, silenceOrdinaryTriggers } from './cdc/targetTriggers';
-import { createSlotWithSnapshot, dropSlot, ensurePublication, slotState } from './cdc/slot';
+import { createSlotWithSnapshot, dropSlot, slotState, type ExportedSlot } from './cdc/slot';
 import { retrying, RETRY_POLICIES } from './connect/retry';
 import { migrationEnd } from './migrationEnd';
-import { takeCopySnapshot } from './copy/copySnapshot';
+import { takeCopySnapshot, type CopySnapshot } from './copy/copySnapshot';
 import { closeSession, openSession, withSession } from './connect/session';
 import { isRetryable } from './connect/sqlstate';
-import { qualified } from './connect/quote';
 import { cutover, finishCutover } from './cutover';
 import { releaseStream } from './cdc/release';
 import { canceledError, errorMessage, PgferryError } from './errors';
@@ -31,43 +32,27 @@ async function copyDatabase(run: MigrationRun, phases: DatabasePhases, database:
   // what its stream had applied goes with the target database it re-creates.
   await releaseStream(spec, database, run.instance);
   await phases.prepareTargetDatabase(run, database);
-  let full: TableName[] = [];
-  await withSession(spec.source, { database, purpose: 'online', writable: true }, async (client) => {
-    full = await tablesWithoutIdentity(client);
-    if (full.length > 0 && !spec.allowReplicaIdentityFull) {
-      const list = full
-        .slice(0, 5)
-        .map((t) => qualified(t.schema, t.name))
-        .join(', ');
-      throw new PgferryError(
-        'REPLICA_IDENTITY_MISSING',
-        `database "${database}": ${full.length} table(s) have no primary key or replica identity (${list}); their updates and deletes cannot be streamed`,
-        {
-          category: 'validation',
-          field: 'allowReplicaIdentityFull',
-          fix: 'add primary keys, or set allowReplicaIdentityFull to use REPLICA IDENTITY FULL for them',
+  // Replica identity and the publication's table list, then the slot's snapshot, taken once every
+  // table the copy reads is locked against TRUNCATE and rewrites (and checked to be streamed).
+  const takeCopy = (): Promise<CopySnapshot<ExportedSlot>> =>
+    takeCopySnapshot({
+      source: spec.source,
+      database,
+      lockTimeoutSeconds: spec.lockTimeoutSeconds,
+      sessions: spec.tableJobs,
+      snapshots: {
+        take: () => createSlotWithSnapshot(spec.source, database, slot),
+        nameOf: (s) => s.snapshotName,
+        discard: async (s) => {
+          await s.release();
+          await dropSlot(spec.source, database, slot);
         },
-      );
-    }
-    // Before the slot exists, so every streamed update and delete carries the whole old row.
-    await setIdentityFull(client, full);
-    if (full.length > 0) await run.warn(`REPLICA IDENTITY FULL set on ${full.length} table(s) without a key`, database);
-    await ensurePublication(client, publication);
-  });
-  // The slot's snapshot, taken once every table the copy reads is locked against TRUNCATE and rewrites.
-  const copy = await takeCopySnapshot({
-    source: spec.source,
-    database,
-    lockTimeoutSeconds: spec.lockTimeoutSeconds,
-    sessions: spec.tableJobs,
-    snapshots: {
-      take: () => createSlotWithSnapshot(spec.source, database, slot),
-      nameOf: (s) => s.snapshotName,
-      discard: async (s) => {
-        await s.release();
-        await dropSlot(spec.source, database, slot);
       },
-    },
+    });
+  const { copy, fullTables } = await prepareSourceAndSnapshot(run, database, publication, takeCopy, async (unused) => {
+    await unused.release();
+    await unused.snapshot.release();
+    await dropSlot(spec.source, database, slot);
   });
   const exported = copy.snapshot;
   try {
@@ -76,10 +61,8 @@ async function copyDatabase(run: MigrationRun, phases: DatabasePhases, database:
     await copy.release();
     await exported.release();
   }
-  if (full.length > 0) {
-    await withSession(spec.target, { database, purpose: 'online', writable: true }, async (client) => {
-      await setIdentityFull(client, full);
-    });
+  if (fullTables.length > 0) {
+    await withSession(spec.target, { database, purpose: 'online', writable: true }, (client) => setTargetIdentityFull(client, fullTables));
   }
   await phases.finishDatabase(run, database);
   await withSession(spec.target, { database, purpose: 'online', writable: true }, async (client) => {
@@ -133,6 +116,7 @@ async function watch(run: MigrationRun, streams: readonly OnlineStream[]): Promi
   const name = run.spec.migrationName;
   const warned = new Set<string>();
   let source: pg.Client | undefined;
+  const tables = new SourceTableWatch(run, streams);
   try {
     for (let tick = 0; ; tick++) {
       if (run.signal.aborted) return 'cancel';
@@ -145,7 +129,10 @@ async function watch(run: MigrationRun, streams: readonly OnlineStream[]): Promi
       }
       try {
         if (await run.store.isCancelRequested(name)) return 'cancel';
-        if (await run.store.cutoverRequestedAt(name)) return 'cutover';
+        if (await run.store.cutoverRequestedAt(name)) {
+          await tables.scan(); // tables created until now are reported before the cutover verifies
+          return 'cutover';
+        }
       } catch (error) {
         // The target (and its control catalog) may be restarting: the appliers ride it out, so does this.
         if (!isRetryable(error)) throw error;
@@ -162,11 +149,13 @@ async function watch(run: MigrationRun, streams: readonly OnlineStream[]): Promi
           await closeSession(source);
           source = undefined; // the source may be restarting: the appliers reconnect on their own
         }
+        await tables.scan();
       }
       await new Promise((r) => setTimeout(r, POLL_MS));
     }
   } finally {
     await closeSession(source);
+    await tables.close();
   }
 }
 
@@ -252,6 +241,7 @@ export async function runOnline(run: MigrationRun, phases: DatabasePhases): Prom
           database,
         );
       });
+      await restoreReplicaIdentity(run, database);
     }
     throw error;
   }

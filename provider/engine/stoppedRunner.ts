@@ -6,6 +6,7 @@
 import { withSession } from './connect/session';
 import { ControlStore } from './control/store';
 import { releaseStream } from './cdc/release';
+import { restoreContextOf, restoreReplicaIdentity } from './cdc/replicaIdentity';
 import { restoreTriggers } from './cdc/targetTriggers';
 import { errorMessage, PgferryError } from './errors';
 import type { MigrationSpec, ServerSpec } from './input/migrationSpec';
@@ -32,6 +33,7 @@ export async function cancelWithoutRunner(target: ServerSpec, name: string, spec
         await restoreTriggers({ spec }, db.database).catch(() => undefined);
         try {
           await releaseStream(spec, db.database, status.instance);
+          await restoreReplicaIdentity(restoreContextOf(spec, store), db.database);
         } catch (error) {
           const n = db.names;
           throw new PgferryError(

@@ -107,9 +107,16 @@ describe('online migration: copy, stream, cutover (integration)', function () {
       assert.deepEqual(left, { slots: 0, pubs: 0 });
       const [origins] = await pair.target.query(`SELECT count(*)::int AS n FROM pg_replication_origin`);
       assert.equal(origins!.n, 0);
-      // logs has no key: REPLICA IDENTITY FULL was set on both sides
-      const [ident] = await pair.target.query(`SELECT relreplident AS r FROM pg_class WHERE relname = 'logs'`, [], 'shop');
-      assert.equal(ident!.r, 'f');
+      // logs has no key: REPLICA IDENTITY FULL was set on both sides while streaming, and set back at cutover (issue 18)
+      for (const side of [pair.source, pair.target]) {
+        const [ident] = await side.query(`SELECT relreplident AS r FROM pg_class WHERE relname = 'logs'`, [], 'shop');
+        assert.equal(ident!.r, 'd');
+      }
+      const messages = (await store.events('shop-online', 200)).map((e) => e.message);
+      assert.ok(
+        messages.some((m) => /REPLICA IDENTITY FULL set on 1 table\(s\) without a usable key \(public\.logs\)/.test(m)),
+        messages.join('\n'),
+      );
     } finally {
       stop = true;
       await writer.end().catch(() => undefined);
@@ -139,6 +146,9 @@ describe('online migration: copy, stream, cutover (integration)', function () {
       assert.deepEqual(await pair.target.query(`SELECT roname FROM pg_replication_origin`), []);
       const [rows] = await pair.target.query(`SELECT count(*)::int AS n FROM orders WHERE id <= 20000`, [], 'shop2');
       assert.equal(rows!.n, 20000);
+      // the REPLICA IDENTITY FULL pgferry gave the key-less table is set back on the source (issue 18)
+      const [ident] = await pair.source.query(`SELECT relreplident AS r FROM pg_class WHERE relname = 'logs'`, [], 'shop2');
+      assert.equal(ident!.r, 'd');
     } finally {
       await store.close();
     }

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { CONTROL_MIGRATIONS } from '../../provider/engine/control/migrations';
 import { ControlStore } from '../../provider/engine/control/store';
 import { serverSpec, startCluster, type Cluster } from '../support';
 
@@ -16,7 +17,7 @@ describe('control catalog', () => {
     const rows = await cluster.query<{ version: number }>('SELECT version FROM pgferry.schema_version ORDER BY version');
     assert.deepEqual(
       rows.map((r) => r.version),
-      [1, 2],
+      CONTROL_MIGRATIONS.map((m) => m.version),
     );
   });
 

@@ -1,12 +1,13 @@
 // Source catalog queries, each a named standalone statement runnable in psql. Variants by server
 // version carry a suffix and are chosen in catalog/index.ts.
 
-/** Objects that belong to an extension are created by CREATE EXTENSION, not copied. */
-const NOT_EXTENSION_MEMBER = `NOT EXISTS (
+/** Objects that belong to an extension are created by CREATE EXTENSION, not copied (pg_class c). */
+export const NOT_EXTENSION_MEMBER = `NOT EXISTS (
     SELECT 1 FROM pg_depend d
      WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid AND d.deptype = 'e')`;
 
-const USER_SCHEMA = `n.nspname NOT IN ('pg_catalog', 'information_schema')
+/** Schemas that hold user tables (pg_namespace n). */
+export const USER_SCHEMA = `n.nspname NOT IN ('pg_catalog', 'information_schema')
    AND n.nspname !~ '^pg_toast' AND n.nspname !~ '^pg_temp'`;
 
 /** The relations whose rows a copy moves (pg_class c, pg_namespace n): ordinary tables and partitions. */

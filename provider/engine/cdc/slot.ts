@@ -1,11 +1,12 @@
-// The source side of CDC: a publication, and a pgoutput slot created on a replication connection
-// with an exported snapshot. The exporting connection must stay open (and idle) until every copy
+// The source side of CDC besides the publication's tables (publication.ts): a pgoutput slot created
+// on a replication connection with an exported snapshot, its removal with the publication's, and
+// the cutover marker. The exporting connection must stay open (and idle) until every copy
 // job has imported the snapshot; release() closes it.
 import type pg from 'pg';
 import { closeSession, openSession, serverMajor, withSession } from '../connect/session';
 import { ident } from '../connect/quote';
 import { retrying, RETRY_POLICIES } from '../connect/retry';
-import { INSUFFICIENT_PRIVILEGE, OBJECT_IN_USE, sqlState } from '../connect/sqlstate';
+import { OBJECT_IN_USE, sqlState } from '../connect/sqlstate';
 import { PgferryError } from '../errors';
 import type { ServerSpec } from '../input/migrationSpec';
 import { parseLsn } from './lsn';
@@ -49,33 +50,6 @@ export async function createSlotWithSnapshot(source: ServerSpec, database: strin
         cause: error,
       },
     );
-  }
-}
-
-/** Tables a FOR TABLE publication lists when FOR ALL TABLES is not permitted: roots only (partitions follow their root). */
-const PUBLISHABLE_TABLES = `
-SELECT n.nspname AS schema, c.relname AS name
-  FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
- WHERE c.relkind IN ('r', 'p') AND NOT c.relispartition AND c.relpersistence = 'p'
-   AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\\_%'
-   AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid AND d.deptype = 'e')
- ORDER BY 1, 2`;
-
-/** Creates the publication if missing: FOR ALL TABLES (needs superuser), else every user table by name. */
-export async function ensurePublication(client: pg.Client, publication: string): Promise<void> {
-  const { rows } = await client.query('SELECT 1 FROM pg_publication WHERE pubname = $1', [publication]);
-  if (rows.length > 0) return;
-  // publish_via_partition_root (PG13+): partitioned tables stream under the root's name, so a row
-  // moving between partitions arrives as a delete and an insert on the root.
-  const withRoot = (await serverMajor(client)) >= 13 ? ' WITH (publish_via_partition_root = true)' : '';
-  try {
-    await client.query(`CREATE PUBLICATION ${ident(publication)} FOR ALL TABLES${withRoot}`);
-  } catch (error) {
-    if (sqlState(error) !== INSUFFICIENT_PRIVILEGE) throw error;
-    const { rows: tables } = await client.query<{ schema: string; name: string }>(PUBLISHABLE_TABLES);
-    const list = tables.map((t) => `${ident(t.schema)}.${ident(t.name)}`).join(', ');
-    if (list === '') throw new PgferryError('PUBLICATION_EMPTY', 'the source database has no tables to publish', { category: 'source' });
-    await client.query(`CREATE PUBLICATION ${ident(publication)} FOR TABLE ${list}${withRoot}`);
   }
 }
 

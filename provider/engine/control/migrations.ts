@@ -90,4 +90,27 @@ ALTER TABLE pgferry.migration_database
   ADD COLUMN cutover_step text CHECK (cutover_step IN ('drained', 'verified', 'released'));
 `,
   },
+  {
+    // What an online migration did to, or could not stream from, each source table (cdc/sourceRecords.ts).
+    version: 3,
+    sql: `
+CREATE TABLE pgferry.source_table (
+  migration             text NOT NULL,
+  database              text NOT NULL,
+  relid                 bigint NOT NULL,
+  schema_name           text NOT NULL,
+  table_name            text NOT NULL,
+  not_streamed          text,
+  identity_before       text,
+  identity_index_before text,
+  identity_restored_at  timestamptz,
+  recorded_at           timestamptz NOT NULL DEFAULT now(),
+  PRIMARY KEY (migration, database, relid),
+  FOREIGN KEY (migration, database) REFERENCES pgferry.migration_database (migration, database) ON DELETE CASCADE
+);
+COMMENT ON COLUMN pgferry.source_table.relid IS 'the table''s OID on the source: stable across renames';
+COMMENT ON COLUMN pgferry.source_table.not_streamed IS 'why its changes do not reach the target; NULL when they do';
+COMMENT ON COLUMN pgferry.source_table.identity_before IS 'relreplident (d, n, i) before pgferry set REPLICA IDENTITY FULL; NULL if pgferry did not';
+`,
+  },
 ];

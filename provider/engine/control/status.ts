@@ -8,6 +8,7 @@ import type {
   MigrationState,
   MigrationStatus,
   MigrationSubState,
+  NotStreamed,
   RunnerInfo,
   ValidationResult,
   VerificationReport,
@@ -27,7 +28,11 @@ SELECT d.*,
        count(*) FILTER (WHERE t.state = 'Queued') AS t_queued,
        count(*) FILTER (WHERE t.state = 'Loading') AS t_loading,
        count(*) FILTER (WHERE t.state = 'Completed') AS t_completed,
-       count(*) FILTER (WHERE t.state = 'Errored') AS t_errored
+       count(*) FILTER (WHERE t.state = 'Errored') AS t_errored,
+       (SELECT jsonb_agg(jsonb_build_object('table', s.schema_name || '.' || s.table_name, 'reason', s.not_streamed)
+                         ORDER BY s.schema_name, s.table_name)
+          FROM ${S}.source_table s
+         WHERE s.migration = d.migration AND s.database = d.database AND s.not_streamed IS NOT NULL) AS not_streamed
   FROM ${S}.migration_database d
   LEFT JOIN ${S}.migration_table t ON t.migration = d.migration AND t.database = d.database
  WHERE d.migration = $1
@@ -78,6 +83,7 @@ export interface DatabaseRow {
   t_loading: string;
   t_completed: string;
   t_errored: string;
+  not_streamed: NotStreamed[] | null;
 }
 
 const iso = (d: Date | null | undefined): string | undefined => (d ? d.toISOString() : undefined);
@@ -110,6 +116,7 @@ export function shapeStatus(row: MigrationRow, dbs: readonly DatabaseRow[], nowM
       ? { action: d.target_database_action, oid: d.target_database_oid === null ? undefined : num(d.target_database_oid) }
       : undefined,
     cutoverStep: d.cutover_step ?? undefined,
+    ...(d.not_streamed ? { notStreamed: d.not_streamed } : {}),
   }));
   let runner: RunnerInfo | undefined;
   if (row.runner) {

@@ -19,6 +19,8 @@ import { syncSequences } from './sequences';
 import { failpoint } from '../failpoints';
 import { enableRowSecurity } from '../schema/rowSecurity';
 import { restoreTriggers } from '../cdc/targetTriggers';
+import { restoreReplicaIdentity } from '../cdc/replicaIdentity';
+import { notStreamedTables } from '../cdc/sourceRecords';
 
 /** Marks the cutover point of one database and waits until its applier has applied up to it. */
 async function drainDatabase(run: MigrationRun, stream: OnlineStream, began: number): Promise<void> {
@@ -62,6 +64,7 @@ export async function finishCutover(run: MigrationRun, database: string): Promis
   if (restored > 0) run.onProgress({ kind: 'info', message: `cutover: ${restored} trigger(s) set back as on the source`, database });
   await enableRowSecurity(run, database);
   await releaseStream(spec, database, run.instance);
+  await restoreReplicaIdentity(run, database);
   failpoint(`cutover-released:${database}`);
   await store.updateDatabase(spec.migrationName, database, { state: 'Succeeded', endedAt: true });
 }
@@ -99,8 +102,10 @@ export async function cutover(run: MigrationRun, streams: OnlineStream[]): Promi
     failpoint(`cutover-drained:${s.database}`);
   }
   if (spec.verify) {
+    const databases = streams.map((s) => s.database);
+    const notStreamed = await notStreamedTables(store, name, databases);
     const report = await again(run, 'the verification', () =>
-      verifyDatabases(spec, { signal: run.signal, onProgress: run.onProgress, databases: streams.map((s) => s.database) }),
+      verifyDatabases(spec, { signal: run.signal, onProgress: run.onProgress, databases, notStreamed }),
     );
     await store.setVerification(name, report);
     if (!report.ok) {

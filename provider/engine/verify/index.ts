@@ -41,6 +41,8 @@ export interface VerifyOptions {
   readonly sourceSessions?: ReadonlyMap<string, SnapshotSessions>;
   /** Databases to verify; all of the spec's by default. */
   readonly databases?: readonly string[];
+  /** Online: tables whose changes were not streamed, so that a difference in them says why. */
+  readonly notStreamed?: readonly { readonly database: string; readonly table: string; readonly reason: string }[];
 }
 
 const TARGET_SUPERUSER_SQL = `SELECT rolsuper AS superuser FROM pg_roles WHERE rolname = current_user`;
@@ -99,6 +101,8 @@ async function verifyDatabase(spec: MigrationSpec, database: string, options: Ve
       else if (src.rows !== dst.rows) reason = `row count differs: source ${src.rows}, target ${dst.rows}`;
       else if (src.hash !== dst.hash) reason = 'content checksum differs (same row count, different values)';
       if (item.kind === 'large-objects' && src.rows === 0 && dst.rows <= 0 && reason?.startsWith('cannot')) reason = undefined;
+      const unstreamed = options.notStreamed?.find((t) => t.database === database && t.table === name);
+      if (reason && unstreamed) reason = `its changes are not streamed: ${unstreamed.reason} (${reason})`;
       results.push({ database, table: name, sourceRows: src.rows, targetRows: dst.rows, matches: reason === undefined, reason });
       safeEmit(options.onProgress, { kind: 'info', database, message: `verified ${name}: ${reason ?? `${src.rows} rows match`}` });
     },
