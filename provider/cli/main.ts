@@ -31,10 +31,12 @@ function isZodError(error: unknown): error is Parameters<typeof zodToInputError>
   );
 }
 
-/** Exit code and one line for anything thrown. */
+/** Exit code and one line for anything thrown; a PgferryError's line ends with its code (README: Error codes). */
 export function describeFailure(error: unknown): { code: number; line: string } {
   const e = isZodError(error) ? zodToInputError(error) : error;
-  if (isPgferryError(e)) return { code: e.code === 'WAIT_INTERRUPTED' ? 130 : e.category === 'input' ? 2 : 1, line: e.oneLine() };
+  if (isPgferryError(e)) {
+    return { code: e.code === 'WAIT_INTERRUPTED' ? 130 : e.category === 'input' ? 2 : 1, line: `${e.oneLine()} [${e.code}]` };
+  }
   const message = error instanceof Error ? error.message : String(error);
   return { code: 1, line: message };
 }

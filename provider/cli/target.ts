@@ -1,6 +1,14 @@
 // The target server of a command (flags, URL or the properties file) and the one-line error
 // shown when it cannot be reached: server and user, never a password.
-import { PgferryError, type ServerSpec } from '../engine';
+import {
+  AUTHENTICATION_FAILED,
+  INVALID_CATALOG_NAME,
+  INVALID_PASSWORD,
+  NETWORK_ERRNOS,
+  PgferryError,
+  sqlState,
+  type ServerSpec,
+} from '../engine';
 import type { CliArgs } from './args';
 import { loadProperties } from './files';
 import { targetFromInputs, type PropertyFlags } from './properties';
@@ -22,15 +30,13 @@ export function propertyFlags(args: CliArgs): PropertyFlags {
   };
 }
 
-const AUTH_STATES = new Set(['28P01', '28000']);
-const NETWORK = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENOTFOUND', 'EAI_AGAIN']);
-
 /** Why a connection failed, in words that cannot contain the password. */
 function reason(error: unknown): string {
   const e = error as { code?: string; message?: string };
-  if (e.code === '28P01') return 'password authentication failed';
-  if (e.code === '28000') return 'no pg_hba.conf entry or role not allowed to log in';
-  if (e.code === '3D000') return 'database does not exist';
+  const state = sqlState(error);
+  if (state === INVALID_PASSWORD) return 'password authentication failed';
+  if (state !== undefined && AUTHENTICATION_FAILED.has(state)) return 'no pg_hba.conf entry or role not allowed to log in';
+  if (state === INVALID_CATALOG_NAME) return 'database does not exist';
   if (e.code === 'ECONNREFUSED') return 'connection refused';
   if (e.code === 'ENOTFOUND' || e.code === 'EAI_AGAIN') return 'host name not found';
   if (e.code === 'ETIMEDOUT') return 'connection timed out';
@@ -42,16 +48,17 @@ function reason(error: unknown): string {
 /** Wraps anything but a PgferryError as a target error naming the server and the user. */
 export function targetError(error: unknown, target: ServerSpec): unknown {
   if (error instanceof PgferryError) return error;
-  const code = (error as { code?: string }).code ?? '';
-  const connecting = AUTH_STATES.has(code) || NETWORK.has(code) || code === '3D000' || /password/i.test(String((error as Error).message));
+  const state = sqlState(error);
+  const errno = (error as { code?: unknown }).code;
+  const connecting =
+    (state !== undefined && (AUTHENTICATION_FAILED.has(state) || state === INVALID_CATALOG_NAME)) ||
+    (typeof errno === 'string' && NETWORK_ERRNOS.has(errno)) ||
+    /password/i.test(String((error as Error).message));
   const where = `target server ${target.host}:${target.port} (user "${target.user}", database "${target.maintenanceDatabase}")`;
   return new PgferryError(
     'TARGET_CONNECT',
     connecting ? `cannot connect to the ${where}: ${reason(error)}` : `${where}: ${reason(error)}`,
-    {
-      category: 'target',
-      cause: error,
-    },
+    { cause: error },
   );
 }
 

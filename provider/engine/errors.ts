@@ -1,5 +1,6 @@
-// The one error type shown to users: a stable code, the field or object it is about, and a fix.
-// Its category picks the CLI exit code and the Pulumi `check` failure.
+// The one error type shown to users: a stable code (errorCodes.ts), the field or object it is
+// about, and a fix. Its category picks the CLI exit code and the Pulumi `check` failure.
+import { ERROR_CODES, type ErrorCode, type ErrorCodeInfo } from './errorCodes';
 
 export type ErrorCategory =
   | 'input' // bad user input: CLI exit 2, Pulumi check failure
@@ -10,10 +11,11 @@ export type ErrorCategory =
   | 'internal';
 
 export interface PgferryErrorOptions {
-  readonly category: ErrorCategory;
+  /** Defaults to the code's category in errorCodes.ts. */
+  readonly category?: ErrorCategory;
   /** Input field path (`source.port`) or object (`database "sales"`) the error is about. */
   readonly field?: string;
-  /** What the user can do about it. */
+  /** What the user can do about it; defaults to the code's fix in errorCodes.ts. */
   readonly fix?: string;
   readonly cause?: unknown;
   /** A server went away (restart, network): trying the same work again may succeed. */
@@ -22,18 +24,19 @@ export interface PgferryErrorOptions {
 
 export class PgferryError extends Error {
   override readonly name = 'PgferryError';
-  readonly code: string;
+  readonly code: ErrorCode;
   readonly category: ErrorCategory;
   readonly field?: string;
   readonly fix?: string;
   readonly transient: boolean;
 
-  constructor(code: string, message: string, options: PgferryErrorOptions) {
+  constructor(code: ErrorCode, message: string, options: PgferryErrorOptions = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    const registered: ErrorCodeInfo = ERROR_CODES[code];
     this.code = code;
-    this.category = options.category;
+    this.category = options.category ?? registered.category;
     this.field = options.field;
-    this.fix = options.fix;
+    this.fix = options.fix ?? registered.fix;
     this.transient = options.transient ?? false;
   }
 
@@ -47,7 +50,7 @@ export function isPgferryError(error: unknown): error is PgferryError {
   return error instanceof PgferryError;
 }
 
-export function inputError(code: string, field: string, message: string, fix?: string): PgferryError {
+export function inputError(code: ErrorCode, field: string, message: string, fix?: string): PgferryError {
   return new PgferryError(code, message, { category: 'input', field, fix });
 }
 

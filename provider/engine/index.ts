@@ -1,6 +1,8 @@
 // The engine's public API: what the CLI, the Pulumi provider and library users call. Nothing
 // here imports Pulumi.
 export * from './errors';
+export { ERROR_CODES, type ErrorCode, type ErrorCodeInfo } from './errorCodes';
+export { AUTHENTICATION_FAILED, INVALID_CATALOG_NAME, NETWORK_ERRNOS, INVALID_PASSWORD, sqlState } from './connect/sqlstate';
 export * from './model';
 export { parseMigrationSpec, zodToInputError, describeIssue } from './input/parse';
 export {

@@ -59,7 +59,8 @@ export function settle(spec: MigrationSpec, inputs: Props, status: MigrationStat
 /** A thrown error as a partial failure when the migration exists on the target, else as itself. */
 export async function asFailure(spec: MigrationSpec, inputs: Props, error: unknown, what: string): Promise<Error> {
   if (error instanceof PartialFailure) return error;
-  const text = redact(`${what}: ${engine.errorMessage(error)}`, spec);
+  const code = engine.isPgferryError(error) ? ` [${error.code}]` : '';
+  const text = redact(`${what}: ${engine.errorMessage(error)}${code}`, spec);
   const status = await engine.showMigration(spec.target, spec.migrationName).catch(() => undefined);
   if (!status) return new Error(text);
   const outs = migrationOutputs(inputs, status);

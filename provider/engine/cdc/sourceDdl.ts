@@ -7,7 +7,7 @@
 // SOURCE_DDL_LOCK_TIMEOUT_MS; between attempts pgferry lets go and backs off; after the caller's
 // patience it gives up with an error naming the session that holds the table.
 import type pg from 'pg';
-import { LOCK_NOT_AVAILABLE, sqlState } from '../connect/sqlstate';
+import { DEADLOCK_DETECTED, LOCK_NOT_AVAILABLE, sqlState } from '../connect/sqlstate';
 import { literal } from '../connect/quote';
 import { PgferryError } from '../errors';
 
@@ -17,8 +17,6 @@ export const SOURCE_DDL_LOCK_TIMEOUT_MS = 2000;
 /** lock_timeout of successive attempts: a busy table still has short gaps between transactions. */
 const LOCK_WAITS_MS = [10, 100, 500, 1000, SOURCE_DDL_LOCK_TIMEOUT_MS];
 const BACKOFF_MS = { first: 200, max: 5000 };
-
-const DEADLOCK_DETECTED = '40P01';
 
 /** Lock modes held by another session that make a request of `mode` wait (the server's conflict table). */
 const CONFLICTS: Record<SourceDdl['lock'], readonly string[]> = {

@@ -18,10 +18,13 @@ export const RETRYABLE_CODES: ReadonlySet<string> = new Set([
 export const INVALID_PASSWORD = '28P01'; // invalid_password
 export const INVALID_AUTHORIZATION = '28000'; // invalid_authorization_specification
 export const INVALID_CATALOG_NAME = '3D000'; // invalid_catalog_name (no such database)
+/** The login was refused: a wrong password, or no pg_hba.conf entry / a role that may not log in. */
+export const AUTHENTICATION_FAILED: ReadonlySet<string> = new Set([INVALID_PASSWORD, INVALID_AUTHORIZATION]);
 export const INSUFFICIENT_PRIVILEGE = '42501'; // insufficient_privilege
 export const DUPLICATE_OBJECT = '42710'; // duplicate_object (role exists)
 export const UNDEFINED_OBJECT = '42704'; // undefined_object
 export const UNDEFINED_TABLE = '42P01'; // undefined_table
+export const DEADLOCK_DETECTED = '40P01'; // deadlock_detected
 export const LOCK_NOT_AVAILABLE = '55P03'; // lock_not_available (lock_timeout)
 export const OBJECT_IN_USE = '55006'; // object_in_use (a slot or origin still held)
 
@@ -36,7 +39,16 @@ export function sqlState(error: unknown): string | undefined {
   return typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code) && typeof e?.severity === 'string' ? code : undefined;
 }
 
-const NETWORK_ERRNOS = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENOTFOUND', 'EAI_AGAIN']);
+/** Node's errnos for a connection that was refused, reset, timed out or never resolved. */
+export const NETWORK_ERRNOS: ReadonlySet<string> = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'EPIPE',
+  'ETIMEDOUT',
+  'EHOSTUNREACH',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+]);
 
 /** A dropped or refused connection, or a retryable SQLSTATE. */
 export function isRetryable(error: unknown): boolean {

@@ -1,0 +1,96 @@
+// Every code a PgferryError can carry, with its category and what it means. Callers (the CLI's
+// exit codes, the Pulumi provider's failures, tests) match on these; a code not listed here does
+// not compile. A premigration check's own result codes are in validate/codes.ts.
+import type { ErrorCategory } from './errors';
+
+export interface ErrorCodeInfo {
+  /** The usual category; a call site may give another (the same name is input in one place, state in another). */
+  readonly category: ErrorCategory;
+  /** One line: the condition the code stands for. */
+  readonly meaning: string;
+  /** What the user can do, when the call site does not say something more precise. */
+  readonly fix?: string;
+}
+
+export const ERROR_CODES = {
+  // What the user gave: CLI exit 2, a Pulumi check failure; nothing has been changed on any server.
+  USAGE: { category: 'input', meaning: 'a command-line flag is unknown, malformed or contradicts another', fix: 'see `pgferry --help`' },
+  INVALID_INPUT: { category: 'input', meaning: 'a field of the migration body has a value that is not allowed' },
+  INVALID_JSON: { category: 'input', meaning: 'the properties file is not valid JSON' },
+  INVALID_URL: { category: 'input', meaning: 'a postgres:// URL is malformed or has an unknown parameter' },
+  INVALID_RESOURCE_ID: { category: 'input', meaning: 'a server is not given as host:port@user' },
+  UNKNOWN_FIELD: { category: 'input', meaning: 'the migration body has a field pgferry does not know' },
+  DUPLICATE_FIELD: { category: 'input', meaning: 'the migration body gives one field twice (keys are case-insensitive)' },
+  PROPERTIES_FILE: { category: 'input', meaning: 'the properties file cannot be read' },
+  NAME_REQUIRED: { category: 'input', meaning: 'no migration name was given' },
+  TARGET_REQUIRED: { category: 'input', meaning: 'no target server was given' },
+  PASSWORD_ON_COMMAND_LINE: {
+    category: 'input',
+    meaning: 'a password was given on the command line, where every user of the machine can read it',
+    fix: 'use the properties file, PGPASSWORD or ~/.pgpass',
+  },
+  SPEC_MISMATCH: { category: 'input', meaning: 'a resume names other servers, databases or mode than the migration was created with' },
+  STORED_SPEC_INCOMPLETE: { category: 'input', meaning: "the target's catalog does not hold what is needed to act without the properties" },
+  MIGRATION_NOT_FOUND: {
+    category: 'input',
+    meaning: "no migration of that name is in the target's catalog",
+    fix: 'check the name with `pgferry list --filter all`',
+  },
+  MIGRATION_NAME_TAKEN: { category: 'input', meaning: 'the migration name is already used on this target' },
+  MIGRATION_FINISHED: { category: 'input', meaning: 'the migration has ended; there is nothing left to do to it' },
+  MIGRATION_IN_PROGRESS: { category: 'input', meaning: 'the migration is still running', fix: '`pgferry update --cancel`, then try again' },
+  CUTOVER_OFFLINE: { category: 'input', meaning: 'cutover was asked of an offline migration' },
+  CUTOVER_NOT_READY: {
+    category: 'input',
+    meaning: 'cutover was asked before changes stream',
+    fix: 'wait until `pgferry show` reports WaitingForCutoverTrigger',
+  },
+  RUNNER_ALREADY_RUNNING: { category: 'input', meaning: 'the migration already has a live runner' },
+  RUNNER_STOPPED: { category: 'input', meaning: "the migration's runner has stopped and nothing would act on a request" },
+
+  // A premigration check refused the migration (the checks' own result codes: validate/codes.ts).
+  SAME_SERVER: { category: 'validation', meaning: 'source and target are one server: migrating would overwrite the source' },
+  SOURCE_DATABASE_MISSING: { category: 'validation', meaning: 'a database to migrate does not exist on the source' },
+  TARGET_DATABASE_EXISTS: { category: 'validation', meaning: 'a target database exists and the migration may not replace it' },
+  PG_TOOLS_MISSING: { category: 'validation', meaning: 'pg_dump or pg_restore cannot be found' },
+  PG_TOOLS_TOO_OLD: { category: 'validation', meaning: "pg_dump or pg_restore is older than the source's major version" },
+  REPLICA_IDENTITY_MISSING: { category: 'validation', meaning: 'a table to stream has no usable key and FULL was not allowed' },
+  TABLE_NEEDS_UNSUPPORTED_OBJECT: { category: 'validation', meaning: 'a table depends on an object the target user cannot create' },
+
+  // The source refused or failed.
+  SCHEMA_DUMP: { category: 'source', meaning: 'pg_dump failed' },
+  SLOT_CREATE: { category: 'source', meaning: 'the replication slot could not be created' },
+  SOURCE_DDL_BLOCKED: { category: 'source', meaning: "pgferry's own DDL on the source waited too long behind another session" },
+  SOURCE_TABLES_CHANGING: { category: 'source', meaning: "the source's tables changed while the copy took its snapshot" },
+  SOURCE_TABLE_LOCKED: { category: 'source', meaning: 'a table to copy is locked exclusively by another session' },
+  CDC_FAILED: { category: 'source', meaning: 'streaming changes of a database stopped' },
+  CDC_SCHEMA_CHANGE: {
+    category: 'source',
+    meaning: 'a streamed table changed on the source in a way that is not followed (only added columns are)',
+    fix: 'make the same change on the target and restart the migration',
+  },
+  CANCEL_RELEASE: { category: 'source', meaning: 'a cancel could not release what the migration holds on the source' },
+
+  // The target refused or failed.
+  TARGET_CONNECT: { category: 'target', meaning: 'the target server cannot be reached or refused the login' },
+  TARGET_DATABASE_CREATE: { category: 'target', meaning: 'a target database could not be created' },
+  CONTROL_INSTALL: { category: 'target', meaning: "pgferry's catalog could not be installed on the target" },
+  SCHEMA_RESTORE: { category: 'target', meaning: 'pg_restore failed' },
+  CDC_APPLY: { category: 'target', meaning: 'a streamed change could not be applied on the target' },
+  CDC_TABLE_MISSING: { category: 'target', meaning: 'a streamed table does not exist on the target' },
+  VERIFY_MISMATCH: { category: 'target', meaning: 'source and target differ after the copy or at cutover' },
+
+  // The user stopped it.
+  CANCELED: { category: 'canceled', meaning: 'the migration was canceled' },
+  WAIT_INTERRUPTED: { category: 'canceled', meaning: '--wait was interrupted; the migration goes on in its runner' },
+
+  // pgferry itself.
+  CUTOVER_INTERRUPTED: { category: 'internal', meaning: 'streaming stopped before the cutover point was reached' },
+  SCHEMA_LIST: { category: 'internal', meaning: "pg_restore could not list or print the dump's contents" },
+  RUNNER_START: { category: 'internal', meaning: 'the background runner exited while starting' },
+  RUNNER_LOG_DIR: { category: 'internal', meaning: "the runner's log directory is not private to this user" },
+  WAIT_TIMEOUT: { category: 'internal', meaning: 'the migration did not reach the awaited state in time' },
+  FAILPOINT: { category: 'internal', meaning: 'a test failpoint fired (PGFERRY_FAILPOINTS)' },
+} as const satisfies Record<string, ErrorCodeInfo>;
+
+export type ErrorCode = keyof typeof ERROR_CODES;
