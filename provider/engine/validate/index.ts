@@ -17,6 +17,8 @@ import { checkManagedBlockers, TARGET_SUPERUSER_ROLES_SQL } from './managed';
 import { checkOnlineSource } from './online';
 import { CHECK_TYPES, failed, warning, type CheckType } from './result';
 import { compareServers, sameServerResult } from './sameServer';
+import { checkSourceRowSecurity } from './rowSecuritySource';
+import { checkTargetRowSecurity } from './rowSecurityTarget';
 import { checkSchema } from './schema';
 import { closeAll, openReadOnly, type ServerSession } from './session';
 import { checkSourceTablePrivileges } from './sourcePrivileges';
@@ -133,6 +135,9 @@ export async function runValidation(spec: MigrationSpec, options: ValidationOpti
         await guarded(results, CHECK_TYPES.privileges, `table privileges in ${ident(database)}`, database, () =>
           checkSourceTablePrivileges(client, database, source.info.user, spec.mode === 'Online'),
         );
+        await guarded(results, CHECK_TYPES.privileges, `row-level security in ${ident(database)}`, database, () =>
+          checkSourceRowSecurity(client, database, source.info.major),
+        );
       }
     }
     if (source && spec.mode === 'Online') {
@@ -200,6 +205,9 @@ async function checkAgainstTarget(
     );
     await guarded(results, CHECK_TYPES.schema, `managed-target restrictions in ${ident(database)}`, database, () =>
       checkManagedBlockers(client, database, managed, unsupported.get(database)),
+    );
+    await guarded(results, CHECK_TYPES.privileges, `row-level security of ${ident(database)} on the target`, database, () =>
+      checkTargetRowSecurity(client, target.client, target.info, spec, database),
     );
   }
 }
