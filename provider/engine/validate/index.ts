@@ -198,7 +198,7 @@ async function checkAgainstTarget(
   for (const [database, client] of dbClients) {
     if (signal?.aborted) throw canceledError();
     await guarded(results, CHECK_TYPES.schema, `the schema of ${ident(database)}`, database, () =>
-      checkSchema(client, database, source.info.major),
+      checkSchema(client, database, source.info.major, { user: target.info.user, superuser: target.info.superuser }),
     );
     await guarded(results, CHECK_TYPES.collations, `the collations of ${ident(database)}`, database, () =>
       checkCollations(client, database, targetCollations),
