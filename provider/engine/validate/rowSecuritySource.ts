@@ -71,15 +71,16 @@ function bypassRoute(reader: SourceReader): string {
 }
 
 /**
- * What Azure Database for PostgreSQL flexible server allows, as Microsoft states it (concepts-security,
- * "Row level security", and its Q&A answer 2006383): the server admin (azure_pg_admin) is no
- * superuser; from PostgreSQL 16 it may create roles with BYPASSRLS, up to 15 it cannot give
- * BYPASSRLS to other roles but may itself do the administrative tasks that need it.
+ * What Azure Database for PostgreSQL flexible server allows, as Microsoft states it (the
+ * flexible-server concepts-security page, "Row level security", and
+ * learn.microsoft.com/answers/questions/2006383): its server admin, a member of azure_pg_admin, is
+ * no superuser; on PostgreSQL 16 and later it may create roles with BYPASSRLS; on 15 and earlier
+ * it cannot give BYPASSRLS to other roles, but may itself do the administrative tasks that need it.
  */
 export function azureSourceFix(user: string, major: number): string {
   return major >= 16
-    ? `on Azure Database for PostgreSQL flexible server (no superuser): the server admin, a member of azure_pg_admin, may give BYPASSRLS from PostgreSQL 16 on: ALTER ROLE ${user} BYPASSRLS as the server admin`
-    : `on Azure Database for PostgreSQL flexible server up to PostgreSQL 15 (no superuser): the server admin (azure_pg_admin) cannot give BYPASSRLS to another role, but may itself do the tasks that need it: use the server admin as the source user`;
+    ? `on Azure Database for PostgreSQL flexible server, which has no superuser, the server admin (a member of azure_pg_admin) may give BYPASSRLS from PostgreSQL 16 on, to a role it created or administers: ALTER ROLE ${user} BYPASSRLS as the server admin`
+    : `on Azure Database for PostgreSQL flexible server up to PostgreSQL 15, which has no superuser, the server admin (a member of azure_pg_admin) cannot give BYPASSRLS to another role but may itself do the tasks that need it: use the server admin as the source user`;
 }
 
 /** Results for one database (pure): a Failed naming every filtered table and the grant, or one Succeeded. */
@@ -109,12 +110,11 @@ export function sourceRowSecurityResults(
   }
   const forced = filtered.filter((t) => t.forced);
   const unforced = filtered.filter((t) => !t.forced);
-  const fixes = [`on the source, as a superuser: ALTER ROLE ${user} BYPASSRLS`];
+  const fixes = [reader.azure ? azureSourceFix(user, reader.major) : `on the source, as a superuser: ALTER ROLE ${user} BYPASSRLS`];
   if (unforced.length > 0) {
     const owners = [...new Set(unforced.map((t) => ident(t.owner)))].sort();
     fixes.push(`for the tables that are not forced, membership in their owner is enough: GRANT ${owners.join(', ')} TO ${user}`);
   }
-  if (reader.azure) fixes.push(azureSourceFix(user, reader.major));
   const detail = forced.length ? ` (${forced.length} of them forced: FORCE ROW LEVEL SECURITY applies the policies to the owner too)` : '';
   return [
     failed(
