@@ -16,9 +16,9 @@ import { checkExtensions, readSourceExtensions, readTargetExtensions, type Sourc
 import { checkManagedBlockers, TARGET_SUPERUSER_ROLES_SQL } from './managed';
 import { checkOnlineSource } from './online';
 import { CHECK_TYPES, failed, warning, type CheckType } from './result';
-import { compareServers, sameServerResult } from './sameServer';
 import { checkSourceRowSecurity } from './rowSecuritySource';
 import { checkTargetRowSecurity } from './rowSecurityTarget';
+import { compareServers, sameServerResult } from './sameServer';
 import { checkSchema } from './schema';
 import { closeAll, openReadOnly, type ServerSession } from './session';
 import { checkSourceTablePrivileges } from './sourcePrivileges';
