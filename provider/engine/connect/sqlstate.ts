@@ -39,6 +39,15 @@ export function sqlState(error: unknown): string | undefined {
   return typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code) && typeof e?.severity === 'string' ? code : undefined;
 }
 
+/**
+ * A statement refused because row-level security would have filtered it (row_security = off and
+ * a user that cannot bypass the policies). Told apart from other 42501s by the server routine that
+ * raises it, which does not depend on the server's message language.
+ */
+export function isRowSecurityRefusal(error: unknown): boolean {
+  return sqlState(error) === INSUFFICIENT_PRIVILEGE && (error as { routine?: unknown }).routine === 'check_enable_rls';
+}
+
 /** Node's errnos for a connection that was refused, reset, timed out or never resolved. */
 export const NETWORK_ERRNOS: ReadonlySet<string> = new Set([
   'ECONNREFUSED',

@@ -4,6 +4,8 @@ import { pipeline } from 'node:stream/promises';
 import type pg from 'pg';
 import { from as copyFrom, to as copyTo } from 'pg-copy-streams';
 import { identList, literal } from '../connect/quote';
+import { isRowSecurityRefusal } from '../connect/sqlstate';
+import { errorMessage, PgferryError } from '../errors';
 import type { CopyJob } from './plan';
 
 export interface CopyJobResult {
@@ -102,8 +104,19 @@ async function copyStream(args: CopyJobArgs, format: CopyFormat): Promise<CopyJo
     return { rows: Number(into.rowCount ?? 0), bytes };
   } catch (error) {
     await target.query('ROLLBACK').catch(() => undefined);
-    throw error;
+    throw rowSecurityError(error, job);
   }
+}
+
+/** A copy refused by row-level security (rather than filtered: row_security = off) names its table and the grant. */
+function rowSecurityError(error: unknown, job: CopyJob): unknown {
+  if (!isRowSecurityRefusal(error)) return error;
+  return new PgferryError('ROW_SECURITY_FILTERED', `copying ${job.table.display}: ${errorMessage(error)}`, {
+    category: 'source',
+    field: `table ${job.table.display}`,
+    fix: 'give the source user BYPASSRLS (ALTER ROLE … BYPASSRLS on the source); validation (option ValidateAndMigrate) names every such table and the grant',
+    cause: error,
+  });
 }
 
 /** A table whose every column is generated (or that has none) still has rows: count them and insert as many. */

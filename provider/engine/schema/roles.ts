@@ -27,7 +27,7 @@ export interface SourceRole {
 }
 
 /** Roles a managed source or target owns itself: never copied. */
-const RESERVED_ROLE = /^(pg_|azure_|rds|cloudsql|alloydb|google_|aiven)/i;
+export const RESERVED_ROLE = /^(pg_|azure_|rds|cloudsql|alloydb|google_|aiven)/i;
 
 const LIST_ROLES = `
 SELECT r.rolname AS name, r.rolcanlogin AS can_login, r.rolinherit AS inherit, r.rolcreaterole AS create_role,

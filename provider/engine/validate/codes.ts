@@ -58,6 +58,14 @@ export const CODES = {
   SOURCE_TABLE_PRIVILEGES: 'SOURCE_TABLE_PRIVILEGES',
   SOURCE_TABLE_NOT_READABLE: 'SOURCE_TABLE_NOT_READABLE', // 603110
   SOURCE_TABLE_NOT_OWNED: 'SOURCE_TABLE_NOT_OWNED', // 603110 (online: publications need ownership)
+  /** The source user reads every row of the tables with row-level security (or there are none). */
+  ROW_SECURITY_SOURCE: 'ROW_SECURITY_SOURCE',
+  /** Policies would hide rows of a copied table from the source user (row_security = off makes the copy fail). */
+  ROW_SECURITY_SOURCE_FILTERED: 'ROW_SECURITY_SOURCE_FILTERED',
+  /** Row-level security is enabled on the target only once pgferry's work is done: how, and the window it leaves. */
+  ROW_SECURITY_TARGET: 'ROW_SECURITY_TARGET',
+  /** The target user will lack the owner privileges ENABLE ROW LEVEL SECURITY and CREATE POLICY need. */
+  ROW_SECURITY_TARGET_NOT_OWNER: 'ROW_SECURITY_TARGET_NOT_OWNER',
   // online: ServerParametersValidation / ReplicationValidation
   WAL_LEVEL: 'WAL_LEVEL', // 603107
   REPLICATION_SLOTS: 'REPLICATION_SLOTS', // 603105

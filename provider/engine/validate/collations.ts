@@ -1,5 +1,6 @@
 // Collations: each database's locale and every collation its columns use must exist on the
 // target; user-defined collations are recreated by the schema copy and reported as warnings.
+// Fixes are made on the target: the source stays as it is (it is the fallback).
 import type pg from 'pg';
 import { ident, qualified } from '../connect/quote';
 import type { ValidationResult } from '../model';
@@ -114,7 +115,7 @@ export async function checkCollations(client: pg.Client, database: string, targe
         CODES.COLUMN_COLLATION_MISSING,
         type,
         `collation ${qualified(col.schema, col.name)} (used by column ${col.example_column}) does not exist on the target`,
-        `install its locale on the target's OS and run SELECT pg_import_system_collations('pg_catalog') there, or on the source change the column to a collation the target has (ALTER TABLE … ALTER COLUMN … TYPE … COLLATE "C")`,
+        `install its locale on the target's OS and run SELECT pg_import_system_collations('pg_catalog') there, or migrate to a target whose OS provides it; otherwise the migration cannot carry ${col.example_column} and the columns sharing its collation: the target has no collation of that name to give them`,
         scope,
       ),
     );
@@ -134,7 +135,7 @@ export async function checkCollations(client: pg.Client, database: string, targe
           `user-defined collation ${name} needs ${coll.provider === 'i' ? 'ICU' : `locale "${coll.locale}"`}, which the target does not have`,
           coll.provider === 'i'
             ? 'use a target server built with ICU support'
-            : `install locale "${coll.locale}" on the target's OS, or drop ${name} on the source`,
+            : `install locale "${coll.locale}" on the target's OS (then run SELECT pg_import_system_collations('pg_catalog') there), or migrate to a target whose OS provides it; otherwise the migration cannot carry ${name}: the target has no locale for it to sort by`,
           scope,
         ),
       );

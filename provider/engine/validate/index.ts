@@ -16,6 +16,8 @@ import { checkExtensions, readSourceExtensions, readTargetExtensions, type Sourc
 import { checkManagedBlockers, TARGET_SUPERUSER_ROLES_SQL } from './managed';
 import { checkOnlineSource } from './online';
 import { CHECK_TYPES, failed, warning, type CheckType } from './result';
+import { checkSourceRowSecurity } from './rowSecuritySource';
+import { checkTargetRowSecurity } from './rowSecurityTarget';
 import { compareServers, sameServerResult } from './sameServer';
 import { checkSchema } from './schema';
 import { closeAll, openReadOnly, type ServerSession } from './session';
@@ -133,6 +135,9 @@ export async function runValidation(spec: MigrationSpec, options: ValidationOpti
         await guarded(results, CHECK_TYPES.privileges, `table privileges in ${ident(database)}`, database, () =>
           checkSourceTablePrivileges(client, database, source.info.user, spec.mode === 'Online'),
         );
+        await guarded(results, CHECK_TYPES.privileges, `row-level security in ${ident(database)}`, database, () =>
+          checkSourceRowSecurity(client, database, source.info.major),
+        );
       }
     }
     if (source && spec.mode === 'Online') {
@@ -193,13 +198,16 @@ async function checkAgainstTarget(
   for (const [database, client] of dbClients) {
     if (signal?.aborted) throw canceledError();
     await guarded(results, CHECK_TYPES.schema, `the schema of ${ident(database)}`, database, () =>
-      checkSchema(client, database, source.info.major),
+      checkSchema(client, database, source.info.major, { user: target.info.user, superuser: target.info.superuser }),
     );
     await guarded(results, CHECK_TYPES.collations, `the collations of ${ident(database)}`, database, () =>
       checkCollations(client, database, targetCollations),
     );
     await guarded(results, CHECK_TYPES.schema, `managed-target restrictions in ${ident(database)}`, database, () =>
       checkManagedBlockers(client, database, managed, unsupported.get(database)),
+    );
+    await guarded(results, CHECK_TYPES.privileges, `row-level security of ${ident(database)} on the target`, database, () =>
+      checkTargetRowSecurity(client, target.client, target.info, spec, database),
     );
   }
 }
