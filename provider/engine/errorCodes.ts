@@ -69,6 +69,11 @@ export const ERROR_CODES = {
     meaning: 'a streamed table changed on the source in a way that is not followed (only added columns are)',
     fix: 'make the same change on the target and restart the migration',
   },
+  ROW_SECURITY_FILTERED: {
+    category: 'source',
+    meaning: 'a row-level security policy refused the source user reading every row of a table',
+    fix: 'give the source user BYPASSRLS; validation names every such table and the grant',
+  },
   CANCEL_RELEASE: { category: 'source', meaning: 'a cancel could not release what the migration holds on the source' },
 
   // The target refused or failed.
