@@ -72,10 +72,15 @@ export async function readTargetCollations(client: pg.Client): Promise<TargetCol
   };
 }
 
-export async function checkCollations(client: pg.Client, database: string, target: TargetCollations): Promise<ValidationResult[]> {
+/** The database's own locale (LC_COLLATE, LC_CTYPE, or ICU) must exist on the target. */
+async function checkDatabaseLocale(
+  client: pg.Client,
+  database: string,
+  target: TargetCollations,
+  results: ValidationResult[],
+): Promise<void> {
   const type = CHECK_TYPES.collations;
   const scope = { database };
-  const results: ValidationResult[] = [];
   const db = (await client.query<{ db: Record<string, unknown> }>(SOURCE_DATABASE_LOCALE_SQL)).rows[0]!.db;
   const icuDb = db.datlocprovider === 'i';
   for (const key of ['datcollate', 'datctype'] as const) {
@@ -103,7 +108,17 @@ export async function checkCollations(client: pg.Client, database: string, targe
       ),
     );
   }
+}
 
+/** Built-in collations the source's columns use must exist on the target by name. */
+async function checkColumnCollations(
+  client: pg.Client,
+  database: string,
+  target: TargetCollations,
+  results: ValidationResult[],
+): Promise<void> {
+  const type = CHECK_TYPES.collations;
+  const scope = { database };
   const columns = (
     await client.query<{ schema: string; name: string; user_defined: boolean; example_column: string }>(SOURCE_COLUMN_COLLATIONS_SQL)
   ).rows;
@@ -120,7 +135,17 @@ export async function checkCollations(client: pg.Client, database: string, targe
       ),
     );
   }
+}
 
+/** User-defined collations are recreated by the schema copy: their provider or locale must exist on the target. */
+async function checkUserCollations(
+  client: pg.Client,
+  database: string,
+  target: TargetCollations,
+  results: ValidationResult[],
+): Promise<void> {
+  const type = CHECK_TYPES.collations;
+  const scope = { database };
   const userCollations = (
     await client.query<{ schema: string; name: string; provider: string; locale: string }>(SOURCE_USER_COLLATIONS_SQL)
   ).rows;
@@ -151,8 +176,17 @@ export async function checkCollations(client: pg.Client, database: string, targe
       );
     }
   }
+}
+
+export async function checkCollations(client: pg.Client, database: string, target: TargetCollations): Promise<ValidationResult[]> {
+  const results: ValidationResult[] = [];
+  await checkDatabaseLocale(client, database, target, results);
+  await checkColumnCollations(client, database, target, results);
+  await checkUserCollations(client, database, target, results);
   if (results.length === 0) {
-    results.push(succeeded(CODES.COLLATIONS, type, `database ${ident(database)}'s collations all exist on the target`, scope));
+    results.push(
+      succeeded(CODES.COLLATIONS, CHECK_TYPES.collations, `database ${ident(database)}'s collations all exist on the target`, { database }),
+    );
   }
   return results;
 }

@@ -107,6 +107,81 @@ function allowed(allowList: readonly string[], name: string): boolean {
   return allowList.some((a) => a.toLowerCase() === name.toLowerCase());
 }
 
+/** What every database's extensions are judged against (see checkExtensions). */
+interface ExtensionContext {
+  readonly target: TargetExtensions;
+  readonly targetIsSuperuser: boolean;
+  readonly notAllowed: readonly string[];
+  readonly notPreloaded: readonly string[];
+  readonly allowValue: string;
+  readonly preloadValue: string;
+}
+
+/** One extension of one database: available, allow-listed, preloaded, creatable by the target user. */
+function checkOneExtension(ext: SourceExtension, database: string, context: ExtensionContext, results: ValidationResult[]): void {
+  const { target, targetIsSuperuser, notAllowed, notPreloaded, allowValue, preloadValue } = context;
+  const scope = { database };
+  const name = ident(ext.name);
+  const onTarget = target.available.get(ext.name);
+  if (!onTarget) {
+    results.push(
+      failed(
+        CODES.EXTENSION_UNAVAILABLE,
+        CHECK_TYPES.extensions,
+        `extension ${name} ${ext.version} (database ${ident(database)}) is not available on the target`,
+        `install the package that provides ${name} on the target server so it appears in pg_available_extensions`,
+        scope,
+      ),
+    );
+    return;
+  }
+  if (notAllowed.includes(ext.name)) {
+    results.push(
+      failed(
+        CODES.EXTENSION_NOT_ALLOWED,
+        CHECK_TYPES.serverParameters,
+        `extension ${name} (database ${ident(database)}) is not allow-listed in the target's azure.extensions`,
+        `set the target server parameter azure.extensions to '${allowValue}' (az postgres flexible-server parameter set --name azure.extensions --value '${allowValue}')`,
+        scope,
+      ),
+    );
+  }
+  const library = PRELOAD_LIBRARIES[ext.name];
+  if (library && notPreloaded.includes(library) && target.preload === undefined) {
+    results.push(
+      warning(
+        CODES.EXTENSION_NOT_PRELOADED,
+        CHECK_TYPES.serverParameters,
+        `extension ${name} (database ${ident(database)}) needs library ${library} in the target's shared_preload_libraries, which the target user may not read`,
+        `make sure the target's shared_preload_libraries includes ${library} (Azure: server parameter shared_preload_libraries, then restart), or GRANT pg_read_all_settings TO the target user so this check can verify it`,
+        scope,
+      ),
+    );
+  } else if (library && notPreloaded.includes(library)) {
+    results.push(
+      failed(
+        CODES.EXTENSION_NOT_PRELOADED,
+        CHECK_TYPES.serverParameters,
+        `extension ${name} (database ${ident(database)}) needs library ${library} in the target's shared_preload_libraries`,
+        `set the target server parameter shared_preload_libraries to '${preloadValue}' and restart the target`,
+        scope,
+      ),
+    );
+  }
+  const allowListed = target.allowList !== undefined && allowed(target.allowList, ext.name);
+  if (!targetIsSuperuser && onTarget.superuser && !onTarget.trusted && !allowListed) {
+    results.push(
+      failed(
+        CODES.UNTRUSTED_EXTENSION,
+        CHECK_TYPES.extensions,
+        `extension ${name} (database ${ident(database)}) can only be created by a superuser, and the target user is not one`,
+        `have the target's administrator allow-list it (Azure: server parameter azure.extensions) or run CREATE EXTENSION ${name} in ${ident(database)} on the target after it is created, or migrate with a superuser target user`,
+        scope,
+      ),
+    );
+  }
+}
+
 /**
  * Pure: decides per database and extension. Allow-list and preload fixes carry the whole new
  * parameter value, covering every database, so one change fixes them all.
@@ -123,71 +198,13 @@ export function checkExtensions(
   const allowValue = target.allowList ? extendList(target.allowList, notAllowed) : '';
   const preloadValue = extendList(target.preload ?? [], notPreloaded);
 
+  const context: ExtensionContext = { target, targetIsSuperuser, notAllowed, notPreloaded, allowValue, preloadValue };
   const results: ValidationResult[] = [];
   for (const [database, extensions] of perDatabase) {
     const scope = { database };
     const before = results.length;
     for (const ext of extensions) {
-      if (BUILT_IN.has(ext.name)) continue;
-      const name = ident(ext.name);
-      const onTarget = target.available.get(ext.name);
-      if (!onTarget) {
-        results.push(
-          failed(
-            CODES.EXTENSION_UNAVAILABLE,
-            CHECK_TYPES.extensions,
-            `extension ${name} ${ext.version} (database ${ident(database)}) is not available on the target`,
-            `install the package that provides ${name} on the target server so it appears in pg_available_extensions`,
-            scope,
-          ),
-        );
-        continue;
-      }
-      if (notAllowed.includes(ext.name)) {
-        results.push(
-          failed(
-            CODES.EXTENSION_NOT_ALLOWED,
-            CHECK_TYPES.serverParameters,
-            `extension ${name} (database ${ident(database)}) is not allow-listed in the target's azure.extensions`,
-            `set the target server parameter azure.extensions to '${allowValue}' (az postgres flexible-server parameter set --name azure.extensions --value '${allowValue}')`,
-            scope,
-          ),
-        );
-      }
-      const library = PRELOAD_LIBRARIES[ext.name];
-      if (library && notPreloaded.includes(library) && target.preload === undefined) {
-        results.push(
-          warning(
-            CODES.EXTENSION_NOT_PRELOADED,
-            CHECK_TYPES.serverParameters,
-            `extension ${name} (database ${ident(database)}) needs library ${library} in the target's shared_preload_libraries, which the target user may not read`,
-            `make sure the target's shared_preload_libraries includes ${library} (Azure: server parameter shared_preload_libraries, then restart), or GRANT pg_read_all_settings TO the target user so this check can verify it`,
-            scope,
-          ),
-        );
-      } else if (library && notPreloaded.includes(library)) {
-        results.push(
-          failed(
-            CODES.EXTENSION_NOT_PRELOADED,
-            CHECK_TYPES.serverParameters,
-            `extension ${name} (database ${ident(database)}) needs library ${library} in the target's shared_preload_libraries`,
-            `set the target server parameter shared_preload_libraries to '${preloadValue}' and restart the target`,
-            scope,
-          ),
-        );
-      }
-      const allowListed = target.allowList !== undefined && allowed(target.allowList, ext.name);
-      if (!targetIsSuperuser && onTarget.superuser && !onTarget.trusted && !allowListed) {
-        results.push(
-          failed(
-            CODES.UNTRUSTED_EXTENSION,
-            CHECK_TYPES.extensions,
-            `extension ${name} (database ${ident(database)}) can only be created by a superuser, and the target user is not one`,
-            `have the target's administrator allow-list it (Azure: server parameter azure.extensions) or run CREATE EXTENSION ${name} in ${ident(database)} on the target after it is created, or migrate with a superuser target user`,
-            scope,
-          ),
-        );
-      }
+      if (!BUILT_IN.has(ext.name)) checkOneExtension(ext, database, context, results);
     }
     if (results.length === before) {
       const names = extensions.map((e) => e.name).filter((n) => !BUILT_IN.has(n));

@@ -70,6 +70,85 @@ function skipped(role: 'source' | 'target', what: string): ValidationResult {
   );
 }
 
+/** Both servers at once: one server or two, versions. */
+async function serverPairChecks(
+  results: ValidationResult[],
+  spec: MigrationSpec,
+  source: ServerSession,
+  target: ServerSession,
+): Promise<void> {
+  await guarded(results, CHECK_TYPES.connectivity, 'whether source and target are one server', undefined, async () => [
+    sameServerResult(spec, await compareServers(source.client, target.client)),
+  ]);
+  results.push(...checkVersions(source.info, target.info));
+}
+
+/** Opens a read-only session per source database that exists; one it cannot open is a failed check. */
+async function openSourceDatabases(
+  results: ValidationResult[],
+  source: ServerSession,
+  spec: MigrationSpec,
+  into: Map<string, pg.Client>,
+): Promise<void> {
+  const found = await checkSourceDatabases(source, spec.databases);
+  results.push(...found.results);
+  for (const name of found.present) {
+    try {
+      into.set(name, await openReadOnly(source.spec, name));
+    } catch (error) {
+      results.push(
+        failed(
+          CODES.SOURCE_DATABASE_NOT_CONNECTABLE,
+          CHECK_TYPES.databases,
+          `cannot connect to database ${ident(name)} on the source: ${errorMessage(error)}`,
+          `on the source: GRANT CONNECT ON DATABASE ${ident(name)} TO ${ident(source.info.user)}, and allow it in pg_hba.conf`,
+          { database: name, server: 'source' },
+        ),
+      );
+    }
+  }
+}
+
+/** Per source database: the user reads every table, and every row (row-level security). */
+async function sourceReadChecks(
+  results: ValidationResult[],
+  source: ServerSession,
+  dbClients: ReadonlyMap<string, pg.Client>,
+  spec: MigrationSpec,
+  check: () => void,
+): Promise<void> {
+  for (const [database, client] of dbClients) {
+    check();
+    await guarded(results, CHECK_TYPES.privileges, `table privileges in ${ident(database)}`, database, () =>
+      checkSourceTablePrivileges(client, database, source.info.user, spec.mode === 'Online'),
+    );
+    await guarded(results, CHECK_TYPES.privileges, `row-level security in ${ident(database)}`, database, () =>
+      checkSourceRowSecurity(client, database, source.info.major),
+    );
+  }
+}
+
+/** Online only: the source's replication settings, and each database's tables for CDC. */
+async function onlineChecks(
+  results: ValidationResult[],
+  source: ServerSession,
+  dbClients: ReadonlyMap<string, pg.Client>,
+  spec: MigrationSpec,
+  options: ValidationOptions,
+  check: () => void,
+): Promise<void> {
+  check();
+  await guarded(results, CHECK_TYPES.serverParameters, 'the online prerequisites', undefined, () =>
+    checkOnlineSource(source, spec, [...dbClients.keys()], options.instance),
+  );
+  for (const [database, client] of dbClients) {
+    check();
+    await guarded(results, CHECK_TYPES.cdcTable, `tables of ${ident(database)} for CDC`, database, async () =>
+      checkCdcTables(await cdcTableReport(client), database, spec),
+    );
+  }
+}
+
 /** Validates a migration without changing either server. Results are in a stable order. */
 export async function runValidation(spec: MigrationSpec, options: ValidationOptions = {}): Promise<ValidationResult[]> {
   const results: ValidationResult[] = [];
@@ -85,36 +164,10 @@ export async function runValidation(spec: MigrationSpec, options: ValidationOpti
   try {
     if (!source) results.push(skipped('source', 'versions, databases, client tools, extensions, schema and online prerequisites'));
     if (!target) results.push(skipped('target', 'versions, target databases, extensions, collations and managed-target restrictions'));
-    if (source && target) {
-      await guarded(results, CHECK_TYPES.connectivity, 'whether source and target are one server', undefined, async () => [
-        sameServerResult(spec, await compareServers(source.client, target.client)),
-      ]);
-      results.push(...checkVersions(source.info, target.info));
-    }
+    if (source && target) await serverPairChecks(results, spec, source, target);
     if (source) results.push(await checkPgTools(spec, source.info.major));
     check();
-
-    let present: string[] = [];
-    if (source) {
-      const found = await checkSourceDatabases(source, spec.databases);
-      results.push(...found.results);
-      present = found.present;
-      for (const name of present) {
-        try {
-          dbClients.set(name, await openReadOnly(source.spec, name));
-        } catch (error) {
-          results.push(
-            failed(
-              CODES.SOURCE_DATABASE_NOT_CONNECTABLE,
-              CHECK_TYPES.databases,
-              `cannot connect to database ${ident(name)} on the source: ${errorMessage(error)}`,
-              `on the source: GRANT CONNECT ON DATABASE ${ident(name)} TO ${ident(source.info.user)}, and allow it in pg_hba.conf`,
-              { database: name, server: 'source' },
-            ),
-          );
-        }
-      }
-    }
+    if (source) await openSourceDatabases(results, source, spec, dbClients);
     if (target) {
       await guarded(results, CHECK_TYPES.databases, 'the target databases', undefined, () => checkTargetDatabases(target, spec));
       await guarded(results, CHECK_TYPES.privileges, 'the target user', undefined, () =>
@@ -122,36 +175,14 @@ export async function runValidation(spec: MigrationSpec, options: ValidationOpti
       );
     }
     check();
-
     if (source && target) {
       await guarded(results, CHECK_TYPES.extensions, 'extensions, schema and collations against the target', undefined, async () => {
         await checkAgainstTarget(results, source, target, dbClients, spec, options.signal);
         return [];
       });
     }
-    if (source) {
-      for (const [database, client] of dbClients) {
-        check();
-        await guarded(results, CHECK_TYPES.privileges, `table privileges in ${ident(database)}`, database, () =>
-          checkSourceTablePrivileges(client, database, source.info.user, spec.mode === 'Online'),
-        );
-        await guarded(results, CHECK_TYPES.privileges, `row-level security in ${ident(database)}`, database, () =>
-          checkSourceRowSecurity(client, database, source.info.major),
-        );
-      }
-    }
-    if (source && spec.mode === 'Online') {
-      check();
-      await guarded(results, CHECK_TYPES.serverParameters, 'the online prerequisites', undefined, () =>
-        checkOnlineSource(source, spec, [...dbClients.keys()], options.instance),
-      );
-      for (const [database, client] of dbClients) {
-        check();
-        await guarded(results, CHECK_TYPES.cdcTable, `tables of ${ident(database)} for CDC`, database, async () =>
-          checkCdcTables(await cdcTableReport(client), database, spec),
-        );
-      }
-    }
+    if (source) await sourceReadChecks(results, source, dbClients, spec, check);
+    if (source && spec.mode === 'Online') await onlineChecks(results, source, dbClients, spec, options, check);
   } finally {
     await closeAll([source?.client, target?.client, ...dbClients.values()]);
   }
