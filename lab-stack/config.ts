@@ -1,6 +1,6 @@
 // The lab's stack config: one zod schema, parsed once into a frozen LabConfig. Every problem is
 // reported as one line naming the config key (`pgferry-lab:server.version`) and what is allowed.
-import { z } from 'zod';
+import { z, type RefinementCtx } from 'zod';
 import { cidrContains, cidrContainsIp, cidrsOverlap, parseCidr, parseIp, type Cidr } from './cidr';
 import { migrationOptionShape, migrationSchema } from './migrationConfig';
 import { identifierSchema, oneOf } from './schemaParts';
@@ -175,127 +175,151 @@ const sourceVmSchema = z
   )
   .prefault({});
 
-const labSchema = z
-  .strictObject({
-    location: z
-      .string({ error: 'is required: set azure-native:location (or pgferry-lab:location) to an Azure region such as westeurope' })
-      .regex(/^[a-z0-9]+$/, 'must be an Azure region name such as westeurope (lowercase, no spaces)'),
-    namePrefix: z
-      .string({ error: 'must be a short name' })
-      .regex(/^[a-z][a-z0-9-]{1,18}[a-z0-9]$/, 'must be 3-20 lowercase letters, digits or hyphens, starting with a letter')
-      .default('pgferry-lab'),
-    tags: z
-      .record(z.string(), z.string({ error: 'tag values must be strings' }), { error: 'must be a map of tag names to strings' })
-      .default({}),
-    network: networkSchema,
-    server: serverSchema,
-    vpn: vpnSchema,
-    sourceVm: sourceVmSchema,
-    migrations: z.array(migrationSchema, { error: 'must be a list of migrations' }).default([]),
-    ...migrationOptionShape,
-  })
-  .superRefine((lab, ctx) => {
-    // Cross-field rules: the address plan, SKU/HA combinations and what each option requires.
-    // Refinements run even when a field failed its own check, so every parse here is re-checked.
-    const space = parseCidr(lab.network.addressSpace);
-    const subnets = (['gatewaySubnet', 'serverSubnet', 'sourceSubnet'] as const).map((key) => [key, parseCidr(lab.network[key])] as const);
-    if (space && subnets.every(([, subnet]) => subnet)) {
-      const plan = subnets as ReadonlyArray<readonly [string, Cidr]>;
-      for (const [key, subnet] of plan) {
-        if (!cidrContains(space, subnet)) {
-          ctx.addIssue({
-            code: 'custom',
-            path: ['network', key],
-            message: `must lie inside network.addressSpace ${lab.network.addressSpace}`,
-          });
+const labShape = z.strictObject({
+  location: z
+    .string({ error: 'is required: set azure-native:location (or pgferry-lab:location) to an Azure region such as westeurope' })
+    .regex(/^[a-z0-9]+$/, 'must be an Azure region name such as westeurope (lowercase, no spaces)'),
+  namePrefix: z
+    .string({ error: 'must be a short name' })
+    .regex(/^[a-z][a-z0-9-]{1,18}[a-z0-9]$/, 'must be 3-20 lowercase letters, digits or hyphens, starting with a letter')
+    .default('pgferry-lab'),
+  tags: z
+    .record(z.string(), z.string({ error: 'tag values must be strings' }), { error: 'must be a map of tag names to strings' })
+    .default({}),
+  network: networkSchema,
+  server: serverSchema,
+  vpn: vpnSchema,
+  sourceVm: sourceVmSchema,
+  migrations: z.array(migrationSchema, { error: 'must be a list of migrations' }).default([]),
+  ...migrationOptionShape,
+});
+
+type LabShape = z.output<typeof labShape>;
+
+/** The address plan: subnets inside the address space, apart, and as large as Azure needs. */
+function networkRules(lab: LabShape, ctx: RefinementCtx): void {
+  const space = parseCidr(lab.network.addressSpace);
+  const subnets = (['gatewaySubnet', 'serverSubnet', 'sourceSubnet'] as const).map((key) => [key, parseCidr(lab.network[key])] as const);
+  if (space && subnets.every(([, subnet]) => subnet)) {
+    const plan = subnets as ReadonlyArray<readonly [string, Cidr]>;
+    for (const [key, subnet] of plan) {
+      if (!cidrContains(space, subnet)) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['network', key],
+          message: `must lie inside network.addressSpace ${lab.network.addressSpace}`,
+        });
+      }
+    }
+    for (let i = 0; i < plan.length; i++) {
+      for (let j = i + 1; j < plan.length; j++) {
+        if (cidrsOverlap(plan[i]![1], plan[j]![1])) {
+          ctx.addIssue({ code: 'custom', path: ['network', plan[j]![0]], message: `must not overlap network.${plan[i]![0]}` });
         }
       }
-      for (let i = 0; i < plan.length; i++) {
-        for (let j = i + 1; j < plan.length; j++) {
-          if (cidrsOverlap(plan[i]![1], plan[j]![1])) {
-            ctx.addIssue({ code: 'custom', path: ['network', plan[j]![0]], message: `must not overlap network.${plan[i]![0]}` });
-          }
-        }
-      }
-      // Azure's minimums: a gateway subnet of at least /29 (/27 recommended), a delegated subnet of at least /28.
-      if (plan[0]![1].prefix > 29)
-        ctx.addIssue({ code: 'custom', path: ['network', 'gatewaySubnet'], message: 'must be /29 or larger (/27 recommended)' });
-      if (plan[1]![1].prefix > 28)
-        ctx.addIssue({
-          code: 'custom',
-          path: ['network', 'serverSubnet'],
-          message: 'must be /28 or larger (Flexible Server needs room for HA and scaling)',
-        });
     }
-
-    if (/^Standard_B/.test(lab.server.skuName) && lab.server.tier !== 'Burstable') {
-      ctx.addIssue({ code: 'custom', path: ['server', 'tier'], message: `must be Burstable for ${lab.server.skuName}` });
-    }
-    if (lab.server.tier === 'Burstable' && lab.server.highAvailability !== 'Disabled') {
-      ctx.addIssue({ code: 'custom', path: ['server', 'highAvailability'], message: 'must be Disabled on the Burstable tier' });
-    }
-
-    if (lab.vpn.enabled) {
-      if (lab.vpn.rootCertificateData === undefined) {
-        ctx.addIssue({
-          code: 'custom',
-          path: ['vpn', 'rootCertificateData'],
-          message: 'is required when vpn.enabled is true: the base64 body of the P2S root certificate (or set vpn.enabled false)',
-        });
-      }
-      // Generation2 gateways start at VpnGw2; VpnGw1 (and VpnGw1AZ) exist only as Generation1.
-      if (lab.vpn.generation === 'Generation2' && lab.vpn.skuName.startsWith('VpnGw1')) {
-        ctx.addIssue({
-          code: 'custom',
-          path: ['vpn', 'generation'],
-          message: `must be Generation1 for ${lab.vpn.skuName} (Generation2 needs VpnGw2 or larger)`,
-        });
-      }
-      const pool = parseCidr(lab.vpn.clientAddressPool);
-      if (pool && space && cidrsOverlap(pool, space)) {
-        ctx.addIssue({
-          code: 'custom',
-          path: ['vpn', 'clientAddressPool'],
-          message: `must not overlap network.addressSpace ${lab.network.addressSpace}`,
-        });
-      }
-    }
-
-    if (lab.sourceVm.enabled && lab.sourceVm.sshPublicKey === undefined) {
+    // Azure's minimums: a gateway subnet of at least /29 (/27 recommended), a delegated subnet of at least /28.
+    if (plan[0]![1].prefix > 29)
+      ctx.addIssue({ code: 'custom', path: ['network', 'gatewaySubnet'], message: 'must be /29 or larger (/27 recommended)' });
+    if (plan[1]![1].prefix > 28)
       ctx.addIssue({
         code: 'custom',
-        path: ['sourceVm', 'sshPublicKey'],
-        message: 'is required when sourceVm.enabled is true: an OpenSSH public key line',
+        path: ['network', 'serverSubnet'],
+        message: 'must be /28 or larger (Flexible Server needs room for HA and scaling)',
+      });
+  }
+}
+
+/** SKU and tier, tier and high availability. */
+function serverRules(lab: LabShape, ctx: RefinementCtx): void {
+  if (/^Standard_B/.test(lab.server.skuName) && lab.server.tier !== 'Burstable') {
+    ctx.addIssue({ code: 'custom', path: ['server', 'tier'], message: `must be Burstable for ${lab.server.skuName}` });
+  }
+  if (lab.server.tier === 'Burstable' && lab.server.highAvailability !== 'Disabled') {
+    ctx.addIssue({ code: 'custom', path: ['server', 'highAvailability'], message: 'must be Disabled on the Burstable tier' });
+  }
+}
+
+/** What a point-to-site VPN needs. */
+function vpnRules(lab: LabShape, ctx: RefinementCtx): void {
+  if (lab.vpn.enabled) {
+    if (lab.vpn.rootCertificateData === undefined) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['vpn', 'rootCertificateData'],
+        message: 'is required when vpn.enabled is true: the base64 body of the P2S root certificate (or set vpn.enabled false)',
       });
     }
-    const source = parseCidr(lab.network.sourceSubnet);
-    const ip = lab.sourceVm.privateIp === undefined ? undefined : parseIp(lab.sourceVm.privateIp);
-    if (source && ip !== undefined) {
-      // Azure keeps the first four addresses and the last one of every subnet.
-      if (!cidrContainsIp(source, ip) || ip - source.network < 4 || ip === source.network + 2 ** (32 - source.prefix) - 1) {
-        ctx.addIssue({
-          code: 'custom',
-          path: ['sourceVm', 'privateIp'],
-          message: `must be an assignable address inside network.sourceSubnet ${lab.network.sourceSubnet} (the first four and the last are Azure's)`,
-        });
-      }
+    // Generation2 gateways start at VpnGw2; VpnGw1 (and VpnGw1AZ) exist only as Generation1.
+    if (lab.vpn.generation === 'Generation2' && lab.vpn.skuName.startsWith('VpnGw1')) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['vpn', 'generation'],
+        message: `must be Generation1 for ${lab.vpn.skuName} (Generation2 needs VpnGw2 or larger)`,
+      });
     }
+    const pool = parseCidr(lab.vpn.clientAddressPool);
+    const space = parseCidr(lab.network.addressSpace);
+    if (pool && space && cidrsOverlap(pool, space)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['vpn', 'clientAddressPool'],
+        message: `must not overlap network.addressSpace ${lab.network.addressSpace}`,
+      });
+    }
+  }
+}
 
-    const names = new Set<string>();
-    lab.migrations.forEach((migration, index) => {
-      if (names.has(migration.name)) {
-        ctx.addIssue({ code: 'custom', path: ['migrations', index, 'name'], message: `must be unique: ${migration.name} is used twice` });
-      }
-      names.add(migration.name);
-      if (migration.source === undefined && !lab.sourceVm.enabled) {
-        ctx.addIssue({
-          code: 'custom',
-          path: ['migrations', index, 'source'],
-          message: 'is required unless sourceVm.enabled is true (then the lab VM is the source)',
-        });
-      }
+/** The source VM's key and private address. */
+function sourceVmRules(lab: LabShape, ctx: RefinementCtx): void {
+  if (lab.sourceVm.enabled && lab.sourceVm.sshPublicKey === undefined) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['sourceVm', 'sshPublicKey'],
+      message: 'is required when sourceVm.enabled is true: an OpenSSH public key line',
     });
+  }
+  const source = parseCidr(lab.network.sourceSubnet);
+  const ip = lab.sourceVm.privateIp === undefined ? undefined : parseIp(lab.sourceVm.privateIp);
+  if (source && ip !== undefined) {
+    // Azure keeps the first four addresses and the last one of every subnet.
+    if (!cidrContainsIp(source, ip) || ip - source.network < 4 || ip === source.network + 2 ** (32 - source.prefix) - 1) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['sourceVm', 'privateIp'],
+        message: `must be an assignable address inside network.sourceSubnet ${lab.network.sourceSubnet} (the first four and the last are Azure's)`,
+      });
+    }
+  }
+}
+
+/** Migrations: unique names, and a source unless the lab VM is one. */
+function migrationRules(lab: LabShape, ctx: RefinementCtx): void {
+  const names = new Set<string>();
+  lab.migrations.forEach((migration, index) => {
+    if (names.has(migration.name)) {
+      ctx.addIssue({ code: 'custom', path: ['migrations', index, 'name'], message: `must be unique: ${migration.name} is used twice` });
+    }
+    names.add(migration.name);
+    if (migration.source === undefined && !lab.sourceVm.enabled) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['migrations', index, 'source'],
+        message: 'is required unless sourceVm.enabled is true (then the lab VM is the source)',
+      });
+    }
   });
+}
+
+// Cross-field rules: the address plan, SKU/HA combinations and what each option requires.
+// Refinements run even when a field failed its own check, so every parse here is re-checked.
+const labSchema = labShape.superRefine((lab, ctx) => {
+  networkRules(lab, ctx);
+  serverRules(lab, ctx);
+  vpnRules(lab, ctx);
+  sourceVmRules(lab, ctx);
+  migrationRules(lab, ctx);
+});
 
 /** Every top-level key of the lab's stack config. */
 export const LAB_CONFIG_KEYS: readonly string[] = Object.keys(labSchema.shape);

@@ -32,17 +32,15 @@ export function sourceAllowedCidrs(config: LabConfig): string[] {
   return cidrs;
 }
 
-export function createSourceVm(
+/** The source VM's network interface: a static private address and no public IP. */
+function sourceNic(
   config: LabConfig,
   resourceGroupName: pulumi.Input<string>,
   sourceSubnetId: pulumi.Input<string>,
-  postgresPassword: pulumi.Input<string>,
   scope: LabScope,
-): LabSourceVm {
-  const vmConfig = config.sourceVm;
-  const prefix = config.namePrefix;
+): network.NetworkInterface {
   const privateIp = sourceVmPrivateIp(config);
-  const nic = new network.NetworkInterface(
+  return new network.NetworkInterface(
     'source-nic',
     {
       resourceGroupName,
@@ -61,6 +59,18 @@ export function createSourceVm(
     },
     childOptions(scope, 'source-nic'),
   );
+}
+
+export function createSourceVm(
+  config: LabConfig,
+  resourceGroupName: pulumi.Input<string>,
+  sourceSubnetId: pulumi.Input<string>,
+  postgresPassword: pulumi.Input<string>,
+  scope: LabScope,
+): LabSourceVm {
+  const vmConfig = config.sourceVm;
+  const prefix = config.namePrefix;
+  const nic = sourceNic(config, resourceGroupName, sourceSubnetId, scope);
   const cloudInit = pulumi.secret(
     pulumi.output(postgresPassword).apply((password) =>
       renderCloudInit({
@@ -119,5 +129,5 @@ export function createSourceVm(
     },
     childOptions(scope, 'source-ready'),
   );
-  return { nic, vm, ready, privateIp, cloudInit, component: scope.component };
+  return { nic, vm, ready, privateIp: sourceVmPrivateIp(config), cloudInit, component: scope.component };
 }

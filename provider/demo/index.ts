@@ -7,6 +7,7 @@ import {
   runMigration,
   startMigration,
   waitForMigration,
+  type MigrationSpec,
   type MigrationStatus,
   type ProgressEvent,
 } from '../engine';
@@ -65,86 +66,95 @@ function summary(status: MigrationStatus, print: Print): void {
   }
 }
 
+/** Creates the sample database on the source; prints what a query on it sees. */
+async function loadSample(source: Cluster, print: Print): Promise<void> {
+  print(`loading the sample database "${SAMPLE_DATABASE}" (AdventureWorks-like) into the source ...`);
+  await source.query(`CREATE DATABASE ${SAMPLE_DATABASE}`);
+  await source.query(SAMPLE_SCHEMA_SQL, [], SAMPLE_DATABASE);
+  await source.query(SAMPLE_DATA_SQL, [], SAMPLE_DATABASE);
+  const [{ n }] = (await source.query(`SELECT count(*)::int AS n FROM humanresources.department`, [], SAMPLE_DATABASE)) as [{ n: number }];
+  print(`humanresources.department has ${n} rows on the source`);
+}
+
+function specFor(source: Cluster, target: Cluster, migrationName: string, mode: 'Offline' | 'Online'): MigrationSpec {
+  return parseMigrationSpec({
+    migrationName,
+    source: serverOf(source),
+    target: serverOf(target),
+    databases: [SAMPLE_DATABASE],
+    mode,
+    option: 'ValidateAndMigrate',
+    overwriteDbsInTarget: mode === 'Online',
+  });
+}
+
+async function offlineMigration(source: Cluster, target: Cluster, print: Print): Promise<boolean> {
+  print('\n== offline migration "offlinemigration" ==');
+  const onProgress = (e: ProgressEvent) => {
+    const line = describeEvent(e);
+    if (line) print(line);
+  };
+  const offline = await runMigration(specFor(source, target, 'offlinemigration', 'Offline'), { onProgress });
+  summary(offline, print);
+  return offline.state === 'Succeeded';
+}
+
+/** Waits until a row inserted on the source is on the target. */
+async function rowArrives(target: Cluster, print: Print): Promise<void> {
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    const rows = await target.query(`SELECT name FROM humanresources.department WHERE departmentid = 17`, [], SAMPLE_DATABASE);
+    if (rows.length > 0) break;
+    if (Date.now() > deadline) throw new Error('the inserted row did not reach the target within 60 s');
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  print('target: the row arrived while streaming; requesting the cutover ...');
+}
+
+/** Starts the online migration, writes on the source while it streams, then cuts over. */
+async function onlineMigration(source: Cluster, target: Cluster, print: Print): Promise<boolean> {
+  print('\n== online migration "onlinemigration" (overwriting the target database) ==');
+  const onlineSpec = specFor(source, target, 'onlinemigration', 'Online');
+  await startMigration(onlineSpec);
+  const targetServer = onlineSpec.target;
+  const streaming = await waitForMigration(
+    targetServer,
+    'onlinemigration',
+    (s) => s.subState === 'WaitingForCutoverTrigger' || FINAL_STATES.has(s.state),
+    { intervalMs: 500, timeoutMs: 300_000 },
+  );
+  summary(streaming, print);
+  if (streaming.subState !== 'WaitingForCutoverTrigger') return false;
+
+  const insert = `INSERT INTO humanresources.department VALUES (17, 'Logistics', 'Inventory Management', DEFAULT)`;
+  print(`source: ${insert}`);
+  await source.query(insert, [], SAMPLE_DATABASE);
+  await rowArrives(target, print);
+  await requestCutover(targetServer, 'onlinemigration');
+  const done = await waitForMigration(targetServer, 'onlinemigration', (s) => FINAL_STATES.has(s.state), {
+    intervalMs: 250,
+    timeoutMs: 300_000,
+  });
+  summary(done, print);
+  if (done.downtimeSeconds !== undefined) print(`cutover downtime: ${done.downtimeSeconds.toFixed(2)} s`);
+  const rows = await target.query(
+    `SELECT departmentid, name, groupname FROM humanresources.department WHERE departmentid = 17`,
+    [],
+    SAMPLE_DATABASE,
+  );
+  print(`target: ${JSON.stringify(rows)}`);
+  return done.state === 'Succeeded' && rows.length === 1;
+}
+
 export async function runDemo(print: Print = (line) => console.log(line)): Promise<number> {
   const started = Date.now();
   try {
     const { source, target } = await startServers(print);
-    print(`loading the sample database "${SAMPLE_DATABASE}" (AdventureWorks-like) into the source ...`);
-    await source.query(`CREATE DATABASE ${SAMPLE_DATABASE}`);
-    await source.query(SAMPLE_SCHEMA_SQL, [], SAMPLE_DATABASE);
-    await source.query(SAMPLE_DATA_SQL, [], SAMPLE_DATABASE);
-    const [{ n }] = (await source.query(`SELECT count(*)::int AS n FROM humanresources.department`, [], SAMPLE_DATABASE)) as [
-      { n: number },
-    ];
-    print(`humanresources.department has ${n} rows on the source`);
-
-    print('\n== offline migration "offlinemigration" ==');
-    const offline = await runMigration(
-      parseMigrationSpec({
-        migrationName: 'offlinemigration',
-        source: serverOf(source),
-        target: serverOf(target),
-        databases: [SAMPLE_DATABASE],
-        mode: 'Offline',
-        option: 'ValidateAndMigrate',
-      }),
-      {
-        onProgress: (e) => {
-          const line = describeEvent(e);
-          if (line) print(line);
-        },
-      },
-    );
-    summary(offline, print);
-    if (offline.state !== 'Succeeded') return 1;
-
-    print('\n== online migration "onlinemigration" (overwriting the target database) ==');
-    const onlineSpec = parseMigrationSpec({
-      migrationName: 'onlinemigration',
-      source: serverOf(source),
-      target: serverOf(target),
-      databases: [SAMPLE_DATABASE],
-      mode: 'Online',
-      option: 'ValidateAndMigrate',
-      overwriteDbsInTarget: true,
-    });
-    await startMigration(onlineSpec);
-    const targetServer = onlineSpec.target;
-    const streaming = await waitForMigration(
-      targetServer,
-      'onlinemigration',
-      (s) => s.subState === 'WaitingForCutoverTrigger' || FINAL_STATES.has(s.state),
-      { intervalMs: 500, timeoutMs: 300_000 },
-    );
-    summary(streaming, print);
-    if (streaming.subState !== 'WaitingForCutoverTrigger') return 1;
-
-    const insert = `INSERT INTO humanresources.department VALUES (17, 'Logistics', 'Inventory Management', DEFAULT)`;
-    print(`source: ${insert}`);
-    await source.query(insert, [], SAMPLE_DATABASE);
-    const deadline = Date.now() + 60_000;
-    for (;;) {
-      const rows = await target.query(`SELECT name FROM humanresources.department WHERE departmentid = 17`, [], SAMPLE_DATABASE);
-      if (rows.length > 0) break;
-      if (Date.now() > deadline) throw new Error('the inserted row did not reach the target within 60 s');
-      await new Promise((r) => setTimeout(r, 200));
-    }
-    print('target: the row arrived while streaming; requesting the cutover ...');
-    await requestCutover(targetServer, 'onlinemigration');
-    const done = await waitForMigration(targetServer, 'onlinemigration', (s) => FINAL_STATES.has(s.state), {
-      intervalMs: 250,
-      timeoutMs: 300_000,
-    });
-    summary(done, print);
-    if (done.downtimeSeconds !== undefined) print(`cutover downtime: ${done.downtimeSeconds.toFixed(2)} s`);
-    const rows = await target.query(
-      `SELECT departmentid, name, groupname FROM humanresources.department WHERE departmentid = 17`,
-      [],
-      SAMPLE_DATABASE,
-    );
-    print(`target: ${JSON.stringify(rows)}`);
+    await loadSample(source, print);
+    if (!(await offlineMigration(source, target, print))) return 1;
+    const ok = await onlineMigration(source, target, print);
     print(`\ndemo finished in ${((Date.now() - started) / 1000).toFixed(1)} s`);
-    return done.state === 'Succeeded' && rows.length === 1 ? 0 : 1;
+    return ok ? 0 : 1;
   } finally {
     await stopAllClusters();
   }
