@@ -2,6 +2,7 @@
 import { parseMigrationSpec } from '../../provider/engine/input/parse';
 import type { MigrationSpec, ServerSpec } from '../../provider/engine/input/migrationSpec';
 import { startCluster, type Cluster, type PgMajor } from '../../provider/localpg/cluster';
+import { leftBehind } from './leaks';
 
 /** A ServerSpec for a cluster's superuser (sslMode disable: test clusters have no TLS). */
 export function serverSpec(cluster: Cluster, overrides: Partial<ServerSpec> = {}): ServerSpec {
@@ -19,7 +20,8 @@ export function serverSpec(cluster: Cluster, overrides: Partial<ServerSpec> = {}
 export interface ServerPair {
   readonly source: Cluster;
   readonly target: Cluster;
-  stop(): Promise<void>;
+  /** Stops both servers; fails naming what a migration left behind (support/leaks.ts) unless `leaks: 'allowed'`. */
+  stop(options?: { leaks?: 'checked' | 'allowed' }): Promise<void>;
 }
 
 /** Starts a source and a target cluster in parallel. */
@@ -31,8 +33,10 @@ export async function startPair(sourceMajor: PgMajor = 15, targetMajor: PgMajor 
   return {
     source,
     target,
-    async stop() {
+    async stop(options = {}) {
+      const leaks = options.leaks === 'allowed' ? [] : await leftBehind({ source, target });
       await Promise.all([source.stop(), target.stop()]);
+      if (leaks.length > 0) throw new Error(`the suite left behind: ${leaks.join('; ')}`);
     },
   };
 }

@@ -1,0 +1,57 @@
+// The leak check run when a suite stops its servers: a migration that ended (succeeded, failed,
+// canceled) must leave no replication slot, publication or replication origin on either server,
+// and no runner process behind it. A suite that leaves one fails its `after all` hook, naming it.
+import { readdirSync, readFileSync } from 'node:fs';
+import type { Cluster } from '../../provider/localpg/cluster';
+
+/** What pgferry leaves on a cluster if it leaks: slots, origins, publications (in every database). */
+async function leftOnCluster(cluster: Cluster, label: string): Promise<string[]> {
+  const found: string[] = [];
+  const slots = await cluster.query<{ slot_name: string }>('SELECT slot_name FROM pg_replication_slots');
+  found.push(...slots.map((s) => `${label}: replication slot ${s.slot_name}`));
+  const origins = await cluster.query<{ roname: string }>('SELECT roname FROM pg_replication_origin');
+  found.push(...origins.map((o) => `${label}: replication origin ${o.roname}`));
+  const databases = await cluster.query<{ datname: string }>('SELECT datname FROM pg_database WHERE datallowconn AND NOT datistemplate');
+  for (const { datname } of databases) {
+    const publications = await cluster.query<{ pubname: string }>('SELECT pubname FROM pg_publication', [], datname);
+    found.push(...publications.map((p) => `${label}: publication ${p.pubname} in database ${datname}`));
+  }
+  return found;
+}
+
+/** Runner processes still alive (the detached process that drives a migration). */
+export function liveRunners(): string[] {
+  const found: string[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    let cmdline: string;
+    try {
+      cmdline = readFileSync(`/proc/${entry}/cmdline`, 'utf8').replace(/\0/g, ' ');
+    } catch {
+      continue; // the process ended while we looked
+    }
+    if (/provider\/engine\/runner\/main\.js/.test(cmdline)) found.push(`runner process ${entry}: ${cmdline.trim().slice(0, 120)}`);
+  }
+  return found;
+}
+
+async function lookOnce(clusters: Readonly<Record<string, Cluster>>): Promise<string[]> {
+  const found: string[] = [];
+  for (const [label, cluster] of Object.entries(clusters)) {
+    found.push(...(await leftOnCluster(cluster, label).catch((e: unknown) => [`${label}: leak check failed: ${String(e)}`])));
+  }
+  return [...found, ...liveRunners()];
+}
+
+/** How long a runner that was told to end (cancel, cutover done) may take to release and exit. */
+const SETTLE_MS = 15_000;
+
+/** Everything left behind on these clusters, and runner processes, once settled; empty when clean. */
+export async function leftBehind(clusters: Readonly<Record<string, Cluster>>): Promise<string[]> {
+  const deadline = Date.now() + SETTLE_MS;
+  for (;;) {
+    const found = await lookOnce(clusters);
+    if (found.length === 0 || Date.now() > deadline) return found;
+    await new Promise((resolve) => setTimeout(resolve, 250));
+  }
+}
