@@ -1,6 +1,7 @@
 // Collations: each database's locale and every collation its columns use must exist on the
 // target; user-defined collations are recreated by the schema copy and reported as warnings.
 // Fixes are made on the target: the source stays as it is (it is the fallback).
+import { USER_SCHEMA } from '../catalog/queries';
 import type pg from 'pg';
 import { ident, qualified } from '../connect/quote';
 import type { ValidationResult } from '../model';
@@ -22,7 +23,7 @@ JOIN pg_collation co ON co.oid = a.attcollation
 JOIN pg_namespace cn ON cn.oid = co.collnamespace
 WHERE a.attnum > 0 AND NOT a.attisdropped
   AND c.relkind IN ('r', 'p', 'm', 'v', 'f', 'c')
-  AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\\_toast%'
+  AND ${USER_SCHEMA}
   AND co.collname <> 'default'
 GROUP BY cn.nspname, co.collname, co.oid
 ORDER BY 1, 2`;

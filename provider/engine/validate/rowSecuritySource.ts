@@ -1,6 +1,7 @@
 // Row-level security on the source: every copied table whose policies would filter what the
 // source user reads. pgferry's sessions set row_security = off, so such a table would make the
 // copy fail half-way; validation names it first, with the grant that lets the user read it all.
+import { NOT_EXTENSION_MEMBER, USER_SCHEMA } from '../catalog/queries';
 import type pg from 'pg';
 import { ident } from '../connect/quote';
 import type { ValidationResult } from '../model';
@@ -23,10 +24,8 @@ FROM pg_class c
 JOIN pg_namespace n ON n.oid = c.relnamespace
 JOIN pg_roles r ON r.oid = c.relowner
 WHERE c.relkind = 'r' AND (c.relrowsecurity OR c.relforcerowsecurity)
-  AND n.nspname NOT IN ('pg_catalog', 'information_schema')
-  AND n.nspname NOT LIKE 'pg\\_toast%' AND n.nspname NOT LIKE 'pg\\_temp%'
-  AND NOT EXISTS (SELECT 1 FROM pg_depend d
-                  WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid AND d.deptype = 'e')
+  AND ${USER_SCHEMA}
+  AND ${NOT_EXTENSION_MEMBER}
 ORDER BY 1`;
 
 /** The current user's own attributes (never inherited) and whether the server is Azure's (azure_pg_admin exists). */

@@ -2,6 +2,7 @@
 // (sources before 12) and user-defined casts. The source stays as it is (it is the fallback): a
 // fix is something to do on the target or with pgferry's options, or says plainly what the
 // migration cannot carry and why.
+import { USER_SCHEMA } from '../catalog/queries';
 import type pg from 'pg';
 import { ident, qualified } from '../connect/quote';
 import type { ValidationResult } from '../model';
@@ -14,7 +15,7 @@ SELECT n.nspname AS schema, c.relname AS name
 FROM pg_class c
 JOIN pg_namespace n ON n.oid = c.relnamespace
 WHERE c.relhasoids AND c.relkind = 'r'
-  AND n.nspname NOT IN ('pg_catalog', 'information_schema')
+  AND ${USER_SCHEMA}
 ORDER BY 1, 2`;
 
 /** builtin_types: both types come with PostgreSQL (initdb's objects), owned by its bootstrap superuser. */

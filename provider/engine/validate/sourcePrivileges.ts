@@ -1,5 +1,6 @@
 // The source user must read every table it copies and, online, own them (CREATE PUBLICATION
 // ... FOR TABLE needs ownership).
+import { NOT_EXTENSION_MEMBER, USER_SCHEMA } from '../catalog/queries';
 import type pg from 'pg';
 import { ident } from '../connect/quote';
 import type { ValidationResult } from '../model';
@@ -16,9 +17,8 @@ FROM pg_class c
 JOIN pg_namespace n ON n.oid = c.relnamespace
 JOIN pg_roles r ON r.oid = c.relowner
 WHERE c.relkind IN ('r', 'p', 'S', 'm') AND c.relpersistence <> 't'
-  AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\\_toast%'
-  AND NOT EXISTS (SELECT 1 FROM pg_depend d
-                  WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid AND d.deptype = 'e')
+  AND ${USER_SCHEMA}
+  AND ${NOT_EXTENSION_MEMBER}
 ORDER BY 1`;
 
 export async function checkSourceTablePrivileges(
