@@ -64,8 +64,10 @@ describe('online migration: copy, stream, cutover (integration)', function () {
     const store = new ControlStore(serverSpec(pair.target));
     try {
       const running = runMigration(spec('shop-online', 'shop', { slotRetainedWarnBytes: 1 }));
-      await waitForStatus(store, 'shop-online', (s) => s.state === 'WaitingForUserAction' || s.state === 'Failed');
-      await new Promise((r) => setTimeout(r, 1000));
+      const ready = await waitForStatus(store, 'shop-online', (s) => s.state === 'WaitingForUserAction' || s.state === 'Failed');
+      assert.equal(ready.state, 'WaitingForUserAction', ready.message);
+      // the writer keeps going while changes stream: stop it once the stream has applied some
+      await waitForStatus(store, 'shop-online', (s) => (s.databases[0]?.inserts ?? 0) > 0 || s.state === 'Failed');
       stop = true;
       await writing;
       // both servers restart while streaming: the migration rides it out

@@ -47,7 +47,9 @@ describe('online runner: SIGKILL while streaming, then resume (integration)', fu
       assert.notEqual(streaming.state, 'Failed', streaming.message);
       process.kill(streaming.runner!.pid, 'SIGKILL');
       await waitForStatus(store, spec.migrationName, (s) => s.runner?.alive === false);
-      await new Promise((r) => setTimeout(r, 500)); // writes keep coming while no runner is alive
+      // writes keep coming while no runner is alive
+      const deadAt = id;
+      await until('the writer to commit 20 rows while no runner is alive', async () => (id - deadAt >= 20 ? true : undefined), 60_000, 20);
       // a target-only table: a redone copy would recreate the database and lose it
       await pair.target.query('CREATE TABLE resume_marker ()', [], 'resumable');
       await resumeMigration(spec);

@@ -43,6 +43,32 @@ export function runCli(
   });
 }
 
+/**
+ * Resolves once the child's stderr has printed a line matching `pattern` (an event that proves the
+ * command reached a given point), or fails after `timeoutMs` naming `what`.
+ */
+export function stderrMatch(child: ChildProcess, pattern: RegExp, what: string, timeoutMs = 60_000): Promise<string> {
+  return new Promise((resolve, reject) => {
+    let seen = '';
+    const finish = (error?: Error, line?: string) => {
+      clearTimeout(timer);
+      child.stderr!.off('data', onData);
+      child.off('close', onClose);
+      if (error) reject(error);
+      else resolve(line!);
+    };
+    const onData = (chunk: Buffer) => {
+      seen += chunk.toString();
+      const line = seen.split('\n').find((l) => pattern.test(l));
+      if (line !== undefined) finish(undefined, line);
+    };
+    const onClose = () => finish(new Error(`pgferry exited before ${what}; stderr: ${seen}`));
+    const timer = setTimeout(() => finish(new Error(`timed out waiting for ${what}; stderr: ${seen}`)), timeoutMs);
+    child.stderr!.on('data', onData);
+    child.once('close', onClose);
+  });
+}
+
 let dir: string | undefined;
 let counter = 0;
 /** Writes a properties file (an object is JSON-encoded, a string written as is); returns its path. */

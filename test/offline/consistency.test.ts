@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { runMigration } from '../../provider/engine';
-import { pairSpec, startPair, type ServerPair } from '../support';
+import { pairSpec, startPair, until, type ServerPair } from '../support';
 
 describe('offline copy consistency', function () {
   this.timeout(300_000);
@@ -34,8 +34,18 @@ describe('offline copy consistency', function () {
         written += 1;
       }
     })();
+    let failed: unknown;
+    writing.catch((error: unknown) => (failed = error));
     try {
-      while (written < 20) await new Promise((r) => setTimeout(r, 10));
+      await until(
+        'the writer to commit 20 transactions',
+        async () => {
+          if (failed) throw failed;
+          return written >= 20 ? true : undefined;
+        },
+        60_000,
+        10,
+      );
       const status = await runMigration(spec('busy-copy', 'busy', { splitTablesLargerThan: 4 * 1024 * 1024 }));
       assert.equal(status.state, 'Succeeded', status.message);
       assert.equal(status.verification?.ok, true, status.verification?.firstMismatch);

@@ -4,7 +4,7 @@
 // migration in progress leaves no slot or publication on the source.
 import assert from 'node:assert/strict';
 import { showMigration } from '../../provider/engine';
-import { startCluster, until, type Cluster } from '../support';
+import { serverSpec, startCluster, until, type Cluster } from '../support';
 import { fingerprint, loadShop } from './support/fixture';
 import { closeProtocolSession, openProtocolSession, secretLeaks, startProviderHost, type ProviderHost } from './support/providerHost';
 
@@ -70,13 +70,21 @@ describe('protocol: Online PgMigration against real servers', function () {
   });
 
   it('the runner outlives the provider host, which Pulumi stops after each operation', async () => {
+    const runnerPid = (await showMigration(serverSpec(target), 'proto-online'))!.runner!.pid;
     await host.stop();
+    const stoppedAt = Date.now();
     earlierHosts.push(host);
     host = await startProviderHost(program.dir);
     await host.configure({});
-    await new Promise((r) => setTimeout(r, 1000));
+    // The runner heartbeats after the host and its process group are gone: it is alive, not a stale row.
+    await until('a runner heartbeat after the provider host stopped', async () => {
+      const runner = (await showMigration(serverSpec(target), 'proto-online'))?.runner;
+      return runner && Date.parse(runner.heartbeatAt) > stoppedAt ? true : undefined;
+    });
+    assert.doesNotThrow(() => process.kill(runnerPid, 0), 'the runner process is alive');
     const read = await host.read(id, outputs);
     assert.equal(read.properties.runnerAlive, true);
+    assert.equal((await showMigration(serverSpec(target), 'proto-online'))!.runner!.pid, runnerPid, 'the same runner');
     assert.ok(!host.stdout.some((l) => /restarting/.test(l)), 'no restart was needed');
   });
 
