@@ -9,6 +9,7 @@ export {
   type ManagedTargetOptions,
   type ReplicationUserOptions,
 } from './managed';
+export * from './prerequisite';
 export * from './richSchema';
 export * from './unsupportedObjects';
 export * from './wait';

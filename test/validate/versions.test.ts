@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { runValidation } from '../../provider/engine/validate';
-import { serverSpec, startCluster, type Cluster } from '../support';
+import { requirePrerequisite, serverSpec, startCluster, type Cluster } from '../support';
 import { assertNoFailures, expectCode, specFor, summary } from './helpers';
 
 /** The machine's PostgreSQL 15 client tools (Debian's postgresql-client-15, installed by ensure-deps). */
@@ -10,7 +10,7 @@ describe('validation: major versions 13 / 16 → 15', () => {
   let pg13: Cluster;
   let pg16: Cluster;
   let pg15: Cluster;
-  let tclLoaded = false;
+  let tclError: string | undefined;
   before(async () => {
     [pg13, pg16, pg15] = await Promise.all([
       startCluster({ major: 13, label: 'val13' }),
@@ -21,12 +21,12 @@ describe('validation: major versions 13 / 16 → 15', () => {
     await pg13.query('CREATE TABLE a (id int PRIMARY KEY, v text)', [], 'app');
     // pltcl ships with the embedded PostgreSQL 13 but not with the machine's 15.
     await pg13.query('CREATE DATABASE tcl');
-    // needs libtcl on the machine; without it the extension test is skipped
-    tclLoaded = await pg13
+    // needs libtcl8.6 on the machine (scripts/ensure-deps.mjs installs it)
+    tclError = await pg13
       .query(`CREATE EXTENSION pltcl; CREATE FUNCTION tcl_one() RETURNS int LANGUAGE pltcl AS 'return 1';`, [], 'tcl')
       .then(
-        () => true,
-        () => false,
+        () => undefined,
+        (error: Error) => error.message,
       );
     await pg16.query('CREATE DATABASE app');
     await pg16.query('CREATE TABLE a (id int PRIMARY KEY, v text)', [], 'app');
@@ -41,7 +41,7 @@ describe('validation: major versions 13 / 16 → 15', () => {
   });
 
   it('fails an extension that is not available on the target, naming it', async function () {
-    if (!tclLoaded) this.skip();
+    requirePrerequisite(this, tclError === undefined, `PL/Tcl on the PostgreSQL 13 source (libtcl8.6): ${tclError}`);
     const available = await pg15.query(`SELECT 1 FROM pg_available_extensions WHERE name = 'pltcl'`);
     assert.equal(available.length, 0, 'this test needs a target without pltcl');
     const results = await runValidation(specFor(serverSpec(pg13), serverSpec(pg15), ['tcl']));
