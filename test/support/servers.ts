@@ -3,7 +3,7 @@ import { parseMigrationSpec } from '../../provider/engine/input/parse';
 import type { MigrationSpec, ServerSpec } from '../../provider/engine/input/migrationSpec';
 import { startCluster, type Cluster, type PgMajor } from '../../provider/localpg/cluster';
 
-/** A ServerSpec for a cluster's superuser (sslMode disable: test clusters have no TLS). */
+/** A ServerSpec for a cluster's superuser (sslMode prefer: TLS when the cluster has it, test/support/tls.ts). */
 export function serverSpec(cluster: Cluster, overrides: Partial<ServerSpec> = {}): ServerSpec {
   return {
     host: cluster.host,
