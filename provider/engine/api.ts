@@ -7,7 +7,11 @@ import { dropDatabase, targetDatabaseOid } from './schema/database';
 import { samePublicSpec, type MigrationSpec, type ServerSpec } from './input/migrationSpec';
 
 export interface RunOptions {
-  /** Aborts the migration (graceful: the current unit finishes, state becomes Canceled). */
+  /**
+   * Aborts the migration: work in flight stops at once (a COPY cut mid-stream is rolled back on the
+   * target, nothing half-written stays), what an online migration holds on the source is released,
+   * and the state becomes Canceled.
+   */
   readonly signal?: AbortSignal;
   readonly onProgress?: ProgressListener;
 }

@@ -72,12 +72,10 @@ async function prepareTargetDatabase(run: MigrationRun, database: string): Promi
   for (const w of warnings) await run.warn(w, database);
 }
 
-async function copyDatabaseAt(run: MigrationRun, database: string, snapshot: SnapshotSessions): Promise<void> {
+/** The pre-data schema restored from one dump read in the snapshot, minus what is left behind. */
+async function restorePreData(run: MigrationRun, database: string, snapshot: SnapshotSessions) {
   const { spec, signal } = run;
-  const props = await propertiesOf(run, database);
   const file = dumpFile(run.workDir, database);
-  const noOwner = !spec.migrateRoles;
-
   await timed(run, database, 'dump schema', () =>
     dumpSchema({
       tools: run.tools,
@@ -91,7 +89,7 @@ async function copyDatabaseAt(run: MigrationRun, database: string, snapshot: Sna
   );
   const toc = await listToc(run.tools, file);
   const leftBehind = await leaveBehindUnsupported(run, database, snapshot, file, toc);
-  const restored = leftBehind ? toc.filter((e) => !leftBehind.dumpIds.has(e.dumpId)) : undefined;
+  const restored = leftBehind ? toc.filter((e) => !leftBehind.dumpIds.has(e.dumpId)) : toc;
   const pre = await timed(run, database, 'restore pre-data', () =>
     restoreSection({
       tools: run.tools,
@@ -99,15 +97,18 @@ async function copyDatabaseAt(run: MigrationRun, database: string, snapshot: Sna
       database,
       file,
       section: 'pre-data',
-      ...(restored ? { only: restored } : {}),
-      noOwner,
+      ...(leftBehind ? { only: restored } : {}),
+      noOwner: !spec.migrateRoles,
       signal,
     }),
   );
   for (const w of pre.warnings) await run.warn(w, database);
+  return { file, restored, leftBehind };
+}
 
-  // Catalog reads happen inside the snapshot, so they describe exactly what is copied.
-  const catalog = await snapshot.use(async (source) => {
+/** What the copy moves, read inside the snapshot, so it describes exactly what is copied. */
+async function readCopyCatalog(run: MigrationRun, snapshot: SnapshotSessions, leftBehind: { objectOids: ReadonlySet<string> } | undefined) {
+  return snapshot.use(async (source) => {
     const [tables, indexes, sequences, largeObjects] = [
       await listTables(source, run.sourceMajor),
       await listTableIndexes(source),
@@ -121,9 +122,17 @@ async function copyDatabaseAt(run: MigrationRun, database: string, snapshot: Sna
     );
     return { tables, indexes: buildable, sequenceValues, largeObjects };
   });
+}
 
-  await run.store.setTables(
-    spec.migrationName,
+type CopyCatalog = Awaited<ReturnType<typeof readCopyCatalog>>;
+
+/** The tables' rows and their indexes, with per-table progress in the control catalog. */
+async function copyData(run: MigrationRun, database: string, snapshot: SnapshotSessions, catalog: CopyCatalog): Promise<void> {
+  const { spec, store } = run;
+  const props = await propertiesOf(run, database);
+  const name = spec.migrationName;
+  await store.setTables(
+    name,
     database,
     catalog.tables.map((t) => ({ table: t.display, parts: 1 })),
   );
@@ -137,40 +146,41 @@ async function copyDatabaseAt(run: MigrationRun, database: string, snapshot: Sna
       tables: catalog.tables,
       indexes: catalog.indexes,
       encoding: props.encoding,
-      signal,
+      signal: run.signal,
       onProgress: run.onProgress,
-      onTableStart: (table, parts) =>
-        run.store.updateTable(spec.migrationName, database, table.display, { state: 'Loading', startedAt: true, parts }),
+      onTableStart: (table, parts) => store.updateTable(name, database, table.display, { state: 'Loading', startedAt: true, parts }),
       onTableDone: async (table, tableRows, tableBytes) => {
         rows += tableRows;
         bytes += tableBytes;
-        await run.store.updateTable(spec.migrationName, database, table.display, {
-          state: 'Completed',
-          rows: tableRows,
-          bytes: tableBytes,
-          endedAt: true,
-        });
-        await run.store.updateDatabase(spec.migrationName, database, { rowsCopied: rows, bytesCopied: bytes });
+        await store.updateTable(name, database, table.display, { state: 'Completed', rows: tableRows, bytes: tableBytes, endedAt: true });
+        await store.updateDatabase(name, database, { rowsCopied: rows, bytesCopied: bytes });
       },
     }),
   );
+}
+
+async function copyDatabaseAt(run: MigrationRun, database: string, snapshot: SnapshotSessions): Promise<void> {
+  const { spec, signal } = run;
+  const schema = await restorePreData(run, database, snapshot);
+  const catalog = await readCopyCatalog(run, snapshot, schema.leftBehind);
+  await copyData(run, database, snapshot, catalog);
 
   // The rest of post-data (foreign keys, triggers, rules, policies, partitioned indexes,
-  // materialized view refreshes ...) minus what the index pool already built.
+  // materialized view refreshes ...) minus what the index pool already built. ENABLE ROW LEVEL
+  // SECURITY waits until pgferry's own work is done (schema/rowSecurity.ts): with it, a target
+  // user the policies apply to would read and write fewer rows, or be refused.
   const built = builtObjectOids(catalog.indexes);
-  // ENABLE ROW LEVEL SECURITY waits until pgferry's own work is done (enableRowSecurity): with it,
-  // a target user the policies apply to would read and write fewer rows, or be refused.
-  const rest = (restored ?? toc).filter((e) => !built.has(e.objectOid) && e.desc !== 'ROW SECURITY');
+  const rest = schema.restored.filter((e) => !built.has(e.objectOid) && e.desc !== 'ROW SECURITY');
   const post = await timed(run, database, 'restore post-data', () =>
     restoreSection({
       tools: run.tools,
       target: spec.target,
       database,
-      file,
+      file: schema.file,
       section: 'post-data',
       only: rest,
       jobs: spec.indexJobs,
-      noOwner,
+      noOwner: !spec.migrateRoles,
       signal,
     }),
   );

@@ -8,7 +8,9 @@ import { startStream, streamNames, type OnlineStream } from './cdc/onlineStream'
 import { readSlotPositions } from './cdc/monitor';
 import { setIdentityFull, tablesWithoutIdentity, type TableName } from './cdc/replicaIdentity';
 import { replicaRolePermitted, restoreTriggers, silenceOrdinaryTriggers } from './cdc/targetTriggers';
-import { createSlotWithSnapshot, dropSlot, ensurePublication } from './cdc/slot';
+import { createSlotWithSnapshot, dropSlot, ensurePublication, slotState } from './cdc/slot';
+import { retrying, RETRY_POLICIES } from './connect/retry';
+import { migrationEnd } from './migrationEnd';
 import { takeCopySnapshot } from './copy/copySnapshot';
 import { closeSession, openSession, withSession } from './connect/session';
 import { isRetryable } from './connect/sqlstate';
@@ -168,6 +170,18 @@ async function watch(run: MigrationRun, streams: readonly OnlineStream[]): Promi
   }
 }
 
+/** Whether a copied database's slot can still stream (it exists and has not lost WAL it needs). */
+async function slotStillUsable(run: MigrationRun, database: string): Promise<boolean> {
+  const { slot } = streamNames(run, database);
+  const state = await slotState(run.spec.source, database, slot);
+  if (state === 'usable') return true;
+  await run.warn(
+    `replication slot ${slot} is ${state === 'missing' ? 'gone' : 'invalidated (it lost WAL)'}: the database is copied again`,
+    database,
+  );
+  return false;
+}
+
 async function stopAll(streams: readonly OnlineStream[]): Promise<void> {
   for (const s of streams) s.applier.stop();
   await Promise.all(streams.map((s) => s.done.catch(() => undefined)));
@@ -184,11 +198,18 @@ export async function runOnline(run: MigrationRun, phases: DatabasePhases): Prom
       if (run.resuming && current?.state === 'Succeeded') continue; // cut over before the crash
       if (run.resuming && current?.cutoverStep === 'released') {
         // applied, verified and recorded before the crash; only the release may be unfinished
-        await finishCutover(run, database);
+        await retrying(RETRY_POLICIES.phase, () => finishCutover(run, database), { signal: run.signal });
         continue;
       }
-      const copied = run.resuming && current?.state === 'WaitingForCutoverTrigger';
-      const initialLsn = copied ? undefined : await copyDatabase(run, phases, database);
+      // a copied database streams on from its slot, unless the slot is gone (dropped, or invalidated
+      // past max_slot_wal_keep_size): then its copy is made again
+      const copied = run.resuming && current?.state === 'WaitingForCutoverTrigger' && (await slotStillUsable(run, database));
+      const initialLsn = copied
+        ? undefined
+        : await retrying(RETRY_POLICIES.phase, () => copyDatabase(run, phases, database), {
+            signal: run.signal,
+            onRetry: (error) => void run.warn(`the copy of "${database}" starts again: ${errorMessage(error)}`, database),
+          });
       const base = {
         inserts: copied ? (current?.inserts ?? 0) : 0,
         updates: copied ? (current?.updates ?? 0) : 0,
@@ -214,6 +235,14 @@ export async function runOnline(run: MigrationRun, phases: DatabasePhases): Prom
     for (const s of streams) {
       await restoreTriggers(run, s.database).catch((e: Error) => run.warn(`could not restore trigger states: ${e.message}`, s.database));
     }
+    // Only an end that is recorded releases the slots: a runner that cannot record it (the target
+    // is down) leaves everything for a resume, which streams on from the slots.
+    const end = migrationEnd(error, run.signal.aborted);
+    const recorded = await store.setState(name, end.state, 'Completed', end.message).then(
+      () => true,
+      () => false,
+    );
+    if (!recorded) throw error;
     // Nothing will stream again: free the source's WAL and the target's origins. The target's data is left as it is.
     for (const database of spec.databases) {
       await releaseStream(spec, database, run.instance).catch((e: Error) => {

@@ -12,10 +12,8 @@ export interface OperationOptions {
   readonly intervalMs?: number;
 }
 
-const FINAL = new Set(['Succeeded', 'Failed', 'Canceled', 'ValidationFailed']);
-
 export function isFinal(status: MigrationStatus): boolean {
-  return FINAL.has(status.state);
+  return engine.isFinalState(status.state);
 }
 
 export function isWaitingForCutover(status: MigrationStatus): boolean {
@@ -23,9 +21,7 @@ export function isWaitingForCutover(status: MigrationStatus): boolean {
 }
 
 /** A live migration whose runner holds no lease: nothing drives it until it is resumed. */
-export function isStale(status: MigrationStatus): boolean {
-  return !isFinal(status) && status.runner !== undefined && !status.runner.alive;
-}
+export const isStale = engine.runnerStopped;
 
 /** Polls until the migration is final, waits for the cutover trigger, or its runner is gone. */
 export async function waitUntilSettled(

@@ -72,25 +72,6 @@ function timeoutOf(inputs: Props, op: 'create' | 'update' | 'delete'): number | 
   return parseDuration(timeouts?.[op]);
 }
 
-/** The stored spec's identity, databases as a set (a reordered list is the same migration). */
-function sameMigration(stored: Record<string, unknown>, spec: MigrationSpec): boolean {
-  const { databases: a, ...restA } = stored;
-  const { databases: b, ...restB } = engine.publicSpec(spec);
-  return sameSet(a, b) && JSON.stringify(sortKeys(restA)) === JSON.stringify(sortKeys(restB));
-}
-
-function sortKeys(value: unknown): unknown {
-  if (Array.isArray(value)) return value.map(sortKeys);
-  if (value && typeof value === 'object') {
-    return Object.fromEntries(
-      Object.keys(value)
-        .sort()
-        .map((k) => [k, sortKeys((value as Props)[k])]),
-    );
-  }
-  return value;
-}
-
 /** The spec with the databases in the order the catalog holds them (resume compares positions). */
 function inStoredOrder(inputs: Props, status: MigrationStatus): MigrationSpec {
   const stored = status.spec.databases;
@@ -144,7 +125,7 @@ function checkAdoption(inputs: Props, spec: MigrationSpec, existing: MigrationSt
       );
     }
   }
-  if (existing && !sameMigration(existing.spec, spec)) {
+  if (existing && !engine.samePublicSpec(existing.spec, spec)) {
     throw new Error(
       `migrationName: migration "${spec.migrationName}" already exists on the target with a different spec (${existing.state}); choose another migrationName, or remove the existing one`,
     );

@@ -4,6 +4,7 @@
 import type pg from 'pg';
 import { closeSession, openSession, serverMajor, withSession } from '../connect/session';
 import { ident } from '../connect/quote';
+import { retrying, RETRY_POLICIES } from '../connect/retry';
 import { INSUFFICIENT_PRIVILEGE, OBJECT_IN_USE, sqlState } from '../connect/sqlstate';
 import { PgferryError } from '../errors';
 import type { ServerSpec } from '../input/migrationSpec';
@@ -78,12 +79,19 @@ export async function ensurePublication(client: pg.Client, publication: string):
   }
 }
 
-/** Drops slot and publication if present; a slot still held by a stream is freed first. */
+/**
+ * Drops slot and publication if present; a slot still held by a stream is freed first. A slot
+ * left behind holds the source's WAL for good, so a restarting or unreachable source is waited
+ * out (RETRY_POLICIES.statement, about a minute) rather than leaving it: the fault campaign saw a failed migration leave
+ * both when the source restarted as it cleaned up.
+ */
 export async function dropSlotAndPublication(source: ServerSpec, database: string, slot: string, publication: string): Promise<void> {
-  await withSession(source, { database, purpose: 'cleanup', writable: true }, async (client) => {
-    await dropSlotWith(client, slot);
-    await client.query(`DROP PUBLICATION IF EXISTS ${ident(publication)}`);
-  });
+  await retrying(RETRY_POLICIES.statement, () =>
+    withSession(source, { database, purpose: 'cleanup', writable: true }, async (client) => {
+      await dropSlotWith(client, slot);
+      await client.query(`DROP PUBLICATION IF EXISTS ${ident(publication)}`);
+    }),
+  );
 }
 
 /** Drops a slot if present (one whose snapshot came too early to use). */
@@ -91,26 +99,41 @@ export async function dropSlot(source: ServerSpec, database: string, slot: strin
   await withSession(source, { database, purpose: 'cleanup', writable: true }, (client) => dropSlotWith(client, slot));
 }
 
+/** The slot's walsender is still running: it was told to end, the drop is tried again. */
+class SlotStillActive extends Error {}
+
 async function dropSlotWith(client: pg.Client, slot: string): Promise<void> {
-  for (let attempt = 0; attempt < 20; attempt++) {
-    const { rows } = await client.query<{ pid: number | null }>('SELECT active_pid AS pid FROM pg_replication_slots WHERE slot_name = $1', [
-      slot,
-    ]);
-    if (rows.length === 0) break;
-    if (rows[0]!.pid !== null) {
-      await client.query('SELECT pg_terminate_backend($1)', [rows[0]!.pid]);
-      await new Promise((r) => setTimeout(r, 100 * (attempt + 1)));
-      continue;
-    }
-    try {
+  await retrying(
+    RETRY_POLICIES.quick,
+    async () => {
+      const { rows } = await client.query<{ pid: number | null }>(
+        'SELECT active_pid AS pid FROM pg_replication_slots WHERE slot_name = $1',
+        [slot],
+      );
+      if (rows.length === 0) return;
+      if (rows[0]!.pid !== null) {
+        await client.query('SELECT pg_terminate_backend($1)', [rows[0]!.pid]);
+        throw new SlotStillActive(`replication slot ${slot} is still active`);
+      }
       await client.query('SELECT pg_drop_replication_slot($1)', [slot]);
-      break;
-    } catch (error) {
-      // the walsender has not exited yet
-      if (sqlState(error) !== OBJECT_IN_USE || attempt === 19) throw error;
-      await new Promise((r) => setTimeout(r, 100 * (attempt + 1)));
-    }
-  }
+    },
+    // the walsender has not exited yet
+    { retryOn: (error) => error instanceof SlotStillActive || sqlState(error) === OBJECT_IN_USE },
+  );
+}
+
+/** Whether a slot can stream: it exists and (PostgreSQL 13+) has not been invalidated for lost WAL. */
+export async function slotState(source: ServerSpec, database: string, slot: string): Promise<'usable' | 'missing' | 'lost'> {
+  return retrying(RETRY_POLICIES.statement, () =>
+    withSession(source, { database, purpose: 'cdc' }, async (client) => {
+      const { rows } = await client.query<{ wal_status: string | null }>(
+        `SELECT to_jsonb(s) ->> 'wal_status' AS wal_status FROM pg_replication_slots s WHERE slot_name = $1`,
+        [slot],
+      );
+      if (rows.length === 0) return 'missing';
+      return rows[0]!.wal_status === 'lost' ? 'lost' : 'usable';
+    }),
+  );
 }
 
 /** Emits the cutover marker as a transactional logical message; returns its LSN. */

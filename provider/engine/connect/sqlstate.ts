@@ -40,6 +40,7 @@ const NETWORK_ERRNOS = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOU
 
 /** A dropped or refused connection, or a retryable SQLSTATE. */
 export function isRetryable(error: unknown): boolean {
+  if ((error as { transient?: unknown } | null)?.transient === true) return true;
   const state = sqlState(error);
   if (state) return RETRYABLE_CODES.has(state);
   const errno = (error as { code?: unknown } | null)?.code;

@@ -2,6 +2,8 @@
 // everything up to it, copy sequence values, verify every table, then drop slot, publication and
 // apply progress. Downtime is measured from the moment the cutover first began to completion (a
 // resumed cutover keeps the first start).
+import { retrying, RETRY_POLICIES } from '../connect/retry';
+import { errorMessage } from '../errors';
 import { randomUUID } from 'node:crypto';
 import { applierResult } from './drain';
 import { emitMarker } from '../cdc/slot';
@@ -21,18 +23,31 @@ import { restoreTriggers } from '../cdc/targetTriggers';
 /** Marks the cutover point of one database and waits until its applier has applied up to it. */
 async function drainDatabase(run: MigrationRun, stream: OnlineStream, began: number): Promise<void> {
   const { spec } = run;
-  await withSession(spec.source, { database: stream.database, purpose: 'cutover', writable: true }, async (client) => {
-    if (run.sourceMajor >= 14) {
-      const token = `${spec.migrationName}/${stream.database}/${began}/${randomUUID()}`;
-      stream.applier.stopAtMarker(token);
-      await emitMarker(client, cutoverMessagePrefix(spec.migrationName), token);
-    } else {
-      // pgoutput streams logical messages only from PG14: stop at the source's current position.
-      const { rows } = await client.query<{ lsn: string }>('SELECT pg_current_wal_lsn()::text AS lsn');
-      stream.applier.stopAtLsn(parseLsn(rows[0]!.lsn));
-    }
-  });
+  await again(run, `the cutover marker of "${stream.database}"`, () =>
+    withSession(spec.source, { database: stream.database, purpose: 'cutover', writable: true }, async (client) => {
+      if (run.sourceMajor >= 14) {
+        const token = `${spec.migrationName}/${stream.database}/${began}/${randomUUID()}`;
+        stream.applier.stopAtMarker(token);
+        await emitMarker(client, cutoverMessagePrefix(spec.migrationName), token);
+      } else {
+        // pgoutput streams logical messages only from PG14: stop at the source's current position.
+        const { rows } = await client.query<{ lsn: string }>('SELECT pg_current_wal_lsn()::text AS lsn');
+        stream.applier.stopAtLsn(parseLsn(rows[0]!.lsn));
+      }
+    }),
+  );
   await applierResult(run, stream);
+}
+
+/**
+ * A cutover step tried again while a server is away (a restart, a network drop): every step is
+ * idempotent, and failing the migration at its last minute for a blip would throw the copy away.
+ */
+function again<T>(run: MigrationRun, what: string, step: () => Promise<T>): Promise<T> {
+  return retrying(RETRY_POLICIES.phase, step, {
+    signal: run.signal,
+    onRetry: (error) => void run.warn(`cutover: ${what} is tried again: ${errorMessage(error)}`),
+  });
 }
 
 /**
@@ -75,17 +90,18 @@ export async function cutover(run: MigrationRun, streams: OnlineStream[]): Promi
       latencySeconds: 0,
       pendingBytes: 0,
     });
-    const count = await syncSequences(spec.source, spec.target, s.database);
+    const count = await again(run, `the sequences of "${s.database}"`, () => {
+      failpoint(`cutover-sequences:${s.database}`);
+      return syncSequences(spec.source, spec.target, s.database);
+    });
     run.onProgress({ kind: 'info', message: `cutover: ${count} sequence value(s) copied`, database: s.database });
     await store.setCutoverStep(name, s.database, 'drained');
     failpoint(`cutover-drained:${s.database}`);
   }
   if (spec.verify) {
-    const report = await verifyDatabases(spec, {
-      signal: run.signal,
-      onProgress: run.onProgress,
-      databases: streams.map((s) => s.database),
-    });
+    const report = await again(run, 'the verification', () =>
+      verifyDatabases(spec, { signal: run.signal, onProgress: run.onProgress, databases: streams.map((s) => s.database) }),
+    );
     await store.setVerification(name, report);
     if (!report.ok) {
       await resumeAfterMismatch(run, streams, report.firstMismatch);
@@ -95,7 +111,7 @@ export async function cutover(run: MigrationRun, streams: OnlineStream[]): Promi
   for (const s of streams) await store.setCutoverStep(name, s.database, 'verified');
   for (const s of streams) {
     await store.setCutoverStep(name, s.database, 'released');
-    await finishCutover(run, s.database);
+    await again(run, `the release of "${s.database}"`, () => finishCutover(run, s.database));
   }
   const downtime = (Date.now() - began) / 1000;
   await store.setDowntime(name, downtime);

@@ -173,7 +173,14 @@ function canonicalJson(value: unknown): string {
   return JSON.stringify(value);
 }
 
-/** Does a stored (secret-free) spec describe the same migration as `spec`? */
+/**
+ * Does a stored (secret-free) spec describe the same migration as `spec`? Databases compare as a
+ * set: the same databases listed in another order are the same migration.
+ */
 export function samePublicSpec(stored: Record<string, unknown>, spec: MigrationSpec): boolean {
-  return canonicalJson(stored) === canonicalJson(publicSpec(spec));
+  const sorted = (s: Record<string, unknown>) => ({
+    ...s,
+    databases: Array.isArray(s.databases) ? [...(s.databases as unknown[])].map(String).sort() : s.databases,
+  });
+  return canonicalJson(sorted(stored)) === canonicalJson(sorted(publicSpec(spec)));
 }

@@ -60,6 +60,7 @@ export async function dumpSchema(args: {
   const run = await runTool(args.tools.pgDump, argv, libpqEnv(args.source, args.database), args.signal);
   if (run.code !== 0) {
     throw new PgferryError('SCHEMA_DUMP', `pg_dump of database "${args.database}" failed: ${firstLines(run.stderr)}`, {
+      transient: lostConnection(run.stderr),
       category: 'source',
       field: `database "${args.database}"`,
     });
@@ -242,6 +243,7 @@ export async function restoreSection(args: {
   const errors = parseRestoreErrors(run.stderr);
   if (errors.length === 0) {
     throw new PgferryError('SCHEMA_RESTORE', `pg_restore ${args.section} into "${args.database}" failed: ${firstLines(run.stderr)}`, {
+      transient: lostConnection(run.stderr),
       category: 'target',
       field: `database "${args.database}"`,
     });
@@ -252,7 +254,7 @@ export async function restoreSection(args: {
     throw new PgferryError(
       'SCHEMA_RESTORE',
       `restoring the ${args.section} schema of "${args.database}" failed: ${first.message} (statement: ${truncate(first.command, 200)})${fatal.length > 1 ? ` and ${fatal.length - 1} more error(s)` : ''}`,
-      { category: 'target', field: `database "${args.database}"` },
+      { category: 'target', field: `database "${args.database}"`, transient: lostConnection(run.stderr) },
     );
   }
   return { warnings: errors.map((e) => `${e.message} (statement: ${truncate(e.command, 160)})`) };
@@ -260,6 +262,13 @@ export async function restoreSection(args: {
 
 function truncate(text: string, max: number): string {
   return text.length > max ? `${text.slice(0, max)}…` : text;
+}
+
+/** A client tool's stderr saying the server went away or could not be reached: worth another try. */
+export function lostConnection(stderr: string): boolean {
+  return /could not connect|connection to server .* failed|server closed the connection unexpectedly|timeout expired|Connection refused|terminating connection|the database system is (starting up|shutting down|in recovery mode)|no connection to the server|SSL SYSCALL error/i.test(
+    stderr,
+  );
 }
 
 function firstLines(text: string): string {
