@@ -15,10 +15,13 @@ export interface CliResult {
   readonly errLines: string[];
 }
 
-/** Runs `pgferry ...args`; PG* variables of the test process are not inherited unless given. */
+/**
+ * Runs `pgferry ...args`; PG* variables of the test process are not inherited unless given. A
+ * variable given as undefined is removed (PGPASSFILE points nowhere unless a test says otherwise).
+ */
 export function runCli(
   args: readonly string[],
-  env: Record<string, string> = {},
+  env: Record<string, string | undefined> = {},
   timeoutMs = 60_000,
   onSpawn?: (child: ChildProcess) => void,
 ): Promise<CliResult> {

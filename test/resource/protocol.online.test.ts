@@ -114,6 +114,52 @@ describe('protocol: Online PgMigration against real servers', function () {
     outputs = read.properties;
   });
 
+  it('Read reports the latency and pending bytes of a stream the target holds back, and their fall once it catches up (issue 19)', async () => {
+    type Lag = { latencySeconds?: number; pendingBytes?: number };
+    const lagOf = async () => (await host.read(id, outputs)).properties.databaseDetails as Lag[];
+    const onTarget = async (email: string) =>
+      (await target.query<{ n: number }>(`SELECT count(*)::int AS n FROM customers WHERE email = $1`, [email], 'shop'))[0]!.n;
+    // a transaction applied first, and the source's clock once it had committed
+    await source.query(`INSERT INTO customers (email) VALUES ('applied@example.com')`, [], 'shop');
+    await until('the applied row on the target', async () => ((await onTarget('applied@example.com')) === 1 ? true : undefined));
+    const blocker = await target.connect('shop');
+    let held: Lag;
+    try {
+      // SHARE mode: the stream's inserts wait, reads go on
+      await blocker.query('BEGIN; LOCK TABLE customers IN SHARE MODE');
+      const [mark] = await source.query<{ at: string; lsn: string }>(
+        `SELECT clock_timestamp()::text AS at, pg_current_wal_lsn()::text AS lsn`,
+      );
+      const [heldTxn] = await source.query<{ started: string }>(
+        `INSERT INTO customers (email) VALUES ('held@example.com') RETURNING now()::text AS started`,
+        [],
+        'shop',
+      );
+      const [wal] = await source.query<{ bytes: string; gap: number }>(
+        `SELECT (pg_current_wal_lsn() - $1::pg_lsn)::int8::text AS bytes,
+                extract(epoch FROM $2::timestamptz - $3::timestamptz)::float8 AS gap`,
+        [mark!.lsn, heldTxn!.started, mark!.at],
+      );
+      // Lower bounds: the held transaction began after the applied one had committed, and its WAL
+      // is not applied.
+      held = await until('Read to report the held transaction as latency and pending bytes', async () => {
+        const [db] = await lagOf();
+        return (db?.latencySeconds ?? 0) > 0 && (db?.pendingBytes ?? 0) >= Number(wal!.bytes) ? db : undefined;
+      });
+      assert.ok(held.latencySeconds! >= wal!.gap, `latency ${held.latencySeconds} s, commits at least ${wal!.gap} s apart`);
+      assert.equal(await onTarget('held@example.com'), 0, 'the held row is not on the target yet');
+    } finally {
+      await blocker.query('ROLLBACK');
+      await blocker.end();
+    }
+    const caughtUp = await until('Read to report the stream caught up', async () => {
+      const [db] = await lagOf();
+      return db?.latencySeconds === 0 && (db.pendingBytes ?? Infinity) < held.pendingBytes! ? db : undefined;
+    });
+    assert.equal(await onTarget('held@example.com'), 1);
+    assert.ok(caughtUp.pendingBytes! >= 0);
+  });
+
   it('Diff: cutover false → true is an update; Update cuts over to Succeeded, identical, with the downtime', async () => {
     const news = inputs({ cutover: true });
     const diff = await host.diff(id, outputs, news);
