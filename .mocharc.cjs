@@ -1,4 +1,5 @@
-// mocha runs the compiled tests (npm test builds first); .only is refused on CI. Files or folders
+// mocha runs the compiled tests (npm test builds first); .only and pending tests are refused on CI
+// (a test whose prerequisite is missing fails there: test/support/prerequisite.ts). Files or folders
 // named on the command line (`npx mocha dist/test/cdc`) run alone: mocha would otherwise add them
 // to the whole suite.
 const named = process.argv.slice(2).some((arg) => arg.startsWith('dist/test'));
@@ -8,6 +9,7 @@ module.exports = {
   timeout: 120000,
   slow: 5000,
   'forbid-only': Boolean(process.env.CI),
+  'forbid-pending': Boolean(process.env.CI),
   exit: true,
   require: ['dist/test/support/hooks.js'],
 };

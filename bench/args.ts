@@ -12,14 +12,22 @@ export interface BenchArgs {
   readonly wideRows: number;
   /** Experiment: pgferry's split threshold in MB (pgcopydb keeps the default 256 MB). */
   readonly pgferrySplitMb?: number;
+  /** Labelled extra: fsync, synchronous_commit and full_page_writes off on both clusters. */
+  readonly fsyncOff: boolean;
+  /** Online: seconds of the first backlog and of the paced load (smoke runs shorten them). */
+  readonly onlineSeconds?: number;
 }
 
 export const USAGE = `usage: npm run bench -- [--quick] [--jobs N] [--rounds R] [--only offline|online] [--skip-online] [--scale S] [--wide-rows N]
+                      [--online-seconds S] [--fsync-off]
   --quick         small dataset (pgbench scale 2 + 50k wide rows), one round
   --jobs N        table and index jobs for every tool (default: CPUs, from 2 to 8)
   --rounds R      offline rounds, tool order rotated each round (default 2, quick 1)
   --only KIND     run only the offline or the online benchmark
   --skip-online   same as --only offline
+  --scale S, --wide-rows N   offline dataset size (a smoke run: --scale 1 --wide-rows 1000)
+  --online-seconds S   online backlog and paced load length (default 60, quick 15)
+  --fsync-off     labelled extra: fsync, synchronous_commit and full_page_writes off (default: on, as users run)
   --pgferry-split-mb N   experiment: pgferry's same-table split threshold only (default 256 like pgcopydb)`;
 
 export class UsageError extends Error {}
@@ -39,6 +47,8 @@ export function parseBenchArgs(argv: readonly string[]): BenchArgs {
   let scale: number | undefined;
   let wideRows: number | undefined;
   let pgferrySplitMb: number | undefined;
+  let fsyncOff = false;
+  let onlineSeconds: number | undefined;
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
     if (arg === '--quick') quick = true;
@@ -47,6 +57,8 @@ export function parseBenchArgs(argv: readonly string[]): BenchArgs {
     else if (arg === '--scale') scale = positiveInt('--scale', argv[++i]);
     else if (arg === '--wide-rows') wideRows = positiveInt('--wide-rows', argv[++i]);
     else if (arg === '--pgferry-split-mb') pgferrySplitMb = positiveInt('--pgferry-split-mb', argv[++i]);
+    else if (arg === '--online-seconds') onlineSeconds = positiveInt('--online-seconds', argv[++i]);
+    else if (arg === '--fsync-off') fsyncOff = true;
     else if (arg === '--skip-online') skipOnline = true;
     else if (arg === '--only') {
       const kind = argv[++i];
@@ -64,5 +76,7 @@ export function parseBenchArgs(argv: readonly string[]): BenchArgs {
     scale: scale ?? (quick ? 2 : 20),
     wideRows: wideRows ?? (quick ? 50_000 : 500_000),
     pgferrySplitMb,
+    fsyncOff,
+    onlineSeconds,
   };
 }

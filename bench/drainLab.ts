@@ -1,7 +1,7 @@
 // A developer's loop for apply throughput (not part of `npm run bench`): the same pgbench backlog
 // drained by a native subscription and by pgferry's Applier in this process, each on clusters of
 // its own (run it under `node --cpu-prof` to see where the time goes).
-//   node dist/bench/drainLab.js [--scale 10] [--tx 5000] [--clients 4] [--only pgferry|native]
+//   node dist/bench/drainLab.js [--scale 10] [--tx 5000] [--clients 4] [--only pgferry|native] [--fsync-off]
 import { execFile } from 'node:child_process';
 import { readFile, writeFile } from 'node:fs/promises';
 import { Session } from 'node:inspector';
@@ -14,7 +14,7 @@ import { startCluster, stopAllClusters, type Cluster } from '../provider/localpg
 import { PG_BIN, pgEnv } from './dataset';
 import { runPgbench } from './pgbench';
 import { processCpuSeconds, treeCpuSeconds } from './procTree';
-import { BENCH_SETTINGS } from './settings';
+import { benchSettings } from './settings';
 
 const execFileAsync = promisify(execFile);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -145,7 +145,7 @@ interface DrainResult {
  * 1.5x slower (cold caches, the source still vacuuming after pgbench), which inflated the ratio.
  */
 async function drainOnce(consumer: 'native' | 'pgferry', scale: number, tx: number, clients: number): Promise<DrainResult> {
-  const settings = { ...BENCH_SETTINGS, autovacuum: 'on' };
+  const settings = { ...benchSettings(process.argv.includes('--fsync-off')), autovacuum: 'on' };
   const [source, target] = await Promise.all([
     startCluster({ major: 15, label: 'drain-src', settings }),
     startCluster({ major: 15, label: 'drain-dst', settings }),

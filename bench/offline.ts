@@ -46,6 +46,7 @@ export interface OfflineOptions {
   readonly pgferrySplitBytes?: number;
   readonly rounds: number;
   readonly workDir: string;
+  readonly fsyncOff: boolean;
   readonly log: (line: string) => void;
 }
 
@@ -79,6 +80,7 @@ export async function runOfflineBench(options: OfflineOptions): Promise<OfflineR
         pgferrySplitBytes: options.pgferrySplitBytes,
         workDir: options.workDir,
         round,
+        fsyncOff: options.fsyncOff,
       });
       const serverCpuSeconds = {
         source: (await treeCpuSeconds(sourcePid)) - before[0]!,

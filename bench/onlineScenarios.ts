@@ -1,43 +1,34 @@
 // The online scenarios (issue 3), on a pgbench database of their own:
 //  (a) drain rate: the same backlog (pgbench -c 4 for 60 s, then as many transactions each time)
-//      written while one consumer is paused, drained by a native PUBLICATION/SUBSCRIPTION (paused
-//      with ALTER SUBSCRIPTION DISABLE) and by pgferry (its process stopped with SIGSTOP: nothing is
-//      received or applied while the slot retains WAL); drained = a marker row committed after the
-//      backlog is visible on the target, which in commit order means everything before it was
-//      applied. Both consumers follow the same source database side by side; in rounds with the
-//      order alternating, the median of each is compared (one drain each varied by ±20 % between
-//      runs on the 2-CPU machine, which decided the ratio more than the consumers did);
+//      written while one consumer is stopped, drained by a native PUBLICATION/SUBSCRIPTION and by
+//      pgferry, each stopped and started the same way (bench/consumers.ts: its process and its
+//      connection end; the restart is inside the timed drain); drained = a marker row committed
+//      after the backlog is visible on the target, which in commit order means everything before
+//      it was applied. Both consumers follow the same source database side by side; in rounds
+//      with the order alternating; every round is reported, and the median of each compared;
 //  (b) lag under load: pgbench --rate at half the measured maximum TPS for 60 s, latency sampled
-//      from the control catalog; (c) cutover downtime after that load; (d) peak RSS of pgferry.
+//      from the control catalog; (c) cutover downtime after that load, with the cutover's
+//      verification on (the default); (d) peak RSS of pgferry's processes.
 import { execFile } from 'node:child_process';
 import { promises as fs } from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { requestCutover, showMigration, type ServerSpec } from '../provider/engine';
+import { requestCutover, showMigration, type MigrationStatus, type ServerSpec } from '../provider/engine';
 import type { Cluster } from '../provider/localpg/cluster';
+import { NATIVE_DB, pgferryConsumer, startNative, waitUntil as until, type Consumer } from './consumers';
 import { PG_BIN, pgEnv } from './dataset';
 import type { OnlineOptions, OnlineResult } from './online';
+import { onlineResult, type LagFigures, type OnlinePlan } from './onlineReport';
 import { ROWS_PER_TRANSACTION, runPgbench } from './pgbench';
-import { treeCpuSeconds, treeOf } from './procTree';
+import { probeLag } from './probeLag';
+import { treeCpuSeconds } from './procTree';
 import { startTimed } from './timedProcess';
 import { pgferryOnceArgs } from './tools';
 
 const execFileAsync = promisify(execFile);
 const DB = 'benchol';
-const NATIVE_DB = 'benchnat';
 const MARKER = 'CREATE TABLE bench_marker (id int PRIMARY KEY, at timestamptz NOT NULL DEFAULT now())';
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function until<T>(what: string, timeoutMs: number, probe: () => Promise<T | undefined>, intervalMs = 50): Promise<T> {
-  const started = Date.now();
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() - started > timeoutMs) throw new Error(`timed out after ${Math.round(timeoutMs / 1000)} s waiting for ${what}`);
-    await sleep(intervalMs);
-  }
-}
 
 async function markerVisible(target: Cluster, database: string, id: number): Promise<true | undefined> {
   const rows = await target.query(`SELECT 1 FROM bench_marker WHERE id = $1`, [id], database).catch(() => []);
@@ -69,59 +60,6 @@ async function drainUntilMarker(target: Cluster, database: string, id: number, s
 }
 
 /**
- * End-to-end lag, independent of what the engine reports: every 250 ms a probe row is committed
- * on the source and the target is polled every 50 ms until it appears; lag = appearance − commit
- * (one clock, this process's).
- */
-function probeLag(source: Cluster, target: Cluster): { stop(): Promise<number[]> } {
-  let running = true;
-  const committed = new Map<number, number>();
-  const lags: number[] = [];
-  let stoppedAt = 0;
-  const writer = (async () => {
-    const client = await source.connect(DB);
-    try {
-      for (let id = 1000; running; id++) {
-        await client.query('INSERT INTO bench_marker (id) VALUES ($1)', [id]);
-        committed.set(id, Date.now());
-        await sleep(250);
-      }
-    } finally {
-      await client.end();
-    }
-  })();
-  const reader = (async () => {
-    const client = await target.connect(DB);
-    try {
-      while (running || committed.size > 0) {
-        const pending = [...committed.keys()];
-        if (pending.length > 0) {
-          const { rows } = await client.query<{ id: number }>('SELECT id FROM bench_marker WHERE id = ANY($1::int[])', [pending]);
-          const now = Date.now();
-          for (const { id } of rows) {
-            lags.push((now - committed.get(id)!) / 1000);
-            committed.delete(id);
-          }
-        }
-        if (!running && Date.now() - stoppedAt > 30_000) break; // probes that never arrive: give up
-        await sleep(50);
-      }
-    } finally {
-      await client.end();
-    }
-  })();
-  return {
-    async stop() {
-      running = false;
-      stoppedAt = Date.now();
-      await writer;
-      await reader;
-      return lags;
-    },
-  };
-}
-
-/**
  * A few transactions applied before the pause, so both consumers have already loaded every
  * table's metadata (pgoutput sends a Relation message at a table's first change): the drain then
  * measures applying the backlog, not a one-time start-up.
@@ -132,12 +70,6 @@ async function warmUp(source: Cluster, target: Cluster, databases: readonly stri
   for (const database of databases) await until('the warm-up marker', 5 * 60_000, () => markerVisible(target, database, markerId), 100);
 }
 
-function percentile(values: readonly number[], p: number): number {
-  if (values.length === 0) return NaN;
-  const s = [...values].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.ceil((p / 100) * s.length) - 1)]!;
-}
-
 export async function prepareSource(source: Cluster, scale: number): Promise<void> {
   await source.query(`DROP DATABASE IF EXISTS ${DB} WITH (FORCE)`);
   await source.query(`CREATE DATABASE ${DB}`);
@@ -145,9 +77,6 @@ export async function prepareSource(source: Cluster, scale: number): Promise<voi
   await source.query('ALTER TABLE pgbench_history ADD COLUMN hid bigserial PRIMARY KEY', [], DB);
   await source.query(MARKER, [], DB);
   await source.query('VACUUM ANALYZE', [], DB);
-  // Paused consumers send no feedback for a minute: the walsender must not time them out.
-  await source.query(`ALTER SYSTEM SET wal_sender_timeout = 0`);
-  await source.query(`SELECT pg_reload_conf()`);
 }
 
 /**
@@ -168,6 +97,9 @@ async function vacuumPgbench(source: Cluster): Promise<void> {
 }
 
 export interface Drain {
+  readonly round: number;
+  /** Which of the round's two drains this was. */
+  readonly turn: 'first' | 'second';
   readonly consumer: 'native' | 'pgferry';
   readonly rows: number;
   readonly transactions: number;
@@ -182,101 +114,30 @@ async function postmasterPid(cluster: Cluster): Promise<number> {
   return Number((await fs.readFile(path.join(cluster.dataDir, 'postmaster.pid'), 'utf8')).split('\n')[0]);
 }
 
-/** CPU used by both servers (and optionally one more process tree) while `fn` runs. */
+/**
+ * CPU used by both servers while `fn` runs, and by the consumer's own process (started by the
+ * resume inside `fn`, so all of its CPU, start-up included, belongs to the drain).
+ */
 async function measureCpu<T>(
   source: Cluster,
   target: Cluster,
-  extra: number | undefined,
+  consumer: Consumer,
   fn: () => Promise<T>,
 ): Promise<{ value: T; cpu: Drain['cpu'] }> {
-  const pids = [await postmasterPid(source), await postmasterPid(target), ...(extra === undefined ? [] : [extra])];
+  const pids = [await postmasterPid(source), await postmasterPid(target)];
   const before = await Promise.all(pids.map(treeCpuSeconds));
   const value = await fn();
   const after = await Promise.all(pids.map(treeCpuSeconds));
-  const d = after.map((a, i) => a - before[i]!);
-  return { value, cpu: { source: d[0]!, target: d[1]!, ...(extra === undefined ? {} : { consumer: d[2]! }) } };
-}
-
-/** A consumer of the source's changes that the drain can pause and resume. */
-interface Consumer {
-  readonly name: 'native' | 'pgferry';
-  /** The target database its changes land in (where markers become visible). */
-  readonly database: string;
-  /** A process tree whose CPU counts as the consumer's (pgferry's process). */
-  readonly pid?: number;
-  pause(): Promise<void>;
-  resume(): Promise<void>;
-}
-
-/** A native subscription to the source's pgbench database, synced and following; stop() drops it. */
-async function startNative(options: OnlineOptions): Promise<Consumer & { stop(): Promise<void> }> {
-  const { source, target, log } = options;
-  await target.query(`DROP DATABASE IF EXISTS ${NATIVE_DB} WITH (FORCE)`);
-  await target.query(`CREATE DATABASE ${NATIVE_DB}`);
-  // Through psql: pg_dump's plain output may hold psql meta-commands (\restrict in 15.14+).
-  const schemaFile = path.join(os.tmpdir(), `pgferry-bench-schema-${process.pid}.sql`);
-  await execFileAsync(`${PG_BIN}/pg_dump`, ['-s', '-f', schemaFile, DB], { env: pgEnv(source) });
-  try {
-    await execFileAsync(`${PG_BIN}/psql`, ['-X', '-q', '-v', 'ON_ERROR_STOP=1', '-f', schemaFile, NATIVE_DB], { env: pgEnv(target) });
-  } finally {
-    await fs.rm(schemaFile, { force: true });
-  }
-  await source.query('CREATE PUBLICATION bench_native FOR ALL TABLES', [], DB);
-  const conninfo = `host=${source.host} port=${source.port} user=${source.user} password=${source.password} dbname=${DB}`;
-  // The connection string holds the password: it is sent to the server only, never logged.
-  await target.query(`CREATE SUBSCRIPTION bench_native CONNECTION '${conninfo}' PUBLICATION bench_native`, [], NATIVE_DB);
-  const stop = async () => {
-    await target.query('DROP SUBSCRIPTION IF EXISTS bench_native', [], NATIVE_DB).catch(() => undefined);
-    await source.query('DROP PUBLICATION IF EXISTS bench_native', [], DB).catch(() => undefined);
-    await target.query(`DROP DATABASE IF EXISTS ${NATIVE_DB} WITH (FORCE)`).catch(() => undefined);
-  };
-  try {
-    log('native: initial sync ...');
-    await until(
-      "the subscription's initial sync",
-      30 * 60_000,
-      async () => {
-        const rows = await target.query<{ n: string }>(
-          `SELECT count(*) FILTER (WHERE srsubstate <> 'r') AS n FROM pg_subscription_rel`,
-          [],
-          NATIVE_DB,
-        );
-        return Number(rows[0]!.n) === 0 ? true : undefined;
-      },
-      500,
-    );
-  } catch (error) {
-    await stop();
-    throw error;
-  }
-  return {
-    name: 'native',
-    database: NATIVE_DB,
-    async pause() {
-      await target.query('ALTER SUBSCRIPTION bench_native DISABLE', [], NATIVE_DB);
-      await until(
-        'the native slot to go inactive',
-        60_000,
-        async () => {
-          const rows = await source.query<{ active: boolean }>(`SELECT active FROM pg_replication_slots WHERE slot_name = 'bench_native'`);
-          return rows[0] && !rows[0].active ? true : undefined;
-        },
-        200,
-      );
-    },
-    async resume() {
-      await target.query('ALTER SUBSCRIPTION bench_native ENABLE', [], NATIVE_DB);
-    },
-    stop,
-  };
+  const own = consumer.processCpuSeconds ? { consumer: await consumer.processCpuSeconds() } : {};
+  return { value, cpu: { source: after[0]! - before[0]!, target: after[1]! - before[1]!, ...own } };
 }
 
 /**
- * One drain of `drained`'s backlog: it is paused while pgbench writes the backlog and `other`
+ * One drain of `drained`'s backlog: it is stopped while pgbench writes the backlog and `other`
  * follows live (so its slot does not hold the backlog too); once `other` has applied the marker
- * it is paused in turn, and `drained` resumes alone: the drain is timed until the marker shows on
- * its target. `other` resumes afterwards. The backlog is `seconds` of pgbench -c 4, or
- * `transactions` (as many as an earlier drain's).
+ * it is stopped in turn, and `drained` starts again alone: the drain is timed from its start until
+ * the marker shows on its target. `other` starts again afterwards. The backlog is `seconds` of
+ * pgbench -c 4, or `transactions` (as many as an earlier drain's).
  */
 async function drainRound(
   options: OnlineOptions,
@@ -284,6 +145,7 @@ async function drainRound(
   other: Consumer,
   backlog: { seconds: number } | { transactions: number },
   markerId: number,
+  at: Pick<Drain, 'round' | 'turn'>,
 ): Promise<Drain> {
   const { source, target, log } = options;
   await drained.pause();
@@ -309,7 +171,7 @@ async function drainRound(
   }
   try {
     let firstProgressSeconds = NaN;
-    const { value: seconds, cpu } = await measureCpu(source, target, drained.pid, async () => {
+    const { value: seconds, cpu } = await measureCpu(source, target, drained, async () => {
       const started = Date.now();
       await drained.resume();
       ({ firstProgressSeconds } = await drainUntilMarker(target, drained.database, markerId, started));
@@ -320,41 +182,74 @@ async function drainRound(
     log(
       `${drained.name}: drained ${rows} rows in ${seconds.toFixed(1)} s (CPU s source ${cpu.source.toFixed(1)}, target ${cpu.target.toFixed(1)}${consumerCpu})`,
     );
-    return { consumer: drained.name, rows, transactions: load.transactions, seconds, cpu, firstProgressSeconds };
+    return { ...at, consumer: drained.name, rows, transactions: load.transactions, seconds, cpu, firstProgressSeconds };
   } finally {
     await other.resume();
   }
 }
 
-function median(values: readonly number[]): number {
-  const s = [...values].sort((a, b) => a - b);
-  return s.length % 2 === 1 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
-}
-
-/** SIGSTOP/SIGCONT to every process of a tree (the migration process and any child it has). */
-async function signalTree(root: number, signal: 'SIGSTOP' | 'SIGCONT'): Promise<void> {
-  for (const p of await treeOf(root)) {
-    try {
-      process.kill(p.pid, signal);
-    } catch {
-      // exited meanwhile
+/** The drains, in rounds with the order alternating: native first in odd rounds. */
+async function drainRounds(
+  options: OnlineOptions,
+  native: Consumer,
+  ferry: Consumer,
+  plan: OnlinePlan,
+  caughtUp: (what: string) => Promise<void>,
+): Promise<Drain[]> {
+  const drains: Drain[] = [];
+  let transactions: number | undefined;
+  let markerId = 10;
+  for (let round = 1; round <= plan.rounds; round++) {
+    const order: [Consumer, Consumer] = round % 2 === 1 ? [native, ferry] : [ferry, native];
+    for (const [turn, [drained, other]] of [
+      ['first', order],
+      ['second', [order[1], order[0]]],
+    ] as const) {
+      const backlog = transactions === undefined ? { seconds: plan.backlogSeconds } : { transactions };
+      const drain = await drainRound(options, drained, other, backlog, markerId++, { round, turn });
+      transactions ??= drain.transactions;
+      drains.push(drain);
+      if (drained === ferry) await caughtUp('pgferry to catch up after its drain');
     }
   }
+  return drains;
 }
 
-export async function runOnlineScenarios(options: OnlineOptions): Promise<OnlineResult> {
+/** (b): pgbench --rate at half the maximum TPS while pgferry streams; catalog latency and probe rows sampled. */
+async function lagUnderLoad(
+  options: OnlineOptions,
+  plan: OnlinePlan,
+  latency: () => Promise<number | undefined>,
+  caughtUp: (what: string) => Promise<void>,
+): Promise<LagFigures> {
   const { source, target, log } = options;
-  const scale = options.quick ? 2 : 20;
-  const backlogSeconds = options.quick ? 15 : 60;
-  const loadSeconds = options.quick ? 15 : 60;
-  const rounds = options.quick ? 1 : 3;
-  log(`online: pgbench scale ${scale} in database ${DB} ...`);
-  await prepareSource(source, scale);
-  await enableAutovacuum(source, target);
+  await vacuumPgbench(source);
+  const max = await runPgbench(source, DB, { clients: 4, seconds: options.quick ? 5 : 10 });
+  await caughtUp('pgferry to catch up before the paced load');
+  const rate = max.tps / 2;
+  log(`lag: max ${max.tps.toFixed(0)} TPS; pgbench --rate ${rate.toFixed(0)} for ${plan.loadSeconds} s ...`);
+  const samples: number[] = [];
+  let sampling = true;
+  const sampler = (async () => {
+    while (sampling) {
+      const l = await latency().catch(() => undefined);
+      if (typeof l === 'number') samples.push(l);
+      await sleep(250);
+    }
+  })();
+  await vacuumPgbench(source);
+  const probes = probeLag(source, target, DB);
+  const paced = await runPgbench(source, DB, { clients: 4, seconds: plan.loadSeconds, rate });
+  sampling = false;
+  await sampler;
+  return { maxTps: max.tps, rate, pacedTps: paced.tps, samples, probeLags: await probes.stop() };
+}
 
-  const native = await startNative(options);
-
-  const server = (c: Cluster) => ({ host: c.host, port: c.port, user: c.user, password: c.password, sslMode: 'disable' });
+/** Starts pgferry's online migration in a child process; its events go to `events`. */
+function startPgferry(options: OnlineOptions, events: string[]) {
+  const { source, target } = options;
+  const server = (c: Cluster) => ({ host: c.host, port: c.port, user: c.user, password: c.password, sslMode: 'disable' as const });
+  // verify is left at its default (on): the cutover downtime is quoted with the verification users get.
   const spec = {
     migrationName: `bench-online-${Date.now()}`,
     source: server(source),
@@ -364,34 +259,53 @@ export async function runOnlineScenarios(options: OnlineOptions): Promise<Online
     overwriteDbsInTarget: true,
     tableJobs: options.jobs,
     indexJobs: options.jobs,
-    // Like the native subscription: no content checksums at cutover (they would count as downtime).
-    verify: false,
     pgBinDir: PG_BIN,
   };
-  const events: string[] = [];
-  const targetSpec: ServerSpec = { ...server(target), sslMode: 'disable', maintenanceDatabase: 'postgres' };
-  const migration = startTimed(process.execPath, pgferryOnceArgs(), {
-    stdin: JSON.stringify(spec),
-    cpu: false,
-    onLine: (line) => {
-      try {
-        const parsed = JSON.parse(line) as { t: number; event?: { kind: string; message?: string; step?: string; seconds?: number } };
-        const e = parsed.event;
-        if (e && (e.kind === 'warning' || e.kind === 'info' || e.kind === 'step-done')) {
-          events.push(`${parsed.t.toFixed(1)} s ${e.kind}: ${e.message ?? `${e.step} ${e.seconds?.toFixed(1)} s`}`);
-        }
-      } catch {
-        // not an event line
+  const began = Date.now();
+  const onLine = (line: string) => {
+    try {
+      const parsed = JSON.parse(line) as { t: number; event?: { kind: string; message?: string; step?: string; seconds?: number } };
+      const e = parsed.event;
+      if (e && (e.kind === 'warning' || e.kind === 'info' || e.kind === 'step-done')) {
+        events.push(`${parsed.t.toFixed(1)} s ${e.kind}: ${e.message ?? `${e.step} ${e.seconds?.toFixed(1)} s`}`);
       }
-    },
-  });
+    } catch {
+      // a runner's text line (after a restart)
+      if (line.trim()) events.push(`${((Date.now() - began) / 1000).toFixed(1)} s runner: ${line}`);
+    }
+  };
+  const first = startTimed(process.execPath, pgferryOnceArgs(), { stdin: JSON.stringify(spec), cpu: false, onLine });
+  const targetSpec: ServerSpec = { ...server(target), maintenanceDatabase: 'postgres' };
   const status = () => showMigration(targetSpec, spec.migrationName);
+  const ferry = pgferryConsumer({
+    source,
+    database: DB,
+    spec,
+    slot: async () => (await status())?.databases[0]?.names?.slot ?? '',
+    first,
+    onLine,
+  });
+  return { spec, targetSpec, status, ferry };
+}
+
+export async function runOnlineScenarios(options: OnlineOptions): Promise<OnlineResult> {
+  const { source, target, log } = options;
+  const seconds = options.seconds ?? (options.quick ? 15 : 60);
+  const plan: OnlinePlan = { scale: options.quick ? 2 : 20, backlogSeconds: seconds, loadSeconds: seconds, rounds: options.quick ? 1 : 3 };
+  log(`online: pgbench scale ${plan.scale} in database ${DB} ...`);
+  await prepareSource(source, plan.scale);
+  await enableAutovacuum(source, target);
+  const native = await startNative(options, DB);
+  const events: string[] = [];
+  const { spec, targetSpec, status, ferry } = startPgferry(options, events);
   const latency = async () => (await status())?.databases[0]?.latencySeconds;
-  const failIfEnded = async () => {
-    const s = await status();
-    if (s && ['Failed', 'Canceled', 'ValidationFailed'].includes(s.state))
-      throw new Error(`pgferry online migration ${s.state}: ${s.message ?? ''}`);
-    return s;
+  // Caught up = a marker committed now is on the target: the engine's latency figure reads 0
+  // while a backlog still waits to be received, so it cannot say when a phase may start.
+  let caughtUpMarker = 500;
+  const caughtUp = async (what: string): Promise<void> => {
+    const id = caughtUpMarker++;
+    await source.query('INSERT INTO bench_marker (id) VALUES ($1)', [id], DB);
+    await until(what, 10 * 60_000, () => markerVisible(target, DB, id), 100);
   };
   let nativeStopped = false;
   try {
@@ -399,152 +313,58 @@ export async function runOnlineScenarios(options: OnlineOptions): Promise<Online
     await until(
       'WaitingForCutoverTrigger',
       30 * 60_000,
-      async () => ((await failIfEnded())?.subState === 'WaitingForCutoverTrigger' ? true : undefined),
-      500,
-    );
-    await until('latency 0 before the backlog', 5 * 60_000, async () => ((await latency()) === 0 ? true : undefined), 200);
-
-    // (a) drains, in rounds with the order alternating: native first in odd rounds.
-    await warmUp(source, target, [NATIVE_DB, DB], 101);
-    const ferry: Consumer = {
-      name: 'pgferry',
-      database: DB,
-      pid: migration.pid,
-      pause: () => signalTree(migration.pid, 'SIGSTOP'),
-      resume: () => signalTree(migration.pid, 'SIGCONT'),
-    };
-    const drains: Drain[] = [];
-    let transactions: number | undefined;
-    let markerId = 10;
-    for (let round = 1; round <= rounds; round++) {
-      const order: [Consumer, Consumer] = round % 2 === 1 ? [native, ferry] : [ferry, native];
-      for (const [drained, other] of [order, [order[1], order[0]] as const]) {
-        const backlog: { seconds: number } | { transactions: number } =
-          transactions === undefined ? { seconds: backlogSeconds } : { transactions };
-        const drain = await drainRound(options, drained, other, backlog, markerId++);
-        transactions ??= drain.transactions;
-        drains.push(drain);
-        if (drained === ferry)
-          await until('latency 0 after the drain', 5 * 60_000, async () => ((await latency()) === 0 ? true : undefined), 100);
-      }
-    }
-    await native.stop();
-    nativeStopped = true;
-    const of = (name: Drain['consumer']) => drains.filter((d) => d.consumer === name);
-    const rowsPerSecond = (d: Drain) => d.rows / d.seconds;
-    const nativeRate = median(of('native').map(rowsPerSecond));
-    const ferryRate = median(of('pgferry').map(rowsPerSecond));
-    const roundRatios = of('pgferry').map((d, i) => rowsPerSecond(d) / rowsPerSecond(of('native')[i]!));
-    const medianCpu = (name: Drain['consumer'], part: 'source' | 'target' | 'consumer') => median(of(name).map((d) => d.cpu[part] ?? NaN));
-    const medianFirst = (name: Drain['consumer']) => median(of(name).map((d) => d.firstProgressSeconds));
-
-    // (b) lag under load at half the maximum rate, measured while pgferry streams.
-    await vacuumPgbench(source);
-    const max = await runPgbench(source, DB, { clients: 4, seconds: options.quick ? 5 : 10 });
-    await until('latency 0 before the paced load', 5 * 60_000, async () => ((await latency()) === 0 ? true : undefined), 200);
-    const rate = max.tps / 2;
-    log(`lag: max ${max.tps.toFixed(0)} TPS; pgbench --rate ${rate.toFixed(0)} for ${loadSeconds} s ...`);
-    const samples: number[] = [];
-    let sampling = true;
-    const sampler = (async () => {
-      while (sampling) {
-        const l = await latency().catch(() => undefined);
-        if (typeof l === 'number') samples.push(l);
-        await sleep(250);
-      }
-    })();
-    await vacuumPgbench(source);
-    const probes = probeLag(source, target);
-    const paced = await runPgbench(source, DB, { clients: 4, seconds: loadSeconds, rate });
-    sampling = false;
-    await sampler;
-    const probeLags = await probes.stop();
-
-    // (c) cutover right after the load.
-    const cutoverStarted = Date.now();
-    await requestCutover(targetSpec, spec.migrationName);
-    const final = await until(
-      'Succeeded after the cutover',
-      10 * 60_000,
       async () => {
         const s = await status();
-        if (s && ['Failed', 'Canceled'].includes(s.state)) throw new Error(`cutover ended ${s.state}: ${s.message ?? ''}`);
-        return s?.state === 'Succeeded' ? s : undefined;
+        if (s && ['Failed', 'Canceled', 'ValidationFailed'].includes(s.state))
+          throw new Error(`pgferry online migration ${s.state}: ${s.message ?? ''}`);
+        return s?.subState === 'WaitingForCutoverTrigger' ? true : undefined;
       },
-      100,
+      500,
     );
-    const cutoverWall = (Date.now() - cutoverStarted) / 1000;
-    const run = await migration.done;
-    const figures = {
-      drainRounds: rounds,
-      drainRowsPerDrain: median(drains.map((d) => d.rows)),
-      nativeDrainRowsPerSecond: nativeRate,
-      pgferryDrainRowsPerSecond: ferryRate,
-      drainRatio: ferryRate / nativeRate,
-      drainRatioMin: Math.min(...roundRatios),
-      drainRatioMax: Math.max(...roundRatios),
-      nativeDrainCpuSource: medianCpu('native', 'source'),
-      nativeDrainCpuTarget: medianCpu('native', 'target'),
-      pgferryDrainCpuSource: medianCpu('pgferry', 'source'),
-      pgferryDrainCpuTarget: medianCpu('pgferry', 'target'),
-      pgferryDrainCpuProcess: medianCpu('pgferry', 'consumer'),
-      nativeFirstProgressSeconds: medianFirst('native'),
-      pgferryFirstProgressSeconds: medianFirst('pgferry'),
-      maxTps: max.tps,
-      pacedTps: paced.tps,
-      lagP50Seconds: percentile(samples, 50),
-      lagP99Seconds: percentile(samples, 99),
-      lagMaxSeconds: Math.max(...samples),
-      lagSamples: samples.length,
-      probeLagP50Seconds: percentile(probeLags, 50),
-      probeLagP99Seconds: percentile(probeLags, 99),
-      probeLagMaxSeconds: Math.max(...probeLags),
-      probeLagSamples: probeLags.length,
-      cutoverDowntimeSeconds: final.downtimeSeconds ?? NaN,
-      cutoverRequestToSucceededSeconds: cutoverWall,
-      runnerPeakRssMiB: run.memory.peakRssBytes / 2 ** 20,
-      runnerPeakPssMiB: run.memory.peakPssBytes / 2 ** 20,
-    };
-    const f = (n: number, d = 1) => (Number.isFinite(n) ? n.toFixed(d) : 'n/a');
-    const lines = [
-      `| figure | value | target |`,
-      `|---|---|---|`,
-      ...drains.map(
-        (d, i) =>
-          `| (a) drain ${i + 1}, ${d.consumer} | ${d.rows.toLocaleString('en-US')} rows in ${f(d.seconds)} s = ${f(rowsPerSecond(d), 0)} rows/s; ` +
-          `CPU s source ${f(d.cpu.source)} / target ${f(d.cpu.target)}${d.cpu.consumer === undefined ? '' : ` / pgferry ${f(d.cpu.consumer)}`} | |`,
-      ),
-      `| (a) median drain rate (${rounds} each) | native ${f(nativeRate, 0)} rows/s, pgferry ${f(ferryRate, 0)} rows/s | |`,
-      `| (a) median CPU s per drain: source / target / pgferry process | native ${f(figures.nativeDrainCpuSource)} / ${f(figures.nativeDrainCpuTarget)} / –; pgferry ${f(figures.pgferryDrainCpuSource)} / ${f(figures.pgferryDrainCpuTarget)} / ${f(figures.pgferryDrainCpuProcess)} | |`,
-      `| (a) first applied change after the resume (median) | native ${f(figures.nativeFirstProgressSeconds, 2)} s, pgferry ${f(figures.pgferryFirstProgressSeconds, 2)} s | |`,
-      `| (a) pgferry / native drain rate (median rates; per round ${roundRatios.map((r) => f(r, 2)).join(', ')}) | ${f(figures.drainRatio, 2)} | ≥ 1.5 ${figures.drainRatio >= 1.5 ? 'MET' : 'NOT MET'} |`,
-      `| (b) load | max ${f(max.tps, 0)} TPS; paced at ${f(rate, 0)} → ${f(paced.tps, 0)} TPS for ${loadSeconds} s | |`,
-      `| (b) lag p50 / p99 / max (${samples.length} catalog samples) | ${f(figures.lagP50Seconds, 2)} / ${f(figures.lagP99Seconds, 2)} / ${f(figures.lagMaxSeconds, 2)} s | p99 < 1 s ${figures.lagP99Seconds < 1 ? 'MET' : 'NOT MET'} |`,
-      `| (b) end-to-end lag p50 / p99 / max (${probeLags.length} probe rows, ±50 ms) | ${f(figures.probeLagP50Seconds, 2)} / ${f(figures.probeLagP99Seconds, 2)} / ${f(figures.probeLagMaxSeconds, 2)} s | |`,
-      `| (c) cutover downtime (engine) | ${f(figures.cutoverDowntimeSeconds, 2)} s (request → Succeeded ${f(cutoverWall, 2)} s) | < 2 s ${figures.cutoverDowntimeSeconds < 2 ? 'MET' : 'NOT MET'} |`,
-      `| (d) pgferry process peak RSS / PSS | ${f(figures.runnerPeakRssMiB, 0)} / ${f(figures.runnerPeakPssMiB, 0)} MiB | |`,
-      '',
-      'Method: a native subscription and pgferry follow the same source database side by side. For each drain one of them is ' +
-        `paused while a pgbench backlog is written (-c 4 for ${backlogSeconds} s the first time, then -t with as many transactions) — the native ` +
-        'subscription by ALTER SUBSCRIPTION DISABLE, pgferry by SIGSTOP of its process (slot kept, nothing received or applied) — while the ' +
-        'other applies it live; once the other has applied it, it is paused in turn and the first resumes alone; the drain ends when a marker ' +
-        `row committed after the backlog is visible on its target. ${rounds} round(s), native first in odd rounds and second in even ones; ` +
-        'the ratio is of the median rates. Rows = 4 × pgbench transactions + the marker. wal_sender_timeout = 0 on the source ' +
-        'so neither paused consumer is disconnected. Before the rounds, 20 pgbench transactions and a marker are applied so both consumers ' +
-        "have loaded every table's metadata already. Autovacuum is on for the online part, and pgbench's tables are vacuumed before each backlog. " +
-        'pgferry runs with verify: false, so its cutover downtime has no checksum pass (like native). ' +
-        'Latency is what the engine writes to the control catalog (every ~2 s), sampled every 250 ms.',
-    ];
-    return { figures, lines, events };
+    await caughtUp('pgferry to catch up before the backlog');
+    await warmUp(source, target, [NATIVE_DB, DB], 101);
+    const drains = await drainRounds(options, native, ferry, plan, caughtUp);
+    await native.stop();
+    nativeStopped = true;
+    const lag = await lagUnderLoad(options, plan, latency, caughtUp);
+    const cutover = await cutoverAfterLoad(targetSpec, spec.migrationName, status);
+    const last = await ferry.current().done;
+    const memory = [...ferry.endedMemory, last.memory];
+    return onlineResult({ plan, drains, lag, cutover, memory, events });
   } catch (error) {
     if (!nativeStopped) await native.stop();
-    await signalTree(migration.pid, 'SIGCONT').catch(() => undefined);
     try {
-      process.kill(migration.pid, 'SIGTERM');
+      // a runner cancels on SIGTERM, releasing the slot; the first process just exits
+      process.kill(ferry.current().pid, 'SIGTERM');
     } catch {
       // already gone
     }
-    await migration.done.catch(() => undefined);
+    await ferry.current().done.catch(() => undefined);
     throw error;
   }
+}
+
+/** (c): the cutover right after the load, timed by the engine and from the request to Succeeded. */
+async function cutoverAfterLoad(
+  targetSpec: ServerSpec,
+  name: string,
+  status: () => Promise<MigrationStatus | undefined>,
+): Promise<{ downtimeSeconds: number; wallSeconds: number; verified: boolean }> {
+  const started = Date.now();
+  await requestCutover(targetSpec, name);
+  const final = await until(
+    'Succeeded after the cutover',
+    10 * 60_000,
+    async () => {
+      const s = await status();
+      if (s && ['Failed', 'Canceled'].includes(s.state)) throw new Error(`cutover ended ${s.state}: ${s.message ?? ''}`);
+      return s?.state === 'Succeeded' ? s : undefined;
+    },
+    100,
+  );
+  return {
+    downtimeSeconds: final.downtimeSeconds ?? NaN,
+    wallSeconds: (Date.now() - started) / 1000,
+    verified: final.verification?.ok === true,
+  };
 }

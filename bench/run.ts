@@ -8,10 +8,10 @@ import { parseBenchArgs, USAGE, UsageError, type BenchArgs } from './args';
 import { loadDataset, type DatasetInfo } from './dataset';
 import { machineInfo } from './machine';
 import { runOfflineBench } from './offline';
-import { BENCH_SETTINGS } from './settings';
+import { benchSettings } from './settings';
 import { runOnlineBench, type OnlineResult } from './online';
 import { markdown, offlineRunsTable, offlineSummaryText, pgferryBreakdown, summarizeOffline, type BenchReport } from './report';
-import { tempWorkDir } from './tools';
+import { ANALYSIS_NOTE, tempWorkDir } from './tools';
 import { randomBytes } from 'node:crypto';
 
 /** Where results are committed: bench/results of the checkout (this file runs from dist*). */
@@ -27,7 +27,9 @@ async function main(args: BenchArgs): Promise<void> {
   const kind =
     [args.offline ? 'offline' : '', args.online ? 'online' : ''].filter(Boolean).join('-') +
     (args.quick ? '-quick' : '') +
-    (args.pgferrySplitMb !== undefined ? `-split${args.pgferrySplitMb}` : '');
+    (args.pgferrySplitMb !== undefined ? `-split${args.pgferrySplitMb}` : '') +
+    (args.fsyncOff ? '-fsyncoff' : '');
+  const settings = benchSettings(args.fsyncOff);
   log(
     `${kind}: jobs ${args.jobs}` +
       (args.offline ? `, rounds ${args.rounds}, pgbench scale ${args.scale} + ${args.wideRows} wide rows` : ''),
@@ -37,16 +39,19 @@ async function main(args: BenchArgs): Promise<void> {
   let target: Cluster | undefined;
   const notes: string[] = [
     'Source and target are two clusters on the same 2-CPU machine over loopback, so the servers and the tools compete for the same CPUs; other work on the machine during the run adds noise (see the per-round figures).',
-    'fsync, synchronous_commit and full_page_writes are off on both clusters (as in the tests): the figures compare the tools, not durable storage.',
+    args.fsyncOff
+      ? 'LABELLED EXTRA (--fsync-off): fsync, synchronous_commit and full_page_writes are off on both clusters, unlike a server users run; pg_dump writes with --no-sync.'
+      : 'fsync, synchronous_commit and full_page_writes are on on both clusters, as users run PostgreSQL (--fsync-off is a labelled extra).',
   ];
   if (args.offline) {
     notes.push(
       'Wall time and memory of each tool are those of its own process tree (sampled from /proc every 100 ms); the PostgreSQL server backends are not included for any tool.',
       'RSS sums count pages shared by forked processes once per process (this favours single-process tools); PSS divides shared pages among their sharers.',
       "Autovacuum is off for the offline runs, so no background vacuum lands in one tool's run and not another's.",
-      'pg_dump writes a directory-format dump (default compression) to local disk, --no-sync; pg_restore reads it back. pgferry and pgcopydb stream with no intermediate files.',
+      `pg_dump writes a directory-format dump (default compression) to local disk${args.fsyncOff ? ', --no-sync' : ', synced'}; pg_restore reads it back. pgferry and pgcopydb stream with no intermediate files.`,
       `pgferry and pgcopydb both get the same same-table split threshold (${SPLIT_BYTES / 2 ** 20} MB, pgferry's default); pgcopydb's default is no split.`,
-      'pgferry runs with verify: false (like the others: no content checksums) but otherwise defaults: validation, roles, ANALYZE. pgcopydb runs VACUUM ANALYZE; pg_restore neither.',
+      'pgferry runs with verify: false (like the others: no content checksums) but otherwise defaults: validation, roles, ANALYZE.',
+      ANALYSIS_NOTE,
     );
   }
   if (args.pgferrySplitMb !== undefined) {
@@ -55,8 +60,8 @@ async function main(args: BenchArgs): Promise<void> {
   try {
     const password = randomBytes(12).toString('hex');
     [source, target] = await Promise.all([
-      startCluster({ major: 15, label: 'bench-src', settings: BENCH_SETTINGS, password }),
-      startCluster({ major: 15, label: 'bench-dst', settings: BENCH_SETTINGS, password: randomBytes(12).toString('hex') }),
+      startCluster({ major: 15, label: 'bench-src', settings, password }),
+      startCluster({ major: 15, label: 'bench-dst', settings, password: randomBytes(12).toString('hex') }),
     ]);
     const machine = await machineInfo(source);
     log(`machine: ${machine.nproc} CPUs (${machine.cpuModel}), ${machine.memoryGiB} GiB, load ${machine.loadAverage.join(' ')}`);
@@ -75,6 +80,7 @@ async function main(args: BenchArgs): Promise<void> {
         pgferrySplitBytes: args.pgferrySplitMb === undefined ? undefined : args.pgferrySplitMb * 2 ** 20,
         rounds: args.rounds,
         workDir,
+        fsyncOff: args.fsyncOff,
         log,
       });
       offline = { runs, summary: summarizeOffline(runs) };
@@ -83,10 +89,10 @@ async function main(args: BenchArgs): Promise<void> {
       );
     }
     if (args.online) {
-      online = await runOnlineBench({ source, target, jobs: args.jobs, quick: args.quick, log });
+      online = await runOnlineBench({ source, target, jobs: args.jobs, quick: args.quick, seconds: args.onlineSeconds, log });
       process.stdout.write(`\nOnline\n\n${online.lines.join('\n')}\n`);
     }
-    const report: BenchReport = { date, kind, args, machine, settings: BENCH_SETTINGS, dataset, offline, online, notes };
+    const report: BenchReport = { date, kind, args, machine, settings, dataset, offline, online, notes };
     await fs.mkdir(RESULTS_DIR, { recursive: true });
     const stamp = new Date().toISOString().slice(11, 16).replace(':', '');
     const base = path.join(RESULTS_DIR, `${date}-${kind}-${stamp}`);

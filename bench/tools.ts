@@ -1,6 +1,8 @@
 // The three offline contenders, each run as child processes with the same parallelism against a
 // fresh empty target database: pgferry (library API in bench/pgferryOnce), pgcopydb clone, and
-// pg_dump -Fd -j N followed by pg_restore -j N.
+// pg_dump -Fd -j N followed by pg_restore -j N. Each timed run ends with the same analysis work,
+// VACUUM ANALYZE of every table (ANALYSIS_NOTE): pgcopydb 0.10 always does it (it has no
+// --skip-vacuum), so the others are given what they leave out of it.
 import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -43,6 +45,8 @@ export interface ToolContext {
   readonly pgferrySplitBytes?: number;
   readonly workDir: string;
   readonly round: number;
+  /** The clusters run without fsync (the labelled extra): pg_dump need not sync its files either. */
+  readonly fsyncOff: boolean;
 }
 
 /**
@@ -52,6 +56,20 @@ export interface ToolContext {
 export function pgferryOnceArgs(): string[] {
   const dir = process.env.PGFERRY_BENCH_CPU_PROF;
   return [...(dir ? ['--cpu-prof', '--cpu-prof-dir', dir] : []), path.join(__dirname, 'pgferryOnce.js')];
+}
+
+/** What each tool's timed run includes to end with the same VACUUM ANALYZE work; printed with the results. */
+export const ANALYSIS_NOTE =
+  'Same analysis work for every tool: each timed run ends with VACUUM ANALYZE of every table. pgcopydb 0.10 runs its own ' +
+  '(it has no --skip-vacuum); pgferry runs its own ANALYZE and the bench then runs vacuumdb -j N (VACUUM) within its time; ' +
+  'pg_restore is followed by vacuumdb --analyze -j N within its time. The parts column shows the vacuumdb seconds.';
+
+/** vacuumdb -j N on the target database, plain VACUUM or VACUUM ANALYZE. */
+async function vacuumTarget(ctx: ToolContext, analyze: boolean): Promise<TimedRun> {
+  const args = ['--jobs', String(ctx.jobs), ...(analyze ? ['--analyze'] : []), '--dbname', BENCH_DB];
+  const run = await runTimed(`${PG_BIN}/vacuumdb`, args, { env: pgEnv(ctx.target) });
+  if (run.code !== 0) throw failure('vacuumdb', run, ctx);
+  return run;
 }
 
 function uri(c: Cluster): string {
@@ -70,6 +88,16 @@ function maxMemory(a: TreeMemory, b: TreeMemory): TreeMemory {
     peakProcesses: Math.max(a.peakProcesses, b.peakProcesses),
     samples: a.samples + b.samples,
   };
+}
+
+/** CPU seconds of several runs, when every one was measured. */
+function sumCpu(...runs: readonly TimedRun[]): number | undefined {
+  let total = 0;
+  for (const run of runs) {
+    if (run.cpuSeconds === undefined) return undefined;
+    total += run.cpuSeconds;
+  }
+  return total;
 }
 
 type ProgressLine =
@@ -98,6 +126,7 @@ async function runPgferry(ctx: ToolContext): Promise<ToolRun> {
     },
   });
   if (run.code !== 0) throw failure('pgferry', run, ctx);
+  const vacuum = await vacuumTarget(ctx, false);
   const steps: StepTiming[] = [];
   const tables: ToolRun['tables'][number][] = [];
   const starts = new Map<string, number>();
@@ -131,18 +160,19 @@ async function runPgferry(ctx: ToolContext): Promise<ToolRun> {
   const stepped = steps.reduce((s, x) => s + x.seconds, 0);
   return {
     tool: 'pgferry',
-    seconds: run.seconds,
-    memory: run.memory,
+    seconds: run.seconds + vacuum.seconds,
+    memory: maxMemory(run.memory, vacuum.memory),
     parts: {
       // Validation, registration, roles and CREATE DATABASE happen before the first timed step.
       'before first step (validate, roles, create db)': firstDataStep ?? 0,
       'timed steps': stepped,
       'engine total': finishedAt,
       'process start/exit': run.seconds - finishedAt,
+      'vacuumdb (VACUUM after its ANALYZE)': vacuum.seconds,
     },
     steps,
     tables,
-    toolCpuSeconds: run.cpuSeconds,
+    toolCpuSeconds: sumCpu(run, vacuum),
   };
 }
 
@@ -190,23 +220,25 @@ async function runPgcopydb(ctx: ToolContext): Promise<ToolRun> {
 async function runDumpRestore(ctx: ToolContext): Promise<ToolRun> {
   const dir = path.join(ctx.workDir, `dump-${ctx.round}`);
   await fs.rm(dir, { recursive: true, force: true });
-  // --no-sync: the servers run with fsync off too, so nobody pays for durability.
-  const dump = await runTimed(`${PG_BIN}/pg_dump`, ['-Fd', '-j', String(ctx.jobs), '--no-sync', '-f', dir, BENCH_DB], {
+  // pg_dump syncs its files as the servers sync theirs; --no-sync only when the servers do not either.
+  const noSync = ctx.fsyncOff ? ['--no-sync'] : [];
+  const dump = await runTimed(`${PG_BIN}/pg_dump`, ['-Fd', '-j', String(ctx.jobs), ...noSync, '-f', dir, BENCH_DB], {
     env: pgEnv(ctx.source),
   });
   if (dump.code !== 0) throw failure('pg_dump', dump, ctx);
   const restore = await runTimed(`${PG_BIN}/pg_restore`, ['-j', String(ctx.jobs), '-d', BENCH_DB, dir], { env: pgEnv(ctx.target) });
   if (restore.code !== 0) throw failure('pg_restore', restore, ctx);
+  const vacuum = await vacuumTarget(ctx, true);
   const dumpBytes = await dirBytes(dir);
   await fs.rm(dir, { recursive: true, force: true });
   return {
     tool: 'pg_dump+pg_restore',
-    seconds: dump.seconds + restore.seconds,
-    memory: maxMemory(dump.memory, restore.memory),
-    parts: { pg_dump: dump.seconds, pg_restore: restore.seconds, 'dump size MB': dumpBytes / 1e6 },
+    seconds: dump.seconds + restore.seconds + vacuum.seconds,
+    memory: maxMemory(maxMemory(dump.memory, restore.memory), vacuum.memory),
+    parts: { pg_dump: dump.seconds, pg_restore: restore.seconds, 'vacuumdb --analyze': vacuum.seconds, 'dump size MB': dumpBytes / 1e6 },
     steps: [],
     tables: [],
-    toolCpuSeconds: dump.cpuSeconds !== undefined && restore.cpuSeconds !== undefined ? dump.cpuSeconds + restore.cpuSeconds : undefined,
+    toolCpuSeconds: sumCpu(dump, restore, vacuum),
   };
 }
 

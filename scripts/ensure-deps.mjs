@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // Installs what a fresh machine lacks before `npm test`, `npm run demo` or `npm run bench`:
 // node_modules (npm ci), PostgreSQL 15 server, client and PL/Perl (the managed-target tests need
-// an untrusted language on the source) from Debian's packages, and for the benchmark pgcopydb. Plain Node.js with no dependencies, because it runs before node_modules exists.
+// an untrusted language on the source) and libtcl8.6 (PL/Tcl of the embedded 13) from Debian's
+// packages, and for the benchmark pgcopydb. Plain Node.js with no dependencies, because it runs before node_modules exists.
 import { execFileSync } from 'node:child_process';
 import { existsSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -21,6 +22,18 @@ function nodeModulesFresh() {
   if (!existsSync(marker)) return false;
   const lock = join(root, 'package-lock.json');
   return !existsSync(lock) || statSync(marker).mtimeMs >= statSync(lock).mtimeMs - 1000;
+}
+
+/** Whether the dynamic linker finds a shared library (ldconfig's cache, as the server will). */
+function sharedLibraryFound(name) {
+  for (const ldconfig of ['/sbin/ldconfig', '/usr/sbin/ldconfig', 'ldconfig']) {
+    try {
+      return execFileSync(ldconfig, ['-p'], { encoding: 'utf8' }).includes(name);
+    } catch {
+      // not at this path: try the next
+    }
+  }
+  return false;
 }
 
 let aptUpdated = false;
@@ -45,6 +58,10 @@ const missing = [];
 if (!existsSync(join(pg15, 'postgres'))) missing.push('postgresql-15');
 if (!existsSync(join(pg15, 'pg_dump'))) missing.push('postgresql-client-15');
 if (!existsSync('/usr/lib/postgresql/15/lib/plperl.so')) missing.push('postgresql-plperl-15');
+// The embedded PostgreSQL 13 ships PL/Tcl linked against the system's libtcl8.6: the extension
+// check's test creates it on a 13 source. (Not postgresql-pltcl-15: that test needs a 15 target
+// without PL/Tcl.)
+if (!sharedLibraryFound('libtcl8.6.so')) missing.push('libtcl8.6');
 if (wantBench && !existsSync(join(pg15, 'pgbench'))) missing.push('postgresql-contrib');
 if (wantBench && !existsSync('/usr/bin/pgcopydb') && !existsSync(join(pg15, 'pgcopydb'))) missing.push('pgcopydb');
 if (missing.length > 0) aptInstall(missing);

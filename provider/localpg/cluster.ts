@@ -22,6 +22,8 @@ export interface ClusterOptions {
   readonly password?: string;
   /** Label used in the temporary directory name, to find a cluster's log. */
   readonly label?: string;
+  /** Serve TLS with this certificate and key (PEM files); with `only`, refuse connections without it. */
+  readonly tls?: { readonly certFile: string; readonly keyFile: string; readonly only?: boolean };
 }
 
 export interface Cluster {
@@ -122,6 +124,22 @@ async function asServerUser(file: string, args: string[], env: NodeJS.ProcessEnv
   }
 }
 
+/** Copies the server's certificate and key into the data directory (the key private to the server's user). */
+async function installTlsFiles(
+  tls: NonNullable<ClusterOptions['tls']>,
+  dataDir: string,
+  ids: { uid: number; gid: number } | undefined,
+): Promise<Record<string, string>> {
+  const files = { 'server.crt': tls.certFile, 'server.key': tls.keyFile };
+  for (const [name, from] of Object.entries(files)) {
+    const to = path.join(dataDir, name);
+    await fs.copyFile(from, to);
+    await fs.chmod(to, 0o600);
+    if (ids) await fs.chown(to, ids.uid, ids.gid);
+  }
+  return { ssl: 'on', ssl_cert_file: "'server.crt'", ssl_key_file: "'server.key'" };
+}
+
 export async function startCluster(options: ClusterOptions = {}): Promise<Cluster> {
   const major = options.major ?? 15;
   const password = options.password ?? 'postgres-test-pw';
@@ -165,10 +183,15 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
     max_wal_size: '2GB',
     ...options.settings,
   };
-  const hba = ['local all all trust', 'host all all 127.0.0.1/32 scram-sha-256', 'host replication all 127.0.0.1/32 scram-sha-256'].join(
-    '\n',
-  );
-  await fs.writeFile(path.join(dataDir, 'pg_hba.conf'), `${hba}\n`);
+  if (options.tls) Object.assign(settings, await installTlsFiles(options.tls, dataDir, ids));
+  // hostssl refuses what a TLS-only server must refuse; host accepts both.
+  const hostType = options.tls?.only ? 'hostssl' : 'host';
+  const hba = [
+    'local all all trust',
+    `${hostType} all all 127.0.0.1/32 scram-sha-256`,
+    `${hostType} replication all 127.0.0.1/32 scram-sha-256`,
+  ];
+  await fs.writeFile(path.join(dataDir, 'pg_hba.conf'), `${hba.join('\n')}\n`);
   const writeConf = async (): Promise<void> => {
     const lines = Object.entries({ ...settings, port: String(port) }).map(([k, v]) => `${k} = ${v}`);
     await fs.writeFile(path.join(dataDir, 'postgresql.auto.conf'), `${lines.join('\n')}\n`);
@@ -199,7 +222,9 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
     dataDir,
     logFile,
     async connect(database = 'postgres') {
-      const client = new pg.Client({ host: '127.0.0.1', port, user: 'postgres', password, database });
+      // The fixture's own sessions only need encryption, not the certificate checks under test.
+      const ssl = options.tls ? { rejectUnauthorized: false } : undefined;
+      const client = new pg.Client({ host: '127.0.0.1', port, user: 'postgres', password, database, ssl });
       await client.connect();
       return client;
     },

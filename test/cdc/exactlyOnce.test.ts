@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import type pg from 'pg';
-import { startPair, type ServerPair } from '../support';
+import { startPair, until, type ServerPair } from '../support';
 import { applierOptions, assertSame, createSlot, drain, setupDb, startApplier, type CdcDb } from './harness';
 
 const DDL = `
@@ -75,18 +75,28 @@ describe('cdc: exactly once under SIGKILL (integration)', function () {
       const stderr: string[] = [];
       while (!loadDone || kills < 6) {
         const child = spawnApplier(f, exported.consistentLsn, mode === 'table');
+        // Listened for from the start: an applier that dies on its own must not hang the test.
+        const exited = new Promise((r) => child.once('exit', r));
         child.stderr!.on('data', (d: Buffer) => stderr.push(d.toString()));
         // Kill at a random moment after this applier has applied something (node's start-up time
         // varies a lot on a loaded machine; a fixed sleep could kill it before it did any work).
+        // Once the load is over there may be nothing left to apply: then any moment will do.
         const before = (await f.dst('SELECT count(*)::int AS n FROM ledger'))[0]!.n as number;
-        for (let waited = 0; waited < 20_000 && !loadDone; waited += 50) {
-          const [now] = await f.dst('SELECT count(*)::int AS n FROM ledger');
-          if ((now!.n as number) !== before) break;
-          await new Promise((r) => setTimeout(r, 50));
-        }
+        await until(
+          `applier #${kills + 1} to apply something (ledger had ${before} rows)`,
+          async () => {
+            if (loadDone || child.exitCode !== null) return true;
+            const [now] = await f.dst('SELECT count(*)::int AS n FROM ledger');
+            return (now!.n as number) !== before ? true : undefined;
+          },
+          60_000,
+          50,
+        );
+        assert.equal(child.exitCode, null, `the applier exited on its own\n${stderr.join('')}`);
+        // the random delay picks the moment, not an event to wait for
         await new Promise((r) => setTimeout(r, Math.floor(Math.random() * MAX_KILL_DELAY_MS)));
         child.kill('SIGKILL');
-        await new Promise((r) => child.once('exit', r));
+        await exited;
         kills += 1;
         const [row] = await f.dst('SELECT count(*)::int AS n FROM ledger');
         progress.add(row!.n as number);

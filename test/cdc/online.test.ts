@@ -64,8 +64,10 @@ describe('online migration: copy, stream, cutover (integration)', function () {
     const store = new ControlStore(serverSpec(pair.target));
     try {
       const running = runMigration(spec('shop-online', 'shop', { slotRetainedWarnBytes: 1 }));
-      await waitForStatus(store, 'shop-online', (s) => s.state === 'WaitingForUserAction' || s.state === 'Failed');
-      await new Promise((r) => setTimeout(r, 1000));
+      const ready = await waitForStatus(store, 'shop-online', (s) => s.state === 'WaitingForUserAction' || s.state === 'Failed');
+      assert.equal(ready.state, 'WaitingForUserAction', ready.message);
+      // the writer keeps going while changes stream: stop it once the stream has applied some
+      await waitForStatus(store, 'shop-online', (s) => (s.databases[0]?.inserts ?? 0) > 0 || s.state === 'Failed');
       stop = true;
       await writing;
       // both servers restart while streaming: the migration rides it out
@@ -99,6 +101,9 @@ describe('online migration: copy, stream, cutover (integration)', function () {
       const [seq] = await pair.target.query(`SELECT last_value::text AS v FROM tick`, [], 'shop');
       const [srcSeq] = await pair.source.query(`SELECT last_value::text AS v FROM tick`, [], 'shop');
       assert.equal(seq!.v, srcSeq!.v);
+      // the cutover's verification compared the sequence after copying it, exactly
+      const sequences = done.verification?.tables.find((t) => t.table === '(sequences)');
+      assert.deepEqual(sequences && [sequences.sourceRows, sequences.targetRows, sequences.matches], [1, 1, true]);
       const [left] = await pair.source.query(
         `SELECT (SELECT count(*) FROM pg_replication_slots WHERE slot_name = $1)::int AS slots, (SELECT count(*) FROM pg_publication WHERE pubname = $2)::int AS pubs`,
         [names.slot, names.publication],

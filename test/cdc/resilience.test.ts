@@ -1,11 +1,12 @@
 import assert from 'node:assert/strict';
 import type pg from 'pg';
+import { slotName } from '../../provider/engine/names';
 import { makeManagedTarget } from '../support/managed';
-import { startPair, type ServerPair } from '../support';
-import { assertSame, createSlot, drain, setupDb, startApplier, type CdcDb } from './harness';
+import { startPair, until, type ServerPair } from '../support';
+import { assertSame, createSlot, drain, setupDb, startApplier, type CdcDb, type Running } from './harness';
 
-async function writer(f: CdcDb, stop: () => boolean): Promise<number> {
-  let n = 0;
+/** Inserts into w until stopped, reconnecting while the source restarts; `written` counts commits. */
+async function writer(f: CdcDb, stop: () => boolean, counter: { written: number }): Promise<void> {
   let c: pg.Client | undefined;
   while (!stop()) {
     try {
@@ -13,16 +14,33 @@ async function writer(f: CdcDb, stop: () => boolean): Promise<number> {
         c = await f.source.connect(f.db);
         c.on('error', () => undefined); // the restart terminates it
       }
-      await c.query('INSERT INTO w (v) VALUES ($1)', [n]);
-      n += 1;
+      await c.query('INSERT INTO w (v) VALUES ($1)', [counter.written]);
+      counter.written += 1;
     } catch {
       await c?.end().catch(() => undefined);
       c = undefined;
-      await new Promise((r) => setTimeout(r, 100)); // source restarting
+      await new Promise((r) => setTimeout(r, 100)); // back-off while the source restarts
     }
   }
   await c?.end().catch(() => undefined);
-  return n;
+}
+
+/** Holds an ACCESS EXCLUSIVE lock on a target table: the applier's statements on it wait. */
+async function blockTable(f: CdcDb, table: string): Promise<pg.Client> {
+  const blocker = await f.target.connect(f.db);
+  await blocker.query('BEGIN');
+  await blocker.query(`LOCK TABLE ${table} IN ACCESS EXCLUSIVE MODE`);
+  return blocker;
+}
+
+/** Waits until the applier's queue reached its budget: past it the stream is paused. */
+async function untilPaused(running: Running, budget: number): Promise<void> {
+  await until(
+    `the received-changes queue to reach its ${budget}-byte budget (the stream pauses)`,
+    async () => (running.applier.stats().peakQueuedBytes >= budget ? true : undefined),
+    120_000,
+    50,
+  );
 }
 
 describe('cdc: large transactions, restarts, schema changes, identity FULL, managed target (integration)', function () {
@@ -39,14 +57,24 @@ describe('cdc: large transactions, restarts, schema changes, identity FULL, mana
     await exported.release();
     const budget = 2 * 1024 * 1024;
     const running = startApplier(f, { initialLsn: exported.consistentLsn, queueBudgetBytes: budget });
-    await f.src(`INSERT INTO big SELECT g, repeat('x', 100) || g FROM generate_series(1, 200000) g`);
+    // The target holds the first batch back until the queue is full, so the pause must engage
+    // whatever the relative speed of decoding and applying on this machine.
+    const blocker = await blockTable(f, 'big');
     const started = Date.now();
+    try {
+      await f.src(`INSERT INTO big SELECT g, repeat('x', 100) || g FROM generate_series(1, 200000) g`);
+      await untilPaused(running, budget);
+      assert.equal(running.applier.stats().inserts, 0);
+    } finally {
+      await blocker.query('ROLLBACK');
+      await blocker.end();
+    }
     await drain(f, running, 240_000);
     const seconds = (Date.now() - started) / 1000;
     const stats = running.applier.stats();
     assert.equal(stats.inserts, 200_000);
     // one frame past the budget at most: the socket is paused above it
-    assert.ok(stats.peakQueuedBytes < budget + 256 * 1024, `peak queue ${stats.peakQueuedBytes} bytes`);
+    assert.ok(stats.peakQueuedBytes >= budget && stats.peakQueuedBytes < budget + 256 * 1024, `peak queue ${stats.peakQueuedBytes} bytes`);
     const [row] = await f.dst('SELECT count(*)::int AS n, sum(id)::bigint AS s FROM big');
     assert.deepEqual(row, { n: 200_000, s: '20000100000' });
     console.log(
@@ -60,18 +88,28 @@ describe('cdc: large transactions, restarts, schema changes, identity FULL, mana
     await exported.release();
     const budget = 1024 * 1024;
     const running = startApplier(f, { initialLsn: exported.consistentLsn, queueBudgetBytes: budget });
-    const blocker = await f.target.connect(f.db);
-    await blocker.query('BEGIN');
-    await blocker.query('LOCK TABLE stall IN ACCESS EXCLUSIVE MODE'); // the applier's statements wait
-    for (let i = 0; i < 10; i++) {
-      await f.src(`INSERT INTO stall SELECT g, repeat('p', 200) FROM generate_series(${i * 10_000 + 1}, ${(i + 1) * 10_000}) g`);
+    const blocker = await blockTable(f, 'stall');
+    try {
+      for (let i = 0; i < 10; i++) {
+        await f.src(`INSERT INTO stall SELECT g, repeat('p', 200) FROM generate_series(${i * 10_000 + 1}, ${(i + 1) * 10_000}) g`);
+      }
+      // 100,000 rows of 200 bytes are twenty times the budget: the queue fills, the stream pauses
+      await untilPaused(running, budget);
+      // the walsender has not sent the source's WAL: the paused stream holds it back
+      const [lag] = await f.src(
+        `SELECT (pg_current_wal_lsn() - r.sent_lsn)::int8 AS behind
+           FROM pg_replication_slots s JOIN pg_stat_replication r ON r.pid = s.active_pid
+          WHERE s.slot_name = $1`,
+        [slotName(f.migration, f.db)],
+      );
+      assert.ok(Number(lag!.behind) > budget, `the walsender is ${lag!.behind} bytes behind the source's WAL`);
+      const stalled = running.applier.stats();
+      assert.equal(stalled.inserts, 0);
+      assert.ok(stalled.peakQueuedBytes < budget + 256 * 1024, `peak queue ${stalled.peakQueuedBytes} bytes while stalled`);
+    } finally {
+      await blocker.query('ROLLBACK');
+      await blocker.end();
     }
-    await new Promise((r) => setTimeout(r, 2000));
-    const stalled = running.applier.stats();
-    assert.equal(stalled.inserts, 0);
-    assert.ok(stalled.peakQueuedBytes < budget + 256 * 1024, `peak queue ${stalled.peakQueuedBytes} bytes while stalled`);
-    await blocker.query('ROLLBACK');
-    await blocker.end();
     await drain(f, running, 120_000);
     assert.equal(running.applier.stats().inserts, 100_000);
     await assertSame(f, ['stall']);
@@ -84,27 +122,42 @@ describe('cdc: large transactions, restarts, schema changes, identity FULL, mana
     const logs: string[] = [];
     const running = startApplier(f, { initialLsn: exported.consistentLsn, log: (_l, m) => logs.push(m) });
     let stop = false;
-    const writing = writer(f, () => stop);
-    await new Promise((r) => setTimeout(r, 1000));
-    await f.source.restart();
-    await new Promise((r) => setTimeout(r, 1500));
-    await f.target.restart();
-    await new Promise((r) => setTimeout(r, 1500));
-    // crashes (immediate stop, crash recovery): the slot may fall back to its last checkpointed
-    // position and resend what the target already has; the recorded progress skips it
-    await f.source.crash();
-    await new Promise((r) => setTimeout(r, 500));
-    await f.source.start();
-    await new Promise((r) => setTimeout(r, 1500));
-    await f.target.crash();
-    await new Promise((r) => setTimeout(r, 500));
-    await f.target.start();
-    await new Promise((r) => setTimeout(r, 1500));
-    stop = true;
-    const written = await writing;
+    const counter = { written: 0 };
+    const writing = writer(f, () => stop, counter);
+    // After each restart or crash: rows written since then reach the target (the writer and the
+    // applier both reconnected), read back from the target.
+    const appliedAfter = async (event: string) => {
+      const mark = counter.written;
+      await until(
+        `rows written after ${event} to reach the target`,
+        async () => {
+          const [row] = await f.dst('SELECT count(*)::int AS n FROM w WHERE v > $1', [mark]).catch(() => [{ n: 0 }]);
+          return (row!.n as number) > 0 ? true : undefined;
+        },
+        120_000,
+      );
+    };
+    try {
+      await appliedAfter('the start');
+      await f.source.restart();
+      await appliedAfter('the source restart');
+      await f.target.restart();
+      await appliedAfter('the target restart');
+      // crashes (immediate stop, crash recovery): the slot may fall back to its last checkpointed
+      // position and resend what the target already has; the recorded progress skips it
+      await f.source.crash();
+      await f.source.start();
+      await appliedAfter('the source crash');
+      await f.target.crash();
+      await f.target.start();
+      await appliedAfter('the target crash');
+    } finally {
+      stop = true;
+      await writing;
+    }
     await drain(f, running, 120_000);
     await assertSame(f, ['w']);
-    assert.ok(written > 100, `only ${written} rows written`);
+    assert.ok(counter.written > 100, `only ${counter.written} rows written`);
     assert.ok(
       logs.some((l) => /reconnecting/.test(l)),
       logs.join('\n'),

@@ -47,9 +47,12 @@ describe('online runner: SIGKILL while streaming, then resume (integration)', fu
       assert.notEqual(streaming.state, 'Failed', streaming.message);
       process.kill(streaming.runner!.pid, 'SIGKILL');
       await waitForStatus(store, spec.migrationName, (s) => s.runner?.alive === false);
-      await new Promise((r) => setTimeout(r, 500)); // writes keep coming while no runner is alive
-      // a target-only table: a redone copy would recreate the database and lose it
-      await pair.target.query('CREATE TABLE resume_marker ()', [], 'resumable');
+      // writes keep coming while no runner is alive
+      const deadAt = id;
+      await until('the writer to commit 20 rows while no runner is alive', async () => (id - deadAt >= 20 ? true : undefined), 60_000, 20);
+      // a target-only function: a redone copy would recreate the database and lose it (not a
+      // table: the cutover's verification rightly stops at a table the source lacks)
+      await pair.target.query(`CREATE FUNCTION resume_marker() RETURNS int LANGUAGE sql AS 'SELECT 1'`, [], 'resumable');
       await resumeMigration(spec);
       stop = true;
       await writing;
@@ -63,7 +66,7 @@ describe('online runner: SIGKILL while streaming, then resume (integration)', fu
       const done = await waitForStatus(store, spec.migrationName, (s) => s.state === 'Succeeded' || s.state === 'Failed');
       assert.equal(done.state, 'Succeeded', done.message);
       assert.deepEqual(await rowsOf(pair.target, 'resumable', 't'), await rowsOf(pair.source, 'resumable', 't'));
-      const [marker] = await pair.target.query(`SELECT to_regclass('resume_marker') IS NOT NULL AS kept`, [], 'resumable');
+      const [marker] = await pair.target.query(`SELECT to_regproc('resume_marker') IS NOT NULL AS kept`, [], 'resumable');
       assert.equal(marker!.kept, true, 'the copy was not redone');
       assert.ok(done.databases[0]!.inserts > 50, JSON.stringify(done.databases[0]));
     } finally {

@@ -1,9 +1,10 @@
 // show, list and update against a real target whose control catalog holds migrations registered
 // through ControlStore, as the runner would.
 import assert from 'node:assert/strict';
+import type { ChildProcess } from 'node:child_process';
 import { ControlStore } from '../../provider/engine';
 import { serverSpec, startCluster, type Cluster } from '../support';
-import { propertiesFile, runCli } from './helpers';
+import { propertiesFile, runCli, stderrMatch } from './helpers';
 
 describe('pgferry show/list/update against a real target', () => {
   let target: Cluster;
@@ -160,10 +161,16 @@ describe('pgferry show/list/update against a real target', () => {
 
   it('update --cancel --wait follows the migration to Canceled and exits 0', async () => {
     await store.createMigration({ name: 'cancel-me', mode: 'Offline', option: 'Migrate', spec: {}, databases: ['x'] });
-    const pending = runCli(['update', '--name', 'cancel-me', '--cancel', '--wait', '--output', 'json', ...flags], env);
-    // Play the runner: notice the request, then finish as Canceled.
-    for (let i = 0; i < 50 && !(await store.isCancelRequested('cancel-me')); i++) await new Promise((r) => setTimeout(r, 100));
-    await new Promise((r) => setTimeout(r, 1500));
+    let child: ChildProcess | undefined;
+    const pending = runCli(
+      ['update', '--name', 'cancel-me', '--cancel', '--wait', '--output', 'json', ...flags],
+      env,
+      60_000,
+      (c) => (child = c),
+    );
+    // Play the runner once the command waits (its first status line follows the recorded request).
+    await stderrMatch(child!, /^\S+ cancel-me: /, 'the first status line of the wait');
+    assert.equal(await store.isCancelRequested('cancel-me'), true);
     await store.setState('cancel-me', 'Canceled', 'Completed', 'canceled by the user');
     const result = await pending;
     assert.equal(result.code, 0, result.stderr);
@@ -174,10 +181,12 @@ describe('pgferry show/list/update against a real target', () => {
   it('Ctrl-C during --wait stops waiting (exit 130) and leaves the migration running', async () => {
     await store.createMigration({ name: 'keep-going', mode: 'Offline', option: 'Migrate', spec: {}, databases: ['x'] });
     await store.setState('keep-going', 'InProgress', 'MigratingData');
-    let child: import('node:child_process').ChildProcess | undefined;
+    let child: ChildProcess | undefined;
     const pending = runCli(['update', '--name', 'keep-going', '--cancel', '--wait', ...flags], env, 60_000, (c) => (child = c));
-    for (let i = 0; i < 50 && !(await store.isCancelRequested('keep-going')); i++) await new Promise((r) => setTimeout(r, 100));
-    await new Promise((r) => setTimeout(r, 500));
+    // The Ctrl-C handler is installed before the first status line: interrupting earlier would
+    // kill the command by the signal instead of ending its wait.
+    await stderrMatch(child!, /^\S+ keep-going: InProgress \/ MigratingData/, 'the first status line of the wait');
+    assert.equal(await store.isCancelRequested('keep-going'), true);
     child!.kill('SIGINT');
     const result = await pending;
     assert.equal(result.code, 130, result.stderr);

@@ -15,10 +15,13 @@ export interface CliResult {
   readonly errLines: string[];
 }
 
-/** Runs `pgferry ...args`; PG* variables of the test process are not inherited unless given. */
+/**
+ * Runs `pgferry ...args`; PG* variables of the test process are not inherited unless given. A
+ * variable given as undefined is removed (PGPASSFILE points nowhere unless a test says otherwise).
+ */
 export function runCli(
   args: readonly string[],
-  env: Record<string, string> = {},
+  env: Record<string, string | undefined> = {},
   timeoutMs = 60_000,
   onSpawn?: (child: ChildProcess) => void,
 ): Promise<CliResult> {
@@ -40,6 +43,32 @@ export function runCli(
       clearTimeout(timer);
       resolve({ code, stdout, stderr, errLines: stderr.split('\n').filter((l) => l.trim() !== '') });
     });
+  });
+}
+
+/**
+ * Resolves once the child's stderr has printed a line matching `pattern` (an event that proves the
+ * command reached a given point), or fails after `timeoutMs` naming `what`.
+ */
+export function stderrMatch(child: ChildProcess, pattern: RegExp, what: string, timeoutMs = 60_000): Promise<string> {
+  return new Promise((resolve, reject) => {
+    let seen = '';
+    const finish = (error?: Error, line?: string) => {
+      clearTimeout(timer);
+      child.stderr!.off('data', onData);
+      child.off('close', onClose);
+      if (error) reject(error);
+      else resolve(line!);
+    };
+    const onData = (chunk: Buffer) => {
+      seen += chunk.toString();
+      const line = seen.split('\n').find((l) => pattern.test(l));
+      if (line !== undefined) finish(undefined, line);
+    };
+    const onClose = () => finish(new Error(`pgferry exited before ${what}; stderr: ${seen}`));
+    const timer = setTimeout(() => finish(new Error(`timed out waiting for ${what}; stderr: ${seen}`)), timeoutMs);
+    child.stderr!.on('data', onData);
+    child.once('close', onClose);
   });
 }
 

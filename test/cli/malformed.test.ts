@@ -2,7 +2,8 @@
 // on stdout, no secret in the message, and (against real servers) no change on either side.
 import assert from 'node:assert/strict';
 import { CLOSED_PORT, propertiesFile, runCli } from './helpers';
-import { startPair, type ServerPair } from '../support';
+import { parseMigrationSpec, PgferryError } from '../../provider/engine';
+import { serverSpec, startPair, type ServerPair } from '../support';
 
 const SECRET = 'Sup3r-Secret-pw';
 
@@ -205,5 +206,38 @@ describe('pgferry create with malformed input', () => {
         assert.equal(after.targetSchema, '0', 'no pgferry schema on the target');
       });
     }
+
+    it('refuses 51 databases, all present on the source, and changes neither server (issue 19)', async () => {
+      const names = Array.from({ length: 51 }, (_, i) => `many_${String(i).padStart(2, '0')}`);
+      for (const name of names) await pair.source.query(`CREATE DATABASE ${name}`);
+      // the boundary: 50 is a valid spec, 51 is refused naming the field
+      const servers = { source: serverSpec(pair.source), target: serverSpec(pair.target) };
+      assert.equal(parseMigrationSpec({ migrationName: 'fifty', ...servers, databases: names.slice(0, 50) }).databases.length, 50);
+      assert.throws(
+        () => parseMigrationSpec({ migrationName: 'fifty-one', ...servers, databases: names }),
+        (e: unknown) => e instanceof PgferryError && e.code === 'INVALID_INPUT' && e.field === 'databases',
+      );
+      const before = await snapshot(pair);
+      const body = {
+        properties: {
+          SourceDBServerResourceId: `${pair.source.host}:${pair.source.port}@postgres`,
+          SecretParameters: {
+            AdminCredentials: { SourceServerPassword: pair.source.password, TargetServerPassword: pair.target.password },
+          },
+          targetDbServerFullyQualifiedDomainName: pair.target.host,
+          targetDbServerPort: pair.target.port,
+          DBsToMigrate: names,
+          OverwriteDBsInTarget: true,
+        },
+      };
+      const result = await runCli(['create', '--name', 'too-many', '--properties', propertiesFile(body), '--wait', '--output', 'json']);
+      assert.equal(result.code, 2, result.stderr);
+      assert.equal(result.errLines.length, 1, result.stderr);
+      assert.match(result.errLines[0]!, /DBsToMigrate.*50/);
+      const after = await snapshot(pair);
+      assert.deepEqual(after, before);
+      assert.equal(after.targetSchema, '0', 'no pgferry schema on the target');
+      assert.ok(!after.targetDbs.some((d) => d.startsWith('many_')), 'no database created on the target');
+    });
   });
 });

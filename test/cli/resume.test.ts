@@ -37,21 +37,19 @@ describe('pgferry resume after the runner died', function () {
   it('resume --wait finishes a migration whose runner was killed', async () => {
     const created = await runCli(['create', '--name', 'bulk-1', '--properties', file, '--output', 'json']);
     assert.equal(created.code, 0, created.stderr);
+    const show = async () => {
+      const result = await runCli(['show', '--name', 'bulk-1', '--output', 'json', ...flags], env);
+      assert.equal(result.code, 0, result.stderr);
+      return JSON.parse(result.stdout);
+    };
     // Wait until the table is loading, then kill the runner (a process this test started).
-    let pid: number | undefined;
-    for (let i = 0; i < 120 && pid === undefined; i++) {
-      const show = JSON.parse((await runCli(['show', '--name', 'bulk-1', '--output', 'json', ...flags], env)).stdout);
-      assert.equal(show.state, 'InProgress', 'the copy must still be running');
-      if (show.databases[0].tables.loading > 0) pid = show.runner.pid;
-      else await new Promise((r) => setTimeout(r, 250));
-    }
-    assert.ok(pid, 'the table started loading');
+    const pid = await until('the table to start loading', async () => {
+      const status = await show();
+      assert.equal(status.state, 'InProgress', 'the copy must still be running');
+      return status.databases[0].tables.loading > 0 ? (status.runner.pid as number) : undefined;
+    });
     process.kill(pid, 'SIGKILL');
-    for (let i = 0; i < 40; i++) {
-      const show = JSON.parse((await runCli(['show', '--name', 'bulk-1', '--output', 'json', ...flags], env)).stdout);
-      if (!show.runner.alive) break;
-      await new Promise((r) => setTimeout(r, 250));
-    }
+    await until('the killed runner to be reported dead', async () => ((await show()).runner.alive === false ? true : undefined));
 
     const resumed = await runCli(['resume', '--name', 'bulk-1', '--properties', file, '--wait', '--output', 'json'], {}, 240_000);
     assert.equal(resumed.code, 0, `stderr: ${resumed.stderr}\nstdout: ${resumed.stdout}`);

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { runMigration } from '../../provider/engine';
-import { pairSpec, startPair, type ServerPair } from '../support';
+import { pairSpec, startPair, until, type ServerPair } from '../support';
 
 describe('offline copy consistency', function () {
   this.timeout(300_000);
@@ -18,11 +18,14 @@ describe('offline copy consistency', function () {
     await pair.source.query(
       `CREATE TABLE a (id bigint PRIMARY KEY, pad text); CREATE TABLE b (id bigint PRIMARY KEY, pad text);
        INSERT INTO a SELECT g, repeat('x', 200) FROM generate_series(1, 200000) g;
-       INSERT INTO b SELECT g, repeat('y', 200) FROM generate_series(1, 200000) g;`,
+       INSERT INTO b SELECT g, repeat('y', 200) FROM generate_series(1, 200000) g;
+       CREATE TABLE receipts (no bigserial PRIMARY KEY, note text);`,
       [],
       'busy',
     );
     // Each writer transaction adds the same id to both tables: a consistent copy has equal sets.
+    // It also takes a receipt number: the source's sequence moves on past what the copy read, which
+    // the verification must not call a difference while the target's sequence is past its rows.
     const writer = await pair.source.connect('busy');
     let stop = false;
     let written = 0;
@@ -30,15 +33,29 @@ describe('offline copy consistency', function () {
       let id = 1_000_000;
       while (!stop) {
         id += 1;
-        await writer.query(`BEGIN; INSERT INTO a VALUES (${id}, 'w'); INSERT INTO b VALUES (${id}, 'w'); COMMIT;`);
+        await writer.query(
+          `BEGIN; INSERT INTO a VALUES (${id}, 'w'); INSERT INTO b VALUES (${id}, 'w'); INSERT INTO receipts (note) VALUES ('w'); COMMIT;`,
+        );
         written += 1;
       }
     })();
+    let failed: unknown;
+    writing.catch((error: unknown) => (failed = error));
     try {
-      while (written < 20) await new Promise((r) => setTimeout(r, 10));
+      await until(
+        'the writer to commit 20 transactions',
+        async () => {
+          if (failed) throw failed;
+          return written >= 20 ? true : undefined;
+        },
+        60_000,
+        10,
+      );
       const status = await runMigration(spec('busy-copy', 'busy', { splitTablesLargerThan: 4 * 1024 * 1024 }));
       assert.equal(status.state, 'Succeeded', status.message);
       assert.equal(status.verification?.ok, true, status.verification?.firstMismatch);
+      const sequences = status.verification?.tables.find((t) => t.table === '(sequences)');
+      assert.deepEqual(sequences && [sequences.sourceRows, sequences.targetRows, sequences.matches], [1, 1, true]);
     } finally {
       stop = true;
       await writing;
@@ -53,6 +70,16 @@ describe('offline copy consistency', function () {
     const [t] = await pair.target.query(`SELECT count(*)::int AS n FROM a`, [], 'busy');
     const [s] = await pair.source.query(`SELECT count(*)::int AS n FROM a`, [], 'busy');
     assert.ok(t!.n >= 200_000 && t!.n < s!.n, `target ${t!.n} rows, source ${s!.n}: writes after the snapshot must not be copied`);
+    // the source moved on (the false mismatch the verification must not report) and the target's
+    // sequence is past every receipt it holds (the check it makes instead)
+    const [receipts] = await pair.target.query(
+      `SELECT (SELECT max(no) FROM receipts)::int8::text AS held, (SELECT last_value FROM receipts_no_seq)::int8::text AS seq`,
+      [],
+      'busy',
+    );
+    const [sourceSeq] = await pair.source.query(`SELECT last_value::int8::text AS v FROM receipts_no_seq`, [], 'busy');
+    assert.ok(BigInt(sourceSeq!.v) > BigInt(receipts!.seq), `source ${sourceSeq!.v}, target ${receipts!.seq}: the source moved on`);
+    assert.ok(BigInt(receipts!.seq) >= BigInt(receipts!.held), `target sequence ${receipts!.seq}, rows up to ${receipts!.held}`);
   });
 
   it('a split copy of a large table equals an unsplit copy (integer key and CTID ranges)', async () => {

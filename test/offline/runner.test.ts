@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { cancelMigration, resumeMigration, showMigration, startMigration, waitForMigration } from '../../provider/engine';
 import { FINAL_STATES } from '../../provider/engine/model';
-import { pairSpec, startPair, type ServerPair } from '../support';
+import { pairSpec, startPair, until, type ServerPair } from '../support';
 
 describe('detached runner (offline)', function () {
   this.timeout(300_000);
@@ -40,24 +40,46 @@ describe('detached runner (offline)', function () {
       [],
       'shop',
     );
-    const s = spec('runner-cancel', { tableJobs: 1, option: 'Migrate' });
+    // Two jobs, no splitting: items (3 MB) is copied and committed while slow (250 MB) still loads.
+    const s = spec('runner-cancel', { tableJobs: 2, splitTablesLargerThan: 0, option: 'Migrate' });
     await startMigration(s);
-    await waitForMigration(s.target, 'runner-cancel', (st) => st.subState === 'MigratingData' || FINAL_STATES.has(st.state), {
-      intervalMs: 50,
-    });
+    const tableStates = async () =>
+      Object.fromEntries(
+        (
+          await pair.target.query<{ table_name: string; state: string }>(
+            `SELECT table_name, state FROM pgferry.migration_table WHERE migration = 'runner-cancel'`,
+          )
+        ).map((r) => [r.table_name, r.state]),
+      );
+    const during = await until(
+      'items copied while slow is still loading',
+      async () => {
+        const states = await tableStates();
+        if (states['public.slow'] === 'Completed') throw new Error('slow was copied before the cancel: make it larger');
+        return states['public.items'] === 'Completed' && states['public.slow'] === 'Loading' ? states : undefined;
+      },
+      120_000,
+      50,
+    );
     await cancelMigration(s.target, 'runner-cancel');
     const done = await waitForMigration(s.target, 'runner-cancel', (st) => FINAL_STATES.has(st.state), {
       intervalMs: 200,
       timeoutMs: 120_000,
     });
-    assert.equal(done.state, 'Canceled', done.message);
+    assert.equal(done.state, 'Canceled', `${done.state}: ${done.message}; tables at the cancel ${JSON.stringify(during)}`);
     assert.equal(done.databases[0]!.state, 'Canceled');
+    assert.equal(done.verification, undefined, 'nothing was verified');
+    // The work stopped: slow's copy was abandoned (its transaction rolled back), nothing ran after it.
+    const [slowCount] = await pair.target.query<{ n: number }>('SELECT count(*)::int AS n FROM slow', [], 'shop');
+    assert.equal(slowCount!.n, 0);
+    assert.equal((await tableStates())['public.slow'] !== 'Completed', true);
+    // The target is left as it is: the database, its schema and the rows already copied stay.
+    assert.deepEqual(await pair.target.query('SELECT count(*)::int AS n FROM items', [], 'shop'), [{ n: 50000 }]);
     // the runner records Canceled, then lets its lease go as it exits: that follows within seconds
-    const released = await waitForMigration(s.target, 'runner-cancel', (st) => st.runner?.alive === false, {
+    await waitForMigration(s.target, 'runner-cancel', (st) => st.runner?.alive === false, {
       intervalMs: 100,
       timeoutMs: 30_000,
     });
-    assert.equal(released.runner?.alive, false);
     assert.equal((await showMigration(s.target, 'runner-cancel'))?.state, 'Canceled');
     await assert.rejects(cancelMigration(s.target, 'runner-cancel'), (e: { code?: string }) => e.code === 'MIGRATION_FINISHED');
   });

@@ -133,6 +133,7 @@ describe('resource diff rules', () => {
         stored('Succeeded', { dropTargetDatabasesOnDelete: true }),
         withChange({ databases: ['other'], allowReplaceAfterCutover: true }),
       );
+      assert.equal(d.changes, true);
       assert.deepEqual(d.replaces, ['databases']);
       assert.ok(d.notes.some((n) => /target databases are kept/.test(n)));
       const named = diffInputs(
@@ -145,6 +146,7 @@ describe('resource diff rules', () => {
 
     it('a Validate-only migration that Succeeded copied nothing: moving on to migrate is an ordinary replace', () => {
       const d = diffInputs(stored('Succeeded', { option: 'Validate' }), withChange({ option: 'ValidateAndMigrate' }));
+      assert.equal(d.changes, true);
       assert.deepEqual(d.replaces, ['option']);
     });
 

@@ -105,6 +105,7 @@ describe('protocol: check and diff through the SDK provider host', function () {
 
   it('Diff: a rename over the same target and databases deletes before it replaces (issue 17)', async () => {
     const renamed = await host.diff('id', inputs(provider), inputs(provider, { migrationName: 'proto-check-2' }));
+    assert.equal(renamed.changes, 2);
     assert.deepEqual(renamed.replaces, ['migrationName']);
     assert.equal(renamed.deleteBeforeReplace, true);
     const elsewhere = await host.diff('id', inputs(provider), inputs(provider, { migrationName: 'proto-check-2', databases: ['other'] }));
@@ -117,6 +118,7 @@ describe('protocol: check and diff through the SDK provider host', function () {
       inputs(provider),
       inputs(provider, { source: { host: '10.0.0.9', port: 5432, user: 'postgres', password: SOURCE_PW } }),
     );
+    assert.equal(moved.changes, 2);
     assert.deepEqual(moved.replaces, ['source']);
     const rotated = await host.diff(
       'id',
@@ -137,6 +139,7 @@ describe('protocol: check and diff through the SDK provider host', function () {
       cutOver,
       inputs(provider, { cutover: true, databases: ['other'], allowReplaceAfterCutover: true }),
     );
+    assert.equal(allowed.changes, 2);
     assert.deepEqual(allowed.replaces, ['databases']);
     assert.ok(
       host.stdout.some((l) => /proto-check: replacing a migration that has cut over/.test(l)),

@@ -1,6 +1,9 @@
 // Protocol against real servers: an Offline PgMigration created, read, updated, adopted and
 // deleted through the SDK's provider host over gRPC, as `pulumi up/refresh/destroy` drive it.
 import assert from 'node:assert/strict';
+import { promises as fs } from 'node:fs';
+import path from 'node:path';
+import { runnerLogDir } from '../../provider/engine/runner/spawn';
 import { startCluster, type Cluster } from '../support';
 import { fingerprint, loadShop } from './support/fixture';
 import {
@@ -51,6 +54,14 @@ describe('protocol: Offline PgMigration against real servers', function () {
   let id: string;
   let outputs: Record<string, unknown>;
   let replaced: { id: string; properties: Record<string, unknown> };
+  /** The catalog's row of a migration, minus what a heartbeat moves. */
+  const catalogRow = async (name: string) =>
+    (
+      await target.query(
+        `SELECT name, state, sub_state, spec, instance, created_at, started_at, ended_at, verification FROM pgferry.migration WHERE name = $1`,
+        [name],
+      )
+    )[0];
   const databaseCount = async (name: string) =>
     (await target.query<{ n: number }>(`SELECT count(*)::int AS n FROM pg_database WHERE datname = $1`, [name]))[0]!.n;
 
@@ -96,9 +107,17 @@ describe('protocol: Offline PgMigration against real servers', function () {
     const diff = await host.diff(id, outputs, news);
     assert.equal(diff.changes, 2);
     assert.deepEqual(diff.replaces, []);
+    const before = await catalogRow('proto-offline');
+    const linesBefore = host.stdout.length;
     const updated = await host.update(id, outputs, news);
     assert.equal(updated.properties.state, 'Succeeded');
     assert.equal(updated.properties.tableJobs, 4);
+    // in place: the same migration in the catalog, not run again, the target as it was
+    assert.deepEqual(await catalogRow('proto-offline'), before);
+    assert.ok(!host.stdout.slice(linesBefore).some((l) => /runner started/.test(l)), host.stdout.slice(linesBefore).join('\n'));
+    assert.deepEqual(await fingerprint(target, 'shop'), await fingerprint(source, 'shop'));
+    const read = await host.read(id, updated.properties);
+    assert.equal(read.properties.tableJobs, 4, 'state keeps the new value');
     outputs = updated.properties;
   });
 
@@ -184,9 +203,17 @@ describe('protocol: Offline PgMigration against real servers', function () {
   });
 
   it('Delete removes the migration; the target database is kept', async () => {
+    assert.ok(await catalogRow('proto-offline'));
     await host.delete(id, outputs);
-    const dbs = await target.query<{ datname: string }>(`SELECT datname FROM pg_database WHERE datname = 'shop'`);
-    assert.equal(dbs.length, 1);
+    const left = await target.query<{ n: number }>(
+      `SELECT (SELECT count(*) FROM pgferry.migration WHERE name = $1)
+            + (SELECT count(*) FROM pgferry.migration_database WHERE migration = $1)
+            + (SELECT count(*) FROM pgferry.migration_table WHERE migration = $1)
+            + (SELECT count(*) FROM pgferry.event WHERE migration = $1) AS n`,
+      ['proto-offline'],
+    );
+    assert.equal(Number(left[0]!.n), 0, 'the migration, its databases, tables and events are gone from the catalog');
+    assert.deepEqual(await fingerprint(target, 'shop'), await fingerprint(source, 'shop'), 'the target database is kept as it was');
   });
 
   it('Read of a migration gone from the target catalog returns an empty id (resource gone)', async () => {
@@ -203,6 +230,7 @@ describe('protocol: Offline PgMigration against real servers', function () {
     await assert.rejects(host.diff('x', olds, news), (error: CallError) => /^allowReplaceAfterCutover: /.test(error.message));
     const allowed = { ...news, allowReplaceAfterCutover: true };
     const diff = await host.diff('x', olds, allowed);
+    assert.equal(diff.changes, 2);
     assert.deepEqual(diff.replaces, ['option']);
     assert.equal(diff.deleteBeforeReplace, true);
     await host.delete('x', olds);
@@ -246,15 +274,30 @@ describe('protocol: Offline PgMigration against real servers', function () {
   });
 
   it('leaks no password in any response, message or host output', () => {
+    assert.ok(host.responses.length >= 20, `${host.responses.length} responses scanned`);
     assert.deepEqual(secretLeaks(host, [SOURCE_PW, TARGET_PW]), []);
-    const catalog = JSON.stringify(host.responses);
-    assert.ok(catalog.length > 0);
+    // the scan finds a password where there is one
+    const planted = { ...host, responses: [{ method: 'read', result: { message: `failed with ${TARGET_PW}` } }] };
+    assert.equal(secretLeaks(planted, [SOURCE_PW, TARGET_PW]).length, 1);
   });
 
-  it('stores no password in the control catalog', async () => {
-    const rows = await target.query<{ t: string }>(`SELECT m::text AS t FROM pgferry.migration m`);
-    for (const row of rows) {
-      assert.ok(!row.t.includes(SOURCE_PW) && !row.t.includes(TARGET_PW));
+  it("stores no password in any table of the control catalog, its events or the runners' logs", async () => {
+    const tables = await target.query<{ t: string }>(
+      `SELECT format('%I.%I', schemaname, tablename) AS t FROM pg_tables WHERE schemaname = 'pgferry' ORDER BY 1`,
+    );
+    assert.ok(tables.some((t) => t.t === 'pgferry.event') && tables.some((t) => t.t === 'pgferry.migration'), JSON.stringify(tables));
+    let rows = 0;
+    for (const { t } of tables) {
+      const texts = await target.query<{ r: string }>(`SELECT r::text AS r FROM ${t} r`);
+      rows += texts.length;
+      for (const { r } of texts) assert.ok(!r.includes(SOURCE_PW) && !r.includes(TARGET_PW), `${t}: ${r.slice(0, 200)}`);
+    }
+    assert.ok(rows > 0, 'the catalog holds rows to scan');
+    const logs = (await fs.readdir(runnerLogDir())).filter((f) => /^runner-proto-.*\.log$/.test(f));
+    assert.ok(logs.includes('runner-proto-replace.log'), logs.join(', '));
+    for (const log of logs) {
+      const text = await fs.readFile(path.join(runnerLogDir(), log), 'utf8');
+      assert.ok(!text.includes(SOURCE_PW) && !text.includes(TARGET_PW), `${log} holds a password`);
     }
   });
 });

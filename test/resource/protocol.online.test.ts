@@ -4,7 +4,7 @@
 // migration in progress leaves no slot or publication on the source.
 import assert from 'node:assert/strict';
 import { showMigration } from '../../provider/engine';
-import { startCluster, until, type Cluster } from '../support';
+import { serverSpec, startCluster, until, type Cluster } from '../support';
 import { fingerprint, loadShop } from './support/fixture';
 import { closeProtocolSession, openProtocolSession, secretLeaks, startProviderHost, type ProviderHost } from './support/providerHost';
 
@@ -70,13 +70,21 @@ describe('protocol: Online PgMigration against real servers', function () {
   });
 
   it('the runner outlives the provider host, which Pulumi stops after each operation', async () => {
+    const runnerPid = (await showMigration(serverSpec(target), 'proto-online'))!.runner!.pid;
     await host.stop();
+    const stoppedAt = Date.now();
     earlierHosts.push(host);
     host = await startProviderHost(program.dir);
     await host.configure({});
-    await new Promise((r) => setTimeout(r, 1000));
+    // The runner heartbeats after the host and its process group are gone: it is alive, not a stale row.
+    await until('a runner heartbeat after the provider host stopped', async () => {
+      const runner = (await showMigration(serverSpec(target), 'proto-online'))?.runner;
+      return runner && Date.parse(runner.heartbeatAt) > stoppedAt ? true : undefined;
+    });
+    assert.doesNotThrow(() => process.kill(runnerPid, 0), 'the runner process is alive');
     const read = await host.read(id, outputs);
     assert.equal(read.properties.runnerAlive, true);
+    assert.equal((await showMigration(serverSpec(target), 'proto-online'))!.runner!.pid, runnerPid, 'the same runner');
     assert.ok(!host.stdout.some((l) => /restarting/.test(l)), 'no restart was needed');
   });
 
@@ -104,6 +112,52 @@ describe('protocol: Online PgMigration against real servers', function () {
     });
     assert.equal(read.properties.subState, 'WaitingForCutoverTrigger');
     outputs = read.properties;
+  });
+
+  it('Read reports the latency and pending bytes of a stream the target holds back, and their fall once it catches up (issue 19)', async () => {
+    type Lag = { latencySeconds?: number; pendingBytes?: number };
+    const lagOf = async () => (await host.read(id, outputs)).properties.databaseDetails as Lag[];
+    const onTarget = async (email: string) =>
+      (await target.query<{ n: number }>(`SELECT count(*)::int AS n FROM customers WHERE email = $1`, [email], 'shop'))[0]!.n;
+    // a transaction applied first, and the source's clock once it had committed
+    await source.query(`INSERT INTO customers (email) VALUES ('applied@example.com')`, [], 'shop');
+    await until('the applied row on the target', async () => ((await onTarget('applied@example.com')) === 1 ? true : undefined));
+    const blocker = await target.connect('shop');
+    let held: Lag;
+    try {
+      // SHARE mode: the stream's inserts wait, reads go on
+      await blocker.query('BEGIN; LOCK TABLE customers IN SHARE MODE');
+      const [mark] = await source.query<{ at: string; lsn: string }>(
+        `SELECT clock_timestamp()::text AS at, pg_current_wal_lsn()::text AS lsn`,
+      );
+      const [heldTxn] = await source.query<{ started: string }>(
+        `INSERT INTO customers (email) VALUES ('held@example.com') RETURNING now()::text AS started`,
+        [],
+        'shop',
+      );
+      const [wal] = await source.query<{ bytes: string; gap: number }>(
+        `SELECT (pg_current_wal_lsn() - $1::pg_lsn)::int8::text AS bytes,
+                extract(epoch FROM $2::timestamptz - $3::timestamptz)::float8 AS gap`,
+        [mark!.lsn, heldTxn!.started, mark!.at],
+      );
+      // Lower bounds: the held transaction began after the applied one had committed, and its WAL
+      // is not applied.
+      held = await until('Read to report the held transaction as latency and pending bytes', async () => {
+        const [db] = await lagOf();
+        return (db?.latencySeconds ?? 0) > 0 && (db?.pendingBytes ?? 0) >= Number(wal!.bytes) ? db : undefined;
+      });
+      assert.ok(held.latencySeconds! >= wal!.gap, `latency ${held.latencySeconds} s, commits at least ${wal!.gap} s apart`);
+      assert.equal(await onTarget('held@example.com'), 0, 'the held row is not on the target yet');
+    } finally {
+      await blocker.query('ROLLBACK');
+      await blocker.end();
+    }
+    const caughtUp = await until('Read to report the stream caught up', async () => {
+      const [db] = await lagOf();
+      return db?.latencySeconds === 0 && (db.pendingBytes ?? Infinity) < held.pendingBytes! ? db : undefined;
+    });
+    assert.equal(await onTarget('held@example.com'), 1);
+    assert.ok(caughtUp.pendingBytes! >= 0);
   });
 
   it('Diff: cutover false → true is an update; Update cuts over to Succeeded, identical, with the downtime', async () => {

@@ -1,6 +1,7 @@
 // The one fixture module that gives tests real PostgreSQL servers.
 export { startCluster, stopAllClusters, type Cluster, type PgMajor } from '../../provider/localpg/cluster';
 export * from './servers';
+export * from './tls';
 export {
   makeManagedTarget,
   makeReplicationSourceUser,
@@ -9,6 +10,7 @@ export {
   type ManagedTargetOptions,
   type ReplicationUserOptions,
 } from './managed';
+export * from './prerequisite';
 export * from './richSchema';
 export * from './unsupportedObjects';
 export * from './wait';

@@ -4,7 +4,7 @@ import type { MigrationSpec, ServerSpec } from '../../provider/engine/input/migr
 import { startCluster, type Cluster, type PgMajor } from '../../provider/localpg/cluster';
 import { leftBehind } from './leaks';
 
-/** A ServerSpec for a cluster's superuser (sslMode disable: test clusters have no TLS). */
+/** A ServerSpec for a cluster's superuser (sslMode prefer: TLS when the cluster has it, test/support/tls.ts). */
 export function serverSpec(cluster: Cluster, overrides: Partial<ServerSpec> = {}): ServerSpec {
   return {
     host: cluster.host,

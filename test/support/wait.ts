@@ -24,7 +24,11 @@ export async function waitForStatus(
   for (;;) {
     const status = await store.get(name);
     if (status && done(status)) return status;
-    if (Date.now() > deadline) throw new Error(`timed out; last state ${status?.state}/${status?.subState}: ${status?.message}`);
+    if (Date.now() > deadline) {
+      throw new Error(
+        `timed out after ${timeoutMs / 1000} s waiting for migration "${name}" (${done.toString()}); last state ${status?.state}/${status?.subState}: ${status?.message}`,
+      );
+    }
     await new Promise((r) => setTimeout(r, 250));
   }
 }

@@ -1,5 +1,6 @@
 // Verification: per table, row count and an order-independent content checksum computed on both
-// servers in parallel; large objects by count and content. A mismatch names the table.
+// servers in parallel; tables only on the target; large objects by count and content (with their
+// OIDs); sequences by next value (verify/sequences.ts). A mismatch names the table or object.
 import type pg from 'pg';
 import { listTables, type SourceTable } from '../catalog';
 import { readUnsupportedObjects } from '../catalog/unsupported';
@@ -7,7 +8,9 @@ import { closeSessionPair, openSessionPair, serverMajor, withSession, type Sessi
 import { pairedWithTarget, type SnapshotSessions } from '../copy/copySnapshot';
 import { safeEmit, type LeftOutObject, type ProgressListener, type VerificationReport, type VerificationTable } from '../model';
 import type { MigrationSpec } from '../input/migrationSpec';
+import { CONTROL_SCHEMA } from '../names';
 import { drain, WorkQueue } from '../workQueue';
+import { compareSequences, describeDifference, readSequenceStates, targetBehindItsRows } from './sequences';
 
 /**
  * Count and checksum of one table's own rows: the sum of the first 64 bits of md5(row text), as
@@ -19,9 +22,10 @@ export const tableChecksumSql = (qualifiedTable: string): string =>
           coalesce(sum(('x' || substr(md5(t::text), 1, 16))::bit(64)::int8::numeric), 0)::text AS h
      FROM ONLY ${qualifiedTable} AS t`;
 
+/** The OID is hashed with the content: the copy keeps OIDs, which columns of type oid refer to. */
 export const LARGE_OBJECTS_CHECKSUM_SQL = `
 SELECT count(*)::int8::text AS n,
-       coalesce(sum(('x' || substr(md5(lo_get(oid)), 1, 16))::bit(64)::int8::numeric), 0)::text AS h
+       coalesce(sum(('x' || substr(md5(oid::text || ':' || md5(lo_get(oid))), 1, 16))::bit(64)::int8::numeric), 0)::text AS h
   FROM pg_largeobject_metadata`;
 
 interface Checksum {
@@ -68,6 +72,29 @@ interface DatabaseVerification {
   readonly leftOut: LeftOutObject[];
 }
 
+type Item =
+  { kind: 'table'; table: SourceTable } | { kind: 'target-only'; table: SourceTable } | { kind: 'large-objects' } | { kind: 'sequences' };
+
+/** Tables the target has and the source has not (pgferry's own progress table aside). */
+async function tablesOnlyOnTarget(spec: MigrationSpec, database: string, sourceTables: readonly SourceTable[]): Promise<SourceTable[]> {
+  const key = (t: SourceTable) => `${t.schema}\0${t.name}`;
+  const onSource = new Set(sourceTables.map(key));
+  const onTarget = await withSession(spec.target, { database, purpose: 'verify' }, async (c) => listTables(c, await serverMajor(c)));
+  return onTarget.filter((t) => t.schema !== CONTROL_SCHEMA && !onSource.has(key(t)));
+}
+
+/** One row for every sequence of the database: the first difference names the sequence. */
+async function verifySequences(database: string, p: SessionPair, sourceMayHaveMovedOn: boolean): Promise<VerificationTable> {
+  const [source, target] = await Promise.all([readSequenceStates(p.source), readSequenceStates(p.target)]);
+  const lines: string[] = [];
+  for (const d of compareSequences(source, target, sourceMayHaveMovedOn)) {
+    const line = d.kind === 'moved-on' ? await targetBehindItsRows(p.target, d.target) : describeDifference(d);
+    if (line) lines.push(line);
+  }
+  const reason = lines.length === 0 ? undefined : `${lines[0]}${lines.length > 1 ? ` (and ${lines.length - 1} more)` : ''}`;
+  return { database, table: '(sequences)', sourceRows: source.length, targetRows: target.length, matches: reason === undefined, reason };
+}
+
 async function verifyDatabase(spec: MigrationSpec, database: string, options: VerifyOptions): Promise<DatabaseVerification> {
   const snapshot = options.sourceSessions?.get(database);
   const targetOptions = { database, purpose: 'verify' };
@@ -78,18 +105,34 @@ async function verifyDatabase(spec: MigrationSpec, database: string, options: Ve
     ? await snapshot.use(async (c) => listTables(c, await serverMajor(c)))
     : await withSession(spec.source, targetOptions, async (c) => listTables(c, await serverMajor(c)));
   const leftOut = await leftOutObjects(spec, database, snapshot);
+  const targetOnly = await tablesOnlyOnTarget(spec, database, tables);
 
-  type Item = { kind: 'table'; table: SourceTable } | { kind: 'large-objects' };
   const queue = new WorkQueue<Item>();
-  queue.push(...tables.map((table) => ({ kind: 'table' as const, table })), { kind: 'large-objects' });
+  queue.push(
+    ...tables.map((table) => ({ kind: 'table' as const, table })),
+    ...targetOnly.map((table) => ({ kind: 'target-only' as const, table })),
+    { kind: 'large-objects' },
+    { kind: 'sequences' },
+  );
   queue.close();
   const results: VerificationTable[] = [];
+  const record = (result: VerificationTable): void => {
+    results.push(result);
+    const outcome = result.reason ?? `${result.sourceRows} rows match`;
+    safeEmit(options.onProgress, { kind: 'info', database, message: `verified ${result.table}: ${outcome}` });
+  };
   await drain<Item, SessionPair>({
     queue,
-    concurrency: Math.min(spec.tableJobs, snapshot?.size ?? spec.tableJobs, tables.length + 1),
+    concurrency: Math.min(spec.tableJobs, snapshot?.size ?? spec.tableJobs, tables.length + 2),
     signal: options.signal,
     ...pairs,
     work: async (item, p) => {
+      if (item.kind === 'sequences') return record(await verifySequences(database, p, snapshot !== undefined));
+      if (item.kind === 'target-only') {
+        const { rows } = await checksum(p.target, tableChecksumSql(item.table.sql));
+        const reason = 'the table is only on the target';
+        return record({ database, table: item.table.display, sourceRows: 0, targetRows: rows, matches: false, reason });
+      }
       const name = item.kind === 'table' ? item.table.display : '(large objects)';
       const sql = item.kind === 'table' ? tableChecksumSql(item.table.sql) : LARGE_OBJECTS_CHECKSUM_SQL;
       const [src, dst] = await Promise.all([
@@ -103,8 +146,7 @@ async function verifyDatabase(spec: MigrationSpec, database: string, options: Ve
       if (item.kind === 'large-objects' && src.rows === 0 && dst.rows <= 0 && reason?.startsWith('cannot')) reason = undefined;
       const unstreamed = options.notStreamed?.find((t) => t.database === database && t.table === name);
       if (reason && unstreamed) reason = `its changes are not streamed: ${unstreamed.reason} (${reason})`;
-      results.push({ database, table: name, sourceRows: src.rows, targetRows: dst.rows, matches: reason === undefined, reason });
-      safeEmit(options.onProgress, { kind: 'info', database, message: `verified ${name}: ${reason ?? `${src.rows} rows match`}` });
+      record({ database, table: name, sourceRows: src.rows, targetRows: dst.rows, matches: reason === undefined, reason });
     },
   });
   return { tables: results.sort((a, b) => a.table.localeCompare(b.table)), leftOut };
