@@ -18,12 +18,7 @@ import { INSUFFICIENT_PRIVILEGE, sqlState } from '../connect/sqlstate';
 import { PROGRESS_TABLE } from '../names';
 import { formatLsn, parseLsn } from './lsn';
 import type { PipelinedStatement } from './statementPipeline';
-
-export interface PositionKey {
-  readonly origin: string;
-  readonly migration: string;
-  readonly database: string;
-}
+import type { PositionKey } from './types';
 
 export interface AppliedPosition {
   readonly mode: 'origin' | 'table';

@@ -1,11 +1,13 @@
 // The applier of one database: runs apply sessions, reconnecting with back-off when the source or
 // the target drops (restart, failover, network), until stopped or cut over. Exposes the counters
 // and positions the online flow reports.
-import { isRetryable, OBJECT_IN_USE, sqlState } from '../connect/sqlstate';
+import { isRetryable, NEW_SESSION_CODES } from '../connect/sqlstate';
 import { errorMessage } from '../errors';
 import type { ServerSpec } from '../input/migrationSpec';
-import { runSession, type ApplyState, type SessionConfig, type SessionEnd } from './applySession';
-import { DEFAULT_LIMITS, type PlannerLimits } from './planner';
+import { runSession } from './applySession';
+import { DEFAULT_LIMITS } from './planner';
+import { StreamLostError } from './stream';
+import type { ApplyState, PlannerLimits, SessionConfig, SessionEnd } from './types';
 
 /**
  * The received-changes queue's default budget. Small on purpose: a consumer that reads every byte
@@ -53,9 +55,7 @@ export interface ApplyStats {
 
 /** Errors a new session can get past: dropped connections, a slot or origin still held by a dead predecessor. */
 function transient(error: unknown): boolean {
-  if (isRetryable(error)) return true;
-  if (sqlState(error) === OBJECT_IN_USE) return true; // slot/origin still held by the previous session
-  return /replication stream|Connection terminated|ECONNRESET|socket hang up/i.test(String((error as Error)?.message));
+  return error instanceof StreamLostError || isRetryable(error, NEW_SESSION_CODES);
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));

@@ -4,8 +4,12 @@
 import type pg from 'pg';
 import { ident, qualified } from '../connect/quote';
 import { PgferryError } from '../errors';
-import type { Relation } from './normalizer';
-import { TEXT_COMPARED_TYPES, type TargetTable } from './statements';
+import type { Relation, TargetTable } from './types';
+
+/** Type OIDs without a btree equality operator (and their arrays): json, xml, point, lseg, path, box, polygon, line, circle. */
+const TEXT_COMPARED_TYPES: ReadonlySet<number> = new Set([
+  114, 199, 142, 143, 600, 1017, 601, 1018, 602, 1019, 603, 1020, 604, 1027, 628, 629, 718, 719,
+]);
 
 /** OIDs below this are built in and identical on every server (FirstNormalObjectId). */
 const FIRST_NORMAL_OID = 16384;
