@@ -46,12 +46,19 @@ describe('online runner: SIGKILL while streaming, then resume (integration)', fu
       const streaming = await waitForStatus(store, spec.migrationName, (s) => s.state === 'Failed' || (s.databases[0]?.inserts ?? 0) > 50);
       assert.notEqual(streaming.state, 'Failed', streaming.message);
       process.kill(streaming.runner!.pid, 'SIGKILL');
-      await waitForStatus(store, spec.migrationName, (s) => s.runner?.alive === false);
+      const dead = await waitForStatus(store, spec.migrationName, (s) => s.runner?.alive === false);
       await new Promise((r) => setTimeout(r, 500)); // writes keep coming while no runner is alive
       // a target-only table: a redone copy would recreate the database and lose it
       await pair.target.query('CREATE TABLE resume_marker ()', [], 'resumable');
       await resumeMigration(spec);
-      await waitForStatus(store, spec.migrationName, (s) => s.state === 'WaitingForUserAction');
+      // The state still reads WaitingForUserAction from before the kill until the resumed runner
+      // rewrites it: only counters past the dead runner's prove the resumed runner streams (and
+      // has set its state) before the cutover is requested.
+      await waitForStatus(
+        store,
+        spec.migrationName,
+        (s) => s.state === 'WaitingForUserAction' && s.databases[0]!.inserts > dead.databases[0]!.inserts,
+      );
       stop = true;
       await writing;
       await requestCutover(spec.target, spec.migrationName);

@@ -1,7 +1,15 @@
-// The apply session's connection to the target database and what it may do there: replica role
-// (triggers silent, as PostgreSQL's own apply worker) and staging tables.
+// The apply session's connection to the target database: the fence it holds, and what it may do
+// there (replica role: triggers silent, as PostgreSQL's own apply worker; staging tables).
+//
+// The fence: the session takes a session advisory lock on the target database (names.ts
+// applyLockKey) before it reads the applied position, and holds it until its connection ends.
+// The lock and the commits share one backend, so no session can commit data without holding the
+// lock, and a lock lost with its connection takes the session's ability to commit with it: two
+// appliers of one database can never both commit, whatever happens to runners and their leases,
+// in origin and progress-table mode alike. A second session is refused (ApplyFencedError).
 import type pg from 'pg';
 import { closeSession, openSession } from '../connect/session';
+import { PgferryError } from '../errors';
 import type { ApplyState, SessionConfig } from './types';
 
 export interface ApplyTarget {
@@ -14,6 +22,40 @@ export interface ApplyTarget {
 
 const REPLICA_ROLE_REFUSED =
   'session_replication_role = replica is not permitted on the target: triggers and foreign keys fire during apply, and changes are applied in strict commit order (slower)';
+
+/** Another session holds this database's apply lock: this one must not apply. */
+export class ApplyFencedError extends PgferryError {}
+
+/** Who holds a session advisory lock on a bigint key in the current database (classid: high half, objid: low half). */
+const LOCK_HOLDER_SQL = `
+SELECT a.pid, a.application_name, a.client_addr::text AS client_addr, a.backend_start::text AS since
+  FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
+ WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1
+   AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
+   AND l.classid = ($1::bigint >> 32)::oid AND l.objid = ($1::bigint & 4294967295)::oid`;
+
+/** Takes the apply lock for the session's life, or refuses naming the session that holds it. */
+async function takeFence(target: pg.Client, config: SessionConfig): Promise<void> {
+  const { rows } = await target.query<{ ok: boolean }>('SELECT pg_try_advisory_lock($1::bigint) AS ok', [config.fenceKey]);
+  if (rows[0]?.ok) return;
+  const { rows: holders } = await target.query<{ pid: number; application_name: string; client_addr: string | null; since: string }>(
+    LOCK_HOLDER_SQL,
+    [config.fenceKey],
+  );
+  const h = holders[0];
+  const holder = h
+    ? `session ${h.pid} ("${h.application_name}" from ${h.client_addr ?? 'a local socket'}, since ${h.since})`
+    : 'another session';
+  throw new ApplyFencedError(
+    'CDC_APPLY_FENCED',
+    `${holder} holds this migration's apply lock on the target database, so this applier does not apply`,
+    {
+      category: 'target',
+      field: `database "${config.database}"`,
+      fix: 'only one applier per database may run: the lock is released when the session holding it ends (a runner that lost its lease exits at once; a connection cut off ends when the target notices)',
+    },
+  );
+}
 
 /** True when session_replication_role = replica took effect. */
 async function takeReplicaRole(target: pg.Client, state: ApplyState): Promise<boolean> {
@@ -47,6 +89,7 @@ export async function openApplyTarget(config: SessionConfig, state: ApplyState, 
   });
   client.on('error', onError);
   try {
+    await takeFence(client, config);
     const replicaRole = await takeReplicaRole(client, state);
     return { client, replicaRole, mayStage: await mayCreateTempTables(client) };
   } catch (error) {

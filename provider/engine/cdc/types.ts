@@ -136,6 +136,8 @@ export interface SessionConfig {
   readonly slot: string;
   readonly publication: string;
   readonly progressKey: PositionKey;
+  /** Advisory lock key the session holds on the target database while it lives (names.ts applyLockKey). */
+  readonly fenceKey: string;
   readonly cutoverPrefix: string;
   /** Use the progress table even where origins are permitted. */
   readonly preferProgressTable: boolean;
