@@ -6,7 +6,8 @@ import { ensurePublication, createSlotWithSnapshot, type ExportedSlot } from '..
 import { ident, literal } from '../../provider/engine/connect/quote';
 import { cutoverMessagePrefix, originName, publicationName, slotName } from '../../provider/engine/names';
 import type { ServerSpec } from '../../provider/engine/input/migrationSpec';
-import { serverSpec, uniqueName, type Cluster } from '../support';
+import { openClient } from '../../provider/engine/connect/client';
+import { makeManagedTarget, serverSpec, uniqueName, type Cluster } from '../support';
 
 export interface CdcDb {
   readonly source: Cluster;
@@ -19,21 +20,44 @@ export interface CdcDb {
   dst(sql: string, params?: unknown[]): Promise<Record<string, unknown>[]>;
 }
 
-/** `encoding`: both databases in that server encoding (C locale) instead of the cluster's default. */
-export async function setupDb(
-  source: Cluster,
-  target: Cluster,
-  ddl: string,
-  targetSpec?: ServerSpec,
-  encoding?: 'LATIN1' | 'SQL_ASCII' | 'UTF8',
-): Promise<CdcDb> {
+/** The kinds of target every online scenario runs against. */
+export const TARGET_KINDS = ['superuser', 'managed'] as const;
+
+/**
+ * - superuser: the target cluster's superuser applies (session_replication_role = replica).
+ * - managed: an Azure-like admin (test/support/managed.ts) owns the target database and creates
+ *   its tables, and applies without replica role (triggers silenced by pgferry, foreign keys checked).
+ */
+export type TargetKind = (typeof TARGET_KINDS)[number];
+
+export interface DbOptions {
+  /** Who owns and applies to the target database (default superuser). */
+  readonly target?: TargetKind;
+  /** Both databases in this server encoding (C locale) instead of the cluster's default. */
+  readonly encoding?: 'LATIN1' | 'SQL_ASCII' | 'UTF8';
+}
+
+/** Runs SQL on a database as the given server's user (a managed admin, where the fixture needs one). */
+async function runAs(spec: ServerSpec, db: string, sql: string): Promise<void> {
+  const client = await openClient(spec, { database: db });
+  try {
+    await client.query(sql);
+  } finally {
+    await client.end();
+  }
+}
+
+/** A database with the same DDL on source and target; the target's DDL runs as its applying user. */
+export async function setupDb(source: Cluster, target: Cluster, ddl: string, options: DbOptions = {}): Promise<CdcDb> {
   const db = uniqueName('cdc').replace(/-/g, '_');
-  const options = encoding ? ` TEMPLATE template0 ENCODING ${literal(encoding)} LC_COLLATE 'C' LC_CTYPE 'C'` : '';
-  await source.query(`CREATE DATABASE ${ident(db)}${options}`);
-  await target.query(`CREATE DATABASE ${ident(db)}${options}`);
+  const { encoding } = options;
+  const create = encoding ? ` TEMPLATE template0 ENCODING ${literal(encoding)} LC_COLLATE 'C' LC_CTYPE 'C'` : '';
+  const targetSpec = options.target === 'managed' ? await makeManagedTarget(target) : serverSpec(target, { sslMode: 'disable' });
+  await source.query(`CREATE DATABASE ${ident(db)}${create}`);
+  await target.query(`CREATE DATABASE ${ident(db)}${create} OWNER ${ident(targetSpec.user)}`);
   if (ddl) {
     await source.query(ddl, [], db);
-    await target.query(ddl, [], db);
+    await runAs(targetSpec, db, ddl);
   }
   return {
     source,
@@ -41,7 +65,7 @@ export async function setupDb(
     db,
     migration: uniqueName('m'),
     sourceSpec: serverSpec(source, { sslMode: 'disable' }),
-    targetSpec: targetSpec ?? serverSpec(target, { sslMode: 'disable' }),
+    targetSpec,
     src: (sql, params) => source.query(sql, params, db),
     dst: (sql, params) => target.query(sql, params, db),
   };

@@ -1,6 +1,5 @@
 import assert from 'node:assert/strict';
 import type pg from 'pg';
-import { makeManagedTarget } from '../support/managed';
 import { startPair, type ServerPair } from '../support';
 import { assertSame, createSlot, drain, setupDb, startApplier, type CdcDb } from './harness';
 
@@ -160,15 +159,7 @@ describe('cdc: large transactions, restarts, schema changes, identity FULL, mana
   });
 
   it('keeps progress in a table on a managed (non-superuser) target', async () => {
-    const managed = await makeManagedTarget(pair.target);
-    const f = await setupDb(pair.source, pair.target, '', managed);
-    await pair.target.query(`ALTER DATABASE "${f.db}" OWNER TO ${managed.user}`);
-    const ddl = 'CREATE TABLE m (id int PRIMARY KEY, v text)';
-    await f.src(ddl);
-    const { openClient } = await import('../../provider/engine/connect/client');
-    const owner = await openClient(managed, { database: f.db });
-    await owner.query(ddl);
-    await owner.end();
+    const f = await setupDb(pair.source, pair.target, 'CREATE TABLE m (id int PRIMARY KEY, v text)', { target: 'managed' });
     const exported = await createSlot(f);
     await exported.release();
     const logs: string[] = [];

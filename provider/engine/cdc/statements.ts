@@ -30,7 +30,15 @@ function valuesRows(rows: readonly (readonly Param[])[], casts: readonly string[
 export function copyInsertStatement(table: TargetTable, cols: readonly number[], rows: GroupRows): Statement {
   const target = qualified(table.schema, table.name);
   const names = cols.map((i) => ident(table.columns[i]!.name)).join(', ');
-  return { op: 'insert', target, text: `COPY ${target} (${names}) FROM STDIN`, params: [], rows: rows.rows, copyData: rows.data() };
+  return {
+    op: 'insert',
+    target,
+    text: `COPY ${target} (${names}) FROM STDIN`,
+    params: [],
+    rows: rows.rows,
+    affects: rows.rows,
+    copyData: rows.data(),
+  };
 }
 
 /**
@@ -41,7 +49,7 @@ export function insertStatement(table: TargetTable, cols: readonly number[], row
   const target = qualified(table.schema, table.name);
   if (cols.length === 0) {
     const text = `INSERT INTO ${target} SELECT FROM generate_series(1, $1::int)`;
-    return { op: 'insert', target, text, params: [String(rows.rows)], rows: rows.rows };
+    return { op: 'insert', target, text, params: [String(rows.rows)], rows: rows.rows, affects: rows.rows };
   }
   const params: Param[] = [];
   const names = cols.map((i) => ident(table.columns[i]!.name)).join(', ');
@@ -51,7 +59,7 @@ export function insertStatement(table: TargetTable, cols: readonly number[], row
     params,
   );
   const text = `INSERT INTO ${target} (${names}) OVERRIDING SYSTEM VALUE VALUES ${values}`;
-  return { op: 'insert', target, text, params, rows: rows.rows };
+  return { op: 'insert', target, text, params, rows: rows.rows, affects: rows.rows };
 }
 
 /** Column aliases of a VALUES list or stage: k0.. for the old key, s0.. for the values set. */
@@ -79,7 +87,7 @@ export function updateStatement(table: TargetTable, keyCols: readonly number[], 
   const text =
     `UPDATE ${qualified(table.schema, table.name)} AS t SET ${sets} ` +
     `FROM (VALUES ${valuesRows(rows.params(), casts, params)}) AS v(${aliases.join(', ')}) WHERE ${match}`;
-  return { op: 'update', target: qualified(table.schema, table.name), text, params, rows: rows.rows };
+  return { op: 'update', target: qualified(table.schema, table.name), text, params, rows: rows.rows, affects: rows.rows };
 }
 
 /** Rows are [...old key values]. */
@@ -91,7 +99,7 @@ export function deleteStatement(table: TargetTable, keyCols: readonly number[], 
   const text =
     `DELETE FROM ${qualified(table.schema, table.name)} AS t ` +
     `USING (VALUES ${valuesRows(rows.params(), casts, params)}) AS v(${aliases.join(', ')}) WHERE ${match}`;
-  return { op: 'delete', target: qualified(table.schema, table.name), text, params, rows: rows.rows };
+  return { op: 'delete', target: qualified(table.schema, table.name), text, params, rows: rows.rows, affects: rows.rows };
 }
 
 /**
@@ -122,6 +130,7 @@ export function stagedStatements(
     text: `COPY ${stageName} (${aliases.join(', ')}) FROM STDIN`,
     params: [],
     rows: rows.rows,
+    affects: rows.rows,
     copyData: rows.data(),
     requires: { key: stage.name, sql: create },
   };
@@ -131,7 +140,7 @@ export function stagedStatements(
     op === 'delete'
       ? `${staged}DELETE FROM ${target} AS t USING v WHERE ${match}`
       : `${staged}UPDATE ${target} AS t SET ${setList(table, setCols)} FROM v WHERE ${match}`;
-  return [fill, { op, target, text: apply, params: [], rows: rows.rows }];
+  return [fill, { op, target, text: apply, params: [], rows: rows.rows, affects: rows.rows }];
 }
 
 /** One row of a REPLICA IDENTITY FULL table: the first row whose every old value matches (duplicates are legal). */
@@ -154,7 +163,14 @@ export function fullIdentityStatement(table: TargetTable, op: 'update' | 'delete
   const where = conds.length > 0 ? conds.join(' AND ') : 'true';
   const found = `WITH f AS (SELECT s.tableoid AS o, s.ctid AS c FROM ${q} AS s WHERE ${where} LIMIT 1) `;
   if (op === 'delete') {
-    return { op, target: q, text: `${found}DELETE FROM ${q} AS t USING f WHERE t.tableoid = f.o AND t.ctid = f.c`, params, rows: 1 };
+    return {
+      op,
+      target: q,
+      text: `${found}DELETE FROM ${q} AS t USING f WHERE t.tableoid = f.o AND t.ctid = f.c`,
+      params,
+      rows: 1,
+      affects: 1,
+    };
   }
   const sets: string[] = [];
   table.columns.forEach((column, i) => {
@@ -169,6 +185,7 @@ export function fullIdentityStatement(table: TargetTable, op: 'update' | 'delete
     text: `${found}UPDATE ${q} AS t SET ${sets.join(', ')} FROM f WHERE t.tableoid = f.o AND t.ctid = f.c`,
     params,
     rows: 1,
+    affects: 1,
   };
 }
 

@@ -6,16 +6,41 @@ import { PgferryError } from '../errors';
 import type { AppliedPosition } from './appliedPosition';
 import { maxLsn } from './lsn';
 import type { BatchPlanner } from './planner';
-import type { StatementPipeline } from './statementPipeline';
+import { AffectedRowsError, type StatementPipeline } from './statementPipeline';
 import type { ApplyState, RowChange, RowOp, Statement } from './types';
 
 function applyError(statement: Statement, error: unknown): Error {
   if (isRetryable(error)) return error as Error;
+  if (error instanceof AffectedRowsError) return divergedError(statement, error);
   return new PgferryError(
     'CDC_APPLY',
     `applying ${statement.op} to ${statement.target} on the target failed: ${(error as Error).message}`,
     {
       category: 'target',
+      cause: error,
+    },
+  );
+}
+
+/**
+ * A statement that changed fewer (or more) target rows than the source changed: applying it as it
+ * is would drop changes silently, so the stream stops, naming the table. Nothing of the open
+ * transaction commits, and the slot still holds the change.
+ */
+function divergedError(statement: Statement, error: AffectedRowsError): PgferryError {
+  const why =
+    statement.op === 'insert'
+      ? 'a trigger or rule on the target kept rows out'
+      : error.actual < error.expected
+        ? 'rows the source changed are missing on the target'
+        : 'more target rows matched than the source changed';
+  return new PgferryError(
+    'CDC_TARGET_DIVERGED',
+    `${statement.op} of ${error.expected} row(s) of ${statement.target} changed ${error.actual} on the target: ${why}; the target has diverged from the source, streaming stopped`,
+    {
+      category: 'target',
+      field: statement.target,
+      fix: 'find what changed the target table while streaming (an application or job writing to it, a trigger or rule on the target), then migrate the database again',
       cause: error,
     },
   );

@@ -108,6 +108,12 @@ export interface Statement {
   readonly text: string;
   readonly params: readonly Param[];
   readonly rows: number;
+  /**
+   * The rows the server must report loaded (COPY) or changed (INSERT, UPDATE, DELETE): a row ops
+   * statement that changed fewer or more rows than it carried (after the planner superseded some)
+   * means the target has diverged from the source, and the stream stops (statementPipeline.ts).
+   */
+  readonly affects?: number;
   /** Set for COPY ... FROM STDIN (`text`): the rows in COPY's text format, sent as its data. */
   readonly copyData?: Buffer;
   /** SQL this statement needs run once per target session before it (its staging table). */
