@@ -7,7 +7,7 @@ import { formatLsn } from './cdc/lsn';
 import { startStream, streamNames, type OnlineStream } from './cdc/onlineStream';
 import { readSlotPositions } from './cdc/monitor';
 import { setIdentityFull, tablesWithoutIdentity, type TableName } from './cdc/replicaIdentity';
-import { replicaRolePermitted, restoreTriggers, silenceOrdinaryTriggers } from './cdc/targetTriggers';
+import { fireAsReplica, replicaRolePermitted, restoreTriggers } from './cdc/targetTriggers';
 import { createSlotWithSnapshot, dropSlot, dropSlotAndPublication, ensurePublication } from './cdc/slot';
 import { takeCopySnapshot } from './copy/copySnapshot';
 import { closeSession, openSession, withSession } from './connect/session';
@@ -80,7 +80,7 @@ async function copyDatabase(run: MigrationRun, phases: DatabasePhases, database:
   await phases.finishDatabase(run, database);
   await withSession(spec.target, { database, purpose: 'online', writable: true }, async (client) => {
     if (await replicaRolePermitted(client)) return;
-    const silenced = await silenceOrdinaryTriggers(client);
+    const silenced = await fireAsReplica(client);
     if (silenced > 0) {
       await run.warn(
         `${silenced} trigger(s) disabled on the target while changes stream (session_replication_role = replica is not permitted, and the source's triggers already produced their effects); set back as on the source at cutover or cancel`,

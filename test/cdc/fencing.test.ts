@@ -3,7 +3,8 @@
 // applier on the same database is refused, in origin and progress-table mode alike.
 import assert from 'node:assert/strict';
 import { parseMigrationSpec, requestCutover, resumeMigration, startMigration } from '../../provider/engine';
-import { Applier } from '../../provider/engine/cdc/applier';
+import { Applier, type ApplierOptions } from '../../provider/engine/cdc/applier';
+import type { MigrationSpec } from '../../provider/engine/input/migrationSpec';
 import { ControlStore } from '../../provider/engine/control/store';
 import { applyLockKey, cutoverMessagePrefix } from '../../provider/engine/names';
 import { isPgferryError } from '../../provider/engine/errors';
@@ -31,7 +32,7 @@ function processAlive(pid: number): boolean {
 }
 
 /** Runs an applier that must be refused at once; returns the error it was refused with. */
-async function refusedApplier(options: ConstructorParameters<typeof Applier>[0]): Promise<unknown> {
+async function refusedApplier(options: ApplierOptions): Promise<unknown> {
   const applier = new Applier({ ...options, fenceWaitMs: 0 });
   const outcome = await Promise.race([
     applier.run().then(
@@ -42,6 +43,80 @@ async function refusedApplier(options: ConstructorParameters<typeof Applier>[0])
   ]);
   applier.stop();
   return outcome;
+}
+
+// ledger has no key: a change applied twice would show as a duplicate row
+const LEDGER_SQL = `
+CREATE TABLE acct (id int PRIMARY KEY, balance bigint NOT NULL);
+CREATE TABLE ledger (acct int NOT NULL, amount int NOT NULL, n bigint NOT NULL);
+INSERT INTO acct SELECT g, 0 FROM generate_series(1, 100) g;`;
+
+/** Transactions moving money and appending to the ledger until stopped; stop() resolves to how many committed. */
+async function startLedgerWriter(source: Cluster, db: string): Promise<{ stop(): Promise<number> }> {
+  const client = await source.connect(db);
+  let stopping = false;
+  const writing = (async () => {
+    let n = 0;
+    try {
+      while (!stopping) {
+        const acct = 1 + ((n + 1) % 100);
+        await client.query('BEGIN');
+        await client.query('UPDATE acct SET balance = balance + $2 WHERE id = $1', [acct, (n + 1) % 7]);
+        await client.query('INSERT INTO ledger VALUES ($1, $2, $3)', [acct, (n + 1) % 7, n + 1]);
+        await client.query('COMMIT');
+        n += 1;
+      }
+      return n;
+    } finally {
+      await client.end();
+    }
+  })();
+  return {
+    stop: () => {
+      stopping = true;
+      return writing;
+    },
+  };
+}
+
+/** Ends the runner's lease session as a network cut or a DBA would. */
+async function terminateLease(target: Cluster): Promise<void> {
+  const [lease] = await target.query<{ pid: number }>(
+    `SELECT pid FROM pg_stat_activity WHERE application_name = 'pgferry runner lease' AND datname = 'postgres'`,
+  );
+  assert.ok(lease, 'the runner holds its lease on the target');
+  await target.query('SELECT pg_terminate_backend($1)', [lease.pid]);
+}
+
+/** Exactly one apply session on the database, and it is the one holding the fence. */
+async function assertOneApplier(target: Cluster, migration: string, db: string): Promise<void> {
+  const holders = await until('the resumed runner to hold the apply lock', async () => {
+    const pids = await fenceHolders(target, migration, db);
+    return pids.length > 0 ? pids : undefined;
+  });
+  assert.equal(holders.length, 1, 'exactly one apply session holds the fence');
+  const appliers = await target.query(`SELECT pid FROM pg_stat_activity WHERE application_name = 'pgferry apply' AND datname = $1`, [db]);
+  assert.deepEqual(
+    appliers.map((r) => r.pid),
+    holders,
+    'the only apply session is the one holding the fence',
+  );
+}
+
+/** Options for an applier started by hand on a migration's database (slot and publication read from the source). */
+async function byHand(source: Cluster, spec: MigrationSpec, db: string): Promise<ApplierOptions> {
+  const [slot] = await source.query<{ slot_name: string }>('SELECT slot_name FROM pg_replication_slots WHERE database = $1', [db]);
+  const [publication] = await source.query<{ pubname: string }>('SELECT pubname FROM pg_publication', [], db);
+  return {
+    source: spec.source,
+    target: spec.target,
+    database: db,
+    slot: slot!.slot_name,
+    publication: publication!.pubname,
+    origin: 'pgferry_fencing_test_origin',
+    migration: spec.migrationName,
+    cutoverPrefix: cutoverMessagePrefix(spec.migrationName),
+  };
 }
 
 describe('fencing: one applier per database, whatever happens to the lease (issue 12)', function () {
@@ -80,14 +155,7 @@ describe('fencing: one applier per database, whatever happens to the lease (issu
   it('a runner whose lease session is terminated stops applying; after resume one applier applies everything exactly once', async () => {
     const db = 'fenced';
     await pair.source.query(`CREATE DATABASE ${db}`);
-    // ledger has no key: a change applied twice would show as a duplicate row
-    await pair.source.query(
-      `CREATE TABLE acct (id int PRIMARY KEY, balance bigint NOT NULL);
-       CREATE TABLE ledger (acct int NOT NULL, amount int NOT NULL, n bigint NOT NULL);
-       INSERT INTO acct SELECT g, 0 FROM generate_series(1, 100) g;`,
-      [],
-      db,
-    );
+    await pair.source.query(LEDGER_SQL, [], db);
     const spec = parseMigrationSpec({
       migrationName: 'fenced-online',
       source: serverSpec(pair.source),
@@ -99,32 +167,16 @@ describe('fencing: one applier per database, whatever happens to the lease (issu
       allowReplicaIdentityFull: true,
     });
     const store = new ControlStore(spec.target);
-    const writer = await pair.source.connect(db);
-    let stop = false;
-    let n = 0;
-    const writing = (async () => {
-      while (!stop) {
-        n += 1;
-        const acct = 1 + (n % 100);
-        await writer.query('BEGIN');
-        await writer.query('UPDATE acct SET balance = balance + $2 WHERE id = $1', [acct, n % 7]);
-        await writer.query('INSERT INTO ledger VALUES ($1, $2, $3)', [acct, n % 7, n]);
-        await writer.query('COMMIT');
-      }
-    })();
+    const writer = await startLedgerWriter(pair.source, db);
     try {
       await startMigration(spec);
       const streaming = await waitForStatus(store, spec.migrationName, (s) => s.state === 'Failed' || (s.databases[0]?.inserts ?? 0) > 50);
       assert.notEqual(streaming.state, 'Failed', streaming.message);
-      const oldRunner = streaming.runner!.pid;
-      const [lease] = await pair.target.query<{ pid: number }>(
-        `SELECT pid FROM pg_stat_activity WHERE application_name = 'pgferry runner lease' AND datname = 'postgres'`,
-      );
-      assert.ok(lease, 'the runner holds its lease on the target');
-      await pair.target.query('SELECT pg_terminate_backend($1)', [lease.pid]);
+      await terminateLease(pair.target);
       // resumed at once, while the old runner may still be on its way out: the fence decides
       await waitForStatus(store, spec.migrationName, (s) => s.runner?.alive === false);
       await resumeMigration(spec);
+      const oldRunner = streaming.runner!.pid;
       await until('the runner that lost its lease to exit', async () => (processAlive(oldRunner) ? undefined : true), 60_000);
       const before = (await store.get(spec.migrationName))!.databases[0]!.inserts;
       // counters past the old runner's: the resumed runner streams (and has rewritten the state)
@@ -134,36 +186,10 @@ describe('fencing: one applier per database, whatever happens to the lease (issu
         (s) => s.runner?.alive === true && s.state === 'WaitingForUserAction' && s.databases[0]!.inserts > before,
       );
       assert.notEqual(resumed.runner!.pid, oldRunner);
-      const holders = await until('the resumed runner to hold the apply lock', async () => {
-        const pids = await fenceHolders(pair.target, spec.migrationName, db);
-        return pids.length > 0 ? pids : undefined;
-      });
-      assert.equal(holders.length, 1, 'exactly one apply session holds the fence');
-      const appliers = await pair.target.query(
-        `SELECT pid FROM pg_stat_activity WHERE application_name = 'pgferry apply' AND datname = $1`,
-        [db],
-      );
-      assert.deepEqual(
-        appliers.map((r) => r.pid),
-        holders,
-        'the only apply session is the one holding the fence',
-      );
-      // a second applier started by hand on the same database is refused
-      const [slot] = await pair.source.query<{ slot_name: string }>(`SELECT slot_name FROM pg_replication_slots WHERE database = $1`, [db]);
-      const [publication] = await pair.source.query<{ pubname: string }>('SELECT pubname FROM pg_publication', [], db);
-      const refused = await refusedApplier({
-        source: spec.source,
-        target: spec.target,
-        database: db,
-        slot: slot!.slot_name,
-        publication: publication!.pubname,
-        origin: 'pgferry_fencing_test_origin',
-        migration: spec.migrationName,
-        cutoverPrefix: cutoverMessagePrefix(spec.migrationName),
-      });
+      await assertOneApplier(pair.target, spec.migrationName, db);
+      const refused = await refusedApplier(await byHand(pair.source, spec, db));
       assert.ok(isPgferryError(refused) && refused.code === 'CDC_APPLY_FENCED', String(refused));
-      stop = true;
-      await writing;
+      const written = await writer.stop();
       await requestCutover(spec.target, spec.migrationName);
       const done = await waitForStatus(store, spec.migrationName, (s) => s.state === 'Succeeded' || s.state === 'Failed');
       assert.equal(done.state, 'Succeeded', done.message);
@@ -171,11 +197,9 @@ describe('fencing: one applier per database, whatever happens to the lease (issu
         assert.deepEqual(await rowsOf(pair.target, db, table), await rowsOf(pair.source, db, table), table);
       }
       const [count] = await pair.target.query<{ n: number }>('SELECT count(*)::int AS n FROM ledger', [], db);
-      assert.equal(count!.n, n, 'every source transaction applied once');
+      assert.equal(count!.n, written, 'every source transaction applied once');
     } finally {
-      stop = true;
-      await writing.catch(() => undefined);
-      await writer.end().catch(() => undefined);
+      await writer.stop().catch(() => undefined);
       await store.close();
     }
   });

@@ -152,3 +152,40 @@ export async function copyAtSnapshot(f: CdcDb, snapshot: string, tables: readonl
     await dst.end();
   }
 }
+
+/** The table startWriter() writes to: add it to a scenario's DDL and compared tables. */
+export const WRITER_DDL = 'CREATE TABLE writer_rows (id int PRIMARY KEY, n int NOT NULL);';
+export const WRITER_TABLE = 'writer_rows';
+
+export interface Writer {
+  /** Stops writing; resolves to the number of transactions committed. */
+  stop(): Promise<number>;
+}
+
+/** An application writing on the source while a scenario runs: inserts, updates and deletes in small transactions. */
+export function startWriter(f: CdcDb): Writer {
+  let stopping = false;
+  const writing = (async () => {
+    const client = await f.source.connect(f.db);
+    let n = 0;
+    try {
+      while (!stopping) {
+        n += 1;
+        await client.query('BEGIN');
+        await client.query('INSERT INTO writer_rows VALUES ($1, $1)', [n]);
+        if (n > 3) await client.query('UPDATE writer_rows SET n = n + 1 WHERE id = $1', [n - 3]);
+        if (n % 10 === 0) await client.query('DELETE FROM writer_rows WHERE id = $1', [n - 7]);
+        await client.query('COMMIT');
+      }
+      return n;
+    } finally {
+      await client.end();
+    }
+  })();
+  return {
+    async stop() {
+      stopping = true;
+      return writing;
+    },
+  };
+}

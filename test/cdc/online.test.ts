@@ -5,8 +5,9 @@ import { parseMigrationSpec, runMigration } from '../../provider/engine';
 import { ControlStore } from '../../provider/engine/control/store';
 import { publicationName, slotName } from '../../provider/engine/names';
 import { makeManagedTarget } from '../support/managed';
+import type { MigrationSpec, ServerSpec } from '../../provider/engine/input/migrationSpec';
 import { pairSpec, serverSpec, startCluster, startPair, waitForStatus, type ServerPair } from '../support';
-import { rowsOf } from './harness';
+import { rowsOf, TARGET_KINDS } from './harness';
 
 const SCHEMA = `
 CREATE TABLE orders (id bigint PRIMARY KEY, item text NOT NULL, qty int, at timestamptz DEFAULT now());
@@ -25,7 +26,117 @@ async function waitForEvent(store: ControlStore, name: string, pattern: RegExp):
   throw new Error(`no event matching ${pattern}`);
 }
 
-describe('online migration: copy, stream, cutover (integration)', function () {
+function onlineSpec(pair: ServerPair, name: string, db: string, extra: Record<string, unknown> = {}): MigrationSpec {
+  return pairSpec(pair, name, [db], {
+    mode: 'Online',
+    option: 'Migrate',
+    overwriteDbsInTarget: true,
+    allowReplicaIdentityFull: true,
+    tableJobs: 4,
+    ...extra,
+  });
+}
+
+// The end-to-end scenario against a superuser target and a managed-like one (each on its own pair:
+// the control catalog belongs to whoever created it first).
+for (const kind of TARGET_KINDS) {
+  describe(`online migration: copy and stream while an application writes, restarts, cutover (integration, ${kind} target)`, function () {
+    this.timeout(400_000);
+    let pair: ServerPair;
+    before(async () => {
+      pair = await startPair(15, 15);
+    });
+    after(async () => pair?.stop());
+
+    it('streams changes made during and after the copy, then cuts over with everything applied', async () => {
+      const target = kind === 'managed' ? await makeManagedTarget(pair.target) : serverSpec(pair.target);
+      const extra = kind === 'managed' ? { target, migrateRoles: false } : {};
+      await streamsAndCutsOver(pair, target, (name, db, more) => onlineSpec(pair, name, db, { ...extra, ...more }));
+    });
+  });
+}
+
+async function streamsAndCutsOver(
+  pair: ServerPair,
+  targetSpec: ServerSpec,
+  spec: (name: string, db: string, extra: Record<string, unknown>) => MigrationSpec,
+): Promise<void> {
+  await pair.source.query('CREATE DATABASE shop');
+  await pair.source.query(SCHEMA, [], 'shop');
+  const writer = await pair.source.connect('shop');
+  writer.on('error', () => undefined);
+  let stop = false;
+  let id = 100_000;
+  const writing = (async () => {
+    while (!stop) {
+      id += 1;
+      await writer.query('BEGIN');
+      await writer.query(`INSERT INTO orders (id, item, qty) VALUES ($1, 'live', 1)`, [id]);
+      await writer.query(`UPDATE orders SET qty = qty + 1 WHERE id = $1`, [1 + (id % 20000)]);
+      if (id % 10 === 0) await writer.query(`DELETE FROM orders WHERE id = $1`, [id - 5]);
+      await writer.query(`INSERT INTO logs VALUES ('w' || $1::text)`, [id]);
+      await writer.query(`SELECT nextval('tick')`);
+      await writer.query('COMMIT');
+    }
+  })();
+  const store = new ControlStore(targetSpec);
+  try {
+    const running = runMigration(spec('shop-online', 'shop', { slotRetainedWarnBytes: 1 }));
+    await waitForStatus(store, 'shop-online', (s) => s.state === 'WaitingForUserAction' || s.state === 'Failed');
+    await new Promise((r) => setTimeout(r, 1000));
+    stop = true;
+    await writing;
+    // both servers restart while streaming: the migration rides it out
+    await pair.target.restart();
+    await pair.source.restart();
+    await writer.end().catch(() => undefined);
+    await pair.source.query(`INSERT INTO orders (id, item, qty) VALUES (900000, 'after restarts', 1)`, [], 'shop');
+    const streaming = await waitForStatus(store, 'shop-online', (s) => (s.databases[0]?.inserts ?? 0) > 0);
+    assert.equal(streaming.subState, 'WaitingForCutoverTrigger');
+    const reported = await waitForStatus(
+      store,
+      'shop-online',
+      (s) => s.databases[0]?.pendingBytes !== undefined && s.databases[0]?.slotRetainedBytes !== undefined,
+    );
+    assert.ok(reported.databases[0]!.latencySeconds !== undefined);
+    const events = await waitForEvent(store, 'shop-online', /retains .* of WAL on the source/);
+    assert.equal(events.level, 'warning');
+    const [slot] = await pair.source.query(`SELECT count(*)::int AS n FROM pg_replication_slots WHERE slot_name = $1`, [
+      slotName('shop-online', 'shop'),
+    ]);
+    assert.equal(slot!.n, 1);
+    await store.requestCutover('shop-online');
+    const done = await running;
+    assert.equal(done.state, 'Succeeded', done.message);
+    assert.equal(done.verification?.ok, true, done.verification?.firstMismatch);
+    assert.ok(done.downtimeSeconds !== undefined && done.downtimeSeconds < 60, `downtime ${done.downtimeSeconds}`);
+    const db = done.databases[0]!;
+    assert.ok(db.inserts > 0 && db.updates > 0, JSON.stringify(db));
+    for (const table of ['orders', 'logs']) {
+      assert.deepEqual(await rowsOf(pair.target, 'shop', table), await rowsOf(pair.source, 'shop', table), table);
+    }
+    const [seq] = await pair.target.query(`SELECT last_value::text AS v FROM tick`, [], 'shop');
+    const [srcSeq] = await pair.source.query(`SELECT last_value::text AS v FROM tick`, [], 'shop');
+    assert.equal(seq!.v, srcSeq!.v);
+    const [left] = await pair.source.query(
+      `SELECT (SELECT count(*) FROM pg_replication_slots WHERE slot_name = $1)::int AS slots, (SELECT count(*) FROM pg_publication WHERE pubname = $2)::int AS pubs`,
+      [slotName('shop-online', 'shop'), publicationName('shop-online', 'shop')],
+      'shop',
+    );
+    assert.deepEqual(left, { slots: 0, pubs: 0 });
+    const [origins] = await pair.target.query(`SELECT count(*)::int AS n FROM pg_replication_origin`);
+    assert.equal(origins!.n, 0);
+    // logs has no key: REPLICA IDENTITY FULL was set on both sides
+    const [ident] = await pair.target.query(`SELECT relreplident AS r FROM pg_class WHERE relname = 'logs'`, [], 'shop');
+    assert.equal(ident!.r, 'f');
+  } finally {
+    stop = true;
+    await writer.end().catch(() => undefined);
+    await store.close();
+  }
+}
+
+describe('online migration: cancel, verification stop, a PostgreSQL 13 source (integration)', function () {
   this.timeout(400_000);
   let pair: ServerPair;
   before(async () => {
@@ -33,91 +144,7 @@ describe('online migration: copy, stream, cutover (integration)', function () {
   });
   after(async () => pair?.stop());
 
-  const spec = (name: string, db: string, extra: Record<string, unknown> = {}) =>
-    pairSpec(pair, name, [db], {
-      mode: 'Online',
-      option: 'Migrate',
-      overwriteDbsInTarget: true,
-      allowReplicaIdentityFull: true,
-      tableJobs: 4,
-      ...extra,
-    });
-
-  it('streams changes made during and after the copy, then cuts over with everything applied', async () => {
-    await pair.source.query('CREATE DATABASE shop');
-    await pair.source.query(SCHEMA, [], 'shop');
-    const writer = await pair.source.connect('shop');
-    writer.on('error', () => undefined);
-    let stop = false;
-    let id = 100_000;
-    const writing = (async () => {
-      while (!stop) {
-        id += 1;
-        await writer.query('BEGIN');
-        await writer.query(`INSERT INTO orders (id, item, qty) VALUES ($1, 'live', 1)`, [id]);
-        await writer.query(`UPDATE orders SET qty = qty + 1 WHERE id = $1`, [1 + (id % 20000)]);
-        if (id % 10 === 0) await writer.query(`DELETE FROM orders WHERE id = $1`, [id - 5]);
-        await writer.query(`INSERT INTO logs VALUES ('w' || $1::text)`, [id]);
-        await writer.query(`SELECT nextval('tick')`);
-        await writer.query('COMMIT');
-      }
-    })();
-    const store = new ControlStore(serverSpec(pair.target));
-    try {
-      const running = runMigration(spec('shop-online', 'shop', { slotRetainedWarnBytes: 1 }));
-      await waitForStatus(store, 'shop-online', (s) => s.state === 'WaitingForUserAction' || s.state === 'Failed');
-      await new Promise((r) => setTimeout(r, 1000));
-      stop = true;
-      await writing;
-      // both servers restart while streaming: the migration rides it out
-      await pair.target.restart();
-      await pair.source.restart();
-      await writer.end().catch(() => undefined);
-      await pair.source.query(`INSERT INTO orders (id, item, qty) VALUES (900000, 'after restarts', 1)`, [], 'shop');
-      const streaming = await waitForStatus(store, 'shop-online', (s) => (s.databases[0]?.inserts ?? 0) > 0);
-      assert.equal(streaming.subState, 'WaitingForCutoverTrigger');
-      const reported = await waitForStatus(
-        store,
-        'shop-online',
-        (s) => s.databases[0]?.pendingBytes !== undefined && s.databases[0]?.slotRetainedBytes !== undefined,
-      );
-      assert.ok(reported.databases[0]!.latencySeconds !== undefined);
-      const events = await waitForEvent(store, 'shop-online', /retains .* of WAL on the source/);
-      assert.equal(events.level, 'warning');
-      const [slot] = await pair.source.query(`SELECT count(*)::int AS n FROM pg_replication_slots WHERE slot_name = $1`, [
-        slotName('shop-online', 'shop'),
-      ]);
-      assert.equal(slot!.n, 1);
-      await store.requestCutover('shop-online');
-      const done = await running;
-      assert.equal(done.state, 'Succeeded', done.message);
-      assert.equal(done.verification?.ok, true, done.verification?.firstMismatch);
-      assert.ok(done.downtimeSeconds !== undefined && done.downtimeSeconds < 60, `downtime ${done.downtimeSeconds}`);
-      const db = done.databases[0]!;
-      assert.ok(db.inserts > 0 && db.updates > 0, JSON.stringify(db));
-      for (const table of ['orders', 'logs']) {
-        assert.deepEqual(await rowsOf(pair.target, 'shop', table), await rowsOf(pair.source, 'shop', table), table);
-      }
-      const [seq] = await pair.target.query(`SELECT last_value::text AS v FROM tick`, [], 'shop');
-      const [srcSeq] = await pair.source.query(`SELECT last_value::text AS v FROM tick`, [], 'shop');
-      assert.equal(seq!.v, srcSeq!.v);
-      const [left] = await pair.source.query(
-        `SELECT (SELECT count(*) FROM pg_replication_slots WHERE slot_name = $1)::int AS slots, (SELECT count(*) FROM pg_publication WHERE pubname = $2)::int AS pubs`,
-        [slotName('shop-online', 'shop'), publicationName('shop-online', 'shop')],
-        'shop',
-      );
-      assert.deepEqual(left, { slots: 0, pubs: 0 });
-      const [origins] = await pair.target.query(`SELECT count(*)::int AS n FROM pg_replication_origin`);
-      assert.equal(origins!.n, 0);
-      // logs has no key: REPLICA IDENTITY FULL was set on both sides
-      const [ident] = await pair.target.query(`SELECT relreplident AS r FROM pg_class WHERE relname = 'logs'`, [], 'shop');
-      assert.equal(ident!.r, 'f');
-    } finally {
-      stop = true;
-      await writer.end().catch(() => undefined);
-      await store.close();
-    }
-  });
+  const spec = (name: string, db: string, extra: Record<string, unknown> = {}) => onlineSpec(pair, name, db, extra);
 
   it('cancel stops streaming and drops slot and publication; the target is left as it is', async () => {
     await pair.source.query('CREATE DATABASE shop2');

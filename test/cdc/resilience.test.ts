@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import type pg from 'pg';
 import { startPair, type ServerPair } from '../support';
-import { assertSame, createSlot, drain, setupDb, startApplier, type CdcDb } from './harness';
+import { assertSame, createSlot, drain, setupDb, startApplier, TARGET_KINDS, type CdcDb } from './harness';
 
 async function writer(f: CdcDb, stop: () => boolean): Promise<number> {
   let n = 0;
@@ -24,7 +24,7 @@ async function writer(f: CdcDb, stop: () => boolean): Promise<number> {
   return n;
 }
 
-describe('cdc: large transactions, restarts, schema changes, identity FULL, managed target (integration)', function () {
+describe('cdc: large transactions, identity FULL, restarts, schema changes, progress on a managed target (integration)', function () {
   this.timeout(300_000);
   let pair: ServerPair;
   before(async () => {
@@ -32,26 +32,49 @@ describe('cdc: large transactions, restarts, schema changes, identity FULL, mana
   });
   after(async () => pair?.stop());
 
-  it('applies a 200k-row transaction with a bounded queue (the stream pauses)', async () => {
-    const f = await setupDb(pair.source, pair.target, 'CREATE TABLE big (id int PRIMARY KEY, pad text)');
-    const exported = await createSlot(f);
-    await exported.release();
-    const budget = 2 * 1024 * 1024;
-    const running = startApplier(f, { initialLsn: exported.consistentLsn, queueBudgetBytes: budget });
-    await f.src(`INSERT INTO big SELECT g, repeat('x', 100) || g FROM generate_series(1, 200000) g`);
-    const started = Date.now();
-    await drain(f, running, 240_000);
-    const seconds = (Date.now() - started) / 1000;
-    const stats = running.applier.stats();
-    assert.equal(stats.inserts, 200_000);
-    // one frame past the budget at most: the socket is paused above it
-    assert.ok(stats.peakQueuedBytes < budget + 256 * 1024, `peak queue ${stats.peakQueuedBytes} bytes`);
-    const [row] = await f.dst('SELECT count(*)::int AS n, sum(id)::bigint AS s FROM big');
-    assert.deepEqual(row, { n: 200_000, s: '20000100000' });
-    console.log(
-      `      200k-row transaction applied in ${seconds.toFixed(1)} s (${Math.round(200_000 / seconds)} rows/s), peak queue ${(stats.peakQueuedBytes / 1024).toFixed(0)} KiB`,
-    );
-  });
+  for (const kind of TARGET_KINDS) {
+    it(`applies a 200k-row transaction with a bounded queue (the stream pauses; ${kind} target)`, async () => {
+      const f = await setupDb(pair.source, pair.target, 'CREATE TABLE big (id int PRIMARY KEY, pad text)', { target: kind });
+      const exported = await createSlot(f);
+      await exported.release();
+      const budget = 2 * 1024 * 1024;
+      const running = startApplier(f, { initialLsn: exported.consistentLsn, queueBudgetBytes: budget });
+      await f.src(`INSERT INTO big SELECT g, repeat('x', 100) || g FROM generate_series(1, 200000) g`);
+      const started = Date.now();
+      await drain(f, running, 240_000);
+      const seconds = (Date.now() - started) / 1000;
+      const stats = running.applier.stats();
+      assert.equal(stats.inserts, 200_000);
+      // one frame past the budget at most: the socket is paused above it
+      assert.ok(stats.peakQueuedBytes < budget + 256 * 1024, `peak queue ${stats.peakQueuedBytes} bytes`);
+      const [row] = await f.dst('SELECT count(*)::int AS n, sum(id)::bigint AS s FROM big');
+      assert.deepEqual(row, { n: 200_000, s: '20000100000' });
+      console.log(
+        `      200k-row transaction applied in ${seconds.toFixed(1)} s (${Math.round(200_000 / seconds)} rows/s), peak queue ${(stats.peakQueuedBytes / 1024).toFixed(0)} KiB`,
+      );
+    });
+
+    it(`applies updates and deletes to a table without a primary key (REPLICA IDENTITY FULL), duplicates included (${kind} target)`, async () => {
+      const ddl = `CREATE TABLE nopk (a int, b text, j json, p point); ALTER TABLE nopk REPLICA IDENTITY FULL;`;
+      const f = await setupDb(pair.source, pair.target, ddl, { target: kind });
+      const exported = await createSlot(f);
+      await exported.release();
+      const running = startApplier(f, { initialLsn: exported.consistentLsn });
+      await f.src(
+        `INSERT INTO nopk VALUES (1, 'x', '{"a":1}', '(1,2)'), (1, 'x', '{"a":1}', '(1,2)'), (2, NULL, NULL, NULL), (3, 'z', '[]', '(0,0)')`,
+      );
+      await f.src(`UPDATE nopk SET b = 'updated' WHERE ctid = (SELECT ctid FROM nopk WHERE a = 1 LIMIT 1)`); // one of two duplicates
+      await f.src(`UPDATE nopk SET a = 20 WHERE a = 2`); // NULLs in the old row
+      await f.src(`DELETE FROM nopk WHERE a = 3`);
+      await drain(f, running);
+      await assertSame(f, ['nopk']);
+      const rows = await f.dst(`SELECT b FROM nopk WHERE a = 1 ORDER BY b`);
+      assert.deepEqual(
+        rows.map((r) => r.b),
+        ['updated', 'x'],
+      );
+    });
+  }
 
   it('holds memory bounded while the target is stalled, then catches up', async () => {
     const f = await setupDb(pair.source, pair.target, 'CREATE TABLE stall (id int PRIMARY KEY, pad text)');
@@ -135,27 +158,6 @@ describe('cdc: large transactions, restarts, schema changes, identity FULL, mana
     );
     const [count] = await f.dst('SELECT count(*)::int AS n FROM s');
     assert.equal(count!.n, 2);
-  });
-
-  it('applies updates and deletes to a table without a primary key (REPLICA IDENTITY FULL), duplicates included', async () => {
-    const ddl = `CREATE TABLE nopk (a int, b text, j json, p point); ALTER TABLE nopk REPLICA IDENTITY FULL;`;
-    const f = await setupDb(pair.source, pair.target, ddl);
-    const exported = await createSlot(f);
-    await exported.release();
-    const running = startApplier(f, { initialLsn: exported.consistentLsn });
-    await f.src(
-      `INSERT INTO nopk VALUES (1, 'x', '{"a":1}', '(1,2)'), (1, 'x', '{"a":1}', '(1,2)'), (2, NULL, NULL, NULL), (3, 'z', '[]', '(0,0)')`,
-    );
-    await f.src(`UPDATE nopk SET b = 'updated' WHERE ctid = (SELECT ctid FROM nopk WHERE a = 1 LIMIT 1)`); // one of two duplicates
-    await f.src(`UPDATE nopk SET a = 20 WHERE a = 2`); // NULLs in the old row
-    await f.src(`DELETE FROM nopk WHERE a = 3`);
-    await drain(f, running);
-    await assertSame(f, ['nopk']);
-    const rows = await f.dst(`SELECT b FROM nopk WHERE a = 1 ORDER BY b`);
-    assert.deepEqual(
-      rows.map((r) => r.b),
-      ['updated', 'x'],
-    );
   });
 
   it('keeps progress in a table on a managed (non-superuser) target', async () => {

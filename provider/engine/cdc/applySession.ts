@@ -84,6 +84,8 @@ class ApplySession {
   /** The current source transaction carries the cutover marker. */
   private markerSeen = false;
   private sinceYield = 0;
+  /** Applying without replica role: the target's foreign keys act (see TargetTable.cascadedDeletes). */
+  private foreignKeysFire = false;
 
   constructor(
     private readonly config: SessionConfig,
@@ -95,6 +97,7 @@ class ApplySession {
     const { config, state } = this;
     const { client: target, replicaRole, mayStage } = await openApplyTarget(config, state, (e) => (this.targetError = e));
     this.target = target;
+    this.foreignKeysFire = !replicaRole;
     const progress = await openAppliedPosition(target, config.progressKey, config.preferProgressTable);
     state.progressMode = progress.mode;
     const recorded = await progress.read();
@@ -299,7 +302,7 @@ class ApplySession {
   private async tableOf(relation: Relation): Promise<TargetTable> {
     let table = this.tables.get(relation.oid);
     if (!table) {
-      table = await resolveTargetTable(this.target!, relation);
+      table = await resolveTargetTable(this.target!, relation, this.foreignKeysFire);
       this.tables.set(relation.oid, table);
     }
     return table;
@@ -334,7 +337,7 @@ class ApplySession {
         await this.txn!.exec({ op: 'ddl', target: qualified(relation.schema, relation.name), text, params: [], rows: 0 });
       }
     }
-    this.tables.set(relation.oid, await resolveTargetTable(target, relation));
+    this.tables.set(relation.oid, await resolveTargetTable(target, relation, this.foreignKeysFire));
   }
 
   /** Step: ends the session; what was not committed is lost on purpose (it is streamed again). */

@@ -20,6 +20,13 @@ export interface PipelinedStatement {
   readonly expectCommand?: string;
   /** The rows the server must report loaded (COPY) or changed (INSERT, UPDATE, DELETE). */
   readonly affects?: number;
+  /** At most `affects` rows, rather than exactly. */
+  readonly mayAffectFewer?: boolean;
+}
+
+function unexpected(statement: PipelinedStatement, count: number): boolean {
+  if (statement.affects === undefined) return false;
+  return statement.mayAffectFewer ? count > statement.affects : count !== statement.affects;
 }
 
 /** A statement changed another number of rows than it had to (see PipelinedStatement.affects). */
@@ -40,9 +47,7 @@ async function run(client: pg.Client, statement: PipelinedStatement): Promise<vo
     if (statement.expectCommand !== undefined && result.command !== statement.expectCommand) {
       throw new Error(`${statement.text} ended as ${result.command}: the transaction had failed`);
     }
-    if (statement.affects !== undefined && result.rowCount !== statement.affects) {
-      throw new AffectedRowsError(statement.affects, result.rowCount ?? 0);
-    }
+    if (unexpected(statement, result.rowCount ?? 0)) throw new AffectedRowsError(statement.affects!, result.rowCount ?? 0);
     return;
   }
   const data = statement.copyData;
@@ -52,7 +57,7 @@ async function run(client: pg.Client, statement: PipelinedStatement): Promise<vo
     stream.on('finish', () => resolve(stream.rowCount));
     stream.end(data);
   });
-  if (statement.affects !== undefined && loaded !== statement.affects) throw new AffectedRowsError(statement.affects, loaded ?? 0);
+  if (unexpected(statement, loaded ?? 0)) throw new AffectedRowsError(statement.affects!, loaded ?? 0);
 }
 
 export class StatementPipeline {

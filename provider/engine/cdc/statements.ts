@@ -62,6 +62,11 @@ export function insertStatement(table: TargetTable, cols: readonly number[], row
   return { op: 'insert', target, text, params, rows: rows.rows, affects: rows.rows };
 }
 
+/** The rows an update or delete must change: exactly its rows, or at most them where the target's foreign keys act first. */
+function affecting(table: TargetTable, op: 'update' | 'delete', rows: number): Pick<Statement, 'affects' | 'mayAffectFewer'> {
+  return { affects: rows, mayAffectFewer: (op === 'delete' ? table.cascadedDeletes : table.cascadedUpdates) ?? false };
+}
+
 /** Column aliases of a VALUES list or stage: k0.. for the old key, s0.. for the values set. */
 function rowAliases(keyCols: readonly number[], setCols: readonly number[]): string[] {
   return [...keyCols.map((_, j) => ident(`k${j}`)), ...setCols.map((_, j) => ident(`s${j}`))];
@@ -87,7 +92,14 @@ export function updateStatement(table: TargetTable, keyCols: readonly number[], 
   const text =
     `UPDATE ${qualified(table.schema, table.name)} AS t SET ${sets} ` +
     `FROM (VALUES ${valuesRows(rows.params(), casts, params)}) AS v(${aliases.join(', ')}) WHERE ${match}`;
-  return { op: 'update', target: qualified(table.schema, table.name), text, params, rows: rows.rows, affects: rows.rows };
+  return {
+    op: 'update',
+    target: qualified(table.schema, table.name),
+    text,
+    params,
+    rows: rows.rows,
+    ...affecting(table, 'update', rows.rows),
+  };
 }
 
 /** Rows are [...old key values]. */
@@ -99,7 +111,14 @@ export function deleteStatement(table: TargetTable, keyCols: readonly number[], 
   const text =
     `DELETE FROM ${qualified(table.schema, table.name)} AS t ` +
     `USING (VALUES ${valuesRows(rows.params(), casts, params)}) AS v(${aliases.join(', ')}) WHERE ${match}`;
-  return { op: 'delete', target: qualified(table.schema, table.name), text, params, rows: rows.rows, affects: rows.rows };
+  return {
+    op: 'delete',
+    target: qualified(table.schema, table.name),
+    text,
+    params,
+    rows: rows.rows,
+    ...affecting(table, 'delete', rows.rows),
+  };
 }
 
 /**
@@ -140,7 +159,7 @@ export function stagedStatements(
     op === 'delete'
       ? `${staged}DELETE FROM ${target} AS t USING v WHERE ${match}`
       : `${staged}UPDATE ${target} AS t SET ${setList(table, setCols)} FROM v WHERE ${match}`;
-  return [fill, { op, target, text: apply, params: [], rows: rows.rows, affects: rows.rows }];
+  return [fill, { op, target, text: apply, params: [], rows: rows.rows, ...affecting(table, op, rows.rows) }];
 }
 
 /** One row of a REPLICA IDENTITY FULL table: the first row whose every old value matches (duplicates are legal). */
@@ -169,7 +188,7 @@ export function fullIdentityStatement(table: TargetTable, op: 'update' | 'delete
       text: `${found}DELETE FROM ${q} AS t USING f WHERE t.tableoid = f.o AND t.ctid = f.c`,
       params,
       rows: 1,
-      affects: 1,
+      ...affecting(table, op, 1),
     };
   }
   const sets: string[] = [];
@@ -185,7 +204,7 @@ export function fullIdentityStatement(table: TargetTable, op: 'update' | 'delete
     text: `${found}UPDATE ${q} AS t SET ${sets.join(', ')} FROM f WHERE t.tableoid = f.o AND t.ctid = f.c`,
     params,
     rows: 1,
-    affects: 1,
+    ...affecting(table, op, 1),
   };
 }
 

@@ -114,11 +114,17 @@ export class TargetTransaction {
     await this.pipeline.idle();
   }
 
+  /**
+   * Opens the target transaction with every deferrable constraint deferred: the source checked
+   * them at its own statement ends, and the apply may order rows otherwise (a primary-key swap in
+   * one source UPDATE arrives as two row changes, and the first alone duplicates a key). They
+   * are checked before the commit records its position (appliedPosition.ts). One message.
+   */
   async begin(): Promise<void> {
     if (this.open) return;
     this.open = true;
     this.startedAt = Date.now();
-    await this.pipeline.send({ text: 'BEGIN' }, asError);
+    await this.pipeline.send({ text: 'BEGIN; SET CONSTRAINTS ALL DEFERRED' }, asError);
   }
 
   /** Sends one statement inside the open transaction (opening it), its staging table first if new. */

@@ -71,6 +71,14 @@ export interface TargetTable {
   readonly partitioned: boolean;
   /** Row-level security is enabled on the target table: COPY FROM may be refused, INSERT is used. */
   readonly rowSecurity?: boolean;
+  /**
+   * Applied without replica role, the target's foreign keys act: a row the source deleted by ON
+   * DELETE CASCADE is already gone when its own delete arrives (cascadedDeletes), one re-keyed by
+   * ON UPDATE CASCADE, SET NULL or SET DEFAULT no longer has its old key (cascadedUpdates). Such
+   * deletes or updates may find fewer rows than they carry.
+   */
+  readonly cascadedDeletes?: boolean;
+  readonly cascadedUpdates?: boolean;
 }
 
 // ---- planned statements ----
@@ -114,6 +122,8 @@ export interface Statement {
    * means the target has diverged from the source, and the stream stops (statementPipeline.ts).
    */
   readonly affects?: number;
+  /** Fewer rows than `affects` are expected too (see TargetTable.cascadedDeletes). */
+  readonly mayAffectFewer?: boolean;
   /** Set for COPY ... FROM STDIN (`text`): the rows in COPY's text format, sent as its data. */
   readonly copyData?: Buffer;
   /** SQL this statement needs run once per target session before it (its staging table). */
