@@ -1,11 +1,17 @@
 // The offline comparison: for each round, every tool in turn (order rotated between rounds so no
-// tool always runs first) into a freshly dropped target database, then a row-count check.
+// tool always runs first) into a freshly dropped target database, then a row-count check and a
+// catalog snapshot; each tool's catalog is compared with pg_dump + pg_restore's of the round.
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import type { Cluster } from '../provider/localpg/cluster';
 import { treeCpuSeconds } from './procTree';
 import { BENCH_DB, compareCounts, tableRowCounts } from './dataset';
 import { runTool, TOOL_NAMES, type ToolName, type ToolRun } from './tools';
+import { describeDifference, diffSnapshots, readCatalogSnapshot, type CatalogSnapshot } from '../test/support/catalogSnapshot';
+import { unexplained } from '../test/support/fidelityDifferences';
+
+/** The tool whose target catalog the others are compared with (issue 16). */
+const REFERENCE_TOOL: ToolName = 'pg_dump+pg_restore';
 
 export interface OfflineRun extends ToolRun {
   readonly round: number;
@@ -13,6 +19,18 @@ export interface OfflineRun extends ToolRun {
   readonly countsLine: string;
   /** CPU seconds the source and target servers (postmaster and all backends) spent during the run. */
   readonly serverCpuSeconds: { readonly source: number; readonly target: number };
+  /** Catalog differences from pg_dump + pg_restore's target in the same round, but the deliberate ones. */
+  readonly catalogDifferences?: readonly string[];
+}
+
+/** Each tool's differences from the round's reference catalog (pure). */
+function withCatalogDifferences(runs: readonly OfflineRun[], catalogs: ReadonlyMap<ToolName, CatalogSnapshot>): OfflineRun[] {
+  const reference = catalogs.get(REFERENCE_TOOL);
+  return runs.map((run) => {
+    const actual = catalogs.get(run.tool);
+    if (!reference || !actual || run.tool === REFERENCE_TOOL) return run;
+    return { ...run, catalogDifferences: unexplained(diffSnapshots(reference, actual), { reference, actual }).map(describeDifference) };
+  });
 }
 
 async function postmasterPid(cluster: Cluster): Promise<number> {
@@ -47,6 +65,8 @@ export async function runOfflineBench(options: OfflineOptions): Promise<OfflineR
   const runs: OfflineRun[] = [];
   for (let round = 1; round <= options.rounds; round++) {
     const order: ToolName[] = TOOL_NAMES.map((_, i) => TOOL_NAMES[(i + round - 1) % TOOL_NAMES.length]!);
+    const roundRuns: OfflineRun[] = [];
+    const catalogs = new Map<ToolName, CatalogSnapshot>();
     for (const tool of order) {
       await freshTarget(target, source);
       log(`round ${round}: ${tool} ...`);
@@ -68,7 +88,13 @@ export async function runOfflineBench(options: OfflineOptions): Promise<OfflineR
       log(
         `round ${round}: ${tool} ${run.seconds.toFixed(1)} s, peak RSS ${(run.memory.peakRssBytes / 2 ** 20).toFixed(0)} MiB, row counts ${counts.line}`,
       );
-      runs.push({ ...run, round, countsOk: counts.ok, countsLine: counts.line, serverCpuSeconds });
+      catalogs.set(tool, await readCatalogSnapshot(target, BENCH_DB));
+      roundRuns.push({ ...run, round, countsOk: counts.ok, countsLine: counts.line, serverCpuSeconds });
+    }
+    for (const run of withCatalogDifferences(roundRuns, catalogs)) {
+      if (run.catalogDifferences)
+        log(`round ${round}: ${run.tool} catalog differences from ${REFERENCE_TOOL}: ${run.catalogDifferences.length}`);
+      runs.push(run);
     }
   }
   await target.query(`DROP DATABASE IF EXISTS ${BENCH_DB} WITH (FORCE)`);

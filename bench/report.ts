@@ -105,7 +105,9 @@ export function offlineRunsTable(runs: readonly OfflineRun[]): string {
         .filter(([k]) => !k.startsWith('timed') && !k.startsWith('engine'))
         .map(([k, v]) => `${k} ${fmt(v)}`)
         .join('; '),
-      r.countsLine,
+      r.catalogDifferences === undefined
+        ? r.countsLine
+        : `${r.countsLine}; catalog: ${r.catalogDifferences.length} difference(s) from pg_dump + pg_restore`,
     ]),
   );
 }

@@ -1,9 +1,9 @@
 // The lab's stack config: one zod schema, parsed once into a frozen LabConfig. Every problem is
 // reported as one line naming the config key (`pgferry-lab:server.version`) and what is allowed.
-import * as pulumi from '@pulumi/pulumi';
 import { z } from 'zod';
-import { MIGRATION_MODES, MIGRATION_NAME_PATTERN, MIGRATION_OPTIONS, SSL_MODES } from '../provider/engine/input/migrationSpec';
 import { cidrContains, cidrContainsIp, cidrsOverlap, parseCidr, parseIp, type Cidr } from './cidr';
+import { migrationOptionShape, migrationSchema } from './migrationConfig';
+import { identifierSchema, oneOf } from './schemaParts';
 
 /** The namespace the lab's keys live under (the `name` in lab-stack/Pulumi.yaml). */
 export const LAB_NAMESPACE = 'pgferry-lab';
@@ -33,8 +33,6 @@ export const VPN_PROTOCOLS = ['IkeV2', 'SSTP', 'OpenVPN'] as const;
 /** Names Azure refuses as the Flexible Server administrator login. */
 const RESERVED_LOGINS = ['azure_superuser', 'azure_pg_admin', 'admin', 'administrator', 'root', 'guest', 'public'];
 
-const oneOf = <T extends readonly [string, ...string[]]>(values: T) => z.enum(values, { error: `must be one of ${values.join(', ')}` });
-
 /** Accepts 16 as well as "16": `pulumi config set` stores numbers-looking values as strings or numbers. */
 const versionSchema = z
   .union([z.string(), z.number()], { error: `must be one of ${POSTGRES_VERSIONS.join(', ')}` })
@@ -48,11 +46,6 @@ const cidrSchema = z
 const ipSchema = z
   .string({ error: 'must be an IPv4 address such as 10.20.2.4' })
   .refine((v) => parseIp(v) !== undefined, 'must be an IPv4 address such as 10.20.2.4');
-
-const identifierSchema = z
-  .string({ error: 'must be a PostgreSQL name' })
-  .min(1, 'must not be empty')
-  .max(63, 'must be at most 63 characters (PostgreSQL truncates longer names)');
 
 const networkSchema = z
   .strictObject(
@@ -182,46 +175,10 @@ const sourceVmSchema = z
   )
   .prefault({});
 
-const migrationSourceSchema = z.strictObject(
-  {
-    host: z.string({ error: 'must be a host name or IP address' }).regex(/^[A-Za-z0-9._:-]+$/, 'must be a host name or IP address'),
-    port: z
-      .number({ error: 'must be a port number' })
-      .int()
-      .min(1, 'must be from 1 to 65535')
-      .max(65535, 'must be from 1 to 65535')
-      .default(5432),
-    user: identifierSchema.default('postgres'),
-    sslMode: oneOf(SSL_MODES).default('prefer'),
-    /** Name of the secret stack config key that holds this source's password. */
-    passwordSecret: z
-      .string({ error: 'must be a config key name' })
-      .regex(/^[A-Za-z][A-Za-z0-9_-]*$/, 'must be a config key name')
-      .default('sourcePassword'),
-  },
-  { error: 'must be an object with host and optionally port, user, sslMode, passwordSecret' },
-);
-
-const migrationSchema = z.strictObject(
-  {
-    name: z
-      .string({ error: 'must be a migration name' })
-      .regex(MIGRATION_NAME_PATTERN, 'must be 1-63 letters, digits or hyphens, not starting with a hyphen'),
-    databases: z.array(identifierSchema, { error: 'must be a list of database names' }).min(1, 'must name at least one database'),
-    mode: oneOf(MIGRATION_MODES).default('Offline'),
-    option: oneOf(MIGRATION_OPTIONS).default('ValidateAndMigrate'),
-    overwriteDbsInTarget: z.boolean({ error: 'must be true or false' }).default(false),
-    cutover: z.boolean({ error: 'must be true or false' }).default(false),
-    /** Omitted: the lab's own source VM (sourceVm.enabled must be true). */
-    source: migrationSourceSchema.optional(),
-  },
-  { error: 'must be an object with name and databases' },
-);
-
 const labSchema = z
   .strictObject({
     location: z
-      .string({ error: 'is required: an Azure region such as westeurope' })
+      .string({ error: 'is required: set azure-native:location (or pgferry-lab:location) to an Azure region such as westeurope' })
       .regex(/^[a-z0-9]+$/, 'must be an Azure region name such as westeurope (lowercase, no spaces)'),
     namePrefix: z
       .string({ error: 'must be a short name' })
@@ -235,6 +192,7 @@ const labSchema = z
     vpn: vpnSchema,
     sourceVm: sourceVmSchema,
     migrations: z.array(migrationSchema, { error: 'must be a list of migrations' }).default([]),
+    ...migrationOptionShape,
   })
   .superRefine((lab, ctx) => {
     // Cross-field rules: the address plan, SKU/HA combinations and what each option requires.
@@ -339,6 +297,9 @@ const labSchema = z
     });
   });
 
+/** Every top-level key of the lab's stack config. */
+export const LAB_CONFIG_KEYS: readonly string[] = Object.keys(labSchema.shape);
+
 export type LabConfig = z.output<typeof labSchema>;
 export type LabConfigInput = z.input<typeof labSchema>;
 export type MigrationConfig = LabConfig['migrations'][number];
@@ -362,7 +323,7 @@ function configKey(namespace: string, path: readonly PropertyKey[]): string {
 function describeIssue(namespace: string, issue: z.core.$ZodIssue): LabConfigError {
   if (issue.code === 'unrecognized_keys') {
     const path = issue.path.length ? issue.path : [];
-    const allowedHint = path.length ? '' : ' (keys are location, namePrefix, tags, network, server, vpn, sourceVm, migrations)';
+    const allowedHint = path.length ? '' : ` (keys are ${LAB_CONFIG_KEYS.join(', ')})`;
     return new LabConfigError(
       configKey(namespace, path),
       `unknown key${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => JSON.stringify(k)).join(', ')}${allowedHint}`,
@@ -394,59 +355,4 @@ function deepFreeze<T>(value: T): T {
     Object.freeze(value);
   }
   return value;
-}
-
-/** Secret config keys the lab reads; their values only ever travel as secret Outputs. */
-export interface LabSecrets {
-  readonly adminPassword: pulumi.Input<string>;
-  /** By config key name: `sourcePassword` and each migration's `source.passwordSecret`. */
-  readonly passwords: Readonly<Record<string, pulumi.Input<string>>>;
-}
-
-/** The secret config keys a config needs, each with the reason (used in the error line). */
-export function requiredSecretKeys(config: LabConfig): Map<string, string> {
-  const keys = new Map<string, string>([['adminPassword', 'the Flexible Server administrator password']]);
-  if (config.sourceVm.enabled) keys.set('sourcePassword', 'sourceVm.enabled is true: the source postgres password');
-  config.migrations.forEach((migration, index) => {
-    const key = migration.source?.passwordSecret ?? 'sourcePassword';
-    if (!keys.has(key)) keys.set(key, `migrations[${index}] reads its source password from it`);
-  });
-  return keys;
-}
-
-const TOP_LEVEL_KEYS = ['location', 'namePrefix', 'tags', 'network', 'server', 'vpn', 'sourceVm', 'migrations'] as const;
-
-/**
- * Reads the lab's keys from stack config (structured values as objects) and its secrets as
- * secret Outputs. Missing secrets fail here, with the key and the `pulumi config set` to run.
- */
-export function readLabConfig(cfg: pulumi.Config = new pulumi.Config(LAB_NAMESPACE)): { config: LabConfig; secrets: LabSecrets } {
-  const raw: Record<string, unknown> = {};
-  for (const key of TOP_LEVEL_KEYS) {
-    const text = cfg.get(key);
-    if (text === undefined) continue;
-    raw[key] = parseMaybeJson(text);
-  }
-  const config = parseLabConfig(raw, cfg.name);
-  const values = new Map<string, pulumi.Output<string>>();
-  for (const [key, reason] of requiredSecretKeys(config)) {
-    const value = cfg.getSecret(key);
-    if (value === undefined) {
-      throw new LabConfigError(`${cfg.name}:${key}`, `is required (${reason}); set it with: pulumi config set --secret ${key} <value>`);
-    }
-    values.set(key, value);
-  }
-  const { adminPassword, ...passwords } = Object.fromEntries(values);
-  return { config, secrets: { adminPassword: adminPassword!, passwords } };
-}
-
-/** Structured config arrives as JSON text; plain values (location) stay strings. */
-function parseMaybeJson(text: string): unknown {
-  const trimmed = text.trim();
-  if (!trimmed.startsWith('{') && !trimmed.startsWith('[') && trimmed !== 'true' && trimmed !== 'false') return text;
-  try {
-    return JSON.parse(trimmed);
-  } catch {
-    return text;
-  }
 }

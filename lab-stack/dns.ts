@@ -3,7 +3,8 @@
 import * as pulumi from '@pulumi/pulumi';
 import * as privatedns from '@pulumi/azure-native/privatedns';
 import type { LabConfig } from './config';
-import { childOptions, type LabResourceOptions } from './options';
+import type { LabNames } from './names';
+import { childOptions, type LabScope } from './options';
 
 /** `<name>.private.postgres.database.azure.com`: Azure only offers zones ending in postgres.database.azure.com. */
 export function privateZoneName(serverName: string): string {
@@ -13,24 +14,24 @@ export function privateZoneName(serverName: string): string {
 export interface LabDns {
   readonly zone: privatedns.PrivateZone;
   readonly link: privatedns.VirtualNetworkLink;
-  readonly zoneName: string;
+  readonly component: pulumi.ComponentResource;
 }
 
 export function createPrivateDns(
   config: LabConfig,
-  serverName: string,
+  names: LabNames,
   resourceGroupName: pulumi.Input<string>,
   vnetId: pulumi.Input<string>,
-  opts: LabResourceOptions,
+  scope: LabScope,
 ): LabDns {
-  const zoneName = privateZoneName(serverName);
   const zone = new privatedns.PrivateZone(
-    `${config.namePrefix}-dns-zone`,
-    { resourceGroupName, privateZoneName: zoneName, location: 'global', tags: config.tags },
-    childOptions(opts),
+    'dns-zone',
+    { resourceGroupName, privateZoneName: pulumi.output(names.serverName).apply(privateZoneName), location: 'global', tags: config.tags },
+    // Named after the server, whose default name is drawn once: keep the zone's first name (see names.ts).
+    { ...childOptions(scope, 'dns-zone'), ignoreChanges: names.serverNameFixed ? [] : ['privateZoneName'] },
   );
   const link = new privatedns.VirtualNetworkLink(
-    `${config.namePrefix}-dns-link`,
+    'dns-link',
     {
       resourceGroupName,
       privateZoneName: zone.name,
@@ -40,7 +41,7 @@ export function createPrivateDns(
       registrationEnabled: false,
       tags: config.tags,
     },
-    childOptions(opts),
+    childOptions(scope, 'dns-link'),
   );
-  return { zone, link, zoneName };
+  return { zone, link, component: scope.component };
 }

@@ -1,16 +1,21 @@
-// createLab: the whole migration lab from a parsed config — resource group, network, private DNS,
-// Flexible Server and its parameters, the VPN gateway, the optional source VM and migrations.
+// createLab: the whole migration lab from a parsed config, as a tree of components that reads like
+// the lab — Lab (resource group) › Network, Dns, Server (and its parameters), Vpn, SourceVm, and
+// Runtime (the migrations, which wait for what makes the server reachable).
 import * as pulumi from '@pulumi/pulumi';
 import * as resources from '@pulumi/azure-native/resources';
-import type { LabConfig, LabSecrets } from './config';
+import type { LabConfig } from './config';
+import type { LabSecrets } from './stackConfig';
 
-export { readLabConfig, parseLabConfig, labConfigProblems, LabConfigError, LAB_NAMESPACE } from './config';
-export type { LabConfig, LabConfigInput, LabSecrets } from './config';
+export { parseLabConfig, labConfigProblems, LabConfigError, LAB_NAMESPACE } from './config';
+export type { LabConfig, LabConfigInput } from './config';
+export { readLabConfig } from './stackConfig';
+export type { LabSecrets } from './stackConfig';
 import { createPrivateDns, type LabDns } from './dns';
 import { createMigrations, type MigrationFactory, type MigrationResource } from './migrations';
 import { createNetwork, type LabNetwork } from './network';
-import { childOptions, type LabResourceOptions } from './options';
-import { createServer, defaultServerName, type LabServer } from './server';
+import { createLabNames, type LabNames } from './names';
+import { childOptions, labScope, partScope, type LabResourceOptions } from './options';
+import { createServer, type LabServer } from './server';
 import { createSourceVm, type LabSourceVm } from './sourceVm';
 import { createVpn, type LabVpn } from './vpn';
 
@@ -46,38 +51,46 @@ export interface LabOutputs {
 }
 
 export interface Lab {
+  /** The Lab component, parent of everything below. */
+  readonly component: pulumi.ComponentResource;
+  readonly names: LabNames;
   readonly resourceGroup: resources.ResourceGroup;
   readonly network: LabNetwork;
   readonly dns: LabDns;
   readonly server: LabServer;
   readonly vpn: LabVpn | undefined;
   readonly sourceVm: LabSourceVm | undefined;
+  readonly runtime: pulumi.ComponentResource;
   readonly migrations: ReadonlyMap<string, MigrationResource>;
   readonly outputs: LabOutputs;
 }
 
 export function createLab(inputs: LabInputs, opts: LabOptions = {}): Lab {
   const { config, secrets } = inputs;
-  const resourceOpts: LabResourceOptions = { parent: opts.parent, provider: opts.provider };
+  const lab = labScope(config.namePrefix, opts);
+  const names = createLabNames(config, lab);
   const resourceGroup = new resources.ResourceGroup(
-    `${config.namePrefix}-rg`,
-    { location: config.location, tags: config.tags },
-    childOptions(resourceOpts),
+    'resource-group',
+    { resourceGroupName: names.resourceGroupName, location: config.location, tags: config.tags },
+    // The name is drawn once (names.ts); a stack from before keeps the one Azure gave it.
+    { ...childOptions(lab, 'rg'), ignoreChanges: ['resourceGroupName'] },
   );
   const groupName = resourceGroup.name;
 
-  const network = createNetwork(config, groupName, resourceOpts);
-  const dns = createPrivateDns(config, defaultServerName(config), groupName, network.vnet.id, resourceOpts);
-  const server = createServer(config, groupName, network.serverSubnet.id, dns, secrets.adminPassword, resourceOpts);
-  const vpn = config.vpn.enabled ? createVpn(config, groupName, network.gatewaySubnet.id, resourceOpts) : undefined;
+  const network = createNetwork(config, groupName, partScope(lab, 'Network'));
+  const dns = createPrivateDns(config, names, groupName, network.vnet.id, partScope(lab, 'Dns'));
+  const placement = { resourceGroupName: groupName, delegatedSubnetId: network.serverSubnet.id, dns };
+  const server = createServer(config, names, placement, secrets.adminPassword, partScope(lab, 'Server'));
+  const vpn = config.vpn.enabled ? createVpn(config, groupName, network.gatewaySubnet.id, partScope(lab, 'Vpn')) : undefined;
   const sourcePassword = secrets.passwords['sourcePassword'];
   if (config.sourceVm.enabled && sourcePassword === undefined) {
     throw new Error('createLab: sourceVm.enabled needs secrets.passwords.sourcePassword (readLabConfig requires it)');
   }
   const sourceVm = config.sourceVm.enabled
-    ? createSourceVm(config, groupName, network.sourceSubnet.id, sourcePassword!, resourceOpts)
+    ? createSourceVm(config, groupName, network.sourceSubnet.id, sourcePassword!, partScope(lab, 'SourceVm'))
     : undefined;
 
+  const runtime = partScope(lab, 'Runtime');
   const migrations = createMigrations(
     config,
     {
@@ -87,8 +100,9 @@ export function createLab(inputs: LabInputs, opts: LabOptions = {}): Lab {
       sourceVmIp: sourceVm?.privateIp,
       secrets,
     },
-    { target: [server.server, ...server.parameters], sourceVm: sourceVm?.ready },
-    resourceOpts,
+    // Reachable from the machine running pulumi: the server (and its parameters) and the VPN gateway.
+    { target: vpn ? [server.component, vpn.component] : [server.component], sourceVm: sourceVm?.ready },
+    runtime,
     opts.migrationFactory,
   );
 
@@ -119,7 +133,19 @@ export function createLab(inputs: LabInputs, opts: LabOptions = {}): Lab {
       .all([...migrations].map(([name, migration]) => pulumi.all([name, migration.state])))
       .apply((rows) => Object.fromEntries(rows)),
   };
-  return { resourceGroup, network, dns, server, vpn, sourceVm, migrations, outputs };
+  return {
+    component: lab.component,
+    names,
+    resourceGroup,
+    network,
+    dns,
+    server,
+    vpn,
+    sourceVm,
+    runtime: runtime.component,
+    migrations,
+    outputs,
+  };
 }
 
 /** The stack outputs of a lab program: every LabOutputs field except the bare admin password. */

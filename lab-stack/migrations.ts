@@ -1,9 +1,11 @@
-// The migrations declared in stack config, as PgMigration resources that target the lab's server
-// and wait for it, its parameters and (when it is the source) the source VM to be ready.
+// The migrations declared in stack config, as PgMigration resources in the lab's runtime: they
+// target the lab's server and wait for what makes it reachable and ready (the server and its
+// parameters, the VPN gateway) and, when it is their source, for the source VM.
 import * as pulumi from '@pulumi/pulumi';
 import type { PgMigrationArgs } from '../provider/resource';
-import type { LabConfig, LabSecrets, MigrationConfig } from './config';
-import { childOptions, type LabResourceOptions } from './options';
+import type { LabConfig, MigrationConfig } from './config';
+import type { LabSecrets } from './stackConfig';
+import { childOptions, type LabScope } from './options';
 
 /** What the lab reads back from a migration (PgMigration has more; tests pass stand-ins). */
 export interface MigrationResource extends pulumi.Resource {
@@ -22,8 +24,11 @@ export interface MigrationContext {
   readonly secrets: LabSecrets;
 }
 
+/** The lab-wide migration options (config keys), which an entry may override. */
+export type LabMigrationOptions = Pick<LabConfig, 'allowReplicaIdentityFull' | 'tableJobs' | 'indexJobs'>;
+
 /** One migration's arguments from its config entry (pure: no resources are created). */
-export function migrationArgs(migration: MigrationConfig, context: MigrationContext): PgMigrationArgs {
+export function migrationArgs(migration: MigrationConfig, context: MigrationContext, options: LabMigrationOptions): PgMigrationArgs {
   const source = migration.source;
   const sourceHost = source?.host ?? context.sourceVmIp;
   if (sourceHost === undefined) {
@@ -54,6 +59,12 @@ export function migrationArgs(migration: MigrationConfig, context: MigrationCont
     option: migration.option,
     overwriteDbsInTarget: migration.overwriteDbsInTarget,
     cutover: migration.cutover,
+    allowReplicaIdentityFull: migration.allowReplicaIdentityFull ?? options.allowReplicaIdentityFull,
+    // 0 (the default) leaves them to PgMigration: the CPU count of the machine running pulumi.
+    tableJobs: migration.tableJobs ?? (options.tableJobs || undefined),
+    indexJobs: migration.indexJobs ?? (options.indexJobs || undefined),
+    dropTargetDatabasesOnDelete: migration.dropTargetDatabasesOnDelete,
+    allowReplaceAfterCutover: migration.allowReplaceAfterCutover,
   };
 }
 
@@ -68,7 +79,10 @@ export const pgMigrationFactory: MigrationFactory = (name, args, opts) => {
 };
 
 export interface MigrationDependencies {
-  /** The server and every parameter: a migration must not start before `azure.extensions` is set. */
+  /**
+   * What makes the target reachable and ready: the server component (the server, every parameter:
+   * a migration must not start before `azure.extensions` is set) and, with the VPN, its component.
+   */
   readonly target: pulumi.Resource[];
   /** The source VM's readiness, for migrations whose source is the lab VM. */
   readonly sourceVm?: pulumi.Resource;
@@ -78,17 +92,23 @@ export function createMigrations(
   config: LabConfig,
   context: MigrationContext,
   dependencies: MigrationDependencies,
-  opts: LabResourceOptions,
+  scope: LabScope,
   factory: MigrationFactory = pgMigrationFactory,
 ): Map<string, MigrationResource> {
   const migrations = new Map<string, MigrationResource>();
+  // A bulk copy of a large database outlasts any default; PgMigration enforces these itself.
+  const customTimeouts = {
+    create: config.migrationCreateTimeout,
+    update: config.migrationUpdateTimeout,
+    delete: config.migrationDeleteTimeout,
+  };
   for (const migration of config.migrations) {
     const usesLabSource = migration.source === undefined && dependencies.sourceVm !== undefined;
     const dependsOn = usesLabSource ? [...dependencies.target, dependencies.sourceVm!] : dependencies.target;
-    const resource = factory(`${config.namePrefix}-migration-${migration.name}`, migrationArgs(migration, context), {
-      ...childOptions(opts, dependsOn),
-      // A bulk copy of a large database outlasts any default; PgMigration enforces these itself.
-      customTimeouts: { create: '6h', update: '6h', delete: '30m' },
+    const name = `migration-${migration.name}`;
+    const resource = factory(name, migrationArgs(migration, context, config), {
+      ...childOptions(scope, name, dependsOn, 'other'),
+      customTimeouts,
     });
     migrations.set(migration.name, resource);
   }

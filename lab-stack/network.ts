@@ -3,7 +3,7 @@
 import * as pulumi from '@pulumi/pulumi';
 import * as network from '@pulumi/azure-native/network';
 import type { LabConfig } from './config';
-import { childOptions, type LabResourceOptions } from './options';
+import { childOptions, type LabScope } from './options';
 
 /** The delegation Flexible Server's private access requires on its subnet. */
 export const FLEXIBLE_SERVER_DELEGATION = 'Microsoft.DBforPostgreSQL/flexibleServers';
@@ -13,12 +13,12 @@ export interface LabNetwork {
   readonly gatewaySubnet: network.Subnet;
   readonly serverSubnet: network.Subnet;
   readonly sourceSubnet: network.Subnet;
+  readonly component: pulumi.ComponentResource;
 }
 
-export function createNetwork(config: LabConfig, resourceGroupName: pulumi.Input<string>, opts: LabResourceOptions): LabNetwork {
-  const prefix = config.namePrefix;
+export function createNetwork(config: LabConfig, resourceGroupName: pulumi.Input<string>, scope: LabScope): LabNetwork {
   const vnet = new network.VirtualNetwork(
-    `${prefix}-vnet`,
+    'vnet',
     {
       resourceGroupName,
       location: config.location,
@@ -28,23 +28,23 @@ export function createNetwork(config: LabConfig, resourceGroupName: pulumi.Input
     // Subnets are separate resources below, so the VNet is written without a subnet list (which
     // network API 2023-11-01 and later leave alone); ignoring the list Azure reports back keeps
     // it from showing as a diff after `pulumi refresh`.
-    { ...childOptions(opts), ignoreChanges: ['subnets'] },
+    { ...childOptions(scope, 'vnet'), ignoreChanges: ['subnets'] },
   );
 
   // Azure rejects concurrent writes to one VNet's subnets (AnotherOperationInProgress), so each
   // subnet waits for the previous one.
   const gatewaySubnet = new network.Subnet(
-    `${prefix}-gateway-subnet`,
+    'gateway-subnet',
     {
       resourceGroupName,
       virtualNetworkName: vnet.name,
       subnetName: 'GatewaySubnet', // the VPN gateway only deploys into a subnet of exactly this name
       addressPrefix: config.network.gatewaySubnet,
     },
-    childOptions(opts),
+    childOptions(scope, 'gateway-subnet'),
   );
   const serverSubnet = new network.Subnet(
-    `${prefix}-server-subnet`,
+    'server-subnet',
     {
       resourceGroupName,
       virtualNetworkName: vnet.name,
@@ -52,17 +52,17 @@ export function createNetwork(config: LabConfig, resourceGroupName: pulumi.Input
       addressPrefix: config.network.serverSubnet,
       delegations: [{ name: 'flexibleServers', serviceName: FLEXIBLE_SERVER_DELEGATION }],
     },
-    childOptions(opts, [gatewaySubnet]),
+    childOptions(scope, 'server-subnet', [gatewaySubnet]),
   );
   const sourceSubnet = new network.Subnet(
-    `${prefix}-source-subnet`,
+    'source-subnet',
     {
       resourceGroupName,
       virtualNetworkName: vnet.name,
       subnetName: 'source-vm',
       addressPrefix: config.network.sourceSubnet,
     },
-    childOptions(opts, [serverSubnet]),
+    childOptions(scope, 'source-subnet', [serverSubnet]),
   );
-  return { vnet, gatewaySubnet, serverSubnet, sourceSubnet };
+  return { vnet, gatewaySubnet, serverSubnet, sourceSubnet, component: scope.component };
 }

@@ -5,12 +5,13 @@ import * as dbforpostgresql from '@pulumi/azure-native/dbforpostgresql';
 import * as privatedns from '@pulumi/azure-native/privatedns';
 import type { LabConfig } from './config';
 import type { LabDns } from './dns';
-import { childOptions, type LabResourceOptions } from './options';
+import type { LabNames } from './names';
+import { childOptions, type LabScope } from './options';
 import { parametersNeedingRestart, serverParameters } from './serverParameters';
 
 export interface LabServer {
   readonly server: dbforpostgresql.Server;
-  readonly serverName: string;
+  readonly component: pulumi.ComponentResource;
   /** One Configuration per parameter, in the order they are applied. */
   readonly parameters: dbforpostgresql.Configuration[];
   /** The server's address from its A record in the private zone (undefined until Azure has written it). */
@@ -19,26 +20,27 @@ export interface LabServer {
   readonly pendingRestart: pulumi.Output<string[]>;
 }
 
-export function defaultServerName(config: LabConfig): string {
-  return config.server.name ?? `${config.namePrefix}-pg`;
+export interface ServerPlacement {
+  readonly resourceGroupName: pulumi.Input<string>;
+  readonly delegatedSubnetId: pulumi.Input<string>;
+  readonly dns: LabDns;
 }
 
 export function createServer(
   config: LabConfig,
-  resourceGroupName: pulumi.Input<string>,
-  delegatedSubnetId: pulumi.Input<string>,
-  dns: LabDns,
+  names: LabNames,
+  placement: ServerPlacement,
   adminPassword: pulumi.Input<string>,
-  opts: LabResourceOptions,
+  scope: LabScope,
 ): LabServer {
   const s = config.server;
-  const serverName = defaultServerName(config);
+  const { resourceGroupName, delegatedSubnetId, dns } = placement;
   const server = new dbforpostgresql.Server(
-    `${config.namePrefix}-pg`,
+    'server',
     {
       resourceGroupName,
       location: config.location,
-      serverName,
+      serverName: names.serverName,
       version: s.version,
       sku: { name: s.skuName, tier: s.tier },
       storage: { storageSizeGB: s.storageSizeGb, autoGrow: s.storageAutoGrow ? 'Enabled' : 'Disabled' },
@@ -59,8 +61,12 @@ export function createServer(
       createMode: 'Create',
       tags: config.tags,
     },
-    // Azure validates at creation that the zone is linked to the server's VNet.
-    childOptions(opts, [dns.link]),
+    {
+      // Azure validates at creation that the zone is linked to the server's VNet.
+      ...childOptions(scope, 'pg', [dns.link]),
+      // A defaulted name is drawn once (names.ts); a configured one is honoured.
+      ignoreChanges: names.serverNameFixed ? [] : ['serverName'],
+    },
   );
 
   // Flexible Server refuses concurrent parameter writes ("ServerIsBusy"), so each waits for the last.
@@ -69,9 +75,9 @@ export function createServer(
     const previous = parameters[parameters.length - 1];
     parameters.push(
       new dbforpostgresql.Configuration(
-        `${config.namePrefix}-param-${name.replace(/[^a-z0-9]+/g, '-')}`,
+        `param-${parameterSlug(name)}`,
         { resourceGroupName, serverName: server.name, configurationName: name, value, source: 'user-override' },
-        childOptions(opts, previous ? [previous] : []),
+        childOptions(scope, `param-${parameterSlug(name)}`, previous ? [previous] : []),
       ),
     );
   }
@@ -79,14 +85,20 @@ export function createServer(
   if (restartNames.length) {
     void pulumi.log.warn(
       `server parameters ${restartNames.join(', ')} take effect only after a restart, which azure-native does not do: ` +
-        `run az postgres flexible-server restart -g <group> -n ${serverName} after pulumi up`,
+        `run az postgres flexible-server restart -g <group> -n <serverName output> after pulumi up`,
     );
   }
   const pendingRestart = pulumi
     .all(parameters.map((p) => pulumi.all([p.name, p.isConfigPendingRestart])))
     .apply((rows) => rows.filter(([, pending]) => pending).map(([name]) => name));
 
-  return { server, serverName, parameters, privateIp: lookupPrivateIp(resourceGroupName, dns, server, opts), pendingRestart };
+  const privateIp = lookupPrivateIp(resourceGroupName, dns, server, scope);
+  return { server, component: scope.component, parameters, privateIp, pendingRestart };
+}
+
+/** A parameter name as part of a logical name (`azure.extensions` → `azure-extensions`). */
+function parameterSlug(name: string): string {
+  return name.replace(/[^a-z0-9]+/g, '-');
 }
 
 /**
@@ -99,7 +111,7 @@ function lookupPrivateIp(
   resourceGroupName: pulumi.Input<string>,
   dns: LabDns,
   server: dbforpostgresql.Server,
-  opts: LabResourceOptions,
+  scope: LabScope,
 ): pulumi.Output<string | undefined> {
   return pulumi.all([resourceGroupName, dns.zone.name, server.name]).apply(async ([group, zone, name]) => {
     try {
@@ -110,7 +122,7 @@ function lookupPrivateIp(
           recordType: 'A',
           relativeRecordSetName: name,
         },
-        { parent: opts.parent, provider: opts.provider },
+        { parent: scope.component, provider: scope.provider },
       );
       return record.aRecords?.[0]?.ipv4Address;
     } catch {

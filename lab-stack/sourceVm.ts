@@ -6,7 +6,7 @@ import * as network from '@pulumi/azure-native/network';
 import { cidrHost, parseCidr, type Cidr } from './cidr';
 import { renderCloudInit } from './cloudInit';
 import type { LabConfig } from './config';
-import { childOptions, type LabResourceOptions } from './options';
+import { childOptions, type LabScope } from './options';
 
 export interface LabSourceVm {
   readonly nic: network.NetworkInterface;
@@ -17,6 +17,7 @@ export interface LabSourceVm {
   readonly privateIp: string;
   /** The cloud-init document (secret: it carries the postgres password). */
   readonly cloudInit: pulumi.Output<string>;
+  readonly component: pulumi.ComponentResource;
 }
 
 /** The VM's address: configured, or the source subnet's first assignable one (Azure keeps .0-.3). */
@@ -36,13 +37,13 @@ export function createSourceVm(
   resourceGroupName: pulumi.Input<string>,
   sourceSubnetId: pulumi.Input<string>,
   postgresPassword: pulumi.Input<string>,
-  opts: LabResourceOptions,
+  scope: LabScope,
 ): LabSourceVm {
   const vmConfig = config.sourceVm;
   const prefix = config.namePrefix;
   const privateIp = sourceVmPrivateIp(config);
   const nic = new network.NetworkInterface(
-    `${prefix}-source-nic`,
+    'source-nic',
     {
       resourceGroupName,
       location: config.location,
@@ -58,7 +59,7 @@ export function createSourceVm(
       ],
       tags: config.tags,
     },
-    childOptions(opts),
+    childOptions(scope, 'source-nic'),
   );
   const cloudInit = pulumi.secret(
     pulumi.output(postgresPassword).apply((password) =>
@@ -71,7 +72,7 @@ export function createSourceVm(
     ),
   );
   const vm = new compute.VirtualMachine(
-    `${prefix}-source-vm`,
+    'source-vm',
     {
       resourceGroupName,
       location: config.location,
@@ -95,14 +96,15 @@ export function createSourceVm(
       tags: config.tags,
     },
     // cloud-init runs at first boot only and Azure refuses to change customData afterwards, so a
-    // later change is ignored rather than replacing (and emptying) the source; use --replace to rebuild.
-    { ...childOptions(opts), ignoreChanges: ['osProfile.customData'] },
+    // later change is ignored rather than replacing (and emptying) the source; use --replace to
+    // rebuild. The computer name carries namePrefix, read once like the other names (names.ts).
+    { ...childOptions(scope, 'source-vm'), ignoreChanges: ['osProfile.customData', 'osProfile.computerName'] },
   );
   // Azure reports a VM created as soon as it boots, long before cloud-init has installed
   // PostgreSQL. A script extension that waits for cloud-init gives dependents (the migrations) a
   // resource that completes when the source is usable, and fails `up` if cloud-init failed.
   const ready = new compute.VirtualMachineExtension(
-    `${prefix}-source-ready`,
+    'source-ready',
     {
       resourceGroupName,
       location: config.location,
@@ -115,7 +117,7 @@ export function createSourceVm(
       settings: { commandToExecute: 'cloud-init status --wait' },
       tags: config.tags,
     },
-    childOptions(opts),
+    childOptions(scope, 'source-ready'),
   );
-  return { nic, vm, ready, privateIp, cloudInit };
+  return { nic, vm, ready, privateIp, cloudInit, component: scope.component };
 }

@@ -3,22 +3,23 @@
 import * as pulumi from '@pulumi/pulumi';
 import * as network from '@pulumi/azure-native/network';
 import type { LabConfig } from './config';
-import { childOptions, type LabResourceOptions } from './options';
+import { childOptions, type LabScope } from './options';
 
 export interface LabVpn {
   readonly publicIp: network.PublicIPAddress;
   readonly gateway: network.VirtualNetworkGateway;
+  readonly component: pulumi.ComponentResource;
 }
 
 export function createVpn(
   config: LabConfig,
   resourceGroupName: pulumi.Input<string>,
   gatewaySubnetId: pulumi.Input<string>,
-  opts: LabResourceOptions,
+  scope: LabScope,
 ): LabVpn {
   const vpn = config.vpn;
   const publicIp = new network.PublicIPAddress(
-    `${config.namePrefix}-vpn-ip`,
+    'vpn-ip',
     {
       resourceGroupName,
       location: config.location,
@@ -27,10 +28,10 @@ export function createVpn(
       publicIPAllocationMethod: 'Static',
       tags: config.tags,
     },
-    childOptions(opts),
+    childOptions(scope, 'vpn-ip'),
   );
   const gateway = new network.VirtualNetworkGateway(
-    `${config.namePrefix}-vpn-gateway`,
+    'vpn-gateway',
     {
       resourceGroupName,
       location: config.location,
@@ -60,7 +61,7 @@ export function createVpn(
       tags: config.tags,
     },
     // Creating a VPN gateway takes 30-45 minutes on Azure; the default timeout would give up first.
-    { ...childOptions(opts), customTimeouts: { create: '90m', update: '90m', delete: '60m' } },
+    { ...childOptions(scope, 'vpn-gateway'), customTimeouts: { create: '90m', update: '90m', delete: '60m' } },
   );
-  return { publicIp, gateway };
+  return { publicIp, gateway, component: scope.component };
 }

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // Installs what a fresh machine lacks before `npm test`, `npm run demo` or `npm run bench`:
-// node_modules (npm ci), PostgreSQL 15 server and client from Debian's packages, and for the
-// benchmark pgcopydb. Plain Node.js with no dependencies, because it runs before node_modules exists.
+// node_modules (npm ci), PostgreSQL 15 server, client and PL/Perl (the managed-target tests need
+// an untrusted language on the source) from Debian's packages, and for the benchmark pgcopydb. Plain Node.js with no dependencies, because it runs before node_modules exists.
 import { execFileSync } from 'node:child_process';
 import { existsSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -44,6 +44,7 @@ const pg15 = '/usr/lib/postgresql/15/bin';
 const missing = [];
 if (!existsSync(join(pg15, 'postgres'))) missing.push('postgresql-15');
 if (!existsSync(join(pg15, 'pg_dump'))) missing.push('postgresql-client-15');
+if (!existsSync('/usr/lib/postgresql/15/lib/plperl.so')) missing.push('postgresql-plperl-15');
 if (wantBench && !existsSync(join(pg15, 'pgbench'))) missing.push('postgresql-contrib');
 if (wantBench && !existsSync('/usr/bin/pgcopydb') && !existsSync(join(pg15, 'pgcopydb'))) missing.push('pgcopydb');
 if (missing.length > 0) aptInstall(missing);

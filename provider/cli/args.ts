@@ -1,6 +1,7 @@
-// Command-line parsing: one strict option table per command; unknown, malformed or contradictory
-// flags are refused with one line naming the flag.
-import { parseArgs } from 'node:util';
+// Command-line parsing with commander (a well-kept library: per-command option tables, generated
+// help and usage) instead of our own layer over node:util's parseArgs. Every usage error —
+// unknown, malformed, missing or contradictory flags — becomes one line naming the flag (exit 2).
+import { Command as Program, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { inputError, MIGRATION_NAME_PATTERN, SSL_MODES, type MigrationMode, type MigrationOption, type SslMode } from '../engine';
 import type { TargetFlags } from './properties';
 
@@ -10,7 +11,8 @@ export type OutputFormat = 'table' | 'json';
 
 export interface CliArgs {
   readonly command: Command;
-  readonly help: boolean;
+  /** Set when --help was asked for: the help text to print, nothing else runs. */
+  readonly help?: string;
   readonly output: OutputFormat;
   readonly name?: string;
   readonly properties?: string;
@@ -19,208 +21,237 @@ export interface CliArgs {
   readonly wait: boolean;
   readonly noVerify: boolean;
   readonly allowReplicaIdentityFull: boolean;
+  readonly skipUnsupportedObjects: boolean;
   readonly filter: 'active' | 'all';
   readonly cancel: boolean;
   readonly cutover: boolean;
   readonly target: TargetFlags;
 }
 
-interface OptionDef {
-  readonly type: 'string' | 'boolean';
-  readonly short?: string;
-}
-
-const COMMON: Record<string, OptionDef> = { output: { type: 'string', short: 'o' }, help: { type: 'boolean', short: 'h' } };
-const TARGET: Record<string, OptionDef> = {
-  'target-host': { type: 'string' },
-  'target-port': { type: 'string' },
-  'target-user': { type: 'string' },
-  'target-url': { type: 'string' },
-  'target-ssl-mode': { type: 'string' },
-  'target-database': { type: 'string' },
-};
-const NAME: Record<string, OptionDef> = { name: { type: 'string', short: 'n' }, properties: { type: 'string' } };
-const RUN: Record<string, OptionDef> = {
-  wait: { type: 'boolean' },
-  'no-verify': { type: 'boolean' },
-  'allow-replica-identity-full': { type: 'boolean' },
-};
-
-export const OPTIONS: Record<Command, Record<string, OptionDef>> = {
-  create: { ...COMMON, ...TARGET, ...NAME, ...RUN, mode: { type: 'string' }, option: { type: 'string' } },
-  show: { ...COMMON, ...TARGET, ...NAME },
-  list: { ...COMMON, ...TARGET, properties: { type: 'string' }, filter: { type: 'string' } },
-  update: { ...COMMON, ...TARGET, ...NAME, cancel: { type: 'boolean' }, cutover: { type: 'boolean' }, wait: { type: 'boolean' } },
-  verify: { ...COMMON, ...TARGET, ...NAME },
-  resume: { ...COMMON, ...TARGET, ...NAME, ...RUN },
-  demo: { ...COMMON },
-};
-
-const REQUIRED: Record<Command, readonly string[]> = {
-  create: ['name', 'properties'],
-  show: ['name'],
-  list: [],
-  update: ['name'],
-  verify: ['name'],
-  resume: ['name', 'properties'],
-  demo: [],
-};
-
-export const USAGE = `usage: pgferry <command> [flags]
-
-  create  --name N --properties body.json [--mode offline|online]
-          [--option validate|migrate|validate-and-migrate] [--wait] [--no-verify]
-          [--allow-replica-identity-full]
-  show    --name N
-  list    [--filter active|all]
-  update  --name N (--cutover | --cancel) [--wait]
-  verify  --name N [--properties body.json]
-  resume  --name N --properties body.json [--wait]
-  demo
-
-target server (all but demo): --target-host H [--target-port P] [--target-user U]
-  [--target-ssl-mode M] [--target-database D], or --target-url postgres://..., or the target
-  in --properties; passwords from the file, the URL, PGPASSWORD or ~/.pgpass
-output: --output table|json (default table)`;
-
 function usage(field: string, message: string) {
   return inputError('USAGE', field, `${field}: ${message}`, 'see `pgferry --help`');
 }
 
-/** Picks a value case-insensitively from `allowed` (also matching without - and _). */
-function choice<T extends string>(flag: string, value: string, allowed: readonly T[], shown: string): T {
+/** A value parser picking case-insensitively from `allowed` (also matching without - and _). */
+function choice<T extends string>(allowed: readonly T[], shown: string): (value: string) => T {
   const squash = (s: string) => s.toLowerCase().replace(/[-_]/g, '');
-  const found = allowed.find((a) => squash(a) === squash(value));
-  if (!found) throw usage(flag, `must be ${shown}`);
-  return found;
+  return (value) => {
+    const found = allowed.find((a) => squash(a) === squash(value));
+    if (!found) throw new InvalidArgumentError(`must be ${shown}`);
+    return found;
+  };
 }
 
-/** Turns parseArgs' multi-sentence errors into one line naming the flag. */
-function parseArgsError(error: unknown, command: Command): Error {
-  const e = error as { code?: string; message?: string };
-  const text = String(e.message ?? error);
-  // parseArgs quotes the flag as '--name', '-n, --name <value>' or '-x'.
-  const flag = /'(?:-\w, )?(--?[\w-]+)/.exec(text)?.[1] ?? 'flags';
-  switch (e.code) {
-    case 'ERR_PARSE_ARGS_UNKNOWN_OPTION':
-      return usage(
-        flag,
-        `unknown flag for \`pgferry ${command}\`; allowed: ${Object.keys(OPTIONS[command])
-          .map((o) => `--${o}`)
-          .join(' ')}`,
-      );
-    case 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE':
-      return usage(
-        flag,
-        /argument missing/.test(text) || /ambiguous/.test(text)
-          ? `needs a value (use ${flag}=VALUE for values starting with -)`
-          : 'takes no value',
-      );
-    case 'ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL':
-      return usage(
-        'arguments',
-        `\`pgferry ${command}\` takes no positional arguments (got ${JSON.stringify(/'([^']*)'/.exec(text)?.[1] ?? '')})`,
-      );
-    default:
-      return usage('flags', text.split('\n')[0] ?? text);
+function port(value: string): number {
+  if (!/^\d{1,5}$/.test(value) || Number(value) < 1 || Number(value) > 65535)
+    throw new InvalidArgumentError('must be a number from 1 to 65535');
+  return Number(value);
+}
+
+function migrationName(value: string): string {
+  if (!MIGRATION_NAME_PATTERN.test(value))
+    throw new InvalidArgumentError('must be 1-63 letters, digits or hyphens, not starting with a hyphen');
+  return value;
+}
+
+const output = () =>
+  new Option('-o, --output <format>', 'table or json').argParser(choice<OutputFormat>(['table', 'json'], 'table or json'));
+const TARGET_OPTIONS = (): Option[] => [
+  new Option('--target-host <host>', 'target server host'),
+  new Option('--target-port <port>', 'target server port (default 5432)').argParser(port),
+  new Option('--target-user <user>', 'target user (default postgres)'),
+  new Option('--target-url <url>', 'postgres://user@host:port/db?sslmode=... (no password: one on a command line is refused)'),
+  new Option('--target-ssl-mode <mode>', SSL_MODES.join(' | ')).argParser(choice<SslMode>(SSL_MODES, SSL_MODES.join(', '))),
+  new Option('--target-database <db>', "the target's maintenance database (default postgres)"),
+];
+const name = () => new Option('-n, --name <name>', 'migration name').argParser(migrationName);
+const properties = () => new Option('--properties <file>', 'the migration body (Azure properties JSON or the plain form)');
+const RUN_OPTIONS = (): Option[] => [
+  new Option('--wait', 'follow the migration with live progress until it is done (online: until changes stream)'),
+  new Option('--no-verify', 'skip the final verification'),
+  new Option('--allow-replica-identity-full', 'stream tables without a usable key with REPLICA IDENTITY FULL'),
+  new Option('--skip-unsupported-objects', 'leave out what a non-superuser target user cannot create, and list it'),
+];
+
+interface CommandSpec {
+  readonly summary: string;
+  readonly options: () => Option[];
+  readonly required: readonly ('name' | 'properties')[];
+}
+
+const COMMAND_SPECS: Record<Command, CommandSpec> = {
+  create: {
+    summary: 'create a migration and start it',
+    required: ['name', 'properties'],
+    options: () => [
+      name(),
+      properties(),
+      new Option('--mode <mode>', 'offline | online').argParser(choice<MigrationMode>(['Offline', 'Online'], 'offline or online')),
+      new Option('--option <option>', 'validate | migrate | validate-and-migrate').argParser(
+        choice<MigrationOption>(['Validate', 'Migrate', 'ValidateAndMigrate'], 'validate, migrate or validate-and-migrate'),
+      ),
+      ...RUN_OPTIONS(),
+      ...TARGET_OPTIONS(),
+    ],
+  },
+  show: {
+    summary: "show a migration's state (online: also its slots on the source)",
+    required: ['name'],
+    options: () => [name(), properties(), ...TARGET_OPTIONS()],
+  },
+  list: {
+    summary: 'list the migrations on the target',
+    required: [],
+    options: () => [
+      properties(),
+      new Option('--filter <filter>', 'active | all (default active)').argParser(
+        choice<'active' | 'all'>(['active', 'all'], 'active or all'),
+      ),
+      ...TARGET_OPTIONS(),
+    ],
+  },
+  update: {
+    summary: 'cut over or cancel a migration',
+    required: ['name'],
+    options: () => [
+      name(),
+      properties(),
+      new Option('--cutover', 'cut an online migration over'),
+      new Option('--cancel', 'cancel the migration (its runner stopped: carried out here)'),
+      new Option('--wait', 'follow it until the outcome'),
+      ...TARGET_OPTIONS(),
+    ],
+  },
+  verify: {
+    summary: 'compare row counts and checksums now',
+    required: ['name'],
+    options: () => [name(), properties(), ...TARGET_OPTIONS()],
+  },
+  resume: {
+    summary: 'restart a migration whose runner stopped',
+    required: ['name', 'properties'],
+    options: () => [name(), properties(), ...RUN_OPTIONS(), ...TARGET_OPTIONS()],
+  },
+  demo: { summary: 'embedded servers: an offline, then an online migration', required: [], options: () => [] },
+};
+
+const TARGET_HELP = `
+The target server (all but demo): --target-host H [--target-port P] [--target-user U]
+[--target-ssl-mode M] [--target-database D], or --target-url, or the target in --properties;
+passwords come from the file, PGPASSWORD or ~/.pgpass. Exit codes: 0 success, 2 bad input,
+1 anything else, 130 an interrupted --wait.`;
+
+/** The program and its commands; `out` collects what commander prints (help). */
+function buildProgram(out: { text: string }): Program {
+  const program = new Program('pgferry')
+    .usage('<command> [flags]')
+    .description('moves PostgreSQL databases between servers, offline or online (pgferry <command> --help for its flags)')
+    .exitOverride()
+    .configureOutput({ writeOut: (s) => (out.text += s), writeErr: () => undefined })
+    .addHelpText('after', TARGET_HELP);
+  for (const command of COMMANDS) {
+    const spec = COMMAND_SPECS[command];
+    const sub = program
+      .command(command)
+      .description(spec.summary)
+      .exitOverride()
+      .configureOutput({ writeOut: (s) => (out.text += s), writeErr: () => undefined })
+      .allowExcessArguments(false)
+      .addOption(output());
+    for (const option of spec.options()) sub.addOption(option);
+    sub.action(() => undefined);
   }
+  return program;
+}
+
+/** commander's multi-word errors as one line naming the flag. */
+function fromCommander(error: CommanderError, command: Command | undefined, allowed: string): Error {
+  const flag = /'(?:-\w, )?(--[\w-]+)/.exec(error.message)?.[1] ?? 'flags';
+  switch (error.code) {
+    case 'commander.unknownOption':
+      return usage(flag, `unknown flag for \`pgferry ${command}\`; allowed: ${allowed}`);
+    case 'commander.optionMissingArgument':
+      return usage(flag, `needs a value (use ${flag}=VALUE for values starting with -)`);
+    case 'commander.invalidArgument':
+      return usage(flag, error.message.replace(/^.*? is invalid\.\s*/, ''));
+    case 'commander.excessArguments':
+      return usage('arguments', `\`pgferry ${command}\` takes no positional arguments`);
+    case 'commander.unknownCommand':
+      return usage('command', `unknown command; one of ${COMMANDS.join(', ')}`);
+    default:
+      return usage('flags', error.message.replace(/^error:\s*/, ''));
+  }
+}
+
+/** Flags that contradict each other, or whose absence makes the command meaningless. */
+function checkCombinations(command: Command, o: Record<string, unknown>): void {
+  if (command === 'update') {
+    if (o.cancel && o.cutover) throw usage('--cutover', 'contradicts --cancel; give exactly one of them');
+    if (!o.cancel && !o.cutover) throw usage('--cutover', '`pgferry update` needs exactly one of --cutover or --cancel');
+  }
+  if (o.targetUrl !== undefined && o.targetHost !== undefined) throw usage('--target-url', 'contradicts --target-host; give one of them');
 }
 
 /** Parses argv (without node and script); throws an input error (exit 2) on bad usage. */
 export function parseCli(argv: readonly string[]): CliArgs {
-  const [first, ...rest] = argv;
-  if (first === undefined) throw usage('command', `missing; one of ${COMMANDS.join(', ')}`);
-  if (first === '--help' || first === '-h' || first === 'help') {
-    return {
-      command: 'demo',
-      help: true,
-      output: 'table',
-      wait: false,
-      noVerify: false,
-      allowReplicaIdentityFull: false,
-      filter: 'active',
-      cancel: false,
-      cutover: false,
-      target: {},
-    };
-  }
-  if (!(COMMANDS as readonly string[]).includes(first)) {
-    throw usage('command', `unknown command ${JSON.stringify(first)}; one of ${COMMANDS.join(', ')}`);
-  }
-  const command = first as Command;
-  let values: Record<string, string | boolean | undefined>;
+  if (argv.length === 0) throw usage('command', `missing; one of ${COMMANDS.join(', ')}`);
+  const out = { text: '' };
+  const program = buildProgram(out);
+  const command = (COMMANDS as readonly string[]).includes(argv[0]!) ? (argv[0] as Command) : undefined;
+  const sub = program.commands.find((c) => c.name() === command);
+  const allowed = sub ? sub.options.map((o) => o.long).join(' ') : '';
   try {
-    values = parseArgs({ args: [...rest], options: OPTIONS[command], strict: true, allowPositionals: false }).values as Record<
-      string,
-      string | boolean | undefined
-    >;
+    program.parse([...argv], { from: 'user' });
   } catch (error) {
-    throw parseArgsError(error, command);
-  }
-  const str = (k: string) => values[k] as string | undefined;
-  const bool = (k: string) => values[k] === true;
-  const help = bool('help');
-
-  if (!help) {
-    for (const required of REQUIRED[command]) {
-      if (values[required] === undefined) throw usage(`--${required}`, `required for \`pgferry ${command}\``);
+    if (error instanceof CommanderError && (error.code === 'commander.helpDisplayed' || error.code === 'commander.version')) {
+      return { ...defaults(command ?? 'demo'), help: out.text.trimEnd() };
     }
+    if (error instanceof CommanderError) throw fromCommander(error, command, allowed);
+    throw error;
   }
-  const name = str('name');
-  if (name !== undefined && !MIGRATION_NAME_PATTERN.test(name)) {
-    throw usage('--name', 'must be 1-63 letters, digits or hyphens, not starting with a hyphen');
+  if (!command || !sub) throw usage('command', `unknown command; one of ${COMMANDS.join(', ')}`);
+  const o = sub.opts<Record<string, unknown>>();
+  // Checked here rather than by commander, which reports a missing flag before a stray argument.
+  for (const flag of COMMAND_SPECS[command].required) {
+    if (o[flag] === undefined) throw usage(`--${flag}`, `required for \`pgferry ${command}\``);
   }
-  const cancel = bool('cancel');
-  const cutover = bool('cutover');
-  if (command === 'update' && !help) {
-    if (cancel && cutover) throw usage('--cutover', 'contradicts --cancel; give exactly one of them');
-    if (!cancel && !cutover) throw usage('--cutover', '`pgferry update` needs exactly one of --cutover or --cancel');
-  }
-  if (str('target-url') !== undefined && str('target-host') !== undefined) {
-    throw usage('--target-url', 'contradicts --target-host; give one of them');
-  }
-  let port: number | undefined;
-  const rawPort = str('target-port');
-  if (rawPort !== undefined) {
-    if (!/^\d{1,5}$/.test(rawPort) || Number(rawPort) < 1 || Number(rawPort) > 65535)
-      throw usage('--target-port', 'must be a number from 1 to 65535');
-    port = Number(rawPort);
-  }
-  const rawSsl = str('target-ssl-mode');
-  const target: TargetFlags = {
-    host: str('target-host'),
-    port,
-    user: str('target-user'),
-    url: str('target-url'),
-    sslMode: rawSsl === undefined ? undefined : choice<SslMode>('--target-ssl-mode', rawSsl, SSL_MODES, SSL_MODES.join(', ')),
-    database: str('target-database'),
+  checkCombinations(command, o);
+  return {
+    ...defaults(command),
+    output: (o.output as OutputFormat | undefined) ?? 'table',
+    name: o.name as string | undefined,
+    properties: o.properties as string | undefined,
+    mode: o.mode as MigrationMode | undefined,
+    option: o.option as MigrationOption | undefined,
+    wait: o.wait === true,
+    noVerify: o.verify === false,
+    allowReplicaIdentityFull: o.allowReplicaIdentityFull === true,
+    skipUnsupportedObjects: o.skipUnsupportedObjects === true,
+    filter: (o.filter as 'active' | 'all' | undefined) ?? 'active',
+    cancel: o.cancel === true,
+    cutover: o.cutover === true,
+    target: {
+      host: o.targetHost as string | undefined,
+      port: o.targetPort as number | undefined,
+      user: o.targetUser as string | undefined,
+      url: o.targetUrl as string | undefined,
+      sslMode: o.targetSslMode as SslMode | undefined,
+      database: o.targetDatabase as string | undefined,
+    },
   };
-  const rawOutput = str('output');
-  const rawMode = str('mode');
-  const rawOption = str('option');
-  const rawFilter = str('filter');
+}
+
+function defaults(command: Command): CliArgs {
   return {
     command,
-    help,
-    output: rawOutput === undefined ? 'table' : choice<OutputFormat>('--output', rawOutput, ['table', 'json'], 'table or json'),
-    name,
-    properties: str('properties'),
-    mode: rawMode === undefined ? undefined : choice<MigrationMode>('--mode', rawMode, ['Offline', 'Online'], 'offline or online'),
-    option:
-      rawOption === undefined
-        ? undefined
-        : choice<MigrationOption>(
-            '--option',
-            rawOption,
-            ['Validate', 'Migrate', 'ValidateAndMigrate'],
-            'validate, migrate or validate-and-migrate',
-          ),
-    wait: bool('wait'),
-    noVerify: bool('no-verify'),
-    allowReplicaIdentityFull: bool('allow-replica-identity-full'),
-    filter: rawFilter === undefined ? 'active' : choice<'active' | 'all'>('--filter', rawFilter, ['active', 'all'], 'active or all'),
-    cancel,
-    cutover,
-    target,
+    output: 'table',
+    wait: false,
+    noVerify: false,
+    allowReplicaIdentityFull: false,
+    skipUnsupportedObjects: false,
+    filter: 'active',
+    cancel: false,
+    cutover: false,
+    target: {},
   };
 }

@@ -2,7 +2,7 @@
 // The pgferry command: parse the command line, run one command, map errors to exit codes
 // (0 success, 2 bad input, 130 interrupted wait, 1 anything else) with one line on stderr.
 import { isPgferryError, zodToInputError } from '../engine';
-import { COMMANDS, parseCli, USAGE, type CliArgs, type Command } from './args';
+import { COMMANDS, parseCli, type CliArgs, type Command } from './args';
 import { createCommand, resumeCommand } from './commands/create';
 import { demoCommand } from './commands/demo';
 import { listCommand, showCommand } from './commands/show';
@@ -46,8 +46,8 @@ export async function main(argv: readonly string[]): Promise<number> {
   let args: CliArgs | undefined;
   try {
     args = parseCli(argv);
-    if (args.help) {
-      writeOut(USAGE);
+    if (args.help !== undefined) {
+      writeOut(args.help);
       return 0;
     }
     return await COMMAND_RUNNERS[args.command](args);

@@ -1,5 +1,12 @@
 // What the CLI prints: compact human tables or exactly one JSON value, always through redact().
-import { FINAL_STATES, type DatabaseDetails, type MigrationStatus, type ValidationResult, type VerificationReport } from '../engine';
+import {
+  FINAL_STATES,
+  type DatabaseDetails,
+  type MigrationStatus,
+  type SourceSlotState,
+  type ValidationResult,
+  type VerificationReport,
+} from '../engine';
 import { redact } from './secrets';
 
 export function writeOut(text: string): void {
@@ -104,9 +111,17 @@ export function renderValidation(results: readonly ValidationResult[]): string {
   const summary = `Validation  ${results.length} checks: ${results.length - notable.length} succeeded, ${notable.length - failed} warning${notable.length - failed === 1 ? '' : 's'}, ${failed} failed`;
   const lines = notable.map(
     (r) =>
-      `  ${r.status.padEnd(7)}  ${r.code}${r.database ? ` [${r.database}]` : ''}: ${r.message}${r.fix ? `\n           fix: ${r.fix}` : ''}`,
+      `  ${r.status.padEnd(7)}  ${r.code}${r.database ? ` [${r.database}]` : ''}: ${r.message}${r.fix ? `\n           fix: ${r.fix}` : ''}${r.definition ? `\n           definition:\n${indent(r.definition, 13)}` : ''}`,
   );
   return [summary, ...lines].join('\n');
+}
+
+function indent(text: string, spaces: number): string {
+  const pad = ' '.repeat(spaces);
+  return text
+    .split('\n')
+    .map((line) => (line ? `${pad}${line}` : line))
+    .join('\n');
 }
 
 export function renderVerification(report: VerificationReport): string {
@@ -118,6 +133,10 @@ export function renderVerification(report: VerificationReport): string {
     lines.push(
       `  ${t.database}.${t.table}: source ${formatCount(t.sourceRows)} rows, target ${formatCount(t.targetRows)}${t.reason ? ` (${t.reason})` : ''}`,
     );
+  if (report.leftOut?.length) {
+    lines.push(`  left out, not compared (the target user cannot create them): ${report.leftOut.length} object(s)`);
+    for (const o of report.leftOut) lines.push(`    ${o.database}: ${o.object}`);
+  }
   return lines.join('\n');
 }
 
@@ -137,7 +156,7 @@ export function renderStatus(status: MigrationStatus): string {
         ? [
             [
               'Runner',
-              `${status.runner.host} pid ${status.runner.pid}, ${status.runner.alive ? 'alive' : FINAL_STATES.has(status.state) ? 'finished' : 'not running'} (heartbeat ${status.runner.heartbeatAt})`,
+              `${status.runner.host} pid ${status.runner.pid}, ${status.runner.alive ? 'alive' : FINAL_STATES.has(status.state) ? 'finished' : 'STOPPED: continue with `pgferry resume`, or `pgferry update --cancel`'} (heartbeat ${status.runner.heartbeatAt})`,
             ],
           ]
         : []),
@@ -145,9 +164,20 @@ export function renderStatus(status: MigrationStatus): string {
   ];
   if (status.databases.length) lines.push('', renderColumns(databaseRows(status.databases, status.mode === 'Online')));
   for (const d of status.databases) if (d.message) lines.push(`  ${d.database}: ${d.message}`);
+  for (const d of status.databases)
+    if (d.sourceSlot && d.names) lines.push(`  ${d.database}: ${describeSourceSlot(d.names.slot, d.sourceSlot)}`);
   if (status.validation.length) lines.push('', renderValidation(status.validation));
   if (status.verification) lines.push('', renderVerification(status.verification));
   return lines.join('\n');
+}
+
+/** One line on a slot as the source showed it: whether it streams, and the WAL it keeps there. */
+function describeSourceSlot(slot: string, s: SourceSlotState): string {
+  if (s.error) return `slot ${slot}: the source could not be read (${s.error})`;
+  if (!s.exists) return `slot ${slot}: not on the source`;
+  const retained = s.retainedBytes === undefined ? 'unknown WAL' : `${formatBytes(s.retainedBytes)} of WAL`;
+  const status = s.walStatus && s.walStatus !== 'reserved' ? `, wal_status ${s.walStatus}` : '';
+  return `slot ${slot}: ${s.active ? 'streaming' : 'NOT STREAMING'}, retains ${retained} on the source${status}`;
 }
 
 export function renderList(statuses: readonly MigrationStatus[]): string {

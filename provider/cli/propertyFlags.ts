@@ -19,6 +19,7 @@ export interface PropertyFlags {
   readonly option?: MigrationOption;
   readonly noVerify?: boolean;
   readonly allowReplicaIdentityFull?: boolean;
+  readonly skipUnsupportedObjects?: boolean;
   readonly target?: TargetFlags;
 }
 
@@ -54,12 +55,13 @@ export function applyFlags(input: Record<string, unknown>, flags: PropertyFlags)
   if (flags.option) input.option = flags.option;
   if (flags.noVerify) input.verify = false;
   if (flags.allowReplicaIdentityFull) input.allowReplicaIdentityFull = true;
+  if (flags.skipUnsupportedObjects) input.skipUnsupportedObjects = true;
 }
 
 /** Target fields from the file, overridden by --target-url, then by the single --target-* flags. */
 export function applyTargetFlags(fileTarget: Record<string, unknown>, flags: TargetFlags): Record<string, unknown> {
   let target: Record<string, unknown> = { ...fileTarget };
-  if (flags.url !== undefined) target = { ...target, ...parseConnectionUrl(flags.url, '--target-url') };
+  if (flags.url !== undefined) target = { ...target, ...parseConnectionUrl(flags.url, '--target-url', { onCommandLine: true }) };
   if (flags.host !== undefined) target.host = flags.host;
   if (flags.port !== undefined) target.port = flags.port;
   if (flags.user !== undefined) target.user = flags.user;

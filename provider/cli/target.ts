@@ -17,6 +17,7 @@ export function propertyFlags(args: CliArgs): PropertyFlags {
     option: args.option,
     noVerify: args.noVerify,
     allowReplicaIdentityFull: args.allowReplicaIdentityFull,
+    skipUnsupportedObjects: args.skipUnsupportedObjects,
     target: args.target,
   };
 }

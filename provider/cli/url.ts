@@ -4,8 +4,12 @@ import { inputError, SSL_MODES } from '../engine';
 
 const URL_PARAMS = ['sslmode', 'sslrootcert'] as const;
 
-/** Parses a postgres:// URL into the fields of a server spec; throws an input error naming `field`. */
-export function parseConnectionUrl(text: string, field: string): Record<string, unknown> {
+/**
+ * Parses a postgres:// URL into the fields of a server spec; throws an input error naming `field`.
+ * A URL given on the command line may not carry a password: every local user can read a process's
+ * arguments (ps, /proc/<pid>/cmdline).
+ */
+export function parseConnectionUrl(text: string, field: string, options: { onCommandLine?: boolean } = {}): Record<string, unknown> {
   const usage = 'must be a URL like postgres://user:password@host:5432/?sslmode=require';
   let url: URL;
   try {
@@ -20,6 +24,14 @@ export function parseConnectionUrl(text: string, field: string): Record<string, 
   const server: Record<string, unknown> = { host: url.hostname.replace(/^\[(.*)\]$/, '$1') };
   if (url.port) server.port = Number(url.port);
   if (url.username) server.user = decodeURIComponent(url.username);
+  if (url.password && options.onCommandLine) {
+    throw inputError(
+      'PASSWORD_ON_COMMAND_LINE',
+      field,
+      `${field}: must not contain a password (any local user can read a command line); leave it out of the URL`,
+      'set PGPASSWORD, use ~/.pgpass, or put the target in the properties file',
+    );
+  }
   if (url.password) server.password = decodeURIComponent(url.password);
   const database = decodeURIComponent(url.pathname.replace(/^\//, ''));
   if (database) server.maintenanceDatabase = database;

@@ -1,5 +1,13 @@
 // Waiting for a migration with live progress, and the exit code each wait ends with.
-import { FINAL_STATES, PgferryError, waitForMigration, type MigrationSpec, type MigrationStatus, type ServerSpec } from '../engine';
+import {
+  FINAL_STATES,
+  PgferryError,
+  runnerStopped,
+  waitForMigration,
+  type MigrationSpec,
+  type MigrationStatus,
+  type ServerSpec,
+} from '../engine';
 import { ProgressView } from './progress';
 import { TableProgressReader, type ProgressEventLine, type TableProgress } from './tableProgress';
 
@@ -23,6 +31,18 @@ export function waitExitCode(goal: WaitGoal, status: MigrationStatus): number {
   if (status.state === 'Succeeded') return 0;
   if (goal === 'run' && status.mode === 'Online' && status.subState === 'WaitingForCutoverTrigger') return 0;
   return 1;
+}
+
+function runnerStoppedError(status: MigrationStatus): PgferryError {
+  const runner = status.runner!;
+  return new PgferryError(
+    'RUNNER_STOPPED',
+    `migration "${status.name}" is ${status.state}/${status.subState} but its runner (pid ${runner.pid} on ${runner.host}) has stopped: last heartbeat ${runner.heartbeatAt}`,
+    {
+      category: 'internal',
+      fix: `continue it with \`pgferry resume --name ${status.name} --properties FILE\`, or cancel it with \`pgferry update --cancel --name ${status.name}\``,
+    },
+  );
 }
 
 /**
@@ -52,7 +72,8 @@ export async function waitWithProgress(
     );
   process.once('SIGINT', interrupt);
   try {
-    const final = await waitForMigration(target, name, done, {
+    // A stopped runner ends the wait too: nothing would move the migration any further.
+    const final = await waitForMigration(target, name, (s) => done(s) || runnerStopped(s), {
       intervalMs: 1000,
       signal: controller.signal,
       onStatus: (status) => {
@@ -68,6 +89,7 @@ export async function waitWithProgress(
       },
     });
     view.update(final, await reader.read(name), await reader.events(name));
+    if (!done(final) && runnerStopped(final)) throw runnerStoppedError(final);
     return final;
   } finally {
     process.removeListener('SIGINT', interrupt);

@@ -1,15 +1,17 @@
 // Entry points over the orchestrator and the control catalog.
 import { serverMajor, withSession } from './connect/session';
-import { ident } from './connect/quote';
-import { INVALID_CATALOG_NAME, sqlState } from './connect/sqlstate';
 import { ControlStore } from './control/store';
 import { PgferryError } from './errors';
-import { FINAL_STATES, type MigrationStatus, type ProgressListener, type VerificationReport } from './model';
-import { publicationName, slotName } from './names';
+import { isFinalState, runnerStopped, type MigrationStatus, type ProgressListener, type VerificationReport } from './model';
+import { dropDatabase, targetDatabaseOid } from './schema/database';
 import { samePublicSpec, type MigrationSpec, type ServerSpec } from './input/migrationSpec';
 
 export interface RunOptions {
-  /** Aborts the migration (graceful: the current unit finishes, state becomes Canceled). */
+  /**
+   * Aborts the migration: work in flight stops at once (a COPY cut mid-stream is rolled back on the
+   * target, nothing half-written stays), what an online migration holds on the source is released,
+   * and the state becomes Canceled.
+   */
   readonly signal?: AbortSignal;
   readonly onProgress?: ProgressListener;
 }
@@ -41,7 +43,7 @@ export async function resumeMigration(spec: MigrationSpec): Promise<void> {
   const name = spec.migrationName;
   const status = await showMigration(spec.target, name);
   if (!status) throw notFound(name);
-  if (['Succeeded', 'Failed', 'Canceled', 'ValidationFailed'].includes(status.state)) {
+  if (isFinalState(status.state)) {
     throw new PgferryError('MIGRATION_FINISHED', `migration "${name}" is already ${status.state}; there is nothing to resume`, {
       category: 'input',
       field: 'name',
@@ -93,17 +95,25 @@ function notFound(name: string): PgferryError {
   });
 }
 
-/** Asks the process running the migration to stop; returns the status at that moment. */
-export async function cancelMigration(target: ServerSpec, name: string): Promise<MigrationStatus> {
+/**
+ * Asks the process running the migration to stop; returns the status at that moment. When its
+ * runner has stopped, nothing would act on the request: with `spec` (the source's credentials) the
+ * cancel is carried out here, slots, publications and origins released; without, it is refused.
+ */
+export async function cancelMigration(target: ServerSpec, name: string, options: { spec?: MigrationSpec } = {}): Promise<MigrationStatus> {
+  const status = await withStore(target, (store) => store.get(name));
+  if (!status) throw notFound(name);
+  if (isFinalState(status.state)) {
+    throw new PgferryError('MIGRATION_FINISHED', `migration "${name}" is already ${status.state}; there is nothing to cancel`, {
+      category: 'input',
+      field: 'name',
+    });
+  }
+  if (runnerStopped(status)) {
+    const { cancelWithoutRunner } = await import('./stoppedRunner');
+    return cancelWithoutRunner(target, name, options.spec);
+  }
   return withStore(target, async (store) => {
-    const status = await store.get(name);
-    if (!status) throw notFound(name);
-    if (['Succeeded', 'Failed', 'Canceled', 'ValidationFailed'].includes(status.state)) {
-      throw new PgferryError('MIGRATION_FINISHED', `migration "${name}" is already ${status.state}; there is nothing to cancel`, {
-        category: 'input',
-        field: 'name',
-      });
-    }
     await store.requestCancel(name);
     return (await store.get(name))!;
   });
@@ -133,34 +143,58 @@ export async function requestCutover(target: ServerSpec, name: string): Promise<
 }
 
 /**
- * Removes what an online migration created on the source: its replication slot and publication
- * in every database (idempotent; a slot still held by a dead runner's walsender is released first).
+ * Removes what an online migration created: its replication slot and publication in every source
+ * database and its replication origin (or progress row) in every target database. Idempotent; a
+ * slot still held by a dead runner's walsender is released first. The names come from the
+ * migration's record on the target (its instance), so nothing of another migration is touched.
  */
 export async function cleanupSource(spec: MigrationSpec): Promise<void> {
-  const { dropSlotAndPublication } = await import('./cdc/slot');
-  for (const database of spec.databases) {
-    try {
-      await dropSlotAndPublication(
-        spec.source,
-        database,
-        slotName(spec.migrationName, database),
-        publicationName(spec.migrationName, database),
-      );
-    } catch (error) {
-      if (sqlState(error) === INVALID_CATALOG_NAME) continue; // the database is gone: so is its publication
-      throw error;
-    }
-  }
+  const status = await showMigration(spec.target, spec.migrationName);
+  const { releaseStreams } = await import('./cdc/release');
+  await releaseStreams(spec, status?.instance);
 }
 
-/** Drops the migrated databases on the target (Pulumi's dropTargetDatabasesOnDelete). */
-export async function dropTargetDatabases(spec: MigrationSpec): Promise<void> {
+export interface DroppedDatabases {
+  readonly dropped: readonly string[];
+  /** Databases left in place, each with why. */
+  readonly kept: readonly { readonly database: string; readonly reason: string }[];
+}
+
+/**
+ * Drops the target databases this migration created (Pulumi's dropTargetDatabasesOnDelete): only
+ * those whose OID is the one recorded when the migration created them, never a database that was
+ * there before (unless the migration replaced it under overwrite) or was created by someone else
+ * since. A migration that has cut over (Succeeded) keeps its databases unless `afterCutover`.
+ */
+export async function dropTargetDatabases(spec: MigrationSpec, options: { afterCutover?: boolean } = {}): Promise<DroppedDatabases> {
+  const status = await showMigration(spec.target, spec.migrationName);
+  const dropped: string[] = [];
+  const kept: { database: string; reason: string }[] = [];
+  if (!status)
+    return { dropped, kept: spec.databases.map((database) => ({ database, reason: 'the migration is not recorded on the target' })) };
+  if (status.state === 'Succeeded' && !options.afterCutover) {
+    return {
+      dropped,
+      kept: spec.databases.map((database) => ({
+        database,
+        reason: `migration "${spec.migrationName}" has cut over: its databases are in use`,
+      })),
+    };
+  }
   await withSession(spec.target, { purpose: 'cleanup', writable: true }, async (client) => {
-    const force = (await serverMajor(client)) >= 13 ? ' WITH (FORCE)' : '';
-    for (const database of spec.databases) {
-      await client.query(`DROP DATABASE IF EXISTS ${ident(database)}${force}`);
+    const major = await serverMajor(client);
+    for (const db of status.databases) {
+      const oid = await targetDatabaseOid(client, db.database);
+      if (oid === undefined) continue;
+      if (db.targetDatabase?.oid !== oid) {
+        kept.push({ database: db.database, reason: 'it was not created by this migration' });
+        continue;
+      }
+      await dropDatabase(client, db.database, major);
+      dropped.push(db.database);
     }
   });
+  return { dropped, kept };
 }
 
 /** Removes a finished migration's record from the control catalog, freeing its name. */
@@ -168,7 +202,7 @@ export async function removeMigration(target: ServerSpec, name: string): Promise
   await withStore(target, async (store) => {
     const status = await store.get(name);
     if (!status) return;
-    if (!FINAL_STATES.has(status.state)) {
+    if (!isFinalState(status.state)) {
       throw new PgferryError('MIGRATION_IN_PROGRESS', `migration "${name}" is ${status.state}; cancel it before removing it`, {
         category: 'input',
         field: 'name',

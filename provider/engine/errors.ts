@@ -16,6 +16,8 @@ export interface PgferryErrorOptions {
   /** What the user can do about it. */
   readonly fix?: string;
   readonly cause?: unknown;
+  /** A server went away (restart, network): trying the same work again may succeed. */
+  readonly transient?: boolean;
 }
 
 export class PgferryError extends Error {
@@ -24,6 +26,7 @@ export class PgferryError extends Error {
   readonly category: ErrorCategory;
   readonly field?: string;
   readonly fix?: string;
+  readonly transient: boolean;
 
   constructor(code: string, message: string, options: PgferryErrorOptions) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
@@ -31,6 +34,7 @@ export class PgferryError extends Error {
     this.category = options.category;
     this.field = options.field;
     this.fix = options.fix;
+    this.transient = options.transient ?? false;
   }
 
   /** One line for a terminal or a Pulumi message: the message, then the fix. */

@@ -35,4 +35,6 @@ export {
   verifyMigration,
   waitForMigration,
   type RunOptions,
+  type DroppedDatabases,
 } from './api';
+export { withSourceSlots } from './stoppedRunner';

@@ -18,6 +18,8 @@ export interface MigrationRun {
   readonly workDir: string;
   /** True when a runner resumes a migration an earlier process started. */
   readonly resuming: boolean;
+  /** The migration's instance (undefined: registered before instances existed). */
+  readonly instance: string | undefined;
   /** Records a warning on the migration (catalog event + progress). */
   warn(message: string, database?: string): Promise<void>;
 }
@@ -28,6 +30,6 @@ export interface DatabasePhases {
   prepareTargetDatabase(run: MigrationRun, database: string): Promise<void>;
   /** Schema, data, indexes, post-data, sequences and large objects as of the snapshot its sessions read. */
   copyDatabaseAt(run: MigrationRun, database: string, snapshot: SnapshotSessions): Promise<void>;
-  /** ANALYZE and the database-level properties; the last step of a database. */
+  /** ANALYZE and the database-level properties; the last step of a database's copy. */
   finishDatabase(run: MigrationRun, database: string): Promise<void>;
 }

@@ -6,6 +6,10 @@ export type MigrationState = (typeof MIGRATION_STATES)[number];
 
 export const FINAL_STATES: ReadonlySet<MigrationState> = new Set(['Succeeded', 'Failed', 'Canceled', 'ValidationFailed']);
 
+export function isFinalState(state: MigrationState): boolean {
+  return FINAL_STATES.has(state);
+}
+
 export const MIGRATION_SUB_STATES = [
   'PerformingPreRequisiteSteps',
   'ValidationInProgress',
@@ -17,6 +21,12 @@ export const MIGRATION_SUB_STATES = [
 export type MigrationSubState = (typeof MIGRATION_SUB_STATES)[number];
 
 export type DatabaseState = 'Queued' | 'InProgress' | 'WaitingForCutoverTrigger' | 'Succeeded' | 'Failed' | 'Canceled';
+
+/** What the migration did to a target database; 'creating'/'overwriting': the statement may or may not have run. */
+export type TargetDatabaseAction = 'creating' | 'created' | 'overwriting' | 'overwritten';
+
+/** How far an online cutover got in a database: applied to the marker, verified, source side released. */
+export type CutoverStep = 'drained' | 'verified' | 'released';
 
 export type ValidationStatus = 'Succeeded' | 'Warning' | 'Failed';
 
@@ -34,6 +44,8 @@ export interface ValidationResult {
   readonly message: string;
   /** How to fix it; absent for Succeeded. */
   readonly fix?: string;
+  /** SQL that recreates the object the result is about (an object left behind on the source). */
+  readonly definition?: string;
 }
 
 export interface TableCounters {
@@ -72,6 +84,32 @@ export interface DatabaseDetails {
   readonly latencySeconds?: number;
   readonly pendingBytes?: number;
   readonly slotRetainedBytes?: number;
+  /** Online: what the migration creates for this database (slot and publication on the source, origin on the target). */
+  readonly names?: { readonly slot: string; readonly publication: string; readonly origin: string };
+  /** The target database this migration created (or re-created under overwrite): only it is ever dropped. */
+  readonly targetDatabase?: { readonly action: TargetDatabaseAction; readonly oid?: number };
+  readonly cutoverStep?: CutoverStep;
+  /** Online: the slot as the source showed it when `show` read it (withSourceSlots). */
+  readonly sourceSlot?: SourceSlotState;
+  /** Online: source tables whose changes do not reach the target, and why (absent when none). */
+  readonly notStreamed?: readonly NotStreamed[];
+}
+
+export interface NotStreamed {
+  /** schema.name on the source. */
+  readonly table: string;
+  readonly reason: string;
+}
+
+/** A replication slot read from the source directly; `error` when the source could not be reached. */
+export interface SourceSlotState {
+  readonly readAt: string;
+  readonly exists?: boolean;
+  readonly active?: boolean;
+  readonly retainedBytes?: number;
+  /** PostgreSQL 13+: reserved, extended, unreserved or lost (past max_slot_wal_keep_size). */
+  readonly walStatus?: string;
+  readonly error?: string;
 }
 
 export interface RunnerInfo {
@@ -95,11 +133,21 @@ export interface VerificationReport {
   readonly tables: readonly VerificationTable[];
   /** First mismatch as one line, naming the table. */
   readonly firstMismatch?: string;
+  /** Source objects the target user cannot create, left behind and not compared (skipUnsupportedObjects). */
+  readonly leftOut?: readonly LeftOutObject[];
+}
+
+export interface LeftOutObject {
+  readonly database: string;
+  /** As pg_describe_object names it: `event trigger audit_ddl`, `trigger t_perl on table public.t`. */
+  readonly object: string;
 }
 
 /** What `show` returns: one object, the same for the CLI's JSON and the Pulumi outputs. */
 export interface MigrationStatus {
   readonly name: string;
+  /** Random, drawn at registration; the names of what the migration creates derive from it. */
+  readonly instance?: string;
   readonly state: MigrationState;
   readonly subState: MigrationSubState;
   readonly mode: 'Offline' | 'Online';
@@ -116,6 +164,15 @@ export interface MigrationStatus {
   readonly downtimeSeconds?: number;
   readonly runner?: RunnerInfo;
   readonly spec: Record<string, unknown>;
+}
+
+/**
+ * A migration in progress whose runner has stopped (no lease held, or no heartbeat for
+ * RUNNER_STALE_SECONDS): nothing drives it until it is resumed or canceled. A migration run in the
+ * caller's process records no runner and never counts as stopped.
+ */
+export function runnerStopped(status: MigrationStatus): boolean {
+  return !isFinalState(status.state) && status.runner !== undefined && !status.runner.alive;
 }
 
 /** Progress events: phases emit them, the control catalog and the CLI/Pulumi subscribe. */

@@ -1,6 +1,6 @@
 // Every derived name has one home: slot, publication, origin, lease key and control schema are
 // functions of the migration name (and database) here, and nowhere else.
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 
 /** Schema of the control catalog in the target's maintenance database. */
 export const CONTROL_SCHEMA = 'pgferry';
@@ -9,26 +9,55 @@ function shortHash(text: string): string {
   return createHash('sha256').update(text).digest('hex').slice(0, 10);
 }
 
-/** Slot names allow only [a-z0-9_] and 63 bytes: a readable prefix plus a hash of the inputs. */
-function derived(kind: string, migration: string, database: string): string {
+/**
+ * A migration's instance: random, drawn when the migration is registered. The names of what it
+ * creates on either server include it, so two migrations with the same name (the name the Azure
+ * tutorials use) from one source to two targets never share a slot, a publication or an origin,
+ * and a migration created again under an old name never starts from the old one's origin.
+ */
+export function newInstanceId(): string {
+  return randomBytes(6).toString('hex');
+}
+
+/**
+ * Slot names allow only [a-z0-9_] and 63 bytes: a readable prefix plus a hash of the inputs.
+ * Without an instance: the names of migrations registered before instances existed.
+ */
+function derived(kind: string, migration: string, database: string, instance: string | undefined): string {
   const readable = `${migration}_${database}`
     .toLowerCase()
     .replace(/[^a-z0-9_]/g, '_')
     .slice(0, 30);
-  return `pgferry_${kind}_${readable}_${shortHash(`${migration}\0${database}`)}`;
+  const hashed = instance === undefined ? `${migration}\0${database}` : `${migration}\0${database}\0${instance}`;
+  return `pgferry_${kind}_${readable}_${shortHash(hashed)}`;
 }
 
-export function slotName(migration: string, database: string): string {
-  return derived('s', migration, database);
+export function slotName(migration: string, database: string, instance?: string): string {
+  return derived('s', migration, database, instance);
 }
 
-export function publicationName(migration: string, database: string): string {
-  return derived('p', migration, database);
+export function publicationName(migration: string, database: string, instance?: string): string {
+  return derived('p', migration, database, instance);
 }
 
 /** Replication origin on the target that records the applied source position. */
-export function originName(migration: string, database: string): string {
-  return derived('o', migration, database);
+export function originName(migration: string, database: string, instance?: string): string {
+  return derived('o', migration, database, instance);
+}
+
+/** What an online migration creates per database: a slot and a publication on the source, an origin on the target. */
+export interface StreamNames {
+  readonly slot: string;
+  readonly publication: string;
+  readonly origin: string;
+}
+
+export function streamNamesOf(migration: string, database: string, instance?: string): StreamNames {
+  return {
+    slot: slotName(migration, database, instance),
+    publication: publicationName(migration, database, instance),
+    origin: originName(migration, database, instance),
+  };
 }
 
 /** Table in the target database that records progress when origins are not permitted. */

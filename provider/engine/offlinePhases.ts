@@ -12,6 +12,7 @@ import { drain, WorkQueue } from './workQueue';
 import { PgferryError } from './errors';
 import type { DatabasePhases, MigrationRun } from './migrationRun';
 import { applyDatabaseProperties, createTargetDatabase } from './schema/database';
+import { leaveBehindUnsupported } from './leaveBehind';
 import { dumpFile, dumpSchema, listToc, restoreSection } from './schema/dumpRestore';
 
 const sourceProperties = new WeakMap<MigrationRun, Map<string, DatabaseProperties>>();
@@ -58,18 +59,23 @@ async function timed<T>(run: MigrationRun, database: string, step: DatabaseStep,
 
 async function prepareTargetDatabase(run: MigrationRun, database: string): Promise<void> {
   const props = await propertiesOf(run, database);
+  const name = run.spec.migrationName;
+  const owned = (await run.store.get(name))?.databases.find((d) => d.database === database)?.targetDatabase;
   const { warnings } = await withSession(run.spec.target, { purpose: 'create database', writable: true }, (target) =>
-    createTargetDatabase(target, props, { overwrite: run.spec.overwriteDbsInTarget || run.resuming, targetMajor: run.targetMajor }),
+    createTargetDatabase(target, props, {
+      overwrite: run.spec.overwriteDbsInTarget,
+      targetMajor: run.targetMajor,
+      owned,
+      record: (action, oid) => run.store.setTargetDatabase(name, database, action, oid),
+    }),
   );
   for (const w of warnings) await run.warn(w, database);
 }
 
-async function copyDatabaseAt(run: MigrationRun, database: string, snapshot: SnapshotSessions): Promise<void> {
+/** The pre-data schema restored from one dump read in the snapshot, minus what is left behind. */
+async function restorePreData(run: MigrationRun, database: string, snapshot: SnapshotSessions) {
   const { spec, signal } = run;
-  const props = await propertiesOf(run, database);
   const file = dumpFile(run.workDir, database);
-  const noOwner = !spec.migrateRoles;
-
   await timed(run, database, 'dump schema', () =>
     dumpSchema({
       tools: run.tools,
@@ -82,13 +88,27 @@ async function copyDatabaseAt(run: MigrationRun, database: string, snapshot: Sna
     }),
   );
   const toc = await listToc(run.tools, file);
+  const leftBehind = await leaveBehindUnsupported(run, database, snapshot, file, toc);
+  const restored = leftBehind ? toc.filter((e) => !leftBehind.dumpIds.has(e.dumpId)) : toc;
   const pre = await timed(run, database, 'restore pre-data', () =>
-    restoreSection({ tools: run.tools, target: spec.target, database, file, section: 'pre-data', noOwner, signal }),
+    restoreSection({
+      tools: run.tools,
+      target: spec.target,
+      database,
+      file,
+      section: 'pre-data',
+      ...(leftBehind ? { only: restored } : {}),
+      noOwner: !spec.migrateRoles,
+      signal,
+    }),
   );
   for (const w of pre.warnings) await run.warn(w, database);
+  return { file, restored, leftBehind };
+}
 
-  // Catalog reads happen inside the snapshot, so they describe exactly what is copied.
-  const catalog = await snapshot.use(async (source) => {
+/** What the copy moves, read inside the snapshot, so it describes exactly what is copied. */
+async function readCopyCatalog(run: MigrationRun, snapshot: SnapshotSessions, leftBehind: { objectOids: ReadonlySet<string> } | undefined) {
+  return snapshot.use(async (source) => {
     const [tables, indexes, sequences, largeObjects] = [
       await listTables(source, run.sourceMajor),
       await listTableIndexes(source),
@@ -96,11 +116,23 @@ async function copyDatabaseAt(run: MigrationRun, database: string, snapshot: Sna
       await listLargeObjects(source),
     ];
     const sequenceValues = await readSequenceValues(source, sequences);
-    return { tables, indexes, sequenceValues, largeObjects };
+    // An index left behind (it calls a function the target cannot have) is not built either.
+    const buildable = indexes.filter(
+      (i) => !leftBehind?.objectOids.has(i.indexOid) && !leftBehind?.objectOids.has(i.constraint?.oid ?? ''),
+    );
+    return { tables, indexes: buildable, sequenceValues, largeObjects };
   });
+}
 
-  await run.store.setTables(
-    spec.migrationName,
+type CopyCatalog = Awaited<ReturnType<typeof readCopyCatalog>>;
+
+/** The tables' rows and their indexes, with per-table progress in the control catalog. */
+async function copyData(run: MigrationRun, database: string, snapshot: SnapshotSessions, catalog: CopyCatalog): Promise<void> {
+  const { spec, store } = run;
+  const props = await propertiesOf(run, database);
+  const name = spec.migrationName;
+  await store.setTables(
+    name,
     database,
     catalog.tables.map((t) => ({ table: t.display, parts: 1 })),
   );
@@ -114,38 +146,41 @@ async function copyDatabaseAt(run: MigrationRun, database: string, snapshot: Sna
       tables: catalog.tables,
       indexes: catalog.indexes,
       encoding: props.encoding,
-      signal,
+      signal: run.signal,
       onProgress: run.onProgress,
-      onTableStart: (table, parts) =>
-        run.store.updateTable(spec.migrationName, database, table.display, { state: 'Loading', startedAt: true, parts }),
+      onTableStart: (table, parts) => store.updateTable(name, database, table.display, { state: 'Loading', startedAt: true, parts }),
       onTableDone: async (table, tableRows, tableBytes) => {
         rows += tableRows;
         bytes += tableBytes;
-        await run.store.updateTable(spec.migrationName, database, table.display, {
-          state: 'Completed',
-          rows: tableRows,
-          bytes: tableBytes,
-          endedAt: true,
-        });
-        await run.store.updateDatabase(spec.migrationName, database, { rowsCopied: rows, bytesCopied: bytes });
+        await store.updateTable(name, database, table.display, { state: 'Completed', rows: tableRows, bytes: tableBytes, endedAt: true });
+        await store.updateDatabase(name, database, { rowsCopied: rows, bytesCopied: bytes });
       },
     }),
   );
+}
+
+async function copyDatabaseAt(run: MigrationRun, database: string, snapshot: SnapshotSessions): Promise<void> {
+  const { spec, signal } = run;
+  const schema = await restorePreData(run, database, snapshot);
+  const catalog = await readCopyCatalog(run, snapshot, schema.leftBehind);
+  await copyData(run, database, snapshot, catalog);
 
   // The rest of post-data (foreign keys, triggers, rules, policies, partitioned indexes,
-  // materialized view refreshes ...) minus what the index pool already built.
+  // materialized view refreshes ...) minus what the index pool already built. ENABLE ROW LEVEL
+  // SECURITY waits until pgferry's own work is done (schema/rowSecurity.ts): with it, a target
+  // user the policies apply to would read and write fewer rows, or be refused.
   const built = builtObjectOids(catalog.indexes);
-  const rest = toc.filter((e) => !built.has(e.objectOid));
+  const rest = schema.restored.filter((e) => !built.has(e.objectOid) && e.desc !== 'ROW SECURITY');
   const post = await timed(run, database, 'restore post-data', () =>
     restoreSection({
       tools: run.tools,
       target: spec.target,
       database,
-      file,
+      file: schema.file,
       section: 'post-data',
       only: rest,
       jobs: spec.indexJobs,
-      noOwner,
+      noOwner: !spec.migrateRoles,
       signal,
     }),
   );

@@ -6,14 +6,18 @@ import type pg from 'pg';
 import { formatLsn } from './cdc/lsn';
 import { startStream, streamNames, type OnlineStream } from './cdc/onlineStream';
 import { readSlotPositions } from './cdc/monitor';
-import { setIdentityFull, tablesWithoutIdentity, type TableName } from './cdc/replicaIdentity';
+import { restoreReplicaIdentity, setTargetIdentityFull } from './cdc/replicaIdentity';
+import { prepareSourceAndSnapshot } from './cdc/sourcePrep';
+import { SourceTableWatch } from './cdc/tableWatch';
 import { fireAsReplica, replicaRolePermitted, restoreTriggers } from './cdc/targetTriggers';
-import { createSlotWithSnapshot, dropSlot, dropSlotAndPublication, ensurePublication } from './cdc/slot';
-import { takeCopySnapshot } from './copy/copySnapshot';
+import { createSlotWithSnapshot, dropSlot, slotState, type ExportedSlot } from './cdc/slot';
+import { retrying, RETRY_POLICIES } from './connect/retry';
+import { migrationEnd } from './migrationEnd';
+import { takeCopySnapshot, type CopySnapshot } from './copy/copySnapshot';
 import { closeSession, openSession, withSession } from './connect/session';
 import { isRetryable } from './connect/sqlstate';
-import { qualified } from './connect/quote';
-import { cutover } from './cutover';
+import { cutover, finishCutover } from './cutover';
+import { releaseStream } from './cdc/release';
 import { canceledError, errorMessage, PgferryError } from './errors';
 import type { DatabasePhases, MigrationRun } from './migrationRun';
 
@@ -24,46 +28,31 @@ async function copyDatabase(run: MigrationRun, phases: DatabasePhases, database:
   const { spec, store } = run;
   const { slot, publication } = streamNames(run, database);
   await store.updateDatabase(spec.migrationName, database, { state: 'InProgress', startedAt: true, message: null });
-  // A copy an earlier runner did not finish cannot be continued: its snapshot died with it.
-  await dropSlotAndPublication(spec.source, database, slot, publication);
+  // A copy an earlier runner did not finish cannot be continued: its snapshot died with it, and
+  // what its stream had applied goes with the target database it re-creates.
+  await releaseStream(spec, database, run.instance);
   await phases.prepareTargetDatabase(run, database);
-  let full: TableName[] = [];
-  await withSession(spec.source, { database, purpose: 'online', writable: true }, async (client) => {
-    full = await tablesWithoutIdentity(client);
-    if (full.length > 0 && !spec.allowReplicaIdentityFull) {
-      const list = full
-        .slice(0, 5)
-        .map((t) => qualified(t.schema, t.name))
-        .join(', ');
-      throw new PgferryError(
-        'REPLICA_IDENTITY_MISSING',
-        `database "${database}": ${full.length} table(s) have no primary key or replica identity (${list}); their updates and deletes cannot be streamed`,
-        {
-          category: 'validation',
-          field: 'allowReplicaIdentityFull',
-          fix: 'add primary keys, or set allowReplicaIdentityFull to use REPLICA IDENTITY FULL for them',
+  // Replica identity and the publication's table list, then the slot's snapshot, taken once every
+  // table the copy reads is locked against TRUNCATE and rewrites (and checked to be streamed).
+  const takeCopy = (): Promise<CopySnapshot<ExportedSlot>> =>
+    takeCopySnapshot({
+      source: spec.source,
+      database,
+      lockTimeoutSeconds: spec.lockTimeoutSeconds,
+      sessions: spec.tableJobs,
+      snapshots: {
+        take: () => createSlotWithSnapshot(spec.source, database, slot),
+        nameOf: (s) => s.snapshotName,
+        discard: async (s) => {
+          await s.release();
+          await dropSlot(spec.source, database, slot);
         },
-      );
-    }
-    // Before the slot exists, so every streamed update and delete carries the whole old row.
-    await setIdentityFull(client, full);
-    if (full.length > 0) await run.warn(`REPLICA IDENTITY FULL set on ${full.length} table(s) without a key`, database);
-    await ensurePublication(client, publication);
-  });
-  // The slot's snapshot, taken once every table the copy reads is locked against TRUNCATE and rewrites.
-  const copy = await takeCopySnapshot({
-    source: spec.source,
-    database,
-    lockTimeoutSeconds: spec.lockTimeoutSeconds,
-    sessions: spec.tableJobs,
-    snapshots: {
-      take: () => createSlotWithSnapshot(spec.source, database, slot),
-      nameOf: (s) => s.snapshotName,
-      discard: async (s) => {
-        await s.release();
-        await dropSlot(spec.source, database, slot);
       },
-    },
+    });
+  const { copy, fullTables } = await prepareSourceAndSnapshot(run, database, publication, takeCopy, async (unused) => {
+    await unused.release();
+    await unused.snapshot.release();
+    await dropSlot(spec.source, database, slot);
   });
   const exported = copy.snapshot;
   try {
@@ -72,10 +61,8 @@ async function copyDatabase(run: MigrationRun, phases: DatabasePhases, database:
     await copy.release();
     await exported.release();
   }
-  if (full.length > 0) {
-    await withSession(spec.target, { database, purpose: 'online', writable: true }, async (client) => {
-      await setIdentityFull(client, full);
-    });
+  if (fullTables.length > 0) {
+    await withSession(spec.target, { database, purpose: 'online', writable: true }, (client) => setTargetIdentityFull(client, fullTables));
   }
   await phases.finishDatabase(run, database);
   await withSession(spec.target, { database, purpose: 'online', writable: true }, async (client) => {
@@ -129,6 +116,7 @@ async function watch(run: MigrationRun, streams: readonly OnlineStream[]): Promi
   const name = run.spec.migrationName;
   const warned = new Set<string>();
   let source: pg.Client | undefined;
+  const tables = new SourceTableWatch(run, streams);
   try {
     for (let tick = 0; ; tick++) {
       if (run.signal.aborted) return 'cancel';
@@ -141,7 +129,10 @@ async function watch(run: MigrationRun, streams: readonly OnlineStream[]): Promi
       }
       try {
         if (await run.store.isCancelRequested(name)) return 'cancel';
-        if (await run.store.cutoverRequestedAt(name)) return 'cutover';
+        if (await run.store.cutoverRequestedAt(name)) {
+          await tables.scan(); // tables created until now are reported before the cutover verifies
+          return 'cutover';
+        }
       } catch (error) {
         // The target (and its control catalog) may be restarting: the appliers ride it out, so does this.
         if (!isRetryable(error)) throw error;
@@ -158,12 +149,26 @@ async function watch(run: MigrationRun, streams: readonly OnlineStream[]): Promi
           await closeSession(source);
           source = undefined; // the source may be restarting: the appliers reconnect on their own
         }
+        await tables.scan();
       }
       await new Promise((r) => setTimeout(r, POLL_MS));
     }
   } finally {
     await closeSession(source);
+    await tables.close();
   }
+}
+
+/** Whether a copied database's slot can still stream (it exists and has not lost WAL it needs). */
+async function slotStillUsable(run: MigrationRun, database: string): Promise<boolean> {
+  const { slot } = streamNames(run, database);
+  const state = await slotState(run.spec.source, database, slot);
+  if (state === 'usable') return true;
+  await run.warn(
+    `replication slot ${slot} is ${state === 'missing' ? 'gone' : 'invalidated (it lost WAL)'}: the database is copied again`,
+    database,
+  );
+  return false;
 }
 
 async function stopAll(streams: readonly OnlineStream[]): Promise<void> {
@@ -180,8 +185,20 @@ export async function runOnline(run: MigrationRun, phases: DatabasePhases): Prom
       if (run.signal.aborted) throw canceledError();
       const current = (await store.get(name))?.databases.find((d) => d.database === database);
       if (run.resuming && current?.state === 'Succeeded') continue; // cut over before the crash
-      const copied = run.resuming && current?.state === 'WaitingForCutoverTrigger';
-      const initialLsn = copied ? undefined : await copyDatabase(run, phases, database);
+      if (run.resuming && current?.cutoverStep === 'released') {
+        // applied, verified and recorded before the crash; only the release may be unfinished
+        await retrying(RETRY_POLICIES.phase, () => finishCutover(run, database), { signal: run.signal });
+        continue;
+      }
+      // a copied database streams on from its slot, unless the slot is gone (dropped, or invalidated
+      // past max_slot_wal_keep_size): then its copy is made again
+      const copied = run.resuming && current?.state === 'WaitingForCutoverTrigger' && (await slotStillUsable(run, database));
+      const initialLsn = copied
+        ? undefined
+        : await retrying(RETRY_POLICIES.phase, () => copyDatabase(run, phases, database), {
+            signal: run.signal,
+            onRetry: (error) => void run.warn(`the copy of "${database}" starts again: ${errorMessage(error)}`, database),
+          });
       const base = {
         inserts: copied ? (current?.inserts ?? 0) : 0,
         updates: copied ? (current?.updates ?? 0) : 0,
@@ -191,6 +208,8 @@ export async function runOnline(run: MigrationRun, phases: DatabasePhases): Prom
       await store.updateDatabase(name, database, { state: 'WaitingForCutoverTrigger' });
     }
     if (streams.length === 0) {
+      const began = (await store.markCutoverStarted(name)).getTime();
+      if ((await store.cutoverRequestedAt(name)) !== undefined) await store.setDowntime(name, (Date.now() - began) / 1000);
       await store.setState(name, 'Succeeded', 'Completed');
       return;
     }
@@ -205,12 +224,24 @@ export async function runOnline(run: MigrationRun, phases: DatabasePhases): Prom
     for (const s of streams) {
       await restoreTriggers(run, s.database).catch((e: Error) => run.warn(`could not restore trigger states: ${e.message}`, s.database));
     }
-    // Nothing will stream again: free the source's WAL. The target is left as it is.
+    // Only an end that is recorded releases the slots: a runner that cannot record it (the target
+    // is down) leaves everything for a resume, which streams on from the slots.
+    const end = migrationEnd(error, run.signal.aborted);
+    const recorded = await store.setState(name, end.state, 'Completed', end.message).then(
+      () => true,
+      () => false,
+    );
+    if (!recorded) throw error;
+    // Nothing will stream again: free the source's WAL and the target's origins. The target's data is left as it is.
     for (const database of spec.databases) {
-      const n = streamNames(run, database);
-      await dropSlotAndPublication(spec.source, database, n.slot, n.publication).catch((e: Error) =>
-        run.warn(`could not drop slot ${n.slot} / publication ${n.publication}: ${e.message}`, database),
-      );
+      await releaseStream(spec, database, run.instance).catch((e: Error) => {
+        const n = streamNames(run, database);
+        return run.warn(
+          `could not release slot ${n.slot} / publication ${n.publication} (source) or origin ${n.origin} (target): ${e.message}; drop them by hand`,
+          database,
+        );
+      });
+      await restoreReplicaIdentity(run, database);
     }
     throw error;
   }

@@ -1,23 +1,24 @@
-// The whole migration on one screen: register, validate, roles, then per database the phases of
-// engine/offlinePhases.ts (offline) or the online flow, recording state in the control catalog.
+// The whole migration on one screen: register, validate, prerequisites, roles, then the offline
+// flow (offline.ts) or the online flow (online.ts), recording state in the control catalog.
 import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { RunOptions } from './api';
 import { closeSession, openSession, serverMajor, withSession } from './connect/session';
 import { ControlStore } from './control/store';
-import { exportSnapshot } from './connect/snapshot';
-import { takeCopySnapshot } from './copy/copySnapshot';
-import { canceledError, errorMessage, isPgferryError, PgferryError } from './errors';
-import { safeEmit, type MigrationStatus, type ProgressEvent, type ValidationResult } from './model';
+import { canceledError } from './errors';
+import { migrationEnd } from './migrationEnd';
+import { safeEmit, type MigrationStatus, type ProgressEvent, type ProgressListener } from './model';
 import { databasePhases } from './offlinePhases';
 import type { MigrationRun } from './migrationRun';
+import { runOffline } from './offline';
 import { runOnline } from './online';
 import { migrateRoles } from './schema/roles';
 import { resolvePgTools } from './schema/tools';
 import { publicSpec, type MigrationSpec } from './input/migrationSpec';
 import { runValidation, validationFailed } from './validate';
-import { verifyDatabases } from './verify';
+import { assertDistinctServers } from './validate/sameServer';
+import { targetDatabaseExistsError, targetDatabaseOid, targetDatabasePlan } from './schema/database';
 
 export interface OrchestrateOptions extends RunOptions {
   /** The migration is already registered (a runner started by startMigration, or a resume). */
@@ -77,84 +78,110 @@ async function serverVersions(spec: MigrationSpec): Promise<{ source: string; ta
   return { source: s.version, target: t.version, sourceMajor: s.major, targetMajor: t.major };
 }
 
-/** Fails before any change when a target database exists and may not be overwritten. */
-async function checkTargetDatabases(spec: MigrationSpec): Promise<void> {
-  if (spec.overwriteDbsInTarget) return;
-  const existing = await withSession(spec.target, { purpose: 'validate' }, async (c) => {
-    const { rows } = await c.query<{ datname: string }>(`SELECT datname FROM pg_database WHERE datname = ANY($1::text[])`, [
-      [...spec.databases],
-    ]);
-    return rows.map((r) => r.datname);
+/**
+ * Fails before any change when a target database exists that this migration neither created nor
+ * may overwrite; on a resume too (a resume never widens what may be dropped).
+ */
+async function checkTargetDatabases(spec: MigrationSpec, status: MigrationStatus | undefined): Promise<void> {
+  await withSession(spec.target, { purpose: 'validate' }, async (c) => {
+    for (const database of spec.databases) {
+      const owned = status?.databases.find((d) => d.database === database)?.targetDatabase;
+      const plan = targetDatabasePlan(await targetDatabaseOid(c, database), owned, spec.overwriteDbsInTarget);
+      if (plan === 'refuse') throw targetDatabaseExistsError(database);
+    }
   });
-  if (existing.length > 0) {
-    throw new PgferryError('TARGET_DATABASE_EXISTS', `database "${existing[0]}" already exists on the target`, {
-      category: 'validation',
-      field: 'overwriteDbsInTarget',
-      fix: 'set overwriteDbsInTarget (OverwriteDBsInTarget) to true, or drop the database on the target',
-    });
-  }
 }
 
-async function runOffline(run: MigrationRun): Promise<void> {
-  const { spec, store } = run;
+/** Validation, read-only on both servers; returns the final status when the migration ends there. */
+async function validationStep(
+  spec: MigrationSpec,
+  store: ControlStore,
+  onProgress: ProgressListener,
+  signal: AbortSignal,
+  resume: boolean,
+): Promise<MigrationStatus | undefined> {
   const name = spec.migrationName;
-  let verifyFailure: string | undefined;
-  for (const database of spec.databases) {
-    if (run.signal.aborted) throw canceledError();
-    const current = (await store.get(name))?.databases.find((d) => d.database === database);
-    if (run.resuming && current?.state === 'Succeeded') continue;
-    await store.updateDatabase(name, database, { state: 'InProgress', startedAt: true, message: null });
-    await databasePhases.prepareTargetDatabase(run, database);
-    // The copy's snapshot, taken once every table it reads is locked against TRUNCATE and rewrites.
-    const copy = await takeCopySnapshot({
-      source: spec.source,
-      database,
-      lockTimeoutSeconds: spec.lockTimeoutSeconds,
-      sessions: spec.tableJobs,
-      snapshots: { take: () => exportSnapshot(spec.source, database), nameOf: (s) => s.name, discard: (s) => s.release() },
-    });
-    try {
-      await databasePhases.copyDatabaseAt(run, database, copy.sessions);
-      if (spec.verify) {
-        // Verify against what the copy read: the same snapshot, still held.
-        const report = await verifyDatabases(spec, {
-          signal: run.signal,
-          onProgress: run.onProgress,
-          databases: [database],
-          sourceSessions: new Map([[database, copy.sessions]]),
-        });
-        const previous = (await store.get(name))?.verification;
-        await store.setVerification(name, {
-          ok: (previous?.ok ?? true) && report.ok,
-          tables: [...(previous?.tables ?? []), ...report.tables],
-          firstMismatch: previous?.firstMismatch ?? report.firstMismatch,
-        });
-        if (!report.ok) verifyFailure = report.firstMismatch;
-      }
-    } finally {
-      await copy.release();
-      await copy.snapshot.release();
-    }
-    await databasePhases.finishDatabase(run, database);
-    if (verifyFailure) {
-      await store.updateDatabase(name, database, { state: 'Failed', endedAt: true, message: `verification failed: ${verifyFailure}` });
-      throw new PgferryError('VERIFY_MISMATCH', `verification failed: ${verifyFailure}`, {
-        category: 'target',
-        field: `database "${database}"`,
-      });
-    }
-    await store.updateDatabase(name, database, { state: 'Succeeded', endedAt: true });
-  }
-  await store.setState(name, 'Succeeded', 'Completed', null);
+  // A resume validates again unless an earlier run finished validating.
+  const registered = await store.get(name);
+  if (spec.option === 'Migrate' || (resume && (registered?.validation.length ?? 0) > 0)) return undefined;
+  await store.setState(name, 'InProgress', 'ValidationInProgress');
+  safeEmit(onProgress, { kind: 'step', step: 'validation', index: 1, total: 1 });
+  const validation = await runValidation(spec, { signal, instance: registered?.instance });
+  await store.setValidation(name, validation);
+  const failed = validationFailed(validation);
+  if (spec.option !== 'Validate' && !failed) return undefined;
+  const message = failed
+    ? validation
+        .filter((v) => v.status === 'Failed')
+        .map((v) => v.message)
+        .join('; ')
+    : null;
+  await store.setState(name, failed ? 'ValidationFailed' : 'Succeeded', 'Completed', message);
+  return (await store.get(name))!;
 }
 
+/** Checks that hold whatever the option and however the run started, then the run's context. */
+async function prerequisites(
+  spec: MigrationSpec,
+  store: ControlStore,
+  context: Pick<MigrationRun, 'signal' | 'onProgress' | 'workDir' | 'resuming'>,
+): Promise<MigrationRun> {
+  const name = spec.migrationName;
+  await store.setState(name, 'InProgress', 'PerformingPreRequisiteSteps');
+  // Nothing is changed on a target that is the source.
+  await assertDistinctServers(spec);
+  const versions = await serverVersions(spec);
+  await store.setVersions(name, versions.source, versions.target);
+  const registered = await store.get(name);
+  await checkTargetDatabases(spec, registered);
+  const tools = await resolvePgTools(spec, versions.sourceMajor);
+  return {
+    ...context,
+    spec,
+    store,
+    tools,
+    sourceMajor: versions.sourceMajor,
+    targetMajor: versions.targetMajor,
+    instance: registered?.instance,
+    async warn(message, database) {
+      safeEmit(context.onProgress, { kind: 'warning', message, database });
+    },
+  };
+}
+
+async function rolesStep(run: MigrationRun): Promise<void> {
+  const source = await openSession(run.spec.source, { purpose: 'roles' });
+  try {
+    const target = await openSession(run.spec.target, { purpose: 'roles', writable: true });
+    try {
+      const roles = await migrateRoles(source, target);
+      for (const line of [...roles.stripped, ...roles.failures]) await run.warn(line);
+      safeEmit(run.onProgress, {
+        kind: 'info',
+        message: `roles: ${roles.created.length} created, ${roles.existing.length} already present`,
+      });
+    } finally {
+      await closeSession(target);
+    }
+  } finally {
+    await closeSession(source);
+  }
+}
+
+/** Records how a migration that threw ended (Canceled, ValidationFailed or Failed); the status, when the catalog answers. */
+async function recordEnd(store: ControlStore, name: string, error: unknown, aborted: boolean): Promise<MigrationStatus> {
+  const { state, message } = migrationEnd(error, aborted);
+  await store.setState(name, state, 'Completed', message).catch(() => undefined);
+  await store.markOpenDatabases(name, state === 'Canceled' ? 'Canceled' : 'Failed', message).catch(() => undefined);
+  const status = await store.get(name).catch(() => undefined);
+  if (status) return status;
+  throw error;
+}
+
+/** Runs a migration to its end (offline) or until it is cut over or canceled (online), recording every step. */
 export async function orchestrate(spec: MigrationSpec, options: OrchestrateOptions = {}): Promise<MigrationStatus> {
   const name = spec.migrationName;
   const store = new ControlStore(spec.target);
-  const controller = new AbortController();
-  const onOuterAbort = () => controller.abort(canceledError());
-  options.signal?.addEventListener('abort', onOuterAbort, { once: true });
-  if (options.signal?.aborted) controller.abort(canceledError());
   if (!options.adopt) {
     // Outside the try: a name already taken must not mark the existing migration Failed.
     try {
@@ -164,100 +191,29 @@ export async function orchestrate(spec: MigrationSpec, options: OrchestrateOptio
       throw error;
     }
   }
+  const controller = new AbortController();
+  const onOuterAbort = () => controller.abort(canceledError());
+  options.signal?.addEventListener('abort', onOuterAbort, { once: true });
+  if (options.signal?.aborted) controller.abort(canceledError());
   const workDir = await fs.mkdtemp(path.join(os.tmpdir(), 'pgferry-work-'));
-  let stopWatching = () => {};
+  const stopWatching = watchCancel(store, name, controller);
   try {
-    stopWatching = watchCancel(store, name, controller);
     const onProgress = progressRecorder(store, name, options.onProgress);
-    const resume = options.resume ?? false;
-
-    // Validation: read-only on both servers.
-    let validation: ValidationResult[] = [];
-    if (spec.option !== 'Migrate' && !resume) {
-      await store.setState(name, 'InProgress', 'ValidationInProgress');
-      safeEmit(onProgress, { kind: 'step', step: 'validation', index: 1, total: 1 });
-      validation = await runValidation(spec, { signal: controller.signal });
-      await store.setValidation(name, validation);
-      const failed = validationFailed(validation);
-      if (spec.option === 'Validate' || failed) {
-        const message = failed
-          ? validation
-              .filter((v) => v.status === 'Failed')
-              .map((v) => v.message)
-              .join('; ')
-          : null;
-        await store.setState(name, failed ? 'ValidationFailed' : 'Succeeded', 'Completed', message);
-        return (await store.get(name))!;
-      }
-    }
-
-    await store.setState(name, 'InProgress', 'PerformingPreRequisiteSteps');
-    const versions = await serverVersions(spec);
-    await store.setVersions(name, versions.source, versions.target);
-    if (!resume) await checkTargetDatabases(spec);
-    const tools = await resolvePgTools(spec, versions.sourceMajor);
-    const run: MigrationRun = {
-      spec,
-      store,
-      signal: controller.signal,
-      onProgress,
-      tools,
-      sourceMajor: versions.sourceMajor,
-      targetMajor: versions.targetMajor,
-      workDir,
-      resuming: resume,
-      async warn(message, database) {
-        safeEmit(onProgress, { kind: 'warning', message, database });
-      },
-    };
-
-    if (spec.migrateRoles && !resume) {
-      const source = await openSession(spec.source, { purpose: 'roles' });
-      const target = await openSession(spec.target, { purpose: 'roles', writable: true });
-      try {
-        const roles = await migrateRoles(source, target);
-        for (const line of [...roles.stripped, ...roles.failures]) await run.warn(line);
-        safeEmit(onProgress, { kind: 'info', message: `roles: ${roles.created.length} created, ${roles.existing.length} already present` });
-      } finally {
-        await closeSession(source);
-        await closeSession(target);
-      }
-    }
-
+    const resuming = options.resume ?? false;
+    const ended = await validationStep(spec, store, onProgress, controller.signal, resuming);
+    if (ended) return ended;
+    const run = await prerequisites(spec, store, { signal: controller.signal, onProgress, workDir, resuming });
+    if (spec.migrateRoles && !resuming) await rolesStep(run);
     await store.setState(name, 'InProgress', 'MigratingData');
-    if (spec.mode === 'Online') {
-      await runOnline(run, databasePhases);
-    } else {
-      await runOffline(run);
-    }
+    if (spec.mode === 'Online') await runOnline(run, databasePhases);
+    else await runOffline(run);
     return (await store.get(name))!;
   } catch (error) {
-    const canceled = controller.signal.aborted || (isPgferryError(error) && error.category === 'canceled');
-    const message = canceled ? 'canceled by the user' : errorMessage(error);
-    await store
-      .setState(
-        name,
-        canceled ? 'Canceled' : isPgferryError(error) && error.category === 'validation' ? 'ValidationFailed' : 'Failed',
-        'Completed',
-        message,
-      )
-      .catch(() => undefined);
-    await markOpenDatabases(store, name, canceled ? 'Canceled' : 'Failed', message).catch(() => undefined);
-    const status = await store.get(name).catch(() => undefined);
-    if (status) return status;
-    throw error;
+    return await recordEnd(store, name, error, controller.signal.aborted);
   } finally {
     stopWatching();
     options.signal?.removeEventListener('abort', onOuterAbort);
     await store.close();
     await fs.rm(workDir, { recursive: true, force: true }).catch(() => undefined);
-  }
-}
-
-async function markOpenDatabases(store: ControlStore, name: string, state: 'Canceled' | 'Failed', message: string): Promise<void> {
-  const status = await store.get(name);
-  for (const db of status?.databases ?? []) {
-    if (db.state === 'Succeeded') continue;
-    await store.updateDatabase(name, db.database, { state, endedAt: true, message: db.state === 'Queued' ? null : message });
   }
 }

@@ -1,110 +1,209 @@
 // The diff rules of PgMigration, pure: which input changes replace the migration, which update it
-// (cutover), which are taken without action (tuning, credentials), and which are refused.
+// (cutover, tuning, credentials), which are nothing (databases reordered, customTimeouts), and
+// which are refused (cutover taken back, replacing a migration that has cut over).
 import { TUNING_KEYS } from '../engine';
+import { withDefaults } from './defaults';
 import { containsUnknown } from './unknown';
+
+type Props = Record<string, unknown>;
 
 export interface DiffDecision {
   readonly changes: boolean;
   readonly replaces: string[];
   readonly stables: string[];
   readonly deleteBeforeReplace: boolean;
+  /** Lines for the preview (the provider host shows stdout as info). */
+  readonly notes: string[];
+}
+
+/** What the diff knows beyond the stored outputs: the live state when it was read. */
+export interface DiffContext {
+  readonly liveState?: string;
+  /** Migration names that PGFERRY_ALLOW_DROP_AFTER_CUTOVER names for this operation. */
+  readonly dropAllowed?: (migrationName: string) => boolean;
 }
 
 /** Changing any of these is a different migration. */
-const REPLACE_KEYS = ['migrationName', 'databases', 'mode', 'option'] as const;
+const REPLACE_KEYS = ['migrationName', 'mode', 'option'] as const;
 /** Server fields that identify the server and role; password and TLS settings may rotate in place. */
 const SERVER_IDENTITY_KEYS = ['host', 'port', 'user', 'maintenanceDatabase'] as const;
-/** Every other input is compared for `changes` only. */
+const SERVER_UPDATE_KEYS = ['password', 'sslMode', 'sslRootCert'] as const;
+/**
+ * Compared for `changes` only: an update records them (cutover acts on them). customTimeouts and
+ * importId are never a change of their own: they say how to run an operation, not what to migrate.
+ */
 const UPDATE_KEYS = [
   ...TUNING_KEYS,
   'overwriteDbsInTarget',
   'migrateRoles',
   'cutover',
   'dropTargetDatabasesOnDelete',
-  'customTimeouts',
+  'allowReplaceAfterCutover',
 ] as const;
 
-const SERVER_DEFAULTS: Record<string, unknown> = { port: 5432, maintenanceDatabase: 'postgres', sslMode: 'prefer' };
-const DEFAULTS: Record<string, unknown> = { mode: 'Offline', option: 'ValidateAndMigrate', cutover: false };
+const FINAL_STATES = new Set(['Succeeded', 'Failed', 'Canceled', 'ValidationFailed']);
 
 /** Thrown for a change the resource refuses (shown by `pulumi preview`). */
 export class RefusedChangeError extends Error {
   override readonly name = 'RefusedChangeError';
 }
 
+/** Per input: replaced for certain, replaced unless an unknown value turns out unchanged, or updated. */
+interface Comparison {
+  readonly replaces: string[];
+  readonly unknownReplaces: string[];
+  readonly changed: string[];
+}
+
 /**
- * `olds` are the stored outputs (which echo the inputs), `news` the new inputs. A replace keeps
- * the migration name, so the old one must be deleted first: the name is unique on the target.
+ * `olds` are the stored outputs (which echo the inputs and the last status), `news` the checked
+ * inputs. A replace-key whose new value is not known yet (a server FQDN from a resource updated
+ * in the same run) counts as a replace, as Terraform-bridged providers plan it: preview may show
+ * a replace that `up` finds unnecessary, never an update that `up` turns into a replace.
  */
-export function diffInputs(olds: Record<string, unknown>, news: Record<string, unknown>): DiffDecision {
+export function diffInputs(olds: Props, news: Props, context: DiffContext = {}): DiffDecision {
   if (olds.cutover === true && news.cutover === false) {
     throw new RefusedChangeError(
       'cutover: cannot go from true back to false (the cutover has been performed; replace the resource to migrate again)',
     );
   }
-  const replaces: string[] = [];
-  const changed: string[] = [];
-  for (const key of REPLACE_KEYS) {
-    if (same(withDefault(olds[key], DEFAULTS[key]), withDefault(news[key], DEFAULTS[key]))) continue;
-    // Not known until `up` resolves it (a target server updated in the same run): preview shows
-    // an update; the diff made with the real value decides whether it replaces.
-    if (containsUnknown(news[key])) changed.push(key);
-    else replaces.push(key);
+  const o = withDefaults(olds);
+  const n = withDefaults(news);
+  const found = compare(o, n);
+  const cutOver = hasCutOver(context.liveState ?? o.state, o.option);
+  const optedIn = n.allowReplaceAfterCutover === true;
+  const notes: string[] = [];
+  const name = String(o.migrationName);
+  if (cutOver && !optedIn && found.replaces.length > 0) throw refusedReplace(name, found.replaces);
+  const replaces = [...found.replaces];
+  const changed = [...found.changed];
+  if (found.unknownReplaces.length > 0 && cutOver && !optedIn) {
+    // It cannot be replaced without the opt-in: `up` compares the real values and stops if they differ.
+    changed.push(...found.unknownReplaces);
+    notes.push(
+      `${name}: ${found.unknownReplaces.join(', ')} not known until up; the migration has cut over, so up stops with an error if it changed (allowReplaceAfterCutover: true replaces it)`,
+    );
+  } else {
+    replaces.push(...found.unknownReplaces);
   }
-  for (const side of ['source', 'target'] as const) {
-    if (containsUnknown(news[side])) {
-      changed.push(side);
-      continue;
-    }
-    const o = asRecord(olds[side]);
-    const n = asRecord(news[side]);
-    for (const field of SERVER_IDENTITY_KEYS) {
-      if (!same(withDefault(o[field], SERVER_DEFAULTS[field]), withDefault(n[field], SERVER_DEFAULTS[field]))) {
-        replaces.push(side);
-        break;
-      }
-    }
-    if (!replaces.includes(side) && !same(o, n)) changed.push(side);
-  }
-  for (const key of UPDATE_KEYS) {
-    if (!same(withDefault(olds[key], DEFAULTS[key]), withDefault(news[key], DEFAULTS[key]))) changed.push(key);
-  }
-  const stables = REPLACE_KEYS.filter((k) => !replaces.includes(k)) as string[];
-  const sameName = same(olds.migrationName, news.migrationName);
+  if (replaces.length > 0 && cutOver) notes.push(replaceAfterCutoverNote(name, o, context));
+  const runnerDead = o.runnerAlive === false && !FINAL_STATES.has(String(o.state));
+  if (runnerDead && replaces.length === 0) notes.push(`${name}: its runner is not running; up restarts it`);
   return {
-    changes: replaces.length > 0 || changed.length > 0,
+    changes: replaces.length > 0 || changed.length > 0 || runnerDead,
     replaces,
-    stables,
-    deleteBeforeReplace: replaces.length > 0 && sameName,
+    stables: REPLACE_KEYS.filter((k) => !replaces.includes(k)),
+    deleteBeforeReplace: replaces.length > 0 && mustDeleteFirst(o, n),
+    notes,
   };
 }
 
+function compare(o: Props, n: Props): Comparison {
+  const result: Comparison = { replaces: [], unknownReplaces: [], changed: [] };
+  for (const key of REPLACE_KEYS) classify(result, key, o[key], n[key]);
+  if (containsUnknown(n.databases)) result.unknownReplaces.push('databases');
+  else if (!sameSet(o.databases, n.databases)) result.replaces.push('databases');
+  for (const side of ['source', 'target'] as const) compareServer(result, side, o[side], n[side]);
+  for (const key of UPDATE_KEYS) if (!same(o[key], n[key])) result.changed.push(key);
+  return result;
+}
+
+function classify(result: Comparison, key: string, old: unknown, value: unknown): void {
+  if (same(old, value)) return;
+  if (containsUnknown(value)) result.unknownReplaces.push(key);
+  else result.replaces.push(key);
+}
+
+function compareServer(result: Comparison, side: string, old: unknown, value: unknown): void {
+  const o = asRecord(old);
+  if (typeof value !== 'object' || value === null) {
+    // the whole server is unknown (built inside an apply) or missing
+    if (containsUnknown(value)) result.unknownReplaces.push(side);
+    else if (!same(old, value)) result.replaces.push(side);
+    return;
+  }
+  const n = value as Props;
+  const identity = SERVER_IDENTITY_KEYS.filter((k) => !same(o[k], n[k]));
+  if (identity.some((k) => !containsUnknown(n[k]))) result.replaces.push(side);
+  else if (identity.length > 0) result.unknownReplaces.push(side);
+  else if (SERVER_UPDATE_KEYS.some((k) => !same(o[k], n[k]))) result.changed.push(side);
+}
+
+/**
+ * Delete first when the two migrations could meet on one target: the same name (unique on the
+ * target), or the same target server with a database in common — side by side they would both
+ * write into it, and deleting the old one (dropTargetDatabasesOnDelete) would drop the new one's
+ * copy. Unknown values count as meeting.
+ */
+function mustDeleteFirst(o: Props, n: Props): boolean {
+  if (containsUnknown(n.migrationName) || same(o.migrationName, n.migrationName)) return true;
+  const ot = asRecord(o.target);
+  const nt = n.target;
+  if (containsUnknown(nt)) return overlaps(o.databases, n.databases);
+  const target = asRecord(nt);
+  const sameServer = same(ot.host, target.host) && same(ot.port, target.port);
+  return sameServer && overlaps(o.databases, n.databases);
+}
+
+function overlaps(a: unknown, b: unknown): boolean {
+  if (containsUnknown(b)) return true;
+  const old = new Set(asList(a));
+  return asList(b).some((db) => old.has(db));
+}
+
+function refusedReplace(name: string, keys: readonly string[]): RefusedChangeError {
+  return new RefusedChangeError(
+    `allowReplaceAfterCutover: migration "${name}" has cut over (Succeeded) and changing ${keys.join(', ')} would replace it: a new migration would copy over the databases applications now use. Undo the change, or set allowReplaceAfterCutover: true on this resource to replace it in this update (the preview then shows the replace)`,
+  );
+}
+
+function replaceAfterCutoverNote(name: string, o: Props, context: DiffContext): string {
+  const drop = o.dropTargetDatabasesOnDelete === true;
+  if (!drop) return `${name}: replacing a migration that has cut over (allowReplaceAfterCutover); its target databases are kept`;
+  return context.dropAllowed?.(name)
+    ? `${name}: replacing a migration that has cut over; its target databases ${asList(o.databases).join(', ')} WILL BE DROPPED (dropTargetDatabasesOnDelete, and PGFERRY_ALLOW_DROP_AFTER_CUTOVER names it)`
+    : `${name}: replacing a migration that has cut over; its target databases are kept (dropTargetDatabasesOnDelete applies after a cutover only when PGFERRY_ALLOW_DROP_AFTER_CUTOVER names the migration)`;
+}
+
+/**
+ * Whether the migration has cut over: it Succeeded having copied data, so the target databases are
+ * the ones applications now use. A Validate-only migration that Succeeded copied nothing: changing
+ * its option to migrate (Azure's validate-first flow) is an ordinary replace.
+ */
+export function hasCutOver(state: unknown, option: unknown): boolean {
+  return state === 'Succeeded' && option !== 'Validate';
+}
+
 /** Whether an update only records new inputs (tuning, credentials) or must act (cutover). */
-export function isCutoverRequest(olds: Record<string, unknown>, news: Record<string, unknown>): boolean {
+export function isCutoverRequest(olds: Props, news: Props): boolean {
   return olds.cutover !== true && news.cutover === true;
 }
 
-function withDefault(value: unknown, fallback: unknown): unknown {
-  return value === undefined || value === null ? fallback : value;
+function asRecord(value: unknown): Props {
+  return typeof value === 'object' && value !== null && !Array.isArray(value) ? (value as Props) : {};
 }
 
-function asRecord(value: unknown): Record<string, unknown> {
-  return typeof value === 'object' && value !== null ? (value as Record<string, unknown>) : {};
+function asList(value: unknown): string[] {
+  return Array.isArray(value) ? value.map(String) : [];
+}
+
+/** Database lists compared as sets: reordering them is no change. */
+export function sameSet(a: unknown, b: unknown): boolean {
+  const x = new Set(asList(a));
+  const y = new Set(asList(b));
+  return x.size === y.size && [...x].every((v) => y.has(v));
 }
 
 /** Structural equality of JSON values; unset (undefined/null) object fields count as absent. */
 export function same(a: unknown, b: unknown): boolean {
   if (a === b) return true;
+  if ((a === undefined || a === null) && (b === undefined || b === null)) return true;
   if (Array.isArray(a) && Array.isArray(b)) return a.length === b.length && a.every((v, i) => same(v, b[i]));
   if (typeof a === 'object' && typeof b === 'object' && a !== null && b !== null && !Array.isArray(a) && !Array.isArray(b)) {
-    const ra = a as Record<string, unknown>;
-    const rb = b as Record<string, unknown>;
+    const ra = a as Props;
+    const rb = b as Props;
     const keys = new Set([...Object.keys(ra), ...Object.keys(rb)]);
-    for (const key of keys) {
-      const va = ra[key] ?? undefined;
-      const vb = rb[key] ?? undefined;
-      if (!same(va, vb)) return false;
-    }
+    for (const key of keys) if (!same(ra[key], rb[key])) return false;
     return true;
   }
   return false;

@@ -1,8 +1,8 @@
-// Driving a migration through the engine's public API: start it (in this process or a detached
-// runner), continue or resume one that exists, cut over, and wait — printing progress lines.
+// Driving a migration through the engine's public API: start it in a detached runner, continue or
+// resume one that exists, cut over, and wait — printing progress lines.
 import * as engine from '../engine';
 import type { MigrationSpec, MigrationStatus } from '../engine';
-import { formatEvent, statusPrinter, stdoutWriter, type LineWriter } from './progress';
+import { statusPrinter, stdoutWriter, type LineWriter } from './progress';
 import { redactingWriter } from './redact';
 
 export interface OperationOptions {
@@ -12,10 +12,8 @@ export interface OperationOptions {
   readonly intervalMs?: number;
 }
 
-const FINAL = new Set(['Succeeded', 'Failed', 'Canceled', 'ValidationFailed']);
-
 export function isFinal(status: MigrationStatus): boolean {
-  return FINAL.has(status.state);
+  return engine.isFinalState(status.state);
 }
 
 export function isWaitingForCutover(status: MigrationStatus): boolean {
@@ -23,9 +21,7 @@ export function isWaitingForCutover(status: MigrationStatus): boolean {
 }
 
 /** A live migration whose runner holds no lease: nothing drives it until it is resumed. */
-export function isStale(status: MigrationStatus): boolean {
-  return !isFinal(status) && status.runner !== undefined && !status.runner.alive;
-}
+export const isStale = engine.runnerStopped;
 
 /** Polls until the migration is final, waits for the cutover trigger, or its runner is gone. */
 export async function waitUntilSettled(
@@ -42,21 +38,15 @@ export async function waitUntilSettled(
   });
 }
 
-/** Starts the work: Offline in this process (progress from events), Online in a detached runner. */
+/**
+ * Starts the work in a detached runner, Offline and Online alike, whatever the timeout: the
+ * migration outlives the provider host (which Pulumi stops after each operation, and Ctrl-C
+ * stops too), a timeout leaves it running, and the next `pulumi up` waits for it again.
+ */
 export async function startWork(spec: MigrationSpec, timeoutMs: number | undefined, options: OperationOptions): Promise<MigrationStatus> {
   const write = redactingWriter(spec, options.write ?? stdoutWriter);
-  if (spec.mode === 'Offline' && timeoutMs === undefined) {
-    return engine.runMigration(spec, {
-      onProgress: (event) => {
-        const line = formatEvent(spec.migrationName, event);
-        if (line) write(line);
-      },
-    });
-  }
-  // Online, or Offline under a timeout: the runner outlives this provider host, so a timeout
-  // leaves a migration that keeps going and that the next `pulumi up` waits for again.
   await engine.startMigration(spec);
-  write(`${spec.migrationName}: runner started`);
+  write(`${spec.migrationName}: runner started; it keeps going if pulumi stops, and the next pulumi up waits for it`);
   return waitUntilSettled(spec, timeoutMs, options);
 }
 

@@ -33,10 +33,16 @@ export function failureMessage(status: MigrationStatus): string | undefined {
   }
   if (status.state === 'Failed') return `migration "${status.name}" failed: ${status.message ?? 'no message recorded'}`;
   if (status.state === 'Canceled') return `migration "${status.name}" was canceled${status.message ? `: ${status.message}` : ''}`;
-  if (isStale(status)) {
-    return `migration "${status.name}" is ${status.state}/${status.subState} but its runner stopped (last heartbeat ${status.runner?.heartbeatAt}); run \`pulumi up\` again to restart it`;
-  }
+  if (isStale(status)) return staleRunnerMessage(status);
   return undefined;
+}
+
+/**
+ * A live migration whose runner is gone: nothing drives it until something restarts it, which
+ * `pulumi refresh` never does (it only reads); `pulumi up` does.
+ */
+export function staleRunnerMessage(status: MigrationStatus): string {
+  return `migration "${status.name}" is ${status.state}/${status.subState} but its runner stopped (last heartbeat ${status.runner?.heartbeatAt ?? 'never'}) and nothing drives it: run \`pulumi up --refresh\` to restart it where it stopped (or \`pgferry resume --name ${status.name} --properties <file>\`)`;
 }
 
 /** Outputs for a settled status, or the partial failure that keeps the resource in state. */

@@ -1,3 +1,3 @@
 // The Pulumi side of pgferry: the PgMigration resource and its types.
-export { PgMigration, type PgMigrationArgs, type PgServerArgs } from './pgMigration';
+export { PgMigration, type PgMigrationAccess, type PgMigrationArgs, type PgServerArgs } from './pgMigration';
 export { pgMigrationProvider } from './provider';

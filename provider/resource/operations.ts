@@ -1,50 +1,70 @@
-// The PgMigration lifecycle over the engine's public API (check, diff, create, read, update,
-// delete). The serialized provider shim loads this compiled module inside the provider host;
-// every migration action is an engine call, and a failure after the migration exists is
-// reported as a partial failure so Pulumi keeps the resource.
+// The PgMigration lifecycle over the engine's public API (check, diff, create, update; read and
+// delete live in read.ts and remove.ts). The serialized provider shim loads this compiled module
+// inside the provider host; every migration action is an engine call, and a failure after the
+// migration exists is reported as a partial failure so Pulumi keeps the resource.
 import * as engine from '../engine';
 import type { MigrationSpec, MigrationStatus } from '../engine';
-import { diffInputs } from './diff';
-import {
-  continueWork,
-  cutover,
-  isFinal,
-  isStale,
-  isWaitingForCutover,
-  resume,
-  startWork,
-  waitUntilSettled,
-  type OperationOptions,
-} from './drive';
+import { withDefaults } from './defaults';
+import { diffInputs, hasCutOver, sameSet, type DiffDecision } from './diff';
+import { continueWork, cutover, isFinal, isWaitingForCutover, startWork, waitUntilSettled, type OperationOptions } from './drive';
 import { asFailure, settle, timeoutHint } from './failures';
-import { migrationId, migrationOutputs } from './outputs';
+import { inputsOf } from './inputs';
+import { migrationId } from './outputs';
 import { stdoutWriter } from './progress';
-import { redact, redactingWriter } from './redact';
-import { checkInputs, parseDuration, toMigrationSpec, type CheckFailure } from './schema';
+import { reachabilityHint } from './reachability';
+import { redactingWriter } from './redact';
+import { dropAllowedAfterCutover } from './remove';
+import { checkInputs, parseDuration, parseMigrationId, toMigrationSpec, type CheckFailure } from './schema';
+
+export { inputsOf } from './inputs';
+export { read } from './read';
+export { remove } from './remove';
 
 type Props = Record<string, unknown>;
-
-/** The property names of the inputs: the engine spec's fields plus the Pulumi-only ones. */
-const INPUT_KEYS = [...Object.keys(engine.migrationSpecSchema.shape), 'cutover', 'dropTargetDatabasesOnDelete', 'customTimeouts'];
-
-/** The inputs inside stored outputs (read and delete receive only the outputs). */
-export function inputsOf(outputs: Props): Props {
-  return Object.fromEntries(Object.entries(outputs).filter(([k]) => INPUT_KEYS.includes(k)));
-}
 
 export interface CheckResult {
   readonly inputs: Props;
   readonly failures: CheckFailure[];
 }
 
+/**
+ * The inputs with the machine-independent defaults filled (mode, option, cutover, port, sslMode…),
+ * so state and previews say what the migration runs with; tableJobs and indexJobs stay unset
+ * (they follow the CPU count of whichever machine runs Pulumi).
+ */
 export async function check(olds: Props, news: Props): Promise<CheckResult> {
-  // The inputs are returned as given: defaults (tableJobs follows the CPU count) stay out of
-  // state so that the same program diffs clean from any machine.
-  return { inputs: news, failures: checkInputs(olds ?? {}, news) };
+  return { inputs: withDefaults(news), failures: checkInputs(olds ?? {}, news) };
 }
 
-export async function diff(_id: string, olds: Props, news: Props) {
-  return diffInputs(olds, news);
+/** How long the diff waits for the live state of a migration it would replace. */
+const LIVE_STATE_WAIT_MS = 15_000;
+
+/**
+ * The diff rules of diff.ts. Before planning a replace of a migration whose stored state is not
+ * Succeeded, the live state is read (best effort): a cutover run from the CLI since the last
+ * refresh must still refuse the replace.
+ */
+export async function diff(_id: string, olds: Props, news: Props, options: OperationOptions = {}): Promise<DiffDecision> {
+  const context = { dropAllowed: (name: string) => dropAllowedAfterCutover(name) };
+  let decision = diffInputs(olds, news, context);
+  if (decision.replaces.length > 0 && !hasCutOver(olds.state, olds.option) && news.allowReplaceAfterCutover !== true) {
+    const liveState = await readLiveState(olds);
+    if (hasCutOver(liveState, olds.option)) decision = diffInputs(olds, news, { ...context, liveState });
+  }
+  const write = options.write ?? stdoutWriter;
+  for (const note of decision.notes) write(note);
+  return decision;
+}
+
+async function readLiveState(olds: Props): Promise<string | undefined> {
+  try {
+    const spec = toMigrationSpec(inputsOf(olds));
+    const timeout = new Promise<undefined>((resolve) => setTimeout(() => resolve(undefined), LIVE_STATE_WAIT_MS).unref());
+    const status = await Promise.race([engine.showMigration(spec.target, spec.migrationName), timeout]);
+    return status?.state;
+  } catch {
+    return undefined; // unreachable or unreadable: the stored state decides
+  }
 }
 
 function timeoutOf(inputs: Props, op: 'create' | 'update' | 'delete'): number | undefined {
@@ -52,40 +72,30 @@ function timeoutOf(inputs: Props, op: 'create' | 'update' | 'delete'): number | 
   return parseDuration(timeouts?.[op]);
 }
 
-function sameSpec(a: Record<string, unknown>, b: Record<string, unknown>): boolean {
-  return JSON.stringify(sortKeys(a)) === JSON.stringify(sortKeys(b));
-}
-
-function sortKeys(value: unknown): unknown {
-  if (Array.isArray(value)) return value.map(sortKeys);
-  if (value && typeof value === 'object') {
-    return Object.fromEntries(
-      Object.keys(value)
-        .sort()
-        .map((k) => [k, sortKeys((value as Props)[k])]),
-    );
-  }
-  return value;
+/** The spec with the databases in the order the catalog holds them (resume compares positions). */
+function inStoredOrder(inputs: Props, status: MigrationStatus): MigrationSpec {
+  const stored = status.spec.databases;
+  const databases = sameSet(stored, inputs.databases) ? stored : inputs.databases;
+  return toMigrationSpec({ ...inputs, databases });
 }
 
 export async function create(inputs: Props, options: OperationOptions = {}): Promise<{ id: string; outs: Props }> {
-  const spec = toMigrationSpec(inputs);
+  let spec = toMigrationSpec(inputs);
   const id = migrationId(spec);
   const timeoutMs = timeoutOf(inputs, 'create');
   const write = redactingWriter(spec, options.write ?? stdoutWriter);
 
   // Idempotent create: an interrupted `pulumi up` left this migration; adopt it. A different
   // spec under the name belongs to someone else and must not be recorded as ours.
-  const existing = await engine.showMigration(spec.target, spec.migrationName);
-  if (existing && !sameSpec(existing.spec, engine.publicSpec(spec))) {
-    throw new Error(
-      `migrationName: migration "${spec.migrationName}" already exists on the target with a different spec (${existing.state}); choose another migrationName, or remove the existing one`,
-    );
-  }
+  const existing = await engine.showMigration(spec.target, spec.migrationName).catch((error: unknown) => {
+    throw reachabilityHint(error, spec);
+  });
+  checkAdoption(inputs, spec, existing);
   let status: MigrationStatus;
   try {
     if (existing) {
       write(`${spec.migrationName}: adopting the existing migration (${existing.state}/${existing.subState})`);
+      spec = inStoredOrder(inputs, existing);
       status = await continueWork(spec, existing, timeoutMs, options);
     } else {
       status = await startWork(spec, timeoutMs, options);
@@ -99,24 +109,32 @@ export async function create(inputs: Props, options: OperationOptions = {}): Pro
   return { id, outs: settle(spec, inputs, status) };
 }
 
-export async function read(id: string, props: Props, options: OperationOptions = {}): Promise<{ id: string; props: Props }> {
-  const inputs = inputsOf(props);
-  const spec = toMigrationSpec(inputs);
-  let status = await engine.showMigration(spec.target, spec.migrationName);
-  // Gone from the target's catalog: an empty id tells Pulumi the resource no longer exists.
-  if (!status) return { id: '', props: {} };
-  if (isStale(status)) {
-    const write = redactingWriter(spec, options.write ?? stdoutWriter);
-    write(`${spec.migrationName}: the runner stopped; restarting it`);
-    await resume(spec);
-    status = (await engine.showMigration(spec.target, spec.migrationName)) ?? status;
+/** Refuses to record someone else's migration, and (importId) to start one where one was expected. */
+function checkAdoption(inputs: Props, spec: MigrationSpec, existing: MigrationStatus | undefined): void {
+  const importId = typeof inputs.importId === 'string' ? inputs.importId : undefined;
+  if (importId !== undefined) {
+    const parsed = parseMigrationId(importId);
+    if (!parsed || importId !== migrationId(spec)) {
+      throw new Error(
+        `importId: "${importId}" is not the id of these inputs (${migrationId(spec)}: target host:port/migrationName); import names the migration the inputs describe`,
+      );
+    }
+    if (!existing) {
+      throw new Error(
+        `importId: no migration "${spec.migrationName}" on ${spec.target.host}:${spec.target.port} to import; nothing was started (remove the import option to create it)`,
+      );
+    }
   }
-  return { id, props: migrationOutputs(inputs, status) };
+  if (existing && !engine.samePublicSpec(existing.spec, spec)) {
+    throw new Error(
+      `migrationName: migration "${spec.migrationName}" already exists on the target with a different spec (${existing.state}); choose another migrationName, or remove the existing one`,
+    );
+  }
 }
 
 export async function update(id: string, _olds: Props, news: Props, options: OperationOptions = {}): Promise<{ outs: Props }> {
   void id;
-  const spec = toMigrationSpec(news);
+  let spec = toMigrationSpec(news);
   const timeoutMs = timeoutOf(news, 'update');
   let status: MigrationStatus | undefined;
   try {
@@ -126,7 +144,8 @@ export async function update(id: string, _olds: Props, news: Props, options: Ope
         `migration "${spec.migrationName}" is not on the target any more; run \`pulumi refresh\` and then \`pulumi up\` to create it again`,
       );
     }
-    // A retry after a partial failure or an interrupted run: drive it to where create stops.
+    spec = inStoredOrder(news, status);
+    // A retry after a partial failure, an interrupted run or a dead runner: drive it to where create stops.
     status = await continueWork(spec, status, timeoutMs, options);
     // cutover: true also retries a cutover whose earlier update failed part-way.
     const wantsCutover = news.cutover === true;
@@ -139,47 +158,6 @@ export async function update(id: string, _olds: Props, news: Props, options: Ope
     throw await asFailure(spec, news, timeoutHint(error, spec, 'update', timeoutMs), 'update');
   }
   return { outs: settle(spec, news, status) };
-}
-
-const DEFAULT_DELETE_WAIT_MS = 5 * 60_000;
-
-export async function remove(id: string, props: Props, options: OperationOptions = {}): Promise<void> {
-  void id;
-  const inputs = inputsOf(props);
-  const spec = toMigrationSpec(inputs);
-  const write = redactingWriter(spec, options.write ?? stdoutWriter);
-  try {
-    const status = await engine.showMigration(spec.target, spec.migrationName);
-    if (status && !isFinal(status)) {
-      write(`${spec.migrationName}: canceling (${status.state}/${status.subState})`);
-      try {
-        await engine.cancelMigration(spec.target, spec.migrationName);
-      } catch (error) {
-        if (!(engine.isPgferryError(error) && error.code === 'MIGRATION_FINISHED')) throw error;
-      }
-      // Only a runner removes what it created on the source: a dead one is restarted, sees the
-      // recorded cancel request, drops its slot and publication and ends Canceled.
-      if (isStale(status) || status.runner === undefined) {
-        write(`${spec.migrationName}: no runner holds the migration; restarting it to carry out the cancel`);
-        await resume(spec);
-      }
-      await waitUntilSettled(spec, timeoutOf(inputs, 'delete') ?? DEFAULT_DELETE_WAIT_MS, options, isFinal);
-    }
-    if (spec.mode === 'Online') {
-      // Idempotent: also covers a slot left by a runner that crashed before recording it.
-      write(`${spec.migrationName}: removing replication slots and publications on the source`);
-      await engine.cleanupSource(spec);
-    }
-    if (inputs.dropTargetDatabasesOnDelete === true) {
-      write(`${spec.migrationName}: dropping the target databases (dropTargetDatabasesOnDelete)`);
-      await engine.dropTargetDatabases(spec);
-    }
-    await engine.removeMigration(spec.target, spec.migrationName);
-  } catch (error) {
-    // the cause is not kept: its message may carry what redact() removed
-    // eslint-disable-next-line preserve-caught-error
-    throw new Error(redact(`delete: ${engine.errorMessage(error)}`, spec));
-  }
 }
 
 /** Parses stored outputs the way read/delete do (used by tests and the CLI-side tooling). */

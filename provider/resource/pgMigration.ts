@@ -1,5 +1,6 @@
 // The PgMigration resource: typed args and outputs over the dynamic provider. Passwords are made
-// Pulumi secrets here whatever the caller passed, so state never holds one in plain text.
+// Pulumi secrets here whatever the caller passed, so state never holds one in plain text; the rest
+// of each server (host, port, user, TLS) stays plain, so a preview says which of them changed.
 import * as pulumi from '@pulumi/pulumi';
 import type {
   DatabaseDetails,
@@ -48,12 +49,68 @@ export interface PgMigrationArgs {
   readonly splitTablesLargerThan?: pulumi.Input<number>;
   readonly pgBinDir?: pulumi.Input<string>;
   readonly verify?: pulumi.Input<boolean>;
-  /** `pulumi destroy` also drops the migrated databases on the target (default: kept). */
+  /**
+   * `pulumi destroy` also drops the migrated databases on the target (default: kept). Once the
+   * migration has cut over, only when PGFERRY_ALLOW_DROP_AFTER_CUTOVER names it for that command.
+   */
   readonly dropTargetDatabasesOnDelete?: pulumi.Input<boolean>;
+  /**
+   * Let a change of migrationName, source, target, databases, mode or option replace a migration
+   * that has cut over (Succeeded); without it such a change is refused at preview. Default false.
+   */
+  readonly allowReplaceAfterCutover?: pulumi.Input<boolean>;
 }
 
-/** Output names that derive from secret inputs (the servers carry passwords). */
-const SECRET_OUTPUTS = ['source', 'target'];
+/** How `PgMigration.get` reaches the target named by the id (host and port come from the id). */
+export interface PgMigrationAccess {
+  readonly target?: pulumi.Input<Omit<PgServerArgs, 'host' | 'port'>>;
+}
+
+/** The server fields besides the password, each sent as its own (non-secret) value. */
+const SERVER_KEYS = ['host', 'port', 'user', 'sslMode', 'sslRootCert', 'maintenanceDatabase'] as const;
+
+/** Outputs besides the echoed inputs (declared so a program can read them before the first up). */
+const STATUS_OUTPUTS = [
+  'state',
+  'subState',
+  'message',
+  'createdAt',
+  'startedAt',
+  'endedAt',
+  'sourceVersion',
+  'targetVersion',
+  'validation',
+  'databaseDetails',
+  'verification',
+  'downtimeSeconds',
+  'runnerAlive',
+] as const;
+
+function isPlainInput(value: unknown): value is Record<string, unknown> {
+  return (
+    typeof value === 'object' &&
+    value !== null &&
+    !pulumi.Output.isInstance(value) &&
+    typeof (value as { then?: unknown }).then !== 'function'
+  );
+}
+
+/**
+ * The server with only its password secret. A server given as one Output (built in an apply) is
+ * split field by field: lifted whole, the secret password would make the host secret too.
+ */
+function withSecretPassword(server: pulumi.Input<Partial<PgServerArgs>> | undefined): unknown {
+  if (server === undefined) return undefined;
+  if (isPlainInput(server)) {
+    const plain = server as Partial<PgServerArgs>;
+    return plain.password === undefined ? plain : { ...plain, password: pulumi.secret(plain.password) };
+  }
+  const whole = pulumi.output(server as pulumi.Input<Partial<PgServerArgs>>);
+  const open = pulumi.unsecret(whole);
+  const split: Record<string, unknown> = Object.fromEntries(SERVER_KEYS.map((key) => [key, open.apply((s) => s[key])]));
+  split.password = pulumi.secret(whole.apply((s) => s.password));
+  return split;
+}
 
 export class PgMigration extends pulumi.dynamic.Resource {
   declare readonly migrationName: pulumi.Output<string>;
@@ -76,29 +133,48 @@ export class PgMigration extends pulumi.dynamic.Resource {
   declare readonly downtimeSeconds: pulumi.Output<number | undefined>;
   declare readonly runnerAlive: pulumi.Output<boolean | undefined>;
 
+  /**
+   * `opts.import` (an existing migration's id, `<target host>:<port>/<migrationName>`) adopts that
+   * migration: create checks it matches these inputs and never starts a new one. The dynamic
+   * provider host cannot serve Pulumi's own import (pulumi/pulumi#16175), so it travels as an input.
+   */
   constructor(name: string, args: PgMigrationArgs, opts: pulumi.CustomResourceOptions = {}) {
-    const props: Record<string, unknown> = {
-      ...args,
-      // The whole server is made secret: its password is, and a plain string must not slip through.
-      source: pulumi.secret(args.source),
-      target: pulumi.secret(args.target),
-      // The host receives no timeouts, so the provider enforces them from this input.
-      customTimeouts: opts.customTimeouts ? { ...opts.customTimeouts } : undefined,
-      state: undefined,
-      subState: undefined,
-      message: undefined,
-      createdAt: undefined,
-      startedAt: undefined,
-      endedAt: undefined,
-      sourceVersion: undefined,
-      targetVersion: undefined,
-      validation: undefined,
-      databaseDetails: undefined,
-      verification: undefined,
-      downtimeSeconds: undefined,
-      runnerAlive: undefined,
-    };
-    const additionalSecretOutputs = [...(opts.additionalSecretOutputs ?? []), ...SECRET_OUTPUTS];
-    super(pgMigrationProvider, name, props, { ...opts, additionalSecretOutputs }, 'pgferry', 'PgMigration');
+    const { import: importId, ...rest } = opts;
+    const props: Record<string, unknown> =
+      opts.id === undefined ? migrationProps(args, rest, importId) : readProps(args as unknown as PgMigrationAccess);
+    super(pgMigrationProvider, name, props, opts.id === undefined ? rest : opts, 'pgferry', 'PgMigration');
   }
+
+  /**
+   * An existing migration by its id (`<target host>:<port>/<migrationName>`, the `id` output),
+   * read from the target's control catalog; `access.target` gives the user and password to reach it.
+   */
+  static get(
+    name: string,
+    id: pulumi.Input<pulumi.ID>,
+    access: PgMigrationAccess = {},
+    opts: pulumi.CustomResourceOptions = {},
+  ): PgMigration {
+    return new PgMigration(name, access as unknown as PgMigrationArgs, { ...opts, id });
+  }
+}
+
+function statusPlaceholders(): Record<string, undefined> {
+  return Object.fromEntries(STATUS_OUTPUTS.map((key) => [key, undefined]));
+}
+
+function migrationProps(args: PgMigrationArgs, opts: pulumi.CustomResourceOptions, importId: pulumi.Input<pulumi.ID> | undefined) {
+  return {
+    ...args,
+    source: withSecretPassword(args.source),
+    target: withSecretPassword(args.target),
+    // The host receives no timeouts, so the provider enforces them from this input (diff ignores it).
+    customTimeouts: opts.customTimeouts ? { ...opts.customTimeouts } : undefined,
+    importId,
+    ...statusPlaceholders(),
+  };
+}
+
+function readProps(access: PgMigrationAccess): Record<string, unknown> {
+  return { target: withSecretPassword(access.target), ...statusPlaceholders() };
 }

@@ -1,6 +1,6 @@
 // Progress lines for `pulumi up`: the provider host shows every stdout line of a running
-// create/update as info, so phases, per-database tables/rows and latency are printed as lines.
-import type { MigrationStatus, ProgressEvent } from '../engine';
+// create/update as info, so state, per-database tables/rows and latency are printed as lines.
+import type { MigrationStatus } from '../engine';
 
 export type LineWriter = (line: string) => void;
 
@@ -8,27 +8,6 @@ export type LineWriter = (line: string) => void;
 export const stdoutWriter: LineWriter = (line) => {
   process.stdout.write(`${line}\n`);
 };
-
-/** One line per engine event worth seeing; chatty per-chunk progress is dropped. */
-export function formatEvent(name: string, event: ProgressEvent): string | undefined {
-  const db = 'database' in event && event.database ? ` [${event.database}]` : '';
-  switch (event.kind) {
-    case 'step':
-      return `${name}: ${event.total > 0 ? `step ${event.index}/${event.total} ` : ''}${event.step}${db}`;
-    case 'step-done':
-      return `${name}: ${event.step} done in ${event.seconds.toFixed(1)} s${db}`;
-    case 'table-done':
-      return `${name}: ${event.database}.${event.table}: ${event.rows} rows in ${event.seconds.toFixed(1)} s`;
-    case 'table-error':
-      return `${name}: ${event.database}.${event.table} failed: ${event.message}`;
-    case 'warning':
-      return `${name}: warning${db}: ${event.message}`;
-    case 'info':
-      return `${name}:${db} ${event.message}`;
-    default:
-      return undefined;
-  }
-}
 
 /** One line summarising a status: phase, then per database tables, rows and CDC latency. */
 export function formatStatus(status: MigrationStatus): string {

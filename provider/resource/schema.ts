@@ -36,6 +36,7 @@ export interface PgMigrationInputs {
   readonly overwriteDbsInTarget?: boolean;
   readonly migrateRoles?: boolean;
   readonly allowReplicaIdentityFull?: boolean;
+  readonly skipUnsupportedObjects?: boolean;
   readonly cutover?: boolean;
   readonly tableJobs?: number;
   readonly indexJobs?: number;
@@ -43,11 +44,23 @@ export interface PgMigrationInputs {
   readonly pgBinDir?: string;
   readonly verify?: boolean;
   readonly dropTargetDatabasesOnDelete?: boolean;
+  readonly allowReplaceAfterCutover?: boolean;
   readonly customTimeouts?: TimeoutInputs;
+  /** The `import` resource option, carried as an input: create adopts this migration, never starts one. */
+  readonly importId?: string;
 }
 
 /** Inputs that only the Pulumi layer reads; everything else belongs to the engine's spec. */
-const PULUMI_ONLY_KEYS = ['cutover', 'dropTargetDatabasesOnDelete', 'customTimeouts'] as const;
+export const PULUMI_ONLY_KEYS = [
+  'cutover',
+  'dropTargetDatabasesOnDelete',
+  'allowReplaceAfterCutover',
+  'customTimeouts',
+  'importId',
+] as const;
+
+/** Pulumi-only inputs that are true or false. */
+const BOOLEAN_KEYS = ['cutover', 'dropTargetDatabasesOnDelete', 'allowReplaceAfterCutover'] as const;
 
 /** Keys the SDK adds to every dynamic resource's property bag. */
 const RESERVED_KEYS = ['__provider'];
@@ -99,11 +112,15 @@ export function checkInputs(olds: Record<string, unknown>, news: Record<string, 
       failures.push({ property: field, reason: `${field}: ${message}` });
     }
   }
-  for (const key of ['cutover', 'dropTargetDatabasesOnDelete'] as const) {
+  for (const key of BOOLEAN_KEYS) {
     const value = news[key];
     if (value !== undefined && value !== null && value !== UNKNOWN && typeof value !== 'boolean') {
       failures.push({ property: key, reason: `${key}: must be true or false` });
     }
+  }
+  const importId = news.importId;
+  if (typeof importId === 'string' && importId !== UNKNOWN && parseMigrationId(importId) === undefined) {
+    failures.push({ property: 'importId', reason: 'importId: must be a migration id, <target host>:<port>/<migrationName>' });
   }
   const timeouts = news.customTimeouts;
   if (isPlainObject(timeouts)) {
@@ -125,6 +142,17 @@ export function checkInputs(olds: Record<string, unknown>, news: Record<string, 
     });
   }
   return failures;
+}
+
+/** The parts of a migration id, `<target host>:<port>/<migrationName>` (see outputs.migrationId). */
+export function parseMigrationId(id: string): { host: string; port: number; migrationName: string } | undefined {
+  const slash = id.lastIndexOf('/');
+  const colon = id.lastIndexOf(':', slash);
+  if (slash < 0 || colon <= 0) return undefined;
+  const port = Number(id.slice(colon + 1, slash));
+  const migrationName = id.slice(slash + 1);
+  if (!Number.isInteger(port) || port < 1 || port > 65535 || migrationName === '') return undefined;
+  return { host: id.slice(0, colon), port, migrationName };
 }
 
 function touchesUnknown(news: Record<string, unknown>, issue: z.core.$ZodIssue): boolean {

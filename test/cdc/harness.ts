@@ -2,7 +2,8 @@
 // cluster, slot + publication, an applier, and row-by-row comparison of the two sides.
 import assert from 'node:assert/strict';
 import { Applier, type ApplierOptions } from '../../provider/engine/cdc/applier';
-import { ensurePublication, createSlotWithSnapshot, type ExportedSlot } from '../../provider/engine/cdc/slot';
+import { ensurePublication } from '../../provider/engine/cdc/publication';
+import { createSlotWithSnapshot, type ExportedSlot } from '../../provider/engine/cdc/slot';
 import { ident, literal } from '../../provider/engine/connect/quote';
 import { cutoverMessagePrefix, originName, publicationName, slotName } from '../../provider/engine/names';
 import type { ServerSpec } from '../../provider/engine/input/migrationSpec';

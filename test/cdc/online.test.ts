@@ -3,7 +3,6 @@
 import assert from 'node:assert/strict';
 import { parseMigrationSpec, runMigration } from '../../provider/engine';
 import { ControlStore } from '../../provider/engine/control/store';
-import { publicationName, slotName } from '../../provider/engine/names';
 import { makeManagedTarget } from '../support/managed';
 import type { MigrationSpec, ServerSpec } from '../../provider/engine/input/migrationSpec';
 import { pairSpec, serverSpec, startCluster, startPair, waitForStatus, type ServerPair } from '../support';
@@ -101,9 +100,8 @@ async function streamsAndCutsOver(
     assert.ok(reported.databases[0]!.latencySeconds !== undefined);
     const events = await waitForEvent(store, 'shop-online', /retains .* of WAL on the source/);
     assert.equal(events.level, 'warning');
-    const [slot] = await pair.source.query(`SELECT count(*)::int AS n FROM pg_replication_slots WHERE slot_name = $1`, [
-      slotName('shop-online', 'shop'),
-    ]);
+    const names = reported.databases[0]!.names!;
+    const [slot] = await pair.source.query(`SELECT count(*)::int AS n FROM pg_replication_slots WHERE slot_name = $1`, [names.slot]);
     assert.equal(slot!.n, 1);
     await store.requestCutover('shop-online');
     const done = await running;
@@ -120,15 +118,22 @@ async function streamsAndCutsOver(
     assert.equal(seq!.v, srcSeq!.v);
     const [left] = await pair.source.query(
       `SELECT (SELECT count(*) FROM pg_replication_slots WHERE slot_name = $1)::int AS slots, (SELECT count(*) FROM pg_publication WHERE pubname = $2)::int AS pubs`,
-      [slotName('shop-online', 'shop'), publicationName('shop-online', 'shop')],
+      [names.slot, names.publication],
       'shop',
     );
     assert.deepEqual(left, { slots: 0, pubs: 0 });
     const [origins] = await pair.target.query(`SELECT count(*)::int AS n FROM pg_replication_origin`);
     assert.equal(origins!.n, 0);
-    // logs has no key: REPLICA IDENTITY FULL was set on both sides
-    const [ident] = await pair.target.query(`SELECT relreplident AS r FROM pg_class WHERE relname = 'logs'`, [], 'shop');
-    assert.equal(ident!.r, 'f');
+    // logs has no key: REPLICA IDENTITY FULL was set on both sides while streaming, and set back at cutover (issue 18)
+    for (const side of [pair.source, pair.target]) {
+      const [ident] = await side.query(`SELECT relreplident AS r FROM pg_class WHERE relname = 'logs'`, [], 'shop');
+      assert.equal(ident!.r, 'd');
+    }
+    const messages = (await store.events('shop-online', 200)).map((e) => e.message);
+    assert.ok(
+      messages.some((m) => /REPLICA IDENTITY FULL set on 1 table\(s\) without a usable key \(public\.logs\)/.test(m)),
+      messages.join('\n'),
+    );
   } finally {
     stop = true;
     await writer.end().catch(() => undefined);
@@ -157,14 +162,20 @@ describe('online migration: cancel, verification stop, a PostgreSQL 13 source (i
       await store.requestCancel('shop2-online');
       const done = await running;
       assert.equal(done.state, 'Canceled', done.message);
+      const names = done.databases[0]!.names!;
+      assert.match(names.slot, /^pgferry_s_shop2_online_shop2_/);
       const [left] = await pair.source.query(
         `SELECT (SELECT count(*) FROM pg_replication_slots WHERE slot_name = $1)::int AS slots, (SELECT count(*) FROM pg_publication WHERE pubname = $2)::int AS pubs`,
-        [slotName('shop2-online', 'shop2'), publicationName('shop2-online', 'shop2')],
+        [names.slot, names.publication],
         'shop2',
       );
       assert.deepEqual(left, { slots: 0, pubs: 0 });
+      assert.deepEqual(await pair.target.query(`SELECT roname FROM pg_replication_origin`), []);
       const [rows] = await pair.target.query(`SELECT count(*)::int AS n FROM orders WHERE id <= 20000`, [], 'shop2');
       assert.equal(rows!.n, 20000);
+      // the REPLICA IDENTITY FULL pgferry gave the key-less table is set back on the source (issue 18)
+      const [ident] = await pair.source.query(`SELECT relreplident AS r FROM pg_class WHERE relname = 'logs'`, [], 'shop2');
+      assert.equal(ident!.r, 'd');
     } finally {
       await store.close();
     }

@@ -44,6 +44,8 @@ describe('pgferry usage errors', () => {
     assert.match(result.stdout, /pgferry <command>/);
     const sub = await runCli(['create', '--help']);
     assert.equal(sub.code, 0);
+    assert.match(sub.stdout, /--properties <file>/);
+    assert.match(sub.stdout, /--allow-replica-identity-full/);
   });
 
   it('validates resume input before touching any server', async () => {
@@ -73,6 +75,17 @@ describe('pgferry usage errors', () => {
     assert.equal(args.option, 'ValidateAndMigrate');
     assert.equal(args.output, 'json');
     assert.equal(args.target.sslMode, 'verify-full');
+    assert.equal(args.skipUnsupportedObjects, false);
+  });
+
+  it('takes --skip-unsupported-objects on create and resume only (issue 15)', async () => {
+    for (const command of ['create', 'resume']) {
+      const args = parseCli([command, '--name', 'm-1', '--properties', 'b.json', '--skip-unsupported-objects']);
+      assert.equal(args.skipUnsupportedObjects, true, command);
+    }
+    const refused = await runCli(['show', '--name', 'm1', '--target-host', 'h', '--skip-unsupported-objects']);
+    assert.equal(refused.code, 2);
+    assert.match(refused.errLines[0]!, /--skip-unsupported-objects/);
   });
 });
 

@@ -86,8 +86,8 @@ describe('pgferry show/list/update against a real target', () => {
   });
 
   it('show takes the target from --target-url and from a properties file', async () => {
-    const url = `postgres://postgres:${encodeURIComponent(target.password)}@${target.host}:${target.port}/postgres`;
-    const viaUrl = await runCli(['show', '--name', 'on-1', '--output', 'json', '--target-url', url]);
+    const url = `postgres://postgres@${target.host}:${target.port}/postgres`;
+    const viaUrl = await runCli(['show', '--name', 'on-1', '--output', 'json', '--target-url', url], { PGPASSWORD: target.password });
     assert.equal(viaUrl.code, 0, viaUrl.stderr);
     assert.equal(JSON.parse(viaUrl.stdout).mode, 'Online');
     const file = propertiesFile({
@@ -194,7 +194,7 @@ describe('pgferry show/list/update against a real target', () => {
     assert.match(result.errLines[0]!, /user "postgres"/);
     assert.match(result.errLines[0]!, /password authentication failed/);
     assert.ok(!result.stderr.includes(wrong));
-    const viaUrl = await runCli(['list', '--target-url', `postgres://postgres:${wrong}@${target.host}:${target.port}/`]);
+    const viaUrl = await runCli(['list', '--target-url', `postgres://postgres@${target.host}:${target.port}/`], { PGPASSWORD: wrong });
     assert.equal(viaUrl.code, 1);
     assert.ok(!viaUrl.stderr.includes(wrong));
   });

@@ -96,6 +96,13 @@ const CASES: Case[] = [
   { title: 'bad --mode', body: azure({}), flags: ['--name', 'm1', '--mode', 'sideways', ...TARGET_FLAGS], field: /--mode/ },
   { title: 'bad --target-url', body: azure({}), flags: ['--name', 'm1', '--target-url', `mysql://u:${SECRET}@h/`], field: /--target-url/ },
   {
+    // any local user can read a process's command line (issue 12)
+    title: 'a password inside --target-url',
+    body: azure({}),
+    flags: ['--name', 'm1', '--target-url', `postgres://u:${SECRET}@h/`],
+    field: /--target-url.*password/,
+  },
+  {
     title: 'bad --target-port',
     body: azure({}),
     flags: ['--name', 'm1', '--target-host', 'h', '--target-port', '0'],

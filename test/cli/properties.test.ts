@@ -105,16 +105,32 @@ describe('cli properties', () => {
       option: 'Migrate',
       noVerify: true,
       allowReplicaIdentityFull: true,
-      target: { url: 'postgres://other:pw2@db.internal:6000/admin?sslmode=require' },
+      target: { url: 'postgres://other@db.internal:6000/admin?sslmode=require' },
     });
     assert.equal(spec.mode, 'Offline');
     assert.equal(spec.option, 'Migrate');
     assert.equal(spec.verify, false);
     assert.equal(spec.allowReplicaIdentityFull, true);
+    // the URL names no password (refused on a command line): the file's stays
     assert.deepEqual(
       [spec.target.host, spec.target.port, spec.target.user, spec.target.password, spec.target.sslMode, spec.target.maintenanceDatabase],
-      ['db.internal', 6000, 'other', 'pw2', 'require', 'admin'],
+      ['db.internal', 6000, 'other', azureBody.properties.SecretParameters.AdminCredentials.TargetServerPassword, 'require', 'admin'],
     );
+    assert.throws(
+      () => specFromProperties(azureBody, { name: 'x1', target: { url: 'postgres://other:pw2@db.internal:6000/' } }),
+      (e: { code?: string; field?: string }) => e.code === 'PASSWORD_ON_COMMAND_LINE' && e.field === '--target-url',
+    );
+  });
+
+  it('takes skipUnsupportedObjects from either form, the Azure key in any case, or from the flag (issue 15)', () => {
+    const azure = { properties: { ...azureBody.properties, SKIPUNSUPPORTEDOBJECTS: true } };
+    assert.equal(specFromProperties(azure, { name: 'm1' }).skipUnsupportedObjects, true);
+    assert.equal(specFromProperties(azureBody, { name: 'm1' }).skipUnsupportedObjects, false);
+    assert.equal(specFromProperties(azureBody, { name: 'm1', skipUnsupportedObjects: true }).skipUnsupportedObjects, true);
+    const plain = { source: 'postgres://a@src:5432/', target: 'postgres://b@dst:5432/', databases: ['app'], skipUnsupportedObjects: true };
+    assert.equal(specFromProperties(plain, { name: 'm1' }).skipUnsupportedObjects, true);
+    const bad = { properties: { ...azureBody.properties, skipUnsupportedObjects: 'sometimes' } };
+    assert.throws(() => specFromProperties(bad, { name: 'm1' }), /skipUnsupportedObjects/);
   });
 
   it('maps the plain form with URLs', () => {

@@ -2,7 +2,7 @@
 // and the migration ends Succeeded with every row on the target.
 import assert from 'node:assert/strict';
 import { ControlStore, parseMigrationSpec, publicSpec } from '../../provider/engine';
-import { startPair, type ServerPair } from '../support';
+import { startPair, until, type ServerPair } from '../support';
 import { propertiesFile, runCli } from './helpers';
 
 describe('pgferry resume after the runner died', function () {
@@ -60,6 +60,39 @@ describe('pgferry resume after the runner died', function () {
     assert.notEqual(status.runner.pid, pid);
     const rows = await pair.target.query<{ n: number }>(`SELECT count(*)::int AS n FROM public.wide`, [], 'bulk');
     assert.deepEqual(rows, [{ n: 1500000 }]);
+  });
+
+  it('resume of an online migration created with --mode online, given the same file, streams again (issue 14)', async () => {
+    await pair.source.query('CREATE DATABASE shop');
+    await pair.source.query(`CREATE TABLE public.orders (id int PRIMARY KEY, item text NOT NULL)`, [], 'shop');
+    const shop = propertiesFile({
+      source: { host: pair.source.host, port: pair.source.port, user: 'postgres', password: pair.source.password },
+      target: { host: pair.target.host, port: pair.target.port, user: 'postgres', password: pair.target.password },
+      databases: ['shop'],
+    });
+    const show = async () => JSON.parse((await runCli(['show', '--name', 'shop-1', '--output', 'json', ...flags], env)).stdout);
+    const created = await runCli(['create', '--name', 'shop-1', '--properties', shop, '--mode', 'online', '--wait'], {}, 240_000);
+    assert.equal(created.code, 0, created.stderr);
+    const pid = (await show()).runner.pid as number;
+    process.kill(pid, 'SIGKILL');
+    await until('the killed runner to be shown dead', async () => ((await show()).runner.alive ? undefined : true), 30_000, 250);
+
+    // The file has no mode: the migration's record says Online, and resume keeps it.
+    const resumed = await runCli(['resume', '--name', 'shop-1', '--properties', shop, '--wait', '--output', 'json'], {}, 120_000);
+    assert.equal(resumed.code, 0, `stderr: ${resumed.stderr}`);
+    assert.equal(JSON.parse(resumed.stdout).subState, 'WaitingForCutoverTrigger');
+    await pair.source.query(`INSERT INTO public.orders VALUES (1, 'after the resume')`, [], 'shop');
+    const rows = await until(
+      'the row written after the resume on the target',
+      async () => {
+        const r = await pair.target.query<{ item: string }>(`SELECT item FROM public.orders`, [], 'shop');
+        return r.length ? r : undefined;
+      },
+      60_000,
+    );
+    assert.deepEqual(rows, [{ item: 'after the resume' }]);
+    const canceled = await runCli(['update', '--name', 'shop-1', '--cancel', '--wait', ...flags], env, 120_000);
+    assert.equal(canceled.code, 0, canceled.stderr);
   });
 
   it('resume with other databases than the stored ones is refused with exit 2', async () => {

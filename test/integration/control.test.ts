@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { CONTROL_MIGRATIONS } from '../../provider/engine/control/migrations';
 import { ControlStore } from '../../provider/engine/control/store';
 import { serverSpec, startCluster, type Cluster } from '../support';
 
@@ -13,10 +14,10 @@ describe('control catalog', () => {
     const stores = Array.from({ length: 20 }, () => new ControlStore(serverSpec(cluster)));
     await Promise.all(stores.map((s) => s.install()));
     await Promise.all(stores.map((s) => s.close()));
-    const rows = await cluster.query<{ version: number }>('SELECT version FROM pgferry.schema_version');
+    const rows = await cluster.query<{ version: number }>('SELECT version FROM pgferry.schema_version ORDER BY version');
     assert.deepEqual(
       rows.map((r) => r.version),
-      [1],
+      CONTROL_MIGRATIONS.map((m) => m.version),
     );
   });
 

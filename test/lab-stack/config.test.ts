@@ -50,7 +50,11 @@ describe('lab-stack config', () => {
   });
 
   const cases: Array<[string, (config: any) => void, string]> = [
-    ['missing location', (c) => delete c.location, 'pgferry-lab:location: is required: an Azure region such as westeurope'],
+    [
+      'missing location',
+      (c) => delete c.location,
+      'pgferry-lab:location: is required: set azure-native:location (or pgferry-lab:location) to an Azure region such as westeurope',
+    ],
     [
       'unsupported version',
       (c) => (c.server.version = '9.6'),
@@ -172,7 +176,7 @@ describe('lab-stack config', () => {
   it('rejects unknown top-level keys, listing the allowed ones', () => {
     assert.equal(
       errorFor({ ...fullConfig(), region: 'westeurope' }),
-      'pgferry-lab:(root): unknown key "region" (keys are location, namePrefix, tags, network, server, vpn, sourceVm, migrations)',
+      'pgferry-lab:(root): unknown key "region" (keys are location, namePrefix, tags, network, server, vpn, sourceVm, migrations, migrationCreateTimeout, migrationUpdateTimeout, migrationDeleteTimeout, allowReplicaIdentityFull, tableJobs, indexJobs)',
     );
   });
 

@@ -2,7 +2,7 @@
 // the outputs, and that secrets stay secret.
 import assert from 'node:assert/strict';
 import * as pulumi from '@pulumi/pulumi';
-import { installMocks, MOCK_SERVER_IP, settle, valueOf, type MockLab } from './mocks';
+import { installMocks, MOCK_SERVER_IP, MOCK_SUFFIX, settle, valueOf, type MockLab } from './mocks';
 import { fullConfig, ROOT_CERT, SSH_KEY } from './fixtures';
 import { parseLabConfig, type LabConfigInput } from '../../lab-stack/config';
 import { createLab, stackOutputs, type Lab } from '../../lab-stack/lab';
@@ -23,6 +23,8 @@ const fakeFactory: MigrationFactory = (name, args, opts) => new FakeMigration(na
 
 function allResources(lab: Lab): pulumi.Resource[] {
   return [
+    lab.component,
+    lab.runtime,
     lab.resourceGroup,
     lab.network.vnet,
     lab.network.gatewaySubnet,
@@ -80,10 +82,11 @@ describe('lab-stack under Pulumi mocks', function () {
       assert.equal(count('azure-native:compute:VirtualMachine'), 1);
       assert.equal(count('azure-native:compute:VirtualMachineExtension'), 1);
       assert.equal(count('pgferry:test:PgMigration'), 2);
-      assert.equal(mocks.resources.size, 19);
+      assert.equal(count('random:index/randomString:RandomString'), 1);
+      assert.equal([...mocks.resources.values()].filter((r) => !r.component).length, 20);
       for (const r of mocks.resources.values()) {
-        if (r.type.startsWith('azure-native:') && r.type !== 'azure-native:resources:ResourceGroup') {
-          assert.equal(r.inputs.resourceGroupName, 'lab-rg-az', `${r.name} is in the lab's group`);
+        if (r.type.startsWith('azure-native:')) {
+          assert.equal(r.inputs.resourceGroupName, `lab-rg-${MOCK_SUFFIX}`, `${r.name} is in the lab's group`);
         }
       }
     });
@@ -91,19 +94,19 @@ describe('lab-stack under Pulumi mocks', function () {
     it('delegates the server subnet to Flexible Server and names the gateway subnet GatewaySubnet', () => {
       const vnet = mocks.one('azure-native:network:VirtualNetwork');
       assert.deepEqual(vnet.inputs.addressSpace, { addressPrefixes: ['10.20.0.0/16'] });
-      const server = mocks.byName('lab-server-subnet');
+      const server = mocks.byName('server-subnet');
       assert.equal(server.inputs.addressPrefix, '10.20.1.0/24');
       assert.equal(server.inputs.delegations.length, 1);
       assert.equal(server.inputs.delegations[0].serviceName, 'Microsoft.DBforPostgreSQL/flexibleServers');
-      const gateway = mocks.byName('lab-gateway-subnet');
+      const gateway = mocks.byName('gateway-subnet');
       assert.equal(gateway.inputs.subnetName, 'GatewaySubnet');
       assert.equal(gateway.inputs.delegations, undefined);
-      assert.equal(mocks.byName('lab-source-subnet').inputs.addressPrefix, '10.20.2.0/24');
+      assert.equal(mocks.byName('source-subnet').inputs.addressPrefix, '10.20.2.0/24');
       // Subnets of one VNet are written one at a time.
-      assert.ok(server.dependsOn.includes('lab-gateway-subnet'));
-      assert.ok(mocks.byName('lab-source-subnet').dependsOn.includes('lab-server-subnet'));
-      for (const name of ['lab-gateway-subnet', 'lab-server-subnet', 'lab-source-subnet']) {
-        assert.equal(mocks.byName(name).inputs.virtualNetworkName, 'lab-vnet-az');
+      assert.ok(server.dependsOn.includes('gateway-subnet'));
+      assert.ok(mocks.byName('source-subnet').dependsOn.includes('server-subnet'));
+      for (const name of ['gateway-subnet', 'server-subnet', 'source-subnet']) {
+        assert.equal(mocks.byName(name).inputs.virtualNetworkName, 'vnet-az');
       }
     });
 
@@ -115,7 +118,7 @@ describe('lab-stack under Pulumi mocks', function () {
       assert.equal(link.inputs.privateZoneName, 'pgferry-target.private.postgres.database.azure.com');
       assert.equal(link.inputs.virtualNetwork.id, await valueOf(lab.network.vnet.id));
       assert.equal(link.inputs.registrationEnabled, false);
-      assert.ok(link.dependsOn.includes('lab-vnet') && link.dependsOn.includes('lab-dns-zone'));
+      assert.ok(link.dependsOn.includes('vnet') && link.dependsOn.includes('dns-zone'));
     });
 
     it('gives the server private access through the delegated subnet and the zone', async () => {
@@ -134,7 +137,8 @@ describe('lab-stack under Pulumi mocks', function () {
       assert.equal(server.inputs.administratorLogin, 'pgadmin');
       assert.equal(server.inputs.administratorLoginPassword, ADMIN_PASSWORD);
       assert.ok(server.secretInputs.includes('administratorLoginPassword'), 'password sent as a secret');
-      assert.ok(server.dependsOn.includes('lab-dns-link'), 'server waits for the zone link');
+      assert.ok(server.dependsOn.includes('dns-link'), 'server waits for the zone link');
+      assert.deepEqual(server.ignoreChanges, [], 'a configured server name is honoured');
     });
 
     it('sets the server parameters one after another', () => {
@@ -149,7 +153,7 @@ describe('lab-stack under Pulumi mocks', function () {
       for (const p of params) {
         assert.equal(p.inputs.serverName, 'pgferry-target');
         assert.equal(p.inputs.source, 'user-override');
-        assert.ok(p.dependsOn.includes('lab-pg'), `${p.name} depends on the server`);
+        assert.ok(p.dependsOn.includes('server'), `${p.name} depends on the server`);
       }
       const names = lab.server.parameters.map((_, i) => params[i]!.name);
       for (let i = 1; i < names.length; i++) {
@@ -202,11 +206,11 @@ describe('lab-stack under Pulumi mocks', function () {
       assert.ok(await pulumi.isSecret(lab.sourceVm!.cloudInit));
       const ready = mocks.one('azure-native:compute:VirtualMachineExtension');
       assert.equal(ready.inputs.settings.commandToExecute, 'cloud-init status --wait');
-      assert.ok(ready.dependsOn.includes('lab-source-vm'));
+      assert.ok(ready.dependsOn.includes('source-vm'));
     });
 
     it('declares the migrations against the server, after its parameters and the source', async () => {
-      const online = mocks.byName('lab-migration-aw-online');
+      const online = mocks.byName('migration-aw-online');
       assert.equal(online.inputs.migrationName, 'aw-online');
       assert.deepEqual(online.inputs.source, {
         host: '10.20.2.4',
@@ -228,14 +232,16 @@ describe('lab-stack under Pulumi mocks', function () {
       assert.equal(online.inputs.cutover, false);
       assert.ok(online.secretInputs.includes('source') && online.secretInputs.includes('target'), 'passwords travel as secrets');
       const paramNames = mocks.byType('azure-native:dbforpostgresql:Configuration').map((p) => p.name);
-      for (const dep of ['lab-pg', 'lab-source-ready', ...paramNames]) assert.ok(online.dependsOn.includes(dep), `depends on ${dep}`);
+      for (const dep of ['server', 'source-ready', 'vpn-gateway', ...paramNames])
+        assert.ok(online.dependsOn.includes(dep), `depends on ${dep}`);
 
-      const legacy = mocks.byName('lab-migration-legacy-offline');
+      const legacy = mocks.byName('migration-legacy-offline');
       assert.equal(legacy.inputs.source.host, 'onprem.example.internal');
       assert.equal(legacy.inputs.source.user, 'migrator');
       assert.equal(legacy.inputs.source.password, 'legacy-pw');
       assert.equal(legacy.inputs.mode, 'Offline');
-      assert.ok(!legacy.dependsOn.includes('lab-source-ready'), 'an external source does not wait for the lab VM');
+      assert.ok(!legacy.dependsOn.includes('source-ready'), 'an external source does not wait for the lab VM');
+      assert.ok(legacy.dependsOn.includes('vpn-gateway'), 'every migration waits for what makes the server reachable');
     });
 
     it('exports the lab outputs', async () => {
@@ -285,11 +291,14 @@ describe('lab-stack under Pulumi mocks', function () {
       assert.equal(mocks.byType('azure-native:network:VirtualNetworkGateway').length, 0);
       assert.equal(mocks.byType('azure-native:compute:VirtualMachine').length, 0);
       assert.equal(mocks.byType('pgferry:test:PgMigration').length, 0);
-      assert.equal(mocks.resources.size, 9);
+      assert.equal([...mocks.resources.values()].filter((r) => !r.component && !r.type.startsWith('random:')).length, 9);
       const param = mocks.one('azure-native:dbforpostgresql:Configuration');
       assert.equal(param.inputs.configurationName, 'azure.extensions');
       assert.equal(param.inputs.value, 'TABLEFUNC,UUID-OSSP');
-      assert.equal(mocks.one('azure-native:dbforpostgresql:Server').inputs.serverName, 'pgferry-lab-pg');
+      const server = mocks.one('azure-native:dbforpostgresql:Server');
+      assert.equal(server.inputs.serverName, `pgferry-lab-${MOCK_SUFFIX}`, 'default name: a random suffix, no collision (issue 17)');
+      assert.deepEqual(server.ignoreChanges, ['serverName'], 'drawn once: a later namePrefix change renames nothing');
+      assert.deepEqual(mocks.one('azure-native:privatedns:PrivateZone').ignoreChanges, ['privateZoneName']);
     });
 
     it('leaves optional outputs empty and survives a missing A record', async () => {
@@ -298,7 +307,7 @@ describe('lab-stack under Pulumi mocks', function () {
       assert.equal(lab.outputs.sourceVmPrivateIp, undefined);
       assert.equal(await valueOf(lab.outputs.serverPrivateIp), undefined);
       assert.deepEqual(await valueOf(lab.outputs.migrationStates), {});
-      assert.equal(await valueOf(lab.outputs.dnsZoneName), 'pgferry-lab-pg.private.postgres.database.azure.com');
+      assert.equal(await valueOf(lab.outputs.dnsZoneName), `pgferry-lab-${MOCK_SUFFIX}.private.postgres.database.azure.com`);
     });
   });
 });

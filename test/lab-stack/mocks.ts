@@ -12,6 +12,15 @@ export interface Recorded {
   readonly secretInputs: string[];
   /** Logical names of the resources it depends on (dependsOn and input references). */
   readonly dependsOn: string[];
+  /** The parent's logical name, or undefined at the stack root. */
+  readonly parent: string | undefined;
+  /** What the engine would know it as: its URN here. */
+  readonly urn: string;
+  /** Aliases: the earlier name and whether it had no parent. */
+  readonly aliases: { name: string; noParent: boolean; parentUrn: string }[];
+  readonly ignoreChanges: string[];
+  /** Whether it is a ComponentResource. */
+  readonly component: boolean;
 }
 
 const SIG_KEY = '4dabf18193072939515e22adb298388d';
@@ -46,6 +55,15 @@ const AZURE_NAME_INPUT: Record<string, string> = {
 };
 
 export const MOCK_SERVER_IP = '10.20.1.4';
+/** What the random provider draws for the lab's name suffix under these mocks. */
+export const MOCK_SUFFIX = 'k3x9q2m7';
+
+interface RequestFacts {
+  readonly dependsOn: string[];
+  readonly parent: string | undefined;
+  readonly aliases: Recorded['aliases'];
+  readonly ignoreChanges: string[];
+}
 
 export interface MockLab {
   readonly resources: Map<string, Recorded>;
@@ -60,9 +78,15 @@ function logicalName(urn: string): string {
   return urn.slice(urn.lastIndexOf('::') + 2);
 }
 
+/** The URN the engine gives: the parent's qualified type chain, then the type and the name. */
+function mockUrn(parentUrn: string | undefined, type: string, name: string): string {
+  const qualified = parentUrn ? `${parentUrn.split('::')[2]}$${type}` : type;
+  return `urn:pulumi:${pulumi.getStack()}::${pulumi.getProject()}::${qualified}::${name}`;
+}
+
 /** Installs fresh mocks (a new monitor, so each test starts with an empty registry). */
 export async function installMocks(): Promise<MockLab> {
-  const dependencies = new Map<string, string[]>();
+  const facts = new Map<string, RequestFacts>();
   const resources = new Map<string, Recorded>();
   const lab: MockLab = {
     resources,
@@ -86,14 +110,22 @@ export async function installMocks(): Promise<MockLab> {
         const group = (args.inputs.resourceGroupName as string | undefined) ?? azureName;
         const provider = args.type.split(':')[1];
         const id = `/subscriptions/0000/resourceGroups/${group}/providers/${provider}/${args.type.split(':')[2]}/${azureName}`;
+        const known = facts.get(args.name);
+        const parentUrn = known?.parent;
         resources.set(args.name, {
           type: args.type,
           name: args.name,
           inputs: unwrapSecrets(args.inputs),
           secretInputs: Object.keys(args.inputs).filter((k) => isSecretWrapper(args.inputs[k])),
-          dependsOn: dependencies.get(args.name) ?? [],
+          dependsOn: known?.dependsOn ?? [],
+          parent: parentUrn ? logicalName(parentUrn) : undefined,
+          urn: mockUrn(parentUrn, args.type, args.name),
+          aliases: known?.aliases ?? [],
+          ignoreChanges: known?.ignoreChanges ?? [],
+          component: args.custom === false,
         });
         const state: Record<string, unknown> = { ...args.inputs, name: azureName, id };
+        if (args.type === 'random:index/randomString:RandomString') state.result = MOCK_SUFFIX;
         if (args.type === 'azure-native:dbforpostgresql:Server') {
           state.fullyQualifiedDomainName = `${azureName}.postgres.database.azure.com`;
         }
@@ -122,7 +154,15 @@ export async function installMocks(): Promise<MockLab> {
   monitor.registerResource = (req: any, callback: unknown) => {
     const urns: string[] = [...req.getDependenciesList()];
     req.getPropertydependenciesMap().forEach((value: any) => urns.push(...value.getUrnsList()));
-    dependencies.set(req.getName(), [...new Set(urns.map(logicalName))]);
+    facts.set(req.getName(), {
+      dependsOn: [...new Set(urns.map(logicalName))],
+      parent: req.getParent() || undefined,
+      aliases: req.getAliasesList().map((alias: any) => {
+        const spec = alias.getSpec();
+        return { name: spec.getName(), noParent: spec.getNoparent(), parentUrn: spec.getParenturn() };
+      }),
+      ignoreChanges: req.getIgnorechangesList(),
+    });
     return original(req, callback);
   };
   return lab;

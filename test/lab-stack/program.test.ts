@@ -44,6 +44,23 @@ describe('lab-stack program', function () {
     );
   });
 
+  it('reads the region once, from azure-native:location, and refuses two different regions (issue 17)', () => {
+    const { location: _location, ...rest } = fullConfig();
+    void _location;
+    const config: Record<string, string> = { 'azure-native:location': 'northeurope' };
+    for (const [key, value] of Object.entries(rest))
+      config[`pgferry-lab:${key}`] = typeof value === 'string' ? value : JSON.stringify(value);
+    const secrets = { 'pgferry-lab:adminPassword': 'pw', 'pgferry-lab:sourcePassword': 'pw', 'pgferry-lab:legacyPassword': 'pw' };
+    pulumi.runtime.setAllConfig({ ...config, ...secrets }, Object.keys(secrets));
+    assert.equal(readLabConfig().config.location, 'northeurope');
+    pulumi.runtime.setAllConfig({ ...config, ...secrets, 'pgferry-lab:location': 'westeurope' }, Object.keys(secrets));
+    assert.throws(
+      () => readLabConfig(),
+      (err: unknown) =>
+        err instanceof LabConfigError && err.key === 'pgferry-lab:location' && /azure-native:location is "northeurope"/.test(err.message),
+    );
+  });
+
   it('reports a bad structured key from stack config as one line', () => {
     pulumi.runtime.setAllConfig({ 'pgferry-lab:location': 'westeurope', 'pgferry-lab:server': '{"version":"10"}' });
     assert.throws(
@@ -81,8 +98,8 @@ describe('lab-stack program', function () {
     assert.equal(await pulumi.isSecret(outputs.serverFqdn as pulumi.Output<string>), false);
 
     const migrations = mocks.byType('pulumi-nodejs:dynamic/pgferry:PgMigration');
-    assert.deepEqual(migrations.map((m) => m.name).sort(), ['lab-migration-aw-online', 'lab-migration-legacy-offline']);
-    const online = mocks.byName('lab-migration-aw-online');
+    assert.deepEqual(migrations.map((m) => m.name).sort(), ['migration-aw-online', 'migration-legacy-offline']);
+    const online = mocks.byName('migration-aw-online');
     assert.equal(typeof online.inputs.__provider, 'string', 'a real dynamic resource with its serialized provider');
     assert.ok(
       !online.inputs.__provider.includes('src-pw') && !online.inputs.__provider.includes('Adm1n-pw'),
@@ -91,6 +108,7 @@ describe('lab-stack program', function () {
     assert.ok(online.secretInputs.includes('source') && online.secretInputs.includes('target'));
     assert.equal(online.inputs.target.host, 'pgferry-target.postgres.database.azure.com');
     assert.deepEqual(online.inputs.customTimeouts, { create: '6h', update: '6h', delete: '30m' });
-    assert.ok(online.dependsOn.includes('lab-source-ready') && online.dependsOn.includes('lab-pg'));
+    for (const dep of ['source-ready', 'server', 'vpn-gateway']) assert.ok(online.dependsOn.includes(dep), dep);
+    assert.equal(online.parent, 'lab-runtime');
   });
 });

@@ -32,15 +32,40 @@ describe('cleanup entry points (Pulumi delete)', function () {
     assert.deepEqual(await pair.source.query(`SELECT pubname FROM pg_publication`, [], 'app'), []);
   });
 
-  it('dropTargetDatabases drops the migrated databases only', async () => {
-    await dropTargetDatabases(spec());
-    const dbs = await pair.target.query<{ datname: string }>(
-      `SELECT datname FROM pg_database WHERE datname IN ('app', 'postgres') ORDER BY 1`,
-    );
-    assert.deepEqual(
-      dbs.map((d) => d.datname),
-      ['postgres'],
-    );
+  it('dropTargetDatabases drops only the databases the migration created, and none of a migration that has cut over (issue 12)', async () => {
+    const target = serverSpec(pair.target);
+    await pair.target.query('CREATE DATABASE made');
+    await pair.target.query('CREATE DATABASE there_before');
+    const [made] = await pair.target.query<{ oid: number }>(`SELECT oid::int AS oid FROM pg_database WHERE datname = 'made'`);
+    const store = new ControlStore(target);
+    const owner = parseMigrationSpec({
+      migrationName: 'owner',
+      source: serverSpec(pair.source),
+      target,
+      databases: ['made', 'there_before'],
+    });
+    const datnames = async () =>
+      (
+        await pair.target.query<{ datname: string }>(`SELECT datname FROM pg_database WHERE datname IN ('made', 'there_before') ORDER BY 1`)
+      ).map((d) => d.datname);
+    try {
+      await store.createMigration({ name: 'owner', mode: 'Offline', option: 'Migrate', spec: {}, databases: ['made', 'there_before'] });
+      await store.setTargetDatabase('owner', 'made', 'created', made!.oid);
+      await store.setState('owner', 'Succeeded', 'Completed');
+      const refused = await dropTargetDatabases(owner);
+      assert.deepEqual(refused.dropped, []);
+      assert.deepEqual(await datnames(), ['made', 'there_before']);
+
+      const result = await dropTargetDatabases(owner, { afterCutover: true });
+      assert.deepEqual(result.dropped, ['made']);
+      assert.deepEqual(
+        result.kept.map((k) => k.database),
+        ['there_before'],
+      );
+      assert.deepEqual(await datnames(), ['there_before']);
+    } finally {
+      await store.close();
+    }
   });
 
   it('removeMigration refuses a migration in progress and frees the name of a finished one', async () => {

@@ -17,6 +17,8 @@ interface Registered {
 
 /** additionalSecretOutputs by resource name, read off the registration requests. */
 const secretOutputs = new Map<string, string[]>();
+/** Properties by resource name as sent on the wire (the mocks' own view lifts nested secrets to the top). */
+const wire = new Map<string, Record<string, any>>();
 
 const isSecret = (v: unknown) => typeof v === 'object' && v !== null && (v as Record<string, unknown>)[SIG_KEY] === SECRET_SIG;
 const unwrap = (v: any): any =>
@@ -53,6 +55,7 @@ async function withMocks(project: string, config: Record<string, string>, secret
   const original = monitor.registerResource.bind(monitor);
   monitor.registerResource = (req: any, callback: unknown) => {
     secretOutputs.set(req.getName(), req.getAdditionalsecretoutputsList());
+    wire.set(req.getName(), req.getObject().toJavaScript());
     return original(req, callback);
   };
   return registered;
@@ -88,8 +91,14 @@ describe('example and root programs under Pulumi mocks', function () {
     assert.equal(await valueOf(exports.state as pulumi.Output<string>), 'Succeeded');
     const migration = registered.find((r) => r.type === TYPE)!;
     assert.ok(migration, 'a PgMigration is registered');
-    assert.ok(isSecret(migration.inputs.source) && isSecret(migration.inputs.target), 'servers travel as secrets');
-    assert.deepEqual(secretOutputs.get('offline'), ['source', 'target']);
+    // Only passwords are secret: a preview shows which host, port or user changed (issue 17).
+    for (const side of ['source', 'target']) {
+      const server = wire.get('offline')![side];
+      assert.ok(!isSecret(server), `${side} as a whole is not secret`);
+      assert.ok(isSecret(server.password), `${side}.password is secret`);
+      assert.ok(!isSecret(server.host) && !isSecret(server.user), `${side} host and user are plain`);
+    }
+    assert.deepEqual(secretOutputs.get('offline'), []);
     const inputs = unwrap(migration.inputs);
     assert.equal(inputs.mode, 'Offline');
     assert.deepEqual(inputs.databases, ['adventureworks']);
@@ -144,6 +153,10 @@ describe('example and root programs under Pulumi mocks', function () {
     assert.equal(online.target.host, 'lab-pg.postgres.database.azure.com');
     assert.equal(online.target.password, 'root-admin-pw');
     assert.ok(registered.some((r) => r.type === 'azure-native:dbforpostgresql:Server'));
-    for (const m of pgMigrations) assert.ok(isSecret(m.inputs.source) && isSecret(m.inputs.target));
+    for (const m of pgMigrations) {
+      const sent = wire.get(m.name)!;
+      assert.ok(isSecret(sent.source.password) && isSecret(sent.target.password));
+      assert.ok(!isSecret(sent.target) && !isSecret(sent.target.host));
+    }
   });
 });

@@ -2,7 +2,7 @@
 // tables, rows and CDC latency, printed on change and otherwise rarely.
 import assert from 'node:assert/strict';
 import type { MigrationStatus } from '../../provider/engine';
-import { formatEvent, formatStatus, statusPrinter } from '../../provider/resource/progress';
+import { formatStatus, statusPrinter } from '../../provider/resource/progress';
 
 const status = (overrides: Partial<MigrationStatus> = {}): MigrationStatus => ({
   name: 'm',
@@ -31,12 +31,6 @@ const status = (overrides: Partial<MigrationStatus> = {}): MigrationStatus => ({
 });
 
 describe('resource progress lines', () => {
-  it('formats steps with and without a position', () => {
-    assert.equal(formatEvent('m', { kind: 'step', step: 'validation', index: 1, total: 4 }), 'm: step 1/4 validation');
-    assert.equal(formatEvent('m', { kind: 'step', step: 'copy', index: 0, total: 0, database: 'shop' }), 'm: copy [shop]');
-    assert.equal(formatEvent('m', { kind: 'table-progress', database: 'shop', table: 't', rows: 1, bytes: 1 }), undefined);
-  });
-
   it('summarises a status per database, with CDC counters for online migrations', () => {
     assert.equal(
       formatStatus(status()),

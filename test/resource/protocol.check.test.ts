@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { UNKNOWN } from '../../provider/resource/unknown';
 import {
   closeProtocolSession,
   openProtocolSession,
@@ -48,11 +49,19 @@ describe('protocol: check and diff through the SDK provider host', function () {
     assert.doesNotMatch(provider, /migrationSpecSchema|pg\.Client|password/);
   });
 
-  it('Check accepts valid inputs and returns them unchanged', async () => {
+  it('Check returns the inputs with the machine-independent defaults filled, tableJobs left out (issue 17)', async () => {
     const news = inputs(provider);
     const res = await host.check({}, news);
     assert.deepEqual(res.failures, []);
-    assert.deepEqual(res.inputs, news);
+    assert.equal(res.inputs.option, 'ValidateAndMigrate');
+    assert.equal(res.inputs.overwriteDbsInTarget, false);
+    assert.equal(res.inputs.dropTargetDatabasesOnDelete, false);
+    assert.equal(res.inputs.allowReplaceAfterCutover, false);
+    assert.deepEqual(res.inputs.source, { ...(news.source as object), sslMode: 'prefer', maintenanceDatabase: 'postgres' });
+    assert.equal(res.inputs.mode, 'Online', 'a given value is kept');
+    assert.equal('tableJobs' in res.inputs, false, 'follows the CPU count: never in state');
+    assert.equal('indexJobs' in res.inputs, false);
+    assert.equal(res.inputs.__provider, provider);
   });
 
   it('Check names the bad field with the engine schema message', async () => {
@@ -79,6 +88,62 @@ describe('protocol: check and diff through the SDK provider host', function () {
     assert.equal(res.deleteBeforeReplace, true);
   });
 
+  it('Diff: reordered databases are no change (issue 17)', async () => {
+    const olds = inputs(provider, { databases: ['app', 'sales', 'hr'] });
+    const res = await host.diff('id', olds, inputs(provider, { databases: ['hr', 'app', 'sales'] }));
+    assert.equal(res.changes, 1); // DIFF_NONE
+    assert.deepEqual(res.replaces, []);
+  });
+
+  it('Diff: preview with the target host unknown shows a replace, not an update (issue 17)', async () => {
+    const unknownHost = inputs(provider, { target: { host: UNKNOWN, port: 5433, user: 'postgres', password: TARGET_PW } });
+    const res = await host.diff('id', inputs(provider), unknownHost);
+    assert.equal(res.changes, 2);
+    assert.deepEqual(res.replaces, ['target']);
+    assert.equal(res.deleteBeforeReplace, true);
+  });
+
+  it('Diff: a rename over the same target and databases deletes before it replaces (issue 17)', async () => {
+    const renamed = await host.diff('id', inputs(provider), inputs(provider, { migrationName: 'proto-check-2' }));
+    assert.deepEqual(renamed.replaces, ['migrationName']);
+    assert.equal(renamed.deleteBeforeReplace, true);
+    const elsewhere = await host.diff('id', inputs(provider), inputs(provider, { migrationName: 'proto-check-2', databases: ['other'] }));
+    assert.equal(elsewhere.deleteBeforeReplace, false, 'no database in common: the new one is created first');
+  });
+
+  it('Diff: a host change replaces naming the server; a password change only updates (issue 17)', async () => {
+    const moved = await host.diff(
+      'id',
+      inputs(provider),
+      inputs(provider, { source: { host: '10.0.0.9', port: 5432, user: 'postgres', password: SOURCE_PW } }),
+    );
+    assert.deepEqual(moved.replaces, ['source']);
+    const rotated = await host.diff(
+      'id',
+      inputs(provider),
+      inputs(provider, { source: { host: '127.0.0.1', port: 5432, user: 'postgres', password: 'rotated-pw' } }),
+    );
+    assert.equal(rotated.changes, 2);
+    assert.deepEqual(rotated.replaces, []);
+  });
+
+  it('Diff: a replace of a migration that has cut over is refused without allowReplaceAfterCutover (issues 12, 17)', async () => {
+    const cutOver = { ...inputs(provider, { cutover: true }), state: 'Succeeded', subState: 'Completed' };
+    await assert.rejects(host.diff('id', cutOver, inputs(provider, { cutover: true, databases: ['other'] })), (error: CallError) =>
+      /allowReplaceAfterCutover: migration "proto-check" has cut over/.test(error.message),
+    );
+    const allowed = await host.diff(
+      'id',
+      cutOver,
+      inputs(provider, { cutover: true, databases: ['other'], allowReplaceAfterCutover: true }),
+    );
+    assert.deepEqual(allowed.replaces, ['databases']);
+    assert.ok(
+      host.stdout.some((l) => /proto-check: replacing a migration that has cut over/.test(l)),
+      'the preview says what the replace does',
+    );
+  });
+
   it('Diff: cutover false → true updates', async () => {
     const res = await host.diff('id', inputs(provider), inputs(provider, { cutover: true }));
     assert.equal(res.changes, 2);
@@ -91,6 +156,15 @@ describe('protocol: check and diff through the SDK provider host', function () {
     assert.deepEqual(tuned.replaces, []);
     const same = await host.diff('id', inputs(provider), inputs(provider));
     assert.equal(same.changes, 1); // DIFF_NONE
+  });
+
+  it('Diff: a customTimeouts change alone is no change (issue 17)', async () => {
+    const res = await host.diff(
+      'id',
+      inputs(provider, { customTimeouts: { create: '1h' } }),
+      inputs(provider, { customTimeouts: { create: '6h' } }),
+    );
+    assert.equal(res.changes, 1);
   });
 
   it('Diff: cutover true → false is refused with a clear message', async () => {

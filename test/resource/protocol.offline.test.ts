@@ -3,7 +3,14 @@
 import assert from 'node:assert/strict';
 import { startCluster, type Cluster } from '../support';
 import { fingerprint, loadShop } from './support/fixture';
-import { closeProtocolSession, openProtocolSession, secretLeaks, type CallError, type ProviderHost } from './support/providerHost';
+import {
+  closeProtocolSession,
+  openProtocolSession,
+  secretLeaks,
+  startProviderHost,
+  type CallError,
+  type ProviderHost,
+} from './support/providerHost';
 
 const SOURCE_PW = 'src-Offline-91b2c7';
 const TARGET_PW = 'dst-Offline-4d8e03';
@@ -43,6 +50,9 @@ describe('protocol: Offline PgMigration against real servers', function () {
 
   let id: string;
   let outputs: Record<string, unknown>;
+  let replaced: { id: string; properties: Record<string, unknown> };
+  const databaseCount = async (name: string) =>
+    (await target.query<{ n: number }>(`SELECT count(*)::int AS n FROM pg_database WHERE datname = $1`, [name]))[0]!.n;
 
   it('Create runs the migration to Succeeded and the target is identical', async () => {
     const checked = await host.check({}, inputs());
@@ -65,11 +75,12 @@ describe('protocol: Offline PgMigration against real servers', function () {
     assert.equal(details[0]!.rowsCopied, 2550);
     assert.equal((outputs.verification as { ok: boolean }).ok, true);
     assert.deepEqual(await fingerprint(target, 'shop'), await fingerprint(source, 'shop'));
-    // progress reached the CLI as stdout lines
+    // It ran in a detached runner (whatever the timeout) and its progress reached the CLI as lines.
     assert.ok(
-      host.stdout.some((l) => /proto-offline: step \d+\/\d+ validation/.test(l)),
+      host.stdout.some((l) => /proto-offline: runner started/.test(l)),
       host.stdout.join('\n'),
     );
+    assert.ok(host.stdout.some((l) => /^proto-offline: Succeeded\/Completed — shop tables 3\/3 rows 2550/.test(l)));
   });
 
   it('Read (refresh) reports the state from the control catalog', async () => {
@@ -140,6 +151,38 @@ describe('protocol: Offline PgMigration against real servers', function () {
     await host.delete(failed!.id, failed!.properties);
   });
 
+  it('PgMigration.get: Read by id with the target credentials returns the migration as the catalog holds it (issue 17)', async () => {
+    const got = await host.read(id, { target: { user: target.user, password: TARGET_PW }, __provider: provider });
+    assert.equal(got.id, id);
+    assert.equal(got.properties.state, 'Succeeded');
+    assert.equal(got.properties.migrationName, 'proto-offline');
+    assert.deepEqual(got.properties.databases, ['shop']);
+    assert.equal((got.properties.databaseDetails as { rowsCopied: number }[])[0]!.rowsCopied, 2550);
+    const gotSource = got.properties.source as Record<string, unknown>;
+    assert.equal(gotSource.host, source.host);
+    assert.equal(gotSource.password, undefined, 'the catalog holds no password');
+  });
+
+  it('import: create with importId adopts the existing migration and starts nothing (issue 17)', async () => {
+    const before = host.stdout.length;
+    const imported = await host.create({ ...inputs(), importId: id });
+    assert.equal(imported.id, id);
+    assert.equal(imported.properties.state, 'Succeeded');
+    const lines = host.stdout.slice(before);
+    assert.ok(lines.some((l) => /adopting the existing migration/.test(l)));
+    assert.ok(!lines.some((l) => /runner started/.test(l)), lines.join('\n'));
+  });
+
+  it('import of a migration that is not on the target fails and records nothing (issue 17)', async () => {
+    const absent = inputs({ migrationName: 'proto-absent', importId: `${target.host}:${target.port}/proto-absent` });
+    await assert.rejects(host.create(absent), (error: CallError) => {
+      assert.match(error.message, /^importId: no migration "proto-absent"/);
+      assert.equal(error.initFailed, undefined);
+      return true;
+    });
+    assert.equal((await target.query(`SELECT 1 FROM pgferry.migration WHERE name = 'proto-absent'`)).length, 0);
+  });
+
   it('Delete removes the migration; the target database is kept', async () => {
     await host.delete(id, outputs);
     const dbs = await target.query<{ datname: string }>(`SELECT datname FROM pg_database WHERE datname = 'shop'`);
@@ -153,25 +196,53 @@ describe('protocol: Offline PgMigration against real servers', function () {
     assert.equal(read.id, '');
   });
 
-  it('a replacing change deletes the migration, then creates it again under the same name', async function () {
+  it('a replacing change of a migration that has cut over is refused without allowReplaceAfterCutover (issues 12, 17)', async () => {
     const olds = (await host.create(inputs({ migrationName: 'proto-replace', overwriteDbsInTarget: true }))).properties;
-    const news = inputs({ migrationName: 'proto-replace', overwriteDbsInTarget: true, databases: ['shop'], option: 'Migrate' });
-    const diff = await host.diff('x', olds, news);
+    assert.equal(olds.state, 'Succeeded');
+    const news = inputs({ migrationName: 'proto-replace', overwriteDbsInTarget: true, option: 'Migrate' });
+    await assert.rejects(host.diff('x', olds, news), (error: CallError) => /^allowReplaceAfterCutover: /.test(error.message));
+    const allowed = { ...news, allowReplaceAfterCutover: true };
+    const diff = await host.diff('x', olds, allowed);
     assert.deepEqual(diff.replaces, ['option']);
     assert.equal(diff.deleteBeforeReplace, true);
     await host.delete('x', olds);
-    const created = await host.create(news);
+    const created = await host.create(allowed);
     assert.equal(created.properties.state, 'Succeeded', String(created.properties.message));
+    replaced = created;
   });
 
-  it('Delete with dropTargetDatabasesOnDelete drops the migrated databases on the target', async () => {
+  it('the live state refuses the replace when stored outputs are older than a cutover (issue 12)', async () => {
+    const stale = { ...replaced.properties, state: 'InProgress', subState: 'MigratingData' };
+    await assert.rejects(host.diff('x', stale, inputs({ migrationName: 'proto-replace', databases: ['other'] })), (error: CallError) =>
+      /^allowReplaceAfterCutover: /.test(error.message),
+    );
+  });
+
+  it('Delete with dropTargetDatabasesOnDelete keeps the databases of a migration that has cut over (issue 12)', async () => {
     const news = inputs({ migrationName: 'proto-drop', overwriteDbsInTarget: true, dropTargetDatabasesOnDelete: true });
     assert.deepEqual((await host.check({}, news)).failures, []);
     const created = await host.create(news);
     assert.equal(created.properties.state, 'Succeeded', String(created.properties.message));
-    assert.equal((await target.query(`SELECT count(*)::int AS n FROM pg_database WHERE datname = 'shop'`))[0]!.n, 1);
     await host.delete(created.id, created.properties);
-    assert.equal((await target.query(`SELECT count(*)::int AS n FROM pg_database WHERE datname = 'shop'`))[0]!.n, 0);
+    assert.equal(await databaseCount('shop'), 1, 'kept');
+    assert.ok(host.stdout.some((l) => /proto-drop: kept the target databases shop: .*PGFERRY_ALLOW_DROP_AFTER_CUTOVER=proto-drop/.test(l)));
+    const rows = await target.query(`SELECT 1 FROM pgferry.migration WHERE name = 'proto-drop'`);
+    assert.equal(rows.length, 0, 'the migration itself is removed');
+  });
+
+  it('…and drops them when PGFERRY_ALLOW_DROP_AFTER_CUTOVER names it for that operation (issue 12)', async () => {
+    const news = inputs({ migrationName: 'proto-drop', overwriteDbsInTarget: true, dropTargetDatabasesOnDelete: true });
+    const created = await host.create(news);
+    assert.equal(created.properties.state, 'Succeeded', String(created.properties.message));
+    const allowing = await startProviderHost(program.dir, { PGFERRY_ALLOW_DROP_AFTER_CUTOVER: 'other, proto-drop' });
+    try {
+      await allowing.configure({});
+      await allowing.delete(created.id, created.properties);
+      assert.deepEqual(secretLeaks(allowing, [SOURCE_PW, TARGET_PW]), []);
+    } finally {
+      await allowing.stop();
+    }
+    assert.equal(await databaseCount('shop'), 0, 'dropped');
   });
 
   it('leaks no password in any response, message or host output', () => {

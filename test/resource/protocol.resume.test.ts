@@ -1,6 +1,6 @@
 // Protocol against real servers: customTimeouts enforced by the provider leave a resumable
-// migration; `pulumi refresh` (Read) restarts a runner that died; `pulumi up` (Update) carries
-// the migration to its end.
+// migration; `pulumi refresh` (Read) reports a runner that died without restarting it; `pulumi up`
+// (Update) restarts it and carries the migration to its end.
 import assert from 'node:assert/strict';
 import { showMigration } from '../../provider/engine';
 import { startCluster, until, type Cluster } from '../support';
@@ -74,7 +74,7 @@ describe('protocol: timeouts, a dead runner and resuming, against real servers',
     assert.equal(status?.runner?.alive, true);
   });
 
-  it('Read (refresh) restarts a runner that died', async () => {
+  it('Read (refresh) reports a runner that died and does not restart it: refresh only reads (issue 17)', async () => {
     const [{ pid }] = await target.query<{ pid: number }>(
       `SELECT (runner->>'pid')::int AS pid FROM pgferry.migration WHERE name = 'proto-resume'`,
     );
@@ -85,20 +85,27 @@ describe('protocol: timeouts, a dead runner and resuming, against real servers',
       return s && s.runner && !s.runner.alive ? s : undefined;
     });
     const read = await host.read(id, partial);
-    assert.ok(
-      host.stdout.some((l) => /proto-resume: the runner stopped; restarting it/.test(l)),
-      host.stdout.join('\n'),
-    );
     assert.equal(read.properties.state, 'InProgress');
+    assert.equal(read.properties.runnerAlive, false);
+    assert.match(String(read.properties.message), /its runner stopped .* run `pulumi up --refresh` to restart it/);
+    assert.ok(host.stdout.some((l) => /proto-resume.*its runner stopped/.test(l)));
     const status = await showMigration(targetSpec(), 'proto-resume');
-    assert.notEqual(status?.runner?.pid, pid);
+    assert.equal(status?.runner?.pid, pid, 'no new runner');
+    assert.equal(status?.runner?.alive, false);
     partial = read.properties;
+  });
+
+  it('Diff after that refresh reports a change, so `pulumi up` updates and restarts the runner', async () => {
+    const diff = await host.diff(id, partial, inputs({ customTimeouts: { create: '1ms', update: '4m' } }));
+    assert.equal(diff.changes, 2);
+    assert.deepEqual(diff.replaces, []);
   });
 
   it('Update (the next `pulumi up`) waits for the migration to finish', async () => {
     const news = inputs({ customTimeouts: { create: '1ms', update: '4m' } });
     const updated = await host.update(id, partial, news);
     assert.equal(updated.properties.state, 'Succeeded', String(updated.properties.message));
+    assert.ok(host.stdout.some((l) => /proto-resume: no runner holds the migration; restarting it/.test(l)));
     const [src] = await source.query(`SELECT count(*)::int AS n, sum(length(payload))::bigint AS b FROM items`, [], 'bulk');
     const [dst] = await target.query(`SELECT count(*)::int AS n, sum(length(payload))::bigint AS b FROM items`, [], 'bulk');
     assert.deepEqual(dst, src);

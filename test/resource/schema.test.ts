@@ -1,6 +1,6 @@
 // `check` validation: the engine's zod schema, failures named by input path, unknowns skipped.
 import assert from 'node:assert/strict';
-import { checkInputs, parseDuration, toSpecInput, UNKNOWN } from '../../provider/resource/schema';
+import { checkInputs, parseDuration, toMigrationSpec, toSpecInput, UNKNOWN } from '../../provider/resource/schema';
 
 const valid = {
   migrationName: 'aw-online',
@@ -36,8 +36,20 @@ describe('resource check', () => {
   });
 
   it('checks the Pulumi-only fields', () => {
-    const failures = checkInputs({}, { ...valid, cutover: 'yes', customTimeouts: { create: 'soon' } });
-    assert.deepEqual(failures.map((f) => f.property).sort(), ['customTimeouts.create', 'cutover']);
+    const failures = checkInputs({}, { ...valid, cutover: 'yes', allowReplaceAfterCutover: 1, customTimeouts: { create: 'soon' } });
+    assert.deepEqual(failures.map((f) => f.property).sort(), ['allowReplaceAfterCutover', 'customTimeouts.create', 'cutover']);
+  });
+
+  it('checks an import id: <target host>:<port>/<migrationName>', () => {
+    assert.deepEqual(checkInputs({}, { ...valid, importId: 'dst.example.com:5432/m1' }), []);
+    assert.deepEqual(checkInputs({}, { ...valid, importId: '[::1]:5433/m1' }), []);
+    for (const bad of ['m1', 'dst:port/m1', 'dst:5432/']) {
+      assert.deepEqual(
+        checkInputs({}, { ...valid, importId: bad }).map((f) => f.property),
+        ['importId'],
+        bad,
+      );
+    }
   });
 
   it('does not judge values unknown during preview', () => {
@@ -50,6 +62,16 @@ describe('resource check', () => {
     assert.deepEqual(
       failures.map((f) => f.property),
       ['cutover'],
+    );
+  });
+
+  it('takes skipUnsupportedObjects (default false) and refuses a non-boolean (issue 15)', () => {
+    assert.equal(toMigrationSpec(valid).skipUnsupportedObjects, false);
+    assert.equal(toMigrationSpec({ ...valid, skipUnsupportedObjects: true }).skipUnsupportedObjects, true);
+    const failures = checkInputs({}, { ...valid, skipUnsupportedObjects: 'yes' });
+    assert.deepEqual(
+      failures.map((f) => f.property),
+      ['skipUnsupportedObjects'],
     );
   });
 

@@ -10,4 +10,5 @@ export {
   type ReplicationUserOptions,
 } from './managed';
 export * from './richSchema';
+export * from './unsupportedObjects';
 export * from './wait';

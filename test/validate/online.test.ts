@@ -78,6 +78,30 @@ describe('validation: online prerequisites and CDC table report', () => {
     assertNoFailures(lenient);
   });
 
+  it('fails a DEFERRABLE primary key as PostgreSQL does: no replica identity (issue 18)', async () => {
+    await logical.query('CREATE DATABASE deferred OWNER app_owner');
+    await logical.query(
+      `SET ROLE app_owner;
+       CREATE TABLE swap_pk (id int PRIMARY KEY DEFERRABLE INITIALLY DEFERRED, v int);
+       CREATE TABLE parted (id int PRIMARY KEY DEFERRABLE, v int) PARTITION BY RANGE (id);
+       CREATE TABLE parted_1 PARTITION OF parted FOR VALUES FROM (0) TO (100);`,
+      [],
+      'deferred',
+    );
+    const strict = await runValidation(specFor(serverSpec(logical), serverSpec(target), ['deferred'], { mode: 'Online' }));
+    const failed = expectCode(strict, 'NO_REPLICA_IDENTITY', 'Failed');
+    assert.deepEqual(failed.map((r) => r.message.match(/^table (\S+):/)?.[1]).sort(), ['public.parted', 'public.swap_pk']);
+    assert.ok(
+      failed.every((r) => /primary key "(swap_pk|parted_1)_pkey" is DEFERRABLE/.test(r.message)),
+      summary(failed),
+    );
+    const lenient = await runValidation(
+      specFor(serverSpec(logical), serverSpec(target), ['deferred'], { mode: 'Online', allowReplicaIdentityFull: true }),
+    );
+    expectCode(lenient, 'NO_REPLICA_IDENTITY', 'Warning');
+    assertNoFailures(lenient);
+  });
+
   it('reports replica identity, generated, TOAST-able and large-object columns per table', async () => {
     const client = await logical.connect('shop');
     try {

@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import type { ServerSpec } from '../../provider/engine/input/migrationSpec';
 import { checkCdcTables } from '../../provider/engine/validate/cdcCheck';
-import { shapeCdcTables, type CdcTableRow } from '../../provider/engine/validate/cdcReport';
+import { shapeSourceRelation, type KeyFacts, type SourceRelationRow } from '../../provider/engine/catalog/replicaIdentity';
+import { shapeCdcTables } from '../../provider/engine/validate/cdcReport';
 import { normalizeLocale } from '../../provider/engine/validate/collations';
 import { classifyConnectError } from '../../provider/engine/validate/connectivity';
 import {
@@ -141,7 +142,7 @@ describe('validation: pure checks', () => {
 
   it('counts free slots and senders against the databases migrated', () => {
     const results = checkReplicationSettings(
-      { wal_level: 'logical', max_slots: 4, max_senders: 4, used_slots: 3, inactive_slots: ['old'] },
+      { wal_level: 'logical', max_slots: 4, max_senders: 4, used_slots: 3, inactive_slots: ['old'], wal_keep: '10GB' },
       2,
     );
     assert.deepEqual(
@@ -150,43 +151,88 @@ describe('validation: pure checks', () => {
         ['WAL_LEVEL', 'Succeeded'],
         ['REPLICATION_SLOTS', 'Failed'],
         ['WAL_SENDERS', 'Failed'],
+        ['SLOT_WAL_UNBOUNDED', 'Succeeded'],
       ],
     );
     assert.match(results[1]!.fix!, /max_replication_slots = 5/);
     assert.match(results[2]!.fix!, /max_wal_senders = 5/);
   });
 
+  it('warns when a stopped stream could fill the source disk: max_slot_wal_keep_size unlimited or unavailable (issue 12)', () => {
+    const settings = { wal_level: 'logical', max_slots: 10, max_senders: 10, used_slots: 0, inactive_slots: [] };
+    const bounded = checkReplicationSettings({ ...settings, wal_keep: '50GB' }, 1).at(-1)!;
+    const unlimited = checkReplicationSettings({ ...settings, wal_keep: '-1' }, 1).at(-1)!;
+    const before13 = checkReplicationSettings({ ...settings, wal_keep: null }, 1).at(-1)!;
+    assert.deepEqual(
+      [bounded, unlimited, before13].map((r) => [r.code, r.status]),
+      [
+        ['SLOT_WAL_UNBOUNDED', 'Succeeded'],
+        ['SLOT_WAL_UNBOUNDED', 'Warning'],
+        ['SLOT_WAL_UNBOUNDED', 'Warning'],
+      ],
+    );
+    assert.match(unlimited.fix!, /max_slot_wal_keep_size/);
+  });
+
   it('decides CDC table status from the replica identity of every leaf', () => {
-    const row = (o: Partial<CdcTableRow> & Pick<CdcTableRow, 'oid' | 'root' | 'name'>): CdcTableRow => ({
-      schema: 'public',
-      kind: 'r',
-      replident: 'd',
-      persistence: 'p',
-      pk_index: null,
-      identity_index: null,
-      ...o,
+    const pk = (name: string, extra: Partial<KeyFacts> = {}): KeyFacts => ({
+      name,
+      primary: true,
+      replident: false,
+      unique: true,
+      partial: false,
+      immediate: true,
+      valid: true,
+      expressions: false,
+      nullable: [],
+      ...extra,
     });
+    const row = (o: Partial<SourceRelationRow> & Pick<SourceRelationRow, 'oid' | 'name'>) =>
+      shapeSourceRelation({
+        schema: 'public',
+        kind: 'r',
+        replident: 'd',
+        persistence: 'p',
+        parent: null,
+        owned: true,
+        owner: 'app',
+        keys: [],
+        published: false,
+        ...o,
+      });
     const tables = shapeCdcTables(
       [
-        row({ oid: '1', root: '1', name: 'm', kind: 'p', pk_index: 'm_pkey' }),
-        row({ oid: '2', root: '1', name: 'm_a', pk_index: 'm_a_pkey' }),
-        row({ oid: '3', root: '1', name: 'm_b', replident: 'n' }),
-        row({ oid: '4', root: '4', name: 'empty_parent', kind: 'p', pk_index: 'e_pkey' }),
+        row({ oid: '1', name: 'm', kind: 'p', keys: [pk('m_pkey')] }),
+        row({ oid: '2', parent: '1', name: 'm_a', keys: [pk('m_a_pkey')] }),
+        row({ oid: '3', parent: '1', name: 'm_b', replident: 'n' }),
+        row({ oid: '4', name: 'empty_parent', kind: 'p', keys: [pk('e_pkey')] }),
+        row({ oid: '5', name: 'swap_pk', keys: [pk('swap_pk_pkey', { immediate: false })] }),
+        row({ oid: '6', name: 'scratch', persistence: 'u' }),
       ],
       [],
+      true,
     );
-    assert.equal(tables.length, 2);
+    assert.equal(tables.length, 4);
     assert.equal(tables[0]!.replicaIdentity, 'none');
     assert.deepEqual(tables[0]!.withoutIdentity, ['public.m_b']);
+    assert.deepEqual(tables[0]!.identityFlaws, ['its replica identity is NOTHING']);
     assert.equal(tables[1]!.replicaIdentity, 'primary-key');
+    // issue 18: a DEFERRABLE primary key is no replica identity
+    assert.equal(tables[2]!.replicaIdentity, 'none');
+    assert.deepEqual(tables[2]!.identityFlaws, ['primary key "swap_pk_pkey" is DEFERRABLE']);
+    // unlogged: never published, so it needs no identity
+    assert.deepEqual(tables[3]!.withoutIdentity, []);
     const strict = checkCdcTables(tables, 'db', { allowReplicaIdentityFull: false });
     assert.deepEqual(
       strict.map((r) => [r.code, r.status]),
       [
         ['NO_REPLICA_IDENTITY', 'Failed'],
         ['CDC_TABLE', 'Succeeded'],
+        ['NO_REPLICA_IDENTITY', 'Failed'],
+        ['UNLOGGED_TABLE', 'Warning'],
       ],
     );
+    assert.match(strict[2]!.message, /DEFERRABLE/);
     const lenient = checkCdcTables(tables, 'db', { allowReplicaIdentityFull: true });
     assert.equal(lenient[0]!.status, 'Warning');
   });

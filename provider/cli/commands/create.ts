@@ -41,7 +41,14 @@ export async function createCommand(args: CliArgs): Promise<number> {
 }
 
 export async function resumeCommand(args: CliArgs): Promise<number> {
-  const spec = await specFromArgs(args);
+  // A migration resumes as it was created: mode and option come from its record, so the file that
+  // `create --mode online` was given resumes it unchanged (issue 14: it was refused as another spec).
+  const body = await loadProperties(args.properties!);
+  const target = specFromProperties(body, propertyFlags(args)).target;
+  registerServerSecrets(target);
+  const stored = await onTarget(target, () => showMigration(target, args.name!));
+  const spec = specFromProperties(body, { ...propertyFlags(args), mode: stored?.mode, option: stored?.option });
+  registerServerSecrets(spec.source, spec.target);
   await onTarget(spec.target, () => resumeMigration(spec));
   return report(spec, args, false);
 }

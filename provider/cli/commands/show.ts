@@ -1,21 +1,26 @@
-// `pgferry show` and `pgferry list`: read the target's control catalog.
-import { listMigrations, PgferryError, showMigration } from '../../engine';
+// `pgferry show` and `pgferry list`: read the target's control catalog. `show` of an online
+// migration also reads its slots on the source (retained WAL, active or not), so a stopped stream
+// is visible before the source's disk fills; a source it cannot reach is said, not fatal.
+import { listMigrations, showMigration, withSourceSlots, type MigrationStatus } from '../../engine';
 import type { CliArgs } from '../args';
+import { migrationSpecOf, notFound } from '../migrationSpecOf';
 import { renderList, renderStatus, statusJson, writeJson, writeOut } from '../output';
 import { onTarget, resolveTarget } from '../target';
 
-export function notFound(name: string): PgferryError {
-  return new PgferryError('MIGRATION_NOT_FOUND', `migration "${name}" not found on the target`, {
-    category: 'input',
-    field: 'name',
-    fix: 'check the name with `pgferry list --filter all`',
-  });
+async function withSource(args: CliArgs, status: MigrationStatus): Promise<MigrationStatus> {
+  if (status.mode !== 'Online' || !status.databases.some((d) => d.names && d.state !== 'Succeeded')) return status;
+  try {
+    return await withSourceSlots(await migrationSpecOf(args, status), status);
+  } catch {
+    return status; // no usable source spec: the recorded figures stand
+  }
 }
 
 export async function showCommand(args: CliArgs): Promise<number> {
   const target = await resolveTarget(args);
-  const status = await onTarget(target, () => showMigration(target, args.name!));
-  if (!status) throw notFound(args.name!);
+  const recorded = await onTarget(target, () => showMigration(target, args.name!));
+  if (!recorded) throw notFound(args.name!);
+  const status = await withSource(args, recorded);
   if (args.output === 'json') writeJson(statusJson(status));
   else writeOut(renderStatus(status));
   return 0;

@@ -46,6 +46,12 @@ export interface SourceIndex {
   readonly indexName: string;
   readonly indexDef: string;
   readonly constraint?: { readonly oid: string; readonly name: string; readonly def: string };
+  /** The table is clustered on this index (ALTER TABLE ... CLUSTER ON). */
+  readonly clustered: boolean;
+  /** The table's replica identity is this index (REPLICA IDENTITY USING INDEX). */
+  readonly replicaIdentity: boolean;
+  /** Statistics targets set on index columns (ALTER INDEX ... ALTER COLUMN n SET STATISTICS). */
+  readonly columnStatistics: readonly { readonly column: number; readonly target: number }[];
 }
 
 export interface DatabaseProperties {
@@ -57,6 +63,8 @@ export interface DatabaseProperties {
   readonly connectionLimit: number;
   readonly comment: string | null;
   readonly acl: readonly string[] | null;
+  /** Security labels as [provider, label] pairs. */
+  readonly labels: readonly (readonly [string, string])[];
   /** `ALTER DATABASE SET` (role undefined) and `ALTER ROLE IN DATABASE SET` entries, as name=value. */
   readonly settings: readonly { readonly role?: string; readonly setting: string }[];
 }
@@ -99,6 +107,9 @@ export async function listTableIndexes(client: pg.Client): Promise<SourceIndex[]
     indexName: r.index_name,
     indexDef: r.index_def,
     constraint: r.constraint_oid ? { oid: String(r.constraint_oid), name: r.constraint_name, def: r.constraint_def } : undefined,
+    clustered: r.clustered,
+    replicaIdentity: r.replica_identity,
+    columnStatistics: r.column_statistics ?? [],
   }));
 }
 
@@ -121,6 +132,7 @@ export async function databaseProperties(client: pg.Client, database: string): P
     connectionLimit: r.connection_limit,
     comment: r.comment,
     acl: r.acl,
+    labels: r.labels ?? [],
     settings: settings.rows.map((s) => ({ role: s.role ?? undefined, setting: s.setting })),
   };
 }

@@ -1,12 +1,13 @@
 // Source catalog queries, each a named standalone statement runnable in psql. Variants by server
 // version carry a suffix and are chosen in catalog/index.ts.
 
-/** Objects that belong to an extension are created by CREATE EXTENSION, not copied. */
-const NOT_EXTENSION_MEMBER = `NOT EXISTS (
+/** Objects that belong to an extension are created by CREATE EXTENSION, not copied (pg_class c). */
+export const NOT_EXTENSION_MEMBER = `NOT EXISTS (
     SELECT 1 FROM pg_depend d
      WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid AND d.deptype = 'e')`;
 
-const USER_SCHEMA = `n.nspname NOT IN ('pg_catalog', 'information_schema')
+/** Schemas that hold user tables (pg_namespace n). */
+export const USER_SCHEMA = `n.nspname NOT IN ('pg_catalog', 'information_schema')
    AND n.nspname !~ '^pg_toast' AND n.nspname !~ '^pg_temp'`;
 
 /** The relations whose rows a copy moves (pg_class c, pg_namespace n): ordinary tables and partitions. */
@@ -81,6 +82,8 @@ SELECT n.nspname AS schema, c.relname AS name
  * Indexes and index-backed constraints (primary key, unique, exclusion) pgferry builds itself,
  * in parallel per table: those of plain tables and partitions that are not attached to an index
  * of a partitioned parent (pg_restore's post-data builds those, with their ATTACH entries).
+ * With them, what pg_dump writes into the same TOC entry: the clustered and replica-identity
+ * marks and the statistics targets of index columns.
  */
 export const LIST_TABLE_INDEXES = `
 SELECT i.indexrelid::int8 AS index_oid,
@@ -92,7 +95,11 @@ SELECT i.indexrelid::int8 AS index_oid,
        con.oid::int8 AS constraint_oid,
        con.conname AS constraint_name,
        CASE WHEN con.oid IS NULL THEN NULL ELSE pg_get_constraintdef(con.oid) END AS constraint_def,
-       con.condeferrable AS deferrable
+       con.condeferrable AS deferrable,
+       i.indisclustered AS clustered,
+       i.indisreplident AS replica_identity,
+       (SELECT json_agg(json_build_object('column', a.attnum, 'target', a.attstattarget) ORDER BY a.attnum)
+          FROM pg_attribute a WHERE a.attrelid = i.indexrelid AND a.attstattarget >= 0) AS column_statistics
   FROM pg_index i
   JOIN pg_class ic ON ic.oid = i.indexrelid
   JOIN pg_class t ON t.oid = i.indrelid
@@ -106,7 +113,7 @@ SELECT i.indexrelid::int8 AS index_oid,
 /** Large objects: oid and size (size read inside the snapshot). */
 export const LIST_LARGE_OBJECTS = `SELECT oid::int8 AS oid FROM pg_largeobject_metadata ORDER BY oid`;
 
-/** Properties of one database: encoding, collation, owner, comment, ACL. */
+/** Properties of one database: encoding, collation, owner, comment, ACL, security labels. */
 export const DATABASE_PROPERTIES = `
 SELECT d.datname AS name,
        pg_encoding_to_char(d.encoding) AS encoding,
@@ -115,7 +122,9 @@ SELECT d.datname AS name,
        pg_get_userbyid(d.datdba) AS owner,
        d.datconnlimit AS connection_limit,
        shobj_description(d.oid, 'pg_database') AS comment,
-       d.datacl::text[] AS acl
+       d.datacl::text[] AS acl,
+       (SELECT array_agg(ARRAY[l.provider, l.label] ORDER BY l.provider) FROM pg_shseclabel l
+         WHERE l.classoid = 'pg_database'::regclass AND l.objoid = d.oid) AS labels
   FROM pg_database d WHERE d.datname = $1`;
 
 /** ALTER DATABASE ... SET and ALTER ROLE ... IN DATABASE ... SET entries of one database. */

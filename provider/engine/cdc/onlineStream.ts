@@ -1,6 +1,6 @@
 // One database's change stream inside an online migration: its applier, started or restarted
 // with the migration's derived names, and the counters carried over from earlier appliers.
-import { cutoverMessagePrefix, originName, publicationName, slotName } from '../names';
+import { cutoverMessagePrefix, streamNamesOf, type StreamNames } from '../names';
 import type { MigrationRun } from '../migrationRun';
 import { Applier } from './applier';
 import type { SessionEnd } from './types';
@@ -18,9 +18,8 @@ export interface OnlineStream {
   readonly base: { inserts: number; updates: number; deletes: number };
 }
 
-export function streamNames(run: MigrationRun, database: string): { slot: string; publication: string; origin: string } {
-  const m = run.spec.migrationName;
-  return { slot: slotName(m, database), publication: publicationName(m, database), origin: originName(m, database) };
+export function streamNames(run: MigrationRun, database: string): StreamNames {
+  return streamNamesOf(run.spec.migrationName, database, run.instance);
 }
 
 /** Starts (or restarts) the applier of one database. */

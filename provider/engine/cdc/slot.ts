@@ -1,10 +1,12 @@
-// The source side of CDC: a publication, and a pgoutput slot created on a replication connection
-// with an exported snapshot. The exporting connection must stay open (and idle) until every copy
+// The source side of CDC besides the publication's tables (publication.ts): a pgoutput slot created
+// on a replication connection with an exported snapshot, its removal with the publication's, and
+// the cutover marker. The exporting connection must stay open (and idle) until every copy
 // job has imported the snapshot; release() closes it.
 import type pg from 'pg';
 import { closeSession, openSession, serverMajor, withSession } from '../connect/session';
 import { ident } from '../connect/quote';
-import { INSUFFICIENT_PRIVILEGE, OBJECT_IN_USE, sqlState } from '../connect/sqlstate';
+import { retrying, RETRY_POLICIES } from '../connect/retry';
+import { OBJECT_IN_USE, sqlState } from '../connect/sqlstate';
 import { PgferryError } from '../errors';
 import type { ServerSpec } from '../input/migrationSpec';
 import { parseLsn } from './lsn';
@@ -51,39 +53,19 @@ export async function createSlotWithSnapshot(source: ServerSpec, database: strin
   }
 }
 
-/** Tables a FOR TABLE publication lists when FOR ALL TABLES is not permitted: roots only (partitions follow their root). */
-const PUBLISHABLE_TABLES = `
-SELECT n.nspname AS schema, c.relname AS name
-  FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
- WHERE c.relkind IN ('r', 'p') AND NOT c.relispartition AND c.relpersistence = 'p'
-   AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\\_%'
-   AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid AND d.deptype = 'e')
- ORDER BY 1, 2`;
-
-/** Creates the publication if missing: FOR ALL TABLES (needs superuser), else every user table by name. */
-export async function ensurePublication(client: pg.Client, publication: string): Promise<void> {
-  const { rows } = await client.query('SELECT 1 FROM pg_publication WHERE pubname = $1', [publication]);
-  if (rows.length > 0) return;
-  // publish_via_partition_root (PG13+): partitioned tables stream under the root's name, so a row
-  // moving between partitions arrives as a delete and an insert on the root.
-  const withRoot = (await serverMajor(client)) >= 13 ? ' WITH (publish_via_partition_root = true)' : '';
-  try {
-    await client.query(`CREATE PUBLICATION ${ident(publication)} FOR ALL TABLES${withRoot}`);
-  } catch (error) {
-    if (sqlState(error) !== INSUFFICIENT_PRIVILEGE) throw error;
-    const { rows: tables } = await client.query<{ schema: string; name: string }>(PUBLISHABLE_TABLES);
-    const list = tables.map((t) => `${ident(t.schema)}.${ident(t.name)}`).join(', ');
-    if (list === '') throw new PgferryError('PUBLICATION_EMPTY', 'the source database has no tables to publish', { category: 'source' });
-    await client.query(`CREATE PUBLICATION ${ident(publication)} FOR TABLE ${list}${withRoot}`);
-  }
-}
-
-/** Drops slot and publication if present; a slot still held by a stream is freed first. */
+/**
+ * Drops slot and publication if present; a slot still held by a stream is freed first. A slot
+ * left behind holds the source's WAL for good, so a restarting or unreachable source is waited
+ * out (RETRY_POLICIES.statement, about a minute) rather than leaving it: the fault campaign saw a failed migration leave
+ * both when the source restarted as it cleaned up.
+ */
 export async function dropSlotAndPublication(source: ServerSpec, database: string, slot: string, publication: string): Promise<void> {
-  await withSession(source, { database, purpose: 'cleanup', writable: true }, async (client) => {
-    await dropSlotWith(client, slot);
-    await client.query(`DROP PUBLICATION IF EXISTS ${ident(publication)}`);
-  });
+  await retrying(RETRY_POLICIES.statement, () =>
+    withSession(source, { database, purpose: 'cleanup', writable: true }, async (client) => {
+      await dropSlotWith(client, slot);
+      await client.query(`DROP PUBLICATION IF EXISTS ${ident(publication)}`);
+    }),
+  );
 }
 
 /** Drops a slot if present (one whose snapshot came too early to use). */
@@ -91,26 +73,41 @@ export async function dropSlot(source: ServerSpec, database: string, slot: strin
   await withSession(source, { database, purpose: 'cleanup', writable: true }, (client) => dropSlotWith(client, slot));
 }
 
+/** The slot's walsender is still running: it was told to end, the drop is tried again. */
+class SlotStillActive extends Error {}
+
 async function dropSlotWith(client: pg.Client, slot: string): Promise<void> {
-  for (let attempt = 0; attempt < 20; attempt++) {
-    const { rows } = await client.query<{ pid: number | null }>('SELECT active_pid AS pid FROM pg_replication_slots WHERE slot_name = $1', [
-      slot,
-    ]);
-    if (rows.length === 0) break;
-    if (rows[0]!.pid !== null) {
-      await client.query('SELECT pg_terminate_backend($1)', [rows[0]!.pid]);
-      await new Promise((r) => setTimeout(r, 100 * (attempt + 1)));
-      continue;
-    }
-    try {
+  await retrying(
+    RETRY_POLICIES.quick,
+    async () => {
+      const { rows } = await client.query<{ pid: number | null }>(
+        'SELECT active_pid AS pid FROM pg_replication_slots WHERE slot_name = $1',
+        [slot],
+      );
+      if (rows.length === 0) return;
+      if (rows[0]!.pid !== null) {
+        await client.query('SELECT pg_terminate_backend($1)', [rows[0]!.pid]);
+        throw new SlotStillActive(`replication slot ${slot} is still active`);
+      }
       await client.query('SELECT pg_drop_replication_slot($1)', [slot]);
-      break;
-    } catch (error) {
-      // the walsender has not exited yet
-      if (sqlState(error) !== OBJECT_IN_USE || attempt === 19) throw error;
-      await new Promise((r) => setTimeout(r, 100 * (attempt + 1)));
-    }
-  }
+    },
+    // the walsender has not exited yet
+    { retryOn: (error) => error instanceof SlotStillActive || sqlState(error) === OBJECT_IN_USE },
+  );
+}
+
+/** Whether a slot can stream: it exists and (PostgreSQL 13+) has not been invalidated for lost WAL. */
+export async function slotState(source: ServerSpec, database: string, slot: string): Promise<'usable' | 'missing' | 'lost'> {
+  return retrying(RETRY_POLICIES.statement, () =>
+    withSession(source, { database, purpose: 'cdc' }, async (client) => {
+      const { rows } = await client.query<{ wal_status: string | null }>(
+        `SELECT to_jsonb(s) ->> 'wal_status' AS wal_status FROM pg_replication_slots s WHERE slot_name = $1`,
+        [slot],
+      );
+      if (rows.length === 0) return 'missing';
+      return rows[0]!.wal_status === 'lost' ? 'lost' : 'usable';
+    }),
+  );
 }
 
 /** Emits the cutover marker as a transactional logical message; returns its LSN. */

@@ -102,7 +102,7 @@ export async function restoreTriggerStates(source: pg.Client, target: pg.Client)
 }
 
 /** Sets one database's target trigger states back to the source's (after a switched streaming phase). */
-export async function restoreTriggers(run: MigrationRun, database: string): Promise<number> {
+export async function restoreTriggers(run: Pick<MigrationRun, 'spec'>, database: string): Promise<number> {
   return withSession(run.spec.source, { database, purpose: 'triggers' }, (source) =>
     withSession(run.spec.target, { database, purpose: 'triggers', writable: true }, (target) => restoreTriggerStates(source, target)),
   );

@@ -46,6 +46,7 @@ const NETWORK_ERRNOS = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOU
 
 /** A dropped or refused connection, or a SQLSTATE in `codes` (by default the retryable ones). */
 export function isRetryable(error: unknown, codes: ReadonlySet<string> = RETRYABLE_CODES): boolean {
+  if ((error as { transient?: unknown } | null)?.transient === true) return true;
   const state = sqlState(error);
   if (state) return codes.has(state);
   const errno = (error as { code?: unknown } | null)?.code;

@@ -77,4 +77,40 @@ CREATE TABLE pgferry.event (
 CREATE INDEX event_migration_idx ON pgferry.event (migration, id);
 `,
   },
+  {
+    // What a migration owns: its instance (the names of its slots, publications and origins derive
+    // from it), the target databases it created (only those may ever be dropped, matched by OID),
+    // and how far an online cutover got in each database (a killed runner resumes it).
+    version: 2,
+    sql: `
+ALTER TABLE pgferry.migration ADD COLUMN instance text;
+ALTER TABLE pgferry.migration_database
+  ADD COLUMN target_database_action text CHECK (target_database_action IN ('creating', 'created', 'overwriting', 'overwritten')),
+  ADD COLUMN target_database_oid bigint,
+  ADD COLUMN cutover_step text CHECK (cutover_step IN ('drained', 'verified', 'released'));
+`,
+  },
+  {
+    // What an online migration did to, or could not stream from, each source table (cdc/sourceRecords.ts).
+    version: 3,
+    sql: `
+CREATE TABLE pgferry.source_table (
+  migration             text NOT NULL,
+  database              text NOT NULL,
+  relid                 bigint NOT NULL,
+  schema_name           text NOT NULL,
+  table_name            text NOT NULL,
+  not_streamed          text,
+  identity_before       text,
+  identity_index_before text,
+  identity_restored_at  timestamptz,
+  recorded_at           timestamptz NOT NULL DEFAULT now(),
+  PRIMARY KEY (migration, database, relid),
+  FOREIGN KEY (migration, database) REFERENCES pgferry.migration_database (migration, database) ON DELETE CASCADE
+);
+COMMENT ON COLUMN pgferry.source_table.relid IS 'the table''s OID on the source: stable across renames';
+COMMENT ON COLUMN pgferry.source_table.not_streamed IS 'why its changes do not reach the target; NULL when they do';
+COMMENT ON COLUMN pgferry.source_table.identity_before IS 'relreplident (d, n, i) before pgferry set REPLICA IDENTITY FULL; NULL if pgferry did not';
+`,
+  },
 ];

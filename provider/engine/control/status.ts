@@ -1,17 +1,20 @@
 // Shaping control-catalog rows into the MigrationStatus that `show`, the CLI and Pulumi read:
 // the rows come from ControlStore, this is pure.
 import type {
+  CutoverStep,
+  TargetDatabaseAction,
   DatabaseDetails,
   DatabaseState,
   MigrationState,
   MigrationStatus,
   MigrationSubState,
+  NotStreamed,
   RunnerInfo,
   ValidationResult,
   VerificationReport,
 } from '../model';
 import { ident } from '../connect/quote';
-import { CONTROL_SCHEMA } from '../names';
+import { CONTROL_SCHEMA, streamNamesOf } from '../names';
 
 const S = ident(CONTROL_SCHEMA);
 
@@ -25,7 +28,11 @@ SELECT d.*,
        count(*) FILTER (WHERE t.state = 'Queued') AS t_queued,
        count(*) FILTER (WHERE t.state = 'Loading') AS t_loading,
        count(*) FILTER (WHERE t.state = 'Completed') AS t_completed,
-       count(*) FILTER (WHERE t.state = 'Errored') AS t_errored
+       count(*) FILTER (WHERE t.state = 'Errored') AS t_errored,
+       (SELECT jsonb_agg(jsonb_build_object('table', s.schema_name || '.' || s.table_name, 'reason', s.not_streamed)
+                         ORDER BY s.schema_name, s.table_name)
+          FROM ${S}.source_table s
+         WHERE s.migration = d.migration AND s.database = d.database AND s.not_streamed IS NOT NULL) AS not_streamed
   FROM ${S}.migration_database d
   LEFT JOIN ${S}.migration_table t ON t.migration = d.migration AND t.database = d.database
  WHERE d.migration = $1
@@ -50,6 +57,8 @@ export interface MigrationRow {
   downtime_seconds: number | null;
   runner: { host: string; pid: number; heartbeatAt: string } | null;
   runner_locked: boolean;
+  /** Null for migrations registered before instances existed (their names are the legacy ones). */
+  instance: string | null;
 }
 
 export interface DatabaseRow {
@@ -66,11 +75,15 @@ export interface DatabaseRow {
   latency_seconds: number | null;
   pending_bytes: string | null;
   slot_retained_bytes: string | null;
+  target_database_action: TargetDatabaseAction | null;
+  target_database_oid: string | null;
+  cutover_step: CutoverStep | null;
   t_total: string;
   t_queued: string;
   t_loading: string;
   t_completed: string;
   t_errored: string;
+  not_streamed: NotStreamed[] | null;
 }
 
 const iso = (d: Date | null | undefined): string | undefined => (d ? d.toISOString() : undefined);
@@ -98,6 +111,12 @@ export function shapeStatus(row: MigrationRow, dbs: readonly DatabaseRow[], nowM
     latencySeconds: d.latency_seconds ?? undefined,
     pendingBytes: d.pending_bytes === null ? undefined : num(d.pending_bytes),
     slotRetainedBytes: d.slot_retained_bytes === null ? undefined : num(d.slot_retained_bytes),
+    names: row.mode === 'Online' ? streamNamesOf(row.name, d.database, row.instance ?? undefined) : undefined,
+    targetDatabase: d.target_database_action
+      ? { action: d.target_database_action, oid: d.target_database_oid === null ? undefined : num(d.target_database_oid) }
+      : undefined,
+    cutoverStep: d.cutover_step ?? undefined,
+    ...(d.not_streamed ? { notStreamed: d.not_streamed } : {}),
   }));
   let runner: RunnerInfo | undefined;
   if (row.runner) {
@@ -111,6 +130,7 @@ export function shapeStatus(row: MigrationRow, dbs: readonly DatabaseRow[], nowM
   }
   return {
     name: row.name,
+    instance: row.instance ?? undefined,
     state: row.state,
     subState: row.sub_state,
     mode: row.mode,

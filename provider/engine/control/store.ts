@@ -1,12 +1,12 @@
 // The control catalog on the target: migrations are sub-resources of the target server, as in
 // Azure. Installed idempotently; holds state, progress, validation and events, never a secret.
 import type pg from 'pg';
-import { closeSession, openSession } from '../connect/session';
 import { ident } from '../connect/quote';
-import { isRetryable } from '../connect/sqlstate';
 import { PgferryError } from '../errors';
+import { isFinalState } from '../model';
 import type {
-  DatabaseState,
+  CutoverStep,
+  TargetDatabaseAction,
   MigrationState,
   MigrationStatus,
   MigrationSubState,
@@ -14,134 +14,16 @@ import type {
   ValidationResult,
   VerificationReport,
 } from '../model';
-import { CONTROL_INSTALL_LOCK, CONTROL_SCHEMA, leaseKey } from '../names';
-import type { ServerSpec } from '../input/migrationSpec';
-import { CONTROL_MIGRATIONS } from './migrations';
+import { CONTROL_SCHEMA, leaseKey, newInstanceId } from '../names';
+import { CatalogConnection } from './connection';
+import { databasePatchQuery, tablePatchQuery, type DatabasePatch, type TablePatch } from './patches';
 import { SELECT_DATABASES, shapeStatus, type DatabaseRow, type MigrationRow } from './status';
 
 const S = ident(CONTROL_SCHEMA);
 
-export type TableState = 'Queued' | 'Loading' | 'Completed' | 'Errored';
+export type { DatabasePatch, TablePatch, TableState } from './patches';
 
-export interface DatabasePatch {
-  state?: DatabaseState;
-  message?: string | null;
-  startedAt?: boolean;
-  endedAt?: boolean;
-  rowsCopied?: number;
-  bytesCopied?: number;
-  inserts?: number;
-  updates?: number;
-  deletes?: number;
-  latencySeconds?: number | null;
-  pendingBytes?: number | null;
-  slotRetainedBytes?: number | null;
-  appliedLsn?: string;
-}
-
-export interface TablePatch {
-  state?: TableState;
-  rows?: number;
-  bytes?: number;
-  parts?: number;
-  partsDone?: number;
-  startedAt?: boolean;
-  endedAt?: boolean;
-  message?: string | null;
-}
-
-export class ControlStore {
-  private client: pg.Client | undefined;
-  private installed = false;
-  /** Callers (progress events among them) run concurrently; the one connection serves them in turn. */
-  private queue: Promise<unknown> = Promise.resolve();
-
-  constructor(private readonly target: ServerSpec) {}
-
-  private async connection(): Promise<pg.Client> {
-    if (!this.client) {
-      const client = await openSession(this.target, { purpose: 'control', writable: true });
-      client.on('error', () => {
-        if (this.client === client) this.client = undefined;
-      });
-      this.client = client;
-    }
-    return this.client;
-  }
-
-  /** Runs `fn` with exclusive use of the connection. */
-  private exclusive<T>(fn: (client: pg.Client) => Promise<T>): Promise<T> {
-    const result = this.queue.then(async () => fn(await this.connection()));
-    this.queue = result.catch(() => undefined);
-    return result;
-  }
-
-  /** Runs a query, reconnecting if the connection dropped. */
-  query<R extends pg.QueryResultRow = pg.QueryResultRow>(sql: string, params: unknown[] = []): Promise<R[]> {
-    return this.exclusive(() => this.queryNow<R>(sql, params));
-  }
-
-  private async queryNow<R extends pg.QueryResultRow>(sql: string, params: unknown[]): Promise<R[]> {
-    for (let attempt = 0; ; attempt++) {
-      const client = await this.connection();
-      try {
-        return (await client.query<R>(sql, params)).rows;
-      } catch (error) {
-        if (attempt < 3 && isRetryable(error)) {
-          await closeSession(client);
-          this.client = undefined;
-          await new Promise((r) => setTimeout(r, 250 * 2 ** attempt));
-          continue;
-        }
-        throw error;
-      }
-    }
-  }
-
-  async close(): Promise<void> {
-    const client = this.client;
-    this.client = undefined;
-    await closeSession(client);
-  }
-
-  /** Creates or upgrades the catalog; concurrent installers are serialized by an advisory lock. */
-  async install(): Promise<void> {
-    if (this.installed) return;
-    await this.exclusive((client) => this.installNow(client));
-  }
-
-  private async installNow(client: pg.Client): Promise<void> {
-    if (this.installed) return;
-    await client.query('BEGIN');
-    try {
-      await client.query('SELECT pg_advisory_xact_lock($1::bigint)', [CONTROL_INSTALL_LOCK]);
-      await client.query(`CREATE SCHEMA IF NOT EXISTS ${S}`);
-      await client.query(
-        `CREATE TABLE IF NOT EXISTS ${S}.schema_version (version integer PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())`,
-      );
-      const { rows } = await client.query<{ version: number }>(`SELECT version FROM ${S}.schema_version`);
-      const done = new Set(rows.map((r) => r.version));
-      for (const migration of CONTROL_MIGRATIONS) {
-        if (done.has(migration.version)) continue;
-        await client.query(`INSERT INTO ${S}.schema_version (version) VALUES ($1)`, [migration.version]);
-        await client.query(migration.sql);
-      }
-      await client.query('COMMIT');
-      this.installed = true;
-    } catch (error) {
-      await client.query('ROLLBACK').catch(() => undefined);
-      throw new PgferryError(
-        'CONTROL_INSTALL',
-        `cannot install the control catalog (schema ${CONTROL_SCHEMA}) in database "${this.target.maintenanceDatabase}" on the target: ${(error as Error).message}`,
-        {
-          category: 'target',
-          fix: 'grant the target user CREATE on that database, or choose another target maintenanceDatabase',
-          cause: error,
-        },
-      );
-    }
-  }
-
+export class ControlStore extends CatalogConnection {
   /** Registers a new migration; a name already used on this target is an input error. */
   async createMigration(args: {
     name: string;
@@ -161,10 +43,10 @@ export class ControlStore {
     await client.query('BEGIN');
     try {
       const inserted = await client.query(
-        `INSERT INTO ${S}.migration (name, mode, option, spec, state, sub_state)
-         VALUES ($1, $2, $3, $4::jsonb, 'InProgress', 'PerformingPreRequisiteSteps')
+        `INSERT INTO ${S}.migration (name, mode, option, spec, state, sub_state, instance)
+         VALUES ($1, $2, $3, $4::jsonb, 'InProgress', 'PerformingPreRequisiteSteps', $5)
          ON CONFLICT (name) DO NOTHING`,
-        [args.name, args.mode, args.option, JSON.stringify(args.spec)],
+        [args.name, args.mode, args.option, JSON.stringify(args.spec), newInstanceId()],
       );
       if (inserted.rowCount === 0) {
         throw new PgferryError('MIGRATION_NAME_TAKEN', `migration name "${args.name}" is already used on this target`, {
@@ -188,7 +70,7 @@ export class ControlStore {
   }
 
   async setState(name: string, state: MigrationState, subState: MigrationSubState, message?: string | null): Promise<void> {
-    const final = ['Succeeded', 'Failed', 'Canceled', 'ValidationFailed'].includes(state);
+    const final = isFinalState(state);
     await this.query(
       `UPDATE ${S}.migration SET state = $2, sub_state = $3, message = COALESCE($4, message), updated_at = now(),
               started_at = CASE WHEN $3 = 'MigratingData' THEN COALESCE(started_at, now()) ELSE started_at END,
@@ -229,43 +111,33 @@ export class ControlStore {
   }
 
   async updateDatabase(name: string, database: string, patch: DatabasePatch): Promise<void> {
+    const { text, params } = databasePatchQuery(name, database, patch);
+    await this.query(text, params);
+  }
+
+  /**
+   * Records what this migration did to a target database: 'creating'/'overwriting' before the
+   * statement, then 'created'/'overwritten' with its OID. Only a database whose OID matches is ever
+   * dropped by this migration (a resume, dropTargetDatabases).
+   */
+  async setTargetDatabase(name: string, database: string, action: TargetDatabaseAction | null, oid: number | null): Promise<void> {
     await this.query(
-      `UPDATE ${S}.migration_database SET
-         state = COALESCE($3, state),
-         message = CASE WHEN $4::boolean THEN $5 ELSE message END,
-         started_at = CASE WHEN $6 THEN COALESCE(started_at, now()) ELSE started_at END,
-         ended_at = CASE WHEN $7 THEN now() ELSE ended_at END,
-         rows_copied = COALESCE($8, rows_copied),
-         bytes_copied = COALESCE($9, bytes_copied),
-         inserts = COALESCE($10, inserts),
-         updates = COALESCE($11, updates),
-         deletes = COALESCE($12, deletes),
-         latency_seconds = CASE WHEN $13::boolean THEN $14 ELSE latency_seconds END,
-         pending_bytes = CASE WHEN $15::boolean THEN $16 ELSE pending_bytes END,
-         slot_retained_bytes = CASE WHEN $17::boolean THEN $18 ELSE slot_retained_bytes END,
-         applied_lsn = COALESCE($19, applied_lsn)
-       WHERE migration = $1 AND database = $2`,
-      [
-        name,
-        database,
-        patch.state ?? null,
-        patch.message !== undefined,
-        patch.message ?? null,
-        patch.startedAt ?? false,
-        patch.endedAt ?? false,
-        patch.rowsCopied ?? null,
-        patch.bytesCopied ?? null,
-        patch.inserts ?? null,
-        patch.updates ?? null,
-        patch.deletes ?? null,
-        patch.latencySeconds !== undefined,
-        patch.latencySeconds ?? null,
-        patch.pendingBytes !== undefined,
-        patch.pendingBytes ?? null,
-        patch.slotRetainedBytes !== undefined,
-        patch.slotRetainedBytes ?? null,
-        patch.appliedLsn ?? null,
-      ],
+      `UPDATE ${S}.migration_database SET target_database_action = $3, target_database_oid = $4 WHERE migration = $1 AND database = $2`,
+      [name, database, action, oid],
+    );
+  }
+
+  /** Records how far the cutover got in a database (before the next irreversible step). */
+  async setCutoverStep(name: string, database: string, step: CutoverStep): Promise<void> {
+    await this.query(`UPDATE ${S}.migration_database SET cutover_step = $3 WHERE migration = $1 AND database = $2`, [name, database, step]);
+  }
+
+  /** Ends every database that has not succeeded (a failed or canceled migration). */
+  async markOpenDatabases(name: string, state: 'Canceled' | 'Failed', message: string): Promise<void> {
+    await this.query(
+      `UPDATE ${S}.migration_database SET state = $2, ended_at = now(), message = CASE WHEN state = 'Queued' THEN NULL ELSE $3 END
+        WHERE migration = $1 AND state <> 'Succeeded'`,
+      [name, state, message],
     );
   }
 
@@ -281,32 +153,8 @@ export class ControlStore {
   }
 
   async updateTable(name: string, database: string, table: string, patch: TablePatch): Promise<void> {
-    await this.query(
-      `UPDATE ${S}.migration_table SET
-         state = COALESCE($4, state),
-         rows = COALESCE($5, rows),
-         bytes = COALESCE($6, bytes),
-         parts = COALESCE($7, parts),
-         parts_done = CASE WHEN $4 = 'Completed' THEN COALESCE($7, parts) ELSE COALESCE($8, parts_done) END,
-         started_at = CASE WHEN $9 THEN COALESCE(started_at, now()) ELSE started_at END,
-         ended_at = CASE WHEN $10 THEN now() ELSE ended_at END,
-         message = CASE WHEN $11::boolean THEN $12 ELSE message END
-       WHERE migration = $1 AND database = $2 AND table_name = $3`,
-      [
-        name,
-        database,
-        table,
-        patch.state ?? null,
-        patch.rows ?? null,
-        patch.bytes ?? null,
-        patch.parts ?? null,
-        patch.partsDone ?? null,
-        patch.startedAt ?? false,
-        patch.endedAt ?? false,
-        patch.message !== undefined,
-        patch.message ?? null,
-      ],
-    );
+    const { text, params } = tablePatchQuery(name, database, table, patch);
+    await this.query(text, params);
   }
 
   /** Tables that started loading or finished, in database order then start time. */
@@ -378,6 +226,25 @@ export class ControlStore {
     );
   }
 
+  /** When the cutover first began (set now if it had not): downtime counts from there, across runners. */
+  async markCutoverStarted(name: string): Promise<Date> {
+    const rows = await this.query<{ t: Date }>(
+      `UPDATE ${S}.migration SET cutover_started_at = COALESCE(cutover_started_at, now()), updated_at = now() WHERE name = $1
+       RETURNING cutover_started_at AS t`,
+      [name],
+    );
+    return rows[0]?.t ?? new Date();
+  }
+
+  /** A cutover that stopped (verification mismatch): no request, no start, no steps; `message` says why. */
+  async clearCutover(name: string, message: string): Promise<void> {
+    await this.query(
+      `UPDATE ${S}.migration SET cutover_requested_at = NULL, cutover_started_at = NULL, message = $2, updated_at = now() WHERE name = $1`,
+      [name, message],
+    );
+    await this.query(`UPDATE ${S}.migration_database SET cutover_step = NULL WHERE migration = $1 AND state <> 'Succeeded'`, [name]);
+  }
+
   async cutoverRequestedAt(name: string): Promise<Date | undefined> {
     const rows = await this.query<{ t: Date | null }>(`SELECT cutover_requested_at AS t FROM ${S}.migration WHERE name = $1`, [name]);
     return rows[0]?.t ?? undefined;
@@ -402,12 +269,6 @@ export class ControlStore {
     if (!(await this.catalogExists())) return false;
     const rows = await this.query(`SELECT 1 FROM ${S}.migration WHERE name = $1`, [name]);
     return rows.length > 0;
-  }
-
-  private async catalogExists(): Promise<boolean> {
-    if (this.installed) return true;
-    const rows = await this.query<{ ok: boolean }>(`SELECT to_regclass($1) IS NOT NULL AS ok`, [`${S}.migration`]);
-    return rows[0]?.ok ?? false;
   }
 
   async get(name: string): Promise<MigrationStatus | undefined> {

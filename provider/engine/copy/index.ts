@@ -5,7 +5,7 @@ import type { SourceIndex, SourceTable } from '../catalog';
 import { closeSession, openSession, type SessionPair } from '../connect/session';
 import { pairedWithTarget, type SnapshotSessions } from './copySnapshot';
 import { ident } from '../connect/quote';
-import { PgferryError } from '../errors';
+import { errorMessage, PgferryError } from '../errors';
 import { safeEmit, type ProgressListener } from '../model';
 import type { MigrationSpec } from '../input/migrationSpec';
 import { drain, WorkQueue } from '../workQueue';
@@ -131,7 +131,7 @@ export async function copyTables(args: CopyTablesArgs): Promise<CopyTablesResult
         target: w.target,
         encoding: args.encoding,
         signal,
-        onBytes: (n) => {
+        onBytes: (n: number) => {
           jobBytes += n;
           state.inFlight += n;
           if (jobBytes - reported >= PROGRESS_BYTES) {
@@ -145,6 +145,11 @@ export async function copyTables(args: CopyTablesArgs): Promise<CopyTablesResult
             });
           }
         },
+      }).catch((error: unknown) => {
+        // the table shows as Errored (progress, control catalog) before the failure ends the copy
+        if (!signal.aborted)
+          safeEmit(args.onProgress, { kind: 'table-error', database, table: job.table.display, message: errorMessage(error) });
+        throw error;
       });
       state.inFlight -= jobBytes;
       state.rows += result.rows;

@@ -15,6 +15,23 @@ export function indexStatement(index: SourceIndex): string {
   return index.indexDef;
 }
 
+/**
+ * What pg_dump writes after the index in the same TOC entry, which leaving that entry out of
+ * pg_restore's post-data would otherwise lose (issue 16): statistics targets of index columns,
+ * the clustered mark and the replica identity. Each runs as its own statement: one transaction
+ * would hold the index build's lock while waiting for another worker's (a deadlock).
+ */
+export function indexMarkStatements(index: SourceIndex): string[] {
+  const table = qualified(index.schema, index.table);
+  const statements = index.columnStatistics.map(
+    (s) =>
+      `ALTER INDEX ${qualified(index.schema, index.indexName)} ALTER COLUMN ${Math.trunc(s.column)} SET STATISTICS ${Math.trunc(s.target)}`,
+  );
+  if (index.clustered) statements.push(`ALTER TABLE ${table} CLUSTER ON ${ident(index.indexName)}`);
+  if (index.replicaIdentity) statements.push(`ALTER TABLE ONLY ${table} REPLICA IDENTITY USING INDEX ${ident(index.indexName)}`);
+  return statements;
+}
+
 /** Groups indexes by table oid. */
 export function indexesByTable(indexes: readonly SourceIndex[]): Map<string, SourceIndex[]> {
   const map = new Map<string, SourceIndex[]>();
@@ -38,4 +55,5 @@ export function builtObjectOids(indexes: readonly SourceIndex[]): Set<string> {
 
 export async function buildIndex(target: pg.Client, index: SourceIndex): Promise<void> {
   await target.query(indexStatement(index));
+  for (const statement of indexMarkStatements(index)) await target.query(statement);
 }

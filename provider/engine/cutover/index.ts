@@ -1,47 +1,86 @@
 // The cutover of an online migration: mark the cutover point in every database's stream, apply
 // everything up to it, copy sequence values, verify every table, then drop slot, publication and
-// apply progress. Downtime is measured from the moment the cutover began to completion.
+// apply progress. Downtime is measured from the moment the cutover first began to completion (a
+// resumed cutover keeps the first start).
+import { retrying, RETRY_POLICIES } from '../connect/retry';
+import { errorMessage } from '../errors';
 import { randomUUID } from 'node:crypto';
 import { applierResult } from './drain';
-import { emitMarker, dropSlotAndPublication } from '../cdc/slot';
-import { dropAppliedPosition } from '../cdc/appliedPosition';
+import { emitMarker } from '../cdc/slot';
+import { releaseStream } from '../cdc/release';
 import { parseLsn } from '../cdc/lsn';
 import { withSession } from '../connect/session';
 import { ident } from '../connect/quote';
-import { errorMessage } from '../errors';
 import { CONTROL_SCHEMA, cutoverMessagePrefix } from '../names';
 import { startStream, type OnlineStream } from '../cdc/onlineStream';
 import type { MigrationRun } from '../migrationRun';
 import { verifyDatabases } from '../verify';
 import { syncSequences } from './sequences';
+import { failpoint } from '../failpoints';
+import { enableRowSecurity } from '../schema/rowSecurity';
 import { restoreTriggers } from '../cdc/targetTriggers';
+import { restoreReplicaIdentity } from '../cdc/replicaIdentity';
+import { notStreamedTables } from '../cdc/sourceRecords';
 
 /** Marks the cutover point of one database and waits until its applier has applied up to it. */
 async function drainDatabase(run: MigrationRun, stream: OnlineStream, began: number): Promise<void> {
   const { spec } = run;
-  await withSession(spec.source, { database: stream.database, purpose: 'cutover', writable: true }, async (client) => {
-    if (run.sourceMajor >= 14) {
-      const token = `${spec.migrationName}/${stream.database}/${began}/${randomUUID()}`;
-      stream.applier.stopAtMarker(token);
-      await emitMarker(client, cutoverMessagePrefix(spec.migrationName), token);
-    } else {
-      // pgoutput streams logical messages only from PG14: stop at the source's current position.
-      const { rows } = await client.query<{ lsn: string }>('SELECT pg_current_wal_lsn()::text AS lsn');
-      stream.applier.stopAtLsn(parseLsn(rows[0]!.lsn));
-    }
-  });
+  await again(run, `the cutover marker of "${stream.database}"`, () =>
+    withSession(spec.source, { database: stream.database, purpose: 'cutover', writable: true }, async (client) => {
+      if (run.sourceMajor >= 14) {
+        const token = `${spec.migrationName}/${stream.database}/${began}/${randomUUID()}`;
+        stream.applier.stopAtMarker(token);
+        await emitMarker(client, cutoverMessagePrefix(spec.migrationName), token);
+      } else {
+        // pgoutput streams logical messages only from PG14: stop at the source's current position.
+        const { rows } = await client.query<{ lsn: string }>('SELECT pg_current_wal_lsn()::text AS lsn');
+        stream.applier.stopAtLsn(parseLsn(rows[0]!.lsn));
+      }
+    }),
+  );
   await applierResult(run, stream);
 }
 
 /**
- * Runs the cutover; true when the migration completed. A verification mismatch stops the cutover:
- * streaming resumes, the cutover request is cleared, and the mismatch (naming the table) is the
- * migration's message, so the user can fix the cause and cut over again.
+ * A cutover step tried again while a server is away (a restart, a network drop): every step is
+ * idempotent, and failing the migration at its last minute for a blip would throw the copy away.
+ */
+function again<T>(run: MigrationRun, what: string, step: () => Promise<T>): Promise<T> {
+  return retrying(RETRY_POLICIES.phase, step, {
+    signal: run.signal,
+    onRetry: (error) => void run.warn(`cutover: ${what} is tried again: ${errorMessage(error)}`),
+  });
+}
+
+/**
+ * What is left of a database's cutover once its changes are applied and verified: triggers set back
+ * as on the source, slot, publication and origin released, Succeeded. Idempotent: a runner killed
+ * after recording 'released' does it again on resume (the stream is never restarted for it).
+ */
+export async function finishCutover(run: MigrationRun, database: string): Promise<void> {
+  const { spec, store } = run;
+  // Nothing streams again: triggers silenced for streaming may fire again, as on the source.
+  const restored = await restoreTriggers(run, database);
+  if (restored > 0) run.onProgress({ kind: 'info', message: `cutover: ${restored} trigger(s) set back as on the source`, database });
+  await enableRowSecurity(run, database);
+  await releaseStream(spec, database, run.instance);
+  await restoreReplicaIdentity(run, database);
+  failpoint(`cutover-released:${database}`);
+  await store.updateDatabase(spec.migrationName, database, { state: 'Succeeded', endedAt: true });
+}
+
+/**
+ * Runs the cutover; true when the migration completed. Each database's step is recorded before the
+ * next irreversible one, so a runner killed anywhere resumes the cutover where it was (online.ts):
+ * 'drained' (applied up to the marker, sequences copied), 'verified', then 'released' before its
+ * slot is dropped. A verification mismatch stops the cutover: streaming resumes, the cutover
+ * request is cleared, and the mismatch (naming the table) is the migration's message, so the user
+ * can fix the cause and cut over again.
  */
 export async function cutover(run: MigrationRun, streams: OnlineStream[]): Promise<boolean> {
   const { spec, store } = run;
   const name = spec.migrationName;
-  const began = Date.now();
+  const began = (await store.markCutoverStarted(name)).getTime();
   await store.setState(name, 'InProgress', 'CompletingMigration');
   await store.recordEvent(name, 'info', 'cutover started: applying the last changes');
   await Promise.all(streams.map((s) => drainDatabase(run, s, began)));
@@ -54,46 +93,30 @@ export async function cutover(run: MigrationRun, streams: OnlineStream[]): Promi
       latencySeconds: 0,
       pendingBytes: 0,
     });
-    const count = await syncSequences(spec.source, spec.target, s.database);
+    const count = await again(run, `the sequences of "${s.database}"`, () => {
+      failpoint(`cutover-sequences:${s.database}`);
+      return syncSequences(spec.source, spec.target, s.database);
+    });
     run.onProgress({ kind: 'info', message: `cutover: ${count} sequence value(s) copied`, database: s.database });
+    await store.setCutoverStep(name, s.database, 'drained');
+    failpoint(`cutover-drained:${s.database}`);
   }
   if (spec.verify) {
-    const report = await verifyDatabases(spec, {
-      signal: run.signal,
-      onProgress: run.onProgress,
-      databases: streams.map((s) => s.database),
-    });
+    const databases = streams.map((s) => s.database);
+    const notStreamed = await notStreamedTables(store, name, databases);
+    const report = await again(run, 'the verification', () =>
+      verifyDatabases(spec, { signal: run.signal, onProgress: run.onProgress, databases, notStreamed }),
+    );
     await store.setVerification(name, report);
     if (!report.ok) {
-      const message = `cutover stopped: verification failed: ${report.firstMismatch}; streaming resumed, request the cutover again once the cause is fixed (writes still running on the source?)`;
-      await store.recordEvent(name, 'error', message);
-      for (const [i, s] of streams.entries()) {
-        const stats = s.applier.stats();
-        const base = {
-          inserts: s.base.inserts + stats.inserts,
-          updates: s.base.updates + stats.updates,
-          deletes: s.base.deletes + stats.deletes,
-        };
-        streams[i] = startStream(run, s.database, undefined, base);
-      }
-      await store.query(`UPDATE ${ident(CONTROL_SCHEMA)}.migration SET cutover_requested_at = NULL, message = $2 WHERE name = $1`, [
-        name,
-        message,
-      ]);
+      await resumeAfterMismatch(run, streams, report.firstMismatch);
       return false;
     }
   }
+  for (const s of streams) await store.setCutoverStep(name, s.database, 'verified');
   for (const s of streams) {
-    // Everything is applied and verified, nothing streams again: triggers silenced for streaming
-    // may fire again, as on the source (after verification: a stopped cutover resumes streaming).
-    const restored = await restoreTriggers(run, s.database);
-    if (restored > 0)
-      run.onProgress({ kind: 'info', message: `cutover: ${restored} trigger(s) set back as on the source`, database: s.database });
-    await dropSlotAndPublication(spec.source, s.database, s.slot, s.publication);
-    await withSession(spec.target, { database: s.database, purpose: 'cutover', writable: true }, (client) =>
-      dropAppliedPosition(client, { origin: s.origin, migration: name, database: s.database }),
-    ).catch((error: unknown) => run.warn(`could not remove apply progress: ${errorMessage(error)}`, s.database));
-    await store.updateDatabase(name, s.database, { state: 'Succeeded', endedAt: true });
+    await store.setCutoverStep(name, s.database, 'released');
+    await again(run, `the release of "${s.database}"`, () => finishCutover(run, s.database));
   }
   const downtime = (Date.now() - began) / 1000;
   await store.setDowntime(name, downtime);
@@ -102,4 +125,22 @@ export async function cutover(run: MigrationRun, streams: OnlineStream[]): Promi
   // an earlier stopped attempt's message no longer applies (setState keeps a message it is not given)
   await store.query(`UPDATE ${ident(CONTROL_SCHEMA)}.migration SET message = NULL WHERE name = $1`, [name]);
   return true;
+}
+
+/** A verification mismatch: streaming starts again and the cutover request is cleared. */
+async function resumeAfterMismatch(run: MigrationRun, streams: OnlineStream[], mismatch: string | undefined): Promise<void> {
+  const { store } = run;
+  const name = run.spec.migrationName;
+  const message = `cutover stopped: verification failed: ${mismatch}; streaming resumed, request the cutover again once the cause is fixed (writes still running on the source?)`;
+  await store.recordEvent(name, 'error', message);
+  for (const [i, s] of streams.entries()) {
+    const stats = s.applier.stats();
+    const base = {
+      inserts: s.base.inserts + stats.inserts,
+      updates: s.base.updates + stats.updates,
+      deletes: s.base.deletes + stats.deletes,
+    };
+    streams[i] = startStream(run, s.database, undefined, base);
+  }
+  await store.clearCutover(name, message);
 }

@@ -74,6 +74,12 @@ export const migrationSpecSchema = z
     migrateRoles: z.boolean({ error: 'must be true or false' }).default(true),
     /** Online: give tables without a usable replica identity REPLICA IDENTITY FULL. */
     allowReplicaIdentityFull: z.boolean({ error: 'must be true or false' }).default(false),
+    /**
+     * Managed targets: leave out of the schema copy what the target user cannot create (event
+     * triggers, untrusted languages, C functions outside extensions) and what depends on it, and
+     * list each with its definition, instead of failing validation.
+     */
+    skipUnsupportedObjects: z.boolean({ error: 'must be true or false' }).default(false),
     /** Parallel COPY jobs. */
     tableJobs: z.number().int().min(1, 'must be from 1 to 64').max(64, 'must be from 1 to 64').default(defaultJobs),
     /** Parallel index and constraint builds. */
@@ -129,6 +135,7 @@ export const TUNING_KEYS = [
   'pgBinDir',
   'verify',
   'allowReplicaIdentityFull',
+  'skipUnsupportedObjects',
   'slotRetainedWarnBytes',
   'lockTimeoutSeconds',
 ] as const satisfies readonly (keyof z.input<typeof migrationSpecSchema>)[];
@@ -166,7 +173,14 @@ function canonicalJson(value: unknown): string {
   return JSON.stringify(value);
 }
 
-/** Does a stored (secret-free) spec describe the same migration as `spec`? */
+/**
+ * Does a stored (secret-free) spec describe the same migration as `spec`? Databases compare as a
+ * set: the same databases listed in another order are the same migration.
+ */
 export function samePublicSpec(stored: Record<string, unknown>, spec: MigrationSpec): boolean {
-  return canonicalJson(stored) === canonicalJson(publicSpec(spec));
+  const sorted = (s: Record<string, unknown>) => ({
+    ...s,
+    databases: Array.isArray(s.databases) ? [...(s.databases as unknown[])].map(String).sort() : s.databases,
+  });
+  return canonicalJson(sorted(stored)) === canonicalJson(sorted(publicSpec(spec)));
 }

@@ -2,7 +2,7 @@
 // caller), spawns the runner in its own session with its own log, hands it the spec on stdin,
 // and returns once it holds its lease.
 import { spawn } from 'node:child_process';
-import { closeSync, openSync, readFileSync } from 'node:fs';
+import { chmodSync, closeSync, lstatSync, mkdirSync, openSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { ControlStore } from '../control/store';
@@ -10,9 +10,30 @@ import { PgferryError } from '../errors';
 import { FINAL_STATES } from '../model';
 import { publicSpec, type MigrationSpec } from '../input/migrationSpec';
 
+/**
+ * The directory of runner logs: private to this OS user (0700, ours, not a symlink), never a
+ * predictable path in the shared /tmp where another local user could plant a file or read ours.
+ * $XDG_STATE_HOME/pgferry, else ~/.local/state/pgferry.
+ */
+export function runnerLogDir(): string {
+  const base = process.env.XDG_STATE_HOME || path.join(os.homedir(), '.local', 'state');
+  const dir = path.join(base, 'pgferry');
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const stat = lstatSync(dir);
+  const uid = process.getuid?.();
+  if (!stat.isDirectory() || (uid !== undefined && stat.uid !== uid)) {
+    throw new PgferryError('RUNNER_LOG_DIR', `${dir} is not a directory of this user's`, {
+      category: 'internal',
+      fix: `remove it, or set XDG_STATE_HOME to a private directory`,
+    });
+  }
+  chmodSync(dir, 0o700);
+  return dir;
+}
+
 /** Where a runner writes its log (progress lines only: no secrets). */
 export function runnerLogPath(migration: string): string {
-  return path.join(os.tmpdir(), `pgferry-runner-${migration}.log`);
+  return path.join(runnerLogDir(), `runner-${migration}.log`);
 }
 
 export async function spawnRunner(spec: MigrationSpec, reason: 'create' | 'resume', options: { timeoutMs?: number } = {}): Promise<void> {

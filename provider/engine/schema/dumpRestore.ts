@@ -60,27 +60,36 @@ export async function dumpSchema(args: {
   const run = await runTool(args.tools.pgDump, argv, libpqEnv(args.source, args.database), args.signal);
   if (run.code !== 0) {
     throw new PgferryError('SCHEMA_DUMP', `pg_dump of database "${args.database}" failed: ${firstLines(run.stderr)}`, {
+      transient: lostConnection(run.stderr),
       category: 'source',
       field: `database "${args.database}"`,
     });
   }
 }
 
-/** One TOC entry of `pg_restore --list`. */
+/** One TOC entry of `pg_restore --list --verbose`. */
 export interface TocEntry {
   /** The line as pg_restore printed it. */
   readonly line: string;
   readonly dumpId: number;
+  /** OID of the object's system catalog (pg_depend's classid); 0 for ACL, COMMENT ... */
+  readonly catalogOid: string;
   /** OID of the object in the source catalog. */
   readonly objectOid: string;
   /** Entry type, e.g. INDEX, CONSTRAINT, FK CONSTRAINT, TRIGGER. */
   readonly desc: string;
+  /** Dump IDs of the entries this one needs restored first (an ACL needs its object). */
+  readonly dependsOn: readonly number[];
 }
 
 const TOC_LINE = /^(\d+); (\d+) (\d+) (.+)$/;
+const TOC_DEPENDS = /^;\s+depends on:((?: \d+)+)\s*$/;
 /** Entry descriptions, longest first so "FK CONSTRAINT" wins over "CONSTRAINT". */
 const TOC_DESCS = [
   'MATERIALIZED VIEW DATA',
+  'PROCEDURAL LANGUAGE',
+  'SECURITY LABEL',
+  'ROW SECURITY',
   'FK CONSTRAINT',
   'DEFAULT ACL',
   'INDEX ATTACH',
@@ -95,25 +104,74 @@ const TOC_DESCS = [
   'COMMENT',
 ];
 
-/** Parses `pg_restore --list` output (pure). */
+/** Parses `pg_restore --list [--verbose]` output (pure); `;\tdepends on: 2 17` lines follow their entry. */
 export function parseToc(listing: string): TocEntry[] {
-  const entries: TocEntry[] = [];
+  const entries: { -readonly [K in keyof TocEntry]: TocEntry[K] }[] = [];
   for (const line of listing.split('\n')) {
+    const deps = TOC_DEPENDS.exec(line);
+    if (deps && entries.length > 0) {
+      entries[entries.length - 1]!.dependsOn = deps[1]!.trim().split(' ').map(Number);
+      continue;
+    }
     const m = TOC_LINE.exec(line);
     if (!m) continue;
     const rest = m[4]!;
     const desc = TOC_DESCS.find((d) => rest.startsWith(`${d} `)) ?? rest.split(' ')[0]!;
-    entries.push({ line, dumpId: Number(m[1]), objectOid: m[3]!, desc });
+    entries.push({ line, dumpId: Number(m[1]), catalogOid: m[2]!, objectOid: m[3]!, desc, dependsOn: [] });
   }
   return entries;
 }
 
 export async function listToc(tools: PgToolPaths, file: string): Promise<TocEntry[]> {
-  const run = await runTool(tools.pgRestore, ['--list', file], process.env);
+  // --verbose adds each entry's dependencies, which say what goes with an object left out.
+  const run = await runTool(tools.pgRestore, ['--list', '--verbose', file], process.env);
   if (run.code !== 0) {
     throw new PgferryError('SCHEMA_LIST', `pg_restore --list failed: ${firstLines(run.stderr)}`, { category: 'internal' });
   }
   return parseToc(run.stdout);
+}
+
+/** One entry of a `pg_restore --verbose --file=-` script: its header and its SQL. */
+export interface EntryScript {
+  /** From the header `-- Name: t t_perl; Type: TRIGGER; Schema: public; Owner: postgres`. */
+  readonly name: string;
+  readonly type: string;
+  readonly schema: string;
+  readonly sql: string;
+}
+
+const ENTRY_HEADER = /^-- Name: (.*); Type: (.*); Schema: (.*); Owner: .*$/m;
+
+/** The script of each entry, by dump ID (pure). */
+export function parseEntryScripts(script: string): Map<number, EntryScript> {
+  const scripts = new Map<number, EntryScript>();
+  // Each entry opens with "--\n-- TOC entry N (class C OID O)\n-- ...\n--\n"; the script closes
+  // with "-- Completed on ..." and "--\n-- PostgreSQL database dump complete".
+  const blocks = script.split(/^--\n-- TOC entry (\d+) \(class \d+ OID \d+\)\n/m);
+  for (let i = 1; i + 1 < blocks.length; i += 2) {
+    const block = blocks[i + 1]!;
+    const header = ENTRY_HEADER.exec(block);
+    const body = block.replace(/^(--.*\n)*/, '').split(/^(?:-- Completed on |--\n-- PostgreSQL database dump complete)/m)[0]!;
+    scripts.set(Number(blocks[i]), {
+      name: header?.[1] ?? '',
+      type: header?.[2] ?? '',
+      schema: header?.[3] ?? '-',
+      sql: body.trim(),
+    });
+  }
+  return scripts;
+}
+
+/** The scripts that recreate the given entries, by dump ID (nothing runs on any server). */
+export async function entryScripts(tools: PgToolPaths, file: string, entries: readonly TocEntry[]): Promise<Map<number, EntryScript>> {
+  if (entries.length === 0) return new Map();
+  const listFile = `${file}.left-behind.list`;
+  await fs.writeFile(listFile, `${entries.map((e) => e.line).join('\n')}\n`);
+  const run = await runTool(tools.pgRestore, ['--verbose', `--use-list=${listFile}`, '--file=-', file], process.env);
+  if (run.code !== 0) {
+    throw new PgferryError('SCHEMA_LIST', `pg_restore --file=- failed: ${firstLines(run.stderr)}`, { category: 'internal' });
+  }
+  return parseEntryScripts(run.stdout);
 }
 
 /** A statement pg_restore could not run. */
@@ -185,6 +243,7 @@ export async function restoreSection(args: {
   const errors = parseRestoreErrors(run.stderr);
   if (errors.length === 0) {
     throw new PgferryError('SCHEMA_RESTORE', `pg_restore ${args.section} into "${args.database}" failed: ${firstLines(run.stderr)}`, {
+      transient: lostConnection(run.stderr),
       category: 'target',
       field: `database "${args.database}"`,
     });
@@ -195,7 +254,7 @@ export async function restoreSection(args: {
     throw new PgferryError(
       'SCHEMA_RESTORE',
       `restoring the ${args.section} schema of "${args.database}" failed: ${first.message} (statement: ${truncate(first.command, 200)})${fatal.length > 1 ? ` and ${fatal.length - 1} more error(s)` : ''}`,
-      { category: 'target', field: `database "${args.database}"` },
+      { category: 'target', field: `database "${args.database}"`, transient: lostConnection(run.stderr) },
     );
   }
   return { warnings: errors.map((e) => `${e.message} (statement: ${truncate(e.command, 160)})`) };
@@ -203,6 +262,13 @@ export async function restoreSection(args: {
 
 function truncate(text: string, max: number): string {
   return text.length > max ? `${text.slice(0, max)}…` : text;
+}
+
+/** A client tool's stderr saying the server went away or could not be reached: worth another try. */
+export function lostConnection(stderr: string): boolean {
+  return /could not connect|connection to server .* failed|server closed the connection unexpectedly|timeout expired|Connection refused|terminating connection|the database system is (starting up|shutting down|in recovery mode)|no connection to the server|SSL SYSCALL error/i.test(
+    stderr,
+  );
 }
 
 function firstLines(text: string): string {

@@ -1,12 +1,13 @@
-// Roles: the source's roles re-created on the target without the attributes a managed target
-// refuses (SUPERUSER, REPLICATION, BYPASSRLS), then their memberships. A role that cannot be
-// created is reported, not fatal.
+// Roles: the source's roles re-created on the target as pg_dumpall --roles-only would (attributes,
+// password, settings, comment, security labels), but without the attributes a managed target
+// refuses (SUPERUSER, REPLICATION, BYPASSRLS) when the target user is not a superuser; then
+// their memberships and privileges on parameters. What cannot be created is reported, not fatal.
 import { serverMajor } from '../connect/session';
 import type pg from 'pg';
 import { ident, literal } from '../connect/quote';
 import { settingStatement } from './settings';
 
-interface SourceRole {
+export interface SourceRole {
   name: string;
   canLogin: boolean;
   inherit: boolean;
@@ -20,6 +21,9 @@ interface SourceRole {
   replication: boolean;
   bypassRls: boolean;
   settings: string[] | null;
+  comment: string | null;
+  /** Security labels as [provider, label] pairs. */
+  labels: [string, string][] | null;
 }
 
 /** Roles a managed source or target owns itself: never copied. */
@@ -29,7 +33,10 @@ const LIST_ROLES = `
 SELECT r.rolname AS name, r.rolcanlogin AS can_login, r.rolinherit AS inherit, r.rolcreaterole AS create_role,
        r.rolcreatedb AS create_db, r.rolconnlimit AS connection_limit, r.rolvaliduntil::text AS valid_until,
        r.rolsuper AS superuser, r.rolreplication AS replication, r.rolbypassrls AS bypass_rls,
-       (SELECT s.setconfig FROM pg_db_role_setting s WHERE s.setrole = r.oid AND s.setdatabase = 0) AS settings
+       (SELECT s.setconfig FROM pg_db_role_setting s WHERE s.setrole = r.oid AND s.setdatabase = 0) AS settings,
+       shobj_description(r.oid, 'pg_authid') AS comment,
+       (SELECT array_agg(ARRAY[l.provider, l.label] ORDER BY l.provider) FROM pg_shseclabel l
+         WHERE l.classoid = 'pg_authid'::regclass AND l.objoid = r.oid) AS labels
   FROM pg_roles r
  WHERE r.rolname !~ '^pg_'
  ORDER BY r.rolname`;
@@ -37,12 +44,19 @@ SELECT r.rolname AS name, r.rolcanlogin AS can_login, r.rolinherit AS inherit, r
 /** Readable only by superusers; a managed source lets nobody read it. */
 const LIST_PASSWORD_HASHES = `SELECT rolname AS name, rolpassword AS hash FROM pg_authid WHERE rolpassword IS NOT NULL`;
 
+/** Memberships of ordinary roles, in ordinary and predefined (pg_monitor ...) roles. */
 const LIST_MEMBERSHIPS = `
 SELECT r.rolname AS role, m.rolname AS member, am.admin_option AS admin
   FROM pg_auth_members am
   JOIN pg_roles r ON r.oid = am.roleid
   JOIN pg_roles m ON m.oid = am.member
- WHERE r.rolname !~ '^pg_' AND m.rolname !~ '^pg_'`;
+ WHERE m.rolname !~ '^pg_'`;
+
+/** Predefined roles exist on every server, so memberships in them can be granted. */
+const PREDEFINED_ROLE = /^pg_/;
+
+/** GRANT SET / ALTER SYSTEM ON PARAMETER (PostgreSQL 15 and later). */
+const LIST_PARAMETER_ACLS = `SELECT parname AS name, paracl::text[] AS acl FROM pg_parameter_acl WHERE paracl IS NOT NULL`;
 
 export interface RolesOutcome {
   readonly created: readonly string[];
@@ -75,27 +89,46 @@ async function readRoles(source: pg.Client): Promise<SourceRole[]> {
     replication: r.replication,
     bypassRls: r.bypass_rls,
     settings: r.settings,
+    comment: r.comment,
+    labels: r.labels,
   }));
 }
 
-/** CREATE ROLE text for one role, with what was stripped (pure). */
+/** What the target user may give a new role. */
+export interface GrantableAttributes {
+  /** SUPERUSER, REPLICATION and BYPASSRLS: only a superuser target user may give them. */
+  readonly superuser: boolean;
+  readonly createRole: boolean;
+  readonly createDb: boolean;
+}
+
+/**
+ * CREATE ROLE text for one role, with what was stripped (pure). A superuser the target cannot
+ * re-create gets CREATEROLE and CREATEDB instead, the closest a managed target allows.
+ */
 export function createRoleStatement(
   role: SourceRole,
-  grantable: { createRole: boolean; createDb: boolean },
+  grantable: GrantableAttributes,
 ): {
   sql: string;
   stripped: string[];
 } {
   const stripped: string[] = [];
-  if (role.superuser) stripped.push('SUPERUSER');
-  if (role.replication) stripped.push('REPLICATION');
-  if (role.bypassRls) stripped.push('BYPASSRLS');
   const options = [role.canLogin ? 'LOGIN' : 'NOLOGIN', role.inherit ? 'INHERIT' : 'NOINHERIT'];
-  if (role.createRole || role.superuser) {
+  for (const [has, attribute] of [
+    [role.superuser, 'SUPERUSER'],
+    [role.replication, 'REPLICATION'],
+    [role.bypassRls, 'BYPASSRLS'],
+  ] as const) {
+    if (has && grantable.superuser) options.push(attribute);
+    else if (has) stripped.push(attribute);
+  }
+  const standIn = role.superuser && !grantable.superuser;
+  if (role.createRole || standIn) {
     if (grantable.createRole) options.push('CREATEROLE');
     else stripped.push('CREATEROLE');
   }
-  if (role.createDb || role.superuser) {
+  if (role.createDb || standIn) {
     if (grantable.createDb) options.push('CREATEDB');
     else stripped.push('CREATEDB');
   }
@@ -105,12 +138,30 @@ export function createRoleStatement(
   return { sql: `CREATE ROLE ${ident(role.name)} WITH ${options.join(' ')}`, stripped };
 }
 
+/** What pg_dumpall writes after CREATE ROLE: settings, comment, security labels (pure). */
+export function rolePropertyStatements(role: SourceRole): { sql: string; what: string }[] {
+  const name = ident(role.name);
+  const statements = (role.settings ?? []).map((setting) => ({
+    sql: settingStatement(`ALTER ROLE ${name}`, setting),
+    // the name only: a setting's value may be private
+    what: `setting ${setting.split('=')[0]}`,
+  }));
+  if (role.comment !== null) statements.push({ sql: `COMMENT ON ROLE ${name} IS ${literal(role.comment)}`, what: 'comment' });
+  for (const [provider, label] of role.labels ?? []) {
+    statements.push({
+      sql: `SECURITY LABEL FOR ${ident(provider)} ON ROLE ${name} IS ${literal(label)}`,
+      what: `security label (${provider})`,
+    });
+  }
+  return statements;
+}
+
 export async function migrateRoles(source: pg.Client, target: pg.Client): Promise<RolesOutcome> {
   const roles = (await readRoles(source)).filter((r) => !RESERVED_ROLE.test(r.name));
   const { rows: me } = await target.query<{ super: boolean; createrole: boolean; createdb: boolean }>(
     `SELECT rolsuper AS super, rolcreaterole AS createrole, rolcreatedb AS createdb FROM pg_roles WHERE rolname = current_user`,
   );
-  const grantable = { createRole: me[0]!.super || me[0]!.createrole, createDb: me[0]!.super || me[0]!.createdb };
+  const grantable = { superuser: me[0]!.super, createRole: me[0]!.super || me[0]!.createrole, createDb: me[0]!.super || me[0]!.createdb };
   const managed = !me[0]!.super;
   const targetMajor = await serverMajor(target);
   if (managed && targetMajor >= 16) {
@@ -142,11 +193,11 @@ export async function migrateRoles(source: pg.Client, target: pg.Client): Promis
       if (statement.stripped.length > 0) stripped.push(`role "${role.name}": ${statement.stripped.join(', ')} not granted on the target`);
       if (role.canLogin && !role.passwordHash)
         stripped.push(`role "${role.name}": created without a password (source password hashes are not readable)`);
-      for (const setting of role.settings ?? []) {
+      for (const statement of rolePropertyStatements(role)) {
         try {
-          await target.query(settingStatement(`ALTER ROLE ${ident(role.name)}`, setting));
+          await target.query(statement.sql);
         } catch (error) {
-          failures.push(`role "${role.name}" setting ${setting.split('=')[0]}: ${(error as Error).message}`);
+          failures.push(`role "${role.name}" ${statement.what}: ${(error as Error).message}`);
         }
       }
     } catch (error) {
@@ -154,9 +205,20 @@ export async function migrateRoles(source: pg.Client, target: pg.Client): Promis
     }
   }
 
+  failures.push(...(await grantMemberships(source, target, created)));
+  failures.push(...(await grantParameterPrivileges(source, target, created)));
+  if (managed && created.length > 0) {
+    stripped.push(`target user is a member of the ${created.length} migrated role(s) so that ownership could be restored as on the source`);
+  }
+  return { created, existing, stripped, failures };
+}
+
+/** Memberships where the role or the member was created here; returns the failures. */
+async function grantMemberships(source: pg.Client, target: pg.Client, created: readonly string[]): Promise<string[]> {
+  const failures: string[] = [];
   const { rows: memberships } = await source.query<{ role: string; member: string; admin: boolean }>(LIST_MEMBERSHIPS);
   for (const m of memberships) {
-    if (RESERVED_ROLE.test(m.role) || RESERVED_ROLE.test(m.member)) continue;
+    if (RESERVED_ROLE.test(m.member) || (RESERVED_ROLE.test(m.role) && !PREDEFINED_ROLE.test(m.role))) continue;
     if (!created.includes(m.role) && !created.includes(m.member)) continue; // untouched pair
     try {
       await target.query(`GRANT ${ident(m.role)} TO ${ident(m.member)}${m.admin ? ' WITH ADMIN OPTION' : ''}`);
@@ -164,8 +226,48 @@ export async function migrateRoles(source: pg.Client, target: pg.Client): Promis
       failures.push(`membership of "${m.member}" in "${m.role}": ${(error as Error).message}`);
     }
   }
-  if (managed && created.length > 0) {
-    stripped.push(`target user is a member of the ${created.length} migrated role(s) so that ownership could be restored as on the source`);
+  return failures;
+}
+
+/**
+ * GRANT statements for one parameter's ACL items ("grantee=sA/grantor", empty grantee = PUBLIC),
+ * for PUBLIC and the given grantees only (pure).
+ */
+export function parameterGrantStatements(parameter: string, acl: readonly string[], grantees: ReadonlySet<string>): string[] {
+  const privileges: Record<string, string> = { s: 'SET', A: 'ALTER SYSTEM' };
+  const statements: string[] = [];
+  for (const item of acl) {
+    const m = /^(.*)=([A-Za-z*]*)\/(.*)$/.exec(item);
+    if (!m) continue;
+    const grantee = m[1]!.replace(/^"(.*)"$/, '$1').replace(/""/g, '"');
+    if (grantee !== '' && !grantees.has(grantee)) continue;
+    for (const [letter, privilege] of Object.entries(privileges)) {
+      const at = m[2]!.indexOf(letter);
+      if (at < 0) continue;
+      const withGrant = m[2]![at + 1] === '*' ? ' WITH GRANT OPTION' : '';
+      statements.push(`GRANT ${privilege} ON PARAMETER ${ident(parameter)} TO ${grantee === '' ? 'PUBLIC' : ident(grantee)}${withGrant}`);
+    }
   }
-  return { created, existing, stripped, failures };
+  return statements;
+}
+
+/** Parameter privileges of created roles (and PUBLIC), as pg_dumpall --roles-only gives them; returns the failures. */
+async function grantParameterPrivileges(source: pg.Client, target: pg.Client, created: readonly string[]): Promise<string[]> {
+  const version = async (c: pg.Client) =>
+    Number((await c.query<{ v: string }>(`SELECT current_setting('server_version_num') AS v`)).rows[0]!.v);
+  if ((await version(source)) < 150000) return [];
+  const { rows } = await source.query<{ name: string; acl: string[] }>(LIST_PARAMETER_ACLS);
+  const statements = rows.flatMap((r) => parameterGrantStatements(r.name, r.acl, new Set(created)));
+  if (statements.length > 0 && (await version(target)) < 150000) {
+    return [`${statements.length} parameter privilege(s) (GRANT SET ON PARAMETER) not granted: the target is older than PostgreSQL 15`];
+  }
+  const failures: string[] = [];
+  for (const sql of statements) {
+    try {
+      await target.query(sql);
+    } catch (error) {
+      failures.push(`${sql.split(' TO ')[0]}: ${(error as Error).message}`);
+    }
+  }
+  return failures;
 }

@@ -1,5 +1,6 @@
-// Online migrations: one CdcTableReport result per table, Failed when changes to it could not
-// be applied on the target (no replica identity) unless REPLICA IDENTITY FULL is allowed.
+// Online migrations: one CdcTableReport result per table, Failed when it has no usable replica
+// identity (as PostgreSQL judges it: its UPDATEs would fail on the source once published, and
+// could not be applied on the target) unless REPLICA IDENTITY FULL is allowed.
 import type { ValidationResult, ValidationStatus } from '../model';
 import type { MigrationSpec } from '../input/migrationSpec';
 import { CODES } from './codes';
@@ -41,21 +42,24 @@ export function checkCdcTables(
   return tables.map((t) => {
     const name = displayTable(t);
     const issues: Issue[] = [];
-    if (t.replicaIdentity === 'none') {
-      const which = t.partitioned ? `partitions ${listSome(t.withoutIdentity)} have` : 'it has';
+    if (t.withoutIdentity.length > 0) {
+      // as PostgreSQL judges it: a DEFERRABLE or otherwise unusable key does not count
+      const which = t.partitioned
+        ? `partitions ${listSome(t.withoutIdentity.map((p, i) => `${p} (${t.identityFlaws[i]})`))} have no usable primary key or replica identity index`
+        : `it has no usable primary key or replica identity index (${t.identityFlaws.join('; ')})`;
       issues.push(
         spec.allowReplicaIdentityFull
           ? {
               status: 'Warning',
               code: CODES.NO_REPLICA_IDENTITY,
-              text: `${which} no primary key or replica identity index: it will get REPLICA IDENTITY FULL on the source and the target (updates and deletes then match on every column, which is slower)`,
-              fix: `add a primary key on the source (ALTER TABLE ${name} ADD PRIMARY KEY (…)) to avoid REPLICA IDENTITY FULL`,
+              text: `${which}: it will get REPLICA IDENTITY FULL on the source and the target while the migration streams, set back at cutover (updates and deletes then match on every column, which is slower)`,
+              fix: `add a primary key that is not DEFERRABLE on the source (ALTER TABLE ${name} ADD PRIMARY KEY (…)) to avoid REPLICA IDENTITY FULL`,
             }
           : {
               status: 'Failed',
               code: CODES.NO_REPLICA_IDENTITY,
-              text: `${which} no primary key or replica identity index, so its updates and deletes cannot be applied on the target`,
-              fix: `on the source add a primary key (ALTER TABLE ${name} ADD PRIMARY KEY (…)) or a unique index with REPLICA IDENTITY USING INDEX, or set allowReplicaIdentityFull: true in the spec (CLI --allow-replica-identity-full) to give it REPLICA IDENTITY FULL`,
+              text: `${which}, so once published its updates and deletes would fail on the source, and they cannot be applied on the target`,
+              fix: `on the source add a primary key that is not DEFERRABLE (ALTER TABLE ${name} ADD PRIMARY KEY (…)) or a unique index on NOT NULL columns with REPLICA IDENTITY USING INDEX, or set allowReplicaIdentityFull: true in the spec (CLI --allow-replica-identity-full) to give it REPLICA IDENTITY FULL`,
             },
       );
     }

@@ -6,6 +6,8 @@ export const CODES = {
   AUTHENTICATION: 'AUTHENTICATION', // 603100
   SSL_MODE: 'SSL_MODE', // 603001
   MAINTENANCE_DATABASE: 'MAINTENANCE_DATABASE',
+  /** Source and target are one server (system identifier or a lock seen from both). */
+  SAME_SERVER: 'SAME_SERVER',
   CHECKS_SKIPPED: 'CHECKS_SKIPPED',
   /** A check itself errored (e.g. a catalog view it needs is not readable). */
   CHECK_ERROR: 'CHECK_ERROR',
@@ -44,6 +46,10 @@ export const CODES = {
   EVENT_TRIGGER: 'EVENT_TRIGGER',
   UNTRUSTED_LANGUAGE: 'UNTRUSTED_LANGUAGE', // 603413
   C_FUNCTION: 'C_FUNCTION',
+  /** skipUnsupportedObjects: an object left behind because it depends on one the target user cannot create. */
+  OBJECT_LEFT_BEHIND: 'OBJECT_LEFT_BEHIND',
+  /** skipUnsupportedObjects: a table depends on such an object, so leaving it behind would lose the table. */
+  TABLE_NEEDS_UNSUPPORTED_OBJECT: 'TABLE_NEEDS_UNSUPPORTED_OBJECT',
   SUPERUSER_OWNED_OBJECT: 'SUPERUSER_OWNED_OBJECT',
   TARGET_PRIVILEGES: 'TARGET_PRIVILEGES',
   TARGET_NO_CREATEDB: 'TARGET_NO_CREATEDB',
@@ -56,6 +62,8 @@ export const CODES = {
   WAL_LEVEL: 'WAL_LEVEL', // 603107
   REPLICATION_SLOTS: 'REPLICATION_SLOTS', // 603105
   WAL_SENDERS: 'WAL_SENDERS', // 603106
+  /** max_slot_wal_keep_size unlimited (or unavailable): a stopped stream can fill the source's disk. */
+  SLOT_WAL_UNBOUNDED: 'SLOT_WAL_UNBOUNDED',
   REPLICATION_PRIVILEGE: 'REPLICATION_PRIVILEGE', // 603104
   REPLICATION_CONNECTION: 'REPLICATION_CONNECTION',
   // CdcTableReport

@@ -137,7 +137,7 @@ export function checkExtensions(
             CODES.EXTENSION_UNAVAILABLE,
             CHECK_TYPES.extensions,
             `extension ${name} ${ext.version} (database ${ident(database)}) is not available on the target`,
-            `install the package that provides ${name} on the target server so it appears in pg_available_extensions, or, if unused, on the source: DROP EXTENSION ${name} in database ${ident(database)}`,
+            `install the package that provides ${name} on the target server so it appears in pg_available_extensions`,
             scope,
           ),
         );
@@ -183,7 +183,7 @@ export function checkExtensions(
             CODES.UNTRUSTED_EXTENSION,
             CHECK_TYPES.extensions,
             `extension ${name} (database ${ident(database)}) can only be created by a superuser, and the target user is not one`,
-            `migrate with a superuser target user, have an administrator run CREATE EXTENSION ${name} in ${ident(database)} on the target after it is created, or on the source: DROP EXTENSION ${name} if unused`,
+            `have the target's administrator allow-list it (Azure: server parameter azure.extensions) or run CREATE EXTENSION ${name} in ${ident(database)} on the target after it is created, or migrate with a superuser target user`,
             scope,
           ),
         );

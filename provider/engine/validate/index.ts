@@ -1,6 +1,7 @@
 // Premigration validation: every check against both servers, read-only, as Azure-style results.
 // A server that cannot be reached skips the checks that need it instead of failing them.
 import type pg from 'pg';
+import { readUnsupportedObjects, type UnsupportedObject } from '../catalog/unsupported';
 import { ident } from '../connect/quote';
 import { canceledError, errorMessage, isPgferryError } from '../errors';
 import type { ValidationResult } from '../model';
@@ -15,6 +16,7 @@ import { checkExtensions, readSourceExtensions, readTargetExtensions, type Sourc
 import { checkManagedBlockers, TARGET_SUPERUSER_ROLES_SQL } from './managed';
 import { checkOnlineSource } from './online';
 import { CHECK_TYPES, failed, warning, type CheckType } from './result';
+import { compareServers, sameServerResult } from './sameServer';
 import { checkSchema } from './schema';
 import { closeAll, openReadOnly, type ServerSession } from './session';
 import { checkSourceTablePrivileges } from './sourcePrivileges';
@@ -28,6 +30,8 @@ export { cdcTableReport, type CdcTable, type ReplicaIdentityKind } from './cdcRe
 
 export interface ValidationOptions {
   readonly signal?: AbortSignal;
+  /** The registered migration's instance: its own slots (a validation after a partial run) are not counted as in use. */
+  readonly instance?: string;
 }
 
 /** Runs a check; an unexpected error becomes one Failed result instead of ending the run. */
@@ -79,7 +83,12 @@ export async function runValidation(spec: MigrationSpec, options: ValidationOpti
   try {
     if (!source) results.push(skipped('source', 'versions, databases, client tools, extensions, schema and online prerequisites'));
     if (!target) results.push(skipped('target', 'versions, target databases, extensions, collations and managed-target restrictions'));
-    if (source && target) results.push(...checkVersions(source.info, target.info));
+    if (source && target) {
+      await guarded(results, CHECK_TYPES.connectivity, 'whether source and target are one server', undefined, async () => [
+        sameServerResult(spec, await compareServers(source.client, target.client)),
+      ]);
+      results.push(...checkVersions(source.info, target.info));
+    }
     if (source) results.push(await checkPgTools(spec, source.info.major));
     check();
 
@@ -114,7 +123,7 @@ export async function runValidation(spec: MigrationSpec, options: ValidationOpti
 
     if (source && target) {
       await guarded(results, CHECK_TYPES.extensions, 'extensions, schema and collations against the target', undefined, async () => {
-        await checkAgainstTarget(results, source, target, dbClients, options.signal);
+        await checkAgainstTarget(results, source, target, dbClients, spec, options.signal);
         return [];
       });
     }
@@ -129,7 +138,7 @@ export async function runValidation(spec: MigrationSpec, options: ValidationOpti
     if (source && spec.mode === 'Online') {
       check();
       await guarded(results, CHECK_TYPES.serverParameters, 'the online prerequisites', undefined, () =>
-        checkOnlineSource(source, spec, [...dbClients.keys()]),
+        checkOnlineSource(source, spec, [...dbClients.keys()], options.instance),
       );
       for (const [database, client] of dbClients) {
         check();
@@ -150,18 +159,36 @@ async function checkAgainstTarget(
   source: ServerSession,
   target: ServerSession,
   dbClients: ReadonlyMap<string, pg.Client>,
+  spec: MigrationSpec,
   signal: AbortSignal | undefined,
 ): Promise<void> {
   const targetExtensions = await readTargetExtensions(target.client, target.info.major);
   const targetCollations = await readTargetCollations(target.client);
   const superusers = await target.client.query<{ name: string }>(TARGET_SUPERUSER_ROLES_SQL);
+  const unsupported = new Map<string, readonly UnsupportedObject[]>();
   const perDatabase = new Map<string, readonly SourceExtension[]>();
-  for (const [database, client] of dbClients) perDatabase.set(database, await readSourceExtensions(client));
+  for (const [database, client] of dbClients) {
+    const extensions = await readSourceExtensions(client);
+    if (target.info.superuser) {
+      perDatabase.set(database, extensions);
+      continue;
+    }
+    // An extension that creates an untrusted language is judged with the managed-target checks
+    // (a blocker, or left behind with skipUnsupportedObjects), not as an extension to install.
+    const found = await readUnsupportedObjects(client);
+    unsupported.set(database, found);
+    const languages = new Set(found.map((o) => o.extension).filter((name) => name !== undefined));
+    perDatabase.set(
+      database,
+      extensions.filter((e) => !languages.has(e.name)),
+    );
+  }
   results.push(...checkExtensions(perDatabase, targetExtensions, target.info.superuser));
   const managed = {
     targetIsSuperuser: target.info.superuser,
     targetUser: target.info.user,
     targetSuperusers: new Set(superusers.rows.map((r) => r.name)),
+    skipUnsupported: spec.skipUnsupportedObjects,
   };
   for (const [database, client] of dbClients) {
     if (signal?.aborted) throw canceledError();
@@ -172,7 +199,7 @@ async function checkAgainstTarget(
       checkCollations(client, database, targetCollations),
     );
     await guarded(results, CHECK_TYPES.schema, `managed-target restrictions in ${ident(database)}`, database, () =>
-      checkManagedBlockers(client, database, managed),
+      checkManagedBlockers(client, database, managed, unsupported.get(database)),
     );
   }
 }

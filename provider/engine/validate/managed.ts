@@ -1,39 +1,13 @@
 // Managed-target blockers in a source database: things only a superuser can create on the
-// target, found before anything is copied. A superuser target user gets one Succeeded instead.
+// target, found before anything is copied, and objects superusers own. A superuser target user
+// gets one Succeeded instead.
 import type pg from 'pg';
-import { ident, qualified } from '../connect/quote';
+import { readUnsupportedObjects, type UnsupportedObject } from '../catalog/unsupported';
+import { ident } from '../connect/quote';
 import type { ValidationResult } from '../model';
 import { CODES } from './codes';
-import { CHECK_TYPES, failed, listSome, succeeded, warning } from './result';
-
-export const EVENT_TRIGGERS_SQL = `
-SELECT e.evtname AS name, e.evtevent AS event, e.evtfoid::regproc::text AS function
-FROM pg_event_trigger e
-WHERE NOT EXISTS (SELECT 1 FROM pg_depend d
-                  WHERE d.classid = 'pg_event_trigger'::regclass AND d.objid = e.oid AND d.deptype IN ('e', 'i'))
-ORDER BY 1`;
-
-/** Procedural languages that are not trusted (plperlu, plpython3u, …), with their extension if any. */
-export const UNTRUSTED_LANGUAGES_SQL = `
-SELECT l.lanname AS name,
-       (SELECT x.extname FROM pg_depend d JOIN pg_extension x ON x.oid = d.refobjid
-        WHERE d.classid = 'pg_language'::regclass AND d.objid = l.oid
-          AND d.refclassid = 'pg_extension'::regclass AND d.deptype = 'e') AS extension
-FROM pg_language l
-WHERE l.lanispl AND NOT l.lanpltrusted
-ORDER BY 1`;
-
-/** C functions outside pg_catalog that no extension owns: their shared library must be on the target. */
-export const C_FUNCTIONS_SQL = `
-SELECT n.nspname AS schema, p.proname AS name, pg_get_function_identity_arguments(p.oid) AS args,
-       p.probin AS library
-FROM pg_proc p
-JOIN pg_namespace n ON n.oid = p.pronamespace
-WHERE p.prolang = (SELECT oid FROM pg_language WHERE lanname = 'c')
-  AND n.nspname NOT IN ('pg_catalog', 'information_schema')
-  AND NOT EXISTS (SELECT 1 FROM pg_depend d
-                  WHERE d.classid = 'pg_proc'::regclass AND d.objid = p.oid AND d.deptype IN ('e', 'i'))
-ORDER BY 1, 2`;
+import { leftBehindResults, unsupportedBlockers } from './leftBehind';
+import { CHECK_TYPES, listSome, succeeded, warning } from './result';
 
 /**
  * User objects owned by a superuser role: relations, schemas (but public, whose owner the
@@ -79,11 +53,20 @@ export interface ManagedContext {
   readonly targetUser: string;
   /** Superuser role names on the target (a non-superuser cannot give objects to them). */
   readonly targetSuperusers: ReadonlySet<string>;
+  /** skipUnsupportedObjects: what the target user cannot create is left behind, not a failure. */
+  readonly skipUnsupported: boolean;
 }
 
-const OR_SUPERUSER = 'or migrate with a superuser target user';
-
-export async function checkManagedBlockers(client: pg.Client, database: string, ctx: ManagedContext): Promise<ValidationResult[]> {
+/**
+ * `unsupported`: the database's objects the target user cannot create and their dependents
+ * (readUnsupportedObjects), when the caller has read them already.
+ */
+export async function checkManagedBlockers(
+  client: pg.Client,
+  database: string,
+  ctx: ManagedContext,
+  unsupported?: readonly UnsupportedObject[],
+): Promise<ValidationResult[]> {
   const type = CHECK_TYPES.schema;
   const scope = { database };
   const db = ident(database);
@@ -97,52 +80,18 @@ export async function checkManagedBlockers(client: pg.Client, database: string, 
       ),
     ];
   }
-  const results: ValidationResult[] = [];
-  const triggers = await client.query<{ name: string; event: string; function: string }>(EVENT_TRIGGERS_SQL);
-  const languages = await client.query<{ name: string; extension: string | null }>(UNTRUSTED_LANGUAGES_SQL);
-  const cFunctions = await client.query<{ schema: string; name: string; args: string; library: string }>(C_FUNCTIONS_SQL);
+  const found = unsupported ?? (await readUnsupportedObjects(client));
   const owned = await client.query<{ owner: string; kind: string; name: string }>(SUPERUSER_OWNED_SQL);
-  for (const t of triggers.rows) {
-    results.push(
-      failed(
-        CODES.EVENT_TRIGGER,
-        type,
-        `event trigger ${ident(t.name)} (${t.event}, function ${t.function}) in ${db} needs a superuser to create, and the target user "${ctx.targetUser}" is not one`,
-        `on the source, in ${db}: DROP EVENT TRIGGER ${ident(t.name)} before migrating and have the target's administrator recreate it, ${OR_SUPERUSER}`,
-        scope,
-      ),
-    );
-  }
-  for (const l of languages.rows) {
-    const drop = l.extension ? `DROP EXTENSION ${ident(l.extension)} CASCADE` : `DROP LANGUAGE ${ident(l.name)} CASCADE`;
-    results.push(
-      failed(
-        CODES.UNTRUSTED_LANGUAGE,
-        type,
-        `untrusted procedural language ${ident(l.name)} in ${db} can only be created by a superuser, and the target user "${ctx.targetUser}" is not one`,
-        `rewrite its functions in a trusted language (plpgsql, plperl, …) and on the source, in ${db}: ${drop}, ${OR_SUPERUSER}`,
-        scope,
-      ),
-    );
-  }
-  for (const f of cFunctions.rows) {
-    const name = `${qualified(f.schema, f.name)}(${f.args})`;
-    results.push(
-      failed(
-        CODES.C_FUNCTION,
-        type,
-        `C-language function ${name} (library ${f.library}) in ${db} belongs to no extension: only a superuser can create it on the target`,
-        `package it as an extension installed on the target, or on the source, in ${db}: DROP FUNCTION ${name}, ${OR_SUPERUSER}`,
-        scope,
-      ),
-    );
-  }
+  const results: ValidationResult[] = ctx.skipUnsupported
+    ? leftBehindResults(found, database, ctx.targetUser)
+    : unsupportedBlockers(found, database, ctx.targetUser);
   const byOwner = new Map<string, string[]>();
   // Objects the target user itself will own are fine.
   for (const o of owned.rows.filter((r) => r.owner !== ctx.targetUser))
     byOwner.set(o.owner, [...(byOwner.get(o.owner) ?? []), `${o.kind} ${o.name}`]);
   for (const [owner, objects] of byOwner) {
-    const reassign = `on the source, in ${db}, give them a non-superuser owner (e.g. ALTER TABLE … OWNER TO app_owner for each)`;
+    // The source stays as it is (it is the fallback): ownership is fixed on the target.
+    const reassign = `after the migration, on the target in ${db}, give them the owner they need (e.g. ALTER TABLE … OWNER TO app_owner for each)`;
     if (ctx.targetSuperusers.has(owner)) {
       // The restore cannot hand them to a superuser, so they stay with the target user, as with
       // Azure's own migration service: a warning, not a blocker (every default source has them).
@@ -151,7 +100,7 @@ export async function checkManagedBlockers(client: pg.Client, database: string, 
           CODES.SUPERUSER_OWNED_OBJECT,
           type,
           `${objects.length} object(s) in ${db} are owned by ${ident(owner)}, a superuser on the target, and will be owned by "${ctx.targetUser}" there: ${listSome(objects)}`,
-          `none needed if "${ctx.targetUser}" may own them; otherwise ${reassign} before migrating`,
+          `none needed if "${ctx.targetUser}" may own them; otherwise ${reassign}`,
           scope,
         ),
       );

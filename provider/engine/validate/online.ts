@@ -6,7 +6,7 @@ import type { ValidationResult } from '../model';
 import { slotName } from '../names';
 import type { MigrationSpec } from '../input/migrationSpec';
 import { CODES } from './codes';
-import { CHECK_TYPES, failed, listSome, succeeded } from './result';
+import { CHECK_TYPES, failed, listSome, succeeded, warning } from './result';
 import { redact, VALIDATION_CONNECT_TIMEOUT_MS, type ServerSession } from './session';
 
 /** Slots named in $1 are this migration's own (a re-validation after a partial run). */
@@ -14,6 +14,7 @@ export const REPLICATION_SETTINGS_SQL = `
 SELECT current_setting('wal_level') AS wal_level,
        current_setting('max_replication_slots')::int AS max_slots,
        current_setting('max_wal_senders')::int AS max_senders,
+       current_setting('max_slot_wal_keep_size', true) AS wal_keep,
        (SELECT count(*) FROM pg_replication_slots WHERE slot_name <> ALL($1::text[]))::int AS used_slots,
        (SELECT coalesce(array_agg(slot_name::text ORDER BY slot_name), '{}') FROM pg_replication_slots
         WHERE NOT active AND slot_name <> ALL($1::text[])) AS inactive_slots`;
@@ -25,6 +26,8 @@ WHERE r.rolname IN ('rds_replication', 'rds_superuser', 'azure_pg_admin') AND pg
 
 interface Settings {
   wal_level: string;
+  /** max_slot_wal_keep_size as shown ('-1' unlimited, e.g. '10GB'); null before PostgreSQL 13. */
+  wal_keep?: string | null;
   max_slots: number;
   max_senders: number;
   used_slots: number;
@@ -80,15 +83,46 @@ export function checkReplicationSettings(s: Settings, needed: number): Validatio
   } else {
     results.push(succeeded(CODES.WAL_SENDERS, type, `max_wal_senders=${s.max_senders} on the source, ${senders} needed`, scope));
   }
+  results.push(slotRetentionResult(s.wal_keep ?? null));
   return results;
+}
+
+/**
+ * A stopped stream (a dead runner, an unreachable target) makes the slot retain WAL until the
+ * source's disk is full, unless max_slot_wal_keep_size bounds it (PostgreSQL 13+): then the slot
+ * is invalidated instead, and the migration must start again, but the source keeps running.
+ */
+function slotRetentionResult(walKeep: string | null): ValidationResult {
+  const type = CHECK_TYPES.serverParameters;
+  const scope = { server: 'source' as const };
+  if (walKeep === null) {
+    return warning(
+      CODES.SLOT_WAL_UNBOUNDED,
+      type,
+      'the source (before PostgreSQL 13) cannot bound the WAL a replication slot retains: while the stream is stopped, WAL accumulates until the disk is full',
+      'watch the slot with `pgferry show` (retained WAL) and free disk space for the copy and the streaming phase',
+      scope,
+    );
+  }
+  if (walKeep === '-1') {
+    return warning(
+      CODES.SLOT_WAL_UNBOUNDED,
+      type,
+      'the source has max_slot_wal_keep_size = -1 (unlimited): while the stream is stopped (runner dead, target unreachable), the slot retains WAL until the source disk is full',
+      "on the source: ALTER SYSTEM SET max_slot_wal_keep_size = '<what the disk can hold, e.g. 50GB>' and SELECT pg_reload_conf(); past it the slot is invalidated (the migration must start again) instead of the disk filling",
+      scope,
+    );
+  }
+  return succeeded(CODES.SLOT_WAL_UNBOUNDED, type, `the source bounds the WAL a slot retains (max_slot_wal_keep_size = ${walKeep})`, scope);
 }
 
 export async function checkOnlineSource(
   source: ServerSession,
   spec: MigrationSpec,
   databases: readonly string[],
+  instance: string | undefined,
 ): Promise<ValidationResult[]> {
-  const own = spec.databases.map((d) => slotName(spec.migrationName, d));
+  const own = spec.databases.map((d) => slotName(spec.migrationName, d, instance));
   const settings = (await source.client.query<Settings>(REPLICATION_SETTINGS_SQL, [own])).rows[0]!;
   const results = checkReplicationSettings(settings, spec.databases.length);
 

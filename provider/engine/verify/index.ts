@@ -2,9 +2,10 @@
 // servers in parallel; large objects by count and content. A mismatch names the table.
 import type pg from 'pg';
 import { listTables, type SourceTable } from '../catalog';
+import { readUnsupportedObjects } from '../catalog/unsupported';
 import { closeSessionPair, openSessionPair, serverMajor, withSession, type SessionPair } from '../connect/session';
 import { pairedWithTarget, type SnapshotSessions } from '../copy/copySnapshot';
-import { safeEmit, type ProgressListener, type VerificationReport, type VerificationTable } from '../model';
+import { safeEmit, type LeftOutObject, type ProgressListener, type VerificationReport, type VerificationTable } from '../model';
 import type { MigrationSpec } from '../input/migrationSpec';
 import { drain, WorkQueue } from '../workQueue';
 
@@ -40,9 +41,34 @@ export interface VerifyOptions {
   readonly sourceSessions?: ReadonlyMap<string, SnapshotSessions>;
   /** Databases to verify; all of the spec's by default. */
   readonly databases?: readonly string[];
+  /** Online: tables whose changes were not streamed, so that a difference in them says why. */
+  readonly notStreamed?: readonly { readonly database: string; readonly table: string; readonly reason: string }[];
 }
 
-async function verifyDatabase(spec: MigrationSpec, database: string, options: VerifyOptions): Promise<VerificationTable[]> {
+const TARGET_SUPERUSER_SQL = `SELECT rolsuper AS superuser FROM pg_roles WHERE rolname = current_user`;
+
+/**
+ * Source objects a non-superuser target user cannot create (skipUnsupportedObjects left them
+ * behind, or the migration would have failed): named in the report, never compared. Tables are
+ * compared whatever they depend on.
+ */
+async function leftOutObjects(spec: MigrationSpec, database: string, snapshot: SnapshotSessions | undefined): Promise<LeftOutObject[]> {
+  const options = { database, purpose: 'verify' };
+  const superuser = await withSession(spec.target, options, async (c) => {
+    const { rows } = await c.query<{ superuser: boolean }>(TARGET_SUPERUSER_SQL);
+    return rows[0]?.superuser === true;
+  });
+  if (superuser) return [];
+  const objects = snapshot ? await snapshot.use(readUnsupportedObjects) : await withSession(spec.source, options, readUnsupportedObjects);
+  return objects.filter((o) => !o.holdsData).map((o) => ({ database, object: o.description }));
+}
+
+interface DatabaseVerification {
+  readonly tables: VerificationTable[];
+  readonly leftOut: LeftOutObject[];
+}
+
+async function verifyDatabase(spec: MigrationSpec, database: string, options: VerifyOptions): Promise<DatabaseVerification> {
   const snapshot = options.sourceSessions?.get(database);
   const targetOptions = { database, purpose: 'verify' };
   const pairs = snapshot
@@ -51,6 +77,7 @@ async function verifyDatabase(spec: MigrationSpec, database: string, options: Ve
   const tables = snapshot
     ? await snapshot.use(async (c) => listTables(c, await serverMajor(c)))
     : await withSession(spec.source, targetOptions, async (c) => listTables(c, await serverMajor(c)));
+  const leftOut = await leftOutObjects(spec, database, snapshot);
 
   type Item = { kind: 'table'; table: SourceTable } | { kind: 'large-objects' };
   const queue = new WorkQueue<Item>();
@@ -74,23 +101,29 @@ async function verifyDatabase(spec: MigrationSpec, database: string, options: Ve
       else if (src.rows !== dst.rows) reason = `row count differs: source ${src.rows}, target ${dst.rows}`;
       else if (src.hash !== dst.hash) reason = 'content checksum differs (same row count, different values)';
       if (item.kind === 'large-objects' && src.rows === 0 && dst.rows <= 0 && reason?.startsWith('cannot')) reason = undefined;
+      const unstreamed = options.notStreamed?.find((t) => t.database === database && t.table === name);
+      if (reason && unstreamed) reason = `its changes are not streamed: ${unstreamed.reason} (${reason})`;
       results.push({ database, table: name, sourceRows: src.rows, targetRows: dst.rows, matches: reason === undefined, reason });
       safeEmit(options.onProgress, { kind: 'info', database, message: `verified ${name}: ${reason ?? `${src.rows} rows match`}` });
     },
   });
-  return results.sort((a, b) => a.table.localeCompare(b.table));
+  return { tables: results.sort((a, b) => a.table.localeCompare(b.table)), leftOut };
 }
 
 /** Verifies every database of the spec; `ok` only when every table matches. */
 export async function verifyDatabases(spec: MigrationSpec, options: VerifyOptions = {}): Promise<VerificationReport> {
   const tables: VerificationTable[] = [];
+  const leftOut: LeftOutObject[] = [];
   for (const database of options.databases ?? spec.databases) {
-    tables.push(...(await verifyDatabase(spec, database, options)));
+    const verified = await verifyDatabase(spec, database, options);
+    tables.push(...verified.tables);
+    leftOut.push(...verified.leftOut);
   }
   const mismatch = tables.find((t) => !t.matches);
   return {
     ok: mismatch === undefined,
     tables,
     firstMismatch: mismatch ? `database "${mismatch.database}" table ${mismatch.table}: ${mismatch.reason}` : undefined,
+    ...(leftOut.length ? { leftOut } : {}),
   };
 }

@@ -1,0 +1,75 @@
+// The lab's migration config: the `migrations` list (one PgMigration each) and the lab-wide
+// migration options declared in Pulumi.yaml (timeouts, allowReplicaIdentityFull, table jobs),
+// which an entry of the list may override.
+import { z } from 'zod';
+// The spec module alone: the engine index would load pg into every lab program.
+import { MIGRATION_MODES, MIGRATION_NAME_PATTERN, MIGRATION_OPTIONS, SSL_MODES } from '../provider/engine/input/migrationSpec';
+import { identifierSchema, oneOf } from './schemaParts';
+
+/** Pulumi durations, as customTimeouts takes them. */
+const durationSchema = z
+  .string({ error: 'must be a duration such as 6h, 30m or 1h30m' })
+  .regex(/^(\d+(\.\d+)?(h|m|s|ms))+$/, 'must be a duration such as 6h, 30m or 1h30m');
+
+const booleanSchema = z.boolean({ error: 'must be true or false' });
+
+/** Parallel jobs; `pulumi config set tableJobs 4` stores the text "4". */
+const jobsSchema = (min: number) =>
+  z
+    .union([z.number(), z.string().regex(/^\d+$/)], { error: `must be a whole number from ${min} to 64` })
+    .transform(Number)
+    .pipe(z.number().int().min(min, `must be from ${min} to 64`).max(64, `must be from ${min} to 64`));
+
+/** Lab-wide options, top-level config keys (declared with their types in Pulumi.yaml). */
+export const migrationOptionShape = {
+  migrationCreateTimeout: durationSchema.default('6h'),
+  migrationUpdateTimeout: durationSchema.default('6h'),
+  migrationDeleteTimeout: durationSchema.default('30m'),
+  allowReplicaIdentityFull: booleanSchema.default(false),
+  /** 0: as many as the machine running pulumi has CPUs (2–8), decided there, never stored. */
+  tableJobs: jobsSchema(0).default(0),
+  indexJobs: jobsSchema(0).default(0),
+};
+
+const migrationSourceSchema = z.strictObject(
+  {
+    host: z.string({ error: 'must be a host name or IP address' }).regex(/^[A-Za-z0-9._:-]+$/, 'must be a host name or IP address'),
+    port: z
+      .number({ error: 'must be a port number' })
+      .int()
+      .min(1, 'must be from 1 to 65535')
+      .max(65535, 'must be from 1 to 65535')
+      .default(5432),
+    user: identifierSchema.default('postgres'),
+    sslMode: oneOf(SSL_MODES).default('prefer'),
+    /** Name of the secret stack config key that holds this source's password. */
+    passwordSecret: z
+      .string({ error: 'must be a config key name' })
+      .regex(/^[A-Za-z][A-Za-z0-9_-]*$/, 'must be a config key name')
+      .default('sourcePassword'),
+  },
+  { error: 'must be an object with host and optionally port, user, sslMode, passwordSecret' },
+);
+
+export const migrationSchema = z.strictObject(
+  {
+    name: z
+      .string({ error: 'must be a migration name' })
+      .regex(MIGRATION_NAME_PATTERN, 'must be 1-63 letters, digits or hyphens, not starting with a hyphen'),
+    databases: z.array(identifierSchema, { error: 'must be a list of database names' }).min(1, 'must name at least one database'),
+    mode: oneOf(MIGRATION_MODES).default('Offline'),
+    option: oneOf(MIGRATION_OPTIONS).default('ValidateAndMigrate'),
+    overwriteDbsInTarget: booleanSchema.default(false),
+    cutover: booleanSchema.default(false),
+    /** Omitted: the lab's own source VM (sourceVm.enabled must be true). */
+    source: migrationSourceSchema.optional(),
+    /** Omitted: the lab-wide key of the same name. */
+    allowReplicaIdentityFull: booleanSchema.optional(),
+    tableJobs: jobsSchema(1).optional(),
+    indexJobs: jobsSchema(1).optional(),
+    dropTargetDatabasesOnDelete: booleanSchema.default(false),
+    /** PgMigration's opt-in to replace a migration that has cut over. */
+    allowReplaceAfterCutover: booleanSchema.default(false),
+  },
+  { error: 'must be an object with name and databases' },
+);

@@ -1,0 +1,113 @@
+// The control catalog's one connection to the target's maintenance database: opened on first use,
+// reopened after a drop (a restarting target), shared in turn by concurrent callers (progress events
+// among them), and the idempotent install of the catalog's numbered migrations.
+import type pg from 'pg';
+import { closeSession, openSession } from '../connect/session';
+import { ident } from '../connect/quote';
+import { retrying, RETRY_POLICIES } from '../connect/retry';
+import { isRetryable } from '../connect/sqlstate';
+import { PgferryError } from '../errors';
+import { CONTROL_INSTALL_LOCK, CONTROL_SCHEMA } from '../names';
+import type { ServerSpec } from '../input/migrationSpec';
+import { CONTROL_MIGRATIONS } from './migrations';
+
+const S = ident(CONTROL_SCHEMA);
+
+export class CatalogConnection {
+  private client: pg.Client | undefined;
+  protected installed = false;
+  /** Callers (progress events among them) run concurrently; the one connection serves them in turn. */
+  private queue: Promise<unknown> = Promise.resolve();
+
+  constructor(protected readonly target: ServerSpec) {}
+
+  private async connection(): Promise<pg.Client> {
+    if (!this.client) {
+      const client = await openSession(this.target, { purpose: 'control', writable: true });
+      client.on('error', () => {
+        if (this.client === client) this.client = undefined;
+      });
+      this.client = client;
+    }
+    return this.client;
+  }
+
+  /** Runs `fn` with exclusive use of the connection. */
+  protected exclusive<T>(fn: (client: pg.Client) => Promise<T>): Promise<T> {
+    const result = this.queue.then(async () => fn(await this.connection()));
+    this.queue = result.catch(() => undefined);
+    return result;
+  }
+
+  /** Runs a query, reconnecting if the connection dropped. */
+  query<R extends pg.QueryResultRow = pg.QueryResultRow>(sql: string, params: unknown[] = []): Promise<R[]> {
+    return this.exclusive(() => this.queryNow<R>(sql, params));
+  }
+
+  /** Retried while the target restarts or the connection dropped, on a new connection each time. */
+  private queryNow<R extends pg.QueryResultRow>(sql: string, params: unknown[]): Promise<R[]> {
+    return retrying(RETRY_POLICIES.statement, async () => {
+      const client = await this.connection();
+      try {
+        return (await client.query<R>(sql, params)).rows;
+      } catch (error) {
+        if (isRetryable(error)) {
+          await closeSession(client);
+          if (this.client === client) this.client = undefined;
+        }
+        throw error;
+      }
+    });
+  }
+
+  async close(): Promise<void> {
+    const client = this.client;
+    this.client = undefined;
+    await closeSession(client);
+  }
+
+  /** Creates or upgrades the catalog; concurrent installers are serialized by an advisory lock. */
+  async install(): Promise<void> {
+    if (this.installed) return;
+    await this.exclusive((client) => this.installNow(client));
+  }
+
+  private async installNow(client: pg.Client): Promise<void> {
+    if (this.installed) return;
+    await client.query('BEGIN');
+    try {
+      await client.query('SELECT pg_advisory_xact_lock($1::bigint)', [CONTROL_INSTALL_LOCK]);
+      await client.query(`CREATE SCHEMA IF NOT EXISTS ${S}`);
+      await client.query(
+        `CREATE TABLE IF NOT EXISTS ${S}.schema_version (version integer PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())`,
+      );
+      const { rows } = await client.query<{ version: number }>(`SELECT version FROM ${S}.schema_version`);
+      const done = new Set(rows.map((r) => r.version));
+      for (const migration of CONTROL_MIGRATIONS) {
+        if (done.has(migration.version)) continue;
+        await client.query(`INSERT INTO ${S}.schema_version (version) VALUES ($1)`, [migration.version]);
+        await client.query(migration.sql);
+      }
+      await client.query('COMMIT');
+      this.installed = true;
+    } catch (error) {
+      await client.query('ROLLBACK').catch(() => undefined);
+      throw new PgferryError(
+        'CONTROL_INSTALL',
+        `cannot install the control catalog (schema ${CONTROL_SCHEMA}) in database "${this.target.maintenanceDatabase}" on the target: ${(error as Error).message}`,
+        {
+          category: 'target',
+          fix: 'grant the target user CREATE on that database, or choose another target maintenanceDatabase',
+          cause: error,
+        },
+      );
+    }
+  }
+
+  /** Whether the catalog exists at all (a target no migration has used yet has none). */
+  protected async catalogExists(): Promise<boolean> {
+    if (this.installed) return true;
+    const rows = await this.query<{ ok: boolean }>(`SELECT to_regclass($1) IS NOT NULL AS ok`, [`${S}.migration`]);
+    return rows[0]?.ok ?? false;
+  }
+}

@@ -1,0 +1,124 @@
+// What a campaign prints and writes: one line per trial, a summary (outcomes, faults by kind,
+// recovery median and p95, rows lost, extra or changed), and the JSON report.
+import type { TrialResult } from './outcome';
+
+export interface CampaignSummary {
+  readonly trials: number;
+  readonly outcomes: Record<string, number>;
+  /** Per fault kind: trials and their outcomes. */
+  readonly faults: Record<string, Record<string, number>>;
+  readonly phases: Record<string, Record<string, number>>;
+  readonly recoverySeconds: { readonly count: number; readonly median?: number; readonly p95?: number; readonly max?: number };
+  readonly lostRows: number;
+  readonly extraRows: number;
+  readonly changedRows: number;
+  readonly rowsCompared: number;
+  readonly resumes: number;
+  readonly stoppedMessages: readonly string[];
+  readonly replicaIdentityLeftFull: number;
+  /** Most WAL a slot retained on the source in any trial. */
+  readonly maxRetainedMiB: number;
+  readonly wallSeconds: number;
+}
+
+function percentile(sorted: readonly number[], p: number): number | undefined {
+  if (sorted.length === 0) return undefined;
+  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)];
+}
+
+const pad = (s: string, n: number): string => (s.length >= n ? s : s + ' '.repeat(n - s.length));
+
+export function trialLine(r: TrialResult): string {
+  const recovery = r.recoveryMs === undefined ? '-' : `${(r.recoveryMs / 1000).toFixed(1)} s`;
+  return [
+    pad(`#${r.index}`, 5),
+    pad(`seed ${r.seed}`, 16),
+    pad(r.fault, 32),
+    pad(`@ ${r.phase}`, 26),
+    pad(r.outcome, 15),
+    pad(`recovery ${recovery}`, 17),
+    pad(`total ${(r.totalMs / 1000).toFixed(0)} s`, 11),
+    `resumes ${r.resumes}`,
+  ].join(' ');
+}
+
+/** The lines under a trial that did not pass: why, and how to replay it. */
+export function trialDetail(r: TrialResult, replay: string): string[] {
+  if (r.outcome === 'passed') return [];
+  const out: string[] = [];
+  if (r.outcome !== 'not-reached') out.push(`      state ${r.finalState ?? '-'}: ${r.message ?? ''}`);
+  for (const reason of r.reasons.slice(0, 8)) out.push(`      ${reason}`);
+  if (r.outcome === 'failed') out.push(`      replay: ${replay}`);
+  return out;
+}
+
+function tally(into: Record<string, Record<string, number>>, key: string, outcome: string): void {
+  const row = (into[key] ??= {});
+  row.trials = (row.trials ?? 0) + 1;
+  row[outcome] = (row[outcome] ?? 0) + 1;
+}
+
+export function summarize(results: readonly TrialResult[], wallSeconds: number): CampaignSummary {
+  const outcomes: Record<string, number> = {};
+  const faults: Record<string, Record<string, number>> = {};
+  const phases: Record<string, Record<string, number>> = {};
+  for (const r of results) {
+    outcomes[r.outcome] = (outcomes[r.outcome] ?? 0) + 1;
+    tally(faults, r.faultKind, r.outcome);
+    tally(phases, r.phase.replace(/#\d+$/, ''), r.outcome);
+  }
+  const recoveries = results
+    .map((r) => r.recoveryMs)
+    .filter((v): v is number => v !== undefined)
+    .map((ms) => ms / 1000)
+    .sort((a, b) => a - b);
+  const sum = (f: (r: TrialResult) => number): number => results.reduce((s, r) => s + f(r), 0);
+  return {
+    trials: results.length,
+    outcomes,
+    faults,
+    phases,
+    recoverySeconds: {
+      count: recoveries.length,
+      median: percentile(recoveries, 50),
+      p95: percentile(recoveries, 95),
+      max: recoveries[recoveries.length - 1],
+    },
+    lostRows: sum((r) => r.lostRows),
+    extraRows: sum((r) => r.extraRows),
+    changedRows: sum((r) => r.changedRows),
+    rowsCompared: sum((r) => r.rowsCompared),
+    resumes: sum((r) => r.resumes),
+    stoppedMessages: [...new Set(results.filter((r) => r.outcome === 'stopped-safely').map((r) => `${r.finalState}: ${r.message ?? ''}`))],
+    replicaIdentityLeftFull: results.filter((r) => (r.leftovers?.replicaIdentityFull.length ?? 0) > 0).length,
+    maxRetainedMiB: Math.max(0, ...results.map((r) => (r.monitor?.maxRetainedBytes ?? 0) / 1048576)),
+    wallSeconds,
+  };
+}
+
+export function summaryLines(s: CampaignSummary): string[] {
+  const fmt = (v: number | undefined): string => (v === undefined ? '-' : `${v.toFixed(1)} s`);
+  const table = (rows: Record<string, Record<string, number>>): string[] =>
+    Object.entries(rows)
+      .sort(([a], [b]) => a.localeCompare(b))
+      .map(
+        ([k, v]) =>
+          `  ${pad(k, 22)} ${Object.entries(v)
+            .map(([o, n]) => `${o} ${n}`)
+            .join(', ')}`,
+      );
+  return [
+    `${s.trials} trials in ${(s.wallSeconds / 60).toFixed(1)} min: ${Object.entries(s.outcomes)
+      .map(([o, n]) => `${n} ${o}`)
+      .join(', ')}`,
+    `rows compared ${s.rowsCompared}; lost ${s.lostRows}, extra ${s.extraRows}, changed ${s.changedRows}`,
+    `most WAL a slot retained on the source: ${s.maxRetainedMiB.toFixed(0)} MiB`,
+    `recovery (${s.recoverySeconds.count} trials): median ${fmt(s.recoverySeconds.median)}, p95 ${fmt(s.recoverySeconds.p95)}, max ${fmt(s.recoverySeconds.max)}; resumes ${s.resumes}`,
+    'faults by kind:',
+    ...table(s.faults),
+    'phases:',
+    ...table(s.phases),
+    ...(s.stoppedMessages.length ? ['stopped safely with:', ...s.stoppedMessages.map((m) => `  ${m}`)] : []),
+    `source tables left with REPLICA IDENTITY FULL after the end: ${s.replicaIdentityLeftFull} trial(s) (reported, not failed: issue 12)`,
+  ];
+}

@@ -1,0 +1,99 @@
+// The PgMigration class under Pulumi mocks: what it registers — only passwords secret however the
+// servers are given, the import option carried as an input, `PgMigration.get` as a read by id.
+import assert from 'node:assert/strict';
+import * as pulumi from '@pulumi/pulumi';
+import { PgMigration } from '../../provider/resource';
+
+const SIG_KEY = '4dabf18193072939515e22adb298388d';
+const SECRET_SIG = '1b47061264138c4ac30d75fd1eb44270';
+const isSecret = (v: unknown) => typeof v === 'object' && v !== null && (v as Record<string, unknown>)[SIG_KEY] === SECRET_SIG;
+const secretValue = (v: unknown) => (v as { value: unknown }).value;
+
+interface Seen {
+  readonly name: string;
+  readonly id: string | undefined;
+  /** The properties as sent on the wire (secrets stay where they are; the mocks' view lifts them). */
+  readonly inputs: Record<string, any>;
+}
+
+async function withMocks(): Promise<Seen[]> {
+  const seen: Seen[] = [];
+  await pulumi.runtime.setMocks(
+    {
+      newResource: (args) => ({ id: args.id || `${args.name}-id`, state: { state: 'Succeeded' } }),
+      call: () => ({}),
+    },
+    'pgferry-test',
+    'dev',
+  );
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const monitor = require('@pulumi/pulumi/runtime/settings').getMonitor();
+  for (const [method, id, props] of [
+    ['registerResource', 'getImportid', 'getObject'],
+    ['readResource', 'getId', 'getProperties'],
+  ] as const) {
+    const original = monitor[method].bind(monitor);
+    monitor[method] = (req: any, callback: unknown) => {
+      seen.push({ name: req.getName(), id: req[id](), inputs: req[props]().toJavaScript() });
+      return original(req, callback);
+    };
+  }
+  return seen;
+}
+
+const settle = (r: pulumi.Resource) => new Promise((resolve) => r.urn.apply(resolve));
+
+describe('PgMigration registration (issue 17)', function () {
+  this.timeout(60_000);
+  let seen: Seen[];
+  beforeEach(async () => {
+    seen = await withMocks();
+  });
+
+  it('keeps a server built in one apply readable: only its password is secret', async () => {
+    const password = pulumi.secret('apply-pw');
+    const target = pulumi
+      .all([pulumi.output('db.example.internal'), password])
+      .apply(([host, pw]) => ({ host, user: 'admin', password: pw }));
+    await settle(
+      new PgMigration('m', {
+        migrationName: 'm',
+        source: { host: 'src', user: 'postgres', password: 'plain-pw' },
+        target,
+        databases: ['app'],
+      }),
+    );
+    const inputs = seen.find((s) => s.name === 'm')!.inputs;
+    assert.ok(!isSecret(inputs.target) && !isSecret(inputs.target.host), 'host visible in a diff');
+    assert.equal(inputs.target.host, 'db.example.internal');
+    assert.equal(inputs.target.user, 'admin');
+    assert.ok(isSecret(inputs.target.password));
+    assert.equal(secretValue(inputs.target.password), 'apply-pw');
+    assert.ok(isSecret(inputs.source.password), 'a plain password is made secret');
+    assert.equal(inputs.source.host, 'src');
+  });
+
+  it('carries the import option as importId: create adopts, Pulumi is not asked to import', async () => {
+    await settle(
+      new PgMigration(
+        'adopted',
+        { migrationName: 'm', source: { host: 'src', user: 'u' }, target: { host: 'dst', user: 'u' }, databases: ['app'] },
+        { import: 'dst:5432/m' },
+      ),
+    );
+    const registered = seen.find((s) => s.name === 'adopted')!;
+    assert.equal(registered.id, '', 'no Pulumi import (the dynamic provider host cannot serve it)');
+    assert.equal(registered.inputs.importId, 'dst:5432/m');
+  });
+
+  it('PgMigration.get reads an existing migration by its id with the target credentials', async () => {
+    const got = PgMigration.get('existing', 'dst:5432/m', { target: { user: 'pgadmin', password: 'get-pw' } });
+    await settle(got);
+    const read = seen.find((s) => s.name === 'existing')!;
+    assert.equal(read.id, 'dst:5432/m');
+    assert.equal(read.inputs.target.user, 'pgadmin');
+    assert.ok(isSecret(read.inputs.target.password));
+    assert.equal(typeof read.inputs.__provider, 'string');
+    assert.equal(await new Promise((resolve) => got.state.apply(resolve)), 'Succeeded');
+  });
+});

@@ -1,0 +1,87 @@
+// Issue 12, "names cannot collide": the Azure tutorials name every online migration
+// "onlinemigration". Two of them from one source to two targets used to share one slot and one
+// publication (the second start dropped the first's); now each has its own, and canceling one
+// leaves the other streaming. A canceled migration leaves no origin behind on its target.
+import assert from 'node:assert/strict';
+import { parseMigrationSpec, runMigration, type MigrationStatus } from '../../provider/engine';
+import { ControlStore } from '../../provider/engine/control/store';
+import { serverSpec, startCluster, waitForStatus, type Cluster } from '../support';
+
+const streaming = (s: MigrationStatus) => s.subState === 'WaitingForCutoverTrigger' || s.state === 'Failed';
+
+describe('safety: two migrations with one name from one source to two targets (issue 12)', function () {
+  this.timeout(300_000);
+  let source: Cluster;
+  let first: Cluster;
+  let second: Cluster;
+  before(async () => {
+    [source, first, second] = await Promise.all([
+      startCluster({ label: 'src' }),
+      startCluster({ label: 'dst1' }),
+      startCluster({ label: 'dst2' }),
+    ]);
+    await source.query('CREATE DATABASE shop');
+    await source.query(
+      'CREATE TABLE orders (id int PRIMARY KEY, item text); INSERT INTO orders SELECT g, $$o$$ || g FROM generate_series(1, 1000) g',
+      [],
+      'shop',
+    );
+  });
+  after(async () => Promise.all([source, first, second].map((c) => c?.stop())));
+
+  const spec = (target: Cluster) =>
+    parseMigrationSpec({
+      migrationName: 'onlinemigration',
+      source: serverSpec(source),
+      target: serverSpec(target),
+      databases: ['shop'],
+      mode: 'Online',
+      option: 'Migrate',
+    });
+
+  it('both stream; canceling one leaves the other streaming, and it cuts over with every row', async () => {
+    const stores = [new ControlStore(serverSpec(first)), new ControlStore(serverSpec(second))];
+    try {
+      const toFirst = runMigration(spec(first));
+      await waitForStatus(stores[0]!, 'onlinemigration', streaming);
+      const toSecond = runMigration(spec(second));
+      const [one, two] = [
+        await waitForStatus(stores[0]!, 'onlinemigration', streaming),
+        await waitForStatus(stores[1]!, 'onlinemigration', streaming),
+      ];
+      assert.equal(one.state, 'WaitingForUserAction', one.message);
+      assert.equal(two.state, 'WaitingForUserAction', two.message);
+      assert.notEqual(one.databases[0]!.names!.slot, two.databases[0]!.names!.slot);
+      const slots = await source.query<{ slot_name: string }>(`SELECT slot_name FROM pg_replication_slots ORDER BY 1`);
+      assert.deepEqual(
+        slots.map((s) => s.slot_name),
+        [one.databases[0]!.names!.slot, two.databases[0]!.names!.slot].sort(),
+      );
+
+      await stores[0]!.requestCancel('onlinemigration');
+      assert.equal((await toFirst).state, 'Canceled');
+      assert.deepEqual(await first.query(`SELECT roname FROM pg_replication_origin`), []);
+      assert.deepEqual(
+        (await source.query<{ slot_name: string }>(`SELECT slot_name FROM pg_replication_slots`)).map((s) => s.slot_name),
+        [two.databases[0]!.names!.slot],
+      );
+
+      await source.query(`INSERT INTO orders VALUES (5000, 'after the cancel')`, [], 'shop');
+      await waitForStatus(stores[1]!, 'onlinemigration', (s) => s.databases[0]!.inserts >= 1);
+      await stores[1]!.requestCutover('onlinemigration');
+      const done = await toSecond;
+      assert.equal(done.state, 'Succeeded', done.message);
+      const [row] = await second.query<{ n: number; item: string }>(
+        `SELECT count(*)::int AS n, max(item) FILTER (WHERE id = 5000) AS item FROM orders`,
+        [],
+        'shop',
+      );
+      assert.deepEqual(row, { n: 1001, item: 'after the cancel' });
+      assert.deepEqual(await source.query(`SELECT slot_name FROM pg_replication_slots`), []);
+      assert.deepEqual(await source.query(`SELECT pubname FROM pg_publication`, [], 'shop'), []);
+      assert.deepEqual(await second.query(`SELECT roname FROM pg_replication_origin`), []);
+    } finally {
+      await Promise.all(stores.map((s) => s.close()));
+    }
+  });
+});

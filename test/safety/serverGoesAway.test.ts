@@ -1,0 +1,109 @@
+// Issue 14's campaign found migrations that a passing fault turned into Failed (which cannot be
+// resumed) or into a stream from a dropped slot. Each scenario below fails on the code before:
+// - a source restart in the middle of an offline copy: the database's copy starts again;
+// - a transient failure during the cutover (failpoint cutover-sequences:<db>:transient): the step
+//   is tried again and the migration Succeeds;
+// - a resumed runner whose database's slot is gone: the database is copied again instead of
+//   streaming from a slot that does not exist.
+import assert from 'node:assert/strict';
+import { parseMigrationSpec, requestCutover, resumeMigration, runMigration, startMigration } from '../../provider/engine';
+import { ControlStore } from '../../provider/engine/control/store';
+import { pairSpec, serverSpec, startPair, until, waitForStatus, type ServerPair } from '../support';
+
+async function count(cluster: ServerPair['source'], database: string, table: string): Promise<number> {
+  const [row] = await cluster.query<{ n: number }>(`SELECT count(*)::int AS n FROM ${table}`, [], database);
+  return row!.n;
+}
+
+describe('safety: a server that goes away for a moment (issue 14)', function () {
+  this.timeout(400_000);
+  let pair: ServerPair;
+  before(async () => {
+    pair = await startPair();
+    for (const db of ['restarted', 'cutblip', 'noslot']) {
+      await pair.source.query(`CREATE DATABASE ${db}`);
+      await pair.source.query(
+        `CREATE TABLE big (id int PRIMARY KEY, pad text); INSERT INTO big SELECT g, repeat('p', 300) FROM generate_series(1, 300000) g`,
+        [],
+        db,
+      );
+    }
+  });
+  after(async () => pair?.stop());
+
+  it('offline: a source restart during the copy makes the copy start again, and the migration Succeeds', async () => {
+    const store = new ControlStore(serverSpec(pair.target));
+    try {
+      const running = runMigration(pairSpec(pair, 'restarted', ['restarted'], { option: 'Migrate', tableJobs: 1 }));
+      await waitForStatus(store, 'restarted', (s) => s.databases[0]!.tables.loading > 0 || s.state === 'Failed', 120_000);
+      await pair.source.restart();
+      const status = await running;
+      assert.equal(status.state, 'Succeeded', status.message);
+      assert.equal(await count(pair.target, 'restarted', 'big'), 300_000);
+      const events = await store.events('restarted', 200);
+      assert.ok(
+        events.some((e) => /copy of "restarted" starts again/.test(e.message)),
+        JSON.stringify(events),
+      );
+    } finally {
+      await store.close();
+    }
+  });
+
+  it('online: a transient failure during the cutover is tried again and the migration Succeeds', async () => {
+    const store = new ControlStore(serverSpec(pair.target));
+    process.env.PGFERRY_FAILPOINTS = 'cutover-sequences:cutblip:transient';
+    try {
+      const running = runMigration(pairSpec(pair, 'cutblip', ['cutblip'], { mode: 'Online', option: 'Migrate' }));
+      await waitForStatus(store, 'cutblip', (s) => s.subState === 'WaitingForCutoverTrigger' || s.state === 'Failed');
+      await pair.source.query(`UPDATE big SET pad = 'changed' WHERE id <= 100`, [], 'cutblip');
+      await store.requestCutover('cutblip');
+      const status = await running;
+      assert.equal(status.state, 'Succeeded', status.message);
+      const [row] = await pair.target.query<{ n: number }>(`SELECT count(*)::int AS n FROM big WHERE pad = 'changed'`, [], 'cutblip');
+      assert.equal(row!.n, 100);
+      const events = await store.events('cutblip', 200);
+      assert.ok(
+        events.some((e) => /sequences of "cutblip" is tried again/.test(e.message)),
+        JSON.stringify(events),
+      );
+    } finally {
+      delete process.env.PGFERRY_FAILPOINTS;
+      await store.close();
+    }
+  });
+
+  it('online: a resumed runner whose slot is gone copies the database again, and the cutover has every row', async () => {
+    const spec = parseMigrationSpec({
+      migrationName: 'noslot',
+      source: serverSpec(pair.source),
+      target: serverSpec(pair.target),
+      databases: ['noslot'],
+      mode: 'Online',
+      option: 'Migrate',
+    });
+    const store = new ControlStore(spec.target);
+    try {
+      await startMigration(spec);
+      const streaming = await waitForStatus(store, 'noslot', (s) => s.subState === 'WaitingForCutoverTrigger' || s.state === 'Failed');
+      assert.notEqual(streaming.state, 'Failed', streaming.message);
+      process.kill(streaming.runner!.pid, 'SIGKILL');
+      await waitForStatus(store, 'noslot', (s) => s.runner?.alive === false);
+      // the slot is lost while no runner runs (dropped, or invalidated past max_slot_wal_keep_size)
+      await pair.source.query('SELECT pg_drop_replication_slot($1)', [streaming.databases[0]!.names!.slot]);
+      await pair.source.query(`INSERT INTO big SELECT g, 'while no slot' FROM generate_series(300001, 300500) g`, [], 'noslot');
+      await resumeMigration(spec);
+      await until('the resumed runner to accept the cutover', () =>
+        requestCutover(spec.target, 'noslot').then(
+          () => true,
+          (error: { code?: string }) => (error.code === 'CUTOVER_NOT_READY' ? undefined : Promise.reject(error)),
+        ),
+      );
+      const done = await waitForStatus(store, 'noslot', (s) => s.state === 'Succeeded' || s.state === 'Failed');
+      assert.equal(done.state, 'Succeeded', done.message);
+      assert.equal(await count(pair.target, 'noslot', 'big'), 300_500);
+    } finally {
+      await store.close();
+    }
+  });
+});

@@ -1,0 +1,124 @@
+// Issue 18: DDL pgferry runs on the source never queues behind a long transaction for more than a
+// short lock wait, so the application's queries never stall behind it for longer; after
+// lockTimeoutSeconds it gives up naming the session that holds the table, and an online
+// migration that gives up leaves the source as it was.
+import assert from 'node:assert/strict';
+import type pg from 'pg';
+import { runMigration } from '../../provider/engine';
+import { runSourceDdl, SOURCE_DDL_LOCK_TIMEOUT_MS } from '../../provider/engine/cdc/sourceDdl';
+import { isPgferryError } from '../../provider/engine/errors';
+import { pairSpec, startPair, type ServerPair } from '../support';
+
+const DB = 'busy';
+
+/** Inserts in a loop until stopped; returns each statement's time and every error. */
+function application(client: pg.Client): { stop: () => Promise<{ slowestMs: number; errors: string[]; statements: number }> } {
+  let stopped = false;
+  const errors: string[] = [];
+  let slowestMs = 0;
+  let statements = 0;
+  const loop = (async () => {
+    await client.query(`SET statement_timeout = '${SOURCE_DDL_LOCK_TIMEOUT_MS + 1000}ms'`);
+    for (let i = 0; !stopped; i++) {
+      const began = Date.now();
+      try {
+        await client.query('INSERT INTO nokey (id, v) VALUES ($1, 0)', [10_000 + i]);
+        statements += 1;
+      } catch (error) {
+        errors.push((error as Error).message);
+      }
+      slowestMs = Math.max(slowestMs, Date.now() - began);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  })();
+  return {
+    stop: async () => {
+      stopped = true;
+      await loop;
+      return { slowestMs, errors, statements };
+    },
+  };
+}
+
+describe('safety: pgferry DDL on the source waits briefly and names who holds a table (issue 18)', function () {
+  this.timeout(300_000);
+  let pair: ServerPair;
+  before(async () => {
+    pair = await startPair(15, 15);
+    await pair.source.query(`CREATE DATABASE ${DB}`);
+    await pair.source.query('CREATE TABLE nokey (id int, v int); CREATE TABLE keyed (id int PRIMARY KEY)', [], DB);
+  });
+  after(async () => pair?.stop());
+
+  it('retries with short lock waits while an application keeps writing, then names the blocking session', async () => {
+    const holder = await pair.source.connect(DB);
+    const writer = await pair.source.connect(DB);
+    const ddl = await pair.source.connect(DB);
+    try {
+      await holder.query(`SET application_name = 'nightly-report'`);
+      await holder.query('BEGIN');
+      await holder.query('SELECT count(*) FROM nokey');
+      const [{ pid }] = (await holder.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows as [{ pid: number }];
+      const app = application(writer);
+      const began = Date.now();
+      const alter = {
+        what: 'set REPLICA IDENTITY FULL on public.nokey',
+        tables: [(await ddl.query<{ oid: string }>(`SELECT 'nokey'::regclass::oid::text AS oid`)).rows[0]!.oid],
+        lock: 'AccessExclusiveLock' as const,
+        statements: ['ALTER TABLE nokey REPLICA IDENTITY FULL'],
+      };
+      await assert.rejects(runSourceDdl(ddl, alter, { seconds: 8 }), (error: unknown) => {
+        assert.ok(isPgferryError(error) && error.code === 'SOURCE_DDL_BLOCKED', String(error));
+        assert.match(error.message, new RegExp(`pid ${pid} \\(user \\S+, application "nightly-report", idle in transaction`));
+        return true;
+      });
+      const waited = Date.now() - began;
+      const seen = await app.stop();
+      // the application never waited behind pgferry's lock request longer than its short lock wait
+      assert.deepEqual(seen.errors, []);
+      assert.ok(seen.statements > 20, `${seen.statements} statements`);
+      assert.ok(seen.slowestMs < SOURCE_DDL_LOCK_TIMEOUT_MS + 500, `slowest statement ${seen.slowestMs} ms`);
+      assert.ok(waited >= 4000 && waited < 12_000, `gave up after ${waited} ms`);
+      console.log(`      (gave up after ${waited} ms; ${seen.statements} application statements, slowest ${seen.slowestMs} ms)`);
+      await holder.query('COMMIT');
+      await runSourceDdl(ddl, alter, { seconds: 8 });
+      const [row] = await pair.source.query<{ r: string }>(`SELECT relreplident::text AS r FROM pg_class WHERE relname = 'nokey'`, [], DB);
+      assert.equal(row!.r, 'f');
+      await pair.source.query('ALTER TABLE nokey REPLICA IDENTITY DEFAULT', [], DB);
+    } finally {
+      await holder.query('ROLLBACK').catch(() => undefined);
+      await Promise.all([holder.end(), writer.end(), ddl.end()]);
+    }
+  });
+
+  it('an online migration that cannot set REPLICA IDENTITY FULL fails naming the session and leaves the source as it was', async () => {
+    const holder = await pair.source.connect(DB);
+    try {
+      await holder.query(`SET application_name = 'long-etl'`);
+      await holder.query('BEGIN');
+      await holder.query('SELECT count(*) FROM nokey');
+      const [{ pid }] = (await holder.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows as [{ pid: number }];
+      const status = await runMigration(
+        pairSpec(pair, 'busy-online', [DB], {
+          mode: 'Online',
+          option: 'Migrate',
+          overwriteDbsInTarget: true,
+          allowReplicaIdentityFull: true,
+          lockTimeoutSeconds: 3,
+        }),
+      );
+      assert.equal(status.state, 'Failed');
+      assert.match(status.message ?? '', new RegExp(`REPLICA IDENTITY FULL on public\\.nokey.*pid ${pid}\\b.*long-etl`));
+    } finally {
+      await holder.query('ROLLBACK').catch(() => undefined);
+      await holder.end();
+    }
+    const [left] = await pair.source.query<{ pubs: number; slots: number; ident: string }>(
+      `SELECT (SELECT count(*) FROM pg_publication)::int AS pubs, (SELECT count(*) FROM pg_replication_slots)::int AS slots,
+              (SELECT relreplident::text FROM pg_class WHERE relname = 'nokey') AS ident`,
+      [],
+      DB,
+    );
+    assert.deepEqual(left, { pubs: 0, slots: 0, ident: 'd' });
+  });
+});

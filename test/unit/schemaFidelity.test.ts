@@ -1,0 +1,112 @@
+// Pure parts of the schema fidelity work (issue 16): the statements that carry what pg_dump
+// would, and the rules that tell a deliberate difference from a lost property.
+import assert from 'node:assert/strict';
+import type { SourceIndex } from '../../provider/engine/catalog';
+import { indexMarkStatements } from '../../provider/engine/copy/indexes';
+import { createRoleStatement, parameterGrantStatements, rolePropertyStatements, type SourceRole } from '../../provider/engine/schema/roles';
+import { diffSnapshots, type CatalogSnapshot } from '../support/catalogSnapshot';
+import { unexplained } from '../support/fidelityDifferences';
+
+const index = (over: Partial<SourceIndex> = {}): SourceIndex => ({
+  indexOid: '2',
+  tableOid: '1',
+  schema: 'S"c',
+  table: 'T 1',
+  indexName: 'I.x',
+  indexDef: 'CREATE INDEX ...',
+  clustered: false,
+  replicaIdentity: false,
+  columnStatistics: [],
+  ...over,
+});
+
+const role = (over: Partial<SourceRole> = {}): SourceRole => ({
+  name: 'R "1"',
+  canLogin: true,
+  inherit: true,
+  createRole: false,
+  createDb: false,
+  connectionLimit: -1,
+  validUntil: null,
+  passwordHash: null,
+  superuser: false,
+  replication: false,
+  bypassRls: false,
+  settings: null,
+  comment: null,
+  labels: null,
+  ...over,
+});
+
+describe('schema fidelity statements (issue 16)', () => {
+  it('an index carries its column statistics, clustered mark and replica identity, names quoted', () => {
+    assert.deepEqual(indexMarkStatements(index()), []);
+    assert.deepEqual(
+      indexMarkStatements(index({ clustered: true, replicaIdentity: true, columnStatistics: [{ column: 2, target: 500 }] })),
+      [
+        'ALTER INDEX "S""c"."I.x" ALTER COLUMN 2 SET STATISTICS 500',
+        'ALTER TABLE "S""c"."T 1" CLUSTER ON "I.x"',
+        'ALTER TABLE ONLY "S""c"."T 1" REPLICA IDENTITY USING INDEX "I.x"',
+      ],
+    );
+  });
+
+  it('a superuser target user gives SUPERUSER, REPLICATION and BYPASSRLS; a managed one strips them', () => {
+    const source = role({ superuser: true, replication: true, bypassRls: true });
+    const asSuperuser = createRoleStatement(source, { superuser: true, createRole: true, createDb: true });
+    assert.equal(asSuperuser.sql, 'CREATE ROLE "R ""1""" WITH LOGIN INHERIT SUPERUSER REPLICATION BYPASSRLS');
+    assert.deepEqual(asSuperuser.stripped, []);
+    const asAdmin = createRoleStatement(source, { superuser: false, createRole: true, createDb: true });
+    assert.equal(asAdmin.sql, 'CREATE ROLE "R ""1""" WITH LOGIN INHERIT CREATEROLE CREATEDB');
+    assert.deepEqual(asAdmin.stripped, ['SUPERUSER', 'REPLICATION', 'BYPASSRLS']);
+  });
+
+  it('role settings, comment and security labels follow CREATE ROLE, values as literals', () => {
+    const statements = rolePropertyStatements(role({ settings: ['work_mem=8MB'], comment: "it's", labels: [['sel"inux', 'x']] }));
+    assert.deepEqual(
+      statements.map((s) => s.sql),
+      [
+        `ALTER ROLE "R ""1""" SET "work_mem" TO '8MB'`,
+        `COMMENT ON ROLE "R ""1""" IS 'it''s'`,
+        `SECURITY LABEL FOR "sel""inux" ON ROLE "R ""1""" IS 'x'`,
+      ],
+    );
+    assert.deepEqual(
+      statements.map((s) => s.what),
+      ['setting work_mem', 'comment', 'security label (sel"inux)'],
+    );
+  });
+
+  it('parameter privileges go to PUBLIC and created roles only, grant options kept', () => {
+    const acl = ['=s/postgres', '"Odd ""Role"""=sA*/postgres', 'other=s/postgres'];
+    assert.deepEqual(parameterGrantStatements('log_statement', acl, new Set(['Odd "Role"'])), [
+      'GRANT SET ON PARAMETER "log_statement" TO PUBLIC',
+      'GRANT SET ON PARAMETER "log_statement" TO "Odd ""Role"""',
+      'GRANT ALTER SYSTEM ON PARAMETER "log_statement" TO "Odd ""Role""" WITH GRANT OPTION',
+    ]);
+  });
+});
+
+describe('schema fidelity: deliberate differences', () => {
+  const snapshot = (owner: string, acl: string[]): CatalogSnapshot => new Map([['table app.t', { owner, acl }]]);
+  const managed = (reference: CatalogSnapshot, actual: CatalogSnapshot) =>
+    unexplained(diffSnapshots(reference, actual), { reference, actual, admin: 'pgadmin' });
+
+  it('an object left with the managed admin is explained when its grants came along', () => {
+    const reference = snapshot('postgres', ['app_reader=r/postgres', 'postgres=arwdDxt/postgres']);
+    assert.deepEqual(managed(reference, snapshot('pgadmin', ['app_reader=r/pgadmin', 'pgadmin=arwdDxt/pgadmin'])), []);
+  });
+
+  it('a grant lost on such an object is not explained, nor is any difference on a superuser target', () => {
+    const reference = snapshot('postgres', ['app_reader=r/postgres', 'postgres=arwdDxt/postgres']);
+    const actual = snapshot('pgadmin', ['pgadmin=arwdDxt/pgadmin']);
+    assert.deepEqual(
+      managed(reference, actual).map((d) => d.field),
+      ['acl'],
+    );
+    assert.deepEqual(
+      unexplained(diffSnapshots(reference, actual), { reference, actual }).map((d) => d.field),
+      ['acl', 'owner'],
+    );
+  });
+});
