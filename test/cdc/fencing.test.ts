@@ -154,18 +154,7 @@ describe('fencing: one applier per database, whatever happens to the lease (issu
 
   it('a runner whose lease session is terminated stops applying; after resume one applier applies everything exactly once', async () => {
     const db = 'fenced';
-    await pair.source.query(`CREATE DATABASE ${db}`);
-    await pair.source.query(LEDGER_SQL, [], db);
-    const spec = parseMigrationSpec({
-      migrationName: 'fenced-online',
-      source: serverSpec(pair.source),
-      target: serverSpec(pair.target),
-      databases: [db],
-      mode: 'Online',
-      option: 'Migrate',
-      overwriteDbsInTarget: true,
-      allowReplicaIdentityFull: true,
-    });
+    const spec = await ledgerMigration(pair, db, 'fenced-online');
     const store = new ControlStore(spec.target);
     const writer = await startLedgerWriter(pair.source, db);
     try {
@@ -178,29 +167,89 @@ describe('fencing: one applier per database, whatever happens to the lease (issu
       await resumeMigration(spec);
       const oldRunner = streaming.runner!.pid;
       await until('the runner that lost its lease to exit', async () => (processAlive(oldRunner) ? undefined : true), 60_000);
-      const before = (await store.get(spec.migrationName))!.databases[0]!.inserts;
-      // counters past the old runner's: the resumed runner streams (and has rewritten the state)
-      const resumed = await waitForStatus(
-        store,
-        spec.migrationName,
-        (s) => s.runner?.alive === true && s.state === 'WaitingForUserAction' && s.databases[0]!.inserts > before,
-      );
-      assert.notEqual(resumed.runner!.pid, oldRunner);
+      await waitForResumed(store, spec.migrationName, oldRunner);
       await assertOneApplier(pair.target, spec.migrationName, db);
       const refused = await refusedApplier(await byHand(pair.source, spec, db));
       assert.ok(isPgferryError(refused) && refused.code === 'CDC_APPLY_FENCED', String(refused));
-      const written = await writer.stop();
-      await requestCutover(spec.target, spec.migrationName);
-      const done = await waitForStatus(store, spec.migrationName, (s) => s.state === 'Succeeded' || s.state === 'Failed');
-      assert.equal(done.state, 'Succeeded', done.message);
-      for (const table of ['acct', 'ledger']) {
-        assert.deepEqual(await rowsOf(pair.target, db, table), await rowsOf(pair.source, db, table), table);
-      }
-      const [count] = await pair.target.query<{ n: number }>('SELECT count(*)::int AS n FROM ledger', [], db);
-      assert.equal(count!.n, written, 'every source transaction applied once');
+      await cutOverAndCompare(pair, store, spec.migrationName, db, await writer.stop());
+    } finally {
+      await writer.stop().catch(() => undefined);
+      await store.close();
+    }
+  });
+
+  it('a runner whose lease session is terminated exits and commits nothing more while the source writes on; the next runner loses and duplicates nothing', async () => {
+    const db = 'fenced_quiet';
+    const spec = await ledgerMigration(pair, db, 'fenced-quiet');
+    const store = new ControlStore(spec.target);
+    const writer = await startLedgerWriter(pair.source, db);
+    try {
+      await startMigration(spec);
+      const streaming = await waitForStatus(store, spec.migrationName, (s) => s.state === 'Failed' || (s.databases[0]?.inserts ?? 0) > 50);
+      assert.notEqual(streaming.state, 'Failed', streaming.message);
+      const oldRunner = streaming.runner!.pid;
+      await terminateLease(pair.target);
+      await until('the runner that lost its lease to exit', async () => (processAlive(oldRunner) ? undefined : true), 60_000);
+      const appliers = await pair.target.query(
+        `SELECT pid FROM pg_stat_activity WHERE application_name = 'pgferry apply' AND datname = $1`,
+        [db],
+      );
+      assert.deepEqual(appliers, [], 'the apply session ended with its runner');
+      // the source writes on with no runner alive: nothing more may reach the target
+      const onTarget = await ledgerCount(pair.target, db);
+      await until('the source to commit 500 more transactions', async () =>
+        (await ledgerCount(pair.source, db)) > onTarget + 500 ? true : undefined,
+      );
+      assert.equal(await ledgerCount(pair.target, db), onTarget, 'no change committed on the target after the runner lost its lease');
+      await resumeMigration(spec);
+      await waitForResumed(store, spec.migrationName, oldRunner);
+      await cutOverAndCompare(pair, store, spec.migrationName, db, await writer.stop());
     } finally {
       await writer.stop().catch(() => undefined);
       await store.close();
     }
   });
 });
+
+async function ledgerCount(cluster: Cluster, db: string): Promise<number> {
+  const [row] = await cluster.query<{ n: number }>('SELECT count(*)::int AS n FROM ledger', [], db);
+  return row!.n;
+}
+
+/** An online migration of a fresh ledger database. */
+async function ledgerMigration(pair: ServerPair, db: string, name: string): Promise<MigrationSpec> {
+  await pair.source.query(`CREATE DATABASE ${db}`);
+  await pair.source.query(LEDGER_SQL, [], db);
+  return parseMigrationSpec({
+    migrationName: name,
+    source: serverSpec(pair.source),
+    target: serverSpec(pair.target),
+    databases: [db],
+    mode: 'Online',
+    option: 'Migrate',
+    overwriteDbsInTarget: true,
+    allowReplicaIdentityFull: true,
+  });
+}
+
+/** Waits for a runner other than `oldRunner` to stream: counters past the old runner's (the state is then rewritten too). */
+async function waitForResumed(store: ControlStore, migration: string, oldRunner: number): Promise<void> {
+  const before = (await store.get(migration))!.databases[0]!.inserts;
+  const resumed = await waitForStatus(
+    store,
+    migration,
+    (s) => s.runner?.alive === true && s.state === 'WaitingForUserAction' && s.databases[0]!.inserts > before,
+  );
+  assert.notEqual(resumed.runner!.pid, oldRunner);
+}
+
+/** Cuts over, then reads both sides back: equal row by row, and the key-less ledger holds each source transaction once. */
+async function cutOverAndCompare(pair: ServerPair, store: ControlStore, migration: string, db: string, written: number): Promise<void> {
+  await requestCutover(serverSpec(pair.target), migration);
+  const done = await waitForStatus(store, migration, (s) => s.state === 'Succeeded' || s.state === 'Failed');
+  assert.equal(done.state, 'Succeeded', done.message);
+  for (const table of ['acct', 'ledger']) {
+    assert.deepEqual(await rowsOf(pair.target, db, table), await rowsOf(pair.source, db, table), table);
+  }
+  assert.equal(await ledgerCount(pair.target, db), written, 'every source transaction applied once');
+}

@@ -1,7 +1,20 @@
+// The apply path under weight and disturbance: large transactions with a bounded queue, key-less
+// tables (REPLICA IDENTITY FULL), a stalled target, restarts, schema changes, managed-target progress.
 import assert from 'node:assert/strict';
 import type pg from 'pg';
 import { startPair, type ServerPair } from '../support';
-import { assertSame, createSlot, drain, setupDb, startApplier, TARGET_KINDS, type CdcDb } from './harness';
+import {
+  assertSame,
+  createSlot,
+  drain,
+  setupDb,
+  startApplier,
+  startWriter,
+  TARGET_KINDS,
+  WRITER_DDL,
+  WRITER_TABLE,
+  type CdcDb,
+} from './harness';
 
 async function writer(f: CdcDb, stop: () => boolean): Promise<number> {
   let n = 0;
@@ -32,42 +45,56 @@ describe('cdc: large transactions, identity FULL, restarts, schema changes, prog
   });
   after(async () => pair?.stop());
 
+  // Both against a superuser target and a managed-like one, while an application writes on the source.
   for (const kind of TARGET_KINDS) {
     it(`applies a 200k-row transaction with a bounded queue (the stream pauses; ${kind} target)`, async () => {
-      const f = await setupDb(pair.source, pair.target, 'CREATE TABLE big (id int PRIMARY KEY, pad text)', { target: kind });
+      const ddl = `CREATE TABLE big (id int PRIMARY KEY, pad text); ${WRITER_DDL}`;
+      const f = await setupDb(pair.source, pair.target, ddl, { target: kind });
       const exported = await createSlot(f);
       await exported.release();
       const budget = 2 * 1024 * 1024;
       const running = startApplier(f, { initialLsn: exported.consistentLsn, queueBudgetBytes: budget });
+      const application = startWriter(f);
       await f.src(`INSERT INTO big SELECT g, repeat('x', 100) || g FROM generate_series(1, 200000) g`);
+      const written = await application.stop();
       const started = Date.now();
       await drain(f, running, 240_000);
       const seconds = (Date.now() - started) / 1000;
       const stats = running.applier.stats();
-      assert.equal(stats.inserts, 200_000);
+      assert.equal(stats.inserts, 200_000 + written);
       // one frame past the budget at most: the socket is paused above it
       assert.ok(stats.peakQueuedBytes < budget + 256 * 1024, `peak queue ${stats.peakQueuedBytes} bytes`);
       const [row] = await f.dst('SELECT count(*)::int AS n, sum(id)::bigint AS s FROM big');
       assert.deepEqual(row, { n: 200_000, s: '20000100000' });
+      await assertSame(f, ['big', WRITER_TABLE]);
       console.log(
         `      200k-row transaction applied in ${seconds.toFixed(1)} s (${Math.round(200_000 / seconds)} rows/s), peak queue ${(stats.peakQueuedBytes / 1024).toFixed(0)} KiB`,
       );
     });
 
     it(`applies updates and deletes to a table without a primary key (REPLICA IDENTITY FULL), duplicates included (${kind} target)`, async () => {
-      const ddl = `CREATE TABLE nopk (a int, b text, j json, p point); ALTER TABLE nopk REPLICA IDENTITY FULL;`;
+      const ddl = `CREATE TABLE nopk (a int, b text, j json, p point); ALTER TABLE nopk REPLICA IDENTITY FULL; ${WRITER_DDL}`;
       const f = await setupDb(pair.source, pair.target, ddl, { target: kind });
       const exported = await createSlot(f);
       await exported.release();
       const running = startApplier(f, { initialLsn: exported.consistentLsn });
+      const application = startWriter(f);
       await f.src(
         `INSERT INTO nopk VALUES (1, 'x', '{"a":1}', '(1,2)'), (1, 'x', '{"a":1}', '(1,2)'), (2, NULL, NULL, NULL), (3, 'z', '[]', '(0,0)')`,
       );
       await f.src(`UPDATE nopk SET b = 'updated' WHERE ctid = (SELECT ctid FROM nopk WHERE a = 1 LIMIT 1)`); // one of two duplicates
       await f.src(`UPDATE nopk SET a = 20 WHERE a = 2`); // NULLs in the old row
       await f.src(`DELETE FROM nopk WHERE a = 3`);
+      await f.src(`INSERT INTO nopk SELECT g, 't', NULL, NULL FROM generate_series(1, 10) g`);
+      await f.src(`TRUNCATE nopk`); // then rows again, after the truncate
+      await f.src(
+        `INSERT INTO nopk VALUES (1, 'x', '{"a":1}', '(1,2)'), (1, 'x', '{"a":1}', '(1,2)'), (2, NULL, NULL, NULL), (3, 'z', '[]', '(0,0)')`,
+      );
+      await f.src(`UPDATE nopk SET b = 'updated' WHERE ctid = (SELECT ctid FROM nopk WHERE a = 1 LIMIT 1)`);
+      await f.src(`DELETE FROM nopk WHERE a = 3`);
+      assert.ok((await application.stop()) > 0);
       await drain(f, running);
-      await assertSame(f, ['nopk']);
+      await assertSame(f, ['nopk', WRITER_TABLE]);
       const rows = await f.dst(`SELECT b FROM nopk WHERE a = 1 ORDER BY b`);
       assert.deepEqual(
         rows.map((r) => r.b),
