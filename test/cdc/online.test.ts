@@ -113,32 +113,37 @@ async function streamsAndCutsOver(
     for (const table of ['orders', 'logs']) {
       assert.deepEqual(await rowsOf(pair.target, 'shop', table), await rowsOf(pair.source, 'shop', table), table);
     }
-    const [seq] = await pair.target.query(`SELECT last_value::text AS v FROM tick`, [], 'shop');
-    const [srcSeq] = await pair.source.query(`SELECT last_value::text AS v FROM tick`, [], 'shop');
-    assert.equal(seq!.v, srcSeq!.v);
-    const [left] = await pair.source.query(
-      `SELECT (SELECT count(*) FROM pg_replication_slots WHERE slot_name = $1)::int AS slots, (SELECT count(*) FROM pg_publication WHERE pubname = $2)::int AS pubs`,
-      [names.slot, names.publication],
-      'shop',
-    );
-    assert.deepEqual(left, { slots: 0, pubs: 0 });
-    const [origins] = await pair.target.query(`SELECT count(*)::int AS n FROM pg_replication_origin`);
-    assert.equal(origins!.n, 0);
-    // logs has no key: REPLICA IDENTITY FULL was set on both sides while streaming, and set back at cutover (issue 18)
-    for (const side of [pair.source, pair.target]) {
-      const [ident] = await side.query(`SELECT relreplident AS r FROM pg_class WHERE relname = 'logs'`, [], 'shop');
-      assert.equal(ident!.r, 'd');
-    }
-    const messages = (await store.events('shop-online', 200)).map((e) => e.message);
-    assert.ok(
-      messages.some((m) => /REPLICA IDENTITY FULL set on 1 table\(s\) without a usable key \(public\.logs\)/.test(m)),
-      messages.join('\n'),
-    );
+    await assertLeftClean(pair, store, names);
   } finally {
     stop = true;
     await writer.end().catch(() => undefined);
     await store.close();
   }
+}
+
+/** After the cutover: sequences synced, slot, publication and origin gone, replica identities set back. */
+async function assertLeftClean(pair: ServerPair, store: ControlStore, names: { slot: string; publication: string }): Promise<void> {
+  const [seq] = await pair.target.query(`SELECT last_value::text AS v FROM tick`, [], 'shop');
+  const [srcSeq] = await pair.source.query(`SELECT last_value::text AS v FROM tick`, [], 'shop');
+  assert.equal(seq!.v, srcSeq!.v);
+  const [left] = await pair.source.query(
+    `SELECT (SELECT count(*) FROM pg_replication_slots WHERE slot_name = $1)::int AS slots, (SELECT count(*) FROM pg_publication WHERE pubname = $2)::int AS pubs`,
+    [names.slot, names.publication],
+    'shop',
+  );
+  assert.deepEqual(left, { slots: 0, pubs: 0 });
+  const [origins] = await pair.target.query(`SELECT count(*)::int AS n FROM pg_replication_origin`);
+  assert.equal(origins!.n, 0);
+  // logs has no key: REPLICA IDENTITY FULL was set on both sides while streaming, and set back at cutover (issue 18)
+  for (const side of [pair.source, pair.target]) {
+    const [ident] = await side.query(`SELECT relreplident AS r FROM pg_class WHERE relname = 'logs'`, [], 'shop');
+    assert.equal(ident!.r, 'd');
+  }
+  const messages = (await store.events('shop-online', 200)).map((e) => e.message);
+  assert.ok(
+    messages.some((m) => /REPLICA IDENTITY FULL set on 1 table\(s\) without a usable key \(public\.logs\)/.test(m)),
+    messages.join('\n'),
+  );
 }
 
 describe('online migration: cancel, verification stop, a PostgreSQL 13 source (integration)', function () {
