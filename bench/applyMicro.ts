@@ -6,7 +6,7 @@
 import { ChangeNormalizer } from '../provider/engine/cdc/normalizer';
 import { decodePgoutput } from '../provider/engine/cdc/pgoutput';
 import { BatchPlanner, DEFAULT_LIMITS } from '../provider/engine/cdc/planner';
-import type { Statement, TargetTable } from '../provider/engine/cdc/statements';
+import type { Statement, TargetTable } from '../provider/engine/cdc/types';
 
 function arg(name: string, fallback: number): number {
   const i = process.argv.indexOf(`--${name}`);

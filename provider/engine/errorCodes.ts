@@ -82,6 +82,14 @@ export const ERROR_CODES = {
   CONTROL_INSTALL: { category: 'target', meaning: "pgferry's catalog could not be installed on the target" },
   SCHEMA_RESTORE: { category: 'target', meaning: 'pg_restore failed' },
   CDC_APPLY: { category: 'target', meaning: 'a streamed change could not be applied on the target' },
+  CDC_APPLY_FENCED: {
+    category: 'target',
+    meaning: "another session holds the migration's apply lock on the target database: one applier per database",
+  },
+  CDC_TARGET_DIVERGED: {
+    category: 'target',
+    meaning: 'a streamed change did not change as many target rows as it did on the source: the target has diverged',
+  },
   CDC_TABLE_MISSING: { category: 'target', meaning: 'a streamed table does not exist on the target' },
   VERIFY_MISMATCH: { category: 'target', meaning: 'source and target differ after the copy or at cutover' },
 

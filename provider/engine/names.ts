@@ -69,6 +69,15 @@ export function leaseKey(migration: string): string {
   return BigInt(`0x${hex}`).toString();
 }
 
+/**
+ * Advisory lock key (bigint) the apply session of one database holds on the target database for
+ * its whole life: the session that commits the data holds the fence (cdc/applyTarget.ts).
+ */
+export function applyLockKey(migration: string, database: string): string {
+  const hex = createHash('sha256').update(`pgferry-apply\0${migration}\0${database}`).digest('hex').slice(0, 15);
+  return BigInt(`0x${hex}`).toString();
+}
+
 /** Advisory lock key serializing control-catalog installs. */
 export const CONTROL_INSTALL_LOCK = '7346290183412';
 

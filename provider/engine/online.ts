@@ -9,7 +9,7 @@ import { readSlotPositions } from './cdc/monitor';
 import { restoreReplicaIdentity, setTargetIdentityFull } from './cdc/replicaIdentity';
 import { prepareSourceAndSnapshot } from './cdc/sourcePrep';
 import { SourceTableWatch } from './cdc/tableWatch';
-import { replicaRolePermitted, restoreTriggers, silenceOrdinaryTriggers } from './cdc/targetTriggers';
+import { fireAsReplica, replicaRolePermitted, restoreTriggers } from './cdc/targetTriggers';
 import { createSlotWithSnapshot, dropSlot, slotState, type ExportedSlot } from './cdc/slot';
 import { retrying, RETRY_POLICIES } from './connect/retry';
 import { migrationEnd } from './migrationEnd';
@@ -67,7 +67,7 @@ async function copyDatabase(run: MigrationRun, phases: DatabasePhases, database:
   await phases.finishDatabase(run, database);
   await withSession(spec.target, { database, purpose: 'online', writable: true }, async (client) => {
     if (await replicaRolePermitted(client)) return;
-    const silenced = await silenceOrdinaryTriggers(client);
+    const silenced = await fireAsReplica(client);
     if (silenced > 0) {
       await run.warn(
         `${silenced} trigger(s) disabled on the target while changes stream (session_replication_role = replica is not permitted, and the source's triggers already produced their effects); set back as on the source at cutover or cancel`,

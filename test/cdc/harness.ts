@@ -7,7 +7,8 @@ import { createSlotWithSnapshot, type ExportedSlot } from '../../provider/engine
 import { ident, literal } from '../../provider/engine/connect/quote';
 import { cutoverMessagePrefix, originName, publicationName, slotName } from '../../provider/engine/names';
 import type { ServerSpec } from '../../provider/engine/input/migrationSpec';
-import { serverSpec, uniqueName, type Cluster } from '../support';
+import { openClient } from '../../provider/engine/connect/client';
+import { makeManagedTarget, serverSpec, uniqueName, type Cluster } from '../support';
 
 export interface CdcDb {
   readonly source: Cluster;
@@ -20,21 +21,44 @@ export interface CdcDb {
   dst(sql: string, params?: unknown[]): Promise<Record<string, unknown>[]>;
 }
 
-/** `encoding`: both databases in that server encoding (C locale) instead of the cluster's default. */
-export async function setupDb(
-  source: Cluster,
-  target: Cluster,
-  ddl: string,
-  targetSpec?: ServerSpec,
-  encoding?: 'LATIN1' | 'SQL_ASCII' | 'UTF8',
-): Promise<CdcDb> {
+/** The kinds of target every online scenario runs against. */
+export const TARGET_KINDS = ['superuser', 'managed'] as const;
+
+/**
+ * - superuser: the target cluster's superuser applies (session_replication_role = replica).
+ * - managed: an Azure-like admin (test/support/managed.ts) owns the target database and creates
+ *   its tables, and applies without replica role (triggers silenced by pgferry, foreign keys checked).
+ */
+export type TargetKind = (typeof TARGET_KINDS)[number];
+
+export interface DbOptions {
+  /** Who owns and applies to the target database (default superuser). */
+  readonly target?: TargetKind;
+  /** Both databases in this server encoding (C locale) instead of the cluster's default. */
+  readonly encoding?: 'LATIN1' | 'SQL_ASCII' | 'UTF8';
+}
+
+/** Runs SQL on a database as the given server's user (a managed admin, where the fixture needs one). */
+async function runAs(spec: ServerSpec, db: string, sql: string): Promise<void> {
+  const client = await openClient(spec, { database: db });
+  try {
+    await client.query(sql);
+  } finally {
+    await client.end();
+  }
+}
+
+/** A database with the same DDL on source and target; the target's DDL runs as its applying user. */
+export async function setupDb(source: Cluster, target: Cluster, ddl: string, options: DbOptions = {}): Promise<CdcDb> {
   const db = uniqueName('cdc').replace(/-/g, '_');
-  const options = encoding ? ` TEMPLATE template0 ENCODING ${literal(encoding)} LC_COLLATE 'C' LC_CTYPE 'C'` : '';
-  await source.query(`CREATE DATABASE ${ident(db)}${options}`);
-  await target.query(`CREATE DATABASE ${ident(db)}${options}`);
+  const { encoding } = options;
+  const create = encoding ? ` TEMPLATE template0 ENCODING ${literal(encoding)} LC_COLLATE 'C' LC_CTYPE 'C'` : '';
+  const targetSpec = options.target === 'managed' ? await makeManagedTarget(target) : serverSpec(target, { sslMode: 'disable' });
+  await source.query(`CREATE DATABASE ${ident(db)}${create}`);
+  await target.query(`CREATE DATABASE ${ident(db)}${create} OWNER ${ident(targetSpec.user)}`);
   if (ddl) {
     await source.query(ddl, [], db);
-    await target.query(ddl, [], db);
+    await runAs(targetSpec, db, ddl);
   }
   return {
     source,
@@ -42,7 +66,7 @@ export async function setupDb(
     db,
     migration: uniqueName('m'),
     sourceSpec: serverSpec(source, { sslMode: 'disable' }),
-    targetSpec: targetSpec ?? serverSpec(target, { sslMode: 'disable' }),
+    targetSpec,
     src: (sql, params) => source.query(sql, params, db),
     dst: (sql, params) => target.query(sql, params, db),
   };
@@ -128,4 +152,41 @@ export async function copyAtSnapshot(f: CdcDb, snapshot: string, tables: readonl
     await src.end();
     await dst.end();
   }
+}
+
+/** The table startWriter() writes to: add it to a scenario's DDL and compared tables. */
+export const WRITER_DDL = 'CREATE TABLE writer_rows (id int PRIMARY KEY, n int NOT NULL);';
+export const WRITER_TABLE = 'writer_rows';
+
+export interface Writer {
+  /** Stops writing; resolves to the number of transactions committed. */
+  stop(): Promise<number>;
+}
+
+/** An application writing on the source while a scenario runs: inserts, updates and deletes in small transactions. */
+export function startWriter(f: CdcDb): Writer {
+  let stopping = false;
+  const writing = (async () => {
+    const client = await f.source.connect(f.db);
+    let n = 0;
+    try {
+      while (!stopping) {
+        n += 1;
+        await client.query('BEGIN');
+        await client.query('INSERT INTO writer_rows VALUES ($1, $1)', [n]);
+        if (n > 3) await client.query('UPDATE writer_rows SET n = n + 1 WHERE id = $1', [n - 3]);
+        if (n % 10 === 0) await client.query('DELETE FROM writer_rows WHERE id = $1', [n - 7]);
+        await client.query('COMMIT');
+      }
+      return n;
+    } finally {
+      await client.end();
+    }
+  })();
+  return {
+    async stop() {
+      stopping = true;
+      return writing;
+    },
+  };
 }

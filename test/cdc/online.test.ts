@@ -4,8 +4,9 @@ import assert from 'node:assert/strict';
 import { parseMigrationSpec, runMigration } from '../../provider/engine';
 import { ControlStore } from '../../provider/engine/control/store';
 import { makeManagedTarget } from '../support/managed';
+import type { MigrationSpec, ServerSpec } from '../../provider/engine/input/migrationSpec';
 import { pairSpec, serverSpec, startCluster, startPair, waitForStatus, type ServerPair } from '../support';
-import { rowsOf } from './harness';
+import { rowsOf, TARGET_KINDS } from './harness';
 
 const SCHEMA = `
 CREATE TABLE orders (id bigint PRIMARY KEY, item text NOT NULL, qty int, at timestamptz DEFAULT now());
@@ -24,7 +25,131 @@ async function waitForEvent(store: ControlStore, name: string, pattern: RegExp):
   throw new Error(`no event matching ${pattern}`);
 }
 
-describe('online migration: copy, stream, cutover (integration)', function () {
+function onlineSpec(pair: ServerPair, name: string, db: string, extra: Record<string, unknown> = {}): MigrationSpec {
+  return pairSpec(pair, name, [db], {
+    mode: 'Online',
+    option: 'Migrate',
+    overwriteDbsInTarget: true,
+    allowReplicaIdentityFull: true,
+    tableJobs: 4,
+    ...extra,
+  });
+}
+
+// The end-to-end scenario against a superuser target and a managed-like one (each on its own pair:
+// the control catalog belongs to whoever created it first).
+for (const kind of TARGET_KINDS) {
+  describe(`online migration: copy and stream while an application writes, restarts, cutover (integration, ${kind} target)`, function () {
+    this.timeout(400_000);
+    let pair: ServerPair;
+    before(async () => {
+      pair = await startPair(15, 15);
+    });
+    after(async () => pair?.stop());
+
+    it('streams changes made during and after the copy, then cuts over with everything applied', async () => {
+      const target = kind === 'managed' ? await makeManagedTarget(pair.target) : serverSpec(pair.target);
+      const extra = kind === 'managed' ? { target, migrateRoles: false } : {};
+      await streamsAndCutsOver(pair, target, (name, db, more) => onlineSpec(pair, name, db, { ...extra, ...more }));
+    });
+  });
+}
+
+async function streamsAndCutsOver(
+  pair: ServerPair,
+  targetSpec: ServerSpec,
+  spec: (name: string, db: string, extra: Record<string, unknown>) => MigrationSpec,
+): Promise<void> {
+  await pair.source.query('CREATE DATABASE shop');
+  await pair.source.query(SCHEMA, [], 'shop');
+  const writer = await pair.source.connect('shop');
+  writer.on('error', () => undefined);
+  let stop = false;
+  let id = 100_000;
+  const writing = (async () => {
+    while (!stop) {
+      id += 1;
+      await writer.query('BEGIN');
+      await writer.query(`INSERT INTO orders (id, item, qty) VALUES ($1, 'live', 1)`, [id]);
+      await writer.query(`UPDATE orders SET qty = qty + 1 WHERE id = $1`, [1 + (id % 20000)]);
+      if (id % 10 === 0) await writer.query(`DELETE FROM orders WHERE id = $1`, [id - 5]);
+      await writer.query(`INSERT INTO logs VALUES ('w' || $1::text)`, [id]);
+      await writer.query(`SELECT nextval('tick')`);
+      await writer.query('COMMIT');
+    }
+  })();
+  const store = new ControlStore(targetSpec);
+  try {
+    const running = runMigration(spec('shop-online', 'shop', { slotRetainedWarnBytes: 1 }));
+    await waitForStatus(store, 'shop-online', (s) => s.state === 'WaitingForUserAction' || s.state === 'Failed');
+    await new Promise((r) => setTimeout(r, 1000));
+    stop = true;
+    await writing;
+    // both servers restart while streaming: the migration rides it out
+    await pair.target.restart();
+    await pair.source.restart();
+    await writer.end().catch(() => undefined);
+    await pair.source.query(`INSERT INTO orders (id, item, qty) VALUES (900000, 'after restarts', 1)`, [], 'shop');
+    const streaming = await waitForStatus(store, 'shop-online', (s) => (s.databases[0]?.inserts ?? 0) > 0);
+    assert.equal(streaming.subState, 'WaitingForCutoverTrigger');
+    const reported = await waitForStatus(
+      store,
+      'shop-online',
+      (s) => s.databases[0]?.pendingBytes !== undefined && s.databases[0]?.slotRetainedBytes !== undefined,
+    );
+    assert.ok(reported.databases[0]!.latencySeconds !== undefined);
+    const events = await waitForEvent(store, 'shop-online', /retains .* of WAL on the source/);
+    assert.equal(events.level, 'warning');
+    const names = reported.databases[0]!.names!;
+    const [slot] = await pair.source.query(`SELECT count(*)::int AS n FROM pg_replication_slots WHERE slot_name = $1`, [names.slot]);
+    assert.equal(slot!.n, 1);
+    await store.requestCutover('shop-online');
+    const done = await running;
+    assert.equal(done.state, 'Succeeded', done.message);
+    assert.equal(done.verification?.ok, true, done.verification?.firstMismatch);
+    assert.ok(done.downtimeSeconds !== undefined && done.downtimeSeconds < 60, `downtime ${done.downtimeSeconds}`);
+    const db = done.databases[0]!;
+    assert.ok(db.inserts > 0 && db.updates > 0, JSON.stringify(db));
+    for (const table of ['orders', 'logs']) {
+      assert.deepEqual(await rowsOf(pair.target, 'shop', table), await rowsOf(pair.source, 'shop', table), table);
+    }
+    // the cutover's verification compared the sequence after copying it, exactly
+    const sequences = done.verification?.tables.find((t) => t.table === '(sequences)');
+    assert.deepEqual(sequences && [sequences.sourceRows, sequences.targetRows, sequences.matches], [1, 1, true]);
+    await assertLeftClean(pair, store, names);
+  } finally {
+    stop = true;
+    await writer.end().catch(() => undefined);
+    await store.close();
+  }
+}
+
+/** After the cutover: sequences synced, slot, publication and origin gone, replica identities set back. */
+async function assertLeftClean(pair: ServerPair, store: ControlStore, names: { slot: string; publication: string }): Promise<void> {
+  const [seq] = await pair.target.query(`SELECT last_value::text AS v FROM tick`, [], 'shop');
+  const [srcSeq] = await pair.source.query(`SELECT last_value::text AS v FROM tick`, [], 'shop');
+  assert.equal(seq!.v, srcSeq!.v);
+  const [left] = await pair.source.query(
+    `SELECT (SELECT count(*) FROM pg_replication_slots WHERE slot_name = $1)::int AS slots, (SELECT count(*) FROM pg_publication WHERE pubname = $2)::int AS pubs`,
+    [names.slot, names.publication],
+    'shop',
+  );
+  assert.deepEqual(left, { slots: 0, pubs: 0 });
+  const [origins] = await pair.target.query(`SELECT count(*)::int AS n FROM pg_replication_origin`);
+  assert.equal(origins!.n, 0);
+  // logs has no key: REPLICA IDENTITY FULL was set on both sides while streaming, and set back at cutover (issue 18)
+  for (const side of [pair.source, pair.target]) {
+    const [ident] = await side.query(`SELECT relreplident AS r FROM pg_class WHERE relname = 'logs'`, [], 'shop');
+    assert.equal(ident!.r, 'd');
+  }
+  const messages = (await store.events('shop-online', 200)).map((e) => e.message);
+  assert.ok(
+    messages.some((m) => /REPLICA IDENTITY FULL set on 1 table\(s\) without a usable key \(public\.logs\)/.test(m)),
+    messages.join('\n'),
+  );
+}
+
+describe('online migration: cancel, verification stop, a PostgreSQL 13 source (integration)', function () {
   this.timeout(400_000);
   let pair: ServerPair;
   before(async () => {
@@ -32,102 +157,7 @@ describe('online migration: copy, stream, cutover (integration)', function () {
   });
   after(async () => pair?.stop());
 
-  const spec = (name: string, db: string, extra: Record<string, unknown> = {}) =>
-    pairSpec(pair, name, [db], {
-      mode: 'Online',
-      option: 'Migrate',
-      overwriteDbsInTarget: true,
-      allowReplicaIdentityFull: true,
-      tableJobs: 4,
-      ...extra,
-    });
-
-  it('streams changes made during and after the copy, then cuts over with everything applied', async () => {
-    await pair.source.query('CREATE DATABASE shop');
-    await pair.source.query(SCHEMA, [], 'shop');
-    const writer = await pair.source.connect('shop');
-    writer.on('error', () => undefined);
-    let stop = false;
-    let id = 100_000;
-    const writing = (async () => {
-      while (!stop) {
-        id += 1;
-        await writer.query('BEGIN');
-        await writer.query(`INSERT INTO orders (id, item, qty) VALUES ($1, 'live', 1)`, [id]);
-        await writer.query(`UPDATE orders SET qty = qty + 1 WHERE id = $1`, [1 + (id % 20000)]);
-        if (id % 10 === 0) await writer.query(`DELETE FROM orders WHERE id = $1`, [id - 5]);
-        await writer.query(`INSERT INTO logs VALUES ('w' || $1::text)`, [id]);
-        await writer.query(`SELECT nextval('tick')`);
-        await writer.query('COMMIT');
-      }
-    })();
-    const store = new ControlStore(serverSpec(pair.target));
-    try {
-      const running = runMigration(spec('shop-online', 'shop', { slotRetainedWarnBytes: 1 }));
-      const ready = await waitForStatus(store, 'shop-online', (s) => s.state === 'WaitingForUserAction' || s.state === 'Failed');
-      assert.equal(ready.state, 'WaitingForUserAction', ready.message);
-      // the writer keeps going while changes stream: stop it once the stream has applied some
-      await waitForStatus(store, 'shop-online', (s) => (s.databases[0]?.inserts ?? 0) > 0 || s.state === 'Failed');
-      stop = true;
-      await writing;
-      // both servers restart while streaming: the migration rides it out
-      await pair.target.restart();
-      await pair.source.restart();
-      await writer.end().catch(() => undefined);
-      await pair.source.query(`INSERT INTO orders (id, item, qty) VALUES (900000, 'after restarts', 1)`, [], 'shop');
-      const streaming = await waitForStatus(store, 'shop-online', (s) => (s.databases[0]?.inserts ?? 0) > 0);
-      assert.equal(streaming.subState, 'WaitingForCutoverTrigger');
-      const reported = await waitForStatus(
-        store,
-        'shop-online',
-        (s) => s.databases[0]?.pendingBytes !== undefined && s.databases[0]?.slotRetainedBytes !== undefined,
-      );
-      assert.ok(reported.databases[0]!.latencySeconds !== undefined);
-      const events = await waitForEvent(store, 'shop-online', /retains .* of WAL on the source/);
-      assert.equal(events.level, 'warning');
-      const names = reported.databases[0]!.names!;
-      const [slot] = await pair.source.query(`SELECT count(*)::int AS n FROM pg_replication_slots WHERE slot_name = $1`, [names.slot]);
-      assert.equal(slot!.n, 1);
-      await store.requestCutover('shop-online');
-      const done = await running;
-      assert.equal(done.state, 'Succeeded', done.message);
-      assert.equal(done.verification?.ok, true, done.verification?.firstMismatch);
-      assert.ok(done.downtimeSeconds !== undefined && done.downtimeSeconds < 60, `downtime ${done.downtimeSeconds}`);
-      const db = done.databases[0]!;
-      assert.ok(db.inserts > 0 && db.updates > 0, JSON.stringify(db));
-      for (const table of ['orders', 'logs']) {
-        assert.deepEqual(await rowsOf(pair.target, 'shop', table), await rowsOf(pair.source, 'shop', table), table);
-      }
-      const [seq] = await pair.target.query(`SELECT last_value::text AS v FROM tick`, [], 'shop');
-      const [srcSeq] = await pair.source.query(`SELECT last_value::text AS v FROM tick`, [], 'shop');
-      assert.equal(seq!.v, srcSeq!.v);
-      // the cutover's verification compared the sequence after copying it, exactly
-      const sequences = done.verification?.tables.find((t) => t.table === '(sequences)');
-      assert.deepEqual(sequences && [sequences.sourceRows, sequences.targetRows, sequences.matches], [1, 1, true]);
-      const [left] = await pair.source.query(
-        `SELECT (SELECT count(*) FROM pg_replication_slots WHERE slot_name = $1)::int AS slots, (SELECT count(*) FROM pg_publication WHERE pubname = $2)::int AS pubs`,
-        [names.slot, names.publication],
-        'shop',
-      );
-      assert.deepEqual(left, { slots: 0, pubs: 0 });
-      const [origins] = await pair.target.query(`SELECT count(*)::int AS n FROM pg_replication_origin`);
-      assert.equal(origins!.n, 0);
-      // logs has no key: REPLICA IDENTITY FULL was set on both sides while streaming, and set back at cutover (issue 18)
-      for (const side of [pair.source, pair.target]) {
-        const [ident] = await side.query(`SELECT relreplident AS r FROM pg_class WHERE relname = 'logs'`, [], 'shop');
-        assert.equal(ident!.r, 'd');
-      }
-      const messages = (await store.events('shop-online', 200)).map((e) => e.message);
-      assert.ok(
-        messages.some((m) => /REPLICA IDENTITY FULL set on 1 table\(s\) without a usable key \(public\.logs\)/.test(m)),
-        messages.join('\n'),
-      );
-    } finally {
-      stop = true;
-      await writer.end().catch(() => undefined);
-      await store.close();
-    }
-  });
+  const spec = (name: string, db: string, extra: Record<string, unknown> = {}) => onlineSpec(pair, name, db, extra);
 
   it('cancel stops streaming and drops slot and publication; the target is left as it is', async () => {
     await pair.source.query('CREATE DATABASE shop2');

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { BatchPlanner, DEFAULT_LIMITS } from '../../provider/engine/cdc/planner';
 import { tupleOf, UNCHANGED } from '../../provider/engine/cdc/tuple';
-import type { Statement, TargetTable } from '../../provider/engine/cdc/statements';
+import type { Statement, TargetTable } from '../../provider/engine/cdc/types';
 import { truncateStatement } from '../../provider/engine/cdc/statements';
 
 const table: TargetTable = {

@@ -1,9 +1,22 @@
+// The apply path under weight and disturbance: large transactions with a bounded queue, key-less
+// tables (REPLICA IDENTITY FULL), a stalled target, restarts, schema changes, managed-target progress.
 import assert from 'node:assert/strict';
 import type pg from 'pg';
 import { slotName } from '../../provider/engine/names';
-import { makeManagedTarget } from '../support/managed';
 import { startPair, until, type ServerPair } from '../support';
-import { assertSame, createSlot, drain, setupDb, startApplier, type CdcDb, type Running } from './harness';
+import {
+  assertSame,
+  createSlot,
+  drain,
+  setupDb,
+  startApplier,
+  startWriter,
+  TARGET_KINDS,
+  WRITER_DDL,
+  WRITER_TABLE,
+  type CdcDb,
+  type Running,
+} from './harness';
 
 /** Inserts into w until stopped, reconnecting while the source restarts; `written` counts commits. */
 async function writer(f: CdcDb, stop: () => boolean, counter: { written: number }): Promise<void> {
@@ -43,44 +56,84 @@ async function untilPaused(running: Running, budget: number): Promise<void> {
   );
 }
 
-describe('cdc: large transactions, restarts, schema changes, identity FULL, managed target (integration)', function () {
+describe('cdc: large transactions, identity FULL, restarts, schema changes, progress on a managed target (integration)', function () {
   this.timeout(300_000);
   let pair: ServerPair;
   before(async () => {
     pair = await startPair(15, 15);
   });
-  after(async () => pair?.stop());
+  // The harness creates slots and publications itself, outside any migration: not leaks.
+  after(async () => pair?.stop({ leaks: 'allowed' }));
 
-  it('applies a 200k-row transaction with a bounded queue (the stream pauses)', async () => {
-    const f = await setupDb(pair.source, pair.target, 'CREATE TABLE big (id int PRIMARY KEY, pad text)');
-    const exported = await createSlot(f);
-    await exported.release();
-    const budget = 2 * 1024 * 1024;
-    const running = startApplier(f, { initialLsn: exported.consistentLsn, queueBudgetBytes: budget });
-    // The target holds the first batch back until the queue is full, so the pause must engage
-    // whatever the relative speed of decoding and applying on this machine.
-    const blocker = await blockTable(f, 'big');
-    const started = Date.now();
-    try {
-      await f.src(`INSERT INTO big SELECT g, repeat('x', 100) || g FROM generate_series(1, 200000) g`);
-      await untilPaused(running, budget);
-      assert.equal(running.applier.stats().inserts, 0);
-    } finally {
-      await blocker.query('ROLLBACK');
-      await blocker.end();
-    }
-    await drain(f, running, 240_000);
-    const seconds = (Date.now() - started) / 1000;
-    const stats = running.applier.stats();
-    assert.equal(stats.inserts, 200_000);
-    // one frame past the budget at most: the socket is paused above it
-    assert.ok(stats.peakQueuedBytes >= budget && stats.peakQueuedBytes < budget + 256 * 1024, `peak queue ${stats.peakQueuedBytes} bytes`);
-    const [row] = await f.dst('SELECT count(*)::int AS n, sum(id)::bigint AS s FROM big');
-    assert.deepEqual(row, { n: 200_000, s: '20000100000' });
-    console.log(
-      `      200k-row transaction applied in ${seconds.toFixed(1)} s (${Math.round(200_000 / seconds)} rows/s), peak queue ${(stats.peakQueuedBytes / 1024).toFixed(0)} KiB`,
-    );
-  });
+  // Both against a superuser target and a managed-like one, while an application writes on the source.
+  for (const kind of TARGET_KINDS) {
+    it(`applies a 200k-row transaction with a bounded queue (the stream pauses; ${kind} target)`, async () => {
+      const ddl = `CREATE TABLE big (id int PRIMARY KEY, pad text); ${WRITER_DDL}`;
+      const f = await setupDb(pair.source, pair.target, ddl, { target: kind });
+      const exported = await createSlot(f);
+      await exported.release();
+      const budget = 2 * 1024 * 1024;
+      const running = startApplier(f, { initialLsn: exported.consistentLsn, queueBudgetBytes: budget });
+      const application = startWriter(f);
+      // The target holds the big table back until the queue is full, so the pause must engage
+      // whatever the relative speed of decoding and applying on this machine.
+      const blocker = await blockTable(f, 'big');
+      const started = Date.now();
+      try {
+        await f.src(`INSERT INTO big SELECT g, repeat('x', 100) || g FROM generate_series(1, 200000) g`);
+        await untilPaused(running, budget);
+      } finally {
+        await blocker.query('ROLLBACK');
+        await blocker.end();
+      }
+      const written = await application.stop();
+      await drain(f, running, 240_000);
+      const seconds = (Date.now() - started) / 1000;
+      const stats = running.applier.stats();
+      assert.equal(stats.inserts, 200_000 + written);
+      // one frame past the budget at most: the socket is paused above it
+      assert.ok(
+        stats.peakQueuedBytes >= budget && stats.peakQueuedBytes < budget + 256 * 1024,
+        `peak queue ${stats.peakQueuedBytes} bytes`,
+      );
+      const [row] = await f.dst('SELECT count(*)::int AS n, sum(id)::bigint AS s FROM big');
+      assert.deepEqual(row, { n: 200_000, s: '20000100000' });
+      await assertSame(f, ['big', WRITER_TABLE]);
+      console.log(
+        `      200k-row transaction applied in ${seconds.toFixed(1)} s (${Math.round(200_000 / seconds)} rows/s), peak queue ${(stats.peakQueuedBytes / 1024).toFixed(0)} KiB`,
+      );
+    });
+
+    it(`applies updates and deletes to a table without a primary key (REPLICA IDENTITY FULL), duplicates included (${kind} target)`, async () => {
+      const ddl = `CREATE TABLE nopk (a int, b text, j json, p point); ALTER TABLE nopk REPLICA IDENTITY FULL; ${WRITER_DDL}`;
+      const f = await setupDb(pair.source, pair.target, ddl, { target: kind });
+      const exported = await createSlot(f);
+      await exported.release();
+      const running = startApplier(f, { initialLsn: exported.consistentLsn });
+      const application = startWriter(f);
+      await f.src(
+        `INSERT INTO nopk VALUES (1, 'x', '{"a":1}', '(1,2)'), (1, 'x', '{"a":1}', '(1,2)'), (2, NULL, NULL, NULL), (3, 'z', '[]', '(0,0)')`,
+      );
+      await f.src(`UPDATE nopk SET b = 'updated' WHERE ctid = (SELECT ctid FROM nopk WHERE a = 1 LIMIT 1)`); // one of two duplicates
+      await f.src(`UPDATE nopk SET a = 20 WHERE a = 2`); // NULLs in the old row
+      await f.src(`DELETE FROM nopk WHERE a = 3`);
+      await f.src(`INSERT INTO nopk SELECT g, 't', NULL, NULL FROM generate_series(1, 10) g`);
+      await f.src(`TRUNCATE nopk`); // then rows again, after the truncate
+      await f.src(
+        `INSERT INTO nopk VALUES (1, 'x', '{"a":1}', '(1,2)'), (1, 'x', '{"a":1}', '(1,2)'), (2, NULL, NULL, NULL), (3, 'z', '[]', '(0,0)')`,
+      );
+      await f.src(`UPDATE nopk SET b = 'updated' WHERE ctid = (SELECT ctid FROM nopk WHERE a = 1 LIMIT 1)`);
+      await f.src(`DELETE FROM nopk WHERE a = 3`);
+      assert.ok((await application.stop()) > 0);
+      await drain(f, running);
+      await assertSame(f, ['nopk', WRITER_TABLE]);
+      const rows = await f.dst(`SELECT b FROM nopk WHERE a = 1 ORDER BY b`);
+      assert.deepEqual(
+        rows.map((r) => r.b),
+        ['updated', 'x'],
+      );
+    });
+  }
 
   it('holds memory bounded while the target is stalled, then catches up', async () => {
     const f = await setupDb(pair.source, pair.target, 'CREATE TABLE stall (id int PRIMARY KEY, pad text)');
@@ -191,37 +244,8 @@ describe('cdc: large transactions, restarts, schema changes, identity FULL, mana
     assert.equal(count!.n, 2);
   });
 
-  it('applies updates and deletes to a table without a primary key (REPLICA IDENTITY FULL), duplicates included', async () => {
-    const ddl = `CREATE TABLE nopk (a int, b text, j json, p point); ALTER TABLE nopk REPLICA IDENTITY FULL;`;
-    const f = await setupDb(pair.source, pair.target, ddl);
-    const exported = await createSlot(f);
-    await exported.release();
-    const running = startApplier(f, { initialLsn: exported.consistentLsn });
-    await f.src(
-      `INSERT INTO nopk VALUES (1, 'x', '{"a":1}', '(1,2)'), (1, 'x', '{"a":1}', '(1,2)'), (2, NULL, NULL, NULL), (3, 'z', '[]', '(0,0)')`,
-    );
-    await f.src(`UPDATE nopk SET b = 'updated' WHERE ctid = (SELECT ctid FROM nopk WHERE a = 1 LIMIT 1)`); // one of two duplicates
-    await f.src(`UPDATE nopk SET a = 20 WHERE a = 2`); // NULLs in the old row
-    await f.src(`DELETE FROM nopk WHERE a = 3`);
-    await drain(f, running);
-    await assertSame(f, ['nopk']);
-    const rows = await f.dst(`SELECT b FROM nopk WHERE a = 1 ORDER BY b`);
-    assert.deepEqual(
-      rows.map((r) => r.b),
-      ['updated', 'x'],
-    );
-  });
-
   it('keeps progress in a table on a managed (non-superuser) target', async () => {
-    const managed = await makeManagedTarget(pair.target);
-    const f = await setupDb(pair.source, pair.target, '', managed);
-    await pair.target.query(`ALTER DATABASE "${f.db}" OWNER TO ${managed.user}`);
-    const ddl = 'CREATE TABLE m (id int PRIMARY KEY, v text)';
-    await f.src(ddl);
-    const { openClient } = await import('../../provider/engine/connect/client');
-    const owner = await openClient(managed, { database: f.db });
-    await owner.query(ddl);
-    await owner.end();
+    const f = await setupDb(pair.source, pair.target, 'CREATE TABLE m (id int PRIMARY KEY, v text)', { target: 'managed' });
     const exported = await createSlot(f);
     await exported.release();
     const logs: string[] = [];

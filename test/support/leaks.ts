@@ -2,6 +2,7 @@
 // canceled) must leave no replication slot, publication or replication origin on either server,
 // and no runner process behind it. A suite that leaves one fails its `after all` hook, naming it.
 import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import type { Cluster } from '../../provider/localpg/cluster';
 
 /** What pgferry leaves on a cluster if it leaks: slots, origins, publications (in every database). */
@@ -19,7 +20,10 @@ async function leftOnCluster(cluster: Cluster, label: string): Promise<string[]>
   return found;
 }
 
-/** Runner processes still alive (the detached process that drives a migration). */
+/** This checkout's runner script: runners of other checkouts on the machine are not this run's. */
+const RUNNER_SCRIPT = join(__dirname, '..', '..', 'provider', 'engine', 'runner', 'main.js');
+
+/** Runner processes of this checkout still alive (the detached process that drives a migration). */
 export function liveRunners(): string[] {
   const found: string[] = [];
   for (const entry of readdirSync('/proc')) {
@@ -30,7 +34,7 @@ export function liveRunners(): string[] {
     } catch {
       continue; // the process ended while we looked
     }
-    if (/provider\/engine\/runner\/main\.js/.test(cmdline)) found.push(`runner process ${entry}: ${cmdline.trim().slice(0, 120)}`);
+    if (cmdline.includes(RUNNER_SCRIPT)) found.push(`runner process ${entry}: ${cmdline.trim().slice(0, 120)}`);
   }
   return found;
 }

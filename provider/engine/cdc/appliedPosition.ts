@@ -10,20 +10,16 @@
 // apply stages) when the connection ends is one. A runner killed between the setup and COMMIT then
 // leaves the origin past a batch that never committed, and the next runner skips that batch (found
 // by test/cdc/exactlyOnce). Hence the setup travels in one protocol message with the COMMIT, after
-// every deferred constraint was checked: the server receives both or neither, and nothing that can
-// fail runs between them.
+// every deferred constraint was checked (apply transactions defer them all: targetTransaction.ts;
+// SET CONSTRAINTS ALL IMMEDIATE checks them, and a failure there ends the message before the
+// setup): the server receives both or neither, and nothing that can fail runs between them.
 import type pg from 'pg';
 import { ident, literal } from '../connect/quote';
 import { INSUFFICIENT_PRIVILEGE, sqlState } from '../connect/sqlstate';
 import { PROGRESS_TABLE } from '../names';
 import { formatLsn, parseLsn } from './lsn';
 import type { PipelinedStatement } from './statementPipeline';
-
-export interface PositionKey {
-  readonly origin: string;
-  readonly migration: string;
-  readonly database: string;
-}
+import type { PositionKey } from './types';
 
 export interface AppliedPosition {
   readonly mode: 'origin' | 'table';

@@ -1,11 +1,15 @@
 // The applier of one database: runs apply sessions, reconnecting with back-off when the source or
 // the target drops (restart, failover, network), until stopped or cut over. Exposes the counters
 // and positions the online flow reports.
-import { isRetryable, OBJECT_IN_USE, sqlState } from '../connect/sqlstate';
+import { isRetryable, NEW_SESSION_CODES } from '../connect/sqlstate';
 import { errorMessage } from '../errors';
 import type { ServerSpec } from '../input/migrationSpec';
-import { runSession, type ApplyState, type SessionConfig, type SessionEnd } from './applySession';
-import { DEFAULT_LIMITS, type PlannerLimits } from './planner';
+import { applyLockKey } from '../names';
+import { runSession } from './applySession';
+import { ApplyFencedError } from './applyTarget';
+import { DEFAULT_LIMITS } from './planner';
+import { StreamLostError } from './stream';
+import type { ApplyState, PlannerLimits, SessionConfig, SessionEnd } from './types';
 
 /**
  * The received-changes queue's default budget. Small on purpose: a consumer that reads every byte
@@ -34,6 +38,12 @@ export interface ApplierOptions {
   readonly limits?: PlannerLimits;
   readonly commitRows?: number;
   readonly commitMs?: number;
+  /**
+   * How long to keep waiting while another session holds this database's apply lock (default: for
+   * as long as it does: a runner that lost its lease gives the lock up when its session ends).
+   * 0 refuses at once.
+   */
+  readonly fenceWaitMs?: number;
   /** Called for reconnects and warnings. */
   readonly log?: (level: 'info' | 'warning', message: string) => void;
 }
@@ -53,9 +63,7 @@ export interface ApplyStats {
 
 /** Errors a new session can get past: dropped connections, a slot or origin still held by a dead predecessor. */
 function transient(error: unknown): boolean {
-  if (isRetryable(error)) return true;
-  if (sqlState(error) === OBJECT_IN_USE) return true; // slot/origin still held by the previous session
-  return /replication stream|Connection terminated|ECONNRESET|socket hang up/i.test(String((error as Error)?.message));
+  return error instanceof StreamLostError || isRetryable(error, NEW_SESSION_CODES);
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -77,6 +85,8 @@ export class Applier {
     warnings: [],
   };
   private warned = 0;
+  /** Since when sessions have been refused by the fence (another session holds the apply lock). */
+  private fencedSince: number | undefined;
 
   constructor(private readonly options: ApplierOptions) {}
 
@@ -90,6 +100,7 @@ export class Applier {
       slot: o.slot,
       publication: o.publication,
       progressKey: { origin: o.origin, migration: o.migration, database: o.database },
+      fenceKey: applyLockKey(o.migration, o.database),
       cutoverPrefix: o.cutoverPrefix,
       preferProgressTable: o.preferProgressTable ?? false,
       initialLsn: o.initialLsn ?? 0n,
@@ -109,13 +120,13 @@ export class Applier {
       } catch (error) {
         this.flushWarnings();
         if (this.stopped) return 'stopped';
-        if (!transient(error)) throw error;
+        if (!this.mayRetry(error)) throw error;
         failures = this.state.appliedLsn > before ? 1 : failures + 1;
         const delay = Math.min(30_000, 500 * 2 ** Math.min(failures - 1, 6));
-        o.log?.(
-          'warning',
-          `database "${o.database}": CDC connection lost (${errorMessage(error)}); reconnecting in ${(delay / 1000).toFixed(1)}s`,
-        );
+        const reason = this.fencedSince
+          ? `${(error as Error).message}; trying again`
+          : `CDC connection lost (${errorMessage(error)}); reconnecting`;
+        o.log?.('warning', `database "${o.database}": ${reason} in ${(delay / 1000).toFixed(1)}s`);
         await new Promise<void>((resolve) => {
           this.wake = resolve;
           void sleep(delay).then(resolve);
@@ -123,6 +134,16 @@ export class Applier {
         this.wake = undefined;
       }
     }
+  }
+
+  /** Whether a failed session is worth another: a transient failure always, a fence for up to fenceWaitMs. */
+  private mayRetry(error: unknown): boolean {
+    if (!(error instanceof ApplyFencedError)) {
+      this.fencedSince = undefined;
+      return transient(error);
+    }
+    this.fencedSince ??= Date.now();
+    return Date.now() - this.fencedSince < (this.options.fenceWaitMs ?? Infinity);
   }
 
   private flushWarnings(): void {

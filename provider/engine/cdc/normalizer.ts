@@ -1,44 +1,9 @@
 // Turns decoded pgoutput messages into change events: resolves relation ids, aligns old keys with
 // columns, and notices schema changes. Pure: no IO, one instance per replication session.
 import { pgTimeToMs } from './frames';
-import type { PgoutputMessage, ReplicaIdentity, RelationColumn, Tuple } from './pgoutput';
+import type { PgoutputMessage } from './pgoutput';
 import { diffRelation, type SchemaChange } from './schemaChange';
-
-export interface Relation {
-  readonly oid: number;
-  readonly schema: string;
-  readonly name: string;
-  readonly replicaIdentity: ReplicaIdentity;
-  readonly columns: readonly RelationColumn[];
-  /** Per column: schema-qualified type name from the server's Type message (non-built-in types). */
-  readonly typeNames: readonly ({ schema: string; name: string } | undefined)[];
-}
-
-export type RowOp = 'insert' | 'update' | 'delete';
-
-export type ChangeEvent =
-  | { readonly kind: 'begin'; readonly finalLsn: bigint; readonly commitTimeMs: number; readonly xid: number }
-  | { readonly kind: 'commit'; readonly commitLsn: bigint; readonly endLsn: bigint; readonly commitTimeMs: number }
-  | { readonly kind: 'relation'; readonly relation: Relation; readonly change: SchemaChange; readonly first: boolean }
-  | {
-      readonly kind: 'row';
-      readonly op: RowOp;
-      readonly relation: Relation;
-      /** Full-width tuple identifying the old row (key columns, or every column under FULL). */
-      readonly identity?: Tuple;
-      /** Whether `identity` is the whole old row (REPLICA IDENTITY FULL). */
-      readonly identityIsRow: boolean;
-      /** The new row (insert, update). */
-      readonly values?: Tuple;
-    }
-  | { readonly kind: 'truncate'; readonly relations: readonly Relation[]; readonly cascade: boolean; readonly restartIdentity: boolean }
-  | {
-      readonly kind: 'message';
-      readonly prefix: string;
-      readonly content: Uint8Array;
-      readonly transactional: boolean;
-      readonly lsn: bigint;
-    };
+import type { ChangeEvent, Relation } from './types';
 
 export class ChangeNormalizer {
   private readonly relations = new Map<number, Relation>();

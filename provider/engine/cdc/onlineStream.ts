@@ -3,7 +3,7 @@
 import { cutoverMessagePrefix, streamNamesOf, type StreamNames } from '../names';
 import type { MigrationRun } from '../migrationRun';
 import { Applier } from './applier';
-import type { SessionEnd } from './applySession';
+import type { SessionEnd } from './types';
 
 /** One database's stream: its applier and what it reported so far. */
 export interface OnlineStream {

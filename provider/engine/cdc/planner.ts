@@ -8,8 +8,7 @@
 // across tables mid-transaction: the applier turns it on only under session_replication_role =
 // replica (no foreign-key or user triggers fire). In that mode a table's deletes may also be held
 // beside its insert group and run first, unless a key is shared (see add()). Pure: no IO.
-import { CopyRows } from './copyRows';
-import type { RowOp } from './normalizer';
+import { GroupRows } from './groupRows';
 import {
   copyInsertStatement,
   deleteStatement,
@@ -17,34 +16,9 @@ import {
   insertStatement,
   stagedStatements,
   updateStatement,
-  type StageTable,
-  type Statement,
-  type TargetTable,
 } from './statements';
 import { type Tuple, type TupleValue, UNCHANGED } from './tuple';
-
-export interface RowChange {
-  readonly op: RowOp;
-  readonly table: TargetTable;
-  readonly identity?: Tuple;
-  readonly values?: Tuple;
-}
-
-export interface PlannerLimits {
-  /** One open group per table (see above); false keeps one global order. */
-  readonly perTable?: boolean;
-  /** Rows per statement. */
-  readonly maxRows: number;
-  /** Parameters per statement (the protocol allows 65,535). */
-  readonly maxParams: number;
-  /** Bytes of row data (COPY text) per statement, and held in all open groups together. */
-  readonly maxBytes: number;
-  /**
-   * Update and delete groups of at least this many rows go through a staging table filled by COPY
-   * (stagedStatements); smaller ones, or all when undefined, are one statement with parameters.
-   */
-  readonly stageMinRows?: number;
-}
+import type { PlannerLimits, RowChange, RowOp, StageTable, Statement, TargetTable } from './types';
 
 export const DEFAULT_LIMITS: PlannerLimits = { maxRows: 2000, maxParams: 30_000, maxBytes: 8 * 1024 * 1024, perTable: true };
 
@@ -54,8 +28,8 @@ interface Group {
   readonly table: TargetTable;
   readonly keyCols: readonly number[];
   readonly cols: readonly number[];
-  /** The rows as COPY data: [...old key values, ...values of cols] (inserts: values only). */
-  readonly rows: CopyRows;
+  /** The rows: [...old key values, ...values of cols] (inserts: values only). */
+  readonly rows: GroupRows;
   readonly keys: Set<string>;
   /** Update groups: row index of each key updated in place (old key = new key). */
   readonly inPlace: Map<string, number>;
@@ -237,7 +211,7 @@ export class BatchPlanner {
     if (this.held >= this.limits.maxBytes) out = append(out, this.flush());
     let open = target.get(table.oid);
     if (!open) {
-      open = { shape, op, table, keyCols: rowKeyCols, cols, rows: new CopyRows(), keys: new Set(), inPlace: new Map(), params: 0 };
+      open = { shape, op, table, keyCols: rowKeyCols, cols, rows: new GroupRows(), keys: new Set(), inPlace: new Map(), params: 0 };
       target.set(table.oid, open);
     }
     const row = this.append(open, identity, rowKeyCols, values, cols);
@@ -289,22 +263,16 @@ export class BatchPlanner {
     if (g.rows.rows === 0) return [];
     switch (g.op) {
       case 'insert':
-        if (g.cols.length === 0)
-          return [
-            insertStatement(
-              g.table,
-              g.cols,
-              Array.from({ length: g.rows.rows }, () => []),
-            ),
-          ];
-        return [g.table.rowSecurity ? insertStatement(g.table, g.cols, g.rows.params()) : copyInsertStatement(g.table, g.cols, g.rows)];
+        // COPY needs a column to name; row-level security makes the target refuse COPY FROM
+        if (g.cols.length === 0 || g.table.rowSecurity) return [insertStatement(g.table, g.cols, g.rows)];
+        return [copyInsertStatement(g.table, g.cols, g.rows)];
       case 'update':
         if (g.cols.length === 0) return []; // nothing but unchanged TOAST values: no-op
         if (this.staging(g)) return stagedStatements(g.table, 'update', g.keyCols, g.cols, g.rows, this.stage(g));
-        return [updateStatement(g.table, g.keyCols, g.cols, g.rows.params())];
+        return [updateStatement(g.table, g.keyCols, g.cols, g.rows)];
       case 'delete':
         if (this.staging(g)) return stagedStatements(g.table, 'delete', g.keyCols, [], g.rows, this.stage(g));
-        return [deleteStatement(g.table, g.keyCols, g.rows.params())];
+        return [deleteStatement(g.table, g.keyCols, g.rows)];
     }
   }
 

@@ -18,8 +18,25 @@ export interface PipelinedStatement {
   readonly copyData?: Buffer;
   /** The command tag the server must answer (COMMIT of an aborted transaction answers ROLLBACK). */
   readonly expectCommand?: string;
-  /** COPY: the rows the server must report loaded (a mismatch means a malformed line). */
-  readonly rows?: number;
+  /** The rows the server must report loaded (COPY) or changed (INSERT, UPDATE, DELETE). */
+  readonly affects?: number;
+  /** At most `affects` rows, rather than exactly. */
+  readonly mayAffectFewer?: boolean;
+}
+
+function unexpected(statement: PipelinedStatement, count: number): boolean {
+  if (statement.affects === undefined) return false;
+  return statement.mayAffectFewer ? count > statement.affects : count !== statement.affects;
+}
+
+/** A statement changed another number of rows than it had to (see PipelinedStatement.affects). */
+export class AffectedRowsError extends Error {
+  constructor(
+    readonly expected: number,
+    readonly actual: number,
+  ) {
+    super(`changed ${actual} row(s) instead of ${expected}`);
+  }
 }
 
 async function run(client: pg.Client, statement: PipelinedStatement): Promise<void> {
@@ -30,6 +47,7 @@ async function run(client: pg.Client, statement: PipelinedStatement): Promise<vo
     if (statement.expectCommand !== undefined && result.command !== statement.expectCommand) {
       throw new Error(`${statement.text} ended as ${result.command}: the transaction had failed`);
     }
+    if (unexpected(statement, result.rowCount ?? 0)) throw new AffectedRowsError(statement.affects!, result.rowCount ?? 0);
     return;
   }
   const data = statement.copyData;
@@ -39,9 +57,7 @@ async function run(client: pg.Client, statement: PipelinedStatement): Promise<vo
     stream.on('finish', () => resolve(stream.rowCount));
     stream.end(data);
   });
-  if (statement.rows !== undefined && loaded !== statement.rows) {
-    throw new Error(`${statement.text} loaded ${String(loaded)} rows instead of ${statement.rows}`);
-  }
+  if (unexpected(statement, loaded ?? 0)) throw new AffectedRowsError(statement.affects!, loaded ?? 0);
 }
 
 export class StatementPipeline {

@@ -1,60 +1,11 @@
 // SQL text for applying changes: COPY for inserts, UPDATE ... FROM (VALUES), DELETE ... USING
 // (VALUES), one-row statements for REPLICA IDENTITY FULL tables, TRUNCATE. Pure; every name goes
 // through the quoting helper and every value is a $n parameter with an explicit cast, or COPY data.
+// A group's rows arrive as GroupRows, which each statement renders as COPY data or parameters.
 import { ident, qualified } from '../connect/quote';
-import type { CopyRows } from './copyRows';
-import type { RowOp } from './normalizer';
+import type { GroupRows } from './groupRows';
 import { type Tuple, UNCHANGED } from './tuple';
-
-export interface TargetColumn {
-  readonly name: string;
-  /** SQL type to cast the text value to, e.g. `numeric`, `character(5)`, `"public"."mood"`. */
-  readonly cast: string;
-  readonly isKey: boolean;
-  /** No usable equality operator (json, xml, geometric types): compare the text forms. */
-  readonly compareAsText: boolean;
-  /** GENERATED ALWAYS AS IDENTITY on the target: an UPDATE may not set it (only to DEFAULT). */
-  readonly identityAlways?: boolean;
-}
-
-export interface TargetTable {
-  readonly oid: number;
-  readonly schema: string;
-  readonly name: string;
-  readonly columns: readonly TargetColumn[];
-  /** REPLICA IDENTITY FULL: rows are found by all their old values, one row per statement. */
-  readonly identityFull: boolean;
-  /** Partitioned on the target: TRUNCATE without ONLY. */
-  readonly partitioned: boolean;
-  /** Row-level security is enabled on the target table: COPY FROM may be refused, INSERT is used. */
-  readonly rowSecurity?: boolean;
-}
-
-export type Param = string | null;
-
-export interface Statement {
-  readonly op: RowOp | 'truncate' | 'ddl';
-  /** The table(s) it changes, quoted: what an error names. */
-  readonly target: string;
-  readonly text: string;
-  readonly params: readonly Param[];
-  readonly rows: number;
-  /** Set for COPY ... FROM STDIN (`text`): the rows in COPY's text format, sent as its data. */
-  readonly copyData?: Buffer;
-  /** SQL this statement needs run once per target session before it (its staging table). */
-  readonly requires?: { readonly key: string; readonly sql: string };
-}
-
-/** A session's temporary table that stages one statement shape's rows (see stagedStatements). */
-export interface StageTable {
-  /** Unique within the session. */
-  readonly name: string;
-}
-
-/** Type OIDs without a btree equality operator (and their arrays): json, xml, point, lseg, path, box, polygon, line, circle. */
-export const TEXT_COMPARED_TYPES: ReadonlySet<number> = new Set([
-  114, 199, 142, 143, 600, 1017, 601, 1018, 602, 1019, 603, 1020, 604, 1027, 628, 629, 718, 719,
-]);
+import type { Param, StageTable, Statement, TargetTable } from './types';
 
 function valuesRows(rows: readonly (readonly Param[])[], casts: readonly string[], params: Param[]): string {
   const out: string[] = [];
@@ -76,31 +27,44 @@ function valuesRows(rows: readonly (readonly Param[])[], casts: readonly string[
  * source's text output, which the target's input functions read back as a cast would.
  * Tables under row-level security and tables without columns take an INSERT (see insertStatement).
  */
-export function copyInsertStatement(table: TargetTable, cols: readonly number[], rows: CopyRows): Statement {
+export function copyInsertStatement(table: TargetTable, cols: readonly number[], rows: GroupRows): Statement {
   const target = qualified(table.schema, table.name);
   const names = cols.map((i) => ident(table.columns[i]!.name)).join(', ');
-  return { op: 'insert', target, text: `COPY ${target} (${names}) FROM STDIN`, params: [], rows: rows.rows, copyData: rows.data() };
+  return {
+    op: 'insert',
+    target,
+    text: `COPY ${target} (${names}) FROM STDIN`,
+    params: [],
+    rows: rows.rows,
+    affects: rows.rows,
+    copyData: rows.data(),
+  };
 }
 
 /**
  * A multi-row INSERT: for tables COPY FROM refuses (row-level security applies to the applying
  * user), and tables without columns (COPY and INSERT both need at least one column to name).
  */
-export function insertStatement(table: TargetTable, cols: readonly number[], rows: readonly (readonly Param[])[]): Statement {
+export function insertStatement(table: TargetTable, cols: readonly number[], rows: GroupRows): Statement {
   const target = qualified(table.schema, table.name);
   if (cols.length === 0) {
     const text = `INSERT INTO ${target} SELECT FROM generate_series(1, $1::int)`;
-    return { op: 'insert', target, text, params: [String(rows.length)], rows: rows.length };
+    return { op: 'insert', target, text, params: [String(rows.rows)], rows: rows.rows, affects: rows.rows };
   }
   const params: Param[] = [];
   const names = cols.map((i) => ident(table.columns[i]!.name)).join(', ');
   const values = valuesRows(
-    rows,
+    rows.params(),
     cols.map((i) => table.columns[i]!.cast),
     params,
   );
   const text = `INSERT INTO ${target} (${names}) OVERRIDING SYSTEM VALUE VALUES ${values}`;
-  return { op: 'insert', target, text, params, rows: rows.length };
+  return { op: 'insert', target, text, params, rows: rows.rows, affects: rows.rows };
+}
+
+/** The rows an update or delete must change: exactly its rows, or at most them where the target's foreign keys act first. */
+function affecting(table: TargetTable, op: 'update' | 'delete', rows: number): Pick<Statement, 'affects' | 'mayAffectFewer'> {
+  return { affects: rows, mayAffectFewer: (op === 'delete' ? table.cascadedDeletes : table.cascadedUpdates) ?? false };
 }
 
 /** Column aliases of a VALUES list or stage: k0.. for the old key, s0.. for the values set. */
@@ -119,12 +83,7 @@ function keyMatch(table: TargetTable, keyCols: readonly number[]): string {
 }
 
 /** Rows are [...old key values, ...new values of setCols]. */
-export function updateStatement(
-  table: TargetTable,
-  keyCols: readonly number[],
-  setCols: readonly number[],
-  rows: readonly (readonly Param[])[],
-): Statement {
+export function updateStatement(table: TargetTable, keyCols: readonly number[], setCols: readonly number[], rows: GroupRows): Statement {
   const params: Param[] = [];
   const casts = [...keyCols, ...setCols].map((i) => table.columns[i]!.cast);
   const aliases = rowAliases(keyCols, setCols);
@@ -132,19 +91,34 @@ export function updateStatement(
   const match = keyMatch(table, keyCols);
   const text =
     `UPDATE ${qualified(table.schema, table.name)} AS t SET ${sets} ` +
-    `FROM (VALUES ${valuesRows(rows, casts, params)}) AS v(${aliases.join(', ')}) WHERE ${match}`;
-  return { op: 'update', target: qualified(table.schema, table.name), text, params, rows: rows.length };
+    `FROM (VALUES ${valuesRows(rows.params(), casts, params)}) AS v(${aliases.join(', ')}) WHERE ${match}`;
+  return {
+    op: 'update',
+    target: qualified(table.schema, table.name),
+    text,
+    params,
+    rows: rows.rows,
+    ...affecting(table, 'update', rows.rows),
+  };
 }
 
-export function deleteStatement(table: TargetTable, keyCols: readonly number[], rows: readonly (readonly Param[])[]): Statement {
+/** Rows are [...old key values]. */
+export function deleteStatement(table: TargetTable, keyCols: readonly number[], rows: GroupRows): Statement {
   const params: Param[] = [];
   const casts = keyCols.map((i) => table.columns[i]!.cast);
   const aliases = rowAliases(keyCols, []);
   const match = keyMatch(table, keyCols);
   const text =
     `DELETE FROM ${qualified(table.schema, table.name)} AS t ` +
-    `USING (VALUES ${valuesRows(rows, casts, params)}) AS v(${aliases.join(', ')}) WHERE ${match}`;
-  return { op: 'delete', target: qualified(table.schema, table.name), text, params, rows: rows.length };
+    `USING (VALUES ${valuesRows(rows.params(), casts, params)}) AS v(${aliases.join(', ')}) WHERE ${match}`;
+  return {
+    op: 'delete',
+    target: qualified(table.schema, table.name),
+    text,
+    params,
+    rows: rows.rows,
+    ...affecting(table, 'delete', rows.rows),
+  };
 }
 
 /**
@@ -161,7 +135,7 @@ export function stagedStatements(
   op: 'update' | 'delete',
   keyCols: readonly number[],
   setCols: readonly number[],
-  rows: CopyRows,
+  rows: GroupRows,
   stage: StageTable,
 ): Statement[] {
   const stageName = `pg_temp.${ident(stage.name)}`;
@@ -175,6 +149,7 @@ export function stagedStatements(
     text: `COPY ${stageName} (${aliases.join(', ')}) FROM STDIN`,
     params: [],
     rows: rows.rows,
+    affects: rows.rows,
     copyData: rows.data(),
     requires: { key: stage.name, sql: create },
   };
@@ -184,7 +159,7 @@ export function stagedStatements(
     op === 'delete'
       ? `${staged}DELETE FROM ${target} AS t USING v WHERE ${match}`
       : `${staged}UPDATE ${target} AS t SET ${setList(table, setCols)} FROM v WHERE ${match}`;
-  return [fill, { op, target, text: apply, params: [], rows: rows.rows }];
+  return [fill, { op, target, text: apply, params: [], rows: rows.rows, ...affecting(table, op, rows.rows) }];
 }
 
 /** One row of a REPLICA IDENTITY FULL table: the first row whose every old value matches (duplicates are legal). */
@@ -207,7 +182,14 @@ export function fullIdentityStatement(table: TargetTable, op: 'update' | 'delete
   const where = conds.length > 0 ? conds.join(' AND ') : 'true';
   const found = `WITH f AS (SELECT s.tableoid AS o, s.ctid AS c FROM ${q} AS s WHERE ${where} LIMIT 1) `;
   if (op === 'delete') {
-    return { op, target: q, text: `${found}DELETE FROM ${q} AS t USING f WHERE t.tableoid = f.o AND t.ctid = f.c`, params, rows: 1 };
+    return {
+      op,
+      target: q,
+      text: `${found}DELETE FROM ${q} AS t USING f WHERE t.tableoid = f.o AND t.ctid = f.c`,
+      params,
+      rows: 1,
+      ...affecting(table, op, 1),
+    };
   }
   const sets: string[] = [];
   table.columns.forEach((column, i) => {
@@ -222,6 +204,7 @@ export function fullIdentityStatement(table: TargetTable, op: 'update' | 'delete
     text: `${found}UPDATE ${q} AS t SET ${sets.join(', ')} FROM f WHERE t.tableoid = f.o AND t.ctid = f.c`,
     params,
     rows: 1,
+    ...affecting(table, op, 1),
   };
 }
 

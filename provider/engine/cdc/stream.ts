@@ -32,6 +32,9 @@ interface RawConnection {
   stream: { pause(): void; resume(): void; destroy(): void };
 }
 
+/** The stream stopped without an error from either server (silent socket, server ended it): a new session may continue. */
+export class StreamLostError extends Error {}
+
 /** No frame for this long while not paused means a dead connection (the server keepalives every wal_sender_timeout/2). */
 const SILENCE_MS = 120_000;
 
@@ -58,13 +61,13 @@ export class ReplicationStream {
     client.on('error', (error) => this.fail(error));
     this.watchdog = setInterval(() => {
       if (!this.paused && Date.now() - this.lastFrameAt > SILENCE_MS) {
-        this.failWith(new Error(`replication stream silent for ${SILENCE_MS / 1000}s: connection presumed dead`));
+        this.failWith(new StreamLostError(`replication stream silent for ${SILENCE_MS / 1000}s: connection presumed dead`));
       }
     }, 5_000);
     this.watchdog.unref();
     this.ended = Promise.race([streaming, failed]).then(
       () => {
-        if (!this.closed) throw new Error('replication stream ended by the server');
+        if (!this.closed) throw new StreamLostError('replication stream ended by the server');
       },
       (error: unknown) => {
         if (!this.closed) throw error;

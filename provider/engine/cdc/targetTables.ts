@@ -4,17 +4,41 @@
 import type pg from 'pg';
 import { ident, qualified } from '../connect/quote';
 import { PgferryError } from '../errors';
-import type { Relation } from './normalizer';
-import { TEXT_COMPARED_TYPES, type TargetTable } from './statements';
+import type { Relation, TargetTable } from './types';
+
+/** Type OIDs without a btree equality operator (and their arrays): json, xml, point, lseg, path, box, polygon, line, circle. */
+const TEXT_COMPARED_TYPES: ReadonlySet<number> = new Set([
+  114, 199, 142, 143, 600, 1017, 601, 1018, 602, 1019, 603, 1020, 604, 1027, 628, 629, 718, 719,
+]);
 
 /** OIDs below this are built in and identical on every server (FirstNormalObjectId). */
 const FIRST_NORMAL_OID = 16384;
 
-export async function resolveTargetTable(target: pg.Client, relation: Relation): Promise<TargetTable> {
-  const { rows: rel } = await target.query<{ partitioned: boolean; row_security: boolean }>(
-    `SELECT c.relkind = 'p' AS partitioned, c.relrowsecurity AS row_security FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = $1 AND c.relname = $2`,
-    [relation.schema, relation.name],
-  );
+/**
+ * The table's kind and row security, and whether a foreign key of it acts on its rows: deletes
+ * them (ON DELETE CASCADE) or changes them (ON UPDATE CASCADE, SET NULL, SET DEFAULT; ON DELETE
+ * SET NULL, SET DEFAULT, which a REPLICA IDENTITY FULL table's old row no longer matches).
+ */
+const TABLE_SQL = `
+SELECT c.relkind = 'p' AS partitioned, c.relrowsecurity AS row_security,
+       EXISTS (SELECT 1 FROM pg_constraint f WHERE f.conrelid = c.oid AND f.contype = 'f' AND f.confdeltype = 'c') AS cascaded_deletes,
+       EXISTS (SELECT 1 FROM pg_constraint f WHERE f.conrelid = c.oid AND f.contype = 'f' AND (f.confupdtype IN ('c', 'n', 'd') OR f.confdeltype IN ('n', 'd'))) AS cascaded_updates
+  FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+ WHERE n.nspname = $1 AND c.relname = $2`;
+
+interface TableRow {
+  partitioned: boolean;
+  row_security: boolean;
+  cascaded_deletes: boolean;
+  cascaded_updates: boolean;
+}
+
+/**
+ * The target table a relation's rows are written to. `foreignKeysFire`: the session applies without
+ * replica role, so the target's referential actions change rows on their own (see TargetTable).
+ */
+export async function resolveTargetTable(target: pg.Client, relation: Relation, foreignKeysFire: boolean): Promise<TargetTable> {
+  const { rows: rel } = await target.query<TableRow>(TABLE_SQL, [relation.schema, relation.name]);
   if (rel.length === 0) {
     throw new PgferryError(
       'CDC_TABLE_MISSING',
@@ -44,6 +68,8 @@ export async function resolveTargetTable(target: pg.Client, relation: Relation):
     identityFull: relation.replicaIdentity === 'full',
     partitioned: rel[0]!.partitioned,
     rowSecurity: rel[0]!.row_security,
+    cascadedDeletes: foreignKeysFire && rel[0]!.cascaded_deletes,
+    cascadedUpdates: foreignKeysFire && rel[0]!.cascaded_updates,
     columns: relation.columns.map((c, i) => {
       const named = relation.typeNames[i];
       const cast = named && c.typeOid >= FIRST_NORMAL_OID ? qualified(named.schema, named.name) : casts.get(i);

@@ -29,6 +29,12 @@ export const LOCK_NOT_AVAILABLE = '55P03'; // lock_not_available (lock_timeout)
 export const OBJECT_IN_USE = '55006'; // object_in_use (a slot or origin still held)
 
 /**
+ * What a new CDC apply session gets past (cdc/applier.ts): the retryable codes, and a slot or
+ * replication origin still held by the session before it, which its server releases shortly.
+ */
+export const NEW_SESSION_CODES: ReadonlySet<string> = new Set([...RETRYABLE_CODES, OBJECT_IN_USE]);
+
+/**
  * SQLSTATE of a pg DatabaseError, or undefined. The server's errors carry a severity; a socket
  * error's errno (EPIPE, ETIMEDOUT: five capitals too) must not pass for a SQLSTATE, or a dropped
  * connection would be reported as a non-retryable server error.
@@ -59,11 +65,11 @@ export const NETWORK_ERRNOS: ReadonlySet<string> = new Set([
   'EAI_AGAIN',
 ]);
 
-/** A dropped or refused connection, or a retryable SQLSTATE. */
-export function isRetryable(error: unknown): boolean {
+/** A dropped or refused connection, or a SQLSTATE in `codes` (by default the retryable ones). */
+export function isRetryable(error: unknown, codes: ReadonlySet<string> = RETRYABLE_CODES): boolean {
   if ((error as { transient?: unknown } | null)?.transient === true) return true;
   const state = sqlState(error);
-  if (state) return RETRYABLE_CODES.has(state);
+  if (state) return codes.has(state);
   const errno = (error as { code?: unknown } | null)?.code;
   if (typeof errno === 'string' && NETWORK_ERRNOS.has(errno)) return true;
   const message = String((error as Error | null)?.message ?? '');

@@ -8,15 +8,54 @@ import { leaseKey } from '../names';
 import type { ServerSpec } from '../input/migrationSpec';
 
 export interface Lease {
-  /** Resolves when the lease connection is lost (the lock is then released by the server). */
+  /** Resolves when the lease connection is lost (the lock is then released by the server); never after release(). */
   readonly lost: Promise<Error>;
   release(): Promise<void>;
 }
 
+/** How often the lease connection is checked, and how long an answer may take before the lease counts as lost. */
+const PROBE_EVERY_MS = 5_000;
+const PROBE_TIMEOUT_MS = 30_000;
+
+/**
+ * A connection cut off without a word (a network blip that drops the server's goodbye) would look
+ * alive to this side for minutes of TCP keepalives while the server may have freed the lock: a
+ * probe that does not answer in time counts as a lost lease.
+ */
+function probeLease(client: pg.Client, onLost: (error: Error) => void): NodeJS.Timeout {
+  let probing = false;
+  const timer = setInterval(() => {
+    if (probing) return; // the deadline of the outstanding probe decides
+    probing = true;
+    const deadline = setTimeout(
+      () => onLost(new Error(`lease connection did not answer within ${PROBE_TIMEOUT_MS / 1000} s`)),
+      PROBE_TIMEOUT_MS,
+    );
+    deadline.unref();
+    client.query('SELECT 1').then(
+      () => {
+        probing = false;
+        clearTimeout(deadline);
+      },
+      (error: Error) => {
+        clearTimeout(deadline);
+        onLost(error);
+      },
+    );
+  }, PROBE_EVERY_MS);
+  timer.unref();
+  return timer;
+}
+
 export async function acquireLease(target: ServerSpec, migration: string): Promise<Lease> {
   const client: pg.Client = await openSession(target, { purpose: 'runner lease' });
+  let released = false;
   let onLost: (error: Error) => void = () => {};
-  const lost = new Promise<Error>((resolve) => (onLost = resolve));
+  const lost = new Promise<Error>((resolve) => {
+    onLost = (error) => {
+      if (!released) resolve(error);
+    };
+  });
   client.on('error', (error) => onLost(error));
   client.on('end', () => onLost(new Error('lease connection closed')));
   const { rows } = await client.query<{ ok: boolean }>('SELECT pg_try_advisory_lock($1::bigint) AS ok', [leaseKey(migration)]);
@@ -28,12 +67,13 @@ export async function acquireLease(target: ServerSpec, migration: string): Promi
       fix: 'check it with `pgferry show`; only a stale runner can be resumed',
     });
   }
-  let released = false;
+  const probe = probeLease(client, onLost);
   return {
     lost,
     async release() {
       if (released) return;
       released = true;
+      clearInterval(probe);
       await client.query('SELECT pg_advisory_unlock($1::bigint)', [leaseKey(migration)]).catch(() => undefined);
       await closeSession(client);
     },

@@ -15,7 +15,19 @@ async function readStdin(): Promise<string> {
 }
 
 /** Exit codes the spawner understands. */
-export const RUNNER_EXIT = { ok: 0, failed: 1, badInput: 2, leaseHeld: 3 } as const;
+export const RUNNER_EXIT = { ok: 0, failed: 1, badInput: 2, leaseHeld: 3, leaseLost: 4 } as const;
+
+/**
+ * A runner whose lease connection is gone may already have a successor: it stops writing at once.
+ * Exiting ends every session it holds, so its apply sessions release their per-database fences
+ * (cdc/applyTarget.ts) and their open transactions roll back; it writes nothing more, not even to
+ * the control catalog, which now belongs to whichever runner takes the lease. What it leaves is
+ * what a crash leaves: slots, publication and recorded positions, for the next runner to resume.
+ */
+function stopOnLeaseLoss(error: Error): never {
+  console.error(`lease connection lost (${error.message}): stopping at once; resume the migration to continue`);
+  process.exit(RUNNER_EXIT.leaseLost);
+}
 
 async function main(): Promise<number> {
   const input = JSON.parse(await readStdin()) as { spec: unknown; reason: 'create' | 'resume' };
@@ -35,7 +47,7 @@ async function main(): Promise<number> {
   const stop = () => controller.abort(canceledError());
   process.on('SIGTERM', stop);
   process.on('SIGINT', stop);
-  void lease.lost.then((error) => console.error(`lease connection lost: ${error.message}`));
+  void lease.lost.then(stopOnLeaseLoss);
   try {
     const status = await orchestrate(spec, {
       adopt: true,

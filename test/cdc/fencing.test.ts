@@ -1,0 +1,256 @@
+// Issue 12, "never twice": the session that commits the data holds the fence. A runner whose lease
+// session is terminated stops writing; the resumed runner is then the only applier; a second
+// applier on the same database is refused, in origin and progress-table mode alike.
+import assert from 'node:assert/strict';
+import { parseMigrationSpec, requestCutover, resumeMigration, startMigration } from '../../provider/engine';
+import { Applier, type ApplierOptions } from '../../provider/engine/cdc/applier';
+import type { MigrationSpec } from '../../provider/engine/input/migrationSpec';
+import { ControlStore } from '../../provider/engine/control/store';
+import { applyLockKey, cutoverMessagePrefix } from '../../provider/engine/names';
+import { isPgferryError } from '../../provider/engine/errors';
+import { serverSpec, startPair, until, waitForStatus, type Cluster, type ServerPair } from '../support';
+import { applierOptions, assertSame, createSlot, drain, rowsOf, setupDb, startApplier } from './harness';
+
+/** Sessions holding a migration's apply lock on one target database. */
+async function fenceHolders(target: Cluster, migration: string, db: string): Promise<number[]> {
+  const rows = await target.query<{ pid: number }>(
+    `SELECT l.pid FROM pg_locks l JOIN pg_database d ON d.oid = l.database
+      WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1 AND d.datname = $2
+        AND l.classid = ($1::bigint >> 32)::oid AND l.objid = ($1::bigint & 4294967295)::oid`,
+    [applyLockKey(migration, db), db],
+  );
+  return rows.map((r) => r.pid);
+}
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Runs an applier that must be refused at once; returns the error it was refused with. */
+async function refusedApplier(options: ApplierOptions): Promise<unknown> {
+  const applier = new Applier({ ...options, fenceWaitMs: 0 });
+  const outcome = await Promise.race([
+    applier.run().then(
+      (end) => new Error(`the second applier ran and ended with ${end}`),
+      (error: unknown) => error,
+    ),
+    new Promise<Error>((resolve) => setTimeout(() => resolve(new Error('the second applier was not refused within 30 s')), 30_000)),
+  ]);
+  applier.stop();
+  return outcome;
+}
+
+// ledger has no key: a change applied twice would show as a duplicate row
+const LEDGER_SQL = `
+CREATE TABLE acct (id int PRIMARY KEY, balance bigint NOT NULL);
+CREATE TABLE ledger (acct int NOT NULL, amount int NOT NULL, n bigint NOT NULL);
+INSERT INTO acct SELECT g, 0 FROM generate_series(1, 100) g;`;
+
+/** Transactions moving money and appending to the ledger until stopped; stop() resolves to how many committed. */
+async function startLedgerWriter(source: Cluster, db: string): Promise<{ stop(): Promise<number> }> {
+  const client = await source.connect(db);
+  let stopping = false;
+  const writing = (async () => {
+    let n = 0;
+    try {
+      while (!stopping) {
+        const acct = 1 + ((n + 1) % 100);
+        await client.query('BEGIN');
+        await client.query('UPDATE acct SET balance = balance + $2 WHERE id = $1', [acct, (n + 1) % 7]);
+        await client.query('INSERT INTO ledger VALUES ($1, $2, $3)', [acct, (n + 1) % 7, n + 1]);
+        await client.query('COMMIT');
+        n += 1;
+      }
+      return n;
+    } finally {
+      await client.end();
+    }
+  })();
+  return {
+    stop: () => {
+      stopping = true;
+      return writing;
+    },
+  };
+}
+
+/** Ends the runner's lease session as a network cut or a DBA would. */
+async function terminateLease(target: Cluster): Promise<void> {
+  const [lease] = await target.query<{ pid: number }>(
+    `SELECT pid FROM pg_stat_activity WHERE application_name = 'pgferry runner lease' AND datname = 'postgres'`,
+  );
+  assert.ok(lease, 'the runner holds its lease on the target');
+  await target.query('SELECT pg_terminate_backend($1)', [lease.pid]);
+}
+
+/** Exactly one apply session on the database, and it is the one holding the fence. */
+async function assertOneApplier(target: Cluster, migration: string, db: string): Promise<void> {
+  const holders = await until('the resumed runner to hold the apply lock', async () => {
+    const pids = await fenceHolders(target, migration, db);
+    return pids.length > 0 ? pids : undefined;
+  });
+  assert.equal(holders.length, 1, 'exactly one apply session holds the fence');
+  const appliers = await target.query(`SELECT pid FROM pg_stat_activity WHERE application_name = 'pgferry apply' AND datname = $1`, [db]);
+  assert.deepEqual(
+    appliers.map((r) => r.pid),
+    holders,
+    'the only apply session is the one holding the fence',
+  );
+}
+
+/** Options for an applier started by hand on a migration's database (slot and publication read from the source). */
+async function byHand(source: Cluster, spec: MigrationSpec, db: string): Promise<ApplierOptions> {
+  const [slot] = await source.query<{ slot_name: string }>('SELECT slot_name FROM pg_replication_slots WHERE database = $1', [db]);
+  const [publication] = await source.query<{ pubname: string }>('SELECT pubname FROM pg_publication', [], db);
+  return {
+    source: spec.source,
+    target: spec.target,
+    database: db,
+    slot: slot!.slot_name,
+    publication: publication!.pubname,
+    origin: 'pgferry_fencing_test_origin',
+    migration: spec.migrationName,
+    cutoverPrefix: cutoverMessagePrefix(spec.migrationName),
+  };
+}
+
+describe('fencing: one applier per database, whatever happens to the lease (issue 12)', function () {
+  this.timeout(400_000);
+  let pair: ServerPair;
+  before(async () => {
+    pair = await startPair(15, 15);
+  });
+  // The harness creates slots and publications itself, outside any migration: not leaks.
+  after(async () => pair?.stop({ leaks: 'allowed' }));
+
+  for (const preferProgressTable of [false, true]) {
+    const mode = preferProgressTable ? 'table' : 'origin';
+    it(`refuses a second applier while the first holds the database's apply lock, then hands over (progress: ${mode})`, async () => {
+      const f = await setupDb(pair.source, pair.target, 'CREATE TABLE t (id int PRIMARY KEY, v text)');
+      const exported = await createSlot(f);
+      await exported.release();
+      const first = startApplier(f, { initialLsn: exported.consistentLsn, preferProgressTable });
+      await f.src(`INSERT INTO t SELECT g, 'a' FROM generate_series(1, 100) g`);
+      await until('the first applier to apply', async () =>
+        (await f.dst('SELECT count(*)::int AS n FROM t'))[0]!.n === 100 ? true : undefined,
+      );
+      const refused = await refusedApplier(applierOptions(f, { initialLsn: exported.consistentLsn, preferProgressTable }));
+      assert.ok(isPgferryError(refused) && refused.code === 'CDC_APPLY_FENCED', String(refused));
+      assert.equal((await fenceHolders(f.target, f.migration, f.db)).length, 1);
+      await f.src(`UPDATE t SET v = 'b' WHERE id <= 50`);
+      await drain(f, first);
+      // the first is gone: a new applier takes the lock and carries on from the recorded position
+      const next = startApplier(f, { initialLsn: exported.consistentLsn, preferProgressTable });
+      await f.src(`DELETE FROM t WHERE id > 90`);
+      await drain(f, next);
+      await assertSame(f, ['t']);
+      assert.deepEqual([next.applier.stats().updates, next.applier.stats().deletes], [0, 10], 'nothing applied twice');
+    });
+  }
+
+  it('a runner whose lease session is terminated stops applying; after resume one applier applies everything exactly once', async () => {
+    const db = 'fenced';
+    const spec = await ledgerMigration(pair, db, 'fenced-online');
+    const store = new ControlStore(spec.target);
+    const writer = await startLedgerWriter(pair.source, db);
+    try {
+      await startMigration(spec);
+      const streaming = await waitForStatus(store, spec.migrationName, (s) => s.state === 'Failed' || (s.databases[0]?.inserts ?? 0) > 50);
+      assert.notEqual(streaming.state, 'Failed', streaming.message);
+      await terminateLease(pair.target);
+      // resumed at once, while the old runner may still be on its way out: the fence decides
+      await waitForStatus(store, spec.migrationName, (s) => s.runner?.alive === false);
+      await resumeMigration(spec);
+      const oldRunner = streaming.runner!.pid;
+      await until('the runner that lost its lease to exit', async () => (processAlive(oldRunner) ? undefined : true), 60_000);
+      await waitForResumed(store, spec.migrationName, oldRunner);
+      await assertOneApplier(pair.target, spec.migrationName, db);
+      const refused = await refusedApplier(await byHand(pair.source, spec, db));
+      assert.ok(isPgferryError(refused) && refused.code === 'CDC_APPLY_FENCED', String(refused));
+      await cutOverAndCompare(pair, store, spec.migrationName, db, await writer.stop());
+    } finally {
+      await writer.stop().catch(() => undefined);
+      await store.close();
+    }
+  });
+
+  it('a runner whose lease session is terminated exits and commits nothing more while the source writes on; the next runner loses and duplicates nothing', async () => {
+    const db = 'fenced_quiet';
+    const spec = await ledgerMigration(pair, db, 'fenced-quiet');
+    const store = new ControlStore(spec.target);
+    const writer = await startLedgerWriter(pair.source, db);
+    try {
+      await startMigration(spec);
+      const streaming = await waitForStatus(store, spec.migrationName, (s) => s.state === 'Failed' || (s.databases[0]?.inserts ?? 0) > 50);
+      assert.notEqual(streaming.state, 'Failed', streaming.message);
+      const oldRunner = streaming.runner!.pid;
+      await terminateLease(pair.target);
+      await until('the runner that lost its lease to exit', async () => (processAlive(oldRunner) ? undefined : true), 60_000);
+      const appliers = await pair.target.query(
+        `SELECT pid FROM pg_stat_activity WHERE application_name = 'pgferry apply' AND datname = $1`,
+        [db],
+      );
+      assert.deepEqual(appliers, [], 'the apply session ended with its runner');
+      // the source writes on with no runner alive: nothing more may reach the target
+      const onTarget = await ledgerCount(pair.target, db);
+      await until('the source to commit 500 more transactions', async () =>
+        (await ledgerCount(pair.source, db)) > onTarget + 500 ? true : undefined,
+      );
+      assert.equal(await ledgerCount(pair.target, db), onTarget, 'no change committed on the target after the runner lost its lease');
+      await resumeMigration(spec);
+      await waitForResumed(store, spec.migrationName, oldRunner);
+      await cutOverAndCompare(pair, store, spec.migrationName, db, await writer.stop());
+    } finally {
+      await writer.stop().catch(() => undefined);
+      await store.close();
+    }
+  });
+});
+
+async function ledgerCount(cluster: Cluster, db: string): Promise<number> {
+  const [row] = await cluster.query<{ n: number }>('SELECT count(*)::int AS n FROM ledger', [], db);
+  return row!.n;
+}
+
+/** An online migration of a fresh ledger database. */
+async function ledgerMigration(pair: ServerPair, db: string, name: string): Promise<MigrationSpec> {
+  await pair.source.query(`CREATE DATABASE ${db}`);
+  await pair.source.query(LEDGER_SQL, [], db);
+  return parseMigrationSpec({
+    migrationName: name,
+    source: serverSpec(pair.source),
+    target: serverSpec(pair.target),
+    databases: [db],
+    mode: 'Online',
+    option: 'Migrate',
+    overwriteDbsInTarget: true,
+    allowReplicaIdentityFull: true,
+  });
+}
+
+/** Waits for a runner other than `oldRunner` to stream: counters past the old runner's (the state is then rewritten too). */
+async function waitForResumed(store: ControlStore, migration: string, oldRunner: number): Promise<void> {
+  const before = (await store.get(migration))!.databases[0]!.inserts;
+  const resumed = await waitForStatus(
+    store,
+    migration,
+    (s) => s.runner?.alive === true && s.state === 'WaitingForUserAction' && s.databases[0]!.inserts > before,
+  );
+  assert.notEqual(resumed.runner!.pid, oldRunner);
+}
+
+/** Cuts over, then reads both sides back: equal row by row, and the key-less ledger holds each source transaction once. */
+async function cutOverAndCompare(pair: ServerPair, store: ControlStore, migration: string, db: string, written: number): Promise<void> {
+  await requestCutover(serverSpec(pair.target), migration);
+  const done = await waitForStatus(store, migration, (s) => s.state === 'Succeeded' || s.state === 'Failed');
+  assert.equal(done.state, 'Succeeded', done.message);
+  for (const table of ['acct', 'ledger']) {
+    assert.deepEqual(await rowsOf(pair.target, db, table), await rowsOf(pair.source, db, table), table);
+  }
+  assert.equal(await ledgerCount(pair.target, db), written, 'every source transaction applied once');
+}
