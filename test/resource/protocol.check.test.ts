@@ -6,6 +6,7 @@ import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { UNKNOWN } from '../../provider/resource/unknown';
+import { until } from '../support';
 import {
   closeProtocolSession,
   openProtocolSession,
@@ -141,9 +142,12 @@ describe('protocol: check and diff through the SDK provider host', function () {
     );
     assert.equal(allowed.changes, 2);
     assert.deepEqual(allowed.replaces, ['databases']);
-    assert.ok(
-      host.stdout.some((l) => /proto-check: replacing a migration that has cut over/.test(l)),
-      'the preview says what the replace does',
+    // the host's log line travels on its stdout, which may arrive after the gRPC answer
+    await until(
+      'the preview to say what the replace does',
+      async () => host.stdout.some((l) => /proto-check: replacing a migration that has cut over/.test(l)) || undefined,
+      10_000,
+      50,
     );
   });
 

@@ -141,10 +141,11 @@ describe('protocol: Online PgMigration against real servers', function () {
         [mark!.lsn, heldTxn!.started, mark!.at],
       );
       // Lower bounds: the held transaction began after the applied one had committed, and its WAL
-      // is not applied.
+      // is not applied (not all the WAL written since the mark: the stream may confirm records of
+      // other sessions written before the held transaction).
       held = await until('Read to report the held transaction as latency and pending bytes', async () => {
         const [db] = await lagOf();
-        return (db?.latencySeconds ?? 0) > 0 && (db?.pendingBytes ?? 0) >= Number(wal!.bytes) ? db : undefined;
+        return (db?.latencySeconds ?? 0) > 0 && (db?.pendingBytes ?? 0) > 0 ? db : undefined;
       });
       assert.ok(held.latencySeconds! >= wal!.gap, `latency ${held.latencySeconds} s, commits at least ${wal!.gap} s apart`);
       assert.equal(await onTarget('held@example.com'), 0, 'the held row is not on the target yet');
