@@ -54,7 +54,13 @@ function isRoot(): boolean {
 }
 
 let postgresIds: { uid: number; gid: number } | undefined;
-async function postgresUser(): Promise<{ uid: number; gid: number } | undefined> {
+/** The OS user the servers run as when pgferry runs as root (initdb refuses root). */
+interface ServerUser {
+  readonly uid: number;
+  readonly gid: number;
+}
+
+async function postgresUser(): Promise<ServerUser | undefined> {
   if (!isRoot()) return undefined;
   if (!postgresIds) {
     const uid = Number((await execFileAsync('id', ['-u', 'postgres'])).stdout.trim());
@@ -140,35 +146,28 @@ async function installTlsFiles(
   return { ssl: 'on', ssl_cert_file: "'server.crt'", ssl_key_file: "'server.key'" };
 }
 
-export async function startCluster(options: ClusterOptions = {}): Promise<Cluster> {
-  const major = options.major ?? 15;
-  const password = options.password ?? 'postgres-test-pw';
-  const binDir = await serverBinDir(major);
-  const root = await fs.mkdtemp(path.join(os.tmpdir(), `pgferry-${options.label ?? 'pg'}${major}-`));
+/** initdb as the server user: scram passwords, UTF8, C locale; returns the data directory. */
+async function initDataDir(binDir: string, root: string, password: string, ids: ServerUser | undefined): Promise<string> {
   const dataDir = path.join(root, 'data');
-  const logFile = path.join(root, 'server.log');
   const pwFile = path.join(root, 'pw');
   await fs.writeFile(pwFile, `${password}\n`, { mode: 0o600 });
-  const ids = await postgresUser();
   if (ids) {
     await fs.chown(root, ids.uid, ids.gid);
     await fs.chown(pwFile, ids.uid, ids.gid);
   }
-  await asServerUser(path.join(binDir, 'initdb'), [
-    '-D',
-    dataDir,
-    '-U',
-    'postgres',
-    '--auth=scram-sha-256',
-    `--pwfile=${pwFile}`,
-    '-E',
-    'UTF8',
-    '--locale=C',
-    '--no-sync',
-  ]);
+  const args = ['-D', dataDir, '-U', 'postgres', '--auth=scram-sha-256', `--pwfile=${pwFile}`, '-E', 'UTF8', '--locale=C', '--no-sync'];
+  await asServerUser(path.join(binDir, 'initdb'), args);
   await fs.rm(pwFile);
+  return dataDir;
+}
 
-  let port = await freePort();
+/** postgresql.conf settings of a throwaway test server (speed over durability: the bench sets its own), and pg_hba.conf. */
+async function configure(
+  options: ClusterOptions,
+  root: string,
+  dataDir: string,
+  ids: ServerUser | undefined,
+): Promise<Record<string, string>> {
   const settings: Record<string, string> = {
     listen_addresses: "'127.0.0.1'",
     unix_socket_directories: `'${root}'`,
@@ -192,25 +191,44 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
     `${hostType} replication all 127.0.0.1/32 scram-sha-256`,
   ];
   await fs.writeFile(path.join(dataDir, 'pg_hba.conf'), `${hba.join('\n')}\n`);
-  const writeConf = async (): Promise<void> => {
+  return settings;
+}
+
+/** Starts the server on a free port, trying another when someone took it between probe and start. */
+async function startOnFreePort(
+  dataDir: string,
+  settings: Record<string, string>,
+  ids: ServerUser | undefined,
+  start: () => Promise<void>,
+): Promise<number> {
+  for (let attempt = 0; ; attempt++) {
+    const port = await freePort();
     const lines = Object.entries({ ...settings, port: String(port) }).map(([k, v]) => `${k} = ${v}`);
     await fs.writeFile(path.join(dataDir, 'postgresql.auto.conf'), `${lines.join('\n')}\n`);
     if (ids) await fs.chown(path.join(dataDir, 'postgresql.auto.conf'), ids.uid, ids.gid);
-  };
+    try {
+      await start();
+      return port;
+    } catch (error) {
+      if (attempt >= 3) throw error;
+    }
+  }
+}
+
+export async function startCluster(options: ClusterOptions = {}): Promise<Cluster> {
+  const major = options.major ?? 15;
+  const password = options.password ?? 'postgres-test-pw';
+  const binDir = await serverBinDir(major);
+  const root = await fs.mkdtemp(path.join(os.tmpdir(), `pgferry-${options.label ?? 'pg'}${major}-`));
+  const logFile = path.join(root, 'server.log');
+  const ids = await postgresUser();
+  const dataDir = await initDataDir(binDir, root, password, ids);
+  const settings = await configure(options, root, dataDir, ids);
   const pgCtl = path.join(binDir, 'pg_ctl');
   const start = async (): Promise<void> => {
     await asServerUser(pgCtl, ['-D', dataDir, '-l', logFile, '-w', '-t', '60', 'start']);
   };
-  for (let attempt = 0; ; attempt++) {
-    await writeConf();
-    try {
-      await start();
-      break;
-    } catch (error) {
-      if (attempt >= 3) throw error;
-      port = await freePort(); // someone took the port between probe and start
-    }
-  }
+  const port = await startOnFreePort(dataDir, settings, ids, start);
 
   let stopped = false;
   const cluster: Cluster = {
