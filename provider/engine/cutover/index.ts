@@ -16,6 +16,7 @@ import { startStream, type OnlineStream } from '../cdc/onlineStream';
 import type { MigrationRun } from '../migrationRun';
 import { verifyDatabases } from '../verify';
 import { syncSequences } from './sequences';
+import { recheckMovedSequences } from './sequenceRecheck';
 import { failpoint } from '../failpoints';
 import { enableRowSecurity } from '../schema/rowSecurity';
 import { restoreTriggers } from '../cdc/targetTriggers';
@@ -104,8 +105,14 @@ export async function cutover(run: MigrationRun, streams: OnlineStream[]): Promi
   if (spec.verify) {
     const databases = streams.map((s) => s.database);
     const notStreamed = await notStreamedTables(store, name, databases);
-    const report = await again(run, 'the verification', () =>
+    const verified = await again(run, 'the verification', () =>
       verifyDatabases(spec, { signal: run.signal, onProgress: run.onProgress, databases, notStreamed }),
+    );
+    const report = await again(run, 'the second look at sequences', () =>
+      recheckMovedSequences(spec, verified, (database, count) => {
+        const why = 'a source restart, or nextval without a write';
+        void run.warn(`cutover: sequences moved on the source after they were copied (${why}): ${count} value(s) copied again`, database);
+      }),
     );
     await store.setVerification(name, report);
     if (!report.ok) {

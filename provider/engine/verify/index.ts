@@ -83,6 +83,9 @@ async function tablesOnlyOnTarget(spec: MigrationSpec, database: string, sourceT
   return onTarget.filter((t) => t.schema !== CONTROL_SCHEMA && !onSource.has(key(t)));
 }
 
+/** The report's row for a database's sequences (one row for all of them). */
+export const SEQUENCES_ROW = '(sequences)';
+
 /** One row for every sequence of the database: the first difference names the sequence. */
 async function verifySequences(database: string, p: SessionPair, sourceMayHaveMovedOn: boolean): Promise<VerificationTable> {
   const [source, target] = await Promise.all([readSequenceStates(p.source), readSequenceStates(p.target)]);
@@ -92,7 +95,7 @@ async function verifySequences(database: string, p: SessionPair, sourceMayHaveMo
     if (line) lines.push(line);
   }
   const reason = lines.length === 0 ? undefined : `${lines[0]}${lines.length > 1 ? ` (and ${lines.length - 1} more)` : ''}`;
-  return { database, table: '(sequences)', sourceRows: source.length, targetRows: target.length, matches: reason === undefined, reason };
+  return { database, table: SEQUENCES_ROW, sourceRows: source.length, targetRows: target.length, matches: reason === undefined, reason };
 }
 
 async function verifyDatabase(spec: MigrationSpec, database: string, options: VerifyOptions): Promise<DatabaseVerification> {
@@ -152,6 +155,17 @@ async function verifyDatabase(spec: MigrationSpec, database: string, options: Ve
   return { tables: results.sort((a, b) => a.table.localeCompare(b.table)), leftOut };
 }
 
+/** The sequences of one database compared exactly on fresh sessions (the cutover's second look). */
+export async function verifySequencesOf(spec: MigrationSpec, database: string): Promise<VerificationTable> {
+  const options = { database, purpose: 'verify' };
+  const pair = await openSessionPair(spec.source, options, spec.target, options);
+  try {
+    return await verifySequences(database, pair, false);
+  } finally {
+    await closeSessionPair(pair);
+  }
+}
+
 /** Verifies every database of the spec; `ok` only when every table matches. */
 export async function verifyDatabases(spec: MigrationSpec, options: VerifyOptions = {}): Promise<VerificationReport> {
   const tables: VerificationTable[] = [];
@@ -161,6 +175,11 @@ export async function verifyDatabases(spec: MigrationSpec, options: VerifyOption
     tables.push(...verified.tables);
     leftOut.push(...verified.leftOut);
   }
+  return verificationReport(tables, leftOut);
+}
+
+/** A report from its rows: `ok` only when every row matches; the first mismatch as one line. */
+export function verificationReport(tables: readonly VerificationTable[], leftOut: readonly LeftOutObject[]): VerificationReport {
   const mismatch = tables.find((t) => !t.matches);
   return {
     ok: mismatch === undefined,
