@@ -1,6 +1,6 @@
 // migrateRoles: false (issue 19): the source's roles are not created on the target (read back from
 // pg_roles), what they own belongs to the target user there, a grant to a role the target already
-// has is kept, one to a role it lacks is left out with a warning, and the data arrives whole.
+// has is kept (also when the same object grants to a role it lacks), one to a role it lacks is left out with a warning, and the data arrives whole.
 // With the default, the same roles are created.
 import assert from 'node:assert/strict';
 import { runMigration } from '../../provider/engine';
@@ -30,6 +30,10 @@ describe('migrateRoles false leaves the roles alone (issue 19)', function () {
        INSERT INTO entries SELECT g, g * 1.5 FROM generate_series(1, 1000) g;
        ALTER TABLE entries OWNER TO ledger_owner;
        GRANT INSERT ON entries TO ledger_clerk;
+       -- one ACL entry in the dump, restored as one statement list: the missing role's grant
+       -- must not take the existing role's grant with it
+       GRANT SELECT ON entries TO shared_reader;
+       GRANT UPDATE (amount) ON entries TO ledger_clerk, shared_reader;
        CREATE VIEW totals AS SELECT sum(amount) AS total FROM entries;
        GRANT SELECT ON totals TO shared_reader;`,
       [],
@@ -57,6 +61,13 @@ describe('migrateRoles false leaves the roles alone (issue 19)', function () {
       { owner: pair.target.user },
     ]);
     assert.deepEqual(await t(`SELECT has_table_privilege('shared_reader', 'totals', 'SELECT') AS ok`), [{ ok: true }]);
+    assert.deepEqual(
+      await t(`SELECT has_table_privilege('shared_reader', 'entries', 'SELECT') AS s,
+                      has_column_privilege('shared_reader', 'entries', 'amount', 'UPDATE') AS u,
+                      has_table_privilege('shared_reader', 'entries', 'INSERT') AS i`),
+      [{ s: true, u: true, i: false }],
+      'the grants to the role the target has are kept beside the grants to a role it lacks',
+    );
     // the grant to a role the target lacks is left out, and said so
     assert.ok(
       warnings.some((w) => w.includes('"ledger_clerk" does not exist')),

@@ -4,7 +4,10 @@
 import { spawn } from 'node:child_process';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
+import type pg from 'pg';
 import { libpqEnv } from '../connect/client';
+import { withSession } from '../connect/session';
+import { grantStatements, runEachGrant } from './grantReplay';
 import { conninfoDbname } from '../connect/quote';
 import { PgferryError } from '../errors';
 import type { ServerSpec } from '../input/migrationSpec';
@@ -180,6 +183,21 @@ export interface RestoreError {
   readonly command: string;
 }
 
+/**
+ * The statement text pg_restore prints after a failure: `Command was: ` and every line after it up
+ * to a blank line or pg_restore's next message (an entry can hold several statements, one per line).
+ */
+function commandAfter(lines: readonly string[], failure: number): string {
+  for (let j = failure + 1; j < lines.length && j <= failure + 4; j++) {
+    const first = /^Command was: (.*)$/.exec(lines[j]!);
+    if (!first) continue;
+    const command = [first[1]!];
+    for (let k = j + 1; k < lines.length && lines[k] !== '' && !lines[k]!.startsWith('pg_restore:'); k++) command.push(lines[k]!);
+    return command.join('\n').trim();
+  }
+  return '';
+}
+
 /** Parses pg_restore's stderr into the failed statements (pure). */
 export function parseRestoreErrors(stderr: string): RestoreError[] {
   const errors: RestoreError[] = [];
@@ -188,15 +206,7 @@ export function parseRestoreErrors(stderr: string): RestoreError[] {
     const m = /could not execute query: (.*)$/.exec(lines[i]!);
     if (!m) continue;
     const message = m[1]!.replace(/^ERROR:\s+/, '').trim();
-    let command = '';
-    for (let j = i + 1; j < lines.length && j <= i + 4; j++) {
-      const c = /^Command was: (.*)$/.exec(lines[j]!);
-      if (c) {
-        command = c[1]!.trim();
-        break;
-      }
-    }
-    errors.push({ message, command });
+    errors.push({ message, command: commandAfter(lines, i) });
   }
   return errors;
 }
@@ -257,11 +267,32 @@ export async function restoreSection(args: {
       { category: 'target', field: `database "${args.database}"`, transient: lostConnection(run.stderr) },
     );
   }
-  return { warnings: errors.map((e) => `${e.message} (statement: ${truncate(e.command, 160)})`) };
+  return { warnings: await grantsOneByOne(args.target, args.database, errors) };
 }
 
+/**
+ * The warnings of a restore whose failures were all tolerable. An entry that was a list of grants
+ * is run again statement by statement (schema/grantReplay.ts): only its grants that fail alone are
+ * left out.
+ */
+async function grantsOneByOne(target: ServerSpec, database: string, errors: readonly RestoreError[]): Promise<string[]> {
+  const warnings: string[] = [];
+  const replays = errors.map((e) => ({ error: e, grants: grantStatements(e.command) }));
+  const rerun = async (client?: pg.Client): Promise<void> => {
+    for (const { error, grants } of replays) {
+      if (grants && client) warnings.push(...(await runEachGrant(client, grants)));
+      else warnings.push(`${error.message} (statement: ${truncate(error.command, 160)})`);
+    }
+  };
+  if (!replays.some((r) => r.grants)) await rerun();
+  else await withSession(target, { database, purpose: 'restore grants', writable: true }, rerun);
+  return warnings;
+}
+
+/** One line of at most `max` characters (a failed entry's statements span several lines). */
 function truncate(text: string, max: number): string {
-  return text.length > max ? `${text.slice(0, max)}…` : text;
+  const line = text.replace(/\s*\n\s*/g, ' ');
+  return line.length > max ? `${line.slice(0, max)}…` : line;
 }
 
 /** A client tool's stderr saying the server went away or could not be reached: worth another try. */
