@@ -11,6 +11,7 @@ import {
   setupDb,
   startApplier,
   startWriter,
+  stopCdcPair,
   TARGET_KINDS,
   WRITER_DDL,
   WRITER_TABLE,
@@ -62,8 +63,7 @@ describe('cdc: large transactions, identity FULL, restarts, schema changes, prog
   before(async () => {
     pair = await startPair(15, 15);
   });
-  // The harness creates slots and publications itself, outside any migration: not leaks.
-  after(async () => pair?.stop({ leaks: 'allowed' }));
+  after(async () => stopCdcPair(pair));
 
   // Both against a superuser target and a managed-like one, while an application writes on the source.
   for (const kind of TARGET_KINDS) {
