@@ -4,7 +4,7 @@
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { startCluster, stopAllClusters, type Cluster } from '../provider/localpg/cluster';
-import { parseBenchArgs, USAGE, UsageError, type BenchArgs } from './args';
+import { parseBenchArgs, UsageError, type BenchArgs } from './args';
 import { loadDataset, type DatasetInfo } from './dataset';
 import { machineInfo } from './machine';
 import { runOfflineBench } from './offline';
@@ -110,11 +110,14 @@ try {
   args = parseBenchArgs(process.argv.slice(2));
 } catch (error) {
   if (error instanceof UsageError) {
-    if (error.message) process.stderr.write(`bench: ${error.message}\n`);
-    process.stderr.write(`${USAGE}\n`);
-    process.exit(error.message ? 2 : 0);
+    process.stderr.write(`bench: ${error.message} (npm run bench -- --help lists the options)\n`);
+    process.exit(2);
   }
   throw error;
+}
+if (args.help !== undefined) {
+  process.stdout.write(`${args.help}\n`);
+  process.exit(0);
 }
 main(args).catch((error: unknown) => {
   process.stderr.write(`bench failed: ${error instanceof Error ? error.message : String(error)}\n`);
