@@ -1,7 +1,11 @@
-// Command-line options of `npm run bench -- ...`; a bad option is one line and exit code 2.
+// Command-line options of `npm run bench -- ...`, parsed with commander like the CLI's
+// (provider/cli/args.ts): one option table, generated help. A bad option is one line, exit code 2.
 import os from 'node:os';
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 
 export interface BenchArgs {
+  /** Set when --help was asked for: the help text to print, nothing else runs. */
+  readonly help?: string;
   readonly quick: boolean;
   readonly jobs: number;
   readonly rounds: number;
@@ -18,65 +22,97 @@ export interface BenchArgs {
   readonly onlineSeconds?: number;
 }
 
-export const USAGE = `usage: npm run bench -- [--quick] [--jobs N] [--rounds R] [--only offline|online] [--skip-online] [--scale S] [--wide-rows N]
-                      [--online-seconds S] [--fsync-off]
-  --quick         small dataset (pgbench scale 2 + 50k wide rows), one round
-  --jobs N        table and index jobs for every tool (default: CPUs, from 2 to 8)
-  --rounds R      offline rounds, tool order rotated each round (default 2, quick 1)
-  --only KIND     run only the offline or the online benchmark
-  --skip-online   same as --only offline
-  --scale S, --wide-rows N   offline dataset size (a smoke run: --scale 1 --wide-rows 1000)
-  --online-seconds S   online backlog and paced load length (default 60, quick 15)
-  --fsync-off     labelled extra: fsync, synchronous_commit and full_page_writes off (default: on, as users run)
-  --pgferry-split-mb N   experiment: pgferry's same-table split threshold only (default 256 like pgcopydb)`;
-
+/** A bad command line; the message is the one line to print. */
 export class UsageError extends Error {}
 
-function positiveInt(name: string, value: string | undefined): number {
+function positiveInt(value: string): number {
   const n = Number(value);
-  if (!value || !Number.isInteger(n) || n < 1) throw new UsageError(`${name} must be a positive integer, got ${value ?? 'nothing'}`);
+  if (!value || !Number.isInteger(n) || n < 1) throw new InvalidArgumentError(`must be a positive integer, got ${value}`);
   return n;
 }
 
-export function parseBenchArgs(argv: readonly string[]): BenchArgs {
-  let quick = false;
-  let jobs = Math.max(2, Math.min(8, os.cpus().length));
-  let rounds: number | undefined;
-  let only: 'offline' | 'online' | undefined;
-  let skipOnline = false;
-  let scale: number | undefined;
-  let wideRows: number | undefined;
-  let pgferrySplitMb: number | undefined;
-  let fsyncOff = false;
-  let onlineSeconds: number | undefined;
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i]!;
-    if (arg === '--quick') quick = true;
-    else if (arg === '--jobs') jobs = positiveInt('--jobs', argv[++i]);
-    else if (arg === '--rounds') rounds = positiveInt('--rounds', argv[++i]);
-    else if (arg === '--scale') scale = positiveInt('--scale', argv[++i]);
-    else if (arg === '--wide-rows') wideRows = positiveInt('--wide-rows', argv[++i]);
-    else if (arg === '--pgferry-split-mb') pgferrySplitMb = positiveInt('--pgferry-split-mb', argv[++i]);
-    else if (arg === '--online-seconds') onlineSeconds = positiveInt('--online-seconds', argv[++i]);
-    else if (arg === '--fsync-off') fsyncOff = true;
-    else if (arg === '--skip-online') skipOnline = true;
-    else if (arg === '--only') {
-      const kind = argv[++i];
-      if (kind !== 'offline' && kind !== 'online') throw new UsageError(`--only must be offline or online, got ${kind ?? 'nothing'}`);
-      only = kind;
-    } else if (arg === '--help' || arg === '-h') throw new UsageError('');
-    else throw new UsageError(`unknown option ${arg}`);
+function benchKind(value: string): 'offline' | 'online' {
+  if (value !== 'offline' && value !== 'online') throw new InvalidArgumentError(`must be offline or online, got ${value}`);
+  return value;
+}
+
+/** Table and index jobs for every tool unless --jobs says otherwise: the CPUs, from 2 to 8. */
+function defaultJobs(): number {
+  return Math.max(2, Math.min(8, os.cpus().length));
+}
+
+const OPTIONS = (): Option[] => [
+  new Option('--quick', 'small dataset (pgbench scale 2 + 50k wide rows), one round'),
+  new Option('--jobs <N>', 'table and index jobs for every tool').argParser(positiveInt).default(defaultJobs(), 'CPUs, from 2 to 8'),
+  new Option('--rounds <R>', 'offline rounds, tool order rotated each round (default 2, quick 1)').argParser(positiveInt),
+  new Option('--only <kind>', 'run only the offline or the online benchmark (offline | online)').argParser(benchKind),
+  new Option('--skip-online', 'same as --only offline'),
+  new Option('--scale <S>', 'offline dataset: pgbench scale (default 20, quick 2; a smoke run: 1)').argParser(positiveInt),
+  new Option('--wide-rows <N>', 'offline dataset: wide-table rows (default 500000, quick 50000; a smoke run: 1000)').argParser(positiveInt),
+  new Option('--online-seconds <S>', 'online backlog and paced load length (default 60, quick 15)').argParser(positiveInt),
+  new Option('--fsync-off', 'labelled extra: fsync, synchronous_commit and full_page_writes off (default: on, as users run)'),
+  new Option('--pgferry-split-mb <N>', "experiment: pgferry's same-table split threshold only (default 256 like pgcopydb)").argParser(
+    positiveInt,
+  ),
+];
+
+/** The bench's program; `out` collects what commander prints (help). */
+function buildProgram(out: { text: string }): Command {
+  const program = new Command('npm run bench --')
+    .description('times pgferry against pgcopydb and pg_dump/pg_restore (offline) and native logical replication (online)')
+    .exitOverride()
+    .configureOutput({ writeOut: (s) => (out.text += s), writeErr: () => undefined })
+    // checked below, naming the argument (commander's message only counts them)
+    .allowExcessArguments(true);
+  for (const option of OPTIONS()) program.addOption(option);
+  return program;
+}
+
+/** commander's error as one line naming the option. */
+function fromCommander(error: CommanderError): UsageError {
+  const flag = /'(--?[\w-]+)/.exec(error.message)?.[1] ?? 'option';
+  switch (error.code) {
+    case 'commander.unknownOption':
+      return new UsageError(`unknown option ${flag}`);
+    case 'commander.optionMissingArgument':
+      return new UsageError(`${flag} needs a value`);
+    case 'commander.invalidArgument':
+      return new UsageError(`${flag} ${error.message.replace(/^.*? is invalid\.\s*/, '')}`);
+    default:
+      return new UsageError(error.message.replace(/^error:\s*/, ''));
   }
+}
+
+/** Parses argv (without node and script); throws a UsageError on a bad command line. */
+export function parseBenchArgs(argv: readonly string[]): BenchArgs {
+  const out = { text: '' };
+  const program = buildProgram(out);
+  try {
+    program.parse([...argv], { from: 'user' });
+  } catch (error) {
+    if (error instanceof CommanderError && error.code === 'commander.helpDisplayed')
+      return { ...fromOptions({}), help: out.text.trimEnd() };
+    if (error instanceof CommanderError) throw fromCommander(error);
+    throw error;
+  }
+  if (program.args.length > 0) throw new UsageError(`unknown option ${program.args[0]}`);
+  return fromOptions(program.opts<Record<string, unknown>>());
+}
+
+/** The options with their defaults, some of which --quick changes. */
+function fromOptions(o: Record<string, unknown>): BenchArgs {
+  const quick = o.quick === true;
+  const only = o.only as 'offline' | 'online' | undefined;
   return {
     quick,
-    jobs,
-    rounds: rounds ?? (quick ? 1 : 2),
+    jobs: (o.jobs as number | undefined) ?? defaultJobs(),
+    rounds: (o.rounds as number | undefined) ?? (quick ? 1 : 2),
     offline: only !== 'online',
-    online: only !== 'offline' && !skipOnline,
-    scale: scale ?? (quick ? 2 : 20),
-    wideRows: wideRows ?? (quick ? 50_000 : 500_000),
-    pgferrySplitMb,
-    fsyncOff,
-    onlineSeconds,
+    online: only !== 'offline' && o.skipOnline !== true,
+    scale: (o.scale as number | undefined) ?? (quick ? 2 : 20),
+    wideRows: (o.wideRows as number | undefined) ?? (quick ? 50_000 : 500_000),
+    pgferrySplitMb: o.pgferrySplitMb as number | undefined,
+    fsyncOff: o.fsyncOff === true,
+    onlineSeconds: o.onlineSeconds as number | undefined,
   };
 }

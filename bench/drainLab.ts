@@ -10,6 +10,7 @@ import { promisify } from 'node:util';
 import { Applier } from '../provider/engine/cdc/applier';
 import { parseLsn } from '../provider/engine/cdc/lsn';
 import { DEFAULT_LIMITS } from '../provider/engine/cdc/planner';
+import { literal } from '../provider/engine/connect/quote';
 import { startCluster, stopAllClusters, type Cluster } from '../provider/localpg/cluster';
 import { PG_BIN, pgEnv } from './dataset';
 import { runPgbench } from './pgbench';
@@ -138,6 +139,127 @@ interface DrainResult {
   readonly line: string;
 }
 
+/** How long one consumer took to drain the backlog, and what it used doing so. */
+interface Drained {
+  readonly seconds: number;
+  readonly detail: string;
+}
+
+const labServer = (c: Cluster) => ({
+  host: c.host,
+  port: c.port,
+  user: c.user,
+  password: c.password,
+  sslMode: 'disable' as const,
+  maintenanceDatabase: 'postgres',
+});
+
+/**
+ * pgbench initialised on both sides, a publication and the slot `drain` on the source (and, for
+ * the native consumer, a disabled subscription on it); returns the slot's start position.
+ */
+async function prepareLab(source: Cluster, target: Cluster, consumer: 'native' | 'pgferry', scale: number): Promise<bigint> {
+  await Promise.all([pgbenchInit(source, 'lab', scale), pgbenchInit(target, 'lab', scale)]);
+  await source.query('CREATE PUBLICATION labpub FOR ALL TABLES', [], 'lab');
+  const slotRows = await source.query<{ lsn: string }>(
+    `SELECT lsn::text FROM pg_create_logical_replication_slot('drain', 'pgoutput')`,
+    [],
+    'lab',
+  );
+  if (consumer === 'native') {
+    const conn = `host=${source.host} port=${source.port} user=${source.user} password=${source.password} dbname=lab`;
+    await target.query(
+      `CREATE SUBSCRIPTION labsub CONNECTION ${literal(conn)} PUBLICATION labpub WITH (create_slot = false, slot_name = 'drain', enabled = false, copy_data = false, binary = ${process.env.NATIVE_BINARY === '1'})`,
+      [],
+      'lab',
+    );
+  }
+  return parseLsn(slotRows[0]!.lsn);
+}
+
+/** The backlog: pgbench while nothing consumes, then a quiet source; returns where it ends and its rows. */
+async function writeBacklog(source: Cluster, consumer: string, clients: number, tx: number): Promise<{ end: bigint; rows: number }> {
+  const bench = await runPgbench(source, 'lab', { clients, transactionsPerClient: tx });
+  const end = await currentLsn(source);
+  const rows = bench.transactions * 4;
+  process.stdout.write(`${consumer} backlog: ${bench.transactions} transactions, ${rows} rows, written at ${bench.tps.toFixed(0)} TPS\n`);
+  // the same quiet start for both: pgbench's own aftermath (autovacuum, checkpoint) out of the drain
+  await source.query('VACUUM pgbench_accounts, pgbench_branches, pgbench_tellers, pgbench_history', [], 'lab');
+  await source.query('CHECKPOINT');
+  return { end, rows };
+}
+
+/** The native subscription, enabled until the slot confirms the backlog's end. */
+async function drainNative(source: Cluster, target: Cluster, end: bigint): Promise<Drained> {
+  let seconds = NaN;
+  const cpu = await cpuDuring(source, target, async () => {
+    const started = Date.now();
+    await target.query('ALTER SUBSCRIPTION labsub ENABLE', [], 'lab');
+    for (;;) {
+      const r = await source.query<{ lsn: string }>(
+        `SELECT confirmed_flush_lsn::text AS lsn FROM pg_replication_slots WHERE slot_name = 'drain'`,
+      );
+      if (parseLsn(r[0]!.lsn) >= end) break;
+      await sleep(20);
+    }
+    seconds = (Date.now() - started) / 1000;
+  });
+  await target.query('ALTER SUBSCRIPTION labsub DISABLE', [], 'lab');
+  return { seconds, detail: cpu };
+}
+
+function labApplier(source: Cluster, target: Cluster, initialLsn: bigint): Applier {
+  return new Applier({
+    source: labServer(source),
+    target: labServer(target),
+    database: 'lab',
+    slot: 'drain',
+    publication: 'labpub',
+    origin: 'pgferry_lab',
+    migration: 'lab',
+    cutoverPrefix: 'pgferry-lab',
+    initialLsn,
+    // experiments: PGFERRY_MAX_ROWS=N changes the rows per statement
+    limits: process.env.PGFERRY_MAX_ROWS ? { ...DEFAULT_LIMITS, maxRows: Number(process.env.PGFERRY_MAX_ROWS) } : undefined,
+    // and PGFERRY_QUEUE_MB=N the in-memory queue's budget
+    queueBudgetBytes: process.env.PGFERRY_QUEUE_MB ? Number(process.env.PGFERRY_QUEUE_MB) * 2 ** 20 : undefined,
+  });
+}
+
+/** pgferry's Applier in this process, from the slot's start until it has applied the backlog's end. */
+async function drainPgferry(source: Cluster, target: Cluster, initialLsn: bigint, end: bigint): Promise<Drained> {
+  const applier = labApplier(source, target, initialLsn);
+  const timeline: string[] = [];
+  let seconds = NaN;
+  const cpu = await cpuDuring(source, target, async () => {
+    const started = Date.now();
+    const running = applier.run();
+    // DRAIN_TIMELINE=1: CPU % of the walsender, this process and the apply backend every 100 ms;
+    // =2 also what the apply backend waits on
+    const sampler = process.env.DRAIN_TIMELINE ? sampleTimeline(source, target, timeline) : undefined;
+    // DRAIN_ALLOC_PROFILE=file: where this process allocates during the drain, garbage included
+    const allocations = process.env.DRAIN_ALLOC_PROFILE ? await startAllocationProfile() : undefined;
+    while (applier.stats().appliedLsn < end && applier.stats().confirmedLsn < end) await sleep(20);
+    seconds = (Date.now() - started) / 1000;
+    await sampler?.stop();
+    if (allocations) await writeFile(process.env.DRAIN_ALLOC_PROFILE!, JSON.stringify(await allocations.stop()));
+    applier.stop();
+    await running;
+  });
+  if (timeline.length > 0)
+    process.stdout.write(`timeline (walsender / pgferry / apply backend, CPU % per 100 ms):\n${timeline.join('\n')}\n`);
+  const s = applier.stats();
+  const detail = `${s.inserts} ins, ${s.updates} upd, ${s.deletes} del applied; peak queue ${(s.peakQueuedBytes / 1048576).toFixed(1)} MiB; ${cpu}`;
+  return { seconds, detail };
+}
+
+/** Balances and history rows of both sides, as one string each: equal when the drain was whole. */
+async function labSums(source: Cluster, target: Cluster): Promise<{ want: string; got: string }> {
+  const sums = `SELECT (SELECT sum(abalance) FROM pgbench_accounts)::text || '/' || (SELECT count(*) FROM pgbench_history)::text || '/' || (SELECT sum(tbalance) FROM pgbench_tellers)::text AS s`;
+  const [want, got] = await Promise.all([source.query<{ s: string }>(sums, [], 'lab'), target.query<{ s: string }>(sums, [], 'lab')]);
+  return { want: want[0]!.s, got: got[0]!.s };
+}
+
 /**
  * One consumer's drain on a pair of clusters of its own: pgbench initialised on both sides, a slot
  * created, the backlog written, then drained. Each consumer gets fresh clusters because the order
@@ -151,93 +273,12 @@ async function drainOnce(consumer: 'native' | 'pgferry', scale: number, tx: numb
     startCluster({ major: 15, label: 'drain-dst', settings }),
   ]);
   try {
-    await Promise.all([pgbenchInit(source, 'lab', scale), pgbenchInit(target, 'lab', scale)]);
-    await source.query('CREATE PUBLICATION labpub FOR ALL TABLES', [], 'lab');
-    const slotRows = await source.query<{ lsn: string }>(
-      `SELECT lsn::text FROM pg_create_logical_replication_slot('drain', 'pgoutput')`,
-      [],
-      'lab',
-    );
-    if (consumer === 'native') {
-      const conn = `host=${source.host} port=${source.port} user=${source.user} password=${source.password} dbname=lab`;
-      await target.query(
-        `CREATE SUBSCRIPTION labsub CONNECTION '${conn}' PUBLICATION labpub WITH (create_slot = false, slot_name = 'drain', enabled = false, copy_data = false, binary = ${process.env.NATIVE_BINARY === '1'})`,
-        [],
-        'lab',
-      );
-    }
-    const bench = await runPgbench(source, 'lab', { clients, transactionsPerClient: tx });
-    const end = await currentLsn(source);
-    const rows = bench.transactions * 4;
-    process.stdout.write(`${consumer} backlog: ${bench.transactions} transactions, ${rows} rows, written at ${bench.tps.toFixed(0)} TPS\n`);
-    // the same quiet start for both: pgbench's own aftermath (autovacuum, checkpoint) out of the drain
-    await source.query('VACUUM pgbench_accounts, pgbench_branches, pgbench_tellers, pgbench_history', [], 'lab');
-    await source.query('CHECKPOINT');
-    let seconds = NaN;
-    let detail = '';
-    if (consumer === 'native') {
-      const cpu = await cpuDuring(source, target, async () => {
-        const started = Date.now();
-        await target.query('ALTER SUBSCRIPTION labsub ENABLE', [], 'lab');
-        for (;;) {
-          const r = await source.query<{ lsn: string }>(
-            `SELECT confirmed_flush_lsn::text AS lsn FROM pg_replication_slots WHERE slot_name = 'drain'`,
-          );
-          if (parseLsn(r[0]!.lsn) >= end) break;
-          await sleep(20);
-        }
-        seconds = (Date.now() - started) / 1000;
-      });
-      await target.query('ALTER SUBSCRIPTION labsub DISABLE', [], 'lab');
-      detail = cpu;
-    } else {
-      const server = (c: Cluster) => ({
-        host: c.host,
-        port: c.port,
-        user: c.user,
-        password: c.password,
-        sslMode: 'disable' as const,
-        maintenanceDatabase: 'postgres',
-      });
-      const applier = new Applier({
-        source: server(source),
-        target: server(target),
-        database: 'lab',
-        slot: 'drain',
-        publication: 'labpub',
-        origin: 'pgferry_lab',
-        migration: 'lab',
-        cutoverPrefix: 'pgferry-lab',
-        initialLsn: parseLsn(slotRows[0]!.lsn),
-        // experiments: PGFERRY_MAX_ROWS=N changes the rows per statement
-        limits: process.env.PGFERRY_MAX_ROWS ? { ...DEFAULT_LIMITS, maxRows: Number(process.env.PGFERRY_MAX_ROWS) } : undefined,
-        // and PGFERRY_QUEUE_MB=N the in-memory queue's budget
-        queueBudgetBytes: process.env.PGFERRY_QUEUE_MB ? Number(process.env.PGFERRY_QUEUE_MB) * 2 ** 20 : undefined,
-      });
-      const timeline: string[] = [];
-      const cpu = await cpuDuring(source, target, async () => {
-        const started = Date.now();
-        const running = applier.run();
-        // DRAIN_TIMELINE=1: CPU % of the walsender, this process and the apply backend every 100 ms;
-        // =2 also what the apply backend waits on
-        const sampler = process.env.DRAIN_TIMELINE ? sampleTimeline(source, target, timeline) : undefined;
-        // DRAIN_ALLOC_PROFILE=file: where this process allocates during the drain, garbage included
-        const allocations = process.env.DRAIN_ALLOC_PROFILE ? await startAllocationProfile() : undefined;
-        while (applier.stats().appliedLsn < end && applier.stats().confirmedLsn < end) await sleep(20);
-        seconds = (Date.now() - started) / 1000;
-        await sampler?.stop();
-        if (allocations) await writeFile(process.env.DRAIN_ALLOC_PROFILE!, JSON.stringify(await allocations.stop()));
-        applier.stop();
-        await running;
-      });
-      if (timeline.length > 0)
-        process.stdout.write(`timeline (walsender / pgferry / apply backend, CPU % per 100 ms):\n${timeline.join('\n')}\n`);
-      const s = applier.stats();
-      detail = `${s.inserts} ins, ${s.updates} upd, ${s.deletes} del applied; peak queue ${(s.peakQueuedBytes / 1048576).toFixed(1)} MiB; ${cpu}`;
-    }
-    const sums = `SELECT (SELECT sum(abalance) FROM pgbench_accounts)::text || '/' || (SELECT count(*) FROM pgbench_history)::text || '/' || (SELECT sum(tbalance) FROM pgbench_tellers)::text AS s`;
-    const [want, got] = await Promise.all([source.query<{ s: string }>(sums, [], 'lab'), target.query<{ s: string }>(sums, [], 'lab')]);
-    const line = `${consumer}: ${seconds.toFixed(2)} s, ${(rows / seconds).toFixed(0)} rows/s (${detail}); source ${want[0]!.s}, target ${got[0]!.s}`;
+    const initialLsn = await prepareLab(source, target, consumer, scale);
+    const { end, rows } = await writeBacklog(source, consumer, clients, tx);
+    const { seconds, detail } =
+      consumer === 'native' ? await drainNative(source, target, end) : await drainPgferry(source, target, initialLsn, end);
+    const { want, got } = await labSums(source, target);
+    const line = `${consumer}: ${seconds.toFixed(2)} s, ${(rows / seconds).toFixed(0)} rows/s (${detail}); source ${want}, target ${got}`;
     process.stdout.write(`${line}\n`);
     return { seconds, rows, line };
   } finally {

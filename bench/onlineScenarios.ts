@@ -288,10 +288,55 @@ function startPgferry(options: OnlineOptions, events: string[]) {
   return { spec, targetSpec, status, ferry };
 }
 
+/** Sizes and lengths of the online scenarios; --quick and --online-seconds shorten them. */
+function onlinePlan(options: OnlineOptions): OnlinePlan {
+  const seconds = options.seconds ?? (options.quick ? 15 : 60);
+  return { scale: options.quick ? 2 : 20, backlogSeconds: seconds, loadSeconds: seconds, rounds: options.quick ? 1 : 3 };
+}
+
+/**
+ * Caught up = a marker committed now is on the target: the engine's latency figure reads 0
+ * while a backlog still waits to be received, so it cannot say when a phase may start.
+ */
+function catchUpProbe(source: Cluster, target: Cluster): (what: string) => Promise<void> {
+  let caughtUpMarker = 500;
+  return async (what) => {
+    const id = caughtUpMarker++;
+    await source.query('INSERT INTO bench_marker (id) VALUES ($1)', [id], DB);
+    await until(what, 10 * 60_000, () => markerVisible(target, DB, id), 100);
+  };
+}
+
+/** Waits for pgferry's copy to end and its changes to stream; fails if the migration ended instead. */
+async function untilStreaming(status: () => Promise<MigrationStatus | undefined>): Promise<void> {
+  await until(
+    'WaitingForCutoverTrigger',
+    30 * 60_000,
+    async () => {
+      const s = await status();
+      if (s && ['Failed', 'Canceled', 'ValidationFailed'].includes(s.state))
+        throw new Error(`pgferry online migration ${s.state}: ${s.message ?? ''}`);
+      return s?.subState === 'WaitingForCutoverTrigger' ? true : undefined;
+    },
+    500,
+  );
+}
+
+/** After a failed scenario: the native subscriber stopped and pgferry's process ended. */
+async function abandonConsumers(native: { stop(): Promise<void> } | undefined, ferry: ReturnType<typeof pgferryConsumer>): Promise<void> {
+  if (native) await native.stop();
+  try {
+    // a runner cancels on SIGTERM, releasing the slot; the first process just exits
+    process.kill(ferry.current().pid, 'SIGTERM');
+  } catch {
+    // already gone
+  }
+  await ferry.current().done.catch(() => undefined);
+}
+
 export async function runOnlineScenarios(options: OnlineOptions): Promise<OnlineResult> {
   const { source, target, log } = options;
-  const seconds = options.seconds ?? (options.quick ? 15 : 60);
-  const plan: OnlinePlan = { scale: options.quick ? 2 : 20, backlogSeconds: seconds, loadSeconds: seconds, rounds: options.quick ? 1 : 3 };
+  const plan = onlinePlan(options);
   log(`online: pgbench scale ${plan.scale} in database ${DB} ...`);
   await prepareSource(source, plan.scale);
   await enableAutovacuum(source, target);
@@ -299,28 +344,11 @@ export async function runOnlineScenarios(options: OnlineOptions): Promise<Online
   const events: string[] = [];
   const { spec, targetSpec, status, ferry } = startPgferry(options, events);
   const latency = async () => (await status())?.databases[0]?.latencySeconds;
-  // Caught up = a marker committed now is on the target: the engine's latency figure reads 0
-  // while a backlog still waits to be received, so it cannot say when a phase may start.
-  let caughtUpMarker = 500;
-  const caughtUp = async (what: string): Promise<void> => {
-    const id = caughtUpMarker++;
-    await source.query('INSERT INTO bench_marker (id) VALUES ($1)', [id], DB);
-    await until(what, 10 * 60_000, () => markerVisible(target, DB, id), 100);
-  };
+  const caughtUp = catchUpProbe(source, target);
   let nativeStopped = false;
   try {
     log('pgferry online: copy, then streaming ...');
-    await until(
-      'WaitingForCutoverTrigger',
-      30 * 60_000,
-      async () => {
-        const s = await status();
-        if (s && ['Failed', 'Canceled', 'ValidationFailed'].includes(s.state))
-          throw new Error(`pgferry online migration ${s.state}: ${s.message ?? ''}`);
-        return s?.subState === 'WaitingForCutoverTrigger' ? true : undefined;
-      },
-      500,
-    );
+    await untilStreaming(status);
     await caughtUp('pgferry to catch up before the backlog');
     await warmUp(source, target, [NATIVE_DB, DB], 101);
     const drains = await drainRounds(options, native, ferry, plan, caughtUp);
@@ -332,14 +360,7 @@ export async function runOnlineScenarios(options: OnlineOptions): Promise<Online
     const memory = [...ferry.endedMemory, last.memory];
     return onlineResult({ plan, drains, lag, cutover, memory, events });
   } catch (error) {
-    if (!nativeStopped) await native.stop();
-    try {
-      // a runner cancels on SIGTERM, releasing the slot; the first process just exits
-      process.kill(ferry.current().pid, 'SIGTERM');
-    } catch {
-      // already gone
-    }
-    await ferry.current().done.catch(() => undefined);
+    await abandonConsumers(nativeStopped ? undefined : native, ferry);
     throw error;
   }
 }

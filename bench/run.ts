@@ -4,7 +4,7 @@
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { startCluster, stopAllClusters, type Cluster } from '../provider/localpg/cluster';
-import { parseBenchArgs, USAGE, UsageError, type BenchArgs } from './args';
+import { parseBenchArgs, UsageError, type BenchArgs } from './args';
 import { loadDataset, type DatasetInfo } from './dataset';
 import { machineInfo } from './machine';
 import { runOfflineBench } from './offline';
@@ -22,21 +22,18 @@ function log(line: string): void {
   process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${line}\n`);
 }
 
-async function main(args: BenchArgs): Promise<void> {
-  const date = new Date().toISOString().slice(0, 10);
-  const kind =
+/** The results' name: which benchmarks ran, and how the run differs from the default. */
+function runKind(args: BenchArgs): string {
+  return (
     [args.offline ? 'offline' : '', args.online ? 'online' : ''].filter(Boolean).join('-') +
     (args.quick ? '-quick' : '') +
     (args.pgferrySplitMb !== undefined ? `-split${args.pgferrySplitMb}` : '') +
-    (args.fsyncOff ? '-fsyncoff' : '');
-  const settings = benchSettings(args.fsyncOff);
-  log(
-    `${kind}: jobs ${args.jobs}` +
-      (args.offline ? `, rounds ${args.rounds}, pgbench scale ${args.scale} + ${args.wideRows} wide rows` : ''),
+    (args.fsyncOff ? '-fsyncoff' : '')
   );
-  const workDir = await tempWorkDir();
-  let source: Cluster | undefined;
-  let target: Cluster | undefined;
+}
+
+/** What a reader of the results must know about how they were measured. */
+function reportNotes(args: BenchArgs): string[] {
   const notes: string[] = [
     'Source and target are two clusters on the same 2-CPU machine over loopback, so the servers and the tools compete for the same CPUs; other work on the machine during the run adds noise (see the per-round figures).',
     args.fsyncOff
@@ -57,48 +54,74 @@ async function main(args: BenchArgs): Promise<void> {
   if (args.pgferrySplitMb !== undefined) {
     notes.push(`EXPERIMENT: pgferry's split threshold set to ${args.pgferrySplitMb} MB (pgcopydb keeps ${SPLIT_BYTES / 2 ** 20} MB).`);
   }
+  return notes;
+}
+
+/** The offline benchmark: the dataset generated on the source, then every tool's rounds; prints its tables. */
+async function offlineBench(
+  args: BenchArgs,
+  source: Cluster,
+  target: Cluster,
+  workDir: string,
+): Promise<{ dataset: DatasetInfo; offline: NonNullable<BenchReport['offline']> }> {
+  log('generating the dataset on the source ...');
+  const dataset = await loadDataset(source, { scale: args.scale, wideRows: args.wideRows });
+  log(`dataset: ${(dataset.databaseBytes / 1e9).toFixed(2)} GB in ${dataset.loadSeconds.toFixed(0)} s`);
+  const runs = await runOfflineBench({
+    source,
+    target,
+    jobs: args.jobs,
+    splitBytes: SPLIT_BYTES,
+    pgferrySplitBytes: args.pgferrySplitMb === undefined ? undefined : args.pgferrySplitMb * 2 ** 20,
+    rounds: args.rounds,
+    workDir,
+    fsyncOff: args.fsyncOff,
+    log,
+  });
+  const offline = { runs, summary: summarizeOffline(runs) };
+  process.stdout.write(
+    `\nOffline (jobs ${args.jobs}, ${(dataset.databaseBytes / 1e9).toFixed(2)} GB)\n\n${offlineRunsTable(runs)}\n\n${offlineSummaryText(offline.summary)}\n\n${pgferryBreakdown(runs)}\n`,
+  );
+  return { dataset, offline };
+}
+
+/** bench/results/<date>-<kind>-<HHMM>.{json,md}. */
+async function writeResults(report: BenchReport): Promise<void> {
+  await fs.mkdir(RESULTS_DIR, { recursive: true });
+  const stamp = new Date().toISOString().slice(11, 16).replace(':', '');
+  const base = path.join(RESULTS_DIR, `${report.date}-${report.kind}-${stamp}`);
+  await fs.writeFile(`${base}.json`, `${JSON.stringify(report, null, 2)}\n`);
+  await fs.writeFile(`${base}.md`, markdown(report));
+  log(`results written to ${path.relative(process.cwd(), base)}.{md,json}`);
+}
+
+async function main(args: BenchArgs): Promise<void> {
+  const date = new Date().toISOString().slice(0, 10);
+  const kind = runKind(args);
+  const settings = benchSettings(args.fsyncOff);
+  log(
+    `${kind}: jobs ${args.jobs}` +
+      (args.offline ? `, rounds ${args.rounds}, pgbench scale ${args.scale} + ${args.wideRows} wide rows` : ''),
+  );
+  const workDir = await tempWorkDir();
+  const notes = reportNotes(args);
   try {
     const password = randomBytes(12).toString('hex');
-    [source, target] = await Promise.all([
+    const [source, target] = await Promise.all([
       startCluster({ major: 15, label: 'bench-src', settings, password }),
       startCluster({ major: 15, label: 'bench-dst', settings, password: randomBytes(12).toString('hex') }),
     ]);
     const machine = await machineInfo(source);
     log(`machine: ${machine.nproc} CPUs (${machine.cpuModel}), ${machine.memoryGiB} GiB, load ${machine.loadAverage.join(' ')}`);
-    let dataset: DatasetInfo | undefined;
-    let offline: BenchReport['offline'];
+    const { dataset, offline } = args.offline
+      ? await offlineBench(args, source, target, workDir)
+      : { dataset: undefined, offline: undefined };
     let online: OnlineResult | undefined;
-    if (args.offline) {
-      log('generating the dataset on the source ...');
-      dataset = await loadDataset(source, { scale: args.scale, wideRows: args.wideRows });
-      log(`dataset: ${(dataset.databaseBytes / 1e9).toFixed(2)} GB in ${dataset.loadSeconds.toFixed(0)} s`);
-      const runs = await runOfflineBench({
-        source,
-        target,
-        jobs: args.jobs,
-        splitBytes: SPLIT_BYTES,
-        pgferrySplitBytes: args.pgferrySplitMb === undefined ? undefined : args.pgferrySplitMb * 2 ** 20,
-        rounds: args.rounds,
-        workDir,
-        fsyncOff: args.fsyncOff,
-        log,
-      });
-      offline = { runs, summary: summarizeOffline(runs) };
-      process.stdout.write(
-        `\nOffline (jobs ${args.jobs}, ${(dataset.databaseBytes / 1e9).toFixed(2)} GB)\n\n${offlineRunsTable(runs)}\n\n${offlineSummaryText(offline.summary)}\n\n${pgferryBreakdown(runs)}\n`,
-      );
-    }
     if (args.online) {
       online = await runOnlineBench({ source, target, jobs: args.jobs, quick: args.quick, seconds: args.onlineSeconds, log });
       process.stdout.write(`\nOnline\n\n${online.lines.join('\n')}\n`);
     }
-    const report: BenchReport = { date, kind, args, machine, settings, dataset, offline, online, notes };
-    await fs.mkdir(RESULTS_DIR, { recursive: true });
-    const stamp = new Date().toISOString().slice(11, 16).replace(':', '');
-    const base = path.join(RESULTS_DIR, `${date}-${kind}-${stamp}`);
-    await fs.writeFile(`${base}.json`, `${JSON.stringify(report, null, 2)}\n`);
-    await fs.writeFile(`${base}.md`, markdown(report));
-    log(`results written to ${path.relative(process.cwd(), base)}.{md,json}`);
+    await writeResults({ date, kind, args, machine, settings, dataset, offline, online, notes });
   } finally {
     await stopAllClusters();
     await fs.rm(workDir, { recursive: true, force: true });
@@ -110,11 +133,14 @@ try {
   args = parseBenchArgs(process.argv.slice(2));
 } catch (error) {
   if (error instanceof UsageError) {
-    if (error.message) process.stderr.write(`bench: ${error.message}\n`);
-    process.stderr.write(`${USAGE}\n`);
-    process.exit(error.message ? 2 : 0);
+    process.stderr.write(`bench: ${error.message} (npm run bench -- --help lists the options)\n`);
+    process.exit(2);
   }
   throw error;
+}
+if (args.help !== undefined) {
+  process.stdout.write(`${args.help}\n`);
+  process.exit(0);
 }
 main(args).catch((error: unknown) => {
   process.stderr.write(`bench failed: ${error instanceof Error ? error.message : String(error)}\n`);

@@ -3,7 +3,7 @@
 // exactly. Compared as UTF-8 bytes in hex, so no client-side decoding can hide a difference.
 import assert from 'node:assert/strict';
 import { startPair, type ServerPair } from '../support';
-import { createSlot, drain, setupDb, startApplier, type CdcDb } from './harness';
+import { createSlot, drain, setupDb, startApplier, stopCdcPair, type CdcDb } from './harness';
 
 const DDL = `
 CREATE TABLE notes (id int PRIMARY KEY, body text, tag varchar(20));
@@ -31,8 +31,7 @@ describe('cdc: non-UTF8 server encodings (integration)', function () {
   before(async () => {
     pair = await startPair(15, 15);
   });
-  // The harness creates slots and publications itself, outside any migration: not leaks.
-  after(async () => pair?.stop({ leaks: 'allowed' }));
+  after(async () => stopCdcPair(pair));
 
   it('applies LATIN1 text byte-exact through COPY, staged and parameterised statements', async () => {
     const f = await setupDb(pair.source, pair.target, DDL, { encoding: 'LATIN1' });

@@ -3,7 +3,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import type pg from 'pg';
 import { startPair, until, type ServerPair } from '../support';
-import { applierOptions, assertSame, createSlot, drain, setupDb, startApplier, type CdcDb } from './harness';
+import { applierOptions, assertSame, createSlot, drain, setupDb, startApplier, stopCdcPair, type CdcDb } from './harness';
 
 const DDL = `
 CREATE TABLE acct (id int PRIMARY KEY, balance bigint NOT NULL, note text);
@@ -60,8 +60,7 @@ describe('cdc: exactly once under SIGKILL (integration)', function () {
   before(async () => {
     pair = await startPair(15, 15);
   });
-  // The harness creates slots and publications itself, outside any migration: not leaks.
-  after(async () => pair?.stop({ leaks: 'allowed' }));
+  after(async () => stopCdcPair(pair));
 
   for (const mode of ['origin', 'table'] as const) {
     it(`loses and duplicates nothing when the applier is killed at random moments (progress: ${mode})`, async () => {

@@ -9,7 +9,7 @@ import { ControlStore } from '../../provider/engine/control/store';
 import { applyLockKey, cutoverMessagePrefix } from '../../provider/engine/names';
 import { isPgferryError } from '../../provider/engine/errors';
 import { serverSpec, startPair, until, waitForStatus, type Cluster, type ServerPair } from '../support';
-import { applierOptions, assertSame, createSlot, drain, rowsOf, setupDb, startApplier } from './harness';
+import { applierOptions, assertSame, createSlot, drain, rowsOf, setupDb, startApplier, stopCdcPair } from './harness';
 
 /** Sessions holding a migration's apply lock on one target database. */
 async function fenceHolders(target: Cluster, migration: string, db: string): Promise<number[]> {
@@ -125,8 +125,7 @@ describe('fencing: one applier per database, whatever happens to the lease (issu
   before(async () => {
     pair = await startPair(15, 15);
   });
-  // The harness creates slots and publications itself, outside any migration: not leaks.
-  after(async () => pair?.stop({ leaks: 'allowed' }));
+  after(async () => stopCdcPair(pair));
 
   for (const preferProgressTable of [false, true]) {
     const mode = preferProgressTable ? 'table' : 'origin';

@@ -1,14 +1,15 @@
 // Shared fixture for CDC integration tests: a database with the same DDL on a source and a target
-// cluster, slot + publication, an applier, and row-by-row comparison of the two sides.
+// cluster, slot + publication, an applier, and row-by-row comparison of the two sides; and the
+// release of all of it when a suite ends (stopCdcPair), so the pair's leak check holds.
 import assert from 'node:assert/strict';
 import { Applier, type ApplierOptions } from '../../provider/engine/cdc/applier';
 import { ensurePublication } from '../../provider/engine/cdc/publication';
-import { createSlotWithSnapshot, type ExportedSlot } from '../../provider/engine/cdc/slot';
+import { createSlotWithSnapshot, dropSlotAndPublication, type ExportedSlot } from '../../provider/engine/cdc/slot';
 import { ident, literal } from '../../provider/engine/connect/quote';
 import { cutoverMessagePrefix, originName, publicationName, slotName } from '../../provider/engine/names';
 import type { ServerSpec } from '../../provider/engine/input/migrationSpec';
 import { openClient } from '../../provider/engine/connect/client';
-import { makeManagedTarget, serverSpec, uniqueName, type Cluster } from '../support';
+import { makeManagedTarget, serverSpec, uniqueName, type Cluster, type ServerPair } from '../support';
 
 export interface CdcDb {
   readonly source: Cluster;
@@ -38,6 +39,10 @@ export interface DbOptions {
   readonly encoding?: 'LATIN1' | 'SQL_ASCII' | 'UTF8';
 }
 
+/** Databases setupDb made and appliers startApplier started, until stopCdcPair releases them. */
+const created: CdcDb[] = [];
+const started = new Map<Running, CdcDb>();
+
 /** Runs SQL on a database as the given server's user (a managed admin, where the fixture needs one). */
 async function runAs(spec: ServerSpec, db: string, sql: string): Promise<void> {
   const client = await openClient(spec, { database: db });
@@ -60,7 +65,7 @@ export async function setupDb(source: Cluster, target: Cluster, ddl: string, opt
     await source.query(ddl, [], db);
     await runAs(targetSpec, db, ddl);
   }
-  return {
+  const f: CdcDb = {
     source,
     target,
     db,
@@ -70,6 +75,8 @@ export async function setupDb(source: Cluster, target: Cluster, ddl: string, opt
     src: (sql, params) => source.query(sql, params, db),
     dst: (sql, params) => target.query(sql, params, db),
   };
+  created.push(f);
+  return f;
 }
 
 export async function createSlot(f: CdcDb): Promise<ExportedSlot> {
@@ -106,7 +113,9 @@ export function startApplier(f: CdcDb, extra: Partial<ApplierOptions> = {}): Run
   const applier = new Applier(applierOptions(f, extra));
   const done = applier.run();
   done.catch(() => undefined);
-  return { applier, done };
+  const running = { applier, done };
+  started.set(running, f);
+  return running;
 }
 
 let markers = 0;
@@ -189,4 +198,61 @@ export function startWriter(f: CdcDb): Writer {
       return writing;
     },
   };
+}
+
+/** How long a stopped applier may take to end its sessions before the release fails naming it. */
+const APPLIER_STOP_MS = 30_000;
+
+async function stopApplier(running: Running, f: CdcDb): Promise<void> {
+  running.applier.stop();
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () => reject(new Error(`the applier on ${f.db} did not end within ${APPLIER_STOP_MS} ms of stop()`)),
+      APPLIER_STOP_MS,
+    );
+  });
+  try {
+    await Promise.race([running.done.catch(() => undefined), deadline]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/**
+ * Gives back what the harness made outside any migration: the slot and publication on the source
+ * (a slot still streaming is ended first), the replication origin on the target (as its superuser:
+ * a managed target's admin may not drop origins).
+ */
+async function releaseDb(f: CdcDb): Promise<void> {
+  await dropSlotAndPublication(f.sourceSpec, f.db, slotName(f.migration, f.db), publicationName(f.migration, f.db));
+  await f.target.query('SELECT pg_replication_origin_drop(roname) FROM pg_replication_origin WHERE roname = $1', [
+    originName(f.migration, f.db),
+  ]);
+}
+
+/** Stops this pair's appliers and releases its databases' slots, publications and origins. */
+async function releasePair(pair: ServerPair): Promise<void> {
+  for (const [running, f] of started) {
+    if (f.source !== pair.source) continue;
+    started.delete(running);
+    await stopApplier(running, f);
+  }
+  for (const f of created.filter((c) => c.source === pair.source)) {
+    created.splice(created.indexOf(f), 1);
+    await releaseDb(f);
+  }
+}
+
+/**
+ * The `after` hook of a suite built on this harness: releases what it made, then stops the servers,
+ * whose leak check then fails on anything else left behind (a migration's, pgferry's own).
+ */
+export async function stopCdcPair(pair: ServerPair | undefined): Promise<void> {
+  if (!pair) return;
+  try {
+    await releasePair(pair);
+  } finally {
+    await pair.stop();
+  }
 }

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { DEFAULT_LIMITS } from '../../provider/engine/cdc/planner';
 import { isPgferryError } from '../../provider/engine/errors';
 import { startPair, type ServerPair } from '../support';
-import { assertSame, createSlot, drain, setupDb, startApplier, type CdcDb, type Running } from './harness';
+import { assertSame, createSlot, drain, setupDb, startApplier, stopCdcPair, type CdcDb, type Running } from './harness';
 
 /** Waits for an applier to stop with an error, and returns it. */
 async function stoppedWith(running: Running): Promise<unknown> {
@@ -35,8 +35,7 @@ describe('cdc: a change the target cannot take stops the stream, naming the tabl
   before(async () => {
     pair = await startPair(15, 15);
   });
-  // The harness creates slots and publications itself, outside any migration: not leaks.
-  after(async () => pair?.stop({ leaks: 'allowed' }));
+  after(async () => stopCdcPair(pair));
 
   for (const staged of [false, true]) {
     const path = staged ? 'staged' : 'parameter';

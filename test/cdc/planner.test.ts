@@ -24,7 +24,7 @@ const full: TargetTable = {
   columns: table.columns.map((c) => ({ ...c, isKey: true })),
 };
 
-describe('cdc/planner (pure)', () => {
+describe('cdc/planner (pure): inserts', () => {
   it('groups consecutive inserts into one COPY, escaping its text format', () => {
     const p = new BatchPlanner();
     assert.deepEqual(p.add({ op: 'insert', table, values: tupleOf(['1', 'a\tb\\c\nd\re', '1.5']) }), []);
@@ -56,24 +56,9 @@ describe('cdc/planner (pure)', () => {
     assert.equal(none!.text, 'INSERT INTO "My ""S"""."nothing" SELECT FROM generate_series(1, $1::int)');
     assert.deepEqual(none!.params, ['2']);
   });
+});
 
-  it('breaks the batch when the shape changes, keeping commit order', () => {
-    const p = new BatchPlanner();
-    p.add({ op: 'insert', table, values: tupleOf(['1', 'a', '1']) });
-    const out = p.add({ op: 'update', table, identity: tupleOf(['1', null, null]), values: tupleOf(['1', 'b', '1']) });
-    assert.equal(out.length, 1);
-    assert.equal(out[0]!.op, 'insert');
-    // a different set of changed columns (unchanged TOAST) is a different shape
-    const out2 = p.add({ op: 'update', table, values: tupleOf(['2', UNCHANGED, '5']) });
-    assert.equal(out2[0]!.op, 'update');
-    const [upd] = p.flush();
-    assert.equal(
-      upd!.text,
-      'UPDATE "My ""S"""."t.x" AS t SET "id" = v."s0", "n" = v."s1" FROM (VALUES ($1::integer, $2::integer, $3::numeric)) AS v("k0", "s0", "s1") WHERE t."id" = v."k0"',
-    );
-    assert.deepEqual(upd!.params, ['2', '2', '5']);
-  });
-
+describe('cdc/planner (pure): updates and deletes', () => {
   it('never puts two changes of one key into one UPDATE, including primary-key changes', () => {
     const p = new BatchPlanner();
     assert.equal(p.add({ op: 'update', table, values: tupleOf(['1', 'a', '1']) }).length, 0);
@@ -103,6 +88,47 @@ describe('cdc/planner (pure)', () => {
     assert.throws(() => p.add({ op: 'update', table, values: tupleOf([UNCHANGED, 'x', '1']) }), /unchanged TOAST/);
   });
 
+  it('uses one row per statement for REPLICA IDENTITY FULL, matching all old values', () => {
+    const p = new BatchPlanner();
+    const out = p.add({ op: 'update', table: full, identity: tupleOf(['1', null, '2']), values: tupleOf(['1', 'b', UNCHANGED]) });
+    assert.equal(out.length, 1);
+    assert.match(
+      out[0]!.text,
+      /^WITH f AS \(SELECT s\.tableoid AS o, s\.ctid AS c FROM "My ""S"""\."nopk" AS s WHERE s\."id" = \$1::integer AND s\."body" IS NULL AND s\."n" = \$2::numeric LIMIT 1\) UPDATE/,
+    );
+    assert.deepEqual(out[0]!.params, ['1', '2', '1', 'b']);
+    const del = p.add({ op: 'delete', table: full, identity: tupleOf(['1', 'x', '2']) });
+    assert.match(del[0]!.text, /DELETE FROM "My ""S"""\."nopk" AS t USING f WHERE t\.tableoid = f\.o AND t\.ctid = f\.c$/);
+  });
+
+  it('does not SET a GENERATED ALWAYS identity column in an UPDATE', () => {
+    const gen: TargetTable = { ...table, oid: 5, columns: table.columns.map((c, i) => (i === 0 ? { ...c, identityAlways: true } : c)) };
+    const p = new BatchPlanner();
+    p.add({ op: 'update', table: gen, values: tupleOf(['1', 'b', '2']) });
+    const [upd] = p.flush();
+    assert.match(upd!.text, /SET "body" = v\."s0", "n" = v\."s1" FROM/);
+    assert.deepEqual(upd!.params, ['1', 'b', '2']);
+  });
+});
+
+describe('cdc/planner (pure): batches and their order', () => {
+  it('breaks the batch when the shape changes, keeping commit order', () => {
+    const p = new BatchPlanner();
+    p.add({ op: 'insert', table, values: tupleOf(['1', 'a', '1']) });
+    const out = p.add({ op: 'update', table, identity: tupleOf(['1', null, null]), values: tupleOf(['1', 'b', '1']) });
+    assert.equal(out.length, 1);
+    assert.equal(out[0]!.op, 'insert');
+    // a different set of changed columns (unchanged TOAST) is a different shape
+    const out2 = p.add({ op: 'update', table, values: tupleOf(['2', UNCHANGED, '5']) });
+    assert.equal(out2[0]!.op, 'update');
+    const [upd] = p.flush();
+    assert.equal(
+      upd!.text,
+      'UPDATE "My ""S"""."t.x" AS t SET "id" = v."s0", "n" = v."s1" FROM (VALUES ($1::integer, $2::integer, $3::numeric)) AS v("k0", "s0", "s1") WHERE t."id" = v."k0"',
+    );
+    assert.deepEqual(upd!.params, ['2', '2', '5']);
+  });
+
   it('respects row and parameter limits', () => {
     const p = new BatchPlanner({ maxRows: 3, maxParams: 1000, maxBytes: 1 << 20 });
     const statements = [];
@@ -120,19 +146,6 @@ describe('cdc/planner (pure)', () => {
       s2.map((s) => s.rows),
       [2, 2, 1],
     );
-  });
-
-  it('uses one row per statement for REPLICA IDENTITY FULL, matching all old values', () => {
-    const p = new BatchPlanner();
-    const out = p.add({ op: 'update', table: full, identity: tupleOf(['1', null, '2']), values: tupleOf(['1', 'b', UNCHANGED]) });
-    assert.equal(out.length, 1);
-    assert.match(
-      out[0]!.text,
-      /^WITH f AS \(SELECT s\.tableoid AS o, s\.ctid AS c FROM "My ""S"""\."nopk" AS s WHERE s\."id" = \$1::integer AND s\."body" IS NULL AND s\."n" = \$2::numeric LIMIT 1\) UPDATE/,
-    );
-    assert.deepEqual(out[0]!.params, ['1', '2', '1', 'b']);
-    const del = p.add({ op: 'delete', table: full, identity: tupleOf(['1', 'x', '2']) });
-    assert.match(del[0]!.text, /DELETE FROM "My ""S"""\."nopk" AS t USING f WHERE t\.tableoid = f\.o AND t\.ctid = f\.c$/);
   });
 
   it('keeps one group per table when allowed, and one global order when not', () => {
@@ -181,16 +194,9 @@ describe('cdc/planner (pure)', () => {
     out.push(...p.flush().map((s) => `${s.op}:${keys(s)}`));
     assert.deepEqual(out, ['delete:9', 'insert:1,2', 'delete:1', 'insert:1']);
   });
+});
 
-  it('does not SET a GENERATED ALWAYS identity column in an UPDATE', () => {
-    const gen: TargetTable = { ...table, oid: 5, columns: table.columns.map((c, i) => (i === 0 ? { ...c, identityAlways: true } : c)) };
-    const p = new BatchPlanner();
-    p.add({ op: 'update', table: gen, values: tupleOf(['1', 'b', '2']) });
-    const [upd] = p.flush();
-    assert.match(upd!.text, /SET "body" = v\."s0", "n" = v\."s1" FROM/);
-    assert.deepEqual(upd!.params, ['1', 'b', '2']);
-  });
-
+describe('cdc/planner (pure): truncate', () => {
   it('truncates with ONLY except partitioned tables', () => {
     const s = truncateStatement([table, { ...table, partitioned: true, name: 'p' }], true, false);
     assert.equal(s.text, 'TRUNCATE ONLY "My ""S"""."t.x", "My ""S"""."p" CASCADE');

@@ -9,10 +9,11 @@ import {
   setupDb,
   startApplier,
   startWriter,
-  type CdcDb,
+  stopCdcPair,
   TARGET_KINDS,
   WRITER_DDL,
   WRITER_TABLE,
+  type CdcDb,
 } from './harness';
 
 const DDL = `
@@ -42,8 +43,7 @@ describe('cdc: slot, snapshot and apply (integration)', function () {
   before(async () => {
     pair = await startPair(15, 15);
   });
-  // The harness creates slots and publications itself, outside any migration: not leaks.
-  after(async () => pair?.stop({ leaks: 'allowed' }));
+  after(async () => stopCdcPair(pair));
 
   it('the exported snapshot sees exactly the pre-slot rows and the stream carries exactly the later ones', async () => {
     const f = await setupDb(pair.source, pair.target, DDL);

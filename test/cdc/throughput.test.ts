@@ -1,7 +1,7 @@
 // Apply speed on a mixed OLTP backlog (update one row, insert two, sometimes delete one per
 // transaction, written by 8 connections), printed for the record; only correctness is asserted.
 import { startPair, type ServerPair } from '../support';
-import { assertSame, createSlot, drain, setupDb, startApplier } from './harness';
+import { assertSame, createSlot, drain, setupDb, startApplier, stopCdcPair } from './harness';
 
 const DDL = `
 CREATE TABLE acct (id int PRIMARY KEY, balance bigint NOT NULL, note text);
@@ -14,8 +14,7 @@ describe('cdc: apply throughput on a mixed OLTP backlog (measurement)', function
   before(async () => {
     pair = await startPair(15, 15);
   });
-  // The harness creates slots and publications itself, outside any migration: not leaks.
-  after(async () => pair?.stop({ leaks: 'allowed' }));
+  after(async () => stopCdcPair(pair));
 
   it('catches up a backlog of ~60k row changes and prints rows/s', async () => {
     const f = await setupDb(pair.source, pair.target, DDL);

@@ -64,8 +64,7 @@ for (const kind of TARGET_KINDS) {
     before(async () => {
       pair = await startPair(15, 15);
     });
-    // The harness creates slots and publications itself, outside any migration: not leaks.
-    after(async () => pair?.stop({ leaks: 'allowed' }));
+    after(async () => pair?.stop());
 
     it('fires ALWAYS and REPLICA triggers only, leaves views alone, silences partition clones, and sets every trigger back at cutover', async () => {
       const db = 'trig';

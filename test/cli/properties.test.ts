@@ -37,7 +37,7 @@ function inputErrorOf(fn: () => unknown): PgferryError {
   assert.fail('expected an input error');
 }
 
-describe('cli properties', () => {
+describe('cli properties: the Azure body', () => {
   it('maps the Azure body to a spec', () => {
     const spec = specFromProperties(azureBody, { name: 'aw-online' });
     assert.equal(spec.migrationName, 'aw-online');
@@ -98,6 +98,19 @@ describe('cli properties', () => {
     assert.equal(spec.tableJobs, 3);
   });
 
+  it('takes skipUnsupportedObjects from either form, the Azure key in any case, or from the flag (issue 15)', () => {
+    const azure = { properties: { ...azureBody.properties, SKIPUNSUPPORTEDOBJECTS: true } };
+    assert.equal(specFromProperties(azure, { name: 'm1' }).skipUnsupportedObjects, true);
+    assert.equal(specFromProperties(azureBody, { name: 'm1' }).skipUnsupportedObjects, false);
+    assert.equal(specFromProperties(azureBody, { name: 'm1', skipUnsupportedObjects: true }).skipUnsupportedObjects, true);
+    const plain = { source: 'postgres://a@src:5432/', target: 'postgres://b@dst:5432/', databases: ['app'], skipUnsupportedObjects: true };
+    assert.equal(specFromProperties(plain, { name: 'm1' }).skipUnsupportedObjects, true);
+    const bad = { properties: { ...azureBody.properties, skipUnsupportedObjects: 'sometimes' } };
+    assert.throws(() => specFromProperties(bad, { name: 'm1' }), /skipUnsupportedObjects/);
+  });
+});
+
+describe('cli properties: flags over the file', () => {
   it('lets flags override the file: mode, option, --no-verify, replica identity, target', () => {
     const spec = specFromProperties(azureBody, {
       name: 'x1',
@@ -121,18 +134,9 @@ describe('cli properties', () => {
       (e: { code?: string; field?: string }) => e.code === 'PASSWORD_ON_COMMAND_LINE' && e.field === '--target-url',
     );
   });
+});
 
-  it('takes skipUnsupportedObjects from either form, the Azure key in any case, or from the flag (issue 15)', () => {
-    const azure = { properties: { ...azureBody.properties, SKIPUNSUPPORTEDOBJECTS: true } };
-    assert.equal(specFromProperties(azure, { name: 'm1' }).skipUnsupportedObjects, true);
-    assert.equal(specFromProperties(azureBody, { name: 'm1' }).skipUnsupportedObjects, false);
-    assert.equal(specFromProperties(azureBody, { name: 'm1', skipUnsupportedObjects: true }).skipUnsupportedObjects, true);
-    const plain = { source: 'postgres://a@src:5432/', target: 'postgres://b@dst:5432/', databases: ['app'], skipUnsupportedObjects: true };
-    assert.equal(specFromProperties(plain, { name: 'm1' }).skipUnsupportedObjects, true);
-    const bad = { properties: { ...azureBody.properties, skipUnsupportedObjects: 'sometimes' } };
-    assert.throws(() => specFromProperties(bad, { name: 'm1' }), /skipUnsupportedObjects/);
-  });
-
+describe('cli properties: the plain form and the target server', () => {
   it('maps the plain form with URLs', () => {
     const spec = specFromProperties(
       {
@@ -173,7 +177,9 @@ describe('cli properties', () => {
       assert.equal(e.field, 'properties.SourceDBServerResourceId', bad);
     }
   });
+});
 
+describe('cli properties: input errors', () => {
   it('names the field as the user spelled it', () => {
     const e1 = inputErrorOf(() =>
       specFromProperties({ properties: { sourcedbserverresourceid: 'h:5432@u', DBSTOMIGRATE: 'x' } }, { name: 'a', target: { host: 'h' } }),

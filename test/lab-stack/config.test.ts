@@ -21,6 +21,126 @@ function withChange(change: (config: any) => void): LabConfigInput {
   return config;
 }
 
+/** Configs one change away from the full one, each with the one line it is rejected with. */
+const BAD_CONFIGS: Array<[string, (config: any) => void, string]> = [
+  [
+    'missing location',
+    (c) => delete c.location,
+    'pgferry-lab:location: is required: set azure-native:location (or pgferry-lab:location) to an Azure region such as westeurope',
+  ],
+  [
+    'unsupported version',
+    (c) => (c.server.version = '9.6'),
+    'pgferry-lab:server.version: must be one of 11, 12, 13, 14, 15, 16, 17, 18 (got "9.6")',
+  ],
+  [
+    'server not an object',
+    (c) => (c.server = 'big'),
+    'pgferry-lab:server: must be an object with keys such as version, skuName, parameters (got "big")',
+  ],
+  ['unknown server key', (c) => (c.server.sku = 'x'), 'pgferry-lab:server: unknown key "sku"'],
+  [
+    'bad storage size',
+    (c) => (c.server.storageSizeGb = 100),
+    'pgferry-lab:server.storageSizeGb: must be one of 32, 64, 128, 256, 512, 1024, 2048, 4096, 8192, 16384, 32767 (got 100)',
+  ],
+  [
+    'burstable SKU in another tier',
+    (c) => (c.server.skuName = 'Standard_B1ms'),
+    'pgferry-lab:server.tier: must be Burstable for Standard_B1ms',
+  ],
+  [
+    'HA on burstable',
+    (c) => Object.assign(c.server, { skuName: 'Standard_B2s', tier: 'Burstable', highAvailability: 'ZoneRedundant' }),
+    'pgferry-lab:server.highAvailability: must be Disabled on the Burstable tier',
+  ],
+  [
+    'reserved admin login',
+    (c) => (c.server.administratorLogin = 'azure_superuser'),
+    'pgferry-lab:server.administratorLogin: must not be azure_superuser, azure_pg_admin, admin, administrator, root, guest, public or start with pg_ (got "azure_superuser")',
+  ],
+  [
+    'azure.extensions as a parameter',
+    (c) => (c.server.parameters['azure.extensions'] = 'PG_TRGM'),
+    'pgferry-lab:server.parameters: must not set azure.extensions: list extensions in server.extensions instead',
+  ],
+  [
+    'subnet outside the VNet',
+    (c) => (c.network = { serverSubnet: '10.30.1.0/24' }),
+    'pgferry-lab:network.serverSubnet: must lie inside network.addressSpace 10.20.0.0/16',
+  ],
+  [
+    'overlapping subnets',
+    (c) => (c.network = { sourceSubnet: '10.20.1.128/25' }),
+    'pgferry-lab:network.sourceSubnet: must not overlap network.serverSubnet',
+  ],
+  [
+    'host bits in a CIDR',
+    (c) => (c.network = { addressSpace: '10.20.0.1/16' }),
+    'pgferry-lab:network.addressSpace: must be an IPv4 CIDR block such as 10.20.1.0/24, with no host bits set (got "10.20.0.1/16")',
+  ],
+  [
+    'VPN pool inside the VNet',
+    (c) => (c.vpn.clientAddressPool = '10.20.200.0/24'),
+    'pgferry-lab:vpn.clientAddressPool: must not overlap network.addressSpace 10.20.0.0/16',
+  ],
+  [
+    'OpenVPN with SSTP',
+    (c) => (c.vpn.protocols = ['OpenVPN', 'SSTP']),
+    'pgferry-lab:vpn.protocols: must not combine OpenVPN and SSTP (Azure allows IkeV2 with either)',
+  ],
+  [
+    'unknown tunnel type',
+    (c) => (c.vpn.protocols = ['IkeV2', 'L2TP']),
+    'pgferry-lab:vpn.protocols[1]: must be one of IkeV2, SSTP, OpenVPN (got "L2TP")',
+  ],
+  [
+    'Generation2 on VpnGw1',
+    (c) => (c.vpn.generation = 'Generation2'),
+    'pgferry-lab:vpn.generation: must be Generation1 for VpnGw1 (Generation2 needs VpnGw2 or larger)',
+  ],
+  [
+    'PEM armour in the certificate',
+    (c) => (c.vpn.rootCertificateData = `-----BEGIN CERTIFICATE-----\n${ROOT_CERT}\n-----END CERTIFICATE-----`),
+    'pgferry-lab:vpn.rootCertificateData: must be the base64 body of the root certificate, without the -----BEGIN/END CERTIFICATE----- lines',
+  ],
+  [
+    'VPN without a root certificate',
+    (c) => delete c.vpn.rootCertificateData,
+    'pgferry-lab:vpn.rootCertificateData: is required when vpn.enabled is true: the base64 body of the P2S root certificate (or set vpn.enabled false)',
+  ],
+  [
+    'source VM without an SSH key',
+    (c) => delete c.sourceVm.sshPublicKey,
+    'pgferry-lab:sourceVm.sshPublicKey: is required when sourceVm.enabled is true: an OpenSSH public key line',
+  ],
+  [
+    'source VM IP reserved by Azure',
+    (c) => (c.sourceVm.privateIp = '10.20.2.3'),
+    "pgferry-lab:sourceVm.privateIp: must be an assignable address inside network.sourceSubnet 10.20.2.0/24 (the first four and the last are Azure's)",
+  ],
+  [
+    'bad migration name',
+    (c) => (c.migrations[0].name = '-aw'),
+    'pgferry-lab:migrations[0].name: must be 1-63 letters, digits or hyphens, not starting with a hyphen (got "-aw")',
+  ],
+  [
+    'duplicate migration name',
+    (c) => (c.migrations[1].name = 'aw-online'),
+    'pgferry-lab:migrations[1].name: must be unique: aw-online is used twice',
+  ],
+  [
+    'migration without source or VM',
+    (c) => (c.sourceVm.enabled = false),
+    'pgferry-lab:migrations[0].source: is required unless sourceVm.enabled is true (then the lab VM is the source)',
+  ],
+  [
+    'bad migration mode',
+    (c) => (c.migrations[0].mode = 'online'),
+    'pgferry-lab:migrations[0].mode: must be one of Offline, Online (got "online")',
+  ],
+];
+
 describe('lab-stack config', () => {
   it('fills the seeds’ defaults from a minimal config', () => {
     const config = parseLabConfig({ location: 'eastus', vpn: { rootCertificateData: ROOT_CERT } });
@@ -49,125 +169,7 @@ describe('lab-stack config', () => {
     assert.equal(parseLabConfig(withChange((c) => (c.server.version = 15))).server.version, '15');
   });
 
-  const cases: Array<[string, (config: any) => void, string]> = [
-    [
-      'missing location',
-      (c) => delete c.location,
-      'pgferry-lab:location: is required: set azure-native:location (or pgferry-lab:location) to an Azure region such as westeurope',
-    ],
-    [
-      'unsupported version',
-      (c) => (c.server.version = '9.6'),
-      'pgferry-lab:server.version: must be one of 11, 12, 13, 14, 15, 16, 17, 18 (got "9.6")',
-    ],
-    [
-      'server not an object',
-      (c) => (c.server = 'big'),
-      'pgferry-lab:server: must be an object with keys such as version, skuName, parameters (got "big")',
-    ],
-    ['unknown server key', (c) => (c.server.sku = 'x'), 'pgferry-lab:server: unknown key "sku"'],
-    [
-      'bad storage size',
-      (c) => (c.server.storageSizeGb = 100),
-      'pgferry-lab:server.storageSizeGb: must be one of 32, 64, 128, 256, 512, 1024, 2048, 4096, 8192, 16384, 32767 (got 100)',
-    ],
-    [
-      'burstable SKU in another tier',
-      (c) => (c.server.skuName = 'Standard_B1ms'),
-      'pgferry-lab:server.tier: must be Burstable for Standard_B1ms',
-    ],
-    [
-      'HA on burstable',
-      (c) => Object.assign(c.server, { skuName: 'Standard_B2s', tier: 'Burstable', highAvailability: 'ZoneRedundant' }),
-      'pgferry-lab:server.highAvailability: must be Disabled on the Burstable tier',
-    ],
-    [
-      'reserved admin login',
-      (c) => (c.server.administratorLogin = 'azure_superuser'),
-      'pgferry-lab:server.administratorLogin: must not be azure_superuser, azure_pg_admin, admin, administrator, root, guest, public or start with pg_ (got "azure_superuser")',
-    ],
-    [
-      'azure.extensions as a parameter',
-      (c) => (c.server.parameters['azure.extensions'] = 'PG_TRGM'),
-      'pgferry-lab:server.parameters: must not set azure.extensions: list extensions in server.extensions instead',
-    ],
-    [
-      'subnet outside the VNet',
-      (c) => (c.network = { serverSubnet: '10.30.1.0/24' }),
-      'pgferry-lab:network.serverSubnet: must lie inside network.addressSpace 10.20.0.0/16',
-    ],
-    [
-      'overlapping subnets',
-      (c) => (c.network = { sourceSubnet: '10.20.1.128/25' }),
-      'pgferry-lab:network.sourceSubnet: must not overlap network.serverSubnet',
-    ],
-    [
-      'host bits in a CIDR',
-      (c) => (c.network = { addressSpace: '10.20.0.1/16' }),
-      'pgferry-lab:network.addressSpace: must be an IPv4 CIDR block such as 10.20.1.0/24, with no host bits set (got "10.20.0.1/16")',
-    ],
-    [
-      'VPN pool inside the VNet',
-      (c) => (c.vpn.clientAddressPool = '10.20.200.0/24'),
-      'pgferry-lab:vpn.clientAddressPool: must not overlap network.addressSpace 10.20.0.0/16',
-    ],
-    [
-      'OpenVPN with SSTP',
-      (c) => (c.vpn.protocols = ['OpenVPN', 'SSTP']),
-      'pgferry-lab:vpn.protocols: must not combine OpenVPN and SSTP (Azure allows IkeV2 with either)',
-    ],
-    [
-      'unknown tunnel type',
-      (c) => (c.vpn.protocols = ['IkeV2', 'L2TP']),
-      'pgferry-lab:vpn.protocols[1]: must be one of IkeV2, SSTP, OpenVPN (got "L2TP")',
-    ],
-    [
-      'Generation2 on VpnGw1',
-      (c) => (c.vpn.generation = 'Generation2'),
-      'pgferry-lab:vpn.generation: must be Generation1 for VpnGw1 (Generation2 needs VpnGw2 or larger)',
-    ],
-    [
-      'PEM armour in the certificate',
-      (c) => (c.vpn.rootCertificateData = `-----BEGIN CERTIFICATE-----\n${ROOT_CERT}\n-----END CERTIFICATE-----`),
-      'pgferry-lab:vpn.rootCertificateData: must be the base64 body of the root certificate, without the -----BEGIN/END CERTIFICATE----- lines',
-    ],
-    [
-      'VPN without a root certificate',
-      (c) => delete c.vpn.rootCertificateData,
-      'pgferry-lab:vpn.rootCertificateData: is required when vpn.enabled is true: the base64 body of the P2S root certificate (or set vpn.enabled false)',
-    ],
-    [
-      'source VM without an SSH key',
-      (c) => delete c.sourceVm.sshPublicKey,
-      'pgferry-lab:sourceVm.sshPublicKey: is required when sourceVm.enabled is true: an OpenSSH public key line',
-    ],
-    [
-      'source VM IP reserved by Azure',
-      (c) => (c.sourceVm.privateIp = '10.20.2.3'),
-      "pgferry-lab:sourceVm.privateIp: must be an assignable address inside network.sourceSubnet 10.20.2.0/24 (the first four and the last are Azure's)",
-    ],
-    [
-      'bad migration name',
-      (c) => (c.migrations[0].name = '-aw'),
-      'pgferry-lab:migrations[0].name: must be 1-63 letters, digits or hyphens, not starting with a hyphen (got "-aw")',
-    ],
-    [
-      'duplicate migration name',
-      (c) => (c.migrations[1].name = 'aw-online'),
-      'pgferry-lab:migrations[1].name: must be unique: aw-online is used twice',
-    ],
-    [
-      'migration without source or VM',
-      (c) => (c.sourceVm.enabled = false),
-      'pgferry-lab:migrations[0].source: is required unless sourceVm.enabled is true (then the lab VM is the source)',
-    ],
-    [
-      'bad migration mode',
-      (c) => (c.migrations[0].mode = 'online'),
-      'pgferry-lab:migrations[0].mode: must be one of Offline, Online (got "online")',
-    ],
-  ];
-  for (const [title, change, expected] of cases) {
+  for (const [title, change, expected] of BAD_CONFIGS) {
     it(`rejects ${title} with one line`, () => {
       assert.equal(errorFor(withChange(change)), expected);
     });

@@ -56,258 +56,282 @@ async function build(input: LabConfigInput, mocks: MockLab): Promise<Lab> {
   return lab;
 }
 
-describe('lab-stack under Pulumi mocks', function () {
+/** The full lab (VPN, source VM, migrations), built once under mocks for the describes below. */
+let fullLabBuilt: Promise<{ mocks: MockLab; lab: Lab }> | undefined;
+function fullLab(): Promise<{ mocks: MockLab; lab: Lab }> {
+  fullLabBuilt ??= (async () => {
+    const mocks = await installMocks();
+    return { mocks, lab: await build(fullConfig(), mocks) };
+  })();
+  return fullLabBuilt;
+}
+
+describe('lab-stack under Pulumi mocks, full lab (VPN, source VM, migrations): network, DNS and server', function () {
   this.timeout(60_000);
-
-  describe('full lab (VPN, source VM, migrations)', () => {
-    let mocks: MockLab;
-    let lab: Lab;
-    before(async () => {
-      mocks = await installMocks();
-      lab = await build(fullConfig(), mocks);
-    });
-
-    it('creates the expected resource graph', () => {
-      const count = (type: string) => mocks.byType(type).length;
-      assert.equal(count('azure-native:resources:ResourceGroup'), 1);
-      assert.equal(count('azure-native:network:VirtualNetwork'), 1);
-      assert.equal(count('azure-native:network:Subnet'), 3);
-      assert.equal(count('azure-native:privatedns:PrivateZone'), 1);
-      assert.equal(count('azure-native:privatedns:VirtualNetworkLink'), 1);
-      assert.equal(count('azure-native:dbforpostgresql:Server'), 1);
-      assert.equal(count('azure-native:dbforpostgresql:Configuration'), 4);
-      assert.equal(count('azure-native:network:PublicIPAddress'), 1);
-      assert.equal(count('azure-native:network:VirtualNetworkGateway'), 1);
-      assert.equal(count('azure-native:network:NetworkInterface'), 1);
-      assert.equal(count('azure-native:compute:VirtualMachine'), 1);
-      assert.equal(count('azure-native:compute:VirtualMachineExtension'), 1);
-      assert.equal(count('pgferry:test:PgMigration'), 2);
-      assert.equal(count('random:index/randomString:RandomString'), 1);
-      assert.equal([...mocks.resources.values()].filter((r) => !r.component).length, 20);
-      for (const r of mocks.resources.values()) {
-        if (r.type.startsWith('azure-native:')) {
-          assert.equal(r.inputs.resourceGroupName, `lab-rg-${MOCK_SUFFIX}`, `${r.name} is in the lab's group`);
-        }
-      }
-    });
-
-    it('delegates the server subnet to Flexible Server and names the gateway subnet GatewaySubnet', () => {
-      const vnet = mocks.one('azure-native:network:VirtualNetwork');
-      assert.deepEqual(vnet.inputs.addressSpace, { addressPrefixes: ['10.20.0.0/16'] });
-      const server = mocks.byName('server-subnet');
-      assert.equal(server.inputs.addressPrefix, '10.20.1.0/24');
-      assert.equal(server.inputs.delegations.length, 1);
-      assert.equal(server.inputs.delegations[0].serviceName, 'Microsoft.DBforPostgreSQL/flexibleServers');
-      const gateway = mocks.byName('gateway-subnet');
-      assert.equal(gateway.inputs.subnetName, 'GatewaySubnet');
-      assert.equal(gateway.inputs.delegations, undefined);
-      assert.equal(mocks.byName('source-subnet').inputs.addressPrefix, '10.20.2.0/24');
-      // Subnets of one VNet are written one at a time.
-      assert.ok(server.dependsOn.includes('gateway-subnet'));
-      assert.ok(mocks.byName('source-subnet').dependsOn.includes('server-subnet'));
-      for (const name of ['gateway-subnet', 'server-subnet', 'source-subnet']) {
-        assert.equal(mocks.byName(name).inputs.virtualNetworkName, 'vnet-az');
-      }
-    });
-
-    it('creates the private DNS zone and links it to the VNet', async () => {
-      const zone = mocks.one('azure-native:privatedns:PrivateZone');
-      assert.equal(zone.inputs.privateZoneName, 'pgferry-target.private.postgres.database.azure.com');
-      assert.equal(zone.inputs.location, 'global');
-      const link = mocks.one('azure-native:privatedns:VirtualNetworkLink');
-      assert.equal(link.inputs.privateZoneName, 'pgferry-target.private.postgres.database.azure.com');
-      assert.equal(link.inputs.virtualNetwork.id, await valueOf(lab.network.vnet.id));
-      assert.equal(link.inputs.registrationEnabled, false);
-      assert.ok(link.dependsOn.includes('vnet') && link.dependsOn.includes('dns-zone'));
-    });
-
-    it('gives the server private access through the delegated subnet and the zone', async () => {
-      const server = mocks.one('azure-native:dbforpostgresql:Server');
-      assert.equal(server.inputs.serverName, 'pgferry-target');
-      assert.equal(server.inputs.version, '16');
-      assert.deepEqual(server.inputs.sku, { name: 'Standard_D2ds_v5', tier: 'GeneralPurpose' });
-      assert.deepEqual(server.inputs.storage, { storageSizeGB: 256, autoGrow: 'Disabled' });
-      assert.equal(server.inputs.highAvailability.mode, 'Disabled');
-      assert.deepEqual(server.inputs.network, {
-        delegatedSubnetResourceId: await valueOf(lab.network.serverSubnet.id),
-        privateDnsZoneArmResourceId: await valueOf(lab.dns.zone.id),
-        publicNetworkAccess: 'Disabled',
-      });
-      assert.match(server.inputs.network.delegatedSubnetResourceId, /\/Subnet\/postgres-flexible$/);
-      assert.equal(server.inputs.administratorLogin, 'pgadmin');
-      assert.equal(server.inputs.administratorLoginPassword, ADMIN_PASSWORD);
-      assert.ok(server.secretInputs.includes('administratorLoginPassword'), 'password sent as a secret');
-      assert.ok(server.dependsOn.includes('dns-link'), 'server waits for the zone link');
-      assert.deepEqual(server.ignoreChanges, [], 'a configured server name is honoured');
-    });
-
-    it('sets the server parameters one after another', () => {
-      const params = mocks.byType('azure-native:dbforpostgresql:Configuration');
-      const values = Object.fromEntries(params.map((p) => [p.inputs.configurationName, p.inputs.value]));
-      assert.deepEqual(values, {
-        'azure.extensions': 'HSTORE,PG_TRGM,TABLEFUNC,UUID-OSSP',
-        max_replication_slots: '20',
-        'pgaudit.log': 'ddl',
-        shared_preload_libraries: 'pg_stat_statements',
-      });
-      for (const p of params) {
-        assert.equal(p.inputs.serverName, 'pgferry-target');
-        assert.equal(p.inputs.source, 'user-override');
-        assert.ok(p.dependsOn.includes('server'), `${p.name} depends on the server`);
-      }
-      const names = lab.server.parameters.map((_, i) => params[i]!.name);
-      for (let i = 1; i < names.length; i++) {
-        assert.ok(mocks.byName(names[i]!).dependsOn.includes(names[i - 1]!), `${names[i]} waits for ${names[i - 1]}`);
-      }
-    });
-
-    it('configures the point-to-site VPN gateway', async () => {
-      const gateway = mocks.one('azure-native:network:VirtualNetworkGateway');
-      assert.equal(gateway.inputs.gatewayType, 'Vpn');
-      assert.equal(gateway.inputs.vpnType, 'RouteBased');
-      assert.deepEqual(gateway.inputs.sku, { name: 'VpnGw1', tier: 'VpnGw1' });
-      assert.deepEqual(gateway.inputs.vpnClientConfiguration, {
-        vpnClientAddressPool: { addressPrefixes: ['172.16.201.0/24'] },
-        vpnClientProtocols: ['IkeV2', 'OpenVPN'],
-        vpnAuthenticationTypes: ['Certificate'],
-        vpnClientRootCertificates: [{ name: 'P2SRootCert', publicCertData: ROOT_CERT }],
-      });
-      const ipConfig = gateway.inputs.ipConfigurations[0];
-      assert.equal(ipConfig.subnet.id, await valueOf(lab.network.gatewaySubnet.id));
-      assert.equal(ipConfig.publicIPAddress.id, await valueOf(lab.vpn!.publicIp.id));
-      const ip = mocks.one('azure-native:network:PublicIPAddress');
-      assert.equal(ip.inputs.publicIPAllocationMethod, 'Static');
-      assert.equal(ip.inputs.sku.name, 'Standard');
-    });
-
-    it('builds the source VM with PostgreSQL 16 prepared by cloud-init', async () => {
-      const nic = mocks.one('azure-native:network:NetworkInterface');
-      assert.deepEqual(nic.inputs.ipConfigurations[0], {
-        name: 'primary',
-        primary: true,
-        subnet: { id: await valueOf(lab.network.sourceSubnet.id) },
-        privateIPAllocationMethod: 'Static',
-        privateIPAddress: '10.20.2.4',
-      });
-      assert.ok(!('publicIPAddress' in nic.inputs.ipConfigurations[0]), 'no public IP');
-      const vm = mocks.one('azure-native:compute:VirtualMachine');
-      assert.equal(vm.inputs.osProfile.linuxConfiguration.disablePasswordAuthentication, true);
-      assert.equal(vm.inputs.osProfile.linuxConfiguration.ssh.publicKeys[0].keyData, SSH_KEY);
-      assert.equal(vm.inputs.storageProfile.imageReference.offer, 'ubuntu-24_04-lts');
-      assert.ok(vm.secretInputs.includes('osProfile'), 'customData (with the postgres password) is secret');
-      const cloudInit = Buffer.from(vm.inputs.osProfile.customData, 'base64').toString('utf8');
-      assert.equal(cloudInit, await valueOf(lab.sourceVm!.cloudInit));
-      assert.match(cloudInit, /^\s+wal_level = logical$/m);
-      assert.match(cloudInit, /^\s+max_replication_slots = 10$/m);
-      assert.match(cloudInit, /^\s+host all all 10\.20\.1\.0\/24 scram-sha-256$/m, 'pg_hba line for the delegated subnet');
-      assert.match(cloudInit, /^\s+host all all 172\.16\.201\.0\/24 scram-sha-256$/m, 'pg_hba line for VPN clients');
-      assert.match(cloudInit, /apt-get install -y postgresql-16$/m);
-      assert.ok(!cloudInit.includes(SOURCE_PASSWORD), 'password only inside base64 SQL');
-      assert.ok(await pulumi.isSecret(lab.sourceVm!.cloudInit));
-      const ready = mocks.one('azure-native:compute:VirtualMachineExtension');
-      assert.equal(ready.inputs.settings.commandToExecute, 'cloud-init status --wait');
-      assert.ok(ready.dependsOn.includes('source-vm'));
-    });
-
-    it('declares the migrations against the server, after its parameters and the source', async () => {
-      const online = mocks.byName('migration-aw-online');
-      assert.equal(online.inputs.migrationName, 'aw-online');
-      assert.deepEqual(online.inputs.source, {
-        host: '10.20.2.4',
-        port: 5432,
-        user: 'postgres',
-        password: SOURCE_PASSWORD,
-        sslMode: 'prefer',
-      });
-      assert.deepEqual(online.inputs.target, {
-        host: 'pgferry-target.postgres.database.azure.com',
-        port: 5432,
-        user: 'pgadmin',
-        password: ADMIN_PASSWORD,
-        sslMode: 'require',
-      });
-      assert.deepEqual(online.inputs.databases, ['adventureworks']);
-      assert.equal(online.inputs.mode, 'Online');
-      assert.equal(online.inputs.overwriteDbsInTarget, true);
-      assert.equal(online.inputs.cutover, false);
-      assert.ok(online.secretInputs.includes('source') && online.secretInputs.includes('target'), 'passwords travel as secrets');
-      const paramNames = mocks.byType('azure-native:dbforpostgresql:Configuration').map((p) => p.name);
-      for (const dep of ['server', 'source-ready', 'vpn-gateway', ...paramNames])
-        assert.ok(online.dependsOn.includes(dep), `depends on ${dep}`);
-
-      const legacy = mocks.byName('migration-legacy-offline');
-      assert.equal(legacy.inputs.source.host, 'onprem.example.internal');
-      assert.equal(legacy.inputs.source.user, 'migrator');
-      assert.equal(legacy.inputs.source.password, 'legacy-pw');
-      assert.equal(legacy.inputs.mode, 'Offline');
-      assert.ok(!legacy.dependsOn.includes('source-ready'), 'an external source does not wait for the lab VM');
-      assert.ok(legacy.dependsOn.includes('vpn-gateway'), 'every migration waits for what makes the server reachable');
-    });
-
-    it('exports the lab outputs', async () => {
-      const o = lab.outputs;
-      assert.equal(await valueOf(o.serverFqdn), 'pgferry-target.postgres.database.azure.com');
-      assert.equal(await valueOf(o.serverPrivateIp), MOCK_SERVER_IP);
-      assert.equal(await valueOf(o.dnsZoneName), 'pgferry-target.private.postgres.database.azure.com');
-      assert.match(await valueOf(o.vpnGatewayId!), /\/VirtualNetworkGateway\//);
-      assert.equal(o.vpnClientAddressPool, '172.16.201.0/24');
-      assert.equal(o.sourceVmPrivateIp, '10.20.2.4');
-      assert.deepEqual(await valueOf(o.parametersPendingRestart), ['shared_preload_libraries']);
-      assert.deepEqual(await valueOf(o.migrationStates), { 'aw-online': 'InProgress', 'legacy-offline': 'InProgress' });
-    });
-
-    it('keeps secrets secret in the outputs', async () => {
-      assert.ok(await pulumi.isSecret(lab.outputs.adminPassword));
-      assert.equal(await valueOf(lab.outputs.adminPassword), ADMIN_PASSWORD);
-      assert.ok(await pulumi.isSecret(lab.outputs.serverConnectionString));
-      assert.equal(
-        await valueOf(lab.outputs.serverConnectionString),
-        `postgresql://pgadmin:${ADMIN_PASSWORD}@pgferry-target.postgres.database.azure.com:5432/postgres?sslmode=require`,
-      );
-      const exported = stackOutputs(lab);
-      assert.ok(!('adminPassword' in exported));
-      for (const [key, value] of Object.entries(exported)) {
-        if (!pulumi.Output.isInstance(value)) {
-          assert.ok(!JSON.stringify(value ?? null).includes(ADMIN_PASSWORD), key);
-          continue;
-        }
-        const secret = await pulumi.isSecret(value);
-        const text = JSON.stringify((await valueOf(value)) ?? null);
-        if (text.includes(ADMIN_PASSWORD) || text.includes(SOURCE_PASSWORD)) assert.ok(secret, `${key} holds a password but is not secret`);
-      }
-    });
+  let mocks: MockLab;
+  let lab: Lab;
+  before(async () => {
+    ({ mocks, lab } = await fullLab());
   });
 
-  describe('minimal lab (no VPN, no source VM)', () => {
-    let mocks: MockLab;
-    let lab: Lab;
-    before(async () => {
-      mocks = await installMocks();
-      mocks.failRecordLookup = true;
-      lab = await build({ location: 'eastus', vpn: { enabled: false } }, mocks);
-    });
+  it('creates the expected resource graph', () => {
+    const count = (type: string) => mocks.byType(type).length;
+    assert.equal(count('azure-native:resources:ResourceGroup'), 1);
+    assert.equal(count('azure-native:network:VirtualNetwork'), 1);
+    assert.equal(count('azure-native:network:Subnet'), 3);
+    assert.equal(count('azure-native:privatedns:PrivateZone'), 1);
+    assert.equal(count('azure-native:privatedns:VirtualNetworkLink'), 1);
+    assert.equal(count('azure-native:dbforpostgresql:Server'), 1);
+    assert.equal(count('azure-native:dbforpostgresql:Configuration'), 4);
+    assert.equal(count('azure-native:network:PublicIPAddress'), 1);
+    assert.equal(count('azure-native:network:VirtualNetworkGateway'), 1);
+    assert.equal(count('azure-native:network:NetworkInterface'), 1);
+    assert.equal(count('azure-native:compute:VirtualMachine'), 1);
+    assert.equal(count('azure-native:compute:VirtualMachineExtension'), 1);
+    assert.equal(count('pgferry:test:PgMigration'), 2);
+    assert.equal(count('random:index/randomString:RandomString'), 1);
+    assert.equal([...mocks.resources.values()].filter((r) => !r.component).length, 20);
+    for (const r of mocks.resources.values()) {
+      if (r.type.startsWith('azure-native:')) {
+        assert.equal(r.inputs.resourceGroupName, `lab-rg-${MOCK_SUFFIX}`, `${r.name} is in the lab's group`);
+      }
+    }
+  });
 
-    it('creates only the network, DNS and server', () => {
-      assert.equal(mocks.byType('azure-native:network:VirtualNetworkGateway').length, 0);
-      assert.equal(mocks.byType('azure-native:compute:VirtualMachine').length, 0);
-      assert.equal(mocks.byType('pgferry:test:PgMigration').length, 0);
-      assert.equal([...mocks.resources.values()].filter((r) => !r.component && !r.type.startsWith('random:')).length, 9);
-      const param = mocks.one('azure-native:dbforpostgresql:Configuration');
-      assert.equal(param.inputs.configurationName, 'azure.extensions');
-      assert.equal(param.inputs.value, 'TABLEFUNC,UUID-OSSP');
-      const server = mocks.one('azure-native:dbforpostgresql:Server');
-      assert.equal(server.inputs.serverName, `pgferry-lab-${MOCK_SUFFIX}`, 'default name: a random suffix, no collision (issue 17)');
-      assert.deepEqual(server.ignoreChanges, ['serverName'], 'drawn once: a later namePrefix change renames nothing');
-      assert.deepEqual(mocks.one('azure-native:privatedns:PrivateZone').ignoreChanges, ['privateZoneName']);
-    });
+  it('delegates the server subnet to Flexible Server and names the gateway subnet GatewaySubnet', () => {
+    const vnet = mocks.one('azure-native:network:VirtualNetwork');
+    assert.deepEqual(vnet.inputs.addressSpace, { addressPrefixes: ['10.20.0.0/16'] });
+    const server = mocks.byName('server-subnet');
+    assert.equal(server.inputs.addressPrefix, '10.20.1.0/24');
+    assert.equal(server.inputs.delegations.length, 1);
+    assert.equal(server.inputs.delegations[0].serviceName, 'Microsoft.DBforPostgreSQL/flexibleServers');
+    const gateway = mocks.byName('gateway-subnet');
+    assert.equal(gateway.inputs.subnetName, 'GatewaySubnet');
+    assert.equal(gateway.inputs.delegations, undefined);
+    assert.equal(mocks.byName('source-subnet').inputs.addressPrefix, '10.20.2.0/24');
+    // Subnets of one VNet are written one at a time.
+    assert.ok(server.dependsOn.includes('gateway-subnet'));
+    assert.ok(mocks.byName('source-subnet').dependsOn.includes('server-subnet'));
+    for (const name of ['gateway-subnet', 'server-subnet', 'source-subnet']) {
+      assert.equal(mocks.byName(name).inputs.virtualNetworkName, 'vnet-az');
+    }
+  });
 
-    it('leaves optional outputs empty and survives a missing A record', async () => {
-      assert.equal(lab.outputs.vpnGatewayId, undefined);
-      assert.equal(lab.outputs.vpnClientAddressPool, undefined);
-      assert.equal(lab.outputs.sourceVmPrivateIp, undefined);
-      assert.equal(await valueOf(lab.outputs.serverPrivateIp), undefined);
-      assert.deepEqual(await valueOf(lab.outputs.migrationStates), {});
-      assert.equal(await valueOf(lab.outputs.dnsZoneName), `pgferry-lab-${MOCK_SUFFIX}.private.postgres.database.azure.com`);
+  it('creates the private DNS zone and links it to the VNet', async () => {
+    const zone = mocks.one('azure-native:privatedns:PrivateZone');
+    assert.equal(zone.inputs.privateZoneName, 'pgferry-target.private.postgres.database.azure.com');
+    assert.equal(zone.inputs.location, 'global');
+    const link = mocks.one('azure-native:privatedns:VirtualNetworkLink');
+    assert.equal(link.inputs.privateZoneName, 'pgferry-target.private.postgres.database.azure.com');
+    assert.equal(link.inputs.virtualNetwork.id, await valueOf(lab.network.vnet.id));
+    assert.equal(link.inputs.registrationEnabled, false);
+    assert.ok(link.dependsOn.includes('vnet') && link.dependsOn.includes('dns-zone'));
+  });
+
+  it('gives the server private access through the delegated subnet and the zone', async () => {
+    const server = mocks.one('azure-native:dbforpostgresql:Server');
+    assert.equal(server.inputs.serverName, 'pgferry-target');
+    assert.equal(server.inputs.version, '16');
+    assert.deepEqual(server.inputs.sku, { name: 'Standard_D2ds_v5', tier: 'GeneralPurpose' });
+    assert.deepEqual(server.inputs.storage, { storageSizeGB: 256, autoGrow: 'Disabled' });
+    assert.equal(server.inputs.highAvailability.mode, 'Disabled');
+    assert.deepEqual(server.inputs.network, {
+      delegatedSubnetResourceId: await valueOf(lab.network.serverSubnet.id),
+      privateDnsZoneArmResourceId: await valueOf(lab.dns.zone.id),
+      publicNetworkAccess: 'Disabled',
     });
+    assert.match(server.inputs.network.delegatedSubnetResourceId, /\/Subnet\/postgres-flexible$/);
+    assert.equal(server.inputs.administratorLogin, 'pgadmin');
+    assert.equal(server.inputs.administratorLoginPassword, ADMIN_PASSWORD);
+    assert.ok(server.secretInputs.includes('administratorLoginPassword'), 'password sent as a secret');
+    assert.ok(server.dependsOn.includes('dns-link'), 'server waits for the zone link');
+    assert.deepEqual(server.ignoreChanges, [], 'a configured server name is honoured');
+  });
+
+  it('sets the server parameters one after another', () => {
+    const params = mocks.byType('azure-native:dbforpostgresql:Configuration');
+    const values = Object.fromEntries(params.map((p) => [p.inputs.configurationName, p.inputs.value]));
+    assert.deepEqual(values, {
+      'azure.extensions': 'HSTORE,PG_TRGM,TABLEFUNC,UUID-OSSP',
+      max_replication_slots: '20',
+      'pgaudit.log': 'ddl',
+      shared_preload_libraries: 'pg_stat_statements',
+    });
+    for (const p of params) {
+      assert.equal(p.inputs.serverName, 'pgferry-target');
+      assert.equal(p.inputs.source, 'user-override');
+      assert.ok(p.dependsOn.includes('server'), `${p.name} depends on the server`);
+    }
+    const names = lab.server.parameters.map((_, i) => params[i]!.name);
+    for (let i = 1; i < names.length; i++) {
+      assert.ok(mocks.byName(names[i]!).dependsOn.includes(names[i - 1]!), `${names[i]} waits for ${names[i - 1]}`);
+    }
+  });
+});
+
+describe('lab-stack under Pulumi mocks, full lab (VPN, source VM, migrations): VPN gateway, source VM and migrations', function () {
+  this.timeout(60_000);
+  let mocks: MockLab;
+  let lab: Lab;
+  before(async () => {
+    ({ mocks, lab } = await fullLab());
+  });
+
+  it('configures the point-to-site VPN gateway', async () => {
+    const gateway = mocks.one('azure-native:network:VirtualNetworkGateway');
+    assert.equal(gateway.inputs.gatewayType, 'Vpn');
+    assert.equal(gateway.inputs.vpnType, 'RouteBased');
+    assert.deepEqual(gateway.inputs.sku, { name: 'VpnGw1', tier: 'VpnGw1' });
+    assert.deepEqual(gateway.inputs.vpnClientConfiguration, {
+      vpnClientAddressPool: { addressPrefixes: ['172.16.201.0/24'] },
+      vpnClientProtocols: ['IkeV2', 'OpenVPN'],
+      vpnAuthenticationTypes: ['Certificate'],
+      vpnClientRootCertificates: [{ name: 'P2SRootCert', publicCertData: ROOT_CERT }],
+    });
+    const ipConfig = gateway.inputs.ipConfigurations[0];
+    assert.equal(ipConfig.subnet.id, await valueOf(lab.network.gatewaySubnet.id));
+    assert.equal(ipConfig.publicIPAddress.id, await valueOf(lab.vpn!.publicIp.id));
+    const ip = mocks.one('azure-native:network:PublicIPAddress');
+    assert.equal(ip.inputs.publicIPAllocationMethod, 'Static');
+    assert.equal(ip.inputs.sku.name, 'Standard');
+  });
+
+  it('builds the source VM with PostgreSQL 16 prepared by cloud-init', async () => {
+    const nic = mocks.one('azure-native:network:NetworkInterface');
+    assert.deepEqual(nic.inputs.ipConfigurations[0], {
+      name: 'primary',
+      primary: true,
+      subnet: { id: await valueOf(lab.network.sourceSubnet.id) },
+      privateIPAllocationMethod: 'Static',
+      privateIPAddress: '10.20.2.4',
+    });
+    assert.ok(!('publicIPAddress' in nic.inputs.ipConfigurations[0]), 'no public IP');
+    const vm = mocks.one('azure-native:compute:VirtualMachine');
+    assert.equal(vm.inputs.osProfile.linuxConfiguration.disablePasswordAuthentication, true);
+    assert.equal(vm.inputs.osProfile.linuxConfiguration.ssh.publicKeys[0].keyData, SSH_KEY);
+    assert.equal(vm.inputs.storageProfile.imageReference.offer, 'ubuntu-24_04-lts');
+    assert.ok(vm.secretInputs.includes('osProfile'), 'customData (with the postgres password) is secret');
+    const cloudInit = Buffer.from(vm.inputs.osProfile.customData, 'base64').toString('utf8');
+    assert.equal(cloudInit, await valueOf(lab.sourceVm!.cloudInit));
+    assert.match(cloudInit, /^\s+wal_level = logical$/m);
+    assert.match(cloudInit, /^\s+max_replication_slots = 10$/m);
+    assert.match(cloudInit, /^\s+host all all 10\.20\.1\.0\/24 scram-sha-256$/m, 'pg_hba line for the delegated subnet');
+    assert.match(cloudInit, /^\s+host all all 172\.16\.201\.0\/24 scram-sha-256$/m, 'pg_hba line for VPN clients');
+    assert.match(cloudInit, /apt-get install -y postgresql-16$/m);
+    assert.ok(!cloudInit.includes(SOURCE_PASSWORD), 'password only inside base64 SQL');
+    assert.ok(await pulumi.isSecret(lab.sourceVm!.cloudInit));
+    const ready = mocks.one('azure-native:compute:VirtualMachineExtension');
+    assert.equal(ready.inputs.settings.commandToExecute, 'cloud-init status --wait');
+    assert.ok(ready.dependsOn.includes('source-vm'));
+  });
+
+  it('declares the migrations against the server, after its parameters and the source', async () => {
+    const online = mocks.byName('migration-aw-online');
+    assert.equal(online.inputs.migrationName, 'aw-online');
+    assert.deepEqual(online.inputs.source, {
+      host: '10.20.2.4',
+      port: 5432,
+      user: 'postgres',
+      password: SOURCE_PASSWORD,
+      sslMode: 'prefer',
+    });
+    assert.deepEqual(online.inputs.target, {
+      host: 'pgferry-target.postgres.database.azure.com',
+      port: 5432,
+      user: 'pgadmin',
+      password: ADMIN_PASSWORD,
+      sslMode: 'require',
+    });
+    assert.deepEqual(online.inputs.databases, ['adventureworks']);
+    assert.equal(online.inputs.mode, 'Online');
+    assert.equal(online.inputs.overwriteDbsInTarget, true);
+    assert.equal(online.inputs.cutover, false);
+    assert.ok(online.secretInputs.includes('source') && online.secretInputs.includes('target'), 'passwords travel as secrets');
+    const paramNames = mocks.byType('azure-native:dbforpostgresql:Configuration').map((p) => p.name);
+    for (const dep of ['server', 'source-ready', 'vpn-gateway', ...paramNames])
+      assert.ok(online.dependsOn.includes(dep), `depends on ${dep}`);
+
+    const legacy = mocks.byName('migration-legacy-offline');
+    assert.equal(legacy.inputs.source.host, 'onprem.example.internal');
+    assert.equal(legacy.inputs.source.user, 'migrator');
+    assert.equal(legacy.inputs.source.password, 'legacy-pw');
+    assert.equal(legacy.inputs.mode, 'Offline');
+    assert.ok(!legacy.dependsOn.includes('source-ready'), 'an external source does not wait for the lab VM');
+    assert.ok(legacy.dependsOn.includes('vpn-gateway'), 'every migration waits for what makes the server reachable');
+  });
+});
+
+describe('lab-stack under Pulumi mocks, full lab (VPN, source VM, migrations): outputs', function () {
+  this.timeout(60_000);
+  let lab: Lab;
+  before(async () => {
+    ({ lab } = await fullLab());
+  });
+
+  it('exports the lab outputs', async () => {
+    const o = lab.outputs;
+    assert.equal(await valueOf(o.serverFqdn), 'pgferry-target.postgres.database.azure.com');
+    assert.equal(await valueOf(o.serverPrivateIp), MOCK_SERVER_IP);
+    assert.equal(await valueOf(o.dnsZoneName), 'pgferry-target.private.postgres.database.azure.com');
+    assert.match(await valueOf(o.vpnGatewayId!), /\/VirtualNetworkGateway\//);
+    assert.equal(o.vpnClientAddressPool, '172.16.201.0/24');
+    assert.equal(o.sourceVmPrivateIp, '10.20.2.4');
+    assert.deepEqual(await valueOf(o.parametersPendingRestart), ['shared_preload_libraries']);
+    assert.deepEqual(await valueOf(o.migrationStates), { 'aw-online': 'InProgress', 'legacy-offline': 'InProgress' });
+  });
+
+  it('keeps secrets secret in the outputs', async () => {
+    assert.ok(await pulumi.isSecret(lab.outputs.adminPassword));
+    assert.equal(await valueOf(lab.outputs.adminPassword), ADMIN_PASSWORD);
+    assert.ok(await pulumi.isSecret(lab.outputs.serverConnectionString));
+    assert.equal(
+      await valueOf(lab.outputs.serverConnectionString),
+      `postgresql://pgadmin:${ADMIN_PASSWORD}@pgferry-target.postgres.database.azure.com:5432/postgres?sslmode=require`,
+    );
+    const exported = stackOutputs(lab);
+    assert.ok(!('adminPassword' in exported));
+    for (const [key, value] of Object.entries(exported)) {
+      if (!pulumi.Output.isInstance(value)) {
+        assert.ok(!JSON.stringify(value ?? null).includes(ADMIN_PASSWORD), key);
+        continue;
+      }
+      const secret = await pulumi.isSecret(value);
+      const text = JSON.stringify((await valueOf(value)) ?? null);
+      if (text.includes(ADMIN_PASSWORD) || text.includes(SOURCE_PASSWORD)) assert.ok(secret, `${key} holds a password but is not secret`);
+    }
+  });
+});
+
+describe('lab-stack under Pulumi mocks, minimal lab (no VPN, no source VM)', function () {
+  this.timeout(60_000);
+  let mocks: MockLab;
+  let lab: Lab;
+  before(async () => {
+    mocks = await installMocks();
+    mocks.failRecordLookup = true;
+    lab = await build({ location: 'eastus', vpn: { enabled: false } }, mocks);
+  });
+
+  it('creates only the network, DNS and server', () => {
+    assert.equal(mocks.byType('azure-native:network:VirtualNetworkGateway').length, 0);
+    assert.equal(mocks.byType('azure-native:compute:VirtualMachine').length, 0);
+    assert.equal(mocks.byType('pgferry:test:PgMigration').length, 0);
+    assert.equal([...mocks.resources.values()].filter((r) => !r.component && !r.type.startsWith('random:')).length, 9);
+    const param = mocks.one('azure-native:dbforpostgresql:Configuration');
+    assert.equal(param.inputs.configurationName, 'azure.extensions');
+    assert.equal(param.inputs.value, 'TABLEFUNC,UUID-OSSP');
+    const server = mocks.one('azure-native:dbforpostgresql:Server');
+    assert.equal(server.inputs.serverName, `pgferry-lab-${MOCK_SUFFIX}`, 'default name: a random suffix, no collision (issue 17)');
+    assert.deepEqual(server.ignoreChanges, ['serverName'], 'drawn once: a later namePrefix change renames nothing');
+    assert.deepEqual(mocks.one('azure-native:privatedns:PrivateZone').ignoreChanges, ['privateZoneName']);
+  });
+
+  it('leaves optional outputs empty and survives a missing A record', async () => {
+    assert.equal(lab.outputs.vpnGatewayId, undefined);
+    assert.equal(lab.outputs.vpnClientAddressPool, undefined);
+    assert.equal(lab.outputs.sourceVmPrivateIp, undefined);
+    assert.equal(await valueOf(lab.outputs.serverPrivateIp), undefined);
+    assert.deepEqual(await valueOf(lab.outputs.migrationStates), {});
+    assert.equal(await valueOf(lab.outputs.dnsZoneName), `pgferry-lab-${MOCK_SUFFIX}.private.postgres.database.azure.com`);
   });
 });

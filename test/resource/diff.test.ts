@@ -17,7 +17,7 @@ const withChange = (change: Record<string, unknown>) => ({ ...base, ...change })
 /** Stored outputs of a migration in `state`. */
 const stored = (state: string, change: Record<string, unknown> = {}) => ({ ...base, state, ...change });
 
-describe('resource diff rules', () => {
+describe('resource diff rules: no change', () => {
   it('reports no change for identical inputs', () => {
     const d = diffInputs(base, structuredClone(base));
     assert.equal(d.changes, false);
@@ -30,6 +30,25 @@ describe('resource diff rules', () => {
     assert.deepEqual(d.replaces, []);
   });
 
+  it('sees no change when only customTimeouts or the import id change (issue 17)', () => {
+    for (const change of [{ customTimeouts: { create: '6h' } }, { importId: 'dst:5432/m1' }]) {
+      const d = diffInputs({ ...base, customTimeouts: { create: '1h' } }, withChange(change));
+      assert.equal(d.changes, false, JSON.stringify(change));
+    }
+  });
+
+  it('treats defaults and their explicit values as the same (old state without defaults diffs clean)', () => {
+    const implicit = { ...base, mode: undefined, source: { host: 'src', user: 'postgres', password: 'a' } };
+    const explicit = withDefaults({ ...base, mode: 'Offline', source: { host: 'src', port: 5432, user: 'postgres', password: 'a' } });
+    assert.equal(explicit.option, 'ValidateAndMigrate');
+    assert.equal((explicit.source as { sslMode: string }).sslMode, 'prefer');
+    assert.equal(explicit.tableJobs, 4, 'given tableJobs kept');
+    assert.equal(withDefaults({}).tableJobs, undefined, 'machine-dependent default left out');
+    assert.equal(diffInputs({ ...implicit, mode: 'Offline' }, explicit).changes, false);
+  });
+});
+
+describe('resource diff rules: replace', () => {
   for (const [label, change, key] of [
     ['migrationName', { migrationName: 'm2' }, 'migrationName'],
     ['databases', { databases: ['app', 'other'] }, 'databases'],
@@ -56,6 +75,22 @@ describe('resource diff rules', () => {
     assert.equal(dbr({ migrationName: 'm2', target: { ...base.target, host: UNKNOWN } }), true, 'an unknown target may be the same');
   });
 
+  it('plans a replace when a replace-key is unknown at preview, as Terraform-bridged providers do (issue 17)', () => {
+    for (const [change, key] of [
+      [{ target: UNKNOWN }, 'target'],
+      [{ target: { ...base.target, host: UNKNOWN } }, 'target'],
+      [{ databases: [UNKNOWN] }, 'databases'],
+      [{ migrationName: UNKNOWN }, 'migrationName'],
+    ] as const) {
+      const d = diffInputs(base, withChange(change));
+      assert.equal(d.changes, true);
+      assert.deepEqual(d.replaces, [key], JSON.stringify(change));
+      assert.equal(d.deleteBeforeReplace, true);
+    }
+  });
+});
+
+describe('resource diff rules: update, or refused', () => {
   it('updates for cutover false → true', () => {
     const d = diffInputs(base, withChange({ cutover: true }));
     assert.equal(d.changes, true);
@@ -79,94 +114,63 @@ describe('resource diff rules', () => {
     });
   }
 
-  it('sees no change when only customTimeouts or the import id change (issue 17)', () => {
-    for (const change of [{ customTimeouts: { create: '6h' } }, { importId: 'dst:5432/m1' }]) {
-      const d = diffInputs({ ...base, customTimeouts: { create: '1h' } }, withChange(change));
-      assert.equal(d.changes, false, JSON.stringify(change));
-    }
-  });
-
-  it('treats defaults and their explicit values as the same (old state without defaults diffs clean)', () => {
-    const implicit = { ...base, mode: undefined, source: { host: 'src', user: 'postgres', password: 'a' } };
-    const explicit = withDefaults({ ...base, mode: 'Offline', source: { host: 'src', port: 5432, user: 'postgres', password: 'a' } });
-    assert.equal(explicit.option, 'ValidateAndMigrate');
-    assert.equal((explicit.source as { sslMode: string }).sslMode, 'prefer');
-    assert.equal(explicit.tableJobs, 4, 'given tableJobs kept');
-    assert.equal(withDefaults({}).tableJobs, undefined, 'machine-dependent default left out');
-    assert.equal(diffInputs({ ...implicit, mode: 'Offline' }, explicit).changes, false);
-  });
-
-  it('plans a replace when a replace-key is unknown at preview, as Terraform-bridged providers do (issue 17)', () => {
-    for (const [change, key] of [
-      [{ target: UNKNOWN }, 'target'],
-      [{ target: { ...base.target, host: UNKNOWN } }, 'target'],
-      [{ databases: [UNKNOWN] }, 'databases'],
-      [{ migrationName: UNKNOWN }, 'migrationName'],
-    ] as const) {
-      const d = diffInputs(base, withChange(change));
-      assert.equal(d.changes, true);
-      assert.deepEqual(d.replaces, [key], JSON.stringify(change));
-      assert.equal(d.deleteBeforeReplace, true);
-    }
-  });
-
   it('an unknown password is an update, not a replace', () => {
     const d = diffInputs(base, withChange({ target: { ...base.target, password: UNKNOWN } }));
     assert.equal(d.changes, true);
     assert.deepEqual(d.replaces, []);
   });
 
-  describe('a migration that has cut over (issue 12, never destroy)', () => {
-    it('refuses a replace without allowReplaceAfterCutover, naming the input', () => {
-      assert.throws(
-        () => diffInputs(stored('Succeeded'), withChange({ databases: ['other'] })),
-        (error: Error) => error instanceof RefusedChangeError && /^allowReplaceAfterCutover: /.test(error.message),
-      );
-    });
-
-    it('refuses it when only the live state (a CLI cutover since the last refresh) says Succeeded', () => {
-      assert.throws(() => diffInputs(stored('WaitingForUserAction'), withChange({ databases: ['other'] }), { liveState: 'Succeeded' }));
-    });
-
-    it('replaces with allowReplaceAfterCutover set in the same program, and says what happens to the databases', () => {
-      const d = diffInputs(
-        stored('Succeeded', { dropTargetDatabasesOnDelete: true }),
-        withChange({ databases: ['other'], allowReplaceAfterCutover: true }),
-      );
-      assert.equal(d.changes, true);
-      assert.deepEqual(d.replaces, ['databases']);
-      assert.ok(d.notes.some((n) => /target databases are kept/.test(n)));
-      const named = diffInputs(
-        stored('Succeeded', { dropTargetDatabasesOnDelete: true }),
-        withChange({ databases: ['other'], allowReplaceAfterCutover: true }),
-        { dropAllowed: (name) => name === 'm1' },
-      );
-      assert.ok(named.notes.some((n) => /WILL BE DROPPED/.test(n)));
-    });
-
-    it('a Validate-only migration that Succeeded copied nothing: moving on to migrate is an ordinary replace', () => {
-      const d = diffInputs(stored('Succeeded', { option: 'Validate' }), withChange({ option: 'ValidateAndMigrate' }));
-      assert.equal(d.changes, true);
-      assert.deepEqual(d.replaces, ['option']);
-    });
-
-    it('updates in place on tuning changes and cutover edits', () => {
-      const d = diffInputs(stored('Succeeded'), withChange({ tableJobs: 2 }));
-      assert.equal(d.changes, true);
-      assert.deepEqual(d.replaces, []);
-    });
-
-    it('does not plan a replace it would refuse when a replace-key is unknown: up compares the real value', () => {
-      const d = diffInputs(stored('Succeeded'), withChange({ target: { ...base.target, host: UNKNOWN } }));
-      assert.equal(d.changes, true);
-      assert.deepEqual(d.replaces, []);
-      assert.ok(d.notes.some((n) => /not known until up/.test(n)));
-    });
-  });
-
   it('reports a change when refresh found the runner dead, so up restarts it', () => {
     assert.equal(diffInputs(stored('InProgress', { runnerAlive: false }), base).changes, true);
     assert.equal(diffInputs(stored('InProgress', { runnerAlive: true }), base).changes, false);
     assert.equal(diffInputs(stored('Failed', { runnerAlive: false }), base).changes, false);
+  });
+});
+
+describe('resource diff rules: a migration that has cut over (issue 12, never destroy)', () => {
+  it('refuses a replace without allowReplaceAfterCutover, naming the input', () => {
+    assert.throws(
+      () => diffInputs(stored('Succeeded'), withChange({ databases: ['other'] })),
+      (error: Error) => error instanceof RefusedChangeError && /^allowReplaceAfterCutover: /.test(error.message),
+    );
+  });
+
+  it('refuses it when only the live state (a CLI cutover since the last refresh) says Succeeded', () => {
+    assert.throws(() => diffInputs(stored('WaitingForUserAction'), withChange({ databases: ['other'] }), { liveState: 'Succeeded' }));
+  });
+
+  it('replaces with allowReplaceAfterCutover set in the same program, and says what happens to the databases', () => {
+    const d = diffInputs(
+      stored('Succeeded', { dropTargetDatabasesOnDelete: true }),
+      withChange({ databases: ['other'], allowReplaceAfterCutover: true }),
+    );
+    assert.equal(d.changes, true);
+    assert.deepEqual(d.replaces, ['databases']);
+    assert.ok(d.notes.some((n) => /target databases are kept/.test(n)));
+    const named = diffInputs(
+      stored('Succeeded', { dropTargetDatabasesOnDelete: true }),
+      withChange({ databases: ['other'], allowReplaceAfterCutover: true }),
+      { dropAllowed: (name) => name === 'm1' },
+    );
+    assert.ok(named.notes.some((n) => /WILL BE DROPPED/.test(n)));
+  });
+
+  it('a Validate-only migration that Succeeded copied nothing: moving on to migrate is an ordinary replace', () => {
+    const d = diffInputs(stored('Succeeded', { option: 'Validate' }), withChange({ option: 'ValidateAndMigrate' }));
+    assert.equal(d.changes, true);
+    assert.deepEqual(d.replaces, ['option']);
+  });
+
+  it('updates in place on tuning changes and cutover edits', () => {
+    const d = diffInputs(stored('Succeeded'), withChange({ tableJobs: 2 }));
+    assert.equal(d.changes, true);
+    assert.deepEqual(d.replaces, []);
+  });
+
+  it('does not plan a replace it would refuse when a replace-key is unknown: up compares the real value', () => {
+    const d = diffInputs(stored('Succeeded'), withChange({ target: { ...base.target, host: UNKNOWN } }));
+    assert.equal(d.changes, true);
+    assert.deepEqual(d.replaces, []);
+    assert.ok(d.notes.some((n) => /not known until up/.test(n)));
   });
 });

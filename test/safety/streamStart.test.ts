@@ -19,8 +19,7 @@ describe('safety: every table the copy snapshot shows is streamed or reported (i
     await pair.source.query(`CREATE DATABASE ${DB}`);
     await pair.source.query('CREATE TABLE first (id int PRIMARY KEY); CREATE UNLOGGED TABLE scratch (id int)', [], DB);
   });
-  // The harness creates slots and publications itself, outside any migration: not leaks.
-  after(async () => pair?.stop({ leaks: 'allowed' }));
+  after(async () => pair?.stop());
 
   it('a table created after the publication, before the snapshot, is published before the copy reads it', async () => {
     const spec = pairSpec(pair, 'start-m', [DB], { mode: 'Online' });
@@ -71,6 +70,8 @@ describe('safety: every table the copy snapshot shows is streamed or reported (i
     } finally {
       for (const e of exporters) await closeSession(e);
       await store.close();
+      // the test prepared the source outside any migration: nothing else would drop its publication
+      await pair.source.query('DROP PUBLICATION IF EXISTS start_pub', [], DB);
     }
   });
 });

@@ -20,8 +20,8 @@ export function serverSpec(cluster: Cluster, overrides: Partial<ServerSpec> = {}
 export interface ServerPair {
   readonly source: Cluster;
   readonly target: Cluster;
-  /** Stops both servers; fails naming what a migration left behind (support/leaks.ts) unless `leaks: 'allowed'`. */
-  stop(options?: { leaks?: 'checked' | 'allowed' }): Promise<void>;
+  /** Stops both servers; fails naming what a suite left behind (support/leaks.ts). */
+  stop(): Promise<void>;
 }
 
 /** Starts a source and a target cluster in parallel. */
@@ -33,8 +33,8 @@ export async function startPair(sourceMajor: PgMajor = 15, targetMajor: PgMajor 
   return {
     source,
     target,
-    async stop(options = {}) {
-      const leaks = options.leaks === 'allowed' ? [] : await leftBehind({ source, target });
+    async stop() {
+      const leaks = await leftBehind({ source, target });
       await Promise.all([source.stop(), target.stop()]);
       if (leaks.length > 0) throw new Error(`the suite left behind: ${leaks.join('; ')}`);
     },

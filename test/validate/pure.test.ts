@@ -27,89 +27,89 @@ const server: ServerSpec = {
   maintenanceDatabase: 'postgres',
 };
 
-describe('validation: pure checks', () => {
-  describe('extensions', () => {
-    const target: TargetExtensions = {
-      available: new Map(
-        ['hstore', 'ltree', 'citext', 'pg_stat_statements', 'pgrowlocks'].map((n) => [
-          n,
-          { superuser: n === 'pgrowlocks', trusted: n !== 'pgrowlocks' },
-        ]),
-      ),
-      allowList: splitList('PLPGSQL, HSTORE,CITEXT'),
-      preload: [],
-    };
+describe('validation: pure checks: extensions', () => {
+  const target: TargetExtensions = {
+    available: new Map(
+      ['hstore', 'ltree', 'citext', 'pg_stat_statements', 'pgrowlocks'].map((n) => [
+        n,
+        { superuser: n === 'pgrowlocks', trusted: n !== 'pgrowlocks' },
+      ]),
+    ),
+    allowList: splitList('PLPGSQL, HSTORE,CITEXT'),
+    preload: [],
+  };
 
-    it('gives one full azure.extensions value covering every database', () => {
-      const results = checkExtensions(
-        new Map([
-          ['a', [ext('plpgsql'), ext('hstore'), ext('ltree')]],
-          ['b', [ext('citext'), ext('pg_stat_statements')]],
-        ]),
-        target,
-        true,
-      );
-      const notAllowed = results.filter((r) => r.code === 'EXTENSION_NOT_ALLOWED');
-      assert.deepEqual(
-        notAllowed.map((r) => r.database),
-        ['a', 'b'],
-      );
-      for (const r of notAllowed) assert.ok(r.fix!.includes(`'PLPGSQL,HSTORE,CITEXT,LTREE,PG_STAT_STATEMENTS'`), r.fix);
-      const preload = results.filter((r) => r.code === 'EXTENSION_NOT_PRELOADED');
-      assert.equal(preload.length, 1);
-      assert.ok(preload[0]!.fix!.includes(`'pg_stat_statements'`));
-      assert.equal(results.filter((r) => r.code === 'EXTENSIONS').length, 0);
-    });
-
-    it('matches the allow-list case-insensitively and skips plpgsql', () => {
-      const results = checkExtensions(new Map([['a', [ext('plpgsql'), ext('hstore'), ext('citext')]]]), target, false);
-      assert.deepEqual(
-        results.map((r) => [r.code, r.status]),
-        [['EXTENSIONS', 'Succeeded']],
-      );
-    });
-
-    it('fails an unavailable extension, and a superuser-only one for a non-superuser', () => {
-      const results = checkExtensions(new Map([['a', [ext('postgis'), ext('pgrowlocks')]]]), { ...target, allowList: undefined }, false);
-      assert.deepEqual(results.map((r) => r.code).sort(), ['EXTENSION_UNAVAILABLE', 'UNTRUSTED_EXTENSION']);
-      assert.ok(validationFailed(results));
-    });
-
-    it('warns when shared_preload_libraries cannot be read', () => {
-      const results = checkExtensions(new Map([['a', [ext('pg_stat_statements')]]]), { available: target.available }, true);
-      assert.deepEqual(
-        results.map((r) => [r.code, r.status]),
-        [['EXTENSION_NOT_PRELOADED', 'Warning']],
-      );
-    });
-
-    it('extends lists in their own case', () => {
-      assert.equal(extendList(['HSTORE'], ['ltree']), 'HSTORE,LTREE');
-      assert.equal(extendList(['hstore'], ['ltree']), 'hstore,ltree');
-      assert.equal(extendList([], ['pg_cron']), 'pg_cron');
-    });
+  it('gives one full azure.extensions value covering every database', () => {
+    const results = checkExtensions(
+      new Map([
+        ['a', [ext('plpgsql'), ext('hstore'), ext('ltree')]],
+        ['b', [ext('citext'), ext('pg_stat_statements')]],
+      ]),
+      target,
+      true,
+    );
+    const notAllowed = results.filter((r) => r.code === 'EXTENSION_NOT_ALLOWED');
+    assert.deepEqual(
+      notAllowed.map((r) => r.database),
+      ['a', 'b'],
+    );
+    for (const r of notAllowed) assert.ok(r.fix!.includes(`'PLPGSQL,HSTORE,CITEXT,LTREE,PG_STAT_STATEMENTS'`), r.fix);
+    const preload = results.filter((r) => r.code === 'EXTENSION_NOT_PRELOADED');
+    assert.equal(preload.length, 1);
+    assert.ok(preload[0]!.fix!.includes(`'pg_stat_statements'`));
+    assert.equal(results.filter((r) => r.code === 'EXTENSIONS').length, 0);
   });
 
-  describe('connection errors', () => {
-    const classify = (error: unknown) => classifyConnectError('source', server, error);
-    it('sorts errors into codes and never shows the password', () => {
-      const auth = classify(
-        Object.assign(new Error('password authentication failed for user "alice" s3cret-pw'), { code: '28P01', severity: 'FATAL' }),
-      );
-      assert.equal(auth.code, 'AUTHENTICATION');
-      assert.equal(auth.server, 'source');
-      assert.ok(!JSON.stringify(auth).includes('s3cret-pw'));
-      assert.equal(classify(Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' })).code, 'CONNECTIVITY');
-      assert.equal(classify(new Error('The server does not support SSL connections')).code, 'SSL_MODE');
-      assert.equal(classify(Object.assign(new Error('self-signed certificate'), { code: 'DEPTH_ZERO_SELF_SIGNED_CERT' })).code, 'SSL_MODE');
-      assert.equal(
-        classify(Object.assign(new Error('database "postgres" does not exist'), { code: '3D000', severity: 'FATAL' })).code,
-        'MAINTENANCE_DATABASE',
-      );
-      assert.equal(classify(new Error('SASL: SCRAM-SERVER-FIRST-MESSAGE: client password must be a string')).code, 'AUTHENTICATION');
-    });
+  it('matches the allow-list case-insensitively and skips plpgsql', () => {
+    const results = checkExtensions(new Map([['a', [ext('plpgsql'), ext('hstore'), ext('citext')]]]), target, false);
+    assert.deepEqual(
+      results.map((r) => [r.code, r.status]),
+      [['EXTENSIONS', 'Succeeded']],
+    );
   });
 
+  it('fails an unavailable extension, and a superuser-only one for a non-superuser', () => {
+    const results = checkExtensions(new Map([['a', [ext('postgis'), ext('pgrowlocks')]]]), { ...target, allowList: undefined }, false);
+    assert.deepEqual(results.map((r) => r.code).sort(), ['EXTENSION_UNAVAILABLE', 'UNTRUSTED_EXTENSION']);
+    assert.ok(validationFailed(results));
+  });
+
+  it('warns when shared_preload_libraries cannot be read', () => {
+    const results = checkExtensions(new Map([['a', [ext('pg_stat_statements')]]]), { available: target.available }, true);
+    assert.deepEqual(
+      results.map((r) => [r.code, r.status]),
+      [['EXTENSION_NOT_PRELOADED', 'Warning']],
+    );
+  });
+
+  it('extends lists in their own case', () => {
+    assert.equal(extendList(['HSTORE'], ['ltree']), 'HSTORE,LTREE');
+    assert.equal(extendList(['hstore'], ['ltree']), 'hstore,ltree');
+    assert.equal(extendList([], ['pg_cron']), 'pg_cron');
+  });
+});
+
+describe('validation: pure checks: connection errors', () => {
+  const classify = (error: unknown) => classifyConnectError('source', server, error);
+  it('sorts errors into codes and never shows the password', () => {
+    const auth = classify(
+      Object.assign(new Error('password authentication failed for user "alice" s3cret-pw'), { code: '28P01', severity: 'FATAL' }),
+    );
+    assert.equal(auth.code, 'AUTHENTICATION');
+    assert.equal(auth.server, 'source');
+    assert.ok(!JSON.stringify(auth).includes('s3cret-pw'));
+    assert.equal(classify(Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' })).code, 'CONNECTIVITY');
+    assert.equal(classify(new Error('The server does not support SSL connections')).code, 'SSL_MODE');
+    assert.equal(classify(Object.assign(new Error('self-signed certificate'), { code: 'DEPTH_ZERO_SELF_SIGNED_CERT' })).code, 'SSL_MODE');
+    assert.equal(
+      classify(Object.assign(new Error('database "postgres" does not exist'), { code: '3D000', severity: 'FATAL' })).code,
+      'MAINTENANCE_DATABASE',
+    );
+    assert.equal(classify(new Error('SASL: SCRAM-SERVER-FIRST-MESSAGE: client password must be a string')).code, 'AUTHENTICATION');
+  });
+});
+
+describe('validation: pure checks: versions, locales and replication settings', () => {
   it('refuses sources older than 11 and targets older than the source', () => {
     const info = (major: number): ServerInfo => ({
       major,
@@ -173,41 +173,47 @@ describe('validation: pure checks', () => {
     );
     assert.match(unlimited.fix!, /max_slot_wal_keep_size/);
   });
+});
 
+/** A primary key with every property that makes it a replica identity, unless `extra` says otherwise. */
+const pk = (name: string, extra: Partial<KeyFacts> = {}): KeyFacts => ({
+  name,
+  primary: true,
+  replident: false,
+  unique: true,
+  partial: false,
+  immediate: true,
+  valid: true,
+  expressions: false,
+  nullable: [],
+  ...extra,
+});
+
+/** A logged, owned, unpublished ordinary table of schema public with default replica identity, unless `o` says otherwise. */
+const relation = (o: Partial<SourceRelationRow> & Pick<SourceRelationRow, 'oid' | 'name'>) =>
+  shapeSourceRelation({
+    schema: 'public',
+    kind: 'r',
+    replident: 'd',
+    persistence: 'p',
+    parent: null,
+    owned: true,
+    owner: 'app',
+    keys: [],
+    published: false,
+    ...o,
+  });
+
+describe('validation: pure checks: CDC table status', () => {
   it('decides CDC table status from the replica identity of every leaf', () => {
-    const pk = (name: string, extra: Partial<KeyFacts> = {}): KeyFacts => ({
-      name,
-      primary: true,
-      replident: false,
-      unique: true,
-      partial: false,
-      immediate: true,
-      valid: true,
-      expressions: false,
-      nullable: [],
-      ...extra,
-    });
-    const row = (o: Partial<SourceRelationRow> & Pick<SourceRelationRow, 'oid' | 'name'>) =>
-      shapeSourceRelation({
-        schema: 'public',
-        kind: 'r',
-        replident: 'd',
-        persistence: 'p',
-        parent: null,
-        owned: true,
-        owner: 'app',
-        keys: [],
-        published: false,
-        ...o,
-      });
     const tables = shapeCdcTables(
       [
-        row({ oid: '1', name: 'm', kind: 'p', keys: [pk('m_pkey')] }),
-        row({ oid: '2', parent: '1', name: 'm_a', keys: [pk('m_a_pkey')] }),
-        row({ oid: '3', parent: '1', name: 'm_b', replident: 'n' }),
-        row({ oid: '4', name: 'empty_parent', kind: 'p', keys: [pk('e_pkey')] }),
-        row({ oid: '5', name: 'swap_pk', keys: [pk('swap_pk_pkey', { immediate: false })] }),
-        row({ oid: '6', name: 'scratch', persistence: 'u' }),
+        relation({ oid: '1', name: 'm', kind: 'p', keys: [pk('m_pkey')] }),
+        relation({ oid: '2', parent: '1', name: 'm_a', keys: [pk('m_a_pkey')] }),
+        relation({ oid: '3', parent: '1', name: 'm_b', replident: 'n' }),
+        relation({ oid: '4', name: 'empty_parent', kind: 'p', keys: [pk('e_pkey')] }),
+        relation({ oid: '5', name: 'swap_pk', keys: [pk('swap_pk_pkey', { immediate: false })] }),
+        relation({ oid: '6', name: 'scratch', persistence: 'u' }),
       ],
       [],
       true,
