@@ -54,12 +54,22 @@ export interface SessionOptions {
   readonly connectTimeoutMs?: number;
 }
 
+/**
+ * A writable session's commits are durable whatever the server's default: pgferry records on one
+ * server what it did on the other (a publication dropped on the source, then 'released' in the
+ * control catalog on the target), and a crash that took back a commit made with synchronous_commit
+ * off would leave the records saying what is no longer true. Stricter settings (remote_write,
+ * remote_apply) are kept; a session that sets its own (the copy's bulk loads) keeps it.
+ */
+const DURABLE_COMMITS_SQL = `SELECT set_config('synchronous_commit', 'on', false) WHERE current_setting('synchronous_commit') IN ('off', 'local')`;
+
 /** The SET statements of a session, in one simple-query string (replication connections take no parameters). */
 export function sessionSettingsSql(options: Pick<SessionOptions, 'writable' | 'readOnly' | 'settings'>): string {
   const settings: (readonly [string, string])[] = [...PINNED_SETTINGS];
   if (options.writable) settings.push(['default_transaction_read_only', 'off']);
   settings.push(...Object.entries(options.settings ?? {}));
   const statements = settings.map(([name, value]) => `SET ${settingName(name)} = ${literal(value)}`);
+  if (options.writable && options.settings?.synchronous_commit === undefined) statements.push(DURABLE_COMMITS_SQL);
   if (options.readOnly) statements.push('SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY');
   return statements.join('; ');
 }
