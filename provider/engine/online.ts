@@ -4,6 +4,7 @@
 // abandoned migration never holds WAL on the source; a crashed runner leaves them for its resume.
 import type pg from 'pg';
 import { formatLsn } from './cdc/lsn';
+import { endPreviousRunnerSessions } from './cdc/takeover';
 import { startStream, streamNames, type OnlineStream } from './cdc/onlineStream';
 import { readSlotPositions } from './cdc/monitor';
 import { restoreReplicaIdentity, setTargetIdentityFull } from './cdc/replicaIdentity';
@@ -181,6 +182,7 @@ export async function runOnline(run: MigrationRun, phases: DatabasePhases): Prom
   const name = spec.migrationName;
   const streams: OnlineStream[] = [];
   try {
+    if (run.resuming) await endPreviousRunnerSessions(run);
     for (const database of spec.databases) {
       if (run.signal.aborted) throw canceledError();
       const current = (await store.get(name))?.databases.find((d) => d.database === database);
