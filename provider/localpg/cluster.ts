@@ -1,6 +1,7 @@
-// Throwaway local PostgreSQL clusters for the demo, the tests and the benchmark: initdb into a
-// temporary directory, start on a free loopback port with wal_level=logical, remove on stop. As
-// root, servers run as the `postgres` OS user (initdb refuses root).
+// Throwaway local PostgreSQL clusters for the demo, the tests and the benchmark: initdb (or a copy
+// of a cached initdb, localpg/pristine.ts) into a temporary directory, start on a free loopback
+// port with wal_level=logical, remove on stop. As root, servers run as the `postgres` OS user
+// (initdb refuses root).
 import { execFile } from 'node:child_process';
 import { existsSync, promises as fs } from 'node:fs';
 import net from 'node:net';
@@ -8,6 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import pg from 'pg';
+import { giveOwnSystemIdentifier, initdbCacheDir, pristineDataDir } from './pristine';
 
 const execFileAsync = promisify(execFile);
 
@@ -146,8 +148,8 @@ async function installTlsFiles(
   return { ssl: 'on', ssl_cert_file: "'server.crt'", ssl_key_file: "'server.key'" };
 }
 
-/** initdb as the server user: scram passwords, UTF8, C locale; returns the data directory. */
-async function initDataDir(binDir: string, root: string, password: string, ids: ServerUser | undefined): Promise<string> {
+/** initdb as the server user into `<root>/data`: scram passwords, UTF8, C locale. */
+async function initdb(binDir: string, root: string, password: string, ids: ServerUser | undefined): Promise<void> {
   const dataDir = path.join(root, 'data');
   const pwFile = path.join(root, 'pw');
   await fs.writeFile(pwFile, `${password}\n`, { mode: 0o600 });
@@ -158,6 +160,20 @@ async function initDataDir(binDir: string, root: string, password: string, ids: 
   const args = ['-D', dataDir, '-U', 'postgres', '--auth=scram-sha-256', `--pwfile=${pwFile}`, '-E', 'UTF8', '--locale=C', '--no-sync'];
   await asServerUser(path.join(binDir, 'initdb'), args);
   await fs.rm(pwFile);
+}
+
+/** A fresh data directory in `root`: initdb's, or a copy of a cached one (localpg/pristine.ts); returns it. */
+async function initDataDir(binDir: string, root: string, password: string, ids: ServerUser | undefined): Promise<string> {
+  const dataDir = path.join(root, 'data');
+  const cacheDir = initdbCacheDir();
+  if (!cacheDir) {
+    await initdb(binDir, root, password, ids);
+    return dataDir;
+  }
+  const pristine = await pristineDataDir(cacheDir, binDir, password, (parent) => initdb(binDir, parent, password, ids));
+  await execFileAsync('cp', ['-a', pristine, dataDir]); // -a: the server's OS user keeps owning it
+  await giveOwnSystemIdentifier(dataDir);
+  if (ids) await fs.chown(root, ids.uid, ids.gid);
   return dataDir;
 }
 
