@@ -1,12 +1,17 @@
-// Root hooks: no cluster outlives the test run. Global fixtures (run once, in mocha's main process
+// Root hooks: the leak check counts the runners this process starts (support/leaks.ts), and no
+// cluster outlives the test run. Global fixtures (run once, in mocha's main process
 // also in parallel mode, before the workers start): a run-wide cache of pristine data directories
 // (provider/localpg/pristine.ts), so initdb runs once per server version instead of per cluster.
 import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { stopAllClusters } from '../../provider/localpg/cluster';
+import { ownRunnersStartedHere } from './leaks';
 
 export const mochaHooks = {
+  beforeAll(): void {
+    ownRunnersStartedHere();
+  },
   async afterAll(): Promise<void> {
     await stopAllClusters();
   },
