@@ -231,6 +231,38 @@ async function startOnFreePort(
   }
 }
 
+/** pg_ctl start, waiting until the server accepts connections. */
+async function pgCtlStart(pgCtl: string, dataDir: string, logFile: string): Promise<void> {
+  await asServerUser(pgCtl, ['-D', dataDir, '-l', logFile, '-w', '-t', '60', 'start']);
+}
+
+/** Did the server log, past `from` bytes, that it could not listen because its port was taken? */
+async function portTakenSince(logFile: string, from: number): Promise<boolean> {
+  const log = await fs.readFile(logFile).catch(() => Buffer.alloc(0));
+  return /could not bind|Address already in use/.test(log.subarray(from).toString('utf8'));
+}
+
+/** How long a server that must come back on its own port waits for whoever took it meanwhile. */
+const PORT_RECLAIM_MS = 15_000;
+
+/**
+ * Starts a stopped server (after a crash or for a restart) on the port its clients know. Another
+ * process may hold that port for a moment while it is down (an outgoing connection's local port,
+ * a test process probing for a free port): try again until the deadline.
+ */
+async function startOnItsPort(pgCtl: string, dataDir: string, logFile: string): Promise<void> {
+  const deadline = Date.now() + PORT_RECLAIM_MS;
+  for (;;) {
+    const logSize = (await fs.stat(logFile).catch(() => undefined))?.size ?? 0;
+    try {
+      return await pgCtlStart(pgCtl, dataDir, logFile);
+    } catch (error) {
+      if (Date.now() > deadline || !(await portTakenSince(logFile, logSize))) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 500));
+    }
+  }
+}
+
 export async function startCluster(options: ClusterOptions = {}): Promise<Cluster> {
   const major = options.major ?? 15;
   const password = options.password ?? 'postgres-test-pw';
@@ -241,10 +273,8 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
   const dataDir = await initDataDir(binDir, root, password, ids);
   const settings = await configure(options, root, dataDir, ids);
   const pgCtl = path.join(binDir, 'pg_ctl');
-  const start = async (): Promise<void> => {
-    await asServerUser(pgCtl, ['-D', dataDir, '-l', logFile, '-w', '-t', '60', 'start']);
-  };
-  const port = await startOnFreePort(dataDir, settings, ids, start);
+  const start = (): Promise<void> => startOnItsPort(pgCtl, dataDir, logFile);
+  const port = await startOnFreePort(dataDir, settings, ids, () => pgCtlStart(pgCtl, dataDir, logFile));
 
   let stopped = false;
   const cluster: Cluster = {
@@ -271,7 +301,9 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
       }
     },
     async restart() {
-      await asServerUser(pgCtl, ['-D', dataDir, '-l', logFile, '-w', '-t', '60', '-m', 'fast', 'restart']);
+      // stop, then start as after a crash: the port may be taken in between
+      await asServerUser(pgCtl, ['-D', dataDir, '-w', '-t', '60', '-m', 'fast', 'stop']);
+      await start();
     },
     async crash() {
       await asServerUser(pgCtl, ['-D', dataDir, '-w', '-m', 'immediate', 'stop']);
