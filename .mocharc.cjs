@@ -1,11 +1,13 @@
 // mocha runs the compiled tests (npm test builds first); .only and pending tests are refused on CI
 // (a test whose prerequisite is missing fails there: test/support/prerequisite.ts). Files or folders
 // named on the command line (`npx mocha dist/test/cdc`) run alone: mocha would otherwise add them
-// to the whole suite.
+// to the whole suite. The whole suite runs its files two at a time, each in its own process (the
+// machine has 2 cores and most of a suite's time is spent waiting on servers and runners); each
+// suite has its own servers, and its leak check counts only its own runners (support/leaks.ts).
 const named = process.argv.slice(2).some((arg) => arg.startsWith('dist/test'));
 
 module.exports = {
-  ...(named ? { recursive: true, ignore: ['dist/test/**/!(*.test).js'] } : { spec: ['dist/test/**/*.test.js'] }),
+  ...(named ? { recursive: true, ignore: ['dist/test/**/!(*.test).js'] } : { spec: ['dist/test/**/*.test.js'], parallel: true, jobs: 2 }),
   timeout: 120000,
   slow: 5000,
   'forbid-only': Boolean(process.env.CI),

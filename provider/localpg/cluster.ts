@@ -1,6 +1,7 @@
-// Throwaway local PostgreSQL clusters for the demo, the tests and the benchmark: initdb into a
-// temporary directory, start on a free loopback port with wal_level=logical, remove on stop. As
-// root, servers run as the `postgres` OS user (initdb refuses root).
+// Throwaway local PostgreSQL clusters for the demo, the tests and the benchmark: initdb (or a copy
+// of a cached initdb, localpg/pristine.ts) into a temporary directory, start on a free loopback
+// port with wal_level=logical, remove on stop. As root, servers run as the `postgres` OS user
+// (initdb refuses root).
 import { execFile } from 'node:child_process';
 import { existsSync, promises as fs } from 'node:fs';
 import net from 'node:net';
@@ -8,6 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import pg from 'pg';
+import { giveOwnSystemIdentifier, initdbCacheDir, pristineDataDir } from './pristine';
 
 const execFileAsync = promisify(execFile);
 
@@ -146,8 +148,8 @@ async function installTlsFiles(
   return { ssl: 'on', ssl_cert_file: "'server.crt'", ssl_key_file: "'server.key'" };
 }
 
-/** initdb as the server user: scram passwords, UTF8, C locale; returns the data directory. */
-async function initDataDir(binDir: string, root: string, password: string, ids: ServerUser | undefined): Promise<string> {
+/** initdb as the server user into `<root>/data`: scram passwords, UTF8, C locale. */
+async function initdb(binDir: string, root: string, password: string, ids: ServerUser | undefined): Promise<void> {
   const dataDir = path.join(root, 'data');
   const pwFile = path.join(root, 'pw');
   await fs.writeFile(pwFile, `${password}\n`, { mode: 0o600 });
@@ -158,6 +160,20 @@ async function initDataDir(binDir: string, root: string, password: string, ids: 
   const args = ['-D', dataDir, '-U', 'postgres', '--auth=scram-sha-256', `--pwfile=${pwFile}`, '-E', 'UTF8', '--locale=C', '--no-sync'];
   await asServerUser(path.join(binDir, 'initdb'), args);
   await fs.rm(pwFile);
+}
+
+/** A fresh data directory in `root`: initdb's, or a copy of a cached one (localpg/pristine.ts); returns it. */
+async function initDataDir(binDir: string, root: string, password: string, ids: ServerUser | undefined): Promise<string> {
+  const dataDir = path.join(root, 'data');
+  const cacheDir = initdbCacheDir();
+  if (!cacheDir) {
+    await initdb(binDir, root, password, ids);
+    return dataDir;
+  }
+  const pristine = await pristineDataDir(cacheDir, binDir, password, (parent) => initdb(binDir, parent, password, ids));
+  await execFileAsync('cp', ['-a', pristine, dataDir]); // -a: the server's OS user keeps owning it
+  await giveOwnSystemIdentifier(dataDir);
+  if (ids) await fs.chown(root, ids.uid, ids.gid);
   return dataDir;
 }
 
@@ -215,6 +231,38 @@ async function startOnFreePort(
   }
 }
 
+/** pg_ctl start, waiting until the server accepts connections. */
+async function pgCtlStart(pgCtl: string, dataDir: string, logFile: string): Promise<void> {
+  await asServerUser(pgCtl, ['-D', dataDir, '-l', logFile, '-w', '-t', '60', 'start']);
+}
+
+/** Did the server log, past `from` bytes, that it could not listen because its port was taken? */
+async function portTakenSince(logFile: string, from: number): Promise<boolean> {
+  const log = await fs.readFile(logFile).catch(() => Buffer.alloc(0));
+  return /could not bind|Address already in use/.test(log.subarray(from).toString('utf8'));
+}
+
+/** How long a server that must come back on its own port waits for whoever took it meanwhile. */
+const PORT_RECLAIM_MS = 15_000;
+
+/**
+ * Starts a stopped server (after a crash or for a restart) on the port its clients know. Another
+ * process may hold that port for a moment while it is down (an outgoing connection's local port,
+ * a test process probing for a free port): try again until the deadline.
+ */
+async function startOnItsPort(pgCtl: string, dataDir: string, logFile: string): Promise<void> {
+  const deadline = Date.now() + PORT_RECLAIM_MS;
+  for (;;) {
+    const logSize = (await fs.stat(logFile).catch(() => undefined))?.size ?? 0;
+    try {
+      return await pgCtlStart(pgCtl, dataDir, logFile);
+    } catch (error) {
+      if (Date.now() > deadline || !(await portTakenSince(logFile, logSize))) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 500));
+    }
+  }
+}
+
 export async function startCluster(options: ClusterOptions = {}): Promise<Cluster> {
   const major = options.major ?? 15;
   const password = options.password ?? 'postgres-test-pw';
@@ -225,10 +273,8 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
   const dataDir = await initDataDir(binDir, root, password, ids);
   const settings = await configure(options, root, dataDir, ids);
   const pgCtl = path.join(binDir, 'pg_ctl');
-  const start = async (): Promise<void> => {
-    await asServerUser(pgCtl, ['-D', dataDir, '-l', logFile, '-w', '-t', '60', 'start']);
-  };
-  const port = await startOnFreePort(dataDir, settings, ids, start);
+  const start = (): Promise<void> => startOnItsPort(pgCtl, dataDir, logFile);
+  const port = await startOnFreePort(dataDir, settings, ids, () => pgCtlStart(pgCtl, dataDir, logFile));
 
   let stopped = false;
   const cluster: Cluster = {
@@ -255,7 +301,9 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
       }
     },
     async restart() {
-      await asServerUser(pgCtl, ['-D', dataDir, '-l', logFile, '-w', '-t', '60', '-m', 'fast', 'restart']);
+      // stop, then start as after a crash: the port may be taken in between
+      await asServerUser(pgCtl, ['-D', dataDir, '-w', '-t', '60', '-m', 'fast', 'stop']);
+      await start();
     },
     async crash() {
       await asServerUser(pgCtl, ['-D', dataDir, '-w', '-m', 'immediate', 'stop']);

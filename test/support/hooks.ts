@@ -1,8 +1,33 @@
-// Root hooks: no cluster outlives the test run.
+// Root hooks: the leak check counts the runners this process starts (support/leaks.ts), and no
+// cluster outlives the test run. Global fixtures (run once, in mocha's main process
+// also in parallel mode, before the workers start): a run-wide cache of pristine data directories
+// (provider/localpg/pristine.ts), so initdb runs once per server version instead of per cluster.
+import { promises as fs } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { stopAllClusters } from '../../provider/localpg/cluster';
+import { ownRunnersStartedHere } from './leaks';
 
 export const mochaHooks = {
+  beforeAll(): void {
+    ownRunnersStartedHere();
+  },
   async afterAll(): Promise<void> {
     await stopAllClusters();
   },
 };
+
+/** The cache this run made (none when PGFERRY_INITDB_CACHE was set by the caller). */
+let madeCache: string | undefined;
+
+export async function mochaGlobalSetup(): Promise<void> {
+  if (process.env.PGFERRY_INITDB_CACHE) return;
+  madeCache = await fs.mkdtemp(path.join(os.tmpdir(), 'pgferry-initdb-'));
+  // The servers' OS user builds inside it (as root): it may pass through, not list.
+  await fs.chmod(madeCache, 0o711);
+  process.env.PGFERRY_INITDB_CACHE = madeCache; // inherited by the parallel workers
+}
+
+export async function mochaGlobalTeardown(): Promise<void> {
+  if (madeCache) await fs.rm(madeCache, { recursive: true, force: true });
+}

@@ -23,18 +23,36 @@ async function leftOnCluster(cluster: Cluster, label: string): Promise<string[]>
 /** This checkout's runner script: runners of other checkouts on the machine are not this run's. */
 const RUNNER_SCRIPT = join(__dirname, '..', '..', 'provider', 'engine', 'runner', 'main.js');
 
-/** Runner processes of this checkout still alive (the detached process that drives a migration). */
+/**
+ * The environment variable that marks the runners a test process starts: runners inherit the
+ * environment of whoever spawns them (this process, or a pgferry command or provider it runs), so
+ * in parallel mode each mocha worker counts only its own suite's runners, not those of the suite
+ * running beside it. Not a PG* name: test/cli/helpers.ts keeps PG* variables from the commands.
+ */
+const OWNER_VARIABLE = 'TEST_RUNNER_OWNER';
+
+/** Marks this process as the owner of the runners it (or its children) start from now on. */
+export function ownRunnersStartedHere(): void {
+  process.env[OWNER_VARIABLE] = String(process.pid);
+}
+
+function readProc(pid: string, file: 'cmdline' | 'environ'): string[] | undefined {
+  try {
+    return readFileSync(`/proc/${pid}/${file}`, 'utf8').split('\0');
+  } catch {
+    return undefined; // the process ended while we looked
+  }
+}
+
+/** Runner processes of this checkout that this test process started, still alive. */
 export function liveRunners(): string[] {
+  const owner = `${OWNER_VARIABLE}=${process.env[OWNER_VARIABLE] ?? String(process.pid)}`;
   const found: string[] = [];
   for (const entry of readdirSync('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
-    let cmdline: string;
-    try {
-      cmdline = readFileSync(`/proc/${entry}/cmdline`, 'utf8').replace(/\0/g, ' ');
-    } catch {
-      continue; // the process ended while we looked
-    }
-    if (cmdline.includes(RUNNER_SCRIPT)) found.push(`runner process ${entry}: ${cmdline.trim().slice(0, 120)}`);
+    const cmdline = readProc(entry, 'cmdline')?.join(' ').trim();
+    if (!cmdline?.includes(RUNNER_SCRIPT) || !readProc(entry, 'environ')?.includes(owner)) continue;
+    found.push(`runner process ${entry}: ${cmdline.slice(0, 120)}`);
   }
   return found;
 }

@@ -1,0 +1,42 @@
+// Clusters started from the run's cached initdb (provider/localpg/pristine.ts) are distinct servers:
+// each has its own system identifier, which the same-server check relies on, and starts again
+// after a crash (the WAL it recovers from carries the new identifier too). Issue 13.
+import assert from 'node:assert/strict';
+import { compareServers } from '../../provider/engine/validate/sameServer';
+import { startCluster, type Cluster } from '../support';
+
+async function systemIdentifier(cluster: Cluster): Promise<string> {
+  const [row] = await cluster.query<{ id: string }>('SELECT system_identifier::text AS id FROM pg_control_system()');
+  return row!.id;
+}
+
+describe('clusters copied from the cached initdb (issue 13)', () => {
+  const clusters: Cluster[] = [];
+  after(async () => Promise.all(clusters.map((c) => c.stop())));
+
+  for (const major of [15, 13, 16] as const) {
+    it(`PostgreSQL ${major}: two copies have their own system identifiers, are told apart, and recover from a crash`, async () => {
+      assert.ok(process.env.PGFERRY_INITDB_CACHE, 'the run sets PGFERRY_INITDB_CACHE (test/support/hooks.ts)');
+      const [a, b] = await Promise.all([startCluster({ major, label: 'copy-a' }), startCluster({ major, label: 'copy-b' })]);
+      clusters.push(a, b);
+      const [idA, idB] = [await systemIdentifier(a), await systemIdentifier(b)];
+      assert.notEqual(idA, idB);
+      assert.ok(BigInt(idA) > 0n && BigInt(idB) > 0n, `${idA} ${idB}`);
+
+      const [sa, sb] = [await a.connect(), await b.connect()];
+      try {
+        assert.equal(await compareServers(sa, sb), 'distinct');
+        assert.equal(await compareServers(sa, sa), 'same');
+      } finally {
+        await Promise.all([sa.end(), sb.end()]);
+      }
+
+      // committed durably (the test servers run with synchronous_commit off), then lost in a crash
+      await a.query('SET synchronous_commit = on; CREATE TABLE kept AS SELECT g FROM generate_series(1, 1000) g');
+      await a.crash();
+      await a.start();
+      assert.deepEqual(await a.query('SELECT count(*)::int AS n FROM kept'), [{ n: 1000 }]);
+      assert.equal(await systemIdentifier(a), idA);
+    });
+  }
+});
