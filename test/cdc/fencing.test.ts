@@ -8,7 +8,7 @@ import type { MigrationSpec } from '../../provider/engine/input/migrationSpec';
 import { ControlStore } from '../../provider/engine/control/store';
 import { applyLockKey, cutoverMessagePrefix } from '../../provider/engine/names';
 import { isPgferryError } from '../../provider/engine/errors';
-import { serverSpec, startPair, until, waitForStatus, type Cluster, type ServerPair } from '../support';
+import { serverSpec, startPair, processAlive, until, waitForStatus, type Cluster, type ServerPair } from '../support';
 import { applierOptions, assertSame, createSlot, drain, rowsOf, setupDb, startApplier, stopCdcPair } from './harness';
 
 /** Sessions holding a migration's apply lock on one target database. */
@@ -20,15 +20,6 @@ async function fenceHolders(target: Cluster, migration: string, db: string): Pro
     [applyLockKey(migration, db), db],
   );
   return rows.map((r) => r.pid);
-}
-
-function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 /** Runs an applier that must be refused at once; returns the error it was refused with. */

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { parseMigrationSpec, requestCutover, resumeMigration, startMigration } from '../../provider/engine';
 import { ControlStore } from '../../provider/engine/control/store';
 import type { MigrationSpec } from '../../provider/engine/input/migrationSpec';
-import { serverSpec, startPair, until, waitForStatus, type Cluster, type ServerPair } from '../support';
+import { serverSpec, startPair, processAlive, until, waitForStatus, type Cluster, type ServerPair } from '../support';
 
 const DATABASES = ['takeover_a', 'takeover_b'];
 
@@ -44,15 +44,6 @@ async function startWriter(source: Cluster, db: string): Promise<{ stop(): Promi
       return writing;
     },
   };
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 async function pidsOf(cluster: Cluster, sql: string, params: unknown[] = []): Promise<number[]> {
@@ -126,7 +117,7 @@ describe('safety: a resumed runner takes over from a stopped one that lost its l
 
       process.kill(oldRunner, 'SIGCONT');
       const woken = oldRunner;
-      await until('the woken runner to exit', async () => (alive(woken) ? undefined : true), 60_000);
+      await until('the woken runner to exit', async () => (processAlive(woken) ? undefined : true), 60_000);
 
       const written = await Promise.all(writers.map((w) => w.stop()));
       await requestCutover(spec.target, spec.migrationName);
@@ -140,7 +131,7 @@ describe('safety: a resumed runner takes over from a stopped one that lost its l
         assert.deepEqual(await read(pair.target, accounts), await read(pair.source, accounts), db);
       }
     } finally {
-      if (oldRunner !== undefined && alive(oldRunner)) process.kill(oldRunner, 'SIGKILL');
+      if (oldRunner !== undefined && processAlive(oldRunner)) process.kill(oldRunner, 'SIGKILL');
       await Promise.all(writers.map((w) => w.stop().catch(() => 0)));
       await store.close();
     }

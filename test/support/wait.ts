@@ -32,3 +32,13 @@ export async function waitForStatus(
     await new Promise((r) => setTimeout(r, 250));
   }
 }
+
+/** Whether a process (a runner) still exists: signal 0 checks without signalling. */
+export function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
