@@ -8,6 +8,7 @@ import { endPreviousRunnerSessions } from './cdc/takeover';
 import { startStream, streamNames, type OnlineStream } from './cdc/onlineStream';
 import { readSlotPositions } from './cdc/monitor';
 import { restoreReplicaIdentity, setTargetIdentityFull } from './cdc/replicaIdentity';
+import { CONTROL_SCHEMA } from './names';
 import { prepareSourceAndSnapshot } from './cdc/sourcePrep';
 import { SourceTableWatch } from './cdc/tableWatch';
 import { fireAsReplica, replicaRolePermitted, restoreTriggers } from './cdc/targetTriggers';
@@ -243,7 +244,9 @@ export async function runOnline(run: MigrationRun, phases: DatabasePhases): Prom
           database,
         );
       });
-      await restoreReplicaIdentity(run, database);
+      await restoreReplicaIdentity(run, database).catch((e: Error) =>
+        run.warn(`could not set replica identities back: ${e.message}; the tables still to set back are in ${CONTROL_SCHEMA}.source_table on the target`, database),
+      );
     }
     throw error;
   }

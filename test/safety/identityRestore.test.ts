@@ -94,4 +94,37 @@ describe('safety: replica identities pgferry changed are set back (issue 18)', f
       await store.close();
     }
   });
+
+  // Fault campaign seed 2260759369: the source restarted between the cutover's publication drop and
+  // this step; the lost connection was taken as a refusal, warned about, and FULL stayed for good.
+  it('waits for a source that restarts and sets every identity back, on both sides (campaign seed 2260759369)', async () => {
+    const spec = pairSpec(pair, 'restart-m', [DB], { mode: 'Online', lockTimeoutSeconds: 5 });
+    const store = new ControlStore(serverSpec(pair.target));
+    const warnings: string[] = [];
+    const run: RestoreContext = { spec, store, warn: async (message) => void warnings.push(message), onProgress: () => undefined };
+    try {
+      await store.createMigration({ name: 'restart-m', mode: 'Online', option: 'Migrate', spec: {}, databases: [DB] });
+      const client = await pair.source.connect(DB);
+      try {
+        const tables = (await readSourceRelations(client)).filter((t) => ['a', 'b', 'c'].includes(t.name));
+        await setIdentityFull(run, DB, client, tables);
+      } finally {
+        await client.end();
+      }
+      await pair.target.query('ALTER TABLE a REPLICA IDENTITY FULL; ALTER TABLE c REPLICA IDENTITY FULL', [], DB);
+      await pair.source.crash();
+      const back = new Promise<void>((resolve, reject) => setTimeout(() => pair.source.start().then(resolve, reject), 1_500));
+      await restoreReplicaIdentity(run, DB);
+      await back;
+      assert.deepEqual(await identities(pair, 'source'), { a: 'd', b: 'n', c: 'i:c_id', d: 'd' });
+      assert.deepEqual(await identities(pair, 'target'), { a: 'd', b: 'n', c: 'i:c_id', d: 'd' });
+      assert.deepEqual(await pendingIdentityChanges(store, 'restart-m', DB), []);
+      assert.ok(
+        warnings.some((w) => /tried again/.test(w)),
+        `the restart was not met: ${warnings.join('\n')}`,
+      );
+    } finally {
+      await store.close();
+    }
+  });
 });

@@ -7,6 +7,8 @@ import type pg from 'pg';
 import type { SourceRelation } from '../catalog/replicaIdentity';
 import { withSession } from '../connect/session';
 import { ident, qualified } from '../connect/quote';
+import { retrying, RETRY_POLICIES } from '../connect/retry';
+import { isRetryable } from '../connect/sqlstate';
 import { errorMessage } from '../errors';
 import type { MigrationRun } from '../migrationRun';
 import { markIdentityRestored, pendingIdentityChanges, recordIdentityBefore, type IdentityChange } from './sourceRecords';
@@ -80,7 +82,7 @@ SELECT (SELECT relreplident FROM pg_class WHERE oid = $1)::text AS replident,
               WHERE p.pubupdate OR p.pubdelete) AS publications`;
 
 /** What restoring needs of a migration: a running one, or a cleanup after its runner is gone. */
-export type RestoreContext = Pick<MigrationRun, 'spec' | 'store' | 'warn' | 'onProgress'>;
+export type RestoreContext = Pick<MigrationRun, 'spec' | 'store' | 'warn' | 'onProgress'> & { readonly signal?: AbortSignal };
 
 /** A RestoreContext without a running migration (a cancel carried out for a stopped runner): warnings become events. */
 export function restoreContextOf(spec: MigrationRun['spec'], store: MigrationRun['store']): RestoreContext {
@@ -114,8 +116,22 @@ async function restoreOnSource(run: RestoreContext, client: pg.Client, change: I
   return 'restored';
 }
 
-/** The same on the target, where pg_dump carried FULL over: by name, when it still has FULL. */
-async function restoreOnTarget(run: RestoreContext, database: string, changes: readonly IdentityChange[]): Promise<void> {
+/** A step's result, or what it was refused; thrown when a server went away, for the whole step to be redone. */
+async function unlessGone<T>(step: Promise<T>): Promise<T | Error> {
+  try {
+    return await step;
+  } catch (error) {
+    if (isRetryable(error)) throw error;
+    return error instanceof Error ? error : new Error(String(error));
+  }
+}
+
+/**
+ * The same on the target, where pg_dump carried FULL over: by name, when it still has FULL. Returns
+ * the changes it set back or found nothing to do for; a refused one stays recorded.
+ */
+async function restoreOnTarget(run: RestoreContext, database: string, changes: readonly IdentityChange[]): Promise<IdentityChange[]> {
+  const done: IdentityChange[] = [];
   await withSession(run.spec.target, { database, purpose: 'restore identity', writable: true }, async (client) => {
     for (const change of changes) {
       const { rows } = await client.query<{ oid: string }>(
@@ -123,55 +139,75 @@ async function restoreOnTarget(run: RestoreContext, database: string, changes: r
           WHERE n.nspname = $1 AND c.relname = $2 AND c.relreplident = 'f'`,
         [change.schema, change.name],
       );
-      if (rows.length === 0) continue;
-      await runSourceDdl(
-        client,
-        {
-          what: `set the replica identity of ${change.schema}.${change.name} back on the target`,
-          tables: [rows[0]!.oid],
-          lock: 'AccessExclusiveLock',
-          statements: [`ALTER TABLE ONLY ${qualified(change.schema, change.name)} REPLICA IDENTITY ${identityClause(change)}`],
-        },
-        { seconds: run.spec.lockTimeoutSeconds },
+      if (rows.length === 0) {
+        done.push(change);
+        continue;
+      }
+      const refused = await unlessGone(
+        runSourceDdl(
+          client,
+          {
+            what: `set the replica identity of ${change.schema}.${change.name} back on the target`,
+            tables: [rows[0]!.oid],
+            lock: 'AccessExclusiveLock',
+            statements: [`ALTER TABLE ONLY ${qualified(change.schema, change.name)} REPLICA IDENTITY ${identityClause(change)}`],
+          },
+          { seconds: run.spec.lockTimeoutSeconds },
+        ),
       );
+      if (refused instanceof Error) {
+        const what = `could not set the replica identity of ${change.schema}.${change.name} back on the target`;
+        await run.warn(`${what}: ${errorMessage(refused)}`, database);
+      } else {
+        done.push(change);
+      }
     }
   });
+  return done;
 }
 
 /**
  * Sets back every replica identity pgferry changed in one database, on the source and then on the
  * target; called at cutover and when a migration is canceled or fails, after the publication is
- * gone. Never throws: what cannot be set back is a warning naming the table, and stays recorded.
+ * gone. What a table refuses (a lock not granted in time, a publication that still needs FULL) is a
+ * warning naming it, and stays recorded. A server that went away (a restart, a dropped connection)
+ * is waited for and the whole step redone, as it is idempotent; if it stays away the error is
+ * thrown, the changes stay recorded, and whoever runs the step again (a resumed cutover, a cancel
+ * run again) sets them back.
  */
 export async function restoreReplicaIdentity(run: RestoreContext, database: string): Promise<void> {
+  await retrying(RETRY_POLICIES.statement, () => restoreOnce(run, database), {
+    signal: run.signal,
+    onRetry: (error) => void run.warn(`setting replica identities back is tried again: ${errorMessage(error)}`, database),
+  });
+}
+
+async function restoreOnce(run: RestoreContext, database: string): Promise<void> {
   const migration = run.spec.migrationName;
-  try {
-    const changes = await pendingIdentityChanges(run.store, migration, database);
-    if (changes.length === 0) return;
-    const restored: IdentityChange[] = [];
-    await withSession(run.spec.source, { database, purpose: 'restore identity', writable: true }, async (client) => {
-      for (const change of changes) {
-        const outcome = await restoreOnSource(run, client, change).catch((error: unknown) => error as Error);
-        if (outcome instanceof Error) {
-          await run.warn(
-            `could not set the replica identity of ${change.schema}.${change.name} back on the source: ${errorMessage(outcome)}`,
-            database,
-          );
-        } else if (typeof outcome === 'object') {
-          await run.warn(
-            `left REPLICA IDENTITY FULL on ${change.schema}.${change.name}: publication(s) ${outcome.keptFullFor.join(', ')} still publish its updates or deletes, which would fail without it`,
-            database,
-          );
-        } else {
-          await markIdentityRestored(run.store, migration, database, change.oid);
-          restored.push(change);
-        }
+  const changes = await pendingIdentityChanges(run.store, migration, database);
+  if (changes.length === 0) return;
+  const settled: IdentityChange[] = [];
+  await withSession(run.spec.source, { database, purpose: 'restore identity', writable: true }, async (client) => {
+    for (const change of changes) {
+      const outcome = await unlessGone(restoreOnSource(run, client, change));
+      if (outcome instanceof Error) {
+        await run.warn(
+          `could not set the replica identity of ${change.schema}.${change.name} back on the source: ${errorMessage(outcome)}`,
+          database,
+        );
+      } else if (typeof outcome === 'object') {
+        await run.warn(
+          `left REPLICA IDENTITY FULL on ${change.schema}.${change.name}: publication(s) ${outcome.keptFullFor.join(', ')} still publish its updates or deletes, which would fail without it`,
+          database,
+        );
+      } else {
+        settled.push(change);
       }
-    });
-    await restoreOnTarget(run, database, restored);
-    if (restored.length > 0)
-      run.onProgress({ kind: 'info', message: `replica identity set back on ${restored.length} table(s)`, database });
-  } catch (error) {
-    await run.warn(`could not set replica identities back: ${errorMessage(error)}`, database).catch(() => undefined);
-  }
+    }
+  });
+  // Recorded as restored only once the target is done too: a step redone after a lost connection
+  // finds the source already set back ('nothing-to-do') and still sets the target back.
+  const done = await restoreOnTarget(run, database, settled);
+  for (const change of done) await markIdentityRestored(run.store, migration, database, change.oid);
+  if (done.length > 0) run.onProgress({ kind: 'info', message: `replica identity set back on ${done.length} table(s)`, database });
 }
