@@ -245,7 +245,10 @@ export async function runOnline(run: MigrationRun, phases: DatabasePhases): Prom
         );
       });
       await restoreReplicaIdentity(run, database).catch((e: Error) =>
-        run.warn(`could not set replica identities back: ${e.message}; the tables still to set back are in ${CONTROL_SCHEMA}.source_table on the target`, database),
+        run.warn(
+          `could not set replica identities back: ${e.message}; the tables still to set back are in ${CONTROL_SCHEMA}.source_table on the target`,
+          database,
+        ),
       );
     }
     throw error;
