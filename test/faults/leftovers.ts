@@ -1,6 +1,6 @@
 // What a finished trial may not leave behind, read directly from both servers: replication slots
 // and publications on the source, replication origins on the target, runner processes still
-// alive; and, reported apart, source tables left with REPLICA IDENTITY FULL. Cleaning them away
+// alive; source tables left with the REPLICA IDENTITY FULL pgferry set for streaming. Cleaning them away
 // afterwards keeps one trial's leftovers from failing the next.
 import type { Cluster } from '../support';
 
@@ -43,7 +43,12 @@ export async function findLeftovers(
 }
 
 export function leftoverLines(l: Leftovers): string[] {
-  return [...l.slots.map((s) => `slot ${s}`), ...l.publications.map((p) => `publication ${p}`), ...l.origins.map((o) => `origin ${o}`)];
+  return [
+    ...l.slots.map((s) => `slot ${s}`),
+    ...l.publications.map((p) => `publication ${p}`),
+    ...l.origins.map((o) => `origin ${o}`),
+    ...l.replicaIdentityFull.map((t) => `REPLICA IDENTITY FULL on source table ${t}`),
+  ];
 }
 
 /** Drops slots and origins a trial left (publications go with the trial's databases). */

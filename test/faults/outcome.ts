@@ -40,7 +40,7 @@ export interface TrialResult {
   workload?: { transactions: number; failures: number; largeTransactionRows: number; truncates: number };
 }
 
-/** Replication identity left FULL is reported, not failed: issue 12 tracks setting it back. */
+/** A trial fails on any difference, leftover (a replica identity left FULL included) or overlap of runners. */
 export function classify(result: TrialResult, limits: { walBoundBytes: number; stuck?: string }): Outcome {
   const reasons = result.reasons;
   for (const j of result.judgements) {
