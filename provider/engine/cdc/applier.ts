@@ -7,6 +7,8 @@ import type { ServerSpec } from '../input/migrationSpec';
 import { applyLockKey } from '../names';
 import { runSession } from './applySession';
 import { ApplyFencedError } from './applyTarget';
+import { ApplyLag } from './applyLag';
+import { maxLsn } from './lsn';
 import { DEFAULT_LIMITS } from './planner';
 import { StreamLostError } from './stream';
 import type { ApplyState, PlannerLimits, SessionConfig, SessionEnd } from './types';
@@ -55,7 +57,7 @@ export interface ApplyStats {
   readonly appliedLsn: bigint;
   readonly confirmedLsn: bigint;
   readonly receivedLsn: bigint;
-  /** Seconds between the newest source commit seen and the last one applied. */
+  /** Seconds the oldest source transaction received and not yet applied is behind (ApplyLag). */
   readonly latencySeconds: number;
   readonly progressMode?: 'origin' | 'table';
   readonly peakQueuedBytes: number;
@@ -78,8 +80,7 @@ export class Applier {
     appliedLsn: 0n,
     confirmedLsn: 0n,
     receivedLsn: 0n,
-    newestCommitMs: 0,
-    appliedCommitMs: 0,
+    lag: new ApplyLag(),
     relations: new Map(),
     peakQueuedBytes: 0,
     warnings: [],
@@ -168,7 +169,7 @@ export class Applier {
 
   stats(): ApplyStats {
     const s = this.state;
-    const caughtUp = s.appliedCommitMs >= s.newestCommitMs;
+    s.lag.appliedBefore(maxLsn(s.appliedLsn, s.confirmedLsn));
     return {
       inserts: s.inserts,
       updates: s.updates,
@@ -176,7 +177,7 @@ export class Applier {
       appliedLsn: s.appliedLsn,
       confirmedLsn: s.confirmedLsn,
       receivedLsn: s.receivedLsn,
-      latencySeconds: caughtUp ? 0 : (s.newestCommitMs - s.appliedCommitMs) / 1000,
+      latencySeconds: s.lag.seconds(),
       progressMode: s.progressMode,
       peakQueuedBytes: s.peakQueuedBytes,
     };

@@ -130,7 +130,12 @@ class ApplySession {
         checkTarget: () => {
           if (this.targetError) throw this.targetError;
         },
-        committed: () => stream.sendStatus(state.confirmedLsn, state.receivedLsn),
+        committed: () => {
+          stream.sendStatus(state.confirmedLsn, state.receivedLsn);
+          state.lag.appliedBefore(state.appliedLsn);
+          // a batch held back while this commit was on its way may go now (see sourceCommit)
+          this.queue.wake();
+        },
       },
       startLsn,
     );
@@ -138,6 +143,7 @@ class ApplySession {
 
   private async startStream(startLsn: bigint): Promise<ReplicationStream> {
     const { config, state, queue } = this;
+    state.lag.restart();
     const stream = await ReplicationStream.start(
       config.source,
       config.database,
@@ -153,6 +159,7 @@ class ApplySession {
           // Queued as bytes and decoded by the consumer: decoded rows then live only from decoding to
           // their statement, young enough for cheap garbage collection.
           queue.pushXlog(bytes, start);
+          state.lag.received(bytes, start);
           if (queue.bytes > state.peakQueuedBytes) state.peakQueuedBytes = queue.bytes;
         },
       },
@@ -190,17 +197,21 @@ class ApplySession {
     }
   }
 
-  /** How long to wait for the next record: until the open batch is due to commit, when it may. */
+  /**
+   * How long to wait for the next record: with a batch held back behind a COMMIT, until it is due
+   * or that COMMIT returns (which may have happened already, its wake-up then lost: not at all).
+   */
   private waitMs(): number {
     const txn = this.txn!;
-    return txn.isOpen && !this.inSourceTxn ? Math.max(1, this.config.commitMs - txn.age) : 500;
+    if (!txn.isOpen || this.inSourceTxn) return 500;
+    return txn.commitsInFlight === 0 ? 0 : Math.max(1, this.config.commitMs - txn.age);
   }
 
   private decode(next: QueuedRecord | undefined): SessionItem | undefined {
     return next?.kind === 'xlog' ? this.normalizer.push(decodePgoutput(next.bytes, next.start, next.end)) : next;
   }
 
-  /** Nothing arrived in time: commit a batch that is due, and keep asking for a stop position. */
+  /** Nothing arrived in time, or a COMMIT returned: commit the open batch, and keep asking for a stop position. */
   private async idle(): Promise<undefined> {
     const txn = this.txn!;
     if (txn.isOpen && !this.inSourceTxn) await txn.commit();
@@ -217,7 +228,6 @@ class ApplySession {
       case 'begin':
         this.inSourceTxn = true;
         this.skipping = item.finalLsn < this.skipBelow;
-        this.state.newestCommitMs = Math.max(this.state.newestCommitMs, item.commitTimeMs);
         return undefined;
       case 'relation':
         await this.relationChanged(item);
@@ -236,15 +246,24 @@ class ApplySession {
     }
   }
 
-  /** Between source transactions, a keepalive lets the slot move past what the target has committed. */
+  /**
+   * Between source transactions, a keepalive lets the slot move past WAL that held nothing for us,
+   * once everything before it is committed. The walsender sends one whenever it waits for WAL and
+   * the slot is behind what it sent, so between most transactions of a busy source: waiting here
+   * for the open batch to commit would commit every source transaction on its own (an fsync each
+   * on a durable target), and the apply would fall behind a few hundred transactions a second.
+   * A batch open or a COMMIT on its way will confirm its own position: the keepalive is dropped.
+   */
   private async keepalive(walEnd: bigint): Promise<SessionEnd | undefined> {
     if (this.inSourceTxn) return undefined;
     const { state } = this;
     const txn = this.txn!;
-    await txn.settle();
-    state.appliedCommitMs = Math.max(state.appliedCommitMs, txn.lastCommitMs);
-    if (state.stopAtLsn !== undefined && walEnd >= state.stopAtLsn) return 'cutover';
-    // Idle and everything committed: the slot may move past WAL that held nothing for us.
+    if (state.stopAtLsn !== undefined) {
+      await txn.settle();
+      if (walEnd >= state.stopAtLsn) return 'cutover';
+    }
+    if (txn.isOpen || txn.commitsInFlight > 0) return undefined;
+    await txn.idle();
     if (walEnd > state.confirmedLsn) {
       state.confirmedLsn = walEnd;
       this.confirm();
@@ -284,18 +303,29 @@ class ApplySession {
       else {
         await txn.idle();
         state.appliedLsn = maxLsn(state.appliedLsn, endLsn);
-        state.appliedCommitMs = Math.max(state.appliedCommitMs, commitTimeMs);
       }
       return 'cutover';
     }
     if (!txn.isOpen) {
       // Nothing of this transaction reached the target: it counts as applied once all before
-      // it is (now, or at the next keepalive if a commit is still in flight).
-      if (txn.inFlight === 0) state.appliedCommitMs = Math.max(state.appliedCommitMs, commitTimeMs);
+      // it is (now, or at the next commit or keepalive if a commit is still on its way).
+      if (txn.commitsInFlight === 0) state.lag.appliedBefore(endLsn);
       return undefined;
     }
-    if (txn.rowCount >= this.config.commitRows || txn.age >= this.config.commitMs || this.queue.isEmpty) await txn.commit();
+    if (this.commitDue(txn)) await txn.commit();
     return undefined;
+  }
+
+  /**
+   * Group commit: a batch commits when it is big or old enough, or when nothing more is queued and
+   * no COMMIT is on its way. While one is (an fsync on a durable target), the source transactions
+   * arriving meanwhile join the open batch, which commits as soon as that COMMIT returns (it wakes
+   * the loop): one transaction per commit on a quiet source, as many as arrived during one commit
+   * on a busy one.
+   */
+  private commitDue(txn: TargetTransaction): boolean {
+    if (txn.rowCount >= this.config.commitRows || txn.age >= this.config.commitMs) return true;
+    return this.queue.isEmpty && txn.commitsInFlight === 0;
   }
 
   /** The target table a relation's rows are written to, looked up once per relation message. */

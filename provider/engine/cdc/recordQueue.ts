@@ -69,6 +69,14 @@ export class RecordQueue {
     this.added(chunk, HEADER + 8);
   }
 
+  /** Ends the consumer's wait as a timeout would: something else (a commit that returned) needs it. */
+  wake(): void {
+    const wake = this.waiter;
+    this.waiter = undefined;
+    this.rejectWaiter = undefined;
+    wake?.(undefined);
+  }
+
   /** Wakes the consumer with an error (the stream failed). */
   fail(error: Error): void {
     this.failure ??= error;

@@ -62,6 +62,8 @@ export class TargetTransaction {
   private readonly pending: Record<RowOp, number> = { insert: 0, update: 0, delete: 0 };
   /** Staging tables this session has created (their keys). */
   private readonly staged = new Set<string>();
+  /** COMMITs sent and not answered yet (one that fails fails the session: it is not counted down). */
+  private commits = 0;
   /** End LSN and commit time of the last source transaction seen whole: what the next commit records. */
   private coveredLsn: bigint;
   private coveredCommitMs = 0;
@@ -95,8 +97,9 @@ export class TargetTransaction {
     return this.coveredLsn;
   }
 
-  get lastCommitMs(): number {
-    return this.coveredCommitMs;
+  /** COMMITs on their way: while one is, the next batch keeps growing (see ApplySession.sourceCommit). */
+  get commitsInFlight(): number {
+    return this.commits;
   }
 
   /** Statements sent and not yet finished. */
@@ -171,18 +174,18 @@ export class TargetTransaction {
     const committing = statements.pop()!; // the one answering COMMIT
     for (const statement of statements) await this.pipeline.send(statement, asError);
     const end = this.coveredLsn;
-    const commitMs = this.coveredCommitMs;
     const counts = { ...this.pending };
     this.open = false;
     this.rows = 0;
     this.pending.insert = this.pending.update = this.pending.delete = 0;
+    this.commits += 1;
     await this.pipeline.send(committing, asError, () => {
+      this.commits -= 1;
       const state = this.state;
       state.inserts += counts.insert;
       state.updates += counts.update;
       state.deletes += counts.delete;
       state.appliedLsn = maxLsn(state.appliedLsn, end);
-      state.appliedCommitMs = Math.max(state.appliedCommitMs, commitMs);
       state.confirmedLsn = maxLsn(state.confirmedLsn, end);
       this.hooks.committed();
     });

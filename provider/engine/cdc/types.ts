@@ -3,6 +3,7 @@
 // statements planned for it (planner.ts, statements.ts), and an apply session's configuration and
 // the state that outlives it (applySession.ts). The pgoutput wire messages stay with their decoder.
 import type { ServerSpec } from '../input/migrationSpec';
+import type { ApplyLag } from './applyLag';
 import type { ReplicaIdentity, RelationColumn } from './pgoutput';
 import type { SchemaChange } from './schemaChange';
 import type { Tuple } from './tuple';
@@ -176,8 +177,8 @@ export interface ApplyState {
   /** Confirmed to the slot: appliedLsn, or further when idle (keepalive position). */
   confirmedLsn: bigint;
   receivedLsn: bigint;
-  newestCommitMs: number;
-  appliedCommitMs: number;
+  /** Transactions received and not yet applied: the reported latency. */
+  readonly lag: ApplyLag;
   progressMode?: 'origin' | 'table';
   relations: ReadonlyMap<number, Relation>;
   /** Cutover marker content to stop at; undefined: none requested. */
