@@ -101,12 +101,20 @@ async function main(): Promise<void> {
       initialLsn,
       log: (level, message) => process.stdout.write(`${level}: ${message}\n`),
     });
+    const commits = async () =>
+      Number((await target.query<{ n: string }>(`SELECT xact_commit::text AS n FROM pg_stat_database WHERE datname = 'lab'`))[0]!.n);
+    const commitsBefore = await commits();
     const running = applier.run();
     const sampler = sampleEverySecond(source, applier);
     const probes = probeLag(source, target, 'lab');
     const paced = await runPgbench(source, 'lab', { clients: 4, seconds, rate });
     const lags = await probes.stop();
     await sampler.stop();
+    // statistics reach pg_stat_database when a backend reports them: give it a moment
+    await sleep(1500);
+    process.stdout.write(
+      `target transactions committed: ${(await commits()) - commitsBefore} for ${paced.transactions} pgbench transactions\n`,
+    );
     process.stdout.write(
       `pgbench ${paced.tps.toFixed(0)} TPS for ${seconds} s; end-to-end lag p50 ${quantile(lags, 0.5).toFixed(2)} s, p99 ${quantile(lags, 0.99).toFixed(2)} s, max ${Math.max(...lags).toFixed(2)} s (${lags.length} probes)\n`,
     );

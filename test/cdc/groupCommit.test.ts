@@ -44,6 +44,9 @@ describe('cdc: group commit on a busy source', function () {
     const running = startApplier(f, { initialLsn: exported.consistentLsn });
     const client = await f.source.connect(f.db);
     try {
+      // Each commit flushed at once, as on a durable source (the test servers' default, off, lets
+      // the WAL writer flush every 200 ms, and the walsender then sends transactions in bunches).
+      await client.query('SET synchronous_commit = on');
       // one small transaction every ~5 ms, each streamed on its own with a keepalive after it
       for (let id = 1; id <= SOURCE_TRANSACTIONS; id++) {
         await client.query('INSERT INTO paced VALUES ($1, $1)', [id]);
