@@ -2,9 +2,8 @@
 // that validating changes nothing on either server.
 import assert from 'node:assert/strict';
 import { promises as fs } from 'node:fs';
-import { freePort } from '../../provider/localpg/cluster';
 import { runValidation, validationFailed } from '../../provider/engine/validate';
-import { serverSpec, startPair, type ServerPair } from '../support';
+import { holdClosedPort, serverSpec, startPair, type ServerPair } from '../support';
 import { assertNoFailures, expectCode, specFor, stubToolsDir, summary, withCode } from './helpers';
 
 // One pair for the whole file, started by the outer describe's hooks and shared by the groups below.
@@ -126,15 +125,21 @@ function credentialsAndConnectivity(): void {
   }
 
   it('fails an unreachable server with CONNECTIVITY and skips what depends on it', async () => {
-    const source = serverSpec(pair.source, { port: await freePort() });
-    const results = await runValidation(specFor(source, serverSpec(pair.target), ['shop']));
-    const failed = results.filter((r) => r.status === 'Failed');
-    assert.deepEqual(
-      failed.map((r) => [r.code, r.server]),
-      [['CONNECTIVITY', 'source']],
-      summary(results),
-    );
-    expectCode(results, 'TARGET_DATABASE', 'Succeeded');
+    // a port that refuses connections for the whole test (one found free could be taken meanwhile)
+    const closed = await holdClosedPort();
+    try {
+      const source = serverSpec(pair.source, { port: closed.port });
+      const results = await runValidation(specFor(source, serverSpec(pair.target), ['shop']));
+      const failed = results.filter((r) => r.status === 'Failed');
+      assert.deepEqual(
+        failed.map((r) => [r.code, r.server]),
+        [['CONNECTIVITY', 'source']],
+        summary(results),
+      );
+      expectCode(results, 'TARGET_DATABASE', 'Succeeded');
+    } finally {
+      await closed.release();
+    }
   });
 
   it('fails sslMode require against a server without TLS with SSL_MODE', async () => {
