@@ -3,8 +3,8 @@
 import assert from 'node:assert/strict';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import { runnerLogDir } from '../../provider/engine/runner/spawn';
-import { startCluster, type Cluster } from '../support';
+import { runnerLogDir, runnerLogPath } from '../../provider/engine/runner/spawn';
+import { serverSpec, startCluster, type Cluster } from '../support';
 import { fingerprint, loadShop } from './support/fixture';
 import {
   closeProtocolSession,
@@ -312,7 +312,7 @@ function noSecretAnywhere(): void {
     }
     assert.ok(rows > 0, 'the catalog holds rows to scan');
     const logs = (await fs.readdir(runnerLogDir())).filter((f) => /^runner-proto-.*\.log$/.test(f));
-    assert.ok(logs.includes('runner-proto-replace.log'), logs.join(', '));
+    assert.ok(logs.includes(path.basename(runnerLogPath('proto-replace', serverSpec(target)))), logs.join(', '));
     for (const log of logs) {
       const text = await fs.readFile(path.join(runnerLogDir(), log), 'utf8');
       assert.ok(!text.includes(SOURCE_PW) && !text.includes(TARGET_PW), `${log} holds a password`);
