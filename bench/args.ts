@@ -1,7 +1,10 @@
-// Command-line options of `npm run bench -- ...`, parsed with commander like the CLI's
-// (provider/cli/args.ts): one option table, generated help. A bad option is one line, exit code 2.
+// Command-line options of `npm run bench -- ...` (bench/commandLine.ts parses them with commander):
+// one option table, generated help. A bad option is one line, exit code 2.
 import os from 'node:os';
-import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import { Option } from 'commander';
+import { oneOf, parseOptions, positiveInt } from './commandLine';
+
+export { UsageError } from './commandLine';
 
 export interface BenchArgs {
   /** Set when --help was asked for: the help text to print, nothing else runs. */
@@ -22,20 +25,6 @@ export interface BenchArgs {
   readonly onlineSeconds?: number;
 }
 
-/** A bad command line; the message is the one line to print. */
-export class UsageError extends Error {}
-
-function positiveInt(value: string): number {
-  const n = Number(value);
-  if (!value || !Number.isInteger(n) || n < 1) throw new InvalidArgumentError(`must be a positive integer, got ${value}`);
-  return n;
-}
-
-function benchKind(value: string): 'offline' | 'online' {
-  if (value !== 'offline' && value !== 'online') throw new InvalidArgumentError(`must be offline or online, got ${value}`);
-  return value;
-}
-
 /** Table and index jobs for every tool unless --jobs says otherwise: the CPUs, from 2 to 8. */
 function defaultJobs(): number {
   return Math.max(2, Math.min(8, os.cpus().length));
@@ -45,7 +34,7 @@ const OPTIONS = (): Option[] => [
   new Option('--quick', 'small dataset (pgbench scale 2 + 50k wide rows), one round'),
   new Option('--jobs <N>', 'table and index jobs for every tool').argParser(positiveInt).default(defaultJobs(), 'CPUs, from 2 to 8'),
   new Option('--rounds <R>', 'offline rounds, tool order rotated each round (default 2, quick 1)').argParser(positiveInt),
-  new Option('--only <kind>', 'run only the offline or the online benchmark (offline | online)').argParser(benchKind),
+  new Option('--only <kind>', 'run only the offline or the online benchmark (offline | online)').argParser(oneOf('offline', 'online')),
   new Option('--skip-online', 'same as --only offline'),
   new Option('--scale <S>', 'offline dataset: pgbench scale (default 20, quick 2; a smoke run: 1)').argParser(positiveInt),
   new Option('--wide-rows <N>', 'offline dataset: wide-table rows (default 500000, quick 50000; a smoke run: 1000)').argParser(positiveInt),
@@ -56,47 +45,15 @@ const OPTIONS = (): Option[] => [
   ),
 ];
 
-/** The bench's program; `out` collects what commander prints (help). */
-function buildProgram(out: { text: string }): Command {
-  const program = new Command('npm run bench --')
-    .description('times pgferry against pgcopydb and pg_dump/pg_restore (offline) and native logical replication (online)')
-    .exitOverride()
-    .configureOutput({ writeOut: (s) => (out.text += s), writeErr: () => undefined })
-    // checked below, naming the argument (commander's message only counts them)
-    .allowExcessArguments(true);
-  for (const option of OPTIONS()) program.addOption(option);
-  return program;
-}
-
-/** commander's error as one line naming the option. */
-function fromCommander(error: CommanderError): UsageError {
-  const flag = /'(--?[\w-]+)/.exec(error.message)?.[1] ?? 'option';
-  switch (error.code) {
-    case 'commander.unknownOption':
-      return new UsageError(`unknown option ${flag}`);
-    case 'commander.optionMissingArgument':
-      return new UsageError(`${flag} needs a value`);
-    case 'commander.invalidArgument':
-      return new UsageError(`${flag} ${error.message.replace(/^.*? is invalid\.\s*/, '')}`);
-    default:
-      return new UsageError(error.message.replace(/^error:\s*/, ''));
-  }
-}
-
 /** Parses argv (without node and script); throws a UsageError on a bad command line. */
 export function parseBenchArgs(argv: readonly string[]): BenchArgs {
-  const out = { text: '' };
-  const program = buildProgram(out);
-  try {
-    program.parse([...argv], { from: 'user' });
-  } catch (error) {
-    if (error instanceof CommanderError && error.code === 'commander.helpDisplayed')
-      return { ...fromOptions({}), help: out.text.trimEnd() };
-    if (error instanceof CommanderError) throw fromCommander(error);
-    throw error;
-  }
-  if (program.args.length > 0) throw new UsageError(`unknown option ${program.args[0]}`);
-  return fromOptions(program.opts<Record<string, unknown>>());
+  const parsed = parseOptions(
+    'npm run bench --',
+    'times pgferry against pgcopydb and pg_dump/pg_restore (offline) and native logical replication (online)',
+    OPTIONS(),
+    argv,
+  );
+  return parsed.help !== undefined ? { ...fromOptions({}), help: parsed.help } : fromOptions(parsed.values);
 }
 
 /** The options with their defaults, some of which --quick changes. */

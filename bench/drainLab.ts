@@ -1,7 +1,7 @@
 // A developer's loop for apply throughput (not part of `npm run bench`): the same pgbench backlog
 // drained by a native subscription and by pgferry's Applier in this process, each on clusters of
 // its own (run it under `node --cpu-prof` to see where the time goes).
-//   node dist/bench/drainLab.js [--scale 10] [--tx 5000] [--clients 4] [--only pgferry|native] [--fsync-off]
+//   node dist/bench/drainLab.js --help   lists the options (bench/drainLabArgs.ts)
 import { execFile } from 'node:child_process';
 import { readFile, writeFile } from 'node:fs/promises';
 import { Session } from 'node:inspector';
@@ -12,18 +12,15 @@ import { parseLsn } from '../provider/engine/cdc/lsn';
 import { DEFAULT_LIMITS } from '../provider/engine/cdc/planner';
 import { literal } from '../provider/engine/connect/quote';
 import { startCluster, stopAllClusters, type Cluster } from '../provider/localpg/cluster';
+import { argsOrExit } from './commandLine';
 import { PG_BIN, pgEnv } from './dataset';
+import { parseDrainLabArgs, type DrainLabArgs } from './drainLabArgs';
 import { runPgbench } from './pgbench';
 import { processCpuSeconds, treeCpuSeconds } from './procTree';
 import { benchSettings } from './settings';
 
 const execFileAsync = promisify(execFile);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-function arg(name: string, fallback: string): string {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 ? process.argv[i + 1]! : fallback;
-}
 
 async function pgbenchInit(cluster: Cluster, database: string, scale: number): Promise<void> {
   await cluster.query(`CREATE DATABASE ${database}`);
@@ -266,15 +263,15 @@ async function labSums(source: Cluster, target: Cluster): Promise<{ want: string
  * mattered more than the consumer: run back to back on one pair, whichever drained first was up to
  * 1.5x slower (cold caches, the source still vacuuming after pgbench), which inflated the ratio.
  */
-async function drainOnce(consumer: 'native' | 'pgferry', scale: number, tx: number, clients: number): Promise<DrainResult> {
-  const settings = { ...benchSettings(process.argv.includes('--fsync-off')), autovacuum: 'on' };
+async function drainOnce(consumer: 'native' | 'pgferry', args: DrainLabArgs): Promise<DrainResult> {
+  const settings = { ...benchSettings(args.fsyncOff), autovacuum: 'on' };
   const [source, target] = await Promise.all([
     startCluster({ major: 15, label: 'drain-src', settings }),
     startCluster({ major: 15, label: 'drain-dst', settings }),
   ]);
   try {
-    const initialLsn = await prepareLab(source, target, consumer, scale);
-    const { end, rows } = await writeBacklog(source, consumer, clients, tx);
+    const initialLsn = await prepareLab(source, target, consumer, args.scale);
+    const { end, rows } = await writeBacklog(source, consumer, args.clients, args.tx);
     const { seconds, detail } =
       consumer === 'native' ? await drainNative(source, target, end) : await drainPgferry(source, target, initialLsn, end);
     const { want, got } = await labSums(source, target);
@@ -286,21 +283,18 @@ async function drainOnce(consumer: 'native' | 'pgferry', scale: number, tx: numb
   }
 }
 
-async function main(): Promise<void> {
-  const scale = Number(arg('scale', '10'));
-  const tx = Number(arg('tx', '5000'));
-  const clients = Number(arg('clients', '4'));
-  const only = arg('only', 'both');
+async function main(args: DrainLabArgs): Promise<void> {
   try {
-    const native = only === 'pgferry' ? undefined : await drainOnce('native', scale, tx, clients);
-    const pgferry = only === 'native' ? undefined : await drainOnce('pgferry', scale, tx, clients);
+    const native = args.native ? await drainOnce('native', args) : undefined;
+    const pgferry = args.pgferry ? await drainOnce('pgferry', args) : undefined;
     if (native && pgferry) process.stdout.write(`ratio pgferry/native: ${(native.seconds / pgferry.seconds).toFixed(2)}\n`);
   } finally {
     await stopAllClusters();
   }
 }
 
-main().catch((error) => {
+const args = argsOrExit('drainLab', () => parseDrainLabArgs(process.argv.slice(2)), 'node dist/bench/drainLab.js --help lists the options');
+main(args).catch((error) => {
   process.stderr.write(`${(error as Error).stack}\n`);
   process.exitCode = 1;
 });

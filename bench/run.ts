@@ -4,7 +4,8 @@
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { startCluster, stopAllClusters, type Cluster } from '../provider/localpg/cluster';
-import { parseBenchArgs, UsageError, type BenchArgs } from './args';
+import { parseBenchArgs, type BenchArgs } from './args';
+import { argsOrExit } from './commandLine';
 import { loadDataset, type DatasetInfo } from './dataset';
 import { machineInfo } from './machine';
 import { runOfflineBench } from './offline';
@@ -128,20 +129,7 @@ async function main(args: BenchArgs): Promise<void> {
   }
 }
 
-let args: BenchArgs;
-try {
-  args = parseBenchArgs(process.argv.slice(2));
-} catch (error) {
-  if (error instanceof UsageError) {
-    process.stderr.write(`bench: ${error.message} (npm run bench -- --help lists the options)\n`);
-    process.exit(2);
-  }
-  throw error;
-}
-if (args.help !== undefined) {
-  process.stdout.write(`${args.help}\n`);
-  process.exit(0);
-}
+const args = argsOrExit('bench', () => parseBenchArgs(process.argv.slice(2)), 'npm run bench -- --help lists the options');
 main(args).catch((error: unknown) => {
   process.stderr.write(`bench failed: ${error instanceof Error ? error.message : String(error)}\n`);
   process.exitCode = 1;

@@ -1,5 +1,5 @@
-// Every derived name has one home: slot, publication, origin, lease key and control schema are
-// functions of the migration name (and database) here, and nowhere else.
+// Every derived name has one home: slot, publication, origin, lease key, control schema and runner
+// log are functions of the migration name (and database or target) here, and nowhere else.
 import { createHash, randomBytes } from 'node:crypto';
 
 /** Schema of the control catalog in the target's maintenance database. */
@@ -30,6 +30,15 @@ function derived(kind: string, migration: string, database: string, instance: st
     .slice(0, 30);
   const hashed = instance === undefined ? `${migration}\0${database}` : `${migration}\0${database}\0${instance}`;
   return `pgferry_${kind}_${readable}_${shortHash(hashed)}`;
+}
+
+/**
+ * A runner log's file name: the migration's name and a hash of where its control catalog lives (the
+ * target's host:port/maintenance database), so two migrations of one name on two targets never
+ * write into one log. The password is not part of it.
+ */
+export function runnerLogName(migration: string, target: { host: string; port: number; maintenanceDatabase: string }): string {
+  return `runner-${migration}-${shortHash(`${target.host}:${target.port}/${target.maintenanceDatabase}`)}.log`;
 }
 
 export function slotName(migration: string, database: string, instance?: string): string {

@@ -6,52 +6,66 @@ import { ControlStore } from '../../provider/engine';
 import { serverSpec, startCluster, type Cluster } from '../support';
 import { propertiesFile, runCli, stderrMatch } from './helpers';
 
-describe('pgferry show/list/update against a real target', () => {
-  let target: Cluster;
-  let store: ControlStore;
-  let flags: string[];
-  let env: Record<string, string>;
+// One target for the whole file, started by the outer describe's hooks; the groups below run in
+// order (update changes the states that show and list read first).
+let target: Cluster;
+let store: ControlStore;
+let flags: string[];
+let env: Record<string, string>;
 
+describe('pgferry show/list/update against a real target', () => {
   before(async () => {
     target = await startCluster({ label: 'cli-dst' });
     store = new ControlStore(serverSpec(target));
     flags = ['--target-host', target.host, '--target-port', String(target.port)];
     env = { PGPASSWORD: target.password };
-    await store.createMigration({
-      name: 'off-1',
-      mode: 'Offline',
-      option: 'ValidateAndMigrate',
-      spec: { migrationName: 'off-1' },
-      databases: ['sales', 'hr'],
-    });
-    await store.setTables('off-1', 'sales', [
-      { table: 'public.orders', parts: 1 },
-      { table: 'public.items', parts: 2 },
-    ]);
-    await store.updateTable('off-1', 'sales', 'public.orders', { state: 'Completed', rows: 1200, bytes: 65536 });
-    await store.updateDatabase('off-1', 'sales', { state: 'InProgress', rowsCopied: 1200, bytesCopied: 65536 });
-    await store.setState('off-1', 'InProgress', 'MigratingData');
-    await store.setValidation('off-1', [
-      { code: 'SOURCE_CONNECTIVITY', type: 'AuthenticationAndConnectivityValidation', status: 'Succeeded', message: 'source reachable' },
-      {
-        code: 'EXTENSION_NOT_ALLOWED',
-        type: 'ExtensionsValidation',
-        status: 'Warning',
-        database: 'sales',
-        message: 'extension "hstore" is not allow-listed',
-        fix: 'add hstore to azure.extensions',
-      },
-    ]);
-    await store.setRunner('off-1', { host: 'worker-7', pid: 4242 });
-    await store.createMigration({ name: 'on-1', mode: 'Online', option: 'ValidateAndMigrate', spec: {}, databases: ['app'] });
-    await store.createMigration({ name: 'done-1', mode: 'Offline', option: 'Migrate', spec: {}, databases: ['old'] });
-    await store.setState('done-1', 'Succeeded', 'Completed');
+    await registerMigrations();
   });
   after(async () => {
     await store.close();
     await target.stop();
   });
 
+  describe('show', showTests);
+  describe('list', listTests);
+  describe('update --cutover and --cancel', updateTests);
+  describe('a wrong password or an unreachable target', connectionFailures);
+});
+
+/** Three migrations as a runner would have registered them: off-1 copying, on-1 streaming, done-1 finished. */
+async function registerMigrations(): Promise<void> {
+  await store.createMigration({
+    name: 'off-1',
+    mode: 'Offline',
+    option: 'ValidateAndMigrate',
+    spec: { migrationName: 'off-1' },
+    databases: ['sales', 'hr'],
+  });
+  await store.setTables('off-1', 'sales', [
+    { table: 'public.orders', parts: 1 },
+    { table: 'public.items', parts: 2 },
+  ]);
+  await store.updateTable('off-1', 'sales', 'public.orders', { state: 'Completed', rows: 1200, bytes: 65536 });
+  await store.updateDatabase('off-1', 'sales', { state: 'InProgress', rowsCopied: 1200, bytesCopied: 65536 });
+  await store.setState('off-1', 'InProgress', 'MigratingData');
+  await store.setValidation('off-1', [
+    { code: 'SOURCE_CONNECTIVITY', type: 'AuthenticationAndConnectivityValidation', status: 'Succeeded', message: 'source reachable' },
+    {
+      code: 'EXTENSION_NOT_ALLOWED',
+      type: 'ExtensionsValidation',
+      status: 'Warning',
+      database: 'sales',
+      message: 'extension "hstore" is not allow-listed',
+      fix: 'add hstore to azure.extensions',
+    },
+  ]);
+  await store.setRunner('off-1', { host: 'worker-7', pid: 4242 });
+  await store.createMigration({ name: 'on-1', mode: 'Online', option: 'ValidateAndMigrate', spec: {}, databases: ['app'] });
+  await store.createMigration({ name: 'done-1', mode: 'Offline', option: 'Migrate', spec: {}, databases: ['old'] });
+  await store.setState('done-1', 'Succeeded', 'Completed');
+}
+
+function showTests(): void {
   it('show --output json prints one object with state, counters, validation and runner', async () => {
     const result = await runCli(['show', '--name', 'off-1', '--output', 'json', ...flags], env);
     assert.equal(result.code, 0, result.stderr);
@@ -111,7 +125,9 @@ describe('pgferry show/list/update against a real target', () => {
     assert.equal(result.errLines.length, 1);
     assert.match(result.errLines[0]!, /nope/);
   });
+}
 
+function listTests(): void {
   it('list prints active migrations, or all with --filter all, as a JSON array', async () => {
     const active = await runCli(['list', '--output', 'json', ...flags], env);
     assert.equal(active.code, 0, active.stderr);
@@ -132,7 +148,9 @@ describe('pgferry show/list/update against a real target', () => {
     assert.match(table.stdout, /NAME\s+MODE\s+STATE/);
     assert.match(table.stdout, /done-1\s+Offline\s+Succeeded/);
   });
+}
 
+function updateTests(): void {
   it('update --cutover is refused for an Offline migration and before WaitingForCutoverTrigger (exit 2)', async () => {
     const offline = await runCli(['update', '--name', 'off-1', '--cutover', ...flags], env);
     assert.equal(offline.code, 2, offline.stderr);
@@ -193,7 +211,9 @@ describe('pgferry show/list/update against a real target', () => {
     assert.match(result.errLines[result.errLines.length - 1]!, /stopped waiting.*keep-going/);
     assert.equal((await store.get('keep-going'))!.state, 'InProgress');
   });
+}
 
+function connectionFailures(): void {
   it('a wrong password fails with exit 1 naming server and user, never the password', async () => {
     const wrong = 'Wr0ng-Passw0rd-xyz';
     const result = await runCli(['list', ...flags, '--target-user', 'postgres'], { PGPASSWORD: wrong });
@@ -236,4 +256,4 @@ describe('pgferry show/list/update against a real target', () => {
     assert.equal(result.errLines.length, 1, result.stderr);
     assert.match(result.errLines[0]!, /127\.0\.0\.1:1.*connection refused/);
   });
-});
+}

@@ -25,22 +25,23 @@ function resultFor(results: readonly ValidationResult[], object: string): Valida
   return found[0]!;
 }
 
+// One pair for the whole file, started by the outer describe's hooks and shared by the groups below.
+let pair: ServerPair;
+let pgadmin: ServerSpec;
+const spec = (name: string, extra: Record<string, unknown> = {}) =>
+  parseMigrationSpec({
+    migrationName: name,
+    source: serverSpec(pair.source),
+    target: pgadmin,
+    databases: ['shop'],
+    overwriteDbsInTarget: true,
+    ...extra,
+  });
+const source = (sql: string) => pair.source.query(sql, [], 'shop');
+const target = (sql: string) => pair.target.query(sql, [], 'shop');
+
 describe('managed target: leaving behind what the target user cannot create (issue 15)', function () {
   this.timeout(400_000);
-  let pair: ServerPair;
-  let pgadmin: ServerSpec;
-  const spec = (name: string, extra: Record<string, unknown> = {}) =>
-    parseMigrationSpec({
-      migrationName: name,
-      source: serverSpec(pair.source),
-      target: pgadmin,
-      databases: ['shop'],
-      overwriteDbsInTarget: true,
-      ...extra,
-    });
-  const source = (sql: string) => pair.source.query(sql, [], 'shop');
-  const target = (sql: string) => pair.target.query(sql, [], 'shop');
-
   before(async () => {
     // PostgreSQL 15 on both sides: the target has PL/Perl too, so the listed definitions can be run there.
     pair = await startPair(15, 15);
@@ -49,6 +50,12 @@ describe('managed target: leaving behind what the target user cannot create (iss
   });
   after(async () => pair?.stop());
 
+  describe('without skipUnsupportedObjects', withoutTheSwitch);
+  describe('with skipUnsupportedObjects, offline and online', withTheSwitch);
+  describe('a table that depends on such an object', tableDependsOnIt);
+});
+
+function withoutTheSwitch(): void {
   it('fails validation without the switch, each fix offering it and never a change on the source', async () => {
     const results = await runValidation(spec('skip-off'));
     const failed = results.filter((r) => r.status === 'Failed' && LEFT_BEHIND.includes(r.code));
@@ -62,7 +69,9 @@ describe('managed target: leaving behind what the target user cannot create (iss
     }
     for (const r of failed) assert.match(r.fix!, /skipUnsupportedObjects[^]*target's administrator/, r.code);
   });
+}
 
+function withTheSwitch(): void {
   it('migrates everything else offline, verifies it, and lists each object left behind with its definition', async () => {
     const status = await runMigration(spec('skip-offline', { skipUnsupportedObjects: true }));
     assert.equal(status.state, 'Succeeded', `${status.message} ${JSON.stringify(status.validation.filter((v) => v.status === 'Failed'))}`);
@@ -166,7 +175,9 @@ describe('managed target: leaving behind what the target user cannot create (iss
       await store.close();
     }
   });
+}
 
+function tableDependsOnIt(): void {
   it('still fails with the switch when a table depends on such an object', async () => {
     await pair.source.query('CREATE DATABASE needy');
     await pair.source.query(
@@ -197,4 +208,4 @@ describe('managed target: leaving behind what the target user cannot create (iss
     assert.match(status.message ?? '', /table public\.words depends on function public\.c_levenshtein/);
     assert.deepEqual(await pair.target.query(`SELECT count(*)::int AS n FROM pg_class WHERE relname = 'words'`, [], 'needy'), [{ n: 0 }]);
   });
-});
+}

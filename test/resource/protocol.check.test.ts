@@ -33,11 +33,13 @@ function inputs(provider: string, overrides: Record<string, unknown> = {}): Reco
   };
 }
 
-describe('protocol: check and diff through the SDK provider host', function () {
-  let provider: string;
-  let program: { dir: string; remove(): Promise<void> };
-  let host: ProviderHost;
+// One provider host for the first describe, started by its hooks and shared by its groups (the
+// last describe serializes a provider of its own and starts hosts without a pgferry to find).
+let provider: string;
+let program: { dir: string; remove(): Promise<void> };
+let host: ProviderHost;
 
+describe('protocol: check and diff through the SDK provider host', function () {
   before(async () => {
     ({ provider, program, host } = await openProtocolSession());
   });
@@ -45,11 +47,20 @@ describe('protocol: check and diff through the SDK provider host', function () {
     await closeProtocolSession({ host, program });
   });
 
+  describe('the serialized provider', serializedShim);
+  describe('Check', checkTests);
+  describe('Diff', diffTests);
+  describe('Create and secrets', createAndSecrets);
+});
+
+function serializedShim(): void {
   it('serializes to a shim that captures no secret and no engine code', () => {
     assert.match(provider, /exports\.handler/);
     assert.doesNotMatch(provider, /migrationSpecSchema|pg\.Client|password/);
   });
+}
 
+function checkTests(): void {
   it('Check returns the inputs with the machine-independent defaults filled, tableJobs left out (issue 17)', async () => {
     const news = inputs(provider);
     const res = await host.check({}, news);
@@ -81,7 +92,9 @@ describe('protocol: check and diff through the SDK provider host', function () {
       ['cutover'],
     );
   });
+}
 
+function diffTests(): void {
   it('Diff: a databases change replaces, deleting first', async () => {
     const res = await host.diff('id', inputs(provider), inputs(provider, { databases: ['app', 'more'] }));
     assert.equal(res.changes, 2); // DIFF_SOME
@@ -179,7 +192,9 @@ describe('protocol: check and diff through the SDK provider host', function () {
       /cutover: cannot go from true back to false/.test(error.message),
     );
   });
+}
 
+function createAndSecrets(): void {
   it('Create with input that skipped Check fails naming the field, before touching any server', async () => {
     await assert.rejects(
       host.create(inputs(provider, { target: { host: '127.0.0.1', port: 0, user: 'postgres', password: TARGET_PW } })),
@@ -194,7 +209,7 @@ describe('protocol: check and diff through the SDK provider host', function () {
   it('leaks no password in any response or host output', () => {
     assert.deepEqual(secretLeaks(host, [SOURCE_PW, TARGET_PW]), []);
   });
-});
+}
 
 describe('protocol: where the shim finds the compiled engine', function () {
   let provider: string;

@@ -3,8 +3,8 @@
 import assert from 'node:assert/strict';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import { runnerLogDir } from '../../provider/engine/runner/spawn';
-import { startCluster, type Cluster } from '../support';
+import { runnerLogDir, runnerLogPath } from '../../provider/engine/runner/spawn';
+import { serverSpec, startCluster, type Cluster } from '../support';
 import { fingerprint, loadShop } from './support/fixture';
 import {
   closeProtocolSession,
@@ -18,26 +18,42 @@ import {
 const SOURCE_PW = 'src-Offline-91b2c7';
 const TARGET_PW = 'dst-Offline-4d8e03';
 
+// One pair of servers and one provider host for the whole file, started by the outer describe's
+// hooks; the groups below run in order and share the migration the first one creates.
+let source: Cluster;
+let target: Cluster;
+let provider: string;
+let program: { dir: string; remove(): Promise<void> };
+let host: ProviderHost;
+let id: string;
+let outputs: Record<string, unknown>;
+let replaced: { id: string; properties: Record<string, unknown> };
+
+const inputs = (overrides: Record<string, unknown> = {}) => ({
+  migrationName: 'proto-offline',
+  source: { host: source.host, port: source.port, user: source.user, password: SOURCE_PW, sslMode: 'prefer' },
+  target: { host: target.host, port: target.port, user: target.user, password: TARGET_PW, sslMode: 'prefer' },
+  databases: ['shop'],
+  mode: 'Offline',
+  tableJobs: 2,
+  indexJobs: 2,
+  __provider: provider,
+  ...overrides,
+});
+
+/** The catalog's row of a migration, minus what a heartbeat moves. */
+const catalogRow = async (name: string) =>
+  (
+    await target.query(
+      `SELECT name, state, sub_state, spec, instance, created_at, started_at, ended_at, verification FROM pgferry.migration WHERE name = $1`,
+      [name],
+    )
+  )[0];
+const databaseCount = async (name: string) =>
+  (await target.query<{ n: number }>(`SELECT count(*)::int AS n FROM pg_database WHERE datname = $1`, [name]))[0]!.n;
+
 describe('protocol: Offline PgMigration against real servers', function () {
   this.timeout(300_000);
-  let source: Cluster;
-  let target: Cluster;
-  let provider: string;
-  let program: { dir: string; remove(): Promise<void> };
-  let host: ProviderHost;
-
-  const inputs = (overrides: Record<string, unknown> = {}) => ({
-    migrationName: 'proto-offline',
-    source: { host: source.host, port: source.port, user: source.user, password: SOURCE_PW, sslMode: 'prefer' },
-    target: { host: target.host, port: target.port, user: target.user, password: TARGET_PW, sslMode: 'prefer' },
-    databases: ['shop'],
-    mode: 'Offline',
-    tableJobs: 2,
-    indexJobs: 2,
-    __provider: provider,
-    ...overrides,
-  });
-
   before(async () => {
     [source, target] = await Promise.all([
       startCluster({ major: 15, label: 'res-src', password: SOURCE_PW }),
@@ -51,20 +67,14 @@ describe('protocol: Offline PgMigration against real servers', function () {
     await Promise.all([source?.stop(), target?.stop()]);
   });
 
-  let id: string;
-  let outputs: Record<string, unknown>;
-  let replaced: { id: string; properties: Record<string, unknown> };
-  /** The catalog's row of a migration, minus what a heartbeat moves. */
-  const catalogRow = async (name: string) =>
-    (
-      await target.query(
-        `SELECT name, state, sub_state, spec, instance, created_at, started_at, ended_at, verification FROM pgferry.migration WHERE name = $1`,
-        [name],
-      )
-    )[0];
-  const databaseCount = async (name: string) =>
-    (await target.query<{ n: number }>(`SELECT count(*)::int AS n FROM pg_database WHERE datname = $1`, [name]))[0]!.n;
+  describe('create, read, update and adopt', createReadUpdateAdopt);
+  describe('get and import (issue 17)', getAndImport);
+  describe('delete', deleteAndGone);
+  describe('after a cutover: replace and drop refused unless allowed (issue 12)', afterCutover);
+  describe('no secret anywhere', noSecretAnywhere);
+});
 
+function createReadUpdateAdopt(): void {
   it('Create runs the migration to Succeeded and the target is identical', async () => {
     const checked = await host.check({}, inputs());
     assert.deepEqual(checked.failures, []);
@@ -169,7 +179,9 @@ describe('protocol: Offline PgMigration against real servers', function () {
     assert.equal(read.id, failed!.id);
     await host.delete(failed!.id, failed!.properties);
   });
+}
 
+function getAndImport(): void {
   it('PgMigration.get: Read by id with the target credentials returns the migration as the catalog holds it (issue 17)', async () => {
     const got = await host.read(id, { target: { user: target.user, password: TARGET_PW }, __provider: provider });
     assert.equal(got.id, id);
@@ -201,7 +213,9 @@ describe('protocol: Offline PgMigration against real servers', function () {
     });
     assert.equal((await target.query(`SELECT 1 FROM pgferry.migration WHERE name = 'proto-absent'`)).length, 0);
   });
+}
 
+function deleteAndGone(): void {
   it('Delete removes the migration; the target database is kept', async () => {
     assert.ok(await catalogRow('proto-offline'));
     await host.delete(id, outputs);
@@ -222,7 +236,9 @@ describe('protocol: Offline PgMigration against real servers', function () {
     const read = await host.read(created.id, created.properties);
     assert.equal(read.id, '');
   });
+}
 
+function afterCutover(): void {
   it('a replacing change of a migration that has cut over is refused without allowReplaceAfterCutover (issues 12, 17)', async () => {
     const olds = (await host.create(inputs({ migrationName: 'proto-replace', overwriteDbsInTarget: true }))).properties;
     assert.equal(olds.state, 'Succeeded');
@@ -272,7 +288,9 @@ describe('protocol: Offline PgMigration against real servers', function () {
     }
     assert.equal(await databaseCount('shop'), 0, 'dropped');
   });
+}
 
+function noSecretAnywhere(): void {
   it('leaks no password in any response, message or host output', () => {
     assert.ok(host.responses.length >= 20, `${host.responses.length} responses scanned`);
     assert.deepEqual(secretLeaks(host, [SOURCE_PW, TARGET_PW]), []);
@@ -294,10 +312,10 @@ describe('protocol: Offline PgMigration against real servers', function () {
     }
     assert.ok(rows > 0, 'the catalog holds rows to scan');
     const logs = (await fs.readdir(runnerLogDir())).filter((f) => /^runner-proto-.*\.log$/.test(f));
-    assert.ok(logs.includes('runner-proto-replace.log'), logs.join(', '));
+    assert.ok(logs.includes(path.basename(runnerLogPath('proto-replace', serverSpec(target)))), logs.join(', '));
     for (const log of logs) {
       const text = await fs.readFile(path.join(runnerLogDir(), log), 'utf8');
       assert.ok(!text.includes(SOURCE_PW) && !text.includes(TARGET_PW), `${log} holds a password`);
     }
   });
-});
+}

@@ -11,33 +11,37 @@ import { closeProtocolSession, openProtocolSession, secretLeaks, startProviderHo
 const SOURCE_PW = 'src-Online-0c6d19';
 const TARGET_PW = 'dst-Online-b93f5a';
 
+// One pair of servers and one provider host for the whole file, started by the outer describe's
+// hooks; the groups below run in order and share the migration the first one creates.
+let source: Cluster;
+let target: Cluster;
+let provider: string;
+let program: { dir: string; remove(): Promise<void> };
+let host: ProviderHost;
+const earlierHosts: ProviderHost[] = [];
+let id: string;
+let outputs: Record<string, unknown>;
+
+const inputs = (overrides: Record<string, unknown> = {}) => ({
+  migrationName: 'proto-online',
+  source: { host: source.host, port: source.port, user: source.user, password: SOURCE_PW },
+  target: { host: target.host, port: target.port, user: target.user, password: TARGET_PW },
+  databases: ['shop'],
+  mode: 'Online',
+  cutover: false,
+  tableJobs: 2,
+  customTimeouts: { create: '5m', update: '5m', delete: '2m' },
+  __provider: provider,
+  ...overrides,
+});
+
+const slotsOnSource = async () =>
+  (await source.query<{ slot_name: string }>(`SELECT slot_name FROM pg_replication_slots WHERE slot_name LIKE 'pgferry%'`)).map(
+    (r) => r.slot_name,
+  );
+
 describe('protocol: Online PgMigration against real servers', function () {
   this.timeout(300_000);
-  let source: Cluster;
-  let target: Cluster;
-  let provider: string;
-  let program: { dir: string; remove(): Promise<void> };
-  let host: ProviderHost;
-  const earlierHosts: ProviderHost[] = [];
-
-  const inputs = (overrides: Record<string, unknown> = {}) => ({
-    migrationName: 'proto-online',
-    source: { host: source.host, port: source.port, user: source.user, password: SOURCE_PW },
-    target: { host: target.host, port: target.port, user: target.user, password: TARGET_PW },
-    databases: ['shop'],
-    mode: 'Online',
-    cutover: false,
-    tableJobs: 2,
-    customTimeouts: { create: '5m', update: '5m', delete: '2m' },
-    __provider: provider,
-    ...overrides,
-  });
-
-  const slotsOnSource = async () =>
-    (await source.query<{ slot_name: string }>(`SELECT slot_name FROM pg_replication_slots WHERE slot_name LIKE 'pgferry%'`)).map(
-      (r) => r.slot_name,
-    );
-
   before(async () => {
     [source, target] = await Promise.all([
       startCluster({ major: 15, label: 'res-src', password: SOURCE_PW }),
@@ -54,9 +58,13 @@ describe('protocol: Online PgMigration against real servers', function () {
     await Promise.all([source?.stop(), target?.stop()]);
   });
 
-  let id: string;
-  let outputs: Record<string, unknown>;
+  describe('streaming before the cutover', streamingBeforeCutover);
+  describe('cutover', cutover);
+  describe('delete while streaming', deleteWhileStreaming);
+  describe('no secret anywhere', noSecretAnywhere);
+});
 
+function streamingBeforeCutover(): void {
   it('Create returns once the copy is done and changes stream (WaitingForCutoverTrigger)', async () => {
     const checked = await host.check({}, inputs());
     assert.deepEqual(checked.failures, []);
@@ -160,7 +168,9 @@ describe('protocol: Online PgMigration against real servers', function () {
     assert.equal(await onTarget('held@example.com'), 1);
     assert.ok(caughtUp.pendingBytes! >= 0);
   });
+}
 
+function cutover(): void {
   it('Diff: cutover false → true is an update; Update cuts over to Succeeded, identical, with the downtime', async () => {
     const news = inputs({ cutover: true });
     const diff = await host.diff(id, outputs, news);
@@ -191,7 +201,9 @@ describe('protocol: Online PgMigration against real servers', function () {
     assert.deepEqual(await fingerprint(target, 'direct'), await fingerprint(source, 'direct'));
     assert.deepEqual(await slotsOnSource(), []);
   });
+}
 
+function deleteWhileStreaming(): void {
   it('Delete of an in-progress online migration cancels it and leaves no slot or publication on the source', async () => {
     const news = inputs({ migrationName: 'proto-online-cancel', databases: ['scratch'] });
     const created = await host.create(news);
@@ -233,8 +245,10 @@ describe('protocol: Online PgMigration against real servers', function () {
     await host.delete(created.id, created.properties);
     assert.deepEqual(await slotsOnSource(), []);
   });
+}
 
+function noSecretAnywhere(): void {
   it('leaks no password in any response or host output', () => {
     for (const h of [...earlierHosts, host]) assert.deepEqual(secretLeaks(h, [SOURCE_PW, TARGET_PW]), []);
   });
-});
+}

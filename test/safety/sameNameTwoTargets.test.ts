@@ -1,10 +1,13 @@
 // Issue 12, "names cannot collide": the Azure tutorials name every online migration
 // "onlinemigration". Two of them from one source to two targets used to share one slot and one
 // publication (the second start dropped the first's); now each has its own, and canceling one
-// leaves the other streaming. A canceled migration leaves no origin behind on its target.
+// leaves the other streaming. A canceled migration leaves no origin behind on its target. Their
+// runners, started detached, write two logs, not one (issue 13).
 import assert from 'node:assert/strict';
-import { parseMigrationSpec, runMigration, type MigrationStatus } from '../../provider/engine';
+import { promises as fs } from 'node:fs';
+import { isFinalState, parseMigrationSpec, runMigration, startMigration, type MigrationStatus } from '../../provider/engine';
 import { ControlStore } from '../../provider/engine/control/store';
+import { runnerLogPath } from '../../provider/engine/runner/spawn';
 import { serverSpec, startCluster, waitForStatus, type Cluster } from '../support';
 
 const streaming = (s: MigrationStatus) => s.subState === 'WaitingForCutoverTrigger' || s.state === 'Failed';
@@ -80,6 +83,36 @@ describe('safety: two migrations with one name from one source to two targets (i
       assert.deepEqual(await source.query(`SELECT slot_name FROM pg_replication_slots`), []);
       assert.deepEqual(await source.query(`SELECT pubname FROM pg_publication`, [], 'shop'), []);
       assert.deepEqual(await second.query(`SELECT roname FROM pg_replication_origin`), []);
+    } finally {
+      await Promise.all(stores.map((s) => s.close()));
+    }
+  });
+
+  it('their detached runners each write a log of their own, not both into one (issue 13)', async () => {
+    await source.query('CREATE DATABASE depot');
+    await source.query('CREATE TABLE parts (id int PRIMARY KEY); INSERT INTO parts SELECT generate_series(1, 100)', [], 'depot');
+    const offline = (target: Cluster) =>
+      parseMigrationSpec({
+        migrationName: 'samename',
+        source: serverSpec(source),
+        target: serverSpec(target),
+        databases: ['depot'],
+        mode: 'Offline',
+      });
+    const logs = [first, second].map((target) => runnerLogPath('samename', serverSpec(target)));
+    assert.notEqual(logs[0], logs[1]);
+    // only what these runners write (a log of an earlier run whose servers had the same ports goes)
+    await Promise.all(logs.map((log) => fs.rm(log, { force: true })));
+    const stores = [new ControlStore(serverSpec(first)), new ControlStore(serverSpec(second))];
+    try {
+      await Promise.all([startMigration(offline(first)), startMigration(offline(second))]);
+      for (const [i, target] of [first, second].entries()) {
+        const done = await waitForStatus(stores[i]!, 'samename', (s) => isFinalState(s.state) && s.runner?.alive === false);
+        assert.equal(done.state, 'Succeeded', done.message);
+        assert.deepEqual(await target.query(`SELECT count(*)::int AS n FROM parts`, [], 'depot'), [{ n: 100 }]);
+        const ends = (await fs.readFile(logs[i]!, 'utf8')).split('\n').filter((l) => l.startsWith('migration samename: '));
+        assert.deepEqual(ends, ['migration samename: Succeeded'], `${logs[i]} holds one runner's end`);
+      }
     } finally {
       await Promise.all(stores.map((s) => s.close()));
     }

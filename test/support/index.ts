@@ -10,6 +10,7 @@ export {
   type ManagedTargetOptions,
   type ReplicationUserOptions,
 } from './managed';
+export * from './closedPort';
 export * from './prerequisite';
 export * from './richSchema';
 export * from './unsupportedObjects';

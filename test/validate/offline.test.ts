@@ -1,37 +1,52 @@
+// Validation of an offline migration between two PostgreSQL 15 servers: what each check finds and
+// that validating changes nothing on either server.
 import assert from 'node:assert/strict';
 import { promises as fs } from 'node:fs';
-import { freePort } from '../../provider/localpg/cluster';
 import { runValidation, validationFailed } from '../../provider/engine/validate';
-import { serverSpec, startPair, type ServerPair } from '../support';
+import { holdClosedPort, serverSpec, startPair, type ServerPair } from '../support';
 import { assertNoFailures, expectCode, specFor, stubToolsDir, summary, withCode } from './helpers';
 
+// One pair for the whole file, started by the outer describe's hooks and shared by the groups below.
+let pair: ServerPair;
+
 describe('validation: offline 15 → 15', () => {
-  let pair: ServerPair;
   before(async () => {
     pair = await startPair(15, 15);
-    await pair.source.query('CREATE DATABASE shop');
-    await pair.source.query(
-      `
-      CREATE TABLE item (id bigserial PRIMARY KEY, name text NOT NULL, price numeric);
-      INSERT INTO item (name, price) SELECT 'item ' || g, g FROM generate_series(1, 100) g;`,
-      [],
-      'shop',
-    );
-    await pair.source.query('CREATE DATABASE extras');
-    await pair.source.query(
-      `
-      CREATE COLLATION my_c (provider = libc, locale = 'C');
-      CREATE TABLE t (id int PRIMARY KEY, label text COLLATE my_c);
-      CREATE TYPE mood AS ENUM ('ok', 'meh');
-      CREATE FUNCTION mood_text(mood) RETURNS text LANGUAGE sql IMMUTABLE AS 'SELECT $1::text';
-      CREATE CAST (mood AS text) WITH FUNCTION mood_text(mood);
-      CREATE EXTENSION pg_stat_statements;`,
-      [],
-      'extras',
-    );
+    await loadSourceDatabases();
   });
   after(async () => pair?.stop());
 
+  describe('a clean pair, missing and existing databases', databases);
+  describe('credentials, connectivity and TLS', credentialsAndConnectivity);
+  describe('tools, objects and privileges', toolsObjectsPrivileges);
+  describe('cancellation', cancellation);
+});
+
+/** shop: one table of 100 rows; extras: a user-defined collation and cast, and an extension that needs preloading. */
+async function loadSourceDatabases(): Promise<void> {
+  await pair.source.query('CREATE DATABASE shop');
+  await pair.source.query(
+    `
+    CREATE TABLE item (id bigserial PRIMARY KEY, name text NOT NULL, price numeric);
+    INSERT INTO item (name, price) SELECT 'item ' || g, g FROM generate_series(1, 100) g;`,
+    [],
+    'shop',
+  );
+  await pair.source.query('CREATE DATABASE extras');
+  await pair.source.query(
+    `
+    CREATE COLLATION my_c (provider = libc, locale = 'C');
+    CREATE TABLE t (id int PRIMARY KEY, label text COLLATE my_c);
+    CREATE TYPE mood AS ENUM ('ok', 'meh');
+    CREATE FUNCTION mood_text(mood) RETURNS text LANGUAGE sql IMMUTABLE AS 'SELECT $1::text';
+    CREATE CAST (mood AS text) WITH FUNCTION mood_text(mood);
+    CREATE EXTENSION pg_stat_statements;`,
+    [],
+    'extras',
+  );
+}
+
+function databases(): void {
   it('passes a clean pair with no Failed, and changes nothing on either server', async () => {
     const before = {
       targetDbs: await pair.target.query('SELECT datname FROM pg_database ORDER BY 1'),
@@ -89,7 +104,9 @@ describe('validation: offline 15 → 15', () => {
       await pair.target.query('DROP DATABASE shop WITH (FORCE)');
     }
   });
+}
 
+function credentialsAndConnectivity(): void {
   for (const role of ['source', 'target'] as const) {
     it(`fails a wrong ${role} password with AUTHENTICATION, never showing the password`, async () => {
       const secret = `wrong-Pw-${role}-7f3a`;
@@ -108,15 +125,21 @@ describe('validation: offline 15 → 15', () => {
   }
 
   it('fails an unreachable server with CONNECTIVITY and skips what depends on it', async () => {
-    const source = serverSpec(pair.source, { port: await freePort() });
-    const results = await runValidation(specFor(source, serverSpec(pair.target), ['shop']));
-    const failed = results.filter((r) => r.status === 'Failed');
-    assert.deepEqual(
-      failed.map((r) => [r.code, r.server]),
-      [['CONNECTIVITY', 'source']],
-      summary(results),
-    );
-    expectCode(results, 'TARGET_DATABASE', 'Succeeded');
+    // a port that refuses connections for the whole test (one found free could be taken meanwhile)
+    const closed = await holdClosedPort();
+    try {
+      const source = serverSpec(pair.source, { port: closed.port });
+      const results = await runValidation(specFor(source, serverSpec(pair.target), ['shop']));
+      const failed = results.filter((r) => r.status === 'Failed');
+      assert.deepEqual(
+        failed.map((r) => [r.code, r.server]),
+        [['CONNECTIVITY', 'source']],
+        summary(results),
+      );
+      expectCode(results, 'TARGET_DATABASE', 'Succeeded');
+    } finally {
+      await closed.release();
+    }
   });
 
   it('fails sslMode require against a server without TLS with SSL_MODE', async () => {
@@ -124,7 +147,9 @@ describe('validation: offline 15 → 15', () => {
     const [ssl] = expectCode(results, 'SSL_MODE', 'Failed');
     assert.equal(ssl!.server, 'source');
   });
+}
 
+function toolsObjectsPrivileges(): void {
   it('fails pg_dump older than the source (pgBinDir with stub tools)', async () => {
     const dir = await stubToolsDir('12.0');
     try {
@@ -167,7 +192,9 @@ describe('validation: offline 15 → 15', () => {
       await pair.source.query('GRANT CONNECT ON DATABASE extras TO PUBLIC');
     }
   });
+}
 
+function cancellation(): void {
   it('stops with CANCELED when the signal is already aborted', async () => {
     const controller = new AbortController();
     controller.abort();
@@ -176,4 +203,4 @@ describe('validation: offline 15 → 15', () => {
       (e: { code?: string }) => e.code === 'CANCELED',
     );
   });
-});
+}

@@ -8,7 +8,8 @@ import path from 'node:path';
 import { ControlStore } from '../control/store';
 import { PgferryError } from '../errors';
 import { FINAL_STATES } from '../model';
-import { publicSpec, type MigrationSpec } from '../input/migrationSpec';
+import { publicSpec, type MigrationSpec, type ServerSpec } from '../input/migrationSpec';
+import { runnerLogName } from '../names';
 
 /**
  * The directory of runner logs: private to this OS user (0700, ours, not a symlink), never a
@@ -31,9 +32,9 @@ export function runnerLogDir(): string {
   return dir;
 }
 
-/** Where a runner writes its log (progress lines only: no secrets). */
-export function runnerLogPath(migration: string): string {
-  return path.join(runnerLogDir(), `runner-${migration}.log`);
+/** Where a migration's runner writes its log (progress lines only: no secrets); one file per name and target. */
+export function runnerLogPath(migration: string, target: Pick<ServerSpec, 'host' | 'port' | 'maintenanceDatabase'>): string {
+  return path.join(runnerLogDir(), runnerLogName(migration, target));
 }
 
 export async function spawnRunner(spec: MigrationSpec, reason: 'create' | 'resume', options: { timeoutMs?: number } = {}): Promise<void> {
@@ -43,7 +44,7 @@ export async function spawnRunner(spec: MigrationSpec, reason: 'create' | 'resum
     if (reason === 'create') {
       await store.createMigration({ name, mode: spec.mode, option: spec.option, spec: publicSpec(spec), databases: spec.databases });
     }
-    const logFile = runnerLogPath(name);
+    const logFile = runnerLogPath(name, spec.target);
     const log = openSync(logFile, 'a', 0o600);
     const child = spawn(process.execPath, [path.join(__dirname, 'main.js')], {
       detached: true,
