@@ -237,9 +237,15 @@ export class ControlStore extends CatalogConnection {
   }
 
   /** A cutover that stopped (verification mismatch): no request, no start, no steps; `message` says why. */
+  /**
+   * A stopped cutover: streaming again, waiting for a new request. State and message change in one
+   * statement, so nobody reads the message with the cutover's state still shown beside it.
+   */
   async clearCutover(name: string, message: string): Promise<void> {
     await this.query(
-      `UPDATE ${S}.migration SET cutover_requested_at = NULL, cutover_started_at = NULL, message = $2, updated_at = now() WHERE name = $1`,
+      `UPDATE ${S}.migration SET cutover_requested_at = NULL, cutover_started_at = NULL, message = $2, updated_at = now(),
+              state = 'WaitingForUserAction', sub_state = 'WaitingForCutoverTrigger'
+        WHERE name = $1`,
       [name, message],
     );
     await this.query(`UPDATE ${S}.migration_database SET cutover_step = NULL WHERE migration = $1 AND state <> 'Succeeded'`, [name]);
