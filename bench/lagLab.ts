@@ -2,12 +2,14 @@
 // rate while pgferry's Applier (in this process) follows it; every second it prints where the
 // source's WAL is, what the walsender has sent and the slot has confirmed, and what the applier
 // has received and applied; probe rows give the end-to-end lag apart from all of that.
-//   node dist/bench/lagLab.js [rate TPS, default 400] [seconds, default 30] [scale, default 2]
+//   node dist/bench/lagLab.js [--rate 400] [--seconds 30] [--scale 2]
 import { execFile } from 'node:child_process';
+import { Option } from 'commander';
 import { promisify } from 'node:util';
 import { Applier } from '../provider/engine/cdc/applier';
 import { parseLsn } from '../provider/engine/cdc/lsn';
 import { startCluster, stopAllClusters, type Cluster } from '../provider/localpg/cluster';
+import { argsOrExit, parseOptions, positiveInt } from './commandLine';
 import { PG_BIN, pgEnv } from './dataset';
 import { runPgbench } from './pgbench';
 import { probeLag } from './probeLag';
@@ -80,8 +82,25 @@ function sampleEverySecond(source: Cluster, applier: Applier): { stop(): Promise
 
 const quantile = (values: number[], q: number) => [...values].sort((a, b) => a - b)[Math.floor(q * (values.length - 1))] ?? NaN;
 
+const OPTIONS = (): Option[] => [
+  new Option('--rate <TPS>', 'pgbench --rate: transactions per second').argParser(positiveInt).default(400),
+  new Option('--seconds <S>', 'how long pgbench writes').argParser(positiveInt).default(30),
+  new Option('--scale <S>', 'pgbench scale of the lab database').argParser(positiveInt).default(2),
+];
+
+function labArgs(): { help?: string; rate: number; seconds: number; scale: number } {
+  const what = "steady-state lag of pgferry's Applier (in this process) behind pgbench paced at a fixed rate";
+  const { help, values } = parseOptions('node dist/bench/lagLab.js', what, OPTIONS(), process.argv.slice(2));
+  return {
+    ...(help !== undefined ? { help } : {}),
+    rate: values.rate as number,
+    seconds: values.seconds as number,
+    scale: values.scale as number,
+  };
+}
+
 async function main(): Promise<void> {
-  const [rate = 400, seconds = 30, scale = 2] = process.argv.slice(2).map(Number);
+  const { rate, seconds, scale } = argsOrExit('lagLab', labArgs, 'node dist/bench/lagLab.js --help lists the options');
   const settings = { ...benchSettings(false), autovacuum: 'on' };
   const [source, target] = await Promise.all([
     startCluster({ major: 15, label: 'lag-src', settings }),
