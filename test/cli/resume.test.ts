@@ -2,12 +2,15 @@
 // and the migration ends Succeeded with every row on the target.
 import assert from 'node:assert/strict';
 import { ControlStore, parseMigrationSpec, publicSpec } from '../../provider/engine';
-import { startPair, until, type ServerPair } from '../support';
+import { CopyHold, startPair, until, type ServerPair } from '../support';
 import { propertiesFile, runCli } from './helpers';
+
+const ROWS = 50_000;
 
 describe('pgferry resume after the runner died', function () {
   this.timeout(300_000);
   let pair: ServerPair;
+  let hold: CopyHold;
   let file: string;
   let flags: string[];
   let env: Record<string, string>;
@@ -15,16 +18,18 @@ describe('pgferry resume after the runner died', function () {
   before(async () => {
     pair = await startPair();
     await pair.source.query('CREATE DATABASE bulk');
-    // Large enough that the copy is still running a few seconds in.
     await pair.source.query(
       `CREATE TABLE public.wide (id int PRIMARY KEY, pad text NOT NULL);
-       INSERT INTO public.wide SELECT g, repeat(md5(g::text), 6) FROM generate_series(1, 1500000) g;`,
+       INSERT INTO public.wide SELECT g, repeat(md5(g::text), 6) FROM generate_series(1, ${ROWS}) g;`,
       [],
       'bulk',
     );
+    // The runner reaches the target through a proxy that holds the copy of wide mid-stream: the
+    // runner is killed while that COPY is open on the target with some of its rows in.
+    hold = await CopyHold.start(pair.target, /"wide"/);
     file = propertiesFile({
       source: { host: pair.source.host, port: pair.source.port, user: 'postgres', password: pair.source.password },
-      target: { host: pair.target.host, port: pair.target.port, user: 'postgres', password: pair.target.password },
+      target: { host: pair.target.host, port: hold.port, user: 'postgres', password: pair.target.password },
       databases: ['bulk'],
       tableJobs: 2,
       splitTablesLargerThan: 0,
@@ -32,7 +37,10 @@ describe('pgferry resume after the runner died', function () {
     flags = ['--target-host', pair.target.host, '--target-port', String(pair.target.port)];
     env = { PGPASSWORD: pair.target.password };
   });
-  after(async () => pair?.stop());
+  after(async () => {
+    await hold?.close();
+    await pair?.stop();
+  });
 
   it('resume --wait finishes a migration whose runner was killed', async () => {
     const created = await runCli(['create', '--name', 'bulk-1', '--properties', file, '--output', 'json']);
@@ -42,8 +50,9 @@ describe('pgferry resume after the runner died', function () {
       assert.equal(result.code, 0, result.stderr);
       return JSON.parse(result.stdout);
     };
-    // Wait until the table is loading, then kill the runner (a process this test started).
-    const pid = await until('the table to start loading', async () => {
+    // Once the table is loading (its copy held), kill the runner (a process this test started).
+    await hold.whenHeld();
+    const pid = await until('the held table to show as loading', async () => {
       const status = await show();
       assert.equal(status.state, 'InProgress', 'the copy must still be running');
       return status.databases[0].tables.loading > 0 ? (status.runner.pid as number) : undefined;
@@ -57,7 +66,7 @@ describe('pgferry resume after the runner died', function () {
     assert.equal(status.state, 'Succeeded');
     assert.notEqual(status.runner.pid, pid);
     const rows = await pair.target.query<{ n: number }>(`SELECT count(*)::int AS n FROM public.wide`, [], 'bulk');
-    assert.deepEqual(rows, [{ n: 1500000 }]);
+    assert.deepEqual(rows, [{ n: ROWS }]);
   });
 
   it('resume of an online migration created with --mode online, given the same file, streams again (issue 14)', async () => {

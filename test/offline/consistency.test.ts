@@ -2,6 +2,9 @@ import assert from 'node:assert/strict';
 import { runMigration } from '../../provider/engine';
 import { pairSpec, startPair, until, type ServerPair } from '../support';
 
+/** Rows in each of the two tables the writer adds to while they are copied (each split into parts). */
+const BUSY_ROWS = 40_000;
+
 describe('offline copy consistency', function () {
   this.timeout(300_000);
   let pair: ServerPair;
@@ -17,8 +20,8 @@ describe('offline copy consistency', function () {
     await pair.source.query('CREATE DATABASE busy');
     await pair.source.query(
       `CREATE TABLE a (id bigint PRIMARY KEY, pad text); CREATE TABLE b (id bigint PRIMARY KEY, pad text);
-       INSERT INTO a SELECT g, repeat('x', 200) FROM generate_series(1, 200000) g;
-       INSERT INTO b SELECT g, repeat('y', 200) FROM generate_series(1, 200000) g;
+       INSERT INTO a SELECT g, repeat('x', 200) FROM generate_series(1, ${BUSY_ROWS}) g;
+       INSERT INTO b SELECT g, repeat('y', 200) FROM generate_series(1, ${BUSY_ROWS}) g;
        CREATE TABLE receipts (no bigserial PRIMARY KEY, note text);`,
       [],
       'busy',
@@ -51,7 +54,7 @@ describe('offline copy consistency', function () {
         60_000,
         10,
       );
-      const status = await runMigration(spec('busy-copy', 'busy', { splitTablesLargerThan: 4 * 1024 * 1024 }));
+      const status = await runMigration(spec('busy-copy', 'busy', { splitTablesLargerThan: 1024 * 1024 }));
       assert.equal(status.state, 'Succeeded', status.message);
       assert.equal(status.verification?.ok, true, status.verification?.firstMismatch);
       const sequences = status.verification?.tables.find((t) => t.table === '(sequences)');
@@ -69,7 +72,7 @@ describe('offline copy consistency', function () {
     assert.equal(onlyA!.n, 0, 'a row of a writer transaction was copied in one table but not the other');
     const [t] = await pair.target.query(`SELECT count(*)::int AS n FROM a`, [], 'busy');
     const [s] = await pair.source.query(`SELECT count(*)::int AS n FROM a`, [], 'busy');
-    assert.ok(t!.n >= 200_000 && t!.n < s!.n, `target ${t!.n} rows, source ${s!.n}: writes after the snapshot must not be copied`);
+    assert.ok(t!.n >= BUSY_ROWS && t!.n < s!.n, `target ${t!.n} rows, source ${s!.n}: writes after the snapshot must not be copied`);
     // the source moved on (the false mismatch the verification must not report) and the target's
     // sequence is past every receipt it holds (the check it makes instead)
     const [receipts] = await pair.target.query(
@@ -87,8 +90,8 @@ describe('offline copy consistency', function () {
     await pair.source.query(
       `CREATE TABLE keyed (id int PRIMARY KEY, v text, n numeric);
        CREATE TABLE heap (v text, n numeric);
-       INSERT INTO keyed SELECT g, md5(g::text), g / 3.0 FROM generate_series(-5000, 150000) g;
-       INSERT INTO heap SELECT md5(g::text), g / 7.0 FROM generate_series(1, 150000) g;
+       INSERT INTO keyed SELECT g, md5(g::text), g / 3.0 FROM generate_series(-1000, 30000) g;
+       INSERT INTO heap SELECT md5(g::text), g / 7.0 FROM generate_series(1, 30000) g;
        DELETE FROM heap WHERE n::int % 11 = 0;`,
       [],
       'big',
@@ -100,7 +103,7 @@ describe('offline copy consistency', function () {
         [],
         'big',
       );
-    const split = await runMigration(spec('big-split', 'big', { splitTablesLargerThan: 1024 * 1024, splitMaxParts: 7 }));
+    const split = await runMigration(spec('big-split', 'big', { splitTablesLargerThan: 256 * 1024, splitMaxParts: 7 }));
     assert.equal(split.state, 'Succeeded', split.message);
     const parts = await pair.target.query(`SELECT table_name, parts FROM pgferry.migration_table WHERE migration = 'big-split' ORDER BY 1`);
     assert.deepEqual(parts, [

@@ -3,7 +3,7 @@
 // (Update) restarts it and carries the migration to its end.
 import assert from 'node:assert/strict';
 import { showMigration } from '../../provider/engine';
-import { startCluster, until, type Cluster } from '../support';
+import { CopyHold, startCluster, until, type Cluster } from '../support';
 import { closeProtocolSession, openProtocolSession, secretLeaks, type CallError, type ProviderHost } from './support/providerHost';
 
 const SOURCE_PW = 'src-Resume-5a0f3e';
@@ -13,6 +13,7 @@ describe('protocol: timeouts, a dead runner and resuming, against real servers',
   this.timeout(300_000);
   let source: Cluster;
   let target: Cluster;
+  let hold: CopyHold;
   let provider: string;
   let program: { dir: string; remove(): Promise<void> };
   let host: ProviderHost;
@@ -20,7 +21,7 @@ describe('protocol: timeouts, a dead runner and resuming, against real servers',
   const inputs = (overrides: Record<string, unknown> = {}) => ({
     migrationName: 'proto-resume',
     source: { host: source.host, port: source.port, user: source.user, password: SOURCE_PW },
-    target: { host: target.host, port: target.port, user: target.user, password: TARGET_PW },
+    target: { host: target.host, port: hold.port, user: target.user, password: TARGET_PW },
     databases: ['bulk'],
     mode: 'Offline',
     overwriteDbsInTarget: true,
@@ -44,17 +45,20 @@ describe('protocol: timeouts, a dead runner and resuming, against real servers',
       startCluster({ major: 15, label: 'res-dst', password: TARGET_PW }),
     ]);
     await source.query(`CREATE DATABASE bulk`);
-    // Large enough that the copy is still running when the test kills the runner.
     await source.query(
-      `CREATE TABLE items AS SELECT g AS id, md5(g::text) || md5((g * 7)::text) AS payload FROM generate_series(1, 1500000) g;
+      `CREATE TABLE items AS SELECT g AS id, md5(g::text) || md5((g * 7)::text) AS payload FROM generate_series(1, 50000) g;
        ALTER TABLE items ADD PRIMARY KEY (id);`,
       [],
       'bulk',
     );
+    // The runner reaches the target through a proxy that holds the copy of items mid-stream, so the
+    // copy is still running when the test kills the runner.
+    hold = await CopyHold.start(target, /"items"/);
     ({ provider, program, host } = await openProtocolSession());
   });
   after(async () => {
     await closeProtocolSession({ host, program });
+    await hold?.close();
     await Promise.all([source?.stop(), target?.stop()]);
   });
 
@@ -78,7 +82,8 @@ describe('protocol: timeouts, a dead runner and resuming, against real servers',
     const [{ pid }] = await target.query<{ pid: number }>(
       `SELECT (runner->>'pid')::int AS pid FROM pgferry.migration WHERE name = 'proto-resume'`,
     );
-    // The runner was started by this test's provider host; stop it as a crash would.
+    // The runner was started by this test's provider host; stop it mid-copy as a crash would.
+    await hold.whenHeld();
     process.kill(pid!, 'SIGKILL');
     await until('the lease to be free', async () => {
       const s = await showMigration(targetSpec(), 'proto-resume');

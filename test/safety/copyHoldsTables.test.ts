@@ -4,8 +4,7 @@
 // SHARE on every table before its snapshot: the TRUNCATE waits until the copy is done.
 import assert from 'node:assert/strict';
 import { runMigration } from '../../provider/engine';
-import { ControlStore } from '../../provider/engine/control/store';
-import { pairSpec, serverSpec, startPair, until, waitForStatus, type ServerPair } from '../support';
+import { CopyHold, pairSpec, startPair, until, type ServerPair } from '../support';
 
 const SMALL = ['s1', 's2', 's3', 's4', 's5'];
 
@@ -17,7 +16,7 @@ describe('safety: the copy holds the tables it copies (issue 12)', function () {
     await pair.source.query('CREATE DATABASE held');
     await pair.source.query(
       `CREATE TABLE big (id int PRIMARY KEY, pad text);
-       INSERT INTO big SELECT g, repeat('x', 200) FROM generate_series(1, 600000) g;
+       INSERT INTO big SELECT g, repeat('x', 200) FROM generate_series(1, 20000) g;
        ${SMALL.map((t) => `CREATE TABLE ${t} (id int PRIMARY KEY); INSERT INTO ${t} SELECT generate_series(1, 100);`).join('\n')}`,
       [],
       'held',
@@ -26,14 +25,22 @@ describe('safety: the copy holds the tables it copies (issue 12)', function () {
   after(async () => pair?.stop());
 
   it('offline: tables truncated on the source during the copy arrive with the rows of the copy snapshot', async () => {
-    const store = new ControlStore(serverSpec(pair.target));
     const truncater = await pair.source.connect('held');
+    // The copy of big is held mid-stream (through a proxy in front of the target) while the TRUNCATE comes.
+    const hold = await CopyHold.start(pair.target, /"big"/);
     try {
       // one copy job: the small tables wait behind the large one
-      const running = runMigration(pairSpec(pair, 'held-offline', ['held'], { option: 'Migrate', tableJobs: 1 }));
-      await waitForStatus(store, 'held-offline', (s) => s.databases[0]!.tables.loading > 0 || s.state === 'Failed', 120_000);
+      const spec = pairSpec(pair, 'held-offline', ['held'], { option: 'Migrate', tableJobs: 1 });
+      const running = runMigration({ ...spec, target: { ...spec.target, port: hold.port } });
+      await hold.whenHeld();
       let truncatedAt = 0;
+      const truncaterPid = (await truncater.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]!.pid;
       const truncating = truncater.query(`TRUNCATE ${SMALL.join(', ')}`).then(() => (truncatedAt = Date.now()));
+      await until('the TRUNCATE to wait for a lock of the copy', async () => {
+        const rows = await pair.source.query(`SELECT 1 FROM pg_stat_activity WHERE pid = $1 AND wait_event_type = 'Lock'`, [truncaterPid]);
+        return rows.length > 0 ? true : undefined;
+      });
+      hold.release();
       const status = await running;
       const finishedAt = Date.now();
       assert.equal(status.state, 'Succeeded', status.message);
@@ -49,7 +56,7 @@ describe('safety: the copy holds the tables it copies (issue 12)', function () {
       assert.equal(after!.n, 0);
     } finally {
       await truncater.end();
-      await store.close();
+      await hold.close();
     }
   });
 

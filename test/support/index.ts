@@ -1,6 +1,7 @@
 // The one fixture module that gives tests real PostgreSQL servers.
 export { startCluster, stopAllClusters, type Cluster, type PgMajor } from '../../provider/localpg/cluster';
 export * from './servers';
+export * from './copyHold';
 export * from './tls';
 export {
   makeManagedTarget,
