@@ -8,7 +8,7 @@ import type { MigrationSpec } from '../../provider/engine/input/migrationSpec';
 import { ControlStore } from '../../provider/engine/control/store';
 import { applyLockKey, cutoverMessagePrefix } from '../../provider/engine/names';
 import { isPgferryError } from '../../provider/engine/errors';
-import { serverSpec, startPair, processAlive, until, waitForStatus, type Cluster, type ServerPair } from '../support';
+import { serverSpec, startPair, processAlive, until, waitForStatus, writerPause, type Cluster, type ServerPair } from '../support';
 import { applierOptions, assertSame, createSlot, drain, rowsOf, setupDb, startApplier, stopCdcPair } from './harness';
 
 /** Sessions holding a migration's apply lock on one target database. */
@@ -56,6 +56,7 @@ async function startLedgerWriter(source: Cluster, db: string): Promise<{ stop():
         await client.query('INSERT INTO ledger VALUES ($1, $2, $3)', [acct, (n + 1) % 7, n + 1]);
         await client.query('COMMIT');
         n += 1;
+        await writerPause();
       }
       return n;
     } finally {

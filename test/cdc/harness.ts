@@ -9,7 +9,7 @@ import { ident, literal } from '../../provider/engine/connect/quote';
 import { cutoverMessagePrefix, originName, publicationName, slotName } from '../../provider/engine/names';
 import type { ServerSpec } from '../../provider/engine/input/migrationSpec';
 import { openClient } from '../../provider/engine/connect/client';
-import { makeManagedTarget, serverSpec, uniqueName, type Cluster, type ServerPair } from '../support';
+import { makeManagedTarget, serverSpec, uniqueName, writerPause, type Cluster, type ServerPair } from '../support';
 
 export interface CdcDb {
   readonly source: Cluster;
@@ -186,6 +186,7 @@ export function startWriter(f: CdcDb): Writer {
         if (n > 3) await client.query('UPDATE writer_rows SET n = n + 1 WHERE id = $1', [n - 3]);
         if (n % 10 === 0) await client.query('DELETE FROM writer_rows WHERE id = $1', [n - 7]);
         await client.query('COMMIT');
+        await writerPause();
       }
       return n;
     } finally {

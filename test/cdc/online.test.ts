@@ -5,7 +5,7 @@ import { parseMigrationSpec, runMigration } from '../../provider/engine';
 import { ControlStore } from '../../provider/engine/control/store';
 import { makeManagedTarget } from '../support/managed';
 import type { MigrationSpec, ServerSpec } from '../../provider/engine/input/migrationSpec';
-import { pairSpec, serverSpec, startCluster, startPair, waitForStatus, type ServerPair } from '../support';
+import { pairSpec, serverSpec, startCluster, startPair, waitForStatus, writerPause, type ServerPair } from '../support';
 import { rowsOf, TARGET_KINDS } from './harness';
 
 const SCHEMA = `
@@ -76,6 +76,7 @@ async function streamsAndCutsOver(
       await writer.query(`INSERT INTO logs VALUES ('w' || $1::text)`, [id]);
       await writer.query(`SELECT nextval('tick')`);
       await writer.query('COMMIT');
+      await writerPause();
     }
   })();
   const store = new ControlStore(targetSpec);

@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import type pg from 'pg';
 import { slotName } from '../../provider/engine/names';
-import { startPair, until, type ServerPair } from '../support';
+import { startPair, until, writerPause, type ServerPair } from '../support';
 import {
   assertSame,
   createSlot,
@@ -31,6 +31,7 @@ async function writer(f: CdcDb, stop: () => boolean, counter: { written: number 
       }
       await c.query('INSERT INTO w (v) VALUES ($1)', [counter.written]);
       counter.written += 1;
+      await writerPause();
     } catch {
       await c?.end().catch(() => undefined);
       c = undefined;

@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { parseMigrationSpec, requestCutover, resumeMigration, startMigration } from '../../provider/engine';
 import { ControlStore } from '../../provider/engine/control/store';
-import { serverSpec, startPair, until, waitForStatus, type ServerPair } from '../support';
+import { serverSpec, startPair, until, waitForStatus, writerPause, type ServerPair } from '../support';
 import { rowsOf } from './harness';
 
 describe('online runner: SIGKILL while streaming, then resume (integration)', function () {
@@ -39,6 +39,7 @@ describe('online runner: SIGKILL while streaming, then resume (integration)', fu
         id += 1;
         await writer.query(`INSERT INTO t VALUES ($1, 'live')`, [id]);
         await writer.query(`UPDATE t SET v = 'u' || $1::text WHERE id = ($1::bigint % 5000) + 1`, [id]);
+        await writerPause();
       }
     })();
     try {

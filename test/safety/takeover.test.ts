@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { parseMigrationSpec, requestCutover, resumeMigration, startMigration } from '../../provider/engine';
 import { ControlStore } from '../../provider/engine/control/store';
 import type { MigrationSpec } from '../../provider/engine/input/migrationSpec';
-import { serverSpec, startPair, processAlive, until, waitForStatus, type Cluster, type ServerPair } from '../support';
+import { serverSpec, startPair, processAlive, until, waitForStatus, writerPause, type Cluster, type ServerPair } from '../support';
 
 const DATABASES = ['takeover_a', 'takeover_b'];
 
@@ -32,6 +32,7 @@ async function startWriter(source: Cluster, db: string): Promise<{ stop(): Promi
         await client.query('UPDATE acct SET balance = balance + 1 WHERE id = $1', [1 + (n % 50)]);
         await client.query('INSERT INTO ledger VALUES ($1, 1, $2)', [1 + (n % 50), n]);
         await client.query('COMMIT');
+        await writerPause();
       }
       return n;
     } finally {

@@ -16,3 +16,4 @@ export * from './prerequisite';
 export * from './richSchema';
 export * from './unsupportedObjects';
 export * from './wait';
+export * from './pace';
