@@ -1,7 +1,10 @@
 // Root hooks: the leak check counts the runners this process starts (support/leaks.ts), and no
 // cluster outlives the test run. Global fixtures (run once, in mocha's main process
 // also in parallel mode, before the workers start): a run-wide cache of pristine data directories
-// (provider/localpg/pristine.ts), so initdb runs once per server version instead of per cluster.
+// (provider/localpg/pristine.ts), so initdb runs once per server version instead of per cluster,
+// and a run-wide state directory for the runners' logs (XDG_STATE_HOME, engine/runner/spawn.ts), so
+// a run neither fills the user's ~/.local/state/pgferry nor reads an older run's logs. It is kept
+// under the temporary directory after the run: a failed test's runner logs are there to read.
 import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -21,6 +24,7 @@ export const mochaHooks = {
 let madeCache: string | undefined;
 
 export async function mochaGlobalSetup(): Promise<void> {
+  if (!process.env.XDG_STATE_HOME) process.env.XDG_STATE_HOME = await fs.mkdtemp(path.join(os.tmpdir(), 'pgferry-test-state-'));
   if (process.env.PGFERRY_INITDB_CACHE) return;
   madeCache = await fs.mkdtemp(path.join(os.tmpdir(), 'pgferry-initdb-'));
   // The servers' OS user builds inside it (as root): it may pass through, not list.
