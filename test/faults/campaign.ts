@@ -54,10 +54,20 @@ export interface OpenCampaign {
   close(keep?: boolean): Promise<void>;
 }
 
+/**
+ * The campaign's servers are durable as users run them (a test server's defaults trade durability
+ * for speed, provider/localpg/cluster.ts): what a restart takes back, and how long recovery takes,
+ * must be what a user's server would do.
+ */
+const DURABLE: Readonly<Record<string, string>> = { fsync: 'on', synchronous_commit: 'on', full_page_writes: 'on' };
+
 export async function openCampaign(sizeName: keyof typeof SIZES, log: (line: string) => void): Promise<OpenCampaign> {
   const started = Date.now();
   const size: FixtureSize = SIZES[sizeName];
-  const [source, target] = await Promise.all([startCluster({ label: 'fsrc' }), startCluster({ label: 'fdst' })]);
+  const [source, target] = await Promise.all([
+    startCluster({ label: 'fsrc', settings: DURABLE }),
+    startCluster({ label: 'fdst', settings: DURABLE }),
+  ]);
   const proxies = { source: new FaultProxy('source', source.port), target: new FaultProxy('target', target.port) };
   const close = async (keep = false): Promise<void> => {
     await Promise.all([proxies.source.close().catch(() => undefined), proxies.target.close().catch(() => undefined)]);
