@@ -4,6 +4,7 @@ import {
   PgferryError,
   runnerStopped,
   waitForMigration,
+  waitingForApplyFix,
   type MigrationSpec,
   type MigrationStatus,
   type ServerSpec,
@@ -17,6 +18,8 @@ export type WaitGoal = 'run' | 'cutover' | 'cancel';
 export function waitDone(goal: WaitGoal, mode: MigrationSpec['mode'], option: MigrationSpec['option']): (s: MigrationStatus) => boolean {
   return (s) => {
     if (FINAL_STATES.has(s.state)) return true;
+    // a stream stopped on an error waits for the user's fix: waiting on would change nothing
+    if (goal !== 'cancel' && waitingForApplyFix(s)) return true;
     return goal === 'run' && mode === 'Online' && option !== 'Validate' && s.subState === 'WaitingForCutoverTrigger';
   };
 }

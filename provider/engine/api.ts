@@ -36,8 +36,10 @@ export async function startMigration(spec: MigrationSpec): Promise<void> {
 
 /**
  * Restarts a migration whose runner is gone (killed, machine restarted) from its recorded
- * position, with the caller's credentials. Refused while a live runner holds the lease, for a
- * finished migration, and when the spec names other servers or databases than the stored one.
+ * position, with the caller's credentials; a stream stopped on an error (WaitingForApplyFix) is
+ * tried again now, by its live runner or a new one. Refused while a live runner holds the lease
+ * otherwise, for a finished migration, and when the spec names other servers or databases than the
+ * stored one.
  */
 export async function resumeMigration(spec: MigrationSpec): Promise<void> {
   const name = spec.migrationName;
@@ -49,6 +51,18 @@ export async function resumeMigration(spec: MigrationSpec): Promise<void> {
       field: 'name',
     });
   }
+  if (!samePublicSpec(status.spec, spec)) {
+    throw new PgferryError('SPEC_MISMATCH', `migration "${name}" was created with other servers, databases or mode than given`, {
+      category: 'input',
+      field: 'properties',
+      fix: 'resume with the properties the migration was created with',
+    });
+  }
+  const stopped = status.subState === 'WaitingForApplyFix';
+  // a stopped stream is tried again now, by the live runner or by the one started here
+  if (stopped) await withStore(spec.target, (store) => store.requestApplyRetry(name));
+  // (a migration run in the caller's process has no runner record: its watch loop reads the request too)
+  if (stopped && (status.runner === undefined || status.runner.alive)) return;
   if (status.runner?.alive) {
     throw new PgferryError(
       'RUNNER_ALREADY_RUNNING',
@@ -58,13 +72,6 @@ export async function resumeMigration(spec: MigrationSpec): Promise<void> {
         field: 'name',
       },
     );
-  }
-  if (!samePublicSpec(status.spec, spec)) {
-    throw new PgferryError('SPEC_MISMATCH', `migration "${name}" was created with other servers, databases or mode than given`, {
-      category: 'input',
-      field: 'properties',
-      fix: 'resume with the properties the migration was created with',
-    });
   }
   const { spawnRunner } = await import('./runner/spawn');
   await spawnRunner(spec, 'resume');

@@ -91,6 +91,10 @@ export const ERROR_CODES = {
     meaning: 'a streamed change did not change as many target rows as it did on the source: the target has diverged',
   },
   CDC_TABLE_MISSING: { category: 'target', meaning: 'a streamed table does not exist on the target' },
+  CDC_STOPPED_TOO_LONG: {
+    category: 'target',
+    meaning: 'a stream stopped on an error was not fixed within maxApplyStopHours: its slot was released',
+  },
   VERIFY_MISMATCH: { category: 'target', meaning: 'source and target differ after the copy or at cutover' },
 
   // The user stopped it.

@@ -14,7 +14,7 @@ export function migrationEnd(error: unknown, aborted: boolean): MigrationEnd {
   if (isPgferryError(error) && error.category === 'validation') return { state: 'ValidationFailed', message: errorMessage(error) };
   // still failing once the retries ran out: say so, and what to look at
   const message = isRetryable(error)
-    ? `${errorMessage(error)} (a server stayed unreachable after retrying for about 90 s: check that both servers are up and reachable from this machine, then start the migration again)`
+    ? `${errorMessage(error)} (a server went away during a step that is not retried: check that both servers are up and reachable from this machine, then start the migration again)`
     : errorMessage(error);
   return { state: 'Failed', message };
 }

@@ -15,12 +15,40 @@ export const MIGRATION_SUB_STATES = [
   'ValidationInProgress',
   'MigratingData',
   'WaitingForCutoverTrigger',
+  /** pgferry's own: a database's stream stopped on an error the user can fix; its slot keeps every change. */
+  'WaitingForApplyFix',
   'CompletingMigration',
   'Completed',
 ] as const;
 export type MigrationSubState = (typeof MIGRATION_SUB_STATES)[number];
 
-export type DatabaseState = 'Queued' | 'InProgress' | 'WaitingForCutoverTrigger' | 'Succeeded' | 'Failed' | 'Canceled';
+export type DatabaseState = 'Queued' | 'InProgress' | 'WaitingForCutoverTrigger' | 'ApplyStopped' | 'Succeeded' | 'Failed' | 'Canceled';
+
+/**
+ * Why a database's stream stopped and has not moved since: a change the target refused (an
+ * operator, a constraint, a rule, a missing column, a permission) or a source change that is not
+ * followed. The slot and publication stay, so nothing is lost while the user fixes the cause.
+ */
+export interface ApplyStop {
+  /** When the stream first stopped on this error (kept across retries until it moves again). */
+  readonly since: string;
+  /** When the last attempt that failed began. */
+  readonly lastAttemptAt: string;
+  readonly attempts: number;
+  /** The retry requests (MigrationStatus.applyRetryRequests) counted when that attempt began: a request past it is not tried yet. */
+  readonly retryRequestsSeen: number;
+  /** The error code (errorCodes.ts) and the SQLSTATE, when the server gave one. */
+  readonly code: string;
+  readonly sqlState?: string;
+  /** The table the failed statement wrote to, quoted as in SQL. */
+  readonly table?: string;
+  /** The failed statement's text, without its values (they travel as parameters or COPY data). */
+  readonly statement?: string;
+  readonly error: string;
+  readonly fix: string;
+  /** The applied position the stream stopped at: it moves past it once the fix works. */
+  readonly appliedLsn: string;
+}
 
 /** What the migration did to a target database; 'creating'/'overwriting': the statement may or may not have run. */
 export type TargetDatabaseAction = 'creating' | 'created' | 'overwriting' | 'overwritten';
@@ -91,6 +119,8 @@ export interface DatabaseDetails {
   readonly cutoverStep?: CutoverStep;
   /** Online: the slot as the source showed it when `show` read it (withSourceSlots). */
   readonly sourceSlot?: SourceSlotState;
+  /** Online: the stream stopped on an error the user can fix (state ApplyStopped). */
+  readonly applyStop?: ApplyStop;
   /** Online: source tables whose changes do not reach the target, and why (absent when none). */
   readonly notStreamed?: readonly NotStreamed[];
 }
@@ -162,6 +192,8 @@ export interface MigrationStatus {
   readonly databases: readonly DatabaseDetails[];
   readonly verification?: VerificationReport;
   readonly downtimeSeconds?: number;
+  /** How many times a user asked stopped streams to try again now (`pgferry resume`, `pulumi up`). */
+  readonly applyRetryRequests?: number;
   readonly runner?: RunnerInfo;
   readonly spec: Record<string, unknown>;
 }
@@ -173,6 +205,15 @@ export interface MigrationStatus {
  */
 export function runnerStopped(status: MigrationStatus): boolean {
   return !isFinalState(status.state) && status.runner !== undefined && !status.runner.alive;
+}
+
+/**
+ * A migration whose streams stopped on errors the user must fix, each tried since the last retry
+ * the user asked for: waiting longer changes nothing until someone fixes the cause.
+ */
+export function waitingForApplyFix(status: MigrationStatus): boolean {
+  if (isFinalState(status.state) || status.subState !== 'WaitingForApplyFix') return false;
+  return status.databases.every((d) => !d.applyStop || d.applyStop.retryRequestsSeen >= (status.applyRetryRequests ?? 0));
 }
 
 /** Progress events: phases emit them, the control catalog and the CLI/Pulumi subscribe. */

@@ -5,8 +5,9 @@
 import { exportSnapshot } from './connect/snapshot';
 import { takeCopySnapshot } from './copy/copySnapshot';
 import { retrying, RETRY_POLICIES } from './connect/retry';
-import { canceledError, errorMessage, PgferryError } from './errors';
+import { canceledError, PgferryError } from './errors';
 import type { MigrationRun } from './migrationRun';
+import { outageRetry } from './outage';
 import { databasePhases } from './offlinePhases';
 import { enableRowSecurity } from './schema/rowSecurity';
 import { verifyDatabases } from './verify';
@@ -60,10 +61,11 @@ export async function runOffline(run: MigrationRun): Promise<void> {
     const current = (await store.get(name))?.databases.find((d) => d.database === database);
     if (run.resuming && current?.state === 'Succeeded') continue;
     await store.updateDatabase(name, database, { state: 'InProgress', startedAt: true, message: null });
-    const verifyFailure = await retrying(RETRY_POLICIES.phase, () => copyAndVerify(run, database), {
-      signal: run.signal,
-      onRetry: (error) => void run.warn(`the copy of "${database}" starts again: ${errorMessage(error)}`, database),
-    });
+    const verifyFailure = await retrying(
+      RETRY_POLICIES.phase,
+      () => copyAndVerify(run, database),
+      outageRetry(run, `the copy of "${database}"`, database),
+    );
     await databasePhases.finishDatabase(run, database);
     await enableRowSecurity(run, database);
     if (verifyFailure) {

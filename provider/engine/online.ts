@@ -20,7 +20,10 @@ import { closeSession, openSession, withSession } from './connect/session';
 import { isRetryable } from './connect/sqlstate';
 import { cutover, finishCutover } from './cutover';
 import { releaseStream } from './cdc/release';
-import { canceledError, errorMessage, PgferryError } from './errors';
+import { canceledError, PgferryError } from './errors';
+import type { ApplyStop } from './model';
+import { outageRetry } from './outage';
+import { StreamStops } from './streamStops';
 import type { DatabasePhases, MigrationRun } from './migrationRun';
 
 const POLL_MS = 1000;
@@ -113,8 +116,12 @@ async function report(run: MigrationRun, streams: readonly OnlineStream[], sourc
   }
 }
 
-/** Streams until the cutover is requested ('cutover') or the migration is canceled ('cancel'); throws when a stream fails. */
-async function watch(run: MigrationRun, streams: readonly OnlineStream[]): Promise<'cutover' | 'cancel'> {
+/**
+ * Streams until the cutover is requested ('cutover') or the migration is canceled ('cancel'). A
+ * stream that fails on an error the user can fix stops, keeping its slot, and is tried again
+ * (streamStops.ts); any other failure is thrown.
+ */
+async function watch(run: MigrationRun, streams: OnlineStream[], stops: StreamStops): Promise<'cutover' | 'cancel'> {
   const name = run.spec.migrationName;
   const warned = new Set<string>();
   let source: pg.Client | undefined;
@@ -122,18 +129,22 @@ async function watch(run: MigrationRun, streams: readonly OnlineStream[]): Promi
   try {
     for (let tick = 0; ; tick++) {
       if (run.signal.aborted) return 'cancel';
-      const failed = streams.find((s) => s.failure);
-      if (failed) {
-        throw new PgferryError('CDC_FAILED', `database "${failed.database}": ${errorMessage(failed.failure)}`, {
-          category: 'source',
-          cause: failed.failure,
-        });
-      }
+      const overdue = stops.overdue();
+      if (overdue) throw stoppedTooLong(run, overdue.database, overdue.stop);
       try {
+        await stops.recordFailures(streams);
         if (await run.store.isCancelRequested(name)) return 'cancel';
+        if (stops.any) {
+          stops.retryDue(streams, await run.store.applyRetryRequests(name));
+          if (await stops.clearMoved(streams)) await run.store.setStreaming(name);
+        }
         if (await run.store.cutoverRequestedAt(name)) {
-          await tables.scan(); // tables created until now are reported before the cutover verifies
-          return 'cutover';
+          if (stops.any) {
+            await run.store.clearCutover(name, cutoverRefusedMessage(stops), 'WaitingForApplyFix');
+          } else {
+            await tables.scan(); // tables created until now are reported before the cutover verifies
+            return 'cutover';
+          }
         }
       } catch (error) {
         // The target (and its control catalog) may be restarting: the appliers ride it out, so does this.
@@ -161,6 +172,20 @@ async function watch(run: MigrationRun, streams: readonly OnlineStream[]): Promi
   }
 }
 
+function cutoverRefusedMessage(stops: StreamStops): string {
+  const dbs = stops.databases.map((d) => `"${d}"`).join(', ');
+  return `cutover not started: streaming of ${dbs} is stopped on an error to fix first (see the database's message); request the cutover again once it streams`;
+}
+
+/** The bound the user set on a stopped stream passed: the migration fails and releases its slots. */
+function stoppedTooLong(run: MigrationRun, database: string, stop: ApplyStop): PgferryError {
+  return new PgferryError(
+    'CDC_STOPPED_TOO_LONG',
+    `database "${database}": streaming stopped at ${stop.since} and was not fixed within maxApplyStopHours (${run.spec.maxApplyStopHours} h): the replication slots are released so the source keeps no more WAL for them; the error was: ${stop.error}`,
+    { category: 'target', fix: `${stop.fix}, then migrate the database again` },
+  );
+}
+
 /** Whether a copied database's slot can still stream (it exists and has not lost WAL it needs). */
 async function slotStillUsable(run: MigrationRun, database: string): Promise<boolean> {
   const { slot } = streamNames(run, database);
@@ -184,31 +209,38 @@ export async function runOnline(run: MigrationRun, phases: DatabasePhases): Prom
   const streams: OnlineStream[] = [];
   try {
     if (run.resuming) await endPreviousRunnerSessions(run);
+    const stops = await StreamStops.load(run);
     for (const database of spec.databases) {
       if (run.signal.aborted) throw canceledError();
       const current = (await store.get(name))?.databases.find((d) => d.database === database);
       if (run.resuming && current?.state === 'Succeeded') continue; // cut over before the crash
       if (run.resuming && current?.cutoverStep === 'released') {
         // applied, verified and recorded before the crash; only the release may be unfinished
-        await retrying(RETRY_POLICIES.phase, () => finishCutover(run, database), { signal: run.signal });
+        await retrying(
+          RETRY_POLICIES.phase,
+          () => finishCutover(run, database),
+          outageRetry(run, `the release of "${database}"`, database),
+        );
         continue;
       }
       // a copied database streams on from its slot, unless the slot is gone (dropped, or invalidated
       // past max_slot_wal_keep_size): then its copy is made again
-      const copied = run.resuming && current?.state === 'WaitingForCutoverTrigger' && (await slotStillUsable(run, database));
+      const streaming = current?.state === 'WaitingForCutoverTrigger' || current?.state === 'ApplyStopped';
+      const copied = run.resuming && streaming && (await slotStillUsable(run, database));
       const initialLsn = copied
         ? undefined
-        : await retrying(RETRY_POLICIES.phase, () => copyDatabase(run, phases, database), {
-            signal: run.signal,
-            onRetry: (error) => void run.warn(`the copy of "${database}" starts again: ${errorMessage(error)}`, database),
-          });
+        : await retrying(
+            RETRY_POLICIES.phase,
+            () => copyDatabase(run, phases, database),
+            outageRetry(run, `the copy of "${database}"`, database),
+          );
       const base = {
         inserts: copied ? (current?.inserts ?? 0) : 0,
         updates: copied ? (current?.updates ?? 0) : 0,
         deletes: copied ? (current?.deletes ?? 0) : 0,
       };
       streams.push(startStream(run, database, initialLsn, base));
-      await store.updateDatabase(name, database, { state: 'WaitingForCutoverTrigger' });
+      if (!stops.isStopped(database)) await store.updateDatabase(name, database, { state: 'WaitingForCutoverTrigger' });
     }
     if (streams.length === 0) {
       const began = (await store.markCutoverStarted(name)).getTime();
@@ -216,11 +248,10 @@ export async function runOnline(run: MigrationRun, phases: DatabasePhases): Prom
       await store.setState(name, 'Succeeded', 'Completed');
       return;
     }
-    await store.setState(name, 'WaitingForUserAction', 'WaitingForCutoverTrigger');
+    await store.setState(name, 'WaitingForUserAction', stops.any ? 'WaitingForApplyFix' : 'WaitingForCutoverTrigger');
     for (;;) {
-      if ((await watch(run, streams)) === 'cancel') throw canceledError();
-      if (await cutover(run, streams)) return;
-      await store.setState(name, 'WaitingForUserAction', 'WaitingForCutoverTrigger');
+      if ((await watch(run, streams, stops)) === 'cancel') throw canceledError();
+      if (await cutover(run, streams)) return; // else it stopped, saying why (clearCutover), and streaming goes on
     }
   } catch (error) {
     await stopAll(streams);

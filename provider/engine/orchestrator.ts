@@ -5,7 +5,9 @@ import os from 'node:os';
 import path from 'node:path';
 import type { RunOptions } from './api';
 import { closeSession, openSession, serverMajor, withSession } from './connect/session';
+import { retrying, RETRY_POLICIES } from './connect/retry';
 import { ControlStore } from './control/store';
+import { outageRetry } from './outage';
 import { canceledError } from './errors';
 import { migrationEnd } from './migrationEnd';
 import { safeEmit, type MigrationStatus, type ProgressEvent, type ProgressListener } from './model';
@@ -203,7 +205,7 @@ export async function orchestrate(spec: MigrationSpec, options: OrchestrateOptio
     const ended = await validationStep(spec, store, onProgress, controller.signal, resuming);
     if (ended) return ended;
     const run = await prerequisites(spec, store, { signal: controller.signal, onProgress, workDir, resuming });
-    if (spec.migrateRoles && !resuming) await rolesStep(run);
+    if (spec.migrateRoles && !resuming) await retrying(RETRY_POLICIES.phase, () => rolesStep(run), outageRetry(run, 'the roles step'));
     await store.setState(name, 'InProgress', 'MigratingData');
     if (spec.mode === 'Online') await runOnline(run, databasePhases);
     else await runOffline(run);

@@ -31,7 +31,9 @@ export async function waitUntilSettled(
   settled: (status: MigrationStatus) => boolean = (s) => isFinal(s) || isWaitingForCutover(s),
 ): Promise<MigrationStatus> {
   const write = redactingWriter(spec, options.write ?? stdoutWriter);
-  return engine.waitForMigration(spec.target, spec.migrationName, (s) => settled(s) || isStale(s), {
+  // a stream stopped on an error waits for the user's fix: the operation ends, saying what to fix
+  const over = (s: MigrationStatus): boolean => settled(s) || isStale(s) || engine.waitingForApplyFix(s);
+  return engine.waitForMigration(spec.target, spec.migrationName, over, {
     intervalMs: options.intervalMs ?? 1000,
     timeoutMs,
     onStatus: statusPrinter(write),
@@ -59,7 +61,10 @@ export async function continueWork(
 ): Promise<MigrationStatus> {
   if (isFinal(status) || isWaitingForCutover(status)) return status;
   const write = redactingWriter(spec, options.write ?? stdoutWriter);
-  if (isStale(status) || status.runner === undefined) {
+  if (status.subState === 'WaitingForApplyFix') {
+    write(`${spec.migrationName}: streaming stopped on an error; trying it again now`);
+    await resume(spec);
+  } else if (isStale(status) || status.runner === undefined) {
     write(`${spec.migrationName}: no runner holds the migration; restarting it`);
     await resume(spec);
   }

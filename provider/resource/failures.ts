@@ -34,6 +34,7 @@ export function failureMessage(status: MigrationStatus): string | undefined {
   if (status.state === 'Failed') return `migration "${status.name}" failed: ${status.message ?? 'no message recorded'}`;
   if (status.state === 'Canceled') return `migration "${status.name}" was canceled${status.message ? `: ${status.message}` : ''}`;
   if (isStale(status)) return staleRunnerMessage(status);
+  if (engine.waitingForApplyFix(status)) return `migration "${status.name}" is waiting for a fix: ${status.message ?? 'see its databases'}`;
   return undefined;
 }
 

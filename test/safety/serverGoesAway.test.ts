@@ -46,7 +46,7 @@ describe('safety: a server that goes away for a moment (issue 14)', function () 
       assert.equal(await count(pair.target, 'restarted', 'big'), ROWS.restarted);
       const events = await store.events('restarted', 200);
       assert.ok(
-        events.some((e) => /copy of "restarted" starts again/.test(e.message)),
+        events.some((e) => /copy of "restarted" is tried again/.test(e.message)),
         JSON.stringify(events),
       );
     } finally {

@@ -192,7 +192,12 @@ class ApplySession {
       const next = this.queue.take() ?? (await this.queue.next(this.waitMs()));
       const item = this.decode(next);
       if (next && !item) continue; // a pgoutput message with nothing to apply (type, origin)
-      const end = item ? await this.handle(item) : await this.idle();
+      let end: SessionEnd | undefined;
+      try {
+        end = item ? await this.handle(item) : await this.idle();
+      } catch (error) {
+        throw await txn.firstError(error);
+      }
       if (end) return end;
     }
   }

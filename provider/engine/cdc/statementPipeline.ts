@@ -71,6 +71,11 @@ export class StatementPipeline {
     private readonly maxInFlight: number,
   ) {}
 
+  /** The first failure of a statement sent so far, if any. */
+  get firstFailure(): Error | undefined {
+    return this.failure;
+  }
+
   /** Throws the first failure, if any statement failed. */
   check(): void {
     if (this.failure) throw this.failure;

@@ -1,7 +1,7 @@
 // The apply session's side of the target: one open target transaction at a time (a batch of
 // whole source transactions), its statements sent through the pipeline, and its commit, which
 // records the position it covers in the same transaction and only then counts it as applied.
-import { isRetryable } from '../connect/sqlstate';
+import { IN_FAILED_SQL_TRANSACTION, isRetryable, sqlState } from '../connect/sqlstate';
 import { PgferryError } from '../errors';
 import type { AppliedPosition } from './appliedPosition';
 import { maxLsn } from './lsn';
@@ -9,16 +9,42 @@ import type { BatchPlanner } from './planner';
 import { AffectedRowsError, type StatementPipeline } from './statementPipeline';
 import type { ApplyState, RowChange, RowOp, Statement } from './types';
 
+/** A statement the target refused: the table it wrote to and its text (values travel apart, as parameters or COPY data). */
+export class StatementFailure extends PgferryError {
+  constructor(
+    code: 'CDC_APPLY' | 'CDC_TARGET_DIVERGED',
+    message: string,
+    readonly table: string,
+    readonly statement: string,
+    options: ConstructorParameters<typeof PgferryError>[2],
+  ) {
+    super(code, message, options);
+  }
+}
+
+/** Statement text as shown to users: long VALUES lists cut, one line. */
+export function statementText(statement: Pick<Statement, 'text'>): string {
+  const flat = statement.text.replace(/\s+/g, ' ');
+  return flat.length > 300 ? `${flat.slice(0, 300)}...` : flat;
+}
+
+/** The server's detail and hint, which often name the row or the fix ("Key (id)=(5) already exists."). */
+function serverDetail(error: unknown): string {
+  const e = error as { detail?: unknown; hint?: unknown };
+  const parts = [typeof e.detail === 'string' ? e.detail : '', typeof e.hint === 'string' ? `hint: ${e.hint}` : ''];
+  return parts.filter((p) => p.length > 0).join(' ');
+}
+
 function applyError(statement: Statement, error: unknown): Error {
   if (isRetryable(error)) return error as Error;
   if (error instanceof AffectedRowsError) return divergedError(statement, error);
-  return new PgferryError(
+  const detail = serverDetail(error);
+  return new StatementFailure(
     'CDC_APPLY',
-    `applying ${statement.op} to ${statement.target} on the target failed: ${(error as Error).message}`,
-    {
-      category: 'target',
-      cause: error,
-    },
+    `applying ${statement.op} to ${statement.target} on the target failed: ${(error as Error).message}${detail ? ` (${detail})` : ''}`,
+    statement.target,
+    statementText(statement),
+    { category: 'target', field: statement.target, cause: error },
   );
 }
 
@@ -34,19 +60,24 @@ function divergedError(statement: Statement, error: AffectedRowsError): PgferryE
       : error.actual < error.expected
         ? 'rows the source changed are missing on the target'
         : 'more target rows matched than the source changed';
-  return new PgferryError(
+  return new StatementFailure(
     'CDC_TARGET_DIVERGED',
     `${statement.op} of ${error.expected} row(s) of ${statement.target} changed ${error.actual} on the target: ${why}; the target has diverged from the source, streaming stopped`,
+    statement.target,
+    statementText(statement),
     {
       category: 'target',
       field: statement.target,
-      fix: 'find what changed the target table while streaming (an application or job writing to it, a trigger or rule on the target), then migrate the database again',
+      fix: 'find what changed the target table while streaming (an application or job writing to it, a trigger or rule on the target) and make its rows match the source',
       cause: error,
     },
   );
 }
 
 const asError = (error: unknown): Error => error as Error;
+
+/** How long a failure behind an aborted transaction waits for the statement that failed first. */
+const FIRST_ERROR_WAIT_MS = 5_000;
 
 export interface TransactionHooks {
   /** Throws when the target connection has failed (checked before each statement). */
@@ -110,6 +141,22 @@ export class TargetTransaction {
   /** Throws the first failure of a statement sent so far. */
   check(): void {
     this.pipeline.check();
+  }
+
+  /**
+   * The error to report for a failure met while this transaction was open: the first statement the
+   * target refused, once everything sent has finished. A later query on the same connection (a
+   * catalog look-up between statements) fails only with "current transaction is aborted", which
+   * hides the cause (a foreign key, an operator) behind it.
+   */
+  async firstError(error: unknown): Promise<unknown> {
+    if (this.pipeline.firstFailure || sqlState(error) !== IN_FAILED_SQL_TRANSACTION) return this.pipeline.firstFailure ?? error;
+    // the statement that failed first is answered before this one was: only its handler may be pending
+    let timer: NodeJS.Timeout | undefined;
+    const bound = new Promise((resolve) => (timer = setTimeout(resolve, FIRST_ERROR_WAIT_MS)));
+    await Promise.race([this.pipeline.idle().catch(() => undefined), bound]);
+    clearTimeout(timer);
+    return this.pipeline.firstFailure ?? error;
   }
 
   /** Waits until the target has finished everything sent; throws the first failure. */

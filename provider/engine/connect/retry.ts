@@ -13,10 +13,12 @@ export interface RetryPolicy {
 export const RETRY_POLICIES = {
   /**
    * A phase redone from its start after the source or the target went away (a restart, a failover,
-   * a VPN reconnecting, a network blip): waits 1, 2, 4, 8, 16, 30, 30 s between tries, about
-   * 90 s in all, long enough for a managed server's maintenance restart.
+   * a VPN reconnecting, a network outage of hours): waits 1, 2, 4, 8, 16, then 30 s between tries,
+   * for as long as it takes or until the migration is canceled. Giving up would throw away the
+   * copy made so far for a cause that is not the migration's, and a server that comes back is the
+   * common case; the attempts are reported while they go on (engine/outage.ts).
    */
-  phase: { attempts: 8, firstDelayMs: 1_000, maxDelayMs: 30_000 },
+  phase: { attempts: Number.POSITIVE_INFINITY, firstDelayMs: 1_000, maxDelayMs: 30_000 },
   /** One small statement (the control catalog, a slot drop): tries over about a minute. */
   statement: { attempts: 10, firstDelayMs: 250, maxDelayMs: 15_000 },
   /** Waiting for the server to let go of something (a walsender exiting): 0.1 s up to 1.6 s, about 10 s. */

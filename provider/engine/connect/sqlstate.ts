@@ -25,8 +25,10 @@ export const DUPLICATE_OBJECT = '42710'; // duplicate_object (role exists)
 export const UNDEFINED_OBJECT = '42704'; // undefined_object
 export const UNDEFINED_TABLE = '42P01'; // undefined_table
 export const DEADLOCK_DETECTED = '40P01'; // deadlock_detected
+export const IN_FAILED_SQL_TRANSACTION = '25P02'; // in_failed_sql_transaction ("current transaction is aborted")
 export const LOCK_NOT_AVAILABLE = '55P03'; // lock_not_available (lock_timeout)
 export const OBJECT_IN_USE = '55006'; // object_in_use (a slot or origin still held)
+export const OBJECT_NOT_IN_PREREQUISITE_STATE = '55000'; // object_not_in_prerequisite_state (a slot that lost WAL)
 
 /**
  * What a new CDC apply session gets past (cdc/applier.ts): the retryable codes, and a slot or

@@ -113,4 +113,14 @@ COMMENT ON COLUMN pgferry.source_table.not_streamed IS 'why its changes do not r
 COMMENT ON COLUMN pgferry.source_table.identity_before IS 'relreplident (d, n, i) before pgferry set REPLICA IDENTITY FULL; NULL if pgferry did not';
 `,
   },
+  {
+    // An online stream stopped on an error the user can fix (engine/applyStops.ts): what failed,
+    // kept while the slot holds the changes, and the user's request to try again now.
+    version: 4,
+    sql: `
+ALTER TABLE pgferry.migration ADD COLUMN apply_retry_requests integer NOT NULL DEFAULT 0;
+ALTER TABLE pgferry.migration_database ADD COLUMN apply_stop jsonb;
+COMMENT ON COLUMN pgferry.migration_database.apply_stop IS 'why the stream stopped (table, statement without values, error, fix); NULL while it streams';
+`,
+  },
 ];

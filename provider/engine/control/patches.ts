@@ -1,7 +1,7 @@
 // The partial updates of a migration's database and table rows, as one statement each: every
 // field of a patch is optional and only the given ones change (pure; the store runs them).
 import { ident } from '../connect/quote';
-import type { DatabaseState } from '../model';
+import type { ApplyStop, DatabaseState } from '../model';
 import { CONTROL_SCHEMA } from '../names';
 
 const S = ident(CONTROL_SCHEMA);
@@ -22,6 +22,8 @@ export interface DatabasePatch {
   pendingBytes?: number | null;
   slotRetainedBytes?: number | null;
   appliedLsn?: string;
+  /** Why the stream stopped; null once it moves again. */
+  applyStop?: ApplyStop | null;
 }
 
 export interface TablePatch {
@@ -55,7 +57,8 @@ export function databasePatchQuery(name: string, database: string, patch: Databa
          latency_seconds = CASE WHEN $13::boolean THEN $14 ELSE latency_seconds END,
          pending_bytes = CASE WHEN $15::boolean THEN $16 ELSE pending_bytes END,
          slot_retained_bytes = CASE WHEN $17::boolean THEN $18 ELSE slot_retained_bytes END,
-         applied_lsn = COALESCE($19, applied_lsn)
+         applied_lsn = COALESCE($19, applied_lsn),
+         apply_stop = CASE WHEN $20::boolean THEN $21::jsonb ELSE apply_stop END
        WHERE migration = $1 AND database = $2`,
     params: [
       name,
@@ -77,6 +80,8 @@ export function databasePatchQuery(name: string, database: string, patch: Databa
       patch.slotRetainedBytes !== undefined,
       patch.slotRetainedBytes ?? null,
       patch.appliedLsn ?? null,
+      patch.applyStop !== undefined,
+      patch.applyStop ? JSON.stringify(patch.applyStop) : null,
     ],
   };
 }

@@ -1,6 +1,7 @@
 // Shaping control-catalog rows into the MigrationStatus that `show`, the CLI and Pulumi read:
 // the rows come from ControlStore, this is pure.
 import type {
+  ApplyStop,
   CutoverStep,
   TargetDatabaseAction,
   DatabaseDetails,
@@ -57,6 +58,7 @@ export interface MigrationRow {
   downtime_seconds: number | null;
   runner: { host: string; pid: number; heartbeatAt: string } | null;
   runner_locked: boolean;
+  apply_retry_requests: number | null;
   /** Null for migrations registered before instances existed (their names are the legacy ones). */
   instance: string | null;
 }
@@ -84,6 +86,7 @@ export interface DatabaseRow {
   t_completed: string;
   t_errored: string;
   not_streamed: NotStreamed[] | null;
+  apply_stop: ApplyStop | null;
 }
 
 const iso = (d: Date | null | undefined): string | undefined => (d ? d.toISOString() : undefined);
@@ -117,6 +120,7 @@ export function shapeStatus(row: MigrationRow, dbs: readonly DatabaseRow[], nowM
       : undefined,
     cutoverStep: d.cutover_step ?? undefined,
     ...(d.not_streamed ? { notStreamed: d.not_streamed } : {}),
+    ...(d.apply_stop ? { applyStop: d.apply_stop } : {}),
   }));
   let runner: RunnerInfo | undefined;
   if (row.runner) {
@@ -145,6 +149,7 @@ export function shapeStatus(row: MigrationRow, dbs: readonly DatabaseRow[], nowM
     databases,
     verification: row.verification ?? undefined,
     downtimeSeconds: row.downtime_seconds ?? undefined,
+    applyRetryRequests: row.apply_retry_requests ?? 0,
     runner,
     spec: row.spec,
   };

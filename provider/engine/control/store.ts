@@ -241,14 +241,39 @@ export class ControlStore extends CatalogConnection {
    * A stopped cutover: streaming again, waiting for a new request. State and message change in one
    * statement, so nobody reads the message with the cutover's state still shown beside it.
    */
-  async clearCutover(name: string, message: string): Promise<void> {
+  async clearCutover(
+    name: string,
+    message: string,
+    subState: 'WaitingForCutoverTrigger' | 'WaitingForApplyFix' = 'WaitingForCutoverTrigger',
+  ): Promise<void> {
     await this.query(
       `UPDATE ${S}.migration SET cutover_requested_at = NULL, cutover_started_at = NULL, message = $2, updated_at = now(),
-              state = 'WaitingForUserAction', sub_state = 'WaitingForCutoverTrigger'
+              state = 'WaitingForUserAction', sub_state = $3
         WHERE name = $1`,
-      [name, message],
+      [name, message, subState],
     );
     await this.query(`UPDATE ${S}.migration_database SET cutover_step = NULL WHERE migration = $1 AND state <> 'Succeeded'`, [name]);
+  }
+
+  /** Asks the runner to try its stopped streams again now (it also tries by itself, less often). */
+  async requestApplyRetry(name: string): Promise<void> {
+    await this.query(`UPDATE ${S}.migration SET apply_retry_requests = apply_retry_requests + 1, updated_at = now() WHERE name = $1`, [
+      name,
+    ]);
+  }
+
+  async applyRetryRequests(name: string): Promise<number> {
+    const rows = await this.query<{ n: number }>(`SELECT apply_retry_requests AS n FROM ${S}.migration WHERE name = $1`, [name]);
+    return rows[0]?.n ?? 0;
+  }
+
+  /** Every stream moves again: waiting for the cutover, and the message of the stop is gone. */
+  async setStreaming(name: string): Promise<void> {
+    await this.query(
+      `UPDATE ${S}.migration SET state = 'WaitingForUserAction', sub_state = 'WaitingForCutoverTrigger', message = NULL, updated_at = now()
+        WHERE name = $1 AND sub_state = 'WaitingForApplyFix'`,
+      [name],
+    );
   }
 
   async cutoverRequestedAt(name: string): Promise<Date | undefined> {

@@ -3,7 +3,7 @@
 // apply progress. Downtime is measured from the moment the cutover first began to completion (a
 // resumed cutover keeps the first start).
 import { retrying, RETRY_POLICIES } from '../connect/retry';
-import { errorMessage } from '../errors';
+import { outageRetry } from '../outage';
 import { randomUUID } from 'node:crypto';
 import { applierResult } from './drain';
 import { emitMarker } from '../cdc/slot';
@@ -13,6 +13,8 @@ import { withSession } from '../connect/session';
 import { ident } from '../connect/quote';
 import { CONTROL_SCHEMA, cutoverMessagePrefix } from '../names';
 import { startStream, type OnlineStream } from '../cdc/onlineStream';
+import { classifyStreamFailure } from '../cdc/applyStop';
+import { carriedCounts } from '../streamStops';
 import type { MigrationRun } from '../migrationRun';
 import { verifyDatabases } from '../verify';
 import { syncSequences } from './sequences';
@@ -47,10 +49,7 @@ async function drainDatabase(run: MigrationRun, stream: OnlineStream, began: num
  * idempotent, and failing the migration at its last minute for a blip would throw the copy away.
  */
 function again<T>(run: MigrationRun, what: string, step: () => Promise<T>): Promise<T> {
-  return retrying(RETRY_POLICIES.phase, step, {
-    signal: run.signal,
-    onRetry: (error) => void run.warn(`cutover: ${what} is tried again: ${errorMessage(error)}`),
-  });
+  return retrying(RETRY_POLICIES.phase, step, outageRetry(run, `cutover: ${what}`));
 }
 
 /**
@@ -84,7 +83,15 @@ export async function cutover(run: MigrationRun, streams: OnlineStream[]): Promi
   const began = (await store.markCutoverStarted(name)).getTime();
   await store.setState(name, 'InProgress', 'CompletingMigration');
   await store.recordEvent(name, 'info', 'cutover started: applying the last changes');
-  await Promise.all(streams.map((s) => drainDatabase(run, s, began)));
+  const drains = await Promise.allSettled(streams.map((s) => drainDatabase(run, s, began)));
+  const failedDrain = drains.find((d) => d.status === 'rejected');
+  if (failedDrain) {
+    // A stream stopped on an error the user can fix: the cutover waits for the fix, streaming on.
+    const stopped = streams.filter((s) => s.failure && classifyStreamFailure(s.failure).kind === 'stop');
+    if (run.signal.aborted || stopped.length === 0) throw failedDrain.reason;
+    await resumeAfterStop(run, streams, stopped);
+    return false;
+  }
   for (const s of streams) {
     const stats = s.applier.stats();
     await store.updateDatabase(name, s.database, {
@@ -134,20 +141,36 @@ export async function cutover(run: MigrationRun, streams: OnlineStream[]): Promi
   return true;
 }
 
+/** Streams that ended at the cutover point (or are draining to it) stream on; failed ones stay for the stop to record. */
+async function restartStreams(run: MigrationRun, streams: OnlineStream[]): Promise<void> {
+  for (const [i, s] of streams.entries()) {
+    if (s.failure) continue;
+    s.applier.stop();
+    await s.done.catch(() => undefined);
+    streams[i] = startStream(run, s.database, undefined, carriedCounts(s));
+  }
+}
+
 /** A verification mismatch: streaming starts again and the cutover request is cleared. */
 async function resumeAfterMismatch(run: MigrationRun, streams: OnlineStream[], mismatch: string | undefined): Promise<void> {
   const { store } = run;
   const name = run.spec.migrationName;
   const message = `cutover stopped: verification failed: ${mismatch}; streaming resumed, request the cutover again once the cause is fixed (writes still running on the source?)`;
   await store.recordEvent(name, 'error', message);
-  for (const [i, s] of streams.entries()) {
-    const stats = s.applier.stats();
-    const base = {
-      inserts: s.base.inserts + stats.inserts,
-      updates: s.base.updates + stats.updates,
-      deletes: s.base.deletes + stats.deletes,
-    };
-    streams[i] = startStream(run, s.database, undefined, base);
-  }
+  await restartStreams(run, streams);
   await store.clearCutover(name, message);
+}
+
+/**
+ * A stream stopped during the drain on an error the user can fix: the cutover stops before
+ * anything irreversible (no sequence, verification or release has run), the other streams go on,
+ * and the stopped one waits for its fix (streamStops.ts) before the cutover can be asked again.
+ */
+async function resumeAfterStop(run: MigrationRun, streams: OnlineStream[], stopped: readonly OnlineStream[]): Promise<void> {
+  const name = run.spec.migrationName;
+  const dbs = stopped.map((s) => `"${s.database}"`).join(', ');
+  const message = `cutover stopped: streaming of ${dbs} stopped on an error before the cutover point (see the database's message); request the cutover again once it is fixed and streams`;
+  await run.store.recordEvent(name, 'error', message);
+  await restartStreams(run, streams);
+  await run.store.clearCutover(name, message, 'WaitingForApplyFix');
 }

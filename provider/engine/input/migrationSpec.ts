@@ -109,6 +109,16 @@ export const migrationSpecSchema = z
       .int()
       .min(0)
       .default(1024 * 1024 * 1024),
+    /**
+     * Online: a stream stopped on an error the user must fix keeps its slot (and the source keeps
+     * WAL for it) at most this many hours; past that the slot is released and the migration fails,
+     * to protect the source's disk. Unset: kept until the fix, a cancel or a delete.
+     */
+    maxApplyStopHours: z
+      .number({ error: 'must be a number of hours' })
+      .positive('must be more than 0 hours')
+      .max(8760, 'must be at most 8760 hours (a year)')
+      .optional(),
   })
   .strict()
   .superRefine((spec, ctx) => {
@@ -137,6 +147,7 @@ export const TUNING_KEYS = [
   'allowReplicaIdentityFull',
   'skipUnsupportedObjects',
   'slotRetainedWarnBytes',
+  'maxApplyStopHours',
   'lockTimeoutSeconds',
 ] as const satisfies readonly (keyof z.input<typeof migrationSpecSchema>)[];
 
