@@ -1,0 +1,65 @@
+// A source that stays away for longer than the ~90 s a phase used to be retried (a maintenance
+// window, a VPN down) must not end a migration: the copy waits for it, says so, and starts again
+// once it answers. Before, the eighth failed try (about 91 s) marked the migration Failed and the
+// user started over. Offline here, where a try fails at once and the old budget ran out within the
+// outage; the online copy, the cutover steps and the roles step retry under the same policy.
+import assert from 'node:assert/strict';
+import { parseMigrationSpec, runMigration } from '../../provider/engine';
+import { ControlStore } from '../../provider/engine/control/store';
+import { CopyHold, serverSpec, startPair, type ServerPair } from '../support';
+import { rowsOf } from '../cdc/harness';
+
+/** Longer than the old retry budget (1+2+4+8+16+30+30 s between eight tries, about 91 s). */
+const OUTAGE_MS = 100_000;
+
+describe('safety: a source away for longer than 90 s during a copy', function () {
+  this.timeout(300_000);
+  let pair: ServerPair;
+  let hold: CopyHold | undefined;
+  before(async () => {
+    pair = await startPair(15, 15);
+    await pair.source.query('CREATE DATABASE away');
+    await pair.source.query(
+      `CREATE TABLE big (id int PRIMARY KEY, pad text); INSERT INTO big SELECT g, repeat('p', 100) FROM generate_series(1, 200000) g;`,
+      [],
+      'away',
+    );
+  });
+  after(async () => {
+    await hold?.close();
+    await pair?.stop();
+  });
+
+  it('waits for the source, reports the tries, and copies again once it is back, every row', async () => {
+    hold = await CopyHold.start(pair.target, /"big"/);
+    const target = serverSpec(pair.target, { port: hold.port });
+    const spec = parseMigrationSpec({
+      migrationName: 'away',
+      source: serverSpec(pair.source),
+      target,
+      databases: ['away'],
+      option: 'Migrate',
+      tableJobs: 1,
+    });
+    const store = new ControlStore(target);
+    try {
+      const running = runMigration(spec);
+      await hold.whenHeld();
+      await pair.source.crash();
+      hold.release(); // the rows already sent reach the target, then the copy sees the source gone
+      await new Promise((r) => setTimeout(r, OUTAGE_MS));
+      const waiting = await store.get('away');
+      assert.equal(waiting?.state, 'InProgress', waiting?.message);
+      const events = await store.events('away', 200);
+      // warnings at tries 2, 3, 5, 9...: the ninth began after the old budget of eight tries ran out
+      const tries = events.flatMap((e) => /the copy of "away" is tried again \(try (\d+)/.exec(e.message)?.[1] ?? []).map(Number);
+      assert.ok(Math.max(...tries) >= 9, JSON.stringify(events.map((e) => e.message)));
+      await pair.source.start();
+      const done = await running;
+      assert.equal(done.state, 'Succeeded', done.message);
+      assert.deepEqual(await rowsOf(pair.target, 'away', 'big'), await rowsOf(pair.source, 'away', 'big'));
+    } finally {
+      await store.close();
+    }
+  });
+});
