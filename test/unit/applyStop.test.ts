@@ -1,0 +1,127 @@
+// Which stream failures stop a stream for a fix and which end the migration, the fix each names,
+// and when a caller that asked for a retry stops waiting (pure).
+import assert from 'node:assert/strict';
+import { PgferryError, waitingForApplyFix, type ApplyStop, type MigrationStatus } from '../../provider/engine';
+import { classifyStreamFailure } from '../../provider/engine/cdc/applyStop';
+import { ApplyFencedError } from '../../provider/engine/cdc/applyTarget';
+import { StatementFailure } from '../../provider/engine/cdc/targetTransaction';
+import { waitDone } from '../../provider/cli/wait';
+import { failureMessage } from '../../provider/resource/failures';
+
+/** A server error as pg's DatabaseError carries it. */
+function serverError(code: string, message: string): Error {
+  return Object.assign(new Error(message), { code, severity: 'ERROR' });
+}
+
+function refused(code: string, message: string): StatementFailure {
+  return new StatementFailure(
+    'CDC_APPLY',
+    `applying update to "public"."t" on the target failed: ${message}`,
+    '"public"."t"',
+    'UPDATE "public"."t" AS t SET ...',
+    {
+      category: 'target',
+      cause: serverError(code, message),
+    },
+  );
+}
+
+const stop = (retryRequestsSeen: number): ApplyStop => ({
+  since: '2026-11-23T10:00:00Z',
+  lastAttemptAt: '2026-11-23T10:05:00Z',
+  attempts: 3,
+  retryRequestsSeen,
+  code: 'CDC_APPLY',
+  sqlState: '42883',
+  table: '"public"."t"',
+  error: 'operator does not exist: public.hstore = public.hstore',
+  fix: 'create it on the target',
+  appliedLsn: '0/1000',
+});
+
+function stopped(requests: number, seen: number): MigrationStatus {
+  return {
+    name: 'm',
+    state: 'WaitingForUserAction',
+    subState: 'WaitingForApplyFix',
+    mode: 'Online',
+    option: 'Migrate',
+    message: 'database "shop": streaming stopped: operator does not exist',
+    createdAt: '2026-11-23T09:00:00Z',
+    validation: [],
+    applyRetryRequests: requests,
+    databases: [
+      {
+        database: 'shop',
+        state: 'ApplyStopped',
+        tables: { total: 1, queued: 0, loading: 0, completed: 1, errored: 0 },
+        rowsCopied: 1,
+        bytesCopied: 1,
+        inserts: 0,
+        updates: 0,
+        deletes: 0,
+        applyStop: stop(seen),
+      },
+    ],
+    spec: {},
+  };
+}
+
+describe('stream failures: stop for a fix, or end the migration', () => {
+  it('stops on what the user can fix, naming the table, the statement, the SQLSTATE and a fix for its class', () => {
+    const cases: [string, string, RegExp][] = [
+      ['42883', 'operator does not exist: public.hstore = public.hstore', /function or operator/],
+      ['23505', 'duplicate key value violates unique constraint "t_pkey"', /constraint on the target/],
+      ['23503', 'insert or update on table "c" violates foreign key constraint "c_p_fkey"', /constraint on the target/],
+      ['42703', 'column "x" does not exist', /table, column or type missing/],
+      ['42501', 'permission denied for table t', /privilege/],
+      ['P0001', 'refused by trigger', /trigger, rule or function/],
+    ];
+    for (const [code, message, fix] of cases) {
+      const failure = classifyStreamFailure(refused(code, message));
+      assert.equal(failure.kind, 'stop', code);
+      if (failure.kind !== 'stop') continue;
+      assert.equal(failure.cause.sqlState, code);
+      assert.equal(failure.cause.table, '"public"."t"');
+      assert.equal(failure.cause.statement, 'UPDATE "public"."t" AS t SET ...');
+      assert.match(failure.cause.fix, fix, code);
+      assert.match(failure.cause.error, new RegExp(message.slice(0, 20).replace(/[.*+?^${}()|[\]\\]/g, '\\$&')));
+    }
+  });
+
+  it('stops on a source table change that is not followed, with its own fix', () => {
+    const failure = classifyStreamFailure(
+      new PgferryError('CDC_SCHEMA_CHANGE', 'source table "public"."t" changed while streaming', {
+        fix: 'make the same change on the target',
+      }),
+    );
+    assert.deepEqual(failure.kind === 'stop' && [failure.cause.code, failure.cause.fix], [
+      'CDC_SCHEMA_CHANGE',
+      'make the same change on the target',
+    ]);
+  });
+
+  it('ends the migration when no fix can help: a lost lease, a slot dropped or invalidated', () => {
+    assert.equal(classifyStreamFailure(new ApplyFencedError('CDC_APPLY_FENCED', 'another session holds the apply lock')).kind, 'fatal');
+    assert.equal(classifyStreamFailure(serverError('42704', 'replication slot "s" does not exist')).kind, 'fatal');
+    assert.equal(classifyStreamFailure(serverError('55000', 'can no longer get changes from replication slot "s"')).kind, 'fatal');
+    // the same SQLSTATEs about other objects are fixable
+    assert.equal(classifyStreamFailure(serverError('42704', 'type "public.hstore" does not exist')).kind, 'stop');
+  });
+});
+
+describe('waiting on a stopped stream', () => {
+  it('is over once every stopped stream was tried after the last retry asked for', () => {
+    assert.equal(waitingForApplyFix(stopped(2, 2)), true);
+    assert.equal(waitingForApplyFix(stopped(3, 2)), false, 'a retry asked for and not tried yet: keep waiting');
+    assert.equal(waitingForApplyFix({ ...stopped(0, 0), subState: 'WaitingForCutoverTrigger' }), false);
+  });
+
+  it('ends a CLI wait and a Pulumi operation with the stop as the message', () => {
+    assert.equal(waitDone('run', 'Online', 'Migrate')(stopped(1, 1)), true);
+    assert.equal(waitDone('cutover', 'Online', 'Migrate')(stopped(1, 1)), true);
+    assert.equal(waitDone('cancel', 'Online', 'Migrate')(stopped(1, 1)), false);
+    assert.match(failureMessage(stopped(1, 1)) ?? '', /waiting for a fix: database "shop": streaming stopped/);
+    assert.equal(failureMessage(stopped(2, 1)), undefined, 'a retry not tried yet is not a failure yet');
+  });
+});
