@@ -84,7 +84,7 @@ describe('cdc/planner (pure): updates and deletes', () => {
     const [del] = p.flush();
     assert.equal(
       del!.text,
-      'DELETE FROM "My ""S"""."t.x" AS t USING (VALUES ($1::integer), ($2::integer)) AS v("k0") WHERE t."id" OPERATOR("pg_catalog".=) v."k0"',
+      'DELETE FROM ONLY "My ""S"""."t.x" AS t USING (VALUES ($1::integer), ($2::integer)) AS v("k0") WHERE t."id" OPERATOR("pg_catalog".=) v."k0"',
     );
     assert.throws(() => p.add({ op: 'update', table, values: tupleOf([UNCHANGED, 'x', '1']) }), /unchanged TOAST/);
   });
@@ -93,7 +93,7 @@ describe('cdc/planner (pure): updates and deletes', () => {
     const p = new BatchPlanner();
     const out = p.add({ op: 'update', table: full, identity: tupleOf(['1', null, '2']), values: tupleOf(['1', 'b', UNCHANGED]) });
     assert.equal(out.length, 1);
-    assert.match(out[0]!.text, /^WITH f AS \(SELECT s\.tableoid AS o, s\.ctid AS c FROM "My ""S"""\."nopk" AS s WHERE /);
+    assert.match(out[0]!.text, /^WITH f AS \(SELECT s\.tableoid AS o, s\.ctid AS c FROM ONLY "My ""S"""\."nopk" AS s WHERE /);
     assert.ok(
       out[0]!.text.includes(
         's."id" OPERATOR("pg_catalog".=) $1::integer AND s."id"::text = $1::integer::text COLLATE pg_catalog."C" AND s."body" IS NULL AND ' +
@@ -103,7 +103,7 @@ describe('cdc/planner (pure): updates and deletes', () => {
     );
     assert.deepEqual(out[0]!.params, ['1', '2', '1', 'b']);
     const del = p.add({ op: 'delete', table: full, identity: tupleOf(['1', 'x', '2']) });
-    assert.match(del[0]!.text, /DELETE FROM "My ""S"""\."nopk" AS t USING f WHERE t\.tableoid = f\.o AND t\.ctid = f\.c$/);
+    assert.match(del[0]!.text, /DELETE FROM ONLY "My ""S"""\."nopk" AS t USING f WHERE t\.tableoid = f\.o AND t\.ctid = f\.c$/);
   });
 
   it('does not SET a GENERATED ALWAYS identity column in an UPDATE', () => {
@@ -129,7 +129,7 @@ describe('cdc/planner (pure): batches and their order', () => {
     const [upd] = p.flush();
     assert.equal(
       upd!.text,
-      'UPDATE "My ""S"""."t.x" AS t SET "id" = v."s0", "n" = v."s1" FROM (VALUES ($1::integer, $2::integer, $3::numeric)) AS v("k0", "s0", "s1") WHERE t."id" OPERATOR("pg_catalog".=) v."k0"',
+      'UPDATE ONLY "My ""S"""."t.x" AS t SET "id" = v."s0", "n" = v."s1" FROM (VALUES ($1::integer, $2::integer, $3::numeric)) AS v("k0", "s0", "s1") WHERE t."id" OPERATOR("pg_catalog".=) v."k0"',
     );
     assert.deepEqual(upd!.params, ['2', '2', '5']);
   });

@@ -59,22 +59,21 @@ describe('cdc/targetTables (pure): what a streamed table is matched by on the ta
 
   it('matches a REPLICA IDENTITY FULL table by a usable unique index, with its operators, and otherwise by the whole row', () => {
     const full = { replicaIdentity: 'full' as const, columns: [column('id', true), column('v', true)] };
-    const byKey = chooseMatch(full, [pk], false);
+    const byKey = chooseMatch(full, [pk]);
     assert.deepEqual([...byKey.keyColumns], ['id']);
     assert.deepEqual(byKey.keyEq.get('id'), PUBLIC_EQ);
     assert.equal(byKey.wholeRow, false);
-    assert.equal(chooseMatch(full, [], false).wholeRow, true);
-    // an index on a column the stream does not carry (generated on the target), or on a parent whose children it does not cover
-    assert.equal(chooseMatch(full, [{ columns: ['gen'], eq: [CATALOG_EQ] }], false).wholeRow, true);
-    assert.equal(chooseMatch(full, [pk], true).wholeRow, true);
+    assert.equal(chooseMatch(full, []).wholeRow, true);
+    // an index on a column the stream does not carry (generated on the target)
+    assert.equal(chooseMatch(full, [{ columns: ['gen'], eq: [CATALOG_EQ] }]).wholeRow, true);
   });
 
   it("matches a keyed table by the source's key columns, with the operators of the target's unique index on exactly them", () => {
     const keyed = { replicaIdentity: 'default' as const, columns: [column('id', true), column('v', false)] };
-    const m = chooseMatch(keyed, [{ columns: ['id', 'v'], eq: [CATALOG_EQ, CATALOG_EQ] }, pk], false);
+    const m = chooseMatch(keyed, [{ columns: ['id', 'v'], eq: [CATALOG_EQ, CATALOG_EQ] }, pk]);
     assert.deepEqual([...m.keyColumns], ['id']);
     assert.deepEqual(m.keyEq.get('id'), PUBLIC_EQ);
-    assert.equal(chooseMatch(keyed, [], false).keyEq.size, 0);
+    assert.equal(chooseMatch(keyed, []).keyEq.size, 0);
   });
 });
 
@@ -98,12 +97,12 @@ describe('cdc/statements (pure): comparisons under an empty search_path', () => 
     const stmt = fullIdentityStatement(table, 'delete', tupleOf(['Abc', '{"a": 1}', 'x', 'y', null]));
     assert.equal(
       stmt.text,
-      'WITH f AS (SELECT s.tableoid AS o, s.ctid AS c FROM "public"."things" AS s WHERE ' +
+      'WITH f AS (SELECT s.tableoid AS o, s.ctid AS c FROM ONLY "public"."things" AS s WHERE ' +
         's."c" OPERATOR("public".=) $1::"public"."citext" AND s."c"::text = $1::"public"."citext"::text COLLATE pg_catalog."C" AND ' +
         's."j"::text = $2::json::text COLLATE pg_catalog."C" AND ' +
         's."v"::text = $3::"public"."vt"::text COLLATE pg_catalog."C" AND ' +
         's."w" OPERATOR("public".=) $4::"public"."wt" AND ' +
-        's."n" IS NULL LIMIT 1) DELETE FROM "public"."things" AS t USING f WHERE t.tableoid = f.o AND t.ctid = f.c',
+        's."n" IS NULL LIMIT 1) DELETE FROM ONLY "public"."things" AS t USING f WHERE t.tableoid = f.o AND t.ctid = f.c',
     );
     assert.deepEqual(stmt.params, ['Abc', '{"a": 1}', 'x', 'y']);
   });

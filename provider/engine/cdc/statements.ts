@@ -62,6 +62,17 @@ export function insertStatement(table: TargetTable, cols: readonly number[], row
   return { op: 'insert', target, text, params, rows: rows.rows, affects: rows.rows };
 }
 
+/**
+ * The table an update or delete names: ONLY the table itself, as the source changed it. pgoutput
+ * sends a change of an inheritance child under the child's own name, so a statement on the parent
+ * that also reached the children would change a child's row with the same key, or an identical
+ * one. A partitioned table is the one exception (published via its root, its rows live in its
+ * partitions, and it refuses ONLY).
+ */
+function only(table: TargetTable): string {
+  return `${table.partitioned ? '' : 'ONLY '}${qualified(table.schema, table.name)}`;
+}
+
 /** The rows an update or delete must change: exactly its rows, or at most them where the target's foreign keys act first. */
 function affecting(table: TargetTable, op: 'update' | 'delete', rows: number): Pick<Statement, 'affects' | 'mayAffectFewer'> {
   return { affects: rows, mayAffectFewer: (op === 'delete' ? table.cascadedDeletes : table.cascadedUpdates) ?? false };
@@ -104,7 +115,7 @@ export function updateStatement(table: TargetTable, keyCols: readonly number[], 
   const sets = setList(table, setCols);
   const match = keyMatch(table, keyCols);
   const text =
-    `UPDATE ${qualified(table.schema, table.name)} AS t SET ${sets} ` +
+    `UPDATE ${only(table)} AS t SET ${sets} ` +
     `FROM (VALUES ${valuesRows(rows.params(), casts, params)}) AS v(${aliases.join(', ')}) WHERE ${match}`;
   return {
     op: 'update',
@@ -123,7 +134,7 @@ export function deleteStatement(table: TargetTable, keyCols: readonly number[], 
   const aliases = rowAliases(keyCols, []);
   const match = keyMatch(table, keyCols);
   const text =
-    `DELETE FROM ${qualified(table.schema, table.name)} AS t ` +
+    `DELETE FROM ${only(table)} AS t ` +
     `USING (VALUES ${valuesRows(rows.params(), casts, params)}) AS v(${aliases.join(', ')}) WHERE ${match}`;
   return {
     op: 'delete',
@@ -171,8 +182,8 @@ export function stagedStatements(
   const match = keyMatch(table, keyCols);
   const apply =
     op === 'delete'
-      ? `${staged}DELETE FROM ${target} AS t USING v WHERE ${match}`
-      : `${staged}UPDATE ${target} AS t SET ${setList(table, setCols)} FROM v WHERE ${match}`;
+      ? `${staged}DELETE FROM ${only(table)} AS t USING v WHERE ${match}`
+      : `${staged}UPDATE ${only(table)} AS t SET ${setList(table, setCols)} FROM v WHERE ${match}`;
   return [fill, { op, target, text: apply, params: [], rows: rows.rows, ...affecting(table, op, rows.rows) }];
 }
 
@@ -220,12 +231,12 @@ export function fullIdentityStatement(table: TargetTable, op: 'update' | 'delete
   });
   const q = qualified(table.schema, table.name);
   const where = conds.length > 0 ? conds.join(' AND ') : 'true';
-  const found = `WITH f AS (SELECT s.tableoid AS o, s.ctid AS c FROM ${q} AS s WHERE ${where} LIMIT 1) `;
+  const found = `WITH f AS (SELECT s.tableoid AS o, s.ctid AS c FROM ${only(table)} AS s WHERE ${where} LIMIT 1) `;
   if (op === 'delete') {
     return {
       op,
       target: q,
-      text: `${found}DELETE FROM ${q} AS t USING f WHERE t.tableoid = f.o AND t.ctid = f.c`,
+      text: `${found}DELETE FROM ${only(table)} AS t USING f WHERE t.tableoid = f.o AND t.ctid = f.c`,
       params,
       rows: 1,
       ...affecting(table, op, 1),
@@ -241,7 +252,7 @@ export function fullIdentityStatement(table: TargetTable, op: 'update' | 'delete
   return {
     op,
     target: q,
-    text: `${found}UPDATE ${q} AS t SET ${sets.join(', ')} FROM f WHERE t.tableoid = f.o AND t.ctid = f.c`,
+    text: `${found}UPDATE ${only(table)} AS t SET ${sets.join(', ')} FROM f WHERE t.tableoid = f.o AND t.ctid = f.c`,
     params,
     rows: 1,
     ...affecting(table, op, 1),

@@ -17,7 +17,6 @@ const FIRST_NORMAL_OID = 16384;
  */
 const TABLE_SQL = `
 SELECT c.oid::int8::text AS oid, c.relkind = 'p' AS partitioned, c.relrowsecurity AS row_security,
-       c.relkind <> 'p' AND c.relhassubclass AS inherited,
        EXISTS (SELECT 1 FROM pg_constraint f WHERE f.conrelid = c.oid AND f.contype = 'f' AND f.confdeltype = 'c') AS cascaded_deletes,
        EXISTS (SELECT 1 FROM pg_constraint f WHERE f.conrelid = c.oid AND f.contype = 'f' AND (f.confupdtype IN ('c', 'n', 'd') OR f.confdeltype IN ('n', 'd'))) AS cascaded_updates
   FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
@@ -26,8 +25,6 @@ SELECT c.oid::int8::text AS oid, c.relkind = 'p' AS partitioned, c.relrowsecurit
 interface TableRow {
   oid: string;
   partitioned: boolean;
-  /** Inheritance children (not partitions): an index on the parent does not cover their rows. */
-  inherited: boolean;
   row_security: boolean;
   cascaded_deletes: boolean;
   cascaded_updates: boolean;
@@ -88,14 +85,13 @@ interface UniqueKeyRow {
  * FULL and kept a primary key) is matched by that index, as PostgreSQL's own apply worker does: one
  * index lookup instead of comparing every column, and the ordinary batched statements by key; its
  * old row carries every column, those included. A FULL table without one (pgferry's key-less
- * tables) is matched by all its old values, one row at a time (statements.ts). An index on a
- * parent with inheritance children does not cover the children's rows, which a statement on the
- * parent also reaches: such a table is matched by all its values.
+ * tables) is matched by all its old values, one row at a time (statements.ts). (An index on a
+ * parent with inheritance children covers the parent's own rows, all that a statement, naming the
+ * table ONLY, reaches.)
  */
 export function chooseMatch(
   relation: Pick<Relation, 'replicaIdentity' | 'columns'>,
   keys: readonly { readonly columns: readonly string[]; readonly eq: readonly Operator[] }[],
-  inherited: boolean,
 ): { keyColumns: ReadonlySet<string>; keyEq: ReadonlyMap<string, Operator>; wholeRow: boolean } {
   const streamed = new Set(relation.columns.map((c) => c.name));
   const eqOf = (key: (typeof keys)[number]): Map<string, Operator> => new Map(key.columns.map((c, j) => [c, key.eq[j]!]));
@@ -104,7 +100,7 @@ export function chooseMatch(
     const same = keys.find((k) => k.columns.length === keyColumns.size && k.columns.every((c) => keyColumns.has(c)));
     return { keyColumns, keyEq: same ? eqOf(same) : new Map(), wholeRow: false };
   }
-  const usable = inherited ? undefined : keys.find((k) => k.columns.every((c) => streamed.has(c)));
+  const usable = keys.find((k) => k.columns.every((c) => streamed.has(c)));
   if (!usable) return { keyColumns: new Set(), keyEq: new Map(), wholeRow: true };
   return { keyColumns: new Set(usable.columns), keyEq: eqOf(usable), wholeRow: false };
 }
@@ -140,7 +136,7 @@ export async function resolveTargetTable(target: pg.Client, relation: Relation, 
     columns: k.columns,
     eq: k.columns.map((_, j) => ({ schema: k.eq_schemas[j]!, name: k.eq_names[j]! })),
   }));
-  const match = chooseMatch(relation, keys, table.inherited);
+  const match = chooseMatch(relation, keys);
   return {
     oid: relation.oid,
     schema: relation.schema,
