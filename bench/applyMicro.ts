@@ -213,7 +213,7 @@ function once(input: { bytes: Buffer; messages: [number, number][] }): { rows: n
         name: t.name,
         identityFull: false,
         partitioned: false,
-        columns: t.cols.map(([name, cast, isKey]) => ({ name, cast, isKey, compareAsText: false })),
+        columns: t.cols.map(([name, cast, isKey]) => ({ name, cast, isKey, equality: 'OPERATOR("pg_catalog".=)', stableText: true })),
       });
     } else if (event.kind === 'row') {
       for (const s of planner.add({ op: event.op, table: tables.get(event.relation.oid)!, identity: event.identity, values: event.values }))

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // Installs what a fresh machine lacks before `npm test`, `npm run demo` or `npm run bench`:
-// node_modules (npm ci), PostgreSQL 15 server, client and PL/Perl (the managed-target tests need
-// an untrusted language on the source) and libtcl8.6 (PL/Tcl of the embedded 13) from Debian's
+// node_modules (npm ci), PostgreSQL 15 server, client, PL/Perl (the managed-target tests need
+// an untrusted language on the source) and PostGIS, and libtcl8.6 (PL/Tcl of the embedded 13) from Debian's
 // packages, and for the benchmark pgcopydb. Plain Node.js with no dependencies, because it runs before node_modules exists.
 import { execFileSync } from 'node:child_process';
 import { existsSync, statSync } from 'node:fs';
@@ -58,6 +58,8 @@ const missing = [];
 if (!existsSync(join(pg15, 'postgres'))) missing.push('postgresql-15');
 if (!existsSync(join(pg15, 'pg_dump'))) missing.push('postgresql-client-15');
 if (!existsSync('/usr/lib/postgresql/15/lib/plperl.so')) missing.push('postgresql-plperl-15');
+// PostGIS, for the tests of extension types streamed to a 15 target (the embedded 16 has none).
+if (!existsSync('/usr/share/postgresql/15/extension/postgis.control')) missing.push('postgresql-15-postgis-3');
 // The embedded PostgreSQL 13 ships PL/Tcl linked against the system's libtcl8.6: the extension
 // check's test creates it on a 13 source. (Not postgresql-pltcl-15: that test needs a 15 target
 // without PL/Tcl.)

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { ident, literal, qualified } from '../../provider/engine/connect/quote';
+import { ident, literal, operator, qualified } from '../../provider/engine/connect/quote';
 import { startCluster, type Cluster } from '../support';
 
 describe('connect/quote', () => {
@@ -8,6 +8,13 @@ describe('connect/quote', () => {
     assert.equal(qualified('My Schema', 'tä.ble'), '"My Schema"."tä.ble"');
     assert.equal(literal("it's"), "'it''s'");
     assert.throws(() => ident('a\0b'));
+  });
+
+  it('qualifies an operator with a quoted schema and refuses a name that is not made of operator characters', () => {
+    assert.equal(operator('public', '='), 'OPERATOR("public".=)');
+    assert.equal(operator('My "Ext"', '@>'), 'OPERATOR("My ""Ext""".@>)');
+    for (const name of ['', '=) OR true --', 'eq', '= ', '=--', '/*='])
+      assert.throws(() => operator('public', name), /not an operator name/);
   });
 
   describe('against a real server', () => {

@@ -242,4 +242,38 @@ describe('validation: pure checks: CDC table status', () => {
     const lenient = checkCdcTables(tables, 'db', { allowReplicaIdentityFull: true });
     assert.equal(lenient[0]!.status, 'Warning');
   });
+
+  it('warns when a table matched by its whole old row has a column compared neither by equality nor by a stable text, under its partitioned table too', () => {
+    const tables = shapeCdcTables(
+      [
+        relation({ oid: '1', name: 'loose' }),
+        relation({ oid: '2', name: 'm', kind: 'p' }),
+        relation({ oid: '3', parent: '2', name: 'm_a' }),
+        relation({ oid: '4', name: 'fine' }),
+      ],
+      [],
+      true,
+      new Map([
+        ['1', ['v']],
+        ['3', ['w']],
+      ]),
+    );
+    assert.deepEqual(
+      tables.map((t) => t.unstableMatchColumns),
+      [['v'], ['w'], []],
+    );
+    const results = checkCdcTables(tables, 'db', { allowReplicaIdentityFull: true });
+    assert.deepEqual(
+      results.map((r) => r.code),
+      ['NO_REPLICA_IDENTITY', 'ROW_MATCH_UNSTABLE_COLUMN', 'NO_REPLICA_IDENTITY', 'ROW_MATCH_UNSTABLE_COLUMN', 'NO_REPLICA_IDENTITY'],
+    );
+    assert.equal(results[1]!.status, 'Warning');
+    assert.match(results[1]!.message, /^table public\.loose: .*columns v have a type with no equality operator/);
+    assert.match(results[3]!.message, /^table public\.m: .*columns w /);
+    // without allowReplicaIdentityFull the table fails validation anyway, and is never matched by its row
+    assert.deepEqual(
+      checkCdcTables(tables, 'db', { allowReplicaIdentityFull: false }).map((r) => r.code),
+      ['NO_REPLICA_IDENTITY', 'NO_REPLICA_IDENTITY', 'NO_REPLICA_IDENTITY'],
+    );
+  });
 });

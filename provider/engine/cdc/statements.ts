@@ -62,6 +62,17 @@ export function insertStatement(table: TargetTable, cols: readonly number[], row
   return { op: 'insert', target, text, params, rows: rows.rows, affects: rows.rows };
 }
 
+/**
+ * The table an update or delete names: ONLY the table itself, as the source changed it. pgoutput
+ * sends a change of an inheritance child under the child's own name, so a statement on the parent
+ * that also reached the children would change a child's row with the same key, or an identical
+ * one. A partitioned table is the one exception (published via its root, its rows live in its
+ * partitions, and it refuses ONLY).
+ */
+function only(table: TargetTable): string {
+  return `${table.partitioned ? '' : 'ONLY '}${qualified(table.schema, table.name)}`;
+}
+
 /** The rows an update or delete must change: exactly its rows, or at most them where the target's foreign keys act first. */
 function affecting(table: TargetTable, op: 'update' | 'delete', rows: number): Pick<Statement, 'affects' | 'mayAffectFewer'> {
   return { affects: rows, mayAffectFewer: (op === 'delete' ? table.cascadedDeletes : table.cascadedUpdates) ?? false };
@@ -77,9 +88,23 @@ function setList(table: TargetTable, setCols: readonly number[]): string {
   return setCols.map((i, j) => `${ident(table.columns[i]!.name)} = v.${ident(`s${j}`)}`).join(', ');
 }
 
-/** `t."key" = v."k0" AND ...`: target row t matched by the aliased old key of row v. */
+/** Exact comparison of text forms: byte for byte, whatever the column's collation (a nondeterministic one ignores case). */
+const EXACT = ' COLLATE pg_catalog."C"';
+
+/**
+ * `t."key" OPERATOR("public".=) v."k0" AND ...`: target row t matched by the aliased old key of
+ * row v, with each key column's equality (a unique index's, so at most one row matches and the
+ * index serves the lookup); a type without one by its text.
+ */
 function keyMatch(table: TargetTable, keyCols: readonly number[]): string {
-  return keyCols.map((i, j) => `t.${ident(table.columns[i]!.name)} = v.${ident(`k${j}`)}`).join(' AND ');
+  return keyCols
+    .map((i, j) => {
+      const column = table.columns[i]!;
+      const t = `t.${ident(column.name)}`;
+      const v = `v.${ident(`k${j}`)}`;
+      return column.equality ? `${t} ${column.equality} ${v}` : `${t}::text = ${v}::text${EXACT}`;
+    })
+    .join(' AND ');
 }
 
 /** Rows are [...old key values, ...new values of setCols]. */
@@ -90,7 +115,7 @@ export function updateStatement(table: TargetTable, keyCols: readonly number[], 
   const sets = setList(table, setCols);
   const match = keyMatch(table, keyCols);
   const text =
-    `UPDATE ${qualified(table.schema, table.name)} AS t SET ${sets} ` +
+    `UPDATE ${only(table)} AS t SET ${sets} ` +
     `FROM (VALUES ${valuesRows(rows.params(), casts, params)}) AS v(${aliases.join(', ')}) WHERE ${match}`;
   return {
     op: 'update',
@@ -109,7 +134,7 @@ export function deleteStatement(table: TargetTable, keyCols: readonly number[], 
   const aliases = rowAliases(keyCols, []);
   const match = keyMatch(table, keyCols);
   const text =
-    `DELETE FROM ${qualified(table.schema, table.name)} AS t ` +
+    `DELETE FROM ${only(table)} AS t ` +
     `USING (VALUES ${valuesRows(rows.params(), casts, params)}) AS v(${aliases.join(', ')}) WHERE ${match}`;
   return {
     op: 'delete',
@@ -157,35 +182,61 @@ export function stagedStatements(
   const match = keyMatch(table, keyCols);
   const apply =
     op === 'delete'
-      ? `${staged}DELETE FROM ${target} AS t USING v WHERE ${match}`
-      : `${staged}UPDATE ${target} AS t SET ${setList(table, setCols)} FROM v WHERE ${match}`;
+      ? `${staged}DELETE FROM ${only(table)} AS t USING v WHERE ${match}`
+      : `${staged}UPDATE ${only(table)} AS t SET ${setList(table, setCols)} FROM v WHERE ${match}`;
   return [fill, { op, target, text: apply, params: [], rows: rows.rows, ...affecting(table, op, rows.rows) }];
 }
 
-/** One row of a REPLICA IDENTITY FULL table: the first row whose every old value matches (duplicates are legal). */
+/**
+ * One row of a REPLICA IDENTITY FULL table without a usable unique index: the first row whose
+ * every old value matches (duplicates are legal, and identical rows are interchangeable).
+ *
+ * Each column is compared twice, `s.c OPERATOR(ns.=) $1::t AND s.c::text = $1::t::text COLLATE "C"`:
+ * - the type's equality (equality.ts) lets the target use an index on the column, and is the only
+ *   comparison PostgreSQL offers for some types;
+ * - but an equality may be looser than identity (citext ignores case, numeric 1.0 = 1.00, float
+ *   -0 = 0, a nondeterministic collation), and a FULL table may hold rows that differ only so:
+ *   'Abc' and 'abc'. Equality alone could then change 'Abc' when the source changed 'abc', and the
+ *   tables would differ from then on, silently until the cutover's checksum. Equal text forms
+ *   are the identity the verification compares (md5 of each row's text), so the row changed is
+ *   one the source could have changed. The stream's text is read back through the target's own
+ *   input and output functions (`$1::t::text`) rather than compared as sent: the two servers may
+ *   print one value differently (a PostgreSQL 11 source prints floats with 17 digits, 12+ with the
+ *   fewest that read back exactly), and only the target's functions are on both sides.
+ * The text comparison runs only on rows that passed the cheaper equality (PostgreSQL orders quals
+ * by cost), so it costs one more comparison per matching row. A type without equality (json,
+ * point ...) is compared by text only; a column whose text form comes from a VOLATILE function is
+ * compared by equality only, and if it has none, by text anyway (validation warns, cdcCheck.ts): a
+ * changed text finds no row, which stops the stream (CDC_TARGET_DIVERGED) rather than changing
+ * another row.
+ */
 export function fullIdentityStatement(table: TargetTable, op: 'update' | 'delete', old: Tuple, values?: Tuple): Statement {
   const params: Param[] = [];
-  const add = (value: Param, cast?: string): string => {
+  const add = (value: Param, cast: string): string => {
     params.push(value);
-    return cast ? `$${params.length}::${cast}` : `$${params.length}`;
+    return `$${params.length}::${cast}`;
   };
   const conds: string[] = [];
   table.columns.forEach((column, i) => {
     const value = old.value(i); // UNCHANGED also past the tuple's end
     if (value === UNCHANGED) return;
     const col = `s.${ident(column.name)}`;
-    if (value === null) conds.push(`${col} IS NULL`);
-    else if (column.compareAsText) conds.push(`${col}::text = ${add(value)}`);
-    else conds.push(`${col} = ${add(value, column.cast)}`);
+    if (value === null) {
+      conds.push(`${col} IS NULL`);
+      return;
+    }
+    const typed = add(value, column.cast);
+    if (column.equality) conds.push(`${col} ${column.equality} ${typed}`);
+    if (!column.equality || column.stableText) conds.push(`${col}::text = ${typed}::text${EXACT}`);
   });
   const q = qualified(table.schema, table.name);
   const where = conds.length > 0 ? conds.join(' AND ') : 'true';
-  const found = `WITH f AS (SELECT s.tableoid AS o, s.ctid AS c FROM ${q} AS s WHERE ${where} LIMIT 1) `;
+  const found = `WITH f AS (SELECT s.tableoid AS o, s.ctid AS c FROM ${only(table)} AS s WHERE ${where} LIMIT 1) `;
   if (op === 'delete') {
     return {
       op,
       target: q,
-      text: `${found}DELETE FROM ${q} AS t USING f WHERE t.tableoid = f.o AND t.ctid = f.c`,
+      text: `${found}DELETE FROM ${only(table)} AS t USING f WHERE t.tableoid = f.o AND t.ctid = f.c`,
       params,
       rows: 1,
       ...affecting(table, op, 1),
@@ -201,7 +252,7 @@ export function fullIdentityStatement(table: TargetTable, op: 'update' | 'delete
   return {
     op,
     target: q,
-    text: `${found}UPDATE ${q} AS t SET ${sets.join(', ')} FROM f WHERE t.tableoid = f.o AND t.ctid = f.c`,
+    text: `${found}UPDATE ${only(table)} AS t SET ${sets.join(', ')} FROM f WHERE t.tableoid = f.o AND t.ctid = f.c`,
     params,
     rows: 1,
     ...affecting(table, op, 1),

@@ -55,8 +55,15 @@ export interface TargetColumn {
   /** SQL type to cast the text value to, e.g. `numeric`, `character(5)`, `"public"."mood"`. */
   readonly cast: string;
   readonly isKey: boolean;
-  /** No usable equality operator (json, xml, geometric types): compare the text forms. */
-  readonly compareAsText: boolean;
+  /**
+   * The equality operator a streamed old value is compared with, schema-qualified
+   * (`OPERATOR("public".=)`, cdc/equality.ts): of the target's unique index on a key column, else
+   * of the type's default btree or hash operator class. Undefined when the type has none (json,
+   * xml, point, box, a composite holding json ...): the text forms are compared instead.
+   */
+  readonly equality?: string;
+  /** The column's text form is a function of its value (no VOLATILE input or output function): comparing it is exact. */
+  readonly stableText: boolean;
   /** GENERATED ALWAYS AS IDENTITY on the target: an UPDATE may not set it (only to DEFAULT). */
   readonly identityAlways?: boolean;
 }
@@ -66,7 +73,11 @@ export interface TargetTable {
   readonly schema: string;
   readonly name: string;
   readonly columns: readonly TargetColumn[];
-  /** REPLICA IDENTITY FULL: rows are found by all their old values, one row per statement. */
+  /**
+   * Rows are found by all their old values, one row per statement: a REPLICA IDENTITY FULL table
+   * without a usable unique index on the target (a FULL table with one is matched by that index,
+   * whose columns are then its key columns: targetTables.ts chooseMatch).
+   */
   readonly identityFull: boolean;
   /** Partitioned on the target: TRUNCATE without ONLY. */
   readonly partitioned: boolean;

@@ -32,3 +32,19 @@ export function literal(value: string): string {
 export function conninfoDbname(database: string): string {
   return `dbname='${database.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
 }
+
+/**
+ * An operator name as CREATE OPERATOR allows it: operator characters, and never `--` or `/*`,
+ * which would start a comment. It cannot be quoted, so nothing else may reach SQL.
+ */
+const OPERATOR_NAME = /^(?!.*(--|\/\*))[+\-*/<>=~!@#%^&|`?]{1,63}$/;
+
+/**
+ * `OPERATOR("schema".=)`: a schema-qualified operator, found whatever the search_path. The schema
+ * is an identifier (quoted); the name is not an identifier and cannot be quoted, so it is refused
+ * unless it is an operator name.
+ */
+export function operator(schema: string, name: string): string {
+  if (!OPERATOR_NAME.test(name)) throw new Error(`not an operator name: ${JSON.stringify(name)}`);
+  return `OPERATOR(${ident(schema)}.${name})`;
+}

@@ -3,6 +3,7 @@
 // classification the online flow acts on), generated, TOAST-able and large-object columns,
 // partitions (reported under their root) and persistence. The shaping is pure.
 import { readSourceRelations, type IdentityKind, type SourceRelation } from '../catalog/replicaIdentity';
+import { readTypeFacts, typeComparison } from '../cdc/equality';
 import { planPublication, rootOf } from '../cdc/publicationPlan';
 import { serverMajor } from '../connect/session';
 import type pg from 'pg';
@@ -16,6 +17,25 @@ FROM pg_attribute a
 JOIN pg_type t ON t.oid = a.atttypid
 WHERE a.attrelid = ANY($1::oid[]) AND a.attnum > 0 AND NOT a.attisdropped
 ORDER BY a.attrelid, a.attnum`;
+
+/**
+ * The columns of the given tables that have no usable unique index (a primary key or unique index
+ * that is immediate, valid, not partial, on NOT NULL columns and no expressions: what the apply
+ * matches a REPLICA IDENTITY FULL table's rows by on the target, cdc/targetTables.ts), with their
+ * types: such a table's updates and deletes are matched by the whole old row.
+ */
+export const WHOLE_ROW_COLUMNS_SQL = `
+SELECT a.attrelid::int8::text AS oid, a.attname AS name, a.atttypid::int8 AS type
+  FROM pg_attribute a
+ WHERE a.attrelid = ANY($1::oid[]) AND a.attnum > 0 AND NOT a.attisdropped
+   AND NOT EXISTS (
+     SELECT 1 FROM pg_index x
+      WHERE x.indrelid = a.attrelid AND x.indisunique AND x.indimmediate AND x.indisvalid AND x.indislive
+        AND x.indpred IS NULL AND x.indexprs IS NULL
+        AND NOT EXISTS (SELECT 1 FROM unnest(x.indkey::int2[]) WITH ORDINALITY AS k(attnum, pos)
+                          JOIN pg_attribute ka ON ka.attrelid = x.indrelid AND ka.attnum = k.attnum
+                         WHERE k.pos <= x.indnkeyatts AND NOT ka.attnotnull))
+ ORDER BY a.attrelid, a.attnum`;
 
 /** attgenerated arrived in 12. */
 export const CDC_COLUMNS_SQL_PG11 = CDC_COLUMNS_SQL.replace(`a.attgenerated <> ''`, 'false');
@@ -42,6 +62,11 @@ export interface CdcTable {
   /** Columns of type oid or lo: references to large objects, whose contents CDC does not carry. */
   readonly largeObjectColumns: readonly string[];
   readonly unlogged: boolean;
+  /**
+   * Columns of the streamed table (or its leaves) matched by the whole old row whose type has no
+   * equality operator and a VOLATILE input or output function: no comparison of them is reliable.
+   */
+  readonly unstableMatchColumns: readonly string[];
 }
 
 export interface CdcColumnRow {
@@ -63,7 +88,12 @@ function display(schema: string, name: string): string {
  * Pure: groups partitions under their root and summarizes each table. `viaRoot`: the source
  * publishes partitioned tables via their root (PostgreSQL 13+).
  */
-export function shapeCdcTables(relations: readonly SourceRelation[], columns: readonly CdcColumnRow[], viaRoot: boolean): CdcTable[] {
+export function shapeCdcTables(
+  relations: readonly SourceRelation[],
+  columns: readonly CdcColumnRow[],
+  viaRoot: boolean,
+  unstable: ReadonlyMap<string, readonly string[]> = new Map(),
+): CdcTable[] {
   const columnsOf = new Map<string, CdcColumnRow[]>();
   for (const c of columns) columnsOf.set(c.oid, [...(columnsOf.get(c.oid) ?? []), c]);
   const byOid = new Map(relations.map((r) => [r.oid, r]));
@@ -91,6 +121,7 @@ export function shapeCdcTables(relations: readonly SourceRelation[], columns: re
       toastableColumns: cols.filter((c) => c.toastable && !c.generated).map((c) => c.name),
       largeObjectColumns: cols.filter((c) => c.large_object).map((c) => c.name),
       unlogged: deciders.some((d) => d.unlogged),
+      unstableMatchColumns: [...new Set(deciders.flatMap((d) => unstable.get(d.oid) ?? []))],
     };
   });
 }
@@ -102,5 +133,27 @@ export async function cdcTableReport(client: pg.Client): Promise<CdcTable[]> {
   const rootOids = relations.filter((r) => r.parent === undefined).map((r) => r.oid);
   const columnsSql = major >= 12 ? CDC_COLUMNS_SQL : CDC_COLUMNS_SQL_PG11;
   const columns = rootOids.length ? (await client.query<CdcColumnRow>(columnsSql, [rootOids])).rows : [];
-  return shapeCdcTables(relations, columns, major >= 13);
+  return shapeCdcTables(relations, columns, major >= 13, await unstableMatchColumns(client, relations));
+}
+
+/**
+ * Per table that will be matched by its whole old row (REPLICA IDENTITY FULL now, or given it by
+ * allowReplicaIdentityFull, and no usable unique index), the columns no comparison is reliable
+ * for: no equality operator (so compared by text, cdc/statements.ts fullIdentityStatement) and a
+ * text form from a VOLATILE function. Read on the source: the target gets the same types.
+ */
+async function unstableMatchColumns(client: pg.Client, relations: readonly SourceRelation[]): Promise<Map<string, string[]>> {
+  const rowMatched = relations
+    .filter((r) => !r.partitioned && (r.identity.kind === 'full' || r.identity.kind === 'none'))
+    .map((r) => r.oid);
+  const out = new Map<string, string[]>();
+  if (rowMatched.length === 0) return out;
+  const { rows } = await client.query<{ oid: string; name: string; type: string }>(WHOLE_ROW_COLUMNS_SQL, [rowMatched]);
+  if (rows.length === 0) return out;
+  const facts = await readTypeFacts(client, rowMatched);
+  for (const r of rows) {
+    const compared = typeComparison(Number(r.type), facts);
+    if (compared.eq === undefined && !compared.stableText) out.set(r.oid, [...(out.get(r.oid) ?? []), r.name]);
+  }
+  return out;
 }

@@ -79,4 +79,9 @@ export const CODES = {
   NO_REPLICA_IDENTITY: 'NO_REPLICA_IDENTITY',
   UNLOGGED_TABLE: 'UNLOGGED_TABLE',
   LARGE_OBJECT_COLUMN: 'LARGE_OBJECT_COLUMN',
+  /**
+   * A table matched on the target by its whole old row (REPLICA IDENTITY FULL, no usable unique
+   * index) has a column that can be compared neither by an equality operator nor by a stable text form.
+   */
+  ROW_MATCH_UNSTABLE_COLUMN: 'ROW_MATCH_UNSTABLE_COLUMN',
 } as const;
