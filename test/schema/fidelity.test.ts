@@ -17,7 +17,8 @@ import {
 import { loadFidelityDatabase } from '../support/fidelitySchema';
 import { unexplained } from '../support/fidelityDifferences';
 import { dumpRestoreReference } from '../support/referenceMigration';
-import { makeManagedTarget, serverSpec, startCluster, type Cluster, type PgMajor } from '../support';
+import { ControlStore } from '../../provider/engine/control/store';
+import { makeManagedTarget, serverSpec, startCluster, waitForStatus, type Cluster, type PgMajor } from '../support';
 
 const DATABASE = 'fidelity';
 
@@ -61,7 +62,19 @@ async function pgferryDifferences(
   reference: CatalogSnapshot,
 ): Promise<{ all: CatalogDifference[]; differences: CatalogDifference[]; ownerDifferences: number; warnings: string[] }> {
   const warnings: string[] = [];
-  const status = await runMigration(spec, { onProgress: (e) => (e.kind === 'warning' ? warnings.push(e.message) : undefined) });
+  const running = runMigration(spec, { onProgress: (e) => (e.kind === 'warning' ? warnings.push(e.message) : undefined) });
+  if (spec.mode === 'Online') {
+    // the same schema phases around the slot's snapshot, then what the cutover sets back
+    const store = new ControlStore(spec.target);
+    try {
+      const ready = await waitForStatus(store, spec.migrationName, (st) => st.state !== 'InProgress', 300_000);
+      assert.equal(ready.subState, 'WaitingForCutoverTrigger', `${ready.state}: ${ready.message}`);
+      await store.requestCutover(spec.migrationName);
+    } finally {
+      await store.close();
+    }
+  }
+  const status = await running;
   assert.equal(status.state, 'Succeeded', status.message);
   const actual = await readCatalogSnapshot(target, DATABASE);
   const all = diffSnapshots(reference, actual);
@@ -133,6 +146,36 @@ function standInDifferences(reference: CatalogSnapshot): string[] {
   return lines;
 }
 
+/**
+ * A managed run's differences are exactly the expected ones; what stays with the admin is
+ * reported, one refused statement each, and only for postgres: every other role's owners were
+ * restored.
+ */
+function assertManagedDifferences(result: Awaited<ReturnType<typeof pgferryDifferences>>, reference: CatalogSnapshot): void {
+  const { all, differences, warnings } = result;
+  assertNone(differences);
+  const expected = [...MANAGED_DIFFERENCES, ...standInDifferences(reference)].sort();
+  assert.deepEqual(all.map((d) => `${d.key}: ${d.field}`).sort(), expected);
+  const refusedOwners = warnings.filter((w) => / OWNER TO /.test(w));
+  assert.ok(refusedOwners.length > 0, warnings.join('\n'));
+  assert.deepEqual(
+    refusedOwners.filter((w) => !/^must be member of role "postgres" \(statement: ALTER .* OWNER TO postgres;?\)$/.test(w)),
+    [],
+  );
+  for (const reported of [
+    /^database "fidelity": owner postgres not set/,
+    /^default privileges of "postgres" restored as "pgadmin"'s/,
+    /^role "ops_admin": SUPERUSER, REPLICATION, BYPASSRLS not granted/,
+    /^GRANT SET ON PARAMETER "log_statement": permission denied/,
+    /^target user is a member of the 5 migrated role\(s\)/,
+  ]) {
+    assert.ok(
+      warnings.some((w) => reported.test(w)),
+      `${reported}:\n${warnings.join('\n')}`,
+    );
+  }
+}
+
 function assertNone(differences: readonly CatalogDifference[]): void {
   if (differences.length > 0)
     assert.fail(`${differences.length} unexplained difference(s):\n${differences.map(describeDifference).join('\n')}`);
@@ -149,15 +192,16 @@ describe('schema fidelity: pgferry gives the catalog pg_dump | pg_restore gives 
     let source: Cluster;
     let target: Cluster;
     let managed: Cluster;
+    let managedOnline: Cluster;
     let reference: CatalogSnapshot;
     before(async () => {
-      const [src, ref, dst, mng] = await startAll([15, 15, 15, 15], 'fid15-');
-      [source, target, managed] = [src!, dst!, mng!];
+      const [src, ref, dst, mng, online] = await startAll([15, 15, 15, 15, 15], 'fid15-');
+      [source, target, managed, managedOnline] = [src!, dst!, mng!, online!];
       await loadFidelityDatabase(source, DATABASE);
       reference = await referenceSnapshot(source, ref!);
       await ref!.stop();
     });
-    after(async () => Promise.all([source, target, managed].map((c) => c?.stop())));
+    after(async () => Promise.all([source, target, managed, managedOnline].map((c) => c?.stop())));
 
     it('15 → 15 onto a superuser target: no difference', async () => {
       const spec = parseMigrationSpec(specInput(source, serverSpec(target), 'fidelity-15'));
@@ -169,30 +213,14 @@ describe('schema fidelity: pgferry gives the catalog pg_dump | pg_restore gives 
     it('15 → 15 onto a managed target (non-superuser admin in azure_pg_admin): exactly the managed differences, each reported', async () => {
       const admin = await makeManagedTarget(managed);
       const spec = parseMigrationSpec(specInput(source, admin, 'fidelity-managed'));
-      const { all, differences, warnings } = await pgferryDifferences(spec, managed, reference);
-      assertNone(differences);
-      const expected = [...MANAGED_DIFFERENCES, ...standInDifferences(reference)].sort();
-      assert.deepEqual(all.map((d) => `${d.key}: ${d.field}`).sort(), expected);
-      // what stays with the admin is reported, one refused statement each, and only for postgres:
-      // the owners of every other role were restored
-      const refusedOwners = warnings.filter((w) => / OWNER TO /.test(w));
-      assert.ok(refusedOwners.length > 0, warnings.join('\n'));
-      assert.deepEqual(
-        refusedOwners.filter((w) => !/^must be member of role "postgres" \(statement: ALTER .* OWNER TO postgres;?\)$/.test(w)),
-        [],
-      );
-      for (const reported of [
-        /^database "fidelity": owner postgres not set/,
-        /^default privileges of "postgres" restored as "pgadmin"'s/,
-        /^role "ops_admin": SUPERUSER, REPLICATION, BYPASSRLS not granted/,
-        /^GRANT SET ON PARAMETER "log_statement": permission denied/,
-        /^target user is a member of the 5 migrated role\(s\)/,
-      ]) {
-        assert.ok(
-          warnings.some((w) => reported.test(w)),
-          `${reported}:\n${warnings.join('\n')}`,
-        );
-      }
+      assertManagedDifferences(await pgferryDifferences(spec, managed, reference), reference);
+    });
+
+    it('15 → 15 online onto a managed target, cut over: exactly the same differences', async () => {
+      const admin = await makeManagedTarget(managedOnline);
+      // tables without a key stream with REPLICA IDENTITY FULL, set back at the cutover
+      const input = { ...specInput(source, admin, 'fidelity-managed-online'), mode: 'Online', allowReplicaIdentityFull: true };
+      assertManagedDifferences(await pgferryDifferences(parseMigrationSpec(input), managedOnline, reference), reference);
     });
   });
 
