@@ -126,13 +126,53 @@ async function attempt(client: pg.Client, sql: string): Promise<unknown> {
 }
 
 /**
- * Runs refused owner changes again, in one transaction, each new owner given CREATE on the schema
- * (or database) it lacked for the length of the transaction. Returns one line per change that
- * still fails. Changes to a role the session is not a member of are not tried again.
+ * Owner changes per transaction: each takes an ACCESS EXCLUSIVE lock on its object (and a table's
+ * on its indexes, TOAST table and sequences) until COMMIT, and the server's lock table holds
+ * max_locks_per_transaction (64) times max_connections (100) by default.
+ */
+const CHANGES_PER_TRANSACTION = 256;
+
+interface Pending {
+  readonly change: OwnerChange;
+  readonly message: string;
+}
+
+/**
+ * One transaction: the CREATE the batch's new owners lack granted, each change under its own
+ * savepoint, the grants revoked, COMMIT. Returns the changes still refused, with their reasons.
+ */
+async function changeOwners(client: pg.Client, batch: readonly Pending[]): Promise<Pending[]> {
+  await client.query('BEGIN');
+  try {
+    const granted: Grant[] = [];
+    for (const { change } of batch) {
+      const grant = await missingCreate(client, change);
+      if (!grant || granted.some((g) => g.on === grant.on && g.to === grant.to)) continue;
+      // the admin may not be able to give it either: then the change fails again, and says why
+      if (!(await attempt(client, `GRANT CREATE ON ${grant.on} TO ${ident(grant.to)}`))) granted.push(grant);
+    }
+    const refused: Pending[] = [];
+    for (const item of batch) {
+      const error = await attempt(client, item.change.statement);
+      if (error) refused.push({ change: item.change, message: errorMessage(error) });
+    }
+    for (const grant of granted) await client.query(`REVOKE CREATE ON ${grant.on} FROM ${ident(grant.to)}`);
+    await client.query('COMMIT');
+    return refused;
+  } catch (error) {
+    await client.query('ROLLBACK').catch(() => undefined);
+    throw error;
+  }
+}
+
+/**
+ * Runs refused owner changes again, each new owner given CREATE on the schema (or database) it
+ * lacked for the length of one transaction. Returns one line per change that still fails. Changes
+ * to a role the session is not a member of are not tried again.
  */
 export async function restoreOwners(client: pg.Client, refused: readonly Refused[]): Promise<string[]> {
   const failed: string[] = [];
-  const changes: { change: OwnerChange; message: string }[] = [];
+  let pending: Pending[] = [];
   const owners = [...new Set(refused.flatMap((r) => ownerChange(r.statement)?.owner ?? []))];
   const { rows } = await client.query<{ name: string }>(
     `SELECT rolname AS name FROM pg_roles WHERE rolname = ANY($1::text[]) AND pg_has_role(current_user, oid, 'MEMBER')`,
@@ -141,43 +181,21 @@ export async function restoreOwners(client: pg.Client, refused: readonly Refused
   const reachable = new Set(rows.map((r) => r.name));
   for (const r of refused) {
     const change = ownerChange(r.statement);
-    if (change && reachable.has(change.owner)) changes.push({ change, message: r.message });
+    if (change && reachable.has(change.owner)) pending.push({ change, message: r.message });
     else failed.push(line(r.statement, r.message));
   }
-  if (changes.length === 0) return failed;
-
-  await client.query('BEGIN');
-  try {
-    const granted: Grant[] = [];
-    for (const { change } of changes) {
-      const grant = await missingCreate(client, change);
-      if (!grant || granted.some((g) => g.on === grant.on && g.to === grant.to)) continue;
-      // the admin may not be able to give it either: then the change fails again, and says why
-      if (!(await attempt(client, `GRANT CREATE ON ${grant.on} TO ${ident(grant.to)}`))) granted.push(grant);
+  // Passes until one changes nothing: an owned sequence follows its table, and is refused alone
+  // while its table has not moved.
+  while (pending.length > 0) {
+    const next: Pending[] = [];
+    for (let at = 0; at < pending.length; at += CHANGES_PER_TRANSACTION) {
+      next.push(...(await changeOwners(client, pending.slice(at, at + CHANGES_PER_TRANSACTION))));
     }
-    // Passes until one changes nothing: an owned sequence follows its table, and may be refused
-    // alone before its table has moved.
-    let pending = changes;
-    for (;;) {
-      const next: typeof changes = [];
-      for (const item of pending) {
-        const error = await attempt(client, item.change.statement);
-        if (error) next.push({ change: item.change, message: errorMessage(error) });
-      }
-      if (next.length === pending.length) {
-        pending = next;
-        break;
-      }
-      pending = next;
-    }
-    for (const grant of granted) await client.query(`REVOKE CREATE ON ${grant.on} FROM ${ident(grant.to)}`);
-    await client.query('COMMIT');
-    failed.push(...pending.map((p) => line(p.change.statement, p.message)));
-  } catch (error) {
-    await client.query('ROLLBACK').catch(() => undefined);
-    throw error;
+    const progress = next.length < pending.length;
+    pending = next;
+    if (!progress) break;
   }
-  return failed;
+  return [...failed, ...pending.map((p) => line(p.change.statement, p.message))];
 }
 
 /**
