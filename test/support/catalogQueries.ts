@@ -14,21 +14,26 @@ const sorted = (expr: string): string => `(SELECT array_agg(x ORDER BY x) FROM u
 const key = (classid: string, objid: string, subid = '0'): string =>
   `(SELECT o.type || ' ' || o.identity FROM pg_identify_object(${classid}, ${objid}, ${subid}) o)`;
 
-/** Every user object with its owner and ACL: an object one side lacks shows up here. */
+/**
+ * Every user object with its owner and ACL: an object one side lacks shows up here. A NULL ACL
+ * reads as the defaults it stands for (acldefault), as pg_dump reads it: granting and revoking a
+ * privilege leaves the same privileges spelled out (ownership restored on a managed target lends
+ * a schema's CREATE that way, schema/ownership.ts).
+ */
 export const OBJECTS = `
 WITH objects(classid, objid, owner, acl) AS (
-  SELECT 'pg_namespace'::regclass::oid, oid, nspowner, nspacl FROM pg_namespace
+  SELECT 'pg_namespace'::regclass::oid, oid, nspowner, coalesce(nspacl, acldefault('n', nspowner)) FROM pg_namespace
    WHERE nspname !~ '^pg_(toast|temp)' AND nspname NOT IN ('pg_catalog', 'information_schema')
-  UNION ALL SELECT 'pg_class'::regclass, oid, relowner, relacl FROM pg_class WHERE ${USER} AND relnamespace <> ${NOT_TOAST}
-  UNION ALL SELECT 'pg_proc'::regclass, oid, proowner, proacl FROM pg_proc WHERE ${USER}
-  UNION ALL SELECT 'pg_type'::regclass, oid, typowner, typacl FROM pg_type WHERE ${USER} AND typnamespace <> ${NOT_TOAST}
+  UNION ALL SELECT 'pg_class'::regclass, oid, relowner, coalesce(relacl, acldefault(CASE relkind WHEN 'S' THEN 's' ELSE 'r' END::"char", relowner)) FROM pg_class WHERE ${USER} AND relnamespace <> ${NOT_TOAST}
+  UNION ALL SELECT 'pg_proc'::regclass, oid, proowner, coalesce(proacl, acldefault('f', proowner)) FROM pg_proc WHERE ${USER}
+  UNION ALL SELECT 'pg_type'::regclass, oid, typowner, coalesce(typacl, acldefault('T', typowner)) FROM pg_type WHERE ${USER} AND typnamespace <> ${NOT_TOAST}
   UNION ALL SELECT 'pg_constraint'::regclass, oid, NULL, NULL FROM pg_constraint WHERE ${USER}
   UNION ALL SELECT 'pg_trigger'::regclass, oid, NULL, NULL FROM pg_trigger WHERE ${USER} AND NOT tgisinternal
   UNION ALL SELECT 'pg_policy'::regclass, oid, NULL, NULL FROM pg_policy
   UNION ALL SELECT 'pg_rewrite'::regclass, oid, NULL, NULL FROM pg_rewrite WHERE ${USER}
   UNION ALL SELECT 'pg_attrdef'::regclass, oid, NULL, NULL FROM pg_attrdef
   UNION ALL SELECT 'pg_extension'::regclass, oid, extowner, NULL FROM pg_extension
-  UNION ALL SELECT 'pg_language'::regclass, oid, lanowner, lanacl FROM pg_language WHERE lanispl
+  UNION ALL SELECT 'pg_language'::regclass, oid, lanowner, coalesce(lanacl, acldefault('l', lanowner)) FROM pg_language WHERE lanispl
   UNION ALL SELECT 'pg_collation'::regclass, oid, collowner, NULL FROM pg_collation WHERE ${USER}
   UNION ALL SELECT 'pg_conversion'::regclass, oid, conowner, NULL FROM pg_conversion WHERE ${USER}
   UNION ALL SELECT 'pg_operator'::regclass, oid, oprowner, NULL FROM pg_operator WHERE ${USER}
@@ -39,8 +44,8 @@ WITH objects(classid, objid, owner, acl) AS (
   UNION ALL SELECT 'pg_ts_dict'::regclass, oid, dictowner, NULL FROM pg_ts_dict WHERE ${USER}
   UNION ALL SELECT 'pg_ts_parser'::regclass, oid, NULL, NULL FROM pg_ts_parser WHERE ${USER}
   UNION ALL SELECT 'pg_ts_template'::regclass, oid, NULL, NULL FROM pg_ts_template WHERE ${USER}
-  UNION ALL SELECT 'pg_foreign_data_wrapper'::regclass, oid, fdwowner, fdwacl FROM pg_foreign_data_wrapper
-  UNION ALL SELECT 'pg_foreign_server'::regclass, oid, srvowner, srvacl FROM pg_foreign_server
+  UNION ALL SELECT 'pg_foreign_data_wrapper'::regclass, oid, fdwowner, coalesce(fdwacl, acldefault('F', fdwowner)) FROM pg_foreign_data_wrapper
+  UNION ALL SELECT 'pg_foreign_server'::regclass, oid, srvowner, coalesce(srvacl, acldefault('S', srvowner)) FROM pg_foreign_server
   UNION ALL SELECT 'pg_user_mapping'::regclass, oid, NULL, NULL FROM pg_user_mapping
   UNION ALL SELECT 'pg_event_trigger'::regclass, oid, evtowner, NULL FROM pg_event_trigger
   UNION ALL SELECT 'pg_publication'::regclass, oid, pubowner, NULL FROM pg_publication
@@ -49,11 +54,19 @@ WITH objects(classid, objid, owner, acl) AS (
   UNION ALL SELECT 'pg_statistic_ext'::regclass, oid, stxowner, NULL FROM pg_statistic_ext
   UNION ALL SELECT 'pg_transform'::regclass, oid, NULL, NULL FROM pg_transform
   UNION ALL SELECT 'pg_default_acl'::regclass, oid, NULL, defaclacl FROM pg_default_acl
-  UNION ALL SELECT 'pg_largeobject'::regclass, oid, lomowner, lomacl FROM pg_largeobject_metadata
+  UNION ALL SELECT 'pg_largeobject'::regclass, oid, lomowner, coalesce(lomacl, acldefault('L', lomowner)) FROM pg_largeobject_metadata
   UNION ALL SELECT 'pg_am'::regclass, oid, NULL, NULL FROM pg_am WHERE ${USER}
 )
 SELECT ${key('classid', 'objid')} AS key,
-       jsonb_build_object('owner', pg_get_userbyid(owner), 'acl', ${sorted('acl')}) AS props
+       jsonb_build_object(
+         'owner', pg_get_userbyid(owner),
+         'acl', ${sorted('acl')},
+         -- what made it: an extension's script (its members belong to whoever ran it, the bootstrap
+         -- superuser for a trusted extension), or initdb (plpgsql)
+         'extension', (SELECT e.extname FROM pg_depend d JOIN pg_extension e ON e.oid = d.refobjid
+                        WHERE d.classid = objects.classid AND d.objid = objects.objid
+                          AND d.refclassid = 'pg_extension'::regclass AND d.deptype = 'e'),
+         'initdb', objid < 16384) AS props
   FROM objects`;
 
 /** Comments on every object of the database, built-in ones included (COMMENT ON SCHEMA public). */
@@ -202,7 +215,14 @@ SELECT ${key(`'pg_proc'::regclass`, 'p.oid')} AS key,
                 'kind', a.aggkind, 'transition', a.aggtransfn::text, 'final', a.aggfinalfn::text,
                 'combine', a.aggcombinefn::text, 'state', format_type(a.aggtranstype, NULL),
                 'initial', a.agginitval, 'sortOperator', a.aggsortop::regoperator::text))
-            ELSE jsonb_build_object('kind', p.prokind, 'definition', pg_get_functiondef(p.oid)) END AS props
+            ELSE jsonb_build_object(
+              'kind', p.prokind,
+              'definition', pg_get_functiondef(p.oid),
+              -- a range or multirange type's constructor: PostgreSQL makes the bootstrap superuser
+              -- its owner, whoever creates the type
+              'constructs', (SELECT d.refobjid::regtype::text FROM pg_depend d
+                              WHERE d.classid = 'pg_proc'::regclass AND d.objid = p.oid
+                                AND d.refclassid = 'pg_type'::regclass AND d.deptype = 'i')) END AS props
   FROM pg_proc p
   LEFT JOIN pg_aggregate a ON a.aggfnoid = p.oid
  WHERE p.${USER}`;
@@ -251,7 +271,7 @@ SELECT 'database ' || quote_ident(d.datname) AS key,
          'template', d.datistemplate,
          'allowConnections', d.datallowconn,
          'tablespace', ts.spcname,
-         'acl', ${sorted('d.datacl')},
+         'acl', ${sorted(`coalesce(d.datacl, acldefault('d', d.datdba))`)},
          'comment', shobj_description(d.oid, 'pg_database'),
          'labels', (SELECT jsonb_object_agg(l.provider, l.label) FROM pg_shseclabel l
                      WHERE l.classoid = 'pg_database'::regclass AND l.objoid = d.oid),

@@ -2,6 +2,7 @@
 // place they are listed (the README's table says the same). Any other difference fails the
 // fidelity test. The reference is always restored by a superuser; a managed target's admin
 // (pgadmin in azure_pg_admin) cannot do everything a superuser does, hence the managed entries.
+import { parseAclItem } from '../../provider/engine/schema/database';
 import type { CatalogDifference, CatalogSnapshot } from './catalogSnapshot';
 
 export interface DifferenceContext {
@@ -9,6 +10,11 @@ export interface DifferenceContext {
   readonly actual: CatalogSnapshot;
   /** The managed target's admin user (the migration's target user); undefined on a superuser target. */
   readonly admin?: string;
+  /**
+   * Source roles that are superusers on the managed target (the test clusters' bootstrap
+   * superuser is postgres on both sides): the admin stands in for them.
+   */
+  readonly standsInFor?: readonly string[];
 }
 
 export interface DeliberateDifference {
@@ -34,17 +40,46 @@ function ownerOf(snapshot: CatalogSnapshot, key: string): unknown {
   return typeof relation === 'string' ? snapshot.get(relation)?.owner : props?.owner;
 }
 
-/** The admin owns on the target what another role owns in the reference. */
-function adminKeptOwnership(key: string, context: DifferenceContext): boolean {
-  const owner = ownerOf(context.reference, key);
-  return context.admin !== undefined && ownerOf(context.actual, key) === context.admin && owner !== context.admin;
+/** A role name as aclitem text spells it (acl.c putid): quoted unless letters, digits and _ only. */
+const aclName = (name: string): string => (/^[A-Za-z0-9_]*$/.test(name) ? name : `"${name.replace(/"/g, '""')}"`);
+
+/** aclitem text with role `from` renamed `to`, as grantee and as grantor. */
+function renameInAcl(text: string, from: string, to: string): string {
+  const item = parseAclItem(text);
+  if (!item) return text;
+  const rename = (name: string): string => aclName(name === from ? to : name);
+  return `${item.grantee === '' ? '' : rename(item.grantee)}=${item.privileges}/${rename(item.grantor)}`;
 }
 
-/** An ACL's grants without grantors and without the owners' own entries (what ownership explains). */
-function grantsToOthers(acl: string | undefined, owners: readonly unknown[]): string[] {
-  const items = (JSON.parse(acl ?? 'null') as string[] | null) ?? [];
-  const ownerNames = owners.filter((o): o is string => typeof o === 'string').map(keyName);
-  return items.map((item) => item.replace(/\/.*$/, '')).filter((item) => !ownerNames.some((o) => item.startsWith(`${o}=`)));
+/** A JSON acl array with `from` renamed `to` everywhere, sorted as the snapshot sorts it. */
+function renamedAcl(acl: string | undefined, from: string, to: string): string {
+  const items = JSON.parse(acl ?? 'null') as string[] | null;
+  return json(items?.map((i) => renameInAcl(i, from, to)).sort() ?? null);
+}
+
+/** The role a default-privileges key is for ("default acl for role postgres in schema app on tables"). */
+const DEFAULT_ACL = /^default acl for role ("(?:[^"]|"")*"|[^ ]+)( .*)$/;
+
+/**
+ * The admin stands in for `role` (a superuser on the target): what it owns in the reference the
+ * admin owns, with the same grants, and its default privileges are the admin's.
+ */
+function adminStandsIn(d: CatalogDifference, context: DifferenceContext, role: string): boolean {
+  const { admin, reference, actual } = context;
+  if (admin === undefined) return false;
+  const defaults = DEFAULT_ACL.exec(d.key);
+  if (defaults && d.field === 'exists') {
+    // present on one side only, under the other role's name on the other side, same grants
+    const [from, to] = d.actual === undefined ? [role, admin] : [admin, role];
+    if (defaults[1] !== keyName(from)) return false;
+    const other = `default acl for role ${keyName(to)}${defaults[2]}`;
+    const [refKey, actKey] = d.actual === undefined ? [d.key, other] : [other, d.key];
+    if (!reference.has(refKey) || !actual.has(actKey) || actual.has(refKey) || reference.has(actKey)) return false;
+    return renamedAcl(json(reference.get(refKey)!.acl), role, admin) === json(actual.get(actKey)!.acl);
+  }
+  if (ownerOf(reference, d.key) !== role) return false;
+  if (d.field === 'owner') return d.reference === json(role) && d.actual === json(admin);
+  return d.field === 'acl' && renamedAcl(d.reference, role, admin) === d.actual;
 }
 
 export const DELIBERATE_DIFFERENCES: readonly DeliberateDifference[] = [
@@ -96,19 +131,14 @@ export const DELIBERATE_DIFFERENCES: readonly DeliberateDifference[] = [
     matches: (d, { admin }) => d.key.startsWith('membership of ') && d.field === 'grantor' && d.actual === json(admin),
   },
   {
-    what: "objects whose owner the admin cannot set stay the admin's, their grants granted by it",
+    what: "objects of a role that is a superuser on the target stay the admin's, as do that role's default privileges",
     on: 'managed',
     why:
-      'ALTER ... OWNER TO needs membership in the new owner (not possible for a role that is a superuser on the target, ' +
-      "such as the source's postgres) and the new owner's CREATE on the schema; each refused statement is reported as a warning",
-    matches: (d, context) => {
-      if (!adminKeptOwnership(d.key, context)) return false;
-      if (d.field === 'owner') return true;
-      if (d.field !== 'acl') return false;
-      // the grants themselves must have come along: only grantors and the owners' own entries differ
-      const owners = [ownerOf(context.reference, d.key), context.admin];
-      return json(grantsToOthers(d.reference, owners).sort()) === json(grantsToOthers(d.actual, owners).sort());
-    },
+      'only a superuser may give an object to a superuser (ALTER ... OWNER TO needs membership in the new owner), ' +
+      "such as the source's postgres on a server whose own superuser bears that name; the admin stands in for it, " +
+      'with the same grants (granted by the admin) and its default privileges, so that what the admin creates gets the grants the ' +
+      'source gave; each refused statement is reported',
+    matches: (d, context) => (context.standsInFor ?? []).some((role) => adminStandsIn(d, context, role)),
   },
 ];
 

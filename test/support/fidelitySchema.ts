@@ -157,6 +157,75 @@ CREATE SUBSCRIPTION fidelity_sub CONNECTION 'host=127.0.0.1 port=9 dbname=nowher
   WITH (connect = false, enabled = false, create_slot = false, slot_name = NONE);
 `;
 
+/**
+ * Owners and privileges a managed target's admin restores only with help (schema/ownership.ts):
+ * objects of every kind it can create, owned by roles without CREATE on their schema (as when a
+ * superuser moved them there), a schema of an ordinary role, objects of a former superuser
+ * (ops_admin), default privileges of the bootstrap superuser and of ops_admin, and grants made by
+ * a grantee holding the grant option rather than by the owner.
+ */
+export const FIDELITY_OWNERS_SQL = `
+CREATE TABLE app.writer_table (a int, b int);
+CREATE SEQUENCE app.writer_seq;
+CREATE VIEW app.writer_view AS SELECT 1 AS x;
+CREATE MATERIALIZED VIEW app.writer_mv AS SELECT 1 AS x;
+CREATE TYPE app.writer_mood AS ENUM ('calm', 'busy');
+CREATE TYPE app.writer_pair AS (x int, y int);
+CREATE DOMAIN app.writer_positive AS int CHECK (VALUE > 0);
+CREATE TYPE app.writer_range AS RANGE (subtype = int8);
+CREATE FUNCTION app.writer_fn() RETURNS int LANGUAGE sql AS 'SELECT 1';
+CREATE PROCEDURE app.writer_proc() LANGUAGE sql AS 'SELECT 1';
+CREATE AGGREGATE app.writer_sum(int) (SFUNC = int4pl, STYPE = int);
+CREATE OPERATOR app.<~> (LEFTARG = int, RIGHTARG = int, FUNCTION = int4pl);
+CREATE COLLATION app.writer_coll FROM "C";
+CREATE TEXT SEARCH CONFIGURATION app.writer_ts (COPY = simple);
+CREATE TEXT SEARCH DICTIONARY app.writer_dict (TEMPLATE = simple);
+CREATE CONVERSION app.writer_conv FOR 'LATIN1' TO 'UTF8' FROM iso8859_1_to_utf8;
+CREATE STATISTICS app.writer_stats ON a, b FROM app.writer_table;
+CREATE TABLE public.writer_public (a int);
+CREATE TABLE app.ops_table (a int);
+CREATE FUNCTION app.ops_fn() RETURNS int LANGUAGE sql AS 'SELECT 2';
+CREATE SCHEMA writer_space AUTHORIZATION app_writer;
+CREATE TABLE writer_space.owner_table (a int);
+ALTER TABLE app.writer_table OWNER TO app_writer;
+ALTER SEQUENCE app.writer_seq OWNER TO app_writer;
+ALTER VIEW app.writer_view OWNER TO app_writer;
+ALTER MATERIALIZED VIEW app.writer_mv OWNER TO app_writer;
+ALTER TYPE app.writer_mood OWNER TO app_writer;
+ALTER TYPE app.writer_pair OWNER TO app_writer;
+ALTER DOMAIN app.writer_positive OWNER TO app_writer;
+ALTER TYPE app.writer_range OWNER TO app_writer;
+ALTER FUNCTION app.writer_fn() OWNER TO app_writer;
+ALTER PROCEDURE app.writer_proc() OWNER TO app_writer;
+ALTER AGGREGATE app.writer_sum(int) OWNER TO app_writer;
+ALTER OPERATOR app.<~> (int, int) OWNER TO app_writer;
+ALTER COLLATION app.writer_coll OWNER TO app_writer;
+ALTER TEXT SEARCH CONFIGURATION app.writer_ts OWNER TO app_writer;
+ALTER TEXT SEARCH DICTIONARY app.writer_dict OWNER TO app_writer;
+ALTER CONVERSION app.writer_conv OWNER TO app_writer;
+ALTER STATISTICS app.writer_stats OWNER TO app_writer;
+ALTER TABLE public.writer_public OWNER TO app_writer;
+ALTER TABLE app.ops_table OWNER TO ops_admin;
+ALTER FUNCTION app.ops_fn() OWNER TO ops_admin;
+ALTER TABLE writer_space.owner_table OWNER TO app_owner;
+GRANT SELECT ON app.writer_table, app.writer_view, app.writer_mv, app.ops_table TO app_reader;
+GRANT USAGE ON SEQUENCE app.writer_seq TO app_reader;
+GRANT USAGE ON TYPE app.writer_mood TO app_reader;
+REVOKE EXECUTE ON FUNCTION app.writer_fn() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION app.writer_fn(), app.ops_fn() TO app_reader;
+GRANT USAGE ON SCHEMA writer_space TO app_reader;
+-- grants by a grantee holding the grant option: recorded with that grantor, not the owner
+GRANT SELECT, UPDATE (b) ON app.writer_table TO app_reader WITH GRANT OPTION;
+SET ROLE app_reader;
+GRANT SELECT, UPDATE (b) ON app.writer_table TO "Odd ""Role""";
+RESET ROLE;
+-- default privileges of the bootstrap superuser and of a role that is a superuser only on the source
+ALTER DEFAULT PRIVILEGES FOR ROLE postgres IN SCHEMA app GRANT SELECT ON TABLES TO app_reader;
+ALTER DEFAULT PRIVILEGES FOR ROLE postgres REVOKE EXECUTE ON FUNCTIONS FROM PUBLIC;
+ALTER DEFAULT PRIVILEGES FOR ROLE postgres GRANT USAGE ON TYPES TO app_writer;
+ALTER DEFAULT PRIVILEGES FOR ROLE ops_admin IN SCHEMA app GRANT SELECT ON SEQUENCES TO app_reader;
+`;
+
 /** Database-level properties on top of richDatabaseSettingsSql. */
 export const fidelityDatabaseSql = (database: string): string => `
 ALTER DATABASE ${ident(database)} CONNECTION LIMIT 50;
@@ -177,6 +246,7 @@ export async function loadFidelityDatabase(cluster: Cluster, database: string): 
     await client.query(RICH_SCHEMA_SQL);
     await client.query(RICH_DATA_SQL);
     await client.query(FIDELITY_SCHEMA_SQL);
+    await client.query(FIDELITY_OWNERS_SQL);
   } finally {
     await client.end();
   }

@@ -1,8 +1,8 @@
 // pg_restore's failures read from its stderr, and the grant lists run again one statement at a
 // time (schema/grantReplay.ts): split only where it is safe, never inside a quoted name.
 import assert from 'node:assert/strict';
-import { parseRestoreErrors } from '../../provider/engine/schema/dumpRestore';
-import { grantStatements, splitStatements } from '../../provider/engine/schema/grantReplay';
+import { isTolerableRestoreError, parseRestoreErrors } from '../../provider/engine/schema/dumpRestore';
+import { grantStatements, sessionAuthorization, splitStatements } from '../../provider/engine/schema/grantReplay';
 
 // as pg_restore 15 printed it for an ACL entry granting to a missing and an existing role
 const STDERR = [
@@ -52,7 +52,29 @@ describe('grant lists restored one statement at a time (migrateRoles false, mana
       'GRANT SELECT ON TABLE t TO a',
     ]);
     assert.equal(grantStatements('GRANT SELECT ON TABLE t TO a;'), undefined);
-    assert.equal(grantStatements('SET SESSION AUTHORIZATION b;\nGRANT SELECT ON TABLE t TO a;\nRESET SESSION AUTHORIZATION;'), undefined);
     assert.equal(grantStatements('GRANT SELECT ON TABLE t TO a;\nALTER TABLE t OWNER TO a;'), undefined);
+    assert.equal(grantStatements('SET SESSION AUTHORIZATION b;\nALTER TABLE t OWNER TO a;\nRESET SESSION AUTHORIZATION;'), undefined);
+  });
+
+  it('runs again the grants of another grantor than the owner, which pg_dump wraps in SET SESSION AUTHORIZATION', () => {
+    const entry =
+      'GRANT SELECT ON TABLE t TO a WITH GRANT OPTION;\nSET SESSION AUTHORIZATION a;\nGRANT SELECT ON TABLE t TO b;\nRESET SESSION AUTHORIZATION;';
+    assert.deepEqual(grantStatements(entry), [
+      'GRANT SELECT ON TABLE t TO a WITH GRANT OPTION',
+      'SET SESSION AUTHORIZATION a',
+      'GRANT SELECT ON TABLE t TO b',
+      'RESET SESSION AUTHORIZATION',
+    ]);
+    // an entry may open with one: pg_restore's failure of it is tolerable too
+    const opening = { message: 'permission denied to set session authorization', command: entry.split('\n').slice(1).join('\n') };
+    assert.equal(isTolerableRestoreError(opening), true);
+    assert.equal(isTolerableRestoreError({ message: 'x', command: 'SET SESSION AUTHORIZATION a;\nCREATE TABLE t (a int);' }), false);
+  });
+
+  it('reads the grantor of SET SESSION AUTHORIZATION, quoted or not', () => {
+    assert.equal(sessionAuthorization('SET SESSION AUTHORIZATION app_reader'), 'app_reader');
+    assert.equal(sessionAuthorization('SET SESSION AUTHORIZATION "Odd ""Role"""'), 'Odd "Role"');
+    assert.equal(sessionAuthorization('SET ROLE app_reader'), undefined);
+    assert.equal(sessionAuthorization('SET SESSION AUTHORIZATION a b'), undefined);
   });
 });

@@ -90,23 +90,37 @@ describe('schema fidelity statements (issue 16)', () => {
 describe('schema fidelity: deliberate differences', () => {
   const snapshot = (owner: string, acl: string[]): CatalogSnapshot => new Map([['table app.t', { owner, acl }]]);
   const managed = (reference: CatalogSnapshot, actual: CatalogSnapshot) =>
-    unexplained(diffSnapshots(reference, actual), { reference, actual, admin: 'pgadmin' });
+    unexplained(diffSnapshots(reference, actual), { reference, actual, admin: 'pgadmin', standsInFor: ['postgres'] });
 
-  it('an object left with the managed admin is explained when its grants came along', () => {
+  it('an object of a role that is a superuser on the target is explained when the admin holds it with the same grants', () => {
     const reference = snapshot('postgres', ['app_reader=r/postgres', 'postgres=arwdDxt/postgres']);
     assert.deepEqual(managed(reference, snapshot('pgadmin', ['app_reader=r/pgadmin', 'pgadmin=arwdDxt/pgadmin'])), []);
   });
 
-  it('a grant lost on such an object is not explained, nor is any difference on a superuser target', () => {
+  it('a grant lost on such an object is not explained, nor one kept by the admin for another owner, nor any difference on a superuser target', () => {
     const reference = snapshot('postgres', ['app_reader=r/postgres', 'postgres=arwdDxt/postgres']);
     const actual = snapshot('pgadmin', ['pgadmin=arwdDxt/pgadmin']);
     assert.deepEqual(
       managed(reference, actual).map((d) => d.field),
       ['acl'],
     );
+    const ofWriter = snapshot('app_writer', ['app_writer=arwdDxt/app_writer']);
+    assert.deepEqual(
+      managed(ofWriter, snapshot('pgadmin', ['pgadmin=arwdDxt/pgadmin'])).map((d) => d.field),
+      ['acl', 'owner'],
+    );
     assert.deepEqual(
       unexplained(diffSnapshots(reference, actual), { reference, actual }).map((d) => d.field),
       ['acl', 'owner'],
     );
+  });
+
+  it('default privileges of such a role are explained only as the admin’s, with the same grants', () => {
+    const defaults = (role: string, acl: string[]): CatalogSnapshot =>
+      new Map([[`default acl for role ${role} in schema app on tables`, { acl }]]);
+    const reference = defaults('postgres', ['app_reader=r/postgres']);
+    assert.deepEqual(managed(reference, defaults('pgadmin', ['app_reader=r/pgadmin'])), []);
+    assert.equal(managed(reference, defaults('pgadmin', ['app_writer=r/pgadmin'])).length, 2);
+    assert.equal(managed(reference, new Map()).length, 1);
   });
 });

@@ -7,6 +7,7 @@ import type { DatabaseProperties } from '../catalog';
 import type { TargetDatabaseAction } from '../model';
 import { ident, literal } from '../connect/quote';
 import { PgferryError } from '../errors';
+import { runEachGrant } from './grantReplay';
 import { settingStatement } from './settings';
 
 /** OID of a database on the target, or undefined when there is none by that name. */
@@ -104,22 +105,68 @@ export async function createTargetDatabase(
   return { warnings };
 }
 
-/** Parses one aclitem text ("grantee=CTc/grantor"; empty grantee = PUBLIC) into GRANT statements (pure). */
-export function databaseGrantStatements(database: string, acl: readonly string[]): string[] {
-  const privileges: Record<string, string> = { C: 'CREATE', T: 'TEMPORARY', c: 'CONNECT' };
-  const statements: string[] = [];
-  for (const item of acl) {
-    const m = /^(.*)=([A-Za-z*]*)\/(.*)$/.exec(item);
-    if (!m) continue;
-    const granteeRaw = m[1]!;
-    const grantee = granteeRaw === '' ? 'PUBLIC' : ident(granteeRaw.replace(/^"(.*)"$/, '$1').replace(/""/g, '"'));
-    const letters = m[2]!;
-    for (const [letter, privilege] of Object.entries(privileges)) {
-      const at = letters.indexOf(letter);
-      if (at < 0) continue;
-      const withGrant = letters[at + 1] === '*' ? ' WITH GRANT OPTION' : '';
-      statements.push(`GRANT ${privilege} ON DATABASE ${ident(database)} TO ${grantee}${withGrant}`);
-    }
+/** One aclitem: grantee ('' for PUBLIC), privilege letters with their '*' grant options, grantor. */
+export interface AclItem {
+  readonly grantee: string;
+  readonly privileges: string;
+  readonly grantor: string;
+}
+
+/** A role name as aclitem prints it, from `at`: quoted ("" doubled) when it needs quotes. */
+function aclName(text: string, at: number): [name: string, next: number] {
+  if (text[at] !== '"') {
+    const end = text.slice(at).search(/[=/]/);
+    return end < 0 ? [text.slice(at), text.length] : [text.slice(at, at + end), at + end];
+  }
+  let name = '';
+  for (let i = at + 1; i < text.length; i++) {
+    if (text[i] !== '"') name += text[i];
+    else if (text[i + 1] === '"') name += text[++i];
+    else return [name, i + 1];
+  }
+  return [name, text.length];
+}
+
+/** Parses aclitem text, `grantee=privileges/grantor` (pure); undefined for anything else. */
+export function parseAclItem(text: string): AclItem | undefined {
+  const [grantee, afterGrantee] = aclName(text, 0);
+  const m = /^=([A-Za-z*]*)\//.exec(text.slice(afterGrantee));
+  if (!m) return undefined;
+  const [grantor, end] = aclName(text, afterGrantee + m[0].length);
+  return end === text.length ? { grantee, privileges: m[1]!, grantor } : undefined;
+}
+
+const DATABASE_PRIVILEGES: Record<string, string> = { C: 'CREATE', T: 'TEMPORARY', c: 'CONNECT' };
+
+/**
+ * The statements that give a database the source's ACL (pure), in pg_dump's form: every default
+ * revoked, from PUBLIC and the owner, then each item granted. The source owner's entries (as
+ * grantee or grantor) go to the target's owner, which is the admin when it could not give the
+ * database to the source's owner: the admin stands in for it, and no other role gains what only
+ * the owner had. A grant of another grantor's is made between SET SESSION AUTHORIZATION and RESET
+ * (runEachGrant runs it as SET ROLE), so it is recorded as the source recorded it.
+ */
+export function databaseGrantStatements(database: string, acl: readonly string[], owners: { source: string; target: string }): string[] {
+  const name = ident(database);
+  const asTarget = (role: string): string => (role === owners.source ? owners.target : role);
+  const items = acl
+    .flatMap((text) => parseAclItem(text) ?? [])
+    .map((i) => ({ ...i, grantee: asTarget(i.grantee), grantor: asTarget(i.grantor) }));
+  const statements = [`REVOKE ALL ON DATABASE ${name} FROM PUBLIC`];
+  // An admin standing in for a source owner (a superuser there, whom no ACL limits) keeps what an
+  // owner has by default: it must still connect to verify what it migrated.
+  if (owners.source === owners.target) statements.push(`REVOKE ALL ON DATABASE ${name} FROM ${ident(owners.target)}`);
+  // the owner's grants first: another grantor may hold its grant option from one of them
+  const ordered = [...items.filter((i) => i.grantor === owners.target), ...items.filter((i) => i.grantor !== owners.target)];
+  for (const item of ordered) {
+    const grants = Object.entries(DATABASE_PRIVILEGES).flatMap(([letter, privilege]) => {
+      const at = item.privileges.indexOf(letter);
+      if (at < 0) return [];
+      const withGrant = item.privileges[at + 1] === '*' ? ' WITH GRANT OPTION' : '';
+      return [`GRANT ${privilege} ON DATABASE ${name} TO ${item.grantee === '' ? 'PUBLIC' : ident(item.grantee)}${withGrant}`];
+    });
+    if (item.grantor === owners.target) statements.push(...grants);
+    else statements.push(`SET SESSION AUTHORIZATION ${ident(item.grantor)}`, ...grants, 'RESET SESSION AUTHORIZATION');
   }
   return statements;
 }
@@ -128,26 +175,35 @@ export function databaseGrantStatements(database: string, acl: readonly string[]
 export async function applyDatabaseProperties(target: pg.Client, props: DatabaseProperties): Promise<string[]> {
   const warnings: string[] = [];
   const name = ident(props.name);
-  const statements: string[] = [];
-  if (props.comment !== null) statements.push(`COMMENT ON DATABASE ${name} IS ${literal(props.comment)}`);
-  for (const [provider, label] of props.labels)
-    statements.push(`SECURITY LABEL FOR ${ident(provider)} ON DATABASE ${name} IS ${literal(label)}`);
-  if (props.connectionLimit >= 0) statements.push(`ALTER DATABASE ${name} CONNECTION LIMIT ${Math.trunc(props.connectionLimit)}`);
-  if (props.acl) {
-    // An explicit ACL replaces the defaults (PUBLIC's CONNECT/TEMPORARY) exactly as on the source.
-    statements.push(`REVOKE ALL ON DATABASE ${name} FROM PUBLIC`);
-    statements.push(...databaseGrantStatements(props.name, props.acl));
-  }
-  for (const s of props.settings) {
-    const prefix = s.role ? `ALTER ROLE ${ident(s.role)} IN DATABASE ${name}` : `ALTER DATABASE ${name}`;
-    statements.push(settingStatement(prefix, s.setting));
-  }
-  for (const sql of statements) {
-    try {
-      await target.query(sql);
-    } catch (error) {
-      warnings.push(`database "${props.name}": ${sql.split(' TO ')[0]} failed: ${(error as Error).message}`);
+  const run = async (statements: readonly string[]): Promise<void> => {
+    for (const sql of statements) {
+      try {
+        await target.query(sql);
+      } catch (error) {
+        warnings.push(`database "${props.name}": ${sql.split(' TO ')[0]} failed: ${(error as Error).message}`);
+      }
     }
+  };
+  const properties: string[] = [];
+  if (props.comment !== null) properties.push(`COMMENT ON DATABASE ${name} IS ${literal(props.comment)}`);
+  for (const [provider, label] of props.labels)
+    properties.push(`SECURITY LABEL FOR ${ident(provider)} ON DATABASE ${name} IS ${literal(label)}`);
+  if (props.connectionLimit >= 0) properties.push(`ALTER DATABASE ${name} CONNECTION LIMIT ${Math.trunc(props.connectionLimit)}`);
+  await run(properties);
+  if (props.acl) {
+    // An explicit ACL replaces the defaults exactly as on the source, in one transaction: a crash
+    // half way would leave the owner without CONNECT.
+    const { rows } = await target.query<{ owner: string }>(`SELECT pg_get_userbyid(datdba) AS owner FROM pg_database WHERE datname = $1`, [
+      props.name,
+    ]);
+    const owners = { source: props.owner, target: rows[0]!.owner };
+    const refused = await runEachGrant(target, databaseGrantStatements(props.name, props.acl, owners), { transaction: true });
+    warnings.push(...refused.map((r) => `database "${props.name}": ${r}`));
   }
+  await run(
+    props.settings.map((s) =>
+      settingStatement(s.role ? `ALTER ROLE ${ident(s.role)} IN DATABASE ${name}` : `ALTER DATABASE ${name}`, s.setting),
+    ),
+  );
   return warnings;
 }

@@ -4,10 +4,10 @@
 import { spawn } from 'node:child_process';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import type pg from 'pg';
 import { libpqEnv } from '../connect/client';
 import { withSession } from '../connect/session';
 import { grantStatements, runEachGrant } from './grantReplay';
+import { ownerChange, restoreDefaultPrivileges, restoreOwners } from './ownership';
 import { conninfoDbname } from '../connect/quote';
 import { PgferryError } from '../errors';
 import type { ServerSpec } from '../input/migrationSpec';
@@ -216,7 +216,11 @@ export function parseRestoreErrors(stderr: string): RestoreError[] {
  * extensions, security labels. A managed target may refuse them; they are reported, not fatal.
  */
 export function isTolerableRestoreError(error: RestoreError): boolean {
-  return /^(ALTER \S.* OWNER TO |GRANT |REVOKE |COMMENT ON EXTENSION |SECURITY LABEL |ALTER DEFAULT PRIVILEGES )/is.test(error.command);
+  return (
+    /^(ALTER \S.* OWNER TO |GRANT |REVOKE |COMMENT ON EXTENSION |SECURITY LABEL |ALTER DEFAULT PRIVILEGES )/is.test(error.command) ||
+    // an ACL entry that opens with a grant of another grantor's (SET SESSION AUTHORIZATION ...)
+    grantStatements(error.command) !== undefined
+  );
 }
 
 export interface RestoreOutcome {
@@ -267,25 +271,34 @@ export async function restoreSection(args: {
       { category: 'target', field: `database "${args.database}"`, transient: lostConnection(run.stderr) },
     );
   }
-  return { warnings: await grantsOneByOne(args.target, args.database, errors) };
+  return { warnings: await replayRefused(args.target, args.database, errors) };
 }
 
 /**
- * The warnings of a restore whose failures were all tolerable. An entry that was a list of grants
- * is run again statement by statement (schema/grantReplay.ts): only its grants that fail alone are
- * left out.
+ * The warnings of a restore whose failures were all tolerable, after running again what a
+ * non-superuser can do another way: refused owner changes with the new owner's CREATE granted for
+ * the moment (schema/ownership.ts); default privileges of a role the admin can never act as, as the
+ * admin's; an entry that was a list of grants, statement by statement (schema/grantReplay.ts), so
+ * only its grants that fail alone are left out. Owners come first, as in pg_restore: a grant made
+ * by the admin on an object it still owns is handed to the new owner with the object.
  */
-async function grantsOneByOne(target: ServerSpec, database: string, errors: readonly RestoreError[]): Promise<string[]> {
-  const warnings: string[] = [];
-  const replays = errors.map((e) => ({ error: e, grants: grantStatements(e.command) }));
-  const rerun = async (client?: pg.Client): Promise<void> => {
-    for (const { error, grants } of replays) {
-      if (grants && client) warnings.push(...(await runEachGrant(client, grants)));
-      else warnings.push(`${error.message} (statement: ${truncate(error.command, 160)})`);
-    }
-  };
-  if (!replays.some((r) => r.grants)) await rerun();
-  else await withSession(target, { database, purpose: 'restore grants', writable: true }, rerun);
+async function replayRefused(target: ServerSpec, database: string, errors: readonly RestoreError[]): Promise<string[]> {
+  const owners = errors.filter((e) => ownerChange(e.command) !== undefined);
+  const defaults = errors.filter((e) => /^ALTER DEFAULT PRIVILEGES /i.test(e.command));
+  const grants = errors.map((e) => ({ error: e, grants: grantStatements(e.command) })).filter((g) => g.grants);
+  const others = errors.filter((e) => !owners.includes(e) && !defaults.includes(e) && !grants.some((g) => g.error === e));
+  const warnings = others.map((e) => `${e.message} (statement: ${truncate(e.command, 160)})`);
+  if (owners.length + defaults.length + grants.length === 0) return warnings;
+  await withSession(target, { database, purpose: 'restore grants', writable: true }, async (client) => {
+    warnings.push(
+      ...(await restoreOwners(
+        client,
+        owners.map((e) => ({ statement: e.command, message: e.message })),
+      )),
+    );
+    for (const e of defaults) warnings.push(...(await restoreDefaultPrivileges(client, e.command, e.message)));
+    for (const g of grants) warnings.push(...(await runEachGrant(client, g.grants!)));
+  });
   return warnings;
 }
 

@@ -82,6 +82,11 @@ export async function checkManagedBlockers(
   }
   const found = unsupported ?? (await readUnsupportedObjects(client));
   const owned = await client.query<{ owner: string; kind: string; name: string }>(SUPERUSER_OWNED_SQL);
+  const withDefaults = new Set(
+    (await client.query<{ role: string }>(`SELECT DISTINCT pg_get_userbyid(defaclrole) AS role FROM pg_default_acl`)).rows.map(
+      (r) => r.role,
+    ),
+  );
   const results: ValidationResult[] = ctx.skipUnsupported
     ? leftBehindResults(found, database, ctx.targetUser)
     : unsupportedBlockers(found, database, ctx.targetUser);
@@ -99,7 +104,7 @@ export async function checkManagedBlockers(
         warning(
           CODES.SUPERUSER_OWNED_OBJECT,
           type,
-          `${objects.length} object(s) in ${db} are owned by ${ident(owner)}, a superuser on the target, and will be owned by "${ctx.targetUser}" there: ${listSome(objects)}`,
+          `${objects.length} object(s) in ${db} are owned by ${ident(owner)}, a superuser on the target, and will be owned by "${ctx.targetUser}" there${withDefaults.has(owner) ? `, as will ${ident(owner)}'s default privileges` : ''}: ${listSome(objects)}`,
           `none needed if "${ctx.targetUser}" may own them; otherwise ${reassign}`,
           scope,
         ),
