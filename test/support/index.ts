@@ -17,3 +17,4 @@ export * from './richSchema';
 export * from './unsupportedObjects';
 export * from './wait';
 export * from './pace';
+export * from './variedSchema';
