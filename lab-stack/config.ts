@@ -170,8 +170,11 @@ const sourceVmSchema = z
       privateIp: ipSchema.optional(),
       postgresVersion: versionSchema.default('16'),
       databases: z.array(identifierSchema, { error: 'must be a list of database names' }).default([]),
+      /** Load the lab's AdventureWorks sample (provider/demo/adventureworks) into sampleDatabase. */
+      loadSample: z.boolean({ error: 'must be true or false' }).default(true),
+      sampleDatabase: identifierSchema.default('adventureworks'),
     },
-    { error: 'must be an object with keys such as enabled, sshPublicKey, databases' },
+    { error: 'must be an object with keys such as enabled, sshPublicKey, databases, loadSample' },
   )
   .prefault({});
 

@@ -5,6 +5,7 @@ import * as compute from '@pulumi/azure-native/compute';
 import * as network from '@pulumi/azure-native/network';
 import { cidrHost, parseCidr, type Cidr } from './cidr';
 import { renderCloudInit } from './cloudInit';
+import { READY_COMMAND } from './sourceScripts';
 import type { LabConfig } from './config';
 import { childOptions, type LabScope } from './options';
 
@@ -77,6 +78,7 @@ export function createSourceVm(
         postgresVersion: vmConfig.postgresVersion,
         allowedCidrs: sourceAllowedCidrs(config),
         databases: vmConfig.databases,
+        sampleDatabase: vmConfig.loadSample ? vmConfig.sampleDatabase : undefined,
         postgresPassword: password,
       }),
     ),
@@ -111,8 +113,9 @@ export function createSourceVm(
     { ...childOptions(scope, 'source-vm'), ignoreChanges: ['osProfile.customData', 'osProfile.computerName'] },
   );
   // Azure reports a VM created as soon as it boots, long before cloud-init has installed
-  // PostgreSQL. A script extension that waits for cloud-init gives dependents (the migrations) a
-  // resource that completes when the source is usable, and fails `up` if cloud-init failed.
+  // PostgreSQL. A script extension that waits for cloud-init and then asks the database itself
+  // (the sample's 68 tables and 16 departments, sourceScripts.ts) gives dependents (the migrations)
+  // a resource that completes when the source is usable, and fails `up` naming what is missing.
   const ready = new compute.VirtualMachineExtension(
     'source-ready',
     {
@@ -124,7 +127,7 @@ export function createSourceVm(
       type: 'CustomScript',
       typeHandlerVersion: '2.1',
       autoUpgradeMinorVersion: true,
-      settings: { commandToExecute: 'cloud-init status --wait' },
+      settings: { commandToExecute: READY_COMMAND },
       tags: config.tags,
     },
     childOptions(scope, 'source-ready'),

@@ -8,6 +8,7 @@ import { parseLabConfig, type LabConfigInput } from '../../lab-stack/config';
 import { createLab, stackOutputs, type Lab } from '../../lab-stack/lab';
 import type { MigrationFactory } from '../../lab-stack/migrations';
 import type { PgMigrationArgs } from '../../provider/resource';
+import { READY_COMMAND } from '../../lab-stack/sourceScripts';
 
 const ADMIN_PASSWORD = 'Adm1n-secret-pw';
 const SOURCE_PASSWORD = "src'pw";
@@ -196,7 +197,7 @@ describe('lab-stack under Pulumi mocks, full lab (VPN, source VM, migrations): V
     assert.equal(ip.inputs.sku.name, 'Standard');
   });
 
-  it('builds the source VM with PostgreSQL 16 prepared by cloud-init', async () => {
+  it('builds the source VM with PostgreSQL 16 and the AdventureWorks sample prepared by cloud-init', async () => {
     const nic = mocks.one('azure-native:network:NetworkInterface');
     assert.deepEqual(nic.inputs.ipConfigurations[0], {
       name: 'primary',
@@ -221,7 +222,8 @@ describe('lab-stack under Pulumi mocks, full lab (VPN, source VM, migrations): V
     assert.ok(!cloudInit.includes(SOURCE_PASSWORD), 'password only inside base64 SQL');
     assert.ok(await pulumi.isSecret(lab.sourceVm!.cloudInit));
     const ready = mocks.one('azure-native:compute:VirtualMachineExtension');
-    assert.equal(ready.inputs.settings.commandToExecute, 'cloud-init status --wait');
+    assert.equal(ready.inputs.settings.commandToExecute, READY_COMMAND, 'waits for cloud-init, then asks the database');
+    assert.match(cloudInit, /path: \/var\/lib\/pgferry-lab\/adventureworks\.sql\n {4}permissions: '0644'\n {4}encoding: gz\+b64/);
     assert.ok(ready.dependsOn.includes('source-vm'));
   });
 
