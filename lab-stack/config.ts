@@ -16,19 +16,27 @@ export const SERVER_TIERS = ['Burstable', 'GeneralPurpose', 'MemoryOptimized'] a
 export const HA_MODES = ['Disabled', 'ZoneRedundant', 'SameZone'] as const;
 /** Flexible Server's provisioned storage sizes in GiB (anything else is rejected by Azure). */
 export const STORAGE_SIZES_GB = [32, 64, 128, 256, 512, 1024, 2048, 4096, 8192, 16384, 32767] as const;
-/** Route-based gateway SKUs that support point-to-site with IKEv2/OpenVPN (Basic does not). */
-export const VPN_SKUS = [
-  'VpnGw1',
-  'VpnGw2',
-  'VpnGw3',
-  'VpnGw4',
-  'VpnGw5',
-  'VpnGw1AZ',
-  'VpnGw2AZ',
-  'VpnGw3AZ',
-  'VpnGw4AZ',
-  'VpnGw5AZ',
-] as const;
+/**
+ * Route-based gateway SKUs with point-to-site over IKEv2/OpenVPN, zone-redundant ("AZ"): Azure no
+ * longer creates the non-AZ VpnGw1-5 (deployment error NonAzSkusNotAllowedForVPNGateway; the SKU
+ * consolidation retires them on 2026-09-30, Azure updates "VpnGw1-5 non-AZ SKUs will be retired")
+ * and refuses Basic for P2S with IKEv2/OpenVPN.
+ */
+export const VPN_SKUS = ['VpnGw1AZ', 'VpnGw2AZ', 'VpnGw3AZ', 'VpnGw4AZ', 'VpnGw5AZ'] as const;
+/** The non-AZ SKUs, recognised only to say what replaces them. */
+const NON_AZ_VPN_SKUS = ['VpnGw1', 'VpnGw2', 'VpnGw3', 'VpnGw4', 'VpnGw5'] as const;
+/**
+ * Which gateway generation each SKU size exists in ("Gateway SKUs by tunnel, connection, and
+ * throughput" in Azure's VPN Gateway settings article): VpnGw1 only as Generation1, VpnGw4 and
+ * VpnGw5 only as Generation2 (Azure accepts the config of VpnGw4/5 with Generation1 and fails later).
+ */
+export const VPN_GENERATIONS: Readonly<Record<(typeof VPN_SKUS)[number], readonly ('Generation1' | 'Generation2')[]>> = {
+  VpnGw1AZ: ['Generation1'],
+  VpnGw2AZ: ['Generation1', 'Generation2'],
+  VpnGw3AZ: ['Generation1', 'Generation2'],
+  VpnGw4AZ: ['Generation2'],
+  VpnGw5AZ: ['Generation2'],
+};
 export const VPN_PROTOCOLS = ['IkeV2', 'SSTP', 'OpenVPN'] as const;
 /** Names Azure refuses as the Flexible Server administrator login. */
 const RESERVED_LOGINS = ['azure_superuser', 'azure_pg_admin', 'admin', 'administrator', 'root', 'guest', 'public'];
@@ -128,8 +136,23 @@ const vpnSchema = z
   .strictObject(
     {
       enabled: z.boolean({ error: 'must be true or false' }).default(true),
-      skuName: oneOf(VPN_SKUS).default('VpnGw1'),
-      generation: oneOf(['Generation1', 'Generation2']).default('Generation1'),
+      skuName: z
+        .string({ error: `must be one of ${VPN_SKUS.join(', ')}` })
+        .refine((v) => !(NON_AZ_VPN_SKUS as readonly string[]).includes(v), {
+          error: (issue) =>
+            `must be a zone-redundant SKU: Azure no longer creates ${String(issue.input)} (NonAzSkusNotAllowedForVPNGateway); use ${String(issue.input)}AZ, with vpn.zones [] in a region without availability zones`,
+        })
+        .pipe(oneOf(VPN_SKUS))
+        .default('VpnGw1AZ'),
+      generation: oneOf(['Generation1', 'Generation2'] as const).optional(),
+      /**
+       * Zones of the gateway's Standard public IP. An AZ SKU needs them (otherwise
+       * VmssVpnGatewayPublicIpsMustHaveZonesConfigured); [] for a region without availability zones.
+       */
+      zones: z
+        .array(z.enum(['1', '2', '3'], { error: 'must be 1, 2 or 3' }), { error: 'must be a list of zones such as ["1", "2", "3"]' })
+        .refine((zones) => new Set(zones).size === zones.length, 'must not name a zone twice')
+        .default(['1', '2', '3']),
       clientAddressPool: cidrSchema.default('172.16.201.0/24'),
       rootCertificateName: z
         .string({ error: 'must be a certificate name' })
@@ -253,12 +276,13 @@ function vpnRules(lab: LabShape, ctx: RefinementCtx): void {
         message: 'is required when vpn.enabled is true: the base64 body of the P2S root certificate (or set vpn.enabled false)',
       });
     }
-    // Generation2 gateways start at VpnGw2; VpnGw1 (and VpnGw1AZ) exist only as Generation1.
-    if (lab.vpn.generation === 'Generation2' && lab.vpn.skuName.startsWith('VpnGw1')) {
+    const generation = lab.vpn.generation;
+    const allowed = VPN_GENERATIONS[lab.vpn.skuName];
+    if (generation !== undefined && !allowed.includes(generation)) {
       ctx.addIssue({
         code: 'custom',
         path: ['vpn', 'generation'],
-        message: `must be Generation1 for ${lab.vpn.skuName} (Generation2 needs VpnGw2 or larger)`,
+        message: `must be ${allowed.join(' or ')} for ${lab.vpn.skuName} (Generation1 has VpnGw1-3, Generation2 has VpnGw2-5)`,
       });
     }
     const pool = parseCidr(lab.vpn.clientAddressPool);

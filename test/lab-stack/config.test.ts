@@ -95,10 +95,21 @@ const BAD_CONFIGS: Array<[string, (config: any) => void, string]> = [
     'pgferry-lab:vpn.protocols[1]: must be one of IkeV2, SSTP, OpenVPN (got "L2TP")',
   ],
   [
-    'Generation2 on VpnGw1',
+    'Generation2 on VpnGw1AZ',
     (c) => (c.vpn.generation = 'Generation2'),
-    'pgferry-lab:vpn.generation: must be Generation1 for VpnGw1 (Generation2 needs VpnGw2 or larger)',
+    'pgferry-lab:vpn.generation: must be Generation1 for VpnGw1AZ (Generation1 has VpnGw1-3, Generation2 has VpnGw2-5)',
   ],
+  [
+    'Generation1 on VpnGw4AZ',
+    (c) => Object.assign(c.vpn, { skuName: 'VpnGw4AZ', generation: 'Generation1' }),
+    'pgferry-lab:vpn.generation: must be Generation2 for VpnGw4AZ (Generation1 has VpnGw1-3, Generation2 has VpnGw2-5)',
+  ],
+  [
+    'a non-zone-redundant VPN SKU, which Azure no longer creates',
+    (c) => (c.vpn.skuName = 'VpnGw1'),
+    'pgferry-lab:vpn.skuName: must be a zone-redundant SKU: Azure no longer creates VpnGw1 (NonAzSkusNotAllowedForVPNGateway); use VpnGw1AZ, with vpn.zones [] in a region without availability zones (got "VpnGw1")',
+  ],
+  ['a zone named twice', (c) => (c.vpn.zones = ['1', '1']), 'pgferry-lab:vpn.zones: must not name a zone twice'],
   [
     'PEM armour in the certificate',
     (c) => (c.vpn.rootCertificateData = `-----BEGIN CERTIFICATE-----\n${ROOT_CERT}\n-----END CERTIFICATE-----`),

@@ -182,7 +182,9 @@ describe('lab-stack under Pulumi mocks, full lab (VPN, source VM, migrations): V
     const gateway = mocks.one('azure-native:network:VirtualNetworkGateway');
     assert.equal(gateway.inputs.gatewayType, 'Vpn');
     assert.equal(gateway.inputs.vpnType, 'RouteBased');
-    assert.deepEqual(gateway.inputs.sku, { name: 'VpnGw1', tier: 'VpnGw1' });
+    // Zone-redundant: Azure refuses the non-AZ VpnGw1-5 (NonAzSkusNotAllowedForVPNGateway).
+    assert.deepEqual(gateway.inputs.sku, { name: 'VpnGw1AZ', tier: 'VpnGw1AZ' });
+    assert.equal(gateway.inputs.vpnGatewayGeneration, 'Generation1');
     assert.deepEqual(gateway.inputs.vpnClientConfiguration, {
       vpnClientAddressPool: { addressPrefixes: ['172.16.201.0/24'] },
       vpnClientProtocols: ['IkeV2', 'OpenVPN'],
@@ -195,6 +197,8 @@ describe('lab-stack under Pulumi mocks, full lab (VPN, source VM, migrations): V
     const ip = mocks.one('azure-native:network:PublicIPAddress');
     assert.equal(ip.inputs.publicIPAllocationMethod, 'Static');
     assert.equal(ip.inputs.sku.name, 'Standard');
+    // An AZ gateway's Standard IP must carry zones (VmssVpnGatewayPublicIpsMustHaveZonesConfigured).
+    assert.deepEqual(ip.inputs.zones, ['1', '2', '3']);
   });
 
   it('builds the source VM with PostgreSQL 16 and the AdventureWorks sample prepared by cloud-init', async () => {
@@ -335,5 +339,21 @@ describe('lab-stack under Pulumi mocks, minimal lab (no VPN, no source VM)', fun
     assert.equal(await valueOf(lab.outputs.serverPrivateIp), undefined);
     assert.deepEqual(await valueOf(lab.outputs.migrationStates), {});
     assert.equal(await valueOf(lab.outputs.dnsZoneName), `pgferry-lab-${MOCK_SUFFIX}.private.postgres.database.azure.com`);
+  });
+});
+
+describe('lab-stack under Pulumi mocks, a VPN in a region without availability zones', function () {
+  this.timeout(60_000);
+  let mocks: MockLab;
+  before(async () => {
+    mocks = await installMocks();
+    await build({ location: 'westcentralus', vpn: { rootCertificateData: ROOT_CERT, skuName: 'VpnGw4AZ', zones: [] } }, mocks);
+  });
+
+  it('keeps the AZ SKU, gives its public IP no zones, and picks the generation the SKU exists in', () => {
+    const gateway = mocks.one('azure-native:network:VirtualNetworkGateway');
+    assert.deepEqual(gateway.inputs.sku, { name: 'VpnGw4AZ', tier: 'VpnGw4AZ' });
+    assert.equal(gateway.inputs.vpnGatewayGeneration, 'Generation2', 'VpnGw4 exists only as Generation2');
+    assert.equal(mocks.one('azure-native:network:PublicIPAddress').inputs.zones, undefined);
   });
 });
