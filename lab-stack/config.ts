@@ -62,8 +62,10 @@ const networkSchema = z
       gatewaySubnet: cidrSchema.default('10.20.0.0/27'),
       serverSubnet: cidrSchema.default('10.20.1.0/24'),
       sourceSubnet: cidrSchema.default('10.20.2.0/24'),
+      /** The DNS resolver's inbound endpoint (delegated to it alone): /28 to /24. */
+      resolverSubnet: cidrSchema.default('10.20.3.0/28'),
     },
-    { error: 'must be an object with keys addressSpace, gatewaySubnet, serverSubnet, sourceSubnet' },
+    { error: 'must be an object with keys addressSpace, gatewaySubnet, serverSubnet, sourceSubnet, resolverSubnet' },
   )
   .prefault({});
 
@@ -159,6 +161,8 @@ const vpnSchema = z
         .regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,79}$/, 'must be letters, digits, _ . or -, starting with a letter or digit')
         .default('P2SRootCert'),
       rootCertificateData: certificateSchema.optional(),
+      /** A DNS Private Resolver whose address VPN clients get, so they resolve the server's private FQDN. */
+      dnsResolver: z.boolean({ error: 'must be true or false' }).default(true),
       protocols: z
         .array(oneOf(VPN_PROTOCOLS), { error: `must be a list drawn from ${VPN_PROTOCOLS.join(', ')}` })
         .min(1, `must name at least one of ${VPN_PROTOCOLS.join(', ')}`)
@@ -225,7 +229,9 @@ type LabShape = z.output<typeof labShape>;
 /** The address plan: subnets inside the address space, apart, and as large as Azure needs. */
 function networkRules(lab: LabShape, ctx: RefinementCtx): void {
   const space = parseCidr(lab.network.addressSpace);
-  const subnets = (['gatewaySubnet', 'serverSubnet', 'sourceSubnet'] as const).map((key) => [key, parseCidr(lab.network[key])] as const);
+  const subnets = (['gatewaySubnet', 'serverSubnet', 'sourceSubnet', 'resolverSubnet'] as const).map(
+    (key) => [key, parseCidr(lab.network[key])] as const,
+  );
   if (space && subnets.every(([, subnet]) => subnet)) {
     const plan = subnets as ReadonlyArray<readonly [string, Cidr]>;
     for (const [key, subnet] of plan) {
@@ -253,6 +259,9 @@ function networkRules(lab: LabShape, ctx: RefinementCtx): void {
         path: ['network', 'serverSubnet'],
         message: 'must be /28 or larger (Flexible Server needs room for HA and scaling)',
       });
+    // An inbound endpoint's subnet: between /28 and /24 (Azure DNS Private Resolver's subnet rules).
+    if (plan[3]![1].prefix > 28 || plan[3]![1].prefix < 24)
+      ctx.addIssue({ code: 'custom', path: ['network', 'resolverSubnet'], message: 'must be from /28 to /24 (DNS Private Resolver)' });
   }
 }
 

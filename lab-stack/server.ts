@@ -1,5 +1,6 @@
 // The target: Azure Database for PostgreSQL Flexible Server with private access only (delegated
 // subnet + private DNS zone), and the server parameters a migration needs.
+import { promises as dnsPromises } from 'node:dns';
 import * as pulumi from '@pulumi/pulumi';
 import * as dbforpostgresql from '@pulumi/azure-native/dbforpostgresql';
 import * as privatedns from '@pulumi/azure-native/privatedns';
@@ -32,6 +33,7 @@ export function createServer(
   placement: ServerPlacement,
   adminPassword: pulumi.Input<string>,
   scope: LabScope,
+  resolveCname: (host: string) => Promise<string[]> = (host) => dnsPromises.resolveCname(host),
 ): LabServer {
   const s = config.server;
   const { resourceGroupName, delegatedSubnetId, dns } = placement;
@@ -92,7 +94,7 @@ export function createServer(
     .all(parameters.map((p) => pulumi.all([p.name, p.isConfigPendingRestart])))
     .apply((rows) => rows.filter(([, pending]) => pending).map(([name]) => name));
 
-  const privateIp = lookupPrivateIp(resourceGroupName, dns, server, scope);
+  const privateIp = lookupPrivateIp(resourceGroupName, dns, server, scope, resolveCname);
   return { server, component: scope.component, parameters, privateIp, pendingRestart };
 }
 
@@ -102,26 +104,41 @@ function parameterSlug(name: string): string {
 }
 
 /**
- * Flexible Server exposes no private IP property; Azure writes an A record for it into the
- * private zone. The record is read after the server exists, by the server's name; when Azure named
- * it otherwise (or has not written it yet) the output stays undefined instead of failing `up`,
- * and the README shows the `az` command that lists the zone's records.
+ * The server's A record in the private zone, as a name relative to the zone, read from the CNAME
+ * its public FQDN carries (`<server>.postgres.database.azure.com` → `<record>.<zone>`): Azure names
+ * the record itself, not after the server, and the tutorial finds it as "the only address" of the
+ * zone. Undefined when the CNAME does not point into the zone.
+ */
+export function recordNameFromCname(cnames: readonly string[], zone: string): string | undefined {
+  const suffix = `.${zone.toLowerCase().replace(/\.$/, '')}`;
+  for (const cname of cnames) {
+    const name = cname.toLowerCase().replace(/\.$/, '');
+    if (name.endsWith(suffix) && name.length > suffix.length) return name.slice(0, -suffix.length);
+  }
+  return undefined;
+}
+
+/**
+ * Flexible Server exposes no private IP property. Its public FQDN is a CNAME to the A record Azure
+ * writes into the private zone; the record is read after the server exists. When the name cannot be
+ * resolved publicly (no DNS, or Azure changed the scheme) the output stays undefined instead of
+ * failing `up`, and the README shows the `az` command that lists the zone's records. The address is
+ * informational: migrations use the FQDN (Azure recommends it; the IP may change), which VPN
+ * clients resolve through the lab's DNS resolver.
  */
 function lookupPrivateIp(
   resourceGroupName: pulumi.Input<string>,
   dns: LabDns,
   server: dbforpostgresql.Server,
   scope: LabScope,
+  resolveCname: (host: string) => Promise<string[]>,
 ): pulumi.Output<string | undefined> {
-  return pulumi.all([resourceGroupName, dns.zone.name, server.name]).apply(async ([group, zone, name]) => {
+  return pulumi.all([resourceGroupName, dns.zone.name, server.fullyQualifiedDomainName]).apply(async ([group, zone, fqdn]) => {
     try {
+      const name = recordNameFromCname(await resolveCname(fqdn), zone);
+      if (name === undefined) return undefined;
       const record = await privatedns.getPrivateRecordSet(
-        {
-          resourceGroupName: group,
-          privateZoneName: zone,
-          recordType: 'A',
-          relativeRecordSetName: name,
-        },
+        { resourceGroupName: group, privateZoneName: zone, recordType: 'A', relativeRecordSetName: name },
         { parent: scope.component, provider: scope.provider },
       );
       return record.aRecords?.[0]?.ipv4Address;

@@ -68,6 +68,8 @@ export function createSourceVm(
   sourceSubnetId: pulumi.Input<string>,
   postgresPassword: pulumi.Input<string>,
   scope: LabScope,
+  /** What must exist before the VM boots: its DNS server and its way out to the package mirrors. */
+  bootDependencies: pulumi.Resource[] = [],
 ): LabSourceVm {
   const vmConfig = config.sourceVm;
   const prefix = config.namePrefix;
@@ -110,7 +112,7 @@ export function createSourceVm(
     // cloud-init runs at first boot only and Azure refuses to change customData afterwards, so a
     // later change is ignored rather than replacing (and emptying) the source; use --replace to
     // rebuild. The computer name carries namePrefix, read once like the other names (names.ts).
-    { ...childOptions(scope, 'source-vm'), ignoreChanges: ['osProfile.customData', 'osProfile.computerName'] },
+    { ...childOptions(scope, 'source-vm', bootDependencies), ignoreChanges: ['osProfile.customData', 'osProfile.computerName'] },
   );
   // Azure reports a VM created as soon as it boots, long before cloud-init has installed
   // PostgreSQL. A script extension that waits for cloud-init and then asks the database itself

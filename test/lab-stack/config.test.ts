@@ -109,6 +109,11 @@ const BAD_CONFIGS: Array<[string, (config: any) => void, string]> = [
     (c) => (c.vpn.skuName = 'VpnGw1'),
     'pgferry-lab:vpn.skuName: must be a zone-redundant SKU: Azure no longer creates VpnGw1 (NonAzSkusNotAllowedForVPNGateway); use VpnGw1AZ, with vpn.zones [] in a region without availability zones (got "VpnGw1")',
   ],
+  [
+    'a resolver subnet too small for an inbound endpoint',
+    (c) => (c.network = { resolverSubnet: '10.20.3.0/29' }),
+    'pgferry-lab:network.resolverSubnet: must be from /28 to /24 (DNS Private Resolver)',
+  ],
   ['a zone named twice', (c) => (c.vpn.zones = ['1', '1']), 'pgferry-lab:vpn.zones: must not name a zone twice'],
   [
     'PEM armour in the certificate',
@@ -164,7 +169,12 @@ describe('lab-stack config', () => {
       gatewaySubnet: '10.20.0.0/27',
       serverSubnet: '10.20.1.0/24',
       sourceSubnet: '10.20.2.0/24',
+      resolverSubnet: '10.20.3.0/28',
     });
+    assert.equal(config.vpn.skuName, 'VpnGw1AZ');
+    assert.equal(config.vpn.dnsResolver, true);
+    assert.equal(config.sourceVm.loadSample, true);
+    assert.equal(config.sourceVm.sampleDatabase, 'adventureworks');
     assert.deepEqual(config.vpn.protocols, ['IkeV2', 'OpenVPN']);
     assert.equal(config.vpn.clientAddressPool, '172.16.201.0/24');
     assert.equal(config.sourceVm.enabled, false);

@@ -2,13 +2,14 @@
 // the outputs, and that secrets stay secret.
 import assert from 'node:assert/strict';
 import * as pulumi from '@pulumi/pulumi';
-import { installMocks, MOCK_SERVER_IP, MOCK_SUFFIX, settle, valueOf, type MockLab } from './mocks';
+import { installMocks, mockResolveCname, MOCK_RECORD_NAME, MOCK_SERVER_IP, MOCK_SUFFIX, settle, valueOf, type MockLab } from './mocks';
 import { fullConfig, ROOT_CERT, SSH_KEY } from './fixtures';
 import { parseLabConfig, type LabConfigInput } from '../../lab-stack/config';
 import { createLab, stackOutputs, type Lab } from '../../lab-stack/lab';
 import type { MigrationFactory } from '../../lab-stack/migrations';
 import type { PgMigrationArgs } from '../../provider/resource';
 import { READY_COMMAND } from '../../lab-stack/sourceScripts';
+import { recordNameFromCname } from '../../lab-stack/server';
 
 const ADMIN_PASSWORD = 'Adm1n-secret-pw';
 const SOURCE_PASSWORD = "src'pw";
@@ -31,6 +32,9 @@ function allResources(lab: Lab): pulumi.Resource[] {
     lab.network.gatewaySubnet,
     lab.network.serverSubnet,
     lab.network.sourceSubnet,
+    ...(lab.network.resolverSubnet ? [lab.network.resolverSubnet] : []),
+    ...(lab.network.natGateway ? [lab.network.natGateway] : []),
+    ...(lab.dnsResolver ? [lab.dnsResolver.resolver, lab.dnsResolver.inbound] : []),
     lab.dns.zone,
     lab.dns.link,
     lab.server.server,
@@ -50,7 +54,7 @@ async function build(input: LabConfigInput, mocks: MockLab): Promise<Lab> {
         passwords: { sourcePassword: pulumi.secret(SOURCE_PASSWORD), legacyPassword: pulumi.secret('legacy-pw') },
       },
     },
-    { migrationFactory: fakeFactory },
+    { migrationFactory: fakeFactory, resolveCname: mockResolveCname },
   );
   await settle(allResources(lab));
   assert.ok(mocks.resources.size > 0);
@@ -79,19 +83,22 @@ describe('lab-stack under Pulumi mocks, full lab (VPN, source VM, migrations): n
     const count = (type: string) => mocks.byType(type).length;
     assert.equal(count('azure-native:resources:ResourceGroup'), 1);
     assert.equal(count('azure-native:network:VirtualNetwork'), 1);
-    assert.equal(count('azure-native:network:Subnet'), 3);
+    assert.equal(count('azure-native:network:Subnet'), 4);
+    assert.equal(count('azure-native:network:NatGateway'), 1);
+    assert.equal(count('azure-native:dnsresolver:DnsResolver'), 1);
+    assert.equal(count('azure-native:dnsresolver:InboundEndpoint'), 1);
     assert.equal(count('azure-native:privatedns:PrivateZone'), 1);
     assert.equal(count('azure-native:privatedns:VirtualNetworkLink'), 1);
     assert.equal(count('azure-native:dbforpostgresql:Server'), 1);
     assert.equal(count('azure-native:dbforpostgresql:Configuration'), 4);
-    assert.equal(count('azure-native:network:PublicIPAddress'), 1);
+    assert.equal(count('azure-native:network:PublicIPAddress'), 2);
     assert.equal(count('azure-native:network:VirtualNetworkGateway'), 1);
     assert.equal(count('azure-native:network:NetworkInterface'), 1);
     assert.equal(count('azure-native:compute:VirtualMachine'), 1);
     assert.equal(count('azure-native:compute:VirtualMachineExtension'), 1);
     assert.equal(count('pgferry:test:PgMigration'), 2);
     assert.equal(count('random:index/randomString:RandomString'), 1);
-    assert.equal([...mocks.resources.values()].filter((r) => !r.component).length, 20);
+    assert.equal([...mocks.resources.values()].filter((r) => !r.component).length, 25);
     for (const r of mocks.resources.values()) {
       if (r.type.startsWith('azure-native:')) {
         assert.equal(r.inputs.resourceGroupName, `lab-rg-${MOCK_SUFFIX}`, `${r.name} is in the lab's group`);
@@ -194,7 +201,7 @@ describe('lab-stack under Pulumi mocks, full lab (VPN, source VM, migrations): V
     const ipConfig = gateway.inputs.ipConfigurations[0];
     assert.equal(ipConfig.subnet.id, await valueOf(lab.network.gatewaySubnet.id));
     assert.equal(ipConfig.publicIPAddress.id, await valueOf(lab.vpn!.publicIp.id));
-    const ip = mocks.one('azure-native:network:PublicIPAddress');
+    const ip = mocks.byName('vpn-ip');
     assert.equal(ip.inputs.publicIPAllocationMethod, 'Static');
     assert.equal(ip.inputs.sku.name, 'Standard');
     // An AZ gateway's Standard IP must carry zones (VmssVpnGatewayPublicIpsMustHaveZonesConfigured).
@@ -266,6 +273,67 @@ describe('lab-stack under Pulumi mocks, full lab (VPN, source VM, migrations): V
     assert.ok(legacy.dependsOn.includes('vpn-gateway'), 'every migration waits for what makes the server reachable');
   });
 });
+
+describe('lab-stack under Pulumi mocks, full lab: name resolution for VPN clients and outbound access', function () {
+  this.timeout(60_000);
+  let mocks: MockLab;
+  let lab: Lab;
+  before(async () => {
+    ({ mocks, lab } = await fullLab());
+  });
+
+  it('runs a DNS private resolver whose inbound endpoint, in its own delegated subnet, is the VNet DNS server', async () => {
+    const subnet = mocks.byName('resolver-subnet');
+    assert.equal(subnet.inputs.addressPrefix, '10.20.3.0/28');
+    assert.deepEqual(subnet.inputs.delegations, [{ name: 'dnsResolvers', serviceName: 'Microsoft.Network/dnsResolvers' }]);
+    assert.ok(subnet.dependsOn.includes('source-subnet'), 'subnets of one VNet are written one at a time');
+    const resolver = mocks.one('azure-native:dnsresolver:DnsResolver');
+    assert.equal(resolver.inputs.virtualNetwork.id, await valueOf(lab.network.vnet.id));
+    const inbound = mocks.one('azure-native:dnsresolver:InboundEndpoint');
+    assert.deepEqual(inbound.inputs.ipConfigurations, [
+      { privateIpAllocationMethod: 'Static', privateIpAddress: '10.20.3.4', subnet: { id: await valueOf(lab.network.resolverSubnet!.id) } },
+    ]);
+    assert.equal(inbound.inputs.dnsResolverName, resolver.inputs.dnsResolverName ?? 'dns-resolver-az');
+    assert.deepEqual(mocks.one('azure-native:network:VirtualNetwork').inputs.dhcpOptions, { dnsServers: ['10.20.3.4'] });
+    assert.equal(lab.outputs.vpnDnsServer, '10.20.3.4');
+  });
+
+  it('boots the source VM only once its DNS server and its NAT gateway exist', () => {
+    const vm = mocks.byName('source-vm');
+    assert.ok(vm.dependsOn.includes('dns-inbound'), 'apt at first boot needs the VNet DNS server to answer');
+    assert.ok(vm.dependsOn.includes('nat-gateway'));
+  });
+
+  it('gives the source subnet explicit outbound access through a NAT gateway with its own public IP', async () => {
+    const nat = mocks.one('azure-native:network:NatGateway');
+    assert.deepEqual(nat.inputs.sku, { name: 'Standard' });
+    const natIp = mocks.byName('nat-ip');
+    assert.equal(natIp.inputs.sku.name, 'Standard');
+    assert.deepEqual(nat.inputs.publicIpAddresses, [{ id: natIpId(mocks) }]);
+    assert.deepEqual(mocks.byName('source-subnet').inputs.natGateway, { id: await valueOf(lab.network.natGateway!.id) });
+    assert.equal(mocks.byName('server-subnet').inputs.natGateway, undefined, 'only the VM subnet needs a way out');
+  });
+
+  it('reads serverPrivateIp from the A record the public FQDN points at, not from a record named after the server', async () => {
+    assert.equal(await valueOf(lab.outputs.serverPrivateIp), MOCK_SERVER_IP);
+    const lookups = mocks.invokes.filter((i) => i.token === 'azure-native:privatedns:getPrivateRecordSet');
+    assert.deepEqual(
+      lookups.map((l) => [l.inputs.privateZoneName, l.inputs.relativeRecordSetName, l.inputs.recordType]),
+      [['pgferry-target.private.postgres.database.azure.com', MOCK_RECORD_NAME, 'A']],
+    );
+    assert.equal(
+      recordNameFromCname(['a1b2c3d4e5f6.pg.private.postgres.database.azure.com.'], 'pg.private.postgres.database.azure.com'),
+      'a1b2c3d4e5f6',
+    );
+    assert.equal(recordNameFromCname(['pg.postgres.database.azure.com'], 'pg.private.postgres.database.azure.com'), undefined);
+  });
+});
+
+/** The ARM id the mocks gave the NAT gateway's public IP. */
+function natIpId(mocks: MockLab): string {
+  const ip = mocks.byName('nat-ip');
+  return `/subscriptions/0000/resourceGroups/${ip.inputs.resourceGroupName}/providers/network/PublicIPAddress/nat-ip-az`;
+}
 
 describe('lab-stack under Pulumi mocks, full lab (VPN, source VM, migrations): outputs', function () {
   this.timeout(60_000);

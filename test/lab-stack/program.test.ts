@@ -88,6 +88,7 @@ describe('lab-stack program', function () {
       'sourceVmPrivateIp',
       'vnetId',
       'vpnClientAddressPool',
+      'vpnDnsServer',
       'vpnGatewayId',
     ]);
     assert.deepEqual(await valueOf(outputs.migrationStates as pulumi.Output<unknown>), {
