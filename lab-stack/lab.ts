@@ -114,8 +114,12 @@ export function createLab(inputs: LabInputs, opts: LabOptions = {}): Lab {
       sourceVmIp: sourceVm?.privateIp,
       secrets,
     },
-    // Reachable from the machine running pulumi: the server (and its parameters) and the VPN gateway.
-    { target: vpn ? [server.component, vpn.component] : [server.component], sourceVm: sourceVm?.ready },
+    // Reachable and ready from the machine running pulumi: the server, its parameters and the
+    // restart that loads the static ones, and the VPN gateway.
+    {
+      target: [server.component, ...(server.restart ? [server.restart] : []), ...(vpn ? [vpn.component] : [])],
+      sourceVm: sourceVm?.ready,
+    },
     runtime,
     opts.migrationFactory,
   );

@@ -3,12 +3,14 @@
 import { promises as dnsPromises } from 'node:dns';
 import * as pulumi from '@pulumi/pulumi';
 import * as dbforpostgresql from '@pulumi/azure-native/dbforpostgresql';
+import * as authorization from '@pulumi/azure-native/authorization';
 import * as privatedns from '@pulumi/azure-native/privatedns';
 import type { LabConfig } from './config';
 import type { LabDns } from './dns';
 import type { LabNames } from './names';
 import { childOptions, type LabScope } from './options';
 import { parametersNeedingRestart, serverParameters } from './serverParameters';
+import { ServerRestart } from './serverRestart';
 
 export interface LabServer {
   readonly server: dbforpostgresql.Server;
@@ -17,8 +19,10 @@ export interface LabServer {
   readonly parameters: dbforpostgresql.Configuration[];
   /** The server's address from its A record in the private zone (undefined until Azure has written it). */
   readonly privateIp: pulumi.Output<string | undefined>;
-  /** Parameters Azure reports as set but waiting for a restart. */
+  /** Parameters Azure reported as waiting for a restart when they were written (refresh to re-read). */
   readonly pendingRestart: pulumi.Output<string[]>;
+  /** The restart after static parameters, when any is set: migrations wait for it. */
+  readonly restart: ServerRestart | undefined;
 }
 
 export interface ServerPlacement {
@@ -83,19 +87,37 @@ export function createServer(
       ),
     );
   }
-  const restartNames = parametersNeedingRestart(serverParameters(s));
-  if (restartNames.length) {
-    void pulumi.log.warn(
-      `server parameters ${restartNames.join(', ')} take effect only after a restart, which azure-native does not do: ` +
-        `run az postgres flexible-server restart -g <group> -n <serverName output> after pulumi up`,
-    );
-  }
+  const restart = createRestart(config, server, parameters, scope);
   const pendingRestart = pulumi
     .all(parameters.map((p) => pulumi.all([p.name, p.isConfigPendingRestart])))
     .apply((rows) => rows.filter(([, pending]) => pending).map(([name]) => name));
 
   const privateIp = lookupPrivateIp(resourceGroupName, dns, server, scope, resolveCname);
-  return { server, component: scope.component, parameters, privateIp, pendingRestart };
+  return { server, component: scope.component, parameters, privateIp, pendingRestart, restart };
+}
+
+/**
+ * A static parameter (serverParameters.ts) is written at once but loaded only at the next start:
+ * without a restart a migration would run against a server that has not loaded, say,
+ * shared_preload_libraries. The restart is a resource of its own, after every parameter, so a
+ * preview shows it (create, or update when a value changes) and migrations can depend on it.
+ */
+function createRestart(
+  config: LabConfig,
+  server: dbforpostgresql.Server,
+  parameters: dbforpostgresql.Configuration[],
+  scope: LabScope,
+): ServerRestart | undefined {
+  const all = serverParameters(config.server);
+  const names = new Set(parametersNeedingRestart(all));
+  if (names.size === 0) return undefined;
+  void pulumi.log.info(`server parameters ${[...names].join(', ')} need a restart: server-restart restarts the server after they are set`);
+  const token = authorization.getClientTokenOutput({}, { parent: scope.component, provider: scope.provider }).token;
+  return new ServerRestart(
+    'server-restart',
+    { serverId: server.id, parameters: all.filter(([name]) => names.has(name)).map(([name, value]) => `${name}=${value}`), token },
+    childOptions(scope, 'server-restart', parameters, 'other'),
+  );
 }
 
 /** A parameter name as part of a logical name (`azure.extensions` → `azure-extensions`). */

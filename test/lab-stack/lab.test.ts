@@ -2,7 +2,17 @@
 // the outputs, and that secrets stay secret.
 import assert from 'node:assert/strict';
 import * as pulumi from '@pulumi/pulumi';
-import { installMocks, mockResolveCname, MOCK_RECORD_NAME, MOCK_SERVER_IP, MOCK_SUFFIX, settle, valueOf, type MockLab } from './mocks';
+import {
+  installMocks,
+  mockResolveCname,
+  MOCK_ARM_TOKEN,
+  MOCK_RECORD_NAME,
+  MOCK_SERVER_IP,
+  MOCK_SUFFIX,
+  settle,
+  valueOf,
+  type MockLab,
+} from './mocks';
 import { fullConfig, ROOT_CERT, SSH_KEY } from './fixtures';
 import { parseLabConfig, type LabConfigInput } from '../../lab-stack/config';
 import { createLab, stackOutputs, type Lab } from '../../lab-stack/lab';
@@ -39,6 +49,7 @@ function allResources(lab: Lab): pulumi.Resource[] {
     lab.dns.link,
     lab.server.server,
     ...lab.server.parameters,
+    ...(lab.server.restart ? [lab.server.restart] : []),
     ...(lab.vpn ? [lab.vpn.publicIp, lab.vpn.gateway] : []),
     ...(lab.sourceVm ? [lab.sourceVm.nic, lab.sourceVm.vm, lab.sourceVm.ready] : []),
     ...lab.migrations.values(),
@@ -98,7 +109,8 @@ describe('lab-stack under Pulumi mocks, full lab (VPN, source VM, migrations): n
     assert.equal(count('azure-native:compute:VirtualMachineExtension'), 1);
     assert.equal(count('pgferry:test:PgMigration'), 2);
     assert.equal(count('random:index/randomString:RandomString'), 1);
-    assert.equal([...mocks.resources.values()].filter((r) => !r.component).length, 25);
+    assert.equal(count('pulumi-nodejs:dynamic:Resource'), 1, 'the server restart');
+    assert.equal([...mocks.resources.values()].filter((r) => !r.component).length, 26);
     for (const r of mocks.resources.values()) {
       if (r.type.startsWith('azure-native:')) {
         assert.equal(r.inputs.resourceGroupName, `lab-rg-${MOCK_SUFFIX}`, `${r.name} is in the lab's group`);
@@ -274,6 +286,30 @@ describe('lab-stack under Pulumi mocks, full lab (VPN, source VM, migrations): V
   });
 });
 
+describe('lab-stack under Pulumi mocks, full lab: static server parameters', function () {
+  this.timeout(60_000);
+  let mocks: MockLab;
+  before(async () => {
+    ({ mocks } = await fullLab());
+  });
+
+  it('restarts the server after the parameters that need it, and the migrations wait for the restart', async () => {
+    const restart = mocks.byName('server-restart');
+    assert.equal(restart.type, 'pulumi-nodejs:dynamic:Resource');
+    assert.match(restart.inputs.serverId, /\/Server\/pgferry-target$/);
+    // Only the static ones, name=value, so a changed value restarts again; azure.extensions is dynamic.
+    assert.deepEqual(restart.inputs.parameters, ['max_replication_slots=20', 'shared_preload_libraries=pg_stat_statements']);
+    assert.equal(restart.inputs.token, MOCK_ARM_TOKEN);
+    assert.ok(restart.secretInputs.includes('token'), 'the ARM token travels as a secret');
+    for (const param of mocks.byType('azure-native:dbforpostgresql:Configuration')) {
+      assert.ok(restart.dependsOn.includes(param.name), `restart after ${param.name}`);
+    }
+    for (const name of ['migration-aw-online', 'migration-legacy-offline']) {
+      assert.ok(mocks.byName(name).dependsOn.includes('server-restart'), `${name} waits for the restart`);
+    }
+  });
+});
+
 describe('lab-stack under Pulumi mocks, full lab: name resolution for VPN clients and outbound access', function () {
   this.timeout(60_000);
   let mocks: MockLab;
@@ -390,6 +426,7 @@ describe('lab-stack under Pulumi mocks, minimal lab (no VPN, no source VM)', fun
     assert.equal(mocks.byType('azure-native:network:VirtualNetworkGateway').length, 0);
     assert.equal(mocks.byType('azure-native:compute:VirtualMachine').length, 0);
     assert.equal(mocks.byType('pgferry:test:PgMigration').length, 0);
+    assert.equal(lab.server.restart, undefined, 'no static parameter, no restart');
     assert.equal([...mocks.resources.values()].filter((r) => !r.component && !r.type.startsWith('random:')).length, 9);
     const param = mocks.one('azure-native:dbforpostgresql:Configuration');
     assert.equal(param.inputs.configurationName, 'azure.extensions');

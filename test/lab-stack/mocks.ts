@@ -58,6 +58,8 @@ const AZURE_NAME_INPUT: Record<string, string> = {
 };
 
 export const MOCK_SERVER_IP = '10.20.1.4';
+/** The ARM token the azure-native provider's login gives under these mocks. */
+export const MOCK_ARM_TOKEN = 'mock-arm-token';
 /** The name Azure gives the server's A record in the private zone (not the server's name). */
 export const MOCK_RECORD_NAME = 'a1b2c3d4e5f6';
 
@@ -157,6 +159,7 @@ export async function installMocks(): Promise<MockLab> {
           if (lab.failRecordLookup || args.inputs.relativeRecordSetName !== MOCK_RECORD_NAME) throw new Error('record not found');
           return { name: args.inputs.relativeRecordSetName, aRecords: [{ ipv4Address: MOCK_SERVER_IP }] };
         }
+        if (args.token === 'azure-native:authorization:getClientToken') return { token: MOCK_ARM_TOKEN };
         throw new Error(`unexpected invoke ${args.token}`);
       },
     },
