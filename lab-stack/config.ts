@@ -11,7 +11,15 @@ export const LAB_NAMESPACE = 'pgferry-lab';
 /** Extensions the seeds allow-list on every target; `server.extensions` adds the source's own. */
 export const DEFAULT_EXTENSIONS = ['TABLEFUNC', 'UUID-OSSP'] as const;
 
+/** Majors a source may run (the lab VM installs them from PGDG). */
 export const POSTGRES_VERSIONS = ['11', '12', '13', '14', '15', '16', '17', '18'] as const;
+/**
+ * Majors Azure still creates Flexible Servers of. 11 and 12 are retired: past their end of support
+ * in Azure's version policy, and the Azure CLI no longer offers 12 for create (Azure/azure-cli#31363,
+ * "Support for PostgreSQL 12 has officially ended"); 13 runs in extended support.
+ */
+export const SERVER_VERSIONS = ['13', '14', '15', '16', '17', '18'] as const;
+const RETIRED_SERVER_VERSIONS = ['11', '12'];
 export const SERVER_TIERS = ['Burstable', 'GeneralPurpose', 'MemoryOptimized'] as const;
 export const HA_MODES = ['Disabled', 'ZoneRedundant', 'SameZone'] as const;
 /** Flexible Server's provisioned storage sizes in GiB (anything else is rejected by Azure). */
@@ -46,6 +54,14 @@ const versionSchema = z
   .union([z.string(), z.number()], { error: `must be one of ${POSTGRES_VERSIONS.join(', ')}` })
   .transform(String)
   .pipe(oneOf(POSTGRES_VERSIONS));
+
+const serverVersionSchema = z
+  .union([z.string(), z.number()], { error: `must be one of ${SERVER_VERSIONS.join(', ')}` })
+  .transform(String)
+  .refine((v) => !RETIRED_SERVER_VERSIONS.includes(v), {
+    error: (issue) => `must be one of ${SERVER_VERSIONS.join(', ')}: Azure no longer creates PostgreSQL ${String(issue.input)} servers`,
+  })
+  .pipe(oneOf(SERVER_VERSIONS));
 
 const cidrSchema = z
   .string({ error: 'must be an IPv4 CIDR block such as 10.20.1.0/24' })
@@ -83,7 +99,7 @@ const serverSchema = z
           'must be 3-63 lowercase letters, digits or hyphens, not starting or ending with a hyphen',
         )
         .optional(),
-      version: versionSchema.default('16'),
+      version: serverVersionSchema.default('16'),
       skuName: z
         .string({ error: 'must be a SKU name such as Standard_D2ds_v5' })
         .regex(/^Standard_[A-Za-z0-9_]+$/, 'must be a SKU name such as Standard_D2ds_v5 or Standard_B1ms')
@@ -329,9 +345,21 @@ function sourceVmRules(lab: LabShape, ctx: RefinementCtx): void {
   }
 }
 
-/** Migrations: unique names, and a source unless the lab VM is one. */
+/** Where a migration writes: its source (host:port, or the lab VM) and target database, for sharing rules. */
+function sourceKey(migration: LabShape['migrations'][number]): string {
+  return migration.source ? `${migration.source.host}:${migration.source.port}` : '(lab source VM)';
+}
+
+/**
+ * Migrations: unique names, a source unless the lab VM is one, and one database written by one
+ * migration at a time. The stack runs them in list order (migrations.ts), as the tutorial runs its
+ * offline then its online migration over the same database; a later one that writes a database an
+ * earlier one wrote must overwrite it (the tutorial's checkbox), and must not follow an online
+ * migration still streaming into it (cutover false): both would write the same target database.
+ */
 function migrationRules(lab: LabShape, ctx: RefinementCtx): void {
   const names = new Set<string>();
+  const writers = new Map<string, number>();
   lab.migrations.forEach((migration, index) => {
     if (names.has(migration.name)) {
       ctx.addIssue({ code: 'custom', path: ['migrations', index, 'name'], message: `must be unique: ${migration.name} is used twice` });
@@ -343,6 +371,32 @@ function migrationRules(lab: LabShape, ctx: RefinementCtx): void {
         path: ['migrations', index, 'source'],
         message: 'is required unless sourceVm.enabled is true (then the lab VM is the source)',
       });
+    }
+    for (const database of migration.databases) {
+      const earlierIndex = writers.get(database);
+      if (earlierIndex !== undefined) {
+        const earlier = lab.migrations[earlierIndex]!;
+        if (earlier.mode === 'Online' && !earlier.cutover) {
+          ctx.addIssue({
+            code: 'custom',
+            path: ['migrations', index, 'databases'],
+            message: `must not include ${database}: migrations[${earlierIndex}] (${earlier.name}) still streams into it until its cutover; two migrations would write one target database`,
+          });
+        } else if (!migration.overwriteDbsInTarget) {
+          ctx.addIssue({
+            code: 'custom',
+            path: ['migrations', index, 'overwriteDbsInTarget'],
+            message: `must be true: ${database} is on the target after migrations[${earlierIndex}] (${earlier.name}); the later migration overwrites it, as the tutorial's online run does`,
+          });
+        } else if (sourceKey(earlier) !== sourceKey(migration)) {
+          ctx.addIssue({
+            code: 'custom',
+            path: ['migrations', index, 'databases'],
+            message: `must not include ${database}: migrations[${earlierIndex}] (${earlier.name}) brings it from another source`,
+          });
+        }
+      }
+      writers.set(database, index);
     }
   });
 }

@@ -31,7 +31,27 @@ const BAD_CONFIGS: Array<[string, (config: any) => void, string]> = [
   [
     'unsupported version',
     (c) => (c.server.version = '9.6'),
-    'pgferry-lab:server.version: must be one of 11, 12, 13, 14, 15, 16, 17, 18 (got "9.6")',
+    'pgferry-lab:server.version: must be one of 13, 14, 15, 16, 17, 18 (got "9.6")',
+  ],
+  [
+    'a server version Azure no longer creates',
+    (c) => (c.server.version = 12),
+    'pgferry-lab:server.version: must be one of 13, 14, 15, 16, 17, 18: Azure no longer creates PostgreSQL 12 servers (got "12")',
+  ],
+  [
+    'a second migration of a database without overwriting it',
+    (c) => c.migrations.push({ name: 'crm-again', databases: ['crm'], source: c.migrations[1].source }),
+    "pgferry-lab:migrations[2].overwriteDbsInTarget: must be true: crm is on the target after migrations[1] (legacy-offline); the later migration overwrites it, as the tutorial's online run does",
+  ],
+  [
+    'a migration of a database an online migration still streams into',
+    (c) => c.migrations.push({ name: 'aw-offline', databases: ['adventureworks'], overwriteDbsInTarget: true }),
+    'pgferry-lab:migrations[2].databases: must not include adventureworks: migrations[0] (aw-online) still streams into it until its cutover; two migrations would write one target database',
+  ],
+  [
+    'one database brought from two sources',
+    (c) => c.migrations.push({ name: 'crm-elsewhere', databases: ['crm'], overwriteDbsInTarget: true }),
+    'pgferry-lab:migrations[2].databases: must not include crm: migrations[1] (legacy-offline) brings it from another source',
   ],
   [
     'server not an object',
@@ -182,6 +202,21 @@ describe('lab-stack config', () => {
     assert.ok(Object.isFrozen(config.server.parameters), 'parsed config is frozen');
   });
 
+  it('accepts the tutorial sequence: an offline, then an online migration overwriting the same database', () => {
+    const config = parseLabConfig(
+      withChange((c) => {
+        c.migrations = [
+          { name: 'offlinemigration', databases: ['adventureworks'] },
+          { name: 'onlinemigration', databases: ['adventureworks'], mode: 'Online', overwriteDbsInTarget: true },
+        ];
+      }),
+    );
+    assert.deepEqual(
+      config.migrations.map((m) => m.name),
+      ['offlinemigration', 'onlinemigration'],
+    );
+  });
+
   it('accepts the full config and normalises parameter values to strings', () => {
     const config = parseLabConfig(fullConfig());
     assert.equal(config.server.parameters['max_replication_slots'], '20');
@@ -206,7 +241,7 @@ describe('lab-stack config', () => {
   it('can report every problem at once', () => {
     const problems = labConfigProblems(withChange((c) => Object.assign(c.server, { version: '8', storageSizeGb: 1 })));
     assert.deepEqual(problems, [
-      'pgferry-lab:server.version: must be one of 11, 12, 13, 14, 15, 16, 17, 18 (got "8")',
+      'pgferry-lab:server.version: must be one of 13, 14, 15, 16, 17, 18 (got "8")',
       'pgferry-lab:server.storageSizeGb: must be one of 32, 64, 128, 256, 512, 1024, 2048, 4096, 8192, 16384, 32767 (got 1)',
     ]);
   });

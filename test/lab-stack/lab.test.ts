@@ -250,6 +250,11 @@ describe('lab-stack under Pulumi mocks, full lab (VPN, source VM, migrations): V
     assert.ok(ready.dependsOn.includes('source-vm'));
   });
 
+  it('runs the migrations in list order, each after the one before', () => {
+    assert.ok(mocks.byName('migration-legacy-offline').dependsOn.includes('migration-aw-online'));
+    assert.ok(!mocks.byName('migration-aw-online').dependsOn.includes('migration-legacy-offline'));
+  });
+
   it('declares the migrations against the server, after its parameters and the source', async () => {
     const online = mocks.byName('migration-aw-online');
     assert.equal(online.inputs.migrationName, 'aw-online');
