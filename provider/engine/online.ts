@@ -11,7 +11,7 @@ import { restoreReplicaIdentity, setTargetIdentityFull } from './cdc/replicaIden
 import { CONTROL_SCHEMA } from './names';
 import { prepareSourceAndSnapshot } from './cdc/sourcePrep';
 import { SourceTableWatch } from './cdc/tableWatch';
-import { fireAsReplica, replicaRolePermitted, restoreTriggers } from './cdc/targetTriggers';
+import { describeFirings, fireAsReplica, replicaRolePermitted, restoreFiring } from './cdc/targetFiring';
 import { createSlotWithSnapshot, dropSlot, slotState, type ExportedSlot } from './cdc/slot';
 import { retrying, RETRY_POLICIES } from './connect/retry';
 import { migrationEnd } from './migrationEnd';
@@ -69,10 +69,10 @@ async function copyDatabase(run: MigrationRun, phases: DatabasePhases, database:
   await phases.finishDatabase(run, database);
   await withSession(spec.target, { database, purpose: 'online', writable: true }, async (client) => {
     if (await replicaRolePermitted(client)) return;
-    const silenced = await fireAsReplica(client);
-    if (silenced > 0) {
+    const silenced = describeFirings(await fireAsReplica(client));
+    if (silenced) {
       await run.warn(
-        `${silenced} trigger(s) disabled on the target while changes stream (session_replication_role = replica is not permitted, and the source's triggers already produced their effects); set back as on the source at cutover or cancel`,
+        `${silenced} disabled on the target while changes stream (session_replication_role = replica is not permitted, and the source's triggers and rules already produced their effects); set back as on the source at cutover, cancel or failure`,
         database,
       );
     }
@@ -225,7 +225,9 @@ export async function runOnline(run: MigrationRun, phases: DatabasePhases): Prom
   } catch (error) {
     await stopAll(streams);
     for (const s of streams) {
-      await restoreTriggers(run, s.database).catch((e: Error) => run.warn(`could not restore trigger states: ${e.message}`, s.database));
+      await restoreFiring(run, s.database).catch((e: Error) =>
+        run.warn(`could not restore trigger and rule states: ${e.message}`, s.database),
+      );
     }
     // Only an end that is recorded releases the slots: a runner that cannot record it (the target
     // is down) leaves everything for a resume, which streams on from the slots.

@@ -7,7 +7,7 @@ import { withSession } from './connect/session';
 import { ControlStore } from './control/store';
 import { releaseStream } from './cdc/release';
 import { restoreContextOf, restoreReplicaIdentity } from './cdc/replicaIdentity';
-import { restoreTriggers } from './cdc/targetTriggers';
+import { restoreFiring } from './cdc/targetFiring';
 import { errorMessage, PgferryError } from './errors';
 import type { MigrationSpec, ServerSpec } from './input/migrationSpec';
 import type { MigrationStatus, SourceSlotState } from './model';
@@ -29,8 +29,8 @@ export async function cancelWithoutRunner(target: ServerSpec, name: string, spec
     if (status.mode === 'Online') {
       if (!spec) throw sourceNeeded(name);
       for (const db of open) {
-        // the target's triggers were silenced for streaming on managed targets: as on the source again
-        await restoreTriggers({ spec }, db.database).catch(() => undefined);
+        // the target's triggers and rules were silenced for streaming on managed targets: as on the source again
+        await restoreFiring({ spec }, db.database).catch(() => undefined);
         try {
           await releaseStream(spec, db.database, status.instance);
           await restoreReplicaIdentity(restoreContextOf(spec, store), db.database);
