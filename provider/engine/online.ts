@@ -11,7 +11,9 @@ import { restoreReplicaIdentity, setTargetIdentityFull } from './cdc/replicaIden
 import { CONTROL_SCHEMA } from './names';
 import { prepareSourceAndSnapshot } from './cdc/sourcePrep';
 import { SourceTableWatch } from './cdc/tableWatch';
-import { describeFirings, fireAsReplica, replicaRolePermitted, restoreFiring } from './cdc/targetFiring';
+import { restoreFiring } from './cdc/targetFiring';
+import { restoreForeignKeys } from './cdc/targetForeignKeys';
+import { prepareTargetForStreaming } from './cdc/streamingTarget';
 import { createSlotWithSnapshot, dropSlot, slotState, type ExportedSlot } from './cdc/slot';
 import { retrying, RETRY_POLICIES } from './connect/retry';
 import { migrationEnd } from './migrationEnd';
@@ -67,16 +69,7 @@ async function copyDatabase(run: MigrationRun, phases: DatabasePhases, database:
     await withSession(spec.target, { database, purpose: 'online', writable: true }, (client) => setTargetIdentityFull(client, fullTables));
   }
   await phases.finishDatabase(run, database);
-  await withSession(spec.target, { database, purpose: 'online', writable: true }, async (client) => {
-    if (await replicaRolePermitted(client)) return;
-    const silenced = describeFirings(await fireAsReplica(client));
-    if (silenced) {
-      await run.warn(
-        `${silenced} disabled on the target while changes stream (session_replication_role = replica is not permitted, and the source's triggers and rules already produced their effects); set back as on the source at cutover, cancel or failure`,
-        database,
-      );
-    }
-  });
+  await prepareTargetForStreaming(run, database);
   return exported.consistentLsn;
 }
 
@@ -246,6 +239,12 @@ export async function runOnline(run: MigrationRun, phases: DatabasePhases): Prom
           database,
         );
       });
+      await restoreForeignKeys(run, database).catch((e: Error) =>
+        run.warn(
+          `could not add the target's foreign keys back: ${e.message}; the ones still to add are in ${CONTROL_SCHEMA}.target_foreign_key on the target`,
+          database,
+        ),
+      );
       await restoreReplicaIdentity(run, database).catch((e: Error) =>
         run.warn(
           `could not set replica identities back: ${e.message}; the tables still to set back are in ${CONTROL_SCHEMA}.source_table on the target`,

@@ -113,4 +113,34 @@ COMMENT ON COLUMN pgferry.source_table.not_streamed IS 'why its changes do not r
 COMMENT ON COLUMN pgferry.source_table.identity_before IS 'relreplident (d, n, i) before pgferry set REPLICA IDENTITY FULL; NULL if pgferry did not';
 `,
   },
+  {
+    // Foreign keys pgferry drops on a target that cannot apply with replica role, recorded before
+    // the drop and added back at cutover, cancel or failure (control/foreignKeys.ts).
+    version: 4,
+    sql: `
+CREATE TABLE pgferry.target_foreign_key (
+  migration          text NOT NULL,
+  database           text NOT NULL,
+  schema_name        text NOT NULL,
+  table_name         text NOT NULL,
+  constraint_name    text NOT NULL,
+  definition         text NOT NULL,
+  validated          boolean NOT NULL,
+  columns            text[] NOT NULL,
+  referenced_schema  text NOT NULL,
+  referenced_table   text NOT NULL,
+  referenced_columns text[] NOT NULL,
+  match_full         boolean NOT NULL,
+  recorded_at        timestamptz NOT NULL DEFAULT now(),
+  restored_at        timestamptz,
+  outcome            text CHECK (outcome IN ('added', 'not valid', 'left out')),
+  violating_rows     bigint,
+  detail             text,
+  PRIMARY KEY (migration, database, schema_name, table_name, constraint_name),
+  FOREIGN KEY (migration, database) REFERENCES pgferry.migration_database (migration, database) ON DELETE CASCADE
+);
+COMMENT ON COLUMN pgferry.target_foreign_key.definition IS 'pg_get_constraintdef on the target (search_path empty: names qualified), as restored from the source';
+COMMENT ON COLUMN pgferry.target_foreign_key.outcome IS 'added: as recorded; not valid: rows violate it (NOT VALID, as the source holds them); left out: it could not be added (detail says why); NULL: not added back yet';
+`,
+  },
 ];
