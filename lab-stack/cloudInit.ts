@@ -1,13 +1,20 @@
 // The source VM's cloud-init document, as a pure function: PostgreSQL from PGDG plus the seeds'
-// manual source edits (wal_level, replication slots and senders, pg_hba for the migration's networks).
+// manual source edits (wal_level, replication slots and senders, pg_hba for the migration's networks)
+// and the lab's AdventureWorks sample (provider/demo/adventureworks, the script the demo loads too).
+import { gzipSync } from 'node:zlib';
+import { ADVENTUREWORKS_READINESS_SQL, ADVENTUREWORKS_READY_ANSWER, ADVENTUREWORKS_SQL } from '../provider/demo/adventureworks';
+import { ident, literal } from '../provider/engine/connect/quote';
+import { APT_LOCK_WAIT, checkReadyScript, installScript, preparePostgresScript, STATE_DIR } from './sourceScripts';
 
 export interface SourceSetup {
   /** PostgreSQL major version to install, e.g. "16". */
   readonly postgresVersion: string;
   /** Networks allowed to connect with a password (pg_hba), e.g. the delegated subnet and the VPN pool. */
   readonly allowedCidrs: readonly string[];
-  /** Databases to create empty, and the count the replication settings are sized for. */
+  /** Databases to create empty (with the sample's, the count the replication settings are sized for). */
   readonly databases: readonly string[];
+  /** The database the AdventureWorks sample is loaded into; undefined loads none. */
+  readonly sampleDatabase?: string;
   /** Password for the `postgres` role; it only travels base64-encoded inside the document. */
   readonly postgresPassword: string;
 }
@@ -27,16 +34,6 @@ export interface ReplicationSizing {
 export function replicationSizing(databaseCount: number): ReplicationSizing {
   const maxReplicationSlots = Math.max(10, 2 * databaseCount + 2);
   return { maxReplicationSlots, maxWalSenders: Math.max(10, maxReplicationSlots + 2) };
-}
-
-const STATE_DIR = '/var/lib/pgferry-lab';
-
-function quoteIdent(name: string): string {
-  return `"${name.replace(/"/g, '""')}"`;
-}
-
-function quoteLiteral(value: string): string {
-  return `'${value.replace(/'/g, "''")}'`;
 }
 
 function indent(text: string, spaces: number): string {
@@ -73,59 +70,62 @@ export function sourcePgHbaLines(allowedCidrs: readonly string[]): string {
   return lines.join('\n') + '\n';
 }
 
+/**
+ * The password and the databases, idempotent (psql's \\gexec creates only the missing ones). It
+ * carries the password, so it travels base64-encoded, is root-only and is shredded once used.
+ */
 function setupSql(setup: SourceSetup): string {
-  const statements = [`ALTER ROLE postgres WITH PASSWORD ${quoteLiteral(setup.postgresPassword)};`];
-  for (const database of setup.databases) statements.push(`CREATE DATABASE ${quoteIdent(database)};`);
+  const statements = [`ALTER ROLE postgres WITH PASSWORD ${literal(setup.postgresPassword)};`];
+  for (const database of allDatabases(setup)) {
+    statements.push(
+      `SELECT ${literal(`CREATE DATABASE ${ident(database)}`)} WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = ${literal(database)})\\gexec`,
+    );
+  }
   return statements.join('\n') + '\n';
 }
 
-function setupScript(version: string): string {
-  const etc = `/etc/postgresql/${version}/main`;
-  return [
-    '#!/bin/bash',
-    `# Installs PostgreSQL ${version} from the PGDG repository and applies the migration-source settings.`,
-    'set -euo pipefail',
-    'export DEBIAN_FRONTEND=noninteractive',
-    'apt-get update',
-    'apt-get install -y postgresql-common',
-    '/usr/share/postgresql-common/pgdg/apt.postgresql.org.sh -y',
-    `apt-get install -y postgresql-${version}`,
-    // Debian clusters read conf.d/ (include_dir); files are copied in only now because an existing
-    // /etc/postgresql/<v>/main before installation makes pg_createcluster refuse to create the cluster.
-    `install -o postgres -g postgres -m 0644 ${STATE_DIR}/pgferry-lab.conf ${etc}/conf.d/pgferry-lab.conf`,
-    `cat ${STATE_DIR}/pg_hba.lines >> ${etc}/pg_hba.conf`,
-    `systemctl restart postgresql@${version}-main`,
-    `sudo -u postgres psql -v ON_ERROR_STOP=1 -f - < ${STATE_DIR}/setup.sql`,
-    `shred -u ${STATE_DIR}/setup.sql`,
-    '',
-  ].join('\n');
+/** The sample's database first, then the others (once each). */
+function allDatabases(setup: SourceSetup): string[] {
+  return [...new Set([...(setup.sampleDatabase === undefined ? [] : [setup.sampleDatabase]), ...setup.databases])];
+}
+
+function fileEntry(path: string, permissions: string, content: string): string[] {
+  return [`  - path: ${STATE_DIR}/${path}`, `    permissions: '${permissions}'`, '    content: |', indent(content, 6)];
 }
 
 /** The full `#cloud-config` document for the source VM. */
 export function renderCloudInit(setup: SourceSetup): string {
   const sql = Buffer.from(setupSql(setup), 'utf8').toString('base64');
-  return [
+  const sample = setup.sampleDatabase;
+  const lines = [
     '#cloud-config',
     'write_files:',
-    `  - path: ${STATE_DIR}/pgferry-lab.conf`,
-    "    permissions: '0644'",
-    '    content: |',
-    indent(sourcePostgresConf(setup.databases.length), 6),
-    `  - path: ${STATE_DIR}/pg_hba.lines`,
-    "    permissions: '0644'",
-    '    content: |',
-    indent(sourcePgHbaLines(setup.allowedCidrs), 6),
+    ...fileEntry('pgferry-lab.conf', '0644', sourcePostgresConf(allDatabases(setup).length)),
+    ...fileEntry('pg_hba.lines', '0644', sourcePgHbaLines(setup.allowedCidrs)),
+    ...fileEntry('apt-lock-wait.conf', '0644', APT_LOCK_WAIT),
     // base64 so no password character can break the YAML; root-only until the script shreds it.
     `  - path: ${STATE_DIR}/setup.sql`,
     "    permissions: '0600'",
     '    encoding: b64',
     `    content: ${sql}`,
-    `  - path: ${STATE_DIR}/setup.sh`,
-    "    permissions: '0700'",
-    '    content: |',
-    indent(setupScript(setup.postgresVersion), 6),
+  ];
+  if (sample !== undefined) {
+    // The sample is ~80 KB of SQL; gzip keeps the whole document far below Azure's 64 KB customData limit.
+    lines.push(
+      `  - path: ${STATE_DIR}/adventureworks.sql`,
+      "    permissions: '0644'",
+      '    encoding: gz+b64',
+      `    content: ${gzipSync(Buffer.from(ADVENTUREWORKS_SQL, 'utf8'), { level: 9 }).toString('base64')}`,
+      ...fileEntry('ready.sql', '0644', ADVENTUREWORKS_READINESS_SQL),
+    );
+  }
+  lines.push(
+    ...fileEntry('setup.sh', '0700', installScript(setup.postgresVersion)),
+    ...fileEntry('prepare-postgres.sh', '0700', preparePostgresScript(sample)),
+    ...fileEntry('check-ready.sh', '0755', checkReadyScript(sample, ADVENTUREWORKS_READY_ANSWER)),
     'runcmd:',
     `  - [bash, ${STATE_DIR}/setup.sh]`,
     '',
-  ].join('\n');
+  );
+  return lines.join('\n');
 }

@@ -11,24 +11,40 @@ export const LAB_NAMESPACE = 'pgferry-lab';
 /** Extensions the seeds allow-list on every target; `server.extensions` adds the source's own. */
 export const DEFAULT_EXTENSIONS = ['TABLEFUNC', 'UUID-OSSP'] as const;
 
+/** Majors a source may run (the lab VM installs them from PGDG). */
 export const POSTGRES_VERSIONS = ['11', '12', '13', '14', '15', '16', '17', '18'] as const;
+/**
+ * Majors Azure still creates Flexible Servers of. 11 and 12 are retired: past their end of support
+ * in Azure's version policy, and the Azure CLI no longer offers 12 for create (Azure/azure-cli#31363,
+ * "Support for PostgreSQL 12 has officially ended"); 13 runs in extended support.
+ */
+export const SERVER_VERSIONS = ['13', '14', '15', '16', '17', '18'] as const;
+const RETIRED_SERVER_VERSIONS = ['11', '12'];
 export const SERVER_TIERS = ['Burstable', 'GeneralPurpose', 'MemoryOptimized'] as const;
 export const HA_MODES = ['Disabled', 'ZoneRedundant', 'SameZone'] as const;
 /** Flexible Server's provisioned storage sizes in GiB (anything else is rejected by Azure). */
 export const STORAGE_SIZES_GB = [32, 64, 128, 256, 512, 1024, 2048, 4096, 8192, 16384, 32767] as const;
-/** Route-based gateway SKUs that support point-to-site with IKEv2/OpenVPN (Basic does not). */
-export const VPN_SKUS = [
-  'VpnGw1',
-  'VpnGw2',
-  'VpnGw3',
-  'VpnGw4',
-  'VpnGw5',
-  'VpnGw1AZ',
-  'VpnGw2AZ',
-  'VpnGw3AZ',
-  'VpnGw4AZ',
-  'VpnGw5AZ',
-] as const;
+/**
+ * Route-based gateway SKUs with point-to-site over IKEv2/OpenVPN, zone-redundant ("AZ"): Azure no
+ * longer creates the non-AZ VpnGw1-5 (deployment error NonAzSkusNotAllowedForVPNGateway; the SKU
+ * consolidation retires them on 2026-09-30, Azure updates "VpnGw1-5 non-AZ SKUs will be retired")
+ * and refuses Basic for P2S with IKEv2/OpenVPN.
+ */
+export const VPN_SKUS = ['VpnGw1AZ', 'VpnGw2AZ', 'VpnGw3AZ', 'VpnGw4AZ', 'VpnGw5AZ'] as const;
+/** The non-AZ SKUs, recognised only to say what replaces them. */
+const NON_AZ_VPN_SKUS = ['VpnGw1', 'VpnGw2', 'VpnGw3', 'VpnGw4', 'VpnGw5'] as const;
+/**
+ * Which gateway generation each SKU size exists in ("Gateway SKUs by tunnel, connection, and
+ * throughput" in Azure's VPN Gateway settings article): VpnGw1 only as Generation1, VpnGw4 and
+ * VpnGw5 only as Generation2 (Azure accepts the config of VpnGw4/5 with Generation1 and fails later).
+ */
+export const VPN_GENERATIONS: Readonly<Record<(typeof VPN_SKUS)[number], readonly ('Generation1' | 'Generation2')[]>> = {
+  VpnGw1AZ: ['Generation1'],
+  VpnGw2AZ: ['Generation1', 'Generation2'],
+  VpnGw3AZ: ['Generation1', 'Generation2'],
+  VpnGw4AZ: ['Generation2'],
+  VpnGw5AZ: ['Generation2'],
+};
 export const VPN_PROTOCOLS = ['IkeV2', 'SSTP', 'OpenVPN'] as const;
 /** Names Azure refuses as the Flexible Server administrator login. */
 const RESERVED_LOGINS = ['azure_superuser', 'azure_pg_admin', 'admin', 'administrator', 'root', 'guest', 'public'];
@@ -38,6 +54,14 @@ const versionSchema = z
   .union([z.string(), z.number()], { error: `must be one of ${POSTGRES_VERSIONS.join(', ')}` })
   .transform(String)
   .pipe(oneOf(POSTGRES_VERSIONS));
+
+const serverVersionSchema = z
+  .union([z.string(), z.number()], { error: `must be one of ${SERVER_VERSIONS.join(', ')}` })
+  .transform(String)
+  .refine((v) => !RETIRED_SERVER_VERSIONS.includes(v), {
+    error: (issue) => `must be one of ${SERVER_VERSIONS.join(', ')}: Azure no longer creates PostgreSQL ${String(issue.input)} servers`,
+  })
+  .pipe(oneOf(SERVER_VERSIONS));
 
 const cidrSchema = z
   .string({ error: 'must be an IPv4 CIDR block such as 10.20.1.0/24' })
@@ -54,8 +78,10 @@ const networkSchema = z
       gatewaySubnet: cidrSchema.default('10.20.0.0/27'),
       serverSubnet: cidrSchema.default('10.20.1.0/24'),
       sourceSubnet: cidrSchema.default('10.20.2.0/24'),
+      /** The DNS resolver's inbound endpoint (delegated to it alone): /28 to /24. */
+      resolverSubnet: cidrSchema.default('10.20.3.0/28'),
     },
-    { error: 'must be an object with keys addressSpace, gatewaySubnet, serverSubnet, sourceSubnet' },
+    { error: 'must be an object with keys addressSpace, gatewaySubnet, serverSubnet, sourceSubnet, resolverSubnet' },
   )
   .prefault({});
 
@@ -73,7 +99,7 @@ const serverSchema = z
           'must be 3-63 lowercase letters, digits or hyphens, not starting or ending with a hyphen',
         )
         .optional(),
-      version: versionSchema.default('16'),
+      version: serverVersionSchema.default('16'),
       skuName: z
         .string({ error: 'must be a SKU name such as Standard_D2ds_v5' })
         .regex(/^Standard_[A-Za-z0-9_]+$/, 'must be a SKU name such as Standard_D2ds_v5 or Standard_B1ms')
@@ -128,14 +154,31 @@ const vpnSchema = z
   .strictObject(
     {
       enabled: z.boolean({ error: 'must be true or false' }).default(true),
-      skuName: oneOf(VPN_SKUS).default('VpnGw1'),
-      generation: oneOf(['Generation1', 'Generation2']).default('Generation1'),
+      skuName: z
+        .string({ error: `must be one of ${VPN_SKUS.join(', ')}` })
+        .refine((v) => !(NON_AZ_VPN_SKUS as readonly string[]).includes(v), {
+          error: (issue) =>
+            `must be a zone-redundant SKU: Azure no longer creates ${String(issue.input)} (NonAzSkusNotAllowedForVPNGateway); use ${String(issue.input)}AZ, with vpn.zones [] in a region without availability zones`,
+        })
+        .pipe(oneOf(VPN_SKUS))
+        .default('VpnGw1AZ'),
+      generation: oneOf(['Generation1', 'Generation2'] as const).optional(),
+      /**
+       * Zones of the gateway's Standard public IP. An AZ SKU needs them (otherwise
+       * VmssVpnGatewayPublicIpsMustHaveZonesConfigured); [] for a region without availability zones.
+       */
+      zones: z
+        .array(z.enum(['1', '2', '3'], { error: 'must be 1, 2 or 3' }), { error: 'must be a list of zones such as ["1", "2", "3"]' })
+        .refine((zones) => new Set(zones).size === zones.length, 'must not name a zone twice')
+        .default(['1', '2', '3']),
       clientAddressPool: cidrSchema.default('172.16.201.0/24'),
       rootCertificateName: z
         .string({ error: 'must be a certificate name' })
         .regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,79}$/, 'must be letters, digits, _ . or -, starting with a letter or digit')
         .default('P2SRootCert'),
       rootCertificateData: certificateSchema.optional(),
+      /** A DNS Private Resolver whose address VPN clients get, so they resolve the server's private FQDN. */
+      dnsResolver: z.boolean({ error: 'must be true or false' }).default(true),
       protocols: z
         .array(oneOf(VPN_PROTOCOLS), { error: `must be a list drawn from ${VPN_PROTOCOLS.join(', ')}` })
         .min(1, `must name at least one of ${VPN_PROTOCOLS.join(', ')}`)
@@ -170,8 +213,11 @@ const sourceVmSchema = z
       privateIp: ipSchema.optional(),
       postgresVersion: versionSchema.default('16'),
       databases: z.array(identifierSchema, { error: 'must be a list of database names' }).default([]),
+      /** Load the lab's AdventureWorks sample (provider/demo/adventureworks) into sampleDatabase. */
+      loadSample: z.boolean({ error: 'must be true or false' }).default(true),
+      sampleDatabase: identifierSchema.default('adventureworks'),
     },
-    { error: 'must be an object with keys such as enabled, sshPublicKey, databases' },
+    { error: 'must be an object with keys such as enabled, sshPublicKey, databases, loadSample' },
   )
   .prefault({});
 
@@ -199,7 +245,9 @@ type LabShape = z.output<typeof labShape>;
 /** The address plan: subnets inside the address space, apart, and as large as Azure needs. */
 function networkRules(lab: LabShape, ctx: RefinementCtx): void {
   const space = parseCidr(lab.network.addressSpace);
-  const subnets = (['gatewaySubnet', 'serverSubnet', 'sourceSubnet'] as const).map((key) => [key, parseCidr(lab.network[key])] as const);
+  const subnets = (['gatewaySubnet', 'serverSubnet', 'sourceSubnet', 'resolverSubnet'] as const).map(
+    (key) => [key, parseCidr(lab.network[key])] as const,
+  );
   if (space && subnets.every(([, subnet]) => subnet)) {
     const plan = subnets as ReadonlyArray<readonly [string, Cidr]>;
     for (const [key, subnet] of plan) {
@@ -227,6 +275,9 @@ function networkRules(lab: LabShape, ctx: RefinementCtx): void {
         path: ['network', 'serverSubnet'],
         message: 'must be /28 or larger (Flexible Server needs room for HA and scaling)',
       });
+    // An inbound endpoint's subnet: between /28 and /24 (Azure DNS Private Resolver's subnet rules).
+    if (plan[3]![1].prefix > 28 || plan[3]![1].prefix < 24)
+      ctx.addIssue({ code: 'custom', path: ['network', 'resolverSubnet'], message: 'must be from /28 to /24 (DNS Private Resolver)' });
   }
 }
 
@@ -250,12 +301,13 @@ function vpnRules(lab: LabShape, ctx: RefinementCtx): void {
         message: 'is required when vpn.enabled is true: the base64 body of the P2S root certificate (or set vpn.enabled false)',
       });
     }
-    // Generation2 gateways start at VpnGw2; VpnGw1 (and VpnGw1AZ) exist only as Generation1.
-    if (lab.vpn.generation === 'Generation2' && lab.vpn.skuName.startsWith('VpnGw1')) {
+    const generation = lab.vpn.generation;
+    const allowed = VPN_GENERATIONS[lab.vpn.skuName];
+    if (generation !== undefined && !allowed.includes(generation)) {
       ctx.addIssue({
         code: 'custom',
         path: ['vpn', 'generation'],
-        message: `must be Generation1 for ${lab.vpn.skuName} (Generation2 needs VpnGw2 or larger)`,
+        message: `must be ${allowed.join(' or ')} for ${lab.vpn.skuName} (Generation1 has VpnGw1-3, Generation2 has VpnGw2-5)`,
       });
     }
     const pool = parseCidr(lab.vpn.clientAddressPool);
@@ -293,9 +345,21 @@ function sourceVmRules(lab: LabShape, ctx: RefinementCtx): void {
   }
 }
 
-/** Migrations: unique names, and a source unless the lab VM is one. */
+/** Where a migration writes: its source (host:port, or the lab VM) and target database, for sharing rules. */
+function sourceKey(migration: LabShape['migrations'][number]): string {
+  return migration.source ? `${migration.source.host}:${migration.source.port}` : '(lab source VM)';
+}
+
+/**
+ * Migrations: unique names, a source unless the lab VM is one, and one database written by one
+ * migration at a time. The stack runs them in list order (migrations.ts), as the tutorial runs its
+ * offline then its online migration over the same database; a later one that writes a database an
+ * earlier one wrote must overwrite it (the tutorial's checkbox), and must not follow an online
+ * migration still streaming into it (cutover false): both would write the same target database.
+ */
 function migrationRules(lab: LabShape, ctx: RefinementCtx): void {
   const names = new Set<string>();
+  const writers = new Map<string, number>();
   lab.migrations.forEach((migration, index) => {
     if (names.has(migration.name)) {
       ctx.addIssue({ code: 'custom', path: ['migrations', index, 'name'], message: `must be unique: ${migration.name} is used twice` });
@@ -307,6 +371,32 @@ function migrationRules(lab: LabShape, ctx: RefinementCtx): void {
         path: ['migrations', index, 'source'],
         message: 'is required unless sourceVm.enabled is true (then the lab VM is the source)',
       });
+    }
+    for (const database of migration.databases) {
+      const earlierIndex = writers.get(database);
+      if (earlierIndex !== undefined) {
+        const earlier = lab.migrations[earlierIndex]!;
+        if (earlier.mode === 'Online' && !earlier.cutover) {
+          ctx.addIssue({
+            code: 'custom',
+            path: ['migrations', index, 'databases'],
+            message: `must not include ${database}: migrations[${earlierIndex}] (${earlier.name}) still streams into it until its cutover; two migrations would write one target database`,
+          });
+        } else if (!migration.overwriteDbsInTarget) {
+          ctx.addIssue({
+            code: 'custom',
+            path: ['migrations', index, 'overwriteDbsInTarget'],
+            message: `must be true: ${database} is on the target after migrations[${earlierIndex}] (${earlier.name}); the later migration overwrites it, as the tutorial's online run does`,
+          });
+        } else if (sourceKey(earlier) !== sourceKey(migration)) {
+          ctx.addIssue({
+            code: 'custom',
+            path: ['migrations', index, 'databases'],
+            message: `must not include ${database}: migrations[${earlierIndex}] (${earlier.name}) brings it from another source`,
+          });
+        }
+      }
+      writers.set(database, index);
     }
   });
 }

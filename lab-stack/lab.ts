@@ -11,6 +11,7 @@ export type { LabConfig, LabConfigInput } from './config';
 export { readLabConfig } from './stackConfig';
 export type { LabSecrets } from './stackConfig';
 import { createPrivateDns, type LabDns } from './dns';
+import { createDnsResolver, type LabDnsResolver } from './dnsResolver';
 import { createMigrations, type MigrationFactory, type MigrationResource } from './migrations';
 import { createNetwork, type LabNetwork } from './network';
 import { createLabNames, type LabNames } from './names';
@@ -27,6 +28,8 @@ export interface LabInputs {
 export interface LabOptions extends LabResourceOptions {
   /** Builds each PgMigration; tests and the root program may pass their own. */
   readonly migrationFactory?: MigrationFactory;
+  /** Public DNS CNAME lookup, for serverPrivateIp (server.ts); tests pass their own. */
+  readonly resolveCname?: (host: string) => Promise<string[]>;
 }
 
 /** What a stack exports. Secrets stay secret Outputs; nothing here holds a password in plain text. */
@@ -43,6 +46,8 @@ export interface LabOutputs {
   readonly serverConnectionString: pulumi.Output<string>;
   readonly parametersPendingRestart: pulumi.Output<string[]>;
   readonly dnsZoneName: pulumi.Output<string>;
+  /** The DNS resolver's inbound address: VPN clients' DNS server (the Azure VPN Client profile needs it added). */
+  readonly vpnDnsServer: string | undefined;
   readonly vpnGatewayId: pulumi.Output<string> | undefined;
   readonly vpnClientAddressPool: string | undefined;
   readonly sourceVmPrivateIp: string | undefined;
@@ -57,6 +62,7 @@ export interface Lab {
   readonly resourceGroup: resources.ResourceGroup;
   readonly network: LabNetwork;
   readonly dns: LabDns;
+  readonly dnsResolver: LabDnsResolver | undefined;
   readonly server: LabServer;
   readonly vpn: LabVpn | undefined;
   readonly sourceVm: LabSourceVm | undefined;
@@ -78,16 +84,24 @@ export function createLab(inputs: LabInputs, opts: LabOptions = {}): Lab {
   const groupName = resourceGroup.name;
 
   const network = createNetwork(config, groupName, partScope(lab, 'Network'));
-  const dns = createPrivateDns(config, names, groupName, network.vnet.id, partScope(lab, 'Dns'));
+  const dnsScope = partScope(lab, 'Dns');
+  const dns = createPrivateDns(config, names, groupName, network.vnet.id, dnsScope);
+  const dnsResolver = network.resolverSubnet
+    ? createDnsResolver(config, groupName, network.vnet.id, network.resolverSubnet.id, dnsScope)
+    : undefined;
   const placement = { resourceGroupName: groupName, delegatedSubnetId: network.serverSubnet.id, dns };
-  const server = createServer(config, names, placement, secrets.adminPassword, partScope(lab, 'Server'));
+  const server = createServer(config, names, placement, secrets.adminPassword, partScope(lab, 'Server'), opts.resolveCname);
   const vpn = config.vpn.enabled ? createVpn(config, groupName, network.gatewaySubnet.id, partScope(lab, 'Vpn')) : undefined;
   const sourcePassword = secrets.passwords['sourcePassword'];
   if (config.sourceVm.enabled && sourcePassword === undefined) {
     throw new Error('createLab: sourceVm.enabled needs secrets.passwords.sourcePassword (readLabConfig requires it)');
   }
   const sourceVm = config.sourceVm.enabled
-    ? createSourceVm(config, groupName, network.sourceSubnet.id, sourcePassword!, partScope(lab, 'SourceVm'))
+    ? // The VM's DNS is the resolver (the VNet's DNS server): it must answer before cloud-init runs apt.
+      createSourceVm(config, groupName, network.sourceSubnet.id, sourcePassword!, partScope(lab, 'SourceVm'), [
+        ...(dnsResolver ? [dnsResolver.inbound] : []),
+        ...(network.natGateway ? [network.natGateway] : []),
+      ])
     : undefined;
 
   const runtime = partScope(lab, 'Runtime');
@@ -100,16 +114,32 @@ export function createLab(inputs: LabInputs, opts: LabOptions = {}): Lab {
       sourceVmIp: sourceVm?.privateIp,
       secrets,
     },
-    // Reachable from the machine running pulumi: the server (and its parameters) and the VPN gateway.
-    { target: vpn ? [server.component, vpn.component] : [server.component], sourceVm: sourceVm?.ready },
+    // Reachable and ready from the machine running pulumi: the server, its parameters and the
+    // restart that loads the static ones, and the VPN gateway.
+    {
+      target: [server.component, ...(server.restart ? [server.restart] : []), ...(vpn ? [vpn.component] : [])],
+      sourceVm: sourceVm?.ready,
+    },
     runtime,
     opts.migrationFactory,
   );
 
+  const parts = { component: lab.component, names, resourceGroup, network, dns, dnsResolver, server, vpn, sourceVm };
+  return { ...parts, runtime: runtime.component, migrations, outputs: labOutputs(config, secrets, parts, migrations) };
+}
+
+/** What a stack exports, from the lab's parts. */
+function labOutputs(
+  config: LabConfig,
+  secrets: LabSecrets,
+  parts: Omit<Lab, 'runtime' | 'migrations' | 'outputs'>,
+  migrations: ReadonlyMap<string, MigrationResource>,
+): LabOutputs {
+  const { resourceGroup, network, dns, dnsResolver, server, vpn, sourceVm } = parts;
   const adminPassword = pulumi.secret(secrets.adminPassword);
   const login = config.server.administratorLogin;
-  const outputs: LabOutputs = {
-    resourceGroupName: groupName,
+  return {
+    resourceGroupName: resourceGroup.name,
     vnetId: network.vnet.id,
     serverName: server.server.name,
     serverFqdn: server.server.fullyQualifiedDomainName,
@@ -126,25 +156,13 @@ export function createLab(inputs: LabInputs, opts: LabOptions = {}): Lab {
     ),
     parametersPendingRestart: server.pendingRestart,
     dnsZoneName: dns.zone.name,
+    vpnDnsServer: dnsResolver?.address,
     vpnGatewayId: vpn?.gateway.id,
     vpnClientAddressPool: vpn ? config.vpn.clientAddressPool : undefined,
     sourceVmPrivateIp: sourceVm?.privateIp,
     migrationStates: pulumi
       .all([...migrations].map(([name, migration]) => pulumi.all([name, migration.state])))
       .apply((rows) => Object.fromEntries(rows)),
-  };
-  return {
-    component: lab.component,
-    names,
-    resourceGroup,
-    network,
-    dns,
-    server,
-    vpn,
-    sourceVm,
-    runtime: runtime.component,
-    migrations,
-    outputs,
   };
 }
 

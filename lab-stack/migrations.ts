@@ -102,15 +102,20 @@ export function createMigrations(
     update: config.migrationUpdateTimeout,
     delete: config.migrationDeleteTimeout,
   };
+  // In list order, each after the one before: the tutorial runs its offline migration, then its
+  // online one over the same database (config.ts allows a database only in such a sequence), and
+  // Azure's own service runs one migration per server at a time.
+  let previous: MigrationResource | undefined;
   for (const migration of config.migrations) {
     const usesLabSource = migration.source === undefined && dependencies.sourceVm !== undefined;
-    const dependsOn = usesLabSource ? [...dependencies.target, dependencies.sourceVm!] : dependencies.target;
+    const dependsOn = [...dependencies.target, ...(usesLabSource ? [dependencies.sourceVm!] : []), ...(previous ? [previous] : [])];
     const name = `migration-${migration.name}`;
     const resource = factory(name, migrationArgs(migration, context, config), {
       ...childOptions(scope, name, dependsOn, 'other'),
       customTimeouts,
     });
     migrations.set(migration.name, resource);
+    previous = resource;
   }
   return migrations;
 }

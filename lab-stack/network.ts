@@ -1,8 +1,10 @@
 // The lab's virtual network: GatewaySubnet for the VPN gateway, a subnet delegated to Flexible
-// Server, and a subnet for the "on-premises" source VM.
+// Server, a subnet for the "on-premises" source VM (with a NAT gateway for its explicit outbound
+// access) and one delegated to the DNS resolver's inbound endpoint, whose address is the VNet's DNS.
 import * as pulumi from '@pulumi/pulumi';
 import * as network from '@pulumi/azure-native/network';
 import type { LabConfig } from './config';
+import { DNS_RESOLVER_DELEGATION, resolverAddress, resolverEnabled } from './dnsResolver';
 import { childOptions, type LabScope } from './options';
 
 /** The delegation Flexible Server's private access requires on its subnet. */
@@ -13,7 +15,43 @@ export interface LabNetwork {
   readonly gatewaySubnet: network.Subnet;
   readonly serverSubnet: network.Subnet;
   readonly sourceSubnet: network.Subnet;
+  /** The DNS resolver's inbound endpoint subnet, when the lab runs one (dnsResolver.ts). */
+  readonly resolverSubnet: network.Subnet | undefined;
+  /** Explicit outbound access for the source VM (apt at first boot), when the lab has one. */
+  readonly natGateway: network.NatGateway | undefined;
   readonly component: pulumi.ComponentResource;
+}
+
+/**
+ * The source VM installs PostgreSQL from the internet at first boot. Azure's default outbound
+ * access is retired for new virtual networks (Azure's "Default outbound access" article: subnets
+ * become private, newer network API versions default defaultOutboundAccess to false), so the
+ * source subnet gets an explicit way out: a NAT gateway with its own Standard public IP.
+ */
+function createNatGateway(config: LabConfig, resourceGroupName: pulumi.Input<string>, scope: LabScope): network.NatGateway {
+  const ip = new network.PublicIPAddress(
+    'nat-ip',
+    {
+      resourceGroupName,
+      location: config.location,
+      sku: { name: 'Standard', tier: 'Regional' },
+      publicIPAllocationMethod: 'Static',
+      tags: config.tags,
+    },
+    childOptions(scope, 'nat-ip'),
+  );
+  return new network.NatGateway(
+    'nat-gateway',
+    {
+      resourceGroupName,
+      location: config.location,
+      sku: { name: 'Standard' },
+      publicIpAddresses: [{ id: ip.id }],
+      idleTimeoutInMinutes: 4,
+      tags: config.tags,
+    },
+    childOptions(scope, 'nat-gateway'),
+  );
 }
 
 export function createNetwork(config: LabConfig, resourceGroupName: pulumi.Input<string>, scope: LabScope): LabNetwork {
@@ -23,6 +61,9 @@ export function createNetwork(config: LabConfig, resourceGroupName: pulumi.Input
       resourceGroupName,
       location: config.location,
       addressSpace: { addressPrefixes: [config.network.addressSpace] },
+      // VPN clients (and the VNet's VMs) ask the resolver's inbound endpoint, which answers the
+      // private zone's names as Azure DNS does inside the VNet and forwards the rest to it.
+      ...(resolverEnabled(config) ? { dhcpOptions: { dnsServers: [resolverAddress(config)] } } : {}),
       tags: config.tags,
     },
     // Subnets are separate resources below, so the VNet is written without a subnet list (which
@@ -54,6 +95,7 @@ export function createNetwork(config: LabConfig, resourceGroupName: pulumi.Input
     },
     childOptions(scope, 'server-subnet', [gatewaySubnet]),
   );
+  const natGateway = config.sourceVm.enabled ? createNatGateway(config, resourceGroupName, scope) : undefined;
   const sourceSubnet = new network.Subnet(
     'source-subnet',
     {
@@ -61,8 +103,22 @@ export function createNetwork(config: LabConfig, resourceGroupName: pulumi.Input
       virtualNetworkName: vnet.name,
       subnetName: 'source-vm',
       addressPrefix: config.network.sourceSubnet,
+      ...(natGateway ? { natGateway: { id: natGateway.id } } : {}),
     },
     childOptions(scope, 'source-subnet', [serverSubnet]),
   );
-  return { vnet, gatewaySubnet, serverSubnet, sourceSubnet, component: scope.component };
+  const resolverSubnet = resolverEnabled(config)
+    ? new network.Subnet(
+        'resolver-subnet',
+        {
+          resourceGroupName,
+          virtualNetworkName: vnet.name,
+          subnetName: 'dns-resolver-inbound',
+          addressPrefix: config.network.resolverSubnet,
+          delegations: [{ name: 'dnsResolvers', serviceName: DNS_RESOLVER_DELEGATION }],
+        },
+        childOptions(scope, 'resolver-subnet', [sourceSubnet]),
+      )
+    : undefined;
+  return { vnet, gatewaySubnet, serverSubnet, sourceSubnet, resolverSubnet, natGateway, component: scope.component };
 }

@@ -1,13 +1,16 @@
 // The target: Azure Database for PostgreSQL Flexible Server with private access only (delegated
 // subnet + private DNS zone), and the server parameters a migration needs.
+import { promises as dnsPromises } from 'node:dns';
 import * as pulumi from '@pulumi/pulumi';
 import * as dbforpostgresql from '@pulumi/azure-native/dbforpostgresql';
+import * as authorization from '@pulumi/azure-native/authorization';
 import * as privatedns from '@pulumi/azure-native/privatedns';
 import type { LabConfig } from './config';
 import type { LabDns } from './dns';
 import type { LabNames } from './names';
 import { childOptions, type LabScope } from './options';
 import { parametersNeedingRestart, serverParameters } from './serverParameters';
+import { ServerRestart } from './serverRestart';
 
 export interface LabServer {
   readonly server: dbforpostgresql.Server;
@@ -16,8 +19,10 @@ export interface LabServer {
   readonly parameters: dbforpostgresql.Configuration[];
   /** The server's address from its A record in the private zone (undefined until Azure has written it). */
   readonly privateIp: pulumi.Output<string | undefined>;
-  /** Parameters Azure reports as set but waiting for a restart. */
+  /** Parameters Azure reported as waiting for a restart when they were written (refresh to re-read). */
   readonly pendingRestart: pulumi.Output<string[]>;
+  /** The restart after static parameters, when any is set: migrations wait for it. */
+  readonly restart: ServerRestart | undefined;
 }
 
 export interface ServerPlacement {
@@ -32,6 +37,7 @@ export function createServer(
   placement: ServerPlacement,
   adminPassword: pulumi.Input<string>,
   scope: LabScope,
+  resolveCname: (host: string) => Promise<string[]> = (host) => dnsPromises.resolveCname(host),
 ): LabServer {
   const s = config.server;
   const { resourceGroupName, delegatedSubnetId, dns } = placement;
@@ -81,19 +87,37 @@ export function createServer(
       ),
     );
   }
-  const restartNames = parametersNeedingRestart(serverParameters(s));
-  if (restartNames.length) {
-    void pulumi.log.warn(
-      `server parameters ${restartNames.join(', ')} take effect only after a restart, which azure-native does not do: ` +
-        `run az postgres flexible-server restart -g <group> -n <serverName output> after pulumi up`,
-    );
-  }
+  const restart = createRestart(config, server, parameters, scope);
   const pendingRestart = pulumi
     .all(parameters.map((p) => pulumi.all([p.name, p.isConfigPendingRestart])))
     .apply((rows) => rows.filter(([, pending]) => pending).map(([name]) => name));
 
-  const privateIp = lookupPrivateIp(resourceGroupName, dns, server, scope);
-  return { server, component: scope.component, parameters, privateIp, pendingRestart };
+  const privateIp = lookupPrivateIp(resourceGroupName, dns, server, scope, resolveCname);
+  return { server, component: scope.component, parameters, privateIp, pendingRestart, restart };
+}
+
+/**
+ * A static parameter (serverParameters.ts) is written at once but loaded only at the next start:
+ * without a restart a migration would run against a server that has not loaded, say,
+ * shared_preload_libraries. The restart is a resource of its own, after every parameter, so a
+ * preview shows it (create, or update when a value changes) and migrations can depend on it.
+ */
+function createRestart(
+  config: LabConfig,
+  server: dbforpostgresql.Server,
+  parameters: dbforpostgresql.Configuration[],
+  scope: LabScope,
+): ServerRestart | undefined {
+  const all = serverParameters(config.server);
+  const names = new Set(parametersNeedingRestart(all));
+  if (names.size === 0) return undefined;
+  void pulumi.log.info(`server parameters ${[...names].join(', ')} need a restart: server-restart restarts the server after they are set`);
+  const token = authorization.getClientTokenOutput({}, { parent: scope.component, provider: scope.provider }).token;
+  return new ServerRestart(
+    'server-restart',
+    { serverId: server.id, parameters: all.filter(([name]) => names.has(name)).map(([name, value]) => `${name}=${value}`), token },
+    childOptions(scope, 'server-restart', parameters, 'other'),
+  );
 }
 
 /** A parameter name as part of a logical name (`azure.extensions` → `azure-extensions`). */
@@ -102,26 +126,41 @@ function parameterSlug(name: string): string {
 }
 
 /**
- * Flexible Server exposes no private IP property; Azure writes an A record for it into the
- * private zone. The record is read after the server exists, by the server's name; when Azure named
- * it otherwise (or has not written it yet) the output stays undefined instead of failing `up`,
- * and the README shows the `az` command that lists the zone's records.
+ * The server's A record in the private zone, as a name relative to the zone, read from the CNAME
+ * its public FQDN carries (`<server>.postgres.database.azure.com` → `<record>.<zone>`): Azure names
+ * the record itself, not after the server, and the tutorial finds it as "the only address" of the
+ * zone. Undefined when the CNAME does not point into the zone.
+ */
+export function recordNameFromCname(cnames: readonly string[], zone: string): string | undefined {
+  const suffix = `.${zone.toLowerCase().replace(/\.$/, '')}`;
+  for (const cname of cnames) {
+    const name = cname.toLowerCase().replace(/\.$/, '');
+    if (name.endsWith(suffix) && name.length > suffix.length) return name.slice(0, -suffix.length);
+  }
+  return undefined;
+}
+
+/**
+ * Flexible Server exposes no private IP property. Its public FQDN is a CNAME to the A record Azure
+ * writes into the private zone; the record is read after the server exists. When the name cannot be
+ * resolved publicly (no DNS, or Azure changed the scheme) the output stays undefined instead of
+ * failing `up`, and the README shows the `az` command that lists the zone's records. The address is
+ * informational: migrations use the FQDN (Azure recommends it; the IP may change), which VPN
+ * clients resolve through the lab's DNS resolver.
  */
 function lookupPrivateIp(
   resourceGroupName: pulumi.Input<string>,
   dns: LabDns,
   server: dbforpostgresql.Server,
   scope: LabScope,
+  resolveCname: (host: string) => Promise<string[]>,
 ): pulumi.Output<string | undefined> {
-  return pulumi.all([resourceGroupName, dns.zone.name, server.name]).apply(async ([group, zone, name]) => {
+  return pulumi.all([resourceGroupName, dns.zone.name, server.fullyQualifiedDomainName]).apply(async ([group, zone, fqdn]) => {
     try {
+      const name = recordNameFromCname(await resolveCname(fqdn), zone);
+      if (name === undefined) return undefined;
       const record = await privatedns.getPrivateRecordSet(
-        {
-          resourceGroupName: group,
-          privateZoneName: zone,
-          recordType: 'A',
-          relativeRecordSetName: name,
-        },
+        { resourceGroupName: group, privateZoneName: zone, recordType: 'A', relativeRecordSetName: name },
         { parent: scope.component, provider: scope.provider },
       );
       return record.aRecords?.[0]?.ipv4Address;

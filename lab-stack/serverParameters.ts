@@ -3,8 +3,9 @@
 import { DEFAULT_EXTENSIONS, type LabConfig } from './config';
 
 /**
- * Parameters Flexible Server only applies after a restart. azure-native sets them but never
- * restarts the server, so the lab warns and the README says to run `az postgres flexible-server restart`.
+ * Parameters Flexible Server only applies after a restart (PostgreSQL's "postmaster" context: "can
+ * only be set at server start"; Azure lists them as static). The lab restarts the server after
+ * setting any of them (serverRestart.ts).
  */
 export const RESTART_PARAMETERS: ReadonlySet<string> = new Set([
   'shared_preload_libraries',
@@ -13,8 +14,13 @@ export const RESTART_PARAMETERS: ReadonlySet<string> = new Set([
   'max_worker_processes',
   'max_logical_replication_workers',
   'max_connections',
+  'max_prepared_transactions',
+  'max_locks_per_transaction',
+  'max_pred_locks_per_transaction',
   'shared_buffers',
+  'wal_buffers',
   'wal_level',
+  'track_activity_query_size',
   'cron.database_name',
 ]);
 

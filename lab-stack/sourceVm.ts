@@ -5,6 +5,7 @@ import * as compute from '@pulumi/azure-native/compute';
 import * as network from '@pulumi/azure-native/network';
 import { cidrHost, parseCidr, type Cidr } from './cidr';
 import { renderCloudInit } from './cloudInit';
+import { READY_COMMAND } from './sourceScripts';
 import type { LabConfig } from './config';
 import { childOptions, type LabScope } from './options';
 
@@ -67,6 +68,8 @@ export function createSourceVm(
   sourceSubnetId: pulumi.Input<string>,
   postgresPassword: pulumi.Input<string>,
   scope: LabScope,
+  /** What must exist before the VM boots: its DNS server and its way out to the package mirrors. */
+  bootDependencies: pulumi.Resource[] = [],
 ): LabSourceVm {
   const vmConfig = config.sourceVm;
   const prefix = config.namePrefix;
@@ -77,6 +80,7 @@ export function createSourceVm(
         postgresVersion: vmConfig.postgresVersion,
         allowedCidrs: sourceAllowedCidrs(config),
         databases: vmConfig.databases,
+        sampleDatabase: vmConfig.loadSample ? vmConfig.sampleDatabase : undefined,
         postgresPassword: password,
       }),
     ),
@@ -108,11 +112,12 @@ export function createSourceVm(
     // cloud-init runs at first boot only and Azure refuses to change customData afterwards, so a
     // later change is ignored rather than replacing (and emptying) the source; use --replace to
     // rebuild. The computer name carries namePrefix, read once like the other names (names.ts).
-    { ...childOptions(scope, 'source-vm'), ignoreChanges: ['osProfile.customData', 'osProfile.computerName'] },
+    { ...childOptions(scope, 'source-vm', bootDependencies), ignoreChanges: ['osProfile.customData', 'osProfile.computerName'] },
   );
   // Azure reports a VM created as soon as it boots, long before cloud-init has installed
-  // PostgreSQL. A script extension that waits for cloud-init gives dependents (the migrations) a
-  // resource that completes when the source is usable, and fails `up` if cloud-init failed.
+  // PostgreSQL. A script extension that waits for cloud-init and then asks the database itself
+  // (the sample's 68 tables and 16 departments, sourceScripts.ts) gives dependents (the migrations)
+  // a resource that completes when the source is usable, and fails `up` naming what is missing.
   const ready = new compute.VirtualMachineExtension(
     'source-ready',
     {
@@ -124,7 +129,7 @@ export function createSourceVm(
       type: 'CustomScript',
       typeHandlerVersion: '2.1',
       autoUpgradeMinorVersion: true,
-      settings: { commandToExecute: 'cloud-init status --wait' },
+      settings: { commandToExecute: READY_COMMAND },
       tags: config.tags,
     },
     childOptions(scope, 'source-ready'),

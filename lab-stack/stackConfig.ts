@@ -43,8 +43,25 @@ export function readLabConfig(cfg: pulumi.Config = new pulumi.Config(LAB_NAMESPA
     }
     values.set(key, value);
   }
+  // The password's value is known at preview: check it there, not 10 minutes into `up`.
+  const problem = adminPasswordProblem(pulumi.runtime.getConfig(`${cfg.name}:adminPassword`) ?? '');
+  if (problem) throw new LabConfigError(`${cfg.name}:adminPassword`, problem);
   const { adminPassword, ...passwords } = Object.fromEntries(values);
   return { config, secrets: { adminPassword: adminPassword!, passwords } };
+}
+
+/**
+ * Azure's rule for the Flexible Server administrator password (the portal's and `az postgres
+ * flexible-server create --admin-password`'s): 8 to 128 characters from at least three of
+ * uppercase letters, lowercase letters, digits and non-alphanumeric characters. Undefined when it
+ * passes; never echoes the password.
+ */
+export function adminPasswordProblem(password: string): string | undefined {
+  const classes = [/[A-Z]/, /[a-z]/, /[0-9]/, /[^A-Za-z0-9]/].filter((re) => re.test(password)).length;
+  if (password.length < 8 || password.length > 128 || classes < 3) {
+    return `must be 8-128 characters from at least three of: uppercase letters, lowercase letters, digits, symbols (Azure's rule for the administrator password; it has ${password.length} characters from ${classes}); set it with: pulumi config set --secret adminPassword <value>`;
+  }
+  return undefined;
 }
 
 /**

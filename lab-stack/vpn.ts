@@ -2,13 +2,18 @@
 // workstation holding a client certificate signed by the configured root can reach the private server.
 import * as pulumi from '@pulumi/pulumi';
 import * as network from '@pulumi/azure-native/network';
-import type { LabConfig } from './config';
+import { VPN_GENERATIONS, type LabConfig } from './config';
 import { childOptions, type LabScope } from './options';
 
 export interface LabVpn {
   readonly publicIp: network.PublicIPAddress;
   readonly gateway: network.VirtualNetworkGateway;
   readonly component: pulumi.ComponentResource;
+}
+
+/** The configured generation, or the first the SKU exists in (Generation2 for VpnGw4AZ/5AZ). */
+export function vpnGeneration(vpn: LabConfig['vpn']): 'Generation1' | 'Generation2' {
+  return vpn.generation ?? VPN_GENERATIONS[vpn.skuName][0]!;
 }
 
 export function createVpn(
@@ -23,9 +28,12 @@ export function createVpn(
     {
       resourceGroupName,
       location: config.location,
-      // Azure retired Basic public IPs for new gateways; Standard must be Static.
+      // Azure retired Basic public IPs for new gateways; Standard must be Static. An AZ gateway's
+      // Standard IP must carry zones (VmssVpnGatewayPublicIpsMustHaveZonesConfigured): zone-redundant
+      // across vpn.zones; none where the region has no availability zones (vpn.zones []).
       sku: { name: 'Standard', tier: 'Regional' },
       publicIPAllocationMethod: 'Static',
+      ...(vpn.zones.length ? { zones: [...vpn.zones] } : {}),
       tags: config.tags,
     },
     childOptions(scope, 'vpn-ip'),
@@ -38,7 +46,7 @@ export function createVpn(
       gatewayType: 'Vpn',
       vpnType: 'RouteBased', // point-to-site needs a route-based gateway
       sku: { name: vpn.skuName, tier: vpn.skuName },
-      vpnGatewayGeneration: vpn.generation,
+      vpnGatewayGeneration: vpnGeneration(vpn),
       activeActive: false,
       enableBgp: false,
       ipConfigurations: [

@@ -4,22 +4,34 @@ import * as pulumi from '@pulumi/pulumi';
 import { PgMigration, type SslMode } from 'pgferry';
 
 const cfg = new pulumi.Config();
+// The lab stack (lab-stack/ or the root program), e.g. organization/pgferry-lab/lab: its outputs name
+// the server (serverFqdn, adminLogin) and the source VM (sourceVmPrivateIp). The lab's server name
+// carries a random suffix, so it is read from there rather than written here; targetHost,
+// targetUser and sourceHost override them, or stand alone without a lab.
+const labStack = cfg.get('labStack');
+const lab = labStack ? new pulumi.StackReference(labStack) : undefined;
+const fromLab = (key: string, output: string): pulumi.Input<string> => {
+  const value = cfg.get(key);
+  if (value !== undefined) return value;
+  if (!lab) throw new Error(`set ${key} or labStack (the lab stack whose ${output} output it is)`);
+  return lab.requireOutput(output) as pulumi.Output<string>;
+};
 
 const migration = new PgMigration(
   'offline',
   {
     migrationName: cfg.get('migrationName') ?? 'offline-migration',
     source: {
-      host: cfg.require('sourceHost'),
+      host: fromLab('sourceHost', 'sourceVmPrivateIp'),
       port: cfg.getNumber('sourcePort') ?? 5432,
       user: cfg.get('sourceUser') ?? 'postgres',
       password: cfg.requireSecret('sourcePassword'),
       sslMode: (cfg.get('sourceSslMode') ?? 'prefer') as SslMode,
     },
     target: {
-      host: cfg.require('targetHost'),
+      host: fromLab('targetHost', 'serverFqdn'),
       port: cfg.getNumber('targetPort') ?? 5432,
-      user: cfg.require('targetUser'),
+      user: fromLab('targetUser', 'adminLogin'),
       password: cfg.requireSecret('targetPassword'),
       sslMode: (cfg.get('targetSslMode') ?? 'require') as SslMode,
     },

@@ -11,7 +11,9 @@ import { restoreReplicaIdentity, setTargetIdentityFull } from './cdc/replicaIden
 import { CONTROL_SCHEMA } from './names';
 import { prepareSourceAndSnapshot } from './cdc/sourcePrep';
 import { SourceTableWatch } from './cdc/tableWatch';
-import { fireAsReplica, replicaRolePermitted, restoreTriggers } from './cdc/targetTriggers';
+import { restoreFiring } from './cdc/targetFiring';
+import { restoreForeignKeys } from './cdc/targetForeignKeys';
+import { prepareTargetForStreaming } from './cdc/streamingTarget';
 import { createSlotWithSnapshot, dropSlot, slotState, type ExportedSlot } from './cdc/slot';
 import { retrying, RETRY_POLICIES } from './connect/retry';
 import { migrationEnd } from './migrationEnd';
@@ -70,16 +72,7 @@ async function copyDatabase(run: MigrationRun, phases: DatabasePhases, database:
     await withSession(spec.target, { database, purpose: 'online', writable: true }, (client) => setTargetIdentityFull(client, fullTables));
   }
   await phases.finishDatabase(run, database);
-  await withSession(spec.target, { database, purpose: 'online', writable: true }, async (client) => {
-    if (await replicaRolePermitted(client)) return;
-    const silenced = await fireAsReplica(client);
-    if (silenced > 0) {
-      await run.warn(
-        `${silenced} trigger(s) disabled on the target while changes stream (session_replication_role = replica is not permitted, and the source's triggers already produced their effects); set back as on the source at cutover or cancel`,
-        database,
-      );
-    }
-  });
+  await prepareTargetForStreaming(run, database);
   return exported.consistentLsn;
 }
 
@@ -203,6 +196,46 @@ async function stopAll(streams: readonly OnlineStream[]): Promise<void> {
   await Promise.all(streams.map((s) => s.done.catch(() => undefined)));
 }
 
+/**
+ * One database's stream, copying it first unless a resumed runner finds it copied with a usable
+ * slot; undefined when it was cut over before a crash (its release is finished here).
+ */
+async function openStream(
+  run: MigrationRun,
+  phases: DatabasePhases,
+  stops: StreamStops,
+  database: string,
+): Promise<OnlineStream | undefined> {
+  const { store } = run;
+  const name = run.spec.migrationName;
+  const current = (await store.get(name))?.databases.find((d) => d.database === database);
+  if (run.resuming && current?.state === 'Succeeded') return undefined; // cut over before the crash
+  if (run.resuming && current?.cutoverStep === 'released') {
+    // applied, verified and recorded before the crash; only the release may be unfinished
+    await retrying(RETRY_POLICIES.phase, () => finishCutover(run, database), outageRetry(run, `the release of "${database}"`, database));
+    return undefined;
+  }
+  // a copied database streams on from its slot, unless the slot is gone (dropped, or invalidated
+  // past max_slot_wal_keep_size): then its copy is made again
+  const streaming = current?.state === 'WaitingForCutoverTrigger' || current?.state === 'ApplyStopped';
+  const copied = run.resuming && streaming && (await slotStillUsable(run, database));
+  const initialLsn = copied
+    ? undefined
+    : await retrying(
+        RETRY_POLICIES.phase,
+        () => copyDatabase(run, phases, database),
+        outageRetry(run, `the copy of "${database}"`, database),
+      );
+  const base = {
+    inserts: copied ? (current?.inserts ?? 0) : 0,
+    updates: copied ? (current?.updates ?? 0) : 0,
+    deletes: copied ? (current?.deletes ?? 0) : 0,
+  };
+  const stream = startStream(run, database, initialLsn, base);
+  if (!stops.isStopped(database)) await store.updateDatabase(name, database, { state: 'WaitingForCutoverTrigger' });
+  return stream;
+}
+
 export async function runOnline(run: MigrationRun, phases: DatabasePhases): Promise<void> {
   const { spec, store } = run;
   const name = spec.migrationName;
@@ -212,35 +245,8 @@ export async function runOnline(run: MigrationRun, phases: DatabasePhases): Prom
     const stops = await StreamStops.load(run);
     for (const database of spec.databases) {
       if (run.signal.aborted) throw canceledError();
-      const current = (await store.get(name))?.databases.find((d) => d.database === database);
-      if (run.resuming && current?.state === 'Succeeded') continue; // cut over before the crash
-      if (run.resuming && current?.cutoverStep === 'released') {
-        // applied, verified and recorded before the crash; only the release may be unfinished
-        await retrying(
-          RETRY_POLICIES.phase,
-          () => finishCutover(run, database),
-          outageRetry(run, `the release of "${database}"`, database),
-        );
-        continue;
-      }
-      // a copied database streams on from its slot, unless the slot is gone (dropped, or invalidated
-      // past max_slot_wal_keep_size): then its copy is made again
-      const streaming = current?.state === 'WaitingForCutoverTrigger' || current?.state === 'ApplyStopped';
-      const copied = run.resuming && streaming && (await slotStillUsable(run, database));
-      const initialLsn = copied
-        ? undefined
-        : await retrying(
-            RETRY_POLICIES.phase,
-            () => copyDatabase(run, phases, database),
-            outageRetry(run, `the copy of "${database}"`, database),
-          );
-      const base = {
-        inserts: copied ? (current?.inserts ?? 0) : 0,
-        updates: copied ? (current?.updates ?? 0) : 0,
-        deletes: copied ? (current?.deletes ?? 0) : 0,
-      };
-      streams.push(startStream(run, database, initialLsn, base));
-      if (!stops.isStopped(database)) await store.updateDatabase(name, database, { state: 'WaitingForCutoverTrigger' });
+      const stream = await openStream(run, phases, stops, database);
+      if (stream) streams.push(stream);
     }
     if (streams.length === 0) {
       const began = (await store.markCutoverStarted(name)).getTime();
@@ -256,7 +262,9 @@ export async function runOnline(run: MigrationRun, phases: DatabasePhases): Prom
   } catch (error) {
     await stopAll(streams);
     for (const s of streams) {
-      await restoreTriggers(run, s.database).catch((e: Error) => run.warn(`could not restore trigger states: ${e.message}`, s.database));
+      await restoreFiring(run, s.database).catch((e: Error) =>
+        run.warn(`could not restore trigger and rule states: ${e.message}`, s.database),
+      );
     }
     // Only an end that is recorded releases the slots: a runner that cannot record it (the target
     // is down) leaves everything for a resume, which streams on from the slots.
@@ -275,6 +283,12 @@ export async function runOnline(run: MigrationRun, phases: DatabasePhases): Prom
           database,
         );
       });
+      await restoreForeignKeys(run, database).catch((e: Error) =>
+        run.warn(
+          `could not add the target's foreign keys back: ${e.message}; the ones still to add are in ${CONTROL_SCHEMA}.target_foreign_key on the target`,
+          database,
+        ),
+      );
       await restoreReplicaIdentity(run, database).catch((e: Error) =>
         run.warn(
           `could not set replica identities back: ${e.message}; the tables still to set back are in ${CONTROL_SCHEMA}.source_table on the target`,

@@ -7,7 +7,8 @@ import { withSession } from './connect/session';
 import { ControlStore } from './control/store';
 import { releaseStream } from './cdc/release';
 import { restoreContextOf, restoreReplicaIdentity } from './cdc/replicaIdentity';
-import { restoreTriggers } from './cdc/targetTriggers';
+import { restoreFiring } from './cdc/targetFiring';
+import { restoreForeignKeys } from './cdc/targetForeignKeys';
 import { errorMessage, PgferryError } from './errors';
 import type { MigrationSpec, ServerSpec } from './input/migrationSpec';
 import type { MigrationStatus, SourceSlotState } from './model';
@@ -29,8 +30,12 @@ export async function cancelWithoutRunner(target: ServerSpec, name: string, spec
     if (status.mode === 'Online') {
       if (!spec) throw sourceNeeded(name);
       for (const db of open) {
-        // the target's triggers were silenced for streaming on managed targets: as on the source again
-        await restoreTriggers({ spec }, db.database).catch(() => undefined);
+        // the target's triggers and rules were silenced for streaming on managed targets: as on the source again
+        await restoreFiring({ spec }, db.database).catch(() => undefined);
+        // and its foreign keys dropped (what cannot be added back stays recorded, with a warning)
+        await restoreForeignKeys(restoreContextOf(spec, store), db.database).catch((e: Error) =>
+          store.recordEvent(name, 'warning', `could not add the target's foreign keys back: ${e.message}`, db.database),
+        );
         try {
           await releaseStream(spec, db.database, status.instance);
           await restoreReplicaIdentity(restoreContextOf(spec, store), db.database);

@@ -252,9 +252,11 @@ async function keepProgressInTableOnManagedTarget(pair: ServerPair): Promise<voi
   assert.equal(running.applier.stats().progressMode, 'table');
   const [progress] = await f.dst('SELECT migration, database FROM pgferry.apply_progress');
   assert.deepEqual(progress, { migration: f.migration, database: f.db });
-  assert.ok(
-    logs.some((l) => /session_replication_role/.test(l)),
-    logs.join('\n'),
+  // without replica role, but with no foreign key, trigger or rule to fire: applied as a replica
+  // would (rows grouped by table), so there is nothing to warn about
+  assert.deepEqual(
+    logs.filter((l) => /session_replication_role/.test(l)),
+    [],
   );
 }
 

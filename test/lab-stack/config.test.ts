@@ -31,7 +31,27 @@ const BAD_CONFIGS: Array<[string, (config: any) => void, string]> = [
   [
     'unsupported version',
     (c) => (c.server.version = '9.6'),
-    'pgferry-lab:server.version: must be one of 11, 12, 13, 14, 15, 16, 17, 18 (got "9.6")',
+    'pgferry-lab:server.version: must be one of 13, 14, 15, 16, 17, 18 (got "9.6")',
+  ],
+  [
+    'a server version Azure no longer creates',
+    (c) => (c.server.version = 12),
+    'pgferry-lab:server.version: must be one of 13, 14, 15, 16, 17, 18: Azure no longer creates PostgreSQL 12 servers (got "12")',
+  ],
+  [
+    'a second migration of a database without overwriting it',
+    (c) => c.migrations.push({ name: 'crm-again', databases: ['crm'], source: c.migrations[1].source }),
+    "pgferry-lab:migrations[2].overwriteDbsInTarget: must be true: crm is on the target after migrations[1] (legacy-offline); the later migration overwrites it, as the tutorial's online run does",
+  ],
+  [
+    'a migration of a database an online migration still streams into',
+    (c) => c.migrations.push({ name: 'aw-offline', databases: ['adventureworks'], overwriteDbsInTarget: true }),
+    'pgferry-lab:migrations[2].databases: must not include adventureworks: migrations[0] (aw-online) still streams into it until its cutover; two migrations would write one target database',
+  ],
+  [
+    'one database brought from two sources',
+    (c) => c.migrations.push({ name: 'crm-elsewhere', databases: ['crm'], overwriteDbsInTarget: true }),
+    'pgferry-lab:migrations[2].databases: must not include crm: migrations[1] (legacy-offline) brings it from another source',
   ],
   [
     'server not an object',
@@ -95,10 +115,26 @@ const BAD_CONFIGS: Array<[string, (config: any) => void, string]> = [
     'pgferry-lab:vpn.protocols[1]: must be one of IkeV2, SSTP, OpenVPN (got "L2TP")',
   ],
   [
-    'Generation2 on VpnGw1',
+    'Generation2 on VpnGw1AZ',
     (c) => (c.vpn.generation = 'Generation2'),
-    'pgferry-lab:vpn.generation: must be Generation1 for VpnGw1 (Generation2 needs VpnGw2 or larger)',
+    'pgferry-lab:vpn.generation: must be Generation1 for VpnGw1AZ (Generation1 has VpnGw1-3, Generation2 has VpnGw2-5)',
   ],
+  [
+    'Generation1 on VpnGw4AZ',
+    (c) => Object.assign(c.vpn, { skuName: 'VpnGw4AZ', generation: 'Generation1' }),
+    'pgferry-lab:vpn.generation: must be Generation2 for VpnGw4AZ (Generation1 has VpnGw1-3, Generation2 has VpnGw2-5)',
+  ],
+  [
+    'a non-zone-redundant VPN SKU, which Azure no longer creates',
+    (c) => (c.vpn.skuName = 'VpnGw1'),
+    'pgferry-lab:vpn.skuName: must be a zone-redundant SKU: Azure no longer creates VpnGw1 (NonAzSkusNotAllowedForVPNGateway); use VpnGw1AZ, with vpn.zones [] in a region without availability zones (got "VpnGw1")',
+  ],
+  [
+    'a resolver subnet too small for an inbound endpoint',
+    (c) => (c.network = { resolverSubnet: '10.20.3.0/29' }),
+    'pgferry-lab:network.resolverSubnet: must be from /28 to /24 (DNS Private Resolver)',
+  ],
+  ['a zone named twice', (c) => (c.vpn.zones = ['1', '1']), 'pgferry-lab:vpn.zones: must not name a zone twice'],
   [
     'PEM armour in the certificate',
     (c) => (c.vpn.rootCertificateData = `-----BEGIN CERTIFICATE-----\n${ROOT_CERT}\n-----END CERTIFICATE-----`),
@@ -153,12 +189,32 @@ describe('lab-stack config', () => {
       gatewaySubnet: '10.20.0.0/27',
       serverSubnet: '10.20.1.0/24',
       sourceSubnet: '10.20.2.0/24',
+      resolverSubnet: '10.20.3.0/28',
     });
+    assert.equal(config.vpn.skuName, 'VpnGw1AZ');
+    assert.equal(config.vpn.dnsResolver, true);
+    assert.equal(config.sourceVm.loadSample, true);
+    assert.equal(config.sourceVm.sampleDatabase, 'adventureworks');
     assert.deepEqual(config.vpn.protocols, ['IkeV2', 'OpenVPN']);
     assert.equal(config.vpn.clientAddressPool, '172.16.201.0/24');
     assert.equal(config.sourceVm.enabled, false);
     assert.deepEqual(config.migrations, []);
     assert.ok(Object.isFrozen(config.server.parameters), 'parsed config is frozen');
+  });
+
+  it('accepts the tutorial sequence: an offline, then an online migration overwriting the same database', () => {
+    const config = parseLabConfig(
+      withChange((c) => {
+        c.migrations = [
+          { name: 'offlinemigration', databases: ['adventureworks'] },
+          { name: 'onlinemigration', databases: ['adventureworks'], mode: 'Online', overwriteDbsInTarget: true },
+        ];
+      }),
+    );
+    assert.deepEqual(
+      config.migrations.map((m) => m.name),
+      ['offlinemigration', 'onlinemigration'],
+    );
   });
 
   it('accepts the full config and normalises parameter values to strings', () => {
@@ -185,7 +241,7 @@ describe('lab-stack config', () => {
   it('can report every problem at once', () => {
     const problems = labConfigProblems(withChange((c) => Object.assign(c.server, { version: '8', storageSizeGb: 1 })));
     assert.deepEqual(problems, [
-      'pgferry-lab:server.version: must be one of 11, 12, 13, 14, 15, 16, 17, 18 (got "8")',
+      'pgferry-lab:server.version: must be one of 13, 14, 15, 16, 17, 18 (got "8")',
       'pgferry-lab:server.storageSizeGb: must be one of 32, 64, 128, 256, 512, 1024, 2048, 4096, 8192, 16384, 32767 (got 1)',
     ]);
   });

@@ -2,12 +2,24 @@
 // the outputs, and that secrets stay secret.
 import assert from 'node:assert/strict';
 import * as pulumi from '@pulumi/pulumi';
-import { installMocks, MOCK_SERVER_IP, MOCK_SUFFIX, settle, valueOf, type MockLab } from './mocks';
+import {
+  installMocks,
+  mockResolveCname,
+  MOCK_ARM_TOKEN,
+  MOCK_RECORD_NAME,
+  MOCK_SERVER_IP,
+  MOCK_SUFFIX,
+  settle,
+  valueOf,
+  type MockLab,
+} from './mocks';
 import { fullConfig, ROOT_CERT, SSH_KEY } from './fixtures';
 import { parseLabConfig, type LabConfigInput } from '../../lab-stack/config';
 import { createLab, stackOutputs, type Lab } from '../../lab-stack/lab';
 import type { MigrationFactory } from '../../lab-stack/migrations';
 import type { PgMigrationArgs } from '../../provider/resource';
+import { READY_COMMAND } from '../../lab-stack/sourceScripts';
+import { recordNameFromCname } from '../../lab-stack/server';
 
 const ADMIN_PASSWORD = 'Adm1n-secret-pw';
 const SOURCE_PASSWORD = "src'pw";
@@ -30,10 +42,14 @@ function allResources(lab: Lab): pulumi.Resource[] {
     lab.network.gatewaySubnet,
     lab.network.serverSubnet,
     lab.network.sourceSubnet,
+    ...(lab.network.resolverSubnet ? [lab.network.resolverSubnet] : []),
+    ...(lab.network.natGateway ? [lab.network.natGateway] : []),
+    ...(lab.dnsResolver ? [lab.dnsResolver.resolver, lab.dnsResolver.inbound] : []),
     lab.dns.zone,
     lab.dns.link,
     lab.server.server,
     ...lab.server.parameters,
+    ...(lab.server.restart ? [lab.server.restart] : []),
     ...(lab.vpn ? [lab.vpn.publicIp, lab.vpn.gateway] : []),
     ...(lab.sourceVm ? [lab.sourceVm.nic, lab.sourceVm.vm, lab.sourceVm.ready] : []),
     ...lab.migrations.values(),
@@ -49,7 +65,7 @@ async function build(input: LabConfigInput, mocks: MockLab): Promise<Lab> {
         passwords: { sourcePassword: pulumi.secret(SOURCE_PASSWORD), legacyPassword: pulumi.secret('legacy-pw') },
       },
     },
-    { migrationFactory: fakeFactory },
+    { migrationFactory: fakeFactory, resolveCname: mockResolveCname },
   );
   await settle(allResources(lab));
   assert.ok(mocks.resources.size > 0);
@@ -78,19 +94,23 @@ describe('lab-stack under Pulumi mocks, full lab (VPN, source VM, migrations): n
     const count = (type: string) => mocks.byType(type).length;
     assert.equal(count('azure-native:resources:ResourceGroup'), 1);
     assert.equal(count('azure-native:network:VirtualNetwork'), 1);
-    assert.equal(count('azure-native:network:Subnet'), 3);
+    assert.equal(count('azure-native:network:Subnet'), 4);
+    assert.equal(count('azure-native:network:NatGateway'), 1);
+    assert.equal(count('azure-native:dnsresolver:DnsResolver'), 1);
+    assert.equal(count('azure-native:dnsresolver:InboundEndpoint'), 1);
     assert.equal(count('azure-native:privatedns:PrivateZone'), 1);
     assert.equal(count('azure-native:privatedns:VirtualNetworkLink'), 1);
     assert.equal(count('azure-native:dbforpostgresql:Server'), 1);
     assert.equal(count('azure-native:dbforpostgresql:Configuration'), 4);
-    assert.equal(count('azure-native:network:PublicIPAddress'), 1);
+    assert.equal(count('azure-native:network:PublicIPAddress'), 2);
     assert.equal(count('azure-native:network:VirtualNetworkGateway'), 1);
     assert.equal(count('azure-native:network:NetworkInterface'), 1);
     assert.equal(count('azure-native:compute:VirtualMachine'), 1);
     assert.equal(count('azure-native:compute:VirtualMachineExtension'), 1);
     assert.equal(count('pgferry:test:PgMigration'), 2);
     assert.equal(count('random:index/randomString:RandomString'), 1);
-    assert.equal([...mocks.resources.values()].filter((r) => !r.component).length, 20);
+    assert.equal(count('pulumi-nodejs:dynamic:Resource'), 1, 'the server restart');
+    assert.equal([...mocks.resources.values()].filter((r) => !r.component).length, 26);
     for (const r of mocks.resources.values()) {
       if (r.type.startsWith('azure-native:')) {
         assert.equal(r.inputs.resourceGroupName, `lab-rg-${MOCK_SUFFIX}`, `${r.name} is in the lab's group`);
@@ -181,7 +201,9 @@ describe('lab-stack under Pulumi mocks, full lab (VPN, source VM, migrations): V
     const gateway = mocks.one('azure-native:network:VirtualNetworkGateway');
     assert.equal(gateway.inputs.gatewayType, 'Vpn');
     assert.equal(gateway.inputs.vpnType, 'RouteBased');
-    assert.deepEqual(gateway.inputs.sku, { name: 'VpnGw1', tier: 'VpnGw1' });
+    // Zone-redundant: Azure refuses the non-AZ VpnGw1-5 (NonAzSkusNotAllowedForVPNGateway).
+    assert.deepEqual(gateway.inputs.sku, { name: 'VpnGw1AZ', tier: 'VpnGw1AZ' });
+    assert.equal(gateway.inputs.vpnGatewayGeneration, 'Generation1');
     assert.deepEqual(gateway.inputs.vpnClientConfiguration, {
       vpnClientAddressPool: { addressPrefixes: ['172.16.201.0/24'] },
       vpnClientProtocols: ['IkeV2', 'OpenVPN'],
@@ -191,12 +213,14 @@ describe('lab-stack under Pulumi mocks, full lab (VPN, source VM, migrations): V
     const ipConfig = gateway.inputs.ipConfigurations[0];
     assert.equal(ipConfig.subnet.id, await valueOf(lab.network.gatewaySubnet.id));
     assert.equal(ipConfig.publicIPAddress.id, await valueOf(lab.vpn!.publicIp.id));
-    const ip = mocks.one('azure-native:network:PublicIPAddress');
+    const ip = mocks.byName('vpn-ip');
     assert.equal(ip.inputs.publicIPAllocationMethod, 'Static');
     assert.equal(ip.inputs.sku.name, 'Standard');
+    // An AZ gateway's Standard IP must carry zones (VmssVpnGatewayPublicIpsMustHaveZonesConfigured).
+    assert.deepEqual(ip.inputs.zones, ['1', '2', '3']);
   });
 
-  it('builds the source VM with PostgreSQL 16 prepared by cloud-init', async () => {
+  it('builds the source VM with PostgreSQL 16 and the AdventureWorks sample prepared by cloud-init', async () => {
     const nic = mocks.one('azure-native:network:NetworkInterface');
     assert.deepEqual(nic.inputs.ipConfigurations[0], {
       name: 'primary',
@@ -221,8 +245,14 @@ describe('lab-stack under Pulumi mocks, full lab (VPN, source VM, migrations): V
     assert.ok(!cloudInit.includes(SOURCE_PASSWORD), 'password only inside base64 SQL');
     assert.ok(await pulumi.isSecret(lab.sourceVm!.cloudInit));
     const ready = mocks.one('azure-native:compute:VirtualMachineExtension');
-    assert.equal(ready.inputs.settings.commandToExecute, 'cloud-init status --wait');
+    assert.equal(ready.inputs.settings.commandToExecute, READY_COMMAND, 'waits for cloud-init, then asks the database');
+    assert.match(cloudInit, /path: \/var\/lib\/pgferry-lab\/adventureworks\.sql\n {4}permissions: '0644'\n {4}encoding: gz\+b64/);
     assert.ok(ready.dependsOn.includes('source-vm'));
+  });
+
+  it('runs the migrations in list order, each after the one before', () => {
+    assert.ok(mocks.byName('migration-legacy-offline').dependsOn.includes('migration-aw-online'));
+    assert.ok(!mocks.byName('migration-aw-online').dependsOn.includes('migration-legacy-offline'));
   });
 
   it('declares the migrations against the server, after its parameters and the source', async () => {
@@ -260,6 +290,91 @@ describe('lab-stack under Pulumi mocks, full lab (VPN, source VM, migrations): V
     assert.ok(legacy.dependsOn.includes('vpn-gateway'), 'every migration waits for what makes the server reachable');
   });
 });
+
+describe('lab-stack under Pulumi mocks, full lab: static server parameters', function () {
+  this.timeout(60_000);
+  let mocks: MockLab;
+  before(async () => {
+    ({ mocks } = await fullLab());
+  });
+
+  it('restarts the server after the parameters that need it, and the migrations wait for the restart', async () => {
+    const restart = mocks.byName('server-restart');
+    assert.equal(restart.type, 'pulumi-nodejs:dynamic:Resource');
+    assert.match(restart.inputs.serverId, /\/Server\/pgferry-target$/);
+    // Only the static ones, name=value, so a changed value restarts again; azure.extensions is dynamic.
+    assert.deepEqual(restart.inputs.parameters, ['max_replication_slots=20', 'shared_preload_libraries=pg_stat_statements']);
+    assert.equal(restart.inputs.token, MOCK_ARM_TOKEN);
+    assert.ok(restart.secretInputs.includes('token'), 'the ARM token travels as a secret');
+    for (const param of mocks.byType('azure-native:dbforpostgresql:Configuration')) {
+      assert.ok(restart.dependsOn.includes(param.name), `restart after ${param.name}`);
+    }
+    for (const name of ['migration-aw-online', 'migration-legacy-offline']) {
+      assert.ok(mocks.byName(name).dependsOn.includes('server-restart'), `${name} waits for the restart`);
+    }
+  });
+});
+
+describe('lab-stack under Pulumi mocks, full lab: name resolution for VPN clients and outbound access', function () {
+  this.timeout(60_000);
+  let mocks: MockLab;
+  let lab: Lab;
+  before(async () => {
+    ({ mocks, lab } = await fullLab());
+  });
+
+  it('runs a DNS private resolver whose inbound endpoint, in its own delegated subnet, is the VNet DNS server', async () => {
+    const subnet = mocks.byName('resolver-subnet');
+    assert.equal(subnet.inputs.addressPrefix, '10.20.3.0/28');
+    assert.deepEqual(subnet.inputs.delegations, [{ name: 'dnsResolvers', serviceName: 'Microsoft.Network/dnsResolvers' }]);
+    assert.ok(subnet.dependsOn.includes('source-subnet'), 'subnets of one VNet are written one at a time');
+    const resolver = mocks.one('azure-native:dnsresolver:DnsResolver');
+    assert.equal(resolver.inputs.virtualNetwork.id, await valueOf(lab.network.vnet.id));
+    const inbound = mocks.one('azure-native:dnsresolver:InboundEndpoint');
+    assert.deepEqual(inbound.inputs.ipConfigurations, [
+      { privateIpAllocationMethod: 'Static', privateIpAddress: '10.20.3.4', subnet: { id: await valueOf(lab.network.resolverSubnet!.id) } },
+    ]);
+    assert.equal(inbound.inputs.dnsResolverName, resolver.inputs.dnsResolverName ?? 'dns-resolver-az');
+    assert.deepEqual(mocks.one('azure-native:network:VirtualNetwork').inputs.dhcpOptions, { dnsServers: ['10.20.3.4'] });
+    assert.equal(lab.outputs.vpnDnsServer, '10.20.3.4');
+  });
+
+  it('boots the source VM only once its DNS server and its NAT gateway exist', () => {
+    const vm = mocks.byName('source-vm');
+    assert.ok(vm.dependsOn.includes('dns-inbound'), 'apt at first boot needs the VNet DNS server to answer');
+    assert.ok(vm.dependsOn.includes('nat-gateway'));
+  });
+
+  it('gives the source subnet explicit outbound access through a NAT gateway with its own public IP', async () => {
+    const nat = mocks.one('azure-native:network:NatGateway');
+    assert.deepEqual(nat.inputs.sku, { name: 'Standard' });
+    const natIp = mocks.byName('nat-ip');
+    assert.equal(natIp.inputs.sku.name, 'Standard');
+    assert.deepEqual(nat.inputs.publicIpAddresses, [{ id: natIpId(mocks) }]);
+    assert.deepEqual(mocks.byName('source-subnet').inputs.natGateway, { id: await valueOf(lab.network.natGateway!.id) });
+    assert.equal(mocks.byName('server-subnet').inputs.natGateway, undefined, 'only the VM subnet needs a way out');
+  });
+
+  it('reads serverPrivateIp from the A record the public FQDN points at, not from a record named after the server', async () => {
+    assert.equal(await valueOf(lab.outputs.serverPrivateIp), MOCK_SERVER_IP);
+    const lookups = mocks.invokes.filter((i) => i.token === 'azure-native:privatedns:getPrivateRecordSet');
+    assert.deepEqual(
+      lookups.map((l) => [l.inputs.privateZoneName, l.inputs.relativeRecordSetName, l.inputs.recordType]),
+      [['pgferry-target.private.postgres.database.azure.com', MOCK_RECORD_NAME, 'A']],
+    );
+    assert.equal(
+      recordNameFromCname(['a1b2c3d4e5f6.pg.private.postgres.database.azure.com.'], 'pg.private.postgres.database.azure.com'),
+      'a1b2c3d4e5f6',
+    );
+    assert.equal(recordNameFromCname(['pg.postgres.database.azure.com'], 'pg.private.postgres.database.azure.com'), undefined);
+  });
+});
+
+/** The ARM id the mocks gave the NAT gateway's public IP. */
+function natIpId(mocks: MockLab): string {
+  const ip = mocks.byName('nat-ip');
+  return `/subscriptions/0000/resourceGroups/${ip.inputs.resourceGroupName}/providers/network/PublicIPAddress/nat-ip-az`;
+}
 
 describe('lab-stack under Pulumi mocks, full lab (VPN, source VM, migrations): outputs', function () {
   this.timeout(60_000);
@@ -316,6 +431,7 @@ describe('lab-stack under Pulumi mocks, minimal lab (no VPN, no source VM)', fun
     assert.equal(mocks.byType('azure-native:network:VirtualNetworkGateway').length, 0);
     assert.equal(mocks.byType('azure-native:compute:VirtualMachine').length, 0);
     assert.equal(mocks.byType('pgferry:test:PgMigration').length, 0);
+    assert.equal(lab.server.restart, undefined, 'no static parameter, no restart');
     assert.equal([...mocks.resources.values()].filter((r) => !r.component && !r.type.startsWith('random:')).length, 9);
     const param = mocks.one('azure-native:dbforpostgresql:Configuration');
     assert.equal(param.inputs.configurationName, 'azure.extensions');
@@ -333,5 +449,21 @@ describe('lab-stack under Pulumi mocks, minimal lab (no VPN, no source VM)', fun
     assert.equal(await valueOf(lab.outputs.serverPrivateIp), undefined);
     assert.deepEqual(await valueOf(lab.outputs.migrationStates), {});
     assert.equal(await valueOf(lab.outputs.dnsZoneName), `pgferry-lab-${MOCK_SUFFIX}.private.postgres.database.azure.com`);
+  });
+});
+
+describe('lab-stack under Pulumi mocks, a VPN in a region without availability zones', function () {
+  this.timeout(60_000);
+  let mocks: MockLab;
+  before(async () => {
+    mocks = await installMocks();
+    await build({ location: 'westcentralus', vpn: { rootCertificateData: ROOT_CERT, skuName: 'VpnGw4AZ', zones: [] } }, mocks);
+  });
+
+  it('keeps the AZ SKU, gives its public IP no zones, and picks the generation the SKU exists in', () => {
+    const gateway = mocks.one('azure-native:network:VirtualNetworkGateway');
+    assert.deepEqual(gateway.inputs.sku, { name: 'VpnGw4AZ', tier: 'VpnGw4AZ' });
+    assert.equal(gateway.inputs.vpnGatewayGeneration, 'Generation2', 'VpnGw4 exists only as Generation2');
+    assert.equal(mocks.one('azure-native:network:PublicIPAddress').inputs.zones, undefined);
   });
 });

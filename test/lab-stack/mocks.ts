@@ -52,9 +52,22 @@ const AZURE_NAME_INPUT: Record<string, string> = {
   'azure-native:network:NetworkInterface': 'networkInterfaceName',
   'azure-native:compute:VirtualMachine': 'vmName',
   'azure-native:compute:VirtualMachineExtension': 'vmExtensionName',
+  'azure-native:network:NatGateway': 'natGatewayName',
+  'azure-native:dnsresolver:DnsResolver': 'dnsResolverName',
+  'azure-native:dnsresolver:InboundEndpoint': 'inboundEndpointName',
 };
 
 export const MOCK_SERVER_IP = '10.20.1.4';
+/** The ARM token the azure-native provider's login gives under these mocks. */
+export const MOCK_ARM_TOKEN = 'mock-arm-token';
+/** The name Azure gives the server's A record in the private zone (not the server's name). */
+export const MOCK_RECORD_NAME = 'a1b2c3d4e5f6';
+
+/** What public DNS answers for a VNet-integrated server's FQDN: a CNAME to its record in the private zone. */
+export async function mockResolveCname(fqdn: string): Promise<string[]> {
+  const server = fqdn.replace(/\.postgres\.database\.azure\.com$/, '');
+  return [`${MOCK_RECORD_NAME}.${server}.private.postgres.database.azure.com`];
+}
 /** What the random provider draws for the lab's name suffix under these mocks. */
 export const MOCK_SUFFIX = 'k3x9q2m7';
 
@@ -72,6 +85,8 @@ export interface MockLab {
   byName(name: string): Recorded;
   /** Whether the private-record lookup should fail (Azure named the record otherwise). */
   failRecordLookup: boolean;
+  /** Every invoke the program made: its token and inputs. */
+  readonly invokes: Array<{ token: string; inputs: Record<string, any> }>;
 }
 
 function logicalName(urn: string): string {
@@ -102,6 +117,7 @@ export async function installMocks(): Promise<MockLab> {
       return found;
     },
     failRecordLookup: false,
+    invokes: [],
   };
   await pulumi.runtime.setMocks(
     {
@@ -137,10 +153,13 @@ export async function installMocks(): Promise<MockLab> {
         return { id, state };
       },
       call(args) {
+        lab.invokes.push({ token: args.token, inputs: args.inputs });
         if (args.token === 'azure-native:privatedns:getPrivateRecordSet') {
-          if (lab.failRecordLookup) throw new Error('record not found');
+          // Azure has one A record in the zone, under its own name.
+          if (lab.failRecordLookup || args.inputs.relativeRecordSetName !== MOCK_RECORD_NAME) throw new Error('record not found');
           return { name: args.inputs.relativeRecordSetName, aRecords: [{ ipv4Address: MOCK_SERVER_IP }] };
         }
+        if (args.token === 'azure-native:authorization:getClientToken') return { token: MOCK_ARM_TOKEN };
         throw new Error(`unexpected invoke ${args.token}`);
       },
     },

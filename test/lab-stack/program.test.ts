@@ -44,13 +44,29 @@ describe('lab-stack program', function () {
     );
   });
 
+  it('refuses an administrator password Azure would refuse, at preview, without echoing it', () => {
+    for (const weak of ['passw0rd', 'Sh0rt!', 'alllowercaseletters!']) {
+      setStackConfig({ adminPassword: weak, sourcePassword: 'src', legacyPassword: 'legacy' });
+      assert.throws(
+        () => readLabConfig(),
+        (err: unknown) =>
+          err instanceof LabConfigError &&
+          err.key === 'pgferry-lab:adminPassword' &&
+          /must be 8-128 characters from at least three of: uppercase letters, lowercase letters, digits, symbols/.test(err.message) &&
+          !err.message.includes(weak),
+      );
+    }
+    setStackConfig({ adminPassword: 'Passw0rd!', sourcePassword: 'src', legacyPassword: 'legacy' });
+    assert.equal(readLabConfig().config.server.administratorLogin, 'pgadmin', "the tutorial's Passw0rd! passes");
+  });
+
   it('reads the region once, from azure-native:location, and refuses two different regions (issue 17)', () => {
     const { location: _location, ...rest } = fullConfig();
     void _location;
     const config: Record<string, string> = { 'azure-native:location': 'northeurope' };
     for (const [key, value] of Object.entries(rest))
       config[`pgferry-lab:${key}`] = typeof value === 'string' ? value : JSON.stringify(value);
-    const secrets = { 'pgferry-lab:adminPassword': 'pw', 'pgferry-lab:sourcePassword': 'pw', 'pgferry-lab:legacyPassword': 'pw' };
+    const secrets = { 'pgferry-lab:adminPassword': 'Adm1n-pw!', 'pgferry-lab:sourcePassword': 'pw', 'pgferry-lab:legacyPassword': 'pw' };
     pulumi.runtime.setAllConfig({ ...config, ...secrets }, Object.keys(secrets));
     assert.equal(readLabConfig().config.location, 'northeurope');
     pulumi.runtime.setAllConfig({ ...config, ...secrets, 'pgferry-lab:location': 'westeurope' }, Object.keys(secrets));
@@ -88,6 +104,7 @@ describe('lab-stack program', function () {
       'sourceVmPrivateIp',
       'vnetId',
       'vpnClientAddressPool',
+      'vpnDnsServer',
       'vpnGatewayId',
     ]);
     assert.deepEqual(await valueOf(outputs.migrationStates as pulumi.Output<unknown>), {

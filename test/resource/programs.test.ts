@@ -135,7 +135,7 @@ describe('example and root programs under Pulumi mocks', function () {
       ],
     };
     const config: Record<string, string> = {
-      [`${project}:adminPassword`]: 'root-admin-pw',
+      [`${project}:adminPassword`]: 'Root-admin-pw1',
       [`${project}:sourcePassword`]: 'root-src-pw',
     };
     for (const [key, value] of Object.entries(lab)) config[`${project}:${key}`] = typeof value === 'string' ? value : JSON.stringify(value);
@@ -151,7 +151,7 @@ describe('example and root programs under Pulumi mocks', function () {
     const online = unwrap(pgMigrations.find((r) => unwrap(r.inputs).migrationName === 'aw-online')!.inputs);
     assert.equal(online.mode, 'Online');
     assert.equal(online.target.host, 'lab-pg.postgres.database.azure.com');
-    assert.equal(online.target.password, 'root-admin-pw');
+    assert.equal(online.target.password, 'Root-admin-pw1');
     assert.ok(registered.some((r) => r.type === 'azure-native:dbforpostgresql:Server'));
     for (const m of pgMigrations) {
       const sent = wire.get(m.name)!;

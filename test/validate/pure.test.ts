@@ -13,6 +13,7 @@ import {
   type TargetExtensions,
 } from '../../provider/engine/validate/extensions';
 import { checkReplicationSettings } from '../../provider/engine/validate/online';
+import { streamingSwitchesResult } from '../../provider/engine/validate/replicaRole';
 import { validationFailed } from '../../provider/engine/validate';
 import type { ServerInfo } from '../../provider/engine/validate/session';
 import { checkVersions } from '../../provider/engine/validate/versions';
@@ -275,5 +276,23 @@ describe('validation: pure checks: CDC table status', () => {
       checkCdcTables(tables, 'db', { allowReplicaIdentityFull: false }).map((r) => r.code),
       ['NO_REPLICA_IDENTITY', 'NO_REPLICA_IDENTITY', 'NO_REPLICA_IDENTITY'],
     );
+  });
+});
+
+describe('validation: pure checks: a target without replica role', () => {
+  it('says which foreign keys are dropped and which triggers and rules are disabled while streaming, and when they come back', () => {
+    const r = streamingSwitchesResult('shop', 'pgadmin', { foreign_keys: 4, triggers: 2, rules: 1 });
+    assert.deepEqual([r.code, r.status, r.database, r.server], ['TARGET_REPLICA_ROLE', 'Warning', 'shop', 'target']);
+    assert.match(r.message, /"pgadmin" may not set session_replication_role = replica/);
+    assert.match(r.message, /its 4 foreign key\(s\) are dropped on the target and added back at cutover, cancel or failure/);
+    assert.match(r.message, /NOT VALID, with a warning naming each, where rows the source holds violate them/);
+    assert.match(r.message, /its 2 ordinary trigger\(s\) and 1 rule\(s\) are disabled/);
+    assert.match(r.fix!, /GRANT SET ON PARAMETER session_replication_role/);
+  });
+
+  it('succeeds for a database with nothing that could act during apply', () => {
+    const r = streamingSwitchesResult('plain', 'pgadmin', { foreign_keys: 0, triggers: 0, rules: 0 });
+    assert.equal(r.status, 'Succeeded');
+    assert.match(r.message, /has no foreign key, ordinary trigger or rule/);
   });
 });

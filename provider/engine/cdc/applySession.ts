@@ -95,7 +95,7 @@ class ApplySession {
   /** Opens the target session, reads the applied position and starts streaming from it. */
   async start(): Promise<void> {
     const { config, state } = this;
-    const { client: target, replicaRole, mayStage } = await openApplyTarget(config, state, (e) => (this.targetError = e));
+    const { client: target, replicaRole, asReplica, mayStage } = await openApplyTarget(config, state, (e) => (this.targetError = e));
     this.target = target;
     this.foreignKeysFire = !replicaRole;
     const progress = await openAppliedPosition(target, config.progressKey, config.preferProgressTable);
@@ -117,7 +117,7 @@ class ApplySession {
     // Reordering across tables is safe only when no foreign key or trigger looks across them.
     const planner = new BatchPlanner({
       ...config.limits,
-      perTable: (config.limits.perTable ?? true) && replicaRole,
+      perTable: (config.limits.perTable ?? true) && asReplica,
       stageMinRows: mayStage ? (config.limits.stageMinRows ?? STAGE_MIN_ROWS) : undefined,
     });
     const pipeline = new StatementPipeline(target, MAX_IN_FLIGHT);

@@ -1,5 +1,6 @@
 // The apply session's connection to the target database: the fence it holds, and what it may do
-// there (replica role: triggers silent, as PostgreSQL's own apply worker; staging tables).
+// there (replica role: triggers silent, as PostgreSQL's own apply worker, or the same without it;
+// staging tables).
 //
 // The fence: the session takes a session advisory lock on the target database (names.ts
 // applyLockKey) before it reads the applied position, and holds it until its connection ends.
@@ -10,18 +11,38 @@
 import type pg from 'pg';
 import { closeSession, openSession } from '../connect/session';
 import { PgferryError } from '../errors';
+import { CONTROL_SCHEMA } from '../names';
 import type { ApplyState, SessionConfig } from './types';
 
 export interface ApplyTarget {
   readonly client: pg.Client;
   /** session_replication_role = replica took effect: no user trigger or foreign key fires. */
   readonly replicaRole: boolean;
+  /**
+   * Nothing on the target fires during apply that a replica-role session would not fire: replica
+   * role, or, without it, no foreign key and no ordinary trigger or rule on a table (pgferry
+   * dropped and switched them for the streaming phase: streamingTarget.ts).
+   */
+  readonly asReplica: boolean;
   /** The session may create its staging tables (TEMPORARY on the database; PUBLIC has it by default). */
   readonly mayStage: boolean;
 }
 
 const REPLICA_ROLE_REFUSED =
-  'session_replication_role = replica is not permitted on the target: triggers and foreign keys fire during apply, and changes are applied in strict commit order (slower)';
+  'session_replication_role = replica is not permitted on the target, and it has foreign keys or ordinary triggers or rules: they act during apply, and changes are applied in strict commit order (slower)';
+
+/**
+ * Whether a session without replica role fires anything a replica-role session would not: a
+ * foreign key, or an ordinary (ENABLE, 'O') trigger or rule of a table. The control catalog's own
+ * keys (in the maintenance database) do not count.
+ */
+const FIRES_BEYOND_REPLICA_SQL = `
+SELECT EXISTS (SELECT 1 FROM pg_constraint k JOIN pg_class c ON c.oid = k.conrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+                WHERE k.contype = 'f' AND n.nspname <> $1)
+    OR EXISTS (SELECT 1 FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid
+                WHERE (NOT t.tgisinternal OR t.tgconstraint = 0) AND t.tgenabled = 'O' AND c.relkind IN ('r', 'p'))
+    OR EXISTS (SELECT 1 FROM pg_rewrite r JOIN pg_class c ON c.oid = r.ev_class
+                WHERE r.ev_enabled = 'O' AND r.rulename <> '_RETURN' AND c.relkind IN ('r', 'p')) AS fires`;
 
 /** Another session holds this database's apply lock: this one must not apply. */
 export class ApplyFencedError extends PgferryError {}
@@ -58,15 +79,22 @@ async function takeFence(target: pg.Client, config: SessionConfig): Promise<void
 }
 
 /** True when session_replication_role = replica took effect. */
-async function takeReplicaRole(target: pg.Client, state: ApplyState): Promise<boolean> {
+async function takeReplicaRole(target: pg.Client): Promise<boolean> {
   try {
     // As PostgreSQL's own apply worker: no user triggers, FK checks done on the source.
     await target.query('SET session_replication_role = replica');
     return true;
   } catch {
-    if (!state.warnings.includes(REPLICA_ROLE_REFUSED)) state.warnings.push(REPLICA_ROLE_REFUSED);
     return false;
   }
+}
+
+/** Without replica role: whether nothing fires that a replica-role session would not (warns otherwise). */
+async function firesAsReplica(target: pg.Client, state: ApplyState): Promise<boolean> {
+  const { rows } = await target.query<{ fires: boolean }>(FIRES_BEYOND_REPLICA_SQL, [CONTROL_SCHEMA]);
+  if (!rows[0]?.fires) return true;
+  if (!state.warnings.includes(REPLICA_ROLE_REFUSED)) state.warnings.push(REPLICA_ROLE_REFUSED);
+  return false;
 }
 
 async function mayCreateTempTables(target: pg.Client): Promise<boolean> {
@@ -90,8 +118,9 @@ export async function openApplyTarget(config: SessionConfig, state: ApplyState, 
   client.on('error', onError);
   try {
     await takeFence(client, config);
-    const replicaRole = await takeReplicaRole(client, state);
-    return { client, replicaRole, mayStage: await mayCreateTempTables(client) };
+    const replicaRole = await takeReplicaRole(client);
+    const asReplica = replicaRole || (await firesAsReplica(client, state));
+    return { client, replicaRole, asReplica, mayStage: await mayCreateTempTables(client) };
   } catch (error) {
     await closeSession(client);
     throw error;

@@ -6,8 +6,9 @@
 // (update a row here, insert two there) still yields multi-row statements. That reorders changes of
 // DIFFERENT tables inside one target transaction, which is only invisible when nothing checks
 // across tables mid-transaction: the applier turns it on only under session_replication_role =
-// replica (no foreign-key or user triggers fire). In that mode a table's deletes may also be held
-// beside its insert group and run first, unless a key is shared (see add()). Pure: no IO.
+// replica (no foreign-key or ordinary user triggers or rules fire), or where the target has none to
+// fire (applyTarget.ts). In that mode a table's deletes may also be held beside its insert group
+// and run first, unless a key is shared (see add()). Pure: no IO.
 import { GroupRows } from './groupRows';
 import {
   copyInsertStatement,

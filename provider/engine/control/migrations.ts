@@ -114,13 +114,43 @@ COMMENT ON COLUMN pgferry.source_table.identity_before IS 'relreplident (d, n, i
 `,
   },
   {
-    // An online stream stopped on an error the user can fix (engine/applyStops.ts): what failed,
+    // An online stream stopped on an error the user can fix (engine/streamStops.ts): what failed,
     // kept while the slot holds the changes, and the user's request to try again now.
     version: 4,
     sql: `
 ALTER TABLE pgferry.migration ADD COLUMN apply_retry_requests integer NOT NULL DEFAULT 0;
 ALTER TABLE pgferry.migration_database ADD COLUMN apply_stop jsonb;
 COMMENT ON COLUMN pgferry.migration_database.apply_stop IS 'why the stream stopped (table, statement without values, error, fix); NULL while it streams';
+`,
+  },
+  {
+    // Foreign keys pgferry drops on a target that cannot apply with replica role, recorded before
+    // the drop and added back at cutover, cancel or failure (control/foreignKeys.ts).
+    version: 5,
+    sql: `
+CREATE TABLE pgferry.target_foreign_key (
+  migration          text NOT NULL,
+  database           text NOT NULL,
+  schema_name        text NOT NULL,
+  table_name         text NOT NULL,
+  constraint_name    text NOT NULL,
+  definition         text NOT NULL,
+  validated          boolean NOT NULL,
+  columns            text[] NOT NULL,
+  referenced_schema  text NOT NULL,
+  referenced_table   text NOT NULL,
+  referenced_columns text[] NOT NULL,
+  match_full         boolean NOT NULL,
+  recorded_at        timestamptz NOT NULL DEFAULT now(),
+  restored_at        timestamptz,
+  outcome            text CHECK (outcome IN ('added', 'not valid', 'left out')),
+  violating_rows     bigint,
+  detail             text,
+  PRIMARY KEY (migration, database, schema_name, table_name, constraint_name),
+  FOREIGN KEY (migration, database) REFERENCES pgferry.migration_database (migration, database) ON DELETE CASCADE
+);
+COMMENT ON COLUMN pgferry.target_foreign_key.definition IS 'pg_get_constraintdef on the target (search_path empty: names qualified), as restored from the source';
+COMMENT ON COLUMN pgferry.target_foreign_key.outcome IS 'added: as recorded; not valid: rows violate it (NOT VALID, as the source holds them); left out: it could not be added (detail says why); NULL: not added back yet';
 `,
   },
 ];

@@ -21,7 +21,8 @@ import { syncSequences } from './sequences';
 import { recheckMovedSequences } from './sequenceRecheck';
 import { failpoint } from '../failpoints';
 import { enableRowSecurity } from '../schema/rowSecurity';
-import { restoreTriggers } from '../cdc/targetTriggers';
+import { describeFirings, restoreFiring } from '../cdc/targetFiring';
+import { restoreForeignKeys } from '../cdc/targetForeignKeys';
 import { restoreReplicaIdentity } from '../cdc/replicaIdentity';
 import { notStreamedTables } from '../cdc/sourceRecords';
 
@@ -53,15 +54,17 @@ function again<T>(run: MigrationRun, what: string, step: () => Promise<T>): Prom
 }
 
 /**
- * What is left of a database's cutover once its changes are applied and verified: triggers set back
- * as on the source, slot, publication and origin released, Succeeded. Idempotent: a runner killed
- * after recording 'released' does it again on resume (the stream is never restarted for it).
+ * What is left of a database's cutover once its changes are applied and verified: triggers and
+ * rules set back as on the source, foreign keys added back, slot, publication and origin released,
+ * Succeeded. Idempotent: a runner killed after recording 'released' does it again on resume (the
+ * stream is never restarted for it).
  */
 export async function finishCutover(run: MigrationRun, database: string): Promise<void> {
   const { spec, store } = run;
-  // Nothing streams again: triggers silenced for streaming may fire again, as on the source.
-  const restored = await restoreTriggers(run, database);
-  if (restored > 0) run.onProgress({ kind: 'info', message: `cutover: ${restored} trigger(s) set back as on the source`, database });
+  // Nothing streams again: triggers and rules silenced for streaming may fire again, as on the source.
+  const restored = describeFirings(await restoreFiring(run, database));
+  if (restored) run.onProgress({ kind: 'info', message: `cutover: ${restored} set back as on the source`, database });
+  await restoreForeignKeys(run, database);
   await enableRowSecurity(run, database);
   await releaseStream(spec, database, run.instance);
   await restoreReplicaIdentity(run, database);

@@ -74,6 +74,8 @@ export const CODES = {
   SLOT_WAL_UNBOUNDED: 'SLOT_WAL_UNBOUNDED',
   REPLICATION_PRIVILEGE: 'REPLICATION_PRIVILEGE', // 603104
   REPLICATION_CONNECTION: 'REPLICATION_CONNECTION',
+  /** Whether the target applies with replica role, and what is dropped or disabled while streaming where it cannot. */
+  TARGET_REPLICA_ROLE: 'TARGET_REPLICA_ROLE',
   // CdcTableReport
   CDC_TABLE: 'CDC_TABLE',
   NO_REPLICA_IDENTITY: 'NO_REPLICA_IDENTITY',

@@ -15,6 +15,8 @@ import { checkSourceDatabases, checkTargetDatabases } from './databases';
 import { checkExtensions, readSourceExtensions, readTargetExtensions, type SourceExtension } from './extensions';
 import { checkManagedBlockers, TARGET_SUPERUSER_ROLES_SQL } from './managed';
 import { checkOnlineSource } from './online';
+import { checkApplyWithoutReplicaRole } from './replicaRole';
+import { replicaRolePermitted } from '../cdc/targetFiring';
 import { CHECK_TYPES, failed, warning, type CheckType } from './result';
 import { checkSourceRowSecurity } from './rowSecuritySource';
 import { checkTargetRowSecurity } from './rowSecurityTarget';
@@ -226,6 +228,11 @@ async function checkAgainstTarget(
     targetSuperusers: new Set(superusers.rows.map((r) => r.name)),
     skipUnsupported: spec.skipUnsupportedObjects,
   };
+  if (spec.mode === 'Online') {
+    await guarded(results, CHECK_TYPES.replication, 'how the target applies changes', undefined, async () =>
+      checkApplyWithoutReplicaRole(dbClients, target.info.user, await replicaRolePermitted(target.client)),
+    );
+  }
   for (const [database, client] of dbClients) {
     if (signal?.aborted) throw canceledError();
     await guarded(results, CHECK_TYPES.schema, `the schema of ${ident(database)}`, database, () =>
