@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { CONTROL_MIGRATIONS } from '../../provider/engine/control/migrations';
 import { ControlStore } from '../../provider/engine/control/store';
-import { CONTROL_SCHEMA_VERSION, PGFERRY_VERSION } from '../../provider/engine/control/version';
+import { CONTROL_SCHEMA_VERSION, PGFERRY_VERSION } from '../../provider/engine';
 import { runCli } from '../cli/helpers';
 import { serverSpec, startCluster, type Cluster } from '../support';
 

@@ -219,9 +219,9 @@ Module._resolveFilename = function (request, ...rest) {
       ['--require', blocker],
     );
     assert.equal(list.code, 0, list.stderr);
-    const listed = JSON.parse(list.stdout) as { name: string; state: string }[];
+    const listed = JSON.parse(list.stdout) as { name: string; properties: { currentStatus: { state: string } } }[];
     assert.deepEqual(
-      listed.map((m) => [m.name, m.state]),
+      listed.map((m) => [m.name, m.properties.currentStatus.state]),
       [['installed-offline', 'Succeeded']],
     );
   });

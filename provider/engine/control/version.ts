@@ -5,12 +5,9 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { PgferryError } from '../errors';
 import { CONTROL_SCHEMA } from '../names';
-import { CONTROL_MIGRATIONS } from './migrations';
+import { CONTROL_SCHEMA_VERSION } from './migrations';
 
-/** The catalog version this build installs: the number of its last migration. */
-export const CONTROL_SCHEMA_VERSION = Math.max(...CONTROL_MIGRATIONS.map((m) => m.version));
-
-/** This pgferry's version: the package.json above the compiled code (dist/provider/engine/control/). */
+/** This pgferry's version: the package.json above the code (dist/provider/engine/control/, or the sources). */
 export const PGFERRY_VERSION = packageVersion(__dirname);
 
 function packageVersion(from: string): string {
