@@ -145,9 +145,11 @@ export class FaultProxy {
     await new Promise<void>((resolve) => this.server.close(() => resolve()));
   }
 
-  /** Every open connection gets a TCP reset, both sides. */
-  resetAll(): void {
-    for (const conn of [...this.links.keys()]) this.reset(conn);
+  /** Every open connection gets a TCP reset, both sides; returns how many there were. */
+  resetAll(): number {
+    const conns = [...this.links.keys()];
+    for (const conn of conns) this.reset(conn);
+    return conns.length;
   }
 
   /** One connection gets a TCP reset, both sides. */
