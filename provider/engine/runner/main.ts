@@ -6,6 +6,7 @@ import { ControlStore } from '../control/store';
 import { canceledError, errorMessage } from '../errors';
 import { orchestrate } from '../orchestrator';
 import { parseMigrationSpec } from '../input/parse';
+import { guardCommitsWithLease } from '../cdc/leaseGuard';
 import { acquireLease } from './lease';
 
 async function readStdin(): Promise<string> {
@@ -48,6 +49,8 @@ async function main(): Promise<number> {
   process.on('SIGTERM', stop);
   process.on('SIGINT', stop);
   void lease.lost.then(stopOnLeaseLoss);
+  // and until it exits, every apply COMMIT checks on the target that the lease is still held
+  guardCommitsWithLease(lease.sessionPid);
   try {
     const status = await orchestrate(spec, {
       adopt: true,
