@@ -49,6 +49,8 @@ const TABLE_PROGRESS_INTERVAL_MS = 1000;
 /** Maps progress events to catalog writes and forwards them to the caller. */
 function progressRecorder(store: ControlStore, name: string, listener: RunOptions['onProgress']) {
   const lastWrite = new Map<string, number>();
+  // Fire and forget: progress is recorded best effort, and a catalog write that fails (the target
+  // restarting) never stops or slows the migration; the next event writes the figures again.
   return (event: ProgressEvent): void => {
     safeEmit(listener, event);
     if (event.kind === 'table-progress') {

@@ -58,7 +58,7 @@ export async function drain<T, C>(args: {
   const local = new AbortController();
   const onAbort = () => local.abort(args.signal?.reason);
   args.signal?.addEventListener('abort', onAbort, { once: true });
-  let failure: unknown;
+  let failure: { readonly error: unknown } | undefined;
   const worker = async (): Promise<void> => {
     let ctx: C | undefined;
     try {
@@ -69,7 +69,7 @@ export async function drain<T, C>(args: {
         await args.work(item, ctx);
       }
     } catch (error) {
-      if (failure === undefined) failure = error;
+      failure ??= { error };
       local.abort(error);
     } finally {
       if (ctx !== undefined) await args.close(ctx).catch(() => undefined);
@@ -80,6 +80,6 @@ export async function drain<T, C>(args: {
   } finally {
     args.signal?.removeEventListener('abort', onAbort);
   }
-  if (failure !== undefined) throw failure;
+  if (failure) throw failure.error;
   if (args.signal?.aborted) throw canceledError();
 }

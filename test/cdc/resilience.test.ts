@@ -146,7 +146,7 @@ async function holdMemoryWhileTargetStalls(pair: ServerPair): Promise<void> {
         WHERE s.slot_name = $1`,
       [slotName(f.migration, f.db)],
     );
-    assert.ok(Number(lag!.behind) > budget, `the walsender is ${lag!.behind} bytes behind the source's WAL`);
+    assert.ok(Number(lag!.behind) > budget, `the walsender is ${String(lag!.behind)} bytes behind the source's WAL`);
     const stalled = running.applier.stats();
     assert.equal(stalled.inserts, 0);
     assert.ok(stalled.peakQueuedBytes < budget + 256 * 1024, `peak queue ${stalled.peakQueuedBytes} bytes while stalled`);

@@ -113,7 +113,7 @@ describe('safety: replica identities pgferry changed are set back (issue 18)', f
       }
       await pair.target.query('ALTER TABLE a REPLICA IDENTITY FULL; ALTER TABLE c REPLICA IDENTITY FULL', [], DB);
       await pair.source.crash();
-      const back = new Promise<void>((resolve, reject) => setTimeout(() => pair.source.start().then(resolve, reject), 1_500));
+      const back = new Promise<void>((resolve, reject) => setTimeout(() => void pair.source.start().then(resolve, reject), 1_500));
       await restoreReplicaIdentity(run, DB);
       await back;
       assert.deepEqual(await identities(pair, 'source'), { a: 'd', b: 'n', c: 'i:c_id', d: 'd' });

@@ -104,7 +104,7 @@ describe('safety: a server that goes away for a moment (issue 14)', function () 
       await until('the resumed runner to accept the cutover', () =>
         requestCutover(spec.target, 'noslot').then(
           () => true,
-          (error: { code?: string }) => (error.code === 'CUTOVER_NOT_READY' ? undefined : Promise.reject(error)),
+          (error: Error & { code?: string }) => (error.code === 'CUTOVER_NOT_READY' ? undefined : Promise.reject(error)),
         ),
       );
       const done = await waitForStatus(store, 'noslot', (s) => s.state === 'Succeeded' || s.state === 'Failed');

@@ -130,7 +130,7 @@ export class Applier {
         o.log?.('warning', `database "${o.database}": ${reason} in ${(delay / 1000).toFixed(1)}s`);
         await new Promise<void>((resolve) => {
           this.wake = resolve;
-          void sleep(delay).then(resolve);
+          void sleep(delay).then(resolve); // fire and forget: a sleep never rejects
         });
         this.wake = undefined;
       }

@@ -34,6 +34,7 @@ export function startStream(run: MigrationRun, database: string, initialLsn: big
     cutoverPrefix: cutoverMessagePrefix(run.spec.migrationName),
     initialLsn,
     log: (level, message) => {
+      // fire and forget (log is synchronous): a run's warn never rejects
       if (level === 'warning') void run.warn(message, database);
       else run.onProgress({ kind: 'info', message, database });
     },

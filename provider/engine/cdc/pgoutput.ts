@@ -57,7 +57,7 @@ const IDENTITIES: Record<string, ReplicaIdentity> = { d: 'default', n: 'nothing'
 
 function tuple(r: ByteReader): Tuple {
   const count = r.i16();
-  const cells: number[] = new Array(2 * count);
+  const cells = new Array<number>(2 * count);
   for (let i = 0; i < count; i++) {
     const kind = r.u8();
     if (kind === 0x74 /* t */) {

@@ -39,9 +39,9 @@ export async function releaseStreams(
   instance: string | undefined,
   databases: readonly string[] = spec.databases,
 ): Promise<void> {
-  let failure: unknown;
+  const failures: unknown[] = [];
   for (const database of databases) {
-    await releaseStream(spec, database, instance).catch((error: unknown) => (failure ??= error));
+    await releaseStream(spec, database, instance).catch((error: unknown) => failures.push(error));
   }
-  if (failure !== undefined) throw failure;
+  if (failures.length > 0) throw failures[0];
 }

@@ -178,7 +178,10 @@ async function restoreOnTarget(run: RestoreContext, database: string, changes: r
 export async function restoreReplicaIdentity(run: RestoreContext, database: string): Promise<void> {
   await retrying(RETRY_POLICIES.statement, () => restoreOnce(run, database), {
     signal: run.signal,
-    onRetry: (error) => void run.warn(`setting replica identities back is tried again: ${errorMessage(error)}`, database),
+    // fire and forget (onRetry is synchronous); a cancel's warn writes the catalog, which may be
+    // the server that went away: that write is dropped rather than left unhandled
+    onRetry: (error) =>
+      void run.warn(`setting replica identities back is tried again: ${errorMessage(error)}`, database).catch(() => undefined),
   });
 }
 

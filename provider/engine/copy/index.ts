@@ -150,8 +150,8 @@ export async function copyTables(args: CopyTablesArgs): Promise<CopyTablesResult
   const [copied, indexed] = await Promise.allSettled([copying, indexing]);
   unlink();
   // The pool that failed first holds the real cause; the other one only saw the stop.
-  const failures = [copied, indexed].filter((r): r is PromiseRejectedResult => r.status === 'rejected').map((r) => r.reason);
+  const failures = [copied, indexed].filter((r): r is PromiseRejectedResult => r.status === 'rejected').map((r): unknown => r.reason);
   const cause = failures.find((e) => !(e instanceof PgferryError && e.category === 'canceled')) ?? failures[0];
-  if (cause !== undefined) throw cause;
+  if (failures.length > 0) throw cause;
   return { rows: tally.totalRows, bytes: tally.totalBytes, tables: tally.tableCount };
 }

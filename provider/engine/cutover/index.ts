@@ -121,6 +121,7 @@ export async function cutover(run: MigrationRun, streams: OnlineStream[]): Promi
     const report = await again(run, 'the second look at sequences', () =>
       recheckMovedSequences(spec, verified, (database, count) => {
         const why = 'a source restart, or nextval without a write';
+        // fire and forget (the callback is synchronous): a run's warn never rejects
         void run.warn(`cutover: sequences moved on the source after they were copied (${why}): ${count} value(s) copied again`, database);
       }),
     );

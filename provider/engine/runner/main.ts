@@ -42,11 +42,13 @@ async function main(): Promise<number> {
   }
   const store = new ControlStore(spec.target);
   await store.setRunner(name, { host: os.hostname(), pid: process.pid });
+  // a missed heartbeat is not an error: the lease, not the heartbeat, says who runs the migration
   const heartbeat = setInterval(() => void store.heartbeat(name).catch(() => undefined), 5000);
   const controller = new AbortController();
   const stop = () => controller.abort(canceledError());
   process.on('SIGTERM', stop);
   process.on('SIGINT', stop);
+  // fire and forget: `lost` never rejects, and stopOnLeaseLoss ends the process
   void lease.lost.then(stopOnLeaseLoss);
   try {
     const status = await orchestrate(spec, {
