@@ -1,20 +1,33 @@
 // Command-line parsing with commander (a well-kept library: per-command option tables, generated
 // help and usage) instead of our own layer over node:util's parseArgs. Every usage error —
 // unknown, malformed, missing or contradictory flags — becomes one line naming the flag (exit 2).
-import { Command as Program, CommanderError, InvalidArgumentError, Option } from 'commander';
-import { inputError, MIGRATION_NAME_PATTERN, SSL_MODES, type MigrationMode, type MigrationOption, type SslMode } from '../engine';
+// Both pgferry's own flags and `az postgres flexible-server migration`'s are accepted (flags.ts).
+import { Command as Program, CommanderError } from 'commander';
+import { inputError, MIGRATION_NAME_PATTERN, type MigrationMode, type MigrationOption, type SslMode } from '../engine';
+import { COMMAND_SPECS, COMMANDS, RESULT_OPTIONS, type Command } from './flags';
+import { compileQuery, type CompiledQuery, type OutputFormat } from './format';
+import type { Verbosity } from './log';
 import type { TargetFlags } from './properties';
+import { serverAddress } from './serverName';
 
-export const COMMANDS = ['create', 'show', 'list', 'update', 'verify', 'resume', 'demo'] as const;
-export type Command = (typeof COMMANDS)[number];
-export type OutputFormat = 'table' | 'json';
+export { COMMANDS, type Command } from './flags';
+export type { OutputFormat } from './format';
 
 export interface CliArgs {
   readonly command: Command;
   /** Set when --help was asked for: the help text to print, nothing else runs. */
   readonly help?: string;
   readonly output: OutputFormat;
+  readonly query?: CompiledQuery;
+  /** The migration's name. */
   readonly name?: string;
+  /** The flag that gave the migration's name, for error messages. */
+  readonly nameFlag: '--name' | '--migration-name';
+  /** The target server's name (az's --name beside --migration-name, or --server-name). */
+  readonly server?: string;
+  readonly subscription?: string;
+  readonly resourceGroup?: string;
+  readonly verbosity: Verbosity;
   readonly properties?: string;
   readonly mode?: MigrationMode;
   readonly option?: MigrationOption;
@@ -32,114 +45,12 @@ function usage(field: string, message: string) {
   return inputError('USAGE', field, `${field}: ${message}`, 'see `pgferry --help`');
 }
 
-/** A value parser picking case-insensitively from `allowed` (also matching without - and _). */
-function choice<T extends string>(allowed: readonly T[], shown: string): (value: string) => T {
-  const squash = (s: string) => s.toLowerCase().replace(/[-_]/g, '');
-  return (value) => {
-    const found = allowed.find((a) => squash(a) === squash(value));
-    if (!found) throw new InvalidArgumentError(`must be ${shown}`);
-    return found;
-  };
-}
-
-function port(value: string): number {
-  if (!/^\d{1,5}$/.test(value) || Number(value) < 1 || Number(value) > 65535)
-    throw new InvalidArgumentError('must be a number from 1 to 65535');
-  return Number(value);
-}
-
-function migrationName(value: string): string {
-  if (!MIGRATION_NAME_PATTERN.test(value))
-    throw new InvalidArgumentError('must be 1-63 letters, digits or hyphens, not starting with a hyphen');
-  return value;
-}
-
-const output = () =>
-  new Option('-o, --output <format>', 'table or json').argParser(choice<OutputFormat>(['table', 'json'], 'table or json'));
-const TARGET_OPTIONS = (): Option[] => [
-  new Option('--target-host <host>', 'target server host'),
-  new Option('--target-port <port>', 'target server port (default 5432)').argParser(port),
-  new Option('--target-user <user>', 'target user (default postgres)'),
-  new Option('--target-url <url>', 'postgres://user@host:port/db?sslmode=... (no password: one on a command line is refused)'),
-  new Option('--target-ssl-mode <mode>', SSL_MODES.join(' | ')).argParser(choice<SslMode>(SSL_MODES, SSL_MODES.join(', '))),
-  new Option('--target-database <db>', "the target's maintenance database (default postgres)"),
-];
-const name = () => new Option('-n, --name <name>', 'migration name').argParser(migrationName);
-const properties = () => new Option('--properties <file>', 'the migration body (Azure properties JSON or the plain form)');
-const RUN_OPTIONS = (): Option[] => [
-  new Option('--wait', 'follow the migration with live progress until it is done (online: until changes stream)'),
-  new Option('--no-verify', 'skip the final verification'),
-  new Option('--allow-replica-identity-full', 'stream tables without a usable key with REPLICA IDENTITY FULL'),
-  new Option('--skip-unsupported-objects', 'leave out what a non-superuser target user cannot create, and list it'),
-];
-
-interface CommandSpec {
-  readonly summary: string;
-  readonly options: () => Option[];
-  readonly required: readonly ('name' | 'properties')[];
-}
-
-const COMMAND_SPECS: Record<Command, CommandSpec> = {
-  create: {
-    summary: 'create a migration and start it',
-    required: ['name', 'properties'],
-    options: () => [
-      name(),
-      properties(),
-      new Option('--mode <mode>', 'offline | online').argParser(choice<MigrationMode>(['Offline', 'Online'], 'offline or online')),
-      new Option('--option <option>', 'validate | migrate | validate-and-migrate').argParser(
-        choice<MigrationOption>(['Validate', 'Migrate', 'ValidateAndMigrate'], 'validate, migrate or validate-and-migrate'),
-      ),
-      ...RUN_OPTIONS(),
-      ...TARGET_OPTIONS(),
-    ],
-  },
-  show: {
-    summary: "show a migration's state (online: also its slots on the source)",
-    required: ['name'],
-    options: () => [name(), properties(), ...TARGET_OPTIONS()],
-  },
-  list: {
-    summary: 'list the migrations on the target',
-    required: [],
-    options: () => [
-      properties(),
-      new Option('--filter <filter>', 'active | all (default active)').argParser(
-        choice<'active' | 'all'>(['active', 'all'], 'active or all'),
-      ),
-      ...TARGET_OPTIONS(),
-    ],
-  },
-  update: {
-    summary: 'cut over or cancel a migration',
-    required: ['name'],
-    options: () => [
-      name(),
-      properties(),
-      new Option('--cutover', 'cut an online migration over'),
-      new Option('--cancel', 'cancel the migration (its runner stopped: carried out here)'),
-      new Option('--wait', 'follow it until the outcome'),
-      ...TARGET_OPTIONS(),
-    ],
-  },
-  verify: {
-    summary: 'compare row counts and checksums now',
-    required: ['name'],
-    options: () => [name(), properties(), ...TARGET_OPTIONS()],
-  },
-  resume: {
-    summary: 'restart a migration whose runner stopped',
-    required: ['name', 'properties'],
-    options: () => [name(), properties(), ...RUN_OPTIONS(), ...TARGET_OPTIONS()],
-  },
-  demo: { summary: 'embedded servers: an offline, then an online migration', required: [], options: () => [] },
-};
-
 const TARGET_HELP = `
-The target server (all but demo): --target-host H [--target-port P] [--target-user U]
-[--target-ssl-mode M] [--target-database D], or --target-url, or the target in --properties;
-passwords come from the file, PGPASSWORD or ~/.pgpass. Exit codes: 0 success, 2 bad input,
-1 anything else, 130 an interrupted --wait.`;
+The target server (all but demo and version): --name SERVER beside --migration-name (as az;
+SERVER.postgres.database.azure.com, or the address PGFERRY_SERVER_HOSTS maps it to), or
+--target-host H [--target-port P] [--target-user U] [--target-ssl-mode M] [--target-database D],
+or --target-url, or the target in --properties; passwords come from the file, PGPASSWORD or
+~/.pgpass. Exit codes: 0 success, 2 bad input, 1 anything else, 130 an interrupted --wait.`;
 
 /** The program and its commands; `out` collects what commander prints (help). */
 function buildProgram(out: { text: string }): Program {
@@ -156,8 +67,8 @@ function buildProgram(out: { text: string }): Program {
       .description(spec.summary)
       .exitOverride()
       .configureOutput({ writeOut: (s) => (out.text += s), writeErr: () => undefined })
-      .allowExcessArguments(false)
-      .addOption(output());
+      .allowExcessArguments(false);
+    if (command !== 'demo') for (const option of RESULT_OPTIONS()) sub.addOption(option);
     for (const option of spec.options()) sub.addOption(option);
     sub.action(() => undefined);
   }
@@ -183,6 +94,12 @@ function fromCommander(error: CommanderError, command: Command | undefined, allo
   }
 }
 
+/** pgferry's flag and its az spelling may both be given only when they agree. */
+function oneOf<T>(o: Record<string, unknown>, a: string, b: string, flagA: string, flagB: string): T | undefined {
+  if (o[a] !== undefined && o[b] !== undefined && o[a] !== o[b]) throw usage(flagB, `contradicts ${flagA}; give one of them`);
+  return (o[a] ?? o[b]) as T | undefined;
+}
+
 /** Flags that contradict each other, or whose absence makes the command meaningless. */
 function checkCombinations(command: Command, o: Record<string, unknown>): void {
   if (command === 'update') {
@@ -192,9 +109,49 @@ function checkCombinations(command: Command, o: Record<string, unknown>): void {
   if (o.targetUrl !== undefined && o.targetHost !== undefined) throw usage('--target-url', 'contradicts --target-host; give one of them');
 }
 
+const SERVER_NAME = /^[A-Za-z0-9][A-Za-z0-9.-]{0,252}$/;
+
+/**
+ * Which flag names the migration and which the server. az (to 2.85) writes `--name SERVER
+ * --migration-name M`; az 2.86+ and pgferry write `--name M` with `--server-name SERVER`. So:
+ * with --migration-name, --name is the server; otherwise --name is the migration. `list` names
+ * no migration: there --name is the server.
+ */
+export function resolveNames(
+  command: Command,
+  o: { name?: string; migrationName?: string; serverName?: string },
+): { migration?: string; server?: string; nameFlag: '--name' | '--migration-name' } {
+  const both = () => usage('--name', 'names the server beside --migration-name, and so does --server-name; give one of them');
+  let names: { migration?: string; server?: string; nameFlag: '--name' | '--migration-name' };
+  if (command === 'list') {
+    if (o.name !== undefined && o.serverName !== undefined) throw both();
+    names = { server: o.serverName ?? o.name, nameFlag: '--name' };
+  } else if (o.migrationName !== undefined) {
+    if (o.name !== undefined && o.serverName !== undefined) throw both();
+    names = { migration: o.migrationName, server: o.serverName ?? o.name, nameFlag: '--migration-name' };
+  } else {
+    names = { migration: o.name, server: o.serverName, nameFlag: '--name' };
+  }
+  // check-name-availability answers an invalid name with reason Invalid instead of refusing it.
+  if (names.migration !== undefined && command !== 'check-name-availability' && !MIGRATION_NAME_PATTERN.test(names.migration)) {
+    throw usage(names.nameFlag, 'must be 1-63 letters, digits or hyphens, not starting with a hyphen');
+  }
+  if (names.server !== undefined && !SERVER_NAME.test(names.server)) {
+    throw usage(o.serverName !== undefined ? '--server-name' : '--name', 'must be a server name (letters, digits, hyphens) or a host name');
+  }
+  return names;
+}
+
+function verbosityOf(o: Record<string, unknown>): Verbosity {
+  if (o.debug) return 'debug';
+  if (o.verbose) return 'verbose';
+  return o.onlyShowErrors ? 'errors' : 'normal';
+}
+
 /** Parses argv (without node and script); throws an input error (exit 2) on bad usage. */
-export function parseCli(argv: readonly string[]): CliArgs {
+export function parseCli(argv: readonly string[], env: NodeJS.ProcessEnv = process.env): CliArgs {
   if (argv.length === 0) throw usage('command', `missing; one of ${COMMANDS.join(', ')}`);
+  if (argv[0] === '--version' && argv.length === 1) return defaults('version');
   const out = { text: '' };
   const program = buildProgram(out);
   const command = (COMMANDS as readonly string[]).includes(argv[0]!) ? (argv[0] as Command) : undefined;
@@ -211,18 +168,29 @@ export function parseCli(argv: readonly string[]): CliArgs {
   }
   if (!command || !sub) throw usage('command', `unknown command; one of ${COMMANDS.join(', ')}`);
   const o = sub.opts<Record<string, unknown>>();
+  const names = resolveNames(command, o);
   // Checked here rather than by commander, which reports a missing flag before a stray argument.
-  for (const flag of COMMAND_SPECS[command].required) {
-    if (o[flag] === undefined) throw usage(`--${flag}`, `required for \`pgferry ${command}\``);
+  for (const need of COMMAND_SPECS[command].required) {
+    if (need === 'migration' && names.migration === undefined)
+      throw usage('--name', `required for \`pgferry ${command}\` (or --migration-name)`);
+    if (need === 'properties' && o.properties === undefined) throw usage('--properties', `required for \`pgferry ${command}\``);
   }
   checkCombinations(command, o);
+  const query = o.query === undefined ? undefined : compileQuery(o.query as string);
   return {
     ...defaults(command),
-    output: (o.output as OutputFormat | undefined) ?? 'table',
-    name: o.name as string | undefined,
+    // az prints JSON unless told otherwise; pgferry's table stays the default without --query.
+    output: (o.output as OutputFormat | undefined) ?? (query ? 'json' : 'table'),
+    query,
+    name: names.migration,
+    nameFlag: names.nameFlag,
+    server: names.server,
+    subscription: o.subscription as string | undefined,
+    resourceGroup: o.resourceGroup as string | undefined,
+    verbosity: verbosityOf(o),
     properties: o.properties as string | undefined,
-    mode: o.mode as MigrationMode | undefined,
-    option: o.option as MigrationOption | undefined,
+    mode: oneOf<MigrationMode>(o, 'mode', 'migrationMode', '--mode', '--migration-mode'),
+    option: oneOf<MigrationOption>(o, 'option', 'migrationOption', '--option', '--migration-option'),
     wait: o.wait === true,
     noVerify: o.verify === false,
     allowReplicaIdentityFull: o.allowReplicaIdentityFull === true,
@@ -237,6 +205,7 @@ export function parseCli(argv: readonly string[]): CliArgs {
       url: o.targetUrl as string | undefined,
       sslMode: o.targetSslMode as SslMode | undefined,
       database: o.targetDatabase as string | undefined,
+      ...(names.server === undefined ? {} : { server: serverAddress(names.server, env) }),
     },
   };
 }
@@ -245,6 +214,8 @@ function defaults(command: Command): CliArgs {
   return {
     command,
     output: 'table',
+    nameFlag: '--name',
+    verbosity: 'normal',
     wait: false,
     noVerify: false,
     allowReplicaIdentityFull: false,

@@ -231,7 +231,7 @@ export function mapAzure(body: Record<string, unknown>, flags: PropertyFlags): M
   applyFlags(input, flags);
 
   const fieldNames: Record<string, string> = {
-    migrationName: '--name',
+    migrationName: flags.nameFlag ?? '--name',
     databases: at('DBsToMigrate'),
     overwriteDbsInTarget: at('OverwriteDBsInTarget'),
     migrateRoles: at('migrateRoles'),

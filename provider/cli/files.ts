@@ -1,5 +1,5 @@
-// Reading the --properties file: a missing file or bad JSON is an input error naming the flag,
-// and every password in it is registered for masking before anything else can print it.
+// Reading --properties (a file, @file, or inline JSON): a missing file or bad JSON is an input error
+// naming the flag, and every password in it is registered for masking before anything can print it.
 import { readFile } from 'node:fs/promises';
 import { inputError } from '../engine';
 import { parsePropertiesText } from './properties';
@@ -26,7 +26,40 @@ export function registerUrlSecret(text: string): void {
   }
 }
 
-export async function loadProperties(file: string): Promise<unknown> {
+/** Does a parsed body carry a password anywhere (a key naming one, or a URL with one)? */
+function hasPassword(value: unknown, key = ''): boolean {
+  if (typeof value === 'string') {
+    if (/password/i.test(key) && value !== '') return true;
+    try {
+      return /^postgres(ql)?:\/\//i.test(value) && new URL(value).password !== '';
+    } catch {
+      return false;
+    }
+  }
+  if (Array.isArray(value)) return value.some((v) => hasPassword(v));
+  if (typeof value === 'object' && value !== null) return Object.entries(value).some(([k, v]) => hasPassword(v, k));
+  return false;
+}
+
+/**
+ * The --properties value as az takes it: a file path, `@path`, or the JSON itself. Inline JSON sits
+ * in the process list where every user of the machine can read it, so it may carry no password.
+ */
+export async function loadProperties(value: string): Promise<unknown> {
+  if (value.trimStart().startsWith('{')) {
+    const body = parsePropertiesText(value, '(inline JSON)');
+    registerFileSecrets(body);
+    if (hasPassword(body)) {
+      throw inputError(
+        'PASSWORD_ON_COMMAND_LINE',
+        '--properties',
+        '--properties: inline JSON carries a password, which every user of the machine can read on the command line',
+        'put the body in a file (--properties @body.json), or take passwords from PGPASSWORD or ~/.pgpass',
+      );
+    }
+    return body;
+  }
+  const file = value.startsWith('@') ? value.slice(1) : value;
   let text: string;
   try {
     text = await readFile(file, 'utf8');

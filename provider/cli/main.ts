@@ -3,12 +3,15 @@
 // (0 success, 2 bad input, 130 interrupted wait, 1 anything else) with one line on stderr.
 import { isPgferryError, zodToInputError } from '../engine';
 import { COMMANDS, parseCli, type CliArgs, type Command } from './args';
+import { checkNameCommand } from './commands/checkName';
 import { createCommand, resumeCommand } from './commands/create';
 import { demoCommand } from './commands/demo';
 import { listCommand, showCommand } from './commands/show';
 import { updateCommand } from './commands/update';
 import { verifyCommand } from './commands/verify';
+import { versionCommand } from './commands/version';
 import { registerUrlSecret } from './files';
+import { debugFailure, setVerbosity } from './log';
 import { writeErr, writeOut } from './output';
 import { registerSecret } from './secrets';
 
@@ -17,8 +20,10 @@ const COMMAND_RUNNERS: Record<Command, (args: CliArgs) => Promise<number>> = {
   show: showCommand,
   list: listCommand,
   update: updateCommand,
+  'check-name-availability': checkNameCommand,
   verify: verifyCommand,
   resume: resumeCommand,
+  version: versionCommand,
   demo: demoCommand,
 };
 
@@ -48,12 +53,14 @@ export async function main(argv: readonly string[]): Promise<number> {
   let args: CliArgs | undefined;
   try {
     args = parseCli(argv);
+    setVerbosity(args.verbosity);
     if (args.help !== undefined) {
       writeOut(args.help);
       return 0;
     }
     return await COMMAND_RUNNERS[args.command](args);
   } catch (error) {
+    debugFailure(error);
     const { code, line } = describeFailure(error);
     const command = args?.command ?? (COMMANDS as readonly string[]).find((c) => c === argv[0]);
     const prefix = command ? `pgferry ${command}` : 'pgferry';

@@ -9,6 +9,8 @@ import {
 } from '../engine';
 import { redact } from './secrets';
 
+export { statusJson } from './statusJson';
+
 export function writeOut(text: string): void {
   process.stdout.write(redact(text.endsWith('\n') ? text : `${text}\n`));
 }
@@ -60,23 +62,6 @@ export function renderColumns(rows: readonly (readonly string[])[]): string {
         .trimEnd(),
     )
     .join('\n');
-}
-
-/** The `show` object: MigrationStatus with start/end always present (null until known). */
-export function statusJson(status: MigrationStatus): Record<string, unknown> {
-  const { name, state, subState, mode, option, message, createdAt, startedAt, endedAt, ...rest } = status;
-  return {
-    name,
-    state,
-    subState,
-    mode,
-    option,
-    message: message ?? null,
-    createdAt,
-    startedAt: startedAt ?? null,
-    endedAt: endedAt ?? null,
-    ...rest,
-  };
 }
 
 function databaseRows(databases: readonly DatabaseDetails[], online: boolean): string[][] {

@@ -35,7 +35,7 @@ export function mapPlain(body: Record<string, unknown>, flags: PropertyFlags): M
   if (flags.name !== undefined) input.migrationName = flags.name;
   applyFlags(input, flags);
   const fieldNames: Record<string, string> = {};
-  if (flags.name !== undefined) fieldNames.migrationName = '--name';
+  if (flags.name !== undefined) fieldNames.migrationName = flags.nameFlag ?? '--name';
   if (flags.mode) fieldNames.mode = '--mode';
   if (flags.option) fieldNames.option = '--option';
   for (const [key, flag] of Object.entries(TARGET_FLAG_NAMES)) {

@@ -1,7 +1,10 @@
-// Live progress while waiting: on a terminal a block per database and loading table, redrawn in
-// place; elsewhere plain lines, printed only when something changes.
-import { FINAL_STATES, type MigrationStatus } from '../engine';
-import { formatBytes, formatCount } from './output';
+// Live progress while waiting: on a terminal a block of bars per database and loading table with
+// percent, rate and ETA (liveProgress.ts), online a line per database with latency, pending bytes
+// and an ETA to caught-up; elsewhere plain lines, printed only when something changes.
+import { FINAL_STATES, type DatabaseDetails, type MigrationStatus } from '../engine';
+import { type LiveLine, LiveProgress } from './liveProgress';
+import { formatBytes, formatCount, formatSeconds } from './output';
+import { catchUp, databaseCopy, etaSeconds, RateMeter, tableFraction, copyRatio, type DatabaseCopy } from './progressModel';
 import { redact } from './secrets';
 import type { ProgressEventLine, TableProgress } from './tableProgress';
 
@@ -10,55 +13,48 @@ const PLAIN_COUNTER_INTERVAL_MS = 10_000;
 /** Loading tables shown per database on a terminal. */
 const LIVE_TABLES_PER_DATABASE = 6;
 
-interface Sample {
-  rows: number;
-  bytes: number;
-  at: number;
-  rowRate?: number;
-  byteRate?: number;
+/** A database that streams changes (online, its copy done) or waits on a stopped stream. */
+function streaming(status: MigrationStatus, d: DatabaseDetails): boolean {
+  if (status.mode !== 'Online') return false;
+  if (d.state === 'WaitingForCutoverTrigger' || d.state === 'ApplyStopped') return true;
+  // After the copy, the stream is shown once it reports (indexes and the rest of the schema come first).
+  const copied = d.tables.total > 0 && d.tables.completed + d.tables.errored >= d.tables.total;
+  return d.state === 'InProgress' && copied && (d.latencySeconds !== undefined || d.pendingBytes !== undefined);
 }
 
 export class ProgressView {
-  private drawnLines = 0;
-  private readonly samples = new Map<string, Sample>();
+  private readonly meters = new Map<string, RateMeter>();
   private readonly printed = new Map<string, { coarse: string; fine: string; at: number }>();
   private readonly tableStates = new Map<string, string>();
-  private readonly started = Date.now();
+  private readonly started: number;
   private readonly seenEvents = new Set<string>();
+  private readonly liveView: LiveProgress | undefined;
 
+  /** `clock`: milliseconds now (tests pass their own, to see rates without waiting). */
   constructor(
     private readonly stream: NodeJS.WriteStream,
-    private readonly live: boolean,
-  ) {}
-
-  /** Rows/s and bytes/s of a counter, smoothed over polls so the rate does not jitter. */
-  private rate(key: string, rows: number, bytes: number): Sample {
-    const now = Date.now();
-    const prev = this.samples.get(key);
-    const next: Sample = { rows, bytes, at: now, rowRate: prev?.rowRate, byteRate: prev?.byteRate };
-    if (prev && now > prev.at && (rows !== prev.rows || bytes !== prev.bytes || now - prev.at > 2000)) {
-      const dt = (now - prev.at) / 1000;
-      const r = Math.max(0, (rows - prev.rows) / dt);
-      const b = Math.max(0, (bytes - prev.bytes) / dt);
-      next.rowRate = prev.rowRate === undefined ? r : 0.5 * prev.rowRate + 0.5 * r;
-      next.byteRate = prev.byteRate === undefined ? b : 0.5 * prev.byteRate + 0.5 * b;
-    } else if (prev) {
-      next.at = prev.at;
-      next.rows = prev.rows;
-      next.bytes = prev.bytes;
-    }
-    this.samples.set(key, next);
-    return next;
+    live: boolean,
+    private readonly clock: () => number = Date.now,
+  ) {
+    this.started = clock();
+    this.liveView = live ? new LiveProgress(stream) : undefined;
   }
 
-  private static rateText(s: Sample): string {
-    if (!s.byteRate && !s.rowRate) return '';
-    return `${formatBytes(s.byteRate ?? 0)}/s, ${formatCount(s.rowRate ?? 0)} rows/s`;
+  /** The smoothed rate of a counter, per second. */
+  private rate(key: string, value: number): number | undefined {
+    let meter = this.meters.get(key);
+    if (!meter) this.meters.set(key, (meter = new RateMeter()));
+    return meter.sample(value, this.clock());
   }
 
   update(status: MigrationStatus, tables: readonly TableProgress[] = [], events: readonly ProgressEventLine[] = []): void {
-    if (this.live) this.draw(status, tables, events);
+    if (this.liveView) this.liveView.show(this.liveLines(status, tables, events));
     else this.plain(status, tables, events);
+  }
+
+  /** Ends the live block (the cursor comes back below it); nothing to do for plain lines. */
+  close(): void {
+    this.liveView?.stop();
   }
 
   /** Marks what already happened as printed, so a wait that starts late shows only what is new. */
@@ -79,47 +75,126 @@ export class ProgressView {
     return out;
   }
 
-  private draw(status: MigrationStatus, tables: readonly TableProgress[], events: readonly ProgressEventLine[]): void {
-    const elapsed = Math.round((Date.now() - this.started) / 1000);
-    const lines = [`${status.name}  ${status.state} / ${status.subState}  (${elapsed} s)`];
+  /** Copy figures of a database: moved bytes, rate and ETA from its tables' sizes. */
+  private copyFigures(d: DatabaseDetails, copy: DatabaseCopy): { rate?: number; eta?: number } {
+    const rate = this.rate(`moved:${d.database}`, copy.movedBytes);
+    const sizeRate = this.rate(`size:${d.database}`, copy.doneSize);
+    const eta = copy.totalSize > 0 ? etaSeconds(copy.totalSize - copy.doneSize, sizeRate) : undefined;
+    return { rate, eta };
+  }
+
+  /** Online: how the stream's backlog goes, in words (an ETA to caught-up while it drains). */
+  private backlog(d: DatabaseDetails): string | undefined {
+    if (d.pendingBytes === undefined) return undefined;
+    const backlog = catchUp(d.pendingBytes, this.rate(`pending:${d.database}`, d.pendingBytes));
+    if (backlog.kind === 'caught-up') return 'caught up';
+    if (backlog.kind === 'draining') return `caught up in ${formatSeconds(backlog.etaSeconds)} (${formatBytes(backlog.bytesPerSecond)}/s)`;
+    if (backlog.kind === 'falling-behind') return `falling behind ${formatBytes(backlog.bytesPerSecond)}/s`;
+    return undefined;
+  }
+
+  /** Online: changes applied, latency, pending bytes and the backlog. */
+  private streamFigures(d: DatabaseDetails): string {
+    if (d.state === 'ApplyStopped') return `APPLY STOPPED: ${d.applyStop?.error ?? d.message ?? 'see pgferry show'}`;
+    const parts = [`+${formatCount(d.inserts)} ~${formatCount(d.updates)} -${formatCount(d.deletes)}`];
+    if (d.latencySeconds !== undefined) parts.push(`latency ${d.latencySeconds.toFixed(1)} s`);
+    if (d.pendingBytes !== undefined) parts.push(`pending ${formatBytes(d.pendingBytes)}`);
+    const backlog = this.backlog(d);
+    if (backlog) parts.push(backlog);
+    return parts.join('  ');
+  }
+
+  private databaseLine(status: MigrationStatus, d: DatabaseDetails, tables: readonly TableProgress[]): LiveLine {
+    const tableCount = `${d.tables.completed}/${d.tables.total} tables${d.tables.errored ? ` (${d.tables.errored} failed)` : ''}`;
+    if (streaming(status, d)) return { indent: 2, label: d.database, figures: `streaming  ${this.streamFigures(d)}` };
+    const copy = databaseCopy(d, tables);
+    if (d.state !== 'InProgress' || copy.fraction === undefined) {
+      return {
+        indent: 2,
+        label: d.database,
+        figures: `${d.state}  ${tableCount}  ${formatCount(d.rowsCopied)} rows  ${formatBytes(d.bytesCopied)}`,
+      };
+    }
+    const { rate, eta } = this.copyFigures(d, copy);
+    if (copy.fraction >= 1) return { indent: 2, label: d.database, fraction: 1, figures: `${tableCount}  ${formatBytes(copy.movedBytes)}` };
+    // The ETA first: on a narrow terminal the figures are cut from the end.
+    const figures = [`ETA ${eta === undefined ? '-' : formatSeconds(eta)}`, tableCount, formatBytes(copy.movedBytes)];
+    if (rate) figures.push(`${formatBytes(rate)}/s`);
+    return { indent: 2, label: d.database, fraction: copy.fraction, figures: figures.join('  ') };
+  }
+
+  private tableLine(t: TableProgress, ratio: number): LiveLine {
+    const fraction = tableFraction(t, ratio);
+    const rate = this.rate(`t:${t.database}:${t.table}`, t.bytes);
+    const figures: string[] = [];
+    if (fraction !== undefined && t.sizeBytes !== undefined) {
+      const eta = etaSeconds(t.sizeBytes * ratio - t.bytes, rate);
+      figures.push(`ETA ${eta === undefined ? '-' : formatSeconds(eta)}`);
+    }
+    figures.push(formatBytes(t.bytes));
+    if (t.parts > 1) figures.push(`parts ${t.partsDone}/${t.parts}`);
+    if (rate) figures.push(`${formatBytes(rate)}/s`);
+    return { indent: 4, label: t.table, fraction, figures: figures.join('  ') };
+  }
+
+  /** The block: the migration, then each database with its loading tables, then the last event. */
+  private liveLines(status: MigrationStatus, tables: readonly TableProgress[], events: readonly ProgressEventLine[]): LiveLine[] {
+    const elapsed = formatSeconds(Math.round((this.clock() - this.started) / 1000));
+    const lines: LiveLine[] = [{ indent: 0, label: status.name, figures: `${status.state} / ${status.subState}  (${elapsed})` }];
+    // Never taller than the terminal: the cursor cannot move above its top to redraw.
+    let room = Math.max(4, (this.stream.rows || 24) - 2) - status.databases.length - 1;
     for (const d of status.databases) {
-      const s = this.rate(`db:${d.database}`, d.rowsCopied, d.bytesCopied);
-      let line = `  ${d.database}  ${d.state}  tables ${d.tables.completed}/${d.tables.total}  ${formatCount(d.rowsCopied)} rows  ${formatBytes(d.bytesCopied)}`;
-      const rate = ProgressView.rateText(s);
-      if (rate && d.state === 'InProgress' && d.tables.completed < d.tables.total) line += `  ${rate}`;
-      if (status.mode === 'Online' && (d.inserts || d.updates || d.deletes || d.latencySeconds !== undefined)) {
-        line += `  cdc +${formatCount(d.inserts)} ~${formatCount(d.updates)} -${formatCount(d.deletes)}`;
-        if (d.latencySeconds !== undefined) line += `  latency ${d.latencySeconds.toFixed(1)} s`;
-        if (d.pendingBytes !== undefined) line += `  pending ${formatBytes(d.pendingBytes)}`;
+      lines.push(this.databaseLine(status, d, tables));
+      const mine = tables.filter((t) => t.database === d.database);
+      // A stale table list may still show tables loading that the status counts as done.
+      const copying = d.state === 'InProgress' && d.tables.completed + d.tables.errored < d.tables.total;
+      const loading = copying ? mine.filter((t) => t.state === 'Loading') : [];
+      const shown = loading.slice(0, Math.max(0, Math.min(LIVE_TABLES_PER_DATABASE, room - 1)));
+      const ratio = copyRatio(mine);
+      for (const t of shown) lines.push(this.tableLine(t, ratio));
+      room -= shown.length;
+      if (loading.length > shown.length) {
+        lines.push({ indent: 4, label: `… ${loading.length - shown.length} more loading`, figures: '' });
+        room -= 1;
       }
-      lines.push(line);
-      const loading = tables.filter((t) => t.database === d.database && t.state === 'Loading');
-      for (const t of loading.slice(0, LIVE_TABLES_PER_DATABASE)) {
-        const ts = this.rate(`t:${t.database}:${t.table}`, t.rows, t.bytes);
-        const parts = t.parts > 1 ? `  parts ${t.partsDone}/${t.parts}` : '';
-        lines.push(`    ${t.table}  ${formatCount(t.rows)} rows  ${formatBytes(t.bytes)}${parts}  ${ProgressView.rateText(ts)}`.trimEnd());
-      }
-      if (loading.length > LIVE_TABLES_PER_DATABASE) lines.push(`    … ${loading.length - LIVE_TABLES_PER_DATABASE} more loading`);
     }
     const last = events[events.length - 1];
-    if (last && !FINAL_STATES.has(status.state)) lines.push(`  last: ${last.database ? `${last.database}: ` : ''}${last.message}`);
-    // A pseudo-terminal may report 0 columns: assume a common width then.
-    const width = Math.max(40, this.stream.columns || 120);
-    const text = lines.map((l) => (l.length > width ? `${l.slice(0, width - 1)}…` : l)).join('\n');
-    // Move to the start of the previous block and clear it, then draw the new one.
-    const up = this.drawnLines > 0 ? `\x1b[${this.drawnLines}F\x1b[J` : '';
-    this.stream.write(redact(`${up}${text}\n`));
-    this.drawnLines = lines.length;
+    if (last && !FINAL_STATES.has(status.state))
+      lines.push({ indent: 2, label: 'last:', figures: `${last.database ? `${last.database}: ` : ''}${last.message}` });
+    return lines;
   }
 
   private plainLine(key: string, coarse: string, fine: string, text: string): void {
-    const now = Date.now();
+    const now = this.clock();
     const prev = this.printed.get(key);
     const changedCoarse = !prev || prev.coarse !== coarse;
     const changedFine = prev !== undefined && prev.fine !== fine && now - prev.at >= PLAIN_COUNTER_INTERVAL_MS;
     if (!changedCoarse && !changedFine) return;
     this.printed.set(key, { coarse, fine, at: now });
     this.stream.write(redact(`${new Date(now).toISOString()} ${text}\n`));
+  }
+
+  private plainDatabase(status: MigrationStatus, d: DatabaseDetails, tables: readonly TableProgress[]): void {
+    let text = `${status.name}/${d.database}: ${d.state}, tables ${d.tables.completed}/${d.tables.total}, ${formatCount(d.rowsCopied)} rows, ${formatBytes(d.bytesCopied)}`;
+    const copy = databaseCopy(d, tables);
+    const { rate, eta } = this.copyFigures(d, copy);
+    let fine = `${d.rowsCopied}/${d.bytesCopied}/${Math.floor((copy.fraction ?? 0) * 100)}`;
+    if (d.state === 'InProgress' && copy.fraction !== undefined && copy.fraction < 1) {
+      const extra = [`${Math.floor(copy.fraction * 100)}%`];
+      if (rate) extra.push(`${formatBytes(rate)}/s`);
+      if (eta !== undefined) extra.push(`ETA ${formatSeconds(eta)}`);
+      text += ` (${extra.join(', ')})`;
+    }
+    if (status.mode === 'Online') {
+      text += `, cdc +${d.inserts} ~${d.updates} -${d.deletes}`;
+      if (d.latencySeconds !== undefined) text += `, latency ${d.latencySeconds.toFixed(1)} s`;
+      if (streaming(status, d) && d.pendingBytes !== undefined) {
+        const backlog = this.backlog(d);
+        text += `, pending ${formatBytes(d.pendingBytes)}${backlog ? `, ${backlog}` : ''}`;
+      }
+      fine += `/${d.inserts}/${d.updates}/${d.deletes}`;
+    }
+    this.plainLine(`db:${d.database}`, `${d.state}/${d.tables.completed}/${d.tables.total}/${d.tables.errored}`, fine, text);
   }
 
   private plain(status: MigrationStatus, tables: readonly TableProgress[], events: readonly ProgressEventLine[]): void {
@@ -134,19 +209,7 @@ export class ProgressView {
       '',
       `${status.name}: ${status.state} / ${status.subState}${status.message ? ` (${status.message})` : ''}`,
     );
-    for (const d of status.databases) {
-      const s = this.rate(`db:${d.database}`, d.rowsCopied, d.bytesCopied);
-      const rate = ProgressView.rateText(s);
-      let text = `${status.name}/${d.database}: ${d.state}, tables ${d.tables.completed}/${d.tables.total}, ${formatCount(d.rowsCopied)} rows, ${formatBytes(d.bytesCopied)}`;
-      if (rate && d.state === 'InProgress' && d.tables.completed < d.tables.total) text += ` (${rate})`;
-      let fine = `${d.rowsCopied}/${d.bytesCopied}`;
-      if (status.mode === 'Online') {
-        text += `, cdc +${d.inserts} ~${d.updates} -${d.deletes}`;
-        if (d.latencySeconds !== undefined) text += `, latency ${d.latencySeconds.toFixed(1)} s`;
-        fine += `/${d.inserts}/${d.updates}/${d.deletes}`;
-      }
-      this.plainLine(`db:${d.database}`, `${d.state}/${d.tables.completed}/${d.tables.total}/${d.tables.errored}`, fine, text);
-    }
+    for (const d of status.databases) this.plainDatabase(status, d, tables);
     for (const t of tables) {
       const key = `${t.database}:${t.table}`;
       if (this.tableStates.get(key) === t.state) continue;
@@ -155,7 +218,7 @@ export class ProgressView {
         const what = t.state === 'Completed' ? 'copied' : `failed${t.message ? `: ${t.message}` : ''}`;
         this.stream.write(
           redact(
-            `${new Date().toISOString()} ${status.name}/${t.database}: table ${t.table} ${what} (${formatCount(t.rows)} rows, ${formatBytes(t.bytes)})\n`,
+            `${new Date(this.clock()).toISOString()} ${status.name}/${t.database}: table ${t.table} ${what} (${formatCount(t.rows)} rows, ${formatBytes(t.bytes)})\n`,
           ),
         );
       }

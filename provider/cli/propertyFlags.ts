@@ -1,6 +1,7 @@
 // Flags that override the properties file, shared by both file forms: target server flags,
 // mode/option/verify flags, and the target defaults.
 import { inputError, type MigrationMode, type MigrationOption, type SslMode } from '../engine';
+import type { ServerAddress } from './serverName';
 import { parseConnectionUrl } from './url';
 
 /** Target server flags shared by every command that talks to the target. */
@@ -11,10 +12,14 @@ export interface TargetFlags {
   readonly url?: string;
   readonly sslMode?: SslMode;
   readonly database?: string;
+  /** The server named on the command line (az's --name beside --migration-name): the target when nothing else says where. */
+  readonly server?: ServerAddress;
 }
 
 export interface PropertyFlags {
   readonly name?: string;
+  /** The flag that named the migration, for error messages. */
+  readonly nameFlag?: string;
   readonly mode?: MigrationMode;
   readonly option?: MigrationOption;
   readonly noVerify?: boolean;
@@ -58,7 +63,11 @@ export function applyFlags(input: Record<string, unknown>, flags: PropertyFlags)
   if (flags.skipUnsupportedObjects) input.skipUnsupportedObjects = true;
 }
 
-/** Target fields from the file, overridden by --target-url, then by the single --target-* flags. */
+/**
+ * Target fields from the file, overridden by --target-url, then by the single --target-* flags;
+ * with no host from any of them, the server named on the command line (its port and user too,
+ * when PGFERRY_SERVER_HOSTS gives them and nothing else does).
+ */
 export function applyTargetFlags(fileTarget: Record<string, unknown>, flags: TargetFlags): Record<string, unknown> {
   let target: Record<string, unknown> = { ...fileTarget };
   if (flags.url !== undefined) target = { ...target, ...parseConnectionUrl(flags.url, '--target-url', { onCommandLine: true }) };
@@ -67,12 +76,17 @@ export function applyTargetFlags(fileTarget: Record<string, unknown>, flags: Tar
   if (flags.user !== undefined) target.user = flags.user;
   if (flags.sslMode !== undefined) target.sslMode = flags.sslMode;
   if (flags.database !== undefined) target.maintenanceDatabase = flags.database;
+  if (target.host === undefined && flags.server) {
+    target.host = flags.server.host;
+    if (target.port === undefined && flags.server.port !== undefined) target.port = flags.server.port;
+    if (target.user === undefined && flags.server.user !== undefined) target.user = flags.server.user;
+  }
   if (target.user === undefined) target.user = DEFAULT_TARGET_USER;
   if (target.host === undefined) {
     throw inputError(
       'TARGET_REQUIRED',
       'target',
-      'target: no target server given; use --target-host H [--target-port P] or --target-url, or put the target in the properties file',
+      'target: no target server given; use --name SERVER with --migration-name, --target-host H [--target-port P] or --target-url, or put the target in the properties file',
     );
   }
   return target;

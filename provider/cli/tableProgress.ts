@@ -19,9 +19,10 @@ export class TableProgressReader {
     this.store = new ControlStore(target);
   }
 
+  /** Every table of the migration, queued ones too: their sizes make each database's total. */
   async read(name: string): Promise<TableProgress[]> {
     try {
-      return await this.store.tables(name);
+      return await this.store.tables(name, { includeQueued: true });
     } catch {
       // Progress is a nicety: a failed read must not end the wait.
       return [];

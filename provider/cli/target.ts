@@ -11,16 +11,30 @@ import {
 } from '../engine';
 import type { CliArgs } from './args';
 import { loadProperties } from './files';
+import { info } from './log';
 import { targetFromInputs, type PropertyFlags } from './properties';
 
 export async function resolveTarget(args: CliArgs): Promise<ServerSpec> {
   const body = args.properties === undefined ? undefined : await loadProperties(args.properties);
-  return targetFromInputs(body, args.target);
+  const target = targetFromInputs(body, args.target);
+  describeTarget(args, target);
+  return target;
+}
+
+/** --verbose: which server the command talks to, and where a server name's address came from. */
+export function describeTarget(args: CliArgs, target: ServerSpec): void {
+  const server = args.target.server;
+  const from =
+    server && target.host === server.host
+      ? ` (server ${server.name}${server.via === 'PGFERRY_SERVER_HOSTS' ? ', mapped by PGFERRY_SERVER_HOSTS' : ''})`
+      : '';
+  info(`target server ${target.host}:${target.port}, user "${target.user}", database "${target.maintenanceDatabase}"${from}`);
 }
 
 export function propertyFlags(args: CliArgs): PropertyFlags {
   return {
     name: args.name,
+    nameFlag: args.nameFlag,
     mode: args.mode,
     option: args.option,
     noVerify: args.noVerify,

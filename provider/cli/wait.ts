@@ -9,6 +9,7 @@ import {
   type MigrationStatus,
   type ServerSpec,
 } from '../engine';
+import { showsProgress } from './log';
 import { ProgressView } from './progress';
 import { TableProgressReader, type ProgressEventLine, type TableProgress } from './tableProgress';
 
@@ -58,9 +59,10 @@ export async function waitWithProgress(
   done: (s: MigrationStatus) => boolean,
   options: { history?: boolean } = {},
 ): Promise<MigrationStatus> {
-  const view = new ProgressView(process.stderr, process.stderr.isTTY === true);
+  // --only-show-errors: no progress at all.
+  const view = showsProgress() ? new ProgressView(process.stderr, process.stderr.isTTY === true) : undefined;
   const reader = new TableProgressReader(target);
-  if (options.history === false) view.prime(await reader.read(name), await reader.events(name));
+  if (options.history === false) view?.prime(await reader.read(name), await reader.events(name));
   let tables: readonly TableProgress[] = [];
   let events: readonly ProgressEventLine[] = [];
   let reading: Promise<void> | undefined;
@@ -80,7 +82,7 @@ export async function waitWithProgress(
       intervalMs: 1000,
       signal: controller.signal,
       onStatus: (status) => {
-        view.update(status, tables, events);
+        view?.update(status, tables, events);
         // Table rows refresh in the background; the next status draws them.
         if (!reading && !FINAL_STATES.has(status.state)) {
           reading = Promise.all([reader.read(name), reader.events(name)]).then(([t, e]) => {
@@ -91,11 +93,12 @@ export async function waitWithProgress(
         }
       },
     });
-    view.update(final, await reader.read(name), await reader.events(name));
+    view?.update(final, await reader.read(name), await reader.events(name));
     if (!done(final) && runnerStopped(final)) throw runnerStoppedError(final);
     return final;
   } finally {
     process.removeListener('SIGINT', interrupt);
+    view?.close();
     // A read still in flight would reopen the connection after close.
     await reading;
     await reader.close();

@@ -23,6 +23,7 @@ export {
   type MigrationOption,
 } from './input/migrationSpec';
 export { ControlStore } from './control/store';
+export { CONTROL_SCHEMA_VERSION } from './control/migrations';
 export {
   runMigration,
   startMigration,

@@ -93,6 +93,8 @@ export interface TableProgress {
   readonly bytes: number;
   readonly parts: number;
   readonly partsDone: number;
+  /** The table's size on the source before the copy (pg_table_size); absent for tables registered before it was recorded. */
+  readonly sizeBytes?: number;
   readonly message?: string;
 }
 
@@ -173,6 +175,19 @@ export interface LeftOutObject {
   readonly object: string;
 }
 
+/**
+ * What an az-style `pgferry create` was told that the engine does not act on, kept so that `show`
+ * can print the migration's ARM-like id and properties as Azure names them. Never a secret.
+ */
+export interface AzureContext {
+  readonly subscription?: string;
+  readonly resourceGroup?: string;
+  /** The target server's name (`--name` beside `--migration-name`). */
+  readonly server?: string;
+  readonly sourceType?: string;
+  readonly migrateRoles?: boolean;
+}
+
 /** What `show` returns: one object, the same for the CLI's JSON and the Pulumi outputs. */
 export interface MigrationStatus {
   readonly name: string;
@@ -194,6 +209,10 @@ export interface MigrationStatus {
   readonly downtimeSeconds?: number;
   /** How many times a user asked stopped streams to try again now (`pgferry resume`, `pulumi up`). */
   readonly applyRetryRequests?: number;
+  /** A cutover was asked for (and not cleared by a cutover that stopped). */
+  readonly cutoverRequested?: boolean;
+  readonly cancelRequested?: boolean;
+  readonly azureContext?: AzureContext;
   readonly runner?: RunnerInfo;
   readonly spec: Record<string, unknown>;
 }

@@ -134,7 +134,7 @@ async function copyData(run: MigrationRun, database: string, snapshot: SnapshotS
   await store.setTables(
     name,
     database,
-    catalog.tables.map((t) => ({ table: t.display, parts: 1 })),
+    catalog.tables.map((t) => ({ table: t.display, parts: 1, sizeBytes: t.bytes })),
   );
   let rows = 0;
   let bytes = 0;

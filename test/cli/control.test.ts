@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import type { ChildProcess } from 'node:child_process';
 import { ControlStore } from '../../provider/engine';
 import { serverSpec, startCluster, type Cluster } from '../support';
-import { propertiesFile, runCli, stderrMatch } from './helpers';
+import { propertiesFile, runCli, stderrMatch, PGFERRY_JSON, PGFERRY_JSON_LIST } from './helpers';
 
 // One target for the whole file, started by the outer describe's hooks; the groups below run in
 // order (update changes the states that show and list read first).
@@ -66,10 +66,19 @@ async function registerMigrations(): Promise<void> {
 }
 
 function showTests(): void {
-  it('show --output json prints one object with state, counters, validation and runner', async () => {
+  it("show --output json prints the Azure resource, with pgferry's own status whole under properties.pgferry", async () => {
     const result = await runCli(['show', '--name', 'off-1', '--output', 'json', ...flags], env);
     assert.equal(result.code, 0, result.stderr);
-    const status = JSON.parse(result.stdout);
+    const resource = JSON.parse(result.stdout);
+    assert.equal(resource.name, 'off-1');
+    assert.equal(resource.type, 'Microsoft.DBforPostgreSQL/flexibleServers/migrations');
+    assert.match(resource.id, /\/flexibleServers\/[^/]+\/migrations\/off-1$/);
+    assert.equal(resource.properties.currentStatus.state, 'InProgress');
+    assert.equal(resource.properties.currentStatus.currentSubStateDetails.currentSubState, 'MigratingData');
+    assert.deepEqual(Object.keys(resource.properties.currentStatus.currentSubStateDetails.dbDetails), ['hr', 'sales']);
+    assert.equal(resource.properties.currentStatus.currentSubStateDetails.dbDetails.sales.fullLoadCompletedTables, 1);
+    assert.equal(resource.properties.currentStatus.currentSubStateDetails.validationDetails.status, 'Warning');
+    const status = resource.properties.pgferry;
     assert.equal(status.name, 'off-1');
     assert.equal(status.state, 'InProgress');
     assert.equal(status.subState, 'MigratingData');
@@ -102,7 +111,9 @@ function showTests(): void {
 
   it('show takes the target from --target-url and from a properties file', async () => {
     const url = `postgres://postgres@${target.host}:${target.port}/postgres`;
-    const viaUrl = await runCli(['show', '--name', 'on-1', '--output', 'json', '--target-url', url], { PGPASSWORD: target.password });
+    const viaUrl = await runCli(['show', '--name', 'on-1', ...PGFERRY_JSON, '--target-url', url], {
+      PGPASSWORD: target.password,
+    });
     assert.equal(viaUrl.code, 0, viaUrl.stderr);
     assert.equal(JSON.parse(viaUrl.stdout).mode, 'Online');
     const file = propertiesFile({
@@ -114,7 +125,7 @@ function showTests(): void {
         targetDbServerPort: target.port,
       },
     });
-    const viaFile = await runCli(['show', '--name', 'on-1', '--output', 'json', '--properties', file]);
+    const viaFile = await runCli(['show', '--name', 'on-1', ...PGFERRY_JSON, '--properties', file]);
     assert.equal(viaFile.code, 0, viaFile.stderr);
     assert.equal(JSON.parse(viaFile.stdout).name, 'on-1');
   });
@@ -129,7 +140,7 @@ function showTests(): void {
 
 function listTests(): void {
   it('list prints active migrations, or all with --filter all, as a JSON array', async () => {
-    const active = await runCli(['list', '--output', 'json', ...flags], env);
+    const active = await runCli(['list', ...PGFERRY_JSON_LIST, ...flags], env);
     assert.equal(active.code, 0, active.stderr);
     assert.deepEqual(
       JSON.parse(active.stdout)
@@ -137,7 +148,7 @@ function listTests(): void {
         .sort(),
       ['off-1', 'on-1'],
     );
-    const all = await runCli(['list', '--filter', 'all', '--output', 'json', ...flags], env);
+    const all = await runCli(['list', '--filter', 'all', ...PGFERRY_JSON_LIST, ...flags], env);
     assert.deepEqual(
       JSON.parse(all.stdout)
         .map((s: { name: string }) => s.name)
@@ -162,7 +173,7 @@ function updateTests(): void {
 
   it('update --cutover records the request when the migration waits for it', async () => {
     await store.setState('on-1', 'WaitingForUserAction', 'WaitingForCutoverTrigger');
-    const result = await runCli(['update', '--name', 'on-1', '--cutover', '--output', 'json', ...flags], env);
+    const result = await runCli(['update', '--name', 'on-1', '--cutover', ...PGFERRY_JSON, ...flags], env);
     assert.equal(result.code, 0, result.stderr);
     assert.equal(JSON.parse(result.stdout).name, 'on-1');
     assert.ok(await store.cutoverRequestedAt('on-1'));
@@ -181,7 +192,7 @@ function updateTests(): void {
     await store.createMigration({ name: 'cancel-me', mode: 'Offline', option: 'Migrate', spec: {}, databases: ['x'] });
     let child: ChildProcess | undefined;
     const pending = runCli(
-      ['update', '--name', 'cancel-me', '--cancel', '--wait', '--output', 'json', ...flags],
+      ['update', '--name', 'cancel-me', '--cancel', '--wait', ...PGFERRY_JSON, ...flags],
       env,
       60_000,
       (c) => (child = c),

@@ -2,7 +2,7 @@
 // back from the target; then show/list/verify of the finished migration.
 import assert from 'node:assert/strict';
 import { startPair, type ServerPair } from '../support';
-import { propertiesFile, runCli } from './helpers';
+import { propertiesFile, runCli, PGFERRY_JSON, PGFERRY_JSON_LIST } from './helpers';
 
 describe('pgferry create --wait (offline, end to end)', function () {
   this.timeout(300_000);
@@ -38,7 +38,7 @@ describe('pgferry create --wait (offline, end to end)', function () {
   after(async () => pair?.stop());
 
   it('copies the database and exits 0 with the Succeeded status as JSON', async () => {
-    const result = await runCli(['create', '--name', 'tiny-offline', '--properties', file, '--wait', '--output', 'json'], {}, 240_000);
+    const result = await runCli(['create', '--name', 'tiny-offline', '--properties', file, '--wait', ...PGFERRY_JSON], {}, 240_000);
     assert.equal(result.code, 0, `stderr: ${result.stderr}\nstdout: ${result.stdout}`);
     const status = JSON.parse(result.stdout);
     assert.equal(status.name, 'tiny-offline');
@@ -71,7 +71,7 @@ describe('pgferry create --wait (offline, end to end)', function () {
     const show = await runCli(['show', '--name', 'tiny-offline', ...flags], env);
     assert.equal(show.code, 0, show.stderr);
     assert.match(show.stdout, /Succeeded \/ Completed/);
-    const list = await runCli(['list', '--filter', 'all', '--output', 'json', ...flags], env);
+    const list = await runCli(['list', '--filter', 'all', ...PGFERRY_JSON_LIST, ...flags], env);
     assert.deepEqual(
       JSON.parse(list.stdout).map((s: { name: string }) => s.name),
       ['tiny-offline'],
@@ -102,7 +102,7 @@ describe('pgferry create --wait (offline, end to end)', function () {
     const { readFileSync } = await import('node:fs');
     const bom = propertiesFile(`\uFEFF${readFileSync(file, 'utf8')}`);
     const result = await runCli(
-      ['create', '--name', 'tiny-noverify', '--properties', bom, '--no-verify', '--wait', '--output', 'json'],
+      ['create', '--name', 'tiny-noverify', '--properties', bom, '--no-verify', '--wait', ...PGFERRY_JSON],
       {},
       120_000,
     );
@@ -114,7 +114,7 @@ describe('pgferry create --wait (offline, end to end)', function () {
 
   it('--option validate --wait exits 0 when no check failed', async () => {
     const result = await runCli(
-      ['create', '--name', 'tiny-validate', '--properties', file, '--option', 'validate', '--wait', '--output', 'json'],
+      ['create', '--name', 'tiny-validate', '--properties', file, '--option', 'validate', '--wait', ...PGFERRY_JSON],
       {},
       120_000,
     );

@@ -18,12 +18,14 @@ export interface CliResult {
 /**
  * Runs `pgferry ...args`; PG* variables of the test process are not inherited unless given. A
  * variable given as undefined is removed (PGPASSFILE points nowhere unless a test says otherwise).
+ * `cwd`: the working directory relative paths (a --properties file) are read from.
  */
 export function runCli(
   args: readonly string[],
   env: Record<string, string | undefined> = {},
   timeoutMs = 60_000,
   onSpawn?: (child: ChildProcess) => void,
+  cwd?: string,
 ): Promise<CliResult> {
   const base: NodeJS.ProcessEnv = {};
   for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('PG')) base[k] = v;
@@ -31,6 +33,7 @@ export function runCli(
     const child = spawn(process.execPath, [CLI_MAIN, ...args], {
       env: { ...base, PGPASSFILE: '/nonexistent', ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
+      ...(cwd === undefined ? {} : { cwd }),
     });
     onSpawn?.(child);
     let stdout = '';
@@ -87,6 +90,13 @@ export function propertiesFile(body: unknown): string {
   writeFileSync(file, typeof body === 'string' ? body : JSON.stringify(body, null, 2));
   return file;
 }
+
+/**
+ * `--output json` as pgferry printed it before the Azure shape: its own status object, now
+ * properties.pgferry of the resource (README: CLI), and the same for each item of `list`.
+ */
+export const PGFERRY_JSON: readonly string[] = ['--output', 'json', '--query', 'properties.pgferry'];
+export const PGFERRY_JSON_LIST: readonly string[] = ['--output', 'json', '--query', '[].properties.pgferry'];
 
 /** A loopback port nothing listens on (connections are refused at once). */
 export const CLOSED_PORT = '1';

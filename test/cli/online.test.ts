@@ -2,7 +2,7 @@
 // the source arrives, `update --cutover --wait` finishes with Succeeded; rows read back from the target.
 import assert from 'node:assert/strict';
 import { startPair, until, type ServerPair } from '../support';
-import { propertiesFile, runCli } from './helpers';
+import { propertiesFile, runCli, PGFERRY_JSON } from './helpers';
 
 describe('pgferry online migration (end to end)', function () {
   this.timeout(300_000);
@@ -37,7 +37,7 @@ describe('pgferry online migration (end to end)', function () {
 
   it('create --mode online --wait returns at WaitingForCutoverTrigger with exit 0', async () => {
     const result = await runCli(
-      ['create', '--name', 'shop-online', '--properties', file, '--mode', 'online', '--wait', '--output', 'json'],
+      ['create', '--name', 'shop-online', '--properties', file, '--mode', 'online', '--wait', ...PGFERRY_JSON],
       {},
       240_000,
     );
@@ -52,7 +52,7 @@ describe('pgferry online migration (end to end)', function () {
   it('streams a change written on the source, shown in the online counters', async () => {
     await pair.source.query(`INSERT INTO public.orders VALUES (501, 'late order')`, [], 'shop');
     await until('the insert in the online counters', async () => {
-      const show = await runCli(['show', '--name', 'shop-online', '--output', 'json', ...flags], env);
+      const show = await runCli(['show', '--name', 'shop-online', ...PGFERRY_JSON, ...flags], env);
       assert.equal(show.code, 0, show.stderr);
       return JSON.parse(show.stdout).databases[0].inserts >= 1 ? true : undefined;
     });
@@ -62,7 +62,7 @@ describe('pgferry online migration (end to end)', function () {
   });
 
   it('update --cutover --wait finishes the migration with exit 0', async () => {
-    const result = await runCli(['update', '--name', 'shop-online', '--cutover', '--wait', '--output', 'json', ...flags], env, 240_000);
+    const result = await runCli(['update', '--name', 'shop-online', '--cutover', '--wait', ...PGFERRY_JSON, ...flags], env, 240_000);
     assert.equal(result.code, 0, `stderr: ${result.stderr}\nstdout: ${result.stdout}`);
     assert.equal(JSON.parse(result.stdout).state, 'Succeeded');
     const rows = await pair.target.query<{ n: number }>(`SELECT count(*)::int AS n FROM public.orders`, [], 'shop');

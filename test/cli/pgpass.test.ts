@@ -7,7 +7,7 @@ import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { startPair, type ServerPair } from '../support';
-import { propertiesFile, runCli } from './helpers';
+import { propertiesFile, runCli, PGFERRY_JSON } from './helpers';
 
 /** A .pgpass line; ':' and '\' in a field are escaped as libpq reads them. */
 const pgpassLine = (host: string, port: number, user: string, password: string) =>
@@ -47,7 +47,7 @@ describe('a password file is honoured by the driver and by pg_dump/pg_restore (i
   });
 
   const create = (name: string, env: Record<string, string | undefined>) =>
-    runCli(['create', '--name', name, '--properties', file, '--wait', '--output', 'json'], env, 240_000);
+    runCli(['create', '--name', name, '--properties', file, '--wait', ...PGFERRY_JSON], env, 240_000);
 
   const assertCopied = async () => {
     const rows = await pair.target.query<{ n: number; faces: string }>(

@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { ControlStore, parseMigrationSpec, publicSpec } from '../../provider/engine';
 import { CopyHold, startPair, until, type ServerPair } from '../support';
-import { propertiesFile, runCli } from './helpers';
+import { propertiesFile, runCli, PGFERRY_JSON } from './helpers';
 
 const ROWS = 50_000;
 
@@ -43,10 +43,10 @@ describe('pgferry resume after the runner died', function () {
   });
 
   it('resume --wait finishes a migration whose runner was killed', async () => {
-    const created = await runCli(['create', '--name', 'bulk-1', '--properties', file, '--output', 'json']);
+    const created = await runCli(['create', '--name', 'bulk-1', '--properties', file, ...PGFERRY_JSON]);
     assert.equal(created.code, 0, created.stderr);
     const show = async () => {
-      const result = await runCli(['show', '--name', 'bulk-1', '--output', 'json', ...flags], env);
+      const result = await runCli(['show', '--name', 'bulk-1', ...PGFERRY_JSON, ...flags], env);
       assert.equal(result.code, 0, result.stderr);
       return JSON.parse(result.stdout);
     };
@@ -60,7 +60,7 @@ describe('pgferry resume after the runner died', function () {
     process.kill(pid, 'SIGKILL');
     await until('the killed runner to be reported dead', async () => ((await show()).runner.alive === false ? true : undefined));
 
-    const resumed = await runCli(['resume', '--name', 'bulk-1', '--properties', file, '--wait', '--output', 'json'], {}, 240_000);
+    const resumed = await runCli(['resume', '--name', 'bulk-1', '--properties', file, '--wait', ...PGFERRY_JSON], {}, 240_000);
     assert.equal(resumed.code, 0, `stderr: ${resumed.stderr}\nstdout: ${resumed.stdout}`);
     const status = JSON.parse(resumed.stdout);
     assert.equal(status.state, 'Succeeded');
@@ -77,7 +77,7 @@ describe('pgferry resume after the runner died', function () {
       target: { host: pair.target.host, port: pair.target.port, user: 'postgres', password: pair.target.password },
       databases: ['shop'],
     });
-    const show = async () => JSON.parse((await runCli(['show', '--name', 'shop-1', '--output', 'json', ...flags], env)).stdout);
+    const show = async () => JSON.parse((await runCli(['show', '--name', 'shop-1', ...PGFERRY_JSON, ...flags], env)).stdout);
     const created = await runCli(['create', '--name', 'shop-1', '--properties', shop, '--mode', 'online', '--wait'], {}, 240_000);
     assert.equal(created.code, 0, created.stderr);
     const pid = (await show()).runner.pid as number;
@@ -85,7 +85,7 @@ describe('pgferry resume after the runner died', function () {
     await until('the killed runner to be shown dead', async () => ((await show()).runner.alive ? undefined : true), 30_000, 250);
 
     // The file has no mode: the migration's record says Online, and resume keeps it.
-    const resumed = await runCli(['resume', '--name', 'shop-1', '--properties', shop, '--wait', '--output', 'json'], {}, 120_000);
+    const resumed = await runCli(['resume', '--name', 'shop-1', '--properties', shop, '--wait', ...PGFERRY_JSON], {}, 120_000);
     assert.equal(resumed.code, 0, `stderr: ${resumed.stderr}`);
     assert.equal(JSON.parse(resumed.stdout).subState, 'WaitingForCutoverTrigger');
     await pair.source.query(`INSERT INTO public.orders VALUES (1, 'after the resume')`, [], 'shop');
@@ -128,7 +128,7 @@ describe('pgferry resume after the runner died', function () {
     assert.equal(result.code, 2, result.stderr);
     assert.equal(result.errLines.length, 1);
     assert.match(result.errLines[0]!, /bulk-2/);
-    const show = JSON.parse((await runCli(['show', '--name', 'bulk-2', '--output', 'json', ...flags], env)).stdout);
+    const show = JSON.parse((await runCli(['show', '--name', 'bulk-2', ...PGFERRY_JSON, ...flags], env)).stdout);
     assert.equal(show.runner, undefined, 'no runner was started');
   });
 });

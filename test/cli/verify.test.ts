@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { readSequenceStates, targetBehindItsRows } from '../../provider/engine/verify/sequences';
 import { startPair, type ServerPair } from '../support';
-import { propertiesFile, runCli } from './helpers';
+import { propertiesFile, runCli, PGFERRY_JSON } from './helpers';
 
 interface Report {
   ok: boolean;
@@ -37,7 +37,7 @@ describe('pgferry verify finds every kind of difference (issue 19)', function ()
       target: { host: pair.target.host, port: pair.target.port, user: 'postgres', password: pair.target.password },
       databases: ['ledger'],
     });
-    const created = await runCli(['create', '--name', 'ledger-offline', '--properties', file, '--wait', '--output', 'json'], {}, 240_000);
+    const created = await runCli(['create', '--name', 'ledger-offline', '--properties', file, '--wait', ...PGFERRY_JSON], {}, 240_000);
     assert.equal(created.code, 0, created.stderr);
     assert.equal(JSON.parse(created.stdout).state, 'Succeeded');
   });

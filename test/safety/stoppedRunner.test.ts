@@ -8,7 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import type { MigrationStatus } from '../../provider/engine';
 import { startPair, until, type ServerPair } from '../support';
-import { propertiesFile, runCli } from '../cli/helpers';
+import { propertiesFile, runCli, PGFERRY_JSON } from '../cli/helpers';
 
 describe('safety: an online migration whose runner was killed (issue 12)', function () {
   this.timeout(300_000);
@@ -40,14 +40,14 @@ describe('safety: an online migration whose runner was killed (issue 12)', funct
   after(async () => pair?.stop());
 
   const show = async (): Promise<MigrationStatus> => {
-    const result = await runCli(['show', '--name', 'stops', '--properties', file, '--output', 'json', ...flags], env);
+    const result = await runCli(['show', '--name', 'stops', '--properties', file, ...PGFERRY_JSON, ...flags], env);
     assert.equal(result.code, 0, result.stderr);
     return JSON.parse(result.stdout);
   };
 
   it('is visible to --wait, show and cancel, and cancel releases what it holds on both servers', async () => {
     const created = await runCli(
-      ['create', '--name', 'stops', '--properties', file, '--mode', 'online', '--wait', '--output', 'json'],
+      ['create', '--name', 'stops', '--properties', file, '--mode', 'online', '--wait', ...PGFERRY_JSON],
       {},
       240_000,
     );
@@ -71,7 +71,7 @@ describe('safety: an online migration whose runner was killed (issue 12)', funct
     assert.equal(seen?.active, false);
     assert.ok((seen?.retainedBytes ?? 0) > 0);
 
-    const canceled = await runCli(['update', '--name', 'stops', '--cancel', '--properties', file, '--output', 'json', ...flags], env);
+    const canceled = await runCli(['update', '--name', 'stops', '--cancel', '--properties', file, ...PGFERRY_JSON, ...flags], env);
     assert.equal(canceled.code, 0, canceled.stderr);
     assert.equal(JSON.parse(canceled.stdout).state, 'Canceled');
     assert.deepEqual(await pair.source.query(`SELECT slot_name FROM pg_replication_slots WHERE slot_name = $1`, [slot]), []);

@@ -1,19 +1,57 @@
 // `pgferry create` and `pgferry resume`: validate the file and flags before touching any server,
 // then hand the migration to a detached runner, optionally waiting for its outcome.
-import { PgferryError, resumeMigration, showMigration, startMigration, type MigrationSpec } from '../../engine';
+import {
+  ControlStore,
+  PgferryError,
+  resumeMigration,
+  showMigration,
+  startMigration,
+  type AzureContext,
+  type MigrationSpec,
+} from '../../engine';
 import type { CliArgs } from '../args';
 import { loadProperties } from '../files';
-import { renderStatus, statusJson, writeJson, writeOut } from '../output';
+import { info } from '../log';
 import { specFromProperties } from '../properties';
+import { isObject } from '../propertyFlags';
+import { migrationResult, printResult } from '../result';
 import { registerServerSecrets } from '../secrets';
-import { onTarget, propertyFlags } from '../target';
+import { describeTarget, onTarget, propertyFlags } from '../target';
 import { waitDone, waitExitCode, waitWithProgress } from '../wait';
 
-async function specFromArgs(args: CliArgs): Promise<MigrationSpec> {
+async function specFromArgs(args: CliArgs): Promise<{ spec: MigrationSpec; body: unknown }> {
   const body = await loadProperties(args.properties!);
   const spec = specFromProperties(body, propertyFlags(args));
   registerServerSecrets(spec.source, spec.target);
-  return spec;
+  describeTarget(args, spec.target);
+  return { spec, body };
+}
+
+/** A key of the Azure body's properties, matched case-insensitively as az matches it. */
+function azureProperty(body: unknown, key: string): unknown {
+  if (!isObject(body)) return undefined;
+  const props = Object.entries(body).find(([k]) => k.toLowerCase() === 'properties')?.[1];
+  if (!isObject(props)) return undefined;
+  return Object.entries(props).find(([k]) => k.toLowerCase() === key.toLowerCase())?.[1];
+}
+
+/** What the az command line said that the engine does not act on, kept for `show`'s id and properties. */
+async function recordAzureContext(args: CliArgs, spec: MigrationSpec, body: unknown): Promise<void> {
+  const sourceType = azureProperty(body, 'sourceType');
+  const context: AzureContext = {
+    ...(args.subscription ? { subscription: args.subscription } : {}),
+    ...(args.resourceGroup ? { resourceGroup: args.resourceGroup } : {}),
+    ...(args.server ? { server: args.server } : {}),
+    ...(typeof sourceType === 'string' ? { sourceType } : {}),
+    migrateRoles: spec.migrateRoles,
+  };
+  const store = new ControlStore(spec.target);
+  try {
+    await store.setAzureContext(spec.migrationName, context);
+    info(`recorded for ${spec.migrationName}: ${JSON.stringify(context)}`);
+  } finally {
+    await store.close();
+  }
 }
 
 /** After the runner started: print the status now, or wait for the outcome and print that. */
@@ -28,15 +66,17 @@ async function report(spec: MigrationSpec, args: CliArgs, history: boolean): Pro
       category: 'internal',
     });
   }
-  if (args.output === 'json') writeJson(statusJson(status));
-  else writeOut(renderStatus(status));
+  printResult(args, migrationResult(args, status, spec.target));
   return args.wait ? waitExitCode('run', status) : 0;
 }
 
 export async function createCommand(args: CliArgs): Promise<number> {
-  const spec = await specFromArgs(args);
+  const { spec, body } = await specFromArgs(args);
   // Registering and spawning talk only to the target; the runner reaches the source.
-  await onTarget(spec.target, () => startMigration(spec));
+  await onTarget(spec.target, async () => {
+    await startMigration(spec);
+    await recordAzureContext(args, spec, body);
+  });
   return report(spec, args, true);
 }
 

@@ -4,7 +4,7 @@
 import { listMigrations, showMigration, withSourceSlots, type MigrationStatus } from '../../engine';
 import type { CliArgs } from '../args';
 import { migrationSpecOf, notFound } from '../migrationSpecOf';
-import { renderList, renderStatus, statusJson, writeJson, writeOut } from '../output';
+import { migrationListResult, migrationResult, printResult } from '../result';
 import { onTarget, resolveTarget } from '../target';
 
 async function withSource(args: CliArgs, status: MigrationStatus): Promise<MigrationStatus> {
@@ -21,15 +21,13 @@ export async function showCommand(args: CliArgs): Promise<number> {
   const recorded = await onTarget(target, () => showMigration(target, args.name!));
   if (!recorded) throw notFound(args.name!);
   const status = await withSource(args, recorded);
-  if (args.output === 'json') writeJson(statusJson(status));
-  else writeOut(renderStatus(status));
+  printResult(args, migrationResult(args, status, target));
   return 0;
 }
 
 export async function listCommand(args: CliArgs): Promise<number> {
   const target = await resolveTarget(args);
   const statuses = await onTarget(target, () => listMigrations(target, args.filter));
-  if (args.output === 'json') writeJson(statuses.map(statusJson));
-  else writeOut(renderList(statuses));
+  printResult(args, migrationListResult(args, statuses, target));
   return 0;
 }

@@ -3,7 +3,7 @@
 import { cancelMigration, requestCutover, runnerStopped, showMigration } from '../../engine';
 import type { CliArgs } from '../args';
 import { migrationSpecOf } from '../migrationSpecOf';
-import { renderStatus, statusJson, writeJson, writeOut } from '../output';
+import { migrationResult, printResult } from '../result';
 import { onTarget, resolveTarget } from '../target';
 import { waitDone, waitExitCode, waitWithProgress, type WaitGoal } from '../wait';
 
@@ -20,7 +20,6 @@ export async function updateCommand(args: CliArgs): Promise<number> {
   });
   if (args.wait)
     status = await onTarget(target, () => waitWithProgress(target, name, waitDone(goal, status.mode, status.option), { history: false }));
-  if (args.output === 'json') writeJson(statusJson(status));
-  else writeOut(renderStatus(status));
+  printResult(args, migrationResult(args, status, target));
   return args.wait ? waitExitCode(goal, status) : 0;
 }

@@ -3,12 +3,12 @@
 import { verifyMigration } from '../../engine';
 import type { CliArgs } from '../args';
 import { migrationSpecOf } from '../migrationSpecOf';
-import { renderVerification, writeJson, writeOut } from '../output';
+import { renderVerification } from '../output';
+import { printResult } from '../result';
 
 export async function verifyCommand(args: CliArgs): Promise<number> {
   const spec = await migrationSpecOf(args);
   const report = await verifyMigration(spec);
-  if (args.output === 'json') writeJson(report);
-  else writeOut(renderVerification(report));
+  printResult(args, { value: report, table: () => renderVerification(report) });
   return report.ok ? 0 : 1;
 }

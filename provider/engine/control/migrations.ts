@@ -153,4 +153,19 @@ COMMENT ON COLUMN pgferry.target_foreign_key.definition IS 'pg_get_constraintdef
 COMMENT ON COLUMN pgferry.target_foreign_key.outcome IS 'added: as recorded; not valid: rows violate it (NOT VALID, as the source holds them); left out: it could not be added (detail says why); NULL: not added back yet';
 `,
   },
+  {
+    // What the CLI shows beside the engine's own figures: each table's size before its copy starts
+    // (percent and ETA of the copy), and what an az-style command line said that pgferry does not
+    // act on (subscription, resource group, server name: the migration's ARM-like id).
+    version: 6,
+    sql: `
+ALTER TABLE pgferry.migration_table ADD COLUMN size_bytes bigint;
+ALTER TABLE pgferry.migration ADD COLUMN azure_context jsonb;
+COMMENT ON COLUMN pgferry.migration_table.size_bytes IS 'pg_table_size on the source, read in the copy''s snapshot; NULL when registered before version 6';
+COMMENT ON COLUMN pgferry.migration.azure_context IS 'subscription, resourceGroup, server, sourceType, migrateRoles as pgferry create was given them; never a secret';
+`,
+  },
 ];
+
+/** The highest control-catalog version this build installs (`pgferry version` prints it). */
+export const CONTROL_SCHEMA_VERSION = Math.max(...CONTROL_MIGRATIONS.map((m) => m.version));

@@ -2,6 +2,7 @@
 // the rows come from ControlStore, this is pure.
 import type {
   ApplyStop,
+  AzureContext,
   CutoverStep,
   TargetDatabaseAction,
   DatabaseDetails,
@@ -59,6 +60,10 @@ export interface MigrationRow {
   runner: { host: string; pid: number; heartbeatAt: string } | null;
   runner_locked: boolean;
   apply_retry_requests: number | null;
+  cutover_requested_at: Date | null;
+  cancel_requested: boolean | null;
+  /** Absent on a catalog older than version 5 (the row is `m.*`). */
+  azure_context?: AzureContext | null;
   /** Null for migrations registered before instances existed (their names are the legacy ones). */
   instance: string | null;
 }
@@ -150,6 +155,9 @@ export function shapeStatus(row: MigrationRow, dbs: readonly DatabaseRow[], nowM
     verification: row.verification ?? undefined,
     downtimeSeconds: row.downtime_seconds ?? undefined,
     applyRetryRequests: row.apply_retry_requests ?? 0,
+    cutoverRequested: row.cutover_requested_at !== null && row.cutover_requested_at !== undefined,
+    cancelRequested: row.cancel_requested === true,
+    ...(row.azure_context ? { azureContext: row.azure_context } : {}),
     runner,
     spec: row.spec,
   };

@@ -5,6 +5,7 @@ import { ident } from '../connect/quote';
 import { PgferryError } from '../errors';
 import { isFinalState } from '../model';
 import type {
+  AzureContext,
   CutoverStep,
   TargetDatabaseAction,
   MigrationState,
@@ -141,15 +142,20 @@ export class ControlStore extends CatalogConnection {
     );
   }
 
-  /** Registers the tables of a database as Queued (replacing an earlier list). */
-  async setTables(name: string, database: string, tables: readonly { table: string; parts: number }[]): Promise<void> {
+  /** Registers the tables of a database as Queued (replacing an earlier list), with their sizes when known. */
+  async setTables(name: string, database: string, tables: readonly { table: string; parts: number; sizeBytes?: number }[]): Promise<void> {
     await this.query(`DELETE FROM ${S}.migration_table WHERE migration = $1 AND database = $2`, [name, database]);
     if (tables.length === 0) return;
     await this.query(
-      `INSERT INTO ${S}.migration_table (migration, database, table_name, parts)
-       SELECT $1, $2, t, p FROM unnest($3::text[], $4::int[]) AS u(t, p)`,
-      [name, database, tables.map((t) => t.table), tables.map((t) => t.parts)],
+      `INSERT INTO ${S}.migration_table (migration, database, table_name, parts, size_bytes)
+       SELECT $1, $2, t, p, b FROM unnest($3::text[], $4::int[], $5::int8[]) AS u(t, p, b)`,
+      [name, database, tables.map((t) => t.table), tables.map((t) => t.parts), tables.map((t) => t.sizeBytes ?? null)],
     );
+  }
+
+  /** Records what an az-style command line said about the migration (ARM scope, source type). */
+  async setAzureContext(name: string, context: AzureContext): Promise<void> {
+    await this.query(`UPDATE ${S}.migration SET azure_context = $2::jsonb WHERE name = $1`, [name, JSON.stringify(context)]);
   }
 
   async updateTable(name: string, database: string, table: string, patch: TablePatch): Promise<void> {
@@ -157,8 +163,11 @@ export class ControlStore extends CatalogConnection {
     await this.query(text, params);
   }
 
-  /** Tables that started loading or finished, in database order then start time. */
-  async tables(name: string): Promise<TableProgress[]> {
+  /**
+   * Tables that started loading or finished, in database order then start time; with
+   * `includeQueued`, the queued ones too (last), so their sizes add up to each database's total.
+   */
+  async tables(name: string, options: { includeQueued?: boolean } = {}): Promise<TableProgress[]> {
     const rows = await this.query<{
       database: string;
       table_name: string;
@@ -167,14 +176,17 @@ export class ControlStore extends CatalogConnection {
       bytes: string;
       parts: number;
       parts_done: number;
+      size_bytes: string | null;
       message: string | null;
     }>(
-      `SELECT t.database, t.table_name, t.state, t.rows, t.bytes, t.parts, t.parts_done, t.message
+      // size_bytes read through to_jsonb: a catalog older than version 5 has no such column.
+      `SELECT t.database, t.table_name, t.state, t.rows, t.bytes, t.parts, t.parts_done, t.message,
+              to_jsonb(t) ->> 'size_bytes' AS size_bytes
          FROM ${S}.migration_table t
          JOIN ${S}.migration_database d ON d.migration = t.migration AND d.database = t.database
-        WHERE t.migration = $1 AND t.state <> 'Queued'
+        WHERE t.migration = $1 AND ($2::boolean OR t.state <> 'Queued')
         ORDER BY d.ordinal, t.started_at NULLS LAST, t.table_name`,
-      [name],
+      [name, options.includeQueued === true],
     );
     return rows.map((r) => ({
       database: r.database,
@@ -184,6 +196,7 @@ export class ControlStore extends CatalogConnection {
       bytes: Number(r.bytes),
       parts: r.parts,
       partsDone: r.parts_done,
+      ...(r.size_bytes === null ? {} : { sizeBytes: Number(r.size_bytes) }),
       message: r.message ?? undefined,
     }));
   }

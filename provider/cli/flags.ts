@@ -1,0 +1,143 @@
+// The flag tables of each command (commander Options): pgferry's own flags and those of
+// `az postgres flexible-server migration`, with the value parsers that make az's enum values
+// case-insensitive (Offline/offline, ValidateAndMigrate/validate-and-migrate, Active/active).
+import { InvalidArgumentError, Option } from 'commander';
+import { SSL_MODES, type MigrationMode, type MigrationOption, type SslMode } from '../engine';
+import { OUTPUT_FORMATS, type OutputFormat } from './format';
+
+export const COMMANDS = ['create', 'show', 'list', 'update', 'check-name-availability', 'verify', 'resume', 'version', 'demo'] as const;
+export type Command = (typeof COMMANDS)[number];
+
+/** A value parser picking case-insensitively from `allowed` (also matching without - and _). */
+export function choice<T extends string>(allowed: readonly T[], shown: string): (value: string) => T {
+  const squash = (s: string) => s.toLowerCase().replace(/[-_]/g, '');
+  return (value) => {
+    const found = allowed.find((a) => squash(a) === squash(value));
+    if (!found) throw new InvalidArgumentError(`must be ${shown}`);
+    return found;
+  };
+}
+
+function port(value: string): number {
+  if (!/^\d{1,5}$/.test(value) || Number(value) < 1 || Number(value) > 65535)
+    throw new InvalidArgumentError('must be a number from 1 to 65535');
+  return Number(value);
+}
+
+const MODE = () => choice<MigrationMode>(['Offline', 'Online'], 'offline or online');
+const OPTION = () => choice<MigrationOption>(['Validate', 'Migrate', 'ValidateAndMigrate'], 'validate, migrate or validateandmigrate');
+
+const OUTPUT = () =>
+  new Option('-o, --output <format>', `${OUTPUT_FORMATS.join(' | ')} (default table; json with --query)`).argParser(
+    choice<OutputFormat>(OUTPUT_FORMATS, OUTPUT_FORMATS.join(', ')),
+  );
+const QUERY = () => new Option('--query <jmespath>', 'JMESPath query applied to the JSON result (as az --query)');
+
+/** --output and --query: every command but demo. */
+export const RESULT_OPTIONS = (): Option[] => [OUTPUT(), QUERY()];
+
+/** az's global and scope flags: accepted on every command that names a migration or server. */
+export const AZ_OPTIONS = (): Option[] => [
+  new Option('--subscription <id>', "the target server's subscription (recorded by create; shown in the migration's id)"),
+  new Option('-g, --resource-group <group>', "the target server's resource group (recorded by create; shown in the id)"),
+  new Option('--only-show-errors', 'no progress or warnings on stderr, only errors'),
+  new Option('--verbose', 'also INFO lines: where the target server is, what was recorded'),
+  new Option('--debug', 'also DEBUG lines and the causes of a failure'),
+];
+
+export const TARGET_OPTIONS = (): Option[] => [
+  new Option('--target-host <host>', 'target server host'),
+  new Option('--target-port <port>', 'target server port (default 5432)').argParser(port),
+  new Option('--target-user <user>', 'target user (default postgres)'),
+  new Option('--target-url <url>', 'postgres://user@host:port/db?sslmode=... (no password: one on a command line is refused)'),
+  new Option('--target-ssl-mode <mode>', SSL_MODES.join(' | ')).argParser(choice<SslMode>(SSL_MODES, SSL_MODES.join(', '))),
+  new Option('--target-database <db>', "the target's maintenance database (default postgres)"),
+];
+
+/** --name and its az companions; which one names the migration is resolved in args.ts (README: CLI). */
+export const NAME_OPTIONS = (): Option[] => [
+  new Option('-n, --name <name>', 'the migration; the target server when --migration-name is given (as in az)'),
+  new Option('--migration-name <name>', 'the migration (az); then --name is the target server'),
+  new Option('-s, --server-name <server>', 'the target server (az 2.86+); then --name is the migration'),
+];
+
+/** list names no migration: --name is always the server there, as in az. */
+export const SERVER_OPTIONS = (): Option[] => [
+  new Option('-n, --name <server>', 'the target server (SERVER.postgres.database.azure.com, or mapped by PGFERRY_SERVER_HOSTS)'),
+  new Option('-s, --server-name <server>', 'the target server (az 2.86+ spelling)'),
+];
+
+export const PROPERTIES = () =>
+  new Option('--properties <file>', 'the migration body: a file path, @file, or inline JSON without passwords (Azure form or plain)');
+
+export const MODE_OPTIONS = (): Option[] => [
+  new Option('--mode <mode>', 'offline | online').argParser(MODE()),
+  new Option('--migration-mode <mode>', 'offline | online (az spelling of --mode)').argParser(MODE()),
+  new Option('--option <option>', 'validate | migrate | validate-and-migrate').argParser(OPTION()),
+  new Option('--migration-option <option>', 'validate | migrate | validateandmigrate (az spelling of --option)').argParser(OPTION()),
+];
+
+export const RUN_OPTIONS = (): Option[] => [
+  new Option('--wait', 'follow the migration with live progress until it is done (online: until changes stream)'),
+  new Option('--no-verify', 'skip the final verification'),
+  new Option('--allow-replica-identity-full', 'stream tables without a usable key with REPLICA IDENTITY FULL'),
+  new Option('--skip-unsupported-objects', 'leave out what a non-superuser target user cannot create, and list it'),
+];
+
+export const FILTER = () =>
+  new Option('--filter <filter>', 'Active | All (default Active)').argParser(choice<'active' | 'all'>(['active', 'all'], 'Active or All'));
+
+export const UPDATE_OPTIONS = (): Option[] => [
+  new Option('--cutover', 'cut an online migration over'),
+  new Option('--cancel', 'cancel the migration (its runner stopped: carried out here)'),
+  new Option('--wait', 'follow it until the outcome'),
+];
+
+export interface CommandSpec {
+  readonly summary: string;
+  readonly options: () => Option[];
+  /** The migration name and the properties file: required after --name is resolved. */
+  readonly required: readonly ('migration' | 'properties')[];
+}
+
+const common = (): Option[] => [...AZ_OPTIONS(), ...TARGET_OPTIONS()];
+
+export const COMMAND_SPECS: Record<Command, CommandSpec> = {
+  create: {
+    summary: 'create a migration and start it',
+    required: ['migration', 'properties'],
+    options: () => [...NAME_OPTIONS(), PROPERTIES(), ...MODE_OPTIONS(), ...RUN_OPTIONS(), ...common()],
+  },
+  show: {
+    summary: "show a migration's state (online: also its slots on the source)",
+    required: ['migration'],
+    options: () => [...NAME_OPTIONS(), PROPERTIES(), ...common()],
+  },
+  list: {
+    summary: 'list the migrations on the target',
+    required: [],
+    options: () => [...SERVER_OPTIONS(), PROPERTIES(), FILTER(), ...common()],
+  },
+  update: {
+    summary: 'cut over or cancel a migration',
+    required: ['migration'],
+    options: () => [...NAME_OPTIONS(), PROPERTIES(), ...UPDATE_OPTIONS(), ...common()],
+  },
+  'check-name-availability': {
+    summary: 'say whether a migration name can be used on the target (nameAvailable, reason, message)',
+    required: ['migration'],
+    options: () => [...NAME_OPTIONS(), PROPERTIES(), ...common()],
+  },
+  verify: {
+    summary: 'compare row counts and checksums now',
+    required: ['migration'],
+    options: () => [...NAME_OPTIONS(), PROPERTIES(), ...common()],
+  },
+  resume: {
+    summary: 'restart a migration whose runner stopped',
+    required: ['migration', 'properties'],
+    options: () => [...NAME_OPTIONS(), PROPERTIES(), ...RUN_OPTIONS(), ...common()],
+  },
+  version: { summary: "print pgferry's version and its control-catalog schema version", required: [], options: () => [] },
+  demo: { summary: 'embedded servers: an offline, then an online migration', required: [], options: () => [] },
+};
