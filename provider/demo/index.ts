@@ -11,7 +11,7 @@ import {
   type MigrationStatus,
   type ProgressEvent,
 } from '../engine';
-import { FINAL_STATES } from '../engine/model';
+import { FINAL_STATES } from '../engine/core/model';
 import { startCluster, stopAllClusters, type Cluster, type PgMajor } from '../localpg/cluster';
 import {
   ADVENTUREWORKS_DATABASE as SAMPLE_DATABASE,

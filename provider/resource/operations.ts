@@ -14,7 +14,7 @@ import { stdoutWriter } from './progress';
 import { reachabilityHint } from './reachability';
 import { redactingWriter } from './redact';
 import { dropAllowedAfterCutover } from './remove';
-import { checkInputs, parseDuration, parseMigrationId, toMigrationSpec, type CheckFailure } from './schema';
+import { checkInputs, parseDuration, parseMigrationId, toMigrationSpec, type CheckFailure } from './inputSchema';
 
 export { inputsOf } from './inputs';
 export { read } from './read';

@@ -8,7 +8,7 @@ import { isFinal, resume, waitUntilSettled, type OperationOptions } from './driv
 import { inputsOf } from './inputs';
 import { stdoutWriter, type LineWriter } from './progress';
 import { redact, redactingWriter } from './redact';
-import { parseDuration, toMigrationSpec } from './schema';
+import { parseDuration, toMigrationSpec } from './inputSchema';
 
 type Props = Record<string, unknown>;
 

@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
-import { decodeFrame, encodeStatusUpdate } from '../../provider/engine/cdc/frames';
-import { formatLsn, parseLsn } from '../../provider/engine/cdc/lsn';
-import { ChangeNormalizer } from '../../provider/engine/cdc/normalizer';
-import { decodePgoutput, Tuple, UNCHANGED } from '../../provider/engine/cdc/pgoutput';
-import { diffRelation } from '../../provider/engine/cdc/schemaChange';
+import { decodeFrame, encodeStatusUpdate } from '../../provider/engine/cdc/decode/frames';
+import { formatLsn, parseLsn } from '../../provider/engine/cdc/decode/lsn';
+import { ChangeNormalizer } from '../../provider/engine/cdc/decode/normalizer';
+import { decodePgoutput, Tuple, UNCHANGED } from '../../provider/engine/cdc/decode/pgoutput';
+import { diffRelation } from '../../provider/engine/cdc/decode/schemaChange';
 import * as b from './bytes';
 
 const cols = [

@@ -3,11 +3,11 @@
 // applier on the same database is refused, in origin and progress-table mode alike.
 import assert from 'node:assert/strict';
 import { parseMigrationSpec, requestCutover, resumeMigration, startMigration } from '../../provider/engine';
-import { Applier, type ApplierOptions } from '../../provider/engine/cdc/applier';
+import { Applier, type ApplierOptions } from '../../provider/engine/cdc/apply/applier';
 import type { MigrationSpec } from '../../provider/engine/input/migrationSpec';
 import { ControlStore } from '../../provider/engine/control/store';
-import { applyLockKey, cutoverMessagePrefix } from '../../provider/engine/names';
-import { isPgferryError } from '../../provider/engine/errors';
+import { applyLockKey, cutoverMessagePrefix } from '../../provider/engine/core/names';
+import { isPgferryError } from '../../provider/engine/core/errors';
 import { serverSpec, startPair, processAlive, until, waitForStatus, writerPause, type Cluster, type ServerPair } from '../support';
 import { applierOptions, assertSame, createSlot, drain, rowsOf, setupDb, startApplier, stopCdcPair } from './harness';
 

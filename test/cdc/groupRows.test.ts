@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
-import { GroupRows } from '../../provider/engine/cdc/groupRows';
-import { tupleOf, UNCHANGED } from '../../provider/engine/cdc/tuple';
+import { GroupRows } from '../../provider/engine/cdc/apply/groupRows';
+import { tupleOf, UNCHANGED } from '../../provider/engine/cdc/decode/tuple';
 
 describe('cdc/groupRows (pure)', () => {
   const awkward = ['tab\there', 'line\nbreak\r\n', 'back\\slash', '\\N', 'ünï©ødé ✓ 𝄞', '', ' '.repeat(5000)];

@@ -2,7 +2,7 @@
 // tables (REPLICA IDENTITY FULL), a stalled target, restarts, schema changes, managed-target progress.
 import assert from 'node:assert/strict';
 import type pg from 'pg';
-import { slotName } from '../../provider/engine/names';
+import { slotName } from '../../provider/engine/core/names';
 import { startPair, until, writerPause, type ServerPair } from '../support';
 import {
   assertSame,

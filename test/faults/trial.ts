@@ -3,7 +3,7 @@
 // (resume when `show` says the runner is dead, the cutover once changes stream and the fault is
 // over), then the judge, the leftover checks, the outcome, and the clean-up.
 import { ControlStore } from '../../provider/engine/control/store';
-import { FINAL_STATES, type MigrationStatus } from '../../provider/engine/model';
+import { FINAL_STATES, type MigrationStatus } from '../../provider/engine/core/model';
 import { serverSpec, type Cluster } from '../support';
 import { describeFault, drawFault, injectFault, type FaultContext, type FaultKind, type FaultPlan, type InjectedFault } from './faults';
 import { createTrialDatabases, dropDatabases, type FixtureSize } from './fixture';

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { CONTROL_MIGRATIONS } from '../../provider/engine/control/migrations';
+import { CONTROL_MIGRATIONS } from '../../provider/engine/control/schemaVersions';
 import { ControlStore } from '../../provider/engine/control/store';
 import { serverSpec, startCluster, type Cluster } from '../support';
 

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import * as pulumi from '@pulumi/pulumi';
 import { parseLabConfig, type LabConfigInput } from '../../lab-stack/config';
 import { createLab, type Lab } from '../../lab-stack/lab';
-import type { MigrationFactory } from '../../lab-stack/migrations';
+import type { MigrationFactory } from '../../lab-stack/labMigrations';
 import type { PgMigrationArgs } from '../../provider/resource';
 import { fullConfig } from './fixtures';
 import { installMocks, settle, type MockLab } from './mocks';

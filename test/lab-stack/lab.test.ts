@@ -16,7 +16,7 @@ import {
 import { fullConfig, ROOT_CERT, SSH_KEY } from './fixtures';
 import { parseLabConfig, type LabConfigInput } from '../../lab-stack/config';
 import { createLab, stackOutputs, type Lab } from '../../lab-stack/lab';
-import type { MigrationFactory } from '../../lab-stack/migrations';
+import type { MigrationFactory } from '../../lab-stack/labMigrations';
 import type { PgMigrationArgs } from '../../provider/resource';
 import { READY_COMMAND } from '../../lab-stack/sourceScripts';
 import { recordNameFromCname } from '../../lab-stack/server';

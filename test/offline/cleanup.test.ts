@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { cleanupSource, ControlStore, dropTargetDatabases, parseMigrationSpec, removeMigration } from '../../provider/engine';
-import { publicationName, slotName } from '../../provider/engine/names';
+import { publicationName, slotName } from '../../provider/engine/core/names';
 import { ident } from '../../provider/engine/connect/quote';
 import { serverSpec, startPair, type ServerPair } from '../support';
 

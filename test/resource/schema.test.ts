@@ -1,6 +1,6 @@
 // `check` validation: the engine's zod schema, failures named by input path, unknowns skipped.
 import assert from 'node:assert/strict';
-import { checkInputs, parseDuration, toMigrationSpec, toSpecInput, UNKNOWN } from '../../provider/resource/schema';
+import { checkInputs, parseDuration, toMigrationSpec, toSpecInput, UNKNOWN } from '../../provider/resource/inputSchema';
 
 const valid = {
   migrationName: 'aw-online',

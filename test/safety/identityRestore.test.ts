@@ -2,9 +2,9 @@
 // each table had (DEFAULT, NOTHING, USING INDEX), on the source and the target; never while a
 // publication (anyone's) still publishes the table's updates, which would then fail.
 import assert from 'node:assert/strict';
-import { readSourceRelations } from '../../provider/engine/catalog/replicaIdentity';
-import { restoreReplicaIdentity, setIdentityFull, type RestoreContext } from '../../provider/engine/cdc/replicaIdentity';
-import { pendingIdentityChanges } from '../../provider/engine/cdc/sourceRecords';
+import { readSourceRelations } from '../../provider/engine/catalog/identityVerdict';
+import { restoreReplicaIdentity, setIdentityFull, type RestoreContext } from '../../provider/engine/cdc/source/identityFull';
+import { pendingIdentityChanges } from '../../provider/engine/cdc/source/sourceRecords';
 import { ControlStore } from '../../provider/engine/control/store';
 import { pairSpec, serverSpec, startPair, type ServerPair } from '../support';
 

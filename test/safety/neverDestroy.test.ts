@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { parseMigrationSpec, runMigration } from '../../provider/engine';
 import { ControlStore } from '../../provider/engine/control/store';
-import { orchestrate } from '../../provider/engine/orchestrator';
+import { orchestrate } from '../../provider/engine/flow/orchestrator';
 import { serverSpec, startCluster, startPair, type Cluster, type ServerPair } from '../support';
 
 async function rowsOf(cluster: Cluster, database: string): Promise<number> {

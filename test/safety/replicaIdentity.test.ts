@@ -5,7 +5,7 @@
 // then failed on the source during the migration.
 import assert from 'node:assert/strict';
 import type pg from 'pg';
-import { judgeIdentity, readSourceRelations, type KeyFacts } from '../../provider/engine/catalog/replicaIdentity';
+import { judgeIdentity, readSourceRelations, type KeyFacts } from '../../provider/engine/catalog/identityVerdict';
 import { ident } from '../../provider/engine/connect/quote';
 import { startCluster, type Cluster, type PgMajor } from '../support';
 

@@ -4,7 +4,7 @@
 // once more when they alone differ, and compares again (cutover/sequenceRecheck.ts). Anything else
 // that differs keeps stopping it, with the target's sequences left as they were.
 import assert from 'node:assert/strict';
-import { syncSequences } from '../../provider/engine/cutover/sequences';
+import { syncSequences } from '../../provider/engine/cutover/sequenceSync';
 import { recheckMovedSequences } from '../../provider/engine/cutover/sequenceRecheck';
 import { verifyDatabases } from '../../provider/engine/verify';
 import { pairSpec, startPair, type ServerPair } from '../support';

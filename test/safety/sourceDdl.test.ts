@@ -5,8 +5,8 @@
 import assert from 'node:assert/strict';
 import type pg from 'pg';
 import { runMigration } from '../../provider/engine';
-import { runSourceDdl, SOURCE_DDL_LOCK_TIMEOUT_MS } from '../../provider/engine/cdc/sourceDdl';
-import { isPgferryError } from '../../provider/engine/errors';
+import { runSourceDdl, SOURCE_DDL_LOCK_TIMEOUT_MS } from '../../provider/engine/cdc/source/sourceDdl';
+import { isPgferryError } from '../../provider/engine/core/errors';
 import { pairSpec, startPair, type ServerPair } from '../support';
 
 const DB = 'busy';

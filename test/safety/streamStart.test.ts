@@ -3,7 +3,7 @@
 // and takes another once the table is published.
 import assert from 'node:assert/strict';
 import type pg from 'pg';
-import { prepareSourceAndSnapshot, type SourcePrepContext } from '../../provider/engine/cdc/sourcePrep';
+import { prepareSourceAndSnapshot, type SourcePrepContext } from '../../provider/engine/cdc/source/sourcePrep';
 import { closeSession, openSession } from '../../provider/engine/connect/session';
 import { takeCopySnapshot } from '../../provider/engine/copy/copySnapshot';
 import { ControlStore } from '../../provider/engine/control/store';

@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { parseMigrationSpec, runMigration, type MigrationSpec, type ServerSpec } from '../../provider/engine';
 import { parseAclItem } from '../../provider/engine/schema/database';
-import { resolvePgTools } from '../../provider/engine/schema/tools';
+import { resolvePgTools } from '../../provider/engine/schema/pgTools';
 import {
   describeDifference,
   diffSnapshots,

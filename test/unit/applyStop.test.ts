@@ -2,9 +2,9 @@
 // and when a caller that asked for a retry stops waiting (pure).
 import assert from 'node:assert/strict';
 import { PgferryError, waitingForApplyFix, type ApplyStop, type MigrationStatus } from '../../provider/engine';
-import { classifyStreamFailure } from '../../provider/engine/cdc/applyStop';
-import { ApplyFencedError } from '../../provider/engine/cdc/applyTarget';
-import { StatementFailure } from '../../provider/engine/cdc/targetTransaction';
+import { classifyStreamFailure } from '../../provider/engine/cdc/apply/applyStop';
+import { ApplyFencedError } from '../../provider/engine/cdc/apply/applyTarget';
+import { StatementFailure } from '../../provider/engine/cdc/apply/targetTransaction';
 import { waitDone } from '../../provider/cli/wait';
 import { failureMessage } from '../../provider/resource/failures';
 

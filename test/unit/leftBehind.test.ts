@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import type { UnsupportedObject } from '../../provider/engine/catalog/unsupported';
 import { parseEntryScripts, parseToc } from '../../provider/engine/schema/dumpRestore';
-import { selectLeftBehind } from '../../provider/engine/schema/leftBehind';
+import { selectLeftBehind } from '../../provider/engine/schema/leftBehindPlan';
 
 // `pg_restore --list --verbose` of a database with plperlu, a C function, views, a trigger and an event trigger.
 const LISTING = `;

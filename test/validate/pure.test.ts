@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import type { ServerSpec } from '../../provider/engine/input/migrationSpec';
 import { checkCdcTables } from '../../provider/engine/validate/cdcCheck';
-import { shapeSourceRelation, type KeyFacts, type SourceRelationRow } from '../../provider/engine/catalog/replicaIdentity';
+import { shapeSourceRelation, type KeyFacts, type SourceRelationRow } from '../../provider/engine/catalog/identityVerdict';
 import { shapeCdcTables } from '../../provider/engine/validate/cdcReport';
 import { normalizeLocale } from '../../provider/engine/validate/collations';
 import { classifyConnectError } from '../../provider/engine/validate/connectivity';
@@ -12,10 +12,10 @@ import {
   type SourceExtension,
   type TargetExtensions,
 } from '../../provider/engine/validate/extensions';
-import { checkReplicationSettings } from '../../provider/engine/validate/online';
+import { checkReplicationSettings } from '../../provider/engine/validate/replicationSettings';
 import { streamingSwitchesResult } from '../../provider/engine/validate/replicaRole';
 import { validationFailed } from '../../provider/engine/validate';
-import type { ServerInfo } from '../../provider/engine/validate/session';
+import type { ServerInfo } from '../../provider/engine/validate/readOnlySessions';
 import { checkVersions } from '../../provider/engine/validate/versions';
 
 const ext = (name: string): SourceExtension => ({ name, version: '1.0', schema: 'public' });

@@ -2,8 +2,8 @@
 // Azure. Installed idempotently; holds state, progress, validation and events, never a secret.
 import type pg from 'pg';
 import { ident } from '../connect/quote';
-import { PgferryError } from '../errors';
-import { isFinalState } from '../model';
+import { PgferryError } from '../core/errors';
+import { isFinalState } from '../core/model';
 import type {
   AzureContext,
   CutoverStep,
@@ -14,8 +14,8 @@ import type {
   TableProgress,
   ValidationResult,
   VerificationReport,
-} from '../model';
-import { CONTROL_SCHEMA, leaseKey, newInstanceId } from '../names';
+} from '../core/model';
+import { CONTROL_SCHEMA, leaseKey, newInstanceId } from '../core/names';
 import { CatalogConnection } from './connection';
 import { databasePatchQuery, tablePatchQuery, type DatabasePatch, type TablePatch } from './patches';
 import { SELECT_DATABASES, shapeStatus, type DatabaseRow, type MigrationRow } from './status';

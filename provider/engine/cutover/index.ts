@@ -3,28 +3,28 @@
 // apply progress. Downtime is measured from the moment the cutover first began to completion (a
 // resumed cutover keeps the first start).
 import { retrying, RETRY_POLICIES } from '../connect/retry';
-import { outageRetry } from '../outage';
+import { outageRetry } from '../flow/outage';
 import { randomUUID } from 'node:crypto';
-import { applierResult } from './drain';
-import { emitMarker } from '../cdc/slot';
-import { releaseStream } from '../cdc/release';
-import { parseLsn } from '../cdc/lsn';
+import { applierResult } from './applierResult';
+import { emitMarker } from '../cdc/source/slot';
+import { releaseStream } from '../cdc/source/release';
+import { parseLsn } from '../cdc/decode/lsn';
 import { withSession } from '../connect/session';
 import { ident } from '../connect/quote';
-import { CONTROL_SCHEMA, cutoverMessagePrefix } from '../names';
-import { startStream, type OnlineStream } from '../cdc/onlineStream';
-import { classifyStreamFailure } from '../cdc/applyStop';
-import { carriedCounts } from '../streamStops';
-import type { MigrationRun } from '../migrationRun';
+import { CONTROL_SCHEMA, cutoverMessagePrefix } from '../core/names';
+import { startStream, type OnlineStream } from '../cdc/apply/onlineStream';
+import { classifyStreamFailure } from '../cdc/apply/applyStop';
+import { carriedCounts } from '../flow/streamStops';
+import type { MigrationRun } from '../flow/migrationRun';
 import { verifyDatabases } from '../verify';
-import { syncSequences } from './sequences';
+import { syncSequences } from './sequenceSync';
 import { recheckMovedSequences } from './sequenceRecheck';
-import { failpoint } from '../failpoints';
+import { failpoint } from '../util/failpoints';
 import { enableRowSecurity } from '../schema/rowSecurity';
-import { describeFirings, restoreFiring } from '../cdc/targetFiring';
-import { restoreForeignKeys } from '../cdc/targetForeignKeys';
-import { restoreReplicaIdentity } from '../cdc/replicaIdentity';
-import { notStreamedTables } from '../cdc/sourceRecords';
+import { describeFirings, restoreFiring } from '../cdc/apply/targetFiring';
+import { restoreForeignKeys } from '../cdc/apply/targetForeignKeys';
+import { restoreReplicaIdentity } from '../cdc/source/identityFull';
+import { notStreamedTables } from '../cdc/source/sourceRecords';
 
 /** Marks the cutover point of one database and waits until its applier has applied up to it. */
 async function drainDatabase(run: MigrationRun, stream: OnlineStream, began: number): Promise<void> {
@@ -74,7 +74,7 @@ export async function finishCutover(run: MigrationRun, database: string): Promis
 
 /**
  * Runs the cutover; true when the migration completed. Each database's step is recorded before the
- * next irreversible one, so a runner killed anywhere resumes the cutover where it was (online.ts):
+ * next irreversible one, so a runner killed anywhere resumes the cutover where it was (flow/online.ts):
  * 'drained' (applied up to the marker, sequences copied), 'verified', then 'released' before its
  * slot is dropped. A verification mismatch stops the cutover: streaming resumes, the cutover
  * request is cleared, and the mismatch (naming the table) is the migration's message, so the user

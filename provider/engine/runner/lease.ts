@@ -3,8 +3,8 @@
 // tell a live runner from a stale one.
 import type pg from 'pg';
 import { closeSession, openSession } from '../connect/session';
-import { PgferryError } from '../errors';
-import { leaseKey } from '../names';
+import { PgferryError } from '../core/errors';
+import { leaseKey } from '../core/names';
 import type { ServerSpec } from '../input/migrationSpec';
 
 export interface Lease {

@@ -3,8 +3,8 @@
 // a command line or in the environment), takes the lease, heartbeats, and runs the migration.
 import os from 'node:os';
 import { ControlStore } from '../control/store';
-import { canceledError, errorMessage } from '../errors';
-import { orchestrate } from '../orchestrator';
+import { canceledError, errorMessage } from '../core/errors';
+import { orchestrate } from '../flow/orchestrator';
 import { parseMigrationSpec } from '../input/parse';
 import { acquireLease } from './lease';
 
@@ -20,7 +20,7 @@ export const RUNNER_EXIT = { ok: 0, failed: 1, badInput: 2, leaseHeld: 3, leaseL
 /**
  * A runner whose lease connection is gone may already have a successor: it stops writing at once.
  * Exiting ends every session it holds, so its apply sessions release their per-database fences
- * (cdc/applyTarget.ts) and their open transactions roll back; it writes nothing more, not even to
+ * (cdc/apply/applyTarget.ts) and their open transactions roll back; it writes nothing more, not even to
  * the control catalog, which now belongs to whichever runner takes the lease. What it leaves is
  * what a crash leaves: slots, publication and recorded positions, for the next runner to resume.
  */

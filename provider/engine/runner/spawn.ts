@@ -6,10 +6,10 @@ import { chmodSync, closeSync, lstatSync, mkdirSync, openSync, readFileSync } fr
 import os from 'node:os';
 import path from 'node:path';
 import { ControlStore } from '../control/store';
-import { PgferryError } from '../errors';
-import { FINAL_STATES } from '../model';
+import { PgferryError } from '../core/errors';
+import { FINAL_STATES } from '../core/model';
 import { publicSpec, type MigrationSpec, type ServerSpec } from '../input/migrationSpec';
-import { runnerLogName } from '../names';
+import { runnerLogName } from '../core/names';
 
 /**
  * The directory of runner logs: private to this OS user (0700, ours, not a symlink), never a

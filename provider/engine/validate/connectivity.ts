@@ -2,11 +2,11 @@
 // (never the password) and says what to change.
 import { closeSession } from '../connect/session';
 import { INVALID_AUTHORIZATION, INVALID_CATALOG_NAME, INVALID_PASSWORD, sqlState } from '../connect/sqlstate';
-import type { ValidationResult } from '../model';
+import type { ValidationResult } from '../core/model';
 import type { ServerSpec } from '../input/migrationSpec';
 import { CODES } from './codes';
 import { CHECK_TYPES, failed, succeeded, type ServerRole } from './result';
-import { openReadOnly, readServerInfo, redact, type ServerSession } from './session';
+import { openReadOnly, readServerInfo, redact, type ServerSession } from './readOnlySessions';
 
 const TLS_ERRNOS = new Set([
   'DEPTH_ZERO_SELF_SIGNED_CERT',
