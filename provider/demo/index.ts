@@ -1,6 +1,8 @@
-// `pgferry demo`: embedded source and target servers, the lab's AdventureWorks sample (68 tables),
-// an offline migration with progress and verification, then the seeds' online scenario over the
-// same database (a row inserted on the source while streaming, cutover, the row read back).
+// `pgferry demo`: embedded source and target servers (or two the user has: --source-url,
+// --target-url), the lab's AdventureWorks sample (68 tables), an offline migration with progress and
+// verification, then the seeds' online scenario over the same database (a row inserted on the
+// source while streaming, cutover, the row read back). A machine that cannot run it is told why
+// and what to do (prerequisites.ts).
 import {
   parseMigrationSpec,
   requestCutover,
@@ -12,7 +14,7 @@ import {
   type ProgressEvent,
 } from '../engine';
 import { FINAL_STATES } from '../engine/core/model';
-import { startCluster, stopAllClusters, type Cluster, type PgMajor } from '../localpg/cluster';
+import { stopAllClusters } from '../localpg/cluster';
 import {
   ADVENTUREWORKS_DATABASE as SAMPLE_DATABASE,
   ADVENTUREWORKS_READINESS_SQL,
@@ -20,6 +22,8 @@ import {
   ADVENTUREWORKS_SQL,
 } from './adventureworks';
 import { ident } from '../engine/connect/quote';
+import { existingServersHint, inspectMachine, ownServersNotes, ownServersProblems, type DemoMachine } from './prerequisites';
+import { existingServers, existingServersProblems, startOwnServers, type DemoServer, type DemoServers } from './servers';
 
 type Print = (line: string) => void;
 
@@ -34,26 +38,6 @@ function describeEvent(event: ProgressEvent): string | undefined {
     default:
       return undefined;
   }
-}
-
-async function startServers(print: Print): Promise<{ source: Cluster; target: Cluster }> {
-  // The target plays Azure Flexible Server (PostgreSQL 16); the source stays at 15 because the
-  // machine's pg_dump is 15 and must be at least the source's major version.
-  let targetMajor: PgMajor = 16;
-  const source = await startCluster({ major: 15, label: 'demo-src' });
-  let target: Cluster;
-  try {
-    target = await startCluster({ major: 16, label: 'demo-dst' });
-  } catch {
-    targetMajor = 15;
-    target = await startCluster({ major: 15, label: 'demo-dst' });
-  }
-  print(`source: PostgreSQL ${source.major} on 127.0.0.1:${source.port}; target: PostgreSQL ${targetMajor} on 127.0.0.1:${target.port}`);
-  return { source, target };
-}
-
-function serverOf(cluster: Cluster) {
-  return { host: cluster.host, port: cluster.port, user: cluster.user, password: cluster.password, sslMode: 'prefer' as const };
 }
 
 function summary(status: MigrationStatus, print: Print): void {
@@ -75,7 +59,7 @@ function summary(status: MigrationStatus, print: Print): void {
 }
 
 /** Creates the sample database on the source and checks it holds what the Azure lab counts. */
-async function loadSample(source: Cluster, print: Print): Promise<void> {
+async function loadSample(source: DemoServer, print: Print): Promise<void> {
   print(`loading the lab's AdventureWorks sample into "${SAMPLE_DATABASE}" on the source ...`);
   await source.query(`CREATE DATABASE ${ident(SAMPLE_DATABASE)}`);
   await source.query(ADVENTUREWORKS_SQL, [], SAMPLE_DATABASE);
@@ -85,11 +69,11 @@ async function loadSample(source: Cluster, print: Print): Promise<void> {
   print(`source: ${answer.replace('tables=', 'tables ').replace('departments=', 'humanresources.department rows ')}`);
 }
 
-function specFor(source: Cluster, target: Cluster, migrationName: string, mode: 'Offline' | 'Online'): MigrationSpec {
+function specFor(servers: DemoServers, migrationName: string, mode: 'Offline' | 'Online'): MigrationSpec {
   return parseMigrationSpec({
     migrationName,
-    source: serverOf(source),
-    target: serverOf(target),
+    source: servers.source.input,
+    target: servers.target.input,
     databases: [SAMPLE_DATABASE],
     mode,
     option: 'ValidateAndMigrate',
@@ -97,19 +81,19 @@ function specFor(source: Cluster, target: Cluster, migrationName: string, mode: 
   });
 }
 
-async function offlineMigration(source: Cluster, target: Cluster, print: Print): Promise<boolean> {
-  print('\n== offline migration "offlinemigration" ==');
+async function offlineMigration(servers: DemoServers, name: string, print: Print): Promise<boolean> {
+  print(`\n== offline migration "${name}" ==`);
   const onProgress = (e: ProgressEvent) => {
     const line = describeEvent(e);
     if (line) print(line);
   };
-  const offline = await runMigration(specFor(source, target, 'offlinemigration', 'Offline'), { onProgress });
+  const offline = await runMigration(specFor(servers, name, 'Offline'), { onProgress });
   summary(offline, print);
   return offline.state === 'Succeeded';
 }
 
 /** Waits until a row inserted on the source is on the target. */
-async function rowArrives(target: Cluster, print: Print): Promise<void> {
+async function rowArrives(target: DemoServer, print: Print): Promise<void> {
   const deadline = Date.now() + 60_000;
   for (;;) {
     const rows = await target.query(`SELECT name FROM humanresources.department WHERE departmentid = 17`, [], SAMPLE_DATABASE);
@@ -121,14 +105,15 @@ async function rowArrives(target: Cluster, print: Print): Promise<void> {
 }
 
 /** Starts the online migration, writes on the source while it streams, then cuts over. */
-async function onlineMigration(source: Cluster, target: Cluster, print: Print): Promise<boolean> {
-  print('\n== online migration "onlinemigration" (overwriting the target database) ==');
-  const onlineSpec = specFor(source, target, 'onlinemigration', 'Online');
+async function onlineMigration(servers: DemoServers, name: string, print: Print): Promise<boolean> {
+  const { source, target } = servers;
+  print(`\n== online migration "${name}" (overwriting the target database) ==`);
+  const onlineSpec = specFor(servers, name, 'Online');
   await startMigration(onlineSpec);
   const targetServer = onlineSpec.target;
   const streaming = await waitForMigration(
     targetServer,
-    'onlinemigration',
+    name,
     (s) => s.subState === 'WaitingForCutoverTrigger' || FINAL_STATES.has(s.state),
     { intervalMs: 500, timeoutMs: 300_000 },
   );
@@ -139,8 +124,8 @@ async function onlineMigration(source: Cluster, target: Cluster, print: Print): 
   print(`source: ${insert}`);
   await source.query(insert, [], SAMPLE_DATABASE);
   await rowArrives(target, print);
-  await requestCutover(targetServer, 'onlinemigration');
-  const done = await waitForMigration(targetServer, 'onlinemigration', (s) => FINAL_STATES.has(s.state), {
+  await requestCutover(targetServer, name);
+  const done = await waitForMigration(targetServer, name, (s) => FINAL_STATES.has(s.state), {
     intervalMs: 250,
     timeoutMs: 300_000,
   });
@@ -160,14 +145,63 @@ async function onlineMigration(source: Cluster, target: Cluster, print: Print): 
   return done.state === 'Succeeded' && rows.length === 1 && n === 17;
 }
 
-export async function runDemo(print: Print = (line) => console.log(line)): Promise<number> {
+export interface DemoOptions {
+  /** Two servers the user has (server inputs, as --source-url and --target-url give them) instead of the demo's own. */
+  readonly servers?: { readonly source: Record<string, unknown>; readonly target: Record<string, unknown> };
+  /** The machine's facts; inspected when not given (tests give their own). */
+  readonly machine?: DemoMachine;
+  /** Where a refusal is printed (the command's stderr); `print` when not given. */
+  readonly printError?: Print;
+  /** How the demo was started, for the hint (`npm run demo --`, `pgferry demo`). */
+  readonly command?: string;
+}
+
+/** The demo's servers, or undefined after printing why it cannot run and what to do. */
+async function demoServers(options: DemoOptions, print: Print): Promise<DemoServers | undefined> {
+  const printError = options.printError ?? print;
+  const hint = existingServersHint(options.command ?? 'pgferry demo', SAMPLE_DATABASE);
+  if (options.servers) {
+    const servers = await existingServers(options.servers.source, options.servers.target, SAMPLE_DATABASE);
+    const problems = await existingServersProblems(servers, SAMPLE_DATABASE);
+    if (problems.length === 0) return servers;
+    for (const line of ['pgferry demo cannot use these servers (nothing was changed on them):', ...problems.map((p) => `  - ${p}`)])
+      printError(line);
+    return undefined;
+  }
+  const machine = options.machine ?? (await inspectMachine());
+  const problems = ownServersProblems(machine);
+  if (problems.length > 0) {
+    for (const line of ['pgferry demo cannot start its own PostgreSQL servers here:', ...problems.map((p) => `  - ${p}`), ...hint])
+      printError(line);
+    return undefined;
+  }
+  for (const note of ownServersNotes(machine)) print(note);
+  return startOwnServers();
+}
+
+/** Migration names: the lab's on the demo's own servers; on the user's, stamped so a later run's never collide. */
+function migrationNames(servers: DemoServers): { offline: string; online: string } {
+  if (!servers.existing) return { offline: 'offlinemigration', online: 'onlinemigration' };
+  const stamp = new Date().toISOString().replace(/\D/g, '').slice(0, 14);
+  return { offline: `offlinemigration-${stamp}`, online: `onlinemigration-${stamp}` };
+}
+
+export async function runDemo(print: Print = (line) => console.log(line), options: DemoOptions = {}): Promise<number> {
   const started = Date.now();
   try {
-    const { source, target } = await startServers(print);
-    await loadSample(source, print);
-    if (!(await offlineMigration(source, target, print))) return 1;
-    const ok = await onlineMigration(source, target, print);
+    const servers = await demoServers(options, print);
+    if (!servers) return 1;
+    print(`source: ${servers.source.label}; target: ${servers.target.label}`);
+    const names = migrationNames(servers);
+    await loadSample(servers.source, print);
+    if (!(await offlineMigration(servers, names.offline, print))) return 1;
+    const ok = await onlineMigration(servers, names.online, print);
     print(`\ndemo finished in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+    if (servers.existing) {
+      print(
+        `left for you to look at: database "${SAMPLE_DATABASE}" on both servers (DROP DATABASE ${SAMPLE_DATABASE} on each before running the demo again) and migrations ${names.offline} and ${names.online} in the target's catalog (pgferry list --filter all)`,
+      );
+    }
     return ok ? 0 : 1;
   } finally {
     await stopAllClusters();

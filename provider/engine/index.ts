@@ -24,6 +24,7 @@ export {
 } from './input/migrationSpec';
 export { ControlStore } from './control/store';
 export { CONTROL_SCHEMA_VERSION } from './control/schemaVersions';
+export { PGFERRY_VERSION } from './control/version';
 export {
   runMigration,
   startMigration,

@@ -1,6 +1,7 @@
 // The control catalog's one connection to the target's maintenance database: opened on first use,
 // reopened after a drop (a restarting target), shared in turn by concurrent callers (progress events
-// among them), and the idempotent install of the catalog's numbered migrations.
+// among them), and the idempotent install of the catalog's numbered migrations: missing ones are
+// applied, a catalog newer than this build is refused before anything changes (control/version.ts).
 import type pg from 'pg';
 import { closeSession, openSession } from '../connect/session';
 import { ident } from '../connect/quote';
@@ -10,12 +11,15 @@ import { PgferryError } from '../core/errors';
 import { CONTROL_INSTALL_LOCK, CONTROL_SCHEMA } from '../core/names';
 import type { ServerSpec } from '../input/migrationSpec';
 import { CONTROL_MIGRATIONS } from './schemaVersions';
+import { checkCatalogVersion } from './version';
 
 const S = ident(CONTROL_SCHEMA);
 
 export class CatalogConnection {
   private client: pg.Client | undefined;
   protected installed = false;
+  /** Set once the catalog's version was found to be one this build knows. */
+  private versionChecked = false;
   /** Callers (progress events among them) run concurrently; the one connection serves them in turn. */
   private queue: Promise<unknown> = Promise.resolve();
 
@@ -83,6 +87,7 @@ export class CatalogConnection {
       );
       const { rows } = await client.query<{ version: number }>(`SELECT version FROM ${S}.schema_version`);
       const done = new Set(rows.map((r) => r.version));
+      checkCatalogVersion(done.size > 0 ? Math.max(...done) : undefined, this.where());
       for (const migration of CONTROL_MIGRATIONS) {
         if (done.has(migration.version)) continue;
         await client.query(`INSERT INTO ${S}.schema_version (version) VALUES ($1)`, [migration.version]);
@@ -92,6 +97,7 @@ export class CatalogConnection {
       this.installed = true;
     } catch (error) {
       await client.query('ROLLBACK').catch(() => undefined);
+      if (error instanceof PgferryError) throw error;
       throw new PgferryError(
         'CONTROL_INSTALL',
         `cannot install the control catalog (schema ${CONTROL_SCHEMA}) in database "${this.target.maintenanceDatabase}" on the target: ${(error as Error).message}`,
@@ -104,10 +110,22 @@ export class CatalogConnection {
     }
   }
 
-  /** Whether the catalog exists at all (a target no migration has used yet has none). */
+  private where(): string {
+    return `database "${this.target.maintenanceDatabase}"`;
+  }
+
+  /** Whether the catalog exists at all (a target no migration has used yet has none); a newer one is refused. */
   protected async catalogExists(): Promise<boolean> {
     if (this.installed) return true;
-    const rows = await this.query<{ ok: boolean }>(`SELECT to_regclass($1) IS NOT NULL AS ok`, [`${S}.migration`]);
-    return rows[0]?.ok ?? false;
+    const [found] = await this.query<{ ok: boolean; versioned: boolean }>(
+      `SELECT to_regclass($1) IS NOT NULL AS ok, to_regclass($2) IS NOT NULL AS versioned`,
+      [`${S}.migration`, `${S}.schema_version`],
+    );
+    if (found?.versioned && !this.versionChecked) {
+      const [{ version }] = await this.query<{ version: number | null }>(`SELECT max(version) AS version FROM ${S}.schema_version`);
+      checkCatalogVersion(version ?? undefined, this.where());
+      this.versionChecked = true;
+    }
+    return found?.ok ?? false;
   }
 }

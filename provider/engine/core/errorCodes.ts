@@ -80,6 +80,11 @@ export const ERROR_CODES = {
   TARGET_CONNECT: { category: 'target', meaning: 'the target server cannot be reached or refused the login' },
   TARGET_DATABASE_CREATE: { category: 'target', meaning: 'a target database could not be created' },
   CONTROL_INSTALL: { category: 'target', meaning: "pgferry's catalog could not be installed on the target" },
+  CONTROL_CATALOG_NEWER: {
+    category: 'target',
+    meaning: "the target's control catalog was upgraded by a newer pgferry than this one, which refuses to read or change it",
+    fix: 'upgrade pgferry where this command runs to the version that upgraded the catalog, or a later one',
+  },
   SCHEMA_RESTORE: { category: 'target', meaning: 'pg_restore failed' },
   CDC_APPLY: { category: 'target', meaning: 'a streamed change could not be applied on the target' },
   CDC_APPLY_FENCED: {

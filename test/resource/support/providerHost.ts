@@ -66,10 +66,13 @@ export interface ProviderHost {
   stop(): Promise<void>;
 }
 
-const hostScript = require.resolve('@pulumi/pulumi/cmd/dynamic-provider');
+const checkoutHostScript = require.resolve('@pulumi/pulumi/cmd/dynamic-provider');
 
-/** Starts the SDK's dynamic-provider host in `cwd` and connects a gRPC client to it. */
-export async function startProviderHost(cwd: string, env: NodeJS.ProcessEnv = {}): Promise<ProviderHost> {
+/**
+ * Starts the SDK's dynamic-provider host in `cwd` and connects a gRPC client to it; `hostScript` is
+ * the checkout's SDK's host unless a program's own SDK is to serve (test/package/).
+ */
+export async function startProviderHost(cwd: string, env: NodeJS.ProcessEnv = {}, hostScript = checkoutHostScript): Promise<ProviderHost> {
   const child: ChildProcess = spawn(process.execPath, [hostScript, '127.0.0.1:1'], {
     cwd,
     env: { ...process.env, PULUMI_NODEJS_PROJECT: 'pgferry-test', ...env },

@@ -1,0 +1,228 @@
+// pgferry installed like a package: `npm pack` of its sources, `npm install <tarball>` into a fresh
+// Pulumi program, then the PgMigration resource driven through the program's own SDK provider host
+// (an offline migration between two local servers) and the installed `pgferry` command.
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { existsSync, promises as fs, readdirSync, readFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import * as ts from 'typescript';
+import { startCluster, type Cluster } from '../support';
+import { fingerprint, loadShop } from '../resource/support/fixture';
+import { startProviderHost, type ProviderHost } from '../resource/support/providerHost';
+import { installProgram, packFromSources, registerMigration, type Packed } from './installedProgram';
+
+const execFileAsync = promisify(execFile);
+const SOURCE_PW = 'src-Installed-5e1a90';
+const TARGET_PW = 'dst-Installed-c37b42';
+
+let work: string;
+let packed: Packed;
+let program: string;
+let source: Cluster;
+let target: Cluster;
+
+/** Runs a command of the program's node_modules/.bin as a user's shell would, PG* variables only as given. */
+async function runInstalled(file: string, args: string[], env: Record<string, string> = {}, nodeArgs: string[] = []) {
+  const base: NodeJS.ProcessEnv = {};
+  for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('PG')) base[k] = v;
+  const command = nodeArgs.length > 0 ? process.execPath : file;
+  try {
+    const { stdout, stderr } = await execFileAsync(command, nodeArgs.length > 0 ? [...nodeArgs, file, ...args] : args, {
+      cwd: program,
+      env: { ...base, PGPASSFILE: '/nonexistent', ...env },
+    });
+    return { code: 0, stdout, stderr };
+  } catch (error) {
+    const e = error as { code?: number; stdout?: string; stderr?: string };
+    return { code: e.code ?? -1, stdout: e.stdout ?? '', stderr: e.stderr ?? '' };
+  }
+}
+
+/** Runner processes started from the program's installed pgferry that are still alive. */
+function installedRunners(): string[] {
+  const script = path.join(program, 'node_modules/pgferry/dist/provider/engine/runner/main.js');
+  return readdirSync('/proc')
+    .filter((pid) => /^\d+$/.test(pid))
+    .filter((pid) => {
+      try {
+        return readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(script);
+      } catch {
+        return false;
+      }
+    });
+}
+
+describe('pgferry installed as a package', function () {
+  this.timeout(300_000);
+  before(async function () {
+    this.timeout(360_000);
+    work = await fs.mkdtemp(path.join(os.tmpdir(), 'pgferry-package-'));
+    const servers = Promise.all([
+      startCluster({ major: 15, label: 'pkg-src', password: SOURCE_PW }),
+      startCluster({ major: 15, label: 'pkg-dst', password: TARGET_PW }),
+    ]);
+    packed = await packFromSources(work);
+    program = await installProgram(work, packed.tarball);
+    [source, target] = await servers;
+    await loadShop(source, 'shop');
+  });
+  after(async () => {
+    await Promise.all([source?.stop(), target?.stop()]);
+    if (work) await fs.rm(work, { recursive: true, force: true });
+  });
+
+  describe('what the package holds and brings', contents);
+  describe('the PgMigration resource in a Pulumi program', resource);
+  describe('the pgferry command', command);
+});
+
+function contents(): void {
+  it('ships the compiled provider with its declarations, the README and the CHANGELOG, and nothing else', () => {
+    const unexpected = packed.files.filter((f) => !/^(dist\/provider\/.+\.(js|d\.ts)|README\.md|CHANGELOG\.md|package\.json)$/.test(f));
+    assert.deepEqual(unexpected, []);
+    for (const needed of ['dist/provider/index.js', 'dist/provider/index.d.ts', 'dist/provider/cli/main.js', 'CHANGELOG.md']) {
+      assert.ok(packed.files.includes(needed), `${needed} is not in the package`);
+    }
+    const manifest = JSON.parse(readFileSync(path.join(program, 'node_modules/pgferry/package.json'), 'utf8'));
+    assert.equal(manifest.private, undefined);
+    assert.equal(manifest.bin.pgferry, 'dist/provider/cli/main.js');
+  });
+
+  it("installs none of the lab's or the tests' dependencies and no second @pulumi/pulumi", () => {
+    const modules = path.join(program, 'node_modules');
+    for (const devOnly of ['@pulumi/azure-native', '@pulumi/random', 'pg-bin-13', 'pg-bin-16', 'typescript', 'mocha']) {
+      assert.ok(!existsSync(path.join(modules, devOnly)), `${devOnly} was installed`);
+    }
+    assert.ok(!existsSync(path.join(modules, 'pgferry/node_modules/@pulumi')), 'pgferry got its own @pulumi/pulumi');
+  });
+
+  it('a TypeScript program using PgMigration type-checks, and every module the declarations import has types there', async () => {
+    const file = path.join(program, 'index.ts');
+    await fs.writeFile(
+      file,
+      `import * as pulumi from '@pulumi/pulumi';
+import { PgMigration, type MigrationState } from 'pgferry';
+const cfg = new pulumi.Config();
+const migration = new PgMigration('aw', {
+  migrationName: 'onlinemigration',
+  source: { host: '10.0.0.4', user: 'postgres', password: cfg.requireSecret('srcPw'), sslMode: 'prefer' },
+  target: { host: 'dst.postgres.database.azure.com', user: 'pgadmin', password: cfg.requireSecret('dstPw'), sslMode: 'require' },
+  databases: ['adventureworks'],
+  mode: 'Online',
+  cutover: cfg.getBoolean('cutover') ?? false,
+}, { customTimeouts: { create: '6h' } });
+export const state: pulumi.Output<MigrationState> = migration.state;
+`,
+    );
+    // Pulumi's TypeScript template's options (esModuleInterop added: zod 4's declarations need it
+    // or skipLibCheck). skipLibCheck keeps it to the program's own file, as ts-node reports under
+    // `pulumi up`; the declarations' own imports are resolved one by one below instead.
+    const options: ts.CompilerOptions = {
+      strict: true,
+      target: ts.ScriptTarget.ES2020,
+      module: ts.ModuleKind.CommonJS,
+      moduleResolution: ts.ModuleResolutionKind.Node10,
+      esModuleInterop: true,
+      skipLibCheck: true,
+      noEmit: true,
+    };
+    const errors = ts
+      .getPreEmitDiagnostics(ts.createProgram([file], options))
+      .map((d) => ts.flattenDiagnosticMessageText(d.messageText, '\n'));
+    assert.deepEqual(errors, []);
+    assert.deepEqual(untypedImports(path.join(program, 'node_modules/pgferry/dist'), options), []);
+  });
+}
+
+/** Bare modules imported by the declarations under `dir` that resolve to no declaration file (node: built-ins aside). */
+function untypedImports(dir: string, options: ts.CompilerOptions): string[] {
+  const missing = new Set<string>();
+  for (const entry of readdirSync(dir, { recursive: true, encoding: 'utf8' })) {
+    if (!entry.endsWith('.d.ts')) continue;
+    const file = path.join(dir, entry);
+    for (const [, spec] of readFileSync(file, 'utf8').matchAll(/(?:from |import\()'([^.'][^']*)'/g)) {
+      if (spec!.startsWith('node:')) continue;
+      const resolved = ts.resolveModuleName(spec!, file, options, ts.sys).resolvedModule;
+      if (!resolved || !/\.d\.[cm]?ts$/.test(resolved.resolvedFileName)) missing.add(`${spec} (from ${entry})`);
+    }
+  }
+  return [...missing];
+}
+
+function resource(): void {
+  let host: ProviderHost | undefined;
+  after(async () => host?.stop());
+
+  it("runs an offline migration through the program's own provider host, loading the engine from node_modules/pgferry", async () => {
+    const registered = await registerMigration(program, {
+      migrationName: 'installed-offline',
+      source: { host: source.host, port: source.port, user: source.user, password: SOURCE_PW, sslMode: 'prefer' },
+      target: { host: target.host, port: target.port, user: target.user, password: TARGET_PW, sslMode: 'prefer' },
+      databases: ['shop'],
+      tableJobs: 2,
+      indexJobs: 2,
+    });
+    assert.equal(registered.type, 'pulumi-nodejs:dynamic/pgferry:PgMigration');
+    assert.ok(registered.ofProgramSdk, 'PgMigration is not a resource of the program SDK');
+    assert.equal(registered.sdkSeenByPgferry, registered.sdkSeenByProgram);
+    assert.ok(registered.sdkSeenByProgram.startsWith(path.join(program, 'node_modules/@pulumi/pulumi/')));
+    assert.ok(!registered.provider.includes(SOURCE_PW) && !registered.provider.includes(TARGET_PW), 'a password in __provider');
+
+    host = await startProviderHost(
+      program,
+      { PGFERRY_DIST: '' },
+      require.resolve('@pulumi/pulumi/cmd/dynamic-provider', { paths: [program] }),
+    );
+    await host.configure({});
+    const checked = await host.check({}, { ...registered.inputs, __provider: registered.provider });
+    assert.deepEqual(checked.failures, []);
+    const created = await host.create(checked.inputs);
+    assert.equal(created.properties.state, 'Succeeded', String(created.properties.message));
+    assert.deepEqual(await fingerprint(target, 'shop'), await fingerprint(source, 'shop'));
+    const read = await host.read(created.id, created.properties);
+    assert.equal(read.properties.state, 'Succeeded');
+    // Its runner was the installed one (the program has no other pgferry), and it has exited.
+    for (let i = 0; i < 50 && installedRunners().length > 0; i++) await new Promise((r) => setTimeout(r, 200));
+    assert.deepEqual(installedRunners(), []);
+  });
+}
+
+function command(): void {
+  const bin = () => path.join(program, 'node_modules/.bin/pgferry');
+  const targetUrl = () => `postgres://postgres@${target.host}:${target.port}/postgres`;
+
+  it('is on the program PATH as node_modules/.bin/pgferry and prints its help', async () => {
+    const help = await runInstalled(bin(), ['--help']);
+    assert.equal(help.code, 0, help.stderr);
+    for (const verb of ['create', 'show', 'list', 'update', 'verify', 'resume', 'demo'])
+      assert.match(help.stdout, new RegExp(`\\b${verb}\\b`));
+  });
+
+  it('lists the migrations on a target, loading nothing of @pulumi', async () => {
+    // A require hook that fails any @pulumi module: the command must not need the SDK.
+    const blocker = path.join(work, 'no-pulumi.js');
+    await fs.writeFile(
+      blocker,
+      `const Module = require('node:module');
+const resolve = Module._resolveFilename;
+Module._resolveFilename = function (request, ...rest) {
+  if (request.startsWith('@pulumi/')) throw new Error('the command loaded ' + request);
+  return resolve.call(this, request, ...rest);
+};`,
+    );
+    const list = await runInstalled(
+      bin(),
+      ['list', '--filter', 'all', '--output', 'json', '--target-url', targetUrl()],
+      { PGPASSWORD: TARGET_PW },
+      ['--require', blocker],
+    );
+    assert.equal(list.code, 0, list.stderr);
+    const listed = JSON.parse(list.stdout) as { name: string; properties: { currentStatus: { state: string } } }[];
+    assert.deepEqual(
+      listed.map((m) => [m.name, m.properties.currentStatus.state]),
+      [['installed-offline', 'Succeeded']],
+    );
+  });
+}
