@@ -21,6 +21,7 @@ export interface RunOptions {
  * a cutover completes or the migration is canceled. Returns the final status from the catalog.
  */
 export async function runMigration(spec: MigrationSpec, options: RunOptions = {}): Promise<MigrationStatus> {
+  await withStore(spec.target, (store) => store.register(spec));
   const { orchestrate } = await import('./flow/orchestrator');
   return orchestrate(spec, options);
 }
@@ -30,6 +31,7 @@ export async function runMigration(spec: MigrationSpec, options: RunOptions = {}
  * outlives the caller; returns once the runner holds its lease.
  */
 export async function startMigration(spec: MigrationSpec): Promise<void> {
+  await withStore(spec.target, (store) => store.register(spec));
   const { spawnRunner } = await import('./runner/spawn');
   await spawnRunner(spec, 'create');
 }

@@ -152,7 +152,7 @@ export async function update(id: string, _olds: Props, news: Props, options: Ope
     if (spec.mode === 'Online' && wantsCutover && isWaitingForCutover(status)) {
       status = await cutover(spec, timeoutMs, options);
     } else if (spec.mode === 'Online' && wantsCutover && !isFinal(status) && status.subState === 'CompletingMigration') {
-      status = await waitUntilSettled(spec, timeoutMs, options, isFinal);
+      status = await waitUntilSettled(spec, timeoutMs, options, 'cutover');
     }
   } catch (error) {
     throw await asFailure(spec, news, timeoutHint(error, spec, 'update', timeoutMs), 'update');

@@ -69,7 +69,7 @@ async function cancel(
     await resume(spec);
   }
   const timeouts = inputs.customTimeouts as Record<string, string | undefined> | undefined;
-  await waitUntilSettled(spec, parseDuration(timeouts?.delete) ?? DEFAULT_DELETE_WAIT_MS, options, isFinal);
+  await waitUntilSettled(spec, parseDuration(timeouts?.delete) ?? DEFAULT_DELETE_WAIT_MS, options, 'cancel');
 }
 
 /** dropTargetDatabasesOnDelete, except for a migration that has cut over unless this operation names it. */

@@ -106,11 +106,11 @@ describe('pgferry --wait outcomes', () => {
 
   it('ends an online create at WaitingForCutoverTrigger, an offline one only at a final state', () => {
     const waiting = status({ state: 'WaitingForUserAction', subState: 'WaitingForCutoverTrigger', mode: 'Online' });
-    assert.equal(waitDone('run', 'Online', 'ValidateAndMigrate')(waiting), true);
+    assert.equal(waitDone('run')(waiting), true);
     assert.equal(waitExitCode('run', waiting), 0);
-    assert.equal(waitDone('cutover', 'Online', 'ValidateAndMigrate')(waiting), false);
-    assert.equal(waitDone('run', 'Offline', 'Migrate')(status({})), false);
-    assert.equal(waitDone('run', 'Offline', 'Migrate')(status({ state: 'Failed' })), true);
+    assert.equal(waitDone('cutover')(waiting), false);
+    assert.equal(waitDone('run')(status({})), false);
+    assert.equal(waitDone('run')(status({ state: 'Failed' })), true);
   });
 
   it('exits 0 only for Succeeded, for Validate when no check failed, and for Canceled after --cancel', () => {

@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { readSourceRelations } from '../../provider/engine/catalog/identityVerdict';
 import { restoreReplicaIdentity, setIdentityFull, type RestoreContext } from '../../provider/engine/cdc/source/identityFull';
-import { pendingIdentityChanges } from '../../provider/engine/cdc/source/sourceRecords';
+import { pendingIdentityChanges } from '../../provider/engine/control/sourceTables';
 import { ControlStore } from '../../provider/engine/control/store';
 import { pairSpec, serverSpec, startPair, type ServerPair } from '../support';
 

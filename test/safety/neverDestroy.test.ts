@@ -73,7 +73,7 @@ describe('safety: never destroy (issue 12)', function () {
           // what a runner killed during validation leaves: registered, validating, nothing recorded
           await store.createMigration({ name, mode: 'Offline', option, spec: {}, databases: ['app'] });
           await store.setState(name, 'InProgress', 'ValidationInProgress');
-          const status = await orchestrate(spec, { adopt: true, resume: true });
+          const status = await orchestrate(spec, { resume: true });
           assert.equal(status.state, 'ValidationFailed', status.message);
           assert.match(status.message ?? '', /already exists on the target/);
           assert.equal(await rowsOf(pair.target, 'app'), 77);

@@ -118,9 +118,9 @@ describe('waiting on a stopped stream', () => {
   });
 
   it('ends a CLI wait and a Pulumi operation with the stop as the message', () => {
-    assert.equal(waitDone('run', 'Online', 'Migrate')(stopped(1, 1)), true);
-    assert.equal(waitDone('cutover', 'Online', 'Migrate')(stopped(1, 1)), true);
-    assert.equal(waitDone('cancel', 'Online', 'Migrate')(stopped(1, 1)), false);
+    assert.equal(waitDone('run')(stopped(1, 1)), true);
+    assert.equal(waitDone('cutover')(stopped(1, 1)), true);
+    assert.equal(waitDone('cancel')(stopped(1, 1)), false);
     assert.match(failureMessage(stopped(1, 1)) ?? '', /waiting for a fix: database "shop": streaming stopped/);
     assert.equal(failureMessage(stopped(2, 1)), undefined, 'a retry not tried yet is not a failure yet');
   });

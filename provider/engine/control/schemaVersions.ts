@@ -91,7 +91,7 @@ ALTER TABLE pgferry.migration_database
 `,
   },
   {
-    // What an online migration did to, or could not stream from, each source table (cdc/source/sourceRecords.ts).
+    // What an online migration did to, or could not stream from, each source table (provider/engine/control/sourceTables.ts).
     version: 3,
     sql: `
 CREATE TABLE pgferry.source_table (

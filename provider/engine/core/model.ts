@@ -235,6 +235,21 @@ export function waitingForApplyFix(status: MigrationStatus): boolean {
   return status.databases.every((d) => !d.applyStop || d.applyStop.retryRequestsSeen >= (status.applyRetryRequests ?? 0));
 }
 
+/** What a wait on a migration is for: its run (for an online one, until changes stream), its cutover, its cancel. */
+export type WaitGoal = 'run' | 'cutover' | 'cancel';
+
+/**
+ * Whether waiting for `goal` is over: the one settled check of the CLI and the Pulumi resource. A
+ * final state ends every wait; a stream stopped on an error to fix ends a run's or a cutover's
+ * (waiting on would change nothing until the user fixes it); an online run ends where it waits
+ * for the cutover trigger.
+ */
+export function isSettled(status: MigrationStatus, goal: WaitGoal): boolean {
+  if (isFinalState(status.state)) return true;
+  if (goal !== 'cancel' && waitingForApplyFix(status)) return true;
+  return goal === 'run' && status.mode === 'Online' && status.option !== 'Validate' && status.subState === 'WaitingForCutoverTrigger';
+}
+
 /** Progress events: phases emit them, the control catalog and the CLI/Pulumi subscribe. */
 export type ProgressEvent =
   | { readonly kind: 'step'; readonly step: string; readonly index: number; readonly total: number; readonly database?: string }

@@ -1,5 +1,7 @@
-// One database's offline pipeline, phase by phase. The orchestrator runs it for offline
-// migrations; the online flow runs the same phases around its slot's snapshot.
+// One database's copy, phase by phase: the target database, then schema, data, indexes, post-data,
+// sequences and large objects as of a snapshot, then ANALYZE and the database's properties. The
+// offline flow runs them around its copy snapshot, the online flow around its slot's; both read
+// the source database's properties once (readSourceProperties) and hand them to each phase.
 import type { SnapshotSessions } from '../copy/copySnapshot';
 import type pg from 'pg';
 import { databaseProperties, listLargeObjects, listSequences, listTableIndexes, listTables, type DatabaseProperties } from '../catalog';
@@ -10,21 +12,13 @@ import { copyLargeObjects } from '../copy/largeObjects';
 import { readSequenceValues, writeSequenceValues } from '../copy/sequenceValues';
 import { runWorkers, WorkQueue } from '../util/workQueue';
 import { PgferryError } from '../core/errors';
-import type { DatabasePhases, MigrationRun } from './migrationRun';
+import type { MigrationRun } from './migrationRun';
 import { applyDatabaseProperties, createTargetDatabase } from '../schema/database';
 import { leaveBehindUnsupported } from './leaveBehindUnsupported';
 import { dumpFile, dumpSchema, listToc, restoreSection } from '../schema/dumpRestore';
 
-const sourceProperties = new WeakMap<MigrationRun, Map<string, DatabaseProperties>>();
-
-async function propertiesOf(run: MigrationRun, database: string): Promise<DatabaseProperties> {
-  let map = sourceProperties.get(run);
-  if (!map) {
-    map = new Map();
-    sourceProperties.set(run, map);
-  }
-  const cached = map.get(database);
-  if (cached) return cached;
+/** The source database's properties (encoding, locale, owner, settings...), which every phase reads. */
+export async function readSourceProperties(run: MigrationRun, database: string): Promise<DatabaseProperties> {
   const props = await withSession(run.spec.source, { purpose: 'catalog' }, (c) => databaseProperties(c, database));
   if (!props) {
     throw new PgferryError('SOURCE_DATABASE_MISSING', `database "${database}" does not exist on the source`, {
@@ -33,7 +27,6 @@ async function propertiesOf(run: MigrationRun, database: string): Promise<Databa
       fix: 'remove it from databases (DBsToMigrate) or create it on the source',
     });
   }
-  map.set(database, props);
   return props;
 }
 
@@ -57,8 +50,8 @@ async function timed<T>(run: MigrationRun, database: string, step: DatabaseStep,
   return result;
 }
 
-async function prepareTargetDatabase(run: MigrationRun, database: string): Promise<void> {
-  const props = await propertiesOf(run, database);
+/** Creates the target database (overwrite rules), before any snapshot is taken. */
+export async function prepareTargetDatabase(run: MigrationRun, database: string, props: DatabaseProperties): Promise<void> {
   const name = run.spec.migrationName;
   const owned = (await run.store.get(name))?.databases.find((d) => d.database === database)?.targetDatabase;
   const { warnings } = await withSession(run.spec.target, { purpose: 'create database', writable: true }, (target) =>
@@ -127,9 +120,14 @@ async function readCopyCatalog(run: MigrationRun, snapshot: SnapshotSessions, le
 type CopyCatalog = Awaited<ReturnType<typeof readCopyCatalog>>;
 
 /** The tables' rows and their indexes, with per-table progress in the control catalog. */
-async function copyData(run: MigrationRun, database: string, snapshot: SnapshotSessions, catalog: CopyCatalog): Promise<void> {
+async function copyData(
+  run: MigrationRun,
+  database: string,
+  props: DatabaseProperties,
+  snapshot: SnapshotSessions,
+  catalog: CopyCatalog,
+): Promise<void> {
   const { spec, store } = run;
-  const props = await propertiesOf(run, database);
   const name = spec.migrationName;
   await store.setTables(
     name,
@@ -159,11 +157,17 @@ async function copyData(run: MigrationRun, database: string, snapshot: SnapshotS
   );
 }
 
-async function copyDatabaseAt(run: MigrationRun, database: string, snapshot: SnapshotSessions): Promise<void> {
+/** Schema, data, indexes, post-data, sequences and large objects as of the snapshot its sessions read. */
+export async function copyDatabaseAt(
+  run: MigrationRun,
+  database: string,
+  props: DatabaseProperties,
+  snapshot: SnapshotSessions,
+): Promise<void> {
   const { spec, signal } = run;
   const schema = await restorePreData(run, database, snapshot);
   const catalog = await readCopyCatalog(run, snapshot, schema.leftBehind);
-  await copyData(run, database, snapshot, catalog);
+  await copyData(run, database, props, snapshot, catalog);
 
   // The rest of post-data (foreign keys, triggers, rules, policies, partitioned indexes,
   // materialized view refreshes ...) minus what the index pool already built. ENABLE ROW LEVEL
@@ -196,9 +200,9 @@ async function copyDatabaseAt(run: MigrationRun, database: string, snapshot: Sna
   );
 }
 
-async function finishDatabase(run: MigrationRun, database: string): Promise<void> {
+/** ANALYZE and the database-level properties; the last step of a database's copy. */
+export async function finishDatabase(run: MigrationRun, database: string, props: DatabaseProperties): Promise<void> {
   const { spec } = run;
-  const props = await propertiesOf(run, database);
   await timed(run, database, 'analyze', async () => {
     const tables = await withSession(spec.target, { database, purpose: 'catalog' }, (c) => listTables(c, run.targetMajor));
     const queue = new WorkQueue<string>();
@@ -220,5 +224,3 @@ async function finishDatabase(run: MigrationRun, database: string): Promise<void
   );
   for (const w of warnings) await run.warn(w, database);
 }
-
-export const databasePhases: DatabasePhases = { prepareTargetDatabase, copyDatabaseAt, finishDatabase };

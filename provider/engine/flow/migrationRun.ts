@@ -1,6 +1,5 @@
 // The context of one running migration, shared by the offline pipeline and the online flow.
 import type { ControlStore } from '../control/store';
-import type { SnapshotSessions } from '../copy/copySnapshot';
 import type { ProgressListener } from '../core/model';
 import type { PgTools } from '../schema/pgTools';
 import type { MigrationSpec } from '../input/migrationSpec';
@@ -22,14 +21,4 @@ export interface MigrationRun {
   readonly instance: string | undefined;
   /** Records a warning on the migration (catalog event + progress). */
   warn(message: string, database?: string): Promise<void>;
-}
-
-/** The per-database offline phases, given to the online flow so it reuses them exactly. */
-export interface DatabasePhases {
-  /** Creates the target database (overwrite rules), before any snapshot is taken. */
-  prepareTargetDatabase(run: MigrationRun, database: string): Promise<void>;
-  /** Schema, data, indexes, post-data, sequences and large objects as of the snapshot its sessions read. */
-  copyDatabaseAt(run: MigrationRun, database: string, snapshot: SnapshotSessions): Promise<void>;
-  /** ANALYZE and the database-level properties; the last step of a database's copy. */
-  finishDatabase(run: MigrationRun, database: string): Promise<void>;
 }

@@ -8,18 +8,21 @@ import { retrying, RETRY_POLICIES } from '../connect/retry';
 import { canceledError, PgferryError } from '../core/errors';
 import type { MigrationRun } from './migrationRun';
 import { outageRetry } from './outage';
-import { databasePhases } from './databasePhases';
+import { copyDatabaseAt, finishDatabase, prepareTargetDatabase, readSourceProperties } from './databasePhases';
+import type { DatabaseProperties } from '../catalog';
 import { enableRowSecurity } from '../schema/rowSecurity';
 import { verifyDatabases } from '../verify';
 
 /**
  * One database: the target database, the copy at a snapshot that holds its tables, and (verify)
- * the verification in that same snapshot; returns the first mismatch, if any. Redone from its start
- * when a server goes away meanwhile (runOffline): the snapshot dies with the session that held it.
+ * the verification in that same snapshot; returns the source database's properties and the first
+ * mismatch, if any. Redone from its start when a server goes away meanwhile (runOffline): the
+ * snapshot dies with the session that held it.
  */
-async function copyAndVerify(run: MigrationRun, database: string): Promise<string | undefined> {
+async function copyAndVerify(run: MigrationRun, database: string): Promise<{ props: DatabaseProperties; mismatch?: string }> {
   const { spec, store } = run;
-  await databasePhases.prepareTargetDatabase(run, database);
+  const props = await readSourceProperties(run, database);
+  await prepareTargetDatabase(run, database, props);
   // The copy's snapshot, taken once every table it reads is locked against TRUNCATE and rewrites.
   const copy = await takeCopySnapshot({
     source: spec.source,
@@ -29,8 +32,8 @@ async function copyAndVerify(run: MigrationRun, database: string): Promise<strin
     snapshots: { take: () => exportSnapshot(spec.source, database), nameOf: (s) => s.name, discard: (s) => s.release() },
   });
   try {
-    await databasePhases.copyDatabaseAt(run, database, copy.sessions);
-    if (!spec.verify) return undefined;
+    await copyDatabaseAt(run, database, props, copy.sessions);
+    if (!spec.verify) return { props };
     // Verify against what the copy read: the same snapshot, still held.
     const report = await verifyDatabases(spec, {
       signal: run.signal,
@@ -46,7 +49,7 @@ async function copyAndVerify(run: MigrationRun, database: string): Promise<strin
       firstMismatch: previous?.firstMismatch ?? report.firstMismatch,
       ...(leftOut.length ? { leftOut } : {}),
     });
-    return report.ok ? undefined : report.firstMismatch;
+    return report.ok ? { props } : { props, mismatch: report.firstMismatch };
   } finally {
     await copy.release();
     await copy.snapshot.release();
@@ -61,12 +64,12 @@ export async function runOffline(run: MigrationRun): Promise<void> {
     const current = (await store.get(name))?.databases.find((d) => d.database === database);
     if (run.resuming && current?.state === 'Succeeded') continue;
     await store.updateDatabase(name, database, { state: 'InProgress', startedAt: true, message: null });
-    const verifyFailure = await retrying(
+    const { props, mismatch: verifyFailure } = await retrying(
       RETRY_POLICIES.phase,
       () => copyAndVerify(run, database),
       outageRetry(run, `the copy of "${database}"`, database),
     );
-    await databasePhases.finishDatabase(run, database);
+    await finishDatabase(run, database, props);
     await enableRowSecurity(run, database);
     if (verifyFailure) {
       await store.updateDatabase(name, database, { state: 'Failed', endedAt: true, message: `verification failed: ${verifyFailure}` });

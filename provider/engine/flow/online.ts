@@ -5,14 +5,11 @@
 import type pg from 'pg';
 import { formatLsn } from '../cdc/decode/lsn';
 import { endPreviousRunnerSessions } from '../cdc/source/takeover';
-import { startStream, streamNames, type OnlineStream } from '../cdc/apply/onlineStream';
+import { appliedUpTo, startStream, streamCounts, streamNames, type OnlineStream } from '../cdc/apply/onlineStream';
 import { readSlotPositions } from '../cdc/source/slotPositions';
-import { restoreReplicaIdentity, setTargetIdentityFull } from '../cdc/source/identityFull';
-import { CONTROL_SCHEMA } from '../core/names';
+import { setTargetIdentityFull } from '../cdc/source/identityFull';
 import { prepareSourceAndSnapshot } from '../cdc/source/sourcePrep';
 import { SourceTableWatch } from '../cdc/source/tableWatch';
-import { restoreFiring } from '../cdc/apply/targetFiring';
-import { restoreForeignKeys } from '../cdc/apply/targetForeignKeys';
 import { prepareTargetForStreaming } from '../cdc/apply/streamingTarget';
 import { createSlotWithSnapshot, dropSlot, slotState, type ExportedSlot } from '../cdc/source/slot';
 import { retrying, RETRY_POLICIES } from '../connect/retry';
@@ -25,20 +22,23 @@ import { releaseStream } from '../cdc/source/release';
 import { canceledError, PgferryError } from '../core/errors';
 import type { ApplyStop } from '../core/model';
 import { outageRetry } from './outage';
+import { releaseDatabase } from './releaseDatabase';
 import { StreamStops } from './streamStops';
-import type { DatabasePhases, MigrationRun } from './migrationRun';
+import type { MigrationRun } from './migrationRun';
+import { copyDatabaseAt, finishDatabase, prepareTargetDatabase, readSourceProperties } from './databasePhases';
 
 const POLL_MS = 1000;
 
 /** Publication, replica identity, slot + snapshot, copy at the snapshot; returns the stream's start. */
-async function copyDatabase(run: MigrationRun, phases: DatabasePhases, database: string): Promise<bigint> {
+async function copyDatabase(run: MigrationRun, database: string): Promise<bigint> {
   const { spec, store } = run;
   const { slot, publication } = streamNames(run, database);
   await store.updateDatabase(spec.migrationName, database, { state: 'InProgress', startedAt: true, message: null });
   // A copy an earlier runner did not finish cannot be continued: its snapshot died with it, and
   // what its stream had applied goes with the target database it re-creates.
   await releaseStream(spec, database, run.instance);
-  await phases.prepareTargetDatabase(run, database);
+  const props = await readSourceProperties(run, database);
+  await prepareTargetDatabase(run, database, props);
   // Replica identity and the publication's table list, then the slot's snapshot, taken once every
   // table the copy reads is locked against TRUNCATE and rewrites (and checked to be streamed).
   const takeCopy = (): Promise<CopySnapshot<ExportedSlot>> =>
@@ -63,7 +63,7 @@ async function copyDatabase(run: MigrationRun, phases: DatabasePhases, database:
   });
   const exported = copy.snapshot;
   try {
-    await phases.copyDatabaseAt(run, database, copy.sessions);
+    await copyDatabaseAt(run, database, props, copy.sessions);
   } finally {
     await copy.release();
     await exported.release();
@@ -71,7 +71,7 @@ async function copyDatabase(run: MigrationRun, phases: DatabasePhases, database:
   if (fullTables.length > 0) {
     await withSession(spec.target, { database, purpose: 'online', writable: true }, (client) => setTargetIdentityFull(client, fullTables));
   }
-  await phases.finishDatabase(run, database);
+  await finishDatabase(run, database, props);
   await prepareTargetForStreaming(run, database);
   return exported.consistentLsn;
 }
@@ -85,13 +85,11 @@ async function report(run: MigrationRun, streams: readonly OnlineStream[], sourc
   for (const s of streams) {
     const stats = s.applier.stats();
     const pos = positions.get(s.slot);
-    const applied = stats.confirmedLsn > stats.appliedLsn ? stats.confirmedLsn : stats.appliedLsn;
+    const applied = appliedUpTo(stats);
     const pending = pos && applied > 0n && pos.currentLsn > applied ? Number(pos.currentLsn - applied) : 0;
     const retained = pos?.restartLsn !== undefined && pos.currentLsn > pos.restartLsn ? Number(pos.currentLsn - pos.restartLsn) : null;
     await run.store.updateDatabase(run.spec.migrationName, s.database, {
-      inserts: s.base.inserts + stats.inserts,
-      updates: s.base.updates + stats.updates,
-      deletes: s.base.deletes + stats.deletes,
+      ...streamCounts(s),
       latencySeconds: stats.latencySeconds,
       pendingBytes: pending,
       slotRetainedBytes: retained,
@@ -126,7 +124,6 @@ async function watch(run: MigrationRun, streams: OnlineStream[], stops: StreamSt
       if (overdue) throw stoppedTooLong(run, overdue.database, overdue.stop);
       try {
         await stops.recordFailures(streams);
-        if (await run.store.isCancelRequested(name)) return 'cancel';
         if (stops.any) {
           stops.retryDue(streams, await run.store.applyRetryRequests(name));
           if (await stops.clearMoved(streams)) await run.store.setStreaming(name);
@@ -200,12 +197,7 @@ async function stopAll(streams: readonly OnlineStream[]): Promise<void> {
  * One database's stream, copying it first unless a resumed runner finds it copied with a usable
  * slot; undefined when it was cut over before a crash (its release is finished here).
  */
-async function openStream(
-  run: MigrationRun,
-  phases: DatabasePhases,
-  stops: StreamStops,
-  database: string,
-): Promise<OnlineStream | undefined> {
+async function openStream(run: MigrationRun, stops: StreamStops, database: string): Promise<OnlineStream | undefined> {
   const { store } = run;
   const name = run.spec.migrationName;
   const current = (await store.get(name))?.databases.find((d) => d.database === database);
@@ -221,11 +213,7 @@ async function openStream(
   const copied = run.resuming && streaming && (await slotStillUsable(run, database));
   const initialLsn = copied
     ? undefined
-    : await retrying(
-        RETRY_POLICIES.phase,
-        () => copyDatabase(run, phases, database),
-        outageRetry(run, `the copy of "${database}"`, database),
-      );
+    : await retrying(RETRY_POLICIES.phase, () => copyDatabase(run, database), outageRetry(run, `the copy of "${database}"`, database));
   const base = {
     inserts: copied ? (current?.inserts ?? 0) : 0,
     updates: copied ? (current?.updates ?? 0) : 0,
@@ -236,7 +224,7 @@ async function openStream(
   return stream;
 }
 
-export async function runOnline(run: MigrationRun, phases: DatabasePhases): Promise<void> {
+export async function runOnline(run: MigrationRun): Promise<void> {
   const { spec, store } = run;
   const name = spec.migrationName;
   const streams: OnlineStream[] = [];
@@ -245,7 +233,7 @@ export async function runOnline(run: MigrationRun, phases: DatabasePhases): Prom
     const stops = await StreamStops.load(run);
     for (const database of spec.databases) {
       if (run.signal.aborted) throw canceledError();
-      const stream = await openStream(run, phases, stops, database);
+      const stream = await openStream(run, stops, database);
       if (stream) streams.push(stream);
     }
     if (streams.length === 0) {
@@ -261,12 +249,7 @@ export async function runOnline(run: MigrationRun, phases: DatabasePhases): Prom
     }
   } catch (error) {
     await stopAll(streams);
-    for (const s of streams) {
-      await restoreFiring(run, s.database).catch((e: Error) =>
-        run.warn(`could not restore trigger and rule states: ${e.message}`, s.database),
-      );
-    }
-    // Only an end that is recorded releases the slots: a runner that cannot record it (the target
+    // Only an end that is recorded releases anything: a runner that cannot record it (the target
     // is down) leaves everything for a resume, which streams on from the slots.
     const end = migrationEnd(error, run.signal.aborted);
     const recorded = await store.setState(name, end.state, 'Completed', end.message).then(
@@ -274,28 +257,9 @@ export async function runOnline(run: MigrationRun, phases: DatabasePhases): Prom
       () => false,
     );
     if (!recorded) throw error;
-    // Nothing will stream again: free the source's WAL and the target's origins. The target's data is left as it is.
-    for (const database of spec.databases) {
-      await releaseStream(spec, database, run.instance).catch((e: Error) => {
-        const n = streamNames(run, database);
-        return run.warn(
-          `could not release slot ${n.slot} / publication ${n.publication} (source) or origin ${n.origin} (target): ${e.message}; drop them by hand`,
-          database,
-        );
-      });
-      await restoreForeignKeys(run, database).catch((e: Error) =>
-        run.warn(
-          `could not add the target's foreign keys back: ${e.message}; the ones still to add are in ${CONTROL_SCHEMA}.target_foreign_key on the target`,
-          database,
-        ),
-      );
-      await restoreReplicaIdentity(run, database).catch((e: Error) =>
-        run.warn(
-          `could not set replica identities back: ${e.message}; the tables still to set back are in ${CONTROL_SCHEMA}.source_table on the target`,
-          database,
-        ),
-      );
-    }
+    // Nothing will stream again: give back what the migration changed on both servers, warning
+    // about what is left. The target's data is left as it is.
+    for (const database of spec.databases) await releaseDatabase(run, database, 'warn');
     throw error;
   }
 }

@@ -11,25 +11,25 @@ import { outageRetry } from './outage';
 import { canceledError } from '../core/errors';
 import { migrationEnd } from './migrationEnd';
 import { safeEmit, type MigrationStatus, type ProgressEvent, type ProgressListener } from '../core/model';
-import { databasePhases } from './databasePhases';
 import type { MigrationRun } from './migrationRun';
 import { runOffline } from './offline';
 import { runOnline } from './online';
 import { migrateRoles } from '../schema/roles';
 import { resolvePgTools } from '../schema/pgTools';
-import { publicSpec, type MigrationSpec } from '../input/migrationSpec';
+import type { MigrationSpec } from '../input/migrationSpec';
 import { runValidation, validationFailed } from '../validate';
 import { assertDistinctServers } from '../validate/sameServer';
 import { targetDatabaseExistsError, targetDatabaseOid, targetDatabasePlan } from '../schema/database';
 
 export interface OrchestrateOptions extends RunOptions {
-  /** The migration is already registered (a runner started by startMigration, or a resume). */
-  readonly adopt?: boolean;
   /** Resume a migration an earlier process left unfinished. */
   readonly resume?: boolean;
 }
 
-/** Polls the catalog for a cancel request and turns it into an abort. */
+/**
+ * Polls the catalog for a cancel request and turns it into an abort: the one place a cancel is
+ * read while a migration runs (every phase, the online flow's watch loop too, follows the signal).
+ */
 function watchCancel(store: ControlStore, name: string, controller: AbortController): () => void {
   const timer = setInterval(() => {
     store
@@ -182,19 +182,13 @@ async function recordEnd(store: ControlStore, name: string, error: unknown, abor
   throw error;
 }
 
-/** Runs a migration to its end (offline) or until it is cut over or canceled (online), recording every step. */
+/**
+ * Runs a registered migration (ControlStore.register) to its end (offline) or until it is cut over
+ * or canceled (online), recording every step.
+ */
 export async function orchestrate(spec: MigrationSpec, options: OrchestrateOptions = {}): Promise<MigrationStatus> {
   const name = spec.migrationName;
   const store = new ControlStore(spec.target);
-  if (!options.adopt) {
-    // Outside the try: a name already taken must not mark the existing migration Failed.
-    try {
-      await store.createMigration({ name, mode: spec.mode, option: spec.option, spec: publicSpec(spec), databases: spec.databases });
-    } catch (error) {
-      await store.close();
-      throw error;
-    }
-  }
   const controller = new AbortController();
   const onOuterAbort = () => controller.abort(canceledError());
   options.signal?.addEventListener('abort', onOuterAbort, { once: true });
@@ -209,7 +203,7 @@ export async function orchestrate(spec: MigrationSpec, options: OrchestrateOptio
     const run = await prerequisites(spec, store, { signal: controller.signal, onProgress, workDir, resuming });
     if (spec.migrateRoles && !resuming) await retrying(RETRY_POLICIES.phase, () => rolesStep(run), outageRetry(run, 'the roles step'));
     await store.setState(name, 'InProgress', 'MigratingData');
-    if (spec.mode === 'Online') await runOnline(run, databasePhases);
+    if (spec.mode === 'Online') await runOnline(run);
     else await runOffline(run);
     return (await store.get(name))!;
   } catch (error) {

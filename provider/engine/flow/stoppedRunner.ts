@@ -5,14 +5,12 @@
 // source's disk fills.
 import { withSession } from '../connect/session';
 import { ControlStore } from '../control/store';
-import { releaseStream } from '../cdc/source/release';
-import { restoreContextOf, restoreReplicaIdentity } from '../cdc/source/identityFull';
-import { restoreFiring } from '../cdc/apply/targetFiring';
-import { restoreForeignKeys } from '../cdc/apply/targetForeignKeys';
+import { restoreContextOf } from '../cdc/source/identityFull';
 import { errorMessage, PgferryError } from '../core/errors';
 import type { MigrationSpec, ServerSpec } from '../input/migrationSpec';
 import type { MigrationStatus, SourceSlotState } from '../core/model';
 import { acquireLease } from '../runner/lease';
+import { releaseDatabase } from './releaseDatabase';
 
 /**
  * Cancels a migration whose runner has stopped: what an online one holds on both servers is
@@ -29,24 +27,18 @@ export async function cancelWithoutRunner(target: ServerSpec, name: string, spec
     const open = status.databases.filter((d) => d.state !== 'Succeeded');
     if (status.mode === 'Online') {
       if (!spec) throw sourceNeeded(name);
+      const context = { ...restoreContextOf(spec, store), instance: status.instance };
       for (const db of open) {
-        // the target's triggers and rules were silenced for streaming on managed targets: as on the source again
-        await restoreFiring({ spec }, db.database).catch(() => undefined);
-        // and its foreign keys dropped (what cannot be added back stays recorded, with a warning)
-        await restoreForeignKeys(restoreContextOf(spec, store), db.database).catch((e: Error) =>
-          store.recordEvent(name, 'warning', `could not add the target's foreign keys back: ${e.message}`, db.database),
-        );
         try {
-          await releaseStream(spec, db.database, status.instance);
-          await restoreReplicaIdentity(restoreContextOf(spec, store), db.database);
+          await releaseDatabase(context, db.database, 'throw');
         } catch (error) {
           const n = db.names;
           throw new PgferryError(
             'CANCEL_RELEASE',
-            `migration "${name}": could not drop replication slot ${n?.slot ?? '?'} and publication ${n?.publication ?? '?'} in source database "${db.database}": ${errorMessage(error)}`,
+            `migration "${name}": could not release what it holds for database "${db.database}" (replication slot ${n?.slot ?? '?'} and publication ${n?.publication ?? '?'} on the source, its changes on the target): ${errorMessage(error)}`,
             {
               category: 'source',
-              fix: `the cancel is recorded; run it again once the source is reachable, or on the source: SELECT pg_drop_replication_slot('${n?.slot ?? ''}')`,
+              fix: `the cancel is recorded; run it again once both servers are reachable, or on the source: SELECT pg_drop_replication_slot('${n?.slot ?? ''}')`,
               cause: error,
             },
           );

@@ -7,7 +7,7 @@
 // stopped for longer, so a forgotten migration cannot fill the source's disk.
 import { formatLsn, parseLsn } from '../cdc/decode/lsn';
 import { classifyStreamFailure, type StopCause } from '../cdc/apply/applyStop';
-import { startStream, type OnlineStream } from '../cdc/apply/onlineStream';
+import { appliedUpTo, startStream, streamCounts, type OnlineStream } from '../cdc/apply/onlineStream';
 import { errorMessage, PgferryError } from '../core/errors';
 import type { MigrationRun } from './migrationRun';
 import type { ApplyStop } from '../core/model';
@@ -23,16 +23,6 @@ interface Stopped {
   requestsSeen: number;
   /** The attempt running now began at (Date.now), or undefined while waiting for the next try. */
   trying?: number;
-}
-
-/** Counters carried over to the stream that replaces a failed or stopped one. */
-export function carriedCounts(stream: OnlineStream): OnlineStream['base'] {
-  const stats = stream.applier.stats();
-  return {
-    inserts: stream.base.inserts + stats.inserts,
-    updates: stream.base.updates + stats.updates,
-    deletes: stream.base.deletes + stats.deletes,
-  };
 }
 
 /** The message a stopped stream leaves on the migration: what failed, the fix and how to go on. */
@@ -98,8 +88,7 @@ export class StreamStops {
     const now = Date.now();
     const earlier = this.stopped.get(stream.database);
     const attempts = (earlier?.stop.attempts ?? 0) + 1;
-    const stats = stream.applier.stats();
-    const applied = stats.confirmedLsn > stats.appliedLsn ? stats.confirmedLsn : stats.appliedLsn;
+    const applied = appliedUpTo(stream.applier.stats());
     const stop: ApplyStop = {
       since: earlier?.stop.since ?? new Date(now).toISOString(),
       lastAttemptAt: new Date(earlier?.trying ?? now).toISOString(),
@@ -131,7 +120,7 @@ export class StreamStops {
       if (!asked && Date.now() < stopped.nextTryAt) continue;
       stopped.trying = Date.now();
       stopped.requestsSeen = this.requestsSeen;
-      streams[i] = startStream(this.run, stream.database, undefined, carriedCounts(stream));
+      streams[i] = startStream(this.run, stream.database, undefined, streamCounts(stream));
       restarted = true;
     }
     return restarted;
@@ -147,8 +136,7 @@ export class StreamStops {
     for (const stream of streams) {
       const stopped = this.stopped.get(stream.database);
       if (!stopped || stream.failure || stopped.trying === undefined) continue;
-      const stats = stream.applier.stats();
-      const applied = stats.confirmedLsn > stats.appliedLsn ? stats.confirmedLsn : stats.appliedLsn;
+      const applied = appliedUpTo(stream.applier.stats());
       if (applied <= parseLsn(stopped.stop.appliedLsn)) continue;
       this.stopped.delete(stream.database);
       await run.store.updateDatabase(name, stream.database, { state: 'WaitingForCutoverTrigger', applyStop: null, message: null });

@@ -52,7 +52,6 @@ async function main(): Promise<number> {
   void lease.lost.then(stopOnLeaseLoss);
   try {
     const status = await orchestrate(spec, {
-      adopt: true,
       resume: input.reason === 'resume',
       signal: controller.signal,
       onProgress: (event) => {

@@ -58,12 +58,6 @@ export async function readServerInfo(client: pg.Client): Promise<ServerInfo> {
   };
 }
 
-/** Removes a secret from text that may echo user input (defence in depth: no server message should hold it). */
-export function redact(text: string, secret: string | undefined): string {
-  if (!secret) return text;
-  return text.split(secret).join('********');
-}
-
 /** Closes clients, ignoring errors (validation's cleanup must not mask its findings). */
 export async function closeAll(clients: readonly (pg.Client | undefined)[]): Promise<void> {
   await Promise.all(clients.map(closeSession));

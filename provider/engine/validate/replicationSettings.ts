@@ -7,7 +7,8 @@ import { slotName } from '../core/names';
 import type { MigrationSpec } from '../input/migrationSpec';
 import { CODES } from './codes';
 import { CHECK_TYPES, failed, listSome, succeeded, warning } from './result';
-import { redact, VALIDATION_CONNECT_TIMEOUT_MS, type ServerSession } from './readOnlySessions';
+import { VALIDATION_CONNECT_TIMEOUT_MS, type ServerSession } from './readOnlySessions';
+import { maskSecrets } from '../core/secrets';
 
 /** Slots named in $1 are this migration's own (a re-validation after a partial run). */
 export const REPLICATION_SETTINGS_SQL = `
@@ -173,7 +174,7 @@ export async function checkOnlineSource(
       failed(
         CODES.REPLICATION_CONNECTION,
         CHECK_TYPES.replication,
-        `cannot open a logical replication connection to ${ident(database)} on the source as ${user}: ${redact(String((error as Error).message), source.spec.password)}`,
+        `cannot open a logical replication connection to ${ident(database)} on the source as ${user}: ${maskSecrets(String((error as Error).message), [source.spec.password])}`,
         `allow it in the source's pg_hba.conf (a line for database ${database} or all, user ${source.info.user}) and check max_wal_senders`,
         { ...scope, database },
       ),

@@ -1,8 +1,10 @@
 // One database's change stream inside an online migration: its applier, started or restarted
-// with the migration's derived names, and the counters carried over from earlier appliers.
+// with the migration's derived names, the counters carried over from earlier appliers, and how far
+// it has applied.
 import { cutoverMessagePrefix, streamNamesOf, type StreamNames } from '../../core/names';
 import type { MigrationRun } from '../../flow/migrationRun';
-import { Applier } from './applier';
+import { maxLsn } from '../decode/lsn';
+import { Applier, type ApplyStats } from './applier';
 import type { SessionEnd } from './types';
 
 /** One database's stream: its applier and what it reported so far. */
@@ -16,6 +18,21 @@ export interface OnlineStream {
   failure?: Error;
   /** Counters carried over from an earlier runner (resume). */
   readonly base: { inserts: number; updates: number; deletes: number };
+}
+
+/** The stream's counters so far: its applier's plus those carried over (what a replacing stream starts from). */
+export function streamCounts(stream: OnlineStream): OnlineStream['base'] {
+  const stats = stream.applier.stats();
+  return {
+    inserts: stream.base.inserts + stats.inserts,
+    updates: stream.base.updates + stats.updates,
+    deletes: stream.base.deletes + stats.deletes,
+  };
+}
+
+/** How far a stream has applied: the position committed on the target, or the one confirmed past it while idle. */
+export function appliedUpTo(stats: Pick<ApplyStats, 'appliedLsn' | 'confirmedLsn'>): bigint {
+  return maxLsn(stats.confirmedLsn, stats.appliedLsn);
 }
 
 export function streamNames(run: MigrationRun, database: string): StreamNames {

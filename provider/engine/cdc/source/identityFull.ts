@@ -1,6 +1,6 @@
 // REPLICA IDENTITY FULL that pgferry sets on the source, and sets back. A table without a usable
 // key (catalog/identityVerdict.ts) is streamed only with allowReplicaIdentityFull; pgferry records
-// the identity it had (sourceRecords.ts) before changing it, so the cutover, a cancel, a failure
+// the identity it had (sourceTables.ts) before changing it, so the cutover, a cancel, a failure
 // or a resumed runner can set it back. Setting it back while a publication still publishes the
 // table would make the application's UPDATEs fail, so that is checked first, each time.
 import type pg from 'pg';
@@ -11,7 +11,7 @@ import { retrying, RETRY_POLICIES } from '../../connect/retry';
 import { isRetryable } from '../../connect/sqlstate';
 import { errorMessage } from '../../core/errors';
 import type { MigrationRun } from '../../flow/migrationRun';
-import { markIdentityRestored, pendingIdentityChanges, recordIdentityBefore, type IdentityChange } from './sourceRecords';
+import { markIdentityRestored, pendingIdentityChanges, recordIdentityBefore, type IdentityChange } from '../../control/sourceTables';
 import { runSourceDdl, type DdlPatience } from './sourceDdl';
 
 /** What setting FULL needs of a migration. */

@@ -9,11 +9,13 @@ import { streamNamesOf } from '../../core/names';
 import { dropAppliedPosition, dropOrigin } from '../apply/appliedPosition';
 import { dropSlotAndPublication } from './slot';
 
-async function unlessDatabaseGone(fn: () => Promise<void>): Promise<void> {
+/** Runs a step on one database; a database that is gone (on either side) has nothing left there. */
+export async function unlessDatabaseGone<T>(fn: () => Promise<T>): Promise<T | undefined> {
   try {
-    await fn();
+    return await fn();
   } catch (error) {
     if (sqlState(error) !== INVALID_CATALOG_NAME) throw error;
+    return undefined;
   }
 }
 

@@ -11,7 +11,7 @@ import type { CopySnapshot } from '../../copy/copySnapshot';
 import { createPublication, publishesViaRoot, publishTables } from './publication';
 import { planPublication, reviewTables, type PlanOptions } from './publicationPlan';
 import { setIdentityFull } from './identityFull';
-import { clearNotStreamed, recordNotStreamed } from './sourceRecords';
+import { clearNotStreamed, recordNotStreamed } from '../../control/sourceTables';
 
 /** Snapshots taken before giving up on a source whose tables keep appearing. */
 const MAX_ATTEMPTS = 3;

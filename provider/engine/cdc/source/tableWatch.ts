@@ -23,7 +23,7 @@ import type { MigrationRun } from '../../flow/migrationRun';
 import { publishesViaRoot, unpublishTables } from './publication';
 import { newTableReason, reviewTables, rootOf, streamedAs, type PlanOptions } from './publicationPlan';
 import { setIdentityFull } from './identityFull';
-import { notStreamedTables, recordNotStreamed } from './sourceRecords';
+import { notStreamedTables, recordNotStreamed } from '../../control/sourceTables';
 
 interface Watched {
   readonly database: string;
