@@ -1,14 +1,29 @@
 // Issue 12, "never twice": the session that commits the data holds the fence. A runner whose lease
-// session is terminated stops writing; the resumed runner is then the only applier; a second
-// applier on the same database is refused, in origin and progress-table mode alike.
+// session is terminated stops writing, even one asleep when it lost it (every apply COMMIT checks
+// on the target that the lease is still held: cdc/apply/leaseGuard.ts); the resumed runner is then the
+// only applier; a second applier on the same database is refused, in origin and progress-table
+// mode alike.
 import assert from 'node:assert/strict';
 import { parseMigrationSpec, requestCutover, resumeMigration, startMigration } from '../../provider/engine';
 import { Applier, type ApplierOptions } from '../../provider/engine/cdc/apply/applier';
-import type { MigrationSpec } from '../../provider/engine/input/migrationSpec';
+import type { MigrationSpec, ServerSpec } from '../../provider/engine/input/migrationSpec';
 import { ControlStore } from '../../provider/engine/control/store';
 import { applyLockKey, cutoverMessagePrefix } from '../../provider/engine/core/names';
 import { isPgferryError } from '../../provider/engine/core/errors';
-import { serverSpec, startPair, processAlive, until, waitForStatus, writerPause, type Cluster, type ServerPair } from '../support';
+import { guardCommitsWithLease, LEASE_LOST_SQLSTATE, leaseGuardSql } from '../../provider/engine/cdc/apply/leaseGuard';
+import { isRetryable, sqlState } from '../../provider/engine/connect/sqlstate';
+import { FaultProxy, type ProxyConnection } from '../faults/proxy';
+import {
+  makeManagedTarget,
+  serverSpec,
+  startPair,
+  processAlive,
+  until,
+  waitForStatus,
+  writerPause,
+  type Cluster,
+  type ServerPair,
+} from '../support';
 import { applierOptions, assertSame, createSlot, drain, rowsOf, setupDb, startApplier, stopCdcPair } from './harness';
 
 /** Sessions holding a migration's apply lock on one target database. */
@@ -72,9 +87,10 @@ async function startLedgerWriter(source: Cluster, db: string): Promise<{ stop():
 }
 
 /** Ends the runner's lease session as a network cut or a DBA would. */
-async function terminateLease(target: Cluster): Promise<void> {
+async function terminateLease(target: Cluster, catalog = 'postgres'): Promise<void> {
   const [lease] = await target.query<{ pid: number }>(
-    `SELECT pid FROM pg_stat_activity WHERE application_name = 'pgferry runner lease' AND datname = 'postgres'`,
+    `SELECT pid FROM pg_stat_activity WHERE application_name = 'pgferry runner lease' AND datname = $1`,
+    [catalog],
   );
   assert.ok(lease, 'the runner holds its lease on the target');
   await target.query('SELECT pg_terminate_backend($1)', [lease.pid]);
@@ -170,38 +186,65 @@ describe('fencing: one applier per database, whatever happens to the lease (issu
     }
   });
 
-  it('a runner whose lease session is terminated exits and commits nothing more while the source writes on; the next runner loses and duplicates nothing', async () => {
-    const db = 'fenced_quiet';
-    const spec = await ledgerMigration(pair, db, 'fenced-quiet');
-    const store = new ControlStore(spec.target);
-    const writer = await startLedgerWriter(pair.source, db);
+  it("an apply commit is refused by the target once the runner's lease session is gone", async () => {
+    await pair.target.query('CREATE DATABASE guarded');
+    await pair.target.query('CREATE TABLE t (id int PRIMARY KEY)', [], 'guarded');
+    const lease = await pair.target.connect();
+    lease.on('error', () => undefined); // terminated below
+    const apply = await pair.target.connect('guarded');
     try {
-      await startMigration(spec);
-      const streaming = await waitForStatus(store, spec.migrationName, (s) => s.state === 'Failed' || (s.databases[0]?.inserts ?? 0) > 50);
-      assert.notEqual(streaming.state, 'Failed', streaming.message);
-      const oldRunner = streaming.runner!.pid;
-      await terminateLease(pair.target);
-      await until('the runner that lost its lease to exit', async () => (processAlive(oldRunner) ? undefined : true), 60_000);
-      const appliers = await pair.target.query(
-        `SELECT pid FROM pg_stat_activity WHERE application_name = 'pgferry apply' AND datname = $1`,
-        [db],
+      await lease.query('SELECT pg_advisory_lock(42)');
+      const [{ pid }] = (await lease.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows as [{ pid: number }];
+      guardCommitsWithLease(pid);
+      const commit = (id: number) => apply.query(`BEGIN; INSERT INTO t VALUES (${id}); ${leaseGuardSql()!}; COMMIT`);
+      await commit(1);
+      await pair.target.query('SELECT pg_terminate_backend($1)', [pid]);
+      await until('the lease session to end', async () =>
+        (await pair.target.query('SELECT 1 FROM pg_stat_activity WHERE pid = $1', [pid])).length === 0 ? true : undefined,
       );
-      assert.deepEqual(appliers, [], 'the apply session ended with its runner');
-      // the source writes on with no runner alive: nothing more may reach the target
-      const onTarget = await ledgerCount(pair.target, db);
-      await until('the source to commit 500 more transactions', async () =>
-        (await ledgerCount(pair.source, db)) > onTarget + 500 ? true : undefined,
+      const refused = await commit(2).then(
+        () => assert.fail('committed without the lease'),
+        (error: unknown) => error,
       );
-      assert.equal(await ledgerCount(pair.target, db), onTarget, 'no change committed on the target after the runner lost its lease');
-      await resumeMigration(spec);
-      await waitForResumed(store, spec.migrationName, oldRunner);
-      await cutOverAndCompare(pair, store, spec.migrationName, db, await writer.stop());
+      assert.equal(sqlState(refused), LEASE_LOST_SQLSTATE, String(refused));
+      assert.ok(isRetryable(refused), 'the applier retries on a new session: it does not fail the migration');
+      await apply.query('ROLLBACK');
+      assert.deepEqual(await pair.target.query('SELECT id FROM t ORDER BY id', [], 'guarded'), [{ id: 1 }]);
     } finally {
-      await writer.stop().catch(() => undefined);
-      await store.close();
+      guardCommitsWithLease(undefined);
+      await lease.end().catch(() => undefined);
+      await apply.end();
     }
   });
+
+  it('a runner that loses its lease while asleep commits nothing when it wakes, nor after it exits; the next runner loses and duplicates nothing', async () =>
+    asleepWithoutLease(pair));
 });
+
+interface TargetState {
+  ledger: number;
+  balances: string;
+  /** The source position the target's replication origin records as applied. */
+  applied: string | null;
+}
+
+/** What the target holds of a ledger migration: any commit of an apply transaction changes it. */
+async function targetState(target: Cluster, db: string): Promise<TargetState> {
+  const [row] = await target.query<TargetState>(
+    `SELECT (SELECT count(*)::int FROM ledger) AS ledger, (SELECT sum(balance)::text FROM acct) AS balances,
+            (SELECT max(remote_lsn)::text FROM pg_replication_origin_status s JOIN pg_replication_origin o ON o.roident = s.local_id
+              WHERE o.roname LIKE 'pgferry%') AS applied`,
+    [],
+    db,
+  );
+  // a target whose user may not use origins records the position in the progress table
+  const [table] = await target.query<{ t: string | null }>(`SELECT to_regclass('pgferry.apply_progress')::text AS t`, [], db);
+  if (table!.t) {
+    const [progress] = await target.query<{ lsn: string | null }>(`SELECT max(lsn)::text AS lsn FROM pgferry.apply_progress`, [], db);
+    row!.applied = progress!.lsn;
+  }
+  return row!;
+}
 
 async function ledgerCount(cluster: Cluster, db: string): Promise<number> {
   const [row] = await cluster.query<{ n: number }>('SELECT count(*)::int AS n FROM ledger', [], db);
@@ -209,13 +252,18 @@ async function ledgerCount(cluster: Cluster, db: string): Promise<number> {
 }
 
 /** An online migration of a fresh ledger database. */
-async function ledgerMigration(pair: ServerPair, db: string, name: string): Promise<MigrationSpec> {
+async function ledgerMigration(
+  pair: ServerPair,
+  db: string,
+  name: string,
+  target: ServerSpec = serverSpec(pair.target),
+): Promise<MigrationSpec> {
   await pair.source.query(`CREATE DATABASE ${db}`);
   await pair.source.query(LEDGER_SQL, [], db);
   return parseMigrationSpec({
     migrationName: name,
     source: serverSpec(pair.source),
-    target: serverSpec(pair.target),
+    target,
     databases: [db],
     mode: 'Online',
     option: 'Migrate',
@@ -236,12 +284,102 @@ async function waitForResumed(store: ControlStore, migration: string, oldRunner:
 }
 
 /** Cuts over, then reads both sides back: equal row by row, and the key-less ledger holds each source transaction once. */
-async function cutOverAndCompare(pair: ServerPair, store: ControlStore, migration: string, db: string, written: number): Promise<void> {
-  await requestCutover(serverSpec(pair.target), migration);
+async function cutOverAndCompare(
+  pair: ServerPair,
+  store: ControlStore,
+  migration: string,
+  db: string,
+  written: number,
+  catalog: ServerSpec = serverSpec(pair.target),
+): Promise<void> {
+  await requestCutover(catalog, migration);
   const done = await waitForStatus(store, migration, (s) => s.state === 'Succeeded' || s.state === 'Failed');
   assert.equal(done.state, 'Succeeded', done.message);
   for (const table of ['acct', 'ledger']) {
     assert.deepEqual(await rowsOf(pair.target, db, table), await rowsOf(pair.source, db, table), table);
   }
   assert.equal(await ledgerCount(pair.target, db), written, 'every source transaction applied once');
+}
+
+/**
+ * The runner is put to sleep (a laptop lid closed) with a batch whose COMMIT is next, loses its
+ * lease while asleep, and wakes: nothing may reach the target from then on, while it is still
+ * alive or after it exits. A managed-like target records the applied position in a progress table,
+ * the statement just before each COMMIT; the proxy in front of the target holds one such record,
+ * so the sleep lands there every time.
+ */
+async function asleepWithoutLease(pair: ServerPair): Promise<void> {
+  const db = 'fenced_quiet';
+  const proxy = new FaultProxy('target', pair.target.port);
+  await proxy.start();
+  const managed = await makeManagedTarget(pair.target);
+  // its own control catalog: the one in postgres belongs to the superuser migrations above
+  await pair.target.query(`CREATE DATABASE fence_catalog OWNER ${managed.user}`);
+  const catalog = serverSpec(pair.target, { maintenanceDatabase: 'fence_catalog' });
+  const spec = await ledgerMigration(pair, db, 'fenced-quiet', { ...managed, port: proxy.port, maintenanceDatabase: 'fence_catalog' });
+  const store = new ControlStore(catalog);
+  const writer = await startLedgerWriter(pair.source, db);
+  let stopped: number | undefined;
+  try {
+    await startMigration(spec);
+    const streaming = await waitForStatus(store, spec.migrationName, (s) => s.state === 'Failed' || (s.databases[0]?.inserts ?? 0) > 50);
+    assert.notEqual(streaming.state, 'Failed', streaming.message);
+    const oldRunner = streaming.runner!.pid;
+    const held = new Promise<ProxyConnection>((resolve) => {
+      proxy.onMessage = (conn, m) => {
+        const record =
+          conn.startup?.application_name === 'pgferry apply' && (m.type === 'Q' || m.type === 'B') && /apply_progress/.test(m.sql ?? '');
+        if (!record) return false;
+        proxy.onMessage = undefined;
+        resolve(conn);
+        return true;
+      };
+    });
+    const conn = await held;
+    process.kill(oldRunner, 'SIGSTOP');
+    stopped = oldRunner;
+    // the record reaches the target while the runner sleeps: its answer waits in the runner's socket
+    proxy.release(conn);
+    await new Promise((r) => setTimeout(r, 500));
+    // what the target committed while the runner held its lease
+    const withLease = await targetState(pair.target, db);
+    await terminateLease(pair.target, 'fence_catalog');
+    const onSource = await ledgerCount(pair.source, db);
+    await until('the source to commit 100 more transactions', async () =>
+      (await ledgerCount(pair.source, db)) > onSource + 100 ? true : undefined,
+    );
+    process.kill(oldRunner, 'SIGCONT');
+    stopped = undefined;
+    // awake, its lease gone, until it exits: the target must not move meanwhile
+    const seenAlive: TargetState[] = [];
+    while (processAlive(oldRunner)) {
+      seenAlive.push(await targetState(pair.target, db));
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    assert.deepEqual(
+      seenAlive.filter((s) => JSON.stringify(s) !== JSON.stringify(withLease)),
+      [],
+      `nothing committed by the runner awake without its lease (${seenAlive.length} looks while it was alive; with its lease the target held ${JSON.stringify(withLease)})`,
+    );
+    assert.deepEqual(await targetState(pair.target, db), withLease, 'nothing committed on the target as the runner exited');
+    const appliers = await pair.target.query(`SELECT pid FROM pg_stat_activity WHERE application_name = 'pgferry apply' AND datname = $1`, [
+      db,
+    ]);
+    assert.deepEqual(appliers, [], 'the apply session ended with its runner');
+    // the source writes on with no runner alive: nothing more may reach the target
+    const later = await ledgerCount(pair.source, db);
+    await until('the source to commit 300 more transactions', async () =>
+      (await ledgerCount(pair.source, db)) > later + 300 ? true : undefined,
+    );
+    assert.deepEqual(await targetState(pair.target, db), withLease, 'no change committed on the target after the runner lost its lease');
+    await resumeMigration(spec);
+    await waitForResumed(store, spec.migrationName, oldRunner);
+    await cutOverAndCompare(pair, store, spec.migrationName, db, await writer.stop(), catalog);
+  } finally {
+    proxy.onMessage = undefined;
+    if (stopped !== undefined) process.kill(stopped, 'SIGCONT');
+    await writer.stop().catch(() => undefined);
+    await store.close();
+    await proxy.close();
+  }
 }

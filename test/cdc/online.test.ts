@@ -180,6 +180,14 @@ describe('online migration: cancel, verification stop, a PostgreSQL 13 source (i
       );
       assert.deepEqual(left, { slots: 0, pubs: 0 });
       assert.deepEqual(await pair.target.query(`SELECT roname FROM pg_replication_origin`), []);
+      // streaming stopped: no apply session is left, and a row written after the cancel never arrives
+      assert.deepEqual(
+        await pair.target.query(`SELECT pid FROM pg_stat_activity WHERE application_name = 'pgferry apply' AND datname = 'shop2'`),
+        [],
+      );
+      await pair.source.query(`INSERT INTO orders VALUES (999998, 'after cancel', 1)`, [], 'shop2');
+      await new Promise((r) => setTimeout(r, 1000));
+      assert.deepEqual(await pair.target.query(`SELECT id FROM orders WHERE id = 999998`, [], 'shop2'), []);
       const [rows] = await pair.target.query(`SELECT count(*)::int AS n FROM orders WHERE id <= 20000`, [], 'shop2');
       assert.equal(rows!.n, 20000);
       // the REPLICA IDENTITY FULL pgferry gave the key-less table is set back on the source (issue 18)

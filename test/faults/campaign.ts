@@ -2,7 +2,9 @@
 // `npm run faults -- --trials 50 --seed S`: the fault campaign. Starts a source and a target
 // cluster and a fault proxy in front of each, builds the fixture once, runs the trials one after
 // another (each from its own seed, so `--replay SEED` runs one again), prints a line per trial
-// and a summary, and writes a JSON report. Exits 1 when a trial failed.
+// and a summary, and writes a JSON report. Exits 1 when a trial failed. `--trials N` means N
+// trials in which the fault really happened: a trial whose phase was never reached or whose fault
+// did nothing is reported as such and another is drawn in its place.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
@@ -13,10 +15,11 @@ import type { TrialResult } from './outcome';
 import { PHASES, type Phase } from './phases';
 import { FaultProxy } from './proxy';
 import { summarize, summaryLines, trialDetail, trialLine, type CampaignSummary } from './report';
-import { trialSeed } from './rng';
+import { drawTrials } from './draws';
 import { runTrial, type CampaignServers } from './trial';
 
 export interface CampaignOptions {
+  /** Trials whose fault really happened (more are drawn for those whose fault did not). */
   readonly trials: number;
   readonly seed: number;
   /** Run exactly these trial seeds instead of deriving them from `seed`. */
@@ -36,6 +39,8 @@ export interface CampaignResult {
   readonly options: Omit<CampaignOptions, 'log'>;
   readonly summary: CampaignSummary;
   readonly trials: readonly TrialResult[];
+  /** Fewer than `trials` trials had their fault happen within the draws allowed. */
+  readonly short: boolean;
 }
 
 function replayCommand(o: CampaignOptions, seed: number): string {
@@ -88,10 +93,9 @@ export async function openCampaign(sizeName: keyof typeof SIZES, log: (line: str
 export async function runCampaign(o: CampaignOptions): Promise<CampaignResult> {
   const started = Date.now();
   const campaign = await openCampaign(o.size, o.log);
-  const results: TrialResult[] = [];
+  const all: TrialResult[] = [];
   try {
-    const seeds = o.replay ?? Array.from({ length: o.trials }, (_, i) => trialSeed(o.seed, i));
-    for (const [index, seed] of seeds.entries()) {
+    const drawn = await drawTrials(o, async (index, seed) => {
       const result = await runTrial(campaign.servers, {
         index,
         seed,
@@ -103,16 +107,21 @@ export async function runCampaign(o: CampaignOptions): Promise<CampaignResult> {
         deadlineMs: o.deadlineSeconds * 1000,
         keep: o.keep,
       });
-      results.push(result);
-      o.onTrial?.(result, results);
+      all.push(result);
+      o.onTrial?.(result, all);
       o.log(trialLine(result));
       for (const line of trialDetail(result, replayCommand(o, seed))) o.log(line);
+      return result;
+    });
+    if (drawn.short) {
+      const faulted = drawn.results.filter((r) => r.faulted).length;
+      o.log(`gave up after ${drawn.results.length} draws: only ${faulted} of ${o.trials} trials had their fault happen`);
     }
+    const { log: _log, onTrial: _onTrial, ...options } = o;
+    return { options, summary: summarize(all, (Date.now() - started) / 1000), trials: all, short: drawn.short };
   } finally {
     await campaign.close(o.keep);
   }
-  const { log: _log, onTrial: _onTrial, ...options } = o;
-  return { options, summary: summarize(results, (Date.now() - started) / 1000), trials: results };
 }
 
 function parseOptions(argv: string[]): CampaignOptions & { out?: string } {
@@ -178,7 +187,8 @@ async function main(): Promise<number> {
   for (const line of summaryLines(result.summary)) o.log(line);
   write(result);
   o.log(`report: ${out}`);
-  return (result.summary.outcomes.failed ?? 0) > 0 ? 1 : 0;
+  const failed = (result.summary.outcomes.failed ?? 0) + (result.summary.withoutFault.failed ?? 0);
+  return failed > 0 || result.short ? 1 : 0;
 }
 
 if (require.main === module) {

@@ -92,7 +92,12 @@ export interface FaultContext {
 }
 
 export interface InjectedFault {
-  /** What was done, for the trial's line (pids, connections filled ...). */
+  /**
+   * The fault really did something: a runner was signalled, a server restarted, connections were
+   * filled to the limit or reset, a proxy misbehaved for a while. A trial without one is not counted.
+   */
+  readonly happened: boolean;
+  /** What was done, or why nothing was, for the trial's line (pids, connections filled ...). */
   detail: string;
   /** Resolves when the fault has been taken away (at once for a kill or a reset). */
   readonly over: Promise<void>;
@@ -101,7 +106,7 @@ export interface InjectedFault {
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 /** Opens superuser connections to the target until it refuses more; they are held by the caller. */
-async function fillConnections(target: Cluster): Promise<pg.Client[]> {
+async function fillConnections(target: Cluster): Promise<{ held: pg.Client[]; full: boolean }> {
   const held: pg.Client[] = [];
   for (let i = 0; i < 250; i++) {
     try {
@@ -109,10 +114,10 @@ async function fillConnections(target: Cluster): Promise<pg.Client[]> {
       c.on('error', () => undefined);
       held.push(c);
     } catch {
-      break; // "too many clients": full
+      return { held, full: true }; // "too many clients": full
     }
   }
-  return held;
+  return { held, full: false };
 }
 
 function alive(pid: number): boolean {
@@ -131,28 +136,37 @@ async function processGone(pid: number, timeoutMs: number): Promise<void> {
 
 async function processFault(plan: FaultPlan, ctx: FaultContext): Promise<InjectedFault> {
   const pid = await ctx.runnerPid();
-  if (pid === undefined) return { detail: 'no runner alive', over: Promise.resolve() };
+  if (pid === undefined) return { happened: false, detail: 'no runner alive to signal', over: Promise.resolve() };
   if (plan.kind === 'sigkill') {
-    signalGroup(pid, 'SIGKILL');
+    if (!signalGroup(pid, 'SIGKILL')) return { happened: false, detail: `runner ${pid} gone before the kill`, over: Promise.resolve() };
     // A held statement is let go only once the process is gone, so it dies with its connection.
     await processGone(pid, 5000);
-    return { detail: `killed ${pid}`, over: Promise.resolve() };
+    return { happened: true, detail: `killed ${pid}`, over: Promise.resolve() };
   }
-  signalGroup(pid, 'SIGSTOP');
+  if (!signalGroup(pid, 'SIGSTOP')) return { happened: false, detail: `runner ${pid} gone before the stop`, over: Promise.resolve() };
   if (plan.kind === 'sigstop') {
-    return { detail: `stopped ${pid}`, over: sleep(plan.durationMs).then(() => void signalGroup(pid, 'SIGCONT')) };
+    return { happened: true, detail: `stopped ${pid}`, over: sleep(plan.durationMs).then(() => void signalGroup(pid, 'SIGCONT')) };
   }
   // lease-loss: the stopped runner's lease session is cut, so the lease is free while the runner
   // still holds every other session; the user resumes; then the old runner wakes up.
+  let cut = 0;
   for (const conn of [...ctx.proxies.target.connections]) {
-    if (conn.startup?.application_name === 'pgferry runner lease') ctx.proxies.target.reset(conn);
+    if (conn.startup?.application_name === 'pgferry runner lease') {
+      ctx.proxies.target.reset(conn);
+      cut += 1;
+    }
+  }
+  if (cut === 0) {
+    // Only a stop: not the fault drawn. Woken at once, and the trial is not counted.
+    signalGroup(pid, 'SIGCONT');
+    return { happened: false, detail: `stopped ${pid}, but no lease session to cut`, over: Promise.resolve() };
   }
   const over = (async () => {
     const resumed = await ctx.otherRunnerStarted(pid, plan.durationMs);
     if (resumed) await sleep(5000); // the new runner gets going before the old one wakes
     signalGroup(pid, 'SIGCONT');
   })();
-  return { detail: `stopped ${pid}, lease cut`, over };
+  return { happened: true, detail: `stopped ${pid}, lease cut`, over };
 }
 
 export async function injectFault(plan: FaultPlan, ctx: FaultContext): Promise<InjectedFault> {
@@ -167,26 +181,27 @@ export async function injectFault(plan: FaultPlan, ctx: FaultContext): Promise<I
     case 'source-restart': {
       const cluster = plan.kind === 'target-restart' ? clusters.target : clusters.source;
       await cluster.crash();
-      return { detail: 'immediate stop', over: sleep(plan.durationMs).then(() => cluster.start()) };
+      return { happened: true, detail: 'immediate stop', over: sleep(plan.durationMs).then(() => cluster.start()) };
     }
     case 'target-connections': {
-      const held = await fillConnections(clusters.target);
+      const { held, full } = await fillConnections(clusters.target);
       const over = sleep(plan.durationMs).then(async () => {
         await Promise.all(held.map((c) => c.end().catch(() => undefined)));
       });
-      return { detail: `${held.length} connections held`, over };
+      return { happened: full, detail: `${held.length} connections held${full ? '' : ', and the target still took more'}`, over };
     }
-    case 'net-reset':
-      proxy!.resetAll();
-      return { detail: 'all connections reset', over: Promise.resolve() };
+    case 'net-reset': {
+      const reset = proxy!.resetAll();
+      return { happened: reset > 0, detail: `${reset} connection(s) reset`, over: Promise.resolve() };
+    }
     case 'net-blackhole':
       proxy!.blackhole(plan.durationMs);
-      return { detail: 'black hole', over: sleep(plan.durationMs) };
+      return { happened: true, detail: 'black hole', over: sleep(plan.durationMs) };
     case 'net-latency':
       proxy!.latency(plan.latencyMs!, plan.durationMs);
-      return { detail: 'latency', over: sleep(plan.durationMs) };
+      return { happened: true, detail: 'latency', over: sleep(plan.durationMs) };
     case 'net-cut':
       proxy!.cut(plan.direction!, plan.durationMs);
-      return { detail: 'one direction cut', over: sleep(plan.durationMs) };
+      return { happened: true, detail: 'one direction cut', over: sleep(plan.durationMs) };
   }
 }

@@ -1,9 +1,15 @@
 // The judge must be able to fail: identical databases compare equal, and a target with one row
 // lost, one duplicated, one changed, an index missing and a trigger left disabled is reported
-// for each, read back from real servers.
+// for each, read back from real servers. The outcome rule must be able to refuse a pass: a trial
+// whose fault never happened, a monitor that never sampled, an error the source's application saw;
+// and a campaign of N trials runs N whose fault happened.
 import assert from 'node:assert/strict';
 import { startPair, type ServerPair } from '../support';
+import { drawTrials, extraDrawsAllowed } from './draws';
 import { judgeDatabase } from './judge';
+import { classify, unexpectedWorkloadErrors, type TrialResult } from './outcome';
+import { summarize } from './report';
+import { trialSeed } from './rng';
 
 const SCHEMA = `
 CREATE TABLE keyed (id int PRIMARY KEY, body text);
@@ -56,6 +62,145 @@ describe('fault campaign judge (issue 14 harness)', function () {
     assert.ok(
       j.catalogDiffs.some((d) => d.startsWith('+ trigger') && d.includes('enabled=D')),
       j.catalogDiffs.join('\n'),
+    );
+  });
+});
+
+/** A trial as the harness records it when everything held: a fault happened, Succeeded, both sides equal. */
+function trial(over: Partial<TrialResult> = {}): TrialResult {
+  return {
+    index: 0,
+    seed: 1,
+    fault: 'sigkill',
+    faultKind: 'sigkill',
+    phase: 'streaming#3',
+    fired: true,
+    faulted: true,
+    faultDetail: 'killed 4242',
+    outcome: 'failed',
+    reasons: [],
+    totalMs: 60_000,
+    finalState: 'Succeeded',
+    lostRows: 0,
+    extraRows: 0,
+    changedRows: 0,
+    rowsCompared: 20_000,
+    resumes: 1,
+    actions: [],
+    monitor: {
+      samples: 100,
+      failedSamples: 0,
+      maxLiveRunners: 1,
+      longestOverlapMs: 0,
+      twoWriterSamples: 0,
+      twoWorkerSamples: 0,
+      maxRetainedBytes: 1024,
+    },
+    judgements: [],
+    workload: { transactions: 500, failures: 0, largeTransactionRows: 5000, truncates: 2, errors: [] },
+    ...over,
+  };
+}
+
+const LIMITS = { walBoundBytes: 256 * 1024 * 1024 };
+const failedWith = (t: TrialResult, reason: RegExp): void => {
+  assert.equal(classify(t, LIMITS), 'failed', t.reasons.join('\n'));
+  assert.ok(
+    t.reasons.some((r) => reason.test(r)),
+    t.reasons.join('\n'),
+  );
+};
+
+describe('fault campaign outcome: what counts as passed', () => {
+  it('passes a trial whose fault happened and after which everything held', () => {
+    const t = trial();
+    assert.equal(classify(t, LIMITS), 'passed', t.reasons.join('\n'));
+  });
+
+  it('does not count a trial whose fault did nothing (no runner alive to kill) as passed', () => {
+    assert.equal(classify(trial({ faulted: false, faultDetail: 'no runner alive to signal' }), LIMITS), 'no-fault');
+  });
+
+  it('does not count a trial whose injection threw as passed', () => {
+    assert.equal(classify(trial({ faulted: false, faultDetail: 'injection failed: pg_ctl failed' }), LIMITS), 'no-fault');
+  });
+
+  it('does not count a trial whose phase was never reached as passed', () => {
+    assert.equal(classify(trial({ fired: false, faulted: false }), LIMITS), 'not-reached');
+  });
+
+  it('fails a migration that stopped although no fault happened', () => {
+    failedWith(trial({ faulted: false, finalState: 'Failed', message: 'boom' }), /with no fault/);
+  });
+
+  it('fails a trial whose monitor never sampled (two runners at once would go unseen)', () => {
+    const m = trial().monitor!;
+    failedWith(trial({ monitor: { ...m, samples: 0, failedSamples: 40 } }), /monitor took no complete sample/);
+    failedWith(trial({ monitor: undefined }), /monitor took no complete sample/);
+  });
+
+  it('fails a trial in which the source application saw an error no fault explains', () => {
+    const errors = [{ at: 10, op: 'transaction', code: '55P03', message: 'canceling statement due to lock timeout' }];
+    failedWith(trial({ workload: { ...trial().workload!, failures: 1, errors } }), /application saw 1 error/);
+    const terminated = [{ at: 10, op: 'transaction', code: '57P01', message: 'terminating connection due to administrator command' }];
+    failedWith(trial({ workload: { ...trial().workload!, failures: 1, errors: terminated } }), /application saw 1 error/);
+    // errors past the ones kept are unknown: they count too
+    failedWith(trial({ workload: { ...trial().workload!, failures: 3, errors: [] } }), /application saw 3 error/);
+    failedWith(trial({ workload: undefined }), /no report from the source workload/);
+  });
+
+  it('passes a source restart whose connections the application lost, and a TRUNCATE that gave up on its own lock timeout (the copy holds its tables)', () => {
+    const errors = [
+      { at: 10, op: 'transaction', code: '57P01', message: 'terminating connection due to immediate shutdown command' },
+      { at: 11, op: 'connect', code: 'ECONNREFUSED', message: 'connect ECONNREFUSED 127.0.0.1:5432' },
+      { at: 12, op: 'connect', code: '57P03', message: 'the database system is starting up' },
+      { at: 13, op: 'transaction', message: 'Connection terminated unexpectedly' },
+      { at: 14, op: 'truncate', code: '55P03', message: 'canceling statement due to lock timeout' },
+    ];
+    const t = trial({ fault: 'source-restart 1.0s', faultKind: 'source-restart', workload: { ...trial().workload!, failures: 5, errors } });
+    assert.equal(classify(t, LIMITS), 'passed', t.reasons.join('\n'));
+    assert.deepEqual(
+      unexpectedWorkloadErrors(errors, false).map((e) => e.at),
+      [10, 11, 12, 13],
+    );
+  });
+});
+
+describe('fault campaign draws: N trials are N trials whose fault happened', () => {
+  it('draws another trial for each one whose fault never happened, and reports them all', async () => {
+    const ran: number[] = [];
+    const { results, short } = await drawTrials({ trials: 3, seed: 14 }, async (index, seed) => {
+      ran.push(seed);
+      const t = trial({ index, seed, faulted: index !== 1 && index !== 2 });
+      t.outcome = classify(t, LIMITS);
+      return t;
+    });
+    assert.equal(short, false);
+    assert.equal(results.length, 5);
+    assert.equal(results.filter((r) => r.faulted).length, 3);
+    assert.deepEqual(
+      ran,
+      [0, 1, 2, 3, 4].map((i) => trialSeed(14, i)),
+      'trial i keeps its seed, so the first ones replay as before',
+    );
+    const summary = summarize(results, 1);
+    assert.equal(summary.trials, 3);
+    assert.deepEqual(summary.withoutFault, { 'no-fault': 2 });
+  });
+
+  it('gives up after a bounded number of draws, and says so', async () => {
+    const { results, short } = await drawTrials({ trials: 2, seed: 14 }, async (index, seed) => trial({ index, seed, faulted: false }));
+    assert.equal(short, true);
+    assert.equal(results.length, 2 + extraDrawsAllowed(2));
+  });
+
+  it('replays exactly the seeds asked for', async () => {
+    const { results } = await drawTrials({ trials: 50, seed: 14, replay: [7, 8] }, async (index, seed) =>
+      trial({ index, seed, faulted: false }),
+    );
+    assert.deepEqual(
+      results.map((r) => r.seed),
+      [7, 8],
     );
   });
 });

@@ -8,7 +8,10 @@ import type { FaultProxy, ProxyConnection } from './proxy';
 import { owningRunner, pidOfPort, runners, trialProcesses, type TrialProcess } from './processes';
 
 export interface MonitorReport {
+  /** Samples taken in full (processes, writers, workers, WAL); the outcome fails a trial with none. */
   samples: number;
+  /** Samples that failed part-way (a server restarting, /proc read as a process ended). */
+  failedSamples: number;
   /** Most runner processes alive and not stopped at one sample. */
   maxLiveRunners: number;
   /** Longest time two or more runners were alive and not stopped together. */
@@ -61,6 +64,7 @@ class Direct {
 export class TrialMonitor {
   readonly report: MonitorReport = {
     samples: 0,
+    failedSamples: 0,
     maxLiveRunners: 0,
     longestOverlapMs: 0,
     twoWriterSamples: 0,
@@ -91,7 +95,8 @@ export class TrialMonitor {
   start(): void {
     const tick = (): void => {
       this.running = this.sample()
-        .catch(() => undefined)
+        .then(() => void (this.report.samples += 1))
+        .catch(() => void (this.report.failedSamples += 1))
         .finally(() => {
           if (this.timer) this.timer = setTimeout(tick, SAMPLE_MS);
         });
@@ -111,7 +116,6 @@ export class TrialMonitor {
     const now = Date.now();
     const processes = await trialProcesses(this.trial);
     const live = runners(processes).filter((p) => p.state !== 'T' && p.state !== 't');
-    this.report.samples += 1;
     this.report.maxLiveRunners = Math.max(this.report.maxLiveRunners, live.length);
     if (live.length >= 2) {
       this.overlapSince ??= now;

@@ -1,16 +1,40 @@
-// A trial's result and the rule that turns what was observed into one of three outcomes:
-// passed (Succeeded, the judge found both sides equal, every invariant held), stopped safely (a
-// final non-success state with a message, nothing left behind, no invariant broken: never
-// counted as success), or failed (anything lost, extra, changed or left behind, two runners
-// writing at once, WAL past the bound, or stuck). A phase the trigger never reached is reported
-// as such: the trial ran, but without its fault.
+// A trial's result and the rule that turns what was observed into an outcome: passed (a fault
+// really happened, then Succeeded, the judge found both sides equal, every invariant held),
+// stopped safely (a fault happened, then a final non-success state with a message, nothing left
+// behind, no invariant broken: never counted as success), or failed (anything lost, extra,
+// changed or left behind, two runners writing at once, WAL past the bound, stuck, a monitor that
+// never sampled, an error the source's application saw that the fault does not explain, or a
+// migration that stopped with no fault at all). A trial whose fault never happened is neither
+// passed nor stopped: `not-reached` when its phase's trigger never matched, `no-fault` when the
+// injection did nothing (no runner alive to signal, nothing to reset, the injection threw); the
+// campaign reports those and draws another trial in their place.
 import type { DatabaseJudgement } from './judge';
 import type { Leftovers } from './leftovers';
 import { leftoverLines } from './leftovers';
 import type { MonitorReport } from './monitor';
 import type { UserAction } from './user';
 
-export type Outcome = 'passed' | 'stopped-safely' | 'failed' | 'not-reached';
+export type Outcome = 'passed' | 'stopped-safely' | 'failed' | 'not-reached' | 'no-fault';
+
+/** An error the source's application (the trial's workload) saw. */
+export interface WorkloadError {
+  /** Milliseconds since the workload started. */
+  readonly at: number;
+  /** What the transaction did: 'transaction', 'large', 'truncate', or 'connect'. */
+  readonly op: string;
+  /** SQLSTATE, or the Node.js error code (ECONNREFUSED ...), when there is one. */
+  readonly code?: string;
+  readonly message: string;
+}
+
+export interface WorkloadReport {
+  transactions: number;
+  failures: number;
+  largeTransactionRows: number;
+  truncates: number;
+  /** The errors, in order, up to a bound (failures counts them all). */
+  errors: WorkloadError[];
+}
 
 export interface TrialResult {
   readonly index: number;
@@ -18,8 +42,10 @@ export interface TrialResult {
   readonly fault: string;
   readonly faultKind: string;
   readonly phase: string;
-  /** The fault was injected (the phase's trigger matched). */
+  /** The phase's trigger matched, so the fault was injected. */
   fired: boolean;
+  /** The injected fault really did something (a runner signalled, a server restarted, connections reset ...). */
+  faulted: boolean;
   faultDetail?: string;
   outcome: Outcome;
   readonly reasons: string[];
@@ -37,7 +63,26 @@ export interface TrialResult {
   monitor?: MonitorReport;
   leftovers?: Leftovers;
   judgements: DatabaseJudgement[];
-  workload?: { transactions: number; failures: number; largeTransactionRows: number; truncates: number };
+  workload?: WorkloadReport;
+}
+
+/** SQLSTATE classes and Node.js codes of a connection the server ended or refused. */
+const CONNECTION_LOST = /^(57P0[123]|08...|ECONNREFUSED|ECONNRESET|EPIPE)$/;
+const CONNECTION_LOST_TEXT = /Connection terminated|connection error and is not queryable|not queryable|ECONNREFUSED|ECONNRESET/i;
+
+/**
+ * The errors the source's application saw that the trial does not explain. pgferry may make no
+ * application statement fail; two kinds are not its doing: a lost or refused connection while the
+ * source itself restarted (the trial's fault), and a TRUNCATE that gave up on its own
+ * lock_timeout while the copy held the table (pgferry holds what it copies, as pg_dump does: the
+ * application waits, and this one stops waiting after a second).
+ */
+export function unexpectedWorkloadErrors(errors: readonly WorkloadError[], sourceRestarted: boolean): WorkloadError[] {
+  return errors.filter((e) => {
+    if (e.op === 'truncate' && e.code === '55P03') return false;
+    if (sourceRestarted && ((e.code !== undefined && CONNECTION_LOST.test(e.code)) || CONNECTION_LOST_TEXT.test(e.message))) return false;
+    return true;
+  });
 }
 
 /** A trial fails on any difference, leftover (a replica identity left FULL included) or overlap of runners. */
@@ -53,6 +98,9 @@ export function classify(result: TrialResult, limits: { walBoundBytes: number; s
   }
   if (result.leftovers) for (const l of leftoverLines(result.leftovers)) reasons.push(`left behind: ${l}`);
   const m = result.monitor;
+  if (!m || m.samples === 0) {
+    reasons.push(`the monitor took no complete sample (${m?.failedSamples ?? 0} failed): two runners at once would have gone unseen`);
+  }
   if (m && m.twoWriterSamples > 0) reasons.push(`two runners wrote at once (${m.twoWriterSamples} samples: ${m.twoWriterDetail})`);
   if (m && m.twoWorkerSamples > 0) reasons.push(`two runners worked at once (${m.twoWorkerSamples} samples: ${m.twoWorkerDetail})`);
   if (m && m.longestOverlapMs > 10_000) reasons.push(`two runners alive together for ${(m.longestOverlapMs / 1000).toFixed(0)} s`);
@@ -61,9 +109,23 @@ export function classify(result: TrialResult, limits: { walBoundBytes: number; s
       `source retained ${(m.maxRetainedBytes / 1048576).toFixed(0)} MiB of WAL (bound ${(limits.walBoundBytes / 1048576).toFixed(0)} MiB)`,
     );
   }
+  if (result.workload) {
+    const unexplained = unexpectedWorkloadErrors(result.workload.errors, result.faulted && result.faultKind === 'source-restart');
+    // Errors past the ones kept are unknown, so they count as unexplained.
+    const unrecorded = result.workload.failures - result.workload.errors.length;
+    if (unexplained.length + unrecorded > 0) {
+      const shown = unexplained.slice(0, 3).map((e) => `${e.op} ${e.code ?? '-'} ${e.message}`);
+      reasons.push(`the source's application saw ${unexplained.length + unrecorded} error(s) no fault explains: ${shown.join('; ')}`);
+    }
+  } else reasons.push('no report from the source workload');
   if (limits.stuck) reasons.push(limits.stuck);
+  if (!result.faulted && result.finalState && result.finalState !== 'Succeeded') {
+    reasons.push(`ended ${result.finalState} with no fault: ${result.message ?? ''}`);
+  }
   if (reasons.length > 0) return 'failed';
-  if (result.finalState === 'Succeeded') return result.fired ? 'passed' : 'not-reached';
+  if (!result.fired) return 'not-reached';
+  if (!result.faulted) return 'no-fault';
+  if (result.finalState === 'Succeeded') return 'passed';
   if (result.finalState && result.message) return 'stopped-safely';
   reasons.push(`ended ${result.finalState ?? 'without a final state'} without a message`);
   return 'failed';

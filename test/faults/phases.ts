@@ -40,6 +40,12 @@ export interface PhaseTrigger {
 const app = (conn: ProxyConnection): string => conn.startup?.application_name ?? '';
 const isStatement = (m: FrontendMessage): boolean => m.type === 'Q' || m.type === 'B';
 const sqlOf = (m: FrontendMessage): string => m.sql ?? '';
+/**
+ * A statement on pgferry's own control catalog: every session that opens it sends `CREATE TABLE IF
+ * NOT EXISTS pgferry.schema_version`, which is not the schema restore (a trial drawn at the first
+ * CREATE TABLE once hit the `create` command's catalog check, before the runner existed).
+ */
+const onControlCatalog = (m: FrontendMessage): boolean => /\bpgferry"?\./.test(sqlOf(m));
 
 /** A batch's COMMIT on an apply session (it travels with the progress record in one message). */
 const applyCommit = (conn: ProxyConnection, m: FrontendMessage): boolean =>
@@ -57,7 +63,7 @@ export function phaseTrigger(phase: Phase, size: FixtureSize): PhaseTrigger {
     case 'validation':
       return t('target', 3, (c, m) => m.type === 'startup' && /^pgferry[- ]validate/.test(app(c)), false);
     case 'schema-restore':
-      return t('target', 7, (_c, m) => isStatement(m) && /^\s*CREATE TABLE/i.test(sqlOf(m)));
+      return t('target', 7, (_c, m) => isStatement(m) && /^\s*CREATE TABLE/i.test(sqlOf(m)) && !onControlCatalog(m));
     case 'copy-split-table':
       // CopyData into the split table; the runner sends about one per 64 KiB.
       return t(
@@ -66,7 +72,11 @@ export function phaseTrigger(phase: Phase, size: FixtureSize): PhaseTrigger {
         (c, m) => m.type === 'd' && /\bbig\b/.test(c.copying ?? ''),
       );
     case 'index-build':
-      return t('target', 6, (_c, m) => isStatement(m) && /^\s*(CREATE (UNIQUE )?INDEX|ALTER TABLE[\s\S]*PRIMARY KEY)/i.test(sqlOf(m)));
+      return t(
+        'target',
+        6,
+        (_c, m) => isStatement(m) && /^\s*(CREATE (UNIQUE )?INDEX|ALTER TABLE[\s\S]*PRIMARY KEY)/i.test(sqlOf(m)) && !onControlCatalog(m),
+      );
     case 'post-data':
       return t('target', 2, (_c, m) => isStatement(m) && /FOREIGN KEY|CREATE TRIGGER/i.test(sqlOf(m)));
     case 'sequences':

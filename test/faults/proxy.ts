@@ -131,7 +131,10 @@ export class FaultProxy {
   ) {}
 
   async start(): Promise<void> {
-    this.server = net.createServer((socket) => this.accept(socket));
+    // No Nagle delay on either side: the proxy forwards a client's protocol messages one write
+    // each, and with Nagle's algorithm every small write after the first waited for the peer's
+    // delayed ACK (tens of ms per statement): an apply through the proxy fell minutes behind.
+    this.server = net.createServer({ noDelay: true }, (socket) => this.accept(socket));
     await new Promise<void>((resolve, reject) => {
       this.server.once('error', reject);
       this.server.listen(0, '127.0.0.1', () => resolve());
@@ -145,9 +148,11 @@ export class FaultProxy {
     await new Promise<void>((resolve) => this.server.close(() => resolve()));
   }
 
-  /** Every open connection gets a TCP reset, both sides. */
-  resetAll(): void {
-    for (const conn of [...this.links.keys()]) this.reset(conn);
+  /** Every open connection gets a TCP reset, both sides; returns how many there were. */
+  resetAll(): number {
+    const conns = [...this.links.keys()];
+    for (const conn of conns) this.reset(conn);
+    return conns.length;
   }
 
   /** One connection gets a TCP reset, both sides. */
@@ -282,7 +287,7 @@ export class FaultProxy {
 
   private connectUpstream(link: Link): void {
     if (link.upstream || link.clientClosed || Date.now() < this.holeUntil) return;
-    const upstream = net.connect({ host: '127.0.0.1', port: this.upstreamPort });
+    const upstream = net.connect({ host: '127.0.0.1', port: this.upstreamPort, noDelay: true });
     link.upstream = upstream;
     upstream.on('connect', () => {
       link.conn.upstreamPort = upstream.localPort;

@@ -3,8 +3,15 @@
 import type { TrialResult } from './outcome';
 
 export interface CampaignSummary {
+  /** Trials in which the fault really happened (the campaign's N). */
   readonly trials: number;
+  /** Those trials by outcome. */
   readonly outcomes: Record<string, number>;
+  /**
+   * Trials drawn whose fault never happened, by outcome (`not-reached`, `no-fault`, or `failed` when
+   * the migration went wrong with no fault at all); not counted in `trials`: the campaign drew others.
+   */
+  readonly withoutFault: Record<string, number>;
   /** Per fault kind: trials and their outcomes. */
   readonly faults: Record<string, Record<string, number>>;
   readonly phases: Record<string, Record<string, number>>;
@@ -46,7 +53,11 @@ export function trialLine(r: TrialResult): string {
 export function trialDetail(r: TrialResult, replay: string): string[] {
   if (r.outcome === 'passed') return [];
   const out: string[] = [];
-  if (r.outcome !== 'not-reached') out.push(`      state ${r.finalState ?? '-'}: ${r.message ?? ''}`);
+  if (r.outcome === 'no-fault' || r.outcome === 'not-reached') {
+    out.push(
+      `      ${r.outcome === 'no-fault' ? `the fault did nothing: ${r.faultDetail ?? ''}` : 'the phase was never reached'}; not counted`,
+    );
+  } else out.push(`      state ${r.finalState ?? '-'}: ${r.message ?? ''}`);
   for (const reason of r.reasons.slice(0, 8)) out.push(`      ${reason}`);
   if (r.outcome === 'failed') out.push(`      replay: ${replay}`);
   return out;
@@ -62,7 +73,12 @@ export function summarize(results: readonly TrialResult[], wallSeconds: number):
   const outcomes: Record<string, number> = {};
   const faults: Record<string, Record<string, number>> = {};
   const phases: Record<string, Record<string, number>> = {};
+  const withoutFault: Record<string, number> = {};
   for (const r of results) {
+    if (!r.faulted) {
+      withoutFault[r.outcome] = (withoutFault[r.outcome] ?? 0) + 1;
+      continue; // outcomes, faults and phases tally the faults that really happened
+    }
     outcomes[r.outcome] = (outcomes[r.outcome] ?? 0) + 1;
     tally(faults, r.faultKind, r.outcome);
     tally(phases, r.phase.replace(/#\d+$/, ''), r.outcome);
@@ -74,8 +90,9 @@ export function summarize(results: readonly TrialResult[], wallSeconds: number):
     .sort((a, b) => a - b);
   const sum = (f: (r: TrialResult) => number): number => results.reduce((s, r) => s + f(r), 0);
   return {
-    trials: results.length,
+    trials: results.filter((r) => r.faulted).length,
     outcomes,
+    withoutFault,
     faults,
     phases,
     recoverySeconds: {
@@ -107,10 +124,14 @@ export function summaryLines(s: CampaignSummary): string[] {
             .map(([o, n]) => `${o} ${n}`)
             .join(', ')}`,
       );
-  return [
-    `${s.trials} trials in ${(s.wallSeconds / 60).toFixed(1)} min: ${Object.entries(s.outcomes)
+  const listed = (outcomes: Record<string, number>): string =>
+    Object.entries(outcomes)
       .map(([o, n]) => `${n} ${o}`)
-      .join(', ')}`,
+      .join(', ');
+  const without = Object.values(s.withoutFault).reduce((a, n) => a + n, 0);
+  return [
+    `${s.trials} trials with a fault in ${(s.wallSeconds / 60).toFixed(1)} min: ${listed(s.outcomes) || 'none'}`,
+    ...(without > 0 ? [`${without} more drawn whose fault never happened, not counted above: ${listed(s.withoutFault)}`] : []),
     `rows compared ${s.rowsCompared}; lost ${s.lostRows}, extra ${s.extraRows}, changed ${s.changedRows}`,
     `most WAL a slot retained on the source: ${s.maxRetainedMiB.toFixed(0)} MiB`,
     `recovery (${s.recoverySeconds.count} trials): median ${fmt(s.recoverySeconds.median)}, p95 ${fmt(s.recoverySeconds.p95)}, max ${fmt(s.recoverySeconds.max)}; resumes ${s.resumes}`,

@@ -120,6 +120,7 @@ function emptyResult(opts: TrialOptions, plan: FaultPlan, phase: string): TrialR
     faultKind: plan.kind,
     phase,
     fired: false,
+    faulted: false,
     outcome: 'failed',
     reasons: [],
     totalMs: 0,
@@ -195,7 +196,9 @@ export async function runTrial(servers: CampaignServers, opts: TrialOptions): Pr
     );
   } finally {
     result.fired = fault.fired;
-    result.faultDetail = fault.injected?.detail ?? fault.error;
+    result.faulted = fault.injected?.happened === true;
+    result.faultDetail =
+      [fault.injected?.detail, fault.error && `injection failed: ${fault.error}`].filter(Boolean).join('; ') || undefined;
     result.actions = user.actions;
     result.outcome = classify(result, { walBoundBytes: opts.walBoundBytes, stuck });
     if (result.finalState !== 'Succeeded') result.recoveryMs = undefined; // only a finished migration recovered

@@ -3,17 +3,24 @@
 // unchanged), primary-key updates, deletes, one large transaction, TRUNCATE of a small table,
 // sequence use, and writes to the second database. It rides out source restarts by reconnecting;
 // the judge compares what the source holds at the end, so a write whose commit was lost in a
-// crash needs no bookkeeping here.
+// crash needs no bookkeeping here. Every error it sees is kept (op, SQLSTATE, message): the
+// outcome fails a trial for one the fault does not explain (outcome.ts).
 import type pg from 'pg';
 import type { Cluster } from '../support';
 import type { FixtureSize } from './fixture';
+import type { WorkloadError, WorkloadReport } from './outcome';
 import type { Rng } from './rng';
 
-export interface WorkloadStats {
-  transactions: number;
-  failures: number;
-  largeTransactionRows: number;
-  truncates: number;
+export type WorkloadStats = WorkloadReport;
+
+/** Errors kept in full; more only count (and count as unexplained). */
+const ERRORS_KEPT = 500;
+
+function workloadError(op: string, error: unknown, at: number): WorkloadError {
+  const e = error as { code?: unknown; message?: unknown };
+  const code = typeof e?.code === 'string' ? e.code : undefined;
+  const message = typeof e?.message === 'string' ? e.message : String(error);
+  return { at, op, ...(code === undefined ? {} : { code }), message };
 }
 
 type Op = 'order' | 'docInsert' | 'docBody' | 'docTitle' | 'keyUpdate' | 'delete' | 'bigUpdate' | 'noteB' | 'noteUpdateB';
@@ -34,7 +41,8 @@ const OPS: readonly (readonly [Op, number])[] = [
 const PAUSE_MS: readonly [number, number] = [10, 40];
 
 export class Workload {
-  readonly stats: WorkloadStats = { transactions: 0, failures: 0, largeTransactionRows: 0, truncates: 0 };
+  readonly stats: WorkloadStats = { transactions: 0, failures: 0, largeTransactionRows: 0, truncates: 0, errors: [] };
+  private readonly startedAt = Date.now();
   private stopping = false;
   private loop: Promise<void> | undefined;
   private a: pg.Client | undefined;
@@ -85,14 +93,23 @@ export class Workload {
     while (!this.stopping) {
       const n = this.stats.transactions + this.stats.failures;
       const which: 0 | 1 = this.rng.chance(0.2) ? 1 : 0;
+      let op = 'connect';
       try {
         const client = await this.connect(which);
-        if (n >= largeAt && which === 0 && this.stats.largeTransactionRows === 0) await this.largeTransaction(client);
-        else if (which === 0 && this.rng.chance(0.01)) await this.truncateFlags(client);
-        else await this.transaction(client, which);
+        if (n >= largeAt && which === 0 && this.stats.largeTransactionRows === 0) {
+          op = 'large';
+          await this.largeTransaction(client);
+        } else if (which === 0 && this.rng.chance(0.01)) {
+          op = 'truncate';
+          await this.truncateFlags(client);
+        } else {
+          op = 'transaction';
+          await this.transaction(client, which);
+        }
         this.stats.transactions += 1;
-      } catch {
+      } catch (error) {
         this.stats.failures += 1;
+        if (this.stats.errors.length < ERRORS_KEPT) this.stats.errors.push(workloadError(op, error, Date.now() - this.startedAt));
         await this.drop(which);
         await new Promise((r) => setTimeout(r, 200));
       }

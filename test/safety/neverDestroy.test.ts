@@ -1,10 +1,10 @@
 // Issue 12, "never destroy": source and target one server however spelled; a resume never widens
 // what may be dropped; only databases the migration created are dropped.
 import assert from 'node:assert/strict';
-import { parseMigrationSpec, runMigration } from '../../provider/engine';
+import { parseMigrationSpec, resumeMigration, runMigration, startMigration } from '../../provider/engine';
 import { ControlStore } from '../../provider/engine/control/store';
 import { orchestrate } from '../../provider/engine/flow/orchestrator';
-import { serverSpec, startCluster, startPair, type Cluster, type ServerPair } from '../support';
+import { CopyHold, serverSpec, startCluster, startPair, waitForStatus, type Cluster, type ServerPair } from '../support';
 
 async function rowsOf(cluster: Cluster, database: string): Promise<number> {
   const [row] = await cluster.query<{ n: number }>('SELECT count(*)::int AS n FROM precious', [], database);
@@ -84,21 +84,53 @@ describe('safety: never destroy (issue 12)', function () {
     }
 
     it('a resume re-creates a target database the migration created itself', async () => {
+      // a database the target does not have: the migration creates it (no overwrite), its copy is
+      // held mid-COPY through a proxy, and its runner is killed there
+      await pair.source.query('CREATE DATABASE own');
+      await pair.source.query(
+        `CREATE TABLE precious (id int PRIMARY KEY, pad text NOT NULL);
+         INSERT INTO precious SELECT g, repeat(md5(g::text), 4) FROM generate_series(1, 20000) g`,
+        [],
+        'own',
+      );
+      const hold = await CopyHold.start(pair.target, /"precious"/);
       const spec = parseMigrationSpec({
         migrationName: 'own-db',
         source: serverSpec(pair.source),
-        target: serverSpec(pair.target),
-        databases: ['app'],
+        target: serverSpec(pair.target, { port: hold.port }),
+        databases: ['own'],
         option: 'Migrate',
-        overwriteDbsInTarget: true,
+        overwriteDbsInTarget: false,
       });
-      const first = await runMigration(spec);
-      assert.equal(first.state, 'Succeeded', first.message);
-      assert.equal(first.databases[0]!.targetDatabase?.action, 'overwritten');
+      const store = new ControlStore(serverSpec(pair.target));
+      const oidOf = async (): Promise<number> =>
+        Number((await pair.target.query<{ oid: string }>(`SELECT oid::int8::text AS oid FROM pg_database WHERE datname = 'own'`))[0]!.oid);
+      try {
+        await startMigration(spec);
+        await hold.whenHeld();
+        // killed while the held table is loading (its COPY open on the target, some rows in)
+        const copying = await waitForStatus(store, 'own-db', (s) => (s.databases[0]?.tables.loading ?? 0) > 0);
+        assert.equal(copying.state, 'InProgress');
+        const createdOid = await oidOf();
+        assert.equal(copying.databases[0]!.targetDatabase!.oid, createdOid, 'the migration recorded the OID of the database it created');
+        process.kill(copying.runner!.pid, 'SIGKILL');
+        await waitForStatus(store, 'own-db', (s) => s.runner?.alive === false);
+
+        await resumeMigration(spec);
+        const done = await waitForStatus(store, 'own-db', (s) => s.state !== 'InProgress');
+        assert.equal(done.state, 'Succeeded', done.message);
+        const recreatedOid = await oidOf();
+        assert.notEqual(recreatedOid, createdOid, 'the resume dropped the half-copied database and created it again');
+        assert.deepEqual(done.databases[0]!.targetDatabase, { action: 'created', oid: recreatedOid });
+        assert.equal(await rowsOf(pair.target, 'own'), 20000);
+      } finally {
+        await store.close();
+        await hold.close();
+      }
       // a second migration without overwrite may not touch it: it did not create it
-      const other = await runMigration(parseMigrationSpec({ ...spec, migrationName: 'other-db', overwriteDbsInTarget: false }));
+      const other = await runMigration(parseMigrationSpec({ ...spec, target: serverSpec(pair.target), migrationName: 'other-db' }));
       assert.equal(other.state, 'ValidationFailed', other.message);
-      assert.equal(await rowsOf(pair.target, 'app'), 10);
+      assert.equal(await rowsOf(pair.target, 'own'), 20000);
     });
   });
 });

@@ -2,23 +2,28 @@
 // back with its sequences up to 32 values ahead (nextval logs ahead of use), and the cutover's exact
 // sequence check stopped a migration that had lost nothing. The cutover now copies sequence values
 // once more when they alone differ, and compares again (cutover/sequenceRecheck.ts). Anything else
-// that differs keeps stopping it, with the target's sequences left as they were.
+// that differs keeps stopping it, with the target's sequences left as they were. The last test
+// goes through a real cutover: the source's sequences move on while the cutover's sequence copy
+// is held on its way to the target, and the cutover's second look copies them again.
 import assert from 'node:assert/strict';
+import { cancelMigration, requestCutover, startMigration } from '../../provider/engine';
+import { ControlStore } from '../../provider/engine/control/store';
 import { syncSequences } from '../../provider/engine/cutover/sequenceSync';
 import { recheckMovedSequences } from '../../provider/engine/cutover/sequenceRecheck';
 import { verifyDatabases } from '../../provider/engine/verify';
-import { pairSpec, startPair, type ServerPair } from '../support';
+import { FaultProxy } from '../faults/proxy';
+import { pairSpec, processAlive, serverSpec, startPair, until, waitForStatus, type ServerPair } from '../support';
 
 const SCHEMA = `
 CREATE TABLE orders (id serial PRIMARY KEY, item text);
 CREATE SEQUENCE invoice_no START 1000 INCREMENT 5;
 CREATE SEQUENCE "Odd ""name"" seq" INCREMENT -1 START -1;`;
 
-async function nextValues(cluster: ServerPair['source']): Promise<string[]> {
+async function nextValues(cluster: ServerPair['source'], database = 'shop'): Promise<string[]> {
   const rows = await cluster.query<{ v: string }>(
     `SELECT format('%s %s', sequencename, coalesce(last_value::text, 'not called')) AS v FROM pg_sequences ORDER BY 1`,
     [],
-    'shop',
+    database,
   );
   return rows.map((r) => r.v);
 }
@@ -84,6 +89,72 @@ describe('cutover: sequences that moved on after they were copied (issue 14, see
       assert.deepEqual(await nextValues(pair.target), before);
     } finally {
       await pair.source.query('DROP SEQUENCE only_here', [], 'shop');
+    }
+  });
+  it('a real cutover copies sequences again when the source moves them on after its first copy, and succeeds', async () => {
+    await pair.source.query('CREATE DATABASE seqcut');
+    await pair.source.query(`${SCHEMA} INSERT INTO orders (item) SELECT 'i' || g FROM generate_series(1, 50) g`, [], 'seqcut');
+    // the target is reached through a proxy that holds the cutover's first setval on its way there
+    const proxy = new FaultProxy('target', pair.target.port);
+    await proxy.start();
+    let movedAt: string[] | undefined;
+    proxy.onMessage = (conn, message) => {
+      const cutoverSetval =
+        conn.startup?.application_name === 'pgferry cutover' &&
+        (message.type === 'Q' || message.type === 'B') &&
+        /\bsetval\b/.test(message.sql ?? '');
+      if (!cutoverSetval || movedAt) return false;
+      movedAt = [];
+      // the application hands out values (no row written) after the cutover read the sequences
+      void pair.source
+        .query(`SELECT nextval('orders_id_seq'), nextval('invoice_no') FROM generate_series(1, 7)`, [], 'seqcut')
+        .then(async () => (movedAt = await nextValues(pair.source, 'seqcut')))
+        .finally(() => proxy.release(conn));
+      return true;
+    };
+    const spec = pairSpec(pair, 'seqcut-online', ['seqcut'], { mode: 'Online', option: 'Migrate' });
+    const held = { ...spec, target: { ...spec.target, port: proxy.port } };
+    const store = new ControlStore(serverSpec(pair.target));
+    try {
+      await startMigration(held);
+      const streaming = await waitForStatus(
+        store,
+        'seqcut-online',
+        (st) => st.subState === 'WaitingForCutoverTrigger' || st.state !== 'InProgress',
+      );
+      assert.equal(streaming.subState, 'WaitingForCutoverTrigger', streaming.message);
+      await requestCutover(serverSpec(pair.target), 'seqcut-online');
+      const done = await waitForStatus(
+        store,
+        'seqcut-online',
+        (st) => st.state === 'Succeeded' || st.state === 'Failed' || /cutover stopped/.test(st.message ?? ''),
+      );
+      assert.equal(done.state, 'Succeeded', done.message);
+      assert.ok(movedAt && movedAt.length === 3, 'the source moved its sequences on during the cutover');
+      assert.deepEqual(
+        await nextValues(pair.target, 'seqcut'),
+        movedAt,
+        'the target holds the values the source reached after the first copy',
+      );
+      const events = await store.events('seqcut-online', 200);
+      assert.ok(
+        events.some((e) => /sequences moved on the source after they were copied.*\d+ value\(s\) copied again/.test(e.message)),
+        events.map((e) => e.message).join('\n'),
+      );
+      const [next] = await pair.target.query<{ id: string }>(`SELECT nextval('orders_id_seq')::text AS id`, [], 'seqcut');
+      assert.equal(next!.id, '58', 'the target hands out the value after the 57 the source used or handed out');
+    } finally {
+      proxy.onMessage = undefined;
+      const last = await store.get('seqcut-online');
+      if (last && last.state !== 'Succeeded') {
+        await cancelMigration(serverSpec(pair.target), 'seqcut-online').catch(() => undefined);
+        await waitForStatus(store, 'seqcut-online', (st) => st.state === 'Canceled' || st.state === 'Failed').catch(() => undefined);
+      }
+      // the runner records the end, then releases slot, publication and origin, then exits
+      const pid = last?.runner?.pid;
+      if (pid !== undefined) await until('the runner to exit', async () => (processAlive(pid) ? undefined : true)).catch(() => undefined);
+      await store.close();
+      await proxy.close();
     }
   });
 });

@@ -8,6 +8,8 @@ import { leaseKey } from '../core/names';
 import type { ServerSpec } from '../input/migrationSpec';
 
 export interface Lease {
+  /** The target backend of the lease session (cdc/apply/leaseGuard.ts checks it still holds the lock). */
+  readonly sessionPid: number;
   /** Resolves when the lease connection is lost (the lock is then released by the server); never after release(). */
   readonly lost: Promise<Error>;
   release(): Promise<void>;
@@ -67,8 +69,10 @@ export async function acquireLease(target: ServerSpec, migration: string): Promi
       fix: 'check it with `pgferry show`; only a stale runner can be resumed',
     });
   }
+  const { rows: session } = await client.query<{ pid: number }>('SELECT pg_backend_pid() AS pid');
   const probe = probeLease(client, onLost);
   return {
+    sessionPid: session[0]!.pid,
     lost,
     async release() {
       if (released) return;

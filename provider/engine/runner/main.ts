@@ -6,6 +6,7 @@ import { ControlStore } from '../control/store';
 import { canceledError, errorMessage } from '../core/errors';
 import { orchestrate } from '../flow/orchestrator';
 import { parseMigrationSpec } from '../input/parse';
+import { guardCommitsWithLease } from '../cdc/apply/leaseGuard';
 import { acquireLease } from './lease';
 
 async function readStdin(): Promise<string> {
@@ -50,6 +51,8 @@ async function main(): Promise<number> {
   process.on('SIGINT', stop);
   // fire and forget: `lost` never rejects, and stopOnLeaseLoss ends the process
   void lease.lost.then(stopOnLeaseLoss);
+  // and until it exits, every apply COMMIT checks on the target that the lease is still held
+  guardCommitsWithLease(lease.sessionPid);
   try {
     const status = await orchestrate(spec, {
       resume: input.reason === 'resume',

@@ -18,6 +18,7 @@ import { ident, literal } from '../../connect/quote';
 import { INSUFFICIENT_PRIVILEGE, sqlState } from '../../connect/sqlstate';
 import { PROGRESS_TABLE } from '../../core/names';
 import { formatLsn, parseLsn } from '../decode/lsn';
+import { leaseGuardSql } from './leaseGuard';
 import type { PipelinedStatement } from './statementPipeline';
 import type { PositionKey } from './types';
 
@@ -55,8 +56,10 @@ class OriginPosition implements AppliedPosition {
 
   commitStatements(lsn: bigint, commitTimeMs: number): PipelinedStatement[] {
     // One simple-protocol message (see the top of this file), so its values are quoted literals.
+    // The lease check comes before the setup: nothing that can fail runs between setup and COMMIT.
     const setup = `SELECT pg_replication_origin_xact_setup(${literal(formatLsn(lsn))}::pg_lsn, ${literal(new Date(commitTimeMs).toISOString())}::timestamptz)`;
-    return [{ text: `SET CONSTRAINTS ALL IMMEDIATE; ${setup}; COMMIT`, expectCommand: 'COMMIT' }];
+    const guard = leaseGuardSql();
+    return [{ text: `SET CONSTRAINTS ALL IMMEDIATE; ${guard ? `${guard}; ` : ''}${setup}; COMMIT`, expectCommand: 'COMMIT' }];
   }
 
   /**
@@ -92,7 +95,8 @@ class TablePosition implements AppliedPosition {
        ON CONFLICT (migration, database) DO UPDATE SET lsn = EXCLUDED.lsn, source_commit_at = EXCLUDED.source_commit_at, applied_at = now()`,
       params: [this.key.migration, this.key.database, formatLsn(lsn), new Date(commitTimeMs).toISOString()],
     };
-    return [record, { text: 'COMMIT', expectCommand: 'COMMIT' }];
+    const guard = leaseGuardSql();
+    return [record, { text: guard ? `${guard}; COMMIT` : 'COMMIT', expectCommand: 'COMMIT' }];
   }
 
   async disarm(): Promise<void> {
