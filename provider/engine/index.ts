@@ -5,6 +5,7 @@ export { ERROR_CODES, type ErrorCode, type ErrorCodeInfo } from './core/errorCod
 export { AUTHENTICATION_FAILED, INVALID_CATALOG_NAME, NETWORK_ERRNOS, INVALID_PASSWORD, sqlState } from './connect/sqlstate';
 export * from './core/model';
 export { maskSecrets } from './core/secrets';
+export { catchUp, copyRatio, databaseCopy, etaSeconds, RateMeter, tableFraction, type DatabaseCopy } from './core/progress';
 export { parseMigrationSpec, zodToInputError, describeIssue } from './input/parse';
 export {
   migrationSpecSchema,

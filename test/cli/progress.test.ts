@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import stringWidth from 'string-width';
 import { fitWidth, renderLine } from '../../provider/cli/liveProgress';
 import { ProgressView } from '../../provider/cli/progress';
-import { catchUp, copyRatio, databaseCopy, etaSeconds, RateMeter, tableFraction } from '../../provider/cli/progressModel';
+import { catchUp, copyRatio, databaseCopy, etaSeconds, RateMeter, tableFraction } from '../../provider/engine/core/progress';
 import type { TableProgress } from '../../provider/cli/tableProgress';
 import type { DatabaseDetails, MigrationStatus } from '../../provider/engine';
 

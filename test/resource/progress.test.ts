@@ -38,6 +38,16 @@ describe('resource progress lines', () => {
     );
   });
 
+  it('shows how far a database copy is, by the progress model the CLI uses', () => {
+    const copying = status({ state: 'InProgress', subState: 'MigratingData', mode: 'Offline' });
+    const d = {
+      ...copying.databases[0]!,
+      state: 'InProgress' as const,
+      tables: { total: 4, queued: 1, loading: 1, completed: 2, errored: 0 },
+    };
+    assert.equal(formatStatus({ ...copying, databases: [d] }), 'm: InProgress/MigratingData — shop tables 2/4 rows 2550 (50%)');
+  });
+
   it('prints a status only when it changes (or after a quiet period)', () => {
     const lines: string[] = [];
     const print = statusPrinter((l) => lines.push(l), 60_000);

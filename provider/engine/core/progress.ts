@@ -1,7 +1,8 @@
-// What the progress view computes from the catalog's figures: how far each table and database is
-// (sizes recorded before the copy starts), rates smoothed over polls, and ETAs: to the end of the
-// copy, and online to caught-up. Pure: the view feeds it samples with their times.
-import type { DatabaseDetails, TableProgress } from '../engine';
+// The one progress model: what the CLI's progress view and the Pulumi resource's progress lines
+// compute from the catalog's figures: how far each table and database is (sizes recorded before
+// the copy starts), rates smoothed over polls, and ETAs: to the end of the copy, and online to
+// caught-up. Pure: a view feeds it samples with their times.
+import type { DatabaseDetails, TableProgress } from './model';
 
 /**
  * COPY text and the table on disk differ in size (tuple headers, free space, text encoding): the
