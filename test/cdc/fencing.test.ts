@@ -12,7 +12,7 @@ import { applyLockKey, cutoverMessagePrefix } from '../../provider/engine/core/n
 import { isPgferryError } from '../../provider/engine/core/errors';
 import { guardCommitsWithLease, LEASE_LOST_SQLSTATE, leaseGuardSql } from '../../provider/engine/cdc/apply/leaseGuard';
 import { isRetryable, sqlState } from '../../provider/engine/connect/sqlstate';
-import { FaultProxy, type ProxyConnection } from '../faults/proxy';
+import { FaultProxy, type ProxyConnection } from '../support/faultProxy';
 import {
   makeManagedTarget,
   serverSpec,

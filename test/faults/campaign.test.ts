@@ -2,12 +2,12 @@
 // one per fault family, each a scenario the campaign must pass: nothing lost, duplicated or left
 // behind, one runner at a time. `npm run faults` runs the full, random campaign.
 import assert from 'node:assert/strict';
-import type { FaultKind } from './faults';
-import type { TrialResult } from './outcome';
-import type { Phase } from './phases';
-import { trialDetail, trialLine } from './report';
-import { openCampaign, type OpenCampaign } from './campaign';
-import { runTrial } from './trial';
+import type { FaultKind } from '../../faults/faults';
+import type { TrialResult } from '../../faults/outcome';
+import type { Phase } from '../../faults/phases';
+import { trialDetail, trialLine } from '../../faults/report';
+import { openCampaign, type OpenCampaign } from '../../faults/campaign';
+import { runTrial } from '../../faults/trial';
 
 interface Scenario {
   readonly title: string;

@@ -5,11 +5,11 @@
 // and a campaign of N trials runs N whose fault happened.
 import assert from 'node:assert/strict';
 import { startPair, type ServerPair } from '../support';
-import { drawTrials, extraDrawsAllowed } from './draws';
-import { judgeDatabase } from './judge';
-import { classify, unexpectedWorkloadErrors, type TrialResult } from './outcome';
-import { summarize } from './report';
-import { trialSeed } from './rng';
+import { drawTrials, extraDrawsAllowed } from '../../faults/draws';
+import { judgeDatabase } from '../../faults/judge';
+import { classify, unexpectedWorkloadErrors, type TrialResult } from '../../faults/outcome';
+import { summarize } from '../../faults/report';
+import { trialSeed } from '../../faults/rng';
 
 const SCHEMA = `
 CREATE TABLE keyed (id int PRIMARY KEY, body text);

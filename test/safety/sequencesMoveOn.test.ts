@@ -11,7 +11,7 @@ import { ControlStore } from '../../provider/engine/control/store';
 import { syncSequences } from '../../provider/engine/cutover/sequenceSync';
 import { recheckMovedSequences } from '../../provider/engine/cutover/sequenceRecheck';
 import { verifyDatabases } from '../../provider/engine/verify';
-import { FaultProxy } from '../faults/proxy';
+import { FaultProxy } from '../support/faultProxy';
 import { pairSpec, processAlive, serverSpec, startPair, until, waitForStatus, type ServerPair } from '../support';
 
 const SCHEMA = `

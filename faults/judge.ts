@@ -5,8 +5,8 @@
 // that differs is compared row by row (by primary key, or as a multiset of row hashes without one)
 // to say how many rows were lost, are extra (duplicated or resurrected) or changed.
 import type pg from 'pg';
-import { ident, qualified } from '../../provider/engine/connect/quote';
-import type { Cluster } from '../support';
+import { ident, qualified } from '../provider/engine/connect/quote';
+import type { Cluster } from '../test/support';
 
 export interface TableDiff {
   readonly table: string;

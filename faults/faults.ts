@@ -5,8 +5,8 @@
 // one direction cut).
 import { readFileSync } from 'node:fs';
 import type pg from 'pg';
-import type { Cluster } from '../support';
-import type { Direction, FaultProxy } from './proxy';
+import type { Cluster } from '../test/support';
+import type { Direction, FaultProxy } from '../test/support/faultProxy';
 import { signalGroup } from './processes';
 import type { Rng } from './rng';
 

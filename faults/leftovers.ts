@@ -2,7 +2,7 @@
 // and publications on the source, replication origins on the target, runner processes still
 // alive; source tables left with the REPLICA IDENTITY FULL pgferry set for streaming. Cleaning them away
 // afterwards keeps one trial's leftovers from failing the next.
-import type { Cluster } from '../support';
+import type { Cluster } from '../test/support';
 
 export interface Leftovers {
   readonly slots: string[];

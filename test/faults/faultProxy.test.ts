@@ -3,8 +3,8 @@
 // reset reaches the client, a cut direction stops only that direction.
 import assert from 'node:assert/strict';
 import net from 'node:net';
-import { FaultProxy } from './proxy';
-import { FrontendScanner, type FrontendMessage } from './wire';
+import { FaultProxy } from '../support/faultProxy';
+import { FrontendScanner, type FrontendMessage } from '../support/pgWire';
 
 function message(type: string, body: Buffer): Buffer {
   const header = Buffer.alloc(5);

@@ -6,7 +6,7 @@
 // Written on `net` rather than taken from npm: Toxiproxy (the usual tool) is a Go server outside
 // the npm registry, and the JavaScript TCP proxies on npm forward only, without faults or hooks.
 import net from 'node:net';
-import { FrontendScanner, type FrontendMessage } from './wire';
+import { FrontendScanner, type FrontendMessage } from './pgWire';
 
 export type Direction = 'toServer' | 'toClient';
 

@@ -2,8 +2,8 @@
 // statements pass the fault proxy, so even a phase that lasts milliseconds (the sequence step, one
 // step of the cutover) is hit exactly: the proxy holds the matching message while the fault is
 // injected. A phase's trigger fires at its n-th match, n drawn from the trial's seed.
-import type { FrontendMessage } from './wire';
-import type { ProxyConnection } from './proxy';
+import type { FrontendMessage } from '../test/support/pgWire';
+import type { ProxyConnection } from '../test/support/faultProxy';
 import type { FixtureSize } from './fixture';
 
 export const PHASES = [

@@ -3,8 +3,8 @@
 // the same moment (sessions mapped to processes through the proxy's ports and /proc), and how much
 // WAL the source retains for replication slots.
 import type pg from 'pg';
-import type { Cluster } from '../support';
-import type { FaultProxy, ProxyConnection } from './proxy';
+import type { Cluster } from '../test/support';
+import type { FaultProxy, ProxyConnection } from '../test/support/faultProxy';
 import { owningRunner, pidOfPort, runners, trialProcesses, type TrialProcess } from './processes';
 
 export interface MonitorReport {

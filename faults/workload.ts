@@ -6,7 +6,7 @@
 // crash needs no bookkeeping here. Every error it sees is kept (op, SQLSTATE, message): the
 // outcome fails a trial for one the fault does not explain (outcome.ts).
 import type pg from 'pg';
-import type { Cluster } from '../support';
+import type { Cluster } from '../test/support';
 import type { FixtureSize } from './fixture';
 import type { WorkloadError, WorkloadReport } from './outcome';
 import type { Rng } from './rng';

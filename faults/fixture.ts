@@ -3,8 +3,8 @@
 // the fault phases need to last long enough to be hit: a table large enough to be split into
 // ranges, secondary indexes, TOASTed rows, a foreign key and a trigger (post-data), sequences,
 // large objects and a table without a key; database B is small, so the cutover has two steps.
-import type { Cluster } from '../support';
-import { ident } from '../../provider/engine/connect/quote';
+import type { Cluster } from '../test/support';
+import { ident } from '../provider/engine/connect/quote';
 
 export interface FixtureSize {
   /** Rows of the split table `big` (~170 bytes each); the other tables scale from it. */

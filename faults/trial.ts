@@ -2,9 +2,9 @@
 // through the proxies, the fault injected when its phase's trigger matches, the user's recovery
 // (resume when `show` says the runner is dead, the cutover once changes stream and the fault is
 // over), then the judge, the leftover checks, the outcome, and the clean-up.
-import { ControlStore } from '../../provider/engine/control/store';
-import { FINAL_STATES, type MigrationStatus } from '../../provider/engine/core/model';
-import { serverSpec, type Cluster } from '../support';
+import { ControlStore } from '../provider/engine/control/store';
+import { FINAL_STATES, type MigrationStatus } from '../provider/engine/core/model';
+import { serverSpec, type Cluster } from '../test/support';
 import { describeFault, drawFault, injectFault, type FaultContext, type FaultKind, type FaultPlan, type InjectedFault } from './faults';
 import { createTrialDatabases, dropDatabases, type FixtureSize } from './fixture';
 import { judgeDatabase, SEQUENCE_CRASH_SLACK } from './judge';
@@ -13,7 +13,7 @@ import { TrialMonitor } from './monitor';
 import { classify, type TrialResult } from './outcome';
 import { PHASES, phaseTrigger, type Phase, type PhaseTrigger } from './phases';
 import { runners, signalGroup, trialProcesses } from './processes';
-import type { FaultProxy, ProxyConnection } from './proxy';
+import type { FaultProxy, ProxyConnection } from '../test/support/faultProxy';
 import { makeRng } from './rng';
 import { TrialUser } from './user';
 import { Workload } from './workload';

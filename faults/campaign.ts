@@ -8,12 +8,12 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { startCluster, stopAllClusters } from '../support';
+import { startCluster, stopAllClusters } from '../test/support';
 import { FAULT_KINDS, type FaultKind } from './faults';
 import { buildTemplates, SIZES, type FixtureSize } from './fixture';
 import type { TrialResult } from './outcome';
 import { PHASES, type Phase } from './phases';
-import { FaultProxy } from './proxy';
+import { FaultProxy } from '../test/support/faultProxy';
 import { summarize, summaryLines, trialDetail, trialLine, type CampaignSummary } from './report';
 import { drawTrials } from './draws';
 import { runTrial, type CampaignServers } from './trial';
@@ -169,7 +169,7 @@ function defaultReportPath(): string {
   const now = new Date();
   const day = now.toISOString().slice(0, 10);
   const time = now.toISOString().slice(11, 16).replace(':', '');
-  return path.resolve(__dirname, '../../../bench/results', `${day}-faults-${time}.json`);
+  return path.resolve(__dirname, '../../bench/results', `${day}-faults-${time}.json`);
 }
 
 async function main(): Promise<number> {

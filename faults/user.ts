@@ -4,8 +4,8 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import type { Cluster } from '../support';
-import { runCli, type CliResult } from '../cli/helpers';
+import type { Cluster } from '../test/support';
+import { runCli, type CliResult } from '../test/cli/helpers';
 import { TRIAL_MARKER } from './processes';
 
 export interface UserAction {
