@@ -127,7 +127,7 @@ async function byHand(source: Cluster, spec: MigrationSpec, db: string): Promise
   };
 }
 
-describe('fencing: one applier per database, whatever happens to the lease (issue 12)', function () {
+describe('fencing: one applier per database, whatever happens to the lease', function () {
   this.timeout(400_000);
   let pair: ServerPair;
   before(async () => {

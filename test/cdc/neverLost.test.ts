@@ -29,7 +29,7 @@ async function valueOf(f: CdcDb, side: 'src' | 'dst', id: number): Promise<unkno
   return (await f[side]('SELECT v FROM t WHERE id = $1', [id]))[0]?.v;
 }
 
-describe('cdc: a change the target cannot take stops the stream, naming the table, and is never lost (issue 20)', function () {
+describe('cdc: a change the target cannot take stops the stream, naming the table, and is never lost', function () {
   this.timeout(300_000);
   let pair: ServerPair;
   before(async () => {

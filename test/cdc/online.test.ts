@@ -138,7 +138,7 @@ async function assertLeftClean(pair: ServerPair, store: ControlStore, names: { s
   assert.deepEqual(left, { slots: 0, pubs: 0 });
   const [origins] = await pair.target.query(`SELECT count(*)::int AS n FROM pg_replication_origin`);
   assert.equal(origins!.n, 0);
-  // logs has no key: REPLICA IDENTITY FULL was set on both sides while streaming, and set back at cutover (issue 18)
+  // logs has no key: REPLICA IDENTITY FULL was set on both sides while streaming, and set back at cutover
   for (const side of [pair.source, pair.target]) {
     const [ident] = await side.query(`SELECT relreplident AS r FROM pg_class WHERE relname = 'logs'`, [], 'shop');
     assert.equal(ident!.r, 'd');
@@ -190,7 +190,7 @@ describe('online migration: cancel, verification stop, a PostgreSQL 13 source (i
       assert.deepEqual(await pair.target.query(`SELECT id FROM orders WHERE id = 999998`, [], 'shop2'), []);
       const [rows] = await pair.target.query(`SELECT count(*)::int AS n FROM orders WHERE id <= 20000`, [], 'shop2');
       assert.equal(rows!.n, 20000);
-      // the REPLICA IDENTITY FULL pgferry gave the key-less table is set back on the source (issue 18)
+      // the REPLICA IDENTITY FULL pgferry gave the key-less table is set back on the source
       const [ident] = await pair.source.query(`SELECT relreplident AS r FROM pg_class WHERE relname = 'logs'`, [], 'shop2');
       assert.equal(ident!.r, 'd');
     } finally {

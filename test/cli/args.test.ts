@@ -78,7 +78,7 @@ describe('pgferry usage errors', () => {
     assert.equal(args.skipUnsupportedObjects, false);
   });
 
-  it('takes --skip-unsupported-objects on create and resume only (issue 15)', async () => {
+  it('takes --skip-unsupported-objects on create and resume only', async () => {
     for (const command of ['create', 'resume']) {
       const args = parseCli([command, '--name', 'm-1', '--properties', 'b.json', '--skip-unsupported-objects']);
       assert.equal(args.skipUnsupportedObjects, true, command);

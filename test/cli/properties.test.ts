@@ -98,7 +98,7 @@ describe('cli properties: the Azure body', () => {
     assert.equal(spec.tableJobs, 3);
   });
 
-  it('takes skipUnsupportedObjects from either form, the Azure key in any case, or from the flag (issue 15)', () => {
+  it('takes skipUnsupportedObjects from either form, the Azure key in any case, or from the flag', () => {
     const azure = { properties: { ...azureBody.properties, SKIPUNSUPPORTEDOBJECTS: true } };
     assert.equal(specFromProperties(azure, { name: 'm1' }).skipUnsupportedObjects, true);
     assert.equal(specFromProperties(azureBody, { name: 'm1' }).skipUnsupportedObjects, false);

@@ -12,7 +12,7 @@ interface Report {
   firstMismatch?: string;
 }
 
-describe('pgferry verify finds every kind of difference (issue 19)', function () {
+describe('pgferry verify finds every kind of difference', function () {
   this.timeout(300_000);
   let pair: ServerPair;
   let file: string;

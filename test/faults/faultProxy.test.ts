@@ -82,7 +82,7 @@ function nextData(socket: net.Socket): Promise<Buffer> {
   return new Promise((resolve) => socket.once('data', resolve));
 }
 
-describe('fault proxy (issue 14 harness)', () => {
+describe('fault proxy', () => {
   it('recognises startup, simple query, bind parameters and CopyData however the stream is split', () => {
     const whole = scanAll([STREAM]);
     assert.deepEqual(

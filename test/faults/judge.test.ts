@@ -21,7 +21,7 @@ INSERT INTO keyed SELECT g, repeat(md5(g::text), 100) FROM generate_series(1, 10
 INSERT INTO keyless SELECT 'line ' || (g % 10) FROM generate_series(1, 100) g;
 SELECT lo_from_bytea(0, 'large object');`;
 
-describe('fault campaign judge (issue 14 harness)', function () {
+describe('fault campaign judge', function () {
   this.timeout(120_000);
   let pair: ServerPair;
   before(async () => {

@@ -437,7 +437,7 @@ describe('lab-stack under Pulumi mocks, minimal lab (no VPN, no source VM)', fun
     assert.equal(param.inputs.configurationName, 'azure.extensions');
     assert.equal(param.inputs.value, 'TABLEFUNC,UUID-OSSP');
     const server = mocks.one('azure-native:dbforpostgresql:Server');
-    assert.equal(server.inputs.serverName, `pgferry-lab-${MOCK_SUFFIX}`, 'default name: a random suffix, no collision (issue 17)');
+    assert.equal(server.inputs.serverName, `pgferry-lab-${MOCK_SUFFIX}`, 'default name: a random suffix, no collision');
     assert.deepEqual(server.ignoreChanges, ['serverName'], 'drawn once: a later namePrefix change renames nothing');
     assert.deepEqual(mocks.one('azure-native:privatedns:PrivateZone').ignoreChanges, ['privateZoneName']);
   });

@@ -53,7 +53,7 @@ async function visibleSecrets(server: ServerSpec): Promise<number> {
   }
 }
 
-describe('row-level security: never fewer rows than the table holds (issue 20)', function () {
+describe('row-level security: never fewer rows than the table holds', function () {
   this.timeout(400_000);
   let pair: ServerPair;
   let migrator: ServerSpec;

@@ -40,7 +40,7 @@ const spec = (name: string, extra: Record<string, unknown> = {}) =>
 const source = (sql: string) => pair.source.query(sql, [], 'shop');
 const target = (sql: string) => pair.target.query(sql, [], 'shop');
 
-describe('managed target: leaving behind what the target user cannot create (issue 15)', function () {
+describe('managed target: leaving behind what the target user cannot create', function () {
   this.timeout(400_000);
   before(async () => {
     // PostgreSQL 15 on both sides: the target has PL/Perl too, so the listed definitions can be run there.

@@ -127,7 +127,7 @@ for (const [sourceMajor, targetMajor] of [
         JSON.stringify(settings),
       );
       // roles: a superuser target user gives superuser/replication/bypassrls as on the source
-      // (issue 16; a managed target strips them), memberships kept
+      // (a managed target strips them), memberships kept
       assert.deepEqual(
         await pair.target.query(`SELECT rolsuper, rolreplication, rolbypassrls, rolcanlogin FROM pg_roles WHERE rolname = 'ops_admin'`),
         [{ rolsuper: true, rolreplication: true, rolbypassrls: true, rolcanlogin: true }],

@@ -1,4 +1,4 @@
-// The diff rules of PgMigration: replace, update, no-op and refused changes (issue 17).
+// The diff rules of PgMigration: replace, update, no-op and refused changes.
 import assert from 'node:assert/strict';
 import { diffInputs, RefusedChangeError } from '../../provider/resource/diff';
 import { withDefaults } from '../../provider/resource/defaults';
@@ -24,13 +24,13 @@ describe('resource diff rules: no change', () => {
     assert.deepEqual(d.replaces, []);
   });
 
-  it('compares databases as a set: reordering them is no change (issue 17)', () => {
+  it('compares databases as a set: reordering them is no change', () => {
     const d = diffInputs(base, withChange({ databases: ['sales', 'app'] }));
     assert.equal(d.changes, false);
     assert.deepEqual(d.replaces, []);
   });
 
-  it('sees no change when only customTimeouts or the import id change (issue 17)', () => {
+  it('sees no change when only customTimeouts or the import id change', () => {
     for (const change of [{ customTimeouts: { create: '6h' } }, { importId: 'dst:5432/m1' }]) {
       const d = diffInputs({ ...base, customTimeouts: { create: '1h' } }, withChange(change));
       assert.equal(d.changes, false, JSON.stringify(change));
@@ -65,7 +65,7 @@ describe('resource diff rules: replace', () => {
     });
   }
 
-  it('deletes first when the old and new migration could meet on one target (issue 17)', () => {
+  it('deletes first when the old and new migration could meet on one target', () => {
     const dbr = (change: Record<string, unknown>) => diffInputs(base, withChange(change)).deleteBeforeReplace;
     assert.equal(dbr({ databases: ['x'] }), true, 'same name: names are unique on the target');
     assert.equal(dbr({ migrationName: 'm2' }), true, 'renamed, same target and databases');
@@ -75,7 +75,7 @@ describe('resource diff rules: replace', () => {
     assert.equal(dbr({ migrationName: 'm2', target: { ...base.target, host: UNKNOWN } }), true, 'an unknown target may be the same');
   });
 
-  it('plans a replace when a replace-key is unknown at preview, as Terraform-bridged providers do (issue 17)', () => {
+  it('plans a replace when a replace-key is unknown at preview, as Terraform-bridged providers do', () => {
     for (const [change, key] of [
       [{ target: UNKNOWN }, 'target'],
       [{ target: { ...base.target, host: UNKNOWN } }, 'target'],
@@ -127,7 +127,7 @@ describe('resource diff rules: update, or refused', () => {
   });
 });
 
-describe('resource diff rules: a migration that has cut over (issue 12, never destroy)', () => {
+describe('resource diff rules: a migration that has cut over (never destroy)', () => {
   it('refuses a replace without allowReplaceAfterCutover, naming the input', () => {
     assert.throws(
       () => diffInputs(stored('Succeeded'), withChange({ databases: ['other'] })),

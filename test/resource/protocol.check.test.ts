@@ -61,7 +61,7 @@ function serializedShim(): void {
 }
 
 function checkTests(): void {
-  it('Check returns the inputs with the machine-independent defaults filled, tableJobs left out (issue 17)', async () => {
+  it('Check returns the inputs with the machine-independent defaults filled, tableJobs left out', async () => {
     const news = inputs(provider);
     const res = await host.check({}, news);
     assert.deepEqual(res.failures, []);
@@ -102,14 +102,14 @@ function diffTests(): void {
     assert.equal(res.deleteBeforeReplace, true);
   });
 
-  it('Diff: reordered databases are no change (issue 17)', async () => {
+  it('Diff: reordered databases are no change', async () => {
     const olds = inputs(provider, { databases: ['app', 'sales', 'hr'] });
     const res = await host.diff('id', olds, inputs(provider, { databases: ['hr', 'app', 'sales'] }));
     assert.equal(res.changes, 1); // DIFF_NONE
     assert.deepEqual(res.replaces, []);
   });
 
-  it('Diff: preview with the target host unknown shows a replace, not an update (issue 17)', async () => {
+  it('Diff: preview with the target host unknown shows a replace, not an update', async () => {
     const unknownHost = inputs(provider, { target: { host: UNKNOWN, port: 5433, user: 'postgres', password: TARGET_PW } });
     const res = await host.diff('id', inputs(provider), unknownHost);
     assert.equal(res.changes, 2);
@@ -117,7 +117,7 @@ function diffTests(): void {
     assert.equal(res.deleteBeforeReplace, true);
   });
 
-  it('Diff: a rename over the same target and databases deletes before it replaces (issue 17)', async () => {
+  it('Diff: a rename over the same target and databases deletes before it replaces', async () => {
     const renamed = await host.diff('id', inputs(provider), inputs(provider, { migrationName: 'proto-check-2' }));
     assert.equal(renamed.changes, 2);
     assert.deepEqual(renamed.replaces, ['migrationName']);
@@ -126,7 +126,7 @@ function diffTests(): void {
     assert.equal(elsewhere.deleteBeforeReplace, false, 'no database in common: the new one is created first');
   });
 
-  it('Diff: a host change replaces naming the server; a password change only updates (issue 17)', async () => {
+  it('Diff: a host change replaces naming the server; a password change only updates', async () => {
     const moved = await host.diff(
       'id',
       inputs(provider),
@@ -143,7 +143,7 @@ function diffTests(): void {
     assert.deepEqual(rotated.replaces, []);
   });
 
-  it('Diff: a replace of a migration that has cut over is refused without allowReplaceAfterCutover (issues 12, 17)', async () => {
+  it('Diff: a replace of a migration that has cut over is refused without allowReplaceAfterCutover (17)', async () => {
     const cutOver = { ...inputs(provider, { cutover: true }), state: 'Succeeded', subState: 'Completed' };
     await assert.rejects(host.diff('id', cutOver, inputs(provider, { cutover: true, databases: ['other'] })), (error: CallError) =>
       /allowReplaceAfterCutover: migration "proto-check" has cut over/.test(error.message),
@@ -178,7 +178,7 @@ function diffTests(): void {
     assert.equal(same.changes, 1); // DIFF_NONE
   });
 
-  it('Diff: a customTimeouts change alone is no change (issue 17)', async () => {
+  it('Diff: a customTimeouts change alone is no change', async () => {
     const res = await host.diff(
       'id',
       inputs(provider, { customTimeouts: { create: '1h' } }),

@@ -68,9 +68,9 @@ describe('protocol: Offline PgMigration against real servers', function () {
   });
 
   describe('create, read, update and adopt', createReadUpdateAdopt);
-  describe('get and import (issue 17)', getAndImport);
+  describe('get and import', getAndImport);
   describe('delete', deleteAndGone);
-  describe('after a cutover: replace and drop refused unless allowed (issue 12)', afterCutover);
+  describe('after a cutover: replace and drop refused unless allowed', afterCutover);
   describe('no secret anywhere', noSecretAnywhere);
 });
 
@@ -182,7 +182,7 @@ function createReadUpdateAdopt(): void {
 }
 
 function getAndImport(): void {
-  it('PgMigration.get: Read by id with the target credentials returns the migration as the catalog holds it (issue 17)', async () => {
+  it('PgMigration.get: Read by id with the target credentials returns the migration as the catalog holds it', async () => {
     const got = await host.read(id, { target: { user: target.user, password: TARGET_PW }, __provider: provider });
     assert.equal(got.id, id);
     assert.equal(got.properties.state, 'Succeeded');
@@ -194,7 +194,7 @@ function getAndImport(): void {
     assert.equal(gotSource.password, undefined, 'the catalog holds no password');
   });
 
-  it('import: create with importId adopts the existing migration and starts nothing (issue 17)', async () => {
+  it('import: create with importId adopts the existing migration and starts nothing', async () => {
     const before = host.stdout.length;
     const imported = await host.create({ ...inputs(), importId: id });
     assert.equal(imported.id, id);
@@ -204,7 +204,7 @@ function getAndImport(): void {
     assert.ok(!lines.some((l) => /runner started/.test(l)), lines.join('\n'));
   });
 
-  it('import of a migration that is not on the target fails and records nothing (issue 17)', async () => {
+  it('import of a migration that is not on the target fails and records nothing', async () => {
     const absent = inputs({ migrationName: 'proto-absent', importId: `${target.host}:${target.port}/proto-absent` });
     await assert.rejects(host.create(absent), (error: CallError) => {
       assert.match(error.message, /^importId: no migration "proto-absent"/);
@@ -239,7 +239,7 @@ function deleteAndGone(): void {
 }
 
 function afterCutover(): void {
-  it('a replacing change of a migration that has cut over is refused without allowReplaceAfterCutover (issues 12, 17)', async () => {
+  it('a replacing change of a migration that has cut over is refused without allowReplaceAfterCutover (17)', async () => {
     const olds = (await host.create(inputs({ migrationName: 'proto-replace', overwriteDbsInTarget: true }))).properties;
     assert.equal(olds.state, 'Succeeded');
     const news = inputs({ migrationName: 'proto-replace', overwriteDbsInTarget: true, option: 'Migrate' });
@@ -255,14 +255,14 @@ function afterCutover(): void {
     replaced = created;
   });
 
-  it('the live state refuses the replace when stored outputs are older than a cutover (issue 12)', async () => {
+  it('the live state refuses the replace when stored outputs are older than a cutover', async () => {
     const stale = { ...replaced.properties, state: 'InProgress', subState: 'MigratingData' };
     await assert.rejects(host.diff('x', stale, inputs({ migrationName: 'proto-replace', databases: ['other'] })), (error: CallError) =>
       /^allowReplaceAfterCutover: /.test(error.message),
     );
   });
 
-  it('Delete with dropTargetDatabasesOnDelete keeps the databases of a migration that has cut over (issue 12)', async () => {
+  it('Delete with dropTargetDatabasesOnDelete keeps the databases of a migration that has cut over', async () => {
     const news = inputs({ migrationName: 'proto-drop', overwriteDbsInTarget: true, dropTargetDatabasesOnDelete: true });
     assert.deepEqual((await host.check({}, news)).failures, []);
     const created = await host.create(news);
@@ -274,7 +274,7 @@ function afterCutover(): void {
     assert.equal(rows.length, 0, 'the migration itself is removed');
   });
 
-  it('…and drops them when PGFERRY_ALLOW_DROP_AFTER_CUTOVER names it for that operation (issue 12)', async () => {
+  it('…and drops them when PGFERRY_ALLOW_DROP_AFTER_CUTOVER names it for that operation', async () => {
     const news = inputs({ migrationName: 'proto-drop', overwriteDbsInTarget: true, dropTargetDatabasesOnDelete: true });
     const created = await host.create(news);
     assert.equal(created.properties.state, 'Succeeded', String(created.properties.message));

@@ -122,7 +122,7 @@ function streamingBeforeCutover(): void {
     outputs = read.properties;
   });
 
-  it('Read reports the latency and pending bytes of a stream the target holds back, and their fall once it catches up (issue 19)', async () => {
+  it('Read reports the latency and pending bytes of a stream the target holds back, and their fall once it catches up', async () => {
     type Lag = { latencySeconds?: number; pendingBytes?: number };
     const lagOf = async () => (await host.read(id, outputs)).properties.databaseDetails as Lag[];
     const onTarget = async (email: string) =>

@@ -78,7 +78,7 @@ describe('protocol: timeouts, a dead runner and resuming, against real servers',
     assert.equal(status?.runner?.alive, true);
   });
 
-  it('Read (refresh) reports a runner that died and does not restart it: refresh only reads (issue 17)', async () => {
+  it('Read (refresh) reports a runner that died and does not restart it: refresh only reads', async () => {
     const [{ pid }] = await target.query<{ pid: number }>(
       `SELECT (runner->>'pid')::int AS pid FROM pgferry.migration WHERE name = 'proto-resume'`,
     );

@@ -65,7 +65,7 @@ describe('resource check', () => {
     );
   });
 
-  it('takes skipUnsupportedObjects (default false) and refuses a non-boolean (issue 15)', () => {
+  it('takes skipUnsupportedObjects (default false) and refuses a non-boolean', () => {
     assert.equal(toMigrationSpec(valid).skipUnsupportedObjects, false);
     assert.equal(toMigrationSpec({ ...valid, skipUnsupportedObjects: true }).skipUnsupportedObjects, true);
     const failures = checkInputs({}, { ...valid, skipUnsupportedObjects: 'yes' });

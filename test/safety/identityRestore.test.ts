@@ -26,7 +26,7 @@ async function identities(pair: ServerPair, side: 'source' | 'target'): Promise<
   return Object.fromEntries(rows.map((r) => [r.t, r.i ? `${r.r}:${r.i}` : r.r]));
 }
 
-describe('safety: replica identities pgferry changed are set back (issue 18)', function () {
+describe('safety: replica identities pgferry changed are set back', function () {
   this.timeout(120_000);
   let pair: ServerPair;
   before(async () => {

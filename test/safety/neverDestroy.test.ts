@@ -11,7 +11,7 @@ async function rowsOf(cluster: Cluster, database: string): Promise<number> {
   return row!.n;
 }
 
-describe('safety: never destroy (issue 12)', function () {
+describe('safety: never destroy', function () {
   this.timeout(300_000);
 
   describe('source and target are one server, spelled 127.0.0.1 and localhost', () => {

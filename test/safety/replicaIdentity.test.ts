@@ -152,7 +152,7 @@ async function judgeCase(cluster: Cluster, major: PgMajor, c: Case, index: numbe
   }
 }
 
-describe('safety: replica identity judged as PostgreSQL judges it (issue 18)', function () {
+describe('safety: replica identity judged as PostgreSQL judges it', function () {
   this.timeout(300_000);
 
   for (const major of [13, 15, 16] as const) {

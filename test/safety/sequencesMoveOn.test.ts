@@ -28,7 +28,7 @@ async function nextValues(cluster: ServerPair['source'], database = 'shop'): Pro
   return rows.map((r) => r.v);
 }
 
-describe('cutover: sequences that moved on after they were copied (issue 14, seed 13936862)', function () {
+describe('cutover: sequences that moved on after they were copied (seed 13936862)', function () {
   this.timeout(120_000);
   let pair: ServerPair;
   const spec = () => pairSpec(pair, 'seqmove', ['shop']);

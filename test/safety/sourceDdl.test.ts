@@ -40,7 +40,7 @@ function application(client: pg.Client): { stop: () => Promise<{ slowestMs: numb
   };
 }
 
-describe('safety: pgferry DDL on the source waits briefly and names who holds a table (issue 18)', function () {
+describe('safety: pgferry DDL on the source waits briefly and names who holds a table', function () {
   this.timeout(300_000);
   let pair: ServerPair;
   before(async () => {

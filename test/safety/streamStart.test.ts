@@ -16,7 +16,7 @@ import { rowsOf } from '../cdc/harness';
 
 const DB = 'start';
 
-describe('safety: every table the copy snapshot shows is streamed or reported (issue 18)', function () {
+describe('safety: every table the copy snapshot shows is streamed or reported', function () {
   this.timeout(120_000);
   let pair: ServerPair;
   before(async () => {

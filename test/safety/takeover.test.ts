@@ -54,7 +54,7 @@ async function pidsOf(cluster: Cluster, sql: string, params: unknown[] = []): Pr
 const APPLY_SESSIONS = `SELECT pid FROM pg_stat_activity WHERE application_name = 'pgferry apply' AND datname = ANY($1::text[])`;
 const WALSENDERS = `SELECT active_pid AS pid FROM pg_replication_slots WHERE active_pid IS NOT NULL AND database = ANY($1::text[])`;
 
-describe('safety: a resumed runner takes over from a stopped one that lost its lease (issue 14, seed 1664726215)', function () {
+describe('safety: a resumed runner takes over from a stopped one that lost its lease (seed 1664726215)', function () {
   this.timeout(300_000);
   let pair: ServerPair;
   let spec: MigrationSpec;

@@ -17,7 +17,7 @@ function assertNoSourceChange(results: readonly ValidationResult[]): void {
   }
 }
 
-describe('validation fixes never ask to change the source (issue 15)', function () {
+describe('validation fixes never ask to change the source', function () {
   this.timeout(300_000);
   let pair: ServerPair;
   let pgadmin: ServerSpec;

@@ -78,7 +78,7 @@ describe('validation: online prerequisites and CDC table report', () => {
     assertNoFailures(lenient);
   });
 
-  it('fails a DEFERRABLE primary key as PostgreSQL does: no replica identity (issue 18)', async () => {
+  it('fails a DEFERRABLE primary key as PostgreSQL does: no replica identity', async () => {
     await logical.query('CREATE DATABASE deferred OWNER app_owner');
     await logical.query(
       `SET ROLE app_owner;

@@ -159,7 +159,7 @@ describe('validation: pure checks: versions, locales and replication settings', 
     assert.match(results[2]!.fix!, /max_wal_senders = 5/);
   });
 
-  it('warns when a stopped stream could fill the source disk: max_slot_wal_keep_size unlimited or unavailable (issue 12)', () => {
+  it('warns when a stopped stream could fill the source disk: max_slot_wal_keep_size unlimited or unavailable', () => {
     const settings = { wal_level: 'logical', max_slots: 10, max_senders: 10, used_slots: 0, inactive_slots: [] };
     const bounded = checkReplicationSettings({ ...settings, wal_keep: '50GB' }, 1).at(-1)!;
     const unlimited = checkReplicationSettings({ ...settings, wal_keep: '-1' }, 1).at(-1)!;
