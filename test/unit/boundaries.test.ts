@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import { repoRoot } from './support/programs';
+import { repoRoot } from '../resource/support/programs';
 
 async function sources(dir: string): Promise<string[]> {
   const out: string[] = [];

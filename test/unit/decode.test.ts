@@ -4,7 +4,7 @@ import { formatLsn, parseLsn } from '../../provider/engine/cdc/decode/lsn';
 import { ChangeNormalizer } from '../../provider/engine/cdc/decode/normalizer';
 import { decodePgoutput, Tuple, UNCHANGED } from '../../provider/engine/cdc/decode/pgoutput';
 import { diffRelation } from '../../provider/engine/cdc/decode/schemaChange';
-import * as b from './bytes';
+import * as b from './pgoutputBytes';
 
 const cols = [
   { name: 'id', key: true, type: 23 },
