@@ -2,7 +2,7 @@
 // resources declared in its stack config (`migrations`: offline and online), which target the
 // lab's Flexible Server and wait for it. Pulumi takes the returned object as the stack outputs.
 import { createLab, readLabConfig, stackOutputs } from './lab-stack/lab';
-import type { MigrationFactory } from './lab-stack/migrations';
+import type { MigrationFactory } from './lab-stack/labMigrations';
 import { PgMigration } from './provider';
 
 const pgMigrations: MigrationFactory = (name, args, opts) => new PgMigration(name, args, opts);

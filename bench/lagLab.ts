@@ -6,8 +6,8 @@
 import { execFile } from 'node:child_process';
 import { Option } from 'commander';
 import { promisify } from 'node:util';
-import { Applier } from '../provider/engine/cdc/applier';
-import { parseLsn } from '../provider/engine/cdc/lsn';
+import { Applier } from '../provider/engine/cdc/apply/applier';
+import { parseLsn } from '../provider/engine/cdc/decode/lsn';
 import { startCluster, stopAllClusters, type Cluster } from '../provider/localpg/cluster';
 import { argsOrExit, parseOptions, positiveInt } from './commandLine';
 import { PG_BIN, pgEnv } from './dataset';

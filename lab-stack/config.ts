@@ -352,7 +352,7 @@ function sourceKey(migration: LabShape['migrations'][number]): string {
 
 /**
  * Migrations: unique names, a source unless the lab VM is one, and one database written by one
- * migration at a time. The stack runs them in list order (migrations.ts), as the tutorial runs its
+ * migration at a time. The stack runs them in list order (labMigrations.ts), as the tutorial runs its
  * offline then its online migration over the same database; a later one that writes a database an
  * earlier one wrote must overwrite it (the tutorial's checkbox), and must not follow an online
  * migration still streaming into it (cutover false): both would write the same target database.

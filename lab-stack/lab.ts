@@ -12,7 +12,7 @@ export { readLabConfig } from './stackConfig';
 export type { LabSecrets } from './stackConfig';
 import { createPrivateDns, type LabDns } from './dns';
 import { createDnsResolver, type LabDnsResolver } from './dnsResolver';
-import { createMigrations, type MigrationFactory, type MigrationResource } from './migrations';
+import { createMigrations, type MigrationFactory, type MigrationResource } from './labMigrations';
 import { createNetwork, type LabNetwork } from './network';
 import { createLabNames, type LabNames } from './names';
 import { childOptions, labScope, partScope, type LabResourceOptions } from './options';

@@ -111,6 +111,7 @@ function createRestart(
   const all = serverParameters(config.server);
   const names = new Set(parametersNeedingRestart(all));
   if (names.size === 0) return undefined;
+  // fire and forget: a log line for the engine, nothing waits for it
   void pulumi.log.info(`server parameters ${[...names].join(', ')} need a restart: server-restart restarts the server after they are set`);
   const token = authorization.getClientTokenOutput({}, { parent: scope.component, provider: scope.provider }).token;
   return new ServerRestart(

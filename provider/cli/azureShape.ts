@@ -196,7 +196,16 @@ export function toAzureResource(status: MigrationStatus, scope: ArmScope = {}, f
 }
 
 /** `check-name-availability`'s answer, as Azure's MigrationNameAvailabilityResource. */
-export function nameAvailability(name: string, taken: boolean, invalid?: string): Record<string, unknown> {
+/** Azure's MigrationNameAvailabilityResource. */
+export interface NameAvailability {
+  readonly name: string;
+  readonly type: string;
+  readonly nameAvailable: boolean;
+  readonly reason: 'Invalid' | 'AlreadyExists' | null;
+  readonly message: string | null;
+}
+
+export function nameAvailability(name: string, taken: boolean, invalid?: string): NameAvailability {
   const reason = invalid ? 'Invalid' : taken ? 'AlreadyExists' : null;
   const message = invalid
     ? `migration name "${name}" ${invalid}`

@@ -24,7 +24,8 @@ export function compileQuery(text: string): CompiledQuery {
 /** The value a query selects from `value` (plain JSON: what the JSON output would hold). */
 export function applyQuery(value: unknown, query: CompiledQuery | undefined): unknown {
   if (!query) return value;
-  return TreeInterpreter.search(query, JSON.parse(JSON.stringify(value ?? null)));
+  const json = JSON.parse(JSON.stringify(value ?? null)) as Parameters<typeof TreeInterpreter.search>[1];
+  return TreeInterpreter.search(query, json);
 }
 
 /** Objects with their keys sorted, recursively (az prints JSON and YAML with sort_keys). */
@@ -73,12 +74,12 @@ function tsvCell(value: unknown): string {
   if (value !== null && typeof value === 'object') return '';
   if (value === null || value === undefined) return 'None';
   if (typeof value === 'boolean') return value ? 'True' : 'False';
-  return String(value);
+  return String(value as string | number | bigint); // objects and lists are handled above
 }
 
 /** az's tsv: one line per item (a non-list is one item); an object's values in key order. */
 export function formatTsv(value: unknown): string {
-  const items = Array.isArray(value) ? value : [value];
+  const items: unknown[] = Array.isArray(value) ? value : [value];
   return items
     .map((item) => {
       if (Array.isArray(item)) return item.map(tsvCell).join('\t');
@@ -125,6 +126,8 @@ export function formatAutoTable(value: unknown, sortRowKeys: boolean): string {
   const headers: string[] = [];
   for (const row of rows) for (const k of row.keys()) if (!headers.includes(k)) headers.push(k);
   if (headers.length === 0) return '';
+  // a cell holds what autoTableRow kept: a scalar, or a nested list printed joined, as az prints it
+  // eslint-disable-next-line @typescript-eslint/no-base-to-string
   const cell = (v: unknown) => (v === undefined ? '' : typeof v === 'boolean' ? (v ? 'True' : 'False') : String(v));
   const numeric = headers.map((h) => rows.every((r) => r.get(h) === undefined || typeof r.get(h) === 'number'));
   const widths = headers.map((h, i) => Math.max(stringWidth(h), ...rows.map((r) => stringWidth(cell(r.get(headers[i]!))))));

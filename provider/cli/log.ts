@@ -38,6 +38,8 @@ export function debugFailure(error: unknown): void {
   let e: unknown = error;
   for (let depth = 0; e !== undefined && e !== null && depth < 5; depth++) {
     const err = e as { stack?: string; message?: string; code?: string; cause?: unknown };
+    // anything may be thrown: a value with neither stack nor message prints as String() makes it
+    // eslint-disable-next-line @typescript-eslint/no-base-to-string
     writeErr(`DEBUG: ${depth === 0 ? '' : 'caused by: '}${err.stack ?? err.message ?? String(e)}`);
     e = err.cause;
   }

@@ -70,6 +70,7 @@ export async function main(argv: readonly string[]): Promise<number> {
 }
 
 if (require.main === module) {
+  // main never rejects: every error becomes a line on stderr and an exit code
   void main(process.argv.slice(2)).then((code) => {
     process.exitCode = code;
     // A driver handle left open must not keep a finished command alive.

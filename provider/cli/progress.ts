@@ -1,10 +1,20 @@
 // Live progress while waiting: on a terminal a block of bars per database and loading table with
 // percent, rate and ETA (liveProgress.ts), online a line per database with latency, pending bytes
 // and an ETA to caught-up; elsewhere plain lines, printed only when something changes.
-import { FINAL_STATES, type DatabaseDetails, type MigrationStatus } from '../engine';
+import {
+  catchUp,
+  copyRatio,
+  databaseCopy,
+  etaSeconds,
+  FINAL_STATES,
+  RateMeter,
+  tableFraction,
+  type DatabaseCopy,
+  type DatabaseDetails,
+  type MigrationStatus,
+} from '../engine';
 import { type LiveLine, LiveProgress } from './liveProgress';
 import { formatBytes, formatCount, formatSeconds } from './output';
-import { catchUp, databaseCopy, etaSeconds, RateMeter, tableFraction, copyRatio, type DatabaseCopy } from './progressModel';
 import { redact } from './secrets';
 import type { ProgressEventLine, TableProgress } from './tableProgress';
 

@@ -55,7 +55,7 @@ export function specFromProperties(body: unknown, flags: PropertyFlags = {}): Mi
 }
 
 /** The target server alone: from the properties file (if any) and the flags. */
-export function targetFromInputs(body: unknown | undefined, flags: TargetFlags): ServerSpec {
+export function targetFromInputs(body: unknown, flags: TargetFlags): ServerSpec {
   let raw: Record<string, unknown>;
   let fieldNames: Readonly<Record<string, string>> = {};
   if (body === undefined) {

@@ -1,5 +1,6 @@
 // Known secrets (passwords from the file, URLs, PGPASSWORD) are masked in everything the CLI
-// prints: output is built without them, this is the second line of defence.
+// prints: output is built without them, this is the second line of defence (the engine's one mask).
+import { maskSecrets } from '../engine';
 
 const secrets = new Set<string>();
 
@@ -16,11 +17,5 @@ export function registerServerSecrets(...servers: unknown[]): void {
 }
 
 export function redact(text: string): string {
-  let out = text;
-  for (const secret of secrets) {
-    if (out.includes(secret)) out = out.split(secret).join('***');
-    const encoded = encodeURIComponent(secret);
-    if (encoded !== secret && out.includes(encoded)) out = out.split(encoded).join('***');
-  }
-  return out;
+  return maskSecrets(text, secrets);
 }

@@ -1,28 +1,23 @@
 // Waiting for a migration with live progress, and the exit code each wait ends with.
 import {
   FINAL_STATES,
+  isSettled,
   PgferryError,
   runnerStopped,
   waitForMigration,
-  waitingForApplyFix,
-  type MigrationSpec,
   type MigrationStatus,
   type ServerSpec,
+  type WaitGoal,
 } from '../engine';
 import { showsProgress } from './log';
 import { ProgressView } from './progress';
 import { TableProgressReader, type ProgressEventLine, type TableProgress } from './tableProgress';
 
-export type WaitGoal = 'run' | 'cutover' | 'cancel';
+export type { WaitGoal };
 
-/** When a wait is over: a final state, or for an online create the point where changes stream. */
-export function waitDone(goal: WaitGoal, mode: MigrationSpec['mode'], option: MigrationSpec['option']): (s: MigrationStatus) => boolean {
-  return (s) => {
-    if (FINAL_STATES.has(s.state)) return true;
-    // a stream stopped on an error waits for the user's fix: waiting on would change nothing
-    if (goal !== 'cancel' && waitingForApplyFix(s)) return true;
-    return goal === 'run' && mode === 'Online' && option !== 'Validate' && s.subState === 'WaitingForCutoverTrigger';
-  };
+/** When a wait is over: the engine's settled check for the goal. */
+export function waitDone(goal: WaitGoal): (s: MigrationStatus) => boolean {
+  return (s) => isSettled(s, goal);
 }
 
 /** 0 only for the outcome asked for; Validate succeeds when no check failed. */

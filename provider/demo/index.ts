@@ -13,7 +13,7 @@ import {
   type MigrationStatus,
   type ProgressEvent,
 } from '../engine';
-import { FINAL_STATES } from '../engine/model';
+import { FINAL_STATES } from '../engine/core/model';
 import { stopAllClusters } from '../localpg/cluster';
 import {
   ADVENTUREWORKS_DATABASE as SAMPLE_DATABASE,

@@ -46,10 +46,10 @@ function existingServer(spec: ServerSpec, version: string): DemoServer {
   return {
     input: spec,
     label: `PostgreSQL ${version} on ${spec.host}:${spec.port}`,
-    async query(sql, params = [], database) {
+    async query<R extends pg.QueryResultRow>(sql: string, params: unknown[] = [], database?: string): Promise<R[]> {
       const client = await openClient(spec, { database, applicationName: 'pgferry demo' });
       try {
-        return (await client.query(sql, params)).rows;
+        return (await client.query<R>(sql, params)).rows;
       } finally {
         await client.end().catch(() => undefined);
       }

@@ -1,8 +1,8 @@
 // Entry points over the orchestrator and the control catalog.
 import { serverMajor, withSession } from './connect/session';
 import { ControlStore } from './control/store';
-import { PgferryError } from './errors';
-import { isFinalState, runnerStopped, type MigrationStatus, type ProgressListener, type VerificationReport } from './model';
+import { PgferryError } from './core/errors';
+import { isFinalState, runnerStopped, type MigrationStatus, type ProgressListener, type VerificationReport } from './core/model';
 import { dropDatabase, targetDatabaseOid } from './schema/database';
 import { samePublicSpec, type MigrationSpec, type ServerSpec } from './input/migrationSpec';
 
@@ -21,7 +21,8 @@ export interface RunOptions {
  * a cutover completes or the migration is canceled. Returns the final status from the catalog.
  */
 export async function runMigration(spec: MigrationSpec, options: RunOptions = {}): Promise<MigrationStatus> {
-  const { orchestrate } = await import('./orchestrator');
+  await withStore(spec.target, (store) => store.register(spec));
+  const { orchestrate } = await import('./flow/orchestrator');
   return orchestrate(spec, options);
 }
 
@@ -30,6 +31,7 @@ export async function runMigration(spec: MigrationSpec, options: RunOptions = {}
  * outlives the caller; returns once the runner holds its lease.
  */
 export async function startMigration(spec: MigrationSpec): Promise<void> {
+  await withStore(spec.target, (store) => store.register(spec));
   const { spawnRunner } = await import('./runner/spawn');
   await spawnRunner(spec, 'create');
 }
@@ -117,7 +119,7 @@ export async function cancelMigration(target: ServerSpec, name: string, options:
     });
   }
   if (runnerStopped(status)) {
-    const { cancelWithoutRunner } = await import('./stoppedRunner');
+    const { cancelWithoutRunner } = await import('./flow/stoppedRunner');
     return cancelWithoutRunner(target, name, options.spec);
   }
   return withStore(target, async (store) => {
@@ -157,7 +159,7 @@ export async function requestCutover(target: ServerSpec, name: string): Promise<
  */
 export async function cleanupSource(spec: MigrationSpec): Promise<void> {
   const status = await showMigration(spec.target, spec.migrationName);
-  const { releaseStreams } = await import('./cdc/release');
+  const { releaseStreams } = await import('./cdc/source/release');
   await releaseStreams(spec, status?.instance);
 }
 

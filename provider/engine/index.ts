@@ -1,9 +1,11 @@
 // The engine's public API: what the CLI, the Pulumi provider and library users call. Nothing
 // here imports Pulumi.
-export * from './errors';
-export { ERROR_CODES, type ErrorCode, type ErrorCodeInfo } from './errorCodes';
+export * from './core/errors';
+export { ERROR_CODES, type ErrorCode, type ErrorCodeInfo } from './core/errorCodes';
 export { AUTHENTICATION_FAILED, INVALID_CATALOG_NAME, NETWORK_ERRNOS, INVALID_PASSWORD, sqlState } from './connect/sqlstate';
-export * from './model';
+export * from './core/model';
+export { maskSecrets } from './core/secrets';
+export { catchUp, copyRatio, databaseCopy, etaSeconds, RateMeter, tableFraction, type DatabaseCopy } from './core/progress';
 export { parseMigrationSpec, zodToInputError, describeIssue } from './input/parse';
 export {
   migrationSpecSchema,
@@ -23,7 +25,7 @@ export {
   type MigrationOption,
 } from './input/migrationSpec';
 export { ControlStore } from './control/store';
-export { CONTROL_SCHEMA_VERSION } from './control/migrations';
+export { CONTROL_SCHEMA_VERSION } from './control/schemaVersions';
 export { PGFERRY_VERSION } from './control/version';
 export {
   runMigration,
@@ -41,4 +43,4 @@ export {
   type RunOptions,
   type DroppedDatabases,
 } from './api';
-export { withSourceSlots } from './stoppedRunner';
+export { withSourceSlots } from './flow/stoppedRunner';

@@ -92,7 +92,7 @@ export async function serverBinDir(major: PgMajor): Promise<string> {
   const nativeDir = path.join(packageDir, 'native');
   if (!isRoot()) return path.join(nativeDir, 'bin');
   // As root the checkout may live where the postgres user cannot read (e.g. /root): copy once.
-  const version = JSON.parse(await fs.readFile(path.join(nativeDir, '..', 'package.json'), 'utf8')).version as string;
+  const version = (JSON.parse(await fs.readFile(path.join(nativeDir, '..', 'package.json'), 'utf8')) as { version: string }).version;
   const copy = path.join(os.tmpdir(), `pgferry-pg-${version}`);
   if (!existsSync(path.join(copy, 'bin', 'postgres'))) {
     const staging = `${copy}.${process.pid}`;
@@ -292,10 +292,10 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
       await client.connect();
       return client;
     },
-    async query(sql, params, database) {
+    async query<R extends pg.QueryResultRow>(sql: string, params?: unknown[], database?: string): Promise<R[]> {
       const client = await cluster.connect(database);
       try {
-        return (await client.query(sql, params as unknown[])).rows;
+        return (await client.query<R>(sql, params)).rows;
       } finally {
         await client.end();
       }

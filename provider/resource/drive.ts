@@ -23,16 +23,16 @@ export function isWaitingForCutover(status: MigrationStatus): boolean {
 /** A live migration whose runner holds no lease: nothing drives it until it is resumed. */
 export const isStale = engine.runnerStopped;
 
-/** Polls until the migration is final, waits for the cutover trigger, or its runner is gone. */
+/** Polls until the wait for `goal` is over (engine.isSettled), or the migration's runner is gone. */
 export async function waitUntilSettled(
   spec: MigrationSpec,
   timeoutMs: number | undefined,
   options: OperationOptions,
-  settled: (status: MigrationStatus) => boolean = (s) => isFinal(s) || isWaitingForCutover(s),
+  goal: engine.WaitGoal = 'run',
 ): Promise<MigrationStatus> {
   const write = redactingWriter(spec, options.write ?? stdoutWriter);
-  // a stream stopped on an error waits for the user's fix: the operation ends, saying what to fix
-  const over = (s: MigrationStatus): boolean => settled(s) || isStale(s) || engine.waitingForApplyFix(s);
+  // a stream stopped on an error waits for the user's fix: every operation ends, saying what to fix
+  const over = (s: MigrationStatus): boolean => engine.isSettled(s, goal) || isStale(s) || engine.waitingForApplyFix(s);
   return engine.waitForMigration(spec.target, spec.migrationName, over, {
     intervalMs: options.intervalMs ?? 1000,
     timeoutMs,
@@ -85,7 +85,7 @@ export async function cutover(spec: MigrationSpec, timeoutMs: number | undefined
   const write = redactingWriter(spec, options.write ?? stdoutWriter);
   write(`${spec.migrationName}: cutover requested`);
   await engine.requestCutover(spec.target, spec.migrationName);
-  const status = await waitUntilSettled(spec, timeoutMs, options, isFinal);
+  const status = await waitUntilSettled(spec, timeoutMs, options, 'cutover');
   if (status.downtimeSeconds !== undefined) write(`${spec.migrationName}: cutover downtime ${status.downtimeSeconds.toFixed(1)} s`);
   return status;
 }

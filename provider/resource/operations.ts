@@ -14,7 +14,7 @@ import { stdoutWriter } from './progress';
 import { reachabilityHint } from './reachability';
 import { redactingWriter } from './redact';
 import { dropAllowedAfterCutover } from './remove';
-import { checkInputs, parseDuration, parseMigrationId, toMigrationSpec, type CheckFailure } from './schema';
+import { checkInputs, parseDuration, parseMigrationId, toMigrationSpec, type CheckFailure } from './inputSchema';
 
 export { inputsOf } from './inputs';
 export { read } from './read';
@@ -152,7 +152,7 @@ export async function update(id: string, _olds: Props, news: Props, options: Ope
     if (spec.mode === 'Online' && wantsCutover && isWaitingForCutover(status)) {
       status = await cutover(spec, timeoutMs, options);
     } else if (spec.mode === 'Online' && wantsCutover && !isFinal(status) && status.subState === 'CompletingMigration') {
-      status = await waitUntilSettled(spec, timeoutMs, options, isFinal);
+      status = await waitUntilSettled(spec, timeoutMs, options, 'cutover');
     }
   } catch (error) {
     throw await asFailure(spec, news, timeoutHint(error, spec, 'update', timeoutMs), 'update');

@@ -34,24 +34,27 @@ function loadOperations(): typeof Operations {
   );
 }
 
+/** Inputs and outputs as the SDK hands them over: property bags (operations.ts parses them). */
+type Props = Record<string, unknown>;
+
 /** The PgMigration provider: what `new PgMigration(...)` hands to the SDK to serialize. */
 export const pgMigrationProvider: pulumi.dynamic.ResourceProvider = {
-  async check(olds, news) {
+  async check(olds: Props, news: Props) {
     return loadOperations().check(olds, news);
   },
-  async diff(id, olds, news) {
+  async diff(id: string, olds: Props, news: Props) {
     return loadOperations().diff(id, olds, news);
   },
-  async create(inputs) {
+  async create(inputs: Props) {
     return loadOperations().create(inputs);
   },
-  async read(id, props) {
+  async read(id: string, props: Props) {
     return loadOperations().read(id, props);
   },
-  async update(id, olds, news) {
+  async update(id: string, olds: Props, news: Props) {
     return loadOperations().update(id, olds, news);
   },
-  async delete(id, props) {
+  async delete(id: string, props: Props) {
     await loadOperations().remove(id, props);
   },
 };

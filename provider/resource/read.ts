@@ -9,7 +9,7 @@ import { inputsOf } from './inputs';
 import { migrationOutputs } from './outputs';
 import { stdoutWriter } from './progress';
 import { redactingWriter } from './redact';
-import { parseMigrationId, toMigrationSpec } from './schema';
+import { parseMigrationId, toMigrationSpec } from './inputSchema';
 
 type Props = Record<string, unknown>;
 

@@ -8,7 +8,7 @@ import { isFinal, resume, waitUntilSettled, type OperationOptions } from './driv
 import { inputsOf } from './inputs';
 import { stdoutWriter, type LineWriter } from './progress';
 import { redact, redactingWriter } from './redact';
-import { parseDuration, toMigrationSpec } from './schema';
+import { parseDuration, toMigrationSpec } from './inputSchema';
 
 type Props = Record<string, unknown>;
 
@@ -69,7 +69,7 @@ async function cancel(
     await resume(spec);
   }
   const timeouts = inputs.customTimeouts as Record<string, string | undefined> | undefined;
-  await waitUntilSettled(spec, parseDuration(timeouts?.delete) ?? DEFAULT_DELETE_WAIT_MS, options, isFinal);
+  await waitUntilSettled(spec, parseDuration(timeouts?.delete) ?? DEFAULT_DELETE_WAIT_MS, options, 'cancel');
 }
 
 /** dropTargetDatabasesOnDelete, except for a migration that has cut over unless this operation names it. */

@@ -6,9 +6,9 @@
 // the session's temporary tables on disconnect moved it past the lost batch.
 import assert from 'node:assert/strict';
 import type pg from 'pg';
-import { openAppliedPosition, type AppliedPosition } from '../../provider/engine/cdc/appliedPosition';
-import type { PositionKey } from '../../provider/engine/cdc/types';
-import { StatementPipeline } from '../../provider/engine/cdc/statementPipeline';
+import { openAppliedPosition, type AppliedPosition } from '../../provider/engine/cdc/apply/appliedPosition';
+import type { PositionKey } from '../../provider/engine/cdc/apply/types';
+import { StatementPipeline } from '../../provider/engine/cdc/apply/statementPipeline';
 import { ident } from '../../provider/engine/connect/quote';
 import { startCluster, uniqueName, until, type Cluster } from '../support';
 

@@ -111,7 +111,7 @@ describe('cdc: exactly once under SIGKILL (integration)', function () {
       // on a difference, name the ledger rows that differ (which ids, inserted or deleted) first
       const ids = async (side: (sql: string) => Promise<Record<string, unknown>[]>): Promise<Set<number>> =>
         new Set((await side('SELECT id::int AS id FROM ledger')).map((r) => r.id as number));
-      const [want, got] = await Promise.all([ids(f.src), ids(f.dst)]);
+      const [want, got] = await Promise.all([ids((sql) => f.src(sql)), ids((sql) => f.dst(sql))]);
       const missing = [...want].filter((id) => !got.has(id));
       const extra = [...got].filter((id) => !want.has(id));
       assert.deepEqual({ missing, extra }, { missing: [], extra: [] }, `ledger ids differ\n${stderr.join('')}`);

@@ -1,18 +1,18 @@
 // Issue 12, "never twice": the session that commits the data holds the fence. A runner whose lease
 // session is terminated stops writing, even one asleep when it lost it (every apply COMMIT checks
-// on the target that the lease is still held: cdc/leaseGuard.ts); the resumed runner is then the
+// on the target that the lease is still held: cdc/apply/leaseGuard.ts); the resumed runner is then the
 // only applier; a second applier on the same database is refused, in origin and progress-table
 // mode alike.
 import assert from 'node:assert/strict';
 import { parseMigrationSpec, requestCutover, resumeMigration, startMigration } from '../../provider/engine';
-import { Applier, type ApplierOptions } from '../../provider/engine/cdc/applier';
+import { Applier, type ApplierOptions } from '../../provider/engine/cdc/apply/applier';
 import type { MigrationSpec, ServerSpec } from '../../provider/engine/input/migrationSpec';
 import { ControlStore } from '../../provider/engine/control/store';
-import { applyLockKey, cutoverMessagePrefix } from '../../provider/engine/names';
-import { isPgferryError } from '../../provider/engine/errors';
-import { guardCommitsWithLease, LEASE_LOST_SQLSTATE, leaseGuardSql } from '../../provider/engine/cdc/leaseGuard';
+import { applyLockKey, cutoverMessagePrefix } from '../../provider/engine/core/names';
+import { isPgferryError } from '../../provider/engine/core/errors';
+import { guardCommitsWithLease, LEASE_LOST_SQLSTATE, leaseGuardSql } from '../../provider/engine/cdc/apply/leaseGuard';
 import { isRetryable, sqlState } from '../../provider/engine/connect/sqlstate';
-import { FaultProxy, type ProxyConnection } from '../faults/proxy';
+import { FaultProxy, type ProxyConnection } from '../support/faultProxy';
 import {
   makeManagedTarget,
   serverSpec,
@@ -127,7 +127,7 @@ async function byHand(source: Cluster, spec: MigrationSpec, db: string): Promise
   };
 }
 
-describe('fencing: one applier per database, whatever happens to the lease (issue 12)', function () {
+describe('fencing: one applier per database, whatever happens to the lease', function () {
   this.timeout(400_000);
   let pair: ServerPair;
   before(async () => {

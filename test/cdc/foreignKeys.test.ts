@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { cancelMigration, requestCutover, resumeMigration, runMigration, startMigration } from '../../provider/engine';
 import { ControlStore } from '../../provider/engine/control/store';
 import type { MigrationSpec } from '../../provider/engine/input/migrationSpec';
-import type { MigrationStatus } from '../../provider/engine/model';
+import type { MigrationStatus } from '../../provider/engine/core/model';
 import { makeManagedTarget, pairSpec, serverSpec, startPair, waitForStatus, type Cluster, type ServerPair } from '../support';
 import { rowsOf, TARGET_KINDS } from './harness';
 

@@ -2,11 +2,11 @@
 // cluster, slot + publication, an applier, and row-by-row comparison of the two sides; and the
 // release of all of it when a suite ends (stopCdcPair), so the pair's leak check holds.
 import assert from 'node:assert/strict';
-import { Applier, type ApplierOptions } from '../../provider/engine/cdc/applier';
-import { ensurePublication } from '../../provider/engine/cdc/publication';
-import { createSlotWithSnapshot, dropSlotAndPublication, type ExportedSlot } from '../../provider/engine/cdc/slot';
+import { Applier, type ApplierOptions } from '../../provider/engine/cdc/apply/applier';
+import { ensurePublication } from '../../provider/engine/cdc/source/publication';
+import { createSlotWithSnapshot, dropSlotAndPublication, type ExportedSlot } from '../../provider/engine/cdc/source/slot';
 import { ident, literal } from '../../provider/engine/connect/quote';
-import { cutoverMessagePrefix, originName, publicationName, slotName } from '../../provider/engine/names';
+import { cutoverMessagePrefix, originName, publicationName, slotName } from '../../provider/engine/core/names';
 import type { ServerSpec } from '../../provider/engine/input/migrationSpec';
 import { openClient } from '../../provider/engine/connect/client';
 import { makeManagedTarget, serverSpec, uniqueName, writerPause, type Cluster, type ServerPair } from '../support';

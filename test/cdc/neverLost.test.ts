@@ -3,8 +3,8 @@
 // table; nothing past it commits or is confirmed to the slot, so once the cause is fixed a new
 // applier applies it. Where the applying user bypasses the policy, the change applies at once.
 import assert from 'node:assert/strict';
-import { DEFAULT_LIMITS } from '../../provider/engine/cdc/planner';
-import { isPgferryError } from '../../provider/engine/errors';
+import { DEFAULT_LIMITS } from '../../provider/engine/cdc/apply/planner';
+import { isPgferryError } from '../../provider/engine/core/errors';
 import { startPair, type ServerPair } from '../support';
 import { assertSame, createSlot, drain, setupDb, startApplier, stopCdcPair, type CdcDb, type Running } from './harness';
 
@@ -29,7 +29,7 @@ async function valueOf(f: CdcDb, side: 'src' | 'dst', id: number): Promise<unkno
   return (await f[side]('SELECT v FROM t WHERE id = $1', [id]))[0]?.v;
 }
 
-describe('cdc: a change the target cannot take stops the stream, naming the table, and is never lost (issue 20)', function () {
+describe('cdc: a change the target cannot take stops the stream, naming the table, and is never lost', function () {
   this.timeout(300_000);
   let pair: ServerPair;
   before(async () => {

@@ -2,7 +2,7 @@
 // tables (REPLICA IDENTITY FULL), a stalled target, restarts, schema changes, managed-target progress.
 import assert from 'node:assert/strict';
 import type pg from 'pg';
-import { slotName } from '../../provider/engine/names';
+import { slotName } from '../../provider/engine/core/names';
 import { startPair, until, writerPause, type ServerPair } from '../support';
 import {
   assertSame,
@@ -146,7 +146,7 @@ async function holdMemoryWhileTargetStalls(pair: ServerPair): Promise<void> {
         WHERE s.slot_name = $1`,
       [slotName(f.migration, f.db)],
     );
-    assert.ok(Number(lag!.behind) > budget, `the walsender is ${lag!.behind} bytes behind the source's WAL`);
+    assert.ok(Number(lag!.behind) > budget, `the walsender is ${String(lag!.behind)} bytes behind the source's WAL`);
     const stalled = running.applier.stats();
     assert.equal(stalled.inserts, 0);
     assert.ok(stalled.peakQueuedBytes < budget + 256 * 1024, `peak queue ${stalled.peakQueuedBytes} bytes while stalled`);

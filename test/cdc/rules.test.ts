@@ -206,7 +206,7 @@ for (const kind of TARGET_KINDS) {
         await until('the resumed runner to accept the cutover', () =>
           requestCutover(spec.target, spec.migrationName).then(
             () => true,
-            (error: { code?: string }) => (error.code === 'CUTOVER_NOT_READY' ? undefined : Promise.reject(error)),
+            (error: Error & { code?: string }) => (error.code === 'CUTOVER_NOT_READY' ? undefined : Promise.reject(error)),
           ),
         );
         const done = await waitForStatus(store, spec.migrationName, (s) => s.state === 'Succeeded' || s.state === 'Failed');

@@ -1,11 +1,11 @@
 // Dropping an online migration's slot and publication rides out a source restart: the fault
-// campaign (issue 14) saw a migration fail while the source restarted, and its cleanup, tried once
+// campaign saw a migration fail while the source restarted, and its cleanup, tried once
 // against the restarting source, left the slot holding WAL and the publication behind.
 import assert from 'node:assert/strict';
-import { dropSlotAndPublication } from '../../provider/engine/cdc/slot';
+import { dropSlotAndPublication } from '../../provider/engine/cdc/source/slot';
 import { serverSpec, startCluster, type Cluster } from '../support';
 
-describe('slot cleanup during a source restart (issue 14)', function () {
+describe('slot cleanup during a source restart', function () {
   this.timeout(120_000);
   let source: Cluster;
   before(async () => {

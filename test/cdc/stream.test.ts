@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { DEFAULT_LIMITS } from '../../provider/engine/cdc/planner';
+import { DEFAULT_LIMITS } from '../../provider/engine/cdc/apply/planner';
 import { startPair, type ServerPair } from '../support';
 import {
   assertSame,
@@ -98,7 +98,7 @@ describe('cdc: slot, snapshot and apply (integration)', function () {
       });
     }
 
-    it(`applies a key swap under a DEFERRABLE INITIALLY IMMEDIATE primary key or unique constraint (issue 21, ${kind} target)`, async () => {
+    it(`applies a key swap under a DEFERRABLE INITIALLY IMMEDIATE primary key or unique constraint (${kind} target)`, async () => {
       const f = await setupDb(pair.source, pair.target, DDL, { target: kind });
       const exported = await createSlot(f);
       await exported.release();

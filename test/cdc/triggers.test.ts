@@ -58,7 +58,7 @@ async function firedOn(cluster: Cluster, db: string, where: Cluster): Promise<Re
 }
 
 for (const kind of TARGET_KINDS) {
-  describe(`triggers while streaming, ${kind} target (issue 21)`, function () {
+  describe(`triggers while streaming, ${kind} target`, function () {
     this.timeout(400_000);
     let pair: ServerPair;
     before(async () => {

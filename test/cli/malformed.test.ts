@@ -97,7 +97,7 @@ const CASES: Case[] = [
   { title: 'bad --mode', body: azure({}), flags: ['--name', 'm1', '--mode', 'sideways', ...TARGET_FLAGS], field: /--mode/ },
   { title: 'bad --target-url', body: azure({}), flags: ['--name', 'm1', '--target-url', `mysql://u:${SECRET}@h/`], field: /--target-url/ },
   {
-    // any local user can read a process's command line (issue 12)
+    // any local user can read a process's command line
     title: 'a password inside --target-url',
     body: azure({}),
     flags: ['--name', 'm1', '--target-url', `postgres://u:${SECRET}@h/`],
@@ -207,7 +207,7 @@ describe('pgferry create with malformed input', () => {
       });
     }
 
-    it('refuses 51 databases, all present on the source, and changes neither server (issue 19)', async () => {
+    it('refuses 51 databases, all present on the source, and changes neither server', async () => {
       const names = Array.from({ length: 51 }, (_, i) => `many_${String(i).padStart(2, '0')}`);
       for (const name of names) await pair.source.query(`CREATE DATABASE ${name}`);
       // the boundary: 50 is a valid spec, 51 is refused naming the field

@@ -1,4 +1,4 @@
-// A password file is honoured (issue 19): with no password in the properties, an offline
+// A password file is honoured: with no password in the properties, an offline
 // migration through the pgferry command succeeds when PGPASSFILE names a file, or when HOME holds
 // a .pgpass, made here; the same migration without the file fails. Success needs both the driver
 // (validation, the catalog, the copy) and pg_dump/pg_restore (the schema) to read the file.
@@ -13,7 +13,7 @@ import { propertiesFile, runCli, PGFERRY_JSON } from './helpers';
 const pgpassLine = (host: string, port: number, user: string, password: string) =>
   [host, String(port), '*', user, password].map((f) => f.replace(/[\\:]/g, '\\$&')).join(':');
 
-describe('a password file is honoured by the driver and by pg_dump/pg_restore (issue 19)', function () {
+describe('a password file is honoured by the driver and by pg_dump/pg_restore', function () {
   this.timeout(300_000);
   let pair: ServerPair;
   let home: string;

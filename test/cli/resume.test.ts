@@ -69,7 +69,7 @@ describe('pgferry resume after the runner died', function () {
     assert.deepEqual(rows, [{ n: ROWS }]);
   });
 
-  it('resume of an online migration created with --mode online, given the same file, streams again (issue 14)', async () => {
+  it('resume of an online migration created with --mode online, given the same file, streams again', async () => {
     await pair.source.query('CREATE DATABASE shop');
     await pair.source.query(`CREATE TABLE public.orders (id int PRIMARY KEY, item text NOT NULL)`, [], 'shop');
     const shop = propertiesFile({

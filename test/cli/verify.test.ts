@@ -2,7 +2,7 @@
 // the difference named for each change made on the target alone (a row count, a table missing,
 // a table only on the target, a large object's content, a sequence), 0 again once it is undone.
 import assert from 'node:assert/strict';
-import { readSequenceStates, targetBehindItsRows } from '../../provider/engine/verify/sequences';
+import { readSequenceStates, targetBehindItsRows } from '../../provider/engine/verify/sequenceCheck';
 import { startPair, type ServerPair } from '../support';
 import { propertiesFile, runCli, PGFERRY_JSON } from './helpers';
 
@@ -12,7 +12,7 @@ interface Report {
   firstMismatch?: string;
 }
 
-describe('pgferry verify finds every kind of difference (issue 19)', function () {
+describe('pgferry verify finds every kind of difference', function () {
   this.timeout(300_000);
   let pair: ServerPair;
   let file: string;

@@ -1,13 +1,13 @@
-// The fault campaign's short run for CI (issue 14): a few fixed trials on the smallest fixture,
+// The fault campaign's short run for CI: a few fixed trials on the smallest fixture,
 // one per fault family, each a scenario the campaign must pass: nothing lost, duplicated or left
 // behind, one runner at a time. `npm run faults` runs the full, random campaign.
 import assert from 'node:assert/strict';
-import type { FaultKind } from './faults';
-import type { TrialResult } from './outcome';
-import type { Phase } from './phases';
-import { trialDetail, trialLine } from './report';
-import { openCampaign, type OpenCampaign } from './campaign';
-import { runTrial } from './trial';
+import type { FaultKind } from '../../faults/faults';
+import type { TrialResult } from '../../faults/outcome';
+import type { Phase } from '../../faults/phases';
+import { trialDetail, trialLine } from '../../faults/report';
+import { openCampaign, type OpenCampaign } from '../../faults/campaign';
+import { runTrial } from '../../faults/trial';
 
 interface Scenario {
   readonly title: string;
@@ -37,7 +37,7 @@ const SCENARIOS: readonly Scenario[] = [
   },
 ];
 
-describe('fault campaign, fixed trials (issue 14)', function () {
+describe('fault campaign, fixed trials', function () {
   this.timeout(600_000);
   let campaign: OpenCampaign;
   before(async () => {

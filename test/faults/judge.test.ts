@@ -5,11 +5,11 @@
 // and a campaign of N trials runs N whose fault happened.
 import assert from 'node:assert/strict';
 import { startPair, type ServerPair } from '../support';
-import { drawTrials, extraDrawsAllowed } from './draws';
-import { judgeDatabase } from './judge';
-import { classify, unexpectedWorkloadErrors, type TrialResult } from './outcome';
-import { summarize } from './report';
-import { trialSeed } from './rng';
+import { drawTrials, extraDrawsAllowed } from '../../faults/draws';
+import { judgeDatabase } from '../../faults/judge';
+import { classify, unexpectedWorkloadErrors, type TrialResult } from '../../faults/outcome';
+import { summarize } from '../../faults/report';
+import { trialSeed } from '../../faults/rng';
 
 const SCHEMA = `
 CREATE TABLE keyed (id int PRIMARY KEY, body text);
@@ -21,7 +21,7 @@ INSERT INTO keyed SELECT g, repeat(md5(g::text), 100) FROM generate_series(1, 10
 INSERT INTO keyless SELECT 'line ' || (g % 10) FROM generate_series(1, 100) g;
 SELECT lo_from_bytea(0, 'large object');`;
 
-describe('fault campaign judge (issue 14 harness)', function () {
+describe('fault campaign judge', function () {
   this.timeout(120_000);
   let pair: ServerPair;
   before(async () => {

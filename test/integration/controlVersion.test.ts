@@ -2,7 +2,7 @@
 // migrations it lacks, a catalog newer than this build is refused (reads and writes) before
 // anything on the target changes, naming both versions.
 import assert from 'node:assert/strict';
-import { CONTROL_MIGRATIONS } from '../../provider/engine/control/migrations';
+import { CONTROL_MIGRATIONS } from '../../provider/engine/control/schemaVersions';
 import { ControlStore } from '../../provider/engine/control/store';
 import { CONTROL_SCHEMA_VERSION, PGFERRY_VERSION } from '../../provider/engine';
 import { runCli } from '../cli/helpers';

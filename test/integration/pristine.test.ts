@@ -10,7 +10,7 @@ async function systemIdentifier(cluster: Cluster): Promise<string> {
   return row!.id;
 }
 
-describe('clusters copied from the cached initdb (issue 13)', () => {
+describe('clusters copied from the cached initdb', () => {
   const clusters: Cluster[] = [];
   after(async () => Promise.all(clusters.map((c) => c.stop())));
 

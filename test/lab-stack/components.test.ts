@@ -1,4 +1,4 @@
-// The lab as a tree of components under Pulumi mocks (issue 17): each part under its component,
+// The lab as a tree of components under Pulumi mocks: each part under its component,
 // names that do not carry namePrefix (renaming the lab replaces nothing, not the 30–45-minute VPN
 // gateway), aliases to where resources were before the components, the migrations waiting for
 // what makes the server reachable, and the lab's migration options from config.
@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import * as pulumi from '@pulumi/pulumi';
 import { parseLabConfig, type LabConfigInput } from '../../lab-stack/config';
 import { createLab, type Lab } from '../../lab-stack/lab';
-import type { MigrationFactory } from '../../lab-stack/migrations';
+import type { MigrationFactory } from '../../lab-stack/labMigrations';
 import type { PgMigrationArgs } from '../../provider/resource';
 import { fullConfig } from './fixtures';
 import { installMocks, settle, type MockLab } from './mocks';
@@ -47,7 +47,7 @@ function urns(mocks: MockLab): Map<string, string> {
   return new Map([...mocks.resources.values()].filter((r) => !r.component).map((r) => [r.name, r.urn]));
 }
 
-describe('lab-stack components (issue 17)', function () {
+describe('lab-stack components', function () {
   this.timeout(60_000);
   let mocks: MockLab;
   before(async () => {

@@ -16,7 +16,7 @@ import {
 import { fullConfig, ROOT_CERT, SSH_KEY } from './fixtures';
 import { parseLabConfig, type LabConfigInput } from '../../lab-stack/config';
 import { createLab, stackOutputs, type Lab } from '../../lab-stack/lab';
-import type { MigrationFactory } from '../../lab-stack/migrations';
+import type { MigrationFactory } from '../../lab-stack/labMigrations';
 import type { PgMigrationArgs } from '../../provider/resource';
 import { READY_COMMAND } from '../../lab-stack/sourceScripts';
 import { recordNameFromCname } from '../../lab-stack/server';
@@ -437,7 +437,7 @@ describe('lab-stack under Pulumi mocks, minimal lab (no VPN, no source VM)', fun
     assert.equal(param.inputs.configurationName, 'azure.extensions');
     assert.equal(param.inputs.value, 'TABLEFUNC,UUID-OSSP');
     const server = mocks.one('azure-native:dbforpostgresql:Server');
-    assert.equal(server.inputs.serverName, `pgferry-lab-${MOCK_SUFFIX}`, 'default name: a random suffix, no collision (issue 17)');
+    assert.equal(server.inputs.serverName, `pgferry-lab-${MOCK_SUFFIX}`, 'default name: a random suffix, no collision');
     assert.deepEqual(server.ignoreChanges, ['serverName'], 'drawn once: a later namePrefix change renames nothing');
     assert.deepEqual(mocks.one('azure-native:privatedns:PrivateZone').ignoreChanges, ['privateZoneName']);
   });

@@ -60,7 +60,7 @@ describe('lab-stack program', function () {
     assert.equal(readLabConfig().config.server.administratorLogin, 'pgadmin', "the tutorial's Passw0rd! passes");
   });
 
-  it('reads the region once, from azure-native:location, and refuses two different regions (issue 17)', () => {
+  it('reads the region once, from azure-native:location, and refuses two different regions', () => {
     const { location: _location, ...rest } = fullConfig();
     void _location;
     const config: Record<string, string> = { 'azure-native:location': 'northeurope' };

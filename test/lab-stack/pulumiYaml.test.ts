@@ -1,4 +1,4 @@
-// Pulumi.yaml declares the lab's config keys with types and descriptions (issue 17): the root
+// Pulumi.yaml declares the lab's config keys with types and descriptions: the root
 // program and lab-stack/ declare the same keys, each one the lab reads, with the lab's defaults.
 import assert from 'node:assert/strict';
 import { promises as fs } from 'node:fs';
@@ -20,7 +20,7 @@ async function declaredConfig(file: string): Promise<Record<string, Declared>> {
   return project.config ?? {};
 }
 
-describe('lab-stack Pulumi.yaml config declarations (issue 17)', () => {
+describe('lab-stack Pulumi.yaml config declarations', () => {
   it('the root program and lab-stack/ declare the same keys', async () => {
     assert.deepEqual(await declaredConfig('Pulumi.yaml'), await declaredConfig('lab-stack/Pulumi.yaml'));
   });

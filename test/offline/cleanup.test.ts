@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { cleanupSource, ControlStore, dropTargetDatabases, parseMigrationSpec, removeMigration } from '../../provider/engine';
-import { publicationName, slotName } from '../../provider/engine/names';
+import { publicationName, slotName } from '../../provider/engine/core/names';
 import { ident } from '../../provider/engine/connect/quote';
 import { serverSpec, startPair, type ServerPair } from '../support';
 
@@ -32,7 +32,7 @@ describe('cleanup entry points (Pulumi delete)', function () {
     assert.deepEqual(await pair.source.query(`SELECT pubname FROM pg_publication`, [], 'app'), []);
   });
 
-  it('dropTargetDatabases drops only the databases the migration created, and none of a migration that has cut over (issue 12)', async () => {
+  it('dropTargetDatabases drops only the databases the migration created, and none of a migration that has cut over', async () => {
     const target = serverSpec(pair.target);
     await pair.target.query('CREATE DATABASE made');
     await pair.target.query('CREATE DATABASE there_before');

@@ -42,8 +42,8 @@ describe('offline copy consistency', function () {
         written += 1;
       }
     })();
-    let failed: unknown;
-    writing.catch((error: unknown) => (failed = error));
+    let failed: Error | undefined;
+    writing.catch((error: Error) => (failed = error));
     try {
       await until(
         'the writer to commit 20 transactions',

@@ -1,4 +1,4 @@
-// migrateRoles: false (issue 19): the source's roles are not created on the target (read back from
+// migrateRoles: false: the source's roles are not created on the target (read back from
 // pg_roles), what they own belongs to the target user there, a grant to a role the target already
 // has is kept (also when the same object grants to a role it lacks), one to a role it lacks is left out with a warning, and the data arrives whole.
 // With the default, the same roles are created.
@@ -8,7 +8,7 @@ import { pairSpec, startPair, type ServerPair } from '../support';
 
 const SOURCE_ROLES = ['ledger_owner', 'ledger_clerk', 'shared_reader'];
 
-describe('migrateRoles false leaves the roles alone (issue 19)', function () {
+describe('migrateRoles false leaves the roles alone', function () {
   this.timeout(180_000);
   let pair: ServerPair;
   const rolesOn = async (server: ServerPair['target']) =>

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { cancelMigration, resumeMigration, showMigration, startMigration, waitForMigration } from '../../provider/engine';
-import { FINAL_STATES } from '../../provider/engine/model';
+import { FINAL_STATES } from '../../provider/engine/core/model';
 import { pairSpec, startPair, until, type ServerPair } from '../support';
 
 describe('detached runner (offline)', function () {

@@ -6,7 +6,7 @@ import { runMigration } from '../../provider/engine';
 import { ControlStore } from '../../provider/engine/control/store';
 import { pairSpec, serverSpec, startPair, type ServerPair } from '../support';
 
-describe('a table whose copy fails shows as Errored (issue 13)', function () {
+describe('a table whose copy fails shows as Errored', function () {
   this.timeout(120_000);
   let pair: ServerPair;
   before(async () => {

@@ -43,7 +43,7 @@ async function withMocks(): Promise<Seen[]> {
 
 const settle = (r: pulumi.Resource) => new Promise((resolve) => r.urn.apply(resolve));
 
-describe('PgMigration registration (issue 17)', function () {
+describe('PgMigration registration', function () {
   this.timeout(60_000);
   let seen: Seen[];
   beforeEach(async () => {

@@ -91,7 +91,7 @@ describe('example and root programs under Pulumi mocks', function () {
     assert.equal(await valueOf(exports.state as pulumi.Output<string>), 'Succeeded');
     const migration = registered.find((r) => r.type === TYPE)!;
     assert.ok(migration, 'a PgMigration is registered');
-    // Only passwords are secret: a preview shows which host, port or user changed (issue 17).
+    // Only passwords are secret: a preview shows which host, port or user changed.
     for (const side of ['source', 'target']) {
       const server = wire.get('offline')![side];
       assert.ok(!isSecret(server), `${side} as a whole is not secret`);

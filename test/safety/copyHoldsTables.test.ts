@@ -8,7 +8,7 @@ import { CopyHold, pairSpec, startPair, until, type ServerPair } from '../suppor
 
 const SMALL = ['s1', 's2', 's3', 's4', 's5'];
 
-describe('safety: the copy holds the tables it copies (issue 12)', function () {
+describe('safety: the copy holds the tables it copies', function () {
   this.timeout(300_000);
   let pair: ServerPair;
   before(async () => {

@@ -7,7 +7,7 @@ import { parseMigrationSpec, requestCutover, resumeMigration, startMigration } f
 import { ControlStore } from '../../provider/engine/control/store';
 import { serverSpec, startPair, until, waitForStatus, type ServerPair } from '../support';
 
-describe('safety: a runner killed during a two-database cutover (issue 12)', function () {
+describe('safety: a runner killed during a two-database cutover', function () {
   this.timeout(300_000);
   let pair: ServerPair;
   before(async () => {

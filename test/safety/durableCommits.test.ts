@@ -12,7 +12,7 @@ import { withSession } from '../../provider/engine/connect/session';
 import { ControlStore } from '../../provider/engine/control/store';
 import { serverSpec, startCluster, startPair, until, waitForStatus, type Cluster, type ServerPair } from '../support';
 
-describe("safety: pgferry's own commits are durable on a server that defaults to synchronous_commit off (issue 14, seed 2260759369)", function () {
+describe("safety: pgferry's own commits are durable on a server that defaults to synchronous_commit off (seed 2260759369)", function () {
   this.timeout(60_000);
   let server: Cluster;
   const setting = (options: Parameters<typeof withSession>[1]) =>

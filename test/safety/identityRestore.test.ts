@@ -2,9 +2,9 @@
 // each table had (DEFAULT, NOTHING, USING INDEX), on the source and the target; never while a
 // publication (anyone's) still publishes the table's updates, which would then fail.
 import assert from 'node:assert/strict';
-import { readSourceRelations } from '../../provider/engine/catalog/replicaIdentity';
-import { restoreReplicaIdentity, setIdentityFull, type RestoreContext } from '../../provider/engine/cdc/replicaIdentity';
-import { pendingIdentityChanges } from '../../provider/engine/cdc/sourceRecords';
+import { readSourceRelations } from '../../provider/engine/catalog/identityVerdict';
+import { restoreReplicaIdentity, setIdentityFull, type RestoreContext } from '../../provider/engine/cdc/source/identityFull';
+import { pendingIdentityChanges } from '../../provider/engine/control/sourceTables';
 import { ControlStore } from '../../provider/engine/control/store';
 import { pairSpec, serverSpec, startPair, type ServerPair } from '../support';
 
@@ -26,7 +26,7 @@ async function identities(pair: ServerPair, side: 'source' | 'target'): Promise<
   return Object.fromEntries(rows.map((r) => [r.t, r.i ? `${r.r}:${r.i}` : r.r]));
 }
 
-describe('safety: replica identities pgferry changed are set back (issue 18)', function () {
+describe('safety: replica identities pgferry changed are set back', function () {
   this.timeout(120_000);
   let pair: ServerPair;
   before(async () => {
@@ -113,7 +113,7 @@ describe('safety: replica identities pgferry changed are set back (issue 18)', f
       }
       await pair.target.query('ALTER TABLE a REPLICA IDENTITY FULL; ALTER TABLE c REPLICA IDENTITY FULL', [], DB);
       await pair.source.crash();
-      const back = new Promise<void>((resolve, reject) => setTimeout(() => pair.source.start().then(resolve, reject), 1_500));
+      const back = new Promise<void>((resolve, reject) => setTimeout(() => void pair.source.start().then(resolve, reject), 1_500));
       await restoreReplicaIdentity(run, DB);
       await back;
       assert.deepEqual(await identities(pair, 'source'), { a: 'd', b: 'n', c: 'i:c_id', d: 'd' });

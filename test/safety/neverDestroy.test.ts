@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { parseMigrationSpec, resumeMigration, runMigration, startMigration } from '../../provider/engine';
 import { ControlStore } from '../../provider/engine/control/store';
-import { orchestrate } from '../../provider/engine/orchestrator';
+import { orchestrate } from '../../provider/engine/flow/orchestrator';
 import { CopyHold, serverSpec, startCluster, startPair, waitForStatus, type Cluster, type ServerPair } from '../support';
 
 async function rowsOf(cluster: Cluster, database: string): Promise<number> {
@@ -11,7 +11,7 @@ async function rowsOf(cluster: Cluster, database: string): Promise<number> {
   return row!.n;
 }
 
-describe('safety: never destroy (issue 12)', function () {
+describe('safety: never destroy', function () {
   this.timeout(300_000);
 
   describe('source and target are one server, spelled 127.0.0.1 and localhost', () => {
@@ -73,7 +73,7 @@ describe('safety: never destroy (issue 12)', function () {
           // what a runner killed during validation leaves: registered, validating, nothing recorded
           await store.createMigration({ name, mode: 'Offline', option, spec: {}, databases: ['app'] });
           await store.setState(name, 'InProgress', 'ValidationInProgress');
-          const status = await orchestrate(spec, { adopt: true, resume: true });
+          const status = await orchestrate(spec, { resume: true });
           assert.equal(status.state, 'ValidationFailed', status.message);
           assert.match(status.message ?? '', /already exists on the target/);
           assert.equal(await rowsOf(pair.target, 'app'), 77);

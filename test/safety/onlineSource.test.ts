@@ -22,7 +22,7 @@ async function replicaIdentity(pair: ServerPair, table: string): Promise<string 
 // One pair for the whole file, started by the outer describe's hooks and shared by the groups below.
 let pair: ServerPair;
 
-describe('safety: an online migration never makes the source application fail (issue 18)', function () {
+describe('safety: an online migration never makes the source application fail', function () {
   this.timeout(400_000);
   before(async () => {
     pair = await startPair(15, 15);

@@ -5,7 +5,7 @@
 // then failed on the source during the migration.
 import assert from 'node:assert/strict';
 import type pg from 'pg';
-import { judgeIdentity, readSourceRelations, type KeyFacts } from '../../provider/engine/catalog/replicaIdentity';
+import { judgeIdentity, readSourceRelations, type KeyFacts } from '../../provider/engine/catalog/identityVerdict';
 import { ident } from '../../provider/engine/connect/quote';
 import { startCluster, type Cluster, type PgMajor } from '../support';
 
@@ -152,7 +152,7 @@ async function judgeCase(cluster: Cluster, major: PgMajor, c: Case, index: numbe
   }
 }
 
-describe('safety: replica identity judged as PostgreSQL judges it (issue 18)', function () {
+describe('safety: replica identity judged as PostgreSQL judges it', function () {
   this.timeout(300_000);
 
   for (const major of [13, 15, 16] as const) {

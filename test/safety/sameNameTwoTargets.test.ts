@@ -2,7 +2,7 @@
 // "onlinemigration". Two of them from one source to two targets used to share one slot and one
 // publication (the second start dropped the first's); now each has its own, and canceling one
 // leaves the other streaming. A canceled migration leaves no origin behind on its target. Their
-// runners, started detached, write two logs, not one (issue 13).
+// runners, started detached, write two logs, not one.
 import assert from 'node:assert/strict';
 import { promises as fs } from 'node:fs';
 import { isFinalState, parseMigrationSpec, runMigration, startMigration, type MigrationStatus } from '../../provider/engine';
@@ -12,7 +12,7 @@ import { serverSpec, startCluster, waitForStatus, type Cluster } from '../suppor
 
 const streaming = (s: MigrationStatus) => s.subState === 'WaitingForCutoverTrigger' || s.state === 'Failed';
 
-describe('safety: two migrations with one name from one source to two targets (issue 12)', function () {
+describe('safety: two migrations with one name from one source to two targets', function () {
   this.timeout(300_000);
   let source: Cluster;
   let first: Cluster;
@@ -88,7 +88,7 @@ describe('safety: two migrations with one name from one source to two targets (i
     }
   });
 
-  it('their detached runners each write a log of their own, not both into one (issue 13)', async () => {
+  it('their detached runners each write a log of their own, not both into one', async () => {
     await source.query('CREATE DATABASE depot');
     await source.query('CREATE TABLE parts (id int PRIMARY KEY); INSERT INTO parts SELECT generate_series(1, 100)', [], 'depot');
     const offline = (target: Cluster) =>

@@ -54,7 +54,7 @@ async function indexFunctionSchema(cluster: ServerPair['source'], database: stri
   return row!.schema;
 }
 
-describe('safety: a database search_path that puts a user schema first (issue 12)', function () {
+describe('safety: a database search_path that puts a user schema first', function () {
   this.timeout(300_000);
   let pair: ServerPair;
   before(async () => {

@@ -8,10 +8,10 @@
 import assert from 'node:assert/strict';
 import { cancelMigration, requestCutover, startMigration } from '../../provider/engine';
 import { ControlStore } from '../../provider/engine/control/store';
-import { syncSequences } from '../../provider/engine/cutover/sequences';
+import { syncSequences } from '../../provider/engine/cutover/sequenceSync';
 import { recheckMovedSequences } from '../../provider/engine/cutover/sequenceRecheck';
 import { verifyDatabases } from '../../provider/engine/verify';
-import { FaultProxy } from '../faults/proxy';
+import { FaultProxy } from '../support/faultProxy';
 import { pairSpec, processAlive, serverSpec, startPair, until, waitForStatus, type ServerPair } from '../support';
 
 const SCHEMA = `
@@ -28,7 +28,7 @@ async function nextValues(cluster: ServerPair['source'], database = 'shop'): Pro
   return rows.map((r) => r.v);
 }
 
-describe('cutover: sequences that moved on after they were copied (issue 14, seed 13936862)', function () {
+describe('cutover: sequences that moved on after they were copied (seed 13936862)', function () {
   this.timeout(120_000);
   let pair: ServerPair;
   const spec = () => pairSpec(pair, 'seqmove', ['shop']);

@@ -18,7 +18,7 @@ async function count(cluster: ServerPair['source'], database: string, table: str
 /** Rows of each scenario's table. */
 const ROWS = { restarted: 300_000, cutblip: 3_000, noslot: 3_000 } as const;
 
-describe('safety: a server that goes away for a moment (issue 14)', function () {
+describe('safety: a server that goes away for a moment', function () {
   this.timeout(400_000);
   let pair: ServerPair;
   before(async () => {
@@ -104,7 +104,7 @@ describe('safety: a server that goes away for a moment (issue 14)', function () 
       await until('the resumed runner to accept the cutover', () =>
         requestCutover(spec.target, 'noslot').then(
           () => true,
-          (error: { code?: string }) => (error.code === 'CUTOVER_NOT_READY' ? undefined : Promise.reject(error)),
+          (error: Error & { code?: string }) => (error.code === 'CUTOVER_NOT_READY' ? undefined : Promise.reject(error)),
         ),
       );
       const done = await waitForStatus(store, 'noslot', (s) => s.state === 'Succeeded' || s.state === 'Failed');

@@ -5,8 +5,8 @@
 import assert from 'node:assert/strict';
 import type pg from 'pg';
 import { runMigration } from '../../provider/engine';
-import { runSourceDdl, SOURCE_DDL_LOCK_TIMEOUT_MS } from '../../provider/engine/cdc/sourceDdl';
-import { isPgferryError } from '../../provider/engine/errors';
+import { runSourceDdl, SOURCE_DDL_LOCK_TIMEOUT_MS } from '../../provider/engine/cdc/source/sourceDdl';
+import { isPgferryError } from '../../provider/engine/core/errors';
 import { pairSpec, startPair, type ServerPair } from '../support';
 
 const DB = 'busy';
@@ -40,7 +40,7 @@ function application(client: pg.Client): { stop: () => Promise<{ slowestMs: numb
   };
 }
 
-describe('safety: pgferry DDL on the source waits briefly and names who holds a table (issue 18)', function () {
+describe('safety: pgferry DDL on the source waits briefly and names who holds a table', function () {
   this.timeout(300_000);
   let pair: ServerPair;
   before(async () => {

@@ -10,7 +10,7 @@ import type { MigrationStatus } from '../../provider/engine';
 import { startPair, until, type ServerPair } from '../support';
 import { propertiesFile, runCli, PGFERRY_JSON } from '../cli/helpers';
 
-describe('safety: an online migration whose runner was killed (issue 12)', function () {
+describe('safety: an online migration whose runner was killed', function () {
   this.timeout(300_000);
   let pair: ServerPair;
   let file: string;

@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import type pg from 'pg';
 import { requestCutover, startMigration } from '../../provider/engine';
-import { prepareSourceAndSnapshot, type SourcePrepContext } from '../../provider/engine/cdc/sourcePrep';
+import { prepareSourceAndSnapshot, type SourcePrepContext } from '../../provider/engine/cdc/source/sourcePrep';
 import { closeSession, openSession } from '../../provider/engine/connect/session';
 import { takeCopySnapshot } from '../../provider/engine/copy/copySnapshot';
 import { ControlStore } from '../../provider/engine/control/store';
@@ -16,7 +16,7 @@ import { rowsOf } from '../cdc/harness';
 
 const DB = 'start';
 
-describe('safety: every table the copy snapshot shows is streamed or reported (issue 18)', function () {
+describe('safety: every table the copy snapshot shows is streamed or reported', function () {
   this.timeout(120_000);
   let pair: ServerPair;
   before(async () => {

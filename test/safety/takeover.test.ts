@@ -2,7 +2,7 @@
 // a laptop asleep) lost its lease, the user resumed, and for a moment both runners wrote: the old
 // one still held its apply sessions with a transaction open on one database while the new one
 // applied the other. The resumed runner now ends the previous runner's sessions (its apply fences
-// on the target, its walsenders on the source) before it streams (cdc/takeover.ts). Fails without
+// on the target, its walsenders on the source) before it streams (cdc/source/takeover.ts). Fails without
 // it: the new runner waits behind the stopped one's fences and never streams.
 import assert from 'node:assert/strict';
 import { parseMigrationSpec, requestCutover, resumeMigration, startMigration } from '../../provider/engine';
@@ -54,7 +54,7 @@ async function pidsOf(cluster: Cluster, sql: string, params: unknown[] = []): Pr
 const APPLY_SESSIONS = `SELECT pid FROM pg_stat_activity WHERE application_name = 'pgferry apply' AND datname = ANY($1::text[])`;
 const WALSENDERS = `SELECT active_pid AS pid FROM pg_replication_slots WHERE active_pid IS NOT NULL AND database = ANY($1::text[])`;
 
-describe('safety: a resumed runner takes over from a stopped one that lost its lease (issue 14, seed 1664726215)', function () {
+describe('safety: a resumed runner takes over from a stopped one that lost its lease (seed 1664726215)', function () {
   this.timeout(300_000);
   let pair: ServerPair;
   let spec: MigrationSpec;

@@ -123,7 +123,7 @@ async function migrateThroughKill(pair: ServerPair, database: string, target: Se
     await until('the cutover to be accepted', () =>
       requestCutover(target, spec.migrationName).then(
         () => true,
-        (error: { code?: string }) => (error.code === 'CUTOVER_NOT_READY' ? undefined : Promise.reject(error)),
+        (error: Error & { code?: string }) => (error.code === 'CUTOVER_NOT_READY' ? undefined : Promise.reject(error)),
       ),
     );
     const done = await waitForStatus(store, spec.migrationName, (s) => s.state === 'Succeeded' || s.state === 'Failed');

@@ -1,4 +1,4 @@
-// Schema fidelity (issue 16): the fidelity fixture migrated by pgferry and, into a cluster of its
+// Schema fidelity: the fidelity fixture migrated by pgferry and, into a cluster of its
 // own, by pg_dumpall --roles-only + pg_dump -Fd | pg_restore; the two targets' catalogs must
 // agree object by object, but for the deliberate differences of test/support/fidelityDifferences.
 // Clusters are shared: the 15 source and its reference snapshot serve both the 15 → 15 and the
@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { parseMigrationSpec, runMigration, type MigrationSpec, type ServerSpec } from '../../provider/engine';
 import { parseAclItem } from '../../provider/engine/schema/database';
-import { resolvePgTools } from '../../provider/engine/schema/tools';
+import { resolvePgTools } from '../../provider/engine/schema/pgTools';
 import {
   describeDifference,
   diffSnapshots,
@@ -185,7 +185,7 @@ async function startAll(majors: readonly PgMajor[], label: string): Promise<Clus
   return Promise.all(majors.map((major, i) => startCluster({ major, label: `${label}${i}` })));
 }
 
-describe('schema fidelity: pgferry gives the catalog pg_dump | pg_restore gives (issue 16)', function () {
+describe('schema fidelity: pgferry gives the catalog pg_dump | pg_restore gives', function () {
   this.timeout(600_000);
 
   describe('PostgreSQL 15 source', () => {

@@ -1,11 +1,11 @@
-// A copy held mid-stream: a proxy in front of the target (test/faults/proxy.ts) stops forwarding
+// A copy held mid-stream: a proxy in front of the target (test/support/faultProxy.ts) stops forwarding
 // one table's COPY ... FROM STDIN after a few of its rows went through, for as long as a test needs
 // the copy "still running" (to kill the runner, restart a server, truncate on the source, cancel).
 // Tests used to get that moment from tables large enough to take seconds to copy, which cost
 // minutes of CPU per run and raced the copy on a fast machine; the hold only delays, never decides:
 // it lets go by itself once the runner gives the COPY up (CopyFail) or goes away.
 import type { Cluster } from '../../provider/localpg/cluster';
-import { FaultProxy, type ProxyConnection } from '../faults/proxy';
+import { FaultProxy, type ProxyConnection } from './faultProxy';
 
 /** CopyData messages that reach the target before the hold, so the server has rows of the copy. */
 const ROWS_BEFORE_HOLD = 4;

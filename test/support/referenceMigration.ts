@@ -8,7 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import type { Cluster } from '../../provider/localpg/cluster';
-import type { PgTools } from '../../provider/engine/schema/tools';
+import type { PgTools } from '../../provider/engine/schema/pgTools';
 
 const execFileAsync = promisify(execFile);
 

@@ -1,7 +1,7 @@
 // A source database holding what a non-superuser target user cannot create (an event trigger, an
 // untrusted language with a function and a trigger written in it, a C function outside any
 // extension and a view calling it, with grants and comments), beside ordinary tables, views and
-// a plpgsql trigger that must migrate as usual (issue 15).
+// a plpgsql trigger that must migrate as usual.
 import { ident } from '../../provider/engine/connect/quote';
 import type { Cluster } from '../../provider/localpg/cluster';
 

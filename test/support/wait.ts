@@ -1,6 +1,6 @@
 // Polling for a condition in tests, with a deadline that names what was awaited.
 import type { ControlStore } from '../../provider/engine/control/store';
-import type { MigrationStatus } from '../../provider/engine/model';
+import type { MigrationStatus } from '../../provider/engine/core/model';
 
 /** Calls `probe` until it returns a value (not undefined), or fails after `timeoutMs`. */
 export async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 60_000, intervalMs = 200): Promise<T> {

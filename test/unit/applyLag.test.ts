@@ -1,7 +1,7 @@
-// The latency figure (cdc/applyLag.ts), read from pgoutput Begin messages as they arrive: a
+// The latency figure (cdc/apply/applyLag.ts), read from pgoutput Begin messages as they arrive: a
 // backlog waiting in the queue shows, a stalled target shows, and an applied stream reads 0.
 import assert from 'node:assert/strict';
-import { ApplyLag } from '../../provider/engine/cdc/applyLag';
+import { ApplyLag } from '../../provider/engine/cdc/apply/applyLag';
 
 const PG_EPOCH_MS = 946_684_800_000;
 

@@ -2,9 +2,9 @@
 // and when a caller that asked for a retry stops waiting (pure).
 import assert from 'node:assert/strict';
 import { PgferryError, waitingForApplyFix, type ApplyStop, type MigrationStatus } from '../../provider/engine';
-import { classifyStreamFailure } from '../../provider/engine/cdc/applyStop';
-import { ApplyFencedError } from '../../provider/engine/cdc/applyTarget';
-import { StatementFailure } from '../../provider/engine/cdc/targetTransaction';
+import { classifyStreamFailure } from '../../provider/engine/cdc/apply/applyStop';
+import { ApplyFencedError } from '../../provider/engine/cdc/apply/applyTarget';
+import { StatementFailure } from '../../provider/engine/cdc/apply/targetTransaction';
 import { waitDone } from '../../provider/cli/wait';
 import { failureMessage } from '../../provider/resource/failures';
 
@@ -118,9 +118,9 @@ describe('waiting on a stopped stream', () => {
   });
 
   it('ends a CLI wait and a Pulumi operation with the stop as the message', () => {
-    assert.equal(waitDone('run', 'Online', 'Migrate')(stopped(1, 1)), true);
-    assert.equal(waitDone('cutover', 'Online', 'Migrate')(stopped(1, 1)), true);
-    assert.equal(waitDone('cancel', 'Online', 'Migrate')(stopped(1, 1)), false);
+    assert.equal(waitDone('run')(stopped(1, 1)), true);
+    assert.equal(waitDone('cutover')(stopped(1, 1)), true);
+    assert.equal(waitDone('cancel')(stopped(1, 1)), false);
     assert.match(failureMessage(stopped(1, 1)) ?? '', /waiting for a fix: database "shop": streaming stopped/);
     assert.equal(failureMessage(stopped(2, 1)), undefined, 'a retry not tried yet is not a failure yet');
   });

@@ -7,7 +7,7 @@ import { describeFailure } from '../../provider/cli/main';
 
 const README = join(__dirname, '..', '..', '..', 'README.md');
 
-describe('error codes (issue 13)', () => {
+describe('error codes', () => {
   it("fills a PgferryError's category and fix from the registry unless the call site says otherwise", () => {
     const plain = new PgferryError('MIGRATION_NOT_FOUND', 'migration "m" not found on the target');
     assert.equal(plain.category, 'input');

@@ -1,10 +1,10 @@
 // What the schema copy leaves behind, decided from a TOC listing and the source's unsupported
 // objects without a server: dependencies followed to a fixed point, ACL and COMMENT entries going
-// with their object, and each entry's script cut out of pg_restore's output (issue 15).
+// with their object, and each entry's script cut out of pg_restore's output.
 import assert from 'node:assert/strict';
 import type { UnsupportedObject } from '../../provider/engine/catalog/unsupported';
 import { parseEntryScripts, parseToc } from '../../provider/engine/schema/dumpRestore';
-import { selectLeftBehind } from '../../provider/engine/schema/leftBehind';
+import { selectLeftBehind } from '../../provider/engine/schema/leftBehindPlan';
 
 // `pg_restore --list --verbose` of a database with plperlu, a C function, views, a trigger and an event trigger.
 const LISTING = `;
@@ -56,7 +56,7 @@ function object(catalogOid: string, objectOid: string, description: string, reas
   };
 }
 
-describe('schema copy: what is left behind (issue 15)', () => {
+describe('schema copy: what is left behind', () => {
   it('reads catalog OIDs and dependencies from the verbose TOC listing', () => {
     const toc = parseToc(LISTING);
     const trigger = toc.find((e) => e.dumpId === 3217)!;

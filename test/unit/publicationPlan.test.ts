@@ -5,8 +5,8 @@ import {
   type KeyFacts,
   type SourceRelation,
   type SourceRelationRow,
-} from '../../provider/engine/catalog/replicaIdentity';
-import { newTableReason, planPublication, reviewTables } from '../../provider/engine/cdc/publicationPlan';
+} from '../../provider/engine/catalog/identityVerdict';
+import { newTableReason, planPublication, reviewTables } from '../../provider/engine/cdc/source/publicationPlan';
 
 const pk = (name: string, extra: Partial<KeyFacts> = {}): KeyFacts => ({
   name,

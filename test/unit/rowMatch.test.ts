@@ -2,12 +2,12 @@
 // schema-qualified (sessions run with an empty search_path), the choice between a unique index and
 // the whole old row for REPLICA IDENTITY FULL tables, and the statement text that results.
 import assert from 'node:assert/strict';
-import { type TypeFacts, typeComparison } from '../../provider/engine/cdc/equality';
-import { deleteStatement, fullIdentityStatement, stagedStatements } from '../../provider/engine/cdc/statements';
-import { GroupRows } from '../../provider/engine/cdc/groupRows';
-import { chooseMatch } from '../../provider/engine/cdc/targetTables';
-import { tupleOf } from '../../provider/engine/cdc/tuple';
-import type { TargetTable } from '../../provider/engine/cdc/types';
+import { type TypeFacts, typeComparison } from '../../provider/engine/cdc/apply/equality';
+import { deleteStatement, fullIdentityStatement, stagedStatements } from '../../provider/engine/cdc/apply/statements';
+import { GroupRows } from '../../provider/engine/cdc/apply/groupRows';
+import { chooseMatch } from '../../provider/engine/cdc/apply/targetTables';
+import { tupleOf } from '../../provider/engine/cdc/decode/tuple';
+import type { TargetTable } from '../../provider/engine/cdc/apply/types';
 
 const base = (o: Partial<TypeFacts> = {}): TypeFacts => ({ kind: 'b', base: 0, element: 0, fields: [], volatileText: false, ...o });
 const PUBLIC_EQ = { schema: 'public', name: '=' };

@@ -27,7 +27,7 @@ const reader = (extra: Partial<SourceReader> = {}): SourceReader => ({
   ...extra,
 });
 
-describe('row-level security rules (issue 20)', () => {
+describe('row-level security rules', () => {
   describe('source: who reads every row', () => {
     it('follows the server: superuser and BYPASSRLS always, the owner only when the table is not forced', () => {
       const cases: [SourceRowSecurityTable, SourceReader, boolean][] = [

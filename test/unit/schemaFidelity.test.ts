@@ -1,4 +1,4 @@
-// Pure parts of the schema fidelity work (issue 16): the statements that carry what pg_dump
+// Pure parts of the schema fidelity work: the statements that carry what pg_dump
 // would, and the rules that tell a deliberate difference from a lost property.
 import assert from 'node:assert/strict';
 import type { SourceIndex } from '../../provider/engine/catalog';
@@ -38,7 +38,7 @@ const role = (over: Partial<SourceRole> = {}): SourceRole => ({
   ...over,
 });
 
-describe('schema fidelity statements (issue 16)', () => {
+describe('schema fidelity statements', () => {
   it('an index carries its column statistics, clustered mark and replica identity, names quoted', () => {
     assert.deepEqual(indexMarkStatements(index()), []);
     assert.deepEqual(

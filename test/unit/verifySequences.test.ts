@@ -1,7 +1,7 @@
 // The verifier's sequence rules, pure: next values compared exactly, except that a source read
 // after the copy (an offline run's own verification) may have moved on.
 import assert from 'node:assert/strict';
-import { compareSequences, describeDifference, type SequenceState } from '../../provider/engine/verify/sequences';
+import { compareSequences, describeDifference, type SequenceState } from '../../provider/engine/verify/sequenceCheck';
 
 const seq = (name: string, next: bigint, increment = 1n, schema = 'public'): SequenceState => ({
   schema,

@@ -1,4 +1,4 @@
-// The collation checks against real servers (issue 19). Both clusters run on one machine, so the
+// The collation checks against real servers. Both clusters run on one machine, so the
 // target's lack is made in its catalog, which is what the checks read (its maintenance database,
 // as on Azure): an ICU collation a column uses is dropped there, then every ICU collation (a target
 // built without ICU). Each failure is shown to go once the collations are back.
@@ -10,7 +10,7 @@ import { expectCode, specFor, summary, withCode } from './helpers';
 
 const COLLATION_CODES = ['COLUMN_COLLATION_MISSING', 'DATABASE_COLLATION_MISSING', 'USER_DEFINED_COLLATION', 'COLLATIONS'];
 
-describe('validation: collations missing on a real target (issue 19)', function () {
+describe('validation: collations missing on a real target', function () {
   this.timeout(180_000);
   let pair: ServerPair;
   const validate = async (databases: string[]) => {

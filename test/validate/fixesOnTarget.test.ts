@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { parseMigrationSpec, runMigration } from '../../provider/engine';
 import type { ServerSpec } from '../../provider/engine/input/migrationSpec';
-import type { ValidationResult } from '../../provider/engine/model';
+import type { ValidationResult } from '../../provider/engine/core/model';
 import { runValidation } from '../../provider/engine/validate';
 import { checkCollations } from '../../provider/engine/validate/collations';
 import { makeManagedTarget, serverSpec, startPair, type ServerPair } from '../support';
@@ -17,7 +17,7 @@ function assertNoSourceChange(results: readonly ValidationResult[]): void {
   }
 }
 
-describe('validation fixes never ask to change the source (issue 15)', function () {
+describe('validation fixes never ask to change the source', function () {
   this.timeout(300_000);
   let pair: ServerPair;
   let pgadmin: ServerSpec;

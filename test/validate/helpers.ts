@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import type { ValidationResult } from '../../provider/engine/model';
+import type { ValidationResult } from '../../provider/engine/core/model';
 import { parseMigrationSpec } from '../../provider/engine/input/parse';
 import type { MigrationSpec, MigrationSpecInput, ServerSpec } from '../../provider/engine/input/migrationSpec';
 import { uniqueName } from '../support';

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import { parseToolVersion, resolvePgTools } from '../../provider/engine/schema/tools';
+import { parseToolVersion, resolvePgTools } from '../../provider/engine/schema/pgTools';
 import type { MigrationSpec } from '../../provider/engine/input/migrationSpec';
 import { stubToolsDir } from './helpers';
 

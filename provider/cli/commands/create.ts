@@ -58,7 +58,7 @@ async function recordAzureContext(args: CliArgs, spec: MigrationSpec, body: unkn
 async function report(spec: MigrationSpec, args: CliArgs, history: boolean): Promise<number> {
   const status = await onTarget(spec.target, async () =>
     args.wait
-      ? waitWithProgress(spec.target, spec.migrationName, waitDone('run', spec.mode, spec.option), { history })
+      ? waitWithProgress(spec.target, spec.migrationName, waitDone('run'), { history })
       : showMigration(spec.target, spec.migrationName),
   );
   if (!status) {

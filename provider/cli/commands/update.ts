@@ -18,8 +18,7 @@ export async function updateCommand(args: CliArgs): Promise<number> {
     const spec = current && current.mode === 'Online' && runnerStopped(current) ? await migrationSpecOf(args, current) : undefined;
     return cancelMigration(target, name, { spec });
   });
-  if (args.wait)
-    status = await onTarget(target, () => waitWithProgress(target, name, waitDone(goal, status.mode, status.option), { history: false }));
+  if (args.wait) status = await onTarget(target, () => waitWithProgress(target, name, waitDone(goal), { history: false }));
   printResult(args, migrationResult(args, status, target));
   return args.wait ? waitExitCode(goal, status) : 0;
 }

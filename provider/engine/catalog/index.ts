@@ -73,8 +73,50 @@ export function displayName(schema: string, name: string): string {
   return `${schema}.${name}`;
 }
 
+/** The driver's rows: int8 as text, float8 as number. */
+interface TableRow {
+  oid: string;
+  schema: string;
+  name: string;
+  persistence: string;
+  is_partition: boolean;
+  bytes: string;
+  estimated_rows: number;
+  pages: string;
+  columns: string[];
+  binary_safe: boolean;
+  split_key: string | null;
+}
+
+interface IndexRow {
+  index_oid: string;
+  table_oid: string;
+  schema: string;
+  table_name: string;
+  index_name: string;
+  index_def: string;
+  constraint_oid: string | null;
+  constraint_name: string;
+  constraint_def: string;
+  clustered: boolean;
+  replica_identity: boolean;
+  column_statistics: { column: number; target: number }[] | null;
+}
+
+interface DatabaseRow {
+  name: string;
+  encoding: string;
+  collate: string;
+  ctype: string;
+  owner: string;
+  connection_limit: number;
+  comment: string | null;
+  acl: string[] | null;
+  labels: [string, string][] | null;
+}
+
 export async function listTables(client: pg.Client, major: number): Promise<SourceTable[]> {
-  const { rows } = await client.query(major >= 12 ? LIST_TABLES : LIST_TABLES_PG11);
+  const { rows } = await client.query<TableRow>(major >= 12 ? LIST_TABLES : LIST_TABLES_PG11);
   return rows.map((r) => ({
     oid: String(r.oid),
     schema: r.schema,
@@ -93,12 +135,12 @@ export async function listTables(client: pg.Client, major: number): Promise<Sour
 }
 
 export async function listSequences(client: pg.Client): Promise<SourceSequence[]> {
-  const { rows } = await client.query(LIST_SEQUENCES);
+  const { rows } = await client.query<{ schema: string; name: string }>(LIST_SEQUENCES);
   return rows.map((r) => ({ schema: r.schema, name: r.name, sql: qualified(r.schema, r.name) }));
 }
 
 export async function listTableIndexes(client: pg.Client): Promise<SourceIndex[]> {
-  const { rows } = await client.query(LIST_TABLE_INDEXES);
+  const { rows } = await client.query<IndexRow>(LIST_TABLE_INDEXES);
   return rows.map((r) => ({
     indexOid: String(r.index_oid),
     tableOid: String(r.table_oid),
@@ -114,15 +156,15 @@ export async function listTableIndexes(client: pg.Client): Promise<SourceIndex[]
 }
 
 export async function listLargeObjects(client: pg.Client): Promise<string[]> {
-  const { rows } = await client.query(LIST_LARGE_OBJECTS);
+  const { rows } = await client.query<{ oid: string }>(LIST_LARGE_OBJECTS);
   return rows.map((r) => String(r.oid));
 }
 
 export async function databaseProperties(client: pg.Client, database: string): Promise<DatabaseProperties | undefined> {
-  const { rows } = await client.query(DATABASE_PROPERTIES, [database]);
+  const { rows } = await client.query<DatabaseRow>(DATABASE_PROPERTIES, [database]);
   const r = rows[0];
   if (!r) return undefined;
-  const settings = await client.query(DATABASE_SETTINGS, [database]);
+  const settings = await client.query<{ role: string | null; setting: string }>(DATABASE_SETTINGS, [database]);
   return {
     name: r.name,
     encoding: r.encoding,

@@ -31,7 +31,7 @@ export const OBJECT_IN_USE = '55006'; // object_in_use (a slot or origin still h
 export const OBJECT_NOT_IN_PREREQUISITE_STATE = '55000'; // object_not_in_prerequisite_state (a slot that lost WAL)
 
 /**
- * What a new CDC apply session gets past (cdc/applier.ts): the retryable codes, and a slot or
+ * What a new CDC apply session gets past (cdc/apply/applier.ts): the retryable codes, and a slot or
  * replication origin still held by the session before it, which its server releases shortly.
  */
 export const NEW_SESSION_CODES: ReadonlySet<string> = new Set([...RETRYABLE_CODES, OBJECT_IN_USE]);

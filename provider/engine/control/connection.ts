@@ -7,10 +7,10 @@ import { closeSession, openSession } from '../connect/session';
 import { ident } from '../connect/quote';
 import { retrying, RETRY_POLICIES } from '../connect/retry';
 import { isRetryable } from '../connect/sqlstate';
-import { PgferryError } from '../errors';
-import { CONTROL_INSTALL_LOCK, CONTROL_SCHEMA } from '../names';
+import { PgferryError } from '../core/errors';
+import { CONTROL_INSTALL_LOCK, CONTROL_SCHEMA } from '../core/names';
 import type { ServerSpec } from '../input/migrationSpec';
-import { CONTROL_MIGRATIONS } from './migrations';
+import { CONTROL_MIGRATIONS } from './schemaVersions';
 import { checkCatalogVersion } from './version';
 
 const S = ident(CONTROL_SCHEMA);

@@ -1,8 +1,8 @@
 // The control catalog's record of the foreign keys pgferry drops on a target that cannot apply with
-// replica role (pgferry.target_foreign_key; cdc/targetForeignKeys.ts says why): written before
+// replica role (pgferry.target_foreign_key; cdc/apply/targetForeignKeys.ts says why): written before
 // the drop, so that no kill can lose a definition, and marked as each is added back.
 import { ident } from '../connect/quote';
-import { CONTROL_SCHEMA } from '../names';
+import { CONTROL_SCHEMA } from '../core/names';
 import type { ControlStore } from './store';
 
 const T = `${ident(CONTROL_SCHEMA)}.target_foreign_key`;

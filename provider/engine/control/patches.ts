@@ -1,8 +1,8 @@
 // The partial updates of a migration's database and table rows, as one statement each: every
 // field of a patch is optional and only the given ones change (pure; the store runs them).
 import { ident } from '../connect/quote';
-import type { ApplyStop, DatabaseState } from '../model';
-import { CONTROL_SCHEMA } from '../names';
+import type { ApplyStop, DatabaseState } from '../core/model';
+import { CONTROL_SCHEMA } from '../core/names';
 
 const S = ident(CONTROL_SCHEMA);
 

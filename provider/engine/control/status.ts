@@ -14,9 +14,9 @@ import type {
   RunnerInfo,
   ValidationResult,
   VerificationReport,
-} from '../model';
+} from '../core/model';
 import { ident } from '../connect/quote';
-import { CONTROL_SCHEMA, streamNamesOf } from '../names';
+import { CONTROL_SCHEMA, streamNamesOf } from '../core/names';
 
 const S = ident(CONTROL_SCHEMA);
 

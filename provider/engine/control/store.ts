@@ -2,8 +2,8 @@
 // Azure. Installed idempotently; holds state, progress, validation and events, never a secret.
 import type pg from 'pg';
 import { ident } from '../connect/quote';
-import { PgferryError } from '../errors';
-import { isFinalState } from '../model';
+import { PgferryError } from '../core/errors';
+import { isFinalState } from '../core/model';
 import type {
   AzureContext,
   CutoverStep,
@@ -14,8 +14,9 @@ import type {
   TableProgress,
   ValidationResult,
   VerificationReport,
-} from '../model';
-import { CONTROL_SCHEMA, leaseKey, newInstanceId } from '../names';
+} from '../core/model';
+import { CONTROL_SCHEMA, leaseKey, newInstanceId } from '../core/names';
+import { publicSpec, type MigrationSpec } from '../input/migrationSpec';
 import { CatalogConnection } from './connection';
 import { databasePatchQuery, tablePatchQuery, type DatabasePatch, type TablePatch } from './patches';
 import { SELECT_DATABASES, shapeStatus, type DatabaseRow, type MigrationRow } from './status';
@@ -25,7 +26,22 @@ const S = ident(CONTROL_SCHEMA);
 export type { DatabasePatch, TablePatch, TableState } from './patches';
 
 export class ControlStore extends CatalogConnection {
-  /** Registers a new migration; a name already used on this target is an input error. */
+  /**
+   * Registers a migration: the one place one is created, by whoever starts it (the library's
+   * runMigration, or startMigration before it spawns the runner); the process that then runs it
+   * never registers. A name already used on this target is an input error.
+   */
+  async register(spec: MigrationSpec): Promise<void> {
+    await this.createMigration({
+      name: spec.migrationName,
+      mode: spec.mode,
+      option: spec.option,
+      spec: publicSpec(spec),
+      databases: spec.databases,
+    });
+  }
+
+  /** Registers a new migration row as given (register() does it for a spec); a name already used on this target is an input error. */
   async createMigration(args: {
     name: string;
     mode: 'Offline' | 'Online';
@@ -68,6 +84,11 @@ export class ControlStore extends CatalogConnection {
       await client.query('ROLLBACK').catch(() => undefined);
       throw error;
     }
+  }
+
+  /** Clears the migration's message (setState keeps a message it is not given). */
+  async clearMessage(name: string): Promise<void> {
+    await this.query(`UPDATE ${S}.migration SET message = NULL WHERE name = $1`, [name]);
   }
 
   async setState(name: string, state: MigrationState, subState: MigrationSubState, message?: string | null): Promise<void> {

@@ -3,9 +3,9 @@
 // pgferry neither reads nor writes it, and says which versions met and what to do.
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { PgferryError } from '../errors';
-import { CONTROL_SCHEMA } from '../names';
-import { CONTROL_SCHEMA_VERSION } from './migrations';
+import { PgferryError } from '../core/errors';
+import { CONTROL_SCHEMA } from '../core/names';
+import { CONTROL_SCHEMA_VERSION } from './schemaVersions';
 
 /** This pgferry's version: the package.json above the code (dist/provider/engine/control/, or the sources). */
 export const PGFERRY_VERSION = packageVersion(__dirname);

@@ -5,7 +5,7 @@ import type pg from 'pg';
 import { from as copyFrom, to as copyTo } from 'pg-copy-streams';
 import { identList, literal } from '../connect/quote';
 import { isRowSecurityRefusal } from '../connect/sqlstate';
-import { errorMessage, PgferryError } from '../errors';
+import { errorMessage, PgferryError } from '../core/errors';
 import type { CopyJob } from './plan';
 
 export interface CopyJobResult {

@@ -15,7 +15,7 @@
 import type pg from 'pg';
 import { closeSession, openSession, type SessionOptions, type SessionPair } from '../connect/session';
 import { LOCK_NOT_AVAILABLE, sqlState } from '../connect/sqlstate';
-import { PgferryError } from '../errors';
+import { PgferryError } from '../core/errors';
 import type { ServerSpec } from '../input/migrationSpec';
 import { heldRelations, listCopiedTables, lockTables, tableLockedError, type TableName } from './tableLocks';
 
@@ -146,7 +146,7 @@ async function attemptCopySnapshot<S>(args: CopySnapshotArgs<S>): Promise<Attemp
 }
 
 /**
- * drain()'s open and close for workers that read in the snapshot and write to the target: a
+ * runWorkers()'s open and close for workers that read in the snapshot and write to the target: a
  * snapshot session (given back, not closed) paired with a new target session.
  */
 export function pairedWithTarget(

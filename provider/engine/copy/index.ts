@@ -5,10 +5,10 @@ import type { SourceIndex, SourceTable } from '../catalog';
 import { closeSession, openSession, type SessionPair } from '../connect/session';
 import { pairedWithTarget, type SnapshotSessions } from './copySnapshot';
 import { ident } from '../connect/quote';
-import { errorMessage, PgferryError } from '../errors';
-import { safeEmit, type ProgressListener } from '../model';
+import { errorMessage, PgferryError } from '../core/errors';
+import { safeEmit, type ProgressListener } from '../core/model';
 import type { MigrationSpec } from '../input/migrationSpec';
-import { drain, WorkQueue } from '../workQueue';
+import { runWorkers, WorkQueue } from '../util/workQueue';
 import { runCopyJob } from './copyJob';
 import { buildIndex, indexesByTable } from './indexes';
 import { ctidRangeWheres, integerRangeWheres, jobsForTable, orderJobs, partCount, type CopyJob } from './plan';
@@ -128,7 +128,7 @@ export async function copyTables(args: CopyTablesArgs): Promise<CopyTablesResult
   copyQueue.push(...jobs);
   copyQueue.close();
 
-  const copying = drain<CopyJob, SessionPair>({
+  const copying = runWorkers<CopyJob, SessionPair>({
     queue: copyQueue,
     concurrency: Math.min(spec.tableJobs, args.sessions.size, Math.max(1, jobs.length)),
     signal,
@@ -138,7 +138,7 @@ export async function copyTables(args: CopyTablesArgs): Promise<CopyTablesResult
     .catch(stopOnFailure)
     .finally(() => indexQueue.close());
 
-  const indexing = drain<SourceIndex, pg.Client>({
+  const indexing = runWorkers<SourceIndex, pg.Client>({
     queue: indexQueue,
     concurrency: spec.indexJobs,
     signal,
@@ -150,8 +150,8 @@ export async function copyTables(args: CopyTablesArgs): Promise<CopyTablesResult
   const [copied, indexed] = await Promise.allSettled([copying, indexing]);
   unlink();
   // The pool that failed first holds the real cause; the other one only saw the stop.
-  const failures = [copied, indexed].filter((r): r is PromiseRejectedResult => r.status === 'rejected').map((r) => r.reason);
+  const failures = [copied, indexed].filter((r): r is PromiseRejectedResult => r.status === 'rejected').map((r): unknown => r.reason);
   const cause = failures.find((e) => !(e instanceof PgferryError && e.category === 'canceled')) ?? failures[0];
-  if (cause !== undefined) throw cause;
+  if (failures.length > 0) throw cause;
   return { rows: tally.totalRows, bytes: tally.totalBytes, tables: tally.tableCount };
 }

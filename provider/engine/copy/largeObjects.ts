@@ -3,7 +3,7 @@
 import type { SessionPair } from '../connect/session';
 import { pairedWithTarget, type SnapshotSessions } from './copySnapshot';
 import type { MigrationSpec } from '../input/migrationSpec';
-import { drain, WorkQueue } from '../workQueue';
+import { runWorkers, WorkQueue } from '../util/workQueue';
 
 /** Bytes read per lo_get call: bounds memory for objects of any size. */
 const CHUNK = 16 * 1024 * 1024;
@@ -22,7 +22,7 @@ export async function copyLargeObjects(args: {
   for (let i = 0; i < args.oids.length; i += BATCH) queue.push(args.oids.slice(i, i + BATCH));
   queue.close();
   let bytes = 0;
-  await drain<string[], SessionPair>({
+  await runWorkers<string[], SessionPair>({
     queue,
     concurrency: Math.min(args.spec.tableJobs, args.sessions.size, Math.ceil(args.oids.length / BATCH)),
     signal: args.signal,

@@ -5,7 +5,7 @@ import { LIST_COPIED_TABLE_NAMES } from '../catalog/queries';
 import { withSession } from '../connect/session';
 import { qualified } from '../connect/quote';
 import { sqlState, UNDEFINED_TABLE } from '../connect/sqlstate';
-import { PgferryError } from '../errors';
+import { PgferryError } from '../core/errors';
 import type { ServerSpec } from '../input/migrationSpec';
 
 export interface TableName {

@@ -2,7 +2,7 @@
 // jobs at once; its progress events count finished parts plus bytes in flight, and it is done
 // (its indexes may start) when its last part is in.
 import type { SourceTable } from '../catalog';
-import { safeEmit, type ProgressListener } from '../model';
+import { safeEmit, type ProgressListener } from '../core/model';
 import type { CopyJob } from './plan';
 
 /** A copy job reports its bytes in flight every this many bytes (the catalog write is throttled too). */

@@ -3,28 +3,24 @@
 // apply progress. Downtime is measured from the moment the cutover first began to completion (a
 // resumed cutover keeps the first start).
 import { retrying, RETRY_POLICIES } from '../connect/retry';
-import { outageRetry } from '../outage';
+import { outageRetry } from '../flow/outage';
 import { randomUUID } from 'node:crypto';
-import { applierResult } from './drain';
-import { emitMarker } from '../cdc/slot';
-import { releaseStream } from '../cdc/release';
-import { parseLsn } from '../cdc/lsn';
+import { applierResult } from './applierResult';
+import { emitMarker } from '../cdc/source/slot';
+import { parseLsn } from '../cdc/decode/lsn';
 import { withSession } from '../connect/session';
-import { ident } from '../connect/quote';
-import { CONTROL_SCHEMA, cutoverMessagePrefix } from '../names';
-import { startStream, type OnlineStream } from '../cdc/onlineStream';
-import { classifyStreamFailure } from '../cdc/applyStop';
-import { carriedCounts } from '../streamStops';
-import type { MigrationRun } from '../migrationRun';
+import { cutoverMessagePrefix } from '../core/names';
+import { startStream, streamCounts, type OnlineStream } from '../cdc/apply/onlineStream';
+import { classifyStreamFailure } from '../cdc/apply/applyStop';
+import { releaseDatabase } from '../flow/releaseDatabase';
+import type { MigrationRun } from '../flow/migrationRun';
 import { verifyDatabases } from '../verify';
-import { syncSequences } from './sequences';
+import { syncSequences } from './sequenceSync';
 import { recheckMovedSequences } from './sequenceRecheck';
-import { failpoint } from '../failpoints';
+import { failpoint } from '../util/failpoints';
 import { enableRowSecurity } from '../schema/rowSecurity';
-import { describeFirings, restoreFiring } from '../cdc/targetFiring';
-import { restoreForeignKeys } from '../cdc/targetForeignKeys';
-import { restoreReplicaIdentity } from '../cdc/replicaIdentity';
-import { notStreamedTables } from '../cdc/sourceRecords';
+import { describeFirings } from '../cdc/apply/targetFiring';
+import { notStreamedTables } from '../control/sourceTables';
 
 /** Marks the cutover point of one database and waits until its applier has applied up to it. */
 async function drainDatabase(run: MigrationRun, stream: OnlineStream, began: number): Promise<void> {
@@ -54,27 +50,25 @@ function again<T>(run: MigrationRun, what: string, step: () => Promise<T>): Prom
 }
 
 /**
- * What is left of a database's cutover once its changes are applied and verified: triggers and
- * rules set back as on the source, foreign keys added back, slot, publication and origin released,
- * Succeeded. Idempotent: a runner killed after recording 'released' does it again on resume (the
- * stream is never restarted for it).
+ * What is left of a database's cutover once its changes are applied and verified: everything the
+ * migration changed given back (releaseDatabase: triggers and rules, foreign keys, slot,
+ * publication and origin, replica identities), row-level security enabled, Succeeded. Idempotent:
+ * a runner killed after recording 'released' does it again on resume (the stream is never
+ * restarted for it).
  */
 export async function finishCutover(run: MigrationRun, database: string): Promise<void> {
   const { spec, store } = run;
-  // Nothing streams again: triggers and rules silenced for streaming may fire again, as on the source.
-  const restored = describeFirings(await restoreFiring(run, database));
+  const firings = await releaseDatabase(run, database, 'throw');
+  const restored = firings && describeFirings(firings);
   if (restored) run.onProgress({ kind: 'info', message: `cutover: ${restored} set back as on the source`, database });
-  await restoreForeignKeys(run, database);
   await enableRowSecurity(run, database);
-  await releaseStream(spec, database, run.instance);
-  await restoreReplicaIdentity(run, database);
   failpoint(`cutover-released:${database}`);
   await store.updateDatabase(spec.migrationName, database, { state: 'Succeeded', endedAt: true });
 }
 
 /**
  * Runs the cutover; true when the migration completed. Each database's step is recorded before the
- * next irreversible one, so a runner killed anywhere resumes the cutover where it was (online.ts):
+ * next irreversible one, so a runner killed anywhere resumes the cutover where it was (flow/online.ts):
  * 'drained' (applied up to the marker, sequences copied), 'verified', then 'released' before its
  * slot is dropped. A verification mismatch stops the cutover: streaming resumes, the cutover
  * request is cleared, and the mismatch (naming the table) is the migration's message, so the user
@@ -96,11 +90,8 @@ export async function cutover(run: MigrationRun, streams: OnlineStream[]): Promi
     return false;
   }
   for (const s of streams) {
-    const stats = s.applier.stats();
     await store.updateDatabase(name, s.database, {
-      inserts: s.base.inserts + stats.inserts,
-      updates: s.base.updates + stats.updates,
-      deletes: s.base.deletes + stats.deletes,
+      ...streamCounts(s),
       latencySeconds: 0,
       pendingBytes: 0,
     });
@@ -121,6 +112,7 @@ export async function cutover(run: MigrationRun, streams: OnlineStream[]): Promi
     const report = await again(run, 'the second look at sequences', () =>
       recheckMovedSequences(spec, verified, (database, count) => {
         const why = 'a source restart, or nextval without a write';
+        // fire and forget (the callback is synchronous): a run's warn never rejects
         void run.warn(`cutover: sequences moved on the source after they were copied (${why}): ${count} value(s) copied again`, database);
       }),
     );
@@ -140,7 +132,7 @@ export async function cutover(run: MigrationRun, streams: OnlineStream[]): Promi
   await store.recordEvent(name, 'info', `cutover completed in ${downtime.toFixed(1)} s`);
   await store.setState(name, 'Succeeded', 'Completed', null);
   // an earlier stopped attempt's message no longer applies (setState keeps a message it is not given)
-  await store.query(`UPDATE ${ident(CONTROL_SCHEMA)}.migration SET message = NULL WHERE name = $1`, [name]);
+  await store.clearMessage(name);
   return true;
 }
 
@@ -150,7 +142,7 @@ async function restartStreams(run: MigrationRun, streams: OnlineStream[]): Promi
     if (s.failure) continue;
     s.applier.stop();
     await s.done.catch(() => undefined);
-    streams[i] = startStream(run, s.database, undefined, carriedCounts(s));
+    streams[i] = startStream(run, s.database, undefined, streamCounts(s));
   }
 }
 

@@ -7,10 +7,10 @@
 // sequence still moving after the second copy stops the cutover as before.
 import { withSession } from '../connect/session';
 import type { MigrationSpec } from '../input/migrationSpec';
-import type { VerificationReport, VerificationTable } from '../model';
+import type { VerificationReport, VerificationTable } from '../core/model';
 import { SEQUENCES_ROW, verificationReport, verifySequencesOf } from '../verify';
-import { compareSequences, readSequenceStates } from '../verify/sequences';
-import { syncSequences } from './sequences';
+import { compareSequences, readSequenceStates } from '../verify/sequenceCheck';
+import { syncSequences } from './sequenceSync';
 
 /** Whether the database's sequences exist on both sides and only their values differ. */
 async function onlyValuesDiffer(spec: MigrationSpec, database: string): Promise<boolean> {

@@ -3,12 +3,12 @@
 // tell a live runner from a stale one.
 import type pg from 'pg';
 import { closeSession, openSession } from '../connect/session';
-import { PgferryError } from '../errors';
-import { leaseKey } from '../names';
+import { PgferryError } from '../core/errors';
+import { leaseKey } from '../core/names';
 import type { ServerSpec } from '../input/migrationSpec';
 
 export interface Lease {
-  /** The target backend of the lease session (cdc/leaseGuard.ts checks it still holds the lock). */
+  /** The target backend of the lease session (cdc/apply/leaseGuard.ts checks it still holds the lock). */
   readonly sessionPid: number;
   /** Resolves when the lease connection is lost (the lock is then released by the server); never after release(). */
   readonly lost: Promise<Error>;

@@ -3,10 +3,10 @@
 // a command line or in the environment), takes the lease, heartbeats, and runs the migration.
 import os from 'node:os';
 import { ControlStore } from '../control/store';
-import { canceledError, errorMessage } from '../errors';
-import { orchestrate } from '../orchestrator';
+import { canceledError, errorMessage } from '../core/errors';
+import { orchestrate } from '../flow/orchestrator';
 import { parseMigrationSpec } from '../input/parse';
-import { guardCommitsWithLease } from '../cdc/leaseGuard';
+import { guardCommitsWithLease } from '../cdc/apply/leaseGuard';
 import { acquireLease } from './lease';
 
 async function readStdin(): Promise<string> {
@@ -21,7 +21,7 @@ export const RUNNER_EXIT = { ok: 0, failed: 1, badInput: 2, leaseHeld: 3, leaseL
 /**
  * A runner whose lease connection is gone may already have a successor: it stops writing at once.
  * Exiting ends every session it holds, so its apply sessions release their per-database fences
- * (cdc/applyTarget.ts) and their open transactions roll back; it writes nothing more, not even to
+ * (cdc/apply/applyTarget.ts) and their open transactions roll back; it writes nothing more, not even to
  * the control catalog, which now belongs to whichever runner takes the lease. What it leaves is
  * what a crash leaves: slots, publication and recorded positions, for the next runner to resume.
  */
@@ -43,17 +43,18 @@ async function main(): Promise<number> {
   }
   const store = new ControlStore(spec.target);
   await store.setRunner(name, { host: os.hostname(), pid: process.pid });
+  // a missed heartbeat is not an error: the lease, not the heartbeat, says who runs the migration
   const heartbeat = setInterval(() => void store.heartbeat(name).catch(() => undefined), 5000);
   const controller = new AbortController();
   const stop = () => controller.abort(canceledError());
   process.on('SIGTERM', stop);
   process.on('SIGINT', stop);
+  // fire and forget: `lost` never rejects, and stopOnLeaseLoss ends the process
   void lease.lost.then(stopOnLeaseLoss);
   // and until it exits, every apply COMMIT checks on the target that the lease is still held
   guardCommitsWithLease(lease.sessionPid);
   try {
     const status = await orchestrate(spec, {
-      adopt: true,
       resume: input.reason === 'resume',
       signal: controller.signal,
       onProgress: (event) => {

@@ -1,15 +1,15 @@
-// Starting the detached runner: registers the migration (so a taken name fails here, in the
-// caller), spawns the runner in its own session with its own log, hands it the spec on stdin,
-// and returns once it holds its lease.
+// Starting the detached runner for a registered migration (startMigration registers it first, so
+// a taken name fails in the caller): spawns the runner in its own session with its own log, hands
+// it the spec on stdin, and returns once it holds its lease.
 import { spawn } from 'node:child_process';
 import { chmodSync, closeSync, lstatSync, mkdirSync, openSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { ControlStore } from '../control/store';
-import { PgferryError } from '../errors';
-import { FINAL_STATES } from '../model';
-import { publicSpec, type MigrationSpec, type ServerSpec } from '../input/migrationSpec';
-import { runnerLogName } from '../names';
+import { PgferryError } from '../core/errors';
+import { FINAL_STATES } from '../core/model';
+import type { MigrationSpec, ServerSpec } from '../input/migrationSpec';
+import { runnerLogName } from '../core/names';
 
 /**
  * The directory of runner logs: private to this OS user (0700, ours, not a symlink), never a
@@ -41,9 +41,6 @@ export async function spawnRunner(spec: MigrationSpec, reason: 'create' | 'resum
   const name = spec.migrationName;
   const store = new ControlStore(spec.target);
   try {
-    if (reason === 'create') {
-      await store.createMigration({ name, mode: spec.mode, option: spec.option, spec: publicSpec(spec), databases: spec.databases });
-    }
     const logFile = runnerLogPath(name, spec.target);
     const log = openSync(logFile, 'a', 0o600);
     const child = spawn(process.execPath, [path.join(__dirname, 'main.js')], {

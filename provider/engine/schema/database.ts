@@ -4,9 +4,9 @@
 // what is copied (default_transaction_read_only, session_replication_role, search_path ...).
 import type pg from 'pg';
 import type { DatabaseProperties } from '../catalog';
-import type { TargetDatabaseAction } from '../model';
+import type { TargetDatabaseAction } from '../core/model';
 import { ident, literal } from '../connect/quote';
-import { PgferryError } from '../errors';
+import { PgferryError } from '../core/errors';
 import { runEachGrant } from './grantReplay';
 import { settingStatement } from './settings';
 

@@ -9,7 +9,7 @@ import { withSession } from '../connect/session';
 import { grantStatements, runEachGrant } from './grantReplay';
 import { ownerChange, restoreDefaultPrivileges, restoreOwners } from './ownership';
 import { conninfoDbname } from '../connect/quote';
-import { PgferryError } from '../errors';
+import { PgferryError } from '../core/errors';
 import type { ServerSpec } from '../input/migrationSpec';
 
 export interface PgToolPaths {

@@ -10,7 +10,7 @@
 // grantor's, as on the source.
 import pg from 'pg';
 import { ident } from '../connect/quote';
-import { errorMessage } from '../errors';
+import { errorMessage } from '../core/errors';
 import { isKeyword, isName, nameOf, sqlTokens, words } from './sqlTokens';
 
 /**

@@ -13,7 +13,7 @@
 // grants the source gave.
 import pg from 'pg';
 import { ident } from '../connect/quote';
-import { errorMessage } from '../errors';
+import { errorMessage } from '../core/errors';
 import { runEachGrant, splitStatements } from './grantReplay';
 import { isKeyword, isName, nameOf, sqlTokens, words, type SqlToken } from './sqlTokens';
 

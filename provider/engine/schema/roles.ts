@@ -67,8 +67,25 @@ export interface RolesOutcome {
   readonly failures: readonly string[];
 }
 
+/** LIST_ROLES's rows, as the driver gives them. */
+interface RoleRow {
+  name: string;
+  can_login: boolean;
+  inherit: boolean;
+  create_role: boolean;
+  create_db: boolean;
+  connection_limit: number;
+  valid_until: string | null;
+  superuser: boolean;
+  replication: boolean;
+  bypass_rls: boolean;
+  settings: string[] | null;
+  comment: string | null;
+  labels: [string, string][] | null;
+}
+
 async function readRoles(source: pg.Client): Promise<SourceRole[]> {
-  const { rows } = await source.query(LIST_ROLES);
+  const { rows } = await source.query<RoleRow>(LIST_ROLES);
   const hashes = new Map<string, string>();
   try {
     const result = await source.query<{ name: string; hash: string }>(LIST_PASSWORD_HASHES);

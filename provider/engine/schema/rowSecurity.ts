@@ -7,7 +7,7 @@
 import type pg from 'pg';
 import { qualified } from '../connect/quote';
 import { withSession } from '../connect/session';
-import type { MigrationRun } from '../migrationRun';
+import type { MigrationRun } from '../flow/migrationRun';
 
 /** The tables with row-level security enabled on the source, and not yet on the target. */
 const ROW_SECURITY_TABLES = `

@@ -1,7 +1,7 @@
 // Online migrations: one CdcTableReport result per table, Failed when it has no usable replica
 // identity (as PostgreSQL judges it: its UPDATEs would fail on the source once published, and
 // could not be applied on the target) unless REPLICA IDENTITY FULL is allowed.
-import type { ValidationResult, ValidationStatus } from '../model';
+import type { ValidationResult, ValidationStatus } from '../core/model';
 import type { MigrationSpec } from '../input/migrationSpec';
 import { CODES } from './codes';
 import type { CdcTable } from './cdcReport';

@@ -1,10 +1,10 @@
 // What change data capture needs to know about every table of a source database: replica
-// identity (judged by catalog/replicaIdentity.ts, decided by cdc/publicationPlan.ts: the same
+// identity (judged by catalog/identityVerdict.ts, decided by cdc/source/publicationPlan.ts: the same
 // classification the online flow acts on), generated, TOAST-able and large-object columns,
 // partitions (reported under their root) and persistence. The shaping is pure.
-import { readSourceRelations, type IdentityKind, type SourceRelation } from '../catalog/replicaIdentity';
-import { readTypeFacts, typeComparison } from '../cdc/equality';
-import { planPublication, rootOf } from '../cdc/publicationPlan';
+import { readSourceRelations, type IdentityKind, type SourceRelation } from '../catalog/identityVerdict';
+import { readTypeFacts, typeComparison } from '../cdc/apply/equality';
+import { planPublication, rootOf } from '../cdc/source/publicationPlan';
 import { serverMajor } from '../connect/session';
 import type pg from 'pg';
 
@@ -21,7 +21,7 @@ ORDER BY a.attrelid, a.attnum`;
 /**
  * The columns of the given tables that have no usable unique index (a primary key or unique index
  * that is immediate, valid, not partial, on NOT NULL columns and no expressions: what the apply
- * matches a REPLICA IDENTITY FULL table's rows by on the target, cdc/targetTables.ts), with their
+ * matches a REPLICA IDENTITY FULL table's rows by on the target, cdc/apply/targetTables.ts), with their
  * types: such a table's updates and deletes are matched by the whole old row.
  */
 export const WHOLE_ROW_COLUMNS_SQL = `
@@ -139,7 +139,7 @@ export async function cdcTableReport(client: pg.Client): Promise<CdcTable[]> {
 /**
  * Per table that will be matched by its whole old row (REPLICA IDENTITY FULL now, or given it by
  * allowReplicaIdentityFull, and no usable unique index), the columns no comparison is reliable
- * for: no equality operator (so compared by text, cdc/statements.ts fullIdentityStatement) and a
+ * for: no equality operator (so compared by text, cdc/apply/statements.ts fullIdentityStatement) and a
  * text form from a VOLATILE function. Read on the source: the target gets the same types.
  */
 async function unstableMatchColumns(client: pg.Client, relations: readonly SourceRelation[]): Promise<Map<string, string[]>> {

@@ -4,7 +4,7 @@
 import { USER_SCHEMA } from '../catalog/queries';
 import type pg from 'pg';
 import { ident, qualified } from '../connect/quote';
-import type { ValidationResult } from '../model';
+import type { ValidationResult } from '../core/model';
 import { CODES } from './codes';
 import { CHECK_TYPES, failed, succeeded, warning } from './result';
 
@@ -82,7 +82,7 @@ async function checkDatabaseLocale(
 ): Promise<void> {
   const type = CHECK_TYPES.collations;
   const scope = { database };
-  const db = (await client.query<{ db: Record<string, unknown> }>(SOURCE_DATABASE_LOCALE_SQL)).rows[0]!.db;
+  const db = (await client.query<{ db: Record<string, string | null | undefined> }>(SOURCE_DATABASE_LOCALE_SQL)).rows[0]!.db;
   const icuDb = db.datlocprovider === 'i';
   for (const key of ['datcollate', 'datctype'] as const) {
     const locale = String(db[key] ?? '');

@@ -2,11 +2,12 @@
 // (never the password) and says what to change.
 import { closeSession } from '../connect/session';
 import { INVALID_AUTHORIZATION, INVALID_CATALOG_NAME, INVALID_PASSWORD, sqlState } from '../connect/sqlstate';
-import type { ValidationResult } from '../model';
+import type { ValidationResult } from '../core/model';
 import type { ServerSpec } from '../input/migrationSpec';
 import { CODES } from './codes';
 import { CHECK_TYPES, failed, succeeded, type ServerRole } from './result';
-import { openReadOnly, readServerInfo, redact, type ServerSession } from './session';
+import { openReadOnly, readServerInfo, type ServerSession } from './readOnlySessions';
+import { maskSecrets } from '../core/secrets';
 
 const TLS_ERRNOS = new Set([
   'DEPTH_ZERO_SELF_SIGNED_CERT',
@@ -30,7 +31,7 @@ export function classifyConnectError(role: ServerRole, server: ServerSpec, error
   const who = `${role} ${server.host}:${server.port} as user "${server.user}"`;
   const state = sqlState(error);
   const errno = (error as { code?: unknown } | null)?.code;
-  const text = redact(String((error as Error | null)?.message ?? error), server.password);
+  const text = maskSecrets(String((error as Error | null)?.message ?? error), [server.password]);
   if (state === INVALID_PASSWORD || /password must be a string|password authentication failed|SASL/i.test(text)) {
     return failed(
       CODES.AUTHENTICATION,

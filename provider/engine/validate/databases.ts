@@ -2,11 +2,11 @@
 // overwriting is allowed (and then droppable by the target user).
 import type pg from 'pg';
 import { ident } from '../connect/quote';
-import type { ValidationResult } from '../model';
+import type { ValidationResult } from '../core/model';
 import type { MigrationSpec } from '../input/migrationSpec';
 import { CODES } from './codes';
 import { CHECK_TYPES, failed, succeeded, warning } from './result';
-import type { ServerSession } from './session';
+import type { ServerSession } from './readOnlySessions';
 
 export const DATABASES_SQL = `
 SELECT d.datname AS name,

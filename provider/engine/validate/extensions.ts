@@ -4,7 +4,7 @@
 import type pg from 'pg';
 import { ident } from '../connect/quote';
 import { INSUFFICIENT_PRIVILEGE, sqlState } from '../connect/sqlstate';
-import type { ValidationResult } from '../model';
+import type { ValidationResult } from '../core/model';
 import { CODES } from './codes';
 import { CHECK_TYPES, failed, listSome, succeeded, warning } from './result';
 

@@ -4,9 +4,9 @@
 import type pg from 'pg';
 import { readUnsupportedObjects, type UnsupportedObject } from '../catalog/unsupported';
 import { ident } from '../connect/quote';
-import type { ValidationResult } from '../model';
+import type { ValidationResult } from '../core/model';
 import { CODES } from './codes';
-import { leftBehindResults, unsupportedBlockers } from './leftBehind';
+import { leftBehindResults, unsupportedBlockers } from './leftBehindResults';
 import { CHECK_TYPES, listSome, succeeded, warning } from './result';
 
 /**

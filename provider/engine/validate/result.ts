@@ -1,5 +1,5 @@
 // Check types (Azure's names plus pgferry's own) and the builders every check uses for its results.
-import type { ValidationResult, ValidationStatus } from '../model';
+import type { ValidationResult, ValidationStatus } from '../core/model';
 
 /** Azure's `validationDetails` type names, then the ones pgferry adds. */
 export const CHECK_TYPES = {

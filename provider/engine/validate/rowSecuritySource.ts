@@ -4,7 +4,7 @@
 import { NOT_EXTENSION_MEMBER, USER_SCHEMA } from '../catalog/queries';
 import type pg from 'pg';
 import { ident } from '../connect/quote';
-import type { ValidationResult } from '../model';
+import type { ValidationResult } from '../core/model';
 import { CODES } from './codes';
 import { CHECK_TYPES, failed, listSome, succeeded } from './result';
 

@@ -6,11 +6,11 @@
 import type pg from 'pg';
 import { ident } from '../connect/quote';
 import type { MigrationSpec } from '../input/migrationSpec';
-import type { ValidationResult } from '../model';
+import type { ValidationResult } from '../core/model';
 import { RESERVED_ROLE } from '../schema/roles';
 import { CODES } from './codes';
 import { CHECK_TYPES, failed, listSome, warning } from './result';
-import type { ServerInfo } from './session';
+import type { ServerInfo } from './readOnlySessions';
 
 /** Source tables (and partitioned parents) that get ENABLE ROW LEVEL SECURITY or a policy on the target, with their owners. */
 export const ROW_SECURITY_OWNERS_SQL = `

@@ -8,9 +8,9 @@ import { randomBytes } from 'node:crypto';
 import type pg from 'pg';
 import { INSUFFICIENT_PRIVILEGE, sqlState } from '../connect/sqlstate';
 import { withSession } from '../connect/session';
-import { PgferryError } from '../errors';
+import { PgferryError } from '../core/errors';
 import type { MigrationSpec } from '../input/migrationSpec';
-import type { ValidationResult } from '../model';
+import type { ValidationResult } from '../core/model';
 import { CODES } from './codes';
 import { CHECK_TYPES, failed, succeeded } from './result';
 

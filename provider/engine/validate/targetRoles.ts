@@ -2,11 +2,11 @@
 // azure_pg_admin where that role exists (Azure's administrator role).
 import type pg from 'pg';
 import { ident } from '../connect/quote';
-import type { ValidationResult } from '../model';
+import type { ValidationResult } from '../core/model';
 import type { MigrationSpec } from '../input/migrationSpec';
 import { CODES } from './codes';
 import { CHECK_TYPES, failed, succeeded, warning } from './result';
-import type { ServerInfo } from './session';
+import type { ServerInfo } from './readOnlySessions';
 
 export const AZURE_PG_ADMIN_SQL = `
 SELECT pg_has_role(current_user, r.oid, 'MEMBER') AS member

@@ -1,8 +1,8 @@
 // Source and target major versions: the source must be supported, and the target not older.
-import type { ValidationResult } from '../model';
+import type { ValidationResult } from '../core/model';
 import { CODES } from './codes';
 import { CHECK_TYPES, failed, succeeded } from './result';
-import type { ServerInfo } from './session';
+import type { ServerInfo } from './readOnlySessions';
 
 /** Oldest source pgferry supports: pgoutput with the publication features the CDC engine uses. */
 export const MIN_SOURCE_MAJOR = 11;

@@ -1,16 +1,16 @@
 // Verification: per table, row count and an order-independent content checksum computed on both
 // servers in parallel; tables only on the target; large objects by count and content (with their
-// OIDs); sequences by next value (verify/sequences.ts). A mismatch names the table or object.
+// OIDs); sequences by next value (verify/sequenceCheck.ts). A mismatch names the table or object.
 import type pg from 'pg';
 import { listTables, type SourceTable } from '../catalog';
 import { readUnsupportedObjects } from '../catalog/unsupported';
 import { closeSessionPair, openSessionPair, serverMajor, withSession, type SessionPair } from '../connect/session';
 import { pairedWithTarget, type SnapshotSessions } from '../copy/copySnapshot';
-import { safeEmit, type LeftOutObject, type ProgressListener, type VerificationReport, type VerificationTable } from '../model';
+import { safeEmit, type LeftOutObject, type ProgressListener, type VerificationReport, type VerificationTable } from '../core/model';
 import type { MigrationSpec } from '../input/migrationSpec';
-import { CONTROL_SCHEMA } from '../names';
-import { drain, WorkQueue } from '../workQueue';
-import { compareSequences, describeDifference, readSequenceStates, targetBehindItsRows } from './sequences';
+import { CONTROL_SCHEMA } from '../core/names';
+import { runWorkers, WorkQueue } from '../util/workQueue';
+import { compareSequences, describeDifference, readSequenceStates, targetBehindItsRows } from './sequenceCheck';
 
 /**
  * Count and checksum of one table's own rows: the sum of the first 64 bits of md5(row text), as
@@ -124,7 +124,7 @@ async function verifyDatabase(spec: MigrationSpec, database: string, options: Ve
     const outcome = result.reason ?? `${result.sourceRows} rows match`;
     safeEmit(options.onProgress, { kind: 'info', database, message: `verified ${result.table}: ${outcome}` });
   };
-  await drain<Item, SessionPair>({
+  await runWorkers<Item, SessionPair>({
     queue,
     concurrency: Math.min(spec.tableJobs, snapshot?.size ?? spec.tableJobs, tables.length + 2),
     signal: options.signal,

@@ -1,0 +1,210 @@
+#!/usr/bin/env node
+// `npm run faults -- --trials 50 --seed S`: the fault campaign. Starts a source and a target
+// cluster and a fault proxy in front of each, builds the fixture once, runs the trials one after
+// another (each from its own seed, so `--replay SEED` runs one again), prints a line per trial
+// and a summary, and writes a JSON report. Exits 1 when a trial failed. `--trials N` means N
+// trials in which the fault really happened: a trial whose phase was never reached or whose fault
+// did nothing is reported as such and another is drawn in its place.
+import { mkdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { startCluster, stopAllClusters } from '../test/support';
+import { FAULT_KINDS, type FaultKind } from './faults';
+import { buildTemplates, SIZES, type FixtureSize } from './fixture';
+import type { TrialResult } from './outcome';
+import { PHASES, type Phase } from './phases';
+import { FaultProxy } from '../test/support/faultProxy';
+import { summarize, summaryLines, trialDetail, trialLine, type CampaignSummary } from './report';
+import { drawTrials } from './draws';
+import { runTrial, type CampaignServers } from './trial';
+
+export interface CampaignOptions {
+  /** Trials whose fault really happened (more are drawn for those whose fault did not). */
+  readonly trials: number;
+  readonly seed: number;
+  /** Run exactly these trial seeds instead of deriving them from `seed`. */
+  readonly replay?: readonly number[];
+  readonly size: keyof typeof SIZES;
+  readonly fault?: FaultKind;
+  readonly phase?: Phase;
+  readonly walBoundMiB: number;
+  readonly deadlineSeconds: number;
+  readonly keep: boolean;
+  readonly log: (line: string) => void;
+  /** Called after each trial (the command rewrites its report, so a long run can be read while it goes). */
+  readonly onTrial?: (result: TrialResult, all: readonly TrialResult[]) => void;
+}
+
+export interface CampaignResult {
+  readonly options: Omit<CampaignOptions, 'log'>;
+  readonly summary: CampaignSummary;
+  readonly trials: readonly TrialResult[];
+  /** Fewer than `trials` trials had their fault happen within the draws allowed. */
+  readonly short: boolean;
+}
+
+function replayCommand(o: CampaignOptions, seed: number): string {
+  const extra = [o.size !== 'default' ? `--size ${o.size}` : '', o.fault ? `--fault ${o.fault}` : '', o.phase ? `--phase ${o.phase}` : '']
+    .filter(Boolean)
+    .join(' ');
+  return `npm run faults -- --replay ${seed}${extra ? ` ${extra}` : ''}`;
+}
+
+/** The servers, proxies and fixture of a campaign (the CI suite opens one for its trials). */
+export interface OpenCampaign {
+  readonly servers: CampaignServers;
+  readonly size: FixtureSize;
+  /** Distinguishes this campaign's names from an earlier one's on the same servers. */
+  readonly tag: string;
+  close(keep?: boolean): Promise<void>;
+}
+
+/**
+ * The campaign's servers are durable as users run them (a test server's defaults trade durability
+ * for speed, provider/localpg/cluster.ts): what a restart takes back, and how long recovery takes,
+ * must be what a user's server would do.
+ */
+const DURABLE: Readonly<Record<string, string>> = { fsync: 'on', synchronous_commit: 'on', full_page_writes: 'on' };
+
+export async function openCampaign(sizeName: keyof typeof SIZES, log: (line: string) => void): Promise<OpenCampaign> {
+  const started = Date.now();
+  const size: FixtureSize = SIZES[sizeName];
+  const [source, target] = await Promise.all([
+    startCluster({ label: 'fsrc', settings: DURABLE }),
+    startCluster({ label: 'fdst', settings: DURABLE }),
+  ]);
+  const proxies = { source: new FaultProxy('source', source.port), target: new FaultProxy('target', target.port) };
+  const close = async (keep = false): Promise<void> => {
+    await Promise.all([proxies.source.close().catch(() => undefined), proxies.target.close().catch(() => undefined)]);
+    if (!keep) await Promise.all([source.stop(), target.stop()]);
+  };
+  try {
+    await Promise.all([proxies.source.start(), proxies.target.start()]);
+    log(`servers: source :${source.port} (proxy :${proxies.source.port}), target :${target.port} (proxy :${proxies.target.port})`);
+    await buildTemplates(source, size);
+    log(`fixture "${sizeName}" built (${size.bigRows} rows in the split table) in ${((Date.now() - started) / 1000).toFixed(0)} s`);
+  } catch (error) {
+    await close();
+    throw error;
+  }
+  return { servers: { source, target, proxies }, size, tag: (Date.now() % 1_000_000).toString(36), close };
+}
+
+export async function runCampaign(o: CampaignOptions): Promise<CampaignResult> {
+  const started = Date.now();
+  const campaign = await openCampaign(o.size, o.log);
+  const all: TrialResult[] = [];
+  try {
+    const drawn = await drawTrials(o, async (index, seed) => {
+      const result = await runTrial(campaign.servers, {
+        index,
+        seed,
+        size: campaign.size,
+        tag: campaign.tag,
+        fault: o.fault,
+        phase: o.phase,
+        walBoundBytes: o.walBoundMiB * 1024 * 1024,
+        deadlineMs: o.deadlineSeconds * 1000,
+        keep: o.keep,
+      });
+      all.push(result);
+      o.onTrial?.(result, all);
+      o.log(trialLine(result));
+      for (const line of trialDetail(result, replayCommand(o, seed))) o.log(line);
+      return result;
+    });
+    if (drawn.short) {
+      const faulted = drawn.results.filter((r) => r.faulted).length;
+      o.log(`gave up after ${drawn.results.length} draws: only ${faulted} of ${o.trials} trials had their fault happen`);
+    }
+    const { log: _log, onTrial: _onTrial, ...options } = o;
+    return { options, summary: summarize(all, (Date.now() - started) / 1000), trials: all, short: drawn.short };
+  } finally {
+    await campaign.close(o.keep);
+  }
+}
+
+function parseOptions(argv: string[]): CampaignOptions & { out?: string } {
+  const { values } = parseArgs({
+    args: argv,
+    strict: true,
+    options: {
+      trials: { type: 'string', default: '50' },
+      seed: { type: 'string' },
+      replay: { type: 'string' },
+      size: { type: 'string', default: 'default' },
+      fault: { type: 'string' },
+      phase: { type: 'string' },
+      'wal-bound-mib': { type: 'string', default: '256' },
+      'deadline-seconds': { type: 'string', default: '900' },
+      keep: { type: 'boolean', default: false },
+      out: { type: 'string' },
+    },
+  });
+  const int = (v: string | undefined, what: string): number => {
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < 0) throw new Error(`--${what}: must be a non-negative integer, got "${v}"`);
+    return n;
+  };
+  if (!(values.size! in SIZES)) throw new Error(`--size: one of ${Object.keys(SIZES).join(', ')}`);
+  if (values.fault && !(FAULT_KINDS as readonly string[]).includes(values.fault))
+    throw new Error(`--fault: one of ${FAULT_KINDS.join(', ')}`);
+  if (values.phase && !(PHASES as readonly string[]).includes(values.phase)) throw new Error(`--phase: one of ${PHASES.join(', ')}`);
+  return {
+    trials: int(values.trials, 'trials'),
+    seed: values.seed === undefined ? Math.floor(Math.random() * 2 ** 31) : int(values.seed, 'seed'),
+    replay: values.replay?.split(',').map((s) => int(s, 'replay')),
+    size: values.size as keyof typeof SIZES,
+    fault: values.fault as FaultKind | undefined,
+    phase: values.phase as Phase | undefined,
+    walBoundMiB: int(values['wal-bound-mib'], 'wal-bound-mib'),
+    deadlineSeconds: int(values['deadline-seconds'], 'deadline-seconds'),
+    keep: values.keep!,
+    out: values.out,
+    log: (line) => console.log(line),
+  };
+}
+
+function defaultReportPath(): string {
+  const now = new Date();
+  const day = now.toISOString().slice(0, 10);
+  const time = now.toISOString().slice(11, 16).replace(':', '');
+  return path.resolve(__dirname, '../../bench/results', `${day}-faults-${time}.json`);
+}
+
+async function main(): Promise<number> {
+  const o = parseOptions(process.argv.slice(2));
+  o.log(`fault campaign: ${o.replay ? `replay of ${o.replay.join(', ')}` : `${o.trials} trials, seed ${o.seed}`}, size ${o.size}`);
+  const out = o.out ?? defaultReportPath();
+  mkdirSync(path.dirname(out), { recursive: true });
+  const started = Date.now();
+  const write = (report: unknown): void => writeFileSync(out, `${JSON.stringify(report, null, 2)}\n`);
+  const { log: _log, out: _out, ...options } = o;
+  const result = await runCampaign({
+    ...o,
+    onTrial: (_r, all) => write({ options, partial: true, summary: summarize(all, (Date.now() - started) / 1000), trials: all }),
+  });
+  for (const line of summaryLines(result.summary)) o.log(line);
+  write(result);
+  o.log(`report: ${out}`);
+  const failed = (result.summary.outcomes.failed ?? 0) + (result.summary.withoutFault.failed ?? 0);
+  return failed > 0 || result.short ? 1 : 0;
+}
+
+if (require.main === module) {
+  // Interrupted: the servers go with the campaign (runners left behind then fail and exit).
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    process.once(signal, () => void stopAllClusters().finally(() => process.exit(130)));
+  }
+  main().then(
+    async (code) => {
+      await stopAllClusters();
+      process.exit(code);
+    },
+    async (error: unknown) => {
+      console.error(`faults: ${(error as Error).message}`);
+      await stopAllClusters();
+      process.exit(2);
+    },
+  );
+}

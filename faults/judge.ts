@@ -1,0 +1,215 @@
+// The judge: compares a source and a target database with its own queries, never pgferry's
+// verify. Each side is read in one REPEATABLE READ snapshot with pinned text settings: the catalog
+// (tables, columns, indexes, constraints, triggers and their enabled state, sequences, large
+// objects), then per table a row count and an order-independent sum of 64-bit row hashes. A table
+// that differs is compared row by row (by primary key, or as a multiset of row hashes without one)
+// to say how many rows were lost, are extra (duplicated or resurrected) or changed.
+import type pg from 'pg';
+import { ident, qualified } from '../provider/engine/connect/quote';
+import type { Cluster } from '../test/support';
+
+export interface TableDiff {
+  readonly table: string;
+  readonly sourceRows: number;
+  readonly targetRows: number;
+  /** On the source, missing on the target. */
+  readonly lost: number;
+  /** On the target and not on the source (a duplicate, or a row the source deleted). */
+  readonly extra: number;
+  /** Same key, other content. */
+  readonly changed: number;
+  /** A few keys of each kind, to start the hunt from. */
+  readonly samples: readonly string[];
+}
+
+export interface DatabaseJudgement {
+  readonly database: string;
+  /** Catalog entries present on one side only (prefixed '-' source only, '+' target only). */
+  readonly catalogDiffs: readonly string[];
+  readonly tables: readonly TableDiff[];
+  readonly rowsCompared: number;
+}
+
+const SETTINGS = [
+  'SET search_path = pg_catalog',
+  "SET datestyle = 'ISO, YMD'",
+  "SET intervalstyle = 'postgres'",
+  'SET extra_float_digits = 3',
+  "SET bytea_output = 'hex'",
+  "SET timezone = 'UTC'",
+  "SET lc_monetary = 'C'",
+].join('; ');
+
+const USER_NAMESPACE = `n.nspname NOT IN ('pg_catalog', 'information_schema', 'pgferry') AND n.nspname NOT LIKE 'pg\\_toast%' AND n.nspname NOT LIKE 'pg\\_temp%'`;
+
+/** Catalog lines that must be equal on both sides. */
+const CATALOG_SQL = `
+SELECT 'relation ' || c.relkind::text || ' ' || format('%I.%I', n.nspname, c.relname) AS line
+  FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+ WHERE c.relkind IN ('r', 'p', 'v', 'm', 'S', 'i') AND ${USER_NAMESPACE}
+UNION ALL
+SELECT 'column ' || format('%I.%I.%I', n.nspname, c.relname, a.attname) || ' ' || format_type(a.atttypid, a.atttypmod) || CASE WHEN a.attnotnull THEN ' not null' ELSE '' END
+  FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+ WHERE a.attnum > 0 AND NOT a.attisdropped AND c.relkind IN ('r', 'p', 'v', 'm') AND ${USER_NAMESPACE}
+UNION ALL
+SELECT 'index ' || indexdef FROM pg_indexes i JOIN pg_namespace n ON n.nspname = i.schemaname WHERE ${USER_NAMESPACE}
+UNION ALL
+SELECT 'constraint ' || conrelid::regclass::text || ' ' || conname || ' ' || pg_get_constraintdef(c.oid)
+  FROM pg_constraint c JOIN pg_namespace n ON n.oid = c.connamespace WHERE ${USER_NAMESPACE}
+UNION ALL
+SELECT 'trigger ' || tgrelid::regclass::text || ' ' || tgname || ' enabled=' || tgenabled::text
+  FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+ WHERE NOT t.tgisinternal AND ${USER_NAMESPACE}
+UNION ALL
+SELECT 'large objects ' || count(*) || ' ' || coalesce(sum(('x' || left(md5(lo_get(oid)), 16))::bit(64)::bigint::numeric), 0)
+  FROM pg_largeobject_metadata`;
+
+const TABLES_SQL = `
+SELECT n.nspname AS schema, c.relname AS name,
+       (SELECT array_agg(a.attname::text ORDER BY k.ord) FROM pg_index i
+          CROSS JOIN LATERAL unnest(i.indkey) WITH ORDINALITY AS k(attnum, ord)
+          JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum
+         WHERE i.indrelid = c.oid AND i.indisprimary) AS key
+  FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+ WHERE c.relkind = 'r' AND ${USER_NAMESPACE}
+ ORDER BY 1, 2`;
+
+const SEQUENCES_SQL = `SELECT format('%I.%I', schemaname, sequencename) AS name, coalesce(last_value, 0)::text AS value FROM pg_sequences WHERE schemaname NOT IN ('pgferry')`;
+
+interface TableRef {
+  schema: string;
+  name: string;
+  key: string[] | null;
+}
+
+async function openSnapshot(server: Cluster, database: string): Promise<pg.Client> {
+  const client = await server.connect(database);
+  client.on('error', () => undefined);
+  await client.query(SETTINGS);
+  await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
+  return client;
+}
+
+async function lines(client: pg.Client, sql: string): Promise<Set<string>> {
+  const { rows } = await client.query<{ line: string }>(sql);
+  return new Set(rows.map((r) => r.line));
+}
+
+function setDiff(source: Set<string>, target: Set<string>): string[] {
+  const out: string[] = [];
+  for (const l of source) if (!target.has(l)) out.push(`- ${l}`);
+  for (const l of target) if (!source.has(l)) out.push(`+ ${l}`);
+  return out;
+}
+
+async function tableHash(client: pg.Client, t: TableRef): Promise<{ n: number; h: string }> {
+  const { rows } = await client.query<{ n: string; h: string }>(
+    `SELECT count(*) AS n, coalesce(sum(('x' || left(md5(t::text), 16))::bit(64)::bigint::numeric), 0)::text AS h FROM ONLY ${qualified(t.schema, t.name)} t`,
+  );
+  return { n: Number(rows[0]!.n), h: rows[0]!.h };
+}
+
+/** Row keys (or, without a key, row hashes with a running number) mapped to row hashes. */
+async function rowHashes(client: pg.Client, t: TableRef): Promise<Map<string, string>> {
+  const key = t.key?.length ? `ROW(${t.key.map((k) => `t.${ident(k)}`).join(', ')})::text` : 'md5(t::text)';
+  const { rows } = await client.query<{ k: string; h: string }>(
+    `SELECT ${key} AS k, md5(t::text) AS h FROM ONLY ${qualified(t.schema, t.name)} t`,
+  );
+  const out = new Map<string, string>();
+  for (const r of rows) {
+    if (t.key?.length) out.set(r.k, r.h);
+    else {
+      // A multiset: the n-th copy of a row hash is its own entry.
+      let i = 0;
+      while (out.has(`${r.k}#${i}`)) i++;
+      out.set(`${r.k}#${i}`, r.h);
+    }
+  }
+  return out;
+}
+
+async function diffTable(source: pg.Client, target: pg.Client, t: TableRef, counts: [number, number]): Promise<TableDiff> {
+  const [s, d] = await Promise.all([rowHashes(source, t), rowHashes(target, t)]);
+  let lost = 0;
+  let extra = 0;
+  let changed = 0;
+  const samples: string[] = [];
+  for (const [k, h] of s) {
+    const other = d.get(k);
+    if (other === undefined) {
+      lost++;
+      if (samples.length < 6) samples.push(`lost ${k}`);
+    } else if (other !== h) {
+      changed++;
+      if (samples.length < 6) samples.push(`changed ${k}`);
+    }
+  }
+  for (const k of d.keys()) {
+    if (!s.has(k)) {
+      extra++;
+      if (samples.length < 6) samples.push(`extra ${k}`);
+    }
+  }
+  return { table: qualified(t.schema, t.name), sourceRows: counts[0], targetRows: counts[1], lost, extra, changed, samples };
+}
+
+/**
+ * Sequences whose target value is behind the source's (an application would reuse values). `slack`
+ * values are allowed when the source crashed after the cutover: crash recovery moves a sequence on
+ * by up to 32 values it never handed out (SEQ_LOG_VALS), so the source is then ahead harmlessly.
+ */
+function sequencesBehind(source: Map<string, string>, target: Map<string, string>, slack: number): string[] {
+  const out: string[] = [];
+  for (const [name, value] of source) {
+    const t = target.get(name);
+    if (t === undefined) continue; // reported by the catalog comparison
+    if (BigInt(t) + BigInt(slack) < BigInt(value)) out.push(`sequence ${name} behind on the target: ${t} < ${value}`);
+  }
+  return out;
+}
+
+async function sequenceValues(client: pg.Client): Promise<Map<string, string>> {
+  const { rows } = await client.query<{ name: string; value: string }>(SEQUENCES_SQL);
+  return new Map(rows.map((r) => [r.name, r.value]));
+}
+
+/** Crash recovery can move a source sequence on by this many values (PostgreSQL's SEQ_LOG_VALS). */
+export const SEQUENCE_CRASH_SLACK = 32;
+
+export async function judgeDatabase(
+  sourceServer: Cluster,
+  targetServer: Cluster,
+  database: string,
+  options: { sequenceSlack?: number } = {},
+): Promise<DatabaseJudgement> {
+  const [source, target] = await Promise.all([openSnapshot(sourceServer, database), openSnapshot(targetServer, database)]);
+  try {
+    const [sc, tc] = await Promise.all([lines(source, CATALOG_SQL), lines(target, CATALOG_SQL)]);
+    const [ss, ts] = await Promise.all([sequenceValues(source), sequenceValues(target)]);
+    const catalogDiffs = [...setDiff(sc, tc), ...sequencesBehind(ss, ts, options.sequenceSlack ?? 0)];
+    const { rows: tables } = await source.query<TableRef>(TABLES_SQL);
+    const diffs: TableDiff[] = [];
+    let rowsCompared = 0;
+    for (const t of tables) {
+      const [a, b] = await Promise.all([tableHash(source, t), tableHash(target, t).catch(() => ({ n: -1, h: 'missing' }))]);
+      rowsCompared += a.n;
+      if (a.n === b.n && a.h === b.h) continue;
+      if (b.n < 0) {
+        diffs.push({
+          table: qualified(t.schema, t.name),
+          sourceRows: a.n,
+          targetRows: 0,
+          lost: a.n,
+          extra: 0,
+          changed: 0,
+          samples: ['table missing'],
+        });
+        break; // the target transaction is aborted: nothing further can be read in it
+      }
+      diffs.push(await diffTable(source, target, t, [a.n, b.n]));
+    }
+    return { database, catalogDiffs, tables: diffs, rowsCompared };
+  } finally {
+    await Promise.all([source.end().catch(() => undefined), target.end().catch(() => undefined)]);
+  }
+}

@@ -1,0 +1,189 @@
+// What the harness watches while a trial runs, on its own direct connections (not through the
+// proxies): how many of the trial's runners are alive and which of them write to the target at
+// the same moment (sessions mapped to processes through the proxy's ports and /proc), and how much
+// WAL the source retains for replication slots.
+import type pg from 'pg';
+import type { Cluster } from '../test/support';
+import type { FaultProxy, ProxyConnection } from '../test/support/faultProxy';
+import { owningRunner, pidOfPort, runners, trialProcesses, type TrialProcess } from './processes';
+
+export interface MonitorReport {
+  /** Samples taken in full (processes, writers, workers, WAL); the outcome fails a trial with none. */
+  samples: number;
+  /** Samples that failed part-way (a server restarting, /proc read as a process ended). */
+  failedSamples: number;
+  /** Most runner processes alive and not stopped at one sample. */
+  maxLiveRunners: number;
+  /** Longest time two or more runners were alive and not stopped together. */
+  longestOverlapMs: number;
+  /** Samples in which two runners each had a writing session on a migrated database. */
+  twoWriterSamples: number;
+  twoWriterDetail?: string;
+  /** Samples in which two runners each sent work (statements, COPY data, replication feedback) through a proxy. */
+  twoWorkerSamples: number;
+  twoWorkerDetail?: string;
+  /** Largest WAL a replication slot retained on the source. */
+  maxRetainedBytes: number;
+}
+
+const SAMPLE_MS = 500;
+
+const WRITERS_SQL = `
+SELECT client_port, datname, application_name
+  FROM pg_stat_activity
+ WHERE datname = ANY($1::text[]) AND application_name LIKE 'pgferry%'
+   AND (state = 'active' OR backend_xid IS NOT NULL) AND pid <> pg_backend_pid()`;
+
+const RETAINED_SQL = `
+SELECT coalesce(max(pg_wal_lsn_diff(pg_current_wal_lsn(), restart_lsn)), 0)::bigint AS retained
+  FROM pg_replication_slots WHERE slot_name LIKE 'pgferry%'`;
+
+/** A direct connection that reconnects after a server restart. */
+class Direct {
+  private client: pg.Client | undefined;
+  constructor(private readonly cluster: Cluster) {}
+  async query<R extends pg.QueryResultRow>(sql: string, params: unknown[] = []): Promise<R[]> {
+    try {
+      if (!this.client) {
+        const c = await this.cluster.connect();
+        c.on('error', () => undefined);
+        this.client = c;
+      }
+      return (await this.client.query<R>(sql, params)).rows;
+    } catch (error) {
+      await this.client?.end().catch(() => undefined);
+      this.client = undefined;
+      throw error;
+    }
+  }
+  async close(): Promise<void> {
+    await this.client?.end().catch(() => undefined);
+  }
+}
+
+export class TrialMonitor {
+  readonly report: MonitorReport = {
+    samples: 0,
+    failedSamples: 0,
+    maxLiveRunners: 0,
+    longestOverlapMs: 0,
+    twoWriterSamples: 0,
+    twoWorkerSamples: 0,
+    maxRetainedBytes: 0,
+  };
+  private timer: NodeJS.Timeout | undefined;
+  private running: Promise<void> | undefined;
+  private overlapSince: number | undefined;
+  private readonly source: Direct;
+  private readonly target: Direct;
+  /** Proxy connection -> the runner that opened it (found once). */
+  private readonly owners = new Map<string, number>();
+
+  private lastSampleAt = Date.now();
+
+  constructor(
+    private readonly trial: string,
+    private readonly databases: readonly string[],
+    clusters: { source: Cluster; target: Cluster },
+    private readonly targetProxy: FaultProxy,
+    private readonly sourceProxy: FaultProxy,
+  ) {
+    this.source = new Direct(clusters.source);
+    this.target = new Direct(clusters.target);
+  }
+
+  start(): void {
+    const tick = (): void => {
+      this.running = this.sample()
+        .then(() => void (this.report.samples += 1))
+        .catch(() => void (this.report.failedSamples += 1))
+        .finally(() => {
+          if (this.timer) this.timer = setTimeout(tick, SAMPLE_MS);
+        });
+    };
+    this.timer = setTimeout(tick, SAMPLE_MS);
+  }
+
+  async stop(): Promise<MonitorReport> {
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    await this.running;
+    await Promise.all([this.source.close(), this.target.close()]);
+    return this.report;
+  }
+
+  private async sample(): Promise<void> {
+    const now = Date.now();
+    const processes = await trialProcesses(this.trial);
+    const live = runners(processes).filter((p) => p.state !== 'T' && p.state !== 't');
+    this.report.maxLiveRunners = Math.max(this.report.maxLiveRunners, live.length);
+    if (live.length >= 2) {
+      this.overlapSince ??= now;
+      this.report.longestOverlapMs = Math.max(this.report.longestOverlapMs, now - this.overlapSince);
+    } else this.overlapSince = undefined;
+    await Promise.all([this.sampleWriters(processes), this.sampleWorkers(processes, this.lastSampleAt), this.sampleWal()]);
+    this.lastSampleAt = now;
+  }
+
+  /** The runner (or, negated, an orphaned pg_dump/pg_restore) that opened a proxy connection; cached (0: neither). */
+  private async ownerOf(conn: ProxyConnection, processes: readonly TrialProcess[]): Promise<number | undefined> {
+    const key = `${conn.upstreamPort}:${conn.id}:${conn.clientPort}`;
+    if (!this.owners.has(key)) {
+      const pid = await pidOfPort(
+        conn.clientPort,
+        processes.map((p) => p.pid),
+      );
+      if (pid === undefined) return undefined; // not found (yet): try again next sample
+      // The pgferry command itself (create, resume, update) talks to the catalog: not a runner.
+      const orphanTool = /pg_dump|pg_restore/.test(processes.find((p) => p.pid === pid)?.command ?? '');
+      this.owners.set(key, owningRunner(pid, processes) ?? (orphanTool ? -pid : 0));
+    }
+    const owner = this.owners.get(key);
+    return owner === 0 ? undefined : owner;
+  }
+
+  /** Two runners sending work in one sample interval: the second did not wait for the lease. */
+  private async sampleWorkers(processes: readonly TrialProcess[], since: number): Promise<void> {
+    const workers = new Map<number, string>();
+    for (const [side, proxy] of [
+      ['source', this.sourceProxy],
+      ['target', this.targetProxy],
+    ] as const) {
+      for (const conn of [...proxy.connections]) {
+        if (conn.lastWorkAt === undefined || conn.lastWorkAt < since) continue;
+        const owner = await this.ownerOf(conn, processes);
+        if (owner !== undefined) workers.set(owner, `${side} ${conn.startup?.application_name ?? ''}: ${conn.lastWork ?? ''}`);
+      }
+    }
+    if (workers.size >= 2) {
+      this.report.twoWorkerSamples += 1;
+      this.report.twoWorkerDetail ??= [...workers]
+        .map(([pid, what]) => `${pid < 0 ? `orphan ${-pid}` : `runner ${pid}`}: ${what}`)
+        .join('; ');
+    }
+  }
+
+  private async sampleWriters(processes: readonly TrialProcess[]): Promise<void> {
+    const rows = await this.target.query<{ client_port: number; datname: string; application_name: string }>(WRITERS_SQL, [
+      [...this.databases],
+    ]);
+    const writers = new Map<number, string>();
+    for (const row of rows) {
+      const conn = [...this.targetProxy.connections].find((c) => c.upstreamPort === row.client_port);
+      if (!conn) continue;
+      const owner = await this.ownerOf(conn, processes);
+      if (owner !== undefined) writers.set(owner, `${row.application_name}@${row.datname}`);
+    }
+    if (writers.size >= 2) {
+      this.report.twoWriterSamples += 1;
+      this.report.twoWriterDetail ??= [...writers]
+        .map(([pid, what]) => `${pid < 0 ? `orphan ${-pid}` : `runner ${pid}`}: ${what}`)
+        .join('; ');
+    }
+  }
+
+  private async sampleWal(): Promise<void> {
+    const [row] = await this.source.query<{ retained: string }>(RETAINED_SQL);
+    this.report.maxRetainedBytes = Math.max(this.report.maxRetainedBytes, Number(row?.retained ?? 0));
+  }
+}

@@ -1,0 +1,345 @@
+// One trial: fresh source databases from the templates, the seeded workload, `pgferry create`
+// through the proxies, the fault injected when its phase's trigger matches, the user's recovery
+// (resume when `show` says the runner is dead, the cutover once changes stream and the fault is
+// over), then the judge, the leftover checks, the outcome, and the clean-up.
+import { ControlStore } from '../provider/engine/control/store';
+import { FINAL_STATES, type MigrationStatus } from '../provider/engine/core/model';
+import { serverSpec, type Cluster } from '../test/support';
+import { describeFault, drawFault, injectFault, type FaultContext, type FaultKind, type FaultPlan, type InjectedFault } from './faults';
+import { createTrialDatabases, dropDatabases, type FixtureSize } from './fixture';
+import { judgeDatabase, SEQUENCE_CRASH_SLACK } from './judge';
+import { findLeftovers, removeLeftovers } from './leftovers';
+import { TrialMonitor } from './monitor';
+import { classify, type TrialResult } from './outcome';
+import { PHASES, phaseTrigger, type Phase, type PhaseTrigger } from './phases';
+import { runners, signalGroup, trialProcesses } from './processes';
+import type { FaultProxy, ProxyConnection } from '../test/support/faultProxy';
+import { makeRng } from './rng';
+import { TrialUser } from './user';
+import { Workload } from './workload';
+
+export interface CampaignServers {
+  readonly source: Cluster;
+  readonly target: Cluster;
+  readonly proxies: { readonly source: FaultProxy; readonly target: FaultProxy };
+}
+
+export interface TrialOptions {
+  readonly index: number;
+  readonly seed: number;
+  readonly size: FixtureSize;
+  /** Distinguishes this campaign's names from an earlier one's on the same servers. */
+  readonly tag: string;
+  readonly fault?: FaultKind;
+  readonly phase?: Phase;
+  readonly walBoundBytes: number;
+  readonly deadlineMs: number;
+  /** Keep the trial's databases (to look at a failure). */
+  readonly keep?: boolean;
+}
+
+const POLL_MS = 1000;
+/** Polls in a row that `show` must call the runner dead before the user resumes. */
+const DEAD_POLLS = 2;
+const RESUME_RETRY_MS = 5000;
+const MAX_RESUMES = 8;
+/** Changes keep streaming at least this long before the user cuts over. */
+const STREAMING_BEFORE_CUTOVER_MS = 5000;
+/** How long streaming waits for a streaming-phase trigger before giving up on it. */
+const PHASE_WAIT_MS = 60_000;
+/** No progress for this long (outside a fault) is stuck. */
+const STUCK_MS = 180_000;
+
+const PROGRESS_SQL = `
+SELECT (SELECT coalesce(max(id), 0) FROM pgferry.event WHERE migration = $1)::text || '/' ||
+       (SELECT coalesce(sum(bytes), 0) + coalesce(sum(parts_done), 0) FROM pgferry.migration_table WHERE migration = $1)::text AS p`;
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+function signature(status: MigrationStatus, extra: string): string {
+  const dbs = status.databases.map((d) => `${d.state}:${d.rowsCopied}:${d.tables.completed}:${d.inserts + d.updates + d.deletes}`);
+  return `${status.state}/${status.subState}/${status.message ?? ''}/${dbs.join(',')}/${extra}`;
+}
+
+/** The fault, armed on its proxy: fires at the drawn match, holds the message while injecting. */
+class ArmedFault {
+  fired = false;
+  armed: boolean;
+  injected: InjectedFault | undefined;
+  overAt: number | undefined;
+  error: string | undefined;
+  private matches = 0;
+
+  constructor(
+    private readonly plan: FaultPlan,
+    trigger: PhaseTrigger,
+    matchAt: number,
+    private readonly proxy: FaultProxy,
+    private readonly ctx: FaultContext,
+  ) {
+    this.armed = !trigger.afterCutoverRequest;
+    proxy.onMessage = (conn, message) => {
+      if (!this.armed || this.fired || !trigger.match(conn, message)) return false;
+      this.matches += 1;
+      if (this.matches < matchAt) return false;
+      this.fired = true;
+      this.inject(conn);
+      return trigger.hold;
+    };
+  }
+
+  /** Settles once the fault is in place and taken away again (undefined until it fires). */
+  finished: Promise<void> | undefined;
+
+  private inject(conn: ProxyConnection): void {
+    this.finished = this.injectAndWait(conn);
+  }
+
+  private async injectAndWait(conn: ProxyConnection): Promise<void> {
+    try {
+      this.injected = await injectFault(this.plan, this.ctx);
+    } catch (error) {
+      this.error = (error as Error).message;
+    } finally {
+      this.proxy.release(conn);
+    }
+    await this.injected?.over.catch((error: Error) => (this.error = error.message));
+    this.overAt = Date.now();
+  }
+
+  disarm(): void {
+    this.proxy.onMessage = undefined;
+  }
+}
+
+function emptyResult(opts: TrialOptions, plan: FaultPlan, phase: string): TrialResult {
+  return {
+    index: opts.index,
+    seed: opts.seed,
+    fault: describeFault(plan),
+    faultKind: plan.kind,
+    phase,
+    fired: false,
+    faulted: false,
+    outcome: 'failed',
+    reasons: [],
+    totalMs: 0,
+    lostRows: 0,
+    extraRows: 0,
+    changedRows: 0,
+    rowsCompared: 0,
+    resumes: 0,
+    actions: [],
+    judgements: [],
+  };
+}
+
+export async function runTrial(servers: CampaignServers, opts: TrialOptions): Promise<TrialResult> {
+  const started = Date.now();
+  const rng = makeRng(opts.seed);
+  const phase = opts.phase ?? rng.fork('phase').pick(PHASES);
+  const plan = drawFault(rng.fork('fault'), opts.fault);
+  const trigger = phaseTrigger(phase, opts.size);
+  const matchAt = rng.fork('match').int(1, trigger.maxMatch);
+  const name = `ft-${opts.tag}-${opts.index}`;
+  const databases: [string, string] = [`ft_${opts.tag}_${opts.index}_a`, `ft_${opts.tag}_${opts.index}_b`];
+  const clusters = { source: servers.source, target: servers.target };
+  const result = emptyResult(opts, plan, `${phase}#${matchAt}`);
+  await createTrialDatabases(servers.source, databases);
+  const store = new ControlStore(serverSpec(servers.target));
+  const ctx: FaultContext = {
+    proxies: servers.proxies,
+    clusters,
+    runnerPid: async () => {
+      // Looked for a few times: one scan of /proc in 24 missed a runner that was there.
+      for (let attempt = 0; attempt < 10; attempt++) {
+        const live = runners(await trialProcesses(name)).filter((p) => p.state !== 'T');
+        const recorded = (await store.get(name).catch(() => undefined))?.runner?.pid;
+        const pid = (live.find((p) => p.pid === recorded) ?? live[live.length - 1])?.pid;
+        if (pid !== undefined) return pid;
+        await sleep(200);
+      }
+      return undefined;
+    },
+    otherRunnerStarted: async (pid, timeoutMs) => {
+      const deadline = Date.now() + timeoutMs;
+      while (Date.now() < deadline) {
+        const recorded = (await store.get(name).catch(() => undefined))?.runner;
+        if (recorded && recorded.pid !== pid && recorded.alive) return true;
+        await sleep(500);
+      }
+      return false;
+    },
+  };
+  const fault = new ArmedFault(plan, trigger, matchAt, servers.proxies[trigger.server], ctx);
+  const workload = new Workload(servers.source, databases, opts.size, rng.fork('workload'));
+  const monitor = new TrialMonitor(name, databases, clusters, servers.proxies.target, servers.proxies.source);
+  const user = new TrialUser(
+    { name, databases, sourcePort: servers.proxies.source.port, targetPort: servers.proxies.target.port, splitBytes: 2 * 1024 * 1024 },
+    clusters,
+  );
+  let stuck: string | undefined;
+  try {
+    workload.start();
+    monitor.start();
+    await user.create();
+    stuck = await drive({ name, store, user, fault, phase, workload, result, deadline: started + opts.deadlineMs });
+  } finally {
+    fault.disarm();
+    result.workload = await workload.stop();
+    await settle(fault, clusters, name, result);
+    result.monitor = await monitor.stop();
+  }
+  try {
+    await judge(servers, databases, result, plan).catch((error: Error) =>
+      result.reasons.push(`the judge could not compare: ${error.message}`),
+    );
+  } finally {
+    result.fired = fault.fired;
+    result.faulted = fault.injected?.happened === true;
+    result.faultDetail =
+      [fault.injected?.detail, fault.error && `injection failed: ${fault.error}`].filter(Boolean).join('; ') || undefined;
+    result.actions = user.actions;
+    result.outcome = classify(result, { walBoundBytes: opts.walBoundBytes, stuck });
+    if (result.finalState !== 'Succeeded') result.recoveryMs = undefined; // only a finished migration recovered
+    result.totalMs = Date.now() - started;
+    await store.close();
+    user.dispose();
+    if (result.leftovers) await removeLeftovers(clusters, result.leftovers);
+    if (!opts.keep) {
+      await dropDatabases(servers.source, databases).catch(() => undefined);
+      await dropDatabases(servers.target, databases).catch(() => undefined);
+    }
+  }
+  return result;
+}
+
+interface DriveArgs {
+  readonly name: string;
+  readonly store: ControlStore;
+  readonly user: TrialUser;
+  readonly fault: ArmedFault;
+  readonly phase: Phase;
+  readonly workload: Workload;
+  readonly result: TrialResult;
+  readonly deadline: number;
+}
+
+/** The user's loop: returns undefined at a final state, or why the trial is stuck. */
+async function drive(a: DriveArgs): Promise<string | undefined> {
+  const { name, store, user, fault, result } = a;
+  let deadPolls = 0;
+  let lastResume = 0;
+  let lastSignature = '';
+  let lastProgress = Date.now();
+  let signatureAtOver: string | undefined;
+  let streamingSince: number | undefined;
+  let cutoverRequests = 0;
+  let cutoverStarted = false;
+  let lastCutoverRequest = 0;
+  for (;;) {
+    await sleep(POLL_MS);
+    const now = Date.now();
+    if (now > a.deadline) return `not finished within the trial deadline (last progress ${((now - lastProgress) / 1000).toFixed(0)} s ago)`;
+    let status: MigrationStatus | undefined;
+    let extra: string;
+    try {
+      status = await store.get(name);
+      extra = (await store.query<{ p: string }>(PROGRESS_SQL, [name]))[0]?.p ?? '';
+    } catch {
+      continue; // the target may be restarting or full: the user's `show` fails too
+    }
+    if (!status) {
+      if (now - lastProgress > STUCK_MS) return 'the migration never appeared in the catalog';
+      continue;
+    }
+    const sig = signature(status, extra);
+    if (sig !== lastSignature) {
+      lastSignature = sig;
+      lastProgress = now;
+    }
+    if (fault.overAt !== undefined && result.recoveryMs === undefined) {
+      signatureAtOver ??= sig;
+      const moving = status.state === 'Succeeded' || (!FINAL_STATES.has(status.state) && status.runner?.alive === true);
+      if (sig !== signatureAtOver && moving) result.recoveryMs = now - fault.overAt;
+    }
+    if (FINAL_STATES.has(status.state)) {
+      result.finalState = status.state;
+      result.message = status.message;
+      return undefined;
+    }
+    const faultBusy = fault.fired && fault.overAt === undefined;
+    if (!faultBusy && now - lastProgress > STUCK_MS)
+      return `stuck at ${status.state}/${status.subState} for ${STUCK_MS / 1000} s: ${status.message ?? ''}`;
+    deadPolls = status.runner?.alive ? 0 : deadPolls + 1;
+    if (deadPolls >= DEAD_POLLS && now - lastResume > RESUME_RETRY_MS) {
+      if (result.resumes >= MAX_RESUMES) return `the runner stayed dead through ${MAX_RESUMES} resumes`;
+      result.resumes += 1;
+      await user.resume();
+      lastResume = Date.now();
+      continue;
+    }
+    if (status.subState === 'CompletingMigration') cutoverStarted = true;
+    const streaming = status.state === 'WaitingForUserAction' && status.subState === 'WaitingForCutoverTrigger';
+    streamingSince = streaming ? (streamingSince ?? now) : undefined;
+    if (!streaming || !status.runner?.alive || now - streamingSince! < STREAMING_BEFORE_CUTOVER_MS) continue;
+    const faultDone =
+      fault.overAt !== undefined ||
+      (!fault.fired && (a.phase.startsWith('cutover') || a.phase !== 'streaming' || now - streamingSince! > PHASE_WAIT_MS));
+    if (!faultDone) continue;
+    // Asked already: ask again only if a started cutover stopped (back to streaming), or after a minute.
+    if (cutoverRequests > 0 && !cutoverStarted && now - lastCutoverRequest < 60_000) continue;
+    if (cutoverRequests >= 2) return `cutover stopped twice: ${status.message ?? ''}`;
+    if (cutoverRequests === 1 && status.message) result.reasons.push(`first cutover stopped: ${status.message}`);
+    await a.workload.stop();
+    fault.armed = true;
+    const answer = await user.cutover();
+    if (answer.code === 0) {
+      cutoverRequests += 1;
+      cutoverStarted = false;
+      lastCutoverRequest = Date.now();
+    }
+  }
+}
+
+/** After the end: the fault taken away, servers up, no runner left alive (killed if one is). */
+async function settle(fault: ArmedFault, clusters: { source: Cluster; target: Cluster }, name: string, result: TrialResult): Promise<void> {
+  // Injecting can outlast the migration (filling the target's connections takes seconds).
+  await Promise.race([fault.finished, sleep(120_000)]);
+  for (const c of [clusters.source, clusters.target]) {
+    const up = await c.query('SELECT 1').then(
+      () => true,
+      () => false,
+    );
+    if (!up) await c.start().catch(() => undefined);
+  }
+  const deadline = Date.now() + 30_000;
+  let left = runners(await trialProcesses(name));
+  while (left.length > 0 && Date.now() < deadline) {
+    await sleep(500);
+    left = runners(await trialProcesses(name));
+  }
+  if (left.length > 0 && result.finalState) {
+    result.reasons.push(
+      `runner process(es) ${left.map((p) => `${p.pid} (${p.state})`).join(', ')} still alive 30 s after ${result.finalState}`,
+    );
+  }
+  for (const p of left) signalGroup(p.pid, 'SIGKILL');
+}
+
+async function judge(servers: CampaignServers, databases: readonly string[], result: TrialResult, plan: FaultPlan): Promise<void> {
+  const clusters = { source: servers.source, target: servers.target };
+  if (result.finalState) result.leftovers = await findLeftovers(clusters, databases);
+  if (result.finalState !== 'Succeeded') return;
+  for (const db of databases) {
+    const sequenceSlack = plan.kind === 'source-restart' ? SEQUENCE_CRASH_SLACK : 0;
+    const j = await judgeDatabase(servers.source, servers.target, db, { sequenceSlack });
+    result.judgements.push(j);
+    result.rowsCompared += j.rowsCompared;
+    for (const t of j.tables) {
+      result.lostRows += t.lost;
+      result.extraRows += t.extra;
+      result.changedRows += t.changed;
+    }
+  }
+}

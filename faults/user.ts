@@ -1,0 +1,79 @@
+// The user of a trial: runs the pgferry command as a person would (create, resume, cutover),
+// through the fault proxies, with the trial's marker in the environment so the runner it starts
+// can be found. Each run is bounded in time (a command stuck behind a black hole is a finding).
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import type { Cluster } from '../test/support';
+import { runCli, type CliResult } from '../test/cli/helpers';
+import { TRIAL_MARKER } from './processes';
+
+export interface UserAction {
+  readonly at: number;
+  readonly command: string;
+  readonly code: number | null;
+  /** First line of stderr, when the command failed. */
+  readonly error?: string;
+}
+
+export interface TrialSpecInput {
+  readonly name: string;
+  readonly databases: readonly string[];
+  readonly sourcePort: number;
+  readonly targetPort: number;
+  /** Bytes above which a table is split into ranges. */
+  readonly splitBytes: number;
+}
+
+export class TrialUser {
+  readonly actions: UserAction[] = [];
+  private readonly dir = mkdtempSync(path.join(os.tmpdir(), 'pgferry-faults-'));
+  private readonly file: string;
+
+  constructor(
+    private readonly input: TrialSpecInput,
+    private readonly clusters: { source: Cluster; target: Cluster },
+  ) {
+    this.file = path.join(this.dir, 'body.json');
+    const server = (port: number, c: Cluster) => ({ host: '127.0.0.1', port, user: c.user, password: c.password, sslMode: 'prefer' });
+    const body = {
+      source: server(input.sourcePort, clusters.source),
+      target: server(input.targetPort, clusters.target),
+      databases: [...input.databases],
+      tableJobs: 2,
+      indexJobs: 2,
+      splitTablesLargerThan: input.splitBytes,
+      splitMaxParts: 4,
+      allowReplicaIdentityFull: true,
+    };
+    writeFileSync(this.file, JSON.stringify(body), { mode: 0o600 });
+  }
+
+  private targetFlags(): string[] {
+    return ['--target-host', '127.0.0.1', '--target-port', String(this.input.targetPort)];
+  }
+
+  private async run(args: string[], timeoutMs: number): Promise<CliResult> {
+    const result = await runCli(args, { [TRIAL_MARKER]: this.input.name, PGPASSWORD: this.clusters.target.password }, timeoutMs);
+    const error =
+      result.code === 0 ? undefined : (result.errLines[0] ?? (result.code === null ? `killed after ${timeoutMs / 1000} s` : ''));
+    this.actions.push({ at: Date.now(), command: args[0]!, code: result.code, ...(error === undefined ? {} : { error }) });
+    return result;
+  }
+
+  create(): Promise<CliResult> {
+    return this.run(['create', '--name', this.input.name, '--properties', this.file, '--mode', 'online'], 180_000);
+  }
+
+  resume(): Promise<CliResult> {
+    return this.run(['resume', '--name', this.input.name, '--properties', this.file], 120_000);
+  }
+
+  cutover(): Promise<CliResult> {
+    return this.run(['update', '--name', this.input.name, '--cutover', ...this.targetFlags()], 120_000);
+  }
+
+  dispose(): void {
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+}

@@ -1,0 +1,159 @@
+// Where the target is in the source's stream, recorded in the same transaction as the changes it
+// covers: a replication origin (pg_replication_origin_xact_setup, the native way) or, where the
+// target user may not use origins (managed servers), a row in PROGRESS_TABLE. Either way a crash
+// leaves data and position consistent: both committed or neither.
+//
+// The origin needs care. pg_replication_origin_xact_setup only sets a session variable, which the
+// next commit of the session writes to the origin, and an abort does not clear it. So once it has
+// run, ANY later commit on that connection records the position, even if the transaction holding
+// the changes aborted: the implicit transaction that drops the session's temporary tables (the
+// apply stages) when the connection ends is one. A runner killed between the setup and COMMIT then
+// leaves the origin past a batch that never committed, and the next runner skips that batch (found
+// by test/cdc/exactlyOnce). Hence the setup travels in one protocol message with the COMMIT, after
+// every deferred constraint was checked (apply transactions defer them all: targetTransaction.ts;
+// SET CONSTRAINTS ALL IMMEDIATE checks them, and a failure there ends the message before the
+// setup): the server receives both or neither, and nothing that can fail runs between them.
+import type pg from 'pg';
+import { ident, literal } from '../../connect/quote';
+import { INSUFFICIENT_PRIVILEGE, sqlState } from '../../connect/sqlstate';
+import { PROGRESS_TABLE } from '../../core/names';
+import { formatLsn, parseLsn } from '../decode/lsn';
+import { leaseGuardSql } from './leaseGuard';
+import type { PipelinedStatement } from './statementPipeline';
+import type { PositionKey } from './types';
+
+export interface AppliedPosition {
+  readonly mode: 'origin' | 'table';
+  /** End LSN of the last source transaction the target committed; 0n when none yet. */
+  read(): Promise<bigint>;
+  /**
+   * The statements that end the open target transaction: record `lsn` (the end of the last source
+   * transaction it holds) and COMMIT. The last one answers COMMIT.
+   */
+  commitStatements(lsn: bigint, commitTimeMs: number): PipelinedStatement[];
+  /**
+   * Before the connection is given up: ends any open transaction and makes sure no position set
+   * for a batch that did not commit can be recorded by a later commit (see the top of this file).
+   */
+  disarm(): Promise<void>;
+}
+
+const TABLE = `${ident(PROGRESS_TABLE.schema)}.${ident(PROGRESS_TABLE.table)}`;
+
+class OriginPosition implements AppliedPosition {
+  readonly mode = 'origin' as const;
+  constructor(
+    private readonly client: pg.Client,
+    private readonly origin: string,
+  ) {}
+
+  async read(): Promise<bigint> {
+    const { rows } = await this.client.query<{ lsn: string | null }>('SELECT pg_replication_origin_progress($1, true)::text AS lsn', [
+      this.origin,
+    ]);
+    return rows[0]?.lsn ? parseLsn(rows[0].lsn) : 0n;
+  }
+
+  commitStatements(lsn: bigint, commitTimeMs: number): PipelinedStatement[] {
+    // One simple-protocol message (see the top of this file), so its values are quoted literals.
+    // The lease check comes before the setup: nothing that can fail runs between setup and COMMIT.
+    const setup = `SELECT pg_replication_origin_xact_setup(${literal(formatLsn(lsn))}::pg_lsn, ${literal(new Date(commitTimeMs).toISOString())}::timestamptz)`;
+    const guard = leaseGuardSql();
+    return [{ text: `SET CONSTRAINTS ALL IMMEDIATE; ${guard ? `${guard}; ` : ''}${setup}; COMMIT`, expectCommand: 'COMMIT' }];
+  }
+
+  /**
+   * A COMMIT that fails after the setup in its message (only an internal error can, once deferred
+   * checks passed) leaves the position set; the commit that drops temporary tables at disconnect
+   * would record it. Clearing it closes that last gap while the connection still answers.
+   */
+  async disarm(): Promise<void> {
+    await this.client.query('ROLLBACK');
+    await this.client.query('SELECT pg_replication_origin_xact_reset()');
+  }
+}
+
+class TablePosition implements AppliedPosition {
+  readonly mode = 'table' as const;
+  constructor(
+    private readonly client: pg.Client,
+    private readonly key: PositionKey,
+  ) {}
+
+  async read(): Promise<bigint> {
+    const { rows } = await this.client.query<{ lsn: string }>(
+      `SELECT lsn::text AS lsn FROM ${TABLE} WHERE migration = $1 AND database = $2`,
+      [this.key.migration, this.key.database],
+    );
+    return rows[0] ? parseLsn(rows[0].lsn) : 0n;
+  }
+
+  commitStatements(lsn: bigint, commitTimeMs: number): PipelinedStatement[] {
+    // the row is part of the transaction: an abort takes it back with the changes
+    const record = {
+      text: `INSERT INTO ${TABLE} (migration, database, lsn, source_commit_at, applied_at) VALUES ($1, $2, $3::pg_lsn, $4::timestamptz, now())
+       ON CONFLICT (migration, database) DO UPDATE SET lsn = EXCLUDED.lsn, source_commit_at = EXCLUDED.source_commit_at, applied_at = now()`,
+      params: [this.key.migration, this.key.database, formatLsn(lsn), new Date(commitTimeMs).toISOString()],
+    };
+    const guard = leaseGuardSql();
+    return [record, { text: guard ? `${guard}; COMMIT` : 'COMMIT', expectCommand: 'COMMIT' }];
+  }
+
+  async disarm(): Promise<void> {
+    await this.client.query('ROLLBACK');
+  }
+}
+
+async function createTable(client: pg.Client): Promise<void> {
+  await client.query(`CREATE SCHEMA IF NOT EXISTS ${ident(PROGRESS_TABLE.schema)}`);
+  await client.query(
+    `CREATE TABLE IF NOT EXISTS ${TABLE} (migration text NOT NULL, database text NOT NULL, lsn pg_lsn NOT NULL,
+       source_commit_at timestamptz, applied_at timestamptz NOT NULL DEFAULT now(), PRIMARY KEY (migration, database))`,
+  );
+}
+
+/**
+ * Opens progress tracking on the apply session: the origin when permitted (created if missing and
+ * bound to this session), else the table.
+ */
+export async function openAppliedPosition(client: pg.Client, key: PositionKey, preferTable = false): Promise<AppliedPosition> {
+  if (!preferTable) {
+    try {
+      const { rows } = await client.query<{ oid: number | null }>('SELECT pg_replication_origin_oid($1) AS oid', [key.origin]);
+      if (rows[0]?.oid === null || rows[0]?.oid === undefined) await client.query('SELECT pg_replication_origin_create($1)', [key.origin]);
+      await client.query('SELECT pg_replication_origin_session_setup($1)', [key.origin]);
+      return new OriginPosition(client, key.origin);
+    } catch (error) {
+      if (sqlState(error) !== INSUFFICIENT_PRIVILEGE) throw error;
+    }
+  }
+  await createTable(client);
+  return new TablePosition(client, key);
+}
+
+/**
+ * Drops a replication origin if present. Origins belong to the cluster, not to a database: any
+ * session of the target may drop one (where the user may use origins at all).
+ */
+export async function dropOrigin(client: pg.Client, origin: string): Promise<void> {
+  try {
+    const { rows } = await client.query<{ oid: number | null }>('SELECT pg_replication_origin_oid($1) AS oid', [origin]);
+    if (rows[0]?.oid !== null && rows[0]?.oid !== undefined) await client.query('SELECT pg_replication_origin_drop($1)', [origin]);
+  } catch (error) {
+    if (sqlState(error) !== INSUFFICIENT_PRIVILEGE) throw error;
+  }
+}
+
+/** Removes the progress of one database: its origin, or its row (and the table once empty). */
+export async function dropAppliedPosition(client: pg.Client, key: PositionKey): Promise<void> {
+  await dropOrigin(client, key.origin);
+  const { rows } = await client.query<{ ok: boolean }>('SELECT to_regclass($1) IS NOT NULL AS ok', [TABLE]);
+  if (!rows[0]?.ok) return;
+  await client.query(`DELETE FROM ${TABLE} WHERE migration = $1 AND database = $2`, [key.migration, key.database]);
+  const { rows: left } = await client.query(`SELECT 1 FROM ${TABLE} LIMIT 1`);
+  if (left.length === 0) {
+    await client.query(`DROP TABLE ${TABLE}`);
+    // the schema also holds the control catalog when this is the maintenance database: keep it then
+    await client.query(`DROP SCHEMA ${ident(PROGRESS_TABLE.schema)}`).catch(() => undefined);
+  }
+}

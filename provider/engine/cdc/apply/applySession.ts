@@ -1,0 +1,392 @@
+// One apply session: a replication stream from the source and one connection to the target
+// database, applying decoded changes in commit order until stopped, cut over, or broken.
+//
+// Exactly once, and why it holds:
+// * Statements run inside an open target transaction, which is committed ONLY right after a
+//   source COMMIT has been fully applied, never inside a source transaction. A 200k-row source
+//   transaction therefore streams into the target in many statements but one target transaction,
+//   and memory holds only the planner's open group and the bounded queue.
+// * Each target commit carries the end LSN of the last source transaction it contains, recorded in
+//   the same transaction (replication origin or progress table): data and position commit together
+//   (for the origin, only because its setup is sent with the COMMIT: see appliedPosition.ts).
+// * The slot's flush position is confirmed to the source only after that commit returned (with
+//   synchronous_commit = on, so it is durable), so the source keeps everything not yet committed.
+// * On start the session reads the recorded LSN P, streams from P, and skips every transaction whose
+//   commit record starts before P: commit records do not overlap, so those are exactly the ones
+//   already applied (their end ≤ P) and no later one is skipped.
+// A SIGKILL anywhere loses the open target transaction and nothing else; it is streamed again.
+import type pg from 'pg';
+import { closeSession, openSession } from '../../connect/session';
+import { qualified } from '../../connect/quote';
+import { PgferryError } from '../../core/errors';
+import { maxLsn } from '../decode/lsn';
+import { ChangeNormalizer } from '../decode/normalizer';
+import { decodePgoutput } from '../decode/pgoutput';
+import { BatchPlanner } from './planner';
+import { openAppliedPosition } from './appliedPosition';
+import { openApplyTarget } from './applyTarget';
+import { truncateStatement } from './statements';
+import { RecordQueue, type QueuedRecord } from './recordQueue';
+import { ReplicationStream } from '../source/stream';
+import { StatementPipeline } from './statementPipeline';
+import { addColumnSql, compareColumns, resolveTargetTable, sourceColumnDefinitions } from './targetTables';
+import { TargetTransaction } from './targetTransaction';
+import type { ApplyState, SessionConfig, SessionEnd, TargetTable } from './types';
+import type { ChangeEvent, Relation, RowEvent } from '../decode/changeEvents';
+
+/** What the apply loop handles: a change from the stream, or a keepalive carrying the server's WAL position. */
+type SessionItem = ChangeEvent | Extract<QueuedRecord, { kind: 'keepalive' }>;
+
+/** Statements sent to the target and not yet finished (each holds at most PlannerLimits.maxBytes of parameters). */
+const MAX_IN_FLIGHT = 4;
+
+/**
+ * Update and delete groups from this many rows on go through a staging table (see
+ * stagedStatements): below it the extra COPY costs more than the parameters it saves.
+ */
+const STAGE_MIN_ROWS = 100;
+
+/** Queue items handled between two yields to the event loop (see run()). */
+const YIELD_EVERY = 32;
+
+/** The target connection is given this long to finish what is in flight when the session ends. */
+const RELEASE_MS = 2_000;
+
+export class SchemaChangeError extends PgferryError {}
+
+/** Runs one session until it is stopped ('stopped'), reaches the cutover point ('cutover') or fails. */
+export async function runSession(config: SessionConfig, state: ApplyState, isStopped: () => boolean): Promise<SessionEnd> {
+  const session = new ApplySession(config, state);
+  try {
+    await session.start();
+    return await session.run(isStopped);
+  } finally {
+    await session.stop();
+  }
+}
+
+class ApplySession {
+  private target: pg.Client | undefined;
+  private targetError: Error | undefined;
+  private stream: ReplicationStream | undefined;
+  /** A source session, opened when an added column's definition must be read. */
+  private source: pg.Client | undefined;
+  private statusTimer: NodeJS.Timeout | undefined;
+  private normalizer!: ChangeNormalizer;
+  private queue!: RecordQueue;
+  private txn: TargetTransaction | undefined;
+  /** Source transactions whose commit starts before this were applied by an earlier session. */
+  private skipBelow = 0n;
+  private readonly tables = new Map<number, TargetTable>();
+  /** Inside a source transaction (between its begin and commit). */
+  private inSourceTxn = false;
+  /** The current source transaction was applied before: its changes are skipped. */
+  private skipping = false;
+  /** The current source transaction carries the cutover marker. */
+  private markerSeen = false;
+  private sinceYield = 0;
+  /** Applying without replica role: the target's foreign keys act (see TargetTable.cascadedDeletes). */
+  private foreignKeysFire = false;
+
+  constructor(
+    private readonly config: SessionConfig,
+    private readonly state: ApplyState,
+  ) {}
+
+  /** Opens the target session, reads the applied position and starts streaming from it. */
+  async start(): Promise<void> {
+    const { config, state } = this;
+    const { client: target, replicaRole, asReplica, mayStage } = await openApplyTarget(config, state, (e) => (this.targetError = e));
+    this.target = target;
+    this.foreignKeysFire = !replicaRole;
+    const progress = await openAppliedPosition(target, config.progressKey, config.preferProgressTable);
+    state.progressMode = progress.mode;
+    const recorded = await progress.read();
+    const startLsn = recorded > 0n ? recorded : config.initialLsn;
+    state.appliedLsn = maxLsn(state.appliedLsn, startLsn);
+    state.confirmedLsn = maxLsn(state.confirmedLsn, startLsn);
+    this.skipBelow = startLsn;
+    this.normalizer = new ChangeNormalizer(state.relations);
+    state.relations = this.normalizer.knownRelations();
+    this.queue = new RecordQueue(
+      config.queueBudgetBytes,
+      () => this.stream?.pause(),
+      () => this.stream?.resume(),
+    );
+    const stream = await this.startStream(startLsn);
+    this.statusTimer = setInterval(() => this.confirm(), 10_000);
+    // Reordering across tables is safe only when no foreign key or trigger looks across them.
+    const planner = new BatchPlanner({
+      ...config.limits,
+      perTable: (config.limits.perTable ?? true) && asReplica,
+      stageMinRows: mayStage ? (config.limits.stageMinRows ?? STAGE_MIN_ROWS) : undefined,
+    });
+    const pipeline = new StatementPipeline(target, MAX_IN_FLIGHT);
+    this.txn = new TargetTransaction(
+      pipeline,
+      planner,
+      progress,
+      state,
+      {
+        checkTarget: () => {
+          if (this.targetError) throw this.targetError;
+        },
+        committed: () => {
+          stream.sendStatus(state.confirmedLsn, state.receivedLsn);
+          state.lag.appliedBefore(state.appliedLsn);
+          // a batch held back while this commit was on its way may go now (see sourceCommit)
+          this.queue.wake();
+        },
+      },
+      startLsn,
+    );
+  }
+
+  private async startStream(startLsn: bigint): Promise<ReplicationStream> {
+    const { config, state, queue } = this;
+    state.lag.restart();
+    const stream = await ReplicationStream.start(
+      config.source,
+      config.database,
+      { slot: config.slot, publication: config.publication, startLsn },
+      {
+        keepalive: (walEnd, replyRequested) => {
+          state.receivedLsn = maxLsn(state.receivedLsn, walEnd);
+          if (replyRequested && state.confirmedLsn > 0n) this.stream?.sendStatus(state.confirmedLsn, state.receivedLsn);
+          queue.pushKeepalive(walEnd);
+        },
+        xlog: (bytes, start, walEnd) => {
+          if (walEnd > state.receivedLsn) state.receivedLsn = walEnd;
+          // Queued as bytes and decoded by the consumer: decoded rows then live only from decoding to
+          // their statement, young enough for cheap garbage collection.
+          queue.pushXlog(bytes, start);
+          state.lag.received(bytes, start);
+          if (queue.bytes > state.peakQueuedBytes) state.peakQueuedBytes = queue.bytes;
+        },
+      },
+    );
+    this.stream = stream;
+    stream.ended.catch((e: Error) => queue.fail(e));
+    return stream;
+  }
+
+  /** Tells the slot how far the target has committed (and how far the stream was received). */
+  private confirm(requestReply = false): void {
+    if (this.state.confirmedLsn > 0n || requestReply)
+      this.stream!.sendStatus(this.state.confirmedLsn, this.state.receivedLsn, requestReply);
+  }
+
+  /** The apply loop: one queued record at a time, in order, until stopped or cut over. */
+  async run(isStopped: () => boolean): Promise<SessionEnd> {
+    const txn = this.txn!;
+    for (;;) {
+      if (isStopped()) return 'stopped';
+      // While items are queued, each next() resolves at once and this loop runs as one long chain
+      // of microtasks: the target's replies would wait until the queue ran dry, and the target
+      // would idle although the next statement is ready. Yielding to the event loop now and then
+      // lets finished statements hand over to the next one while this loop goes on planning.
+      if (++this.sinceYield >= YIELD_EVERY && txn.inFlight > 0) {
+        this.sinceYield = 0;
+        await new Promise<void>((resolve) => setImmediate(resolve));
+      }
+      // a queued record is taken without a promise; only an empty queue is waited for
+      const next = this.queue.take() ?? (await this.queue.next(this.waitMs()));
+      const item = this.decode(next);
+      if (next && !item) continue; // a pgoutput message with nothing to apply (type, origin)
+      let end: SessionEnd | undefined;
+      try {
+        end = item ? await this.handle(item) : await this.idle();
+      } catch (error) {
+        throw await txn.firstError(error);
+      }
+      if (end) return end;
+    }
+  }
+
+  /**
+   * How long to wait for the next record: with a batch held back behind a COMMIT, until it is due
+   * or that COMMIT returns (which may have happened already, its wake-up then lost: not at all).
+   */
+  private waitMs(): number {
+    const txn = this.txn!;
+    if (!txn.isOpen || this.inSourceTxn) return 500;
+    return txn.commitsInFlight === 0 ? 0 : Math.max(1, this.config.commitMs - txn.age);
+  }
+
+  private decode(next: QueuedRecord | undefined): SessionItem | undefined {
+    return next?.kind === 'xlog' ? this.normalizer.push(decodePgoutput(next.bytes, next.start, next.end)) : next;
+  }
+
+  /** Nothing arrived in time, or a COMMIT returned: commit the open batch, and keep asking for a stop position. */
+  private async idle(): Promise<undefined> {
+    const txn = this.txn!;
+    if (txn.isOpen && !this.inSourceTxn) await txn.commit();
+    txn.check();
+    // waiting for a stop position: ask the server for a keepalive carrying its current position
+    if (this.state.stopAtLsn !== undefined) this.confirm(true);
+    return undefined;
+  }
+
+  private async handle(item: SessionItem): Promise<SessionEnd | undefined> {
+    switch (item.kind) {
+      case 'keepalive':
+        return this.keepalive(item.walEnd);
+      case 'begin':
+        this.inSourceTxn = true;
+        this.skipping = item.finalLsn < this.skipBelow;
+        return undefined;
+      case 'relation':
+        await this.relationChanged(item);
+        return undefined;
+      case 'row':
+        if (!this.skipping) await this.addChange(item);
+        return undefined;
+      case 'truncate':
+        if (!this.skipping) await this.truncate(item.relations, item.cascade, item.restartIdentity);
+        return undefined;
+      case 'message':
+        if (!this.skipping && this.isCutoverMarker(item.prefix, item.content)) this.markerSeen = true;
+        return undefined;
+      case 'commit':
+        return this.sourceCommit(item.endLsn, item.commitTimeMs);
+    }
+  }
+
+  /**
+   * Between source transactions, a keepalive lets the slot move past WAL that held nothing for us,
+   * once everything before it is committed. The walsender sends one whenever it waits for WAL and
+   * the slot is behind what it sent, so between most transactions of a busy source: waiting here
+   * for the open batch to commit would commit every source transaction on its own (an fsync each
+   * on a durable target), and the apply would fall behind a few hundred transactions a second.
+   * A batch open or a COMMIT on its way will confirm its own position: the keepalive is dropped.
+   */
+  private async keepalive(walEnd: bigint): Promise<SessionEnd | undefined> {
+    if (this.inSourceTxn) return undefined;
+    const { state } = this;
+    const txn = this.txn!;
+    if (state.stopAtLsn !== undefined) {
+      await txn.settle();
+      if (walEnd >= state.stopAtLsn) return 'cutover';
+    }
+    if (txn.isOpen || txn.commitsInFlight > 0) return undefined;
+    await txn.idle();
+    if (walEnd > state.confirmedLsn) {
+      state.confirmedLsn = walEnd;
+      this.confirm();
+    }
+    return undefined;
+  }
+
+  /** Step: add one row change of the current source transaction to the open target transaction. */
+  private async addChange(row: RowEvent): Promise<void> {
+    const table = await this.tableOf(row.relation);
+    await this.txn!.add({ op: row.op, table, identity: row.identity, values: row.values });
+  }
+
+  private async truncate(relations: readonly Relation[], cascade: boolean, restartIdentity: boolean): Promise<void> {
+    const targets = await Promise.all(relations.map((r) => this.tableOf(r)));
+    await this.txn!.flush();
+    await this.txn!.exec(truncateStatement(targets, cascade, restartIdentity));
+  }
+
+  private isCutoverMarker(prefix: string, content: Uint8Array): boolean {
+    const token = this.state.markerToken;
+    return prefix === this.config.cutoverPrefix && token !== undefined && Buffer.from(content).toString('utf8') === token;
+  }
+
+  /** Step: a source transaction ended; commit the batch when it is due, or stop at the cutover point. */
+  private async sourceCommit(endLsn: bigint, commitTimeMs: number): Promise<SessionEnd | undefined> {
+    const { state } = this;
+    const txn = this.txn!;
+    this.inSourceTxn = false;
+    if (this.skipping) {
+      this.skipping = false;
+      return undefined;
+    }
+    txn.sourceCommitted(endLsn, commitTimeMs);
+    if (this.markerSeen || (state.stopAtLsn !== undefined && endLsn >= state.stopAtLsn)) {
+      if (txn.isOpen) await txn.settle();
+      else {
+        await txn.idle();
+        state.appliedLsn = maxLsn(state.appliedLsn, endLsn);
+      }
+      return 'cutover';
+    }
+    if (!txn.isOpen) {
+      // Nothing of this transaction reached the target: it counts as applied once all before
+      // it is (now, or at the next commit or keepalive if a commit is still on its way).
+      if (txn.commitsInFlight === 0) state.lag.appliedBefore(endLsn);
+      return undefined;
+    }
+    if (this.commitDue(txn)) await txn.commit();
+    return undefined;
+  }
+
+  /**
+   * Group commit: a batch commits when it is big or old enough, or when nothing more is queued and
+   * no COMMIT is on its way. While one is (an fsync on a durable target), the source transactions
+   * arriving meanwhile join the open batch, which commits as soon as that COMMIT returns (it wakes
+   * the loop): one transaction per commit on a quiet source, as many as arrived during one commit
+   * on a busy one.
+   */
+  private commitDue(txn: TargetTransaction): boolean {
+    if (txn.rowCount >= this.config.commitRows || txn.age >= this.config.commitMs) return true;
+    return this.queue.isEmpty && txn.commitsInFlight === 0;
+  }
+
+  /** The target table a relation's rows are written to, looked up once per relation message. */
+  private async tableOf(relation: Relation): Promise<TargetTable> {
+    let table = this.tables.get(relation.oid);
+    if (!table) {
+      table = await resolveTargetTable(this.target!, relation, this.foreignKeysFire);
+      this.tables.set(relation.oid, table);
+    }
+    return table;
+  }
+
+  /**
+   * Step: a relation message. Columns added on the source are added on the target (inside the
+   * open transaction, before any row uses them); any other change of shape stops the stream.
+   */
+  private async relationChanged(item: ChangeEvent & { kind: 'relation' }): Promise<void> {
+    const { relation, change } = item;
+    const stopWith = (description: string): never => {
+      throw new SchemaChangeError(
+        'CDC_SCHEMA_CHANGE',
+        `source table ${qualified(relation.schema, relation.name)} changed while streaming: ${description}; streaming stopped`,
+        { category: 'source', fix: 'only added columns are followed: make the same change on the target and restart the migration' },
+      );
+    };
+    if (change.kind === 'unsupported') stopWith(change.description);
+    // pgoutput re-sends a Relation message after every relcache invalidation on the source (a
+    // VACUUM or ANALYZE is enough): an unchanged shape needs no new look at the target. The
+    // bench traced up to 0.8 s of such catalog round trips before the first batch of a backlog.
+    if (change.kind === 'none' && this.tables.has(relation.oid)) return;
+    const target = this.target!;
+    const { missing, extra } = await compareColumns(target, relation);
+    if (extra.length > 0) stopWith(`column ${JSON.stringify(extra[0])} was dropped or renamed`);
+    if (missing.length > 0) {
+      await this.txn!.flush();
+      this.source ??= await openSession(this.config.source, { database: this.config.database, purpose: 'cdc catalog' });
+      for (const column of await sourceColumnDefinitions(this.source, relation.oid, missing)) {
+        const text = addColumnSql(relation.schema, relation.name, column);
+        await this.txn!.exec({ op: 'ddl', target: qualified(relation.schema, relation.name), text, params: [], rows: 0 });
+      }
+    }
+    this.tables.set(relation.oid, await resolveTargetTable(target, relation, this.foreignKeysFire));
+  }
+
+  /** Step: ends the session; what was not committed is lost on purpose (it is streamed again). */
+  async stop(): Promise<void> {
+    if (this.statusTimer) clearInterval(this.statusTimer);
+    await this.stream?.close();
+    await closeSession(this.source);
+    // bounded: a target that stopped answering must not hold the session open
+    if (this.txn) {
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([this.txn.release().catch(() => undefined), new Promise((r) => (timer = setTimeout(r, RELEASE_MS)))]);
+      clearTimeout(timer);
+    }
+    await closeSession(this.target);
+  }
+}

@@ -1,0 +1,128 @@
+// The apply session's connection to the target database: the fence it holds, and what it may do
+// there (replica role: triggers silent, as PostgreSQL's own apply worker, or the same without it;
+// staging tables).
+//
+// The fence: the session takes a session advisory lock on the target database (names.ts
+// applyLockKey) before it reads the applied position, and holds it until its connection ends.
+// The lock and the commits share one backend, so no session can commit data without holding the
+// lock, and a lock lost with its connection takes the session's ability to commit with it: two
+// appliers of one database can never both commit, whatever happens to runners and their leases,
+// in origin and progress-table mode alike. A second session is refused (ApplyFencedError).
+import type pg from 'pg';
+import { closeSession, openSession } from '../../connect/session';
+import { PgferryError } from '../../core/errors';
+import { CONTROL_SCHEMA } from '../../core/names';
+import type { ApplyState, SessionConfig } from './types';
+
+export interface ApplyTarget {
+  readonly client: pg.Client;
+  /** session_replication_role = replica took effect: no user trigger or foreign key fires. */
+  readonly replicaRole: boolean;
+  /**
+   * Nothing on the target fires during apply that a replica-role session would not fire: replica
+   * role, or, without it, no foreign key and no ordinary trigger or rule on a table (pgferry
+   * dropped and switched them for the streaming phase: streamingTarget.ts).
+   */
+  readonly asReplica: boolean;
+  /** The session may create its staging tables (TEMPORARY on the database; PUBLIC has it by default). */
+  readonly mayStage: boolean;
+}
+
+const REPLICA_ROLE_REFUSED =
+  'session_replication_role = replica is not permitted on the target, and it has foreign keys or ordinary triggers or rules: they act during apply, and changes are applied in strict commit order (slower)';
+
+/**
+ * Whether a session without replica role fires anything a replica-role session would not: a
+ * foreign key, or an ordinary (ENABLE, 'O') trigger or rule of a table. The control catalog's own
+ * keys (in the maintenance database) do not count.
+ */
+const FIRES_BEYOND_REPLICA_SQL = `
+SELECT EXISTS (SELECT 1 FROM pg_constraint k JOIN pg_class c ON c.oid = k.conrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+                WHERE k.contype = 'f' AND n.nspname <> $1)
+    OR EXISTS (SELECT 1 FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid
+                WHERE (NOT t.tgisinternal OR t.tgconstraint = 0) AND t.tgenabled = 'O' AND c.relkind IN ('r', 'p'))
+    OR EXISTS (SELECT 1 FROM pg_rewrite r JOIN pg_class c ON c.oid = r.ev_class
+                WHERE r.ev_enabled = 'O' AND r.rulename <> '_RETURN' AND c.relkind IN ('r', 'p')) AS fires`;
+
+/** Another session holds this database's apply lock: this one must not apply. */
+export class ApplyFencedError extends PgferryError {}
+
+/** Who holds a session advisory lock on a bigint key in the current database (classid: high half, objid: low half). */
+const LOCK_HOLDER_SQL = `
+SELECT a.pid, a.application_name, a.client_addr::text AS client_addr, a.backend_start::text AS since
+  FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
+ WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1
+   AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
+   AND l.classid = ($1::bigint >> 32)::oid AND l.objid = ($1::bigint & 4294967295)::oid`;
+
+/** Takes the apply lock for the session's life, or refuses naming the session that holds it. */
+async function takeFence(target: pg.Client, config: SessionConfig): Promise<void> {
+  const { rows } = await target.query<{ ok: boolean }>('SELECT pg_try_advisory_lock($1::bigint) AS ok', [config.fenceKey]);
+  if (rows[0]?.ok) return;
+  const { rows: holders } = await target.query<{ pid: number; application_name: string; client_addr: string | null; since: string }>(
+    LOCK_HOLDER_SQL,
+    [config.fenceKey],
+  );
+  const h = holders[0];
+  const holder = h
+    ? `session ${h.pid} ("${h.application_name}" from ${h.client_addr ?? 'a local socket'}, since ${h.since})`
+    : 'another session';
+  throw new ApplyFencedError(
+    'CDC_APPLY_FENCED',
+    `${holder} holds this migration's apply lock on the target database, so this applier does not apply`,
+    {
+      category: 'target',
+      field: `database "${config.database}"`,
+      fix: 'only one applier per database may run: the lock is released when the session holding it ends (a runner that lost its lease exits at once; a connection cut off ends when the target notices)',
+    },
+  );
+}
+
+/** True when session_replication_role = replica took effect. */
+async function takeReplicaRole(target: pg.Client): Promise<boolean> {
+  try {
+    // As PostgreSQL's own apply worker: no user triggers, FK checks done on the source.
+    await target.query('SET session_replication_role = replica');
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Without replica role: whether nothing fires that a replica-role session would not (warns otherwise). */
+async function firesAsReplica(target: pg.Client, state: ApplyState): Promise<boolean> {
+  const { rows } = await target.query<{ fires: boolean }>(FIRES_BEYOND_REPLICA_SQL, [CONTROL_SCHEMA]);
+  if (!rows[0]?.fires) return true;
+  if (!state.warnings.includes(REPLICA_ROLE_REFUSED)) state.warnings.push(REPLICA_ROLE_REFUSED);
+  return false;
+}
+
+async function mayCreateTempTables(target: pg.Client): Promise<boolean> {
+  const { rows } = await target.query<{ ok: boolean }>("SELECT has_database_privilege(current_database(), 'TEMPORARY') AS ok");
+  return rows[0]?.ok === true;
+}
+
+/**
+ * Opens the apply session: the pinned settings (no inherited timeout: a target transaction may
+ * wait idle while a large source transaction streams in; a migrated database may default to
+ * read-only), and durable commits, since confirmed positions must survive a crash of the target.
+ * `onError` hears of a connection that fails between statements.
+ */
+export async function openApplyTarget(config: SessionConfig, state: ApplyState, onError: (error: Error) => void): Promise<ApplyTarget> {
+  const client = await openSession(config.target, {
+    database: config.database,
+    purpose: 'apply',
+    writable: true,
+    settings: { synchronous_commit: 'on' },
+  });
+  client.on('error', onError);
+  try {
+    await takeFence(client, config);
+    const replicaRole = await takeReplicaRole(client);
+    const asReplica = replicaRole || (await firesAsReplica(client, state));
+    return { client, replicaRole, asReplica, mayStage: await mayCreateTempTables(client) };
+  } catch (error) {
+    await closeSession(client);
+    throw error;
+  }
+}

@@ -1,0 +1,62 @@
+// One database's change stream inside an online migration: its applier, started or restarted
+// with the migration's derived names, the counters carried over from earlier appliers, and how far
+// it has applied.
+import { cutoverMessagePrefix, streamNamesOf, type StreamNames } from '../../core/names';
+import type { MigrationRun } from '../../flow/migrationRun';
+import { maxLsn } from '../decode/lsn';
+import { Applier, type ApplyStats } from './applier';
+import type { SessionEnd } from './types';
+
+/** One database's stream: its applier and what it reported so far. */
+export interface OnlineStream {
+  readonly database: string;
+  readonly slot: string;
+  readonly publication: string;
+  readonly origin: string;
+  applier: Applier;
+  done: Promise<SessionEnd>;
+  failure?: Error;
+  /** Counters carried over from an earlier runner (resume). */
+  readonly base: { inserts: number; updates: number; deletes: number };
+}
+
+/** The stream's counters so far: its applier's plus those carried over (what a replacing stream starts from). */
+export function streamCounts(stream: OnlineStream): OnlineStream['base'] {
+  const stats = stream.applier.stats();
+  return {
+    inserts: stream.base.inserts + stats.inserts,
+    updates: stream.base.updates + stats.updates,
+    deletes: stream.base.deletes + stats.deletes,
+  };
+}
+
+/** How far a stream has applied: the position committed on the target, or the one confirmed past it while idle. */
+export function appliedUpTo(stats: Pick<ApplyStats, 'appliedLsn' | 'confirmedLsn'>): bigint {
+  return maxLsn(stats.confirmedLsn, stats.appliedLsn);
+}
+
+export function streamNames(run: MigrationRun, database: string): StreamNames {
+  return streamNamesOf(run.spec.migrationName, database, run.instance);
+}
+
+/** Starts (or restarts) the applier of one database. */
+export function startStream(run: MigrationRun, database: string, initialLsn: bigint | undefined, base: OnlineStream['base']): OnlineStream {
+  const n = streamNames(run, database);
+  const applier = new Applier({
+    source: run.spec.source,
+    target: run.spec.target,
+    database,
+    ...n,
+    migration: run.spec.migrationName,
+    cutoverPrefix: cutoverMessagePrefix(run.spec.migrationName),
+    initialLsn,
+    log: (level, message) => {
+      // fire and forget (log is synchronous): a run's warn never rejects
+      if (level === 'warning') void run.warn(message, database);
+      else run.onProgress({ kind: 'info', message, database });
+    },
+  });
+  const stream: OnlineStream = { database, ...n, applier, done: applier.run(), base };
+  stream.done.catch((error: Error) => (stream.failure = error));
+  return stream;
+}

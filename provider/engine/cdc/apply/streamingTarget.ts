@@ -1,0 +1,37 @@
+// What a copied target database needs before changes stream into it, where its user may not apply
+// with session_replication_role = replica (a managed target's admin): its triggers and rules
+// switched to fire as for a replica-role session (targetFiring.ts), and its foreign keys dropped,
+// recorded to be added back (targetForeignKeys.ts). A superuser target needs neither: its apply
+// session takes the role. Both are set back at cutover, cancel and failure.
+import { withSession } from '../../connect/session';
+import { ident } from '../../connect/quote';
+import type { MigrationRun } from '../../flow/migrationRun';
+import { CONTROL_SCHEMA } from '../../core/names';
+import { describeFirings, fireAsReplica, replicaRolePermitted } from './targetFiring';
+import { holdForeignKeys } from './targetForeignKeys';
+
+/**
+ * Readies one copied database's target for apply without replica role; nothing where the role is
+ * permitted. Runs after the copy and before the database is recorded as streaming, so a runner
+ * killed during it copies the database again into a new target database.
+ */
+export async function prepareTargetForStreaming(run: MigrationRun, database: string): Promise<void> {
+  await withSession(run.spec.target, { database, purpose: 'online', writable: true }, async (client) => {
+    if (await replicaRolePermitted(client)) return;
+    const why = 'session_replication_role = replica is not permitted on the target';
+    const silenced = describeFirings(await fireAsReplica(client));
+    if (silenced) {
+      await run.warn(
+        `${silenced} disabled on the target while changes stream (${why}, and the source's triggers and rules already produced their effects); set back as on the source at cutover, cancel or failure`,
+        database,
+      );
+    }
+    const dropped = await holdForeignKeys(run, client, database);
+    if (dropped > 0) {
+      await run.warn(
+        `${dropped} foreign key(s) dropped on the target while changes stream (${why}: the source checked its rows, and rows it holds that violate a key, such as those left by deletes under replica role, would stop the stream); added back at cutover, cancel or failure, NOT VALID where rows violate them; their definitions are kept in ${ident(CONTROL_SCHEMA)}.target_foreign_key`,
+        database,
+      );
+    }
+  });
+}

@@ -1,0 +1,219 @@
+// Maps a streamed relation to the target table the planner writes: the SQL type each text value is
+// cast to, whether it is partitioned, and which streamed columns the target lacks (columns added
+// on the source while streaming, added on the target here before any row uses them).
+import type pg from 'pg';
+import { ident, qualified } from '../../connect/quote';
+import { PgferryError } from '../../core/errors';
+import { type Operator, operatorSql, readTypeFacts, typeComparison } from './equality';
+import type { TargetColumn, TargetTable } from './types';
+import type { Relation } from '../decode/changeEvents';
+
+/** OIDs below this are built in and identical on every server (FirstNormalObjectId). */
+const FIRST_NORMAL_OID = 16384;
+
+/**
+ * The table's kind and row security, and whether a foreign key of it acts on its rows: deletes
+ * them (ON DELETE CASCADE) or changes them (ON UPDATE CASCADE, SET NULL, SET DEFAULT; ON DELETE
+ * SET NULL, SET DEFAULT, which a REPLICA IDENTITY FULL table's old row no longer matches).
+ */
+const TABLE_SQL = `
+SELECT c.oid::int8::text AS oid, c.relkind = 'p' AS partitioned, c.relrowsecurity AS row_security,
+       EXISTS (SELECT 1 FROM pg_constraint f WHERE f.conrelid = c.oid AND f.contype = 'f' AND f.confdeltype = 'c') AS cascaded_deletes,
+       EXISTS (SELECT 1 FROM pg_constraint f WHERE f.conrelid = c.oid AND f.contype = 'f' AND (f.confupdtype IN ('c', 'n', 'd') OR f.confdeltype IN ('n', 'd'))) AS cascaded_updates
+  FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+ WHERE n.nspname = $1 AND c.relname = $2`;
+
+interface TableRow {
+  oid: string;
+  partitioned: boolean;
+  row_security: boolean;
+  cascaded_deletes: boolean;
+  cascaded_updates: boolean;
+}
+
+/** The target table's columns: their type (compared by its equality, equality.ts) and GENERATED ALWAYS identity. */
+const COLUMNS_SQL = `
+SELECT a.attname AS name, a.atttypid::int8 AS type, a.attidentity = 'a' AS identity_always
+  FROM pg_attribute a
+ WHERE a.attrelid = $1::oid AND a.attnum > 0 AND NOT a.attisdropped`;
+
+interface ColumnRow {
+  name: string;
+  type: string;
+  identity_always: boolean;
+}
+
+/**
+ * The target table's unique indexes that identify a row as a replica identity index would
+ * (PostgreSQL's rule, catalog/identityVerdict.ts): unique, immediate (a DEFERRABLE one may hold
+ * duplicates until commit, and every apply transaction defers), valid, not partial, no
+ * expressions, every key column NOT NULL. Each with its key columns and the equality operator of
+ * each column's operator class (what an index scan on it can serve), best first: the primary key,
+ * the replica identity index, then the fewest columns.
+ */
+export const UNIQUE_KEYS_SQL = `
+SELECT ic.relname AS name,
+       array_agg(a.attname::text ORDER BY k.pos) AS columns,
+       array_agg(n.nspname::text ORDER BY k.pos) AS eq_schemas,
+       array_agg(o.oprname::text ORDER BY k.pos) AS eq_names
+  FROM pg_index x
+  JOIN pg_class ic ON ic.oid = x.indexrelid
+ CROSS JOIN LATERAL unnest(x.indkey::int2[], x.indclass::oid[]) WITH ORDINALITY AS k(attnum, opclass, pos)
+  JOIN pg_attribute a ON a.attrelid = x.indrelid AND a.attnum = k.attnum
+  JOIN pg_opclass oc ON oc.oid = k.opclass
+  LEFT JOIN pg_amop ao ON ao.amopfamily = oc.opcfamily AND ao.amoplefttype = oc.opcintype AND ao.amoprighttype = oc.opcintype
+                      AND ao.amopmethod = oc.opcmethod AND ao.amopstrategy = 3
+  LEFT JOIN pg_operator o ON o.oid = ao.amopopr
+  LEFT JOIN pg_namespace n ON n.oid = o.oprnamespace
+ WHERE x.indrelid = $1::oid AND x.indisunique AND x.indimmediate AND x.indisvalid AND x.indislive
+   AND x.indpred IS NULL AND x.indexprs IS NULL AND k.pos <= x.indnkeyatts
+ GROUP BY x.indexrelid, ic.relname, x.indisprimary, x.indisreplident, x.indnkeyatts
+HAVING bool_and(a.attnotnull) AND bool_and(o.oid IS NOT NULL)
+ ORDER BY x.indisprimary DESC, x.indisreplident DESC, x.indnkeyatts, ic.relname`;
+
+interface UniqueKeyRow {
+  name: string;
+  columns: string[];
+  eq_schemas: string[];
+  eq_names: string[];
+}
+
+/**
+ * Pure: the columns a streamed table's old rows are matched by on the target, and with which
+ * operator. A table whose source identity is a key (primary key, USING INDEX) is matched by those
+ * key columns, with the operators of the target's unique index on exactly them where there is
+ * one. A REPLICA IDENTITY FULL table that has a usable unique index on the target (the user chose
+ * FULL and kept a primary key) is matched by that index, as PostgreSQL's own apply worker does: one
+ * index lookup instead of comparing every column, and the ordinary batched statements by key; its
+ * old row carries every column, those included. A FULL table without one (pgferry's key-less
+ * tables) is matched by all its old values, one row at a time (statements.ts). (An index on a
+ * parent with inheritance children covers the parent's own rows, all that a statement, naming the
+ * table ONLY, reaches.)
+ */
+export function chooseMatch(
+  relation: Pick<Relation, 'replicaIdentity' | 'columns'>,
+  keys: readonly { readonly columns: readonly string[]; readonly eq: readonly Operator[] }[],
+): { keyColumns: ReadonlySet<string>; keyEq: ReadonlyMap<string, Operator>; wholeRow: boolean } {
+  const streamed = new Set(relation.columns.map((c) => c.name));
+  const eqOf = (key: (typeof keys)[number]): Map<string, Operator> => new Map(key.columns.map((c, j) => [c, key.eq[j]!]));
+  if (relation.replicaIdentity !== 'full') {
+    const keyColumns = new Set(relation.columns.filter((c) => c.isKey).map((c) => c.name));
+    const same = keys.find((k) => k.columns.length === keyColumns.size && k.columns.every((c) => keyColumns.has(c)));
+    return { keyColumns, keyEq: same ? eqOf(same) : new Map(), wholeRow: false };
+  }
+  const usable = keys.find((k) => k.columns.every((c) => streamed.has(c)));
+  if (!usable) return { keyColumns: new Set(), keyEq: new Map(), wholeRow: true };
+  return { keyColumns: new Set(usable.columns), keyEq: eqOf(usable), wholeRow: false };
+}
+
+/**
+ * The target table a relation's rows are written to. `foreignKeysFire`: the session applies without
+ * replica role, so the target's referential actions change rows on their own (see TargetTable).
+ */
+export async function resolveTargetTable(target: pg.Client, relation: Relation, foreignKeysFire: boolean): Promise<TargetTable> {
+  const { rows: rel } = await target.query<TableRow>(TABLE_SQL, [relation.schema, relation.name]);
+  if (rel.length === 0) {
+    throw new PgferryError(
+      'CDC_TABLE_MISSING',
+      `table ${qualified(relation.schema, relation.name)} is streamed from the source but does not exist on the target`,
+      {
+        category: 'target',
+        fix: 'tables created on the source after the migration started are not migrated: restart the migration',
+      },
+    );
+  }
+  const table = rel[0]!;
+  const builtins = relation.columns.map((c, i) => (c.typeOid < FIRST_NORMAL_OID || !relation.typeNames[i] ? i : -1)).filter((i) => i >= 0);
+  const { rows: names } = await target.query<{ i: number; t: string }>(
+    'SELECT u.i::int AS i, format_type(u.o, u.m) AS t FROM unnest($1::int[], $2::oid[], $3::int[]) AS u(i, o, m)',
+    [builtins, builtins.map((i) => relation.columns[i]!.typeOid), builtins.map((i) => relation.columns[i]!.typeMod)],
+  );
+  const casts = new Map(names.map((r) => [r.i, r.t]));
+  const { rows: columnRows } = await target.query<ColumnRow>(COLUMNS_SQL, [table.oid]);
+  const { rows: keyRows } = await target.query<UniqueKeyRow>(UNIQUE_KEYS_SQL, [table.oid]);
+  const facts = await readTypeFacts(target, [table.oid]);
+  const targetColumns = new Map(columnRows.map((r) => [r.name, r]));
+  const keys = keyRows.map((k) => ({
+    columns: k.columns,
+    eq: k.columns.map((_, j) => ({ schema: k.eq_schemas[j]!, name: k.eq_names[j]! })),
+  }));
+  const match = chooseMatch(relation, keys);
+  return {
+    oid: relation.oid,
+    schema: relation.schema,
+    name: relation.name,
+    identityFull: match.wholeRow,
+    partitioned: table.partitioned,
+    rowSecurity: table.row_security,
+    cascadedDeletes: foreignKeysFire && table.cascaded_deletes,
+    cascadedUpdates: foreignKeysFire && table.cascaded_updates,
+    columns: relation.columns.map((c, i): TargetColumn => {
+      const named = relation.typeNames[i];
+      const cast = named && c.typeOid >= FIRST_NORMAL_OID ? qualified(named.schema, named.name) : casts.get(i);
+      if (!cast) throw new Error(`no type name for column "${c.name}" (type oid ${c.typeOid})`);
+      const onTarget = targetColumns.get(c.name);
+      // a column the target lacks is added before any row uses it, and the table resolved again
+      const compared = onTarget ? typeComparison(Number(onTarget.type), facts) : { stableText: true };
+      const eq = match.keyEq.get(c.name) ?? compared.eq;
+      return {
+        name: c.name,
+        cast,
+        isKey: match.keyColumns.has(c.name),
+        ...(eq ? { equality: operatorSql(eq) } : {}),
+        stableText: compared.stableText,
+        identityAlways: onTarget?.identity_always ?? false,
+      };
+    }),
+  };
+}
+
+/**
+ * Streamed columns the target lacks (added on the source), and target columns the stream lacks
+ * (dropped or renamed on the source: pgoutput sends every column but generated ones before PG18).
+ * Comparing with the target, not only with the previous relation message, also catches changes
+ * made while no applier was running.
+ */
+export async function compareColumns(target: pg.Client, relation: Relation): Promise<{ missing: string[]; extra: string[] }> {
+  const { rows } = await target.query<{ name: string; generated: boolean }>(
+    `SELECT a.attname AS name, a.attgenerated <> '' AS generated
+       FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+      WHERE n.nspname = $1 AND c.relname = $2 AND a.attnum > 0 AND NOT a.attisdropped`,
+    [relation.schema, relation.name],
+  );
+  const have = new Set(rows.map((r) => r.name));
+  const streamed = new Set(relation.columns.map((c) => c.name));
+  return {
+    missing: relation.columns.map((c) => c.name).filter((n) => !have.has(n)),
+    extra: rows.filter((r) => !r.generated && !streamed.has(r.name)).map((r) => r.name),
+  };
+}
+
+/** Column definitions as the source has them now (type, default, NOT NULL), read by the relation's source OID. */
+export async function sourceColumnDefinitions(
+  source: pg.Client,
+  relationOid: number,
+  columns: readonly string[],
+): Promise<{ name: string; type: string; defaultExpr: string | null; notNull: boolean }[]> {
+  const { rows } = await source.query<{ name: string; type: string; default_expr: string | null; not_null: boolean }>(
+    `SELECT a.attname AS name, format_type(a.atttypid, a.atttypmod) AS type, pg_get_expr(d.adbin, d.adrelid) AS default_expr, a.attnotnull AS not_null
+       FROM pg_attribute a LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
+      WHERE a.attrelid = $1 AND a.attname = ANY($2::text[]) AND NOT a.attisdropped ORDER BY a.attnum`,
+    [relationOid, columns],
+  );
+  return rows.map((r) => ({ name: r.name, type: r.type, defaultExpr: r.default_expr, notNull: r.not_null }));
+}
+
+/**
+ * ALTER TABLE ... ADD COLUMN for columns added on the source. The type and default expression are
+ * the source catalog's own SQL (format_type / pg_get_expr output), not user input; names are quoted.
+ * A constant default gives existing target rows the value the source's existing rows have.
+ */
+export function addColumnSql(
+  schema: string,
+  table: string,
+  column: { name: string; type: string; defaultExpr: string | null; notNull: boolean },
+): string {
+  const def = column.defaultExpr ? ` DEFAULT ${column.defaultExpr}` : '';
+  const notNull = column.notNull ? ' NOT NULL' : '';
+  return `ALTER TABLE ${qualified(schema, table)} ADD COLUMN IF NOT EXISTS ${ident(column.name)} ${column.type}${def}${notNull}`;
+}

@@ -1,0 +1,253 @@
+// The apply session's side of the target: one open target transaction at a time (a batch of
+// whole source transactions), its statements sent through the pipeline, and its commit, which
+// records the position it covers in the same transaction and only then counts it as applied.
+import { IN_FAILED_SQL_TRANSACTION, isRetryable, sqlState } from '../../connect/sqlstate';
+import { PgferryError } from '../../core/errors';
+import type { AppliedPosition } from './appliedPosition';
+import { maxLsn } from '../decode/lsn';
+import type { BatchPlanner } from './planner';
+import { AffectedRowsError, type StatementPipeline } from './statementPipeline';
+import type { ApplyState, RowChange, Statement } from './types';
+import type { RowOp } from '../decode/changeEvents';
+
+/** A statement the target refused: the table it wrote to and its text (values travel apart, as parameters or COPY data). */
+export class StatementFailure extends PgferryError {
+  constructor(
+    code: 'CDC_APPLY' | 'CDC_TARGET_DIVERGED',
+    message: string,
+    readonly table: string,
+    readonly statement: string,
+    options: ConstructorParameters<typeof PgferryError>[2],
+  ) {
+    super(code, message, options);
+  }
+}
+
+/** Statement text as shown to users: long VALUES lists cut, one line. */
+export function statementText(statement: Pick<Statement, 'text'>): string {
+  const flat = statement.text.replace(/\s+/g, ' ');
+  return flat.length > 300 ? `${flat.slice(0, 300)}...` : flat;
+}
+
+/** The server's detail and hint, which often name the row or the fix ("Key (id)=(5) already exists."). */
+function serverDetail(error: unknown): string {
+  const e = error as { detail?: unknown; hint?: unknown };
+  const parts = [typeof e.detail === 'string' ? e.detail : '', typeof e.hint === 'string' ? `hint: ${e.hint}` : ''];
+  return parts.filter((p) => p.length > 0).join(' ');
+}
+
+function applyError(statement: Statement, error: unknown): Error {
+  if (isRetryable(error)) return error as Error;
+  if (error instanceof AffectedRowsError) return divergedError(statement, error);
+  const detail = serverDetail(error);
+  return new StatementFailure(
+    'CDC_APPLY',
+    `applying ${statement.op} to ${statement.target} on the target failed: ${(error as Error).message}${detail ? ` (${detail})` : ''}`,
+    statement.target,
+    statementText(statement),
+    { category: 'target', field: statement.target, cause: error },
+  );
+}
+
+/**
+ * A statement that changed fewer (or more) target rows than the source changed: applying it as it
+ * is would drop changes silently, so the stream stops, naming the table. Nothing of the open
+ * transaction commits, and the slot still holds the change.
+ */
+function divergedError(statement: Statement, error: AffectedRowsError): PgferryError {
+  const why =
+    statement.op === 'insert'
+      ? 'a trigger or rule on the target kept rows out'
+      : error.actual < error.expected
+        ? 'rows the source changed are missing on the target'
+        : 'more target rows matched than the source changed';
+  return new StatementFailure(
+    'CDC_TARGET_DIVERGED',
+    `${statement.op} of ${error.expected} row(s) of ${statement.target} changed ${error.actual} on the target: ${why}; the target has diverged from the source, streaming stopped`,
+    statement.target,
+    statementText(statement),
+    {
+      category: 'target',
+      field: statement.target,
+      fix: 'find what changed the target table while streaming (an application or job writing to it, a trigger or rule on the target) and make its rows match the source',
+      cause: error,
+    },
+  );
+}
+
+const asError = (error: unknown): Error => error as Error;
+
+/** How long a failure behind an aborted transaction waits for the statement that failed first. */
+const FIRST_ERROR_WAIT_MS = 5_000;
+
+export interface TransactionHooks {
+  /** Throws when the target connection has failed (checked before each statement). */
+  readonly checkTarget: () => void;
+  /** A batch committed: the applied position moved and may be confirmed to the slot. */
+  readonly committed: () => void;
+}
+
+export class TargetTransaction {
+  private open = false;
+  private startedAt = 0;
+  private rows = 0;
+  private readonly pending: Record<RowOp, number> = { insert: 0, update: 0, delete: 0 };
+  /** Staging tables this session has created (their keys). */
+  private readonly staged = new Set<string>();
+  /** COMMITs sent and not answered yet (one that fails fails the session: it is not counted down). */
+  private commits = 0;
+  /** End LSN and commit time of the last source transaction seen whole: what the next commit records. */
+  private coveredLsn: bigint;
+  private coveredCommitMs = 0;
+
+  constructor(
+    private readonly pipeline: StatementPipeline,
+    private readonly planner: BatchPlanner,
+    private readonly progress: AppliedPosition,
+    private readonly state: ApplyState,
+    private readonly hooks: TransactionHooks,
+    startLsn: bigint,
+  ) {
+    this.coveredLsn = startLsn;
+  }
+
+  get isOpen(): boolean {
+    return this.open;
+  }
+
+  /** Row changes added since the transaction began. */
+  get rowCount(): number {
+    return this.rows;
+  }
+
+  /** Milliseconds since the transaction began. */
+  get age(): number {
+    return Date.now() - this.startedAt;
+  }
+
+  get lastEnd(): bigint {
+    return this.coveredLsn;
+  }
+
+  /** COMMITs on their way: while one is, the next batch keeps growing (see ApplySession.sourceCommit). */
+  get commitsInFlight(): number {
+    return this.commits;
+  }
+
+  /** Statements sent and not yet finished. */
+  get inFlight(): number {
+    return this.pipeline.inFlight;
+  }
+
+  /** Throws the first failure of a statement sent so far. */
+  check(): void {
+    this.pipeline.check();
+  }
+
+  /**
+   * The error to report for a failure met while this transaction was open: the first statement the
+   * target refused, once everything sent has finished. A later query on the same connection (a
+   * catalog look-up between statements) fails only with "current transaction is aborted", which
+   * hides the cause (a foreign key, an operator) behind it.
+   */
+  async firstError(error: unknown): Promise<unknown> {
+    if (this.pipeline.firstFailure || sqlState(error) !== IN_FAILED_SQL_TRANSACTION) return this.pipeline.firstFailure ?? error;
+    // the statement that failed first is answered before this one was: only its handler may be pending
+    let timer: NodeJS.Timeout | undefined;
+    const bound = new Promise((resolve) => (timer = setTimeout(resolve, FIRST_ERROR_WAIT_MS)));
+    await Promise.race([this.pipeline.idle().catch(() => undefined), bound]);
+    clearTimeout(timer);
+    return this.pipeline.firstFailure ?? error;
+  }
+
+  /** Waits until the target has finished everything sent; throws the first failure. */
+  async idle(): Promise<void> {
+    await this.pipeline.idle();
+  }
+
+  /**
+   * Opens the target transaction with every deferrable constraint deferred: the source checked
+   * them at its own statement ends, and the apply may order rows otherwise (a primary-key swap in
+   * one source UPDATE arrives as two row changes, and the first alone duplicates a key). They
+   * are checked before the commit records its position (appliedPosition.ts). One message.
+   */
+  async begin(): Promise<void> {
+    if (this.open) return;
+    this.open = true;
+    this.startedAt = Date.now();
+    await this.pipeline.send({ text: 'BEGIN; SET CONSTRAINTS ALL DEFERRED' }, asError);
+  }
+
+  /** Sends one statement inside the open transaction (opening it), its staging table first if new. */
+  async exec(statement: Statement): Promise<void> {
+    this.hooks.checkTarget();
+    await this.begin();
+    if (statement.requires && !this.staged.has(statement.requires.key)) {
+      this.staged.add(statement.requires.key);
+      await this.pipeline.send({ text: statement.requires.sql }, (error) => applyError(statement, error));
+    }
+    await this.pipeline.send(statement, (error) => applyError(statement, error));
+  }
+
+  /** Adds a row change to the plan, sending the statements that must run before it. */
+  async add(change: RowChange): Promise<void> {
+    const before = this.planner.add(change);
+    // indexed: a for-of would allocate an iterator for every row, and most rows return none
+    for (let i = 0; i < before.length; i++) await this.exec(before[i]!);
+    if (!this.open) await this.begin();
+    this.pending[change.op] += 1;
+    this.rows += 1;
+  }
+
+  /** Sends every planned statement. */
+  async flush(): Promise<void> {
+    for (const s of this.planner.flush()) await this.exec(s);
+  }
+
+  /** A source transaction was seen whole (commit): the next commit covers it. */
+  sourceCommitted(endLsn: bigint, commitTimeMs: number): void {
+    this.coveredLsn = endLsn;
+    this.coveredCommitMs = commitTimeMs;
+  }
+
+  /**
+   * Queues the progress record and COMMIT of the open transaction without waiting for them: the
+   * next batch is planned while the target commits. What the batch covers becomes applied, and is
+   * confirmed to the slot, only once the COMMIT has returned.
+   */
+  async commit(): Promise<void> {
+    if (!this.open) return;
+    await this.flush();
+    const statements = this.progress.commitStatements(this.coveredLsn, this.coveredCommitMs);
+    const committing = statements.pop()!; // the one answering COMMIT
+    for (const statement of statements) await this.pipeline.send(statement, asError);
+    const end = this.coveredLsn;
+    const counts = { ...this.pending };
+    this.open = false;
+    this.rows = 0;
+    this.pending.insert = this.pending.update = this.pending.delete = 0;
+    this.commits += 1;
+    await this.pipeline.send(committing, asError, () => {
+      this.commits -= 1;
+      const state = this.state;
+      state.inserts += counts.insert;
+      state.updates += counts.update;
+      state.deletes += counts.delete;
+      state.appliedLsn = maxLsn(state.appliedLsn, end);
+      state.confirmedLsn = maxLsn(state.confirmedLsn, end);
+      this.hooks.committed();
+    });
+  }
+
+  /** Commits the open transaction and waits until the target has committed everything sent. */
+  async settle(): Promise<void> {
+    await this.commit();
+    await this.pipeline.idle();
+  }
+
+  /** Lets the target connection go cleanly: what is in flight finishes, the progress is disarmed. */
+  async release(): Promise<void> {
+    await this.pipeline.idle().catch(() => undefined);
+    await this.progress.disarm();
+  }
+}

@@ -1,0 +1,167 @@
+// The types the apply path's modules hand to each other, in one place: the target table changes
+// are written to (targetTables.ts), the statements planned for it (planner.ts, statements.ts), and
+// an apply session's configuration and the state that outlives it (applySession.ts). The stream's
+// relations and change events are the decoder's (decode/changeEvents.ts).
+import type { ServerSpec } from '../../input/migrationSpec';
+import type { ApplyLag } from './applyLag';
+import type { Relation, RowOp } from '../decode/changeEvents';
+import type { Tuple } from '../decode/tuple';
+
+// ---- the target ----
+
+export interface TargetColumn {
+  readonly name: string;
+  /** SQL type to cast the text value to, e.g. `numeric`, `character(5)`, `"public"."mood"`. */
+  readonly cast: string;
+  readonly isKey: boolean;
+  /**
+   * The equality operator a streamed old value is compared with, schema-qualified
+   * (`OPERATOR("public".=)`, cdc/apply/equality.ts): of the target's unique index on a key column, else
+   * of the type's default btree or hash operator class. Undefined when the type has none (json,
+   * xml, point, box, a composite holding json ...): the text forms are compared instead.
+   */
+  readonly equality?: string;
+  /** The column's text form is a function of its value (no VOLATILE input or output function): comparing it is exact. */
+  readonly stableText: boolean;
+  /** GENERATED ALWAYS AS IDENTITY on the target: an UPDATE may not set it (only to DEFAULT). */
+  readonly identityAlways?: boolean;
+}
+
+export interface TargetTable {
+  readonly oid: number;
+  readonly schema: string;
+  readonly name: string;
+  readonly columns: readonly TargetColumn[];
+  /**
+   * Rows are found by all their old values, one row per statement: a REPLICA IDENTITY FULL table
+   * without a usable unique index on the target (a FULL table with one is matched by that index,
+   * whose columns are then its key columns: targetTables.ts chooseMatch).
+   */
+  readonly identityFull: boolean;
+  /** Partitioned on the target: TRUNCATE without ONLY. */
+  readonly partitioned: boolean;
+  /** Row-level security is enabled on the target table: COPY FROM may be refused, INSERT is used. */
+  readonly rowSecurity?: boolean;
+  /**
+   * Applied without replica role, the target's foreign keys act: a row the source deleted by ON
+   * DELETE CASCADE is already gone when its own delete arrives (cascadedDeletes), one re-keyed by
+   * ON UPDATE CASCADE, SET NULL or SET DEFAULT no longer has its old key (cascadedUpdates). Such
+   * deletes or updates may find fewer rows than they carry.
+   */
+  readonly cascadedDeletes?: boolean;
+  readonly cascadedUpdates?: boolean;
+}
+
+// ---- planned statements ----
+
+/** A row change the planner groups (a RowEvent with its target table resolved). */
+export interface RowChange {
+  readonly op: RowOp;
+  readonly table: TargetTable;
+  readonly identity?: Tuple;
+  readonly values?: Tuple;
+}
+
+export interface PlannerLimits {
+  /** One open group per table (see planner.ts); false keeps one global order. */
+  readonly perTable?: boolean;
+  /** Rows per statement. */
+  readonly maxRows: number;
+  /** Parameters per statement (the protocol allows 65,535). */
+  readonly maxParams: number;
+  /** Bytes of row data per statement, and held in all open groups together. */
+  readonly maxBytes: number;
+  /**
+   * Update and delete groups of at least this many rows go through a staging table filled by COPY
+   * (stagedStatements); smaller ones, or all when undefined, are one statement with parameters.
+   */
+  readonly stageMinRows?: number;
+}
+
+export type Param = string | null;
+
+export interface Statement {
+  readonly op: RowOp | 'truncate' | 'ddl';
+  /** The table(s) it changes, quoted: what an error names. */
+  readonly target: string;
+  readonly text: string;
+  readonly params: readonly Param[];
+  readonly rows: number;
+  /**
+   * The rows the server must report loaded (COPY) or changed (INSERT, UPDATE, DELETE): a row ops
+   * statement that changed fewer or more rows than it carried (after the planner superseded some)
+   * means the target has diverged from the source, and the stream stops (statementPipeline.ts).
+   */
+  readonly affects?: number;
+  /** Fewer rows than `affects` are expected too (see TargetTable.cascadedDeletes). */
+  readonly mayAffectFewer?: boolean;
+  /** Set for COPY ... FROM STDIN (`text`): the rows in COPY's text format, sent as its data. */
+  readonly copyData?: Buffer;
+  /** SQL this statement needs run once per target session before it (its staging table). */
+  readonly requires?: { readonly key: string; readonly sql: string };
+}
+
+/** A session's temporary table that stages one statement shape's rows (see stagedStatements). */
+export interface StageTable {
+  /** Unique within the session. */
+  readonly name: string;
+}
+
+// ---- sessions ----
+
+/** Where the target records the applied position: its replication origin, or its row in the progress table. */
+export interface PositionKey {
+  readonly origin: string;
+  readonly migration: string;
+  readonly database: string;
+}
+
+export interface SessionConfig {
+  readonly source: ServerSpec;
+  readonly target: ServerSpec;
+  readonly database: string;
+  readonly slot: string;
+  readonly publication: string;
+  readonly progressKey: PositionKey;
+  /** Advisory lock key the session holds on the target database while it lives (names.ts applyLockKey). */
+  readonly fenceKey: string;
+  readonly cutoverPrefix: string;
+  /** Use the progress table even where origins are permitted. */
+  readonly preferProgressTable: boolean;
+  /** Position to stream from when nothing was recorded yet (the slot's consistent point). */
+  readonly initialLsn: bigint;
+  readonly queueBudgetBytes: number;
+  readonly limits: PlannerLimits;
+  /** A target transaction commits at the first source commit after this many rows or milliseconds. */
+  readonly commitRows: number;
+  readonly commitMs: number;
+}
+
+/** What outlives a session: counters, positions and the relation shapes seen. */
+export interface ApplyState {
+  inserts: number;
+  updates: number;
+  deletes: number;
+  /** End LSN of the last source transaction committed on the target. */
+  appliedLsn: bigint;
+  /** Confirmed to the slot: appliedLsn, or further when idle (keepalive position). */
+  confirmedLsn: bigint;
+  receivedLsn: bigint;
+  /** Transactions received and not yet applied: the reported latency. */
+  readonly lag: ApplyLag;
+  progressMode?: 'origin' | 'table';
+  relations: ReadonlyMap<number, Relation>;
+  /** Cutover marker content to stop at; undefined: none requested. */
+  markerToken?: string;
+  /**
+   * Sources before PG14 cannot stream logical messages: stop once everything committed before this
+   * source WAL position is applied (a keepalive at or past it proves nothing earlier is pending).
+   */
+  stopAtLsn?: bigint;
+  /** Largest number of bytes the in-memory queue held (the memory bound, observable). */
+  peakQueuedBytes: number;
+  /** Warnings to surface once (e.g. triggers would fire on the target). */
+  warnings: string[];
+}
+
+export type SessionEnd = 'cutover' | 'stopped';

@@ -1,0 +1,93 @@
+// Turns decoded pgoutput messages into change events: resolves relation ids, aligns old keys with
+// columns, and notices schema changes. Pure: no IO, one instance per replication session.
+import { pgTimeToMs } from './frames';
+import type { PgoutputMessage } from './pgoutput';
+import { diffRelation, type SchemaChange } from './schemaChange';
+import type { ChangeEvent, Relation } from './changeEvents';
+
+export class ChangeNormalizer {
+  private readonly relations = new Map<number, Relation>();
+  /** Relations seen in earlier sessions survive reconnects, so a change made while disconnected is still noticed. */
+  private readonly known = new Map<number, Relation>();
+  private readonly types = new Map<number, { schema: string; name: string }>();
+
+  constructor(known?: ReadonlyMap<number, Relation>) {
+    if (known) for (const [oid, relation] of known) this.known.set(oid, relation);
+  }
+
+  /** Relations seen so far (hand to the next session's normaliser). */
+  knownRelations(): ReadonlyMap<number, Relation> {
+    return this.known;
+  }
+
+  private relation(oid: number): Relation {
+    const relation = this.relations.get(oid);
+    if (!relation) throw new Error(`pgoutput change for relation ${oid} before its relation message`);
+    return relation;
+  }
+
+  push(message: PgoutputMessage): ChangeEvent | undefined {
+    switch (message.tag) {
+      case 'begin':
+        return { kind: 'begin', finalLsn: message.finalLsn, commitTimeMs: pgTimeToMs(message.commitTime), xid: message.xid };
+      case 'commit':
+        return { kind: 'commit', commitLsn: message.commitLsn, endLsn: message.endLsn, commitTimeMs: pgTimeToMs(message.commitTime) };
+      case 'origin':
+        return undefined;
+      case 'type':
+        this.types.set(message.oid, { schema: message.schema, name: message.name });
+        return undefined;
+      case 'relation': {
+        const relation: Relation = {
+          oid: message.oid,
+          schema: message.schema,
+          name: message.name,
+          replicaIdentity: message.replicaIdentity,
+          columns: message.columns,
+          typeNames: message.columns.map((c) => this.types.get(c.typeOid)),
+        };
+        const previous = this.known.get(message.oid);
+        this.relations.set(message.oid, relation);
+        this.known.set(message.oid, relation);
+        const change: SchemaChange = previous ? diffRelation(previous, relation) : { kind: 'none' };
+        return { kind: 'relation', relation, change, first: !previous };
+      }
+      case 'insert':
+        return { kind: 'row', op: 'insert', relation: this.relation(message.relationOid), values: message.newTuple, identityIsRow: false };
+      case 'update': {
+        const relation = this.relation(message.relationOid);
+        return {
+          kind: 'row',
+          op: 'update',
+          relation,
+          identity: message.oldTuple ?? message.newTuple,
+          identityIsRow: message.oldKind === 'O',
+          values: message.newTuple,
+        };
+      }
+      case 'delete':
+        return {
+          kind: 'row',
+          op: 'delete',
+          relation: this.relation(message.relationOid),
+          identity: message.oldTuple,
+          identityIsRow: message.oldKind === 'O',
+        };
+      case 'truncate':
+        return {
+          kind: 'truncate',
+          relations: message.relationOids.map((oid) => this.relation(oid)),
+          cascade: message.cascade,
+          restartIdentity: message.restartIdentity,
+        };
+      case 'message':
+        return {
+          kind: 'message',
+          prefix: message.prefix,
+          content: message.content,
+          transactional: message.transactional,
+          lsn: message.lsn,
+        };
+    }
+  }
+}

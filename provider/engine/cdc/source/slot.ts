@@ -1,0 +1,117 @@
+// The source side of CDC besides the publication's tables (publication.ts): a pgoutput slot created
+// on a replication connection with an exported snapshot, its removal with the publication's, and
+// the cutover marker. The exporting connection must stay open (and idle) until every copy
+// job has imported the snapshot; release() closes it.
+import type pg from 'pg';
+import { closeSession, openSession, serverMajor, withSession } from '../../connect/session';
+import { ident } from '../../connect/quote';
+import { retrying, RETRY_POLICIES } from '../../connect/retry';
+import { OBJECT_IN_USE, sqlState } from '../../connect/sqlstate';
+import { PgferryError } from '../../core/errors';
+import type { ServerSpec } from '../../input/migrationSpec';
+import { parseLsn } from '../decode/lsn';
+
+export interface ExportedSlot {
+  readonly slot: string;
+  /** For `SET TRANSACTION SNAPSHOT` in every copy job. */
+  readonly snapshotName: string;
+  /** The stream starts here: exactly the changes committed after the snapshot. */
+  readonly consistentLsn: bigint;
+  /** Ends the exporting connection; the snapshot can no longer be imported afterwards. */
+  release(): Promise<void>;
+}
+
+/** Creates the slot; fails if it exists (a half-done earlier start must drop it first: its snapshot is gone). */
+export async function createSlotWithSnapshot(source: ServerSpec, database: string, slot: string): Promise<ExportedSlot> {
+  const client = await openSession(source, { database, replication: true, purpose: 'snapshot' });
+  try {
+    const major = await serverMajor(client);
+    // PG15 introduced the option list; EXPORT_SNAPSHOT is the older spelling (removed in none yet).
+    const sql =
+      major >= 15
+        ? `CREATE_REPLICATION_SLOT ${ident(slot)} LOGICAL pgoutput (SNAPSHOT 'export')`
+        : `CREATE_REPLICATION_SLOT ${ident(slot)} LOGICAL pgoutput EXPORT_SNAPSHOT`;
+    const { rows } = await client.query<{ consistent_point: string; snapshot_name: string }>(sql);
+    const row = rows[0]!;
+    return {
+      slot,
+      snapshotName: row.snapshot_name,
+      consistentLsn: parseLsn(row.consistent_point),
+      release: () => closeSession(client),
+    };
+  } catch (error) {
+    await closeSession(client);
+    throw new PgferryError(
+      'SLOT_CREATE',
+      `cannot create replication slot "${slot}" in source database "${database}": ${(error as Error).message}`,
+      {
+        category: 'source',
+        fix: 'the source needs wal_level = logical, a free slot (max_replication_slots) and a free WAL sender (max_wal_senders), and the user needs the REPLICATION attribute',
+        cause: error,
+      },
+    );
+  }
+}
+
+/**
+ * Drops slot and publication if present; a slot still held by a stream is freed first. A slot
+ * left behind holds the source's WAL for good, so a restarting or unreachable source is waited
+ * out (RETRY_POLICIES.statement, about a minute) rather than leaving it: the fault campaign saw a failed migration leave
+ * both when the source restarted as it cleaned up.
+ */
+export async function dropSlotAndPublication(source: ServerSpec, database: string, slot: string, publication: string): Promise<void> {
+  await retrying(RETRY_POLICIES.statement, () =>
+    withSession(source, { database, purpose: 'cleanup', writable: true }, async (client) => {
+      await dropSlotWith(client, slot);
+      await client.query(`DROP PUBLICATION IF EXISTS ${ident(publication)}`);
+    }),
+  );
+}
+
+/** Drops a slot if present (one whose snapshot came too early to use). */
+export async function dropSlot(source: ServerSpec, database: string, slot: string): Promise<void> {
+  await withSession(source, { database, purpose: 'cleanup', writable: true }, (client) => dropSlotWith(client, slot));
+}
+
+/** The slot's walsender is still running: it was told to end, the drop is tried again. */
+class SlotStillActive extends Error {}
+
+async function dropSlotWith(client: pg.Client, slot: string): Promise<void> {
+  await retrying(
+    RETRY_POLICIES.quick,
+    async () => {
+      const { rows } = await client.query<{ pid: number | null }>(
+        'SELECT active_pid AS pid FROM pg_replication_slots WHERE slot_name = $1',
+        [slot],
+      );
+      if (rows.length === 0) return;
+      if (rows[0]!.pid !== null) {
+        await client.query('SELECT pg_terminate_backend($1)', [rows[0]!.pid]);
+        throw new SlotStillActive(`replication slot ${slot} is still active`);
+      }
+      await client.query('SELECT pg_drop_replication_slot($1)', [slot]);
+    },
+    // the walsender has not exited yet
+    { retryOn: (error) => error instanceof SlotStillActive || sqlState(error) === OBJECT_IN_USE },
+  );
+}
+
+/** Whether a slot can stream: it exists and (PostgreSQL 13+) has not been invalidated for lost WAL. */
+export async function slotState(source: ServerSpec, database: string, slot: string): Promise<'usable' | 'missing' | 'lost'> {
+  return retrying(RETRY_POLICIES.statement, () =>
+    withSession(source, { database, purpose: 'cdc' }, async (client) => {
+      const { rows } = await client.query<{ wal_status: string | null }>(
+        `SELECT to_jsonb(s) ->> 'wal_status' AS wal_status FROM pg_replication_slots s WHERE slot_name = $1`,
+        [slot],
+      );
+      if (rows.length === 0) return 'missing';
+      return rows[0]!.wal_status === 'lost' ? 'lost' : 'usable';
+    }),
+  );
+}
+
+/** Emits the cutover marker as a transactional logical message; returns its LSN. */
+export async function emitMarker(client: pg.Client, prefix: string, content: string): Promise<bigint> {
+  const { rows } = await client.query<{ lsn: string }>('SELECT pg_logical_emit_message(true, $1, $2)::text AS lsn', [prefix, content]);
+  return parseLsn(rows[0]!.lsn);
+}

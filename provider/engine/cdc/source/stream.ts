@@ -1,0 +1,164 @@
+// The replication stream: START_REPLICATION on a replication=database connection, CopyData frames
+// handed to a callback, standby status updates sent back, and pause/resume for back-pressure. A
+// thin shell around pg's connection; everything it decodes is done by the pure frames/pgoutput code.
+import type pg from 'pg';
+import { closeSession, openSession, serverMajor } from '../../connect/session';
+import { ident, literal } from '../../connect/quote';
+import type { ServerSpec } from '../../input/migrationSpec';
+import { decodeFrame, encodeStatusUpdate, XLOG_HEADER_BYTES, xlogWalEnd } from '../decode/frames';
+import { formatLsn } from '../decode/lsn';
+
+/** What the stream hands on: each pgoutput message, and the server's keepalives. */
+export interface FrameHandler {
+  /**
+   * One pgoutput message: bytes[start, bytes.length). The bytes are pg's parse buffer, reused
+   * after the call: copy what must outlive it.
+   */
+  xlog(bytes: Buffer, start: number, walEnd: bigint): void;
+  keepalive(walEnd: bigint, replyRequested: boolean): void;
+}
+
+export interface StreamOptions {
+  readonly slot: string;
+  readonly publication: string;
+  /** Where to start; the server starts at the slot's confirmed position when that is later. */
+  readonly startLsn: bigint;
+}
+
+/** The connection's internals pg does not type: the protocol connection and its socket. */
+interface RawConnection {
+  on(event: 'copyData', listener: (msg: { chunk: Buffer }) => void): void;
+  sendCopyFromChunk(chunk: Buffer): void;
+  stream: { pause(): void; resume(): void; destroy(): void };
+}
+
+/** The stream stopped without an error from either server (silent socket, server ended it): a new session may continue. */
+export class StreamLostError extends Error {}
+
+/** No frame for this long while not paused means a dead connection (the server keepalives every wal_sender_timeout/2). */
+const SILENCE_MS = 120_000;
+
+export class ReplicationStream {
+  private closed = false;
+  private paused = false;
+  private lastFrameAt = Date.now();
+  private readonly watchdog: NodeJS.Timeout;
+  private fail: (error: Error) => void = () => undefined;
+  /** Settles when streaming ends: rejects with the cause unless close() ended it. */
+  readonly ended: Promise<void>;
+  readonly serverMajor: number;
+
+  private constructor(
+    private readonly client: pg.Client,
+    private readonly raw: RawConnection,
+    major: number,
+    streaming: Promise<unknown>,
+  ) {
+    this.serverMajor = major;
+    const failed = new Promise<never>((_, reject) => {
+      this.fail = reject;
+    });
+    client.on('error', (error) => this.fail(error));
+    this.watchdog = setInterval(() => {
+      if (!this.paused && Date.now() - this.lastFrameAt > SILENCE_MS) {
+        this.failWith(new StreamLostError(`replication stream silent for ${SILENCE_MS / 1000}s: connection presumed dead`));
+      }
+    }, 5_000);
+    this.watchdog.unref();
+    this.ended = Promise.race([streaming, failed]).then(
+      () => {
+        if (!this.closed) throw new StreamLostError('replication stream ended by the server');
+      },
+      (error: unknown) => {
+        if (!this.closed) throw error;
+      },
+    );
+    this.ended.catch(() => undefined);
+  }
+
+  static async start(server: ServerSpec, database: string, options: StreamOptions, handler: FrameHandler): Promise<ReplicationStream> {
+    // Values arrive in the walsender's text output, printed under the session's pinned settings
+    // (search_path empty: OID-alias values such as regclass come schema-qualified), which the
+    // target's apply session, pinned the same way, parses back exactly.
+    const client = await openSession(server, { database, replication: true, purpose: 'cdc' });
+    try {
+      const major = await serverMajor(client);
+      const raw = (client as unknown as { connection: RawConnection }).connection;
+      const stream = { current: undefined as ReplicationStream | undefined };
+      // frames that arrive before start() has returned, copied out of pg's parse buffer
+      const pending: Buffer[] = [];
+      const deliver = (chunk: Buffer): void => {
+        const walEnd = xlogWalEnd(chunk);
+        if (walEnd !== undefined) return handler.xlog(chunk, XLOG_HEADER_BYTES, walEnd);
+        const frame = decodeFrame(chunk);
+        if (frame.kind === 'keepalive') handler.keepalive(frame.walEnd, frame.replyRequested);
+      };
+      raw.on('copyData', (msg) => {
+        try {
+          if (stream.current) {
+            stream.current.lastFrameAt = Date.now();
+            deliver(msg.chunk);
+          } else pending.push(Buffer.from(msg.chunk));
+        } catch (error) {
+          stream.current?.failWith(error as Error);
+        }
+      });
+      const opts = [`proto_version '1'`, `publication_names ${literal(ident(options.publication))}`];
+      if (major >= 14) opts.push(`messages 'true'`); // logical messages in pgoutput: PG14+
+      const streaming = client.query(
+        `START_REPLICATION SLOT ${ident(options.slot)} LOGICAL ${formatLsn(options.startLsn)} (${opts.join(', ')})`,
+      );
+      streaming.catch(() => undefined);
+      const result = new ReplicationStream(client, raw, major, streaming);
+      stream.current = result;
+      for (const chunk of pending.splice(0)) deliver(chunk);
+      return result;
+    } catch (error) {
+      await closeSession(client);
+      throw error;
+    }
+  }
+
+  /** Ends the stream with an error (a frame that cannot be decoded or handled). */
+  failWith(error: Error): void {
+    this.fail(error);
+    this.raw.stream.destroy();
+  }
+
+  /**
+   * Reports `flushed` as flushed and applied (the slot may free WAL up to it) and `received` as
+   * written: a shutting-down walsender waits until the written position reaches what it sent.
+   */
+  sendStatus(flushed: bigint, received: bigint = flushed, replyRequested = false): void {
+    if (this.closed) return;
+    const written = received > flushed ? received : flushed;
+    this.raw.sendCopyFromChunk(encodeStatusUpdate(written, flushed, flushed, Date.now(), replyRequested));
+  }
+
+  /** Stops reading the socket: the server's sends block, and memory stays bounded. */
+  pause(): void {
+    if (this.paused || this.closed) return;
+    this.paused = true;
+    this.raw.stream.pause();
+  }
+
+  resume(): void {
+    if (!this.paused || this.closed) return;
+    this.paused = false;
+    this.lastFrameAt = Date.now();
+    this.raw.stream.resume();
+  }
+
+  get isPaused(): boolean {
+    return this.paused;
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    clearInterval(this.watchdog);
+    this.raw.stream.resume();
+    await Promise.race([this.client.end().catch(() => undefined), new Promise((r) => setTimeout(r, 2_000))]);
+    this.raw.stream.destroy();
+  }
+}

@@ -1,0 +1,168 @@
+// The online flow's watch over the source's tables while changes stream, one catalog scan per
+// database every few seconds (called from flow/online.ts's watch loop):
+// - a table created (or attached as a partition) after the migration started is published by
+//   nobody, so the application can use it freely; it is recorded and reported as not streamed;
+// - a partition created under a table published via its root streams into it: the target needs
+//   the same partition, so one missing there is reported with the statement that creates it;
+// - a streamed table that has lost its usable replica identity (its primary key dropped, made
+//   DEFERRABLE by re-creation, REPLICA IDENTITY NOTHING ...) would make the application's UPDATE
+//   and DELETE fail: it gets REPLICA IDENTITY FULL with allowReplicaIdentityFull, or is taken out of
+//   the publication and reported as not streamed.
+//
+// A scan rather than an event trigger: it needs no superuser, puts nothing in the application's
+// database, and never runs inside the application's transactions, where any error of pgferry's
+// would become the application's. What a scan cannot close is the moment between the application
+// dropping a key and the next scan, the application's own DDL; README's online section says so.
+import type pg from 'pg';
+import { readSourceRelations, type SourceRelation } from '../../catalog/identityVerdict';
+import { closeSession, openSession } from '../../connect/session';
+import { qualified } from '../../connect/quote';
+import { isRetryable } from '../../connect/sqlstate';
+import { errorMessage } from '../../core/errors';
+import type { MigrationRun } from '../../flow/migrationRun';
+import { publishesViaRoot, unpublishTables } from './publication';
+import { newTableReason, reviewTables, rootOf, streamedAs, type PlanOptions } from './publicationPlan';
+import { setIdentityFull } from './identityFull';
+import { notStreamedTables, recordNotStreamed } from '../../control/sourceTables';
+
+interface Watched {
+  readonly database: string;
+  readonly publication: string;
+}
+
+interface DatabaseState {
+  client?: pg.Client;
+  target?: pg.Client;
+  options?: PlanOptions;
+  /** OIDs recorded as not streamed. */
+  reported?: Set<string>;
+  /** The last scan failed and said so. */
+  failing: boolean;
+  /** Partitions streamed via their root known to exist on the target, or said to be missing there (OIDs). */
+  readonly partitionsChecked: Set<string>;
+}
+
+export class SourceTableWatch {
+  private readonly state = new Map<string, DatabaseState>();
+
+  constructor(
+    private readonly run: MigrationRun,
+    private readonly watched: readonly Watched[],
+  ) {}
+
+  /** Scans every database once; a scan that fails is reported once and tried again next time. */
+  async scan(): Promise<void> {
+    for (const w of this.watched) {
+      const state = this.stateOf(w.database);
+      try {
+        await this.scanDatabase(w, state);
+        state.failing = false;
+      } catch (error) {
+        await Promise.all([closeSession(state.client), closeSession(state.target)]);
+        state.client = state.target = undefined;
+        // the source may be restarting: the appliers reconnect on their own, so does this
+        if (isRetryable(error) || state.failing) continue;
+        state.failing = true;
+        await this.run.warn(`could not check the source's tables for new ones: ${errorMessage(error)}`, w.database).catch(() => undefined);
+      }
+    }
+  }
+
+  async close(): Promise<void> {
+    for (const state of this.state.values()) await Promise.all([closeSession(state.client), closeSession(state.target)]);
+    this.state.clear();
+  }
+
+  private stateOf(database: string): DatabaseState {
+    let state = this.state.get(database);
+    if (!state) this.state.set(database, (state = { failing: false, partitionsChecked: new Set() }));
+    return state;
+  }
+
+  private async scanDatabase(w: Watched, state: DatabaseState): Promise<void> {
+    state.client ??= await openSession(this.run.spec.source, { database: w.database, purpose: 'table watch', writable: true });
+    state.options ??= { viaRoot: await publishesViaRoot(state.client) };
+    state.reported ??= new Set((await notStreamedTables(this.run.store, this.run.spec.migrationName, [w.database])).map((t) => t.oid));
+    const relations = await readSourceRelations(state.client, w.publication);
+    const review = reviewTables(relations, state.reported, state.options);
+    const byOid = new Map(relations.map((r) => [r.oid, r]));
+    for (const lost of review.lostIdentity) await this.keepSourceWorking(w, state, lost.relation, lost.publishedAs, relations);
+    await this.checkTargetPartitions(w, state, relations);
+    if (review.newTables.length === 0) return;
+    for (const table of review.newTables) {
+      const root = rootOf(table, byOid);
+      await this.recordUnstreamed(
+        w.database,
+        state,
+        table,
+        newTableReason(table, this.run.spec.allowReplicaIdentityFull, root === table ? undefined : root),
+      );
+    }
+    await this.run.warn(
+      `${review.newTables.length} table(s) created on the source after the migration started are not streamed (see the migration status; the cutover's verification names them): ${review.newTables.map((t) => t.display).join(', ')}`,
+      w.database,
+    );
+  }
+
+  /** A streamed table without a usable identity: FULL by consent, else out of the publication. */
+  private async keepSourceWorking(
+    w: Watched,
+    state: DatabaseState,
+    table: SourceRelation,
+    publishedAs: SourceRelation,
+    relations: readonly SourceRelation[],
+  ): Promise<void> {
+    const client = state.client!;
+    if (this.run.spec.allowReplicaIdentityFull && table.owned) {
+      await setIdentityFull(this.run, w.database, client, [table]);
+      await this.run.warn(
+        `REPLICA IDENTITY FULL set on ${table.display}: ${table.identity.flaw}, and a streamed table needs a usable identity`,
+        w.database,
+      );
+      return;
+    }
+    await unpublishTables(client, w.publication, [publishedAs], { seconds: this.run.spec.lockTimeoutSeconds, signal: this.run.signal });
+    const byOid = new Map(relations.map((r) => [r.oid, r]));
+    const leaves = publishedAs.partitioned ? relations.filter((r) => !r.partitioned && rootOf(r, byOid) === publishedAs) : [publishedAs];
+    const why = this.run.spec.allowReplicaIdentityFull
+      ? `the source user does not own it (owner ${table.owner})`
+      : 'allowReplicaIdentityFull is off';
+    const reason = `taken out of the publication while streaming: ${table.display}: ${table.identity.flaw}, and ${why} (its UPDATE and DELETE would fail on the source)`;
+    for (const leaf of leaves) await this.recordUnstreamed(w.database, state, leaf, reason);
+    await this.run.warn(`${publishedAs.display} is no longer streamed: ${reason}`, w.database);
+  }
+
+  /**
+   * A partition created under a table published via its root streams into that table: the target
+   * needs the same partition, or the applier has nowhere to put its rows. Said once per partition.
+   */
+  private async checkTargetPartitions(w: Watched, state: DatabaseState, relations: readonly SourceRelation[]): Promise<void> {
+    const byOid = new Map(relations.map((r) => [r.oid, r]));
+    const unchecked = relations.filter((r) => {
+      if (r.parent === undefined || r.unlogged || state.partitionsChecked.has(r.oid)) return false;
+      const as = streamedAs(r, byOid, state.options!);
+      return as !== undefined && as !== r;
+    });
+    if (unchecked.length === 0) return;
+    state.target ??= await openSession(this.run.spec.target, { database: w.database, purpose: 'table watch' });
+    const { rows } = await state.target.query<{ name: string }>(
+      `SELECT n.nspname || '.' || c.relname AS name FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.relispartition`,
+    );
+    const onTarget = new Set(rows.map((r) => r.name));
+    const missing = unchecked.filter((r) => !onTarget.has(r.display));
+    for (const r of unchecked) state.partitionsChecked.add(r.oid);
+    for (const p of missing) {
+      const parent = byOid.get(p.parent!)!;
+      const create = `CREATE TABLE ${qualified(p.schema, p.name)} PARTITION OF ${qualified(parent.schema, parent.name)} ${p.bound ?? ''}`;
+      await this.run.warn(
+        `partition ${p.display} of ${parent.display} was created on the source after the migration started and is not on the target: its rows stream into ${rootOf(p, byOid).display}, and the target has no partition for them (applying them would fail); create it there first: ${create}${p.partitioned ? ' PARTITION BY ...' : ''}`,
+        w.database,
+      );
+    }
+  }
+
+  private async recordUnstreamed(database: string, state: DatabaseState, table: SourceRelation, reason: string): Promise<void> {
+    await recordNotStreamed(this.run.store, this.run.spec.migrationName, database, table, reason);
+    state.reported!.add(table.oid);
+  }
+}

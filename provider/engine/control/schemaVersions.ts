@@ -1,0 +1,171 @@
+// The control catalog's schema, as numbered migrations. A released migration is never edited:
+// add the next number instead. Each runs in a transaction that first records its version.
+
+export interface ControlMigration {
+  readonly version: number;
+  readonly sql: string;
+}
+
+export const CONTROL_MIGRATIONS: readonly ControlMigration[] = [
+  {
+    version: 1,
+    sql: `
+CREATE TABLE pgferry.migration (
+  name                 text PRIMARY KEY,
+  mode                 text NOT NULL,
+  option               text NOT NULL,
+  spec                 jsonb NOT NULL,
+  state                text NOT NULL,
+  sub_state            text NOT NULL,
+  message              text,
+  created_at           timestamptz NOT NULL DEFAULT now(),
+  updated_at           timestamptz NOT NULL DEFAULT now(),
+  started_at           timestamptz,
+  ended_at             timestamptz,
+  source_version       text,
+  target_version       text,
+  validation           jsonb NOT NULL DEFAULT '[]',
+  verification         jsonb,
+  cancel_requested     boolean NOT NULL DEFAULT false,
+  cutover_requested_at timestamptz,
+  cutover_started_at   timestamptz,
+  downtime_seconds     double precision,
+  runner               jsonb
+);
+CREATE TABLE pgferry.migration_database (
+  migration           text NOT NULL REFERENCES pgferry.migration (name) ON DELETE CASCADE,
+  database            text NOT NULL,
+  ordinal             integer NOT NULL,
+  state               text NOT NULL DEFAULT 'Queued',
+  message             text,
+  started_at          timestamptz,
+  ended_at            timestamptz,
+  rows_copied         bigint NOT NULL DEFAULT 0,
+  bytes_copied        bigint NOT NULL DEFAULT 0,
+  inserts             bigint NOT NULL DEFAULT 0,
+  updates             bigint NOT NULL DEFAULT 0,
+  deletes             bigint NOT NULL DEFAULT 0,
+  latency_seconds     double precision,
+  pending_bytes       bigint,
+  slot_retained_bytes bigint,
+  applied_lsn         text,
+  PRIMARY KEY (migration, database)
+);
+CREATE TABLE pgferry.migration_table (
+  migration   text NOT NULL,
+  database    text NOT NULL,
+  table_name  text NOT NULL,
+  state       text NOT NULL DEFAULT 'Queued',
+  rows        bigint NOT NULL DEFAULT 0,
+  bytes       bigint NOT NULL DEFAULT 0,
+  parts       integer NOT NULL DEFAULT 1,
+  parts_done  integer NOT NULL DEFAULT 0,
+  started_at  timestamptz,
+  ended_at    timestamptz,
+  message     text,
+  PRIMARY KEY (migration, database, table_name),
+  FOREIGN KEY (migration, database) REFERENCES pgferry.migration_database (migration, database) ON DELETE CASCADE
+);
+CREATE TABLE pgferry.event (
+  id        bigserial PRIMARY KEY,
+  migration text NOT NULL REFERENCES pgferry.migration (name) ON DELETE CASCADE,
+  at        timestamptz NOT NULL DEFAULT now(),
+  level     text NOT NULL,
+  database  text,
+  message   text NOT NULL
+);
+CREATE INDEX event_migration_idx ON pgferry.event (migration, id);
+`,
+  },
+  {
+    // What a migration owns: its instance (the names of its slots, publications and origins derive
+    // from it), the target databases it created (only those may ever be dropped, matched by OID),
+    // and how far an online cutover got in each database (a killed runner resumes it).
+    version: 2,
+    sql: `
+ALTER TABLE pgferry.migration ADD COLUMN instance text;
+ALTER TABLE pgferry.migration_database
+  ADD COLUMN target_database_action text CHECK (target_database_action IN ('creating', 'created', 'overwriting', 'overwritten')),
+  ADD COLUMN target_database_oid bigint,
+  ADD COLUMN cutover_step text CHECK (cutover_step IN ('drained', 'verified', 'released'));
+`,
+  },
+  {
+    // What an online migration did to, or could not stream from, each source table (provider/engine/control/sourceTables.ts).
+    version: 3,
+    sql: `
+CREATE TABLE pgferry.source_table (
+  migration             text NOT NULL,
+  database              text NOT NULL,
+  relid                 bigint NOT NULL,
+  schema_name           text NOT NULL,
+  table_name            text NOT NULL,
+  not_streamed          text,
+  identity_before       text,
+  identity_index_before text,
+  identity_restored_at  timestamptz,
+  recorded_at           timestamptz NOT NULL DEFAULT now(),
+  PRIMARY KEY (migration, database, relid),
+  FOREIGN KEY (migration, database) REFERENCES pgferry.migration_database (migration, database) ON DELETE CASCADE
+);
+COMMENT ON COLUMN pgferry.source_table.relid IS 'the table''s OID on the source: stable across renames';
+COMMENT ON COLUMN pgferry.source_table.not_streamed IS 'why its changes do not reach the target; NULL when they do';
+COMMENT ON COLUMN pgferry.source_table.identity_before IS 'relreplident (d, n, i) before pgferry set REPLICA IDENTITY FULL; NULL if pgferry did not';
+`,
+  },
+  {
+    // An online stream stopped on an error the user can fix (engine/flow/streamStops.ts): what failed,
+    // kept while the slot holds the changes, and the user's request to try again now.
+    version: 4,
+    sql: `
+ALTER TABLE pgferry.migration ADD COLUMN apply_retry_requests integer NOT NULL DEFAULT 0;
+ALTER TABLE pgferry.migration_database ADD COLUMN apply_stop jsonb;
+COMMENT ON COLUMN pgferry.migration_database.apply_stop IS 'why the stream stopped (table, statement without values, error, fix); NULL while it streams';
+`,
+  },
+  {
+    // Foreign keys pgferry drops on a target that cannot apply with replica role, recorded before
+    // the drop and added back at cutover, cancel or failure (control/foreignKeys.ts).
+    version: 5,
+    sql: `
+CREATE TABLE pgferry.target_foreign_key (
+  migration          text NOT NULL,
+  database           text NOT NULL,
+  schema_name        text NOT NULL,
+  table_name         text NOT NULL,
+  constraint_name    text NOT NULL,
+  definition         text NOT NULL,
+  validated          boolean NOT NULL,
+  columns            text[] NOT NULL,
+  referenced_schema  text NOT NULL,
+  referenced_table   text NOT NULL,
+  referenced_columns text[] NOT NULL,
+  match_full         boolean NOT NULL,
+  recorded_at        timestamptz NOT NULL DEFAULT now(),
+  restored_at        timestamptz,
+  outcome            text CHECK (outcome IN ('added', 'not valid', 'left out')),
+  violating_rows     bigint,
+  detail             text,
+  PRIMARY KEY (migration, database, schema_name, table_name, constraint_name),
+  FOREIGN KEY (migration, database) REFERENCES pgferry.migration_database (migration, database) ON DELETE CASCADE
+);
+COMMENT ON COLUMN pgferry.target_foreign_key.definition IS 'pg_get_constraintdef on the target (search_path empty: names qualified), as restored from the source';
+COMMENT ON COLUMN pgferry.target_foreign_key.outcome IS 'added: as recorded; not valid: rows violate it (NOT VALID, as the source holds them); left out: it could not be added (detail says why); NULL: not added back yet';
+`,
+  },
+  {
+    // What the CLI shows beside the engine's own figures: each table's size before its copy starts
+    // (percent and ETA of the copy), and what an az-style command line said that pgferry does not
+    // act on (subscription, resource group, server name: the migration's ARM-like id).
+    version: 6,
+    sql: `
+ALTER TABLE pgferry.migration_table ADD COLUMN size_bytes bigint;
+ALTER TABLE pgferry.migration ADD COLUMN azure_context jsonb;
+COMMENT ON COLUMN pgferry.migration_table.size_bytes IS 'pg_table_size on the source, read in the copy''s snapshot; NULL when registered before version 6';
+COMMENT ON COLUMN pgferry.migration.azure_context IS 'subscription, resourceGroup, server, sourceType, migrateRoles as pgferry create was given them; never a secret';
+`,
+  },
+];
+
+/** The highest control-catalog version this build installs (`pgferry version` prints it). */
+export const CONTROL_SCHEMA_VERSION = Math.max(...CONTROL_MIGRATIONS.map((m) => m.version));

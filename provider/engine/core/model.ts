@@ -1,0 +1,291 @@
+// Shared engine types: states (the Azure service's names), validation results, per-database
+// details and the progress events every phase emits.
+
+export const MIGRATION_STATES = ['InProgress', 'WaitingForUserAction', 'Succeeded', 'Failed', 'Canceled', 'ValidationFailed'] as const;
+export type MigrationState = (typeof MIGRATION_STATES)[number];
+
+export const FINAL_STATES: ReadonlySet<MigrationState> = new Set(['Succeeded', 'Failed', 'Canceled', 'ValidationFailed']);
+
+export function isFinalState(state: MigrationState): boolean {
+  return FINAL_STATES.has(state);
+}
+
+export const MIGRATION_SUB_STATES = [
+  'PerformingPreRequisiteSteps',
+  'ValidationInProgress',
+  'MigratingData',
+  'WaitingForCutoverTrigger',
+  /** pgferry's own: a database's stream stopped on an error the user can fix; its slot keeps every change. */
+  'WaitingForApplyFix',
+  'CompletingMigration',
+  'Completed',
+] as const;
+export type MigrationSubState = (typeof MIGRATION_SUB_STATES)[number];
+
+export type DatabaseState = 'Queued' | 'InProgress' | 'WaitingForCutoverTrigger' | 'ApplyStopped' | 'Succeeded' | 'Failed' | 'Canceled';
+
+/**
+ * Why a database's stream stopped and has not moved since: a change the target refused (an
+ * operator, a constraint, a rule, a missing column, a permission) or a source change that is not
+ * followed. The slot and publication stay, so nothing is lost while the user fixes the cause.
+ */
+export interface ApplyStop {
+  /** When the stream first stopped on this error (kept across retries until it moves again). */
+  readonly since: string;
+  /** When the last attempt that failed began. */
+  readonly lastAttemptAt: string;
+  readonly attempts: number;
+  /** The retry requests (MigrationStatus.applyRetryRequests) counted when that attempt began: a request past it is not tried yet. */
+  readonly retryRequestsSeen: number;
+  /** The error code (errorCodes.ts) and the SQLSTATE, when the server gave one. */
+  readonly code: string;
+  readonly sqlState?: string;
+  /** The table the failed statement wrote to, quoted as in SQL. */
+  readonly table?: string;
+  /** The failed statement's text, without its values (they travel as parameters or COPY data). */
+  readonly statement?: string;
+  readonly error: string;
+  readonly fix: string;
+  /** The applied position the stream stopped at: it moves past it once the fix works. */
+  readonly appliedLsn: string;
+}
+
+/** What the migration did to a target database; 'creating'/'overwriting': the statement may or may not have run. */
+export type TargetDatabaseAction = 'creating' | 'created' | 'overwriting' | 'overwritten';
+
+/** How far an online cutover got in a database: applied to the marker, verified, source side released. */
+export type CutoverStep = 'drained' | 'verified' | 'released';
+
+export type ValidationStatus = 'Succeeded' | 'Warning' | 'Failed';
+
+export interface ValidationResult {
+  /** Stable check code, e.g. SOURCE_CONNECTIVITY, EXTENSION_NOT_ALLOWED. */
+  readonly code: string;
+  /** Azure-style check type, e.g. AuthenticationAndConnectivityValidation. */
+  readonly type: string;
+  readonly status: ValidationStatus;
+  /** Database the check is about, when it is per database. */
+  readonly database?: string;
+  /** Server the check is about, when it is about one server. */
+  readonly server?: 'source' | 'target';
+  /** Names the object, e.g. `extension "hstore" is not available on the target`. */
+  readonly message: string;
+  /** How to fix it; absent for Succeeded. */
+  readonly fix?: string;
+  /** SQL that recreates the object the result is about (an object left behind on the source). */
+  readonly definition?: string;
+}
+
+export interface TableCounters {
+  readonly total: number;
+  readonly queued: number;
+  readonly loading: number;
+  readonly completed: number;
+  readonly errored: number;
+}
+
+/** One table's copy progress, as the control catalog records it. */
+export interface TableProgress {
+  readonly database: string;
+  readonly table: string;
+  readonly state: 'Queued' | 'Loading' | 'Completed' | 'Errored';
+  readonly rows: number;
+  readonly bytes: number;
+  readonly parts: number;
+  readonly partsDone: number;
+  /** The table's size on the source before the copy (pg_table_size); absent for tables registered before it was recorded. */
+  readonly sizeBytes?: number;
+  readonly message?: string;
+}
+
+export interface DatabaseDetails {
+  readonly database: string;
+  readonly state: DatabaseState;
+  readonly tables: TableCounters;
+  readonly rowsCopied: number;
+  readonly bytesCopied: number;
+  readonly startedAt?: string;
+  readonly endedAt?: string;
+  readonly message?: string;
+  // online
+  readonly inserts: number;
+  readonly updates: number;
+  readonly deletes: number;
+  readonly latencySeconds?: number;
+  readonly pendingBytes?: number;
+  readonly slotRetainedBytes?: number;
+  /** Online: what the migration creates for this database (slot and publication on the source, origin on the target). */
+  readonly names?: { readonly slot: string; readonly publication: string; readonly origin: string };
+  /** The target database this migration created (or re-created under overwrite): only it is ever dropped. */
+  readonly targetDatabase?: { readonly action: TargetDatabaseAction; readonly oid?: number };
+  readonly cutoverStep?: CutoverStep;
+  /** Online: the slot as the source showed it when `show` read it (withSourceSlots). */
+  readonly sourceSlot?: SourceSlotState;
+  /** Online: the stream stopped on an error the user can fix (state ApplyStopped). */
+  readonly applyStop?: ApplyStop;
+  /** Online: source tables whose changes do not reach the target, and why (absent when none). */
+  readonly notStreamed?: readonly NotStreamed[];
+}
+
+export interface NotStreamed {
+  /** schema.name on the source. */
+  readonly table: string;
+  readonly reason: string;
+}
+
+/** A replication slot read from the source directly; `error` when the source could not be reached. */
+export interface SourceSlotState {
+  readonly readAt: string;
+  readonly exists?: boolean;
+  readonly active?: boolean;
+  readonly retainedBytes?: number;
+  /** PostgreSQL 13+: reserved, extended, unreserved or lost (past max_slot_wal_keep_size). */
+  readonly walStatus?: string;
+  readonly error?: string;
+}
+
+export interface RunnerInfo {
+  readonly host: string;
+  readonly pid: number;
+  readonly heartbeatAt: string;
+  readonly alive: boolean;
+}
+
+export interface VerificationTable {
+  readonly database: string;
+  readonly table: string;
+  readonly sourceRows: number;
+  readonly targetRows: number;
+  readonly matches: boolean;
+  readonly reason?: string;
+}
+
+export interface VerificationReport {
+  readonly ok: boolean;
+  readonly tables: readonly VerificationTable[];
+  /** First mismatch as one line, naming the table. */
+  readonly firstMismatch?: string;
+  /** Source objects the target user cannot create, left behind and not compared (skipUnsupportedObjects). */
+  readonly leftOut?: readonly LeftOutObject[];
+}
+
+export interface LeftOutObject {
+  readonly database: string;
+  /** As pg_describe_object names it: `event trigger audit_ddl`, `trigger t_perl on table public.t`. */
+  readonly object: string;
+}
+
+/**
+ * What an az-style `pgferry create` was told that the engine does not act on, kept so that `show`
+ * can print the migration's ARM-like id and properties as Azure names them. Never a secret.
+ */
+export interface AzureContext {
+  readonly subscription?: string;
+  readonly resourceGroup?: string;
+  /** The target server's name (`--name` beside `--migration-name`). */
+  readonly server?: string;
+  readonly sourceType?: string;
+  readonly migrateRoles?: boolean;
+}
+
+/** What `show` returns: one object, the same for the CLI's JSON and the Pulumi outputs. */
+export interface MigrationStatus {
+  readonly name: string;
+  /** Random, drawn at registration; the names of what the migration creates derive from it. */
+  readonly instance?: string;
+  readonly state: MigrationState;
+  readonly subState: MigrationSubState;
+  readonly mode: 'Offline' | 'Online';
+  readonly option: 'Validate' | 'Migrate' | 'ValidateAndMigrate';
+  readonly message?: string;
+  readonly createdAt: string;
+  readonly startedAt?: string;
+  readonly endedAt?: string;
+  readonly sourceVersion?: string;
+  readonly targetVersion?: string;
+  readonly validation: readonly ValidationResult[];
+  readonly databases: readonly DatabaseDetails[];
+  readonly verification?: VerificationReport;
+  readonly downtimeSeconds?: number;
+  /** How many times a user asked stopped streams to try again now (`pgferry resume`, `pulumi up`). */
+  readonly applyRetryRequests?: number;
+  /** A cutover was asked for (and not cleared by a cutover that stopped). */
+  readonly cutoverRequested?: boolean;
+  readonly cancelRequested?: boolean;
+  readonly azureContext?: AzureContext;
+  readonly runner?: RunnerInfo;
+  readonly spec: Record<string, unknown>;
+}
+
+/**
+ * A migration in progress whose runner has stopped (no lease held, or no heartbeat for
+ * RUNNER_STALE_SECONDS): nothing drives it until it is resumed or canceled. A migration run in the
+ * caller's process records no runner and never counts as stopped.
+ */
+export function runnerStopped(status: MigrationStatus): boolean {
+  return !isFinalState(status.state) && status.runner !== undefined && !status.runner.alive;
+}
+
+/**
+ * A migration whose streams stopped on errors the user must fix, each tried since the last retry
+ * the user asked for: waiting longer changes nothing until someone fixes the cause.
+ */
+export function waitingForApplyFix(status: MigrationStatus): boolean {
+  if (isFinalState(status.state) || status.subState !== 'WaitingForApplyFix') return false;
+  return status.databases.every((d) => !d.applyStop || d.applyStop.retryRequestsSeen >= (status.applyRetryRequests ?? 0));
+}
+
+/** What a wait on a migration is for: its run (for an online one, until changes stream), its cutover, its cancel. */
+export type WaitGoal = 'run' | 'cutover' | 'cancel';
+
+/**
+ * Whether waiting for `goal` is over: the one settled check of the CLI and the Pulumi resource. A
+ * final state ends every wait; a stream stopped on an error to fix ends a run's or a cutover's
+ * (waiting on would change nothing until the user fixes it); an online run ends where it waits
+ * for the cutover trigger.
+ */
+export function isSettled(status: MigrationStatus, goal: WaitGoal): boolean {
+  if (isFinalState(status.state)) return true;
+  if (goal !== 'cancel' && waitingForApplyFix(status)) return true;
+  return goal === 'run' && status.mode === 'Online' && status.option !== 'Validate' && status.subState === 'WaitingForCutoverTrigger';
+}
+
+/** Progress events: phases emit them, the control catalog and the CLI/Pulumi subscribe. */
+export type ProgressEvent =
+  | { readonly kind: 'step'; readonly step: string; readonly index: number; readonly total: number; readonly database?: string }
+  | { readonly kind: 'step-done'; readonly step: string; readonly seconds: number; readonly database?: string }
+  | { readonly kind: 'table-start'; readonly database: string; readonly table: string; readonly part?: number; readonly parts?: number }
+  | {
+      readonly kind: 'table-progress';
+      readonly database: string;
+      readonly table: string;
+      /** Rows of finished parts (COPY counts rows only at its end). */
+      readonly rows: number;
+      /** Bytes moved so far, finished parts and parts in flight. */
+      readonly bytes: number;
+      /** Set when a part of a split table finished. */
+      readonly partsDone?: number;
+    }
+  | {
+      readonly kind: 'table-done';
+      readonly database: string;
+      readonly table: string;
+      readonly rows: number;
+      readonly bytes: number;
+      readonly seconds: number;
+    }
+  | { readonly kind: 'table-error'; readonly database: string; readonly table: string; readonly message: string }
+  | { readonly kind: 'warning'; readonly message: string; readonly database?: string }
+  | { readonly kind: 'info'; readonly message: string; readonly database?: string };
+
+export type ProgressListener = (event: ProgressEvent) => void;
+
+/** Calls a listener so that its exceptions never break the engine. */
+export function safeEmit(listener: ProgressListener | undefined, event: ProgressEvent): void {
+  if (!listener) return;
+  try {
+    listener(event);
+  } catch {
+    // a listener's failure must not stop a migration
+  }
+}

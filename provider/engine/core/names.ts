@@ -1,0 +1,96 @@
+// Every derived name has one home: slot, publication, origin, lease key, control schema and runner
+// log are functions of the migration name (and database or target) here, and nowhere else.
+import { createHash, randomBytes } from 'node:crypto';
+
+/** Schema of the control catalog in the target's maintenance database. */
+export const CONTROL_SCHEMA = 'pgferry';
+
+function shortHash(text: string): string {
+  return createHash('sha256').update(text).digest('hex').slice(0, 10);
+}
+
+/**
+ * A migration's instance: random, drawn when the migration is registered. The names of what it
+ * creates on either server include it, so two migrations with the same name (the name the Azure
+ * tutorials use) from one source to two targets never share a slot, a publication or an origin,
+ * and a migration created again under an old name never starts from the old one's origin.
+ */
+export function newInstanceId(): string {
+  return randomBytes(6).toString('hex');
+}
+
+/**
+ * Slot names allow only [a-z0-9_] and 63 bytes: a readable prefix plus a hash of the inputs.
+ * Without an instance: the names of migrations registered before instances existed.
+ */
+function derived(kind: string, migration: string, database: string, instance: string | undefined): string {
+  const readable = `${migration}_${database}`
+    .toLowerCase()
+    .replace(/[^a-z0-9_]/g, '_')
+    .slice(0, 30);
+  const hashed = instance === undefined ? `${migration}\0${database}` : `${migration}\0${database}\0${instance}`;
+  return `pgferry_${kind}_${readable}_${shortHash(hashed)}`;
+}
+
+/**
+ * A runner log's file name: the migration's name and a hash of where its control catalog lives (the
+ * target's host:port/maintenance database), so two migrations of one name on two targets never
+ * write into one log. The password is not part of it.
+ */
+export function runnerLogName(migration: string, target: { host: string; port: number; maintenanceDatabase: string }): string {
+  return `runner-${migration}-${shortHash(`${target.host}:${target.port}/${target.maintenanceDatabase}`)}.log`;
+}
+
+export function slotName(migration: string, database: string, instance?: string): string {
+  return derived('s', migration, database, instance);
+}
+
+export function publicationName(migration: string, database: string, instance?: string): string {
+  return derived('p', migration, database, instance);
+}
+
+/** Replication origin on the target that records the applied source position. */
+export function originName(migration: string, database: string, instance?: string): string {
+  return derived('o', migration, database, instance);
+}
+
+/** What an online migration creates per database: a slot and a publication on the source, an origin on the target. */
+export interface StreamNames {
+  readonly slot: string;
+  readonly publication: string;
+  readonly origin: string;
+}
+
+export function streamNamesOf(migration: string, database: string, instance?: string): StreamNames {
+  return {
+    slot: slotName(migration, database, instance),
+    publication: publicationName(migration, database, instance),
+    origin: originName(migration, database, instance),
+  };
+}
+
+/** Table in the target database that records progress when origins are not permitted. */
+export const PROGRESS_TABLE = { schema: CONTROL_SCHEMA, table: 'apply_progress' } as const;
+
+/** Advisory lock key (bigint) of a migration's runner lease on the target. */
+export function leaseKey(migration: string): string {
+  const hex = createHash('sha256').update(`pgferry-lease\0${migration}`).digest('hex').slice(0, 15);
+  return BigInt(`0x${hex}`).toString();
+}
+
+/**
+ * Advisory lock key (bigint) the apply session of one database holds on the target database for
+ * its whole life: the session that commits the data holds the fence (cdc/apply/applyTarget.ts).
+ */
+export function applyLockKey(migration: string, database: string): string {
+  const hex = createHash('sha256').update(`pgferry-apply\0${migration}\0${database}`).digest('hex').slice(0, 15);
+  return BigInt(`0x${hex}`).toString();
+}
+
+/** Advisory lock key serializing control-catalog installs. */
+export const CONTROL_INSTALL_LOCK = '7346290183412';
+
+/** Cutover marker prefix for pg_logical_emit_message. */
+export function cutoverMessagePrefix(migration: string): string {
+  return `pgferry.cutover.${migration}`;
+}

@@ -1,0 +1,226 @@
+// One database's copy, phase by phase: the target database, then schema, data, indexes, post-data,
+// sequences and large objects as of a snapshot, then ANALYZE and the database's properties. The
+// offline flow runs them around its copy snapshot, the online flow around its slot's; both read
+// the source database's properties once (readSourceProperties) and hand them to each phase.
+import type { SnapshotSessions } from '../copy/copySnapshot';
+import type pg from 'pg';
+import { databaseProperties, listLargeObjects, listSequences, listTableIndexes, listTables, type DatabaseProperties } from '../catalog';
+import { closeSession, openSession, withSession } from '../connect/session';
+import { copyTables } from '../copy';
+import { builtObjectOids } from '../copy/indexes';
+import { copyLargeObjects } from '../copy/largeObjects';
+import { readSequenceValues, writeSequenceValues } from '../copy/sequenceValues';
+import { runWorkers, WorkQueue } from '../util/workQueue';
+import { PgferryError } from '../core/errors';
+import type { MigrationRun } from './migrationRun';
+import { applyDatabaseProperties, createTargetDatabase } from '../schema/database';
+import { leaveBehindUnsupported } from './leaveBehindUnsupported';
+import { dumpFile, dumpSchema, listToc, restoreSection } from '../schema/dumpRestore';
+
+/** The source database's properties (encoding, locale, owner, settings...), which every phase reads. */
+export async function readSourceProperties(run: MigrationRun, database: string): Promise<DatabaseProperties> {
+  const props = await withSession(run.spec.source, { purpose: 'catalog' }, (c) => databaseProperties(c, database));
+  if (!props) {
+    throw new PgferryError('SOURCE_DATABASE_MISSING', `database "${database}" does not exist on the source`, {
+      category: 'validation',
+      field: 'databases',
+      fix: 'remove it from databases (DBsToMigrate) or create it on the source',
+    });
+  }
+  return props;
+}
+
+/** The steps of one database, in order: progress prints them as `step n/N`. */
+const DATABASE_STEPS = [
+  'dump schema',
+  'restore pre-data',
+  'copy data and build indexes',
+  'restore post-data',
+  'sequences',
+  'large objects',
+  'analyze',
+] as const;
+type DatabaseStep = (typeof DATABASE_STEPS)[number];
+
+async function timed<T>(run: MigrationRun, database: string, step: DatabaseStep, fn: () => Promise<T>): Promise<T> {
+  const started = Date.now();
+  run.onProgress({ kind: 'step', step, index: DATABASE_STEPS.indexOf(step) + 1, total: DATABASE_STEPS.length, database });
+  const result = await fn();
+  run.onProgress({ kind: 'step-done', step, seconds: (Date.now() - started) / 1000, database });
+  return result;
+}
+
+/** Creates the target database (overwrite rules), before any snapshot is taken. */
+export async function prepareTargetDatabase(run: MigrationRun, database: string, props: DatabaseProperties): Promise<void> {
+  const name = run.spec.migrationName;
+  const owned = (await run.store.get(name))?.databases.find((d) => d.database === database)?.targetDatabase;
+  const { warnings } = await withSession(run.spec.target, { purpose: 'create database', writable: true }, (target) =>
+    createTargetDatabase(target, props, {
+      overwrite: run.spec.overwriteDbsInTarget,
+      targetMajor: run.targetMajor,
+      owned,
+      record: (action, oid) => run.store.setTargetDatabase(name, database, action, oid),
+    }),
+  );
+  for (const w of warnings) await run.warn(w, database);
+}
+
+/** The pre-data schema restored from one dump read in the snapshot, minus what is left behind. */
+async function restorePreData(run: MigrationRun, database: string, snapshot: SnapshotSessions) {
+  const { spec, signal } = run;
+  const file = dumpFile(run.workDir, database);
+  await timed(run, database, 'dump schema', () =>
+    dumpSchema({
+      tools: run.tools,
+      source: spec.source,
+      database,
+      snapshot: snapshot.name,
+      lockTimeoutSeconds: spec.lockTimeoutSeconds,
+      file,
+      signal,
+    }),
+  );
+  const toc = await listToc(run.tools, file);
+  const leftBehind = await leaveBehindUnsupported(run, database, snapshot, file, toc);
+  const restored = leftBehind ? toc.filter((e) => !leftBehind.dumpIds.has(e.dumpId)) : toc;
+  const pre = await timed(run, database, 'restore pre-data', () =>
+    restoreSection({
+      tools: run.tools,
+      target: spec.target,
+      database,
+      file,
+      section: 'pre-data',
+      ...(leftBehind ? { only: restored } : {}),
+      noOwner: !spec.migrateRoles,
+      signal,
+    }),
+  );
+  for (const w of pre.warnings) await run.warn(w, database);
+  return { file, restored, leftBehind };
+}
+
+/** What the copy moves, read inside the snapshot, so it describes exactly what is copied. */
+async function readCopyCatalog(run: MigrationRun, snapshot: SnapshotSessions, leftBehind: { objectOids: ReadonlySet<string> } | undefined) {
+  return snapshot.use(async (source) => {
+    const [tables, indexes, sequences, largeObjects] = [
+      await listTables(source, run.sourceMajor),
+      await listTableIndexes(source),
+      await listSequences(source),
+      await listLargeObjects(source),
+    ];
+    const sequenceValues = await readSequenceValues(source, sequences);
+    // An index left behind (it calls a function the target cannot have) is not built either.
+    const buildable = indexes.filter(
+      (i) => !leftBehind?.objectOids.has(i.indexOid) && !leftBehind?.objectOids.has(i.constraint?.oid ?? ''),
+    );
+    return { tables, indexes: buildable, sequenceValues, largeObjects };
+  });
+}
+
+type CopyCatalog = Awaited<ReturnType<typeof readCopyCatalog>>;
+
+/** The tables' rows and their indexes, with per-table progress in the control catalog. */
+async function copyData(
+  run: MigrationRun,
+  database: string,
+  props: DatabaseProperties,
+  snapshot: SnapshotSessions,
+  catalog: CopyCatalog,
+): Promise<void> {
+  const { spec, store } = run;
+  const name = spec.migrationName;
+  await store.setTables(
+    name,
+    database,
+    catalog.tables.map((t) => ({ table: t.display, parts: 1, sizeBytes: t.bytes })),
+  );
+  let rows = 0;
+  let bytes = 0;
+  await timed(run, database, 'copy data and build indexes', () =>
+    copyTables({
+      spec,
+      database,
+      sessions: snapshot,
+      tables: catalog.tables,
+      indexes: catalog.indexes,
+      encoding: props.encoding,
+      signal: run.signal,
+      onProgress: run.onProgress,
+      onTableStart: (table, parts) => store.updateTable(name, database, table.display, { state: 'Loading', startedAt: true, parts }),
+      onTableDone: async (table, tableRows, tableBytes) => {
+        rows += tableRows;
+        bytes += tableBytes;
+        await store.updateTable(name, database, table.display, { state: 'Completed', rows: tableRows, bytes: tableBytes, endedAt: true });
+        await store.updateDatabase(name, database, { rowsCopied: rows, bytesCopied: bytes });
+      },
+    }),
+  );
+}
+
+/** Schema, data, indexes, post-data, sequences and large objects as of the snapshot its sessions read. */
+export async function copyDatabaseAt(
+  run: MigrationRun,
+  database: string,
+  props: DatabaseProperties,
+  snapshot: SnapshotSessions,
+): Promise<void> {
+  const { spec, signal } = run;
+  const schema = await restorePreData(run, database, snapshot);
+  const catalog = await readCopyCatalog(run, snapshot, schema.leftBehind);
+  await copyData(run, database, props, snapshot, catalog);
+
+  // The rest of post-data (foreign keys, triggers, rules, policies, partitioned indexes,
+  // materialized view refreshes ...) minus what the index pool already built. ENABLE ROW LEVEL
+  // SECURITY waits until pgferry's own work is done (schema/rowSecurity.ts): with it, a target
+  // user the policies apply to would read and write fewer rows, or be refused.
+  const built = builtObjectOids(catalog.indexes);
+  const rest = schema.restored.filter((e) => !built.has(e.objectOid) && e.desc !== 'ROW SECURITY');
+  const post = await timed(run, database, 'restore post-data', () =>
+    restoreSection({
+      tools: run.tools,
+      target: spec.target,
+      database,
+      file: schema.file,
+      section: 'post-data',
+      only: rest,
+      jobs: spec.indexJobs,
+      noOwner: !spec.migrateRoles,
+      signal,
+    }),
+  );
+  for (const w of post.warnings) await run.warn(w, database);
+
+  await timed(run, database, 'sequences', () =>
+    withSession(spec.target, { database, purpose: 'sequences', writable: true }, (target) =>
+      writeSequenceValues(target, catalog.sequenceValues),
+    ),
+  );
+  await timed(run, database, 'large objects', () =>
+    copyLargeObjects({ spec, database, sessions: snapshot, oids: catalog.largeObjects, signal }),
+  );
+}
+
+/** ANALYZE and the database-level properties; the last step of a database's copy. */
+export async function finishDatabase(run: MigrationRun, database: string, props: DatabaseProperties): Promise<void> {
+  const { spec } = run;
+  await timed(run, database, 'analyze', async () => {
+    const tables = await withSession(spec.target, { database, purpose: 'catalog' }, (c) => listTables(c, run.targetMajor));
+    const queue = new WorkQueue<string>();
+    queue.push(...tables.map((t) => t.sql));
+    queue.close();
+    await runWorkers<string, pg.Client>({
+      queue,
+      concurrency: spec.tableJobs,
+      signal: run.signal,
+      open: () => openSession(spec.target, { database, purpose: 'analyze', writable: true }),
+      close: closeSession,
+      work: async (table, c) => {
+        await c.query(`ANALYZE ${table}`);
+      },
+    });
+  });
+  const warnings = await withSession(spec.target, { purpose: 'database properties', writable: true }, (target) =>
+    applyDatabaseProperties(target, props),
+  );
+  for (const w of warnings) await run.warn(w, database);
+}

@@ -1,0 +1,24 @@
+// The context of one running migration, shared by the offline pipeline and the online flow.
+import type { ControlStore } from '../control/store';
+import type { ProgressListener } from '../core/model';
+import type { PgTools } from '../schema/pgTools';
+import type { MigrationSpec } from '../input/migrationSpec';
+
+export interface MigrationRun {
+  readonly spec: MigrationSpec;
+  readonly store: ControlStore;
+  readonly signal: AbortSignal;
+  /** Emits to the caller's listener and records in the control catalog. */
+  readonly onProgress: ProgressListener;
+  readonly tools: PgTools;
+  readonly sourceMajor: number;
+  readonly targetMajor: number;
+  /** Scratch directory for dumps; removed when the run ends. */
+  readonly workDir: string;
+  /** True when a runner resumes a migration an earlier process started. */
+  readonly resuming: boolean;
+  /** The migration's instance (undefined: registered before instances existed). */
+  readonly instance: string | undefined;
+  /** Records a warning on the migration (catalog event + progress). */
+  warn(message: string, database?: string): Promise<void>;
+}

@@ -1,0 +1,265 @@
+// The online flow: per database a publication and a pgoutput slot with an exported snapshot, the
+// offline copy phases at that snapshot, then change data capture until the user triggers the
+// cutover (or cancels). Failure or cancel stops streaming and drops slot and publication, so an
+// abandoned migration never holds WAL on the source; a crashed runner leaves them for its resume.
+import type pg from 'pg';
+import { formatLsn } from '../cdc/decode/lsn';
+import { endPreviousRunnerSessions } from '../cdc/source/takeover';
+import { appliedUpTo, startStream, streamCounts, streamNames, type OnlineStream } from '../cdc/apply/onlineStream';
+import { readSlotPositions } from '../cdc/source/slotPositions';
+import { setTargetIdentityFull } from '../cdc/source/identityFull';
+import { prepareSourceAndSnapshot } from '../cdc/source/sourcePrep';
+import { SourceTableWatch } from '../cdc/source/tableWatch';
+import { prepareTargetForStreaming } from '../cdc/apply/streamingTarget';
+import { createSlotWithSnapshot, dropSlot, slotState, type ExportedSlot } from '../cdc/source/slot';
+import { retrying, RETRY_POLICIES } from '../connect/retry';
+import { migrationEnd } from './migrationEnd';
+import { takeCopySnapshot, type CopySnapshot } from '../copy/copySnapshot';
+import { closeSession, openSession, withSession } from '../connect/session';
+import { isRetryable } from '../connect/sqlstate';
+import { cutover, finishCutover } from '../cutover';
+import { releaseStream } from '../cdc/source/release';
+import { canceledError, PgferryError } from '../core/errors';
+import type { ApplyStop } from '../core/model';
+import { outageRetry } from './outage';
+import { releaseDatabase } from './releaseDatabase';
+import { StreamStops } from './streamStops';
+import type { MigrationRun } from './migrationRun';
+import { copyDatabaseAt, finishDatabase, prepareTargetDatabase, readSourceProperties } from './databasePhases';
+
+const POLL_MS = 1000;
+
+/** Publication, replica identity, slot + snapshot, copy at the snapshot; returns the stream's start. */
+async function copyDatabase(run: MigrationRun, database: string): Promise<bigint> {
+  const { spec, store } = run;
+  const { slot, publication } = streamNames(run, database);
+  await store.updateDatabase(spec.migrationName, database, { state: 'InProgress', startedAt: true, message: null });
+  // A copy an earlier runner did not finish cannot be continued: its snapshot died with it, and
+  // what its stream had applied goes with the target database it re-creates.
+  await releaseStream(spec, database, run.instance);
+  const props = await readSourceProperties(run, database);
+  await prepareTargetDatabase(run, database, props);
+  // Replica identity and the publication's table list, then the slot's snapshot, taken once every
+  // table the copy reads is locked against TRUNCATE and rewrites (and checked to be streamed).
+  const takeCopy = (): Promise<CopySnapshot<ExportedSlot>> =>
+    takeCopySnapshot({
+      source: spec.source,
+      database,
+      lockTimeoutSeconds: spec.lockTimeoutSeconds,
+      sessions: spec.tableJobs,
+      snapshots: {
+        take: () => createSlotWithSnapshot(spec.source, database, slot),
+        nameOf: (s) => s.snapshotName,
+        discard: async (s) => {
+          await s.release();
+          await dropSlot(spec.source, database, slot);
+        },
+      },
+    });
+  const { copy, fullTables } = await prepareSourceAndSnapshot(run, database, publication, takeCopy, async (unused) => {
+    await unused.release();
+    await unused.snapshot.release();
+    await dropSlot(spec.source, database, slot);
+  });
+  const exported = copy.snapshot;
+  try {
+    await copyDatabaseAt(run, database, props, copy.sessions);
+  } finally {
+    await copy.release();
+    await exported.release();
+  }
+  if (fullTables.length > 0) {
+    await withSession(spec.target, { database, purpose: 'online', writable: true }, (client) => setTargetIdentityFull(client, fullTables));
+  }
+  await finishDatabase(run, database, props);
+  await prepareTargetForStreaming(run, database);
+  return exported.consistentLsn;
+}
+
+/** Reports counters, latency, pending bytes and slot retention; warns past slotRetainedWarnBytes. */
+async function report(run: MigrationRun, streams: readonly OnlineStream[], source: pg.Client, warned: Set<string>): Promise<void> {
+  const positions = await readSlotPositions(
+    source,
+    streams.map((s) => s.slot),
+  );
+  for (const s of streams) {
+    const stats = s.applier.stats();
+    const pos = positions.get(s.slot);
+    const applied = appliedUpTo(stats);
+    const pending = pos && applied > 0n && pos.currentLsn > applied ? Number(pos.currentLsn - applied) : 0;
+    const retained = pos?.restartLsn !== undefined && pos.currentLsn > pos.restartLsn ? Number(pos.currentLsn - pos.restartLsn) : null;
+    await run.store.updateDatabase(run.spec.migrationName, s.database, {
+      ...streamCounts(s),
+      latencySeconds: stats.latencySeconds,
+      pendingBytes: pending,
+      slotRetainedBytes: retained,
+      ...(stats.appliedLsn > 0n ? { appliedLsn: formatLsn(stats.appliedLsn) } : {}),
+    });
+    if (retained !== null && retained > run.spec.slotRetainedWarnBytes && !warned.has(s.slot)) {
+      warned.add(s.slot);
+      await run.warn(
+        `replication slot ${s.slot} retains ${(retained / 1024 / 1024).toFixed(0)} MiB of WAL on the source (warning threshold ${(run.spec.slotRetainedWarnBytes / 1024 / 1024).toFixed(0)} MiB): the target is falling behind or the runner is stopped`,
+        s.database,
+      );
+    } else if (retained !== null && retained <= run.spec.slotRetainedWarnBytes) {
+      warned.delete(s.slot);
+    }
+  }
+}
+
+/**
+ * Streams until the cutover is requested ('cutover') or the migration is canceled ('cancel'). A
+ * stream that fails on an error the user can fix stops, keeping its slot, and is tried again
+ * (streamStops.ts); any other failure is thrown.
+ */
+async function watch(run: MigrationRun, streams: OnlineStream[], stops: StreamStops): Promise<'cutover' | 'cancel'> {
+  const name = run.spec.migrationName;
+  const warned = new Set<string>();
+  let source: pg.Client | undefined;
+  const tables = new SourceTableWatch(run, streams);
+  try {
+    for (let tick = 0; ; tick++) {
+      if (run.signal.aborted) return 'cancel';
+      const overdue = stops.overdue();
+      if (overdue) throw stoppedTooLong(run, overdue.database, overdue.stop);
+      try {
+        await stops.recordFailures(streams);
+        if (stops.any) {
+          stops.retryDue(streams, await run.store.applyRetryRequests(name));
+          if (await stops.clearMoved(streams)) await run.store.setStreaming(name);
+        }
+        if (await run.store.cutoverRequestedAt(name)) {
+          if (stops.any) {
+            await run.store.clearCutover(name, cutoverRefusedMessage(stops), 'WaitingForApplyFix');
+          } else {
+            await tables.scan(); // tables created until now are reported before the cutover verifies
+            return 'cutover';
+          }
+        }
+      } catch (error) {
+        // The target (and its control catalog) may be restarting: the appliers ride it out, so does this.
+        if (!isRetryable(error)) throw error;
+        await new Promise((r) => setTimeout(r, POLL_MS));
+        continue;
+      }
+      if (tick % 2 === 0) {
+        try {
+          if (!source) {
+            source = await openSession(run.spec.source, { purpose: 'monitor' });
+          }
+          await report(run, streams, source, warned);
+        } catch {
+          await closeSession(source);
+          source = undefined; // the source may be restarting: the appliers reconnect on their own
+        }
+        await tables.scan();
+      }
+      await new Promise((r) => setTimeout(r, POLL_MS));
+    }
+  } finally {
+    await closeSession(source);
+    await tables.close();
+  }
+}
+
+function cutoverRefusedMessage(stops: StreamStops): string {
+  const dbs = stops.databases.map((d) => `"${d}"`).join(', ');
+  return `cutover not started: streaming of ${dbs} is stopped on an error to fix first (see the database's message); request the cutover again once it streams`;
+}
+
+/** The bound the user set on a stopped stream passed: the migration fails and releases its slots. */
+function stoppedTooLong(run: MigrationRun, database: string, stop: ApplyStop): PgferryError {
+  return new PgferryError(
+    'CDC_STOPPED_TOO_LONG',
+    `database "${database}": streaming stopped at ${stop.since} and was not fixed within maxApplyStopHours (${run.spec.maxApplyStopHours} h): the replication slots are released so the source keeps no more WAL for them; the error was: ${stop.error}`,
+    { category: 'target', fix: `${stop.fix}, then migrate the database again` },
+  );
+}
+
+/** Whether a copied database's slot can still stream (it exists and has not lost WAL it needs). */
+async function slotStillUsable(run: MigrationRun, database: string): Promise<boolean> {
+  const { slot } = streamNames(run, database);
+  const state = await slotState(run.spec.source, database, slot);
+  if (state === 'usable') return true;
+  await run.warn(
+    `replication slot ${slot} is ${state === 'missing' ? 'gone' : 'invalidated (it lost WAL)'}: the database is copied again`,
+    database,
+  );
+  return false;
+}
+
+async function stopAll(streams: readonly OnlineStream[]): Promise<void> {
+  for (const s of streams) s.applier.stop();
+  await Promise.all(streams.map((s) => s.done.catch(() => undefined)));
+}
+
+/**
+ * One database's stream, copying it first unless a resumed runner finds it copied with a usable
+ * slot; undefined when it was cut over before a crash (its release is finished here).
+ */
+async function openStream(run: MigrationRun, stops: StreamStops, database: string): Promise<OnlineStream | undefined> {
+  const { store } = run;
+  const name = run.spec.migrationName;
+  const current = (await store.get(name))?.databases.find((d) => d.database === database);
+  if (run.resuming && current?.state === 'Succeeded') return undefined; // cut over before the crash
+  if (run.resuming && current?.cutoverStep === 'released') {
+    // applied, verified and recorded before the crash; only the release may be unfinished
+    await retrying(RETRY_POLICIES.phase, () => finishCutover(run, database), outageRetry(run, `the release of "${database}"`, database));
+    return undefined;
+  }
+  // a copied database streams on from its slot, unless the slot is gone (dropped, or invalidated
+  // past max_slot_wal_keep_size): then its copy is made again
+  const streaming = current?.state === 'WaitingForCutoverTrigger' || current?.state === 'ApplyStopped';
+  const copied = run.resuming && streaming && (await slotStillUsable(run, database));
+  const initialLsn = copied
+    ? undefined
+    : await retrying(RETRY_POLICIES.phase, () => copyDatabase(run, database), outageRetry(run, `the copy of "${database}"`, database));
+  const base = {
+    inserts: copied ? (current?.inserts ?? 0) : 0,
+    updates: copied ? (current?.updates ?? 0) : 0,
+    deletes: copied ? (current?.deletes ?? 0) : 0,
+  };
+  const stream = startStream(run, database, initialLsn, base);
+  if (!stops.isStopped(database)) await store.updateDatabase(name, database, { state: 'WaitingForCutoverTrigger' });
+  return stream;
+}
+
+export async function runOnline(run: MigrationRun): Promise<void> {
+  const { spec, store } = run;
+  const name = spec.migrationName;
+  const streams: OnlineStream[] = [];
+  try {
+    if (run.resuming) await endPreviousRunnerSessions(run);
+    const stops = await StreamStops.load(run);
+    for (const database of spec.databases) {
+      if (run.signal.aborted) throw canceledError();
+      const stream = await openStream(run, stops, database);
+      if (stream) streams.push(stream);
+    }
+    if (streams.length === 0) {
+      const began = (await store.markCutoverStarted(name)).getTime();
+      if ((await store.cutoverRequestedAt(name)) !== undefined) await store.setDowntime(name, (Date.now() - began) / 1000);
+      await store.setState(name, 'Succeeded', 'Completed');
+      return;
+    }
+    await store.setState(name, 'WaitingForUserAction', stops.any ? 'WaitingForApplyFix' : 'WaitingForCutoverTrigger');
+    for (;;) {
+      if ((await watch(run, streams, stops)) === 'cancel') throw canceledError();
+      if (await cutover(run, streams)) return; // else it stopped, saying why (clearCutover), and streaming goes on
+    }
+  } catch (error) {
+    await stopAll(streams);
+    // Only an end that is recorded releases anything: a runner that cannot record it (the target
+    // is down) leaves everything for a resume, which streams on from the slots.
+    const end = migrationEnd(error, run.signal.aborted);
+    const recorded = await store.setState(name, end.state, 'Completed', end.message).then(
+      () => true,
+      () => false,
+    );
+    if (!recorded) throw error;
+    // Nothing will stream again: give back what the migration changed on both servers, warning
+    // about what is left. The target's data is left as it is.
+    for (const database of spec.databases) await releaseDatabase(run, database, 'warn');
+    throw error;
+  }
+}

@@ -1,0 +1,217 @@
+// The whole migration on one screen: register, validate, prerequisites, roles, then the offline
+// flow (offline.ts) or the online flow (online.ts), recording state in the control catalog.
+import { promises as fs } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import type { RunOptions } from '../api';
+import { closeSession, openSession, serverMajor, withSession } from '../connect/session';
+import { retrying, RETRY_POLICIES } from '../connect/retry';
+import { ControlStore } from '../control/store';
+import { outageRetry } from './outage';
+import { canceledError } from '../core/errors';
+import { migrationEnd } from './migrationEnd';
+import { safeEmit, type MigrationStatus, type ProgressEvent, type ProgressListener } from '../core/model';
+import type { MigrationRun } from './migrationRun';
+import { runOffline } from './offline';
+import { runOnline } from './online';
+import { migrateRoles } from '../schema/roles';
+import { resolvePgTools } from '../schema/pgTools';
+import type { MigrationSpec } from '../input/migrationSpec';
+import { runValidation, validationFailed } from '../validate';
+import { assertDistinctServers } from '../validate/sameServer';
+import { targetDatabaseExistsError, targetDatabaseOid, targetDatabasePlan } from '../schema/database';
+
+export interface OrchestrateOptions extends RunOptions {
+  /** Resume a migration an earlier process left unfinished. */
+  readonly resume?: boolean;
+}
+
+/**
+ * Polls the catalog for a cancel request and turns it into an abort: the one place a cancel is
+ * read while a migration runs (every phase, the online flow's watch loop too, follows the signal).
+ */
+function watchCancel(store: ControlStore, name: string, controller: AbortController): () => void {
+  const timer = setInterval(() => {
+    store
+      .isCancelRequested(name)
+      .then((requested) => {
+        if (requested) controller.abort(canceledError());
+      })
+      .catch(() => undefined);
+  }, 1000);
+  timer.unref();
+  return () => clearInterval(timer);
+}
+
+/** Live table progress reaches the catalog at most this often per table. */
+const TABLE_PROGRESS_INTERVAL_MS = 1000;
+
+/** Maps progress events to catalog writes and forwards them to the caller. */
+function progressRecorder(store: ControlStore, name: string, listener: RunOptions['onProgress']) {
+  const lastWrite = new Map<string, number>();
+  // Fire and forget: progress is recorded best effort, and a catalog write that fails (the target
+  // restarting) never stops or slows the migration; the next event writes the figures again.
+  return (event: ProgressEvent): void => {
+    safeEmit(listener, event);
+    if (event.kind === 'table-progress') {
+      const key = `${event.database}\0${event.table}`;
+      const now = Date.now();
+      // A finished part is always recorded; bytes in flight at most once a second.
+      if (event.partsDone === undefined && now - (lastWrite.get(key) ?? 0) < TABLE_PROGRESS_INTERVAL_MS) return;
+      lastWrite.set(key, now);
+      void store
+        .updateTable(name, event.database, event.table, { rows: event.rows, bytes: event.bytes, partsDone: event.partsDone })
+        .catch(() => undefined);
+    } else if (event.kind === 'table-error') {
+      void store.updateTable(name, event.database, event.table, { state: 'Errored', message: event.message }).catch(() => undefined);
+    } else if (event.kind === 'warning') {
+      void store.recordEvent(name, 'warning', event.message, event.database).catch(() => undefined);
+    } else if (event.kind === 'step-done') {
+      void store.recordEvent(name, 'info', `${event.step} done in ${event.seconds.toFixed(1)} s`, event.database).catch(() => undefined);
+    }
+  };
+}
+
+async function serverVersions(spec: MigrationSpec): Promise<{ source: string; target: string; sourceMajor: number; targetMajor: number }> {
+  const read = async (server: MigrationSpec['source']) =>
+    withSession(server, { purpose: 'versions' }, async (c) => {
+      const { rows } = await c.query<{ v: string }>(`SELECT current_setting('server_version') AS v`);
+      return { version: rows[0]!.v, major: await serverMajor(c) };
+    });
+  const [s, t] = await Promise.all([read(spec.source), read(spec.target)]);
+  return { source: s.version, target: t.version, sourceMajor: s.major, targetMajor: t.major };
+}
+
+/**
+ * Fails before any change when a target database exists that this migration neither created nor
+ * may overwrite; on a resume too (a resume never widens what may be dropped).
+ */
+async function checkTargetDatabases(spec: MigrationSpec, status: MigrationStatus | undefined): Promise<void> {
+  await withSession(spec.target, { purpose: 'validate' }, async (c) => {
+    for (const database of spec.databases) {
+      const owned = status?.databases.find((d) => d.database === database)?.targetDatabase;
+      const plan = targetDatabasePlan(await targetDatabaseOid(c, database), owned, spec.overwriteDbsInTarget);
+      if (plan === 'refuse') throw targetDatabaseExistsError(database);
+    }
+  });
+}
+
+/** Validation, read-only on both servers; returns the final status when the migration ends there. */
+async function validationStep(
+  spec: MigrationSpec,
+  store: ControlStore,
+  onProgress: ProgressListener,
+  signal: AbortSignal,
+  resume: boolean,
+): Promise<MigrationStatus | undefined> {
+  const name = spec.migrationName;
+  // A resume validates again unless an earlier run finished validating.
+  const registered = await store.get(name);
+  if (spec.option === 'Migrate' || (resume && (registered?.validation.length ?? 0) > 0)) return undefined;
+  await store.setState(name, 'InProgress', 'ValidationInProgress');
+  safeEmit(onProgress, { kind: 'step', step: 'validation', index: 1, total: 1 });
+  const validation = await runValidation(spec, { signal, instance: registered?.instance });
+  await store.setValidation(name, validation);
+  const failed = validationFailed(validation);
+  if (spec.option !== 'Validate' && !failed) return undefined;
+  const message = failed
+    ? validation
+        .filter((v) => v.status === 'Failed')
+        .map((v) => v.message)
+        .join('; ')
+    : null;
+  await store.setState(name, failed ? 'ValidationFailed' : 'Succeeded', 'Completed', message);
+  return (await store.get(name))!;
+}
+
+/** Checks that hold whatever the option and however the run started, then the run's context. */
+async function prerequisites(
+  spec: MigrationSpec,
+  store: ControlStore,
+  context: Pick<MigrationRun, 'signal' | 'onProgress' | 'workDir' | 'resuming'>,
+): Promise<MigrationRun> {
+  const name = spec.migrationName;
+  await store.setState(name, 'InProgress', 'PerformingPreRequisiteSteps');
+  // Nothing is changed on a target that is the source.
+  await assertDistinctServers(spec);
+  const versions = await serverVersions(spec);
+  await store.setVersions(name, versions.source, versions.target);
+  const registered = await store.get(name);
+  await checkTargetDatabases(spec, registered);
+  const tools = await resolvePgTools(spec, versions.sourceMajor);
+  return {
+    ...context,
+    spec,
+    store,
+    tools,
+    sourceMajor: versions.sourceMajor,
+    targetMajor: versions.targetMajor,
+    instance: registered?.instance,
+    async warn(message, database) {
+      safeEmit(context.onProgress, { kind: 'warning', message, database });
+    },
+  };
+}
+
+async function rolesStep(run: MigrationRun): Promise<void> {
+  const source = await openSession(run.spec.source, { purpose: 'roles' });
+  try {
+    const target = await openSession(run.spec.target, { purpose: 'roles', writable: true });
+    try {
+      const roles = await migrateRoles(source, target);
+      for (const line of [...roles.stripped, ...roles.failures]) await run.warn(line);
+      safeEmit(run.onProgress, {
+        kind: 'info',
+        message: `roles: ${roles.created.length} created, ${roles.existing.length} already present`,
+      });
+    } finally {
+      await closeSession(target);
+    }
+  } finally {
+    await closeSession(source);
+  }
+}
+
+/** Records how a migration that threw ended (Canceled, ValidationFailed or Failed); the status, when the catalog answers. */
+async function recordEnd(store: ControlStore, name: string, error: unknown, aborted: boolean): Promise<MigrationStatus> {
+  const { state, message } = migrationEnd(error, aborted);
+  await store.setState(name, state, 'Completed', message).catch(() => undefined);
+  await store.markOpenDatabases(name, state === 'Canceled' ? 'Canceled' : 'Failed', message).catch(() => undefined);
+  const status = await store.get(name).catch(() => undefined);
+  if (status) return status;
+  throw error;
+}
+
+/**
+ * Runs a registered migration (ControlStore.register) to its end (offline) or until it is cut over
+ * or canceled (online), recording every step.
+ */
+export async function orchestrate(spec: MigrationSpec, options: OrchestrateOptions = {}): Promise<MigrationStatus> {
+  const name = spec.migrationName;
+  const store = new ControlStore(spec.target);
+  const controller = new AbortController();
+  const onOuterAbort = () => controller.abort(canceledError());
+  options.signal?.addEventListener('abort', onOuterAbort, { once: true });
+  if (options.signal?.aborted) controller.abort(canceledError());
+  const workDir = await fs.mkdtemp(path.join(os.tmpdir(), 'pgferry-work-'));
+  const stopWatching = watchCancel(store, name, controller);
+  try {
+    const onProgress = progressRecorder(store, name, options.onProgress);
+    const resuming = options.resume ?? false;
+    const ended = await validationStep(spec, store, onProgress, controller.signal, resuming);
+    if (ended) return ended;
+    const run = await prerequisites(spec, store, { signal: controller.signal, onProgress, workDir, resuming });
+    if (spec.migrateRoles && !resuming) await retrying(RETRY_POLICIES.phase, () => rolesStep(run), outageRetry(run, 'the roles step'));
+    await store.setState(name, 'InProgress', 'MigratingData');
+    if (spec.mode === 'Online') await runOnline(run);
+    else await runOffline(run);
+    return (await store.get(name))!;
+  } catch (error) {
+    return await recordEnd(store, name, error, controller.signal.aborted);
+  } finally {
+    stopWatching();
+    options.signal?.removeEventListener('abort', onOuterAbort);
+    await store.close();
+    await fs.rm(workDir, { recursive: true, force: true }).catch(() => undefined);
+  }
+}

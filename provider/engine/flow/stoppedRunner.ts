@@ -1,0 +1,106 @@
+// A migration in progress whose runner has stopped (killed, machine gone): nothing drives it until
+// it is resumed. Canceling it must not wait for a runner that will never come, so the cancel is
+// carried out here, under the runner's own lease so that no runner can start meanwhile; and its
+// slots' retained WAL is read from the source directly, so a stopped stream shows before the
+// source's disk fills.
+import { withSession } from '../connect/session';
+import { ControlStore } from '../control/store';
+import { restoreContextOf } from '../cdc/source/identityFull';
+import { errorMessage, PgferryError } from '../core/errors';
+import type { MigrationSpec, ServerSpec } from '../input/migrationSpec';
+import type { MigrationStatus, SourceSlotState } from '../core/model';
+import { acquireLease } from '../runner/lease';
+import { releaseDatabase } from './releaseDatabase';
+
+/**
+ * Cancels a migration whose runner has stopped: what an online one holds on both servers is
+ * released here (`spec` gives the source's credentials; an offline one needs only the target).
+ */
+export async function cancelWithoutRunner(target: ServerSpec, name: string, spec: MigrationSpec | undefined): Promise<MigrationStatus> {
+  const lease = await acquireLease(target, name);
+  const store = new ControlStore(target);
+  try {
+    await store.requestCancel(name);
+    const status = await store.get(name);
+    if (!status)
+      throw new PgferryError('MIGRATION_NOT_FOUND', `migration "${name}" not found on the target`, { category: 'input', field: 'name' });
+    const open = status.databases.filter((d) => d.state !== 'Succeeded');
+    if (status.mode === 'Online') {
+      if (!spec) throw sourceNeeded(name);
+      const context = { ...restoreContextOf(spec, store), instance: status.instance };
+      for (const db of open) {
+        try {
+          await releaseDatabase(context, db.database, 'throw');
+        } catch (error) {
+          const n = db.names;
+          throw new PgferryError(
+            'CANCEL_RELEASE',
+            `migration "${name}": could not release what it holds for database "${db.database}" (replication slot ${n?.slot ?? '?'} and publication ${n?.publication ?? '?'} on the source, its changes on the target): ${errorMessage(error)}`,
+            {
+              category: 'source',
+              fix: `the cancel is recorded; run it again once both servers are reachable, or on the source: SELECT pg_drop_replication_slot('${n?.slot ?? ''}')`,
+              cause: error,
+            },
+          );
+        }
+      }
+    }
+    const message =
+      'canceled by the user; its runner had stopped, so the cancel released the replication slots, publications and origins itself';
+    await store.setState(name, 'Canceled', 'Completed', message);
+    await store.markOpenDatabases(name, 'Canceled', 'canceled by the user');
+    return (await store.get(name))!;
+  } finally {
+    await store.close();
+    await lease.release();
+  }
+}
+
+export function sourceNeeded(name: string): PgferryError {
+  return new PgferryError('RUNNER_STOPPED', `migration "${name}": its runner has stopped, and nothing would act on a cancel request`, {
+    category: 'input',
+    field: 'properties',
+    fix: 'give the source credentials (--properties FILE, or PGPASSWORD/~/.pgpass for the stored source) so the cancel can release what the migration holds on the source',
+  });
+}
+
+/**
+ * The status with each streaming database's slot as the source sees it now (active, retained WAL,
+ * PostgreSQL 13+'s wal_status); a source that cannot be reached leaves the status as recorded.
+ */
+export async function withSourceSlots(spec: MigrationSpec, status: MigrationStatus): Promise<MigrationStatus> {
+  if (status.mode !== 'Online') return status;
+  const slots = status.databases.flatMap((d) => (d.names && d.state !== 'Succeeded' ? [d.names.slot] : []));
+  if (slots.length === 0) return status;
+  const read = await withSession(spec.source, { purpose: 'show', readOnly: true, connectTimeoutMs: 5_000 }, (client) =>
+    client.query<{ slot: string; active: boolean; retained: string | null; wal_status: string | null }>(
+      `SELECT slot_name::text AS slot, active,
+              (pg_current_wal_lsn() - restart_lsn)::int8::text AS retained,
+              to_jsonb(s) ->> 'wal_status' AS wal_status -- a column from PostgreSQL 13 on
+         FROM pg_replication_slots s WHERE slot_name = ANY($1::text[])`,
+      [slots],
+    ),
+  ).catch((error: unknown) => ({ error: errorMessage(error) }));
+  const readAt = new Date().toISOString();
+  return {
+    ...status,
+    databases: status.databases.map((d) => {
+      if (!d.names || d.state === 'Succeeded') return d;
+      let sourceSlot: SourceSlotState;
+      if ('error' in read) sourceSlot = { readAt, error: read.error };
+      else {
+        const row = read.rows.find((r) => r.slot === d.names!.slot);
+        sourceSlot = row
+          ? {
+              readAt,
+              exists: true,
+              active: row.active,
+              retainedBytes: row.retained === null ? undefined : Number(row.retained),
+              walStatus: row.wal_status ?? undefined,
+            }
+          : { readAt, exists: false };
+      }
+      return { ...d, sourceSlot };
+    }),
+  };
+}

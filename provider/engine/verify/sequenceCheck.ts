@@ -1,0 +1,129 @@
+// Sequences, source vs target: the next value each one would hand out, read independently of the
+// copy that set them. Sequences are not transactional, so when the source is read through the
+// copy's snapshot (an offline run's own verification) a source sequence that has moved on since
+// the copy read it means a busy source, not a wrong copy. Then the target's sequence must still
+// be past the rows the target holds in the column it feeds (a sequence left at its start would
+// hand out their values again); a target past the source is a difference either way.
+// `pgferry verify` and the cutover compare next values exactly.
+import type pg from 'pg';
+import { ident, qualified } from '../connect/quote';
+import { CONTROL_SCHEMA } from '../core/names';
+
+/** User sequences (not an extension's, not pgferry's own) with their increment. */
+export const LIST_VERIFIED_SEQUENCES = `
+SELECT n.nspname AS schema, c.relname AS name, s.seqincrement::text AS increment
+  FROM pg_class c
+  JOIN pg_namespace n ON n.oid = c.relnamespace
+  JOIN pg_sequence s ON s.seqrelid = c.oid
+ WHERE c.relkind = 'S'
+   AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname !~ '^pg_temp'
+   AND n.nspname <> $1
+   AND NOT EXISTS (SELECT 1 FROM pg_depend d
+                    WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid AND d.deptype = 'e')
+ ORDER BY 1, 2`;
+
+export interface SequenceState {
+  readonly schema: string;
+  readonly name: string;
+  /** schema.name for display and matching. */
+  readonly display: string;
+  readonly increment: bigint;
+  /** The value nextval() would return: last_value, plus the increment once it has been called. */
+  readonly next: bigint;
+}
+
+/** Reads every user sequence's next value on one server. */
+export async function readSequenceStates(client: pg.Client): Promise<SequenceState[]> {
+  const { rows } = await client.query<{ schema: string; name: string; increment: string }>(LIST_VERIFIED_SEQUENCES, [CONTROL_SCHEMA]);
+  const states: SequenceState[] = [];
+  for (const r of rows) {
+    const value = await client.query<{ last_value: string; is_called: boolean }>(
+      `SELECT last_value::text AS last_value, is_called FROM ${qualified(r.schema, r.name)}`,
+    );
+    const { last_value: last, is_called: called } = value.rows[0]!;
+    const increment = BigInt(r.increment);
+    states.push({
+      schema: r.schema,
+      name: r.name,
+      display: `${r.schema}.${r.name}`,
+      increment,
+      next: BigInt(last) + (called ? increment : 0n),
+    });
+  }
+  return states;
+}
+
+/** Whether `a` is past `b` in the sequence's direction. */
+function past(a: bigint, b: bigint, increment: bigint): boolean {
+  return increment > 0n ? a > b : a < b;
+}
+
+export type SequenceDifference =
+  | { readonly kind: 'missing' | 'extra'; readonly display: string }
+  | { readonly kind: 'differs' | 'moved-on'; readonly source: SequenceState; readonly target: SequenceState };
+
+/**
+ * Sequences missing on either side or with another next value. Pure. With `sourceMayHaveMovedOn`
+ * (see the file comment) a source past the target is 'moved-on', for a check of the target's data.
+ */
+export function compareSequences(
+  source: readonly SequenceState[],
+  target: readonly SequenceState[],
+  sourceMayHaveMovedOn: boolean,
+): SequenceDifference[] {
+  const key = (s: SequenceState) => `${s.schema}\0${s.name}`;
+  const onTarget = new Map(target.map((s) => [key(s), s]));
+  const differences: SequenceDifference[] = [];
+  for (const s of source) {
+    const t = onTarget.get(key(s));
+    onTarget.delete(key(s));
+    if (!t) differences.push({ kind: 'missing', display: s.display });
+    else if (s.next !== t.next) {
+      const movedOn = sourceMayHaveMovedOn && past(s.next, t.next, s.increment);
+      differences.push({ kind: movedOn ? 'moved-on' : 'differs', source: s, target: t });
+    }
+  }
+  for (const t of onTarget.values()) differences.push({ kind: 'extra', display: t.display });
+  return differences;
+}
+
+/** The column a sequence feeds (serial default or identity), if any. */
+const OWNING_COLUMN_SQL = `
+SELECT tn.nspname AS schema, t.relname AS table_name, a.attname AS column_name
+  FROM pg_depend d
+  JOIN pg_class t ON t.oid = d.refobjid
+  JOIN pg_namespace tn ON tn.oid = t.relnamespace
+  JOIN pg_attribute a ON a.attrelid = d.refobjid AND a.attnum = d.refobjsubid
+ WHERE d.classid = 'pg_class'::regclass AND d.refclassid = 'pg_class'::regclass
+   AND d.objid = $1::regclass AND d.deptype IN ('a', 'i')`;
+
+/**
+ * For a sequence whose source moved on: a line when the target's next value is not past the
+ * rows the target already holds in the column it feeds, else undefined.
+ */
+export async function targetBehindItsRows(target: pg.Client, sequence: SequenceState): Promise<string | undefined> {
+  const { rows } = await target.query<{ schema: string; table_name: string; column_name: string }>(OWNING_COLUMN_SQL, [
+    qualified(sequence.schema, sequence.name),
+  ]);
+  const owner = rows[0];
+  if (!owner) return undefined;
+  const column = ident(owner.column_name);
+  const bound = await target.query<{ v: string | null }>(
+    `SELECT ${sequence.increment > 0n ? 'max' : 'min'}(${column})::text AS v FROM ONLY ${qualified(owner.schema, owner.table_name)}`,
+  );
+  const held = bound.rows[0]?.v;
+  if (held === null || held === undefined || past(sequence.next, BigInt(held), sequence.increment)) return undefined;
+  return `sequence ${sequence.display} would hand out ${sequence.next} on the target, which ${owner.schema}.${owner.table_name}.${owner.column_name} already holds up to ${held}`;
+}
+
+/** The line for a difference that stands (every kind but 'moved-on', which targetBehindItsRows judges). */
+export function describeDifference(d: SequenceDifference): string {
+  switch (d.kind) {
+    case 'missing':
+      return `sequence ${d.display} is missing on the target`;
+    case 'extra':
+      return `sequence ${d.display} is only on the target`;
+    default:
+      return `sequence ${d.source.display} differs: next value ${d.source.next} on the source, ${d.target.next} on the target`;
+  }
+}

@@ -1,0 +1,277 @@
+// The online flow end to end in-process: copy at the slot's snapshot while a writer runs, stream,
+// cut over on request (counters, downtime, slot and publication gone), cancel, verification stop.
+import assert from 'node:assert/strict';
+import { parseMigrationSpec, runMigration } from '../../provider/engine';
+import { ControlStore } from '../../provider/engine/control/store';
+import { makeManagedTarget } from '../support/managed';
+import type { MigrationSpec, ServerSpec } from '../../provider/engine/input/migrationSpec';
+import { pairSpec, serverSpec, startCluster, startPair, waitForStatus, writerPause, type ServerPair } from '../support';
+import { rowsOf, TARGET_KINDS } from './harness';
+
+const SCHEMA = `
+CREATE TABLE orders (id bigint PRIMARY KEY, item text NOT NULL, qty int, at timestamptz DEFAULT now());
+CREATE SEQUENCE tick;
+CREATE TABLE logs (msg text);
+INSERT INTO orders SELECT g, 'item ' || g, g % 7 FROM generate_series(1, 20000) g;
+INSERT INTO logs SELECT 'l' || g FROM generate_series(1, 50) g;
+SELECT setval('tick', 42);`;
+
+async function waitForEvent(store: ControlStore, name: string, pattern: RegExp): Promise<{ level: string; message: string }> {
+  for (let i = 0; i < 120; i++) {
+    const found = (await store.events(name, 200)).find((e) => pattern.test(e.message));
+    if (found) return found;
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  throw new Error(`no event matching ${pattern}`);
+}
+
+function onlineSpec(pair: ServerPair, name: string, db: string, extra: Record<string, unknown> = {}): MigrationSpec {
+  return pairSpec(pair, name, [db], {
+    mode: 'Online',
+    option: 'Migrate',
+    overwriteDbsInTarget: true,
+    allowReplicaIdentityFull: true,
+    tableJobs: 4,
+    ...extra,
+  });
+}
+
+// The end-to-end scenario against a superuser target and a managed-like one (each on its own pair:
+// the control catalog belongs to whoever created it first).
+for (const kind of TARGET_KINDS) {
+  describe(`online migration: copy and stream while an application writes, restarts, cutover (integration, ${kind} target)`, function () {
+    this.timeout(400_000);
+    let pair: ServerPair;
+    before(async () => {
+      pair = await startPair(15, 15);
+    });
+    after(async () => pair?.stop());
+
+    it('streams changes made during and after the copy, then cuts over with everything applied', async () => {
+      const target = kind === 'managed' ? await makeManagedTarget(pair.target) : serverSpec(pair.target);
+      const extra = kind === 'managed' ? { target, migrateRoles: false } : {};
+      await streamsAndCutsOver(pair, target, (name, db, more) => onlineSpec(pair, name, db, { ...extra, ...more }));
+    });
+  });
+}
+
+async function streamsAndCutsOver(
+  pair: ServerPair,
+  targetSpec: ServerSpec,
+  spec: (name: string, db: string, extra: Record<string, unknown>) => MigrationSpec,
+): Promise<void> {
+  await pair.source.query('CREATE DATABASE shop');
+  await pair.source.query(SCHEMA, [], 'shop');
+  const writer = await pair.source.connect('shop');
+  writer.on('error', () => undefined);
+  let stop = false;
+  let id = 100_000;
+  const writing = (async () => {
+    while (!stop) {
+      id += 1;
+      await writer.query('BEGIN');
+      await writer.query(`INSERT INTO orders (id, item, qty) VALUES ($1, 'live', 1)`, [id]);
+      await writer.query(`UPDATE orders SET qty = qty + 1 WHERE id = $1`, [1 + (id % 20000)]);
+      if (id % 10 === 0) await writer.query(`DELETE FROM orders WHERE id = $1`, [id - 5]);
+      await writer.query(`INSERT INTO logs VALUES ('w' || $1::text)`, [id]);
+      await writer.query(`SELECT nextval('tick')`);
+      await writer.query('COMMIT');
+      await writerPause();
+    }
+  })();
+  const store = new ControlStore(targetSpec);
+  try {
+    const running = runMigration(spec('shop-online', 'shop', { slotRetainedWarnBytes: 1 }));
+    await waitForStatus(store, 'shop-online', (s) => s.state === 'WaitingForUserAction' || s.state === 'Failed');
+    await new Promise((r) => setTimeout(r, 1000));
+    stop = true;
+    await writing;
+    // both servers restart while streaming: the migration rides it out
+    await pair.target.restart();
+    await pair.source.restart();
+    await writer.end().catch(() => undefined);
+    await pair.source.query(`INSERT INTO orders (id, item, qty) VALUES (900000, 'after restarts', 1)`, [], 'shop');
+    const streaming = await waitForStatus(store, 'shop-online', (s) => (s.databases[0]?.inserts ?? 0) > 0);
+    assert.equal(streaming.subState, 'WaitingForCutoverTrigger');
+    const reported = await waitForStatus(
+      store,
+      'shop-online',
+      (s) => s.databases[0]?.pendingBytes !== undefined && s.databases[0]?.slotRetainedBytes !== undefined,
+    );
+    assert.ok(reported.databases[0]!.latencySeconds !== undefined);
+    const events = await waitForEvent(store, 'shop-online', /retains .* of WAL on the source/);
+    assert.equal(events.level, 'warning');
+    const names = reported.databases[0]!.names!;
+    const [slot] = await pair.source.query(`SELECT count(*)::int AS n FROM pg_replication_slots WHERE slot_name = $1`, [names.slot]);
+    assert.equal(slot!.n, 1);
+    await store.requestCutover('shop-online');
+    const done = await running;
+    assert.equal(done.state, 'Succeeded', done.message);
+    assert.equal(done.verification?.ok, true, done.verification?.firstMismatch);
+    assert.ok(done.downtimeSeconds !== undefined && done.downtimeSeconds < 60, `downtime ${done.downtimeSeconds}`);
+    const db = done.databases[0]!;
+    assert.ok(db.inserts > 0 && db.updates > 0, JSON.stringify(db));
+    for (const table of ['orders', 'logs']) {
+      assert.deepEqual(await rowsOf(pair.target, 'shop', table), await rowsOf(pair.source, 'shop', table), table);
+    }
+    // the cutover's verification compared the sequence after copying it, exactly
+    const sequences = done.verification?.tables.find((t) => t.table === '(sequences)');
+    assert.deepEqual(sequences && [sequences.sourceRows, sequences.targetRows, sequences.matches], [1, 1, true]);
+    await assertLeftClean(pair, store, names);
+  } finally {
+    stop = true;
+    await writer.end().catch(() => undefined);
+    await store.close();
+  }
+}
+
+/** After the cutover: sequences synced, slot, publication and origin gone, replica identities set back. */
+async function assertLeftClean(pair: ServerPair, store: ControlStore, names: { slot: string; publication: string }): Promise<void> {
+  const [seq] = await pair.target.query(`SELECT last_value::text AS v FROM tick`, [], 'shop');
+  const [srcSeq] = await pair.source.query(`SELECT last_value::text AS v FROM tick`, [], 'shop');
+  assert.equal(seq!.v, srcSeq!.v);
+  const [left] = await pair.source.query(
+    `SELECT (SELECT count(*) FROM pg_replication_slots WHERE slot_name = $1)::int AS slots, (SELECT count(*) FROM pg_publication WHERE pubname = $2)::int AS pubs`,
+    [names.slot, names.publication],
+    'shop',
+  );
+  assert.deepEqual(left, { slots: 0, pubs: 0 });
+  const [origins] = await pair.target.query(`SELECT count(*)::int AS n FROM pg_replication_origin`);
+  assert.equal(origins!.n, 0);
+  // logs has no key: REPLICA IDENTITY FULL was set on both sides while streaming, and set back at cutover
+  for (const side of [pair.source, pair.target]) {
+    const [ident] = await side.query(`SELECT relreplident AS r FROM pg_class WHERE relname = 'logs'`, [], 'shop');
+    assert.equal(ident!.r, 'd');
+  }
+  const messages = (await store.events('shop-online', 200)).map((e) => e.message);
+  assert.ok(
+    messages.some((m) => /REPLICA IDENTITY FULL set on 1 table\(s\) without a usable key \(public\.logs\)/.test(m)),
+    messages.join('\n'),
+  );
+}
+
+describe('online migration: cancel, verification stop, a PostgreSQL 13 source (integration)', function () {
+  this.timeout(400_000);
+  let pair: ServerPair;
+  before(async () => {
+    pair = await startPair(15, 15);
+  });
+  after(async () => pair?.stop());
+
+  const spec = (name: string, db: string, extra: Record<string, unknown> = {}) => onlineSpec(pair, name, db, extra);
+
+  it('cancel stops streaming and drops slot and publication; the target is left as it is', async () => {
+    await pair.source.query('CREATE DATABASE shop2');
+    await pair.source.query(SCHEMA, [], 'shop2');
+    const store = new ControlStore(serverSpec(pair.target));
+    try {
+      const running = runMigration(spec('shop2-online', 'shop2'));
+      await waitForStatus(store, 'shop2-online', (s) => s.state === 'WaitingForUserAction' || s.state === 'Failed');
+      await pair.source.query(`INSERT INTO orders VALUES (999999, 'after copy', 1)`, [], 'shop2');
+      await store.requestCancel('shop2-online');
+      const done = await running;
+      assert.equal(done.state, 'Canceled', done.message);
+      const names = done.databases[0]!.names!;
+      assert.match(names.slot, /^pgferry_s_shop2_online_shop2_/);
+      const [left] = await pair.source.query(
+        `SELECT (SELECT count(*) FROM pg_replication_slots WHERE slot_name = $1)::int AS slots, (SELECT count(*) FROM pg_publication WHERE pubname = $2)::int AS pubs`,
+        [names.slot, names.publication],
+        'shop2',
+      );
+      assert.deepEqual(left, { slots: 0, pubs: 0 });
+      assert.deepEqual(await pair.target.query(`SELECT roname FROM pg_replication_origin`), []);
+      // streaming stopped: no apply session is left, and a row written after the cancel never arrives
+      assert.deepEqual(
+        await pair.target.query(`SELECT pid FROM pg_stat_activity WHERE application_name = 'pgferry apply' AND datname = 'shop2'`),
+        [],
+      );
+      await pair.source.query(`INSERT INTO orders VALUES (999998, 'after cancel', 1)`, [], 'shop2');
+      await new Promise((r) => setTimeout(r, 1000));
+      assert.deepEqual(await pair.target.query(`SELECT id FROM orders WHERE id = 999998`, [], 'shop2'), []);
+      const [rows] = await pair.target.query(`SELECT count(*)::int AS n FROM orders WHERE id <= 20000`, [], 'shop2');
+      assert.equal(rows!.n, 20000);
+      // the REPLICA IDENTITY FULL pgferry gave the key-less table is set back on the source
+      const [ident] = await pair.source.query(`SELECT relreplident AS r FROM pg_class WHERE relname = 'logs'`, [], 'shop2');
+      assert.equal(ident!.r, 'd');
+    } finally {
+      await store.close();
+    }
+  });
+
+  it('stops the cutover when verification finds a difference, keeps streaming, and completes on a second request', async () => {
+    await pair.source.query('CREATE DATABASE shop3');
+    await pair.source.query(SCHEMA, [], 'shop3');
+    const store = new ControlStore(serverSpec(pair.target));
+    try {
+      const running = runMigration(spec('shop3-online', 'shop3'));
+      await waitForStatus(store, 'shop3-online', (s) => s.state === 'WaitingForUserAction' || s.state === 'Failed');
+      // a change the stream cannot carry: only on the target
+      await pair.target.query(`UPDATE orders SET item = 'tampered' WHERE id = 7`, [], 'shop3');
+      await store.requestCutover('shop3-online');
+      const stopped = await waitForStatus(
+        store,
+        'shop3-online',
+        (s) => s.state === 'WaitingForUserAction' && /verification failed/.test(s.message ?? ''),
+      );
+      assert.match(stopped.message!, /table public\.orders: content checksum differs/);
+      // streaming resumed: a new change arrives
+      await pair.source.query(`INSERT INTO orders VALUES (500000, 'after stop', 1)`, [], 'shop3');
+      await pair.target.query(`UPDATE orders SET item = 'item 7' WHERE id = 7`, [], 'shop3');
+      await store.requestCutover('shop3-online');
+      const done = await running;
+      assert.equal(done.state, 'Succeeded', done.message);
+      assert.equal(done.message, undefined);
+      const [row] = await pair.target.query(`SELECT item FROM orders WHERE id = 500000`, [], 'shop3');
+      assert.deepEqual(row, { item: 'after stop' });
+    } finally {
+      await store.close();
+    }
+  });
+
+  it('migrates online from PostgreSQL 13 (no logical messages: stops at a WAL position) to a managed 16 target (progress table)', async () => {
+    const [source, target] = await Promise.all([startCluster({ major: 13, label: 'src13' }), startCluster({ major: 16, label: 'dst16' })]);
+    try {
+      const managed = await makeManagedTarget(target);
+      await source.query('CREATE DATABASE legacy');
+      await source.query(SCHEMA, [], 'legacy');
+      const store = new ControlStore(managed);
+      try {
+        const s = parseMigrationSpec({
+          migrationName: 'legacy-online',
+          source: serverSpec(source),
+          target: managed,
+          databases: ['legacy'],
+          mode: 'Online',
+          option: 'Migrate',
+          allowReplicaIdentityFull: true,
+          migrateRoles: false,
+        });
+        const running = runMigration(s);
+        await waitForStatus(store, 'legacy-online', (st) => st.state === 'WaitingForUserAction' || st.state === 'Failed');
+        await source.query(`INSERT INTO orders SELECT g, 'late', 2 FROM generate_series(30001, 30500) g`, [], 'legacy');
+        await source.query(`UPDATE orders SET qty = -1 WHERE id <= 100`, [], 'legacy');
+        await source.query(`DELETE FROM logs WHERE msg = 'l3'`, [], 'legacy');
+        const mid = await waitForStatus(
+          store,
+          'legacy-online',
+          (st) => (st.databases[0]?.inserts ?? 0) >= 500 && st.databases[0]!.deletes >= 1,
+        );
+        assert.equal(mid.state, 'WaitingForUserAction');
+        const [progress] = await target.query(`SELECT count(*)::int AS n FROM pgferry.apply_progress`, [], 'legacy');
+        assert.equal(progress!.n, 1);
+        await store.requestCutover('legacy-online');
+        const done = await running;
+        assert.equal(done.state, 'Succeeded', done.message);
+        for (const table of ['orders', 'logs']) {
+          assert.deepEqual(await rowsOf(target, 'legacy', table), await rowsOf(source, 'legacy', table), table);
+        }
+        const [gone] = await target.query(`SELECT to_regclass('pgferry.apply_progress') IS NULL AS gone`, [], 'legacy');
+        assert.equal(gone!.gone, true);
+      } finally {
+        await store.close();
+      }
+    } finally {
+      await Promise.all([source.stop(), target.stop()]);
+    }
+  });
+});

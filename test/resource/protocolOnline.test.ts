@@ -1,0 +1,254 @@
+// Protocol against real servers: an Online PgMigration through the SDK's provider host — create
+// returns with changes streaming, changes made on the source reach the target, refresh shows the
+// counters, `cutover: true` cuts over (Succeeded, identical, downtime), and destroying an online
+// migration in progress leaves no slot or publication on the source.
+import assert from 'node:assert/strict';
+import { showMigration } from '../../provider/engine';
+import { serverSpec, startCluster, until, type Cluster } from '../support';
+import { fingerprint, loadShop } from './support/fixture';
+import { closeProtocolSession, openProtocolSession, secretLeaks, startProviderHost, type ProviderHost } from './support/providerHost';
+
+const SOURCE_PW = 'src-Online-0c6d19';
+const TARGET_PW = 'dst-Online-b93f5a';
+
+// One pair of servers and one provider host for the whole file, started by the outer describe's
+// hooks; the groups below run in order and share the migration the first one creates.
+let source: Cluster;
+let target: Cluster;
+let provider: string;
+let program: { dir: string; remove(): Promise<void> };
+let host: ProviderHost;
+const earlierHosts: ProviderHost[] = [];
+let id: string;
+let outputs: Record<string, unknown>;
+
+const inputs = (overrides: Record<string, unknown> = {}) => ({
+  migrationName: 'proto-online',
+  source: { host: source.host, port: source.port, user: source.user, password: SOURCE_PW },
+  target: { host: target.host, port: target.port, user: target.user, password: TARGET_PW },
+  databases: ['shop'],
+  mode: 'Online',
+  cutover: false,
+  tableJobs: 2,
+  customTimeouts: { create: '5m', update: '5m', delete: '2m' },
+  __provider: provider,
+  ...overrides,
+});
+
+const slotsOnSource = async () =>
+  (await source.query<{ slot_name: string }>(`SELECT slot_name FROM pg_replication_slots WHERE slot_name LIKE 'pgferry%'`)).map(
+    (r) => r.slot_name,
+  );
+
+describe('protocol: Online PgMigration against real servers', function () {
+  this.timeout(300_000);
+  before(async () => {
+    [source, target] = await Promise.all([
+      startCluster({ major: 15, label: 'res-src', password: SOURCE_PW }),
+      startCluster({ major: 15, label: 'res-dst', password: TARGET_PW }),
+    ]);
+    await loadShop(source, 'shop');
+    await loadShop(source, 'scratch');
+    await loadShop(source, 'orphan');
+    await loadShop(source, 'direct');
+    ({ provider, program, host } = await openProtocolSession());
+  });
+  after(async () => {
+    await closeProtocolSession({ host, program });
+    await Promise.all([source?.stop(), target?.stop()]);
+  });
+
+  describe('streaming before the cutover', streamingBeforeCutover);
+  describe('cutover', cutover);
+  describe('delete while streaming', deleteWhileStreaming);
+  describe('no secret anywhere', noSecretAnywhere);
+});
+
+function streamingBeforeCutover(): void {
+  it('Create returns once the copy is done and changes stream (WaitingForCutoverTrigger)', async () => {
+    const checked = await host.check({}, inputs());
+    assert.deepEqual(checked.failures, []);
+    const created = await host.create(checked.inputs);
+    id = created.id;
+    outputs = created.properties;
+    assert.equal(outputs.subState, 'WaitingForCutoverTrigger', String(outputs.message));
+    assert.equal(outputs.state, 'WaitingForUserAction');
+    assert.equal(outputs.runnerAlive, true, 'the runner outlives the create call');
+    assert.equal((await slotsOnSource()).length, 1);
+  });
+
+  it('the runner outlives the provider host, which Pulumi stops after each operation', async () => {
+    const runnerPid = (await showMigration(serverSpec(target), 'proto-online'))!.runner!.pid;
+    await host.stop();
+    const stoppedAt = Date.now();
+    earlierHosts.push(host);
+    host = await startProviderHost(program.dir);
+    await host.configure({});
+    // The runner heartbeats after the host and its process group are gone: it is alive, not a stale row.
+    await until('a runner heartbeat after the provider host stopped', async () => {
+      const runner = (await showMigration(serverSpec(target), 'proto-online'))?.runner;
+      return runner && Date.parse(runner.heartbeatAt) > stoppedAt ? true : undefined;
+    });
+    assert.doesNotThrow(() => process.kill(runnerPid, 0), 'the runner process is alive');
+    const read = await host.read(id, outputs);
+    assert.equal(read.properties.runnerAlive, true);
+    assert.equal((await showMigration(serverSpec(target), 'proto-online'))!.runner!.pid, runnerPid, 'the same runner');
+    assert.ok(!host.stdout.some((l) => /restarting/.test(l)), 'no restart was needed');
+  });
+
+  it('changes made on the source appear on the target, and Read reports them', async () => {
+    await source.query(
+      `INSERT INTO customers (email) VALUES ('late@example.com');
+       UPDATE orders SET total = total + 1 WHERE id <= 10;
+       DELETE FROM orders WHERE id > 1990;`,
+      [],
+      'shop',
+    );
+    await until('the changes on the target', async () => {
+      const rows = await target.query<{ n: number }>(
+        `SELECT count(*)::int AS n FROM customers WHERE email = 'late@example.com'`,
+        [],
+        'shop',
+      );
+      const orders = await target.query<{ n: number }>(`SELECT count(*)::int AS n FROM orders`, [], 'shop');
+      return rows[0]!.n === 1 && orders[0]!.n === 1990 ? true : undefined;
+    });
+    const read = await until('counters in the catalog', async () => {
+      const r = await host.read(id, outputs);
+      const db = (r.properties.databaseDetails as { inserts: number; updates: number; deletes: number }[])[0]!;
+      return db.inserts >= 1 && db.updates >= 10 && db.deletes >= 10 ? r : undefined;
+    });
+    assert.equal(read.properties.subState, 'WaitingForCutoverTrigger');
+    outputs = read.properties;
+  });
+
+  it('Read reports the latency and pending bytes of a stream the target holds back, and their fall once it catches up', async () => {
+    type Lag = { latencySeconds?: number; pendingBytes?: number };
+    const lagOf = async () => (await host.read(id, outputs)).properties.databaseDetails as Lag[];
+    const onTarget = async (email: string) =>
+      (await target.query<{ n: number }>(`SELECT count(*)::int AS n FROM customers WHERE email = $1`, [email], 'shop'))[0]!.n;
+    // a transaction applied first, and the source's clock once it had committed
+    await source.query(`INSERT INTO customers (email) VALUES ('applied@example.com')`, [], 'shop');
+    await until('the applied row on the target', async () => ((await onTarget('applied@example.com')) === 1 ? true : undefined));
+    const blocker = await target.connect('shop');
+    let held: Lag;
+    try {
+      // SHARE mode: the stream's inserts wait, reads go on
+      await blocker.query('BEGIN; LOCK TABLE customers IN SHARE MODE');
+      const [mark] = await source.query<{ at: string; lsn: string }>(
+        `SELECT clock_timestamp()::text AS at, pg_current_wal_lsn()::text AS lsn`,
+      );
+      const [heldTxn] = await source.query<{ started: string }>(
+        `INSERT INTO customers (email) VALUES ('held@example.com') RETURNING now()::text AS started`,
+        [],
+        'shop',
+      );
+      const [wal] = await source.query<{ bytes: string; gap: number }>(
+        `SELECT (pg_current_wal_lsn() - $1::pg_lsn)::int8::text AS bytes,
+                extract(epoch FROM $2::timestamptz - $3::timestamptz)::float8 AS gap`,
+        [mark!.lsn, heldTxn!.started, mark!.at],
+      );
+      // Lower bounds: the held transaction began after the applied one had committed, and its WAL
+      // is not applied (not all the WAL written since the mark: the stream may confirm records of
+      // other sessions written before the held transaction).
+      held = await until('Read to report the held transaction as latency and pending bytes', async () => {
+        const [db] = await lagOf();
+        return (db?.latencySeconds ?? 0) > 0 && (db?.pendingBytes ?? 0) > 0 ? db : undefined;
+      });
+      assert.ok(held.latencySeconds! >= wal!.gap, `latency ${held.latencySeconds} s, commits at least ${wal!.gap} s apart`);
+      assert.equal(await onTarget('held@example.com'), 0, 'the held row is not on the target yet');
+    } finally {
+      await blocker.query('ROLLBACK');
+      await blocker.end();
+    }
+    const caughtUp = await until('Read to report the stream caught up', async () => {
+      const [db] = await lagOf();
+      return db?.latencySeconds === 0 && (db.pendingBytes ?? Infinity) < held.pendingBytes! ? db : undefined;
+    });
+    assert.equal(await onTarget('held@example.com'), 1);
+    assert.ok(caughtUp.pendingBytes! >= 0);
+  });
+}
+
+function cutover(): void {
+  it('Diff: cutover false → true is an update; Update cuts over to Succeeded, identical, with the downtime', async () => {
+    const news = inputs({ cutover: true });
+    const diff = await host.diff(id, outputs, news);
+    assert.equal(diff.changes, 2);
+    assert.deepEqual(diff.replaces, []);
+    await source.query(`INSERT INTO customers (email) VALUES ('last-before-cutover@example.com')`, [], 'shop');
+    const updated = await host.update(id, outputs, news);
+    assert.equal(updated.properties.state, 'Succeeded', String(updated.properties.message));
+    assert.equal(updated.properties.subState, 'Completed');
+    assert.equal((updated.properties.verification as { ok: boolean } | undefined)?.ok, true);
+    assert.equal(typeof updated.properties.downtimeSeconds, 'number');
+    assert.deepEqual(await fingerprint(target, 'shop'), await fingerprint(source, 'shop'));
+    assert.deepEqual(await slotsOnSource(), [], 'cutover removes the slot');
+    outputs = updated.properties;
+  });
+
+  it('Check refuses cutover true → false afterwards', async () => {
+    const res = await host.check(inputs({ cutover: true }), inputs({ cutover: false }));
+    assert.deepEqual(
+      res.failures.map((f) => f.property),
+      ['cutover'],
+    );
+  });
+
+  it('Create with cutover already true migrates, streams and cuts over in one `pulumi up`', async () => {
+    const created = await host.create(inputs({ migrationName: 'proto-online-direct', databases: ['direct'], cutover: true }));
+    assert.equal(created.properties.state, 'Succeeded', String(created.properties.message));
+    assert.deepEqual(await fingerprint(target, 'direct'), await fingerprint(source, 'direct'));
+    assert.deepEqual(await slotsOnSource(), []);
+  });
+}
+
+function deleteWhileStreaming(): void {
+  it('Delete of an in-progress online migration cancels it and leaves no slot or publication on the source', async () => {
+    const news = inputs({ migrationName: 'proto-online-cancel', databases: ['scratch'] });
+    const created = await host.create(news);
+    assert.equal(created.properties.subState, 'WaitingForCutoverTrigger');
+    assert.equal((await slotsOnSource()).length, 1);
+    await host.delete(created.id, created.properties);
+    assert.deepEqual(await slotsOnSource(), []);
+    const pubs = await source.query(`SELECT pubname FROM pg_publication WHERE pubname LIKE 'pgferry%'`, [], 'scratch');
+    assert.deepEqual(pubs, []);
+    const [row] = await target.query<{ state: string }>(`SELECT state FROM pgferry.migration WHERE name = 'proto-online-cancel'`);
+    assert.ok(row === undefined || row.state === 'Canceled', JSON.stringify(row));
+    // target databases are kept
+    assert.equal((await target.query(`SELECT 1 FROM pg_database WHERE datname = 'scratch'`)).length, 1);
+  });
+
+  it('Delete of an online migration whose runner died restarts it to cancel, leaving no slot', async () => {
+    const created = await host.create(inputs({ migrationName: 'proto-online-dead', databases: ['orphan'] }));
+    assert.equal(created.properties.subState, 'WaitingForCutoverTrigger');
+    const [{ pid }] = await target.query<{ pid: number }>(
+      `SELECT (runner->>'pid')::int AS pid FROM pgferry.migration WHERE name = 'proto-online-dead'`,
+    );
+    // The runner was started by this test's provider host; stop it as a crash would.
+    process.kill(pid!, 'SIGKILL');
+    await until('the lease to be free', async () => {
+      const status = await showMigration(
+        {
+          host: target.host,
+          port: target.port,
+          user: target.user,
+          password: TARGET_PW,
+          sslMode: 'prefer',
+          maintenanceDatabase: 'postgres',
+        },
+        'proto-online-dead',
+      );
+      return status?.runner && !status.runner.alive ? true : undefined;
+    });
+    assert.equal((await slotsOnSource()).length, 1, 'the dead runner left its slot');
+    await host.delete(created.id, created.properties);
+    assert.deepEqual(await slotsOnSource(), []);
+  });
+}
+
+function noSecretAnywhere(): void {
+  it('leaks no password in any response or host output', () => {
+    for (const h of [...earlierHosts, host]) assert.deepEqual(secretLeaks(h, [SOURCE_PW, TARGET_PW]), []);
+  });
+}

@@ -1,0 +1,220 @@
+// Unit tests of the properties mapping: the Azure body (case-insensitive keys, "True"/"False"),
+// the plain form with URLs, flags overriding the file, and errors naming the user's field.
+import assert from 'node:assert/strict';
+import { PgferryError } from '../../provider/engine';
+import {
+  mapProperties,
+  parsePropertiesText,
+  parseSourceResourceId,
+  specFromProperties,
+  targetFromInputs,
+} from '../../provider/cli/properties';
+import { parseConnectionUrl } from '../../provider/cli/url';
+
+const azureBody = {
+  properties: {
+    SourceDBServerResourceId: '10.0.0.4:5433@srcadmin',
+    SecretParameters: {
+      AdminCredentials: { SourceServerPassword: 'src-pw', TargetServerPassword: 'dst-pw' },
+    },
+    targetServerUserName: 'pgadmin',
+    DBsToMigrate: ['sales', 'hr'],
+    OverwriteDBsInTarget: 'True',
+    MigrationMode: 'Online',
+    SSLMode: 'VerifyFull',
+    targetDbServerFullyQualifiedDomainName: 'dst.postgres.database.azure.com',
+  },
+};
+
+function inputErrorOf(fn: () => unknown): PgferryError {
+  try {
+    fn();
+  } catch (error) {
+    assert.ok(error instanceof PgferryError, `expected a PgferryError, got ${String(error)}`);
+    assert.equal(error.category, 'input');
+    return error;
+  }
+  assert.fail('expected an input error');
+}
+
+describe('cli properties: the Azure body', () => {
+  it('maps the Azure body to a spec', () => {
+    const spec = specFromProperties(azureBody, { name: 'aw-online' });
+    assert.equal(spec.migrationName, 'aw-online');
+    assert.deepEqual(
+      {
+        host: spec.source.host,
+        port: spec.source.port,
+        user: spec.source.user,
+        password: spec.source.password,
+        sslMode: spec.source.sslMode,
+      },
+      { host: '10.0.0.4', port: 5433, user: 'srcadmin', password: 'src-pw', sslMode: 'verify-full' },
+    );
+    assert.deepEqual(
+      { host: spec.target.host, port: spec.target.port, user: spec.target.user, password: spec.target.password },
+      { host: 'dst.postgres.database.azure.com', port: 5432, user: 'pgadmin', password: 'dst-pw' },
+    );
+    assert.deepEqual(spec.databases, ['sales', 'hr']);
+    assert.equal(spec.overwriteDbsInTarget, true);
+    assert.equal(spec.mode, 'Online');
+    assert.equal(spec.option, 'ValidateAndMigrate');
+    assert.ok(Object.isFrozen(spec));
+  });
+
+  it('matches Azure keys case-insensitively and accepts "false"/booleans and enum spellings', () => {
+    const spec = specFromProperties(
+      {
+        Properties: {
+          sourceDbServerResourceId: 'src.example.com:5432@u1',
+          secretParameters: {
+            adminCredentials: { sourceServerPassword: 'a' },
+            sourceServerUsername: 'reader',
+            targetServerUsername: 'tgtuser',
+          },
+          dbsToMigrate: ['db1'],
+          overwriteDbsInTarget: 'false',
+          migrationMode: 'offline',
+          migrationOption: 'validate',
+          sslMode: 'require',
+          SOURCEDBSERVERFULLYQUALIFIEDDOMAINNAME: '192.168.1.9',
+          migrateRoles: false,
+          tableJobs: 3,
+        },
+        location: 'westeurope',
+      },
+      { name: 'm1', target: { host: 'localhost', port: 6543 } },
+    );
+    assert.equal(spec.source.host, '192.168.1.9');
+    assert.equal(spec.source.user, 'reader');
+    assert.equal(spec.source.sslMode, 'require');
+    assert.equal(spec.target.user, 'tgtuser');
+    assert.equal(spec.target.host, 'localhost');
+    assert.equal(spec.target.port, 6543);
+    assert.equal(spec.overwriteDbsInTarget, false);
+    assert.equal(spec.migrateRoles, false);
+    assert.equal(spec.mode, 'Offline');
+    assert.equal(spec.option, 'Validate');
+    assert.equal(spec.tableJobs, 3);
+  });
+
+  it('takes skipUnsupportedObjects from either form, the Azure key in any case, or from the flag', () => {
+    const azure = { properties: { ...azureBody.properties, SKIPUNSUPPORTEDOBJECTS: true } };
+    assert.equal(specFromProperties(azure, { name: 'm1' }).skipUnsupportedObjects, true);
+    assert.equal(specFromProperties(azureBody, { name: 'm1' }).skipUnsupportedObjects, false);
+    assert.equal(specFromProperties(azureBody, { name: 'm1', skipUnsupportedObjects: true }).skipUnsupportedObjects, true);
+    const plain = { source: 'postgres://a@src:5432/', target: 'postgres://b@dst:5432/', databases: ['app'], skipUnsupportedObjects: true };
+    assert.equal(specFromProperties(plain, { name: 'm1' }).skipUnsupportedObjects, true);
+    const bad = { properties: { ...azureBody.properties, skipUnsupportedObjects: 'sometimes' } };
+    assert.throws(() => specFromProperties(bad, { name: 'm1' }), /skipUnsupportedObjects/);
+  });
+});
+
+describe('cli properties: flags over the file', () => {
+  it('lets flags override the file: mode, option, --no-verify, replica identity, target', () => {
+    const spec = specFromProperties(azureBody, {
+      name: 'x1',
+      mode: 'Offline',
+      option: 'Migrate',
+      noVerify: true,
+      allowReplicaIdentityFull: true,
+      target: { url: 'postgres://other@db.internal:6000/admin?sslmode=require' },
+    });
+    assert.equal(spec.mode, 'Offline');
+    assert.equal(spec.option, 'Migrate');
+    assert.equal(spec.verify, false);
+    assert.equal(spec.allowReplicaIdentityFull, true);
+    // the URL names no password (refused on a command line): the file's stays
+    assert.deepEqual(
+      [spec.target.host, spec.target.port, spec.target.user, spec.target.password, spec.target.sslMode, spec.target.maintenanceDatabase],
+      ['db.internal', 6000, 'other', azureBody.properties.SecretParameters.AdminCredentials.TargetServerPassword, 'require', 'admin'],
+    );
+    assert.throws(
+      () => specFromProperties(azureBody, { name: 'x1', target: { url: 'postgres://other:pw2@db.internal:6000/' } }),
+      (e: { code?: string; field?: string }) => e.code === 'PASSWORD_ON_COMMAND_LINE' && e.field === '--target-url',
+    );
+  });
+});
+
+describe('cli properties: the plain form and the target server', () => {
+  it('maps the plain form with URLs', () => {
+    const spec = specFromProperties(
+      {
+        source: 'postgres://alice:p%40ss@src.local:5499/?sslmode=disable',
+        target: 'postgresql://bob@[::1]:5500/postgres',
+        databases: ['app'],
+        tableJobs: 4,
+        splitTablesLargerThan: 0,
+        pgBinDir: '/usr/lib/postgresql/16/bin',
+      },
+      { name: 'plain-1' },
+    );
+    assert.deepEqual(
+      [spec.source.host, spec.source.port, spec.source.user, spec.source.password, spec.source.sslMode],
+      ['src.local', 5499, 'alice', 'p@ss', 'disable'],
+    );
+    assert.deepEqual([spec.target.host, spec.target.port, spec.target.user, spec.target.password], ['::1', 5500, 'bob', undefined]);
+    assert.equal(spec.tableJobs, 4);
+    assert.equal(spec.splitTablesLargerThan, 0);
+    assert.equal(spec.pgBinDir, '/usr/lib/postgresql/16/bin');
+  });
+
+  it('defaults the target user to postgres and leaves passwords to PGPASSWORD/.pgpass', () => {
+    const target = targetFromInputs(undefined, { host: 'h1' });
+    assert.deepEqual([target.host, target.port, target.user, target.password], ['h1', 5432, 'postgres', undefined]);
+    const fromFile = targetFromInputs(azureBody, { port: 7000 });
+    assert.deepEqual(
+      [fromFile.host, fromFile.port, fromFile.user, fromFile.password],
+      ['dst.postgres.database.azure.com', 7000, 'pgadmin', 'dst-pw'],
+    );
+  });
+
+  it('parses host:port@user, IPv6 in brackets, and refuses other shapes', () => {
+    assert.deepEqual(parseSourceResourceId('[fe80::1]:5432@me', 'f'), { host: 'fe80::1', port: 5432, user: 'me' });
+    assert.deepEqual(parseSourceResourceId('h:1@user@domain', 'f'), { host: 'h', port: 1, user: 'user@domain' });
+    for (const bad of ['h@u', 'h:5432', 'h:@u', 'h:0@u', 'h:65536@u', 'h:54x2@u', '/subscriptions/abc/resourceGroups/rg', ':5432@u']) {
+      const e = inputErrorOf(() => parseSourceResourceId(bad, 'properties.SourceDBServerResourceId'));
+      assert.equal(e.field, 'properties.SourceDBServerResourceId', bad);
+    }
+  });
+});
+
+describe('cli properties: input errors', () => {
+  it('names the field as the user spelled it', () => {
+    const e1 = inputErrorOf(() =>
+      specFromProperties({ properties: { sourcedbserverresourceid: 'h:5432@u', DBSTOMIGRATE: 'x' } }, { name: 'a', target: { host: 'h' } }),
+    );
+    assert.equal(e1.field, 'properties.DBSTOMIGRATE');
+    const e2 = inputErrorOf(() =>
+      specFromProperties(
+        { properties: { SourceDBServerResourceId: 'h:5432@u', DBsToMigrate: ['template1'] } },
+        { name: 'a', target: { host: 'h' } },
+      ),
+    );
+    assert.match(e2.message, /^properties\.DBsToMigrate \(databases\): /);
+    const e3 = inputErrorOf(() =>
+      specFromProperties(
+        { properties: { SourceDBServerResourceId: 'h:5432@u', DBsToMigrate: ['a'], TableJobs: 0 } },
+        { name: 'a', target: { host: 'h' } },
+      ),
+    );
+    assert.equal(e3.field, 'properties.TableJobs');
+  });
+
+  it('refuses duplicate keys that differ only in case, and unknown keys', () => {
+    const e1 = inputErrorOf(() => mapProperties({ properties: { DBsToMigrate: ['a'], dbstomigrate: ['b'] } }, {}));
+    assert.match(e1.message, /given twice/);
+    const e2 = inputErrorOf(() => mapProperties({ properties: { DBsToMigrat: ['a'] } }, {}));
+    assert.equal(e2.field, 'properties.DBsToMigrat');
+    const e3 = inputErrorOf(() => mapProperties({ databases: ['a'], source: {}, colour: 'blue' }, { target: { host: 'h' } }));
+    assert.equal(e3.field, 'colour');
+  });
+
+  it('never puts a URL or password into an error message', () => {
+    const e = inputErrorOf(() => parseConnectionUrl('postgres://u:hunter22@h:5432/?sslmode=bogus', 'source'));
+    assert.doesNotMatch(e.message, /hunter22/);
+    const e2 = inputErrorOf(() => parsePropertiesText('{"properties": {"SecretParameters": "hunter22" x}}', 'b.json'));
+    assert.doesNotMatch(e2.message, /hunter22/);
+    assert.match(e2.message, /line 1, column/);
+  });
+});
