@@ -42,7 +42,7 @@ export interface PgMigrationInputs {
   readonly indexJobs?: number;
   readonly splitTablesLargerThan?: number;
   readonly pgBinDir?: string;
-  readonly verify?: boolean;
+  readonly verify?: boolean | 'full';
   readonly dropTargetDatabasesOnDelete?: boolean;
   readonly allowReplaceAfterCutover?: boolean;
   readonly customTimeouts?: TimeoutInputs;

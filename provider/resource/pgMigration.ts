@@ -48,7 +48,7 @@ export interface PgMigrationArgs {
   readonly indexJobs?: pulumi.Input<number>;
   readonly splitTablesLargerThan?: pulumi.Input<number>;
   readonly pgBinDir?: pulumi.Input<string>;
-  readonly verify?: pulumi.Input<boolean>;
+  readonly verify?: pulumi.Input<boolean | 'full'>;
   /**
    * `pulumi destroy` also drops the migrated databases on the target (default: kept). Once the
    * migration has cut over, only when PGFERRY_ALLOW_DROP_AFTER_CUTOVER names it for that command.

@@ -5,8 +5,9 @@ import { parseMigrationSpec, runMigration } from '../../provider/engine';
 import { ControlStore } from '../../provider/engine/control/store';
 import { makeManagedTarget } from '../support/managed';
 import type { MigrationSpec, ServerSpec } from '../../provider/engine/input/migrationSpec';
-import { pairSpec, serverSpec, startCluster, startPair, waitForStatus, writerPause, type ServerPair } from '../support';
+import { pairSpec, serverSpec, startCluster, startPair, until, waitForStatus, writerPause, type ServerPair } from '../support';
 import { rowsOf, TARGET_KINDS } from './harness';
+import { tableVerifications } from '../../provider/engine/control/tableVerification';
 
 const SCHEMA = `
 CREATE TABLE orders (id bigint PRIMARY KEY, item text NOT NULL, qty int, at timestamptz DEFAULT now());
@@ -198,12 +199,12 @@ describe('online migration: cancel, verification stop, a PostgreSQL 13 source (i
     }
   });
 
-  it('stops the cutover when verification finds a difference, keeps streaming, and completes on a second request', async () => {
+  it('with verify full, stops the cutover when verification finds a difference, keeps streaming, and completes on a second request', async () => {
     await pair.source.query('CREATE DATABASE shop3');
     await pair.source.query(SCHEMA, [], 'shop3');
     const store = new ControlStore(serverSpec(pair.target));
     try {
-      const running = runMigration(spec('shop3-online', 'shop3'));
+      const running = runMigration(spec('shop3-online', 'shop3', { verify: 'full' }));
       await waitForStatus(store, 'shop3-online', (s) => s.state === 'WaitingForUserAction' || s.state === 'Failed');
       // a change the stream cannot carry: only on the target
       await pair.target.query(`UPDATE orders SET item = 'tampered' WHERE id = 7`, [], 'shop3');
@@ -272,6 +273,49 @@ describe('online migration: cancel, verification stop, a PostgreSQL 13 source (i
       }
     } finally {
       await Promise.all([source.stop(), target.stop()]);
+    }
+  });
+});
+
+describe('online migration: verification while streaming (integration)', function () {
+  this.timeout(400_000);
+  let pair: ServerPair;
+  before(async () => {
+    pair = await startPair(15, 15);
+  });
+  after(async () => pair?.stop());
+
+  const spec = (name: string, db: string, extra: Record<string, unknown> = {}) => onlineSpec(pair, name, db, extra);
+
+  it('a difference found while streaming stops the stream naming the table; once fixed it streams on, is verified again and cuts over', async () => {
+    await pair.source.query('CREATE DATABASE shop5');
+    await pair.source.query(SCHEMA, [], 'shop5');
+    const store = new ControlStore(serverSpec(pair.target));
+    try {
+      const running = runMigration(spec('shop5-online', 'shop5'));
+      await waitForStatus(store, 'shop5-online', (s) => s.state === 'WaitingForUserAction' || s.state === 'Failed');
+      // only on the target; then a change to logs on the source: a table without a key counts as
+      // changed wholesale, so it is verified again after it whatever the first pass saw
+      await pair.target.query(`UPDATE logs SET msg = 'tampered' WHERE msg = 'l7'`, [], 'shop5');
+      await pair.source.query(`INSERT INTO logs VALUES ('nudge')`, [], 'shop5');
+      const stopped = await waitForStatus(store, 'shop5-online', (s) => s.subState === 'WaitingForApplyFix');
+      assert.match(stopped.message!, /background verification: table public\.logs: content checksum differs at source position/);
+      assert.equal(stopped.databases[0]?.applyStop?.code, 'VERIFY_MISMATCH');
+      await pair.target.query(`UPDATE logs SET msg = 'l7' WHERE msg = 'tampered'`, [], 'shop5');
+      await pair.source.query(`INSERT INTO orders VALUES (500000, 'after the fix', 1)`, [], 'shop5');
+      await store.requestApplyRetry('shop5-online');
+      await waitForStatus(store, 'shop5-online', (s) => s.subState === 'WaitingForCutoverTrigger');
+      await until('logs verified again in the background', async () => {
+        const records = await tableVerifications(store, 'shop5-online');
+        return records.find((r) => r.table === 'public.logs' && r.method === 'background')?.matches || undefined;
+      });
+      await store.requestCutover('shop5-online');
+      const done = await running;
+      assert.equal(done.state, 'Succeeded', done.message);
+      const [row] = await pair.target.query(`SELECT item FROM orders WHERE id = 500000`, [], 'shop5');
+      assert.deepEqual(row, { item: 'after the fix' });
+    } finally {
+      await store.close();
     }
   });
 });

@@ -165,6 +165,31 @@ COMMENT ON COLUMN pgferry.migration_table.size_bytes IS 'pg_table_size on the so
 COMMENT ON COLUMN pgferry.migration.azure_context IS 'subscription, resourceGroup, server, sourceType, migrateRoles as pgferry create was given them; never a secret';
 `,
   },
+  {
+    // Each table's last verification (control/tableVerification.ts): in the background while
+    // changes stream, pinned to a source position, and at cutover, where only what changed after
+    // that position is read again (docs/verification.md).
+    version: 7,
+    sql: `
+CREATE TABLE pgferry.table_verification (
+  migration    text NOT NULL,
+  database     text NOT NULL,
+  table_name   text NOT NULL,
+  method       text NOT NULL CHECK (method IN ('background', 'cutover-full', 'cutover-keys', 'cutover-count')),
+  verified_lsn text,
+  source_rows  bigint NOT NULL,
+  target_rows  bigint NOT NULL,
+  keys_checked bigint,
+  matches      boolean NOT NULL,
+  reason       text,
+  verified_at  timestamptz NOT NULL DEFAULT now(),
+  PRIMARY KEY (migration, database, table_name),
+  FOREIGN KEY (migration, database) REFERENCES pgferry.migration_database (migration, database) ON DELETE CASCADE
+);
+COMMENT ON COLUMN pgferry.table_verification.verified_lsn IS 'background: the source position both sides were read at (the apply held there); NULL at cutover';
+COMMENT ON COLUMN pgferry.table_verification.method IS 'background: whole table at verified_lsn; cutover-keys: the keys changed since, plus the row count; cutover-count: unchanged since, row count only; cutover-full: whole table';
+`,
+  },
 ];
 
 /** The highest control-catalog version this build installs (`pgferry version` prints it). */

@@ -158,6 +158,10 @@ export interface VerificationTable {
   readonly targetRows: number;
   readonly matches: boolean;
   readonly reason?: string;
+  /** How an online cutover read the table again: whole, the keys changed since its pinned verification, or its count only. */
+  readonly method?: 'full' | 'keys' | 'count';
+  /** Keys read again (method 'keys'). */
+  readonly keysChecked?: number;
 }
 
 export interface VerificationReport {

@@ -94,3 +94,8 @@ export const CONTROL_INSTALL_LOCK = '7346290183412';
 export function cutoverMessagePrefix(migration: string): string {
   return `pgferry.cutover.${migration}`;
 }
+
+/** Prefix of the logical message a background verification emits after its source snapshot (a boundary past its position). */
+export function pinMessagePrefix(migration: string): string {
+  return `pgferry.pin.${migration}`;
+}

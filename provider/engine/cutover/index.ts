@@ -21,6 +21,8 @@ import { failpoint } from '../util/failpoints';
 import { enableRowSecurity } from '../schema/rowSecurity';
 import { describeFirings } from '../cdc/apply/targetFiring';
 import { notStreamedTables } from '../control/sourceTables';
+import { recordTableVerification } from '../control/tableVerification';
+import { recheckPlan } from './recheckPlan';
 
 /** Marks the cutover point of one database and waits until its applier has applied up to it. */
 async function drainDatabase(run: MigrationRun, stream: OnlineStream, began: number): Promise<void> {
@@ -106,9 +108,18 @@ export async function cutover(run: MigrationRun, streams: OnlineStream[]): Promi
   if (spec.verify) {
     const databases = streams.map((s) => s.database);
     const notStreamed = await notStreamedTables(store, name, databases);
+    // verify: true re-reads only what changed since each table's background verification; 'full' every table whole
+    const recheck = spec.verify === 'full' ? undefined : await recheckPlan(run, streams);
     const verified = await again(run, 'the verification', () =>
-      verifyDatabases(spec, { signal: run.signal, onProgress: run.onProgress, databases, notStreamed }),
+      verifyDatabases(spec, { signal: run.signal, onProgress: run.onProgress, databases, notStreamed, recheck }),
     );
+    for (const t of verified.tables) {
+      if (!t.method) continue;
+      await recordTableVerification(store, name, {
+        ...t,
+        method: `cutover-${t.method}`,
+      });
+    }
     const report = await again(run, 'the second look at sequences', () =>
       recheckMovedSequences(spec, verified, (database, count) => {
         const why = 'a source restart, or nextval without a write';
@@ -142,7 +153,7 @@ async function restartStreams(run: MigrationRun, streams: OnlineStream[]): Promi
     if (s.failure) continue;
     s.applier.stop();
     await s.done.catch(() => undefined);
-    streams[i] = startStream(run, s.database, undefined, streamCounts(s));
+    streams[i] = startStream(run, s.database, undefined, streamCounts(s), s.applier.tracker);
   }
 }
 

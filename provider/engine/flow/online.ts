@@ -26,6 +26,7 @@ import { releaseDatabase } from './releaseDatabase';
 import { StreamStops } from './streamStops';
 import type { MigrationRun } from './migrationRun';
 import { copyDatabaseAt, finishDatabase, prepareTargetDatabase, readSourceProperties } from './databasePhases';
+import { BackgroundVerification } from '../verify/background';
 
 const POLL_MS = 1000;
 
@@ -188,6 +189,23 @@ async function slotStillUsable(run: MigrationRun, database: string): Promise<boo
   return false;
 }
 
+/**
+ * Verification while streaming (verify: true, the default): one verifier per stream, following the
+ * stream through restarts (streams[i] is replaced by a restarted one). Stopped before a cutover.
+ */
+function startVerifiers(run: MigrationRun, streams: OnlineStream[]): BackgroundVerification[] {
+  if (run.spec.verify !== true) return [];
+  return streams.map((_, i) => {
+    const verifier = new BackgroundVerification(run, () => streams[i]!);
+    verifier.start();
+    return verifier;
+  });
+}
+
+async function stopVerifiers(verifiers: readonly BackgroundVerification[]): Promise<void> {
+  await Promise.all(verifiers.map((v) => v.stop()));
+}
+
 async function stopAll(streams: readonly OnlineStream[]): Promise<void> {
   for (const s of streams) s.applier.stop();
   await Promise.all(streams.map((s) => s.done.catch(() => undefined)));
@@ -228,6 +246,7 @@ export async function runOnline(run: MigrationRun): Promise<void> {
   const { spec, store } = run;
   const name = spec.migrationName;
   const streams: OnlineStream[] = [];
+  let verifiers: BackgroundVerification[] = [];
   try {
     if (run.resuming) await endPreviousRunnerSessions(run);
     const stops = await StreamStops.load(run);
@@ -244,10 +263,14 @@ export async function runOnline(run: MigrationRun): Promise<void> {
     }
     await store.setState(name, 'WaitingForUserAction', stops.any ? 'WaitingForApplyFix' : 'WaitingForCutoverTrigger');
     for (;;) {
-      if ((await watch(run, streams, stops)) === 'cancel') throw canceledError();
+      verifiers = startVerifiers(run, streams);
+      const next = await watch(run, streams, stops);
+      await stopVerifiers(verifiers);
+      if (next === 'cancel') throw canceledError();
       if (await cutover(run, streams)) return; // else it stopped, saying why (clearCutover), and streaming goes on
     }
   } catch (error) {
+    await stopVerifiers(verifiers);
     await stopAll(streams);
     // Only an end that is recorded releases anything: a runner that cannot record it (the target
     // is down) leaves everything for a resume, which streams on from the slots.

@@ -120,7 +120,7 @@ export class StreamStops {
       if (!asked && Date.now() < stopped.nextTryAt) continue;
       stopped.trying = Date.now();
       stopped.requestsSeen = this.requestsSeen;
-      streams[i] = startStream(this.run, stream.database, undefined, streamCounts(stream));
+      streams[i] = startStream(this.run, stream.database, undefined, streamCounts(stream), stream.applier.tracker);
       restarted = true;
     }
     return restarted;

@@ -101,8 +101,12 @@ export const migrationSpecSchema = z
       .min(1, 'must be from 1 to 86400 seconds')
       .max(86400, 'must be from 1 to 86400 seconds')
       .default(30),
-    /** Run the final verification (row counts and checksums). */
-    verify: z.boolean({ error: 'must be true or false' }).default(true),
+    /**
+     * Verification (row counts and checksums). Online, true verifies each table while changes
+     * stream, pinned to a source position, and the cutover reads again only what changed since
+     * (docs/verification.md); 'full' reads every table whole at cutover instead. false: none.
+     */
+    verify: z.union([z.boolean(), z.literal('full')], { error: "must be true, false or 'full'" }).default(true),
     /** Online: warn when the slot retains more WAL than this many bytes on the source. */
     slotRetainedWarnBytes: z
       .number()

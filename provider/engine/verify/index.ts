@@ -10,6 +10,8 @@ import { safeEmit, type LeftOutObject, type ProgressListener, type VerificationR
 import type { MigrationSpec } from '../input/migrationSpec';
 import { CONTROL_SCHEMA } from '../core/names';
 import { runWorkers, WorkQueue } from '../util/workQueue';
+import { keyedChecksumSql, tableCountSql } from './keyedChecksum';
+import type { TargetColumn } from '../cdc/apply/types';
 import { compareSequences, describeDifference, readSequenceStates, targetBehindItsRows } from './sequenceCheck';
 
 /**
@@ -33,10 +35,17 @@ interface Checksum {
   readonly hash: string;
 }
 
-async function checksum(client: pg.Client, sql: string): Promise<Checksum> {
-  const { rows } = await client.query<{ n: string; h: string }>(sql);
+export async function checksum(client: pg.Client, sql: string, params: unknown[] = []): Promise<Checksum> {
+  const { rows } = await client.query<{ n: string; h: string }>(sql, params);
   return { rows: Number(rows[0]!.n), hash: rows[0]!.h };
 }
+
+/**
+ * How the cutover reads a table again after it was verified in the background (verify/background.ts):
+ * its row count only (no change reached it since), or its count and the rows of the keys changed since.
+ */
+export type TableRecheck =
+  { readonly kind: 'count' } | { readonly kind: 'keys'; readonly keys: readonly string[]; readonly keyColumns: readonly TargetColumn[] };
 
 export interface VerifyOptions {
   readonly signal?: AbortSignal;
@@ -47,6 +56,8 @@ export interface VerifyOptions {
   readonly databases?: readonly string[];
   /** Online: tables whose changes were not streamed, so that a difference in them says why. */
   readonly notStreamed?: readonly { readonly database: string; readonly table: string; readonly reason: string }[];
+  /** Online cutover: how a table verified in the background is read again; undefined reads it whole. */
+  readonly recheck?: (database: string, table: SourceTable) => TableRecheck | undefined;
 }
 
 const TARGET_SUPERUSER_SQL = `SELECT rolsuper AS superuser FROM pg_roles WHERE rolname = current_user`;
@@ -136,6 +147,8 @@ async function verifyDatabase(spec: MigrationSpec, database: string, options: Ve
         const reason = 'the table is only on the target';
         return record({ database, table: item.table.display, sourceRows: 0, targetRows: rows, matches: false, reason });
       }
+      const recheck = item.kind === 'table' ? options.recheck?.(database, item.table) : undefined;
+      if (item.kind === 'table' && recheck) return record(await recheckTable(database, item.table, recheck, p));
       const name = item.kind === 'table' ? item.table.display : '(large objects)';
       const sql = item.kind === 'table' ? tableChecksumSql(item.table.sql) : LARGE_OBJECTS_CHECKSUM_SQL;
       const [src, dst] = await Promise.all([
@@ -149,10 +162,36 @@ async function verifyDatabase(spec: MigrationSpec, database: string, options: Ve
       if (item.kind === 'large-objects' && src.rows === 0 && dst.rows <= 0 && reason?.startsWith('cannot')) reason = undefined;
       const unstreamed = options.notStreamed?.find((t) => t.database === database && t.table === name);
       if (reason && unstreamed) reason = `its changes are not streamed: ${unstreamed.reason} (${reason})`;
-      record({ database, table: name, sourceRows: src.rows, targetRows: dst.rows, matches: reason === undefined, reason });
+      const method = item.kind === 'table' && options.recheck ? { method: 'full' as const } : {};
+      record({ database, table: name, sourceRows: src.rows, targetRows: dst.rows, matches: reason === undefined, reason, ...method });
     },
   });
   return { tables: results.sort((a, b) => a.table.localeCompare(b.table)), leftOut };
+}
+
+/** A table read again at cutover: its count on both sides, and the rows of the keys changed since its pinned verification. */
+async function recheckTable(database: string, table: SourceTable, recheck: TableRecheck, p: SessionPair): Promise<VerificationTable> {
+  const count = tableCountSql(table.sql);
+  const [src, dst] = await Promise.all([checksum(p.source, count), checksum(p.target, count)]);
+  let reason = src.rows !== dst.rows ? `row count differs: source ${src.rows}, target ${dst.rows}` : undefined;
+  if (recheck.kind === 'keys' && reason === undefined) {
+    const sql = keyedChecksumSql(table.sql, recheck.keyColumns);
+    const keys = `[${recheck.keys.join(',')}]`;
+    const [a, b] = await Promise.all([checksum(p.source, sql, [keys]), checksum(p.target, sql, [keys])]);
+    if (a.rows !== b.rows)
+      reason = `rows changed while streaming differ: source has ${a.rows} of the ${recheck.keys.length} key(s) changed since its verification, target ${b.rows}`;
+    else if (a.hash !== b.hash) reason = `content checksum of the ${recheck.keys.length} key(s) changed since its verification differs`;
+  }
+  return {
+    database,
+    table: table.display,
+    sourceRows: src.rows,
+    targetRows: dst.rows,
+    matches: reason === undefined,
+    reason,
+    method: recheck.kind,
+    ...(recheck.kind === 'keys' ? { keysChecked: recheck.keys.length } : {}),
+  };
 }
 
 /** The sequences of one database compared exactly on fresh sessions (the cutover's second look). */

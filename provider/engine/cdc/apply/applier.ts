@@ -12,6 +12,8 @@ import { maxLsn } from '../decode/lsn';
 import { DEFAULT_LIMITS } from './planner';
 import { StreamLostError } from '../source/stream';
 import type { ApplyState, PlannerLimits, SessionConfig, SessionEnd } from './types';
+import { ChangeTracker } from './changeTracker';
+import { PinRequest, type AtPin } from './pin';
 
 /**
  * The received-changes queue's default budget. Small on purpose: a consumer that reads every byte
@@ -48,6 +50,8 @@ export interface ApplierOptions {
   readonly fenceWaitMs?: number;
   /** Called for reconnects and warnings. */
   readonly log?: (level: 'info' | 'warning', message: string) => void;
+  /** Keys changed per pinned table: given to a restarted stream so it keeps counting (default: a new one). */
+  readonly tracker?: ChangeTracker;
 }
 
 export interface ApplyStats {
@@ -72,24 +76,29 @@ const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms
 
 export class Applier {
   private stopped = false;
+  /** Set by fail(): the stream stops and run() throws it (a background verification found a difference). */
+  private failure: Error | undefined;
   private wake: (() => void) | undefined;
-  private readonly state: ApplyState = {
-    inserts: 0,
-    updates: 0,
-    deletes: 0,
-    appliedLsn: 0n,
-    confirmedLsn: 0n,
-    receivedLsn: 0n,
-    lag: new ApplyLag(),
-    relations: new Map(),
-    peakQueuedBytes: 0,
-    warnings: [],
-  };
+  private readonly state: ApplyState;
   private warned = 0;
   /** Since when sessions have been refused by the fence (another session holds the apply lock). */
   private fencedSince: number | undefined;
 
-  constructor(private readonly options: ApplierOptions) {}
+  constructor(private readonly options: ApplierOptions) {
+    this.state = {
+      inserts: 0,
+      updates: 0,
+      deletes: 0,
+      appliedLsn: 0n,
+      confirmedLsn: 0n,
+      receivedLsn: 0n,
+      lag: new ApplyLag(),
+      relations: new Map(),
+      peakQueuedBytes: 0,
+      warnings: [],
+      tracker: options.tracker ?? new ChangeTracker(),
+    };
+  }
 
   /** Applies until stop() ('stopped') or until the marker set by stopAtMarker() is applied ('cutover'). */
   async run(): Promise<SessionEnd> {
@@ -112,14 +121,17 @@ export class Applier {
     };
     let failures = 0;
     for (;;) {
+      this.throwIfFailed();
       if (this.stopped) return 'stopped';
       const before = this.state.appliedLsn;
       try {
         const end = await runSession(config, this.state, () => this.stopped);
         this.flushWarnings();
+        this.throwIfFailed();
         return end;
       } catch (error) {
         this.flushWarnings();
+        this.throwIfFailed();
         if (this.stopped) return 'stopped';
         if (!this.mayRetry(error)) throw error;
         failures = this.state.appliedLsn > before ? 1 : failures + 1;
@@ -165,6 +177,40 @@ export class Applier {
   stop(): void {
     this.stopped = true;
     this.wake?.();
+  }
+
+  /** A method, not a property read: a read narrowed before an await would not be read again after it. */
+  private throwIfFailed(): void {
+    if (this.failure) throw this.failure;
+  }
+
+  /** Stops the stream with this error, as if applying had failed with it (the slot keeps every change). */
+  fail(error: Error): void {
+    this.failure ??= error;
+    this.stop();
+  }
+
+  get tracker(): ChangeTracker {
+    return this.state.tracker;
+  }
+
+  /**
+   * Asks the apply to hold at its next source-transaction boundary (pin.ts). The caller awaits
+   * `held`, takes its source snapshot, then `release`s the request with the position (always: the
+   * apply waits until it does), and awaits `done`. Refused while another pin is under way.
+   */
+  requestPin(atPin: AtPin): PinRequest {
+    if (this.state.pin) throw new Error('a pin is already under way');
+    const pin = new PinRequest(atPin);
+    this.state.pin = pin;
+    this.state.wake?.();
+    return pin;
+  }
+
+  /** Withdraws a pin request the apply did not take up (no session running, a long transaction). */
+  cancelPin(pin: PinRequest): void {
+    if (this.state.pin === pin) this.state.pin = undefined;
+    pin.abandon(new Error('pin withdrawn'));
   }
 
   stats(): ApplyStats {

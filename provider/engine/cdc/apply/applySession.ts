@@ -32,6 +32,7 @@ import { StatementPipeline } from './statementPipeline';
 import { addColumnSql, compareColumns, resolveTargetTable, sourceColumnDefinitions } from './targetTables';
 import { TargetTransaction } from './targetTransaction';
 import type { ApplyState, SessionConfig, SessionEnd, TargetTable } from './types';
+import { ALL_TABLES } from './pin';
 import type { ChangeEvent, Relation, RowEvent } from '../decode/changeEvents';
 
 /** What the apply loop handles: a change from the stream, or a keepalive carrying the server's WAL position. */
@@ -60,7 +61,14 @@ export async function runSession(config: SessionConfig, state: ApplyState, isSto
   try {
     await session.start();
     return await session.run(isStopped);
+  } catch (error) {
+    state.pin?.abandon(error as Error);
+    state.pin = undefined;
+    throw error;
   } finally {
+    state.pin?.abandon(new Error('the apply session ended before the pinned position'));
+    state.pin = undefined;
+    state.wake = undefined;
     await session.stop();
   }
 }
@@ -87,6 +95,8 @@ class ApplySession {
   private sinceYield = 0;
   /** Applying without replica role: the target's foreign keys act (see TargetTable.cascadedDeletes). */
   private foreignKeysFire = false;
+  /** The current source transaction precedes a pinned position but its snapshot does not see it (pin.ts). */
+  private pinStraggler = false;
 
   constructor(
     private readonly config: SessionConfig,
@@ -113,6 +123,7 @@ class ApplySession {
       () => this.stream?.pause(),
       () => this.stream?.resume(),
     );
+    state.wake = () => this.queue.wake();
     const stream = await this.startStream(startLsn);
     this.statusTimer = setInterval(() => this.confirm(), 10_000);
     // Reordering across tables is safe only when no foreign key or trigger looks across them.
@@ -222,8 +233,9 @@ class ApplySession {
     const txn = this.txn!;
     if (txn.isOpen && !this.inSourceTxn) await txn.commit();
     txn.check();
-    // waiting for a stop position: ask the server for a keepalive carrying its current position
-    if (this.state.stopAtLsn !== undefined) this.confirm(true);
+    if (!this.inSourceTxn) await this.pinBoundary({});
+    // waiting for a stop or pinned position: ask the server for a keepalive carrying its current position
+    if (this.state.stopAtLsn !== undefined || this.state.pin?.phase === 'pinned') this.confirm(true);
     return undefined;
   }
 
@@ -232,8 +244,10 @@ class ApplySession {
       case 'keepalive':
         return this.keepalive(item.walEnd);
       case 'begin':
+        await this.pinBoundary({ finalLsn: item.finalLsn, xid: item.xid });
         this.inSourceTxn = true;
         this.skipping = item.finalLsn < this.skipBelow;
+        if (this.skipping && this.pinStraggler) this.state.pin?.inexact.add(ALL_TABLES);
         return undefined;
       case 'relation':
         await this.relationChanged(item);
@@ -246,10 +260,41 @@ class ApplySession {
         return undefined;
       case 'message':
         if (!this.skipping && this.isCutoverMarker(item.prefix, item.content)) this.markerSeen = true;
+        // a message outside a transaction (the verifier emits one after its snapshot) is a boundary
+        if (!this.inSourceTxn) await this.pinBoundary({ walEnd: item.lsn });
         return undefined;
       case 'commit':
         return this.sourceCommit(item.endLsn, item.commitTimeMs);
     }
+  }
+
+  /**
+   * A source-transaction boundary: where a verifier's pin (pin.ts) holds the apply, and stops it
+   * again at the pinned position. `finalLsn` and `xid`: the next transaction's (its BEGIN);
+   * `walEnd`: a position everything before which has been received (a keepalive, a message).
+   */
+  private async pinBoundary(next: { finalLsn?: bigint; xid?: number; walEnd?: bigint }): Promise<void> {
+    const pin = this.state.pin;
+    if (!pin) return;
+    const txn = this.txn!;
+    if (pin.phase === 'hold') {
+      await txn.settle();
+      // nothing is taken from the queue while held: the stream pauses once the queue is full
+      if (!(await pin.hold())) {
+        if (this.state.pin === pin) this.state.pin = undefined;
+        return;
+      }
+    }
+    const position = pin.position;
+    if (pin.phase !== 'pinned' || !position) return;
+    const at = next.finalLsn ?? next.walEnd;
+    if (at !== undefined && at >= position.lsn) {
+      await txn.settle();
+      if (this.state.pin === pin) this.state.pin = undefined;
+      await pin.reach();
+      return;
+    }
+    if (next.xid !== undefined) this.pinStraggler = !position.visible(next.xid);
   }
 
   /**
@@ -264,6 +309,7 @@ class ApplySession {
     if (this.inSourceTxn) return undefined;
     const { state } = this;
     const txn = this.txn!;
+    await this.pinBoundary({ walEnd });
     if (state.stopAtLsn !== undefined) {
       await txn.settle();
       if (walEnd >= state.stopAtLsn) return 'cutover';
@@ -280,11 +326,16 @@ class ApplySession {
   /** Step: add one row change of the current source transaction to the open target transaction. */
   private async addChange(row: RowEvent): Promise<void> {
     const table = await this.tableOf(row.relation);
-    await this.txn!.add({ op: row.op, table, identity: row.identity, values: row.values });
+    const change = { op: row.op, table, identity: row.identity, values: row.values };
+    this.state.tracker.rowChanged(change);
+    if (this.pinStraggler) this.state.pin?.inexact.add(qualified(table.schema, table.name));
+    await this.txn!.add(change);
   }
 
   private async truncate(relations: readonly Relation[], cascade: boolean, restartIdentity: boolean): Promise<void> {
     const targets = await Promise.all(relations.map((r) => this.tableOf(r)));
+    this.state.tracker.truncated(targets);
+    if (this.pinStraggler) for (const t of targets) this.state.pin?.inexact.add(qualified(t.schema, t.name));
     await this.txn!.flush();
     await this.txn!.exec(truncateStatement(targets, cascade, restartIdentity));
   }
@@ -299,6 +350,7 @@ class ApplySession {
     const { state } = this;
     const txn = this.txn!;
     this.inSourceTxn = false;
+    this.pinStraggler = false;
     if (this.skipping) {
       this.skipping = false;
       return undefined;

@@ -6,6 +6,7 @@ import type { MigrationRun } from '../../flow/migrationRun';
 import { maxLsn } from '../decode/lsn';
 import { Applier, type ApplyStats } from './applier';
 import type { SessionEnd } from './types';
+import type { ChangeTracker } from './changeTracker';
 
 /** One database's stream: its applier and what it reported so far. */
 export interface OnlineStream {
@@ -40,7 +41,13 @@ export function streamNames(run: MigrationRun, database: string): StreamNames {
 }
 
 /** Starts (or restarts) the applier of one database. */
-export function startStream(run: MigrationRun, database: string, initialLsn: bigint | undefined, base: OnlineStream['base']): OnlineStream {
+export function startStream(
+  run: MigrationRun,
+  database: string,
+  initialLsn: bigint | undefined,
+  base: OnlineStream['base'],
+  tracker?: ChangeTracker,
+): OnlineStream {
   const n = streamNames(run, database);
   const applier = new Applier({
     source: run.spec.source,
@@ -50,6 +57,7 @@ export function startStream(run: MigrationRun, database: string, initialLsn: big
     migration: run.spec.migrationName,
     cutoverPrefix: cutoverMessagePrefix(run.spec.migrationName),
     initialLsn,
+    tracker,
     log: (level, message) => {
       // fire and forget (log is synchronous): a run's warn never rejects
       if (level === 'warning') void run.warn(message, database);

@@ -6,6 +6,8 @@ import type { ServerSpec } from '../../input/migrationSpec';
 import type { ApplyLag } from './applyLag';
 import type { Relation, RowOp } from '../decode/changeEvents';
 import type { Tuple } from '../decode/tuple';
+import type { ChangeTracker } from './changeTracker';
+import type { PinRequest } from './pin';
 
 // ---- the target ----
 
@@ -162,6 +164,12 @@ export interface ApplyState {
   peakQueuedBytes: number;
   /** Warnings to surface once (e.g. triggers would fire on the target). */
   warnings: string[];
+  /** A verifier's request to hold the apply at a source position (pin.ts). */
+  pin?: PinRequest;
+  /** The keys changed per pinned table since its pin (outlives appliers: a restarted stream keeps it). */
+  readonly tracker: ChangeTracker;
+  /** Wakes the session's loop when it waits for changes (a pin request arrived). */
+  wake?: () => void;
 }
 
 export type SessionEnd = 'cutover' | 'stopped';

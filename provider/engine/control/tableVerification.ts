@@ -1,0 +1,76 @@
+// Each table's last verification (pgferry.table_verification): where the background verifier
+// compared it (the pinned source position) and how the cutover checked it again. The cutover
+// reads the background records to decide what to re-read (cutover/recheckPlan.ts); tests and
+// `show` read what was done.
+import { ident } from '../connect/quote';
+import { CONTROL_SCHEMA } from '../core/names';
+import type { ControlStore } from './store';
+
+const T = `${ident(CONTROL_SCHEMA)}.table_verification`;
+
+export type VerificationMethod = 'background' | 'cutover-full' | 'cutover-keys' | 'cutover-count';
+
+export interface TableVerificationRecord {
+  readonly database: string;
+  /** schema.name, as the verification report names tables. */
+  readonly table: string;
+  readonly method: VerificationMethod;
+  readonly verifiedLsn?: string;
+  readonly sourceRows: number;
+  readonly targetRows: number;
+  readonly keysChecked?: number;
+  readonly matches: boolean;
+  readonly reason?: string;
+}
+
+export async function recordTableVerification(store: ControlStore, migration: string, r: TableVerificationRecord): Promise<void> {
+  await store.query(
+    `INSERT INTO ${T} (migration, database, table_name, method, verified_lsn, source_rows, target_rows, keys_checked, matches, reason)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+     ON CONFLICT (migration, database, table_name) DO UPDATE
+        SET method = excluded.method, verified_lsn = excluded.verified_lsn, source_rows = excluded.source_rows,
+            target_rows = excluded.target_rows, keys_checked = excluded.keys_checked, matches = excluded.matches,
+            reason = excluded.reason, verified_at = now()`,
+    [
+      migration,
+      r.database,
+      r.table,
+      r.method,
+      r.verifiedLsn ?? null,
+      r.sourceRows,
+      r.targetRows,
+      r.keysChecked ?? null,
+      r.matches,
+      r.reason ?? null,
+    ],
+  );
+}
+
+export async function tableVerifications(store: ControlStore, migration: string, database?: string): Promise<TableVerificationRecord[]> {
+  const rows = await store.query<{
+    database: string;
+    table_name: string;
+    method: VerificationMethod;
+    verified_lsn: string | null;
+    source_rows: string;
+    target_rows: string;
+    keys_checked: string | null;
+    matches: boolean;
+    reason: string | null;
+  }>(
+    `SELECT database, table_name, method, verified_lsn, source_rows::text, target_rows::text, keys_checked::text, matches, reason
+       FROM ${T} WHERE migration = $1 AND ($2::text IS NULL OR database = $2) ORDER BY database, table_name`,
+    [migration, database ?? null],
+  );
+  return rows.map((r) => ({
+    database: r.database,
+    table: r.table_name,
+    method: r.method,
+    ...(r.verified_lsn ? { verifiedLsn: r.verified_lsn } : {}),
+    sourceRows: Number(r.source_rows),
+    targetRows: Number(r.target_rows),
+    ...(r.keys_checked !== null ? { keysChecked: Number(r.keys_checked) } : {}),
+    matches: r.matches,
+    ...(r.reason ? { reason: r.reason } : {}),
+  }));
+}

@@ -1,0 +1,26 @@
+// What the cutover reads again of each table verified in the background: nothing but its count
+// when no change reached it since its pinned verification, its count and the rows of the keys
+// changed since otherwise, and the whole table when this runner cannot tell (not pinned by it, a
+// TRUNCATE, too many keys, rows without a usable key, a verification record that is not this pin's).
+import { formatLsn } from '../cdc/decode/lsn';
+import type { OnlineStream } from '../cdc/apply/onlineStream';
+import type { SourceTable } from '../catalog';
+import { tableVerifications, type TableVerificationRecord } from '../control/tableVerification';
+import type { MigrationRun } from '../flow/migrationRun';
+import type { TableRecheck } from '../verify';
+
+export async function recheckPlan(
+  run: MigrationRun,
+  streams: readonly OnlineStream[],
+): Promise<(database: string, table: SourceTable) => TableRecheck | undefined> {
+  const records = new Map<string, TableVerificationRecord>();
+  for (const r of await tableVerifications(run.store, run.spec.migrationName)) records.set(`${r.database}\0${r.table}`, r);
+  return (database, table) => {
+    const entry = streams.find((s) => s.database === database)?.applier.tracker.entry(table.sql);
+    const record = records.get(`${database}\0${table.display}`);
+    if (!entry || entry.keys === 'all' || !record || record.method !== 'background' || !record.matches) return undefined;
+    if (record.verifiedLsn !== formatLsn(entry.since)) return undefined;
+    if (entry.keys.size === 0) return { kind: 'count' };
+    return { kind: 'keys', keys: [...entry.keys], keyColumns: entry.keyColumns ?? [] };
+  };
+}

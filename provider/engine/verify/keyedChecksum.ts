@@ -1,0 +1,29 @@
+// The cutover's re-read of only the rows the stream changed after a table was verified: the rows
+// whose keys the apply touched since (cdc/apply/changeTracker.ts), found by each key column's own
+// equality (as the apply finds them), with the same checksum as a whole table's.
+import { ident } from '../connect/quote';
+import type { TargetColumn } from '../cdc/apply/types';
+
+/**
+ * Count and checksum of the rows of `qualifiedTable` whose key is one of $1 (a JSON array of
+ * arrays of key column texts, in `keyColumns` order). The keys arrive as one parameter, whatever
+ * their number; each is cast to its column's type and compared with the column's equality (its
+ * text where the type has none), so an index on the key serves the look-up.
+ */
+export function keyedChecksumSql(qualifiedTable: string, keyColumns: readonly TargetColumn[]): string {
+  const picks = keyColumns.map((c, i) => `(k.e ->> ${i})::${c.cast} AS ${ident(`k${i}`)}`).join(', ');
+  const match = keyColumns
+    .map((c, i) => {
+      const t = `t.${ident(c.name)}`;
+      const k = `k.${ident(`k${i}`)}`;
+      return c.equality ? `${t} ${c.equality} ${k}` : `${t}::pg_catalog.text OPERATOR(pg_catalog.=) ${k}::pg_catalog.text`;
+    })
+    .join(' AND ');
+  return `SELECT count(*)::int8::text AS n,
+          coalesce(sum(('x' || substr(md5(t::text), 1, 16))::bit(64)::int8::numeric), 0)::text AS h
+     FROM (SELECT ${picks} FROM pg_catalog.jsonb_array_elements($1::pg_catalog.jsonb) AS k(e)) AS k
+     JOIN ONLY ${qualifiedTable} AS t ON ${match}`;
+}
+
+/** Row count of one table (the cutover's look at a table no change reached since its verification). */
+export const tableCountSql = (qualifiedTable: string): string => `SELECT count(*)::int8::text AS n, '' AS h FROM ONLY ${qualifiedTable}`;
