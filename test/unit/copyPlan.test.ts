@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import type { SourceTable } from '../../provider/engine/catalog';
 import { copyFormat, copyInSql, copyOutSql } from '../../provider/engine/copy/copyJob';
-import { ctidRangeWheres, integerRangeWheres, jobsForTable, orderJobs, partCount } from '../../provider/engine/copy/plan';
+import { ctidRangeWheres, integerRangeWheres, jobsForTable, orderJobs, partCount, rangeWhere } from '../../provider/engine/copy/plan';
 
 const table = (over: Partial<SourceTable> = {}): SourceTable => ({
   oid: '1',
@@ -44,6 +44,14 @@ describe('copy plan (pure)', () => {
       ).length;
     for (let k = -100; k < 200; k++) assert.equal(covered(k), 1, `key ${k}`);
     assert.deepEqual(integerRangeWheres('"id"', 1n, 3n, 4), ['TRUE']);
+  });
+
+  it('rebuilds a recorded range only from integers (the control catalog holds numbers, never SQL)', () => {
+    assert.equal(rangeWhere({ by: 'key', from: '-3', to: '9' }, '"id"'), '"id" >= -3::int8 AND "id" < 9::int8');
+    assert.equal(rangeWhere({ by: 'ctid', fromPage: 4 }), "ctid >= '(4,0)'::tid");
+    assert.equal(rangeWhere({ by: 'key' }, '"id"'), 'TRUE');
+    assert.throws(() => rangeWhere({ by: 'key', from: '1; DROP TABLE t' }, '"id"'), /not an integer/);
+    assert.throws(() => rangeWhere({ by: 'ctid', toPage: 1.5 }), /not an integer/);
   });
 
   it('CTID ranges are contiguous and the last is open-ended', () => {

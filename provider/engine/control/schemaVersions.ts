@@ -190,6 +190,40 @@ COMMENT ON COLUMN pgferry.table_verification.verified_lsn IS 'background: the so
 COMMENT ON COLUMN pgferry.table_verification.method IS 'background: whole table at verified_lsn; cutover-keys: the keys changed since, plus the row count; cutover-count: unchanged since, row count only; cutover-full: whole table';
 `,
   },
+  {
+    // The copy as explicit work items (control/copyItems.ts): one per table, or per part of a split
+    // table, with the numbers of its range (never SQL text), its claim's fencing epoch and, once its
+    // rows committed on the target, their count. copy_plan is what a resumed copy checks the source
+    // against: the first snapshot's xmin and the schema's signature (copy/resumeCheck.ts).
+    version: 8,
+    sql: `
+CREATE TABLE pgferry.copy_item (
+  migration    text NOT NULL,
+  database     text NOT NULL,
+  item         text NOT NULL,
+  table_oid    bigint NOT NULL,
+  table_name   text NOT NULL,
+  part         integer,
+  parts        integer NOT NULL DEFAULT 1,
+  range        jsonb,
+  relfilenode  bigint NOT NULL,
+  state        text NOT NULL DEFAULT 'pending' CHECK (state IN ('pending', 'done')),
+  epoch        bigint NOT NULL DEFAULT 0,
+  holder       text,
+  claimed_at   timestamptz,
+  rows         bigint,
+  bytes        bigint,
+  done_at      timestamptz,
+  PRIMARY KEY (migration, database, item),
+  FOREIGN KEY (migration, database) REFERENCES pgferry.migration_database (migration, database) ON DELETE CASCADE
+);
+ALTER TABLE pgferry.migration_database ADD COLUMN copy_plan jsonb;
+COMMENT ON COLUMN pgferry.copy_item.item IS 'the table''s source OID, then /part for a part of a split table';
+COMMENT ON COLUMN pgferry.copy_item.range IS 'the part''s bounds as numbers (copy/plan.ts RangeBounds); NULL for a whole table';
+COMMENT ON COLUMN pgferry.copy_item.epoch IS 'raised by every claim; the commit of the item''s rows checks it on the target (copy_fence)';
+COMMENT ON COLUMN pgferry.migration_database.copy_plan IS 'the first copy snapshot''s xmin, the schema signature, and whether post-data started';
+`,
+  },
 ];
 
 /** The highest control-catalog version this build installs (`pgferry version` prints it). */

@@ -47,6 +47,11 @@ export interface CopyJobArgs {
   readonly encoding: string;
   readonly signal?: AbortSignal;
   readonly onBytes?: (bytes: number) => void;
+  /**
+   * Runs in the job's target transaction once its rows are in, before COMMIT (the done-record and
+   * its fence check: doneRecords.ts); a throw rolls the rows back.
+   */
+  readonly beforeCommit?: (target: pg.Client, result: CopyJobResult) => Promise<void>;
 }
 
 /**
@@ -100,8 +105,10 @@ async function copyStream(args: CopyJobArgs, format: CopyFormat): Promise<CopyJo
       args.onBytes?.(chunk.length);
     });
     await pipeline(out, into, { signal: args.signal });
+    const result = { rows: Number(into.rowCount ?? 0), bytes };
+    await args.beforeCommit?.(target, result);
     await target.query('COMMIT');
-    return { rows: Number(into.rowCount ?? 0), bytes };
+    return result;
   } catch (error) {
     await target.query('ROLLBACK').catch(() => undefined);
     throw rowSecurityError(error, job);
@@ -124,8 +131,15 @@ async function copyEmptyColumnTable(args: CopyJobArgs): Promise<CopyJobResult> {
   const where = args.job.part ? ` WHERE ${args.job.part.where}` : '';
   const { rows } = await args.source.query<{ n: string }>(`SELECT count(*)::int8 AS n FROM ONLY ${args.job.table.sql}${where}`);
   const n = Number(rows[0]!.n);
-  if (n > 0) {
-    await args.target.query(`INSERT INTO ${args.job.table.sql} SELECT FROM generate_series(1, $1::int8)`, [n]);
+  const result = { rows: n, bytes: 0 };
+  await args.target.query('BEGIN');
+  try {
+    if (n > 0) await args.target.query(`INSERT INTO ${args.job.table.sql} SELECT FROM generate_series(1, $1::int8)`, [n]);
+    await args.beforeCommit?.(args.target, result);
+    await args.target.query('COMMIT');
+  } catch (error) {
+    await args.target.query('ROLLBACK').catch(() => undefined);
+    throw error;
   }
-  return { rows: n, bytes: 0 };
+  return result;
 }

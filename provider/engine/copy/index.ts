@@ -10,8 +10,9 @@ import { safeEmit, type ProgressListener } from '../core/model';
 import type { MigrationSpec } from '../input/migrationSpec';
 import { runWorkers, WorkQueue } from '../util/workQueue';
 import { runCopyJob } from './copyJob';
-import { buildIndex, indexesByTable } from './indexes';
-import { ctidRangeWheres, integerRangeWheres, jobsForTable, orderJobs, partCount, type CopyJob } from './plan';
+import { buildIndex, indexesByTable, indexMarkStatements, indexStatement } from './indexes';
+import { ctidRanges, integerRanges, itemKey, jobsForRanges, orderJobs, partCount, type CopyJob } from './plan';
+import type { CopyJobResult } from './copyJob';
 import { splitKeyBounds } from '../catalog/queries';
 import { TableTally, type TallyHooks } from './tableTally';
 
@@ -35,13 +36,33 @@ export interface CopyTablesArgs {
   /** Called when a table's rows are all in (before its indexes). */
   readonly onTableDone?: TallyHooks['onTableDone'];
   readonly onTableStart?: TallyHooks['onTableStart'];
+  /** The jobs, planned by planJobs or read back from the control catalog; planned here when absent. */
+  readonly jobs?: readonly CopyJob[];
+  /** Jobs (by itemKey) an earlier run already committed: counted, not copied again. */
+  readonly done?: ReadonlyMap<string, { readonly rows: number; readonly bytes: number }>;
+  /** Indexes (by source index OID) an earlier run already built. */
+  readonly builtIndexes?: ReadonlySet<string>;
+  /** Claims and done-records that make each job exactly-once; without it a job just commits. */
+  readonly ledger?: CopyLedger;
+}
+
+/** What makes each job exactly-once (flow/copyLedger.ts keeps it in the control catalog and the target database). */
+export interface CopyLedger {
+  /** Claims a job on the worker's target session: its fencing epoch, or what an earlier claim already committed. */
+  claim(job: CopyJob, target: pg.Client): Promise<{ readonly epoch: number } | { readonly done: CopyJobResult }>;
+  /** In the job's target transaction, before COMMIT: the fence check and the done-record. */
+  beforeCommit(target: pg.Client, job: CopyJob, epoch: number, result: CopyJobResult): Promise<void>;
+  /** After COMMIT. */
+  committed(job: CopyJob, epoch: number, result: CopyJobResult): Promise<void>;
+  /** In an index build's transaction, before COMMIT. */
+  indexBuilt(target: pg.Client, index: SourceIndex): Promise<void>;
 }
 
 /** Plans the jobs: reads split-key bounds inside the snapshot for tables over the threshold. */
-async function planJobs(args: CopyTablesArgs, probe: pg.Client): Promise<CopyJob[]> {
+export async function planJobs(spec: MigrationSpec, tables: readonly SourceTable[], probe: pg.Client): Promise<CopyJob[]> {
   const jobs: CopyJob[] = [];
-  for (const table of args.tables) {
-    const parts = partCount(table.bytes, args.spec.splitTablesLargerThan, args.spec.splitMaxParts);
+  for (const table of tables) {
+    const parts = partCount(table.bytes, spec.splitTablesLargerThan, spec.splitMaxParts);
     if (parts <= 1) {
       jobs.push({ table });
       continue;
@@ -52,11 +73,11 @@ async function planJobs(args: CopyTablesArgs, probe: pg.Client): Promise<CopyJob
       const lo = rows[0]?.lo;
       const hi = rows[0]?.hi;
       jobs.push(
-        ...jobsForTable(
+        ...jobsForRanges(
           table,
           lo === null || hi === null || lo === undefined || hi === undefined
-            ? ['TRUE']
-            : integerRangeWheres(key, BigInt(lo), BigInt(hi), parts),
+            ? [{ by: 'key' }]
+            : integerRanges(BigInt(lo), BigInt(hi), parts),
         ),
       );
     } else {
@@ -65,7 +86,7 @@ async function planJobs(args: CopyTablesArgs, probe: pg.Client): Promise<CopyJob
         `SELECT (pg_relation_size($1::regclass) / current_setting('block_size')::int)::int8 AS pages`,
         [table.oid],
       );
-      jobs.push(...jobsForTable(table, ctidRangeWheres(Number(rows[0]!.pages), parts)));
+      jobs.push(...jobsForRanges(table, ctidRanges(Number(rows[0]!.pages), parts)));
     }
   }
   return orderJobs(jobs);
@@ -92,6 +113,13 @@ async function copyOneJob(
   onTableIn: () => void,
 ): Promise<void> {
   await tally.jobStarts(job);
+  const claim = args.ledger ? await args.ledger.claim(job, w.target) : { epoch: 0 };
+  if ('done' in claim) {
+    // an earlier claim committed it after all (its runner died between the commit and the mirror)
+    if (await tally.jobDone(job, claim.done, 0)) onTableIn();
+    return;
+  }
+  const { ledger } = args;
   const bytes = tally.bytesOf(job);
   const result = await runCopyJob({
     job,
@@ -100,13 +128,34 @@ async function copyOneJob(
     encoding: args.encoding,
     signal,
     onBytes: bytes.onBytes,
+    ...(ledger ? { beforeCommit: (target, r) => ledger.beforeCommit(target, job, claim.epoch, r) } : {}),
   }).catch((error: unknown) => {
     // the table shows as Errored (progress, control catalog) before the failure ends the copy
     if (!signal.aborted)
       safeEmit(args.onProgress, { kind: 'table-error', database: args.database, table: job.table.display, message: errorMessage(error) });
     throw error;
   });
+  await ledger?.committed(job, claim.epoch, result);
   if (await tally.jobDone(job, result, bytes.sent())) onTableIn();
+}
+
+/** Builds one index; with a ledger, its done-record commits with it, and one built earlier only gets its marks again. */
+async function buildOneIndex(args: CopyTablesArgs, index: SourceIndex, target: pg.Client): Promise<void> {
+  const { ledger } = args;
+  if (!ledger) return buildIndex(target, index);
+  if (!args.builtIndexes?.has(index.indexOid)) {
+    await target.query('BEGIN');
+    try {
+      await target.query(indexStatement(index));
+      await ledger.indexBuilt(target, index);
+      await target.query('COMMIT');
+    } catch (error) {
+      await target.query('ROLLBACK').catch(() => undefined);
+      throw error;
+    }
+  }
+  // the marks are idempotent and each its own statement (indexes.ts says why)
+  for (const statement of indexMarkStatements(index)) await target.query(statement);
 }
 
 /** Copies every table's rows and builds its indexes as soon as they are in; one failure stops both pools. */
@@ -120,17 +169,27 @@ export async function copyTables(args: CopyTablesArgs): Promise<CopyTablesResult
     throw error;
   };
 
-  const jobs = await args.sessions.use((probe) => planJobs(args, probe));
+  const jobs = args.jobs ?? (await args.sessions.use((probe) => planJobs(spec, args.tables, probe)));
   const tally = new TableTally(jobs, args);
   const byTable = indexesByTable(args.indexes);
   const copyQueue = new WorkQueue<CopyJob>();
   const indexQueue = new WorkQueue<SourceIndex>();
-  copyQueue.push(...jobs);
+  const toCopy: CopyJob[] = [];
+  for (const job of jobs) {
+    const done = args.done?.get(itemKey(job));
+    if (!done) {
+      toCopy.push(job);
+      continue;
+    }
+    await tally.jobStarts(job);
+    if (await tally.jobDone(job, done, 0)) indexQueue.push(...(byTable.get(job.table.oid) ?? []));
+  }
+  copyQueue.push(...toCopy);
   copyQueue.close();
 
   const copying = runWorkers<CopyJob, SessionPair>({
     queue: copyQueue,
-    concurrency: Math.min(spec.tableJobs, args.sessions.size, Math.max(1, jobs.length)),
+    concurrency: Math.min(spec.tableJobs, args.sessions.size, Math.max(1, toCopy.length)),
     signal,
     ...pairedWithTarget(args.sessions, spec.target, targetOptions(database, 'copy')),
     work: (job, w) => copyOneJob(args, tally, job, w, signal, () => indexQueue.push(...(byTable.get(job.table.oid) ?? []))),
@@ -144,7 +203,7 @@ export async function copyTables(args: CopyTablesArgs): Promise<CopyTablesResult
     signal,
     open: () => openSession(spec.target, targetOptions(database, 'index', { maintenance_work_mem: '256MB' })),
     close: closeSession,
-    work: (index, target) => buildIndex(target, index),
+    work: (index, target) => buildOneIndex(args, index, target),
   }).catch(stopOnFailure);
 
   const [copied, indexed] = await Promise.allSettled([copying, indexing]);

@@ -1,11 +1,22 @@
 // The copy plan (pure): which tables are split, into which ranges, in which order.
 import type { SourceTable } from '../catalog';
+import { ident } from '../connect/quote';
+
+/**
+ * The bounds of one part as numbers: what the control catalog records of a part (never SQL text),
+ * so a resumed copy rebuilds exactly the same ranges with rangeWhere. Absent ends are open.
+ */
+export type RangeBounds =
+  | { readonly by: 'key'; readonly from?: string; readonly to?: string }
+  | { readonly by: 'ctid'; readonly fromPage?: number; readonly toPage?: number };
 
 /** A WHERE clause selecting one part of a split table; built only from numbers we computed. */
 export interface CopyPart {
   readonly index: number;
   readonly count: number;
   readonly where: string;
+  /** The numbers `where` was built from (absent only for hand-made parts in unit tests). */
+  readonly bounds?: RangeBounds;
 }
 
 export interface CopyJob {
@@ -25,32 +36,65 @@ export function partCount(bytes: number, threshold: number, maxParts: number): n
  * below and the last unbounded above, so rows outside the sampled bounds are never missed.
  */
 export function integerRangeWheres(quotedKey: string, lo: bigint, hi: bigint, parts: number): string[] {
+  return integerRanges(lo, hi, parts).map((b) => rangeWhere(b, quotedKey));
+}
+
+/** integerRangeWheres' ranges as numbers; one open range when the span is too small to split. */
+export function integerRanges(lo: bigint, hi: bigint, parts: number): RangeBounds[] {
   const span = hi - lo + 1n;
   const n = BigInt(parts);
-  if (span < n * 2n) return ['TRUE'];
-  const wheres: string[] = [];
+  if (span < n * 2n) return [{ by: 'key' }];
+  const ranges: RangeBounds[] = [];
   for (let i = 0n; i < n; i++) {
     const from = lo + (span * i) / n;
     const to = lo + (span * (i + 1n)) / n;
-    const lower = i === 0n ? null : `${quotedKey} >= ${from.toString()}::int8`;
-    const upper = i === n - 1n ? null : `${quotedKey} < ${to.toString()}::int8`;
-    wheres.push([lower, upper].filter(Boolean).join(' AND ') || 'TRUE');
+    ranges.push({ by: 'key', ...(i === 0n ? {} : { from: from.toString() }), ...(i === n - 1n ? {} : { to: to.toString() }) });
   }
-  return wheres;
+  return ranges;
 }
 
 /** Splits a heap of `pages` blocks into `parts` CTID block ranges; the last is open-ended. */
 export function ctidRangeWheres(pages: number, parts: number): string[] {
-  if (pages < parts * 2) return ['TRUE'];
-  const wheres: string[] = [];
+  return ctidRanges(pages, parts).map((b) => rangeWhere(b));
+}
+
+export function ctidRanges(pages: number, parts: number): RangeBounds[] {
+  if (pages < parts * 2) return [{ by: 'ctid' }];
+  const ranges: RangeBounds[] = [];
   for (let i = 0; i < parts; i++) {
     const from = Math.floor((pages * i) / parts);
     const to = Math.floor((pages * (i + 1)) / parts);
-    const lower = i === 0 ? null : `ctid >= '(${from},0)'::tid`;
-    const upper = i === parts - 1 ? null : `ctid < '(${to},0)'::tid`;
-    wheres.push([lower, upper].filter(Boolean).join(' AND ') || 'TRUE');
+    ranges.push({ by: 'ctid', ...(i === 0 ? {} : { fromPage: from }), ...(i === parts - 1 ? {} : { toPage: to }) });
   }
-  return wheres;
+  return ranges;
+}
+
+/**
+ * The WHERE clause of a range. Bounds are re-checked as integers here, since a resumed copy reads
+ * them back from the control catalog: nothing but digits ever reaches the SQL text.
+ */
+export function rangeWhere(bounds: RangeBounds, quotedKey?: string): string {
+  const int = (v: string | number): string => {
+    const text = String(v);
+    if (!/^-?\d+$/.test(text)) throw new Error(`a copy range bound is not an integer: ${JSON.stringify(text)}`);
+    return text;
+  };
+  let lower: string | null = null;
+  let upper: string | null = null;
+  if (bounds.by === 'key') {
+    if (quotedKey === undefined) throw new Error('a key range needs its key column');
+    if (bounds.from !== undefined) lower = `${quotedKey} >= ${int(bounds.from)}::int8`;
+    if (bounds.to !== undefined) upper = `${quotedKey} < ${int(bounds.to)}::int8`;
+  } else {
+    if (bounds.fromPage !== undefined) lower = `ctid >= '(${int(bounds.fromPage)},0)'::tid`;
+    if (bounds.toPage !== undefined) upper = `ctid < '(${int(bounds.toPage)},0)'::tid`;
+  }
+  return [lower, upper].filter(Boolean).join(' AND ') || 'TRUE';
+}
+
+/** The work item a job is in the control catalog: the table's OID, and its part's number when split. */
+export function itemKey(job: CopyJob): string {
+  return job.part ? `${job.table.oid}/${job.part.index}` : job.table.oid;
 }
 
 /** Jobs in the order they should run: biggest tables first, a split table's parts together. */
@@ -61,4 +105,11 @@ export function orderJobs(jobs: readonly CopyJob[]): CopyJob[] {
 export function jobsForTable(table: SourceTable, wheres: readonly string[]): CopyJob[] {
   if (wheres.length <= 1) return [{ table }];
   return wheres.map((where, index) => ({ table, part: { index, count: wheres.length, where } }));
+}
+
+/** A table's jobs from range bounds (a fresh plan, or the one a resumed copy read back). */
+export function jobsForRanges(table: SourceTable, ranges: readonly RangeBounds[]): CopyJob[] {
+  if (ranges.length <= 1) return [{ table }];
+  const key = table.splitKey === undefined ? undefined : ident(table.splitKey);
+  return ranges.map((bounds, index) => ({ table, part: { index, count: ranges.length, where: rangeWhere(bounds, key), bounds } }));
 }

@@ -101,6 +101,10 @@ export const ERROR_CODES = {
     meaning: 'a stream stopped on an error was not fixed within maxApplyStopHours: its slot was released',
   },
   VERIFY_MISMATCH: { category: 'target', meaning: 'source and target differ after the copy or at cutover' },
+  COPY_CLAIM_LOST: {
+    category: 'target',
+    meaning: 'a copy work item was claimed again by another worker before this one committed it: its rows were rolled back',
+  },
 
   // The user stopped it.
   CANCELED: { category: 'canceled', meaning: 'the migration was canceled' },

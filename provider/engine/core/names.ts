@@ -72,6 +72,13 @@ export function streamNamesOf(migration: string, database: string, instance?: st
 /** Table in the target database that records progress when origins are not permitted. */
 export const PROGRESS_TABLE = { schema: CONTROL_SCHEMA, table: 'apply_progress' } as const;
 
+/**
+ * Tables in each target database that make a chunk of the copy exactly-once: a chunk's rows and its
+ * done-record commit in one transaction there, which also checks the claim's fencing epoch
+ * (copy/doneRecords.ts). Dropped once the database's copy is finished.
+ */
+export const COPY_LEDGER = { schema: CONTROL_SCHEMA, done: 'copy_done', fence: 'copy_fence' } as const;
+
 /** Advisory lock key (bigint) of a migration's runner lease on the target. */
 export function leaseKey(migration: string): string {
   const hex = createHash('sha256').update(`pgferry-lease\0${migration}`).digest('hex').slice(0, 15);

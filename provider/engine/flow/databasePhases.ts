@@ -15,6 +15,9 @@ import { PgferryError } from '../core/errors';
 import type { MigrationRun } from './migrationRun';
 import { applyDatabaseProperties, createTargetDatabase } from '../schema/database';
 import { leaveBehindUnsupported } from './leaveBehindUnsupported';
+import { freshCopyWork, resumedCopyWork, schemaSignature, type CopyWork } from './copyWork';
+import { markCopyPostData } from '../control/copyItems';
+import { dropLedger } from '../copy/doneRecords';
 import { dumpFile, dumpSchema, listToc, restoreSection } from '../schema/dumpRestore';
 
 /** The source database's properties (encoding, locale, owner, settings...), which every phase reads. */
@@ -65,8 +68,8 @@ export async function prepareTargetDatabase(run: MigrationRun, database: string,
   for (const w of warnings) await run.warn(w, database);
 }
 
-/** The pre-data schema restored from one dump read in the snapshot, minus what is left behind. */
-async function restorePreData(run: MigrationRun, database: string, snapshot: SnapshotSessions) {
+/** The schema dumped in the snapshot, and what of it is left behind (the target cannot have it). */
+async function dumpPreData(run: MigrationRun, database: string, snapshot: SnapshotSessions) {
   const { spec, signal } = run;
   const file = dumpFile(run.workDir, database);
   await timed(run, database, 'dump schema', () =>
@@ -83,20 +86,27 @@ async function restorePreData(run: MigrationRun, database: string, snapshot: Sna
   const toc = await listToc(run.tools, file);
   const leftBehind = await leaveBehindUnsupported(run, database, snapshot, file, toc);
   const restored = leftBehind ? toc.filter((e) => !leftBehind.dumpIds.has(e.dumpId)) : toc;
+  return { file, toc, restored, leftBehind };
+}
+
+type DumpedSchema = Awaited<ReturnType<typeof dumpPreData>>;
+
+/** The pre-data schema restored from the dump, minus what is left behind. */
+async function restorePreData(run: MigrationRun, database: string, schema: DumpedSchema): Promise<void> {
+  const { spec, signal } = run;
   const pre = await timed(run, database, 'restore pre-data', () =>
     restoreSection({
       tools: run.tools,
       target: spec.target,
       database,
-      file,
+      file: schema.file,
       section: 'pre-data',
-      ...(leftBehind ? { only: restored } : {}),
+      ...(schema.leftBehind ? { only: schema.restored } : {}),
       noOwner: !spec.migrateRoles,
       signal,
     }),
   );
   for (const w of pre.warnings) await run.warn(w, database);
-  return { file, restored, leftBehind };
 }
 
 /** What the copy moves, read inside the snapshot, so it describes exactly what is copied. */
@@ -126,6 +136,7 @@ async function copyData(
   props: DatabaseProperties,
   snapshot: SnapshotSessions,
   catalog: CopyCatalog,
+  work: CopyWork,
 ): Promise<void> {
   const { spec, store } = run;
   const name = spec.migrationName;
@@ -143,6 +154,10 @@ async function copyData(
       sessions: snapshot,
       tables: catalog.tables,
       indexes: catalog.indexes,
+      jobs: work.jobs,
+      done: work.done,
+      builtIndexes: work.builtIndexes,
+      ledger: work.ledger,
       encoding: props.encoding,
       signal: run.signal,
       onProgress: run.onProgress,
@@ -157,17 +172,57 @@ async function copyData(
   );
 }
 
-/** Schema, data, indexes, post-data, sequences and large objects as of the snapshot its sessions read. */
+/**
+ * The copy's work: resumed inside when asked and exact (flow/copyWork.ts), else planned afresh into
+ * a target database with the pre-data schema restored (re-created first when a resume inside was
+ * asked and is not possible).
+ */
+async function copyWorkFor(
+  run: MigrationRun,
+  database: string,
+  props: DatabaseProperties,
+  snapshot: SnapshotSessions,
+  schema: DumpedSchema,
+  catalog: CopyCatalog,
+  resumeInside: boolean,
+): Promise<CopyWork> {
+  const signature = schemaSignature(schema.toc);
+  if (resumeInside) {
+    const resumed = await resumedCopyWork(run, database, snapshot, catalog.tables, signature);
+    if (resumed) {
+      run.onProgress({
+        kind: 'info',
+        message: `database "${database}": the copy resumes inside: ${resumed.done.size} of ${resumed.jobs.length} items were done`,
+      });
+      return resumed;
+    }
+    await run.warn('the schema changed on the source since the copy began: the database is copied again from the start', database);
+    await prepareTargetDatabase(run, database, props);
+  }
+  await restorePreData(run, database, schema);
+  return freshCopyWork(run, database, snapshot, catalog.tables, signature);
+}
+
+/**
+ * Schema, data, indexes, post-data, sequences and large objects as of the snapshot its sessions
+ * read. `resumeInside`: the target database holds an earlier copy of this migration's
+ * (mayResumeInside); only what it lacks is copied, when that is exact.
+ */
 export async function copyDatabaseAt(
   run: MigrationRun,
   database: string,
   props: DatabaseProperties,
   snapshot: SnapshotSessions,
+  options: { readonly resumeInside?: boolean } = {},
 ): Promise<void> {
   const { spec, signal } = run;
-  const schema = await restorePreData(run, database, snapshot);
+  const schema = await dumpPreData(run, database, snapshot);
   const catalog = await readCopyCatalog(run, snapshot, schema.leftBehind);
-  await copyData(run, database, props, snapshot, catalog);
+  const work = await copyWorkFor(run, database, props, snapshot, schema, catalog, options.resumeInside ?? false);
+  await copyData(run, database, props, snapshot, catalog, work);
+  // From here a resume copies the database again: post-data is not made of restartable items yet.
+  await markCopyPostData(run.store, spec.migrationName, database);
+  await withSession(spec.target, { database, purpose: 'copy ledger', writable: true }, dropLedger);
 
   // The rest of post-data (foreign keys, triggers, rules, policies, partitioned indexes,
   // materialized view refreshes ...) minus what the index pool already built. ENABLE ROW LEVEL

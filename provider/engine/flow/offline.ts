@@ -8,6 +8,7 @@ import { retrying, RETRY_POLICIES } from '../connect/retry';
 import { canceledError, PgferryError } from '../core/errors';
 import type { MigrationRun } from './migrationRun';
 import { outageRetry } from './outage';
+import { mayResumeInside } from './copyWork';
 import { copyDatabaseAt, finishDatabase, prepareTargetDatabase, readSourceProperties } from './databasePhases';
 import type { DatabaseProperties } from '../catalog';
 import { enableRowSecurity } from '../schema/rowSecurity';
@@ -22,7 +23,10 @@ import { verifyDatabases } from '../verify';
 async function copyAndVerify(run: MigrationRun, database: string): Promise<{ props: DatabaseProperties; mismatch?: string }> {
   const { spec, store } = run;
   const props = await readSourceProperties(run, database);
-  await prepareTargetDatabase(run, database, props);
+  // An earlier copy of this database (a killed runner, or a server that went away) is resumed
+  // inside when that is exact; else the target database is created again.
+  const resumeInside = await mayResumeInside(run, database);
+  if (!resumeInside) await prepareTargetDatabase(run, database, props);
   // The copy's snapshot, taken once every table it reads is locked against TRUNCATE and rewrites.
   const copy = await takeCopySnapshot({
     source: spec.source,
@@ -32,7 +36,7 @@ async function copyAndVerify(run: MigrationRun, database: string): Promise<{ pro
     snapshots: { take: () => exportSnapshot(spec.source, database), nameOf: (s) => s.name, discard: (s) => s.release() },
   });
   try {
-    await copyDatabaseAt(run, database, props, copy.sessions);
+    await copyDatabaseAt(run, database, props, copy.sessions, { resumeInside });
     if (!spec.verify) return { props };
     // Verify against what the copy read: the same snapshot, still held.
     const report = await verifyDatabases(spec, {

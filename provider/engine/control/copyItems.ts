@@ -1,0 +1,153 @@
+// The copy's work items in the control catalog (pgferry.copy_item): one per table, or per part of a
+// split table, with its range as numbers, its claim's fencing epoch and, once done, its row count.
+// The authority on whether an item is done is its done-record in the target database, committed
+// with its rows (copy/doneRecords.ts); these rows mirror it for `show` and the claimers, and a
+// resumed copy brings them back in line from the done-records before it starts.
+import { ident } from '../connect/quote';
+import { CONTROL_SCHEMA } from '../core/names';
+import type { RangeBounds } from '../copy/plan';
+import type { ControlStore } from './store';
+
+const S = ident(CONTROL_SCHEMA);
+
+/** What a resumed copy checks the source against (copy/resumeCheck.ts), recorded with the items. */
+export interface CopyPlanRecord {
+  /** txid_snapshot_xmin of the first copy's snapshot: a row written by a transaction at or after it is newer. */
+  readonly snapshotXmin: string;
+  /** Hash of the dump's table of contents: any schema change since means the database is copied again. */
+  readonly schemaSignature: string;
+  /** Post-data started: the copy is past the point where it can resume inside (indexes, constraints, triggers). */
+  readonly postData?: boolean;
+}
+
+export interface CopyItemRecord {
+  readonly item: string;
+  readonly tableOid: string;
+  readonly tableName: string;
+  /** Absent: the whole table. */
+  readonly part?: number;
+  readonly parts: number;
+  readonly range?: RangeBounds;
+  /** The table's relfilenode when planned: a rewrite since (VACUUM FULL, CLUSTER, TRUNCATE) moves rows. */
+  readonly relfilenode: string;
+  readonly state: 'pending' | 'done';
+  readonly epoch: number;
+  readonly rows?: number;
+  readonly bytes?: number;
+}
+
+/** Records a database's copy plan and its items, replacing an earlier plan's. */
+export async function recordCopyPlan(
+  store: ControlStore,
+  migration: string,
+  database: string,
+  plan: CopyPlanRecord,
+  items: readonly Omit<CopyItemRecord, 'state' | 'epoch'>[],
+): Promise<void> {
+  // one statement: the plan and its items replace the old ones at once
+  await store.query(
+    `WITH gone AS (DELETE FROM ${S}.copy_item WHERE migration = $1 AND database = $2),
+          planned AS (UPDATE ${S}.migration_database SET copy_plan = $3::jsonb WHERE migration = $1 AND database = $2)
+     INSERT INTO ${S}.copy_item (migration, database, item, table_oid, table_name, part, parts, range, relfilenode)
+     SELECT $1, $2, j->>'item', (j->>'tableOid')::int8, j->>'tableName', (j->>'part')::int, (j->>'parts')::int, j->'range',
+            (j->>'relfilenode')::int8
+       FROM jsonb_array_elements($4::jsonb) AS j`,
+    [migration, database, JSON.stringify(plan), JSON.stringify(items)],
+  );
+}
+
+/** A database's recorded copy plan and items; undefined when none was recorded. */
+export async function loadCopyPlan(
+  store: ControlStore,
+  migration: string,
+  database: string,
+): Promise<{ plan: CopyPlanRecord; items: CopyItemRecord[] } | undefined> {
+  const [row] = await store.query<{ plan: CopyPlanRecord | null }>(
+    `SELECT copy_plan AS plan FROM ${S}.migration_database WHERE migration = $1 AND database = $2`,
+    [migration, database],
+  );
+  if (!row?.plan) return undefined;
+  const items = await store.query<{
+    item: string;
+    table_oid: string;
+    table_name: string;
+    part: number | null;
+    parts: number;
+    range: RangeBounds | null;
+    relfilenode: string;
+    state: 'pending' | 'done';
+    epoch: string;
+    rows: string | null;
+    bytes: string | null;
+  }>(
+    `SELECT item, table_oid::text, table_name, part, parts, range, relfilenode::text, state, epoch, rows, bytes
+       FROM ${S}.copy_item WHERE migration = $1 AND database = $2 ORDER BY table_oid, part`,
+    [migration, database],
+  );
+  return {
+    plan: row.plan,
+    items: items.map((r) => ({
+      item: r.item,
+      tableOid: r.table_oid,
+      tableName: r.table_name,
+      ...(r.part === null ? {} : { part: r.part }),
+      parts: r.parts,
+      ...(r.range === null ? {} : { range: r.range }),
+      relfilenode: r.relfilenode,
+      state: r.state,
+      epoch: Number(r.epoch),
+      ...(r.rows === null ? {} : { rows: Number(r.rows) }),
+      ...(r.bytes === null ? {} : { bytes: Number(r.bytes) }),
+    })),
+  };
+}
+
+/** Claims an item: raises its epoch, which the commit of its rows checks on the target; returns the new epoch. */
+export async function claimCopyItem(
+  store: ControlStore,
+  migration: string,
+  database: string,
+  item: string,
+  holder: string,
+): Promise<number> {
+  const [row] = await store.query<{ epoch: string }>(
+    `UPDATE ${S}.copy_item SET epoch = epoch + 1, holder = $4, claimed_at = now()
+      WHERE migration = $1 AND database = $2 AND item = $3 RETURNING epoch`,
+    [migration, database, item, holder],
+  );
+  if (!row) throw new Error(`copy item ${item} of database "${database}" is not in the control catalog`);
+  return Number(row.epoch);
+}
+
+/** Mirrors a done-record: the item's rows committed on the target under this epoch. */
+export async function markCopyItemDone(
+  store: ControlStore,
+  migration: string,
+  database: string,
+  done: { item: string; epoch: number; rows: number; bytes: number },
+): Promise<void> {
+  await store.query(
+    `UPDATE ${S}.copy_item SET state = 'done', epoch = GREATEST(epoch, $4), rows = $5, bytes = $6, holder = NULL, done_at = now()
+      WHERE migration = $1 AND database = $2 AND item = $3`,
+    [migration, database, done.item, done.epoch, done.rows, done.bytes],
+  );
+}
+
+/** Makes items pending again (their table is copied again) and mirrors the rest as the done-records say. */
+export async function resetCopyItems(store: ControlStore, migration: string, database: string, items: readonly string[]): Promise<void> {
+  if (items.length === 0) return;
+  await store.query(
+    `UPDATE ${S}.copy_item SET state = 'pending', rows = NULL, bytes = NULL, done_at = NULL, holder = NULL
+      WHERE migration = $1 AND database = $2 AND item = ANY($3::text[])`,
+    [migration, database, items],
+  );
+}
+
+/** Post-data is about to start: from here on a resume copies the database again from the start. */
+export async function markCopyPostData(store: ControlStore, migration: string, database: string): Promise<void> {
+  await store.query(
+    `UPDATE ${S}.migration_database SET copy_plan = copy_plan || '{"postData": true}'::jsonb
+      WHERE migration = $1 AND database = $2 AND copy_plan IS NOT NULL`,
+    [migration, database],
+  );
+}

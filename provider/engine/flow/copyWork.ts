@@ -1,0 +1,235 @@
+// One database's copy as work items: a fresh plan recorded in the control catalog (items) and the
+// target database (the ledger), or the recorded plan resumed, where only unfinished items are
+// copied again. A resume inside the copy happens only when it is exact (README, "Resuming inside a
+// table"): the schema is the one restored, and every item already done still holds, in the new
+// snapshot, exactly the rows it committed; a table with one item that does not is copied again whole.
+import { createHash } from 'node:crypto';
+import os from 'node:os';
+import type { SourceTable } from '../catalog';
+import { withSession } from '../connect/session';
+import { planJobs, type CopyLedger } from '../copy';
+import type { CopyJobResult } from '../copy/copyJob';
+import type { SnapshotSessions } from '../copy/copySnapshot';
+import {
+  createLedger,
+  endEarlierCopySessions,
+  doneRecordOf,
+  forgetTables,
+  indexItem,
+  raiseFence,
+  readDoneRecords,
+  recordChunkDone,
+  recordIndexDone,
+} from '../copy/doneRecords';
+import { itemKey, jobsForRanges, orderJobs, type CopyJob, type RangeBounds } from '../copy/plan';
+import { rangeCensus, relfilenodes, snapshotBounds } from '../copy/resumeCheck';
+import {
+  claimCopyItem,
+  loadCopyPlan,
+  markCopyItemDone,
+  recordCopyPlan,
+  resetCopyItems,
+  type CopyItemRecord,
+  type CopyPlanRecord,
+} from '../control/copyItems';
+import type { TocEntry } from '../schema/dumpRestore';
+import type { MigrationRun } from './migrationRun';
+
+export interface CopyWork {
+  readonly jobs: readonly CopyJob[];
+  /** Items committed by an earlier run, by itemKey. */
+  readonly done: ReadonlyMap<string, CopyJobResult>;
+  /** Indexes built by an earlier run, by source index OID. */
+  readonly builtIndexes: ReadonlySet<string>;
+  readonly ledger: CopyLedger;
+}
+
+/** The dump's table of contents as one hash: equal hashes, same schema (names, OIDs, owners, every object). */
+export function schemaSignature(toc: readonly TocEntry[]): string {
+  return createHash('sha256')
+    .update(toc.map((e) => e.line).join('\n'))
+    .digest('hex');
+}
+
+/** Who claims: this process (the runner, today; an agent's name once agents claim). */
+function holderName(): string {
+  return `${os.hostname()}:${process.pid}`;
+}
+
+function ledgerOf(run: MigrationRun, database: string): CopyLedger {
+  const { store } = run;
+  const migration = run.spec.migrationName;
+  const holder = holderName();
+  return {
+    async claim(job, target) {
+      const item = itemKey(job);
+      const epoch = await claimCopyItem(store, migration, database, item, holder);
+      await raiseFence(target, migration, item, epoch);
+      const done = await doneRecordOf(target, migration, item);
+      if (!done) return { epoch };
+      await markCopyItemDone(store, migration, database, done);
+      return { done };
+    },
+    beforeCommit: (target, job, epoch, result) => recordChunkDone(target, migration, { item: itemKey(job), epoch, ...result }),
+    committed: (job, epoch, result) => markCopyItemDone(store, migration, database, { item: itemKey(job), epoch, ...result }),
+    indexBuilt: (target, index) => recordIndexDone(target, migration, index.indexOid),
+  };
+}
+
+/**
+ * Whether this database's copy may resume inside: a plan was recorded, post-data has not started,
+ * and the target database is the one this migration created (same OID). Read before the target
+ * database would be re-created; the schema and the rows are checked once the new snapshot is taken.
+ */
+export async function mayResumeInside(run: MigrationRun, database: string): Promise<boolean> {
+  const recorded = await loadCopyPlan(run.store, run.spec.migrationName, database);
+  if (!recorded || recorded.plan.postData) return false;
+  const owned = (await run.store.get(run.spec.migrationName))?.databases.find((d) => d.database === database)?.targetDatabase;
+  if (!owned?.oid || (owned.action !== 'created' && owned.action !== 'overwritten')) return false;
+  const oid = await withSession(run.spec.target, { purpose: 'catalog' }, async (c) => {
+    const { rows } = await c.query<{ oid: string }>(`SELECT oid::int8::text AS oid FROM pg_database WHERE datname = $1`, [database]);
+    return rows[0]?.oid;
+  });
+  return oid !== undefined && Number(oid) === owned.oid;
+}
+
+/** Plans the copy in the snapshot and records it: the items in the control catalog, the ledger in the target database. */
+export async function freshCopyWork(
+  run: MigrationRun,
+  database: string,
+  snapshot: SnapshotSessions,
+  tables: readonly SourceTable[],
+  signature: string,
+): Promise<CopyWork> {
+  const { jobs, xmin, nodes } = await snapshot.use(async (probe) => ({
+    jobs: await planJobs(run.spec, tables, probe),
+    xmin: (await snapshotBounds(probe)).xmin,
+    nodes: await relfilenodes(
+      probe,
+      tables.map((t) => t.oid),
+    ),
+  }));
+  await withSession(run.spec.target, { database, purpose: 'copy ledger', writable: true }, createLedger);
+  await recordCopyPlan(
+    run.store,
+    run.spec.migrationName,
+    database,
+    { snapshotXmin: xmin, schemaSignature: signature },
+    jobs.map((job) => ({
+      item: itemKey(job),
+      tableOid: job.table.oid,
+      tableName: job.table.display,
+      ...(job.part ? { part: job.part.index, ...(job.part.bounds ? { range: job.part.bounds } : {}) } : {}),
+      parts: job.part?.count ?? 1,
+      relfilenode: nodes.get(job.table.oid) ?? '0',
+    })),
+  );
+  return { jobs, done: new Map(), builtIndexes: new Set(), ledger: ledgerOf(run, database) };
+}
+
+/** The recorded items as jobs over the tables read now; undefined when the two do not match one to one. */
+function recordedJobs(tables: readonly SourceTable[], items: readonly CopyItemRecord[]): CopyJob[] | undefined {
+  const byTable = new Map<string, CopyItemRecord[]>();
+  for (const item of items) byTable.set(item.tableOid, [...(byTable.get(item.tableOid) ?? []), item]);
+  if (byTable.size !== tables.length) return undefined;
+  const jobs: CopyJob[] = [];
+  for (const table of tables) {
+    const own = byTable.get(table.oid);
+    if (!own) return undefined;
+    if (own.length === 1 && own[0]!.part === undefined) {
+      jobs.push({ table });
+      continue;
+    }
+    const ranges: RangeBounds[] = [];
+    for (const [index, item] of own.entries()) {
+      if (item.part !== index || item.parts !== own.length || !item.range) return undefined;
+      if (item.range.by === 'key' && !table.splitKey) return undefined;
+      ranges.push(item.range);
+    }
+    jobs.push(...jobsForRanges(table, ranges));
+  }
+  return orderJobs(jobs);
+}
+
+/**
+ * The recorded plan, resumed in a newer snapshot; undefined when it cannot be (no plan, another
+ * schema): the caller then copies the database again from the start.
+ */
+export async function resumedCopyWork(
+  run: MigrationRun,
+  database: string,
+  snapshot: SnapshotSessions,
+  tables: readonly SourceTable[],
+  signature: string,
+): Promise<CopyWork | undefined> {
+  const migration = run.spec.migrationName;
+  const recorded = await loadCopyPlan(run.store, migration, database);
+  if (!recorded || recorded.plan.postData || recorded.plan.schemaSignature !== signature) return undefined;
+  const jobs = recordedJobs(tables, recorded.items);
+  if (!jobs) return undefined;
+  const records = await withSession(run.spec.target, { database, purpose: 'copy ledger', writable: true }, async (target) => {
+    // this run holds the migration's lease: any other copy session here is a dead run's
+    await endEarlierCopySessions(target);
+    await createLedger(target);
+    return readDoneRecords(target, migration);
+  });
+  const changed = await changedTables(run, snapshot, recorded.plan, recorded.items, jobs, records);
+  const redo = jobs.filter((j) => changed.has(j.table.oid));
+  if (changed.size > 0) {
+    const tablesToForget = [...changed].map((oid) => ({
+      sql: redo.find((j) => j.table.oid === oid)!.table.sql,
+      items: redo.filter((j) => j.table.oid === oid).map(itemKey),
+    }));
+    await withSession(run.spec.target, { database, purpose: 'copy ledger', writable: true }, (target) =>
+      forgetTables(target, migration, tablesToForget),
+    );
+    await resetCopyItems(run.store, migration, database, redo.map(itemKey));
+    for (const oid of changed) {
+      const table = redo.find((j) => j.table.oid === oid)!.table;
+      await run.warn(`table ${table.display} changed on the source since its copy began: it is copied again whole`, database);
+    }
+  }
+  const done = new Map<string, CopyJobResult>();
+  for (const job of jobs) {
+    const record = records.get(itemKey(job));
+    if (!record || changed.has(job.table.oid)) continue;
+    done.set(itemKey(job), { rows: record.rows, bytes: record.bytes });
+    // mirrored only where the control catalog missed it (the runner died between the two commits)
+    if (recorded.items.find((i) => i.item === record.item)?.state !== 'done')
+      await markCopyItemDone(run.store, migration, database, record);
+  }
+  const builtIndexes = new Set([...records.keys()].filter((k) => k.startsWith(indexItem(''))).map((k) => k.slice(indexItem('').length)));
+  return { jobs, done, builtIndexes, ledger: ledgerOf(run, database) };
+}
+
+/**
+ * Tables with an item done whose rows are not provably the same in this snapshot: rewritten since
+ * (relfilenode), or a done range with another count or a row version newer than the first snapshot.
+ */
+async function changedTables(
+  run: MigrationRun,
+  snapshot: SnapshotSessions,
+  plan: CopyPlanRecord,
+  items: readonly CopyItemRecord[],
+  jobs: readonly CopyJob[],
+  records: ReadonlyMap<string, { rows: number }>,
+): Promise<Set<string>> {
+  const changed = new Set<string>();
+  const nodeOf = new Map(items.map((i) => [i.tableOid, i.relfilenode]));
+  await snapshot.use(async (source) => {
+    const { xmax } = await snapshotBounds(source);
+    const nodes = await relfilenodes(source, [...new Set(jobs.map((j) => j.table.oid))]);
+    for (const job of jobs) {
+      const record = records.get(itemKey(job));
+      if (!record || changed.has(job.table.oid)) continue;
+      if (run.signal.aborted) return;
+      if (nodes.get(job.table.oid) !== nodeOf.get(job.table.oid)) {
+        changed.add(job.table.oid);
+        continue;
+      }
+      const census = await rangeCensus(source, job, plan.snapshotXmin, xmax);
+      if (census.rows !== record.rows || census.newer !== 0) changed.add(job.table.oid);
+    }
+  });
+  return changed;
+}
