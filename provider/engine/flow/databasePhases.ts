@@ -16,6 +16,9 @@ import type { MigrationRun } from './migrationRun';
 import { applyDatabaseProperties, createTargetDatabase } from '../schema/database';
 import { leaveBehindUnsupported } from './leaveBehindUnsupported';
 import { dumpFile, dumpSchema, listToc, restoreSection } from '../schema/dumpRestore';
+import { filteredDumpIds } from '../schema/filteredToc';
+import { nameKey, readFilterPlan, type FilterPlan } from '../filter/plan';
+import { refuseBrokenDependencies } from './filterGuard';
 
 /** The source database's properties (encoding, locale, owner, settings...), which every phase reads. */
 export async function readSourceProperties(run: MigrationRun, database: string): Promise<DatabaseProperties> {
@@ -66,7 +69,7 @@ export async function prepareTargetDatabase(run: MigrationRun, database: string,
 }
 
 /** The pre-data schema restored from one dump read in the snapshot, minus what is left behind. */
-async function restorePreData(run: MigrationRun, database: string, snapshot: SnapshotSessions) {
+async function restorePreData(run: MigrationRun, database: string, snapshot: SnapshotSessions, filter: FilterPlan) {
   const { spec, signal } = run;
   const file = dumpFile(run.workDir, database);
   await timed(run, database, 'dump schema', () =>
@@ -81,8 +84,9 @@ async function restorePreData(run: MigrationRun, database: string, snapshot: Sna
     }),
   );
   const toc = await listToc(run.tools, file);
+  const filtered = filteredDumpIds(toc, filter);
   const leftBehind = await leaveBehindUnsupported(run, database, snapshot, file, toc);
-  const restored = leftBehind ? toc.filter((e) => !leftBehind.dumpIds.has(e.dumpId)) : toc;
+  const restored = toc.filter((e) => !leftBehind?.dumpIds.has(e.dumpId) && !filtered.has(e.dumpId));
   const pre = await timed(run, database, 'restore pre-data', () =>
     restoreSection({
       tools: run.tools,
@@ -90,7 +94,7 @@ async function restorePreData(run: MigrationRun, database: string, snapshot: Sna
       database,
       file,
       section: 'pre-data',
-      ...(leftBehind ? { only: restored } : {}),
+      ...(leftBehind || filtered.size > 0 ? { only: restored } : {}),
       noOwner: !spec.migrateRoles,
       signal,
     }),
@@ -100,14 +104,25 @@ async function restorePreData(run: MigrationRun, database: string, snapshot: Sna
 }
 
 /** What the copy moves, read inside the snapshot, so it describes exactly what is copied. */
-async function readCopyCatalog(run: MigrationRun, snapshot: SnapshotSessions, leftBehind: { objectOids: ReadonlySet<string> } | undefined) {
+async function readCopyCatalog(
+  run: MigrationRun,
+  snapshot: SnapshotSessions,
+  leftBehind: { objectOids: ReadonlySet<string> } | undefined,
+  filter: FilterPlan,
+) {
   return snapshot.use(async (source) => {
-    const [tables, indexes, sequences, largeObjects] = [
+    const [allTables, allIndexes, allSequences, largeObjects] = [
       await listTables(source, run.sourceMajor),
       await listTableIndexes(source),
       await listSequences(source),
       await listLargeObjects(source),
     ];
+    // Filters: rows of left-out and schema-only tables stay behind, and so do the sequences that go
+    // with left-out tables or schemas. The copy builds indexes only for tables it copies with their
+    // keys: a schema-only table's come with the post-data restore, a data-only table has none.
+    const tables = allTables.filter((t) => filter.rowsMove(t.oid));
+    const indexes = allIndexes.filter((i) => filter.rowsMove(i.tableOid) && !filter.dataOnly.has(i.tableOid));
+    const sequences = allSequences.filter((s) => !filter.leftOutNames.has(nameKey(s.schema, s.name)));
     const sequenceValues = await readSequenceValues(source, sequences);
     // An index left behind (it calls a function the target cannot have) is not built either.
     const buildable = indexes.filter(
@@ -165,8 +180,10 @@ export async function copyDatabaseAt(
   snapshot: SnapshotSessions,
 ): Promise<void> {
   const { spec, signal } = run;
-  const schema = await restorePreData(run, database, snapshot);
-  const catalog = await readCopyCatalog(run, snapshot, schema.leftBehind);
+  const filter = await snapshot.use((source) => readFilterPlan(source, spec));
+  await refuseBrokenDependencies(database, snapshot, filter);
+  const schema = await restorePreData(run, database, snapshot, filter);
+  const catalog = await readCopyCatalog(run, snapshot, schema.leftBehind, filter);
   await copyData(run, database, props, snapshot, catalog);
 
   // The rest of post-data (foreign keys, triggers, rules, policies, partitioned indexes,

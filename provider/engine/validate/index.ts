@@ -27,6 +27,7 @@ import { checkSourceTablePrivileges } from './sourcePrivileges';
 import { checkTargetPrivileges } from './targetRoles';
 import { checkPgTools } from './pgToolsCheck';
 import { checkVersions } from './versions';
+import { checkFilters } from './filterCheck';
 
 export { validationFailed, CHECK_TYPES } from './result';
 export { CODES } from './codes';
@@ -146,7 +147,7 @@ async function onlineChecks(
   for (const [database, client] of dbClients) {
     check();
     await guarded(results, CHECK_TYPES.cdcTable, `tables of ${ident(database)} for CDC`, database, async () =>
-      checkCdcTables(await cdcTableReport(client), database, spec),
+      checkCdcTables(await cdcTableReport(client, spec), database, spec),
     );
   }
 }
@@ -183,7 +184,10 @@ export async function runValidation(spec: MigrationSpec, options: ValidationOpti
         return [];
       });
     }
-    if (source) await sourceReadChecks(results, source, dbClients, spec, check);
+    if (source) {
+      await guarded(results, CHECK_TYPES.filters, 'the filters', undefined, () => checkFilters(dbClients, spec));
+      await sourceReadChecks(results, source, dbClients, spec, check);
+    }
     if (source && spec.mode === 'Online') await onlineChecks(results, source, dbClients, spec, options, check);
   } finally {
     await closeAll([source?.client, target?.client, ...dbClients.values()]);
