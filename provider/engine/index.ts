@@ -43,3 +43,4 @@ export {
   type DroppedDatabases,
 } from './api';
 export { withSourceSlots } from './flow/stoppedRunner';
+export { FILTER_KEYS, type TableFilters } from './filter/filters';

@@ -42,6 +42,16 @@ export interface PgMigrationArgs {
   readonly overwriteDbsInTarget?: pulumi.Input<boolean>;
   readonly migrateRoles?: pulumi.Input<boolean>;
   readonly allowReplicaIdentityFull?: pulumi.Input<boolean>;
+  /**
+   * What moves (pg_dump patterns; README "Choosing what moves"). Changing any of these replaces
+   * the migration: what moves is part of which migration it is.
+   */
+  readonly includeSchemas?: pulumi.Input<pulumi.Input<string>[]>;
+  readonly excludeSchemas?: pulumi.Input<pulumi.Input<string>[]>;
+  readonly includeTables?: pulumi.Input<pulumi.Input<string>[]>;
+  readonly excludeTables?: pulumi.Input<pulumi.Input<string>[]>;
+  readonly schemaOnlyTables?: pulumi.Input<pulumi.Input<string>[]>;
+  readonly dataOnlyTables?: pulumi.Input<pulumi.Input<string>[]>;
   /** Online: set true and run `pulumi up` again to cut over. Cannot go back to false. */
   readonly cutover?: pulumi.Input<boolean>;
   readonly tableJobs?: pulumi.Input<number>;
