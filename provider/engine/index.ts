@@ -44,3 +44,4 @@ export {
 } from './api';
 export { withSourceSlots } from './flow/stoppedRunner';
 export { FILTER_KEYS, type TableFilters } from './filter/filters';
+export { recommendedServerParameters } from './validate/serverParameters';

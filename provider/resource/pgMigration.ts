@@ -94,6 +94,7 @@ const STATUS_OUTPUTS = [
   'verification',
   'downtimeSeconds',
   'runnerAlive',
+  'recommendedServerParameters',
 ] as const;
 
 function isPlainInput(value: unknown): value is Record<string, unknown> {
@@ -142,6 +143,8 @@ export class PgMigration extends pulumi.dynamic.Resource {
   declare readonly verification: pulumi.Output<VerificationReport | undefined>;
   declare readonly downtimeSeconds: pulumi.Output<number | undefined>;
   declare readonly runnerAlive: pulumi.Output<boolean | undefined>;
+  /** Source server parameters to set on the target (README "Server parameters"), name → value. */
+  declare readonly recommendedServerParameters: pulumi.Output<Record<string, string>>;
 
   /**
    * `opts.import` (an existing migration's id, `<target host>:<port>/<migrationName>`) adopts that

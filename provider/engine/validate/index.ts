@@ -28,9 +28,12 @@ import { checkTargetPrivileges } from './targetRoles';
 import { checkPgTools } from './pgToolsCheck';
 import { checkVersions } from './versions';
 import { checkFilters } from './filterCheck';
+import { checkServerParameters } from './serverParameters';
 
 export { validationFailed, CHECK_TYPES } from './result';
 export { CODES } from './codes';
+export { recommendedServerParameters, PARAMETER_CODES } from './serverParameters';
+export { AZURE_USER_PARAMETERS } from './azureParameters';
 export { cdcTableReport, type CdcTable, type ReplicaIdentityKind } from './cdcReport';
 
 export interface ValidationOptions {
@@ -167,7 +170,12 @@ export async function runValidation(spec: MigrationSpec, options: ValidationOpti
   try {
     if (!source) results.push(skipped('source', 'versions, databases, client tools, extensions, schema and online prerequisites'));
     if (!target) results.push(skipped('target', 'versions, target databases, extensions, collations and managed-target restrictions'));
-    if (source && target) await serverPairChecks(results, spec, source, target);
+    if (source && target) {
+      await serverPairChecks(results, spec, source, target);
+      await guarded(results, CHECK_TYPES.serverParameters, 'the server parameters', undefined, () =>
+        checkServerParameters(source.client, target.client),
+      );
+    }
     if (source) results.push(await checkPgTools(spec, source.info.major));
     check();
     if (source) await openSourceDatabases(results, source, spec, dbClients);
