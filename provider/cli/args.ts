@@ -3,8 +3,8 @@
 // unknown, malformed, missing or contradictory flags — becomes one line naming the flag (exit 2).
 // Both pgferry's own flags and `az postgres flexible-server migration`'s are accepted (flags.ts).
 import { Command as Program, CommanderError } from 'commander';
-import { inputError, MIGRATION_NAME_PATTERN, type MigrationMode, type MigrationOption, type SslMode } from '../engine';
-import { COMMAND_SPECS, COMMANDS, RESULT_OPTIONS, type Command } from './flags';
+import { inputError, MIGRATION_NAME_PATTERN, type MigrationMode, type MigrationOption, type SslMode, type TableFilters } from '../engine';
+import { COMMAND_SPECS, COMMANDS, FILTER_FLAGS, RESULT_OPTIONS, type Command } from './flags';
 import { compileQuery, type CompiledQuery, type OutputFormat } from './format';
 import type { Verbosity } from './log';
 import type { TargetFlags } from './properties';
@@ -35,6 +35,8 @@ export interface CliArgs {
   readonly noVerify: boolean;
   readonly allowReplicaIdentityFull: boolean;
   readonly skipUnsupportedObjects: boolean;
+  /** create: --include-schema, --exclude-table ... (repeatable), by spec key. */
+  readonly filters: Partial<TableFilters>;
   readonly filter: 'active' | 'all';
   readonly cancel: boolean;
   readonly cutover: boolean;
@@ -203,6 +205,7 @@ export function parseCli(argv: readonly string[], env: NodeJS.ProcessEnv = proce
     noVerify: o.verify === false,
     allowReplicaIdentityFull: o.allowReplicaIdentityFull === true,
     skipUnsupportedObjects: o.skipUnsupportedObjects === true,
+    filters: filterFlags(o),
     filter: (o.filter as 'active' | 'all' | undefined) ?? 'active',
     cancel: o.cancel === true,
     cutover: o.cutover === true,
@@ -219,6 +222,17 @@ export function parseCli(argv: readonly string[], env: NodeJS.ProcessEnv = proce
   };
 }
 
+/** The filter flags given, by spec key (commander names `--include-schema` includeSchema). */
+function filterFlags(o: Record<string, unknown>): Partial<TableFilters> {
+  const out: Record<string, string[]> = {};
+  for (const [key, [flag]] of Object.entries(FILTER_FLAGS)) {
+    const camel = flag.slice(2).replace(/-(\w)/g, (_, c: string) => c.toUpperCase());
+    const given = o[camel];
+    if (Array.isArray(given)) out[key] = given.map(String);
+  }
+  return out;
+}
+
 function defaults(command: Command): CliArgs {
   return {
     command,
@@ -229,6 +243,7 @@ function defaults(command: Command): CliArgs {
     noVerify: false,
     allowReplicaIdentityFull: false,
     skipUnsupportedObjects: false,
+    filters: {},
     filter: 'active',
     cancel: false,
     cutover: false,

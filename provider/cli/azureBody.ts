@@ -1,7 +1,7 @@
 // The Azure migration body ({"properties": {...}}) as `az postgres flexible-server migration
 // create` takes it: keys matched case-insensitively, "True"/"False" accepted, mapped to spec input.
 import { z } from 'zod';
-import { describeIssue, inputError, MIGRATION_MODES, MIGRATION_OPTIONS, TUNING_KEYS, type SslMode } from '../engine';
+import { describeIssue, FILTER_KEYS, inputError, MIGRATION_MODES, MIGRATION_OPTIONS, TUNING_KEYS, type SslMode } from '../engine';
 import {
   applyFlags,
   applyTargetFlags,
@@ -74,8 +74,8 @@ const AZURE_IGNORED = [
   'migrationResourceGroup',
 ] as const;
 
-/** pgferry's own settings, allowed inside the Azure properties and checked by the spec schema. */
-const PGFERRY_TUNING = TUNING_KEYS;
+/** pgferry's own settings (tuning and filters), allowed inside the Azure properties and checked by the spec schema. */
+const PGFERRY_TUNING = [...TUNING_KEYS, ...FILTER_KEYS] as const;
 
 const azurePropertiesSchema = z.object({
   SourceDBServerResourceId: z.string({

@@ -84,6 +84,21 @@ export const RUN_OPTIONS = (): Option[] => [
   new Option('--skip-unsupported-objects', 'leave out what a non-superuser target user cannot create, and list it'),
 ];
 
+/** create: which schemas and tables move; each flag repeats, one pg_dump pattern a time. */
+export const FILTER_FLAGS = {
+  includeSchemas: ['--include-schema', 'move only schemas matching this pattern (repeatable)'],
+  excludeSchemas: ['--exclude-schema', 'leave out schemas matching this pattern (repeatable)'],
+  includeTables: ['--include-table', 'move only tables matching this [schema.]table pattern (repeatable)'],
+  excludeTables: ['--exclude-table', 'leave out tables matching this pattern (repeatable)'],
+  schemaOnlyTables: ['--schema-only-table', 'move the definition of matching tables, not their rows (repeatable)'],
+  dataOnlyTables: ['--data-only-table', 'move the rows of matching tables without their indexes, keys and triggers (repeatable)'],
+} as const;
+
+const collect = (value: string, previous: string[] | undefined): string[] => [...(previous ?? []), value];
+
+export const FILTER_OPTIONS = (): Option[] =>
+  Object.values(FILTER_FLAGS).map(([flag, help]) => new Option(`${flag} <pattern>`, help).argParser(collect));
+
 export const FILTER = () =>
   new Option('--filter <filter>', 'Active | All (default Active)').argParser(choice<'active' | 'all'>(['active', 'all'], 'Active or All'));
 
@@ -106,7 +121,7 @@ export const COMMAND_SPECS: Record<Command, CommandSpec> = {
   create: {
     summary: 'create a migration and start it',
     required: ['migration', 'properties'],
-    options: () => [...NAME_OPTIONS(), PROPERTIES(), ...MODE_OPTIONS(), ...RUN_OPTIONS(), ...common()],
+    options: () => [...NAME_OPTIONS(), PROPERTIES(), ...MODE_OPTIONS(), ...RUN_OPTIONS(), ...FILTER_OPTIONS(), ...common()],
   },
   show: {
     summary: "show a migration's state (online: also its slots on the source)",

@@ -1,6 +1,6 @@
 // Flags that override the properties file, shared by both file forms: target server flags,
 // mode/option/verify flags, and the target defaults.
-import { inputError, type MigrationMode, type MigrationOption, type SslMode } from '../engine';
+import { inputError, type MigrationMode, type MigrationOption, type SslMode, type TableFilters } from '../engine';
 import type { ServerAddress } from './serverName';
 import { parseConnectionUrl } from './url';
 
@@ -25,6 +25,8 @@ export interface PropertyFlags {
   readonly noVerify?: boolean;
   readonly allowReplicaIdentityFull?: boolean;
   readonly skipUnsupportedObjects?: boolean;
+  /** Filter lists given as flags: each replaces the file's list of the same name. */
+  readonly filters?: Partial<TableFilters>;
   readonly target?: TargetFlags;
 }
 
@@ -61,6 +63,7 @@ export function applyFlags(input: Record<string, unknown>, flags: PropertyFlags)
   if (flags.noVerify) input.verify = false;
   if (flags.allowReplicaIdentityFull) input.allowReplicaIdentityFull = true;
   if (flags.skipUnsupportedObjects) input.skipUnsupportedObjects = true;
+  for (const [key, patterns] of Object.entries(flags.filters ?? {})) if (patterns) input[key] = [...patterns];
 }
 
 /**

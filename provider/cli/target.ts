@@ -40,6 +40,7 @@ export function propertyFlags(args: CliArgs): PropertyFlags {
     noVerify: args.noVerify,
     allowReplicaIdentityFull: args.allowReplicaIdentityFull,
     skipUnsupportedObjects: args.skipUnsupportedObjects,
+    filters: args.filters,
     target: args.target,
   };
 }

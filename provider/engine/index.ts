@@ -44,3 +44,5 @@ export {
   type DroppedDatabases,
 } from './api';
 export { withSourceSlots } from './flow/stoppedRunner';
+export { FILTER_KEYS, type TableFilters } from './filter/filters';
+export { recommendedServerParameters } from './validate/serverParameters';

@@ -1,7 +1,7 @@
 // The diff rules of PgMigration, pure: which input changes replace the migration, which update it
 // (cutover, tuning, credentials), which are nothing (databases reordered, customTimeouts), and
 // which are refused (cutover taken back, replacing a migration that has cut over).
-import { TUNING_KEYS } from '../engine';
+import { FILTER_KEYS, TUNING_KEYS } from '../engine';
 import { withDefaults } from './defaults';
 import { containsUnknown } from './unknown';
 
@@ -103,6 +103,13 @@ function compare(o: Props, n: Props): Comparison {
   for (const key of REPLACE_KEYS) classify(result, key, o[key], n[key]);
   if (containsUnknown(n.databases)) result.unknownReplaces.push('databases');
   else if (!sameSet(o.databases, n.databases)) result.replaces.push('databases');
+  // What moves is part of which migration this is: a running migration cannot start or stop
+  // moving a table in place (its copy, slot and publication were made for the old selection).
+  // Patterns compare as sets: reordering them is no change.
+  for (const key of FILTER_KEYS) {
+    if (containsUnknown(n[key])) result.unknownReplaces.push(key);
+    else if (!sameSet(o[key], n[key])) result.replaces.push(key);
+  }
   for (const side of ['source', 'target'] as const) compareServer(result, side, o[side], n[side]);
   for (const key of UPDATE_KEYS) if (!same(o[key], n[key])) result.changed.push(key);
   return result;

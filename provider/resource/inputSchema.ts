@@ -37,6 +37,12 @@ export interface PgMigrationInputs {
   readonly migrateRoles?: boolean;
   readonly allowReplicaIdentityFull?: boolean;
   readonly skipUnsupportedObjects?: boolean;
+  readonly includeSchemas?: readonly string[];
+  readonly excludeSchemas?: readonly string[];
+  readonly includeTables?: readonly string[];
+  readonly excludeTables?: readonly string[];
+  readonly schemaOnlyTables?: readonly string[];
+  readonly dataOnlyTables?: readonly string[];
   readonly cutover?: boolean;
   readonly tableJobs?: number;
   readonly indexJobs?: number;

@@ -1,6 +1,13 @@
 // The outputs of PgMigration: the inputs echoed (so diff sees them and read/delete can reconnect)
 // plus the migration's status from the control catalog, as plain JSON for the Pulumi state.
-import type { DatabaseDetails, MigrationSpec, MigrationStatus, ValidationResult, VerificationReport } from '../engine';
+import {
+  recommendedServerParameters,
+  type DatabaseDetails,
+  type MigrationSpec,
+  type MigrationStatus,
+  type ValidationResult,
+  type VerificationReport,
+} from '../engine';
 
 /** What `pulumi stack output` and dependent resources see besides the echoed inputs. */
 export interface MigrationStatusOutputs {
@@ -17,6 +24,11 @@ export interface MigrationStatusOutputs {
   readonly verification?: VerificationReport;
   readonly downtimeSeconds?: number;
   readonly runnerAlive?: boolean;
+  /**
+   * The source's server parameters that differ on the target and Azure lets a user set, name →
+   * value: feed them to azure-native dbforpostgresql.Configuration (examples/parameters).
+   */
+  readonly recommendedServerParameters: Readonly<Record<string, string>>;
 }
 
 /** Pulumi's Struct cannot carry `undefined`: a JSON round trip drops it (and any class identity). */
@@ -39,6 +51,7 @@ export function statusOutputs(status: MigrationStatus): MigrationStatusOutputs {
     verification: status.verification,
     downtimeSeconds: status.downtimeSeconds,
     runnerAlive: status.runner?.alive,
+    recommendedServerParameters: recommendedServerParameters(status.validation),
   });
 }
 

@@ -42,6 +42,16 @@ export interface PgMigrationArgs {
   readonly overwriteDbsInTarget?: pulumi.Input<boolean>;
   readonly migrateRoles?: pulumi.Input<boolean>;
   readonly allowReplicaIdentityFull?: pulumi.Input<boolean>;
+  /**
+   * What moves (pg_dump patterns; README "Choosing what moves"). Changing any of these replaces
+   * the migration: what moves is part of which migration it is.
+   */
+  readonly includeSchemas?: pulumi.Input<pulumi.Input<string>[]>;
+  readonly excludeSchemas?: pulumi.Input<pulumi.Input<string>[]>;
+  readonly includeTables?: pulumi.Input<pulumi.Input<string>[]>;
+  readonly excludeTables?: pulumi.Input<pulumi.Input<string>[]>;
+  readonly schemaOnlyTables?: pulumi.Input<pulumi.Input<string>[]>;
+  readonly dataOnlyTables?: pulumi.Input<pulumi.Input<string>[]>;
   /** Online: set true and run `pulumi up` again to cut over. Cannot go back to false. */
   readonly cutover?: pulumi.Input<boolean>;
   readonly tableJobs?: pulumi.Input<number>;
@@ -84,6 +94,7 @@ const STATUS_OUTPUTS = [
   'verification',
   'downtimeSeconds',
   'runnerAlive',
+  'recommendedServerParameters',
 ] as const;
 
 function isPlainInput(value: unknown): value is Record<string, unknown> {
@@ -132,6 +143,8 @@ export class PgMigration extends pulumi.dynamic.Resource {
   declare readonly verification: pulumi.Output<VerificationReport | undefined>;
   declare readonly downtimeSeconds: pulumi.Output<number | undefined>;
   declare readonly runnerAlive: pulumi.Output<boolean | undefined>;
+  /** Source server parameters to set on the target (README "Server parameters"), name → value. */
+  declare readonly recommendedServerParameters: pulumi.Output<Record<string, string>>;
 
   /**
    * `opts.import` (an existing migration's id, `<target host>:<port>/<migrationName>`) adopts that

@@ -80,7 +80,7 @@ describe('example and root programs under Pulumi mocks', function () {
   this.timeout(120_000);
 
   it('the example programs type-check against the public API', () => {
-    const files = ['offline', 'online'].map((m) => path.join(repoRoot(), 'examples', m, 'index.ts'));
+    const files = ['offline', 'online', 'parameters'].map((m) => path.join(repoRoot(), 'examples', m, 'index.ts'));
     assert.deepEqual(typeCheckPrograms(files), []);
   });
 

@@ -163,6 +163,26 @@ function createReadUpdateAdopt(): void {
     );
   });
 
+  it("outputs recommendedServerParameters: the source's parameters Azure allows that differ on the target", async () => {
+    await source.query(`ALTER SYSTEM SET work_mem = '12MB'`);
+    await source.query(`SELECT pg_reload_conf()`);
+    try {
+      const created = await host.create(
+        inputs({ migrationName: 'proto-parameters', option: 'Validate', databases: ['shop'], overwriteDbsInTarget: true }),
+      );
+      assert.equal(created.properties.state, 'Succeeded', String(created.properties.message));
+      const recommended = created.properties.recommendedServerParameters as Record<string, string>;
+      assert.equal(recommended.work_mem, '12288');
+      const report = (created.properties.validation as { code: string; parameter?: { name: string; targetValue?: string } }[]).find(
+        (v) => v.code === 'SERVER_PARAMETER_DIFFERS' && v.parameter?.name === 'work_mem',
+      );
+      assert.equal(report?.parameter?.targetValue, '4096');
+    } finally {
+      await source.query(`ALTER SYSTEM RESET work_mem`);
+      await source.query(`SELECT pg_reload_conf()`);
+    }
+  });
+
   it('Create reports a failure after the migration exists as a partial failure with id and outputs', async () => {
     let failed: CallError['initFailed'];
     await assert.rejects(host.create(inputs({ migrationName: 'proto-offline-missing', databases: ['nosuchdb'] })), (error: CallError) => {

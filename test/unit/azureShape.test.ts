@@ -252,3 +252,21 @@ function resourceTests(): void {
     assert.equal(details(toAzureResource(status())).validationDetails, null);
   });
 }
+
+describe("pgferry's extra properties", () => {
+  it('carry recommendedServerParameters from the validation results, in the lab server.parameters shape', () => {
+    const parameter = (name: string, sourceValue: string, azureAllows: boolean) => ({
+      code: 'SERVER_PARAMETER_DIFFERS',
+      type: 'ServerParametersValidation',
+      status: 'Warning' as const,
+      message: name,
+      parameter: { name, sourceValue, targetValue: '0', differs: true, azureAllows, needsRestart: false },
+    });
+    const shaped = toAzureResource(
+      status({ validation: [parameter('work_mem', '12288', true), parameter('commit_delay', '10', false)] }),
+      {},
+    );
+    const properties = shaped.properties as { pgferry: { recommendedServerParameters: unknown } };
+    assert.deepEqual(properties.pgferry.recommendedServerParameters, { work_mem: '12288' });
+  });
+});

@@ -218,3 +218,25 @@ describe('cli properties: input errors', () => {
     assert.match(e2.message, /line 1, column/);
   });
 });
+
+describe('cli properties: filters', () => {
+  it('accepts filter lists beside the Azure properties; create flags replace a list', async () => {
+    const { parseCli } = await import('../../provider/cli/args');
+    const { propertyFlags } = await import('../../provider/cli/target');
+    const azure = { properties: { ...azureBody.properties, excludeSchemas: ['audit'], excludeTables: ['sales.tmp_*'] } };
+    const spec = specFromProperties(azure, { name: 'm1' });
+    assert.deepEqual([spec.excludeSchemas, spec.excludeTables], [['audit'], ['sales.tmp_*']]);
+    const args = parseCli(['create', '--name', 'm1', '--properties', 'b.json', '--exclude-table', 'a.b', '--exclude-table', '"X".*']);
+    const flagged = specFromProperties(azure, propertyFlags(args));
+    assert.deepEqual([flagged.excludeSchemas, flagged.excludeTables], [['audit'], ['a.b', '"X".*']]);
+  });
+
+  it('refuses a malformed pattern with one line naming the field as the user wrote it', () => {
+    const error = inputErrorOf(() =>
+      specFromProperties({ properties: { ...azureBody.properties, includeTables: ['"open'] } }, { name: 'm1' }),
+    );
+    assert.match(error.message, /includeTables/);
+    assert.match(error.message, /unclosed double quote/);
+    assert.equal(error.message.split('\n').length, 1);
+  });
+});

@@ -30,6 +30,12 @@ describe('resource diff rules: no change', () => {
     assert.deepEqual(d.replaces, []);
   });
 
+  it('compares filter patterns as sets, and an old state without filters equals empty lists', () => {
+    const filtered = withChange({ excludeTables: ['a.*', 'b.c'] });
+    assert.equal(diffInputs(filtered, withChange({ excludeTables: ['b.c', 'a.*'] })).changes, false);
+    assert.equal(diffInputs(base, withChange({ excludeTables: [], includeSchemas: [] })).changes, false);
+  });
+
   it('sees no change when only customTimeouts or the import id change', () => {
     for (const change of [{ customTimeouts: { create: '6h' } }, { importId: 'dst:5432/m1' }]) {
       const d = diffInputs({ ...base, customTimeouts: { create: '1h' } }, withChange(change));
@@ -57,6 +63,9 @@ describe('resource diff rules: replace', () => {
     ['source port', { source: { ...base.source, port: 5433 } }, 'source'],
     ['source user', { source: { ...base.source, user: 'other' } }, 'source'],
     ['target host', { target: { ...base.target, host: 'dst2' } }, 'target'],
+    ['excludeTables', { excludeTables: ['sales.tmp_*'] }, 'excludeTables'],
+    ['includeSchemas', { includeSchemas: ['sales'] }, 'includeSchemas'],
+    ['schemaOnlyTables', { schemaOnlyTables: ['sales.notes'] }, 'schemaOnlyTables'],
   ] as const) {
     it(`replaces on a ${label} change`, () => {
       const d = diffInputs(base, withChange(change));

@@ -56,6 +56,15 @@ export const ERROR_CODES = {
   PG_TOOLS_TOO_OLD: { category: 'validation', meaning: "pg_dump or pg_restore is older than the source's major version" },
   REPLICA_IDENTITY_MISSING: { category: 'validation', meaning: 'a table to stream has no usable key and FULL was not allowed' },
   TABLE_NEEDS_UNSUPPORTED_OBJECT: { category: 'validation', meaning: 'a table depends on an object the target user cannot create' },
+  FILTER_FOREIGN_KEY_LEFT_OUT: {
+    category: 'validation',
+    meaning: 'a moved table has a foreign key to a table the filters leave out (or to a data-only table, whose keys do not move)',
+  },
+  FILTER_DEPENDENCY_LEFT_OUT: {
+    category: 'validation',
+    meaning: 'a moved view, function or default needs a relation or schema the filters leave out',
+  },
+  FILTER_CONTRADICTION: { category: 'validation', meaning: 'a table is matched by both schemaOnlyTables and dataOnlyTables' },
 
   // The source refused or failed.
   SCHEMA_DUMP: { category: 'source', meaning: 'pg_dump failed' },

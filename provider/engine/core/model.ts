@@ -74,6 +74,25 @@ export interface ValidationResult {
   readonly fix?: string;
   /** SQL that recreates the object the result is about (an object left behind on the source). */
   readonly definition?: string;
+  /** A server parameter that differs between source and target (validate/serverParameters.ts). */
+  readonly parameter?: ServerParameterComparison;
+}
+
+/** One server parameter the source's administrator set, compared with the target. */
+export interface ServerParameterComparison {
+  /** Lower case, as Azure names it. */
+  readonly name: string;
+  /** pg_settings.setting, in the parameter's unit. */
+  readonly sourceValue: string;
+  /** Absent when the target has no such parameter (an older version, an extension not loaded). */
+  readonly targetValue?: string;
+  /** pg_settings.unit (8kB, ms, kB ...), when the parameter has one. */
+  readonly unit?: string;
+  readonly differs: boolean;
+  /** In pgferry's allow-list of Azure Flexible Server's user-configurable parameters (validate/azureParameters.ts). */
+  readonly azureAllows: boolean;
+  /** pg_settings.context is postmaster: takes effect only after a restart. */
+  readonly needsRestart: boolean;
 }
 
 export interface TableCounters {

@@ -99,7 +99,7 @@ export async function cutover(run: MigrationRun, streams: OnlineStream[]): Promi
     });
     const count = await again(run, `the sequences of "${s.database}"`, () => {
       failpoint(`cutover-sequences:${s.database}`);
-      return syncSequences(spec.source, spec.target, s.database);
+      return syncSequences(spec.source, spec.target, s.database, spec);
     });
     run.onProgress({ kind: 'info', message: `cutover: ${count} sequence value(s) copied`, database: s.database });
     await store.setCutoverStep(name, s.database, 'drained');

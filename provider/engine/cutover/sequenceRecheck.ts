@@ -37,7 +37,7 @@ export async function recheckMovedSequences(
   for (const { database } of mismatched) if (!(await onlyValuesDiffer(spec, database))) return report;
   const again = new Map<string, VerificationTable>();
   for (const { database } of mismatched) {
-    onCopied(database, await syncSequences(spec.source, spec.target, database));
+    onCopied(database, await syncSequences(spec.source, spec.target, database, spec));
     again.set(database, await verifySequencesOf(spec, database));
   }
   const tables = report.tables.map((t) => (t.table === SEQUENCES_ROW ? (again.get(t.database) ?? t) : t));

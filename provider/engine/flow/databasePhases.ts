@@ -19,6 +19,9 @@ import { freshCopyWork, resumedCopyWork, schemaSignature, type CopyWork } from '
 import { markCopyPostData } from '../control/copyItems';
 import { dropLedger } from '../copy/doneRecords';
 import { dumpFile, dumpSchema, listToc, restoreSection } from '../schema/dumpRestore';
+import { filteredDumpIds } from '../schema/filteredToc';
+import { nameKey, readFilterPlan, type FilterPlan } from '../filter/plan';
+import { refuseBrokenDependencies } from './filterGuard';
 
 /** The source database's properties (encoding, locale, owner, settings...), which every phase reads. */
 export async function readSourceProperties(run: MigrationRun, database: string): Promise<DatabaseProperties> {
@@ -68,8 +71,8 @@ export async function prepareTargetDatabase(run: MigrationRun, database: string,
   for (const w of warnings) await run.warn(w, database);
 }
 
-/** The schema dumped in the snapshot, and what of it is left behind (the target cannot have it). */
-async function dumpPreData(run: MigrationRun, database: string, snapshot: SnapshotSessions) {
+/** The schema dumped in the snapshot, and what of it is left behind (the target cannot have it) or filtered out. */
+async function dumpPreData(run: MigrationRun, database: string, snapshot: SnapshotSessions, filter: FilterPlan) {
   const { spec, signal } = run;
   const file = dumpFile(run.workDir, database);
   await timed(run, database, 'dump schema', () =>
@@ -84,14 +87,15 @@ async function dumpPreData(run: MigrationRun, database: string, snapshot: Snapsh
     }),
   );
   const toc = await listToc(run.tools, file);
+  const filtered = filteredDumpIds(toc, filter);
   const leftBehind = await leaveBehindUnsupported(run, database, snapshot, file, toc);
-  const restored = leftBehind ? toc.filter((e) => !leftBehind.dumpIds.has(e.dumpId)) : toc;
+  const restored = toc.filter((e) => !leftBehind?.dumpIds.has(e.dumpId) && !filtered.has(e.dumpId));
   return { file, toc, restored, leftBehind };
 }
 
 type DumpedSchema = Awaited<ReturnType<typeof dumpPreData>>;
 
-/** The pre-data schema restored from the dump, minus what is left behind. */
+/** The pre-data schema restored from the dump, minus what is left behind or filtered out. */
 async function restorePreData(run: MigrationRun, database: string, schema: DumpedSchema): Promise<void> {
   const { spec, signal } = run;
   const pre = await timed(run, database, 'restore pre-data', () =>
@@ -101,7 +105,7 @@ async function restorePreData(run: MigrationRun, database: string, schema: Dumpe
       database,
       file: schema.file,
       section: 'pre-data',
-      ...(schema.leftBehind ? { only: schema.restored } : {}),
+      ...(schema.restored.length < schema.toc.length ? { only: schema.restored } : {}),
       noOwner: !spec.migrateRoles,
       signal,
     }),
@@ -110,14 +114,25 @@ async function restorePreData(run: MigrationRun, database: string, schema: Dumpe
 }
 
 /** What the copy moves, read inside the snapshot, so it describes exactly what is copied. */
-async function readCopyCatalog(run: MigrationRun, snapshot: SnapshotSessions, leftBehind: { objectOids: ReadonlySet<string> } | undefined) {
+async function readCopyCatalog(
+  run: MigrationRun,
+  snapshot: SnapshotSessions,
+  leftBehind: { objectOids: ReadonlySet<string> } | undefined,
+  filter: FilterPlan,
+) {
   return snapshot.use(async (source) => {
-    const [tables, indexes, sequences, largeObjects] = [
+    const [allTables, allIndexes, allSequences, largeObjects] = [
       await listTables(source, run.sourceMajor),
       await listTableIndexes(source),
       await listSequences(source),
       await listLargeObjects(source),
     ];
+    // Filters: rows of left-out and schema-only tables stay behind, and so do the sequences that go
+    // with left-out tables or schemas. The copy builds indexes only for tables it copies with their
+    // keys: a schema-only table's come with the post-data restore, a data-only table has none.
+    const tables = allTables.filter((t) => filter.rowsMove(t.oid));
+    const indexes = allIndexes.filter((i) => filter.rowsMove(i.tableOid) && !filter.dataOnly.has(i.tableOid));
+    const sequences = allSequences.filter((s) => !filter.leftOutNames.has(nameKey(s.schema, s.name)));
     const sequenceValues = await readSequenceValues(source, sequences);
     // An index left behind (it calls a function the target cannot have) is not built either.
     const buildable = indexes.filter(
@@ -216,8 +231,10 @@ export async function copyDatabaseAt(
   options: { readonly resumeInside?: boolean } = {},
 ): Promise<void> {
   const { spec, signal } = run;
-  const schema = await dumpPreData(run, database, snapshot);
-  const catalog = await readCopyCatalog(run, snapshot, schema.leftBehind);
+  const filter = await snapshot.use((source) => readFilterPlan(source, spec));
+  await refuseBrokenDependencies(database, snapshot, filter);
+  const schema = await dumpPreData(run, database, snapshot, filter);
+  const catalog = await readCopyCatalog(run, snapshot, schema.leftBehind, filter);
   const work = await copyWorkFor(run, database, props, snapshot, schema, catalog, options.resumeInside ?? false);
   await copyData(run, database, props, snapshot, catalog, work);
   // From here a resume copies the database again: post-data is not made of restartable items yet.

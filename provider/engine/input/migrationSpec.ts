@@ -2,6 +2,8 @@
 // It parses into frozen, readonly types; engine functions accept only those and never re-validate.
 import os from 'node:os';
 import { z } from 'zod';
+import { schemaPattern, tablePattern } from '../filter/patterns';
+import { FILTER_KEYS } from '../filter/filters';
 
 export const SSL_MODES = ['disable', 'prefer', 'require', 'verify-ca', 'verify-full'] as const;
 export type SslMode = (typeof SSL_MODES)[number];
@@ -52,6 +54,27 @@ const databaseName = z
   .max(63, 'must be at most 63 characters')
   .refine((n) => !n.includes('\0'), 'must not contain NUL');
 
+/**
+ * A list of pg_dump-style name patterns (filter/patterns.ts); each is compiled here, so a malformed
+ * one is refused with its own one-line message before anything runs.
+ */
+const patternList = (compile: (text: string) => unknown) =>
+  z
+    .array(z.string({ error: 'must be a list of name patterns' }).min(1, 'must not contain an empty pattern').max(1000), {
+      error: 'must be a list of name patterns',
+    })
+    .max(1000, 'must hold at most 1000 patterns')
+    .superRefine((patterns, ctx) => {
+      patterns.forEach((text, index) => {
+        try {
+          compile(text);
+        } catch (error) {
+          ctx.addIssue({ code: 'custom', path: [index], message: (error as Error).message });
+        }
+      });
+    })
+    .default([]);
+
 const defaultJobs = Math.max(2, Math.min(8, os.cpus().length));
 
 export const migrationSpecSchema = z
@@ -80,6 +103,17 @@ export const migrationSpecSchema = z
      * list each with its definition, instead of failing validation.
      */
     skipUnsupportedObjects: z.boolean({ error: 'must be true or false' }).default(false),
+    /** Filters (pg_dump patterns, README "Choosing what moves"): schemas whose objects move; empty: all. */
+    includeSchemas: patternList(schemaPattern),
+    /** Schemas left out whole (a schema that holds an extension stays, its relations left out). */
+    excludeSchemas: patternList(schemaPattern),
+    /** Tables, views, materialized views and foreign tables that move (`schema.table` or `table`); empty: all. */
+    includeTables: patternList(tablePattern),
+    excludeTables: patternList(tablePattern),
+    /** Tables whose definition moves without their rows (and, online, without their changes). */
+    schemaOnlyTables: patternList(tablePattern),
+    /** Tables whose rows move into their bare definition: no indexes, keys, triggers, rules or policies. */
+    dataOnlyTables: patternList(tablePattern),
     /** Parallel COPY jobs. */
     tableJobs: z.number().int().min(1, 'must be from 1 to 64').max(64, 'must be from 1 to 64').default(defaultJobs),
     /** Parallel index and constraint builds. */
@@ -173,6 +207,9 @@ export function publicSpec(spec: MigrationSpec): Record<string, unknown> {
     mode: spec.mode,
     option: spec.option,
     overwriteDbsInTarget: spec.overwriteDbsInTarget,
+    // What moves is part of which migration this is; absent when unfiltered, so the specs stored
+    // before filters existed still compare equal.
+    ...Object.fromEntries(FILTER_KEYS.filter((k) => spec[k].length > 0).map((k) => [k, [...spec[k]]])),
   };
 }
 

@@ -27,9 +27,13 @@ import { checkSourceTablePrivileges } from './sourcePrivileges';
 import { checkTargetPrivileges } from './targetRoles';
 import { checkPgTools } from './pgToolsCheck';
 import { checkVersions } from './versions';
+import { checkFilters } from './filterCheck';
+import { checkServerParameters } from './serverParameters';
 
 export { validationFailed, CHECK_TYPES } from './result';
 export { CODES } from './codes';
+export { recommendedServerParameters, PARAMETER_CODES } from './serverParameters';
+export { AZURE_USER_PARAMETERS } from './azureParameters';
 export { cdcTableReport, type CdcTable, type ReplicaIdentityKind } from './cdcReport';
 
 export interface ValidationOptions {
@@ -146,7 +150,7 @@ async function onlineChecks(
   for (const [database, client] of dbClients) {
     check();
     await guarded(results, CHECK_TYPES.cdcTable, `tables of ${ident(database)} for CDC`, database, async () =>
-      checkCdcTables(await cdcTableReport(client), database, spec),
+      checkCdcTables(await cdcTableReport(client, spec), database, spec),
     );
   }
 }
@@ -166,7 +170,12 @@ export async function runValidation(spec: MigrationSpec, options: ValidationOpti
   try {
     if (!source) results.push(skipped('source', 'versions, databases, client tools, extensions, schema and online prerequisites'));
     if (!target) results.push(skipped('target', 'versions, target databases, extensions, collations and managed-target restrictions'));
-    if (source && target) await serverPairChecks(results, spec, source, target);
+    if (source && target) {
+      await serverPairChecks(results, spec, source, target);
+      await guarded(results, CHECK_TYPES.serverParameters, 'the server parameters', undefined, () =>
+        checkServerParameters(source.client, target.client),
+      );
+    }
     if (source) results.push(await checkPgTools(spec, source.info.major));
     check();
     if (source) await openSourceDatabases(results, source, spec, dbClients);
@@ -183,7 +192,10 @@ export async function runValidation(spec: MigrationSpec, options: ValidationOpti
         return [];
       });
     }
-    if (source) await sourceReadChecks(results, source, dbClients, spec, check);
+    if (source) {
+      await guarded(results, CHECK_TYPES.filters, 'the filters', undefined, () => checkFilters(dbClients, spec));
+      await sourceReadChecks(results, source, dbClients, spec, check);
+    }
     if (source && spec.mode === 'Online') await onlineChecks(results, source, dbClients, spec, options, check);
   } finally {
     await closeAll([source?.client, target?.client, ...dbClients.values()]);

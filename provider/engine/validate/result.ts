@@ -15,6 +15,7 @@ export const CHECK_TYPES = {
   privileges: 'PrivilegesValidation',
   replication: 'ReplicationValidation',
   cdcTable: 'CdcTableReport',
+  filters: 'FilterValidation',
 } as const;
 export type CheckType = (typeof CHECK_TYPES)[keyof typeof CHECK_TYPES];
 

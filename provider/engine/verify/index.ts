@@ -12,6 +12,7 @@ import { CONTROL_SCHEMA } from '../core/names';
 import { runWorkers, WorkQueue } from '../util/workQueue';
 import { keyedChecksumSql, tableCountSql } from './keyedChecksum';
 import type { TargetColumn } from '../cdc/apply/types';
+import { nameKey, readFilterPlan, UNFILTERED, type FilterPlan } from '../filter/plan';
 import { compareSequences, describeDifference, readSequenceStates, targetBehindItsRows } from './sequenceCheck';
 
 /**
@@ -98,8 +99,15 @@ async function tablesOnlyOnTarget(spec: MigrationSpec, database: string, sourceT
 export const SEQUENCES_ROW = '(sequences)';
 
 /** One row for every sequence of the database: the first difference names the sequence. */
-async function verifySequences(database: string, p: SessionPair, sourceMayHaveMovedOn: boolean): Promise<VerificationTable> {
-  const [source, target] = await Promise.all([readSequenceStates(p.source), readSequenceStates(p.target)]);
+async function verifySequences(
+  database: string,
+  p: SessionPair,
+  sourceMayHaveMovedOn: boolean,
+  filter: FilterPlan = UNFILTERED,
+): Promise<VerificationTable> {
+  const [all, target] = await Promise.all([readSequenceStates(p.source), readSequenceStates(p.target)]);
+  // A sequence the filters leave out is not on the target: it is not compared (nor missed).
+  const source = all.filter((s) => !filter.leftOutNames.has(nameKey(s.schema, s.name)));
   const lines: string[] = [];
   for (const d of compareSequences(source, target, sourceMayHaveMovedOn)) {
     const line = d.kind === 'moved-on' ? await targetBehindItsRows(p.target, d.target) : describeDifference(d);
@@ -115,11 +123,15 @@ async function verifyDatabase(spec: MigrationSpec, database: string, options: Ve
   const pairs = snapshot
     ? pairedWithTarget(snapshot, spec.target, targetOptions)
     : { open: () => openSessionPair(spec.source, targetOptions, spec.target, targetOptions), close: closeSessionPair };
-  const tables = snapshot
-    ? await snapshot.use(async (c) => listTables(c, await serverMajor(c)))
-    : await withSession(spec.source, targetOptions, async (c) => listTables(c, await serverMajor(c)));
+  const readSource = async (c: pg.Client) => ({ tables: await listTables(c, await serverMajor(c)), filter: await readFilterPlan(c, spec) });
+  const { tables: sourceTables, filter } = snapshot
+    ? await snapshot.use(readSource)
+    : await withSession(spec.source, targetOptions, readSource);
+  // What the filters leave behind, or move without rows, is not compared; a schema-only table is
+  // on the target all the same, so target-only tables are judged against every source table.
+  const tables = sourceTables.filter((t) => filter.rowsMove(t.oid));
   const leftOut = await leftOutObjects(spec, database, snapshot);
-  const targetOnly = await tablesOnlyOnTarget(spec, database, tables);
+  const targetOnly = await tablesOnlyOnTarget(spec, database, sourceTables);
 
   const queue = new WorkQueue<Item>();
   queue.push(
@@ -141,7 +153,7 @@ async function verifyDatabase(spec: MigrationSpec, database: string, options: Ve
     signal: options.signal,
     ...pairs,
     work: async (item, p) => {
-      if (item.kind === 'sequences') return record(await verifySequences(database, p, snapshot !== undefined));
+      if (item.kind === 'sequences') return record(await verifySequences(database, p, snapshot !== undefined, filter));
       if (item.kind === 'target-only') {
         const { rows } = await checksum(p.target, tableChecksumSql(item.table.sql));
         const reason = 'the table is only on the target';
@@ -199,7 +211,7 @@ export async function verifySequencesOf(spec: MigrationSpec, database: string): 
   const options = { database, purpose: 'verify' };
   const pair = await openSessionPair(spec.source, options, spec.target, options);
   try {
-    return await verifySequences(database, pair, false);
+    return await verifySequences(database, pair, false, await readFilterPlan(pair.source, spec));
   } finally {
     await closeSessionPair(pair);
   }

@@ -46,7 +46,7 @@ function refusal(database: string, tables: readonly SourceRelation[]): PgferryEr
 /** Replica identity, publication and not-streamed records for the tables as they are now; idempotent. */
 async function prepareWith(run: SourcePrepContext, database: string, publication: string, client: pg.Client): Promise<PreparedSource> {
   const options = { viaRoot: await publishesViaRoot(client) };
-  const plan = planPublication(await readSourceRelations(client, publication), options);
+  const plan = planPublication(await readSourceRelations(client, publication, run.spec), options);
   if (plan.withoutIdentity.length > 0 && !run.spec.allowReplicaIdentityFull) throw refusal(database, plan.withoutIdentity);
   // Before the slot exists, so every streamed update and delete carries the whole old row.
   await setIdentityFull(run, database, client, plan.withoutIdentity);
@@ -65,8 +65,13 @@ async function prepareWith(run: SourcePrepContext, database: string, publication
 }
 
 /** Tables the snapshot shows that are neither streamed nor reported, or streamed without a usable identity. */
-async function missedBy(client: pg.Client, publication: string, prepared: PreparedSource): Promise<SourceRelation[]> {
-  const review = reviewTables(await readSourceRelations(client, publication), prepared.notStreamed, prepared.options);
+async function missedBy(
+  client: pg.Client,
+  run: SourcePrepContext,
+  publication: string,
+  prepared: PreparedSource,
+): Promise<SourceRelation[]> {
+  const review = reviewTables(await readSourceRelations(client, publication, run.spec), prepared.notStreamed, prepared.options);
   return [...review.newTables, ...review.lostIdentity.map((l) => l.relation)];
 }
 
@@ -91,7 +96,7 @@ export async function prepareSourceAndSnapshot<S>(
     fullTables.push(...prepared.fullTables);
     const copy = await take();
     try {
-      missed = await copy.sessions.use((client) => missedBy(client, publication, prepared));
+      missed = await copy.sessions.use((client) => missedBy(client, run, publication, prepared));
     } catch (error) {
       await discard(copy);
       throw error;

@@ -83,7 +83,7 @@ export class SourceTableWatch {
     state.client ??= await openSession(this.run.spec.source, { database: w.database, purpose: 'table watch', writable: true });
     state.options ??= { viaRoot: await publishesViaRoot(state.client) };
     state.reported ??= new Set((await notStreamedTables(this.run.store, this.run.spec.migrationName, [w.database])).map((t) => t.oid));
-    const relations = await readSourceRelations(state.client, w.publication);
+    const relations = await readSourceRelations(state.client, w.publication, this.run.spec);
     const review = reviewTables(relations, state.reported, state.options);
     const byOid = new Map(relations.map((r) => [r.oid, r]));
     for (const lost of review.lostIdentity) await this.keepSourceWorking(w, state, lost.relation, lost.publishedAs, relations);

@@ -1,0 +1,92 @@
+// What a filtered migration moves, decided per relation from the spec's pattern lists (pure).
+// A relation moves when its schema moves (includeSchemas empty or one matches, no excludeSchemas
+// matches) and its own name passes (includeTables empty or one matches, no excludeTables
+// matches). A partition is judged by its root's name, so a partitioned table moves whole.
+import { matchesSchema, matchesTable, schemaPattern, tablePattern, type NamePattern } from './patterns';
+
+/** The filter fields of a migration spec, each a list of pg_dump-style patterns (patterns.ts). */
+export interface TableFilters {
+  readonly includeSchemas: readonly string[];
+  readonly excludeSchemas: readonly string[];
+  readonly includeTables: readonly string[];
+  readonly excludeTables: readonly string[];
+  /** The table's definition moves, its rows do not (nor its changes, online). */
+  readonly schemaOnlyTables: readonly string[];
+  /** The table's rows move into its bare definition; its indexes, keys, triggers, rules and policies do not. */
+  readonly dataOnlyTables: readonly string[];
+}
+
+export const FILTER_KEYS = [
+  'includeSchemas',
+  'excludeSchemas',
+  'includeTables',
+  'excludeTables',
+  'schemaOnlyTables',
+  'dataOnlyTables',
+] as const satisfies readonly (keyof TableFilters)[];
+
+export const SCHEMA_FILTER_KEYS: ReadonlySet<keyof TableFilters> = new Set(['includeSchemas', 'excludeSchemas']);
+
+/** What happens to one relation. */
+export type Treatment = 'moves' | 'schema-only' | 'data-only' | 'left-out';
+
+export interface CompiledFilters {
+  readonly active: boolean;
+  readonly lists: { readonly [K in keyof TableFilters]: readonly NamePattern[] };
+}
+
+/** Compiles every pattern; throws the first malformed one's one-line message. */
+export function compileFilters(filters: TableFilters): CompiledFilters {
+  const compile = (key: keyof TableFilters) => filters[key].map((p) => (SCHEMA_FILTER_KEYS.has(key) ? schemaPattern(p) : tablePattern(p)));
+  const lists = {
+    includeSchemas: compile('includeSchemas'),
+    excludeSchemas: compile('excludeSchemas'),
+    includeTables: compile('includeTables'),
+    excludeTables: compile('excludeTables'),
+    schemaOnlyTables: compile('schemaOnlyTables'),
+    dataOnlyTables: compile('dataOnlyTables'),
+  };
+  return { active: FILTER_KEYS.some((key) => filters[key].length > 0), lists };
+}
+
+export function schemaMoves(filters: CompiledFilters, schema: string): boolean {
+  const { includeSchemas, excludeSchemas } = filters.lists;
+  if (includeSchemas.length > 0 && !includeSchemas.some((p) => matchesSchema(p, schema))) return false;
+  return !excludeSchemas.some((p) => matchesSchema(p, schema));
+}
+
+const anyMatch = (patterns: readonly NamePattern[], schema: string, name: string) => patterns.some((p) => matchesTable(p, schema, name));
+
+/** The treatment of a relation named schema.name (for a partition: its root's name). */
+export function treatmentOf(filters: CompiledFilters, schema: string, name: string): Treatment {
+  const { includeTables, excludeTables, schemaOnlyTables, dataOnlyTables } = filters.lists;
+  if (!schemaMoves(filters, schema)) return 'left-out';
+  if (includeTables.length > 0 && !anyMatch(includeTables, schema, name)) return 'left-out';
+  if (anyMatch(excludeTables, schema, name)) return 'left-out';
+  if (anyMatch(schemaOnlyTables, schema, name)) return 'schema-only';
+  if (anyMatch(dataOnlyTables, schema, name)) return 'data-only';
+  return 'moves';
+}
+
+/** A relation matched by both schemaOnlyTables and dataOnlyTables: the two contradict. */
+export function contradicts(filters: CompiledFilters, schema: string, name: string): boolean {
+  return anyMatch(filters.lists.schemaOnlyTables, schema, name) && anyMatch(filters.lists.dataOnlyTables, schema, name);
+}
+
+/** Patterns that match none of the given schemas/relations, as `key: pattern`. */
+export function unmatchedPatterns(
+  filters: CompiledFilters,
+  schemas: readonly string[],
+  relations: readonly { readonly schema: string; readonly name: string }[],
+): string[] {
+  const unmatched: string[] = [];
+  for (const key of FILTER_KEYS) {
+    for (const pattern of filters.lists[key]) {
+      const hit = SCHEMA_FILTER_KEYS.has(key)
+        ? schemas.some((s) => matchesSchema(pattern, s))
+        : relations.some((r) => matchesTable(pattern, r.schema, r.name));
+      if (!hit) unmatched.push(`${key}: ${pattern.text}`);
+    }
+  }
+  return unmatched;
+}

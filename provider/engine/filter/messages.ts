@@ -1,0 +1,38 @@
+// The one-line messages of filter problems, shared by validation and the copy's own guard.
+import { PgferryError } from '../core/errors';
+import type { BrokenDependency } from './plan';
+import { listSome } from '../validate/result';
+
+/** Validation result codes of the filters (stable; tests match on them). */
+export const FILTER_CODES = {
+  /** A moved table has a foreign key to a table the filters leave out. */
+  FILTER_FOREIGN_KEY_LEFT_OUT: 'FILTER_FOREIGN_KEY_LEFT_OUT',
+  /** A moved view, function, default ... needs a relation or schema the filters leave out. */
+  FILTER_DEPENDENCY_LEFT_OUT: 'FILTER_DEPENDENCY_LEFT_OUT',
+  /** A pattern matches nothing in any database migrated. */
+  FILTER_MATCHES_NOTHING: 'FILTER_MATCHES_NOTHING',
+  /** A table is in both schemaOnlyTables and dataOnlyTables. */
+  FILTER_CONTRADICTION: 'FILTER_CONTRADICTION',
+  /** A left-out schema stays because an extension lives in it (its relations are still left out). */
+  FILTER_SCHEMA_KEPT_FOR_EXTENSION: 'FILTER_SCHEMA_KEPT_FOR_EXTENSION',
+  /** What the filters select, when they pass. */
+  FILTERS: 'FILTERS',
+} as const;
+
+export function describeBroken(b: BrokenDependency): string {
+  return `${b.dependent} needs ${b.needs}`;
+}
+
+export const FOREIGN_KEY_FIX =
+  'include the referenced table too (it must move for the key to hold), or leave the referencing table out as well (excludeTables)';
+export const DEPENDENCY_FIX = 'include what it needs too, or leave the dependent view or table out as well (excludeTables)';
+
+export function filterDependencyError(database: string, broken: readonly BrokenDependency[]): PgferryError {
+  const keys = broken.filter((b) => b.foreignKey);
+  const first = keys.length > 0 ? keys : broken;
+  return new PgferryError(
+    keys.length > 0 ? 'FILTER_FOREIGN_KEY_LEFT_OUT' : 'FILTER_DEPENDENCY_LEFT_OUT',
+    `database "${database}": ${listSome(first.map(describeBroken), 3)}, which the filters leave out`,
+    { category: 'validation', field: 'excludeTables', fix: keys.length > 0 ? FOREIGN_KEY_FIX : DEPENDENCY_FIX },
+  );
+}
