@@ -165,6 +165,18 @@ COMMENT ON COLUMN pgferry.migration_table.size_bytes IS 'pg_table_size on the so
 COMMENT ON COLUMN pgferry.migration.azure_context IS 'subscription, resourceGroup, server, sourceType, migrateRoles as pgferry create was given them; never a secret';
 `,
   },
+  {
+    // Azure's per-database cutover and cancel (dbsToTriggerCutoverOn, dbsToCancelMigrationOn): one
+    // database cut over or canceled while the others stream on (engine/flow/databaseRequests.ts).
+    version: 7,
+    sql: `
+ALTER TABLE pgferry.migration_database
+  ADD COLUMN cutover_requested_at timestamptz,
+  ADD COLUMN cancel_requested_at timestamptz;
+COMMENT ON COLUMN pgferry.migration_database.cutover_requested_at IS 'this database''s own cutover was asked for (dbsToTriggerCutoverOn); NULL once a stopped cutover clears it';
+COMMENT ON COLUMN pgferry.migration_database.cancel_requested_at IS 'this database''s own cancel was asked for (dbsToCancelMigrationOn)';
+`,
+  },
 ];
 
 /** The highest control-catalog version this build installs (`pgferry version` prints it). */
