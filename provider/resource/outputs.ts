@@ -1,5 +1,7 @@
 // The outputs of PgMigration: the inputs echoed (so diff sees them and read/delete can reconnect)
 // plus the migration's status from the control catalog, as plain JSON for the Pulumi state.
+// Azure's resource shape is the CLI's `show -o json` (pure, no CLI machinery): one mapping for both.
+import { toAzureResource } from '../cli/azureShape';
 import type { DatabaseDetails, MigrationSpec, MigrationStatus, ValidationResult, VerificationReport } from '../engine';
 
 /** What `pulumi stack output` and dependent resources see besides the echoed inputs. */
@@ -17,6 +19,8 @@ export interface MigrationStatusOutputs {
   readonly verification?: VerificationReport;
   readonly downtimeSeconds?: number;
   readonly runnerAlive?: boolean;
+  /** As the azure-native Migration resource's output: state, error, currentSubStateDetails (dbDetails…). */
+  readonly currentStatus: Record<string, unknown>;
 }
 
 /** Pulumi's Struct cannot carry `undefined`: a JSON round trip drops it (and any class identity). */
@@ -39,6 +43,7 @@ export function statusOutputs(status: MigrationStatus): MigrationStatusOutputs {
     verification: status.verification,
     downtimeSeconds: status.downtimeSeconds,
     runnerAlive: status.runner?.alive,
+    currentStatus: (toAzureResource(status).properties as { currentStatus: Record<string, unknown> }).currentStatus,
   });
 }
 
