@@ -40,6 +40,10 @@ export interface CliArgs {
   readonly filter: 'active' | 'all';
   readonly cancel: boolean;
   readonly cutover: boolean;
+  /** `update --cutover db1 db2` / `--cancel db1`: those databases only (dbsToTriggerCutoverOn, dbsToCancelMigrationOn). */
+  readonly databases?: readonly string[];
+  /** `update --overwrite-dbs-in-target`: answers WaitingForTargetDBOverwriteConfirmation. */
+  readonly overwrite: boolean;
   readonly target: TargetFlags;
   /** `pgferry demo --source-url`: an existing source (with --target-url, an existing target). */
   readonly sourceUrl?: string;
@@ -104,11 +108,18 @@ function oneOf<T>(o: Record<string, unknown>, a: string, b: string, flagA: strin
   return (o[a] ?? o[b]) as T | undefined;
 }
 
+/** The database names after --cutover or --cancel, when given (commander's optional variadic gives true or a list). */
+function databasesOf(o: Record<string, unknown>): { databases?: string[] } {
+  const list = Array.isArray(o.cutover) ? o.cutover : Array.isArray(o.cancel) ? o.cancel : undefined;
+  return list && list.length > 0 ? { databases: list.map(String) } : {};
+}
+
 /** Flags that contradict each other, or whose absence makes the command meaningless. */
 function checkCombinations(command: Command, o: Record<string, unknown>): void {
   if (command === 'update') {
-    if (o.cancel && o.cutover) throw usage('--cutover', 'contradicts --cancel; give exactly one of them');
-    if (!o.cancel && !o.cutover) throw usage('--cutover', '`pgferry update` needs exactly one of --cutover or --cancel');
+    const given = [o.cancel, o.cutover, o.overwriteDbsInTarget].filter((v) => v !== undefined && v !== false).length;
+    if (given > 1) throw usage('--cutover', 'give exactly one of --cutover, --cancel or --overwrite-dbs-in-target');
+    if (given === 0) throw usage('--cutover', '`pgferry update` needs exactly one of --cutover, --cancel or --overwrite-dbs-in-target');
   }
   if (o.targetUrl !== undefined && o.targetHost !== undefined) throw usage('--target-url', 'contradicts --target-host; give one of them');
   if (command === 'demo' && (o.sourceUrl === undefined) !== (o.targetUrl === undefined)) {
@@ -207,8 +218,10 @@ export function parseCli(argv: readonly string[], env: NodeJS.ProcessEnv = proce
     skipUnsupportedObjects: o.skipUnsupportedObjects === true,
     filters: filterFlags(o),
     filter: (o.filter as 'active' | 'all' | undefined) ?? 'active',
-    cancel: o.cancel === true,
-    cutover: o.cutover === true,
+    cancel: o.cancel !== undefined && o.cancel !== false,
+    cutover: o.cutover !== undefined && o.cutover !== false,
+    ...databasesOf(o),
+    overwrite: o.overwriteDbsInTarget === true,
     target: {
       host: o.targetHost as string | undefined,
       port: o.targetPort as number | undefined,
@@ -247,6 +260,7 @@ function defaults(command: Command): CliArgs {
     filter: 'active',
     cancel: false,
     cutover: false,
+    overwrite: false,
     target: {},
   };
 }

@@ -55,6 +55,8 @@ export function migrationOperation(d: DatabaseDetails, mode: MigrationStatus['mo
   }
 }
 
+const stringOf = (value: unknown): string | null => (typeof value === 'string' ? value : null);
+
 const trueFalse = (value: boolean | undefined): string | null => (value === undefined ? null : value ? 'True' : 'False');
 
 function databaseMessage(d: DatabaseDetails): string | null {
@@ -186,10 +188,13 @@ export function toAzureResource(status: MigrationStatus, scope: ArmScope = {}, f
       startDataMigration: 'True',
       startedOn: status.startedAt ?? null,
       endedOn: status.endedAt ?? null,
+      migrationWindowStartTimeInUtc: stringOf(status.spec.migrationWindowStartTimeInUtc),
+      migrationWindowEndTimeInUtc: stringOf(status.spec.migrationWindowEndTimeInUtc),
       triggerCutover: online ? trueFalse(status.cutoverRequested === true) : null,
-      dbsToTriggerCutoverOn: online && status.cutoverRequested ? databases : [],
+      // a cutover or cancel of the whole migration names every database, as az sends them
+      dbsToTriggerCutoverOn: online ? (status.cutoverRequested ? databases : [...(status.dbsToTriggerCutoverOn ?? [])]) : [],
       cancel: trueFalse(status.cancelRequested === true),
-      dbsToCancelMigrationOn: status.cancelRequested ? databases : [],
+      dbsToCancelMigrationOn: status.cancelRequested ? databases : [...(status.dbsToCancelMigrationOn ?? [])],
       pgferry: statusJson(status),
     },
   };

@@ -103,8 +103,10 @@ export const FILTER = () =>
   new Option('--filter <filter>', 'Active | All (default Active)').argParser(choice<'active' | 'all'>(['active', 'all'], 'Active or All'));
 
 export const UPDATE_OPTIONS = (): Option[] => [
-  new Option('--cutover', 'cut an online migration over'),
-  new Option('--cancel', 'cancel the migration (its runner stopped: carried out here)'),
+  // az's older spelling `--cutover db1 db2` (Azure's dbsToTriggerCutoverOn): the databases named only
+  new Option('--cutover [databases...]', 'cut an online migration over; with database names, those only (the others stream on)'),
+  new Option('--cancel [databases...]', 'cancel the migration (its runner stopped: carried out here); with database names, those only'),
+  new Option('--overwrite-dbs-in-target', 'allow a migration waiting in WaitingForTargetDBOverwriteConfirmation to overwrite'),
   new Option('--wait', 'follow it until the outcome'),
 ];
 

@@ -2,6 +2,7 @@
 import { serverMajor, withSession } from './connect/session';
 import { ControlStore } from './control/store';
 import { PgferryError } from './core/errors';
+import { isDatabaseDone, unknownDatabases } from './core/transitions';
 import { isFinalState, runnerStopped, type MigrationStatus, type ProgressListener, type VerificationReport } from './core/model';
 import { dropDatabase, targetDatabaseOid } from './schema/database';
 import { samePublicSpec, type MigrationSpec, type ServerSpec } from './input/migrationSpec';
@@ -105,11 +106,37 @@ function notFound(name: string): PgferryError {
 }
 
 /**
+ * The databases a per-database request names, checked: each one migrated by this migration and
+ * not cut over or canceled yet. Throws the one-line error naming what is wrong.
+ */
+function checkRequestedDatabases(status: MigrationStatus, databases: readonly string[], field: string): void {
+  const unknown = unknownDatabases(
+    databases,
+    status.databases.map((d) => d.database),
+  );
+  if (unknown) throw new PgferryError('DATABASE_NOT_MIGRATED', `${field}: ${unknown}`, { category: 'input', field });
+  const done = status.databases.filter((d) => databases.includes(d.database) && isDatabaseDone(d.state));
+  if (done.length > 0) {
+    throw new PgferryError(
+      'DATABASE_FINISHED',
+      `${field}: ${done.map((d) => `"${d.database}" is already ${d.state}`).join(', ')}; name only databases still migrating`,
+      { category: 'input', field },
+    );
+  }
+}
+
+/**
  * Asks the process running the migration to stop; returns the status at that moment. When its
  * runner has stopped, nothing would act on the request: with `spec` (the source's credentials) the
  * cancel is carried out here, slots, publications and origins released; without, it is refused.
+ * With `databases` (Azure's dbsToCancelMigrationOn), an online migration cancels only those,
+ * the others streaming on; naming every database still migrating is the whole cancel.
  */
-export async function cancelMigration(target: ServerSpec, name: string, options: { spec?: MigrationSpec } = {}): Promise<MigrationStatus> {
+export async function cancelMigration(
+  target: ServerSpec,
+  name: string,
+  options: { spec?: MigrationSpec; databases?: readonly string[] } = {},
+): Promise<MigrationStatus> {
   const status = await withStore(target, (store) => store.get(name));
   if (!status) throw notFound(name);
   if (isFinalState(status.state)) {
@@ -117,6 +144,28 @@ export async function cancelMigration(target: ServerSpec, name: string, options:
       category: 'input',
       field: 'name',
     });
+  }
+  const some = options.databases;
+  if (some && some.length > 0) {
+    checkRequestedDatabases(status, some, 'dbsToCancelMigrationOn');
+    const open = status.databases.filter((d) => !isDatabaseDone(d.state)).map((d) => d.database);
+    if (open.some((d) => !some.includes(d))) {
+      if (status.mode !== 'Online') {
+        throw new PgferryError(
+          'CANCEL_DATABASES_OFFLINE',
+          `dbsToCancelMigrationOn: migration "${name}" is Offline; only an online migration cancels some databases while others go on`,
+          {
+            category: 'input',
+            field: 'dbsToCancelMigrationOn',
+            fix: 'cancel the whole migration (`pgferry update --cancel` without database names)',
+          },
+        );
+      }
+      return withStore(target, async (store) => {
+        await store.requestDatabaseCancel(name, some);
+        return (await store.get(name))!;
+      });
+    }
   }
   if (runnerStopped(status)) {
     const { cancelWithoutRunner } = await import('./flow/stoppedRunner');
@@ -128,8 +177,11 @@ export async function cancelMigration(target: ServerSpec, name: string, options:
   });
 }
 
-/** Requests the cutover of an online migration waiting for it. */
-export async function requestCutover(target: ServerSpec, name: string): Promise<MigrationStatus> {
+/**
+ * Requests the cutover of an online migration waiting for it: of every database, or with
+ * `databases` (Azure's dbsToTriggerCutoverOn) of those only, the others streaming on.
+ */
+export async function requestCutover(target: ServerSpec, name: string, databases?: readonly string[]): Promise<MigrationStatus> {
   return withStore(target, async (store) => {
     const status = await store.get(name);
     if (!status) throw notFound(name);
@@ -139,14 +191,40 @@ export async function requestCutover(target: ServerSpec, name: string): Promise<
         field: 'cutover',
       });
     }
-    if (status.subState !== 'WaitingForCutoverTrigger' && status.subState !== 'CompletingMigration') {
+    const ready: readonly string[] = ['WaitingForCutoverTrigger', 'CompletingMigration', 'CancelingRequestedDBMigrations'];
+    if (!ready.includes(status.subState)) {
       throw new PgferryError(
         'CUTOVER_NOT_READY',
         `migration "${name}" is ${status.state}/${status.subState}; cutover is allowed only in WaitingForCutoverTrigger`,
         { category: 'input', field: 'cutover', fix: 'wait until `pgferry show` reports WaitingForCutoverTrigger' },
       );
     }
-    await store.requestCutover(name);
+    if (databases && databases.length > 0) {
+      checkRequestedDatabases(status, databases, 'dbsToTriggerCutoverOn');
+      await store.requestDatabaseCutover(name, databases);
+    } else {
+      await store.requestCutover(name);
+    }
+    return (await store.get(name))!;
+  });
+}
+
+/**
+ * Allows a migration waiting in WaitingForTargetDBOverwriteConfirmation to overwrite its target
+ * databases (Azure: PATCH overwriteDbsInTarget true); refused in any other substate.
+ */
+export async function confirmOverwrite(target: ServerSpec, name: string): Promise<MigrationStatus> {
+  return withStore(target, async (store) => {
+    const status = await store.get(name);
+    if (!status) throw notFound(name);
+    if (status.subState !== 'WaitingForTargetDBOverwriteConfirmation') {
+      throw new PgferryError(
+        'OVERWRITE_NOT_WAITING',
+        `migration "${name}" is ${status.state}/${status.subState}; an overwrite confirmation applies only in WaitingForTargetDBOverwriteConfirmation`,
+        { category: 'input', field: 'overwriteDbsInTarget' },
+      );
+    }
+    await store.confirmOverwrite(name);
     return (await store.get(name))!;
   });
 }

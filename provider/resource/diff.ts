@@ -39,6 +39,14 @@ const UPDATE_KEYS = [
   'cutover',
   'dropTargetDatabasesOnDelete',
   'allowReplaceAfterCutover',
+  // azure-native Migration's operations and records (azureNames.ts); its aliases mirror the keys above
+  'cancel',
+  'dbsToTriggerCutoverOn',
+  'dbsToCancelMigrationOn',
+  'migrationInstanceResourceId',
+  'sourceType',
+  'migrationWindowStartTimeInUtc',
+  'migrationWindowEndTimeInUtc',
 ] as const;
 
 const FINAL_STATES = new Set(['Succeeded', 'Failed', 'Canceled', 'ValidationFailed']);

@@ -4,6 +4,8 @@ import type { z } from 'zod';
 import { describeIssue, migrationSpecSchema, parseMigrationSpec, type MigrationSpec, type MigrationSpecInput } from '../engine';
 
 import { containsUnknown, UNKNOWN } from './unknown';
+import { unknownDatabases, windowRefusal } from '../engine';
+import { AZURE_ALIAS_KEYS, AZURE_OPERATION_KEYS, AZURE_RECORDED_KEYS } from './azureNames';
 
 export { UNKNOWN };
 
@@ -44,6 +46,21 @@ export interface PgMigrationInputs {
   readonly schemaOnlyTables?: readonly string[];
   readonly dataOnlyTables?: readonly string[];
   readonly cutover?: boolean;
+  readonly waitForOverwriteConfirmation?: boolean;
+  readonly setupLogicalReplicationOnSourceDbIfNeeded?: boolean;
+  readonly migrationWindowStartTimeInUtc?: string;
+  readonly migrationWindowEndTimeInUtc?: string;
+  // azure-native Migration's names (azureNames.ts)
+  readonly migrationMode?: string;
+  readonly migrationOption?: string;
+  readonly dbsToMigrate?: readonly string[];
+  readonly triggerCutover?: boolean;
+  readonly cancel?: boolean;
+  readonly dbsToTriggerCutoverOn?: readonly string[];
+  readonly dbsToCancelMigrationOn?: readonly string[];
+  readonly migrationInstanceResourceId?: string;
+  readonly sourceType?: string;
+  readonly sslMode?: string;
   readonly tableJobs?: number;
   readonly indexJobs?: number;
   readonly splitTablesLargerThan?: number;
@@ -56,17 +73,25 @@ export interface PgMigrationInputs {
   readonly importId?: string;
 }
 
-/** Inputs that only the Pulumi layer reads; everything else belongs to the engine's spec. */
+/**
+ * Inputs that only the Pulumi layer reads; everything else belongs to the engine's spec. Azure's
+ * names of pgferry's inputs (migrationMode…) are here too: check copies each to pgferry's name.
+ */
 export const PULUMI_ONLY_KEYS = [
   'cutover',
   'dropTargetDatabasesOnDelete',
   'allowReplaceAfterCutover',
   'customTimeouts',
   'importId',
+  ...AZURE_ALIAS_KEYS,
+  ...AZURE_RECORDED_KEYS,
+  ...AZURE_OPERATION_KEYS,
 ] as const;
 
 /** Pulumi-only inputs that are true or false. */
-const BOOLEAN_KEYS = ['cutover', 'dropTargetDatabasesOnDelete', 'allowReplaceAfterCutover'] as const;
+const BOOLEAN_KEYS = ['cutover', 'dropTargetDatabasesOnDelete', 'allowReplaceAfterCutover', 'cancel'] as const;
+/** Pulumi-only inputs that are lists of database names. */
+const DATABASE_LIST_KEYS = ['dbsToTriggerCutoverOn', 'dbsToCancelMigrationOn'] as const;
 
 /** Keys the SDK adds to every dynamic resource's property bag. */
 const RESERVED_KEYS = ['__provider'];
@@ -122,6 +147,27 @@ export function checkInputs(olds: Record<string, unknown>, news: Record<string, 
     const value = news[key];
     if (value !== undefined && value !== null && value !== UNKNOWN && typeof value !== 'boolean') {
       failures.push({ property: key, reason: `${key}: must be true or false` });
+    }
+  }
+  for (const key of DATABASE_LIST_KEYS) {
+    const value = news[key];
+    if (value === undefined || value === null || containsUnknown(value)) continue;
+    if (!Array.isArray(value) || value.some((v) => typeof v !== 'string')) {
+      failures.push({ property: key, reason: `${key}: must be a list of database names` });
+      continue;
+    }
+    const migrated = Array.isArray(news.databases) && !containsUnknown(news.databases) ? news.databases.map(String) : undefined;
+    const unknown = migrated && unknownDatabases(value as string[], migrated);
+    if (unknown) failures.push({ property: key, reason: `${key}: ${unknown}` });
+  }
+  // a window already over cannot start a new migration (an existing one keeps its window)
+  if (Object.keys(olds).length === 0) {
+    const start = news.migrationWindowStartTimeInUtc;
+    const end = news.migrationWindowEndTimeInUtc;
+    const parsed = migrationSpecSchema.shape.migrationWindowEndTimeInUtc.safeParse(end);
+    if (typeof end === 'string' && end !== UNKNOWN && start !== UNKNOWN && parsed.success && parsed.data !== undefined) {
+      const refused = windowRefusal({ end: parsed.data }, Date.now());
+      if (refused) failures.push({ property: 'migrationWindowEndTimeInUtc', reason: refused });
     }
   }
   const importId = news.importId;

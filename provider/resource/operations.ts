@@ -5,6 +5,8 @@
 import * as engine from '../engine';
 import type { MigrationSpec, MigrationStatus } from '../engine';
 import { withDefaults } from './defaults';
+import { databaseList, withAzureAliases } from './azureNames';
+import { containsUnknown } from './unknown';
 import { diffInputs, hasCutOver, sameSet, type DiffDecision } from './diff';
 import { continueWork, cutover, isFinal, isWaitingForCutover, startWork, waitUntilSettled, type OperationOptions } from './drive';
 import { asFailure, settle, timeoutHint } from './failures';
@@ -33,7 +35,10 @@ export interface CheckResult {
  * (they follow the CPU count of whichever machine runs Pulumi).
  */
 export async function check(olds: Props, news: Props): Promise<CheckResult> {
-  return { inputs: withDefaults(news), failures: checkInputs(olds ?? {}, news) };
+  // azure-native's names (migrationMode, dbsToMigrate, triggerCutover…) and pgferry's: one value under both
+  const aliased = withAzureAliases(news, containsUnknown);
+  const inputs = withAzureAliases(withDefaults(aliased.inputs), containsUnknown).inputs;
+  return { inputs, failures: [...aliased.failures, ...checkInputs(olds ?? {}, aliased.inputs)] };
 }
 
 /** How long the diff waits for the live state of a migration it would replace. */
@@ -145,8 +150,19 @@ export async function update(id: string, _olds: Props, news: Props, options: Ope
       );
     }
     spec = inStoredOrder(news, status);
+    // overwriteDbsInTarget: true answers a migration waiting for that confirmation (as Azure's PATCH)
+    if (news.overwriteDbsInTarget === true && status.subState === 'WaitingForTargetDBOverwriteConfirmation') {
+      status = await engine.confirmOverwrite(spec.target, spec.migrationName);
+    }
+    // cancel: true cancels the whole migration, dbsToCancelMigrationOn some of its databases
+    const canceled = await cancelRequested(spec, news, status, timeoutMs, options);
+    if (canceled) return { outs: settle(spec, news, canceled) };
     // A retry after a partial failure, an interrupted run or a dead runner: drive it to where create stops.
     status = await continueWork(spec, status, timeoutMs, options);
+    const some = databaseList(news.dbsToTriggerCutoverOn)?.filter((d) => !doneDatabase(status!, d));
+    if (spec.mode === 'Online' && news.cutover !== true && some && some.length > 0 && isWaitingForCutover(status)) {
+      status = await cutoverDatabases(spec, some, timeoutMs, options);
+    }
     // cutover: true also retries a cutover whose earlier update failed part-way.
     const wantsCutover = news.cutover === true;
     if (spec.mode === 'Online' && wantsCutover && isWaitingForCutover(status)) {
@@ -158,6 +174,53 @@ export async function update(id: string, _olds: Props, news: Props, options: Ope
     throw await asFailure(spec, news, timeoutHint(error, spec, 'update', timeoutMs), 'update');
   }
   return { outs: settle(spec, news, status) };
+}
+
+/** Whether a database was cut over or canceled already (a repeated per-database input does nothing more). */
+function doneDatabase(status: MigrationStatus, database: string): boolean {
+  const d = status.databases.find((x) => x.database === database);
+  return d !== undefined && engine.isDatabaseDone(d.state);
+}
+
+/**
+ * cancel: true (the whole migration) or dbsToCancelMigrationOn (some databases, the others stream
+ * on): requested, then waited for. Returns the final status of a whole cancel, else undefined.
+ */
+async function cancelRequested(
+  spec: MigrationSpec,
+  news: Props,
+  status: MigrationStatus,
+  timeoutMs: number | undefined,
+  options: OperationOptions,
+): Promise<MigrationStatus | undefined> {
+  if (isFinal(status)) return undefined;
+  const write = options.write ?? stdoutWriter;
+  if (news.cancel === true) {
+    write(`${spec.migrationName}: cancel requested`);
+    await engine.cancelMigration(spec.target, spec.migrationName, { spec });
+    return waitUntilSettled(spec, timeoutMs, options, 'cancel');
+  }
+  const some = databaseList(news.dbsToCancelMigrationOn)?.filter((d) => !doneDatabase(status, d));
+  if (!some || some.length === 0) return undefined;
+  write(`${spec.migrationName}: cancel of ${some.join(', ')} requested; the other databases go on`);
+  await engine.cancelMigration(spec.target, spec.migrationName, { spec, databases: some });
+  const done = (s: MigrationStatus) => isFinal(s) || some.every((d) => doneDatabase(s, d));
+  const after = await engine.waitForMigration(spec.target, spec.migrationName, done, { intervalMs: options.intervalMs ?? 1000, timeoutMs });
+  return isFinal(after) ? after : undefined;
+}
+
+/** dbsToTriggerCutoverOn: those databases cut over, the others stream on; waits until they are Succeeded. */
+async function cutoverDatabases(
+  spec: MigrationSpec,
+  databases: readonly string[],
+  timeoutMs: number | undefined,
+  options: OperationOptions,
+): Promise<MigrationStatus> {
+  const write = options.write ?? stdoutWriter;
+  write(`${spec.migrationName}: cutover of ${databases.join(', ')} requested; the other databases stream on`);
+  await engine.requestCutover(spec.target, spec.migrationName, databases);
+  const done = (s: MigrationStatus) => isFinal(s) || engine.waitingForApplyFix(s) || databases.every((d) => doneDatabase(s, d));
+  return engine.waitForMigration(spec.target, spec.migrationName, done, { intervalMs: options.intervalMs ?? 1000, timeoutMs });
 }
 
 /** Parses stored outputs the way read/delete do (used by tests and the CLI-side tooling). */

@@ -8,6 +8,8 @@ import {
   type ValidationResult,
   type VerificationReport,
 } from '../engine';
+// Azure's resource shape is the CLI's `show -o json` (pure, no CLI machinery): one mapping for both.
+import { toAzureResource } from '../cli/azureShape';
 
 /** What `pulumi stack output` and dependent resources see besides the echoed inputs. */
 export interface MigrationStatusOutputs {
@@ -29,6 +31,8 @@ export interface MigrationStatusOutputs {
    * value: feed them to azure-native dbforpostgresql.Configuration (examples/parameters).
    */
   readonly recommendedServerParameters: Readonly<Record<string, string>>;
+  /** As the azure-native Migration resource's output: state, error, currentSubStateDetails (dbDetails…). */
+  readonly currentStatus: Record<string, unknown>;
 }
 
 /** Pulumi's Struct cannot carry `undefined`: a JSON round trip drops it (and any class identity). */
@@ -52,6 +56,7 @@ export function statusOutputs(status: MigrationStatus): MigrationStatusOutputs {
     downtimeSeconds: status.downtimeSeconds,
     runnerAlive: status.runner?.alive,
     recommendedServerParameters: recommendedServerParameters(status.validation),
+    currentStatus: (toAzureResource(status).properties as { currentStatus: Record<string, unknown> }).currentStatus,
   });
 }
 

@@ -34,11 +34,40 @@ export interface PgMigrationArgs {
   readonly migrationName: pulumi.Input<string>;
   readonly source: pulumi.Input<PgServerArgs>;
   readonly target: pulumi.Input<PgServerArgs>;
-  readonly databases: pulumi.Input<pulumi.Input<string>[]>;
+  /** The databases to migrate (azure-native: dbsToMigrate; give one of the two). */
+  readonly databases?: pulumi.Input<pulumi.Input<string>[]>;
+  /** azure-native's name of `databases`. */
+  readonly dbsToMigrate?: pulumi.Input<pulumi.Input<string>[]>;
   /** Offline (default) or Online. */
   readonly mode?: pulumi.Input<MigrationMode>;
+  /** azure-native's name of `mode`. */
+  readonly migrationMode?: pulumi.Input<MigrationMode>;
   /** Validate, Migrate or ValidateAndMigrate (default). */
   readonly option?: pulumi.Input<MigrationOption>;
+  /** azure-native's name of `option`. */
+  readonly migrationOption?: pulumi.Input<MigrationOption>;
+  /** azure-native's name of `cutover`. */
+  readonly triggerCutover?: pulumi.Input<boolean>;
+  /** Online: cut over these databases only; the others stream on (set `cutover` for the rest later). */
+  readonly dbsToTriggerCutoverOn?: pulumi.Input<pulumi.Input<string>[]>;
+  /** true cancels the migration (slots and publications released; target databases kept). */
+  readonly cancel?: pulumi.Input<boolean>;
+  /** Online: cancel these databases only; the others stream on. */
+  readonly dbsToCancelMigrationOn?: pulumi.Input<pulumi.Input<string>[]>;
+  /** The copy starts no earlier than this instant (UTC, e.g. 2026-05-01T22:00:00Z). */
+  readonly migrationWindowStartTimeInUtc?: pulumi.Input<string>;
+  /** The copy must have started by this instant (UTC). */
+  readonly migrationWindowEndTimeInUtc?: pulumi.Input<string>;
+  /** Online: set wal_level=logical (and slots, senders) with ALTER SYSTEM on the source if needed, then wait for its restart. */
+  readonly setupLogicalReplicationOnSourceDbIfNeeded?: pulumi.Input<boolean>;
+  /** A target database exists and overwriteDbsInTarget is false: wait for the overwrite to be allowed instead of failing. */
+  readonly waitForOverwriteConfirmation?: pulumi.Input<boolean>;
+  /** Accepted and recorded (azure-native: the runtime server); pgferry runs where Pulumi runs. */
+  readonly migrationInstanceResourceId?: pulumi.Input<string>;
+  /** Accepted and recorded (azure-native: OnPremises, AWS_RDS, AzureVM…). */
+  readonly sourceType?: pulumi.Input<string>;
+  /** azure-native's name of `source.sslMode` (Prefer, Require, VerifyCA, VerifyFull). */
+  readonly sslMode?: pulumi.Input<string>;
   readonly overwriteDbsInTarget?: pulumi.Input<boolean>;
   readonly migrateRoles?: pulumi.Input<boolean>;
   readonly allowReplicaIdentityFull?: pulumi.Input<boolean>;
@@ -95,6 +124,7 @@ const STATUS_OUTPUTS = [
   'downtimeSeconds',
   'runnerAlive',
   'recommendedServerParameters',
+  'currentStatus',
 ] as const;
 
 function isPlainInput(value: unknown): value is Record<string, unknown> {
@@ -145,6 +175,8 @@ export class PgMigration extends pulumi.dynamic.Resource {
   declare readonly runnerAlive: pulumi.Output<boolean | undefined>;
   /** Source server parameters to set on the target (README "Server parameters"), name → value. */
   declare readonly recommendedServerParameters: pulumi.Output<Record<string, string>>;
+  /** azure-native Migration's status output: state, error, currentSubStateDetails.{currentSubState, dbDetails, validationDetails}. */
+  declare readonly currentStatus: pulumi.Output<Record<string, unknown>>;
 
   /**
    * `opts.import` (an existing migration's id, `<target host>:<port>/<migrationName>`) adopts that

@@ -27,6 +27,27 @@ const USAGE_CASES: { title: string; args: string[]; field: RegExp }[] = [
   { title: 'show without any target', args: ['show', '--name', 'm1'], field: /target/ },
 ];
 
+describe('pgferry update: per-database cutover and cancel, the overwrite confirmation', () => {
+  it("reads `--cutover db1 db2` (az's older spelling) as a cutover of those databases only", () => {
+    const args = parseCli(['update', '--name', 'm1', '--target-host', 'h', '--cutover', 'db1', 'db2']);
+    assert.deepEqual([args.cutover, args.cancel, args.databases], [true, false, ['db1', 'db2']]);
+  });
+
+  it('reads `--cancel db1` as a cancel of that database only, and a bare --cutover as every database', () => {
+    const cancel = parseCli(['update', '--name', 'm1', '--target-host', 'h', '--cancel', 'db1']);
+    assert.deepEqual([cancel.cancel, cancel.databases], [true, ['db1']]);
+    const all = parseCli(['update', '--name', 'm1', '--cutover', '--target-host', 'h']);
+    assert.deepEqual([all.cutover, all.databases], [true, undefined]);
+  });
+
+  it('reads --overwrite-dbs-in-target alone, and refuses it beside --cutover in one line', async () => {
+    assert.equal(parseCli(['update', '--name', 'm1', '--target-host', 'h', '--overwrite-dbs-in-target']).overwrite, true);
+    const result = await runCli(['update', '--name', 'm1', '--target-host', 'h', '--overwrite-dbs-in-target', '--cutover']);
+    assert.equal(result.code, 2, result.stderr);
+    assert.match(result.errLines[0]!, /give exactly one of --cutover, --cancel or --overwrite-dbs-in-target/);
+  });
+});
+
 describe('pgferry usage errors', () => {
   for (const c of USAGE_CASES) {
     it(`refuses ${c.title} with exit 2 and one line`, async () => {

@@ -3,7 +3,7 @@
 // resumed streaming that database from a slot that was gone, failed, and dropped the second
 // database's slot too. Now the resume finishes the cutover: both databases hold every row.
 import assert from 'node:assert/strict';
-import { parseMigrationSpec, requestCutover, resumeMigration, startMigration } from '../../provider/engine';
+import { isFinalState, parseMigrationSpec, requestCutover, resumeMigration, startMigration } from '../../provider/engine';
 import { ControlStore } from '../../provider/engine/control/store';
 import { serverSpec, startPair, until, waitForStatus, type ServerPair } from '../support';
 
@@ -55,7 +55,7 @@ describe('safety: a runner killed during a two-database cutover', function () {
       );
 
       await resumeMigration(spec);
-      const done = await waitForStatus(store, 'two-db', (s) => s.state !== 'InProgress' && s.state !== 'WaitingForUserAction');
+      const done = await waitForStatus(store, 'two-db', (s) => isFinalState(s.state));
       assert.equal(done.state, 'Succeeded', done.message);
       for (const db of ['alpha', 'beta']) {
         const [row] = await pair.target.query<{ n: number; late: number }>(

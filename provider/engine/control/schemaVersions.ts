@@ -224,6 +224,18 @@ COMMENT ON COLUMN pgferry.copy_item.epoch IS 'raised by every claim; the commit 
 COMMENT ON COLUMN pgferry.migration_database.copy_plan IS 'the first copy snapshot''s xmin, the schema signature, and whether post-data started';
 `,
   },
+  {
+    // Azure's per-database cutover and cancel (dbsToTriggerCutoverOn, dbsToCancelMigrationOn): one
+    // database cut over or canceled while the others stream on (engine/flow/databaseRequests.ts).
+    version: 9,
+    sql: `
+ALTER TABLE pgferry.migration_database
+  ADD COLUMN cutover_requested_at timestamptz,
+  ADD COLUMN cancel_requested_at timestamptz;
+COMMENT ON COLUMN pgferry.migration_database.cutover_requested_at IS 'this database''s own cutover was asked for (dbsToTriggerCutoverOn); NULL once a stopped cutover clears it';
+COMMENT ON COLUMN pgferry.migration_database.cancel_requested_at IS 'this database''s own cancel was asked for (dbsToCancelMigrationOn)';
+`,
+  },
 ];
 
 /** The highest control-catalog version this build installs (`pgferry version` prints it). */

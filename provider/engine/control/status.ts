@@ -92,6 +92,9 @@ export interface DatabaseRow {
   t_errored: string;
   not_streamed: NotStreamed[] | null;
   apply_stop: ApplyStop | null;
+  /** Absent on a catalog older than version 7 (the row is `d.*`). */
+  cutover_requested_at?: Date | null;
+  cancel_requested_at?: Date | null;
 }
 
 const iso = (d: Date | null | undefined): string | undefined => (d ? d.toISOString() : undefined);
@@ -157,6 +160,8 @@ export function shapeStatus(row: MigrationRow, dbs: readonly DatabaseRow[], nowM
     applyRetryRequests: row.apply_retry_requests ?? 0,
     cutoverRequested: row.cutover_requested_at !== null && row.cutover_requested_at !== undefined,
     cancelRequested: row.cancel_requested === true,
+    dbsToTriggerCutoverOn: dbs.filter((d) => d.cutover_requested_at && d.state !== 'Succeeded').map((d) => d.database),
+    dbsToCancelMigrationOn: dbs.filter((d) => d.cancel_requested_at).map((d) => d.database),
     ...(row.azure_context ? { azureContext: row.azure_context } : {}),
     runner,
     spec: row.spec,

@@ -4,6 +4,7 @@ import type pg from 'pg';
 import { ident } from '../connect/quote';
 import { PgferryError } from '../core/errors';
 import { isFinalState } from '../core/model';
+import { registeredSubState, windowRefusal } from '../core/transitions';
 import type {
   AzureContext,
   CutoverStep,
@@ -32,12 +33,22 @@ export class ControlStore extends CatalogConnection {
    * never registers. A name already used on this target is an input error.
    */
   async register(spec: MigrationSpec): Promise<void> {
+    const window = { start: spec.migrationWindowStartTimeInUtc, end: spec.migrationWindowEndTimeInUtc };
+    const refused = windowRefusal(window, Date.now());
+    if (refused) {
+      throw new PgferryError('MIGRATION_WINDOW_INVALID', refused, {
+        category: 'input',
+        field: 'migrationWindowEndTimeInUtc',
+        fix: 'give a window whose end is in the future and after its start, or leave both unset to start now',
+      });
+    }
     await this.createMigration({
       name: spec.migrationName,
       mode: spec.mode,
       option: spec.option,
       spec: publicSpec(spec),
       databases: spec.databases,
+      subState: registeredSubState(window, Date.now()),
     });
   }
 
@@ -48,6 +59,7 @@ export class ControlStore extends CatalogConnection {
     option: 'Validate' | 'Migrate' | 'ValidateAndMigrate';
     spec: Record<string, unknown>;
     databases: readonly string[];
+    subState?: MigrationSubState;
   }): Promise<void> {
     await this.install();
     await this.exclusive((client) => this.insertMigration(client, args));
@@ -55,15 +67,15 @@ export class ControlStore extends CatalogConnection {
 
   private async insertMigration(
     client: pg.Client,
-    args: { name: string; mode: string; option: string; spec: Record<string, unknown>; databases: readonly string[] },
+    args: { name: string; mode: string; option: string; spec: Record<string, unknown>; databases: readonly string[]; subState?: string },
   ): Promise<void> {
     await client.query('BEGIN');
     try {
       const inserted = await client.query(
         `INSERT INTO ${S}.migration (name, mode, option, spec, state, sub_state, instance)
-         VALUES ($1, $2, $3, $4::jsonb, 'InProgress', 'PerformingPreRequisiteSteps', $5)
+         VALUES ($1, $2, $3, $4::jsonb, 'InProgress', $6, $5)
          ON CONFLICT (name) DO NOTHING`,
-        [args.name, args.mode, args.option, JSON.stringify(args.spec), newInstanceId()],
+        [args.name, args.mode, args.option, JSON.stringify(args.spec), newInstanceId(), args.subState ?? 'PerformingPreRequisiteSteps'],
       );
       if (inserted.rowCount === 0) {
         throw new PgferryError('MIGRATION_NAME_TAKEN', `migration name "${args.name}" is already used on this target`, {
@@ -286,7 +298,62 @@ export class ControlStore extends CatalogConnection {
         WHERE name = $1`,
       [name, message, subState],
     );
-    await this.query(`UPDATE ${S}.migration_database SET cutover_step = NULL WHERE migration = $1 AND state <> 'Succeeded'`, [name]);
+    await this.query(
+      `UPDATE ${S}.migration_database SET cutover_step = NULL, cutover_requested_at = NULL WHERE migration = $1 AND state <> 'Succeeded'`,
+      [name],
+    );
+  }
+
+  /** Asks for the cutover of some databases only (dbsToTriggerCutoverOn); the others stream on. */
+  async requestDatabaseCutover(name: string, databases: readonly string[]): Promise<void> {
+    await this.query(
+      `UPDATE ${S}.migration_database SET cutover_requested_at = COALESCE(cutover_requested_at, now())
+        WHERE migration = $1 AND database = ANY($2::text[])`,
+      [name, [...databases]],
+    );
+    await this.query(`UPDATE ${S}.migration SET updated_at = now() WHERE name = $1`, [name]);
+  }
+
+  /** Asks for the cancel of some databases only (dbsToCancelMigrationOn); the others stream on. */
+  async requestDatabaseCancel(name: string, databases: readonly string[]): Promise<void> {
+    await this.query(
+      `UPDATE ${S}.migration_database SET cancel_requested_at = COALESCE(cancel_requested_at, now())
+        WHERE migration = $1 AND database = ANY($2::text[])`,
+      [name, [...databases]],
+    );
+    await this.query(`UPDATE ${S}.migration SET updated_at = now() WHERE name = $1`, [name]);
+  }
+
+  /** The per-database requests not acted on yet: databases to cut over, databases to cancel. */
+  async databaseRequests(name: string): Promise<{ cutover: string[]; cancel: string[] }> {
+    const rows = await this.query<{ database: string; cutover: boolean; cancel: boolean }>(
+      `SELECT database, cutover_requested_at IS NOT NULL AS cutover, cancel_requested_at IS NOT NULL AS cancel
+         FROM ${S}.migration_database
+        WHERE migration = $1 AND state NOT IN ('Succeeded', 'Canceled', 'Failed')
+        ORDER BY ordinal`,
+      [name],
+    );
+    return {
+      cutover: rows.filter((r) => r.cutover && !r.cancel).map((r) => r.database),
+      cancel: rows.filter((r) => r.cancel).map((r) => r.database),
+    };
+  }
+
+  /** A cutover of some databases completed: the next one measures its downtime from its own start. */
+  async clearCutoverStart(name: string): Promise<void> {
+    await this.query(`UPDATE ${S}.migration SET cutover_started_at = NULL WHERE name = $1`, [name]);
+  }
+
+  /**
+   * The user allows overwriting the target databases of a migration waiting for that
+   * (WaitingForTargetDBOverwriteConfirmation): recorded in its spec, as Azure's PATCH of
+   * overwriteDbsInTarget, so a resumed runner sees it too.
+   */
+  async confirmOverwrite(name: string): Promise<void> {
+    await this.query(
+      `UPDATE ${S}.migration SET spec = jsonb_set(spec, '{overwriteDbsInTarget}', 'true'), updated_at = now() WHERE name = $1`,
+      [name],
+    );
   }
 
   /** Asks the runner to try its stopped streams again now (it also tries by itself, less often). */
@@ -345,7 +412,7 @@ export class ControlStore extends CatalogConnection {
 
   async list(filter: 'active' | 'all' = 'active'): Promise<MigrationStatus[]> {
     if (!(await this.catalogExists())) return [];
-    const where = filter === 'active' ? `WHERE m.state IN ('InProgress', 'WaitingForUserAction')` : '';
+    const where = filter === 'active' ? `WHERE m.state IN ('InProgress', 'WaitingForUserAction', 'CleaningUp')` : '';
     const rows = await this.query<MigrationRow>(`${this.selectMigrations(where)} ORDER BY m.created_at`);
     return Promise.all(rows.map((r) => this.toStatus(r)));
   }

@@ -45,6 +45,35 @@ export const ERROR_CODES = {
     meaning: 'cutover was asked before changes stream',
     fix: 'wait until `pgferry show` reports WaitingForCutoverTrigger',
   },
+  MIGRATION_WINDOW_INVALID: {
+    category: 'input',
+    meaning: 'the migration window ends before it starts, or is already over',
+    fix: 'give migrationWindowEndTimeInUtc after migrationWindowStartTimeInUtc and after now (UTC), or leave both unset',
+  },
+  DATABASE_NOT_MIGRATED: {
+    category: 'input',
+    meaning: 'a per-database cutover or cancel names a database the migration does not migrate',
+    fix: "name databases from the migration's dbsToMigrate (`pgferry show`)",
+  },
+  DATABASE_FINISHED: {
+    category: 'input',
+    meaning: 'a per-database cutover or cancel names a database that was already cut over or canceled',
+  },
+  CANCEL_DATABASES_OFFLINE: {
+    category: 'input',
+    meaning: 'a per-database cancel was asked of an offline migration',
+    fix: 'cancel the whole migration (`pgferry update --cancel` without database names)',
+  },
+  OVERWRITE_NOT_WAITING: {
+    category: 'input',
+    meaning: 'an overwrite confirmation was given to a migration that does not wait for one',
+    fix: 'it applies only in WaitingForTargetDBOverwriteConfirmation (`pgferry show`)',
+  },
+  MIGRATION_WINDOW_MISSED: {
+    category: 'input',
+    meaning: "the migration window closed before the migration's copy could start (its runner was stopped)",
+    fix: 'create the migration again with a window that is still to come',
+  },
   RUNNER_ALREADY_RUNNING: { category: 'input', meaning: 'the migration already has a live runner' },
   RUNNER_STOPPED: { category: 'input', meaning: "the migration's runner has stopped and nothing would act on a request" },
 

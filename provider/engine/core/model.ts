@@ -1,7 +1,17 @@
 // Shared engine types: states (the Azure service's names), validation results, per-database
 // details and the progress events every phase emits.
+import { waitsBeforeCopy } from './transitions';
 
-export const MIGRATION_STATES = ['InProgress', 'WaitingForUserAction', 'Succeeded', 'Failed', 'Canceled', 'ValidationFailed'] as const;
+export const MIGRATION_STATES = [
+  'InProgress',
+  'WaitingForUserAction',
+  /** Not final: pgferry drops what it created (slots, publications, origins) before the final state. */
+  'CleaningUp',
+  'Succeeded',
+  'Failed',
+  'Canceled',
+  'ValidationFailed',
+] as const;
 export type MigrationState = (typeof MIGRATION_STATES)[number];
 
 export const FINAL_STATES: ReadonlySet<MigrationState> = new Set(['Succeeded', 'Failed', 'Canceled', 'ValidationFailed']);
@@ -12,17 +22,36 @@ export function isFinalState(state: MigrationState): boolean {
 
 export const MIGRATION_SUB_STATES = [
   'PerformingPreRequisiteSteps',
+  /** Online: the source needs wal_level=logical (or more slots/senders) and a restart; re-checked until it has them. */
+  'WaitingForLogicalReplicationSetupRequestOnSourceDB',
+  /** A target database exists and may not be overwritten: waiting for the user to allow it (waitForOverwriteConfirmation). */
+  'WaitingForTargetDBOverwriteConfirmation',
+  /** Registered with a migration window: no runner has taken it up yet. */
+  'WaitingForDataMigrationScheduling',
+  /** Waiting for migrationWindowStartTimeInUtc. */
+  'WaitingForDataMigrationWindow',
   'ValidationInProgress',
   'MigratingData',
   'WaitingForCutoverTrigger',
   /** pgferry's own: a database's stream stopped on an error the user can fix; its slot keeps every change. */
   'WaitingForApplyFix',
   'CompletingMigration',
+  /** Online: some databases are being canceled (dbsToCancelMigrationOn) while the others stream on. */
+  'CancelingRequestedDBMigrations',
   'Completed',
 ] as const;
 export type MigrationSubState = (typeof MIGRATION_SUB_STATES)[number];
 
-export type DatabaseState = 'Queued' | 'InProgress' | 'WaitingForCutoverTrigger' | 'ApplyStopped' | 'Succeeded' | 'Failed' | 'Canceled';
+export type DatabaseState =
+  | 'Queued'
+  | 'InProgress'
+  | 'WaitingForCutoverTrigger'
+  | 'ApplyStopped'
+  /** Its cancel was asked for (dbsToCancelMigrationOn): its stream stops and what it holds is released. */
+  | 'Canceling'
+  | 'Succeeded'
+  | 'Failed'
+  | 'Canceled';
 
 /**
  * Why a database's stream stopped and has not moved since: a change the target refused (an
@@ -235,6 +264,10 @@ export interface MigrationStatus {
   /** A cutover was asked for (and not cleared by a cutover that stopped). */
   readonly cutoverRequested?: boolean;
   readonly cancelRequested?: boolean;
+  /** Online: databases whose own cutover was asked for (dbsToTriggerCutoverOn), not yet cut over. */
+  readonly dbsToTriggerCutoverOn?: readonly string[];
+  /** Databases whose own cancel was asked for (dbsToCancelMigrationOn). */
+  readonly dbsToCancelMigrationOn?: readonly string[];
   readonly azureContext?: AzureContext;
   readonly runner?: RunnerInfo;
   readonly spec: Record<string, unknown>;
@@ -265,11 +298,13 @@ export type WaitGoal = 'run' | 'cutover' | 'cancel';
  * Whether waiting for `goal` is over: the one settled check of the CLI and the Pulumi resource. A
  * final state ends every wait; a stream stopped on an error to fix ends a run's or a cutover's
  * (waiting on would change nothing until the user fixes it); an online run ends where it waits
- * for the cutover trigger.
+ * for the cutover trigger, or where it waits before its copy (core/transitions.ts).
  */
 export function isSettled(status: MigrationStatus, goal: WaitGoal): boolean {
   if (isFinalState(status.state)) return true;
   if (goal !== 'cancel' && waitingForApplyFix(status)) return true;
+  // waiting for the user (overwrite confirmation, the source's restart) or for its window: a run's wait is over
+  if (goal === 'run' && waitsBeforeCopy(status)) return true;
   return goal === 'run' && status.mode === 'Online' && status.option !== 'Validate' && status.subState === 'WaitingForCutoverTrigger';
 }
 

@@ -69,26 +69,31 @@ export async function finishCutover(run: MigrationRun, database: string): Promis
 }
 
 /**
- * Runs the cutover; true when the migration completed. Each database's step is recorded before the
+ * Runs the cutover of `databases` (all streams, or dbsToTriggerCutoverOn); true when they completed
+ * (the caller ends the migration once no database streams). Each database's step is recorded before the
  * next irreversible one, so a runner killed anywhere resumes the cutover where it was (flow/online.ts):
  * 'drained' (applied up to the marker, sequences copied), 'verified', then 'released' before its
  * slot is dropped. A verification mismatch stops the cutover: streaming resumes, the cutover
  * request is cleared, and the mismatch (naming the table) is the migration's message, so the user
  * can fix the cause and cut over again.
  */
-export async function cutover(run: MigrationRun, streams: OnlineStream[]): Promise<boolean> {
+export async function cutover(run: MigrationRun, all: OnlineStream[], databases: ReadonlySet<string>): Promise<boolean> {
   const { spec, store } = run;
   const name = spec.migrationName;
+  // dbsToTriggerCutoverOn: only these databases cut over; the others stream on untouched
+  const streams = all.filter((s) => databases.has(s.database));
+  const whole = streams.length === all.length;
   const began = (await store.markCutoverStarted(name)).getTime();
   await store.setState(name, 'InProgress', 'CompletingMigration');
-  await store.recordEvent(name, 'info', 'cutover started: applying the last changes');
+  const which = whole ? '' : ` of ${streams.map((s) => `"${s.database}"`).join(', ')}`;
+  await store.recordEvent(name, 'info', `cutover${which} started: applying the last changes`);
   const drains = await Promise.allSettled(streams.map((s) => drainDatabase(run, s, began)));
   const failedDrain = drains.find((d) => d.status === 'rejected');
   if (failedDrain) {
     // A stream stopped on an error the user can fix: the cutover waits for the fix, streaming on.
     const stopped = streams.filter((s) => s.failure && classifyStreamFailure(s.failure).kind === 'stop');
     if (run.signal.aborted || stopped.length === 0) throw failedDrain.reason;
-    await resumeAfterStop(run, streams, stopped);
+    await resumeAfterStop(run, all, databases, stopped);
     return false;
   }
   for (const s of streams) {
@@ -106,12 +111,12 @@ export async function cutover(run: MigrationRun, streams: OnlineStream[]): Promi
     failpoint(`cutover-drained:${s.database}`);
   }
   if (spec.verify) {
-    const databases = streams.map((s) => s.database);
-    const notStreamed = await notStreamedTables(store, name, databases);
+    const cutOver = streams.map((s) => s.database);
+    const notStreamed = await notStreamedTables(store, name, cutOver);
     // verify: true re-reads only what changed since each table's background verification; 'full' every table whole
     const recheck = spec.verify === 'full' ? undefined : await recheckPlan(run, streams);
     const verified = await again(run, 'the verification', () =>
-      verifyDatabases(spec, { signal: run.signal, onProgress: run.onProgress, databases, notStreamed, recheck }),
+      verifyDatabases(spec, { signal: run.signal, onProgress: run.onProgress, databases: cutOver, notStreamed, recheck }),
     );
     for (const t of verified.tables) {
       if (!t.method) continue;
@@ -129,28 +134,31 @@ export async function cutover(run: MigrationRun, streams: OnlineStream[]): Promi
     );
     await store.setVerification(name, report);
     if (!report.ok) {
-      await resumeAfterMismatch(run, streams, report.firstMismatch);
+      await resumeAfterMismatch(run, all, databases, report.firstMismatch);
       return false;
     }
   }
   for (const s of streams) await store.setCutoverStep(name, s.database, 'verified');
+  // the last databases: the migration shows CleaningUp while slots, publications and origins go
+  if (whole) await store.setState(name, 'CleaningUp', 'CompletingMigration');
   for (const s of streams) {
     await store.setCutoverStep(name, s.database, 'released');
     await again(run, `the release of "${s.database}"`, () => finishCutover(run, s.database));
   }
   const downtime = (Date.now() - began) / 1000;
   await store.setDowntime(name, downtime);
-  await store.recordEvent(name, 'info', `cutover completed in ${downtime.toFixed(1)} s`);
-  await store.setState(name, 'Succeeded', 'Completed', null);
+  await store.recordEvent(name, 'info', `cutover${which} completed in ${downtime.toFixed(1)} s`);
+  // the next cutover of other databases measures its own downtime
+  if (!whole) await store.clearCutoverStart(name);
   // an earlier stopped attempt's message no longer applies (setState keeps a message it is not given)
   await store.clearMessage(name);
   return true;
 }
 
 /** Streams that ended at the cutover point (or are draining to it) stream on; failed ones stay for the stop to record. */
-async function restartStreams(run: MigrationRun, streams: OnlineStream[]): Promise<void> {
+async function restartStreams(run: MigrationRun, streams: OnlineStream[], databases: ReadonlySet<string>): Promise<void> {
   for (const [i, s] of streams.entries()) {
-    if (s.failure) continue;
+    if (s.failure || !databases.has(s.database)) continue;
     s.applier.stop();
     await s.done.catch(() => undefined);
     streams[i] = startStream(run, s.database, undefined, streamCounts(s), s.applier.tracker);
@@ -158,12 +166,17 @@ async function restartStreams(run: MigrationRun, streams: OnlineStream[]): Promi
 }
 
 /** A verification mismatch: streaming starts again and the cutover request is cleared. */
-async function resumeAfterMismatch(run: MigrationRun, streams: OnlineStream[], mismatch: string | undefined): Promise<void> {
+async function resumeAfterMismatch(
+  run: MigrationRun,
+  streams: OnlineStream[],
+  databases: ReadonlySet<string>,
+  mismatch: string | undefined,
+): Promise<void> {
   const { store } = run;
   const name = run.spec.migrationName;
   const message = `cutover stopped: verification failed: ${mismatch}; streaming resumed, request the cutover again once the cause is fixed (writes still running on the source?)`;
   await store.recordEvent(name, 'error', message);
-  await restartStreams(run, streams);
+  await restartStreams(run, streams, databases);
   await store.clearCutover(name, message);
 }
 
@@ -172,11 +185,16 @@ async function resumeAfterMismatch(run: MigrationRun, streams: OnlineStream[], m
  * anything irreversible (no sequence, verification or release has run), the other streams go on,
  * and the stopped one waits for its fix (streamStops.ts) before the cutover can be asked again.
  */
-async function resumeAfterStop(run: MigrationRun, streams: OnlineStream[], stopped: readonly OnlineStream[]): Promise<void> {
+async function resumeAfterStop(
+  run: MigrationRun,
+  streams: OnlineStream[],
+  databases: ReadonlySet<string>,
+  stopped: readonly OnlineStream[],
+): Promise<void> {
   const name = run.spec.migrationName;
   const dbs = stopped.map((s) => `"${s.database}"`).join(', ');
   const message = `cutover stopped: streaming of ${dbs} stopped on an error before the cutover point (see the database's message); request the cutover again once it is fixed and streams`;
   await run.store.recordEvent(name, 'error', message);
-  await restartStreams(run, streams);
+  await restartStreams(run, streams, databases);
   await run.store.clearCutover(name, message, 'WaitingForApplyFix');
 }

@@ -22,7 +22,10 @@ import { releaseStream } from '../cdc/source/release';
 import { canceledError, PgferryError } from '../core/errors';
 import type { ApplyStop } from '../core/model';
 import { outageRetry } from './outage';
+import { releaseOpenDatabases, startCleanup } from './cleanup';
 import { releaseDatabase } from './releaseDatabase';
+import { endOfDatabases, streamingSubState } from '../core/transitions';
+import { failpoint } from '../util/failpoints';
 import { StreamStops } from './streamStops';
 import type { MigrationRun } from './migrationRun';
 import { copyDatabaseAt, finishDatabase, prepareTargetDatabase, readSourceProperties } from './databasePhases';
@@ -108,19 +111,24 @@ async function report(run: MigrationRun, streams: readonly OnlineStream[], sourc
   }
 }
 
+/** What ends a watch: the migration canceled, or some databases to cut over or to cancel. */
+type WatchOutcome =
+  { readonly kind: 'cancel' } | { readonly kind: 'cutover' | 'cancel-databases'; readonly databases: ReadonlySet<string> };
+
 /**
- * Streams until the cutover is requested ('cutover') or the migration is canceled ('cancel'). A
- * stream that fails on an error the user can fix stops, keeping its slot, and is tried again
- * (streamStops.ts); any other failure is thrown.
+ * Streams until a cutover is requested (of the whole migration or of some databases:
+ * dbsToTriggerCutoverOn), some databases' cancel (dbsToCancelMigrationOn), or the migration's
+ * cancel. A stream that fails on an error the user can fix stops, keeping its slot, and is tried
+ * again (streamStops.ts); any other failure is thrown.
  */
-async function watch(run: MigrationRun, streams: OnlineStream[], stops: StreamStops): Promise<'cutover' | 'cancel'> {
+async function watch(run: MigrationRun, streams: OnlineStream[], stops: StreamStops): Promise<WatchOutcome> {
   const name = run.spec.migrationName;
   const warned = new Set<string>();
   let source: pg.Client | undefined;
   const tables = new SourceTableWatch(run, streams);
   try {
     for (let tick = 0; ; tick++) {
-      if (run.signal.aborted) return 'cancel';
+      if (run.signal.aborted) return { kind: 'cancel' };
       const overdue = stops.overdue();
       if (overdue) throw stoppedTooLong(run, overdue.database, overdue.stop);
       try {
@@ -129,12 +137,18 @@ async function watch(run: MigrationRun, streams: OnlineStream[], stops: StreamSt
           stops.retryDue(streams, await run.store.applyRetryRequests(name));
           if (await stops.clearMoved(streams)) await run.store.setStreaming(name);
         }
-        if (await run.store.cutoverRequestedAt(name)) {
-          if (stops.any) {
+        const streaming = streams.map((s) => s.database);
+        const requests = await run.store.databaseRequests(name);
+        const toCancel = requests.cancel.filter((d) => streaming.includes(d));
+        if (toCancel.length > 0) return { kind: 'cancel-databases', databases: new Set(toCancel) };
+        const whole = (await run.store.cutoverRequestedAt(name)) !== undefined;
+        const toCutOver = whole ? streaming : requests.cutover.filter((d) => streaming.includes(d));
+        if (toCutOver.length > 0) {
+          if (toCutOver.some((d) => stops.isStopped(d))) {
             await run.store.clearCutover(name, cutoverRefusedMessage(stops), 'WaitingForApplyFix');
           } else {
             await tables.scan(); // tables created until now are reported before the cutover verifies
-            return 'cutover';
+            return { kind: 'cutover', databases: new Set(toCutOver) };
           }
         }
       } catch (error) {
@@ -219,7 +233,17 @@ async function openStream(run: MigrationRun, stops: StreamStops, database: strin
   const { store } = run;
   const name = run.spec.migrationName;
   const current = (await store.get(name))?.databases.find((d) => d.database === database);
-  if (run.resuming && current?.state === 'Succeeded') return undefined; // cut over before the crash
+  if (current?.state === 'Succeeded' || current?.state === 'Canceled') return undefined; // cut over or canceled before a crash
+  if (current?.state === 'Canceling' || (await store.get(name))?.dbsToCancelMigrationOn?.includes(database)) {
+    // canceled before its stream began, or while a runner that was killed released it
+    await retrying(
+      RETRY_POLICIES.phase,
+      () => releaseDatabase(run, database, 'throw'),
+      outageRetry(run, `the cancel of "${database}"`, database),
+    );
+    await store.updateDatabase(name, database, { state: 'Canceled', endedAt: true, message: 'canceled by the user' });
+    return undefined;
+  }
   if (run.resuming && current?.cutoverStep === 'released') {
     // applied, verified and recorded before the crash; only the release may be unfinished
     await retrying(RETRY_POLICIES.phase, () => finishCutover(run, database), outageRetry(run, `the release of "${database}"`, database));
@@ -255,19 +279,20 @@ export async function runOnline(run: MigrationRun): Promise<void> {
       const stream = await openStream(run, stops, database);
       if (stream) streams.push(stream);
     }
-    if (streams.length === 0) {
-      const began = (await store.markCutoverStarted(name)).getTime();
-      if ((await store.cutoverRequestedAt(name)) !== undefined) await store.setDowntime(name, (Date.now() - began) / 1000);
-      await store.setState(name, 'Succeeded', 'Completed');
-      return;
-    }
-    await store.setState(name, 'WaitingForUserAction', stops.any ? 'WaitingForApplyFix' : 'WaitingForCutoverTrigger');
     for (;;) {
+      if (streams.length === 0) return await endOnline(run);
+      await store.setState(name, 'WaitingForUserAction', streamingSubState(false, stops.any));
       verifiers = startVerifiers(run, streams);
-      const next = await watch(run, streams, stops);
+      const outcome = await watch(run, streams, stops);
       await stopVerifiers(verifiers);
-      if (next === 'cancel') throw canceledError();
-      if (await cutover(run, streams)) return; // else it stopped, saying why (clearCutover), and streaming goes on
+      verifiers = [];
+      if (outcome.kind === 'cancel') throw canceledError();
+      if (outcome.kind === 'cancel-databases') {
+        await cancelDatabases(run, streams, stops, outcome.databases);
+      } else if (await cutover(run, streams, outcome.databases)) {
+        // cut over: those streams ended; the others stream on (else it stopped, saying why, and all stream on)
+        for (let i = streams.length - 1; i >= 0; i--) if (outcome.databases.has(streams[i]!.database)) streams.splice(i, 1);
+      }
     }
   } catch (error) {
     await stopVerifiers(verifiers);
@@ -275,14 +300,58 @@ export async function runOnline(run: MigrationRun): Promise<void> {
     // Only an end that is recorded releases anything: a runner that cannot record it (the target
     // is down) leaves everything for a resume, which streams on from the slots.
     const end = migrationEnd(error, run.signal.aborted);
-    const recorded = await store.setState(name, end.state, 'Completed', end.message).then(
-      () => true,
-      () => false,
-    );
-    if (!recorded) throw error;
+    if (!(await startCleanup(store, name, end.state === 'Canceled', end.message))) throw error;
     // Nothing will stream again: give back what the migration changed on both servers, warning
-    // about what is left. The target's data is left as it is.
-    for (const database of spec.databases) await releaseDatabase(run, database, 'warn');
+    // about what is left. The target's data is left as it is. The caller records the final state.
+    await releaseOpenDatabases(run, await store.get(name).catch(() => undefined), end.state === 'Canceled', 'warn');
     throw error;
+  }
+}
+
+/**
+ * Every database was cut over or canceled on its own: the migration ends Succeeded (at least one
+ * was cut over) or Canceled (all were), as core/transitions.ts decides.
+ */
+async function endOnline(run: MigrationRun): Promise<void> {
+  const { store } = run;
+  const name = run.spec.migrationName;
+  const status = await store.get(name);
+  const ending = endOfDatabases(status?.databases ?? []);
+  await store.setState(name, ending.state, 'Completed', ending.message);
+  if (ending.message === null) await store.clearMessage(name);
+}
+
+/**
+ * Cancels some databases (dbsToCancelMigrationOn) while the others stream on: each one's stream
+ * stops, what the migration holds for it is released (slot, publication, origin, the target's
+ * triggers and foreign keys, replica identities), and it ends Canceled. Its target database keeps
+ * what was copied, as a whole-migration cancel leaves it.
+ */
+async function cancelDatabases(
+  run: MigrationRun,
+  streams: OnlineStream[],
+  stops: StreamStops,
+  databases: ReadonlySet<string>,
+): Promise<void> {
+  const { store } = run;
+  const name = run.spec.migrationName;
+  await store.setState(name, 'InProgress', streamingSubState(true, stops.any));
+  for (const database of databases) {
+    const index = streams.findIndex((s) => s.database === database);
+    if (index < 0) continue;
+    await store.updateDatabase(name, database, { state: 'Canceling', latencySeconds: null, pendingBytes: null });
+    const stream = streams[index]!;
+    stream.applier.stop();
+    await stream.done.catch(() => undefined);
+    streams.splice(index, 1);
+    stops.forget(database);
+    failpoint(`cancel-database:${database}`);
+    await retrying(
+      RETRY_POLICIES.phase,
+      () => releaseDatabase(run, database, 'throw'),
+      outageRetry(run, `the cancel of "${database}"`, database),
+    );
+    await store.updateDatabase(name, database, { state: 'Canceled', endedAt: true, applyStop: null, message: 'canceled by the user' });
+    await store.recordEvent(name, 'info', 'canceled by the user: streaming stopped, slot and publication released', database);
   }
 }

@@ -19,7 +19,9 @@ import { resolvePgTools } from '../schema/pgTools';
 import type { MigrationSpec } from '../input/migrationSpec';
 import { runValidation, validationFailed } from '../validate';
 import { assertDistinctServers } from '../validate/sameServer';
-import { targetDatabaseExistsError, targetDatabaseOid, targetDatabasePlan } from '../schema/database';
+import { targetDatabaseExistsError } from '../schema/database';
+import { blockedTargetDatabases, setupLogicalReplication, waitForOverwriteConfirmation, waitForWindow } from './preCopyWaits';
+import { cleaningUpAfterCutover, finishCleanup } from './cleanup';
 
 export interface OrchestrateOptions extends RunOptions {
   /** Resume a migration an earlier process left unfinished. */
@@ -84,16 +86,20 @@ async function serverVersions(spec: MigrationSpec): Promise<{ source: string; ta
 
 /**
  * Fails before any change when a target database exists that this migration neither created nor
- * may overwrite; on a resume too (a resume never widens what may be dropped).
+ * may overwrite (on a resume too: a resume never widens what may be dropped), or, with
+ * waitForOverwriteConfirmation, waits for the user to allow it. Returns the spec the run uses:
+ * overwriteDbsInTarget set once the user allowed it (ControlStore.confirmOverwrite).
  */
-async function checkTargetDatabases(spec: MigrationSpec, status: MigrationStatus | undefined): Promise<void> {
-  await withSession(spec.target, { purpose: 'validate' }, async (c) => {
-    for (const database of spec.databases) {
-      const owned = status?.databases.find((d) => d.database === database)?.targetDatabase;
-      const plan = targetDatabasePlan(await targetDatabaseOid(c, database), owned, spec.overwriteDbsInTarget);
-      if (plan === 'refuse') throw targetDatabaseExistsError(database);
-    }
-  });
+async function checkTargetDatabases(spec: MigrationSpec, store: ControlStore, signal: AbortSignal): Promise<MigrationSpec> {
+  const name = spec.migrationName;
+  const blocked = await blockedTargetDatabases(spec, store);
+  let allowed = (await store.get(name))?.spec.overwriteDbsInTarget === true;
+  if (blocked.length > 0) {
+    if (!spec.waitForOverwriteConfirmation) throw targetDatabaseExistsError(blocked[0]!);
+    allowed = (await waitForOverwriteConfirmation(spec, store, signal, blocked)) || allowed;
+    await store.setState(name, 'InProgress', 'PerformingPreRequisiteSteps');
+  }
+  return allowed && !spec.overwriteDbsInTarget ? { ...spec, overwriteDbsInTarget: true } : spec;
 }
 
 /** Validation, read-only on both servers; returns the final status when the migration ends there. */
@@ -137,11 +143,11 @@ async function prerequisites(
   const versions = await serverVersions(spec);
   await store.setVersions(name, versions.source, versions.target);
   const registered = await store.get(name);
-  await checkTargetDatabases(spec, registered);
+  const runSpec = await checkTargetDatabases(spec, store, context.signal);
   const tools = await resolvePgTools(spec, versions.sourceMajor);
   return {
     ...context,
-    spec,
+    spec: runSpec,
     store,
     tools,
     sourceMajor: versions.sourceMajor,
@@ -198,8 +204,14 @@ export async function orchestrate(spec: MigrationSpec, options: OrchestrateOptio
   try {
     const onProgress = progressRecorder(store, name, options.onProgress);
     const resuming = options.resume ?? false;
+    const registered = await store.get(name);
+    if (resuming && registered?.state === 'CleaningUp' && !cleaningUpAfterCutover(registered)) {
+      return await finishCleanup(spec, store, registered);
+    }
+    await setupLogicalReplication(spec, store, controller.signal, registered?.instance);
     const ended = await validationStep(spec, store, onProgress, controller.signal, resuming);
     if (ended) return ended;
+    await waitForWindow(spec, store, controller.signal, registered?.startedAt !== undefined);
     const run = await prerequisites(spec, store, { signal: controller.signal, onProgress, workDir, resuming });
     if (spec.migrateRoles && !resuming) await retrying(RETRY_POLICIES.phase, () => rolesStep(run), outageRetry(run, 'the roles step'));
     await store.setState(name, 'InProgress', 'MigratingData');

@@ -11,6 +11,7 @@ import type { MigrationSpec, ServerSpec } from '../input/migrationSpec';
 import type { MigrationStatus, SourceSlotState } from '../core/model';
 import { acquireLease } from '../runner/lease';
 import { releaseDatabase } from './releaseDatabase';
+import { startCleanup } from './cleanup';
 
 /**
  * Cancels a migration whose runner has stopped: what an online one holds on both servers is
@@ -28,7 +29,9 @@ export async function cancelWithoutRunner(target: ServerSpec, name: string, spec
     if (status.mode === 'Online') {
       if (!spec) throw sourceNeeded(name);
       const context = { ...restoreContextOf(spec, store), instance: status.instance };
+      await startCleanup(store, name, true, 'canceled by the user; its runner had stopped, so the cancel releases what it holds itself');
       for (const db of open) {
+        await store.updateDatabase(name, db.database, { state: 'Canceling' });
         try {
           await releaseDatabase(context, db.database, 'throw');
         } catch (error) {

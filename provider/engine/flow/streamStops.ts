@@ -59,6 +59,11 @@ export class StreamStops {
     return [...this.stopped.keys()];
   }
 
+  /** A database canceled on its own: its stop, if any, is no longer the migration's. */
+  forget(database: string): void {
+    this.stopped.delete(database);
+  }
+
   isStopped(database: string): boolean {
     return this.stopped.has(database);
   }

@@ -75,6 +75,25 @@ const patternList = (compile: (text: string) => unknown) =>
     })
     .default([]);
 
+/**
+ * An instant in UTC as Azure's migrationWindow*TimeInUtc takes it (`2026-05-01T22:00:00Z`; without
+ * an offset it is read as UTC, as the property's name says), normalized to ISO 8601 with `Z`.
+ */
+const utcInstant = z
+  .string({ error: 'must be a date and time in UTC, e.g. 2026-05-01T22:00:00Z' })
+  .regex(
+    /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2})?$/,
+    'must be a date and time in UTC, e.g. 2026-05-01T22:00:00Z',
+  )
+  .transform((text, ctx) => {
+    const ms = Date.parse(/(Z|[+-]\d{2}:\d{2})$/.test(text) ? text : `${text}Z`);
+    if (Number.isNaN(ms)) {
+      ctx.addIssue({ code: 'custom', message: 'must be a date and time in UTC, e.g. 2026-05-01T22:00:00Z' });
+      return z.NEVER;
+    }
+    return new Date(ms).toISOString();
+  });
+
 const defaultJobs = Math.max(2, Math.min(8, os.cpus().length));
 
 export const migrationSpecSchema = z
@@ -93,6 +112,22 @@ export const migrationSpecSchema = z
     mode: z.enum(MIGRATION_MODES, { error: 'must be Offline or Online' }).default('Offline'),
     option: z.enum(MIGRATION_OPTIONS, { error: 'must be Validate, Migrate or ValidateAndMigrate' }).default('ValidateAndMigrate'),
     overwriteDbsInTarget: z.boolean({ error: 'must be true or false' }).default(false),
+    /**
+     * A target database exists and overwriteDbsInTarget is false: wait in
+     * WaitingForTargetDBOverwriteConfirmation for the user to allow it (as Azure does) instead of
+     * refusing at once (pgferry's default: README, "Defaults that differ from Azure").
+     */
+    waitForOverwriteConfirmation: z.boolean({ error: 'must be true or false' }).default(false),
+    /**
+     * Online: a source without wal_level=logical (or with too few slots or WAL senders) is set up
+     * with ALTER SYSTEM where the source user may, then the migration waits for the user to restart
+     * the source (pgferry never restarts it), re-checking. Without it such a source fails validation.
+     */
+    setupLogicalReplicationOnSourceDbIfNeeded: z.boolean({ error: 'must be true or false' }).default(false),
+    /** The copy starts no earlier than this (WaitingForDataMigrationWindow until then). */
+    migrationWindowStartTimeInUtc: utcInstant.optional(),
+    /** The copy must have started by this: a migration whose window passed before it started fails. */
+    migrationWindowEndTimeInUtc: utcInstant.optional(),
     /** Migrate the source's roles (attributes a managed target refuses are stripped). */
     migrateRoles: z.boolean({ error: 'must be true or false' }).default(true),
     /** Online: give tables without a usable replica identity REPLICA IDENTITY FULL. */
@@ -169,6 +204,15 @@ export const migrationSpecSchema = z
         message: `must not include "${spec.target.maintenanceDatabase}", the target's maintenance database that holds the control catalog; set target.maintenanceDatabase to another existing database`,
       });
     }
+    const start = spec.migrationWindowStartTimeInUtc;
+    const end = spec.migrationWindowEndTimeInUtc;
+    if (start !== undefined && end !== undefined && Date.parse(end) <= Date.parse(start)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['migrationWindowEndTimeInUtc'],
+        message: `must be after migrationWindowStartTimeInUtc (${start}); got ${end}`,
+      });
+    }
   });
 
 /**
@@ -187,6 +231,8 @@ export const TUNING_KEYS = [
   'slotRetainedWarnBytes',
   'maxApplyStopHours',
   'lockTimeoutSeconds',
+  'waitForOverwriteConfirmation',
+  'setupLogicalReplicationOnSourceDbIfNeeded',
 ] as const satisfies readonly (keyof z.input<typeof migrationSpecSchema>)[];
 
 export type MigrationSpecInput = z.input<typeof migrationSpecSchema>;
@@ -210,6 +256,9 @@ export function publicSpec(spec: MigrationSpec): Record<string, unknown> {
     // What moves is part of which migration this is; absent when unfiltered, so the specs stored
     // before filters existed still compare equal.
     ...Object.fromEntries(FILTER_KEYS.filter((k) => spec[k].length > 0).map((k) => [k, [...spec[k]]])),
+    // only when set, so that specs stored before windows existed compare equal
+    migrationWindowStartTimeInUtc: spec.migrationWindowStartTimeInUtc,
+    migrationWindowEndTimeInUtc: spec.migrationWindowEndTimeInUtc,
   };
 }
 

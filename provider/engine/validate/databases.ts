@@ -77,6 +77,15 @@ export async function checkTargetDatabases(target: ServerSession, spec: Migratio
     const row = found.get(name);
     const scope = { database: name, server: 'target' as const };
     if (!row) return succeeded(CODES.TARGET_DATABASE, type, `database ${ident(name)} does not exist on the target yet`, scope);
+    if (!spec.overwriteDbsInTarget && spec.waitForOverwriteConfirmation) {
+      return warning(
+        CODES.TARGET_DATABASE_EXISTS,
+        type,
+        `database ${ident(name)} already exists on the target: the migration waits for the overwrite to be allowed (WaitingForTargetDBOverwriteConfirmation)`,
+        `allow it with \`pgferry update --overwrite-dbs-in-target\` (Pulumi: overwriteDbsInTarget: true), or drop it on the target first (DROP DATABASE ${ident(name)})`,
+        scope,
+      );
+    }
     if (!spec.overwriteDbsInTarget) {
       return failed(
         CODES.TARGET_DATABASE_EXISTS,

@@ -1,0 +1,203 @@
+// The waits before a migration copies anything, each one of Azure's substates: the source's
+// logical replication setup (WaitingForLogicalReplicationSetupRequestOnSourceDB), the migration
+// window (WaitingForDataMigrationWindow) and the confirmation to overwrite a target database
+// (WaitingForTargetDBOverwriteConfirmation). Each re-checks periodically, follows a cancel at once,
+// and changes nothing on either server except the ALTER SYSTEM the user opted in to.
+import { withSession } from '../connect/session';
+import { literal } from '../connect/quote';
+import type { ControlStore } from '../control/store';
+import { canceledError, errorMessage, PgferryError } from '../core/errors';
+import { streamNamesOf } from '../core/names';
+import { waitState, windowPhase } from '../core/transitions';
+import type { MigrationSpec } from '../input/migrationSpec';
+import { targetDatabaseOid, targetDatabasePlan } from '../schema/database';
+import { REPLICATION_SETTINGS_SQL } from '../validate/replicationSettings';
+
+/** How often a wait for the user looks again (the source restarted, the overwrite allowed). */
+export const RECHECK_MS = 2_000;
+/** A window wait sleeps at most this long at a time, so a cancel or a clock change is seen soon. */
+const WINDOW_TICK_MS = 5_000;
+
+/** Sleeps `ms`, or throws the cancel as soon as `signal` aborts. */
+function pause(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal.aborted) return reject(canceledError());
+    const timer = setTimeout(() => {
+      signal.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    const onAbort = () => {
+      clearTimeout(timer);
+      reject(canceledError());
+    };
+    signal.addEventListener('abort', onAbort, { once: true });
+  });
+}
+
+/** A server setting the source needs and the value pgferry would set. */
+export interface SettingNeed {
+  readonly setting: 'wal_level' | 'max_replication_slots' | 'max_wal_senders';
+  readonly value: string;
+}
+
+/** Pure: what the source lacks to stream `needed` databases, from its current settings. */
+export function logicalReplicationNeeds(
+  s: { wal_level: string; max_slots: number; max_senders: number; used_slots: number },
+  needed: number,
+): SettingNeed[] {
+  const needs: SettingNeed[] = [];
+  if (s.wal_level !== 'logical') needs.push({ setting: 'wal_level', value: 'logical' });
+  const slots = s.used_slots + needed;
+  if (s.max_slots < slots) needs.push({ setting: 'max_replication_slots', value: String(slots) });
+  if (s.max_senders < slots) needs.push({ setting: 'max_wal_senders', value: String(Math.max(slots, s.max_slots)) });
+  return needs;
+}
+
+async function readNeeds(spec: MigrationSpec, instance: string | undefined): Promise<SettingNeed[]> {
+  const own = spec.databases.map((d) => streamNamesOf(spec.migrationName, d, instance).slot);
+  return withSession(spec.source, { purpose: 'validate' }, async (c) => {
+    const { rows } = await c.query<{ wal_level: string; max_slots: number; max_senders: number; used_slots: number }>(
+      REPLICATION_SETTINGS_SQL,
+      [own],
+    );
+    return logicalReplicationNeeds(rows[0]!, spec.databases.length);
+  });
+}
+
+/** ALTER SYSTEM for each need; the error when the source user may not (managed servers, no rights). */
+async function alterSystem(spec: MigrationSpec, needs: readonly SettingNeed[]): Promise<string | undefined> {
+  try {
+    await withSession(spec.source, { purpose: 'setup logical replication', writable: true }, async (c) => {
+      // the names are pgferry's constants (SettingNeed), the values numbers or 'logical'
+      for (const n of needs) await c.query(`ALTER SYSTEM SET ${n.setting} = ${literal(n.value)}`);
+      await c.query('SELECT pg_reload_conf()');
+    });
+    return undefined;
+  } catch (error) {
+    return errorMessage(error);
+  }
+}
+
+const describe = (needs: readonly SettingNeed[]) => needs.map((n) => `${n.setting}=${n.value}`).join(', ');
+
+/**
+ * Online, with setupLogicalReplicationOnSourceDbIfNeeded: sets what the source lacks with ALTER
+ * SYSTEM where the source user may, then waits (WaitingForLogicalReplicationSetupRequestOnSourceDB)
+ * until the source runs with it, re-checking every RECHECK_MS. pgferry never restarts the source:
+ * these settings take effect only at a restart, which is the user's to choose.
+ */
+export async function setupLogicalReplication(
+  spec: MigrationSpec,
+  store: ControlStore,
+  signal: AbortSignal,
+  instance: string | undefined,
+): Promise<void> {
+  if (spec.mode !== 'Online' || !spec.setupLogicalReplicationOnSourceDbIfNeeded || spec.option === 'Validate') return;
+  let waiting = false;
+  for (;;) {
+    if (signal.aborted) throw canceledError();
+    const needs = await readNeeds(spec, instance);
+    if (needs.length === 0) {
+      if (waiting) {
+        await store.recordEvent(spec.migrationName, 'info', 'the source now runs with logical replication: the migration goes on');
+        await store.clearMessage(spec.migrationName);
+      }
+      return;
+    }
+    if (!waiting) {
+      const refused = await alterSystem(spec, needs);
+      const steps = needs.map((n) => `ALTER SYSTEM SET ${n.setting} = ${literal(n.value)};`).join(' ');
+      const message = refused
+        ? `the source needs ${describe(needs)} and pgferry could not set it (${refused}): on the source run ${steps} (Azure: server parameters; Amazon RDS: rds.logical_replication = 1), then restart the source; the migration re-checks every ${RECHECK_MS / 1000} s and goes on by itself`
+        : `pgferry set ${describe(needs)} on the source with ALTER SYSTEM: restart the source server to apply it (pgferry never restarts it); the migration re-checks every ${RECHECK_MS / 1000} s and goes on by itself`;
+      const subState = 'WaitingForLogicalReplicationSetupRequestOnSourceDB';
+      await store.setState(spec.migrationName, waitState(subState), subState, message);
+      await store.recordEvent(spec.migrationName, refused ? 'warning' : 'info', message);
+      waiting = true;
+    }
+    await pause(RECHECK_MS, signal);
+  }
+}
+
+/**
+ * With a migration window: waits (WaitingForDataMigrationWindow) until its start. A window that
+ * closed before the copy started fails the migration; a copy already under way (a resume) goes on.
+ */
+export async function waitForWindow(spec: MigrationSpec, store: ControlStore, signal: AbortSignal, copyStarted: boolean): Promise<void> {
+  const window = { start: spec.migrationWindowStartTimeInUtc, end: spec.migrationWindowEndTimeInUtc };
+  let waiting = false;
+  for (;;) {
+    const phase = windowPhase(window, Date.now());
+    if (phase === 'open' || (phase === 'closed' && copyStarted)) break;
+    if (phase === 'closed') {
+      throw new PgferryError(
+        'MIGRATION_WINDOW_MISSED',
+        `the migration window closed at ${window.end} before the copy started (was its runner stopped?); nothing was copied`,
+        { category: 'input', field: 'migrationWindowEndTimeInUtc' },
+      );
+    }
+    if (!waiting) {
+      const subState = 'WaitingForDataMigrationWindow';
+      const until = window.end ? ` (and must start before ${window.end})` : '';
+      await store.setState(
+        spec.migrationName,
+        waitState(subState),
+        subState,
+        `waiting for the migration window: the copy starts at ${window.start}${until}`,
+      );
+      waiting = true;
+    }
+    await pause(Math.min(WINDOW_TICK_MS, Math.max(50, Date.parse(window.start!) - Date.now())), signal);
+  }
+  if (waiting) await store.clearMessage(spec.migrationName);
+}
+
+/**
+ * The target databases that exist and may not be overwritten by this migration (its own, or
+ * those it may overwrite, excepted).
+ */
+export async function blockedTargetDatabases(spec: MigrationSpec, store: ControlStore): Promise<string[]> {
+  const status = await store.get(spec.migrationName);
+  const overwrite = spec.overwriteDbsInTarget || status?.spec.overwriteDbsInTarget === true;
+  return withSession(spec.target, { purpose: 'validate' }, async (c) => {
+    const blocked: string[] = [];
+    for (const database of spec.databases) {
+      const owned = status?.databases.find((d) => d.database === database)?.targetDatabase;
+      if (targetDatabasePlan(await targetDatabaseOid(c, database), owned, overwrite) === 'refuse') blocked.push(database);
+    }
+    return blocked;
+  });
+}
+
+/**
+ * waitForOverwriteConfirmation: waits (WaitingForTargetDBOverwriteConfirmation) until the user
+ * allows the overwrite (`pgferry update --overwrite-dbs-in-target`, overwriteDbsInTarget: true and
+ * `pulumi up`: ControlStore.confirmOverwrite) or drops the databases; returns whether the overwrite
+ * was allowed, so the run goes on with overwriteDbsInTarget.
+ */
+export async function waitForOverwriteConfirmation(
+  spec: MigrationSpec,
+  store: ControlStore,
+  signal: AbortSignal,
+  blocked: readonly string[],
+): Promise<boolean> {
+  const name = spec.migrationName;
+  const subState = 'WaitingForTargetDBOverwriteConfirmation';
+  const list = blocked.map((d) => `"${d}"`).join(', ');
+  const message = `target database(s) ${list} exist and were not created by this migration: allow overwriting them with \`pgferry update --name ${name} --overwrite-dbs-in-target\` (Pulumi: overwriteDbsInTarget: true, then pulumi up), drop them on the target, or cancel; nothing was changed`;
+  await store.setState(name, waitState(subState), subState, message);
+  await store.recordEvent(name, 'warning', message);
+  for (;;) {
+    await pause(RECHECK_MS, signal);
+    const status = await store.get(name);
+    if (status?.spec.overwriteDbsInTarget === true) {
+      await store.recordEvent(name, 'info', `overwriting ${list} was allowed: the migration goes on`);
+      await store.clearMessage(name);
+      return true;
+    }
+    if ((await blockedTargetDatabases(spec, store)).length === 0) {
+      await store.clearMessage(name);
+      return false;
+    }
+  }
+}

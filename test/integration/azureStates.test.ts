@@ -1,0 +1,302 @@
+// Azure's states pgferry lacked, each observed through `show` (the Azure resource shape) and left
+// the way Azure leaves it: per-database cutover and cancel (dbsToTriggerCutoverOn,
+// dbsToCancelMigrationOn) while the other databases stream, the migration window, the target
+// database overwrite confirmation, CleaningUp, and the source's logical replication setup.
+import assert from 'node:assert/strict';
+import {
+  cancelMigration,
+  confirmOverwrite,
+  isFinalState,
+  isPgferryError,
+  requestCutover,
+  resumeMigration,
+  runMigration,
+  showMigration,
+  startMigration,
+  type MigrationSpec,
+  type MigrationStatus,
+} from '../../provider/engine';
+import { ControlStore } from '../../provider/engine/control/store';
+import { toAzureResource } from '../../provider/cli/azureShape';
+import { pairSpec, serverSpec, startCluster, startPair, until, waitForStatus, type Cluster, type ServerPair } from '../support';
+
+const TABLE = `CREATE TABLE items (id int PRIMARY KEY, v text); INSERT INTO items SELECT g, 'v' || g FROM generate_series(1, 500) g`;
+
+async function count(cluster: Cluster, database: string, where = 'true'): Promise<number> {
+  const [row] = await cluster.query<{ n: number }>(`SELECT count(*)::int AS n FROM items WHERE ${where}`, [], database);
+  return row!.n;
+}
+
+/** The status as `pgferry show -o json` prints it (the Azure resource's currentStatus). */
+function azureStatus(status: MigrationStatus) {
+  const properties = toAzureResource(status).properties as {
+    currentStatus: {
+      state: string;
+      currentSubStateDetails: { currentSubState: string; dbDetails: Record<string, { migrationState: string }> };
+    };
+    dbsToTriggerCutoverOn: string[];
+    dbsToCancelMigrationOn: string[];
+  };
+  const current = properties.currentStatus;
+  return {
+    state: current.state,
+    subState: current.currentSubStateDetails.currentSubState,
+    dbs: Object.fromEntries(Object.entries(current.currentSubStateDetails.dbDetails).map(([db, d]) => [db, d.migrationState])),
+    cutoverOn: properties.dbsToTriggerCutoverOn,
+    cancelOn: properties.dbsToCancelMigrationOn,
+  };
+}
+
+/** The replication slots on the source of one migration (their names carry the migration's). */
+async function slotsOnSource(pair: ServerPair, migration: string): Promise<number> {
+  const [row] = await pair.source.query<{ n: number }>(`SELECT count(*)::int AS n FROM pg_replication_slots WHERE slot_name LIKE $1`, [
+    `pgferry_s_${migration.replace(/-/g, '_')}_%`,
+  ]);
+  return row!.n;
+}
+
+/** Cuts over alpha alone, checks beta streams on, then cuts over beta. */
+async function cutsOverOneThenTheOther(
+  pair: ServerPair,
+  store: ControlStore,
+  spec: MigrationSpec,
+  running: Promise<MigrationStatus>,
+): Promise<void> {
+  await waitForStatus(store, spec.migrationName, (s) => s.subState === 'WaitingForCutoverTrigger' || s.state === 'Failed');
+  await pair.source.query(`UPDATE items SET v = 'before' WHERE id <= 5`, [], 'alpha');
+  const asked = await requestCutover(spec.target, spec.migrationName, ['alpha']);
+  assert.deepEqual(azureStatus(asked).cutoverOn, ['alpha']);
+  const alphaDone = await waitForStatus(store, spec.migrationName, (s) => s.databases[0]?.state === 'Succeeded' || s.state === 'Failed');
+  assert.equal(alphaDone.databases[1]!.state, 'WaitingForCutoverTrigger', alphaDone.message);
+  assert.equal(await count(pair.target, 'alpha', `v = 'before'`), 5);
+  // beta streams on: a change made now reaches the target; alpha's slot is gone, beta's stays
+  await pair.source.query(`UPDATE items SET v = 'streamed' WHERE id <= 7`, [], 'beta');
+  await until('beta receives the change', async () => ((await count(pair.target, 'beta', `v = 'streamed'`)) === 7 ? true : undefined));
+  assert.equal(await slotsOnSource(pair, spec.migrationName), 1);
+  const streaming = azureStatus((await showMigration(spec.target, spec.migrationName))!);
+  assert.deepEqual(
+    [streaming.state, streaming.subState, streaming.dbs],
+    ['WaitingForUserAction', 'WaitingForCutoverTrigger', { alpha: 'Succeeded', beta: 'WaitingForCutoverTrigger' }],
+  );
+  await pair.source.query(`UPDATE items SET v = 'last' WHERE id <= 3`, [], 'beta');
+  await requestCutover(spec.target, spec.migrationName, ['beta']);
+  const done = await running;
+  assert.equal(done.state, 'Succeeded', done.message);
+  assert.equal(await count(pair.target, 'beta', `v = 'last'`), 3);
+  assert.equal(await count(pair.target, 'beta', `v = 'streamed'`), 4);
+  assert.equal(await slotsOnSource(pair, spec.migrationName), 0);
+}
+
+/** Cancels gamma alone, checks delta streams on, then cuts over the migration. */
+async function cancelsOneCutsOverTheOther(
+  pair: ServerPair,
+  store: ControlStore,
+  spec: MigrationSpec,
+  running: Promise<MigrationStatus>,
+): Promise<void> {
+  await waitForStatus(store, spec.migrationName, (s) => s.subState === 'WaitingForCutoverTrigger' || s.state === 'Failed');
+  await cancelMigration(spec.target, spec.migrationName, { databases: ['gamma'] });
+  const canceled = await waitForStatus(store, spec.migrationName, (s) => s.databases[0]?.state === 'Canceled' || s.state === 'Failed');
+  assert.deepEqual(azureStatus(canceled).dbs, { gamma: 'Canceled', delta: 'WaitingForCutoverTrigger' });
+  assert.deepEqual(azureStatus(canceled).cancelOn, ['gamma']);
+  assert.equal(await slotsOnSource(pair, spec.migrationName), 1);
+  await pair.source.query(`DELETE FROM items WHERE id > 490`, [], 'delta');
+  await until('delta receives the delete', async () => ((await count(pair.target, 'delta')) === 490 ? true : undefined));
+  await requestCutover(spec.target, spec.migrationName);
+  const done = await running;
+  assert.equal(done.state, 'Succeeded');
+  assert.equal(done.message, 'cut over; "gamma" canceled by the user and not migrated');
+  assert.equal(await slotsOnSource(pair, spec.migrationName), 0);
+}
+
+/** After a test: a migration it left running is canceled, so the suite leaves nothing behind. */
+async function endIfRunning(
+  spec: { target: Parameters<typeof showMigration>[0]; migrationName: string },
+  running: Promise<MigrationStatus>,
+) {
+  const status = await showMigration(spec.target, spec.migrationName).catch(() => undefined);
+  if (status && !isFinalState(status.state)) await cancelMigration(spec.target, spec.migrationName).catch(() => undefined);
+  await running.catch(() => undefined);
+}
+
+describe("Azure's states and per-database operations (integration)", function () {
+  this.timeout(400_000);
+  let pair: ServerPair;
+  let store: ControlStore;
+  before(async () => {
+    pair = await startPair();
+    for (const db of ['alpha', 'beta', 'gamma', 'delta', 'early', 'kept', 'clean']) {
+      await pair.source.query(`CREATE DATABASE ${db}`);
+      await pair.source.query(TABLE, [], db);
+    }
+    store = new ControlStore(serverSpec(pair.target));
+  });
+  after(async () => {
+    await store?.close();
+    await pair?.stop();
+  });
+
+  it('cuts over one database while the other keeps streaming and receiving changes, then the other', async () => {
+    const spec = pairSpec(pair, 'per-db-cutover', ['alpha', 'beta'], { mode: 'Online', option: 'Migrate' });
+    const running = runMigration(spec);
+    try {
+      await cutsOverOneThenTheOther(pair, store, spec, running);
+    } finally {
+      await endIfRunning(spec, running);
+    }
+  });
+
+  it('refuses a per-database request naming a database the migration does not migrate, in one line', async () => {
+    const spec = pairSpec(pair, 'per-db-refused', ['gamma'], { mode: 'Online', option: 'Migrate', overwriteDbsInTarget: true });
+    const running = runMigration(spec);
+    try {
+      await waitForStatus(store, spec.migrationName, (s) => s.subState === 'WaitingForCutoverTrigger' || s.state === 'Failed');
+      await assert.rejects(requestCutover(spec.target, spec.migrationName, ['nosuch']), (e: unknown) => {
+        assert.ok(isPgferryError(e) && e.code === 'DATABASE_NOT_MIGRATED');
+        assert.equal((e as Error).message, 'dbsToTriggerCutoverOn: "nosuch" is not migrated by this migration; it migrates "gamma"');
+        return true;
+      });
+    } finally {
+      await cancelMigration(spec.target, spec.migrationName);
+      assert.equal((await running).state, 'Canceled');
+    }
+  });
+
+  it('cancels one database while the other streams on; the migration then cuts over and ends Succeeded', async () => {
+    const spec = pairSpec(pair, 'per-db-cancel', ['gamma', 'delta'], { mode: 'Online', option: 'Migrate', overwriteDbsInTarget: true });
+    const running = runMigration(spec);
+    try {
+      await cancelsOneCutsOverTheOther(pair, store, spec, running);
+    } finally {
+      await endIfRunning(spec, running);
+    }
+  });
+
+  it('refuses a migration window in the past or ending before it starts, registering nothing', async () => {
+    const past = pairSpec(pair, 'window-past', ['early'], { migrationWindowEndTimeInUtc: '2001-01-01T00:00:00Z' });
+    await assert.rejects(runMigration(past), /^PgferryError: migrationWindowEndTimeInUtc \(2001-01-01T00:00:00.000Z\) is in the past/);
+    assert.equal(await showMigration(past.target, 'window-past'), undefined);
+    assert.throws(
+      () =>
+        pairSpec(pair, 'window-reversed', ['early'], {
+          migrationWindowStartTimeInUtc: '2030-01-02T00:00',
+          migrationWindowEndTimeInUtc: '2030-01-01T00:00',
+        }),
+      /migrationWindowEndTimeInUtc: must be after migrationWindowStartTimeInUtc \(2030-01-02T00:00:00.000Z\)/,
+    );
+  });
+
+  it('waits for a migration window that opens in the future, then runs', async () => {
+    const start = new Date(Date.now() + 8_000).toISOString();
+    const spec = pairSpec(pair, 'window-future', ['early'], { migrationWindowStartTimeInUtc: start, option: 'Migrate' });
+    const running = runMigration(spec);
+    const waiting = await waitForStatus(store, spec.migrationName, (s) => s.subState !== 'WaitingForDataMigrationScheduling');
+    assert.deepEqual([azureStatus(waiting).state, azureStatus(waiting).subState], ['InProgress', 'WaitingForDataMigrationWindow']);
+    assert.equal(await pair.target.query(`SELECT 1 FROM pg_database WHERE datname = 'early'`).then((r) => r.length), 0);
+    const done = await running;
+    assert.equal(done.state, 'Succeeded', done.message);
+    assert.ok(Date.parse(done.startedAt!) >= Date.parse(start), `${done.startedAt} before ${start}`);
+    assert.equal(await count(pair.target, 'early'), 500);
+  });
+
+  it('waits for the overwrite of an existing target database to be allowed, then migrates over it', async () => {
+    await pair.target.query(`CREATE DATABASE kept`);
+    await pair.target.query(`CREATE TABLE older (x int)`, [], 'kept');
+    const spec = pairSpec(pair, 'overwrite-wait', ['kept'], { waitForOverwriteConfirmation: true, option: 'Migrate' });
+    const running = runMigration(spec);
+    const waiting = await waitForStatus(
+      store,
+      spec.migrationName,
+      (s) => s.subState === 'WaitingForTargetDBOverwriteConfirmation' || s.state === 'Failed',
+    );
+    assert.equal(azureStatus(waiting).state, 'WaitingForUserAction');
+    assert.match(waiting.message!, /target database\(s\) "kept" exist .* `pgferry update --name overwrite-wait --overwrite-dbs-in-target`/);
+    // nothing changed on the target while it waits
+    assert.equal((await pair.target.query(`SELECT 1 FROM pg_class WHERE relname = 'older'`, [], 'kept')).length, 1);
+    await confirmOverwrite(spec.target, spec.migrationName);
+    const done = await running;
+    assert.equal(done.state, 'Succeeded', done.message);
+    assert.equal(await count(pair.target, 'kept'), 500);
+    assert.equal((await pair.target.query(`SELECT 1 FROM pg_class WHERE relname = 'older'`, [], 'kept')).length, 0);
+  });
+
+  it('shows CleaningUp while a cancel releases what it holds, and a resumed runner finishes it Canceled', async () => {
+    const spec = pairSpec(pair, 'cleaning-up', ['clean'], { mode: 'Online', option: 'Migrate' });
+    // the runner inherits the environment: it dies as it starts releasing "clean"
+    process.env.PGFERRY_FAILPOINTS = 'cleanup-release:clean';
+    try {
+      await startMigration(spec);
+    } finally {
+      delete process.env.PGFERRY_FAILPOINTS;
+    }
+    await waitForStatus(store, spec.migrationName, (s) => s.subState === 'WaitingForCutoverTrigger' || s.state === 'Failed');
+    await cancelMigration(spec.target, spec.migrationName);
+    const killed = await waitForStatus(store, spec.migrationName, (s) => s.runner?.alive === false);
+    assert.deepEqual(
+      [azureStatus(killed).state, azureStatus(killed).subState, azureStatus(killed).dbs],
+      ['CleaningUp', 'CancelingRequestedDBMigrations', { clean: 'Canceling' }],
+    );
+    assert.equal(await slotsOnSource(pair, spec.migrationName), 1);
+    await resumeMigration(spec);
+    const done = await waitForStatus(store, spec.migrationName, (s) => s.state === 'Canceled' || s.state === 'Failed');
+    assert.equal(done.state, 'Canceled', done.message);
+    assert.equal(done.databases[0]!.state, 'Canceled');
+    await until('the slot is released', async () => ((await slotsOnSource(pair, spec.migrationName)) === 0 ? true : undefined));
+  });
+});
+
+describe('setupLogicalReplicationOnSourceDbIfNeeded on a source without wal_level=logical (integration)', function () {
+  this.timeout(300_000);
+  let source: Cluster;
+  let target: Cluster;
+  before(async () => {
+    [source, target] = await Promise.all([
+      startCluster({ label: 'src-replica', settings: { wal_level: 'replica', max_replication_slots: '0', max_wal_senders: '0' } }),
+      startCluster({ label: 'dst' }),
+    ]);
+    await source.query(`CREATE DATABASE shop`);
+    await source.query(TABLE, [], 'shop');
+  });
+  after(async () => {
+    await source?.stop();
+    await target?.stop();
+  });
+
+  it('sets wal_level with ALTER SYSTEM, waits for the restart it never does itself, then streams', async () => {
+    const spec = pairSpec({ source, target } as ServerPair, 'logical-setup', ['shop'], {
+      mode: 'Online',
+      setupLogicalReplicationOnSourceDbIfNeeded: true,
+    });
+    const targetStore = new ControlStore(spec.target);
+    try {
+      const running = runMigration(spec);
+      const waiting = await waitForStatus(
+        targetStore,
+        'logical-setup',
+        (s) => s.subState === 'WaitingForLogicalReplicationSetupRequestOnSourceDB' || s.state === 'Failed',
+      );
+      assert.equal(azureStatus(waiting).state, 'WaitingForUserAction');
+      assert.match(
+        waiting.message!,
+        /pgferry set wal_level=logical, max_replication_slots=1, max_wal_senders=1 on the source with ALTER SYSTEM: restart the source server/,
+      );
+      const [level] = await source.query<{ wal_level: string }>(`SELECT current_setting('wal_level') AS wal_level`);
+      assert.equal(level!.wal_level, 'replica'); // not restarted by pgferry
+      await new Promise((r) => setTimeout(r, 3000));
+      assert.equal((await targetStore.get('logical-setup'))!.subState, 'WaitingForLogicalReplicationSetupRequestOnSourceDB');
+      await source.restart();
+      const streaming = await waitForStatus(
+        targetStore,
+        'logical-setup',
+        (s) => s.subState === 'WaitingForCutoverTrigger' || s.state === 'Failed',
+      );
+      assert.equal(streaming.state, 'WaitingForUserAction', streaming.message);
+      await source.query(`INSERT INTO items VALUES (1000, 'after setup')`, [], 'shop');
+      await until('the insert streams', async () => ((await count(target, 'shop')) === 501 ? true : undefined));
+      await requestCutover(spec.target, 'logical-setup');
+      assert.equal((await running).state, 'Succeeded');
+    } finally {
+      await targetStore.close();
+    }
+  });
+});
