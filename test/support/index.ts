@@ -18,3 +18,4 @@ export * from './unsupportedObjects';
 export * from './wait';
 export * from './pace';
 export * from './variedSchema';
+export * from './sourceWriter';
