@@ -7,49 +7,6 @@ import { containsUnknown, UNKNOWN } from './unknown';
 
 export { UNKNOWN };
 
-/** A server as the provider receives it: resolved, passwords in plain text (the host does not accept secrets). */
-export interface ServerInputs {
-  readonly host: string;
-  readonly port?: number;
-  readonly user: string;
-  readonly password?: string;
-  readonly sslMode?: string;
-  readonly sslRootCert?: string;
-  readonly maintenanceDatabase?: string;
-}
-
-/** `customTimeouts` copied from the resource options: the provider enforces them itself. */
-export interface TimeoutInputs {
-  readonly create?: string;
-  readonly update?: string;
-  readonly delete?: string;
-}
-
-/** The resolved inputs of one PgMigration, as the provider methods receive them. */
-export interface PgMigrationInputs {
-  readonly migrationName: string;
-  readonly source: ServerInputs;
-  readonly target: ServerInputs;
-  readonly databases: readonly string[];
-  readonly mode?: string;
-  readonly option?: string;
-  readonly overwriteDbsInTarget?: boolean;
-  readonly migrateRoles?: boolean;
-  readonly allowReplicaIdentityFull?: boolean;
-  readonly skipUnsupportedObjects?: boolean;
-  readonly cutover?: boolean;
-  readonly tableJobs?: number;
-  readonly indexJobs?: number;
-  readonly splitTablesLargerThan?: number;
-  readonly pgBinDir?: string;
-  readonly verify?: boolean | 'full';
-  readonly dropTargetDatabasesOnDelete?: boolean;
-  readonly allowReplaceAfterCutover?: boolean;
-  readonly customTimeouts?: TimeoutInputs;
-  /** The `import` resource option, carried as an input: create adopts this migration, never starts one. */
-  readonly importId?: string;
-}
-
 /** Inputs that only the Pulumi layer reads; everything else belongs to the engine's spec. */
 export const PULUMI_ONLY_KEYS = [
   'cutover',

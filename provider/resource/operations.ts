@@ -159,8 +159,3 @@ export async function update(id: string, _olds: Props, news: Props, options: Ope
   }
   return { outs: settle(spec, news, status) };
 }
-
-/** Parses stored outputs the way read/delete do (used by tests and the CLI-side tooling). */
-export function specFromOutputs(outputs: Props): MigrationSpec {
-  return toMigrationSpec(inputsOf(outputs));
-}

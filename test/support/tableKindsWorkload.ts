@@ -22,7 +22,7 @@ const PLAIN = (table: string, base = 0): TableKind => ({
 });
 
 /** The tables of the source database and how they are written. */
-export const WORKLOAD_TABLES: Readonly<Record<string, TableKind>> = {
+const WORKLOAD_TABLES: Readonly<Record<string, TableKind>> = {
   plain: PLAIN('plain'),
   swap_pk: PLAIN('swap_pk'),
   nokey: PLAIN('nokey'),

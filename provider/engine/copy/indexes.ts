@@ -6,7 +6,7 @@ import type { SourceIndex } from '../catalog';
 import { ident, qualified } from '../connect/quote';
 
 /** The statement that builds one index or constraint on the target. */
-export function indexStatement(index: SourceIndex): string {
+function indexStatement(index: SourceIndex): string {
   if (index.constraint) {
     // pg_get_constraintdef gives "PRIMARY KEY (id)", "UNIQUE (a, b) DEFERRABLE", "EXCLUDE USING gist (...)"
     return `ALTER TABLE ONLY ${qualified(index.schema, index.table)} ADD CONSTRAINT ${ident(index.constraint.name)} ${index.constraint.def}`;

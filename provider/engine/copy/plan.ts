@@ -2,7 +2,7 @@
 import type { SourceTable } from '../catalog';
 
 /** A WHERE clause selecting one part of a split table; built only from numbers we computed. */
-export interface CopyPart {
+interface CopyPart {
   readonly index: number;
   readonly count: number;
   readonly where: string;

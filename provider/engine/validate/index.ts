@@ -28,9 +28,8 @@ import { checkTargetPrivileges } from './targetRoles';
 import { checkPgTools } from './pgToolsCheck';
 import { checkVersions } from './versions';
 
-export { validationFailed, CHECK_TYPES } from './result';
-export { CODES } from './codes';
-export { cdcTableReport, type CdcTable, type ReplicaIdentityKind } from './cdcReport';
+export { validationFailed } from './result';
+export { cdcTableReport } from './cdcReport';
 
 export interface ValidationOptions {
   readonly signal?: AbortSignal;

@@ -11,7 +11,7 @@ import { VALIDATION_CONNECT_TIMEOUT_MS, type ServerSession } from './readOnlySes
 import { maskSecrets } from '../core/secrets';
 
 /** Slots named in $1 are this migration's own (a re-validation after a partial run). */
-export const REPLICATION_SETTINGS_SQL = `
+const REPLICATION_SETTINGS_SQL = `
 SELECT current_setting('wal_level') AS wal_level,
        current_setting('max_replication_slots')::int AS max_slots,
        current_setting('max_wal_senders')::int AS max_senders,
@@ -21,7 +21,7 @@ SELECT current_setting('wal_level') AS wal_level,
         WHERE NOT active AND slot_name <> ALL($1::text[])) AS inactive_slots`;
 
 /** Roles whose members may replicate on managed sources (RDS, Azure). */
-export const REPLICATION_ROLES_SQL = `
+const REPLICATION_ROLES_SQL = `
 SELECT r.rolname AS name FROM pg_roles r
 WHERE r.rolname IN ('rds_replication', 'rds_superuser', 'azure_pg_admin') AND pg_has_role(current_user, r.oid, 'MEMBER')`;
 
