@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { parseMigrationSpec, requestCutover, resumeMigration, startMigration } from '../../provider/engine';
 import { ControlStore } from '../../provider/engine/control/store';
 import type { MigrationSpec, ServerSpec } from '../../provider/engine/input/migrationSpec';
-import { rowsOf } from '../cdc/harness';
+import { rowsOf } from './harness';
 import {
   makeManagedTarget,
   makeReplicationSourceUser,
