@@ -116,7 +116,7 @@ export async function startNative(options: OnlineOptions, database: string): Pro
 }
 
 /** Sends `signal` to every process of a tree (the migration process and any child it has). */
-export async function signalTree(root: number, signal: NodeJS.Signals): Promise<void> {
+async function signalTree(root: number, signal: NodeJS.Signals): Promise<void> {
   for (const p of await treeOf(root)) {
     try {
       process.kill(p.pid, signal);

@@ -70,7 +70,7 @@ async function warmUp(source: Cluster, target: Cluster, databases: readonly stri
   for (const database of databases) await until('the warm-up marker', 5 * 60_000, () => markerVisible(target, database, markerId), 100);
 }
 
-export async function prepareSource(source: Cluster, scale: number): Promise<void> {
+async function prepareSource(source: Cluster, scale: number): Promise<void> {
   await source.query(`DROP DATABASE IF EXISTS ${DB} WITH (FORCE)`);
   await source.query(`CREATE DATABASE ${DB}`);
   await execFileAsync(`${PG_BIN}/pgbench`, ['-i', '-q', '-s', String(scale), DB], { env: pgEnv(source) });

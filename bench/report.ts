@@ -9,7 +9,7 @@ import type { ToolName } from './tools';
 const MiB = 2 ** 20;
 const fmt = (n: number, digits = 1) => n.toFixed(digits);
 
-export interface ToolSummary {
+interface ToolSummary {
   readonly tool: ToolName;
   /** Median wall seconds over rounds (the mean of the two middle values for an even count). */
   readonly medianSeconds: number;
@@ -36,7 +36,7 @@ function median(values: readonly number[]): number {
   return s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
 }
 
-export const PGFERRY_TARGET_RATIO = 0.85;
+const PGFERRY_TARGET_RATIO = 0.85;
 
 export function summarizeOffline(runs: readonly OfflineRun[]): OfflineSummary {
   const tools = (['pgferry', 'pgcopydb', 'pg_dump+pg_restore'] as const)

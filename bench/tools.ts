@@ -14,7 +14,7 @@ import { redact, runTimed, type TimedRun } from './timedProcess';
 export type ToolName = 'pgferry' | 'pgcopydb' | 'pg_dump+pg_restore';
 export const TOOL_NAMES: readonly ToolName[] = ['pgferry', 'pgcopydb', 'pg_dump+pg_restore'];
 
-export interface StepTiming {
+interface StepTiming {
   readonly step: string;
   readonly seconds: number;
   /** Seconds since the migration started when the step began. */

@@ -19,8 +19,8 @@ export const SIZES: Readonly<Record<'ci' | 'small' | 'default', FixtureSize>> = 
   default: { bigRows: 100_000, largeObjects: 30 },
 };
 
-export const TEMPLATE_A = 'faults_tpl_a';
-export const TEMPLATE_B = 'faults_tpl_b';
+const TEMPLATE_A = 'faults_tpl_a';
+const TEMPLATE_B = 'faults_tpl_b';
 
 /** Sequences beyond the ones the tables own, so the sequence step has work. */
 const EXTRA_SEQUENCES = 30;

@@ -8,7 +8,7 @@ import type pg from 'pg';
 import { ident, qualified } from '../provider/engine/connect/quote';
 import type { Cluster } from '../test/support';
 
-export interface TableDiff {
+interface TableDiff {
   readonly table: string;
   readonly sourceRows: number;
   readonly targetRows: number;

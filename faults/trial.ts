@@ -16,7 +16,7 @@ import { runners, signalGroup, trialProcesses } from './processes';
 import type { FaultProxy, ProxyConnection } from '../test/support/faultProxy';
 import { makeRng } from './rng';
 import { TrialUser } from './user';
-import { Workload } from './workload';
+import { CampaignWorkload } from './campaignWorkload';
 
 export interface CampaignServers {
   readonly source: Cluster;
@@ -172,7 +172,7 @@ export async function runTrial(servers: CampaignServers, opts: TrialOptions): Pr
     },
   };
   const fault = new ArmedFault(plan, trigger, matchAt, servers.proxies[trigger.server], ctx);
-  const workload = new Workload(servers.source, databases, opts.size, rng.fork('workload'));
+  const workload = new CampaignWorkload(servers.source, databases, opts.size, rng.fork('workload'));
   const monitor = new TrialMonitor(name, databases, clusters, servers.proxies.target, servers.proxies.source);
   const user = new TrialUser(
     { name, databases, sourcePort: servers.proxies.source.port, targetPort: servers.proxies.target.port, splitBytes: 2 * 1024 * 1024 },
@@ -220,7 +220,7 @@ interface DriveArgs {
   readonly user: TrialUser;
   readonly fault: ArmedFault;
   readonly phase: Phase;
-  readonly workload: Workload;
+  readonly workload: CampaignWorkload;
   readonly result: TrialResult;
   readonly deadline: number;
 }

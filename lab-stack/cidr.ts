@@ -44,12 +44,8 @@ export function parseCidr(text: string): Cidr | undefined {
   return { network: address, prefix };
 }
 
-export function formatIp(value: number): string {
+function formatIp(value: number): string {
   return [24, 16, 8, 0].map((shift) => (value >>> shift) & 255).join('.');
-}
-
-export function cidrSize(cidr: Cidr): number {
-  return 2 ** (32 - cidr.prefix);
 }
 
 export function cidrContainsIp(cidr: Cidr, ip: number): boolean {

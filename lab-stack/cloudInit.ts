@@ -45,7 +45,7 @@ function indent(text: string, spaces: number): string {
 }
 
 /** postgresql.conf drop-in: what the seeds changed by hand on the source. */
-export function sourcePostgresConf(databaseCount: number): string {
+function sourcePostgresConf(databaseCount: number): string {
   const sizing = replicationSizing(databaseCount);
   return [
     '# Written by pgferry lab-stack: settings a logical-replication migration source needs.',

@@ -12,18 +12,18 @@ export const LAB_NAMESPACE = 'pgferry-lab';
 export const DEFAULT_EXTENSIONS = ['TABLEFUNC', 'UUID-OSSP'] as const;
 
 /** Majors a source may run (the lab VM installs them from PGDG). */
-export const POSTGRES_VERSIONS = ['11', '12', '13', '14', '15', '16', '17', '18'] as const;
+const POSTGRES_VERSIONS = ['11', '12', '13', '14', '15', '16', '17', '18'] as const;
 /**
  * Majors Azure still creates Flexible Servers of. 11 and 12 are retired: past their end of support
  * in Azure's version policy, and the Azure CLI no longer offers 12 for create (Azure/azure-cli#31363,
  * "Support for PostgreSQL 12 has officially ended"); 13 runs in extended support.
  */
-export const SERVER_VERSIONS = ['13', '14', '15', '16', '17', '18'] as const;
+const SERVER_VERSIONS = ['13', '14', '15', '16', '17', '18'] as const;
 const RETIRED_SERVER_VERSIONS = ['11', '12'];
-export const SERVER_TIERS = ['Burstable', 'GeneralPurpose', 'MemoryOptimized'] as const;
-export const HA_MODES = ['Disabled', 'ZoneRedundant', 'SameZone'] as const;
+const SERVER_TIERS = ['Burstable', 'GeneralPurpose', 'MemoryOptimized'] as const;
+const HA_MODES = ['Disabled', 'ZoneRedundant', 'SameZone'] as const;
 /** Flexible Server's provisioned storage sizes in GiB (anything else is rejected by Azure). */
-export const STORAGE_SIZES_GB = [32, 64, 128, 256, 512, 1024, 2048, 4096, 8192, 16384, 32767] as const;
+const STORAGE_SIZES_GB = [32, 64, 128, 256, 512, 1024, 2048, 4096, 8192, 16384, 32767] as const;
 /**
  * Route-based gateway SKUs with point-to-site over IKEv2/OpenVPN, zone-redundant ("AZ"): Azure no
  * longer creates the non-AZ VpnGw1-5 (deployment error NonAzSkusNotAllowedForVPNGateway; the SKU
@@ -45,7 +45,7 @@ export const VPN_GENERATIONS: Readonly<Record<(typeof VPN_SKUS)[number], readonl
   VpnGw4AZ: ['Generation2'],
   VpnGw5AZ: ['Generation2'],
 };
-export const VPN_PROTOCOLS = ['IkeV2', 'SSTP', 'OpenVPN'] as const;
+const VPN_PROTOCOLS = ['IkeV2', 'SSTP', 'OpenVPN'] as const;
 /** Names Azure refuses as the Flexible Server administrator login. */
 const RESERVED_LOGINS = ['azure_superuser', 'azure_pg_admin', 'admin', 'administrator', 'root', 'guest', 'public'];
 

@@ -7,7 +7,7 @@ import type { LabNames } from './names';
 import { childOptions, type LabScope } from './options';
 
 /** `<name>.private.postgres.database.azure.com`: Azure only offers zones ending in postgres.database.azure.com. */
-export function privateZoneName(serverName: string): string {
+function privateZoneName(serverName: string): string {
   return `${serverName}.private.postgres.database.azure.com`;
 }
 

@@ -6,10 +6,8 @@ import * as resources from '@pulumi/azure-native/resources';
 import type { LabConfig } from './config';
 import type { LabSecrets } from './stackConfig';
 
-export { parseLabConfig, labConfigProblems, LabConfigError, LAB_NAMESPACE } from './config';
-export type { LabConfig, LabConfigInput } from './config';
+export { LabConfigError } from './config';
 export { readLabConfig } from './stackConfig';
-export type { LabSecrets } from './stackConfig';
 import { createPrivateDns, type LabDns } from './dns';
 import { createDnsResolver, type LabDnsResolver } from './dnsResolver';
 import { createMigrations, type MigrationFactory, type MigrationResource } from './labMigrations';

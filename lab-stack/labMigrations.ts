@@ -25,10 +25,10 @@ export interface MigrationContext {
 }
 
 /** The lab-wide migration options (config keys), which an entry may override. */
-export type LabMigrationOptions = Pick<LabConfig, 'allowReplicaIdentityFull' | 'tableJobs' | 'indexJobs'>;
+type LabMigrationOptions = Pick<LabConfig, 'allowReplicaIdentityFull' | 'tableJobs' | 'indexJobs'>;
 
 /** One migration's arguments from its config entry (pure: no resources are created). */
-export function migrationArgs(migration: MigrationConfig, context: MigrationContext, options: LabMigrationOptions): PgMigrationArgs {
+function migrationArgs(migration: MigrationConfig, context: MigrationContext, options: LabMigrationOptions): PgMigrationArgs {
   const source = migration.source;
   const sourceHost = source?.host ?? context.sourceVmIp;
   if (sourceHost === undefined) {
@@ -72,7 +72,7 @@ export function migrationArgs(migration: MigrationConfig, context: MigrationCont
  * PgMigration from provider/resource, required only when a migration is declared, so a lab without
  * migrations never loads the engine and its PostgreSQL driver.
  */
-export const pgMigrationFactory: MigrationFactory = (name, args, opts) => {
+const pgMigrationFactory: MigrationFactory = (name, args, opts) => {
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const { PgMigration } = require('../provider/resource') as typeof import('../provider/resource');
   return new PgMigration(name, args, opts);

@@ -8,7 +8,7 @@ import { DNS_RESOLVER_DELEGATION, resolverAddress, resolverEnabled } from './dns
 import { childOptions, type LabScope } from './options';
 
 /** The delegation Flexible Server's private access requires on its subnet. */
-export const FLEXIBLE_SERVER_DELEGATION = 'Microsoft.DBforPostgreSQL/flexibleServers';
+const FLEXIBLE_SERVER_DELEGATION = 'Microsoft.DBforPostgreSQL/flexibleServers';
 
 export interface LabNetwork {
   readonly vnet: network.VirtualNetwork;

@@ -24,7 +24,7 @@ export interface LabScope {
 }
 
 /** A part of the lab as a component; the Lab component is named after namePrefix, the parts `<prefix>-<part>`. */
-export class LabComponent extends pulumi.ComponentResource {
+class LabComponent extends pulumi.ComponentResource {
   constructor(part: LabPart, name: string, opts: pulumi.ComponentResourceOptions = {}) {
     super(`pgferry:lab:${part}`, name, {}, opts);
     // Its children are created by the lab's modules right after; the component itself has no outputs.

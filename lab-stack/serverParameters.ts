@@ -7,7 +7,7 @@ import { DEFAULT_EXTENSIONS, type LabConfig } from './config';
  * only be set at server start"; Azure lists them as static). The lab restarts the server after
  * setting any of them (serverRestart.ts).
  */
-export const RESTART_PARAMETERS: ReadonlySet<string> = new Set([
+const RESTART_PARAMETERS: ReadonlySet<string> = new Set([
   'shared_preload_libraries',
   'max_replication_slots',
   'max_wal_senders',
@@ -25,7 +25,7 @@ export const RESTART_PARAMETERS: ReadonlySet<string> = new Set([
 ]);
 
 /** The `azure.extensions` value: the defaults plus the source's extensions, upper-cased, deduplicated, sorted. */
-export function allowedExtensions(extra: readonly string[]): string {
+function allowedExtensions(extra: readonly string[]): string {
   const names = new Set<string>(DEFAULT_EXTENSIONS);
   for (const name of extra) names.add(name.toUpperCase());
   return [...names].sort().join(',');

@@ -7,7 +7,7 @@
 import * as pulumi from '@pulumi/pulumi';
 
 /** The Microsoft.DBforPostgreSQL API version of the restart action (stable since 2022-12-01). */
-export const RESTART_API_VERSION = '2024-08-01';
+const RESTART_API_VERSION = '2024-08-01';
 
 export interface ServerRestartArgs {
   /** The server's ARM id. */

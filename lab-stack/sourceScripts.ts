@@ -8,7 +8,7 @@ import { conninfoDbname } from '../provider/engine/connect/quote';
 export const STATE_DIR = '/var/lib/pgferry-lab';
 
 /** A shell word that is exactly `value` (single-quoted). */
-export function shellQuote(value: string): string {
+function shellQuote(value: string): string {
   return `'${value.replace(/'/g, `'\\''`)}'`;
 }
 

@@ -22,12 +22,12 @@ export interface LabSourceVm {
 }
 
 /** The VM's address: configured, or the source subnet's first assignable one (Azure keeps .0-.3). */
-export function sourceVmPrivateIp(config: LabConfig): string {
+function sourceVmPrivateIp(config: LabConfig): string {
   return config.sourceVm.privateIp ?? cidrHost(parseCidr(config.network.sourceSubnet) as Cidr, 4);
 }
 
 /** Networks the source accepts password logins from: the delegated subnet and, with the VPN, its clients. */
-export function sourceAllowedCidrs(config: LabConfig): string[] {
+function sourceAllowedCidrs(config: LabConfig): string[] {
   const cidrs = [config.network.serverSubnet];
   if (config.vpn.enabled) cidrs.push(config.vpn.clientAddressPool);
   return cidrs;

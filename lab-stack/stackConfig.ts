@@ -12,7 +12,7 @@ export interface LabSecrets {
 }
 
 /** The secret config keys a config needs, each with the reason (used in the error line). */
-export function requiredSecretKeys(config: LabConfig): Map<string, string> {
+function requiredSecretKeys(config: LabConfig): Map<string, string> {
   const keys = new Map<string, string>([['adminPassword', 'the Flexible Server administrator password']]);
   if (config.sourceVm.enabled) keys.set('sourcePassword', 'sourceVm.enabled is true: the source postgres password');
   config.migrations.forEach((migration, index) => {
@@ -56,7 +56,7 @@ export function readLabConfig(cfg: pulumi.Config = new pulumi.Config(LAB_NAMESPA
  * uppercase letters, lowercase letters, digits and non-alphanumeric characters. Undefined when it
  * passes; never echoes the password.
  */
-export function adminPasswordProblem(password: string): string | undefined {
+function adminPasswordProblem(password: string): string | undefined {
   const classes = [/[A-Z]/, /[a-z]/, /[0-9]/, /[^A-Za-z0-9]/].filter((re) => re.test(password)).length;
   if (password.length < 8 || password.length > 128 || classes < 3) {
     return `must be 8-128 characters from at least three of: uppercase letters, lowercase letters, digits, symbols (Azure's rule for the administrator password; it has ${password.length} characters from ${classes}); set it with: pulumi config set --secret adminPassword <value>`;

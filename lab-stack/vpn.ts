@@ -12,7 +12,7 @@ export interface LabVpn {
 }
 
 /** The configured generation, or the first the SKU exists in (Generation2 for VpnGw4AZ/5AZ). */
-export function vpnGeneration(vpn: LabConfig['vpn']): 'Generation1' | 'Generation2' {
+function vpnGeneration(vpn: LabConfig['vpn']): 'Generation1' | 'Generation2' {
   return vpn.generation ?? VPN_GENERATIONS[vpn.skuName][0]!;
 }
 

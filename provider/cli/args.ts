@@ -11,7 +11,6 @@ import type { TargetFlags } from './properties';
 import { serverAddress } from './serverName';
 
 export { COMMANDS, type Command } from './flags';
-export type { OutputFormat } from './format';
 
 export interface CliArgs {
   readonly command: Command;
@@ -138,7 +137,7 @@ const SERVER_NAME = /^[A-Za-z0-9][A-Za-z0-9.-]{0,252}$/;
  * with --migration-name, --name is the server; otherwise --name is the migration. `list` names
  * no migration: there --name is the server.
  */
-export function resolveNames(
+function resolveNames(
   command: Command,
   o: { name?: string; migrationName?: string; serverName?: string },
 ): { migration?: string; server?: string; nameFlag: '--name' | '--migration-name' } {

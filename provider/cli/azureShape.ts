@@ -4,7 +4,7 @@
 import type { DatabaseDetails, DatabaseState, MigrationStatus, MigrationSubState, ValidationResult, ValidationStatus } from '../engine';
 import { statusJson } from './statusJson';
 
-export const MIGRATION_RESOURCE_TYPE = 'Microsoft.DBforPostgreSQL/flexibleServers/migrations';
+const MIGRATION_RESOURCE_TYPE = 'Microsoft.DBforPostgreSQL/flexibleServers/migrations';
 /** Placeholders for an ARM id segment nobody gave (not at create, not on this command line). */
 export const UNKNOWN_SUBSCRIPTION = '00000000-0000-0000-0000-000000000000';
 export const UNKNOWN_RESOURCE_GROUP = 'pgferry';
@@ -15,7 +15,7 @@ export interface ArmScope {
   readonly server?: string;
 }
 
-export function serverResourceId(scope: ArmScope, server: string): string {
+function serverResourceId(scope: ArmScope, server: string): string {
   const subscription = scope.subscription ?? UNKNOWN_SUBSCRIPTION;
   const group = scope.resourceGroup ?? UNKNOWN_RESOURCE_GROUP;
   return `/subscriptions/${subscription}/resourceGroups/${group}/providers/Microsoft.DBforPostgreSQL/flexibleServers/${server}`;
@@ -102,7 +102,7 @@ function summaryItems(results: readonly ValidationResult[]): Record<string, unkn
   });
 }
 
-export function azureValidationDetails(status: MigrationStatus): Record<string, unknown> | null {
+function azureValidationDetails(status: MigrationStatus): Record<string, unknown> | null {
   if (status.validation.length === 0) return null;
   const server = status.validation.filter((r) => r.database === undefined);
   const databases = status.databases.map((d) => d.database).filter((db) => status.validation.some((r) => r.database === db));

@@ -6,7 +6,7 @@ import { parsePropertiesText } from './properties';
 import { registerSecret } from './secrets';
 
 /** Registers password values and URL passwords anywhere in a parsed file. */
-export function registerFileSecrets(value: unknown, key = ''): void {
+function registerFileSecrets(value: unknown, key = ''): void {
   if (typeof value === 'string') {
     if (/password/i.test(key)) registerSecret(value);
     if (/^postgres(ql)?:\/\//i.test(value)) registerUrlSecret(value);

@@ -9,7 +9,7 @@ export const COMMANDS = ['create', 'show', 'list', 'update', 'check-name-availab
 export type Command = (typeof COMMANDS)[number];
 
 /** A value parser picking case-insensitively from `allowed` (also matching without - and _). */
-export function choice<T extends string>(allowed: readonly T[], shown: string): (value: string) => T {
+function choice<T extends string>(allowed: readonly T[], shown: string): (value: string) => T {
   const squash = (s: string) => s.toLowerCase().replace(/[-_]/g, '');
   return (value) => {
     const found = allowed.find((a) => squash(a) === squash(value));
@@ -37,7 +37,7 @@ const QUERY = () => new Option('--query <jmespath>', 'JMESPath query applied to 
 export const RESULT_OPTIONS = (): Option[] => [OUTPUT(), QUERY()];
 
 /** az's global and scope flags: accepted on every command that names a migration or server. */
-export const AZ_OPTIONS = (): Option[] => [
+const AZ_OPTIONS = (): Option[] => [
   new Option('--subscription <id>', "the target server's subscription (recorded by create; shown in the migration's id)"),
   new Option('-g, --resource-group <group>', "the target server's resource group (recorded by create; shown in the id)"),
   new Option('--only-show-errors', 'no progress or warnings on stderr, only errors'),
@@ -45,7 +45,7 @@ export const AZ_OPTIONS = (): Option[] => [
   new Option('--debug', 'also DEBUG lines and the causes of a failure'),
 ];
 
-export const TARGET_OPTIONS = (): Option[] => [
+const TARGET_OPTIONS = (): Option[] => [
   new Option('--target-host <host>', 'target server host'),
   new Option('--target-port <port>', 'target server port (default 5432)').argParser(port),
   new Option('--target-user <user>', 'target user (default postgres)'),
@@ -55,29 +55,29 @@ export const TARGET_OPTIONS = (): Option[] => [
 ];
 
 /** --name and its az companions; which one names the migration is resolved in args.ts (README: CLI). */
-export const NAME_OPTIONS = (): Option[] => [
+const NAME_OPTIONS = (): Option[] => [
   new Option('-n, --name <name>', 'the migration; the target server when --migration-name is given (as in az)'),
   new Option('--migration-name <name>', 'the migration (az); then --name is the target server'),
   new Option('-s, --server-name <server>', 'the target server (az 2.86+); then --name is the migration'),
 ];
 
 /** list names no migration: --name is always the server there, as in az. */
-export const SERVER_OPTIONS = (): Option[] => [
+const SERVER_OPTIONS = (): Option[] => [
   new Option('-n, --name <server>', 'the target server (SERVER.postgres.database.azure.com, or mapped by PGFERRY_SERVER_HOSTS)'),
   new Option('-s, --server-name <server>', 'the target server (az 2.86+ spelling)'),
 ];
 
-export const PROPERTIES = () =>
+const PROPERTIES = () =>
   new Option('--properties <file>', 'the migration body: a file path, @file, or inline JSON without passwords (Azure form or plain)');
 
-export const MODE_OPTIONS = (): Option[] => [
+const MODE_OPTIONS = (): Option[] => [
   new Option('--mode <mode>', 'offline | online').argParser(MODE()),
   new Option('--migration-mode <mode>', 'offline | online (az spelling of --mode)').argParser(MODE()),
   new Option('--option <option>', 'validate | migrate | validate-and-migrate').argParser(OPTION()),
   new Option('--migration-option <option>', 'validate | migrate | validateandmigrate (az spelling of --option)').argParser(OPTION()),
 ];
 
-export const RUN_OPTIONS = (): Option[] => [
+const RUN_OPTIONS = (): Option[] => [
   new Option('--wait', 'follow the migration with live progress until it is done (online: until changes stream)'),
   new Option('--no-verify', 'skip the final verification'),
   new Option('--allow-replica-identity-full', 'stream tables without a usable key with REPLICA IDENTITY FULL'),
@@ -96,13 +96,13 @@ export const FILTER_FLAGS = {
 
 const collect = (value: string, previous: string[] | undefined): string[] => [...(previous ?? []), value];
 
-export const FILTER_OPTIONS = (): Option[] =>
+const FILTER_OPTIONS = (): Option[] =>
   Object.values(FILTER_FLAGS).map(([flag, help]) => new Option(`${flag} <pattern>`, help).argParser(collect));
 
-export const FILTER = () =>
+const FILTER = () =>
   new Option('--filter <filter>', 'Active | All (default Active)').argParser(choice<'active' | 'all'>(['active', 'all'], 'Active or All'));
 
-export const UPDATE_OPTIONS = (): Option[] => [
+const UPDATE_OPTIONS = (): Option[] => [
   // az's older spelling `--cutover db1 db2` (Azure's dbsToTriggerCutoverOn): the databases named only
   new Option('--cutover [databases...]', 'cut an online migration over; with database names, those only (the others stream on)'),
   new Option('--cancel [databases...]', 'cancel the migration (its runner stopped: carried out here); with database names, those only'),

@@ -22,7 +22,7 @@ export function compileQuery(text: string): CompiledQuery {
 }
 
 /** The value a query selects from `value` (plain JSON: what the JSON output would hold). */
-export function applyQuery(value: unknown, query: CompiledQuery | undefined): unknown {
+function applyQuery(value: unknown, query: CompiledQuery | undefined): unknown {
   if (!query) return value;
   const json = JSON.parse(JSON.stringify(value ?? null)) as Parameters<typeof TreeInterpreter.search>[1];
   return TreeInterpreter.search(query, json);
@@ -41,14 +41,14 @@ function sortKeys(value: unknown): unknown {
   return value;
 }
 
-export function formatJson(value: unknown): string {
+function formatJson(value: unknown): string {
   return `${JSON.stringify(sortKeys(value) ?? null, null, 2)}\n`;
 }
 
 const COLORS = { key: '\x1b[94m', string: '\x1b[32m', number: '\x1b[36m', literal: '\x1b[35m', reset: '\x1b[39m' };
 
 /** JSON with keys, strings, numbers and literals coloured (what az's jsonc does with pygments). */
-export function colorJson(text: string): string {
+function colorJson(text: string): string {
   return text.replace(
     /("(?:\\.|[^"\\])*")(\s*:)?|\b(true|false|null)\b|(-?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?)/g,
     (match, str: string | undefined, colon: string | undefined, literal: string | undefined, num: string | undefined) => {
@@ -60,7 +60,7 @@ export function colorJson(text: string): string {
   );
 }
 
-export function formatYaml(value: unknown): string {
+function formatYaml(value: unknown): string {
   return yaml.dump(value ?? null, { sortKeys: true, lineWidth: -1, noRefs: true });
 }
 
@@ -120,7 +120,7 @@ const padEnd = (s: string, width: number) => s + ' '.repeat(Math.max(0, width - 
 const padStart = (s: string, width: number) => ' '.repeat(Math.max(0, width - stringWidth(s))) + s;
 
 /** az's table when no command-specific table applies (tabulate's "simple" layout). */
-export function formatAutoTable(value: unknown, sortRowKeys: boolean): string {
+function formatAutoTable(value: unknown, sortRowKeys: boolean): string {
   if (value === null || value === undefined) return '';
   const rows = (Array.isArray(value) ? value : [value]).map((item) => autoTableRow(item, sortRowKeys));
   const headers: string[] = [];

@@ -11,25 +11,13 @@ export function setVerbosity(v: Verbosity): void {
   level = v;
 }
 
-export function verbosity(): Verbosity {
-  return level;
-}
-
 /** Progress and warnings are shown (not --only-show-errors). */
 export function showsProgress(): boolean {
   return level !== 'errors';
 }
 
-export function warn(text: string): void {
-  if (level !== 'errors') writeErr(`WARNING: ${text}`);
-}
-
 export function info(text: string): void {
   if (level === 'verbose' || level === 'debug') writeErr(`INFO: ${text}`);
-}
-
-export function debug(text: string): void {
-  if (level === 'debug') writeErr(`DEBUG: ${text}`);
 }
 
 /** With --debug, the chain of causes and the stack of a failure (redacted like every other line). */

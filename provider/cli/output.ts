@@ -19,11 +19,6 @@ export function writeErr(text: string): void {
   process.stderr.write(redact(text.endsWith('\n') ? text : `${text}\n`));
 }
 
-/** One JSON value on stdout. */
-export function writeJson(value: unknown): void {
-  writeOut(JSON.stringify(value, null, 2));
-}
-
 const UNITS = ['bytes', 'kB', 'MB', 'GB', 'TB'];
 
 /** Sizes as pg_size_pretty prints them (1024-based). */
@@ -51,7 +46,7 @@ export function formatSeconds(s: number | undefined): string {
 }
 
 /** Left-aligned columns separated by two spaces; trailing spaces trimmed. */
-export function renderColumns(rows: readonly (readonly string[])[]): string {
+function renderColumns(rows: readonly (readonly string[])[]): string {
   const widths: number[] = [];
   for (const row of rows) row.forEach((cell, i) => (widths[i] = Math.max(widths[i] ?? 0, cell.length)));
   return rows
@@ -90,7 +85,7 @@ function databaseRows(databases: readonly DatabaseDetails[], online: boolean): s
 }
 
 /** Validation results worth reading: every Warning and Failed check, with its fix. */
-export function renderValidation(results: readonly ValidationResult[]): string {
+function renderValidation(results: readonly ValidationResult[]): string {
   const notable = results.filter((r) => r.status !== 'Succeeded');
   const failed = results.filter((r) => r.status === 'Failed').length;
   const summary = `Validation  ${results.length} checks: ${results.length - notable.length} succeeded, ${notable.length - failed} warning${notable.length - failed === 1 ? '' : 's'}, ${failed} failed`;

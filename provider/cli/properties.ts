@@ -14,7 +14,7 @@ import { mapPlain } from './plainBody';
 import { applyTargetFlags, isObject, type MappedProperties, type PropertyFlags, type TargetFlags } from './propertyFlags';
 
 export { parseSourceResourceId } from './azureBody';
-export { applyTargetFlags, DEFAULT_TARGET_USER, type MappedProperties, type PropertyFlags, type TargetFlags } from './propertyFlags';
+export { type MappedProperties, type PropertyFlags, type TargetFlags } from './propertyFlags';
 
 /** Maps a parsed properties file and the flags to the input of parseMigrationSpec. */
 export function mapProperties(body: unknown, flags: PropertyFlags = {}): MappedProperties {
@@ -24,7 +24,7 @@ export function mapProperties(body: unknown, flags: PropertyFlags = {}): MappedP
 }
 
 /** Renames a spec error's field to the one the user wrote (longest matching prefix). */
-export function renameField(error: PgferryError, fieldNames: Readonly<Record<string, string>>): PgferryError {
+function renameField(error: PgferryError, fieldNames: Readonly<Record<string, string>>): PgferryError {
   const field = error.field;
   if (!field) return error;
   const parts = field.split('.');

@@ -38,7 +38,7 @@ export interface MappedProperties {
   readonly fieldNames: Readonly<Record<string, string>>;
 }
 
-export const DEFAULT_TARGET_USER = 'postgres';
+const DEFAULT_TARGET_USER = 'postgres';
 
 export const TARGET_FLAG_NAMES: Record<string, string> = {
   host: '--target-host',

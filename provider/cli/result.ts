@@ -13,7 +13,7 @@ export function printResult(args: CliArgs, result: Printable): void {
   if (text) process.stdout.write(redact(text));
 }
 
-export function armScopeOf(args: CliArgs): ArmScope {
+function armScopeOf(args: CliArgs): ArmScope {
   return { subscription: args.subscription, resourceGroup: args.resourceGroup, server: args.server };
 }
 

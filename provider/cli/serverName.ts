@@ -4,7 +4,7 @@
 import { inputError } from '../engine';
 
 /** Azure public cloud; sovereign clouds set PGFERRY_SERVER_DOMAIN (e.g. postgres.database.chinacloudapi.cn). */
-export const DEFAULT_SERVER_DOMAIN = 'postgres.database.azure.com';
+const DEFAULT_SERVER_DOMAIN = 'postgres.database.azure.com';
 
 export interface ServerAddress {
   /** The server's name as given. */

@@ -61,7 +61,7 @@ function reason(error: unknown): string {
 }
 
 /** Wraps anything but a PgferryError as a target error naming the server and the user. */
-export function targetError(error: unknown, target: ServerSpec): unknown {
+function targetError(error: unknown, target: ServerSpec): unknown {
   if (error instanceof PgferryError) return error;
   const state = sqlState(error);
   const errno = (error as { code?: unknown }).code;

@@ -9,7 +9,7 @@ import { promisify } from 'node:util';
 const execFileAsync = promisify(execFile);
 
 /** Where Debian's and Ubuntu's packages put PostgreSQL 15, which the demo's source runs from. */
-export const PG15_BIN = '/usr/lib/postgresql/15/bin';
+const PG15_BIN = '/usr/lib/postgresql/15/bin';
 
 /** What the demo's own servers need of the machine. */
 export interface DemoMachine {

@@ -73,7 +73,7 @@ async function postgresUser(): Promise<ServerUser | undefined> {
 }
 
 /** Directory holding initdb/pg_ctl/postgres of a major version, readable by the server's OS user. */
-export async function serverBinDir(major: PgMajor): Promise<string> {
+async function serverBinDir(major: PgMajor): Promise<string> {
   if (major === 15) {
     const dir = '/usr/lib/postgresql/15/bin';
     if (!existsSync(path.join(dir, 'postgres'))) {
@@ -103,7 +103,7 @@ export async function serverBinDir(major: PgMajor): Promise<string> {
   return path.join(copy, 'bin');
 }
 
-export async function freePort(): Promise<number> {
+async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = net.createServer();
     server.unref();

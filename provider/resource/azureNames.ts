@@ -8,7 +8,7 @@ import type { CheckFailure } from './inputSchema';
 type Props = Record<string, unknown>;
 
 /** Azure's name → pgferry's, for inputs that mean the same. */
-export const AZURE_ALIASES = {
+const AZURE_ALIASES = {
   migrationMode: 'mode',
   migrationOption: 'option',
   dbsToMigrate: 'databases',
@@ -48,7 +48,7 @@ function sameValue(a: unknown, b: unknown): boolean {
 }
 
 /** The source's sslMode as pgferry spells it, from Azure's (Prefer, Require, VerifyCA, VerifyFull). */
-export function sslModeFromAzure(value: unknown): unknown {
+function sslModeFromAzure(value: unknown): unknown {
   return typeof value === 'string' ? (SSL_FROM_AZURE[value.toLowerCase()] ?? value) : value;
 }
 

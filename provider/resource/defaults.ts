@@ -8,10 +8,10 @@ import { migrationSpecSchema, serverSpecSchema } from '../engine';
 type Props = Record<string, unknown>;
 
 /** Spec fields whose default depends on the machine (the CPU count): never written into state. */
-export const MACHINE_DEPENDENT_KEYS: readonly string[] = ['tableJobs', 'indexJobs'];
+const MACHINE_DEPENDENT_KEYS: readonly string[] = ['tableJobs', 'indexJobs'];
 
 /** Inputs only the Pulumi layer reads, and their defaults. */
-export const PULUMI_DEFAULTS: Readonly<Props> = Object.freeze({
+const PULUMI_DEFAULTS: Readonly<Props> = Object.freeze({
   cutover: false,
   dropTargetDatabasesOnDelete: false,
   allowReplaceAfterCutover: false,
@@ -29,9 +29,9 @@ function schemaDefaults(shape: Record<string, z.ZodType>, skip: readonly string[
 }
 
 /** mode, option, overwriteDbsInTarget, migrateRoles, verify, split sizes…: the engine's defaults. */
-export const SPEC_DEFAULTS = schemaDefaults(migrationSpecSchema.shape as unknown as Record<string, z.ZodType>, MACHINE_DEPENDENT_KEYS);
+const SPEC_DEFAULTS = schemaDefaults(migrationSpecSchema.shape as unknown as Record<string, z.ZodType>, MACHINE_DEPENDENT_KEYS);
 /** port, sslMode, maintenanceDatabase. */
-export const SERVER_DEFAULTS = schemaDefaults(serverSpecSchema.shape as unknown as Record<string, z.ZodType>, []);
+const SERVER_DEFAULTS = schemaDefaults(serverSpecSchema.shape as unknown as Record<string, z.ZodType>, []);
 
 function isUnset(value: unknown): boolean {
   return value === undefined || value === null;

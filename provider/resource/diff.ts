@@ -189,11 +189,6 @@ export function hasCutOver(state: unknown, option: unknown): boolean {
   return state === 'Succeeded' && option !== 'Validate';
 }
 
-/** Whether an update only records new inputs (tuning, credentials) or must act (cutover). */
-export function isCutoverRequest(olds: Props, news: Props): boolean {
-  return olds.cutover !== true && news.cutover === true;
-}
-
 function asRecord(value: unknown): Props {
   return typeof value === 'object' && value !== null && !Array.isArray(value) ? (value as Props) : {};
 }
@@ -210,7 +205,7 @@ export function sameSet(a: unknown, b: unknown): boolean {
 }
 
 /** Structural equality of JSON values; unset (undefined/null) object fields count as absent. */
-export function same(a: unknown, b: unknown): boolean {
+function same(a: unknown, b: unknown): boolean {
   if (a === b) return true;
   if ((a === undefined || a === null) && (b === undefined || b === null)) return true;
   if (Array.isArray(a) && Array.isArray(b)) return a.length === b.length && a.every((v, i) => same(v, b[i]));

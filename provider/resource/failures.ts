@@ -13,7 +13,7 @@ type Props = Record<string, unknown>;
  * Thrown from create/update once the migration exists: the host turns an error carrying `id`
  * and `properties` into "created but failed to initialise", so state keeps the resource.
  */
-export class PartialFailure extends Error {
+class PartialFailure extends Error {
   override readonly name = 'PartialFailure';
   constructor(
     message: string,

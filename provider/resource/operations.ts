@@ -222,8 +222,3 @@ async function cutoverDatabases(
   const done = (s: MigrationStatus) => isFinal(s) || engine.waitingForApplyFix(s) || databases.every((d) => doneDatabase(s, d));
   return engine.waitForMigration(spec.target, spec.migrationName, done, { intervalMs: options.intervalMs ?? 1000, timeoutMs });
 }
-
-/** Parses stored outputs the way read/delete do (used by tests and the CLI-side tooling). */
-export function specFromOutputs(outputs: Props): MigrationSpec {
-  return toMigrationSpec(inputsOf(outputs));
-}

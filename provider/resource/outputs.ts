@@ -36,7 +36,7 @@ export interface MigrationStatusOutputs {
 }
 
 /** Pulumi's Struct cannot carry `undefined`: a JSON round trip drops it (and any class identity). */
-export function plain<T>(value: T): T {
+function plain<T>(value: T): T {
   return JSON.parse(JSON.stringify(value)) as T;
 }
 
@@ -61,7 +61,7 @@ export function statusOutputs(status: MigrationStatus): MigrationStatusOutputs {
 }
 
 /** The inputs as given (not defaulted, so a diff against the next inputs is exact), minus `__provider`. */
-export function echoInputs(inputs: Record<string, unknown>): Record<string, unknown> {
+function echoInputs(inputs: Record<string, unknown>): Record<string, unknown> {
   const { __provider: _ignored, ...rest } = inputs;
   void _ignored;
   return plain(rest);

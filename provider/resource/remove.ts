@@ -17,7 +17,7 @@ type Props = Record<string, unknown>;
  * databases of a migration that has cut over travels with the operation instead: this variable,
  * in the environment of that `pulumi destroy` / `pulumi up`, listing migration names.
  */
-export const DROP_AFTER_CUTOVER_ENV = 'PGFERRY_ALLOW_DROP_AFTER_CUTOVER';
+const DROP_AFTER_CUTOVER_ENV = 'PGFERRY_ALLOW_DROP_AFTER_CUTOVER';
 
 /** Whether this operation's environment names `migrationName` (comma- or space-separated list). */
 export function dropAllowedAfterCutover(migrationName: string, env: NodeJS.ProcessEnv = process.env): boolean {

@@ -20,7 +20,8 @@ import {
   processAlive,
   until,
   waitForStatus,
-  writerPause,
+  startSourceWriter,
+  type SourceWriter,
   type Cluster,
   type ServerPair,
 } from '../support';
@@ -58,32 +59,14 @@ CREATE TABLE ledger (acct int NOT NULL, amount int NOT NULL, n bigint NOT NULL);
 INSERT INTO acct SELECT g, 0 FROM generate_series(1, 100) g;`;
 
 /** Transactions moving money and appending to the ledger until stopped; stop() resolves to how many committed. */
-async function startLedgerWriter(source: Cluster, db: string): Promise<{ stop(): Promise<number> }> {
-  const client = await source.connect(db);
-  let stopping = false;
-  const writing = (async () => {
-    let n = 0;
-    try {
-      while (!stopping) {
-        const acct = 1 + ((n + 1) % 100);
-        await client.query('BEGIN');
-        await client.query('UPDATE acct SET balance = balance + $2 WHERE id = $1', [acct, (n + 1) % 7]);
-        await client.query('INSERT INTO ledger VALUES ($1, $2, $3)', [acct, (n + 1) % 7, n + 1]);
-        await client.query('COMMIT');
-        n += 1;
-        await writerPause();
-      }
-      return n;
-    } finally {
-      await client.end();
-    }
-  })();
-  return {
-    stop: () => {
-      stopping = true;
-      return writing;
-    },
-  };
+async function startLedgerWriter(source: Cluster, db: string): Promise<SourceWriter> {
+  const writer = startSourceWriter(source, db, async (client, n) => {
+    const acct = 1 + (n % 100);
+    await client.query('UPDATE acct SET balance = balance + $2 WHERE id = $1', [acct, n % 7]);
+    await client.query('INSERT INTO ledger VALUES ($1, $2, $3)', [acct, n % 7, n]);
+  });
+  await writer.connected;
+  return writer;
 }
 
 /** Ends the runner's lease session as a network cut or a DBA would. */

@@ -9,7 +9,7 @@ import { ident, literal } from '../../provider/engine/connect/quote';
 import { cutoverMessagePrefix, originName, publicationName, slotName } from '../../provider/engine/core/names';
 import type { ServerSpec } from '../../provider/engine/input/migrationSpec';
 import { openClient } from '../../provider/engine/connect/client';
-import { makeManagedTarget, serverSpec, uniqueName, writerPause, type Cluster, type ServerPair } from '../support';
+import { makeManagedTarget, serverSpec, startSourceWriter, uniqueName, type Cluster, type ServerPair, type SourceWriter } from '../support';
 
 export interface CdcDb {
   readonly source: Cluster;
@@ -167,38 +167,13 @@ export async function copyAtSnapshot(f: CdcDb, snapshot: string, tables: readonl
 export const WRITER_DDL = 'CREATE TABLE writer_rows (id int PRIMARY KEY, n int NOT NULL);';
 export const WRITER_TABLE = 'writer_rows';
 
-export interface Writer {
-  /** Stops writing; resolves to the number of transactions committed. */
-  stop(): Promise<number>;
-}
-
 /** An application writing on the source while a scenario runs: inserts, updates and deletes in small transactions. */
-export function startWriter(f: CdcDb): Writer {
-  let stopping = false;
-  const writing = (async () => {
-    const client = await f.source.connect(f.db);
-    let n = 0;
-    try {
-      while (!stopping) {
-        n += 1;
-        await client.query('BEGIN');
-        await client.query('INSERT INTO writer_rows VALUES ($1, $1)', [n]);
-        if (n > 3) await client.query('UPDATE writer_rows SET n = n + 1 WHERE id = $1', [n - 3]);
-        if (n % 10 === 0) await client.query('DELETE FROM writer_rows WHERE id = $1', [n - 7]);
-        await client.query('COMMIT');
-        await writerPause();
-      }
-      return n;
-    } finally {
-      await client.end();
-    }
-  })();
-  return {
-    async stop() {
-      stopping = true;
-      return writing;
-    },
-  };
+export function startWriter(f: CdcDb): SourceWriter {
+  return startSourceWriter(f.source, f.db, async (client, n) => {
+    await client.query('INSERT INTO writer_rows VALUES ($1, $1)', [n]);
+    if (n > 3) await client.query('UPDATE writer_rows SET n = n + 1 WHERE id = $1', [n - 3]);
+    if (n % 10 === 0) await client.query('DELETE FROM writer_rows WHERE id = $1', [n - 7]);
+  });
 }
 
 /** How long a stopped applier may take to end its sessions before the release fails naming it. */

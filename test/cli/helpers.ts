@@ -5,7 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 
 /** main.js next to this compiled test: <outDir>/provider/cli/main.js. */
-export const CLI_MAIN = path.resolve(__dirname, '../../provider/cli/main.js');
+const CLI_MAIN = path.resolve(__dirname, '../../provider/cli/main.js');
 
 export interface CliResult {
   readonly code: number | null;

@@ -3,7 +3,7 @@
 // the private-record lookup. No Azure and no Pulumi CLI involved.
 import * as pulumi from '@pulumi/pulumi';
 
-export interface Recorded {
+interface Recorded {
   readonly type: string;
   readonly name: string;
   /** Inputs as the provider would receive them, secrets unwrapped (see `secretInputs`). */
@@ -31,7 +31,7 @@ function isSecretWrapper(value: unknown): value is { value: unknown } {
 }
 
 /** Removes secret wrappers at any depth. */
-export function unwrapSecrets(value: any): any {
+function unwrapSecrets(value: any): any {
   if (isSecretWrapper(value)) return unwrapSecrets(value.value);
   if (Array.isArray(value)) return value.map(unwrapSecrets);
   if (value && typeof value === 'object') return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, unwrapSecrets(v)]));

@@ -10,7 +10,7 @@ import { promisify } from 'node:util';
 const execFileAsync = promisify(execFile);
 
 /** The checkout, from the compiled test at dist/test/package/. */
-export const CHECKOUT = path.resolve(__dirname, '../../..');
+const CHECKOUT = path.resolve(__dirname, '../../..');
 
 /** What a clone holds that packing needs (the rest of the checkout plays no part in the package). */
 const PACKAGE_SOURCES = ['provider', 'scripts', 'package.json', 'package-lock.json', 'tsconfig.json', 'tsconfig.package.json', 'README.md'];
@@ -53,7 +53,7 @@ export async function packFromSources(work: string): Promise<Packed> {
 }
 
 /** The @pulumi/pulumi version the checkout's tests run with: the program gets the same. */
-export async function checkoutPulumiVersion(): Promise<string> {
+async function checkoutPulumiVersion(): Promise<string> {
   const pkg = JSON.parse(await fs.readFile(path.join(CHECKOUT, 'node_modules/@pulumi/pulumi/package.json'), 'utf8')) as { version: string };
   return pkg.version;
 }

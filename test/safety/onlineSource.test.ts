@@ -9,7 +9,7 @@ import { runMigration } from '../../provider/engine';
 import { ControlStore } from '../../provider/engine/control/store';
 import { rowsOf } from '../cdc/harness';
 import { pairSpec, serverSpec, startPair, until, waitForStatus, type ServerPair } from '../support';
-import { CREATED_LATER, Workload, WORKLOAD_SCHEMA } from './sourceWorkload';
+import { CREATED_LATER, TableKindsWorkload, WORKLOAD_SCHEMA } from '../support/tableKindsWorkload';
 
 const DB = 'app';
 const NAME = 'app-online';
@@ -39,7 +39,7 @@ function writerOnEveryTableKind(): void {
   it('a writer on every table kind sees no error; new tables are reported, not published; identities are set back', async () => {
     const client = await pair.source.connect(DB);
     client.on('error', () => undefined);
-    const workload = new Workload(client);
+    const workload = new TableKindsWorkload(client);
     const store = new ControlStore(serverSpec(pair.target));
     try {
       // the workload itself is error-free without pgferry

@@ -8,7 +8,17 @@ import assert from 'node:assert/strict';
 import { parseMigrationSpec, requestCutover, resumeMigration, startMigration } from '../../provider/engine';
 import { ControlStore } from '../../provider/engine/control/store';
 import type { MigrationSpec } from '../../provider/engine/input/migrationSpec';
-import { serverSpec, startPair, processAlive, until, waitForStatus, writerPause, type Cluster, type ServerPair } from '../support';
+import {
+  serverSpec,
+  startPair,
+  processAlive,
+  until,
+  waitForStatus,
+  startSourceWriter,
+  type Cluster,
+  type ServerPair,
+  type SourceWriter,
+} from '../support';
 
 const DATABASES = ['takeover_a', 'takeover_b'];
 
@@ -20,31 +30,13 @@ ALTER TABLE ledger REPLICA IDENTITY FULL;
 INSERT INTO acct SELECT g, 0 FROM generate_series(1, 50) g;`;
 
 /** Commits a transfer and a ledger line per transaction until stopped; stop() resolves to how many. */
-async function startWriter(source: Cluster, db: string): Promise<{ stop(): Promise<number> }> {
-  const client = await source.connect(db);
-  let stopping = false;
-  const writing = (async () => {
-    let n = 0;
-    try {
-      while (!stopping) {
-        n += 1;
-        await client.query('BEGIN');
-        await client.query('UPDATE acct SET balance = balance + 1 WHERE id = $1', [1 + (n % 50)]);
-        await client.query('INSERT INTO ledger VALUES ($1, 1, $2)', [1 + (n % 50), n]);
-        await client.query('COMMIT');
-        await writerPause();
-      }
-      return n;
-    } finally {
-      await client.end();
-    }
-  })();
-  return {
-    stop: () => {
-      stopping = true;
-      return writing;
-    },
-  };
+async function startWriter(source: Cluster, db: string): Promise<SourceWriter> {
+  const writer = startSourceWriter(source, db, async (client, n) => {
+    await client.query('UPDATE acct SET balance = balance + 1 WHERE id = $1', [1 + (n % 50)]);
+    await client.query('INSERT INTO ledger VALUES ($1, 1, $2)', [1 + (n % 50), n]);
+  });
+  await writer.connected;
+  return writer;
 }
 
 async function pidsOf(cluster: Cluster, sql: string, params: unknown[] = []): Promise<number[]> {

@@ -20,7 +20,7 @@ const key = (classid: string, objid: string, subid = '0'): string =>
  * privilege leaves the same privileges spelled out (ownership restored on a managed target lends
  * a schema's CREATE that way, schema/ownership.ts).
  */
-export const OBJECTS = `
+const OBJECTS = `
 WITH objects(classid, objid, owner, acl) AS (
   SELECT 'pg_namespace'::regclass::oid, oid, nspowner, coalesce(nspacl, acldefault('n', nspowner)) FROM pg_namespace
    WHERE nspname !~ '^pg_(toast|temp)' AND nspname NOT IN ('pg_catalog', 'information_schema')
@@ -70,15 +70,15 @@ SELECT ${key('classid', 'objid')} AS key,
   FROM objects`;
 
 /** Comments on every object of the database, built-in ones included (COMMENT ON SCHEMA public). */
-export const COMMENTS = `
+const COMMENTS = `
 SELECT ${key('classoid', 'objoid', 'objsubid')} AS key, jsonb_build_object('comment', description) AS props
   FROM pg_description`;
 
-export const SECURITY_LABELS = `
+const SECURITY_LABELS = `
 SELECT ${key('classoid', 'objoid', 'objsubid')} AS key, jsonb_build_object('label ' || provider, label) AS props
   FROM pg_seclabel`;
 
-export const RELATIONS = `
+const RELATIONS = `
 SELECT ${key(`'pg_class'::regclass`, 'c.oid')} AS key,
        jsonb_build_object(
          'persistence', c.relpersistence,
@@ -108,7 +108,7 @@ SELECT ${key(`'pg_class'::regclass`, 'c.oid')} AS key,
  */
 const columnOptions = `(SELECT array_agg(x ORDER BY x) FROM unnest(a.attoptions) x WHERE x !~ '^pg_attver=')`;
 
-export const COLUMNS = `
+const COLUMNS = `
 SELECT ${key(`'pg_class'::regclass`, 'a.attrelid', 'a.attnum')} AS key,
        jsonb_build_object(
          'relation', ${key(`'pg_class'::regclass`, 'a.attrelid')},
@@ -133,7 +133,7 @@ SELECT ${key(`'pg_class'::regclass`, 'a.attrelid', 'a.attnum')} AS key,
  WHERE c.${USER} AND c.relkind IN ('r', 'p', 'v', 'm', 'f', 'c') AND c.relnamespace <> ${NOT_TOAST}
    AND a.attnum > 0 AND NOT a.attisdropped`;
 
-export const INDEXES = `
+const INDEXES = `
 SELECT ${key(`'pg_class'::regclass`, 'i.indexrelid')} AS key,
        jsonb_build_object(
          'definition', pg_get_indexdef(i.indexrelid),
@@ -151,7 +151,7 @@ SELECT ${key(`'pg_class'::regclass`, 'i.indexrelid')} AS key,
   LEFT JOIN pg_tablespace ts ON ts.oid = c.reltablespace
  WHERE c.${USER} AND c.relnamespace <> ${NOT_TOAST}`;
 
-export const CONSTRAINTS = `
+const CONSTRAINTS = `
 SELECT ${key(`'pg_constraint'::regclass`, 'con.oid')} AS key,
        jsonb_build_object(
          'type', con.contype,
@@ -167,13 +167,13 @@ SELECT ${key(`'pg_constraint'::regclass`, 'con.oid')} AS key,
   FROM pg_constraint con
  WHERE con.${USER}`;
 
-export const TRIGGERS = `
+const TRIGGERS = `
 SELECT ${key(`'pg_trigger'::regclass`, 'oid')} AS key,
        jsonb_build_object('definition', pg_get_triggerdef(oid), 'enabled', tgenabled) AS props
   FROM pg_trigger
  WHERE ${USER} AND NOT tgisinternal`;
 
-export const POLICIES = `
+const POLICIES = `
 SELECT ${key(`'pg_policy'::regclass`, 'p.oid')} AS key,
        jsonb_build_object(
          'command', p.polcmd,
@@ -183,7 +183,7 @@ SELECT ${key(`'pg_policy'::regclass`, 'p.oid')} AS key,
          'check', pg_get_expr(p.polwithcheck, p.polrelid)) AS props
   FROM pg_policy p`;
 
-export const RULES = `
+const RULES = `
 SELECT ${key(`'pg_rewrite'::regclass`, 'oid')} AS key,
        jsonb_build_object('definition', pg_get_ruledef(oid), 'enabled', ev_enabled) AS props
   FROM pg_rewrite
@@ -207,7 +207,7 @@ SELECT ${key(`'pg_class'::regclass`, 's.seqrelid')} AS key,
   JOIN pg_namespace n ON n.oid = c.relnamespace
  WHERE s.seqrelid >= 16384`;
 
-export const FUNCTIONS = `
+const FUNCTIONS = `
 SELECT ${key(`'pg_proc'::regclass`, 'p.oid')} AS key,
        CASE WHEN p.prokind = 'a' THEN jsonb_build_object(
               'kind', p.prokind,
@@ -227,7 +227,7 @@ SELECT ${key(`'pg_proc'::regclass`, 'p.oid')} AS key,
   LEFT JOIN pg_aggregate a ON a.aggfnoid = p.oid
  WHERE p.${USER}`;
 
-export const TYPES = `
+const TYPES = `
 SELECT ${key(`'pg_type'::regclass`, 't.oid')} AS key,
        jsonb_build_object(
          'type', t.typtype,
@@ -242,7 +242,7 @@ SELECT ${key(`'pg_type'::regclass`, 't.oid')} AS key,
   FROM pg_type t
  WHERE t.${USER} AND t.typtype IN ('b', 'd', 'e', 'r', 'm') AND t.typnamespace <> ${NOT_TOAST}`;
 
-export const EXTENSIONS = `
+const EXTENSIONS = `
 SELECT ${key(`'pg_extension'::regclass`, 'e.oid')} AS key,
        jsonb_build_object(
          'version', e.extversion,
@@ -252,7 +252,7 @@ SELECT ${key(`'pg_extension'::regclass`, 'e.oid')} AS key,
          'conditions', e.extcondition) AS props
   FROM pg_extension e`;
 
-export const STATISTICS_OBJECTS = `
+const STATISTICS_OBJECTS = `
 SELECT ${key(`'pg_statistic_ext'::regclass`, 's.oid')} AS key,
        jsonb_build_object('definition', pg_get_statisticsobjdef(s.oid), 'target', to_jsonb(s) -> 'stxstattarget') AS props
   FROM pg_statistic_ext s`;

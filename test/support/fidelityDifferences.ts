@@ -17,7 +17,7 @@ export interface DifferenceContext {
   readonly standsInFor?: readonly string[];
 }
 
-export interface DeliberateDifference {
+interface DeliberateDifference {
   /** What differs, as the README names it. */
   readonly what: string;
   /** Only on a managed target (a non-superuser admin), or on every target. */
@@ -82,7 +82,7 @@ function adminStandsIn(d: CatalogDifference, context: DifferenceContext, role: s
   return d.field === 'acl' && renamedAcl(d.reference, role, admin) === d.actual;
 }
 
-export const DELIBERATE_DIFFERENCES: readonly DeliberateDifference[] = [
+const DELIBERATE_DIFFERENCES: readonly DeliberateDifference[] = [
   {
     what: 'publications and subscriptions are not copied',
     on: 'every',

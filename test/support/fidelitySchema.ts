@@ -9,7 +9,7 @@ import type { Cluster } from '../../provider/localpg/cluster';
 import { RICH_DATA_SQL, RICH_ROLES_SQL, RICH_SCHEMA_SQL, richDatabaseSettingsSql } from './richSchema';
 
 /** Roles and role properties on top of RICH_ROLES_SQL (cluster-wide; run once per cluster). */
-export const FIDELITY_ROLES_SQL = `
+const FIDELITY_ROLES_SQL = `
 CREATE ROLE app_writer LOGIN CREATEDB CONNECTION LIMIT 5 VALID UNTIL '2099-01-01 00:00:00+00' PASSWORD 'writer-pw';
 GRANT app_reader TO app_writer WITH ADMIN OPTION;
 COMMENT ON ROLE app_owner IS 'owns the application schema';
@@ -26,7 +26,7 @@ BEGIN
 END $$;
 `;
 
-export const FIDELITY_SCHEMA_SQL = `
+const FIDELITY_SCHEMA_SQL = `
 CREATE EXTENSION pg_trgm VERSION '1.4';
 COMMENT ON EXTENSION pg_trgm IS 'trigram matching, an older version than the default';
 COMMENT ON SCHEMA app IS 'the application';
@@ -164,7 +164,7 @@ CREATE SUBSCRIPTION fidelity_sub CONNECTION 'host=127.0.0.1 port=9 dbname=nowher
  * (ops_admin), default privileges of the bootstrap superuser and of ops_admin, and grants made by
  * a grantee holding the grant option rather than by the owner.
  */
-export const FIDELITY_OWNERS_SQL = `
+const FIDELITY_OWNERS_SQL = `
 CREATE TABLE app.writer_table (a int, b int);
 CREATE SEQUENCE app.writer_seq;
 CREATE VIEW app.writer_view AS SELECT 1 AS x;
@@ -227,7 +227,7 @@ ALTER DEFAULT PRIVILEGES FOR ROLE ops_admin IN SCHEMA app GRANT SELECT ON SEQUEN
 `;
 
 /** Database-level properties on top of richDatabaseSettingsSql. */
-export const fidelityDatabaseSql = (database: string): string => `
+const fidelityDatabaseSql = (database: string): string => `
 ALTER DATABASE ${ident(database)} CONNECTION LIMIT 50;
 ALTER ROLE app_owner IN DATABASE ${ident(database)} SET lock_timeout = '5s';
 GRANT TEMPORARY ON DATABASE ${ident(database)} TO app_writer;

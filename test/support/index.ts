@@ -3,14 +3,7 @@ export { startCluster, stopAllClusters, type Cluster, type PgMajor } from '../..
 export * from './servers';
 export * from './copyHold';
 export * from './tls';
-export {
-  makeManagedTarget,
-  makeReplicationSourceUser,
-  setAllowList,
-  DEFAULT_ALLOW_LIST,
-  type ManagedTargetOptions,
-  type ReplicationUserOptions,
-} from './managed';
+export { makeManagedTarget, makeReplicationSourceUser, setAllowList, DEFAULT_ALLOW_LIST } from './managed';
 export * from './closedPort';
 export * from './prerequisite';
 export * from './richSchema';
@@ -18,3 +11,4 @@ export * from './unsupportedObjects';
 export * from './wait';
 export * from './pace';
 export * from './variedSchema';
+export * from './sourceWriter';

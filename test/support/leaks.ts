@@ -45,7 +45,7 @@ function readProc(pid: string, file: 'cmdline' | 'environ'): string[] | undefine
 }
 
 /** Runner processes of this checkout that this test process started, still alive. */
-export function liveRunners(): string[] {
+function liveRunners(): string[] {
   const owner = `${OWNER_VARIABLE}=${process.env[OWNER_VARIABLE] ?? String(process.pid)}`;
   const found: string[] = [];
   for (const entry of readdirSync('/proc')) {

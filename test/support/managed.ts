@@ -64,7 +64,7 @@ export interface ReplicationUserOptions {
   readonly replication?: boolean;
 }
 
-export const TABLE_OWNERS_SQL = `
+const TABLE_OWNERS_SQL = `
 SELECT DISTINCT r.rolname AS owner
 FROM pg_class c
 JOIN pg_namespace n ON n.oid = c.relnamespace

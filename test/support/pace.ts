@@ -7,7 +7,7 @@
 // arriving during every step a scenario cares about. Not a wait for anything: a rate.
 
 /** Pause after each transaction of a scenario's writer. */
-export const WRITER_PAUSE_MS = 2;
+const WRITER_PAUSE_MS = 2;
 
 /** Resolves after the writer's pause. */
 export function writerPause(): Promise<void> {

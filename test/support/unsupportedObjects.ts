@@ -5,7 +5,7 @@
 import { ident } from '../../provider/engine/connect/quote';
 import type { Cluster } from '../../provider/localpg/cluster';
 
-export const UNSUPPORTED_SCHEMA_SQL = `
+const UNSUPPORTED_SCHEMA_SQL = `
 CREATE EXTENSION plperlu;
 CREATE SCHEMA shop;
 CREATE TABLE shop.items (id int PRIMARY KEY, name text NOT NULL, price numeric(10, 2));

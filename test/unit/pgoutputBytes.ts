@@ -1,6 +1,6 @@
 // Byte builders for pgoutput and replication frames, so decoder tests need no server.
 
-export class Bytes {
+class Bytes {
   private readonly parts: Buffer[] = [];
 
   u8(v: number): this {

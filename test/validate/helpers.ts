@@ -29,7 +29,7 @@ export function expectCode(results: readonly ValidationResult[], code: string, s
   return found;
 }
 
-export function failures(results: readonly ValidationResult[]): ValidationResult[] {
+function failures(results: readonly ValidationResult[]): ValidationResult[] {
   return results.filter((r) => r.status === 'Failed');
 }
 

@@ -1,7 +1,8 @@
 // The server-parameter report: what the source's administrator set, against the target, with
 // Azure's allow-list and the restart flag, and the recommended target settings.
 import assert from 'node:assert/strict';
-import { recommendedServerParameters, runValidation } from '../../provider/engine/validate';
+import { recommendedServerParameters } from '../../provider/engine';
+import { runValidation } from '../../provider/engine/validate';
 import { serverSpec, startPair, type ServerPair } from '../support';
 import { expectCode, specFor } from './helpers';
 

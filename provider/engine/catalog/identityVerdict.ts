@@ -43,7 +43,7 @@ export interface IdentityVerdict {
 }
 
 /** Why an index cannot be a replica identity; undefined when it can. */
-export function keyFlaw(key: KeyFacts): string | undefined {
+function keyFlaw(key: KeyFacts): string | undefined {
   if (!key.unique) return 'is not unique';
   if (key.partial) return 'is partial (it has a WHERE clause)';
   if (!key.immediate) return 'is DEFERRABLE';
@@ -76,7 +76,7 @@ export function judgeIdentity(replident: string, keys: readonly KeyFacts[]): Ide
 }
 
 /** The candidate indexes of the table `c` as a jsonb array of KeyFacts (a fragment of the queries below). */
-export const IDENTITY_KEYS_SQL = `(
+const IDENTITY_KEYS_SQL = `(
   SELECT coalesce(jsonb_agg(jsonb_build_object(
            'name', ic.relname, 'primary', x.indisprimary, 'replident', x.indisreplident, 'unique', x.indisunique,
            'partial', x.indpred IS NOT NULL, 'immediate', x.indimmediate, 'valid', x.indisvalid AND x.indislive,
@@ -96,7 +96,7 @@ export const IDENTITY_KEYS_SQL = `(
  * parent, whether the session's user may publish it or change its identity (owner or member of the
  * owner: superusers are members of every role), and whether publication $1 lists it.
  */
-export const SOURCE_RELATIONS_SQL = `
+const SOURCE_RELATIONS_SQL = `
 SELECT c.oid::int8::text AS oid, n.nspname AS schema, c.relname AS name, c.relkind AS kind,
        c.relpersistence AS persistence, c.relreplident AS replident,
        (SELECT i.inhparent::int8::text FROM pg_inherits i WHERE i.inhrelid = c.oid AND c.relispartition) AS parent,

@@ -4,7 +4,7 @@
 import type pg from 'pg';
 
 /** Why the target user cannot create an object itself; the validation code of the same name. */
-export type UnsupportedReason = 'EVENT_TRIGGER' | 'UNTRUSTED_LANGUAGE' | 'C_FUNCTION';
+type UnsupportedReason = 'EVENT_TRIGGER' | 'UNTRUSTED_LANGUAGE' | 'C_FUNCTION';
 
 export interface UnsupportedObject {
   /** pg_depend's classid and objid: the TOC entry of the object carries the same pair. */
@@ -38,7 +38,7 @@ export interface LeftBehindObject extends UnsupportedObject {
  * column default or CHECK into its table, a row or array type into its relation or element type).
  * Extension members are left out with their extension, so they are not listed.
  */
-export const UNSUPPORTED_OBJECTS_SQL = `
+const UNSUPPORTED_OBJECTS_SQL = `
 WITH RECURSIVE
 roots AS (
   SELECT 'pg_event_trigger'::regclass::oid AS classid, e.oid AS objid, 'EVENT_TRIGGER' AS reason

@@ -38,7 +38,7 @@ function tlsOptions(server: ServerSpec): ConnectionOptions | false {
   }
 }
 
-export function clientConfig(server: ServerSpec, options: OpenOptions = {}, ssl = tlsOptions(server)): pg.ClientConfig {
+function clientConfig(server: ServerSpec, options: OpenOptions = {}, ssl = tlsOptions(server)): pg.ClientConfig {
   return {
     host: server.host,
     port: server.port,

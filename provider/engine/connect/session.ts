@@ -20,7 +20,7 @@ import type { ServerSpec } from '../input/migrationSpec';
  * - no statement, lock or idle timeout inherited from a role or database default: a copy or an
  *   apply transaction may legitimately run or wait for hours. DDL on the source sets its own.
  */
-export const PINNED_SETTINGS: readonly (readonly [name: string, value: string])[] = [
+const PINNED_SETTINGS: readonly (readonly [name: string, value: string])[] = [
   ['search_path', ''],
   ['DateStyle', 'ISO, YMD'],
   ['IntervalStyle', 'postgres'],
@@ -64,7 +64,7 @@ export interface SessionOptions {
 const DURABLE_COMMITS_SQL = `SELECT set_config('synchronous_commit', 'on', false) WHERE current_setting('synchronous_commit') IN ('off', 'local')`;
 
 /** The SET statements of a session, in one simple-query string (replication connections take no parameters). */
-export function sessionSettingsSql(options: Pick<SessionOptions, 'writable' | 'readOnly' | 'settings'>): string {
+function sessionSettingsSql(options: Pick<SessionOptions, 'writable' | 'readOnly' | 'settings'>): string {
   const settings: (readonly [string, string])[] = [...PINNED_SETTINGS];
   if (options.writable) settings.push(['default_transaction_read_only', 'off']);
   settings.push(...Object.entries(options.settings ?? {}));
@@ -142,7 +142,7 @@ export async function closeSessionPair(pair: SessionPair): Promise<void> {
 }
 
 /** Starts a read-only transaction on `client` that sees exactly the exported snapshot. */
-export async function importSnapshot(client: pg.Client, snapshot: string): Promise<void> {
+async function importSnapshot(client: pg.Client, snapshot: string): Promise<void> {
   await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
   // SET TRANSACTION SNAPSHOT takes no parameters: the name goes through the quoting helper.
   await client.query(`SET TRANSACTION SNAPSHOT ${literal(snapshot)}`);

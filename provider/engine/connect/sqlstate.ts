@@ -1,7 +1,7 @@
 // SQLSTATE sets the engine decides on, each code with its condition name.
 
 /** Worth retrying with back-off: the connection or server went away, or a transient conflict. */
-export const RETRYABLE_CODES: ReadonlySet<string> = new Set([
+const RETRYABLE_CODES: ReadonlySet<string> = new Set([
   '08000', // connection_exception
   '08003', // connection_does_not_exist
   '08006', // connection_failure
@@ -21,7 +21,6 @@ export const INVALID_CATALOG_NAME = '3D000'; // invalid_catalog_name (no such da
 /** The login was refused: a wrong password, or no pg_hba.conf entry / a role that may not log in. */
 export const AUTHENTICATION_FAILED: ReadonlySet<string> = new Set([INVALID_PASSWORD, INVALID_AUTHORIZATION]);
 export const INSUFFICIENT_PRIVILEGE = '42501'; // insufficient_privilege
-export const DUPLICATE_OBJECT = '42710'; // duplicate_object (role exists)
 export const UNDEFINED_OBJECT = '42704'; // undefined_object
 export const UNDEFINED_TABLE = '42P01'; // undefined_table
 export const DEADLOCK_DETECTED = '40P01'; // deadlock_detected

@@ -6,7 +6,7 @@ import { CONTROL_SCHEMA } from '../core/names';
 
 const S = ident(CONTROL_SCHEMA);
 
-export type TableState = 'Queued' | 'Loading' | 'Completed' | 'Errored';
+type TableState = 'Queued' | 'Loading' | 'Completed' | 'Errored';
 
 export interface DatabasePatch {
   state?: DatabaseState;

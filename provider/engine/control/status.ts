@@ -21,7 +21,7 @@ import { CONTROL_SCHEMA, streamNamesOf } from '../core/names';
 const S = ident(CONTROL_SCHEMA);
 
 /** Runner heartbeats older than this are stale even if a lock looks held. */
-export const RUNNER_STALE_SECONDS = 30;
+const RUNNER_STALE_SECONDS = 30;
 
 /** A migration's databases with their table counters, in the order they were given. */
 export const SELECT_DATABASES = `

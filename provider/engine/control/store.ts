@@ -24,7 +24,7 @@ import { SELECT_DATABASES, shapeStatus, type DatabaseRow, type MigrationRow } fr
 
 const S = ident(CONTROL_SCHEMA);
 
-export type { DatabasePatch, TablePatch, TableState } from './patches';
+export type { DatabasePatch, TablePatch } from './patches';
 
 export class ControlStore extends CatalogConnection {
   /**

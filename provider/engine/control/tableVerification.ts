@@ -8,7 +8,7 @@ import type { ControlStore } from './store';
 
 const T = `${ident(CONTROL_SCHEMA)}.table_verification`;
 
-export type VerificationMethod = 'background' | 'cutover-full' | 'cutover-keys' | 'cutover-count';
+type VerificationMethod = 'background' | 'cutover-full' | 'cutover-keys' | 'cutover-count';
 
 export interface TableVerificationRecord {
   readonly database: string;

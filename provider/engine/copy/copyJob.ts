@@ -60,7 +60,7 @@ export interface CopyJobArgs {
  * is not UTF-8: pg sends statement text as UTF-8, which that client encoding would misread. Then
  * both ends speak UTF-8 and the servers convert (losslessly: every server encoding maps to it).
  */
-export function copyClientEncoding(job: CopyJob, databaseEncoding: string): string {
+function copyClientEncoding(job: CopyJob, databaseEncoding: string): string {
   const asciiNames = /^[\x20-\x7e]*$/.test(copyOutSql(job) + copyInSql(job, false));
   return asciiNames || databaseEncoding === 'SQL_ASCII' ? databaseEncoding : 'UTF8';
 }

@@ -19,7 +19,7 @@ import { PgferryError } from '../core/errors';
 import type { ServerSpec } from '../input/migrationSpec';
 import { heldRelations, listCopiedTables, lockTables, tableLockedError, type TableName } from './tableLocks';
 
-export interface SnapshotSource<S> {
+interface SnapshotSource<S> {
   /** Takes the copy's snapshot (an exported snapshot, or a replication slot's). */
   take(): Promise<S>;
   /** The name other sessions import. */

@@ -11,7 +11,7 @@ export type RangeBounds =
   | { readonly by: 'ctid'; readonly fromPage?: number; readonly toPage?: number };
 
 /** A WHERE clause selecting one part of a split table; built only from numbers we computed. */
-export interface CopyPart {
+interface CopyPart {
   readonly index: number;
   readonly count: number;
   readonly where: string;

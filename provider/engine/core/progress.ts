@@ -99,7 +99,7 @@ export function etaSeconds(remaining: number, rate: number | undefined): number 
 }
 
 /** Below this many pending bytes a stream counts as caught up (other databases' WAL moves the position too). */
-export const CAUGHT_UP_BYTES = 64 * 1024;
+const CAUGHT_UP_BYTES = 64 * 1024;
 
 export type CatchUp =
   | { readonly kind: 'caught-up' }

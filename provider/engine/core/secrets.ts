@@ -3,7 +3,7 @@
 // server's words). It is the last line of defence: nothing pgferry writes should hold a secret.
 
 /** What a masked secret becomes. */
-export const SECRET_MASK = '***';
+const SECRET_MASK = '***';
 
 /**
  * Replaces every secret found in text, as written and URL-encoded (as in a connection URL). Every

@@ -25,7 +25,7 @@ export const FILTER_KEYS = [
   'dataOnlyTables',
 ] as const satisfies readonly (keyof TableFilters)[];
 
-export const SCHEMA_FILTER_KEYS: ReadonlySet<keyof TableFilters> = new Set(['includeSchemas', 'excludeSchemas']);
+const SCHEMA_FILTER_KEYS: ReadonlySet<keyof TableFilters> = new Set(['includeSchemas', 'excludeSchemas']);
 
 /** What happens to one relation. */
 export type Treatment = 'moves' | 'schema-only' | 'data-only' | 'left-out';

@@ -5,7 +5,7 @@ import type pg from 'pg';
 import { compileFilters, contradicts, schemaMoves, treatmentOf, unmatchedPatterns, type TableFilters } from './filters';
 import { FILTER_DEPENDENTS, FILTER_RELATIONS, FILTER_SCHEMAS, FOREIGN_KEYS_INTO_DATA_ONLY } from './queries';
 
-export interface FilterRelationRow {
+interface FilterRelationRow {
   readonly oid: string;
   readonly schema: string;
   readonly name: string;
@@ -16,7 +16,7 @@ export interface FilterRelationRow {
   readonly owner_oid: string | null;
 }
 
-export interface FilterSchemaRow {
+interface FilterSchemaRow {
   readonly oid: string;
   readonly name: string;
   readonly holds_extension: boolean;
@@ -67,11 +67,7 @@ export const UNFILTERED: FilterPlan = {
 export const nameKey = (schema: string, name: string): string => `${schema}\0${name}`;
 
 /** Pure: the plan for a database's relations and schemas. */
-export function planFilter(
-  filters: TableFilters,
-  relations: readonly FilterRelationRow[],
-  schemas: readonly FilterSchemaRow[],
-): FilterPlan {
+function planFilter(filters: TableFilters, relations: readonly FilterRelationRow[], schemas: readonly FilterSchemaRow[]): FilterPlan {
   const compiled = compileFilters(filters);
   if (!compiled.active) return UNFILTERED;
   const leftOut = new Set<string>();

@@ -14,7 +14,7 @@ import { targetDatabaseOid, targetDatabasePlan } from '../schema/database';
 import { REPLICATION_SETTINGS_SQL } from '../validate/replicationSettings';
 
 /** How often a wait for the user looks again (the source restarted, the overwrite allowed). */
-export const RECHECK_MS = 2_000;
+const RECHECK_MS = 2_000;
 /** A window wait sleeps at most this long at a time, so a cancel or a clock change is seen soon. */
 const WINDOW_TICK_MS = 5_000;
 

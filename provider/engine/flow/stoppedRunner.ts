@@ -59,7 +59,7 @@ export async function cancelWithoutRunner(target: ServerSpec, name: string, spec
   }
 }
 
-export function sourceNeeded(name: string): PgferryError {
+function sourceNeeded(name: string): PgferryError {
   return new PgferryError('RUNNER_STOPPED', `migration "${name}": its runner has stopped, and nothing would act on a cancel request`, {
     category: 'input',
     field: 'properties',

@@ -26,7 +26,7 @@ interface Stopped {
 }
 
 /** The message a stopped stream leaves on the migration: what failed, the fix and how to go on. */
-export function stopMessage(name: string, database: string, stop: Pick<ApplyStop, 'error' | 'fix' | 'statement'>): string {
+function stopMessage(name: string, database: string, stop: Pick<ApplyStop, 'error' | 'fix' | 'statement'>): string {
   const statement = stop.statement ? ` [statement: ${stop.statement}]` : '';
   return `database "${database}": streaming stopped: ${stop.error}${statement}; fix: ${stop.fix}, then \`pulumi up\` or \`pgferry resume --name ${name} --properties FILE\` (it is also tried again by itself); the replication slot keeps every change meanwhile, \`pgferry update --name ${name} --cancel\` releases it`;
 }

@@ -309,7 +309,7 @@ function truncate(text: string, max: number): string {
 }
 
 /** A client tool's stderr saying the server went away or could not be reached: worth another try. */
-export function lostConnection(stderr: string): boolean {
+function lostConnection(stderr: string): boolean {
   return /could not connect|connection to server .* failed|server closed the connection unexpectedly|timeout expired|Connection refused|terminating connection|the database system is (starting up|shutting down|in recovery mode)|no connection to the server|SSL SYSCALL error/i.test(
     stderr,
   );

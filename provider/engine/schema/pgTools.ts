@@ -9,8 +9,8 @@ import type { MigrationSpec } from '../input/migrationSpec';
 
 const execFileAsync = promisify(execFile);
 
-export const PG_TOOL_NAMES = ['pg_dump', 'pg_restore', 'pg_dumpall'] as const;
-export type PgToolName = (typeof PG_TOOL_NAMES)[number];
+const PG_TOOL_NAMES = ['pg_dump', 'pg_restore', 'pg_dumpall'] as const;
+type PgToolName = (typeof PG_TOOL_NAMES)[number];
 
 export interface PgTools {
   /** Directory the three tools were taken from. */
@@ -70,7 +70,7 @@ async function distroBinDirs(): Promise<string[]> {
 }
 
 /** Candidate directories in search order, without duplicates. */
-export async function candidateBinDirs(spec: Pick<MigrationSpec, 'pgBinDir'>, envPath = process.env.PATH ?? ''): Promise<string[]> {
+async function candidateBinDirs(spec: Pick<MigrationSpec, 'pgBinDir'>, envPath = process.env.PATH ?? ''): Promise<string[]> {
   if (spec.pgBinDir) return [path.resolve(spec.pgBinDir)];
   const dirs = [...envPath.split(path.delimiter).filter(Boolean), ...(await distroBinDirs())];
   return [...new Set(dirs.map((d) => path.resolve(d)))];

@@ -17,7 +17,7 @@ SELECT n.nspname AS schema, c.relname AS name
  ORDER BY 1, 2`;
 
 /** Enables row-level security on every target table that has it on the source; returns how many changed. */
-export async function enableRowSecurityAsOnSource(source: pg.Client, target: pg.Client): Promise<number> {
+async function enableRowSecurityAsOnSource(source: pg.Client, target: pg.Client): Promise<number> {
   const wanted = (await source.query<{ schema: string; name: string }>(ROW_SECURITY_TABLES)).rows;
   const key = (t: { schema: string; name: string }) => `${t.schema}\0${t.name}`;
   const already = new Set((await target.query<{ schema: string; name: string }>(ROW_SECURITY_TABLES)).rows.map(key));

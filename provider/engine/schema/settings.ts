@@ -13,7 +13,7 @@ const LIST_SETTINGS = new Set([
 ]);
 
 /** Splits a GUC list ('"$user", public, "My Schema"') into elements, de-quoting them (pure). */
-export function splitGucList(value: string): string[] {
+function splitGucList(value: string): string[] {
   const out: string[] = [];
   let i = 0;
   while (i < value.length) {

@@ -9,7 +9,7 @@ import { serverMajor } from '../connect/session';
 import type pg from 'pg';
 import type { TableFilters } from '../filter/filters';
 
-export const CDC_COLUMNS_SQL = `
+const CDC_COLUMNS_SQL = `
 SELECT a.attrelid::text AS oid, a.attname AS name,
        a.attgenerated <> '' AS generated,
        a.attlen = -1 AND a.attstorage <> 'p' AS toastable,
@@ -25,7 +25,7 @@ ORDER BY a.attrelid, a.attnum`;
  * matches a REPLICA IDENTITY FULL table's rows by on the target, cdc/apply/targetTables.ts), with their
  * types: such a table's updates and deletes are matched by the whole old row.
  */
-export const WHOLE_ROW_COLUMNS_SQL = `
+const WHOLE_ROW_COLUMNS_SQL = `
 SELECT a.attrelid::int8::text AS oid, a.attname AS name, a.atttypid::int8 AS type
   FROM pg_attribute a
  WHERE a.attrelid = ANY($1::oid[]) AND a.attnum > 0 AND NOT a.attisdropped
@@ -39,9 +39,9 @@ SELECT a.attrelid::int8::text AS oid, a.attname AS name, a.atttypid::int8 AS typ
  ORDER BY a.attrelid, a.attnum`;
 
 /** attgenerated arrived in 12. */
-export const CDC_COLUMNS_SQL_PG11 = CDC_COLUMNS_SQL.replace(`a.attgenerated <> ''`, 'false');
+const CDC_COLUMNS_SQL_PG11 = CDC_COLUMNS_SQL.replace(`a.attgenerated <> ''`, 'false');
 
-export type ReplicaIdentityKind = IdentityKind;
+type ReplicaIdentityKind = IdentityKind;
 
 export interface CdcTable {
   readonly schema: string;

@@ -9,11 +9,11 @@ import { CODES } from './codes';
 import { CHECK_TYPES, failed, succeeded, warning } from './result';
 
 /** Whole row as JSON: the locale columns differ by version (datlocprovider 15+, daticulocale → datlocale 17). */
-export const SOURCE_DATABASE_LOCALE_SQL = `
+const SOURCE_DATABASE_LOCALE_SQL = `
 SELECT to_jsonb(d) - 'datacl' AS db FROM pg_database d WHERE d.datname = current_database()`;
 
 /** Non-default collations used by columns of user relations, one example column each. */
-export const SOURCE_COLUMN_COLLATIONS_SQL = `
+const SOURCE_COLUMN_COLLATIONS_SQL = `
 SELECT cn.nspname AS schema, co.collname AS name, co.oid >= 16384 AS user_defined,
        min(format('%I.%I.%I', n.nspname, c.relname, a.attname)) AS example_column
 FROM pg_attribute a
@@ -29,7 +29,7 @@ GROUP BY cn.nspname, co.collname, co.oid
 ORDER BY 1, 2`;
 
 /** Collations created by users (not by initdb, not by an extension). */
-export const SOURCE_USER_COLLATIONS_SQL = `
+const SOURCE_USER_COLLATIONS_SQL = `
 SELECT n.nspname AS schema, c.collname AS name, c.collprovider AS provider,
        coalesce(c.collcollate, '') AS locale
 FROM pg_collation c
@@ -39,7 +39,7 @@ WHERE c.oid >= 16384
                   WHERE d.classid = 'pg_collation'::regclass AND d.objid = c.oid AND d.deptype = 'e')
 ORDER BY 1, 2`;
 
-export const TARGET_COLLATIONS_SQL = `
+const TARGET_COLLATIONS_SQL = `
 SELECT n.nspname AS schema, c.collname AS name, c.collprovider AS provider, coalesce(c.collcollate, '') AS locale
 FROM pg_collation c
 JOIN pg_namespace n ON n.oid = c.collnamespace

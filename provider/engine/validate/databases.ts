@@ -8,7 +8,7 @@ import { CODES } from './codes';
 import { CHECK_TYPES, failed, succeeded, warning } from './result';
 import type { ServerSession } from './readOnlySessions';
 
-export const DATABASES_SQL = `
+const DATABASES_SQL = `
 SELECT d.datname AS name,
        d.datallowconn AS allow_conn,
        has_database_privilege(d.datname, 'CONNECT') AS can_connect,

@@ -8,31 +8,31 @@ import type { ValidationResult } from '../core/model';
 import { CODES } from './codes';
 import { CHECK_TYPES, failed, listSome, succeeded, warning } from './result';
 
-export const SOURCE_EXTENSIONS_SQL = `
+const SOURCE_EXTENSIONS_SQL = `
 SELECT e.extname AS name, e.extversion AS version, n.nspname AS schema
 FROM pg_extension e
 JOIN pg_namespace n ON n.oid = e.extnamespace
 ORDER BY e.extname`;
 
-export const TARGET_AVAILABLE_EXTENSIONS_SQL = `
+const TARGET_AVAILABLE_EXTENSIONS_SQL = `
 SELECT a.name, a.default_version, coalesce(v.superuser, true) AS superuser, coalesce(v.trusted, false) AS trusted
 FROM pg_available_extensions a
 LEFT JOIN pg_available_extension_versions v ON v.name = a.name AND v.version = a.default_version`;
 
 /** Before 13 there are no trusted extensions. */
-export const TARGET_AVAILABLE_EXTENSIONS_SQL_PG12 = `
+const TARGET_AVAILABLE_EXTENSIONS_SQL_PG12 = `
 SELECT a.name, a.default_version, coalesce(v.superuser, true) AS superuser, false AS trusted
 FROM pg_available_extensions a
 LEFT JOIN pg_available_extension_versions v ON v.name = a.name AND v.version = a.default_version`;
 
 /** azure.extensions is a custom parameter: NULL when the target does not have it. */
-export const TARGET_ALLOW_LIST_SQL = `SELECT current_setting('azure.extensions', true) AS allow_list`;
+const TARGET_ALLOW_LIST_SQL = `SELECT current_setting('azure.extensions', true) AS allow_list`;
 
 /** Superuser-only unless the user has pg_read_all_settings (a managed admin may not). */
-export const TARGET_PRELOAD_SQL = `SELECT current_setting('shared_preload_libraries') AS preload`;
+const TARGET_PRELOAD_SQL = `SELECT current_setting('shared_preload_libraries') AS preload`;
 
 /** Extensions whose library must be in shared_preload_libraries (extension → library). */
-export const PRELOAD_LIBRARIES: Readonly<Record<string, string>> = {
+const PRELOAD_LIBRARIES: Readonly<Record<string, string>> = {
   pg_stat_statements: 'pg_stat_statements',
   pg_cron: 'pg_cron',
   timescaledb: 'timescaledb',

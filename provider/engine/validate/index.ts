@@ -30,11 +30,8 @@ import { checkVersions } from './versions';
 import { checkFilters } from './filterCheck';
 import { checkServerParameters } from './serverParameters';
 
-export { validationFailed, CHECK_TYPES } from './result';
-export { CODES } from './codes';
-export { recommendedServerParameters, PARAMETER_CODES } from './serverParameters';
-export { AZURE_USER_PARAMETERS } from './azureParameters';
-export { cdcTableReport, type CdcTable, type ReplicaIdentityKind } from './cdcReport';
+export { validationFailed } from './result';
+export { cdcTableReport } from './cdcReport';
 
 export interface ValidationOptions {
   readonly signal?: AbortSignal;

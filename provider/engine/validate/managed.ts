@@ -13,7 +13,7 @@ import { CHECK_TYPES, listSome, succeeded, warning } from './result';
  * User objects owned by a superuser role: relations, schemas (but public, whose owner the
  * target sets itself), functions and standalone types; extension members excluded.
  */
-export const SUPERUSER_OWNED_SQL = `
+const SUPERUSER_OWNED_SQL = `
 WITH owned AS (
   SELECT 'pg_class'::regclass AS classid, c.oid AS objid, c.relowner AS owner,
          CASE c.relkind WHEN 'S' THEN 'sequence' WHEN 'v' THEN 'view' WHEN 'm' THEN 'materialized view'

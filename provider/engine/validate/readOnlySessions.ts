@@ -8,7 +8,7 @@ import type { ServerRole } from './result';
 /** Connect timeout for checks: long enough for a WAN hop, short enough to report a dead host. */
 export const VALIDATION_CONNECT_TIMEOUT_MS = 15_000;
 
-export const SESSION_INFO_SQL = `
+const SESSION_INFO_SQL = `
 SELECT current_setting('server_version') AS version,
        r.rolname AS user_name,
        r.rolsuper AS superuser,

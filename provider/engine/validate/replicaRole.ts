@@ -14,7 +14,7 @@ import { CHECK_TYPES, succeeded, warning } from './result';
  * What the switch touches in a source database (as restored on the target): its tables' own
  * foreign keys, and their ordinary triggers and rules (partition clones of triggers counted too).
  */
-export const STREAMING_SWITCHES_SQL = `
+const STREAMING_SWITCHES_SQL = `
 WITH tables AS (
   SELECT c.oid FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
    WHERE c.relkind IN ('r', 'p') AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname !~ '^pg_toast'

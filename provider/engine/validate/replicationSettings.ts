@@ -21,7 +21,7 @@ SELECT current_setting('wal_level') AS wal_level,
         WHERE NOT active AND slot_name <> ALL($1::text[])) AS inactive_slots`;
 
 /** Roles whose members may replicate on managed sources (RDS, Azure). */
-export const REPLICATION_ROLES_SQL = `
+const REPLICATION_ROLES_SQL = `
 SELECT r.rolname AS name FROM pg_roles r
 WHERE r.rolname IN ('rds_replication', 'rds_superuser', 'azure_pg_admin') AND pg_has_role(current_user, r.oid, 'MEMBER')`;
 

@@ -14,7 +14,7 @@ import { CHECK_TYPES, failed, listSome, succeeded } from './result';
  * whether the current user has its owner's privileges (pg_has_role USAGE: membership counted as
  * the server counts it for ownership, so a NOINHERIT membership does not count).
  */
-export const SOURCE_ROW_SECURITY_SQL = `
+const SOURCE_ROW_SECURITY_SQL = `
 SELECT format('%I.%I', n.nspname, c.relname) AS name,
        r.rolname AS owner,
        c.relrowsecurity AS enabled,
@@ -29,7 +29,7 @@ WHERE c.relkind = 'r' AND (c.relrowsecurity OR c.relforcerowsecurity)
 ORDER BY 1`;
 
 /** The current user's own attributes (never inherited) and whether the server is Azure's (azure_pg_admin exists). */
-export const SOURCE_READER_SQL = `
+const SOURCE_READER_SQL = `
 SELECT r.rolname AS user_name, r.rolsuper AS superuser, r.rolbypassrls AS bypass_rls,
        EXISTS (SELECT 1 FROM pg_roles a WHERE a.rolname = 'azure_pg_admin') AS azure
 FROM pg_roles r WHERE r.rolname = current_user`;
@@ -76,7 +76,7 @@ function bypassRoute(reader: SourceReader): string {
  * no superuser; on PostgreSQL 16 and later it may create roles with BYPASSRLS; on 15 and earlier
  * it cannot give BYPASSRLS to other roles, but may itself do the administrative tasks that need it.
  */
-export function azureSourceFix(user: string, major: number): string {
+function azureSourceFix(user: string, major: number): string {
   return major >= 16
     ? `on Azure Database for PostgreSQL flexible server, which has no superuser, the server admin (a member of azure_pg_admin) may give BYPASSRLS from PostgreSQL 16 on, to a role it created or administers: ALTER ROLE ${user} BYPASSRLS as the server admin`
     : `on Azure Database for PostgreSQL flexible server up to PostgreSQL 15, which has no superuser, the server admin (a member of azure_pg_admin) cannot give BYPASSRLS to another role but may itself do the tasks that need it: use the server admin as the source user`;

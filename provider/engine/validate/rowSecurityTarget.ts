@@ -13,7 +13,7 @@ import { CHECK_TYPES, failed, listSome, warning } from './result';
 import type { ServerInfo } from './readOnlySessions';
 
 /** Source tables (and partitioned parents) that get ENABLE ROW LEVEL SECURITY or a policy on the target, with their owners. */
-export const ROW_SECURITY_OWNERS_SQL = `
+const ROW_SECURITY_OWNERS_SQL = `
 SELECT format('%I.%I', n.nspname, c.relname) AS name, r.rolname AS owner
 FROM pg_class c
 JOIN pg_namespace n ON n.oid = c.relnamespace
@@ -23,18 +23,18 @@ WHERE c.relkind IN ('r', 'p')
 ORDER BY 1`;
 
 /** What the target user may do as each named role: SET ROLE (so ALTER ... OWNER TO it works) and use its privileges. */
-export const TARGET_OWNER_ROLES_SQL_PG16 = `
+const TARGET_OWNER_ROLES_SQL_PG16 = `
 SELECT r.rolname AS name, pg_has_role(r.oid, 'SET') AS can_set, pg_has_role(r.oid, 'USAGE') AS usage
 FROM pg_roles r WHERE r.rolname = ANY($1::text[])`;
 
 /** Before PostgreSQL 16 any membership allows SET ROLE. */
-export const TARGET_OWNER_ROLES_SQL = `
+const TARGET_OWNER_ROLES_SQL = `
 SELECT r.rolname AS name, pg_has_role(r.oid, 'MEMBER') AS can_set, pg_has_role(r.oid, 'USAGE') AS usage
 FROM pg_roles r WHERE r.rolname = ANY($1::text[])`;
 
-export const TARGET_USER_INHERIT_SQL = `SELECT rolinherit AS inherit FROM pg_roles WHERE rolname = current_user`;
+const TARGET_USER_INHERIT_SQL = `SELECT rolinherit AS inherit FROM pg_roles WHERE rolname = current_user`;
 
-export interface TargetRoleAccess {
+interface TargetRoleAccess {
   readonly canSet: boolean;
   readonly usage: boolean;
 }

@@ -10,7 +10,7 @@ import { CODES } from './codes';
 import { CHECK_TYPES, failed, succeeded, warning } from './result';
 
 /** relhasoids exists only before PostgreSQL 12. */
-export const TABLES_WITH_OIDS_SQL_PG11 = `
+const TABLES_WITH_OIDS_SQL_PG11 = `
 SELECT n.nspname AS schema, c.relname AS name
 FROM pg_class c
 JOIN pg_namespace n ON n.oid = c.relnamespace
@@ -19,7 +19,7 @@ WHERE c.relhasoids AND c.relkind = 'r'
 ORDER BY 1, 2`;
 
 /** builtin_types: both types come with PostgreSQL (initdb's objects), owned by its bootstrap superuser. */
-export const USER_CASTS_SQL = `
+const USER_CASTS_SQL = `
 SELECT c.castsource::regtype::text AS source, c.casttarget::regtype::text AS target,
        c.castsource < 16384 AND c.casttarget < 16384 AS builtin_types
 FROM pg_cast c
@@ -39,7 +39,7 @@ export interface SchemaTarget {
  * superuser or the owner of either type; a failed CREATE CAST fails the restore. Between two
  * built-in types only a superuser can, so a non-superuser target cannot hold the cast.
  */
-export function castResult(
+function castResult(
   cast: { source: string; target: string; builtin_types: boolean },
   target: SchemaTarget,
   database: string,

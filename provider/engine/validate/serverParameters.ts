@@ -13,13 +13,13 @@ import { CHECK_TYPES, listSome, succeeded, warning } from './result';
  * (override), not what one client, session, database or role set (a database's and a role's
  * settings move with them: schema/settings.ts).
  */
-export const SOURCE_PARAMETERS_SQL = `
+const SOURCE_PARAMETERS_SQL = `
 SELECT name, setting, unit, context
   FROM pg_settings
  WHERE source NOT IN ('default', 'override', 'client', 'session', 'interactive', 'test', 'database', 'user', 'database user')
  ORDER BY name`;
 
-export const TARGET_PARAMETERS_SQL = `SELECT name, setting, unit, context FROM pg_settings WHERE name = ANY($1::text[])`;
+const TARGET_PARAMETERS_SQL = `SELECT name, setting, unit, context FROM pg_settings WHERE name = ANY($1::text[])`;
 
 /** Parameters that name one machine's files, sockets, ports or locale, or the cluster itself: never carried over. */
 const MACHINE_PARAMETERS: ReadonlySet<string> = new Set([
@@ -64,7 +64,7 @@ interface SettingRow {
 }
 
 /** Pure: one comparison per source parameter worth reporting. */
-export function compareParameters(source: readonly SettingRow[], target: readonly SettingRow[]): ServerParameterComparison[] {
+function compareParameters(source: readonly SettingRow[], target: readonly SettingRow[]): ServerParameterComparison[] {
   const onTarget = new Map(target.map((r) => [r.name, r]));
   return source
     .filter((r) => !MACHINE_PARAMETERS.has(r.name))
@@ -82,7 +82,7 @@ export function compareParameters(source: readonly SettingRow[], target: readonl
     });
 }
 
-export const PARAMETER_CODES = {
+const PARAMETER_CODES = {
   /** The source's parameters compared with the target's: all the same, or how many differ. */
   SERVER_PARAMETERS: 'SERVER_PARAMETERS',
   /** One parameter the source's administrator set, whose value differs on the target. */

@@ -7,7 +7,7 @@ import type { ValidationResult } from '../core/model';
 import { CODES } from './codes';
 import { CHECK_TYPES, failed, listSome, succeeded } from './result';
 
-export const SOURCE_TABLE_PRIVILEGES_SQL = `
+const SOURCE_TABLE_PRIVILEGES_SQL = `
 SELECT format('%I.%I', n.nspname, c.relname) AS name,
        r.rolname AS owner,
        c.relkind AS kind,

@@ -8,7 +8,7 @@ import { CODES } from './codes';
 import { CHECK_TYPES, failed, succeeded, warning } from './result';
 import type { ServerInfo } from './readOnlySessions';
 
-export const AZURE_PG_ADMIN_SQL = `
+const AZURE_PG_ADMIN_SQL = `
 SELECT pg_has_role(current_user, r.oid, 'MEMBER') AS member
 FROM pg_roles r WHERE r.rolname = 'azure_pg_admin'`;
 

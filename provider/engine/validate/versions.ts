@@ -5,7 +5,7 @@ import { CHECK_TYPES, failed, succeeded } from './result';
 import type { ServerInfo } from './readOnlySessions';
 
 /** Oldest source pgferry supports: pgoutput with the publication features the CDC engine uses. */
-export const MIN_SOURCE_MAJOR = 11;
+const MIN_SOURCE_MAJOR = 11;
 
 export function checkVersions(source: ServerInfo, target: ServerInfo): ValidationResult[] {
   const type = CHECK_TYPES.version;

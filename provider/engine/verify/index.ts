@@ -26,7 +26,7 @@ export const tableChecksumSql = (qualifiedTable: string): string =>
      FROM ONLY ${qualifiedTable} AS t`;
 
 /** The OID is hashed with the content: the copy keeps OIDs, which columns of type oid refer to. */
-export const LARGE_OBJECTS_CHECKSUM_SQL = `
+const LARGE_OBJECTS_CHECKSUM_SQL = `
 SELECT count(*)::int8::text AS n,
        coalesce(sum(('x' || substr(md5(oid::text || ':' || md5(lo_get(oid))), 1, 16))::bit(64)::int8::numeric), 0)::text AS h
   FROM pg_largeobject_metadata`;

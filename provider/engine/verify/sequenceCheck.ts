@@ -10,7 +10,7 @@ import { ident, qualified } from '../connect/quote';
 import { CONTROL_SCHEMA } from '../core/names';
 
 /** User sequences (not an extension's, not pgferry's own) with their increment. */
-export const LIST_VERIFIED_SEQUENCES = `
+const LIST_VERIFIED_SEQUENCES = `
 SELECT n.nspname AS schema, c.relname AS name, s.seqincrement::text AS increment
   FROM pg_class c
   JOIN pg_namespace n ON n.oid = c.relnamespace

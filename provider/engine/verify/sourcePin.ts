@@ -22,7 +22,7 @@ export function parseSnapshot(text: string): SourceSnapshot {
  * nearest below the snapshot's xmax (a committed transaction the stream delivers is at most 2^31
  * ids older than the snapshot: vacuum freezes well before that).
  */
-export function widenXid(xid: number, snapshot: SourceSnapshot): bigint {
+function widenXid(xid: number, snapshot: SourceSnapshot): bigint {
   const low = BigInt(xid >>> 0);
   const epoch = snapshot.xmax >> 32n;
   let full = (epoch << 32n) | low;

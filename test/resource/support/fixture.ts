@@ -2,7 +2,7 @@
 // prove a target identical to its source.
 import type { Cluster } from '../../support';
 
-export const SHOP_SQL = `
+const SHOP_SQL = `
 CREATE TABLE customers (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, email text UNIQUE NOT NULL, created date);
 CREATE TABLE orders (id serial PRIMARY KEY, customer_id bigint REFERENCES customers(id), total numeric(10,2), note text);
 CREATE TABLE "Odd ""Name"".t" (k int PRIMARY KEY, v jsonb);

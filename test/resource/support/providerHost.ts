@@ -14,8 +14,8 @@ import * as statusproto from '@pulumi/pulumi/proto/status_pb';
 import { Struct } from 'google-protobuf/google/protobuf/struct_pb';
 import { pgMigrationProvider } from '../../../provider/resource/provider';
 
-export const TYPE = 'pulumi-nodejs:dynamic/pgferry:PgMigration';
-export const URN = `urn:pulumi:test::pgferry-test::${TYPE}::migration`;
+const TYPE = 'pulumi-nodejs:dynamic/pgferry:PgMigration';
+const URN = `urn:pulumi:test::pgferry-test::${TYPE}::migration`;
 
 type Props = Record<string, unknown>;
 
@@ -26,7 +26,7 @@ export async function serializedProvider(): Promise<string> {
 }
 
 /** The compiled tree these tests run from (…/dist-pulumi). */
-export function compiledRoot(): string {
+function compiledRoot(): string {
   return path.resolve(__dirname, '../../..');
 }
 
@@ -34,7 +34,7 @@ export function compiledRoot(): string {
  * A Pulumi program directory with pgferry installed in node_modules as users have it
  * (node_modules/pgferry/dist → this compiled tree), so the shim's ordinary lookup is exercised.
  */
-export async function makeProgramDir(): Promise<{ dir: string; remove(): Promise<void> }> {
+async function makeProgramDir(): Promise<{ dir: string; remove(): Promise<void> }> {
   const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'pgferry-program-'));
   const pkg = path.join(dir, 'node_modules', 'pgferry');
   await fs.mkdir(pkg, { recursive: true });

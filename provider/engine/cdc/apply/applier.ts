@@ -23,7 +23,7 @@ import { PinRequest, type AtPin } from './pin';
  * source used 2.4 instead of 2.9 CPU s and this process 2.5 instead of 3.1 (bench/drainLab, 3 runs
  * each, medians 4.41 s against 5.10 s with 64 MiB). 4 MiB saved as much CPU but stalled more.
  */
-export const DEFAULT_QUEUE_BUDGET_BYTES = 8 * 1024 * 1024;
+const DEFAULT_QUEUE_BUDGET_BYTES = 8 * 1024 * 1024;
 
 export interface ApplierOptions {
   readonly source: ServerSpec;

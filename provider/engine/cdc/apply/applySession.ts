@@ -53,7 +53,7 @@ const YIELD_EVERY = 32;
 /** The target connection is given this long to finish what is in flight when the session ends. */
 const RELEASE_MS = 2_000;
 
-export class SchemaChangeError extends PgferryError {}
+class SchemaChangeError extends PgferryError {}
 
 /** Runs one session until it is stopped ('stopped'), reaches the cutover point ('cutover') or fails. */
 export async function runSession(config: SessionConfig, state: ApplyState, isStopped: () => boolean): Promise<SessionEnd> {

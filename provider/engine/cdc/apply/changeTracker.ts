@@ -10,7 +10,7 @@ import type { RowChange, TargetColumn, TargetTable } from './types';
  * Keys held per table before it counts as changed wholesale (checked whole at cutover, and first in
  * line for the next background pass). About 100 bytes a key: 20 MB per table at most.
  */
-export const MAX_TRACKED_KEYS = 200_000;
+const MAX_TRACKED_KEYS = 200_000;
 
 export interface TableChanges {
   /** The pinned position this entry counts from (its verification's verified_lsn). */

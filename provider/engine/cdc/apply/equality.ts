@@ -22,7 +22,7 @@ import { operator } from '../../connect/quote';
  * and whether its text form could change from one call to the next (a VOLATILE input or output
  * function; PostgreSQL warns when a type is created with one, but allows it).
  */
-export const TYPE_FACTS_SQL = `
+const TYPE_FACTS_SQL = `
 WITH RECURSIVE reached(oid) AS (
   SELECT a.atttypid FROM pg_attribute a
    WHERE a.attrelid = ANY($1::oid[]) AND a.attnum > 0 AND NOT a.attisdropped

@@ -119,7 +119,7 @@ export async function fireAsReplica(target: pg.Client): Promise<FiringCounts> {
 }
 
 /** Sets every target trigger and rule that also exists on the source back to the source's state; returns how many changed. */
-export async function restoreFiringStates(source: pg.Client, target: pg.Client): Promise<FiringCounts> {
+async function restoreFiringStates(source: pg.Client, target: pg.Client): Promise<FiringCounts> {
   const key = (f: Firing) => `${f.kind}\0${f.schema}\0${f.table}\0${f.name}`;
   const onTarget = new Map((await tableFirings(target)).map((f) => [key(f), f]));
   const changed: Firing[] = [];

@@ -76,7 +76,7 @@ SELECT c.relkind = 'p' AS partitioned FROM pg_class c JOIN pg_namespace n ON n.o
 /** What holding and restoring foreign keys needs of a migration (a running one, or a cancel without its runner). */
 export type ForeignKeyContext = Pick<MigrationRun, 'spec' | 'store' | 'warn' | 'onProgress'>;
 
-export async function readTargetForeignKeys(client: pg.Client): Promise<ForeignKeyRecord[]> {
+async function readTargetForeignKeys(client: pg.Client): Promise<ForeignKeyRecord[]> {
   const { rows } = await client.query<{
     schema: string;
     table: string;

@@ -51,7 +51,7 @@ interface ColumnRow {
  * each column's operator class (what an index scan on it can serve), best first: the primary key,
  * the replica identity index, then the fewest columns.
  */
-export const UNIQUE_KEYS_SQL = `
+const UNIQUE_KEYS_SQL = `
 SELECT ic.relname AS name,
        array_agg(a.attname::text ORDER BY k.pos) AS columns,
        array_agg(n.nspname::text ORDER BY k.pos) AS eq_schemas,

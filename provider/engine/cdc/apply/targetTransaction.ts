@@ -24,7 +24,7 @@ export class StatementFailure extends PgferryError {
 }
 
 /** Statement text as shown to users: long VALUES lists cut, one line. */
-export function statementText(statement: Pick<Statement, 'text'>): string {
+function statementText(statement: Pick<Statement, 'text'>): string {
   const flat = statement.text.replace(/\s+/g, ' ');
   return flat.length > 300 ? `${flat.slice(0, 300)}...` : flat;
 }

@@ -5,7 +5,7 @@
 import { ByteReader } from './byteReader';
 import { NULL_VALUE, Tuple, UNCHANGED_VALUE } from './tuple';
 
-export { Tuple, UNCHANGED, type TupleValue } from './tuple';
+export { Tuple, UNCHANGED } from './tuple';
 
 export type ReplicaIdentity = 'default' | 'nothing' | 'full' | 'index';
 

@@ -15,7 +15,7 @@ export interface PlanOptions {
   readonly viaRoot: boolean;
 }
 
-export interface UnstreamedTable {
+interface UnstreamedTable {
   readonly relation: SourceRelation;
   readonly reason: string;
 }
@@ -37,7 +37,7 @@ export function rootOf(relation: SourceRelation, byOid: ReadonlyMap<string, Sour
 }
 
 /** A partitioned table whose changes may be published under its own name: every partition, present or future, inherits its usable key. */
-export function publishedViaRoot(root: SourceRelation, options: PlanOptions): boolean {
+function publishedViaRoot(root: SourceRelation, options: PlanOptions): boolean {
   return options.viaRoot && root.partitioned && !root.unlogged && root.identity.kind === 'primary-key';
 }
 

@@ -9,7 +9,7 @@ export interface SlotPosition {
   readonly restartLsn?: bigint;
 }
 
-export const SLOT_POSITIONS_SQL = `
+const SLOT_POSITIONS_SQL = `
 SELECT CASE WHEN pg_is_in_recovery() THEN pg_last_wal_replay_lsn() ELSE pg_current_wal_lsn() END::text AS current,
        u.name AS slot, s.restart_lsn::text AS restart
   FROM unnest($1::text[]) AS u(name) LEFT JOIN pg_replication_slots s ON s.slot_name = u.name`;

@@ -19,7 +19,7 @@ const MAX_ATTEMPTS = 3;
 /** What preparing the source needs of a migration. */
 export type SourcePrepContext = Pick<MigrationRun, 'spec' | 'store' | 'warn' | 'signal'>;
 
-export interface PreparedSource {
+interface PreparedSource {
   readonly options: PlanOptions;
   /** Tables pgferry gave REPLICA IDENTITY FULL (to be given it on the target too). */
   readonly fullTables: readonly SourceRelation[];

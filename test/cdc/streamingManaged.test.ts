@@ -6,11 +6,10 @@
 // while changes stream: each trigger's effect is counted once, and after the cutover the trigger
 // states and the owner are the source's.
 import assert from 'node:assert/strict';
-import type pg from 'pg';
 import { parseMigrationSpec, requestCutover, resumeMigration, startMigration } from '../../provider/engine';
 import { ControlStore } from '../../provider/engine/control/store';
 import type { MigrationSpec, ServerSpec } from '../../provider/engine/input/migrationSpec';
-import { rowsOf } from '../cdc/harness';
+import { rowsOf } from './harness';
 import {
   makeManagedTarget,
   makeReplicationSourceUser,
@@ -19,7 +18,8 @@ import {
   startPair,
   until,
   waitForStatus,
-  writerPause,
+  startSourceWriter,
+  type SourceWriter,
   type Cluster,
   type ServerPair,
 } from '../support';
@@ -36,38 +36,17 @@ INSERT INTO ledger SELECT g, 1 + g % 50, 1, 'copied' FROM generate_series(1, 200
  * journal (a change applied twice shows there as a second row), moving a balance, and every tenth
  * one rewriting and deleting older ledger rows. stop() resolves to how many committed.
  */
-function startWriter(source: Cluster, db: string): { stop(): Promise<number>; committed(): number } {
-  let stopping = false;
-  let n = 0;
-  const writing = (async () => {
-    const client: pg.Client = await source.connect(db);
-    try {
-      while (!stopping) {
-        const next = 10_000 + n + 1;
-        await client.query('BEGIN');
-        await client.query('INSERT INTO ledger VALUES ($1, $2, $3, $4)', [next, 1 + (next % 50), next % 7, 'live']);
-        await client.query('INSERT INTO journal VALUES ($1, $2)', [next, `tx ${next}`]);
-        await client.query('UPDATE acct SET balance = balance + $2 WHERE id = $1', [1 + (next % 50), next % 7]);
-        if (next % 10 === 0) {
-          await client.query(`UPDATE ledger SET note = 'rewritten ' || $1::text WHERE n = $1::bigint - 5000`, [next]);
-          await client.query('DELETE FROM ledger WHERE n = $1::bigint - 9000', [next]);
-        }
-        await client.query('COMMIT');
-        n += 1;
-        await writerPause();
-      }
-      return n;
-    } finally {
-      await client.end();
+function startWriter(source: Cluster, db: string): SourceWriter {
+  return startSourceWriter(source, db, async (client, n) => {
+    const next = 10_000 + n;
+    await client.query('INSERT INTO ledger VALUES ($1, $2, $3, $4)', [next, 1 + (next % 50), next % 7, 'live']);
+    await client.query('INSERT INTO journal VALUES ($1, $2)', [next, `tx ${next}`]);
+    await client.query('UPDATE acct SET balance = balance + $2 WHERE id = $1', [1 + (next % 50), next % 7]);
+    if (next % 10 === 0) {
+      await client.query(`UPDATE ledger SET note = 'rewritten ' || $1::text WHERE n = $1::bigint - 5000`, [next]);
+      await client.query('DELETE FROM ledger WHERE n = $1::bigint - 9000', [next]);
     }
-  })();
-  return {
-    stop: () => {
-      stopping = true;
-      return writing;
-    },
-    committed: () => n,
-  };
+  });
 }
 
 // One pair for the whole file, started by the describe's hooks and shared by the scenarios below.

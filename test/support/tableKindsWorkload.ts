@@ -1,5 +1,6 @@
-// An application writing to every kind of table on the source, as the source-side smoke test of
-// issue 18 needs it: each round inserts, updates and deletes a row of each table it knows, and
+// An application writing to every kind of table on the source (keyed, key-less, DEFERRABLE key,
+// partitioned, unlogged, and tables created while streaming), as the source-side smoke test needs
+// it (safety/onlineSource.test.ts): each round inserts, updates and deletes a row of each table it knows, and
 // swaps two keys of a DEFERRABLE primary key (what such keys are for). Every error is kept: the
 // test asserts there is none.
 import type pg from 'pg';
@@ -21,7 +22,7 @@ const PLAIN = (table: string, base = 0): TableKind => ({
 });
 
 /** The tables of the source database and how they are written. */
-export const WORKLOAD_TABLES: Readonly<Record<string, TableKind>> = {
+const WORKLOAD_TABLES: Readonly<Record<string, TableKind>> = {
   plain: PLAIN('plain'),
   swap_pk: PLAIN('swap_pk'),
   nokey: PLAIN('nokey'),
@@ -56,7 +57,8 @@ CREATE TABLE fresh_nokey (id int, v int);
 CREATE TABLE parted_nokey_2 PARTITION OF parted_nokey FOR VALUES FROM (1000000) TO (2000000);
 CREATE TABLE parted_2 PARTITION OF parted FOR VALUES FROM (1000000) TO (2000000);`;
 
-export class Workload {
+/** Rounds over every kind of table, every error kept: the job is to show the application saw none. */
+export class TableKindsWorkload {
   readonly errors: string[] = [];
   private readonly tables = new Set<string>(['plain', 'swap_pk', 'nokey', 'parted', 'parted_nokey', 'scratch']);
   private round = 0;

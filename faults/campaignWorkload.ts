@@ -1,4 +1,5 @@
-// The application writing to the source through a whole trial, drawn from the trial's seed:
+// The campaign's own application, writing to the source through a whole trial, drawn from the
+// trial's seed (the suites' writers are test/support/sourceWriter.ts and its neighbours):
 // inserts, updates of TOASTed rows (new body, and a title change that leaves the TOASTed value
 // unchanged), primary-key updates, deletes, one large transaction, TRUNCATE of a small table,
 // sequence use, and writes to the second database. It rides out source restarts by reconnecting;
@@ -40,7 +41,7 @@ const OPS: readonly (readonly [Op, number])[] = [
 /** Pause between transactions: ~40 a second, enough to keep changes flowing without taking a core. */
 const PAUSE_MS: readonly [number, number] = [10, 40];
 
-export class Workload {
+export class CampaignWorkload {
   readonly stats: WorkloadStats = { transactions: 0, failures: 0, largeTransactionRows: 0, truncates: 0, errors: [] };
   private readonly startedAt = Date.now();
   private stopping = false;
