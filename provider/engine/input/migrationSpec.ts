@@ -162,40 +162,5 @@ export type MigrationSpec = Readonly<Omit<z.infer<typeof migrationSpecSchema>, '
   readonly databases: readonly string[];
 };
 
-/** The spec without secrets: what the control catalog stores and what adoption compares. */
-export function publicSpec(spec: MigrationSpec): Record<string, unknown> {
-  const strip = (s: ServerSpec) => ({ host: s.host, port: s.port, user: s.user, sslMode: s.sslMode });
-  return {
-    migrationName: spec.migrationName,
-    source: strip(spec.source),
-    target: strip(spec.target),
-    databases: [...spec.databases],
-    mode: spec.mode,
-    option: spec.option,
-    overwriteDbsInTarget: spec.overwriteDbsInTarget,
-  };
-}
-
-/** JSON with object keys sorted, so specs compare equal whatever order storage gave them. */
-function canonicalJson(value: unknown): string {
-  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
-  if (value !== null && typeof value === 'object') {
-    const entries = Object.entries(value as Record<string, unknown>)
-      .filter(([, v]) => v !== undefined)
-      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`;
-  }
-  return JSON.stringify(value);
-}
-
-/**
- * Does a stored (secret-free) spec describe the same migration as `spec`? Databases compare as a
- * set: the same databases listed in another order are the same migration.
- */
-export function samePublicSpec(stored: Record<string, unknown>, spec: MigrationSpec): boolean {
-  const sorted = (s: Record<string, unknown>) => ({
-    ...s,
-    databases: Array.isArray(s.databases) ? [...(s.databases as unknown[])].map(String).sort() : s.databases,
-  });
-  return canonicalJson(sorted(stored)) === canonicalJson(sorted(publicSpec(spec)));
-}
+// The secret-free form lives apart, without zod, so the runner's start does not load the schema.
+export { publicSpec, samePublicSpec } from './publicSpec';
