@@ -14,6 +14,8 @@ export interface BenchArgs {
   readonly rounds: number;
   readonly offline: boolean;
   readonly online: boolean;
+  /** Cutover time at two sizes (verify on and 'full') and restart to first change, pgferry beside native. */
+  readonly cutover: boolean;
   /** pgbench scale and wide-table rows (overridable for experiments). */
   readonly scale: number;
   readonly wideRows: number;
@@ -34,9 +36,14 @@ const OPTIONS = (): Option[] => [
   new Option('--quick', 'small dataset (pgbench scale 2 + 50k wide rows), one round'),
   new Option('--jobs <N>', 'table and index jobs for every tool').argParser(positiveInt).default(defaultJobs(), 'CPUs, from 2 to 8'),
   new Option('--rounds <R>', 'offline rounds, tool order rotated each round (default 2, quick 1)').argParser(positiveInt),
-  new Option('--only <kind>', 'run only the offline or the online benchmark (offline | online)').argParser(oneOf('offline', 'online')),
+  new Option('--only <kind>', 'run only one benchmark (offline | online | cutover; online includes cutover)').argParser(
+    oneOf('offline', 'online', 'cutover'),
+  ),
   new Option('--skip-online', 'same as --only offline'),
-  new Option('--scale <S>', 'offline dataset: pgbench scale (default 20, quick 2; a smoke run: 1)').argParser(positiveInt),
+  new Option(
+    '--scale <S>',
+    'pgbench scale of the offline dataset and of the smaller cutover size (4x the larger) (default 20, quick 2)',
+  ).argParser(positiveInt),
   new Option('--wide-rows <N>', 'offline dataset: wide-table rows (default 500000, quick 50000; a smoke run: 1000)').argParser(positiveInt),
   new Option('--online-seconds <S>', 'online backlog and paced load length (default 60, quick 15)').argParser(positiveInt),
   new Option('--fsync-off', 'labelled extra: fsync, synchronous_commit and full_page_writes off (default: on, as users run)'),
@@ -59,13 +66,14 @@ export function parseBenchArgs(argv: readonly string[]): BenchArgs {
 /** The options with their defaults, some of which --quick changes. */
 function fromOptions(o: Record<string, unknown>): BenchArgs {
   const quick = o.quick === true;
-  const only = o.only as 'offline' | 'online' | undefined;
+  const only = o.only as 'offline' | 'online' | 'cutover' | undefined;
   return {
     quick,
     jobs: (o.jobs as number | undefined) ?? defaultJobs(),
     rounds: (o.rounds as number | undefined) ?? (quick ? 1 : 2),
-    offline: only !== 'online',
-    online: only !== 'offline' && o.skipOnline !== true,
+    offline: only === undefined || only === 'offline',
+    online: (only === undefined || only === 'online') && o.skipOnline !== true,
+    cutover: only !== 'offline' && o.skipOnline !== true,
     scale: (o.scale as number | undefined) ?? (quick ? 2 : 20),
     wideRows: (o.wideRows as number | undefined) ?? (quick ? 50_000 : 500_000),
     pgferrySplitMb: o.pgferrySplitMb as number | undefined,

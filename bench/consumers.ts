@@ -11,6 +11,8 @@ import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
+import { parseMigrationSpec } from '../provider/engine';
+import { runnerInput } from '../provider/engine/input/handOff';
 import type { Cluster } from '../provider/localpg/cluster';
 import { PG_BIN, pgEnv } from './dataset';
 import type { OnlineOptions } from './online';
@@ -160,7 +162,7 @@ export function pgferryConsumer(args: {
     },
     async resume() {
       process_ = startTimed(process.execPath, [RUNNER_MAIN], {
-        stdin: JSON.stringify({ spec: args.spec, reason: 'resume' }),
+        stdin: runnerInput(parseMigrationSpec(args.spec), 'resume'),
         cpu: false,
         onLine: args.onLine,
       });

@@ -26,7 +26,7 @@ import { startTimed } from './timedProcess';
 import { pgferryOnceArgs } from './tools';
 
 const execFileAsync = promisify(execFile);
-const DB = 'benchol';
+export const DB = 'benchol';
 const MARKER = 'CREATE TABLE bench_marker (id int PRIMARY KEY, at timestamptz NOT NULL DEFAULT now())';
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -70,7 +70,7 @@ async function warmUp(source: Cluster, target: Cluster, databases: readonly stri
   for (const database of databases) await until('the warm-up marker', 5 * 60_000, () => markerVisible(target, database, markerId), 100);
 }
 
-async function prepareSource(source: Cluster, scale: number): Promise<void> {
+export async function prepareSource(source: Cluster, scale: number): Promise<void> {
   await source.query(`DROP DATABASE IF EXISTS ${DB} WITH (FORCE)`);
   await source.query(`CREATE DATABASE ${DB}`);
   await execFileAsync(`${PG_BIN}/pgbench`, ['-i', '-q', '-s', String(scale), DB], { env: pgEnv(source) });
@@ -85,7 +85,7 @@ async function prepareSource(source: Cluster, scale: number): Promise<void> {
  * the offline runs) is turned on for the online part on both servers, plus a VACUUM before each
  * phase so every phase starts from the same state.
  */
-async function enableAutovacuum(source: Cluster, target: Cluster): Promise<void> {
+export async function enableAutovacuum(source: Cluster, target: Cluster): Promise<void> {
   for (const c of [source, target]) {
     await c.query(`ALTER SYSTEM SET autovacuum = on`);
     await c.query(`SELECT pg_reload_conf()`);
@@ -139,7 +139,7 @@ async function measureCpu<T>(
  * the marker shows on its target. `other` starts again afterwards. The backlog is `seconds` of
  * pgbench -c 4, or `transactions` (as many as an earlier drain's).
  */
-async function drainRound(
+export async function drainRound(
   options: OnlineOptions,
   drained: Consumer,
   other: Consumer,
@@ -245,8 +245,8 @@ async function lagUnderLoad(
   return { maxTps: max.tps, rate, pacedTps: paced.tps, samples, probeLags: await probes.stop() };
 }
 
-/** Starts pgferry's online migration in a child process; its events go to `events`. */
-function startPgferry(options: OnlineOptions, events: string[]) {
+/** Starts pgferry's online migration in a child process; its events go to `events`; `extra` adds spec fields (verify). */
+export function startPgferry(options: OnlineOptions, events: string[], extra: Record<string, unknown> = {}) {
   const { source, target } = options;
   const server = (c: Cluster) => ({ host: c.host, port: c.port, user: c.user, password: c.password, sslMode: 'disable' as const });
   // verify is left at its default (on): the cutover downtime is quoted with the verification users get.
@@ -260,6 +260,7 @@ function startPgferry(options: OnlineOptions, events: string[]) {
     tableJobs: options.jobs,
     indexJobs: options.jobs,
     pgBinDir: PG_BIN,
+    ...extra,
   };
   const began = Date.now();
   const onLine = (line: string) => {
@@ -298,7 +299,7 @@ function onlinePlan(options: OnlineOptions): OnlinePlan {
  * Caught up = a marker committed now is on the target: the engine's latency figure reads 0
  * while a backlog still waits to be received, so it cannot say when a phase may start.
  */
-function catchUpProbe(source: Cluster, target: Cluster): (what: string) => Promise<void> {
+export function catchUpProbe(source: Cluster, target: Cluster): (what: string) => Promise<void> {
   let caughtUpMarker = 500;
   return async (what) => {
     const id = caughtUpMarker++;
@@ -308,7 +309,7 @@ function catchUpProbe(source: Cluster, target: Cluster): (what: string) => Promi
 }
 
 /** Waits for pgferry's copy to end and its changes to stream; fails if the migration ended instead. */
-async function untilStreaming(status: () => Promise<MigrationStatus | undefined>): Promise<void> {
+export async function untilStreaming(status: () => Promise<MigrationStatus | undefined>): Promise<void> {
   await until(
     'WaitingForCutoverTrigger',
     30 * 60_000,

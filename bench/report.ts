@@ -3,6 +3,7 @@ import type { BenchArgs } from './args';
 import type { DatasetInfo } from './dataset';
 import type { MachineInfo } from './machine';
 import type { OfflineRun } from './offline';
+import type { CutoverBenchResult } from './cutoverBench';
 import type { OnlineResult } from './online';
 import type { ToolName } from './tools';
 
@@ -165,6 +166,7 @@ export interface BenchReport {
   readonly dataset?: DatasetInfo;
   readonly offline?: { runs: readonly OfflineRun[]; summary: OfflineSummary };
   readonly online?: OnlineResult;
+  readonly cutover?: CutoverBenchResult;
   readonly notes: readonly string[];
 }
 
@@ -235,6 +237,11 @@ export function markdown(report: BenchReport): string {
   if (report.online) {
     parts.push('## Online', '', ...report.online.lines, '');
     if (report.online.events?.length) parts.push('### pgferry events during the online run', '', '```', ...report.online.events, '```', '');
+  }
+  if (report.cutover) {
+    parts.push('## Cutover and restart', '', ...report.cutover.lines, '');
+    if (report.cutover.events.length)
+      parts.push('### pgferry events during the cutover runs', '', '```', ...report.cutover.events, '```', '');
   }
   if (report.notes.length > 0) parts.push('## Notes', '', ...report.notes.map((n) => `- ${n}`), '');
   return parts.join('\n');

@@ -11,6 +11,7 @@ import { machineInfo } from './machine';
 import { runOfflineBench } from './offline';
 import { benchSettings } from './settings';
 import { runOnlineBench, type OnlineResult } from './online';
+import type { CutoverBenchResult } from './cutoverBench';
 import { markdown, offlineRunsTable, offlineSummaryText, pgferryBreakdown, summarizeOffline, type BenchReport } from './report';
 import { ANALYSIS_NOTE, tempWorkDir } from './tools';
 import { randomBytes } from 'node:crypto';
@@ -26,7 +27,7 @@ function log(line: string): void {
 /** The results' name: which benchmarks ran, and how the run differs from the default. */
 function runKind(args: BenchArgs): string {
   return (
-    [args.offline ? 'offline' : '', args.online ? 'online' : ''].filter(Boolean).join('-') +
+    [args.offline ? 'offline' : '', args.online ? 'online' : '', args.cutover && !args.online ? 'cutover' : ''].filter(Boolean).join('-') +
     (args.quick ? '-quick' : '') +
     (args.pgferrySplitMb !== undefined ? `-split${args.pgferrySplitMb}` : '') +
     (args.fsyncOff ? '-fsyncoff' : '')
@@ -122,7 +123,14 @@ async function main(args: BenchArgs): Promise<void> {
       online = await runOnlineBench({ source, target, jobs: args.jobs, quick: args.quick, seconds: args.onlineSeconds, log });
       process.stdout.write(`\nOnline\n\n${online.lines.join('\n')}\n`);
     }
-    await writeResults({ date, kind, args, machine, settings, dataset, offline, online, notes });
+    let cutover: CutoverBenchResult | undefined;
+    if (args.cutover) {
+      const { runCutoverBench } = await import('./cutoverBench');
+      const options = { source, target, jobs: args.jobs, quick: args.quick, log };
+      cutover = await runCutoverBench(options, [args.scale, args.scale * 4]);
+      process.stdout.write(`\nCutover and restart\n\n${cutover.lines.join('\n')}\n`);
+    }
+    await writeResults({ date, kind, args, machine, settings, dataset, offline, online, cutover, notes });
   } finally {
     await stopAllClusters();
     await fs.rm(workDir, { recursive: true, force: true });

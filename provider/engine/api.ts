@@ -5,7 +5,8 @@ import { PgferryError } from './core/errors';
 import { isDatabaseDone, unknownDatabases } from './core/transitions';
 import { isFinalState, runnerStopped, type MigrationStatus, type ProgressListener, type VerificationReport } from './core/model';
 import { dropDatabase, targetDatabaseOid } from './schema/database';
-import { samePublicSpec, type MigrationSpec, type ServerSpec } from './input/migrationSpec';
+import type { MigrationSpec, ServerSpec } from './input/migrationSpec';
+import { samePublicSpec } from './input/publicSpec';
 
 export interface RunOptions {
   /**

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { listTables, type SourceTable } from '../../provider/engine/catalog';
 import type { OnlineStream } from '../../provider/engine/cdc/apply/onlineStream';
 import { ControlStore } from '../../provider/engine/control/store';
-import { tableVerifications } from '../../provider/engine/control/tableVerification';
+import { recordTableVerification, tableVerifications } from '../../provider/engine/control/tableVerification';
 import { recheckPlan } from '../../provider/engine/cutover/recheckPlan';
 import type { MigrationRun } from '../../provider/engine/flow/migrationRun';
 import { verifyDatabases } from '../../provider/engine/verify';
@@ -146,6 +146,52 @@ describe('cdc: verification while streaming, pinned to a source position', funct
       assert.equal(byTable.get('public.touched')?.sourceRows, 2000);
       assert.equal(byTable.get('public.quiet')?.method, 'count');
       assert.equal(byTable.get('public.writer_rows')?.method, 'count');
+    } finally {
+      await s.verifier.stop();
+      await s.store.close();
+    }
+  });
+
+  it('after a cutover stopped on a mismatch, the verifier pins every table again and the next cutover re-reads only changed keys', async () => {
+    const s = await streaming(pair);
+    try {
+      for (const t of TABLES) await verifyAtPin(s, t);
+      assert.deepEqual(await s.verifier.tablesDue(await Promise.all(TABLES.map((t) => s.table(t)))), []);
+      await s.f.dst(`DELETE FROM quiet WHERE a = 10`);
+      await s.f.src(`UPDATE touched SET v = v || '!' WHERE id IN (3, 4)`);
+      await drain(s.f, s.running);
+      // the cutover's verification, recorded as cutover() records it: it stops on quiet
+      const first = await verifyDatabases(s.run.spec, { databases: [s.f.db], recheck: await recheckPlan(s.run, [s.stream]) });
+      assert.equal(first.ok, false);
+      for (const t of first.tables)
+        if (t.method) await recordTableVerification(s.store, s.f.migration, { ...t, method: `cutover-${t.method}` });
+      // the user fixes the row; the stream goes on from where it stopped, keeping its change tracking (as cutover/index.ts restarts it)
+      await s.f.dst(`INSERT INTO quiet VALUES (10, 'k10', 10)`);
+      const running = startApplier(s.f, { tracker: s.running.applier.tracker });
+      const stream = { database: s.f.db, applier: running.applier, done: running.done } as unknown as OnlineStream;
+      const verifier = new BackgroundVerification(s.run, () => stream);
+      try {
+        await s.f.src(`UPDATE touched SET v = v || '?' WHERE id = 8`);
+        const due = await verifier.tablesDue(await Promise.all(TABLES.map((t) => s.table(t))));
+        assert.deepEqual(due.map((t) => t.name).sort(), [...TABLES].sort());
+        await verifier.openSessions();
+        for (const t of due) {
+          let outcome = await verifier.verifyTable(t);
+          for (let i = 0; outcome !== 'verified' && i < 20; i++) outcome = await verifier.verifyTable(t);
+          assert.equal(outcome, 'verified', t.name);
+        }
+        await s.f.src(`UPDATE touched SET v = v || '#' WHERE id = 9`);
+        await drain(s.f, running);
+        const second = await verifyDatabases(s.run.spec, { databases: [s.f.db], recheck: await recheckPlan(s.run, [stream]) });
+        assert.equal(second.ok, true, second.firstMismatch);
+        const byTable = new Map(second.tables.map((t) => [t.table, t]));
+        assert.equal(byTable.get('public.touched')?.method, 'keys');
+        assert.equal(byTable.get('public.touched')?.keysChecked, 1);
+        assert.equal(byTable.get('public.quiet')?.method, 'count');
+        assert.equal(byTable.get('public.quiet')?.targetRows, 500);
+      } finally {
+        await verifier.stop();
+      }
     } finally {
       await s.verifier.stop();
       await s.store.close();

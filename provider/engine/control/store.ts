@@ -17,7 +17,8 @@ import type {
   VerificationReport,
 } from '../core/model';
 import { CONTROL_SCHEMA, leaseKey, newInstanceId } from '../core/names';
-import { publicSpec, type MigrationSpec } from '../input/migrationSpec';
+import type { MigrationSpec } from '../input/migrationSpec';
+import { publicSpec } from '../input/publicSpec';
 import { CatalogConnection } from './connection';
 import { databasePatchQuery, tablePatchQuery, type DatabasePatch, type TablePatch } from './patches';
 import { SELECT_DATABASES, shapeStatus, type DatabaseRow, type MigrationRow } from './status';

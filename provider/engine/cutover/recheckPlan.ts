@@ -2,12 +2,12 @@
 // when no change reached it since its pinned verification, its count and the rows of the keys
 // changed since otherwise, and the whole table when this runner cannot tell (not pinned by it, a
 // TRUNCATE, too many keys, rows without a usable key, a verification record that is not this pin's).
-import { formatLsn } from '../cdc/decode/lsn';
 import type { OnlineStream } from '../cdc/apply/onlineStream';
 import type { SourceTable } from '../catalog';
 import { tableVerifications, type TableVerificationRecord } from '../control/tableVerification';
 import type { MigrationRun } from '../flow/migrationRun';
 import type { TableRecheck } from '../verify';
+import { pinStillCurrent } from '../verify/pinRecord';
 
 export async function recheckPlan(
   run: MigrationRun,
@@ -18,8 +18,7 @@ export async function recheckPlan(
   return (database, table) => {
     const entry = streams.find((s) => s.database === database)?.applier.tracker.entry(table.sql);
     const record = records.get(`${database}\0${table.display}`);
-    if (!entry || entry.keys === 'all' || !record || record.method !== 'background' || !record.matches) return undefined;
-    if (record.verifiedLsn !== formatLsn(entry.since)) return undefined;
+    if (!pinStillCurrent(entry, record) || entry.keys === 'all') return undefined;
     if (entry.keys.size === 0) return { kind: 'count' };
     return { kind: 'keys', keys: [...entry.keys], keyColumns: entry.keyColumns ?? [] };
   };

@@ -12,12 +12,9 @@ import { canceledError } from '../core/errors';
 import { migrationEnd } from './migrationEnd';
 import { safeEmit, type MigrationStatus, type ProgressEvent, type ProgressListener } from '../core/model';
 import type { MigrationRun } from './migrationRun';
-import { runOffline } from './offline';
 import { runOnline } from './online';
-import { migrateRoles } from '../schema/roles';
 import { resolvePgTools } from '../schema/pgTools';
 import type { MigrationSpec } from '../input/migrationSpec';
-import { runValidation, validationFailed } from '../validate';
 import { assertDistinctServers } from '../validate/sameServer';
 import { targetDatabaseExistsError } from '../schema/database';
 import { blockedTargetDatabases, setupLogicalReplication, waitForOverwriteConfirmation, waitForWindow } from './preCopyWaits';
@@ -114,6 +111,8 @@ async function validationStep(
   // A resume validates again unless an earlier run finished validating.
   const registered = await store.get(name);
   if (spec.option === 'Migrate' || (resume && (registered?.validation.length ?? 0) > 0)) return undefined;
+  // loaded only when validating: a resumed runner skips it, and its start is time to the first change
+  const { runValidation, validationFailed } = await import('../validate');
   await store.setState(name, 'InProgress', 'ValidationInProgress');
   safeEmit(onProgress, { kind: 'step', step: 'validation', index: 1, total: 1 });
   const validation = await runValidation(spec, { signal, instance: registered?.instance });
@@ -138,13 +137,15 @@ async function prerequisites(
 ): Promise<MigrationRun> {
   const name = spec.migrationName;
   await store.setState(name, 'InProgress', 'PerformingPreRequisiteSteps');
-  // Nothing is changed on a target that is the source.
-  await assertDistinctServers(spec);
-  const versions = await serverVersions(spec);
+  // Read-only checks side by side (each is round trips, and a resume waits for all of them before
+  // its first change). Nothing is changed on a target that is the source: the distinct-servers
+  // check settles before anything below writes.
+  const [, versions, registered] = await Promise.all([assertDistinctServers(spec), serverVersions(spec), store.get(name)]);
   await store.setVersions(name, versions.source, versions.target);
-  const registered = await store.get(name);
-  const runSpec = await checkTargetDatabases(spec, store, context.signal);
-  const tools = await resolvePgTools(spec, versions.sourceMajor);
+  const [tools, runSpec] = await Promise.all([
+    resolvePgTools(spec, versions.sourceMajor),
+    checkTargetDatabases(spec, store, context.signal),
+  ]);
   return {
     ...context,
     spec: runSpec,
@@ -160,6 +161,7 @@ async function prerequisites(
 }
 
 async function rolesStep(run: MigrationRun): Promise<void> {
+  const { migrateRoles } = await import('../schema/roles');
   const source = await openSession(run.spec.source, { purpose: 'roles' });
   try {
     const target = await openSession(run.spec.target, { purpose: 'roles', writable: true });
@@ -216,7 +218,7 @@ export async function orchestrate(spec: MigrationSpec, options: OrchestrateOptio
     if (spec.migrateRoles && !resuming) await retrying(RETRY_POLICIES.phase, () => rolesStep(run), outageRetry(run, 'the roles step'));
     await store.setState(name, 'InProgress', 'MigratingData');
     if (spec.mode === 'Online') await runOnline(run);
-    else await runOffline(run);
+    else await (await import('./offline')).runOffline(run);
     return (await store.get(name))!;
   } catch (error) {
     return await recordEnd(store, name, error, controller.signal.aborted);

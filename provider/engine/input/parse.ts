@@ -1,6 +1,7 @@
 // Parsing user input into a MigrationSpec: one line naming the field and what is allowed.
 import type { z } from 'zod';
 import { inputError, PgferryError } from '../core/errors';
+import { freezeSpec } from './handOff';
 import { migrationSpecSchema, type MigrationSpec } from './migrationSpec';
 
 /** Formats the first zod issue as `field: problem`. */
@@ -24,11 +25,5 @@ export function zodToInputError(error: z.ZodError, prefix = ''): PgferryError {
 export function parseMigrationSpec(input: unknown): MigrationSpec {
   const parsed = migrationSpecSchema.safeParse(input);
   if (!parsed.success) throw zodToInputError(parsed.error);
-  const spec = parsed.data;
-  return Object.freeze({
-    ...spec,
-    source: Object.freeze({ ...spec.source }),
-    target: Object.freeze({ ...spec.target }),
-    databases: Object.freeze([...spec.databases]),
-  });
+  return freezeSpec(parsed.data);
 }

@@ -5,7 +5,7 @@ import os from 'node:os';
 import { ControlStore } from '../control/store';
 import { canceledError, errorMessage } from '../core/errors';
 import { orchestrate } from '../flow/orchestrator';
-import { parseMigrationSpec } from '../input/parse';
+import { runnerSpec, type RunnerInput } from '../input/handOff';
 import { guardCommitsWithLease } from '../cdc/apply/leaseGuard';
 import { acquireLease } from './lease';
 
@@ -31,8 +31,8 @@ function stopOnLeaseLoss(error: Error): never {
 }
 
 async function main(): Promise<number> {
-  const input = JSON.parse(await readStdin()) as { spec: unknown; reason: 'create' | 'resume' };
-  const spec = parseMigrationSpec(input.spec);
+  const input = JSON.parse(await readStdin()) as RunnerInput;
+  const spec = await runnerSpec(input);
   const name = spec.migrationName;
   let lease;
   try {

@@ -8,6 +8,7 @@ import path from 'node:path';
 import { ControlStore } from '../control/store';
 import { PgferryError } from '../core/errors';
 import { FINAL_STATES } from '../core/model';
+import { runnerInput } from '../input/handOff';
 import type { MigrationSpec, ServerSpec } from '../input/migrationSpec';
 import { runnerLogName } from '../core/names';
 
@@ -51,7 +52,7 @@ export async function spawnRunner(spec: MigrationSpec, reason: 'create' | 'resum
     closeSync(log);
     let exitCode: number | null | undefined;
     child.on('exit', (code) => (exitCode = code));
-    child.stdin!.end(JSON.stringify({ spec, reason }));
+    child.stdin!.end(runnerInput(spec, reason));
     child.unref();
 
     const deadline = Date.now() + (options.timeoutMs ?? 60_000);

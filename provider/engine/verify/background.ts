@@ -12,10 +12,11 @@ import { pinMessagePrefix } from '../core/names';
 import { formatLsn, parseLsn } from '../cdc/decode/lsn';
 import { ALL_TABLES, type PinnedPosition } from '../cdc/apply/pin';
 import type { OnlineStream } from '../cdc/apply/onlineStream';
-import { recordTableVerification } from '../control/tableVerification';
+import { recordTableVerification, tableVerifications } from '../control/tableVerification';
 import { notStreamedTables } from '../control/sourceTables';
 import { readFilterPlan } from '../filter/plan';
 import type { MigrationRun } from '../flow/migrationRun';
+import { pinStillCurrent } from './pinRecord';
 import { parseSnapshot, visibleIn } from './sourcePin';
 import { checksum, tableChecksumSql } from '.';
 
@@ -107,14 +108,45 @@ export class BackgroundVerification {
     const tables = (await listTables(this.source!, await serverMajor(this.source!))).filter(
       (t) => !t.unlogged && !skipped.has(t.display) && filter.rowsMove(t.oid),
     );
-    for (const table of tables) {
+    for (const table of await this.tablesDue(tables)) {
       if (this.stopped || this.stream().failure) return;
-      const entry = this.stream().applier.tracker.entry(table.sql);
-      if (entry && entry.keys !== 'all') continue;
       const outcome = await this.verifyTable(table);
       if (outcome === 'inexact')
         this.run.onProgress({ kind: 'info', database, message: `background verification of ${table.display}: pin inexact, tried again` });
     }
+  }
+
+  /**
+   * The tables to pin now: those this runner does not track, those changed wholesale since, and
+   * those whose record is no longer their pin's (a cutover that stopped on a mismatch recorded how
+   * it checked them; the keys tracked since the pin then no longer stand on a record of a match).
+   */
+  async tablesDue(tables: readonly SourceTable[]): Promise<SourceTable[]> {
+    const { spec, store } = this.run;
+    const records = new Map((await tableVerifications(store, spec.migrationName, this.database)).map((r) => [r.table, r]));
+    const tracker = this.stream().applier.tracker;
+    return tables.filter((t) => {
+      const entry = tracker.entry(t.sql);
+      return !pinStillCurrent(entry, records.get(t.display)) || entry.keys === 'all';
+    });
+  }
+
+  /**
+   * The source refused the pin's message (a role without EXECUTE on pg_logical_emit_message): no
+   * pin can ever succeed, so rather than failing every pass unseen, the verifier says so once (a
+   * warning `show` lists) and stops; the cutover then reads every table whole, as verify: 'full'.
+   */
+  private refused(error: unknown): never {
+    const code = (error as { code?: unknown }).code;
+    if (code === '42501' || code === '42883') {
+      this.stopped = true;
+      void this.run.warn(
+        `background verification cannot pin tables on this source: pg_logical_emit_message was refused (${errorMessage(error)}); ` +
+          `the cutover reads every table whole, as verify: 'full' does: grant EXECUTE on pg_logical_emit_message to the source user to verify while streaming`,
+        this.database,
+      );
+    }
+    throw error;
   }
 
   /** One table at one pinned position: both sides read there, compared, recorded. */
@@ -147,7 +179,9 @@ export class BackgroundVerification {
           return 'inexact';
         }
         // a record past the position, so that an idle source still shows the apply it is passed
-        await source.query(`SELECT pg_catalog.pg_logical_emit_message(false, $1, '')`, [pinMessagePrefix(this.run.spec.migrationName)]);
+        await source
+          .query(`SELECT pg_catalog.pg_logical_emit_message(false, $1, '')`, [pinMessagePrefix(this.run.spec.migrationName)])
+          .catch((error: unknown) => this.refused(error));
         position = { lsn: parseLsn(rows[0]!.lsn), visible: (xid) => visibleIn(snapshot, xid) };
         pin.release(position);
       } catch (error) {

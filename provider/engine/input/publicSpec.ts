@@ -1,0 +1,48 @@
+// The spec without secrets (what the control catalog stores, what adoption compares), kept apart
+// from the zod schema: the runner records it on every start and must not pay for loading zod.
+import type { MigrationSpec, ServerSpec } from './migrationSpec';
+import { FILTER_KEYS } from '../filter/filters';
+
+/** The spec without secrets: what the control catalog stores and what adoption compares. */
+export function publicSpec(spec: MigrationSpec): Record<string, unknown> {
+  const strip = (s: ServerSpec) => ({ host: s.host, port: s.port, user: s.user, sslMode: s.sslMode });
+  return {
+    migrationName: spec.migrationName,
+    source: strip(spec.source),
+    target: strip(spec.target),
+    databases: [...spec.databases],
+    mode: spec.mode,
+    option: spec.option,
+    overwriteDbsInTarget: spec.overwriteDbsInTarget,
+    // What moves is part of which migration this is; absent when unfiltered, so the specs stored
+    // before filters existed still compare equal.
+    ...Object.fromEntries(FILTER_KEYS.filter((k) => spec[k].length > 0).map((k) => [k, [...spec[k]]])),
+    // only when set, so that specs stored before windows existed compare equal
+    migrationWindowStartTimeInUtc: spec.migrationWindowStartTimeInUtc,
+    migrationWindowEndTimeInUtc: spec.migrationWindowEndTimeInUtc,
+  };
+}
+
+/** JSON with object keys sorted, so specs compare equal whatever order storage gave them. */
+function canonicalJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
+  if (value !== null && typeof value === 'object') {
+    const entries = Object.entries(value as Record<string, unknown>)
+      .filter(([, v]) => v !== undefined)
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`;
+  }
+  return JSON.stringify(value);
+}
+
+/**
+ * Does a stored (secret-free) spec describe the same migration as `spec`? Databases compare as a
+ * set: the same databases listed in another order are the same migration.
+ */
+export function samePublicSpec(stored: Record<string, unknown>, spec: MigrationSpec): boolean {
+  const sorted = (s: Record<string, unknown>) => ({
+    ...s,
+    databases: Array.isArray(s.databases) ? [...(s.databases as unknown[])].map(String).sort() : s.databases,
+  });
+  return canonicalJson(sorted(stored)) === canonicalJson(sorted(publicSpec(spec)));
+}
