@@ -3,7 +3,7 @@
 // unknown, malformed, missing or contradictory flags — becomes one line naming the flag (exit 2).
 // Both pgferry's own flags and `az postgres flexible-server migration`'s are accepted (flags.ts).
 import { Command as Program, CommanderError } from 'commander';
-import { inputError, MIGRATION_NAME_PATTERN, type MigrationMode, type MigrationOption, type SslMode } from '../engine';
+import { inputError, MIGRATION_NAME_PATTERN, type MigrationMode, type MigrationOption, type Runtime, type SslMode } from '../engine';
 import { COMMAND_SPECS, COMMANDS, RESULT_OPTIONS, type Command } from './flags';
 import { compileQuery, type CompiledQuery, type OutputFormat } from './format';
 import type { Verbosity } from './log';
@@ -35,6 +35,7 @@ export interface CliArgs {
   readonly noVerify: boolean;
   readonly allowReplicaIdentityFull: boolean;
   readonly skipUnsupportedObjects: boolean;
+  readonly runtime?: Runtime;
   readonly filter: 'active' | 'all';
   readonly cancel: boolean;
   readonly cutover: boolean;
@@ -203,6 +204,7 @@ export function parseCli(argv: readonly string[], env: NodeJS.ProcessEnv = proce
     noVerify: o.verify === false,
     allowReplicaIdentityFull: o.allowReplicaIdentityFull === true,
     skipUnsupportedObjects: o.skipUnsupportedObjects === true,
+    runtime: o.runtime as Runtime | undefined,
     filter: (o.filter as 'active' | 'all' | undefined) ?? 'active',
     cancel: o.cancel === true,
     cutover: o.cutover === true,

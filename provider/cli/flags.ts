@@ -2,7 +2,7 @@
 // `az postgres flexible-server migration`, with the value parsers that make az's enum values
 // case-insensitive (Offline/offline, ValidateAndMigrate/validate-and-migrate, Active/active).
 import { InvalidArgumentError, Option } from 'commander';
-import { SSL_MODES, type MigrationMode, type MigrationOption, type SslMode } from '../engine';
+import { RUNTIMES, SSL_MODES, type MigrationMode, type MigrationOption, type Runtime, type SslMode } from '../engine';
 import { OUTPUT_FORMATS, type OutputFormat } from './format';
 
 export const COMMANDS = ['create', 'show', 'list', 'update', 'check-name-availability', 'verify', 'resume', 'version', 'demo'] as const;
@@ -82,6 +82,10 @@ export const RUN_OPTIONS = (): Option[] => [
   new Option('--no-verify', 'skip the final verification'),
   new Option('--allow-replica-identity-full', 'stream tables without a usable key with REPLICA IDENTITY FULL'),
   new Option('--skip-unsupported-objects', 'leave out what a non-superuser target user cannot create, and list it'),
+  new Option(
+    '--runtime <runtime>',
+    'local (a runner on this machine, default) | agents (only register; `pgferry agent` runs it)',
+  ).argParser(choice<Runtime>(RUNTIMES, RUNTIMES.join(' or '))),
 ];
 
 export const FILTER = () =>

@@ -1,6 +1,6 @@
 // Flags that override the properties file, shared by both file forms: target server flags,
 // mode/option/verify flags, and the target defaults.
-import { inputError, type MigrationMode, type MigrationOption, type SslMode } from '../engine';
+import { inputError, type MigrationMode, type MigrationOption, type Runtime, type SslMode } from '../engine';
 import type { ServerAddress } from './serverName';
 import { parseConnectionUrl } from './url';
 
@@ -25,6 +25,7 @@ export interface PropertyFlags {
   readonly noVerify?: boolean;
   readonly allowReplicaIdentityFull?: boolean;
   readonly skipUnsupportedObjects?: boolean;
+  readonly runtime?: Runtime;
   readonly target?: TargetFlags;
 }
 
@@ -61,6 +62,7 @@ export function applyFlags(input: Record<string, unknown>, flags: PropertyFlags)
   if (flags.noVerify) input.verify = false;
   if (flags.allowReplicaIdentityFull) input.allowReplicaIdentityFull = true;
   if (flags.skipUnsupportedObjects) input.skipUnsupportedObjects = true;
+  if (flags.runtime) input.runtime = flags.runtime;
 }
 
 /**

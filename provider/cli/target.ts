@@ -40,6 +40,7 @@ export function propertyFlags(args: CliArgs): PropertyFlags {
     noVerify: args.noVerify,
     allowReplicaIdentityFull: args.allowReplicaIdentityFull,
     skipUnsupportedObjects: args.skipUnsupportedObjects,
+    runtime: args.runtime,
     target: args.target,
   };
 }

@@ -28,10 +28,13 @@ export async function runMigration(spec: MigrationSpec, options: RunOptions = {}
 
 /**
  * Registers the migration and starts a detached runner process that performs it, so the work
- * outlives the caller; returns once the runner holds its lease.
+ * outlives the caller; returns once the runner holds its lease. With runtime agents it only
+ * registers: the agents that hold the source's credentials run it.
  */
 export async function startMigration(spec: MigrationSpec): Promise<void> {
   await withStore(spec.target, (store) => store.register(spec));
+  // runtime agents: registered is all; `pgferry agent` processes near the target run it
+  if (spec.runtime === 'agents') return;
   const { spawnRunner } = await import('./runner/spawn');
   await spawnRunner(spec, 'create');
 }

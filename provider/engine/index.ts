@@ -16,6 +16,7 @@ export {
   MIGRATION_NAME_PATTERN,
   SSL_MODES,
   MIGRATION_MODES,
+  RUNTIMES,
   MIGRATION_OPTIONS,
   type MigrationSpec,
   type MigrationSpecInput,
@@ -23,6 +24,7 @@ export {
   type SslMode,
   type MigrationMode,
   type MigrationOption,
+  type Runtime,
 } from './input/migrationSpec';
 export { ControlStore } from './control/store';
 export { CONTROL_SCHEMA_VERSION } from './control/schemaVersions';

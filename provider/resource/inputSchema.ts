@@ -37,6 +37,8 @@ export interface PgMigrationInputs {
   readonly migrateRoles?: boolean;
   readonly allowReplicaIdentityFull?: boolean;
   readonly skipUnsupportedObjects?: boolean;
+  /** local: a runner on the machine that runs `pulumi up`; agents: registered only, run by `pgferry agent`. */
+  readonly runtime?: 'local' | 'agents';
   readonly cutover?: boolean;
   readonly tableJobs?: number;
   readonly indexJobs?: number;

@@ -16,7 +16,8 @@ import type {
   VerificationReport,
 } from '../core/model';
 import { CONTROL_SCHEMA, leaseKey, newInstanceId } from '../core/names';
-import { publicSpec, type MigrationSpec } from '../input/migrationSpec';
+import { publicSpec, type MigrationSpec, type Runtime } from '../input/migrationSpec';
+import { agentsFor, sourceKeysOf, waitingReason } from './agents';
 import { CatalogConnection } from './connection';
 import { databasePatchQuery, tablePatchQuery, type DatabasePatch, type TablePatch } from './patches';
 import { SELECT_DATABASES, shapeStatus, type DatabaseRow, type MigrationRow } from './status';
@@ -38,6 +39,7 @@ export class ControlStore extends CatalogConnection {
       option: spec.option,
       spec: publicSpec(spec),
       databases: spec.databases,
+      runtime: spec.runtime,
     });
   }
 
@@ -48,6 +50,7 @@ export class ControlStore extends CatalogConnection {
     option: 'Validate' | 'Migrate' | 'ValidateAndMigrate';
     spec: Record<string, unknown>;
     databases: readonly string[];
+    runtime?: Runtime;
   }): Promise<void> {
     await this.install();
     await this.exclusive((client) => this.insertMigration(client, args));
@@ -55,15 +58,15 @@ export class ControlStore extends CatalogConnection {
 
   private async insertMigration(
     client: pg.Client,
-    args: { name: string; mode: string; option: string; spec: Record<string, unknown>; databases: readonly string[] },
+    args: { name: string; mode: string; option: string; spec: Record<string, unknown>; databases: readonly string[]; runtime?: Runtime },
   ): Promise<void> {
     await client.query('BEGIN');
     try {
       const inserted = await client.query(
-        `INSERT INTO ${S}.migration (name, mode, option, spec, state, sub_state, instance)
-         VALUES ($1, $2, $3, $4::jsonb, 'InProgress', 'PerformingPreRequisiteSteps', $5)
+        `INSERT INTO ${S}.migration (name, mode, option, spec, state, sub_state, instance, runtime)
+         VALUES ($1, $2, $3, $4::jsonb, 'InProgress', 'PerformingPreRequisiteSteps', $5, $6)
          ON CONFLICT (name) DO NOTHING`,
-        [args.name, args.mode, args.option, JSON.stringify(args.spec), newInstanceId()],
+        [args.name, args.mode, args.option, JSON.stringify(args.spec), newInstanceId(), args.runtime ?? 'local'],
       );
       if (inserted.rowCount === 0) {
         throw new PgferryError('MIGRATION_NAME_TAKEN', `migration name "${args.name}" is already used on this target`, {
@@ -365,6 +368,12 @@ export class ControlStore extends CatalogConnection {
 
   private async toStatus(row: MigrationRow): Promise<MigrationStatus> {
     const databases = await this.query<DatabaseRow>(SELECT_DATABASES, [row.name]);
-    return shapeStatus(row, databases, Date.now());
+    const status = shapeStatus(row, databases, Date.now());
+    if (row.runtime !== 'agents') return status;
+    // runtime agents: who could run it, and, while nothing can, why (a catalog of version 9 or later)
+    const needs = sourceKeysOf(row.spec);
+    const agents = await agentsFor((sql, params) => this.query(sql, params), row.name, needs);
+    const waiting = isFinalState(status.state) ? undefined : waitingReason(agents, needs);
+    return { ...status, agents, ...(waiting ? { waiting } : {}) };
   }
 }

@@ -1,0 +1,69 @@
+// runtime: agents. `pgferry create` only registers the migration (no runner starts on the caller's
+// machine), and `show` says why nothing runs while no agent that could run it is alive.
+import assert from 'node:assert/strict';
+import { startPair, type ServerPair } from '../support';
+import { propertiesFile, runCli, PGFERRY_JSON } from './helpers';
+
+describe('runtime agents: registered only, waiting for an agent', function () {
+  this.timeout(120_000);
+  let pair: ServerPair;
+  let flags: string[];
+  let env: Record<string, string>;
+  const body = (extra: Record<string, unknown> = {}) =>
+    propertiesFile({
+      properties: {
+        SourceDBServerResourceId: `${pair.source.host}:${pair.source.port}@postgres`,
+        SecretParameters: { AdminCredentials: { SourceServerPassword: pair.source.password, TargetServerPassword: pair.target.password } },
+        targetServerUserName: 'postgres',
+        targetDbServerFullyQualifiedDomainName: pair.target.host,
+        targetDbServerPort: pair.target.port,
+        DBsToMigrate: ['shop'],
+        MigrationMode: 'Offline',
+        ...extra,
+      },
+    });
+  before(async () => {
+    pair = await startPair();
+    await pair.source.query('CREATE DATABASE shop');
+    await pair.source.query(`CREATE TABLE items (id int PRIMARY KEY); INSERT INTO items SELECT generate_series(1, 10);`, [], 'shop');
+    flags = ['--target-host', pair.target.host, '--target-port', String(pair.target.port)];
+    env = { PGPASSWORD: pair.target.password };
+  });
+  after(async () => pair?.stop());
+
+  it('create --runtime agents registers the migration, starts no runner, and copies nothing', async () => {
+    const created = await runCli(['create', '--name', 'by-agents', '--properties', body(), '--runtime', 'agents', ...PGFERRY_JSON]);
+    assert.equal(created.code, 0, created.stderr);
+    const shown = await runCli(['show', '--name', 'by-agents', ...flags, ...PGFERRY_JSON], env);
+    assert.equal(shown.code, 0, shown.stderr);
+    const status = JSON.parse(shown.stdout);
+    assert.equal(status.runtime, 'agents');
+    assert.equal(status.state, 'InProgress');
+    assert.equal(status.runner, undefined);
+    assert.deepEqual(status.agents, []);
+    const onTarget = await pair.target.query<{ n: number }>(`SELECT count(*)::int AS n FROM pg_database WHERE datname = 'shop'`);
+    assert.deepEqual(onTarget, [{ n: 0 }]);
+  });
+
+  it('show says "waiting for an agent" while no agent is alive', async () => {
+    const json = await runCli(['show', '--name', 'by-agents', ...flags, ...PGFERRY_JSON], env);
+    assert.match(JSON.parse(json.stdout).waiting, /^waiting for an agent: none has sent a heartbeat/);
+    const table = await runCli(['show', '--name', 'by-agents', ...flags], env);
+    assert.equal(table.code, 0, table.stderr);
+    assert.match(table.stdout, /Runtime\s+waiting for an agent/);
+  });
+
+  it('the properties key runtime: agents does the same as the flag', async () => {
+    assert.equal((await runCli(['create', '--name', 'by-key', '--properties', body({ runtime: 'agents' })])).code, 0);
+    const byKey = JSON.parse((await runCli(['show', '--name', 'by-key', ...flags, ...PGFERRY_JSON], env)).stdout);
+    assert.equal(byKey.runtime, 'agents');
+    assert.match(byKey.waiting, /waiting for an agent/);
+  });
+
+  it('refuses an unknown runtime with a one-line error naming the allowed values', async () => {
+    const bad = await runCli(['create', '--name', 'bad-rt', '--properties', body({ runtime: 'cloud' })]);
+    assert.equal(bad.code, 2, bad.stderr);
+    assert.equal(bad.errLines.length, 1);
+    assert.match(bad.errLines[0]!, /runtime.*must be local or agents/);
+  });
+});
