@@ -36,6 +36,8 @@ export interface CliArgs {
   readonly allowReplicaIdentityFull: boolean;
   readonly skipUnsupportedObjects: boolean;
   readonly runtime?: Runtime;
+  /** `pgferry agent --concurrency`. */
+  readonly concurrency?: number;
   readonly filter: 'active' | 'all';
   readonly cancel: boolean;
   readonly cutover: boolean;
@@ -205,6 +207,7 @@ export function parseCli(argv: readonly string[], env: NodeJS.ProcessEnv = proce
     allowReplicaIdentityFull: o.allowReplicaIdentityFull === true,
     skipUnsupportedObjects: o.skipUnsupportedObjects === true,
     runtime: o.runtime as Runtime | undefined,
+    concurrency: o.concurrency as number | undefined,
     filter: (o.filter as 'active' | 'all' | undefined) ?? 'active',
     cancel: o.cancel === true,
     cutover: o.cutover === true,

@@ -5,7 +5,18 @@ import { InvalidArgumentError, Option } from 'commander';
 import { RUNTIMES, SSL_MODES, type MigrationMode, type MigrationOption, type Runtime, type SslMode } from '../engine';
 import { OUTPUT_FORMATS, type OutputFormat } from './format';
 
-export const COMMANDS = ['create', 'show', 'list', 'update', 'check-name-availability', 'verify', 'resume', 'version', 'demo'] as const;
+export const COMMANDS = [
+  'create',
+  'show',
+  'list',
+  'update',
+  'check-name-availability',
+  'verify',
+  'resume',
+  'version',
+  'demo',
+  'agent',
+] as const;
 export type Command = (typeof COMMANDS)[number];
 
 /** A value parser picking case-insensitively from `allowed` (also matching without - and _). */
@@ -21,6 +32,11 @@ export function choice<T extends string>(allowed: readonly T[], shown: string): 
 function port(value: string): number {
   if (!/^\d{1,5}$/.test(value) || Number(value) < 1 || Number(value) > 65535)
     throw new InvalidArgumentError('must be a number from 1 to 65535');
+  return Number(value);
+}
+
+function concurrency(value: string): number {
+  if (!/^\d{1,2}$/.test(value) || Number(value) < 1 || Number(value) > 64) throw new InvalidArgumentError('must be a number from 1 to 64');
   return Number(value);
 }
 
@@ -141,6 +157,15 @@ export const COMMAND_SPECS: Record<Command, CommandSpec> = {
     summary: 'restart a migration whose runner stopped',
     required: ['migration', 'properties'],
     options: () => [...NAME_OPTIONS(), PROPERTIES(), ...RUN_OPTIONS(), ...common()],
+  },
+  agent: {
+    summary: 'run migrations of runtime agents: a long-running worker near the target (source credentials from PGFERRY_SOURCE_URLS)',
+    required: [],
+    options: () => [
+      new Option('-n, --name <name>', "the agent's name on the target (default: host name and pid)"),
+      new Option('--concurrency <n>', 'work items run at once (default 2)').argParser(concurrency),
+      ...common(),
+    ],
   },
   version: { summary: "print pgferry's version and its control-catalog schema version", required: [], options: () => [] },
   demo: {

@@ -46,3 +46,6 @@ export {
   type DroppedDatabases,
 } from './api';
 export { withSourceSlots } from './flow/stoppedRunner';
+
+export { runAgent, AGENT_HEARTBEAT_MS, type AgentOptions } from './runner/agent';
+export { serverKey, AGENT_STALE_SECONDS } from './control/agents';

@@ -2,7 +2,8 @@
 // machine), and `show` says why nothing runs while no agent that could run it is alive.
 import assert from 'node:assert/strict';
 import { startPair, type ServerPair } from '../support';
-import { propertiesFile, runCli, PGFERRY_JSON } from './helpers';
+import type { ChildProcess } from 'node:child_process';
+import { propertiesFile, runCli, stderrMatch, PGFERRY_JSON } from './helpers';
 
 describe('runtime agents: registered only, waiting for an agent', function () {
   this.timeout(120_000);
@@ -31,6 +32,21 @@ describe('runtime agents: registered only, waiting for an agent', function () {
   });
   after(async () => pair?.stop());
 
+  /** Starts `pgferry agent` with these source URLs in its environment; resolves once it joined, and with its exit. */
+  async function startAgent(name: string, sourceUrls: string): Promise<{ child: ChildProcess; exited: Promise<number | null> }> {
+    let child: ChildProcess | undefined;
+    const exited = runCli(
+      ['agent', '--name', name, ...flags],
+      { ...env, PGFERRY_SOURCE_URLS: sourceUrls },
+      110_000,
+      (c) => (child = c),
+    ).then((r) => r.code);
+    await stderrMatch(child!, new RegExp(`^agent ${name} joined`), `agent ${name} joining`);
+    return { child: child!, exited };
+  }
+  const sourceUrl = (db: string) => `postgres://postgres:${pair.source.password}@${pair.source.host}:${pair.source.port}/${db}`;
+  const show = async (name: string) => JSON.parse((await runCli(['show', '--name', name, ...flags, ...PGFERRY_JSON], env)).stdout);
+
   it('create --runtime agents registers the migration, starts no runner, and copies nothing', async () => {
     const created = await runCli(['create', '--name', 'by-agents', '--properties', body(), '--runtime', 'agents', ...PGFERRY_JSON]);
     assert.equal(created.code, 0, created.stderr);
@@ -58,6 +74,45 @@ describe('runtime agents: registered only, waiting for an agent', function () {
     const byKey = JSON.parse((await runCli(['show', '--name', 'by-key', ...flags, ...PGFERRY_JSON], env)).stdout);
     assert.equal(byKey.runtime, 'agents');
     assert.match(byKey.waiting, /waiting for an agent/);
+  });
+
+  it("an agent without the source's credentials is listed, leaves the work alone, and show says why nothing runs", async () => {
+    const other = await startAgent('no-creds', sourceUrl('elsewhere'));
+    try {
+      const status = await show('by-agents');
+      assert.deepEqual(
+        status.agents.map((a: { name: string; alive: boolean; hasCredentials: boolean; itemsHeld: number }) => [
+          a.name,
+          a.alive,
+          a.hasCredentials,
+          a.itemsHeld,
+        ]),
+        [['no-creds', true, false, 0]],
+      );
+      assert.match(status.waiting, /^waiting for an agent with the source's credentials \(.*\/shop\): 1 alive, none holds them$/);
+      assert.equal(status.state, 'InProgress');
+      const table = await runCli(['show', '--name', 'by-agents', ...flags], env);
+      assert.match(table.stdout, /no-creds .* NO: lacks the source's/);
+      assert.ok(!table.stdout.includes(pair.source.password), "the password of the agent's environment is nowhere in show");
+    } finally {
+      other.child.kill('SIGTERM');
+      assert.equal(await other.exited, 0);
+    }
+  });
+
+  it('an agent with the credentials ends the wait; stopped cleanly it is no longer listed', async () => {
+    const able = await startAgent('with-creds', sourceUrl('shop'));
+    const status = await show('by-agents');
+    assert.equal(status.waiting, undefined);
+    assert.deepEqual(
+      status.agents.map((a: { name: string; hasCredentials: boolean }) => [a.name, a.hasCredentials]),
+      [['with-creds', true]],
+    );
+    able.child.kill('SIGTERM');
+    assert.equal(await able.exited, 0);
+    const after = await show('by-agents');
+    assert.deepEqual(after.agents, []);
+    assert.match(after.waiting, /^waiting for an agent: none has sent a heartbeat/);
   });
 
   it('refuses an unknown runtime with a one-line error naming the allowed values', async () => {
