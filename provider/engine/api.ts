@@ -68,6 +68,8 @@ export async function resumeMigration(spec: MigrationSpec): Promise<void> {
   if (stopped) await withStore(spec.target, (store) => store.requestApplyRetry(name));
   // (a migration run in the caller's process has no runner record: its watch loop reads the request too)
   if (stopped && (status.runner === undefined || status.runner.alive)) return;
+  // runtime agents: no runner of its own to start; any agent with the credentials takes it up
+  if (status.runtime === 'agents') return;
   if (status.runner?.alive) {
     throw new PgferryError(
       'RUNNER_ALREADY_RUNNING',

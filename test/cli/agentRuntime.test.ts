@@ -76,6 +76,14 @@ describe('runtime agents: registered only, waiting for an agent', function () {
     assert.match(byKey.waiting, /waiting for an agent/);
   });
 
+  it("resume of a migration of runtime agents starts no runner on the caller's machine", async () => {
+    const resumed = await runCli(['resume', '--name', 'by-agents', '--properties', body({ runtime: 'agents' })]);
+    assert.equal(resumed.code, 0, resumed.stderr);
+    const status = await show('by-agents');
+    assert.equal(status.runner, undefined);
+    assert.match(status.waiting, /^waiting for an agent/);
+  });
+
   it("an agent without the source's credentials is listed, leaves the work alone, and show says why nothing runs", async () => {
     const other = await startAgent('no-creds', sourceUrl('elsewhere'));
     try {
