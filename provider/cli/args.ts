@@ -3,7 +3,15 @@
 // unknown, malformed, missing or contradictory flags — becomes one line naming the flag (exit 2).
 // Both pgferry's own flags and `az postgres flexible-server migration`'s are accepted (flags.ts).
 import { Command as Program, CommanderError } from 'commander';
-import { inputError, MIGRATION_NAME_PATTERN, type MigrationMode, type MigrationOption, type SslMode, type TableFilters } from '../engine';
+import {
+  inputError,
+  MIGRATION_NAME_PATTERN,
+  type MigrationMode,
+  type MigrationOption,
+  type Runtime,
+  type SslMode,
+  type TableFilters,
+} from '../engine';
 import { COMMAND_SPECS, COMMANDS, FILTER_FLAGS, RESULT_OPTIONS, type Command } from './flags';
 import { compileQuery, type CompiledQuery, type OutputFormat } from './format';
 import type { Verbosity } from './log';
@@ -36,6 +44,9 @@ export interface CliArgs {
   readonly skipUnsupportedObjects: boolean;
   /** create: --include-schema, --exclude-table ... (repeatable), by spec key. */
   readonly filters: Partial<TableFilters>;
+  readonly runtime?: Runtime;
+  /** `pgferry agent --concurrency`. */
+  readonly concurrency?: number;
   readonly filter: 'active' | 'all';
   readonly cancel: boolean;
   readonly cutover: boolean;
@@ -216,6 +227,8 @@ export function parseCli(argv: readonly string[], env: NodeJS.ProcessEnv = proce
     allowReplicaIdentityFull: o.allowReplicaIdentityFull === true,
     skipUnsupportedObjects: o.skipUnsupportedObjects === true,
     filters: filterFlags(o),
+    runtime: o.runtime as Runtime | undefined,
+    concurrency: o.concurrency as number | undefined,
     filter: (o.filter as 'active' | 'all' | undefined) ?? 'active',
     cancel: o.cancel !== undefined && o.cancel !== false,
     cutover: o.cutover !== undefined && o.cutover !== false,

@@ -2,10 +2,21 @@
 // `az postgres flexible-server migration`, with the value parsers that make az's enum values
 // case-insensitive (Offline/offline, ValidateAndMigrate/validate-and-migrate, Active/active).
 import { InvalidArgumentError, Option } from 'commander';
-import { SSL_MODES, type MigrationMode, type MigrationOption, type SslMode } from '../engine';
+import { RUNTIMES, SSL_MODES, type MigrationMode, type MigrationOption, type Runtime, type SslMode } from '../engine';
 import { OUTPUT_FORMATS, type OutputFormat } from './format';
 
-export const COMMANDS = ['create', 'show', 'list', 'update', 'check-name-availability', 'verify', 'resume', 'version', 'demo'] as const;
+export const COMMANDS = [
+  'create',
+  'show',
+  'list',
+  'update',
+  'check-name-availability',
+  'verify',
+  'resume',
+  'version',
+  'demo',
+  'agent',
+] as const;
 export type Command = (typeof COMMANDS)[number];
 
 /** A value parser picking case-insensitively from `allowed` (also matching without - and _). */
@@ -21,6 +32,11 @@ function choice<T extends string>(allowed: readonly T[], shown: string): (value:
 function port(value: string): number {
   if (!/^\d{1,5}$/.test(value) || Number(value) < 1 || Number(value) > 65535)
     throw new InvalidArgumentError('must be a number from 1 to 65535');
+  return Number(value);
+}
+
+function concurrency(value: string): number {
+  if (!/^\d{1,2}$/.test(value) || Number(value) < 1 || Number(value) > 64) throw new InvalidArgumentError('must be a number from 1 to 64');
   return Number(value);
 }
 
@@ -82,6 +98,10 @@ const RUN_OPTIONS = (): Option[] => [
   new Option('--no-verify', 'skip the final verification'),
   new Option('--allow-replica-identity-full', 'stream tables without a usable key with REPLICA IDENTITY FULL'),
   new Option('--skip-unsupported-objects', 'leave out what a non-superuser target user cannot create, and list it'),
+  new Option(
+    '--runtime <runtime>',
+    'local (a runner on this machine, default) | agents (only register; `pgferry agent` runs it)',
+  ).argParser(choice<Runtime>(RUNTIMES, RUNTIMES.join(' or '))),
 ];
 
 /** create: which schemas and tables move; each flag repeats, one pg_dump pattern a time. */
@@ -154,6 +174,15 @@ export const COMMAND_SPECS: Record<Command, CommandSpec> = {
     summary: 'restart a migration whose runner stopped',
     required: ['migration', 'properties'],
     options: () => [...NAME_OPTIONS(), PROPERTIES(), ...RUN_OPTIONS(), ...common()],
+  },
+  agent: {
+    summary: 'run migrations of runtime agents: a long-running worker near the target (source credentials from PGFERRY_SOURCE_URLS)',
+    required: [],
+    options: () => [
+      new Option('-n, --name <name>', "the agent's name on the target (default: host name and pid)"),
+      new Option('--concurrency <n>', 'work items run at once (default 2)').argParser(concurrency),
+      ...common(),
+    ],
   },
   version: { summary: "print pgferry's version and its control-catalog schema version", required: [], options: () => [] },
   demo: {

@@ -3,6 +3,7 @@
 // (0 success, 2 bad input, 130 interrupted wait, 1 anything else) with one line on stderr.
 import { isPgferryError, zodToInputError } from '../engine';
 import { COMMANDS, parseCli, type CliArgs, type Command } from './args';
+import { agentCommand } from './commands/agent';
 import { checkNameCommand } from './commands/checkName';
 import { createCommand, resumeCommand } from './commands/create';
 import { demoCommand } from './commands/demo';
@@ -25,6 +26,7 @@ const COMMAND_RUNNERS: Record<Command, (args: CliArgs) => Promise<number>> = {
   resume: resumeCommand,
   version: versionCommand,
   demo: demoCommand,
+  agent: agentCommand,
 };
 
 function isZodError(error: unknown): error is Parameters<typeof zodToInputError>[0] {

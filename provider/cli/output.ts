@@ -1,6 +1,7 @@
 // What the CLI prints: compact human tables or exactly one JSON value, always through redact().
 import {
   FINAL_STATES,
+  type AgentInfo,
   type DatabaseDetails,
   type MigrationStatus,
   type SourceSlotState,
@@ -140,8 +141,10 @@ export function renderStatus(status: MigrationStatus): string {
             ],
           ]
         : []),
+      ...(status.runtime === 'agents' ? [['Runtime', status.waiting ?? 'agents']] : []),
     ]),
   ];
+  if (status.agents?.length) lines.push('', renderColumns(agentRows(status.agents)));
   if (status.databases.length) lines.push('', renderColumns(databaseRows(status.databases, status.mode === 'Online')));
   for (const d of status.databases) if (d.message) lines.push(`  ${d.database}: ${d.message}`);
   for (const d of status.databases)
@@ -149,6 +152,21 @@ export function renderStatus(status: MigrationStatus): string {
   if (status.validation.length) lines.push('', renderValidation(status.validation));
   if (status.verification) lines.push('', renderVerification(status.verification));
   return lines.join('\n');
+}
+
+/** The agents on the target: who could run the migration, and what each holds of it. */
+function agentRows(agents: readonly AgentInfo[]): string[][] {
+  return [
+    ['Agent', 'Host', 'Items held', 'Heartbeat', 'Version', 'Credentials'],
+    ...agents.map((a) => [
+      a.name,
+      `${a.host} pid ${a.pid}`,
+      String(a.itemsHeld),
+      `${a.heartbeatAt}${a.alive ? '' : ' (gone)'}`,
+      a.version,
+      a.hasCredentials ? 'yes' : "NO: lacks the source's",
+    ]),
+  ];
 }
 
 /** One line on a slot as the source showed it: whether it streams, and the WAL it keeps there. */

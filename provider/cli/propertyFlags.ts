@@ -1,6 +1,6 @@
 // Flags that override the properties file, shared by both file forms: target server flags,
 // mode/option/verify flags, and the target defaults.
-import { inputError, type MigrationMode, type MigrationOption, type SslMode, type TableFilters } from '../engine';
+import { inputError, type MigrationMode, type MigrationOption, type Runtime, type SslMode, type TableFilters } from '../engine';
 import type { ServerAddress } from './serverName';
 import { parseConnectionUrl } from './url';
 
@@ -27,6 +27,7 @@ export interface PropertyFlags {
   readonly skipUnsupportedObjects?: boolean;
   /** Filter lists given as flags: each replaces the file's list of the same name. */
   readonly filters?: Partial<TableFilters>;
+  readonly runtime?: Runtime;
   readonly target?: TargetFlags;
 }
 
@@ -64,6 +65,7 @@ export function applyFlags(input: Record<string, unknown>, flags: PropertyFlags)
   if (flags.allowReplicaIdentityFull) input.allowReplicaIdentityFull = true;
   if (flags.skipUnsupportedObjects) input.skipUnsupportedObjects = true;
   for (const [key, patterns] of Object.entries(flags.filters ?? {})) if (patterns) input[key] = [...patterns];
+  if (flags.runtime) input.runtime = flags.runtime;
 }
 
 /**

@@ -41,6 +41,7 @@ export function propertyFlags(args: CliArgs): PropertyFlags {
     allowReplicaIdentityFull: args.allowReplicaIdentityFull,
     skipUnsupportedObjects: args.skipUnsupportedObjects,
     filters: args.filters,
+    runtime: args.runtime,
     target: args.target,
   };
 }

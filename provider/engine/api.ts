@@ -30,10 +30,13 @@ export async function runMigration(spec: MigrationSpec, options: RunOptions = {}
 
 /**
  * Registers the migration and starts a detached runner process that performs it, so the work
- * outlives the caller; returns once the runner holds its lease.
+ * outlives the caller; returns once the runner holds its lease. With runtime agents it only
+ * registers: the agents that hold the source's credentials run it.
  */
 export async function startMigration(spec: MigrationSpec): Promise<void> {
   await withStore(spec.target, (store) => store.register(spec));
+  // runtime agents: registered is all; `pgferry agent` processes near the target run it
+  if (spec.runtime === 'agents') return;
   const { spawnRunner } = await import('./runner/spawn');
   await spawnRunner(spec, 'create');
 }
@@ -67,6 +70,8 @@ export async function resumeMigration(spec: MigrationSpec): Promise<void> {
   if (stopped) await withStore(spec.target, (store) => store.requestApplyRetry(name));
   // (a migration run in the caller's process has no runner record: its watch loop reads the request too)
   if (stopped && (status.runner === undefined || status.runner.alive)) return;
+  // runtime agents: no runner of its own to start; any agent with the credentials takes it up
+  if (status.runtime === 'agents') return;
   if (status.runner?.alive) {
     throw new PgferryError(
       'RUNNER_ALREADY_RUNNING',

@@ -17,6 +17,7 @@ export {
   MIGRATION_NAME_PATTERN,
   SSL_MODES,
   MIGRATION_MODES,
+  RUNTIMES,
   MIGRATION_OPTIONS,
   type MigrationSpec,
   type MigrationSpecInput,
@@ -24,6 +25,7 @@ export {
   type SslMode,
   type MigrationMode,
   type MigrationOption,
+  type Runtime,
 } from './input/migrationSpec';
 export { ControlStore } from './control/store';
 export { CONTROL_SCHEMA_VERSION } from './control/schemaVersions';
@@ -48,3 +50,6 @@ export {
 export { withSourceSlots } from './flow/stoppedRunner';
 export { FILTER_KEYS, type TableFilters } from './filter/filters';
 export { recommendedServerParameters } from './validate/serverParameters';
+
+export { runAgent, AGENT_HEARTBEAT_MS, type AgentOptions } from './runner/agent';
+export { serverKey, AGENT_STALE_SECONDS } from './control/agents';

@@ -83,6 +83,8 @@ export interface PgMigrationArgs {
   readonly dataOnlyTables?: pulumi.Input<pulumi.Input<string>[]>;
   /** Online: set true and run `pulumi up` again to cut over. Cannot go back to false. */
   readonly cutover?: pulumi.Input<boolean>;
+  /** local (default): a runner on the machine that runs `pulumi up`; agents: only registered, `pgferry agent` processes near the target run it. */
+  readonly runtime?: pulumi.Input<'local' | 'agents'>;
   readonly tableJobs?: pulumi.Input<number>;
   readonly indexJobs?: pulumi.Input<number>;
   readonly splitTablesLargerThan?: pulumi.Input<number>;

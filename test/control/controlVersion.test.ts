@@ -72,7 +72,7 @@ describe('control catalog version', function () {
     // What a newer pgferry's next migration would have done.
     const newer = CONTROL_SCHEMA_VERSION + 1;
     await cluster.query(
-      `CREATE TABLE pgferry.agent (id text PRIMARY KEY); INSERT INTO pgferry.schema_version (version) VALUES (${newer})`,
+      `CREATE TABLE pgferry.from_the_future (id text PRIMARY KEY); INSERT INTO pgferry.schema_version (version) VALUES (${newer})`,
       [],
       'catalog_new',
     );

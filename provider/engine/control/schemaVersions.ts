@@ -236,6 +236,27 @@ COMMENT ON COLUMN pgferry.migration_database.cutover_requested_at IS 'this datab
 COMMENT ON COLUMN pgferry.migration_database.cancel_requested_at IS 'this database''s own cancel was asked for (dbsToCancelMigrationOn)';
 `,
   },
+  {
+    // Where a migration runs (runtime: local, its own runner; agents, any `pgferry agent` that has
+    // its credentials) and the agents registered on this target (control/agents.ts). An agent lists
+    // the server keys (host:port/database) it holds credentials for, never the credentials.
+    version: 10,
+    sql: `
+ALTER TABLE pgferry.migration ADD COLUMN runtime text NOT NULL DEFAULT 'local' CHECK (runtime IN ('local', 'agents'));
+CREATE TABLE pgferry.agent (
+  name         text PRIMARY KEY,
+  host         text NOT NULL,
+  pid          integer NOT NULL,
+  version      text NOT NULL,
+  concurrency  integer NOT NULL CHECK (concurrency > 0),
+  server_keys  text[] NOT NULL DEFAULT '{}',
+  started_at   timestamptz NOT NULL DEFAULT now(),
+  heartbeat_at timestamptz NOT NULL DEFAULT now()
+);
+COMMENT ON COLUMN pgferry.migration.runtime IS 'local: a runner started by the caller; agents: only registered, run by pgferry agent processes';
+COMMENT ON COLUMN pgferry.agent.server_keys IS 'host:port/database of each server the agent holds credentials for (from its environment); never a secret';
+`,
+  },
 ];
 
 /** The highest control-catalog version this build installs (`pgferry version` prints it). */

@@ -64,6 +64,8 @@ export interface MigrationRow {
   cancel_requested: boolean | null;
   /** Absent on a catalog older than version 5 (the row is `m.*`). */
   azure_context?: AzureContext | null;
+  /** Absent on a catalog older than version 9: local. */
+  runtime?: 'local' | 'agents';
   /** Null for migrations registered before instances existed (their names are the legacy ones). */
   instance: string | null;
 }
@@ -164,6 +166,7 @@ export function shapeStatus(row: MigrationRow, dbs: readonly DatabaseRow[], nowM
     dbsToCancelMigrationOn: dbs.filter((d) => d.cancel_requested_at).map((d) => d.database),
     ...(row.azure_context ? { azureContext: row.azure_context } : {}),
     runner,
+    runtime: row.runtime ?? 'local',
     spec: row.spec,
   };
 }

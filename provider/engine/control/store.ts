@@ -17,8 +17,9 @@ import type {
   VerificationReport,
 } from '../core/model';
 import { CONTROL_SCHEMA, leaseKey, newInstanceId } from '../core/names';
-import type { MigrationSpec } from '../input/migrationSpec';
+import type { MigrationSpec, Runtime } from '../input/migrationSpec';
 import { publicSpec } from '../input/publicSpec';
+import { agentsFor, sourceKeysOf, waitingReason } from './agents';
 import { CatalogConnection } from './connection';
 import { databasePatchQuery, tablePatchQuery, type DatabasePatch, type TablePatch } from './patches';
 import { SELECT_DATABASES, shapeStatus, type DatabaseRow, type MigrationRow } from './status';
@@ -50,6 +51,7 @@ export class ControlStore extends CatalogConnection {
       spec: publicSpec(spec),
       databases: spec.databases,
       subState: registeredSubState(window, Date.now()),
+      runtime: spec.runtime,
     });
   }
 
@@ -61,6 +63,7 @@ export class ControlStore extends CatalogConnection {
     spec: Record<string, unknown>;
     databases: readonly string[];
     subState?: MigrationSubState;
+    runtime?: Runtime;
   }): Promise<void> {
     await this.install();
     await this.exclusive((client) => this.insertMigration(client, args));
@@ -68,15 +71,31 @@ export class ControlStore extends CatalogConnection {
 
   private async insertMigration(
     client: pg.Client,
-    args: { name: string; mode: string; option: string; spec: Record<string, unknown>; databases: readonly string[]; subState?: string },
+    args: {
+      name: string;
+      mode: string;
+      option: string;
+      spec: Record<string, unknown>;
+      databases: readonly string[];
+      subState?: string;
+      runtime?: Runtime;
+    },
   ): Promise<void> {
     await client.query('BEGIN');
     try {
       const inserted = await client.query(
-        `INSERT INTO ${S}.migration (name, mode, option, spec, state, sub_state, instance)
-         VALUES ($1, $2, $3, $4::jsonb, 'InProgress', $6, $5)
+        `INSERT INTO ${S}.migration (name, mode, option, spec, state, sub_state, instance, runtime)
+         VALUES ($1, $2, $3, $4::jsonb, 'InProgress', $6, $5, $7)
          ON CONFLICT (name) DO NOTHING`,
-        [args.name, args.mode, args.option, JSON.stringify(args.spec), newInstanceId(), args.subState ?? 'PerformingPreRequisiteSteps'],
+        [
+          args.name,
+          args.mode,
+          args.option,
+          JSON.stringify(args.spec),
+          newInstanceId(),
+          args.subState ?? 'PerformingPreRequisiteSteps',
+          args.runtime ?? 'local',
+        ],
       );
       if (inserted.rowCount === 0) {
         throw new PgferryError('MIGRATION_NAME_TAKEN', `migration name "${args.name}" is already used on this target`, {
@@ -433,6 +452,12 @@ export class ControlStore extends CatalogConnection {
 
   private async toStatus(row: MigrationRow): Promise<MigrationStatus> {
     const databases = await this.query<DatabaseRow>(SELECT_DATABASES, [row.name]);
-    return shapeStatus(row, databases, Date.now());
+    const status = shapeStatus(row, databases, Date.now());
+    if (row.runtime !== 'agents') return status;
+    // runtime agents: who could run it, and, while nothing can, why (a catalog of version 9 or later)
+    const needs = sourceKeysOf(row.spec);
+    const agents = await agentsFor((sql, params) => this.query(sql, params), row.name, needs);
+    const waiting = isFinalState(status.state) ? undefined : waitingReason(agents, needs);
+    return { ...status, agents, ...(waiting ? { waiting } : {}) };
   }
 }

@@ -199,6 +199,20 @@ export interface RunnerInfo {
   readonly alive: boolean;
 }
 
+/** An agent registered on the target (`pgferry agent`), as `show` lists it. */
+export interface AgentInfo {
+  readonly name: string;
+  readonly host: string;
+  readonly pid: number;
+  readonly version: string;
+  readonly heartbeatAt: string;
+  readonly alive: boolean;
+  /** Work items of this migration it holds now. */
+  readonly itemsHeld: number;
+  /** Whether it holds the credentials this migration's source needs. */
+  readonly hasCredentials: boolean;
+}
+
 export interface VerificationTable {
   readonly database: string;
   readonly table: string;
@@ -270,6 +284,12 @@ export interface MigrationStatus {
   readonly dbsToCancelMigrationOn?: readonly string[];
   readonly azureContext?: AzureContext;
   readonly runner?: RunnerInfo;
+  /** local: its own runner; agents: run by `pgferry agent` processes. */
+  readonly runtime?: 'local' | 'agents';
+  /** runtime agents: the agents registered on the target. */
+  readonly agents?: readonly AgentInfo[];
+  /** runtime agents, in progress, and no live agent can run it: why nothing runs. */
+  readonly waiting?: string;
   readonly spec: Record<string, unknown>;
 }
 

@@ -10,6 +10,14 @@ export type SslMode = (typeof SSL_MODES)[number];
 export const MIGRATION_MODES = ['Offline', 'Online'] as const;
 export type MigrationMode = (typeof MIGRATION_MODES)[number];
 
+/**
+ * Where a migration runs. local: a runner process started by the caller (`pgferry create`,
+ * `pulumi up`) on its machine. agents: the migration is only registered; `pgferry agent`
+ * processes that hold the source's credentials run it.
+ */
+export const RUNTIMES = ['local', 'agents'] as const;
+export type Runtime = (typeof RUNTIMES)[number];
+
 export const MIGRATION_OPTIONS = ['Validate', 'Migrate', 'ValidateAndMigrate'] as const;
 export type MigrationOption = (typeof MIGRATION_OPTIONS)[number];
 
@@ -148,6 +156,7 @@ export const migrationSpecSchema = z
     schemaOnlyTables: patternList(tablePattern),
     /** Tables whose rows move into their bare definition: no indexes, keys, triggers, rules or policies. */
     dataOnlyTables: patternList(tablePattern),
+    runtime: z.enum(RUNTIMES, { error: 'must be local or agents' }).default('local'),
     /** Parallel COPY jobs. */
     tableJobs: z.number().int().min(1, 'must be from 1 to 64').max(64, 'must be from 1 to 64').default(defaultJobs),
     /** Parallel index and constraint builds. */
@@ -232,6 +241,7 @@ export const TUNING_KEYS = [
   'lockTimeoutSeconds',
   'waitForOverwriteConfirmation',
   'setupLogicalReplicationOnSourceDbIfNeeded',
+  'runtime',
 ] as const satisfies readonly (keyof z.input<typeof migrationSpecSchema>)[];
 
 export type MigrationSpecInput = z.input<typeof migrationSpecSchema>;

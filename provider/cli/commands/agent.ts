@@ -1,0 +1,55 @@
+// `pgferry agent`: runs until SIGTERM or SIGINT. Its source credentials come from its own
+// environment, never from the catalog: PGFERRY_SOURCE_URLS holds postgres:// URLs (with
+// passwords, or without them for PGPASSWORD / ~/.pgpass), one per source database, separated by
+// white space. The agent registers only their server keys (host:port/database).
+import os from 'node:os';
+import { inputError, runAgent, serverKey } from '../../engine';
+import type { CliArgs } from '../args';
+import { showsProgress } from '../log';
+import { writeErr } from '../output';
+import { registerSecret } from '../secrets';
+import { resolveTarget } from '../target';
+import { parseConnectionUrl } from '../url';
+
+/** The server keys of the source URLs in the agent's environment; their passwords are masked in any output. */
+function sourceKeysFromEnv(env: NodeJS.ProcessEnv): string[] {
+  const urls = (env.PGFERRY_SOURCE_URLS ?? '').split(/\s+/).filter(Boolean);
+  return urls.map((text) => {
+    const server = parseConnectionUrl(text, 'PGFERRY_SOURCE_URLS');
+    if (typeof server.password === 'string') registerSecret(server.password);
+    if (typeof server.maintenanceDatabase !== 'string') {
+      throw inputError(
+        'INVALID_URL',
+        'PGFERRY_SOURCE_URLS',
+        'PGFERRY_SOURCE_URLS: each URL must name its database (postgres://user@host:port/db)',
+      );
+    }
+    return serverKey(server.host as string, (server.port as number | undefined) ?? 5432, server.maintenanceDatabase);
+  });
+}
+
+export async function agentCommand(args: CliArgs): Promise<number> {
+  const target = await resolveTarget(args);
+  const serverKeys = sourceKeysFromEnv(process.env);
+  const name = args.name ?? `${os.hostname()}-${process.pid}`;
+  const stop = new AbortController();
+  const onSignal = () => stop.abort();
+  process.once('SIGTERM', onSignal);
+  process.once('SIGINT', onSignal);
+  try {
+    await runAgent({
+      target,
+      name,
+      concurrency: args.concurrency ?? 2,
+      serverKeys,
+      signal: stop.signal,
+      // stderr, as every progress line: the agent's keys name servers, never secrets
+      onJoined: () =>
+        showsProgress() && writeErr(`agent ${name} joined; credentials for: ${serverKeys.length ? serverKeys.join(', ') : 'no source'}`),
+    });
+  } finally {
+    process.off('SIGTERM', onSignal);
+    process.off('SIGINT', onSignal);
+  }
+  return 0;
+}

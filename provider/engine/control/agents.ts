@@ -1,0 +1,74 @@
+// Agents registered on the target (`pgferry agent`) as a migration's `show` sees them, and why a
+// migration with runtime agents does not run. An agent records the server keys it holds
+// credentials for (host:port/database), never the credentials: the key is how a migration names
+// the credentials it needs without the catalog holding a secret.
+import type { QueryResultRow } from 'pg';
+import { ident } from '../connect/quote';
+import type { AgentInfo } from '../core/model';
+import { CONTROL_SCHEMA } from '../core/names';
+
+const S = ident(CONTROL_SCHEMA);
+
+/** An agent without a heartbeat for this long counts as gone (as a runner does: RUNNER_STALE_SECONDS). */
+export const AGENT_STALE_SECONDS = 30;
+
+/** The name of one database's credentials: no user, no secret, so it may sit in the catalog. */
+export function serverKey(host: string, port: number, database: string): string {
+  return `${host}:${port}/${database}`;
+}
+
+/** The server keys a migration's source needs, from its stored (secret-free) spec. */
+export function sourceKeysOf(spec: Record<string, unknown>): string[] {
+  const source = spec.source as { host?: unknown; port?: unknown } | undefined;
+  const databases = Array.isArray(spec.databases) ? spec.databases.map(String) : [];
+  if (typeof source?.host !== 'string') return [];
+  const port = typeof source.port === 'number' ? source.port : 5432;
+  return databases.map((d) => serverKey(source.host as string, port, d));
+}
+
+interface AgentRow {
+  name: string;
+  host: string;
+  pid: number;
+  version: string;
+  heartbeat_at: Date;
+  server_keys: string[];
+  alive: boolean;
+  items_held: string;
+}
+
+type Query = <R extends QueryResultRow>(sql: string, params?: unknown[]) => Promise<R[]>;
+
+/** Every registered agent, with what it holds of `migration` and whether it can run it. */
+export async function agentsFor(query: Query, migration: string, needs: readonly string[]): Promise<AgentInfo[]> {
+  const rows = await query<AgentRow>(
+    `SELECT a.name, a.host, a.pid, a.version, a.heartbeat_at, a.server_keys,
+            a.heartbeat_at > now() - make_interval(secs => $2) AS alive,
+            (SELECT count(*) FROM ${S}.copy_item c
+              WHERE c.migration = $1 AND c.holder = a.name AND c.state = 'pending') AS items_held
+       FROM ${S}.agent a ORDER BY a.name`,
+    [migration, AGENT_STALE_SECONDS],
+  );
+  return rows.map((r) => ({
+    name: r.name,
+    host: r.host,
+    pid: r.pid,
+    version: r.version,
+    heartbeatAt: r.heartbeat_at.toISOString(),
+    alive: r.alive,
+    itemsHeld: Number(r.items_held),
+    hasCredentials: needs.every((k) => r.server_keys.includes(k)),
+  }));
+}
+
+/** Why nothing runs a migration of runtime agents, or undefined when some live agent can. */
+export function waitingReason(agents: readonly AgentInfo[], needs: readonly string[]): string | undefined {
+  const alive = agents.filter((a) => a.alive);
+  if (alive.length === 0) {
+    return `waiting for an agent: none has sent a heartbeat in the last ${AGENT_STALE_SECONDS} s; start \`pgferry agent --target-url ...\` where the source's credentials are`;
+  }
+  if (!alive.some((a) => a.hasCredentials)) {
+    return `waiting for an agent with the source's credentials (${needs.join(', ')}): ${alive.length} alive, none holds them`;
+  }
+  return undefined;
+}
