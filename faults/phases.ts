@@ -15,6 +15,7 @@ export const PHASES = [
   'sequences',
   'large-objects',
   'streaming',
+  'verify-pin',
   'cutover-marker',
   'cutover-drain',
   'cutover-sequences',
@@ -24,6 +25,9 @@ export const PHASES = [
   'cutover-complete',
 ] as const;
 export type Phase = (typeof PHASES)[number];
+
+/** Phases met while changes stream before any cutover: the trial waits a while for them before asking for it. */
+export const STREAMING_PHASES: readonly Phase[] = ['streaming', 'verify-pin'];
 
 export interface PhaseTrigger {
   /** Which server's proxy sees the matching message. */
@@ -89,6 +93,10 @@ export function phaseTrigger(phase: Phase, size: FixtureSize): PhaseTrigger {
       );
     case 'streaming':
       return t('target', 30, applyCommit);
+    case 'verify-pin':
+      // the background verifier's pin: its source snapshot taken and the message past it about to be
+      // written, with the apply held at a transaction boundary (verify/background.ts)
+      return t('source', 4, (c, m) => app(c) === 'pgferry verify' && isStatement(m) && /pg_logical_emit_message/.test(sqlOf(m)));
     case 'cutover-marker':
       return t(
         'source',

@@ -11,7 +11,7 @@ import { judgeDatabase, SEQUENCE_CRASH_SLACK } from './judge';
 import { findLeftovers, removeLeftovers } from './leftovers';
 import { TrialMonitor } from './monitor';
 import { classify, type TrialResult } from './outcome';
-import { PHASES, phaseTrigger, type Phase, type PhaseTrigger } from './phases';
+import { PHASES, phaseTrigger, STREAMING_PHASES, type Phase, type PhaseTrigger } from './phases';
 import { runners, signalGroup, trialProcesses } from './processes';
 import type { FaultProxy, ProxyConnection } from '../test/support/faultProxy';
 import { makeRng } from './rng';
@@ -284,8 +284,7 @@ async function drive(a: DriveArgs): Promise<string | undefined> {
     streamingSince = streaming ? (streamingSince ?? now) : undefined;
     if (!streaming || !status.runner?.alive || now - streamingSince! < STREAMING_BEFORE_CUTOVER_MS) continue;
     const faultDone =
-      fault.overAt !== undefined ||
-      (!fault.fired && (a.phase.startsWith('cutover') || a.phase !== 'streaming' || now - streamingSince! > PHASE_WAIT_MS));
+      fault.overAt !== undefined || (!fault.fired && (!STREAMING_PHASES.includes(a.phase) || now - streamingSince! > PHASE_WAIT_MS));
     if (!faultDone) continue;
     // Asked already: ask again only if a started cutover stopped (back to streaming), or after a minute.
     if (cutoverRequests > 0 && !cutoverStarted && now - lastCutoverRequest < 60_000) continue;
