@@ -48,6 +48,31 @@ export class CatalogConnection {
     return this.exclusive(() => this.queryNow<R>(sql, params));
   }
 
+  /**
+   * Runs `fn` in one transaction on the catalog's connection: all its statements commit or none.
+   * Retried as a whole, like `query`, while the target restarts, so `fn` must only run statements.
+   */
+  transaction<T>(fn: (client: pg.Client) => Promise<T>): Promise<T> {
+    return this.exclusive(() =>
+      retrying(RETRY_POLICIES.statement, async () => {
+        const client = await this.connection();
+        try {
+          await client.query('BEGIN');
+          const result = await fn(client);
+          await client.query('COMMIT');
+          return result;
+        } catch (error) {
+          await client.query('ROLLBACK').catch(() => undefined);
+          if (isRetryable(error)) {
+            await closeSession(client);
+            if (this.client === client) this.client = undefined;
+          }
+          throw error;
+        }
+      }),
+    );
+  }
+
   /** Retried while the target restarts or the connection dropped, on a new connection each time. */
   private queryNow<R extends pg.QueryResultRow>(sql: string, params: unknown[]): Promise<R[]> {
     return retrying(RETRY_POLICIES.statement, async () => {

@@ -36,7 +36,12 @@ export interface CopyItemRecord {
   readonly bytes?: number;
 }
 
-/** Records a database's copy plan and its items, replacing an earlier plan's. */
+/**
+ * Records a database's copy plan and its items, replacing an earlier plan's (a copy started again:
+ * new slot, new snapshot) in one transaction. The new items' epochs start above every epoch of the
+ * old ones, so a claim of the new plan always outranks a fence an earlier run raised in a target
+ * database that survived.
+ */
 export async function recordCopyPlan(
   store: ControlStore,
   migration: string,
@@ -44,16 +49,25 @@ export async function recordCopyPlan(
   plan: CopyPlanRecord,
   items: readonly Omit<CopyItemRecord, 'state' | 'epoch'>[],
 ): Promise<void> {
-  // one statement: the plan and its items replace the old ones at once
-  await store.query(
-    `WITH gone AS (DELETE FROM ${S}.copy_item WHERE migration = $1 AND database = $2),
-          planned AS (UPDATE ${S}.migration_database SET copy_plan = $3::jsonb WHERE migration = $1 AND database = $2)
-     INSERT INTO ${S}.copy_item (migration, database, item, table_oid, table_name, part, parts, range, relfilenode)
-     SELECT $1, $2, j->>'item', (j->>'tableOid')::int8, j->>'tableName', (j->>'part')::int, (j->>'parts')::int, j->'range',
-            (j->>'relfilenode')::int8
-       FROM jsonb_array_elements($4::jsonb) AS j`,
-    [migration, database, JSON.stringify(plan), JSON.stringify(items)],
-  );
+  await store.transaction(async (client) => {
+    const { rows } = await client.query<{ epoch: string }>(
+      `SELECT coalesce(max(epoch), 0)::text AS epoch FROM ${S}.copy_item WHERE migration = $1 AND database = $2`,
+      [migration, database],
+    );
+    await client.query(`DELETE FROM ${S}.copy_item WHERE migration = $1 AND database = $2`, [migration, database]);
+    await client.query(`UPDATE ${S}.migration_database SET copy_plan = $3::jsonb WHERE migration = $1 AND database = $2`, [
+      migration,
+      database,
+      JSON.stringify(plan),
+    ]);
+    await client.query(
+      `INSERT INTO ${S}.copy_item (migration, database, item, table_oid, table_name, part, parts, range, relfilenode, epoch)
+       SELECT $1, $2, j->>'item', (j->>'tableOid')::int8, j->>'tableName', (j->>'part')::int, (j->>'parts')::int, j->'range',
+              (j->>'relfilenode')::int8, $4::int8
+         FROM jsonb_array_elements($3::jsonb) AS j`,
+      [migration, database, JSON.stringify(items), rows[0]?.epoch ?? '0'],
+    );
+  });
 }
 
 /** A database's recorded copy plan and items; undefined when none was recorded. */
