@@ -126,8 +126,11 @@ describe('agents claim and run migrations of runtime agents', function () {
     const agent = await startAgent('solo', sourceUrl('one'));
     const created = Date.now();
     await create('by-one-agent', 'one');
-    await stderrMatch(agent.child, /migration by-one-agent: runner \d+ started \(create\)/, 'the agent to start a runner', 30_000).catch(
-      () => undefined,
+    await until(
+      'the agent to start a runner',
+      async () => (/migration by-one-agent: runner \d+ started/.test(agent.stderr()) ? true : undefined),
+      30_000,
+      50,
     );
     const claimedMs = Date.now() - created;
     await waitSucceeded('by-one-agent', agent);
@@ -222,7 +225,12 @@ describe('agents claim and run migrations of runtime agents', function () {
     await doomed.exited;
     // its runner dies with it (the lifeline), so no process of the dead agent writes any more
     await until('the dead agent runner to exit', async () => (processAlive(runnerPid) ? undefined : true), 10_000, 50);
-    await stderrMatch(rescuer.child, /migration taken-over: runner \d+ started \(resume\)/, 'the rescuer to resume it', 60_000);
+    await until(
+      'the rescuer to resume it',
+      async () => (/migration taken-over: runner \d+ started \(resume\)/.test(rescuer.stderr()) ? true : undefined),
+      60_000,
+      50,
+    );
     const takeoverMs = Date.now() - killedAt;
     await waitSucceeded('taken-over', rescuer);
 
