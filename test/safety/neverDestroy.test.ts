@@ -83,54 +83,79 @@ describe('safety: never destroy', function () {
       });
     }
 
-    it('a resume re-creates a target database the migration created itself', async () => {
-      // a database the target does not have: the migration creates it (no overwrite), its copy is
-      // held mid-COPY through a proxy, and its runner is killed there
-      await pair.source.query('CREATE DATABASE own');
+    /**
+     * A database the target does not have: the migration creates it (no overwrite), its copy is
+     * held mid-COPY through a proxy, and its runner is killed there. `change` runs on the source
+     * between the kill and the resume.
+     */
+    async function killedMidCopy(db: string, name: string, change?: string) {
+      await pair.source.query(`CREATE DATABASE ${db}`);
       await pair.source.query(
         `CREATE TABLE precious (id int PRIMARY KEY, pad text NOT NULL);
          INSERT INTO precious SELECT g, repeat(md5(g::text), 4) FROM generate_series(1, 20000) g`,
         [],
-        'own',
+        db,
       );
       const hold = await CopyHold.start(pair.target, /"precious"/);
       const spec = parseMigrationSpec({
-        migrationName: 'own-db',
+        migrationName: name,
         source: serverSpec(pair.source),
         target: serverSpec(pair.target, { port: hold.port }),
-        databases: ['own'],
+        databases: [db],
         option: 'Migrate',
         overwriteDbsInTarget: false,
       });
       const store = new ControlStore(serverSpec(pair.target));
       const oidOf = async (): Promise<number> =>
-        Number((await pair.target.query<{ oid: string }>(`SELECT oid::int8::text AS oid FROM pg_database WHERE datname = 'own'`))[0]!.oid);
+        Number(
+          (await pair.target.query<{ oid: string }>(`SELECT oid::int8::text AS oid FROM pg_database WHERE datname = $1`, [db]))[0]!.oid,
+        );
       try {
         await startMigration(spec);
         await hold.whenHeld();
         // killed while the held table is loading (its COPY open on the target, some rows in)
-        const copying = await waitForStatus(store, 'own-db', (s) => (s.databases[0]?.tables.loading ?? 0) > 0);
+        const copying = await waitForStatus(store, name, (s) => (s.databases[0]?.tables.loading ?? 0) > 0);
         assert.equal(copying.state, 'InProgress');
         const createdOid = await oidOf();
         assert.equal(copying.databases[0]!.targetDatabase!.oid, createdOid, 'the migration recorded the OID of the database it created');
         process.kill(copying.runner!.pid, 'SIGKILL');
-        await waitForStatus(store, 'own-db', (s) => s.runner?.alive === false);
+        await waitForStatus(store, name, (s) => s.runner?.alive === false);
+        if (change) await pair.source.query(change, [], db);
 
         await resumeMigration(spec);
-        const done = await waitForStatus(store, 'own-db', (s) => s.state !== 'InProgress');
+        const done = await waitForStatus(store, name, (s) => s.state !== 'InProgress');
         assert.equal(done.state, 'Succeeded', done.message);
-        const recreatedOid = await oidOf();
-        assert.notEqual(recreatedOid, createdOid, 'the resume dropped the half-copied database and created it again');
-        assert.deepEqual(done.databases[0]!.targetDatabase, { action: 'created', oid: recreatedOid });
-        assert.equal(await rowsOf(pair.target, 'own'), 20000);
+        return { spec, done, createdOid, resumedOid: await oidOf() };
       } finally {
         await store.close();
         await hold.close();
       }
+    }
+
+    it('a resume continues inside a target database the migration created itself: the same database, every row once', async () => {
+      const { spec, done, createdOid, resumedOid } = await killedMidCopy('own', 'own-db');
+      assert.equal(resumedOid, createdOid, 'the resume kept the database it created and copied what it lacked');
+      assert.deepEqual(done.databases[0]!.targetDatabase, { action: 'created', oid: createdOid });
+      assert.equal(await rowsOf(pair.target, 'own'), 20000);
+      const [distinct] = await pair.target.query<{ n: number }>(`SELECT count(DISTINCT id)::int AS n FROM precious`, [], 'own');
+      assert.equal(distinct!.n, 20000);
       // a second migration without overwrite may not touch it: it did not create it
       const other = await runMigration(parseMigrationSpec({ ...spec, target: serverSpec(pair.target), migrationName: 'other-db' }));
       assert.equal(other.state, 'ValidationFailed', other.message);
       assert.equal(await rowsOf(pair.target, 'own'), 20000);
+    });
+
+    it('a resume re-creates a target database the migration created itself when the source schema changed since the kill', async () => {
+      const { done, createdOid, resumedOid } = await killedMidCopy(
+        'own2',
+        'own2-db',
+        `ALTER TABLE precious ADD COLUMN note text DEFAULT 'added'`,
+      );
+      assert.notEqual(resumedOid, createdOid, 'the resume dropped the half-copied database and created it again');
+      assert.deepEqual(done.databases[0]!.targetDatabase, { action: 'created', oid: resumedOid });
+      assert.equal(await rowsOf(pair.target, 'own2'), 20000);
+      const [added] = await pair.target.query<{ n: number }>(`SELECT count(*)::int AS n FROM precious WHERE note = 'added'`, [], 'own2');
+      assert.equal(added!.n, 20000);
     });
   });
 });

@@ -308,9 +308,8 @@ export class ControlStore extends CatalogConnection {
     return rows[0]?.t ?? new Date();
   }
 
-  /** A cutover that stopped (verification mismatch): no request, no start, no steps; `message` says why. */
   /**
-   * A stopped cutover: streaming again, waiting for a new request. State and message change in one
+   * A stopped cutover (no request, no start, no steps; `message` says why): streaming again, waiting for a new request. State and message change in one
    * statement, so nobody reads the message with the cutover's state still shown beside it.
    */
   async clearCutover(

@@ -2,12 +2,16 @@
 // exact source position, the apply held there for the moment the target's snapshot is taken
 // (cdc/apply/pin.ts; why the pair is exact: docs/verification.md). Each result is recorded
 // (control/tableVerification.ts), and from then on the apply counts which keys of the table it
-// changes (cdc/apply/changeTracker.ts), so the cutover reads again only those. A difference stops
-// the stream with VERIFY_MISMATCH, naming the table: never passed over.
+// changes (cdc/apply/changeTracker.ts), so the cutover reads again only those. A difference is
+// recorded and shown as a warning naming the table (`show`, the events), and the cutover reads that
+// table whole: the cutover stays the authority. The stream goes on meanwhile, since a difference
+// may be the target's own doing (an ENABLE REPLICA trigger writing a table the source never
+// writes, a job on the target) and stopping would only make the source's slot grow; the table is
+// not compared again in the background by this runner, so the warning is said once.
 import type pg from 'pg';
 import { listTables, type SourceTable } from '../catalog';
 import { closeSession, openSession, serverMajor } from '../connect/session';
-import { errorMessage, PgferryError } from '../core/errors';
+import { errorMessage } from '../core/errors';
 import { pinMessagePrefix } from '../core/names';
 import { formatLsn, parseLsn } from '../cdc/decode/lsn';
 import { ALL_TABLES, type PinnedPosition } from '../cdc/apply/pin';
@@ -44,6 +48,8 @@ export class BackgroundVerification {
   private loop: Promise<void> | undefined;
   private source: pg.Client | undefined;
   private target: pg.Client | undefined;
+  /** Tables found different by this runner: left to the cutover's whole-table verification. */
+  private readonly differing = new Set<string>();
 
   constructor(
     private readonly run: MigrationRun,
@@ -79,8 +85,7 @@ export class BackgroundVerification {
       try {
         await this.pass();
       } catch {
-        // a difference stopped the stream (it is tried again once restarted); a server restarting,
-        // the stream reconnecting: tried again next pass
+        // a server restarting, the stream reconnecting: tried again next pass
         await this.closeSessions();
       }
       await new Promise<void>((resolve) => {
@@ -126,6 +131,7 @@ export class BackgroundVerification {
     const records = new Map((await tableVerifications(store, spec.migrationName, this.database)).map((r) => [r.table, r]));
     const tracker = this.stream().applier.tracker;
     return tables.filter((t) => {
+      if (this.differing.has(t.sql)) return false;
       const entry = tracker.entry(t.sql);
       return !pinStillCurrent(entry, records.get(t.display)) || entry.keys === 'all';
     });
@@ -226,13 +232,12 @@ export class BackgroundVerification {
       return;
     }
     this.stream().applier.tracker.forget(table.sql);
-    const error = new PgferryError('VERIFY_MISMATCH', `background verification: table ${table.display}: ${reason}`, {
-      category: 'target',
-      field: table.display,
-      fix: 'find what wrote to the target table outside pgferry (an application, a job, a trigger) and make its rows match the source, or migrate the database again',
-    });
-    this.stream().applier.fail(error);
-    throw error;
+    this.differing.add(table.sql);
+    await run.warn(
+      `background verification: table ${table.display}: ${reason}; the cutover verifies it whole and stops there if it still differs: ` +
+        `find what wrote to the target table outside pgferry (an application, a job, a trigger) and make its rows match the source`,
+      database,
+    );
   }
 }
 
