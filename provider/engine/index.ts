@@ -52,4 +52,5 @@ export { FILTER_KEYS, type TableFilters } from './filter/filters';
 export { recommendedServerParameters } from './validate/serverParameters';
 
 export { runAgent, AGENT_HEARTBEAT_MS, type AgentOptions } from './runner/agent';
+export type { SourceCredential } from './input/runSpec';
 export { serverKey, AGENT_STALE_SECONDS } from './control/agents';

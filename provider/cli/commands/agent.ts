@@ -3,7 +3,7 @@
 // passwords, or without them for PGPASSWORD / ~/.pgpass), one per source database, separated by
 // white space. The agent registers only their server keys (host:port/database).
 import os from 'node:os';
-import { inputError, runAgent, serverKey } from '../../engine';
+import { inputError, runAgent, serverKey, type SourceCredential } from '../../engine';
 import type { CliArgs } from '../args';
 import { showsProgress } from '../log';
 import { writeErr } from '../output';
@@ -11,10 +11,14 @@ import { registerSecret } from '../secrets';
 import { resolveTarget } from '../target';
 import { parseConnectionUrl } from '../url';
 
-/** The server keys of the source URLs in the agent's environment; their passwords are masked in any output. */
-function sourceKeysFromEnv(env: NodeJS.ProcessEnv): string[] {
+/**
+ * The source credentials in the agent's environment, by server key; their passwords are masked in
+ * any output. A URL without a user means the agent's OS user, as for libpq.
+ */
+function sourcesFromEnv(env: NodeJS.ProcessEnv): Map<string, SourceCredential> {
   const urls = (env.PGFERRY_SOURCE_URLS ?? '').split(/\s+/).filter(Boolean);
-  return urls.map((text) => {
+  const sources = new Map<string, SourceCredential>();
+  for (const text of urls) {
     const server = parseConnectionUrl(text, 'PGFERRY_SOURCE_URLS');
     if (typeof server.password === 'string') registerSecret(server.password);
     if (typeof server.maintenanceDatabase !== 'string') {
@@ -24,13 +28,17 @@ function sourceKeysFromEnv(env: NodeJS.ProcessEnv): string[] {
         'PGFERRY_SOURCE_URLS: each URL must name its database (postgres://user@host:port/db)',
       );
     }
-    return serverKey(server.host as string, (server.port as number | undefined) ?? 5432, server.maintenanceDatabase);
-  });
+    const key = serverKey(server.host as string, (server.port as number | undefined) ?? 5432, server.maintenanceDatabase);
+    const user = typeof server.user === 'string' ? server.user : os.userInfo().username;
+    sources.set(key, { user, ...(typeof server.password === 'string' ? { password: server.password } : {}) });
+  }
+  return sources;
 }
 
 export async function agentCommand(args: CliArgs): Promise<number> {
   const target = await resolveTarget(args);
-  const serverKeys = sourceKeysFromEnv(process.env);
+  const sources = sourcesFromEnv(process.env);
+  const serverKeys = [...sources.keys()];
   const name = args.name ?? `${os.hostname()}-${process.pid}`;
   const stop = new AbortController();
   const onSignal = () => stop.abort();
@@ -41,8 +49,9 @@ export async function agentCommand(args: CliArgs): Promise<number> {
       target,
       name,
       concurrency: args.concurrency ?? 2,
-      serverKeys,
+      sources,
       signal: stop.signal,
+      log: (line) => showsProgress() && writeErr(`agent ${name}: ${line}`),
       // stderr, as every progress line: the agent's keys name servers, never secrets
       onJoined: () =>
         showsProgress() && writeErr(`agent ${name} joined; credentials for: ${serverKeys.length ? serverKeys.join(', ') : 'no source'}`),

@@ -1,7 +1,10 @@
 // An agent's own row in pgferry.agent: written when it starts, its heartbeat while it lives, and
-// removed when it stops cleanly. What `show` reads of it is in control/agents.ts.
+// removed when it stops cleanly. What `show` reads of it is in control/agents.ts. And what an agent
+// looks for: migrations of runtime agents that no runner holds.
 import { ident } from '../connect/quote';
-import { CONTROL_SCHEMA } from '../core/names';
+import { isFinalState, type MigrationState } from '../core/model';
+import { CONTROL_SCHEMA, leaseKey } from '../core/names';
+import { sourceKeysOf } from './agents';
 import { CatalogConnection } from './connection';
 
 const S = ident(CONTROL_SCHEMA);
@@ -15,6 +18,25 @@ export interface AgentRecord {
   /** host:port/database of each server whose credentials the agent holds; never the credentials. */
   readonly serverKeys: readonly string[];
 }
+
+/** A migration of runtime agents that no runner holds now: what an agent may start. */
+export interface MigrationToRun {
+  readonly name: string;
+  /** The parsed spec without passwords (control/schemaVersions.ts, version 11). */
+  readonly runSpec: Record<string, unknown>;
+  /** The source server keys (host:port/database) it needs credentials for. */
+  readonly needs: readonly string[];
+  /** A runner ran it before: the next one resumes. */
+  readonly ranBefore: boolean;
+}
+
+/** Is a migration's lease held? pg_locks shows a bigint advisory key as classid (high 32 bits) and objid (low 32 bits). */
+const LEASE_HELD = `SELECT EXISTS (
+  SELECT 1 FROM pg_locks l
+   WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1
+     AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
+     AND l.classid::text::bigint = (($1::bigint >> 32) & 4294967295)
+     AND l.objid::text::bigint = ($1::bigint & 4294967295)) AS held`;
 
 export class AgentRegistry extends CatalogConnection {
   /** Takes the name (a restarted agent of the same name replaces its old row). */
@@ -36,5 +58,30 @@ export class AgentRegistry extends CatalogConnection {
   /** A clean stop: the agent is no longer listed (a killed one stays, its heartbeat ageing). */
   async leave(name: string, pid: number): Promise<void> {
     await this.query(`DELETE FROM ${S}.agent WHERE name = $1 AND pid = $2`, [name, pid]);
+  }
+  /** Migrations of runtime agents, not finished, whose lease no session holds. */
+  async migrationsToRun(): Promise<MigrationToRun[]> {
+    const rows = await this.query<{
+      name: string;
+      state: MigrationState;
+      run_spec: Record<string, unknown>;
+      spec: Record<string, unknown>;
+      ran: boolean;
+    }>(
+      `SELECT name, state, run_spec, spec, runner IS NOT NULL AS ran FROM ${S}.migration
+        WHERE runtime = 'agents' AND run_spec IS NOT NULL ORDER BY created_at`,
+    );
+    const free: MigrationToRun[] = [];
+    for (const row of rows) {
+      if (isFinalState(row.state) || (await this.leaseHeld(row.name))) continue;
+      free.push({ name: row.name, runSpec: row.run_spec, needs: sourceKeysOf(row.spec), ranBefore: row.ran });
+    }
+    return free;
+  }
+
+  /** Does some session (a runner, anywhere) hold this migration's lease right now? */
+  async leaseHeld(migration: string): Promise<boolean> {
+    const rows = await this.query<{ held: boolean }>(LEASE_HELD, [leaseKey(migration)]);
+    return rows[0]?.held === true;
   }
 }

@@ -257,6 +257,16 @@ COMMENT ON COLUMN pgferry.migration.runtime IS 'local: a runner started by the c
 COMMENT ON COLUMN pgferry.agent.server_keys IS 'host:port/database of each server the agent holds credentials for (from its environment); never a secret';
 `,
   },
+  {
+    // What an agent runs a migration of runtime agents from: the parsed spec without its
+    // passwords (the agent adds its own credentials). The stored public spec alone lacks the
+    // tuning (jobs, split thresholds, verify) a run needs.
+    version: 11,
+    sql: `
+ALTER TABLE pgferry.migration ADD COLUMN run_spec jsonb;
+COMMENT ON COLUMN pgferry.migration.run_spec IS 'runtime agents: the parsed spec without passwords, which an agent runs with its own credentials';
+`,
+  },
 ];
 
 /** The highest control-catalog version this build installs (`pgferry version` prints it). */

@@ -19,6 +19,7 @@ import type {
 import { CONTROL_SCHEMA, leaseKey, newInstanceId } from '../core/names';
 import type { MigrationSpec, Runtime } from '../input/migrationSpec';
 import { publicSpec } from '../input/publicSpec';
+import { runSpecOf } from '../input/runSpec';
 import { agentsFor, sourceKeysOf, waitingReason } from './agents';
 import { CatalogConnection } from './connection';
 import { databasePatchQuery, tablePatchQuery, type DatabasePatch, type TablePatch } from './patches';
@@ -52,6 +53,8 @@ export class ControlStore extends CatalogConnection {
       databases: spec.databases,
       subState: registeredSubState(window, Date.now()),
       runtime: spec.runtime,
+      // what an agent runs it from, with its own credentials (never the caller's passwords)
+      ...(spec.runtime === 'agents' ? { runSpec: runSpecOf(spec) } : {}),
     });
   }
 
@@ -64,6 +67,7 @@ export class ControlStore extends CatalogConnection {
     databases: readonly string[];
     subState?: MigrationSubState;
     runtime?: Runtime;
+    runSpec?: Record<string, unknown>;
   }): Promise<void> {
     await this.install();
     await this.exclusive((client) => this.insertMigration(client, args));
@@ -79,13 +83,14 @@ export class ControlStore extends CatalogConnection {
       databases: readonly string[];
       subState?: string;
       runtime?: Runtime;
+      runSpec?: Record<string, unknown>;
     },
   ): Promise<void> {
     await client.query('BEGIN');
     try {
       const inserted = await client.query(
-        `INSERT INTO ${S}.migration (name, mode, option, spec, state, sub_state, instance, runtime)
-         VALUES ($1, $2, $3, $4::jsonb, 'InProgress', $6, $5, $7)
+        `INSERT INTO ${S}.migration (name, mode, option, spec, state, sub_state, instance, runtime, run_spec)
+         VALUES ($1, $2, $3, $4::jsonb, 'InProgress', $6, $5, $7, $8::jsonb)
          ON CONFLICT (name) DO NOTHING`,
         [
           args.name,
@@ -95,6 +100,7 @@ export class ControlStore extends CatalogConnection {
           newInstanceId(),
           args.subState ?? 'PerformingPreRequisiteSteps',
           args.runtime ?? 'local',
+          args.runSpec === undefined ? null : JSON.stringify(args.runSpec),
         ],
       );
       if (inserted.rowCount === 0) {

@@ -51,9 +51,9 @@ export function schemaSignature(toc: readonly TocEntry[]): string {
     .digest('hex');
 }
 
-/** Who claims: this process (the runner, today; an agent's name once agents claim). */
+/** Who claims: the agent that started this runner (runner/agent.ts), else this process. */
 function holderName(): string {
-  return `${os.hostname()}:${process.pid}`;
+  return process.env.PGFERRY_AGENT_NAME ?? `${os.hostname()}:${process.pid}`;
 }
 
 function ledgerOf(run: MigrationRun, database: string): CopyLedger {

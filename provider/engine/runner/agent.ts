@@ -1,46 +1,174 @@
 // `pgferry agent`: a long-running worker near the target. It registers itself in the target's
-// control catalog with the server keys it holds credentials for, and heartbeats until stopped.
-// Claiming and running work items is the next stage (issue 32); until then it is what `show`
-// lists, and what tells a migration of runtime agents whether anyone could run it.
+// control catalog with the server keys it holds credentials for, heartbeats, and runs migrations
+// of runtime agents: every second it looks for one that no runner holds (its lease is free: never
+// started, or its runner died) and whose source keys it holds, offers its start on the job queue
+// (runner/agentQueue.ts), and, for each job it claims, starts the migration's runner as a child
+// process with the agent's own credentials. The runner is the same program `pgferry create` starts
+// (runner/main.ts): it takes the lease and resumes from the catalog, so a dead agent's migration
+// is taken over as a dead runner's is. The child dies with the agent (its lifeline pipe closes).
+import { spawn, type ChildProcess } from 'node:child_process';
+import { closeSync, openSync } from 'node:fs';
 import os from 'node:os';
-import { AgentRegistry } from '../control/agentRegistry';
+import path from 'node:path';
+import { AgentRegistry, type MigrationToRun } from '../control/agentRegistry';
 import { PGFERRY_VERSION } from '../control/version';
+import { errorMessage } from '../core/errors';
+import { runnerInput } from '../input/handOff';
 import type { ServerSpec } from '../input/migrationSpec';
+import { agentSpec, type SourceCredential } from '../input/runSpec';
+import { AgentQueue } from './agentQueue';
+import { runnerLogPath } from './spawn';
 
 /** How often an agent heartbeats: well inside AGENT_STALE_SECONDS, so one late beat is not death. */
 export const AGENT_HEARTBEAT_MS = 5_000;
+/** How often an agent looks for migrations no runner holds. */
+const LOOK_EVERY_MS = 1_000;
+/** How long a started runner may take to hold its lease before the agent gives it up. */
+const RUNNER_START_MS = 60_000;
 
 export interface AgentOptions {
   readonly target: ServerSpec;
   readonly name: string;
   readonly concurrency: number;
-  readonly serverKeys: readonly string[];
+  /** Credentials per source server key (host:port/database), from the agent's environment. */
+  readonly sources: ReadonlyMap<string, SourceCredential>;
   readonly signal: AbortSignal;
   /** Called once the agent is registered (the CLI prints a line). */
   readonly onJoined?: () => void;
+  /** Progress lines (never a secret): a runner started, a runner ended, a queue error. */
+  readonly log?: (line: string) => void;
+}
+
+/** Resolves after `ms`, or at once when `signal` aborts; leaves no listener behind. */
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise<void>((resolve) => {
+    const done = () => {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    signal.addEventListener('abort', done, { once: true });
+  });
+}
+
+class Agent {
+  private readonly registry: AgentRegistry;
+  private readonly queue: AgentQueue;
+  /** The runners this agent started, by migration. */
+  private readonly runners = new Map<string, ChildProcess>();
+  private readonly log: (line: string) => void;
+
+  constructor(private readonly options: AgentOptions) {
+    this.registry = new AgentRegistry(options.target);
+    this.log = options.log ?? (() => undefined);
+    this.queue = new AgentQueue(options.target, (error) => this.log(`job queue: ${error.message}`));
+  }
+
+  async run(): Promise<void> {
+    const { name, signal } = this.options;
+    try {
+      await this.registry.join({
+        name,
+        host: os.hostname(),
+        pid: process.pid,
+        version: PGFERRY_VERSION,
+        concurrency: this.options.concurrency,
+        serverKeys: [...this.options.sources.keys()],
+      });
+      await this.queue.start();
+      this.options.onJoined?.();
+      let lastBeat = Date.now();
+      while (!signal.aborted) {
+        await this.look().catch((error: unknown) => this.log(`looking for work: ${errorMessage(error)}`));
+        await sleep(LOOK_EVERY_MS, signal);
+        if (!signal.aborted && Date.now() - lastBeat >= AGENT_HEARTBEAT_MS) {
+          await this.registry.heartbeat(name).catch(() => undefined);
+          lastBeat = Date.now();
+        }
+      }
+      await this.queue.stop();
+      await this.stopRunners();
+      await this.registry.leave(name, process.pid);
+    } finally {
+      await this.queue.stop();
+      await this.registry.close();
+    }
+  }
+
+  private canRun(migration: MigrationToRun): boolean {
+    return migration.needs.length > 0 && migration.needs.every((key) => this.options.sources.has(key));
+  }
+
+  /** Offers, and serves the queue of, each migration no runner holds that this agent could run. */
+  private async look(): Promise<void> {
+    const open = (await this.registry.migrationsToRun()).filter((m) => this.canRun(m) && !this.runners.has(m.name));
+    for (const migration of open) {
+      if (this.runners.size >= this.options.concurrency) {
+        await this.queue.unserve(migration.name);
+        continue;
+      }
+      await this.queue.serve(migration.name, () => this.startRunner(migration.name));
+      await this.queue.offer(migration.name);
+    }
+  }
+
+  /** A job claimed: starts the migration's runner, unless it is taken, finished or this agent is full. */
+  private async startRunner(name: string): Promise<void> {
+    if (this.runners.has(name) || this.runners.size >= this.options.concurrency || this.options.signal.aborted) return;
+    const migration = (await this.registry.migrationsToRun()).find((m) => m.name === name);
+    if (!migration || !this.canRun(migration)) return; // a runner took it, or it finished
+    const credential = this.options.sources.get(migration.needs[0]!)!;
+    const spec = agentSpec(migration.runSpec, credential, this.options.target);
+    const log = openSync(runnerLogPath(name, this.options.target), 'a', 0o600);
+    // the source credentials travel on stdin, as the runner's spec; never in its environment
+    const { PGFERRY_SOURCE_URLS: _urls, ...env } = process.env;
+    const child = spawn(process.execPath, [path.join(__dirname, 'main.js')], {
+      stdio: ['pipe', log, log, 'pipe'],
+      cwd: os.tmpdir(),
+      env: { ...env, PGFERRY_RUNNER_LIFELINE: '3', PGFERRY_AGENT_NAME: this.options.name },
+    });
+    closeSync(log);
+    this.runners.set(name, child);
+    const exited = new Promise<number | null>((resolve) =>
+      child.on('exit', (code) => {
+        this.runners.delete(name);
+        this.log(`migration ${name}: runner ${child.pid} ended with code ${code}`);
+        resolve(code);
+      }),
+    );
+    child.stdin!.end(runnerInput(spec, migration.ranBefore ? 'resume' : 'create'));
+    this.log(`migration ${name}: runner ${child.pid} started (${migration.ranBefore ? 'resume' : 'create'})`);
+    // the job is done once the runner holds the lease (or is gone: then the next look offers it again)
+    const deadline = Date.now() + RUNNER_START_MS;
+    while (Date.now() < deadline) {
+      const ended = await Promise.race([exited, new Promise<'running'>((r) => setTimeout(() => r('running'), 200))]);
+      if (ended !== 'running') return;
+      if (await this.registry.leaseHeld(name)) return;
+    }
+    this.log(`migration ${name}: runner ${child.pid} did not take the lease within ${RUNNER_START_MS / 1000} s; stopping it`);
+    child.kill('SIGKILL');
+  }
+
+  /**
+   * A clean stop: each runner's lifeline closes, and it stops at once as on a lost lease, without
+   * canceling its migration; another agent (or this one restarted) resumes it.
+   */
+  private async stopRunners(): Promise<void> {
+    const children = [...this.runners.values()];
+    await Promise.all(
+      children.map(
+        (child) =>
+          new Promise<void>((resolve) => {
+            if (child.exitCode !== null || child.signalCode !== null) return resolve();
+            child.once('exit', () => resolve());
+            (child.stdio[3] as NodeJS.WritableStream | null)?.end();
+          }),
+      ),
+    );
+  }
 }
 
 export async function runAgent(options: AgentOptions): Promise<void> {
-  const registry = new AgentRegistry(options.target);
-  try {
-    await registry.join({
-      name: options.name,
-      host: os.hostname(),
-      pid: process.pid,
-      version: PGFERRY_VERSION,
-      concurrency: options.concurrency,
-      serverKeys: options.serverKeys,
-    });
-    options.onJoined?.();
-    while (!options.signal.aborted) {
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, AGENT_HEARTBEAT_MS);
-        options.signal.addEventListener('abort', () => (clearTimeout(timer), resolve()), { once: true });
-      });
-      if (!options.signal.aborted) await registry.heartbeat(options.name);
-    }
-    await registry.leave(options.name, process.pid);
-  } finally {
-    await registry.close();
-  }
+  await new Agent(options).run();
 }

@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // The runner process: reads {spec, reason} as JSON on standard input (credentials never travel on
 // a command line or in the environment), takes the lease, heartbeats, and runs the migration.
+import net from 'node:net';
 import os from 'node:os';
 import { ControlStore } from '../control/store';
 import { canceledError, errorMessage } from '../core/errors';
@@ -16,7 +17,7 @@ async function readStdin(): Promise<string> {
 }
 
 /** Exit codes the spawner understands. */
-export const RUNNER_EXIT = { ok: 0, failed: 1, badInput: 2, leaseHeld: 3, leaseLost: 4 } as const;
+export const RUNNER_EXIT = { ok: 0, failed: 1, badInput: 2, leaseHeld: 3, leaseLost: 4, agentGone: 5 } as const;
 
 /**
  * A runner whose lease connection is gone may already have a successor: it stops writing at once.
@@ -30,7 +31,27 @@ function stopOnLeaseLoss(error: Error): never {
   process.exit(RUNNER_EXIT.leaseLost);
 }
 
+/**
+ * A runner started by `pgferry agent` (runner/agent.ts) gets a lifeline on fd 3: a pipe the agent
+ * holds. When it closes (the agent stopped, or was killed), the runner stops at once, as on a lost
+ * lease: the migration is not canceled, and the next runner (any agent's) resumes it.
+ */
+function watchLifeline(): void {
+  if (process.env.PGFERRY_RUNNER_LIFELINE !== '3') return;
+  const lifeline = new net.Socket({ fd: 3, readable: true, writable: false });
+  const gone = () => {
+    console.error('the agent that started this runner is gone: stopping at once; another agent resumes the migration');
+    process.exit(RUNNER_EXIT.agentGone);
+  };
+  lifeline.on('end', gone);
+  lifeline.on('close', gone);
+  lifeline.on('error', gone);
+  lifeline.resume();
+  lifeline.unref();
+}
+
 async function main(): Promise<number> {
+  watchLifeline();
   const input = JSON.parse(await readStdin()) as RunnerInput;
   const spec = await runnerSpec(input);
   const name = spec.migrationName;

@@ -1,0 +1,33 @@
+// The spec an agent runs a migration of runtime agents from. The caller stores it without
+// passwords (control catalog column migration.run_spec); an agent adds the credentials from its
+// own environment: its source user and password for the source, its own target connection.
+import type { MigrationSpec, ServerSpec } from './migrationSpec';
+
+/** The parsed spec without the passwords of either server: safe to keep in the control catalog. */
+export function runSpecOf(spec: MigrationSpec): Record<string, unknown> {
+  const { password: _source, ...source } = spec.source;
+  const { password: _target, ...target } = spec.target;
+  return { ...spec, source, target, databases: [...spec.databases] };
+}
+
+/** The credentials of one source database an agent holds (from PGFERRY_SOURCE_URLS). */
+export interface SourceCredential {
+  readonly user: string;
+  /** Absent: PGPASSWORD or ~/.pgpass, as for any libpq client. */
+  readonly password?: string;
+}
+
+/**
+ * The spec a runner started by an agent takes: the stored run spec with the agent's source
+ * credentials and the agent's own target connection (host, port, user, password, TLS). The
+ * target's maintenance database is the stored one: the control catalog the migration lives in.
+ */
+export function agentSpec(stored: Record<string, unknown>, source: SourceCredential, target: ServerSpec): MigrationSpec {
+  const storedSource = stored.source as ServerSpec;
+  const storedTarget = stored.target as ServerSpec;
+  return {
+    ...(stored as unknown as MigrationSpec),
+    source: { ...storedSource, user: source.user, ...(source.password !== undefined ? { password: source.password } : {}) },
+    target: { ...target, maintenanceDatabase: storedTarget.maintenanceDatabase },
+  };
+}
