@@ -3,7 +3,7 @@
 // libpq and node-postgres against a real server.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -15,7 +15,7 @@ import { fullConfig } from './fixtures';
 import { LabConfigError, parseLabConfig, type LabConfigInput } from '../../lab-stack/config';
 import { createLab, stackOutputs, type Lab } from '../../lab-stack/lab';
 import type { MigrationFactory } from '../../lab-stack/labMigrations';
-import { runtimePgpass } from '../../lab-stack/runtimeCloudInit';
+import { renderRuntimeCloudInit, runtimePgpass } from '../../lab-stack/runtimeCloudInit';
 import type { PgMigrationArgs } from '../../provider/resource';
 import { startCluster, type Cluster } from '../support';
 
@@ -469,5 +469,43 @@ describe('lab-stack migration runtime: the .pgpass it writes, read by libpq and 
       else process.env.PGPASSFILE = saved.file;
       if (saved.password !== undefined) process.env.PGPASSWORD = saved.password;
     }
+  });
+});
+
+describe('lab-stack migration runtime: the unit and the installer as systemd and bash read them', function () {
+  this.timeout(60_000);
+  let dir: string;
+  const files = writtenFiles(
+    renderRuntimeCloudInit({
+      target: { host: TARGET_FQDN, port: 5432, user: 'pgadmin', password: ADMIN_PASSWORD },
+      sources: [{ host: '10.20.2.4', port: 5432, user: 'postgres', password: SOURCE_PASSWORD, sslMode: 'prefer', databases: ['sales'] }],
+      packageSpec: PACKAGE,
+      postgresClientVersion: '16',
+      concurrency: 2,
+    }),
+  );
+  before(() => {
+    dir = mkdtempSync(join(tmpdir(), 'pgferry-unit-'));
+  });
+  after(() => {
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('gives systemd-analyze verify a unit without one warning', async function () {
+    if (!existsSync('/usr/bin/systemd-analyze')) this.skip();
+    // The unit names /opt/pgferry/bin/pgferry, which verify wants to exist: point it at a stub.
+    const stub = join(dir, 'pgferry');
+    writeFileSync(stub, '#!/bin/sh\n');
+    chmodSync(stub, 0o755);
+    const unit = join(dir, 'pgferry-agent.service');
+    writeFileSync(unit, files.get('/var/lib/pgferry-runtime/pgferry-agent.service')!.content.replace('/opt/pgferry/bin/pgferry', stub));
+    const { stdout, stderr } = await execFileAsync('systemd-analyze', ['verify', unit]);
+    assert.equal(stdout + stderr, '', 'no unknown key, no bad value');
+  });
+
+  it('gives bash an installer that parses', async () => {
+    const script = join(dir, 'install.sh');
+    writeFileSync(script, files.get('/var/lib/pgferry-runtime/install.sh')!.content);
+    await execFileAsync('bash', ['-n', script]);
   });
 });
