@@ -3,6 +3,7 @@
 import { z, type RefinementCtx } from 'zod';
 import { cidrContains, cidrContainsIp, cidrsOverlap, parseCidr, parseIp, type Cidr } from './cidr';
 import { migrationOptionShape, migrationSchema } from './migrationConfig';
+import { MAX_RUNTIME_VMS, migrationRuntimeSchema } from './runtimeConfig';
 import { identifierSchema, oneOf } from './schemaParts';
 
 /** The namespace the lab's keys live under (the `name` in lab-stack/Pulumi.yaml). */
@@ -80,8 +81,10 @@ const networkSchema = z
       sourceSubnet: cidrSchema.default('10.20.2.0/24'),
       /** The DNS resolver's inbound endpoint (delegated to it alone): /28 to /24. */
       resolverSubnet: cidrSchema.default('10.20.3.0/28'),
+      /** The migration runtime's VMs (migrationRuntime.enabled), behind their own network security group. */
+      runtimeSubnet: cidrSchema.default('10.20.4.0/24'),
     },
-    { error: 'must be an object with keys addressSpace, gatewaySubnet, serverSubnet, sourceSubnet, resolverSubnet' },
+    { error: 'must be an object with keys addressSpace, gatewaySubnet, serverSubnet, sourceSubnet, resolverSubnet, runtimeSubnet' },
   )
   .prefault({});
 
@@ -236,6 +239,7 @@ const labShape = z.strictObject({
   server: serverSchema,
   vpn: vpnSchema,
   sourceVm: sourceVmSchema,
+  migrationRuntime: migrationRuntimeSchema,
   migrations: z.array(migrationSchema, { error: 'must be a list of migrations' }).default([]),
   ...migrationOptionShape,
 });
@@ -245,9 +249,11 @@ type LabShape = z.output<typeof labShape>;
 /** The address plan: subnets inside the address space, apart, and as large as Azure needs. */
 function networkRules(lab: LabShape, ctx: RefinementCtx): void {
   const space = parseCidr(lab.network.addressSpace);
-  const subnets = (['gatewaySubnet', 'serverSubnet', 'sourceSubnet', 'resolverSubnet'] as const).map(
-    (key) => [key, parseCidr(lab.network[key])] as const,
-  );
+  // The runtime's subnet is planned only when the runtime is on: a lab without it keeps any address space it had.
+  const keys = ['gatewaySubnet', 'serverSubnet', 'sourceSubnet', 'resolverSubnet', 'runtimeSubnet'] as const;
+  const subnets = keys
+    .slice(0, lab.migrationRuntime.enabled ? keys.length : keys.length - 1)
+    .map((key) => [key, parseCidr(lab.network[key])] as const);
   if (space && subnets.every(([, subnet]) => subnet)) {
     const plan = subnets as ReadonlyArray<readonly [string, Cidr]>;
     for (const [key, subnet] of plan) {
@@ -345,6 +351,36 @@ function sourceVmRules(lab: LabShape, ctx: RefinementCtx): void {
   }
 }
 
+/** The migration runtime: a key to log in with, a package to install, room for its VMs. */
+function migrationRuntimeRules(lab: LabShape, ctx: RefinementCtx): void {
+  const runtime = lab.migrationRuntime;
+  if (!runtime.enabled) return;
+  if (runtime.package === undefined) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['migrationRuntime', 'package'],
+      message:
+        'is required when migrationRuntime.enabled is true: where the VMs install pgferry from (an https URL of the package tarball, a git URL or pgferry@<version>)',
+    });
+  }
+  if (runtime.sshPublicKey === undefined && lab.sourceVm.sshPublicKey === undefined) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['migrationRuntime', 'sshPublicKey'],
+      message: 'is required when migrationRuntime.enabled is true and sourceVm.sshPublicKey is not set: an OpenSSH public key line',
+    });
+  }
+  const subnet = parseCidr(lab.network.runtimeSubnet);
+  // Azure keeps the first four addresses and the last: the VMs take .4 onwards.
+  if (subnet && 2 ** (32 - subnet.prefix) - 5 < runtime.count) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['network', 'runtimeSubnet'],
+      message: `must hold migrationRuntime.count (${runtime.count}) VMs: a /${32 - Math.ceil(Math.log2(runtime.count + 5))} or larger (at most ${MAX_RUNTIME_VMS} VMs fit a /28)`,
+    });
+  }
+}
+
 /** Where a migration writes: its source (host:port, or the lab VM) and target database, for sharing rules. */
 function sourceKey(migration: LabShape['migrations'][number]): string {
   return migration.source ? `${migration.source.host}:${migration.source.port}` : '(lab source VM)';
@@ -408,6 +444,7 @@ const labSchema = labShape.superRefine((lab, ctx) => {
   serverRules(lab, ctx);
   vpnRules(lab, ctx);
   sourceVmRules(lab, ctx);
+  migrationRuntimeRules(lab, ctx);
   migrationRules(lab, ctx);
 });
 

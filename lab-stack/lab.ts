@@ -12,10 +12,11 @@ import { createPrivateDns, type LabDns } from './dns';
 import { createDnsResolver, type LabDnsResolver } from './dnsResolver';
 import { createMigrations, type MigrationFactory, type MigrationResource } from './labMigrations';
 import { createNetwork, type LabNetwork } from './network';
+import { createMigrationRuntime, type LabMigrationRuntime } from './migrationRuntime';
 import { createLabNames, type LabNames } from './names';
 import { childOptions, labScope, partScope, type LabResourceOptions } from './options';
 import { createServer, type LabServer } from './server';
-import { createSourceVm, type LabSourceVm } from './sourceVm';
+import { createSourceVm, sourceVmPrivateIp, type LabSourceVm } from './sourceVm';
 import { createVpn, type LabVpn } from './vpn';
 
 export interface LabInputs {
@@ -49,6 +50,8 @@ export interface LabOutputs {
   readonly vpnGatewayId: pulumi.Output<string> | undefined;
   readonly vpnClientAddressPool: string | undefined;
   readonly sourceVmPrivateIp: string | undefined;
+  /** The migration runtime's VMs: VM name, agent name (as `pgferry show` lists it), private address. */
+  readonly runtimeAgents: pulumi.Output<{ vmName: string; agentName: string; privateIp: string }[]>;
   /** Migration name → state (InProgress, WaitingForUserAction, Succeeded, …). */
   readonly migrationStates: pulumi.Output<Record<string, string | undefined>>;
 }
@@ -64,6 +67,8 @@ export interface Lab {
   readonly server: LabServer;
   readonly vpn: LabVpn | undefined;
   readonly sourceVm: LabSourceVm | undefined;
+  /** The VMs running `pgferry agent`, when migrationRuntime.enabled. */
+  readonly migrationRuntime: LabMigrationRuntime | undefined;
   readonly runtime: pulumi.ComponentResource;
   readonly migrations: ReadonlyMap<string, MigrationResource>;
   readonly outputs: LabOutputs;
@@ -81,7 +86,8 @@ export function createLab(inputs: LabInputs, opts: LabOptions = {}): Lab {
   );
   const groupName = resourceGroup.name;
 
-  const network = createNetwork(config, groupName, partScope(lab, 'Network'));
+  const sourceVmIp = config.sourceVm.enabled ? sourceVmPrivateIp(config) : undefined;
+  const network = createNetwork(config, groupName, partScope(lab, 'Network'), sourceVmIp);
   const dnsScope = partScope(lab, 'Dns');
   const dns = createPrivateDns(config, names, groupName, network.vnet.id, dnsScope);
   const dnsResolver = network.resolverSubnet
@@ -100,6 +106,22 @@ export function createLab(inputs: LabInputs, opts: LabOptions = {}): Lab {
         ...(dnsResolver ? [dnsResolver.inbound] : []),
         ...(network.natGateway ? [network.natGateway] : []),
       ])
+    : undefined;
+  const migrationRuntime = network.runtimeSubnet
+    ? createMigrationRuntime(
+        config,
+        groupName,
+        network.runtimeSubnet.id,
+        {
+          host: server.server.fullyQualifiedDomainName,
+          user: config.server.administratorLogin,
+          password: secrets.adminPassword,
+          sourceVmIp,
+        },
+        secrets,
+        partScope(lab, 'MigrationRuntime'),
+        [...(dnsResolver ? [dnsResolver.inbound] : []), ...(network.natGateway ? [network.natGateway] : [])],
+      )
     : undefined;
 
   const runtime = partScope(lab, 'Runtime');
@@ -122,7 +144,7 @@ export function createLab(inputs: LabInputs, opts: LabOptions = {}): Lab {
     opts.migrationFactory,
   );
 
-  const parts = { component: lab.component, names, resourceGroup, network, dns, dnsResolver, server, vpn, sourceVm };
+  const parts = { component: lab.component, names, resourceGroup, network, dns, dnsResolver, server, vpn, sourceVm, migrationRuntime };
   return { ...parts, runtime: runtime.component, migrations, outputs: labOutputs(config, secrets, parts, migrations) };
 }
 
@@ -133,7 +155,7 @@ function labOutputs(
   parts: Omit<Lab, 'runtime' | 'migrations' | 'outputs'>,
   migrations: ReadonlyMap<string, MigrationResource>,
 ): LabOutputs {
-  const { resourceGroup, network, dns, dnsResolver, server, vpn, sourceVm } = parts;
+  const { resourceGroup, network, dns, dnsResolver, server, vpn, sourceVm, migrationRuntime } = parts;
   const adminPassword = pulumi.secret(secrets.adminPassword);
   const login = config.server.administratorLogin;
   return {
@@ -158,6 +180,9 @@ function labOutputs(
     vpnGatewayId: vpn?.gateway.id,
     vpnClientAddressPool: vpn ? config.vpn.clientAddressPool : undefined,
     sourceVmPrivateIp: sourceVm?.privateIp,
+    runtimeAgents: pulumi
+      .all((migrationRuntime?.vms ?? []).map((vm) => pulumi.all([vm.vm.name, vm.agentName, vm.privateIp])))
+      .apply((rows) => rows.map(([vmName, agentName, privateIp]) => ({ vmName, agentName, privateIp }))),
     migrationStates: pulumi
       .all([...migrations].map(([name, migration]) => pulumi.all([name, migration.state])))
       .apply((rows) => Object.fromEntries(rows)),

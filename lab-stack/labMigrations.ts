@@ -27,8 +27,17 @@ export interface MigrationContext {
 /** The lab-wide migration options (config keys), which an entry may override. */
 type LabMigrationOptions = Pick<LabConfig, 'allowReplicaIdentityFull' | 'tableJobs' | 'indexJobs'>;
 
+/** Who runs a migration: its own `runtime`, else the lab's agents when it has a migration runtime. */
+export function migrationRuntimeOf(migration: MigrationConfig, config: Pick<LabConfig, 'migrationRuntime'>): 'local' | 'agents' {
+  return migration.runtime ?? (config.migrationRuntime.enabled ? 'agents' : 'local');
+}
+
 /** One migration's arguments from its config entry (pure: no resources are created). */
-function migrationArgs(migration: MigrationConfig, context: MigrationContext, options: LabMigrationOptions): PgMigrationArgs {
+function migrationArgs(
+  migration: MigrationConfig,
+  context: MigrationContext,
+  options: LabMigrationOptions & Pick<LabConfig, 'migrationRuntime'>,
+): PgMigrationArgs {
   const source = migration.source;
   const sourceHost = source?.host ?? context.sourceVmIp;
   if (sourceHost === undefined) {
@@ -65,6 +74,8 @@ function migrationArgs(migration: MigrationConfig, context: MigrationContext, op
     indexJobs: migration.indexJobs ?? (options.indexJobs || undefined),
     dropTargetDatabasesOnDelete: migration.dropTargetDatabasesOnDelete,
     allowReplaceAfterCutover: migration.allowReplaceAfterCutover,
+    // Only when agents run it: a lab without the runtime sends what it always sent.
+    ...(migrationRuntimeOf(migration, options) === 'agents' ? { runtime: 'agents' as const } : {}),
   };
 }
 

@@ -68,6 +68,11 @@ export const migrationSchema = z.strictObject(
     tableJobs: jobsSchema(1).optional(),
     indexJobs: jobsSchema(1).optional(),
     dropTargetDatabasesOnDelete: booleanSchema.default(false),
+    /**
+     * Who runs it: `agents` (the default when migrationRuntime.enabled) leaves it to the runtime's
+     * `pgferry agent`s, so it goes on after `pulumi up` ends; `local`, the machine running `pulumi up`.
+     */
+    runtime: oneOf(['local', 'agents'] as const).optional(),
     /** PgMigration's opt-in to replace a migration that has cut over. */
     allowReplaceAfterCutover: booleanSchema.default(false),
   },

@@ -6,6 +6,7 @@ import * as network from '@pulumi/azure-native/network';
 import type { LabConfig } from './config';
 import { DNS_RESOLVER_DELEGATION, resolverAddress, resolverEnabled } from './dnsResolver';
 import { childOptions, type LabScope } from './options';
+import { createRuntimeSubnet } from './runtimeNetwork';
 
 /** The delegation Flexible Server's private access requires on its subnet. */
 const FLEXIBLE_SERVER_DELEGATION = 'Microsoft.DBforPostgreSQL/flexibleServers';
@@ -17,7 +18,10 @@ export interface LabNetwork {
   readonly sourceSubnet: network.Subnet;
   /** The DNS resolver's inbound endpoint subnet, when the lab runs one (dnsResolver.ts). */
   readonly resolverSubnet: network.Subnet | undefined;
-  /** Explicit outbound access for the source VM (apt at first boot), when the lab has one. */
+  /** The migration runtime's subnet, behind its own security group, when migrationRuntime.enabled. */
+  readonly runtimeSubnet: network.Subnet | undefined;
+  readonly runtimeSecurityGroup: network.NetworkSecurityGroup | undefined;
+  /** Explicit outbound access for the lab's VMs (apt, npm at first boot), when the lab has any. */
   readonly natGateway: network.NatGateway | undefined;
   readonly component: pulumi.ComponentResource;
 }
@@ -54,7 +58,13 @@ function createNatGateway(config: LabConfig, resourceGroupName: pulumi.Input<str
   );
 }
 
-export function createNetwork(config: LabConfig, resourceGroupName: pulumi.Input<string>, scope: LabScope): LabNetwork {
+export function createNetwork(
+  config: LabConfig,
+  resourceGroupName: pulumi.Input<string>,
+  scope: LabScope,
+  /** The source VM's static address (sourceVm.ts), for the runtime's security rules. */
+  sourceVmIp?: string,
+): LabNetwork {
   const vnet = new network.VirtualNetwork(
     'vnet',
     {
@@ -95,7 +105,8 @@ export function createNetwork(config: LabConfig, resourceGroupName: pulumi.Input
     },
     childOptions(scope, 'server-subnet', [gatewaySubnet]),
   );
-  const natGateway = config.sourceVm.enabled ? createNatGateway(config, resourceGroupName, scope) : undefined;
+  const natGateway =
+    config.sourceVm.enabled || config.migrationRuntime.enabled ? createNatGateway(config, resourceGroupName, scope) : undefined;
   const sourceSubnet = new network.Subnet(
     'source-subnet',
     {
@@ -103,7 +114,7 @@ export function createNetwork(config: LabConfig, resourceGroupName: pulumi.Input
       virtualNetworkName: vnet.name,
       subnetName: 'source-vm',
       addressPrefix: config.network.sourceSubnet,
-      ...(natGateway ? { natGateway: { id: natGateway.id } } : {}),
+      ...(natGateway && config.sourceVm.enabled ? { natGateway: { id: natGateway.id } } : {}),
     },
     childOptions(scope, 'source-subnet', [serverSubnet]),
   );
@@ -120,5 +131,18 @@ export function createNetwork(config: LabConfig, resourceGroupName: pulumi.Input
         childOptions(scope, 'resolver-subnet', [sourceSubnet]),
       )
     : undefined;
-  return { vnet, gatewaySubnet, serverSubnet, sourceSubnet, resolverSubnet, natGateway, component: scope.component };
+  const runtime = config.migrationRuntime.enabled
+    ? createRuntimeSubnet(config, { resourceGroupName, vnet, natGateway, after: resolverSubnet ?? sourceSubnet, sourceVmIp }, scope)
+    : undefined;
+  return {
+    vnet,
+    gatewaySubnet,
+    serverSubnet,
+    sourceSubnet,
+    resolverSubnet,
+    runtimeSubnet: runtime?.subnet,
+    runtimeSecurityGroup: runtime?.securityGroup,
+    natGateway,
+    component: scope.component,
+  };
 }

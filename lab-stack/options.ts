@@ -12,7 +12,7 @@ export interface LabResourceOptions {
 }
 
 /** The component types, one per part of the lab (`pgferry:lab:<Part>`). */
-export type LabPart = 'Lab' | 'Network' | 'Dns' | 'Server' | 'Vpn' | 'SourceVm' | 'Runtime';
+export type LabPart = 'Lab' | 'Network' | 'Dns' | 'Server' | 'Vpn' | 'SourceVm' | 'Runtime' | 'MigrationRuntime';
 
 /** One part of the lab: its component, and where the lab's resources were before components. */
 export interface LabScope {
@@ -45,6 +45,7 @@ const PART_NAMES: Record<Exclude<LabPart, 'Lab'>, string> = {
   Vpn: 'vpn',
   SourceVm: 'source-vm',
   Runtime: 'runtime',
+  MigrationRuntime: 'migration-runtime',
 };
 
 /** A part's scope: its component (`<prefix>-<part>`) under the Lab component. */

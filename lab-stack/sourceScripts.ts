@@ -8,7 +8,7 @@ import { conninfoDbname } from '../provider/engine/connect/quote';
 export const STATE_DIR = '/var/lib/pgferry-lab';
 
 /** A shell word that is exactly `value` (single-quoted). */
-function shellQuote(value: string): string {
+export function shellQuote(value: string): string {
   return `'${value.replace(/'/g, `'\\''`)}'`;
 }
 
@@ -21,6 +21,19 @@ const APT_LOCK_WAIT = `APT::Acquire::Retries "5";
 DPkg::Lock::Timeout "900";
 `;
 
+/** `retry CMD...`: a first-boot download that fails (a mirror hiccup) is tried again with back-off. */
+export const RETRY_FUNCTION: readonly string[] = [
+  'retry() {',
+  '  local attempt=1',
+  '  until "$@"; do',
+  '    if [ "$attempt" -ge 6 ]; then echo "pgferry-lab: gave up after $attempt tries: $*" >&2; return 1; fi',
+  '    echo "pgferry-lab: try $attempt failed: $*; retrying" >&2',
+  '    sleep $((attempt * 15))',
+  '    attempt=$((attempt + 1))',
+  '  done',
+  '}',
+];
+
 /** The installer, run once by cloud-init's runcmd. */
 export function installScript(version: string): string {
   const etc = `/etc/postgresql/${version}/main`;
@@ -31,15 +44,7 @@ export function installScript(version: string): string {
     'set -euo pipefail',
     'export DEBIAN_FRONTEND=noninteractive',
     `dir=${STATE_DIR}`,
-    'retry() {',
-    '  local attempt=1',
-    '  until "$@"; do',
-    '    if [ "$attempt" -ge 6 ]; then echo "pgferry-lab: gave up after $attempt tries: $*" >&2; return 1; fi',
-    '    echo "pgferry-lab: try $attempt failed: $*; retrying" >&2',
-    '    sleep $((attempt * 15))',
-    '    attempt=$((attempt + 1))',
-    '  done',
-    '}',
+    ...RETRY_FUNCTION,
     'install -m 0644 "$dir/apt-lock-wait.conf" /etc/apt/apt.conf.d/90pgferry-lab',
     'retry apt-get update',
     'retry apt-get install -y postgresql-common',

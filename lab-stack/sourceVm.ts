@@ -22,14 +22,16 @@ export interface LabSourceVm {
 }
 
 /** The VM's address: configured, or the source subnet's first assignable one (Azure keeps .0-.3). */
-function sourceVmPrivateIp(config: LabConfig): string {
+export function sourceVmPrivateIp(config: LabConfig): string {
   return config.sourceVm.privateIp ?? cidrHost(parseCidr(config.network.sourceSubnet) as Cidr, 4);
 }
 
-/** Networks the source accepts password logins from: the delegated subnet and, with the VPN, its clients. */
+/** Networks the source accepts password logins from: the delegated subnet, the VPN's clients, the runtime's agents. */
 function sourceAllowedCidrs(config: LabConfig): string[] {
   const cidrs = [config.network.serverSubnet];
   if (config.vpn.enabled) cidrs.push(config.vpn.clientAddressPool);
+  // The migration runtime's agents read the source directly.
+  if (config.migrationRuntime.enabled) cidrs.push(config.network.runtimeSubnet);
   return cidrs;
 }
 

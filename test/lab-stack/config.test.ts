@@ -190,6 +190,7 @@ describe('lab-stack config', () => {
       serverSubnet: '10.20.1.0/24',
       sourceSubnet: '10.20.2.0/24',
       resolverSubnet: '10.20.3.0/28',
+      runtimeSubnet: '10.20.4.0/24',
     });
     assert.equal(config.vpn.skuName, 'VpnGw1AZ');
     assert.equal(config.vpn.dnsResolver, true);
@@ -234,7 +235,7 @@ describe('lab-stack config', () => {
   it('rejects unknown top-level keys, listing the allowed ones', () => {
     assert.equal(
       errorFor({ ...fullConfig(), region: 'westeurope' }),
-      'pgferry-lab:(root): unknown key "region" (keys are location, namePrefix, tags, network, server, vpn, sourceVm, migrations, migrationCreateTimeout, migrationUpdateTimeout, migrationDeleteTimeout, allowReplicaIdentityFull, tableJobs, indexJobs)',
+      'pgferry-lab:(root): unknown key "region" (keys are location, namePrefix, tags, network, server, vpn, sourceVm, migrationRuntime, migrations, migrationCreateTimeout, migrationUpdateTimeout, migrationDeleteTimeout, allowReplicaIdentityFull, tableJobs, indexJobs)',
     );
   });
 

@@ -42,6 +42,7 @@ const OUTPUT_KEYS: Record<Exclude<keyof LabOutputs, 'adminPassword'>, true> = {
   vpnGatewayId: true,
   vpnClientAddressPool: true,
   sourceVmPrivateIp: true,
+  runtimeAgents: true,
   migrationStates: true,
 };
 const LAB_OUTPUTS = Object.keys(OUTPUT_KEYS);

@@ -97,6 +97,7 @@ describe('lab-stack program', function () {
       'migrationStates',
       'parametersPendingRestart',
       'resourceGroupName',
+      'runtimeAgents',
       'serverConnectionString',
       'serverFqdn',
       'serverName',
