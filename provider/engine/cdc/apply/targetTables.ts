@@ -151,7 +151,8 @@ async function readTargetTable(target: pg.Client, relation: Relation): Promise<T
     ]),
     bind(COLUMNS_SQL, [oid]),
     bind(UNIQUE_KEYS_SQL, [oid]),
-    TYPE_FACTS_SQL.replace('ANY($1::oid[])', `ANY(ARRAY[${oid}])`),
+    // a function, not a string: a replacement string would read $' or $& in a table's name
+    TYPE_FACTS_SQL.replace('ANY($1::oid[])', () => `ANY(ARRAY[${oid}])`),
   ];
   const results = (await target.query(statements.join(';\n'))) as unknown as pg.QueryResult[];
   const rows = <R>(i: number): R[] => results[i]!.rows as R[];
