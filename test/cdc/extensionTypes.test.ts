@@ -8,6 +8,8 @@ import assert from 'node:assert/strict';
 import { parseMigrationSpec, runMigration } from '../../provider/engine';
 import { openClient } from '../../provider/engine/connect/client';
 import { openSession, closeSession } from '../../provider/engine/connect/session';
+import { qualified } from '../../provider/engine/connect/quote';
+import type { PgferryError } from '../../provider/engine/core/errors';
 import { ControlStore } from '../../provider/engine/control/store';
 import { DEFAULT_LIMITS } from '../../provider/engine/cdc/apply/planner';
 import { resolveTargetTable } from '../../provider/engine/cdc/apply/targetTables';
@@ -144,7 +146,7 @@ describe('cdc: tables with extension types (integration)', function () {
     }
   }
 
-  it('matches a FULL table with a usable unique index by that index and a key-less one by every column, with schema-qualified operators', async () =>
+  it('matches a FULL table with a usable unique index by that index and a key-less one by every column, with schema-qualified operators; any table name resolves, a table the target lacks is refused by name', async () =>
     resolvesMatches(pair));
 
   it('warns at validation when a column of a table matched by its whole old row can be compared neither by equality nor by a stable text', async () =>
@@ -177,7 +179,7 @@ async function resolvesMatches(pair: ServerPair): Promise<void> {
   try {
     const relation = async (name: string, replicaIdentity: Relation['replicaIdentity'], keys: readonly string[]): Promise<Relation> => {
       const cols = await f.dst(
-        `SELECT attname AS name, atttypid::int AS oid FROM pg_attribute WHERE attrelid = $1::regclass AND attnum > 0 AND NOT attisdropped ORDER BY attnum`,
+        `SELECT attname AS name, atttypid::int AS oid FROM pg_attribute WHERE attrelid = format('public.%I', $1::text)::regclass AND attnum > 0 AND NOT attisdropped ORDER BY attnum`,
         [name],
       );
       const types = await f.dst(
@@ -232,6 +234,23 @@ async function resolvesMatches(pair: ServerPair): Promise<void> {
         ['i', 'OPERATOR("public".=)'],
       ],
     );
+    // a name with quotes and with what a replacement string or a placeholder would read ($1, $', $&)
+    const odd = `it's "odd" $1 $' $&`;
+    await f.dst(`CREATE TABLE ${qualified('public', odd)} (id int PRIMARY KEY, v citext)`);
+    const oddTable = await resolveTargetTable(target, await relation(odd, 'default', ['id']), false);
+    assert.deepEqual(
+      oddTable.columns.map((c) => [c.name, c.cast, c.isKey]),
+      [
+        ['id', 'integer', true],
+        ['v', '"public"."citext"', false],
+      ],
+    );
+    const missing = { ...(await relation('keyed', 'default', ['k'])), name: 'not_on_the_target' };
+    await assert.rejects(resolveTargetTable(target, missing, false), (error: PgferryError) => {
+      assert.equal(error.code, 'CDC_TABLE_MISSING');
+      assert.match(error.message, /not_on_the_target/);
+      return true;
+    });
   } finally {
     await closeSession(target);
   }

@@ -74,10 +74,11 @@ export async function prepareTargetDatabase(run: MigrationRun, database: string,
 /** The schema dumped in the snapshot, and what of it is left behind (the target cannot have it) or filtered out. */
 async function dumpPreData(run: MigrationRun, database: string, snapshot: SnapshotSessions, filter: FilterPlan) {
   const { spec, signal } = run;
+  const tools = await run.tools();
   const file = dumpFile(run.workDir, database);
   await timed(run, database, 'dump schema', () =>
     dumpSchema({
-      tools: run.tools,
+      tools,
       source: spec.source,
       database,
       snapshot: snapshot.name,
@@ -86,7 +87,7 @@ async function dumpPreData(run: MigrationRun, database: string, snapshot: Snapsh
       signal,
     }),
   );
-  const toc = await listToc(run.tools, file);
+  const toc = await listToc(tools, file);
   const filtered = filteredDumpIds(toc, filter);
   const leftBehind = await leaveBehindUnsupported(run, database, snapshot, file, toc);
   const restored = toc.filter((e) => !leftBehind?.dumpIds.has(e.dumpId) && !filtered.has(e.dumpId));
@@ -98,9 +99,10 @@ type DumpedSchema = Awaited<ReturnType<typeof dumpPreData>>;
 /** The pre-data schema restored from the dump, minus what is left behind or filtered out. */
 async function restorePreData(run: MigrationRun, database: string, schema: DumpedSchema): Promise<void> {
   const { spec, signal } = run;
+  const tools = await run.tools();
   const pre = await timed(run, database, 'restore pre-data', () =>
     restoreSection({
-      tools: run.tools,
+      tools,
       target: spec.target,
       database,
       file: schema.file,
@@ -246,10 +248,11 @@ export async function copyDatabaseAt(
   // SECURITY waits until pgferry's own work is done (schema/rowSecurity.ts): with it, a target
   // user the policies apply to would read and write fewer rows, or be refused.
   const built = builtObjectOids(catalog.indexes);
+  const tools = await run.tools();
   const rest = schema.restored.filter((e) => !built.has(e.objectOid) && e.desc !== 'ROW SECURITY');
   const post = await timed(run, database, 'restore post-data', () =>
     restoreSection({
-      tools: run.tools,
+      tools,
       target: spec.target,
       database,
       file: schema.file,

@@ -35,7 +35,7 @@ export async function leaveBehindUnsupported(
   if (user.superuser) return undefined;
   const unsupported = await snapshot.use(readUnsupportedObjects);
   if (unsupported.length === 0) return undefined;
-  const plan = await planLeftBehind(run.tools, file, toc, unsupported);
+  const plan = await planLeftBehind(await run.tools(), file, toc, unsupported);
   const tables = plan.objects.filter((o) => o.holdsData);
   if (tables.length > 0) {
     throw new PgferryError(

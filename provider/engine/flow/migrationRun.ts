@@ -10,7 +10,11 @@ export interface MigrationRun {
   readonly signal: AbortSignal;
   /** Emits to the caller's listener and records in the control catalog. */
   readonly onProgress: ProgressListener;
-  readonly tools: PgTools;
+  /**
+   * pg_dump, pg_restore and pg_dumpall, found once when first needed: a resumed runner whose
+   * databases stream on from their slots never runs them, and finding them runs each (`--version`).
+   */
+  tools(): Promise<PgTools>;
   readonly sourceMajor: number;
   readonly targetMajor: number;
   /** Scratch directory for dumps; removed when the run ends. */

@@ -11,7 +11,7 @@ import { setTargetIdentityFull } from '../cdc/source/identityFull';
 import { prepareSourceAndSnapshot } from '../cdc/source/sourcePrep';
 import { SourceTableWatch } from '../cdc/source/tableWatch';
 import { prepareTargetForStreaming } from '../cdc/apply/streamingTarget';
-import { createSlotWithSnapshot, dropSlot, slotState, type ExportedSlot } from '../cdc/source/slot';
+import { createSlotWithSnapshot, dropSlot, slotState, type ExportedSlot, type SlotState } from '../cdc/source/slot';
 import { retrying, RETRY_POLICIES } from '../connect/retry';
 import { migrationEnd } from './migrationEnd';
 import { takeCopySnapshot, type CopySnapshot } from '../copy/copySnapshot';
@@ -192,9 +192,9 @@ function stoppedTooLong(run: MigrationRun, database: string, stop: ApplyStop): P
 }
 
 /** Whether a copied database's slot can still stream (it exists and has not lost WAL it needs). */
-async function slotStillUsable(run: MigrationRun, database: string): Promise<boolean> {
+async function slotStillUsable(run: MigrationRun, database: string, read?: Promise<SlotState>): Promise<boolean> {
   const { slot } = streamNames(run, database);
-  const state = await slotState(run.spec.source, database, slot);
+  const state = await (read ?? slotState(run.spec.source, database, slot));
   if (state === 'usable') return true;
   await run.warn(
     `replication slot ${slot} is ${state === 'missing' ? 'gone' : 'invalidated (it lost WAL)'}: the database is copied again`,
@@ -229,7 +229,12 @@ async function stopAll(streams: readonly OnlineStream[]): Promise<void> {
  * One database's stream, copying it first unless a resumed runner finds it copied with a usable
  * slot; undefined when it was cut over before a crash (its release is finished here).
  */
-async function openStream(run: MigrationRun, stops: StreamStops, database: string): Promise<OnlineStream | undefined> {
+async function openStream(
+  run: MigrationRun,
+  stops: StreamStops,
+  database: string,
+  slotRead?: Promise<SlotState>,
+): Promise<OnlineStream | undefined> {
   const { store } = run;
   const name = run.spec.migrationName;
   const current = (await store.get(name))?.databases.find((d) => d.database === database);
@@ -252,7 +257,7 @@ async function openStream(run: MigrationRun, stops: StreamStops, database: strin
   // a copied database streams on from its slot, unless the slot is gone (dropped, or invalidated
   // past max_slot_wal_keep_size): then its copy is made again
   const streaming = current?.state === 'WaitingForCutoverTrigger' || current?.state === 'ApplyStopped';
-  const copied = run.resuming && streaming && (await slotStillUsable(run, database));
+  const copied = run.resuming && streaming && (await slotStillUsable(run, database, slotRead));
   const initialLsn = copied
     ? undefined
     : await retrying(RETRY_POLICIES.phase, () => copyDatabase(run, database), outageRetry(run, `the copy of "${database}"`, database));
@@ -272,11 +277,17 @@ export async function runOnline(run: MigrationRun): Promise<void> {
   const streams: OnlineStream[] = [];
   let verifiers: BackgroundVerification[] = [];
   try {
-    if (run.resuming) await endPreviousRunnerSessions(run);
-    const stops = await StreamStops.load(run);
+    // A resume reads every slot's state beside the takeover and the stops: its first change waits
+    // for all three, one round trip each, so they run side by side. (The state of a slot does not
+    // depend on which walsender holds it.)
+    const slotReads = new Map(
+      run.resuming ? spec.databases.map((d) => [d, slotState(spec.source, d, streamNames(run, d).slot)] as const) : [],
+    );
+    for (const read of slotReads.values()) read.catch(() => undefined); // awaited where used; a rejection is not lost
+    const [stops] = await Promise.all([StreamStops.load(run), run.resuming ? endPreviousRunnerSessions(run) : undefined]);
     for (const database of spec.databases) {
       if (run.signal.aborted) throw canceledError();
-      const stream = await openStream(run, stops, database);
+      const stream = await openStream(run, stops, database, slotReads.get(database));
       if (stream) streams.push(stream);
     }
     for (;;) {

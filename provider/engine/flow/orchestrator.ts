@@ -13,7 +13,7 @@ import { migrationEnd } from './migrationEnd';
 import { safeEmit, type MigrationStatus, type ProgressEvent, type ProgressListener } from '../core/model';
 import type { MigrationRun } from './migrationRun';
 import { runOnline } from './online';
-import { resolvePgTools } from '../schema/pgTools';
+import { resolvePgTools, type PgTools } from '../schema/pgTools';
 import type { MigrationSpec } from '../input/migrationSpec';
 import { assertDistinctServers } from '../validate/sameServer';
 import { targetDatabaseExistsError } from '../schema/database';
@@ -23,6 +23,8 @@ import { cleaningUpAfterCutover, finishCleanup } from './cleanup';
 export interface OrchestrateOptions extends RunOptions {
   /** Resume a migration an earlier process left unfinished. */
   readonly resume?: boolean;
+  /** The control store to use (a runner's, already connected); the caller closes it. Else one of its own. */
+  readonly store?: ControlStore;
 }
 
 /**
@@ -142,15 +144,16 @@ async function prerequisites(
   // check settles before anything below writes.
   const [, versions, registered] = await Promise.all([assertDistinctServers(spec), serverVersions(spec), store.get(name)]);
   await store.setVersions(name, versions.source, versions.target);
-  const [tools, runSpec] = await Promise.all([
-    resolvePgTools(spec, versions.sourceMajor),
-    checkTargetDatabases(spec, store, context.signal),
-  ]);
+  let tools: Promise<PgTools> | undefined;
+  const pgTools = (): Promise<PgTools> => (tools ??= resolvePgTools(spec, versions.sourceMajor));
+  // A first run finds the tools before it changes anything (a missing pg_dump fails it at once);
+  // a resume looks for them only if a database must be copied again.
+  const [runSpec] = await Promise.all([checkTargetDatabases(spec, store, context.signal), context.resuming ? undefined : pgTools()]);
   return {
     ...context,
     spec: runSpec,
     store,
-    tools,
+    tools: pgTools,
     sourceMajor: versions.sourceMajor,
     targetMajor: versions.targetMajor,
     instance: registered?.instance,
@@ -196,7 +199,7 @@ async function recordEnd(store: ControlStore, name: string, error: unknown, abor
  */
 export async function orchestrate(spec: MigrationSpec, options: OrchestrateOptions = {}): Promise<MigrationStatus> {
   const name = spec.migrationName;
-  const store = new ControlStore(spec.target);
+  const store = options.store ?? new ControlStore(spec.target);
   const controller = new AbortController();
   const onOuterAbort = () => controller.abort(canceledError());
   options.signal?.addEventListener('abort', onOuterAbort, { once: true });
@@ -225,7 +228,7 @@ export async function orchestrate(spec: MigrationSpec, options: OrchestrateOptio
   } finally {
     stopWatching();
     options.signal?.removeEventListener('abort', onOuterAbort);
-    await store.close();
+    if (!options.store) await store.close();
     await fs.rm(workDir, { recursive: true, force: true }).catch(() => undefined);
   }
 }

@@ -77,6 +77,7 @@ async function main(): Promise<number> {
   try {
     const status = await orchestrate(spec, {
       resume: input.reason === 'resume',
+      store,
       signal: controller.signal,
       onProgress: (event) => {
         if (event.kind === 'step-done') console.log(`${event.database ?? ''} ${event.step} done in ${event.seconds.toFixed(1)} s`);

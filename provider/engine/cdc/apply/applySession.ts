@@ -29,7 +29,7 @@ import { truncateStatement } from './statements';
 import { RecordQueue, type QueuedRecord } from './recordQueue';
 import { ReplicationStream } from '../source/stream';
 import { StatementPipeline } from './statementPipeline';
-import { addColumnSql, compareColumns, resolveTargetTable, sourceColumnDefinitions } from './targetTables';
+import { addColumnSql, inspectTargetTable, resolveTargetTable, sourceColumnDefinitions } from './targetTables';
 import { TargetTransaction } from './targetTransaction';
 import type { ApplyState, SessionConfig, SessionEnd, TargetTable } from './types';
 import { ALL_TABLES } from './pin';
@@ -415,8 +415,12 @@ class ApplySession {
     // bench traced up to 0.8 s of such catalog round trips before the first batch of a backlog.
     if (change.kind === 'none' && this.tables.has(relation.oid)) return;
     const target = this.target!;
-    const { missing, extra } = await compareColumns(target, relation);
+    const { missing, extra, table } = await inspectTargetTable(target, relation, this.foreignKeysFire);
     if (extra.length > 0) stopWith(`column ${JSON.stringify(extra[0])} was dropped or renamed`);
+    if (table) {
+      this.tables.set(relation.oid, table);
+      return;
+    }
     if (missing.length > 0) {
       await this.txn!.flush();
       this.source ??= await openSession(this.config.source, { database: this.config.database, purpose: 'cdc catalog' });

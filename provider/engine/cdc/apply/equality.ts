@@ -22,7 +22,7 @@ import { operator } from '../../connect/quote';
  * and whether its text form could change from one call to the next (a VOLATILE input or output
  * function; PostgreSQL warns when a type is created with one, but allows it).
  */
-const TYPE_FACTS_SQL = `
+export const TYPE_FACTS_SQL = `
 WITH RECURSIVE reached(oid) AS (
   SELECT a.atttypid FROM pg_attribute a
    WHERE a.attrelid = ANY($1::oid[]) AND a.attnum > 0 AND NOT a.attisdropped
@@ -80,7 +80,7 @@ export interface Operator {
   readonly name: string;
 }
 
-interface TypeFactsRow {
+export interface TypeFactsRow {
   oid: string;
   kind: string;
   base: string;
@@ -94,6 +94,11 @@ interface TypeFactsRow {
 /** The facts of every type the columns of `relations` (OIDs) reach, by type OID. */
 export async function readTypeFacts(client: pg.Client, relations: readonly (string | number)[]): Promise<Map<number, TypeFacts>> {
   const { rows } = await client.query<TypeFactsRow>(TYPE_FACTS_SQL, [relations.map(String)]);
+  return typeFactsOf(rows);
+}
+
+/** The facts of TYPE_FACTS_SQL's rows, by type OID. */
+export function typeFactsOf(rows: readonly TypeFactsRow[]): Map<number, TypeFacts> {
   return new Map(
     rows.map((r) => [
       Number(r.oid),

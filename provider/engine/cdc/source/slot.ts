@@ -96,8 +96,10 @@ async function dropSlotWith(client: pg.Client, slot: string): Promise<void> {
   );
 }
 
+export type SlotState = 'usable' | 'missing' | 'lost';
+
 /** Whether a slot can stream: it exists and (PostgreSQL 13+) has not been invalidated for lost WAL. */
-export async function slotState(source: ServerSpec, database: string, slot: string): Promise<'usable' | 'missing' | 'lost'> {
+export async function slotState(source: ServerSpec, database: string, slot: string): Promise<SlotState> {
   return retrying(RETRY_POLICIES.statement, () =>
     withSession(source, { database, purpose: 'cdc' }, async (client) => {
       const { rows } = await client.query<{ wal_status: string | null }>(

@@ -59,14 +59,17 @@ async function endSide(run: MigrationRun, side: 'source' | 'target', find: (c: p
 /** Ends every session of a previous runner of this migration, on both servers. */
 export async function endPreviousRunnerSessions(run: MigrationRun): Promise<void> {
   const databases = run.spec.databases;
-  await endSide(run, 'target', async (c) => {
-    const keys = databases.map((d) => applyLockKey(run.spec.migrationName, d));
-    const { rows } = await c.query<{ pid: number }>(FENCE_HOLDERS_SQL, [databases, keys]);
-    return rows.map((r) => r.pid);
-  });
-  await endSide(run, 'source', async (c) => {
-    const slots = databases.map((d) => streamNames(run, d).slot);
-    const { rows } = await c.query<{ pid: number }>(SLOT_SENDERS_SQL, [slots]);
-    return rows.map((r) => r.pid);
-  });
+  // the two servers side by side: a resume waits for both before its first change
+  await Promise.all([
+    endSide(run, 'target', async (c) => {
+      const keys = databases.map((d) => applyLockKey(run.spec.migrationName, d));
+      const { rows } = await c.query<{ pid: number }>(FENCE_HOLDERS_SQL, [databases, keys]);
+      return rows.map((r) => r.pid);
+    }),
+    endSide(run, 'source', async (c) => {
+      const slots = databases.map((d) => streamNames(run, d).slot);
+      const { rows } = await c.query<{ pid: number }>(SLOT_SENDERS_SQL, [slots]);
+      return rows.map((r) => r.pid);
+    }),
+  ]);
 }
