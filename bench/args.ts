@@ -1,8 +1,9 @@
 // Command-line options of `npm run bench -- ...` (bench/commandLine.ts parses them with commander):
 // one option table, generated help. A bad option is one line, exit code 2.
 import os from 'node:os';
-import { Option } from 'commander';
+import { InvalidArgumentError, Option } from 'commander';
 import { oneOf, parseOptions, positiveInt } from './commandLine';
+import { TOOL_NAMES, type ToolName } from './tools';
 
 export { UsageError } from './commandLine';
 
@@ -25,6 +26,8 @@ export interface BenchArgs {
   readonly fsyncOff: boolean;
   /** Online: seconds of the first backlog and of the paced load (smoke runs shorten them). */
   readonly onlineSeconds?: number;
+  /** Offline: the tools timed, in the order of the first round (default all three). */
+  readonly tools: readonly ToolName[];
 }
 
 /** Table and index jobs for every tool unless --jobs says otherwise: the CPUs, from 2 to 8. */
@@ -47,10 +50,21 @@ const OPTIONS = (): Option[] => [
   new Option('--wide-rows <N>', 'offline dataset: wide-table rows (default 500000, quick 50000; a smoke run: 1000)').argParser(positiveInt),
   new Option('--online-seconds <S>', 'online backlog and paced load length (default 60, quick 15)').argParser(positiveInt),
   new Option('--fsync-off', 'labelled extra: fsync, synchronous_commit and full_page_writes off (default: on, as users run)'),
+  new Option('--tools <list>', `offline: the tools timed, comma-separated (${TOOL_NAMES.join(', ')}; default all)`).argParser(toolList),
   new Option('--pgferry-split-mb <N>', "experiment: pgferry's same-table split threshold only (default 256 like pgcopydb)").argParser(
     positiveInt,
   ),
 ];
+
+/** A comma-separated list of offline tools, each named once. */
+function toolList(value: string): ToolName[] {
+  const names = value.split(',').map((n) => n.trim());
+  const unknown = names.find((n) => !(TOOL_NAMES as readonly string[]).includes(n));
+  if (unknown !== undefined || names.length === 0)
+    throw new InvalidArgumentError(`must name tools among ${TOOL_NAMES.join(', ')}, got ${value}`);
+  if (new Set(names).size !== names.length) throw new InvalidArgumentError(`names a tool twice: ${value}`);
+  return names as ToolName[];
+}
 
 /** Parses argv (without node and script); throws a UsageError on a bad command line. */
 export function parseBenchArgs(argv: readonly string[]): BenchArgs {
@@ -79,5 +93,6 @@ function fromOptions(o: Record<string, unknown>): BenchArgs {
     pgferrySplitMb: o.pgferrySplitMb as number | undefined,
     fsyncOff: o.fsyncOff === true,
     onlineSeconds: o.onlineSeconds as number | undefined,
+    tools: (o.tools as ToolName[] | undefined) ?? TOOL_NAMES,
   };
 }

@@ -5,8 +5,9 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import type { Cluster } from '../provider/localpg/cluster';
 import { treeCpuSeconds } from './procTree';
+import { readEndState } from './endState';
 import { BENCH_DB, compareCounts, tableRowCounts } from './dataset';
-import { runTool, TOOL_NAMES, type ToolName, type ToolRun } from './tools';
+import { runTool, type ToolName, type ToolRun } from './tools';
 import { describeDifference, diffSnapshots, readCatalogSnapshot, type CatalogSnapshot } from '../test/support/catalogSnapshot';
 import { unexplained } from '../test/support/fidelityDifferences';
 
@@ -17,6 +18,9 @@ export interface OfflineRun extends ToolRun {
   readonly round: number;
   readonly countsOk: boolean;
   readonly countsLine: string;
+  /** Every table analyzed and its visibility map set, after the timed run (endState.ts). */
+  readonly endStateOk?: boolean;
+  readonly endStateLine?: string;
   /** CPU seconds the source and target servers (postmaster and all backends) spent during the run. */
   readonly serverCpuSeconds: { readonly source: number; readonly target: number };
   /** Catalog differences from pg_dump + pg_restore's target in the same round, but the deliberate ones. */
@@ -47,6 +51,8 @@ export interface OfflineOptions {
   readonly rounds: number;
   readonly workDir: string;
   readonly fsyncOff: boolean;
+  /** The tools timed, rotated between rounds. */
+  readonly tools: readonly ToolName[];
   readonly log: (line: string) => void;
 }
 
@@ -65,7 +71,8 @@ export async function runOfflineBench(options: OfflineOptions): Promise<OfflineR
   const [sourcePid, targetPid] = [await postmasterPid(source), await postmasterPid(target)];
   const runs: OfflineRun[] = [];
   for (let round = 1; round <= options.rounds; round++) {
-    const order: ToolName[] = TOOL_NAMES.map((_, i) => TOOL_NAMES[(i + round - 1) % TOOL_NAMES.length]!);
+    const { tools } = options;
+    const order: ToolName[] = tools.map((_, i) => tools[(i + round - 1) % tools.length]!);
     const roundRuns: OfflineRun[] = [];
     const catalogs = new Map<ToolName, CatalogSnapshot>();
     for (const tool of order) {
@@ -91,7 +98,17 @@ export async function runOfflineBench(options: OfflineOptions): Promise<OfflineR
         `round ${round}: ${tool} ${run.seconds.toFixed(1)} s, peak RSS ${(run.memory.peakRssBytes / 2 ** 20).toFixed(0)} MiB, row counts ${counts.line}`,
       );
       catalogs.set(tool, await readCatalogSnapshot(target, BENCH_DB));
-      roundRuns.push({ ...run, round, countsOk: counts.ok, countsLine: counts.line, serverCpuSeconds });
+      const end = await readEndState(target);
+      log(`round ${round}: ${tool} end state: ${end.line}`);
+      roundRuns.push({
+        ...run,
+        round,
+        countsOk: counts.ok,
+        countsLine: counts.line,
+        endStateOk: end.ok,
+        endStateLine: end.line,
+        serverCpuSeconds,
+      });
     }
     for (const run of withCatalogDifferences(roundRuns, catalogs)) {
       if (run.catalogDifferences)

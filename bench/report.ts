@@ -37,7 +37,7 @@ function median(values: readonly number[]): number {
   return s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
 }
 
-const PGFERRY_TARGET_RATIO = 0.85;
+const PGFERRY_TARGET_RATIO = 0.8;
 
 export function summarizeOffline(runs: readonly OfflineRun[]): OfflineSummary {
   const tools = (['pgferry', 'pgcopydb', 'pg_dump+pg_restore'] as const)
@@ -93,6 +93,7 @@ export function offlineRunsTable(runs: readonly OfflineRun[]): string {
       'max procs',
       'details',
       'row counts',
+      'end state',
     ],
     runs.map((r) => [
       String(r.round),
@@ -109,6 +110,7 @@ export function offlineRunsTable(runs: readonly OfflineRun[]): string {
       r.catalogDifferences === undefined
         ? r.countsLine
         : `${r.countsLine}; catalog: ${r.catalogDifferences.length} difference(s) from pg_dump + pg_restore`,
+      r.endStateLine ?? '–',
     ]),
   );
 }

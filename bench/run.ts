@@ -78,6 +78,7 @@ async function offlineBench(
     rounds: args.rounds,
     workDir,
     fsyncOff: args.fsyncOff,
+    tools: args.tools,
     log,
   });
   const offline = { runs, summary: summarizeOffline(runs) };

@@ -19,6 +19,7 @@ const DEFAULTS: BenchArgs = {
   pgferrySplitMb: undefined,
   fsyncOff: false,
   onlineSeconds: undefined,
+  tools: ['pgferry', 'pgcopydb', 'pg_dump+pg_restore'],
 };
 
 const OPTION_CASES: { args: string[]; want: Partial<BenchArgs> }[] = [
@@ -36,6 +37,7 @@ const OPTION_CASES: { args: string[]; want: Partial<BenchArgs> }[] = [
   { args: ['--online-seconds', '5'], want: { onlineSeconds: 5 } },
   { args: ['--fsync-off'], want: { fsyncOff: true } },
   { args: ['--pgferry-split-mb', '64'], want: { pgferrySplitMb: 64 } },
+  { args: ['--tools', 'pgcopydb,pgferry'], want: { tools: ['pgcopydb', 'pgferry'] } },
 ];
 
 const BAD_CASES: { title: string; args: string[]; line: string }[] = [
@@ -54,6 +56,12 @@ const BAD_CASES: { title: string; args: string[]; line: string }[] = [
   },
   { title: '--only something else', args: ['--only', 'both'], line: '--only must be offline or online or cutover, got both' },
   { title: '--only without a value', args: ['--only'], line: '--only needs a value' },
+  {
+    title: '--tools naming an unknown tool',
+    args: ['--tools', 'pgferry,pgloader'],
+    line: '--tools must name tools among pgferry, pgcopydb, pg_dump+pg_restore, got pgferry,pgloader',
+  },
+  { title: '--tools naming a tool twice', args: ['--tools', 'pgferry,pgferry'], line: '--tools names a tool twice: pgferry,pgferry' },
 ];
 
 const BENCH = path.join(__dirname, '..', '..', 'bench', 'run.js');

@@ -1,16 +1,22 @@
 // One copy job: COPY ... TO STDOUT on the source streamed into COPY ... FROM STDIN on the target,
-// with no intermediate file and back-pressure end to end (pg-copy-streams).
+// with no intermediate file and back-pressure end to end, the protocol's frames relayed as they
+// arrive (copyRelay.ts).
 import { pipeline } from 'node:stream/promises';
 import type pg from 'pg';
-import { from as copyFrom, to as copyTo } from 'pg-copy-streams';
 import { identList, literal } from '../connect/quote';
 import { isRowSecurityRefusal } from '../connect/sqlstate';
 import { errorMessage, PgferryError } from '../core/errors';
+import { CopyFramesIn, CopyFramesOut } from './copyRelay';
 import type { CopyJob } from './plan';
 
 export interface CopyJobResult {
   readonly rows: number;
   readonly bytes: number;
+}
+
+/** A job's outcome; `frozen`: its rows were loaded with COPY FREEZE (all-visible and all-frozen already). */
+export interface CopyJobOutcome extends CopyJobResult {
+  readonly frozen: boolean;
 }
 
 export type CopyFormat = 'text' | 'binary';
@@ -70,7 +76,7 @@ function copyClientEncoding(job: CopyJob, databaseEncoding: string): string {
  * so COPY can FREEZE (no later vacuum pass over freshly loaded pages); parts of a split table append.
  * The source session goes back to UTF-8 afterwards: it reads names next (it is shared, copySnapshot.ts).
  */
-export async function runCopyJob(args: CopyJobArgs): Promise<CopyJobResult> {
+export async function runCopyJob(args: CopyJobArgs): Promise<CopyJobOutcome> {
   if (args.job.table.columns.length === 0) return copyEmptyColumnTable(args);
   const encoding = copyClientEncoding(args.job, args.encoding);
   const setEncoding = `SET client_encoding = ${literal(encoding)}`;
@@ -82,7 +88,7 @@ export async function runCopyJob(args: CopyJobArgs): Promise<CopyJobResult> {
   }
 }
 
-async function copyStream(args: CopyJobArgs, format: CopyFormat): Promise<CopyJobResult> {
+async function copyStream(args: CopyJobArgs, format: CopyFormat): Promise<CopyJobOutcome> {
   const { job, source, target } = args;
   await target.query('BEGIN');
   try {
@@ -97,18 +103,20 @@ async function copyStream(args: CopyJobArgs, format: CopyFormat): Promise<CopyJo
         await target.query('ROLLBACK TO SAVEPOINT before_truncate');
       }
     }
-    let bytes = 0;
-    const out = source.query(copyTo(copyOutSql(job, format)));
-    const into = target.query(copyFrom(copyInSql(job, freeze, format)));
-    out.on('data', (chunk: Buffer) => {
-      bytes += chunk.length;
-      args.onBytes?.(chunk.length);
+    const out = new CopyFramesOut(copyOutSql(job, format));
+    const into = new CopyFramesIn(copyInSql(job, freeze, format));
+    source.query(out);
+    target.query(into);
+    let reported = 0;
+    out.on('data', () => {
+      args.onBytes?.(out.payloadBytes - reported);
+      reported = out.payloadBytes;
     });
     await pipeline(out, into, { signal: args.signal });
-    const result = { rows: Number(into.rowCount ?? 0), bytes };
+    const result = { rows: into.rowCount, bytes: out.payloadBytes };
     await args.beforeCommit?.(target, result);
     await target.query('COMMIT');
-    return result;
+    return { ...result, frozen: freeze };
   } catch (error) {
     await target.query('ROLLBACK').catch(() => undefined);
     throw rowSecurityError(error, job);
@@ -127,7 +135,7 @@ function rowSecurityError(error: unknown, job: CopyJob): unknown {
 }
 
 /** A table whose every column is generated (or that has none) still has rows: count them and insert as many. */
-async function copyEmptyColumnTable(args: CopyJobArgs): Promise<CopyJobResult> {
+async function copyEmptyColumnTable(args: CopyJobArgs): Promise<CopyJobOutcome> {
   const where = args.job.part ? ` WHERE ${args.job.part.where}` : '';
   const { rows } = await args.source.query<{ n: string }>(`SELECT count(*)::int8 AS n FROM ONLY ${args.job.table.sql}${where}`);
   const n = Number(rows[0]!.n);
@@ -141,5 +149,5 @@ async function copyEmptyColumnTable(args: CopyJobArgs): Promise<CopyJobResult> {
     await args.target.query('ROLLBACK').catch(() => undefined);
     throw error;
   }
-  return result;
+  return { ...result, frozen: false };
 }

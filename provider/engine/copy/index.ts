@@ -15,6 +15,10 @@ import { ctidRanges, integerRanges, itemKey, jobsForRanges, orderJobs, partCount
 import type { CopyJobResult } from './copyJob';
 import { splitKeyBounds } from '../catalog/queries';
 import { TableTally, type TallyHooks } from './tableTally';
+import { analyzeAfterPostData, vacuumStatement } from './vacuum';
+
+/** What the index pool does: build one index, or VACUUM one table once its rows and indexes are in. */
+type TableWork = { readonly index: SourceIndex } | { readonly vacuum: SourceTable; readonly analyze: boolean };
 
 export interface CopyTablesResult {
   readonly rows: number;
@@ -110,13 +114,13 @@ async function copyOneJob(
   job: CopyJob,
   w: SessionPair,
   signal: AbortSignal,
-  onTableIn: () => void,
+  onTableIn: (frozen: boolean) => void,
 ): Promise<void> {
   await tally.jobStarts(job);
   const claim = args.ledger ? await args.ledger.claim(job, w.target) : { epoch: 0 };
   if ('done' in claim) {
     // an earlier claim committed it after all (its runner died between the commit and the mirror)
-    if (await tally.jobDone(job, claim.done, 0)) onTableIn();
+    if (await tally.jobDone(job, claim.done, 0)) onTableIn(false);
     return;
   }
   const { ledger } = args;
@@ -135,8 +139,9 @@ async function copyOneJob(
       safeEmit(args.onProgress, { kind: 'table-error', database: args.database, table: job.table.display, message: errorMessage(error) });
     throw error;
   });
-  await ledger?.committed(job, claim.epoch, result);
-  if (await tally.jobDone(job, result, bytes.sent())) onTableIn();
+  const done = { rows: result.rows, bytes: result.bytes };
+  await ledger?.committed(job, claim.epoch, done);
+  if (await tally.jobDone(job, done, bytes.sent())) onTableIn(result.frozen);
 }
 
 /** Builds one index; with a ledger, its done-record commits with it, and one built earlier only gets its marks again. */
@@ -158,6 +163,56 @@ async function buildOneIndex(args: CopyTablesArgs, index: SourceIndex, target: p
   for (const statement of indexMarkStatements(index)) await target.query(statement);
 }
 
+/**
+ * Each table's work for the index pool, in order: its indexes as soon as its rows are in, then,
+ * for a table loaded frozen, its VACUUM (ANALYZE) once the last of them is built. A table loaded
+ * in parts is vacuumed in the last step instead (finishDatabase): its rows are not frozen, and a
+ * VACUUM can mark a page all-visible only once no transaction older than its rows is open, which
+ * the other copies' transactions still are.
+ */
+class TableWorkOrder {
+  private readonly indexesLeft = new Map<string, number>();
+  private readonly frozen = new Set<string>();
+  /** Tables whose rows are in and whose indexes are not all built yet. */
+  private waiting = 0;
+  private rowsAllIn = false;
+  constructor(
+    private readonly queue: WorkQueue<TableWork>,
+    private readonly byTable: ReadonlyMap<string, readonly SourceIndex[]>,
+    private readonly analyzeLater: ReadonlySet<string>,
+  ) {}
+
+  /** The table's rows are all in; `frozen`: loaded in one COPY FREEZE. */
+  rowsIn(table: SourceTable, frozen: boolean): void {
+    const indexes = this.byTable.get(table.oid) ?? [];
+    if (frozen) this.frozen.add(table.oid);
+    this.indexesLeft.set(table.oid, indexes.length);
+    this.waiting += 1;
+    if (indexes.length === 0) this.tableDone(table);
+    else this.queue.push(...indexes.map((index) => ({ index })));
+  }
+
+  /** Every table's rows are in (or the copy stopped): the queue closes once the last table's work is queued. */
+  copyEnded(): void {
+    this.rowsAllIn = true;
+    if (this.waiting === 0) this.queue.close();
+  }
+
+  /** One of the table's indexes is built. */
+  indexBuilt(table: SourceTable): void {
+    const left = (this.indexesLeft.get(table.oid) ?? 1) - 1;
+    this.indexesLeft.set(table.oid, left);
+    if (left === 0) this.tableDone(table);
+  }
+
+  private tableDone(table: SourceTable): void {
+    this.waiting -= 1;
+    if (this.queue.isClosed()) return; // the copy stopped on a failure: nothing more to queue
+    if (this.frozen.has(table.oid)) this.queue.push({ vacuum: table, analyze: !this.analyzeLater.has(table.oid) });
+    if (this.rowsAllIn && this.waiting === 0) this.queue.close();
+  }
+}
+
 /** Copies every table's rows and builds its indexes as soon as they are in; one failure stops both pools. */
 export async function copyTables(args: CopyTablesArgs): Promise<CopyTablesResult> {
   const { spec, database } = args;
@@ -169,11 +224,20 @@ export async function copyTables(args: CopyTablesArgs): Promise<CopyTablesResult
     throw error;
   };
 
-  const jobs = args.jobs ?? (await args.sessions.use((probe) => planJobs(spec, args.tables, probe)));
+  const { jobs, analyzeLater } = await args.sessions.use(async (probe) => ({
+    jobs: args.jobs ?? (await planJobs(spec, args.tables, probe)),
+    analyzeLater: await analyzeAfterPostData(
+      probe,
+      args.tables.map((t) => t.oid),
+      args.indexes.map((i) => i.indexOid),
+    ),
+  }));
   const tally = new TableTally(jobs, args);
   const byTable = indexesByTable(args.indexes);
+  const tableOf = new Map(args.tables.map((t) => [t.oid, t]));
   const copyQueue = new WorkQueue<CopyJob>();
-  const indexQueue = new WorkQueue<SourceIndex>();
+  const indexQueue = new WorkQueue<TableWork>();
+  const order = new TableWorkOrder(indexQueue, byTable, analyzeLater);
   const toCopy: CopyJob[] = [];
   for (const job of jobs) {
     const done = args.done?.get(itemKey(job));
@@ -182,7 +246,7 @@ export async function copyTables(args: CopyTablesArgs): Promise<CopyTablesResult
       continue;
     }
     await tally.jobStarts(job);
-    if (await tally.jobDone(job, done, 0)) indexQueue.push(...(byTable.get(job.table.oid) ?? []));
+    if (await tally.jobDone(job, done, 0)) order.rowsIn(job.table, false);
   }
   copyQueue.push(...toCopy);
   copyQueue.close();
@@ -192,18 +256,23 @@ export async function copyTables(args: CopyTablesArgs): Promise<CopyTablesResult
     concurrency: Math.min(spec.tableJobs, args.sessions.size, Math.max(1, toCopy.length)),
     signal,
     ...pairedWithTarget(args.sessions, spec.target, targetOptions(database, 'copy')),
-    work: (job, w) => copyOneJob(args, tally, job, w, signal, () => indexQueue.push(...(byTable.get(job.table.oid) ?? []))),
+    work: (job, w) => copyOneJob(args, tally, job, w, signal, (frozen) => order.rowsIn(job.table, frozen)),
   })
     .catch(stopOnFailure)
-    .finally(() => indexQueue.close());
+    .finally(() => order.copyEnded());
 
-  const indexing = runWorkers<SourceIndex, pg.Client>({
+  const indexing = runWorkers<TableWork, pg.Client>({
     queue: indexQueue,
     concurrency: spec.indexJobs,
     signal,
     open: () => openSession(spec.target, targetOptions(database, 'index', { maintenance_work_mem: '256MB' })),
     close: closeSession,
-    work: (index, target) => buildOneIndex(args, index, target),
+    work: async (work, target) => {
+      if ('vacuum' in work) return void (await target.query(vacuumStatement(work.vacuum.sql, work.analyze)));
+      await buildOneIndex(args, work.index, target);
+      const table = tableOf.get(work.index.tableOid);
+      if (table) order.indexBuilt(table);
+    },
   }).catch(stopOnFailure);
 
   const [copied, indexed] = await Promise.allSettled([copying, indexing]);

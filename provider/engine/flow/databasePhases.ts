@@ -18,6 +18,7 @@ import { leaveBehindUnsupported } from './leaveBehindUnsupported';
 import { freshCopyWork, resumedCopyWork, schemaSignature, type CopyWork } from './copyWork';
 import { markCopyPostData } from '../control/copyItems';
 import { dropLedger } from '../copy/doneRecords';
+import { analyzedTables, vacuumStatement } from '../copy/vacuum';
 import { dumpFile, dumpSchema, listToc, restoreSection } from '../schema/dumpRestore';
 import { filteredDumpIds } from '../schema/filteredToc';
 import { nameKey, readFilterPlan, type FilterPlan } from '../filter/plan';
@@ -275,11 +276,16 @@ export async function copyDatabaseAt(
   );
 }
 
-/** ANALYZE and the database-level properties; the last step of a database's copy. */
+/** VACUUM (ANALYZE) of what the copy has not analyzed, and the database-level properties; the last step of a database's copy. */
 export async function finishDatabase(run: MigrationRun, database: string, props: DatabaseProperties): Promise<void> {
   const { spec } = run;
   await timed(run, database, 'analyze', async () => {
-    const tables = await withSession(spec.target, { database, purpose: 'catalog' }, (c) => listTables(c, run.targetMajor));
+    // The copy's index pool vacuumed and analyzed the tables loaded frozen (copy/vacuum.ts); the
+    // rest get their VACUUM (ANALYZE) here, now that no copy transaction is open.
+    const tables = await withSession(spec.target, { database, purpose: 'catalog' }, async (c) => {
+      const analyzed = await analyzedTables(c);
+      return (await listTables(c, run.targetMajor)).filter((t) => !analyzed.has(t.oid));
+    });
     const queue = new WorkQueue<string>();
     queue.push(...tables.map((t) => t.sql));
     queue.close();
@@ -290,7 +296,7 @@ export async function finishDatabase(run: MigrationRun, database: string, props:
       open: () => openSession(spec.target, { database, purpose: 'analyze', writable: true }),
       close: closeSession,
       work: async (table, c) => {
-        await c.query(`ANALYZE ${table}`);
+        await c.query(vacuumStatement(table, true));
       },
     });
   });

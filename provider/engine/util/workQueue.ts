@@ -13,6 +13,10 @@ export class WorkQueue<T> {
     this.wake();
   }
 
+  isClosed(): boolean {
+    return this.closed;
+  }
+
   /** No more items will come; workers exit once the queue is empty. */
   close(): void {
     this.closed = true;

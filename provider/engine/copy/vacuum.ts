@@ -1,0 +1,46 @@
+// The visibility map and the statistics of each copied table: the end state of a VACUUM ANALYZE,
+// which the tools users know leave behind (pgcopydb, pg_restore + vacuumdb). A table loaded frozen
+// (copyJob.ts) has its heap all-visible and all-frozen already; the index pool runs its VACUUM
+// (ANALYZE) as soon as its indexes are built, while other tables still copy, and that VACUUM skips
+// the heap and marks the TOAST pages, which COPY FREEZE leaves unmarked (their rows are frozen,
+// so visible to every transaction). A table copied in parts is not frozen: its VACUUM (ANALYZE)
+// waits for the last step, when no copy transaction older than its rows is open any more.
+import type pg from 'pg';
+
+/**
+ * Tables whose ANALYZE must wait for post-data: extended statistics objects and indexes built by
+ * the post-data restore (partitions of partitioned indexes, indexes left to it) come with it, and
+ * an ANALYZE before them would miss their statistics. The rest are analyzed with their VACUUM.
+ */
+export async function analyzeAfterPostData(
+  source: pg.Client,
+  tableOids: readonly string[],
+  poolIndexOids: readonly string[],
+): Promise<Set<string>> {
+  if (tableOids.length === 0) return new Set();
+  const { rows } = await source.query<{ oid: string }>(
+    `SELECT t.oid::int8::text AS oid FROM pg_class t
+      WHERE t.oid = ANY($1::oid[])
+        AND (EXISTS (SELECT 1 FROM pg_statistic_ext e WHERE e.stxrelid = t.oid)
+             OR EXISTS (SELECT 1 FROM pg_index i WHERE i.indrelid = t.oid AND NOT i.indexrelid = ANY($2::oid[])))`,
+    [tableOids, poolIndexOids],
+  );
+  return new Set(rows.map((r) => r.oid));
+}
+
+/** VACUUM, with ANALYZE when the table's statistics need nothing from post-data. */
+export function vacuumStatement(tableSql: string, analyze: boolean): string {
+  return analyze ? `VACUUM (ANALYZE) ${tableSql}` : `VACUUM ${tableSql}`;
+}
+
+/**
+ * Tables of this database ANALYZE has already run on (the index pool's VACUUM ANALYZE): the last
+ * step leaves them out. Read from the statistics system; where it lags (before PostgreSQL 15) a
+ * table missing here is only analyzed twice.
+ */
+export async function analyzedTables(target: pg.Client): Promise<Set<string>> {
+  const { rows } = await target.query<{ oid: string }>(
+    `SELECT relid::int8::text AS oid FROM pg_stat_user_tables WHERE last_analyze IS NOT NULL`,
+  );
+  return new Set(rows.map((r) => r.oid));
+}
