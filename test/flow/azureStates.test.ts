@@ -117,6 +117,47 @@ async function cancelsOneCutsOverTheOther(
   assert.equal(await slotsOnSource(pair, spec.migrationName), 0);
 }
 
+/** Confirms an overwrite, kills the runner before it acts, resumes with the spec as created. */
+async function resumesAfterConfirmedOverwrite(pair: ServerPair, store: ControlStore): Promise<void> {
+  await pair.target.query(`CREATE DATABASE confirmed`);
+  await pair.target.query(`CREATE TABLE older (x int)`, [], 'confirmed');
+  await pair.source.query(`CREATE DATABASE confirmed`);
+  await pair.source.query(TABLE, [], 'confirmed');
+  const spec = pairSpec(pair, 'overwrite-resume', ['confirmed'], { waitForOverwriteConfirmation: true, option: 'Migrate' });
+  await startMigration(spec);
+  const waiting = await waitForStatus(
+    store,
+    spec.migrationName,
+    (s) => (s.subState === 'WaitingForTargetDBOverwriteConfirmation' && s.runner !== undefined) || s.state === 'Failed',
+  );
+  const confirmed = await confirmOverwrite(spec.target, spec.migrationName);
+  // the runner re-checks every 2 s: killed at once, it has not acted on the confirmation
+  process.kill(waiting.runner!.pid, 'SIGKILL');
+  await waitForStatus(store, spec.migrationName, (s) => s.runner?.alive === false);
+  assert.equal((toAzureResource(confirmed).properties as { overwriteDbsInTarget: string }).overwriteDbsInTarget, 'True');
+  // the stored spec is the one created: resuming with it is the same migration
+  assert.equal((await showMigration(spec.target, spec.migrationName))!.spec.overwriteDbsInTarget, false);
+  await resumeMigration(spec);
+  const done = await waitForStatus(store, spec.migrationName, (s) => isFinalState(s.state));
+  assert.equal(done.state, 'Succeeded', done.message);
+  assert.equal(await count(pair.target, 'confirmed'), 500);
+  assert.equal((await pair.target.query(`SELECT 1 FROM pg_class WHERE relname = 'older'`, [], 'confirmed')).length, 0);
+  // a resume that widens what may be dropped without a confirmation is still another migration
+  await pair.target.query(`CREATE DATABASE unconfirmed`);
+  await pair.source.query(`CREATE DATABASE unconfirmed`);
+  const unconfirmed = pairSpec(pair, 'overwrite-unconfirmed', ['unconfirmed'], { waitForOverwriteConfirmation: true, option: 'Migrate' });
+  const running = runMigration(unconfirmed);
+  try {
+    await waitForStatus(store, unconfirmed.migrationName, (s) => s.subState === 'WaitingForTargetDBOverwriteConfirmation');
+    await assert.rejects(
+      resumeMigration({ ...unconfirmed, overwriteDbsInTarget: true }),
+      (e: unknown) => isPgferryError(e) && e.code === 'SPEC_MISMATCH',
+    );
+  } finally {
+    await endIfRunning(unconfirmed, running);
+  }
+}
+
 /** After a test: a migration it left running is canceled, so the suite leaves nothing behind. */
 async function endIfRunning(
   spec: { target: Parameters<typeof showMigration>[0]; migrationName: string },
@@ -228,45 +269,8 @@ describe("Azure's states and per-database operations (integration)", function ()
     assert.equal((await pair.target.query(`SELECT 1 FROM pg_class WHERE relname = 'older'`, [], 'kept')).length, 0);
   });
 
-  it('resumes a migration whose overwrite was confirmed and whose runner was then killed, with the spec it was created with', async () => {
-    await pair.target.query(`CREATE DATABASE confirmed`);
-    await pair.target.query(`CREATE TABLE older (x int)`, [], 'confirmed');
-    await pair.source.query(`CREATE DATABASE confirmed`);
-    await pair.source.query(TABLE, [], 'confirmed');
-    const spec = pairSpec(pair, 'overwrite-resume', ['confirmed'], { waitForOverwriteConfirmation: true, option: 'Migrate' });
-    await startMigration(spec);
-    const waiting = await waitForStatus(
-      store,
-      spec.migrationName,
-      (s) => (s.subState === 'WaitingForTargetDBOverwriteConfirmation' && s.runner !== undefined) || s.state === 'Failed',
-    );
-    const confirmed = await confirmOverwrite(spec.target, spec.migrationName);
-    // the runner re-checks every 2 s: killed at once, it has not acted on the confirmation
-    process.kill(waiting.runner!.pid, 'SIGKILL');
-    await waitForStatus(store, spec.migrationName, (s) => s.runner?.alive === false);
-    assert.equal((toAzureResource(confirmed).properties as { overwriteDbsInTarget: string }).overwriteDbsInTarget, 'True');
-    // the stored spec is the one created: resuming with it is the same migration
-    assert.equal((await showMigration(spec.target, spec.migrationName))!.spec.overwriteDbsInTarget, false);
-    await resumeMigration(spec);
-    const done = await waitForStatus(store, spec.migrationName, (s) => isFinalState(s.state));
-    assert.equal(done.state, 'Succeeded', done.message);
-    assert.equal(await count(pair.target, 'confirmed'), 500);
-    assert.equal((await pair.target.query(`SELECT 1 FROM pg_class WHERE relname = 'older'`, [], 'confirmed')).length, 0);
-    // a resume that widens what may be dropped without a confirmation is still another migration
-    await pair.target.query(`CREATE DATABASE unconfirmed`);
-    await pair.source.query(`CREATE DATABASE unconfirmed`);
-    const unconfirmed = pairSpec(pair, 'overwrite-unconfirmed', ['unconfirmed'], { waitForOverwriteConfirmation: true, option: 'Migrate' });
-    const running = runMigration(unconfirmed);
-    try {
-      await waitForStatus(store, unconfirmed.migrationName, (s) => s.subState === 'WaitingForTargetDBOverwriteConfirmation');
-      await assert.rejects(
-        resumeMigration({ ...unconfirmed, overwriteDbsInTarget: true }),
-        (e: unknown) => isPgferryError(e) && e.code === 'SPEC_MISMATCH',
-      );
-    } finally {
-      await endIfRunning(unconfirmed, running);
-    }
-  });
+  it('resumes a migration whose overwrite was confirmed and whose runner was then killed, with the spec it was created with', () =>
+    resumesAfterConfirmedOverwrite(pair, store));
 
   it('shows CleaningUp while a cancel releases what it holds, and a resumed runner finishes it Canceled', async () => {
     const spec = pairSpec(pair, 'cleaning-up', ['clean'], { mode: 'Online', option: 'Migrate' });
