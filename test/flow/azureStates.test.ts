@@ -158,6 +158,27 @@ async function resumesAfterConfirmedOverwrite(pair: ServerPair, store: ControlSt
   }
 }
 
+/**
+ * A window that closed while no runner ran: registered with an end 2 s away, no runner started
+ * until after it, then resumed. The check before the copy ends it ValidationFailed, nothing copied.
+ */
+async function endsWhenTheWindowWasMissed(pair: ServerPair, store: ControlStore): Promise<void> {
+  const spec = pairSpec(pair, 'window-missed', ['early'], {
+    option: 'Migrate',
+    migrationWindowEndTimeInUtc: new Date(Date.now() + 2_000).toISOString(),
+  });
+  await store.register(spec);
+  await new Promise((r) => setTimeout(r, 2_500));
+  await resumeMigration(spec);
+  const done = await waitForStatus(store, spec.migrationName, (s) => isFinalState(s.state));
+  assert.deepEqual([done.state, done.subState], ['ValidationFailed', 'Completed']);
+  assert.match(
+    done.message!,
+    /^the migration window closed at .* before the copy started \(was its runner stopped\?\); nothing was copied/,
+  );
+  assert.equal((await pair.target.query(`SELECT 1 FROM pg_database WHERE datname = 'early'`)).length, 0);
+}
+
 /** After a test: a migration it left running is canceled, so the suite leaves nothing behind. */
 async function endIfRunning(
   spec: { target: Parameters<typeof showMigration>[0]; migrationName: string },
@@ -234,6 +255,9 @@ describe("Azure's states and per-database operations (integration)", function ()
       /migrationWindowEndTimeInUtc: must be after migrationWindowStartTimeInUtc \(2030-01-02T00:00:00.000Z\)/,
     );
   });
+
+  it('ends ValidationFailed, nothing copied, when the window closed before any runner started the copy', () =>
+    endsWhenTheWindowWasMissed(pair, store));
 
   it('waits for a migration window that opens in the future, then runs', async () => {
     const start = new Date(Date.now() + 8_000).toISOString();
