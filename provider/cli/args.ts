@@ -45,6 +45,8 @@ export interface CliArgs {
   /** create: --include-schema, --exclude-table ... (repeatable), by spec key. */
   readonly filters: Partial<TableFilters>;
   readonly runtime?: Runtime;
+  /** create --migration-window-start-time-in-utc / --migration-window-end-time-in-utc. */
+  readonly migrationWindow?: { readonly start?: string; readonly end?: string };
   /** `pgferry agent --concurrency`. */
   readonly concurrency?: number;
   readonly filter: 'active' | 'all';
@@ -129,7 +131,8 @@ function checkCombinations(command: Command, o: Record<string, unknown>): void {
   if (command === 'update') {
     const given = [o.cancel, o.cutover, o.overwriteDbsInTarget].filter((v) => v !== undefined && v !== false).length;
     if (given > 1) throw usage('--cutover', 'give exactly one of --cutover, --cancel or --overwrite-dbs-in-target');
-    if (given === 0) throw usage('--cutover', '`pgferry update` needs exactly one of --cutover, --cancel or --overwrite-dbs-in-target');
+    // without a flag, the operation may come from the --properties body (Azure's PATCH): update.ts reads it
+    if (given === 0 && o.properties === undefined) throw usage('--cutover', UPDATE_NEEDS);
   }
   if (o.targetUrl !== undefined && o.targetHost !== undefined) throw usage('--target-url', 'contradicts --target-host; give one of them');
   if (command === 'demo' && (o.sourceUrl === undefined) !== (o.targetUrl === undefined)) {
@@ -139,6 +142,10 @@ function checkCombinations(command: Command, o: Record<string, unknown>): void {
     );
   }
 }
+
+/** The one-line usage error of an update that asks for nothing. */
+export const UPDATE_NEEDS =
+  '`pgferry update` needs exactly one of --cutover, --cancel or --overwrite-dbs-in-target, or a --properties body with triggerCutover, dbsToTriggerCutoverOn, cancel or dbsToCancelMigrationOn';
 
 const SERVER_NAME = /^[A-Za-z0-9][A-Za-z0-9.-]{0,252}$/;
 
@@ -228,6 +235,7 @@ export function parseCli(argv: readonly string[], env: NodeJS.ProcessEnv = proce
     skipUnsupportedObjects: o.skipUnsupportedObjects === true,
     filters: filterFlags(o),
     runtime: o.runtime as Runtime | undefined,
+    ...windowOf(o),
     concurrency: o.concurrency as number | undefined,
     filter: (o.filter as 'active' | 'all' | undefined) ?? 'active',
     cancel: o.cancel !== undefined && o.cancel !== false,
@@ -245,6 +253,14 @@ export function parseCli(argv: readonly string[], env: NodeJS.ProcessEnv = proce
     },
     sourceUrl: o.sourceUrl as string | undefined,
   };
+}
+
+/** create's window flags, when given (checked with the spec: a date and time in UTC). */
+function windowOf(o: Record<string, unknown>): { migrationWindow?: { start?: string; end?: string } } {
+  const start = o.migrationWindowStartTimeInUtc as string | undefined;
+  const end = o.migrationWindowEndTimeInUtc as string | undefined;
+  if (start === undefined && end === undefined) return {};
+  return { migrationWindow: { ...(start === undefined ? {} : { start }), ...(end === undefined ? {} : { end }) } };
 }
 
 /** The filter flags given, by spec key (commander names `--include-schema` includeSchema). */

@@ -56,31 +56,32 @@ const secretParametersSchema = z.object({
   TargetServerUsername: optionalString('a role name'),
 });
 
-/** Keys the Azure API defines that pgferry accepts and does not use (scheduling, runtime server, per-DB operations). */
+/** Keys the Azure API defines that pgferry accepts and does not use (runtime server, read-only fields). */
 const AZURE_IGNORED = [
   'sourceType',
   'migrationRuntimeResourceId',
   'migrationInstanceResourceId',
-  'setupLogicalReplicationOnSourceDbIfNeeded',
-  'migrationWindowStartTimeInUtc',
-  'migrationWindowEndTimeInUtc',
   'startDataMigration',
-  'triggerCutover',
-  'cancel',
-  'dbsToTriggerCutoverOn',
-  'dbsToCancelMigrationOn',
   'migrationId',
   'currentStatus',
   'migrationResourceGroup',
 ] as const;
 
+const databaseNames = (what: string) =>
+  z.array(z.string({ error: 'must hold database names (strings)' }), { error: `must be a list of database names ${what}` }).optional();
+
+/** The operations of Azure's update (PATCH) body: a cutover or a cancel, of every database or of those named. */
+const OPERATION_KEYS = ['triggerCutover', 'dbsToTriggerCutoverOn', 'cancel', 'dbsToCancelMigrationOn'] as const;
+
+/** Tuning keys that are Azure's own too: read as Azure writes them ("True"), above. */
+const AZURE_KEYS_OF_TUNING: readonly string[] = ['setupLogicalReplicationOnSourceDbIfNeeded'];
+
 /** pgferry's own settings (tuning and filters), allowed inside the Azure properties and checked by the spec schema. */
-const PGFERRY_TUNING = [...TUNING_KEYS, ...FILTER_KEYS] as const;
+const PGFERRY_TUNING = [...TUNING_KEYS, ...FILTER_KEYS].filter((k) => !AZURE_KEYS_OF_TUNING.includes(k));
 
 const azurePropertiesSchema = z.object({
-  SourceDBServerResourceId: z.string({
-    error: (i) => (i.input === undefined ? 'required: "host:port@user" of the source' : 'must be "host:port@user"'),
-  }),
+  // required to create (mapAzure says so); an update body (Azure's PATCH) names no source
+  SourceDBServerResourceId: z.string({ error: 'must be "host:port@user"' }).optional(),
   sourceDbServerFullyQualifiedDomainName: optionalString('a host name or IP address'),
   targetDbServerFullyQualifiedDomainName: optionalString('a host name or IP address'),
   targetDbServerPort: z.number({ error: 'must be a number from 1 to 65535' }).optional(),
@@ -90,15 +91,22 @@ const azurePropertiesSchema = z.object({
   targetSslRootCert: optionalString('a file path'),
   SecretParameters: secretParametersSchema.optional(),
   DBsToMigrate: z
-    .array(z.string({ error: 'must hold database names (strings)' }), {
-      error: (i) => (i.input === undefined ? 'required: the list of databases to migrate' : 'must be a list of database names'),
-    })
-    .min(1, 'must name at least one database'),
+    .array(z.string({ error: 'must hold database names (strings)' }), { error: 'must be a list of database names' })
+    .min(1, 'must name at least one database')
+    .optional(),
   OverwriteDBsInTarget: boolish.optional(),
   MigrationMode: caseEnum(MIGRATION_MODES).optional(),
   MigrationOption: caseEnum(MIGRATION_OPTIONS).optional(),
   SSLMode: caseEnum(AZURE_SSL_MODES).optional(),
   migrateRoles: boolish.optional(),
+  setupLogicalReplicationOnSourceDbIfNeeded: boolish.optional(),
+  // checked and normalized by the spec's schema (a date and time in UTC)
+  migrationWindowStartTimeInUtc: z.unknown().optional(),
+  migrationWindowEndTimeInUtc: z.unknown().optional(),
+  triggerCutover: boolish.optional(),
+  dbsToTriggerCutoverOn: databaseNames('to cut over'),
+  cancel: boolish.optional(),
+  dbsToCancelMigrationOn: databaseNames('to cancel'),
   ...Object.fromEntries(AZURE_IGNORED.map((k) => [k, z.unknown().optional()])),
   ...Object.fromEntries(PGFERRY_TUNING.map((k) => [k, z.unknown().optional()])),
 });
@@ -174,7 +182,8 @@ function displayPath(path: readonly PropertyKey[], spelled: Map<string, string>)
   return canonical;
 }
 
-export function mapAzure(body: Record<string, unknown>, flags: PropertyFlags): MappedProperties {
+/** The Azure body's properties, canonically spelled and checked; `at` gives a key as the user spelled it. */
+function parseAzure(body: Record<string, unknown>): { p: AzureProperties; at: (key: string) => string } {
   const spelled = new Map<string, string>();
   const canonical = canonicalize(body, '', '', spelled);
   if (!('properties' in canonical)) {
@@ -190,20 +199,78 @@ export function mapAzure(body: Record<string, unknown>, flags: PropertyFlags): M
     const field = displayPath(['properties', ...issue.path], spelled);
     throw inputError('INVALID_INPUT', field, `${field}: ${describeIssue(issue).message}`);
   }
-  const p: AzureProperties = parsed.data;
-  const at = (key: string) => spelled.get(`properties.${key}`) ?? `properties.${key}`;
-  const secrets = p.SecretParameters;
+  return { p: parsed.data, at: (key: string) => spelled.get(`properties.${key}`) ?? `properties.${key}` };
+}
 
+/** What an update (PATCH) body asks for: a cutover or a cancel, of every database or of `databases`. */
+export interface UpdateOperation {
+  readonly kind: 'cutover' | 'cancel';
+  /** Undefined: every database of the migration. */
+  readonly databases?: readonly string[];
+  /** The body's keys that asked for it, as the user spelled them (for messages). */
+  readonly fields: string;
+}
+
+/**
+ * The operation an Azure update body carries, as Azure's PATCH reads it: triggerCutover "True"
+ * cuts over every database, or those of dbsToTriggerCutoverOn when it names some, and
+ * dbsToTriggerCutoverOn alone cuts those over; cancel and dbsToCancelMigrationOn likewise.
+ * Undefined when it asks for nothing ("False", empty lists); both a cutover and a cancel is refused.
+ */
+export function azureUpdateOperation(body: Record<string, unknown>): UpdateOperation | undefined {
+  const { p, at } = parseAzure(body);
+  const of = (kind: 'cutover' | 'cancel', flag: 'triggerCutover' | 'cancel', list: 'dbsToTriggerCutoverOn' | 'dbsToCancelMigrationOn') => {
+    const databases = p[list] && p[list].length > 0 ? p[list] : undefined;
+    if (p[flag] !== true && !databases) return undefined;
+    const fields = [p[flag] === true ? at(flag) : undefined, databases ? at(list) : undefined].filter(Boolean).join(' and ');
+    return { kind, ...(databases ? { databases } : {}), fields };
+  };
+  const cutover = of('cutover', 'triggerCutover', 'dbsToTriggerCutoverOn');
+  const cancel = of('cancel', 'cancel', 'dbsToCancelMigrationOn');
+  if (cutover && cancel) {
+    throw inputError(
+      'INVALID_INPUT',
+      at('cancel'),
+      `${cancel.fields}: the body asks for a cancel and a cutover (${cutover.fields}); give one operation per update`,
+    );
+  }
+  return cutover ?? cancel;
+}
+
+/** The source server of the body; to create, its resource id and databases are required. */
+function azureSource(p: AzureProperties, at: (key: string) => string, purpose: 'create' | 'target'): Record<string, unknown> {
+  const secrets = p.SecretParameters;
   const resourceIdField = at('SourceDBServerResourceId');
-  const fromId = parseSourceResourceId(p.SourceDBServerResourceId, resourceIdField);
+  if (p.SourceDBServerResourceId === undefined && purpose === 'create') {
+    throw inputError('INVALID_INPUT', resourceIdField, `${resourceIdField}: required: "host:port@user" of the source`);
+  }
+  if (p.DBsToMigrate === undefined && purpose === 'create') {
+    const field = at('DBsToMigrate');
+    throw inputError('INVALID_INPUT', field, `${field}: required: the list of databases to migrate`);
+  }
+  const fromId = p.SourceDBServerResourceId === undefined ? undefined : parseSourceResourceId(p.SourceDBServerResourceId, resourceIdField);
   const source: Record<string, unknown> = {
-    host: p.sourceDbServerFullyQualifiedDomainName ?? fromId.host,
-    port: fromId.port,
-    user: secrets?.SourceServerUsername ?? fromId.user,
+    host: p.sourceDbServerFullyQualifiedDomainName ?? fromId?.host,
+    port: fromId?.port,
+    user: secrets?.SourceServerUsername ?? fromId?.user,
   };
   if (secrets?.AdminCredentials?.SourceServerPassword !== undefined) source.password = secrets.AdminCredentials.SourceServerPassword;
   if (p.SSLMode) source.sslMode = SSL_FROM_AZURE[p.SSLMode];
   if (p.sourceSslRootCert) source.sslRootCert = p.sourceSslRootCert;
+  return source;
+}
+
+/**
+ * `target`: only the target server is wanted (show, list, update): an update body (Azure's PATCH)
+ * names no source and no databases.
+ */
+export function mapAzure(body: Record<string, unknown>, flags: PropertyFlags, purpose: 'create' | 'target' = 'create'): MappedProperties {
+  const { p, at } = parseAzure(body);
+  const secrets = p.SecretParameters;
+  if (purpose === 'create') refuseOperations(p, at);
+
+  const resourceIdField = at('SourceDBServerResourceId');
+  const source = azureSource(p, at, purpose);
 
   const fileTarget: Record<string, unknown> = {};
   if (p.targetDbServerFullyQualifiedDomainName) fileTarget.host = p.targetDbServerFullyQualifiedDomainName;
@@ -224,6 +291,10 @@ export function mapAzure(body: Record<string, unknown>, flags: PropertyFlags): M
   if (p.migrateRoles !== undefined) input.migrateRoles = p.migrateRoles;
   if (p.MigrationMode) input.mode = p.MigrationMode;
   if (p.MigrationOption) input.option = p.MigrationOption;
+  if (p.setupLogicalReplicationOnSourceDbIfNeeded !== undefined)
+    input.setupLogicalReplicationOnSourceDbIfNeeded = p.setupLogicalReplicationOnSourceDbIfNeeded;
+  if (p.migrationWindowStartTimeInUtc !== undefined) input.migrationWindowStartTimeInUtc = p.migrationWindowStartTimeInUtc;
+  if (p.migrationWindowEndTimeInUtc !== undefined) input.migrationWindowEndTimeInUtc = p.migrationWindowEndTimeInUtc;
   for (const key of PGFERRY_TUNING) {
     const value = (p as Record<string, unknown>)[key];
     if (value !== undefined) input[key] = value;
@@ -236,6 +307,11 @@ export function mapAzure(body: Record<string, unknown>, flags: PropertyFlags): M
     overwriteDbsInTarget: at('OverwriteDBsInTarget'),
     migrateRoles: at('migrateRoles'),
     mode: flags.mode ? '--mode' : at('MigrationMode'),
+    setupLogicalReplicationOnSourceDbIfNeeded: at('setupLogicalReplicationOnSourceDbIfNeeded'),
+    migrationWindowStartTimeInUtc: flags.migrationWindow?.start
+      ? '--migration-window-start-time-in-utc'
+      : at('migrationWindowStartTimeInUtc'),
+    migrationWindowEndTimeInUtc: flags.migrationWindow?.end ? '--migration-window-end-time-in-utc' : at('migrationWindowEndTimeInUtc'),
     option: flags.option ? '--option' : at('MigrationOption'),
     source: resourceIdField,
     'source.host': p.sourceDbServerFullyQualifiedDomainName ? at('sourceDbServerFullyQualifiedDomainName') : resourceIdField,
@@ -257,4 +333,22 @@ export function mapAzure(body: Record<string, unknown>, flags: PropertyFlags): M
   }
   if (flags.noVerify) fieldNames.verify = '--no-verify';
   return { form: 'azure', input, fieldNames };
+}
+
+/**
+ * A create body that asks for a cutover or a cancel: the migration does not exist yet, so there is
+ * nothing to act on; refused, naming the key and where it belongs. "False" and empty lists (a body
+ * kept from a template) are accepted.
+ */
+function refuseOperations(p: AzureProperties, at: (key: string) => string): void {
+  for (const key of OPERATION_KEYS) {
+    const value = p[key];
+    if (value === true || (Array.isArray(value) && value.length > 0)) {
+      throw inputError(
+        'INVALID_INPUT',
+        at(key),
+        `${at(key)}: asks for a ${key.toLowerCase().includes('cancel') ? 'cancel' : 'cutover'} of a migration that is being created; give it to \`pgferry update --properties\` once the migration runs (or leave it out, "False" or [])`,
+      );
+    }
+  }
 }

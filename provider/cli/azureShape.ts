@@ -182,9 +182,15 @@ export function toAzureResource(status: MigrationStatus, scope: ArmScope = {}, f
       targetDbServerFullyQualifiedDomainName: target.host ?? null,
       targetDbServerMetadata: { version: status.targetVersion ?? null },
       dbsToMigrate: databases,
-      overwriteDbsInTarget: trueFalse(typeof status.spec.overwriteDbsInTarget === 'boolean' ? status.spec.overwriteDbsInTarget : undefined),
+      // as created, or true once the user allowed it while the migration waited (Azure's PATCH)
+      overwriteDbsInTarget: trueFalse(
+        typeof status.spec.overwriteDbsInTarget === 'boolean'
+          ? status.spec.overwriteDbsInTarget || status.overwriteAllowed === true
+          : undefined,
+      ),
       migrateRoles: trueFalse(recorded.migrateRoles),
-      setupLogicalReplicationOnSourceDbIfNeeded: 'False',
+      // as the migration was asked (the stored spec records it when true)
+      setupLogicalReplicationOnSourceDbIfNeeded: trueFalse(status.spec.setupLogicalReplicationOnSourceDbIfNeeded === true),
       startDataMigration: 'True',
       startedOn: status.startedAt ?? null,
       endedOn: status.endedAt ?? null,

@@ -104,6 +104,16 @@ const RUN_OPTIONS = (): Option[] => [
   ).argParser(choice<Runtime>(RUNTIMES, RUNTIMES.join(' or '))),
 ];
 
+/**
+ * create: the migration window. az has no such flags (its create reads only some keys of the body);
+ * these spell the API's migrationWindowStartTimeInUtc / migrationWindowEndTimeInUtc as az spells
+ * flags, as PowerShell's New-AzPostgreSqlFlexibleServerMigration -MigrationWindowStartTimeInUtc does.
+ */
+const WINDOW_OPTIONS = (): Option[] => [
+  new Option('--migration-window-start-time-in-utc <utc>', 'the copy starts no earlier (e.g. 2026-05-01T22:00:00Z); overrides the body'),
+  new Option('--migration-window-end-time-in-utc <utc>', 'the copy must have started by then; overrides the body'),
+];
+
 /** create: which schemas and tables move; each flag repeats, one pg_dump pattern a time. */
 export const FILTER_FLAGS = {
   includeSchemas: ['--include-schema', 'move only schemas matching this pattern (repeatable)'],
@@ -143,7 +153,15 @@ export const COMMAND_SPECS: Record<Command, CommandSpec> = {
   create: {
     summary: 'create a migration and start it',
     required: ['migration', 'properties'],
-    options: () => [...NAME_OPTIONS(), PROPERTIES(), ...MODE_OPTIONS(), ...RUN_OPTIONS(), ...FILTER_OPTIONS(), ...common()],
+    options: () => [
+      ...NAME_OPTIONS(),
+      PROPERTIES(),
+      ...MODE_OPTIONS(),
+      ...RUN_OPTIONS(),
+      ...WINDOW_OPTIONS(),
+      ...FILTER_OPTIONS(),
+      ...common(),
+    ],
   },
   show: {
     summary: "show a migration's state (online: also its slots on the source)",
@@ -156,7 +174,8 @@ export const COMMAND_SPECS: Record<Command, CommandSpec> = {
     options: () => [...SERVER_OPTIONS(), PROPERTIES(), FILTER(), ...common()],
   },
   update: {
-    summary: 'cut over or cancel a migration',
+    summary:
+      'cut over or cancel a migration (flags, or an Azure update body with triggerCutover, dbsToTriggerCutoverOn, cancel, dbsToCancelMigrationOn)',
     required: ['migration'],
     options: () => [...NAME_OPTIONS(), PROPERTIES(), ...UPDATE_OPTIONS(), ...common()],
   },

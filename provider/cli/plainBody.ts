@@ -38,6 +38,8 @@ export function mapPlain(body: Record<string, unknown>, flags: PropertyFlags): M
   if (flags.name !== undefined) fieldNames.migrationName = flags.nameFlag ?? '--name';
   if (flags.mode) fieldNames.mode = '--mode';
   if (flags.option) fieldNames.option = '--option';
+  if (flags.migrationWindow?.start) fieldNames.migrationWindowStartTimeInUtc = '--migration-window-start-time-in-utc';
+  if (flags.migrationWindow?.end) fieldNames.migrationWindowEndTimeInUtc = '--migration-window-end-time-in-utc';
   for (const [key, flag] of Object.entries(TARGET_FLAG_NAMES)) {
     if (flagGiven(flags.target ?? {}, key)) fieldNames[`target.${key}`] = flag;
   }

@@ -9,18 +9,27 @@ import {
   type MigrationSpec,
   type ServerSpec,
 } from '../engine';
-import { mapAzure } from './azureBody';
+import { azureUpdateOperation, mapAzure, type UpdateOperation } from './azureBody';
 import { mapPlain } from './plainBody';
 import { applyTargetFlags, isObject, type MappedProperties, type PropertyFlags, type TargetFlags } from './propertyFlags';
 
-export { parseSourceResourceId } from './azureBody';
+export { parseSourceResourceId, type UpdateOperation } from './azureBody';
 export { type MappedProperties, type PropertyFlags, type TargetFlags } from './propertyFlags';
 
 /** Maps a parsed properties file and the flags to the input of parseMigrationSpec. */
-export function mapProperties(body: unknown, flags: PropertyFlags = {}): MappedProperties {
+export function mapProperties(body: unknown, flags: PropertyFlags = {}, purpose: 'create' | 'target' = 'create'): MappedProperties {
   if (!isObject(body)) throw inputError('INVALID_INPUT', '(file)', '(file): must be a JSON object');
-  const isAzure = Object.keys(body).some((k) => k.toLowerCase() === 'properties');
-  return isAzure ? mapAzure(body, flags) : mapPlain(body, flags);
+  return isAzureBody(body) ? mapAzure(body, flags, purpose) : mapPlain(body, flags);
+}
+
+function isAzureBody(body: Record<string, unknown>): boolean {
+  return Object.keys(body).some((k) => k.toLowerCase() === 'properties');
+}
+
+/** The cutover or cancel an update's Azure body (Azure's PATCH) asks for; none for the plain form. */
+export function updateOperationOf(body: unknown): UpdateOperation | undefined {
+  if (!isObject(body)) throw inputError('INVALID_INPUT', '(file)', '(file): must be a JSON object');
+  return isAzureBody(body) ? azureUpdateOperation(body) : undefined;
 }
 
 /** Renames a spec error's field to the one the user wrote (longest matching prefix). */
@@ -61,7 +70,7 @@ export function targetFromInputs(body: unknown, flags: TargetFlags): ServerSpec 
   if (body === undefined) {
     raw = applyTargetFlags({}, flags);
   } else {
-    const mapped = mapProperties(body, { target: flags });
+    const mapped = mapProperties(body, { target: flags }, 'target');
     raw = mapped.input.target as Record<string, unknown>;
     fieldNames = mapped.fieldNames;
   }

@@ -42,6 +42,7 @@ export function propertyFlags(args: CliArgs): PropertyFlags {
     skipUnsupportedObjects: args.skipUnsupportedObjects,
     filters: args.filters,
     runtime: args.runtime,
+    migrationWindow: args.migrationWindow,
     target: args.target,
   };
 }

@@ -6,7 +6,7 @@ import { isDatabaseDone, unknownDatabases } from './core/transitions';
 import { isFinalState, runnerStopped, type MigrationStatus, type ProgressListener, type VerificationReport } from './core/model';
 import { dropDatabase, targetDatabaseOid } from './schema/database';
 import type { MigrationSpec, ServerSpec } from './input/migrationSpec';
-import { samePublicSpec } from './input/publicSpec';
+import { sameMigration } from './input/publicSpec';
 
 export interface RunOptions {
   /**
@@ -58,7 +58,7 @@ export async function resumeMigration(spec: MigrationSpec): Promise<void> {
       field: 'name',
     });
   }
-  if (!samePublicSpec(status.spec, spec)) {
+  if (!sameMigration(status, spec)) {
     throw new PgferryError('SPEC_MISMATCH', `migration "${name}" was created with other servers, databases or mode than given`, {
       category: 'input',
       field: 'properties',
@@ -157,14 +157,11 @@ export async function cancelMigration(
     const open = status.databases.filter((d) => !isDatabaseDone(d.state)).map((d) => d.database);
     if (open.some((d) => !some.includes(d))) {
       if (status.mode !== 'Online') {
+        const list = open.map((d) => `"${d}"`).join(', ');
         throw new PgferryError(
           'CANCEL_DATABASES_OFFLINE',
-          `dbsToCancelMigrationOn: migration "${name}" is Offline; only an online migration cancels some databases while others go on`,
-          {
-            category: 'input',
-            field: 'dbsToCancelMigrationOn',
-            fix: 'cancel the whole migration (`pgferry update --cancel` without database names)',
-          },
+          `dbsToCancelMigrationOn: migration "${name}" is Offline and cancels only as a whole: cancel it without database names (\`pgferry update --cancel\`, Pulumi cancel: true) or name every database still migrating (${list}); an online migration cancels some while the others go on`,
+          { category: 'input', field: 'dbsToCancelMigrationOn' },
         );
       }
       return withStore(target, async (store) => {

@@ -12,7 +12,7 @@ export {
   migrationSpecSchema,
   serverSpecSchema,
   publicSpec,
-  samePublicSpec,
+  sameMigration,
   TUNING_KEYS,
   MIGRATION_NAME_PATTERN,
   SSL_MODES,

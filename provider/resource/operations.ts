@@ -130,7 +130,7 @@ function checkAdoption(inputs: Props, spec: MigrationSpec, existing: MigrationSt
       );
     }
   }
-  if (existing && !engine.samePublicSpec(existing.spec, spec)) {
+  if (existing && !engine.sameMigration(existing, spec)) {
     throw new Error(
       `migrationName: migration "${spec.migrationName}" already exists on the target with a different spec (${existing.state}); choose another migrationName, or remove the existing one`,
     );

@@ -68,6 +68,9 @@ async function cutsOverOneThenTheOther(
   assert.deepEqual(azureStatus(asked).cutoverOn, ['alpha']);
   const alphaDone = await waitForStatus(store, spec.migrationName, (s) => s.databases[0]?.state === 'Succeeded' || s.state === 'Failed');
   assert.equal(alphaDone.databases[1]!.state, 'WaitingForCutoverTrigger', alphaDone.message);
+  // alpha's own downtime is recorded; beta has none yet
+  assert.equal(typeof alphaDone.databases[0]!.downtimeSeconds, 'number');
+  assert.equal(alphaDone.databases[1]!.downtimeSeconds, undefined);
   assert.equal(await count(pair.target, 'alpha', `v = 'before'`), 5);
   // beta streams on: a change made now reaches the target; alpha's slot is gone, beta's stays
   await pair.source.query(`UPDATE items SET v = 'streamed' WHERE id <= 7`, [], 'beta');
@@ -85,6 +88,11 @@ async function cutsOverOneThenTheOther(
   assert.equal(await count(pair.target, 'beta', `v = 'last'`), 3);
   assert.equal(await count(pair.target, 'beta', `v = 'streamed'`), 4);
   assert.equal(await slotsOnSource(pair, spec.migrationName), 0);
+  // each database has the downtime of its own cutover; the migration's is the longest of them
+  const [alpha, beta] = done.databases.map((d) => d.downtimeSeconds!);
+  assert.ok(alpha! > 0 && beta! > 0, `${alpha} ${beta}`);
+  assert.equal(alphaDone.databases[0]!.downtimeSeconds, alpha, "beta's cutover leaves alpha's downtime as it was");
+  assert.equal(done.downtimeSeconds, Math.max(alpha!, beta!));
 }
 
 /** Cancels gamma alone, checks delta streams on, then cuts over the migration. */
@@ -107,6 +115,68 @@ async function cancelsOneCutsOverTheOther(
   assert.equal(done.state, 'Succeeded');
   assert.equal(done.message, 'cut over; "gamma" canceled by the user and not migrated');
   assert.equal(await slotsOnSource(pair, spec.migrationName), 0);
+}
+
+/** Confirms an overwrite, kills the runner before it acts, resumes with the spec as created. */
+async function resumesAfterConfirmedOverwrite(pair: ServerPair, store: ControlStore): Promise<void> {
+  await pair.target.query(`CREATE DATABASE confirmed`);
+  await pair.target.query(`CREATE TABLE older (x int)`, [], 'confirmed');
+  await pair.source.query(`CREATE DATABASE confirmed`);
+  await pair.source.query(TABLE, [], 'confirmed');
+  const spec = pairSpec(pair, 'overwrite-resume', ['confirmed'], { waitForOverwriteConfirmation: true, option: 'Migrate' });
+  await startMigration(spec);
+  const waiting = await waitForStatus(
+    store,
+    spec.migrationName,
+    (s) => (s.subState === 'WaitingForTargetDBOverwriteConfirmation' && s.runner !== undefined) || s.state === 'Failed',
+  );
+  const confirmed = await confirmOverwrite(spec.target, spec.migrationName);
+  // the runner re-checks every 2 s: killed at once, it has not acted on the confirmation
+  process.kill(waiting.runner!.pid, 'SIGKILL');
+  await waitForStatus(store, spec.migrationName, (s) => s.runner?.alive === false);
+  assert.equal((toAzureResource(confirmed).properties as { overwriteDbsInTarget: string }).overwriteDbsInTarget, 'True');
+  // the stored spec is the one created: resuming with it is the same migration
+  assert.equal((await showMigration(spec.target, spec.migrationName))!.spec.overwriteDbsInTarget, false);
+  await resumeMigration(spec);
+  const done = await waitForStatus(store, spec.migrationName, (s) => isFinalState(s.state));
+  assert.equal(done.state, 'Succeeded', done.message);
+  assert.equal(await count(pair.target, 'confirmed'), 500);
+  assert.equal((await pair.target.query(`SELECT 1 FROM pg_class WHERE relname = 'older'`, [], 'confirmed')).length, 0);
+  // a resume that widens what may be dropped without a confirmation is still another migration
+  await pair.target.query(`CREATE DATABASE unconfirmed`);
+  await pair.source.query(`CREATE DATABASE unconfirmed`);
+  const unconfirmed = pairSpec(pair, 'overwrite-unconfirmed', ['unconfirmed'], { waitForOverwriteConfirmation: true, option: 'Migrate' });
+  const running = runMigration(unconfirmed);
+  try {
+    await waitForStatus(store, unconfirmed.migrationName, (s) => s.subState === 'WaitingForTargetDBOverwriteConfirmation');
+    await assert.rejects(
+      resumeMigration({ ...unconfirmed, overwriteDbsInTarget: true }),
+      (e: unknown) => isPgferryError(e) && e.code === 'SPEC_MISMATCH',
+    );
+  } finally {
+    await endIfRunning(unconfirmed, running);
+  }
+}
+
+/**
+ * A window that closed while no runner ran: registered with an end 2 s away, no runner started
+ * until after it, then resumed. The check before the copy ends it ValidationFailed, nothing copied.
+ */
+async function endsWhenTheWindowWasMissed(pair: ServerPair, store: ControlStore): Promise<void> {
+  const spec = pairSpec(pair, 'window-missed', ['early'], {
+    option: 'Migrate',
+    migrationWindowEndTimeInUtc: new Date(Date.now() + 2_000).toISOString(),
+  });
+  await store.register(spec);
+  await new Promise((r) => setTimeout(r, 2_500));
+  await resumeMigration(spec);
+  const done = await waitForStatus(store, spec.migrationName, (s) => isFinalState(s.state));
+  assert.deepEqual([done.state, done.subState], ['ValidationFailed', 'Completed']);
+  assert.match(
+    done.message!,
+    /^the migration window closed at .* before the copy started \(was its runner stopped\?\); nothing was copied/,
+  );
+  assert.equal((await pair.target.query(`SELECT 1 FROM pg_database WHERE datname = 'early'`)).length, 0);
 }
 
 /** After a test: a migration it left running is canceled, so the suite leaves nothing behind. */
@@ -186,6 +256,9 @@ describe("Azure's states and per-database operations (integration)", function ()
     );
   });
 
+  it('ends ValidationFailed, nothing copied, when the window closed before any runner started the copy', () =>
+    endsWhenTheWindowWasMissed(pair, store));
+
   it('waits for a migration window that opens in the future, then runs', async () => {
     const start = new Date(Date.now() + 8_000).toISOString();
     const spec = pairSpec(pair, 'window-future', ['early'], { migrationWindowStartTimeInUtc: start, option: 'Migrate' });
@@ -219,6 +292,9 @@ describe("Azure's states and per-database operations (integration)", function ()
     assert.equal(await count(pair.target, 'kept'), 500);
     assert.equal((await pair.target.query(`SELECT 1 FROM pg_class WHERE relname = 'older'`, [], 'kept')).length, 0);
   });
+
+  it('resumes a migration whose overwrite was confirmed and whose runner was then killed, with the spec it was created with', () =>
+    resumesAfterConfirmedOverwrite(pair, store));
 
   it('shows CleaningUp while a cancel releases what it holds, and a resumed runner finishes it Canceled', async () => {
     const spec = pairSpec(pair, 'cleaning-up', ['clean'], { mode: 'Online', option: 'Migrate' });

@@ -8,6 +8,7 @@ import {
   parseSourceResourceId,
   specFromProperties,
   targetFromInputs,
+  updateOperationOf,
 } from '../../provider/cli/properties';
 import { parseConnectionUrl } from '../../provider/cli/url';
 
@@ -238,5 +239,83 @@ describe('cli properties: filters', () => {
     assert.match(error.message, /includeTables/);
     assert.match(error.message, /unclosed double quote/);
     assert.equal(error.message.split('\n').length, 1);
+  });
+});
+
+describe("cli properties: Azure's window, setup and operation keys", () => {
+  const withKeys = (extra: Record<string, unknown>) => ({ properties: { ...azureBody.properties, ...extra } });
+
+  it('takes the migration window and setupLogicalReplicationOnSourceDbIfNeeded from the create body; window flags win', () => {
+    const spec = specFromProperties(
+      withKeys({
+        setupLogicalReplicationOnSourceDbIfNeeded: 'True',
+        MigrationWindowStartTimeInUtc: '2030-05-01T22:00',
+        migrationWindowEndTimeInUtc: '2030-05-02T06:00:00Z',
+      }),
+      { name: 'm1' },
+    );
+    assert.equal(spec.setupLogicalReplicationOnSourceDbIfNeeded, true);
+    assert.deepEqual(
+      [spec.migrationWindowStartTimeInUtc, spec.migrationWindowEndTimeInUtc],
+      ['2030-05-01T22:00:00.000Z', '2030-05-02T06:00:00.000Z'],
+    );
+    const flagged = specFromProperties(withKeys({ migrationWindowStartTimeInUtc: '2030-05-01T22:00:00Z' }), {
+      name: 'm1',
+      migrationWindow: { start: '2030-06-01T01:00:00Z' },
+    });
+    assert.equal(flagged.migrationWindowStartTimeInUtc, '2030-06-01T01:00:00.000Z');
+  });
+
+  it('refuses a bad window naming the key as the user spelled it, or the flag that gave it', () => {
+    const e1 = inputErrorOf(() => specFromProperties(withKeys({ MigrationWindowStartTimeInUtc: 'tomorrow' }), { name: 'm1' }));
+    assert.match(e1.message, /^properties\.MigrationWindowStartTimeInUtc: must be a date and time in UTC/);
+    const e2 = inputErrorOf(() => specFromProperties(azureBody, { name: 'm1', migrationWindow: { end: 'soon' } }));
+    assert.match(e2.message, /^--migration-window-end-time-in-utc \(migrationWindowEndTimeInUtc\): must be a date and time in UTC/);
+  });
+
+  it('refuses a create body that asks for a cutover or a cancel, and accepts "False" and empty lists', () => {
+    const e = inputErrorOf(() => specFromProperties(withKeys({ TriggerCutover: 'True' }), { name: 'm1' }));
+    assert.match(
+      e.message,
+      /^properties\.TriggerCutover: asks for a cutover of a migration that is being created; give it to `pgferry update --properties`/,
+    );
+    assert.equal(e.field, 'properties.TriggerCutover');
+    const e2 = inputErrorOf(() => specFromProperties(withKeys({ dbsToCancelMigrationOn: ['sales'] }), { name: 'm1' }));
+    assert.match(e2.message, /^properties\.dbsToCancelMigrationOn: asks for a cancel/);
+    const kept = specFromProperties(withKeys({ triggerCutover: 'False', cancel: false, dbsToTriggerCutoverOn: [] }), { name: 'm1' });
+    assert.deepEqual(kept.databases, ['sales', 'hr']);
+  });
+
+  it("reads an update body's operation as Azure's PATCH does: all databases, those named, or nothing", () => {
+    assert.equal(updateOperationOf({ properties: {} }), undefined);
+    assert.equal(updateOperationOf({ properties: { triggerCutover: 'False', dbsToCancelMigrationOn: [] } }), undefined);
+    assert.deepEqual(updateOperationOf({ properties: { TriggerCutover: 'True' } }), {
+      kind: 'cutover',
+      fields: 'properties.TriggerCutover',
+    });
+    assert.deepEqual(updateOperationOf({ properties: { dbsToTriggerCutoverOn: ['sales'] } }), {
+      kind: 'cutover',
+      databases: ['sales'],
+      fields: 'properties.dbsToTriggerCutoverOn',
+    });
+    assert.deepEqual(updateOperationOf({ properties: { cancel: true, dbsToCancelMigrationOn: ['hr'] } }), {
+      kind: 'cancel',
+      databases: ['hr'],
+      fields: 'properties.cancel and properties.dbsToCancelMigrationOn',
+    });
+    // the plain form carries no operation
+    assert.equal(updateOperationOf({ databases: ['a'] }), undefined);
+    const both = inputErrorOf(() => updateOperationOf({ properties: { triggerCutover: 'True', cancel: 'True' } }));
+    assert.match(both.message, /asks for a cancel and a cutover .*; give one operation per update/);
+  });
+
+  it('takes the target from an update body that names no source or databases (a PATCH)', () => {
+    const target = targetFromInputs(
+      { properties: { targetDbServerFullyQualifiedDomainName: 'dst.example.com', dbsToTriggerCutoverOn: ['sales'] } },
+      {},
+    );
+    assert.equal(target.host, 'dst.example.com');
+    const e = inputErrorOf(() => specFromProperties({ properties: { DBsToMigrate: ['a'] } }, { name: 'm1', target: { host: 'h' } }));
+    assert.match(e.message, /^properties\.SourceDBServerResourceId: required: "host:port@user" of the source/);
   });
 });

@@ -1,20 +1,47 @@
-// `pgferry update --cancel | --cutover [--wait]`: a request recorded in the catalog, which the
-// runner acts on; --wait follows the migration to its final state.
+// `pgferry update --cancel | --cutover [DB...] | --overwrite-dbs-in-target [--wait]`, or an Azure
+// update body (PATCH) carrying the operation: a request recorded in the catalog, which the runner
+// acts on; --wait follows the migration to its final state.
 import {
   cancelMigration,
   confirmOverwrite,
+  inputError,
   isDatabaseDone,
   isFinalState,
   requestCutover,
   runnerStopped,
   showMigration,
   type MigrationStatus,
+  type ServerSpec,
 } from '../../engine';
-import type { CliArgs } from '../args';
+import { UPDATE_NEEDS, type CliArgs } from '../args';
+import { loadProperties } from '../files';
 import { migrationSpecOf } from '../migrationSpecOf';
+import { updateOperationOf } from '../properties';
 import { migrationResult, printResult } from '../result';
 import { onTarget, resolveTarget } from '../target';
 import { waitDone, waitExitCode, waitWithProgress, type WaitGoal } from '../wait';
+
+interface Operation {
+  readonly kind: 'cutover' | 'cancel';
+  readonly databases?: readonly string[];
+}
+
+/** The operation of the flags, or else of the --properties body; both at once is refused. */
+async function operationOf(args: CliArgs): Promise<Operation> {
+  const fromBody = args.properties === undefined ? undefined : updateOperationOf(await loadProperties(args.properties));
+  const flag = args.cancel || args.cutover;
+  if (flag && fromBody) {
+    throw inputError(
+      'USAGE',
+      args.cancel ? '--cancel' : '--cutover',
+      `${args.cancel ? '--cancel' : '--cutover'}: the --properties body asks for an operation too (${fromBody.fields}); give it once`,
+      'see `pgferry update --help`',
+    );
+  }
+  if (flag) return { kind: args.cancel ? 'cancel' : 'cutover', ...(args.databases ? { databases: args.databases } : {}) };
+  if (fromBody) return fromBody;
+  throw inputError('USAGE', '--cutover', `--cutover: ${UPDATE_NEEDS}`, 'see `pgferry update --help`');
+}
 
 export async function updateCommand(args: CliArgs): Promise<number> {
   const target = await resolveTarget(args);
@@ -25,20 +52,9 @@ export async function updateCommand(args: CliArgs): Promise<number> {
     printResult(args, migrationResult(args, allowed, target));
     return 0;
   }
-  const goal: WaitGoal = args.cancel ? 'cancel' : 'cutover';
-  const some = args.databases;
-  if (some) {
-    // those databases only: the wait ends once each is cut over or canceled (or the migration ends)
-    let status = await onTarget(target, () =>
-      goal === 'cutover' ? requestCutover(target, name, some) : cancelMigration(target, name, { databases: some }),
-    );
-    const done = (s: MigrationStatus) =>
-      isFinalState(s.state) || some.every((db) => s.databases.some((d) => d.database === db && isDatabaseDone(d.state)));
-    if (args.wait) status = await onTarget(target, () => waitWithProgress(target, name, done, { history: false }));
-    printResult(args, migrationResult(args, status, target));
-    const failed = status.databases.some((d) => some.includes(d.database) && d.state === 'Failed');
-    return args.wait && (failed || status.state === 'Failed') ? 1 : 0;
-  }
+  const operation = await operationOf(args);
+  if (operation.databases) return someDatabases(args, target, name, operation.kind, operation.databases);
+  const goal: WaitGoal = operation.kind;
   let status = await onTarget(target, async () => {
     if (goal === 'cutover') return requestCutover(target, name);
     // a stopped runner will not act on the request: the cancel is carried out here, on both servers
@@ -49,4 +65,23 @@ export async function updateCommand(args: CliArgs): Promise<number> {
   if (args.wait) status = await onTarget(target, () => waitWithProgress(target, name, waitDone(goal), { history: false }));
   printResult(args, migrationResult(args, status, target));
   return args.wait ? waitExitCode(goal, status) : 0;
+}
+
+/** Those databases only: the wait ends once each is cut over or canceled (or the migration ends). */
+async function someDatabases(
+  args: CliArgs,
+  target: ServerSpec,
+  name: string,
+  kind: 'cutover' | 'cancel',
+  some: readonly string[],
+): Promise<number> {
+  let status = await onTarget(target, () =>
+    kind === 'cutover' ? requestCutover(target, name, some) : cancelMigration(target, name, { databases: some }),
+  );
+  const done = (s: MigrationStatus) =>
+    isFinalState(s.state) || some.every((db) => s.databases.some((d) => d.database === db && isDatabaseDone(d.state)));
+  if (args.wait) status = await onTarget(target, () => waitWithProgress(target, name, done, { history: false }));
+  printResult(args, migrationResult(args, status, target));
+  const failed = status.databases.some((d) => some.includes(d.database) && d.state === 'Failed');
+  return args.wait && (failed || status.state === 'Failed') ? 1 : 0;
 }

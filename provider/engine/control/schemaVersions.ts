@@ -267,6 +267,18 @@ ALTER TABLE pgferry.migration ADD COLUMN run_spec jsonb;
 COMMENT ON COLUMN pgferry.migration.run_spec IS 'runtime agents: the parsed spec without passwords, which an agent runs with its own credentials';
 `,
   },
+  {
+    // The overwrite confirmation (Azure's PATCH of overwriteDbsInTarget) recorded apart from the
+    // spec the migration was created with, so a resume with that spec is still the same migration;
+    // and each database's own cutover downtime (per-database cutovers run at different times).
+    version: 12,
+    sql: `
+ALTER TABLE pgferry.migration ADD COLUMN overwrite_confirmed_at timestamptz;
+ALTER TABLE pgferry.migration_database ADD COLUMN downtime_seconds double precision;
+COMMENT ON COLUMN pgferry.migration.overwrite_confirmed_at IS 'the user allowed overwriting existing target databases while the migration waited (WaitingForTargetDBOverwriteConfirmation)';
+COMMENT ON COLUMN pgferry.migration_database.downtime_seconds IS 'seconds from the start of the cutover that included this database to its end';
+`,
+  },
 ];
 
 /** The highest control-catalog version this build installs (`pgferry version` prints it). */

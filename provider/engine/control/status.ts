@@ -68,6 +68,8 @@ export interface MigrationRow {
   runtime?: 'local' | 'agents';
   /** Null for migrations registered before instances existed (their names are the legacy ones). */
   instance: string | null;
+  /** Absent on a catalog older than version 12. */
+  overwrite_confirmed_at?: Date | null;
 }
 
 export interface DatabaseRow {
@@ -97,6 +99,8 @@ export interface DatabaseRow {
   /** Absent on a catalog older than version 7 (the row is `d.*`). */
   cutover_requested_at?: Date | null;
   cancel_requested_at?: Date | null;
+  /** Absent on a catalog older than version 12. */
+  downtime_seconds?: number | null;
 }
 
 const iso = (d: Date | null | undefined): string | undefined => (d ? d.toISOString() : undefined);
@@ -129,6 +133,7 @@ export function shapeStatus(row: MigrationRow, dbs: readonly DatabaseRow[], nowM
       ? { action: d.target_database_action, oid: d.target_database_oid === null ? undefined : num(d.target_database_oid) }
       : undefined,
     cutoverStep: d.cutover_step ?? undefined,
+    ...(d.downtime_seconds === null || d.downtime_seconds === undefined ? {} : { downtimeSeconds: d.downtime_seconds }),
     ...(d.not_streamed ? { notStreamed: d.not_streamed } : {}),
     ...(d.apply_stop ? { applyStop: d.apply_stop } : {}),
   }));
@@ -162,6 +167,9 @@ export function shapeStatus(row: MigrationRow, dbs: readonly DatabaseRow[], nowM
     applyRetryRequests: row.apply_retry_requests ?? 0,
     cutoverRequested: row.cutover_requested_at !== null && row.cutover_requested_at !== undefined,
     cancelRequested: row.cancel_requested === true,
+    // a catalog before version 12 recorded the confirmation in the spec itself
+    overwriteAllowed:
+      (row.overwrite_confirmed_at !== null && row.overwrite_confirmed_at !== undefined) || row.spec.overwriteDbsInTarget === true,
     dbsToTriggerCutoverOn: dbs.filter((d) => d.cutover_requested_at && d.state !== 'Succeeded').map((d) => d.database),
     dbsToCancelMigrationOn: dbs.filter((d) => d.cancel_requested_at).map((d) => d.database),
     ...(row.azure_context ? { azureContext: row.azure_context } : {}),

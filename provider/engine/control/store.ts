@@ -4,6 +4,7 @@ import type pg from 'pg';
 import { ident } from '../connect/quote';
 import { PgferryError } from '../core/errors';
 import { isFinalState } from '../core/model';
+import { checkStatePair } from '../core/statePairs';
 import { registeredSubState, windowRefusal } from '../core/transitions';
 import type {
   AzureContext,
@@ -129,7 +130,9 @@ export class ControlStore extends CatalogConnection {
     await this.query(`UPDATE ${S}.migration SET message = NULL WHERE name = $1`, [name]);
   }
 
+  /** Records the state and substate; a pair Azure does not have (core/statePairs.ts) is refused before anything is written. */
   async setState(name: string, state: MigrationState, subState: MigrationSubState, message?: string | null): Promise<void> {
+    checkStatePair(state, subState);
     const final = isFinalState(state);
     await this.query(
       `UPDATE ${S}.migration SET state = $2, sub_state = $3, message = COALESCE($4, message), updated_at = now(),
@@ -166,8 +169,18 @@ export class ControlStore extends CatalogConnection {
     ]);
   }
 
-  async setDowntime(name: string, seconds: number): Promise<void> {
-    await this.query(`UPDATE ${S}.migration SET downtime_seconds = $2 WHERE name = $1`, [name, seconds]);
+  /**
+   * Records the downtime of a cutover of `databases`: each one's own, and the migration's as the
+   * longest of any database (cutovers of other databases at other times do not add up: each
+   * database's applications waited only for their own).
+   */
+  async setDowntime(name: string, databases: readonly string[], seconds: number): Promise<void> {
+    await this.query(`UPDATE ${S}.migration_database SET downtime_seconds = $3 WHERE migration = $1 AND database = ANY($2::text[])`, [
+      name,
+      [...databases],
+      seconds,
+    ]);
+    await this.query(`UPDATE ${S}.migration SET downtime_seconds = GREATEST(downtime_seconds, $2) WHERE name = $1`, [name, seconds]);
   }
 
   async updateDatabase(name: string, database: string, patch: DatabasePatch): Promise<void> {
@@ -371,12 +384,13 @@ export class ControlStore extends CatalogConnection {
 
   /**
    * The user allows overwriting the target databases of a migration waiting for that
-   * (WaitingForTargetDBOverwriteConfirmation): recorded in its spec, as Azure's PATCH of
-   * overwriteDbsInTarget, so a resumed runner sees it too.
+   * (WaitingForTargetDBOverwriteConfirmation), as Azure's PATCH of overwriteDbsInTarget. Recorded
+   * beside the spec, not in it: the spec stays the one the migration was created with, so a resume
+   * given that spec is still the same migration, and a resumed runner sees the permission too.
    */
   async confirmOverwrite(name: string): Promise<void> {
     await this.query(
-      `UPDATE ${S}.migration SET spec = jsonb_set(spec, '{overwriteDbsInTarget}', 'true'), updated_at = now() WHERE name = $1`,
+      `UPDATE ${S}.migration SET overwrite_confirmed_at = COALESCE(overwrite_confirmed_at, now()), updated_at = now() WHERE name = $1`,
       [name],
     );
   }

@@ -61,18 +61,13 @@ export const ERROR_CODES = {
   },
   CANCEL_DATABASES_OFFLINE: {
     category: 'input',
-    meaning: 'a per-database cancel was asked of an offline migration',
-    fix: 'cancel the whole migration (`pgferry update --cancel` without database names)',
+    meaning: 'a per-database cancel was asked of an offline migration, which copies its databases as one',
+    fix: 'cancel the whole migration (`pgferry update --cancel` without database names, Pulumi cancel: true), or name every database still migrating',
   },
   OVERWRITE_NOT_WAITING: {
     category: 'input',
     meaning: 'an overwrite confirmation was given to a migration that does not wait for one',
     fix: 'it applies only in WaitingForTargetDBOverwriteConfirmation (`pgferry show`)',
-  },
-  MIGRATION_WINDOW_MISSED: {
-    category: 'input',
-    meaning: "the migration window closed before the migration's copy could start (its runner was stopped)",
-    fix: 'create the migration again with a window that is still to come',
   },
   RUNNER_ALREADY_RUNNING: { category: 'input', meaning: 'the migration already has a live runner' },
   RUNNER_STOPPED: { category: 'input', meaning: "the migration's runner has stopped and nothing would act on a request" },
@@ -94,6 +89,13 @@ export const ERROR_CODES = {
     meaning: 'a moved view, function or default needs a relation or schema the filters leave out',
   },
   FILTER_CONTRADICTION: { category: 'validation', meaning: 'a table is matched by both schemaOnlyTables and dataOnlyTables' },
+  // A condition of time, not of what was given (the window was valid at create): checked before the
+  // copy like the checks above, and like them it ends the migration before anything is changed.
+  MIGRATION_WINDOW_MISSED: {
+    category: 'validation',
+    meaning: "the migration window closed before the migration's copy could start (its runner was stopped)",
+    fix: 'create the migration again with a window that is still to come',
+  },
 
   // The source refused or failed.
   SCHEMA_DUMP: { category: 'source', meaning: 'pg_dump failed' },
@@ -155,6 +157,10 @@ export const ERROR_CODES = {
   RUNNER_LOG_DIR: { category: 'internal', meaning: "the runner's log directory is not private to this user" },
   WAIT_TIMEOUT: { category: 'internal', meaning: 'the migration did not reach the awaited state in time' },
   FAILPOINT: { category: 'internal', meaning: 'a test failpoint fired (PGFERRY_FAILPOINTS)' },
+  STATE_PAIR_NOT_ALLOWED: {
+    category: 'internal',
+    meaning: 'pgferry tried to record a state and substate that Azure never shows together (core/statePairs.ts)',
+  },
 } as const satisfies Record<string, ErrorCodeInfo>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

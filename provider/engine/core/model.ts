@@ -167,6 +167,8 @@ export interface DatabaseDetails {
   /** The target database this migration created (or re-created under overwrite): only it is ever dropped. */
   readonly targetDatabase?: { readonly action: TargetDatabaseAction; readonly oid?: number };
   readonly cutoverStep?: CutoverStep;
+  /** Online: seconds from the start of the cutover that included this database to its end. */
+  readonly downtimeSeconds?: number;
   /** Online: the slot as the source showed it when `show` read it (withSourceSlots). */
   readonly sourceSlot?: SourceSlotState;
   /** Online: the stream stopped on an error the user can fix (state ApplyStopped). */
@@ -272,12 +274,21 @@ export interface MigrationStatus {
   readonly validation: readonly ValidationResult[];
   readonly databases: readonly DatabaseDetails[];
   readonly verification?: VerificationReport;
+  /**
+   * Online: the longest cutover downtime of any database (each database's own is in
+   * databases[].downtimeSeconds; databases cut over on their own have their own).
+   */
   readonly downtimeSeconds?: number;
   /** How many times a user asked stopped streams to try again now (`pgferry resume`, `pulumi up`). */
   readonly applyRetryRequests?: number;
   /** A cutover was asked for (and not cleared by a cutover that stopped). */
   readonly cutoverRequested?: boolean;
   readonly cancelRequested?: boolean;
+  /**
+   * Overwriting existing target databases is allowed: asked at create (overwriteDbsInTarget) or
+   * confirmed while the migration waited (WaitingForTargetDBOverwriteConfirmation).
+   */
+  readonly overwriteAllowed?: boolean;
   /** Online: databases whose own cutover was asked for (dbsToTriggerCutoverOn), not yet cut over. */
   readonly dbsToTriggerCutoverOn?: readonly string[];
   /** Databases whose own cancel was asked for (dbsToCancelMigrationOn). */

@@ -146,7 +146,11 @@ export async function cutover(run: MigrationRun, all: OnlineStream[], databases:
     await again(run, `the release of "${s.database}"`, () => finishCutover(run, s.database));
   }
   const downtime = (Date.now() - began) / 1000;
-  await store.setDowntime(name, downtime);
+  await store.setDowntime(
+    name,
+    streams.map((s) => s.database),
+    downtime,
+  );
   await store.recordEvent(name, 'info', `cutover${which} completed in ${downtime.toFixed(1)} s`);
   // the next cutover of other databases measures its own downtime
   if (!whole) await store.clearCutoverStart(name);

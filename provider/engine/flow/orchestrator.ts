@@ -92,7 +92,7 @@ async function serverVersions(spec: MigrationSpec): Promise<{ source: string; ta
 async function checkTargetDatabases(spec: MigrationSpec, store: ControlStore, signal: AbortSignal): Promise<MigrationSpec> {
   const name = spec.migrationName;
   const blocked = await blockedTargetDatabases(spec, store);
-  let allowed = (await store.get(name))?.spec.overwriteDbsInTarget === true;
+  let allowed = (await store.get(name))?.overwriteAllowed === true;
   if (blocked.length > 0) {
     if (!spec.waitForOverwriteConfirmation) throw targetDatabaseExistsError(blocked[0]!);
     allowed = (await waitForOverwriteConfirmation(spec, store, signal, blocked)) || allowed;

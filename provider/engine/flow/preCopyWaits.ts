@@ -133,7 +133,7 @@ export async function waitForWindow(spec: MigrationSpec, store: ControlStore, si
       throw new PgferryError(
         'MIGRATION_WINDOW_MISSED',
         `the migration window closed at ${window.end} before the copy started (was its runner stopped?); nothing was copied`,
-        { category: 'input', field: 'migrationWindowEndTimeInUtc' },
+        { field: 'migrationWindowEndTimeInUtc' },
       );
     }
     if (!waiting) {
@@ -158,7 +158,7 @@ export async function waitForWindow(spec: MigrationSpec, store: ControlStore, si
  */
 export async function blockedTargetDatabases(spec: MigrationSpec, store: ControlStore): Promise<string[]> {
   const status = await store.get(spec.migrationName);
-  const overwrite = spec.overwriteDbsInTarget || status?.spec.overwriteDbsInTarget === true;
+  const overwrite = spec.overwriteDbsInTarget || status?.overwriteAllowed === true;
   return withSession(spec.target, { purpose: 'validate' }, async (c) => {
     const blocked: string[] = [];
     for (const database of spec.databases) {
@@ -190,7 +190,7 @@ export async function waitForOverwriteConfirmation(
   for (;;) {
     await pause(RECHECK_MS, signal);
     const status = await store.get(name);
-    if (status?.spec.overwriteDbsInTarget === true) {
+    if (status?.overwriteAllowed === true) {
       await store.recordEvent(name, 'info', `overwriting ${list} was allowed: the migration goes on`);
       await store.clearMessage(name);
       return true;

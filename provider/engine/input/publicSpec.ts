@@ -20,8 +20,16 @@ export function publicSpec(spec: MigrationSpec): Record<string, unknown> {
     // only when set, so that specs stored before windows existed compare equal
     migrationWindowStartTimeInUtc: spec.migrationWindowStartTimeInUtc,
     migrationWindowEndTimeInUtc: spec.migrationWindowEndTimeInUtc,
+    // what the migration was asked (show reports it); only when set, and not part of which migration it is
+    setupLogicalReplicationOnSourceDbIfNeeded: spec.setupLogicalReplicationOnSourceDbIfNeeded || undefined,
   };
 }
+
+/**
+ * Keys stored to report what the migration was asked that are not part of which migration it is:
+ * a resume may give another value (they are tuning keys, TUNING_KEYS).
+ */
+const RECORDED_ONLY_KEYS = ['setupLogicalReplicationOnSourceDbIfNeeded'] as const;
 
 /** JSON with object keys sorted, so specs compare equal whatever order storage gave them. */
 function canonicalJson(value: unknown): string {
@@ -43,6 +51,23 @@ export function samePublicSpec(stored: Record<string, unknown>, spec: MigrationS
   const sorted = (s: Record<string, unknown>) => ({
     ...s,
     databases: Array.isArray(s.databases) ? [...(s.databases as unknown[])].map(String).sort() : s.databases,
+    ...Object.fromEntries(RECORDED_ONLY_KEYS.map((k) => [k, undefined])),
   });
   return canonicalJson(sorted(stored)) === canonicalJson(sorted(publicSpec(spec)));
+}
+
+/**
+ * Does `spec` name the migration recorded as `stored` (a resume, an adoption)? Its spec as created;
+ * or, once the user allowed the overwrite of existing target databases while the migration waited
+ * for it (Azure's PATCH of overwriteDbsInTarget), the same spec with overwriteDbsInTarget true, as a
+ * program that answered the wait by setting that input gives it. A resume never widens what may be
+ * dropped: overwriteDbsInTarget true against a migration created without it and never confirmed is
+ * another migration.
+ */
+export function sameMigration(
+  stored: { readonly spec: Record<string, unknown>; readonly overwriteAllowed?: boolean },
+  spec: MigrationSpec,
+): boolean {
+  if (samePublicSpec(stored.spec, spec)) return true;
+  return stored.overwriteAllowed === true && samePublicSpec({ ...stored.spec, overwriteDbsInTarget: true }, spec);
 }
