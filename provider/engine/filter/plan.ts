@@ -66,6 +66,14 @@ export const UNFILTERED: FilterPlan = {
 /** A relation name as a key: NUL cannot occur in a name, so two names never share a key. */
 export const nameKey = (schema: string, name: string): string => `${schema}\0${name}`;
 
+/** The names of the relations the plan leaves out, as {schema, name}. */
+export function leftOutRelations(plan: FilterPlan): { schema: string; name: string }[] {
+  return [...plan.leftOutNames].map((key) => {
+    const [schema, name] = key.split('\0') as [string, string];
+    return { schema, name };
+  });
+}
+
 /** Pure: the plan for a database's relations and schemas. */
 function planFilter(filters: TableFilters, relations: readonly FilterRelationRow[], schemas: readonly FilterSchemaRow[]): FilterPlan {
   const compiled = compileFilters(filters);

@@ -20,7 +20,7 @@ import { markCopyPostData } from '../control/copyItems';
 import { dropLedger } from '../copy/doneRecords';
 import { dumpFile, dumpSchema, listToc, restoreSection } from '../schema/dumpRestore';
 import { filteredDumpIds } from '../schema/filteredToc';
-import { nameKey, readFilterPlan, type FilterPlan } from '../filter/plan';
+import { leftOutRelations, nameKey, readFilterPlan, type FilterPlan } from '../filter/plan';
 import { refuseBrokenDependencies } from './filterGuard';
 
 /** The source database's properties (encoding, locale, owner, settings...), which every phase reads. */
@@ -84,6 +84,7 @@ async function dumpPreData(run: MigrationRun, database: string, snapshot: Snapsh
       lockTimeoutSeconds: spec.lockTimeoutSeconds,
       file,
       signal,
+      excludeRelations: leftOutRelations(filter),
     }),
   );
   const toc = await listToc(run.tools, file);
@@ -122,8 +123,8 @@ async function readCopyCatalog(
 ) {
   return snapshot.use(async (source) => {
     const [allTables, allIndexes, allSequences, largeObjects] = [
-      await listTables(source, run.sourceMajor),
-      await listTableIndexes(source),
+      await listTables(source, run.sourceMajor, filter.leftOut),
+      await listTableIndexes(source, filter.leftOut),
       await listSequences(source),
       await listLargeObjects(source),
     ];

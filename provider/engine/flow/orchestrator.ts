@@ -19,6 +19,7 @@ import { assertDistinctServers } from '../validate/sameServer';
 import { targetDatabaseExistsError } from '../schema/database';
 import { blockedTargetDatabases, setupLogicalReplication, waitForOverwriteConfirmation, waitForWindow } from './preCopyWaits';
 import { cleaningUpAfterCutover, finishCleanup } from './cleanup';
+import { refuseBeforeChanges } from './filterGuard';
 
 export interface OrchestrateOptions extends RunOptions {
   /** Resume a migration an earlier process left unfinished. */
@@ -213,6 +214,9 @@ export async function orchestrate(spec: MigrationSpec, options: OrchestrateOptio
     await setupLogicalReplication(spec, store, controller.signal, registered?.instance);
     const ended = await validationStep(spec, store, onProgress, controller.signal, resuming);
     if (ended) return ended;
+    // With option Migrate validation did not run: what it would refuse in the filters is refused
+    // now, before the roles step and the target databases change anything on the target.
+    if (spec.option === 'Migrate' && !resuming) await refuseBeforeChanges(spec);
     await waitForWindow(spec, store, controller.signal, registered?.startedAt !== undefined);
     const run = await prerequisites(spec, store, { signal: controller.signal, onProgress, workDir, resuming });
     if (spec.migrateRoles && !resuming) await retrying(RETRY_POLICIES.phase, () => rolesStep(run), outageRetry(run, 'the roles step'));
