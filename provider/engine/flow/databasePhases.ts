@@ -139,7 +139,14 @@ async function readCopyCatalog(
     const buildable = indexes.filter(
       (i) => !leftBehind?.objectOids.has(i.indexOid) && !leftBehind?.objectOids.has(i.constraint?.oid ?? ''),
     );
-    return { tables, indexes: buildable, sequenceValues, largeObjects };
+    // With filters, large objects move only when a table whose rows move can hold their OIDs.
+    return {
+      tables,
+      indexes: buildable,
+      sequenceValues,
+      largeObjects: filter.largeObjectsMove ? largeObjects : [],
+      largeObjectsLeftBehind: filter.largeObjectsMove ? 0 : largeObjects.length,
+    };
   });
 }
 
@@ -236,6 +243,12 @@ export async function copyDatabaseAt(
   await refuseBrokenDependencies(database, snapshot, filter);
   const schema = await dumpPreData(run, database, snapshot, filter);
   const catalog = await readCopyCatalog(run, snapshot, schema.leftBehind, filter);
+  if (catalog.largeObjectsLeftBehind > 0) {
+    await run.warn(
+      `${catalog.largeObjectsLeftBehind} large object(s) left behind: no table the filters move has a column of type oid (or lo) to hold them`,
+      database,
+    );
+  }
   const work = await copyWorkFor(run, database, props, snapshot, schema, catalog, options.resumeInside ?? false);
   await copyData(run, database, props, snapshot, catalog, work);
   // From here a resume copies the database again: post-data is not made of restartable items yet.

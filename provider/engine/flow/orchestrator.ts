@@ -20,6 +20,7 @@ import { targetDatabaseExistsError } from '../schema/database';
 import { blockedTargetDatabases, setupLogicalReplication, waitForOverwriteConfirmation, waitForWindow } from './preCopyWaits';
 import { cleaningUpAfterCutover, finishCleanup } from './cleanup';
 import { refuseBeforeChanges } from './filterGuard';
+import { rolesNeededBySpec } from '../filter/roles';
 
 export interface OrchestrateOptions extends RunOptions {
   /** Resume a migration an earlier process left unfinished. */
@@ -163,11 +164,13 @@ async function prerequisites(
 
 async function rolesStep(run: MigrationRun): Promise<void> {
   const { migrateRoles } = await import('../schema/roles');
+  // with filters, only the roles what moves needs (filter/roles.ts)
+  const needed = await rolesNeededBySpec(run.spec);
   const source = await openSession(run.spec.source, { purpose: 'roles' });
   try {
     const target = await openSession(run.spec.target, { purpose: 'roles', writable: true });
     try {
-      const roles = await migrateRoles(source, target);
+      const roles = await migrateRoles(source, target, needed);
       for (const line of [...roles.stripped, ...roles.failures]) await run.warn(line);
       safeEmit(run.onProgress, {
         kind: 'info',
