@@ -4,7 +4,8 @@
 // source neither blocks nor fails the copy.
 import assert from 'node:assert/strict';
 import { runMigration } from '../../provider/engine';
-import { pairSpec, startPair, type ServerPair } from '../support';
+import { ControlStore } from '../../provider/engine/control/store';
+import { pairSpec, startPair, waitForStatus, type ServerPair } from '../support';
 
 const SCOPE = `
 CREATE ROLE sales_owner NOLOGIN; CREATE ROLE sales_reader NOLOGIN; CREATE ROLE app_login LOGIN;
@@ -30,38 +31,43 @@ SELECT lo_from_bytea(0, 'a large object');`;
 const count = async (pair: ServerPair, side: 'source' | 'target', db: string, sql: string): Promise<number> =>
   Number((await pair[side].query<{ n: string }>(`SELECT (${sql})::int8::text AS n`, [], db))[0]!.n);
 
+/** Two databases for the narrowing test, and two small ones for the refusal and the locks. */
+async function seed(pair: ServerPair): Promise<void> {
+  await pair.source.query(SCOPE);
+  for (const db of ['scope', 'scopelo']) {
+    await pair.source.query(`CREATE DATABASE ${db}`);
+    await pair.source.query(SCOPE_DB, [], db);
+    await pair.source.query(`ALTER DATABASE ${db} SET search_path = sales, hr, public`);
+    await pair.source.query(`ALTER ROLE setting_user IN DATABASE ${db} SET work_mem = '8MB'`);
+  }
+  // here a moved table holds large object OIDs, so the large objects move
+  await pair.source.query(
+    `CREATE TABLE sales.docs (id int PRIMARY KEY, doc oid); INSERT INTO sales.docs SELECT 1, min(oid) FROM pg_largeobject_metadata`,
+    [],
+    'scopelo',
+  );
+  for (const db of ['refused', 'locked', 'lockedlive']) {
+    await pair.source.query(`CREATE DATABASE ${db}`);
+    await pair.source.query(
+      `CREATE SCHEMA sales; CREATE SCHEMA audit;
+       CREATE TABLE sales.orders (id int PRIMARY KEY, item text);
+       CREATE TABLE sales.lines (id int PRIMARY KEY, order_id int REFERENCES sales.orders);
+       CREATE TABLE audit.log (id int PRIMARY KEY, msg text);
+       INSERT INTO sales.orders SELECT g, 'i' || g FROM generate_series(1, 300) g;
+       INSERT INTO sales.lines SELECT g, g FROM generate_series(1, 300) g;
+       INSERT INTO audit.log SELECT g, 'm' FROM generate_series(1, 30) g;`,
+      [],
+      db,
+    );
+  }
+}
+
 describe('filters: what a filtered migration takes beside its tables (integration)', function () {
   this.timeout(400_000);
   let pair: ServerPair;
   before(async () => {
     pair = await startPair(15, 15);
-    await pair.source.query(SCOPE);
-    for (const db of ['scope', 'scopelo']) {
-      await pair.source.query(`CREATE DATABASE ${db}`);
-      await pair.source.query(SCOPE_DB, [], db);
-      await pair.source.query(`ALTER DATABASE ${db} SET search_path = sales, hr, public`);
-      await pair.source.query(`ALTER ROLE setting_user IN DATABASE ${db} SET work_mem = '8MB'`);
-    }
-    // here a moved table holds large object OIDs, so the large objects move
-    await pair.source.query(
-      `CREATE TABLE sales.docs (id int PRIMARY KEY, doc oid); INSERT INTO sales.docs SELECT 1, min(oid) FROM pg_largeobject_metadata`,
-      [],
-      'scopelo',
-    );
-    for (const db of ['refused', 'locked']) {
-      await pair.source.query(`CREATE DATABASE ${db}`);
-      await pair.source.query(
-        `CREATE SCHEMA sales; CREATE SCHEMA audit;
-         CREATE TABLE sales.orders (id int PRIMARY KEY, item text);
-         CREATE TABLE sales.lines (id int PRIMARY KEY, order_id int REFERENCES sales.orders);
-         CREATE TABLE audit.log (id int PRIMARY KEY, msg text);
-         INSERT INTO sales.orders SELECT g, 'i' || g FROM generate_series(1, 300) g;
-         INSERT INTO sales.lines SELECT g, g FROM generate_series(1, 300) g;
-         INSERT INTO audit.log SELECT g, 'm' FROM generate_series(1, 30) g;`,
-        [],
-        db,
-      );
-    }
+    await seed(pair);
   });
   after(async () => pair?.stop());
 
@@ -162,6 +168,43 @@ describe('filters: what a filtered migration takes beside its tables (integratio
     } finally {
       await holder.query('ROLLBACK').catch(() => undefined);
       await holder.end();
+    }
+  });
+
+  it('online: a session holding ACCESS EXCLUSIVE on a left-out table while changes stream neither blocks nor fails the cutover', async () => {
+    const holder = await pair.source.connect('lockedlive');
+    const spec = pairSpec(pair, 'filters-locked-live', ['lockedlive'], {
+      mode: 'Online',
+      excludeSchemas: ['audit'],
+      lockTimeoutSeconds: 3,
+    });
+    const store = new ControlStore(spec.target);
+    try {
+      // Taken once the slot exists: creating a slot waits for every transaction with an ID, as this one has.
+      const running = runMigration(spec);
+      const waiting = await waitForStatus(store, 'filters-locked-live', (s) => s.state === 'WaitingForUserAction' || s.state === 'Failed');
+      assert.equal(waiting.state, 'WaitingForUserAction', waiting.message);
+      await holder.query('BEGIN; LOCK TABLE audit.log IN ACCESS EXCLUSIVE MODE');
+      await pair.source.query(`INSERT INTO sales.orders VALUES (1000, 'streamed')`, [], 'lockedlive');
+      await waitForStatus(store, 'filters-locked-live', (s) => (s.databases[0]?.inserts ?? 0) >= 1);
+      await store.requestCutover('filters-locked-live');
+      const done = await running;
+      assert.equal(done.state, 'Succeeded', done.message);
+      assert.equal(done.verification?.ok, true, done.verification?.firstMismatch);
+      assert.equal(await count(pair, 'target', 'lockedlive', `SELECT count(*) FROM sales.orders`), 301);
+      assert.equal(
+        await count(
+          pair,
+          'source',
+          'lockedlive',
+          `SELECT count(*) FROM pg_locks WHERE mode = 'AccessExclusiveLock' AND relation = 'audit.log'::regclass AND granted`,
+        ),
+        1,
+      );
+    } finally {
+      await holder.query('ROLLBACK').catch(() => undefined);
+      await holder.end();
+      await store.close();
     }
   });
 });
