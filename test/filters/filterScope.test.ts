@@ -4,6 +4,7 @@
 // source neither blocks nor fails the copy.
 import assert from 'node:assert/strict';
 import { runMigration } from '../../provider/engine';
+import { runValidation } from '../../provider/engine/validate';
 import { ControlStore } from '../../provider/engine/control/store';
 import { pairSpec, startPair, waitForStatus, type ServerPair } from '../support';
 
@@ -62,6 +63,15 @@ async function seed(pair: ServerPair): Promise<void> {
   }
 }
 
+/** The settings of a target database, its own (role null) and its roles' in it. */
+async function databaseSettings(pair: ServerPair, db: string): Promise<{ role: string | null; setconfig: string[] }[]> {
+  return pair.target.query<{ role: string | null; setconfig: string[] }>(
+    `SELECT r.rolname AS role, s.setconfig FROM pg_db_role_setting s JOIN pg_database d ON d.oid = s.setdatabase
+       LEFT JOIN pg_roles r ON r.oid = s.setrole WHERE d.datname = $1 ORDER BY 1 NULLS FIRST`,
+    [db],
+  );
+}
+
 describe('filters: what a filtered migration takes beside its tables (integration)', function () {
   this.timeout(400_000);
   let pair: ServerPair;
@@ -72,7 +82,12 @@ describe('filters: what a filtered migration takes beside its tables (integratio
   after(async () => pair?.stop());
 
   it('moves only the extensions, roles and large objects that what moves needs, and the database settings whole', async () => {
-    const status = await runMigration(pairSpec(pair, 'filters-scope', ['scope', 'scopelo'], { includeSchemas: ['sales'] }));
+    const spec = pairSpec(pair, 'filters-scope', ['scope', 'scopelo'], { includeSchemas: ['sales'] });
+    const summaries = (await runValidation(spec)).filter((r) => r.code === 'FILTERS').map((r) => r.message);
+    assert.equal(summaries.length, 2);
+    assert.match(summaries[0]!, /extension\(s\) left out: hstore, pg_trgm/);
+    assert.match(summaries.join(' '), /large objects left out/);
+    const status = await runMigration(spec);
     assert.equal(status.state, 'Succeeded', status.message);
     for (const db of ['scope', 'scopelo']) {
       const t = (sql: string) => count(pair, 'target', db, sql);
@@ -88,11 +103,7 @@ describe('filters: what a filtered migration takes beside its tables (integratio
       assert.equal(await t(`SELECT count(*) FROM pg_namespace WHERE nspname = 'ext'`), 1);
       assert.equal(await t(`SELECT count(*) FROM has_table_privilege('app_login', 'sales.customers', 'SELECT') p WHERE p`), 1);
       // the database's settings are the database's: search_path as written, the role's setting in it too
-      const settings = await pair.target.query<{ role: string | null; setconfig: string[] }>(
-        `SELECT r.rolname AS role, s.setconfig FROM pg_db_role_setting s JOIN pg_database d ON d.oid = s.setdatabase
-           LEFT JOIN pg_roles r ON r.oid = s.setrole WHERE d.datname = $1 ORDER BY 1 NULLS FIRST`,
-        [db],
-      );
+      const settings = await databaseSettings(pair, db);
       assert.deepEqual(settings, [
         { role: null, setconfig: ['search_path=sales, hr, public'] },
         { role: 'setting_user', setconfig: ['work_mem=8MB'] },
