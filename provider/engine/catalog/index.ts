@@ -115,8 +115,8 @@ interface DatabaseRow {
   labels: [string, string][] | null;
 }
 
-export async function listTables(client: pg.Client, major: number): Promise<SourceTable[]> {
-  const { rows } = await client.query<TableRow>(major >= 12 ? LIST_TABLES : LIST_TABLES_PG11);
+export async function listTables(client: pg.Client, major: number, skip: ReadonlySet<string> = new Set()): Promise<SourceTable[]> {
+  const { rows } = await client.query<TableRow>(major >= 12 ? LIST_TABLES : LIST_TABLES_PG11, [[...skip]]);
   return rows.map((r) => ({
     oid: String(r.oid),
     schema: r.schema,
@@ -139,8 +139,8 @@ export async function listSequences(client: pg.Client): Promise<SourceSequence[]
   return rows.map((r) => ({ schema: r.schema, name: r.name, sql: qualified(r.schema, r.name) }));
 }
 
-export async function listTableIndexes(client: pg.Client): Promise<SourceIndex[]> {
-  const { rows } = await client.query<IndexRow>(LIST_TABLE_INDEXES);
+export async function listTableIndexes(client: pg.Client, skip: ReadonlySet<string> = new Set()): Promise<SourceIndex[]> {
+  const { rows } = await client.query<IndexRow>(LIST_TABLE_INDEXES, [[...skip]]);
   return rows.map((r) => ({
     indexOid: String(r.index_oid),
     tableOid: String(r.table_oid),

@@ -35,7 +35,8 @@ const OID_ALIAS_TYPE = (type: string): string =>
  * Every table that holds rows (ordinary tables, partitions, inheritance children, unlogged), with
  * its copyable columns (generated columns excluded), its size with TOAST (what a copy moves),
  * whether every column has a built-in type that is not an OID alias (binary COPY is safe), and an integer
- * single-column primary key usable for range splitting.
+ * single-column primary key usable for range splitting. $1: OIDs of tables not to list (a filter
+ * leaves them out): pg_table_size would take a lock on each, and wait behind an exclusive one.
  */
 export const LIST_TABLES = `
 SELECT c.oid::int8 AS oid,
@@ -60,7 +61,7 @@ SELECT c.oid::int8 AS oid,
            AND a.atttypid IN ('int2'::regtype, 'int4'::regtype, 'int8'::regtype)) AS split_key
   FROM pg_class c
   JOIN pg_namespace n ON n.oid = c.relnamespace
- WHERE ${COPIED_TABLE}
+ WHERE ${COPIED_TABLE} AND c.oid <> ALL($1::oid[])
  ORDER BY pg_table_size(c.oid) DESC, n.nspname, c.relname`;
 
 /** PostgreSQL 11 has no generated columns (attgenerated). */
@@ -83,7 +84,8 @@ SELECT n.nspname AS schema, c.relname AS name
  * in parallel per table: those of plain tables and partitions that are not attached to an index
  * of a partitioned parent (pg_restore's post-data builds those, with their ATTACH entries).
  * With them, what pg_dump writes into the same TOC entry: the clustered and replica-identity
- * marks and the statistics targets of index columns.
+ * marks and the statistics targets of index columns. $1: OIDs of tables to skip (left out by a
+ * filter): pg_get_indexdef and pg_get_constraintdef lock the table, and would wait behind an exclusive lock.
  */
 export const LIST_TABLE_INDEXES = `
 SELECT i.indexrelid::int8 AS index_oid,
@@ -105,7 +107,7 @@ SELECT i.indexrelid::int8 AS index_oid,
   JOIN pg_class t ON t.oid = i.indrelid
   JOIN pg_namespace n ON n.oid = t.relnamespace
   LEFT JOIN pg_constraint con ON con.conindid = i.indexrelid AND con.conrelid = t.oid AND con.contype IN ('p', 'u', 'x')
- WHERE t.relkind = 'r' AND ${USER_SCHEMA}
+ WHERE t.relkind = 'r' AND ${USER_SCHEMA} AND t.oid <> ALL($1::oid[])
    AND NOT EXISTS (SELECT 1 FROM pg_inherits inh WHERE inh.inhrelid = i.indexrelid)
    AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass AND d.objid = t.oid AND d.deptype = 'e')
  ORDER BY t.oid, i.indexrelid`;

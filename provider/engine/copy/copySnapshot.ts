@@ -12,11 +12,16 @@
 // is opened here, up front, and locks every table before any data moves; if one cannot (such a
 // request arrived meanwhile), everything is let go, the other session's statement runs, and the
 // phase starts again. Later, only pg_dump asks for table locks (with a lock wait timeout).
+//
+// With filters, only the tables that move (rows or definition) are locked: a left-out table is
+// neither read nor dumped, so a session holding it exclusively does not concern the copy.
 import type pg from 'pg';
 import { closeSession, openSession, type SessionOptions, type SessionPair } from '../connect/session';
 import { LOCK_NOT_AVAILABLE, sqlState } from '../connect/sqlstate';
 import { PgferryError } from '../core/errors';
 import type { ServerSpec } from '../input/migrationSpec';
+import type { TableFilters } from '../filter/filters';
+import { readFilterPlan } from '../filter/plan';
 import { heldRelations, listCopiedTables, lockTables, tableLockedError, type TableName } from './tableLocks';
 
 interface SnapshotSource<S> {
@@ -54,6 +59,8 @@ export interface CopySnapshotArgs<S> {
   /** How many sessions read in the snapshot at once (the copy's table jobs). */
   readonly sessions: number;
   readonly snapshots: SnapshotSource<S>;
+  /** The migration's filters: tables they leave out are not locked. */
+  readonly filters?: TableFilters;
 }
 
 /** Tries of the lock phase before giving up (a table created, or an exclusive lock requested, each time). */
@@ -98,7 +105,7 @@ async function attemptCopySnapshot<S>(args: CopySnapshotArgs<S>): Promise<Attemp
   try {
     // READ COMMITTED: the holder keeps locks, no snapshot of its own.
     await holder.query('BEGIN');
-    const tables = await listCopiedTables(holder);
+    const tables = await movedTables(holder, args.filters);
     try {
       await lockTables(holder, tables);
     } catch (error) {
@@ -113,7 +120,7 @@ async function attemptCopySnapshot<S>(args: CopySnapshotArgs<S>): Promise<Attemp
         await openSession(source, { database, purpose: 'copy', snapshot: name, settings: { lock_timeout: `${args.lockTimeoutSeconds}s` } }),
       );
     }
-    const seen = await listCopiedTables(readers[0]!);
+    const seen = await movedTables(readers[0]!, args.filters);
     const unlocked = seen.filter((t) => !held.has(t.oid));
     if (unlocked.length > 0) {
       await giveUp();
@@ -143,6 +150,14 @@ async function attemptCopySnapshot<S>(args: CopySnapshotArgs<S>): Promise<Attemp
     await giveUp();
     throw error;
   }
+}
+
+/** The tables the copy locks: every copied table, minus those the filters leave out. */
+async function movedTables(client: pg.Client, filters: TableFilters | undefined): Promise<TableName[]> {
+  const tables = await listCopiedTables(client);
+  if (!filters) return tables;
+  const plan = await readFilterPlan(client, filters);
+  return tables.filter((t) => !plan.leftOut.has(t.oid));
 }
 
 /**

@@ -2,8 +2,24 @@
 // tables move as definition only or rows only, and what that breaks. Read from the source (inside
 // the copy's snapshot during a migration), shaped by a pure function.
 import type pg from 'pg';
-import { compileFilters, contradicts, schemaMoves, treatmentOf, unmatchedPatterns, type TableFilters } from './filters';
-import { FILTER_DEPENDENTS, FILTER_RELATIONS, FILTER_SCHEMAS, FOREIGN_KEYS_INTO_DATA_ONLY } from './queries';
+import {
+  compileFilters,
+  contradicts,
+  schemaMoves,
+  treatmentOf,
+  unmatchedPatterns,
+  type CompiledFilters,
+  type TableFilters,
+} from './filters';
+import {
+  FILTER_DEPENDENTS,
+  FILTER_EXTENSION_USERS,
+  FILTER_EXTENSIONS,
+  FILTER_RELATIONS,
+  FILTER_SCHEMAS,
+  FOREIGN_KEYS_INTO_DATA_ONLY,
+  TABLES_WITH_OID_COLUMNS,
+} from './queries';
 
 interface FilterRelationRow {
   readonly oid: string;
@@ -19,7 +35,31 @@ interface FilterRelationRow {
 interface FilterSchemaRow {
   readonly oid: string;
   readonly name: string;
-  readonly holds_extension: boolean;
+}
+
+interface FilterExtensionRow {
+  readonly oid: string;
+  readonly name: string;
+  readonly schema_oid: string;
+  readonly schema: string;
+}
+
+/** One use of an extension (FILTER_EXTENSION_USERS): by another extension, by a relation, or by an object in a schema. */
+interface ExtensionUseRow {
+  readonly ext: string;
+  readonly by_extension: string | null;
+  readonly relation: string | null;
+  readonly schema: string | null;
+}
+
+/** What the plan is read from: the database's relations, schemas, extensions and their uses. */
+interface FilterCatalog {
+  readonly relations: readonly FilterRelationRow[];
+  readonly schemas: readonly FilterSchemaRow[];
+  readonly extensions: readonly FilterExtensionRow[];
+  readonly extensionUses: readonly ExtensionUseRow[];
+  /** Tables with a column of type oid (or a domain over it). */
+  readonly oidColumnTables: readonly string[];
 }
 
 /** An object that moves but needs one that is left out (or a key a data-only table will not have). */
@@ -40,6 +80,14 @@ export interface FilterPlan {
   readonly dataOnly: ReadonlySet<string>;
   /** Source OIDs of schemas left out whole (an extension's schema stays for its extension). */
   readonly leftOutSchemas: ReadonlySet<string>;
+  /** Names of the schemas in leftOutSchemas. */
+  readonly leftOutSchemaNames: ReadonlySet<string>;
+  /** Source OIDs of the extensions nothing that moves needs, outside the schemas that move. */
+  readonly leftOutExtensions: ReadonlySet<string>;
+  /** Their names, for messages. */
+  readonly leftOutExtensionNames: readonly string[];
+  /** Whether the large objects move: always without filters; with them, when a table whose rows move has an oid column. */
+  readonly largeObjectsMove: boolean;
   /** Schemas a filter leaves out that stay because an extension lives there. */
   readonly keptForExtension: readonly string[];
   /** Relations matched by both schemaOnlyTables and dataOnlyTables. */
@@ -57,6 +105,10 @@ export const UNFILTERED: FilterPlan = {
   schemaOnly: new Set(),
   dataOnly: new Set(),
   leftOutSchemas: new Set(),
+  leftOutSchemaNames: new Set(),
+  leftOutExtensions: new Set(),
+  leftOutExtensionNames: [],
+  largeObjectsMove: true,
   keptForExtension: [],
   contradictions: [],
   unmatched: [],
@@ -66,8 +118,52 @@ export const UNFILTERED: FilterPlan = {
 /** A relation name as a key: NUL cannot occur in a name, so two names never share a key. */
 export const nameKey = (schema: string, name: string): string => `${schema}\0${name}`;
 
-/** Pure: the plan for a database's relations and schemas. */
-function planFilter(filters: TableFilters, relations: readonly FilterRelationRow[], schemas: readonly FilterSchemaRow[]): FilterPlan {
+/** The names of the relations the plan leaves out, as {schema, name}. */
+export function leftOutRelations(plan: FilterPlan): { schema: string; name: string }[] {
+  return [...plan.leftOutNames].map((key) => {
+    const [schema, name] = key.split('\0') as [string, string];
+    return { schema, name };
+  });
+}
+
+/**
+ * Pure: the extensions that move. One moves when its schema moves (as the patterns judge the
+ * schema's name, pg_catalog included), when something that moves uses it (a relation that is not
+ * left out, an object in a schema that moves, a database-wide object), or when an extension that
+ * moves requires it. An object in a left-out schema does not move, even where that schema stays
+ * for an extension: so an extension used only by what a filter leaves out stays behind with it.
+ */
+function movingExtensions(
+  compiled: CompiledFilters,
+  leftOut: ReadonlySet<string>,
+  extensions: readonly FilterExtensionRow[],
+  uses: readonly ExtensionUseRow[],
+): Set<string> {
+  const moving = new Set(extensions.filter((x) => schemaMoves(compiled, x.schema)).map((x) => x.oid));
+  for (const u of uses) {
+    if (u.by_extension !== null) continue;
+    const moves =
+      u.relation !== null
+        ? !leftOut.has(u.relation) && (u.schema === null || schemaMoves(compiled, u.schema))
+        : u.schema === null || schemaMoves(compiled, u.schema);
+    if (moves) moving.add(u.ext);
+  }
+  const requires = uses.filter((u) => u.by_extension !== null);
+  for (let grew = true; grew;) {
+    grew = false;
+    for (const r of requires) {
+      if (moving.has(r.by_extension!) && !moving.has(r.ext)) {
+        moving.add(r.ext);
+        grew = true;
+      }
+    }
+  }
+  return moving;
+}
+
+/** Pure: the plan for a database's relations, schemas and extensions. */
+function planFilter(filters: TableFilters, catalog: FilterCatalog): FilterPlan {
+  const { relations, schemas } = catalog;
   const compiled = compileFilters(filters);
   if (!compiled.active) return UNFILTERED;
   const leftOut = new Set<string>();
@@ -89,13 +185,21 @@ function planFilter(filters: TableFilters, relations: readonly FilterRelationRow
   for (const s of relations.filter((r) => r.kind === 'S')) {
     if (s.owner_oid !== null ? leftOut.has(s.owner_oid) : !schemaMoves(compiled, s.schema)) leftOut.add(s.oid);
   }
+  const moving = movingExtensions(compiled, leftOut, catalog.extensions, catalog.extensionUses);
+  const holdsMovingExtension = new Set(catalog.extensions.filter((x) => moving.has(x.oid)).map((x) => x.schema_oid));
   const leftOutSchemas = new Set<string>();
+  const leftOutSchemaNames = new Set<string>();
   const keptForExtension: string[] = [];
   for (const s of schemas) {
     if (schemaMoves(compiled, s.name)) continue;
-    if (s.holds_extension) keptForExtension.push(s.name);
-    else leftOutSchemas.add(s.oid);
+    if (holdsMovingExtension.has(s.oid)) keptForExtension.push(s.name);
+    else {
+      leftOutSchemas.add(s.oid);
+      leftOutSchemaNames.add(s.name);
+    }
   }
+  const rowsMove = (oid: string) => !leftOut.has(oid) && !schemaOnly.has(oid);
+  const leftOutExtensions = catalog.extensions.filter((x) => !moving.has(x.oid));
   const leftOutNames = new Set(relations.filter((r) => leftOut.has(r.oid)).map((r) => nameKey(r.schema, r.name)));
   return {
     active: true,
@@ -104,6 +208,10 @@ function planFilter(filters: TableFilters, relations: readonly FilterRelationRow
     schemaOnly,
     dataOnly,
     leftOutSchemas,
+    leftOutSchemaNames,
+    leftOutExtensions: new Set(leftOutExtensions.map((x) => x.oid)),
+    leftOutExtensionNames: leftOutExtensions.map((x) => x.name),
+    largeObjectsMove: catalog.oidColumnTables.some(rowsMove),
     keptForExtension,
     contradictions,
     unmatched: unmatchedPatterns(
@@ -111,16 +219,21 @@ function planFilter(filters: TableFilters, relations: readonly FilterRelationRow
       schemas.map((s) => s.name),
       tables.map((r) => ({ schema: r.schema, name: r.name })),
     ),
-    rowsMove: (oid) => !leftOut.has(oid) && !schemaOnly.has(oid),
+    rowsMove,
   };
 }
 
 /** The plan of the connected database (inside the caller's snapshot when it holds one). */
 export async function readFilterPlan(client: pg.Client, filters: TableFilters): Promise<FilterPlan> {
   if (!compileFilters(filters).active) return UNFILTERED;
-  const relations = (await client.query<FilterRelationRow>(FILTER_RELATIONS)).rows;
-  const schemas = (await client.query<FilterSchemaRow>(FILTER_SCHEMAS)).rows;
-  return planFilter(filters, relations, schemas);
+  const rows = async <R extends pg.QueryResultRow>(sql: string) => (await client.query<R>(sql)).rows;
+  return planFilter(filters, {
+    relations: await rows<FilterRelationRow>(FILTER_RELATIONS),
+    schemas: await rows<FilterSchemaRow>(FILTER_SCHEMAS),
+    extensions: await rows<FilterExtensionRow>(FILTER_EXTENSIONS),
+    extensionUses: await rows<ExtensionUseRow>(FILTER_EXTENSION_USERS),
+    oidColumnTables: (await rows<{ oid: string }>(TABLES_WITH_OID_COLUMNS)).map((r) => r.oid),
+  });
 }
 
 /** What moves and needs what the plan leaves out, or a key of a data-only table. */

@@ -32,13 +32,135 @@ SELECT r.oid::int8::text AS oid, r.schema, r.name, r.relkind::text AS kind,
   LEFT JOIN pg_namespace rn ON rn.oid = rc.relnamespace
  ORDER BY r.schema, r.name`;
 
-/** User schemas, and whether an extension lives in each (such a schema is created with its extension). */
+/** User schemas. */
 export const FILTER_SCHEMAS = `
-SELECT n.oid::int8::text AS oid, n.nspname AS name,
-       EXISTS (SELECT 1 FROM pg_extension x WHERE x.extnamespace = n.oid) AS holds_extension
+SELECT n.oid::int8::text AS oid, n.nspname AS name
   FROM pg_namespace n
  WHERE ${USER_SCHEMA}
  ORDER BY n.nspname`;
+
+/** The extensions pg_dump dumps (not those initdb created, such as plpgsql) and the schema each lives in. */
+export const FILTER_EXTENSIONS = `
+SELECT x.oid::int8::text AS oid, x.extname AS name, x.extnamespace::int8::text AS schema_oid, n.nspname AS schema
+  FROM pg_extension x
+  JOIN pg_namespace n ON n.oid = x.extnamespace
+ WHERE x.oid >= 16384
+ ORDER BY x.extname`;
+
+/**
+ * What uses an extension: every pg_depend dependency on the extension or on one of its members,
+ * from an object that is not itself a member of an extension. Each user is folded into the
+ * relation it belongs to (a column's type, an index's operator class, a default, a constraint, a
+ * trigger, a view's rule), else named by its schema; an extension that requires another is a user
+ * of it (by_extension).
+ */
+export const FILTER_EXTENSION_USERS = `
+WITH member AS (
+  SELECT classid, objid, refobjid AS ext FROM pg_depend WHERE refclassid = 'pg_extension'::regclass AND deptype = 'e'
+),
+uses AS (
+  SELECT DISTINCT coalesce(m.ext, d.refobjid) AS ext, d.classid, d.objid
+    FROM pg_depend d
+    LEFT JOIN member m ON m.classid = d.refclassid AND m.objid = d.refobjid
+   WHERE d.deptype IN ('n', 'a', 'x')
+     AND (m.ext IS NOT NULL OR d.refclassid = 'pg_extension'::regclass)
+),
+folded AS (
+  SELECT u.ext, u.classid, u.objid,
+         CASE u.classid
+           WHEN 'pg_class'::regclass THEN (SELECT coalesce(i.indrelid, u.objid) FROM (SELECT 1) x
+                                             LEFT JOIN pg_index i ON i.indexrelid = u.objid)
+           WHEN 'pg_rewrite'::regclass THEN (SELECT ev_class FROM pg_rewrite WHERE oid = u.objid)
+           WHEN 'pg_attrdef'::regclass THEN (SELECT adrelid FROM pg_attrdef WHERE oid = u.objid)
+           WHEN 'pg_constraint'::regclass THEN (SELECT nullif(conrelid, 0) FROM pg_constraint WHERE oid = u.objid)
+           WHEN 'pg_trigger'::regclass THEN (SELECT tgrelid FROM pg_trigger WHERE oid = u.objid)
+           WHEN 'pg_policy'::regclass THEN (SELECT polrelid FROM pg_policy WHERE oid = u.objid)
+         END AS relation,
+         -- an operator or support function of an operator family belongs to the family
+         CASE u.classid
+           WHEN 'pg_amop'::regclass THEN (SELECT amopfamily FROM pg_amop WHERE oid = u.objid)
+           WHEN 'pg_amproc'::regclass THEN (SELECT amprocfamily FROM pg_amproc WHERE oid = u.objid)
+         END AS family,
+         -- a domain's constraint belongs to the domain
+         CASE WHEN u.classid = 'pg_constraint'::regclass THEN (SELECT nullif(contypid, 0) FROM pg_constraint WHERE oid = u.objid) END AS domain
+    FROM uses u
+)
+SELECT f.ext::int8::text AS ext,
+       CASE WHEN f.classid = 'pg_extension'::regclass THEN f.objid::int8::text END AS by_extension,
+       f.relation::int8::text AS relation,
+       CASE WHEN f.relation IS NOT NULL
+            THEN (SELECT n.nspname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = f.relation)
+            WHEN f.family IS NOT NULL
+            THEN (SELECT n.nspname FROM pg_opfamily o JOIN pg_namespace n ON n.oid = o.opfnamespace WHERE o.oid = f.family)
+            ELSE (pg_identify_object(f.classid, f.objid, 0)).schema END AS schema
+  FROM folded f
+ -- what belongs to an extension (a member, a part of a member) uses it as part of that extension
+ WHERE NOT EXISTS (SELECT 1 FROM member o WHERE o.classid = f.classid AND o.objid = f.objid)
+   AND NOT EXISTS (SELECT 1 FROM member o WHERE o.classid = 'pg_class'::regclass AND o.objid = f.relation)
+   AND NOT EXISTS (SELECT 1 FROM member o WHERE o.classid = 'pg_opfamily'::regclass AND o.objid = f.family)
+   AND NOT EXISTS (SELECT 1 FROM member o WHERE o.classid = 'pg_type'::regclass AND o.objid = f.domain)`;
+
+/**
+ * Whether a table keeps large objects' OIDs: the user tables with a column of type oid, or of a
+ * domain over it (the lo extension's lo is one).
+ */
+export const TABLES_WITH_OID_COLUMNS = `
+SELECT DISTINCT c.oid::int8::text AS oid
+  FROM pg_attribute a
+  JOIN pg_class c ON c.oid = a.attrelid
+  JOIN pg_namespace n ON n.oid = c.relnamespace
+  JOIN pg_type t ON t.oid = a.atttypid
+ WHERE c.relkind IN ('r', 'p', 'f') AND a.attnum > 0 AND NOT a.attisdropped AND ${USER_SCHEMA}
+   AND (t.oid = 'oid'::regtype OR (t.typtype = 'd' AND t.typbasetype = 'oid'::regtype))`;
+
+/**
+ * The roles something of this database names, each with the object: owners and ACL entries
+ * (grantees and grantors) and policy roles as pg_shdepend records them, the database's own (owner,
+ * ACL), owners of relations and schemas (pg_shdepend does not record the bootstrap superuser's),
+ * and roles with a setting in this database (kind 'setting'). Each object folded into its relation,
+ * else named by its schema, as in FILTER_EXTENSION_USERS.
+ */
+export const ROLE_USES = `
+WITH here AS (SELECT oid FROM pg_database WHERE datname = current_database()),
+named AS (
+  SELECT s.classid, s.objid, s.refobjid AS role
+    FROM pg_shdepend s, here
+   WHERE s.refclassid = 'pg_authid'::regclass AND s.deptype IN ('o', 'a', 'r')
+     AND (s.dbid = here.oid OR (s.dbid = 0 AND s.classid = 'pg_database'::regclass AND s.objid = here.oid))
+  UNION
+  SELECT 'pg_class'::regclass, c.oid, c.relowner
+    FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+   WHERE ${USER_SCHEMA} AND c.relkind IN ('r', 'p', 'v', 'm', 'f', 'S')
+  UNION
+  SELECT 'pg_namespace'::regclass, n.oid, n.nspowner FROM pg_namespace n WHERE ${USER_SCHEMA}
+  UNION
+  SELECT 'pg_database'::regclass, d.oid, d.datdba FROM pg_database d, here WHERE d.oid = here.oid
+),
+folded AS (
+  SELECT x.role, x.classid, x.objid,
+         CASE x.classid
+           WHEN 'pg_class'::regclass THEN x.objid
+           WHEN 'pg_policy'::regclass THEN (SELECT polrelid FROM pg_policy WHERE oid = x.objid)
+         END AS relation
+    FROM named x
+)
+SELECT r.rolname AS role, f.classid::regclass::text AS catalog, f.objid::int8::text AS object,
+       f.relation::int8::text AS relation,
+       CASE WHEN f.relation IS NOT NULL
+              THEN (SELECT n.nspname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = f.relation)
+            WHEN f.classid = 'pg_namespace'::regclass THEN (SELECT nspname FROM pg_namespace WHERE oid = f.objid)
+            WHEN f.classid = 'pg_default_acl'::regclass
+              THEN (SELECT n.nspname FROM pg_default_acl a JOIN pg_namespace n ON n.oid = a.defaclnamespace WHERE a.oid = f.objid)
+            WHEN f.classid IN ('pg_database'::regclass, 'pg_largeobject'::regclass, 'pg_extension'::regclass) THEN NULL
+            ELSE (pg_identify_object(f.classid, f.objid, 0)).schema
+       END AS schema
+  FROM folded f
+  JOIN pg_roles r ON r.oid = f.role
+UNION ALL
+SELECT r.rolname, 'setting', NULL, NULL, NULL
+  FROM pg_db_role_setting s
+  JOIN pg_roles r ON r.oid = s.setrole
+ WHERE s.setdatabase = (SELECT oid FROM pg_database WHERE datname = current_database())`;
 
 /**
  * What moves and depends on what is left out ($1 relation OIDs, $2 schema OIDs): pg_depend's normal
@@ -64,7 +186,12 @@ dependent AS (
            WHEN 'pg_policy'::regclass THEN (SELECT polrelid FROM pg_policy WHERE oid = d.objid)
            WHEN 'pg_class'::regclass THEN (SELECT coalesce(i.indrelid, d.objid) FROM (SELECT d.objid) x
                                              LEFT JOIN pg_index i ON i.indexrelid = d.objid)
-         END AS relation
+         END AS relation,
+         CASE d.classid
+           WHEN 'pg_amop'::regclass THEN (SELECT amopfamily FROM pg_amop WHERE oid = d.objid)
+           WHEN 'pg_amproc'::regclass THEN (SELECT amprocfamily FROM pg_amproc WHERE oid = d.objid)
+         END AS family,
+         CASE WHEN d.classid = 'pg_constraint'::regclass THEN (SELECT nullif(contypid, 0) FROM pg_constraint WHERE oid = d.objid) END AS domain
     FROM pg_depend d
     JOIN gone g ON g.classid = d.refclassid AND g.objid = d.refobjid
    WHERE d.deptype = 'n'
@@ -78,6 +205,9 @@ SELECT pg_describe_object(x.classid, x.objid, 0) AS dependent,
  WHERE NOT EXISTS (SELECT 1 FROM gone g WHERE g.classid = x.classid AND g.objid = x.objid)
    AND (x.relation IS NULL OR NOT EXISTS (SELECT 1 FROM gone g WHERE g.classid = 'pg_class'::regclass AND g.objid = x.relation))
    AND NOT EXISTS (SELECT 1 FROM pg_depend m WHERE m.classid = x.classid AND m.objid = x.objid AND m.deptype = 'e')
+   -- an operator family's operators and functions, a domain's constraints go with the family or domain
+   AND NOT EXISTS (SELECT 1 FROM pg_depend m WHERE m.classid = 'pg_opfamily'::regclass AND m.objid = x.family AND m.deptype = 'e')
+   AND NOT EXISTS (SELECT 1 FROM pg_depend m WHERE m.classid = 'pg_type'::regclass AND m.objid = x.domain AND m.deptype = 'e')
  ORDER BY 1, 2`;
 
 /** Foreign keys of moved tables that reference a data-only table ($1), whose keys are not restored; $2 left-out relations. */

@@ -21,7 +21,7 @@ import { dropLedger } from '../copy/doneRecords';
 import { analyzedTables, vacuumStatement } from '../copy/vacuum';
 import { dumpFile, dumpSchema, listToc, restoreSection } from '../schema/dumpRestore';
 import { filteredDumpIds } from '../schema/filteredToc';
-import { nameKey, readFilterPlan, type FilterPlan } from '../filter/plan';
+import { leftOutRelations, nameKey, readFilterPlan, type FilterPlan } from '../filter/plan';
 import { refuseBrokenDependencies } from './filterGuard';
 
 /** The source database's properties (encoding, locale, owner, settings...), which every phase reads. */
@@ -86,6 +86,7 @@ async function dumpPreData(run: MigrationRun, database: string, snapshot: Snapsh
       lockTimeoutSeconds: spec.lockTimeoutSeconds,
       file,
       signal,
+      excludeRelations: leftOutRelations(filter),
     }),
   );
   const toc = await listToc(tools, file);
@@ -125,8 +126,8 @@ async function readCopyCatalog(
 ) {
   return snapshot.use(async (source) => {
     const [allTables, allIndexes, allSequences, largeObjects] = [
-      await listTables(source, run.sourceMajor),
-      await listTableIndexes(source),
+      await listTables(source, run.sourceMajor, filter.leftOut),
+      await listTableIndexes(source, filter.leftOut),
       await listSequences(source),
       await listLargeObjects(source),
     ];
@@ -141,7 +142,14 @@ async function readCopyCatalog(
     const buildable = indexes.filter(
       (i) => !leftBehind?.objectOids.has(i.indexOid) && !leftBehind?.objectOids.has(i.constraint?.oid ?? ''),
     );
-    return { tables, indexes: buildable, sequenceValues, largeObjects };
+    // With filters, large objects move only when a table whose rows move can hold their OIDs.
+    return {
+      tables,
+      indexes: buildable,
+      sequenceValues,
+      largeObjects: filter.largeObjectsMove ? largeObjects : [],
+      largeObjectsLeftBehind: filter.largeObjectsMove ? 0 : largeObjects.length,
+    };
   });
 }
 
@@ -238,6 +246,12 @@ export async function copyDatabaseAt(
   await refuseBrokenDependencies(database, snapshot, filter);
   const schema = await dumpPreData(run, database, snapshot, filter);
   const catalog = await readCopyCatalog(run, snapshot, schema.leftBehind, filter);
+  if (catalog.largeObjectsLeftBehind > 0) {
+    await run.warn(
+      `${catalog.largeObjectsLeftBehind} large object(s) left behind: no table the filters move has a column of type oid (or lo) to hold them`,
+      database,
+    );
+  }
   const work = await copyWorkFor(run, database, props, snapshot, schema, catalog, options.resumeInside ?? false);
   await copyData(run, database, props, snapshot, catalog, work);
   // From here a resume copies the database again: post-data is not made of restartable items yet.

@@ -33,6 +33,7 @@ async function copyAndVerify(run: MigrationRun, database: string): Promise<{ pro
     database,
     lockTimeoutSeconds: spec.lockTimeoutSeconds,
     sessions: spec.tableJobs,
+    filters: spec,
     snapshots: { take: () => exportSnapshot(spec.source, database), nameOf: (s) => s.name, discard: (s) => s.release() },
   });
   try {

@@ -51,6 +51,7 @@ async function copyDatabase(run: MigrationRun, database: string): Promise<bigint
       database,
       lockTimeoutSeconds: spec.lockTimeoutSeconds,
       sessions: spec.tableJobs,
+      filters: spec,
       snapshots: {
         take: () => createSlotWithSnapshot(spec.source, database, slot),
         nameOf: (s) => s.snapshotName,

@@ -19,6 +19,8 @@ import { assertDistinctServers } from '../validate/sameServer';
 import { targetDatabaseExistsError } from '../schema/database';
 import { blockedTargetDatabases, setupLogicalReplication, waitForOverwriteConfirmation, waitForWindow } from './preCopyWaits';
 import { cleaningUpAfterCutover, finishCleanup } from './cleanup';
+import { refuseBeforeChanges } from './filterGuard';
+import { rolesNeededBySpec } from '../filter/roles';
 
 export interface OrchestrateOptions extends RunOptions {
   /** Resume a migration an earlier process left unfinished. */
@@ -165,11 +167,13 @@ async function prerequisites(
 
 async function rolesStep(run: MigrationRun): Promise<void> {
   const { migrateRoles } = await import('../schema/roles');
+  // with filters, only the roles what moves needs (filter/roles.ts)
+  const needed = await rolesNeededBySpec(run.spec);
   const source = await openSession(run.spec.source, { purpose: 'roles' });
   try {
     const target = await openSession(run.spec.target, { purpose: 'roles', writable: true });
     try {
-      const roles = await migrateRoles(source, target);
+      const roles = await migrateRoles(source, target, needed);
       for (const line of [...roles.stripped, ...roles.failures]) await run.warn(line);
       safeEmit(run.onProgress, {
         kind: 'info',
@@ -216,6 +220,9 @@ export async function orchestrate(spec: MigrationSpec, options: OrchestrateOptio
     await setupLogicalReplication(spec, store, controller.signal, registered?.instance);
     const ended = await validationStep(spec, store, onProgress, controller.signal, resuming);
     if (ended) return ended;
+    // With option Migrate validation did not run: what it would refuse in the filters is refused
+    // now, before the roles step and the target databases change anything on the target.
+    if (spec.option === 'Migrate' && !resuming) await refuseBeforeChanges(spec);
     await waitForWindow(spec, store, controller.signal, registered?.startedAt !== undefined);
     const run = await prerequisites(spec, store, { signal: controller.signal, onProgress, workDir, resuming });
     if (spec.migrateRoles && !resuming) await retrying(RETRY_POLICIES.phase, () => rolesStep(run), outageRetry(run, 'the roles step'));

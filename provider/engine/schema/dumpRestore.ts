@@ -48,6 +48,8 @@ export async function dumpSchema(args: {
   lockTimeoutSeconds?: number;
   file: string;
   signal?: AbortSignal;
+  /** Relations the filters leave out: pg_dump neither reads nor locks them. */
+  excludeRelations?: readonly { readonly schema: string; readonly name: string }[];
 }): Promise<void> {
   const argv = [
     '--format=custom',
@@ -59,6 +61,7 @@ export async function dumpSchema(args: {
   ];
   if (args.snapshot) argv.push(`--snapshot=${args.snapshot}`);
   if (args.lockTimeoutSeconds) argv.push(`--lock-wait-timeout=${args.lockTimeoutSeconds}s`);
+  for (const r of args.excludeRelations ?? []) argv.push(`--exclude-table=${exactPattern(r.schema)}.${exactPattern(r.name)}`);
   argv.push(`--dbname=${conninfoDbname(args.database)}`);
   const run = await runTool(args.tools.pgDump, argv, libpqEnv(args.source, args.database), args.signal);
   if (run.code !== 0) {
@@ -68,6 +71,11 @@ export async function dumpSchema(args: {
       field: `database "${args.database}"`,
     });
   }
+}
+
+/** A pg_dump pattern that matches exactly this name: inside double quotes nothing is special but `"`, written twice. */
+function exactPattern(name: string): string {
+  return `"${name.replaceAll('"', '""')}"`;
 }
 
 /** One TOC entry of `pg_restore --list --verbose`. */

@@ -173,8 +173,33 @@ export function rolePropertyStatements(role: SourceRole): { sql: string; what: s
   return statements;
 }
 
-export async function migrateRoles(source: pg.Client, target: pg.Client): Promise<RolesOutcome> {
-  const roles = (await readRoles(source)).filter((r) => !RESERVED_ROLE.test(r.name));
+/**
+ * The roles a filtered migration moves (pure): those it needs (filter/roles.ts) and every role
+ * that is a member of one of them, directly or through others, since it acts through it.
+ */
+function withMembers(needed: ReadonlySet<string>, memberships: readonly { role: string; member: string }[]): Set<string> {
+  const moved = new Set(needed);
+  for (let grew = true; grew;) {
+    grew = false;
+    for (const m of memberships) {
+      if (moved.has(m.role) && !moved.has(m.member)) {
+        moved.add(m.member);
+        grew = true;
+      }
+    }
+  }
+  return moved;
+}
+
+/**
+ * The source's roles on the target; with `only` (a filtered migration: the roles it needs), only
+ * those and the roles that are members of them, and only the memberships among these (and in
+ * predefined roles).
+ */
+export async function migrateRoles(source: pg.Client, target: pg.Client, only?: ReadonlySet<string>): Promise<RolesOutcome> {
+  const { rows: memberships } = await source.query<Membership>(LIST_MEMBERSHIPS);
+  const moved = only ? withMembers(only, memberships) : undefined;
+  const roles = (await readRoles(source)).filter((r) => !RESERVED_ROLE.test(r.name) && (!moved || moved.has(r.name)));
   const { rows: me } = await target.query<{ super: boolean; createrole: boolean; createdb: boolean }>(
     `SELECT rolsuper AS super, rolcreaterole AS createrole, rolcreatedb AS createdb FROM pg_roles WHERE rolname = current_user`,
   );
@@ -222,7 +247,7 @@ export async function migrateRoles(source: pg.Client, target: pg.Client): Promis
     }
   }
 
-  failures.push(...(await grantMemberships(source, target, created)));
+  failures.push(...(await grantMemberships(target, memberships, created, moved)));
   failures.push(...(await grantParameterPrivileges(source, target, created)));
   if (managed && created.length > 0) {
     stripped.push(`target user is a member of the ${created.length} migrated role(s) so that ownership could be restored as on the source`);
@@ -230,12 +255,23 @@ export async function migrateRoles(source: pg.Client, target: pg.Client): Promis
   return { created, existing, stripped, failures };
 }
 
-/** Memberships where the role or the member was created here; returns the failures. */
-async function grantMemberships(source: pg.Client, target: pg.Client, created: readonly string[]): Promise<string[]> {
+interface Membership {
+  readonly role: string;
+  readonly member: string;
+  readonly admin: boolean;
+}
+
+/** Memberships where the role or the member was created here (both among `moved`, when given); returns the failures. */
+async function grantMemberships(
+  target: pg.Client,
+  memberships: readonly Membership[],
+  created: readonly string[],
+  moved: ReadonlySet<string> | undefined,
+): Promise<string[]> {
   const failures: string[] = [];
-  const { rows: memberships } = await source.query<{ role: string; member: string; admin: boolean }>(LIST_MEMBERSHIPS);
   for (const m of memberships) {
     if (RESERVED_ROLE.test(m.member) || (RESERVED_ROLE.test(m.role) && !PREDEFINED_ROLE.test(m.role))) continue;
+    if (moved && (!moved.has(m.member) || (!moved.has(m.role) && !PREDEFINED_ROLE.test(m.role)))) continue;
     if (!created.includes(m.role) && !created.includes(m.member)) continue; // untouched pair
     try {
       await target.query(`GRANT ${ident(m.role)} TO ${ident(m.member)}${m.admin ? ' WITH ADMIN OPTION' : ''}`);

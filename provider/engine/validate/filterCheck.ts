@@ -54,7 +54,9 @@ export async function checkFilters(dbClients: ReadonlyMap<string, pg.Client>, sp
       succeeded(
         FILTER_CODES.FILTERS,
         CHECK_TYPES.filters,
-        `filters: ${plan.leftOut.size} relation(s) left out, ${plan.schemaOnly.size} schema-only, ${plan.dataOnly.size} data-only, ${plan.leftOutSchemas.size} schema(s) left out`,
+        `filters: ${plan.leftOut.size} relation(s) left out, ${plan.schemaOnly.size} schema-only, ${plan.dataOnly.size} data-only, ${plan.leftOutSchemas.size} schema(s) left out` +
+          (plan.leftOutExtensionNames.length > 0 ? `, extension(s) left out: ${listSome(plan.leftOutExtensionNames)}` : '') +
+          (plan.largeObjectsMove ? '' : ', large objects left out (no moved table has an oid column)'),
         scope,
       ),
     );

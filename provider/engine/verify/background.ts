@@ -110,7 +110,7 @@ export class BackgroundVerification {
     const skipped = new Set((await notStreamedTables(store, spec.migrationName, [database])).map((t) => t.table));
     // What the filters leave behind, or move without rows (schema-only), is not compared: as at cutover.
     const filter = await readFilterPlan(this.source!, spec);
-    const tables = (await listTables(this.source!, await serverMajor(this.source!))).filter(
+    const tables = (await listTables(this.source!, await serverMajor(this.source!), filter.leftOut)).filter(
       (t) => !t.unlogged && !skipped.has(t.display) && filter.rowsMove(t.oid),
     );
     for (const table of await this.tablesDue(tables)) {
