@@ -47,7 +47,7 @@ function canonicalJson(value: unknown): string {
  * Does a stored (secret-free) spec describe the same migration as `spec`? Databases compare as a
  * set: the same databases listed in another order are the same migration.
  */
-export function samePublicSpec(stored: Record<string, unknown>, spec: MigrationSpec): boolean {
+function samePublicSpec(stored: Record<string, unknown>, spec: MigrationSpec): boolean {
   const sorted = (s: Record<string, unknown>) => ({
     ...s,
     databases: Array.isArray(s.databases) ? [...(s.databases as unknown[])].map(String).sort() : s.databases,
