@@ -6,7 +6,7 @@
 // cannot install is left to the demo, which says what to do (or runs against --source-url and
 // --target-url). Plain Node.js with no dependencies, because it runs before node_modules exists.
 import { execFileSync } from 'node:child_process';
-import { existsSync, statSync } from 'node:fs';
+import { existsSync, lstatSync, realpathSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -74,7 +74,22 @@ function aptInstall(packages) {
   run('apt-get', ['install', '-y', '-qq', '--no-install-recommends', ...packages], { env });
 }
 
-if (!nodeModulesFresh()) {
+/**
+ * A node_modules that is a link to another checkout's (a git worktree sharing one install): `npm ci`
+ * would empty the folder it points to under every checkout using it, so it is left alone.
+ */
+function linkedNodeModules() {
+  const dir = join(root, 'node_modules');
+  return existsSync(dir) && lstatSync(dir).isSymbolicLink() ? realpathSync(dir) : undefined;
+}
+
+const linked = linkedNodeModules();
+if (linked && !nodeModulesFresh()) {
+  console.error(
+    `[ensure-deps] node_modules is a link to ${linked}: not reinstalled here (npm ci would empty it for every checkout using it); ` +
+      'run npm ci where it lives, or replace the link by a folder of its own',
+  );
+} else if (!nodeModulesFresh()) {
   const args = [existsSync(join(root, 'package-lock.json')) ? 'ci' : 'install', '--no-audit', '--no-fund'];
   // The embedded PostgreSQL 13 and 16 (devDependencies) are built for Linux x64 only, and npm refuses
   // a dependency of another platform (EBADPLATFORM): --force installs them, unused, so the rest of
