@@ -6,7 +6,7 @@ import type pg from 'pg';
 import { closeSession, openSession, serverMajor, withSession } from '../../connect/session';
 import { ident } from '../../connect/quote';
 import { retrying, RETRY_POLICIES } from '../../connect/retry';
-import { OBJECT_IN_USE, sqlState } from '../../connect/sqlstate';
+import { isRetryable, OBJECT_IN_USE, sqlState } from '../../connect/sqlstate';
 import { PgferryError } from '../../core/errors';
 import type { ServerSpec } from '../../input/migrationSpec';
 import { parseLsn } from '../decode/lsn';
@@ -48,6 +48,9 @@ export async function createSlotWithSnapshot(source: ServerSpec, database: strin
         category: 'source',
         fix: 'the source needs wal_level = logical, a free slot (max_replication_slots) and a free WAL sender (max_wal_senders), and the user needs the REPLICATION attribute',
         cause: error,
+        // a connection reset or a restarting source: the database's copy is tried again, and it
+        // first drops a slot the server may have created before the reply was lost (releaseStream)
+        transient: isRetryable(error),
       },
     );
   }
