@@ -3,6 +3,8 @@
 // - a source restart in the middle of an offline copy: the database's copy starts again;
 // - a transient failure during the cutover (failpoint cutover-sequences:<db>:transient): the step
 //   is tried again and the migration Succeeds;
+// - a reply lost just after the source created the slot (failpoint slot-created:<db>:transient):
+//   the copy is tried again, the slot the server made first is dropped, every row arrives once;
 // - a resumed runner whose database's slot is gone: the database is copied again instead of
 //   streaming from a slot that does not exist.
 import assert from 'node:assert/strict';
@@ -16,7 +18,7 @@ async function count(cluster: ServerPair['source'], database: string, table: str
 }
 
 /** Rows of each scenario's table. */
-const ROWS = { restarted: 300_000, cutblip: 3_000, noslot: 3_000 } as const;
+const ROWS = { restarted: 300_000, cutblip: 3_000, noslot: 3_000, slotblip: 3_000 } as const;
 
 describe('safety: a server that goes away for a moment', function () {
   this.timeout(400_000);
@@ -69,6 +71,43 @@ describe('safety: a server that goes away for a moment', function () {
       const events = await store.events('cutblip', 200);
       assert.ok(
         events.some((e) => /sequences of "cutblip" is tried again/.test(e.message)),
+        JSON.stringify(events),
+      );
+    } finally {
+      delete process.env.PGFERRY_FAILPOINTS;
+      await store.close();
+    }
+  });
+
+  it('online: a reply lost after the slot was created: the copy is tried again, no slot is left, every row once', async () => {
+    const store = new ControlStore(serverSpec(pair.target));
+    process.env.PGFERRY_FAILPOINTS = 'slot-created:slotblip:transient';
+    try {
+      const running = runMigration(pairSpec(pair, 'slotblip', ['slotblip'], { mode: 'Online', option: 'Migrate' }));
+      await waitForStatus(store, 'slotblip', (s) => s.subState === 'WaitingForCutoverTrigger' || s.state === 'Failed');
+      // while streaming, the database holds exactly one slot: the first one was dropped
+      const slots = await pair.source.query<{ n: number }>(
+        `SELECT count(*)::int AS n FROM pg_replication_slots WHERE database = 'slotblip'`,
+      );
+      assert.equal(slots[0]!.n, 1);
+      await pair.source.query(
+        `INSERT INTO big SELECT g, 'late' FROM generate_series(${ROWS.slotblip + 1}, ${ROWS.slotblip + 50}) g`,
+        [],
+        'slotblip',
+      );
+      await store.requestCutover('slotblip');
+      const status = await running;
+      assert.equal(status.state, 'Succeeded', status.message);
+      assert.equal(await count(pair.target, 'slotblip', 'big'), ROWS.slotblip + 50);
+      const [distinct] = await pair.target.query<{ n: number }>(`SELECT count(DISTINCT id)::int AS n FROM big`, [], 'slotblip');
+      assert.equal(distinct!.n, ROWS.slotblip + 50);
+      const left = await pair.source.query<{ n: number }>(
+        `SELECT count(*)::int AS n FROM pg_replication_slots WHERE database = 'slotblip'`,
+      );
+      assert.equal(left[0]!.n, 0);
+      const events = await store.events('slotblip', 200);
+      assert.ok(
+        events.some((e) => /copy of "slotblip" is tried again/.test(e.message)),
         JSON.stringify(events),
       );
     } finally {

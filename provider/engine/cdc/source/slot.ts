@@ -8,6 +8,7 @@ import { ident } from '../../connect/quote';
 import { retrying, RETRY_POLICIES } from '../../connect/retry';
 import { isRetryable, OBJECT_IN_USE, sqlState } from '../../connect/sqlstate';
 import { PgferryError } from '../../core/errors';
+import { failpoint } from '../../util/failpoints';
 import type { ServerSpec } from '../../input/migrationSpec';
 import { parseLsn } from '../decode/lsn';
 
@@ -33,6 +34,8 @@ export async function createSlotWithSnapshot(source: ServerSpec, database: strin
         : `CREATE_REPLICATION_SLOT ${ident(slot)} LOGICAL pgoutput EXPORT_SNAPSHOT`;
     const { rows } = await client.query<{ consistent_point: string; snapshot_name: string }>(sql);
     const row = rows[0]!;
+    // the slot exists on the source now: a reply lost here must not leave it behind (tests)
+    failpoint(`slot-created:${database}`);
     return {
       slot,
       snapshotName: row.snapshot_name,
