@@ -156,14 +156,6 @@ export async function cancelMigration(
     checkRequestedDatabases(status, some, 'dbsToCancelMigrationOn');
     const open = status.databases.filter((d) => !isDatabaseDone(d.state)).map((d) => d.database);
     if (open.some((d) => !some.includes(d))) {
-      if (status.mode !== 'Online') {
-        const list = open.map((d) => `"${d}"`).join(', ');
-        throw new PgferryError(
-          'CANCEL_DATABASES_OFFLINE',
-          `dbsToCancelMigrationOn: migration "${name}" is Offline and cancels only as a whole: cancel it without database names (\`pgferry update --cancel\`, Pulumi cancel: true) or name every database still migrating (${list}); an online migration cancels some while the others go on`,
-          { category: 'input', field: 'dbsToCancelMigrationOn' },
-        );
-      }
       return withStore(target, async (store) => {
         await store.requestDatabaseCancel(name, some);
         return (await store.get(name))!;

@@ -376,3 +376,50 @@ describe('setupLogicalReplicationOnSourceDbIfNeeded on a source without wal_leve
     }
   });
 });
+
+describe('an offline migration canceling some of its databases (integration)', function () {
+  this.timeout(300_000);
+  let pair: ServerPair;
+  before(async () => {
+    pair = await startPair();
+    for (const db of ['offa', 'offb', 'offc']) {
+      await pair.source.query(`CREATE DATABASE ${db}`);
+      await pair.source.query(TABLE, [], db);
+    }
+    // offa lasts long enough to be canceled in the middle of its copy
+    await pair.source.query(`INSERT INTO items SELECT g, repeat('p', 300) FROM generate_series(501, 600000) g`, [], 'offa');
+  });
+  after(async () => pair?.stop());
+
+  it('stops the database being copied, never starts one canceled before its turn, copies the others', async () => {
+    const store = new ControlStore(serverSpec(pair.target));
+    const spec = pairSpec(pair, 'offline-some', ['offa', 'offb', 'offc'], { option: 'Migrate', tableJobs: 1 });
+    const running = runMigration(spec);
+    try {
+      await waitForStatus(store, spec.migrationName, (s) => (s.databases[0]?.tables.loading ?? 0) > 0 || isFinalState(s.state));
+      const asked = await cancelMigration(spec.target, spec.migrationName, { databases: ['offa', 'offc'] });
+      assert.deepEqual(azureStatus(asked).cancelOn, ['offa', 'offc']);
+      const done = await running;
+      assert.equal(done.state, 'Succeeded', done.message);
+      assert.equal(done.message, 'copied; "offa", "offc" canceled by the user and not migrated');
+      assert.deepEqual(azureStatus(done).dbs, { offa: 'Canceled', offb: 'Succeeded', offc: 'Canceled' });
+      // offb whole; offa stopped short of its 600,000 rows; offc never created on the target
+      assert.equal(await count(pair.target, 'offb'), 500);
+      const [offa] = await pair.target.query<{ n: number }>(
+        `SELECT coalesce((SELECT sum(n_live_tup) FROM pg_stat_user_tables), 0)::int AS n`,
+        [],
+        'offa',
+      );
+      assert.ok(offa!.n < 600_000, `offa has ${offa!.n} rows`);
+      assert.equal((await pair.target.query(`SELECT 1 FROM pg_database WHERE datname = 'offc'`)).length, 0);
+      const events = await store.events(spec.migrationName, 200);
+      assert.ok(
+        events.some((e) => e.database === 'offa' && /its copy stopped/.test(e.message)),
+        JSON.stringify(events),
+      );
+    } finally {
+      await endIfRunning(spec, running);
+      await store.close();
+    }
+  });
+});

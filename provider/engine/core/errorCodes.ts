@@ -59,11 +59,6 @@ export const ERROR_CODES = {
     category: 'input',
     meaning: 'a per-database cutover or cancel names a database that was already cut over or canceled',
   },
-  CANCEL_DATABASES_OFFLINE: {
-    category: 'input',
-    meaning: 'a per-database cancel was asked of an offline migration, which copies its databases as one',
-    fix: 'cancel the whole migration (`pgferry update --cancel` without database names, Pulumi cancel: true), or name every database still migrating',
-  },
   OVERWRITE_NOT_WAITING: {
     category: 'input',
     meaning: 'an overwrite confirmation was given to a migration that does not wait for one',

@@ -93,11 +93,14 @@ export interface MigrationEnding {
  * least one database was cut over (applications now use the target: the migration did its job,
  * and the message names the databases that were canceled); Canceled when every one was canceled.
  */
-export function endOfDatabases(databases: readonly { readonly database: string; readonly state: DatabaseState }[]): MigrationEnding {
+export function endOfDatabases(
+  databases: readonly { readonly database: string; readonly state: DatabaseState }[],
+  done: 'cut over' | 'copied' = 'cut over',
+): MigrationEnding {
   const canceled = databases.filter((d) => d.state === 'Canceled').map((d) => `"${d.database}"`);
   if (canceled.length === databases.length) return { state: 'Canceled', message: 'canceled by the user (every database was canceled)' };
   if (canceled.length === 0) return { state: 'Succeeded', message: null };
-  return { state: 'Succeeded', message: `cut over; ${canceled.join(', ')} canceled by the user and not migrated` };
+  return { state: 'Succeeded', message: `${done}; ${canceled.join(', ')} canceled by the user and not migrated` };
 }
 
 /** Where a cancel or a failure goes before its final state: CleaningUp while what pgferry created is dropped. */

@@ -6,6 +6,8 @@ import { exportSnapshot } from '../connect/snapshot';
 import { takeCopySnapshot } from '../copy/copySnapshot';
 import { retrying, RETRY_POLICIES } from '../connect/retry';
 import { canceledError, PgferryError } from '../core/errors';
+import { endOfDatabases } from '../core/transitions';
+import type { ControlStore } from '../control/store';
 import type { MigrationRun } from './migrationRun';
 import { outageRetry } from './outage';
 import { mayResumeInside } from './copyWork';
@@ -61,21 +63,68 @@ async function copyAndVerify(run: MigrationRun, database: string): Promise<{ pro
   }
 }
 
-export async function runOffline(run: MigrationRun): Promise<void> {
+/** How often a database's copy looks for a cancel of that database alone (dbsToCancelMigrationOn). */
+const DATABASE_CANCEL_POLL_MS = 1000;
+
+/**
+ * The copy of one database, abortable on its own: aborted when the migration is, or when the
+ * user cancels this database (dbsToCancelMigrationOn) while the others go on.
+ */
+function databaseCancelWatch(store: ControlStore, name: string, database: string, migration: AbortSignal) {
+  const controller = new AbortController();
+  let canceledAlone = false;
+  const onMigrationAbort = () => controller.abort(migration.reason);
+  migration.addEventListener('abort', onMigrationAbort, { once: true });
+  const timer = setInterval(() => {
+    store
+      .databaseRequests(name)
+      .then((requests) => {
+        if (!requests.cancel.includes(database) || controller.signal.aborted) return;
+        canceledAlone = true;
+        controller.abort(canceledError());
+      })
+      // a catalog that does not answer for a moment delays the cancel, never fails the copy
+      .catch(() => undefined);
+  }, DATABASE_CANCEL_POLL_MS);
+  timer.unref();
+  return {
+    signal: controller.signal,
+    /** True when this database alone was canceled (the migration goes on). */
+    canceledAlone: () => canceledAlone && !migration.aborted,
+    stop: () => {
+      clearInterval(timer);
+      migration.removeEventListener('abort', onMigrationAbort);
+    },
+  };
+}
+
+/** This database was named in dbsToCancelMigrationOn: it ends Canceled, keeping what was copied. */
+async function recordDatabaseCanceled(run: MigrationRun, database: string, during: boolean): Promise<void> {
+  const { store } = run;
+  const name = run.spec.migrationName;
+  const message = during
+    ? 'canceled by the user: its copy stopped; the target database keeps what was copied'
+    : 'canceled by the user before its copy started';
+  await store.updateDatabase(name, database, { state: 'Canceled', endedAt: true, message: 'canceled by the user' });
+  await store.recordEvent(name, 'info', message, database);
+  await store.setState(name, 'InProgress', 'MigratingData');
+}
+
+/** One database's copy, verification and finishing steps; false when the user canceled it alone. */
+async function migrateDatabase(run: MigrationRun, database: string): Promise<boolean> {
   const { spec, store } = run;
   const name = spec.migrationName;
-  for (const database of spec.databases) {
-    if (run.signal.aborted) throw canceledError();
-    const current = (await store.get(name))?.databases.find((d) => d.database === database);
-    if (run.resuming && current?.state === 'Succeeded') continue;
-    await store.updateDatabase(name, database, { state: 'InProgress', startedAt: true, message: null });
+  await store.updateDatabase(name, database, { state: 'InProgress', startedAt: true, message: null });
+  const watch = databaseCancelWatch(store, name, database, run.signal);
+  const own: MigrationRun = { ...run, signal: watch.signal };
+  try {
     const { props, mismatch: verifyFailure } = await retrying(
       RETRY_POLICIES.phase,
-      () => copyAndVerify(run, database),
-      outageRetry(run, `the copy of "${database}"`, database),
+      () => copyAndVerify(own, database),
+      outageRetry(own, `the copy of "${database}"`, database),
     );
-    await finishDatabase(run, database, props);
-    await enableRowSecurity(run, database);
+    await finishDatabase(own, database, props);
+    await enableRowSecurity(own, database);
     if (verifyFailure) {
       await store.updateDatabase(name, database, { state: 'Failed', endedAt: true, message: `verification failed: ${verifyFailure}` });
       throw new PgferryError('VERIFY_MISMATCH', `verification failed: ${verifyFailure}`, {
@@ -84,6 +133,34 @@ export async function runOffline(run: MigrationRun): Promise<void> {
       });
     }
     await store.updateDatabase(name, database, { state: 'Succeeded', endedAt: true });
+    return true;
+  } catch (error) {
+    if (!watch.canceledAlone()) throw error;
+    await store.setState(name, 'InProgress', 'CancelingRequestedDBMigrations');
+    await store.updateDatabase(name, database, { state: 'Canceling' });
+    await recordDatabaseCanceled(run, database, true);
+    return false;
+  } finally {
+    watch.stop();
   }
-  await store.setState(name, 'Succeeded', 'Completed', null);
+}
+
+export async function runOffline(run: MigrationRun): Promise<void> {
+  const { spec, store } = run;
+  const name = spec.migrationName;
+  for (const database of spec.databases) {
+    if (run.signal.aborted) throw canceledError();
+    const current = (await store.get(name))?.databases.find((d) => d.database === database);
+    if (run.resuming && (current?.state === 'Succeeded' || current?.state === 'Canceled')) continue;
+    // canceled before its turn came (or while a killed runner was away): never started
+    if ((await store.databaseRequests(name)).cancel.includes(database)) {
+      await recordDatabaseCanceled(run, database, false);
+      continue;
+    }
+    await migrateDatabase(run, database);
+  }
+  // every database copied, or canceled on its own: Succeeded, or Canceled when all were
+  const ending = endOfDatabases((await store.get(name))?.databases ?? [], 'copied');
+  await store.setState(name, ending.state, 'Completed', ending.message);
+  if (ending.message === null) await store.clearMessage(name);
 }
