@@ -56,6 +56,10 @@ export interface CliArgs {
   readonly databases?: readonly string[];
   /** `update --overwrite-dbs-in-target`: answers WaitingForTargetDBOverwriteConfirmation. */
   readonly overwrite: boolean;
+  /** `update --setup-replication` (az's): answers WaitingForLogicalReplicationSetupRequestOnSourceDB. */
+  readonly setupReplication: boolean;
+  /** `update --start-data-migration`: starts a migration created with startDataMigration: False. */
+  readonly startDataMigration: boolean;
   readonly target: TargetFlags;
   /** `pgferry demo --source-url`: an existing source (with --target-url, an existing target). */
   readonly sourceUrl?: string;
@@ -129,8 +133,10 @@ function databasesOf(o: Record<string, unknown>): { databases?: string[] } {
 /** Flags that contradict each other, or whose absence makes the command meaningless. */
 function checkCombinations(command: Command, o: Record<string, unknown>): void {
   if (command === 'update') {
-    const given = [o.cancel, o.cutover, o.overwriteDbsInTarget].filter((v) => v !== undefined && v !== false).length;
-    if (given > 1) throw usage('--cutover', 'give exactly one of --cutover, --cancel or --overwrite-dbs-in-target');
+    const given = [o.cancel, o.cutover, o.overwriteDbsInTarget, o.setupReplication, o.startDataMigration].filter(
+      (v) => v !== undefined && v !== false,
+    ).length;
+    if (given > 1) throw usage('--cutover', `give exactly one of ${UPDATE_FLAGS}`);
     // without a flag, the operation may come from the --properties body (Azure's PATCH): update.ts reads it
     if (given === 0 && o.properties === undefined) throw usage('--cutover', UPDATE_NEEDS);
   }
@@ -144,8 +150,8 @@ function checkCombinations(command: Command, o: Record<string, unknown>): void {
 }
 
 /** The one-line usage error of an update that asks for nothing. */
-export const UPDATE_NEEDS =
-  '`pgferry update` needs exactly one of --cutover, --cancel or --overwrite-dbs-in-target, or a --properties body with triggerCutover, dbsToTriggerCutoverOn, cancel or dbsToCancelMigrationOn';
+const UPDATE_FLAGS = '--cutover, --cancel, --overwrite-dbs-in-target, --setup-replication or --start-data-migration';
+export const UPDATE_NEEDS = `\`pgferry update\` needs exactly one of ${UPDATE_FLAGS}, or a --properties body with triggerCutover, dbsToTriggerCutoverOn, cancel, dbsToCancelMigrationOn, setupLogicalReplicationOnSourceDbIfNeeded or startDataMigration`;
 
 const SERVER_NAME = /^[A-Za-z0-9][A-Za-z0-9.-]{0,252}$/;
 
@@ -242,6 +248,8 @@ export function parseCli(argv: readonly string[], env: NodeJS.ProcessEnv = proce
     cutover: o.cutover !== undefined && o.cutover !== false,
     ...databasesOf(o),
     overwrite: o.overwriteDbsInTarget === true,
+    setupReplication: o.setupReplication === true,
+    startDataMigration: o.startDataMigration === true,
     target: {
       host: o.targetHost as string | undefined,
       port: o.targetPort as number | undefined,
@@ -289,6 +297,8 @@ function defaults(command: Command): CliArgs {
     cancel: false,
     cutover: false,
     overwrite: false,
+    setupReplication: false,
+    startDataMigration: false,
     target: {},
   };
 }

@@ -61,7 +61,6 @@ const AZURE_IGNORED = [
   'sourceType',
   'migrationRuntimeResourceId',
   'migrationInstanceResourceId',
-  'startDataMigration',
   'migrationId',
   'currentStatus',
   'migrationResourceGroup',
@@ -74,7 +73,7 @@ const databaseNames = (what: string) =>
 const OPERATION_KEYS = ['triggerCutover', 'dbsToTriggerCutoverOn', 'cancel', 'dbsToCancelMigrationOn'] as const;
 
 /** Tuning keys that are Azure's own too: read as Azure writes them ("True"), above. */
-const AZURE_KEYS_OF_TUNING: readonly string[] = ['setupLogicalReplicationOnSourceDbIfNeeded'];
+const AZURE_KEYS_OF_TUNING: readonly string[] = ['setupLogicalReplicationOnSourceDbIfNeeded', 'startDataMigration'];
 
 /** pgferry's own settings (tuning and filters), allowed inside the Azure properties and checked by the spec schema. */
 const PGFERRY_TUNING = [...TUNING_KEYS, ...FILTER_KEYS].filter((k) => !AZURE_KEYS_OF_TUNING.includes(k));
@@ -100,6 +99,7 @@ const azurePropertiesSchema = z.object({
   SSLMode: caseEnum(AZURE_SSL_MODES).optional(),
   migrateRoles: boolish.optional(),
   setupLogicalReplicationOnSourceDbIfNeeded: boolish.optional(),
+  startDataMigration: boolish.optional(),
   // checked and normalized by the spec's schema (a date and time in UTC)
   migrationWindowStartTimeInUtc: z.unknown().optional(),
   migrationWindowEndTimeInUtc: z.unknown().optional(),
@@ -204,7 +204,11 @@ function parseAzure(body: Record<string, unknown>): { p: AzureProperties; at: (k
 
 /** What an update (PATCH) body asks for: a cutover or a cancel, of every database or of `databases`. */
 export interface UpdateOperation {
-  readonly kind: 'cutover' | 'cancel';
+  /**
+   * setup-replication: setupLogicalReplicationOnSourceDbIfNeeded True (az update
+   * --setup-replication); start-data-migration: startDataMigration True.
+   */
+  readonly kind: 'cutover' | 'cancel' | 'setup-replication' | 'start-data-migration';
   /** Undefined: every database of the migration. */
   readonly databases?: readonly string[];
   /** The body's keys that asked for it, as the user spelled them (for messages). */
@@ -234,7 +238,13 @@ export function azureUpdateOperation(body: Record<string, unknown>): UpdateOpera
       `${cancel.fields}: the body asks for a cancel and a cutover (${cutover.fields}); give one operation per update`,
     );
   }
-  return cutover ?? cancel;
+  if (cutover ?? cancel) return cutover ?? cancel;
+  // a cutover or cancel wins: a whole body sent again carries these keys as they were created
+  if (p.setupLogicalReplicationOnSourceDbIfNeeded === true) {
+    return { kind: 'setup-replication', fields: at('setupLogicalReplicationOnSourceDbIfNeeded') };
+  }
+  if (p.startDataMigration === true) return { kind: 'start-data-migration', fields: at('startDataMigration') };
+  return undefined;
 }
 
 /** The source server of the body; to create, its resource id and databases are required. */
@@ -293,6 +303,7 @@ export function mapAzure(body: Record<string, unknown>, flags: PropertyFlags, pu
   if (p.MigrationOption) input.option = p.MigrationOption;
   if (p.setupLogicalReplicationOnSourceDbIfNeeded !== undefined)
     input.setupLogicalReplicationOnSourceDbIfNeeded = p.setupLogicalReplicationOnSourceDbIfNeeded;
+  if (p.startDataMigration !== undefined) input.startDataMigration = p.startDataMigration;
   if (p.migrationWindowStartTimeInUtc !== undefined) input.migrationWindowStartTimeInUtc = p.migrationWindowStartTimeInUtc;
   if (p.migrationWindowEndTimeInUtc !== undefined) input.migrationWindowEndTimeInUtc = p.migrationWindowEndTimeInUtc;
   for (const key of PGFERRY_TUNING) {
@@ -308,6 +319,7 @@ export function mapAzure(body: Record<string, unknown>, flags: PropertyFlags, pu
     migrateRoles: at('migrateRoles'),
     mode: flags.mode ? '--mode' : at('MigrationMode'),
     setupLogicalReplicationOnSourceDbIfNeeded: at('setupLogicalReplicationOnSourceDbIfNeeded'),
+    startDataMigration: at('startDataMigration'),
     migrationWindowStartTimeInUtc: flags.migrationWindow?.start
       ? '--migration-window-start-time-in-utc'
       : at('migrationWindowStartTimeInUtc'),

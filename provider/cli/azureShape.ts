@@ -191,7 +191,7 @@ export function toAzureResource(status: MigrationStatus, scope: ArmScope = {}, f
       migrateRoles: trueFalse(recorded.migrateRoles),
       // as the migration was asked (the stored spec records it when true)
       setupLogicalReplicationOnSourceDbIfNeeded: trueFalse(status.spec.setupLogicalReplicationOnSourceDbIfNeeded === true),
-      startDataMigration: 'True',
+      startDataMigration: trueFalse(status.spec.startDataMigration !== false),
       startedOn: status.startedAt ?? null,
       endedOn: status.endedAt ?? null,
       migrationWindowStartTimeInUtc: stringOf(status.spec.migrationWindowStartTimeInUtc),

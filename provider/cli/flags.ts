@@ -137,6 +137,11 @@ const UPDATE_OPTIONS = (): Option[] => [
   new Option('--cutover [databases...]', 'cut an online migration over; with database names, those only (the others stream on)'),
   new Option('--cancel [databases...]', 'cancel the migration (its runner stopped: carried out here); with database names, those only'),
   new Option('--overwrite-dbs-in-target', 'allow a migration waiting in WaitingForTargetDBOverwriteConfirmation to overwrite'),
+  new Option(
+    '--setup-replication',
+    'let a migration waiting in WaitingForLogicalReplicationSetupRequestOnSourceDB set up logical replication on the source (ALTER SYSTEM; you restart the source)',
+  ),
+  new Option('--start-data-migration', 'start the data migration of a migration created with startDataMigration: False'),
   new Option('--wait', 'follow it until the outcome'),
 ];
 

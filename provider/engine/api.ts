@@ -3,7 +3,14 @@ import { serverMajor, withSession } from './connect/session';
 import { ControlStore } from './control/store';
 import { PgferryError } from './core/errors';
 import { isDatabaseDone, unknownDatabases } from './core/transitions';
-import { isFinalState, runnerStopped, type MigrationStatus, type ProgressListener, type VerificationReport } from './core/model';
+import {
+  isFinalState,
+  runnerStopped,
+  type MigrationStatus,
+  type MigrationSubState,
+  type ProgressListener,
+  type VerificationReport,
+} from './core/model';
 import { dropDatabase, targetDatabaseOid } from './schema/database';
 import type { MigrationSpec, ServerSpec } from './input/migrationSpec';
 import { sameMigration } from './input/publicSpec';
@@ -222,6 +229,62 @@ export async function confirmOverwrite(target: ServerSpec, name: string): Promis
     await store.confirmOverwrite(name);
     return (await store.get(name))!;
   });
+}
+
+/** A request that applies only while the migration waits in `subState` (az update's PATCH). */
+async function requestWhileWaiting(
+  target: ServerSpec,
+  name: string,
+  wait: { subState: MigrationSubState; code: 'SETUP_REPLICATION_NOT_WAITING' | 'DATA_MIGRATION_NOT_WAITING'; field: string; what: string },
+  record: (store: ControlStore) => Promise<void>,
+): Promise<MigrationStatus> {
+  return withStore(target, async (store) => {
+    const status = await store.get(name);
+    if (!status) throw notFound(name);
+    if (status.subState !== wait.subState) {
+      throw new PgferryError(
+        wait.code,
+        `migration "${name}" is ${status.state}/${status.subState}; ${wait.what} applies only in ${wait.subState}`,
+        { category: 'input', field: wait.field },
+      );
+    }
+    await record(store);
+    return (await store.get(name))!;
+  });
+}
+
+/**
+ * az's `update --setup-replication`: a migration waiting in
+ * WaitingForLogicalReplicationSetupRequestOnSourceDB may set what the source lacks with ALTER
+ * SYSTEM (it never restarts the source).
+ */
+export function requestReplicationSetup(target: ServerSpec, name: string): Promise<MigrationStatus> {
+  return requestWhileWaiting(
+    target,
+    name,
+    {
+      subState: 'WaitingForLogicalReplicationSetupRequestOnSourceDB',
+      code: 'SETUP_REPLICATION_NOT_WAITING',
+      field: 'setupLogicalReplicationOnSourceDbIfNeeded',
+      what: 'a logical replication setup request',
+    },
+    (store) => store.requestReplicationSetup(name),
+  );
+}
+
+/** startDataMigration: True on a migration created with False, waiting in WaitingForDataMigrationScheduling. */
+export function requestDataMigrationStart(target: ServerSpec, name: string): Promise<MigrationStatus> {
+  return requestWhileWaiting(
+    target,
+    name,
+    {
+      subState: 'WaitingForDataMigrationScheduling',
+      code: 'DATA_MIGRATION_NOT_WAITING',
+      field: 'startDataMigration',
+      what: 'startDataMigration: True',
+    },
+    (store) => store.requestDataMigrationStart(name),
+  );
 }
 
 /**

@@ -42,6 +42,8 @@ export {
   cancelMigration,
   requestCutover,
   confirmOverwrite,
+  requestReplicationSetup,
+  requestDataMigrationStart,
   verifyMigration,
   waitForMigration,
   type RunOptions,

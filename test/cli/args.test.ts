@@ -44,7 +44,18 @@ describe('pgferry update: per-database cutover and cancel, the overwrite confirm
     assert.equal(parseCli(['update', '--name', 'm1', '--target-host', 'h', '--overwrite-dbs-in-target']).overwrite, true);
     const result = await runCli(['update', '--name', 'm1', '--target-host', 'h', '--overwrite-dbs-in-target', '--cutover']);
     assert.equal(result.code, 2, result.stderr);
-    assert.match(result.errLines[0]!, /give exactly one of --cutover, --cancel or --overwrite-dbs-in-target/);
+    assert.match(
+      result.errLines[0]!,
+      /give exactly one of --cutover, --cancel, --overwrite-dbs-in-target, --setup-replication or --start-data-migration/,
+    );
+  });
+
+  it("reads az's --setup-replication and --start-data-migration, each alone", async () => {
+    assert.equal(parseCli(['update', '--name', 'm1', '--target-host', 'h', '--setup-replication']).setupReplication, true);
+    assert.equal(parseCli(['update', '--name', 'm1', '--target-host', 'h', '--start-data-migration']).startDataMigration, true);
+    const result = await runCli(['update', '--name', 'm1', '--target-host', 'h', '--setup-replication', '--cancel']);
+    assert.equal(result.code, 2, result.stderr);
+    assert.match(result.errLines[0]!, /give exactly one of/);
   });
 });
 

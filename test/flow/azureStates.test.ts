@@ -6,6 +6,8 @@ import assert from 'node:assert/strict';
 import {
   cancelMigration,
   confirmOverwrite,
+  requestDataMigrationStart,
+  requestReplicationSetup,
   isFinalState,
   isPgferryError,
   requestCutover,
@@ -416,6 +418,123 @@ describe('an offline migration canceling some of its databases (integration)', f
       assert.ok(
         events.some((e) => e.database === 'offa' && /its copy stopped/.test(e.message)),
         JSON.stringify(events),
+      );
+    } finally {
+      await endIfRunning(spec, running);
+      await store.close();
+    }
+  });
+});
+
+describe('az update --setup-replication on a source without wal_level=logical (integration)', function () {
+  this.timeout(300_000);
+  let source: Cluster;
+  let target: Cluster;
+  before(async () => {
+    [source, target] = await Promise.all([
+      startCluster({ label: 'src-asked', settings: { wal_level: 'replica', max_replication_slots: '0', max_wal_senders: '0' } }),
+      startCluster({ label: 'dst-asked' }),
+    ]);
+    await source.query(`CREATE DATABASE shop`);
+    await source.query(TABLE, [], 'shop');
+  });
+  after(async () => {
+    await source?.stop();
+    await target?.stop();
+  });
+
+  /** The source settings waiting for a restart (set by ALTER SYSTEM, not applied yet). */
+  const pendingRestart = async () =>
+    (await source.query<{ name: string }>(`SELECT name FROM pg_settings WHERE pending_restart ORDER BY name`)).map((r) => r.name);
+
+  it('waits for the setup request without changing the source, sets it up when asked, streams after the restart', async () => {
+    const spec = pairSpec({ source, target } as ServerPair, 'asked-setup', ['shop'], { mode: 'Online', option: 'Migrate' });
+    const store = new ControlStore(spec.target);
+    try {
+      // not waiting yet: refused in one line, naming the state it applies in
+      await assert.rejects(
+        requestReplicationSetup(spec.target, 'asked-setup'),
+        /^PgferryError: migration "asked-setup" not found on the target$/,
+      );
+      const running = runMigration(spec);
+      const waiting = await waitForStatus(
+        store,
+        'asked-setup',
+        (s) => s.subState === 'WaitingForLogicalReplicationSetupRequestOnSourceDB' || isFinalState(s.state),
+      );
+      assert.equal(azureStatus(waiting).state, 'WaitingForUserAction');
+      assert.match(waiting.message!, /pgferry update --name asked-setup --setup-replication/);
+      assert.match(waiting.message!, /ALTER SYSTEM SET wal_level = 'logical';/);
+      // nothing changed on the source until asked
+      await new Promise((r) => setTimeout(r, 2500));
+      assert.deepEqual(await pendingRestart(), []);
+      await requestReplicationSetup(spec.target, 'asked-setup');
+      await until('pgferry sets the source up', async () => ((await pendingRestart()).includes('wal_level') ? true : undefined));
+      const asked = (await store.get('asked-setup'))!;
+      assert.equal(asked.subState, 'WaitingForLogicalReplicationSetupRequestOnSourceDB');
+      const [level] = await source.query<{ wal_level: string }>(`SELECT current_setting('wal_level') AS wal_level`);
+      assert.equal(level!.wal_level, 'replica'); // pgferry never restarts the source
+      await source.restart();
+      await waitForStatus(store, 'asked-setup', (s) => s.subState === 'WaitingForCutoverTrigger' || isFinalState(s.state));
+      await source.query(`INSERT INTO items VALUES (1000, 'after setup')`, [], 'shop');
+      await until('the insert streams', async () => ((await count(target, 'shop')) === 501 ? true : undefined));
+      await requestCutover(spec.target, 'asked-setup');
+      assert.equal((await running).state, 'Succeeded');
+      assert.equal(await count(target, 'shop', `v = 'after setup'`), 1);
+      // a request to a migration that no longer waits for it is refused in one line
+      await assert.rejects(requestReplicationSetup(spec.target, 'asked-setup'), (e: unknown) => {
+        assert.ok(isPgferryError(e) && e.code === 'SETUP_REPLICATION_NOT_WAITING', String(e));
+        assert.equal(
+          (e as Error).message,
+          'migration "asked-setup" is Succeeded/Completed; a logical replication setup request applies only in WaitingForLogicalReplicationSetupRequestOnSourceDB',
+        );
+        return true;
+      });
+    } finally {
+      await store.close();
+    }
+  });
+});
+
+describe('startDataMigration: False (integration)', function () {
+  this.timeout(300_000);
+  let pair: ServerPair;
+  before(async () => {
+    pair = await startPair();
+    await pair.source.query(`CREATE DATABASE later`);
+    await pair.source.query(TABLE, [], 'later');
+  });
+  after(async () => pair?.stop());
+
+  it('validates, copies nothing until the data migration is started, then migrates', async () => {
+    const store = new ControlStore(serverSpec(pair.target));
+    const spec = pairSpec(pair, 'start-later', ['later'], { option: 'ValidateAndMigrate', startDataMigration: false });
+    const running = runMigration(spec);
+    try {
+      const waiting = await waitForStatus(
+        store,
+        'start-later',
+        (s) => s.subState === 'WaitingForDataMigrationScheduling' || isFinalState(s.state),
+      );
+      assert.equal(azureStatus(waiting).state, 'InProgress');
+      assert.match(waiting.message!, /pgferry update --name start-later --start-data-migration/);
+      // validated first (the option asks for it), and nothing failed
+      assert.ok(waiting.validation.length > 0);
+      assert.deepEqual(
+        waiting.validation.filter((v) => v.status === 'Failed').map((v) => v.code),
+        [],
+      );
+      const shown = toAzureResource(waiting).properties as { startDataMigration: string };
+      assert.equal(shown.startDataMigration, 'False');
+      await new Promise((r) => setTimeout(r, 2500));
+      assert.equal((await pair.target.query(`SELECT 1 FROM pg_database WHERE datname = 'later'`)).length, 0);
+      await requestDataMigrationStart(spec.target, 'start-later');
+      const done = await running;
+      assert.equal(done.state, 'Succeeded', done.message);
+      assert.equal(await count(pair.target, 'later'), 500);
+      await assert.rejects(
+        requestDataMigrationStart(spec.target, 'start-later'),
+        (e: unknown) => isPgferryError(e) && e.code === 'DATA_MIGRATION_NOT_WAITING',
       );
     } finally {
       await endIfRunning(spec, running);

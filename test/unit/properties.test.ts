@@ -309,6 +309,31 @@ describe("cli properties: Azure's window, setup and operation keys", () => {
     assert.match(both.message, /asks for a cancel and a cutover .*; give one operation per update/);
   });
 
+  it('reads startDataMigration in a create body, and the setup and start requests of an update body', () => {
+    assert.equal(specFromProperties(azureBody, { name: 'm1' }).startDataMigration, true);
+    const later = { properties: { ...azureBody.properties, startDataMigration: 'False' } };
+    assert.equal(specFromProperties(later, { name: 'm1' }).startDataMigration, false);
+    assert.deepEqual(updateOperationOf({ properties: { setupLogicalReplicationOnSourceDbIfNeeded: 'True' } }), {
+      kind: 'setup-replication',
+      fields: 'properties.setupLogicalReplicationOnSourceDbIfNeeded',
+    });
+    assert.deepEqual(updateOperationOf({ properties: { StartDataMigration: 'True' } }), {
+      kind: 'start-data-migration',
+      fields: 'properties.StartDataMigration',
+    });
+    // a whole body sent again: its cutover is the operation, the create-time keys are not
+    assert.equal(
+      updateOperationOf({
+        properties: { triggerCutover: 'True', startDataMigration: 'True', setupLogicalReplicationOnSourceDbIfNeeded: 'True' },
+      })?.kind,
+      'cutover',
+    );
+    const bad = inputErrorOf(() =>
+      specFromProperties({ properties: { ...azureBody.properties, startDataMigration: 'maybe' } }, { name: 'm1' }),
+    );
+    assert.match(bad.message, /^properties\.startDataMigration: /);
+  });
+
   it('takes the target from an update body that names no source or databases (a PATCH)', () => {
     const target = targetFromInputs(
       { properties: { targetDbServerFullyQualifiedDomainName: 'dst.example.com', dbsToTriggerCutoverOn: ['sales'] } },

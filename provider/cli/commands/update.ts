@@ -1,4 +1,5 @@
-// `pgferry update --cancel | --cutover [DB...] | --overwrite-dbs-in-target [--wait]`, or an Azure
+// `pgferry update --cancel | --cutover [DB...] | --overwrite-dbs-in-target | --setup-replication |
+// --start-data-migration [--wait]`, or an Azure
 // update body (PATCH) carrying the operation: a request recorded in the catalog, which the runner
 // acts on; --wait follows the migration to its final state.
 import {
@@ -8,6 +9,8 @@ import {
   isDatabaseDone,
   isFinalState,
   requestCutover,
+  requestDataMigrationStart,
+  requestReplicationSetup,
   runnerStopped,
   showMigration,
   type MigrationStatus,
@@ -22,23 +25,31 @@ import { onTarget, resolveTarget } from '../target';
 import { waitDone, waitExitCode, waitWithProgress, type WaitGoal } from '../wait';
 
 interface Operation {
-  readonly kind: 'cutover' | 'cancel';
+  readonly kind: 'cutover' | 'cancel' | 'setup-replication' | 'start-data-migration';
   readonly databases?: readonly string[];
 }
 
 /** The operation of the flags, or else of the --properties body; both at once is refused. */
 async function operationOf(args: CliArgs): Promise<Operation> {
   const fromBody = args.properties === undefined ? undefined : updateOperationOf(await loadProperties(args.properties));
-  const flag = args.cancel || args.cutover;
+  const flag = args.cancel
+    ? 'cancel'
+    : args.cutover
+      ? 'cutover'
+      : args.setupReplication
+        ? 'setup-replication'
+        : args.startDataMigration
+          ? 'start-data-migration'
+          : undefined;
   if (flag && fromBody) {
     throw inputError(
       'USAGE',
-      args.cancel ? '--cancel' : '--cutover',
-      `${args.cancel ? '--cancel' : '--cutover'}: the --properties body asks for an operation too (${fromBody.fields}); give it once`,
+      `--${flag}`,
+      `--${flag}: the --properties body asks for an operation too (${fromBody.fields}); give it once`,
       'see `pgferry update --help`',
     );
   }
-  if (flag) return { kind: args.cancel ? 'cancel' : 'cutover', ...(args.databases ? { databases: args.databases } : {}) };
+  if (flag) return { kind: flag, ...(args.databases ? { databases: args.databases } : {}) };
   if (fromBody) return fromBody;
   throw inputError('USAGE', '--cutover', `--cutover: ${UPDATE_NEEDS}`, 'see `pgferry update --help`');
 }
@@ -53,6 +64,13 @@ export async function updateCommand(args: CliArgs): Promise<number> {
     return 0;
   }
   const operation = await operationOf(args);
+  if (operation.kind === 'setup-replication' || operation.kind === 'start-data-migration') {
+    const ask = operation.kind === 'setup-replication' ? requestReplicationSetup : requestDataMigrationStart;
+    let status = await onTarget(target, () => ask(target, name));
+    if (args.wait) status = await onTarget(target, () => waitWithProgress(target, name, waitDone('run'), { history: false }));
+    printResult(args, migrationResult(args, status, target));
+    return 0;
+  }
   if (operation.databases) return someDatabases(args, target, name, operation.kind, operation.databases);
   const goal: WaitGoal = operation.kind;
   let status = await onTarget(target, async () => {

@@ -279,6 +279,18 @@ COMMENT ON COLUMN pgferry.migration.overwrite_confirmed_at IS 'the user allowed 
 COMMENT ON COLUMN pgferry.migration_database.downtime_seconds IS 'seconds from the start of the cutover that included this database to its end';
 `,
   },
+  {
+    // Two requests Azure's update (PATCH) carries: the source's logical replication setup (az
+    // update --setup-replication) and the start of a data migration created with
+    // startDataMigration: False. Each is acted on by the runner that waits for it.
+    version: 13,
+    sql: `
+ALTER TABLE pgferry.migration ADD COLUMN replication_setup_requested_at timestamptz;
+ALTER TABLE pgferry.migration ADD COLUMN data_migration_start_requested_at timestamptz;
+COMMENT ON COLUMN pgferry.migration.replication_setup_requested_at IS 'the user let pgferry set up logical replication on the source (update --setup-replication) while it waited';
+COMMENT ON COLUMN pgferry.migration.data_migration_start_requested_at IS 'the user started the data migration of a migration created with startDataMigration: False';
+`,
+  },
 ];
 
 /** The highest control-catalog version this build installs (`pgferry version` prints it). */

@@ -70,6 +70,8 @@ export interface MigrationRow {
   instance: string | null;
   /** Absent on a catalog older than version 12. */
   overwrite_confirmed_at?: Date | null;
+  replication_setup_requested_at?: Date | null;
+  data_migration_start_requested_at?: Date | null;
 }
 
 export interface DatabaseRow {
@@ -170,6 +172,8 @@ export function shapeStatus(row: MigrationRow, dbs: readonly DatabaseRow[], nowM
     // a catalog before version 12 recorded the confirmation in the spec itself
     overwriteAllowed:
       (row.overwrite_confirmed_at !== null && row.overwrite_confirmed_at !== undefined) || row.spec.overwriteDbsInTarget === true,
+    replicationSetupRequested: row.replication_setup_requested_at !== null && row.replication_setup_requested_at !== undefined,
+    dataMigrationStartRequested: row.data_migration_start_requested_at !== null && row.data_migration_start_requested_at !== undefined,
     dbsToTriggerCutoverOn: dbs.filter((d) => d.cutover_requested_at && d.state !== 'Succeeded').map((d) => d.database),
     dbsToCancelMigrationOn: dbs.filter((d) => d.cancel_requested_at).map((d) => d.database),
     ...(row.azure_context ? { azureContext: row.azure_context } : {}),

@@ -395,6 +395,22 @@ export class ControlStore extends CatalogConnection {
     );
   }
 
+  /** update --setup-replication: the waiting runner may set up logical replication on the source. */
+  async requestReplicationSetup(name: string): Promise<void> {
+    await this.query(
+      `UPDATE ${S}.migration SET replication_setup_requested_at = COALESCE(replication_setup_requested_at, now()), updated_at = now() WHERE name = $1`,
+      [name],
+    );
+  }
+
+  /** startDataMigration: True on a migration created with False: the waiting runner starts the copy. */
+  async requestDataMigrationStart(name: string): Promise<void> {
+    await this.query(
+      `UPDATE ${S}.migration SET data_migration_start_requested_at = COALESCE(data_migration_start_requested_at, now()), updated_at = now() WHERE name = $1`,
+      [name],
+    );
+  }
+
   /** Asks the runner to try its stopped streams again now (it also tries by itself, less often). */
   async requestApplyRetry(name: string): Promise<void> {
     await this.query(`UPDATE ${S}.migration SET apply_retry_requests = apply_retry_requests + 1, updated_at = now() WHERE name = $1`, [

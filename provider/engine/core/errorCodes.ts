@@ -59,6 +59,16 @@ export const ERROR_CODES = {
     category: 'input',
     meaning: 'a per-database cutover or cancel names a database that was already cut over or canceled',
   },
+  SETUP_REPLICATION_NOT_WAITING: {
+    category: 'input',
+    meaning: 'a logical replication setup request was given to a migration that does not wait for one',
+    fix: 'it applies only in WaitingForLogicalReplicationSetupRequestOnSourceDB (`pgferry show`)',
+  },
+  DATA_MIGRATION_NOT_WAITING: {
+    category: 'input',
+    meaning: 'startDataMigration: True was given to a migration whose data migration is not waiting to be started',
+    fix: 'it applies only in WaitingForDataMigrationScheduling of a migration created with startDataMigration: False (`pgferry show`)',
+  },
   OVERWRITE_NOT_WAITING: {
     category: 'input',
     meaning: 'an overwrite confirmation was given to a migration that does not wait for one',

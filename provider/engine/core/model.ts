@@ -289,6 +289,10 @@ export interface MigrationStatus {
    * confirmed while the migration waited (WaitingForTargetDBOverwriteConfirmation).
    */
   readonly overwriteAllowed?: boolean;
+  /** The user let pgferry set up logical replication on the source (update --setup-replication). */
+  readonly replicationSetupRequested?: boolean;
+  /** The data migration of a migration created with startDataMigration: False was started. */
+  readonly dataMigrationStartRequested?: boolean;
   /** Online: databases whose own cutover was asked for (dbsToTriggerCutoverOn), not yet cut over. */
   readonly dbsToTriggerCutoverOn?: readonly string[];
   /** Databases whose own cancel was asked for (dbsToCancelMigrationOn). */

@@ -17,7 +17,13 @@ import { resolvePgTools, type PgTools } from '../schema/pgTools';
 import type { MigrationSpec } from '../input/migrationSpec';
 import { assertDistinctServers } from '../validate/sameServer';
 import { targetDatabaseExistsError } from '../schema/database';
-import { blockedTargetDatabases, setupLogicalReplication, waitForOverwriteConfirmation, waitForWindow } from './preCopyWaits';
+import {
+  blockedTargetDatabases,
+  setupLogicalReplication,
+  waitForDataMigrationStart,
+  waitForOverwriteConfirmation,
+  waitForWindow,
+} from './preCopyWaits';
 import { cleaningUpAfterCutover, finishCleanup } from './cleanup';
 import { refuseBeforeChanges } from './filterGuard';
 import { rolesNeededBySpec } from '../filter/roles';
@@ -223,6 +229,7 @@ export async function orchestrate(spec: MigrationSpec, options: OrchestrateOptio
     // With option Migrate validation did not run: what it would refuse in the filters is refused
     // now, before the roles step and the target databases change anything on the target.
     if (spec.option === 'Migrate' && !resuming) await refuseBeforeChanges(spec);
+    await waitForDataMigrationStart(spec, store, controller.signal, registered?.startedAt !== undefined);
     await waitForWindow(spec, store, controller.signal, registered?.startedAt !== undefined);
     const run = await prerequisites(spec, store, { signal: controller.signal, onProgress, workDir, resuming });
     if (spec.migrateRoles && !resuming) await retrying(RETRY_POLICIES.phase, () => rolesStep(run), outageRetry(run, 'the roles step'));

@@ -81,10 +81,14 @@ async function alterSystem(spec: MigrationSpec, needs: readonly SettingNeed[]): 
 const describe = (needs: readonly SettingNeed[]) => needs.map((n) => `${n.setting}=${n.value}`).join(', ');
 
 /**
- * Online, with setupLogicalReplicationOnSourceDbIfNeeded: sets what the source lacks with ALTER
- * SYSTEM where the source user may, then waits (WaitingForLogicalReplicationSetupRequestOnSourceDB)
- * until the source runs with it, re-checking every RECHECK_MS. pgferry never restarts the source:
- * these settings take effect only at a restart, which is the user's to choose.
+ * Online (migrating, not only validating), a source without what logical replication needs waits
+ * in WaitingForLogicalReplicationSetupRequestOnSourceDB, as Azure's service does:
+ * - with setupLogicalReplicationOnSourceDbIfNeeded, or once the user sends the setup request
+ *   (`pgferry update --setup-replication`, az's flag), pgferry sets what the source lacks with ALTER
+ *   SYSTEM where the source user may, then waits until the source runs with it;
+ * - without either, it waits for that request or for the user to set it up, naming both ways.
+ * It re-checks every RECHECK_MS. pgferry never restarts the source: these settings take effect only
+ * at a restart, which is the user's to choose.
  */
 export async function setupLogicalReplication(
   spec: MigrationSpec,
@@ -92,31 +96,67 @@ export async function setupLogicalReplication(
   signal: AbortSignal,
   instance: string | undefined,
 ): Promise<void> {
-  if (spec.mode !== 'Online' || !spec.setupLogicalReplicationOnSourceDbIfNeeded || spec.option === 'Validate') return;
-  let waiting = false;
+  if (spec.mode !== 'Online' || spec.option === 'Validate') return;
+  const name = spec.migrationName;
+  const subState = 'WaitingForLogicalReplicationSetupRequestOnSourceDB';
+  let asked = false;
+  let altered = false;
   for (;;) {
     if (signal.aborted) throw canceledError();
     const needs = await readNeeds(spec, instance);
     if (needs.length === 0) {
-      if (waiting) {
-        await store.recordEvent(spec.migrationName, 'info', 'the source now runs with logical replication: the migration goes on');
-        await store.clearMessage(spec.migrationName);
+      if (asked || altered) {
+        await store.recordEvent(name, 'info', 'the source now runs with logical replication: the migration goes on');
+        await store.clearMessage(name);
       }
       return;
     }
-    if (!waiting) {
+    const setUp = spec.setupLogicalReplicationOnSourceDbIfNeeded || (await store.get(name))?.replicationSetupRequested === true;
+    if (!setUp && !asked) {
+      const steps = needs.map((n) => `ALTER SYSTEM SET ${n.setting} = ${literal(n.value)};`).join(' ');
+      const message = `the source needs ${describe(needs)} for an online migration: let pgferry set it with \`pgferry update --name ${name} --setup-replication\` (az: update --setup-replication), or on the source run ${steps} (Azure: server parameters; Amazon RDS: rds.logical_replication = 1); then restart the source. The migration re-checks every ${RECHECK_MS / 1000} s and goes on by itself`;
+      await store.setState(name, waitState(subState), subState, message);
+      await store.recordEvent(name, 'warning', message);
+      asked = true;
+    }
+    if (setUp && !altered) {
       const refused = await alterSystem(spec, needs);
       const steps = needs.map((n) => `ALTER SYSTEM SET ${n.setting} = ${literal(n.value)};`).join(' ');
       const message = refused
         ? `the source needs ${describe(needs)} and pgferry could not set it (${refused}): on the source run ${steps} (Azure: server parameters; Amazon RDS: rds.logical_replication = 1), then restart the source; the migration re-checks every ${RECHECK_MS / 1000} s and goes on by itself`
         : `pgferry set ${describe(needs)} on the source with ALTER SYSTEM: restart the source server to apply it (pgferry never restarts it); the migration re-checks every ${RECHECK_MS / 1000} s and goes on by itself`;
-      const subState = 'WaitingForLogicalReplicationSetupRequestOnSourceDB';
-      await store.setState(spec.migrationName, waitState(subState), subState, message);
-      await store.recordEvent(spec.migrationName, refused ? 'warning' : 'info', message);
-      waiting = true;
+      await store.setState(name, waitState(subState), subState, message);
+      await store.recordEvent(name, refused ? 'warning' : 'info', message);
+      altered = true;
     }
     await pause(RECHECK_MS, signal);
   }
+}
+
+/**
+ * Created with startDataMigration: false: after validation, waits in
+ * WaitingForDataMigrationScheduling until the user starts the data migration (an update body with
+ * startDataMigration: True, `pgferry update --start-data-migration`). A resume of a migration whose
+ * copy had started goes on.
+ */
+export async function waitForDataMigrationStart(
+  spec: MigrationSpec,
+  store: ControlStore,
+  signal: AbortSignal,
+  copyStarted: boolean,
+): Promise<void> {
+  if (spec.startDataMigration || copyStarted) return;
+  const name = spec.migrationName;
+  const started = async () => (await store.get(name))?.dataMigrationStartRequested === true;
+  if (await started()) return;
+  const subState = 'WaitingForDataMigrationScheduling';
+  const message = `created with startDataMigration: False: the data migration waits to be started with \`pgferry update --name ${name} --start-data-migration\` or an update body {"properties": {"startDataMigration": "True"}}; nothing was copied yet`;
+  await store.setState(name, waitState(subState), subState, message);
+  await store.recordEvent(name, 'info', message);
+  do await pause(RECHECK_MS, signal);
+  while (!(await started()));
+  await store.recordEvent(name, 'info', 'the data migration was started by the user');
+  await store.clearMessage(name);
 }
 
 /**

@@ -128,9 +128,16 @@ export const migrationSpecSchema = z
     /**
      * Online: a source without wal_level=logical (or with too few slots or WAL senders) is set up
      * with ALTER SYSTEM where the source user may, then the migration waits for the user to restart
-     * the source (pgferry never restarts it), re-checking. Without it such a source fails validation.
+     * the source (pgferry never restarts it), re-checking. Without it the migration waits there too,
+     * for `pgferry update --setup-replication` (az's) or for the user to set the source up.
      */
     setupLogicalReplicationOnSourceDbIfNeeded: z.boolean({ error: 'must be true or false' }).default(false),
+    /**
+     * Azure's startDataMigration: false validates (as the option says) and then waits in
+     * WaitingForDataMigrationScheduling until the user starts the data migration (an update body
+     * with startDataMigration: True, `pgferry update --start-data-migration`).
+     */
+    startDataMigration: z.boolean({ error: 'must be true or false' }).default(true),
     /** The copy starts no earlier than this (WaitingForDataMigrationWindow until then). */
     migrationWindowStartTimeInUtc: utcInstant.optional(),
     /** The copy must have started by this: a migration whose window passed before it started fails. */
@@ -241,6 +248,7 @@ export const TUNING_KEYS = [
   'lockTimeoutSeconds',
   'waitForOverwriteConfirmation',
   'setupLogicalReplicationOnSourceDbIfNeeded',
+  'startDataMigration',
   'runtime',
 ] as const satisfies readonly (keyof z.input<typeof migrationSpecSchema>)[];
 

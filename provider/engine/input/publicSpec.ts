@@ -22,6 +22,7 @@ export function publicSpec(spec: MigrationSpec): Record<string, unknown> {
     migrationWindowEndTimeInUtc: spec.migrationWindowEndTimeInUtc,
     // what the migration was asked (show reports it); only when set, and not part of which migration it is
     setupLogicalReplicationOnSourceDbIfNeeded: spec.setupLogicalReplicationOnSourceDbIfNeeded || undefined,
+    startDataMigration: spec.startDataMigration ? undefined : false,
   };
 }
 
@@ -29,7 +30,7 @@ export function publicSpec(spec: MigrationSpec): Record<string, unknown> {
  * Keys stored to report what the migration was asked that are not part of which migration it is:
  * a resume may give another value (they are tuning keys, TUNING_KEYS).
  */
-const RECORDED_ONLY_KEYS = ['setupLogicalReplicationOnSourceDbIfNeeded'] as const;
+const RECORDED_ONLY_KEYS = ['setupLogicalReplicationOnSourceDbIfNeeded', 'startDataMigration'] as const;
 
 /** JSON with object keys sorted, so specs compare equal whatever order storage gave them. */
 function canonicalJson(value: unknown): string {
