@@ -288,6 +288,20 @@ export function requestDataMigrationStart(target: ServerSpec, name: string): Pro
 }
 
 /**
+ * After a request that ends a wait (startDataMigration: True): the status once the runner has left
+ * `subState`, or has stopped (a resume acts on the request), or after `timeoutMs` as it is then.
+ */
+export async function leftWait(
+  target: ServerSpec,
+  name: string,
+  subState: MigrationSubState,
+  timeoutMs = 30_000,
+): Promise<MigrationStatus> {
+  const deadline = Date.now() + timeoutMs;
+  return waitForMigration(target, name, (s) => s.subState !== subState || runnerStopped(s) || Date.now() > deadline, { intervalMs: 250 });
+}
+
+/**
  * Removes what an online migration created: its replication slot and publication in every source
  * database and its replication origin (or progress row) in every target database. Idempotent; a
  * slot still held by a dead runner's walsender is released first. The names come from the

@@ -44,6 +44,7 @@ export {
   confirmOverwrite,
   requestReplicationSetup,
   requestDataMigrationStart,
+  leftWait,
   verifyMigration,
   waitForMigration,
   type RunOptions,

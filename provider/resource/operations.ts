@@ -154,6 +154,22 @@ export async function update(id: string, _olds: Props, news: Props, options: Ope
     if (news.overwriteDbsInTarget === true && status.subState === 'WaitingForTargetDBOverwriteConfirmation') {
       status = await engine.confirmOverwrite(spec.target, spec.migrationName);
     }
+    // Azure's PATCH of the setup flag and of startDataMigration answers a migration waiting for it
+    if (
+      news.setupLogicalReplicationOnSourceDbIfNeeded === true &&
+      status.subState === 'WaitingForLogicalReplicationSetupRequestOnSourceDB'
+    ) {
+      status = await engine.requestReplicationSetup(spec.target, spec.migrationName);
+    }
+    if (
+      news.startDataMigration !== false &&
+      status.subState === 'WaitingForDataMigrationScheduling' &&
+      status.spec.startDataMigration === false
+    ) {
+      status = await engine.requestDataMigrationStart(spec.target, spec.migrationName);
+      // the runner looks every 2 s: once it has left the wait, driving it on waits for the copy
+      status = await engine.leftWait(spec.target, spec.migrationName, 'WaitingForDataMigrationScheduling');
+    }
     // cancel: true cancels the whole migration, dbsToCancelMigrationOn some of its databases
     const canceled = await cancelRequested(spec, news, status, timeoutMs, options);
     if (canceled) return { outs: settle(spec, news, canceled) };

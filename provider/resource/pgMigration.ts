@@ -60,6 +60,8 @@ export interface PgMigrationArgs {
   readonly migrationWindowEndTimeInUtc?: pulumi.Input<string>;
   /** Online: set wal_level=logical (and slots, senders) with ALTER SYSTEM on the source if needed, then wait for its restart. */
   readonly setupLogicalReplicationOnSourceDbIfNeeded?: pulumi.Input<boolean>;
+  /** false: validate, then wait (WaitingForDataMigrationScheduling) until an update sets it true. */
+  readonly startDataMigration?: pulumi.Input<boolean>;
   /** A target database exists and overwriteDbsInTarget is false: wait for the overwrite to be allowed instead of failing. */
   readonly waitForOverwriteConfirmation?: pulumi.Input<boolean>;
   /** Accepted and recorded (azure-native: the runtime server); pgferry runs where Pulumi runs. */

@@ -163,6 +163,20 @@ function createReadUpdateAdopt(): void {
     );
   });
 
+  it('Create with startDataMigration false returns once validated and waiting; an Update setting it true migrates', async () => {
+    await loadShop(source, 'later');
+    const created = await host.create(inputs({ migrationName: 'proto-later', databases: ['later'], startDataMigration: false }));
+    assert.deepEqual([created.properties.state, created.properties.subState], ['InProgress', 'WaitingForDataMigrationScheduling']);
+    assert.equal(await databaseCount('later'), 0, 'nothing copied before the start');
+    const news = inputs({ migrationName: 'proto-later', databases: ['later'], startDataMigration: true });
+    const diff = await host.diff(created.id, created.properties, news);
+    assert.deepEqual(diff.replaces, []);
+    const updated = await host.update(created.id, created.properties, news);
+    assert.equal(updated.properties.state, 'Succeeded', String(updated.properties.message));
+    assert.deepEqual(await fingerprint(target, 'later'), await fingerprint(source, 'later'));
+    await host.delete(created.id, updated.properties);
+  });
+
   it("outputs recommendedServerParameters: the source's parameters Azure allows that differ on the target", async () => {
     await source.query(`ALTER SYSTEM SET work_mem = '12MB'`);
     await source.query(`SELECT pg_reload_conf()`);

@@ -8,6 +8,7 @@ import {
   inputError,
   isDatabaseDone,
   isFinalState,
+  leftWait,
   requestCutover,
   requestDataMigrationStart,
   requestReplicationSetup,
@@ -67,6 +68,10 @@ export async function updateCommand(args: CliArgs): Promise<number> {
   if (operation.kind === 'setup-replication' || operation.kind === 'start-data-migration') {
     const ask = operation.kind === 'setup-replication' ? requestReplicationSetup : requestDataMigrationStart;
     let status = await onTarget(target, () => ask(target, name));
+    // a start ends the wait at the runner's next look: --wait then follows the copy, not the wait
+    if (operation.kind === 'start-data-migration' && args.wait) {
+      status = await onTarget(target, () => leftWait(target, name, 'WaitingForDataMigrationScheduling'));
+    }
     if (args.wait) status = await onTarget(target, () => waitWithProgress(target, name, waitDone('run'), { history: false }));
     printResult(args, migrationResult(args, status, target));
     return 0;

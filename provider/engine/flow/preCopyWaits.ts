@@ -150,7 +150,7 @@ export async function waitForDataMigrationStart(
   const started = async () => (await store.get(name))?.dataMigrationStartRequested === true;
   if (await started()) return;
   const subState = 'WaitingForDataMigrationScheduling';
-  const message = `created with startDataMigration: False: the data migration waits to be started with \`pgferry update --name ${name} --start-data-migration\` or an update body {"properties": {"startDataMigration": "True"}}; nothing was copied yet`;
+  const message = `created with startDataMigration: False: the data migration waits to be started with \`pgferry update --name ${name} --start-data-migration\`, an update body {"properties": {"startDataMigration": "True"}} or startDataMigration: true and \`pulumi up\`; nothing was copied yet`;
   await store.setState(name, waitState(subState), subState, message);
   await store.recordEvent(name, 'info', message);
   do await pause(RECHECK_MS, signal);
