@@ -17,7 +17,7 @@ import type {
   ValidationResult,
   VerificationReport,
 } from '../core/model';
-import { CONTROL_SCHEMA, leaseKey, newInstanceId } from '../core/names';
+import { CONTROL_SCHEMA, leaseKey, newInstanceId, REQUEST_CHANNEL } from '../core/names';
 import type { MigrationSpec, Runtime } from '../input/migrationSpec';
 import { publicSpec } from '../input/publicSpec';
 import { runSpecOf } from '../input/runSpec';
@@ -295,8 +295,14 @@ export class ControlStore extends CatalogConnection {
     await this.query(`DELETE FROM ${S}.migration WHERE name = $1`, [name]);
   }
 
+  /** Wakes the runner of `name` at once (RequestWakeup); a runner not listening sees the request at its next look. */
+  private async notifyRequest(name: string): Promise<void> {
+    await this.query('SELECT pg_notify($1, $2)', [REQUEST_CHANNEL, name]);
+  }
+
   async requestCancel(name: string): Promise<void> {
     await this.query(`UPDATE ${S}.migration SET cancel_requested = true, updated_at = now() WHERE name = $1`, [name]);
+    await this.notifyRequest(name);
   }
 
   async isCancelRequested(name: string): Promise<boolean> {
@@ -309,6 +315,7 @@ export class ControlStore extends CatalogConnection {
       `UPDATE ${S}.migration SET cutover_requested_at = COALESCE(cutover_requested_at, now()), updated_at = now() WHERE name = $1`,
       [name],
     );
+    await this.notifyRequest(name);
   }
 
   /** When the cutover first began (set now if it had not): downtime counts from there, across runners. */
@@ -350,6 +357,7 @@ export class ControlStore extends CatalogConnection {
       [name, [...databases]],
     );
     await this.query(`UPDATE ${S}.migration SET updated_at = now() WHERE name = $1`, [name]);
+    await this.notifyRequest(name);
   }
 
   /** Asks for the cancel of some databases only (dbsToCancelMigrationOn); the others stream on. */
@@ -360,6 +368,7 @@ export class ControlStore extends CatalogConnection {
       [name, [...databases]],
     );
     await this.query(`UPDATE ${S}.migration SET updated_at = now() WHERE name = $1`, [name]);
+    await this.notifyRequest(name);
   }
 
   /** The per-database requests not acted on yet: databases to cut over, databases to cancel. */
@@ -393,6 +402,7 @@ export class ControlStore extends CatalogConnection {
       `UPDATE ${S}.migration SET overwrite_confirmed_at = COALESCE(overwrite_confirmed_at, now()), updated_at = now() WHERE name = $1`,
       [name],
     );
+    await this.notifyRequest(name);
   }
 
   /** update --setup-replication: the waiting runner may set up logical replication on the source. */
@@ -401,6 +411,7 @@ export class ControlStore extends CatalogConnection {
       `UPDATE ${S}.migration SET replication_setup_requested_at = COALESCE(replication_setup_requested_at, now()), updated_at = now() WHERE name = $1`,
       [name],
     );
+    await this.notifyRequest(name);
   }
 
   /** startDataMigration: True on a migration created with False: the waiting runner starts the copy. */
@@ -409,6 +420,7 @@ export class ControlStore extends CatalogConnection {
       `UPDATE ${S}.migration SET data_migration_start_requested_at = COALESCE(data_migration_start_requested_at, now()), updated_at = now() WHERE name = $1`,
       [name],
     );
+    await this.notifyRequest(name);
   }
 
   /** Asks the runner to try its stopped streams again now (it also tries by itself, less often). */
@@ -416,6 +428,7 @@ export class ControlStore extends CatalogConnection {
     await this.query(`UPDATE ${S}.migration SET apply_retry_requests = apply_retry_requests + 1, updated_at = now() WHERE name = $1`, [
       name,
     ]);
+    await this.notifyRequest(name);
   }
 
   async applyRetryRequests(name: string): Promise<number> {

@@ -4,6 +4,8 @@ import { createHash, randomBytes } from 'node:crypto';
 
 /** Schema of the control catalog in the target's maintenance database. */
 export const CONTROL_SCHEMA = 'pgferry';
+/** The channel a request (cutover, cancel, apply retry...) is notified on, with the migration's name as payload. */
+export const REQUEST_CHANNEL = 'pgferry_requests';
 
 function shortHash(text: string): string {
   return createHash('sha256').update(text).digest('hex').slice(0, 10);

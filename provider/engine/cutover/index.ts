@@ -68,6 +68,25 @@ export async function finishCutover(run: MigrationRun, database: string): Promis
   await store.updateDatabase(spec.migrationName, database, { state: 'Succeeded', endedAt: true });
 }
 
+/** Recorded as the migration's event and shown as progress (the bench and `--wait` see it). */
+async function announce(run: MigrationRun, message: string): Promise<void> {
+  await run.store.recordEvent(run.spec.migrationName, 'info', message);
+  run.onProgress({ kind: 'info', message });
+}
+
+/** Each cutover step's seconds, for the completion event: where a cutover's downtime goes. */
+function stepClock() {
+  const steps: string[] = [];
+  let start = Date.now();
+  return {
+    done(step: string): void {
+      steps.push(`${step} ${((Date.now() - start) / 1000).toFixed(2)} s`);
+      start = Date.now();
+    },
+    steps: () => steps.join(', '),
+  };
+}
+
 /**
  * Runs the cutover of `databases` (all streams, or dbsToTriggerCutoverOn); true when they completed
  * (the caller ends the migration once no database streams). Each database's step is recorded before the
@@ -87,6 +106,7 @@ export async function cutover(run: MigrationRun, all: OnlineStream[], databases:
   await store.setState(name, 'InProgress', 'CompletingMigration');
   const which = whole ? '' : ` of ${streams.map((s) => `"${s.database}"`).join(', ')}`;
   await store.recordEvent(name, 'info', `cutover${which} started: applying the last changes`);
+  const clock = stepClock();
   const drains = await Promise.allSettled(streams.map((s) => drainDatabase(run, s, began)));
   const failedDrain = drains.find((d) => d.status === 'rejected');
   if (failedDrain) {
@@ -96,6 +116,7 @@ export async function cutover(run: MigrationRun, all: OnlineStream[], databases:
     await resumeAfterStop(run, all, databases, stopped);
     return false;
   }
+  clock.done('drain');
   for (const s of streams) {
     await store.updateDatabase(name, s.database, {
       ...streamCounts(s),
@@ -110,6 +131,7 @@ export async function cutover(run: MigrationRun, all: OnlineStream[], databases:
     await store.setCutoverStep(name, s.database, 'drained');
     failpoint(`cutover-drained:${s.database}`);
   }
+  clock.done('sequences');
   if (spec.verify) {
     const cutOver = streams.map((s) => s.database);
     const notStreamed = await notStreamedTables(store, name, cutOver);
@@ -138,6 +160,7 @@ export async function cutover(run: MigrationRun, all: OnlineStream[], databases:
       return false;
     }
   }
+  if (spec.verify) clock.done('verification');
   for (const s of streams) await store.setCutoverStep(name, s.database, 'verified');
   // the last databases: the migration shows CleaningUp while slots, publications and origins go
   if (whole) await store.setState(name, 'CleaningUp', 'CompletingMigration');
@@ -145,13 +168,14 @@ export async function cutover(run: MigrationRun, all: OnlineStream[], databases:
     await store.setCutoverStep(name, s.database, 'released');
     await again(run, `the release of "${s.database}"`, () => finishCutover(run, s.database));
   }
+  clock.done('release');
   const downtime = (Date.now() - began) / 1000;
   await store.setDowntime(
     name,
     streams.map((s) => s.database),
     downtime,
   );
-  await store.recordEvent(name, 'info', `cutover${which} completed in ${downtime.toFixed(1)} s`);
+  await announce(run, `cutover${which} completed in ${downtime.toFixed(1)} s (${clock.steps()})`);
   // the next cutover of other databases measures its own downtime
   if (!whole) await store.clearCutoverStart(name);
   // an earlier stopped attempt's message no longer applies (setState keeps a message it is not given)

@@ -27,6 +27,7 @@ import { releaseDatabase } from './releaseDatabase';
 import { endOfDatabases, streamingSubState } from '../core/transitions';
 import { failpoint } from '../util/failpoints';
 import { StreamStops } from './streamStops';
+import { RequestWakeup } from '../control/requestWakeup';
 import type { MigrationRun } from './migrationRun';
 import { copyDatabaseAt, finishDatabase, prepareTargetDatabase, readSourceProperties } from './databasePhases';
 import { BackgroundVerification } from '../verify/background';
@@ -127,6 +128,8 @@ async function watch(run: MigrationRun, streams: OnlineStream[], stops: StreamSt
   const warned = new Set<string>();
   let source: pg.Client | undefined;
   const tables = new SourceTableWatch(run, streams);
+  // a cutover or cancel request wakes the loop at once instead of at its next look
+  const wakeup = await RequestWakeup.listen(run.spec.target, name);
   try {
     for (let tick = 0; ; tick++) {
       if (run.signal.aborted) return { kind: 'cancel' };
@@ -170,9 +173,10 @@ async function watch(run: MigrationRun, streams: OnlineStream[], stops: StreamSt
         }
         await tables.scan();
       }
-      await new Promise((r) => setTimeout(r, POLL_MS));
+      await wakeup.sleep(POLL_MS);
     }
   } finally {
+    await wakeup.close();
     await closeSession(source);
     await tables.close();
   }

@@ -1,0 +1,58 @@
+// A request written to the control catalog (cutover, cancel...) wakes the runner's wait for that
+// migration at once; a request for another migration does not; without a listening session the
+// wait is the plain poll it was.
+import assert from 'node:assert/strict';
+import { RequestWakeup } from '../../provider/engine/control/requestWakeup';
+import { ControlStore } from '../../provider/engine/control/store';
+import { serverSpec, startCluster, type Cluster } from '../support';
+
+/** Whether `wait` settled before `ms` (a wait that was not woken would still be pending). */
+async function settledWithin(wait: Promise<void>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), ms)));
+  const result = await Promise.race([wait.then(() => true as const), late]);
+  clearTimeout(timer);
+  return result;
+}
+
+describe('control: a request wakes the waiting runner', () => {
+  let cluster: Cluster;
+  before(async () => {
+    cluster = await startCluster({ label: 'wakeup' });
+  });
+  after(async () => cluster.stop());
+
+  it('wakes the wait of the migration asked, not of another', async () => {
+    const store = new ControlStore(serverSpec(cluster));
+    await store.createMigration({ name: 'asked', mode: 'Online', option: 'Migrate', spec: {}, databases: ['d1'] });
+    await store.createMigration({ name: 'other', mode: 'Online', option: 'Migrate', spec: {}, databases: ['d1'] });
+    const asked = await RequestWakeup.listen(serverSpec(cluster), 'asked');
+    const other = await RequestWakeup.listen(serverSpec(cluster), 'other');
+    try {
+      const askedWait = asked.sleep(60_000);
+      const otherWait = other.sleep(60_000);
+      await store.requestCutover('asked');
+      assert.equal(await settledWithin(askedWait, 10_000), true, 'the cutover request woke the wait');
+      assert.equal(await settledWithin(otherWait, 1_000), false, "another migration's wait sleeps on");
+      // a request made while no wait is pending makes the next wait return at once
+      await store.requestDatabaseCancel('asked', ['d1']);
+      await new Promise((r) => setTimeout(r, 500));
+      assert.equal(await settledWithin(asked.sleep(60_000), 1_000), true);
+    } finally {
+      await asked.close();
+      await other.close();
+      await store.close();
+    }
+  });
+
+  it('falls back to the plain poll when the listening session cannot open', async () => {
+    const unreachable = { ...serverSpec(cluster), port: 1 };
+    const wakeup = await RequestWakeup.listen(unreachable, 'asked');
+    try {
+      assert.equal(wakeup.listening, false);
+      assert.equal(await settledWithin(wakeup.sleep(200), 5_000), true);
+    } finally {
+      await wakeup.close();
+    }
+  });
+});
