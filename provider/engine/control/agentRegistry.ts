@@ -5,6 +5,7 @@ import { ident } from '../connect/quote';
 import { isFinalState, type MigrationState } from '../core/model';
 import { CONTROL_SCHEMA, leaseKey } from '../core/names';
 import { sourceKeysOf } from './agents';
+import { CLAIM_FREE } from './copyRounds';
 import { CatalogConnection } from './connection';
 
 const S = ident(CONTROL_SCHEMA);
@@ -28,6 +29,15 @@ export interface MigrationToRun {
   readonly needs: readonly string[];
   /** A runner ran it before: the next one resumes. */
   readonly ranBefore: boolean;
+}
+
+/** An open copy round an agent may help, and the source key (host:port/database) it needs credentials for. */
+export interface RoundToHelp {
+  readonly migration: string;
+  readonly database: string;
+  readonly snapshot: string;
+  readonly runSpec: Record<string, unknown>;
+  readonly needs: string;
 }
 
 /** Is a migration's lease held? pg_locks shows a bigint advisory key as classid (high 32 bits) and objid (low 32 bits). */
@@ -77,6 +87,34 @@ export class AgentRegistry extends CatalogConnection {
       free.push({ name: row.name, runSpec: row.run_spec, needs: sourceKeysOf(row.spec), ranBefore: row.ran });
     }
     return free;
+  }
+
+  /**
+   * Open copy rounds of running migrations of runtime agents with an item nobody live holds: what
+   * an agent may help (runner/copyHelper.ts). A round whose coordinator lost its lease is over.
+   */
+  async copyRounds(): Promise<RoundToHelp[]> {
+    const rows = await this.query<{
+      migration: string;
+      database: string;
+      snapshot: string;
+      spec: Record<string, unknown>;
+      run_spec: Record<string, unknown>;
+    }>(
+      `SELECT d.migration, d.database, d.copy_round->>'snapshot' AS snapshot, m.spec, m.run_spec
+         FROM ${S}.migration_database d JOIN ${S}.migration m ON m.name = d.migration
+        WHERE m.runtime = 'agents' AND m.run_spec IS NOT NULL AND d.copy_round IS NOT NULL
+          AND EXISTS (SELECT 1 FROM ${S}.copy_item c
+                       WHERE c.migration = d.migration AND c.database = d.database AND c.state = 'pending' AND ${CLAIM_FREE})
+        ORDER BY m.created_at, d.database`,
+    );
+    const open: RoundToHelp[] = [];
+    for (const row of rows) {
+      if (!(await this.leaseHeld(row.migration))) continue;
+      const key = sourceKeysOf({ ...row.spec, databases: [row.database] })[0];
+      if (key) open.push({ migration: row.migration, database: row.database, snapshot: row.snapshot, runSpec: row.run_spec, needs: key });
+    }
+    return open;
   }
 
   /** Does some session (a runner, anywhere) hold this migration's lease right now? */

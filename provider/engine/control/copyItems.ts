@@ -6,6 +6,7 @@
 import { ident } from '../connect/quote';
 import { CONTROL_SCHEMA } from '../core/names';
 import type { RangeBounds } from '../copy/plan';
+import type { CatalogQueries } from './copyRounds';
 import type { ControlStore } from './store';
 
 const S = ident(CONTROL_SCHEMA);
@@ -37,7 +38,7 @@ export interface CopyItemRecord {
 }
 
 /**
- * Records a database's copy plan and its items, replacing an earlier plan's (a copy started again:
+ * Records a database's copy plan and its items (in copy order: their rank), replacing an earlier plan's (a copy started again:
  * new slot, new snapshot) in one transaction. The new items' epochs start above every epoch of the
  * old ones, so a claim of the new plan always outranks a fence an earlier run raised in a target
  * database that survived.
@@ -61,10 +62,10 @@ export async function recordCopyPlan(
       JSON.stringify(plan),
     ]);
     await client.query(
-      `INSERT INTO ${S}.copy_item (migration, database, item, table_oid, table_name, part, parts, range, relfilenode, epoch)
+      `INSERT INTO ${S}.copy_item (migration, database, item, table_oid, table_name, part, parts, range, relfilenode, epoch, rank)
        SELECT $1, $2, j->>'item', (j->>'tableOid')::int8, j->>'tableName', (j->>'part')::int, (j->>'parts')::int, j->'range',
-              (j->>'relfilenode')::int8, $4::int8
-         FROM jsonb_array_elements($3::jsonb) AS j`,
+              (j->>'relfilenode')::int8, $4::int8, n
+         FROM jsonb_array_elements($3::jsonb) WITH ORDINALITY AS e(j, n)`,
       [migration, database, JSON.stringify(items), rows[0]?.epoch ?? '0'],
     );
   });
@@ -133,15 +134,15 @@ export async function claimCopyItem(
   return Number(row.epoch);
 }
 
-/** Mirrors a done-record: the item's rows committed on the target under this epoch. */
+/** Mirrors a done-record: the item's rows committed on the target under this epoch (the holder stays: who copied it). */
 export async function markCopyItemDone(
-  store: ControlStore,
+  store: CatalogQueries,
   migration: string,
   database: string,
   done: { item: string; epoch: number; rows: number; bytes: number },
 ): Promise<void> {
   await store.query(
-    `UPDATE ${S}.copy_item SET state = 'done', epoch = GREATEST(epoch, $4), rows = $5, bytes = $6, holder = NULL, done_at = now()
+    `UPDATE ${S}.copy_item SET state = 'done', epoch = GREATEST(epoch, $4), rows = $5, bytes = $6, done_at = now()
       WHERE migration = $1 AND database = $2 AND item = $3`,
     [migration, database, done.item, done.epoch, done.rows, done.bytes],
   );

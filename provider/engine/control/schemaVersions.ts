@@ -291,6 +291,23 @@ COMMENT ON COLUMN pgferry.migration.replication_setup_requested_at IS 'the user 
 COMMENT ON COLUMN pgferry.migration.data_migration_start_requested_at IS 'the user started the data migration of a migration created with startDataMigration: False';
 `,
   },
+  {
+    // Copy rounds shared among agents: the coordinator (the runner holding the lease) publishes its
+    // copy snapshot, and agents with the source's credentials claim the pending items in rank order.
+    // A claim is alive while the claimer's target session holds the advisory lock named by
+    // claim_lock (it dies with that session) and its heartbeat is fresh (a stopped process's is not).
+    version: 14,
+    sql: `
+ALTER TABLE pgferry.copy_item ADD COLUMN rank integer NOT NULL DEFAULT 0;
+ALTER TABLE pgferry.copy_item ADD COLUMN claim_lock bigint;
+ALTER TABLE pgferry.copy_item ADD COLUMN heartbeat_at timestamptz;
+ALTER TABLE pgferry.migration_database ADD COLUMN copy_round jsonb;
+COMMENT ON COLUMN pgferry.copy_item.rank IS 'the item''s place in the copy order (biggest tables first, a split table''s parts together)';
+COMMENT ON COLUMN pgferry.copy_item.claim_lock IS 'the advisory lock key the holder''s target session holds while its claim lives';
+COMMENT ON COLUMN pgferry.copy_item.heartbeat_at IS 'the holder''s last sign of life for this claim';
+COMMENT ON COLUMN pgferry.migration_database.copy_round IS 'the open copy round agents may help: the exported snapshot''s name (not a secret), set while the coordinator copies';
+`,
+  },
 ];
 
 /** The highest control-catalog version this build installs (`pgferry version` prints it). */

@@ -5,7 +5,7 @@ import type { SourceIndex, SourceTable } from '../catalog';
 import { closeSession, openSession, type SessionPair } from '../connect/session';
 import { pairedWithTarget, type SnapshotSessions } from './copySnapshot';
 import { ident } from '../connect/quote';
-import { errorMessage, PgferryError } from '../core/errors';
+import { errorMessage, isPgferryError, PgferryError } from '../core/errors';
 import { safeEmit, type ProgressListener } from '../core/model';
 import type { MigrationSpec } from '../input/migrationSpec';
 import { runWorkers, WorkQueue } from '../util/workQueue';
@@ -16,6 +16,7 @@ import type { CopyJobResult } from './copyJob';
 import { splitKeyBounds } from '../catalog/queries';
 import { TableTally, type TallyHooks } from './tableTally';
 import { analyzeAfterPostData, vacuumStatement } from './vacuum';
+import { HeldElsewhere, type OtherClaimers } from './heldElsewhere';
 
 /** What the index pool does: build one index, or VACUUM one table once its rows and indexes are in. */
 type TableWork = { readonly index: SourceIndex } | { readonly vacuum: SourceTable; readonly analyze: boolean };
@@ -50,16 +51,21 @@ export interface CopyTablesArgs {
   readonly ledger?: CopyLedger;
 }
 
-/** What makes each job exactly-once (flow/copyLedger.ts keeps it in the control catalog and the target database). */
+/** A claim's outcome: copy under this epoch, already committed, or held by another live claimer (shared copies). */
+type CopyClaim = { readonly epoch: number } | { readonly done: CopyJobResult } | { readonly elsewhere: true };
+
+/** What makes each job exactly-once (flow/copyWork.ts keeps it in the control catalog and the target database). */
 export interface CopyLedger {
-  /** Claims a job on the worker's target session: its fencing epoch, or what an earlier claim already committed. */
-  claim(job: CopyJob, target: pg.Client): Promise<{ readonly epoch: number } | { readonly done: CopyJobResult }>;
+  /** Claims a job on the worker's target session: its fencing epoch, what an earlier claim already committed, or elsewhere. */
+  claim(job: CopyJob, target: pg.Client): Promise<CopyClaim>;
   /** In the job's target transaction, before COMMIT: the fence check and the done-record. */
   beforeCommit(target: pg.Client, job: CopyJob, epoch: number, result: CopyJobResult): Promise<void>;
   /** After COMMIT. */
   committed(job: CopyJob, epoch: number, result: CopyJobResult): Promise<void>;
   /** In an index build's transaction, before COMMIT. */
   indexBuilt(target: pg.Client, index: SourceIndex): Promise<void>;
+  /** Present when agents may copy items of this copy too (runtime agents): what the coordinator watches. */
+  readonly others?: OtherClaimers;
 }
 
 /** Plans the jobs: reads split-key bounds inside the snapshot for tables over the threshold. */
@@ -107,7 +113,10 @@ function targetOptions(database: string, purpose: string, settings: Record<strin
   return { database, purpose, writable: true, settings: { synchronous_commit: 'off', ...settings } };
 }
 
-/** One copy job: the table's start, the COPY, its progress, and its indexes queued once the table is in. */
+/**
+ * One copy job: the table's start, the COPY, its progress, and its indexes queued once the table is
+ * in. Returns 'elsewhere' when another claimer holds it (or took it over): it is watched, not failed.
+ */
 async function copyOneJob(
   args: CopyTablesArgs,
   tally: TableTally,
@@ -115,16 +124,18 @@ async function copyOneJob(
   w: SessionPair,
   signal: AbortSignal,
   onTableIn: (frozen: boolean) => void,
-): Promise<void> {
-  await tally.jobStarts(job);
+): Promise<'done' | 'elsewhere'> {
   const claim = args.ledger ? await args.ledger.claim(job, w.target) : { epoch: 0 };
+  if ('elsewhere' in claim) return 'elsewhere';
+  await tally.jobStarts(job);
   if ('done' in claim) {
     // an earlier claim committed it after all (its runner died between the commit and the mirror)
     if (await tally.jobDone(job, claim.done, 0)) onTableIn(false);
-    return;
+    return 'done';
   }
   const { ledger } = args;
   const bytes = tally.bytesOf(job);
+  let lostClaim = false;
   const result = await runCopyJob({
     job,
     source: w.source,
@@ -134,14 +145,24 @@ async function copyOneJob(
     onBytes: bytes.onBytes,
     ...(ledger ? { beforeCommit: (target, r) => ledger.beforeCommit(target, job, claim.epoch, r) } : {}),
   }).catch((error: unknown) => {
+    // shared: another claimer took the item over (this one looked dead for a while); it is theirs now
+    if (ledger?.others && isPgferryError(error) && error.code === 'COPY_CLAIM_LOST') {
+      lostClaim = true;
+      return undefined;
+    }
     // the table shows as Errored (progress, control catalog) before the failure ends the copy
     if (!signal.aborted)
       safeEmit(args.onProgress, { kind: 'table-error', database: args.database, table: job.table.display, message: errorMessage(error) });
     throw error;
   });
+  if (lostClaim || !result) {
+    tally.bytesLost(job, bytes.sent());
+    return 'elsewhere';
+  }
   const done = { rows: result.rows, bytes: result.bytes };
   await ledger?.committed(job, claim.epoch, done);
   if (await tally.jobDone(job, done, bytes.sent())) onTableIn(result.frozen);
+  return 'done';
 }
 
 /** Builds one index; with a ledger, its done-record commits with it, and one built earlier only gets its marks again. */
@@ -249,17 +270,30 @@ export async function copyTables(args: CopyTablesArgs): Promise<CopyTablesResult
     if (await tally.jobDone(job, done, 0)) order.rowsIn(job.table, false);
   }
   copyQueue.push(...toCopy);
-  copyQueue.close();
+  // shared with agents: the queue closes once every job is done here or there (heldElsewhere.ts)
+  const others = args.ledger?.others;
+  const elsewhere = others
+    ? new HeldElsewhere(copyQueue, toCopy.length, others, async (job, result) => {
+        await tally.jobStarts(job);
+        if (await tally.jobDone(job, result, 0)) order.rowsIn(job.table, false);
+      })
+    : undefined;
+  if (!elsewhere) copyQueue.close();
 
   const copying = runWorkers<CopyJob, SessionPair>({
     queue: copyQueue,
     concurrency: Math.min(spec.tableJobs, args.sessions.size, Math.max(1, toCopy.length)),
     signal,
     ...pairedWithTarget(args.sessions, spec.target, targetOptions(database, 'copy')),
-    work: (job, w) => copyOneJob(args, tally, job, w, signal, (frozen) => order.rowsIn(job.table, frozen)),
+    work: async (job, w) => {
+      const outcome = await copyOneJob(args, tally, job, w, signal, (frozen) => order.rowsIn(job.table, frozen));
+      if (outcome === 'elsewhere') elsewhere?.add(job);
+      else elsewhere?.resolved();
+    },
   })
     .catch(stopOnFailure)
     .finally(() => order.copyEnded());
+  const watching = elsewhere?.watch(signal).catch(stopOnFailure);
 
   const indexing = runWorkers<TableWork, pg.Client>({
     queue: indexQueue,
@@ -275,10 +309,12 @@ export async function copyTables(args: CopyTablesArgs): Promise<CopyTablesResult
     },
   }).catch(stopOnFailure);
 
-  const [copied, indexed] = await Promise.allSettled([copying, indexing]);
+  const [copied, indexed, watched] = await Promise.allSettled([copying, indexing, watching]);
   unlink();
   // The pool that failed first holds the real cause; the other one only saw the stop.
-  const failures = [copied, indexed].filter((r): r is PromiseRejectedResult => r.status === 'rejected').map((r): unknown => r.reason);
+  const failures = [copied, indexed, watched]
+    .filter((r): r is PromiseRejectedResult => r.status === 'rejected')
+    .map((r): unknown => r.reason);
   const cause = failures.find((e) => !(e instanceof PgferryError && e.category === 'canceled')) ?? failures[0];
   if (failures.length > 0) throw cause;
   return { rows: tally.totalRows, bytes: tally.totalBytes, tables: tally.tableCount };

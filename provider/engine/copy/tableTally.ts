@@ -77,6 +77,11 @@ export class TableTally {
     };
   }
 
+  /** A job's bytes in flight went nowhere (another claimer copies its item instead). */
+  bytesLost(job: CopyJob, bytesInFlight: number): void {
+    this.tables.get(job.table.oid)!.inFlight -= bytesInFlight;
+  }
+
   /** A job's part is in; returns whether it was the table's last (the table is done). */
   async jobDone(job: CopyJob, result: { rows: number; bytes: number }, bytesInFlight: number): Promise<boolean> {
     const state = this.tables.get(job.table.oid)!;

@@ -5,6 +5,7 @@
 // snapshot, exactly the rows it committed; a table with one item that does not is copied again whole.
 import { createHash } from 'node:crypto';
 import os from 'node:os';
+import type pg from 'pg';
 import type { SourceTable } from '../catalog';
 import { withSession } from '../connect/session';
 import { planJobs, type CopyLedger } from '../copy';
@@ -32,6 +33,16 @@ import {
   type CopyItemRecord,
   type CopyPlanRecord,
 } from '../control/copyItems';
+import {
+  beatClaims,
+  CLAIM_HEARTBEAT_MS,
+  claimIfFree,
+  closeRound,
+  holdClaimLock,
+  itemsNow,
+  openRound,
+  reopenRound,
+} from '../control/copyRounds';
 import type { TocEntry } from '../schema/dumpRestore';
 import type { MigrationRun } from './migrationRun';
 
@@ -56,23 +67,57 @@ function holderName(): string {
   return process.env.PGFERRY_AGENT_NAME ?? `${os.hostname()}:${process.pid}`;
 }
 
+/**
+ * Runtime agents: agents may copy this database's items too (control/copyRounds.ts), so a claim
+ * is taken only when nobody live holds the item, and the claims this process holds beat.
+ */
+function sharedClaims(run: MigrationRun, database: string, holder: string) {
+  const { store } = run;
+  const migration = run.spec.migrationName;
+  const live = new Map<string, string>();
+  return {
+    async claim(item: string, target: pg.Client): Promise<number | undefined> {
+      const claim = await claimIfFree(store, migration, database, item, holder);
+      if (!claim) return undefined;
+      await holdClaimLock(target, claim);
+      live.set(item, claim.lock);
+      return claim.epoch;
+    },
+    ended: (item: string) => live.delete(item),
+    others: {
+      watch: (items: readonly string[]) => itemsNow(store, migration, database, items),
+      beat: () => {
+        const timer = setInterval(() => void beatClaims(store, migration, [...live.values()]).catch(() => undefined), CLAIM_HEARTBEAT_MS);
+        return () => clearInterval(timer);
+      },
+    },
+  };
+}
+
 function ledgerOf(run: MigrationRun, database: string): CopyLedger {
   const { store } = run;
   const migration = run.spec.migrationName;
   const holder = holderName();
+  const shared = run.spec.runtime === 'agents' ? sharedClaims(run, database, holder) : undefined;
   return {
     async claim(job, target) {
       const item = itemKey(job);
-      const epoch = await claimCopyItem(store, migration, database, item, holder);
+      const epoch = shared ? await shared.claim(item, target) : await claimCopyItem(store, migration, database, item, holder);
+      if (epoch === undefined) return { elsewhere: true };
       await raiseFence(target, migration, item, epoch);
       const done = await doneRecordOf(target, migration, item);
       if (!done) return { epoch };
+      shared?.ended(item);
       await markCopyItemDone(store, migration, database, done);
       return { done };
     },
     beforeCommit: (target, job, epoch, result) => recordChunkDone(target, migration, { item: itemKey(job), epoch, ...result }),
-    committed: (job, epoch, result) => markCopyItemDone(store, migration, database, { item: itemKey(job), epoch, ...result }),
+    committed: async (job, epoch, result) => {
+      shared?.ended(itemKey(job));
+      await markCopyItemDone(store, migration, database, { item: itemKey(job), epoch, ...result });
+    },
     indexBuilt: (target, index) => recordIndexDone(target, migration, index.indexOid),
+    ...(shared ? { others: shared.others } : {}),
   };
 }
 
@@ -124,6 +169,8 @@ export async function freshCopyWork(
       relfilenode: nodes.get(job.table.oid) ?? '0',
     })),
   );
+  // a fresh target database holds no fence of an earlier round, and the new items' epochs outrank all
+  if (run.spec.runtime === 'agents') await openRound(run.store, run.spec.migrationName, database, snapshot.name);
   return { jobs, done: new Map(), builtIndexes: new Set(), ledger: ledgerOf(run, database) };
 }
 
@@ -168,9 +215,14 @@ export async function resumedCopyWork(
   const jobs = recordedJobs(tables, recorded.items);
   if (!jobs) return undefined;
   const records = await withSession(run.spec.target, { database, purpose: 'copy ledger', writable: true }, async (target) => {
-    // this run holds the migration's lease: any other copy session here is a dead run's
-    await endEarlierCopySessions(target);
     await createLedger(target);
+    if (run.spec.runtime === 'agents') {
+      // a new round: helpers of the old one claim nothing more, and the fences outrank their claims
+      for (const bumped of await reopenRound(run.store, migration, database, snapshot.name))
+        await raiseFence(target, migration, bumped.item, bumped.epoch);
+    }
+    // this run holds the migration's lease: any other copy session here is a dead run's or a helper's of a dead round
+    await endEarlierCopySessions(target);
     return readDoneRecords(target, migration);
   });
   const changed = await changedTables(run, snapshot, recorded.plan, recorded.items, jobs, records);
@@ -232,4 +284,9 @@ async function changedTables(
     }
   });
   return changed;
+}
+
+/** The copy of this database ended (done or failed): agents claim nothing more of its round. */
+export async function endCopyRound(run: MigrationRun, database: string): Promise<void> {
+  if (run.spec.runtime === 'agents') await closeRound(run.store, run.spec.migrationName, database);
 }

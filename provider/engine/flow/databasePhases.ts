@@ -15,7 +15,7 @@ import { PgferryError } from '../core/errors';
 import type { MigrationRun } from './migrationRun';
 import { applyDatabaseProperties, createTargetDatabase } from '../schema/database';
 import { leaveBehindUnsupported } from './leaveBehindUnsupported';
-import { freshCopyWork, resumedCopyWork, schemaSignature, type CopyWork } from './copyWork';
+import { endCopyRound, freshCopyWork, resumedCopyWork, schemaSignature, type CopyWork } from './copyWork';
 import { markCopyPostData } from '../control/copyItems';
 import { dropLedger } from '../copy/doneRecords';
 import { analyzedTables, vacuumStatement } from '../copy/vacuum';
@@ -194,7 +194,7 @@ async function copyData(
         await store.updateTable(name, database, table.display, { state: 'Completed', rows: tableRows, bytes: tableBytes, endedAt: true });
         await store.updateDatabase(name, database, { rowsCopied: rows, bytesCopied: bytes });
       },
-    }),
+    }).finally(() => endCopyRound(run, database).catch(() => undefined)),
   );
 }
 

@@ -17,6 +17,7 @@ import { runnerInput } from '../input/handOff';
 import type { ServerSpec } from '../input/migrationSpec';
 import { agentSpec, type SourceCredential } from '../input/runSpec';
 import { AgentQueue } from './agentQueue';
+import { helpCopyRound } from './copyHelper';
 import { runnerLogPath } from './spawn';
 
 /** How often an agent heartbeats: well inside AGENT_STALE_SECONDS, so one late beat is not death. */
@@ -57,6 +58,8 @@ class Agent {
   private readonly queue: AgentQueue;
   /** The runners this agent started, by migration. */
   private readonly runners = new Map<string, ChildProcess>();
+  /** Copies of other runners' rounds this agent is helping with (runner/copyHelper.ts). */
+  private readonly helpers = new Set<Promise<void>>();
   private readonly log: (line: string) => void;
 
   constructor(private readonly options: AgentOptions) {
@@ -89,6 +92,7 @@ class Agent {
       }
       await this.queue.stop();
       await this.stopRunners();
+      await Promise.all(this.helpers);
       await this.registry.leave(name, process.pid);
     } finally {
       await this.queue.stop();
@@ -110,6 +114,36 @@ class Agent {
       }
       await this.queue.serve(migration.name, () => this.startRunner(migration.name));
       await this.queue.offer(migration.name);
+    }
+    await this.help();
+  }
+
+  /**
+   * Joins open copy rounds it holds the source's credentials for, one more helper per round per
+   * look; not those of a runner it started itself, which copies with the migration's own table jobs.
+   */
+  private async help(): Promise<void> {
+    if (this.helpers.size >= this.options.concurrency) return;
+    const rounds = (await this.registry.copyRounds()).filter((r) => this.options.sources.has(r.needs) && !this.runners.has(r.migration));
+    for (const round of rounds) {
+      if (this.helpers.size >= this.options.concurrency || this.options.signal.aborted) return;
+      const spec = agentSpec(round.runSpec, this.options.sources.get(round.needs)!, this.options.target);
+      const helper = helpCopyRound({
+        round,
+        source: spec.source,
+        target: spec.target,
+        catalog: this.registry,
+        holder: this.options.name,
+        lockTimeoutSeconds: spec.lockTimeoutSeconds,
+        signal: this.options.signal,
+        log: this.log,
+      })
+        .then((copied) => {
+          if (copied > 0) this.log(`migration ${round.migration}: database "${round.database}": helped with ${copied} item(s)`);
+        })
+        .catch((error: unknown) => this.log(`migration ${round.migration}: helping its copy: ${errorMessage(error)}`))
+        .finally(() => this.helpers.delete(helper));
+      this.helpers.add(helper);
     }
   }
 
