@@ -190,9 +190,9 @@ function report(
   runs: { agents: number; seconds: number; byHolder: Record<string, number> }[],
   kill: KillResult,
 ): string {
-  const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
-  const one = median(runs.filter((r) => r.agents === 1).map((r) => r.seconds));
-  const two = median(runs.filter((r) => r.agents === 2).map((r) => r.seconds));
+  const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+  const one = mean(runs.filter((r) => r.agents === 1).map((r) => r.seconds));
+  const two = mean(runs.filter((r) => r.agents === 2).map((r) => r.seconds));
   return [
     `# Agents lab, ${new Date().toISOString().slice(0, 10)}`,
     '',
@@ -208,8 +208,8 @@ function report(
           .join(', ')} |`,
     ),
     '',
-    `Median: 1 agent ${one.toFixed(1)} s, 2 agents ${two.toFixed(1)} s, ratio ${(two / one).toFixed(2)} (2 agents / 1).`,
-    'On one 2-CPU machine the servers are the limit, and a second agent only adds sessions competing for the same CPUs: the ratio shows the cost of the coordination, not the gain a second machine near a bigger target would bring.',
+    `Mean of ${args.rounds} rounds: 1 agent ${one.toFixed(1)} s, 2 agents ${two.toFixed(1)} s, ratio ${(two / one).toFixed(2)} (2 agents / 1).`,
+    `With one agent the runner copies with its ${args.jobs} table jobs; a second agent adds its own ${args.jobs} COPY streams to the same round, so up to ${2 * args.jobs} run at once against the same 2 CPUs: whatever the ratio shows here is the effect of more streams on one machine (what more table jobs would also give), not the gain of a second machine near a bigger target.`,
     '',
     `Kill mid-table: the only agent SIGKILLed with ${kill.doneAtKill} of ${kill.items} items done (${kill.rowsDoneAtKill} rows) and ${kill.inFlightAtKill} in flight; a new agent resumed inside: rows copied again ${kill.rowsCopiedAgain} of ${kill.totalRows} (${((100 * kill.rowsCopiedAgain) / kill.totalRows).toFixed(1)} %). Before resuming inside, pgferry copied the whole database again: ${kill.totalRows} rows.`,
     '',

@@ -1,7 +1,7 @@
 // Entry points over the orchestrator and the control catalog.
 import { serverMajor, withSession } from './connect/session';
 import { ControlStore } from './control/store';
-import { PgferryError } from './core/errors';
+import { isPgferryError, PgferryError } from './core/errors';
 import { isDatabaseDone, unknownDatabases } from './core/transitions';
 import {
   isFinalState,
@@ -169,9 +169,16 @@ export async function cancelMigration(
       });
     }
   }
-  if (runnerStopped(status)) {
+  // runtime agents, never started by an agent: nothing may ever run it, so the cancel is carried out
+  // here, unless an agent's runner took the lease meanwhile (then it sees the request)
+  const notStarted = status.runtime === 'agents' && status.runner === undefined;
+  if (runnerStopped(status) || notStarted) {
     const { cancelWithoutRunner } = await import('./flow/stoppedRunner');
-    return cancelWithoutRunner(target, name, options.spec);
+    try {
+      return await cancelWithoutRunner(target, name, options.spec);
+    } catch (error) {
+      if (!(notStarted && isPgferryError(error) && error.code === 'RUNNER_ALREADY_RUNNING')) throw error;
+    }
   }
   return withStore(target, async (store) => {
     await store.requestCancel(name);

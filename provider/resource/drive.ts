@@ -23,7 +23,16 @@ export function isWaitingForCutover(status: MigrationStatus): boolean {
 /** A live migration whose runner holds no lease: nothing drives it until it is resumed. */
 export const isStale = engine.runnerStopped;
 
-/** Polls until the wait for `goal` is over (engine.isSettled), or the migration's runner is gone. */
+/** runtime agents: `pgferry agent` processes near the target run it; this process never starts a runner. */
+function byAgents(spec: MigrationSpec): boolean {
+  return spec.runtime === 'agents';
+}
+
+/**
+ * Polls until the wait for `goal` is over (engine.isSettled), or the migration's runner is gone.
+ * With agents a runner gone is taken over by another agent: the wait ends only when no live agent
+ * can run it (status.waiting says why).
+ */
 export async function waitUntilSettled(
   spec: MigrationSpec,
   timeoutMs: number | undefined,
@@ -31,8 +40,9 @@ export async function waitUntilSettled(
   goal: engine.WaitGoal = 'run',
 ): Promise<MigrationStatus> {
   const write = redactingWriter(spec, options.write ?? stdoutWriter);
+  const gone = (s: MigrationStatus): boolean => (byAgents(spec) ? s.waiting !== undefined : isStale(s));
   // a stream stopped on an error waits for the user's fix: every operation ends, saying what to fix
-  const over = (s: MigrationStatus): boolean => engine.isSettled(s, goal) || isStale(s) || engine.waitingForApplyFix(s);
+  const over = (s: MigrationStatus): boolean => engine.isSettled(s, goal) || gone(s) || engine.waitingForApplyFix(s);
   return engine.waitForMigration(spec.target, spec.migrationName, over, {
     intervalMs: options.intervalMs ?? 1000,
     timeoutMs,
@@ -48,7 +58,27 @@ export async function waitUntilSettled(
 export async function startWork(spec: MigrationSpec, timeoutMs: number | undefined, options: OperationOptions): Promise<MigrationStatus> {
   const write = redactingWriter(spec, options.write ?? stdoutWriter);
   await engine.startMigration(spec);
+  if (byAgents(spec)) return handedToAgents(spec, timeoutMs, options);
   write(`${spec.migrationName}: runner started; it keeps going if pulumi stops, and the next pulumi up waits for it`);
+  return waitUntilSettled(spec, timeoutMs, options);
+}
+
+/**
+ * runtime agents, registered: an offline migration is theirs from here (refresh shows its progress);
+ * an online one is waited for until it streams. Either returns at once, with the one line saying
+ * why, when no live agent holds the source's credentials.
+ */
+async function handedToAgents(spec: MigrationSpec, timeoutMs: number | undefined, options: OperationOptions): Promise<MigrationStatus> {
+  const write = redactingWriter(spec, options.write ?? stdoutWriter);
+  const status = await engine.showMigration(spec.target, spec.migrationName);
+  if (!status) throw new Error(`migration "${spec.migrationName}" is not in the target's control catalog after registering it`);
+  if (status.waiting !== undefined) {
+    write(`${spec.migrationName}: ${status.waiting}`);
+    return status;
+  }
+  const able = (status.agents ?? []).filter((a) => a.alive && a.hasCredentials).map((a) => a.name);
+  write(`${spec.migrationName}: registered for agents (${able.join(', ')} can run it); it goes on whatever happens to this pulumi up`);
+  if (spec.mode === 'Offline' || isFinal(status)) return status;
   return waitUntilSettled(spec, timeoutMs, options);
 }
 
@@ -64,6 +94,12 @@ export async function continueWork(
   if (status.subState === 'WaitingForApplyFix') {
     write(`${spec.migrationName}: streaming stopped on an error; trying it again now`);
     await resume(spec);
+  } else if (byAgents(spec)) {
+    // an agent takes over a migration no runner holds; nothing is started here
+    if (status.waiting !== undefined) {
+      write(`${spec.migrationName}: ${status.waiting}`);
+      return status;
+    }
   } else if (isStale(status) || status.runner === undefined) {
     write(`${spec.migrationName}: no runner holds the migration; restarting it`);
     await resume(spec);

@@ -43,6 +43,11 @@ export function failureMessage(status: MigrationStatus): string | undefined {
  * `pulumi refresh` never does (it only reads); `pulumi up` does.
  */
 export function staleRunnerMessage(status: MigrationStatus): string {
+  if (status.runtime === 'agents') {
+    return status.waiting !== undefined
+      ? `migration "${status.name}" is ${status.state}/${status.subState} and nothing runs it: ${status.waiting}`
+      : `migration "${status.name}" is ${status.state}/${status.subState}; its runner stopped (last heartbeat ${status.runner?.heartbeatAt ?? 'never'}) and an agent takes it over`;
+  }
   return `migration "${status.name}" is ${status.state}/${status.subState} but its runner stopped (last heartbeat ${status.runner?.heartbeatAt ?? 'never'}) and nothing drives it: run \`pulumi up --refresh\` to restart it where it stopped (or \`pgferry resume --name ${status.name} --properties <file>\`)`;
 }
 

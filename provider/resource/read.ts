@@ -24,7 +24,7 @@ export async function read(id: string, props: Props, options: OperationOptions =
   // Gone from the target's catalog: an empty id tells Pulumi the resource no longer exists.
   if (!status) return { id: '', props: {} };
   const outs = migrationOutputs(inputs, status);
-  if (isStale(status)) {
+  if (isStale(status) || status.waiting !== undefined) {
     const text = staleRunnerMessage(status);
     redactingWriter(spec, options.write ?? stdoutWriter)(text);
     outs.message = text;

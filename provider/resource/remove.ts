@@ -64,7 +64,7 @@ async function cancel(
   }
   // Run in a provider host that is gone (no runner recorded): restarted, it sees the recorded
   // cancel request, drops its slot and publication and ends Canceled.
-  if (status.runner === undefined) {
+  if (status.runner === undefined && status.runtime !== 'agents') {
     write(`${spec.migrationName}: no runner holds the migration; restarting it to carry out the cancel`);
     await resume(spec);
   }

@@ -1,0 +1,138 @@
+// Protocol against real servers with runtime agents: a PgMigration whose work `pgferry agent`
+// processes run. Create only registers it (and, online, waits until it streams), says so in one
+// line when no agent can run it, and never starts a runner on the machine running Pulumi; read,
+// update (cutover) and delete work with the agents. The agents are real processes of the CLI.
+import assert from 'node:assert/strict';
+import type { ChildProcess } from 'node:child_process';
+import { startCluster, until, type Cluster } from '../support';
+import { runCli, stderrMatch } from '../cli/helpers';
+import { fingerprint, loadShop } from './support/fixture';
+import { closeProtocolSession, openProtocolSession, type ProviderHost } from './support/providerHost';
+
+const SOURCE_PW = 'src-Agents-5c1e7a';
+const TARGET_PW = 'dst-Agents-0b93f2';
+
+let source: Cluster;
+let target: Cluster;
+let provider: string;
+let program: { dir: string; remove(): Promise<void> };
+let host: ProviderHost;
+const agents: ChildProcess[] = [];
+
+const inputs = (name: string, database: string, overrides: Record<string, unknown> = {}) => ({
+  migrationName: name,
+  source: { host: source.host, port: source.port, user: source.user, password: SOURCE_PW, sslMode: 'prefer' },
+  target: { host: target.host, port: target.port, user: target.user, password: TARGET_PW, sslMode: 'prefer' },
+  databases: [database],
+  mode: 'Offline',
+  runtime: 'agents',
+  tableJobs: 2,
+  indexJobs: 2,
+  __provider: provider,
+  ...overrides,
+});
+
+/** `pgferry agent` with the credentials of these source databases; resolves once it joined. */
+async function startAgent(name: string, databases: readonly string[]): Promise<ChildProcess> {
+  let child: ChildProcess | undefined;
+  const urls = databases.map((d) => `postgres://${source.user}:${SOURCE_PW}@${source.host}:${source.port}/${d}`).join(' ');
+  void runCli(
+    ['agent', '--name', name, '--target-host', target.host, '--target-port', String(target.port), '--target-user', target.user],
+    { PGPASSWORD: TARGET_PW, PGFERRY_SOURCE_URLS: urls },
+    280_000,
+    (c) => (child = c),
+  );
+  await stderrMatch(child!, new RegExp(`^agent ${name} joined`), `agent ${name} joining`);
+  agents.push(child!);
+  return child!;
+}
+
+const databaseCount = async (name: string) =>
+  (await target.query<{ n: number }>(`SELECT count(*)::int AS n FROM pg_database WHERE datname = $1`, [name]))[0]!.n;
+
+describe('protocol: PgMigration with runtime agents against real servers', function () {
+  this.timeout(300_000);
+  before(async () => {
+    [source, target] = await Promise.all([
+      startCluster({ major: 15, label: 'res-src', password: SOURCE_PW }),
+      startCluster({ major: 15, label: 'res-dst', password: TARGET_PW }),
+    ]);
+    await loadShop(source, 'shop');
+    await loadShop(source, 'live');
+    ({ provider, program, host } = await openProtocolSession());
+  });
+  after(async () => {
+    for (const agent of agents) agent.kill('SIGKILL');
+    await closeProtocolSession({ host, program });
+    await Promise.all([source?.stop(), target?.stop()]);
+  });
+
+  it('with no agent, Create registers the migration, says it waits for an agent, and copies nothing', async () => {
+    const checked = await host.check({}, inputs('proto-agents', 'shop'));
+    assert.deepEqual(checked.failures, []);
+    const started = Date.now();
+    const created = await host.create(checked.inputs);
+    assert.ok(Date.now() - started < 20_000, 'create returned once registered');
+    assert.equal(created.properties.state, 'InProgress');
+    assert.ok(
+      host.stdout.some((l) => /^proto-agents: waiting for an agent: none has sent a heartbeat/.test(l)),
+      host.stdout.join('\n'),
+    );
+    assert.ok(!host.stdout.some((l) => /runner started|restarting it/.test(l)), 'no runner on the Pulumi machine');
+    assert.equal(await databaseCount('shop'), 0, 'nothing was copied');
+    const read = await host.read(created.id, created.properties);
+    assert.match(String(read.properties.message), /nothing runs it: waiting for an agent/);
+  });
+
+  it('an agent with the credentials runs it; Read follows it to Succeeded and the target equals the source', async () => {
+    await startAgent('res-agent-1', ['shop', 'live']);
+    const id = `${target.host}:${target.port}/proto-agents`;
+    const done = await until(
+      'the agent to finish the migration',
+      async () => {
+        const read = await host.read(id, await host.check({}, inputs('proto-agents', 'shop')).then((c) => c.inputs));
+        return read.properties.state === 'Succeeded' ? read : undefined;
+      },
+      120_000,
+      500,
+    );
+    assert.equal(done.properties.subState, 'Completed');
+    assert.deepEqual(await fingerprint(target, 'shop'), await fingerprint(source, 'shop'));
+  });
+
+  it('online: Create returns once streaming; a change streams; Update cutover: true cuts over; Delete removes it', async () => {
+    const online = (overrides: Record<string, unknown> = {}) => inputs('proto-agents-online', 'live', { mode: 'Online', ...overrides });
+    const created = await host.create((await host.check({}, online())).inputs);
+    assert.equal(created.properties.subState, 'WaitingForCutoverTrigger', String(created.properties.message));
+    assert.ok(host.stdout.some((l) => /^proto-agents-online: registered for agents \(res-agent-1 can run it\)/.test(l)));
+    await source.query(`INSERT INTO customers (email, created) VALUES ('streamed@example.com', date '2025-01-01')`, [], 'live');
+    await until(
+      'the change to reach the target',
+      async () =>
+        (await target.query<{ n: number }>(`SELECT count(*)::int AS n FROM customers WHERE email = 'streamed@example.com'`, [], 'live'))[0]!
+          .n === 1 || undefined,
+      60_000,
+      200,
+    );
+    const news = (await host.check(created.properties, online({ cutover: true }))).inputs;
+    const updated = await host.update(created.id, created.properties, news);
+    assert.equal(updated.properties.state, 'Succeeded', String(updated.properties.message));
+    assert.deepEqual(await fingerprint(target, 'live'), await fingerprint(source, 'live'));
+    await host.delete(created.id, updated.properties);
+    const rows = await target.query(`SELECT 1 FROM pgferry.migration WHERE name = 'proto-agents-online'`);
+    assert.equal(rows.length, 0, 'gone from the catalog');
+    const slots = await source.query(`SELECT slot_name FROM pg_replication_slots`);
+    assert.deepEqual(slots, [], 'no slot left on the source');
+  });
+
+  it('Delete of a migration no agent ever started cancels it here and removes it', async () => {
+    // no agent holds the credentials of this database: nothing will ever run it
+    await loadShop(source, 'never');
+    const created = await host.create((await host.check({}, inputs('proto-agents-never', 'never'))).inputs);
+    assert.ok(host.stdout.some((l) => /^proto-agents-never: waiting for an agent with the source's credentials/.test(l)));
+    await host.delete(created.id, created.properties);
+    const rows = await target.query(`SELECT 1 FROM pgferry.migration WHERE name = 'proto-agents-never'`);
+    assert.equal(rows.length, 0);
+    assert.equal(await databaseCount('never'), 0);
+  });
+});
