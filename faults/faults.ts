@@ -21,6 +21,8 @@ export const FAULT_KINDS = [
   'net-blackhole',
   'net-latency',
   'net-cut',
+  'agent-kill',
+  'agent-lease-loss',
 ] as const;
 export type FaultKind = (typeof FAULT_KINDS)[number];
 
@@ -45,17 +47,26 @@ const WEIGHTS: readonly (readonly [FaultKind, number])[] = [
   ['net-blackhole', 2],
   ['net-latency', 1],
   ['net-cut', 1],
+  ['agent-kill', 3],
+  ['agent-lease-loss', 1],
 ];
+
+/** Faults of a trial of runtime agents: the migration runs on two `pgferry agent` processes. */
+export function isAgentFault(kind: FaultKind): boolean {
+  return kind === 'agent-kill' || kind === 'agent-lease-loss';
+}
 
 export function drawFault(rng: Rng, only?: FaultKind): FaultPlan {
   const kind = only ?? rng.weighted(WEIGHTS);
   const side = rng.chance(0.5) ? 'source' : 'target';
   switch (kind) {
     case 'sigkill':
+    case 'agent-kill':
       return { kind, durationMs: 0 };
     case 'sigstop':
       return { kind, durationMs: rng.int(2, 45) * 1000 };
     case 'lease-loss':
+    case 'agent-lease-loss':
       return { kind, durationMs: rng.int(15, 35) * 1000 };
     case 'target-restart':
     case 'source-restart':
@@ -87,8 +98,10 @@ export interface FaultContext {
   readonly clusters: { readonly source: Cluster; readonly target: Cluster };
   /** The trial's live runner (the harness's own view, from /proc). */
   runnerPid(): Promise<number | undefined>;
-  /** Resolves true once a runner other than `pid` holds the migration (the user resumed it). */
+  /** Resolves true once a runner other than `pid` holds the migration (the user resumed it, or another agent took it). */
   otherRunnerStarted(pid: number, timeoutMs: number): Promise<boolean>;
+  /** Runtime agents: the agent process whose child the runner `pid` is. */
+  agentOf?(runnerPid: number): Promise<number | undefined>;
 }
 
 export interface InjectedFault {
@@ -149,14 +162,7 @@ async function processFault(plan: FaultPlan, ctx: FaultContext): Promise<Injecte
   }
   // lease-loss: the stopped runner's lease session is cut, so the lease is free while the runner
   // still holds every other session; the user resumes; then the old runner wakes up.
-  let cut = 0;
-  for (const conn of [...ctx.proxies.target.connections]) {
-    if (conn.startup?.application_name === 'pgferry runner lease') {
-      ctx.proxies.target.reset(conn);
-      cut += 1;
-    }
-  }
-  if (cut === 0) {
+  if (cutLeaseSessions(ctx) === 0) {
     // Only a stop: not the fault drawn. Woken at once, and the trial is not counted.
     signalGroup(pid, 'SIGCONT');
     return { happened: false, detail: `stopped ${pid}, but no lease session to cut`, over: Promise.resolve() };
@@ -169,6 +175,49 @@ async function processFault(plan: FaultPlan, ctx: FaultContext): Promise<Injecte
   return { happened: true, detail: `stopped ${pid}, lease cut`, over };
 }
 
+/** Cuts the runner's lease session at the target's proxy; how many were cut. */
+function cutLeaseSessions(ctx: FaultContext): number {
+  let cut = 0;
+  for (const conn of [...ctx.proxies.target.connections]) {
+    if (conn.startup?.application_name === 'pgferry runner lease') {
+      ctx.proxies.target.reset(conn);
+      cut += 1;
+    }
+  }
+  return cut;
+}
+
+/**
+ * Faults on an agent: SIGKILL of the agent whose runner holds the migration (the runner dies with
+ * it: its lifeline), or the agent and its runner stopped while the runner's lease session is cut,
+ * so the other agent takes over, then both woken: the old runner must not write again.
+ */
+async function agentFault(plan: FaultPlan, ctx: FaultContext): Promise<InjectedFault> {
+  const runner = await ctx.runnerPid();
+  const agent = runner === undefined ? undefined : await ctx.agentOf?.(runner);
+  if (runner === undefined || agent === undefined) return { happened: false, detail: 'no agent runner alive', over: Promise.resolve() };
+  if (plan.kind === 'agent-kill') {
+    if (!signalGroup(agent, 'SIGKILL')) return { happened: false, detail: `agent ${agent} gone before the kill`, over: Promise.resolve() };
+    await processGone(agent, 5000);
+    await processGone(runner, 10_000);
+    return { happened: true, detail: `killed agent ${agent} (runner ${runner})`, over: Promise.resolve() };
+  }
+  signalGroup(agent, 'SIGSTOP');
+  signalGroup(runner, 'SIGSTOP');
+  if (cutLeaseSessions(ctx) === 0) {
+    signalGroup(runner, 'SIGCONT');
+    signalGroup(agent, 'SIGCONT');
+    return { happened: false, detail: `stopped agent ${agent}, but no lease session to cut`, over: Promise.resolve() };
+  }
+  const over = (async () => {
+    const taken = await ctx.otherRunnerStarted(runner, plan.durationMs);
+    if (taken) await sleep(5000); // the new runner gets going before the old one wakes
+    signalGroup(runner, 'SIGCONT');
+    signalGroup(agent, 'SIGCONT');
+  })();
+  return { happened: true, detail: `stopped agent ${agent} and runner ${runner}, lease cut`, over };
+}
+
 export async function injectFault(plan: FaultPlan, ctx: FaultContext): Promise<InjectedFault> {
   const { proxies, clusters } = ctx;
   const proxy = plan.side ? proxies[plan.side] : undefined;
@@ -177,6 +226,9 @@ export async function injectFault(plan: FaultPlan, ctx: FaultContext): Promise<I
     case 'sigstop':
     case 'lease-loss':
       return processFault(plan, ctx);
+    case 'agent-kill':
+    case 'agent-lease-loss':
+      return agentFault(plan, ctx);
     case 'target-restart':
     case 'source-restart': {
       const cluster = plan.kind === 'target-restart' ? clusters.target : clusters.source;

@@ -152,6 +152,9 @@ export class TrialMonitor {
       for (const conn of [...proxy.connections]) {
         if (conn.lastWorkAt === undefined || conn.lastWorkAt < since) continue;
         const owner = await this.ownerOf(conn, processes);
+        // a stopped runner does no work: what the proxy forwards for it now (a statement the fault
+        // held and let go) it sent before it stopped, and its session checks the lease it lost
+        if (processes.find((p) => p.pid === owner)?.state === 'T') continue;
         if (owner !== undefined) workers.set(owner, `${side} ${conn.startup?.application_name ?? ''}: ${conn.lastWork ?? ''}`);
       }
     }

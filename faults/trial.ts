@@ -5,7 +5,17 @@
 import { ControlStore } from '../provider/engine/control/store';
 import { FINAL_STATES, type MigrationStatus } from '../provider/engine/core/model';
 import { serverSpec, type Cluster } from '../test/support';
-import { describeFault, drawFault, injectFault, type FaultContext, type FaultKind, type FaultPlan, type InjectedFault } from './faults';
+import { TrialAgents } from './agents';
+import {
+  describeFault,
+  drawFault,
+  injectFault,
+  isAgentFault,
+  type FaultContext,
+  type FaultKind,
+  type FaultPlan,
+  type InjectedFault,
+} from './faults';
 import { createTrialDatabases, dropDatabases, type FixtureSize } from './fixture';
 import { judgeDatabase, SEQUENCE_CRASH_SLACK } from './judge';
 import { findLeftovers, removeLeftovers } from './leftovers';
@@ -171,23 +181,29 @@ export async function runTrial(servers: CampaignServers, opts: TrialOptions): Pr
       return false;
     },
   };
+  // a trial of runtime agents: two agents run the migration, and the fault lands on one of them
+  const ports = { sourcePort: servers.proxies.source.port, targetPort: servers.proxies.target.port };
+  const agents = isAgentFault(plan.kind) ? new TrialAgents({ name, databases, ...ports }, clusters) : undefined;
+  if (agents) ctx.agentOf = (pid) => agents.agentOf(pid);
   const fault = new ArmedFault(plan, trigger, matchAt, servers.proxies[trigger.server], ctx);
   const workload = new CampaignWorkload(servers.source, databases, opts.size, rng.fork('workload'));
   const monitor = new TrialMonitor(name, databases, clusters, servers.proxies.target, servers.proxies.source);
   const user = new TrialUser(
-    { name, databases, sourcePort: servers.proxies.source.port, targetPort: servers.proxies.target.port, splitBytes: 2 * 1024 * 1024 },
+    { name, databases, ...ports, splitBytes: 2 * 1024 * 1024, ...(agents ? { runtime: 'agents' as const } : {}) },
     clusters,
   );
   let stuck: string | undefined;
   try {
     workload.start();
     monitor.start();
+    await agents?.start();
     await user.create();
     stuck = await drive({ name, store, user, fault, phase, workload, result, deadline: started + opts.deadlineMs });
   } finally {
     fault.disarm();
     result.workload = await workload.stop();
     await settle(fault, clusters, name, result);
+    await agents?.stop();
     result.monitor = await monitor.stop();
   }
   try {

@@ -23,6 +23,8 @@ export interface TrialSpecInput {
   readonly targetPort: number;
   /** Bytes above which a table is split into ranges. */
   readonly splitBytes: number;
+  /** agents: `create` only registers it, and the trial's agents run it (faults/agents.ts). */
+  readonly runtime?: 'agents';
 }
 
 export class TrialUser {
@@ -62,7 +64,8 @@ export class TrialUser {
   }
 
   create(): Promise<CliResult> {
-    return this.run(['create', '--name', this.input.name, '--properties', this.file, '--mode', 'online'], 180_000);
+    const runtime = this.input.runtime ? ['--runtime', this.input.runtime] : [];
+    return this.run(['create', '--name', this.input.name, '--properties', this.file, '--mode', 'online', ...runtime], 180_000);
   }
 
   resume(): Promise<CliResult> {

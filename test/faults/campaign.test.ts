@@ -35,6 +35,18 @@ const SCENARIOS: readonly Scenario[] = [
     fault: 'sigkill',
     phase: 'cutover-marker',
   },
+  {
+    title: 'runtime agents: the agent running the copy SIGKILLed mid-COPY, the other agent finishes it',
+    seed: 20261124,
+    fault: 'agent-kill',
+    phase: 'copy-split-table',
+  },
+  {
+    title: 'runtime agents: an agent stopped while streaming loses its lease, the other takes over, the old one writes nothing',
+    seed: 91124,
+    fault: 'agent-lease-loss',
+    phase: 'streaming',
+  },
 ];
 
 describe('fault campaign, fixed trials', function () {

@@ -1,3 +1,4 @@
+import { trace } from '../util/trace';
 // The online flow: per database a publication and a pgoutput slot with an exported snapshot, the
 // offline copy phases at that snapshot, then change data capture until the user triggers the
 // cutover (or cancels). Failure or cancel stops streaming and drops slot and publication, so an
@@ -289,11 +290,14 @@ export async function runOnline(run: MigrationRun): Promise<void> {
       run.resuming ? spec.databases.map((d) => [d, slotState(spec.source, d, streamNames(run, d).slot)] as const) : [],
     );
     for (const read of slotReads.values()) read.catch(() => undefined); // awaited where used; a rejection is not lost
+    trace('online: start');
     const [stops] = await Promise.all([StreamStops.load(run), run.resuming ? endPreviousRunnerSessions(run) : undefined]);
+    trace('stops + takeover');
     for (const database of spec.databases) {
       if (run.signal.aborted) throw canceledError();
       const stream = await openStream(run, stops, database, slotReads.get(database));
       if (stream) streams.push(stream);
+      trace(`stream opened ${database}`);
     }
     for (;;) {
       if (streams.length === 0) return await endOnline(run);

@@ -1,3 +1,4 @@
+import { trace } from '../util/trace';
 // The whole migration on one screen: register, validate, prerequisites, roles, then the offline
 // flow (offline.ts) or the online flow (online.ts), recording state in the control catalog.
 import { promises as fs } from 'node:fs';
@@ -223,15 +224,20 @@ export async function orchestrate(spec: MigrationSpec, options: OrchestrateOptio
     if (resuming && registered?.state === 'CleaningUp' && !cleaningUpAfterCutover(registered)) {
       return await finishCleanup(spec, store, registered);
     }
+    trace('orchestrate: registered read');
     await setupLogicalReplication(spec, store, controller.signal, registered?.instance);
+    trace('setupLogicalReplication');
     const ended = await validationStep(spec, store, onProgress, controller.signal, resuming);
+    trace('validation');
     if (ended) return ended;
     // With option Migrate validation did not run: what it would refuse in the filters is refused
     // now, before the roles step and the target databases change anything on the target.
     if (spec.option === 'Migrate' && !resuming) await refuseBeforeChanges(spec);
     await waitForDataMigrationStart(spec, store, controller.signal, registered?.startedAt !== undefined);
     await waitForWindow(spec, store, controller.signal, registered?.startedAt !== undefined);
+    trace('waits');
     const run = await prerequisites(spec, store, { signal: controller.signal, onProgress, workDir, resuming });
+    trace('prerequisites');
     if (spec.migrateRoles && !resuming) await retrying(RETRY_POLICIES.phase, () => rolesStep(run), outageRetry(run, 'the roles step'));
     await store.setState(name, 'InProgress', 'MigratingData');
     if (spec.mode === 'Online') await runOnline(run);

@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+import { trace } from '../util/trace';
 // The runner process: reads {spec, reason} as JSON on standard input (credentials never travel on
 // a command line or in the environment), takes the lease, heartbeats, and runs the migration.
 import net from 'node:net';
@@ -51,9 +52,12 @@ function watchLifeline(): void {
 }
 
 async function main(): Promise<number> {
+  trace('main');
   watchLifeline();
   const input = JSON.parse(await readStdin()) as RunnerInput;
+  trace('stdin read');
   const spec = await runnerSpec(input);
+  trace('spec');
   const name = spec.migrationName;
   let lease;
   try {
@@ -62,9 +66,11 @@ async function main(): Promise<number> {
     console.error(errorMessage(error));
     return RUNNER_EXIT.leaseHeld;
   }
+  trace('lease');
   const store = new ControlStore(spec.target);
   await store.setRunner(name, { host: os.hostname(), pid: process.pid });
   // a missed heartbeat is not an error: the lease, not the heartbeat, says who runs the migration
+  trace('setRunner');
   const heartbeat = setInterval(() => void store.heartbeat(name).catch(() => undefined), 5000);
   const controller = new AbortController();
   const stop = () => controller.abort(canceledError());

@@ -1,3 +1,4 @@
+import { trace } from '../../util/trace';
 // The replication stream: START_REPLICATION on a replication=database connection, CopyData frames
 // handed to a callback, standby status updates sent back, and pause/resume for back-pressure. A
 // thin shell around pg's connection; everything it decodes is done by the pure frames/pgoutput code.
@@ -93,7 +94,10 @@ export class ReplicationStream {
         const frame = decodeFrame(chunk);
         if (frame.kind === 'keepalive') handler.keepalive(frame.walEnd, frame.replyRequested);
       };
+      let firstFrame = true;
       raw.on('copyData', (msg) => {
+        if (firstFrame) trace('first frame');
+        firstFrame = false;
         try {
           if (stream.current) {
             stream.current.lastFrameAt = Date.now();
@@ -109,6 +113,7 @@ export class ReplicationStream {
         `START_REPLICATION SLOT ${ident(options.slot)} LOGICAL ${formatLsn(options.startLsn)} (${opts.join(', ')})`,
       );
       streaming.catch(() => undefined);
+      trace('START_REPLICATION sent');
       const result = new ReplicationStream(client, raw, major, streaming);
       stream.current = result;
       for (const chunk of pending.splice(0)) deliver(chunk);
