@@ -1,8 +1,8 @@
-import { trace } from '../util/trace';
 // The online flow: per database a publication and a pgoutput slot with an exported snapshot, the
 // offline copy phases at that snapshot, then change data capture until the user triggers the
 // cutover (or cancels). Failure or cancel stops streaming and drops slot and publication, so an
 // abandoned migration never holds WAL on the source; a crashed runner leaves them for its resume.
+import { trace } from '../util/trace';
 import type pg from 'pg';
 import { formatLsn } from '../cdc/decode/lsn';
 import { endPreviousRunnerSessions } from '../cdc/source/takeover';
@@ -243,9 +243,10 @@ async function openStream(
 ): Promise<OnlineStream | undefined> {
   const { store } = run;
   const name = run.spec.migrationName;
-  const current = (await store.get(name))?.databases.find((d) => d.database === database);
+  const status = await store.get(name);
+  const current = status?.databases.find((d) => d.database === database);
   if (current?.state === 'Succeeded' || current?.state === 'Canceled') return undefined; // cut over or canceled before a crash
-  if (current?.state === 'Canceling' || (await store.get(name))?.dbsToCancelMigrationOn?.includes(database)) {
+  if (current?.state === 'Canceling' || status?.dbsToCancelMigrationOn?.includes(database)) {
     // canceled before its stream began, or while a runner that was killed released it
     await retrying(
       RETRY_POLICIES.phase,

@@ -1,11 +1,12 @@
-import { trace } from '../util/trace';
 // The whole migration on one screen: register, validate, prerequisites, roles, then the offline
 // flow (offline.ts) or the online flow (online.ts), recording state in the control catalog.
+import { trace } from '../util/trace';
 import { promises as fs } from 'node:fs';
+import type pg from 'pg';
 import os from 'node:os';
 import path from 'node:path';
 import type { RunOptions } from '../api';
-import { closeSession, openSession, serverMajor, withSession } from '../connect/session';
+import { closeSession, openSession, serverMajor } from '../connect/session';
 import { retrying, RETRY_POLICIES } from '../connect/retry';
 import { ControlStore } from '../control/store';
 import { outageRetry } from './outage';
@@ -82,14 +83,27 @@ function progressRecorder(store: ControlStore, name: string, listener: RunOption
   };
 }
 
-async function serverVersions(spec: MigrationSpec): Promise<{ source: string; target: string; sourceMajor: number; targetMajor: number }> {
-  const read = async (server: MigrationSpec['source']) =>
-    withSession(server, { purpose: 'versions' }, async (c) => {
+/**
+ * Both servers' versions, and the refusal of one server as both source and target: one session per
+ * server, opened side by side (a resume waits for these round trips before its first change).
+ */
+async function serverFacts(spec: MigrationSpec): Promise<{ source: string; target: string; sourceMajor: number; targetMajor: number }> {
+  const [source, target] = await Promise.allSettled([
+    openSession(spec.source, { purpose: 'versions', readOnly: true }),
+    openSession(spec.target, { purpose: 'versions', readOnly: true }),
+  ]);
+  try {
+    if (source.status === 'rejected') throw source.reason;
+    if (target.status === 'rejected') throw target.reason;
+    const read = async (c: pg.Client) => {
       const { rows } = await c.query<{ v: string }>(`SELECT current_setting('server_version') AS v`);
       return { version: rows[0]!.v, major: await serverMajor(c) };
-    });
-  const [s, t] = await Promise.all([read(spec.source), read(spec.target)]);
-  return { source: s.version, target: t.version, sourceMajor: s.major, targetMajor: t.major };
+    };
+    const [, s, t] = await Promise.all([assertDistinctServers(spec, source.value, target.value), read(source.value), read(target.value)]);
+    return { source: s.version, target: t.version, sourceMajor: s.major, targetMajor: t.major };
+  } finally {
+    await Promise.all([source, target].map((r) => closeSession(r.status === 'fulfilled' ? r.value : undefined)));
+  }
 }
 
 /**
@@ -100,8 +114,8 @@ async function serverVersions(spec: MigrationSpec): Promise<{ source: string; ta
  */
 async function checkTargetDatabases(spec: MigrationSpec, store: ControlStore, signal: AbortSignal): Promise<MigrationSpec> {
   const name = spec.migrationName;
-  const blocked = await blockedTargetDatabases(spec, store);
-  let allowed = (await store.get(name))?.overwriteAllowed === true;
+  const [blocked, status] = await Promise.all([blockedTargetDatabases(spec, store), store.get(name)]);
+  let allowed = status?.overwriteAllowed === true;
   if (blocked.length > 0) {
     if (!spec.waitForOverwriteConfirmation) throw targetDatabaseExistsError(blocked[0]!);
     allowed = (await waitForOverwriteConfirmation(spec, store, signal, blocked)) || allowed;
@@ -117,10 +131,10 @@ async function validationStep(
   onProgress: ProgressListener,
   signal: AbortSignal,
   resume: boolean,
+  registered: MigrationStatus | undefined,
 ): Promise<MigrationStatus | undefined> {
   const name = spec.migrationName;
   // A resume validates again unless an earlier run finished validating.
-  const registered = await store.get(name);
   if (spec.option === 'Migrate' || (resume && (registered?.validation.length ?? 0) > 0)) return undefined;
   // loaded only when validating: a resumed runner skips it, and its start is time to the first change
   const { runValidation, validationFailed } = await import('../validate');
@@ -151,13 +165,19 @@ async function prerequisites(
   // Read-only checks side by side (each is round trips, and a resume waits for all of them before
   // its first change). Nothing is changed on a target that is the source: the distinct-servers
   // check settles before anything below writes.
-  const [, versions, registered] = await Promise.all([assertDistinctServers(spec), serverVersions(spec), store.get(name)]);
+  // a resume reads whether its target databases may be written beside them: they are its own
+  const targetCheck = context.resuming ? checkTargetDatabases(spec, store, context.signal) : undefined;
+  targetCheck?.catch(() => undefined); // awaited below; a rejection is not lost
+  const [versions, registered] = await Promise.all([serverFacts(spec), store.get(name)]);
   await store.setVersions(name, versions.source, versions.target);
   let tools: Promise<PgTools> | undefined;
   const pgTools = (): Promise<PgTools> => (tools ??= resolvePgTools(spec, versions.sourceMajor));
   // A first run finds the tools before it changes anything (a missing pg_dump fails it at once);
   // a resume looks for them only if a database must be copied again.
-  const [runSpec] = await Promise.all([checkTargetDatabases(spec, store, context.signal), context.resuming ? undefined : pgTools()]);
+  const [runSpec] = await Promise.all([
+    targetCheck ?? checkTargetDatabases(spec, store, context.signal),
+    context.resuming ? undefined : pgTools(),
+  ]);
   return {
     ...context,
     spec: runSpec,
@@ -225,16 +245,18 @@ export async function orchestrate(spec: MigrationSpec, options: OrchestrateOptio
       return await finishCleanup(spec, store, registered);
     }
     trace('orchestrate: registered read');
-    await setupLogicalReplication(spec, store, controller.signal, registered?.instance);
+    // a run that reached the data migration passed this step: a resume does not ask the source again
+    const dataStarted = registered?.startedAt !== undefined;
+    if (!(resuming && dataStarted)) await setupLogicalReplication(spec, store, controller.signal, registered?.instance);
     trace('setupLogicalReplication');
-    const ended = await validationStep(spec, store, onProgress, controller.signal, resuming);
+    const ended = await validationStep(spec, store, onProgress, controller.signal, resuming, registered);
     trace('validation');
     if (ended) return ended;
     // With option Migrate validation did not run: what it would refuse in the filters is refused
     // now, before the roles step and the target databases change anything on the target.
     if (spec.option === 'Migrate' && !resuming) await refuseBeforeChanges(spec);
-    await waitForDataMigrationStart(spec, store, controller.signal, registered?.startedAt !== undefined);
-    await waitForWindow(spec, store, controller.signal, registered?.startedAt !== undefined);
+    await waitForDataMigrationStart(spec, store, controller.signal, dataStarted);
+    await waitForWindow(spec, store, controller.signal, dataStarted);
     trace('waits');
     const run = await prerequisites(spec, store, { signal: controller.signal, onProgress, workDir, resuming });
     trace('prerequisites');

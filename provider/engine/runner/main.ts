@@ -1,7 +1,7 @@
 #!/usr/bin/env node
-import { trace } from '../util/trace';
 // The runner process: reads {spec, reason} as JSON on standard input (credentials never travel on
 // a command line or in the environment), takes the lease, heartbeats, and runs the migration.
+import { trace } from '../util/trace';
 import net from 'node:net';
 import os from 'node:os';
 import { ControlStore } from '../control/store';

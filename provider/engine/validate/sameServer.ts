@@ -7,7 +7,6 @@
 import { randomBytes } from 'node:crypto';
 import type pg from 'pg';
 import { INSUFFICIENT_PRIVILEGE, sqlState } from '../connect/sqlstate';
-import { withSession } from '../connect/session';
 import { PgferryError } from '../core/errors';
 import type { MigrationSpec } from '../input/migrationSpec';
 import type { ValidationResult } from '../core/model';
@@ -64,12 +63,9 @@ export function sameServerResult(spec: MigrationSpec, sameness: ServerSameness):
     : succeeded(CODES.SAME_SERVER, CHECK_TYPES.connectivity, `${describe(spec)} are different servers`);
 }
 
-/** Refuses, before anything is changed on either server, a migration whose source and target are one server. */
-export async function assertDistinctServers(spec: MigrationSpec): Promise<void> {
-  const sameness = await withSession(spec.source, { purpose: 'validate', readOnly: true }, (source) =>
-    withSession(spec.target, { purpose: 'validate', readOnly: true }, (target) => compareServers(source, target)),
-  );
-  if (sameness === 'same') {
+/** Refuses, before anything is changed on either server, a migration whose source and target (these sessions' servers) are one server. */
+export async function assertDistinctServers(spec: MigrationSpec, source: pg.Client, target: pg.Client): Promise<void> {
+  if ((await compareServers(source, target)) === 'same') {
     throw new PgferryError('SAME_SERVER', `${describe(spec)} are the same server: migrating would overwrite the source`, {
       category: 'validation',
       field: 'target',

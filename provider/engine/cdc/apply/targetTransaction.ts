@@ -1,6 +1,7 @@
 // The apply session's side of the target: one open target transaction at a time (a batch of
 // whole source transactions), its statements sent through the pipeline, and its commit, which
 // records the position it covers in the same transaction and only then counts it as applied.
+import { trace } from '../../util/trace';
 import { IN_FAILED_SQL_TRANSACTION, isRetryable, sqlState } from '../../connect/sqlstate';
 import { PgferryError } from '../../core/errors';
 import type { AppliedPosition } from './appliedPosition';
@@ -9,6 +10,9 @@ import type { BatchPlanner } from './planner';
 import { AffectedRowsError, type StatementPipeline } from './statementPipeline';
 import type { ApplyState, RowChange, Statement } from './types';
 import type { RowOp } from '../decode/changeEvents';
+
+/** PGFERRY_TRACE marks this process's first apply commit (util/trace.ts). */
+let firstCommitTraced = false;
 
 /** A statement the target refused: the table it wrote to and its text (values travel apart, as parameters or COPY data). */
 export class StatementFailure extends PgferryError {
@@ -235,6 +239,8 @@ export class TargetTransaction {
       state.deletes += counts.delete;
       state.appliedLsn = maxLsn(state.appliedLsn, end);
       state.confirmedLsn = maxLsn(state.confirmedLsn, end);
+      if (!firstCommitTraced) trace('first apply commit');
+      firstCommitTraced = true;
       this.hooks.committed();
     });
   }

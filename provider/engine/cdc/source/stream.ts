@@ -1,7 +1,7 @@
-import { trace } from '../../util/trace';
 // The replication stream: START_REPLICATION on a replication=database connection, CopyData frames
 // handed to a callback, standby status updates sent back, and pause/resume for back-pressure. A
 // thin shell around pg's connection; everything it decodes is done by the pure frames/pgoutput code.
+import { trace } from '../../util/trace';
 import type pg from 'pg';
 import { closeSession, openSession, serverMajor } from '../../connect/session';
 import { ident, literal } from '../../connect/quote';
