@@ -161,7 +161,7 @@ function agentRows(agents: readonly AgentInfo[]): string[][] {
     ...agents.map((a) => [
       a.name,
       `${a.host} pid ${a.pid}`,
-      String(a.itemsHeld),
+      a.itemsHeld === 0 ? '0' : `${a.itemsHeld}: ${a.items.join(', ')}`,
       `${a.heartbeatAt}${a.alive ? '' : ' (gone)'}`,
       a.version,
       a.hasCredentials ? 'yes' : "NO: lacks the source's",

@@ -6,6 +6,7 @@
 import assert from 'node:assert/strict';
 import { processAlive, startPair, until } from '../support';
 import { AgentLab, type Agent, type ItemRow } from './agentLab';
+import { runCli, PGFERRY_JSON } from './helpers';
 
 const ROWS = 60_000;
 const PARTS = 6;
@@ -86,6 +87,20 @@ describe('one split table copied by several agents in the coordinator snapshot',
     assert.deepEqual(
       round.before.map((r) => (r.state === 'done' ? r.holder : 'held')),
       ['held', 'held', 'by-three-3', 'by-three-3', 'by-three-3', 'by-three-3'],
+    );
+    // show names the part each agent holds
+    const shown = await runCli(
+      ['show', '--name', 'by-three', '--target-host', lab.pair.target.host, '--target-port', String(lab.pair.target.port), ...PGFERRY_JSON],
+      lab.targetEnv(),
+    );
+    const agents = (JSON.parse(shown.stdout) as { agents: { name: string; items: string[] }[] }).agents;
+    assert.deepEqual(
+      agents.map((a) => [a.name, a.items]),
+      [
+        ['by-three-1', ['three: public.wide part 1/6']],
+        ['by-three-2', ['three: public.wide part 2/6']],
+        ['by-three-3', []],
+      ],
     );
     round.release();
     await lab.waitSucceeded('by-three', round.first, round.second, round.third);

@@ -34,7 +34,7 @@ interface AgentRow {
   heartbeat_at: Date;
   server_keys: string[];
   alive: boolean;
-  items_held: string;
+  items: string[];
 }
 
 type Query = <R extends QueryResultRow>(sql: string, params?: unknown[]) => Promise<R[]>;
@@ -44,8 +44,11 @@ export async function agentsFor(query: Query, migration: string, needs: readonly
   const rows = await query<AgentRow>(
     `SELECT a.name, a.host, a.pid, a.version, a.heartbeat_at, a.server_keys,
             a.heartbeat_at > now() - make_interval(secs => $2) AS alive,
-            (SELECT count(*) FROM ${S}.copy_item c
-              WHERE c.migration = $1 AND c.holder = a.name AND c.state = 'pending') AS items_held
+            (SELECT coalesce(array_agg(c.database || ': ' || c.table_name
+                      || CASE WHEN c.part IS NULL THEN '' ELSE ' part ' || (c.part + 1) || '/' || c.parts END
+                      ORDER BY c.database, c.rank), '{}')
+               FROM ${S}.copy_item c
+              WHERE c.migration = $1 AND c.holder = a.name AND c.state = 'pending') AS items
        FROM ${S}.agent a ORDER BY a.name`,
     [migration, AGENT_STALE_SECONDS],
   );
@@ -56,7 +59,8 @@ export async function agentsFor(query: Query, migration: string, needs: readonly
     version: r.version,
     heartbeatAt: r.heartbeat_at.toISOString(),
     alive: r.alive,
-    itemsHeld: Number(r.items_held),
+    itemsHeld: r.items.length,
+    items: r.items,
     hasCredentials: needs.every((k) => r.server_keys.includes(k)),
   }));
 }

@@ -211,6 +211,8 @@ export interface AgentInfo {
   readonly alive: boolean;
   /** Work items of this migration it holds now. */
   readonly itemsHeld: number;
+  /** Those items: "database: schema.table", with "part i/n" for a part of a split table. */
+  readonly items: readonly string[];
   /** Whether it holds the credentials this migration's source needs. */
   readonly hasCredentials: boolean;
 }

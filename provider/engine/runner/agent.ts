@@ -24,6 +24,8 @@ import { runnerLogPath } from './spawn';
 export const AGENT_HEARTBEAT_MS = 5_000;
 /** How often an agent looks for migrations no runner holds. */
 const LOOK_EVERY_MS = 1_000;
+/** How long an agent leaves a copy round alone after helping it failed here. */
+const HELP_BACKOFF_MS = 60_000;
 /** How long a started runner may take to hold its lease before the agent gives it up. */
 const RUNNER_START_MS = 60_000;
 
@@ -60,6 +62,8 @@ class Agent {
   private readonly runners = new Map<string, ChildProcess>();
   /** Copies of other runners' rounds this agent is helping with (runner/copyHelper.ts). */
   private readonly helpers = new Set<Promise<void>>();
+  /** Rounds (migration/database) whose help failed here, and until when this agent leaves them to the others. */
+  private readonly helpFailedUntil = new Map<string, number>();
   private readonly log: (line: string) => void;
 
   constructor(private readonly options: AgentOptions) {
@@ -124,7 +128,13 @@ class Agent {
    */
   private async help(): Promise<void> {
     if (this.helpers.size >= this.options.concurrency) return;
-    const rounds = (await this.registry.copyRounds()).filter((r) => this.options.sources.has(r.needs) && !this.runners.has(r.migration));
+    const now = Date.now();
+    const rounds = (await this.registry.copyRounds()).filter(
+      (r) =>
+        this.options.sources.has(r.needs) &&
+        !this.runners.has(r.migration) &&
+        (this.helpFailedUntil.get(`${r.migration}/${r.database}`) ?? 0) <= now,
+    );
     for (const round of rounds) {
       if (this.helpers.size >= this.options.concurrency || this.options.signal.aborted) return;
       const spec = agentSpec(round.runSpec, this.options.sources.get(round.needs)!, this.options.target);
@@ -141,7 +151,13 @@ class Agent {
         .then((copied) => {
           if (copied > 0) this.log(`migration ${round.migration}: database "${round.database}": helped with ${copied} item(s)`);
         })
-        .catch((error: unknown) => this.log(`migration ${round.migration}: helping its copy: ${errorMessage(error)}`))
+        .catch((error: unknown) => {
+          // what failed here may work for the coordinator or another agent: the item went back at once
+          this.helpFailedUntil.set(`${round.migration}/${round.database}`, Date.now() + HELP_BACKOFF_MS);
+          this.log(
+            `migration ${round.migration}: helping its copy: ${errorMessage(error)}; leaving it to the others for ${HELP_BACKOFF_MS / 1000} s`,
+          );
+        })
         .finally(() => this.helpers.delete(helper));
       this.helpers.add(helper);
     }
