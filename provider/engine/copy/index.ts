@@ -124,6 +124,7 @@ async function copyOneJob(
   w: SessionPair,
   signal: AbortSignal,
   onTableIn: (frozen: boolean) => void,
+  work: OpenWork,
 ): Promise<'done' | 'elsewhere'> {
   const claim = args.ledger ? await args.ledger.claim(job, w.target) : { epoch: 0 };
   if ('elsewhere' in claim) return 'elsewhere';
@@ -136,15 +137,17 @@ async function copyOneJob(
   const { ledger } = args;
   const bytes = tally.bytesOf(job);
   let lostClaim = false;
-  const result = await runCopyJob({
-    job,
-    source: w.source,
-    target: w.target,
-    encoding: args.encoding,
-    signal,
-    onBytes: bytes.onBytes,
-    ...(ledger ? { beforeCommit: (target, r) => ledger.beforeCommit(target, job, claim.epoch, r) } : {}),
-  }).catch((error: unknown) => {
+  const copy = (): ReturnType<typeof runCopyJob> =>
+    runCopyJob({
+      job,
+      source: w.source,
+      target: w.target,
+      encoding: args.encoding,
+      signal,
+      onBytes: bytes.onBytes,
+      ...(ledger ? { beforeCommit: (target, r) => ledger.beforeCommit(target, job, claim.epoch, r) } : {}),
+    });
+  const result = await work.around(copy).catch((error: unknown) => {
     // shared: another claimer took the item over (this one looked dead for a while); it is theirs now
     if (ledger?.others && isPgferryError(error) && error.code === 'COPY_CLAIM_LOST') {
       lostClaim = true;
@@ -185,28 +188,76 @@ async function buildOneIndex(args: CopyTablesArgs, index: SourceIndex, target: p
 }
 
 /**
- * Each table's work for the index pool, in order: its indexes as soon as its rows are in, then,
- * for a table loaded frozen, its VACUUM (ANALYZE) once the last of them is built. A table loaded
- * in parts is vacuumed in the last step instead (finishDatabase): its rows are not frozen, and a
- * VACUUM can mark a page all-visible only once no transaction older than its rows is open, which
- * the other copies' transactions still are.
+ * The copy's own transactions on the target (COPY jobs, index builds), by the tick each began at:
+ * a VACUUM marks a page all-visible only once no transaction older than its rows is open, and in
+ * this database the copy's are the ones that could be.
+ */
+class OpenWork {
+  private tick = 0;
+  private readonly open = new Map<symbol, number>();
+  onEnd: () => void = () => undefined;
+
+  begin(): symbol {
+    const id = Symbol('work');
+    this.open.set(id, ++this.tick);
+    return id;
+  }
+
+  end(id: symbol): void {
+    if (this.open.delete(id)) this.onEnd();
+  }
+
+  now(): number {
+    return this.tick;
+  }
+
+  /** Has every transaction that began at or before `tick` ended? */
+  endedBy(tick: number): boolean {
+    for (const began of this.open.values()) if (began <= tick) return false;
+    return true;
+  }
+
+  async around<T>(fn: () => Promise<T>): Promise<T> {
+    const id = this.begin();
+    try {
+      return await fn();
+    } finally {
+      this.end(id);
+    }
+  }
+}
+
+/**
+ * Each table's work for the index pool, in order: its indexes as soon as its rows are in, then its
+ * VACUUM (ANALYZE) once the last of them is built: at once for a table loaded frozen; for a table
+ * loaded in parts (not frozen) once every transaction of the copy that began before its last part
+ * committed has ended, so that the VACUUM can mark its pages all-visible while other tables still
+ * copy. The last step (finishDatabase) vacuums whatever is left, or was vacuumed too early.
  */
 class TableWorkOrder {
   private readonly indexesLeft = new Map<string, number>();
   private readonly frozen = new Set<string>();
-  /** Tables whose rows are in and whose indexes are not all built yet. */
+  /** Per table loaded unfrozen: the tick of the copy's work when its last part committed. */
+  private readonly rowsInAt = new Map<string, number>();
+  /** Tables whose indexes are built, waiting for the older transactions to end before their VACUUM. */
+  private readonly vacuumWaits = new Map<string, SourceTable>();
+  /** Tables whose rows are in and whose work is not all queued yet. */
   private waiting = 0;
   private rowsAllIn = false;
   constructor(
     private readonly queue: WorkQueue<TableWork>,
     private readonly byTable: ReadonlyMap<string, readonly SourceIndex[]>,
     private readonly analyzeLater: ReadonlySet<string>,
-  ) {}
+    private readonly work: OpenWork,
+  ) {
+    work.onEnd = () => this.releaseVacuums();
+  }
 
   /** The table's rows are all in; `frozen`: loaded in one COPY FREEZE. */
   rowsIn(table: SourceTable, frozen: boolean): void {
     const indexes = this.byTable.get(table.oid) ?? [];
     if (frozen) this.frozen.add(table.oid);
+    else this.rowsInAt.set(table.oid, this.work.now());
     this.indexesLeft.set(table.oid, indexes.length);
     this.waiting += 1;
     if (indexes.length === 0) this.tableDone(table);
@@ -216,7 +267,7 @@ class TableWorkOrder {
   /** Every table's rows are in (or the copy stopped): the queue closes once the last table's work is queued. */
   copyEnded(): void {
     this.rowsAllIn = true;
-    if (this.waiting === 0) this.queue.close();
+    this.closeWhenDone();
   }
 
   /** One of the table's indexes is built. */
@@ -227,10 +278,29 @@ class TableWorkOrder {
   }
 
   private tableDone(table: SourceTable): void {
+    if (this.frozen.has(table.oid)) this.queueVacuum(table);
+    else this.vacuumWaits.set(table.oid, table);
+    this.releaseVacuums();
+  }
+
+  /** Queues the VACUUM of each waiting table whose older transactions have all ended. */
+  private releaseVacuums(): void {
+    for (const [oid, table] of this.vacuumWaits) {
+      if (!this.work.endedBy(this.rowsInAt.get(oid) ?? 0)) continue;
+      this.vacuumWaits.delete(oid);
+      this.queueVacuum(table);
+    }
+    this.closeWhenDone();
+  }
+
+  private queueVacuum(table: SourceTable): void {
     this.waiting -= 1;
     if (this.queue.isClosed()) return; // the copy stopped on a failure: nothing more to queue
-    if (this.frozen.has(table.oid)) this.queue.push({ vacuum: table, analyze: !this.analyzeLater.has(table.oid) });
-    if (this.rowsAllIn && this.waiting === 0) this.queue.close();
+    this.queue.push({ vacuum: table, analyze: !this.analyzeLater.has(table.oid) });
+  }
+
+  private closeWhenDone(): void {
+    if (this.rowsAllIn && this.waiting === 0 && !this.queue.isClosed()) this.queue.close();
   }
 }
 
@@ -258,7 +328,8 @@ export async function copyTables(args: CopyTablesArgs): Promise<CopyTablesResult
   const tableOf = new Map(args.tables.map((t) => [t.oid, t]));
   const copyQueue = new WorkQueue<CopyJob>();
   const indexQueue = new WorkQueue<TableWork>();
-  const order = new TableWorkOrder(indexQueue, byTable, analyzeLater);
+  const openWork = new OpenWork();
+  const order = new TableWorkOrder(indexQueue, byTable, analyzeLater, openWork);
   const toCopy: CopyJob[] = [];
   for (const job of jobs) {
     const done = args.done?.get(itemKey(job));
@@ -286,7 +357,7 @@ export async function copyTables(args: CopyTablesArgs): Promise<CopyTablesResult
     signal,
     ...pairedWithTarget(args.sessions, spec.target, targetOptions(database, 'copy')),
     work: async (job, w) => {
-      const outcome = await copyOneJob(args, tally, job, w, signal, (frozen) => order.rowsIn(job.table, frozen));
+      const outcome = await copyOneJob(args, tally, job, w, signal, (frozen) => order.rowsIn(job.table, frozen), openWork);
       if (outcome === 'elsewhere') elsewhere?.add(job);
       else elsewhere?.resolved();
     },
@@ -303,7 +374,8 @@ export async function copyTables(args: CopyTablesArgs): Promise<CopyTablesResult
     close: closeSession,
     work: async (work, target) => {
       if ('vacuum' in work) return void (await target.query(vacuumStatement(work.vacuum.sql, work.analyze)));
-      await buildOneIndex(args, work.index, target);
+      const { index } = work;
+      await openWork.around(() => buildOneIndex(args, index, target));
       const table = tableOf.get(work.index.tableOid);
       if (table) order.indexBuilt(table);
     },

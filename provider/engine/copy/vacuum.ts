@@ -44,3 +44,18 @@ export async function analyzedTables(target: pg.Client): Promise<Set<string>> {
   );
   return new Set(rows.map((r) => r.oid));
 }
+
+/**
+ * Tables of this database a VACUUM left with pages not all-visible (it ran while a transaction
+ * older than their rows was still open: one the copy does not track, a helper agent's): the last
+ * step vacuums them again. relallvisible and relpages are what that VACUUM recorded.
+ */
+export async function notAllVisible(target: pg.Client): Promise<Set<string>> {
+  const { rows } = await target.query<{ oid: string }>(
+    `SELECT c.oid::int8::text AS oid FROM pg_class c
+       LEFT JOIN pg_class t ON t.oid = c.reltoastrelid
+      WHERE c.relkind = 'r' AND c.relnamespace <> 'pg_catalog'::regnamespace
+        AND ((c.relpages > 0 AND c.relallvisible < c.relpages) OR (t.relpages > 0 AND t.relallvisible < t.relpages))`,
+  );
+  return new Set(rows.map((r) => r.oid));
+}

@@ -18,7 +18,7 @@ import { leaveBehindUnsupported } from './leaveBehindUnsupported';
 import { endCopyRound, freshCopyWork, resumedCopyWork, schemaSignature, type CopyWork } from './copyWork';
 import { markCopyPostData } from '../control/copyItems';
 import { dropLedger } from '../copy/doneRecords';
-import { analyzedTables, vacuumStatement } from '../copy/vacuum';
+import { analyzedTables, notAllVisible, vacuumStatement } from '../copy/vacuum';
 import { dumpFile, dumpSchema, listToc, restoreSection } from '../schema/dumpRestore';
 import { filteredDumpIds } from '../schema/filteredToc';
 import { leftOutRelations, nameKey, readFilterPlan, type FilterPlan } from '../filter/plan';
@@ -294,11 +294,12 @@ export async function copyDatabaseAt(
 export async function finishDatabase(run: MigrationRun, database: string, props: DatabaseProperties): Promise<void> {
   const { spec } = run;
   await timed(run, database, 'analyze', async () => {
-    // The copy's index pool vacuumed and analyzed the tables loaded frozen (copy/vacuum.ts); the
-    // rest get their VACUUM (ANALYZE) here, now that no copy transaction is open.
+    // The copy's index pool vacuumed and analyzed the tables it could (copy/index.ts TableWorkOrder);
+    // the rest, and any whose VACUUM ran too early, get their VACUUM (ANALYZE) here, now that no
+    // copy transaction is open.
     const tables = await withSession(spec.target, { database, purpose: 'catalog' }, async (c) => {
-      const analyzed = await analyzedTables(c);
-      return (await listTables(c, run.targetMajor)).filter((t) => !analyzed.has(t.oid));
+      const [analyzed, again] = [await analyzedTables(c), await notAllVisible(c)];
+      return (await listTables(c, run.targetMajor)).filter((t) => !analyzed.has(t.oid) || again.has(t.oid));
     });
     const queue = new WorkQueue<string>();
     queue.push(...tables.map((t) => t.sql));
