@@ -29,12 +29,12 @@ interface HeldRound {
  * Three agents on one migration: `first` runs it (its COPY of part 0 held), `second` helps (its
  * COPY of part 1 held), `third` helps with the rest. Resolves once every part but the two held is done.
  */
-async function heldRound(database: string, migration: string): Promise<HeldRound> {
+async function heldRound(database: string, migration: string, extra: Record<string, unknown> = {}): Promise<HeldRound> {
   await lab.sourceDatabase(database, ROWS);
   const url = lab.sourceUrl(database);
   const firstHold = await lab.hold(/"wide"/);
   const first = await lab.startAgent(`${migration}-1`, url, firstHold.port);
-  await lab.create(migration, database, SPLIT);
+  await lab.create(migration, database, { ...SPLIT, ...extra });
   await firstHold.whenHeld();
   const secondHold = await lab.hold(/"wide"/);
   const second = await lab.startAgent(`${migration}-2`, url, secondHold.port);
@@ -151,6 +151,40 @@ describe('one split table copied by several agents in the coordinator snapshot',
       );
     console.log(`      (SIGKILL of the helper to its part copied again by another: ${takeoverMs} ms)`);
     for (const agent of [round.first, round.third]) await lab.stopAgent(agent);
+  });
+
+  it("online: the agents copy the parts at the slot's snapshot, changes made meanwhile stream, and the cutover leaves target = source", async () => {
+    const round = await heldRound('onlinesplit', 'online-split', { mode: 'Online' });
+    // changes after the slot's snapshot, while two parts are still held: they must come by the stream
+    await lab.pair.source.query(
+      `INSERT INTO public.wide SELECT g, 'late ' || g FROM generate_series(${ROWS + 1}, ${ROWS + 500}) g;
+       UPDATE public.wide SET pad = 'changed' WHERE id % 97 = 0;
+       DELETE FROM public.wide WHERE id % 89 = 0;`,
+      [],
+      'onlinesplit',
+    );
+    round.release();
+    await until(
+      'the migration to stream',
+      async () => ((await lab.state('online-split'))?.state === 'WaitingForUserAction' ? true : undefined),
+      120_000,
+      250,
+    );
+    const flags = ['--target-host', lab.pair.target.host, '--target-port', String(lab.pair.target.port)];
+    const cutover = await runCli(
+      ['update', '--name', 'online-split', '--cutover', '--wait', ...PGFERRY_JSON, ...flags],
+      lab.targetEnv(),
+      240_000,
+    );
+    assert.equal(cutover.code, 0, cutover.stderr);
+    assert.equal((await lab.state('online-split'))?.state, 'Succeeded');
+    await assertSameRows('onlinesplit');
+    const after = await lab.items('online-split', 'wide');
+    assert.deepEqual(
+      after.map((r) => r.holder),
+      ['online-split-1', 'online-split-2', ...Array.from({ length: PARTS - 2 }, () => 'online-split-3')],
+    );
+    for (const agent of [round.first, round.second, round.third]) await lab.stopAgent(agent);
   });
 
   it('every agent SIGKILLed, one started again: the copy resumes inside the table', async () => {
