@@ -261,6 +261,7 @@ export async function orchestrate(spec: MigrationSpec, options: OrchestrateOptio
     const run = await prerequisites(spec, store, { signal: controller.signal, onProgress, workDir, resuming });
     trace('prerequisites');
     if (spec.migrateRoles && !resuming) await retrying(RETRY_POLICIES.phase, () => rolesStep(run), outageRetry(run, 'the roles step'));
+    trace('roles');
     await store.setState(name, 'InProgress', 'MigratingData');
     if (spec.mode === 'Online') await runOnline(run);
     else await (await import('./offline')).runOffline(run);
