@@ -135,9 +135,10 @@ export class AgentLab {
     );
   }
 
-  /** Kills every agent still running and closes the proxies. */
+  /** Kills every agent still running, closes the proxies and stops the servers. */
   async close(): Promise<void> {
     for (const agent of this.agents) agent.child.kill('SIGKILL');
     for (const hold of this.holds) await hold.close();
+    await this.pair.stop();
   }
 }

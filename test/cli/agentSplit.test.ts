@@ -77,10 +77,7 @@ describe('one split table copied by several agents in the coordinator snapshot',
   before(async () => {
     lab = new AgentLab(await startPair());
   });
-  after(async () => {
-    await lab?.close();
-    await lab?.pair.stop();
-  });
+  after(async () => lab?.close());
 
   it("three agents copy the table's parts; the target equals the source and the holders name all three", async () => {
     const round = await heldRound('three', 'by-three');

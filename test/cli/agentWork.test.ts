@@ -18,10 +18,7 @@ describe('agents claim and run migrations of runtime agents', function () {
   before(async () => {
     lab = new AgentLab(await startPair());
   });
-  after(async () => {
-    await lab?.close();
-    await lab?.pair.stop();
-  });
+  after(async () => lab?.close());
 
   it('one agent with the credentials runs a migration of runtime agents to the end; the target equals the source', async () => {
     await lab.sourceDatabase('one', 10_000);

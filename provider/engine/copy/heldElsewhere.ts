@@ -2,6 +2,7 @@
 // claimer holds are watched until they are done there (then counted as if copied here: progress,
 // and the table's indexes once its last part is in) or free again (their holder died: copied
 // here). The copy queue stays open until every item is resolved one way or the other.
+import { sleepUnlessAborted } from '../util/sleep';
 import type { WorkQueue } from '../util/workQueue';
 import type { CopyJobResult } from './copyJob';
 import { itemKey, type CopyJob } from './plan';
@@ -47,7 +48,7 @@ export class HeldElsewhere {
     const stopBeating = this.others.beat();
     try {
       while (!this.queue.isClosed()) {
-        await pause(WATCH_EVERY_MS, signal);
+        await sleepUnlessAborted(WATCH_EVERY_MS, signal);
         if (signal.aborted) return; // the copy stopped: its workers report why
         if (this.held.size === 0) continue;
         const now = await this.others.watch([...this.held.keys()]);
@@ -67,16 +68,4 @@ export class HeldElsewhere {
       stopBeating();
     }
   }
-}
-
-function pause(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const done = () => {
-      clearTimeout(timer);
-      signal.removeEventListener('abort', done);
-      resolve();
-    };
-    const timer = setTimeout(done, ms);
-    signal.addEventListener('abort', done, { once: true });
-  });
 }

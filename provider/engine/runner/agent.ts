@@ -16,6 +16,7 @@ import { errorMessage } from '../core/errors';
 import { runnerInput } from '../input/handOff';
 import type { ServerSpec } from '../input/migrationSpec';
 import { agentSpec, type SourceCredential } from '../input/runSpec';
+import { sleepUnlessAborted } from '../util/sleep';
 import { AgentQueue } from './agentQueue';
 import { helpCopyRound } from './copyHelper';
 import { runnerLogPath } from './spawn';
@@ -40,19 +41,6 @@ export interface AgentOptions {
   readonly onJoined?: () => void;
   /** Progress lines (never a secret): a runner started, a runner ended, a queue error. */
   readonly log?: (line: string) => void;
-}
-
-/** Resolves after `ms`, or at once when `signal` aborts; leaves no listener behind. */
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise<void>((resolve) => {
-    const done = () => {
-      clearTimeout(timer);
-      signal.removeEventListener('abort', done);
-      resolve();
-    };
-    const timer = setTimeout(done, ms);
-    signal.addEventListener('abort', done, { once: true });
-  });
 }
 
 class Agent {
@@ -88,7 +76,7 @@ class Agent {
       let lastBeat = Date.now();
       while (!signal.aborted) {
         await this.look().catch((error: unknown) => this.log(`looking for work: ${errorMessage(error)}`));
-        await sleep(LOOK_EVERY_MS, signal);
+        await sleepUnlessAborted(LOOK_EVERY_MS, signal);
         if (!signal.aborted && Date.now() - lastBeat >= AGENT_HEARTBEAT_MS) {
           await this.registry.heartbeat(name).catch(() => undefined);
           lastBeat = Date.now();
