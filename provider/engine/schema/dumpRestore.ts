@@ -66,7 +66,9 @@ export async function dumpSchema(args: {
   const run = await runTool(args.tools.pgDump, argv, libpqEnv(args.source, args.database), args.signal);
   if (run.code !== 0) {
     throw new PgferryError('SCHEMA_DUMP', `pg_dump of database "${args.database}" failed: ${firstLines(run.stderr)}`, {
-      transient: lostConnection(run.stderr),
+      // the copy holds its snapshot until the dump ends: one pg_dump cannot import went away with
+      // its session (a reset, a restart), and the database's copy starts again like any lost connection
+      transient: lostConnection(run.stderr) || (args.snapshot !== undefined && /invalid snapshot identifier/i.test(run.stderr)),
       category: 'source',
       field: `database "${args.database}"`,
     });
