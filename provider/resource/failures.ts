@@ -33,7 +33,8 @@ export function failureMessage(status: MigrationStatus): string | undefined {
   }
   if (status.state === 'Failed') return `migration "${status.name}" failed: ${status.message ?? 'no message recorded'}`;
   if (status.state === 'Canceled') return `migration "${status.name}" was canceled${status.message ? `: ${status.message}` : ''}`;
-  if (isStale(status)) return staleRunnerMessage(status);
+  // runtime agents: a runner gone is no failure, the agents take it up (settle says so in `message`)
+  if (isStale(status) && status.runtime !== 'agents') return staleRunnerMessage(status);
   if (engine.waitingForApplyFix(status)) return `migration "${status.name}" is waiting for a fix: ${status.message ?? 'see its databases'}`;
   return undefined;
 }
@@ -58,6 +59,9 @@ export function settle(spec: MigrationSpec, inputs: Props, status: MigrationStat
   if (message) {
     const text = redact(message, spec);
     throw new PartialFailure(text, migrationId(spec), { ...outs, __provider: inputs.__provider }, [text]);
+  }
+  if (!engine.isFinalState(status.state) && (isStale(status) || status.waiting !== undefined)) {
+    outs.message = redact(staleRunnerMessage(status), spec);
   }
   return outs;
 }
