@@ -137,6 +137,27 @@ describe('protocol: PgMigration with runtime agents against real servers', funct
     assert.equal(await databaseCount('never'), 0);
   });
 
+  it("Delete of an online migration streaming in an agent's runner cancels it there and cleans the source", async () => {
+    await loadShop(source, 'stream');
+    const agent = await startAgent('res-agent-stream', ['stream']);
+    const online = async () => (await host.check({}, inputs('proto-agents-cancel', 'stream', { mode: 'Online' }))).inputs;
+    const created = await host.create(await online());
+    assert.equal(created.properties.subState, 'WaitingForCutoverTrigger', String(created.properties.message));
+    const slotsOf = async () => (await source.query<{ n: number }>(`SELECT count(*)::int AS n FROM pg_replication_slots`))[0]!.n;
+    assert.equal(await slotsOf(), 1, 'the agent runner streams from a slot');
+    const before = host.stdout.length;
+    await host.delete(created.id, created.properties);
+    const lines = host.stdout.slice(before);
+    assert.ok(
+      lines.some((l) => /^proto-agents-cancel: canceling \(WaitingForUserAction\/WaitingForCutoverTrigger\)/.test(l)),
+      lines.join('\n'),
+    );
+    assert.ok(!lines.some((l) => /restarting it/.test(l)), 'no runner on the Pulumi machine');
+    assert.equal((await target.query(`SELECT 1 FROM pgferry.migration WHERE name = 'proto-agents-cancel'`)).length, 0);
+    assert.equal(await slotsOf(), 0, 'no slot left on the source');
+    assert.equal(agent.exitCode, null, 'the agent lives on after its runner ended');
+  });
+
   it('an agent stopped mid-copy: Update starts no runner here and waits; another agent finishes it', async () => {
     // a table big enough that the copy is still running when the agent is stopped
     await loadShop(source, 'big');
