@@ -50,6 +50,58 @@ async function startAgent(name: string, databases: readonly string[]): Promise<C
 const databaseCount = async (name: string) =>
   (await target.query<{ n: number }>(`SELECT count(*)::int AS n FROM pg_database WHERE datname = $1`, [name]))[0]!.n;
 
+/** An agent stopped mid-copy: Update starts no runner here and waits; another agent finishes it. */
+async function stoppedAgentTakenOver(): Promise<void> {
+  // a table big enough that the copy is still running when the agent is stopped
+  await loadShop(source, 'big');
+  await source.query(
+    `CREATE TABLE events (id bigint PRIMARY KEY, payload text);
+       INSERT INTO events SELECT g, md5(g::text) || md5((g + 1)::text) FROM generate_series(1, 1500000) g`,
+    [],
+    'big',
+  );
+  const bigInputs = async () => (await host.check({}, inputs('proto-agents-stop', 'big'))).inputs;
+  const created = await host.create(await bigInputs());
+  assert.ok(host.stdout.some((l) => /^proto-agents-stop: waiting for an agent with the source's credentials/.test(l)));
+  const first = await startAgent('res-agent-stop', ['big']);
+  await until(
+    'the agent to copy events',
+    async () => (await target.query<{ n: number }>(`SELECT count(*)::int AS n FROM pg_stat_progress_copy`))[0]!.n > 0 || undefined,
+    60_000,
+    50,
+  );
+  const exited = new Promise((resolve) => first.once('exit', resolve));
+  first.kill('SIGTERM');
+  await exited;
+  const before = host.stdout.length;
+  const updated = await host.update(created.id, created.properties, await bigInputs());
+  const lines = host.stdout.slice(before);
+  assert.equal(updated.properties.state, 'InProgress', String(updated.properties.message));
+  assert.match(String(updated.properties.message), /nothing runs it: waiting for an agent/);
+  assert.ok(
+    lines.some((l) => /^proto-agents-stop: waiting for an agent/.test(l)),
+    lines.join('\n'),
+  );
+  assert.ok(!lines.some((l) => /runner started|restarting it/.test(l)), 'no runner on the Pulumi machine');
+  // nothing copies while no agent holds it
+  await new Promise((resolve) => setTimeout(resolve, 1500));
+  assert.equal((await target.query<{ n: number }>(`SELECT count(*)::int AS n FROM pg_stat_progress_copy`))[0]!.n, 0);
+  await startAgent('res-agent-stop-2', ['big']);
+  const done = await until(
+    'the second agent to finish the migration',
+    async () => {
+      const read = await host.read(created.id, await bigInputs());
+      return read.properties.state === 'Succeeded' ? read : undefined;
+    },
+    60_000,
+    500,
+  );
+  assert.equal(done.properties.subState, 'Completed');
+  assert.deepEqual(await fingerprint(target, 'big'), await fingerprint(source, 'big'));
+  const events = `SELECT count(*)::int AS n, md5(string_agg(e::text, '|' ORDER BY id)) AS h FROM events e`;
+  assert.deepEqual(await target.query(events, [], 'big'), await source.query(events, [], 'big'));
+}
+
 describe('protocol: PgMigration with runtime agents against real servers', function () {
   this.timeout(300_000);
   before(async () => {
@@ -158,54 +210,5 @@ describe('protocol: PgMigration with runtime agents against real servers', funct
     assert.equal(agent.exitCode, null, 'the agent lives on after its runner ended');
   });
 
-  it('an agent stopped mid-copy: Update starts no runner here and waits; another agent finishes it', async () => {
-    // a table big enough that the copy is still running when the agent is stopped
-    await loadShop(source, 'big');
-    await source.query(
-      `CREATE TABLE events (id bigint PRIMARY KEY, payload text);
-       INSERT INTO events SELECT g, md5(g::text) || md5((g + 1)::text) FROM generate_series(1, 1500000) g`,
-      [],
-      'big',
-    );
-    const bigInputs = async () => (await host.check({}, inputs('proto-agents-stop', 'big'))).inputs;
-    const created = await host.create(await bigInputs());
-    assert.ok(host.stdout.some((l) => /^proto-agents-stop: waiting for an agent with the source's credentials/.test(l)));
-    const first = await startAgent('res-agent-stop', ['big']);
-    await until(
-      'the agent to copy events',
-      async () => (await target.query<{ n: number }>(`SELECT count(*)::int AS n FROM pg_stat_progress_copy`))[0]!.n > 0 || undefined,
-      60_000,
-      50,
-    );
-    const exited = new Promise((resolve) => first.once('exit', resolve));
-    first.kill('SIGTERM');
-    await exited;
-    const before = host.stdout.length;
-    const updated = await host.update(created.id, created.properties, await bigInputs());
-    const lines = host.stdout.slice(before);
-    assert.equal(updated.properties.state, 'InProgress', String(updated.properties.message));
-    assert.match(String(updated.properties.message), /nothing runs it: waiting for an agent/);
-    assert.ok(
-      lines.some((l) => /^proto-agents-stop: waiting for an agent/.test(l)),
-      lines.join('\n'),
-    );
-    assert.ok(!lines.some((l) => /runner started|restarting it/.test(l)), 'no runner on the Pulumi machine');
-    // nothing copies while no agent holds it
-    await new Promise((resolve) => setTimeout(resolve, 1500));
-    assert.equal((await target.query<{ n: number }>(`SELECT count(*)::int AS n FROM pg_stat_progress_copy`))[0]!.n, 0);
-    await startAgent('res-agent-stop-2', ['big']);
-    const done = await until(
-      'the second agent to finish the migration',
-      async () => {
-        const read = await host.read(created.id, await bigInputs());
-        return read.properties.state === 'Succeeded' ? read : undefined;
-      },
-      60_000,
-      500,
-    );
-    assert.equal(done.properties.subState, 'Completed');
-    assert.deepEqual(await fingerprint(target, 'big'), await fingerprint(source, 'big'));
-    const events = `SELECT count(*)::int AS n, md5(string_agg(e::text, '|' ORDER BY id)) AS h FROM events e`;
-    assert.deepEqual(await target.query(events, [], 'big'), await source.query(events, [], 'big'));
-  });
+  it('an agent stopped mid-copy: Update starts no runner here and waits; another agent finishes it', stoppedAgentTakenOver);
 });
