@@ -9,8 +9,8 @@ import { recordTableVerification, tableVerifications } from '../../provider/engi
 import { recheckPlan } from '../../provider/engine/cutover/recheckPlan';
 import type { MigrationRun } from '../../provider/engine/flow/migrationRun';
 import { verifyDatabases } from '../../provider/engine/verify';
-import { BackgroundVerification } from '../../provider/engine/verify/background';
-import { pairSpec, startPair, type ServerPair } from '../support';
+import { BackgroundVerification, type PinOutcome } from '../../provider/engine/verify/background';
+import { pairSpec, startPair, until, type ServerPair } from '../support';
 import {
   copyAtSnapshot,
   createSlot,
@@ -69,6 +69,73 @@ async function verifyAtPin(s: Streaming, name: string): Promise<void> {
     if ((await s.verifier.verifyTable(await s.table(name))) === 'verified') return;
   }
   assert.fail(`${name}: no exact pin in 20 tries`);
+}
+
+/** Moves a table's pin forward, trying again while a pin is inexact. */
+async function rollForwardAtPin(s: Streaming, table: SourceTable): Promise<PinOutcome> {
+  let outcome = await s.verifier.rollForward(table);
+  for (let i = 0; outcome !== 'verified' && i < 20; i++) outcome = await s.verifier.rollForward(table);
+  return outcome;
+}
+
+/** Waits, the stream running on, until the target shows what `probe` (one boolean column `ok`) looks for. */
+async function applied(s: Streaming, probe: string): Promise<void> {
+  await until(probe, async () => ((await s.f.target.query<{ ok: boolean }>(probe, [], s.f.db))[0]?.ok ? true : undefined));
+}
+
+/** A busy table's pin moved forward while streaming: the cutover then reads only the keys changed after it. */
+async function rollForwardThenKeys(pair: ServerPair): Promise<void> {
+  const s = await streaming(pair);
+  try {
+    for (const t of TABLES) await verifyAtPin(s, t);
+    await s.f.src(`UPDATE touched SET v = v || '!' WHERE id <= 1500`);
+    await applied(s, `SELECT count(*) = 1500 AS ok FROM touched WHERE v LIKE '%!'`);
+    const due = await s.verifier.rollForwardDue(await Promise.all(TABLES.map((t) => s.table(t))));
+    assert.deepEqual(
+      due.map((t) => t.name),
+      ['touched'],
+    );
+    assert.equal(await rollForwardAtPin(s, due[0]!), 'verified');
+    const [record] = (await tableVerifications(s.store, s.f.migration)).filter((r) => r.table === 'public.touched');
+    assert.equal(record?.method, 'background');
+    assert.equal(record?.matches, true, record?.reason);
+    assert.equal(record?.keysChecked, 1500);
+    assert.equal(record?.sourceRows, 2000);
+    // not due again: its changed keys count from the new pin
+    assert.deepEqual(await s.verifier.rollForwardDue(await Promise.all(TABLES.map((t) => s.table(t)))), []);
+    await s.f.src(`UPDATE touched SET v = v || '?' WHERE id IN (1, 2, 1999)`);
+    await drain(s.f, s.running);
+    const report = await verifyDatabases(s.run.spec, { databases: [s.f.db], recheck: await recheckPlan(s.run, [s.stream]) });
+    assert.equal(report.ok, true, report.firstMismatch);
+    const touched = report.tables.find((t) => t.table === 'public.touched');
+    assert.equal(touched?.method, 'keys');
+    assert.equal(touched?.keysChecked, 3);
+  } finally {
+    await s.verifier.stop();
+    await s.store.close();
+  }
+}
+
+/** A target row among the changed keys altered behind the stream: moving the pin forward finds it. */
+async function rollForwardFindsTamper(pair: ServerPair): Promise<void> {
+  const s = await streaming(pair);
+  try {
+    for (const t of TABLES) await verifyAtPin(s, t);
+    await s.f.src(`UPDATE touched SET v = v || '+' WHERE id <= 1200`);
+    await applied(s, `SELECT count(*) = 1200 AS ok FROM touched WHERE v LIKE '%+'`);
+    await s.f.dst(`UPDATE touched SET v = 'tampered' WHERE id = 600`);
+    assert.equal(await rollForwardAtPin(s, await s.table('touched')), 'verified');
+    const [record] = (await tableVerifications(s.store, s.f.migration)).filter((r) => r.table === 'public.touched');
+    assert.equal(record?.matches, false);
+    assert.match(record?.reason ?? '', /^content checksum of the 1200 key\(s\) changed differs at source position [0-9A-F]+\/[0-9A-F]+$/);
+    await drain(s.f, s.running);
+    const report = await verifyDatabases(s.run.spec, { databases: [s.f.db], recheck: await recheckPlan(s.run, [s.stream]) });
+    assert.equal(report.ok, false);
+    assert.equal(report.tables.find((t) => t.table === 'public.touched')?.method, 'full');
+  } finally {
+    await s.verifier.stop();
+    await s.store.close();
+  }
 }
 
 /** A difference found in the background: warned about once, left to the cutover, which reads the table whole. */
@@ -170,6 +237,12 @@ describe('cdc: verification while streaming, pinned to a source position', funct
       await s.store.close();
     }
   });
+
+  it('a table changed in many keys has its pin moved forward while streaming, and the cutover reads only the keys changed after that', () =>
+    rollForwardThenKeys(pair));
+
+  it('a target row among the keys changed since the last pin, altered behind the stream, is found when the pin moves forward; the cutover reads that table whole', () =>
+    rollForwardFindsTamper(pair));
 
   it('after a cutover stopped on a mismatch, the verifier pins every table again and the next cutover re-reads only changed keys', async () => {
     const s = await streaming(pair);

@@ -2,7 +2,9 @@
 // exact source position, the apply held there for the moment the target's snapshot is taken
 // (cdc/apply/pin.ts; why the pair is exact: docs/verification.md). Each result is recorded
 // (control/tableVerification.ts), and from then on the apply counts which keys of the table it
-// changes (cdc/apply/changeTracker.ts), so the cutover reads again only those. A difference is
+// changes (cdc/apply/changeTracker.ts), so the cutover reads again only those. Once a table has
+// many changed keys, its pin is moved forward: those keys and its count read again at a new pinned
+// position (rollForward), so the cutover's share stays the last seconds' changes. A difference is
 // recorded and shown as a warning naming the table (`show`, the events), and the cutover reads that
 // table whole: the cutover stays the authority. The stream goes on meanwhile, since a difference
 // may be the target's own doing (an ENABLE REPLICA trigger writing a table the source never
@@ -22,10 +24,17 @@ import { readFilterPlan } from '../filter/plan';
 import type { MigrationRun } from '../flow/migrationRun';
 import { pinStillCurrent } from './pinRecord';
 import { parseSnapshot, visibleIn } from './sourcePin';
+import type { TableChanges } from '../cdc/apply/changeTracker';
+import type { TargetColumn } from '../cdc/apply/types';
+import { keyedChecksumSql, tableCountSql } from './keyedChecksum';
 import { checksum, tableChecksumSql } from '.';
 
 /** Between passes over the tables that need a look. */
 const PASS_PAUSE_MS = 2_000;
+/** Changed keys that move a table's pin forward (rollForward), so the cutover reads at most about this many. */
+const ROLL_FORWARD_KEYS = 1_000;
+/** At most this often per table: each roll-forward counts the table's rows on both servers. */
+const ROLL_FORWARD_EVERY_MS = 20_000;
 /** How long the apply may take to reach a boundary and hold (a large source transaction being applied). */
 const HOLD_WAIT_MS = 60_000;
 
@@ -50,6 +59,8 @@ export class BackgroundVerification {
   private target: pg.Client | undefined;
   /** Tables found different by this runner: left to the cutover's whole-table verification. */
   private readonly differing = new Set<string>();
+  /** When each table's pin was last moved forward (rollForward), so a busy table is not counted every pass. */
+  private readonly rolledAt = new Map<string, number>();
 
   constructor(
     private readonly run: MigrationRun,
@@ -119,6 +130,10 @@ export class BackgroundVerification {
       if (outcome === 'inexact')
         this.run.onProgress({ kind: 'info', database, message: `background verification of ${table.display}: pin inexact, tried again` });
     }
+    for (const table of await this.rollForwardDue(tables)) {
+      if (this.stopped || this.stream().failure) return;
+      await this.rollForward(table); // an inexact pin is tried again after ROLL_FORWARD_EVERY_MS
+    }
   }
 
   /**
@@ -155,12 +170,66 @@ export class BackgroundVerification {
     throw error;
   }
 
-  /** One table at one pinned position: both sides read there, compared, recorded. */
+  /** One table at one pinned position: both sides read whole there, compared, recorded. */
   async verifyTable(table: SourceTable): Promise<PinOutcome> {
+    const tracker = this.stream().applier.tracker;
+    return this.atPin(
+      table,
+      (lsn) => tracker.startAt(table.sql, lsn, table.isPartition),
+      (lsn) => this.readWhole(table, lsn),
+    );
+  }
+
+  /**
+   * Tables whose pinned verification still stands but which the stream changed in many keys since:
+   * their pin is moved forward (rollForward) so that the cutover has only the last few keys to read.
+   */
+  async rollForwardDue(tables: readonly SourceTable[]): Promise<SourceTable[]> {
+    const { spec, store } = this.run;
+    const records = new Map((await tableVerifications(store, spec.migrationName, this.database)).map((r) => [r.table, r]));
+    const tracker = this.stream().applier.tracker;
+    const now = Date.now();
+    return tables.filter((t) => {
+      const entry = tracker.entry(t.sql);
+      if (this.differing.has(t.sql) || !pinStillCurrent(entry, records.get(t.display)) || entry.keys === 'all') return false;
+      return entry.keys.size >= ROLL_FORWARD_KEYS && now - (this.rolledAt.get(t.sql) ?? 0) >= ROLL_FORWARD_EVERY_MS;
+    });
+  }
+
+  /**
+   * Moves a table's verification to a new pinned position by reading again, there, only the rows of
+   * the keys changed since its last one, and its count on both sides: what the cutover would do, done
+   * while streaming so the cutover's share stays the changes of its last seconds, whatever the
+   * table's size or the hours it streamed. The table is read whole instead if its changes stopped
+   * being known by key meanwhile.
+   */
+  async rollForward(table: SourceTable): Promise<PinOutcome> {
+    const tracker = this.stream().applier.tracker;
+    const before = tracker.entry(table.sql);
+    let changed: TableChanges | undefined;
+    this.rolledAt.set(table.sql, Date.now());
+    return this.atPin(
+      table,
+      (lsn) => {
+        changed = tracker.entry(table.sql);
+        tracker.startAt(table.sql, lsn, table.isPartition);
+      },
+      async (lsn) => {
+        if (!changed || changed !== before || changed.keys === 'all') return this.readWhole(table, lsn);
+        return this.readChangedKeys(table, lsn, [...changed.keys], changed.keyColumns ?? []);
+      },
+    );
+  }
+
+  /**
+   * Holds the apply at a pinned source position, with both verifier sessions in snapshots of it
+   * (docs/verification.md): `onExact` runs while the apply waits there (the change tracking is
+   * moved to the position), `read` once the apply goes on, in the same snapshots.
+   */
+  private async atPin(table: SourceTable, onExact: (lsn: bigint) => void, read: (lsn: bigint) => Promise<void>): Promise<PinOutcome> {
     const source = this.source!;
     const target = this.target!;
     const applier = this.stream().applier;
-    const tracker = applier.tracker;
     let position: PinnedPosition | undefined;
     let exact = false;
     await target.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
@@ -169,7 +238,7 @@ export class BackgroundVerification {
       const pin = applier.requestPin(async (inexact) => {
         await target.query('SELECT 1'); // the target's snapshot: everything before the position is committed, nothing after
         exact = !inexact.has(table.sql) && !inexact.has(ALL_TABLES);
-        if (exact) tracker.startAt(table.sql, position!.lsn, table.isPartition);
+        if (exact) onExact(position!.lsn);
       });
       if (!(await within(pin.held, HOLD_WAIT_MS))) {
         applier.cancelPin(pin);
@@ -196,39 +265,65 @@ export class BackgroundVerification {
       }
       await pin.done;
       if (!exact) return 'inexact';
-      const sql = tableChecksumSql(table.sql);
-      const [src, dst] = await Promise.all([checksum(source, sql), checksum(target, sql)]);
-      await this.record(table, position.lsn, src, dst);
+      await read(position.lsn);
       return 'verified';
     } finally {
       await Promise.all([source.query('ROLLBACK').catch(() => undefined), target.query('ROLLBACK').catch(() => undefined)]);
     }
   }
 
-  private async record(
-    table: SourceTable,
-    lsn: bigint,
-    src: { rows: number; hash: string },
-    dst: { rows: number; hash: string },
-  ): Promise<void> {
-    const { run } = this;
-    const database = this.database;
+  private async readWhole(table: SourceTable, lsn: bigint): Promise<void> {
+    const sql = tableChecksumSql(table.sql);
+    const [src, dst] = await Promise.all([checksum(this.source!, sql), checksum(this.target!, sql)]);
     const at = formatLsn(lsn);
     let reason: string | undefined;
     if (src.rows !== dst.rows) reason = `row count differs at source position ${at}: source ${src.rows}, target ${dst.rows}`;
     else if (src.hash !== dst.hash) reason = `content checksum differs at source position ${at} (same row count, different values)`;
+    await this.record(table, lsn, { sourceRows: src.rows, targetRows: dst.rows, reason });
+  }
+
+  private async readChangedKeys(table: SourceTable, lsn: bigint, keys: string[], keyColumns: readonly TargetColumn[]): Promise<void> {
+    const count = tableCountSql(table.sql);
+    const sql = keyedChecksumSql(table.sql, keyColumns);
+    const param = [`[${keys.join(',')}]`];
+    const [src, dst, a, b] = await Promise.all([
+      checksum(this.source!, count),
+      checksum(this.target!, count),
+      checksum(this.source!, sql, param),
+      checksum(this.target!, sql, param),
+    ]);
+    const at = formatLsn(lsn);
+    let reason: string | undefined;
+    if (src.rows !== dst.rows) reason = `row count differs at source position ${at}: source ${src.rows}, target ${dst.rows}`;
+    else if (a.rows !== b.rows)
+      reason = `rows changed while streaming differ at source position ${at}: source has ${a.rows} of the ${keys.length} key(s) changed, target ${b.rows}`;
+    else if (a.hash !== b.hash) reason = `content checksum of the ${keys.length} key(s) changed differs at source position ${at}`;
+    await this.record(table, lsn, { sourceRows: src.rows, targetRows: dst.rows, reason, keysChecked: keys.length });
+  }
+
+  private async record(table: SourceTable, lsn: bigint, outcome: ReadOutcome): Promise<void> {
+    const { run } = this;
+    const database = this.database;
+    const at = formatLsn(lsn);
+    const { reason, keysChecked } = outcome;
     await recordTableVerification(run.store, run.spec.migrationName, {
       database,
       table: table.display,
       method: 'background',
       verifiedLsn: at,
-      sourceRows: src.rows,
-      targetRows: dst.rows,
+      sourceRows: outcome.sourceRows,
+      targetRows: outcome.targetRows,
+      ...(keysChecked === undefined ? {} : { keysChecked }),
       matches: reason === undefined,
       reason,
     });
     if (reason === undefined) {
-      run.onProgress({ kind: 'info', database, message: `verified ${table.display} while streaming: ${src.rows} rows match at ${at}` });
+      const how = keysChecked === undefined ? '' : ` (${keysChecked} changed key(s) read again)`;
+      run.onProgress({
+        kind: 'info',
+        database,
+        message: `verified ${table.display} while streaming: ${outcome.sourceRows} rows match at ${at}${how}`,
+      });
       return;
     }
     this.stream().applier.tracker.forget(table.sql);
@@ -239,6 +334,15 @@ export class BackgroundVerification {
       database,
     );
   }
+}
+
+/** A table read at a pinned position: its counts on both sides, and why it differs if it does. */
+interface ReadOutcome {
+  readonly sourceRows: number;
+  readonly targetRows: number;
+  readonly reason: string | undefined;
+  /** Rolled forward: the keys changed since the previous pin that were read again (the rest counted). */
+  readonly keysChecked?: number;
 }
 
 /** Whether `promise` settled within `ms`. */
