@@ -138,6 +138,32 @@ async function rollForwardFindsTamper(pair: ServerPair): Promise<void> {
   }
 }
 
+/** A stop while a table is read (here blocked by a lock on the target) cancels the read: the cutover does not wait for it. */
+async function stopCancelsRead(pair: ServerPair): Promise<void> {
+  const s = await streaming(pair);
+  const locker = await s.f.target.connect(s.f.db);
+  const waiting = `SELECT 1 FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND application_name = 'pgferry verify'`;
+  try {
+    await locker.query('BEGIN');
+    await locker.query('LOCK TABLE quiet IN ACCESS EXCLUSIVE MODE');
+    s.verifier.start();
+    await until('the verifier waits on the lock', async () => ((await s.f.dst(waiting)).length > 0 ? true : undefined));
+    const started = Date.now();
+    await s.verifier.stop();
+    const stopMs = Date.now() - started;
+    assert.ok(stopMs < 3_000, `stop took ${stopMs} ms`);
+    // cancelled on the server, not only left behind by a closed connection
+    assert.deepEqual(await s.f.dst(waiting), []);
+    const records = (await tableVerifications(s.store, s.f.migration)).filter((r) => r.table === 'public.quiet');
+    assert.deepEqual(records, []);
+  } finally {
+    await locker.query('ROLLBACK').catch(() => undefined);
+    await locker.end();
+    await s.verifier.stop();
+    await s.store.close();
+  }
+}
+
 /** A difference found in the background: warned about once, left to the cutover, which reads the table whole. */
 async function differenceLeftToCutover(pair: ServerPair): Promise<void> {
   const s = await streaming(pair);
@@ -243,6 +269,8 @@ describe('cdc: verification while streaming, pinned to a source position', funct
 
   it('a target row among the keys changed since the last pin, altered behind the stream, is found when the pin moves forward; the cutover reads that table whole', () =>
     rollForwardFindsTamper(pair));
+
+  it('a stop while a table is read cancels the read on the servers and returns at once', () => stopCancelsRead(pair));
 
   it('after a cutover stopped on a mismatch, the verifier pins every table again and the next cutover re-reads only changed keys', async () => {
     const s = await streaming(pair);

@@ -12,7 +12,7 @@
 // not compared again in the background by this runner, so the warning is said once.
 import type pg from 'pg';
 import { listTables, type SourceTable } from '../catalog';
-import { closeSession, openSession, serverMajor } from '../connect/session';
+import { closeSession, openSession, serverMajor, withSession } from '../connect/session';
 import { errorMessage } from '../core/errors';
 import { pinMessagePrefix } from '../core/names';
 import { formatLsn, parseLsn } from '../cdc/decode/lsn';
@@ -57,6 +57,10 @@ export class BackgroundVerification {
   private loop: Promise<void> | undefined;
   private source: pg.Client | undefined;
   private target: pg.Client | undefined;
+  /** The verifier sessions' backends, so that a stop can cancel a read in flight (cancelReads). */
+  private pids: { source: number; target: number } | undefined;
+  /** A table is being read on both servers: a whole table's checksum may take seconds. */
+  private reading = false;
   /** Tables found different by this runner: left to the cutover's whole-table verification. */
   private readonly differing = new Set<string>();
   /** When each table's pin was last moved forward (rollForward), so a busy table is not counted every pass. */
@@ -78,9 +82,14 @@ export class BackgroundVerification {
     });
   }
 
+  /**
+   * Stops the loop, cancelling a read in flight on both servers: the cutover waits for this, and a
+   * large table's checksum would otherwise add its seconds to the downtime.
+   */
   async stop(): Promise<void> {
     this.stopped = true;
     this.wake?.();
+    if (this.reading) await this.cancelReads();
     await this.loop;
     await this.closeSessions();
   }
@@ -88,6 +97,19 @@ export class BackgroundVerification {
   private async closeSessions(): Promise<void> {
     await Promise.all([closeSession(this.source), closeSession(this.target)]);
     this.source = this.target = undefined;
+    this.pids = undefined;
+  }
+
+  /** Cancels the verifier sessions' statements from a session of their own on each server (same user: no privilege needed). */
+  private async cancelReads(): Promise<void> {
+    const { spec } = this.run;
+    const pids = this.pids;
+    if (!pids) return;
+    const cancel = async (server: typeof spec.source, pid: number) =>
+      withSession(server, { database: this.database, purpose: 'verify' }, (c) => c.query('SELECT pg_cancel_backend($1)', [pid])).catch(
+        () => undefined, // a server gone: so is the read
+      );
+    await Promise.all([cancel(spec.source, pids.source), cancel(spec.target, pids.target)]);
   }
 
   /** Verifies each table not verified by this runner yet, or changed wholesale since; then waits and looks again. */
@@ -99,6 +121,7 @@ export class BackgroundVerification {
         // a server restarting, the stream reconnecting: tried again next pass
         await this.closeSessions();
       }
+      if (this.stopped) return; // a stop during the pass woke nothing: do not sleep PASS_PAUSE_MS before seeing it
       await new Promise<void>((resolve) => {
         this.wake = resolve;
         setTimeout(resolve, PASS_PAUSE_MS);
@@ -112,6 +135,7 @@ export class BackgroundVerification {
     const database = this.database;
     this.source ??= await openSession(spec.source, { database, purpose: 'verify', writable: true });
     this.target ??= await openSession(spec.target, { database, purpose: 'verify' });
+    this.pids ??= { source: await backendPid(this.source), target: await backendPid(this.target) };
   }
 
   private async pass(): Promise<void> {
@@ -265,7 +289,13 @@ export class BackgroundVerification {
       }
       await pin.done;
       if (!exact) return 'inexact';
-      await read(position.lsn);
+      if (this.stopped) return 'skipped';
+      this.reading = true;
+      try {
+        await read(position.lsn);
+      } finally {
+        this.reading = false;
+      }
       return 'verified';
     } finally {
       await Promise.all([source.query('ROLLBACK').catch(() => undefined), target.query('ROLLBACK').catch(() => undefined)]);
@@ -343,6 +373,10 @@ interface ReadOutcome {
   readonly reason: string | undefined;
   /** Rolled forward: the keys changed since the previous pin that were read again (the rest counted). */
   readonly keysChecked?: number;
+}
+
+async function backendPid(client: pg.Client): Promise<number> {
+  return (await client.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]!.pid;
 }
 
 /** Whether `promise` settled within `ms`. */
