@@ -164,6 +164,52 @@ async function stopCancelsRead(pair: ServerPair): Promise<void> {
   }
 }
 
+/**
+ * A stream far behind the source (a backlog after a restart or an outage): the verifier neither
+ * pins nor reads until the stream is within 16 MiB of the source's WAL, then verifies every
+ * table. The applier is stopped while the source writes a backlog of about 80 MiB of WAL in 300
+ * transactions; three passes go by with it stopped (before the gate, each asked it to hold for a
+ * pin), then a new applier catches up.
+ */
+async function waitsWhileCatchingUp(pair: ServerPair): Promise<void> {
+  const s = await streaming(pair);
+  const stream = s.stream as { applier: OnlineStream['applier']; done: Promise<unknown> };
+  let pins = 0;
+  const counted = (applier: OnlineStream['applier']): void => {
+    const request = applier.requestPin.bind(applier);
+    applier.requestPin = (atPin) => {
+      pins += 1;
+      return request(atPin);
+    };
+  };
+  try {
+    await drain(s.f, s.running);
+    counted(s.running.applier);
+    await s.f.src(
+      `DO $$ BEGIN FOR i IN 0..299 LOOP INSERT INTO touched SELECT g, repeat('w', 200) FROM generate_series(2001 + i * 1000, 3000 + i * 1000) g; COMMIT; END LOOP; END $$`,
+    );
+    s.verifier.start();
+    await new Promise((r) => setTimeout(r, 6_500));
+    assert.equal(pins, 0, 'the verifier asked a stream 80 MiB behind to hold for a pin');
+    assert.deepEqual(await tableVerifications(s.store, s.f.migration), []);
+    const running = startApplier(s.f, { tracker: s.running.applier.tracker });
+    counted(running.applier);
+    stream.applier = running.applier;
+    stream.done = running.done;
+    await until('every table verified once caught up', async () =>
+      (await tableVerifications(s.store, s.f.migration)).length === TABLES.length ? true : undefined,
+    );
+    assert.ok(pins >= TABLES.length);
+    const [row] = await s.f.dst('SELECT count(*)::int AS n FROM touched');
+    assert.equal(row!.n, 302_000);
+    for (const r of await tableVerifications(s.store, s.f.migration)) assert.equal(r.matches, true, `${r.table}: ${r.reason}`);
+  } finally {
+    await s.verifier.stop();
+    stream.applier.stop();
+    await s.store.close();
+  }
+}
+
 /** A difference found in the background: warned about once, left to the cutover, which reads the table whole. */
 async function differenceLeftToCutover(pair: ServerPair): Promise<void> {
   const s = await streaming(pair);
@@ -271,6 +317,9 @@ describe('cdc: verification while streaming, pinned to a source position', funct
     rollForwardFindsTamper(pair));
 
   it('a stop while a table is read cancels the read on the servers and returns at once', () => stopCancelsRead(pair));
+
+  it('reads nothing while the stream is far behind the source, and verifies every table once it has caught up', () =>
+    waitsWhileCatchingUp(pair));
 
   it('after a cutover stopped on a mismatch, the verifier pins every table again and the next cutover re-reads only changed keys', async () => {
     const s = await streaming(pair);

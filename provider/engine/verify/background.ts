@@ -17,7 +17,7 @@ import { errorMessage } from '../core/errors';
 import { pinMessagePrefix } from '../core/names';
 import { formatLsn, parseLsn } from '../cdc/decode/lsn';
 import { ALL_TABLES, type PinnedPosition } from '../cdc/apply/pin';
-import type { OnlineStream } from '../cdc/apply/onlineStream';
+import { appliedUpTo, type OnlineStream } from '../cdc/apply/onlineStream';
 import { recordTableVerification, tableVerifications } from '../control/tableVerification';
 import { notStreamedTables } from '../control/sourceTables';
 import { readFilterPlan } from '../filter/plan';
@@ -35,6 +35,14 @@ const PASS_PAUSE_MS = 2_000;
 const ROLL_FORWARD_KEYS = 1_000;
 /** At most this often per table: each roll-forward counts the table's rows on both servers. */
 const ROLL_FORWARD_EVERY_MS = 20_000;
+/**
+ * A stream further behind the source's WAL than this is catching up (a backlog after a restart or
+ * an outage): the verifier waits. Its reads would take both servers' CPU from the catch-up, a pin
+ * would hold the apply, and a runner's first pass reads every table whole (the keys changed since
+ * each pin are tracked in memory). Two of the apply's queue budgets: a stream that keeps up stays
+ * within a few kilobytes (keepalives move it past WAL that holds nothing for it).
+ */
+const CATCHING_UP_BYTES = 16n * 1024n * 1024n;
 /** How long the apply may take to reach a boundary and hold (a large source transaction being applied). */
 const HOLD_WAIT_MS = 60_000;
 
@@ -142,6 +150,7 @@ export class BackgroundVerification {
     const { spec, store } = this.run;
     const database = this.database;
     await this.openSessions();
+    if (await this.catchingUp()) return;
     const skipped = new Set((await notStreamedTables(store, spec.migrationName, [database])).map((t) => t.table));
     // What the filters leave behind, or move without rows (schema-only), is not compared: as at cutover.
     const filter = await readFilterPlan(this.source!, spec);
@@ -158,6 +167,13 @@ export class BackgroundVerification {
       if (this.stopped || this.stream().failure) return;
       await this.rollForward(table); // an inexact pin is tried again after ROLL_FORWARD_EVERY_MS
     }
+  }
+
+  /** Whether the stream is more than CATCHING_UP_BYTES behind the source's WAL: then nothing is read this pass. */
+  private async catchingUp(): Promise<boolean> {
+    const { rows } = await this.source!.query<{ lsn: string }>('SELECT pg_catalog.pg_current_wal_lsn()::text AS lsn');
+    const behind = parseLsn(rows[0]!.lsn) - appliedUpTo(this.stream().applier.stats());
+    return behind > CATCHING_UP_BYTES;
   }
 
   /**

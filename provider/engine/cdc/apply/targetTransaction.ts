@@ -138,6 +138,11 @@ export class TargetTransaction {
     return this.commits;
   }
 
+  /** Row changes planned and not yet sent. */
+  get plannedRows(): number {
+    return this.planner.pendingRows;
+  }
+
   /** Statements sent and not yet finished. */
   get inFlight(): number {
     return this.pipeline.inFlight;
