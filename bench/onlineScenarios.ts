@@ -108,6 +108,39 @@ export interface Drain {
   readonly cpu: { readonly source: number; readonly target: number; readonly consumer?: number };
   /** Seconds from the resume to the first change applied (start-up stalls, apart from apply speed). */
   readonly firstProgressSeconds: number;
+  /**
+   * pgferry's drains: the same backlog decoded alone, to the same point, by pg_recvlogical (pgoutput,
+   * pgferry's publication, output to /dev/null) on a slot of its own: the walsender's own speed.
+   */
+  readonly decodeOnly?: { readonly seconds: number; readonly sourceCpu: number };
+}
+
+/** The decode-only consumer: a pgoutput slot on the source's database that only pg_recvlogical reads. */
+export interface DecodeOnly {
+  readonly slot: string;
+  /** pgferry's publication, read when the first drain needs it. */
+  readonly publication: () => Promise<string>;
+}
+
+/** Moves the decode-only slot to the source's current position (untimed: the backlog written next is what it decodes). */
+async function decodeOnlyFromNow(source: Cluster, decode: DecodeOnly): Promise<void> {
+  await source.query(`SELECT pg_replication_slot_advance($1, pg_current_wal_lsn())`, [decode.slot], DB);
+}
+
+/** pg_recvlogical drains the decode-only slot to `endLsn`, alone: wall seconds and the source's CPU (its walsender). */
+async function decodeOnlyTo(source: Cluster, decode: DecodeOnly, endLsn: string): Promise<{ seconds: number; sourceCpu: number }> {
+  const pid = await postmasterPid(source);
+  const before = await treeCpuSeconds(pid);
+  const started = Date.now();
+  await execFileAsync(
+    `${PG_BIN}/pg_recvlogical`,
+    [
+      ...['-d', DB, '--slot', decode.slot, '--start', '--no-loop', '--endpos', endLsn],
+      ...['-o', 'proto_version=1', '-o', `publication_names=${await decode.publication()}`, '-o', 'messages=true', '-f', '/dev/null'],
+    ],
+    { env: pgEnv(source) },
+  );
+  return { seconds: (Date.now() - started) / 1000, sourceCpu: (await treeCpuSeconds(pid)) - before };
 }
 
 async function postmasterPid(cluster: Cluster): Promise<number> {
@@ -146,12 +179,15 @@ export async function drainRound(
   backlog: { seconds: number } | { transactions: number },
   markerId: number,
   at: Pick<Drain, 'round' | 'turn'>,
+  decode?: DecodeOnly,
 ): Promise<Drain> {
   const { source, target, log } = options;
   await drained.pause();
   let load;
+  let endLsn: string | undefined;
   try {
     await vacuumPgbench(source);
+    if (decode) await decodeOnlyFromNow(source, decode);
     log(
       `${drained.name}: writing the backlog (pgbench -c 4, ${'seconds' in backlog ? `${backlog.seconds} s` : `${backlog.transactions} transactions`}) while it is paused ...`,
     );
@@ -163,6 +199,7 @@ export async function drainRound(
         : { clients: 4, transactionsPerClient: Math.ceil(backlog.transactions / 4) },
     );
     await source.query('INSERT INTO bench_marker (id) VALUES ($1)', [markerId], DB);
+    endLsn = (await source.query<{ lsn: string }>('SELECT pg_current_wal_lsn()::text AS lsn'))[0]!.lsn;
     await until(`${other.name} to apply the backlog`, 30 * 60_000, () => markerVisible(target, other.database, markerId), 100);
     await other.pause();
   } catch (error) {
@@ -182,7 +219,20 @@ export async function drainRound(
     log(
       `${drained.name}: drained ${rows} rows in ${seconds.toFixed(1)} s (CPU s source ${cpu.source.toFixed(1)}, target ${cpu.target.toFixed(1)}${consumerCpu})`,
     );
-    return { ...at, consumer: drained.name, rows, transactions: load.transactions, seconds, cpu, firstProgressSeconds };
+    // alone on the source, as the drain was: `other` starts again after it
+    const decodeOnly = decode && endLsn ? await decodeOnlyTo(source, decode, endLsn) : undefined;
+    if (decodeOnly)
+      log(`decode-only: the same backlog in ${decodeOnly.seconds.toFixed(2)} s (source CPU ${decodeOnly.sourceCpu.toFixed(1)} s)`);
+    return {
+      ...at,
+      consumer: drained.name,
+      rows,
+      transactions: load.transactions,
+      seconds,
+      cpu,
+      firstProgressSeconds,
+      ...(decodeOnly ? { decodeOnly } : {}),
+    };
   } finally {
     await other.resume();
   }
@@ -195,6 +245,7 @@ async function drainRounds(
   ferry: Consumer,
   plan: OnlinePlan,
   caughtUp: (what: string) => Promise<void>,
+  decode: DecodeOnly,
 ): Promise<Drain[]> {
   const drains: Drain[] = [];
   let transactions: number | undefined;
@@ -206,7 +257,7 @@ async function drainRounds(
       ['second', [order[1], order[0]]],
     ] as const) {
       const backlog = transactions === undefined ? { seconds: plan.backlogSeconds } : { transactions };
-      const drain = await drainRound(options, drained, other, backlog, markerId++, { round, turn });
+      const drain = await drainRound(options, drained, other, backlog, markerId++, { round, turn }, drained === ferry ? decode : undefined);
       transactions ??= drain.transactions;
       drains.push(drain);
       if (drained === ferry) await caughtUp('pgferry to catch up after its drain');
@@ -323,6 +374,19 @@ export async function untilStreaming(status: () => Promise<MigrationStatus | und
   );
 }
 
+/** The decode-only slot for the drains; drop() removes it (it holds WAL while it exists). */
+async function decodeOnlySlot(source: Cluster, publication: () => Promise<string>): Promise<DecodeOnly & { drop(): Promise<void> }> {
+  const slot = 'bench_decode_only';
+  await source.query(`SELECT pg_create_logical_replication_slot($1, 'pgoutput')`, [slot], DB);
+  return {
+    slot,
+    publication,
+    drop: async () => {
+      await source.query('SELECT pg_drop_replication_slot($1)', [slot], DB).catch(() => undefined);
+    },
+  };
+}
+
 /** After a failed scenario: the native subscriber stopped and pgferry's process ended. */
 async function abandonConsumers(native: { stop(): Promise<void> } | undefined, ferry: ReturnType<typeof pgferryConsumer>): Promise<void> {
   if (native) await native.stop();
@@ -352,7 +416,8 @@ export async function runOnlineScenarios(options: OnlineOptions): Promise<Online
     await untilStreaming(status);
     await caughtUp('pgferry to catch up before the backlog');
     await warmUp(source, target, [NATIVE_DB, DB], 101);
-    const drains = await drainRounds(options, native, ferry, plan, caughtUp);
+    const decode = await decodeOnlySlot(source, async () => (await status())?.databases[0]?.names?.publication ?? '');
+    const drains = await drainRounds(options, native, ferry, plan, caughtUp, decode).finally(() => decode.drop());
     await native.stop();
     nativeStopped = true;
     const lag = await lagUnderLoad(options, plan, latency, caughtUp);
