@@ -6,12 +6,12 @@
 // killed right after the fence (failpoint cutover-fenced:<db>) then resumed or canceled, never leave
 // a fence behind silently. Each scenario reads the rows back from both servers.
 import assert from 'node:assert/strict';
-import type pg from 'pg';
+import pg from 'pg';
 import { cancelMigration, isFinalState, requestCutover, resumeMigration, startMigration } from '../../provider/engine';
 import { ControlStore } from '../../provider/engine/control/store';
 import type { MigrationSpec } from '../../provider/engine/input/migrationSpec';
 import type { MigrationStatus } from '../../provider/engine/core/model';
-import { pairSpec, startPair, until, waitForStatus, type ServerPair } from '../support';
+import { makeReplicationSourceUser, pairSpec, startPair, until, waitForStatus, type ServerPair } from '../support';
 import { rowsOf } from './harness';
 
 const READ_ONLY_SQL_TRANSACTION = '25006';
@@ -49,11 +49,11 @@ async function writeOverridingFence(pair: ServerPair, db: string, sql: string): 
   }
 }
 
-/** Holds ACCESS EXCLUSIVE on the target's items: the applier waits, so a backlog builds. */
-async function lockTargetItems(pair: ServerPair, db: string): Promise<pg.Client> {
+/** Holds ACCESS EXCLUSIVE on a target table (items: the applier waits, so a backlog builds). */
+async function lockTargetItems(pair: ServerPair, db: string, table = 'items'): Promise<pg.Client> {
   const client = await pair.target.connect(db);
   await client.query('BEGIN');
-  await client.query('LOCK TABLE items IN ACCESS EXCLUSIVE MODE');
+  await client.query(`LOCK TABLE ${table} IN ACCESS EXCLUSIVE MODE`);
   return client;
 }
 
@@ -196,11 +196,11 @@ async function rollsBackOverBudget(lab: FenceLab): Promise<void> {
     assert.equal(back.subState, 'WaitingForCutoverTrigger');
     assert.match(
       back.message ?? '',
-      /^cutover rolled back: "fence_gate" would take longer than any budget to catch up \(\d+\.\d [KM]iB pending, nothing applied/,
+      /^cutover (rolled back|not started): "fence_gate" would take longer than any budget to catch up \(\d+\.\d [KM]iB pending, nothing applied/,
     );
     assert.match(
       back.message ?? '',
-      /over the lag budget of 30 s \(cutoverLagBudgetSeconds, the default with fenceWriters\); the writer fence is lifted and changes stream on: request the cutover again .* or raise cutoverLagBudgetSeconds$/,
+      /over the lag budget of 30 s \(cutoverLagBudgetSeconds, the default with fenceWriters\); (the writer fence is lifted|the source was not fenced,) and changes stream on: request the cutover again .* or raise cutoverLagBudgetSeconds$/,
     );
     assert.equal(back.databases[0]!.writerFence, undefined, 'no fence is left recorded');
     assert.equal(await ownSetting(lab.pair, db), null, 'the database has no setting of its own again');
@@ -223,35 +223,37 @@ async function rollsBackOverBudget(lab: FenceLab): Promise<void> {
 /** lifts the fence when the migration is canceled during a fenced cutover. */
 async function cancelLiftsFence(lab: FenceLab): Promise<void> {
   const db = 'fence_cancel';
-  await lab.createDatabase(db);
+  await lab.createDatabase(db, 'CREATE TABLE other (id int PRIMARY KEY); INSERT INTO other VALUES (1)');
   const s = lab.spec('fence-cancel', db);
   await startMigration(s);
   assert.equal((await lab.streaming(s.migrationName)).subState, 'WaitingForCutoverTrigger');
-  // a small change the applier cannot apply yet: the gate passes (little pending), the drain waits
-  const lock = await lockTargetItems(lab.pair, db);
+  // a table no change touches, locked on the target: the fence, the gate and the drain go through,
+  // and the cutover's verification waits for it, fenced
+  const lock = await lockTargetItems(lab.pair, db, 'other');
   try {
-    await lab.pair.source.query(`UPDATE items SET v = 'held' WHERE id = 1`, [], db);
+    await lab.pair.source.query(`UPDATE items SET v = 'last' WHERE id = 1`, [], db);
     await requestCutover(s.target, s.migrationName);
-    // sessionsEnded is recorded once the ALTER DATABASE is in and the sessions are gone
     const fenced = await waitForStatus(
       lab.store,
       s.migrationName,
-      (st) => st.databases[0]?.writerFence?.sessionsEnded !== undefined || isFinalState(st.state),
+      (st) => st.databases[0]?.cutoverStep === 'drained' || isFinalState(st.state),
     );
-    assert.equal(fenced.subState, 'CompletingMigration');
-    assert.equal(await newSessionWrites(lab.pair, db, 300_000), false, 'fenced while the cutover drains');
+    assert.equal(fenced.subState, 'CompletingMigration', fenced.message);
+    assert.ok(fenced.databases[0]!.writerFence, 'fenced');
+    assert.equal(await newSessionWrites(lab.pair, db, 300_000), false, 'fenced while the cutover goes on');
     await cancelMigration(s.target, s.migrationName);
     await new Promise((r) => setTimeout(r, 2500)); // the runner sees the cancel (it looks every second) while fenced
   } finally {
     await release(lock);
   }
-  const done = await waitForStatus(lab.store, s.migrationName, (st) => isFinalState(st.state));
+  const done = await lab.final(s.migrationName);
   assert.equal(done.state, 'Canceled', done.message);
   assert.equal(done.databases[0]!.writerFence, undefined);
   assert.equal(await ownSetting(lab.pair, db), null);
   assert.equal(await newSessionWrites(lab.pair, db, 300_000), true, 'the cancel lifted the fence');
   const events = await lab.store.events(s.migrationName, 100);
   assert.ok(events.some((e) => e.message === `writer fence lifted: ALTER DATABASE "${db}" RESET default_transaction_read_only`));
+  assert.ok(!events.some((e) => /rolled back/.test(e.message)), 'lifted by the cancel, not by a roll-back');
 }
 
 /** a runner killed right after the fence, resumed, completes the cutover with the value recorded first. */
@@ -325,6 +327,75 @@ async function deadCancelLifts(lab: FenceLab): Promise<void> {
   assert.equal(await newSessionWrites(lab.pair, db, 600_000), true);
 }
 
+/** Without the privileges the fence needs, validation names the grants and a cutover changes nothing; a superuser's session stops a non-superuser's fence. */
+async function refusesWithoutRights(lab: FenceLab): Promise<void> {
+  const db = 'fence_rights';
+  await lab.pair.source.query('CREATE ROLE fence_owner');
+  await lab.createDatabase(db, 'ALTER TABLE items OWNER TO fence_owner');
+  // a non-superuser that owns the tables (through fence_owner), neither the database nor pg_signal_backend
+  const source = await makeReplicationSourceUser(lab.pair.source, db);
+  await lab.pair.source.query(`GRANT CREATE ON DATABASE ${db} TO migrator`); // CREATE PUBLICATION needs it
+  const check = pairSpec(lab.pair, 'fence-rights-check', [db], { mode: 'Online', option: 'Validate', fenceWriters: true, source });
+  await startMigration(check);
+  const checked = await lab.final(check.migrationName);
+  const failed = checked.validation.find((v) => v.code === 'WRITER_FENCE_PRIVILEGES');
+  assert.equal(failed?.status, 'Failed', JSON.stringify(checked.validation));
+  assert.equal(
+    failed.fix,
+    'on the source: ALTER DATABASE "fence_rights" OWNER TO "migrator" (or GRANT "postgres" TO "migrator"); GRANT pg_signal_backend TO "migrator" (or fence as a superuser)',
+  );
+
+  const s = pairSpec(lab.pair, 'fence-rights', [db], { mode: 'Online', option: 'Migrate', fenceWriters: true, source });
+  await startMigration(s);
+  assert.equal((await lab.streaming(s.migrationName)).subState, 'WaitingForCutoverTrigger');
+  const idle = await lab.pair.source.connect(db); // a superuser's session
+  idle.on('error', () => undefined);
+  try {
+    await requestCutover(s.target, s.migrationName);
+    const refused = await waitForStatus(lab.store, s.migrationName, (st) => !st.cutoverRequested || isFinalState(st.state));
+    assert.equal(refused.subState, 'WaitingForCutoverTrigger', refused.message);
+    assert.match(
+      refused.message ?? '',
+      /^cutover not started: fenceWriters: source user "migrator" cannot fence the writers of "fence_rights": it may not ALTER DATABASE "fence_rights" \(its owner is "postgres"\) and may not end other roles' sessions \(fix: on the source: .*GRANT pg_signal_backend TO "migrator".*\); nothing was changed on the source, and changes stream on$/,
+    );
+    assert.equal(await ownSetting(lab.pair, db), null);
+    assert.deepEqual(await idle.query('SELECT 1 AS one').then((r) => r.rows), [{ one: 1 }], 'no session was ended');
+
+    // granted: a superuser's session is still connected, which only a superuser may end
+    await lab.pair.source.query(`ALTER DATABASE ${db} OWNER TO migrator; GRANT pg_signal_backend TO migrator`);
+    await requestCutover(s.target, s.migrationName);
+    const back = await waitForStatus(lab.store, s.migrationName, (st) => !st.cutoverRequested || isFinalState(st.state));
+    assert.match(
+      back.message ?? '',
+      /^cutover rolled back: fenceWriters: pid \d+ \(user postgres, application ""\) of a superuser is connected to "fence_rights", and only a superuser may end it .*; the writer fence is lifted and changes stream on$/,
+    );
+    assert.equal(await ownSetting(lab.pair, db), null, 'lifted');
+    assert.deepEqual(await idle.query('SELECT 1 AS one').then((r) => r.rows), [{ one: 1 }]);
+  } finally {
+    await idle.end().catch(() => undefined);
+  }
+  // that session gone, the fence goes through, and ends another role's session that migrator's
+  // pg_stat_activity shows without its backend_type (no pg_read_all_stats)
+  await lab.pair.source.query(`CREATE ROLE fence_app LOGIN PASSWORD 'app-pw'`);
+  const app = new pg.Client({
+    host: lab.pair.source.host,
+    port: lab.pair.source.port,
+    user: 'fence_app',
+    password: 'app-pw',
+    database: db,
+  });
+  app.on('error', () => undefined);
+  await app.connect();
+  await requestCutover(s.target, s.migrationName);
+  const done = await lab.final(s.migrationName);
+  assert.equal(done.state, 'Succeeded', done.message);
+  await assert.rejects(app.query('SELECT 1'), "another role's session was ended by the fence");
+  await app.end().catch(() => undefined);
+  await sameRows(lab.pair, db);
+  assert.equal(await newSessionWrites(lab.pair, db, 700_000), false);
+  await lab.pair.source.query(done.databases[0]!.writerFence!.lift);
+}
+
 describe('cutover: fencing the writers and the lag gate (integration)', function () {
   this.timeout(600_000);
   let lab: FenceLab;
@@ -346,4 +417,5 @@ describe('cutover: fencing the writers and the lag gate (integration)', function
   it('a runner killed right after the fence, resumed with a backlog over the budget, lifts it to the exact earlier value', () =>
     resumeRollsBack(lab));
   it('a runner killed right after the fence, then canceled without it, lifts the fence', () => deadCancelLifts(lab));
+  it('refuses without the privileges, naming the grants, and changes nothing', () => refusesWithoutRights(lab));
 });

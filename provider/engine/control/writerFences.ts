@@ -68,6 +68,7 @@ export async function clearFence(store: ControlStore, migration: string, databas
 
 /** The database was cut over: its fence stays on the source on purpose, and no cancel or failure lifts it. */
 export async function keepFence(store: ControlStore, migration: string, database: string): Promise<void> {
+  if (!(await hasFenceTable(store))) return; // older than version 15: nothing was fenced
   await store.query(`UPDATE ${T} SET kept_at = coalesce(kept_at, now()) WHERE migration = $1 AND database = $2`, [migration, database]);
 }
 

@@ -301,13 +301,18 @@ async function fenceAndGate(run: MigrationRun, streams: readonly OnlineStream[],
   const over = async (probe: boolean) => {
     if (gate.budget === undefined) return undefined;
     const late = overBudget(await measureCatchUp(run, streams, meter, { probe, budgetSeconds: gate.budget }), gate.budget);
-    return late && overBudgetMessage(late, gate.budget, gate.fence, gate.defaulted);
+    const stage = !gate.fence ? 'no fence' : probe ? 'fence lifted' : 'before the fence';
+    return late && overBudgetMessage(late, gate.budget, stage, gate.defaulted);
   };
   let refusal: string | undefined;
+  let fencing = false;
   try {
-    refusal = gate.fence ? await over(false) : undefined;
+    // a resumed cutover whose fence a killed runner left: the source is fenced already, nothing to spare it
+    const fenced = await Promise.all(databases.map((d) => fenceOf(run.store, run.spec.migrationName, d)));
+    refusal = gate.fence && !fenced.some(Boolean) ? await over(false) : undefined;
     if (!refusal && gate.fence) {
       await checkFenceRights(run, databases);
+      fencing = true;
       for (const database of databases) {
         await again(run, `the writer fence of "${database}"`, () => fenceDatabase(run, database));
         failpoint(`cutover-fenced:${database}`);
@@ -316,7 +321,9 @@ async function fenceAndGate(run: MigrationRun, streams: readonly OnlineStream[],
     refusal ??= await over(true);
   } catch (error) {
     if (run.signal.aborted) throw error;
-    refusal = `cutover rolled back: ${errorMessage(error)}${gate.fence ? '; the writer fence is lifted and changes stream on' : ''}`;
+    refusal = fencing
+      ? `cutover rolled back: ${errorMessage(error)}; the writer fence is lifted and changes stream on`
+      : `cutover not started: ${errorMessage(error)}; nothing was changed on the source, and changes stream on`;
   }
   if (refusal === undefined) return true;
   await rollBack(run, databases, refusal);

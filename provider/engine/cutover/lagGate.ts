@@ -196,11 +196,14 @@ export async function measureCatchUp(
   });
 }
 
+/** Where the gate stopped a cutover: before fencing anybody, after (the fence lifted), or with no fence asked for. */
+export type GateStage = 'before the fence' | 'fence lifted' | 'no fence';
+
 /**
  * The roll-back's message: what was predicted, against which budget (`defaulted`: the default of
  * a fenced cutover, none given), and the two ways on.
  */
-export function overBudgetMessage(c: CatchUp, budgetSeconds: number, fenced: boolean, defaulted: boolean): string {
+export function overBudgetMessage(c: CatchUp, budgetSeconds: number, stage: GateStage, defaulted: boolean): string {
   const field = 'cutoverLagBudgetSeconds';
   const mib = (bytes: number) => (bytes < 1024 * 1024 ? `${(bytes / 1024).toFixed(1)} KiB` : `${(bytes / 1024 / 1024).toFixed(1)} MiB`);
   const rate =
@@ -208,7 +211,11 @@ export function overBudgetMessage(c: CatchUp, budgetSeconds: number, fenced: boo
       ? `nothing applied${c.probedSeconds === undefined ? ' while it had a backlog' : ` in ${c.probedSeconds.toFixed(1)} s`}`
       : `applied at ${mib(c.rate)}/s${c.probedSeconds === undefined ? ' over the last minute' : ` over ${c.probedSeconds.toFixed(1)} s`}`;
   const predicted = Number.isFinite(c.seconds) ? `about ${Math.ceil(c.seconds!)} s` : 'longer than any budget';
-  const how = fenced ? 'the writer fence is lifted and changes stream on' : 'changes stream on';
+  const [what, how] = {
+    'before the fence': ['cutover not started', 'the source was not fenced, and changes stream on'],
+    'fence lifted': ['cutover rolled back', 'the writer fence is lifted and changes stream on'],
+    'no fence': ['cutover not started', 'changes stream on'],
+  }[stage];
   const budget = `${budgetSeconds} s (${field}${defaulted ? ', the default with fenceWriters' : ''})`;
-  return `cutover rolled back: "${c.database}" would take ${predicted} to catch up (${mib(c.pendingBytes)} pending, ${rate}), over the lag budget of ${budget}; ${how}: request the cutover again once its pending bytes (pgferry show) have dropped, or raise ${field}`;
+  return `${what}: "${c.database}" would take ${predicted} to catch up (${mib(c.pendingBytes)} pending, ${rate}), over the lag budget of ${budget}; ${how}: request the cutover again once its pending bytes (pgferry show) have dropped, or raise ${field}`;
 }

@@ -41,17 +41,22 @@ SELECT (SELECT substr(c, length('default_transaction_read_only=') + 1)
  WHERE d.datname = $1`;
 
 /**
- * The sessions that could still write to the database: every client backend connected to it but
- * this one and pgferry's own (application_name `pgferry <purpose>`; its walsenders are not client
- * backends). All of them, not only those with a write transaction open (backend_xid): a session
- * that started before the fence keeps default_transaction_read_only off and may begin one later.
+ * The sessions that could still write to the database: every session connected to it but this
+ * one, pgferry's own (application_name `pgferry <purpose>`) and the walsenders of replication slots
+ * (pgferry's stream among them). All of them, not only those with a write transaction open
+ * (backend_xid): a session that started before the fence keeps default_transaction_read_only off
+ * and may begin one later. Without pg_read_all_stats, pg_stat_activity hides the backend_type of
+ * other roles' sessions (but not their pid, role, application_name or backend_xid): such a session
+ * counts as a client backend, so a user with pg_signal_backend alone still ends every one.
  */
 const WRITERS_SQL = `
 SELECT a.pid, a.usename::text AS usename, coalesce(a.application_name, '') AS app,
        a.backend_xid IS NOT NULL AS writing, coalesce(r.rolsuper, false) AS superuser
   FROM pg_stat_activity a
   LEFT JOIN pg_roles r ON r.oid = a.usesysid
- WHERE a.datname = $1 AND a.backend_type = 'client backend' AND a.pid <> pg_backend_pid()
+ WHERE a.datname = $1 AND a.pid <> pg_backend_pid() AND a.usesysid IS NOT NULL
+   AND coalesce(a.backend_type, 'client backend') = 'client backend'
+   AND a.pid NOT IN (SELECT s.active_pid FROM pg_replication_slots s WHERE s.active_pid IS NOT NULL)
    AND coalesce(a.application_name, '') NOT LIKE $2
  ORDER BY a.pid`;
 
@@ -106,7 +111,7 @@ export async function fenceRightsRefusal(client: pg.Client, database: string, us
   const grants: string[] = [];
   if (!r.superuser && !r.owner) {
     lacks.push(`may not ALTER DATABASE ${ident(database)} (its owner is ${ident(r.owner_name)})`);
-    grants.push(`GRANT ${ident(r.owner_name)} TO ${ident(user)}`);
+    grants.push(`ALTER DATABASE ${ident(database)} OWNER TO ${ident(user)} (or GRANT ${ident(r.owner_name)} TO ${ident(user)})`);
   }
   if (!r.superuser && !r.can_signal) {
     lacks.push("may not end other roles' sessions");
@@ -124,7 +129,7 @@ export async function checkFenceRights(run: MigrationRun, databases: readonly st
   await withSession(run.spec.source, { purpose: 'fence', readOnly: true }, async (client) => {
     for (const database of databases) {
       const refusal = await fenceRightsRefusal(client, database, run.spec.source.user);
-      if (refusal) throw refused(`${refusal.message}; ${refusal.fix}, then request the cutover again`, refusal.fix);
+      if (refusal) throw refused(refusal.message, `${refusal.fix}, then request the cutover again`);
     }
   });
 }
