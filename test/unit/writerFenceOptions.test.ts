@@ -51,6 +51,14 @@ describe('writer fence and lag gate: the options', () => {
     }
   });
 
+  it('refuses them for an offline migration, which has no cutover', () => {
+    const offline = inputError(() => parseMigrationSpec({ ...base, mode: 'Offline', fenceWriters: true }));
+    assert.equal(offline.message, 'fenceWriters: applies only to an Online migration (mode), which has a cutover');
+    const budget = inputError(() => parseMigrationSpec({ ...base, mode: 'Offline', cutoverLagBudgetSeconds: 10 }));
+    assert.equal(budget.field, 'cutoverLagBudgetSeconds');
+    assert.equal(parseMigrationSpec({ ...base, mode: 'Offline', fenceWriters: false }).fenceWriters, false);
+  });
+
   it('names the field as the properties file wrote it', () => {
     const plain = inputError(() =>
       specFromProperties({ ...base, source: 'postgres://u@src/postgres', target: 'postgres://u@dst/postgres', cutoverLagBudgetSeconds: 0 }),

@@ -252,6 +252,13 @@ export const migrationSpecSchema = z
         message: `must not include "${spec.target.maintenanceDatabase}", the target's maintenance database that holds the control catalog; set target.maintenanceDatabase to another existing database`,
       });
     }
+    // a fence and a lag gate belong to a cutover, which only an online migration has
+    if (spec.mode === 'Offline') {
+      for (const key of ['fenceWriters', 'cutoverLagBudgetSeconds'] as const) {
+        if (spec[key] === undefined || spec[key] === false) continue;
+        ctx.addIssue({ code: 'custom', path: [key], message: 'applies only to an Online migration (mode), which has a cutover' });
+      }
+    }
     const start = spec.migrationWindowStartTimeInUtc;
     const end = spec.migrationWindowEndTimeInUtc;
     if (start !== undefined && end !== undefined && Date.parse(end) <= Date.parse(start)) {
