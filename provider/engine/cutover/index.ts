@@ -298,18 +298,20 @@ async function gateOf(run: MigrationRun): Promise<Gate> {
  */
 async function fenceAndGate(run: MigrationRun, streams: readonly OnlineStream[], meter: ApplyRateMeter, gate: Gate): Promise<boolean> {
   const databases = streams.map((s) => s.database);
+  // whether a fence is (or may be) on the source: then a roll-back lifts it, and says so
+  let fencing = false;
   const over = async (probe: boolean) => {
     if (gate.budget === undefined) return undefined;
     const late = overBudget(await measureCatchUp(run, streams, meter, { probe, budgetSeconds: gate.budget }), gate.budget);
-    const stage = !gate.fence ? 'no fence' : probe ? 'fence lifted' : 'before the fence';
+    const stage = fencing ? 'fence lifted' : gate.fence ? 'before the fence' : 'no fence';
     return late && overBudgetMessage(late, gate.budget, stage, gate.defaulted);
   };
   let refusal: string | undefined;
-  let fencing = false;
   try {
     // a resumed cutover whose fence a killed runner left: the source is fenced already, nothing to spare it
     const fenced = await Promise.all(databases.map((d) => fenceOf(run.store, run.spec.migrationName, d)));
-    refusal = gate.fence && !fenced.some(Boolean) ? await over(false) : undefined;
+    fencing = fenced.some(Boolean);
+    refusal = gate.fence && !fencing ? await over(false) : undefined;
     if (!refusal && gate.fence) {
       await checkFenceRights(run, databases);
       fencing = true;
