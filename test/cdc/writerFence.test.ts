@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import pg from 'pg';
 import { cancelMigration, isFinalState, requestCutover, resumeMigration, startMigration } from '../../provider/engine';
 import { ControlStore } from '../../provider/engine/control/store';
-import type { MigrationSpec } from '../../provider/engine/input/migrationSpec';
+import type { CutoverOptions, MigrationSpec } from '../../provider/engine/input/migrationSpec';
 import type { MigrationStatus } from '../../provider/engine/core/model';
 import { makeReplicationSourceUser, pairSpec, startPair, until, waitForStatus, type ServerPair } from '../support';
 import { rowsOf } from './harness';
@@ -98,7 +98,7 @@ class FenceLab {
   }
 
   /** Starts the runner with a failpoint that kills it right after the fence of `db` is applied, and asks for the cutover. */
-  async startKilledAfterFence(s: MigrationSpec, db: string): Promise<void> {
+  async startKilledAfterFence(s: MigrationSpec, db: string, options: CutoverOptions = {}): Promise<void> {
     process.env.PGFERRY_FAILPOINTS = `cutover-fenced:${db}`;
     try {
       await startMigration(s);
@@ -106,7 +106,7 @@ class FenceLab {
       delete process.env.PGFERRY_FAILPOINTS;
     }
     assert.equal((await this.streaming(s.migrationName)).subState, 'WaitingForCutoverTrigger');
-    await requestCutover(s.target, s.migrationName);
+    await requestCutover(s.target, s.migrationName, undefined, options);
     const killed = await waitForStatus(this.store, s.migrationName, (st) => st.runner?.alive === false);
     assert.ok(killed.databases[0]!.writerFence, 'the fence is recorded in the catalog');
     assert.equal(killed.databases[0]!.writerFence!.kept, false);
@@ -256,12 +256,14 @@ async function cancelLiftsFence(lab: FenceLab): Promise<void> {
   assert.ok(!events.some((e) => /rolled back/.test(e.message)), 'lifted by the cancel, not by a roll-back');
 }
 
-/** a runner killed right after the fence, resumed, completes the cutover with the value recorded first. */
+/** a runner killed right after a fence its cutover request asked for, resumed, completes the cutover with the value recorded first. */
 async function resumeCompletes(lab: FenceLab): Promise<void> {
   const db = 'fence_resume';
   await lab.createDatabase(db);
-  const s = lab.spec('fence-resume', db);
-  await lab.startKilledAfterFence(s, db);
+  // the migration does not fence; its cutover request does (update --cutover --fence-writers), and
+  // the runner resumed with the same spec still honours the request
+  const s = lab.spec('fence-resume', db, { fenceWriters: false });
+  await lab.startKilledAfterFence(s, db, { fenceWriters: true, cutoverLagBudgetSeconds: 60 });
   // a session that overrides the fence still writes; the resumed cutover must carry it over
   await writeOverridingFence(lab.pair, db, `UPDATE items SET v = 'while dead' WHERE id <= 10`);
   await resumeMigration(s);
