@@ -45,6 +45,10 @@ export interface CliArgs {
   /** create: --include-schema, --exclude-table ... (repeatable), by spec key. */
   readonly filters: Partial<TableFilters>;
   readonly runtime?: Runtime;
+  /** --fence-writers (create, resume, update --cutover), --no-fence-writers (update --cutover); undefined: not given. */
+  readonly fenceWriters?: boolean;
+  /** --cutover-lag-budget-seconds. */
+  readonly cutoverLagBudgetSeconds?: number;
   /** create --migration-window-start-time-in-utc / --migration-window-end-time-in-utc. */
   readonly migrationWindow?: { readonly start?: string; readonly end?: string };
   /** `pgferry agent --concurrency`. */
@@ -137,6 +141,16 @@ function checkCombinations(command: Command, o: Record<string, unknown>): void {
       (v) => v !== undefined && v !== false,
     ).length;
     if (given > 1) throw usage('--cutover', `give exactly one of ${UPDATE_FLAGS}`);
+    // a cutover's own fence and gate: only beside the cutover they apply to
+    const cutoverOnly =
+      o.fenceWriters !== undefined
+        ? '--fence-writers'
+        : o.cutoverLagBudgetSeconds !== undefined
+          ? '--cutover-lag-budget-seconds'
+          : undefined;
+    if (cutoverOnly && (o.cutover === undefined || o.cutover === false) && given > 0) {
+      throw usage(o.fenceWriters === false ? '--no-fence-writers' : cutoverOnly, 'applies only with --cutover');
+    }
     // without a flag, the operation may come from the --properties body (Azure's PATCH): update.ts reads it
     if (given === 0 && o.properties === undefined) throw usage('--cutover', UPDATE_NEEDS);
   }
@@ -241,6 +255,8 @@ export function parseCli(argv: readonly string[], env: NodeJS.ProcessEnv = proce
     skipUnsupportedObjects: o.skipUnsupportedObjects === true,
     filters: filterFlags(o),
     runtime: o.runtime as Runtime | undefined,
+    ...(typeof o.fenceWriters === 'boolean' ? { fenceWriters: o.fenceWriters } : {}),
+    ...(o.cutoverLagBudgetSeconds === undefined ? {} : { cutoverLagBudgetSeconds: o.cutoverLagBudgetSeconds as number }),
     ...windowOf(o),
     concurrency: o.concurrency as number | undefined,
     filter: (o.filter as 'active' | 'all' | undefined) ?? 'active',

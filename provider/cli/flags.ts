@@ -40,6 +40,21 @@ function concurrency(value: string): number {
   return Number(value);
 }
 
+function lagBudget(value: string): number {
+  if (!/^\d{1,5}$/.test(value) || Number(value) < 1 || Number(value) > 86400)
+    throw new InvalidArgumentError('must be a whole number of seconds from 1 to 86400');
+  return Number(value);
+}
+
+/** The writer fence and the lag gate of a cutover (create, resume: the migration's; update --cutover: that cutover's). */
+const FENCE_OPTIONS = (): Option[] => [
+  new Option('--fence-writers', 'at cutover, make the source databases read-only for new transactions and end their sessions first'),
+  new Option(
+    '--cutover-lag-budget-seconds <s>',
+    'roll the cutover back (fence lifted, streaming on) when its predicted catch-up is longer (default 30 with --fence-writers)',
+  ).argParser(lagBudget),
+];
+
 const MODE = () => choice<MigrationMode>(['Offline', 'Online'], 'offline or online');
 const OPTION = () => choice<MigrationOption>(['Validate', 'Migrate', 'ValidateAndMigrate'], 'validate, migrate or validateandmigrate');
 
@@ -102,6 +117,7 @@ const RUN_OPTIONS = (): Option[] => [
     '--runtime <runtime>',
     'local (a runner on this machine, default) | agents (only register; `pgferry agent` runs it)',
   ).argParser(choice<Runtime>(RUNTIMES, RUNTIMES.join(' or '))),
+  ...FENCE_OPTIONS(),
 ];
 
 /**
@@ -143,6 +159,9 @@ const UPDATE_OPTIONS = (): Option[] => [
   ),
   new Option('--start-data-migration', 'start the data migration of a migration created with startDataMigration: False'),
   new Option('--wait', 'follow it until the outcome'),
+  // with --cutover: for that cutover alone, over what the migration was created with
+  ...FENCE_OPTIONS(),
+  new Option('--no-fence-writers', 'with --cutover: do not fence the writers this time'),
 ];
 
 export interface CommandSpec {

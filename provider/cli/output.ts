@@ -7,6 +7,7 @@ import {
   type SourceSlotState,
   type ValidationResult,
   type VerificationReport,
+  type WriterFence,
 } from '../engine';
 import { redact } from './secrets';
 
@@ -149,6 +150,7 @@ export function renderStatus(status: MigrationStatus): string {
   for (const d of status.databases) if (d.message) lines.push(`  ${d.database}: ${d.message}`);
   for (const d of status.databases)
     if (d.sourceSlot && d.names) lines.push(`  ${d.database}: ${describeSourceSlot(d.names.slot, d.sourceSlot)}`);
+  for (const d of status.databases) if (d.writerFence) lines.push(`  ${d.database}: ${describeFence(d.writerFence)}`);
   if (status.validation.length) lines.push('', renderValidation(status.validation));
   if (status.verification) lines.push('', renderVerification(status.verification));
   return lines.join('\n');
@@ -167,6 +169,14 @@ function agentRows(agents: readonly AgentInfo[]): string[][] {
       a.hasCredentials ? 'yes' : "NO: lacks the source's",
     ]),
   ];
+}
+
+/** One line on a writer fence: since when, whether it stays, and the statement that lifts it. */
+function describeFence(f: WriterFence): string {
+  const why = f.kept
+    ? 'kept after the cutover, so no write is lost on the old source; once nothing writes there, lift it'
+    : 'the cutover is on its way (a roll-back, cancel or failure lifts it); by hand';
+  return `writers fenced on the source since ${f.fencedAt} (new transactions read-only, ${f.sessionsEnded ?? 0} session(s) ended): ${why} with ${f.lift}`;
 }
 
 /** One line on a slot as the source showed it: whether it streams, and the WAL it keeps there. */

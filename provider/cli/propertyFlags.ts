@@ -28,6 +28,8 @@ export interface PropertyFlags {
   /** Filter lists given as flags: each replaces the file's list of the same name. */
   readonly filters?: Partial<TableFilters>;
   readonly runtime?: Runtime;
+  readonly fenceWriters?: boolean;
+  readonly cutoverLagBudgetSeconds?: number;
   /** create --migration-window-start-time-in-utc / --migration-window-end-time-in-utc: override the body's. */
   readonly migrationWindow?: { readonly start?: string; readonly end?: string };
   readonly target?: TargetFlags;
@@ -68,6 +70,8 @@ export function applyFlags(input: Record<string, unknown>, flags: PropertyFlags)
   if (flags.skipUnsupportedObjects) input.skipUnsupportedObjects = true;
   for (const [key, patterns] of Object.entries(flags.filters ?? {})) if (patterns) input[key] = [...patterns];
   if (flags.runtime) input.runtime = flags.runtime;
+  if (flags.fenceWriters !== undefined) input.fenceWriters = flags.fenceWriters;
+  if (flags.cutoverLagBudgetSeconds !== undefined) input.cutoverLagBudgetSeconds = flags.cutoverLagBudgetSeconds;
   if (flags.migrationWindow?.start !== undefined) input.migrationWindowStartTimeInUtc = flags.migrationWindow.start;
   if (flags.migrationWindow?.end !== undefined) input.migrationWindowEndTimeInUtc = flags.migrationWindow.end;
 }

@@ -42,6 +42,8 @@ export function propertyFlags(args: CliArgs): PropertyFlags {
     skipUnsupportedObjects: args.skipUnsupportedObjects,
     filters: args.filters,
     runtime: args.runtime,
+    ...(args.fenceWriters === undefined ? {} : { fenceWriters: args.fenceWriters }),
+    ...(args.cutoverLagBudgetSeconds === undefined ? {} : { cutoverLagBudgetSeconds: args.cutoverLagBudgetSeconds }),
     migrationWindow: args.migrationWindow,
     target: args.target,
   };

@@ -12,7 +12,8 @@ import {
   type VerificationReport,
 } from './core/model';
 import { dropDatabase, targetDatabaseOid } from './schema/database';
-import type { MigrationSpec, ServerSpec } from './input/migrationSpec';
+import type { CutoverOptions, MigrationSpec, ServerSpec } from './input/migrationSpec';
+import { recordCutoverOptions } from './control/writerFences';
 import { sameMigration } from './input/publicSpec';
 
 export interface RunOptions {
@@ -188,9 +189,16 @@ export async function cancelMigration(
 
 /**
  * Requests the cutover of an online migration waiting for it: of every database, or with
- * `databases` (Azure's dbsToTriggerCutoverOn) of those only, the others streaming on.
+ * `databases` (Azure's dbsToTriggerCutoverOn) of those only, the others streaming on. `options`
+ * (fenceWriters, cutoverLagBudgetSeconds) apply to this cutover alone, over the migration's spec.
  */
-export async function requestCutover(target: ServerSpec, name: string, databases?: readonly string[]): Promise<MigrationStatus> {
+export async function requestCutover(
+  target: ServerSpec,
+  name: string,
+  databases?: readonly string[],
+  options: CutoverOptions = {},
+): Promise<MigrationStatus> {
+  const given = await checkedCutoverOptions(options);
   return withStore(target, async (store) => {
     const status = await store.get(name);
     if (!status) throw notFound(name);
@@ -208,14 +216,26 @@ export async function requestCutover(target: ServerSpec, name: string, databases
         { category: 'input', field: 'cutover', fix: 'wait until `pgferry show` reports WaitingForCutoverTrigger' },
       );
     }
+    if (databases && databases.length > 0) checkRequestedDatabases(status, databases, 'dbsToTriggerCutoverOn');
+    // recorded before the request itself, so the runner that wakes on it reads them
+    if (Object.keys(given).length > 0) await recordCutoverOptions(store, name, given);
     if (databases && databases.length > 0) {
-      checkRequestedDatabases(status, databases, 'dbsToTriggerCutoverOn');
       await store.requestDatabaseCutover(name, databases);
     } else {
       await store.requestCutover(name);
     }
     return (await store.get(name))!;
   });
+}
+
+/** The options given, checked with the spec's own rules (zod loaded only when there are any). */
+async function checkedCutoverOptions(options: CutoverOptions): Promise<CutoverOptions> {
+  const given = Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined));
+  if (Object.keys(given).length === 0) return {};
+  const [{ cutoverOptionsSchema }, { zodToInputError }] = await Promise.all([import('./input/migrationSpec'), import('./input/parse')]);
+  const parsed = cutoverOptionsSchema.safeParse(given);
+  if (!parsed.success) throw zodToInputError(parsed.error);
+  return parsed.data;
 }
 
 /**

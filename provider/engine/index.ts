@@ -19,6 +19,7 @@ export {
   MIGRATION_MODES,
   RUNTIMES,
   MIGRATION_OPTIONS,
+  type CutoverOptions,
   type MigrationSpec,
   type MigrationSpecInput,
   type ServerSpec,

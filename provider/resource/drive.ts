@@ -116,12 +116,28 @@ export async function resume(spec: MigrationSpec): Promise<void> {
   }
 }
 
+/**
+ * A cutover the runner stopped before its end and rolled back (the lag gate, the writer fence, a
+ * verification mismatch): its request is cleared and changes stream on. The update fails with the
+ * reason, and its outputs record the cutover as not done, so the next `pulumi up` asks again.
+ */
+export class CutoverStopped extends Error {
+  override readonly name = 'CutoverStopped';
+}
+
+/** What a cutover request carries from the inputs: the writer fence and lag budget of this cutover. */
+export function cutoverOptionsOf(spec: MigrationSpec): engine.CutoverOptions {
+  return { fenceWriters: spec.fenceWriters, cutoverLagBudgetSeconds: spec.cutoverLagBudgetSeconds };
+}
+
 /** Cutover: request it, then wait for the drain, sequence sync, verification and cleanup. */
 export async function cutover(spec: MigrationSpec, timeoutMs: number | undefined, options: OperationOptions): Promise<MigrationStatus> {
   const write = redactingWriter(spec, options.write ?? stdoutWriter);
-  write(`${spec.migrationName}: cutover requested`);
-  await engine.requestCutover(spec.target, spec.migrationName);
+  write(`${spec.migrationName}: cutover requested${spec.fenceWriters ? ' (writers fenced on the source)' : ''}`);
+  await engine.requestCutover(spec.target, spec.migrationName, undefined, cutoverOptionsOf(spec));
   const status = await waitUntilSettled(spec, timeoutMs, options, 'cutover');
+  if (engine.cutoverStopped(status))
+    throw new CutoverStopped(`cutover of "${spec.migrationName}" did not complete: ${status.message ?? 'see pgferry show'}`);
   if (status.downtimeSeconds !== undefined) write(`${spec.migrationName}: cutover downtime ${status.downtimeSeconds.toFixed(1)} s`);
   return status;
 }

@@ -8,7 +8,17 @@ import { withDefaults } from './defaults';
 import { databaseList, withAzureAliases } from './azureNames';
 import { containsUnknown } from './unknown';
 import { diffInputs, hasCutOver, sameSet, type DiffDecision } from './diff';
-import { continueWork, cutover, isFinal, isWaitingForCutover, startWork, waitUntilSettled, type OperationOptions } from './drive';
+import {
+  continueWork,
+  cutover,
+  cutoverOptionsOf,
+  CutoverStopped,
+  isFinal,
+  isWaitingForCutover,
+  startWork,
+  waitUntilSettled,
+  type OperationOptions,
+} from './drive';
 import { asFailure, settle, timeoutHint } from './failures';
 import { inputsOf } from './inputs';
 import { migrationId } from './outputs';
@@ -109,7 +119,8 @@ export async function create(inputs: Props, options: OperationOptions = {}): Pro
       status = await cutover(spec, timeoutMs, options);
     }
   } catch (error) {
-    throw await asFailure(spec, inputs, timeoutHint(error, spec, 'create', timeoutMs), 'create');
+    const recorded = error instanceof CutoverStopped ? { ...inputs, cutover: false } : inputs;
+    throw await asFailure(spec, recorded, timeoutHint(error, spec, 'create', timeoutMs), 'create');
   }
   return { id, outs: settle(spec, inputs, status) };
 }
@@ -187,7 +198,12 @@ export async function update(id: string, _olds: Props, news: Props, options: Ope
       status = await waitUntilSettled(spec, timeoutMs, options, 'cutover');
     }
   } catch (error) {
-    throw await asFailure(spec, news, timeoutHint(error, spec, 'update', timeoutMs), 'update');
+    // a cutover rolled back is recorded as not done, so the next `pulumi up` asks for it again
+    const recorded =
+      error instanceof CutoverStopped
+        ? { ...news, cutover: _olds.cutover ?? false, dbsToTriggerCutoverOn: _olds.dbsToTriggerCutoverOn }
+        : news;
+    throw await asFailure(spec, recorded, timeoutHint(error, spec, 'update', timeoutMs), 'update');
   }
   return { outs: settle(spec, news, status) };
 }
@@ -234,7 +250,15 @@ async function cutoverDatabases(
 ): Promise<MigrationStatus> {
   const write = options.write ?? stdoutWriter;
   write(`${spec.migrationName}: cutover of ${databases.join(', ')} requested; the other databases stream on`);
-  await engine.requestCutover(spec.target, spec.migrationName, databases);
-  const done = (s: MigrationStatus) => isFinal(s) || engine.waitingForApplyFix(s) || databases.every((d) => doneDatabase(s, d));
-  return engine.waitForMigration(spec.target, spec.migrationName, done, { intervalMs: options.intervalMs ?? 1000, timeoutMs });
+  await engine.requestCutover(spec.target, spec.migrationName, databases, cutoverOptionsOf(spec));
+  const done = (s: MigrationStatus) =>
+    isFinal(s) || engine.waitingForApplyFix(s) || engine.cutoverStopped(s, databases) || databases.every((d) => doneDatabase(s, d));
+  const status = await engine.waitForMigration(spec.target, spec.migrationName, done, {
+    intervalMs: options.intervalMs ?? 1000,
+    timeoutMs,
+  });
+  if (engine.cutoverStopped(status, databases)) {
+    throw new CutoverStopped(`cutover of ${databases.join(', ')} did not complete: ${status.message ?? 'see pgferry show'}`);
+  }
+  return status;
 }

@@ -93,6 +93,17 @@ export interface PgMigrationArgs {
   readonly pgBinDir?: pulumi.Input<string>;
   readonly verify?: pulumi.Input<boolean | 'full'>;
   /**
+   * Online: at cutover, make the source databases read-only for new transactions and end their
+   * sessions before the cutover point, so no write lands on the source after it (default false).
+   * Lifted on a roll-back, cancel or failure; kept after the cutover (README, "Fencing writers").
+   */
+  readonly fenceWriters?: pulumi.Input<boolean>;
+  /**
+   * Online: roll the cutover back (lifting the fence, streaming on) when its predicted catch-up is
+   * over this many seconds. Default 30 with fenceWriters; without, no gate unless set.
+   */
+  readonly cutoverLagBudgetSeconds?: pulumi.Input<number>;
+  /**
    * `pulumi destroy` also drops the migrated databases on the target (default: kept). Once the
    * migration has cut over, only when PGFERRY_ALLOW_DROP_AFTER_CUTOVER names it for that command.
    */

@@ -140,7 +140,9 @@ describe('pgferry --wait outcomes', () => {
     const waiting = status({ state: 'WaitingForUserAction', subState: 'WaitingForCutoverTrigger', mode: 'Online' });
     assert.equal(waitDone('run')(waiting), true);
     assert.equal(waitExitCode('run', waiting), 0);
-    assert.equal(waitDone('cutover')(waiting), false);
+    // a cutover asked for and not acted on yet is waited for; one cleared again (rolled back, stopped) ends the wait
+    assert.equal(waitDone('cutover')({ ...waiting, cutoverRequested: true }), false);
+    assert.equal(waitDone('cutover')({ ...waiting, cutoverRequested: false, message: 'cutover rolled back: ...' }), true);
     assert.equal(waitDone('run')(status({})), false);
     assert.equal(waitDone('run')(status({ state: 'Failed' })), true);
   });

@@ -5,6 +5,7 @@
 import {
   cancelMigration,
   confirmOverwrite,
+  cutoverStopped,
   inputError,
   isDatabaseDone,
   isFinalState,
@@ -14,6 +15,7 @@ import {
   requestReplicationSetup,
   runnerStopped,
   showMigration,
+  type CutoverOptions,
   type MigrationStatus,
   type ServerSpec,
 } from '../../engine';
@@ -79,7 +81,7 @@ export async function updateCommand(args: CliArgs): Promise<number> {
   if (operation.databases) return someDatabases(args, target, name, operation.kind, operation.databases);
   const goal: WaitGoal = operation.kind;
   let status = await onTarget(target, async () => {
-    if (goal === 'cutover') return requestCutover(target, name);
+    if (goal === 'cutover') return requestCutover(target, name, undefined, cutoverOptions(args));
     // a stopped runner will not act on the request: the cancel is carried out here, on both servers
     const current = await showMigration(target, name);
     const spec = current && current.mode === 'Online' && runnerStopped(current) ? await migrationSpecOf(args, current) : undefined;
@@ -99,12 +101,18 @@ async function someDatabases(
   some: readonly string[],
 ): Promise<number> {
   let status = await onTarget(target, () =>
-    kind === 'cutover' ? requestCutover(target, name, some) : cancelMigration(target, name, { databases: some }),
+    kind === 'cutover' ? requestCutover(target, name, some, cutoverOptions(args)) : cancelMigration(target, name, { databases: some }),
   );
+  const stopped = (s: MigrationStatus) => kind === 'cutover' && cutoverStopped(s, some);
   const done = (s: MigrationStatus) =>
-    isFinalState(s.state) || some.every((db) => s.databases.some((d) => d.database === db && isDatabaseDone(d.state)));
+    isFinalState(s.state) || stopped(s) || some.every((db) => s.databases.some((d) => d.database === db && isDatabaseDone(d.state)));
   if (args.wait) status = await onTarget(target, () => waitWithProgress(target, name, done, { history: false }));
   printResult(args, migrationResult(args, status, target));
   const failed = status.databases.some((d) => some.includes(d.database) && d.state === 'Failed');
-  return args.wait && (failed || status.state === 'Failed') ? 1 : 0;
+  return args.wait && (failed || stopped(status) || status.state === 'Failed') ? 1 : 0;
+}
+
+/** `--fence-writers`, `--no-fence-writers`, `--cutover-lag-budget-seconds`: for this cutover alone. */
+function cutoverOptions(args: CliArgs): CutoverOptions {
+  return { fenceWriters: args.fenceWriters, cutoverLagBudgetSeconds: args.cutoverLagBudgetSeconds };
 }

@@ -36,6 +36,9 @@ const PINNED_SETTINGS: readonly (readonly [name: string, value: string])[] = [
   ['idle_in_transaction_session_timeout', '0'],
 ];
 
+/** Every session's application_name starts so (`pgferry <purpose>`): how pgferry's own sessions are told apart on a server. */
+export const APPLICATION_NAME_PREFIX = 'pgferry ';
+
 export interface SessionOptions {
   /** Database to connect to; the server spec's maintenance database by default. */
   readonly database?: string;
@@ -85,7 +88,7 @@ export async function openSession(server: ServerSpec, options: SessionOptions): 
   const client = await openClient(server, {
     database: options.database,
     replication: options.replication,
-    applicationName: `pgferry ${options.purpose}`,
+    applicationName: `${APPLICATION_NAME_PREFIX}${options.purpose}`,
     connectTimeoutMs: options.connectTimeoutMs,
   });
   // A dropped connection surfaces on the next query; without a listener it would crash the process.

@@ -308,6 +308,30 @@ COMMENT ON COLUMN pgferry.copy_item.heartbeat_at IS 'the holder''s last sign of 
 COMMENT ON COLUMN pgferry.migration_database.copy_round IS 'the open copy round agents may help: the exported snapshot''s name (not a secret), set while the coordinator copies';
 `,
   },
+  {
+    // Fencing writers at cutover (fenceWriters; control/writerFences.ts): per database, when the
+    // source database was made read-only for new transactions and the value of its own
+    // default_transaction_read_only before (so it is set back exactly), recorded before the ALTER
+    // DATABASE; and what a cutover request set for that cutover alone (fenceWriters, lag budget).
+    version: 15,
+    sql: `
+CREATE TABLE pgferry.writer_fence (
+  migration      text NOT NULL,
+  database       text NOT NULL,
+  prior_setting  text,
+  fenced_at      timestamptz NOT NULL DEFAULT now(),
+  sessions_ended integer,
+  kept_at        timestamptz,
+  PRIMARY KEY (migration, database),
+  FOREIGN KEY (migration, database) REFERENCES pgferry.migration_database (migration, database) ON DELETE CASCADE
+);
+ALTER TABLE pgferry.migration ADD COLUMN cutover_options jsonb;
+COMMENT ON TABLE pgferry.writer_fence IS 'a source database made read-only for new transactions at cutover; the row is deleted once the fence is lifted';
+COMMENT ON COLUMN pgferry.writer_fence.prior_setting IS 'the database''s own default_transaction_read_only (pg_db_role_setting, all roles) before the fence; NULL when it had none (lifted with RESET)';
+COMMENT ON COLUMN pgferry.writer_fence.kept_at IS 'the database was cut over: the fence stays on the source on purpose (writes there would be lost)';
+COMMENT ON COLUMN pgferry.migration.cutover_options IS 'what the pending cutover request set for that cutover alone: fenceWriters, cutoverLagBudgetSeconds';
+`,
+  },
 ];
 
 /** The highest control-catalog version this build installs (`pgferry version` prints it). */

@@ -16,6 +16,7 @@ import type {
   TableProgress,
   ValidationResult,
   VerificationReport,
+  WriterFence,
 } from '../core/model';
 import { CONTROL_SCHEMA, leaseKey, newInstanceId, REQUEST_CHANNEL } from '../core/names';
 import type { MigrationSpec, Runtime } from '../input/migrationSpec';
@@ -25,6 +26,7 @@ import { agentsFor, sourceKeysOf, waitingReason } from './agents';
 import { CatalogConnection } from './connection';
 import { databasePatchQuery, tablePatchQuery, type DatabasePatch, type TablePatch } from './patches';
 import { SELECT_DATABASES, shapeStatus, type DatabaseRow, type MigrationRow } from './status';
+import { fencesOf } from './writerFences';
 
 const S = ident(CONTROL_SCHEMA);
 
@@ -500,7 +502,15 @@ export class ControlStore extends CatalogConnection {
 
   private async toStatus(row: MigrationRow): Promise<MigrationStatus> {
     const databases = await this.query<DatabaseRow>(SELECT_DATABASES, [row.name]);
-    const status = shapeStatus(row, databases, Date.now());
+    const shaped = shapeStatus(row, databases, Date.now());
+    const fences = row.mode === 'Online' ? await fencesOf(this, row.name) : new Map<string, WriterFence>();
+    const status =
+      fences.size === 0
+        ? shaped
+        : {
+            ...shaped,
+            databases: shaped.databases.map((d) => (fences.has(d.database) ? { ...d, writerFence: fences.get(d.database)! } : d)),
+          };
     if (row.runtime !== 'agents') return status;
     // runtime agents: who could run it, and, while nothing can, why (a catalog of version 9 or later)
     const needs = sourceKeysOf(row.spec);

@@ -120,6 +120,15 @@ export const ERROR_CODES = {
     fix: 'give the source user BYPASSRLS; validation names every such table and the grant',
   },
   CANCEL_RELEASE: { category: 'source', meaning: 'a cancel could not release what the migration holds on the source' },
+  WRITER_FENCE_REFUSED: {
+    category: 'source',
+    meaning: "fenceWriters: the source user may not fence a database's writers, or a session could not be ended; nothing was changed",
+    fix: 'grant what the message names on the source (the database owner role, pg_signal_backend), then request the cutover again',
+  },
+  WRITER_FENCE_LIFT: {
+    category: 'source',
+    meaning: 'a writer fence could not be lifted: the source database is still read-only for new transactions',
+  },
 
   // The target refused or failed.
   TARGET_CONNECT: { category: 'target', meaning: 'the target server cannot be reached or refused the login' },

@@ -175,6 +175,25 @@ export interface DatabaseDetails {
   readonly applyStop?: ApplyStop;
   /** Online: source tables whose changes do not reach the target, and why (absent when none). */
   readonly notStreamed?: readonly NotStreamed[];
+  /** Online with fenceWriters: the source database is (or may be) read-only for new transactions since the cutover fenced it. */
+  readonly writerFence?: WriterFence;
+}
+
+/**
+ * A cutover's fence on a source database (fenceWriters): default_transaction_read_only set on,
+ * the sessions connected then ended. Lifted at a roll-back, cancel or failure; kept once the
+ * database is cut over, since writes on the source would no longer reach the target.
+ */
+export interface WriterFence {
+  readonly fencedAt: string;
+  /** The database's own default_transaction_read_only before the fence (absent: it had none). */
+  readonly priorSetting?: string;
+  /** Sessions the fence ended on the source. */
+  readonly sessionsEnded?: number;
+  /** The database was cut over and the fence stays on purpose. */
+  readonly kept: boolean;
+  /** The statement that lifts it (to run on the source once nothing writes there by mistake). */
+  readonly lift: string;
 }
 
 export interface NotStreamed {
@@ -328,6 +347,20 @@ export function waitingForApplyFix(status: MigrationStatus): boolean {
   return status.databases.every((d) => !d.applyStop || d.applyStop.retryRequestsSeen >= (status.applyRetryRequests ?? 0));
 }
 
+/**
+ * A cutover that was asked for and stopped without completing (rolled back by the lag gate or the
+ * writer fence, a verification mismatch): the request is cleared and changes stream on, `message`
+ * says why. With `databases`, the cutover of those (dbsToTriggerCutoverOn): none is requested any
+ * more, and not all of them were cut over.
+ */
+export function cutoverStopped(status: MigrationStatus, databases?: readonly string[]): boolean {
+  if (isFinalState(status.state) || status.mode !== 'Online') return false;
+  if (status.subState !== 'WaitingForCutoverTrigger' && status.subState !== 'WaitingForApplyFix') return false;
+  if (databases === undefined) return !status.cutoverRequested && (status.dbsToTriggerCutoverOn ?? []).length === 0;
+  const open = status.databases.filter((d) => databases.includes(d.database) && d.state !== 'Succeeded' && d.state !== 'Canceled');
+  return open.length > 0 && !open.some((d) => (status.dbsToTriggerCutoverOn ?? []).includes(d.database));
+}
+
 /** What a wait on a migration is for: its run (for an online one, until changes stream), its cutover, its cancel. */
 export type WaitGoal = 'run' | 'cutover' | 'cancel';
 
@@ -340,6 +373,7 @@ export type WaitGoal = 'run' | 'cutover' | 'cancel';
 export function isSettled(status: MigrationStatus, goal: WaitGoal): boolean {
   if (isFinalState(status.state)) return true;
   if (goal !== 'cancel' && waitingForApplyFix(status)) return true;
+  if (goal === 'cutover' && cutoverStopped(status)) return true;
   // waiting for the user (overwrite confirmation, the source's restart) or for its window: a run's wait is over
   if (goal === 'run' && waitsBeforeCopy(status)) return true;
   return goal === 'run' && status.mode === 'Online' && status.option !== 'Validate' && status.subState === 'WaitingForCutoverTrigger';

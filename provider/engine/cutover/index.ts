@@ -23,6 +23,10 @@ import { describeFirings } from '../cdc/apply/targetFiring';
 import { notStreamedTables } from '../control/sourceTables';
 import { recordTableVerification } from '../control/tableVerification';
 import { recheckPlan } from './recheckPlan';
+import { errorMessage } from '../core/errors';
+import { clearCutoverOptions, cutoverOptionsOf, fenceOf, keepFence, liftStatement } from '../control/writerFences';
+import { checkFenceRights, fenceDatabase, liftWriterFence } from './writerFence';
+import { DEFAULT_FENCED_LAG_BUDGET_SECONDS, measureCatchUp, overBudget, overBudgetMessage, type ApplyRateMeter } from './lagGate';
 
 /** Marks the cutover point of one database and waits until its applier has applied up to it. */
 async function drainDatabase(run: MigrationRun, stream: OnlineStream, began: number): Promise<void> {
@@ -60,7 +64,10 @@ function again<T>(run: MigrationRun, what: string, step: () => Promise<T>): Prom
  */
 export async function finishCutover(run: MigrationRun, database: string): Promise<void> {
   const { spec, store } = run;
-  const firings = await releaseDatabase(run, database, 'throw');
+  // past the point of no return: a writer fence stays (writes on the source would be lost), and no
+  // cancel or failure lifts it from here on
+  await keepFence(store, spec.migrationName, database);
+  const firings = await releaseDatabase(run, database, 'throw', { keepWriterFence: true });
   const restored = firings && describeFirings(firings);
   if (restored) run.onProgress({ kind: 'info', message: `cutover: ${restored} set back as on the source`, database });
   await enableRowSecurity(run, database);
@@ -96,17 +103,31 @@ function stepClock() {
  * request is cleared, and the mismatch (naming the table) is the migration's message, so the user
  * can fix the cause and cut over again.
  */
-export async function cutover(run: MigrationRun, all: OnlineStream[], databases: ReadonlySet<string>): Promise<boolean> {
+export async function cutover(
+  run: MigrationRun,
+  all: OnlineStream[],
+  databases: ReadonlySet<string>,
+  meter: ApplyRateMeter,
+): Promise<boolean> {
   const { spec, store } = run;
   const name = spec.migrationName;
   // dbsToTriggerCutoverOn: only these databases cut over; the others stream on untouched
   const streams = all.filter((s) => databases.has(s.database));
   const whole = streams.length === all.length;
+  const gate = await gateOf(run);
   const began = (await store.markCutoverStarted(name)).getTime();
   await store.setState(name, 'InProgress', 'CompletingMigration');
   const which = whole ? '' : ` of ${streams.map((s) => `"${s.database}"`).join(', ')}`;
-  await store.recordEvent(name, 'info', `cutover${which} started: applying the last changes`);
+  await store.recordEvent(
+    name,
+    'info',
+    `cutover${which} started: ${gate.fence ? 'fencing the writers, then ' : ''}applying the last changes`,
+  );
   const clock = stepClock();
+  if (gate.fence || gate.budget !== undefined) {
+    if (!(await fenceAndGate(run, streams, meter, gate))) return false;
+    clock.done(gate.fence ? 'fence' : 'lag gate');
+  }
   const drains = await Promise.allSettled(streams.map((s) => drainDatabase(run, s, began)));
   const failedDrain = drains.find((d) => d.status === 'rejected');
   if (failedDrain) {
@@ -132,34 +153,7 @@ export async function cutover(run: MigrationRun, all: OnlineStream[], databases:
     failpoint(`cutover-drained:${s.database}`);
   }
   clock.done('sequences');
-  if (spec.verify) {
-    const cutOver = streams.map((s) => s.database);
-    const notStreamed = await notStreamedTables(store, name, cutOver);
-    // verify: true re-reads only what changed since each table's background verification; 'full' every table whole
-    const recheck = spec.verify === 'full' ? undefined : await recheckPlan(run, streams);
-    const verified = await again(run, 'the verification', () =>
-      verifyDatabases(spec, { signal: run.signal, onProgress: run.onProgress, databases: cutOver, notStreamed, recheck }),
-    );
-    for (const t of verified.tables) {
-      if (!t.method) continue;
-      await recordTableVerification(store, name, {
-        ...t,
-        method: `cutover-${t.method}`,
-      });
-    }
-    const report = await again(run, 'the second look at sequences', () =>
-      recheckMovedSequences(spec, verified, (database, count) => {
-        const why = 'a source restart, or nextval without a write';
-        // fire and forget (the callback is synchronous): a run's warn never rejects
-        void run.warn(`cutover: sequences moved on the source after they were copied (${why}): ${count} value(s) copied again`, database);
-      }),
-    );
-    await store.setVerification(name, report);
-    if (!report.ok) {
-      await resumeAfterMismatch(run, all, databases, report.firstMismatch);
-      return false;
-    }
-  }
+  if (spec.verify && !(await verifyCutover(run, all, databases, streams))) return false;
   if (spec.verify) clock.done('verification');
   for (const s of streams) await store.setCutoverStep(name, s.database, 'verified');
   // the last databases: the migration shows CleaningUp while slots, publications and origins go
@@ -175,11 +169,53 @@ export async function cutover(run: MigrationRun, all: OnlineStream[], databases:
     streams.map((s) => s.database),
     downtime,
   );
-  await announce(run, `cutover${which} completed in ${downtime.toFixed(1)} s (${clock.steps()})`);
-  // the next cutover of other databases measures its own downtime
-  if (!whole) await store.clearCutoverStart(name);
+  const fenced = await keptFences(run, streams);
+  await announce(run, `cutover${which} completed in ${downtime.toFixed(1)} s (${clock.steps()})${fenced}`);
+  // the next cutover of other databases measures its own downtime, with the spec's gate unless asked otherwise
+  if (!whole) {
+    await store.clearCutoverStart(name);
+    await clearCutoverOptions(store, name);
+  }
   // an earlier stopped attempt's message no longer applies (setState keeps a message it is not given)
   await store.clearMessage(name);
+  return true;
+}
+
+/** The cutover's verification of the databases it cuts over; false when it found a mismatch (streaming resumed). */
+async function verifyCutover(
+  run: MigrationRun,
+  all: OnlineStream[],
+  databases: ReadonlySet<string>,
+  streams: readonly OnlineStream[],
+): Promise<boolean> {
+  const { spec, store } = run;
+  const name = spec.migrationName;
+  const cutOver = streams.map((s) => s.database);
+  const notStreamed = await notStreamedTables(store, name, cutOver);
+  // verify: true re-reads only what changed since each table's background verification; 'full' every table whole
+  const recheck = spec.verify === 'full' ? undefined : await recheckPlan(run, streams);
+  const verified = await again(run, 'the verification', () =>
+    verifyDatabases(spec, { signal: run.signal, onProgress: run.onProgress, databases: cutOver, notStreamed, recheck }),
+  );
+  for (const t of verified.tables) {
+    if (!t.method) continue;
+    await recordTableVerification(store, name, {
+      ...t,
+      method: `cutover-${t.method}`,
+    });
+  }
+  const report = await again(run, 'the second look at sequences', () =>
+    recheckMovedSequences(spec, verified, (database, count) => {
+      const why = 'a source restart, or nextval without a write';
+      // fire and forget (the callback is synchronous): a run's warn never rejects
+      void run.warn(`cutover: sequences moved on the source after they were copied (${why}): ${count} value(s) copied again`, database);
+    }),
+  );
+  await store.setVerification(name, report);
+  if (!report.ok) {
+    await resumeAfterMismatch(run, all, databases, report.firstMismatch);
+    return false;
+  }
   return true;
 }
 
@@ -204,7 +240,9 @@ async function resumeAfterMismatch(
   const name = run.spec.migrationName;
   const message = `cutover stopped: verification failed: ${mismatch}; streaming resumed, request the cutover again once the cause is fixed (writes still running on the source?)`;
   await store.recordEvent(name, 'error', message);
+  await liftFences(run, [...databases]);
   await restartStreams(run, streams, databases);
+  await clearCutoverOptions(store, name);
   await store.clearCutover(name, message);
 }
 
@@ -223,6 +261,99 @@ async function resumeAfterStop(
   const dbs = stopped.map((s) => `"${s.database}"`).join(', ');
   const message = `cutover stopped: streaming of ${dbs} stopped on an error before the cutover point (see the database's message); request the cutover again once it is fixed and streams`;
   await run.store.recordEvent(name, 'error', message);
+  await liftFences(run, [...databases]);
   await restartStreams(run, streams, databases);
+  await clearCutoverOptions(run.store, name);
   await run.store.clearCutover(name, message, 'WaitingForApplyFix');
+}
+
+/** Whether this cutover fences the writers, and the lag budget it must fit (undefined: no gate). */
+interface Gate {
+  readonly fence: boolean;
+  readonly budget: number | undefined;
+  /** The budget is the default of a fenced cutover (none was given), for the roll-back's message. */
+  readonly defaulted: boolean;
+}
+
+/**
+ * The cutover request's own options (update --cutover --fence-writers ...) over the spec's. The
+ * budget defaults to DEFAULT_FENCED_LAG_BUDGET_SECONDS with a fence: the applications wait for the
+ * whole catch-up then. Without a fence there is no gate unless one is asked for: the applications
+ * keep writing, and the cutover drains whatever the lag is, as it always has.
+ */
+async function gateOf(run: MigrationRun): Promise<Gate> {
+  const options = await cutoverOptionsOf(run.store, run.spec.migrationName);
+  const fence = options.fenceWriters ?? run.spec.fenceWriters;
+  const given = options.cutoverLagBudgetSeconds ?? run.spec.cutoverLagBudgetSeconds;
+  if (given !== undefined) return { fence, budget: given, defaulted: false };
+  return { fence, budget: fence ? DEFAULT_FENCED_LAG_BUDGET_SECONDS : undefined, defaulted: fence };
+}
+
+/**
+ * Before the cutover point is marked: the writers fenced (fenceWriters) and the lag gate passed.
+ * The prediction is taken first without a fence (a backlog already over the budget is not worth
+ * ending anybody's session for), then with it, when nothing can add to the backlog. Anything in the
+ * way (the budget, a right the source user lacks, a session that cannot be ended) rolls the cutover
+ * back: the fences lifted, the request cleared with the reason, the streams untouched. False then.
+ */
+async function fenceAndGate(run: MigrationRun, streams: readonly OnlineStream[], meter: ApplyRateMeter, gate: Gate): Promise<boolean> {
+  const databases = streams.map((s) => s.database);
+  // whether a fence is (or may be) on the source: then a roll-back lifts it, and says so
+  let fencing = false;
+  const over = async (probe: boolean) => {
+    if (gate.budget === undefined) return undefined;
+    const late = overBudget(await measureCatchUp(run, streams, meter, { probe, budgetSeconds: gate.budget }), gate.budget);
+    const stage = fencing ? 'fence lifted' : gate.fence ? 'before the fence' : 'no fence';
+    return late && overBudgetMessage(late, gate.budget, stage, gate.defaulted);
+  };
+  let refusal: string | undefined;
+  try {
+    // a resumed cutover whose fence a killed runner left: the source is fenced already, nothing to spare it
+    const fenced = await Promise.all(databases.map((d) => fenceOf(run.store, run.spec.migrationName, d)));
+    fencing = fenced.some(Boolean);
+    refusal = gate.fence && !fencing ? await over(false) : undefined;
+    if (!refusal && gate.fence) {
+      await checkFenceRights(run, databases);
+      fencing = true;
+      for (const database of databases) {
+        await again(run, `the writer fence of "${database}"`, () => fenceDatabase(run, database));
+        failpoint(`cutover-fenced:${database}`);
+      }
+    }
+    refusal ??= await over(true);
+  } catch (error) {
+    if (run.signal.aborted) throw error;
+    refusal = fencing
+      ? `cutover rolled back: ${errorMessage(error)}; the writer fence is lifted and changes stream on`
+      : `cutover not started: ${errorMessage(error)}; nothing was changed on the source, and changes stream on`;
+  }
+  if (refusal === undefined) return true;
+  await rollBack(run, databases, refusal);
+  return false;
+}
+
+/** A cutover stopped before its marker: the fences lifted, the request cleared with `message`; the streams never stopped. */
+async function rollBack(run: MigrationRun, databases: readonly string[], message: string): Promise<void> {
+  const name = run.spec.migrationName;
+  await liftFences(run, databases);
+  await run.store.recordEvent(name, 'warning', message);
+  run.onProgress({ kind: 'warning', message });
+  await clearCutoverOptions(run.store, name);
+  await run.store.clearCutover(name, message);
+}
+
+/** Lifts the writer fences recorded for these databases (none recorded: nothing to do). */
+async function liftFences(run: MigrationRun, databases: readonly string[]): Promise<void> {
+  for (const database of databases) await again(run, `lifting the writer fence of "${database}"`, () => liftWriterFence(run, database));
+}
+
+/** The completion event's word on the fences that stay, with the statement that lifts each. */
+async function keptFences(run: MigrationRun, streams: readonly OnlineStream[]): Promise<string> {
+  const lifts: string[] = [];
+  for (const s of streams) {
+    const fence = await fenceOf(run.store, run.spec.migrationName, s.database);
+    if (fence?.kept) lifts.push(liftStatement(s.database, fence.priorSetting));
+  }
+  if (lifts.length === 0) return '';
+  return `; the source stays fenced (new transactions read-only) so no write is lost there: once no application writes to it, lift with ${lifts.join('; ')}`;
 }

@@ -32,6 +32,7 @@ import { RequestWakeup } from '../control/requestWakeup';
 import type { MigrationRun } from './migrationRun';
 import { copyDatabaseAt, finishDatabase, prepareTargetDatabase, readSourceProperties } from './databasePhases';
 import { BackgroundVerification } from '../verify/background';
+import { ApplyRateMeter } from '../cutover/lagGate';
 
 const POLL_MS = 1000;
 
@@ -83,17 +84,29 @@ async function copyDatabase(run: MigrationRun, database: string): Promise<bigint
   return exported.consistentLsn;
 }
 
-/** Reports counters, latency, pending bytes and slot retention; warns past slotRetainedWarnBytes. */
-async function report(run: MigrationRun, streams: readonly OnlineStream[], source: pg.Client, warned: Set<string>): Promise<void> {
+/**
+ * Reports counters, latency, pending bytes and slot retention; warns past slotRetainedWarnBytes.
+ * Each stream's pending bytes and applied position also go to `meter`, which the cutover's lag gate
+ * predicts from.
+ */
+async function report(
+  run: MigrationRun,
+  streams: readonly OnlineStream[],
+  source: pg.Client,
+  warned: Set<string>,
+  meter: ApplyRateMeter,
+): Promise<void> {
   const positions = await readSlotPositions(
     source,
     streams.map((s) => s.slot),
   );
+  const at = Date.now();
   for (const s of streams) {
     const stats = s.applier.stats();
     const pos = positions.get(s.slot);
     const applied = appliedUpTo(stats);
     const pending = pos && applied > 0n && pos.currentLsn > applied ? Number(pos.currentLsn - applied) : 0;
+    if (pos && applied > 0n) meter.record(s.database, { at, pendingBytes: pending, applied });
     const retained = pos?.restartLsn !== undefined && pos.currentLsn > pos.restartLsn ? Number(pos.currentLsn - pos.restartLsn) : null;
     await run.store.updateDatabase(run.spec.migrationName, s.database, {
       ...streamCounts(s),
@@ -124,7 +137,7 @@ type WatchOutcome =
  * cancel. A stream that fails on an error the user can fix stops, keeping its slot, and is tried
  * again (streamStops.ts); any other failure is thrown.
  */
-async function watch(run: MigrationRun, streams: OnlineStream[], stops: StreamStops): Promise<WatchOutcome> {
+async function watch(run: MigrationRun, streams: OnlineStream[], stops: StreamStops, meter: ApplyRateMeter): Promise<WatchOutcome> {
   const name = run.spec.migrationName;
   const warned = new Set<string>();
   let source: pg.Client | undefined;
@@ -167,7 +180,7 @@ async function watch(run: MigrationRun, streams: OnlineStream[], stops: StreamSt
           if (!source) {
             source = await openSession(run.spec.source, { purpose: 'monitor' });
           }
-          await report(run, streams, source, warned);
+          await report(run, streams, source, warned, meter);
         } catch {
           await closeSession(source);
           source = undefined; // the source may be restarting: the appliers reconnect on their own
@@ -283,6 +296,7 @@ export async function runOnline(run: MigrationRun): Promise<void> {
   const name = spec.migrationName;
   const streams: OnlineStream[] = [];
   let verifiers: BackgroundVerification[] = [];
+  const meter = new ApplyRateMeter();
   try {
     // A resume reads every slot's state beside the takeover and the stops: its first change waits
     // for all three, one round trip each, so they run side by side. (The state of a slot does not
@@ -304,13 +318,13 @@ export async function runOnline(run: MigrationRun): Promise<void> {
       if (streams.length === 0) return await endOnline(run);
       await store.setState(name, 'WaitingForUserAction', streamingSubState(false, stops.any));
       verifiers = startVerifiers(run, streams);
-      const outcome = await watch(run, streams, stops);
+      const outcome = await watch(run, streams, stops, meter);
       await stopVerifiers(verifiers);
       verifiers = [];
       if (outcome.kind === 'cancel') throw canceledError();
       if (outcome.kind === 'cancel-databases') {
         await cancelDatabases(run, streams, stops, outcome.databases);
-      } else if (await cutover(run, streams, outcome.databases)) {
+      } else if (await cutover(run, streams, outcome.databases, meter)) {
         // cut over: those streams ended; the others stream on (else it stopped, saying why, and all stream on)
         for (let i = streams.length - 1; i >= 0; i--) if (outcome.databases.has(streams[i]!.database)) streams.splice(i, 1);
       }

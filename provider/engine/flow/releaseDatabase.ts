@@ -1,6 +1,7 @@
 // Everything an online migration changed for one database, given back once nothing will stream
 // into it again: at the cutover, when the migration is canceled or fails in its runner, and when
-// a cancel is carried out for a runner that has stopped. In order: the target's triggers and rules
+// a cancel is carried out for a runner that has stopped. In order: the source's writer fence
+// lifted (fenceWriters; kept only by a database that was cut over), the target's triggers and rules
 // as on the source, the target's foreign keys added back, the slot and publication on the source
 // and the origin (or progress row) on the target, then the source's replica identities (last: a
 // table keeps FULL while any publication publishes it). Every step is idempotent and finds nothing
@@ -11,6 +12,7 @@ import { restoreReplicaIdentity, type RestoreContext } from '../cdc/source/ident
 import { releaseStream, unlessDatabaseGone } from '../cdc/source/release';
 import { errorMessage } from '../core/errors';
 import { CONTROL_SCHEMA, streamNamesOf } from '../core/names';
+import { liftWriterFence } from '../cutover/writerFence';
 
 /**
  * What a step that fails does. 'throw': the first failure is thrown and the steps after it wait
@@ -23,8 +25,16 @@ export type ReleasePolicy = 'throw' | 'warn';
 /** A running migration, or a cancel for a stopped runner (restoreContextOf): plus the instance its names derive from. */
 export type ReleaseContext = RestoreContext & { readonly instance: string | undefined };
 
-/** Releases one database; returns the triggers and rules set back (undefined when that step did not run to its end). */
-export async function releaseDatabase(ctx: ReleaseContext, database: string, policy: ReleasePolicy): Promise<FiringCounts | undefined> {
+/**
+ * Releases one database; returns the triggers and rules set back (undefined when that step did not
+ * run to its end). `keepWriterFence`: the database was cut over, and a writer fence stays on the source.
+ */
+export async function releaseDatabase(
+  ctx: ReleaseContext,
+  database: string,
+  policy: ReleasePolicy,
+  options: { readonly keepWriterFence?: boolean } = {},
+): Promise<FiringCounts | undefined> {
   const step = async <T>(run: () => Promise<T>, what: string, left: string): Promise<T | undefined> => {
     if (policy === 'throw') return run();
     try {
@@ -35,6 +45,14 @@ export async function releaseDatabase(ctx: ReleaseContext, database: string, pol
     }
   };
   const n = streamNamesOf(ctx.spec.migrationName, database, ctx.instance);
+  // first: while the source is fenced, its applications cannot write
+  if (!options.keepWriterFence) {
+    await step(
+      () => liftWriterFence(ctx, database),
+      'could not lift the writer fence on the source',
+      `the database is still read-only for new transactions; its earlier value is in ${CONTROL_SCHEMA}.writer_fence on the target, and a resume or a cancel lifts it`,
+    );
+  }
   const firings = await step(
     () => unlessDatabaseGone(() => restoreFiring(ctx, database)),
     "could not set the target's triggers and rules back as on the source",

@@ -103,6 +103,25 @@ const utcInstant = z
 
 const defaultJobs = Math.max(2, Math.min(8, os.cpus().length));
 
+const fenceWritersSchema = z.boolean({ error: 'must be true or false' });
+
+const lagBudgetSchema = z
+  .number({ error: 'must be a whole number of seconds from 1 to 86400' })
+  .int('must be a whole number of seconds from 1 to 86400')
+  .min(1, 'must be a whole number of seconds from 1 to 86400')
+  .max(86400, 'must be a whole number of seconds from 1 to 86400');
+
+/**
+ * What a cutover request may set for that cutover alone (`pgferry update --cutover
+ * --fence-writers`, a Pulumi update that flips `cutover` with them): recorded with the request,
+ * they override the spec the runner was started with.
+ */
+export const cutoverOptionsSchema = z
+  .object({ fenceWriters: fenceWritersSchema.optional(), cutoverLagBudgetSeconds: lagBudgetSchema.optional() })
+  .strict();
+
+export type CutoverOptions = Readonly<z.infer<typeof cutoverOptionsSchema>>;
+
 export const migrationSpecSchema = z
   .object({
     migrationName: z
@@ -207,6 +226,20 @@ export const migrationSpecSchema = z
       .positive('must be more than 0 hours')
       .max(8760, 'must be at most 8760 hours (a year)')
       .optional(),
+    /**
+     * Online: at cutover, before the cutover point is marked, make each database cut over
+     * read-only for new transactions on the source (ALTER DATABASE ... SET
+     * default_transaction_read_only = on, its earlier value recorded first) and end the sessions
+     * connected to it, so no write can land on the source after the cutover point. Lifted on a
+     * roll-back, a cancel or a failure; kept after a successful cutover (README, "Fencing writers").
+     */
+    fenceWriters: fenceWritersSchema.default(false),
+    /**
+     * Online: the cutover goes on only if the stream's predicted catch-up (pending bytes at its
+     * recent apply rate) is at most this many seconds; otherwise it rolls back (the fence lifted,
+     * the request cleared, streaming on). Unset: 30 with fenceWriters, no gate without.
+     */
+    cutoverLagBudgetSeconds: lagBudgetSchema.optional(),
   })
   .strict()
   .superRefine((spec, ctx) => {
@@ -218,6 +251,13 @@ export const migrationSpecSchema = z
         path: ['databases'],
         message: `must not include "${spec.target.maintenanceDatabase}", the target's maintenance database that holds the control catalog; set target.maintenanceDatabase to another existing database`,
       });
+    }
+    // a fence and a lag gate belong to a cutover, which only an online migration has
+    if (spec.mode === 'Offline') {
+      for (const key of ['fenceWriters', 'cutoverLagBudgetSeconds'] as const) {
+        if (spec[key] === undefined || spec[key] === false) continue;
+        ctx.addIssue({ code: 'custom', path: [key], message: 'applies only to an Online migration (mode), which has a cutover' });
+      }
     }
     const start = spec.migrationWindowStartTimeInUtc;
     const end = spec.migrationWindowEndTimeInUtc;
@@ -246,6 +286,8 @@ export const TUNING_KEYS = [
   'slotRetainedWarnBytes',
   'maxApplyStopHours',
   'lockTimeoutSeconds',
+  'fenceWriters',
+  'cutoverLagBudgetSeconds',
   'waitForOverwriteConfirmation',
   'setupLogicalReplicationOnSourceDbIfNeeded',
   'startDataMigration',

@@ -58,6 +58,10 @@ export const CODES = {
   SOURCE_TABLE_PRIVILEGES: 'SOURCE_TABLE_PRIVILEGES',
   SOURCE_TABLE_NOT_READABLE: 'SOURCE_TABLE_NOT_READABLE', // 603110
   SOURCE_TABLE_NOT_OWNED: 'SOURCE_TABLE_NOT_OWNED', // 603110 (online: publications need ownership)
+  /** fenceWriters: the source user may fence the database's writers at cutover (ALTER DATABASE, end sessions). */
+  WRITER_FENCE: 'WRITER_FENCE',
+  /** fenceWriters: it may not (not the database's owner, or no pg_signal_backend): what to grant. */
+  WRITER_FENCE_PRIVILEGES: 'WRITER_FENCE_PRIVILEGES',
   /** The source user reads every row of the tables with row-level security (or there are none). */
   ROW_SECURITY_SOURCE: 'ROW_SECURITY_SOURCE',
   /** Policies would hide rows of a copied table from the source user (row_security = off makes the copy fail). */

@@ -17,7 +17,8 @@ import { checkManagedBlockers, TARGET_SUPERUSER_ROLES_SQL } from './managed';
 import { checkOnlineSource } from './replicationSettings';
 import { checkApplyWithoutReplicaRole } from './replicaRole';
 import { replicaRolePermitted } from '../cdc/apply/targetFiring';
-import { CHECK_TYPES, failed, warning, type CheckType } from './result';
+import { CHECK_TYPES, failed, succeeded, warning, type CheckType } from './result';
+import { fenceRightsRefusal } from '../cutover/writerFence';
 import { checkSourceRowSecurity } from './rowSecuritySource';
 import { checkTargetRowSecurity } from './rowSecurityTarget';
 import { compareServers, sameServerResult } from './sameServer';
@@ -128,7 +129,21 @@ async function sourceReadChecks(
     await guarded(results, CHECK_TYPES.privileges, `row-level security in ${ident(database)}`, database, () =>
       checkSourceRowSecurity(client, database, source.info.major),
     );
+    if (spec.mode === 'Online' && spec.fenceWriters) {
+      await guarded(results, CHECK_TYPES.privileges, `the writer fence of ${ident(database)}`, database, () =>
+        checkFenceRights(client, database, source.info.user),
+      );
+    }
   }
+}
+
+/** fenceWriters: the source user will be able to fence the database at cutover (nothing is changed here). */
+async function checkFenceRights(client: pg.Client, database: string, user: string): Promise<ValidationResult[]> {
+  const scope = { database, server: 'source' as const };
+  const refusal = await fenceRightsRefusal(client, database, user);
+  if (refusal) return [failed(CODES.WRITER_FENCE_PRIVILEGES, CHECK_TYPES.privileges, refusal.message, refusal.fix, scope)];
+  const message = `source user ${ident(user)} can fence the writers of ${ident(database)} at cutover (ALTER DATABASE, end its sessions)`;
+  return [succeeded(CODES.WRITER_FENCE, CHECK_TYPES.privileges, message, scope)];
 }
 
 /** Online only: the source's replication settings, and each database's tables for CDC. */

@@ -1,0 +1,252 @@
+// Fencing the writers of a database being cut over (fenceWriters): on the source, new transactions
+// of the database become read-only (ALTER DATABASE ... SET default_transaction_read_only = on), and
+// every session connected to it before is ended, since a session keeps the default it started with
+// and could still begin write transactions; only then is the cutover point marked, so no write can
+// land on the source after it. The database's own earlier value is recorded in the control catalog
+// before the ALTER DATABASE (control/writerFences.ts), so the fence is lifted to exactly that value
+// at a roll-back, cancel or failure, after a crash too (lifting a fence that was never applied sets
+// the value that is already there). A database that is cut over keeps its fence.
+//
+// A fence is a default, not a lock: a session may `SET default_transaction_read_only = off` (or
+// `SET SESSION CHARACTERISTICS AS TRANSACTION READ WRITE`) and write, as pgferry's own writable
+// sessions do; and a role with its own setting (ALTER ROLE ... SET) is not fenced (warned).
+import type pg from 'pg';
+import { APPLICATION_NAME_PREFIX, withSession } from '../connect/session';
+import { ident, literal } from '../connect/quote';
+import { INVALID_CATALOG_NAME, sqlState } from '../connect/sqlstate';
+import { errorMessage, PgferryError } from '../core/errors';
+import type { ServerSpec } from '../input/migrationSpec';
+import type { RestoreContext } from '../cdc/source/identityFull';
+import { SOURCE_DDL_LOCK_TIMEOUT_MS } from '../cdc/source/sourceDdl';
+import { clearFence, fenceOf, liftStatement, recordFence, recordSessionsEnded } from '../control/writerFences';
+import type { MigrationRun } from '../flow/migrationRun';
+
+/** What the source user needs to fence a database: ALTER DATABASE (owner) and ending other roles' sessions. */
+const FENCE_RIGHTS_SQL = `
+SELECT r.rolsuper AS superuser,
+       pg_has_role(current_user, d.datdba, 'USAGE') AS owner,
+       o.rolname AS owner_name,
+       pg_has_role(current_user, 'pg_signal_backend', 'USAGE') AS can_signal
+  FROM pg_database d
+  JOIN pg_roles o ON o.oid = d.datdba
+  JOIN pg_roles r ON r.rolname = current_user
+ WHERE d.datname = $1`;
+
+/** The database's own value (all roles) of default_transaction_read_only; NULL when it has none. */
+const PRIOR_SETTING_SQL = `
+SELECT (SELECT substr(c, length('default_transaction_read_only=') + 1)
+          FROM unnest(s.setconfig) AS c WHERE c LIKE 'default_transaction_read_only=%' LIMIT 1) AS prior
+  FROM pg_database d
+  LEFT JOIN pg_db_role_setting s ON s.setdatabase = d.oid AND s.setrole = 0
+ WHERE d.datname = $1`;
+
+/**
+ * The sessions that could still write to the database: every session connected to it but this
+ * one, pgferry's own (application_name `pgferry <purpose>`) and the walsenders of replication slots
+ * (pgferry's stream among them). All of them, not only those with a write transaction open
+ * (backend_xid): a session that started before the fence keeps default_transaction_read_only off
+ * and may begin one later. Without pg_read_all_stats, pg_stat_activity hides the backend_type of
+ * other roles' sessions (but not their pid, role, application_name or backend_xid): such a session
+ * counts as a client backend, so a user with pg_signal_backend alone still ends every one.
+ */
+const WRITERS_SQL = `
+SELECT a.pid, a.usename::text AS usename, coalesce(a.application_name, '') AS app,
+       a.backend_xid IS NOT NULL AS writing, coalesce(r.rolsuper, false) AS superuser
+  FROM pg_stat_activity a
+  LEFT JOIN pg_roles r ON r.oid = a.usesysid
+ WHERE a.datname = $1 AND a.pid <> pg_backend_pid() AND a.usesysid IS NOT NULL
+   AND coalesce(a.backend_type, 'client backend') = 'client backend'
+   AND a.pid NOT IN (SELECT s.active_pid FROM pg_replication_slots s WHERE s.active_pid IS NOT NULL)
+   AND coalesce(a.application_name, '') NOT LIKE $2
+ ORDER BY a.pid`;
+
+/** Roles whose own default_transaction_read_only (everywhere, or in this database) overrides the database's. */
+const ROLE_OVERRIDES_SQL = `
+SELECT DISTINCT r.rolname::text AS role
+  FROM pg_db_role_setting s
+  JOIN pg_roles r ON r.oid = s.setrole
+  CROSS JOIN LATERAL unnest(s.setconfig) AS c
+ WHERE s.setdatabase IN (0, (SELECT oid FROM pg_database WHERE datname = $1))
+   AND c LIKE 'default_transaction_read_only=%'
+   AND lower(substr(c, length('default_transaction_read_only=') + 1)) NOT IN ('on', 'true', 'yes', '1')
+ ORDER BY 1`;
+
+const STILL_THERE_SQL = `SELECT count(*)::int AS n FROM pg_stat_activity WHERE pid = ANY($1::int[])`;
+
+/** How long ended sessions may take to roll back and exit before the fence gives up. */
+const GONE_WITHIN_MS = 15_000;
+/** Passes over pg_stat_activity: a session that was starting while the first pass read it is ended by the next. */
+const PASSES = 3;
+
+interface Writer {
+  pid: number;
+  usename: string | null;
+  app: string;
+  writing: boolean;
+  superuser: boolean;
+}
+
+/** Refusals are one line naming what to grant; the cutover stops before changing anything. */
+function refused(message: string, fix: string): PgferryError {
+  return new PgferryError('WRITER_FENCE_REFUSED', message, { category: 'source', field: 'fenceWriters', fix });
+}
+
+/** Why the source user cannot fence a database, and what to grant on the source. */
+export interface FenceRefusal {
+  readonly message: string;
+  readonly fix: string;
+}
+
+/**
+ * Why the source user cannot fence `database`; undefined when it can. Read-only: validation runs
+ * it, and the cutover runs it for every database before fencing any.
+ */
+export async function fenceRightsRefusal(client: pg.Client, database: string, user: string): Promise<FenceRefusal | undefined> {
+  const { rows } = await client.query<{ superuser: boolean; owner: boolean; owner_name: string; can_signal: boolean }>(FENCE_RIGHTS_SQL, [
+    database,
+  ]);
+  const r = rows[0];
+  if (!r) return { message: `database ${ident(database)} is not on the source`, fix: "check the migration's databases" };
+  const lacks: string[] = [];
+  const grants: string[] = [];
+  if (!r.superuser && !r.owner) {
+    lacks.push(`may not ALTER DATABASE ${ident(database)} (its owner is ${ident(r.owner_name)})`);
+    grants.push(`ALTER DATABASE ${ident(database)} OWNER TO ${ident(user)} (or GRANT ${ident(r.owner_name)} TO ${ident(user)})`);
+  }
+  if (!r.superuser && !r.can_signal) {
+    lacks.push("may not end other roles' sessions");
+    grants.push(`GRANT pg_signal_backend TO ${ident(user)}`);
+  }
+  if (lacks.length === 0) return undefined;
+  return {
+    message: `fenceWriters: source user ${ident(user)} cannot fence the writers of ${ident(database)}: it ${lacks.join(' and ')}`,
+    fix: `on the source: ${grants.join('; ')} (or fence as a superuser)`,
+  };
+}
+
+/** Checks every database before any is fenced, so a refusal leaves both servers as they were. */
+export async function checkFenceRights(run: MigrationRun, databases: readonly string[]): Promise<void> {
+  await withSession(run.spec.source, { purpose: 'fence', readOnly: true }, async (client) => {
+    for (const database of databases) {
+      const refusal = await fenceRightsRefusal(client, database, run.spec.source.user);
+      if (refusal) throw refused(refusal.message, `${refusal.fix}, then request the cutover again`);
+    }
+  });
+}
+
+/**
+ * Fences one database: its value before recorded in the catalog first, then ALTER DATABASE, then
+ * every session that could still write ended and gone (its open transaction rolled back, or
+ * committed before the cutover point). Idempotent: a resumed cutover fences again, keeping the
+ * value first recorded. Returns how many sessions it ended.
+ */
+export async function fenceDatabase(run: MigrationRun, database: string): Promise<number> {
+  const { spec, store } = run;
+  return withSession(spec.source, { purpose: 'fence', writable: true }, async (client) => {
+    const { rows } = await client.query<{ prior: string | null }>(PRIOR_SETTING_SQL, [database]);
+    if (!rows[0]) throw refused(`database ${ident(database)} is not on the source`, "check the migration's databases");
+    await recordFence(store, spec.migrationName, database, rows[0].prior);
+    await alterDatabase(client, `ALTER DATABASE ${ident(database)} SET default_transaction_read_only = on`);
+    const overrides = await client.query<{ role: string }>(ROLE_OVERRIDES_SQL, [database]);
+    if (overrides.rows.length > 0) {
+      await run.warn(
+        `fenceWriters: role(s) ${overrides.rows.map((r) => ident(r.role)).join(', ')} set default_transaction_read_only themselves (ALTER ROLE ... SET), which overrides the database's: their new sessions are not fenced`,
+        database,
+      );
+    }
+    const ended = await endWriters(client, database);
+    await recordSessionsEnded(store, spec.migrationName, database, ended.length);
+    const writing = ended.filter((w) => w.writing).length;
+    const who = ended.length === 0 ? '' : `: ${describe(ended)}`;
+    await run.store.recordEvent(
+      spec.migrationName,
+      'info',
+      `writers fenced: new transactions on the source are read-only (default_transaction_read_only = on), ${ended.length} session(s) ended (${writing} in a write transaction)${who}`,
+      database,
+    );
+    return ended.length;
+  });
+}
+
+/** ALTER DATABASE in a transaction that waits at most a short lock_timeout (it needs the database's object lock). */
+async function alterDatabase(client: pg.Client, statement: string): Promise<void> {
+  await client.query('BEGIN');
+  try {
+    await client.query(`SET LOCAL lock_timeout = ${literal(`${SOURCE_DDL_LOCK_TIMEOUT_MS}ms`)}`);
+    await client.query(statement);
+    await client.query('COMMIT');
+  } catch (error) {
+    await client.query('ROLLBACK').catch(() => undefined);
+    throw error;
+  }
+}
+
+/** Ends the database's writers, pass by pass until none is left, and waits until they are gone. */
+async function endWriters(client: pg.Client, database: string): Promise<Writer[]> {
+  const superuser = (await client.query<{ s: boolean }>('SELECT rolsuper AS s FROM pg_roles WHERE rolname = current_user')).rows[0]?.s;
+  const ended: Writer[] = [];
+  for (let pass = 0; pass < PASSES; pass++) {
+    const { rows } = await client.query<Writer>(WRITERS_SQL, [database, `${APPLICATION_NAME_PREFIX}%`]);
+    if (rows.length === 0) break;
+    const untouchable = superuser ? [] : rows.filter((w) => w.superuser);
+    if (untouchable.length > 0) {
+      throw refused(
+        `fenceWriters: ${describe(untouchable)} of a superuser is connected to ${ident(database)}, and only a superuser may end it`,
+        'end that session yourself (SELECT pg_terminate_backend(pid)), or fence with a superuser, then request the cutover again',
+      );
+    }
+    const pids = rows.map((w) => w.pid);
+    await client.query('SELECT pg_terminate_backend(pid) FROM unnest($1::int[]) AS pid', [pids]);
+    const deadline = Date.now() + GONE_WITHIN_MS;
+    for (;;) {
+      const left = (await client.query<{ n: number }>(STILL_THERE_SQL, [pids])).rows[0]!.n;
+      if (left === 0) break;
+      if (Date.now() > deadline) {
+        throw refused(
+          `fenceWriters: ${left} session(s) of ${ident(database)} were ended but still run after ${GONE_WITHIN_MS / 1000} s (${describe(rows)})`,
+          'see what those sessions wait for (pg_stat_activity), then request the cutover again',
+        );
+      }
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    ended.push(...rows);
+  }
+  return ended;
+}
+
+function describe(writers: readonly Writer[]): string {
+  const shown = writers.slice(0, 5).map((w) => `pid ${w.pid} (user ${w.usename ?? '?'}, application "${w.app}")`);
+  return `${shown.join(', ')}${writers.length > 5 ? ` and ${writers.length - 5} more` : ''}`;
+}
+
+/** Sets the database's default_transaction_read_only back to what it was; a database gone has nothing to lift. */
+async function liftOnSource(source: ServerSpec, database: string, prior: string | null): Promise<void> {
+  try {
+    await withSession(source, { purpose: 'fence', writable: true }, (client) => alterDatabase(client, liftStatement(database, prior)));
+  } catch (error) {
+    if (sqlState(error) !== INVALID_CATALOG_NAME) throw error;
+  }
+}
+
+/**
+ * Lifts the recorded fence of a database (a roll-back, a cancel, a failure): its value before is
+ * set back on the source, then the record goes. No record, or a kept one (cut over): nothing.
+ * True when a fence was lifted.
+ */
+export async function liftWriterFence(ctx: RestoreContext, database: string): Promise<boolean> {
+  const name = ctx.spec.migrationName;
+  const fence = await fenceOf(ctx.store, name, database);
+  if (!fence || fence.kept) return false;
+  try {
+    await liftOnSource(ctx.spec.source, database, fence.priorSetting);
+  } catch (error) {
+    throw new PgferryError(
+      'WRITER_FENCE_LIFT',
+      `could not lift the writer fence of "${database}" on the source: ${errorMessage(error)}; the database is still read-only for new transactions`,
+      { category: 'source', fix: `on the source: ${liftStatement(database, fence.priorSetting)}`, cause: error },
+    );
+  }
+  await clearFence(ctx.store, name, database);
+  await ctx.store.recordEvent(name, 'info', `writer fence lifted: ${liftStatement(database, fence.priorSetting)}`, database);
+  return true;
+}

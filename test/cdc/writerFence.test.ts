@@ -1,0 +1,423 @@
+// Issue 31 ("Speed", its cutover part): fencing the writers at cutover and gating it on lag, on real
+// servers with detached runners. The fence makes the source database read-only for new transactions
+// and ends every session connected to it before the cutover point is marked, so every write the
+// source accepted is on the target; the lag gate rolls a cutover back (fence lifted, request
+// cleared, streaming on) when its predicted catch-up is over the budget; a cancel, and a runner
+// killed right after the fence (failpoint cutover-fenced:<db>) then resumed or canceled, never leave
+// a fence behind silently. Each scenario reads the rows back from both servers.
+import assert from 'node:assert/strict';
+import pg from 'pg';
+import { cancelMigration, isFinalState, requestCutover, resumeMigration, startMigration } from '../../provider/engine';
+import { ControlStore } from '../../provider/engine/control/store';
+import type { CutoverOptions, MigrationSpec } from '../../provider/engine/input/migrationSpec';
+import type { MigrationStatus } from '../../provider/engine/core/model';
+import { makeReplicationSourceUser, pairSpec, startPair, until, waitForStatus, type ServerPair } from '../support';
+import { rowsOf } from './harness';
+
+const READ_ONLY_SQL_TRANSACTION = '25006';
+
+/** The database's own default_transaction_read_only on the source (pg_db_role_setting, all roles); null when it has none. */
+async function ownSetting(pair: ServerPair, db: string): Promise<string | null> {
+  const rows = await pair.source.query<{ v: string | null }>(
+    `SELECT (SELECT c FROM unnest(s.setconfig) AS c WHERE c LIKE 'default_transaction_read_only=%') AS v
+       FROM pg_database d LEFT JOIN pg_db_role_setting s ON s.setdatabase = d.oid AND s.setrole = 0
+      WHERE d.datname = $1`,
+    [db],
+  );
+  return rows[0]?.v ?? null;
+}
+
+/** Whether a new session on the source may write to the database (the fence refuses it with 25006). */
+async function newSessionWrites(pair: ServerPair, db: string, id: number): Promise<boolean> {
+  try {
+    await pair.source.query('INSERT INTO items VALUES ($1, $2)', [id, 'new session'], db);
+    return true;
+  } catch (error) {
+    assert.equal((error as { code?: string }).code, READ_ONLY_SQL_TRANSACTION, String(error));
+    return false;
+  }
+}
+
+/** Writes as a session that overrides the fence, as any session may: a fence is a default, not a lock. */
+async function writeOverridingFence(pair: ServerPair, db: string, sql: string): Promise<void> {
+  const client = await pair.source.connect(db);
+  try {
+    await client.query('SET default_transaction_read_only = off');
+    await client.query(sql);
+  } finally {
+    await client.end();
+  }
+}
+
+/** Holds ACCESS EXCLUSIVE on a target table (items: the applier waits, so a backlog builds). */
+async function lockTargetItems(pair: ServerPair, db: string, table = 'items'): Promise<pg.Client> {
+  const client = await pair.target.connect(db);
+  await client.query('BEGIN');
+  await client.query(`LOCK TABLE ${table} IN ACCESS EXCLUSIVE MODE`);
+  return client;
+}
+
+async function release(lock: pg.Client): Promise<void> {
+  await lock.query('ROLLBACK').catch(() => undefined);
+  await lock.end().catch(() => undefined);
+}
+
+async function sameRows(pair: ServerPair, db: string): Promise<void> {
+  const [source, target] = await Promise.all([rowsOf(pair.source, db, 'items'), rowsOf(pair.target, db, 'items')]);
+  assert.equal(target.length, source.length, `items: ${target.length} rows on the target, ${source.length} on the source`);
+  assert.deepEqual(target, source);
+}
+
+/** The servers of the suite and the helpers each scenario uses. */
+class FenceLab {
+  constructor(
+    readonly pair: ServerPair,
+    readonly store: ControlStore,
+  ) {}
+
+  async createDatabase(db: string, setup = ''): Promise<void> {
+    await this.pair.source.query(`CREATE DATABASE ${db}`);
+    await this.pair.source.query(
+      `CREATE TABLE items (id int PRIMARY KEY, v text NOT NULL);
+       INSERT INTO items SELECT g, 'v' || g FROM generate_series(1, 1000) g; ${setup}`,
+      [],
+      db,
+    );
+  }
+
+  spec(name: string, db: string, extra: Record<string, unknown> = {}): MigrationSpec {
+    return pairSpec(this.pair, name, [db], { mode: 'Online', option: 'Migrate', fenceWriters: true, ...extra });
+  }
+
+  async streaming(name: string): Promise<MigrationStatus> {
+    return waitForStatus(this.store, name, (s) => s.subState === 'WaitingForCutoverTrigger' || isFinalState(s.state));
+  }
+
+  async final(name: string): Promise<MigrationStatus> {
+    return waitForStatus(this.store, name, (s) => isFinalState(s.state));
+  }
+
+  /** Starts the runner with a failpoint that kills it right after the fence of `db` is applied, and asks for the cutover. */
+  async startKilledAfterFence(s: MigrationSpec, db: string, options: CutoverOptions = {}): Promise<void> {
+    process.env.PGFERRY_FAILPOINTS = `cutover-fenced:${db}`;
+    try {
+      await startMigration(s);
+    } finally {
+      delete process.env.PGFERRY_FAILPOINTS;
+    }
+    assert.equal((await this.streaming(s.migrationName)).subState, 'WaitingForCutoverTrigger');
+    await requestCutover(s.target, s.migrationName, undefined, options);
+    const killed = await waitForStatus(this.store, s.migrationName, (st) => st.runner?.alive === false);
+    assert.ok(killed.databases[0]!.writerFence, 'the fence is recorded in the catalog');
+    assert.equal(killed.databases[0]!.writerFence!.kept, false);
+    assert.equal(await newSessionWrites(this.pair, db, 900_001), false, 'the killed runner left the source fenced');
+  }
+}
+
+/** ends a writer connected before the cutover, refuses new writes while fenced, and every committed row is on the target. */
+async function fencesAWriter(lab: FenceLab): Promise<void> {
+  const db = 'fence_writer';
+  await lab.createDatabase(db, 'CREATE TABLE writes (n int PRIMARY KEY)');
+  const s = pairSpec(lab.pair, 'fence-writer', [db], { mode: 'Online', option: 'ValidateAndMigrate', fenceWriters: true });
+  await startMigration(s);
+  const ready = await lab.streaming(s.migrationName);
+  assert.equal(ready.subState, 'WaitingForCutoverTrigger', ready.message);
+  const check = ready.validation.find((v) => v.code === 'WRITER_FENCE');
+  assert.equal(check?.status, 'Succeeded', JSON.stringify(ready.validation.filter((v) => v.status !== 'Succeeded')));
+
+  // the application: one session writing small transactions, one idle, both connected before the cutover
+  const writer = await lab.pair.source.connect(db);
+  writer.on('error', () => undefined);
+  const idle = await lab.pair.source.connect(db);
+  idle.on('error', () => undefined);
+  const committed: number[] = [];
+  let stop = false;
+  const writing = (async () => {
+    for (let n = 1; !stop; n++) {
+      await writer.query('BEGIN');
+      await writer.query('INSERT INTO writes VALUES ($1)', [n]);
+      await writer.query('UPDATE items SET v = $2 WHERE id = $1', [(n % 1000) + 1, `w${n}`]);
+      await writer.query('COMMIT');
+      committed.push(n);
+      await new Promise((r) => setTimeout(r, 5));
+    }
+  })().then(
+    () => undefined,
+    (error: unknown) => error,
+  );
+  await until('the writer committed some', async () => (committed.length >= 20 ? true : undefined));
+
+  await requestCutover(s.target, s.migrationName);
+  const done = await waitForStatus(lab.store, s.migrationName, (st) => isFinalState(st.state));
+  assert.equal(done.state, 'Succeeded', done.message);
+  stop = true;
+  const ended = await writing;
+  assert.ok(ended instanceof Error, 'the writer connected before the fence was ended');
+  await assert.rejects(idle.query('SELECT 1'), 'the idle session connected before the fence was ended too');
+  await Promise.all([writer.end().catch(() => undefined), idle.end().catch(() => undefined)]);
+
+  // every write the source accepted is on the target, none more
+  const targetWrites = (await lab.pair.target.query<{ n: number }>('SELECT n FROM writes ORDER BY n', [], db)).map((r) => r.n);
+  const sourceWrites = (await lab.pair.source.query<{ n: number }>('SELECT n FROM writes ORDER BY n', [], db)).map((r) => r.n);
+  assert.deepEqual(targetWrites, sourceWrites);
+  for (const n of committed) assert.ok(targetWrites.includes(n), `committed write ${n} is on the target`);
+  await sameRows(lab.pair, db);
+
+  // the fence stays after the cutover, and says how to lift it
+  assert.equal(await newSessionWrites(lab.pair, db, 900_000), false, 'a new session on the source cannot write');
+  assert.equal(await ownSetting(lab.pair, db), 'default_transaction_read_only=on');
+  const fence = done.databases[0]!.writerFence;
+  assert.ok(fence?.kept, JSON.stringify(fence));
+  assert.ok((fence.sessionsEnded ?? 0) >= 2, `sessions ended: ${fence.sessionsEnded}`);
+  assert.equal(fence.lift, `ALTER DATABASE "${db}" RESET default_transaction_read_only`);
+  const events = await lab.store.events(s.migrationName, 100);
+  assert.ok(
+    events.some((e) => /cutover completed .*stays fenced.*RESET default_transaction_read_only/.test(e.message)),
+    events.map((e) => e.message).join('\n'),
+  );
+  await lab.pair.source.query(fence.lift);
+  assert.equal(await newSessionWrites(lab.pair, db, 900_000), true, 'lifted as the status says, the source takes writes again');
+}
+
+/** rolls a cutover back when the predicted catch-up is over the budget, and a later cutover succeeds. */
+async function rollsBackOverBudget(lab: FenceLab): Promise<void> {
+  const db = 'fence_gate';
+  await lab.createDatabase(db);
+  const s = lab.spec('fence-gate', db);
+  await startMigration(s);
+  assert.equal((await lab.streaming(s.migrationName)).subState, 'WaitingForCutoverTrigger');
+  // the applier stuck behind a lock on the target while 6 MB of changes wait: nothing can be applied
+  const lock = await lockTargetItems(lab.pair, db);
+  try {
+    await lab.pair.source.query(`INSERT INTO items SELECT g, repeat('x', 200) FROM generate_series(100001, 125000) g`, [], db);
+    await requestCutover(s.target, s.migrationName);
+    const back = await waitForStatus(lab.store, s.migrationName, (st) => !st.cutoverRequested || isFinalState(st.state));
+    assert.equal(back.state, 'WaitingForUserAction', back.message);
+    assert.equal(back.subState, 'WaitingForCutoverTrigger');
+    assert.match(
+      back.message ?? '',
+      /^cutover (rolled back|not started): "fence_gate" would take longer than any budget to catch up \(\d+\.\d [KM]iB pending, nothing applied/,
+    );
+    assert.match(
+      back.message ?? '',
+      /over the lag budget of 30 s \(cutoverLagBudgetSeconds, the default with fenceWriters\); (the writer fence is lifted|the source was not fenced,) and changes stream on: request the cutover again .* or raise cutoverLagBudgetSeconds$/,
+    );
+    assert.equal(back.databases[0]!.writerFence, undefined, 'no fence is left recorded');
+    assert.equal(await ownSetting(lab.pair, db), null, 'the database has no setting of its own again');
+    assert.equal(await newSessionWrites(lab.pair, db, 200_000), true, 'the source takes writes again');
+  } finally {
+    await release(lock);
+  }
+  // streaming went on: the backlog and the write after the roll-back reach the target
+  await until('the write after the roll-back is on the target', async () =>
+    (await lab.pair.target.query('SELECT 1 FROM items WHERE id = 200000', [], db)).length === 1 ? true : undefined,
+  );
+  await requestCutover(s.target, s.migrationName);
+  const done = await waitForStatus(lab.store, s.migrationName, (st) => isFinalState(st.state));
+  assert.equal(done.state, 'Succeeded', done.message);
+  await sameRows(lab.pair, db);
+  assert.equal(await ownSetting(lab.pair, db), 'default_transaction_read_only=on');
+  await lab.pair.source.query(done.databases[0]!.writerFence!.lift);
+}
+
+/** lifts the fence when the migration is canceled during a fenced cutover. */
+async function cancelLiftsFence(lab: FenceLab): Promise<void> {
+  const db = 'fence_cancel';
+  await lab.createDatabase(db, 'CREATE TABLE other (id int PRIMARY KEY); INSERT INTO other VALUES (1)');
+  const s = lab.spec('fence-cancel', db);
+  await startMigration(s);
+  assert.equal((await lab.streaming(s.migrationName)).subState, 'WaitingForCutoverTrigger');
+  // a table no change touches, locked on the target: the fence, the gate and the drain go through,
+  // and the cutover's verification waits for it, fenced
+  const lock = await lockTargetItems(lab.pair, db, 'other');
+  try {
+    await lab.pair.source.query(`UPDATE items SET v = 'last' WHERE id = 1`, [], db);
+    await requestCutover(s.target, s.migrationName);
+    const fenced = await waitForStatus(
+      lab.store,
+      s.migrationName,
+      (st) => st.databases[0]?.cutoverStep === 'drained' || isFinalState(st.state),
+    );
+    assert.equal(fenced.subState, 'CompletingMigration', fenced.message);
+    assert.ok(fenced.databases[0]!.writerFence, 'fenced');
+    assert.equal(await newSessionWrites(lab.pair, db, 300_000), false, 'fenced while the cutover goes on');
+    await cancelMigration(s.target, s.migrationName);
+    await new Promise((r) => setTimeout(r, 2500)); // the runner sees the cancel (it looks every second) while fenced
+  } finally {
+    await release(lock);
+  }
+  const done = await lab.final(s.migrationName);
+  assert.equal(done.state, 'Canceled', done.message);
+  assert.equal(done.databases[0]!.writerFence, undefined);
+  assert.equal(await ownSetting(lab.pair, db), null);
+  assert.equal(await newSessionWrites(lab.pair, db, 300_000), true, 'the cancel lifted the fence');
+  const events = await lab.store.events(s.migrationName, 100);
+  assert.ok(events.some((e) => e.message === `writer fence lifted: ALTER DATABASE "${db}" RESET default_transaction_read_only`));
+  assert.ok(!events.some((e) => /rolled back/.test(e.message)), 'lifted by the cancel, not by a roll-back');
+}
+
+/** a runner killed right after a fence its cutover request asked for, resumed, completes the cutover with the value recorded first. */
+async function resumeCompletes(lab: FenceLab): Promise<void> {
+  const db = 'fence_resume';
+  await lab.createDatabase(db);
+  // the migration does not fence; its cutover request does (update --cutover --fence-writers), and
+  // the runner resumed with the same spec still honours the request
+  const s = lab.spec('fence-resume', db, { fenceWriters: false });
+  await lab.startKilledAfterFence(s, db, { fenceWriters: true, cutoverLagBudgetSeconds: 60 });
+  // a session that overrides the fence still writes; the resumed cutover must carry it over
+  await writeOverridingFence(lab.pair, db, `UPDATE items SET v = 'while dead' WHERE id <= 10`);
+  await resumeMigration(s);
+  const done = await waitForStatus(lab.store, s.migrationName, (st) => isFinalState(st.state));
+  assert.equal(done.state, 'Succeeded', done.message);
+  await sameRows(lab.pair, db);
+  const [late] = await lab.pair.target.query<{ n: number }>(`SELECT count(*)::int AS n FROM items WHERE v = 'while dead'`, [], db);
+  assert.equal(late!.n, 10);
+  // fenced again on resume, the database's own earlier value (none) kept, not pgferry's own `on`
+  assert.equal(done.databases[0]!.writerFence?.lift, `ALTER DATABASE "${db}" RESET default_transaction_read_only`);
+  assert.equal(await newSessionWrites(lab.pair, db, 400_000), false);
+  await lab.pair.source.query(done.databases[0]!.writerFence!.lift);
+  assert.equal(await ownSetting(lab.pair, db), null);
+}
+
+/** a runner killed right after the fence, resumed with a backlog over the budget, lifts it to the exact earlier value. */
+async function resumeRollsBack(lab: FenceLab): Promise<void> {
+  const db = 'fence_resume_back';
+  await lab.createDatabase(db, `ALTER DATABASE fence_resume_back SET default_transaction_read_only = off`);
+  // verify 'full': no verification while streaming, whose pin would wait for the applier held up by the lock below
+  const s = lab.spec('fence-resume-back', db, { cutoverLagBudgetSeconds: 5, verify: 'full' });
+  await lab.startKilledAfterFence(s, db);
+  assert.equal(await ownSetting(lab.pair, db), 'default_transaction_read_only=on');
+  const lock = await lockTargetItems(lab.pair, db);
+  try {
+    await writeOverridingFence(lab.pair, db, `INSERT INTO items SELECT g, repeat('x', 200) FROM generate_series(100001, 125000) g`);
+    await resumeMigration(s);
+    const back = await waitForStatus(lab.store, s.migrationName, (st) => !st.cutoverRequested || isFinalState(st.state));
+    assert.equal(back.subState, 'WaitingForCutoverTrigger', back.message);
+    assert.match(
+      back.message ?? '',
+      /^cutover rolled back: .*over the lag budget of 5 s \(cutoverLagBudgetSeconds\); the writer fence is lifted/,
+    );
+    assert.equal(await ownSetting(lab.pair, db), 'default_transaction_read_only=off', 'set back to its own value, not reset');
+    assert.equal(back.databases[0]!.writerFence, undefined);
+  } finally {
+    await release(lock);
+  }
+  await lab.pair.source.query(`INSERT INTO items VALUES (500000, 'after the roll-back')`, [], db);
+  await until('the backlog and the new write are on the target', async () =>
+    (await lab.pair.target.query('SELECT 1 FROM items WHERE id = 500000', [], db)).length === 1 ? true : undefined,
+  );
+  await sameRows(lab.pair, db);
+  const canceled = await cancelMigration(s.target, s.migrationName);
+  assert.notEqual(canceled.state, 'Failed');
+  const done = await waitForStatus(lab.store, s.migrationName, (st) => isFinalState(st.state));
+  assert.equal(done.state, 'Canceled', done.message);
+  assert.equal(await ownSetting(lab.pair, db), 'default_transaction_read_only=off');
+}
+
+/** a runner killed right after the fence, then canceled without it, lifts the fence. */
+async function deadCancelLifts(lab: FenceLab): Promise<void> {
+  const db = 'fence_dead_cancel';
+  await lab.createDatabase(db);
+  const s = lab.spec('fence-dead-cancel', db);
+  await lab.startKilledAfterFence(s, db);
+  const show = await lab.store.get(s.migrationName);
+  assert.match(show!.databases[0]!.writerFence!.lift, /RESET default_transaction_read_only/);
+  const done = await cancelMigration(s.target, s.migrationName, { spec: s });
+  assert.equal(done.state, 'Canceled', done.message);
+  assert.equal(done.databases[0]!.writerFence, undefined);
+  assert.equal(await ownSetting(lab.pair, db), null);
+  assert.equal(await newSessionWrites(lab.pair, db, 600_000), true);
+}
+
+/** Without the privileges the fence needs, validation names the grants and a cutover changes nothing; a superuser's session stops a non-superuser's fence. */
+async function refusesWithoutRights(lab: FenceLab): Promise<void> {
+  const db = 'fence_rights';
+  await lab.pair.source.query('CREATE ROLE fence_owner');
+  await lab.createDatabase(db, 'ALTER TABLE items OWNER TO fence_owner');
+  // a non-superuser that owns the tables (through fence_owner), neither the database nor pg_signal_backend
+  const source = await makeReplicationSourceUser(lab.pair.source, db);
+  await lab.pair.source.query(`GRANT CREATE ON DATABASE ${db} TO migrator`); // CREATE PUBLICATION needs it
+  const check = pairSpec(lab.pair, 'fence-rights-check', [db], { mode: 'Online', option: 'Validate', fenceWriters: true, source });
+  await startMigration(check);
+  const checked = await lab.final(check.migrationName);
+  const failed = checked.validation.find((v) => v.code === 'WRITER_FENCE_PRIVILEGES');
+  assert.equal(failed?.status, 'Failed', JSON.stringify(checked.validation));
+  assert.equal(
+    failed.fix,
+    'on the source: ALTER DATABASE "fence_rights" OWNER TO "migrator" (or GRANT "postgres" TO "migrator"); GRANT pg_signal_backend TO "migrator" (or fence as a superuser)',
+  );
+
+  const s = pairSpec(lab.pair, 'fence-rights', [db], { mode: 'Online', option: 'Migrate', fenceWriters: true, source });
+  await startMigration(s);
+  assert.equal((await lab.streaming(s.migrationName)).subState, 'WaitingForCutoverTrigger');
+  const idle = await lab.pair.source.connect(db); // a superuser's session
+  idle.on('error', () => undefined);
+  try {
+    await requestCutover(s.target, s.migrationName);
+    const refused = await waitForStatus(lab.store, s.migrationName, (st) => !st.cutoverRequested || isFinalState(st.state));
+    assert.equal(refused.subState, 'WaitingForCutoverTrigger', refused.message);
+    assert.match(
+      refused.message ?? '',
+      /^cutover not started: fenceWriters: source user "migrator" cannot fence the writers of "fence_rights": it may not ALTER DATABASE "fence_rights" \(its owner is "postgres"\) and may not end other roles' sessions \(fix: on the source: .*GRANT pg_signal_backend TO "migrator".*\); nothing was changed on the source, and changes stream on$/,
+    );
+    assert.equal(await ownSetting(lab.pair, db), null);
+    assert.deepEqual(await idle.query('SELECT 1 AS one').then((r) => r.rows), [{ one: 1 }], 'no session was ended');
+
+    // granted: a superuser's session is still connected, which only a superuser may end
+    await lab.pair.source.query(`ALTER DATABASE ${db} OWNER TO migrator; GRANT pg_signal_backend TO migrator`);
+    await requestCutover(s.target, s.migrationName);
+    const back = await waitForStatus(lab.store, s.migrationName, (st) => !st.cutoverRequested || isFinalState(st.state));
+    assert.match(
+      back.message ?? '',
+      /^cutover rolled back: fenceWriters: pid \d+ \(user postgres, application ""\) of a superuser is connected to "fence_rights", and only a superuser may end it .*; the writer fence is lifted and changes stream on$/,
+    );
+    assert.equal(await ownSetting(lab.pair, db), null, 'lifted');
+    assert.deepEqual(await idle.query('SELECT 1 AS one').then((r) => r.rows), [{ one: 1 }]);
+  } finally {
+    await idle.end().catch(() => undefined);
+  }
+  // that session gone, the fence goes through, and ends another role's session that migrator's
+  // pg_stat_activity shows without its backend_type (no pg_read_all_stats)
+  await lab.pair.source.query(`CREATE ROLE fence_app LOGIN PASSWORD 'app-pw'`);
+  const app = new pg.Client({
+    host: lab.pair.source.host,
+    port: lab.pair.source.port,
+    user: 'fence_app',
+    password: 'app-pw',
+    database: db,
+  });
+  app.on('error', () => undefined);
+  await app.connect();
+  await requestCutover(s.target, s.migrationName);
+  const done = await lab.final(s.migrationName);
+  assert.equal(done.state, 'Succeeded', done.message);
+  await assert.rejects(app.query('SELECT 1'), "another role's session was ended by the fence");
+  await app.end().catch(() => undefined);
+  await sameRows(lab.pair, db);
+  assert.equal(await newSessionWrites(lab.pair, db, 700_000), false);
+  await lab.pair.source.query(done.databases[0]!.writerFence!.lift);
+}
+
+describe('cutover: fencing the writers and the lag gate (integration)', function () {
+  this.timeout(600_000);
+  let lab: FenceLab;
+
+  before(async () => {
+    const pair = await startPair();
+    lab = new FenceLab(pair, new ControlStore(pairSpec(pair, 'x', ['x']).target));
+  });
+  after(async () => {
+    await lab?.store.close();
+    await lab?.pair.stop();
+  });
+
+  it('ends a writer connected before the cutover, refuses new writes while fenced, and every committed row is on the target', () =>
+    fencesAWriter(lab));
+  it('rolls a cutover back when the predicted catch-up is over the budget, and a later cutover succeeds', () => rollsBackOverBudget(lab));
+  it('lifts the fence when the migration is canceled during a fenced cutover', () => cancelLiftsFence(lab));
+  it('a runner killed right after the fence, resumed, completes the cutover with the value recorded first', () => resumeCompletes(lab));
+  it('a runner killed right after the fence, resumed with a backlog over the budget, lifts it to the exact earlier value', () =>
+    resumeRollsBack(lab));
+  it('a runner killed right after the fence, then canceled without it, lifts the fence', () => deadCancelLifts(lab));
+  it('refuses without the privileges, naming the grants, and changes nothing', () => refusesWithoutRights(lab));
+});
