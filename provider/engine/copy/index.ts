@@ -11,7 +11,7 @@ import type { MigrationSpec } from '../input/migrationSpec';
 import { runWorkers, WorkQueue } from '../util/workQueue';
 import { runCopyJob } from './copyJob';
 import { buildIndex, indexesByTable, indexMarkStatements, indexStatement } from './indexes';
-import { ctidRanges, integerRanges, itemKey, jobsForRanges, orderJobs, partCount, type CopyJob } from './plan';
+import { ctidRanges, integerRanges, itemKey, jobsForRanges, orderJobs, tableParts, type CopyJob } from './plan';
 import type { CopyJobResult } from './copyJob';
 import { splitKeyBounds } from '../catalog/queries';
 import { TableTally, type TallyHooks } from './tableTally';
@@ -71,8 +71,9 @@ export interface CopyLedger {
 /** Plans the jobs: reads split-key bounds inside the snapshot for tables over the threshold. */
 export async function planJobs(spec: MigrationSpec, tables: readonly SourceTable[], probe: pg.Client): Promise<CopyJob[]> {
   const jobs: CopyJob[] = [];
-  for (const table of tables) {
-    const parts = partCount(table.bytes, spec.splitTablesLargerThan, spec.splitMaxParts);
+  const partsOf = tableParts(tables, spec);
+  for (const [i, table] of tables.entries()) {
+    const parts = partsOf[i]!;
     if (parts <= 1) {
       jobs.push({ table });
       continue;
