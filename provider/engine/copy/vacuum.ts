@@ -28,9 +28,34 @@ export async function analyzeAfterPostData(
   return new Set(rows.map((r) => r.oid));
 }
 
-/** VACUUM, with ANALYZE when the table's statistics need nothing from post-data. */
-export function vacuumStatement(tableSql: string, analyze: boolean): string {
-  return analyze ? `VACUUM (ANALYZE) ${tableSql}` : `VACUUM ${tableSql}`;
+/**
+ * VACUUM, with ANALYZE when the table's statistics need nothing from post-data; `toast: false`
+ * (PostgreSQL 14+) when its TOAST table was vacuumed on its own already (toastVacuumStatement).
+ */
+export function vacuumStatement(tableSql: string, analyze: boolean, toast = true): string {
+  const options = [analyze ? 'ANALYZE' : null, toast ? null : 'PROCESS_TOAST false'].filter(Boolean);
+  return options.length > 0 ? `VACUUM (${options.join(', ')}) ${tableSql}` : `VACUUM ${tableSql}`;
+}
+
+/** PROCESS_TOAST, which lets a table's VACUUM leave its TOAST table out, came in PostgreSQL 14. */
+export const TOAST_APART_FROM = 14;
+
+/**
+ * VACUUM of a table's TOAST table alone, for a table loaded frozen: its rows are frozen, so the
+ * VACUUM marks every page all-visible whatever else is open, and it locks only the TOAST table,
+ * so it runs beside the table's index builds (which lock the table against its own VACUUM).
+ * False when the table has no TOAST table.
+ */
+export async function vacuumToastOf(target: pg.Client, tableSql: string): Promise<boolean> {
+  const { rows } = await target.query<{ toast: string | null }>(
+    `SELECT nullif(reltoastrelid, 0)::regclass::text AS toast FROM pg_class WHERE oid = $1::regclass`,
+    [tableSql],
+  );
+  const toast = rows[0]?.toast;
+  if (!toast) return false;
+  // regclass output: the TOAST table's name, qualified and quoted by the server
+  await target.query(`VACUUM ${toast}`);
+  return true;
 }
 
 /**
