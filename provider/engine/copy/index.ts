@@ -251,6 +251,8 @@ class TableWorkOrder {
   private readonly rowsInAt = new Map<string, number>();
   /** Tables whose indexes are built, waiting for the older transactions to end before their VACUUM. */
   private readonly vacuumWaits = new Map<string, SourceTable>();
+  /** Frozen tables whose TOAST table the pool vacuumed on its own (their VACUUM leaves it out). */
+  private readonly toastVacuumed = new Set<string>();
   /** Tables whose rows are in and whose work is not all queued yet. */
   private waiting = 0;
   private rowsAllIn = false;
@@ -275,6 +277,11 @@ class TableWorkOrder {
     this.waiting += 1;
     if (indexes.length === 0) this.tableDone(table);
     else this.queue.push(...indexes.map((index) => ({ index })));
+  }
+
+  /** The table's TOAST table was vacuumed on its own (before its indexes were all built, or its VACUUM includes it again). */
+  toastDone(table: SourceTable): void {
+    this.toastVacuumed.add(table.oid);
   }
 
   /** Every table's rows are in (or the copy stopped): the queue closes once the last table's work is queued. */
@@ -309,7 +316,7 @@ class TableWorkOrder {
   private queueVacuum(table: SourceTable): void {
     this.waiting -= 1;
     if (this.queue.isClosed()) return; // the copy stopped on a failure: nothing more to queue
-    const toastDone = this.toastApart && this.frozen.has(table.oid);
+    const toastDone = this.toastVacuumed.has(table.oid);
     this.queue.push({ vacuum: table, analyze: !this.analyzeLater.has(table.oid), toastDone });
   }
 
@@ -319,9 +326,13 @@ class TableWorkOrder {
 }
 
 /** The index pool's VACUUMs: a frozen table's TOAST table alone, or a table once its indexes are built. */
-async function maintain(target: pg.Client, work: Exclude<TableWork, { readonly index: SourceIndex }>): Promise<void> {
-  if ('toast' in work) await vacuumToastOf(target, work.toast.sql);
-  else await target.query(vacuumStatement(work.vacuum.sql, work.analyze, !work.toastDone));
+async function maintain(
+  target: pg.Client,
+  work: Exclude<TableWork, { readonly index: SourceIndex }>,
+  order: TableWorkOrder,
+): Promise<void> {
+  if (!('toast' in work)) return void (await target.query(vacuumStatement(work.vacuum.sql, work.analyze, !work.toastDone)));
+  if (await vacuumToastOf(target, work.toast.sql)) order.toastDone(work.toast);
 }
 
 /** Copies every table's rows and builds its indexes as soon as they are in; one failure stops both pools. */
@@ -393,7 +404,7 @@ export async function copyTables(args: CopyTablesArgs): Promise<CopyTablesResult
     open: () => openSession(spec.target, targetOptions(database, 'index', { maintenance_work_mem: '256MB' })),
     close: closeSession,
     work: async (work, target) => {
-      if (!('index' in work)) return maintain(target, work);
+      if (!('index' in work)) return maintain(target, work, order);
       const { index } = work;
       await openWork.around(() => buildOneIndex(args, index, target));
       const table = tableOf.get(work.index.tableOid);

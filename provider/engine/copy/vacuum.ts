@@ -6,6 +6,7 @@
 // so visible to every transaction). A table copied in parts is not frozen: its VACUUM (ANALYZE)
 // waits for the last step, when no copy transaction older than its rows is open any more.
 import type pg from 'pg';
+import { INSUFFICIENT_PRIVILEGE, sqlState } from '../connect/sqlstate';
 
 /**
  * Tables whose ANALYZE must wait for post-data: extended statistics objects and indexes built by
@@ -44,7 +45,8 @@ export const TOAST_APART_FROM = 14;
  * VACUUM of a table's TOAST table alone, for a table loaded frozen: its rows are frozen, so the
  * VACUUM marks every page all-visible whatever else is open, and it locks only the TOAST table,
  * so it runs beside the table's index builds (which lock the table against its own VACUUM).
- * False when the table has no TOAST table.
+ * Whether it ran: false when the table has no TOAST table, or when the user may not name it (a
+ * managed target's admin has no USAGE on pg_toast): the table's own VACUUM then includes it.
  */
 export async function vacuumToastOf(target: pg.Client, tableSql: string): Promise<boolean> {
   const { rows } = await target.query<{ toast: string | null }>(
@@ -53,9 +55,14 @@ export async function vacuumToastOf(target: pg.Client, tableSql: string): Promis
   );
   const toast = rows[0]?.toast;
   if (!toast) return false;
-  // regclass output: the TOAST table's name, qualified and quoted by the server
-  await target.query(`VACUUM ${toast}`);
-  return true;
+  try {
+    // regclass output: the TOAST table's name, qualified and quoted by the server
+    await target.query(`VACUUM ${toast}`);
+    return true;
+  } catch (error) {
+    if (sqlState(error) === INSUFFICIENT_PRIVILEGE) return false;
+    throw error;
+  }
 }
 
 /**
