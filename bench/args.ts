@@ -51,9 +51,10 @@ const OPTIONS = (): Option[] => [
   new Option('--online-seconds <S>', 'online backlog and paced load length (default 60, quick 15)').argParser(positiveInt),
   new Option('--fsync-off', 'labelled extra: fsync, synchronous_commit and full_page_writes off (default: on, as users run)'),
   new Option('--tools <list>', `offline: the tools timed, comma-separated (${TOOL_NAMES.join(', ')}; default all)`).argParser(toolList),
-  new Option('--pgferry-split-mb <N>', "experiment: pgferry's same-table split threshold only (default 256 like pgcopydb)").argParser(
-    positiveInt,
-  ),
+  new Option(
+    '--pgferry-split-mb <N>',
+    "experiment: pgferry's same-table split threshold only (default: pgferry's own; pgcopydb keeps 256)",
+  ).argParser(positiveInt),
 ];
 
 /** A comma-separated list of offline tools, each named once. */

@@ -48,7 +48,7 @@ function reportNotes(args: BenchArgs): string[] {
       'RSS sums count pages shared by forked processes once per process (this favours single-process tools); PSS divides shared pages among their sharers.',
       "Autovacuum is off for the offline runs, so no background vacuum lands in one tool's run and not another's.",
       `pg_dump writes a directory-format dump (default compression) to local disk${args.fsyncOff ? ', --no-sync' : ', synced'}; pg_restore reads it back. pgferry and pgcopydb stream with no intermediate files.`,
-      `pgferry and pgcopydb both get the same same-table split threshold (${SPLIT_BYTES / 2 ** 20} MB, pgferry's default); pgcopydb's default is no split.`,
+      `pgcopydb gets a same-table split threshold of ${SPLIT_BYTES / 2 ** 20} MB (its default is no split); pgferry runs with its default (since 2026-11-25: the same ${SPLIT_BYTES / 2 ** 20} MB, for a table that is also over 1.5 even shares of the copy across the table jobs; before, every table over it was split).`,
       'pgferry runs with verify: false (like the others: no content checksums) but otherwise defaults: validation, roles, ANALYZE.',
       ANALYSIS_NOTE,
     );

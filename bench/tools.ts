@@ -39,7 +39,7 @@ export interface ToolContext {
   readonly source: Cluster;
   readonly target: Cluster;
   readonly jobs: number;
-  /** Same-table split threshold given to the tools that have one (pgferry, pgcopydb). */
+  /** Same-table split threshold given to pgcopydb (pgferry keeps its default unless pgferrySplitBytes is set). */
   readonly splitBytes: number;
   /** pgferry's own threshold when an experiment overrides it. */
   readonly pgferrySplitBytes?: number;
@@ -115,7 +115,8 @@ async function runPgferry(ctx: ToolContext): Promise<ToolRun> {
     overwriteDbsInTarget: true,
     tableJobs: ctx.jobs,
     indexJobs: ctx.jobs,
-    splitTablesLargerThan: ctx.pgferrySplitBytes ?? ctx.splitBytes,
+    // pgferry's own default (the same 256 MB, for a table over 1.5 even shares of the copy) unless an experiment sets one
+    ...(ctx.pgferrySplitBytes === undefined ? {} : { splitTablesLargerThan: ctx.pgferrySplitBytes }),
     verify: false,
     pgBinDir: PG_BIN,
   };

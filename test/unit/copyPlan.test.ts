@@ -1,7 +1,15 @@
 import assert from 'node:assert/strict';
 import type { SourceTable } from '../../provider/engine/catalog';
 import { copyFormat, copyInSql, copyOutSql } from '../../provider/engine/copy/copyJob';
-import { ctidRangeWheres, integerRangeWheres, jobsForTable, orderJobs, partCount, rangeWhere } from '../../provider/engine/copy/plan';
+import {
+  ctidRangeWheres,
+  integerRangeWheres,
+  jobsForTable,
+  orderJobs,
+  partCount,
+  rangeWhere,
+  tableParts,
+} from '../../provider/engine/copy/plan';
 
 const table = (over: Partial<SourceTable> = {}): SourceTable => ({
   oid: '1',
@@ -25,6 +33,32 @@ describe('copy plan (pure)', () => {
     assert.equal(partCount(100, 200, 16), 1);
     assert.equal(partCount(1000, 200, 16), 5);
     assert.equal(partCount(10_000, 200, 16), 16);
+  });
+
+  it('with no threshold set, splits a table over 256 MB only when it is over 1.5 even shares of the copy', () => {
+    const MB = 2 ** 20;
+    const auto = { splitMaxParts: 16, tableJobs: 2 };
+    // the bench database: 461 MB beside 269 MB, 2 jobs (share 365 MB): both copied whole, frozen
+    assert.deepEqual(tableParts([{ bytes: 461 * MB }, { bytes: 269 * MB }, { bytes: 1 }], auto), [1, 1, 1]);
+    // at 4 GB: 2.7 GB beside 1.8 GB: whole too
+    assert.deepEqual(tableParts([{ bytes: 2700 * MB }, { bytes: 1800 * MB }], auto), [1, 1]);
+    // one large table and little else: split as the threshold says
+    assert.deepEqual(tableParts([{ bytes: 1000 * MB }, { bytes: 100 * MB }], auto), [4, 1]);
+    assert.deepEqual(tableParts([{ bytes: 600 * MB }], auto), [3]);
+    // never under the default threshold, never with one job
+    assert.deepEqual(tableParts([{ bytes: 200 * MB }], auto), [1]);
+    assert.deepEqual(tableParts([{ bytes: 1000 * MB }], { ...auto, tableJobs: 1 }), [1]);
+    // more jobs, smaller shares: 8 jobs over 4 GB (share 512 MB), a 1 GB table is split
+    assert.deepEqual(
+      tableParts([{ bytes: 1024 * MB }, ...Array.from({ length: 12 }, () => ({ bytes: 256 * MB }))], { ...auto, tableJobs: 8 })[0],
+      4,
+    );
+  });
+
+  it('a threshold set is followed as it is: every table over it is split, 0 never', () => {
+    const opts = { splitMaxParts: 16, tableJobs: 2 };
+    assert.deepEqual(tableParts([{ bytes: 1000 }, { bytes: 1000 }], { ...opts, splitTablesLargerThan: 300 }), [4, 4]);
+    assert.deepEqual(tableParts([{ bytes: 2 ** 40 }], { ...opts, splitTablesLargerThan: 0 }), [1]);
   });
 
   it('integer ranges cover every key exactly once, open at both ends', () => {

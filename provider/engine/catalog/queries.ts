@@ -86,6 +86,8 @@ SELECT n.nspname AS schema, c.relname AS name
  * With them, what pg_dump writes into the same TOC entry: the clustered and replica-identity
  * marks and the statistics targets of index columns. $1: OIDs of tables to skip (left out by a
  * filter): pg_get_indexdef and pg_get_constraintdef lock the table, and would wait behind an exclusive lock.
+ * A table's largest indexes (by the source's relpages) come first: built first, the longest build
+ * does not start last and run alone at the end of the copy.
  */
 export const LIST_TABLE_INDEXES = `
 SELECT i.indexrelid::int8 AS index_oid,
@@ -110,7 +112,7 @@ SELECT i.indexrelid::int8 AS index_oid,
  WHERE t.relkind = 'r' AND ${USER_SCHEMA} AND t.oid <> ALL($1::oid[])
    AND NOT EXISTS (SELECT 1 FROM pg_inherits inh WHERE inh.inhrelid = i.indexrelid)
    AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass AND d.objid = t.oid AND d.deptype = 'e')
- ORDER BY t.oid, i.indexrelid`;
+ ORDER BY t.oid, ic.relpages DESC, i.indexrelid`;
 
 /** Large objects: oid and size (size read inside the snapshot). */
 export const LIST_LARGE_OBJECTS = `SELECT oid::int8 AS oid FROM pg_largeobject_metadata ORDER BY oid`;

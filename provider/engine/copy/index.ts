@@ -11,15 +11,22 @@ import type { MigrationSpec } from '../input/migrationSpec';
 import { runWorkers, WorkQueue } from '../util/workQueue';
 import { runCopyJob } from './copyJob';
 import { buildIndex, indexesByTable, indexMarkStatements, indexStatement } from './indexes';
-import { ctidRanges, integerRanges, itemKey, jobsForRanges, orderJobs, partCount, type CopyJob } from './plan';
+import { ctidRanges, integerRanges, itemKey, jobsForRanges, orderJobs, tableParts, type CopyJob } from './plan';
 import type { CopyJobResult } from './copyJob';
 import { splitKeyBounds } from '../catalog/queries';
 import { TableTally, type TallyHooks } from './tableTally';
-import { analyzeAfterPostData, vacuumStatement } from './vacuum';
+import { analyzeAfterPostData, TOAST_APART_FROM, vacuumStatement, vacuumToastOf } from './vacuum';
 import { HeldElsewhere, type OtherClaimers } from './heldElsewhere';
 
-/** What the index pool does: build one index, or VACUUM one table once its rows and indexes are in. */
-type TableWork = { readonly index: SourceIndex } | { readonly vacuum: SourceTable; readonly analyze: boolean };
+/**
+ * What the index pool does: build one index; VACUUM the TOAST table of a table loaded frozen as
+ * soon as its rows are in; VACUUM one table once its rows and indexes are in (without its TOAST
+ * table when that was vacuumed already).
+ */
+type TableWork =
+  | { readonly index: SourceIndex }
+  | { readonly toast: SourceTable }
+  | { readonly vacuum: SourceTable; readonly analyze: boolean; readonly toastDone: boolean };
 
 export interface CopyTablesResult {
   readonly rows: number;
@@ -36,6 +43,8 @@ export interface CopyTablesArgs {
   readonly indexes: readonly SourceIndex[];
   /** Source database encoding: both ends of a COPY speak it where they can (see copyClientEncoding). */
   readonly encoding: string;
+  /** The target's major version: from 14 on, a frozen table's TOAST table is vacuumed beside its index builds. */
+  readonly targetMajor?: number;
   readonly signal?: AbortSignal;
   readonly onProgress?: ProgressListener;
   /** Called when a table's rows are all in (before its indexes). */
@@ -71,8 +80,9 @@ export interface CopyLedger {
 /** Plans the jobs: reads split-key bounds inside the snapshot for tables over the threshold. */
 export async function planJobs(spec: MigrationSpec, tables: readonly SourceTable[], probe: pg.Client): Promise<CopyJob[]> {
   const jobs: CopyJob[] = [];
-  for (const table of tables) {
-    const parts = partCount(table.bytes, spec.splitTablesLargerThan, spec.splitMaxParts);
+  const partsOf = tableParts(tables, spec);
+  for (const [i, table] of tables.entries()) {
+    const parts = partsOf[i]!;
     if (parts <= 1) {
       jobs.push({ table });
       continue;
@@ -241,6 +251,8 @@ class TableWorkOrder {
   private readonly rowsInAt = new Map<string, number>();
   /** Tables whose indexes are built, waiting for the older transactions to end before their VACUUM. */
   private readonly vacuumWaits = new Map<string, SourceTable>();
+  /** Frozen tables whose TOAST table the pool vacuumed on its own (their VACUUM leaves it out). */
+  private readonly toastVacuumed = new Set<string>();
   /** Tables whose rows are in and whose work is not all queued yet. */
   private waiting = 0;
   private rowsAllIn = false;
@@ -249,6 +261,8 @@ class TableWorkOrder {
     private readonly byTable: ReadonlyMap<string, readonly SourceIndex[]>,
     private readonly analyzeLater: ReadonlySet<string>,
     private readonly work: OpenWork,
+    /** Vacuum a frozen table's TOAST table apart, as soon as its rows are in (TOAST_APART_FROM). */
+    private readonly toastApart: boolean,
   ) {
     work.onEnd = () => this.releaseVacuums();
   }
@@ -258,10 +272,16 @@ class TableWorkOrder {
     const indexes = this.byTable.get(table.oid) ?? [];
     if (frozen) this.frozen.add(table.oid);
     else this.rowsInAt.set(table.oid, this.work.now());
+    if (frozen && this.toastApart && !this.queue.isClosed()) this.queue.push({ toast: table });
     this.indexesLeft.set(table.oid, indexes.length);
     this.waiting += 1;
     if (indexes.length === 0) this.tableDone(table);
     else this.queue.push(...indexes.map((index) => ({ index })));
+  }
+
+  /** The table's TOAST table was vacuumed on its own (before its indexes were all built, or its VACUUM includes it again). */
+  toastDone(table: SourceTable): void {
+    this.toastVacuumed.add(table.oid);
   }
 
   /** Every table's rows are in (or the copy stopped): the queue closes once the last table's work is queued. */
@@ -296,12 +316,23 @@ class TableWorkOrder {
   private queueVacuum(table: SourceTable): void {
     this.waiting -= 1;
     if (this.queue.isClosed()) return; // the copy stopped on a failure: nothing more to queue
-    this.queue.push({ vacuum: table, analyze: !this.analyzeLater.has(table.oid) });
+    const toastDone = this.toastVacuumed.has(table.oid);
+    this.queue.push({ vacuum: table, analyze: !this.analyzeLater.has(table.oid), toastDone });
   }
 
   private closeWhenDone(): void {
     if (this.rowsAllIn && this.waiting === 0 && !this.queue.isClosed()) this.queue.close();
   }
+}
+
+/** The index pool's VACUUMs: a frozen table's TOAST table alone, or a table once its indexes are built. */
+async function maintain(
+  target: pg.Client,
+  work: Exclude<TableWork, { readonly index: SourceIndex }>,
+  order: TableWorkOrder,
+): Promise<void> {
+  if (!('toast' in work)) return void (await target.query(vacuumStatement(work.vacuum.sql, work.analyze, !work.toastDone)));
+  if (await vacuumToastOf(target, work.toast.sql)) order.toastDone(work.toast);
 }
 
 /** Copies every table's rows and builds its indexes as soon as they are in; one failure stops both pools. */
@@ -329,7 +360,7 @@ export async function copyTables(args: CopyTablesArgs): Promise<CopyTablesResult
   const copyQueue = new WorkQueue<CopyJob>();
   const indexQueue = new WorkQueue<TableWork>();
   const openWork = new OpenWork();
-  const order = new TableWorkOrder(indexQueue, byTable, analyzeLater, openWork);
+  const order = new TableWorkOrder(indexQueue, byTable, analyzeLater, openWork, (args.targetMajor ?? 0) >= TOAST_APART_FROM);
   const toCopy: CopyJob[] = [];
   for (const job of jobs) {
     const done = args.done?.get(itemKey(job));
@@ -373,7 +404,7 @@ export async function copyTables(args: CopyTablesArgs): Promise<CopyTablesResult
     open: () => openSession(spec.target, targetOptions(database, 'index', { maintenance_work_mem: '256MB' })),
     close: closeSession,
     work: async (work, target) => {
-      if ('vacuum' in work) return void (await target.query(vacuumStatement(work.vacuum.sql, work.analyze)));
+      if (!('index' in work)) return maintain(target, work, order);
       const { index } = work;
       await openWork.around(() => buildOneIndex(args, index, target));
       const table = tableOf.get(work.index.tableOid);

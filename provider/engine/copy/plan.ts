@@ -31,6 +31,36 @@ export function partCount(bytes: number, threshold: number, maxParts: number): n
   return Math.max(2, Math.min(maxParts, Math.ceil(bytes / threshold)));
 }
 
+/** The split threshold when the spec sets none. */
+const DEFAULT_SPLIT_BYTES = 256 * 1024 * 1024;
+
+/**
+ * With no threshold set, a table over the default one is split only when it is more than this
+ * many times an even share of the copy (all tables' bytes over the table jobs): copied whole it
+ * would still be streaming long after the other jobs ran out of tables. Below that, one COPY FREEZE
+ * of the whole table costs the target less than parts do (no VACUUM pass over its heap, no hint
+ * bits set by the first reader) and the other jobs' tables and index builds keep the CPUs busy
+ * meanwhile; measured in docs/bench.md (2026-11-25).
+ */
+const SPLIT_SHARE_FACTOR = 1.5;
+
+/**
+ * Parts per table: the spec's threshold as it is when set (0: never split); else the default
+ * threshold, for a table that is also over SPLIT_SHARE_FACTOR even shares of the copy.
+ */
+export function tableParts(
+  tables: readonly { readonly bytes: number }[],
+  options: { readonly splitTablesLargerThan?: number; readonly splitMaxParts: number; readonly tableJobs: number },
+): number[] {
+  const threshold = options.splitTablesLargerThan ?? DEFAULT_SPLIT_BYTES;
+  const total = tables.reduce((sum, t) => sum + t.bytes, 0);
+  const share = total / Math.max(1, options.tableJobs);
+  return tables.map((t) => {
+    if (options.splitTablesLargerThan === undefined && t.bytes <= SPLIT_SHARE_FACTOR * share) return 1;
+    return partCount(t.bytes, threshold, options.splitMaxParts);
+  });
+}
+
 /**
  * Splits [lo, hi] of an integer key into `parts` half-open ranges. The first part is unbounded
  * below and the last unbounded above, so rows outside the sampled bounds are never missed.

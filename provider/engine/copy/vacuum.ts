@@ -6,6 +6,7 @@
 // so visible to every transaction). A table copied in parts is not frozen: its VACUUM (ANALYZE)
 // waits for the last step, when no copy transaction older than its rows is open any more.
 import type pg from 'pg';
+import { INSUFFICIENT_PRIVILEGE, sqlState } from '../connect/sqlstate';
 
 /**
  * Tables whose ANALYZE must wait for post-data: extended statistics objects and indexes built by
@@ -28,9 +29,40 @@ export async function analyzeAfterPostData(
   return new Set(rows.map((r) => r.oid));
 }
 
-/** VACUUM, with ANALYZE when the table's statistics need nothing from post-data. */
-export function vacuumStatement(tableSql: string, analyze: boolean): string {
-  return analyze ? `VACUUM (ANALYZE) ${tableSql}` : `VACUUM ${tableSql}`;
+/**
+ * VACUUM, with ANALYZE when the table's statistics need nothing from post-data; `toast: false`
+ * (PostgreSQL 14+) when its TOAST table was vacuumed on its own already (toastVacuumStatement).
+ */
+export function vacuumStatement(tableSql: string, analyze: boolean, toast = true): string {
+  const options = [analyze ? 'ANALYZE' : null, toast ? null : 'PROCESS_TOAST false'].filter(Boolean);
+  return options.length > 0 ? `VACUUM (${options.join(', ')}) ${tableSql}` : `VACUUM ${tableSql}`;
+}
+
+/** PROCESS_TOAST, which lets a table's VACUUM leave its TOAST table out, came in PostgreSQL 14. */
+export const TOAST_APART_FROM = 14;
+
+/**
+ * VACUUM of a table's TOAST table alone, for a table loaded frozen: its rows are frozen, so the
+ * VACUUM marks every page all-visible whatever else is open, and it locks only the TOAST table,
+ * so it runs beside the table's index builds (which lock the table against its own VACUUM).
+ * Whether it ran: false when the table has no TOAST table, or when the user may not name it (a
+ * managed target's admin has no USAGE on pg_toast): the table's own VACUUM then includes it.
+ */
+export async function vacuumToastOf(target: pg.Client, tableSql: string): Promise<boolean> {
+  const { rows } = await target.query<{ toast: string | null }>(
+    `SELECT nullif(reltoastrelid, 0)::regclass::text AS toast FROM pg_class WHERE oid = $1::regclass`,
+    [tableSql],
+  );
+  const toast = rows[0]?.toast;
+  if (!toast) return false;
+  try {
+    // regclass output: the TOAST table's name, qualified and quoted by the server
+    await target.query(`VACUUM ${toast}`);
+    return true;
+  } catch (error) {
+    if (sqlState(error) === INSUFFICIENT_PRIVILEGE) return false;
+    throw error;
+  }
 }
 
 /**

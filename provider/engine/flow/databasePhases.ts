@@ -185,6 +185,7 @@ async function copyData(
       builtIndexes: work.builtIndexes,
       ledger: work.ledger,
       encoding: props.encoding,
+      targetMajor: run.targetMajor,
       signal: run.signal,
       onProgress: run.onProgress,
       onTableStart: (table, parts) => store.updateTable(name, database, table.display, { state: 'Loading', startedAt: true, parts }),

@@ -187,12 +187,11 @@ export const migrationSpecSchema = z
     tableJobs: z.number().int().min(1, 'must be from 1 to 64').max(64, 'must be from 1 to 64').default(defaultJobs),
     /** Parallel index and constraint builds. */
     indexJobs: z.number().int().min(1, 'must be from 1 to 64').max(64, 'must be from 1 to 64').default(defaultJobs),
-    /** Tables larger than this many bytes are split into ranges copied by several jobs; 0 disables. */
-    splitTablesLargerThan: z
-      .number()
-      .int()
-      .min(0, 'must be 0 or more bytes')
-      .default(256 * 1024 * 1024),
+    /**
+     * Tables larger than this many bytes are split into ranges copied by several jobs; 0 disables.
+     * Unset: tables over 256 MB that are also over 1.5 even shares of the copy (copy/plan.ts tableParts).
+     */
+    splitTablesLargerThan: z.number().int().min(0, 'must be 0 or more bytes').optional(),
     /** Upper bound on parts per split table. */
     splitMaxParts: z.number().int().min(2, 'must be from 2 to 256').max(256, 'must be from 2 to 256').default(16),
     /** Directory with pg_dump, pg_restore (and pg_dumpall) of a major version ≥ the source's. */
