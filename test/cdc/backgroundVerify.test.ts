@@ -165,6 +165,49 @@ async function stopCancelsRead(pair: ServerPair): Promise<void> {
 }
 
 /**
+ * A stop while the verifier waits for the apply to hold (the apply stuck on a target lock inside a
+ * source transaction): the stop withdraws the pin and returns at once; the cutover waits for it.
+ * Before, it waited up to the hold's 60 s, and for ever on a pin the apply never reached.
+ */
+async function stopWithdrawsPin(pair: ServerPair): Promise<void> {
+  const s = await streaming(pair);
+  const locker = await s.f.target.connect(s.f.db);
+  let pins = 0;
+  const request = s.running.applier.requestPin.bind(s.running.applier);
+  s.running.applier.requestPin = (atPin) => {
+    pins += 1;
+    return request(atPin);
+  };
+  try {
+    await locker.query('BEGIN');
+    await locker.query('LOCK TABLE touched IN ACCESS EXCLUSIVE MODE');
+    // a source transaction the apply cannot finish while the lock is held: no boundary to hold at
+    await s.f.src(`BEGIN; UPDATE touched SET v = v || '~' WHERE id <= 10; INSERT INTO quiet VALUES (9001, 'k9001', 1); COMMIT`);
+    await until('the apply waits on the lock', async () =>
+      (await s.f.dst(`SELECT 1 FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND application_name = 'pgferry apply'`)).length > 0
+        ? true
+        : undefined,
+    );
+    s.verifier.start();
+    await until('the verifier asks for a pin', async () => (pins > 0 ? true : undefined));
+    const started = Date.now();
+    await s.verifier.stop();
+    const stopMs = Date.now() - started;
+    assert.ok(stopMs < 3_000, `stop took ${stopMs} ms`);
+    assert.deepEqual(await tableVerifications(s.store, s.f.migration), []);
+    // the withdrawn pin does not hold the apply: once the lock goes, the transaction is applied
+    await locker.query('ROLLBACK');
+    await applied(s, `SELECT count(*) = 1 AS ok FROM quiet WHERE a = 9001`);
+    await applied(s, `SELECT count(*) = 10 AS ok FROM touched WHERE v LIKE '%~'`);
+  } finally {
+    await locker.query('ROLLBACK').catch(() => undefined);
+    await locker.end();
+    await s.verifier.stop();
+    await s.store.close();
+  }
+}
+
+/**
  * A stream far behind the source (a backlog after a restart or an outage): the verifier neither
  * pins nor reads until the stream is within 16 MiB of the source's WAL, then verifies every
  * table. The applier is stopped while the source writes a backlog of about 80 MiB of WAL in 300
@@ -317,6 +360,9 @@ describe('cdc: verification while streaming, pinned to a source position', funct
     rollForwardFindsTamper(pair));
 
   it('a stop while a table is read cancels the read on the servers and returns at once', () => stopCancelsRead(pair));
+
+  it('a stop while the verifier waits for a stuck apply to hold withdraws the pin and returns at once; the apply goes on', () =>
+    stopWithdrawsPin(pair));
 
   it('reads nothing while the stream is far behind the source, and verifies every table once it has caught up', () =>
     waitsWhileCatchingUp(pair));

@@ -53,6 +53,8 @@ describe('copy plan (pure)', () => {
       tableParts([{ bytes: 1024 * MB }, ...Array.from({ length: 12 }, () => ({ bytes: 256 * MB }))], { ...auto, tableJobs: 8 })[0],
       4,
     );
+    // runtime agents: other agents copy parts beside this runner's jobs, so the threshold alone decides
+    assert.deepEqual(tableParts([{ bytes: 461 * MB }, { bytes: 269 * MB }, { bytes: 1 }], { ...auto, runtime: 'agents' }), [2, 2, 1]);
   });
 
   it('a threshold set is followed as it is: every table over it is split, 0 never', () => {

@@ -46,17 +46,25 @@ const SPLIT_SHARE_FACTOR = 1.5;
 
 /**
  * Parts per table: the spec's threshold as it is when set (0: never split); else the default
- * threshold, for a table that is also over SPLIT_SHARE_FACTOR even shares of the copy.
+ * threshold, for a table that is also over SPLIT_SHARE_FACTOR even shares of the copy. Under
+ * runtime agents the default threshold alone decides: other agents copy parts beside this runner's
+ * jobs, so its own job count says nothing of how many streams a table's parts get.
  */
 export function tableParts(
   tables: readonly { readonly bytes: number }[],
-  options: { readonly splitTablesLargerThan?: number; readonly splitMaxParts: number; readonly tableJobs: number },
+  options: {
+    readonly splitTablesLargerThan?: number;
+    readonly splitMaxParts: number;
+    readonly tableJobs: number;
+    readonly runtime?: 'local' | 'agents';
+  },
 ): number[] {
   const threshold = options.splitTablesLargerThan ?? DEFAULT_SPLIT_BYTES;
   const total = tables.reduce((sum, t) => sum + t.bytes, 0);
   const share = total / Math.max(1, options.tableJobs);
+  const byShare = options.splitTablesLargerThan === undefined && options.runtime !== 'agents';
   return tables.map((t) => {
-    if (options.splitTablesLargerThan === undefined && t.bytes <= SPLIT_SHARE_FACTOR * share) return 1;
+    if (byShare && t.bytes <= SPLIT_SHARE_FACTOR * share) return 1;
     return partCount(t.bytes, threshold, options.splitMaxParts);
   });
 }

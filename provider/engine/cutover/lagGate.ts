@@ -114,6 +114,8 @@ const WAL_END_SQL = `SELECT CASE WHEN pg_is_in_recovery() THEN pg_last_wal_repla
 const PAGE_HEADER_SLACK = 64n;
 
 async function read(client: pg.Client, streams: readonly OnlineStream[]): Promise<Map<string, Reading>> {
+  // an idle stream confirms the WAL that holds nothing for it only on a keepalive: ask for one
+  for (const s of streams) s.applier.requestPosition();
   const { rows } = await client.query<{ lsn: string }>(WAL_END_SQL);
   const walEnd = parseLsn(rows[0]!.lsn);
   const at = Date.now();

@@ -61,6 +61,9 @@ export type PinOutcome = 'verified' | 'inexact' | 'skipped';
 
 export class BackgroundVerification {
   private stopped = false;
+  /** Settles at stop(): a wait for the apply (a pin it has not reached) ends with it. */
+  private readonly stopping: Promise<void>;
+  private signalStop: () => void = () => undefined;
   private wake: (() => void) | undefined;
   private loop: Promise<void> | undefined;
   private source: pg.Client | undefined;
@@ -77,7 +80,9 @@ export class BackgroundVerification {
   constructor(
     private readonly run: MigrationRun,
     private readonly stream: () => OnlineStream,
-  ) {}
+  ) {
+    this.stopping = new Promise((resolve) => (this.signalStop = resolve));
+  }
 
   get database(): string {
     return this.stream().database;
@@ -96,6 +101,7 @@ export class BackgroundVerification {
    */
   async stop(): Promise<void> {
     this.stopped = true;
+    this.signalStop();
     this.wake?.();
     if (this.reading) await this.cancelReads();
     await this.loop;
@@ -280,7 +286,9 @@ export class BackgroundVerification {
         exact = !inexact.has(table.sql) && !inexact.has(ALL_TABLES);
         if (exact) onExact(position!.lsn);
       });
-      if (!(await within(pin.held, HOLD_WAIT_MS))) {
+      // a stop does not wait for an apply that is slow to hold (a large transaction, a target lock):
+      // the cutover waits for this verifier to stop
+      if (!(await within(Promise.race([pin.held, this.stopping]), HOLD_WAIT_MS)) || this.stopped) {
         applier.cancelPin(pin);
         return 'skipped';
       }
@@ -303,7 +311,13 @@ export class BackgroundVerification {
         pin.release(undefined);
         throw error;
       }
-      await pin.done;
+      const reached = pin.done.then(() => true);
+      reached.catch(() => undefined); // a rejection after a stop won the race is not lost: the session's end says it
+      if (!(await Promise.race([reached, this.stopping.then(() => false)]))) {
+        // stopped while the apply had not reached the position: the pin is withdrawn
+        applier.cancelPin(pin);
+        return 'skipped';
+      }
       if (!exact) return 'inexact';
       if (this.stopped) return 'skipped';
       this.reading = true;

@@ -207,6 +207,16 @@ export class Applier {
     return pin;
   }
 
+  /**
+   * Asks the stream to bring its confirmed position up to the source's WAL end: an idle stream's
+   * position otherwise moves only when the walsender sends a keepalive of its own accord, which it
+   * may not for WAL that holds nothing published (a setting changed, another database written).
+   */
+  requestPosition(): void {
+    this.state.positionWanted = true;
+    this.state.wake?.();
+  }
+
   /** Withdraws a pin request the apply did not take up (no session running, a long transaction). */
   cancelPin(pin: PinRequest): void {
     if (this.state.pin === pin) this.state.pin = undefined;

@@ -112,6 +112,12 @@ class ApplySession {
   private foreignKeysFire = false;
   /** The current source transaction precedes a pinned position but its snapshot does not see it (pin.ts). */
   private pinStraggler = false;
+  /**
+   * The WAL end of the latest keepalive met between source transactions: everything before it has
+   * been received. One that arrived while a batch was open or committing could not be confirmed
+   * then; idle() confirms it once everything received is committed.
+   */
+  private keepaliveEnd = 0n;
 
   constructor(
     private readonly config: SessionConfig,
@@ -243,14 +249,27 @@ class ApplySession {
     return next?.kind === 'xlog' ? this.normalizer.push(decodePgoutput(next.bytes, next.start, next.end)) : next;
   }
 
-  /** Nothing arrived in time, or a COMMIT returned: commit the open batch, and keep asking for a stop position. */
+  /**
+   * Nothing arrived in time, or a COMMIT returned: commit the open batch, confirm a keepalive that
+   * had to wait for it, and keep asking for a stop position.
+   */
   private async idle(): Promise<undefined> {
+    const { state } = this;
     const txn = this.txn!;
     if (txn.isOpen && !this.inSourceTxn) await txn.commit();
     txn.check();
     if (!this.inSourceTxn) await this.pinBoundary({});
-    // waiting for a stop or pinned position: ask the server for a keepalive carrying its current position
-    if (this.state.stopAtLsn !== undefined || this.state.pin?.phase === 'pinned') this.confirm(true);
+    // nothing received is uncommitted: everything before the last keepalive is applied
+    if (!this.inSourceTxn && !txn.isOpen && txn.commitsInFlight === 0 && this.keepaliveEnd > state.confirmedLsn) {
+      await txn.idle();
+      state.confirmedLsn = this.keepaliveEnd;
+      this.confirm();
+    }
+    // waiting for a stop or pinned position, or asked for it: ask the server for a keepalive carrying its current position
+    if (state.stopAtLsn !== undefined || state.pin?.phase === 'pinned' || state.positionWanted) {
+      state.positionWanted = false;
+      this.confirm(true);
+    }
     return undefined;
   }
 
@@ -324,6 +343,7 @@ class ApplySession {
     if (this.inSourceTxn) return undefined;
     const { state } = this;
     const txn = this.txn!;
+    if (walEnd > this.keepaliveEnd) this.keepaliveEnd = walEnd;
     await this.pinBoundary({ walEnd });
     if (state.stopAtLsn !== undefined) {
       await txn.settle();

@@ -166,6 +166,11 @@ export interface ApplyState {
   warnings: string[];
   /** A verifier's request to hold the apply at a source position (pin.ts). */
   pin?: PinRequest;
+  /**
+   * Someone wants the stream's position brought up to the source's WAL end (the cutover's lag
+   * gate): the session asks the walsender for a keepalive, which an idle stream then confirms.
+   */
+  positionWanted?: boolean;
   /** The keys changed per pinned table since its pin (outlives appliers: a restarted stream keeps it). */
   readonly tracker: ChangeTracker;
   /** Wakes the session's loop when it waits for changes (a pin request arrived). */
