@@ -33,16 +33,19 @@ describe('runtime agents: registered only, waiting for an agent', function () {
   after(async () => pair?.stop());
 
   /** Starts `pgferry agent` with these source URLs in its environment; resolves once it joined, and with its exit. */
-  async function startAgent(name: string, sourceUrls: string): Promise<{ child: ChildProcess; exited: Promise<number | null> }> {
+  /** A `pgferry agent`; `exited` resolves to its exit code, `stderr()` is what it said (the message of an exit-code assertion). */
+  async function startAgent(
+    name: string,
+    sourceUrls: string,
+  ): Promise<{ child: ChildProcess; exited: Promise<number | null>; stderr: () => string }> {
     let child: ChildProcess | undefined;
-    const exited = runCli(
-      ['agent', '--name', name, ...flags],
-      { ...env, PGFERRY_SOURCE_URLS: sourceUrls },
-      110_000,
-      (c) => (child = c),
-    ).then((r) => r.code);
+    let stderr = '';
+    const exited = runCli(['agent', '--name', name, ...flags], { ...env, PGFERRY_SOURCE_URLS: sourceUrls }, 110_000, (c) => {
+      child = c;
+      c.stderr!.on('data', (d) => (stderr += d));
+    }).then((r) => r.code);
     await stderrMatch(child!, new RegExp(`^agent ${name} joined`), `agent ${name} joining`);
-    return { child: child!, exited };
+    return { child: child!, exited, stderr: () => stderr };
   }
   const sourceUrl = (db: string) => `postgres://postgres:${pair.source.password}@${pair.source.host}:${pair.source.port}/${db}`;
   const show = async (name: string) => JSON.parse((await runCli(['show', '--name', name, ...flags, ...PGFERRY_JSON], env)).stdout);
@@ -104,7 +107,7 @@ describe('runtime agents: registered only, waiting for an agent', function () {
       assert.ok(!table.stdout.includes(pair.source.password), "the password of the agent's environment is nowhere in show");
     } finally {
       other.child.kill('SIGTERM');
-      assert.equal(await other.exited, 0);
+      assert.equal(await other.exited, 0, other.stderr());
     }
   });
 
@@ -117,7 +120,7 @@ describe('runtime agents: registered only, waiting for an agent', function () {
       [['with-creds', true]],
     );
     able.child.kill('SIGTERM');
-    assert.equal(await able.exited, 0);
+    assert.equal(await able.exited, 0, able.stderr());
     const after = await show('by-agents');
     assert.deepEqual(after.agents, []);
     // the agent ran the migration meanwhile (test/cli/agentWork.test.ts): finished, or waiting again

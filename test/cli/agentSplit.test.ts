@@ -37,7 +37,9 @@ async function heldRound(database: string, migration: string, extra: Record<stri
   await lab.create(migration, database, { ...SPLIT, ...extra });
   await firstHold.whenHeld();
   const secondHold = await lab.hold(/"wide"/);
-  const second = await lab.startAgent(`${migration}-2`, url, secondHold.port);
+  // one item at a time: its one COPY held, it cannot take the parts left for the third (at the
+  // default concurrency of 2 its second slot copied them all whenever the third started late)
+  const second = await lab.startAgent(`${migration}-2`, url, secondHold.port, ['--concurrency', '1']);
   await secondHold.whenHeld();
   const third = await lab.startAgent(`${migration}-3`, url);
   const before = await until(
