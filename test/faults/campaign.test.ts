@@ -14,6 +14,8 @@ interface Scenario {
   readonly seed: number;
   readonly fault: FaultKind;
   readonly phase: Phase;
+  /** Fence the writers at the cutover, or not, whatever the seed draws. */
+  readonly fence?: boolean;
 }
 
 const SCENARIOS: readonly Scenario[] = [
@@ -34,6 +36,7 @@ const SCENARIOS: readonly Scenario[] = [
     seed: 1267370779,
     fault: 'sigkill',
     phase: 'cutover-marker',
+    fence: false, // the default cutover, unfenced (this seed draws a fence since cutover-fence came)
   },
   {
     title:
@@ -73,12 +76,16 @@ describe('fault campaign, fixed trials', function () {
         tag: campaign.tag,
         fault: s.fault,
         phase: s.phase,
+        ...(s.fence === undefined ? {} : { fence: s.fence }),
         walBoundBytes: 256 * 1024 * 1024,
         deadlineMs: 300_000,
       });
       const detail = [
         trialLine(result),
-        ...trialDetail(result, `npm run faults -- --replay ${s.seed} --size ci --fault ${s.fault} --phase ${s.phase}`),
+        ...trialDetail(
+          result,
+          `npm run faults -- --replay ${s.seed} --size ci --fault ${s.fault} --phase ${s.phase}${s.fence === undefined ? '' : ` --fence ${s.fence ? 'always' : 'never'}`}`,
+        ),
       ].join('\n');
       assert.equal(result.outcome, 'passed', detail);
       assert.ok(result.rowsCompared > 20_000, `the judge compared ${result.rowsCompared} rows`);
