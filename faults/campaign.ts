@@ -27,6 +27,8 @@ export interface CampaignOptions {
   readonly size: keyof typeof SIZES;
   readonly fault?: FaultKind;
   readonly phase?: Phase;
+  /** Fence the writers at every cutover (true) or none (false), instead of each trial's draw. */
+  readonly fence?: boolean;
   readonly walBoundMiB: number;
   readonly deadlineSeconds: number;
   readonly keep: boolean;
@@ -44,7 +46,12 @@ export interface CampaignResult {
 }
 
 function replayCommand(o: CampaignOptions, seed: number): string {
-  const extra = [o.size !== 'default' ? `--size ${o.size}` : '', o.fault ? `--fault ${o.fault}` : '', o.phase ? `--phase ${o.phase}` : '']
+  const extra = [
+    o.size !== 'default' ? `--size ${o.size}` : '',
+    o.fault ? `--fault ${o.fault}` : '',
+    o.phase ? `--phase ${o.phase}` : '',
+    o.fence === undefined ? '' : `--fence ${o.fence ? 'always' : 'never'}`,
+  ]
     .filter(Boolean)
     .join(' ');
   return `npm run faults -- --replay ${seed}${extra ? ` ${extra}` : ''}`;
@@ -106,6 +113,7 @@ export async function runCampaign(o: CampaignOptions): Promise<CampaignResult> {
         walBoundBytes: o.walBoundMiB * 1024 * 1024,
         deadlineMs: o.deadlineSeconds * 1000,
         keep: o.keep,
+        ...(o.fence === undefined ? {} : { fence: o.fence }),
       });
       all.push(result);
       o.onTrial?.(result, all);
@@ -135,6 +143,7 @@ function parseOptions(argv: string[]): CampaignOptions & { out?: string } {
       size: { type: 'string', default: 'default' },
       fault: { type: 'string' },
       phase: { type: 'string' },
+      fence: { type: 'string' },
       'wal-bound-mib': { type: 'string', default: '256' },
       'deadline-seconds': { type: 'string', default: '900' },
       keep: { type: 'boolean', default: false },
@@ -149,6 +158,7 @@ function parseOptions(argv: string[]): CampaignOptions & { out?: string } {
   if (!(values.size! in SIZES)) throw new Error(`--size: one of ${Object.keys(SIZES).join(', ')}`);
   if (values.fault && !(FAULT_KINDS as readonly string[]).includes(values.fault))
     throw new Error(`--fault: one of ${FAULT_KINDS.join(', ')}`);
+  if (values.fence && values.fence !== 'always' && values.fence !== 'never') throw new Error('--fence: always or never');
   if (values.phase && !(PHASES as readonly string[]).includes(values.phase)) throw new Error(`--phase: one of ${PHASES.join(', ')}`);
   return {
     trials: int(values.trials, 'trials'),
@@ -157,6 +167,7 @@ function parseOptions(argv: string[]): CampaignOptions & { out?: string } {
     size: values.size as keyof typeof SIZES,
     fault: values.fault as FaultKind | undefined,
     phase: values.phase as Phase | undefined,
+    fence: values.fence === undefined ? undefined : values.fence === 'always',
     walBoundMiB: int(values['wal-bound-mib'], 'wal-bound-mib'),
     deadlineSeconds: int(values['deadline-seconds'], 'deadline-seconds'),
     keep: values.keep!,

@@ -6,6 +6,12 @@
 // the judge compares what the source holds at the end, so a write whose commit was lost in a
 // crash needs no bookkeeping here. Every error it sees is kept (op, SQLSTATE, message): the
 // outcome fails a trial for one the fault does not explain (outcome.ts).
+//
+// In a trial whose cutover fences the writers (fenceWriters) it keeps writing through the cutover,
+// as an application that was not stopped would: the fence ends its sessions and refuses its new
+// transactions (SQLSTATE 25006, read_only_sql_transaction); it reconnects and tries again a second
+// later, like a client with a retry loop, and writes again if the fence is lifted (a roll-back or
+// cancel). What it committed before the fence must reach the target; nothing after it can commit.
 import type pg from 'pg';
 import type { Cluster } from '../test/support';
 import type { FixtureSize } from './fixture';
@@ -40,6 +46,9 @@ const OPS: readonly (readonly [Op, number])[] = [
 
 /** Pause between transactions: ~40 a second, enough to keep changes flowing without taking a core. */
 const PAUSE_MS: readonly [number, number] = [10, 40];
+/** Pause after a transaction the fence refused (read_only_sql_transaction), as a retrying client would. */
+const FENCED_PAUSE_MS = 1000;
+const READ_ONLY_SQL_TRANSACTION = '25006';
 
 export class CampaignWorkload {
   readonly stats: WorkloadStats = { transactions: 0, failures: 0, largeTransactionRows: 0, truncates: 0, errors: [] };
@@ -61,6 +70,14 @@ export class CampaignWorkload {
     // The large transaction comes after a drawn number of transactions: during the copy or streaming.
     const largeAt = this.rng.int(20, 400);
     this.loop = this.run(largeAt);
+  }
+
+  /**
+   * The cutover is about to be requested with the writers fenced: from now on the fence explains a
+   * session ended and a transaction refused as read-only (outcome.ts). Recorded before the request.
+   */
+  fenceRequested(): void {
+    this.stats.fencedFrom ??= Date.now() - this.startedAt;
   }
 
   /** Stops after the transaction in flight; the source then holds the final state. */
@@ -112,7 +129,8 @@ export class CampaignWorkload {
         this.stats.failures += 1;
         if (this.stats.errors.length < ERRORS_KEPT) this.stats.errors.push(workloadError(op, error, Date.now() - this.startedAt));
         await this.drop(which);
-        await new Promise((r) => setTimeout(r, 200));
+        const fenced = (error as { code?: unknown })?.code === READ_ONLY_SQL_TRANSACTION;
+        await new Promise((r) => setTimeout(r, fenced ? FENCED_PAUSE_MS : 200));
       }
       await new Promise((r) => setTimeout(r, this.rng.int(PAUSE_MS[0], PAUSE_MS[1])));
     }

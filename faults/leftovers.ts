@@ -2,6 +2,7 @@
 // and publications on the source, replication origins on the target, runner processes still
 // alive; source tables left with the REPLICA IDENTITY FULL pgferry set for streaming. Cleaning them away
 // afterwards keeps one trial's leftovers from failing the next.
+import { ident } from '../provider/engine/connect/quote';
 import type { Cluster } from '../test/support';
 
 export interface Leftovers {
@@ -61,5 +62,83 @@ export async function removeLeftovers(clusters: { source: Cluster; target: Clust
   }
   for (const origin of l.origins) {
     await clusters.target.query(`SELECT pg_replication_origin_drop($1)`, [origin]).catch(() => undefined);
+  }
+}
+
+/** The writer fence of one source database after a trial: on the source, and in the control catalog. */
+export interface FenceState {
+  readonly database: string;
+  /** The database's own default_transaction_read_only on the source (pg_db_role_setting), if any. */
+  readonly onSource: string | undefined;
+  /** pgferry.writer_fence's row for it: undefined, 'kept' (cut over) or 'open' (may still be lifted). */
+  readonly record: 'kept' | 'open' | undefined;
+  /** The database's final state in the migration's status. */
+  readonly state: string | undefined;
+}
+
+const SOURCE_FENCE_SQL = `
+SELECT (SELECT substr(c, length('default_transaction_read_only=') + 1)
+          FROM unnest(s.setconfig) AS c WHERE c LIKE 'default_transaction_read_only=%' LIMIT 1) AS value
+  FROM pg_database d
+  LEFT JOIN pg_db_role_setting s ON s.setdatabase = d.oid AND s.setrole = 0
+ WHERE d.datname = $1`;
+
+/** Reads each database's fence on the source and its record in the target's control catalog. */
+export async function readFences(
+  clusters: { source: Cluster; target: Cluster },
+  migration: string,
+  databases: readonly string[],
+  states: ReadonlyMap<string, string>,
+): Promise<FenceState[]> {
+  const records = await clusters.target
+    .query<{ database: string; kept: boolean }>(
+      `SELECT database, kept_at IS NOT NULL AS kept FROM pgferry.writer_fence WHERE migration = $1`,
+      [migration],
+    )
+    .catch(() => []); // no catalog table: nothing was ever fenced
+  const out: FenceState[] = [];
+  for (const database of databases) {
+    const [row] = await clusters.source.query<{ value: string | null }>(SOURCE_FENCE_SQL, [database]);
+    const record = records.find((r) => r.database === database);
+    out.push({
+      database,
+      onSource: row?.value ?? undefined,
+      record: record === undefined ? undefined : record.kept ? 'kept' : 'open',
+      state: states.get(database),
+    });
+  }
+  return out;
+}
+
+/**
+ * What is wrong with the fences after a final state. A database cut over with the writers fenced
+ * keeps its fence on purpose: recorded as kept and still `on` on the source. Any other database (canceled,
+ * failed, or one the cutover never reached) has no fence left on the source and no record that is
+ * not kept; a trial that never asked for a fence has none at all.
+ */
+export function fenceProblems(fences: readonly FenceState[], fenceWriters: boolean): string[] {
+  const out: string[] = [];
+  for (const f of fences) {
+    const db = f.database;
+    if (!fenceWriters) {
+      if (f.onSource !== undefined || f.record !== undefined) out.push(`${db}: a writer fence with no fence asked for`);
+      continue;
+    }
+    if (f.record === 'open') out.push(`${db}: a writer fence recorded and not kept after ${f.state ?? 'the end'} (pgferry.writer_fence)`);
+    if (f.state === 'Succeeded') {
+      if (f.record !== 'kept') out.push(`${db}: cut over with the writers fenced, but the fence is not recorded as kept`);
+      if (f.onSource !== 'on')
+        out.push(`${db}: cut over with the writers fenced, but the source's default_transaction_read_only is ${f.onSource ?? 'not set'}`);
+    } else if (f.onSource !== undefined) {
+      out.push(`${db}: writer fence left on the source after ${f.state ?? 'the end'} (default_transaction_read_only = ${f.onSource})`);
+    }
+  }
+  return out;
+}
+
+/** Lifts whatever fence a trial left on its source databases (a cut-over one keeps it by design) before they go. */
+export async function liftFences(source: Cluster, databases: readonly string[]): Promise<void> {
+  for (const db of databases) {
+    await source.query(`ALTER DATABASE ${ident(db)} RESET default_transaction_read_only`).catch(() => undefined);
   }
 }

@@ -28,6 +28,9 @@ export interface MonitorReport {
 
 const SAMPLE_MS = 500;
 
+/** The runner's cancel watch: a read of its migration's cancel flag, no work. */
+const CANCEL_POLL = /^SELECT cancel_requested AS c FROM "pgferry"\.migration WHERE/;
+
 const WRITERS_SQL = `
 SELECT client_port, datname, application_name
   FROM pg_stat_activity
@@ -155,6 +158,11 @@ export class TrialMonitor {
         // a stopped runner does no work: what the proxy forwards for it now (a statement the fault
         // held and let go) it sent before it stopped, and its session checks the lease it lost
         if (processes.find((p) => p.pid === owner)?.state === 'T') continue;
+        // nor is a read of its cancel flag: every runner polls it once a second whatever its lease
+        // (flow/orchestrator.ts watchCancel), and a runner woken after losing its lease runs that
+        // overdue timer before it learns of the loss (two lease-loss trials at cutover-fence were
+        // flagged for it alone, the new runner working meanwhile)
+        if (CANCEL_POLL.test(conn.lastWork ?? '')) continue;
         if (owner !== undefined) workers.set(owner, `${side} ${conn.startup?.application_name ?? ''}: ${conn.lastWork ?? ''}`);
       }
     }

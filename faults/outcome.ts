@@ -9,7 +9,7 @@
 // injection did nothing (no runner alive to signal, nothing to reset, the injection threw); the
 // campaign reports those and draws another trial in their place.
 import type { DatabaseJudgement } from './judge';
-import type { Leftovers } from './leftovers';
+import type { FenceState, Leftovers } from './leftovers';
 import { leftoverLines } from './leftovers';
 import type { MonitorReport } from './monitor';
 import type { UserAction } from './user';
@@ -34,6 +34,8 @@ export interface WorkloadReport {
   truncates: number;
   /** The errors, in order, up to a bound (failures counts them all). */
   errors: WorkloadError[];
+  /** Milliseconds since the start when the cutover was requested with the writers fenced (fenceWriters). */
+  fencedFrom?: number;
 }
 
 export interface TrialResult {
@@ -62,6 +64,10 @@ export interface TrialResult {
   actions: UserAction[];
   monitor?: MonitorReport;
   leftovers?: Leftovers;
+  /** The cutover fenced the source's writers (fenceWriters). */
+  fenceWriters?: boolean;
+  /** Each source database's writer fence after the end (judged: kept when cut over, gone otherwise). */
+  fences?: FenceState[];
   judgements: DatabaseJudgement[];
   workload?: WorkloadReport;
 }
@@ -70,17 +76,26 @@ export interface TrialResult {
 const CONNECTION_LOST = /^(57P0[123]|08...|ECONNREFUSED|ECONNRESET|EPIPE)$/;
 const CONNECTION_LOST_TEXT = /Connection terminated|connection error and is not queryable|not queryable|ECONNREFUSED|ECONNRESET/i;
 
+/** A transaction refused because the session's transactions are read-only (the writer fence). */
+const READ_ONLY_SQL_TRANSACTION = '25006';
+
+const connectionLost = (e: WorkloadError): boolean =>
+  (e.code !== undefined && CONNECTION_LOST.test(e.code)) || CONNECTION_LOST_TEXT.test(e.message);
+
 /**
  * The errors the source's application saw that the trial does not explain. pgferry may make no
- * application statement fail; two kinds are not its doing: a lost or refused connection while the
- * source itself restarted (the trial's fault), and a TRUNCATE that gave up on its own
- * lock_timeout while the copy held the table (pgferry holds what it copies, as pg_dump does: the
- * application waits, and this one stops waiting after a second).
+ * application statement fail, with one exception asked for: once the cutover was requested with
+ * the writers fenced (`fencedFrom`), a session the fence ended and a transaction it refused as
+ * read-only (25006) are its doing by design. Two kinds are not its doing: a lost or refused
+ * connection while the source itself restarted (the trial's fault), and a TRUNCATE that gave up
+ * on its own lock_timeout while the copy held the table (pgferry holds what it copies, as pg_dump
+ * does: the application waits, and this one stops waiting after a second).
  */
-export function unexpectedWorkloadErrors(errors: readonly WorkloadError[], sourceRestarted: boolean): WorkloadError[] {
+export function unexpectedWorkloadErrors(errors: readonly WorkloadError[], sourceRestarted: boolean, fencedFrom?: number): WorkloadError[] {
   return errors.filter((e) => {
     if (e.op === 'truncate' && e.code === '55P03') return false;
-    if (sourceRestarted && ((e.code !== undefined && CONNECTION_LOST.test(e.code)) || CONNECTION_LOST_TEXT.test(e.message))) return false;
+    if (sourceRestarted && connectionLost(e)) return false;
+    if (fencedFrom !== undefined && e.at >= fencedFrom && (e.code === READ_ONLY_SQL_TRANSACTION || connectionLost(e))) return false;
     return true;
   });
 }
@@ -110,7 +125,11 @@ export function classify(result: TrialResult, limits: { walBoundBytes: number; s
     );
   }
   if (result.workload) {
-    const unexplained = unexpectedWorkloadErrors(result.workload.errors, result.faulted && result.faultKind === 'source-restart');
+    const unexplained = unexpectedWorkloadErrors(
+      result.workload.errors,
+      result.faulted && result.faultKind === 'source-restart',
+      result.workload.fencedFrom,
+    );
     // Errors past the ones kept are unknown, so they count as unexplained.
     const unrecorded = result.workload.failures - result.workload.errors.length;
     if (unexplained.length + unrecorded > 0) {

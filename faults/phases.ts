@@ -16,6 +16,7 @@ export const PHASES = [
   'large-objects',
   'streaming',
   'verify-pin',
+  'cutover-fence',
   'cutover-marker',
   'cutover-drain',
   'cutover-sequences',
@@ -97,6 +98,17 @@ export function phaseTrigger(phase: Phase, size: FixtureSize): PhaseTrigger {
       // the background verifier's pin: its source snapshot taken and the message past it about to be
       // written, with the apply held at a transaction boundary (verify/background.ts)
       return t('source', 4, (c, m) => app(c) === 'pgferry verify' && isStatement(m) && /pg_logical_emit_message/.test(sqlOf(m)));
+    case 'cutover-fence':
+      // the writer fence's ALTER DATABASE (fenceWriters), one per database, before the marker: held, so
+      // the fault lands with the fence recorded in the catalog and not yet on the source
+      return t(
+        'source',
+        2,
+        (c, m) =>
+          app(c) === 'pgferry fence' &&
+          isStatement(m) &&
+          /ALTER DATABASE[\s\S]*SET default_transaction_read_only\s*=\s*on\b/i.test(sqlOf(m)),
+      );
     case 'cutover-marker':
       return t(
         'source',

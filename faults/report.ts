@@ -23,6 +23,8 @@ export interface CampaignSummary {
   readonly resumes: number;
   readonly stoppedMessages: readonly string[];
   readonly replicaIdentityLeftFull: number;
+  /** Trials (with a fault) whose cutover fenced the source's writers. */
+  readonly fencedTrials: number;
   /** Most WAL a slot retained on the source in any trial. */
   readonly maxRetainedMiB: number;
   readonly wallSeconds: number;
@@ -41,7 +43,7 @@ export function trialLine(r: TrialResult): string {
     pad(`#${r.index}`, 5),
     pad(`seed ${r.seed}`, 16),
     pad(r.fault, 32),
-    pad(`@ ${r.phase}`, 26),
+    pad(`@ ${r.phase}${r.fenceWriters ? ' +fence' : ''}`, 30),
     pad(r.outcome, 15),
     pad(`recovery ${recovery}`, 17),
     pad(`total ${(r.totalMs / 1000).toFixed(0)} s`, 11),
@@ -108,6 +110,7 @@ export function summarize(results: readonly TrialResult[], wallSeconds: number):
     resumes: sum((r) => r.resumes),
     stoppedMessages: [...new Set(results.filter((r) => r.outcome === 'stopped-safely').map((r) => `${r.finalState}: ${r.message ?? ''}`))],
     replicaIdentityLeftFull: results.filter((r) => (r.leftovers?.replicaIdentityFull.length ?? 0) > 0).length,
+    fencedTrials: results.filter((r) => r.faulted && r.fenceWriters).length,
     maxRetainedMiB: Math.max(0, ...results.map((r) => (r.monitor?.maxRetainedBytes ?? 0) / 1048576)),
     wallSeconds,
   };
@@ -141,5 +144,6 @@ export function summaryLines(s: CampaignSummary): string[] {
     ...table(s.phases),
     ...(s.stoppedMessages.length ? ['stopped safely with:', ...s.stoppedMessages.map((m) => `  ${m}`)] : []),
     `source tables left with REPLICA IDENTITY FULL after the end: ${s.replicaIdentityLeftFull} trial(s)`,
+    `cutovers that fenced the source's writers: ${s.fencedTrials} trial(s)`,
   ];
 }

@@ -18,13 +18,13 @@ import {
 } from './faults';
 import { createTrialDatabases, dropDatabases, type FixtureSize } from './fixture';
 import { judgeDatabase, SEQUENCE_CRASH_SLACK } from './judge';
-import { findLeftovers, removeLeftovers } from './leftovers';
+import { fenceProblems, findLeftovers, liftFences, readFences, removeLeftovers } from './leftovers';
 import { TrialMonitor } from './monitor';
 import { classify, type TrialResult } from './outcome';
 import { PHASES, phaseTrigger, STREAMING_PHASES, type Phase, type PhaseTrigger } from './phases';
 import { runners, signalGroup, trialProcesses } from './processes';
 import type { FaultProxy, ProxyConnection } from '../test/support/faultProxy';
-import { makeRng } from './rng';
+import { makeRng, type Rng } from './rng';
 import { TrialUser } from './user';
 import { CampaignWorkload } from './campaignWorkload';
 
@@ -46,6 +46,8 @@ export interface TrialOptions {
   readonly deadlineMs: number;
   /** Keep the trial's databases (to look at a failure). */
   readonly keep?: boolean;
+  /** Fence the writers at the cutover (true) or not (false), instead of the trial's draw. */
+  readonly fence?: boolean;
 }
 
 const POLL_MS = 1000;
@@ -59,6 +61,22 @@ const STREAMING_BEFORE_CUTOVER_MS = 5000;
 const PHASE_WAIT_MS = 60_000;
 /** No progress for this long (outside a fault) is stuck. */
 const STUCK_MS = 180_000;
+/**
+ * The share of trials at the other cutover phases whose cutover fences the writers too. The fence
+ * changes what the rest of the cutover meets: the application keeps writing into the cutover (so
+ * the marker, the drain and the sequences race the fence's ended sessions rather than a stopped
+ * workload), a resumed cutover finds its fence recorded and fences again without the probe, and a
+ * Succeeded database must keep its fence whatever step a fault hit. A third, so two thirds of those
+ * trials still cover the cutover without a fence, which stays the default.
+ */
+const FENCED_SHARE_AT_OTHER_CUTOVER_PHASES = 1 / 3;
+
+/** Whether a trial's cutover fences the writers: always at cutover-fence, a third of the time at the other cutover steps. */
+function drawFence(phase: Phase, rng: Rng, forced?: boolean): boolean {
+  if (phase === 'cutover-fence') return true;
+  const drawn = phase.startsWith('cutover') && rng.chance(FENCED_SHARE_AT_OTHER_CUTOVER_PHASES);
+  return forced ?? drawn;
+}
 
 const PROGRESS_SQL = `
 SELECT (SELECT coalesce(max(id), 0) FROM pgferry.event WHERE migration = $1)::text || '/' ||
@@ -151,10 +169,12 @@ export async function runTrial(servers: CampaignServers, opts: TrialOptions): Pr
   const plan = drawFault(rng.fork('fault'), opts.fault);
   const trigger = phaseTrigger(phase, opts.size);
   const matchAt = rng.fork('match').int(1, trigger.maxMatch);
+  const fenceWriters = drawFence(phase, rng.fork('fence'), opts.fence);
   const name = `ft-${opts.tag}-${opts.index}`;
   const databases: [string, string] = [`ft_${opts.tag}_${opts.index}_a`, `ft_${opts.tag}_${opts.index}_b`];
   const clusters = { source: servers.source, target: servers.target };
   const result = emptyResult(opts, plan, `${phase}#${matchAt}`);
+  if (fenceWriters) result.fenceWriters = true;
   await createTrialDatabases(servers.source, databases);
   const store = new ControlStore(serverSpec(servers.target));
   const ctx: FaultContext = {
@@ -189,7 +209,14 @@ export async function runTrial(servers: CampaignServers, opts: TrialOptions): Pr
   const workload = new CampaignWorkload(servers.source, databases, opts.size, rng.fork('workload'));
   const monitor = new TrialMonitor(name, databases, clusters, servers.proxies.target, servers.proxies.source);
   const user = new TrialUser(
-    { name, databases, ...ports, splitBytes: 2 * 1024 * 1024, ...(agents ? { runtime: 'agents' as const } : {}) },
+    {
+      name,
+      databases,
+      ...ports,
+      splitBytes: 2 * 1024 * 1024,
+      ...(agents ? { runtime: 'agents' as const } : {}),
+      ...(fenceWriters ? { fenceWriters } : {}),
+    },
     clusters,
   );
   let stuck: string | undefined;
@@ -198,7 +225,7 @@ export async function runTrial(servers: CampaignServers, opts: TrialOptions): Pr
     monitor.start();
     await agents?.start();
     await user.create();
-    stuck = await drive({ name, store, user, fault, phase, workload, result, deadline: started + opts.deadlineMs });
+    stuck = await drive({ name, store, user, fault, phase, workload, result, fenceWriters, deadline: started + opts.deadlineMs });
   } finally {
     fault.disarm();
     result.workload = await workload.stop();
@@ -207,7 +234,7 @@ export async function runTrial(servers: CampaignServers, opts: TrialOptions): Pr
     result.monitor = await monitor.stop();
   }
   try {
-    await judge(servers, databases, result, plan).catch((error: Error) =>
+    await judge(servers, { name, store, databases, fenceWriters }, result, plan).catch((error: Error) =>
       result.reasons.push(`the judge could not compare: ${error.message}`),
     );
   } finally {
@@ -222,6 +249,8 @@ export async function runTrial(servers: CampaignServers, opts: TrialOptions): Pr
     await store.close();
     user.dispose();
     if (result.leftovers) await removeLeftovers(clusters, result.leftovers);
+    // a database cut over with its writers fenced stays read-only by design: lifted before it is dropped or looked at
+    await liftFences(servers.source, databases);
     if (!opts.keep) {
       await dropDatabases(servers.source, databases).catch(() => undefined);
       await dropDatabases(servers.target, databases).catch(() => undefined);
@@ -238,6 +267,8 @@ interface DriveArgs {
   readonly phase: Phase;
   readonly workload: CampaignWorkload;
   readonly result: TrialResult;
+  /** The cutover fences the writers: the application writes on through it (the fence stops it). */
+  readonly fenceWriters: boolean;
   readonly deadline: number;
 }
 
@@ -306,7 +337,10 @@ async function drive(a: DriveArgs): Promise<string | undefined> {
     if (cutoverRequests > 0 && !cutoverStarted && now - lastCutoverRequest < 60_000) continue;
     if (cutoverRequests >= 2) return `cutover stopped twice: ${status.message ?? ''}`;
     if (cutoverRequests === 1 && status.message) result.reasons.push(`first cutover stopped: ${status.message}`);
-    await a.workload.stop();
+    // Without a fence the user stops the application before the cutover, as the README asks; with
+    // one, the application writes on and the fence stops it (what the fence is for).
+    if (a.fenceWriters) a.workload.fenceRequested();
+    else await a.workload.stop();
     fault.armed = true;
     const answer = await user.cutover();
     if (answer.code === 0) {
@@ -342,9 +376,23 @@ async function settle(fault: ArmedFault, clusters: { source: Cluster; target: Cl
   for (const p of left) signalGroup(p.pid, 'SIGKILL');
 }
 
-async function judge(servers: CampaignServers, databases: readonly string[], result: TrialResult, plan: FaultPlan): Promise<void> {
+interface JudgeArgs {
+  readonly name: string;
+  readonly store: ControlStore;
+  readonly databases: readonly string[];
+  readonly fenceWriters: boolean;
+}
+
+async function judge(servers: CampaignServers, a: JudgeArgs, result: TrialResult, plan: FaultPlan): Promise<void> {
   const clusters = { source: servers.source, target: servers.target };
-  if (result.finalState) result.leftovers = await findLeftovers(clusters, databases);
+  const { databases } = a;
+  if (result.finalState) {
+    result.leftovers = await findLeftovers(clusters, databases);
+    const status = await a.store.get(a.name);
+    const states = new Map((status?.databases ?? []).map((d) => [d.database, d.state as string]));
+    result.fences = await readFences(clusters, a.name, databases, states);
+    for (const p of fenceProblems(result.fences, a.fenceWriters)) result.reasons.push(`writer fence: ${p}`);
+  }
   if (result.finalState !== 'Succeeded') return;
   for (const db of databases) {
     const sequenceSlack = plan.kind === 'source-restart' ? SEQUENCE_CRASH_SLACK : 0;

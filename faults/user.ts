@@ -25,7 +25,15 @@ export interface TrialSpecInput {
   readonly splitBytes: number;
   /** agents: `create` only registers it, and the trial's agents run it (faults/agents.ts). */
   readonly runtime?: 'agents';
+  /** The cutover fences the source's writers (fenceWriters), with a lag budget no ordinary lag exceeds. */
+  readonly fenceWriters?: boolean;
 }
+
+/**
+ * The lag budget of a fenced trial: generous, so the gate rolls back only for a stream that cannot
+ * catch up at all, never for the backlog a fault or the 2-CPU machine leaves.
+ */
+const FENCED_LAG_BUDGET_SECONDS = 600;
 
 export class TrialUser {
   readonly actions: UserAction[] = [];
@@ -47,6 +55,7 @@ export class TrialUser {
       splitTablesLargerThan: input.splitBytes,
       splitMaxParts: 4,
       allowReplicaIdentityFull: true,
+      ...(input.fenceWriters ? { fenceWriters: true, cutoverLagBudgetSeconds: FENCED_LAG_BUDGET_SECONDS } : {}),
     };
     writeFileSync(this.file, JSON.stringify(body), { mode: 0o600 });
   }

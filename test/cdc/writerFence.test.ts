@@ -398,6 +398,40 @@ async function refusesWithoutRights(lab: FenceLab): Promise<void> {
   await lab.pair.source.query(done.databases[0]!.writerFence!.lift);
 }
 
+/**
+ * a fence transaction a stopped runner left open (the fault campaign's agent-lease-loss at
+ * cutover-fence, seeds 2075332264 and 2274009982: the old runner stopped after its ALTER DATABASE,
+ * the agent that took its lease timed out behind it and rolled the cutover back) is ended, and the
+ * cutover completes.
+ */
+async function staleFenceSession(lab: FenceLab): Promise<void> {
+  const db = 'fence_stale';
+  await lab.createDatabase(db);
+  const s = lab.spec('fence-stale', db);
+  await startMigration(s);
+  assert.equal((await lab.streaming(s.migrationName)).subState, 'WaitingForCutoverTrigger');
+  // the stopped runner's fence session: its ALTER DATABASE done, never committed
+  const stale = new pg.Client({ ...s.source, database: 'postgres', application_name: 'pgferry fence' });
+  await stale.connect();
+  stale.on('error', () => undefined);
+  try {
+    await stale.query('BEGIN');
+    await stale.query(`ALTER DATABASE ${db} SET default_transaction_read_only = on`);
+    await new Promise((r) => setTimeout(r, 2500)); // idle in its transaction for longer than a fence ever is
+    await lab.pair.source.query(`INSERT INTO items VALUES (5001, 'before the cutover')`, [], db);
+    await requestCutover(s.target, s.migrationName);
+    const done = await lab.final(s.migrationName);
+    assert.equal(done.state, 'Succeeded', done.message);
+    await assert.rejects(stale.query('SELECT 1'), 'the stale fence session was ended');
+    assert.equal(await ownSetting(lab.pair, db), 'default_transaction_read_only=on');
+    assert.ok(done.databases[0]!.writerFence?.kept);
+    await sameRows(lab.pair, db);
+    await lab.pair.source.query(done.databases[0]!.writerFence!.lift);
+  } finally {
+    await stale.end().catch(() => undefined);
+  }
+}
+
 describe('cutover: fencing the writers and the lag gate (integration)', function () {
   this.timeout(600_000);
   let lab: FenceLab;
@@ -420,4 +454,5 @@ describe('cutover: fencing the writers and the lag gate (integration)', function
     resumeRollsBack(lab));
   it('a runner killed right after the fence, then canceled without it, lifts the fence', () => deadCancelLifts(lab));
   it('refuses without the privileges, naming the grants, and changes nothing', () => refusesWithoutRights(lab));
+  it('ends a fence transaction a stopped runner left open, and completes the cutover', () => staleFenceSession(lab));
 });

@@ -76,6 +76,9 @@ describe('pgferry resume after the runner died', function () {
       source: { host: pair.source.host, port: pair.source.port, user: 'postgres', password: pair.source.password },
       target: { host: pair.target.host, port: pair.target.port, user: 'postgres', password: pair.target.password },
       databases: ['shop'],
+      // online-only fields: resume must read them with the recorded mode, not refuse them as offline
+      fenceWriters: true,
+      cutoverLagBudgetSeconds: 120,
     });
     const show = async () => JSON.parse((await runCli(['show', '--name', 'shop-1', ...PGFERRY_JSON, ...flags], env)).stdout);
     const created = await runCli(['create', '--name', 'shop-1', '--properties', shop, '--mode', 'online', '--wait'], {}, 240_000);
@@ -84,7 +87,8 @@ describe('pgferry resume after the runner died', function () {
     process.kill(pid, 'SIGKILL');
     await until('the killed runner to be shown dead', async () => ((await show()).runner.alive ? undefined : true), 30_000, 250);
 
-    // The file has no mode: the migration's record says Online, and resume keeps it.
+    // The file has no mode: the migration's record says Online, and resume keeps it (and accepts the
+    // file's fenceWriters and lag budget: the fault campaign's resumes were refused with them).
     const resumed = await runCli(['resume', '--name', 'shop-1', '--properties', shop, '--wait', ...PGFERRY_JSON], {}, 120_000);
     assert.equal(resumed.code, 0, `stderr: ${resumed.stderr}`);
     assert.equal(JSON.parse(resumed.stdout).subState, 'WaitingForCutoverTrigger');

@@ -2,11 +2,14 @@
 // lost, one duplicated, one changed, an index missing and a trigger left disabled is reported
 // for each, read back from real servers. The outcome rule must be able to refuse a pass: a trial
 // whose fault never happened, a monitor that never sampled, an error the source's application saw;
-// and a campaign of N trials runs N whose fault happened.
+// and a campaign of N trials runs N whose fault happened. A writer fence (fenceWriters) must be kept
+// where a database was cut over and gone everywhere else, and it explains the application's
+// refused transactions only once the cutover was asked for with it.
 import assert from 'node:assert/strict';
 import { startPair, type ServerPair } from '../support';
 import { drawTrials, extraDrawsAllowed } from '../../faults/draws';
 import { judgeDatabase } from '../../faults/judge';
+import { fenceProblems, liftFences, readFences, type FenceState } from '../../faults/leftovers';
 import { classify, unexpectedWorkloadErrors, type TrialResult } from '../../faults/outcome';
 import { summarize } from '../../faults/report';
 import { trialSeed } from '../../faults/rng';
@@ -163,6 +166,62 @@ describe('fault campaign outcome: what counts as passed', () => {
       unexpectedWorkloadErrors(errors, false).map((e) => e.at),
       [10, 11, 12, 13],
     );
+  });
+});
+
+describe('fault campaign: the writer fence', function () {
+  this.timeout(120_000);
+  let pair: ServerPair;
+  before(async () => {
+    pair = await startPair();
+    await pair.source.query('CREATE DATABASE fenced');
+  });
+  after(async () => pair?.stop());
+
+  it('reads a fence left on the source, and the trial lifts it', async () => {
+    await pair.source.query('ALTER DATABASE fenced SET default_transaction_read_only = on');
+    const states = new Map([['fenced', 'Canceled']]);
+    const [before] = await readFences(pair, 'm', ['fenced'], states);
+    assert.deepEqual(before, { database: 'fenced', onSource: 'on', record: undefined, state: 'Canceled' });
+    assert.match(fenceProblems([before!], true).join('\n'), /fence left on the source after Canceled/);
+    await liftFences(pair.source, ['fenced']);
+    const [after] = await readFences(pair, 'm', ['fenced'], states);
+    assert.equal(after!.onSource, undefined);
+    assert.deepEqual(fenceProblems([after!], true), []);
+  });
+
+  it('asks a cut-over database to keep its fence, and every other one to have none', () => {
+    const f = (over: Partial<FenceState>): FenceState => ({ database: 'a', onSource: 'on', record: 'kept', state: 'Succeeded', ...over });
+    assert.deepEqual(fenceProblems([f({})], true), []);
+    assert.match(fenceProblems([f({ onSource: undefined })], true).join(), /default_transaction_read_only is not set/);
+    assert.match(fenceProblems([f({ record: 'open' })], true).join(), /not kept/);
+    assert.match(fenceProblems([f({ record: undefined })], true).join(), /not recorded as kept/);
+    assert.deepEqual(fenceProblems([f({ state: 'Failed', onSource: undefined, record: undefined })], true), []);
+    assert.match(fenceProblems([f({ state: 'Failed', onSource: undefined, record: 'open' })], true).join(), /recorded and not kept/);
+    assert.match(fenceProblems([f({ state: 'Canceled', record: undefined })], true).join(), /left on the source after Canceled/);
+    assert.match(fenceProblems([f({})], false).join(), /no fence asked for/);
+    assert.deepEqual(fenceProblems([f({ onSource: undefined, record: undefined })], false), []);
+  });
+
+  it("explains the sessions the fence ended and the transactions it refused, only after the fenced cutover's request", () => {
+    const errors = [
+      { at: 5, op: 'transaction', code: '25006', message: 'cannot execute INSERT in a read-only transaction' },
+      { at: 6, op: 'transaction', code: '57P01', message: 'terminating connection due to administrator command' },
+      { at: 10, op: 'transaction', code: '57P01', message: 'terminating connection due to administrator command' },
+      { at: 11, op: 'transaction', message: 'Client has encountered a connection error and is not queryable' },
+      { at: 12, op: 'transaction', code: '25006', message: 'cannot execute UPDATE in a read-only transaction' },
+      { at: 13, op: 'transaction', code: '23505', message: 'duplicate key value violates unique constraint' },
+    ];
+    assert.deepEqual(
+      unexpectedWorkloadErrors(errors, false, 10).map((e) => e.at),
+      [5, 6, 13],
+    );
+    assert.deepEqual(
+      unexpectedWorkloadErrors(errors, false).map((e) => e.at),
+      [5, 6, 10, 11, 12, 13],
+    );
+    const fenced = trial({ workload: { ...trial().workload!, failures: 3, errors: errors.slice(2, 5), fencedFrom: 10 } });
+    assert.equal(classify(fenced, LIMITS), 'passed', fenced.reasons.join('\n'));
   });
 });
 

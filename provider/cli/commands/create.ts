@@ -12,7 +12,7 @@ import {
 import type { CliArgs } from '../args';
 import { loadProperties } from '../files';
 import { info } from '../log';
-import { specFromProperties } from '../properties';
+import { specFromProperties, targetFromInputs } from '../properties';
 import { isObject } from '../propertyFlags';
 import { migrationResult, printResult } from '../result';
 import { registerServerSecrets } from '../secrets';
@@ -83,8 +83,10 @@ export async function createCommand(args: CliArgs): Promise<number> {
 export async function resumeCommand(args: CliArgs): Promise<number> {
   // A migration resumes as it was created: mode and option come from its record, so the file that
   // `create --mode online` was given resumes it unchanged (issue 14: it was refused as another spec).
+  // The target alone is read first: the whole spec cannot be checked before the record gives its
+  // mode (an online-only field, fenceWriters or cutoverLagBudgetSeconds, was refused as offline).
   const body = await loadProperties(args.properties!);
-  const target = specFromProperties(body, propertyFlags(args)).target;
+  const target = targetFromInputs(body, args.target);
   registerServerSecrets(target);
   const stored = await onTarget(target, () => showMigration(target, args.name!));
   const spec = specFromProperties(body, { ...propertyFlags(args), mode: stored?.mode, option: stored?.option });

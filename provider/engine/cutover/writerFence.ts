@@ -13,7 +13,7 @@
 import type pg from 'pg';
 import { APPLICATION_NAME_PREFIX, withSession } from '../connect/session';
 import { ident, literal } from '../connect/quote';
-import { INVALID_CATALOG_NAME, sqlState } from '../connect/sqlstate';
+import { INVALID_CATALOG_NAME, LOCK_NOT_AVAILABLE, sqlState } from '../connect/sqlstate';
 import { errorMessage, PgferryError } from '../core/errors';
 import type { ServerSpec } from '../input/migrationSpec';
 import type { RestoreContext } from '../cdc/source/identityFull';
@@ -168,16 +168,48 @@ export async function fenceDatabase(run: MigrationRun, database: string): Promis
   });
 }
 
-/** ALTER DATABASE in a transaction that waits at most a short lock_timeout (it needs the database's object lock). */
+/**
+ * A fence session of pgferry left idle inside its fence transaction this long belongs to a runner
+ * that no longer runs (stopped, or a stale one whose lease another runner took): a fence's
+ * transaction is one ALTER DATABASE between BEGIN and COMMIT, sent back to back.
+ */
+const STALE_FENCE_IDLE_MS = 2000;
+
+/**
+ * Ends pgferry fence sessions idle in a transaction for longer than STALE_FENCE_IDLE_MS: a runner
+ * stopped (SIGSTOP, a frozen VM) right after its ALTER DATABASE holds the row of
+ * pg_db_role_setting until it wakes, and the runner that took its lease could neither fence nor
+ * lift (lock timeout: the cutover rolled back). Ending it rolls its fence back; the runner in
+ * charge sets its own. Returns how many it ended.
+ */
+async function endStaleFenceSessions(client: pg.Client): Promise<number> {
+  const { rows } = await client.query<{ pid: number }>(
+    `SELECT pid FROM pg_stat_activity
+      WHERE pid <> pg_backend_pid() AND application_name = $1 AND state = 'idle in transaction'
+        AND state_change < clock_timestamp() - make_interval(secs => $2::float8 / 1000)`,
+    [`${APPLICATION_NAME_PREFIX}fence`, STALE_FENCE_IDLE_MS],
+  );
+  if (rows.length > 0) await client.query('SELECT pg_terminate_backend(pid) FROM unnest($1::int[]) AS pid', [rows.map((r) => r.pid)]);
+  return rows.length;
+}
+
+/**
+ * ALTER DATABASE in a transaction that waits at most a short lock_timeout (it needs the database's
+ * object lock, and the row of pg_db_role_setting). Timed out behind a stale fence session (a runner
+ * stopped in its own fence transaction), it ends that session and tries once more.
+ */
 async function alterDatabase(client: pg.Client, statement: string): Promise<void> {
-  await client.query('BEGIN');
-  try {
-    await client.query(`SET LOCAL lock_timeout = ${literal(`${SOURCE_DDL_LOCK_TIMEOUT_MS}ms`)}`);
-    await client.query(statement);
-    await client.query('COMMIT');
-  } catch (error) {
-    await client.query('ROLLBACK').catch(() => undefined);
-    throw error;
+  for (let attempt = 0; ; attempt++) {
+    await client.query('BEGIN');
+    try {
+      await client.query(`SET LOCAL lock_timeout = ${literal(`${SOURCE_DDL_LOCK_TIMEOUT_MS}ms`)}`);
+      await client.query(statement);
+      await client.query('COMMIT');
+      return;
+    } catch (error) {
+      await client.query('ROLLBACK').catch(() => undefined);
+      if (attempt > 0 || sqlState(error) !== LOCK_NOT_AVAILABLE || (await endStaleFenceSessions(client)) === 0) throw error;
+    }
   }
 }
 
