@@ -25,8 +25,14 @@ export async function waitForStatus(
     const status = await store.get(name);
     if (status && done(status)) return status;
     if (Date.now() > deadline) {
+      // the migration's last events say where it stopped (a run that hangs under load is not replayed easily)
+      const events = await store.events(name, 15).catch(() => []);
+      const told = events
+        .reverse()
+        .map((e) => `\n  ${e.level}: ${e.message.slice(0, 300)}`)
+        .join('');
       throw new Error(
-        `timed out after ${timeoutMs / 1000} s waiting for migration "${name}" (${done.toString()}); last state ${status?.state}/${status?.subState}: ${status?.message}`,
+        `timed out after ${timeoutMs / 1000} s waiting for migration "${name}" (${done.toString()}); last state ${status?.state}/${status?.subState}: ${status?.message}; its last events:${told}`,
       );
     }
     await new Promise((r) => setTimeout(r, 250));
