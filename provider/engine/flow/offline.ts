@@ -73,6 +73,8 @@ const DATABASE_CANCEL_POLL_MS = 1000;
 function databaseCancelWatch(store: ControlStore, name: string, database: string, migration: AbortSignal) {
   const controller = new AbortController();
   let canceledAlone = false;
+  /** The Canceling state recorded when the cancel was noticed: show says so while the copy unwinds. */
+  let noticed: Promise<void> = Promise.resolve();
   const onMigrationAbort = () => controller.abort(migration.reason);
   migration.addEventListener('abort', onMigrationAbort, { once: true });
   const timer = setInterval(() => {
@@ -81,6 +83,8 @@ function databaseCancelWatch(store: ControlStore, name: string, database: string
       .then((requests) => {
         if (!requests.cancel.includes(database) || controller.signal.aborted) return;
         canceledAlone = true;
+        // before the abort: a copy waiting on a slow target can take a while to give up
+        noticed = markCanceling(store, name, database).catch(() => undefined);
         controller.abort(canceledError());
       })
       // a catalog that does not answer for a moment delays the cancel, never fails the copy
@@ -91,11 +95,18 @@ function databaseCancelWatch(store: ControlStore, name: string, database: string
     signal: controller.signal,
     /** True when this database alone was canceled (the migration goes on). */
     canceledAlone: () => canceledAlone && !migration.aborted,
+    /** Settles once the Canceling state the watch records is written (the Canceled one follows it). */
+    noticed: () => noticed,
     stop: () => {
       clearInterval(timer);
       migration.removeEventListener('abort', onMigrationAbort);
     },
   };
+}
+
+async function markCanceling(store: ControlStore, name: string, database: string): Promise<void> {
+  await store.setState(name, 'InProgress', 'CancelingRequestedDBMigrations');
+  await store.updateDatabase(name, database, { state: 'Canceling' });
 }
 
 /** This database was named in dbsToCancelMigrationOn: it ends Canceled, keeping what was copied. */
@@ -136,8 +147,8 @@ async function migrateDatabase(run: MigrationRun, database: string): Promise<boo
     return true;
   } catch (error) {
     if (!watch.canceledAlone()) throw error;
-    await store.setState(name, 'InProgress', 'CancelingRequestedDBMigrations');
-    await store.updateDatabase(name, database, { state: 'Canceling' });
+    await watch.noticed();
+    await markCanceling(store, name, database);
     await recordDatabaseCanceled(run, database, true);
     return false;
   } finally {
