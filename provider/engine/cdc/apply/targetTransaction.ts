@@ -199,9 +199,17 @@ export class TargetTransaction {
   }
 
   /** Adds a row change to the plan, sending the statements that must run before it. */
-  async add(change: RowChange): Promise<void> {
+  add(change: RowChange): Promise<void> | undefined {
     const before = this.planner.add(change);
-    // indexed: a for-of would allocate an iterator for every row, and most rows return none
+    // most rows only join a group: no statement to send, no promise (the apply loop's fast path)
+    if (before.length > 0 || !this.open) return this.sendThenCount(before, change);
+    this.pending[change.op] += 1;
+    this.rows += 1;
+    return undefined;
+  }
+
+  private async sendThenCount(before: readonly Statement[], change: RowChange): Promise<void> {
+    // indexed: a for-of would allocate an iterator
     for (let i = 0; i < before.length; i++) await this.exec(before[i]!);
     if (!this.open) await this.begin();
     this.pending[change.op] += 1;
