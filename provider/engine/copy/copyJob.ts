@@ -7,6 +7,7 @@ import { identList, literal } from '../connect/quote';
 import { isRowSecurityRefusal } from '../connect/sqlstate';
 import { errorMessage, PgferryError } from '../core/errors';
 import { CopyFramesIn, CopyFramesOut } from './copyRelay';
+import { type IncompressibleScope, sampleIncompressible, skipCompression, worthSampling } from './incompressible';
 import type { CopyJob } from './plan';
 
 export interface CopyJobResult {
@@ -52,6 +53,8 @@ export interface CopyJobArgs {
   /** The source database's encoding. */
   readonly encoding: string;
   readonly signal?: AbortSignal;
+  /** Both servers' major versions: a whole large table's incompressible columns skip compression (incompressible.ts). */
+  readonly majors?: IncompressibleScope;
   readonly onBytes?: (bytes: number) => void;
   /**
    * Runs in the job's target transaction once its rows are in, before COMMIT (the done-record and
@@ -93,6 +96,7 @@ async function copyStream(args: CopyJobArgs, format: CopyFormat): Promise<CopyJo
   await target.query('BEGIN');
   try {
     let freeze = false;
+    let restoreStorage: string | undefined;
     if (!job.part) {
       // TRUNCATE makes FREEZE legal; a role that may not truncate still copies, without FREEZE.
       await target.query('SAVEPOINT before_truncate');
@@ -101,6 +105,9 @@ async function copyStream(args: CopyJobArgs, format: CopyFormat): Promise<CopyJo
         freeze = true;
       } catch {
         await target.query('ROLLBACK TO SAVEPOINT before_truncate');
+      }
+      if (freeze && args.majors && worthSampling(job.table, args.majors)) {
+        restoreStorage = await skipCompression(target, job.table, await sampleIncompressible(source, job.table));
       }
     }
     const out = new CopyFramesOut(copyOutSql(job, format));
@@ -113,6 +120,7 @@ async function copyStream(args: CopyJobArgs, format: CopyFormat): Promise<CopyJo
       reported = out.payloadBytes;
     });
     await pipeline(out, into, { signal: args.signal });
+    if (restoreStorage) await target.query(restoreStorage);
     const result = { rows: into.rowCount, bytes: out.payloadBytes };
     await args.beforeCommit?.(target, result);
     await target.query('COMMIT');

@@ -45,6 +45,8 @@ export interface CopyTablesArgs {
   readonly encoding: string;
   /** The target's major version: from 14 on, a frozen table's TOAST table is vacuumed beside its index builds. */
   readonly targetMajor?: number;
+  /** The source's: from 14 on (both), incompressible columns skip compression in a whole-table copy (incompressible.ts). */
+  readonly sourceMajor?: number;
   readonly signal?: AbortSignal;
   readonly onProgress?: ProgressListener;
   /** Called when a table's rows are all in (before its indexes). */
@@ -154,6 +156,7 @@ async function copyOneJob(
       target: w.target,
       encoding: args.encoding,
       signal,
+      majors: { sourceMajor: args.sourceMajor, targetMajor: args.targetMajor },
       onBytes: bytes.onBytes,
       ...(ledger ? { beforeCommit: (target, r) => ledger.beforeCommit(target, job, claim.epoch, r) } : {}),
     });

@@ -186,6 +186,7 @@ async function copyData(
       ledger: work.ledger,
       encoding: props.encoding,
       targetMajor: run.targetMajor,
+      sourceMajor: run.sourceMajor,
       signal: run.signal,
       onProgress: run.onProgress,
       onTableStart: (table, parts) => store.updateTable(name, database, table.display, { state: 'Loading', startedAt: true, parts }),

@@ -1,0 +1,118 @@
+// Columns whose large values the source stores uncompressed: the source's toaster tried to compress
+// each of them and gave up (the value did not shrink enough), and the target's, given the same bytes
+// and the same method, would try and give up again, value by value, on the COPY's critical path.
+// On the bench's wide table (hex text in a TOAST column) that failed compression was a third of the
+// target backend's CPU for that table. A whole-table COPY (its own transaction, the table truncated
+// in it) sets such columns to STORAGE EXTERNAL for the load and back to EXTENDED before COMMIT: the
+// values land out of line uncompressed, as the failed compression would have left them, and the
+// catalog ends as it began. Decided from a sample, so a column with any compressed value is left
+// alone (a mix of compressible and incompressible values is compressed as usual).
+import type pg from 'pg';
+import { ident } from '../connect/quote';
+import type { SourceTable } from '../catalog';
+
+/** Tables under this size are not sampled: their TOAST work is too small to matter. */
+const MIN_TABLE_BYTES = 64 * 1024 * 1024;
+/** Heap pages the sample reads (TABLESAMPLE SYSTEM picks whole pages). */
+const SAMPLE_PAGES = 256;
+/** Large values the sample must see in a column, none compressed, before its compression is skipped. */
+const MIN_LARGE_VALUES = 16;
+/**
+ * A stored value at least this large was one the toaster tried to compress (it tries the largest
+ * values of a row over TOAST_TUPLE_THRESHOLD, about 2 kB with 8 kB pages).
+ */
+const LARGE_VALUE_BYTES = 2000;
+/** pg_column_compression and attcompression: PostgreSQL 14. */
+const FIRST_MAJOR = 14;
+
+/** The compression method a column's new values get (its own, or the session's default). */
+const METHOD_SQL = `CASE a.attcompression WHEN 'p' THEN 'pglz' WHEN 'l' THEN 'lz4' ELSE current_setting('default_toast_compression') END`;
+
+/** Copied columns stored EXTENDED (compressed, then moved out of line), with their method; `$1` the table's OID. */
+const EXTENDED_COLUMNS_SQL = `
+SELECT a.attname AS name, ${METHOD_SQL} AS method
+  FROM pg_attribute a
+ WHERE a.attrelid = $1::oid AND a.attnum > 0 AND NOT a.attisdropped AND a.attstorage = 'x' AND a.attname = ANY($2::text[])`;
+
+/** The same on the target, where the table is known by name. */
+const TARGET_EXTENDED_COLUMNS_SQL = EXTENDED_COLUMNS_SQL.replace('$1::oid', '$1::regclass');
+
+interface ExtendedColumn {
+  name: string;
+  method: string;
+}
+
+export interface IncompressibleScope {
+  readonly sourceMajor?: number;
+  readonly targetMajor?: number;
+}
+
+/** Whether a whole-table job is worth sampling: a large table, both servers new enough. */
+export function worthSampling(table: SourceTable, scope: IncompressibleScope): boolean {
+  return (
+    table.bytes >= MIN_TABLE_BYTES && table.pages > 0 && (scope.sourceMajor ?? 0) >= FIRST_MAJOR && (scope.targetMajor ?? 0) >= FIRST_MAJOR
+  );
+}
+
+/**
+ * The source's EXTENDED columns of `table` whose sampled large values are all uncompressed. Runs on
+ * the job's source session, inside the copy's snapshot transaction: in a savepoint, so a refusal
+ * (row-level security under row_security = off, which the COPY then reports itself) never aborts it.
+ */
+export async function sampleIncompressible(source: pg.Client, table: SourceTable): Promise<ExtendedColumn[]> {
+  await source.query('SAVEPOINT pgferry_sample');
+  try {
+    const found = await sampleInSavepoint(source, table);
+    await source.query('RELEASE SAVEPOINT pgferry_sample');
+    return found;
+  } catch {
+    await source.query('ROLLBACK TO SAVEPOINT pgferry_sample');
+    await source.query('RELEASE SAVEPOINT pgferry_sample');
+    return [];
+  }
+}
+
+async function sampleInSavepoint(source: pg.Client, table: SourceTable): Promise<ExtendedColumn[]> {
+  const candidates = (await source.query<ExtendedColumn>(EXTENDED_COLUMNS_SQL, [table.oid, table.columns])).rows;
+  if (candidates.length === 0) return [];
+  const percent = Math.min(100, (100 * SAMPLE_PAGES) / table.pages);
+  const counts = candidates.map(
+    (c, i) =>
+      `count(*) FILTER (WHERE pg_column_size(${ident(c.name)}) >= ${LARGE_VALUE_BYTES}) AS large_${i}, ` +
+      `count(*) FILTER (WHERE pg_column_compression(${ident(c.name)}) IS NOT NULL) AS compressed_${i}`,
+  );
+  // a constant seed: the same table gets the same sample (and the same decision) on a resume
+  const sample = `SELECT ${counts.join(', ')} FROM ONLY ${table.sql} TABLESAMPLE SYSTEM (${percent.toFixed(6)}) REPEATABLE (0)`;
+  const row = (await source.query<Record<string, string>>(sample)).rows[0]!;
+  return candidates.filter((_, i) => Number(row[`large_${i}`]) >= MIN_LARGE_VALUES && Number(row[`compressed_${i}`]) === 0);
+}
+
+/**
+ * In the job's target transaction, after its TRUNCATE: the columns of `sampled` the target stores
+ * EXTENDED with the same method are set to EXTERNAL for the load. Returns the ALTER that sets them
+ * back (run before COMMIT), or undefined when none was changed. In a savepoint released at once
+ * (COPY FREEZE needs the TRUNCATE's subtransaction to be the current one): a target that refuses
+ * (a role that does not own the table) loads as usual.
+ */
+export async function skipCompression(
+  target: pg.Client,
+  table: SourceTable,
+  sampled: readonly ExtendedColumn[],
+): Promise<string | undefined> {
+  if (sampled.length === 0) return undefined;
+  const onTarget = (await target.query<ExtendedColumn>(TARGET_EXTENDED_COLUMNS_SQL, [table.sql, sampled.map((c) => c.name)])).rows;
+  const same = onTarget.filter((t) => sampled.some((s) => s.name === t.name && s.method === t.method)).map((c) => c.name);
+  if (same.length === 0) return undefined;
+  const alter = (storage: string) =>
+    `ALTER TABLE ONLY ${table.sql} ${same.map((c) => `ALTER COLUMN ${ident(c)} SET STORAGE ${storage}`).join(', ')}`;
+  await target.query('SAVEPOINT pgferry_storage');
+  try {
+    await target.query(alter('EXTERNAL'));
+  } catch {
+    await target.query('ROLLBACK TO SAVEPOINT pgferry_storage');
+    await target.query('RELEASE SAVEPOINT pgferry_storage');
+    return undefined;
+  }
+  await target.query('RELEASE SAVEPOINT pgferry_storage');
+  return alter('EXTENDED');
+}

@@ -1,0 +1,134 @@
+// A whole-table copy skips the compression the source's toaster already tried and gave up on: the
+// source's sampled large values of a column are all stored uncompressed, so the target loads that
+// column as STORAGE EXTERNAL and sets it back to EXTENDED before COMMIT. The end state is the one
+// a plain load gives (same values, stored uncompressed out of line, compressible columns still
+// compressed, catalog unchanged, loaded frozen); a target role that may not alter the table loads
+// as usual.
+import assert from 'node:assert/strict';
+import pg from 'pg';
+import { listTables, type SourceTable } from '../../provider/engine/catalog';
+import { runCopyJob } from '../../provider/engine/copy/copyJob';
+import { sampleIncompressible } from '../../provider/engine/copy/incompressible';
+import { startPair, type ServerPair } from '../support';
+
+const DB = 'incomp';
+const ROWS = 400;
+/** Heap + TOAST bytes the job claims: over the size from which tables are sampled. */
+const LARGE = 1 << 30;
+
+const TABLE = `
+CREATE TABLE public.blobs (id int8 PRIMARY KEY, hexed text, wordy text, mixed text, tiny text);
+CREATE TABLE public.loaded_by_other (LIKE public.blobs INCLUDING ALL);`;
+
+/** hexed: 3,840 bytes of md5 hex (pglz gives up); wordy: repeated words (compresses); mixed: every other row of each. */
+const ROWS_SQL = (table: string) => `
+INSERT INTO public.${table}
+SELECT g, h, w, CASE WHEN g % 2 = 0 THEN h ELSE w END, 'x'
+  FROM generate_series(1, ${ROWS}) g,
+       LATERAL (SELECT (SELECT string_agg(md5(g::text || ':' || i), '') FROM generate_series(1, 120) i) AS h,
+                       repeat('lorem ipsum ' || g || ' ', 400) AS w) v`;
+
+describe('offline copy: columns the source could not compress skip compression', function () {
+  this.timeout(180_000);
+  let pair: ServerPair;
+  let source: pg.Client;
+  let target: pg.Client;
+  let tables: SourceTable[];
+
+  before(async () => {
+    pair = await startPair();
+    await pair.source.query(`CREATE DATABASE ${DB}`);
+    await pair.target.query(`CREATE DATABASE ${DB}`);
+    for (const c of [pair.source, pair.target]) await c.query(TABLE, [], DB);
+    await pair.source.query(ROWS_SQL('blobs'), [], DB);
+    await pair.source.query(ROWS_SQL('loaded_by_other'), [], DB);
+    await pair.source.query('ANALYZE', [], DB);
+    await pair.target.query('CREATE EXTENSION pg_visibility', [], DB);
+    source = await pair.source.connect(DB);
+    target = await pair.target.connect(DB);
+    await source.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
+    tables = await listTables(source, 15);
+  });
+  after(async () => {
+    await source?.end();
+    await target?.end();
+    await pair?.stop();
+  });
+
+  const table = (name: string): SourceTable => ({ ...tables.find((t) => t.name === name)!, bytes: LARGE });
+
+  /** Per column of `table` on `cluster`: values stored compressed, and the column's storage. */
+  const stored = async (cluster: ServerPair['source'], name: string) => {
+    const [row] = await cluster.query<Record<string, string | number>>(
+      `SELECT count(*) FILTER (WHERE pg_column_compression(hexed) IS NOT NULL)::int AS hexed,
+              count(*) FILTER (WHERE pg_column_compression(wordy) IS NOT NULL)::int AS wordy,
+              count(*) FILTER (WHERE pg_column_compression(mixed) IS NOT NULL)::int AS mixed,
+              (SELECT string_agg(attname || '=' || attstorage::text, ',' ORDER BY attnum) FROM pg_attribute
+                WHERE attrelid = $1::regclass AND attnum > 0) AS storage,
+              md5(string_agg(id || hexed || wordy || mixed || tiny, '' ORDER BY id)) AS content
+         FROM ${name}`,
+      [name],
+      DB,
+    );
+    return row!;
+  };
+
+  it('the sample names the column whose large values are all stored uncompressed, and only it', async () => {
+    // the premise, on the source: pglz gave up on hexed, compressed wordy, and half of mixed
+    assert.deepEqual(
+      { ...(await stored(pair.source, 'public.blobs')), content: '', storage: '' },
+      { hexed: 0, wordy: ROWS, mixed: ROWS / 2, content: '', storage: '' },
+    );
+    assert.deepEqual(await sampleIncompressible(source, table('blobs')), [{ name: 'hexed', method: 'pglz' }]);
+  });
+
+  it('loads the table with the source values, frozen, compressible columns compressed, storage as before', async () => {
+    const outcome = await runCopyJob({
+      job: { table: table('blobs') },
+      source,
+      target,
+      encoding: 'UTF8',
+      majors: { sourceMajor: 15, targetMajor: 15 },
+    });
+    assert.equal(outcome.rows, ROWS);
+    assert.equal(outcome.frozen, true);
+    const want = await stored(pair.source, 'public.blobs');
+    assert.deepEqual(await stored(pair.target, 'public.blobs'), want);
+    assert.match(String(want.storage), /hexed=x/);
+    const [map] = await pair.target.query<{ visible: number; frozen: number; pages: number }>(
+      `SELECT all_visible::int AS visible, all_frozen::int AS frozen,
+              (pg_relation_size('public.blobs') / current_setting('block_size')::int)::int AS pages
+         FROM pg_visibility_map_summary('public.blobs')`,
+      [],
+      DB,
+    );
+    assert.ok(map!.pages > 0);
+    assert.deepEqual(map, { visible: map!.pages, frozen: map!.pages, pages: map!.pages });
+  });
+
+  it('a target role that may truncate but not alter the table loads it as usual', async () => {
+    await pair.target.query(
+      `CREATE ROLE loader LOGIN PASSWORD 'loader-pw';
+       GRANT USAGE ON SCHEMA public TO loader;
+       GRANT SELECT, INSERT, TRUNCATE ON public.loaded_by_other TO loader;`,
+      [],
+      DB,
+    );
+    const loader = new pg.Client({ host: pair.target.host, port: pair.target.port, user: 'loader', password: 'loader-pw', database: DB });
+    await loader.connect();
+    try {
+      const outcome = await runCopyJob({
+        job: { table: table('loaded_by_other') },
+        source,
+        target: loader,
+        encoding: 'UTF8',
+        majors: { sourceMajor: 15, targetMajor: 15 },
+      });
+      assert.equal(outcome.rows, ROWS);
+      assert.equal(outcome.frozen, true);
+    } finally {
+      await loader.end();
+    }
+    assert.deepEqual(await stored(pair.target, 'public.loaded_by_other'), await stored(pair.source, 'public.loaded_by_other'));
+  });
+});
