@@ -75,7 +75,9 @@ export async function sampleIncompressible(source: pg.Client, table: SourceTable
 async function sampleInSavepoint(source: pg.Client, table: SourceTable): Promise<ExtendedColumn[]> {
   const candidates = (await source.query<ExtendedColumn>(EXTENDED_COLUMNS_SQL, [table.oid, table.columns])).rows;
   if (candidates.length === 0) return [];
-  const percent = Math.min(100, (100 * SAMPLE_PAGES) / table.pages);
+  // relpages can be stale (a table never vacuumed or analyzed): its size bounds the sample instead
+  const pages = Math.max(table.pages, Math.ceil(table.bytes / 8192));
+  const percent = Math.min(100, (100 * SAMPLE_PAGES) / pages);
   const counts = candidates.map(
     (c, i) =>
       `count(*) FILTER (WHERE pg_column_size(${ident(c.name)}) >= ${LARGE_VALUE_BYTES}) AS large_${i}, ` +
