@@ -75,17 +75,16 @@ export async function sampleIncompressible(source: pg.Client, table: SourceTable
 async function sampleInSavepoint(source: pg.Client, table: SourceTable): Promise<ExtendedColumn[]> {
   const candidates = (await source.query<ExtendedColumn>(EXTENDED_COLUMNS_SQL, [table.oid, table.columns])).rows;
   if (candidates.length === 0) return [];
-  // relpages can be stale (a table never vacuumed or analyzed): its size bounds the sample instead
-  const pages = Math.max(table.pages, Math.ceil(table.bytes / 8192));
-  const percent = Math.min(100, (100 * SAMPLE_PAGES) / pages);
   const counts = candidates.map(
     (c, i) =>
       `count(*) FILTER (WHERE pg_column_size(${ident(c.name)}) >= ${LARGE_VALUE_BYTES}) AS large_${i}, ` +
       `count(*) FILTER (WHERE pg_column_compression(${ident(c.name)}) IS NOT NULL) AS compressed_${i}`,
   );
-  // a constant seed: the same table gets the same sample (and the same decision) on a resume
-  const sample = `SELECT ${counts.join(', ')} FROM ONLY ${table.sql} TABLESAMPLE SYSTEM (${percent.toFixed(6)}) REPEATABLE (0)`;
-  const row = (await source.query<Record<string, string>>(sample)).rows[0]!;
+  // The percentage from the heap's size now (relpages is stale on a table never vacuumed or
+  // analyzed); a constant seed: the same table gets the same sample, and decision, on a resume.
+  const percent = `least(100, 100.0 * ${SAMPLE_PAGES} / greatest(1, pg_relation_size($1::oid) / current_setting('block_size')::int))`;
+  const sample = `SELECT ${counts.join(', ')} FROM ONLY ${table.sql} TABLESAMPLE SYSTEM (${percent}) REPEATABLE (0)`;
+  const row = (await source.query<Record<string, string>>(sample, [table.oid])).rows[0]!;
   return candidates.filter((_, i) => Number(row[`large_${i}`]) >= MIN_LARGE_VALUES && Number(row[`compressed_${i}`]) === 0);
 }
 
