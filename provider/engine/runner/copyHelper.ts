@@ -21,6 +21,7 @@ import {
 } from '../control/copyRounds';
 import { markCopyItemDone } from '../control/copyItems';
 import { runCopyJob } from '../copy/copyJob';
+import type { IncompressibleScope } from '../copy/incompressible';
 import { doneRecordOf, raiseFence, recordChunkDone } from '../copy/doneRecords';
 import { rangeWhere, type CopyJob } from '../copy/plan';
 import type { ServerSpec } from '../input/migrationSpec';
@@ -56,6 +57,8 @@ interface HelperSessions {
   readonly target: pg.Client;
   readonly tables: ReadonlyMap<string, SourceTable>;
   readonly encoding: string;
+  /** Both servers' major versions (incompressible columns of a whole table: copy/incompressible.ts). */
+  readonly majors: IncompressibleScope;
 }
 
 /** The source session in the round's snapshot, and a target session; undefined when the snapshot is gone. */
@@ -85,7 +88,8 @@ async function openHelperSessions(args: HelpArgs): Promise<HelperSessions | unde
       writable: true,
       settings: { synchronous_commit: 'off' },
     });
-    return { source, target, tables, encoding: rows[0]!.encoding };
+    const majors = { sourceMajor: major, targetMajor: await serverMajor(target) };
+    return { source, target, tables, encoding: rows[0]!.encoding, majors };
   } catch (error) {
     await closeSession(source);
     throw error;
@@ -119,6 +123,7 @@ async function copyClaimed(args: HelpArgs, s: HelperSessions, claim: ClaimedItem
     target: s.target,
     encoding: s.encoding,
     signal: args.signal,
+    majors: s.majors,
     beforeCommit: (target, r) => recordChunkDone(target, migration, { item: claim.item, epoch: claim.epoch, ...r }),
   });
   await markCopyItemDone(args.catalog, migration, database, { item: claim.item, epoch: claim.epoch, ...result });
