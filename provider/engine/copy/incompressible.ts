@@ -49,9 +49,7 @@ export interface IncompressibleScope {
 
 /** Whether a whole-table job is worth sampling: a large table, both servers new enough. */
 export function worthSampling(table: SourceTable, scope: IncompressibleScope): boolean {
-  return (
-    table.bytes >= MIN_TABLE_BYTES && table.pages > 0 && (scope.sourceMajor ?? 0) >= FIRST_MAJOR && (scope.targetMajor ?? 0) >= FIRST_MAJOR
-  );
+  return table.bytes >= MIN_TABLE_BYTES && (scope.sourceMajor ?? 0) >= FIRST_MAJOR && (scope.targetMajor ?? 0) >= FIRST_MAJOR;
 }
 
 /**

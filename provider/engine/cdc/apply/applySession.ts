@@ -126,7 +126,7 @@ class ApplySession {
   /** The current source transaction carries the cutover marker. */
   private markerSeen = false;
   private sinceYield = 0;
-  /** Batches this session committed on age or size (commitDue): the first ones commit younger. */
+  /** Batches commitDue found due in this session: the first ones commit younger. */
   private dueCommits = 0;
   /** Applying without replica role: the target's foreign keys act (see TargetTable.cascadedDeletes). */
   private foreignKeysFire = false;
