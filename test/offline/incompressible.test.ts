@@ -82,6 +82,16 @@ describe('offline copy: columns the source could not compress skip compression',
     assert.deepEqual(await sampleIncompressible(source, table('blobs')), [{ name: 'hexed', method: 'pglz' }]);
   });
 
+  it('a sample on a session outside a transaction finds nothing and leaves the session usable', async () => {
+    const plain = await pair.source.connect(DB);
+    try {
+      assert.deepEqual(await sampleIncompressible(plain, table('blobs')), []);
+      assert.equal((await plain.query<{ n: number }>('SELECT count(*)::int AS n FROM public.blobs')).rows[0]!.n, ROWS);
+    } finally {
+      await plain.end();
+    }
+  });
+
   it('loads the table with the source values, frozen, compressible columns compressed, storage as before', async () => {
     const outcome = await runCopyJob({
       job: { table: table('blobs') },

@@ -58,7 +58,11 @@ export function worthSampling(table: SourceTable, scope: IncompressibleScope): b
  * (row-level security under row_security = off, which the COPY then reports itself) never aborts it.
  */
 export async function sampleIncompressible(source: pg.Client, table: SourceTable): Promise<ExtendedColumn[]> {
-  await source.query('SAVEPOINT pgferry_sample');
+  try {
+    await source.query('SAVEPOINT pgferry_sample');
+  } catch {
+    return []; // not in a transaction block: nothing to protect, and no sample without one
+  }
   try {
     const found = await sampleInSavepoint(source, table);
     await source.query('RELEASE SAVEPOINT pgferry_sample');
