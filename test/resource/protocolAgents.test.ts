@@ -33,6 +33,14 @@ const inputs = (name: string, database: string, overrides: Record<string, unknow
 });
 
 /** `pgferry agent` with the credentials of these source databases; resolves once it joined. */
+/**
+ * Waits for the provider's log line: it reaches the host through the provider process's stdout
+ * pipe, which may deliver it after the gRPC answer of the call that logged it.
+ */
+async function printed(line: RegExp): Promise<void> {
+  await until(`the provider to print ${line}`, async () => host.stdout.some((l) => line.test(l)) || undefined, 15_000, 50);
+}
+
 async function startAgent(name: string, databases: readonly string[]): Promise<ChildProcess> {
   let child: ChildProcess | undefined;
   const urls = databases.map((d) => `postgres://${source.user}:${SOURCE_PW}@${source.host}:${source.port}/${d}`).join(' ');
@@ -62,7 +70,7 @@ async function stoppedAgentTakenOver(): Promise<void> {
   );
   const bigInputs = async () => (await host.check({}, inputs('proto-agents-stop', 'big'))).inputs;
   const created = await host.create(await bigInputs());
-  assert.ok(host.stdout.some((l) => /^proto-agents-stop: waiting for an agent with the source's credentials/.test(l)));
+  await printed(/^proto-agents-stop: waiting for an agent with the source's credentials/);
   const first = await startAgent('res-agent-stop', ['big']);
   await until(
     'the agent to copy events',
@@ -182,7 +190,7 @@ describe('protocol: PgMigration with runtime agents against real servers', funct
     // no agent holds the credentials of this database: nothing will ever run it
     await loadShop(source, 'never');
     const created = await host.create((await host.check({}, inputs('proto-agents-never', 'never'))).inputs);
-    assert.ok(host.stdout.some((l) => /^proto-agents-never: waiting for an agent with the source's credentials/.test(l)));
+    await printed(/^proto-agents-never: waiting for an agent with the source's credentials/);
     await host.delete(created.id, created.properties);
     const rows = await target.query(`SELECT 1 FROM pgferry.migration WHERE name = 'proto-agents-never'`);
     assert.equal(rows.length, 0);

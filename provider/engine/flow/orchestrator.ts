@@ -217,8 +217,9 @@ async function rolesStep(run: MigrationRun): Promise<void> {
 /** Records how a migration that threw ended (Canceled, ValidationFailed or Failed); the status, when the catalog answers. */
 async function recordEnd(store: ControlStore, name: string, error: unknown, aborted: boolean): Promise<MigrationStatus> {
   const { state, message } = migrationEnd(error, aborted);
-  await store.setState(name, state, 'Completed', message).catch(() => undefined);
+  // the databases first: whoever reads the migration's final state reads its databases' too
   await store.markOpenDatabases(name, state === 'Canceled' ? 'Canceled' : 'Failed', message).catch(() => undefined);
+  await store.setState(name, state, 'Completed', message).catch(() => undefined);
   const status = await store.get(name).catch(() => undefined);
   if (status) return status;
   throw error;
