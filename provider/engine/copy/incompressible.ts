@@ -9,6 +9,7 @@
 // alone (a mix of compressible and incompressible values is compressed as usual).
 import type pg from 'pg';
 import { ident } from '../connect/quote';
+import { inSavepoint } from '../connect/savepoint';
 import type { SourceTable } from '../catalog';
 
 /** Tables under this size are not sampled: their TOAST work is too small to matter. */
@@ -59,17 +60,9 @@ export function worthSampling(table: SourceTable, scope: IncompressibleScope): b
  */
 export async function sampleIncompressible(source: pg.Client, table: SourceTable): Promise<ExtendedColumn[]> {
   try {
-    await source.query('SAVEPOINT pgferry_sample');
+    return await inSavepoint(source, 'pgferry_sample', () => sampleInSavepoint(source, table));
   } catch {
-    return []; // not in a transaction block: nothing to protect, and no sample without one
-  }
-  try {
-    const found = await sampleInSavepoint(source, table);
-    await source.query('RELEASE SAVEPOINT pgferry_sample');
-    return found;
-  } catch {
-    await source.query('ROLLBACK TO SAVEPOINT pgferry_sample');
-    await source.query('RELEASE SAVEPOINT pgferry_sample');
+    // a refusal (rolled back to the savepoint), or no transaction block to open one in
     return [];
   }
 }
@@ -108,14 +101,10 @@ export async function skipCompression(
   if (same.length === 0) return undefined;
   const alter = (storage: string) =>
     `ALTER TABLE ONLY ${table.sql} ${same.map((c) => `ALTER COLUMN ${ident(c)} SET STORAGE ${storage}`).join(', ')}`;
-  await target.query('SAVEPOINT pgferry_storage');
   try {
-    await target.query(alter('EXTERNAL'));
+    await inSavepoint(target, 'pgferry_storage', () => target.query(alter('EXTERNAL')));
   } catch {
-    await target.query('ROLLBACK TO SAVEPOINT pgferry_storage');
-    await target.query('RELEASE SAVEPOINT pgferry_storage');
     return undefined;
   }
-  await target.query('RELEASE SAVEPOINT pgferry_storage');
   return alter('EXTENDED');
 }

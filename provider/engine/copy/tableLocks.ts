@@ -4,6 +4,7 @@ import type pg from 'pg';
 import { LIST_COPIED_TABLE_NAMES } from '../catalog/queries';
 import { withSession } from '../connect/session';
 import { qualified } from '../connect/quote';
+import { inSavepoint } from '../connect/savepoint';
 import { sqlState, UNDEFINED_TABLE } from '../connect/sqlstate';
 import { PgferryError } from '../core/errors';
 import type { ServerSpec } from '../input/migrationSpec';
@@ -40,12 +41,10 @@ export async function lockTables(client: pg.Client, tables: readonly TableName[]
   const suffix = options.nowait ? ' NOWAIT' : '';
   for (let i = 0; i < tables.length; i += LOCK_BATCH) {
     const batch = tables.slice(i, i + LOCK_BATCH);
-    await client.query('SAVEPOINT lock_batch');
     try {
-      await client.query(`LOCK TABLE ${batch.map((t) => `ONLY ${qualified(t.schema, t.name)}`).join(', ')} IN ACCESS SHARE MODE${suffix}`);
-      await client.query('RELEASE SAVEPOINT lock_batch');
+      const sql = `LOCK TABLE ${batch.map((t) => `ONLY ${qualified(t.schema, t.name)}`).join(', ')} IN ACCESS SHARE MODE${suffix}`;
+      await inSavepoint(client, 'lock_batch', () => client.query(sql));
     } catch (error) {
-      await client.query('ROLLBACK TO SAVEPOINT lock_batch');
       if (sqlState(error) !== UNDEFINED_TABLE) throw error;
       for (const t of batch) await lockOne(client, t, suffix);
     }

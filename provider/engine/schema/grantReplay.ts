@@ -10,6 +10,7 @@
 // grantor's, as on the source.
 import pg from 'pg';
 import { ident } from '../connect/quote';
+import { inSavepoint } from '../connect/savepoint';
 import { errorMessage } from '../core/errors';
 import { isKeyword, isName, nameOf, sqlTokens, words } from './sqlTokens';
 
@@ -83,14 +84,7 @@ export async function runEachGrant(
   let refusedRole: string | undefined;
   const run = async (sql: string): Promise<void> => {
     if (!options.transaction) return void (await target.query(sql));
-    await target.query('SAVEPOINT pgferry_grant');
-    try {
-      await target.query(sql);
-    } catch (error) {
-      await target.query('ROLLBACK TO SAVEPOINT pgferry_grant');
-      throw error;
-    }
-    await target.query('RELEASE SAVEPOINT pgferry_grant');
+    await inSavepoint(target, 'pgferry_grant', () => target.query(sql));
   };
   if (options.transaction) await target.query('BEGIN');
   try {
