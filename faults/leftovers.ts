@@ -3,6 +3,7 @@
 // alive; source tables left with the REPLICA IDENTITY FULL pgferry set for streaming. Cleaning them away
 // afterwards keeps one trial's leftovers from failing the next.
 import { ident } from '../provider/engine/connect/quote';
+import { PRIOR_SETTING_SQL } from '../provider/engine/cutover/writerFence';
 import type { Cluster } from '../test/support';
 
 export interface Leftovers {
@@ -76,13 +77,6 @@ export interface FenceState {
   readonly state: string | undefined;
 }
 
-const SOURCE_FENCE_SQL = `
-SELECT (SELECT substr(c, length('default_transaction_read_only=') + 1)
-          FROM unnest(s.setconfig) AS c WHERE c LIKE 'default_transaction_read_only=%' LIMIT 1) AS value
-  FROM pg_database d
-  LEFT JOIN pg_db_role_setting s ON s.setdatabase = d.oid AND s.setrole = 0
- WHERE d.datname = $1`;
-
 /** Reads each database's fence on the source and its record in the target's control catalog. */
 export async function readFences(
   clusters: { source: Cluster; target: Cluster },
@@ -98,11 +92,11 @@ export async function readFences(
     .catch(() => []); // no catalog table: nothing was ever fenced
   const out: FenceState[] = [];
   for (const database of databases) {
-    const [row] = await clusters.source.query<{ value: string | null }>(SOURCE_FENCE_SQL, [database]);
+    const [row] = await clusters.source.query<{ prior: string | null }>(PRIOR_SETTING_SQL, [database]);
     const record = records.find((r) => r.database === database);
     out.push({
       database,
-      onSource: row?.value ?? undefined,
+      onSource: row?.prior ?? undefined,
       record: record === undefined ? undefined : record.kept ? 'kept' : 'open',
       state: states.get(database),
     });

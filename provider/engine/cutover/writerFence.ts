@@ -33,7 +33,7 @@ SELECT r.rolsuper AS superuser,
  WHERE d.datname = $1`;
 
 /** The database's own value (all roles) of default_transaction_read_only; NULL when it has none. */
-const PRIOR_SETTING_SQL = `
+export const PRIOR_SETTING_SQL = `
 SELECT (SELECT substr(c, length('default_transaction_read_only=') + 1)
           FROM unnest(s.setconfig) AS c WHERE c LIKE 'default_transaction_read_only=%' LIMIT 1) AS prior
   FROM pg_database d
