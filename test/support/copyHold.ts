@@ -3,7 +3,8 @@
 // the copy "still running" (to kill the runner, restart a server, truncate on the source, cancel).
 // Tests used to get that moment from tables large enough to take seconds to copy, which cost
 // minutes of CPU per run and raced the copy on a fast machine; the hold only delays, never decides:
-// it lets go by itself once the runner gives the COPY up (CopyFail) or goes away.
+// it lets go by itself once the runner gives the COPY up (CopyFail) or goes away, unless told to
+// play a target that stopped answering (`answerGiveUp: false`): then only release() lets it go.
 import type { Cluster } from '../../provider/localpg/cluster';
 import { FaultProxy, type ProxyConnection } from './faultProxy';
 
@@ -19,11 +20,12 @@ export class CopyHold {
   private constructor(
     private readonly proxy: FaultProxy,
     private readonly table: RegExp,
+    answerGiveUp: boolean,
   ) {
     this.held = new Promise((resolve) => (this.onHeld = resolve));
     const seen = new Map<ProxyConnection, number>();
     proxy.onMessage = (conn, message) => {
-      if (conn === this.heldConn && message.type === 'f') this.release(); // given up: let it go
+      if (answerGiveUp && conn === this.heldConn && message.type === 'f') this.release(); // given up: let it go
       if (this.done || message.type !== 'd' || !conn.copying || !table.test(conn.copying)) return false;
       const count = (seen.get(conn) ?? 0) + 1;
       seen.set(conn, count);
@@ -35,11 +37,14 @@ export class CopyHold {
     };
   }
 
-  /** Starts a proxy in front of `target` that holds the first COPY into a table matching `table`. */
-  static async start(target: Cluster, table: RegExp): Promise<CopyHold> {
+  /**
+   * Starts a proxy in front of `target` that holds the first COPY into a table matching `table`;
+   * `answerGiveUp: false` holds its CopyFail too (a target that no longer reads the connection).
+   */
+  static async start(target: Cluster, table: RegExp, options: { answerGiveUp?: boolean } = {}): Promise<CopyHold> {
     const proxy = new FaultProxy('target', target.port);
     await proxy.start();
-    return new CopyHold(proxy, table);
+    return new CopyHold(proxy, table, options.answerGiveUp ?? true);
   }
 
   /** The port the runner's target spec points at instead of the target's own. */

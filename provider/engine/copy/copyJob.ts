@@ -4,6 +4,7 @@
 import { pipeline } from 'node:stream/promises';
 import type pg from 'pg';
 import { identList, literal } from '../connect/quote';
+import { stopOnAbort } from '../connect/interrupt';
 import { isRowSecurityRefusal } from '../connect/sqlstate';
 import { errorMessage, PgferryError } from '../core/errors';
 import { CopyFramesIn, CopyFramesOut } from './copyRelay';
@@ -85,7 +86,8 @@ export async function runCopyJob(args: CopyJobArgs): Promise<CopyJobOutcome> {
   const setEncoding = `SET client_encoding = ${literal(encoding)}`;
   await Promise.all([args.source.query(setEncoding), args.target.query(setEncoding)]);
   try {
-    return await copyStream(args, copyFormat(args.job));
+    // a cancel stops the COPY on the target server, or gives up on a target that stopped answering
+    return await stopOnAbort(args.target, args.signal, () => copyStream(args, copyFormat(args.job)));
   } finally {
     if (encoding !== 'UTF8') await args.source.query(`SET client_encoding = 'UTF8'`).catch(() => undefined);
   }

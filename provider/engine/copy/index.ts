@@ -2,6 +2,7 @@
 // snapshot, and an index pool that builds each table's indexes as soon as its data is in.
 import type pg from 'pg';
 import type { SourceIndex, SourceTable } from '../catalog';
+import { stopOnAbort } from '../connect/interrupt';
 import { closeSession, openSession, type SessionPair } from '../connect/session';
 import { pairedWithTarget, type SnapshotSessions } from './copySnapshot';
 import { ident } from '../connect/quote';
@@ -338,6 +339,21 @@ async function maintain(
   if (await vacuumToastOf(target, work.toast.sql)) order.toastDone(work.toast);
 }
 
+/** One item of the index pool: an index build (then maybe its table's VACUUM queued), or a VACUUM. */
+async function runTableWork(
+  args: CopyTablesArgs,
+  work: TableWork,
+  target: pg.Client,
+  order: TableWorkOrder,
+  openWork: OpenWork,
+  tableOf: ReadonlyMap<string, SourceTable>,
+): Promise<void> {
+  if (!('index' in work)) return maintain(target, work, order);
+  await openWork.around(() => buildOneIndex(args, work.index, target));
+  const table = tableOf.get(work.index.tableOid);
+  if (table) order.indexBuilt(table);
+}
+
 /** Copies every table's rows and builds its indexes as soon as they are in; one failure stops both pools. */
 export async function copyTables(args: CopyTablesArgs): Promise<CopyTablesResult> {
   const { spec, database } = args;
@@ -406,13 +422,8 @@ export async function copyTables(args: CopyTablesArgs): Promise<CopyTablesResult
     signal,
     open: () => openSession(spec.target, targetOptions(database, 'index', { maintenance_work_mem: '256MB' })),
     close: closeSession,
-    work: async (work, target) => {
-      if (!('index' in work)) return maintain(target, work, order);
-      const { index } = work;
-      await openWork.around(() => buildOneIndex(args, index, target));
-      const table = tableOf.get(work.index.tableOid);
-      if (table) order.indexBuilt(table);
-    },
+    // an index build or VACUUM of a large table runs for minutes: a cancel stops it on the server
+    work: (work, target) => stopOnAbort(target, signal, () => runTableWork(args, work, target, order, openWork, tableOf)),
   }).catch(stopOnFailure);
 
   const [copied, indexed, watched] = await Promise.allSettled([copying, indexing, watching]);

@@ -4,6 +4,7 @@ import type { SessionPair } from '../connect/session';
 import { pairedWithTarget, type SnapshotSessions } from './copySnapshot';
 import type { MigrationSpec } from '../input/migrationSpec';
 import { runWorkers, WorkQueue } from '../util/workQueue';
+import { stopOnAbort } from '../connect/interrupt';
 
 /** Bytes read per lo_get call: bounds memory for objects of any size. */
 const CHUNK = 16 * 1024 * 1024;
@@ -32,39 +33,47 @@ export async function copyLargeObjects(args: {
       writable: true,
       settings: { synchronous_commit: 'off' },
     }),
+    // a batch may hold gigabytes: a cancel stops its statements on both servers
     work: async (batch, c) => {
-      // Size via a read descriptor (INV_READ reads as of the snapshot); pg_largeobject itself is
-      // not readable by every role.
-      const { rows } = await c.source.query<{ oid: string; size: string }>(
-        `SELECT o::int8::text AS oid, x.size::text AS size
-           FROM unnest($1::oid[]) AS o,
-                LATERAL (SELECT lo_lseek64(fd, 0, 2) AS size, lo_close(fd) AS closed
-                           FROM (SELECT lo_open(o, 262144) AS fd) AS f) AS x`,
-        [batch],
-      );
-      await c.target.query('BEGIN');
-      try {
-        for (const row of rows) {
-          await c.target.query(`SELECT lo_create($1::oid) WHERE NOT EXISTS (SELECT 1 FROM pg_largeobject_metadata WHERE oid = $1::oid)`, [
-            row.oid,
-          ]);
-          const size = Number(row.size);
-          for (let offset = 0; offset < size; offset += CHUNK) {
-            const chunk = await c.source.query<{ data: Buffer }>(`SELECT lo_get($1::oid, $2::int8, $3::int4) AS data`, [
-              row.oid,
-              offset,
-              CHUNK,
-            ]);
-            await c.target.query(`SELECT lo_put($1::oid, $2::int8, $3::bytea)`, [row.oid, offset, chunk.rows[0]!.data]);
-            bytes += chunk.rows[0]!.data.length;
-          }
-        }
-        await c.target.query('COMMIT');
-      } catch (error) {
-        await c.target.query('ROLLBACK').catch(() => undefined);
-        throw error;
-      }
+      bytes += await stopOnAbort([c.source, c.target], args.signal, () => copyBatch(batch, c));
     },
   });
   return { count: args.oids.length, bytes };
+}
+
+/** Copies one batch of large objects in one target transaction; returns the bytes copied. */
+async function copyBatch(batch: readonly string[], c: SessionPair): Promise<number> {
+  let bytes = 0;
+  // Size via a read descriptor (INV_READ reads as of the snapshot); pg_largeobject itself is
+  // not readable by every role.
+  const { rows } = await c.source.query<{ oid: string; size: string }>(
+    `SELECT o::int8::text AS oid, x.size::text AS size
+         FROM unnest($1::oid[]) AS o,
+              LATERAL (SELECT lo_lseek64(fd, 0, 2) AS size, lo_close(fd) AS closed
+                         FROM (SELECT lo_open(o, 262144) AS fd) AS f) AS x`,
+    [batch],
+  );
+  await c.target.query('BEGIN');
+  try {
+    for (const row of rows) {
+      await c.target.query(`SELECT lo_create($1::oid) WHERE NOT EXISTS (SELECT 1 FROM pg_largeobject_metadata WHERE oid = $1::oid)`, [
+        row.oid,
+      ]);
+      const size = Number(row.size);
+      for (let offset = 0; offset < size; offset += CHUNK) {
+        const chunk = await c.source.query<{ data: Buffer }>(`SELECT lo_get($1::oid, $2::int8, $3::int4) AS data`, [
+          row.oid,
+          offset,
+          CHUNK,
+        ]);
+        await c.target.query(`SELECT lo_put($1::oid, $2::int8, $3::bytea)`, [row.oid, offset, chunk.rows[0]!.data]);
+        bytes += chunk.rows[0]!.data.length;
+      }
+    }
+    await c.target.query('COMMIT');
+  } catch (error) {
+    await c.target.query('ROLLBACK').catch(() => undefined);
+    throw error;
+  }
+  return bytes;
 }

@@ -5,6 +5,7 @@
 import type { SnapshotSessions } from '../copy/copySnapshot';
 import type pg from 'pg';
 import { databaseProperties, listLargeObjects, listSequences, listTableIndexes, listTables, type DatabaseProperties } from '../catalog';
+import { stopOnAbort } from '../connect/interrupt';
 import { closeSession, openSession, withSession } from '../connect/session';
 import { copyTables } from '../copy';
 import { builtObjectOids } from '../copy/indexes';
@@ -312,9 +313,8 @@ export async function finishDatabase(run: MigrationRun, database: string, props:
       signal: run.signal,
       open: () => openSession(spec.target, { database, purpose: 'analyze', writable: true }),
       close: closeSession,
-      work: async (table, c) => {
-        await c.query(vacuumStatement(table, true));
-      },
+      // a VACUUM of a large table runs for minutes: a cancel stops it on the server
+      work: (table, c) => stopOnAbort(c, run.signal, async () => void (await c.query(vacuumStatement(table, true)))),
     });
   });
   const warnings = await withSession(spec.target, { purpose: 'database properties', writable: true }, (target) =>

@@ -10,6 +10,7 @@ import { safeEmit, type LeftOutObject, type ProgressListener, type VerificationR
 import type { MigrationSpec } from '../input/migrationSpec';
 import { CONTROL_SCHEMA } from '../core/names';
 import { runWorkers, WorkQueue } from '../util/workQueue';
+import { stopOnAbort } from '../connect/interrupt';
 import { keyedChecksumSql, tableCountSql } from './keyedChecksum';
 import type { TargetColumn } from '../cdc/apply/types';
 import { nameKey, readFilterPlan, UNFILTERED, type FilterPlan } from '../filter/plan';
@@ -156,33 +157,36 @@ async function verifyDatabase(spec: MigrationSpec, database: string, options: Ve
     concurrency: Math.min(spec.tableJobs, snapshot?.size ?? spec.tableJobs, tables.length + 2),
     signal: options.signal,
     ...pairs,
-    work: async (item, p) => {
-      if (item.kind === 'sequences') return record(await verifySequences(database, p, snapshot !== undefined, filter));
-      if (item.kind === 'target-only') {
-        const { rows } = await checksum(p.target, tableChecksumSql(item.table.sql));
-        const reason = 'the table is only on the target';
-        return record({ database, table: item.table.display, sourceRows: 0, targetRows: rows, matches: false, reason });
-      }
-      const recheck = item.kind === 'table' ? options.recheck?.(database, item.table) : undefined;
-      if (item.kind === 'table' && recheck) return record(await recheckTable(database, item.table, recheck, p));
-      const name = item.kind === 'table' ? item.table.display : '(large objects)';
-      const sql = item.kind === 'table' ? tableChecksumSql(item.table.sql) : LARGE_OBJECTS_CHECKSUM_SQL;
-      const [src, dst] = await Promise.all([
-        checksum(p.source, sql),
-        checksum(p.target, sql).catch((error: Error) => ({ rows: -1, hash: '', error: error.message })),
-      ]);
-      let reason: string | undefined;
-      if ('error' in dst) reason = `cannot read the table on the target: ${dst.error}`;
-      else if (src.rows !== dst.rows) reason = `row count differs: source ${src.rows}, target ${dst.rows}`;
-      else if (src.hash !== dst.hash) reason = 'content checksum differs (same row count, different values)';
-      if (item.kind === 'large-objects' && src.rows === 0 && dst.rows <= 0 && reason?.startsWith('cannot')) reason = undefined;
-      const unstreamed = options.notStreamed?.find((t) => t.database === database && t.table === name);
-      if (reason && unstreamed) reason = `its changes are not streamed: ${unstreamed.reason} (${reason})`;
-      const method = item.kind === 'table' && options.recheck ? { method: 'full' as const } : {};
-      record({ database, table: name, sourceRows: src.rows, targetRows: dst.rows, matches: reason === undefined, reason, ...method });
-    },
+    // a checksum of a large table reads it whole: a cancel stops it on both servers
+    work: (item, p) => stopOnAbort([p.source, p.target], options.signal, () => verifyItem(item, p)),
   });
   return { tables: results.sort((a, b) => a.table.localeCompare(b.table)), leftOut };
+
+  async function verifyItem(item: Item, p: SessionPair): Promise<void> {
+    if (item.kind === 'sequences') return record(await verifySequences(database, p, snapshot !== undefined, filter));
+    if (item.kind === 'target-only') {
+      const { rows } = await checksum(p.target, tableChecksumSql(item.table.sql));
+      const reason = 'the table is only on the target';
+      return record({ database, table: item.table.display, sourceRows: 0, targetRows: rows, matches: false, reason });
+    }
+    const recheck = item.kind === 'table' ? options.recheck?.(database, item.table) : undefined;
+    if (item.kind === 'table' && recheck) return record(await recheckTable(database, item.table, recheck, p));
+    const name = item.kind === 'table' ? item.table.display : '(large objects)';
+    const sql = item.kind === 'table' ? tableChecksumSql(item.table.sql) : LARGE_OBJECTS_CHECKSUM_SQL;
+    const [src, dst] = await Promise.all([
+      checksum(p.source, sql),
+      checksum(p.target, sql).catch((error: Error) => ({ rows: -1, hash: '', error: error.message })),
+    ]);
+    let reason: string | undefined;
+    if ('error' in dst) reason = `cannot read the table on the target: ${dst.error}`;
+    else if (src.rows !== dst.rows) reason = `row count differs: source ${src.rows}, target ${dst.rows}`;
+    else if (src.hash !== dst.hash) reason = 'content checksum differs (same row count, different values)';
+    if (item.kind === 'large-objects' && src.rows === 0 && dst.rows <= 0 && reason?.startsWith('cannot')) reason = undefined;
+    const unstreamed = options.notStreamed?.find((t) => t.database === database && t.table === name);
+    if (reason && unstreamed) reason = `its changes are not streamed: ${unstreamed.reason} (${reason})`;
+    const method = item.kind === 'table' && options.recheck ? { method: 'full' as const } : {};
+    record({ database, table: name, sourceRows: src.rows, targetRows: dst.rows, matches: reason === undefined, reason, ...method });
+  }
 }
 
 /** A table read again at cutover: its count on both sides, and the rows of the keys changed since its pinned verification. */

@@ -1,0 +1,110 @@
+// A cancel stops what runs on the target now, not when it would have finished: an index build of
+// minutes is canceled on the server (pgferry asks it to, with the session's cancel key), and a
+// COPY into a target that stopped answering is given up after a bounded wait (its connection
+// closed, so the server rolls the copy back when it sees it). Either way the migration ends
+// Canceled soon after the request and nothing pgferry started still runs on the target.
+import assert from 'node:assert/strict';
+import { cancelMigration, runMigration, showMigration, type MigrationStatus } from '../../provider/engine';
+import { isFinalState } from '../../provider/engine/core/model';
+import { CopyHold, pairSpec, serverSpec, startPair, until, type ServerPair } from '../support';
+
+/** What still runs on the target in `database` (other than the asking session). */
+async function activeOn(pair: ServerPair, database: string): Promise<string[]> {
+  const rows = await pair.target.query<{ q: string }>(
+    `SELECT left(query, 80) AS q FROM pg_stat_activity WHERE datname = $1 AND state <> 'idle' AND pid <> pg_backend_pid()`,
+    [database],
+  );
+  return rows.map((r) => r.q);
+}
+
+async function endIfRunning(spec: { target: Parameters<typeof showMigration>[0]; migrationName: string }, running: Promise<unknown>) {
+  const status = await showMigration(spec.target, spec.migrationName).catch(() => undefined);
+  if (status && !isFinalState(status.state)) await cancelMigration(spec.target, spec.migrationName).catch(() => undefined);
+  await running.catch(() => undefined);
+}
+
+/** Resolves with the final status, or rejects after `ms`: the cancel did not end the run in time. */
+async function endsWithin(running: Promise<MigrationStatus>, ms: number, what: string): Promise<MigrationStatus> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what}: still running ${ms} ms after the cancel`)), ms);
+  });
+  try {
+    return await Promise.race([running, late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+describe('a cancel stops the work in progress on the target (integration)', function () {
+  this.timeout(300_000);
+  let pair: ServerPair;
+  before(async () => {
+    pair = await startPair();
+    // An expression index whose function sleeps 0.1 s a row once the data is on the source: the
+    // source built it fast, the target's build of 2,000 rows would take 200 s.
+    await pair.source.query('CREATE DATABASE slowindex');
+    await pair.source.query(
+      `CREATE FUNCTION slow_key(int) RETURNS int IMMUTABLE LANGUAGE sql AS 'SELECT $1';
+       CREATE TABLE keyed (id int PRIMARY KEY, v text);
+       INSERT INTO keyed SELECT g, md5(g::text) FROM generate_series(1, 2000) g;
+       CREATE INDEX keyed_slow ON keyed (slow_key(id));
+       CREATE OR REPLACE FUNCTION slow_key(int) RETURNS int IMMUTABLE LANGUAGE sql AS 'SELECT $1 FROM pg_sleep(0.1)';`,
+      [],
+      'slowindex',
+    );
+    await pair.source.query('CREATE DATABASE stalled');
+    await pair.source.query(
+      `CREATE TABLE items (id int PRIMARY KEY, v text); INSERT INTO items SELECT g, repeat(md5(g::text), 4) FROM generate_series(1, 20000) g`,
+      [],
+      'stalled',
+    );
+  });
+  after(async () => pair?.stop());
+
+  it('cancels an index build on the server instead of waiting for it', async () => {
+    const spec = pairSpec(pair, 'cancel-index', ['slowindex'], { option: 'Migrate' });
+    const running = runMigration(spec);
+    try {
+      await until('the slow index build running on the target', async () =>
+        (await activeOn(pair, 'slowindex')).some((q) => /CREATE INDEX keyed_slow/.test(q)) ? true : undefined,
+      );
+      await cancelMigration(spec.target, spec.migrationName);
+      const done = await endsWithin(running, 30_000, 'a 200 s index build');
+      assert.equal(done.state, 'Canceled', done.message);
+      // nothing left running, and the index was not built
+      assert.deepEqual(await activeOn(pair, 'slowindex'), []);
+      const built = await pair.target.query(`SELECT 1 FROM pg_class WHERE relname = 'keyed_slow'`, [], 'slowindex');
+      assert.equal(built.length, 0);
+      // the rows copied before the cancel stay (a cancel keeps what was done)
+      const [row] = await pair.target.query<{ n: number }>('SELECT count(*)::int AS n FROM keyed', [], 'slowindex');
+      assert.equal(row!.n, 2000);
+    } finally {
+      await endIfRunning(spec, running);
+    }
+  });
+
+  it('gives up a COPY into a target that stopped answering, and the server rolls it back', async () => {
+    // the COPY's rows and everything after them wait in the proxy, its CopyFail too: a target
+    // that no longer reads this connection
+    const hold = await CopyHold.start(pair.target, /"items"/, { answerGiveUp: false });
+    const spec = pairSpec(pair, 'cancel-stalled', ['stalled'], { option: 'Migrate', target: serverSpec(pair.target, { port: hold.port }) });
+    const running = runMigration(spec);
+    try {
+      await hold.whenHeld();
+      await cancelMigration(spec.target, spec.migrationName);
+      const done = await endsWithin(running, 60_000, 'a COPY into a stalled target');
+      assert.equal(done.state, 'Canceled', done.message);
+      // pgferry's side is closed; the server learns it when the network passes it on (here: the
+      // proxy lets go), and rolls the copy back
+      hold.release();
+      await until('the held COPY gone from the target', async () => ((await activeOn(pair, 'stalled')).length === 0 ? true : undefined));
+      const [row] = await pair.target.query<{ n: number }>('SELECT count(*)::int AS n FROM items', [], 'stalled');
+      assert.equal(row!.n, 0);
+    } finally {
+      hold.release();
+      await endIfRunning(spec, running);
+      await hold.close();
+    }
+  });
+});
