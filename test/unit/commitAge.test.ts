@@ -1,7 +1,7 @@
 // A session's first batches commit young: after a restart with a backlog, the first change shows on
 // the target about FIRST_COMMIT_MS after the first row, not after a full commitMs batch.
 import assert from 'node:assert/strict';
-import { commitAgeLimitMs } from '../../provider/engine/cdc/apply/applySession';
+import { commitAgeLimitMs } from '../../provider/engine/cdc/apply/commitPolicy';
 
 describe('unit: group commit age of a session', () => {
   it('starts at 50 ms and doubles with each commit up to the configured age', () => {

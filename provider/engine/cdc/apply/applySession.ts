@@ -15,44 +15,22 @@
 //   commit record starts before P: commit records do not overlap, so those are exactly the ones
 //   already applied (their end ≤ P) and no later one is skipped.
 // A SIGKILL anywhere loses the open target transaction and nothing else; it is streamed again.
-import type pg from 'pg';
-import { closeSession, openSession } from '../../connect/session';
+import { openSession } from '../../connect/session';
 import { qualified } from '../../connect/quote';
 import { PgferryError } from '../../core/errors';
 import { maxLsn } from '../decode/lsn';
-import { ChangeNormalizer } from '../decode/normalizer';
 import { decodePgoutput } from '../decode/pgoutput';
-import { BatchPlanner } from './planner';
-import { openAppliedPosition } from './appliedPosition';
-import { openApplyTarget } from './applyTarget';
+import { CommitPolicy } from './commitPolicy';
 import { truncateStatement } from './statements';
-import { RecordQueue, type QueuedRecord } from './recordQueue';
-import { ReplicationStream } from '../source/stream';
-import { StatementPipeline } from './statementPipeline';
+import type { QueuedRecord } from './recordQueue';
+import { SessionConnections } from './sessionConnections';
 import { addColumnSql, inspectTargetTable, resolveTargetTable, sourceColumnDefinitions } from './targetTables';
-import { TargetTransaction } from './targetTransaction';
 import type { ApplyState, SessionConfig, SessionEnd, TargetTable } from './types';
 import { ALL_TABLES } from './pin';
 import type { ChangeEvent, Relation, RowEvent } from '../decode/changeEvents';
 
 /** What the apply loop handles: a change from the stream, or a keepalive carrying the server's WAL position. */
 type SessionItem = ChangeEvent | Extract<QueuedRecord, { kind: 'keepalive' }>;
-
-/**
- * Statements queued for the target and not yet finished, and the bytes they may hold together, in
- * received-queue budgets (statementPipeline.ts): enough for this process to decode and plan the
- * next batch while the target runs this one (two budgets: 16 MiB by default), and bounded by the
- * same setting as the queue, so a stalled target holds at most about three budgets of changes
- * before the stream pauses. Each statement holds at most PlannerLimits.maxBytes.
- */
-const MAX_IN_FLIGHT = 64;
-const IN_FLIGHT_BUDGETS = 2;
-
-/**
- * Update and delete groups from this many rows on go through a staging table (see
- * stagedStatements): below it the extra COPY costs more than the parameters it saves.
- */
-const STAGE_MIN_ROWS = 100;
 
 /**
  * Planned rows sent at a source commit although their statement is not full, when the target has
@@ -62,19 +40,6 @@ const STAGE_MIN_ROWS = 100;
  */
 const EAGER_FLUSH_ROWS = 200;
 
-/**
- * A session's first batch commits once it is this old, the next ones at twice the age before,
- * up to commitMs: after a restart with a backlog the first change showed on the target only when
- * a full-age batch (500 ms) committed, 0.7-0.9 s after the resume where a short backlog took 0.4 s.
- * Costs about four more commits per session.
- */
-const FIRST_COMMIT_MS = 50;
-
-/** The age at which a session's open batch commits after `dueCommits` commits on age or size. */
-export function commitAgeLimitMs(commitMs: number, dueCommits: number): number {
-  return Math.min(commitMs, FIRST_COMMIT_MS * 2 ** Math.min(dueCommits, 16));
-}
-
 /** What handling one queued item gives: a session end, or nothing; a promise only when it had to wait. */
 type Step = SessionEnd | undefined | Promise<SessionEnd | undefined>;
 
@@ -82,9 +47,6 @@ const noEnd = (): undefined => undefined;
 
 /** Queue items handled between two yields to the event loop (see run()). */
 const YIELD_EVERY = 32;
-
-/** The target connection is given this long to finish what is in flight when the session ends. */
-const RELEASE_MS = 2_000;
 
 class SchemaChangeError extends PgferryError {}
 
@@ -106,18 +68,9 @@ export async function runSession(config: SessionConfig, state: ApplyState, isSto
   }
 }
 
-class ApplySession {
-  private target: pg.Client | undefined;
-  private targetError: Error | undefined;
-  private stream: ReplicationStream | undefined;
-  /** A source session, opened when an added column's definition must be read. */
-  private source: pg.Client | undefined;
-  private statusTimer: NodeJS.Timeout | undefined;
-  private normalizer!: ChangeNormalizer;
-  private queue!: RecordQueue;
-  private txn: TargetTransaction | undefined;
-  /** Source transactions whose commit starts before this were applied by an earlier session. */
-  private skipBelow = 0n;
+/** The apply loop over a session's connections (sessionConnections.ts, which opens and closes them). */
+class ApplySession extends SessionConnections {
+  private readonly commits = new CommitPolicy(this.config);
   private readonly tables = new Map<number, TargetTable>();
   /** Inside a source transaction (between its begin and commit). */
   private inSourceTxn = false;
@@ -126,10 +79,6 @@ class ApplySession {
   /** The current source transaction carries the cutover marker. */
   private markerSeen = false;
   private sinceYield = 0;
-  /** Batches commitDue found due in this session: the first ones commit younger. */
-  private dueCommits = 0;
-  /** Applying without replica role: the target's foreign keys act (see TargetTable.cascadedDeletes). */
-  private foreignKeysFire = false;
   /** The current source transaction precedes a pinned position but its snapshot does not see it (pin.ts). */
   private pinStraggler = false;
   /**
@@ -138,95 +87,6 @@ class ApplySession {
    * then; idle() confirms it once everything received is committed.
    */
   private keepaliveEnd = 0n;
-
-  constructor(
-    private readonly config: SessionConfig,
-    private readonly state: ApplyState,
-  ) {}
-
-  /** Opens the target session, reads the applied position and starts streaming from it. */
-  async start(): Promise<void> {
-    const { config, state } = this;
-    const { client: target, replicaRole, asReplica, mayStage } = await openApplyTarget(config, state, (e) => (this.targetError = e));
-    this.target = target;
-    this.foreignKeysFire = !replicaRole;
-    const progress = await openAppliedPosition(target, config.progressKey, config.preferProgressTable);
-    state.progressMode = progress.mode;
-    const recorded = await progress.read();
-    const startLsn = recorded > 0n ? recorded : config.initialLsn;
-    state.appliedLsn = maxLsn(state.appliedLsn, startLsn);
-    state.confirmedLsn = maxLsn(state.confirmedLsn, startLsn);
-    this.skipBelow = startLsn;
-    this.normalizer = new ChangeNormalizer(state.relations);
-    state.relations = this.normalizer.knownRelations();
-    this.queue = new RecordQueue(
-      config.queueBudgetBytes,
-      () => this.stream?.pause(),
-      () => this.stream?.resume(),
-    );
-    state.wake = () => this.queue.wake();
-    const stream = await this.startStream(startLsn);
-    this.statusTimer = setInterval(() => this.confirm(), 10_000);
-    // Reordering across tables is safe only when no foreign key or trigger looks across them.
-    const planner = new BatchPlanner({
-      ...config.limits,
-      perTable: (config.limits.perTable ?? true) && asReplica,
-      stageMinRows: mayStage ? (config.limits.stageMinRows ?? STAGE_MIN_ROWS) : undefined,
-    });
-    const pipeline = new StatementPipeline(target, MAX_IN_FLIGHT, IN_FLIGHT_BUDGETS * config.queueBudgetBytes);
-    this.txn = new TargetTransaction(
-      pipeline,
-      planner,
-      progress,
-      state,
-      {
-        checkTarget: () => {
-          if (this.targetError) throw this.targetError;
-        },
-        committed: () => {
-          stream.sendStatus(state.confirmedLsn, state.receivedLsn);
-          state.lag.appliedBefore(state.appliedLsn);
-          // a batch held back while this commit was on its way may go now (see sourceCommit)
-          this.queue.wake();
-        },
-      },
-      startLsn,
-    );
-  }
-
-  private async startStream(startLsn: bigint): Promise<ReplicationStream> {
-    const { config, state, queue } = this;
-    state.lag.restart();
-    const stream = await ReplicationStream.start(
-      config.source,
-      config.database,
-      { slot: config.slot, publication: config.publication, startLsn },
-      {
-        keepalive: (walEnd, replyRequested) => {
-          state.receivedLsn = maxLsn(state.receivedLsn, walEnd);
-          if (replyRequested && state.confirmedLsn > 0n) this.stream?.sendStatus(state.confirmedLsn, state.receivedLsn);
-          queue.pushKeepalive(walEnd);
-        },
-        xlog: (bytes, start, walEnd) => {
-          if (walEnd > state.receivedLsn) state.receivedLsn = walEnd;
-          // Queued as bytes and decoded by the consumer: decoded rows then live only from decoding to
-          // their statement, young enough for cheap garbage collection.
-          queue.pushXlog(bytes, start);
-          state.lag.received(bytes, start);
-          if (queue.bytes > state.peakQueuedBytes) state.peakQueuedBytes = queue.bytes;
-        },
-      },
-    );
-    this.stream = stream;
-    stream.ended.catch((e: Error) => queue.fail(e));
-    return stream;
-  }
-
-  /** Tells the slot how far the target has committed (and how far the stream was received). */
-  private confirm(requestReply = false): void {
-    if (this.state.confirmedLsn > 0n || requestReply)
-      this.stream!.sendStatus(this.state.confirmedLsn, this.state.receivedLsn, requestReply);
-  }
 
   /** The apply loop: one queued record at a time, in order, until stopped or cut over. */
   async run(isStopped: () => boolean): Promise<SessionEnd> {
@@ -263,7 +123,7 @@ class ApplySession {
   private waitMs(): number {
     const txn = this.txn!;
     if (!txn.isOpen || this.inSourceTxn) return 500;
-    return txn.commitsInFlight === 0 ? 0 : Math.max(1, this.commitAgeLimit() - txn.age);
+    return txn.commitsInFlight === 0 ? 0 : Math.max(1, this.commits.ageLimit() - txn.age);
   }
 
   private decode(next: QueuedRecord | undefined): SessionItem | undefined {
@@ -428,7 +288,7 @@ class ApplySession {
       if (txn.commitsInFlight === 0) state.lag.appliedBefore(endLsn);
       return undefined;
     }
-    if (this.commitDue(txn)) return txn.commit().then(noEnd);
+    if (this.commits.due(txn, this.queue.isEmpty)) return txn.commit().then(noEnd);
     if (txn.inFlight === 0 && txn.plannedRows >= EAGER_FLUSH_ROWS) return txn.flush().then(noEnd);
     return undefined;
   }
@@ -442,24 +302,6 @@ class ApplySession {
       this.state.appliedLsn = maxLsn(this.state.appliedLsn, endLsn);
     }
     return 'cutover';
-  }
-
-  /**
-   * Group commit: a batch commits when it is big or old enough, or when nothing more is queued and
-   * no COMMIT is on its way. While one is (an fsync on a durable target), the source transactions
-   * arriving meanwhile join the open batch, which commits as soon as that COMMIT returns (it wakes
-   * the loop): one transaction per commit on a quiet source, as many as arrived during one commit
-   * on a busy one.
-   */
-  private commitDue(txn: TargetTransaction): boolean {
-    const due =
-      txn.rowCount >= this.config.commitRows || txn.age >= this.commitAgeLimit() || (this.queue.isEmpty && txn.commitsInFlight === 0);
-    if (due) this.dueCommits += 1;
-    return due;
-  }
-
-  private commitAgeLimit(): number {
-    return commitAgeLimitMs(this.config.commitMs, this.dueCommits);
   }
 
   /** The target table a relation's rows are written to, looked up once per relation message. */
@@ -506,19 +348,5 @@ class ApplySession {
       }
     }
     this.tables.set(relation.oid, await resolveTargetTable(target, relation, this.foreignKeysFire));
-  }
-
-  /** Step: ends the session; what was not committed is lost on purpose (it is streamed again). */
-  async stop(): Promise<void> {
-    if (this.statusTimer) clearInterval(this.statusTimer);
-    await this.stream?.close();
-    await closeSession(this.source);
-    // bounded: a target that stopped answering must not hold the session open
-    if (this.txn) {
-      let timer: NodeJS.Timeout | undefined;
-      await Promise.race([this.txn.release().catch(() => undefined), new Promise((r) => (timer = setTimeout(r, RELEASE_MS)))]);
-      clearTimeout(timer);
-    }
-    await closeSession(this.target);
   }
 }

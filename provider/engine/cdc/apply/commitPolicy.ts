@@ -1,0 +1,43 @@
+// When an apply session commits its open target batch: group commit on size, on age, or when
+// nothing more is queued, with a session's first batches committing younger than the rest.
+import type { TargetTransaction } from './targetTransaction';
+import type { SessionConfig } from './types';
+
+/**
+ * A session's first batch commits once it is this old, the next ones at twice the age before,
+ * up to commitMs: after a restart with a backlog the first change showed on the target only when
+ * a full-age batch (500 ms) committed, 0.7-0.9 s after the resume where a short backlog took 0.4 s.
+ * Costs about four more commits per session.
+ */
+const FIRST_COMMIT_MS = 50;
+
+/** The age at which a session's open batch commits after `dueCommits` commits on age or size. */
+export function commitAgeLimitMs(commitMs: number, dueCommits: number): number {
+  return Math.min(commitMs, FIRST_COMMIT_MS * 2 ** Math.min(dueCommits, 16));
+}
+
+/** One session's group commit: its own count of due batches, so each session starts young again. */
+export class CommitPolicy {
+  /** Batches due() found due in this session: the first ones commit younger. */
+  private dueCommits = 0;
+
+  constructor(private readonly config: Pick<SessionConfig, 'commitRows' | 'commitMs'>) {}
+
+  /**
+   * Group commit: a batch commits when it is big or old enough, or when nothing more is queued and
+   * no COMMIT is on its way. While one is (an fsync on a durable target), the source transactions
+   * arriving meanwhile join the open batch, which commits as soon as that COMMIT returns (it wakes
+   * the loop): one transaction per commit on a quiet source, as many as arrived during one commit
+   * on a busy one.
+   */
+  due(txn: TargetTransaction, queueEmpty: boolean): boolean {
+    const due = txn.rowCount >= this.config.commitRows || txn.age >= this.ageLimit() || (queueEmpty && txn.commitsInFlight === 0);
+    if (due) this.dueCommits += 1;
+    return due;
+  }
+
+  /** The age at which the open batch commits now. */
+  ageLimit(): number {
+    return commitAgeLimitMs(this.config.commitMs, this.dueCommits);
+  }
+}

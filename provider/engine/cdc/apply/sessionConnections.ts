@@ -1,0 +1,155 @@
+// The connections of one apply session and what is built on them: the target session with its
+// applied position and open transaction, the replication stream from the source and the queue it
+// fills, and a source session opened when a catalog must be read. start() keeps each one as soon as
+// it is open, so stop() closes whatever start() got to, after a failure too. The apply loop that
+// uses them is applySession.ts.
+import type pg from 'pg';
+import { closeSession } from '../../connect/session';
+import { maxLsn } from '../decode/lsn';
+import { ChangeNormalizer } from '../decode/normalizer';
+import { BatchPlanner } from './planner';
+import { openAppliedPosition } from './appliedPosition';
+import { openApplyTarget } from './applyTarget';
+import { RecordQueue } from './recordQueue';
+import { ReplicationStream } from '../source/stream';
+import { StatementPipeline } from './statementPipeline';
+import { TargetTransaction } from './targetTransaction';
+import type { ApplyState, SessionConfig } from './types';
+
+/**
+ * Statements queued for the target and not yet finished, and the bytes they may hold together, in
+ * received-queue budgets (statementPipeline.ts): enough for this process to decode and plan the
+ * next batch while the target runs this one (two budgets: 16 MiB by default), and bounded by the
+ * same setting as the queue, so a stalled target holds at most about three budgets of changes
+ * before the stream pauses. Each statement holds at most PlannerLimits.maxBytes.
+ */
+const MAX_IN_FLIGHT = 64;
+const IN_FLIGHT_BUDGETS = 2;
+
+/**
+ * Update and delete groups from this many rows on go through a staging table (see
+ * stagedStatements): below it the extra COPY costs more than the parameters it saves.
+ */
+const STAGE_MIN_ROWS = 100;
+
+/** The target connection is given this long to finish what is in flight when the session ends. */
+const RELEASE_MS = 2_000;
+
+export class SessionConnections {
+  protected target: pg.Client | undefined;
+  private targetError: Error | undefined;
+  private stream: ReplicationStream | undefined;
+  /** A source session, opened when an added column's definition must be read. */
+  protected source: pg.Client | undefined;
+  private statusTimer: NodeJS.Timeout | undefined;
+  protected normalizer!: ChangeNormalizer;
+  protected queue!: RecordQueue;
+  protected txn: TargetTransaction | undefined;
+  /** Source transactions whose commit starts before this were applied by an earlier session. */
+  protected skipBelow = 0n;
+  /** Applying without replica role: the target's foreign keys act (see TargetTable.cascadedDeletes). */
+  protected foreignKeysFire = false;
+
+  constructor(
+    protected readonly config: SessionConfig,
+    protected readonly state: ApplyState,
+  ) {}
+
+  /** Opens the target session, reads the applied position and starts streaming from it. */
+  async start(): Promise<void> {
+    const { config, state } = this;
+    const { client: target, replicaRole, asReplica, mayStage } = await openApplyTarget(config, state, (e) => (this.targetError = e));
+    this.target = target;
+    this.foreignKeysFire = !replicaRole;
+    const progress = await openAppliedPosition(target, config.progressKey, config.preferProgressTable);
+    state.progressMode = progress.mode;
+    const recorded = await progress.read();
+    const startLsn = recorded > 0n ? recorded : config.initialLsn;
+    state.appliedLsn = maxLsn(state.appliedLsn, startLsn);
+    state.confirmedLsn = maxLsn(state.confirmedLsn, startLsn);
+    this.skipBelow = startLsn;
+    this.normalizer = new ChangeNormalizer(state.relations);
+    state.relations = this.normalizer.knownRelations();
+    this.queue = new RecordQueue(
+      config.queueBudgetBytes,
+      () => this.stream?.pause(),
+      () => this.stream?.resume(),
+    );
+    state.wake = () => this.queue.wake();
+    const stream = await this.startStream(startLsn);
+    this.statusTimer = setInterval(() => this.confirm(), 10_000);
+    // Reordering across tables is safe only when no foreign key or trigger looks across them.
+    const planner = new BatchPlanner({
+      ...config.limits,
+      perTable: (config.limits.perTable ?? true) && asReplica,
+      stageMinRows: mayStage ? (config.limits.stageMinRows ?? STAGE_MIN_ROWS) : undefined,
+    });
+    const pipeline = new StatementPipeline(target, MAX_IN_FLIGHT, IN_FLIGHT_BUDGETS * config.queueBudgetBytes);
+    this.txn = new TargetTransaction(
+      pipeline,
+      planner,
+      progress,
+      state,
+      {
+        checkTarget: () => {
+          if (this.targetError) throw this.targetError;
+        },
+        committed: () => {
+          stream.sendStatus(state.confirmedLsn, state.receivedLsn);
+          state.lag.appliedBefore(state.appliedLsn);
+          // a batch held back while this commit was on its way may go now (see sourceCommit, applySession.ts)
+          this.queue.wake();
+        },
+      },
+      startLsn,
+    );
+  }
+
+  private async startStream(startLsn: bigint): Promise<ReplicationStream> {
+    const { config, state, queue } = this;
+    state.lag.restart();
+    const stream = await ReplicationStream.start(
+      config.source,
+      config.database,
+      { slot: config.slot, publication: config.publication, startLsn },
+      {
+        keepalive: (walEnd, replyRequested) => {
+          state.receivedLsn = maxLsn(state.receivedLsn, walEnd);
+          if (replyRequested && state.confirmedLsn > 0n) this.stream?.sendStatus(state.confirmedLsn, state.receivedLsn);
+          queue.pushKeepalive(walEnd);
+        },
+        xlog: (bytes, start, walEnd) => {
+          if (walEnd > state.receivedLsn) state.receivedLsn = walEnd;
+          // Queued as bytes and decoded by the consumer: decoded rows then live only from decoding to
+          // their statement, young enough for cheap garbage collection.
+          queue.pushXlog(bytes, start);
+          state.lag.received(bytes, start);
+          if (queue.bytes > state.peakQueuedBytes) state.peakQueuedBytes = queue.bytes;
+        },
+      },
+    );
+    this.stream = stream;
+    stream.ended.catch((e: Error) => queue.fail(e));
+    return stream;
+  }
+
+  /** Tells the slot how far the target has committed (and how far the stream was received). */
+  protected confirm(requestReply = false): void {
+    if (this.state.confirmedLsn > 0n || requestReply)
+      this.stream!.sendStatus(this.state.confirmedLsn, this.state.receivedLsn, requestReply);
+  }
+
+  /** Step: ends the session; what was not committed is lost on purpose (it is streamed again). */
+  async stop(): Promise<void> {
+    if (this.statusTimer) clearInterval(this.statusTimer);
+    await this.stream?.close();
+    await closeSession(this.source);
+    // bounded: a target that stopped answering must not hold the session open
+    if (this.txn) {
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([this.txn.release().catch(() => undefined), new Promise((r) => (timer = setTimeout(r, RELEASE_MS)))]);
+      clearTimeout(timer);
+    }
+    await closeSession(this.target);
+  }
+}
