@@ -1,8 +1,8 @@
-// Entry points over the orchestrator and the control catalog.
+// Entry points over the orchestrator and the control catalog. The requests of a migration in
+// progress (cancel, cutover and the like) are apiRequests.ts.
 import { serverMajor, withSession } from './connect/session';
 import { ControlStore } from './control/store';
-import { isPgferryError, PgferryError } from './core/errors';
-import { isDatabaseDone, unknownDatabases } from './core/transitions';
+import { PgferryError } from './core/errors';
 import {
   isFinalState,
   runnerStopped,
@@ -12,8 +12,7 @@ import {
   type VerificationReport,
 } from './core/model';
 import { dropDatabase, targetDatabaseOid } from './schema/database';
-import type { CutoverOptions, MigrationSpec, ServerSpec } from './input/migrationSpec';
-import { recordCutoverOptions } from './control/writerFences';
+import type { MigrationSpec, ServerSpec } from './input/migrationSpec';
 import { sameMigration } from './input/publicSpec';
 
 export interface RunOptions {
@@ -94,7 +93,8 @@ export async function resumeMigration(spec: MigrationSpec): Promise<void> {
   await spawnRunner(spec, 'resume');
 }
 
-async function withStore<T>(target: ServerSpec, fn: (store: ControlStore) => Promise<T>): Promise<T> {
+/** Runs `fn` with a control store on `target`, closed afterwards whatever `fn` does. */
+export async function withStore<T>(target: ServerSpec, fn: (store: ControlStore) => Promise<T>): Promise<T> {
   const store = new ControlStore(target);
   try {
     return await fn(store);
@@ -111,207 +111,13 @@ export async function listMigrations(target: ServerSpec, filter: 'active' | 'all
   return withStore(target, (store) => store.list(filter));
 }
 
-function notFound(name: string): PgferryError {
+/** The input error for a migration the target's catalog does not hold. */
+export function notFound(name: string): PgferryError {
   return new PgferryError('MIGRATION_NOT_FOUND', `migration "${name}" not found on the target`, {
     category: 'input',
     field: 'name',
     fix: 'check the name with `pgferry list --filter all`',
   });
-}
-
-/**
- * The databases a per-database request names, checked: each one migrated by this migration and
- * not cut over or canceled yet. Throws the one-line error naming what is wrong.
- */
-function checkRequestedDatabases(status: MigrationStatus, databases: readonly string[], field: string): void {
-  const unknown = unknownDatabases(
-    databases,
-    status.databases.map((d) => d.database),
-  );
-  if (unknown) throw new PgferryError('DATABASE_NOT_MIGRATED', `${field}: ${unknown}`, { category: 'input', field });
-  const done = status.databases.filter((d) => databases.includes(d.database) && isDatabaseDone(d.state));
-  if (done.length > 0) {
-    throw new PgferryError(
-      'DATABASE_FINISHED',
-      `${field}: ${done.map((d) => `"${d.database}" is already ${d.state}`).join(', ')}; name only databases still migrating`,
-      { category: 'input', field },
-    );
-  }
-}
-
-/**
- * Asks the process running the migration to stop; returns the status at that moment. When its
- * runner has stopped, nothing would act on the request: with `spec` (the source's credentials) the
- * cancel is carried out here, slots, publications and origins released; without, it is refused.
- * With `databases` (Azure's dbsToCancelMigrationOn), an online migration cancels only those,
- * the others streaming on; naming every database still migrating is the whole cancel.
- */
-export async function cancelMigration(
-  target: ServerSpec,
-  name: string,
-  options: { spec?: MigrationSpec; databases?: readonly string[] } = {},
-): Promise<MigrationStatus> {
-  const status = await withStore(target, (store) => store.get(name));
-  if (!status) throw notFound(name);
-  if (isFinalState(status.state)) {
-    throw new PgferryError('MIGRATION_FINISHED', `migration "${name}" is already ${status.state}; there is nothing to cancel`, {
-      category: 'input',
-      field: 'name',
-    });
-  }
-  const some = options.databases;
-  if (some && some.length > 0) {
-    checkRequestedDatabases(status, some, 'dbsToCancelMigrationOn');
-    const open = status.databases.filter((d) => !isDatabaseDone(d.state)).map((d) => d.database);
-    if (open.some((d) => !some.includes(d))) {
-      return withStore(target, async (store) => {
-        await store.requestDatabaseCancel(name, some);
-        return (await store.get(name))!;
-      });
-    }
-  }
-  // runtime agents, never started by an agent: nothing may ever run it, so the cancel is carried out
-  // here, unless an agent's runner took the lease meanwhile (then it sees the request)
-  const notStarted = status.runtime === 'agents' && status.runner === undefined;
-  if (runnerStopped(status) || notStarted) {
-    const { cancelWithoutRunner } = await import('./flow/stoppedRunner');
-    try {
-      return await cancelWithoutRunner(target, name, options.spec);
-    } catch (error) {
-      if (!(notStarted && isPgferryError(error) && error.code === 'RUNNER_ALREADY_RUNNING')) throw error;
-    }
-  }
-  return withStore(target, async (store) => {
-    await store.requestCancel(name);
-    return (await store.get(name))!;
-  });
-}
-
-/**
- * Requests the cutover of an online migration waiting for it: of every database, or with
- * `databases` (Azure's dbsToTriggerCutoverOn) of those only, the others streaming on. `options`
- * (fenceWriters, cutoverLagBudgetSeconds) apply to this cutover alone, over the migration's spec.
- */
-export async function requestCutover(
-  target: ServerSpec,
-  name: string,
-  databases?: readonly string[],
-  options: CutoverOptions = {},
-): Promise<MigrationStatus> {
-  const given = await checkedCutoverOptions(options);
-  return withStore(target, async (store) => {
-    const status = await store.get(name);
-    if (!status) throw notFound(name);
-    if (status.mode !== 'Online') {
-      throw new PgferryError('CUTOVER_OFFLINE', `migration "${name}" is Offline; cutover applies only to Online migrations`, {
-        category: 'input',
-        field: 'cutover',
-      });
-    }
-    const ready: readonly string[] = ['WaitingForCutoverTrigger', 'CompletingMigration', 'CancelingRequestedDBMigrations'];
-    if (!ready.includes(status.subState)) {
-      throw new PgferryError(
-        'CUTOVER_NOT_READY',
-        `migration "${name}" is ${status.state}/${status.subState}; cutover is allowed only in WaitingForCutoverTrigger`,
-        { category: 'input', field: 'cutover', fix: 'wait until `pgferry show` reports WaitingForCutoverTrigger' },
-      );
-    }
-    if (databases && databases.length > 0) checkRequestedDatabases(status, databases, 'dbsToTriggerCutoverOn');
-    // recorded before the request itself, so the runner that wakes on it reads them
-    if (Object.keys(given).length > 0) await recordCutoverOptions(store, name, given);
-    if (databases && databases.length > 0) {
-      await store.requestDatabaseCutover(name, databases);
-    } else {
-      await store.requestCutover(name);
-    }
-    return (await store.get(name))!;
-  });
-}
-
-/** The options given, checked with the spec's own rules (zod loaded only when there are any). */
-async function checkedCutoverOptions(options: CutoverOptions): Promise<CutoverOptions> {
-  const given = Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined));
-  if (Object.keys(given).length === 0) return {};
-  const [{ cutoverOptionsSchema }, { zodToInputError }] = await Promise.all([import('./input/migrationSpec'), import('./input/parse')]);
-  const parsed = cutoverOptionsSchema.safeParse(given);
-  if (!parsed.success) throw zodToInputError(parsed.error);
-  return parsed.data;
-}
-
-/**
- * Allows a migration waiting in WaitingForTargetDBOverwriteConfirmation to overwrite its target
- * databases (Azure: PATCH overwriteDbsInTarget true); refused in any other substate.
- */
-export async function confirmOverwrite(target: ServerSpec, name: string): Promise<MigrationStatus> {
-  return withStore(target, async (store) => {
-    const status = await store.get(name);
-    if (!status) throw notFound(name);
-    if (status.subState !== 'WaitingForTargetDBOverwriteConfirmation') {
-      throw new PgferryError(
-        'OVERWRITE_NOT_WAITING',
-        `migration "${name}" is ${status.state}/${status.subState}; an overwrite confirmation applies only in WaitingForTargetDBOverwriteConfirmation`,
-        { category: 'input', field: 'overwriteDbsInTarget' },
-      );
-    }
-    await store.confirmOverwrite(name);
-    return (await store.get(name))!;
-  });
-}
-
-/** A request that applies only while the migration waits in `subState` (az update's PATCH). */
-async function requestWhileWaiting(
-  target: ServerSpec,
-  name: string,
-  wait: { subState: MigrationSubState; code: 'SETUP_REPLICATION_NOT_WAITING' | 'DATA_MIGRATION_NOT_WAITING'; field: string; what: string },
-  record: (store: ControlStore) => Promise<void>,
-): Promise<MigrationStatus> {
-  return withStore(target, async (store) => {
-    const status = await store.get(name);
-    if (!status) throw notFound(name);
-    if (status.subState !== wait.subState) {
-      throw new PgferryError(
-        wait.code,
-        `migration "${name}" is ${status.state}/${status.subState}; ${wait.what} applies only in ${wait.subState}`,
-        { category: 'input', field: wait.field },
-      );
-    }
-    await record(store);
-    return (await store.get(name))!;
-  });
-}
-
-/**
- * az's `update --setup-replication`: a migration waiting in
- * WaitingForLogicalReplicationSetupRequestOnSourceDB may set what the source lacks with ALTER
- * SYSTEM (it never restarts the source).
- */
-export function requestReplicationSetup(target: ServerSpec, name: string): Promise<MigrationStatus> {
-  return requestWhileWaiting(
-    target,
-    name,
-    {
-      subState: 'WaitingForLogicalReplicationSetupRequestOnSourceDB',
-      code: 'SETUP_REPLICATION_NOT_WAITING',
-      field: 'setupLogicalReplicationOnSourceDbIfNeeded',
-      what: 'a logical replication setup request',
-    },
-    (store) => store.requestReplicationSetup(name),
-  );
-}
-
-/** startDataMigration: True on a migration created with False, waiting in WaitingForDataMigrationScheduling. */
-export function requestDataMigrationStart(target: ServerSpec, name: string): Promise<MigrationStatus> {
-  return requestWhileWaiting(
-    target,
-    name,
-    {
-      subState: 'WaitingForDataMigrationScheduling',
-      code: 'DATA_MIGRATION_NOT_WAITING',
-      field: 'startDataMigration',
-      what: 'startDataMigration: True',
-    },
-    (store) => store.requestDataMigrationStart(name),
-  );
 }
 
 /**

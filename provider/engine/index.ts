@@ -40,17 +40,13 @@ export {
   removeMigration,
   showMigration,
   listMigrations,
-  cancelMigration,
-  requestCutover,
-  confirmOverwrite,
-  requestReplicationSetup,
-  requestDataMigrationStart,
   leftWait,
   verifyMigration,
   waitForMigration,
   type RunOptions,
   type DroppedDatabases,
 } from './api';
+export { cancelMigration, requestCutover, confirmOverwrite, requestReplicationSetup, requestDataMigrationStart } from './apiRequests';
 export { withSourceSlots } from './flow/stoppedRunner';
 export { FILTER_KEYS, type TableFilters } from './filter/filters';
 export { recommendedServerParameters } from './validate/serverParameters';
