@@ -3,14 +3,8 @@
 import { serverMajor, withSession } from './connect/session';
 import { ControlStore } from './control/store';
 import { PgferryError } from './core/errors';
-import {
-  isFinalState,
-  runnerStopped,
-  type MigrationStatus,
-  type MigrationSubState,
-  type ProgressListener,
-  type VerificationReport,
-} from './core/model';
+import { isFinalState, type MigrationStatus, type MigrationSubState, type ProgressListener, type VerificationReport } from './core/model';
+import { runnerStopped } from './core/statusChecks';
 import { dropDatabase, targetDatabaseOid } from './schema/database';
 import type { MigrationSpec, ServerSpec } from './input/migrationSpec';
 import { sameMigration } from './input/publicSpec';

@@ -6,7 +6,8 @@ import { withStore, notFound } from './api';
 import type { ControlStore } from './control/store';
 import { isPgferryError, PgferryError } from './core/errors';
 import { isDatabaseDone, unknownDatabases } from './core/transitions';
-import { isFinalState, runnerStopped, type MigrationStatus, type MigrationSubState } from './core/model';
+import { isFinalState, type MigrationStatus, type MigrationSubState } from './core/model';
+import { runnerStopped } from './core/statusChecks';
 import type { CutoverOptions, MigrationSpec, ServerSpec } from './input/migrationSpec';
 import { recordCutoverOptions } from './control/writerFences';
 

@@ -4,6 +4,7 @@ export * from './core/errors';
 export { ERROR_CODES, type ErrorCode, type ErrorCodeInfo } from './core/errorCodes';
 export { AUTHENTICATION_FAILED, INVALID_CATALOG_NAME, NETWORK_ERRNOS, INVALID_PASSWORD, sqlState } from './connect/sqlstate';
 export * from './core/model';
+export * from './core/statusChecks';
 export * from './core/transitions';
 export { maskSecrets } from './core/secrets';
 export { catchUp, copyRatio, databaseCopy, etaSeconds, RateMeter, tableFraction, type DatabaseCopy } from './core/progress';
