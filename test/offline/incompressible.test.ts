@@ -18,7 +18,22 @@ const LARGE = 1 << 30;
 
 const TABLE = `
 CREATE TABLE public.blobs (id int8 PRIMARY KEY, hexed text, wordy text, mixed text, tiny text);
-CREATE TABLE public.loaded_by_other (LIKE public.blobs INCLUDING ALL);`;
+CREATE TABLE public.loaded_by_other (LIKE public.blobs INCLUDING ALL);
+CREATE TABLE public.near_limit (id int8 PRIMARY KEY, body text, attrs text);
+CREATE TABLE public.fits (id int8 PRIMARY KEY, body text);`;
+
+/**
+ * near_limit: the bench's wide rows, 1,920 bytes of hex beside 320 (rows of 2.2 kB, over the TOAST
+ * threshold: body tried first, being the largest); fits: 1,888 bytes of hex alone (rows under it,
+ * never given to the toaster, so their being uncompressed says nothing).
+ */
+const NEAR_LIMIT_SQL = `
+INSERT INTO public.near_limit
+SELECT g, (SELECT string_agg(md5(g::text || ':' || i), '') FROM generate_series(1, 60) i),
+          (SELECT string_agg(md5(i || ':' || g::text), '') FROM generate_series(1, 10) i)
+  FROM generate_series(1, ${ROWS}) g;
+INSERT INTO public.fits SELECT g, (SELECT string_agg(md5(g::text || ':' || i), '') FROM generate_series(1, 59) i)
+  FROM generate_series(1, ${ROWS}) g;`;
 
 /** hexed: 3,840 bytes of md5 hex (pglz gives up); wordy: repeated words (compresses); mixed: every other row of each. */
 const ROWS_SQL = (table: string) => `
@@ -42,6 +57,7 @@ describe('offline copy: columns the source could not compress skip compression',
     for (const c of [pair.source, pair.target]) await c.query(TABLE, [], DB);
     await pair.source.query(ROWS_SQL('blobs'), [], DB);
     await pair.source.query(ROWS_SQL('loaded_by_other'), [], DB);
+    await pair.source.query(NEAR_LIMIT_SQL, [], DB);
     await pair.source.query('ANALYZE', [], DB);
     await pair.target.query('CREATE EXTENSION pg_visibility', [], DB);
     source = await pair.source.connect(DB);
@@ -80,6 +96,41 @@ describe('offline copy: columns the source could not compress skip compression',
       { hexed: 0, wordy: ROWS, mixed: ROWS / 2, content: '', storage: '' },
     );
     assert.deepEqual(await sampleIncompressible(source, table('blobs')), [{ name: 'hexed', method: 'pglz' }]);
+  });
+
+  it('names a column of values under 2 kB the toaster gave up on in rows over its threshold, not one whose rows fit', async () => {
+    const [premise] = await pair.source.query<{ body: number; attrs: number; fits: number }>(
+      `SELECT (SELECT max(pg_column_size(body)) FROM public.near_limit) AS body,
+              (SELECT count(*) FROM public.near_limit WHERE pg_column_compression(body) IS NOT NULL OR pg_column_compression(attrs) IS NOT NULL)::int AS attrs,
+              (SELECT max(pg_column_size(f.*)) FROM public.fits f) AS fits`,
+      [],
+      DB,
+    );
+    assert.deepEqual(premise, { body: 1920, attrs: 0, fits: premise!.fits });
+    assert.ok(premise!.fits < 2032, `fits' rows are ${premise!.fits} bytes`);
+    assert.deepEqual(await sampleIncompressible(source, table('near_limit')), [{ name: 'body', method: 'pglz' }]);
+    assert.deepEqual(await sampleIncompressible(source, table('fits')), []);
+    // loaded as the source stores it: the same values, none compressed, the column EXTENDED again
+    const outcome = await runCopyJob({
+      job: { table: table('near_limit') },
+      source,
+      target,
+      encoding: 'UTF8',
+      majors: { sourceMajor: 15, targetMajor: 15 },
+    });
+    assert.equal(outcome.rows, ROWS);
+    const read = (cluster: ServerPair['source']) =>
+      cluster.query(
+        `SELECT md5(string_agg(id || body || attrs, '' ORDER BY id)) AS content,
+                count(*) FILTER (WHERE pg_column_compression(body) IS NOT NULL)::int AS compressed,
+                (SELECT attstorage::text FROM pg_attribute WHERE attrelid = 'public.near_limit'::regclass AND attname = 'body') AS storage
+           FROM public.near_limit`,
+        [],
+        DB,
+      );
+    const [want] = await read(pair.source);
+    assert.deepEqual(await read(pair.target), [want]);
+    assert.deepEqual({ ...want, content: '' }, { content: '', compressed: 0, storage: 'x' });
   });
 
   it('a sample on a session outside a transaction finds nothing and leaves the session usable', async () => {

@@ -1,12 +1,13 @@
-// Columns whose large values the source stores uncompressed: the source's toaster tried to compress
-// each of them and gave up (the value did not shrink enough), and the target's, given the same bytes
-// and the same method, would try and give up again, value by value, on the COPY's critical path.
-// On the bench's wide table (hex text in a TOAST column) that failed compression was a third of the
-// target backend's CPU for that table. A whole-table COPY (its own transaction, the table truncated
-// in it) sets such columns to STORAGE EXTERNAL for the load and back to EXTENDED before COMMIT: the
-// values land out of line uncompressed, as the failed compression would have left them, and the
-// catalog ends as it began. Decided from a sample, so a column with any compressed value is left
-// alone (a mix of compressible and incompressible values is compressed as usual).
+// Columns the source's toaster tried to compress and gave up on: in the sampled rows over the TOAST
+// threshold, the column's value (the row's largest, so the first one tried) is stored uncompressed,
+// and none of its values is compressed. The target's toaster, given the same bytes and the same
+// method, would try and give up again, value by value, on the COPY's critical path: on the bench's
+// wide table (hex text in 2.2 kB rows) that was 1.3 of its 3.3 CPU-s on the target. A whole-table
+// COPY (its own transaction, the table truncated in it) sets such columns to STORAGE EXTERNAL for
+// the load and back to EXTENDED before COMMIT: the values land out of line uncompressed, as the
+// failed compression would have left them, and the catalog ends as it began. Decided from a sample,
+// so a column with any compressed value is left alone (a mix of compressible and incompressible
+// values is compressed as usual).
 import type pg from 'pg';
 import { ident } from '../connect/quote';
 import { inSavepoint } from '../connect/savepoint';
@@ -16,13 +17,14 @@ import type { SourceTable } from '../catalog';
 const MIN_TABLE_BYTES = 64 * 1024 * 1024;
 /** Heap pages the sample reads (TABLESAMPLE SYSTEM picks whole pages). */
 const SAMPLE_PAGES = 256;
-/** Large values the sample must see in a column, none compressed, before its compression is skipped. */
-const MIN_LARGE_VALUES = 16;
+/** Values the sample must see the toaster give up on in a column before its compression is skipped. */
+const MIN_TRIED_VALUES = 16;
 /**
- * A stored value at least this large was one the toaster tried to compress (it tries the largest
- * values of a row over TOAST_TUPLE_THRESHOLD, about 2 kB with 8 kB pages).
+ * TOAST_TUPLE_THRESHOLD from the block size (2,032 bytes with 8 kB pages): a row over it went
+ * through the toaster, which tried to compress its largest EXTENDED value first. A value's own size
+ * says nothing of that: the bench's 1,924-byte bodies were all tried, in rows of 2.2 kB.
  */
-const LARGE_VALUE_BYTES = 2000;
+const TOAST_THRESHOLD_SQL = `((current_setting('block_size')::int - 40) / 4 / 8 * 8)`;
 /** pg_column_compression and attcompression: PostgreSQL 14. */
 const FIRST_MAJOR = 14;
 
@@ -54,7 +56,7 @@ export function worthSampling(table: SourceTable, scope: IncompressibleScope): b
 }
 
 /**
- * The source's EXTENDED columns of `table` whose sampled large values are all uncompressed. Runs on
+ * The source's EXTENDED columns of `table` the sample shows the toaster gave up on (above). Runs on
  * the job's source session, inside the copy's snapshot transaction: in a savepoint, so a refusal
  * (row-level security under row_security = off, which the COPY then reports itself) never aborts it.
  */
@@ -70,17 +72,25 @@ export async function sampleIncompressible(source: pg.Client, table: SourceTable
 async function sampleInSavepoint(source: pg.Client, table: SourceTable): Promise<ExtendedColumn[]> {
   const candidates = (await source.query<ExtendedColumn>(EXTENDED_COLUMNS_SQL, [table.oid, table.columns])).rows;
   if (candidates.length === 0) return [];
-  const counts = candidates.map(
-    (c, i) =>
-      `count(*) FILTER (WHERE pg_column_size(${ident(c.name)}) >= ${LARGE_VALUE_BYTES}) AS large_${i}, ` +
-      `count(*) FILTER (WHERE pg_column_compression(${ident(c.name)}) IS NOT NULL) AS compressed_${i}`,
-  );
+  // Per candidate: rows over the threshold where it is the largest EXTENDED value (the toaster
+  // tried it first) stored uncompressed, and its values stored compressed anywhere in the sample.
+  const row = 'pgferry_row';
+  const size = (c: ExtendedColumn) => `pg_column_size(${row}.${ident(c.name)})`;
+  const counts = candidates.map((c, i) => {
+    const others = candidates.filter((o) => o !== c).map(size);
+    const largest = others.length === 0 ? 'true' : `${size(c)} >= coalesce(greatest(${others.join(', ')}), 0)`;
+    return (
+      `count(*) FILTER (WHERE pg_column_size(${row}.*) > ${TOAST_THRESHOLD_SQL} AND ${largest} ` +
+      `AND pg_column_compression(${row}.${ident(c.name)}) IS NULL) AS tried_${i}, ` +
+      `count(*) FILTER (WHERE pg_column_compression(${row}.${ident(c.name)}) IS NOT NULL) AS compressed_${i}`
+    );
+  });
   // The percentage from the heap's size now (relpages is stale on a table never vacuumed or
   // analyzed); a constant seed: the same table gets the same sample, and decision, on a resume.
   const percent = `least(100, 100.0 * ${SAMPLE_PAGES} / greatest(1, pg_relation_size($1::oid) / current_setting('block_size')::int))`;
-  const sample = `SELECT ${counts.join(', ')} FROM ONLY ${table.sql} TABLESAMPLE SYSTEM (${percent}) REPEATABLE (0)`;
-  const row = (await source.query<Record<string, string>>(sample, [table.oid])).rows[0]!;
-  return candidates.filter((_, i) => Number(row[`large_${i}`]) >= MIN_LARGE_VALUES && Number(row[`compressed_${i}`]) === 0);
+  const sample = `SELECT ${counts.join(', ')} FROM ONLY ${table.sql} AS ${row} TABLESAMPLE SYSTEM (${percent}) REPEATABLE (0)`;
+  const found = (await source.query<Record<string, string>>(sample, [table.oid])).rows[0]!;
+  return candidates.filter((_, i) => Number(found[`tried_${i}`]) >= MIN_TRIED_VALUES && Number(found[`compressed_${i}`]) === 0);
 }
 
 /**
