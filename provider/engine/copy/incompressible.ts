@@ -72,23 +72,25 @@ export async function sampleIncompressible(source: pg.Client, table: SourceTable
 async function sampleInSavepoint(source: pg.Client, table: SourceTable): Promise<ExtendedColumn[]> {
   const candidates = (await source.query<ExtendedColumn>(EXTENDED_COLUMNS_SQL, [table.oid, table.columns])).rows;
   if (candidates.length === 0) return [];
-  // Per candidate: rows over the threshold where it is the largest EXTENDED value (the toaster
-  // tried it first) stored uncompressed, and its values stored compressed anywhere in the sample.
+  // Per sampled row: whether it is over the threshold, its largest EXTENDED value's size, and each
+  // candidate's size and compression (one pass, linear in the columns); then per candidate: rows
+  // over the threshold where it is that largest value (the toaster tried it first) stored
+  // uncompressed, and its values stored compressed anywhere in the sample.
   const row = 'pgferry_row';
-  const size = (c: ExtendedColumn) => `pg_column_size(${row}.${ident(c.name)})`;
-  const counts = candidates.map((c, i) => {
-    const others = candidates.filter((o) => o !== c).map(size);
-    const largest = others.length === 0 ? 'true' : `${size(c)} >= coalesce(greatest(${others.join(', ')}), 0)`;
-    return (
-      `count(*) FILTER (WHERE pg_column_size(${row}.*) > ${TOAST_THRESHOLD_SQL} AND ${largest} ` +
-      `AND pg_column_compression(${row}.${ident(c.name)}) IS NULL) AS tried_${i}, ` +
-      `count(*) FILTER (WHERE pg_column_compression(${row}.${ident(c.name)}) IS NOT NULL) AS compressed_${i}`
-    );
-  });
+  const column = (c: ExtendedColumn) => `${row}.${ident(c.name)}`;
+  const perRow = candidates.map((c, i) => `pg_column_size(${column(c)}) AS size_${i}, pg_column_compression(${column(c)}) AS method_${i}`);
+  const largest = `greatest(${candidates.map((_, i) => `size_${i}`).join(', ')})`;
+  const counts = candidates.map(
+    (_, i) =>
+      `count(*) FILTER (WHERE over AND size_${i} >= ${largest} AND method_${i} IS NULL) AS tried_${i}, ` +
+      `count(*) FILTER (WHERE method_${i} IS NOT NULL) AS compressed_${i}`,
+  );
   // The percentage from the heap's size now (relpages is stale on a table never vacuumed or
   // analyzed); a constant seed: the same table gets the same sample, and decision, on a resume.
   const percent = `least(100, 100.0 * ${SAMPLE_PAGES} / greatest(1, pg_relation_size($1::oid) / current_setting('block_size')::int))`;
-  const sample = `SELECT ${counts.join(', ')} FROM ONLY ${table.sql} AS ${row} TABLESAMPLE SYSTEM (${percent}) REPEATABLE (0)`;
+  const sample =
+    `SELECT ${counts.join(', ')} FROM (SELECT pg_column_size(${row}.*) > ${TOAST_THRESHOLD_SQL} AS over, ${perRow.join(', ')} ` +
+    `FROM ONLY ${table.sql} AS ${row} TABLESAMPLE SYSTEM (${percent}) REPEATABLE (0)) AS sampled`;
   const found = (await source.query<Record<string, string>>(sample, [table.oid])).rows[0]!;
   return candidates.filter((_, i) => Number(found[`tried_${i}`]) >= MIN_TRIED_VALUES && Number(found[`compressed_${i}`]) === 0);
 }
