@@ -53,6 +53,8 @@ export interface OfflineOptions {
   readonly fsyncOff: boolean;
   /** The tools timed, rotated between rounds. */
   readonly tools: readonly ToolName[];
+  /** One untimed run of round 1's first tool first (BenchArgs.warmUp says why). */
+  readonly warmUp: boolean;
   readonly log: (line: string) => void;
 }
 
@@ -65,11 +67,24 @@ async function freshTarget(target: Cluster, source: Cluster): Promise<void> {
   await source.query('CHECKPOINT');
 }
 
+/** What every run of a tool is given, but its round. */
+function toolOptions(options: OfflineOptions) {
+  const { source, target, jobs, splitBytes, pgferrySplitBytes, workDir, fsyncOff } = options;
+  return { source, target, jobs, splitBytes, pgferrySplitBytes, workDir, fsyncOff };
+}
+
 export async function runOfflineBench(options: OfflineOptions): Promise<OfflineRun[]> {
   const { source, target, log } = options;
   const sourceCounts = await tableRowCounts(source, BENCH_DB);
   const [sourcePid, targetPid] = [await postmasterPid(source), await postmasterPid(target)];
   const runs: OfflineRun[] = [];
+  if (options.warmUp) {
+    const tool = options.tools[0]!;
+    await freshTarget(target, source);
+    log(`warm-up (untimed): ${tool} ...`);
+    const run = await runTool(tool, { ...toolOptions(options), round: 0 });
+    log(`warm-up (untimed): ${tool} ${run.seconds.toFixed(1)} s`);
+  }
   for (let round = 1; round <= options.rounds; round++) {
     const { tools } = options;
     const order: ToolName[] = tools.map((_, i) => tools[(i + round - 1) % tools.length]!);
@@ -79,16 +94,7 @@ export async function runOfflineBench(options: OfflineOptions): Promise<OfflineR
       await freshTarget(target, source);
       log(`round ${round}: ${tool} ...`);
       const before = [await treeCpuSeconds(sourcePid), await treeCpuSeconds(targetPid)];
-      const run = await runTool(tool, {
-        source,
-        target,
-        jobs: options.jobs,
-        splitBytes: options.splitBytes,
-        pgferrySplitBytes: options.pgferrySplitBytes,
-        workDir: options.workDir,
-        round,
-        fsyncOff: options.fsyncOff,
-      });
+      const run = await runTool(tool, { ...toolOptions(options), round });
       const serverCpuSeconds = {
         source: (await treeCpuSeconds(sourcePid)) - before[0]!,
         target: (await treeCpuSeconds(targetPid)) - before[1]!,

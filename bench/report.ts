@@ -193,6 +193,10 @@ export function markdown(report: BenchReport): string {
     '',
     `Parallelism: --jobs ${report.args.jobs} (table jobs = index jobs = ${report.args.jobs} for every tool; pg_dump -j and pg_restore -j the same).`,
     '',
+    report.args.warmUp && report.offline
+      ? `Offline warm-up: one untimed run of ${report.args.tools[0]} before round 1 (a fresh cluster pair's first run pays for creating WAL segments, whichever tool it is).`
+      : "Offline warm-up: none (the first round includes a fresh cluster pair's first run).",
+    '',
     'Server settings (both clusters, every tool): ' +
       Object.entries(report.settings)
         .map(([k, v]) => `${k}=${v}`)

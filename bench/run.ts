@@ -79,6 +79,7 @@ async function offlineBench(
     workDir,
     fsyncOff: args.fsyncOff,
     tools: args.tools,
+    warmUp: args.warmUp,
     log,
   });
   const offline = { runs, summary: summarizeOffline(runs) };
