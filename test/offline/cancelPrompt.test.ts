@@ -4,9 +4,11 @@
 // closed, so the server rolls the copy back when it sees it). Either way the migration ends
 // Canceled soon after the request and nothing pgferry started still runs on the target.
 import assert from 'node:assert/strict';
+import type pg from 'pg';
 import { cancelMigration, runMigration, showMigration, type MigrationStatus } from '../../provider/engine';
 import { isFinalState } from '../../provider/engine/core/model';
-import { CopyHold, pairSpec, serverSpec, startPair, until, type ServerPair } from '../support';
+import { ControlStore } from '../../provider/engine/control/store';
+import { CopyHold, pairSpec, serverSpec, startPair, until, waitForStatus, type ServerPair } from '../support';
 
 /** What still runs on the target in `database` (other than the asking session). */
 async function activeOn(pair: ServerPair, database: string): Promise<string[]> {
@@ -53,6 +55,12 @@ describe('a cancel stops the work in progress on the target (integration)', func
       [],
       'slowindex',
     );
+    await pair.source.query('CREATE DATABASE streamed');
+    await pair.source.query(
+      `CREATE TABLE items (id int PRIMARY KEY, v text); INSERT INTO items SELECT g, 'v' FROM generate_series(1, 100) g`,
+      [],
+      'streamed',
+    );
     await pair.source.query('CREATE DATABASE stalled');
     await pair.source.query(
       `CREATE TABLE items (id int PRIMARY KEY, v text); INSERT INTO items SELECT g, repeat(md5(g::text), 4) FROM generate_series(1, 20000) g`,
@@ -81,6 +89,38 @@ describe('a cancel stops the work in progress on the target (integration)', func
       assert.equal(row!.n, 2000);
     } finally {
       await endIfRunning(spec, running);
+    }
+  });
+
+  it('stops a streaming apply that waits for a lock on the target', async () => {
+    const store = new ControlStore(serverSpec(pair.target));
+    const spec = pairSpec(pair, 'cancel-locked', ['streamed'], { mode: 'Online', option: 'Migrate' });
+    const running = runMigration(spec);
+    let locker: pg.Client | undefined;
+    try {
+      await waitForStatus(store, spec.migrationName, (s) => s.subState === 'WaitingForCutoverTrigger' || isFinalState(s.state));
+      locker = await pair.target.connect('streamed');
+      // someone holds the table on the target: the apply's next statement waits for the lock
+      await locker.query('BEGIN');
+      await locker.query('LOCK TABLE items IN ACCESS EXCLUSIVE MODE');
+      await pair.source.query(`UPDATE items SET v = 'changed' WHERE id <= 10`, [], 'streamed');
+      await until('the apply waiting for the lock', async () => {
+        const rows = await pair.target.query(
+          `SELECT 1 FROM pg_stat_activity WHERE datname = 'streamed' AND wait_event_type = 'Lock' AND application_name LIKE 'pgferry%'`,
+        );
+        return rows.length > 0 ? true : undefined;
+      });
+      await cancelMigration(spec.target, spec.migrationName);
+      const done = await endsWithin(running, 30_000, 'an apply waiting for a lock');
+      assert.equal(done.state, 'Canceled', done.message);
+      // the waiting statement was canceled on the server, not left queued behind the lock
+      const waiting = await pair.target.query(`SELECT 1 FROM pg_stat_activity WHERE datname = 'streamed' AND wait_event_type = 'Lock'`);
+      assert.equal(waiting.length, 0);
+    } finally {
+      await locker?.query('ROLLBACK').catch(() => undefined);
+      await locker?.end();
+      await endIfRunning(spec, running);
+      await store.close();
     }
   });
 

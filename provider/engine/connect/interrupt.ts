@@ -23,7 +23,7 @@ interface BackendKey {
 }
 
 /** Sends a CancelRequest for `client`'s backend; best effort, never throws. */
-function requestCancel(client: pg.Client): void {
+export function requestCancel(client: pg.Client): void {
   const { processID, secretKey } = client as unknown as BackendKey;
   if (typeof processID !== 'number' || typeof secretKey !== 'number') return;
   const packet = Buffer.alloc(16);

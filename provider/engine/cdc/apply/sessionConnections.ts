@@ -4,6 +4,7 @@
 // it is open, so stop() closes whatever start() got to, after a failure too. The apply loop that
 // uses them is applySession.ts.
 import type pg from 'pg';
+import { requestCancel } from '../../connect/interrupt';
 import { closeSession } from '../../connect/session';
 import { maxLsn } from '../decode/lsn';
 import { ChangeNormalizer } from '../decode/normalizer';
@@ -146,6 +147,11 @@ export class SessionConnections {
     await closeSession(this.source);
     // bounded: a target that stopped answering must not hold the session open
     if (this.txn) {
+      // A statement still running (waiting for a lock someone holds on the target, a long UPDATE)
+      // would hold the release, and once the connection closed it would run on in its backend,
+      // which keeps this session's replication origin busy: a cancel could then not drop it. It
+      // is canceled on the server: what it did was not committed, and is streamed again.
+      if (this.txn.inFlight > 0 && this.target) requestCancel(this.target);
       let timer: NodeJS.Timeout | undefined;
       await Promise.race([this.txn.release().catch(() => undefined), new Promise((r) => (timer = setTimeout(r, RELEASE_MS)))]);
       clearTimeout(timer);
