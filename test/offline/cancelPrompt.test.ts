@@ -1,7 +1,9 @@
 // A cancel stops what runs on the target now, not when it would have finished: an index build of
 // minutes is canceled on the server (pgferry asks it to, with the session's cancel key), and a
 // COPY into a target that stopped answering is given up after a bounded wait (its connection
-// closed, so the server rolls the copy back when it sees it). Either way the migration ends
+// closed, so the server rolls the copy back when it sees it); a streaming apply waiting for a lock
+// someone holds on the target has its statement canceled there too (left waiting, it held the
+// stream's replication origin and the cleanup could not drop it). Each way the migration ends
 // Canceled soon after the request and nothing pgferry started still runs on the target.
 import assert from 'node:assert/strict';
 import type pg from 'pg';
