@@ -33,7 +33,7 @@ const IN_FLIGHT_BUDGETS = 2;
  */
 const STAGE_MIN_ROWS = 100;
 
-/** The target connection is given this long to finish what is in flight when the session ends. */
+/** The target connection is given this long to answer the release (statements in flight canceled first) when the session ends. */
 const RELEASE_MS = 2_000;
 
 export class SessionConnections {
