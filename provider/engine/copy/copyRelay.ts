@@ -238,7 +238,7 @@ export class CopyFramesIn extends Writable {
 
   override _final(done: (error?: Error | null) => void): void {
     this.onReadyForQuery = done;
-    this.whenCopyIn(() => this.flush(() => this.connection!.stream.write(Buffer.from([COPY_DONE, 0, 0, 0, 4]))));
+    this.whenCopyIn(() => this.flush(() => this.connection?.stream.write(Buffer.from([COPY_DONE, 0, 0, 0, 4]))));
   }
 
   override _destroy(error: Error | null, done: (error?: Error | null) => void): void {
@@ -256,7 +256,13 @@ export class CopyFramesIn extends Writable {
   }
 
   private flush(done: () => void): void {
-    const stream = this.connection!.stream;
+    // The server may end the COPY while a flush waits for 'drain' (an error in the data, a
+    // cancel): the connection is pg's again and the error already on its way; drop the rest.
+    if (!this.connection) {
+      this.pending = [];
+      return done();
+    }
+    const stream = this.connection.stream;
     let ok = true;
     while (ok && this.pending.length > 0) ok = stream.write(this.pending.shift()!);
     if (ok) return done();
