@@ -20,7 +20,18 @@ import {
 } from '../../provider/engine';
 import { ControlStore } from '../../provider/engine/control/store';
 import { toAzureResource } from '../../provider/cli/azureShape';
-import { CopyHold, pairSpec, serverSpec, startCluster, startPair, until, waitForStatus, type Cluster, type ServerPair } from '../support';
+import {
+  CopyHold,
+  endIfRunning,
+  pairSpec,
+  serverSpec,
+  startCluster,
+  startPair,
+  until,
+  waitForStatus,
+  type Cluster,
+  type ServerPair,
+} from '../support';
 
 const TABLE = `CREATE TABLE items (id int PRIMARY KEY, v text); INSERT INTO items SELECT g, 'v' || g FROM generate_series(1, 500) g`;
 
@@ -179,16 +190,6 @@ async function endsWhenTheWindowWasMissed(pair: ServerPair, store: ControlStore)
     /^the migration window closed at .* before the copy started \(was its runner stopped\?\); nothing was copied/,
   );
   assert.equal((await pair.target.query(`SELECT 1 FROM pg_database WHERE datname = 'early'`)).length, 0);
-}
-
-/** After a test: a migration it left running is canceled, so the suite leaves nothing behind. */
-async function endIfRunning(
-  spec: { target: Parameters<typeof showMigration>[0]; migrationName: string },
-  running: Promise<MigrationStatus>,
-) {
-  const status = await showMigration(spec.target, spec.migrationName).catch(() => undefined);
-  if (status && !isFinalState(status.state)) await cancelMigration(spec.target, spec.migrationName).catch(() => undefined);
-  await running.catch(() => undefined);
 }
 
 describe("Azure's states and per-database operations (integration)", function () {

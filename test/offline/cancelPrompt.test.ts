@@ -7,10 +7,10 @@
 // Canceled soon after the request and nothing pgferry started still runs on the target.
 import assert from 'node:assert/strict';
 import type pg from 'pg';
-import { cancelMigration, runMigration, showMigration, type MigrationStatus } from '../../provider/engine';
+import { cancelMigration, runMigration, type MigrationStatus } from '../../provider/engine';
 import { isFinalState } from '../../provider/engine/core/model';
 import { ControlStore } from '../../provider/engine/control/store';
-import { CopyHold, pairSpec, serverSpec, startPair, until, waitForStatus, type ServerPair } from '../support';
+import { CopyHold, endIfRunning, pairSpec, serverSpec, startPair, until, waitForStatus, type ServerPair } from '../support';
 
 /** What still runs on the target in `database` (other than the asking session). */
 async function activeOn(pair: ServerPair, database: string): Promise<string[]> {
@@ -19,12 +19,6 @@ async function activeOn(pair: ServerPair, database: string): Promise<string[]> {
     [database],
   );
   return rows.map((r) => r.q);
-}
-
-async function endIfRunning(spec: { target: Parameters<typeof showMigration>[0]; migrationName: string }, running: Promise<unknown>) {
-  const status = await showMigration(spec.target, spec.migrationName).catch(() => undefined);
-  if (status && !isFinalState(status.state)) await cancelMigration(spec.target, spec.migrationName).catch(() => undefined);
-  await running.catch(() => undefined);
 }
 
 /** Resolves with the final status, or rejects after `ms`: the cancel did not end the run in time. */

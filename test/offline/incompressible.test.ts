@@ -72,6 +72,9 @@ describe('offline copy: columns the source could not compress skip compression',
   });
 
   const table = (name: string): SourceTable => ({ ...tables.find((t) => t.name === name)!, bytes: LARGE });
+  /** One whole-table copy job of `name` into `into` (the target's superuser session by default), both servers 15. */
+  const copyWhole = (name: string, into: pg.Client = target) =>
+    runCopyJob({ job: { table: table(name) }, source, target: into, encoding: 'UTF8', majors: { sourceMajor: 15, targetMajor: 15 } });
 
   /** Per column of `table` on `cluster`: values stored compressed, and the column's storage. */
   const stored = async (cluster: ServerPair['source'], name: string) => {
@@ -111,13 +114,7 @@ describe('offline copy: columns the source could not compress skip compression',
     assert.deepEqual(await sampleIncompressible(source, table('near_limit')), [{ name: 'body', method: 'pglz' }]);
     assert.deepEqual(await sampleIncompressible(source, table('fits')), []);
     // loaded as the source stores it: the same values, none compressed, the column EXTENDED again
-    const outcome = await runCopyJob({
-      job: { table: table('near_limit') },
-      source,
-      target,
-      encoding: 'UTF8',
-      majors: { sourceMajor: 15, targetMajor: 15 },
-    });
+    const outcome = await copyWhole('near_limit');
     assert.equal(outcome.rows, ROWS);
     const read = (cluster: ServerPair['source']) =>
       cluster.query(
@@ -144,13 +141,7 @@ describe('offline copy: columns the source could not compress skip compression',
   });
 
   it('loads the table with the source values, frozen, compressible columns compressed, storage as before', async () => {
-    const outcome = await runCopyJob({
-      job: { table: table('blobs') },
-      source,
-      target,
-      encoding: 'UTF8',
-      majors: { sourceMajor: 15, targetMajor: 15 },
-    });
+    const outcome = await copyWhole('blobs');
     assert.equal(outcome.rows, ROWS);
     assert.equal(outcome.frozen, true);
     const want = await stored(pair.source, 'public.blobs');
@@ -178,13 +169,7 @@ describe('offline copy: columns the source could not compress skip compression',
     const loader = new pg.Client({ host: pair.target.host, port: pair.target.port, user: 'loader', password: 'loader-pw', database: DB });
     await loader.connect();
     try {
-      const outcome = await runCopyJob({
-        job: { table: table('loaded_by_other') },
-        source,
-        target: loader,
-        encoding: 'UTF8',
-        majors: { sourceMajor: 15, targetMajor: 15 },
-      });
+      const outcome = await copyWhole('loaded_by_other', loader);
       assert.equal(outcome.rows, ROWS);
       assert.equal(outcome.frozen, true);
     } finally {

@@ -1,6 +1,7 @@
 // Polling for a condition in tests, with a deadline that names what was awaited.
+import { cancelMigration, showMigration } from '../../provider/engine';
 import type { ControlStore } from '../../provider/engine/control/store';
-import type { MigrationStatus } from '../../provider/engine/core/model';
+import { isFinalState, type MigrationStatus } from '../../provider/engine/core/model';
 
 /** Calls `probe` until it returns a value (not undefined), or fails after `timeoutMs`. */
 export async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 60_000, intervalMs = 200): Promise<T> {
@@ -47,4 +48,14 @@ export function processAlive(pid: number): boolean {
   } catch {
     return false;
   }
+}
+
+/** After a test: a migration it left running is canceled, so the suite leaves nothing behind. */
+export async function endIfRunning(
+  spec: { target: Parameters<typeof showMigration>[0]; migrationName: string },
+  running: Promise<unknown>,
+): Promise<void> {
+  const status = await showMigration(spec.target, spec.migrationName).catch(() => undefined);
+  if (status && !isFinalState(status.state)) await cancelMigration(spec.target, spec.migrationName).catch(() => undefined);
+  await running.catch(() => undefined);
 }
