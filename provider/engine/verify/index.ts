@@ -1,9 +1,13 @@
 // Verification: per table, row count and an order-independent content checksum computed on both
 // servers in parallel; tables only on the target; large objects by count and content (with their
 // OIDs); sequences by next value (verify/sequenceCheck.ts). A mismatch names the table or object.
+// A table's rows are compared by column name: the source's columns, read from its catalog when the
+// table is verified, hashed in the same order on both servers; a column on one side only is a
+// mismatch naming it.
 import type pg from 'pg';
 import { listTables, type SourceTable } from '../catalog';
 import { readUnsupportedObjects } from '../catalog/unsupported';
+import { ident } from '../connect/quote';
 import { closeSessionPair, openSessionPair, serverMajor, withSession, type SessionPair } from '../connect/session';
 import { pairedWithTarget, type SnapshotSessions } from '../copy/copySnapshot';
 import { safeEmit, type LeftOutObject, type ProgressListener, type VerificationReport, type VerificationTable } from '../core/model';
@@ -11,7 +15,7 @@ import type { MigrationSpec } from '../input/migrationSpec';
 import { CONTROL_SCHEMA } from '../core/names';
 import { runWorkers, WorkQueue } from '../util/workQueue';
 import { stopOnAbort } from '../connect/interrupt';
-import { keyedChecksumSql, tableCountSql } from './keyedChecksum';
+import { keyedChecksumSql, rowTextSql, tableCountSql } from './keyedChecksum';
 import type { TargetColumn } from '../cdc/apply/types';
 import { nameKey, readFilterPlan, UNFILTERED, type FilterPlan } from '../filter/plan';
 import { compareSequences, describeDifference, readSequenceStates, targetBehindItsRows } from './sequenceCheck';
@@ -19,12 +23,49 @@ import { compareSequences, describeDifference, readSequenceStates, targetBehindI
 /**
  * Count and checksum of one table's own rows: the sum of the first 64 bits of md5(row text), as
  * numeric so it cannot overflow. Row text is stable because both sessions use the same
- * DateStyle, float digits, time zone and bytea output (STABLE_TEXT_SETTINGS).
+ * DateStyle, float digits, time zone and bytea output (STABLE_TEXT_SETTINGS). `columns`: the
+ * columns hashed, by name and in this order (the source's: tableColumns); the whole row without.
  */
-export const tableChecksumSql = (qualifiedTable: string): string =>
+export const tableChecksumSql = (qualifiedTable: string, columns?: readonly string[]): string =>
   `SELECT count(*)::int8::text AS n,
-          coalesce(sum(('x' || substr(md5(t::text), 1, 16))::bit(64)::int8::numeric), 0)::text AS h
+          coalesce(sum(('x' || substr(md5(${rowTextSql(columns)}), 1, 16))::bit(64)::int8::numeric), 0)::text AS h
      FROM ONLY ${qualifiedTable} AS t`;
+
+/** A table's columns in their order (dropped ones aside); null when there is no such table. */
+const TABLE_COLUMNS_SQL = `
+SELECT CASE WHEN r.oid IS NOT NULL THEN ARRAY(
+         SELECT a.attname::pg_catalog.text FROM pg_catalog.pg_attribute a
+          WHERE a.attrelid = r.oid AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum) END AS columns
+  FROM (SELECT pg_catalog.to_regclass($1)::pg_catalog.oid AS oid) AS r`;
+
+/** The columns of a table (its quoted qualified name) as a server's catalog has them now; undefined without the table. */
+export async function tableColumns(client: pg.Client, qualifiedTable: string): Promise<string[] | undefined> {
+  const { rows } = await client.query<{ columns: string[] | null }>(TABLE_COLUMNS_SQL, [qualifiedTable]);
+  return rows[0]?.columns ?? undefined;
+}
+
+/** Pure: the columns only one of the two sides has, as a mismatch's reason (source's order first, then the target's); undefined when both have the same. */
+export function columnDifference(source: readonly string[], target: readonly string[]): string | undefined {
+  const onSource = new Set(source);
+  const onTarget = new Set(target);
+  const lines = [
+    ...source.filter((c) => !onTarget.has(c)).map((c) => `column ${ident(c)} is missing on the target`),
+    ...target.filter((c) => !onSource.has(c)).map((c) => `column ${ident(c)} is only on the target`),
+  ];
+  return lines.length === 0 ? undefined : lines.join('; ');
+}
+
+/**
+ * The source's columns of a table, or why the two sides' columns differ (the rows are then not
+ * read: a checksum over the source's columns would fail on the target). An error reading the
+ * target is left to the checksum, which says it (a table missing there).
+ */
+async function columnsOf(table: SourceTable, p: SessionPair): Promise<{ columns?: string[]; reason?: string }> {
+  const [source, target] = await Promise.all([tableColumns(p.source, table.sql), tableColumns(p.target, table.sql).catch(() => undefined)]);
+  if (!source || !target) return {};
+  const reason = columnDifference(source, target);
+  return reason ? { reason } : { columns: source };
+}
 
 /** The OID is hashed with the content: the copy keeps OIDs, which columns of type oid refer to. */
 const LARGE_OBJECTS_CHECKSUM_SQL = `
@@ -170,15 +211,24 @@ async function verifyDatabase(spec: MigrationSpec, database: string, options: Ve
       return record({ database, table: item.table.display, sourceRows: 0, targetRows: rows, matches: false, reason });
     }
     const recheck = item.kind === 'table' ? options.recheck?.(database, item.table) : undefined;
-    if (item.kind === 'table' && recheck) return record(await recheckTable(database, item.table, recheck, p));
+    const shape = item.kind === 'table' ? await columnsOf(item.table, p) : {};
+    if (item.kind === 'table' && recheck && !shape.reason)
+      return record(await recheckTable(database, item.table, recheck, p, shape.columns));
     const name = item.kind === 'table' ? item.table.display : '(large objects)';
-    const sql = item.kind === 'table' ? tableChecksumSql(item.table.sql) : LARGE_OBJECTS_CHECKSUM_SQL;
+    // columns that differ: the rows are only counted, the columns named
+    const sql =
+      item.kind !== 'table'
+        ? LARGE_OBJECTS_CHECKSUM_SQL
+        : shape.reason
+          ? tableCountSql(item.table.sql)
+          : tableChecksumSql(item.table.sql, shape.columns);
     const [src, dst] = await Promise.all([
       checksum(p.source, sql),
       checksum(p.target, sql).catch((error: Error) => ({ rows: -1, hash: '', error: error.message })),
     ]);
     let reason: string | undefined;
     if ('error' in dst) reason = `cannot read the table on the target: ${dst.error}`;
+    else if (shape.reason) reason = shape.reason;
     else if (src.rows !== dst.rows) reason = `row count differs: source ${src.rows}, target ${dst.rows}`;
     else if (src.hash !== dst.hash) reason = 'content checksum differs (same row count, different values)';
     if (item.kind === 'large-objects' && src.rows === 0 && dst.rows <= 0 && reason?.startsWith('cannot')) reason = undefined;
@@ -190,12 +240,18 @@ async function verifyDatabase(spec: MigrationSpec, database: string, options: Ve
 }
 
 /** A table read again at cutover: its count on both sides, and the rows of the keys changed since its pinned verification. */
-async function recheckTable(database: string, table: SourceTable, recheck: TableRecheck, p: SessionPair): Promise<VerificationTable> {
+async function recheckTable(
+  database: string,
+  table: SourceTable,
+  recheck: TableRecheck,
+  p: SessionPair,
+  columns: readonly string[] | undefined,
+): Promise<VerificationTable> {
   const count = tableCountSql(table.sql);
   const [src, dst] = await Promise.all([checksum(p.source, count), checksum(p.target, count)]);
   let reason = src.rows !== dst.rows ? `row count differs: source ${src.rows}, target ${dst.rows}` : undefined;
   if (recheck.kind === 'keys' && reason === undefined) {
-    const sql = keyedChecksumSql(table.sql, recheck.keyColumns);
+    const sql = keyedChecksumSql(table.sql, recheck.keyColumns, columns);
     const keys = `[${recheck.keys.join(',')}]`;
     const [a, b] = await Promise.all([checksum(p.source, sql, [keys]), checksum(p.target, sql, [keys])]);
     if (a.rows !== b.rows)

@@ -5,12 +5,23 @@ import { ident } from '../connect/quote';
 import type { TargetColumn } from '../cdc/apply/types';
 
 /**
+ * The text of a row of table alias `t` that a checksum hashes: its columns by name, in the given
+ * order (the source's column list: the same list and order on both servers, so that a column
+ * placed elsewhere on the target hashes alike and a column missing there fails to read), or the
+ * whole row `t::text` without a list. Both print alike for the same columns in the same order.
+ */
+export function rowTextSql(columns?: readonly string[]): string {
+  return columns ? `ROW(${columns.map((c) => `t.${ident(c)}`).join(', ')})::pg_catalog.text` : 't::text';
+}
+
+/**
  * Count and checksum of the rows of `qualifiedTable` whose key is one of $1 (a JSON array of
  * arrays of key column texts, in `keyColumns` order). The keys arrive as one parameter, whatever
  * their number; each is cast to its column's type and compared with the column's equality (its
- * text where the type has none), so an index on the key serves the look-up.
+ * text where the type has none), so an index on the key serves the look-up. `columns`: the row's
+ * columns by name (rowTextSql); the whole row without.
  */
-export function keyedChecksumSql(qualifiedTable: string, keyColumns: readonly TargetColumn[]): string {
+export function keyedChecksumSql(qualifiedTable: string, keyColumns: readonly TargetColumn[], columns?: readonly string[]): string {
   const picks = keyColumns.map((c, i) => `(k.e ->> ${i})::${c.cast} AS ${ident(`k${i}`)}`).join(', ');
   const match = keyColumns
     .map((c, i) => {
@@ -20,7 +31,7 @@ export function keyedChecksumSql(qualifiedTable: string, keyColumns: readonly Ta
     })
     .join(' AND ');
   return `SELECT count(*)::int8::text AS n,
-          coalesce(sum(('x' || substr(md5(t::text), 1, 16))::bit(64)::int8::numeric), 0)::text AS h
+          coalesce(sum(('x' || substr(md5(${rowTextSql(columns)}), 1, 16))::bit(64)::int8::numeric), 0)::text AS h
      FROM (SELECT ${picks} FROM pg_catalog.jsonb_array_elements($1::pg_catalog.jsonb) AS k(e)) AS k
      JOIN ONLY ${qualifiedTable} AS t ON ${match}`;
 }
