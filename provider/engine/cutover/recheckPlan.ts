@@ -1,7 +1,8 @@
 // What the cutover reads again of each table verified in the background: nothing but its count
 // when no change reached it since its pinned verification, its count and the rows of the keys
 // changed since otherwise, and the whole table when this runner cannot tell (not pinned by it, a
-// TRUNCATE, too many keys, rows without a usable key, a verification record that is not this pin's).
+// TRUNCATE, too many keys, rows without a usable key, a verification record that is not this pin's,
+// a table whose shape changed while streaming: ChangeTracker.reshaped).
 import type { OnlineStream } from '../cdc/apply/onlineStream';
 import type { SourceTable } from '../catalog';
 import { tableVerifications, type TableVerificationRecord } from '../control/tableVerification';
@@ -16,9 +17,10 @@ export async function recheckPlan(
   const records = new Map<string, TableVerificationRecord>();
   for (const r of await tableVerifications(run.store, run.spec.migrationName)) records.set(`${r.database}\0${r.table}`, r);
   return (database, table) => {
-    const entry = streams.find((s) => s.database === database)?.applier.tracker.entry(table.sql);
+    const tracker = streams.find((s) => s.database === database)?.applier.tracker;
+    const entry = tracker?.entry(table.sql);
     const record = records.get(`${database}\0${table.display}`);
-    if (!pinStillCurrent(entry, record) || entry.keys === 'all') return undefined;
+    if (!pinStillCurrent(entry, record) || entry.keys === 'all' || tracker?.wasReshaped(table.sql)) return undefined;
     if (entry.keys.size === 0) return { kind: 'count' };
     return { kind: 'keys', keys: [...entry.keys], keyColumns: entry.keyColumns ?? [] };
   };

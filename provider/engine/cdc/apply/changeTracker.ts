@@ -1,7 +1,10 @@
 // Which rows the apply changed in each table since that table was last verified at a pinned
 // position (verify/background.ts): the cutover then re-checks those keys only, not the table.
 // Only tables pinned by this runner are tracked (a table it never pinned has no entry and is
-// checked whole), so a restart can only make the cutover check more, never less. Pure.
+// checked whole), so a restart can only make the cutover check more, never less. A table whose
+// shape changed while streaming (a column added, dropped, retyped) is checked whole for good: its
+// pinned verification compared rows of another shape, and the values a followed column got on the
+// target's existing rows are no key's change. Pure.
 import { qualified } from '../../connect/quote';
 import { UNCHANGED, type Tuple } from '../decode/tuple';
 import type { RowChange, TargetColumn, TargetTable } from './types';
@@ -25,6 +28,10 @@ export interface TableChanges {
 
 export class ChangeTracker {
   private readonly tables = new Map<string, TableChanges>();
+  /** Tables (quoted qualified names) whose shape changed while this runner streamed. */
+  private readonly reshapedTables = new Set<string>();
+  /** A partitioned table's shape changed: every partition's did (or may have). */
+  private partitionsReshaped = false;
 
   /** The table is verified at `since`: its changes count from there. Called while the apply is held at that position. */
   startAt(table: string, since: bigint, isPartition: boolean): void {
@@ -41,6 +48,21 @@ export class ChangeTracker {
 
   get size(): number {
     return this.tables.size;
+  }
+
+  /**
+   * The table's shape changed while streaming (a relation message whose columns differ from the
+   * previous one or from the target's table). `partitioned`: whether it is a partitioned table;
+   * undefined when not known, which counts as partitioned. Kept through later pins (startAt).
+   */
+  reshaped(table: string, partitioned: boolean | undefined): void {
+    this.reshapedTables.add(table);
+    if (partitioned !== false) this.partitionsReshaped = true;
+  }
+
+  /** Whether the table's shape changed while this runner streamed: then the cutover reads it whole. */
+  wasReshaped(table: string): boolean {
+    return this.reshapedTables.has(table) || (this.partitionsReshaped && this.tables.get(table)?.isPartition === true);
   }
 
   /** Tables whose changes are only known wholesale: the background verifier takes them first. */
