@@ -16,7 +16,7 @@
 //   already applied (their end ≤ P) and no later one is skipped.
 // A SIGKILL anywhere loses the open target transaction and nothing else; it is streamed again.
 import { openSession } from '../../connect/session';
-import { qualified } from '../../connect/quote';
+import { ident, qualified } from '../../connect/quote';
 import { PgferryError } from '../../core/errors';
 import { maxLsn } from '../decode/lsn';
 import { decodePgoutput } from '../decode/pgoutput';
@@ -24,7 +24,7 @@ import { CommitPolicy } from './commitPolicy';
 import { truncateStatement } from './statements';
 import type { QueuedRecord } from './recordQueue';
 import { SessionConnections } from './sessionConnections';
-import { addColumnSql, inspectTargetTable, resolveTargetTable, sourceColumnDefinitions } from './targetTables';
+import { addColumnPlan, inspectTargetTable, resolveTargetTable, sourceColumnDefinitions } from './targetTables';
 import type { ApplyState, SessionConfig, SessionEnd, TargetTable } from './types';
 import { ALL_TABLES } from './pin';
 import type { ChangeEvent, Relation, RowEvent } from '../decode/changeEvents';
@@ -316,37 +316,87 @@ class ApplySession extends SessionConnections {
 
   /**
    * Step: a relation message. Columns added on the source are added on the target (inside the
-   * open transaction, before any row uses them); any other change of shape stops the stream.
+   * open transaction, before any row uses them), so that the target's existing rows get the values
+   * the source's have (addColumnPlan); any other change of shape, or a column whose existing
+   * values only the source could compute, stops the stream. A table whose shape changed is
+   * verified whole at cutover (ChangeTracker.reshaped).
    */
   private async relationChanged(item: ChangeEvent & { kind: 'relation' }): Promise<void> {
     const { relation, change } = item;
+    const name = qualified(relation.schema, relation.name);
     const stopWith = (description: string): never => {
-      throw new SchemaChangeError(
-        'CDC_SCHEMA_CHANGE',
-        `source table ${qualified(relation.schema, relation.name)} changed while streaming: ${description}; streaming stopped`,
-        { category: 'source', fix: 'only added columns are followed: make the same change on the target and restart the migration' },
-      );
+      throw new SchemaChangeError('CDC_SCHEMA_CHANGE', `source table ${name} changed while streaming: ${description}; streaming stopped`, {
+        category: 'source',
+        field: name,
+        fix: 'only added columns are followed: make the same change on the target and restart the migration',
+      });
     };
-    if (change.kind === 'unsupported') stopWith(change.description);
+    // marked before any stop, so that it stays marked when the stream resumes after a fix
+    const reshaped = (partitioned = this.tables.get(relation.oid)?.partitioned): void => this.state.tracker.reshaped(name, partitioned);
+    if (change.kind === 'unsupported') {
+      reshaped();
+      stopWith(change.description);
+    }
     // pgoutput re-sends a Relation message after every relcache invalidation on the source (a
     // VACUUM or ANALYZE is enough): an unchanged shape needs no new look at the target. The
     // bench traced up to 0.8 s of such catalog round trips before the first batch of a backlog.
     if (change.kind === 'none' && this.tables.has(relation.oid)) return;
     const target = this.target!;
     const { missing, extra, table } = await inspectTargetTable(target, relation, this.foreignKeysFire);
-    if (extra.length > 0) stopWith(`column ${JSON.stringify(extra[0])} was dropped or renamed`);
+    if (extra.length > 0) {
+      reshaped();
+      stopWith(`column ${JSON.stringify(extra[0])} was dropped or renamed`);
+    }
     if (table) {
+      if (change.kind !== 'none') reshaped(table.partitioned);
       this.tables.set(relation.oid, table);
       return;
     }
+    // none of the streamed columns: no such table on the target (resolving it names that), or another table
+    if (missing.length === relation.columns.length) await resolveTargetTable(target, relation, this.foreignKeysFire);
     if (missing.length > 0) {
       await this.txn!.flush();
       this.source ??= await openSession(this.config.source, { database: this.config.database, purpose: 'cdc catalog' });
-      for (const column of await sourceColumnDefinitions(this.source, relation.oid, missing)) {
-        const text = addColumnSql(relation.schema, relation.name, column);
-        await this.txn!.exec({ op: 'ddl', target: qualified(relation.schema, relation.name), text, params: [], rows: 0 });
+      const columns = await sourceColumnDefinitions(this.source, relation.oid, missing);
+      // the target's rows so far, this open transaction's included (same connection, after the flush)
+      const { rows } = await target.query<{ has: boolean }>(`SELECT EXISTS (SELECT 1 FROM ${name}) AS has`);
+      const hasRows = rows[0]?.has === true;
+      const plans = columns.map((column) => ({ column, plan: addColumnPlan(relation.schema, relation.name, column, hasRows) }));
+      // nothing is changed on the target before every column is known to be reproducible
+      for (const { column, plan } of plans) {
+        if (plan.kind !== 'per-row') continue;
+        reshaped();
+        this.stopPerRow(name, column.name, plan.why);
+      }
+      for (const { plan } of plans) {
+        if (plan.kind === 'per-row') continue;
+        for (const text of plan.statements) await this.txn!.exec({ op: 'ddl', target: name, text, params: [], rows: 0 });
       }
     }
-    this.tables.set(relation.oid, await resolveTargetTable(target, relation, this.foreignKeysFire));
+    const resolved = await resolveTargetTable(target, relation, this.foreignKeysFire);
+    reshaped(resolved.partitioned);
+    this.tables.set(relation.oid, resolved);
+  }
+
+  /**
+   * A column added on the source whose existing rows got values only the source could compute (a
+   * volatile default evaluated per row while the source rewrote the table, an identity): adding it
+   * on the target would give them other values, which would pass for applied. The stream stops,
+   * resumable: once the column exists on the target, the relation is followed as it is.
+   */
+  private stopPerRow(table: string, column: string, why: string): never {
+    throw new SchemaChangeError(
+      'CDC_SCHEMA_CHANGE',
+      `column ${ident(column)} was added to source table ${table} while streaming and ${why}, so the target cannot reproduce the values of its existing rows; streaming stopped`,
+      {
+        category: 'source',
+        field: table,
+        // the stop's message adds the resume step after the fix (flow/streamStops.ts)
+        fix:
+          "restart the migration, or add the column on the target with the source's values (for example: copy the table's key " +
+          `and ${ident(column)} from the source into a temporary table on the target, ALTER TABLE ${table} ADD COLUMN ${ident(column)} ` +
+          "with the source's type and default, and UPDATE it from that copy)",
+      },
+    );
   }
 }

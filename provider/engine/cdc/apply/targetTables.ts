@@ -262,19 +262,94 @@ export async function inspectTargetTable(
   return { ...changes, table: targetTableOf(relation, read, foreignKeysFire) };
 }
 
-/** Column definitions as the source has them now (type, default, NOT NULL), read by the relation's source OID. */
+/** A column added on the source, as the source's catalog has it now (sourceColumnDefinitions). */
+export interface SourceColumnDefinition {
+  readonly name: string;
+  /** format_type of the column's type: the source catalog's own SQL. */
+  readonly type: string;
+  /** pg_get_expr of its default: the source catalog's own SQL; null without one. */
+  readonly defaultExpr: string | null;
+  readonly notNull: boolean;
+  /** An identity column: each existing row got the next value of the source's sequence. */
+  readonly identity: boolean;
+  /** The default calls a function or operator that is not IMMUTABLE (or a node that evaluates like one). */
+  readonly mutableDefault: boolean;
+  /**
+   * The value the source's rows that existed when the column was added have, as text
+   * (pg_attribute.attmissingval, set when a non-volatile default was evaluated once instead of
+   * rewriting the table); null when there is none or the source user may not read it.
+   */
+  readonly existingValue: string | null;
+}
+
+/**
+ * Expression nodes that evaluate a function without naming it by :funcid or :opno in the stored
+ * tree: SQLValueFunction (CURRENT_TIMESTAMP, CURRENT_USER...: STABLE), NextValueExpr (identity:
+ * VOLATILE), CoerceViaIO (the types' output and input functions: text to timestamptz is STABLE),
+ * RowCompareExpr (a list of operators) and the SQL/JSON constructors. Counted as not immutable,
+ * as PostgreSQL's contain_mutable_functions counts them.
+ */
+const MUTABLE_NODES = '\\{(SQLVALUEFUNCTION|NEXTVALUEEXPR|COERCEVIAIO|ROWCOMPAREEXPR|JSON[A-Z]*) ';
+
+/**
+ * Whether a default (the pg_attrdef row `d`) is not IMMUTABLE: the functions it depends on
+ * (pg_depend of the pg_attrdef entry on pg_proc, and on pg_operator through each operator's
+ * oprcode) and, because PostgreSQL records no dependency on its built-in (pinned) functions,
+ * the functions and operators its stored expression names (`:funcid`, `:opfuncid`, `:opno`), each
+ * judged by its provolatile; plus the nodes of MUTABLE_NODES.
+ */
+const MUTABLE_DEFAULT_SQL = `(d.adbin::pg_catalog.text OPERATOR(pg_catalog.~) '${MUTABLE_NODES}'
+  OR EXISTS (SELECT 1 FROM pg_catalog.pg_proc p WHERE p.provolatile OPERATOR(pg_catalog.<>) 'i' AND p.oid IN (
+       SELECT dp.refobjid FROM pg_catalog.pg_depend dp
+        WHERE dp.classid = 'pg_catalog.pg_attrdef'::pg_catalog.regclass AND dp.objid = d.oid AND dp.refclassid = 'pg_catalog.pg_proc'::pg_catalog.regclass
+       UNION ALL
+       SELECT o.oprcode::pg_catalog.oid FROM pg_catalog.pg_depend dp JOIN pg_catalog.pg_operator o ON o.oid = dp.refobjid
+        WHERE dp.classid = 'pg_catalog.pg_attrdef'::pg_catalog.regclass AND dp.objid = d.oid AND dp.refclassid = 'pg_catalog.pg_operator'::pg_catalog.regclass
+       UNION ALL
+       SELECT m[2]::pg_catalog.oid FROM pg_catalog.regexp_matches(d.adbin::pg_catalog.text, ':(funcid|opfuncid) ([0-9]+)', 'g') AS m
+       UNION ALL
+       SELECT o.oprcode::pg_catalog.oid FROM pg_catalog.regexp_matches(d.adbin::pg_catalog.text, ':opno ([0-9]+)', 'g') AS m
+         JOIN pg_catalog.pg_operator o ON o.oid = m[1]::pg_catalog.oid)))`;
+
+/** The source user may read pg_attribute.attmissingval (a server may revoke it from PUBLIC). */
+const MISSING_READABLE_SQL = `SELECT pg_catalog.has_column_privilege('pg_catalog.pg_attribute'::pg_catalog.regclass, 'attmissingval', 'SELECT') AS readable`;
+
+/** The one element of attmissingval, as text (an array's own text for an array column). */
+const EXISTING_VALUE_SQL = `CASE WHEN a.atthasmissing THEN pg_catalog.array_to_string(a.attmissingval, '') END`;
+
+/** Column definitions as the source has them now (type, default and its volatility, NOT NULL, the existing rows' value), read by the relation's source OID. */
 export async function sourceColumnDefinitions(
   source: pg.Client,
   relationOid: number,
   columns: readonly string[],
-): Promise<{ name: string; type: string; defaultExpr: string | null; notNull: boolean }[]> {
-  const { rows } = await source.query<{ name: string; type: string; default_expr: string | null; not_null: boolean }>(
-    `SELECT a.attname AS name, format_type(a.atttypid, a.atttypmod) AS type, pg_get_expr(d.adbin, d.adrelid) AS default_expr, a.attnotnull AS not_null
-       FROM pg_attribute a LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
-      WHERE a.attrelid = $1 AND a.attname = ANY($2::text[]) AND NOT a.attisdropped ORDER BY a.attnum`,
+): Promise<SourceColumnDefinition[]> {
+  const readable = (await source.query<{ readable: boolean }>(MISSING_READABLE_SQL)).rows[0]?.readable === true;
+  const { rows } = await source.query<{
+    name: string;
+    type: string;
+    default_expr: string | null;
+    not_null: boolean;
+    identity: boolean;
+    mutable_default: boolean | null;
+    existing_value: string | null;
+  }>(
+    `SELECT a.attname AS name, pg_catalog.format_type(a.atttypid, a.atttypmod) AS type, pg_catalog.pg_get_expr(d.adbin, d.adrelid) AS default_expr,
+            a.attnotnull AS not_null, a.attidentity OPERATOR(pg_catalog.<>) '' AS identity,
+            d.oid IS NOT NULL AND ${MUTABLE_DEFAULT_SQL} AS mutable_default,
+            ${readable ? EXISTING_VALUE_SQL : 'NULL::pg_catalog.text'} AS existing_value
+       FROM pg_catalog.pg_attribute a LEFT JOIN pg_catalog.pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
+      WHERE a.attrelid = $1 AND a.attname = ANY($2::pg_catalog.text[]) AND NOT a.attisdropped ORDER BY a.attnum`,
     [relationOid, columns],
   );
-  return rows.map((r) => ({ name: r.name, type: r.type, defaultExpr: r.default_expr, notNull: r.not_null }));
+  return rows.map((r) => ({
+    name: r.name,
+    type: r.type,
+    defaultExpr: r.default_expr,
+    notNull: r.not_null,
+    identity: r.identity,
+    mutableDefault: r.mutable_default === true,
+    existingValue: r.existing_value,
+  }));
 }
 
 /**
@@ -290,4 +365,46 @@ export function addColumnSql(
   const def = column.defaultExpr ? ` DEFAULT ${column.defaultExpr}` : '';
   const notNull = column.notNull ? ' NOT NULL' : '';
   return `ALTER TABLE ${qualified(schema, table)} ADD COLUMN IF NOT EXISTS ${ident(column.name)} ${column.type}${def}${notNull}`;
+}
+
+/** How a column added on the source is added on the target (addColumnPlan). */
+export type AddColumnPlan =
+  /** The target evaluates the column's default for its existing rows: none, an immutable one, or no rows. */
+  | { readonly kind: 'as-source'; readonly statements: readonly string[] }
+  /** The target's existing rows get the value the source's have (attmissingval), then the source's default is set. */
+  | { readonly kind: 'existing-value'; readonly statements: readonly string[] }
+  /** The source evaluated a value per row (a volatile default, which rewrote the table; identity): the target cannot. */
+  | { readonly kind: 'per-row'; readonly why: string };
+
+/**
+ * Pure: how to add a column the source gained to a target table, so that the target's existing
+ * rows get the values the source's have. An empty target table, a column without default or with
+ * an IMMUTABLE one: as the source did it. A default that is not immutable (now(), nextval(),
+ * gen_random_uuid()...) is never evaluated on the target over existing rows: a non-volatile one
+ * was evaluated once on the source, which kept that value for its existing rows
+ * (attmissingval): the column is added with that value as a constant default, and the source's
+ * default set after, in the same transaction. Without that value (a volatile default, evaluated
+ * per row while the source rewrote the table, or a table rewritten since), the target cannot know
+ * the source's values: 'per-row', which stops the stream.
+ */
+export function addColumnPlan(schema: string, table: string, column: SourceColumnDefinition, targetHasRows: boolean): AddColumnPlan {
+  const add = addColumnSql(schema, table, column);
+  if (!targetHasRows) return { kind: 'as-source', statements: [add] };
+  if (column.identity) return { kind: 'per-row', why: 'is an identity column: its existing rows were numbered on the source' };
+  // a domain's own default (no column default) evaluated once on the source has a value too
+  if (column.existingValue !== null && (column.mutableDefault || column.defaultExpr === null)) {
+    const value = `CAST(${literal(column.existingValue)} AS ${column.type})`;
+    const setDefault = column.defaultExpr ? `SET DEFAULT ${column.defaultExpr}` : 'DROP DEFAULT';
+    return {
+      kind: 'existing-value',
+      statements: [
+        addColumnSql(schema, table, { ...column, defaultExpr: value }),
+        `ALTER TABLE ${qualified(schema, table)} ALTER COLUMN ${ident(column.name)} ${setDefault}`,
+      ],
+    };
+  }
+  if (column.mutableDefault) {
+    return { kind: 'per-row', why: `has a default evaluated per row on the source (${column.defaultExpr ?? ''})` };
+  }
+  return { kind: 'as-source', statements: [add] };
 }

@@ -1,0 +1,270 @@
+// Columns added on the source while streaming (issue 47): the target's existing rows get exactly
+// the values the source's have, or the stream stops saying why and resumes once the user gave
+// them; a table whose shape changed is verified whole at cutover; and verification compares rows
+// by column name, naming a column that is on one side only.
+import assert from 'node:assert/strict';
+import {
+  parseMigrationSpec,
+  requestCutover,
+  resumeMigration,
+  runMigration,
+  waitingForApplyFix,
+  type MigrationSpec,
+  type MigrationStatus,
+} from '../../provider/engine';
+import { ControlStore } from '../../provider/engine/control/store';
+import { isFinalState } from '../../provider/engine/core/model';
+import { tableVerifications } from '../../provider/engine/control/tableVerification';
+import { checksum, tableChecksumSql, verifyDatabases, type TableRecheck } from '../../provider/engine/verify';
+import { endIfRunning, serverSpec, startPair, until, waitForStatus, type Cluster, type ServerPair } from '../support';
+
+const ROWS = 20_000;
+
+function onlineSpec(pair: ServerPair, name: string, db: string): MigrationSpec {
+  return parseMigrationSpec({
+    migrationName: name,
+    source: serverSpec(pair.source),
+    target: serverSpec(pair.target),
+    databases: [db],
+    mode: 'Online',
+    option: 'Migrate',
+    overwriteDbsInTarget: true,
+  });
+}
+
+/** A source database with one table of ROWS rows, `extra` columns declared after (id, n). */
+async function sourceTable(pair: ServerPair, db: string, table: string): Promise<void> {
+  await pair.source.query(`CREATE DATABASE ${db}`);
+  await pair.source.query(
+    `CREATE TABLE ${table} (id int PRIMARY KEY, n int NOT NULL); INSERT INTO ${table} SELECT g, g % 97 FROM generate_series(1, ${ROWS}) g;`,
+    [],
+    db,
+  );
+}
+
+/** Each row's key and the md5 of its columns' text by name (`columns`), ordered by key. */
+async function rowHashes(cluster: Cluster, db: string, table: string, columns: readonly string[]): Promise<string[]> {
+  const row = columns.map((c) => `t.${c}`).join(', ');
+  const rows = await cluster.query<{ r: string }>(
+    `SELECT t.id || ':' || md5(ROW(${row})::text) AS r FROM ${table} t ORDER BY t.id`,
+    [],
+    db,
+  );
+  return rows.map((r) => r.r);
+}
+
+/**
+ * The migration's end after a cutover request: its final status, or the status of a cutover that
+ * stopped on a verification difference (the migration then waits, streaming, and `running` with it).
+ */
+async function cutoverEnd(store: ControlStore, spec: MigrationSpec, running: Promise<MigrationStatus>): Promise<MigrationStatus> {
+  await requestCutover(spec.target, spec.migrationName);
+  const status = await waitForStatus(store, spec.migrationName, (s) => isFinalState(s.state) || /^cutover stopped/.test(s.message ?? ''));
+  return isFinalState(status.state) ? running : status;
+}
+
+const streamingOrOver = (s: MigrationStatus): boolean =>
+  s.subState === 'WaitingForCutoverTrigger' || waitingForApplyFix(s) || s.state === 'Failed' || s.state === 'Succeeded';
+
+/** A stable default (now()): the rows that existed get the source's value, and the cutover reads the table whole. */
+async function followsStableDefault(pair: ServerPair): Promise<void> {
+  const started = Date.now();
+  await sourceTable(pair, 'placed', 'orders');
+  const spec = onlineSpec(pair, 'added-stable', 'placed');
+  const store = new ControlStore(spec.target);
+  const running = runMigration(spec);
+  try {
+    const ready = await waitForStatus(store, spec.migrationName, streamingOrOver);
+    assert.equal(ready.subState, 'WaitingForCutoverTrigger', ready.message);
+    // the background verifier compared the table before its shape changed: the cutover must not trust that
+    await until('a background verification of public.orders', async () =>
+      (await tableVerifications(store, spec.migrationName)).find((r) => r.table === 'public.orders' && r.matches) ? true : undefined,
+    );
+    await pair.source.query(`ALTER TABLE orders ADD COLUMN placed_at timestamptz DEFAULT now()`, [], 'placed');
+    await new Promise((r) => setTimeout(r, 50)); // the target's own now() would surely differ
+    await pair.source.query(`INSERT INTO orders (id, n) VALUES (${ROWS + 1}, 1)`, [], 'placed');
+    await until('the new row on the target', async () =>
+      (await pair.target.query(`SELECT 1 FROM orders WHERE id = ${ROWS + 1}`, [], 'placed')).length ? true : undefined,
+    );
+    const done = await cutoverEnd(store, spec, running);
+    assert.equal(done.state, 'Succeeded', done.message);
+    assert.equal(done.verification?.ok, true, done.verification?.firstMismatch);
+    const orders = done.verification?.tables.find((t) => t.table === 'public.orders');
+    assert.equal(orders?.method, 'full', JSON.stringify(orders));
+    assert.equal(orders?.sourceRows, ROWS + 1);
+
+    const existing = `SELECT count(*)::int AS n, count(DISTINCT placed_at)::int AS distinct, min(placed_at)::text AS at FROM orders WHERE id <= ${ROWS}`;
+    const [src] = await pair.source.query(existing, [], 'placed');
+    const [dst] = await pair.target.query(existing, [], 'placed');
+    assert.deepEqual(src, { n: ROWS, distinct: 1, at: src!.at });
+    assert.deepEqual(dst, src, 'the target rows that existed before the column have the source value');
+    const columns = ['id', 'n', 'placed_at'];
+    const [a, b] = await Promise.all([
+      rowHashes(pair.source, 'placed', 'orders', columns),
+      rowHashes(pair.target, 'placed', 'orders', columns),
+    ]);
+    assert.equal(a.length, ROWS + 1);
+    assert.deepEqual(b, a);
+    // new rows get the source's default on the target too: the expression, not the constant
+    const [def] = await pair.target.query<{ d: string }>(
+      `SELECT pg_get_expr(adbin, adrelid) AS d FROM pg_attrdef WHERE adrelid = 'orders'::regclass AND adnum = 3`,
+      [],
+      'placed',
+    );
+    assert.equal(def?.d, 'now()');
+    console.log(`      stable default: ${ROWS} rows equal, value ${src!.at}, ${((Date.now() - started) / 1000).toFixed(1)} s`);
+  } finally {
+    await endIfRunning(spec, running);
+    await store.close();
+  }
+}
+
+/** A volatile default (gen_random_uuid()): the stream stops naming the column, then resumes once the user gave the values. */
+async function stopsOnVolatileDefault(pair: ServerPair): Promise<void> {
+  const started = Date.now();
+  await sourceTable(pair, 'tokens', 'tokens');
+  const spec = onlineSpec(pair, 'added-volatile', 'tokens');
+  const store = new ControlStore(spec.target);
+  const running = runMigration(spec);
+  try {
+    const ready = await waitForStatus(store, spec.migrationName, streamingOrOver);
+    assert.equal(ready.subState, 'WaitingForCutoverTrigger', ready.message);
+    await pair.source.query(`ALTER TABLE tokens ADD COLUMN u uuid DEFAULT gen_random_uuid()`, [], 'tokens');
+    await pair.source.query(`INSERT INTO tokens (id, n) VALUES (${ROWS + 1}, 1)`, [], 'tokens');
+    // stopped, or (the bug) applied with values of the target's own
+    const stopped = await until('the stream to stop or apply', async () => {
+      const s = await store.get(spec.migrationName);
+      if (s && (waitingForApplyFix(s) || s.state === 'Failed')) return s;
+      const applied = await pair.target.query(`SELECT 1 FROM tokens WHERE id = ${ROWS + 1}`, [], 'tokens');
+      return applied.length ? (s ?? ({} as MigrationStatus)) : undefined;
+    });
+    assert.equal(stopped.subState, 'WaitingForApplyFix', `not stopped: ${stopped.state} ${stopped.message}`);
+    const stop = stopped.databases[0]!.applyStop!;
+    assert.equal(stop.code, 'CDC_SCHEMA_CHANGE');
+    assert.equal(stop.table, '"public"."tokens"');
+    assert.match(
+      stop.error,
+      /^column "u" was added to source table "public"\."tokens" while streaming and has a default evaluated per row on the source \(gen_random_uuid\(\)\), so the target cannot reproduce the values of its existing rows; streaming stopped$/,
+    );
+    assert.match(stop.fix, /add the column on the target with the source's values/);
+    assert.match(stop.fix, /restart the migration/);
+    assert.match(stopped.message ?? '', /pgferry resume/);
+    // the target's rows untouched: no column u, no row of the stopped transaction
+    const shape = `SELECT count(*)::int AS n, (SELECT count(*)::int FROM pg_attribute WHERE attrelid = 'tokens'::regclass AND attname = 'u') AS u FROM tokens`;
+    assert.deepEqual(await pair.target.query(shape, [], 'tokens'), [{ n: ROWS, u: 0 }]);
+
+    // the fix: the column added on the target with the source's values, through a temporary copy
+    const values = await pair.source.query<{ j: string }>(
+      `SELECT json_agg(json_build_object('id', id, 'u', u))::text AS j FROM tokens`,
+      [],
+      'tokens',
+    );
+    const target = await pair.target.connect('tokens');
+    try {
+      await target.query('BEGIN');
+      await target.query('CREATE TEMP TABLE source_u ON COMMIT DROP AS SELECT * FROM json_to_recordset($1::json) AS x(id int, u uuid)', [
+        values[0]!.j,
+      ]);
+      await target.query('ALTER TABLE tokens ADD COLUMN u uuid DEFAULT gen_random_uuid()');
+      await target.query('UPDATE tokens SET u = s.u FROM source_u s WHERE s.id = tokens.id');
+      await target.query('COMMIT');
+    } finally {
+      await target.end();
+    }
+    await resumeMigration(spec);
+    const moving = await waitForStatus(store, spec.migrationName, (s) => s.subState === 'WaitingForCutoverTrigger' || s.state === 'Failed');
+    assert.equal(moving.state, 'WaitingForUserAction', moving.message);
+    await pair.source.query(`INSERT INTO tokens (id, n) VALUES (${ROWS + 2}, 2)`, [], 'tokens');
+    const done = await cutoverEnd(store, spec, running);
+    assert.equal(done.state, 'Succeeded', done.message);
+    assert.equal(done.verification?.ok, true, done.verification?.firstMismatch);
+    const columns = ['id', 'n', 'u'];
+    const [a, b] = await Promise.all([
+      rowHashes(pair.source, 'tokens', 'tokens', columns),
+      rowHashes(pair.target, 'tokens', 'tokens', columns),
+    ]);
+    assert.equal(a.length, ROWS + 2);
+    assert.deepEqual(b, a);
+    const [distinct] = await pair.target.query<{ n: number }>(`SELECT count(DISTINCT u)::int AS n FROM tokens`, [], 'tokens');
+    assert.equal(distinct?.n, ROWS + 2);
+    console.log(`      volatile default: stopped, fixed, resumed; ${ROWS + 2} rows equal, ${((Date.now() - started) / 1000).toFixed(1)} s`);
+  } finally {
+    await endIfRunning(spec, running);
+    await store.close();
+  }
+}
+
+/** Verification by column name: a column missing, extra or renamed on the target is named; one placed elsewhere matches. */
+async function verifiesByColumnName(pair: ServerPair): Promise<void> {
+  const db = 'shapes';
+  const rows = (table: string, columns: string, values: string) =>
+    `INSERT INTO ${table} (${columns}) SELECT ${values} FROM generate_series(1, 1000) g;`;
+  // the same values under the same names; a renamed column holds what its source column held
+  const sourceDdl = `
+    CREATE TABLE missing (id int PRIMARY KEY, a int, b int); ${rows('missing', 'id, a, b', 'g, g * 2, g * 3')}
+    CREATE TABLE extra (id int PRIMARY KEY, a int); ${rows('extra', 'id, a', 'g, g * 2')}
+    CREATE TABLE renamed (id int PRIMARY KEY, a int, b int); ${rows('renamed', 'id, a, b', 'g, g * 2, g * 3')}
+    CREATE TABLE reordered (id int PRIMARY KEY, a int, b text); ${rows('reordered', 'id, a, b', "g, g * 2, 't' || g")}`;
+  const targetDdl = `
+    CREATE TABLE missing (id int PRIMARY KEY, a int); ${rows('missing', 'id, a', 'g, g * 2')}
+    CREATE TABLE extra (id int PRIMARY KEY, a int, c int); ${rows('extra', 'id, a, c', 'g, g * 2, g * 3')}
+    CREATE TABLE renamed (id int PRIMARY KEY, a int, c int); ${rows('renamed', 'id, a, c', 'g, g * 2, g * 3')}
+    CREATE TABLE reordered (id int PRIMARY KEY, b text, a int); ${rows('reordered', 'id, a, b', "g, g * 2, 't' || g")}`;
+  await pair.source.query(`CREATE DATABASE ${db}`);
+  await pair.target.query(`CREATE DATABASE ${db}`);
+  await pair.source.query(sourceDdl, [], db);
+  await pair.target.query(targetDdl, [], db);
+  const spec = parseMigrationSpec({
+    migrationName: 'shapes',
+    source: serverSpec(pair.source),
+    target: serverSpec(pair.target),
+    databases: [db],
+  });
+  const report = await verifyDatabases(spec, { databases: [db] });
+  const reasons = Object.fromEntries(report.tables.map((t) => [t.table, [t.matches, t.reason, t.sourceRows, t.targetRows]]));
+  assert.deepEqual(reasons['public.missing'], [false, 'column "b" is missing on the target', 1000, 1000]);
+  assert.deepEqual(reasons['public.extra'], [false, 'column "c" is only on the target', 1000, 1000]);
+  assert.deepEqual(reasons['public.renamed'], [false, 'column "b" is missing on the target; column "c" is only on the target', 1000, 1000]);
+  assert.deepEqual(reasons['public.reordered'], [true, undefined, 1000, 1000]);
+  assert.equal(report.ok, false);
+
+  // the cutover's re-read of changed keys (and of counts) names the column too, never a match
+  const keyColumns = [{ name: 'id', cast: 'integer', isKey: true, stableText: true, equality: 'OPERATOR(pg_catalog.=)' }];
+  for (const recheck of [{ kind: 'keys', keys: ['["1"]', '["2"]'], keyColumns }, { kind: 'count' }] as TableRecheck[]) {
+    const rechecked = await verifyDatabases(spec, { databases: [db], recheck: () => recheck });
+    const missing = rechecked.tables.find((t) => t.table === 'public.missing');
+    assert.deepEqual([missing?.matches, missing?.reason], [false, 'column "b" is missing on the target'], recheck.kind);
+    const reordered = rechecked.tables.find((t) => t.table === 'public.reordered');
+    assert.deepEqual([reordered?.matches, reordered?.method], [true, recheck.kind], recheck.kind);
+  }
+
+  // the same text as the whole row for the same columns in the same order: existing checksums stay
+  const client = await pair.source.connect(db);
+  try {
+    const whole = await checksum(client, tableChecksumSql('"public"."missing"'));
+    const named = await checksum(client, tableChecksumSql('"public"."missing"', ['id', 'a', 'b']));
+    assert.deepEqual(named, whole);
+  } finally {
+    await client.end();
+  }
+  await pair.source.query(`DROP DATABASE ${db}`);
+  await pair.target.query(`DROP DATABASE ${db}`);
+}
+
+describe('online: columns added on the source while streaming (issue 47), and verification by column name', function () {
+  this.timeout(400_000);
+  let pair: ServerPair;
+  before(async () => {
+    pair = await startPair(15, 15);
+  });
+  after(async () => pair?.stop());
+
+  it('ADD COLUMN ... DEFAULT now(): the target rows get the source value; the cutover reads the table whole', () =>
+    followsStableDefault(pair));
+
+  it('ADD COLUMN ... DEFAULT gen_random_uuid(): the stream stops naming the column; the user gives the values, resumes, and the cutover succeeds', () =>
+    stopsOnVolatileDefault(pair));
+
+  it('verification compares columns by name: a column missing, extra or renamed on the target is a mismatch naming it', () =>
+    verifiesByColumnName(pair));
+});
