@@ -115,6 +115,13 @@ export function renderVerification(report: VerificationReport): string {
     lines.push(
       `  ${t.database}.${t.table}: source ${formatCount(t.sourceRows)} rows, target ${formatCount(t.targetRows)}${t.reason ? ` (${t.reason})` : ''}`,
     );
+  for (const s of report.schema ?? []) {
+    lines.push(
+      `  schema of ${s.database}: ${s.objects} object(s) compared, ${s.differences.length === 0 ? 'all match' : `${s.differences.length} differ`}${s.expected.length ? `, ${s.expected.length} differ on purpose` : ''}`,
+    );
+    for (const d of s.differences) lines.push(`    ${d.object}: ${d.detail}`, `      fix: ${d.fix}`);
+    for (const e of s.expected) lines.push(`    on purpose: ${e.object}: ${e.reason}`);
+  }
   if (report.leftOut?.length) {
     lines.push(`  left out, not compared (the target user cannot create them): ${report.leftOut.length} object(s)`);
     for (const o of report.leftOut) lines.push(`    ${o.database}: ${o.object}`);

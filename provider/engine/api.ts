@@ -199,10 +199,20 @@ export async function removeMigration(target: ServerSpec, name: string): Promise
   });
 }
 
-/** Row counts and content checksums of every table, source vs target, now. */
+/** Row counts and content checksums of every table, and each database's schema object by object, source vs target, now. */
 export async function verifyMigration(spec: MigrationSpec, options: RunOptions = {}): Promise<VerificationReport> {
   const { verifyDatabases } = await import('./verify');
-  return verifyDatabases(spec, { signal: options.signal, onProgress: options.onProgress });
+  const { checkSchema, schemaDifferenceMessage } = await import('./verify/schema');
+  const report = await verifyDatabases(spec, { signal: options.signal, onProgress: options.onProgress });
+  const schema = [];
+  for (const database of spec.databases) schema.push(await checkSchema(spec, database, { whileSetAside: false }));
+  const differing = schema.find((s) => s.differences.length > 0);
+  return {
+    ...report,
+    ok: report.ok && differing === undefined,
+    firstMismatch: report.firstMismatch ?? (differing && schemaDifferenceMessage(differing)),
+    schema,
+  };
 }
 
 /** Polls the catalog until `done(status)` holds; calls `onStatus` with each status read. */

@@ -155,6 +155,11 @@ export const ERROR_CODES = {
     meaning: 'a stream stopped on an error was not fixed within maxApplyStopHours: its slot was released',
   },
   VERIFY_MISMATCH: { category: 'target', meaning: 'source and target differ after the copy or at cutover' },
+  SCHEMA_MISMATCH: {
+    category: 'target',
+    meaning: "the target's schema differs from the source's (a table, column, index, function, grant ...) after the copy or at cutover",
+    fix: 'run the statements the message gives on the target (or undo the change on the source), then check with `pgferry verify`',
+  },
   COPY_CLAIM_LOST: {
     category: 'target',
     meaning: 'a copy work item was claimed again by another worker before this one committed it: its rows were rolled back',

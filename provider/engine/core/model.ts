@@ -255,6 +255,35 @@ export interface VerificationReport {
   readonly firstMismatch?: string;
   /** Source objects the target user cannot create, left behind and not compared (skipUnsupportedObjects). */
   readonly leftOut?: readonly LeftOutObject[];
+  /** The schema compared object by object, per database (verify/schema); a difference makes `ok` false. */
+  readonly schema?: readonly SchemaReport[];
+}
+
+/** One database's schema, source against target (verify/schema). */
+export interface SchemaReport {
+  readonly database: string;
+  /** Objects compared (the source's). */
+  readonly objects: number;
+  readonly differences: readonly SchemaDifference[];
+  /** Differences the migration makes on purpose, each with its reason (the README lists them). */
+  readonly expected: readonly ExpectedDifference[];
+  readonly seconds: number;
+}
+
+export interface SchemaDifference {
+  /** `column "public"."orders"."placed_at"`, `index "public"."orders_placed_idx"` ... */
+  readonly object: string;
+  /** What differs, in a few words: `only on the source`, `default: source now(), target none`. */
+  readonly detail: string;
+  /** The statement (or statements) that makes the target match the source. */
+  readonly fix: string;
+  /** The table it is or belongs to (schema.name, as the verification names tables): its rows are read whole next time. */
+  readonly table?: string;
+}
+
+export interface ExpectedDifference {
+  readonly object: string;
+  readonly reason: string;
 }
 
 export interface LeftOutObject {

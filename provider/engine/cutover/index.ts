@@ -15,13 +15,14 @@ import { classifyStreamFailure } from '../cdc/apply/applyStop';
 import { releaseDatabase } from '../flow/releaseDatabase';
 import type { MigrationRun } from '../flow/migrationRun';
 import { verifyDatabases } from '../verify';
+import { checkSchema, schemaDifferenceMessage, schemaMismatchError, type SchemaCheck } from '../verify/schema';
 import { syncSequences } from './sequenceSync';
 import { recheckMovedSequences } from './sequenceRecheck';
 import { failpoint } from '../util/failpoints';
 import { enableRowSecurity } from '../schema/rowSecurity';
 import { describeFirings } from '../cdc/apply/targetFiring';
 import { notStreamedTables } from '../control/sourceTables';
-import { recordTableVerification } from '../control/tableVerification';
+import { forgetTableVerifications, recordTableVerification } from '../control/tableVerification';
 import { recheckPlan } from './recheckPlan';
 import { errorMessage } from '../core/errors';
 import { clearCutoverOptions, cutoverOptionsOf, fenceOf, keepFence, liftStatement } from '../control/writerFences';
@@ -72,7 +73,28 @@ export async function finishCutover(run: MigrationRun, database: string): Promis
   if (restored) run.onProgress({ kind: 'info', message: `cutover: ${restored} set back as on the source`, database });
   await enableRowSecurity(run, database);
   failpoint(`cutover-released:${database}`);
+  // the second look, with everything given back: what was set aside must come back whole
+  const check = await checkSchema(spec, database, { whileSetAside: false });
+  await recordSchemaCheck(run, check);
+  if (check.differences.length > 0) {
+    const error = schemaMismatchError(check);
+    await store.updateDatabase(spec.migrationName, database, { state: 'Failed', endedAt: true, message: error.message });
+    throw error;
+  }
   await store.updateDatabase(spec.migrationName, database, { state: 'Succeeded', endedAt: true });
+}
+
+/** A schema check's figures as progress, and its report beside the verification's rows. */
+async function recordSchemaCheck(run: MigrationRun, check: SchemaCheck): Promise<void> {
+  const { spec, store } = run;
+  const message = `cutover: schema checked: ${check.objects} object(s) in ${check.seconds.toFixed(2)} s, ${check.differences.length} difference(s), ${check.expected.length} deliberate`;
+  run.onProgress({ kind: 'info', database: check.database, message });
+  const previous = (await store.get(spec.migrationName))?.verification ?? { ok: true, tables: [] };
+  await store.setVerification(spec.migrationName, {
+    ...previous,
+    ok: previous.ok && check.differences.length === 0,
+    schema: [...(previous.schema ?? []).filter((s) => s.database !== check.database), check],
+  });
 }
 
 /** Recorded as the migration's event and shown as progress (the bench and `--wait` see it). */
@@ -153,6 +175,8 @@ export async function cutover(
     failpoint(`cutover-drained:${s.database}`);
   }
   clock.done('sequences');
+  if (!(await checkSchemaAtCutover(run, all, databases, streams))) return false;
+  clock.done('schema check');
   if (spec.verify && !(await verifyCutover(run, all, databases, streams))) return false;
   if (spec.verify) clock.done('verification');
   for (const s of streams) await store.setCutoverStep(name, s.database, 'verified');
@@ -211,9 +235,36 @@ async function verifyCutover(
       void run.warn(`cutover: sequences moved on the source after they were copied (${why}): ${count} value(s) copied again`, database);
     }),
   );
-  await store.setVerification(name, report);
+  // the schema check's entries stay beside the rows' (recordSchemaCheck)
+  const schema = (await store.get(name))?.verification?.schema;
+  await store.setVerification(name, { ...report, ...(schema ? { schema } : {}) });
   if (!report.ok) {
-    await resumeAfterMismatch(run, all, databases, report.firstMismatch);
+    await resumeAfterMismatch(run, all, databases, report.firstMismatch, 'verification');
+    return false;
+  }
+  return true;
+}
+
+/**
+ * The schema of every database it cuts over, compared after the drain (inside the fence when there
+ * is one) and before anything irreversible: a difference stops the cutover, streaming resumes, and
+ * the message names each object and its fix. What streaming sets aside on the target is compared
+ * once given back (finishCutover).
+ */
+async function checkSchemaAtCutover(
+  run: MigrationRun,
+  all: OnlineStream[],
+  databases: ReadonlySet<string>,
+  streams: readonly OnlineStream[],
+): Promise<boolean> {
+  for (const s of streams) {
+    const check = await again(run, `the schema check of "${s.database}"`, () => checkSchema(run.spec, s.database, { whileSetAside: true }));
+    await recordSchemaCheck(run, check);
+    if (check.differences.length === 0) continue;
+    // whatever fixes it, the tables that differed are read whole at the next cutover
+    const tables = [...new Set(check.differences.flatMap((d) => (d.table ? [d.table] : [])))];
+    await forgetTableVerifications(run.store, run.spec.migrationName, s.database, tables);
+    await resumeAfterMismatch(run, all, databases, schemaDifferenceMessage(check), 'the schema check');
     return false;
   }
   return true;
@@ -235,10 +286,13 @@ async function resumeAfterMismatch(
   streams: OnlineStream[],
   databases: ReadonlySet<string>,
   mismatch: string | undefined,
+  check: 'verification' | 'the schema check',
 ): Promise<void> {
   const { store } = run;
   const name = run.spec.migrationName;
-  const message = `cutover stopped: verification failed: ${mismatch}; streaming resumed, request the cutover again once the cause is fixed (writes still running on the source?)`;
+  const cause =
+    check === 'verification' ? 'writes still running on the source?' : 'run the fixes on the target, or undo the change on the source';
+  const message = `cutover stopped: ${check} failed: ${mismatch}; streaming resumed, request the cutover again once the cause is fixed (${cause})`;
   await store.recordEvent(name, 'error', message);
   await liftFences(run, [...databases]);
   await restartStreams(run, streams, databases);

@@ -15,6 +15,7 @@ import { copyDatabaseAt, finishDatabase, prepareTargetDatabase, readSourceProper
 import type { DatabaseProperties } from '../catalog';
 import { enableRowSecurity } from '../schema/rowSecurity';
 import { verifyDatabases } from '../verify';
+import { checkSchema, schemaMismatchError } from '../verify/schema';
 
 /**
  * One database: the target database, the copy at a snapshot that holds its tables, and (verify)
@@ -61,6 +62,35 @@ async function copyAndVerify(run: MigrationRun, database: string): Promise<{ pro
     await copy.release();
     await copy.snapshot.release();
   }
+}
+
+/**
+ * The target's schema compared with the source's once the database is finished (indexes, keys,
+ * grants, row security): a difference fails the database with each object and its fix, and keeps
+ * the rows; never Succeeded over a target that differs.
+ */
+async function checkSchemaBeforeSuccess(run: MigrationRun, database: string): Promise<void> {
+  const { spec, store } = run;
+  const check = await retrying(
+    RETRY_POLICIES.phase,
+    () => checkSchema(spec, database, { whileSetAside: false }),
+    outageRetry(run, `the schema check of "${database}"`, database),
+  );
+  const message = `schema checked: ${check.objects} object(s) in ${check.seconds.toFixed(2)} s, ${check.differences.length} difference(s), ${check.expected.length} deliberate`;
+  run.onProgress({ kind: 'info', database, message });
+  const previous = (await store.get(spec.migrationName))?.verification;
+  const ok = (previous?.ok ?? true) && check.differences.length === 0;
+  const error = check.differences.length > 0 ? schemaMismatchError(check) : undefined;
+  await store.setVerification(spec.migrationName, {
+    ok,
+    tables: previous?.tables ?? [],
+    firstMismatch: previous?.firstMismatch ?? error?.message,
+    ...(previous?.leftOut ? { leftOut: previous.leftOut } : {}),
+    schema: [...(previous?.schema ?? []).filter((s) => s.database !== database), check],
+  });
+  if (!error) return;
+  await store.updateDatabase(spec.migrationName, database, { state: 'Failed', endedAt: true, message: error.message });
+  throw error;
 }
 
 /** How often a database's copy looks for a cancel of that database alone (dbsToCancelMigrationOn). */
@@ -143,6 +173,7 @@ async function migrateDatabase(run: MigrationRun, database: string): Promise<boo
         field: `database "${database}"`,
       });
     }
+    await checkSchemaBeforeSuccess(own, database);
     await store.updateDatabase(name, database, { state: 'Succeeded', endedAt: true });
     return true;
   } catch (error) {

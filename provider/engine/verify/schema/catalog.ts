@@ -1,0 +1,306 @@
+// One database's schema read from its catalog, object by object, by name: never by OID, so the
+// source's and the target's read alike. Each object is a kind, its schema, the relation it belongs
+// to (columns, constraints, indexes, triggers, rules, policies) and its name, with the properties
+// pg_dump --schema-only would print for it, taken from the server's own deparsers (pg_get_*def,
+// format_type, pg_get_expr). Sessions pin search_path to pg_catalog alone, so every deparsed name
+// carries its schema on both servers.
+import type pg from 'pg';
+
+/** A property's value as read: text, a flag, or absent (NULL). */
+export type PropertyValue = string | boolean | null;
+
+export interface SchemaObject {
+  /** `table`, `column`, `constraint`, `index`, `function`, `trigger`, `comment` ... */
+  readonly kind: string;
+  readonly schema: string;
+  /** The relation (or domain) a part belongs to; null for objects of their own. */
+  readonly relation: string | null;
+  readonly name: string;
+  /** A function's identity arguments; part of its identity, not compared as a property. */
+  readonly args: string | null;
+  /** pg_depend's classid and objid on this server: only to leave out what a left-out object carries. */
+  readonly classId: string;
+  readonly objectId: string;
+  /** The relation's own OID for a part of a relation (its comment, constraint ...), else objectId. */
+  readonly ownerObjectId: string;
+  readonly props: Readonly<Record<string, PropertyValue>>;
+}
+
+/** Schemas no migration moves: the system's and pgferry's own control schema (the caller passes it). */
+const nsFilter = (ns: string) =>
+  `${ns}.nspname NOT IN ('pg_catalog', 'information_schema') AND ${ns}.nspname NOT LIKE 'pg\\_toast%' AND ${ns}.nspname NOT LIKE 'pg\\_temp\\_%' AND ${ns}.nspname <> $1`;
+
+/** Not created by an extension's script: those come with the extension (compared by its version). */
+const notMember = (catalog: string, oid: string) =>
+  `NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend x WHERE x.classid = '${catalog}'::pg_catalog.regclass AND x.objid = ${oid} AND x.deptype = 'e')`;
+
+/**
+ * The privileges on an object as `grantee=PRIV,PRIV` entries (`*` after a grantable one), sorted,
+ * with the object's owner written `(owner)` so that an owner the target maps compares alike, and
+ * the default privileges spelled out where the catalog holds NULL. `kind` is acldefault's letter, as SQL.
+ */
+const privileges = (acl: string, owner: string, kind: string) => `(
+  SELECT coalesce(pg_catalog.string_agg(g, ' ' ORDER BY g), '')
+    FROM (SELECT CASE WHEN e.grantee = ${owner} THEN '(owner)' WHEN e.grantee = 0 THEN 'PUBLIC' ELSE pg_catalog.pg_get_userbyid(e.grantee) END
+                 || '=' || pg_catalog.string_agg(e.privilege_type || CASE WHEN e.is_grantable THEN '*' ELSE '' END, ',' ORDER BY e.privilege_type) AS g
+            FROM pg_catalog.aclexplode(coalesce(${acl}, pg_catalog.acldefault(${kind}, ${owner}))) e
+           GROUP BY e.grantee) p)`;
+
+const qualifiedName = (ns: string, rel: string) => `pg_catalog.format('%I.%I', ${ns}.nspname, ${rel})`;
+
+const RELATIONS_SQL = `
+SELECT CASE c.relkind WHEN 'r' THEN 'table' WHEN 'p' THEN 'table' WHEN 'v' THEN 'view' WHEN 'm' THEN 'materialized view'
+                      WHEN 'S' THEN 'sequence' ELSE 'foreign table' END AS kind,
+       n.nspname AS schema, NULL AS relation, c.relname AS name, NULL AS args,
+       'pg_class'::regclass::oid::text AS class_id, c.oid::text AS object_id, c.oid::text AS owner_object_id,
+       pg_catalog.jsonb_build_object(
+         'owner', pg_catalog.pg_get_userbyid(c.relowner),
+         'privileges', ${privileges('c.relacl', 'c.relowner', `(CASE WHEN c.relkind = 'S' THEN 's' ELSE 'r' END)::"char"`)},
+         'partitioned', c.relkind = 'p',
+         'unlogged', c.relpersistence = 'u',
+         'storage parameters', coalesce(pg_catalog.array_to_string(ARRAY(SELECT o FROM pg_catalog.unnest(c.reloptions) o ORDER BY o), ', '), ''),
+         'row security', c.relrowsecurity,
+         'forced row security', c.relforcerowsecurity,
+         'partition key', CASE WHEN c.relkind = 'p' THEN pg_catalog.pg_get_partkeydef(c.oid) END,
+         'partition of', (SELECT ${qualifiedName('pn', 'pc.relname')} FROM pg_catalog.pg_inherits i
+                            JOIN pg_catalog.pg_class pc ON pc.oid = i.inhparent JOIN pg_catalog.pg_namespace pn ON pn.oid = pc.relnamespace
+                           WHERE i.inhrelid = c.oid AND c.relispartition),
+         'partition bound', CASE WHEN c.relispartition THEN pg_catalog.pg_get_expr(c.relpartbound, c.oid) END,
+         'inherits', (SELECT pg_catalog.string_agg(${qualifiedName('pn', 'pc.relname')}, ', ' ORDER BY i.inhseqno) FROM pg_catalog.pg_inherits i
+                        JOIN pg_catalog.pg_class pc ON pc.oid = i.inhparent JOIN pg_catalog.pg_namespace pn ON pn.oid = pc.relnamespace
+                       WHERE i.inhrelid = c.oid AND NOT c.relispartition),
+         'definition', CASE WHEN c.relkind IN ('v', 'm') THEN pg_catalog.pg_get_viewdef(c.oid) END,
+         'sequence', (SELECT pg_catalog.format('AS %s INCREMENT BY %s MINVALUE %s MAXVALUE %s START WITH %s CACHE %s %s',
+                                               pg_catalog.format_type(s.seqtypid, NULL), s.seqincrement, s.seqmin, s.seqmax, s.seqstart, s.seqcache,
+                                               CASE WHEN s.seqcycle THEN 'CYCLE' ELSE 'NO CYCLE' END)
+                        FROM pg_catalog.pg_sequence s WHERE s.seqrelid = c.oid),
+         'owned by', (SELECT pg_catalog.format('%I.%I.%I', dn.nspname, dc.relname, da.attname) FROM pg_catalog.pg_depend d
+                        JOIN pg_catalog.pg_class dc ON dc.oid = d.refobjid JOIN pg_catalog.pg_namespace dn ON dn.oid = dc.relnamespace
+                        JOIN pg_catalog.pg_attribute da ON da.attrelid = d.refobjid AND da.attnum = d.refobjsubid
+                       WHERE c.relkind = 'S' AND d.classid = 'pg_class'::regclass AND d.objid = c.oid
+                         AND d.refclassid = 'pg_class'::regclass AND d.deptype = 'a')
+       ) AS props
+  FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+ WHERE c.relkind IN ('r', 'p', 'v', 'm', 'S', 'f') AND ${nsFilter('n')} AND ${notMember('pg_class', 'c.oid')}
+   -- an identity column's sequence is part of its column
+   AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend d WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid AND d.deptype = 'i')`;
+
+const columnsSql = (major: number) => `
+SELECT 'column' AS kind, n.nspname AS schema, c.relname AS relation, a.attname AS name, NULL AS args,
+       'pg_class'::regclass::oid::text AS class_id, c.oid::text AS object_id, c.oid::text AS owner_object_id,
+       pg_catalog.jsonb_build_object(
+         'type', pg_catalog.format_type(a.atttypid, a.atttypmod),
+         'collation', CASE WHEN a.attcollation <> t.typcollation
+                           THEN (SELECT ${qualifiedName('cn', 'co.collname')} FROM pg_catalog.pg_collation co
+                                   JOIN pg_catalog.pg_namespace cn ON cn.oid = co.collnamespace WHERE co.oid = a.attcollation) END,
+         'default', ${major >= 12 ? "CASE WHEN a.attgenerated = '' THEN pg_catalog.pg_get_expr(d.adbin, d.adrelid) END" : 'pg_catalog.pg_get_expr(d.adbin, d.adrelid)'},
+         'generated', ${major >= 12 ? "CASE WHEN a.attgenerated <> '' THEN pg_catalog.pg_get_expr(d.adbin, d.adrelid) END" : 'NULL'},
+         'not null', a.attnotnull,
+         'identity', CASE a.attidentity WHEN 'a' THEN 'ALWAYS' WHEN 'd' THEN 'BY DEFAULT' END,
+         'privileges', CASE WHEN a.attacl IS NOT NULL THEN ${privileges('a.attacl', 'c.relowner', `'c'`)} END
+       ) AS props
+  FROM pg_catalog.pg_attribute a
+  JOIN pg_catalog.pg_class c ON c.oid = a.attrelid
+  JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+  JOIN pg_catalog.pg_type t ON t.oid = a.atttypid
+  LEFT JOIN pg_catalog.pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
+ WHERE a.attnum > 0 AND NOT a.attisdropped AND c.relkind IN ('r', 'p', 'f')
+   AND ${nsFilter('n')} AND ${notMember('pg_class', 'c.oid')}`;
+
+const CONSTRAINTS_SQL = `
+SELECT 'constraint' AS kind, n.nspname AS schema, coalesce(c.relname, ty.typname) AS relation, co.conname AS name, NULL AS args,
+       'pg_constraint'::regclass::oid::text AS class_id, co.oid::text AS object_id, coalesce(c.oid, ty.oid)::text AS owner_object_id,
+       pg_catalog.jsonb_build_object(
+         'definition', pg_catalog.pg_get_constraintdef(co.oid),
+         'on', CASE WHEN co.contypid <> 0 THEN 'domain' ELSE 'table' END,
+         'foreign key', co.contype = 'f'
+       ) AS props
+  FROM pg_catalog.pg_constraint co
+  JOIN pg_catalog.pg_namespace n ON n.oid = co.connamespace
+  LEFT JOIN pg_catalog.pg_class c ON c.oid = co.conrelid
+  LEFT JOIN pg_catalog.pg_type ty ON ty.oid = co.contypid
+ WHERE co.contype <> 'n' AND (co.conrelid <> 0 OR co.contypid <> 0) AND ${nsFilter('n')}
+   AND ${notMember('pg_class', 'co.conrelid')} AND ${notMember('pg_type', 'co.contypid')}`;
+
+const INDEXES_SQL = `
+SELECT 'index' AS kind, n.nspname AS schema, t.relname AS relation, i.relname AS name, NULL AS args,
+       'pg_class'::regclass::oid::text AS class_id, i.oid::text AS object_id, t.oid::text AS owner_object_id,
+       pg_catalog.jsonb_build_object('definition', pg_catalog.pg_get_indexdef(i.oid)) AS props
+  FROM pg_catalog.pg_index x
+  JOIN pg_catalog.pg_class i ON i.oid = x.indexrelid
+  JOIN pg_catalog.pg_class t ON t.oid = x.indrelid
+  JOIN pg_catalog.pg_namespace n ON n.oid = i.relnamespace
+ WHERE ${nsFilter('n')} AND ${notMember('pg_class', 't.oid')}`;
+
+const functionsSql = (major: number) => {
+  const kind = major >= 11 ? 'p.prokind' : "CASE WHEN p.proisagg THEN 'a' WHEN p.proiswindow THEN 'w' ELSE 'f' END";
+  return `
+SELECT CASE ${kind} WHEN 'p' THEN 'procedure' WHEN 'a' THEN 'aggregate' ELSE 'function' END AS kind,
+       n.nspname AS schema, NULL AS relation, p.proname AS name, pg_catalog.pg_get_function_identity_arguments(p.oid) AS args,
+       'pg_proc'::regclass::oid::text AS class_id, p.oid::text AS object_id, p.oid::text AS owner_object_id,
+       pg_catalog.jsonb_build_object(
+         'owner', pg_catalog.pg_get_userbyid(p.proowner),
+         'privileges', ${privileges('p.proacl', 'p.proowner', `'f'`)},
+         'definition', CASE WHEN ${kind} <> 'a' THEN pg_catalog.pg_get_functiondef(p.oid) END,
+         'aggregate', (SELECT pg_catalog.format('SFUNC %s STYPE %s FINALFUNC %s INITCOND %s', a.aggtransfn, pg_catalog.format_type(a.aggtranstype, NULL),
+                                                a.aggfinalfn, a.agginitval)
+                         FROM pg_catalog.pg_aggregate a WHERE a.aggfnoid = p.oid)
+       ) AS props
+  FROM pg_catalog.pg_proc p JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace
+ WHERE ${nsFilter('n')} AND ${notMember('pg_proc', 'p.oid')}
+   -- a range type's constructors (and from 14 its multirange's) come with the type
+   AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend d WHERE d.classid = 'pg_proc'::regclass AND d.objid = p.oid AND d.deptype = 'i')`;
+};
+
+const TYPES_SQL = `
+SELECT CASE t.typtype WHEN 'e' THEN 'enum type' WHEN 'c' THEN 'composite type' WHEN 'd' THEN 'domain' WHEN 'r' THEN 'range type' ELSE 'base type' END AS kind,
+       n.nspname AS schema, NULL AS relation, t.typname AS name, NULL AS args,
+       'pg_type'::regclass::oid::text AS class_id, t.oid::text AS object_id, t.oid::text AS owner_object_id,
+       pg_catalog.jsonb_build_object(
+         'owner', pg_catalog.pg_get_userbyid(t.typowner),
+         'privileges', ${privileges('t.typacl', 't.typowner', `'T'`)},
+         'labels', (SELECT pg_catalog.string_agg(pg_catalog.quote_literal(e.enumlabel), ', ' ORDER BY e.enumsortorder) FROM pg_catalog.pg_enum e WHERE e.enumtypid = t.oid),
+         'attributes', (SELECT pg_catalog.string_agg(pg_catalog.format('%I %s', a.attname, pg_catalog.format_type(a.atttypid, a.atttypmod)), ', ' ORDER BY a.attnum)
+                          FROM pg_catalog.pg_attribute a WHERE t.typtype = 'c' AND a.attrelid = t.typrelid AND a.attnum > 0 AND NOT a.attisdropped),
+         'base type', CASE WHEN t.typtype = 'd' THEN pg_catalog.format_type(t.typbasetype, t.typtypmod) END,
+         'not null', CASE WHEN t.typtype = 'd' THEN t.typnotnull END,
+         'default', t.typdefault,
+         'subtype', (SELECT pg_catalog.format_type(r.rngsubtype, NULL) FROM pg_catalog.pg_range r WHERE r.rngtypid = t.oid)
+       ) AS props
+  FROM pg_catalog.pg_type t JOIN pg_catalog.pg_namespace n ON n.oid = t.typnamespace
+ WHERE t.typtype IN ('b', 'c', 'd', 'e', 'r') AND ${nsFilter('n')} AND ${notMember('pg_type', 't.oid')}
+   -- a table's row type and an array type come with what they belong to
+   AND (t.typrelid = 0 OR (SELECT cc.relkind FROM pg_catalog.pg_class cc WHERE cc.oid = t.typrelid) = 'c')
+   AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_type e WHERE e.typarray = t.oid)`;
+
+const triggersSql = (major: number) => `
+SELECT 'trigger' AS kind, n.nspname AS schema, c.relname AS relation, tg.tgname AS name, NULL AS args,
+       'pg_trigger'::regclass::oid::text AS class_id, tg.oid::text AS object_id, c.oid::text AS owner_object_id,
+       pg_catalog.jsonb_build_object('definition', pg_catalog.pg_get_triggerdef(tg.oid), 'enabled', tg.tgenabled::text) AS props
+  FROM pg_catalog.pg_trigger tg
+  JOIN pg_catalog.pg_class c ON c.oid = tg.tgrelid
+  JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+ WHERE NOT tg.tgisinternal ${major >= 13 ? 'AND tg.tgparentid = 0' : ''} AND ${nsFilter('n')} AND ${notMember('pg_class', 'c.oid')}`;
+
+const RULES_SQL = `
+SELECT 'rule' AS kind, n.nspname AS schema, c.relname AS relation, r.rulename AS name, NULL AS args,
+       'pg_rewrite'::regclass::oid::text AS class_id, r.oid::text AS object_id, c.oid::text AS owner_object_id,
+       pg_catalog.jsonb_build_object('definition', pg_catalog.pg_get_ruledef(r.oid), 'enabled', r.ev_enabled::text) AS props
+  FROM pg_catalog.pg_rewrite r
+  JOIN pg_catalog.pg_class c ON c.oid = r.ev_class
+  JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+ WHERE r.rulename <> '_RETURN' AND ${nsFilter('n')} AND ${notMember('pg_class', 'c.oid')}`;
+
+const POLICIES_SQL = `
+SELECT 'policy' AS kind, n.nspname AS schema, c.relname AS relation, p.polname AS name, NULL AS args,
+       'pg_policy'::regclass::oid::text AS class_id, p.oid::text AS object_id, c.oid::text AS owner_object_id,
+       pg_catalog.jsonb_build_object(
+         'command', CASE p.polcmd WHEN 'r' THEN 'SELECT' WHEN 'a' THEN 'INSERT' WHEN 'w' THEN 'UPDATE' WHEN 'd' THEN 'DELETE' ELSE 'ALL' END,
+         'permissive', p.polpermissive,
+         'roles', (SELECT pg_catalog.string_agg(CASE WHEN r = 0 THEN 'PUBLIC' ELSE pg_catalog.quote_ident(pg_catalog.pg_get_userbyid(r)) END, ', ' ORDER BY 1)
+                     FROM pg_catalog.unnest(p.polroles) r),
+         'using', pg_catalog.pg_get_expr(p.polqual, p.polrelid),
+         'with check', pg_catalog.pg_get_expr(p.polwithcheck, p.polrelid)
+       ) AS props
+  FROM pg_catalog.pg_policy p
+  JOIN pg_catalog.pg_class c ON c.oid = p.polrelid
+  JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+ WHERE ${nsFilter('n')}`;
+
+const SCHEMAS_SQL = `
+SELECT 'schema' AS kind, n.nspname AS schema, NULL AS relation, n.nspname AS name, NULL AS args,
+       'pg_namespace'::regclass::oid::text AS class_id, n.oid::text AS object_id, n.oid::text AS owner_object_id,
+       pg_catalog.jsonb_build_object('owner', pg_catalog.pg_get_userbyid(n.nspowner), 'privileges', ${privileges('n.nspacl', 'n.nspowner', `'n'`)}) AS props
+  FROM pg_catalog.pg_namespace n
+ WHERE ${nsFilter('n')} AND ${notMember('pg_namespace', 'n.oid')}`;
+
+const EXTENSIONS_SQL = `
+SELECT 'extension' AS kind, n.nspname AS schema, NULL AS relation, e.extname AS name, NULL AS args,
+       'pg_extension'::regclass::oid::text AS class_id, e.oid::text AS object_id, e.oid::text AS owner_object_id,
+       pg_catalog.jsonb_build_object('version', e.extversion) AS props
+  FROM pg_catalog.pg_extension e JOIN pg_catalog.pg_namespace n ON n.oid = e.extnamespace
+ WHERE n.nspname <> $1`;
+
+const EVENT_TRIGGERS_SQL = `
+SELECT 'event trigger' AS kind, '' AS schema, NULL AS relation, e.evtname AS name, NULL AS args,
+       'pg_event_trigger'::regclass::oid::text AS class_id, e.oid::text AS object_id, e.oid::text AS owner_object_id,
+       pg_catalog.jsonb_build_object('event', e.evtevent, 'function', e.evtfoid::pg_catalog.regprocedure::text, 'enabled', e.evtenabled::text,
+                                     'tags', pg_catalog.array_to_string(e.evttags, ', ')) AS props
+  FROM pg_catalog.pg_event_trigger e
+ WHERE $1::text IS NOT NULL AND ${notMember('pg_event_trigger', 'e.oid')}`;
+
+/**
+ * Comments on the database's own objects (OIDs from FirstNormalObjectId on: the system's are
+ * the same on both sides, and reading their identities costs more than the rest together).
+ * A column's comment belongs to its table (objoid), so one left out leaves out the other.
+ */
+const COMMENTS_SQL = `
+SELECT 'comment' AS kind, coalesce(o.schema, '') AS schema, NULL AS relation, o.type || ' ' || o.identity AS name, NULL AS args,
+       d.classoid::text AS class_id, d.objoid::text AS object_id,
+       coalesce((SELECT co.conrelid FROM pg_catalog.pg_constraint co WHERE d.classoid = 'pg_constraint'::regclass AND co.oid = d.objoid AND co.conrelid <> 0),
+                (SELECT tg.tgrelid FROM pg_catalog.pg_trigger tg WHERE d.classoid = 'pg_trigger'::regclass AND tg.oid = d.objoid),
+                (SELECT r.ev_class FROM pg_catalog.pg_rewrite r WHERE d.classoid = 'pg_rewrite'::regclass AND r.oid = d.objoid),
+                (SELECT p.polrelid FROM pg_catalog.pg_policy p WHERE d.classoid = 'pg_policy'::regclass AND p.oid = d.objoid),
+                (SELECT x.indrelid FROM pg_catalog.pg_index x WHERE d.classoid = 'pg_class'::regclass AND x.indexrelid = d.objoid),
+                d.objoid)::text AS owner_object_id,
+       pg_catalog.jsonb_build_object('text', d.description, 'type', o.type, 'identity', o.identity,
+         'on foreign key', d.classoid = 'pg_constraint'::regclass
+                           AND EXISTS (SELECT 1 FROM pg_catalog.pg_constraint co WHERE co.oid = d.objoid AND co.contype = 'f')) AS props
+  FROM pg_catalog.pg_description d
+ CROSS JOIN LATERAL pg_catalog.pg_identify_object(d.classoid, d.objoid, d.objsubid) o
+ WHERE d.objoid >= 16384 AND (o.schema IS NULL OR (o.schema NOT IN ('pg_catalog', 'information_schema') AND o.schema <> $1))
+   AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend x WHERE x.classid = d.classoid AND x.objid = d.objoid AND x.deptype = 'e')
+   AND NOT (d.classoid = 'pg_namespace'::regclass AND o.identity = $1)
+   AND NOT (d.classoid = 'pg_database'::regclass)`;
+
+interface Row {
+  kind: string;
+  schema: string;
+  relation: string | null;
+  name: string;
+  args: string | null;
+  class_id: string;
+  object_id: string;
+  owner_object_id: string;
+  props: Record<string, PropertyValue>;
+}
+
+/**
+ * Reads every object of the connected database that a migration moves, the schema `controlSchema`
+ * aside. One statement per kind of object, all in the caller's session (a snapshot it holds applies).
+ */
+export async function readSchemaObjects(client: pg.Client, major: number, controlSchema: string): Promise<SchemaObject[]> {
+  const statements = [
+    RELATIONS_SQL,
+    columnsSql(major),
+    CONSTRAINTS_SQL,
+    INDEXES_SQL,
+    functionsSql(major),
+    TYPES_SQL,
+    triggersSql(major),
+    RULES_SQL,
+    POLICIES_SQL,
+    SCHEMAS_SQL,
+    EXTENSIONS_SQL,
+    EVENT_TRIGGERS_SQL,
+    COMMENTS_SQL,
+  ];
+  const objects: SchemaObject[] = [];
+  for (const sql of statements) {
+    const { rows } = await client.query<Row>(sql, [controlSchema]);
+    for (const r of rows) {
+      objects.push({
+        kind: r.kind,
+        schema: r.schema,
+        relation: r.relation,
+        name: r.name,
+        args: r.args,
+        classId: r.class_id,
+        objectId: r.object_id,
+        ownerObjectId: r.owner_object_id,
+        props: r.props,
+      });
+    }
+  }
+  return objects;
+}

@@ -1,0 +1,178 @@
+// Two catalogs (verify/schema/catalog.ts) compared object by object (pure). What differs on
+// purpose (the deliberate differences the README lists) is reported as expected, with its reason;
+// anything else is a difference, with the statement that makes the target match.
+import { displayName } from '../../catalog';
+import { ident, qualified } from '../../connect/quote';
+import type { ExpectedDifference, SchemaDifference } from '../../core/model';
+import type { PropertyValue, SchemaObject } from './catalog';
+import { alterStatement, createStatement, describeObject, dropStatement } from './fixes';
+
+/** What the comparison knows of both servers to tell a deliberate difference from another. */
+export interface CompareContext {
+  readonly sourceMajor: number;
+  readonly targetMajor: number;
+  /** The role the migration connects to the target as, and whether it is a superuser. */
+  readonly targetUser: string;
+  readonly targetSuperuser: boolean;
+  readonly sourceSuperusers: ReadonlySet<string>;
+  readonly targetRoles: ReadonlySet<string>;
+  /**
+   * Online, before the cutover gives the target back: while streaming the target's foreign keys
+   * are dropped, its triggers and rules fire as a replica's and row-level security may wait for
+   * the cutover. Those are compared once given back, not here.
+   */
+  readonly whileSetAside: boolean;
+}
+
+export interface SchemaComparison {
+  readonly differences: readonly SchemaDifference[];
+  readonly expected: readonly ExpectedDifference[];
+  /** Objects compared (source side). */
+  readonly objects: number;
+}
+
+/** The table an object is or belongs to, as the verification names it; undefined for others. */
+function tableOf(o: SchemaObject): { table?: string } {
+  if (o.kind === 'table') return { table: displayName(o.schema, o.name) };
+  if (o.relation !== null && o.kind !== 'comment' && o.props.on !== 'domain') return { table: displayName(o.schema, o.relation) };
+  return {};
+}
+
+const keyOf = (o: SchemaObject) => [o.kind, o.schema, o.relation ?? '', o.name, o.args ?? ''].join('\0');
+
+/** Properties that name an object rather than describe it, or that the rules below judge. */
+const NOT_COMPARED = new Set(['type', 'identity', 'on foreign key', 'foreign key', 'on']);
+
+function shown(v: PropertyValue | undefined): string {
+  if (v === null || v === undefined || v === '') return 'none';
+  if (typeof v === 'boolean') return v ? 'yes' : 'no';
+  return v.length > 120 ? `${v.slice(0, 117).replace(/\s+/g, ' ')}...` : v.replace(/\s+/g, ' ');
+}
+
+/** Deparsed SQL: each server prints it its own way (PostgreSQL 16 drops the table before a view's column). */
+const DEPARSED = new Set(['definition', 'default', 'generated', 'using', 'with check', 'partition key', 'partition bound']);
+
+/**
+ * Across major versions, deparsed SQL is compared without its qualifiers, parentheses and
+ * whitespace: the same view reads `orders.customer_id` on 13 and `customer_id` on 16.
+ */
+function sameAcrossVersions(property: string, s: PropertyValue, d: PropertyValue): boolean {
+  if (!DEPARSED.has(property) || typeof s !== 'string' || typeof d !== 'string') return false;
+  const plain = (sql: string) =>
+    sql
+      .replace(/("(?:[^"]|"")+"|[A-Za-z_][A-Za-z0-9_$]*)\./g, '')
+      .replace(/[()\s;]+/g, ' ')
+      .trim();
+  return plain(s) === plain(d);
+}
+
+/** A property that differs on purpose, with the reason the README gives; undefined when it does not. */
+function expectedProperty(ctx: CompareContext, o: SchemaObject, t: SchemaObject, property: string): string | undefined {
+  const s = o.props[property];
+  const d = t.props[property];
+  if (property === 'owner') {
+    if (d === ctx.targetUser && typeof s === 'string' && (!ctx.targetRoles.has(s) || (!ctx.targetSuperuser && ctx.sourceSuperusers.has(s))))
+      return `owned by ${s} on the source, a role the target user cannot make owner there: owned by the target user ${d}`;
+    if (o.kind === 'schema' && o.name === 'public' && d === 'pg_database_owner' && ctx.sourceMajor < 15 && ctx.targetMajor >= 15)
+      return `the public schema of PostgreSQL ${ctx.targetMajor} belongs to pg_database_owner (before 15, to the bootstrap superuser)`;
+  }
+  if (property === 'privileges' && typeof s === 'string' && typeof d === 'string') {
+    // grants to roles that are not on the target cannot be made there (the restore reported them)
+    const known = (acl: string) =>
+      acl
+        .split(' ')
+        .filter((e) => {
+          const grantee = e.slice(0, e.lastIndexOf('='));
+          return grantee === '(owner)' || grantee === 'PUBLIC' || ctx.targetRoles.has(grantee);
+        })
+        .join(' ');
+    if (known(s) === known(d)) return 'grants to roles the target does not have (the restore reported each)';
+    if (o.kind === 'schema' && o.name === 'public' && ctx.sourceMajor < 15 !== ctx.targetMajor < 15)
+      return 'the public schema has default privileges of its own on each side of PostgreSQL 15';
+  }
+  if (o.kind === 'extension' && property === 'version')
+    return `created at the target's default version ${shown(d)} (the source has ${shown(s)}), as pg_restore does`;
+  if (
+    o.kind === 'constraint' &&
+    property === 'definition' &&
+    o.props['foreign key'] === true &&
+    typeof s === 'string' &&
+    d === `${s} NOT VALID`
+  )
+    return 'added back NOT VALID: rows the source wrote under replica role do not satisfy it (reported when it was added)';
+  if (ctx.whileSetAside && (property === 'row security' || property === 'forced row security'))
+    return 'row-level security is enabled at the cutover, after its verification has read the rows';
+  if (ctx.whileSetAside && property === 'enabled' && (o.kind === 'trigger' || o.kind === 'rule'))
+    return 'fires as on a replica while streaming; set back at the cutover';
+  return undefined;
+}
+
+/** Objects that are on the source only on purpose. */
+function expectedMissing(ctx: CompareContext, o: SchemaObject): string | undefined {
+  if (ctx.whileSetAside && o.kind === 'constraint' && o.props['foreign key'] === true) return 'foreign keys are added back at the cutover';
+  if (ctx.whileSetAside && o.kind === 'comment' && o.props['on foreign key'] === true)
+    return 'comes back with its foreign key at the cutover';
+  return undefined;
+}
+
+/** Renamed columns: one only on the source and one only on the target, alike but for the name. */
+function pairRenames(missing: SchemaObject[], extra: SchemaObject[]): { from: SchemaObject; to: SchemaObject }[] {
+  const pairs: { from: SchemaObject; to: SchemaObject }[] = [];
+  for (const m of missing.filter((x) => x.kind === 'column')) {
+    const i = extra.findIndex(
+      (e) =>
+        e.kind === 'column' && e.schema === m.schema && e.relation === m.relation && JSON.stringify(e.props) === JSON.stringify(m.props),
+    );
+    if (i < 0) continue;
+    pairs.push({ from: extra[i]!, to: m });
+    extra.splice(i, 1);
+  }
+  for (const p of pairs) missing.splice(missing.indexOf(p.to), 1);
+  return pairs;
+}
+
+export function compareSchemas(source: readonly SchemaObject[], target: readonly SchemaObject[], ctx: CompareContext): SchemaComparison {
+  const onTarget = new Map(target.map((t) => [keyOf(t), t]));
+  const onSource = new Map(source.map((s) => [keyOf(s), s]));
+  const differences: SchemaDifference[] = [];
+  const expected: ExpectedDifference[] = [];
+  const missing: SchemaObject[] = [];
+  for (const o of source) {
+    const t = onTarget.get(keyOf(o));
+    if (!t) {
+      const reason = expectedMissing(ctx, o);
+      if (reason) expected.push({ object: describeObject(o), reason });
+      else missing.push(o);
+      continue;
+    }
+    for (const property of new Set([...Object.keys(o.props), ...Object.keys(t.props)])) {
+      if (NOT_COMPARED.has(property)) continue;
+      const s = o.props[property] ?? null;
+      const d = t.props[property] ?? null;
+      if (s === d || (ctx.sourceMajor !== ctx.targetMajor && sameAcrossVersions(property, s, d))) continue;
+      const reason = expectedProperty(ctx, o, t, property);
+      if (reason) {
+        expected.push({ object: describeObject(o), reason });
+        continue;
+      }
+      differences.push({
+        object: describeObject(o),
+        detail: `${property}: source ${shown(s)}, target ${shown(d)}`,
+        fix: alterStatement(o, property, s, d, typeof t.props.owner === 'string' ? t.props.owner : ctx.targetUser),
+        ...tableOf(o),
+      });
+    }
+  }
+  const extra = target.filter((t) => !onSource.has(keyOf(t)));
+  for (const { from, to } of pairRenames(missing, extra)) {
+    differences.push({
+      object: describeObject(to),
+      detail: `named ${from.name} on the target (renamed on the source?)`,
+      fix: `ALTER TABLE ${qualified(from.schema, from.relation ?? '')} RENAME COLUMN ${ident(from.name)} TO ${ident(to.name)};`,
+      ...tableOf(to),
+    });
+  }
+  for (const o of missing) differences.push({ object: describeObject(o), detail: 'only on the source', fix: createStatement(o), ...tableOf(o) });
+  for (const t of extra) differences.push({ object: describeObject(t), detail: 'only on the target', fix: dropStatement(t), ...tableOf(t) });
+  return { differences, expected, objects: source.length };
+}

@@ -1,0 +1,242 @@
+// The statement that makes the target match the source, for each way an object can differ. They
+// are shown to the user, never run by pgferry: names go through the quoting helper, definitions
+// are the source catalog's own deparsed SQL, and text values are written as literals.
+import { ident, literal, qualified } from '../../connect/quote';
+import type { PropertyValue, SchemaObject } from './catalog';
+
+const text = (v: PropertyValue | undefined): string => (typeof v === 'string' ? v : '');
+
+/** The object's name as SQL: schema-qualified, a part followed by its relation, a function by its arguments. */
+export function objectSql(o: SchemaObject): string {
+  if (o.kind === 'schema' || o.kind === 'extension' || o.kind === 'event trigger') return ident(o.name);
+  if (o.kind === 'comment') return text(o.props.identity);
+  const own = qualified(o.schema, o.name);
+  if (o.args !== null) return `${own}(${o.args})`;
+  if (o.relation === null || o.kind === 'index') return own;
+  return `${ident(o.name)} ON ${qualified(o.schema, o.relation)}`;
+}
+
+/** What the object is, as the user reads it: `column public.orders.placed_at`, `trigger t on public.x`. */
+export function describeObject(o: SchemaObject): string {
+  if (o.kind === 'comment') return `comment on ${text(o.props.type)} ${text(o.props.identity)}`;
+  if (o.kind === 'column') return `column ${qualified(o.schema, o.relation ?? '')}.${ident(o.name)}`;
+  if (o.kind === 'schema' || o.kind === 'extension' || o.kind === 'event trigger') return `${o.kind} ${ident(o.name)}`;
+  if (o.args !== null) return `${o.kind} ${qualified(o.schema, o.name)}(${o.args})`;
+  if (o.relation !== null && o.kind !== 'index') return `${o.kind} ${ident(o.name)} on ${qualified(o.schema, o.relation)}`;
+  return `${o.kind} ${qualified(o.schema, o.name)}`;
+}
+
+const tableOf = (o: SchemaObject) => qualified(o.schema, o.relation ?? '');
+
+/** A column's definition as ADD COLUMN takes it. */
+function columnDefinition(o: SchemaObject): string {
+  const p = o.props;
+  let sql = `${ident(o.name)} ${text(p.type)}`;
+  if (p.collation) sql += ` COLLATE ${text(p.collation)}`;
+  if (p.generated) sql += ` GENERATED ALWAYS AS (${text(p.generated)}) STORED`;
+  if (p.default) sql += ` DEFAULT ${text(p.default)}`;
+  if (p.identity) sql += ` GENERATED ${text(p.identity)} AS IDENTITY`;
+  if (p['not null'] === true) sql += ' NOT NULL';
+  return sql;
+}
+
+/** The keyword a comment's object type takes in COMMENT ON, and its identity as COMMENT ON names it. */
+function commentTarget(o: SchemaObject): string {
+  const type = text(o.props.type);
+  const identity = text(o.props.identity);
+  const keyword =
+    type === 'table column' ? 'COLUMN' : type === 'table constraint' || type === 'domain constraint' ? 'CONSTRAINT' : type.toUpperCase();
+  // `c on public.t` is the identity of a constraint, trigger, rule or policy
+  const onWhat = identity.replace(/ on (?=[^ ]+$)/, type === 'domain constraint' ? ' ON DOMAIN ' : ' ON ');
+  return `${keyword} ${onWhat}`;
+}
+
+/** CREATE for an object the target lacks. */
+export function createStatement(o: SchemaObject): string {
+  const p = o.props;
+  switch (o.kind) {
+    case 'column':
+      return `ALTER TABLE ${tableOf(o)} ADD COLUMN ${columnDefinition(o)};`;
+    case 'constraint':
+      return p.on === 'domain'
+        ? `ALTER DOMAIN ${tableOf(o)} ADD CONSTRAINT ${ident(o.name)} ${text(p.definition)};`
+        : `ALTER TABLE ${tableOf(o)} ADD CONSTRAINT ${ident(o.name)} ${text(p.definition)};`;
+    case 'index':
+    case 'trigger':
+    case 'rule':
+      return `${text(p.definition).replace(/;?\s*$/, '')};`;
+    case 'function':
+    case 'procedure':
+      return `${text(p.definition).trim()};`;
+    case 'view':
+      return `CREATE OR REPLACE VIEW ${objectSql(o)} AS ${text(p.definition).trim()}`;
+    case 'materialized view':
+      return `CREATE MATERIALIZED VIEW ${objectSql(o)} AS ${text(p.definition).trim()}`;
+    case 'sequence':
+      return `CREATE SEQUENCE ${objectSql(o)} ${text(p.sequence)};`;
+    case 'policy':
+      return policyStatement(o);
+    case 'schema':
+      return `CREATE SCHEMA ${objectSql(o)} AUTHORIZATION ${ident(text(p.owner))};`;
+    case 'extension':
+      return `CREATE EXTENSION ${objectSql(o)} WITH SCHEMA ${ident(o.schema)} VERSION ${literal(text(p.version))};`;
+    case 'comment':
+      return `COMMENT ON ${commentTarget(o)} IS ${literal(text(p.text))};`;
+    case 'enum type':
+      return `CREATE TYPE ${objectSql(o)} AS ENUM (${text(p.labels)});`;
+    case 'composite type':
+      return `CREATE TYPE ${objectSql(o)} AS (${text(p.attributes)});`;
+    case 'domain':
+      return `CREATE DOMAIN ${objectSql(o)} AS ${text(p['base type'])}${p.default ? ` DEFAULT ${text(p.default)}` : ''}${p['not null'] === true ? ' NOT NULL' : ''};`;
+    default:
+      return `create it as on the source (pg_dump --schema-only shows its definition)`;
+  }
+}
+
+/** DROP for an object only the target has. */
+export function dropStatement(o: SchemaObject): string {
+  switch (o.kind) {
+    case 'column':
+      return `ALTER TABLE ${tableOf(o)} DROP COLUMN ${ident(o.name)};`;
+    case 'constraint':
+      return `ALTER ${o.props.on === 'domain' ? 'DOMAIN' : 'TABLE'} ${tableOf(o)} DROP CONSTRAINT ${ident(o.name)};`;
+    case 'comment':
+      return `COMMENT ON ${commentTarget(o)} IS NULL;`;
+    case 'enum type':
+    case 'composite type':
+    case 'range type':
+    case 'base type':
+      return `DROP TYPE ${objectSql(o)};`;
+    default:
+      return `DROP ${o.kind.toUpperCase()} ${objectSql(o)};`;
+  }
+}
+
+/** ALTER ... OWNER TO and the keyword each kind takes there. */
+function ownerStatement(o: SchemaObject, owner: string): string {
+  const keyword = o.kind.endsWith(' type') ? 'TYPE' : o.kind === 'foreign table' ? 'FOREIGN TABLE' : o.kind.toUpperCase();
+  return `ALTER ${keyword} ${objectSql(o)} OWNER TO ${ident(owner)};`;
+}
+
+/** `grantee=PRIV,PRIV*` entries (catalog.ts) into GRANT and REVOKE statements that make `from` equal `to`. */
+function privilegeStatements(o: SchemaObject, from: string, to: string, owner: string): string {
+  const parse = (acl: string) =>
+    new Map(
+      acl
+        .split(' ')
+        .filter(Boolean)
+        .map((e) => {
+          const at = e.lastIndexOf('=');
+          return [e.slice(0, at), e.slice(at + 1)] as const;
+        }),
+    );
+  const have = parse(from);
+  const want = parse(to);
+  const keyword =
+    o.kind === 'function' || o.kind === 'procedure' || o.kind === 'aggregate'
+      ? 'FUNCTION'
+      : o.kind === 'schema'
+        ? 'SCHEMA'
+        : o.kind === 'sequence'
+          ? 'SEQUENCE'
+          : o.kind.endsWith(' type') || o.kind === 'domain'
+            ? 'TYPE'
+            : 'TABLE';
+  const on = o.kind === 'column' ? `TABLE ${tableOf(o)}` : `${keyword} ${objectSql(o)}`;
+  const cols = o.kind === 'column' ? ` (${ident(o.name)})` : '';
+  const who = (g: string) => (g === 'PUBLIC' ? 'PUBLIC' : ident(g === '(owner)' ? owner : g));
+  const out: string[] = [];
+  for (const grantee of new Set([...have.keys(), ...want.keys()])) {
+    const a = have.get(grantee) ?? '';
+    const b = want.get(grantee) ?? '';
+    if (a === b) continue;
+    const privs = (s: string) =>
+      s
+        .split(',')
+        .filter(Boolean)
+        .map((x) => x.replace('*', ''));
+    const wanted = privs(b);
+    const extra = privs(a).filter((x) => !wanted.includes(x));
+    if (extra.length) out.push(`REVOKE ${extra.map((x) => `${x}${cols}`).join(', ')} ON ${on} FROM ${who(grantee)};`);
+    const plain = b.split(',').filter((x) => x && !x.endsWith('*') && !a.split(',').includes(x));
+    const grantable = b
+      .split(',')
+      .filter((x) => x.endsWith('*') && !a.split(',').includes(x))
+      .map((x) => x.slice(0, -1));
+    if (plain.length) out.push(`GRANT ${plain.map((x) => `${x}${cols}`).join(', ')} ON ${on} TO ${who(grantee)};`);
+    if (grantable.length)
+      out.push(`GRANT ${grantable.map((x) => `${x}${cols}`).join(', ')} ON ${on} TO ${who(grantee)} WITH GRANT OPTION;`);
+  }
+  return out.join(' ');
+}
+
+function policyStatement(o: SchemaObject): string {
+  const p = o.props;
+  let sql = `CREATE POLICY ${objectSql(o)} AS ${p.permissive === false ? 'RESTRICTIVE' : 'PERMISSIVE'} FOR ${text(p.command)} TO ${text(p.roles) || 'PUBLIC'}`;
+  if (p.using) sql += ` USING (${text(p.using)})`;
+  if (p['with check']) sql += ` WITH CHECK (${text(p['with check'])})`;
+  return `${sql};`;
+}
+
+const TRIGGER_STATES: Record<string, string> = { O: 'ENABLE', D: 'DISABLE', R: 'ENABLE REPLICA', A: 'ENABLE ALWAYS' };
+
+/**
+ * The statement for one property that differs, `source` being what the target should have; the
+ * object is the source's. A property with no statement of its own is fixed by recreating the object.
+ */
+export function alterStatement(
+  o: SchemaObject,
+  property: string,
+  source: PropertyValue,
+  target: PropertyValue,
+  targetOwner: string,
+): string {
+  const recreate = () => `${dropStatement(o)} ${createStatement(o)}`;
+  if (property === 'owner') return ownerStatement(o, text(source));
+  if (property === 'privileges') return privilegeStatements(o, text(target), text(source), targetOwner);
+  switch (o.kind) {
+    case 'column': {
+      const col = `ALTER TABLE ${tableOf(o)} ALTER COLUMN ${ident(o.name)}`;
+      if (property === 'type' || property === 'collation')
+        return `${col} TYPE ${text(o.props.type)}${o.props.collation ? ` COLLATE ${text(o.props.collation)}` : ''};`;
+      if (property === 'default') return source === null ? `${col} DROP DEFAULT;` : `${col} SET DEFAULT ${text(source)};`;
+      if (property === 'not null') return `${col} ${source === true ? 'SET' : 'DROP'} NOT NULL;`;
+      if (property === 'identity')
+        return source === null
+          ? `${col} DROP IDENTITY;`
+          : target === null
+            ? `${col} ADD GENERATED ${text(source)} AS IDENTITY;`
+            : `${col} SET GENERATED ${text(source)};`;
+      return recreate();
+    }
+    case 'table':
+    case 'foreign table': {
+      const table = `ALTER TABLE ${objectSql(o)}`;
+      if (property === 'row security') return `${table} ${source === true ? 'ENABLE' : 'DISABLE'} ROW LEVEL SECURITY;`;
+      if (property === 'forced row security') return `${table} ${source === true ? '' : 'NO '}FORCE ROW LEVEL SECURITY;`;
+      if (property === 'unlogged') return `${table} SET ${source === true ? 'UNLOGGED' : 'LOGGED'};`;
+      if (property === 'storage parameters')
+        return source ? `${table} SET (${text(source)});` : `${table} RESET (${text(target).replace(/=[^,]*/g, '')});`;
+      return `recreate ${describeObject(o)} as on the source (its ${property} differs)`;
+    }
+    case 'sequence':
+      return property === 'sequence'
+        ? `ALTER SEQUENCE ${objectSql(o)} ${text(source)};`
+        : `ALTER SEQUENCE ${objectSql(o)} OWNED BY ${text(source) || 'NONE'};`;
+    case 'view':
+    case 'function':
+    case 'procedure':
+      return createStatement(o);
+    case 'trigger':
+    case 'rule':
+      if (property === 'enabled')
+        return `ALTER TABLE ${tableOf(o)} ${TRIGGER_STATES[text(source)] ?? 'ENABLE'} ${o.kind.toUpperCase()} ${ident(o.name)};`;
+      return recreate();
+    case 'extension':
+      return `ALTER EXTENSION ${objectSql(o)} UPDATE TO ${literal(text(source))};`;
+    case 'comment':
+      return createStatement(o);
+    default:
+      return recreate();
+  }
+}

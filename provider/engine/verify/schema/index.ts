@@ -1,0 +1,107 @@
+// The schema check: one database's catalog on both servers, object by object, before a migration
+// says the target is a copy of the source (the offline flow before Succeeded, the cutover after the
+// drain and again once the target is given back). What the migration leaves out on purpose (the
+// filters, objects a non-superuser target cannot create) is not compared.
+import type pg from 'pg';
+import { readUnsupportedObjects } from '../../catalog/unsupported';
+import { closeSessionPair, openSessionPair, serverMajor } from '../../connect/session';
+import { CONTROL_SCHEMA } from '../../core/names';
+import { PgferryError } from '../../core/errors';
+import { nameKey, readFilterPlan, type FilterPlan } from '../../filter/plan';
+import type { MigrationSpec } from '../../input/migrationSpec';
+import { readSchemaObjects, type SchemaObject } from './catalog';
+import { compareSchemas, type CompareContext } from './compare';
+import type { SchemaReport } from '../../core/model';
+
+/** One database's comparison: the report's entry (core/model.ts). */
+export type SchemaCheck = SchemaReport;
+
+interface ServerRoles {
+  readonly user: string;
+  readonly superuser: boolean;
+  readonly superusers: ReadonlySet<string>;
+  readonly roles: ReadonlySet<string>;
+}
+
+async function readRoles(client: pg.Client): Promise<ServerRoles> {
+  const { rows } = await client.query<{ rolname: string; rolsuper: boolean; me: boolean }>(
+    'SELECT rolname, rolsuper, rolname = current_user AS me FROM pg_catalog.pg_roles',
+  );
+  const me = rows.find((r) => r.me)!;
+  return {
+    user: me.rolname,
+    superuser: me.rolsuper,
+    superusers: new Set(rows.filter((r) => r.rolsuper).map((r) => r.rolname)),
+    roles: new Set(rows.map((r) => r.rolname)),
+  };
+}
+
+/** The source's objects the migration moves: what the filters and a non-superuser target leave behind is not. */
+function movedObjects(objects: readonly SchemaObject[], filter: FilterPlan, leftBehind: ReadonlySet<string>): SchemaObject[] {
+  const leftOutRelations = new Set<string>();
+  for (const o of objects) {
+    const relationKinds = ['table', 'view', 'materialized view', 'sequence', 'foreign table'];
+    if (relationKinds.includes(o.kind) && filter.leftOutNames.has(nameKey(o.schema, o.name))) leftOutRelations.add(o.objectId);
+  }
+  const leftOutExtensions = new Set(filter.leftOutExtensionNames);
+  return objects.filter((o) => {
+    if (leftBehind.has(o.objectId) || leftBehind.has(o.ownerObjectId)) return false;
+    if (leftOutRelations.has(o.objectId) || leftOutRelations.has(o.ownerObjectId)) return false;
+    if (o.kind === 'extension') return !leftOutExtensions.has(o.name);
+    return !filter.leftOutSchemaNames.has(o.schema);
+  });
+}
+
+/**
+ * Compares the schema of `database` on both servers. `whileSetAside`: the target is still as
+ * streaming leaves it (foreign keys dropped, triggers firing as a replica's), online before the
+ * cutover gives it back.
+ */
+export async function checkSchema(spec: MigrationSpec, database: string, options: { whileSetAside: boolean }): Promise<SchemaCheck> {
+  const started = Date.now();
+  const sessionOptions = { database, purpose: 'schema check' };
+  const pair = await openSessionPair(spec.source, sessionOptions, spec.target, sessionOptions);
+  try {
+    const [sourceMajor, targetMajor] = await Promise.all([serverMajor(pair.source), serverMajor(pair.target)]);
+    const [sourceRoles, targetRoles] = await Promise.all([readRoles(pair.source), readRoles(pair.target)]);
+    const filter = await readFilterPlan(pair.source, spec);
+    const leftBehind = new Set<string>();
+    if (!targetRoles.superuser) for (const u of await readUnsupportedObjects(pair.source)) if (!u.holdsData) leftBehind.add(u.objectOid);
+    const [source, target] = await Promise.all([
+      readSchemaObjects(pair.source, sourceMajor, CONTROL_SCHEMA),
+      readSchemaObjects(pair.target, targetMajor, CONTROL_SCHEMA),
+    ]);
+    const ctx: CompareContext = {
+      sourceMajor,
+      targetMajor,
+      targetUser: targetRoles.user,
+      targetSuperuser: targetRoles.superuser,
+      sourceSuperusers: sourceRoles.superusers,
+      targetRoles: targetRoles.roles,
+      whileSetAside: options.whileSetAside,
+    };
+    const comparison = compareSchemas(movedObjects(source, filter, leftBehind), target, ctx);
+    return { ...comparison, database, seconds: (Date.now() - started) / 1000 };
+  } finally {
+    await closeSessionPair(pair);
+  }
+}
+
+/** How many differences a message lists before it says how many more there are. */
+const LISTED = 10;
+
+/** One line naming each difference (the first ten) and the statement that fixes it. */
+export function schemaDifferenceMessage(check: SchemaCheck): string {
+  const listed = check.differences.slice(0, LISTED).map((d) => `${d.object}: ${d.detail} (fix: ${d.fix})`);
+  const more = check.differences.length > LISTED ? `; and ${check.differences.length - LISTED} more` : '';
+  return `the target's schema differs from the source's in database "${check.database}" (${check.differences.length} difference(s)): ${listed.join('; ')}${more}`;
+}
+
+/** The error an offline migration ends with when the target's schema differs: its rows are kept. */
+export function schemaMismatchError(check: SchemaCheck): PgferryError {
+  return new PgferryError('SCHEMA_MISMATCH', schemaDifferenceMessage(check), {
+    category: 'target',
+    field: `database "${check.database}"`,
+    fix: 'run the statements given for each difference on the target (or fix the source), then check with `pgferry verify`; the copied rows are kept',
+  });
+}
