@@ -1,8 +1,9 @@
 // Schema changes on the source while streaming (the kind an application release makes: a column
 // added with a default, a column renamed, a default changed), with no write to those tables after
-// them: the cutover compares the schema of both servers, stops before anything irreversible with
-// each change and the statement that fixes it, streams on, and cuts over once the target matches,
-// reading the tables that differed whole (their earlier verification no longer holds).
+// them: a watch on the source's catalog warns within seconds while changes stream on; the cutover
+// compares the schema of both servers, stops before anything irreversible with each change and the
+// statement that fixes it, streams on, and cuts over once the target matches, reading the tables
+// that differed whole (their earlier verification no longer holds).
 import assert from 'node:assert/strict';
 import { runMigration } from '../../provider/engine';
 import { ControlStore } from '../../provider/engine/control/store';
@@ -44,6 +45,19 @@ describe('a schema change on the source stops the cutover until the target match
         [],
         db,
       );
+      // told within seconds while streaming, though none of those tables is written again
+      const told = await until(
+        'the schema watch warning',
+        async () =>
+          (await store.events(name, 200)).find(
+            (e) => /schema changed on the source while streaming/.test(e.message) && /placed_at/.test(e.message),
+          ),
+        60_000,
+        500,
+      );
+      assert.equal(told.level, 'warning');
+      assert.match(told.message, /RENAME COLUMN "name" TO "full_name"/);
+      assert.match(told.message, /SET DEFAULT 9\.99/);
       await store.requestCutover(name);
       const stopped = await waitForStatus(store, name, (s) => /cutover stopped/.test(s.message ?? '') || isFinalState(s.state));
       assert.notEqual(stopped.state, 'Succeeded');

@@ -21,6 +21,8 @@ export interface ForeignKeyRecord {
   readonly referencedColumns: readonly string[];
   /** MATCH FULL (else MATCH SIMPLE: a row with a NULL in the key is not checked). */
   readonly matchFull: boolean;
+  /** Its COMMENT, set again when it is added back (dropping a key drops its comment). */
+  readonly comment?: string | null;
 }
 
 /** How a foreign key came back: as recorded, NOT VALID because rows violate it, or not at all. */
@@ -43,17 +45,18 @@ export async function recordForeignKeys(
        SELECT j->>'schema' AS schema_name, j->>'table' AS table_name, j->>'name' AS constraint_name, j->>'definition' AS definition,
               (j->>'validated')::boolean AS validated, ARRAY(SELECT jsonb_array_elements_text(j->'columns')) AS columns,
               j->>'referencedSchema' AS referenced_schema, j->>'referencedTable' AS referenced_table,
-              ARRAY(SELECT jsonb_array_elements_text(j->'referencedColumns')) AS referenced_columns, (j->>'matchFull')::boolean AS match_full
+              ARRAY(SELECT jsonb_array_elements_text(j->'referencedColumns')) AS referenced_columns, (j->>'matchFull')::boolean AS match_full,
+              j->>'comment' AS comment
          FROM jsonb_array_elements($3::jsonb) AS j
      ), upserted AS (
        INSERT INTO ${T} (migration, database, schema_name, table_name, constraint_name, definition, validated, columns,
-                         referenced_schema, referenced_table, referenced_columns, match_full)
+                         referenced_schema, referenced_table, referenced_columns, match_full, comment)
        SELECT $1, $2, schema_name, table_name, constraint_name, definition, validated, columns,
-              referenced_schema, referenced_table, referenced_columns, match_full FROM k
+              referenced_schema, referenced_table, referenced_columns, match_full, comment FROM k
        ON CONFLICT (migration, database, schema_name, table_name, constraint_name) DO UPDATE
           SET definition = excluded.definition, validated = excluded.validated, columns = excluded.columns,
               referenced_schema = excluded.referenced_schema, referenced_table = excluded.referenced_table,
-              referenced_columns = excluded.referenced_columns, match_full = excluded.match_full,
+              referenced_columns = excluded.referenced_columns, match_full = excluded.match_full, comment = excluded.comment,
               recorded_at = now(), restored_at = NULL, outcome = NULL, violating_rows = NULL, detail = NULL
      )
      DELETE FROM ${T} t WHERE t.migration = $1 AND t.database = $2
@@ -75,9 +78,10 @@ export async function pendingForeignKeys(store: ControlStore, migration: string,
     referenced_table: string;
     referenced_columns: string[];
     match_full: boolean;
+    comment: string | null;
   }>(
     `SELECT schema_name AS schema, table_name AS table, constraint_name AS name, definition, validated, columns,
-            referenced_schema, referenced_table, referenced_columns, match_full
+            referenced_schema, referenced_table, referenced_columns, match_full, comment
        FROM ${T} WHERE migration = $1 AND database = $2 AND restored_at IS NULL
       ORDER BY schema_name, table_name, constraint_name`,
     [migration, database],
@@ -93,7 +97,21 @@ export async function pendingForeignKeys(store: ControlStore, migration: string,
     referencedTable: r.referenced_table,
     referencedColumns: r.referenced_columns,
     matchFull: r.match_full,
+    comment: r.comment,
   }));
+}
+
+/** The foreign keys that could not be added back (their rows violate them and the target refuses NOT VALID): reported, left out. */
+export async function leftOutForeignKeys(
+  store: ControlStore,
+  migration: string,
+  database: string,
+): Promise<{ schema: string; table: string; name: string }[]> {
+  return store.query<{ schema: string; table: string; name: string }>(
+    `SELECT schema_name AS schema, table_name AS table, constraint_name AS name
+       FROM ${T} WHERE migration = $1 AND database = $2 AND outcome = 'left out'`,
+    [migration, database],
+  );
 }
 
 /** Marks a foreign key as dealt with: how it came back, how many rows violate it, and why (a refusal's message). */

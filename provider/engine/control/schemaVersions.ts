@@ -332,6 +332,15 @@ COMMENT ON COLUMN pgferry.writer_fence.kept_at IS 'the database was cut over: th
 COMMENT ON COLUMN pgferry.migration.cutover_options IS 'what the pending cutover request set for that cutover alone: fenceWriters, cutoverLagBudgetSeconds';
 `,
   },
+  {
+    // A foreign key set aside while streaming comes back whole: its COMMENT is recorded with its
+    // definition (cdc/apply/targetForeignKeys.ts), since dropping the key drops the comment too.
+    version: 16,
+    sql: `
+ALTER TABLE pgferry.target_foreign_key ADD COLUMN comment text;
+COMMENT ON COLUMN pgferry.target_foreign_key.comment IS 'the key''s COMMENT on the target before it was dropped, set again when it is added back';
+`,
+  },
 ];
 
 /** The highest control-catalog version this build installs (`pgferry version` prints it). */

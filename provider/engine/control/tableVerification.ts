@@ -50,9 +50,18 @@ export async function recordTableVerification(store: ControlStore, migration: st
  * Forgets the verification of these tables (schema.name): their shape changed, so the cutover
  * reads them whole next time instead of trusting what was verified before.
  */
-export async function forgetTableVerifications(store: ControlStore, migration: string, database: string, tables: readonly string[]): Promise<void> {
+export async function forgetTableVerifications(
+  store: ControlStore,
+  migration: string,
+  database: string,
+  tables: readonly string[],
+): Promise<void> {
   if (tables.length === 0) return;
-  await store.query(`DELETE FROM ${T} WHERE migration = $1 AND database = $2 AND table_name = ANY($3::text[])`, [migration, database, tables]);
+  await store.query(`DELETE FROM ${T} WHERE migration = $1 AND database = $2 AND table_name = ANY($3::text[])`, [
+    migration,
+    database,
+    tables,
+  ]);
 }
 
 export async function tableVerifications(store: ControlStore, migration: string, database?: string): Promise<TableVerificationRecord[]> {

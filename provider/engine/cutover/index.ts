@@ -23,6 +23,7 @@ import { enableRowSecurity } from '../schema/rowSecurity';
 import { describeFirings } from '../cdc/apply/targetFiring';
 import { notStreamedTables } from '../control/sourceTables';
 import { forgetTableVerifications, recordTableVerification } from '../control/tableVerification';
+import { leftOutForeignKeys } from '../control/foreignKeys';
 import { recheckPlan } from './recheckPlan';
 import { errorMessage } from '../core/errors';
 import { clearCutoverOptions, cutoverOptionsOf, fenceOf, keepFence, liftStatement } from '../control/writerFences';
@@ -74,7 +75,8 @@ export async function finishCutover(run: MigrationRun, database: string): Promis
   await enableRowSecurity(run, database);
   failpoint(`cutover-released:${database}`);
   // the second look, with everything given back: what was set aside must come back whole
-  const check = await checkSchema(spec, database, { whileSetAside: false });
+  const leftOutKeys = await leftOutForeignKeys(store, spec.migrationName, database);
+  const check = await checkSchema(spec, database, { whileSetAside: false, leftOutKeys });
   await recordSchemaCheck(run, check);
   if (check.differences.length > 0) {
     const error = schemaMismatchError(check);

@@ -30,6 +30,7 @@ import { failpoint } from '../util/failpoints';
 import { StreamStops } from './streamStops';
 import { RequestWakeup } from '../control/requestWakeup';
 import type { MigrationRun } from './migrationRun';
+import { SchemaWatch } from './schemaWatch';
 import { copyDatabaseAt, finishDatabase, prepareTargetDatabase, readSourceProperties } from './databasePhases';
 import { BackgroundVerification } from '../verify/background';
 import { ApplyRateMeter } from '../cutover/lagGate';
@@ -142,6 +143,7 @@ async function watch(run: MigrationRun, streams: OnlineStream[], stops: StreamSt
   const warned = new Set<string>();
   let source: pg.Client | undefined;
   const tables = new SourceTableWatch(run, streams);
+  const schema = new SchemaWatch(run);
   // a cutover or cancel request wakes the loop at once instead of at its next look
   const wakeup = await RequestWakeup.listen(run.spec.target, name);
   try {
@@ -186,6 +188,8 @@ async function watch(run: MigrationRun, streams: OnlineStream[], stops: StreamSt
           source = undefined; // the source may be restarting: the appliers reconnect on their own
         }
         await tables.scan();
+        // a schema change on the source is told within seconds; a server away is looked at next time
+        await schema.look(streams.map((s) => s.database)).catch(() => undefined);
       }
       await wakeup.sleep(POLL_MS);
     }

@@ -39,7 +39,7 @@ SELECT CASE WHEN r.oid IS NOT NULL THEN ARRAY(
   FROM (SELECT pg_catalog.to_regclass($1)::pg_catalog.oid AS oid) AS r`;
 
 /** The columns of a table (its quoted qualified name) as a server's catalog has them now; undefined without the table. */
-export async function tableColumns(client: pg.Client, qualifiedTable: string): Promise<string[] | undefined> {
+async function tableColumns(client: pg.Client, qualifiedTable: string): Promise<string[] | undefined> {
   const { rows } = await client.query<{ columns: string[] | null }>(TABLE_COLUMNS_SQL, [qualifiedTable]);
   return rows[0]?.columns ?? undefined;
 }

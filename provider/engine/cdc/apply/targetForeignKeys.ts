@@ -24,7 +24,7 @@
 // partitioned table's partitions, and those a reference to a partitioned table makes, go and come
 // back with them. The control catalog's own keys (in the maintenance database) are never touched.
 import type pg from 'pg';
-import { ident, qualified } from '../../connect/quote';
+import { ident, literal, qualified } from '../../connect/quote';
 import { withSession } from '../../connect/session';
 import { isRetryable, sqlState } from '../../connect/sqlstate';
 import { errorMessage } from '../../core/errors';
@@ -53,7 +53,7 @@ SELECT n.nspname AS schema, c.relname AS table, k.conname AS name, pg_get_constr
        rn.nspname AS referenced_schema, r.relname AS referenced_table,
        ARRAY(SELECT a.attname FROM unnest(k.confkey) WITH ORDINALITY AS u(attnum, i)
                JOIN pg_attribute a ON a.attrelid = k.confrelid AND a.attnum = u.attnum ORDER BY u.i)::text[] AS referenced_columns,
-       k.confmatchtype = 'f' AS match_full
+       k.confmatchtype = 'f' AS match_full, obj_description(k.oid, 'pg_constraint') AS comment
   FROM pg_constraint k
   JOIN pg_class c ON c.oid = k.conrelid
   JOIN pg_namespace n ON n.oid = c.relnamespace
@@ -88,6 +88,7 @@ async function readTargetForeignKeys(client: pg.Client): Promise<ForeignKeyRecor
     referenced_table: string;
     referenced_columns: string[];
     match_full: boolean;
+    comment: string | null;
   }>(FOREIGN_KEYS_SQL, [CONTROL_SCHEMA]);
   return rows.map((r) => ({
     schema: r.schema,
@@ -100,6 +101,7 @@ async function readTargetForeignKeys(client: pg.Client): Promise<ForeignKeyRecor
     referencedTable: r.referenced_table,
     referencedColumns: r.referenced_columns,
     matchFull: r.match_full,
+    comment: r.comment,
   }));
 }
 
@@ -224,6 +226,9 @@ export async function restoreForeignKeys(run: ForeignKeyContext, database: strin
       let restored: Restored;
       try {
         restored = await restoreOne(client, key);
+        // COMMENT takes no parameters: the text goes through the quoting helper
+        if (restored.outcome !== 'left out' && key.comment)
+          await client.query(`COMMENT ON CONSTRAINT ${ident(key.name)} ON ${qualified(key.schema, key.table)} IS ${literal(key.comment)}`);
       } catch (error) {
         if (isRetryable(error)) throw error;
         restored = { outcome: 'left out', detail: errorMessage(error) };

@@ -357,7 +357,7 @@ export async function sourceColumnDefinitions(
  * the source catalog's own SQL (format_type / pg_get_expr output), not user input; names are quoted.
  * A constant default gives existing target rows the value the source's existing rows have.
  */
-export function addColumnSql(
+function addColumnSql(
   schema: string,
   table: string,
   column: { name: string; type: string; defaultExpr: string | null; notNull: boolean },

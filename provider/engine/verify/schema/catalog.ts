@@ -120,6 +120,8 @@ SELECT 'constraint' AS kind, n.nspname AS schema, coalesce(c.relname, ty.typname
   LEFT JOIN pg_catalog.pg_class c ON c.oid = co.conrelid
   LEFT JOIN pg_catalog.pg_type ty ON ty.oid = co.contypid
  WHERE co.contype <> 'n' AND (co.conrelid <> 0 OR co.contypid <> 0) AND ${nsFilter('n')}
+   -- a partition's copy of its table's constraint, and the clones a reference to a partitioned table makes, come with their parent
+   AND co.conparentid = 0
    AND ${notMember('pg_class', 'co.conrelid')} AND ${notMember('pg_type', 'co.contypid')}`;
 
 const INDEXES_SQL = `
@@ -136,7 +138,9 @@ const functionsSql = (major: number) => {
   const kind = major >= 11 ? 'p.prokind' : "CASE WHEN p.proisagg THEN 'a' WHEN p.proiswindow THEN 'w' ELSE 'f' END";
   return `
 SELECT CASE ${kind} WHEN 'p' THEN 'procedure' WHEN 'a' THEN 'aggregate' ELSE 'function' END AS kind,
-       n.nspname AS schema, NULL AS relation, p.proname AS name, pg_catalog.pg_get_function_identity_arguments(p.oid) AS args,
+       -- from 14 a procedure's arguments read (IN n integer): the same identity as 13's (n integer)
+       n.nspname AS schema, NULL AS relation, p.proname AS name,
+       pg_catalog.regexp_replace(pg_catalog.pg_get_function_identity_arguments(p.oid), '(^|, )IN ', '\\1', 'g') AS args,
        'pg_proc'::regclass::oid::text AS class_id, p.oid::text AS object_id, p.oid::text AS owner_object_id,
        pg_catalog.jsonb_build_object(
          'owner', pg_catalog.pg_get_userbyid(p.proowner),
@@ -197,8 +201,9 @@ SELECT 'policy' AS kind, n.nspname AS schema, c.relname AS relation, p.polname A
        pg_catalog.jsonb_build_object(
          'command', CASE p.polcmd WHEN 'r' THEN 'SELECT' WHEN 'a' THEN 'INSERT' WHEN 'w' THEN 'UPDATE' WHEN 'd' THEN 'DELETE' ELSE 'ALL' END,
          'permissive', p.polpermissive,
-         'roles', (SELECT pg_catalog.string_agg(CASE WHEN r = 0 THEN 'PUBLIC' ELSE pg_catalog.quote_ident(pg_catalog.pg_get_userbyid(r)) END, ', ' ORDER BY 1)
-                     FROM pg_catalog.unnest(p.polroles) r),
+         'roles', (SELECT pg_catalog.string_agg(g, ', ' ORDER BY g)
+                     FROM (SELECT CASE WHEN r = 0 THEN 'PUBLIC' ELSE pg_catalog.quote_ident(pg_catalog.pg_get_userbyid(r)) END AS g
+                             FROM pg_catalog.unnest(p.polroles) r) roles),
          'using', pg_catalog.pg_get_expr(p.polqual, p.polrelid),
          'with check', pg_catalog.pg_get_expr(p.polwithcheck, p.polrelid)
        ) AS props

@@ -7,7 +7,7 @@ import type { PropertyValue, SchemaObject } from './catalog';
 const text = (v: PropertyValue | undefined): string => (typeof v === 'string' ? v : '');
 
 /** The object's name as SQL: schema-qualified, a part followed by its relation, a function by its arguments. */
-export function objectSql(o: SchemaObject): string {
+function objectSql(o: SchemaObject): string {
   if (o.kind === 'schema' || o.kind === 'extension' || o.kind === 'event trigger') return ident(o.name);
   if (o.kind === 'comment') return text(o.props.identity);
   const own = qualified(o.schema, o.name);

@@ -55,9 +55,13 @@ function movedObjects(objects: readonly SchemaObject[], filter: FilterPlan, left
 /**
  * Compares the schema of `database` on both servers. `whileSetAside`: the target is still as
  * streaming leaves it (foreign keys dropped, triggers firing as a replica's), online before the
- * cutover gives it back.
+ * cutover gives it back. `leftOutKeys`: the foreign keys the cutover could not add back (control/foreignKeys.ts).
  */
-export async function checkSchema(spec: MigrationSpec, database: string, options: { whileSetAside: boolean }): Promise<SchemaCheck> {
+export async function checkSchema(
+  spec: MigrationSpec,
+  database: string,
+  options: { whileSetAside: boolean; leftOutKeys?: readonly { schema: string; table: string; name: string }[] },
+): Promise<SchemaCheck> {
   const started = Date.now();
   const sessionOptions = { database, purpose: 'schema check' };
   const pair = await openSessionPair(spec.source, sessionOptions, spec.target, sessionOptions);
@@ -79,6 +83,7 @@ export async function checkSchema(spec: MigrationSpec, database: string, options
       sourceSuperusers: sourceRoles.superusers,
       targetRoles: targetRoles.roles,
       whileSetAside: options.whileSetAside,
+      leftOutKeys: new Set((options.leftOutKeys ?? []).map((k) => [k.schema, k.table, k.name].join('\0'))),
     };
     const comparison = compareSchemas(movedObjects(source, filter, leftBehind), target, ctx);
     return { ...comparison, database, seconds: (Date.now() - started) / 1000 };

@@ -1,0 +1,73 @@
+// The source's schema watched while streaming. Only a column added to a table that is written again
+// is followed (cdc/apply); any other change (a column renamed, a default or a type changed, an
+// index added) reaches the target only if someone makes it there, and the cutover stops on it
+// (verify/schema). So the user hears of it within seconds, not at the cutover: every
+// WATCH_INTERVAL_MS a fingerprint of each streamed database's tables (one cheap query: columns,
+// defaults, constraints, indexes), and only when it moved, the full comparison, each new
+// difference warned with its fix. Changes stream on meanwhile.
+import type pg from 'pg';
+import { withSession } from '../connect/session';
+import { CONTROL_SCHEMA } from '../core/names';
+import { checkSchema, schemaDifferenceMessage } from '../verify/schema';
+import type { MigrationRun } from './migrationRun';
+
+const WATCH_INTERVAL_MS = 10_000;
+
+/** One line per column, constraint and index of the user's tables; NULL-safe, ordered, hashed. */
+const FINGERPRINT_SQL = `
+SELECT pg_catalog.md5(coalesce(pg_catalog.string_agg(x, E'\\n' ORDER BY x), '')) AS print FROM (
+  SELECT pg_catalog.concat_ws(':', 'a', a.attrelid, a.attname, a.atttypid, a.atttypmod, a.attnotnull, a.attcollation,
+                              pg_catalog.pg_get_expr(d.adbin, d.adrelid)) AS x
+    FROM pg_catalog.pg_attribute a
+    JOIN pg_catalog.pg_class c ON c.oid = a.attrelid
+    JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+    LEFT JOIN pg_catalog.pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
+   WHERE a.attnum > 0 AND NOT a.attisdropped AND c.relkind IN ('r', 'p', 'v', 'm')
+     AND n.nspname NOT IN ('pg_catalog', 'information_schema', $1) AND n.nspname NOT LIKE 'pg\\_toast%'
+  UNION ALL
+  SELECT pg_catalog.concat_ws(':', 'c', co.oid, co.conname, co.convalidated) FROM pg_catalog.pg_constraint co
+   WHERE co.connamespace NOT IN (SELECT oid FROM pg_catalog.pg_namespace WHERE nspname IN ('pg_catalog', 'information_schema', $1))
+  UNION ALL
+  SELECT pg_catalog.concat_ws(':', 'i', x.indexrelid, x.indrelid) FROM pg_catalog.pg_index x
+   WHERE x.indexrelid >= 16384
+) s`;
+
+export class SchemaWatch {
+  private readonly prints = new Map<string, string>();
+  /** The differences already warned about, per database, so each is told once. */
+  private readonly told = new Map<string, Set<string>>();
+  private lastLook = 0;
+
+  constructor(private readonly run: MigrationRun) {}
+
+  /** Looks at each database once WATCH_INTERVAL_MS has passed; a server away is looked at next time. */
+  async look(databases: readonly string[]): Promise<void> {
+    if (Date.now() - this.lastLook < WATCH_INTERVAL_MS) return;
+    this.lastLook = Date.now();
+    for (const database of databases) {
+      const print = await withSession(this.run.spec.source, { database, purpose: 'schema watch' }, fingerprint);
+      if (this.prints.get(database) === print) continue;
+      this.prints.set(database, print);
+      await this.compare(database);
+    }
+  }
+
+  private async compare(database: string): Promise<void> {
+    const check = await checkSchema(this.run.spec, database, { whileSetAside: true });
+    const told = this.told.get(database) ?? new Set<string>();
+    this.told.set(database, told);
+    const fresh = check.differences.filter((d) => !told.has(`${d.object}\0${d.detail}`));
+    if (fresh.length === 0) return;
+    for (const d of fresh) told.add(`${d.object}\0${d.detail}`);
+    const message = schemaDifferenceMessage({ ...check, differences: fresh });
+    await this.run.warn(
+      `schema changed on the source while streaming: ${message}; changes stream on, and the cutover stops until the target matches (run each fix on the target, giving an added column the source's values)`,
+      database,
+    );
+  }
+}
+
+async function fingerprint(client: pg.Client): Promise<string> {
+  const { rows } = await client.query<{ print: string }>(FINGERPRINT_SQL, [CONTROL_SCHEMA]);
+  return rows[0]!.print;
+}
