@@ -115,6 +115,8 @@ function expectedMissing(ctx: CompareContext, o: SchemaObject): string | undefin
   if (ctx.whileSetAside && o.kind === 'constraint' && o.props['foreign key'] === true) return 'foreign keys are added back at the cutover';
   if (ctx.whileSetAside && o.kind === 'comment' && o.props['on foreign key'] === true)
     return 'comes back with its foreign key at the cutover';
+  if (o.kind === 'constraint' && ctx.leftOutKeys.has([o.schema, o.relation, o.name].join('\0')))
+    return 'rows the source wrote under replica role violate it and the target refuses it NOT VALID: reported at the cutover with the statement that adds it';
   return undefined;
 }
 
