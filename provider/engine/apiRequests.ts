@@ -7,7 +7,7 @@ import type { ControlStore } from './control/store';
 import { isPgferryError, PgferryError } from './core/errors';
 import { isDatabaseDone, unknownDatabases } from './core/transitions';
 import { isFinalState, type MigrationStatus, type MigrationSubState } from './core/model';
-import { runnerStopped } from './core/statusChecks';
+import { runnerStopped, waitingForApplyFix } from './core/statusChecks';
 import type { CutoverOptions, MigrationSpec, ServerSpec } from './input/migrationSpec';
 import { recordCutoverOptions } from './control/writerFences';
 
@@ -101,7 +101,9 @@ export async function requestCutover(
       });
     }
     const ready: readonly string[] = ['WaitingForCutoverTrigger', 'CompletingMigration', 'CancelingRequestedDBMigrations'];
-    if (!ready.includes(status.subState)) {
+    // a stopped stream the user fixed and resumed is being tried again: the cutover waits for it
+    const resumed = status.subState === 'WaitingForApplyFix' && !waitingForApplyFix(status);
+    if (!ready.includes(status.subState) && !resumed) {
       throw new PgferryError(
         'CUTOVER_NOT_READY',
         `migration "${name}" is ${status.state}/${status.subState}; cutover is allowed only in WaitingForCutoverTrigger`,

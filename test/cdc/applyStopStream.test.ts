@@ -99,17 +99,18 @@ async function stopOnManagedTargetAndResume(pair: ServerPair): Promise<void> {
     assert.equal(again.databases[0]!.applyStop?.sqlState, '23505');
     assert.ok(await slotExists(pair, db.names!.slot));
 
-    // the fix, then a resume: it streams on from the last applied transaction
+    // the fix, then a resume and at once the cutover, as a user would: while the stream is tried
+    // again the state may still say WaitingForApplyFix, and the cutover waits for it, not refused
     await pair.target.query('DELETE FROM t1 WHERE id = 1007', [], 'stopfix');
     await resumeMigration(spec);
-    const moving = await waitForStatus(store, spec.migrationName, (s) => s.subState === 'WaitingForCutoverTrigger' || s.state === 'Failed');
-    assert.equal(moving.state, 'WaitingForUserAction', moving.message);
-    assert.equal(moving.databases[0]!.applyStop, undefined);
-    assert.equal(moving.databases[0]!.state, 'WaitingForCutoverTrigger');
-    assert.equal(moving.message, undefined);
-    await requestCutover(spec.target, spec.migrationName);
+    const asked = await requestCutover(spec.target, spec.migrationName);
+    assert.ok(['WaitingForApplyFix', 'WaitingForCutoverTrigger', 'CompletingMigration'].includes(asked.subState), asked.subState);
+    const events = async () => (await store.events(spec.migrationName, 200)).map((e) => e.message);
+    await until('streaming again', async () => ((await events()).some((m) => /^streaming again/.test(m)) ? true : undefined));
     const done = await waitForStatus(store, spec.migrationName, (s) => s.state === 'Succeeded' || s.state === 'Failed');
     assert.equal(done.state, 'Succeeded', done.message);
+    assert.equal(done.databases[0]!.applyStop, undefined);
+    // (the one request, asked before the stream applied again, led to it: a refusal clears it)
     await assertSameTables(pair, 'stopfix');
     const [row] = await pair.target.query<{ v: string; n: number }>(
       `SELECT min(v) AS v, count(*)::int AS n FROM t1 WHERE id = 1007`,

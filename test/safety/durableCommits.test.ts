@@ -101,15 +101,18 @@ describe('safety: the transactions that apply, record and release a migration co
       await pair.target
         .query(`CREATE TRIGGER record_commit_setting_event AFTER INSERT ON pgferry.event FOR EACH STATEMENT EXECUTE FUNCTION record_commit_setting();
                                ALTER TABLE pgferry.event ENABLE ALWAYS TRIGGER record_commit_setting_event;`);
-      await pair.source.query(
-        `CREATE FUNCTION record_ddl_setting() RETURNS event_trigger LANGUAGE plpgsql AS $$
-         BEGIN
-           INSERT INTO public.ddl_log (app, sync, op) VALUES (current_setting('application_name'), current_setting('synchronous_commit'), TG_TAG);
-         END $$;
-         CREATE EVENT TRIGGER record_ddl_setting ON ddl_command_end WHEN TAG IN ('DROP PUBLICATION') EXECUTE FUNCTION record_ddl_setting();`,
-        [],
-        'shop',
-      );
+      // on both servers, so the cutover's schema check finds them alike (no publication is dropped on the target)
+      for (const side of [pair.source, pair.target]) {
+        await side.query(
+          `CREATE FUNCTION record_ddl_setting() RETURNS event_trigger LANGUAGE plpgsql AS $$
+           BEGIN
+             INSERT INTO public.ddl_log (app, sync, op) VALUES (current_setting('application_name'), current_setting('synchronous_commit'), TG_TAG);
+           END $$;
+           CREATE EVENT TRIGGER record_ddl_setting ON ddl_command_end WHEN TAG IN ('DROP PUBLICATION') EXECUTE FUNCTION record_ddl_setting();`,
+          [],
+          'shop',
+        );
+      }
       // the application's transactions, each applied on the target by pgferry
       for (let i = 1; i <= 20; i++) {
         await pair.source.query(`INSERT INTO orders VALUES ($1, 'streamed')`, [1000 + i], 'shop');

@@ -76,9 +76,17 @@ export async function finishCutover(run: MigrationRun, database: string): Promis
   failpoint(`cutover-released:${database}`);
   // the second look, with everything given back: what was set aside must come back whole
   const leftOutKeys = await leftOutForeignKeys(store, spec.migrationName, database);
-  const check = await checkSchema(spec, database, { whileSetAside: false, leftOutKeys });
-  await recordSchemaCheck(run, check);
-  if (check.differences.length > 0) {
+  const check = await checkSchema(spec, database, { whileSetAside: false, leftOutKeys }).catch(async (error: unknown) => {
+    // the first look passed; one that cannot read now (a lock held past lock_timeout) is told, not fatal
+    if (run.signal.aborted) throw error;
+    await run.warn(
+      `cutover: the schema could not be compared again once the target was given back (${errorMessage(error)}): check it with \`pgferry verify\``,
+      database,
+    );
+    return undefined;
+  });
+  if (check) await recordSchemaCheck(run, check);
+  if (check && check.differences.length > 0) {
     const error = schemaMismatchError(check);
     await store.updateDatabase(spec.migrationName, database, { state: 'Failed', endedAt: true, message: error.message });
     throw error;
@@ -91,6 +99,7 @@ async function recordSchemaCheck(run: MigrationRun, check: SchemaCheck): Promise
   const { spec, store } = run;
   const message = `cutover: schema checked: ${check.objects} object(s) in ${check.seconds.toFixed(2)} s, ${check.differences.length} difference(s), ${check.expected.length} deliberate`;
   run.onProgress({ kind: 'info', database: check.database, message });
+  if (!spec.verify) return; // verify: false records no report (the check still stops on a difference)
   const previous = (await store.get(spec.migrationName))?.verification ?? { ok: true, tables: [] };
   await store.setVerification(spec.migrationName, {
     ...previous,
@@ -260,7 +269,15 @@ async function checkSchemaAtCutover(
   streams: readonly OnlineStream[],
 ): Promise<boolean> {
   for (const s of streams) {
-    const check = await again(run, `the schema check of "${s.database}"`, () => checkSchema(run.spec, s.database, { whileSetAside: true }));
+    let check: SchemaCheck;
+    try {
+      check = await again(run, `the schema check of "${s.database}"`, () => checkSchema(run.spec, s.database, { whileSetAside: true }));
+    } catch (error) {
+      if (run.signal.aborted) throw error;
+      const why = `could not read the catalog of "${s.database}": ${errorMessage(error)}`;
+      await resumeAfterMismatch(run, all, databases, why, 'the schema check');
+      return false;
+    }
     await recordSchemaCheck(run, check);
     if (check.differences.length === 0) continue;
     // whatever fixes it, the tables that differed are read whole at the next cutover

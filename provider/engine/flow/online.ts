@@ -164,8 +164,11 @@ async function watch(run: MigrationRun, streams: OnlineStream[], stops: StreamSt
         const whole = (await run.store.cutoverRequestedAt(name)) !== undefined;
         const toCutOver = whole ? streaming : requests.cutover.filter((d) => streaming.includes(d));
         if (toCutOver.length > 0) {
-          if (toCutOver.some((d) => stops.isStopped(d))) {
-            await run.store.clearCutover(name, cutoverRefusedMessage(stops), 'WaitingForApplyFix');
+          const stopped = toCutOver.filter((d) => stops.isStopped(d));
+          if (stopped.length > 0) {
+            // a stream tried again after its fix keeps the request: the cutover starts once it applies
+            if (!stopped.every((d) => stops.isRetrying(d, streams)))
+              await run.store.clearCutover(name, cutoverRefusedMessage(stops), 'WaitingForApplyFix');
           } else {
             await tables.scan(); // tables created until now are reported before the cutover verifies
             return { kind: 'cutover', databases: new Set(toCutOver) };
@@ -188,8 +191,8 @@ async function watch(run: MigrationRun, streams: OnlineStream[], stops: StreamSt
           source = undefined; // the source may be restarting: the appliers reconnect on their own
         }
         await tables.scan();
-        // a schema change on the source is told within seconds; a server away is looked at next time
-        await schema.look(streams.map((s) => s.database)).catch(() => undefined);
+        // a schema change on the source is told within seconds (the look runs beside this loop)
+        schema.look(streams.map((s) => s.database));
       }
       await wakeup.sleep(POLL_MS);
     }
@@ -197,6 +200,7 @@ async function watch(run: MigrationRun, streams: OnlineStream[], stops: StreamSt
     await wakeup.close();
     await closeSession(source);
     await tables.close();
+    await schema.close();
   }
 }
 

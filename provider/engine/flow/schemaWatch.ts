@@ -37,14 +37,31 @@ export class SchemaWatch {
   /** The differences already warned about, per database, so each is told once. */
   private readonly told = new Map<string, Set<string>>();
   private lastLook = 0;
+  /** The look in progress: it runs beside the watch loop, never delaying a cutover or cancel request. */
+  private running: Promise<void> | undefined;
 
   constructor(private readonly run: MigrationRun) {}
 
-  /** Looks at each database once WATCH_INTERVAL_MS has passed; a server away is looked at next time. */
-  async look(databases: readonly string[]): Promise<void> {
-    if (Date.now() - this.lastLook < WATCH_INTERVAL_MS) return;
+  /**
+   * Starts a look at each database once WATCH_INTERVAL_MS has passed and none is running; a server
+   * away (or any failure) is looked at next time.
+   */
+  look(databases: readonly string[]): void {
+    if (this.running || Date.now() - this.lastLook < WATCH_INTERVAL_MS) return;
     this.lastLook = Date.now();
+    this.running = this.lookAt([...databases])
+      .catch(() => undefined)
+      .finally(() => (this.running = undefined));
+  }
+
+  /** Waits for the look in progress, so that no session of it outlives the watch. */
+  async close(): Promise<void> {
+    await this.running;
+  }
+
+  private async lookAt(databases: readonly string[]): Promise<void> {
     for (const database of databases) {
+      if (this.run.signal.aborted) return;
       const print = await withSession(this.run.spec.source, { database, purpose: 'schema watch' }, fingerprint);
       if (this.prints.get(database) === print) continue;
       this.prints.set(database, print);

@@ -69,6 +69,17 @@ export class StreamStops {
   }
 
   /**
+   * Whether the stopped stream of `database` is being tried again and has not failed since (a
+   * `pgferry resume` after a fix, or the back-off): a cutover asked meanwhile waits for it to
+   * apply the change that stopped it, instead of being refused.
+   */
+  isRetrying(database: string, streams: readonly OnlineStream[]): boolean {
+    const stopped = this.stopped.get(database);
+    const stream = streams.find((s) => s.database === database);
+    return stopped?.trying !== undefined && stream !== undefined && !stream.failure;
+  }
+
+  /**
    * Handles the streams that failed since the last look: one the user can fix is recorded as
    * stopped (its slot kept); any other failure is thrown, ending the migration.
    */

@@ -10,6 +10,7 @@ import { checkCdcTables } from './cdcCheck';
 import { cdcTableReport } from './cdcReport';
 import { CODES } from './codes';
 import { checkCollations, readTargetCollations } from './collations';
+import { checkCompression, readTargetCompressions } from './compression';
 import { checkConnectivity } from './connectivity';
 import { checkSourceDatabases, checkTargetDatabases } from './databases';
 import { checkExtensions, readSourceExtensions, readTargetExtensions, type SourceExtension } from './extensions';
@@ -226,6 +227,7 @@ async function checkAgainstTarget(
 ): Promise<void> {
   const targetExtensions = await readTargetExtensions(target.client, target.info.major);
   const targetCollations = await readTargetCollations(target.client);
+  const targetCompressions = await readTargetCompressions(target.client, target.info.major);
   const superusers = await target.client.query<{ name: string }>(TARGET_SUPERUSER_ROLES_SQL);
   const unsupported = new Map<string, readonly UnsupportedObject[]>();
   const perDatabase = new Map<string, readonly SourceExtension[]>();
@@ -264,6 +266,9 @@ async function checkAgainstTarget(
     );
     await guarded(results, CHECK_TYPES.collations, `the collations of ${ident(database)}`, database, () =>
       checkCollations(client, database, targetCollations),
+    );
+    await guarded(results, CHECK_TYPES.schema, `the column compression of ${ident(database)}`, database, () =>
+      checkCompression(client, database, source.info.major, targetCompressions),
     );
     await guarded(results, CHECK_TYPES.schema, `managed-target restrictions in ${ident(database)}`, database, () =>
       checkManagedBlockers(client, database, managed, unsupported.get(database)),

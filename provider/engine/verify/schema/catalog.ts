@@ -28,7 +28,13 @@ export interface SchemaObject {
 
 /** Schemas no migration moves: the system's and pgferry's own control schema (the caller passes it). */
 const nsFilter = (ns: string) =>
-  `${ns}.nspname NOT IN ('pg_catalog', 'information_schema') AND ${ns}.nspname NOT LIKE 'pg\\_toast%' AND ${ns}.nspname NOT LIKE 'pg\\_temp\\_%' AND ${ns}.nspname <> $1`;
+  `${ns}.nspname NOT IN ('pg_catalog', 'information_schema') AND ${ns}.nspname NOT LIKE 'pg\\_toast%' AND ${ns}.nspname NOT LIKE 'pg\\_temp\\_%' AND ${ns}.nspname <> $1 AND ${ns}.nspname <> ALL($3::text[]) AND $2::oid[] IS NOT NULL`;
+
+/**
+ * Relations the filters leave out ($2) are never read: a session may hold ACCESS EXCLUSIVE on one
+ * (they are not the migration's), and deparsing what belongs to it would wait for that lock.
+ */
+const notLeftOut = (relation: string) => `NOT (${relation} = ANY($2::oid[]))`;
 
 /** Not created by an extension's script: those come with the extension (compared by its version). */
 const notMember = (catalog: string, oid: string) =>
@@ -81,7 +87,7 @@ SELECT CASE c.relkind WHEN 'r' THEN 'table' WHEN 'p' THEN 'table' WHEN 'v' THEN 
                          AND d.refclassid = 'pg_class'::regclass AND d.deptype = 'a')
        ) AS props
   FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
- WHERE c.relkind IN ('r', 'p', 'v', 'm', 'S', 'f') AND ${nsFilter('n')} AND ${notMember('pg_class', 'c.oid')}
+ WHERE c.relkind IN ('r', 'p', 'v', 'm', 'S', 'f') AND ${nsFilter('n')} AND ${notMember('pg_class', 'c.oid')} AND ${notLeftOut('c.oid')}
    -- an identity column's sequence is part of its column
    AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend d WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid AND d.deptype = 'i')`;
 
@@ -105,7 +111,7 @@ SELECT 'column' AS kind, n.nspname AS schema, c.relname AS relation, a.attname A
   JOIN pg_catalog.pg_type t ON t.oid = a.atttypid
   LEFT JOIN pg_catalog.pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
  WHERE a.attnum > 0 AND NOT a.attisdropped AND c.relkind IN ('r', 'p', 'f')
-   AND ${nsFilter('n')} AND ${notMember('pg_class', 'c.oid')}`;
+   AND ${nsFilter('n')} AND ${notMember('pg_class', 'c.oid')} AND ${notLeftOut('c.oid')}`;
 
 const CONSTRAINTS_SQL = `
 SELECT 'constraint' AS kind, n.nspname AS schema, coalesce(c.relname, ty.typname) AS relation, co.conname AS name, NULL AS args,
@@ -122,7 +128,7 @@ SELECT 'constraint' AS kind, n.nspname AS schema, coalesce(c.relname, ty.typname
  WHERE co.contype <> 'n' AND (co.conrelid <> 0 OR co.contypid <> 0) AND ${nsFilter('n')}
    -- a partition's copy of its table's constraint, and the clones a reference to a partitioned table makes, come with their parent
    AND co.conparentid = 0
-   AND ${notMember('pg_class', 'co.conrelid')} AND ${notMember('pg_type', 'co.contypid')}`;
+   AND ${notMember('pg_class', 'co.conrelid')} AND ${notMember('pg_type', 'co.contypid')} AND ${notLeftOut('co.conrelid')}`;
 
 const INDEXES_SQL = `
 SELECT 'index' AS kind, n.nspname AS schema, t.relname AS relation, i.relname AS name, NULL AS args,
@@ -132,7 +138,7 @@ SELECT 'index' AS kind, n.nspname AS schema, t.relname AS relation, i.relname AS
   JOIN pg_catalog.pg_class i ON i.oid = x.indexrelid
   JOIN pg_catalog.pg_class t ON t.oid = x.indrelid
   JOIN pg_catalog.pg_namespace n ON n.oid = i.relnamespace
- WHERE ${nsFilter('n')} AND ${notMember('pg_class', 't.oid')}`;
+ WHERE ${nsFilter('n')} AND ${notMember('pg_class', 't.oid')} AND ${notLeftOut('t.oid')}`;
 
 const functionsSql = (major: number) => {
   const kind = major >= 11 ? 'p.prokind' : "CASE WHEN p.proisagg THEN 'a' WHEN p.proiswindow THEN 'w' ELSE 'f' END";
@@ -184,7 +190,7 @@ SELECT 'trigger' AS kind, n.nspname AS schema, c.relname AS relation, tg.tgname 
   FROM pg_catalog.pg_trigger tg
   JOIN pg_catalog.pg_class c ON c.oid = tg.tgrelid
   JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
- WHERE NOT tg.tgisinternal ${major >= 13 ? 'AND tg.tgparentid = 0' : ''} AND ${nsFilter('n')} AND ${notMember('pg_class', 'c.oid')}`;
+ WHERE NOT tg.tgisinternal ${major >= 13 ? 'AND tg.tgparentid = 0' : ''} AND ${nsFilter('n')} AND ${notMember('pg_class', 'c.oid')} AND ${notLeftOut('c.oid')}`;
 
 const RULES_SQL = `
 SELECT 'rule' AS kind, n.nspname AS schema, c.relname AS relation, r.rulename AS name, NULL AS args,
@@ -193,7 +199,7 @@ SELECT 'rule' AS kind, n.nspname AS schema, c.relname AS relation, r.rulename AS
   FROM pg_catalog.pg_rewrite r
   JOIN pg_catalog.pg_class c ON c.oid = r.ev_class
   JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
- WHERE r.rulename <> '_RETURN' AND ${nsFilter('n')} AND ${notMember('pg_class', 'c.oid')}`;
+ WHERE r.rulename <> '_RETURN' AND ${nsFilter('n')} AND ${notMember('pg_class', 'c.oid')} AND ${notLeftOut('c.oid')}`;
 
 const POLICIES_SQL = `
 SELECT 'policy' AS kind, n.nspname AS schema, c.relname AS relation, p.polname AS name, NULL AS args,
@@ -210,7 +216,7 @@ SELECT 'policy' AS kind, n.nspname AS schema, c.relname AS relation, p.polname A
   FROM pg_catalog.pg_policy p
   JOIN pg_catalog.pg_class c ON c.oid = p.polrelid
   JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
- WHERE ${nsFilter('n')}`;
+ WHERE ${nsFilter('n')} AND ${notLeftOut('c.oid')}`;
 
 const SCHEMAS_SQL = `
 SELECT 'schema' AS kind, n.nspname AS schema, NULL AS relation, n.nspname AS name, NULL AS args,
@@ -224,7 +230,7 @@ SELECT 'extension' AS kind, n.nspname AS schema, NULL AS relation, e.extname AS 
        'pg_extension'::regclass::oid::text AS class_id, e.oid::text AS object_id, e.oid::text AS owner_object_id,
        pg_catalog.jsonb_build_object('version', e.extversion) AS props
   FROM pg_catalog.pg_extension e JOIN pg_catalog.pg_namespace n ON n.oid = e.extnamespace
- WHERE n.nspname <> $1`;
+ WHERE n.nspname <> $1 AND n.nspname <> ALL($3::text[]) AND $2::oid[] IS NOT NULL`;
 
 const EVENT_TRIGGERS_SQL = `
 SELECT 'event trigger' AS kind, '' AS schema, NULL AS relation, e.evtname AS name, NULL AS args,
@@ -232,7 +238,7 @@ SELECT 'event trigger' AS kind, '' AS schema, NULL AS relation, e.evtname AS nam
        pg_catalog.jsonb_build_object('event', e.evtevent, 'function', e.evtfoid::pg_catalog.regprocedure::text, 'enabled', e.evtenabled::text,
                                      'tags', pg_catalog.array_to_string(e.evttags, ', ')) AS props
   FROM pg_catalog.pg_event_trigger e
- WHERE $1::text IS NOT NULL AND ${notMember('pg_event_trigger', 'e.oid')}`;
+ WHERE $1::text IS NOT NULL AND $2::oid[] IS NOT NULL AND $3::text[] IS NOT NULL AND ${notMember('pg_event_trigger', 'e.oid')}`;
 
 /**
  * Comments on the database's own objects (OIDs from FirstNormalObjectId on: the system's are
@@ -256,7 +262,9 @@ SELECT 'comment' AS kind, coalesce(o.schema, '') AS schema, NULL AS relation, o.
  WHERE d.objoid >= 16384 AND (o.schema IS NULL OR (o.schema NOT IN ('pg_catalog', 'information_schema') AND o.schema <> $1))
    AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend x WHERE x.classid = d.classoid AND x.objid = d.objoid AND x.deptype = 'e')
    AND NOT (d.classoid = 'pg_namespace'::regclass AND o.identity = $1)
-   AND NOT (d.classoid = 'pg_database'::regclass)`;
+   AND NOT (o.schema = ANY($3::text[])) AND ${notLeftOut('d.objoid')}
+   -- a database's comment is the server's; an extension's comes from its control file
+   AND d.classoid NOT IN ('pg_database'::regclass, 'pg_extension'::regclass)`;
 
 interface Row {
   kind: string;
@@ -272,9 +280,14 @@ interface Row {
 
 /**
  * Reads every object of the connected database that a migration moves, the schema `controlSchema`
- * aside. One statement per kind of object, all in the caller's session (a snapshot it holds applies).
+ * and what the filters leave out (`leftOut`: relation OIDs, schema names) aside. One statement per kind of object, all in the caller's session (a snapshot it holds applies).
  */
-export async function readSchemaObjects(client: pg.Client, major: number, controlSchema: string): Promise<SchemaObject[]> {
+export async function readSchemaObjects(
+  client: pg.Client,
+  major: number,
+  controlSchema: string,
+  leftOut: { readonly relations: readonly string[]; readonly schemas: readonly string[] } = { relations: [], schemas: [] },
+): Promise<SchemaObject[]> {
   const statements = [
     RELATIONS_SQL,
     columnsSql(major),
@@ -292,7 +305,7 @@ export async function readSchemaObjects(client: pg.Client, major: number, contro
   ];
   const objects: SchemaObject[] = [];
   for (const sql of statements) {
-    const { rows } = await client.query<Row>(sql, [controlSchema]);
+    const { rows } = await client.query<Row>(sql, [controlSchema, leftOut.relations, leftOut.schemas]);
     for (const r of rows) {
       objects.push({
         kind: r.kind,

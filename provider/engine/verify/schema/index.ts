@@ -36,8 +36,14 @@ async function readRoles(client: pg.Client): Promise<ServerRoles> {
   };
 }
 
+/** What a data-only table's rows move without: its keys, indexes, triggers, rules and policies (and their comments). */
+const POST_DATA_KINDS = new Set(['constraint', 'index', 'trigger', 'rule', 'policy']);
+
 /** The source's objects the migration moves: what the filters and a non-superuser target leave behind is not. */
 function movedObjects(objects: readonly SchemaObject[], filter: FilterPlan, leftBehind: ReadonlySet<string>): SchemaObject[] {
+  const postData = (o: SchemaObject) =>
+    POST_DATA_KINDS.has(o.kind) || (o.kind === 'comment' && o.props.type !== 'table' && o.props.type !== 'table column');
+  const dataOnlyParts = new Set(objects.filter((o) => postData(o) && filter.dataOnly.has(o.ownerObjectId)).map((o) => o.objectId));
   const leftOutRelations = new Set<string>();
   for (const o of objects) {
     const relationKinds = ['table', 'view', 'materialized view', 'sequence', 'foreign table'];
@@ -46,6 +52,7 @@ function movedObjects(objects: readonly SchemaObject[], filter: FilterPlan, left
   const leftOutExtensions = new Set(filter.leftOutExtensionNames);
   return objects.filter((o) => {
     if (leftBehind.has(o.objectId) || leftBehind.has(o.ownerObjectId)) return false;
+    if (dataOnlyParts.has(o.objectId)) return false;
     if (leftOutRelations.has(o.objectId) || leftOutRelations.has(o.ownerObjectId)) return false;
     if (o.kind === 'extension') return !leftOutExtensions.has(o.name);
     return !filter.leftOutSchemaNames.has(o.schema);
@@ -63,7 +70,9 @@ export async function checkSchema(
   options: { whileSetAside: boolean; leftOutKeys?: readonly { schema: string; table: string; name: string }[] },
 ): Promise<SchemaCheck> {
   const started = Date.now();
-  const sessionOptions = { database, purpose: 'schema check' };
+  // a lock held on a table (an ALTER TABLE waiting, a session holding ACCESS EXCLUSIVE) never
+  // holds the check for long: it fails, saying so, and the caller stops or tries again
+  const sessionOptions = { database, purpose: 'schema check', settings: { lock_timeout: '10s', statement_timeout: '300s' } };
   const pair = await openSessionPair(spec.source, sessionOptions, spec.target, sessionOptions);
   try {
     const [sourceMajor, targetMajor] = await Promise.all([serverMajor(pair.source), serverMajor(pair.target)]);
@@ -71,9 +80,12 @@ export async function checkSchema(
     const filter = await readFilterPlan(pair.source, spec);
     const leftBehind = new Set<string>();
     if (!targetRoles.superuser) for (const u of await readUnsupportedObjects(pair.source)) if (!u.holdsData) leftBehind.add(u.objectOid);
+    // what the filters leave out is not read on the source, nor its schemas on the target (which
+    // has `public` from template0 whether or not it moves)
+    const schemas = [...filter.leftOutSchemaNames];
     const [source, target] = await Promise.all([
-      readSchemaObjects(pair.source, sourceMajor, CONTROL_SCHEMA),
-      readSchemaObjects(pair.target, targetMajor, CONTROL_SCHEMA),
+      readSchemaObjects(pair.source, sourceMajor, CONTROL_SCHEMA, { relations: [...filter.leftOut], schemas }),
+      readSchemaObjects(pair.target, targetMajor, CONTROL_SCHEMA, { relations: [], schemas }),
     ]);
     const ctx: CompareContext = {
       sourceMajor,
