@@ -12,6 +12,7 @@ import { checkSchema, schemaDifferenceMessage } from '../verify/schema';
 import type { MigrationRun } from './migrationRun';
 
 const WATCH_INTERVAL_MS = 10_000;
+const CLOSE_WAIT_MS = 2_000;
 
 /** One line per column, constraint and index of the user's tables; NULL-safe, ordered, hashed. */
 const FINGERPRINT_SQL = `
@@ -54,9 +55,15 @@ export class SchemaWatch {
       .finally(() => (this.running = undefined));
   }
 
-  /** Waits for the look in progress, so that no session of it outlives the watch. */
+  /**
+   * Waits a little for the look in progress (its sessions end on their own within lock_timeout):
+   * a cutover or cancel never waits on the watch.
+   */
   async close(): Promise<void> {
-    await this.running;
+    let timer: NodeJS.Timeout | undefined;
+    const bound = new Promise<void>((resolve) => (timer = setTimeout(resolve, CLOSE_WAIT_MS)));
+    await Promise.race([this.running, bound]);
+    clearTimeout(timer);
   }
 
   private async lookAt(databases: readonly string[]): Promise<void> {
@@ -70,7 +77,8 @@ export class SchemaWatch {
   }
 
   private async compare(database: string): Promise<void> {
-    const check = await checkSchema(this.run.spec, database, { whileSetAside: true });
+    // best effort: a lock held on a table (a cancel may be waiting on it) makes it give up at once
+    const check = await checkSchema(this.run.spec, database, { whileSetAside: true, lockTimeout: '1s' });
     const told = this.told.get(database) ?? new Set<string>();
     this.told.set(database, told);
     const fresh = check.differences.filter((d) => !told.has(`${d.object}\0${d.detail}`));

@@ -67,12 +67,21 @@ function movedObjects(objects: readonly SchemaObject[], filter: FilterPlan, left
 export async function checkSchema(
   spec: MigrationSpec,
   database: string,
-  options: { whileSetAside: boolean; leftOutKeys?: readonly { schema: string; table: string; name: string }[] },
+  options: {
+    whileSetAside: boolean;
+    leftOutKeys?: readonly { schema: string; table: string; name: string }[];
+    /** How long a catalog read may wait for a lock before the check gives up (10 s by default). */
+    lockTimeout?: string;
+  },
 ): Promise<SchemaCheck> {
   const started = Date.now();
   // a lock held on a table (an ALTER TABLE waiting, a session holding ACCESS EXCLUSIVE) never
   // holds the check for long: it fails, saying so, and the caller stops or tries again
-  const sessionOptions = { database, purpose: 'schema check', settings: { lock_timeout: '10s', statement_timeout: '300s' } };
+  const sessionOptions = {
+    database,
+    purpose: 'schema check',
+    settings: { lock_timeout: options.lockTimeout ?? '10s', statement_timeout: '300s' },
+  };
   const pair = await openSessionPair(spec.source, sessionOptions, spec.target, sessionOptions);
   try {
     const [sourceMajor, targetMajor] = await Promise.all([serverMajor(pair.source), serverMajor(pair.target)]);
