@@ -3,14 +3,27 @@
 // COPY into a target that stopped answering is given up after a bounded wait (its connection
 // closed, so the server rolls the copy back when it sees it); a streaming apply waiting for a lock
 // someone holds on the target has its statement canceled there too (left waiting, it held the
-// stream's replication origin and the cleanup could not drop it). Each way the migration ends
-// Canceled soon after the request and nothing pgferry started still runs on the target.
+// stream's replication origin and the cleanup could not drop it), and its slot, publication and
+// origin are gone once it ends. Each way the migration ends Canceled soon after the request and
+// nothing pgferry started still runs on the target.
 import assert from 'node:assert/strict';
 import type pg from 'pg';
 import { cancelMigration, runMigration, type MigrationStatus } from '../../provider/engine';
 import { isFinalState } from '../../provider/engine/core/model';
 import { ControlStore } from '../../provider/engine/control/store';
-import { CopyHold, endIfRunning, pairSpec, serverSpec, startPair, until, waitForStatus, type ServerPair } from '../support';
+import {
+  CopyHold,
+  endIfRunning,
+  NONE_LEFT,
+  pairSpec,
+  serverSpec,
+  startPair,
+  STREAMING,
+  streamObjects,
+  until,
+  waitForStatus,
+  type ServerPair,
+} from '../support';
 
 /** What still runs on the target in `database` (other than the asking session). */
 async function activeOn(pair: ServerPair, database: string): Promise<string[]> {
@@ -88,13 +101,20 @@ describe('a cancel stops the work in progress on the target (integration)', func
     }
   });
 
-  it('stops a streaming apply that waits for a lock on the target', async () => {
+  it('stops a streaming apply that waits for a lock on the target, and drops its slot, publication and origin', async () => {
     const store = new ControlStore(serverSpec(pair.target));
     const spec = pairSpec(pair, 'cancel-locked', ['streamed'], { mode: 'Online', option: 'Migrate' });
     const running = runMigration(spec);
     let locker: pg.Client | undefined;
     try {
-      await waitForStatus(store, spec.migrationName, (s) => s.subState === 'WaitingForCutoverTrigger' || isFinalState(s.state));
+      const streaming = await waitForStatus(
+        store,
+        spec.migrationName,
+        (s) => s.subState === 'WaitingForCutoverTrigger' || isFinalState(s.state),
+      );
+      const names = streaming.databases[0]!.names!;
+      const objects = () => streamObjects(pair.source, pair.target, 'streamed', names);
+      assert.deepEqual(await objects(), STREAMING, 'streaming: slot and publication on the source, origin on the target');
       locker = await pair.target.connect('streamed');
       // someone holds the table on the target: the apply's next statement waits for the lock
       await locker.query('BEGIN');
@@ -112,6 +132,8 @@ describe('a cancel stops the work in progress on the target (integration)', func
       // the waiting statement was canceled on the server, not left queued behind the lock
       const waiting = await pair.target.query(`SELECT 1 FROM pg_stat_activity WHERE datname = 'streamed' AND wait_event_type = 'Lock'`);
       assert.equal(waiting.length, 0);
+      // and the cleanup the waiting statement would have blocked was done: nothing of the stream is left
+      assert.deepEqual(await objects(), NONE_LEFT, `left behind: ${JSON.stringify(names)}`);
     } finally {
       await locker?.query('ROLLBACK').catch(() => undefined);
       await locker?.end();

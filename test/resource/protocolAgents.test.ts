@@ -4,7 +4,8 @@
 // update (cutover) and delete work with the agents. The agents are real processes of the CLI.
 import assert from 'node:assert/strict';
 import type { ChildProcess } from 'node:child_process';
-import { startCluster, until, type Cluster } from '../support';
+import { streamNamesOf } from '../../provider/engine/core/names';
+import { NONE_LEFT, startCluster, STREAMING, streamObjects, until, type Cluster } from '../support';
 import { runCli, stderrMatch } from '../cli/helpers';
 import { fingerprint, loadShop } from './support/fixture';
 import { closeProtocolSession, openProtocolSession, type ProviderHost } from './support/providerHost';
@@ -197,14 +198,16 @@ describe('protocol: PgMigration with runtime agents against real servers', funct
     assert.equal(await databaseCount('never'), 0);
   });
 
-  it("Delete of an online migration streaming in an agent's runner cancels it there and cleans the source", async () => {
+  it("Delete of an online migration streaming in an agent's runner cancels it there and drops its slot, publication and origin", async () => {
     await loadShop(source, 'stream');
     const agent = await startAgent('res-agent-stream', ['stream']);
     const online = async () => (await host.check({}, inputs('proto-agents-cancel', 'stream', { mode: 'Online' }))).inputs;
     const created = await host.create(await online());
     assert.equal(created.properties.subState, 'WaitingForCutoverTrigger', String(created.properties.message));
-    const slotsOf = async () => (await source.query<{ n: number }>(`SELECT count(*)::int AS n FROM pg_replication_slots`))[0]!.n;
-    assert.equal(await slotsOf(), 1, 'the agent runner streams from a slot');
+    const [row] = await target.query<{ instance: string }>(`SELECT instance FROM pgferry.migration WHERE name = 'proto-agents-cancel'`);
+    const names = streamNamesOf('proto-agents-cancel', 'stream', row!.instance);
+    const objects = () => streamObjects(source, target, 'stream', names);
+    assert.deepEqual(await objects(), STREAMING, 'the agent runner streams: slot and publication on the source, origin on the target');
     const before = host.stdout.length;
     await host.delete(created.id, created.properties);
     const lines = host.stdout.slice(before);
@@ -214,7 +217,7 @@ describe('protocol: PgMigration with runtime agents against real servers', funct
     );
     assert.ok(!lines.some((l) => /restarting it/.test(l)), 'no runner on the Pulumi machine');
     assert.equal((await target.query(`SELECT 1 FROM pgferry.migration WHERE name = 'proto-agents-cancel'`)).length, 0);
-    assert.equal(await slotsOf(), 0, 'no slot left on the source');
+    assert.deepEqual(await objects(), NONE_LEFT, `left behind: ${JSON.stringify(names)}`);
     assert.equal(agent.exitCode, null, 'the agent lives on after its runner ended');
   });
 

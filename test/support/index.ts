@@ -12,3 +12,4 @@ export * from './wait';
 export * from './pace';
 export * from './variedSchema';
 export * from './sourceWriter';
+export * from './streamObjects';
