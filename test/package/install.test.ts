@@ -170,9 +170,22 @@ function resource(): void {
     assert.ok(registered.sdkSeenByProgram.startsWith(path.join(program, 'node_modules/@pulumi/pulumi/')));
     assert.ok(!registered.provider.includes(SOURCE_PW) && !registered.provider.includes(TARGET_PW), 'a password in __provider');
 
+    // Every pgferry module the host (and any process it starts) compiles is logged: where the engine came from.
+    const loadedLog = path.join(work, 'loaded.log');
+    const hook = path.join(work, 'log-loads.js');
+    await fs.writeFile(
+      hook,
+      `const Module = require('node:module');
+const fs = require('node:fs');
+const js = Module._extensions['.js'];
+Module._extensions['.js'] = function (module, filename) {
+  if (/[\\\\/]dist[\\\\/]provider[\\\\/]/.test(filename)) fs.appendFileSync(${JSON.stringify(loadedLog)}, process.pid + ' ' + filename + '\\n');
+  return js.call(this, module, filename);
+};`,
+    );
     host = await startProviderHost(
       program,
-      { PGFERRY_DIST: '' },
+      { PGFERRY_DIST: '', NODE_OPTIONS: `--require ${hook}` },
       require.resolve('@pulumi/pulumi/cmd/dynamic-provider', { paths: [program] }),
     );
     await host.configure({});
@@ -183,9 +196,24 @@ function resource(): void {
     assert.deepEqual(await fingerprint(target, 'shop'), await fingerprint(source, 'shop'));
     const read = await host.read(created.id, created.properties);
     assert.equal(read.properties.state, 'Succeeded');
-    // Its runner was the installed one (the program has no other pgferry), and it has exited.
+    // Its runner has exited.
     for (let i = 0; i < 50 && installedRunners().length > 0; i++) await new Promise((r) => setTimeout(r, 200));
     assert.deepEqual(installedRunners(), []);
+    // The engine the host ran, and its runner's, was the installed package's: every pgferry module
+    // they compiled is under the program's node_modules/pgferry (none from this checkout), and the
+    // operations module and the runner's entry point are among them.
+    const installed = path.join(program, 'node_modules/pgferry/dist/provider/');
+    const loaded = readFileSync(loadedLog, 'utf8')
+      .split('\n')
+      .filter(Boolean)
+      .map((line) => line.slice(line.indexOf(' ') + 1));
+    assert.deepEqual(
+      loaded.filter((file) => !file.startsWith(installed)),
+      [],
+      'pgferry modules loaded from outside the installed package',
+    );
+    for (const entry of ['resource/operations.js', 'engine/runner/main.js'])
+      assert.ok(loaded.includes(path.join(installed, entry)), `${entry} was not loaded from ${installed}`);
   });
 }
 
