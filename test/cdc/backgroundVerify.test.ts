@@ -212,8 +212,8 @@ async function stopWithdrawsPin(pair: ServerPair): Promise<void> {
  * A stream far behind the source (a backlog after a restart or an outage): the verifier neither
  * pins nor reads until the stream is within 16 MiB of the source's WAL, then verifies every
  * table. The applier is stopped while the source writes a backlog of about 80 MiB of WAL in 300
- * transactions; three passes go by with it stopped (before the gate, each asked it to hold for a
- * pin), then a new applier catches up.
+ * transactions; three passes find it that far behind (counted at the gate; before the gate, each
+ * asked it to hold for a pin) and none asks for a pin, then a new applier catches up.
  */
 async function waitsWhileCatchingUp(pair: ServerPair): Promise<void> {
   const s = await streaming(pair);
@@ -232,8 +232,17 @@ async function waitsWhileCatchingUp(pair: ServerPair): Promise<void> {
     await s.f.src(
       `DO $$ BEGIN FOR i IN 0..299 LOOP INSERT INTO touched SELECT g, repeat('w', 200) FROM generate_series(2001 + i * 1000, 3000 + i * 1000) g; COMMIT; END LOOP; END $$`,
     );
+    // each pass's gate (the verifier's private catchingUp) counted: passes that found the stream behind
+    const verifier = s.verifier as unknown as { catchingUp(): Promise<boolean> };
+    const gate = verifier.catchingUp.bind(verifier);
+    let held = 0;
+    verifier.catchingUp = async () => {
+      const behind = await gate();
+      if (behind) held += 1;
+      return behind;
+    };
     s.verifier.start();
-    await new Promise((r) => setTimeout(r, 6_500));
+    await until('three passes of the verifier gated by the backlog', async () => (held >= 3 ? true : undefined));
     assert.equal(pins, 0, 'the verifier asked a stream 80 MiB behind to hold for a pin');
     assert.deepEqual(await tableVerifications(s.store, s.f.migration), []);
     const running = startApplier(s.f, { tracker: s.running.applier.tracker });

@@ -12,6 +12,25 @@ const PARTS = 4;
 
 let lab: AgentLab;
 
+/**
+ * Several looks of agent `agent` since migration `migration` was registered (it looks once a second
+ * and heartbeats every 5 s between looks): its heartbeat in the catalog has moved twice since then.
+ */
+async function heartbeatsSinceRegistered(agent: string, migration: string): Promise<void> {
+  const beatAfter = async (since: string) => {
+    const [row] = await lab.pair.target.query<{ at: string | null }>(
+      `SELECT (SELECT heartbeat_at::text FROM pgferry.agent WHERE name = $1 AND heartbeat_at > $2::timestamptz) AS at`,
+      [agent, since],
+    );
+    return row!.at ?? undefined;
+  };
+  const [registered] = await lab.pair.target.query<{ at: string }>(`SELECT created_at::text AS at FROM pgferry.migration WHERE name = $1`, [
+    migration,
+  ]);
+  const first = await until(`a heartbeat of ${agent} after ${migration} was registered`, () => beatAfter(registered!.at), 30_000);
+  await until(`another heartbeat of ${agent}, looks in between`, () => beatAfter(first), 30_000);
+}
+
 describe('agents claim and run migrations of runtime agents', function () {
   this.timeout(300_000);
 
@@ -52,8 +71,7 @@ describe('agents claim and run migrations of runtime agents', function () {
     await lab.sourceDatabase('two', 2_000);
     const stranger = await lab.startAgent('stranger', lab.sourceUrl('elsewhere'));
     await lab.create('not-for-stranger', 'two');
-    // several looks of the agent (one a second)
-    await new Promise((r) => setTimeout(r, 4_000));
+    await heartbeatsSinceRegistered('stranger', 'not-for-stranger');
     const waiting = JSON.parse(
       (
         await runCli(
