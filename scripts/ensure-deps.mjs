@@ -1,10 +1,11 @@
 #!/usr/bin/env node
 // Installs what a fresh machine lacks before `npm test`, `npm run demo` or `npm run bench`:
 // node_modules (npm ci), PostgreSQL 15 server, client, PL/Perl (the managed-target tests need
-// an untrusted language on the source) and PostGIS, and libtcl8.6 (PL/Tcl of the embedded 13) from Debian's
-// packages, and for the benchmark pgcopydb. With --demo only the server and client, and what it
-// cannot install is left to the demo, which says what to do (or runs against --source-url and
-// --target-url). Plain Node.js with no dependencies, because it runs before node_modules exists.
+// an untrusted language on the source) and PostGIS, libtcl8.6 (PL/Tcl of the embedded 13) and
+// systemd (systemd-analyze, for the lab's unit) from Debian's packages, and for the benchmark
+// pgcopydb. With --demo only the server and client, and what it cannot install is left to the
+// demo, which says what to do (or runs against --source-url and --target-url). Plain Node.js
+// with no dependencies, because it runs before node_modules exists.
 import { execFileSync } from 'node:child_process';
 import { existsSync, lstatSync, realpathSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -110,6 +111,8 @@ if (!wantDemo) {
   // check's test creates it on a 13 source. (Not postgresql-pltcl-15: that test needs a 15 target
   // without PL/Tcl.)
   if (!sharedLibraryFound('libtcl8.6.so')) missing.push('libtcl8.6');
+  // systemd-analyze, which verifies the lab's agent unit (test/lab-stack/migrationRuntime.test.ts).
+  if (!existsSync('/usr/bin/systemd-analyze')) missing.push('systemd');
 }
 if (wantBench && !existsSync(join(pg15, 'pgbench'))) missing.push('postgresql-contrib');
 if (wantBench && !existsSync('/usr/bin/pgcopydb') && !existsSync(join(pg15, 'pgcopydb'))) missing.push('pgcopydb');

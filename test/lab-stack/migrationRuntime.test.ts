@@ -17,7 +17,7 @@ import { createLab, stackOutputs, type Lab } from '../../lab-stack/lab';
 import type { MigrationFactory } from '../../lab-stack/labMigrations';
 import { renderRuntimeCloudInit, runtimePgpass } from '../../lab-stack/runtimeCloudInit';
 import type { PgMigrationArgs } from '../../provider/resource';
-import { startCluster, type Cluster } from '../support';
+import { requirePrerequisite, startCluster, type Cluster } from '../support';
 
 const execFileAsync = promisify(execFile);
 
@@ -492,7 +492,7 @@ describe('lab-stack migration runtime: the unit and the installer as systemd and
   });
 
   it('gives systemd-analyze verify a unit without one warning', async function () {
-    if (!existsSync('/usr/bin/systemd-analyze')) this.skip();
+    requirePrerequisite(this, existsSync('/usr/bin/systemd-analyze'), 'systemd-analyze (Debian package systemd)');
     // The unit names /opt/pgferry/bin/pgferry, which verify wants to exist: point it at a stub.
     const stub = join(dir, 'pgferry');
     writeFileSync(stub, '#!/bin/sh\n');
