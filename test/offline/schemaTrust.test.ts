@@ -1,7 +1,8 @@
 // Offline, a target that differs from the source never ends Succeeded: the schema is compared
 // object by object before the migration says so. Here the target is changed while the copy runs
-// (a default dropped, an index added); the database ends Failed with SCHEMA_MISMATCH naming each
-// object and its fix, its rows kept, and `verify` is clean once the fixes ran.
+// (a default dropped, a column's type changed, an index added); the database ends Failed with
+// SCHEMA_MISMATCH naming each object and its fix, its rows kept, and `verify` is clean once the
+// fixes ran.
 import assert from 'node:assert/strict';
 import { runMigration, verifyMigration } from '../../provider/engine';
 import { ControlStore } from '../../provider/engine/control/store';
@@ -42,7 +43,13 @@ describe('offline: never Succeeded over a target whose schema differs (integrati
         120_000,
         50,
       );
-      await pair.target.query(`ALTER TABLE notes ALTER COLUMN body DROP DEFAULT; CREATE INDEX notes_at ON notes (at)`, [], db);
+      // a default dropped, a type that prints its values alike, an index added
+      await pair.target.query(
+        `ALTER TABLE notes ALTER COLUMN body DROP DEFAULT, ALTER COLUMN body TYPE varchar(200);
+         CREATE INDEX notes_at ON notes (at)`,
+        [],
+        db,
+      );
       await running;
       const store = new ControlStore(spec.target);
       const status = await store.get(spec.migrationName).finally(() => store.close());
@@ -51,6 +58,7 @@ describe('offline: never Succeeded over a target whose schema differs (integrati
       const differences = status?.verification?.schema?.[0]?.differences ?? [];
       assert.deepEqual(differences.map((d) => [d.object, d.fix]).sort(), [
         ['column "public"."notes"."body"', `ALTER TABLE "public"."notes" ALTER COLUMN "body" SET DEFAULT 'empty'::text;`],
+        ['column "public"."notes"."body"', 'ALTER TABLE "public"."notes" ALTER COLUMN "body" TYPE text;'],
         ['index "public"."notes_at"', 'DROP INDEX "public"."notes_at";'],
       ]);
       assert.equal(status?.databases[0]?.state, 'Failed');
@@ -60,7 +68,7 @@ describe('offline: never Succeeded over a target whose schema differs (integrati
       // verify names the same differences; once their fixes ran on the target, it is clean
       const before = await verifyMigration(spec);
       assert.equal(before.ok, false);
-      assert.equal(before.schema?.[0]?.differences.length, 2);
+      assert.equal(before.schema?.[0]?.differences.length, 3);
       for (const d of differences) await pair.target.query(d.fix, [], db);
       const after = await verifyMigration(spec);
       assert.equal(after.ok, true, after.firstMismatch);

@@ -42,8 +42,16 @@ function tableOf(o: SchemaObject): { table?: string } {
 
 const keyOf = (o: SchemaObject) => [o.kind, o.schema, o.relation ?? '', o.name, o.args ?? ''].join('\0');
 
-/** Properties that name an object rather than describe it, or that the rules below judge. */
-const NOT_COMPARED = new Set(['type', 'identity', 'on foreign key', 'foreign key', 'on']);
+/**
+ * Properties that name an object rather than describe it (a comment's object type and identity are
+ * in its key), or that only select a rule below; every other property is compared, a column's
+ * `type` and `identity` included.
+ */
+function compared(o: SchemaObject, property: string): boolean {
+  if (o.kind === 'comment') return property === 'text';
+  if (o.kind === 'constraint') return property !== 'foreign key' && property !== 'on';
+  return true;
+}
 
 function shown(v: PropertyValue | undefined): string {
   if (v === null || v === undefined || v === '') return 'none';
@@ -151,7 +159,7 @@ export function compareSchemas(source: readonly SchemaObject[], target: readonly
       continue;
     }
     for (const property of new Set([...Object.keys(o.props), ...Object.keys(t.props)])) {
-      if (NOT_COMPARED.has(property)) continue;
+      if (!compared(o, property)) continue;
       const s = o.props[property] ?? null;
       const d = t.props[property] ?? null;
       if (s === d || (ctx.sourceMajor !== ctx.targetMajor && sameAcrossVersions(property, s, d))) continue;

@@ -1,0 +1,96 @@
+// The schema check's comparison (verify/schema/compare.ts), pure: two catalogs in, differences
+// with their fixes and the deliberate differences with their reasons out.
+import assert from 'node:assert/strict';
+import type { SchemaObject } from '../../provider/engine/verify/schema/catalog';
+import { compareSchemas, type CompareContext } from '../../provider/engine/verify/schema/compare';
+
+const CTX: CompareContext = {
+  sourceMajor: 15,
+  targetMajor: 15,
+  targetUser: 'pgadmin',
+  targetSuperuser: false,
+  sourceSuperusers: new Set(['postgres']),
+  targetRoles: new Set(['pgadmin', 'app']),
+  whileSetAside: false,
+  leftOutKeys: new Set(),
+};
+
+function column(name: string, props: Record<string, string | boolean | null>): SchemaObject {
+  const base = { type: 'integer', collation: null, default: null, generated: null, 'not null': false, identity: null, privileges: null };
+  return {
+    kind: 'column',
+    schema: 'public',
+    relation: 'orders',
+    name,
+    args: null,
+    classId: '1259',
+    objectId: '1',
+    ownerObjectId: '1',
+    props: { ...base, ...props },
+  };
+}
+
+describe('schema check: comparison (unit)', () => {
+  it("compares a column's type and identity, each with its statement", () => {
+    const source = [column('id', { type: 'bigint', identity: 'ALWAYS', 'not null': true })];
+    const target = [column('id', { type: 'integer', 'not null': true })];
+    const { differences } = compareSchemas(source, target, CTX);
+    assert.deepEqual(
+      differences.map((d) => [d.detail, d.fix]),
+      [
+        ['type: source bigint, target integer', 'ALTER TABLE "public"."orders" ALTER COLUMN "id" TYPE bigint;'],
+        ['identity: source ALWAYS, target none', 'ALTER TABLE "public"."orders" ALTER COLUMN "id" ADD GENERATED ALWAYS AS IDENTITY;'],
+      ],
+    );
+    assert.equal(differences[0]!.table, 'public.orders');
+  });
+
+  it('pairs a column only on the source with one alike only on the target as a rename', () => {
+    const { differences } = compareSchemas([column('full_name', {})], [column('name', {})], CTX);
+    assert.deepEqual(
+      differences.map((d) => d.fix),
+      ['ALTER TABLE "public"."orders" RENAME COLUMN "name" TO "full_name";'],
+    );
+  });
+
+  it('lists an owner the target user cannot give, and a foreign key left out at cutover, as deliberate', () => {
+    const table = (owner: string): SchemaObject => ({
+      kind: 'table',
+      schema: 'public',
+      relation: null,
+      name: 'orders',
+      args: null,
+      classId: '1259',
+      objectId: '1',
+      ownerObjectId: '1',
+      props: { owner },
+    });
+    const key: SchemaObject = {
+      kind: 'constraint',
+      schema: 'public',
+      relation: 'orders',
+      name: 'orders_customer_fkey',
+      args: null,
+      classId: '2606',
+      objectId: '2',
+      ownerObjectId: '1',
+      props: { definition: 'FOREIGN KEY (customer_id) REFERENCES public.customers(id)', on: 'table', 'foreign key': true },
+    };
+    const leftOutKeys = new Set(['public\0orders\0orders_customer_fkey']);
+    const result = compareSchemas([table('postgres'), key], [table('pgadmin')], { ...CTX, leftOutKeys });
+    assert.deepEqual(result.differences, []);
+    assert.equal(result.expected.length, 2);
+    // the same key, not reported at cutover, is a difference
+    const strict = compareSchemas([table('postgres'), key], [table('pgadmin')], CTX);
+    assert.deepEqual(
+      strict.differences.map((d) => d.fix),
+      ['ALTER TABLE "public"."orders" ADD CONSTRAINT "orders_customer_fkey" FOREIGN KEY (customer_id) REFERENCES public.customers(id);'],
+    );
+    // an owner that exists on a superuser target is not excused
+    const owned = compareSchemas([table('app')], [table('pgadmin')], CTX);
+    assert.deepEqual(
+      owned.differences.map((d) => d.fix),
+      ['ALTER TABLE "public"."orders" OWNER TO "app";'],
+    );
+  });
+});
