@@ -88,10 +88,17 @@ export async function buildTemplates(source: Cluster, size: FixtureSize): Promis
   await source.query(SCHEMA_B, [], TEMPLATE_B);
 }
 
-/** The trial's source databases, copied from the templates. */
+/**
+ * The trial's source databases, copied from the templates file by file (STRATEGY FILE_COPY, after
+ * a checkpoint). The default WAL_LOG strategy starts a database with the template's sequence pages,
+ * whose up to 32 prefetched values no WAL record of the new database covers: an immediate restart
+ * of the source hands them out again, and the trial's inserts then collide on orders_pkey (23505)
+ * on the source itself: PostgreSQL's duplicates, not pgferry's (reported on the PostgreSQL
+ * hackers list). The judge keeps its 23505 check.
+ */
 export async function createTrialDatabases(source: Cluster, names: readonly [string, string]): Promise<void> {
-  await source.query(`CREATE DATABASE ${ident(names[0])} TEMPLATE ${ident(TEMPLATE_A)}`);
-  await source.query(`CREATE DATABASE ${ident(names[1])} TEMPLATE ${ident(TEMPLATE_B)}`);
+  await source.query(`CREATE DATABASE ${ident(names[0])} TEMPLATE ${ident(TEMPLATE_A)} STRATEGY FILE_COPY`);
+  await source.query(`CREATE DATABASE ${ident(names[1])} TEMPLATE ${ident(TEMPLATE_B)} STRATEGY FILE_COPY`);
 }
 
 /** Drops databases on a server, ending sessions still in them. */
