@@ -205,11 +205,13 @@ export async function verifyMigration(spec: MigrationSpec, options: RunOptions =
   const { checkSchema, schemaDifferenceMessage } = await import('./verify/schema');
   const { leftOutForeignKeys } = await import('./control/foreignKeys');
   const report = await verifyDatabases(spec, { signal: options.signal, onProgress: options.onProgress });
+  // the foreign keys a cutover of this migration could not add back were reported then
+  const leftOutKeys = await withStore(spec.target, (store) =>
+    Promise.all(spec.databases.map((database) => leftOutForeignKeys(store, spec.migrationName, database))),
+  ).catch(() => spec.databases.map(() => []));
   const schema = [];
-  for (const database of spec.databases) {
-    // the foreign keys a cutover of this migration could not add back were reported then
-    const leftOutKeys = await withStore(spec.target, (store) => leftOutForeignKeys(store, spec.migrationName, database)).catch(() => []);
-    schema.push(await checkSchema(spec, database, { whileSetAside: false, leftOutKeys }));
+  for (const [i, database] of spec.databases.entries()) {
+    schema.push(await checkSchema(spec, database, { whileSetAside: false, leftOutKeys: leftOutKeys[i] }));
   }
   const differing = schema.find((s) => s.differences.length > 0);
   return {

@@ -15,7 +15,14 @@ import { classifyStreamFailure } from '../cdc/apply/applyStop';
 import { releaseDatabase } from '../flow/releaseDatabase';
 import type { MigrationRun } from '../flow/migrationRun';
 import { verifyDatabases } from '../verify';
-import { checkSchema, schemaDifferenceMessage, schemaMismatchError, type SchemaCheck } from '../verify/schema';
+import {
+  checkSchema,
+  schemaCheckSummary,
+  schemaDifferenceMessage,
+  schemaMismatchError,
+  withSchemaCheck,
+  type SchemaCheck,
+} from '../verify/schema';
 import { syncSequences } from './sequenceSync';
 import { recheckMovedSequences } from './sequenceRecheck';
 import { failpoint } from '../util/failpoints';
@@ -97,15 +104,9 @@ export async function finishCutover(run: MigrationRun, database: string): Promis
 /** A schema check's figures as progress, and its report beside the verification's rows. */
 async function recordSchemaCheck(run: MigrationRun, check: SchemaCheck): Promise<void> {
   const { spec, store } = run;
-  const message = `cutover: schema checked: ${check.objects} object(s) in ${check.seconds.toFixed(2)} s, ${check.differences.length} difference(s), ${check.expected.length} deliberate`;
-  run.onProgress({ kind: 'info', database: check.database, message });
+  run.onProgress({ kind: 'info', database: check.database, message: `cutover: ${schemaCheckSummary(check)}` });
   if (!spec.verify) return; // verify: false records no report (the check still stops on a difference)
-  const previous = (await store.get(spec.migrationName))?.verification ?? { ok: true, tables: [] };
-  await store.setVerification(spec.migrationName, {
-    ...previous,
-    ok: previous.ok && check.differences.length === 0,
-    schema: [...(previous.schema ?? []).filter((s) => s.database !== check.database), check],
-  });
+  await store.setVerification(spec.migrationName, withSchemaCheck((await store.get(spec.migrationName))?.verification, check));
 }
 
 /** Recorded as the migration's event and shown as progress (the bench and `--wait` see it). */

@@ -15,7 +15,7 @@ import { copyDatabaseAt, finishDatabase, prepareTargetDatabase, readSourceProper
 import type { DatabaseProperties } from '../catalog';
 import { enableRowSecurity } from '../schema/rowSecurity';
 import { verifyDatabases } from '../verify';
-import { checkSchema, schemaMismatchError, type SchemaCheck } from '../verify/schema';
+import { checkSchema, schemaCheckSummary, schemaMismatchError, withSchemaCheck } from '../verify/schema';
 
 /**
  * One database: the target database, the copy at a snapshot that holds its tables, and (verify)
@@ -76,27 +76,16 @@ async function checkSchemaBeforeSuccess(run: MigrationRun, database: string): Pr
     () => checkSchema(spec, database, { whileSetAside: false }),
     outageRetry(run, `the schema check of "${database}"`, database),
   );
-  const message = `schema checked: ${check.objects} object(s) in ${check.seconds.toFixed(2)} s, ${check.differences.length} difference(s), ${check.expected.length} deliberate`;
-  run.onProgress({ kind: 'info', database, message });
+  run.onProgress({ kind: 'info', database, message: schemaCheckSummary(check) });
   const error = check.differences.length > 0 ? schemaMismatchError(check) : undefined;
   // verify: false records no report (the check still runs: never Succeeded over a difference)
-  if (spec.verify) await recordSchemaCheck(run, check, error?.message);
+  if (spec.verify) {
+    const report = withSchemaCheck((await store.get(spec.migrationName))?.verification, check);
+    await store.setVerification(spec.migrationName, { ...report, firstMismatch: report.firstMismatch ?? error?.message });
+  }
   if (!error) return;
   await store.updateDatabase(spec.migrationName, database, { state: 'Failed', endedAt: true, message: error.message });
   throw error;
-}
-
-/** The schema check's entry beside the verification's rows, its difference (if any) as the first mismatch. */
-async function recordSchemaCheck(run: MigrationRun, check: SchemaCheck, mismatch: string | undefined): Promise<void> {
-  const { spec, store } = run;
-  const previous = (await store.get(spec.migrationName))?.verification;
-  await store.setVerification(spec.migrationName, {
-    ok: (previous?.ok ?? true) && mismatch === undefined,
-    tables: previous?.tables ?? [],
-    firstMismatch: previous?.firstMismatch ?? mismatch,
-    ...(previous?.leftOut ? { leftOut: previous.leftOut } : {}),
-    schema: [...(previous?.schema ?? []).filter((s) => s.database !== check.database), check],
-  });
 }
 
 /** How often a database's copy looks for a cancel of that database alone (dbsToCancelMigrationOn). */

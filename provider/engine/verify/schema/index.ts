@@ -11,7 +11,7 @@ import { nameKey, readFilterPlan, type FilterPlan } from '../../filter/plan';
 import type { MigrationSpec } from '../../input/migrationSpec';
 import { readSchemaObjects, type SchemaObject } from './catalog';
 import { compareSchemas, type CompareContext } from './compare';
-import type { SchemaReport } from '../../core/model';
+import type { SchemaReport, VerificationReport } from '../../core/model';
 
 /** One database's comparison: the report's entry (core/model.ts). */
 export type SchemaCheck = SchemaReport;
@@ -111,6 +111,24 @@ export async function checkSchema(
   } finally {
     await closeSessionPair(pair);
   }
+}
+
+/** The check's figures in one line, for progress. */
+export function schemaCheckSummary(check: SchemaCheck): string {
+  return `schema checked: ${check.objects} object(s) in ${check.seconds.toFixed(2)} s, ${check.differences.length} difference(s), ${check.expected.length} deliberate`;
+}
+
+/**
+ * The migration's verification report with this check beside its rows (replacing an earlier check
+ * of the same database); `firstMismatch` is left as it was (a caller that fails on it sets it).
+ */
+export function withSchemaCheck(previous: VerificationReport | undefined, check: SchemaCheck): VerificationReport {
+  const report = previous ?? { ok: true, tables: [] };
+  return {
+    ...report,
+    ok: report.ok && check.differences.length === 0,
+    schema: [...(report.schema ?? []).filter((s) => s.database !== check.database), check],
+  };
 }
 
 /** How many differences a message lists before it says how many more there are. */
