@@ -305,6 +305,23 @@ async function differenceLeftToCutover(pair: ServerPair): Promise<void> {
   }
 }
 
+/**
+ * The writer, once it has committed rows on the source: a pin before that would compare an empty
+ * table (the test asserts every pin compared rows). Stopped if they never come.
+ */
+async function writingWriter(f: Parameters<typeof startWriter>[0]): Promise<ReturnType<typeof startWriter>> {
+  const writer = startWriter(f);
+  try {
+    await until("the writer's first rows on the source", async () =>
+      Number((await f.src('SELECT count(*) AS n FROM writer_rows'))[0]!.n) > 0 ? true : undefined,
+    );
+    return writer;
+  } catch (error) {
+    await writer.stop();
+    throw error;
+  }
+}
+
 describe('cdc: verification while streaming, pinned to a source position', function () {
   this.timeout(240_000);
   let pair: ServerPair;
@@ -315,7 +332,7 @@ describe('cdc: verification while streaming, pinned to a source position', funct
 
   it('a table compared while the source writes to it matches at every pinned position', async () => {
     const s = await streaming(pair);
-    const writer = startWriter(s.f);
+    const writer = await writingWriter(s.f);
     try {
       let verified = 0;
       let lastLsn = -1n;
