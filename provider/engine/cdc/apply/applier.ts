@@ -5,7 +5,7 @@ import { isRetryable, NEW_SESSION_CODES } from '../../connect/sqlstate';
 import { errorMessage } from '../../core/errors';
 import type { ServerSpec } from '../../input/migrationSpec';
 import { applyLockKey } from '../../core/names';
-import { runSession } from './applySession';
+import { runSession, SettleBeforeStop } from './applySession';
 import { ApplyFencedError } from './applyTarget';
 import { ApplyLag } from './applyLag';
 import { maxLsn } from '../decode/lsn';
@@ -133,6 +133,10 @@ export class Applier {
         this.flushWarnings();
         this.throwIfFailed();
         if (this.stopped) return 'stopped';
+        if (error instanceof SettleBeforeStop) {
+          this.state.commitBefore = error.finalLsn;
+          continue;
+        }
         if (!this.mayRetry(error)) throw error;
         failures = this.state.appliedLsn > before ? 1 : failures + 1;
         const delay = Math.min(30_000, 500 * 2 ** Math.min(failures - 1, 6));

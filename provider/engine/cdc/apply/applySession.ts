@@ -81,6 +81,8 @@ class ApplySession extends SessionConnections {
   private sinceYield = 0;
   /** The current source transaction precedes a pinned position but its snapshot does not see it (pin.ts). */
   private pinStraggler = false;
+  /** The current source transaction's final position (its BEGIN's), and whether earlier ones shared its target batch. */
+  private current = { finalLsn: 0n, afterOthers: false };
   /**
    * The WAL end of the latest keepalive met between source transactions: everything before it has
    * been received. One that arrived while a batch was open or committing could not be confirmed
@@ -165,7 +167,7 @@ class ApplySession extends SessionConnections {
       case 'keepalive':
         return this.keepalive(item.walEnd);
       case 'begin':
-        if (this.state.pin) return this.pinBoundary({ finalLsn: item.finalLsn, xid: item.xid }).then(() => this.began(item.finalLsn));
+        if (this.state.pin || this.state.commitBefore !== undefined) return this.beforeBegin(item).then(() => this.began(item.finalLsn));
         return this.began(item.finalLsn);
       case 'relation':
         return this.relationChanged(item).then(noEnd);
@@ -185,9 +187,22 @@ class ApplySession extends SessionConnections {
   /** Step: a source transaction begins (after any pin boundary before it). */
   private began(finalLsn: bigint): undefined {
     this.inSourceTxn = true;
+    this.current = { finalLsn, afterOthers: this.txn!.isOpen };
     this.skipping = finalLsn < this.skipBelow;
     if (this.skipping && this.pinStraggler) this.state.pin?.inexact.add(ALL_TABLES);
     return undefined;
+  }
+
+  /**
+   * What comes before a source transaction's BEGIN: a pin boundary, and before the transaction a
+   * stop was settled for (SettleBeforeStop), the commit of everything that precedes it.
+   */
+  private async beforeBegin(begin: { finalLsn: bigint; xid: number }): Promise<void> {
+    if (this.state.pin) await this.pinBoundary(begin);
+    const at = this.state.commitBefore;
+    if (at === undefined || begin.finalLsn < at) return;
+    this.state.commitBefore = undefined;
+    await this.txn!.settle();
   }
 
   /**
@@ -325,6 +340,7 @@ class ApplySession extends SessionConnections {
     const { relation, change } = item;
     const name = qualified(relation.schema, relation.name);
     const stopWith = (description: string): never => {
+      this.settleBeforeStop();
       throw new SchemaChangeError('CDC_SCHEMA_CHANGE', `source table ${name} changed while streaming: ${description}; streaming stopped`, {
         category: 'source',
         field: name,
@@ -342,10 +358,14 @@ class ApplySession extends SessionConnections {
     // bench traced up to 0.8 s of such catalog round trips before the first batch of a backlog.
     if (change.kind === 'none' && this.tables.has(relation.oid)) return;
     const target = this.target!;
-    const { missing, extra, table } = await inspectTargetTable(target, relation, this.foreignKeysFire);
+    const { missing, extra, retyped, table } = await inspectTargetTable(target, relation, this.foreignKeysFire);
     if (extra.length > 0) {
       reshaped();
       stopWith(`column ${JSON.stringify(extra[0])} was dropped or renamed`);
+    }
+    if (retyped.length > 0) {
+      reshaped();
+      stopWith(`column ${JSON.stringify(retyped[0])} changed type`);
     }
     if (table) {
       if (change.kind !== 'none') reshaped(table.partitioned);
@@ -379,12 +399,25 @@ class ApplySession extends SessionConnections {
   }
 
   /**
+   * A stop on a change of shape must leave the applied position exactly before the transaction
+   * that carries it: the user then makes the same change on the target and resumes, and the
+   * stream goes on with that transaction. When earlier source transactions share the open target
+   * batch, stopping now would roll them back too, and they would come again, in the old shape,
+   * after the user's change. So the session starts again (SettleBeforeStop) and commits the batch
+   * before this transaction; the stop then comes with nothing before it uncommitted.
+   */
+  private settleBeforeStop(): void {
+    if (this.current.afterOthers) throw new SettleBeforeStop(this.current.finalLsn);
+  }
+
+  /**
    * A column added on the source whose existing rows got values only the source could compute (a
    * volatile default evaluated per row while the source rewrote the table, an identity): adding it
    * on the target would give them other values, which would pass for applied. The stream stops,
    * resumable: once the column exists on the target, the relation is followed as it is.
    */
   private stopPerRow(table: string, column: string, why: string): never {
+    this.settleBeforeStop();
     throw new SchemaChangeError(
       'CDC_SCHEMA_CHANGE',
       `column ${ident(column)} was added to source table ${table} while streaming and ${why}, so the target cannot reproduce the values of its existing rows; streaming stopped`,
@@ -398,5 +431,16 @@ class ApplySession extends SessionConnections {
           "with the source's type and default, and UPDATE it from that copy)",
       },
     );
+  }
+}
+
+/**
+ * Not a failure: the session is started again at once, committing its batch before the source
+ * transaction that ends at `finalLsn` (ApplyState.commitBefore), so that the stop that comes next
+ * stops exactly before it.
+ */
+export class SettleBeforeStop extends Error {
+  constructor(readonly finalLsn: bigint) {
+    super('a change of shape: the transactions before it are committed first');
   }
 }

@@ -33,13 +33,14 @@ interface TableRow {
 
 /** The target table's columns: their type (compared by its equality, equality.ts) and GENERATED ALWAYS identity. */
 const COLUMNS_SQL = `
-SELECT a.attname AS name, a.atttypid::int8 AS type, a.attidentity = 'a' AS identity_always
+SELECT a.attname AS name, a.atttypid::int8 AS type, a.atttypmod AS mod, a.attidentity = 'a' AS identity_always
   FROM pg_attribute a
  WHERE a.attrelid = $1::oid AND a.attnum > 0 AND NOT a.attisdropped`;
 
 interface ColumnRow {
   name: string;
   type: string;
+  mod: number;
   identity_always: boolean;
 }
 
@@ -237,12 +238,25 @@ function targetTableOf(relation: Relation, read: TargetTableFacts, foreignKeysFi
  * Comparing with the target, not only with the previous relation message, also catches changes
  * made while no applier was running.
  */
-function columnChanges(relation: Relation, read: TargetTableFacts): { missing: string[]; extra: string[] } {
+/**
+ * The stream's columns against the target's, by name: missing on the target, extra there, and of
+ * another type. Types are compared where their OIDs mean the same on both servers (built-in
+ * types, with their modifiers); a retyped column would otherwise take the new values in the old
+ * type (numeric(12,4) rounded into numeric(12,2)) whenever a session's first relation message
+ * already carries the new shape, with no earlier one to compare it with (diffRelation).
+ */
+function columnChanges(relation: Relation, read: TargetTableFacts): { missing: string[]; extra: string[]; retyped: string[] } {
   const have = new Set(read.present.map((r) => r.name));
   const streamed = new Set(relation.columns.map((c) => c.name));
+  const targetTypes = new Map(read.columns.map((c) => [c.name, c]));
+  const retyped = relation.columns.filter((c) => {
+    const t = targetTypes.get(c.name);
+    return t !== undefined && c.typeOid < FIRST_NORMAL_OID && (Number(t.type) !== c.typeOid || t.mod !== c.typeMod);
+  });
   return {
     missing: relation.columns.map((c) => c.name).filter((n) => !have.has(n)),
     extra: read.present.filter((r) => !r.generated && !streamed.has(r.name)).map((r) => r.name),
+    retyped: retyped.map((c) => c.name),
   };
 }
 
@@ -255,10 +269,10 @@ export async function inspectTargetTable(
   target: pg.Client,
   relation: Relation,
   foreignKeysFire: boolean,
-): Promise<{ missing: string[]; extra: string[]; table?: TargetTable }> {
+): Promise<{ missing: string[]; extra: string[]; retyped: string[]; table?: TargetTable }> {
   const read = await readTargetTable(target, relation);
   const changes = columnChanges(relation, read);
-  if (changes.extra.length > 0 || changes.missing.length > 0) return changes;
+  if (changes.extra.length > 0 || changes.missing.length > 0 || changes.retyped.length > 0) return changes;
   return { ...changes, table: targetTableOf(relation, read, foreignKeysFire) };
 }
 

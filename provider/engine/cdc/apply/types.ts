@@ -175,6 +175,12 @@ export interface ApplyState {
   readonly tracker: ChangeTracker;
   /** Wakes the session's loop when it waits for changes (a pin request arrived). */
   wake?: () => void;
+  /**
+   * Commit the open batch before the source transaction that ends at or after this position, so
+   * that a stream stopping on that transaction's change of shape stops exactly before it
+   * (SettleBeforeStop in applySession.ts).
+   */
+  commitBefore?: bigint;
 }
 
 export type SessionEnd = 'cutover' | 'stopped';

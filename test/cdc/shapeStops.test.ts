@@ -1,0 +1,108 @@
+// A stream that stops on a change of shape it does not follow (a column renamed, dropped or
+// retyped on the source) stops exactly before the source transaction that first carries the new
+// shape: every transaction before it is on the target, none of its rows is. That is what makes
+// the fix the stop names work: the user makes the same change on the target, resumes, and the
+// stream goes on with that transaction. The transactions before it arrive in one burst, so they
+// share the apply's open batch with it: stopping with the batch rolled back would send them again,
+// in the old shape, after the user's change, and the stream would stop on them for good.
+import assert from 'node:assert/strict';
+import { parseMigrationSpec, requestCutover, resumeMigration, runMigration, waitingForApplyFix } from '../../provider/engine';
+import { ControlStore } from '../../provider/engine/control/store';
+import { isFinalState } from '../../provider/engine/core/model';
+import { endIfRunning, serverSpec, startPair, until, waitForStatus, type ServerPair } from '../support';
+import { rowsOf } from './harness';
+
+const BURST = 400;
+
+interface Change {
+  readonly title: string;
+  /** The DDL, made on the source and then, by the user, on the target. */
+  readonly ddl: string;
+  /** The first write in the new shape. */
+  readonly write: string;
+}
+
+const CHANGES: readonly Change[] = [
+  {
+    title: 'a column renamed',
+    ddl: 'ALTER TABLE t RENAME COLUMN pad TO padding',
+    write: `UPDATE t SET padding = 'renamed' WHERE id = 1`,
+  },
+  { title: 'a column dropped', ddl: 'ALTER TABLE t DROP COLUMN pad', write: `UPDATE t SET n = n + 1 WHERE id = 1` },
+  { title: 'a column retyped', ddl: 'ALTER TABLE t ALTER COLUMN n TYPE bigint', write: `UPDATE t SET n = 5000000000 WHERE id = 1` },
+];
+
+describe('a stream stopped on a change of shape resumes once the target has the same change (integration)', function () {
+  this.timeout(300_000);
+  let pair: ServerPair;
+  before(async () => {
+    pair = await startPair(15, 15);
+  });
+  after(async () => pair?.stop());
+
+  for (const [i, change] of CHANGES.entries()) {
+    it(`${change.title}: stops right before the first transaction in the new shape, then streams it`, async () => {
+      const db = `shape${i}`;
+      await pair.source.query(`CREATE DATABASE ${db}`);
+      await pair.source.query(
+        `CREATE TABLE t (id int PRIMARY KEY, n int NOT NULL, pad text);
+         CREATE TABLE log (id int PRIMARY KEY, at text);
+         INSERT INTO t SELECT g, g, 'pad ' || g FROM generate_series(1, 1000) g;`,
+        [],
+        db,
+      );
+      const spec = parseMigrationSpec({
+        migrationName: `shape-${i}`,
+        source: serverSpec(pair.source),
+        target: serverSpec(pair.target),
+        databases: [db],
+        mode: 'Online',
+        option: 'Migrate',
+        overwriteDbsInTarget: true,
+      });
+      const store = new ControlStore(spec.target);
+      const running = runMigration(spec);
+      try {
+        await waitForStatus(store, spec.migrationName, (s) => s.subState === 'WaitingForCutoverTrigger' || isFinalState(s.state));
+        // one query, many transactions: they reach the apply back to back and share its batch
+        const burst = Array.from({ length: BURST }, (_, k) => `BEGIN; INSERT INTO log VALUES (${k + 1}, 'before'); COMMIT;`).join('\n');
+        await pair.source.query(
+          `${burst}
+           ${change.ddl};
+           BEGIN; INSERT INTO log VALUES (${BURST + 1}, 'with the change'); ${change.write}; COMMIT;`,
+          [],
+          db,
+        );
+        const stopped = await until('the stream to stop', async () => {
+          const s = await store.get(spec.migrationName);
+          return s && (waitingForApplyFix(s) || isFinalState(s.state)) ? s : undefined;
+        });
+        assert.equal(stopped.subState, 'WaitingForApplyFix', `${stopped.state}: ${stopped.message}`);
+        assert.equal(stopped.databases[0]?.applyStop?.code, 'CDC_SCHEMA_CHANGE');
+        // exactly before the transaction with the change: all the burst, nothing of it
+        const [counts] = await pair.target.query<{ before: number; after: number }>(
+          `SELECT count(*) FILTER (WHERE at = 'before')::int AS before, count(*) FILTER (WHERE at <> 'before')::int AS after FROM log`,
+          [],
+          db,
+        );
+        assert.deepEqual(counts, { before: BURST, after: 0 });
+
+        // the fix the stop names: the same change on the target, then resume
+        await pair.target.query(change.ddl, [], db);
+        await resumeMigration(spec);
+        await until('the transaction with the change on the target', async () =>
+          (await pair.target.query(`SELECT 1 FROM log WHERE id = ${BURST + 1}`, [], db)).length > 0 ? true : undefined,
+        );
+        await pair.source.query(`${change.write.replace('id = 1', 'id = 2')}`, [], db);
+        await requestCutover(spec.target, spec.migrationName);
+        const done = await running;
+        assert.equal(done.state, 'Succeeded', done.message);
+        for (const table of ['t', 'log'])
+          assert.deepEqual(await rowsOf(pair.target, db, table), await rowsOf(pair.source, db, table), table);
+      } finally {
+        await endIfRunning(spec, running);
+        await store.close();
+      }
+    });
+  }
+});
