@@ -16,6 +16,7 @@ import { PHASES, type Phase } from './phases';
 import { FaultProxy } from '../test/support/faultProxy';
 import { summarize, summaryLines, trialDetail, trialLine, type CampaignSummary } from './report';
 import { drawTrials } from './draws';
+import { schemaChangeNamed } from './schemaChanges';
 import { runTrial, type CampaignServers } from './trial';
 
 export interface CampaignOptions {
@@ -29,6 +30,8 @@ export interface CampaignOptions {
   readonly phase?: Phase;
   /** Fence the writers at every cutover (true) or none (false), instead of each trial's draw. */
   readonly fence?: boolean;
+  /** The application's schema change while streaming: `always`, `never`, a name from SCHEMA_CHANGES, or drawn (half the trials). */
+  readonly schemaChange?: string;
   readonly walBoundMiB: number;
   readonly deadlineSeconds: number;
   readonly keep: boolean;
@@ -51,6 +54,7 @@ function replayCommand(o: CampaignOptions, seed: number): string {
     o.fault ? `--fault ${o.fault}` : '',
     o.phase ? `--phase ${o.phase}` : '',
     o.fence === undefined ? '' : `--fence ${o.fence ? 'always' : 'never'}`,
+    o.schemaChange ? `--schema-change ${o.schemaChange}` : '',
   ]
     .filter(Boolean)
     .join(' ');
@@ -114,6 +118,7 @@ export async function runCampaign(o: CampaignOptions): Promise<CampaignResult> {
         deadlineMs: o.deadlineSeconds * 1000,
         keep: o.keep,
         ...(o.fence === undefined ? {} : { fence: o.fence }),
+        ...(o.schemaChange === undefined ? {} : { schemaChange: o.schemaChange }),
       });
       all.push(result);
       o.onTrial?.(result, all);
@@ -144,6 +149,7 @@ function parseOptions(argv: string[]): CampaignOptions & { out?: string } {
       fault: { type: 'string' },
       phase: { type: 'string' },
       fence: { type: 'string' },
+      'schema-change': { type: 'string' },
       'wal-bound-mib': { type: 'string', default: '256' },
       'deadline-seconds': { type: 'string', default: '900' },
       keep: { type: 'boolean', default: false },
@@ -160,6 +166,8 @@ function parseOptions(argv: string[]): CampaignOptions & { out?: string } {
     throw new Error(`--fault: one of ${FAULT_KINDS.join(', ')}`);
   if (values.fence && values.fence !== 'always' && values.fence !== 'never') throw new Error('--fence: always or never');
   if (values.phase && !(PHASES as readonly string[]).includes(values.phase)) throw new Error(`--phase: one of ${PHASES.join(', ')}`);
+  const schemaChange = values['schema-change'];
+  if (schemaChange && schemaChange !== 'always' && schemaChange !== 'never') schemaChangeNamed(schemaChange);
   return {
     trials: int(values.trials, 'trials'),
     seed: values.seed === undefined ? Math.floor(Math.random() * 2 ** 31) : int(values.seed, 'seed'),
@@ -168,6 +176,7 @@ function parseOptions(argv: string[]): CampaignOptions & { out?: string } {
     fault: values.fault as FaultKind | undefined,
     phase: values.phase as Phase | undefined,
     fence: values.fence === undefined ? undefined : values.fence === 'always',
+    schemaChange,
     walBoundMiB: int(values['wal-bound-mib'], 'wal-bound-mib'),
     deadlineSeconds: int(values['deadline-seconds'], 'deadline-seconds'),
     keep: values.keep!,

@@ -52,7 +52,8 @@ const READ_ONLY_SQL_TRANSACTION = '25006';
 
 export class CampaignWorkload {
   readonly stats: WorkloadStats = { transactions: 0, failures: 0, largeTransactionRows: 0, truncates: 0, errors: [] };
-  private readonly startedAt = Date.now();
+  /** WorkloadError.at counts from here. */
+  readonly startedAt = Date.now();
   private stopping = false;
   private loop: Promise<void> | undefined;
   private a: pg.Client | undefined;

@@ -6,7 +6,8 @@
 import { readFileSync } from 'node:fs';
 import type pg from 'pg';
 import type { Cluster } from '../test/support';
-import type { Direction, FaultProxy } from '../test/support/faultProxy';
+import type { Direction, FaultProxy, ProxyConnection } from '../test/support/faultProxy';
+import type { PhaseTrigger } from './phases';
 import { signalGroup } from './processes';
 import type { Rng } from './rng';
 
@@ -109,7 +110,7 @@ export interface InjectedFault {
    * The fault really did something: a runner was signalled, a server restarted, connections were
    * filled to the limit or reset, a proxy misbehaved for a while. A trial without one is not counted.
    */
-  readonly happened: boolean;
+  happened: boolean;
   /** What was done, or why nothing was, for the trial's line (pids, connections filled ...). */
   detail: string;
   /** Resolves when the fault has been taken away (at once for a kill or a reset). */
@@ -218,7 +219,7 @@ async function agentFault(plan: FaultPlan, ctx: FaultContext): Promise<InjectedF
   return { happened: true, detail: `stopped agent ${agent} and runner ${runner}, lease cut`, over };
 }
 
-export async function injectFault(plan: FaultPlan, ctx: FaultContext): Promise<InjectedFault> {
+async function injectFault(plan: FaultPlan, ctx: FaultContext): Promise<InjectedFault> {
   const { proxies, clusters } = ctx;
   const proxy = plan.side ? proxies[plan.side] : undefined;
   switch (plan.kind) {
@@ -247,13 +248,80 @@ export async function injectFault(plan: FaultPlan, ctx: FaultContext): Promise<I
       return { happened: reset > 0, detail: `${reset} connection(s) reset`, over: Promise.resolve() };
     }
     case 'net-blackhole':
-      proxy!.blackhole(plan.durationMs);
-      return { happened: true, detail: 'black hole', over: sleep(plan.durationMs) };
+      return networkFault(proxy!, plan, 'black hole', () => proxy!.blackhole(plan.durationMs));
     case 'net-latency':
-      proxy!.latency(plan.latencyMs!, plan.durationMs);
-      return { happened: true, detail: 'latency', over: sleep(plan.durationMs) };
+      return networkFault(proxy!, plan, 'latency', () => proxy!.latency(plan.latencyMs!, plan.durationMs));
     case 'net-cut':
-      proxy!.cut(plan.direction!, plan.durationMs);
-      return { happened: true, detail: 'one direction cut', over: sleep(plan.durationMs) };
+      return networkFault(proxy!, plan, 'one direction cut', () => proxy!.cut(plan.direction!, plan.durationMs));
+  }
+}
+
+/**
+ * A black hole, latency or a cut: it happened only if its proxy held back bytes while it lasted
+ * (an idle connection meets nothing), which is known once it is over.
+ */
+function networkFault(proxy: FaultProxy, plan: FaultPlan, what: string, start: () => void): InjectedFault {
+  const before = proxy.heldBytes;
+  start();
+  const over = sleep(plan.durationMs).then(() => {
+    const held = proxy.heldBytes - before;
+    fault.happened = held > 0;
+    fault.detail = `${what}: ${held} bytes held back`;
+  });
+  const fault: InjectedFault = { happened: true, detail: what, over };
+  return fault;
+}
+
+/** The fault, armed on its proxy: fires at the drawn match, holds the message while injecting. */
+export class ArmedFault {
+  fired = false;
+  /** When it was injected (Date.now). */
+  firedAt: number | undefined;
+  armed: boolean;
+  injected: InjectedFault | undefined;
+  overAt: number | undefined;
+  error: string | undefined;
+  private matches = 0;
+
+  constructor(
+    private readonly plan: FaultPlan,
+    trigger: PhaseTrigger,
+    matchAt: number,
+    private readonly proxy: FaultProxy,
+    private readonly ctx: FaultContext,
+  ) {
+    this.armed = !trigger.afterCutoverRequest;
+    proxy.onMessage = (conn, message) => {
+      if (!this.armed || this.fired || !trigger.match(conn, message)) return false;
+      this.matches += 1;
+      if (this.matches < matchAt) return false;
+      this.fired = true;
+      this.firedAt = Date.now();
+      this.inject(conn);
+      return trigger.hold;
+    };
+  }
+
+  /** Settles once the fault is in place and taken away again (undefined until it fires). */
+  finished: Promise<void> | undefined;
+
+  private inject(conn: ProxyConnection): void {
+    this.finished = this.injectAndWait(conn);
+  }
+
+  private async injectAndWait(conn: ProxyConnection): Promise<void> {
+    try {
+      this.injected = await injectFault(this.plan, this.ctx);
+    } catch (error) {
+      this.error = (error as Error).message;
+    } finally {
+      this.proxy.release(conn);
+    }
+    await this.injected?.over.catch((error: Error) => (this.error = error.message));
+    this.overAt = Date.now();
+  }
+
+  disarm(): void {
+    this.proxy.onMessage = undefined;
   }
 }

@@ -1,7 +1,7 @@
 // The judge: compares a source and a target database with its own queries, never pgferry's
 // verify. Each side is read in one REPEATABLE READ snapshot with pinned text settings: the catalog
-// (tables, columns, indexes, constraints, triggers and their enabled state, sequences, large
-// objects), then per table a row count and an order-independent sum of 64-bit row hashes. A table
+// (tables, columns with their types, NOT NULL and defaults, indexes, constraints, triggers and
+// their enabled state, views, functions, comments, sequences, large objects), then per table a row count and an order-independent sum of 64-bit row hashes. A table
 // that differs is compared row by row (by primary key, or as a multiset of row hashes without one)
 // to say how many rows were lost, are extra (duplicated or resurrected) or changed.
 import type pg from 'pg';
@@ -60,6 +60,24 @@ UNION ALL
 SELECT 'trigger ' || tgrelid::regclass::text || ' ' || tgname || ' enabled=' || tgenabled::text
   FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid JOIN pg_namespace n ON n.oid = c.relnamespace
  WHERE NOT t.tgisinternal AND ${USER_NAMESPACE}
+UNION ALL
+SELECT 'default ' || format('%I.%I.%I', n.nspname, c.relname, a.attname) || ' ' || pg_get_expr(d.adbin, d.adrelid)
+  FROM pg_attrdef d JOIN pg_attribute a ON a.attrelid = d.adrelid AND a.attnum = d.adnum
+  JOIN pg_class c ON c.oid = d.adrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+ WHERE NOT a.attisdropped AND ${USER_NAMESPACE}
+UNION ALL
+SELECT 'view ' || format('%I.%I', n.nspname, c.relname) || ' ' || pg_get_viewdef(c.oid)
+  FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+ WHERE c.relkind IN ('v', 'm') AND ${USER_NAMESPACE}
+UNION ALL
+SELECT 'function ' || p.oid::regprocedure::text || ' ' || md5(pg_get_functiondef(p.oid))
+  FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+ WHERE p.prokind IN ('f', 'p') AND ${USER_NAMESPACE}
+   AND NOT EXISTS (SELECT 1 FROM pg_depend e WHERE e.classid = 'pg_proc'::regclass AND e.objid = p.oid AND e.deptype = 'e')
+UNION ALL
+SELECT 'comment ' || pg_describe_object(d.classoid, d.objoid, d.objsubid) || ' = ' || d.description
+  FROM pg_description d
+ WHERE d.objoid >= 16384 AND pg_describe_object(d.classoid, d.objoid, d.objsubid) !~ '(^| )pgferry\\.'
 UNION ALL
 SELECT 'large objects ' || count(*) || ' ' || coalesce(sum(('x' || left(md5(lo_get(oid)), 16))::bit(64)::bigint::numeric), 0)
   FROM pg_largeobject_metadata`;

@@ -38,6 +38,12 @@ export interface WorkloadReport {
   fencedFrom?: number;
 }
 
+/** When a fault was in place, in milliseconds since the workload started (WorkloadError.at's clock). */
+export interface FaultWindow {
+  readonly from: number;
+  readonly to: number;
+}
+
 export interface TrialResult {
   readonly index: number;
   readonly seed: number;
@@ -49,6 +55,10 @@ export interface TrialResult {
   /** The injected fault really did something (a runner signalled, a server restarted, connections reset ...). */
   faulted: boolean;
   faultDetail?: string;
+  /** When the fault was in place (injected to taken away), in the workload's clock. */
+  faultWindow?: FaultWindow;
+  /** The schema change the application made while streaming, and how the trial's user answered it. */
+  schemaChange?: SchemaChangeReport;
   outcome: Outcome;
   readonly reasons: string[];
   /** From the end of the fault to the first progress a live runner made after it. */
@@ -72,6 +82,19 @@ export interface TrialResult {
   workload?: WorkloadReport;
 }
 
+export interface SchemaChangeReport {
+  /** SCHEMA_CHANGES' name. */
+  readonly name: string;
+  /** Made on the source (the trial reached streaming). */
+  made: boolean;
+  /** The stream stopped on it and the user made the same change on the target. */
+  repeatedOnTarget?: boolean;
+  /** Statements the cutover's schema check printed and the user ran on the target. */
+  fixesRun: string[];
+  /** Why the user canceled instead, when nothing they could run fixed it. */
+  canceled?: string;
+}
+
 /** SQLSTATE classes and Node.js codes of a connection the server ended or refused. */
 const CONNECTION_LOST = /^(57P0[123]|08...|ECONNREFUSED|ECONNRESET|EPIPE)$/;
 const CONNECTION_LOST_TEXT = /Connection terminated|connection error and is not queryable|not queryable|ECONNREFUSED|ECONNRESET/i;
@@ -83,18 +106,32 @@ const connectionLost = (e: WorkloadError): boolean =>
   (e.code !== undefined && CONNECTION_LOST.test(e.code)) || CONNECTION_LOST_TEXT.test(e.message);
 
 /**
+ * After a source restart is over, how long the application may still meet its traces: a session
+ * that ended in the crash fails at its next use, and the first connections may be told the
+ * database system is starting up (57P03).
+ */
+const RESTART_AFTERMATH_MS = 10_000;
+
+/**
  * The errors the source's application saw that the trial does not explain. pgferry may make no
  * application statement fail, with one exception asked for: once the cutover was requested with
  * the writers fenced (`fencedFrom`), a session the fence ended and a transaction it refused as
  * read-only (25006) are its doing by design. Two kinds are not its doing: a lost or refused
- * connection while the source itself restarted (the trial's fault), and a TRUNCATE that gave up
- * on its own lock_timeout while the copy held the table (pgferry holds what it copies, as pg_dump
- * does: the application waits, and this one stops waiting after a second).
+ * connection while the source itself restarted (the trial's fault: only from the crash to a few
+ * seconds after the server is back, `sourceRestart`, in the workload's milliseconds), and a
+ * TRUNCATE that gave up on its own lock_timeout while the copy held the table (pgferry holds what
+ * it copies, as pg_dump does: the application waits, and this one stops waiting after a second).
  */
-export function unexpectedWorkloadErrors(errors: readonly WorkloadError[], sourceRestarted: boolean, fencedFrom?: number): WorkloadError[] {
+export function unexpectedWorkloadErrors(
+  errors: readonly WorkloadError[],
+  sourceRestart: FaultWindow | undefined,
+  fencedFrom?: number,
+): WorkloadError[] {
+  const duringRestart = (e: WorkloadError): boolean =>
+    sourceRestart !== undefined && e.at >= sourceRestart.from && e.at <= sourceRestart.to + RESTART_AFTERMATH_MS;
   return errors.filter((e) => {
     if (e.op === 'truncate' && e.code === '55P03') return false;
-    if (sourceRestarted && connectionLost(e)) return false;
+    if (duringRestart(e) && connectionLost(e)) return false;
     if (fencedFrom !== undefined && e.at >= fencedFrom && (e.code === READ_ONLY_SQL_TRANSACTION || connectionLost(e))) return false;
     return true;
   });
@@ -127,7 +164,7 @@ export function classify(result: TrialResult, limits: { walBoundBytes: number; s
   if (result.workload) {
     const unexplained = unexpectedWorkloadErrors(
       result.workload.errors,
-      result.faulted && result.faultKind === 'source-restart',
+      result.faulted && result.faultKind === 'source-restart' ? result.faultWindow : undefined,
       result.workload.fencedFrom,
     );
     // Errors past the ones kept are unknown, so they count as unexplained.
@@ -138,7 +175,9 @@ export function classify(result: TrialResult, limits: { walBoundBytes: number; s
     }
   } else reasons.push('no report from the source workload');
   if (limits.stuck) reasons.push(limits.stuck);
-  if (!result.faulted && result.finalState && result.finalState !== 'Succeeded') {
+  // a cancel the user chose because nothing they could run fixed a schema change is explained
+  const userCanceled = result.schemaChange?.canceled !== undefined && result.finalState === 'Canceled';
+  if (!result.faulted && result.finalState && result.finalState !== 'Succeeded' && !userCanceled) {
     reasons.push(`ended ${result.finalState} with no fault: ${result.message ?? ''}`);
   }
   if (reasons.length > 0) return 'failed';

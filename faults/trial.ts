@@ -6,27 +6,19 @@ import { ControlStore } from '../provider/engine/control/store';
 import { FINAL_STATES, type MigrationStatus } from '../provider/engine/core/model';
 import { serverSpec, type Cluster } from '../test/support';
 import { TrialAgents } from './agents';
-import {
-  describeFault,
-  drawFault,
-  injectFault,
-  isAgentFault,
-  type FaultContext,
-  type FaultKind,
-  type FaultPlan,
-  type InjectedFault,
-} from './faults';
+import { ArmedFault, describeFault, drawFault, isAgentFault, type FaultContext, type FaultKind, type FaultPlan } from './faults';
 import { createTrialDatabases, dropDatabases, type FixtureSize } from './fixture';
 import { judgeDatabase, SEQUENCE_CRASH_SLACK } from './judge';
 import { fenceProblems, findLeftovers, liftFences, readFences, removeLeftovers } from './leftovers';
 import { TrialMonitor } from './monitor';
 import { classify, type TrialResult } from './outcome';
-import { PHASES, phaseTrigger, STREAMING_PHASES, type Phase, type PhaseTrigger } from './phases';
+import { PHASES, phaseTrigger, STREAMING_PHASES, type Phase } from './phases';
 import { runners, signalGroup, trialProcesses } from './processes';
-import type { FaultProxy, ProxyConnection } from '../test/support/faultProxy';
 import { makeRng, type Rng } from './rng';
 import { TrialUser } from './user';
 import { CampaignWorkload } from './campaignWorkload';
+import { drawSchemaChange, SchemaChangeUser } from './schemaChanges';
+import type { FaultProxy } from '../test/support/faultProxy';
 
 export interface CampaignServers {
   readonly source: Cluster;
@@ -48,6 +40,8 @@ export interface TrialOptions {
   readonly keep?: boolean;
   /** Fence the writers at the cutover (true) or not (false), instead of the trial's draw. */
   readonly fence?: boolean;
+  /** The application's schema change while streaming: a name from SCHEMA_CHANGES, `always`, `never`, or drawn. */
+  readonly schemaChange?: string;
 }
 
 const POLL_MS = 1000;
@@ -89,57 +83,6 @@ function signature(status: MigrationStatus, extra: string): string {
   return `${status.state}/${status.subState}/${status.message ?? ''}/${dbs.join(',')}/${extra}`;
 }
 
-/** The fault, armed on its proxy: fires at the drawn match, holds the message while injecting. */
-class ArmedFault {
-  fired = false;
-  armed: boolean;
-  injected: InjectedFault | undefined;
-  overAt: number | undefined;
-  error: string | undefined;
-  private matches = 0;
-
-  constructor(
-    private readonly plan: FaultPlan,
-    trigger: PhaseTrigger,
-    matchAt: number,
-    private readonly proxy: FaultProxy,
-    private readonly ctx: FaultContext,
-  ) {
-    this.armed = !trigger.afterCutoverRequest;
-    proxy.onMessage = (conn, message) => {
-      if (!this.armed || this.fired || !trigger.match(conn, message)) return false;
-      this.matches += 1;
-      if (this.matches < matchAt) return false;
-      this.fired = true;
-      this.inject(conn);
-      return trigger.hold;
-    };
-  }
-
-  /** Settles once the fault is in place and taken away again (undefined until it fires). */
-  finished: Promise<void> | undefined;
-
-  private inject(conn: ProxyConnection): void {
-    this.finished = this.injectAndWait(conn);
-  }
-
-  private async injectAndWait(conn: ProxyConnection): Promise<void> {
-    try {
-      this.injected = await injectFault(this.plan, this.ctx);
-    } catch (error) {
-      this.error = (error as Error).message;
-    } finally {
-      this.proxy.release(conn);
-    }
-    await this.injected?.over.catch((error: Error) => (this.error = error.message));
-    this.overAt = Date.now();
-  }
-
-  disarm(): void {
-    this.proxy.onMessage = undefined;
-  }
-}
-
 function emptyResult(opts: TrialOptions, plan: FaultPlan, phase: string): TrialResult {
   return {
     index: opts.index,
@@ -170,11 +113,13 @@ export async function runTrial(servers: CampaignServers, opts: TrialOptions): Pr
   const trigger = phaseTrigger(phase, opts.size);
   const matchAt = rng.fork('match').int(1, trigger.maxMatch);
   const fenceWriters = drawFence(phase, rng.fork('fence'), opts.fence);
+  const schemaChange = drawSchemaChange(rng.fork('schema'), opts.schemaChange);
   const name = `ft-${opts.tag}-${opts.index}`;
   const databases: [string, string] = [`ft_${opts.tag}_${opts.index}_a`, `ft_${opts.tag}_${opts.index}_b`];
   const clusters = { source: servers.source, target: servers.target };
   const result = emptyResult(opts, plan, `${phase}#${matchAt}`);
   if (fenceWriters) result.fenceWriters = true;
+  if (schemaChange) result.schemaChange = { name: schemaChange.name, made: false, fixesRun: [] };
   await createTrialDatabases(servers.source, databases);
   const store = new ControlStore(serverSpec(servers.target));
   const ctx: FaultContext = {
@@ -225,7 +170,8 @@ export async function runTrial(servers: CampaignServers, opts: TrialOptions): Pr
     monitor.start();
     await agents?.start();
     await user.create();
-    stuck = await drive({ name, store, user, fault, phase, workload, result, fenceWriters, deadline: started + opts.deadlineMs });
+    const schema = schemaChange ? new SchemaChangeUser(schemaChange, databases, clusters, user, result) : undefined;
+    stuck = await drive({ name, store, user, fault, phase, workload, result, fenceWriters, schema, deadline: started + opts.deadlineMs });
   } finally {
     fault.disarm();
     result.workload = await workload.stop();
@@ -240,6 +186,9 @@ export async function runTrial(servers: CampaignServers, opts: TrialOptions): Pr
   } finally {
     result.fired = fault.fired;
     result.faulted = fault.injected?.happened === true;
+    if (fault.firedAt !== undefined && fault.overAt !== undefined) {
+      result.faultWindow = { from: fault.firedAt - workload.startedAt, to: fault.overAt - workload.startedAt };
+    }
     result.faultDetail =
       [fault.injected?.detail, fault.error && `injection failed: ${fault.error}`].filter(Boolean).join('; ') || undefined;
     result.actions = user.actions;
@@ -269,6 +218,8 @@ interface DriveArgs {
   readonly result: TrialResult;
   /** The cutover fences the writers: the application writes on through it (the fence stops it). */
   readonly fenceWriters: boolean;
+  /** The application's schema change while streaming, and the user's answers to what it stops. */
+  readonly schema: SchemaChangeUser | undefined;
   readonly deadline: number;
 }
 
@@ -284,6 +235,7 @@ async function drive(a: DriveArgs): Promise<string | undefined> {
   let cutoverRequests = 0;
   let cutoverStarted = false;
   let lastCutoverRequest = 0;
+  let messageAtRequest: string | undefined;
   for (;;) {
     await sleep(POLL_MS);
     const now = Date.now();
@@ -318,6 +270,7 @@ async function drive(a: DriveArgs): Promise<string | undefined> {
     const faultBusy = fault.fired && fault.overAt === undefined;
     if (!faultBusy && now - lastProgress > STUCK_MS)
       return `stuck at ${status.state}/${status.subState} for ${STUCK_MS / 1000} s: ${status.message ?? ''}`;
+    if (a.schema?.canceled) continue; // the user gave up: the cancel runs to its end
     deadPolls = status.runner?.alive ? 0 : deadPolls + 1;
     if (deadPolls >= DEAD_POLLS && now - lastResume > RESUME_RETRY_MS) {
       if (result.resumes >= MAX_RESUMES) return `the runner stayed dead through ${MAX_RESUMES} resumes`;
@@ -327,21 +280,37 @@ async function drive(a: DriveArgs): Promise<string | undefined> {
       continue;
     }
     if (status.subState === 'CompletingMigration') cutoverStarted = true;
+    // a cutover that stopped between two polls leaves its reason: seen as started and stopped
+    if (a.schema?.changed && cutoverRequests > 0 && status.message && status.message !== messageAtRequest) cutoverStarted = true;
     const streaming = status.state === 'WaitingForUserAction' && status.subState === 'WaitingForCutoverTrigger';
     streamingSince = streaming ? (streamingSince ?? now) : undefined;
+    // the application's release: made once streaming, then changes stream on a while before the cutover
+    if (a.schema && (await a.schema.onPoll(status, streaming && status.runner?.alive === true))) {
+      streamingSince = undefined;
+      lastProgress = Date.now();
+      continue;
+    }
     if (!streaming || !status.runner?.alive || now - streamingSince! < STREAMING_BEFORE_CUTOVER_MS) continue;
     const faultDone =
       fault.overAt !== undefined || (!fault.fired && (!STREAMING_PHASES.includes(a.phase) || now - streamingSince! > PHASE_WAIT_MS));
     if (!faultDone) continue;
     // Asked already: ask again only if a started cutover stopped (back to streaming), or after a minute.
     if (cutoverRequests > 0 && !cutoverStarted && now - lastCutoverRequest < 60_000) continue;
-    if (cutoverRequests >= 2) return `cutover stopped twice: ${status.message ?? ''}`;
-    if (cutoverRequests === 1 && status.message) result.reasons.push(`first cutover stopped: ${status.message}`);
+    if (cutoverRequests > 0 && a.schema?.changed) {
+      // a stop the schema change explains: the user fixes what was printed, or cancels
+      if (!(await a.schema.cutoverStopped(status))) continue;
+      if (cutoverRequests >= 4) return `cutover stopped ${cutoverRequests} times after a schema change: ${status.message ?? ''}`;
+    } else {
+      if (cutoverRequests >= 2) return `cutover stopped twice: ${status.message ?? ''}`;
+      if (cutoverRequests === 1 && status.message) result.reasons.push(`first cutover stopped: ${status.message}`);
+    }
     // Without a fence the user stops the application before the cutover, as the README asks; with
     // one, the application writes on and the fence stops it (what the fence is for).
     if (a.fenceWriters) a.workload.fenceRequested();
     else await a.workload.stop();
     fault.armed = true;
+    a.schema?.cutoverRequested();
+    messageAtRequest = status.message;
     const answer = await user.cutover();
     if (answer.code === 0) {
       cutoverRequests += 1;

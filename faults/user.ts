@@ -85,6 +85,11 @@ export class TrialUser {
     return this.run(['update', '--name', this.input.name, '--cutover', ...this.targetFlags()], 120_000);
   }
 
+  /** The user gives up on the migration (`update --cancel`): what they do when nothing they can run fixes a stop. */
+  cancel(): Promise<CliResult> {
+    return this.run(['update', '--name', this.input.name, '--cancel', ...this.targetFlags()], 120_000);
+  }
+
   dispose(): void {
     rmSync(this.dir, { recursive: true, force: true });
   }

@@ -1,5 +1,6 @@
 // The fault campaign's short run for CI: a few fixed trials on the smallest fixture, one per fault
-// family and one at the writer fence (the application writing on through a fenced cutover), each a
+// family, one at the writer fence (the application writing on through a fenced cutover) and one
+// with the application changing the schema while streaming (the user running the fix printed), each a
 // scenario the campaign must pass: nothing lost, duplicated or left behind, one runner at a time. `npm run faults` runs the full, random campaign.
 import assert from 'node:assert/strict';
 import type { FaultKind } from '../../faults/faults';
@@ -16,6 +17,8 @@ interface Scenario {
   readonly phase: Phase;
   /** Fence the writers at the cutover, or not, whatever the seed draws. */
   readonly fence?: boolean;
+  /** The application's schema change while streaming (faults/schemaChanges.ts); none when not given, whatever the seed draws. */
+  readonly schemaChange?: string;
 }
 
 const SCENARIOS: readonly Scenario[] = [
@@ -44,6 +47,22 @@ const SCENARIOS: readonly Scenario[] = [
     seed: 225865193,
     fault: 'sigkill',
     phase: 'cutover-fence',
+  },
+  {
+    title:
+      'a default changed on the source while streaming, the runner killed: the cutover stops on it, the printed fix is run, both catalogs end equal',
+    seed: 3285051784,
+    fault: 'sigkill',
+    phase: 'streaming',
+    schemaChange: 'set-default',
+  },
+  {
+    title:
+      'a column renamed on the source while streaming, the runner killed: the stream stops on it, the user renames it on the target and resumes, nothing lost',
+    seed: 1756765710,
+    fault: 'sigkill',
+    phase: 'streaming',
+    schemaChange: 'rename-column',
   },
   {
     title: 'runtime agents: the agent running the copy SIGKILLed mid-COPY, the other agent finishes it',
@@ -77,6 +96,7 @@ describe('fault campaign, fixed trials', function () {
         fault: s.fault,
         phase: s.phase,
         ...(s.fence === undefined ? {} : { fence: s.fence }),
+        schemaChange: s.schemaChange ?? 'never',
         walBoundBytes: 256 * 1024 * 1024,
         deadlineMs: 300_000,
       });
@@ -84,11 +104,16 @@ describe('fault campaign, fixed trials', function () {
         trialLine(result),
         ...trialDetail(
           result,
-          `npm run faults -- --replay ${s.seed} --size ci --fault ${s.fault} --phase ${s.phase}${s.fence === undefined ? '' : ` --fence ${s.fence ? 'always' : 'never'}`}`,
+          `npm run faults -- --replay ${s.seed} --size ci --fault ${s.fault} --phase ${s.phase}${s.fence === undefined ? '' : ` --fence ${s.fence ? 'always' : 'never'}`} --schema-change ${s.schemaChange ?? 'never'}`,
         ),
       ].join('\n');
       assert.equal(result.outcome, 'passed', detail);
       assert.ok(result.rowsCompared > 20_000, `the judge compared ${result.rowsCompared} rows`);
+      if (s.schemaChange) {
+        // passed means Succeeded with both catalogs equal (the judge's catalog includes defaults)
+        assert.equal(result.schemaChange?.made, true, detail);
+        assert.ok((result.schemaChange?.fixesRun.length ?? 0) + (result.schemaChange?.repeatedOnTarget ? 1 : 0) > 0, detail);
+      }
       if (s.phase === 'cutover-fence') {
         // the judge failed the trial otherwise; said here so a change of the draw cannot pass unseen
         assert.equal(result.fenceWriters, true);

@@ -129,15 +129,34 @@ describe('fault proxy', () => {
       socket.destroy();
     });
 
-    it('a black hole delivers nothing until it ends, then everything', async () => {
+    it('a black hole delivers nothing until it ends, then everything, and counts what it held back', async () => {
       const socket = await connect(proxy.port);
       socket.write(startupPacket({ user: 'u' }));
       await nextData(socket);
+      assert.equal(proxy.heldBytes, 0, 'nothing held before a fault');
       proxy.blackhole(600);
       const started = Date.now();
-      socket.write(message('Q', cstr('SELECT 1')));
+      const query = message('Q', cstr('SELECT 1'));
+      socket.write(query);
       await nextData(socket);
       assert.ok(Date.now() - started >= 550, `delivered after ${Date.now() - started} ms`);
+      assert.equal(proxy.heldBytes, query.length, 'the query held in the hole, the echo after it not');
+      socket.destroy();
+    });
+
+    it('counts nothing held back by a fault no bytes crossed (an idle connection meets no black hole)', async () => {
+      const socket = await connect(proxy.port);
+      socket.write(startupPacket({ user: 'u' }));
+      await nextData(socket);
+      proxy.blackhole(200);
+      proxy.latency(50, 200);
+      await new Promise((r) => setTimeout(r, 300));
+      assert.equal(proxy.heldBytes, 0);
+      proxy.latency(50, 1000);
+      const query = message('Q', cstr('SELECT 3'));
+      socket.write(query);
+      await nextData(socket);
+      assert.equal(proxy.heldBytes, 2 * query.length, 'delayed both ways by the latency');
       socket.destroy();
     });
 

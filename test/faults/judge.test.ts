@@ -67,6 +67,24 @@ describe('fault campaign judge', function () {
       j.catalogDiffs.join('\n'),
     );
   });
+
+  it('reports what an application release changes and rows do not show: a default, a comment, a view, a function', async () => {
+    await pair.source.query(
+      `ALTER TABLE keyed ALTER COLUMN body SET DEFAULT 'none';
+       COMMENT ON COLUMN keyed.body IS 'the text';
+       CREATE VIEW bodies AS SELECT body FROM keyed;
+       CREATE OR REPLACE FUNCTION noop() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RETURN NULL; END $$;`,
+      [],
+      'judged',
+    );
+    const j = await judgeDatabase(pair.source, pair.target, 'judged');
+    const only = (prefix: string) => j.catalogDiffs.filter((d) => d.startsWith(prefix));
+    assert.deepEqual(only('- default'), ["- default public.keyed.body 'none'::text"]);
+    assert.deepEqual(only('- comment'), ['- comment column body of table public.keyed = the text']);
+    assert.equal(only('- view').length, 1, j.catalogDiffs.join('\n'));
+    assert.equal(only('- function').length, 1, j.catalogDiffs.join('\n'));
+    assert.equal(only('+ function').length, 1, j.catalogDiffs.join('\n'));
+  });
 });
 
 /** A trial as the harness records it when everything held: a fault happened, Succeeded, both sides equal. */
@@ -156,16 +174,38 @@ describe('fault campaign outcome: what counts as passed', () => {
     const errors = [
       { at: 10, op: 'transaction', code: '57P01', message: 'terminating connection due to immediate shutdown command' },
       { at: 11, op: 'connect', code: 'ECONNREFUSED', message: 'connect ECONNREFUSED 127.0.0.1:5432' },
-      { at: 12, op: 'connect', code: '57P03', message: 'the database system is starting up' },
-      { at: 13, op: 'transaction', message: 'Connection terminated unexpectedly' },
+      { at: 1_200, op: 'connect', code: '57P03', message: 'the database system is starting up' },
+      { at: 1_300, op: 'transaction', message: 'Connection terminated unexpectedly' },
       { at: 14, op: 'truncate', code: '55P03', message: 'canceling statement due to lock timeout' },
     ];
-    const t = trial({ fault: 'source-restart 1.0s', faultKind: 'source-restart', workload: { ...trial().workload!, failures: 5, errors } });
+    const window = { from: 10, to: 1_000 };
+    const t = trial({
+      fault: 'source-restart 1.0s',
+      faultKind: 'source-restart',
+      faultWindow: window,
+      workload: { ...trial().workload!, failures: 5, errors },
+    });
     assert.equal(classify(t, LIMITS), 'passed', t.reasons.join('\n'));
     assert.deepEqual(
-      unexpectedWorkloadErrors(errors, false).map((e) => e.at),
-      [10, 11, 12, 13],
+      unexpectedWorkloadErrors(errors, undefined).map((e) => e.at),
+      [10, 11, 1_200, 1_300],
     );
+    assert.deepEqual(unexpectedWorkloadErrors(errors, window), []);
+  });
+
+  it('explains a lost connection only around the source restart: before it, or long after it is over, it is unexplained', () => {
+    const lost = (at: number) => ({ at, op: 'transaction', code: '57P01', message: 'terminating connection due to administrator command' });
+    const errors = [lost(5), lost(10), lost(11_000), lost(11_001), lost(30_000)];
+    assert.deepEqual(
+      unexpectedWorkloadErrors(errors, { from: 10, to: 1_000 }).map((e) => e.at),
+      [5, 11_001, 30_000],
+    );
+    const t = trial({
+      faultKind: 'source-restart',
+      faultWindow: { from: 10, to: 1_000 },
+      workload: { ...trial().workload!, failures: 1, errors: [lost(30_000)] },
+    });
+    failedWith(t, /application saw 1 error/);
   });
 });
 
@@ -213,11 +253,11 @@ describe('fault campaign: the writer fence', function () {
       { at: 13, op: 'transaction', code: '23505', message: 'duplicate key value violates unique constraint' },
     ];
     assert.deepEqual(
-      unexpectedWorkloadErrors(errors, false, 10).map((e) => e.at),
+      unexpectedWorkloadErrors(errors, undefined, 10).map((e) => e.at),
       [5, 6, 13],
     );
     assert.deepEqual(
-      unexpectedWorkloadErrors(errors, false).map((e) => e.at),
+      unexpectedWorkloadErrors(errors, undefined).map((e) => e.at),
       [5, 6, 10, 11, 12, 13],
     );
     const fenced = trial({ workload: { ...trial().workload!, failures: 3, errors: errors.slice(2, 5), fencedFrom: 10 } });

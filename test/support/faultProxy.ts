@@ -124,6 +124,11 @@ export class FaultProxy {
   private readonly cutUntil: Record<Direction, number> = { toServer: 0, toClient: 0 };
   private readonly links = new Map<ProxyConnection, Link>();
   private readonly timers = new Set<NodeJS.Timeout>();
+  /**
+   * Bytes that arrived while a black hole, a cut or added latency held them back: a network fault
+   * counts as having happened only when it delayed or dropped something (faults/faults.ts).
+   */
+  heldBytes = 0;
 
   constructor(
     readonly label: string,
@@ -208,6 +213,11 @@ export class FaultProxy {
     return now < this.holeUntil || now < this.cutUntil[direction];
   }
 
+  /** Counts bytes the current fault holds back in `direction` (see heldBytes). */
+  private noteHeld(direction: Direction, bytes: number): void {
+    if (this.blocked(direction) || Date.now() < this.latencyUntil) this.heldBytes += bytes;
+  }
+
   private due(): number {
     return Date.now() < this.latencyUntil ? Date.now() + this.latencyMs : 0;
   }
@@ -257,6 +267,7 @@ export class FaultProxy {
           gate = this.onMessage?.(conn, m) === true;
           if (gate) link.up.gateOpen = false;
         }
+        this.noteHeld('toServer', segment.bytes.length);
         link.up.push({ bytes: segment.bytes, due: this.due(), gate });
       }
     });
@@ -280,6 +291,7 @@ export class FaultProxy {
         awaitingSslAnswer = false;
         if (chunk[0] === 0x53) scanner.tlsAccepted();
       }
+      this.noteHeld('toClient', chunk.length);
       link.down.push({ bytes: chunk, due: this.due() });
     };
     this.connectUpstream(link);

@@ -1,0 +1,214 @@
+// The schema change a trial's application makes on the source while the migration streams, as an
+// application release would: drawn from the trial's seed, made once, with the workload writing on
+// before and after it. Each is one that pgferry follows (columns added and then written), stops
+// the stream on (a column renamed, dropped or retyped, a default only the source can compute), or
+// stops the cutover on (anything else the schema check sees). The trial's user answers as a
+// person would: the same DDL on the target and a resume for a stopped stream, the statements the
+// cutover's schema check printed for a stopped cutover, a cancel when nothing they can run fixes
+// it. The judge compares the catalogs as well as the rows, so the one outcome that fails is a
+// migration that ends Succeeded over a target whose schema differs.
+//
+// The workload names only the columns it writes (faults/campaignWorkload.ts), so every change here
+// leaves the application working: no change touches big.grp/label, docs.title/body, orders'
+// item_id/amount/ticket, flags' two columns or notes' author/body.
+import type { MigrationStatus } from '../provider/engine/core/model';
+import type { Cluster } from '../test/support';
+import type { SchemaChangeReport, TrialResult } from './outcome';
+import type { Rng } from './rng';
+import type { TrialUser } from './user';
+
+export interface SchemaChange {
+  /** A short name for reports and `--schema-change`. */
+  readonly name: string;
+  /** Which trial database it changes: 0 (the large one) or 1 (notes). */
+  readonly database: 0 | 1;
+  /** The DDL, run on the source in one transaction. */
+  readonly sql: string;
+}
+
+/** Every change a trial can draw. */
+const SCHEMA_CHANGES: readonly SchemaChange[] = [
+  // followed when the table is written again: a constant, and a stable default the source kept as
+  // the existing rows' missing value (one value for all of them, which the target can be given)
+  { name: 'add-column-constant', database: 0, sql: `ALTER TABLE docs ADD COLUMN lang text NOT NULL DEFAULT 'en'` },
+  { name: 'add-column-stable', database: 0, sql: `ALTER TABLE orders ADD COLUMN seen_at timestamptz DEFAULT now()` },
+  { name: 'add-column-notes', database: 1, sql: `ALTER TABLE notes ADD COLUMN pinned boolean NOT NULL DEFAULT false` },
+  // a volatile default: the source rewrote every row with its own value
+  { name: 'add-column-volatile', database: 0, sql: `ALTER TABLE big ADD COLUMN token double precision DEFAULT random()` },
+  // columns renamed, dropped, retyped on written tables: the stream stops and says so
+  { name: 'rename-column', database: 0, sql: `ALTER TABLE big RENAME COLUMN pad TO padding` },
+  { name: 'drop-column', database: 0, sql: `ALTER TABLE items DROP COLUMN note` },
+  { name: 'retype-column', database: 0, sql: `ALTER TABLE items ALTER COLUMN qty TYPE bigint` },
+  // what no row message carries: only the schema check at the cutover can see these
+  { name: 'set-default', database: 0, sql: `ALTER TABLE orders ALTER COLUMN amount SET DEFAULT 0` },
+  { name: 'drop-not-null', database: 0, sql: `ALTER TABLE items ALTER COLUMN qty DROP NOT NULL` },
+  { name: 'create-index', database: 0, sql: `CREATE INDEX big_pad_prefix_idx ON big (left(pad, 8))` },
+  { name: 'drop-index', database: 1, sql: `DROP INDEX notes_author_idx` },
+  { name: 'add-check', database: 0, sql: `ALTER TABLE orders ADD CONSTRAINT orders_amount_check CHECK (amount >= 0)` },
+  { name: 'comment', database: 0, sql: `COMMENT ON COLUMN docs.title IS 'shown in lists'` },
+  { name: 'create-view', database: 1, sql: `CREATE VIEW note_authors AS SELECT author, count(*) AS notes FROM notes GROUP BY author` },
+  {
+    name: 'create-function',
+    database: 0,
+    sql: `CREATE FUNCTION order_total(p_item int) RETURNS numeric LANGUAGE sql STABLE AS $$ SELECT sum(amount) FROM orders WHERE item_id = p_item $$`,
+  },
+  // a new table written while streaming: not streamed today (issue 49), so the cutover stops
+  {
+    name: 'create-table',
+    database: 0,
+    sql: `CREATE TABLE releases (id int PRIMARY KEY, name text NOT NULL); INSERT INTO releases VALUES (1, 'v2')`,
+  },
+];
+
+/** The share of trials whose application changes the schema while streaming. */
+const SCHEMA_CHANGE_SHARE = 1 / 2;
+
+/** The trial's schema change: forced by name, none, or drawn (SCHEMA_CHANGE_SHARE of the trials). */
+export function drawSchemaChange(rng: Rng, forced?: string): SchemaChange | undefined {
+  if (forced === 'never') return undefined;
+  if (forced !== undefined && forced !== 'always') return schemaChangeNamed(forced);
+  if (forced === undefined && !rng.chance(SCHEMA_CHANGE_SHARE)) return undefined;
+  return rng.pick(SCHEMA_CHANGES);
+}
+
+export function schemaChangeNamed(name: string): SchemaChange {
+  const found = SCHEMA_CHANGES.find((c) => c.name === name);
+  if (!found) throw new Error(`--schema-change: always, never or one of ${SCHEMA_CHANGES.map((c) => c.name).join(', ')}; got "${name}"`);
+  return found;
+}
+
+/** Lock waits before the DDL gives up and tries again (the workload's transactions are short). */
+const LOCK_TIMEOUT = '2s';
+const ATTEMPTS = 10;
+
+/**
+ * Runs the change's DDL in one transaction on `server` (the source, or the target when the user
+ * repeats it there), trying again while it waits behind a lock or meets a restart.
+ */
+async function makeSchemaChange(server: Cluster, database: string, change: Pick<SchemaChange, 'sql'>): Promise<void> {
+  let last: unknown;
+  for (let attempt = 0; attempt < ATTEMPTS; attempt++) {
+    const client = await server.connect(database).catch((error: unknown) => {
+      last = error;
+      return undefined;
+    });
+    if (client) {
+      client.on('error', () => undefined);
+      try {
+        await client.query(`SET lock_timeout = '${LOCK_TIMEOUT}'`);
+        await client.query(`BEGIN; ${change.sql}; COMMIT`);
+        return;
+      } catch (error) {
+        last = error;
+        await client.query('ROLLBACK').catch(() => undefined);
+      } finally {
+        await client.end().catch(() => undefined);
+      }
+    }
+    await new Promise((r) => setTimeout(r, 1000));
+  }
+  throw last instanceof Error ? last : new Error(String(last));
+}
+
+/** A statement the user can run as printed: SQL, not advice (fixes.ts words a few fixes as advice). */
+const RUNNABLE_FIX = /^(ALTER|CREATE|DROP|COMMENT|GRANT|REVOKE)\b[\s\S]*;\s*$/;
+/** Rounds of printed fixes the user runs before giving up. */
+const FIX_ROUNDS = 2;
+/** How long a stream may stay stopped after the user made the same change on the target. */
+const STOPPED_AFTER_REPEAT_MS = 120_000;
+
+/**
+ * The trial's user facing its own application's schema change: makes it on the source once the
+ * migration streams, and answers what pgferry stops on as the README tells a person to.
+ */
+export class SchemaChangeUser {
+  private repeatedAt: number | undefined;
+  /** The user acted on a stopped stream since the last cutover request (so a stopped cutover is retried). */
+  private actedSinceRequest = false;
+  private fixRounds = 0;
+
+  constructor(
+    private readonly change: SchemaChange,
+    private readonly databases: readonly [string, string],
+    private readonly clusters: { readonly source: Cluster; readonly target: Cluster },
+    private readonly user: TrialUser,
+    private readonly result: TrialResult,
+  ) {}
+
+  private get report(): SchemaChangeReport {
+    return this.result.schemaChange!;
+  }
+
+  /** The change was made on the source. */
+  get changed(): boolean {
+    return this.report.made;
+  }
+
+  get canceled(): boolean {
+    return this.report.canceled !== undefined;
+  }
+
+  /** True when this poll is spent: the change was just made (streaming goes on a while), or a stopped stream was answered. */
+  async onPoll(status: MigrationStatus, streaming: boolean): Promise<boolean> {
+    if (this.canceled) return true;
+    const database = this.databases[this.change.database];
+    if (!this.report.made) {
+      if (!streaming) return false;
+      await makeSchemaChange(this.clusters.source, database, this.change);
+      this.report.made = true;
+      return true;
+    }
+    const stoppedOnSchema = status.databases.some((d) => d.applyStop?.code === 'CDC_SCHEMA_CHANGE');
+    if (status.subState !== 'WaitingForApplyFix' || !stoppedOnSchema) return false;
+    if (this.report.repeatedOnTarget) {
+      if (Date.now() - this.repeatedAt! > STOPPED_AFTER_REPEAT_MS) {
+        await this.cancel(`the stream stayed stopped after the same change on the target: ${status.message ?? ''}`);
+      }
+      return true;
+    }
+    if (this.change.name === 'add-column-volatile') {
+      // the existing rows' values exist only on the source: no DDL on the target reproduces them
+      await this.cancel(`the stream stopped on a column whose existing values only the source has: ${status.message ?? ''}`);
+      return true;
+    }
+    await makeSchemaChange(this.clusters.target, database, this.change);
+    this.report.repeatedOnTarget = true;
+    this.repeatedAt = Date.now();
+    this.actedSinceRequest = true;
+    await this.user.resume();
+    return true;
+  }
+
+  /** The user asks for the cutover (again). */
+  cutoverRequested(): void {
+    this.actedSinceRequest = false;
+  }
+
+  /**
+   * A cutover stopped and streaming goes on: the user runs the statements the schema check printed
+   * (every one of them, or none: then they cancel), or asks again after answering a stopped stream.
+   * False when the user canceled instead.
+   */
+  async cutoverStopped(status: MigrationStatus): Promise<boolean> {
+    if (this.canceled) return false;
+    const differences = (status.verification?.schema ?? []).flatMap((r) =>
+      r.differences.map((d) => ({ database: r.database, fix: d.fix })),
+    );
+    if (differences.length > 0 && this.fixRounds < FIX_ROUNDS && differences.every((d) => RUNNABLE_FIX.test(d.fix.trim()))) {
+      this.fixRounds += 1;
+      for (const d of differences) {
+        await makeSchemaChange(this.clusters.target, d.database, { sql: d.fix.trim().replace(/;\s*$/, '') });
+        this.report.fixesRun.push(`${d.database}: ${d.fix.trim()}`);
+      }
+      return true;
+    }
+    if (differences.length === 0 && this.actedSinceRequest) return true;
+    await this.cancel(`the cutover stopped and nothing printed can be run: ${status.message ?? ''}`);
+    return false;
+  }
+
+  private async cancel(why: string): Promise<void> {
+    this.report.canceled = why.slice(0, 400);
+    await this.user.cancel();
+  }
+}
