@@ -251,7 +251,9 @@ export async function restoreSection(args: {
   noOwner?: boolean;
   signal?: AbortSignal;
 }): Promise<RestoreOutcome> {
-  const argv = [`--section=${args.section}`, `--dbname=${conninfoDbname(args.database)}`];
+  // every object into the target database's default tablespace: the target may lack the source's
+  // tablespaces, and a managed one offers none (validate/tablespaces.ts says what moves)
+  const argv = [`--section=${args.section}`, '--no-tablespaces', `--dbname=${conninfoDbname(args.database)}`];
   if (args.noOwner) argv.push('--no-owner');
   if (args.jobs && args.jobs > 1) argv.push(`--jobs=${args.jobs}`);
   if (args.only) {

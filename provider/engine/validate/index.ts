@@ -11,6 +11,7 @@ import { cdcTableReport } from './cdcReport';
 import { CODES } from './codes';
 import { checkCollations, readTargetCollations } from './collations';
 import { checkCompression, readTargetCompressions } from './compression';
+import { checkTablespaces } from './tablespaces';
 import { checkConnectivity } from './connectivity';
 import { checkSourceDatabases, checkTargetDatabases } from './databases';
 import { checkExtensions, readSourceExtensions, readTargetExtensions, type SourceExtension } from './extensions';
@@ -270,6 +271,7 @@ async function checkAgainstTarget(
     await guarded(results, CHECK_TYPES.schema, `the column compression of ${ident(database)}`, database, () =>
       checkCompression(client, database, source.info.major, targetCompressions),
     );
+    await guarded(results, CHECK_TYPES.schema, `the tablespaces of ${ident(database)}`, database, () => checkTablespaces(client, database));
     await guarded(results, CHECK_TYPES.schema, `managed-target restrictions in ${ident(database)}`, database, () =>
       checkManagedBlockers(client, database, managed, unsupported.get(database)),
     );
