@@ -30,6 +30,8 @@ const SAMPLE_MS = 500;
 
 /** The runner's cancel watch: a read of its migration's cancel flag, no work. */
 const CANCEL_POLL = /^SELECT cancel_requested AS c FROM "pgferry"\.migration WHERE/;
+/** The online watch loop's read of the per-database requests (control/migrationRequests.ts databaseRequests): no work either. */
+const REQUESTS_POLL = /^SELECT database, cutover_requested_at IS NOT NULL AS cutover/;
 
 const WRITERS_SQL = `
 SELECT client_port, datname, application_name
@@ -161,8 +163,9 @@ export class TrialMonitor {
         // nor is a read of its cancel flag: every runner polls it once a second whatever its lease
         // (flow/orchestrator.ts watchCancel), and a runner woken after losing its lease runs that
         // overdue timer before it learns of the loss (two lease-loss trials at cutover-fence were
-        // flagged for it alone, the new runner working meanwhile)
-        if (CANCEL_POLL.test(conn.lastWork ?? '')) continue;
+        // flagged for it alone, the new runner working meanwhile); the same for its online watch
+        // loop's overdue read of the cutover and cancel requests (a lease-loss trial at verify-pin)
+        if (CANCEL_POLL.test(conn.lastWork ?? '') || REQUESTS_POLL.test(conn.lastWork ?? '')) continue;
         if (owner !== undefined) workers.set(owner, `${side} ${conn.startup?.application_name ?? ''}: ${conn.lastWork ?? ''}`);
       }
     }
