@@ -90,6 +90,31 @@ function contents(): void {
     assert.equal(manifest.bin.pgferry, 'dist/provider/cli/main.js');
   });
 
+  it('resolves its three entry points through the exports map, and no internal module', async () => {
+    // Run from the program's directory, as the program's own require would resolve them.
+    const script = `
+const out = {};
+for (const entry of ['pgferry', 'pgferry/engine', 'pgferry/decoder']) out[entry] = require.resolve(entry);
+out.decodePgoutput = typeof require('pgferry/decoder').decodePgoutput;
+out.pulumiAfterDecoder = Object.keys(require.cache).some((f) => f.includes('@pulumi'));
+out.runMigration = typeof require('pgferry/engine').runMigration;
+out.pulumiAfterEngine = Object.keys(require.cache).some((f) => f.includes('@pulumi'));
+try { require.resolve('pgferry/dist/provider/engine/api'); out.internal = 'resolved'; } catch (e) { out.internal = e.code; }
+process.stdout.write(JSON.stringify(out));`;
+    const { stdout } = await execFileAsync(process.execPath, ['-e', script], { cwd: program });
+    const dist = path.join(program, 'node_modules/pgferry/dist/provider');
+    assert.deepEqual(JSON.parse(stdout), {
+      pgferry: path.join(dist, 'index.js'),
+      'pgferry/engine': path.join(dist, 'engine/index.js'),
+      'pgferry/decoder': path.join(dist, 'decoder.js'),
+      decodePgoutput: 'function',
+      pulumiAfterDecoder: false,
+      runMigration: 'function',
+      pulumiAfterEngine: false,
+      internal: 'ERR_PACKAGE_PATH_NOT_EXPORTED',
+    });
+  });
+
   it("installs none of the lab's or the tests' dependencies and no second @pulumi/pulumi", () => {
     const modules = path.join(program, 'node_modules');
     for (const devOnly of ['@pulumi/azure-native', '@pulumi/random', 'pg-bin-13', 'pg-bin-16', 'typescript', 'mocha']) {
@@ -98,12 +123,14 @@ function contents(): void {
     assert.ok(!existsSync(path.join(modules, 'pgferry/node_modules/@pulumi')), 'pgferry got its own @pulumi/pulumi');
   });
 
-  it('a TypeScript program using PgMigration type-checks, and every module the declarations import has types there', async () => {
+  it('a TypeScript program using PgMigration, the engine API and the decoder type-checks, and every module the declarations import has types there', async () => {
     const file = path.join(program, 'index.ts');
     await fs.writeFile(
       file,
       `import * as pulumi from '@pulumi/pulumi';
 import { PgMigration, type MigrationState } from 'pgferry';
+import { parseMigrationSpec, type MigrationSpec } from 'pgferry/engine';
+import { decodePgoutput, type PgoutputMessage } from 'pgferry/decoder';
 const cfg = new pulumi.Config();
 const migration = new PgMigration('aw', {
   migrationName: 'onlinemigration',
@@ -114,6 +141,8 @@ const migration = new PgMigration('aw', {
   cutover: cfg.getBoolean('cutover') ?? false,
 }, { customTimeouts: { create: '6h' } });
 export const state: pulumi.Output<MigrationState> = migration.state;
+export const spec: (input: unknown) => MigrationSpec = parseMigrationSpec;
+export const decode: (bytes: Uint8Array) => PgoutputMessage = decodePgoutput;
 `,
     );
     // Pulumi's TypeScript template's options (esModuleInterop added: zod 4's declarations need it
@@ -132,6 +161,13 @@ export const state: pulumi.Output<MigrationState> = migration.state;
       .getPreEmitDiagnostics(ts.createProgram([file], options))
       .map((d) => ts.flattenDiagnosticMessageText(d.messageText, '\n'));
     assert.deepEqual(errors, []);
+    // The same program under Node16 resolution, which reads the exports map's types (Node10 above
+    // reads typesVersions for the subpaths): both find the declarations of the three entries.
+    const node16 = { ...options, module: ts.ModuleKind.Node16, moduleResolution: ts.ModuleResolutionKind.Node16 };
+    const errors16 = ts
+      .getPreEmitDiagnostics(ts.createProgram([file], node16))
+      .map((d) => ts.flattenDiagnosticMessageText(d.messageText, '\n'));
+    assert.deepEqual(errors16, []);
     assert.deepEqual(untypedImports(path.join(program, 'node_modules/pgferry/dist'), options), []);
   });
 }
