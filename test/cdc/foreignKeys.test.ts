@@ -1,4 +1,4 @@
-// Foreign keys while streaming (README, "What still differs on a managed target"). A target that
+// Foreign keys while streaming (docs/safety.md, "What still differs on a managed target"). A target that
 // cannot apply with replica role drops its foreign keys while changes stream and adds them back at
 // cutover, cancel or failure: a source that violates its own keys (rows deleted under
 // session_replication_role = replica, as DBAs run bulk fixes) keeps streaming, and the keys come

@@ -1,5 +1,5 @@
 // The target's rules while changes stream fire as a replica-role session fires them, on both kinds
-// of target (README, "Triggers and rules while streaming"): ordinary and disabled rules stay
+// of target (docs/safety.md, "Triggers and rules while streaming"): ordinary and disabled rules stay
 // silent (a DO ALSO rule would write its row a second time, next to the one the source's rule
 // wrote and the stream brings; a DO INSTEAD rule would send a change elsewhere), ALWAYS and REPLICA
 // rules fire, a view's rules are left alone. Every rule is in its source state again after the

@@ -1,5 +1,5 @@
 // Issue 21: the target's triggers while changes stream fire the same way on both kinds of target
-// (README, "Triggers and rules while streaming"): ordinary and disabled triggers stay silent, ALWAYS and
+// (docs/safety.md, "Triggers and rules while streaming"): ordinary and disabled triggers stay silent, ALWAYS and
 // REPLICA triggers fire, a view's INSTEAD OF trigger is left alone, and a trigger on a partitioned
 // table is silenced through its clones on the partitions. After the cutover every trigger is in
 // its source state again.

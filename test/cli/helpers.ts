@@ -93,7 +93,7 @@ export function propertiesFile(body: unknown): string {
 
 /**
  * `--output json` as pgferry printed it before the Azure shape: its own status object, now
- * properties.pgferry of the resource (README: CLI), and the same for each item of `list`.
+ * properties.pgferry of the resource (docs/cli.md), and the same for each item of `list`.
  */
 export const PGFERRY_JSON: readonly string[] = ['--output', 'json', '--query', 'properties.pgferry'];
 export const PGFERRY_JSON_LIST: readonly string[] = ['--output', 'json', '--query', '[].properties.pgferry'];

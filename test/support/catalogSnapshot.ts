@@ -95,7 +95,7 @@ export function diffSnapshots(reference: CatalogSnapshot, actual: CatalogSnapsho
   return differences;
 }
 
-/** One line per difference, for assertion messages and the README. */
+/** One line per difference, for assertion messages and docs/limits.md. */
 export function describeDifference(d: CatalogDifference): string {
   if (d.field === 'exists') return `${d.key}: only on the ${d.reference ? 'reference (pg_dump | pg_restore)' : 'pgferry'} target`;
   return `${d.key}: ${d.field} is ${d.reference} with pg_dump | pg_restore, ${d.actual} with pgferry`;

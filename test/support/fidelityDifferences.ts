@@ -1,5 +1,5 @@
 // The deliberate differences between pgferry's target and a pg_dump | pg_restore target: the one
-// place they are listed (the README's table says the same). Any other difference fails the
+// place they are listed (docs/limits.md's table says the same). Any other difference fails the
 // fidelity test. The reference is always restored by a superuser; a managed target's admin
 // (pgadmin in azure_pg_admin) cannot do everything a superuser does, hence the managed entries.
 import { parseAclItem } from '../../provider/engine/schema/database';
@@ -18,7 +18,7 @@ export interface DifferenceContext {
 }
 
 interface DeliberateDifference {
-  /** What differs, as the README names it. */
+  /** What differs, as docs/limits.md names it. */
   readonly what: string;
   /** Only on a managed target (a non-superuser admin), or on every target. */
   readonly on: 'managed' | 'every';
