@@ -3,8 +3,7 @@
 // and turned into the bytes that would go to the target's socket. Deterministic, unlike a drain on
 // a shared machine, so a change to decoding or planning shows as microseconds per row.
 //   node dist/bench/applyMicro.js [--tx 120000] [--rounds 5]
-import { ChangeNormalizer } from '../provider/engine/cdc/decode/normalizer';
-import { decodePgoutput } from '../provider/engine/cdc/decode/pgoutput';
+import { ChangeNormalizer, decodePgoutput } from '../provider/decoder';
 import { BatchPlanner, DEFAULT_LIMITS } from '../provider/engine/cdc/apply/planner';
 import type { Statement, TargetTable } from '../provider/engine/cdc/apply/types';
 

@@ -8,7 +8,7 @@ import { Session } from 'node:inspector';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { Applier } from '../provider/engine/cdc/apply/applier';
-import { parseLsn } from '../provider/engine/cdc/decode/lsn';
+import { parseLsn } from '../provider/decoder';
 import { DEFAULT_LIMITS } from '../provider/engine/cdc/apply/planner';
 import { literal } from '../provider/engine/connect/quote';
 import { startCluster, stopAllClusters, type Cluster } from '../provider/localpg/cluster';

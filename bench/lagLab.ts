@@ -7,7 +7,7 @@ import { execFile } from 'node:child_process';
 import { Option } from 'commander';
 import { promisify } from 'node:util';
 import { Applier } from '../provider/engine/cdc/apply/applier';
-import { parseLsn } from '../provider/engine/cdc/decode/lsn';
+import { parseLsn } from '../provider/decoder';
 import { startCluster, stopAllClusters, type Cluster } from '../provider/localpg/cluster';
 import { argsOrExit, parseOptions, positiveInt } from './commandLine';
 import { PG_BIN, pgEnv } from './dataset';

@@ -12,8 +12,8 @@ import {
   type MigrationSpec,
   type MigrationStatus,
   type ProgressEvent,
+  FINAL_STATES,
 } from '../engine';
-import { FINAL_STATES } from '../engine/core/model';
 import { stopAllClusters } from '../localpg/cluster';
 import {
   ADVENTUREWORKS_DATABASE as SAMPLE_DATABASE,
