@@ -139,7 +139,7 @@ async function onlineMigration(servers: DemoServers, name: string, print: Print)
   print(`target: ${JSON.stringify(rows)}`);
   const [{ n }] = (await target.query('SELECT count(*)::int AS n FROM humanresources.department', [], SAMPLE_DATABASE)) as [{ n: number }];
   // The tutorial's portal shows 69 "tables copied" here: its 68 plus the online tool's own
-  // bookkeeping table on the source (README, "The lab's own data"). pgferry keeps no table on the
+  // bookkeeping table on the source (lab-stack/README.md, "The lab's own data"). pgferry keeps no table on the
   // source, so the count to compare is the 68 tables and the 17th department.
   print(`target: humanresources.department has ${n} rows (the 16 of the offline copy and the one streamed)`);
   return done.state === 'Succeeded' && rows.length === 1 && n === 17;
