@@ -1,7 +1,8 @@
 // The README and the guides under docs/ link to each other, to lab-stack's README, to tests and to
 // bench results; text moved between them must not leave a link behind. Every relative link must
 // name a file that exists, and a link to a heading of a Markdown file must name one it has, spelled
-// as GitHub spells a heading's anchor.
+// as GitHub spells a heading's anchor. The README stays a front page: the two commands a newcomer
+// runs come first, and the details live in the guides.
 import assert from 'node:assert/strict';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
@@ -62,5 +63,21 @@ describe('links in the README and docs/', () => {
     const linked = new Set([...readme.matchAll(/\]\((docs\/[^)#\s]+)/g)].map((m) => m[1]!));
     const unlinked = pages(root).filter((page) => page.startsWith('docs/') && !linked.has(page));
     assert.deepEqual(unlinked, []);
+  });
+});
+
+describe('the README', () => {
+  it('opens with the two commands a newcomer runs, and stays a front page of at most 200 lines', () => {
+    const readme = readFileSync(path.join(repoRoot(), 'README.md'), 'utf8');
+    const firstBlock = /```sh\n([\s\S]*?)```/.exec(readme)?.[1] ?? '';
+    assert.deepEqual(
+      firstBlock
+        .split('\n')
+        .filter(Boolean)
+        .map((line) => line.split('#')[0]!.trim()),
+      ['npm run demo', 'npm test'],
+    );
+    assert.ok(readme.replace(/^# pgferry\n+/, '').startsWith('```sh\n'), 'the commands are not the first thing under the title');
+    assert.ok(readme.split('\n').length <= 200, `README.md has ${readme.split('\n').length} lines`);
   });
 });
