@@ -53,9 +53,9 @@ export function staleRunnerMessage(status: MigrationStatus): string {
 }
 
 /** Outputs for a settled status, or the partial failure that keeps the resource in state. */
-export function settle(spec: MigrationSpec, inputs: Props, status: MigrationStatus): Props {
+export function settle(spec: MigrationSpec, inputs: Props, status: MigrationStatus, how: { canceledOnRequest?: boolean } = {}): Props {
   const outs = migrationOutputs(inputs, status);
-  const message = failureMessage(status);
+  const message = how.canceledOnRequest && status.state === 'Canceled' ? undefined : failureMessage(status);
   if (message) {
     const text = redact(message, spec);
     throw new PartialFailure(text, migrationId(spec), { ...outs, __provider: inputs.__provider }, [text]);

@@ -181,17 +181,23 @@ export async function update(id: string, _olds: Props, news: Props, options: Ope
       // the runner looks every 2 s: once it has left the wait, driving it on waits for the copy
       status = await engine.leftWait(spec.target, spec.migrationName, 'WaitingForDataMigrationScheduling');
     }
-    // cancel: true cancels the whole migration, dbsToCancelMigrationOn some of its databases
+    // cancel: true cancels the whole migration, or with dbsToCancelMigrationOn only those databases
     const canceled = await cancelRequested(spec, news, status, timeoutMs, options);
-    if (canceled) return { outs: settle(spec, news, canceled) };
+    // the cancel this update asked for is its success, as Azure's PATCH of `cancel` is
+    if (canceled) return { outs: settle(spec, news, canceled, { canceledOnRequest: true }) };
     // A retry after a partial failure, an interrupted run or a dead runner: drive it to where create stops.
     status = await continueWork(spec, status, timeoutMs, options);
-    const some = databaseList(news.dbsToTriggerCutoverOn)?.filter((d) => !doneDatabase(status!, d));
-    if (spec.mode === 'Online' && news.cutover !== true && some && some.length > 0 && isWaitingForCutover(status)) {
+    // triggerCutover with dbsToTriggerCutoverOn cuts over those databases only (Azure's
+    // MigrationProperties: "when you want to trigger cutover for specific databases set
+    // triggerCutover to True and the names of the specific databases in this array"), as the CLI
+    // and an Azure update body do; the list alone does the same
+    const listed = databaseList(news.dbsToTriggerCutoverOn);
+    const some = listed?.filter((d) => !doneDatabase(status!, d));
+    if (spec.mode === 'Online' && some && some.length > 0 && isWaitingForCutover(status)) {
       status = await cutoverDatabases(spec, some, timeoutMs, options);
     }
-    // cutover: true also retries a cutover whose earlier update failed part-way.
-    const wantsCutover = news.cutover === true;
+    // cutover: true without a list (the whole migration) also retries a cutover whose earlier update failed part-way.
+    const wantsCutover = news.cutover === true && (listed === undefined || listed.length === 0);
     if (spec.mode === 'Online' && wantsCutover && isWaitingForCutover(status)) {
       status = await cutover(spec, timeoutMs, options);
     } else if (spec.mode === 'Online' && wantsCutover && !isFinal(status) && status.subState === 'CompletingMigration') {
@@ -227,12 +233,13 @@ async function cancelRequested(
 ): Promise<MigrationStatus | undefined> {
   if (isFinal(status)) return undefined;
   const write = options.write ?? stdoutWriter;
-  if (news.cancel === true) {
+  const listed = databaseList(news.dbsToCancelMigrationOn);
+  if (news.cancel === true && (listed === undefined || listed.length === 0)) {
     write(`${spec.migrationName}: cancel requested`);
     await engine.cancelMigration(spec.target, spec.migrationName, { spec });
     return waitUntilSettled(spec, timeoutMs, options, 'cancel');
   }
-  const some = databaseList(news.dbsToCancelMigrationOn)?.filter((d) => !doneDatabase(status, d));
+  const some = listed?.filter((d) => !doneDatabase(status, d));
   if (!some || some.length === 0) return undefined;
   write(`${spec.migrationName}: cancel of ${some.join(', ')} requested; the other databases go on`);
   await engine.cancelMigration(spec.target, spec.migrationName, { spec, databases: some });

@@ -1,7 +1,9 @@
 // Protocol against real servers: per-database cutover and cancel of an Online PgMigration through
-// the SDK's provider host, as `pulumi up` drives them: an update that sets dbsToTriggerCutoverOn
-// to one database of two cuts that one over (its slot gone from the source, its target database
-// taking writes of its own, its downtime recorded) while the other still streams source changes.
+// the SDK's provider host, as `pulumi up` drives them with azure-native's inputs: `cancel` with
+// dbsToCancelMigrationOn cancels that database only and the update succeeds (the cancel was asked
+// for); `triggerCutover` with dbsToTriggerCutoverOn naming one database of two cuts that one over
+// (its slot gone from the source, its target database taking writes of its own, its downtime
+// recorded) while the other still streams source changes, as the CLI and Azure's update body do.
 import assert from 'node:assert/strict';
 import { showMigration, type MigrationStatus } from '../../provider/engine';
 import { serverSpec, startCluster, until, type Cluster } from '../support';
@@ -23,7 +25,7 @@ const inputs = (overrides: Record<string, unknown> = {}) => ({
   source: { host: source.host, port: source.port, user: source.user, password: SOURCE_PW },
   target: { host: target.host, port: target.port, user: target.user, password: TARGET_PW },
   // azure-native Migration's names, as a program moved from it spells them
-  dbsToMigrate: ['alpha', 'beta'],
+  dbsToMigrate: ['alpha', 'beta', 'gamma'],
   migrationMode: 'Online',
   tableJobs: 2,
   customTimeouts: { create: '5m', update: '5m', delete: '2m' },
@@ -54,6 +56,7 @@ describe('protocol: per-database cutover of an Online PgMigration through `pulum
     ]);
     await loadShop(source, 'alpha');
     await loadShop(source, 'beta');
+    await loadShop(source, 'gamma');
     ({ provider, program, host } = await openProtocolSession());
   });
   after(async () => {
@@ -61,19 +64,38 @@ describe('protocol: per-database cutover of an Online PgMigration through `pulum
     await Promise.all([source?.stop(), target?.stop()]);
   });
 
-  it('Create streams both databases', async () => {
+  it('Create streams every database', async () => {
     const checked = await host.check({}, inputs());
     assert.deepEqual(checked.failures, []);
     const created = await host.create(checked.inputs);
     ({ id } = created);
     outputs = created.properties;
     assert.equal(outputs.subState, 'WaitingForCutoverTrigger', String(outputs.message));
-    assert.ok((await slotOf('alpha')) && (await slotOf('beta')), 'a slot per database');
+    assert.ok((await slotOf('alpha')) && (await slotOf('beta')) && (await slotOf('gamma')), 'a slot per database');
   });
 
-  it('an update setting dbsToTriggerCutoverOn cuts that database over while the other streams on', async () => {
+  it('an update with cancel and dbsToCancelMigrationOn cancels that database only, and succeeds', async () => {
+    const gammaSlot = (await status()).databases.find((d) => d.database === 'gamma')!.names!.slot;
+    const news = (await host.check(outputs, inputs({ cancel: true, dbsToCancelMigrationOn: ['gamma'] }))).inputs;
+    const updated = await host.update(id, outputs, news);
+    outputs = updated.properties;
+    const after = await status();
+    assert.deepEqual(
+      after.databases.map((d) => [d.database, d.state]),
+      [
+        ['alpha', 'WaitingForCutoverTrigger'],
+        ['beta', 'WaitingForCutoverTrigger'],
+        ['gamma', 'Canceled'],
+      ],
+      after.message,
+    );
+    assert.deepEqual(await source.query(`SELECT 1 FROM pg_replication_slots WHERE slot_name = $1`, [gammaSlot]), [], "gamma's slot released");
+    assert.ok((await slotOf('alpha')) && (await slotOf('beta')), 'the others stream on');
+  });
+
+  it('an update with triggerCutover and dbsToTriggerCutoverOn cuts that database over while the other streams on', async () => {
     await source.query(`INSERT INTO customers (email) VALUES ('alpha-last@example.com')`, [], 'alpha');
-    const news = (await host.check(outputs, inputs({ dbsToTriggerCutoverOn: ['alpha'] }))).inputs;
+    const news = (await host.check(outputs, inputs({ triggerCutover: true, dbsToTriggerCutoverOn: ['alpha'] }))).inputs;
     const diff = await host.diff(id, outputs, news);
     assert.deepEqual(diff.replaces, []);
     assert.ok(diff.changes > 0);
@@ -81,6 +103,7 @@ describe('protocol: per-database cutover of an Online PgMigration through `pulum
     outputs = updated.properties;
     const after = await status();
     const [alpha, beta] = after.databases;
+    assert.equal(beta!.state, 'WaitingForCutoverTrigger', 'triggerCutover with a list cuts over that list only');
     assert.deepEqual([after.state, after.subState], ['WaitingForUserAction', 'WaitingForCutoverTrigger'], after.message);
     assert.deepEqual([alpha!.state, beta!.state], ['Succeeded', 'WaitingForCutoverTrigger']);
     // alpha: cut over whole, its slot gone from the source, its own downtime recorded
@@ -102,18 +125,21 @@ describe('protocol: per-database cutover of an Online PgMigration through `pulum
       [
         ['alpha', 'Succeeded'],
         ['beta', 'WaitingForCutoverTrigger'],
+        ['gamma', 'Canceled'],
       ],
     );
   });
 
-  it('an update with triggerCutover then cuts over the other; the migration ends Succeeded with the longest downtime', async () => {
-    const news = (await host.check(outputs, inputs({ dbsToTriggerCutoverOn: ['alpha'], triggerCutover: true }))).inputs;
+  it('an update naming the other then cuts it over; the migration ends with the longest downtime', async () => {
+    const news = (await host.check(outputs, inputs({ dbsToTriggerCutoverOn: ['alpha', 'beta'], triggerCutover: true }))).inputs;
     const updated = await host.update(id, outputs, news);
-    assert.equal(updated.properties.state, 'Succeeded', String(updated.properties.message));
+    // a database canceled on request makes the whole migration end Canceled, not Failed (Azure's rule)
+    assert.ok(['Succeeded', 'Canceled'].includes(String(updated.properties.state)), String(updated.properties.message));
     const done = await status();
     assert.equal(await slotOf('beta'), undefined);
     assert.deepEqual(await fingerprint(target, 'beta'), await fingerprint(source, 'beta'));
-    const each = done.databases.map((d) => d.downtimeSeconds!);
+    const each = done.databases.filter((d) => d.state === 'Succeeded').map((d) => d.downtimeSeconds!);
+    assert.equal(each.length, 2);
     assert.ok(
       each.every((s) => typeof s === 'number'),
       JSON.stringify(each),
