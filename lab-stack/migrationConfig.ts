@@ -4,7 +4,16 @@
 import { z } from 'zod';
 // The spec module alone: the engine index would load pg into every lab program.
 import { MIGRATION_MODES, MIGRATION_NAME_PATTERN, MIGRATION_OPTIONS, SSL_MODES } from '../provider/engine/input/migrationSpec';
+// Azure's spellings (type-only towards the engine, so no driver either).
+import { fromAzureSpelling, type AzureEnum } from '../provider/azure/names';
 import { identifierSchema, oneOf } from './schemaParts';
+
+/**
+ * One of pgferry's `values`, also as Azure spells it (sslMode Prefer or VerifyCA as the portal
+ * and the ARM template write it, mode online as az does), so a tutorial's values work unchanged.
+ */
+const azureSpelled = <T extends readonly [string, ...string[]]>(kind: AzureEnum, values: T) =>
+  z.preprocess((v) => (typeof v === 'string' ? (fromAzureSpelling(kind, v) ?? v) : v), oneOf(values));
 
 /** Pulumi durations, as customTimeouts takes them. */
 const durationSchema = z
@@ -41,7 +50,7 @@ const migrationSourceSchema = z.strictObject(
       .max(65535, 'must be from 1 to 65535')
       .default(5432),
     user: identifierSchema.default('postgres'),
-    sslMode: oneOf(SSL_MODES).default('prefer'),
+    sslMode: azureSpelled('sslMode', SSL_MODES).default('prefer'),
     /** Name of the secret stack config key that holds this source's password. */
     passwordSecret: z
       .string({ error: 'must be a config key name' })
@@ -57,8 +66,8 @@ export const migrationSchema = z.strictObject(
       .string({ error: 'must be a migration name' })
       .regex(MIGRATION_NAME_PATTERN, 'must be 1-63 letters, digits or hyphens, not starting with a hyphen'),
     databases: z.array(identifierSchema, { error: 'must be a list of database names' }).min(1, 'must name at least one database'),
-    mode: oneOf(MIGRATION_MODES).default('Offline'),
-    option: oneOf(MIGRATION_OPTIONS).default('ValidateAndMigrate'),
+    mode: azureSpelled('migrationMode', MIGRATION_MODES).default('Offline'),
+    option: azureSpelled('migrationOption', MIGRATION_OPTIONS).default('ValidateAndMigrate'),
     overwriteDbsInTarget: booleanSchema.default(false),
     cutover: booleanSchema.default(false),
     /** Omitted: the lab's own source VM (sourceVm.enabled must be true). */

@@ -1,7 +1,20 @@
 // The Azure migration body ({"properties": {...}}) as `az postgres flexible-server migration
 // create` takes it: keys matched case-insensitively, "True"/"False" accepted, mapped to spec input.
+// Azure's names, value spellings and operations are provider/azure/names.ts's.
 import { z } from 'zod';
-import { describeIssue, FILTER_KEYS, inputError, MIGRATION_MODES, MIGRATION_OPTIONS, TUNING_KEYS, type SslMode } from '../engine';
+import {
+  AZURE_NAMES,
+  AZURE_OPERATION_KEYS,
+  AZURE_OPERATIONS,
+  AZURE_RECORDED_KEYS,
+  azureChoices,
+  fromAzureBoolean,
+  fromAzureSpelling,
+  operationOf,
+  type AzureEnum,
+  type AzureOperation,
+} from '../azure/names';
+import { describeIssue, FILTER_KEYS, inputError, MIGRATION_MODES, MIGRATION_OPTIONS, SSL_MODES, TUNING_KEYS } from '../engine';
 import {
   applyFlags,
   applyTargetFlags,
@@ -14,28 +27,14 @@ import {
 
 // Canonical key spellings are those of the `az postgres flexible-server migration` documentation examples.
 
-const AZURE_SSL_MODES = ['Prefer', 'Require', 'VerifyCA', 'VerifyFull'] as const;
-const SSL_FROM_AZURE: Record<(typeof AZURE_SSL_MODES)[number], SslMode> = {
-  Prefer: 'prefer',
-  Require: 'require',
-  VerifyCA: 'verify-ca',
-  VerifyFull: 'verify-full',
-};
-
 /** Booleans as Azure accepts them: true/false or the strings "True"/"False" in any case. */
-const boolish = z.preprocess(
-  (v) => (typeof v === 'string' && /^(true|false)$/i.test(v) ? v.toLowerCase() === 'true' : v),
-  z.boolean({ error: 'must be true or false ("True"/"False" also accepted)' }),
-);
+const boolish = z.preprocess(fromAzureBoolean, z.boolean({ error: 'must be true or false ("True"/"False" also accepted)' }));
 
-/** An enum matched case-insensitively (and ignoring - and _), producing the canonical spelling. */
-function caseEnum<T extends readonly [string, ...string[]]>(values: T) {
-  const squash = (s: string) => s.toLowerCase().replace(/[-_]/g, '');
-  const allowed =
-    values.length === 2 ? `${values[0]} or ${values[1]}` : `${values.slice(0, -1).join(', ')} or ${values[values.length - 1]}`;
+/** An enum as Azure spells it (Online, online, VerifyCA, verify-ca...), producing pgferry's value. */
+function azureEnum<T extends readonly [string, ...string[]]>(kind: AzureEnum, values: T) {
   return z.preprocess(
-    (v) => (typeof v === 'string' ? (values.find((x) => squash(x) === squash(v)) ?? v) : v),
-    z.enum(values, { error: `must be ${allowed}` }),
+    (v) => (typeof v === 'string' ? (fromAzureSpelling(kind, v) ?? v) : v),
+    z.enum(values, { error: `must be ${azureChoices(kind)}` }),
   );
 }
 
@@ -58,9 +57,8 @@ const secretParametersSchema = z.object({
 
 /** Keys the Azure API defines that pgferry accepts and does not use (runtime server, read-only fields). */
 const AZURE_IGNORED = [
-  'sourceType',
+  ...AZURE_RECORDED_KEYS,
   'migrationRuntimeResourceId',
-  'migrationInstanceResourceId',
   'migrationId',
   'currentStatus',
   'migrationResourceGroup',
@@ -68,9 +66,6 @@ const AZURE_IGNORED = [
 
 const databaseNames = (what: string) =>
   z.array(z.string({ error: 'must hold database names (strings)' }), { error: `must be a list of database names ${what}` }).optional();
-
-/** The operations of Azure's update (PATCH) body: a cutover or a cancel, of every database or of those named. */
-const OPERATION_KEYS = ['triggerCutover', 'dbsToTriggerCutoverOn', 'cancel', 'dbsToCancelMigrationOn'] as const;
 
 /** Tuning keys that are Azure's own too: read as Azure writes them ("True"), above. */
 const AZURE_KEYS_OF_TUNING: readonly string[] = ['setupLogicalReplicationOnSourceDbIfNeeded', 'startDataMigration'];
@@ -94,9 +89,9 @@ const azurePropertiesSchema = z.object({
     .min(1, 'must name at least one database')
     .optional(),
   OverwriteDBsInTarget: boolish.optional(),
-  MigrationMode: caseEnum(MIGRATION_MODES).optional(),
-  MigrationOption: caseEnum(MIGRATION_OPTIONS).optional(),
-  SSLMode: caseEnum(AZURE_SSL_MODES).optional(),
+  MigrationMode: azureEnum('migrationMode', MIGRATION_MODES).optional(),
+  MigrationOption: azureEnum('migrationOption', MIGRATION_OPTIONS).optional(),
+  SSLMode: azureEnum('sslMode', SSL_MODES).optional(),
   migrateRoles: boolish.optional(),
   setupLogicalReplicationOnSourceDbIfNeeded: boolish.optional(),
   startDataMigration: boolish.optional(),
@@ -112,6 +107,11 @@ const azurePropertiesSchema = z.object({
 });
 
 type AzureProperties = z.infer<typeof azurePropertiesSchema>;
+
+/** The body's keys that are one field of the spec each, under Azure's name (MigrationMode → mode...). */
+const SPEC_FIELDS = AZURE_NAMES.filter(
+  (n) => !n.pgferry.includes('.') && n.pgferry !== 'databases' && !(AZURE_OPERATION_KEYS as readonly string[]).includes(n.arm),
+);
 
 const AZURE_BODY_KEYS = ['properties', 'location', 'tags', 'id', 'name', 'type', 'systemData'] as const;
 
@@ -223,14 +223,15 @@ export interface UpdateOperation {
  */
 export function azureUpdateOperation(body: Record<string, unknown>): UpdateOperation | undefined {
   const { p, at } = parseAzure(body);
-  const of = (kind: 'cutover' | 'cancel', flag: 'triggerCutover' | 'cancel', list: 'dbsToTriggerCutoverOn' | 'dbsToCancelMigrationOn') => {
+  const of = (kind: AzureOperation) => {
+    const { whole: flag, databases: list } = AZURE_OPERATIONS[kind];
     const databases = p[list] && p[list].length > 0 ? p[list] : undefined;
     if (p[flag] !== true && !databases) return undefined;
     const fields = [p[flag] === true ? at(flag) : undefined, databases ? at(list) : undefined].filter(Boolean).join(' and ');
     return { kind, ...(databases ? { databases } : {}), fields };
   };
-  const cutover = of('cutover', 'triggerCutover', 'dbsToTriggerCutoverOn');
-  const cancel = of('cancel', 'cancel', 'dbsToCancelMigrationOn');
+  const cutover = of('cutover');
+  const cancel = of('cancel');
   if (cutover && cancel) {
     throw inputError(
       'INVALID_INPUT',
@@ -265,7 +266,7 @@ function azureSource(p: AzureProperties, at: (key: string) => string, purpose: '
     user: secrets?.SourceServerUsername ?? fromId?.user,
   };
   if (secrets?.AdminCredentials?.SourceServerPassword !== undefined) source.password = secrets.AdminCredentials.SourceServerPassword;
-  if (p.SSLMode) source.sslMode = SSL_FROM_AZURE[p.SSLMode];
+  if (p.SSLMode) source.sslMode = p.SSLMode;
   if (p.sourceSslRootCert) source.sslRootCert = p.sourceSslRootCert;
   return source;
 }
@@ -297,15 +298,7 @@ export function mapAzure(body: Record<string, unknown>, flags: PropertyFlags, pu
     target: applyTargetFlags(fileTarget, flags.target ?? {}),
     databases: p.DBsToMigrate,
   };
-  if (p.OverwriteDBsInTarget !== undefined) input.overwriteDbsInTarget = p.OverwriteDBsInTarget;
-  if (p.migrateRoles !== undefined) input.migrateRoles = p.migrateRoles;
-  if (p.MigrationMode) input.mode = p.MigrationMode;
-  if (p.MigrationOption) input.option = p.MigrationOption;
-  if (p.setupLogicalReplicationOnSourceDbIfNeeded !== undefined)
-    input.setupLogicalReplicationOnSourceDbIfNeeded = p.setupLogicalReplicationOnSourceDbIfNeeded;
-  if (p.startDataMigration !== undefined) input.startDataMigration = p.startDataMigration;
-  if (p.migrationWindowStartTimeInUtc !== undefined) input.migrationWindowStartTimeInUtc = p.migrationWindowStartTimeInUtc;
-  if (p.migrationWindowEndTimeInUtc !== undefined) input.migrationWindowEndTimeInUtc = p.migrationWindowEndTimeInUtc;
+  for (const { arm, pgferry } of SPEC_FIELDS) if (p[arm] !== undefined) input[pgferry] = p[arm];
   for (const key of PGFERRY_TUNING) {
     const value = (p as Record<string, unknown>)[key];
     if (value !== undefined) input[key] = value;
@@ -315,11 +308,8 @@ export function mapAzure(body: Record<string, unknown>, flags: PropertyFlags, pu
   const fieldNames: Record<string, string> = {
     migrationName: flags.nameFlag ?? '--name',
     databases: at('DBsToMigrate'),
-    overwriteDbsInTarget: at('OverwriteDBsInTarget'),
-    migrateRoles: at('migrateRoles'),
+    ...Object.fromEntries(SPEC_FIELDS.map((n) => [n.pgferry, at(n.arm)])),
     mode: flags.mode ? '--mode' : at('MigrationMode'),
-    setupLogicalReplicationOnSourceDbIfNeeded: at('setupLogicalReplicationOnSourceDbIfNeeded'),
-    startDataMigration: at('startDataMigration'),
     migrationWindowStartTimeInUtc: flags.migrationWindow?.start
       ? '--migration-window-start-time-in-utc'
       : at('migrationWindowStartTimeInUtc'),
@@ -353,13 +343,13 @@ export function mapAzure(body: Record<string, unknown>, flags: PropertyFlags, pu
  * kept from a template) are accepted.
  */
 function refuseOperations(p: AzureProperties, at: (key: string) => string): void {
-  for (const key of OPERATION_KEYS) {
+  for (const key of AZURE_OPERATION_KEYS) {
     const value = p[key];
     if (value === true || (Array.isArray(value) && value.length > 0)) {
       throw inputError(
         'INVALID_INPUT',
         at(key),
-        `${at(key)}: asks for a ${key.toLowerCase().includes('cancel') ? 'cancel' : 'cutover'} of a migration that is being created; give it to \`pgferry update --properties\` once the migration runs (or leave it out, "False" or [])`,
+        `${at(key)}: asks for a ${operationOf(key)} of a migration that is being created; give it to \`pgferry update --properties\` once the migration runs (or leave it out, "False" or [])`,
       );
     }
   }

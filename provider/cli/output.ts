@@ -11,7 +11,7 @@ import {
 } from '../engine';
 import { redact } from './secrets';
 
-export { statusJson } from './statusJson';
+export { statusJson } from '../azure/shape';
 
 export function writeOut(text: string): void {
   process.stdout.write(redact(text.endsWith('\n') ? text : `${text}\n`));

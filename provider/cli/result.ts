@@ -2,7 +2,7 @@
 // or pgferry's own table, formatted as --output asks, always through redact().
 import type { MigrationStatus, ServerSpec } from '../engine';
 import type { CliArgs } from './args';
-import { toAzureResource, type ArmScope } from './azureShape';
+import { toAzureResource, type ArmScope } from '../azure/shape';
 import { formatResult, type Printable } from './format';
 import { renderList, renderStatus } from './output';
 import { redact } from './secrets';

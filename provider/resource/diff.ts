@@ -39,7 +39,7 @@ const UPDATE_KEYS = [
   'cutover',
   'dropTargetDatabasesOnDelete',
   'allowReplaceAfterCutover',
-  // azure-native Migration's operations and records (azureNames.ts); its aliases mirror the keys above
+  // azure-native Migration's operations and records (azure/names.ts); its aliases mirror the keys above
   'cancel',
   'dbsToTriggerCutoverOn',
   'dbsToCancelMigrationOn',

@@ -5,7 +5,8 @@ import { describeIssue, migrationSpecSchema, parseMigrationSpec, type MigrationS
 
 import { containsUnknown, UNKNOWN } from './unknown';
 import { unknownDatabases, windowRefusal } from '../engine';
-import { AZURE_ALIAS_KEYS, AZURE_OPERATION_KEYS, AZURE_RECORDED_KEYS } from './azureNames';
+import { AZURE_OPERATION_KEYS, AZURE_OPERATIONS, AZURE_RECORDED_KEYS } from '../azure/names';
+import { AZURE_ALIAS_KEYS } from './aliases';
 
 export { UNKNOWN };
 
@@ -13,21 +14,23 @@ export { UNKNOWN };
  * Inputs that only the Pulumi layer reads; everything else belongs to the engine's spec. Azure's
  * names of pgferry's inputs (migrationMode…) are here too: check copies each to pgferry's name.
  */
-export const PULUMI_ONLY_KEYS = [
-  'cutover',
-  'dropTargetDatabasesOnDelete',
-  'allowReplaceAfterCutover',
-  'customTimeouts',
-  'importId',
-  ...AZURE_ALIAS_KEYS,
-  ...AZURE_RECORDED_KEYS,
-  ...AZURE_OPERATION_KEYS,
-] as const;
+export const PULUMI_ONLY_KEYS: readonly string[] = [
+  ...new Set([
+    'cutover',
+    'dropTargetDatabasesOnDelete',
+    'allowReplaceAfterCutover',
+    'customTimeouts',
+    'importId',
+    ...AZURE_ALIAS_KEYS,
+    ...AZURE_RECORDED_KEYS,
+    ...AZURE_OPERATION_KEYS,
+  ]),
+];
 
 /** Pulumi-only inputs that are true or false. */
-const BOOLEAN_KEYS = ['cutover', 'dropTargetDatabasesOnDelete', 'allowReplaceAfterCutover', 'cancel'] as const;
-/** Pulumi-only inputs that are lists of database names. */
-const DATABASE_LIST_KEYS = ['dbsToTriggerCutoverOn', 'dbsToCancelMigrationOn'] as const;
+const BOOLEAN_KEYS = ['cutover', 'dropTargetDatabasesOnDelete', 'allowReplaceAfterCutover', AZURE_OPERATIONS.cancel.whole] as const;
+/** Pulumi-only inputs that are lists of database names: Azure's per-database operations. */
+const DATABASE_LIST_KEYS = [AZURE_OPERATIONS.cutover.databases, AZURE_OPERATIONS.cancel.databases] as const;
 
 /** Keys the SDK adds to every dynamic resource's property bag. */
 const RESERVED_KEYS = ['__provider'];
@@ -37,7 +40,7 @@ export function toSpecInput(inputs: Record<string, unknown>): MigrationSpecInput
   const out: Record<string, unknown> = {};
   for (const [key, value] of Object.entries(inputs)) {
     if (value === undefined || value === null) continue;
-    if ((PULUMI_ONLY_KEYS as readonly string[]).includes(key) || RESERVED_KEYS.includes(key)) continue;
+    if (PULUMI_ONLY_KEYS.includes(key) || RESERVED_KEYS.includes(key)) continue;
     out[key] = isPlainObject(value) ? dropNulls(value) : value;
   }
   return out as MigrationSpecInput;

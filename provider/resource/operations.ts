@@ -5,7 +5,7 @@
 import * as engine from '../engine';
 import type { MigrationSpec, MigrationStatus } from '../engine';
 import { withDefaults } from './defaults';
-import { databaseList, withAzureAliases } from './azureNames';
+import { databaseList, withAzureAliases } from './aliases';
 import { containsUnknown } from './unknown';
 import { diffInputs, hasCutOver, sameSet, type DiffDecision } from './diff';
 import {

@@ -8,8 +8,8 @@ import {
   type ValidationResult,
   type VerificationReport,
 } from '../engine';
-// Azure's resource shape is the CLI's `show -o json` (pure, no CLI machinery): one mapping for both.
-import { toAzureResource } from '../cli/azureShape';
+// Azure's status shape, as the CLI's `show -o json` prints it: one mapping for both.
+import { azureCurrentStatus, type AzureCurrentStatus } from '../azure/shape';
 
 /** What `pulumi stack output` and dependent resources see besides the echoed inputs. */
 export interface MigrationStatusOutputs {
@@ -32,7 +32,7 @@ export interface MigrationStatusOutputs {
    */
   readonly recommendedServerParameters: Readonly<Record<string, string>>;
   /** As the azure-native Migration resource's output: state, error, currentSubStateDetails (dbDetails…). */
-  readonly currentStatus: Record<string, unknown>;
+  readonly currentStatus: AzureCurrentStatus;
 }
 
 /** Pulumi's Struct cannot carry `undefined`: a JSON round trip drops it (and any class identity). */
@@ -56,7 +56,7 @@ export function statusOutputs(status: MigrationStatus): MigrationStatusOutputs {
     downtimeSeconds: status.downtimeSeconds,
     runnerAlive: status.runner?.alive,
     recommendedServerParameters: recommendedServerParameters(status.validation),
-    currentStatus: (toAzureResource(status).properties as { currentStatus: Record<string, unknown> }).currentStatus,
+    currentStatus: azureCurrentStatus(status),
   });
 }
 

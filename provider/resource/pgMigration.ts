@@ -12,6 +12,7 @@ import type {
   ValidationResult,
   VerificationReport,
 } from '../engine';
+import type { AzureCurrentStatus } from '../azure/shape';
 import { pgMigrationProvider } from './provider';
 
 export interface PgServerArgs {
@@ -68,7 +69,7 @@ export interface PgMigrationArgs {
   readonly migrationInstanceResourceId?: pulumi.Input<string>;
   /** Accepted and recorded (azure-native: OnPremises, AWS_RDS, AzureVM…). */
   readonly sourceType?: pulumi.Input<string>;
-  /** azure-native's name of `source.sslMode` (Prefer, Require, VerifyCA, VerifyFull). */
+  /** azure-native's name of `source.sslMode` (Prefer, Require, VerifyCA, VerifyFull, any case; docs/azure-names.md). */
   readonly sslMode?: pulumi.Input<string>;
   readonly overwriteDbsInTarget?: pulumi.Input<boolean>;
   readonly migrateRoles?: pulumi.Input<boolean>;
@@ -191,7 +192,7 @@ export class PgMigration extends pulumi.dynamic.Resource {
   /** Source server parameters to set on the target (README "Server parameters"), name → value. */
   declare readonly recommendedServerParameters: pulumi.Output<Record<string, string>>;
   /** azure-native Migration's status output: state, error, currentSubStateDetails.{currentSubState, dbDetails, validationDetails}. */
-  declare readonly currentStatus: pulumi.Output<Record<string, unknown>>;
+  declare readonly currentStatus: pulumi.Output<AzureCurrentStatus>;
 
   /**
    * `opts.import` (an existing migration's id, `<target host>:<port>/<migrationName>`) adopts that

@@ -170,7 +170,7 @@ describe('pgferry create with malformed input', () => {
             targetDbServerFullyQualifiedDomainName: p.target.host,
             targetDbServerPort: p.target.port,
             DBsToMigrate: ['appdb'],
-            SSLMode: 'Disable',
+            SSLMode: 'VerifyNone',
           },
         }),
         field: /SSLMode/,

@@ -19,7 +19,7 @@ import {
   type MigrationStatus,
 } from '../../provider/engine';
 import { ControlStore } from '../../provider/engine/control/store';
-import { toAzureResource } from '../../provider/cli/azureShape';
+import { toAzureResource } from '../../provider/azure/shape';
 import {
   CopyHold,
   endIfRunning,
@@ -42,14 +42,7 @@ async function count(cluster: Cluster, database: string, where = 'true'): Promis
 
 /** The status as `pgferry show -o json` prints it (the Azure resource's currentStatus). */
 function azureStatus(status: MigrationStatus) {
-  const properties = toAzureResource(status).properties as {
-    currentStatus: {
-      state: string;
-      currentSubStateDetails: { currentSubState: string; dbDetails: Record<string, { migrationState: string }> };
-    };
-    dbsToTriggerCutoverOn: string[];
-    dbsToCancelMigrationOn: string[];
-  };
+  const properties = toAzureResource(status).properties;
   const current = properties.currentStatus;
   return {
     state: current.state,

@@ -172,8 +172,8 @@ const BAD_CONFIGS: Array<[string, (config: any) => void, string]> = [
   ],
   [
     'bad migration mode',
-    (c) => (c.migrations[0].mode = 'online'),
-    'pgferry-lab:migrations[0].mode: must be one of Offline, Online (got "online")',
+    (c) => (c.migrations[0].mode = 'Sideways'),
+    'pgferry-lab:migrations[0].mode: must be one of Offline, Online (got "Sideways")',
   ],
 ];
 
@@ -216,6 +216,19 @@ describe('lab-stack config', () => {
       config.migrations.map((m) => m.name),
       ['offlinemigration', 'onlinemigration'],
     );
+  });
+
+  it("accepts Azure's spellings of sslMode, mode and option (provider/azure/names.ts), as pgferry's values", () => {
+    const config = parseLabConfig(
+      withChange((c) => {
+        c.migrations[0].mode = 'online';
+        c.migrations[0].option = 'validate-and-migrate';
+        c.migrations[1].source.sslMode = 'VerifyCA';
+      }),
+    );
+    assert.equal(config.migrations[0]!.mode, 'Online');
+    assert.equal(config.migrations[0]!.option, 'ValidateAndMigrate');
+    assert.equal(config.migrations[1]!.source!.sslMode, 'verify-ca');
   });
 
   it('accepts the full config and normalises parameter values to strings', () => {

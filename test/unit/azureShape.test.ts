@@ -11,7 +11,7 @@ import {
   toAzureResource,
   UNKNOWN_RESOURCE_GROUP,
   UNKNOWN_SUBSCRIPTION,
-} from '../../provider/cli/azureShape';
+} from '../../provider/azure/shape';
 import type { DatabaseDetails, MigrationStatus } from '../../provider/engine';
 
 function db(over: Partial<DatabaseDetails> = {}): DatabaseDetails {
@@ -266,7 +266,7 @@ describe("pgferry's extra properties", () => {
       status({ validation: [parameter('work_mem', '12288', true), parameter('commit_delay', '10', false)] }),
       {},
     );
-    const properties = shaped.properties as { pgferry: { recommendedServerParameters: unknown } };
+    const properties = shaped.properties;
     assert.deepEqual(properties.pgferry.recommendedServerParameters, { work_mem: '12288' });
   });
 });

@@ -1,5 +1,6 @@
 // The layering the design asks for, checked on the sources: the Pulumi layer imports no `pg` and
-// no engine internals (only the engine's public index), the engine imports nothing from Pulumi,
+// no engine internals (only the engine's public index) and nothing of the CLI, the Azure names
+// and shapes both share (provider/azure) import neither of them, the engine imports nothing from Pulumi,
 // pgoutput decoding (cdc/decode) imports nothing outside itself, and the kernel (core) no other
 // engine folder. eslint.config.mjs says the same for the editor; this holds whatever the config.
 import assert from 'node:assert/strict';
@@ -30,6 +31,22 @@ describe('layer boundaries', () => {
         assert.ok(!/^pg(-|$)/.test(spec), `${file} imports ${spec}`);
         if (spec.startsWith('../engine')) assert.equal(spec, '../engine', `${file} reaches into ${spec}`);
       }
+    }
+  });
+
+  it('provider/azure imports no Pulumi, no CLI, no resource, and of the engine only its index', async () => {
+    for (const file of await sources(path.join(repoRoot(), 'provider/azure'))) {
+      for (const spec of imports(await fs.readFile(file, 'utf8'))) {
+        assert.ok(!spec.startsWith('@pulumi/') && !/^pg(-|$)/.test(spec), `${file} imports ${spec}`);
+        assert.ok(!spec.startsWith('../cli') && !spec.startsWith('../resource'), `${file} imports ${spec}`);
+        if (spec.startsWith('../engine')) assert.equal(spec, '../engine', `${file} reaches into ${spec}`);
+      }
+    }
+  });
+
+  it('provider/resource imports nothing from the CLI (what both need is in provider/azure)', async () => {
+    for (const file of await sources(path.join(repoRoot(), 'provider/resource'))) {
+      for (const spec of imports(await fs.readFile(file, 'utf8'))) assert.ok(!spec.startsWith('../cli'), `${file} imports ${spec}`);
     }
   });
 

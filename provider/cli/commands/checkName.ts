@@ -2,7 +2,7 @@
 // as az answers it (nameAvailable, reason, message) from the target's control catalog.
 import { MIGRATION_NAME_PATTERN, showMigration } from '../../engine';
 import type { CliArgs } from '../args';
-import { nameAvailability } from '../azureShape';
+import { nameAvailability } from '../../azure/shape';
 import { printResult } from '../result';
 import { onTarget, resolveTarget } from '../target';
 

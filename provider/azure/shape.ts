@@ -1,8 +1,18 @@
 // A migration's status in the shape `az postgres flexible-server migration show` prints (the ARM
 // resource Microsoft.DBforPostgreSQL/flexibleServers/migrations), with pgferry's own status, whole,
-// under properties.pgferry. Pure: scripts written for az read the same keys from pgferry.
-import type { DatabaseDetails, DatabaseState, MigrationStatus, MigrationSubState, ValidationResult, ValidationStatus } from '../engine';
-import { statusJson } from './statusJson';
+// under properties.pgferry. Pure: scripts written for az read the same keys from pgferry, and the
+// Pulumi resource's currentStatus output is this shape's, as azure-native's Migration outputs it.
+import {
+  recommendedServerParameters,
+  type DatabaseDetails,
+  type DatabaseState,
+  type MigrationState,
+  type MigrationStatus,
+  type MigrationSubState,
+  type ValidationResult,
+  type ValidationStatus,
+} from '../engine';
+import { azureSpelling } from './names';
 
 const MIGRATION_RESOURCE_TYPE = 'Microsoft.DBforPostgreSQL/flexibleServers/migrations';
 /** Placeholders for an ARM id segment nobody gave (not at create, not on this command line). */
@@ -57,14 +67,34 @@ export function migrationOperation(d: DatabaseDetails, mode: MigrationStatus['mo
 
 const stringOf = (value: unknown): string | null => (typeof value === 'string' ? value : null);
 
-const trueFalse = (value: boolean | undefined): string | null => (value === undefined ? null : value ? 'True' : 'False');
+const trueFalse = (value: boolean | undefined): TrueFalse | null => (value === undefined ? null : value ? 'True' : 'False');
 
 function databaseMessage(d: DatabaseDetails): string | null {
   if (d.applyStop) return `${d.applyStop.error} (fix: ${d.applyStop.fix})`;
   return d.message ?? null;
 }
 
-export function azureDbDetails(d: DatabaseDetails, mode: MigrationStatus['mode']): Record<string, unknown> {
+/** One database in Azure's dbDetails (DbMigrationStatus). */
+export interface AzureDbDetails {
+  readonly databaseName: string;
+  readonly migrationState: string;
+  readonly migrationOperation: string;
+  readonly startedOn: string | null;
+  readonly endedOn: string | null;
+  readonly fullLoadQueuedTables: number;
+  readonly fullLoadErroredTables: number;
+  readonly fullLoadLoadingTables: number;
+  readonly fullLoadCompletedTables: number;
+  readonly cdcUpdateCounter: number | null;
+  readonly cdcDeleteCounter: number | null;
+  readonly cdcInsertCounter: number | null;
+  readonly appliedChanges: number | null;
+  readonly incomingChanges: null;
+  readonly latency: number | null;
+  readonly message: string | null;
+}
+
+export function azureDbDetails(d: DatabaseDetails, mode: MigrationStatus['mode']): AzureDbDetails {
   const online = mode === 'Online';
   return {
     databaseName: d.database,
@@ -93,8 +123,78 @@ function worst(results: readonly ValidationResult[]): ValidationStatus | null {
   return WORST.find((s) => results.some((r) => r.status === s)) ?? null;
 }
 
-/** Azure's ValidationSummaryItem list: one item per check type, its state the worst of its results. */
-function summaryItems(results: readonly ValidationResult[]): Record<string, unknown>[] {
+/** Azure's ValidationSummaryItem: one check type, its state the worst of its results. */
+interface AzureValidationSummaryItem {
+  readonly type: string;
+  readonly state: ValidationStatus | null;
+  readonly messages: readonly { readonly state: ValidationStatus; readonly message: string }[];
+}
+
+/** Azure's ValidationDetails. */
+interface AzureValidationDetails {
+  readonly status: ValidationStatus | null;
+  readonly validationStartTimeInUtc: null;
+  readonly validationEndTimeInUtc: null;
+  readonly serverLevelValidationDetails: readonly AzureValidationSummaryItem[];
+  readonly dbLevelValidationDetails: readonly {
+    readonly databaseName: string;
+    readonly startedOn: null;
+    readonly endedOn: null;
+    readonly summary: readonly AzureValidationSummaryItem[];
+  }[];
+}
+
+/** Azure's MigrationStatus: the resource's currentStatus, the same in `show -o json` and PgMigration's outputs. */
+export interface AzureCurrentStatus {
+  readonly state: MigrationState;
+  readonly error: string;
+  readonly currentSubStateDetails: {
+    readonly currentSubState: string;
+    readonly dbDetails: Readonly<Record<string, AzureDbDetails>>;
+    readonly validationDetails: AzureValidationDetails | null;
+  };
+}
+
+/** Azure's booleans in the resource's JSON: the strings "True" and "False". */
+type TrueFalse = 'True' | 'False';
+
+/** The ARM resource of a migration (Microsoft.DBforPostgreSQL/flexibleServers/migrations), as `show` prints it. */
+export interface AzureMigrationResource {
+  readonly id: string;
+  readonly name: string;
+  readonly type: string;
+  readonly properties: {
+    readonly migrationId: string | null;
+    readonly currentStatus: AzureCurrentStatus;
+    readonly migrationMode: string;
+    readonly migrationOption: string;
+    readonly sourceType: string | null;
+    readonly sslMode: string | null;
+    readonly sourceDbServerResourceId: string | null;
+    readonly sourceDbServerFullyQualifiedDomainName: string | null;
+    readonly sourceDbServerMetadata: { readonly version: string | null };
+    readonly targetDbServerResourceId: string;
+    readonly targetDbServerFullyQualifiedDomainName: string | null;
+    readonly targetDbServerMetadata: { readonly version: string | null };
+    readonly dbsToMigrate: readonly string[];
+    readonly overwriteDbsInTarget: TrueFalse | null;
+    readonly migrateRoles: TrueFalse | null;
+    readonly setupLogicalReplicationOnSourceDbIfNeeded: TrueFalse | null;
+    readonly startDataMigration: TrueFalse | null;
+    readonly startedOn: string | null;
+    readonly endedOn: string | null;
+    readonly migrationWindowStartTimeInUtc: string | null;
+    readonly migrationWindowEndTimeInUtc: string | null;
+    readonly triggerCutover: TrueFalse | null;
+    readonly dbsToTriggerCutoverOn: readonly string[];
+    readonly cancel: TrueFalse | null;
+    readonly dbsToCancelMigrationOn: readonly string[];
+    /** pgferry's own status object, whole (statusJson). */
+    readonly pgferry: Record<string, unknown>;
+  };
+}
+
+function summaryItems(results: readonly ValidationResult[]): AzureValidationSummaryItem[] {
   const types = [...new Set(results.map((r) => r.type))];
   return types.map((type) => {
     const mine = results.filter((r) => r.type === type);
@@ -102,7 +202,7 @@ function summaryItems(results: readonly ValidationResult[]): Record<string, unkn
   });
 }
 
-function azureValidationDetails(status: MigrationStatus): Record<string, unknown> | null {
+function azureValidationDetails(status: MigrationStatus): AzureValidationDetails | null {
   if (status.validation.length === 0) return null;
   const server = status.validation.filter((r) => r.database === undefined);
   const databases = status.databases.map((d) => d.database).filter((db) => status.validation.some((r) => r.database === db));
@@ -121,14 +221,6 @@ function azureValidationDetails(status: MigrationStatus): Record<string, unknown
   };
 }
 
-const AZURE_SSL: Record<string, string> = {
-  disable: 'Disable',
-  prefer: 'Prefer',
-  require: 'Require',
-  'verify-ca': 'VerifyCA',
-  'verify-full': 'VerifyFull',
-};
-
 interface StoredServer {
   host?: string;
   port?: number;
@@ -141,8 +233,44 @@ function storedServer(spec: Record<string, unknown>, key: 'source' | 'target'): 
   return typeof value === 'object' && value !== null ? (value as StoredServer) : {};
 }
 
+/** The migration's currentStatus: its state, the error that stopped it, substate and databases. */
+export function azureCurrentStatus(status: MigrationStatus): AzureCurrentStatus {
+  return {
+    state: status.state,
+    error: status.message ?? '',
+    currentSubStateDetails: {
+      currentSubState: azureSubState(status.subState),
+      dbDetails: Object.fromEntries(status.databases.map((d) => [d.database, azureDbDetails(d, status.mode)])),
+      validationDetails: azureValidationDetails(status),
+    },
+  };
+}
+
+/**
+ * pgferry's own status object, as `show --output json` printed it before the Azure shape: now
+ * properties.pgferry of that shape (`--query properties.pgferry` gives it back whole), with
+ * start and end always present (null until known).
+ */
+export function statusJson(status: MigrationStatus): Record<string, unknown> {
+  const { name, state, subState, mode, option, message, createdAt, startedAt, endedAt, ...rest } = status;
+  return {
+    name,
+    state,
+    subState,
+    mode,
+    option,
+    message: message ?? null,
+    createdAt,
+    startedAt: startedAt ?? null,
+    endedAt: endedAt ?? null,
+    ...rest,
+    // the lab's server.parameters shape, from the validation's parameter report
+    recommendedServerParameters: recommendedServerParameters(status.validation),
+  };
+}
+
 /** The migration as the Azure resource; `scope` from the command line wins over the recorded one. */
-export function toAzureResource(status: MigrationStatus, scope: ArmScope = {}, fallbackServer = 'unknown'): Record<string, unknown> {
+export function toAzureResource(status: MigrationStatus, scope: ArmScope = {}, fallbackServer = 'unknown'): AzureMigrationResource {
   const recorded = status.azureContext ?? {};
   const resolved: ArmScope = {
     subscription: scope.subscription ?? recorded.subscription,
@@ -153,26 +281,17 @@ export function toAzureResource(status: MigrationStatus, scope: ArmScope = {}, f
   const target = storedServer(status.spec, 'target');
   const databases = status.databases.map((d) => d.database);
   const online = status.mode === 'Online';
-  const error = status.message ?? '';
   return {
     id: `${serverResourceId(resolved, server)}/migrations/${status.name}`,
     name: status.name,
     type: MIGRATION_RESOURCE_TYPE,
     properties: {
       migrationId: status.instance ?? null,
-      currentStatus: {
-        state: status.state,
-        error,
-        currentSubStateDetails: {
-          currentSubState: azureSubState(status.subState),
-          dbDetails: Object.fromEntries(status.databases.map((d) => [d.database, azureDbDetails(d, status.mode)])),
-          validationDetails: azureValidationDetails(status),
-        },
-      },
+      currentStatus: azureCurrentStatus(status),
       migrationMode: status.mode,
       migrationOption: status.option,
       sourceType: recorded.sourceType ?? null,
-      sslMode: source.sslMode ? (AZURE_SSL[source.sslMode] ?? source.sslMode) : null,
+      sslMode: source.sslMode ? azureSpelling('sslMode', source.sslMode) : null,
       sourceDbServerResourceId: source.host
         ? `${source.host.includes(':') ? `[${source.host}]` : source.host}:${source.port}@${source.user}`
         : null,
@@ -207,7 +326,6 @@ export function toAzureResource(status: MigrationStatus, scope: ArmScope = {}, f
 }
 
 /** `check-name-availability`'s answer, as Azure's MigrationNameAvailabilityResource. */
-/** Azure's MigrationNameAvailabilityResource. */
 export interface NameAvailability {
   readonly name: string;
   readonly type: string;

@@ -1,0 +1,80 @@
+// PgMigration's inputs under the names of the azure-native `Migration` resource (API 2025-08-01),
+// beside pgferry's own: a program moves between the two by changing the class and the few inputs
+// that differ (README: "From azure-native Migration to PgMigration"). The names and the spellings
+// of their values are provider/azure/names.ts's; this file is what `check` does with them. Pure:
+// both names of each pair are filled with the one value given, so state, outputs and diff see one
+// meaning, and both given with different values is one check failure naming the two.
+import { AZURE_NAMES, AZURE_OPERATIONS, fromAzureBoolean, fromAzureSpelling, type AzureName } from '../azure/names';
+import type { CheckFailure } from './inputSchema';
+
+type Props = Record<string, unknown>;
+
+/** The pairs whose two names differ, at the top level of the inputs: migrationMode and mode... */
+const PAIRS = AZURE_NAMES.filter((n) => (n.native as string) !== n.pgferry && !n.pgferry.includes('.'));
+
+/** Azure's names that are not pgferry's (read by the Pulumi layer only: check copies each to pgferry's name). */
+export const AZURE_ALIAS_KEYS = AZURE_NAMES.filter((n) => (n.native as string) !== n.pgferry).map((n) => n.native);
+
+function given(value: unknown): boolean {
+  return value !== undefined && value !== null;
+}
+
+function sameValue(a: unknown, b: unknown): boolean {
+  if (Array.isArray(a) && Array.isArray(b)) return a.length === b.length && a.every((v, i) => sameValue(v, b[i]));
+  return a === b;
+}
+
+/** A value as pgferry spells it, from the way Azure writes `name`'s (Online, "True", VerifyCA...). */
+function fromAzure(name: AzureName, value: unknown): unknown {
+  if (name.spelling === 'boolean') return fromAzureBoolean(value);
+  if (name.spelling === undefined || typeof value !== 'string') return value;
+  return fromAzureSpelling(name.spelling, value) ?? value;
+}
+
+/**
+ * Both names of each pair filled with the one value given; failures where the two are given with
+ * different values. `unknown(value)` says a value is not known yet (preview): it is not judged.
+ */
+export function withAzureAliases(inputs: Props, unknown: (value: unknown) => boolean): { inputs: Props; failures: CheckFailure[] } {
+  const out: Props = { ...inputs };
+  const failures: CheckFailure[] = [];
+  const clash = (azure: string, ours: string, a: unknown, b: unknown): void => {
+    failures.push({
+      property: azure,
+      reason: `${azure}: given as ${JSON.stringify(a)} and ${ours} as ${JSON.stringify(b)}; they are one input under two names (azure-native's and pgferry's): give one of them`,
+    });
+  };
+  // azure-native's string booleans ("True") under names both share, and of a whole cancel
+  for (const name of AZURE_NAMES) {
+    if (name.native === name.pgferry && given(inputs[name.native])) out[name.native] = fromAzure(name, inputs[name.native]);
+  }
+  const cancel = AZURE_OPERATIONS.cancel.whole;
+  if (given(inputs[cancel])) out[cancel] = fromAzureBoolean(inputs[cancel]);
+  for (const name of PAIRS) {
+    const a = inputs[name.native];
+    const b = inputs[name.pgferry];
+    const azure = given(a) && !unknown(a) ? fromAzure(name, a) : a;
+    if (given(a) && given(b)) {
+      if (!unknown(a) && !unknown(b) && !sameValue(azure, b)) clash(name.native, name.pgferry, a, b);
+    } else if (given(a)) {
+      out[name.pgferry] = azure;
+    } else if (given(b)) {
+      out[name.native] = b;
+    }
+  }
+  // sslMode is the source's: source.sslMode in pgferry's inputs
+  const ssl = AZURE_NAMES.find((n) => n.native === 'sslMode')!;
+  const source = inputs.source;
+  if (given(inputs.sslMode) && typeof source === 'object' && source !== null && !Array.isArray(source)) {
+    const azure = unknown(inputs.sslMode) ? inputs.sslMode : fromAzure(ssl, inputs.sslMode);
+    const ours = (source as Props).sslMode;
+    if (!given(ours)) out.source = { ...(source as Props), sslMode: azure };
+    else if (!unknown(azure) && !unknown(ours) && azure !== ours) clash('sslMode', 'source.sslMode', inputs.sslMode, ours);
+  }
+  return { inputs: out, failures };
+}
+
+/** A list of database names, or undefined: Azure's per-database operation inputs. */
+export function databaseList(value: unknown): string[] | undefined {
+  return Array.isArray(value) && value.length > 0 ? value.map(String) : undefined;
+}
