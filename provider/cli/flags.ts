@@ -2,7 +2,8 @@
 // `az postgres flexible-server migration`, with the value parsers that make az's enum values
 // case-insensitive (Offline/offline, ValidateAndMigrate/validate-and-migrate, Active/active).
 import { InvalidArgumentError, Option } from 'commander';
-import { RUNTIMES, SSL_MODES, type MigrationMode, type MigrationOption, type Runtime, type SslMode } from '../engine';
+import { fromAzureSpelling } from '../azure/names';
+import { RUNTIMES, SSL_MODES, type Runtime, type SslMode } from '../engine';
 import { OUTPUT_FORMATS, type OutputFormat } from './format';
 
 export const COMMANDS = [
@@ -55,8 +56,17 @@ const FENCE_OPTIONS = (): Option[] => [
   ).argParser(lagBudget),
 ];
 
-const MODE = () => choice<MigrationMode>(['Offline', 'Online'], 'offline or online');
-const OPTION = () => choice<MigrationOption>(['Validate', 'Migrate', 'ValidateAndMigrate'], 'validate, migrate or validateandmigrate');
+/** A value parser for az's enum flags, spelled as Azure spells them (provider/azure/names.ts). */
+function azureChoice<E extends 'migrationMode' | 'migrationOption'>(kind: E, shown: string) {
+  return (value: string) => {
+    const found = fromAzureSpelling(kind, value);
+    if (found === undefined) throw new InvalidArgumentError(`must be ${shown}`);
+    return found;
+  };
+}
+
+const MODE = () => azureChoice('migrationMode', 'offline or online');
+const OPTION = () => azureChoice('migrationOption', 'validate, migrate or validateandmigrate');
 
 const OUTPUT = () =>
   new Option('-o, --output <format>', `${OUTPUT_FORMATS.join(' | ')} (default table; json with --query)`).argParser(

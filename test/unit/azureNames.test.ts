@@ -1,8 +1,8 @@
 // Azure's names, spellings and operations (provider/azure/names.ts) run through every reader: each
 // alias of the name map and each spelling of its values, once as the CLI reads an Azure body (the
 // ARM key, in any case) and once as PgMigration's check reads azure-native's input, both reaching
-// the same pgferry value; every azure-native name printed by the ARM shape; every operation key
-// read as the same operation by both. Pure: no server.
+// the same pgferry value (and the mode and option as az's flags); every azure-native name printed
+// by the ARM shape; every operation key read as the same operation by both. Pure: no server.
 import assert from 'node:assert/strict';
 import {
   AZURE_NAMES,
@@ -15,6 +15,7 @@ import {
   type AzureName,
 } from '../../provider/azure/names';
 import { toAzureResource } from '../../provider/azure/shape';
+import { parseCli } from '../../provider/cli/args';
 import { specFromProperties, updateOperationOf } from '../../provider/cli/properties';
 import { PgferryError, type MigrationStatus } from '../../provider/engine';
 import { check } from '../../provider/resource/operations';
@@ -150,6 +151,19 @@ describe("Azure's names and spellings, through every reader", () => {
         if (name.pgferry === 'cutover') continue;
         assert.deepEqual(viaCli(name, value), expected, `CLI ${name.arm}: ${JSON.stringify(value)}`);
       }
+    }
+  });
+
+  it("reads every spelling of a mode and an option in az's flags too", () => {
+    const base = ['create', '--migration-name', 'm1', '--properties', 'b.json'];
+    for (const [flag, kind, key] of [
+      ['--migration-mode', 'migrationMode', 'mode'],
+      ['--migration-option', 'migrationOption', 'option'],
+    ] as const) {
+      for (const [value, spelled] of Object.entries(SPELLINGS[kind])) {
+        for (const s of spelled) assert.equal(parseCli([...base, flag, s], {})[key], value, `${flag} ${s}`);
+      }
+      assert.throws(() => parseCli([...base, flag, 'Sideways'], {}), PgferryError);
     }
   });
 
