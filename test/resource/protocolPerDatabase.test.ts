@@ -89,7 +89,11 @@ describe('protocol: per-database cutover of an Online PgMigration through `pulum
       ],
       after.message,
     );
-    assert.deepEqual(await source.query(`SELECT 1 FROM pg_replication_slots WHERE slot_name = $1`, [gammaSlot]), [], "gamma's slot released");
+    assert.deepEqual(
+      await source.query(`SELECT 1 FROM pg_replication_slots WHERE slot_name = $1`, [gammaSlot]),
+      [],
+      "gamma's slot released",
+    );
     assert.ok((await slotOf('alpha')) && (await slotOf('beta')), 'the others stream on');
   });
 
