@@ -5,7 +5,7 @@
 import { withStore, notFound } from './api';
 import type { ControlStore } from './control/store';
 import { isPgferryError, PgferryError } from './core/errors';
-import { isDatabaseDone, unknownDatabases } from './core/transitions';
+import { isDatabaseDone, SCHEDULED_SUB_STATES, unknownDatabases, windowRefusal, type MigrationWindow } from './core/transitions';
 import { isFinalState, type MigrationStatus, type MigrationSubState } from './core/model';
 import { runnerStopped, waitingForApplyFix } from './core/statusChecks';
 import type { CutoverOptions, MigrationSpec, ServerSpec } from './input/migrationSpec';
@@ -191,6 +191,48 @@ export function requestReplicationSetup(target: ServerSpec, name: string): Promi
     },
     (store) => store.requestReplicationSetup(name),
   );
+}
+
+/**
+ * Moves a migration's window (migrationWindowStartTimeInUtc / EndTimeInUtc), as an update of
+ * Azure's Migration may: a migration still waiting for its window (or not started yet) starts in
+ * the new one; one whose copy started already keeps going and records the new window, which then
+ * schedules nothing (a resume compares equal either way). A window that ends before it starts or
+ * is over is refused, and nothing changes.
+ */
+export async function moveMigrationWindow(target: ServerSpec, name: string, window: MigrationWindow): Promise<MigrationStatus> {
+  const normalized: MigrationWindow = {
+    ...(window.start ? { start: new Date(window.start).toISOString() } : {}),
+    ...(window.end ? { end: new Date(window.end).toISOString() } : {}),
+  };
+  return withStore(target, async (store) => {
+    const status = await store.get(name);
+    if (!status) throw notFound(name);
+    const stored = await store.migrationWindow(name);
+    if (stored.start === normalized.start && stored.end === normalized.end) return status;
+    if (isFinalState(status.state)) {
+      throw new PgferryError('MIGRATION_FINISHED', `migration "${name}" is already ${status.state}; its window can no longer move`, {
+        category: 'input',
+        field: 'migrationWindowStartTimeInUtc',
+      });
+    }
+    const refused = windowRefusal(normalized, Date.now());
+    if (refused) {
+      throw new PgferryError('MIGRATION_WINDOW_INVALID', refused, {
+        category: 'input',
+        field: 'migrationWindowEndTimeInUtc',
+        fix: 'give a window whose end is in the future and after its start, or leave both unset to start now',
+      });
+    }
+    await store.setMigrationWindow(name, normalized);
+    const waits = SCHEDULED_SUB_STATES.has(status.subState) || status.subState === 'PerformingPreRequisiteSteps';
+    await store.recordEvent(
+      name,
+      'info',
+      `migration window moved to ${normalized.start ?? 'now'} .. ${normalized.end ?? 'open-ended'}${waits ? '' : ' (the copy had started: the window schedules nothing more)'}`,
+    );
+    return (await store.get(name))!;
+  });
 }
 
 /** startDataMigration: True on a migration created with False, waiting in WaitingForDataMigrationScheduling. */

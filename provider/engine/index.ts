@@ -47,7 +47,14 @@ export {
   type RunOptions,
   type DroppedDatabases,
 } from './api';
-export { cancelMigration, requestCutover, confirmOverwrite, requestReplicationSetup, requestDataMigrationStart } from './apiRequests';
+export {
+  cancelMigration,
+  requestCutover,
+  confirmOverwrite,
+  requestReplicationSetup,
+  requestDataMigrationStart,
+  moveMigrationWindow,
+} from './apiRequests';
 export { withSourceSlots } from './flow/stoppedRunner';
 export { FILTER_KEYS, type TableFilters } from './filter/filters';
 export { recommendedServerParameters } from './validate/serverParameters';

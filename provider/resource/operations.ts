@@ -161,6 +161,14 @@ export async function update(id: string, _olds: Props, news: Props, options: Ope
       );
     }
     spec = inStoredOrder(news, status);
+    // a moved window: a migration still waiting for its window starts in the new one
+    const window = (p: Props) => JSON.stringify([p.migrationWindowStartTimeInUtc ?? null, p.migrationWindowEndTimeInUtc ?? null]);
+    if (window(news) !== window(_olds)) {
+      status = await engine.moveMigrationWindow(spec.target, spec.migrationName, {
+        start: spec.migrationWindowStartTimeInUtc,
+        end: spec.migrationWindowEndTimeInUtc,
+      });
+    }
     // overwriteDbsInTarget: true answers a migration waiting for that confirmation (as Azure's PATCH)
     if (news.overwriteDbsInTarget === true && status.subState === 'WaitingForTargetDBOverwriteConfirmation') {
       status = await engine.confirmOverwrite(spec.target, spec.migrationName);

@@ -4,7 +4,8 @@ import assert from 'node:assert/strict';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { runnerLogDir, runnerLogPath } from '../../provider/engine/runner/spawn';
-import { serverSpec, startCluster, type Cluster } from '../support';
+import { showMigration } from '../../provider/engine';
+import { serverSpec, startCluster, until, type Cluster } from '../support';
 import { fingerprint, loadShop } from './support/fixture';
 import {
   closeProtocolSession,
@@ -68,6 +69,7 @@ describe('protocol: Offline PgMigration against real servers', function () {
   });
 
   describe('create, read, update and adopt', createReadUpdateAdopt);
+  describe('a moved migration window', windowMoves);
   describe('get and import', getAndImport);
   describe('delete', deleteAndGone);
   describe('after a cutover: replace and drop refused unless allowed', afterCutover);
@@ -212,6 +214,46 @@ function createReadUpdateAdopt(): void {
     const read = await host.read(failed!.id, failed!.properties);
     assert.equal(read.id, failed!.id);
     await host.delete(failed!.id, failed!.properties);
+  });
+}
+
+function windowMoves(): void {
+  it('an Update that moves the migration window of a waiting migration starts it in the new window, which the stored spec carries', async () => {
+    await loadShop(source, 'windowed');
+    const later = new Date(Date.now() + 3_600_000).toISOString();
+    const base = { migrationName: 'proto-window', databases: ['windowed'] };
+    const created = await host.create(inputs({ ...base, migrationWindowStartTimeInUtc: later }));
+    assert.equal(created.properties.state, 'InProgress');
+    // registered as scheduled, then the runner waits for the window: create returns at either
+    assert.ok(
+      ['WaitingForDataMigrationScheduling', 'WaitingForDataMigrationWindow'].includes(String(created.properties.subState)),
+      String(created.properties.subState),
+    );
+    const soon = new Date(Date.now() + 4_000).toISOString();
+    const news = inputs({ ...base, migrationWindowStartTimeInUtc: soon });
+    const diff = await host.diff(created.id, created.properties, news);
+    assert.deepEqual(diff.replaces, [], 'a moved window is an update');
+    assert.ok(diff.changes > 0);
+    const updated = await host.update(created.id, created.properties, news);
+    // as create, the update returns while the migration waits for its (new) window
+    assert.equal(updated.properties.state, 'InProgress', String(updated.properties.message));
+    // the runner reads the new window: the copy starts within it, not an hour later
+    const done = await until(
+      'the migration to end',
+      async () => {
+        const s = await showMigration(serverSpec(target, { password: TARGET_PW }), 'proto-window');
+        return s && ['Succeeded', 'Failed', 'Canceled', 'ValidationFailed'].includes(s.state) ? s : undefined;
+      },
+      60_000,
+    );
+    assert.equal(done.state, 'Succeeded', done.message);
+    const [row] = await target.query<{ spec: Record<string, unknown>; started: Date }>(
+      `SELECT spec, started_at AS started FROM pgferry.migration WHERE name = 'proto-window'`,
+    );
+    assert.equal(row!.spec.migrationWindowStartTimeInUtc, soon);
+    assert.ok(row!.started.getTime() >= Date.parse(soon) - 1000, `started ${row!.started.toISOString()} before ${soon}`);
+    assert.deepEqual(await fingerprint(target, 'windowed'), await fingerprint(source, 'windowed'));
+    await host.delete(created.id, (await host.read(created.id, updated.properties)).properties);
   });
 }
 

@@ -140,6 +140,32 @@ export class MigrationRequests extends CatalogConnection {
     await this.notifyRequest(name);
   }
 
+  /**
+   * Moves the migration window: the stored spec's window keys are replaced (an unset one removed),
+   * so the runner waiting for it reads the new one (waitForWindow) and a resume compares equal.
+   */
+  async setMigrationWindow(name: string, window: { start?: string; end?: string }): Promise<void> {
+    await this.query(
+      `UPDATE ${S}.migration
+          SET spec = (spec - 'migrationWindowStartTimeInUtc' - 'migrationWindowEndTimeInUtc')
+                     || jsonb_strip_nulls(jsonb_build_object('migrationWindowStartTimeInUtc', $2::text, 'migrationWindowEndTimeInUtc', $3::text)),
+              updated_at = now()
+        WHERE name = $1`,
+      [name, window.start ?? null, window.end ?? null],
+    );
+    await this.notifyRequest(name);
+  }
+
+  /** The migration window as stored now (it may have been moved since the runner started). */
+  async migrationWindow(name: string): Promise<{ start?: string; end?: string }> {
+    const rows = await this.query<{ start: string | null; end: string | null }>(
+      `SELECT spec->>'migrationWindowStartTimeInUtc' AS start, spec->>'migrationWindowEndTimeInUtc' AS "end" FROM ${S}.migration WHERE name = $1`,
+      [name],
+    );
+    const r = rows[0];
+    return { ...(r?.start ? { start: r.start } : {}), ...(r?.end ? { end: r.end } : {}) };
+  }
+
   /** Asks the runner to try its stopped streams again now (it also tries by itself, less often). */
   async requestApplyRetry(name: string): Promise<void> {
     await this.query(`UPDATE ${S}.migration SET apply_retry_requests = apply_retry_requests + 1, updated_at = now() WHERE name = $1`, [

@@ -8,7 +8,7 @@ import { literal } from '../connect/quote';
 import type { ControlStore } from '../control/store';
 import { canceledError, errorMessage, PgferryError } from '../core/errors';
 import { streamNamesOf } from '../core/names';
-import { waitState, windowPhase } from '../core/transitions';
+import { waitState, windowPhase, type MigrationWindow } from '../core/transitions';
 import type { MigrationSpec } from '../input/migrationSpec';
 import { targetDatabaseOid, targetDatabasePlan } from '../schema/database';
 import { REPLICATION_SETTINGS_SQL } from '../validate/replicationSettings';
@@ -164,9 +164,11 @@ export async function waitForDataMigrationStart(
  * closed before the copy started fails the migration; a copy already under way (a resume) goes on.
  */
 export async function waitForWindow(spec: MigrationSpec, store: ControlStore, signal: AbortSignal, copyStarted: boolean): Promise<void> {
-  const window = { start: spec.migrationWindowStartTimeInUtc, end: spec.migrationWindowEndTimeInUtc };
   let waiting = false;
+  let shown = '';
   for (;;) {
+    // the window as stored now: a user may move it while the migration waits (moveMigrationWindow)
+    const window: MigrationWindow = await store.migrationWindow(spec.migrationName);
     const phase = windowPhase(window, Date.now());
     if (phase === 'open' || (phase === 'closed' && copyStarted)) break;
     if (phase === 'closed') {
@@ -176,7 +178,8 @@ export async function waitForWindow(spec: MigrationSpec, store: ControlStore, si
         { field: 'migrationWindowEndTimeInUtc' },
       );
     }
-    if (!waiting) {
+    if (!waiting || shown !== `${window.start}/${window.end}`) {
+      shown = `${window.start}/${window.end}`;
       const subState = 'WaitingForDataMigrationWindow';
       const until = window.end ? ` (and must start before ${window.end})` : '';
       await store.setState(

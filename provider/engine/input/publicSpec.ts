@@ -28,9 +28,15 @@ export function publicSpec(spec: MigrationSpec): Record<string, unknown> {
 
 /**
  * Keys stored to report what the migration was asked that are not part of which migration it is:
- * a resume may give another value (they are tuning keys, TUNING_KEYS).
+ * a resume may give another value (they are tuning keys, TUNING_KEYS). The window too: it only
+ * schedules the start, and it can be moved (moveMigrationWindow): the stored one is what counts.
  */
-const RECORDED_ONLY_KEYS = ['setupLogicalReplicationOnSourceDbIfNeeded', 'startDataMigration'] as const;
+const RECORDED_ONLY_KEYS = [
+  'setupLogicalReplicationOnSourceDbIfNeeded',
+  'startDataMigration',
+  'migrationWindowStartTimeInUtc',
+  'migrationWindowEndTimeInUtc',
+] as const;
 
 /** JSON with object keys sorted, so specs compare equal whatever order storage gave them. */
 function canonicalJson(value: unknown): string {

@@ -1,0 +1,21 @@
+// Which migration a spec names (a resume, an adoption): its servers, databases, mode and filters.
+// The migration window is not part of it: it only schedules the start and can be moved while the
+// migration waits (moveMigrationWindow), so a resume with the window the user moved it to, or with
+// the first one, names the same migration; another database does not.
+import assert from 'node:assert/strict';
+import { parseMigrationSpec } from '../../provider/engine';
+import { publicSpec, sameMigration } from '../../provider/engine/input/publicSpec';
+
+const server = (port: number) => ({ host: '127.0.0.1', port, user: 'postgres', password: 'pw' });
+const spec = (over: Record<string, unknown> = {}) =>
+  parseMigrationSpec({ migrationName: 'm', source: server(5432), target: server(5433), databases: ['a'], ...over });
+
+describe('publicSpec: which migration a spec names', () => {
+  it('a moved window names the same migration; another database does not', () => {
+    const stored = { spec: publicSpec(spec({ migrationWindowStartTimeInUtc: '2030-01-01T00:00:00Z' })) };
+    assert.equal(sameMigration(stored, spec({ migrationWindowStartTimeInUtc: '2030-02-01T00:00:00Z' })), true);
+    assert.equal(sameMigration(stored, spec()), true);
+    assert.equal(sameMigration(stored, spec({ databases: ['b'] })), false);
+    assert.equal(sameMigration(stored, spec({ mode: 'Online' })), false);
+  });
+});
