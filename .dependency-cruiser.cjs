@@ -1,0 +1,141 @@
+// The ranks of the engine's folders, written down once: a file imports only files of its own folder
+// and of folders of a lower rank (type-only imports included, since a type names the concept it
+// comes from), and no import cycle exists anywhere in provider/engine. `npm run lint` runs it
+// (`npm run ranks`); docs/layout.md lists the same ranks and test/unit/layoutDoc.test.ts holds the
+// two together, and that every folder of the engine has a rank.
+//
+// Folders of one rank are peers: they do not import each other either, so each stage of a
+// migration (the schema restore, the copy) stands on the ranks below it alone. '.' is the engine's
+// own top-level files: the library API and the public index.
+const RANKS = [
+  ['core'],
+  ['util'],
+  ['input'],
+  ['connect'],
+  ['catalog'],
+  ['filter'],
+  ['schema', 'copy'],
+  ['control'],
+  ['cdc/decode'],
+  ['cdc/source'],
+  ['cdc/apply'],
+  ['verify', 'verify/schema'],
+  ['cutover'],
+  ['validate'],
+  ['flow'],
+  ['runner'],
+  ['.'],
+];
+
+// Imports the ranks forbid that the code still makes, each named and to be removed; the check
+// fails on any other. A cycle through one of these files is let through with it.
+const EXCEPTIONS = [
+  {
+    from: 'catalog/identityVerdict.ts',
+    to: 'filter/filters.ts',
+    why: 'the verdict reads the filter plan itself; its caller should hand it the plan',
+  },
+  {
+    from: 'catalog/identityVerdict.ts',
+    to: 'filter/plan.ts',
+    why: 'the verdict reads the filter plan itself; its caller should hand it the plan',
+  },
+  { from: 'cdc/apply/onlineStream.ts', to: 'flow/migrationRun.ts', why: 'the run context lives in flow/, above the stages that take it' },
+  { from: 'cdc/apply/streamingTarget.ts', to: 'flow/migrationRun.ts', why: 'the run context lives in flow/' },
+  { from: 'cdc/apply/targetFiring.ts', to: 'flow/migrationRun.ts', why: 'the run context lives in flow/' },
+  { from: 'cdc/apply/targetForeignKeys.ts', to: 'flow/migrationRun.ts', why: 'the run context lives in flow/' },
+  { from: 'cdc/source/identityFull.ts', to: 'flow/migrationRun.ts', why: 'the run context lives in flow/' },
+  { from: 'cdc/source/sourcePrep.ts', to: 'flow/migrationRun.ts', why: 'the run context lives in flow/' },
+  { from: 'cdc/source/tableWatch.ts', to: 'flow/migrationRun.ts', why: 'the run context lives in flow/' },
+  { from: 'cdc/source/takeover.ts', to: 'flow/migrationRun.ts', why: 'the run context lives in flow/' },
+  { from: 'cdc/source/takeover.ts', to: 'cdc/apply/onlineStream.ts', why: 'a takeover starts the applier, from the side of the source' },
+  { from: 'cdc/source/release.ts', to: 'cdc/apply/appliedPosition.ts', why: 'releasing a stream drops the applied position on the target' },
+  { from: 'cutover/applierResult.ts', to: 'flow/migrationRun.ts', why: 'the run context lives in flow/' },
+  { from: 'cutover/index.ts', to: 'flow/migrationRun.ts', why: 'the orchestration of the cutover is a step of the flow, kept in cutover/' },
+  { from: 'cutover/index.ts', to: 'flow/outage.ts', why: 'the orchestration of the cutover is a step of the flow, kept in cutover/' },
+  {
+    from: 'cutover/index.ts',
+    to: 'flow/releaseDatabase.ts',
+    why: 'the orchestration of the cutover is a step of the flow, kept in cutover/',
+  },
+  { from: 'cutover/lagGate.ts', to: 'flow/migrationRun.ts', why: 'the run context lives in flow/' },
+  { from: 'cutover/recheckPlan.ts', to: 'flow/migrationRun.ts', why: 'the run context lives in flow/' },
+  { from: 'cutover/writerFence.ts', to: 'flow/migrationRun.ts', why: 'the run context lives in flow/' },
+  { from: 'filter/messages.ts', to: 'validate/result.ts', why: 'a text helper kept with the premigration checks' },
+  { from: 'flow/orchestrator.ts', to: 'api.ts', why: 'the run options are declared by the API' },
+  { from: 'flow/stoppedRunner.ts', to: 'runner/lease.ts', why: 'acting for a stopped runner, kept in flow/' },
+  { from: 'input/migrationSpec.ts', to: 'filter/patterns.ts', why: 'the spec checks its patterns with the parser of the filter' },
+  { from: 'input/publicSpec.ts', to: 'filter/filters.ts', why: 'the filter keys of the spec are listed by the filter' },
+  { from: 'schema/rowSecurity.ts', to: 'flow/migrationRun.ts', why: 'the run context lives in flow/' },
+  { from: 'verify/background.ts', to: 'flow/migrationRun.ts', why: 'the run context lives in flow/' },
+  { from: 'core/errorCodes.ts', to: 'core/errors.ts', why: 'cycle: the error category is declared beside the error type' },
+  { from: 'input/migrationSpec.ts', to: 'input/publicSpec.ts', why: 'cycle: the spec re-exports the public spec it is read by' },
+  { from: 'input/handOff.ts', to: 'input/parse.ts', why: 'cycle: the hand-off parses a spec, the parser freezes it' },
+  { from: 'control/writerFences.ts', to: 'control/store.ts', why: 'cycle: the store reads the fences, the fences take the store' },
+  {
+    from: 'cdc/apply/types.ts',
+    to: 'cdc/apply/changeTracker.ts',
+    why: 'cycle: the types of the applier name the tracker, the tracker names them',
+  },
+];
+
+const ENGINE = 'provider/engine';
+const escape = (text) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+const filesOf = (folder) => (folder === '.' ? `^${ENGINE}/[^/]+$` : `^${ENGINE}/${escape(folder)}/[^/]+$`);
+const exactly = (file) => `^${escape(`${ENGINE}/${file}`)}$`;
+
+function rankRules() {
+  const rules = [];
+  RANKS.forEach((folders, rank) => {
+    const notBelow = RANKS.slice(rank).flat();
+    for (const folder of folders) {
+      const forbidden = notBelow.filter((other) => other !== folder).map(filesOf);
+      if (forbidden.length === 0) continue;
+      const excepted = EXCEPTIONS.filter((e) => new RegExp(filesOf(folder)).test(`${ENGINE}/${e.from}`));
+      const sources = [...new Set(excepted.map((e) => e.from))];
+      rules.push({
+        name: `rank-${folder}`,
+        comment: `engine/${folder}/ (rank ${rank}) imports only its own files and folders of a lower rank`,
+        severity: 'error',
+        from: { path: filesOf(folder), pathNot: sources.map(exactly) },
+        to: { path: forbidden },
+      });
+      for (const source of sources) {
+        rules.push({
+          name: `rank-${folder}`,
+          comment: `engine/${folder}/ (rank ${rank}), with its named exceptions`,
+          severity: 'error',
+          from: { path: exactly(source) },
+          to: { path: forbidden, pathNot: excepted.filter((e) => e.from === source).map((e) => exactly(e.to)) },
+        });
+      }
+    }
+  });
+  return rules;
+}
+
+module.exports = {
+  forbidden: [
+    ...rankRules(),
+    {
+      name: 'no-cycle',
+      comment: 'no import cycle in the engine, within a folder or across folders',
+      severity: 'error',
+      from: { path: `^${ENGINE}/` },
+      // one pattern: dependency-cruiser turns a list into one only for from and to, not for viaOnly
+      to:
+        EXCEPTIONS.length === 0
+          ? { circular: true }
+          : { circular: true, viaOnly: { pathNot: EXCEPTIONS.map((e) => exactly(e.from)).join('|') } },
+    },
+  ],
+  options: {
+    includeOnly: `^${ENGINE}/`,
+    tsPreCompilationDeps: true,
+    tsConfig: { fileName: 'tsconfig.json' },
+    exclude: { path: '\\.d\\.ts$' },
+  },
+};
+// The rank table for test/unit/layoutDoc.test.ts; not enumerable, so dependency-cruiser's own
+// check of its configuration, which refuses keys it does not know, does not see it.
+Object.defineProperty(module.exports, 'RANKS', { value: RANKS, enumerable: false });
