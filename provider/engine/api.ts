@@ -3,21 +3,12 @@
 import { serverMajor, withSession } from './connect/session';
 import { ControlStore } from './control/store';
 import { PgferryError } from './core/errors';
-import { isFinalState, type MigrationStatus, type MigrationSubState, type ProgressListener, type VerificationReport } from './core/model';
+import { isFinalState, type MigrationStatus, type MigrationSubState, type VerificationReport } from './core/model';
 import { runnerStopped } from './core/statusChecks';
 import { dropDatabase, targetDatabaseOid } from './schema/database';
 import type { MigrationSpec, ServerSpec } from './input/migrationSpec';
 import { sameMigration } from './input/publicSpec';
-
-export interface RunOptions {
-  /**
-   * Aborts the migration: work in flight stops at once (a COPY cut mid-stream is rolled back on the
-   * target, nothing half-written stays), what an online migration holds on the source is released,
-   * and the state becomes Canceled.
-   */
-  readonly signal?: AbortSignal;
-  readonly onProgress?: ProgressListener;
-}
+import type { RunOptions } from './run/migrationRun';
 
 /**
  * Runs a migration in this process. Offline: to a final state. Online: copy, then streaming until

@@ -44,9 +44,9 @@ export {
   leftWait,
   verifyMigration,
   waitForMigration,
-  type RunOptions,
   type DroppedDatabases,
 } from './api';
+export type { RunOptions } from './run/migrationRun';
 export {
   cancelMigration,
   requestCutover,

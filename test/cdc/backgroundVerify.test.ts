@@ -7,7 +7,7 @@ import type { OnlineStream } from '../../provider/engine/cdc/apply/onlineStream'
 import { ControlStore } from '../../provider/engine/control/store';
 import { recordTableVerification, tableVerifications } from '../../provider/engine/control/tableVerification';
 import { recheckPlan } from '../../provider/engine/cutover/recheckPlan';
-import type { MigrationRun } from '../../provider/engine/flow/migrationRun';
+import type { MigrationRun } from '../../provider/engine/run/migrationRun';
 import { verifyDatabases } from '../../provider/engine/verify';
 import { BackgroundVerification, type PinOutcome } from '../../provider/engine/verify/background';
 import { parseLsn } from '../../provider/engine/cdc/decode/lsn';

@@ -16,7 +16,7 @@ export const RETRY_POLICIES = {
    * a VPN reconnecting, a network outage of hours): waits 1, 2, 4, 8, 16, then 30 s between tries,
    * for as long as it takes or until the migration is canceled. Giving up would throw away the
    * copy made so far for a cause that is not the migration's, and a server that comes back is the
-   * common case; the attempts are reported while they go on (engine/flow/outage.ts).
+   * common case; the attempts are reported while they go on (engine/run/outage.ts).
    */
   phase: { attempts: Number.POSITIVE_INFINITY, firstDelayMs: 1_000, maxDelayMs: 30_000 },
   /** One small statement (the control catalog, a slot drop): tries over about a minute. */

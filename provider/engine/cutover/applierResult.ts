@@ -1,7 +1,7 @@
 // Waiting for an applier to reach its cutover point, while honouring a cancel.
 import { canceledError, PgferryError } from '../core/errors';
 import type { OnlineStream } from '../cdc/apply/onlineStream';
-import type { MigrationRun } from '../flow/migrationRun';
+import type { MigrationRun } from '../run/migrationRun';
 
 export async function applierResult(run: MigrationRun, stream: OnlineStream): Promise<void> {
   const onAbort = (): void => stream.applier.stop();

@@ -3,7 +3,7 @@
 // apply progress. Downtime is measured from the moment the cutover first began to completion (a
 // resumed cutover keeps the first start).
 import { retrying, RETRY_POLICIES } from '../connect/retry';
-import { outageRetry } from '../flow/outage';
+import { outageRetry } from '../run/outage';
 import { randomUUID } from 'node:crypto';
 import { applierResult } from './applierResult';
 import { emitMarker } from '../cdc/source/slot';
@@ -13,7 +13,7 @@ import { cutoverMessagePrefix } from '../core/names';
 import { startStream, streamCounts, type OnlineStream } from '../cdc/apply/onlineStream';
 import { classifyStreamFailure } from '../cdc/apply/applyStop';
 import { releaseDatabase } from '../flow/releaseDatabase';
-import type { MigrationRun } from '../flow/migrationRun';
+import type { MigrationRun } from '../run/migrationRun';
 import { verifyDatabases } from '../verify';
 import {
   checkSchema,

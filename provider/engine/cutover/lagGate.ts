@@ -11,7 +11,7 @@ import type pg from 'pg';
 import { appliedUpTo, type OnlineStream } from '../cdc/apply/onlineStream';
 import { parseLsn } from '../cdc/decode/lsn';
 import { withSession } from '../connect/session';
-import type { MigrationRun } from '../flow/migrationRun';
+import type { MigrationRun } from '../run/migrationRun';
 
 /** The lag budget when fenceWriters is on and cutoverLagBudgetSeconds is not given. */
 export const DEFAULT_FENCED_LAG_BUDGET_SECONDS = 30;

@@ -6,7 +6,7 @@
 import type { OnlineStream } from '../cdc/apply/onlineStream';
 import type { SourceTable } from '../catalog';
 import { tableVerifications, type TableVerificationRecord } from '../control/tableVerification';
-import type { MigrationRun } from '../flow/migrationRun';
+import type { MigrationRun } from '../run/migrationRun';
 import type { TableRecheck } from '../verify';
 import { pinStillCurrent } from '../verify/pinRecord';
 

@@ -19,7 +19,7 @@ import type { ServerSpec } from '../input/migrationSpec';
 import type { RestoreContext } from '../cdc/source/identityFull';
 import { SOURCE_DDL_LOCK_TIMEOUT_MS } from '../cdc/source/sourceDdl';
 import { clearFence, fenceOf, liftStatement, recordFence, recordSessionsEnded } from '../control/writerFences';
-import type { MigrationRun } from '../flow/migrationRun';
+import type { MigrationRun } from '../run/migrationRun';
 
 /** What the source user needs to fence a database: ALTER DATABASE (owner) and ending other roles' sessions. */
 const FENCE_RIGHTS_SQL = `

@@ -44,7 +44,7 @@ import {
   reopenRound,
 } from '../control/copyRounds';
 import type { TocEntry } from '../schema/dumpRestore';
-import type { MigrationRun } from './migrationRun';
+import type { MigrationRun } from '../run/migrationRun';
 
 export interface CopyWork {
   readonly jobs: readonly CopyJob[];

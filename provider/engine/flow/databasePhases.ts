@@ -13,7 +13,7 @@ import { copyLargeObjects } from '../copy/largeObjects';
 import { readSequenceValues, writeSequenceValues } from '../copy/sequenceValues';
 import { runWorkers, WorkQueue } from '../util/workQueue';
 import { PgferryError } from '../core/errors';
-import type { MigrationRun } from './migrationRun';
+import type { MigrationRun } from '../run/migrationRun';
 import { applyDatabaseProperties, createTargetDatabase } from '../schema/database';
 import { leaveBehindUnsupported } from './leaveBehindUnsupported';
 import { endCopyRound, freshCopyWork, resumedCopyWork, schemaSignature, type CopyWork } from './copyWork';

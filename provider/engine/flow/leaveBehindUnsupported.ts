@@ -5,7 +5,7 @@ import { readUnsupportedObjects } from '../catalog/unsupported';
 import { withSession } from '../connect/session';
 import type { SnapshotSessions } from '../copy/copySnapshot';
 import { PgferryError } from '../core/errors';
-import type { MigrationRun } from './migrationRun';
+import type { MigrationRun } from '../run/migrationRun';
 import type { TocEntry } from '../schema/dumpRestore';
 import { planLeftBehind, type SchemaLeftBehind } from '../schema/leftBehindPlan';
 import { LEFT_BEHIND_CODES, leftBehindResults } from '../validate/leftBehindResults';

@@ -9,7 +9,7 @@ import type pg from 'pg';
 import { withSession } from '../connect/session';
 import { CONTROL_SCHEMA } from '../core/names';
 import { checkSchema, schemaDifferenceMessage } from '../verify/schema';
-import type { MigrationRun } from './migrationRun';
+import type { MigrationRun } from '../run/migrationRun';
 
 const WATCH_INTERVAL_MS = 10_000;
 const CLOSE_WAIT_MS = 2_000;

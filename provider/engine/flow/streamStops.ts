@@ -9,7 +9,7 @@ import { formatLsn, parseLsn } from '../cdc/decode/lsn';
 import { classifyStreamFailure, type StopCause } from '../cdc/apply/applyStop';
 import { appliedUpTo, startStream, streamCounts, type OnlineStream } from '../cdc/apply/onlineStream';
 import { errorMessage, PgferryError } from '../core/errors';
-import type { MigrationRun } from './migrationRun';
+import type { MigrationRun } from '../run/migrationRun';
 import type { ApplyStop } from '../core/model';
 
 const FIRST_RETRY_MS = 5_000;

@@ -7,7 +7,8 @@
 import type pg from 'pg';
 import { qualified } from '../connect/quote';
 import { withSession } from '../connect/session';
-import type { MigrationRun } from '../flow/migrationRun';
+import type { ProgressListener } from '../core/model';
+import type { MigrationSpec } from '../input/migrationSpec';
 
 /** The tables with row-level security enabled on the source, and not yet on the target. */
 const ROW_SECURITY_TABLES = `
@@ -34,7 +35,10 @@ async function enableRowSecurityAsOnSource(source: pg.Client, target: pg.Client)
  * Row-level security enabled on one database's target tables as on the source, once pgferry no
  * longer reads or writes them: offline after the verification, online at the cutover after it.
  */
-export async function enableRowSecurity(run: Pick<MigrationRun, 'spec' | 'onProgress'>, database: string): Promise<void> {
+export async function enableRowSecurity(
+  run: { readonly spec: MigrationSpec; readonly onProgress: ProgressListener },
+  database: string,
+): Promise<void> {
   const count = await withSession(run.spec.source, { database, purpose: 'row security' }, (source) =>
     withSession(run.spec.target, { database, purpose: 'row security', writable: true }, (target) =>
       enableRowSecurityAsOnSource(source, target),

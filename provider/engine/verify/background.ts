@@ -21,7 +21,7 @@ import { appliedUpTo, type OnlineStream } from '../cdc/apply/onlineStream';
 import { recordTableVerification, tableVerifications } from '../control/tableVerification';
 import { notStreamedTables } from '../control/sourceTables';
 import { readFilterPlan } from '../filter/plan';
-import type { MigrationRun } from '../flow/migrationRun';
+import type { MigrationRun } from '../run/migrationRun';
 import { pinStillCurrent } from './pinRecord';
 import { parseSnapshot, visibleIn } from './sourcePin';
 import type { TableChanges } from '../cdc/apply/changeTracker';

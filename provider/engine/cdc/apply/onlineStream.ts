@@ -2,7 +2,7 @@
 // with the migration's derived names, the counters carried over from earlier appliers, and how far
 // it has applied.
 import { cutoverMessagePrefix, streamNamesOf, type StreamNames } from '../../core/names';
-import type { MigrationRun } from '../../flow/migrationRun';
+import type { MigrationRun } from '../../run/migrationRun';
 import { maxLsn } from '../decode/lsn';
 import { Applier, type ApplyStats } from './applier';
 import type { SessionEnd } from './types';

@@ -5,7 +5,7 @@
 // session takes the role. Both are set back at cutover, cancel and failure.
 import { withSession } from '../../connect/session';
 import { ident } from '../../connect/quote';
-import type { MigrationRun } from '../../flow/migrationRun';
+import type { MigrationRun } from '../../run/migrationRun';
 import { CONTROL_SCHEMA } from '../../core/names';
 import { describeFirings, fireAsReplica, replicaRolePermitted } from './targetFiring';
 import { holdForeignKeys } from './targetForeignKeys';

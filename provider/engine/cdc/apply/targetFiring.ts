@@ -27,7 +27,7 @@
 import type pg from 'pg';
 import { withSession } from '../../connect/session';
 import { ident, qualified } from '../../connect/quote';
-import type { MigrationRun } from '../../flow/migrationRun';
+import type { MigrationRun } from '../../run/migrationRun';
 
 /**
  * Triggers of user tables (plain and partitioned) with their enabled state: the user's own, and

@@ -36,7 +36,7 @@ import {
   type ForeignKeyOutcome,
   type ForeignKeyRecord,
 } from '../../control/foreignKeys';
-import type { MigrationRun } from '../../flow/migrationRun';
+import type { MigrationRun } from '../../run/migrationRun';
 import { CONTROL_SCHEMA } from '../../core/names';
 
 const FOREIGN_KEY_VIOLATION = '23503';

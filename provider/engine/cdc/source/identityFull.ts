@@ -10,7 +10,7 @@ import { ident, qualified } from '../../connect/quote';
 import { retrying, RETRY_POLICIES } from '../../connect/retry';
 import { isRetryable } from '../../connect/sqlstate';
 import { errorMessage } from '../../core/errors';
-import type { MigrationRun } from '../../flow/migrationRun';
+import type { MigrationRun } from '../../run/migrationRun';
 import { markIdentityRestored, pendingIdentityChanges, recordIdentityBefore, type IdentityChange } from '../../control/sourceTables';
 import { runSourceDdl, type DdlPatience } from './sourceDdl';
 

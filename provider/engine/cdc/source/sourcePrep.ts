@@ -6,7 +6,7 @@ import type pg from 'pg';
 import { readSourceRelations, type SourceRelation } from '../../catalog/identityVerdict';
 import { withSession } from '../../connect/session';
 import { PgferryError } from '../../core/errors';
-import type { MigrationRun } from '../../flow/migrationRun';
+import type { MigrationRun } from '../../run/migrationRun';
 import type { CopySnapshot } from '../../copy/copySnapshot';
 import { createPublication, publishesViaRoot, publishTables } from './publication';
 import { planPublication, reviewTables, type PlanOptions } from './publicationPlan';

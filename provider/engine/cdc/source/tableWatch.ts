@@ -19,7 +19,7 @@ import { closeSession, openSession } from '../../connect/session';
 import { qualified } from '../../connect/quote';
 import { isRetryable } from '../../connect/sqlstate';
 import { errorMessage } from '../../core/errors';
-import type { MigrationRun } from '../../flow/migrationRun';
+import type { MigrationRun } from '../../run/migrationRun';
 import { publishesViaRoot, unpublishTables } from './publication';
 import { newTableReason, reviewTables, rootOf, streamedAs, type PlanOptions } from './publicationPlan';
 import { setIdentityFull } from './identityFull';

@@ -10,7 +10,7 @@
 import type pg from 'pg';
 import { withSession } from '../../connect/session';
 import { errorMessage } from '../../core/errors';
-import type { MigrationRun } from '../../flow/migrationRun';
+import type { MigrationRun } from '../../run/migrationRun';
 import { applyLockKey } from '../../core/names';
 import { streamNames } from '../apply/onlineStream';
 

@@ -1,4 +1,5 @@
-// The context of one running migration, shared by the offline pipeline and the online flow.
+// The context of one running migration, shared by the offline pipeline and the online flow, and the
+// options its caller runs it with. Every stage takes the context, so it ranks below them all.
 import type { ControlStore } from '../control/store';
 import type { ProgressListener } from '../core/model';
 import type { PgTools } from '../schema/pgTools';
@@ -25,4 +26,14 @@ export interface MigrationRun {
   readonly instance: string | undefined;
   /** Records a warning on the migration (catalog event + progress). */
   warn(message: string, database?: string): Promise<void>;
+}
+
+export interface RunOptions {
+  /**
+   * Aborts the migration: work in flight stops at once (a COPY cut mid-stream is rolled back on the
+   * target, nothing half-written stays), what an online migration holds on the source is released,
+   * and the state becomes Canceled.
+   */
+  readonly signal?: AbortSignal;
+  readonly onProgress?: ProgressListener;
 }
