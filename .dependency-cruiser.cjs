@@ -43,13 +43,6 @@ const EXCEPTIONS = [
   },
   { from: 'cdc/source/takeover.ts', to: 'cdc/apply/onlineStream.ts', why: 'a takeover starts the applier, from the side of the source' },
   { from: 'cdc/source/release.ts', to: 'cdc/apply/appliedPosition.ts', why: 'releasing a stream drops the applied position on the target' },
-  {
-    from: 'cutover/index.ts',
-    to: 'flow/releaseDatabase.ts',
-    why: 'the orchestration of the cutover is a step of the flow, kept in cutover/',
-  },
-  { from: 'filter/messages.ts', to: 'validate/result.ts', why: 'a text helper kept with the premigration checks' },
-  { from: 'flow/stoppedRunner.ts', to: 'runner/lease.ts', why: 'acting for a stopped runner, kept in flow/' },
   { from: 'input/migrationSpec.ts', to: 'filter/patterns.ts', why: 'the spec checks its patterns with the parser of the filter' },
   { from: 'input/publicSpec.ts', to: 'filter/filters.ts', why: 'the filter keys of the spec are listed by the filter' },
   { from: 'core/errorCodes.ts', to: 'core/errors.ts', why: 'cycle: the error category is declared beside the error type' },

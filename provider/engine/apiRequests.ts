@@ -66,7 +66,7 @@ export async function cancelMigration(
   // here, unless an agent's runner took the lease meanwhile (then it sees the request)
   const notStarted = status.runtime === 'agents' && status.runner === undefined;
   if (runnerStopped(status) || notStarted) {
-    const { cancelWithoutRunner } = await import('./flow/stoppedRunner');
+    const { cancelWithoutRunner } = await import('./runner/stoppedRunner');
     try {
       return await cancelWithoutRunner(target, name, options.spec);
     } catch (error) {

@@ -55,7 +55,7 @@ export {
   requestDataMigrationStart,
   moveMigrationWindow,
 } from './apiRequests';
-export { withSourceSlots } from './flow/stoppedRunner';
+export { withSourceSlots } from './runner/stoppedRunner';
 export { FILTER_KEYS, type TableFilters } from './filter/filters';
 export { recommendedServerParameters } from './validate/serverParameters';
 

@@ -1,7 +1,7 @@
 // The cutover's lag gate (cutoverLagBudgetSeconds): how long each stream being cut over would take
 // to apply what is pending, predicted from its pending bytes (the end of the source's WAL minus the
 // applied position, as `show` reports them) and the rate it applied at while it had a backlog. Over the
-// budget, the cutover rolls back before anything irreversible (cutover/index.ts).
+// budget, the cutover rolls back before anything irreversible (flow/cutover.ts).
 //
 // The rate is measured while a backlog waited at both ends of an interval, so the applier worked
 // the whole time: a stream that keeps up applies only as fast as the source writes, which says

@@ -1,7 +1,7 @@
 // The one-line messages of filter problems, shared by validation and the copy's own guard.
 import { PgferryError } from '../core/errors';
 import type { BrokenDependency } from './plan';
-import { listSome } from '../validate/result';
+import { listSome } from '../util/listSome';
 
 /** Validation result codes of the filters (stable; tests match on them). */
 export const FILTER_CODES = {

@@ -9,7 +9,7 @@ import type { MigrationRun } from '../run/migrationRun';
 import type { TocEntry } from '../schema/dumpRestore';
 import { planLeftBehind, type SchemaLeftBehind } from '../schema/leftBehindPlan';
 import { LEFT_BEHIND_CODES, leftBehindResults } from '../validate/leftBehindResults';
-import { listSome } from '../validate/result';
+import { listSome } from '../util/listSome';
 
 const TARGET_USER_SQL = `SELECT current_user AS name, rolsuper AS superuser FROM pg_roles WHERE rolname = current_user`;
 

@@ -18,7 +18,7 @@ import { migrationEnd } from './migrationEnd';
 import { takeCopySnapshot, type CopySnapshot } from '../copy/copySnapshot';
 import { closeSession, openSession, withSession } from '../connect/session';
 import { isRetryable } from '../connect/sqlstate';
-import { cutover, finishCutover } from '../cutover';
+import { cutover, finishCutover } from './cutover';
 import { releaseStream } from '../cdc/source/release';
 import { canceledError, PgferryError } from '../core/errors';
 import type { ApplyStop } from '../core/model';

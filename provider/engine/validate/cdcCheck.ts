@@ -5,7 +5,8 @@ import type { ValidationResult, ValidationStatus } from '../core/model';
 import type { MigrationSpec } from '../input/migrationSpec';
 import { CODES } from './codes';
 import type { CdcTable } from './cdcReport';
-import { CHECK_TYPES, failed, listSome, succeeded, warning } from './result';
+import { CHECK_TYPES, failed, succeeded, warning } from './result';
+import { listSome } from '../util/listSome';
 
 interface Issue {
   readonly status: ValidationStatus;

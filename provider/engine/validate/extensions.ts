@@ -6,7 +6,8 @@ import { ident } from '../connect/quote';
 import { INSUFFICIENT_PRIVILEGE, sqlState } from '../connect/sqlstate';
 import type { ValidationResult } from '../core/model';
 import { CODES } from './codes';
-import { CHECK_TYPES, failed, listSome, succeeded, warning } from './result';
+import { CHECK_TYPES, failed, succeeded, warning } from './result';
+import { listSome } from '../util/listSome';
 
 const SOURCE_EXTENSIONS_SQL = `
 SELECT e.extname AS name, e.extversion AS version, n.nspname AS schema

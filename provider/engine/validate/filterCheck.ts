@@ -5,7 +5,8 @@ import type { ValidationResult } from '../core/model';
 import type { MigrationSpec } from '../input/migrationSpec';
 import { brokenDependencies, readFilterPlan } from '../filter/plan';
 import { DEPENDENCY_FIX, describeBroken, FILTER_CODES, FOREIGN_KEY_FIX } from '../filter/messages';
-import { CHECK_TYPES, failed, listSome, succeeded, warning } from './result';
+import { CHECK_TYPES, failed, succeeded, warning } from './result';
+import { listSome } from '../util/listSome';
 
 export async function checkFilters(dbClients: ReadonlyMap<string, pg.Client>, spec: MigrationSpec): Promise<ValidationResult[]> {
   const results: ValidationResult[] = [];

@@ -6,7 +6,8 @@ import { ident } from '../connect/quote';
 import type { LeftBehindObject, UnsupportedObject } from '../catalog/unsupported';
 import type { ValidationResult } from '../core/model';
 import { CODES } from './codes';
-import { CHECK_TYPES, failed, listSome, warning } from './result';
+import { CHECK_TYPES, failed, warning } from './result';
+import { listSome } from '../util/listSome';
 
 /** Codes of the Warnings that list objects left behind: the schema copy replaces validation's with its own. */
 export const LEFT_BEHIND_CODES: ReadonlySet<string> = new Set([

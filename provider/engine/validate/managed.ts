@@ -7,7 +7,8 @@ import { ident } from '../connect/quote';
 import type { ValidationResult } from '../core/model';
 import { CODES } from './codes';
 import { leftBehindResults, unsupportedBlockers } from './leftBehindResults';
-import { CHECK_TYPES, listSome, succeeded, warning } from './result';
+import { CHECK_TYPES, succeeded, warning } from './result';
+import { listSome } from '../util/listSome';
 
 /**
  * User objects owned by a superuser role: relations, schemas (but public, whose owner the

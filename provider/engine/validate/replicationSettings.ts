@@ -6,7 +6,8 @@ import type { ValidationResult } from '../core/model';
 import { slotName } from '../core/names';
 import type { MigrationSpec } from '../input/migrationSpec';
 import { CODES } from './codes';
-import { CHECK_TYPES, failed, listSome, succeeded, warning } from './result';
+import { CHECK_TYPES, failed, succeeded, warning } from './result';
+import { listSome } from '../util/listSome';
 import { VALIDATION_CONNECT_TIMEOUT_MS, type ServerSession } from './readOnlySessions';
 import { maskSecrets } from '../core/secrets';
 

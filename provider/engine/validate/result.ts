@@ -61,9 +61,3 @@ export function failed(code: string, type: CheckType, message: string, fix: stri
 export function validationFailed(results: readonly ValidationResult[]): boolean {
   return results.some((r) => r.status === 'Failed');
 }
-
-/** `a, b, c and 4 more`: object lists stay one line. */
-export function listSome(items: readonly string[], max = 5): string {
-  if (items.length <= max) return items.join(', ');
-  return `${items.slice(0, max).join(', ')} and ${items.length - max} more`;
-}

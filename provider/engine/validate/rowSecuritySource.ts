@@ -6,7 +6,8 @@ import type pg from 'pg';
 import { ident } from '../connect/quote';
 import type { ValidationResult } from '../core/model';
 import { CODES } from './codes';
-import { CHECK_TYPES, failed, listSome, succeeded } from './result';
+import { CHECK_TYPES, failed, succeeded } from './result';
+import { listSome } from '../util/listSome';
 
 /**
  * The copied tables (ordinary tables and partitions, read one by one with ONLY: a partitioned

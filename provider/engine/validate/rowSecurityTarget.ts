@@ -9,7 +9,8 @@ import type { MigrationSpec } from '../input/migrationSpec';
 import type { ValidationResult } from '../core/model';
 import { RESERVED_ROLE } from '../schema/roles';
 import { CODES } from './codes';
-import { CHECK_TYPES, failed, listSome, warning } from './result';
+import { CHECK_TYPES, failed, warning } from './result';
+import { listSome } from '../util/listSome';
 import type { ServerInfo } from './readOnlySessions';
 
 /** Source tables (and partitioned parents) that get ENABLE ROW LEVEL SECURITY or a policy on the target, with their owners. */

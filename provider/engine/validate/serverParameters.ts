@@ -6,7 +6,8 @@
 import type pg from 'pg';
 import type { ServerParameterComparison, ValidationResult } from '../core/model';
 import { AZURE_USER_PARAMETERS } from './azureParameters';
-import { CHECK_TYPES, listSome, succeeded, warning } from './result';
+import { CHECK_TYPES, succeeded, warning } from './result';
+import { listSome } from '../util/listSome';
 
 /**
  * Parameters set by the administrator: not built-in defaults or values PostgreSQL derives

@@ -5,7 +5,8 @@ import type pg from 'pg';
 import { ident } from '../connect/quote';
 import type { ValidationResult } from '../core/model';
 import { CODES } from './codes';
-import { CHECK_TYPES, failed, listSome, succeeded } from './result';
+import { CHECK_TYPES, failed, succeeded } from './result';
+import { listSome } from '../util/listSome';
 
 const SOURCE_TABLE_PRIVILEGES_SQL = `
 SELECT format('%I.%I', n.nspname, c.relname) AS name,

@@ -1,18 +1,19 @@
 // The cutover of an online migration: mark the cutover point in every database's stream, apply
 // everything up to it, copy sequence values, verify every table, then drop slot, publication and
 // apply progress. Downtime is measured from the moment the cutover first began to completion (a
-// resumed cutover keeps the first start).
+// resumed cutover keeps the first start). This is a step of the flow: the mechanisms it runs (the
+// writer fence, the lag gate, sequence sync and recheck) are cutover/'s, and ranked below it.
 import { retrying, RETRY_POLICIES } from '../connect/retry';
 import { outageRetry } from '../run/outage';
 import { randomUUID } from 'node:crypto';
-import { applierResult } from './applierResult';
+import { applierResult } from '../cutover/applierResult';
 import { emitMarker } from '../cdc/source/slot';
 import { parseLsn } from '../cdc/decode/lsn';
 import { withSession } from '../connect/session';
 import { cutoverMessagePrefix } from '../core/names';
 import { startStream, streamCounts, type OnlineStream } from '../cdc/apply/onlineStream';
 import { classifyStreamFailure } from '../cdc/apply/applyStop';
-import { releaseDatabase } from '../flow/releaseDatabase';
+import { releaseDatabase } from './releaseDatabase';
 import type { MigrationRun } from '../run/migrationRun';
 import { verifyDatabases } from '../verify';
 import {
@@ -23,19 +24,19 @@ import {
   withSchemaCheck,
   type SchemaCheck,
 } from '../verify/schema';
-import { syncSequences } from './sequenceSync';
-import { recheckMovedSequences } from './sequenceRecheck';
+import { syncSequences } from '../cutover/sequenceSync';
+import { recheckMovedSequences } from '../cutover/sequenceRecheck';
 import { failpoint } from '../util/failpoints';
 import { enableRowSecurity } from '../schema/rowSecurity';
 import { describeFirings } from '../cdc/apply/targetFiring';
 import { notStreamedTables } from '../control/sourceTables';
 import { forgetTableVerifications, recordTableVerification } from '../control/tableVerification';
 import { leftOutForeignKeys } from '../control/foreignKeys';
-import { recheckPlan } from './recheckPlan';
+import { recheckPlan } from '../cutover/recheckPlan';
 import { errorMessage } from '../core/errors';
 import { clearCutoverOptions, cutoverOptionsOf, fenceOf, keepFence, liftStatement } from '../control/writerFences';
-import { checkFenceRights, fenceDatabase, liftWriterFence } from './writerFence';
-import { DEFAULT_FENCED_LAG_BUDGET_SECONDS, measureCatchUp, overBudget, overBudgetMessage, type ApplyRateMeter } from './lagGate';
+import { checkFenceRights, fenceDatabase, liftWriterFence } from '../cutover/writerFence';
+import { DEFAULT_FENCED_LAG_BUDGET_SECONDS, measureCatchUp, overBudget, overBudgetMessage, type ApplyRateMeter } from '../cutover/lagGate';
 
 /** Marks the cutover point of one database and waits until its applier has applied up to it. */
 async function drainDatabase(run: MigrationRun, stream: OnlineStream, began: number): Promise<void> {

@@ -9,9 +9,9 @@ import { restoreContextOf } from '../cdc/source/identityFull';
 import { errorMessage, PgferryError } from '../core/errors';
 import type { MigrationSpec, ServerSpec } from '../input/migrationSpec';
 import type { MigrationStatus, SourceSlotState } from '../core/model';
-import { acquireLease } from '../runner/lease';
-import { releaseDatabase } from './releaseDatabase';
-import { startCleanup } from './cleanup';
+import { acquireLease } from './lease';
+import { releaseDatabase } from '../flow/releaseDatabase';
+import { startCleanup } from '../flow/cleanup';
 
 /**
  * Cancels a migration whose runner has stopped: what an online one holds on both servers is
