@@ -41,8 +41,6 @@ const EXCEPTIONS = [
     to: 'filter/plan.ts',
     why: 'the verdict reads the filter plan itself; its caller should hand it the plan',
   },
-  { from: 'cdc/source/takeover.ts', to: 'cdc/apply/onlineStream.ts', why: 'a takeover starts the applier, from the side of the source' },
-  { from: 'cdc/source/release.ts', to: 'cdc/apply/appliedPosition.ts', why: 'releasing a stream drops the applied position on the target' },
   { from: 'input/migrationSpec.ts', to: 'filter/patterns.ts', why: 'the spec checks its patterns with the parser of the filter' },
   { from: 'input/publicSpec.ts', to: 'filter/filters.ts', why: 'the filter keys of the spec are listed by the filter' },
   { from: 'core/errorCodes.ts', to: 'core/errors.ts', why: 'cycle: the error category is declared beside the error type' },

@@ -127,7 +127,7 @@ export async function leftWait(
  */
 export async function cleanupSource(spec: MigrationSpec): Promise<void> {
   const status = await showMigration(spec.target, spec.migrationName);
-  const { releaseStreams } = await import('./cdc/source/release');
+  const { releaseStreams } = await import('./flow/releaseStream');
   await releaseStreams(spec, status?.instance);
 }
 

@@ -19,7 +19,7 @@ import { takeCopySnapshot, type CopySnapshot } from '../copy/copySnapshot';
 import { closeSession, openSession, withSession } from '../connect/session';
 import { isRetryable } from '../connect/sqlstate';
 import { cutover, finishCutover } from './cutover';
-import { releaseStream } from '../cdc/source/release';
+import { releaseStream } from './releaseStream';
 import { canceledError, PgferryError } from '../core/errors';
 import type { ApplyStop } from '../core/model';
 import { outageRetry } from '../run/outage';

@@ -9,7 +9,7 @@
 import { restoreFiring, type FiringCounts } from '../cdc/apply/targetFiring';
 import { restoreForeignKeys } from '../cdc/apply/targetForeignKeys';
 import { restoreReplicaIdentity, type RestoreContext } from '../cdc/source/identityFull';
-import { releaseStream, unlessDatabaseGone } from '../cdc/source/release';
+import { releaseStream, unlessDatabaseGone } from './releaseStream';
 import { errorMessage } from '../core/errors';
 import { CONTROL_SCHEMA, streamNamesOf } from '../core/names';
 import { liftWriterFence } from '../cutover/writerFence';

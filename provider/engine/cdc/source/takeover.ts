@@ -11,8 +11,7 @@ import type pg from 'pg';
 import { withSession } from '../../connect/session';
 import { errorMessage } from '../../core/errors';
 import type { MigrationRun } from '../../run/migrationRun';
-import { applyLockKey } from '../../core/names';
-import { streamNames } from '../apply/onlineStream';
+import { applyLockKey, streamNamesOf } from '../../core/names';
 
 /** Sessions other than this one holding one of the given (database, advisory key) fences. */
 const FENCE_HOLDERS_SQL = `
@@ -67,7 +66,7 @@ export async function endPreviousRunnerSessions(run: MigrationRun): Promise<void
       return rows.map((r) => r.pid);
     }),
     endSide(run, 'source', async (c) => {
-      const slots = databases.map((d) => streamNames(run, d).slot);
+      const slots = databases.map((d) => streamNamesOf(run.spec.migrationName, d, run.instance).slot);
       const { rows } = await c.query<{ pid: number }>(SLOT_SENDERS_SQL, [slots]);
       return rows.map((r) => r.pid);
     }),

@@ -1,13 +1,13 @@
-// Giving back what an online migration holds on both servers once nothing will stream again
+// Giving back what an online migration's stream holds on both servers once nothing will stream again
 // (cancel, failure, destroy): the slot (which retains the source's WAL) and the publication on
 // the source, the replication origin or progress row on the target. Idempotent; a database that
 // is gone on either side has nothing left to release there.
-import { withSession } from '../../connect/session';
-import { INVALID_CATALOG_NAME, sqlState } from '../../connect/sqlstate';
-import type { MigrationSpec } from '../../input/migrationSpec';
-import { streamNamesOf } from '../../core/names';
-import { dropAppliedPosition, dropOrigin } from '../apply/appliedPosition';
-import { dropSlotAndPublication } from './slot';
+import { withSession } from '../connect/session';
+import { INVALID_CATALOG_NAME, sqlState } from '../connect/sqlstate';
+import type { MigrationSpec } from '../input/migrationSpec';
+import { streamNamesOf } from '../core/names';
+import { dropAppliedPosition, dropOrigin } from '../cdc/apply/appliedPosition';
+import { dropSlotAndPublication } from '../cdc/source/slot';
 
 /** Runs a step on one database; a database that is gone (on either side) has nothing left there. */
 export async function unlessDatabaseGone<T>(fn: () => Promise<T>): Promise<T | undefined> {
