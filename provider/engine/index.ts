@@ -56,7 +56,7 @@ export {
   moveMigrationWindow,
 } from './apiRequests';
 export { withSourceSlots } from './runner/stoppedRunner';
-export { FILTER_KEYS, type TableFilters } from './filter/filters';
+export { FILTER_KEYS, type TableFilters } from './input/patterns';
 export { recommendedServerParameters } from './validate/serverParameters';
 
 export { runAgent, AGENT_HEARTBEAT_MS, type AgentOptions } from './runner/agent';

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { parseMigrationSpec } from '../../provider/engine';
-import { compileFilters, treatmentOf, type TableFilters } from '../../provider/engine/filter/filters';
-import { schemaPattern, tablePattern, matchesTable } from '../../provider/engine/filter/patterns';
+import { compileFilters, treatmentOf } from '../../provider/engine/filter/filters';
+import { schemaPattern, tablePattern, matchesTable, type TableFilters } from '../../provider/engine/input/patterns';
 
 const none: TableFilters = {
   includeSchemas: [],

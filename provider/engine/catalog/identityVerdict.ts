@@ -12,8 +12,6 @@
 // them later), so those are checked too: they can never be a usable identity. DML on a partitioned
 // table runs on its leaf partitions, so every leaf is judged on its own.
 import type pg from 'pg';
-import type { TableFilters } from '../filter/filters';
-import { readFilterPlan, UNFILTERED } from '../filter/plan';
 import { displayName } from './index';
 import { NOT_EXTENSION_MEMBER, USER_SCHEMA } from './queries';
 
@@ -167,12 +165,10 @@ export function shapeSourceRelation(row: SourceRelationRow): SourceRelation {
 }
 
 /**
- * Reads and judges every source table whose rows the filters move (all without filters);
- * `publication` decides `published` (none: all false). A table the filters leave out, or move
- * as definition only, is not streamed, published or reported: it is not part of the migration.
+ * Reads and judges every source table; `publication` decides `published` (none: all false). The
+ * filters of a migration then keep those whose rows move (filter/plan.ts `whoseRowsMove`).
  */
-export async function readSourceRelations(client: pg.Client, publication?: string, filters?: TableFilters): Promise<SourceRelation[]> {
+export async function readSourceRelations(client: pg.Client, publication?: string): Promise<SourceRelation[]> {
   const { rows } = await client.query<SourceRelationRow>(SOURCE_RELATIONS_SQL, [publication ?? null]);
-  const plan = filters ? await readFilterPlan(client, filters) : UNFILTERED;
-  return rows.map(shapeSourceRelation).filter((r) => plan.rowsMove(r.oid));
+  return rows.map(shapeSourceRelation);
 }

@@ -20,7 +20,7 @@ import { closeSession, openSession, type SessionOptions, type SessionPair } from
 import { LOCK_NOT_AVAILABLE, sqlState } from '../connect/sqlstate';
 import { PgferryError } from '../core/errors';
 import type { ServerSpec } from '../input/migrationSpec';
-import type { TableFilters } from '../filter/filters';
+import type { TableFilters } from '../input/patterns';
 import { readFilterPlan } from '../filter/plan';
 import { heldRelations, listCopiedTables, lockTables, tableLockedError, type TableName } from './tableLocks';
 

@@ -5,7 +5,7 @@ import { withSession } from '../connect/session';
 import { readSequenceValues, writeSequenceValues } from '../copy/sequenceValues';
 import type { ServerSpec } from '../input/migrationSpec';
 import { nameKey, readFilterPlan, UNFILTERED } from '../filter/plan';
-import type { TableFilters } from '../filter/filters';
+import type { TableFilters } from '../input/patterns';
 
 /** Copies every moved sequence's last_value/is_called from source to target; returns how many. */
 export async function syncSequences(source: ServerSpec, target: ServerSpec, database: string, filters?: TableFilters): Promise<number> {

@@ -2,28 +2,15 @@
 // A relation moves when its schema moves (includeSchemas empty or one matches, no excludeSchemas
 // matches) and its own name passes (includeTables empty or one matches, no excludeTables
 // matches). A partition is judged by its root's name, so a partitioned table moves whole.
-import { matchesSchema, matchesTable, schemaPattern, tablePattern, type NamePattern } from './patterns';
-
-/** The filter fields of a migration spec, each a list of pg_dump-style patterns (patterns.ts). */
-export interface TableFilters {
-  readonly includeSchemas: readonly string[];
-  readonly excludeSchemas: readonly string[];
-  readonly includeTables: readonly string[];
-  readonly excludeTables: readonly string[];
-  /** The table's definition moves, its rows do not (nor its changes, online). */
-  readonly schemaOnlyTables: readonly string[];
-  /** The table's rows move into its bare definition; its indexes, keys, triggers, rules and policies do not. */
-  readonly dataOnlyTables: readonly string[];
-}
-
-export const FILTER_KEYS = [
-  'includeSchemas',
-  'excludeSchemas',
-  'includeTables',
-  'excludeTables',
-  'schemaOnlyTables',
-  'dataOnlyTables',
-] as const satisfies readonly (keyof TableFilters)[];
+import {
+  matchesSchema,
+  matchesTable,
+  schemaPattern,
+  tablePattern,
+  type NamePattern,
+  FILTER_KEYS,
+  type TableFilters,
+} from '../input/patterns';
 
 const SCHEMA_FILTER_KEYS: ReadonlySet<keyof TableFilters> = new Set(['includeSchemas', 'excludeSchemas']);
 

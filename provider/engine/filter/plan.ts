@@ -2,15 +2,8 @@
 // tables move as definition only or rows only, and what that breaks. Read from the source (inside
 // the copy's snapshot during a migration), shaped by a pure function.
 import type pg from 'pg';
-import {
-  compileFilters,
-  contradicts,
-  schemaMoves,
-  treatmentOf,
-  unmatchedPatterns,
-  type CompiledFilters,
-  type TableFilters,
-} from './filters';
+import { compileFilters, contradicts, schemaMoves, treatmentOf, unmatchedPatterns, type CompiledFilters } from './filters';
+import type { TableFilters } from '../input/patterns';
 import {
   FILTER_DEPENDENTS,
   FILTER_EXTENSION_USERS,
@@ -262,4 +255,18 @@ export async function brokenDependencies(client: pg.Client, plan: FilterPlan): P
     );
   }
   return broken;
+}
+
+/**
+ * The relations whose rows the filters move (all of them without filters). A table the filters
+ * leave out, or move as definition only, is not streamed, published or reported: it is not part
+ * of the migration.
+ */
+export async function whoseRowsMove<T extends { readonly oid: string }>(
+  client: pg.Client,
+  relations: readonly T[],
+  filters?: TableFilters,
+): Promise<T[]> {
+  const plan = filters ? await readFilterPlan(client, filters) : UNFILTERED;
+  return relations.filter((r) => plan.rowsMove(r.oid));
 }

@@ -2,7 +2,7 @@
 // It parses into frozen, readonly types; engine functions accept only those and never re-validate.
 import os from 'node:os';
 import { z } from 'zod';
-import { schemaPattern, tablePattern } from '../filter/patterns';
+import { schemaPattern, tablePattern } from './patterns';
 
 export const SSL_MODES = ['disable', 'prefer', 'require', 'verify-ca', 'verify-full'] as const;
 export type SslMode = (typeof SSL_MODES)[number];
@@ -62,7 +62,7 @@ const databaseName = z
   .refine((n) => !n.includes('\0'), 'must not contain NUL');
 
 /**
- * A list of pg_dump-style name patterns (filter/patterns.ts); each is compiled here, so a malformed
+ * A list of pg_dump-style name patterns (patterns.ts); each is compiled here, so a malformed
  * one is refused with its own one-line message before anything runs.
  */
 const patternList = (compile: (text: string) => unknown) =>

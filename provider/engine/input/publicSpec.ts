@@ -1,7 +1,7 @@
 // The spec without secrets (what the control catalog stores, what adoption compares), kept apart
 // from the zod schema: the runner records it on every start and must not pay for loading zod.
 import type { MigrationSpec, ServerSpec } from './migrationSpec';
-import { FILTER_KEYS } from '../filter/filters';
+import { FILTER_KEYS } from './patterns';
 
 /** The spec without secrets: what the control catalog stores and what adoption compares. */
 export function publicSpec(spec: MigrationSpec): Record<string, unknown> {

@@ -7,7 +7,8 @@ import { readTypeFacts, typeComparison } from '../cdc/apply/equality';
 import { planPublication, rootOf } from '../cdc/source/publicationPlan';
 import { serverMajor } from '../connect/session';
 import type pg from 'pg';
-import type { TableFilters } from '../filter/filters';
+import type { TableFilters } from '../input/patterns';
+import { whoseRowsMove } from '../filter/plan';
 
 const CDC_COLUMNS_SQL = `
 SELECT a.attrelid::text AS oid, a.attname AS name,
@@ -130,7 +131,7 @@ export function shapeCdcTables(
 /** Reads the CDC view of every table in the database the client is connected to (whose rows the filters move). */
 export async function cdcTableReport(client: pg.Client, filters?: TableFilters): Promise<CdcTable[]> {
   const major = await serverMajor(client);
-  const relations = await readSourceRelations(client, undefined, filters);
+  const relations = await whoseRowsMove(client, await readSourceRelations(client), filters);
   const rootOids = relations.filter((r) => r.parent === undefined).map((r) => r.oid);
   const columnsSql = major >= 12 ? CDC_COLUMNS_SQL : CDC_COLUMNS_SQL_PG11;
   const columns = rootOids.length ? (await client.query<CdcColumnRow>(columnsSql, [rootOids])).rows : [];

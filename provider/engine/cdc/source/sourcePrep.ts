@@ -4,6 +4,7 @@
 // created between the publication and the snapshot would otherwise be copied and never streamed.
 import type pg from 'pg';
 import { readSourceRelations, type SourceRelation } from '../../catalog/identityVerdict';
+import { whoseRowsMove } from '../../filter/plan';
 import { withSession } from '../../connect/session';
 import { PgferryError } from '../../core/errors';
 import type { MigrationRun } from '../../run/migrationRun';
@@ -46,7 +47,7 @@ function refusal(database: string, tables: readonly SourceRelation[]): PgferryEr
 /** Replica identity, publication and not-streamed records for the tables as they are now; idempotent. */
 async function prepareWith(run: SourcePrepContext, database: string, publication: string, client: pg.Client): Promise<PreparedSource> {
   const options = { viaRoot: await publishesViaRoot(client) };
-  const plan = planPublication(await readSourceRelations(client, publication, run.spec), options);
+  const plan = planPublication(await whoseRowsMove(client, await readSourceRelations(client, publication), run.spec), options);
   if (plan.withoutIdentity.length > 0 && !run.spec.allowReplicaIdentityFull) throw refusal(database, plan.withoutIdentity);
   // Before the slot exists, so every streamed update and delete carries the whole old row.
   await setIdentityFull(run, database, client, plan.withoutIdentity);
@@ -71,7 +72,11 @@ async function missedBy(
   publication: string,
   prepared: PreparedSource,
 ): Promise<SourceRelation[]> {
-  const review = reviewTables(await readSourceRelations(client, publication, run.spec), prepared.notStreamed, prepared.options);
+  const review = reviewTables(
+    await whoseRowsMove(client, await readSourceRelations(client, publication), run.spec),
+    prepared.notStreamed,
+    prepared.options,
+  );
   return [...review.newTables, ...review.lostIdentity.map((l) => l.relation)];
 }
 

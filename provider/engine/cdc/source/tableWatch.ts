@@ -15,6 +15,7 @@
 // dropping a key and the next scan, the application's own DDL; README's online section says so.
 import type pg from 'pg';
 import { readSourceRelations, type SourceRelation } from '../../catalog/identityVerdict';
+import { whoseRowsMove } from '../../filter/plan';
 import { closeSession, openSession } from '../../connect/session';
 import { qualified } from '../../connect/quote';
 import { isRetryable } from '../../connect/sqlstate';
@@ -83,7 +84,7 @@ export class SourceTableWatch {
     state.client ??= await openSession(this.run.spec.source, { database: w.database, purpose: 'table watch', writable: true });
     state.options ??= { viaRoot: await publishesViaRoot(state.client) };
     state.reported ??= new Set((await notStreamedTables(this.run.store, this.run.spec.migrationName, [w.database])).map((t) => t.oid));
-    const relations = await readSourceRelations(state.client, w.publication, this.run.spec);
+    const relations = await whoseRowsMove(state.client, await readSourceRelations(state.client, w.publication), this.run.spec);
     const review = reviewTables(relations, state.reported, state.options);
     const byOid = new Map(relations.map((r) => [r.oid, r]));
     for (const lost of review.lostIdentity) await this.keepSourceWorking(w, state, lost.relation, lost.publishedAs, relations);

@@ -3,6 +3,8 @@
 // to lower case, and double quotes keep case and make `*`, `?` and `.` literal ("" is one quote).
 // Unlike pg_dump, every other character (regular-expression ones included) matches itself: a
 // filter is a list of names with wildcards, not a regular expression. Pure: no PostgreSQL needed.
+// The spec's filter fields are lists of these; the spec checks each pattern as it is parsed, and
+// filter/ decides with them what moves.
 
 /** A compiled pattern: `schema` unset matches a table of that name in any schema. */
 export interface NamePattern {
@@ -69,3 +71,24 @@ export function matchesSchema(pattern: NamePattern, schema: string): boolean {
 export function matchesTable(pattern: NamePattern, schema: string, name: string): boolean {
   return (pattern.schema?.test(schema) ?? true) && pattern.name.test(name);
 }
+
+/** The filter fields of a migration spec, each a list of pg_dump-style patterns (below). */
+export interface TableFilters {
+  readonly includeSchemas: readonly string[];
+  readonly excludeSchemas: readonly string[];
+  readonly includeTables: readonly string[];
+  readonly excludeTables: readonly string[];
+  /** The table's definition moves, its rows do not (nor its changes, online). */
+  readonly schemaOnlyTables: readonly string[];
+  /** The table's rows move into its bare definition; its indexes, keys, triggers, rules and policies do not. */
+  readonly dataOnlyTables: readonly string[];
+}
+
+export const FILTER_KEYS = [
+  'includeSchemas',
+  'excludeSchemas',
+  'includeTables',
+  'excludeTables',
+  'schemaOnlyTables',
+  'dataOnlyTables',
+] as const satisfies readonly (keyof TableFilters)[];
