@@ -10,7 +10,7 @@ import type { MigrationSpec, ServerSpec } from '../../provider/engine/input/migr
 import { ControlStore } from '../../provider/engine/control/store';
 import { applyLockKey, cutoverMessagePrefix } from '../../provider/engine/core/names';
 import { isPgferryError } from '../../provider/engine/core/errors';
-import { guardCommitsWithLease, LEASE_LOST_SQLSTATE, leaseGuardSql } from '../../provider/engine/cdc/apply/leaseGuard';
+import { LEASE_LOST_SQLSTATE, leaseGuardSql } from '../../provider/engine/cdc/apply/leaseGuard';
 import { isRetryable, sqlState } from '../../provider/engine/connect/sqlstate';
 import { FaultProxy, type ProxyConnection } from '../support/faultProxy';
 import {
@@ -178,8 +178,7 @@ describe('fencing: one applier per database, whatever happens to the lease', fun
     try {
       await lease.query('SELECT pg_advisory_lock(42)');
       const [{ pid }] = (await lease.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows as [{ pid: number }];
-      guardCommitsWithLease(pid);
-      const commit = (id: number) => apply.query(`BEGIN; INSERT INTO t VALUES (${id}); ${leaseGuardSql()!}; COMMIT`);
+      const commit = (id: number) => apply.query(`BEGIN; INSERT INTO t VALUES (${id}); ${leaseGuardSql(pid)!}; COMMIT`);
       await commit(1);
       await pair.target.query('SELECT pg_terminate_backend($1)', [pid]);
       await until('the lease session to end', async () =>
@@ -194,7 +193,6 @@ describe('fencing: one applier per database, whatever happens to the lease', fun
       await apply.query('ROLLBACK');
       assert.deepEqual(await pair.target.query('SELECT id FROM t ORDER BY id', [], 'guarded'), [{ id: 1 }]);
     } finally {
-      guardCommitsWithLease(undefined);
       await lease.end().catch(() => undefined);
       await apply.end();
     }

@@ -34,6 +34,8 @@ export interface OrchestrateOptions extends RunOptions {
   readonly resume?: boolean;
   /** The control store to use (a runner's, already connected); the caller closes it. Else one of its own. */
   readonly store?: ControlStore;
+  /** The runner's lease session: every apply COMMIT of the run checks it still holds its lock. */
+  readonly leaseSessionPid?: number;
 }
 
 /**
@@ -157,7 +159,7 @@ async function validationStep(
 async function prerequisites(
   spec: MigrationSpec,
   store: ControlStore,
-  context: Pick<MigrationRun, 'signal' | 'onProgress' | 'workDir' | 'resuming'>,
+  context: Pick<MigrationRun, 'signal' | 'onProgress' | 'workDir' | 'resuming' | 'leaseSessionPid'>,
 ): Promise<MigrationRun> {
   const name = spec.migrationName;
   await store.setState(name, 'InProgress', 'PerformingPreRequisiteSteps');
@@ -258,7 +260,13 @@ export async function orchestrate(spec: MigrationSpec, options: OrchestrateOptio
     await waitForDataMigrationStart(spec, store, controller.signal, dataStarted);
     await waitForWindow(spec, store, controller.signal, dataStarted);
     trace('waits');
-    const run = await prerequisites(spec, store, { signal: controller.signal, onProgress, workDir, resuming });
+    const run = await prerequisites(spec, store, {
+      signal: controller.signal,
+      onProgress,
+      workDir,
+      resuming,
+      leaseSessionPid: options.leaseSessionPid,
+    });
     trace('prerequisites');
     if (spec.migrateRoles && !resuming) await retrying(RETRY_POLICIES.phase, () => rolesStep(run), outageRetry(run, 'the roles step'));
     trace('roles');

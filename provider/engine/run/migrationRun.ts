@@ -24,6 +24,8 @@ export interface MigrationRun {
   readonly resuming: boolean;
   /** The migration's instance (undefined: registered before instances existed). */
   readonly instance: string | undefined;
+  /** The runner's lease session (runner/lease.ts), checked by every apply COMMIT; undefined in a caller's own process. */
+  readonly leaseSessionPid?: number;
   /** Records a warning on the migration (catalog event + progress). */
   warn(message: string, database?: string): Promise<void>;
 }

@@ -8,7 +8,6 @@ import { ControlStore } from '../control/store';
 import { canceledError, errorMessage } from '../core/errors';
 import { orchestrate } from '../flow/orchestrator';
 import { runnerSpec, type RunnerInput } from '../input/handOff';
-import { guardCommitsWithLease } from '../cdc/apply/leaseGuard';
 import { acquireLease } from './lease';
 
 async function readStdin(): Promise<string> {
@@ -78,12 +77,12 @@ async function main(): Promise<number> {
   process.on('SIGINT', stop);
   // fire and forget: `lost` never rejects, and stopOnLeaseLoss ends the process
   void lease.lost.then(stopOnLeaseLoss);
-  // and until it exits, every apply COMMIT checks on the target that the lease is still held
-  guardCommitsWithLease(lease.sessionPid);
   try {
     const status = await orchestrate(spec, {
       resume: input.reason === 'resume',
       store,
+      // every apply COMMIT of the run checks on the target that the lease is still held
+      leaseSessionPid: lease.sessionPid,
       signal: controller.signal,
       onProgress: (event) => {
         if (event.kind === 'step-done') console.log(`${event.database ?? ''} ${event.step} done in ${event.seconds.toFixed(1)} s`);

@@ -45,6 +45,8 @@ class OriginPosition implements AppliedPosition {
   constructor(
     private readonly client: pg.Client,
     private readonly origin: string,
+    /** The lease check each COMMIT carries (leaseGuard.ts); undefined without a lease. */
+    private readonly guard: string | undefined,
   ) {}
 
   async read(): Promise<bigint> {
@@ -58,7 +60,7 @@ class OriginPosition implements AppliedPosition {
     // One simple-protocol message (see the top of this file), so its values are quoted literals.
     // The lease check comes before the setup: nothing that can fail runs between setup and COMMIT.
     const setup = `SELECT pg_replication_origin_xact_setup(${literal(formatLsn(lsn))}::pg_lsn, ${literal(new Date(commitTimeMs).toISOString())}::timestamptz)`;
-    const guard = leaseGuardSql();
+    const guard = this.guard;
     return [{ text: `SET CONSTRAINTS ALL IMMEDIATE; ${guard ? `${guard}; ` : ''}${setup}; COMMIT`, expectCommand: 'COMMIT' }];
   }
 
@@ -78,6 +80,8 @@ class TablePosition implements AppliedPosition {
   constructor(
     private readonly client: pg.Client,
     private readonly key: PositionKey,
+    /** The lease check each COMMIT carries (leaseGuard.ts); undefined without a lease. */
+    private readonly guard: string | undefined,
   ) {}
 
   async read(): Promise<bigint> {
@@ -95,7 +99,7 @@ class TablePosition implements AppliedPosition {
        ON CONFLICT (migration, database) DO UPDATE SET lsn = EXCLUDED.lsn, source_commit_at = EXCLUDED.source_commit_at, applied_at = now()`,
       params: [this.key.migration, this.key.database, formatLsn(lsn), new Date(commitTimeMs).toISOString()],
     };
-    const guard = leaseGuardSql();
+    const guard = this.guard;
     return [record, { text: guard ? `${guard}; COMMIT` : 'COMMIT', expectCommand: 'COMMIT' }];
   }
 
@@ -114,21 +118,28 @@ async function createTable(client: pg.Client): Promise<void> {
 
 /**
  * Opens progress tracking on the apply session: the origin when permitted (created if missing and
- * bound to this session), else the table.
+ * bound to this session), else the table. With `leaseSessionPid` (a runner's), every COMMIT checks
+ * that the lease session still holds its lock.
  */
-export async function openAppliedPosition(client: pg.Client, key: PositionKey, preferTable = false): Promise<AppliedPosition> {
+export async function openAppliedPosition(
+  client: pg.Client,
+  key: PositionKey,
+  preferTable = false,
+  leaseSessionPid?: number,
+): Promise<AppliedPosition> {
+  const guard = leaseGuardSql(leaseSessionPid);
   if (!preferTable) {
     try {
       const { rows } = await client.query<{ oid: number | null }>('SELECT pg_replication_origin_oid($1) AS oid', [key.origin]);
       if (rows[0]?.oid === null || rows[0]?.oid === undefined) await client.query('SELECT pg_replication_origin_create($1)', [key.origin]);
       await client.query('SELECT pg_replication_origin_session_setup($1)', [key.origin]);
-      return new OriginPosition(client, key.origin);
+      return new OriginPosition(client, key.origin, guard);
     } catch (error) {
       if (sqlState(error) !== INSUFFICIENT_PRIVILEGE) throw error;
     }
   }
   await createTable(client);
-  return new TablePosition(client, key);
+  return new TablePosition(client, key, guard);
 }
 
 /**

@@ -52,6 +52,8 @@ export interface ApplierOptions {
   readonly log?: (level: 'info' | 'warning', message: string) => void;
   /** Keys changed per pinned table: given to a restarted stream so it keeps counting (default: a new one). */
   readonly tracker?: ChangeTracker;
+  /** The runner's lease session: every apply COMMIT checks it still holds its lock (leaseGuard.ts). */
+  readonly leaseSessionPid?: number;
 }
 
 export interface ApplyStats {
@@ -118,6 +120,7 @@ export class Applier {
       limits: o.limits ?? DEFAULT_LIMITS,
       commitRows: o.commitRows ?? 20_000,
       commitMs: o.commitMs ?? 500,
+      leaseSessionPid: o.leaseSessionPid,
     };
     let failures = 0;
     for (;;) {

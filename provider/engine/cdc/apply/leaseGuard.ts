@@ -7,21 +7,17 @@
 // in the committing transaction: the lease session still holds its advisory lock, or nothing of the
 // transaction commits. The refusal uses admin_shutdown's SQLSTATE, so the applier handles it as a
 // lost connection (retry on a new session) rather than a failure to clean up after, and the runner
-// exits as soon as it reads the end of its lease.
-let leaseSessionPid: number | undefined;
-
-/** Called by the runner process once it holds its lease: from then on every apply COMMIT of the process checks it. */
-export function guardCommitsWithLease(sessionPid: number | undefined): void {
-  leaseSessionPid = sessionPid;
-}
+// exits as soon as it reads the end of its lease. The lease session's pid travels from the runner
+// (runner/main.ts) in the run's context to each apply session's configuration, so only the
+// commits of the run that holds the lease carry it, and nothing is set for the whole process.
 
 /** SQLSTATE of a commit refused for a lost lease (admin_shutdown: retried like a lost connection). */
 export const LEASE_LOST_SQLSTATE = '57P01';
 
-/** The statement that refuses the commit when the lease is gone; undefined outside a runner (no lease). */
-export function leaseGuardSql(): string | undefined {
-  if (leaseSessionPid === undefined) return undefined;
-  const pid = Math.trunc(leaseSessionPid);
+/** The statement that refuses the commit when the lease session `sessionPid` is gone; undefined without a lease (outside a runner). */
+export function leaseGuardSql(sessionPid: number | undefined): string | undefined {
+  if (sessionPid === undefined) return undefined;
+  const pid = Math.trunc(sessionPid);
   return `DO $pgferry_lease$ BEGIN
   IF NOT EXISTS (SELECT FROM pg_catalog.pg_locks WHERE locktype = 'advisory' AND pid = ${pid} AND granted) THEN
     RAISE EXCEPTION 'the runner lost its lease (session ${pid} is gone): this transaction is not committed' USING ERRCODE = '${LEASE_LOST_SQLSTATE}';

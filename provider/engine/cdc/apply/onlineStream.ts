@@ -58,6 +58,7 @@ export function startStream(
     cutoverPrefix: cutoverMessagePrefix(run.spec.migrationName),
     initialLsn,
     tracker,
+    leaseSessionPid: run.leaseSessionPid,
     log: (level, message) => {
       // fire and forget (log is synchronous): a run's warn never rejects
       if (level === 'warning') void run.warn(message, database);

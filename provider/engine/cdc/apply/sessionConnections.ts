@@ -62,7 +62,7 @@ export class SessionConnections {
     const { client: target, replicaRole, asReplica, mayStage } = await openApplyTarget(config, state, (e) => (this.targetError = e));
     this.target = target;
     this.foreignKeysFire = !replicaRole;
-    const progress = await openAppliedPosition(target, config.progressKey, config.preferProgressTable);
+    const progress = await openAppliedPosition(target, config.progressKey, config.preferProgressTable, config.leaseSessionPid);
     state.progressMode = progress.mode;
     const recorded = await progress.read();
     const startLsn = recorded > 0n ? recorded : config.initialLsn;

@@ -137,6 +137,8 @@ export interface SessionConfig {
   /** A target transaction commits at the first source commit after this many rows or milliseconds. */
   readonly commitRows: number;
   readonly commitMs: number;
+  /** The runner's lease session: every COMMIT checks it still holds its lock (leaseGuard.ts); undefined without a lease. */
+  readonly leaseSessionPid: number | undefined;
 }
 
 /** What outlives a session: counters, positions and the relation shapes seen. */
