@@ -12,8 +12,6 @@ export { parseMigrationSpec, zodToInputError, describeIssue } from './input/pars
 export {
   migrationSpecSchema,
   serverSpecSchema,
-  publicSpec,
-  sameMigration,
   TUNING_KEYS,
   MIGRATION_NAME_PATTERN,
   SSL_MODES,
@@ -29,6 +27,7 @@ export {
   type MigrationOption,
   type Runtime,
 } from './input/migrationSpec';
+export { publicSpec, sameMigration } from './input/publicSpec';
 export { ControlStore } from './control/store';
 export { CONTROL_SCHEMA_VERSION } from './control/schemaVersions';
 export { PGFERRY_VERSION } from './control/version';

@@ -1,7 +1,15 @@
 // Every code a PgferryError can carry, with its category and what it means. Callers (the CLI's
 // exit codes, the Pulumi provider's failures, tests) match on these; a code not listed here does
 // not compile. A premigration check's own result codes are in validate/codes.ts.
-import type { ErrorCategory } from './errors';
+
+/** Whose problem an error is: it picks the CLI exit code and the Pulumi `check` failure. */
+export type ErrorCategory =
+  | 'input' // bad user input: CLI exit 2, Pulumi check failure
+  | 'validation' // a premigration check failed
+  | 'source' // the source server refused or failed
+  | 'target' // the target server refused or failed
+  | 'canceled' // the user canceled
+  | 'internal';
 
 export interface ErrorCodeInfo {
   /** The usual category; a call site may give another (the same name is input in one place, state in another). */

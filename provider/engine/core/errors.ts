@@ -1,14 +1,6 @@
 // The one error type shown to users: a stable code (errorCodes.ts), the field or object it is
 // about, and a fix. Its category picks the CLI exit code and the Pulumi `check` failure.
-import { ERROR_CODES, type ErrorCode, type ErrorCodeInfo } from './errorCodes';
-
-export type ErrorCategory =
-  | 'input' // bad user input: CLI exit 2, Pulumi check failure
-  | 'validation' // a premigration check failed
-  | 'source' // the source server refused or failed
-  | 'target' // the target server refused or failed
-  | 'canceled' // the user canceled
-  | 'internal';
+import { ERROR_CODES, type ErrorCategory, type ErrorCode, type ErrorCodeInfo } from './errorCodes';
 
 export interface PgferryErrorOptions {
   /** Defaults to the code's category in errorCodes.ts. */

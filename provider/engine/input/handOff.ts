@@ -3,6 +3,7 @@
 // and building the schema was the largest part of a runner's start (issue 31: a restart's time to
 // its first applied change). Input that does not say it is parsed, or lacks what parsing always
 // fills in, is parsed in full.
+import { freezeSpec } from './freezeSpec';
 import type { MigrationSpec } from './migrationSpec';
 
 export interface RunnerInput {
@@ -16,16 +17,6 @@ export interface RunnerInput {
 export function runnerInput(spec: MigrationSpec, reason: RunnerInput['reason']): string {
   const input: RunnerInput = { spec, reason, parsed: true };
   return JSON.stringify(input);
-}
-
-/** Frozen as parseMigrationSpec returns it. */
-export function freezeSpec(spec: MigrationSpec): MigrationSpec {
-  return Object.freeze({
-    ...spec,
-    source: Object.freeze({ ...spec.source }),
-    target: Object.freeze({ ...spec.target }),
-    databases: Object.freeze([...spec.databases]),
-  });
 }
 
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);

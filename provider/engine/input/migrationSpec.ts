@@ -301,4 +301,3 @@ export type MigrationSpec = Readonly<Omit<z.infer<typeof migrationSpecSchema>, '
 };
 
 // The secret-free form lives apart, without zod, so the runner's start does not load the schema.
-export { publicSpec, sameMigration } from './publicSpec';

@@ -1,7 +1,7 @@
 // Parsing user input into a MigrationSpec: one line naming the field and what is allowed.
 import type { z } from 'zod';
 import { inputError, PgferryError } from '../core/errors';
-import { freezeSpec } from './handOff';
+import { freezeSpec } from './freezeSpec';
 import { migrationSpecSchema, type MigrationSpec } from './migrationSpec';
 
 /** Formats the first zod issue as `field: problem`. */

@@ -11,7 +11,8 @@ import { ApplyLag } from './applyLag';
 import { maxLsn } from '../decode/lsn';
 import { DEFAULT_LIMITS } from './planner';
 import { StreamLostError } from '../source/stream';
-import type { ApplyState, PlannerLimits, SessionConfig, SessionEnd } from './types';
+import type { ApplyState } from './applyState';
+import type { PlannerLimits, SessionConfig, SessionEnd } from './types';
 import { ChangeTracker } from './changeTracker';
 import { PinRequest, type AtPin } from './pin';
 

@@ -25,7 +25,8 @@ import { truncateStatement } from './statements';
 import type { QueuedRecord } from './recordQueue';
 import { SessionConnections } from './sessionConnections';
 import { addColumnPlan, inspectTargetTable, resolveTargetTable, sourceColumnDefinitions } from './targetTables';
-import type { ApplyState, SessionConfig, SessionEnd, TargetTable } from './types';
+import type { ApplyState } from './applyState';
+import type { SessionConfig, SessionEnd, TargetTable } from './types';
 import { ALL_TABLES } from './pin';
 import type { ChangeEvent, Relation, RowEvent } from '../decode/changeEvents';
 

@@ -12,7 +12,8 @@ import type pg from 'pg';
 import { closeSession, openSession } from '../../connect/session';
 import { PgferryError } from '../../core/errors';
 import { CONTROL_SCHEMA } from '../../core/names';
-import type { ApplyState, SessionConfig } from './types';
+import type { ApplyState } from './applyState';
+import type { SessionConfig } from './types';
 
 export interface ApplyTarget {
   readonly client: pg.Client;

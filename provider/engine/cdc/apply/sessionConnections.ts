@@ -15,7 +15,8 @@ import { RecordQueue } from './recordQueue';
 import { ReplicationStream } from '../source/stream';
 import { StatementPipeline } from './statementPipeline';
 import { TargetTransaction } from './targetTransaction';
-import type { ApplyState, SessionConfig } from './types';
+import type { ApplyState } from './applyState';
+import type { SessionConfig } from './types';
 
 /**
  * Statements queued for the target and not yet finished, and the bytes they may hold together, in

@@ -8,7 +8,8 @@ import type { AppliedPosition } from './appliedPosition';
 import { maxLsn } from '../decode/lsn';
 import type { BatchPlanner } from './planner';
 import { AffectedRowsError, type StatementPipeline } from './statementPipeline';
-import type { ApplyState, RowChange, Statement } from './types';
+import type { ApplyState } from './applyState';
+import type { RowChange, Statement } from './types';
 import type { RowOp } from '../decode/changeEvents';
 
 /** PGFERRY_TRACE marks this process's first apply commit (util/trace.ts). */

@@ -1,13 +1,10 @@
 // The types the apply path's modules hand to each other, in one place: the target table changes
 // are written to (targetTables.ts), the statements planned for it (planner.ts, statements.ts), and
-// an apply session's configuration and the state that outlives it (applySession.ts). The stream's
+// an apply session's configuration (applySession.ts; the state that outlives it is applyState.ts). The stream's
 // relations and change events are the decoder's (decode/changeEvents.ts).
 import type { ServerSpec } from '../../input/migrationSpec';
-import type { ApplyLag } from './applyLag';
-import type { Relation, RowOp } from '../decode/changeEvents';
+import type { RowOp } from '../decode/changeEvents';
 import type { Tuple } from '../decode/tuple';
-import type { ChangeTracker } from './changeTracker';
-import type { PinRequest } from './pin';
 
 // ---- the target ----
 
@@ -139,50 +136,6 @@ export interface SessionConfig {
   readonly commitMs: number;
   /** The runner's lease session: every COMMIT checks it still holds its lock (leaseGuard.ts); undefined without a lease. */
   readonly leaseSessionPid: number | undefined;
-}
-
-/** What outlives a session: counters, positions and the relation shapes seen. */
-export interface ApplyState {
-  inserts: number;
-  updates: number;
-  deletes: number;
-  /** End LSN of the last source transaction committed on the target. */
-  appliedLsn: bigint;
-  /** Confirmed to the slot: appliedLsn, or further when idle (keepalive position). */
-  confirmedLsn: bigint;
-  receivedLsn: bigint;
-  /** Transactions received and not yet applied: the reported latency. */
-  readonly lag: ApplyLag;
-  progressMode?: 'origin' | 'table';
-  relations: ReadonlyMap<number, Relation>;
-  /** Cutover marker content to stop at; undefined: none requested. */
-  markerToken?: string;
-  /**
-   * Sources before PG14 cannot stream logical messages: stop once everything committed before this
-   * source WAL position is applied (a keepalive at or past it proves nothing earlier is pending).
-   */
-  stopAtLsn?: bigint;
-  /** Largest number of bytes the in-memory queue held (the memory bound, observable). */
-  peakQueuedBytes: number;
-  /** Warnings to surface once (e.g. triggers would fire on the target). */
-  warnings: string[];
-  /** A verifier's request to hold the apply at a source position (pin.ts). */
-  pin?: PinRequest;
-  /**
-   * Someone wants the stream's position brought up to the source's WAL end (the cutover's lag
-   * gate): the session asks the walsender for a keepalive, which an idle stream then confirms.
-   */
-  positionWanted?: boolean;
-  /** The keys changed per pinned table since its pin (outlives appliers: a restarted stream keeps it). */
-  readonly tracker: ChangeTracker;
-  /** Wakes the session's loop when it waits for changes (a pin request arrived). */
-  wake?: () => void;
-  /**
-   * Commit the open batch before the source transaction that ends at or after this position, so
-   * that a stream stopping on that transaction's change of shape stops exactly before it
-   * (SettleBeforeStop in applySession.ts).
-   */
-  commitBefore?: bigint;
 }
 
 export type SessionEnd = 'cutover' | 'stopped';
