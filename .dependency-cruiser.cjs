@@ -14,14 +14,19 @@ const RANKS = [
   ['connect'],
   ['catalog'],
   ['filter'],
+  // below control/: the catalog records the copy's items and rounds, and neither stage writes to it
   ['schema', 'copy'],
   ['control'],
+  // the context of a running migration: it holds the control store and the pg tools, every stage takes it
   ['run'],
+  // the stages of change data capture, imports one way: apply over source over decode
   ['cdc/decode'],
   ['cdc/source'],
   ['cdc/apply'],
   ['verify', 'verify/schema'],
+  // the cutover's mechanisms; the step that runs them is flow/cutover.ts
   ['cutover'],
+  // above the stages: each premigration check asks the mechanism it checks (fence rights, equality)
   ['validate'],
   ['flow'],
   ['runner'],
