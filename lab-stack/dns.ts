@@ -4,6 +4,7 @@ import * as pulumi from '@pulumi/pulumi';
 import * as privatedns from '@pulumi/azure-native/privatedns';
 import type { LabConfig } from './config';
 import type { LabNames } from './names';
+import type { LabNetwork } from './network';
 import { childOptions, type LabScope } from './options';
 
 /** `<name>.private.postgres.database.azure.com`: Azure only offers zones ending in postgres.database.azure.com. */
@@ -21,7 +22,7 @@ export function createPrivateDns(
   config: LabConfig,
   names: LabNames,
   resourceGroupName: pulumi.Input<string>,
-  vnetId: pulumi.Input<string>,
+  vnet: Pick<LabNetwork, 'vnet' | 'subnets'>,
   scope: LabScope,
 ): LabDns {
   const zone = new privatedns.PrivateZone(
@@ -36,12 +37,18 @@ export function createPrivateDns(
       resourceGroupName,
       privateZoneName: zone.name,
       location: 'global',
-      virtualNetwork: { id: vnetId },
+      virtualNetwork: { id: vnet.vnet.id },
       // Flexible Server writes its own A record; VM auto-registration would mix VM names into the zone.
       registrationEnabled: false,
       tags: config.tags,
     },
-    childOptions(scope, 'dns-link'),
+    // After every subnet, the server's delegated one included, so that destroy deletes the link
+    // before any subnet: deleting the link while the server's subnet is being deleted is what leaves
+    // the subnet's service association link behind, and the subnet then fails with
+    // InUseSubnetCannotBeDeleted (Azure/azure-rest-api-specs#17443: "Delete link between private dns
+    // zone and vnet. In the meanwhile, delete subnet"; hashicorp/terraform-provider-azurerm#15032).
+    // Creating it after the subnets also keeps it out of the VNet's writes (network.ts, VnetPlacement).
+    childOptions(scope, 'dns-link', [...vnet.subnets]),
   );
   return { zone, link, component: scope.component };
 }

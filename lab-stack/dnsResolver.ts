@@ -6,6 +6,7 @@ import * as pulumi from '@pulumi/pulumi';
 import * as dnsresolver from '@pulumi/azure-native/dnsresolver';
 import { cidrHost, parseCidr, type Cidr } from './cidr';
 import type { LabConfig } from './config';
+import type { VnetPlacement } from './network';
 import { childOptions, type LabScope } from './options';
 
 /** The delegation an inbound endpoint's subnet needs (and nothing else may use that subnet). */
@@ -31,14 +32,15 @@ export function resolverAddress(config: LabConfig): string {
 export function createDnsResolver(
   config: LabConfig,
   resourceGroupName: pulumi.Input<string>,
-  vnetId: pulumi.Input<string>,
-  subnetId: pulumi.Input<string>,
+  placement: VnetPlacement,
   scope: LabScope,
 ): LabDnsResolver {
+  // Both wait for every subnet of the VNet, not only the resolver's (network.ts, VnetPlacement).
+  const after = [...placement.vnetSubnets];
   const resolver = new dnsresolver.DnsResolver(
     'dns-resolver',
-    { resourceGroupName, location: config.location, virtualNetwork: { id: vnetId }, tags: config.tags },
-    childOptions(scope, 'dns-resolver'),
+    { resourceGroupName, location: config.location, virtualNetwork: { id: placement.vnetId }, tags: config.tags },
+    childOptions(scope, 'dns-resolver', after),
   );
   const address = resolverAddress(config);
   const inbound = new dnsresolver.InboundEndpoint(
@@ -48,10 +50,10 @@ export function createDnsResolver(
       location: config.location,
       dnsResolverName: resolver.name,
       // Static: the VNet names this address as its DNS server before the endpoint exists.
-      ipConfigurations: [{ privateIpAllocationMethod: 'Static', privateIpAddress: address, subnet: { id: subnetId } }],
+      ipConfigurations: [{ privateIpAllocationMethod: 'Static', privateIpAddress: address, subnet: { id: placement.subnetId } }],
       tags: config.tags,
     },
-    childOptions(scope, 'dns-inbound'),
+    childOptions(scope, 'dns-inbound', after),
   );
   return { resolver, inbound, address };
 }

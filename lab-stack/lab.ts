@@ -11,7 +11,7 @@ export { readLabConfig } from './stackConfig';
 import { createPrivateDns, type LabDns } from './dns';
 import { createDnsResolver, type LabDnsResolver } from './dnsResolver';
 import { createMigrations, type MigrationFactory, type MigrationResource } from './labMigrations';
-import { createNetwork, type LabNetwork } from './network';
+import { createNetwork, inVnet, type LabNetwork } from './network';
 import { createMigrationRuntime, type LabMigrationRuntime } from './migrationRuntime';
 import { createLabNames, type LabNames } from './names';
 import { childOptions, labScope, partScope, type LabResourceOptions } from './options';
@@ -89,20 +89,20 @@ export function createLab(inputs: LabInputs, opts: LabOptions = {}): Lab {
   const sourceVmIp = config.sourceVm.enabled ? sourceVmPrivateIp(config) : undefined;
   const network = createNetwork(config, groupName, partScope(lab, 'Network'), sourceVmIp);
   const dnsScope = partScope(lab, 'Dns');
-  const dns = createPrivateDns(config, names, groupName, network.vnet.id, dnsScope);
+  const dns = createPrivateDns(config, names, groupName, network, dnsScope);
   const dnsResolver = network.resolverSubnet
-    ? createDnsResolver(config, groupName, network.vnet.id, network.resolverSubnet.id, dnsScope)
+    ? createDnsResolver(config, groupName, inVnet(network, network.resolverSubnet), dnsScope)
     : undefined;
-  const placement = { resourceGroupName: groupName, delegatedSubnetId: network.serverSubnet.id, dns };
+  const placement = { resourceGroupName: groupName, subnet: inVnet(network, network.serverSubnet), dns };
   const server = createServer(config, names, placement, secrets.adminPassword, partScope(lab, 'Server'), opts.resolveCname);
-  const vpn = config.vpn.enabled ? createVpn(config, groupName, network.gatewaySubnet.id, partScope(lab, 'Vpn')) : undefined;
+  const vpn = config.vpn.enabled ? createVpn(config, groupName, inVnet(network, network.gatewaySubnet), partScope(lab, 'Vpn')) : undefined;
   const sourcePassword = secrets.passwords['sourcePassword'];
   if (config.sourceVm.enabled && sourcePassword === undefined) {
     throw new Error('createLab: sourceVm.enabled needs secrets.passwords.sourcePassword (readLabConfig requires it)');
   }
   const sourceVm = config.sourceVm.enabled
     ? // The VM's DNS is the resolver (the VNet's DNS server): it must answer before cloud-init runs apt.
-      createSourceVm(config, groupName, network.sourceSubnet.id, sourcePassword!, partScope(lab, 'SourceVm'), [
+      createSourceVm(config, groupName, inVnet(network, network.sourceSubnet), sourcePassword!, partScope(lab, 'SourceVm'), [
         ...(dnsResolver ? [dnsResolver.inbound] : []),
         ...(network.natGateway ? [network.natGateway] : []),
       ])
@@ -111,7 +111,7 @@ export function createLab(inputs: LabInputs, opts: LabOptions = {}): Lab {
     ? createMigrationRuntime(
         config,
         groupName,
-        network.runtimeSubnet.id,
+        inVnet(network, network.runtimeSubnet),
         {
           host: server.server.fullyQualifiedDomainName,
           user: config.server.administratorLogin,
@@ -135,10 +135,22 @@ export function createLab(inputs: LabInputs, opts: LabOptions = {}): Lab {
       secrets,
     },
     // Reachable and ready from the machine running pulumi: the server, its parameters and the
-    // restart that loads the static ones, and the VPN gateway.
+    // restart that loads the static ones, the VPN gateway, and the names VPN clients resolve the
+    // server's FQDN with (the zone's link to the VNet, the DNS resolver). The same edges order
+    // `pulumi destroy`: Pulumi deletes a resource before what it depends on, and deleting a
+    // migration talks to the target (and, online, to the source, to drop its slot and publication;
+    // provider/resource/remove.ts), so every migration is deleted while the gateway, the resolver,
+    // the server, the source VM and the agents that hold its work are still there.
     {
-      target: [server.component, ...(server.restart ? [server.restart] : []), ...(vpn ? [vpn.component] : [])],
+      target: [
+        server.component,
+        ...(server.restart ? [server.restart] : []),
+        ...(vpn ? [vpn.component] : []),
+        dns.link,
+        ...(dnsResolver ? [dnsResolver.resolver, dnsResolver.inbound] : []),
+      ],
       sourceVm: sourceVm?.ready,
+      agents: migrationRuntime?.vms.map((vm) => vm.vm),
     },
     runtime,
     opts.migrationFactory,

@@ -97,6 +97,11 @@ export interface MigrationDependencies {
   readonly target: pulumi.Resource[];
   /** The source VM's readiness, for migrations whose source is the lab VM. */
   readonly sourceVm?: pulumi.Resource;
+  /**
+   * The migration runtime's VMs, for migrations the agents run: an agent carries out the cancel
+   * when such a migration is deleted, so it is deleted before the VMs.
+   */
+  readonly agents?: readonly pulumi.Resource[];
 }
 
 export function createMigrations(
@@ -119,7 +124,13 @@ export function createMigrations(
   let previous: MigrationResource | undefined;
   for (const migration of config.migrations) {
     const usesLabSource = migration.source === undefined && dependencies.sourceVm !== undefined;
-    const dependsOn = [...dependencies.target, ...(usesLabSource ? [dependencies.sourceVm!] : []), ...(previous ? [previous] : [])];
+    const byAgents = migrationRuntimeOf(migration, config) === 'agents' ? (dependencies.agents ?? []) : [];
+    const dependsOn = [
+      ...dependencies.target,
+      ...(usesLabSource ? [dependencies.sourceVm!] : []),
+      ...byAgents,
+      ...(previous ? [previous] : []),
+    ];
     const name = `migration-${migration.name}`;
     const resource = factory(name, migrationArgs(migration, context, config), {
       ...childOptions(scope, name, dependsOn, 'other'),

@@ -7,6 +7,7 @@ import * as compute from '@pulumi/azure-native/compute';
 import * as network from '@pulumi/azure-native/network';
 import { cidrHost, parseCidr, type Cidr } from './cidr';
 import type { LabConfig } from './config';
+import type { VnetPlacement } from './network';
 import { childOptions, type LabScope } from './options';
 import { renderRuntimeCloudInit, type RuntimeSource } from './runtimeCloudInit';
 import { migrationRuntimeOf } from './labMigrations';
@@ -113,7 +114,7 @@ function runtimeCloudInit(config: LabConfig, target: RuntimeTarget, secrets: Lab
 export function createMigrationRuntime(
   config: LabConfig,
   resourceGroupName: pulumi.Input<string>,
-  runtimeSubnetId: pulumi.Input<string>,
+  placement: VnetPlacement,
   target: RuntimeTarget,
   secrets: LabSecrets,
   scope: LabScope,
@@ -139,14 +140,15 @@ export function createMigrationRuntime(
           {
             name: 'primary',
             primary: true,
-            subnet: { id: runtimeSubnetId },
+            subnet: { id: placement.subnetId },
             privateIPAllocationMethod: 'Static',
             privateIPAddress: privateIp,
           },
         ],
         tags: config.tags,
       },
-      childOptions(scope, `runtime-nic-${index + 1}`),
+      // After every subnet of the VNet, not only its own (network.ts, VnetPlacement).
+      childOptions(scope, `runtime-nic-${index + 1}`, [...placement.vnetSubnets]),
     );
     const agentName = `${config.namePrefix}-${suffix}`;
     const vm = new compute.VirtualMachine(

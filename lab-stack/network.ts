@@ -23,7 +23,30 @@ export interface LabNetwork {
   readonly runtimeSecurityGroup: network.NetworkSecurityGroup | undefined;
   /** Explicit outbound access for the lab's VMs (apt, npm at first boot), when the lab has any. */
   readonly natGateway: network.NatGateway | undefined;
+  /** Every subnet of the VNet, in the order they are written (see inVnet). */
+  readonly subnets: readonly network.Subnet[];
   readonly component: pulumi.ComponentResource;
+}
+
+/**
+ * Where a resource goes in the lab's VNet: its subnet, and every subnet of the VNet, which it waits
+ * for. Azure serializes writes within one VNet: a subnet being written makes Azure answer a write
+ * that touches another subnet of the same VNet with AnotherOperationInProgress (409), and a
+ * resource placed in a subnet that is not yet Succeeded with ReferencedResourceNotProvisioned
+ * (pulumi/pulumi-azure-native#699 and #1024, Azure/terraform-provider-azapi#503,
+ * hashicorp/terraform-provider-azurerm#3780). So the gateway, the server, the resolver, the NICs
+ * and the zone link wait for the whole chain, not only for their own subnet; on destroy the same
+ * edges make Pulumi delete them before any subnet.
+ */
+export interface VnetPlacement {
+  readonly vnetId: pulumi.Input<string>;
+  readonly subnetId: pulumi.Input<string>;
+  readonly vnetSubnets: readonly network.Subnet[];
+}
+
+/** A placement in one of the lab's subnets. */
+export function inVnet(lab: Pick<LabNetwork, 'vnet' | 'subnets'>, subnet: network.Subnet): VnetPlacement {
+  return { vnetId: lab.vnet.id, subnetId: subnet.id, vnetSubnets: lab.subnets };
 }
 
 /**
@@ -82,8 +105,8 @@ export function createNetwork(
     { ...childOptions(scope, 'vnet'), ignoreChanges: ['subnets'] },
   );
 
-  // Azure rejects concurrent writes to one VNet's subnets (AnotherOperationInProgress), so each
-  // subnet waits for the previous one.
+  // Azure rejects concurrent writes to one VNet's subnets (AnotherOperationInProgress, see
+  // VnetPlacement), so each subnet waits for the previous one.
   const gatewaySubnet = new network.Subnet(
     'gateway-subnet',
     {
@@ -143,6 +166,7 @@ export function createNetwork(
     runtimeSubnet: runtime?.subnet,
     runtimeSecurityGroup: runtime?.securityGroup,
     natGateway,
+    subnets: [gatewaySubnet, serverSubnet, sourceSubnet, ...(resolverSubnet ? [resolverSubnet] : []), ...(runtime ? [runtime.subnet] : [])],
     component: scope.component,
   };
 }

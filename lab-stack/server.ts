@@ -8,6 +8,7 @@ import * as privatedns from '@pulumi/azure-native/privatedns';
 import type { LabConfig } from './config';
 import type { LabDns } from './dns';
 import type { LabNames } from './names';
+import type { VnetPlacement } from './network';
 import { childOptions, type LabScope } from './options';
 import { parametersNeedingRestart, serverParameters } from './serverParameters';
 import { ServerRestart } from './serverRestart';
@@ -27,7 +28,8 @@ export interface LabServer {
 
 export interface ServerPlacement {
   readonly resourceGroupName: pulumi.Input<string>;
-  readonly delegatedSubnetId: pulumi.Input<string>;
+  /** The delegated subnet, and every subnet of the VNet, which the server waits for. */
+  readonly subnet: VnetPlacement;
   readonly dns: LabDns;
 }
 
@@ -40,7 +42,7 @@ export function createServer(
   resolveCname: (host: string) => Promise<string[]> = (host) => dnsPromises.resolveCname(host),
 ): LabServer {
   const s = config.server;
-  const { resourceGroupName, delegatedSubnetId, dns } = placement;
+  const { resourceGroupName, subnet, dns } = placement;
   const server = new dbforpostgresql.Server(
     'server',
     {
@@ -55,7 +57,7 @@ export function createServer(
       administratorLoginPassword: pulumi.secret(adminPassword),
       authConfig: { passwordAuth: 'Enabled', activeDirectoryAuth: 'Disabled' },
       network: {
-        delegatedSubnetResourceId: delegatedSubnetId,
+        delegatedSubnetResourceId: subnet.subnetId,
         privateDnsZoneArmResourceId: dns.zone.id,
         publicNetworkAccess: 'Disabled',
       },
@@ -68,8 +70,9 @@ export function createServer(
       tags: config.tags,
     },
     {
-      // Azure validates at creation that the zone is linked to the server's VNet.
-      ...childOptions(scope, 'pg', [dns.link]),
+      // Azure validates at creation that the zone is linked to the server's VNet. The server waits
+      // for every subnet of the VNet, not only its delegated one (network.ts, VnetPlacement).
+      ...childOptions(scope, 'pg', [dns.link, ...subnet.vnetSubnets]),
       // A defaulted name is drawn once (names.ts); a configured one is honoured.
       ignoreChanges: names.serverNameFixed ? [] : ['serverName'],
     },

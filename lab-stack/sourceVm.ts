@@ -7,6 +7,7 @@ import { cidrHost, parseCidr, type Cidr } from './cidr';
 import { renderCloudInit } from './cloudInit';
 import { READY_COMMAND } from './sourceScripts';
 import type { LabConfig } from './config';
+import type { VnetPlacement } from './network';
 import { childOptions, type LabScope } from './options';
 
 export interface LabSourceVm {
@@ -39,7 +40,7 @@ function sourceAllowedCidrs(config: LabConfig): string[] {
 function sourceNic(
   config: LabConfig,
   resourceGroupName: pulumi.Input<string>,
-  sourceSubnetId: pulumi.Input<string>,
+  placement: VnetPlacement,
   scope: LabScope,
 ): network.NetworkInterface {
   const privateIp = sourceVmPrivateIp(config);
@@ -53,21 +54,22 @@ function sourceNic(
         {
           name: 'primary',
           primary: true,
-          subnet: { id: sourceSubnetId },
+          subnet: { id: placement.subnetId },
           privateIPAllocationMethod: 'Static',
           privateIPAddress: privateIp,
         },
       ],
       tags: config.tags,
     },
-    childOptions(scope, 'source-nic'),
+    // After every subnet of the VNet, not only its own (network.ts, VnetPlacement).
+    childOptions(scope, 'source-nic', [...placement.vnetSubnets]),
   );
 }
 
 export function createSourceVm(
   config: LabConfig,
   resourceGroupName: pulumi.Input<string>,
-  sourceSubnetId: pulumi.Input<string>,
+  placement: VnetPlacement,
   postgresPassword: pulumi.Input<string>,
   scope: LabScope,
   /** What must exist before the VM boots: its DNS server and its way out to the package mirrors. */
@@ -75,7 +77,7 @@ export function createSourceVm(
 ): LabSourceVm {
   const vmConfig = config.sourceVm;
   const prefix = config.namePrefix;
-  const nic = sourceNic(config, resourceGroupName, sourceSubnetId, scope);
+  const nic = sourceNic(config, resourceGroupName, placement, scope);
   const cloudInit = pulumi.secret(
     pulumi.output(postgresPassword).apply((password) =>
       renderCloudInit({

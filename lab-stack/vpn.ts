@@ -3,6 +3,7 @@
 import * as pulumi from '@pulumi/pulumi';
 import * as network from '@pulumi/azure-native/network';
 import { VPN_GENERATIONS, type LabConfig } from './config';
+import type { VnetPlacement } from './network';
 import { childOptions, type LabScope } from './options';
 
 export interface LabVpn {
@@ -16,12 +17,7 @@ function vpnGeneration(vpn: LabConfig['vpn']): 'Generation1' | 'Generation2' {
   return vpn.generation ?? VPN_GENERATIONS[vpn.skuName][0]!;
 }
 
-export function createVpn(
-  config: LabConfig,
-  resourceGroupName: pulumi.Input<string>,
-  gatewaySubnetId: pulumi.Input<string>,
-  scope: LabScope,
-): LabVpn {
+export function createVpn(config: LabConfig, resourceGroupName: pulumi.Input<string>, placement: VnetPlacement, scope: LabScope): LabVpn {
   const vpn = config.vpn;
   const publicIp = new network.PublicIPAddress(
     'vpn-ip',
@@ -53,7 +49,7 @@ export function createVpn(
         {
           name: 'default',
           privateIPAllocationMethod: 'Dynamic',
-          subnet: { id: gatewaySubnetId },
+          subnet: { id: placement.subnetId },
           publicIPAddress: { id: publicIp.id },
         },
       ],
@@ -69,7 +65,8 @@ export function createVpn(
       tags: config.tags,
     },
     // Creating a VPN gateway takes 30-45 minutes on Azure; the default timeout would give up first.
-    { ...childOptions(scope, 'vpn-gateway'), customTimeouts: { create: '90m', update: '90m', delete: '60m' } },
+    // It waits for every subnet of the VNet, not only GatewaySubnet (network.ts, VnetPlacement).
+    { ...childOptions(scope, 'vpn-gateway', [...placement.vnetSubnets]), customTimeouts: { create: '90m', update: '90m', delete: '60m' } },
   );
   return { publicIp, gateway, component: scope.component };
 }
