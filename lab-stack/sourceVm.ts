@@ -5,6 +5,7 @@ import * as compute from '@pulumi/azure-native/compute';
 import * as network from '@pulumi/azure-native/network';
 import { cidrHost, parseCidr, type Cidr } from './cidr';
 import { renderCloudInit } from './cloudInit';
+import { rerunTagAfterFailure } from './extensionRerun';
 import { READY_COMMAND } from './sourceScripts';
 import type { LabConfig } from './config';
 import type { VnetPlacement } from './network';
@@ -122,13 +123,16 @@ export function createSourceVm(
   // PostgreSQL. A script extension that waits for cloud-init and then asks the database itself
   // (the sample's 68 tables and 16 departments, sourceScripts.ts) gives dependents (the migrations)
   // a resource that completes when the source is usable, and fails `up` naming what is missing.
+  const vmExtensionName = 'wait-for-cloud-init';
   const ready = new compute.VirtualMachineExtension(
     'source-ready',
     {
       resourceGroupName,
       location: config.location,
       vmName: vm.name,
-      vmExtensionName: 'wait-for-cloud-init',
+      vmExtensionName,
+      // A run that failed (cloud-init still going, the sample not loaded) runs again at the next `up`.
+      forceUpdateTag: rerunTagAfterFailure({ resourceGroupName, vmName: vm.name, vmExtensionName }, scope),
       publisher: 'Microsoft.Azure.Extensions',
       type: 'CustomScript',
       typeHandlerVersion: '2.1',

@@ -87,6 +87,11 @@ export interface MockLab {
   failRecordLookup: boolean;
   /** Every invoke the program made: its token and inputs. */
   readonly invokes: Array<{ token: string; inputs: Record<string, any> }>;
+  /**
+   * VM extensions Azure already has, by extension name, as getVirtualMachineExtension returns them
+   * (a previous `up`); none by default, where Azure answers NotFound (the first `up`).
+   */
+  readonly existingExtensions: Map<string, { provisioningState: string; forceUpdateTag?: string }>;
 }
 
 function logicalName(urn: string): string {
@@ -118,6 +123,7 @@ export async function installMocks(): Promise<MockLab> {
     },
     failRecordLookup: false,
     invokes: [],
+    existingExtensions: new Map(),
   };
   await pulumi.runtime.setMocks(
     {
@@ -160,6 +166,11 @@ export async function installMocks(): Promise<MockLab> {
           return { name: args.inputs.relativeRecordSetName, aRecords: [{ ipv4Address: MOCK_SERVER_IP }] };
         }
         if (args.token === 'azure-native:authorization:getClientToken') return { token: MOCK_ARM_TOKEN };
+        if (args.token === 'azure-native:compute:getVirtualMachineExtension') {
+          const found = lab.existingExtensions.get(args.inputs.vmExtensionName as string);
+          if (!found) throw new Error('ResourceNotFound: the extension does not exist');
+          return { name: args.inputs.vmExtensionName, ...found };
+        }
         throw new Error(`unexpected invoke ${args.token}`);
       },
     },
