@@ -4,7 +4,7 @@ import { z, type RefinementCtx } from 'zod';
 import { cidrContains, cidrContainsIp, cidrsOverlap, parseCidr, parseIp, type Cidr } from './cidr';
 import { migrationOptionShape, migrationSchema } from './migrationConfig';
 import { MAX_RUNTIME_VMS, migrationRuntimeSchema } from './runtimeConfig';
-import { identifierSchema, oneOf } from './schemaParts';
+import { identifierSchema, oneOf, vmAdminUsernameSchema } from './schemaParts';
 
 /** The namespace the lab's keys live under (the `name` in lab-stack/Pulumi.yaml). */
 export const LAB_NAMESPACE = 'pgferry-lab';
@@ -201,11 +201,7 @@ const sourceVmSchema = z
         .string({ error: 'must be a VM size such as Standard_B2s' })
         .regex(/^Standard_[A-Za-z0-9_]+$/, 'must be a VM size such as Standard_B2s')
         .default('Standard_B2s'),
-      adminUsername: z
-        .string({ error: 'must be a Linux user name' })
-        .regex(/^[a-z_][a-z0-9_-]{0,31}$/, 'must be a Linux user name (lowercase letters, digits, _ or -)')
-        .refine((v) => v !== 'root' && v !== 'postgres', 'must not be root or postgres')
-        .default('azureuser'),
+      adminUsername: vmAdminUsernameSchema(['postgres'], 'the account PostgreSQL runs as'),
       sshPublicKey: z
         .string({ error: 'must be an OpenSSH public key' })
         .regex(

@@ -2,6 +2,7 @@
 // migration with `runtime: agents` goes on after the `pulumi up` that declared it has ended.
 import { z } from 'zod';
 import { parseCidr } from './cidr';
+import { vmAdminUsernameSchema } from './schemaParts';
 
 /** Most agent VMs one lab runs: a migration runtime, not a fleet (each VM holds `concurrency` items). */
 export const MAX_RUNTIME_VMS = 10;
@@ -55,11 +56,7 @@ export const migrationRuntimeSchema = z
         .transform(String)
         .pipe(z.enum(['13', '14', '15', '16', '17', '18'], { error: 'must be one of 13, 14, 15, 16, 17, 18' }))
         .optional(),
-      adminUsername: z
-        .string({ error: 'must be a Linux user name' })
-        .regex(/^[a-z_][a-z0-9_-]{0,31}$/, 'must be a Linux user name (lowercase letters, digits, _ or -)')
-        .refine((v) => !['root', 'pgferry', 'postgres'].includes(v), 'must not be root, pgferry or postgres')
-        .default('azureuser'),
+      adminUsername: vmAdminUsernameSchema(['pgferry', 'postgres'], "the agent's system account and PostgreSQL's"),
       /** Omitted: sourceVm.sshPublicKey. The VMs have no password login and no public IP. */
       sshPublicKey: z
         .string({ error: 'must be an OpenSSH public key' })

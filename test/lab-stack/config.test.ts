@@ -21,8 +21,36 @@ function withChange(change: (config: any) => void): LabConfigInput {
   return config;
 }
 
+/**
+ * The names Azure refuses as a VM's admin user: the "Disallowed values" of osProfile.adminUsername
+ * in the Compute API (Azure/azure-rest-api-specs, Microsoft.Compute OSProfile), copied here from
+ * that text rather than from the lab's list, so the two are compared.
+ */
+const AZURE_RESERVED_VM_ADMINS =
+  'administrator, admin, user, user1, test, user2, test1, user3, admin1, 1, 123, a, actuser, adm, admin2, aspnet, backup, console, david, guest, john, owner, root, server, sql, support, support_388945a0, sys, test2, test3, user4, user5';
+
 /** Configs one change away from the full one, each with the one line it is rejected with. */
 const BAD_CONFIGS: Array<[string, (config: any) => void, string]> = [
+  [
+    'a source VM admin name Azure reserves',
+    (c) => (c.sourceVm.adminUsername = 'admin'),
+    `pgferry-lab:sourceVm.adminUsername: must not be a name Azure reserves for a VM's administrator (${AZURE_RESERVED_VM_ADMINS}): use another Linux user name such as azureuser (got "admin")`,
+  ],
+  [
+    'a runtime VM admin name Azure reserves',
+    (c) => (c.migrationRuntime = { adminUsername: 'support_388945a0' }),
+    `pgferry-lab:migrationRuntime.adminUsername: must not be a name Azure reserves for a VM's administrator (${AZURE_RESERVED_VM_ADMINS}): use another Linux user name such as azureuser (got "support_388945a0")`,
+  ],
+  [
+    'the source VM admin named postgres',
+    (c) => (c.sourceVm.adminUsername = 'postgres'),
+    'pgferry-lab:sourceVm.adminUsername: must not be postgres: the account PostgreSQL runs as (got "postgres")',
+  ],
+  [
+    'the runtime VM admin named pgferry',
+    (c) => (c.migrationRuntime = { adminUsername: 'pgferry' }),
+    `pgferry-lab:migrationRuntime.adminUsername: must not be pgferry, postgres: the agent's system account and PostgreSQL's (got "pgferry")`,
+  ],
   [
     'missing location',
     (c) => delete c.location,
