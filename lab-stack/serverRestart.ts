@@ -34,14 +34,16 @@ export interface RestartInputs {
  * starts), or busy with another operation ("ServerBusy: Server ... is busy with another
  * operation. Please try again later.", Azure/bicep-registry-modules#4451).
  */
-const BUSY_CODES = new Set(['ServerIsNotReady', 'ServerBusy']);
+// Arrays, not Sets: the provider runs from its serialized text, and Pulumi's closure serializer
+// writes a Set without its contents (test/lab-stack/lab.test.ts checks what travels).
+const BUSY_CODES: readonly string[] = ['ServerIsNotReady', 'ServerBusy'];
 
 /**
  * HTTP statuses worth another try whatever the body says: 429, which Resource Manager answers when
  * throttling and which resource providers also use "to report a temporary problem ... about the
  * state of the target resource" (Azure Resource Manager, "Request limits and throttling").
  */
-const BUSY_STATUSES = new Set([429]);
+const BUSY_STATUSES: readonly number[] = [429];
 
 /** A restart Azure refused or failed; `busy` when a later try can succeed. */
 export class RestartError extends Error {
@@ -106,7 +108,7 @@ async function restartOnce(inputs: RestartInputs, io: RestartIo): Promise<void> 
   const started = await io.fetch(url, { method: 'POST', headers, body: '{}' });
   if (started.status !== 200 && started.status !== 202) {
     const error = await errorOf(started);
-    const busy = BUSY_STATUSES.has(started.status) || BUSY_CODES.has(error.code ?? '');
+    const busy = BUSY_STATUSES.includes(started.status) || BUSY_CODES.includes(error.code ?? '');
     const reason = error.code ? `${error.code}: ${error.message ?? ''}` : error.text;
     throw new RestartError(`restart of ${inputs.serverId} refused: HTTP ${started.status} ${reason.slice(0, 500)}`, busy);
   }
@@ -123,7 +125,7 @@ async function restartOnce(inputs: RestartInputs, io: RestartIo): Promise<void> 
       const code = body.error?.code;
       throw new RestartError(
         `restart of ${inputs.serverId} ${body.status.toLowerCase()}: ${code ? `${code}: ` : ''}${body.error?.message ?? 'no reason given'}`,
-        BUSY_CODES.has(code ?? ''),
+        BUSY_CODES.includes(code ?? ''),
       );
     }
   }

@@ -306,6 +306,10 @@ describe('lab-stack under Pulumi mocks, full lab: static server parameters', fun
     assert.deepEqual(restart.inputs.parameters, ['max_replication_slots=20', 'shared_preload_libraries=pg_stat_statements']);
     assert.equal(restart.inputs.token, MOCK_ARM_TOKEN);
     assert.ok(restart.secretInputs.includes('token'), 'the ARM token travels as a secret');
+    // A dynamic provider runs from its serialized text (Pulumi's dynamic providers): the retry on
+    // Azure's busy answers and the library it uses must travel in it.
+    assert.match(restart.inputs.__provider, /exponential-backoff/);
+    assert.match(restart.inputs.__provider, /ServerIsNotReady/);
     for (const param of mocks.byType('azure-native:dbforpostgresql:Configuration')) {
       assert.ok(restart.dependsOn.includes(param.name), `restart after ${param.name}`);
     }
