@@ -30,13 +30,15 @@ export interface LabNetwork {
 
 /**
  * Where a resource goes in the lab's VNet: its subnet, and every subnet of the VNet, which it waits
- * for. Azure serializes writes within one VNet: a subnet being written makes Azure answer a write
- * that touches another subnet of the same VNet with AnotherOperationInProgress (409), and a
- * resource placed in a subnet that is not yet Succeeded with ReferencedResourceNotProvisioned
- * (pulumi/pulumi-azure-native#699 and #1024, Azure/terraform-provider-azapi#503,
- * hashicorp/terraform-provider-azurerm#3780). So the gateway, the server, the resolver, the NICs
- * and the zone link wait for the whole chain, not only for their own subnet; on destroy the same
- * edges make Pulumi delete them before any subnet.
+ * for. Azure serializes writes within one VNet: while a subnet is written, a write that touches
+ * another subnet of it is refused with AnotherOperationInProgress (pulumi/pulumi-azure-native#699
+ * and #1024, Azure/terraform-provider-azapi#503, hashicorp/terraform-provider-azurerm#3780), and
+ * one that references the VNet or a subnet still Updating by a PutSubnetOperation with
+ * ReferencedResourceNotProvisioned ("... is not in Succeeded state. Resource is in Updating state
+ * and the last operation that updated/is updating the resource is PutSubnetOperation",
+ * hashicorp/terraform-provider-azurerm#30197, Azure-Samples/azuresandbox#25). So the gateway, the
+ * server, the resolver, the NICs and the zone link wait for the whole chain, not only for their
+ * own subnet; on destroy the same edges make Pulumi delete them before any subnet.
  */
 export interface VnetPlacement {
   readonly vnetId: pulumi.Input<string>;

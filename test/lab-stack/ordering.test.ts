@@ -96,9 +96,11 @@ describe('lab-stack under Pulumi mocks: the order of create and destroy', functi
 
   it('places nothing in the VNet until every subnet of it is written', () => {
     // Each of these writes into the VNet (an IP configuration in a subnet, or a link/resolver on the
-    // VNet): while any subnet is still being written Azure answers AnotherOperationInProgress or
-    // ReferencedResourceNotProvisioned (pulumi/pulumi-azure-native#699 and #1024,
-    // hashicorp/terraform-provider-azurerm#3780), so each waits for all of them, not its own only.
+    // VNet): while any subnet is still being written Azure answers AnotherOperationInProgress
+    // (pulumi/pulumi-azure-native#699 and #1024, hashicorp/terraform-provider-azurerm#3780) or
+    // ReferencedResourceNotProvisioned, "Resource is in Updating state and the last operation ... is
+    // PutSubnetOperation" (hashicorp/terraform-provider-azurerm#30197, Azure-Samples/azuresandbox#25),
+    // so each waits for all of them, not its own only.
     const placed = ['vpn-gateway', 'server', 'dns-resolver', 'dns-inbound', 'source-nic', 'runtime-nic-1', 'runtime-nic-2', 'dns-link'];
     for (const name of placed) {
       for (const subnet of SUBNETS) {
