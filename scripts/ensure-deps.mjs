@@ -1,8 +1,9 @@
 #!/usr/bin/env node
 // Installs what a fresh machine lacks before `npm test`, `npm run demo` or `npm run bench`:
 // node_modules (npm ci), PostgreSQL 15 server, client, PL/Perl (the managed-target tests need
-// an untrusted language on the source) and PostGIS, libtcl8.6 (PL/Tcl of the embedded 13) and
-// systemd (systemd-analyze, for the lab's unit) from Debian's packages, and for the benchmark
+// an untrusted language on the source) and PostGIS, libtcl8.6 (PL/Tcl of the embedded 13),
+// systemd (systemd-analyze, for the lab's unit) and chromium (the console's browser test) from
+// Debian's packages, and for the benchmark
 // pgcopydb. With --demo only the server and client, and what it cannot install is left to the
 // demo, which says what to do (or runs against --source-url and --target-url). Plain Node.js
 // with no dependencies, because it runs before node_modules exists.
@@ -113,6 +114,8 @@ if (!wantDemo) {
   if (!sharedLibraryFound('libtcl8.6.so')) missing.push('libtcl8.6');
   // systemd-analyze, which verifies the lab's agent unit (test/lab-stack/migrationRuntime.test.ts).
   if (!existsSync('/usr/bin/systemd-analyze')) missing.push('systemd');
+  // Chromium, which the console's test drives headless through playwright-core (test/console/).
+  if (!existsSync('/usr/bin/chromium')) missing.push('chromium');
 }
 if (wantBench && !existsSync(join(pg15, 'pgbench'))) missing.push('postgresql-contrib');
 if (wantBench && !existsSync('/usr/bin/pgcopydb') && !existsSync(join(pg15, 'pgcopydb'))) missing.push('pgcopydb');

@@ -65,6 +65,8 @@ export interface CliArgs {
   /** `update --start-data-migration`: starts a migration created with startDataMigration: False. */
   readonly startDataMigration: boolean;
   readonly target: TargetFlags;
+  /** `pgferry console --port` and `--address`. */
+  readonly console?: { readonly port?: number; readonly address?: string };
   /** `pgferry demo --source-url`: an existing source (with --target-url, an existing target). */
   readonly sourceUrl?: string;
 }
@@ -259,6 +261,7 @@ export function parseCli(argv: readonly string[], env: NodeJS.ProcessEnv = proce
     ...(o.cutoverLagBudgetSeconds === undefined ? {} : { cutoverLagBudgetSeconds: o.cutoverLagBudgetSeconds as number }),
     ...windowOf(o),
     concurrency: o.concurrency as number | undefined,
+    ...(command === 'console' ? { console: { port: o.port as number | undefined, address: o.address as string | undefined } } : {}),
     filter: (o.filter as 'active' | 'all' | undefined) ?? 'active',
     cancel: o.cancel !== undefined && o.cancel !== false,
     cutover: o.cutover !== undefined && o.cutover !== false,

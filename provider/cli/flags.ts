@@ -17,6 +17,7 @@ export const COMMANDS = [
   'version',
   'demo',
   'agent',
+  'console',
 ] as const;
 export type Command = (typeof COMMANDS)[number];
 
@@ -234,6 +235,18 @@ export const COMMAND_SPECS: Record<Command, CommandSpec> = {
     options: () => [
       new Option('-n, --name <name>', "the agent's name on the target (default: host name and pid)"),
       new Option('--concurrency <n>', 'work items run at once (default 2)').argParser(concurrency),
+      ...common(),
+    ],
+  },
+  console: {
+    summary: 'a local web page of the migrations on the target: their state, progress, and the cutover and cancel buttons',
+    required: [],
+    options: () => [
+      new Option('--port <port>', 'the port to listen on (default 8080)').argParser(port),
+      new Option(
+        '--address <address>',
+        'the address to listen on (default 127.0.0.1; any other requires the printed token for every request)',
+      ),
       ...common(),
     ],
   },

@@ -5,6 +5,7 @@ import { isPgferryError, zodToInputError } from '../engine';
 import { COMMANDS, parseCli, type CliArgs, type Command } from './args';
 import { agentCommand } from './commands/agent';
 import { checkNameCommand } from './commands/checkName';
+import { consoleCommand } from './commands/console';
 import { createCommand, resumeCommand } from './commands/create';
 import { demoCommand } from './commands/demo';
 import { listCommand, showCommand } from './commands/show';
@@ -27,6 +28,7 @@ const COMMAND_RUNNERS: Record<Command, (args: CliArgs) => Promise<number>> = {
   version: versionCommand,
   demo: demoCommand,
   agent: agentCommand,
+  console: consoleCommand,
 };
 
 function isZodError(error: unknown): error is Parameters<typeof zodToInputError>[0] {

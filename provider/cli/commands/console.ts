@@ -1,0 +1,20 @@
+// `pgferry console [--port 8080] [--address 127.0.0.1]`: serves the web console of the target's
+// migrations until SIGINT or SIGTERM. It prints the page's address with its token; the token in
+// the fragment stays in the browser, which sends it back in a header (provider/console/security.ts).
+import { startConsole } from '../../console';
+import type { CliArgs } from '../args';
+import { writeOut } from '../output';
+import { onTarget, resolveTarget } from '../target';
+
+export async function consoleCommand(args: CliArgs): Promise<number> {
+  const target = await resolveTarget(args);
+  const running = await onTarget(target, () => startConsole({ target, ...args.console }));
+  writeOut(`pgferry console: ${running.url}`);
+  writeOut('Open that address in a browser (the token after # is needed for the Cutover and Cancel buttons); Ctrl-C stops the console.');
+  await new Promise<void>((resolve) => {
+    process.once('SIGINT', resolve);
+    process.once('SIGTERM', resolve);
+  });
+  await running.close();
+  return 0;
+}

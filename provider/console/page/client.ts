@@ -1,0 +1,422 @@
+/// <reference lib="dom" />
+/// <reference lib="dom.iterable" />
+// The console page's script, run in the browser (compiled by the project's build as a plain script,
+// no module loader). It polls the console's API every two seconds and renders with DOM calls and
+// textContent only, so nothing read from the catalog can become markup. The token comes in the
+// address's fragment, which the browser never sends; it is kept for this tab and sent in a header.
+// The shapes below are those of provider/console/view.ts, as the browser receives them.
+void (function consoleClient() {
+  interface Action {
+    allowed: boolean;
+    why?: string;
+    effect: string;
+  }
+  interface Row {
+    name: string;
+    mode: string;
+    state: string;
+    subState: string;
+    databases: string[];
+    startedAt?: string;
+    endedAt?: string;
+  }
+  interface Database {
+    database: string;
+    state: string;
+    message?: string;
+    tables: { total: number; queued: number; loading: number; completed: number; errored: number };
+    rowsCopied: number;
+    bytesCopied: number;
+    fraction?: number;
+    totalBytes: number;
+    etaSeconds?: number;
+    inserts: number;
+    updates: number;
+    deletes: number;
+    latencySeconds?: number;
+    pendingBytes?: number;
+    downtimeSeconds?: number;
+    cutoverStep?: string;
+    applyStop?: { code: string; table?: string; error: string; fix: string };
+    notStreamed: { table: string; reason: string }[];
+  }
+  interface Page {
+    name: string;
+    mode: string;
+    state: string;
+    subState: string;
+    startedAt?: string;
+    endedAt?: string;
+    option: string;
+    message?: string;
+    sourceVersion?: string;
+    targetVersion?: string;
+    downtimeSeconds?: number;
+    actions: { cutover: Action; cancel: Action; fallBack: Action };
+    databases: Database[];
+    validation: { code: string; type: string; status: string; database?: string; message: string; fix?: string }[];
+    verification?: {
+      ok: boolean;
+      tablesCompared: number;
+      mismatches: { database: string; table: string; sourceRows: number; targetRows: number; reason?: string }[];
+      firstMismatch?: string;
+      schema: { database: string; objects: number; differences: { object: string; detail: string; fix: string }[]; expected: number }[];
+      leftOut: number;
+    };
+    runtime: {
+      runtime: string;
+      runner?: { host: string; pid: number; heartbeatAt: string; alive: boolean };
+      agents: { name: string; host: string; alive: boolean; heartbeatAt: string; itemsHeld: number; items: string[] }[];
+      waiting?: string;
+    };
+  }
+  interface Series {
+    at: number[];
+    latency: (number | null)[];
+    pending: (number | null)[];
+  }
+  interface Reading {
+    readAt?: string;
+    unreachable?: string;
+    unreachableSince?: string;
+    error?: string;
+  }
+  interface Chart {
+    setData(data: (number | null)[][]): void;
+    setSize(size: { width: number; height: number }): void;
+  }
+  type ChartMaker = new (options: object, data: (number | null)[][], into: HTMLElement) => Chart;
+
+  const POLL_MS = 2000;
+  const TOKEN_KEY = 'pgferry-console-token';
+  const fromFragment = /token=([\w-]+)/.exec(location.hash)?.[1];
+  if (fromFragment) {
+    sessionStorage.setItem(TOKEN_KEY, fromFragment);
+    history.replaceState(null, '', `${location.pathname}#/`);
+  }
+  const token = sessionStorage.getItem(TOKEN_KEY) ?? '';
+  const charts = new Map<string, Chart>();
+  let pending: 'cutover' | 'cancel' | undefined;
+  let shown: Page | undefined;
+
+  const byId = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
+
+  /** An element with text or children; never markup. */
+  function el(tag: string, attrs: Record<string, string> = {}, ...children: (Node | string | undefined)[]): HTMLElement {
+    const e = document.createElement(tag);
+    for (const [k, v] of Object.entries(attrs)) e.setAttribute(k, v);
+    for (const c of children) if (c !== undefined) e.append(c);
+    return e;
+  }
+
+  /** The children given, without the absent ones. */
+  const present = (...nodes: (HTMLElement | undefined)[]) => nodes.filter((n): n is HTMLElement => n !== undefined);
+
+  function bytes(n: number | undefined): string {
+    if (n === undefined) return '-';
+    const units = ['B', 'kB', 'MB', 'GB', 'TB'];
+    let v = n;
+    let u = 0;
+    while (v >= 1024 && u < units.length - 1) {
+      v /= 1024;
+      u += 1;
+    }
+    return `${v.toFixed(u === 0 ? 0 : 1)} ${units[u]}`;
+  }
+  const count = (n: number) => n.toLocaleString('en-US');
+  const when = (iso: string | undefined) => (iso ? new Date(iso).toLocaleString() : '-');
+  const seconds = (s: number | undefined) =>
+    s === undefined ? '-' : s < 90 ? `${s.toFixed(1)} s` : s < 5400 ? `${Math.round(s / 60)} min` : `${(s / 3600).toFixed(1)} h`;
+
+  async function api<T>(path: string, method = 'GET'): Promise<{ ok: boolean; status: number; body: T & Reading }> {
+    const response = await fetch(path, { method, headers: { 'x-pgferry-token': token }, cache: 'no-store' });
+    return { ok: response.ok, status: response.status, body: (await response.json()) as T & Reading };
+  }
+
+  function connection(reading: Reading | undefined, consoleDown?: string): void {
+    const line = byId('connection');
+    if (consoleDown) {
+      line.textContent = `The console does not answer (${consoleDown}); retrying.`;
+      line.className = 'down';
+    } else if (reading?.unreachable) {
+      line.textContent = `The target does not answer since ${when(reading.unreachableSince)} (${reading.unreachable}); showing the reading of ${when(reading.readAt)}.`;
+      line.className = 'down';
+    } else {
+      line.textContent = reading?.readAt ? `Read from the target at ${new Date(reading.readAt).toLocaleTimeString()}` : '';
+      line.className = '';
+    }
+  }
+
+  function route(): { view: 'grid' } | { view: 'migration'; name: string } {
+    const m = /^#\/m\/(.+)$/.exec(location.hash);
+    return m ? { view: 'migration', name: decodeURIComponent(m[1]!) } : { view: 'grid' };
+  }
+
+  function renderGrid(rows: Row[]): void {
+    const body = document.querySelector('#grid tbody')!;
+    body.replaceChildren(
+      ...rows.map((r) =>
+        el(
+          'tr',
+          { 'data-name': r.name },
+          el('th', { scope: 'row' }, el('a', { href: `#/m/${encodeURIComponent(r.name)}` }, r.name)),
+          el('td', {}, r.mode),
+          el('td', { class: `status-${r.state}` }, r.state),
+          el('td', {}, r.subState),
+          el('td', {}, r.databases.join(', ')),
+          el('td', {}, when(r.startedAt)),
+          el('td', {}, when(r.endedAt)),
+        ),
+      ),
+    );
+    byId('grid-empty').hidden = rows.length > 0;
+  }
+
+  function facts(list: [string, string | undefined][]): HTMLElement[] {
+    return list.filter(([, v]) => v !== undefined).flatMap(([k, v]) => [el('dt', {}, k), el('dd', {}, v)]);
+  }
+
+  function counter(label: string, field: string, value: string): HTMLElement {
+    return el('div', {}, el('dt', {}, label), el('dd', { 'data-field': field }, value));
+  }
+
+  function databaseCard(d: Database): HTMLElement {
+    const fraction = d.fraction ?? (d.tables.total > 0 ? d.tables.completed / d.tables.total : undefined);
+    const bar =
+      fraction === undefined
+        ? undefined
+        : el(
+            'div',
+            {
+              class: 'bar',
+              role: 'progressbar',
+              'aria-label': `${d.database} copy`,
+              'aria-valuemin': '0',
+              'aria-valuemax': '100',
+              'aria-valuenow': String(Math.round(fraction * 100)),
+            },
+            el('span', { style: '' }),
+          );
+    if (bar && fraction !== undefined) (bar.firstChild as HTMLElement).style.width = `${Math.round(fraction * 100)}%`;
+    const stop = d.applyStop;
+    return el(
+      'article',
+      { class: 'card', 'data-database': d.database },
+      el('h3', {}, `${d.database} `, el('span', { class: `status-${d.state}`, 'data-field': 'state' }, d.state)),
+      d.message ? el('p', { class: 'note' }, d.message) : undefined,
+      bar,
+      el(
+        'dl',
+        { class: 'counters' },
+        counter('Queued', 'queued', count(d.tables.queued)),
+        counter('Loading', 'loading', count(d.tables.loading)),
+        counter('Completed', 'completed', `${count(d.tables.completed)} / ${count(d.tables.total)}`),
+        counter('Rows', 'rows', count(d.rowsCopied)),
+        counter('Copied', 'bytes', bytes(d.bytesCopied)),
+        counter('On disk', 'size', bytes(d.totalBytes || undefined)),
+        counter('ETA', 'eta', seconds(d.etaSeconds)),
+      ),
+      el(
+        'dl',
+        { class: 'counters' },
+        counter('Inserts', 'inserts', count(d.inserts)),
+        counter('Updates', 'updates', count(d.updates)),
+        counter('Deletes', 'deletes', count(d.deletes)),
+        counter('Latency', 'latency', seconds(d.latencySeconds)),
+        counter('Pending', 'pending', bytes(d.pendingBytes)),
+        counter('Downtime', 'downtime', seconds(d.downtimeSeconds)),
+      ),
+      stop
+        ? el(
+            'p',
+            { class: 'error', role: 'alert' },
+            `Changes stopped (${stop.code}${stop.table ? `, ${stop.table}` : ''}): ${stop.error} Fix: ${stop.fix}`,
+          )
+        : undefined,
+      d.notStreamed.length > 0
+        ? el('p', { class: 'note' }, `Not streamed: ${d.notStreamed.map((n) => `${n.table} (${n.reason})`).join('; ')}`)
+        : undefined,
+    );
+  }
+
+  function renderCharts(page: Page, series: Record<string, Series>): void {
+    const maker = (window as unknown as { uPlot?: ChartMaker }).uPlot;
+    const box = byId('charts');
+    if (!maker) return;
+    for (const [database, s] of Object.entries(series)) {
+      const key = `${page.name}\u0000${database}`;
+      const data = [s.at.map((t) => t / 1000), s.latency, s.pending];
+      const chart = charts.get(key);
+      if (chart) {
+        chart.setData(data);
+        continue;
+      }
+      const holder = el('figure', { class: 'chart', 'data-chart': database }, el('figcaption', {}, database));
+      box.append(holder);
+      const width = Math.max(260, holder.clientWidth - 16);
+      const options = {
+        width,
+        height: 220,
+        series: [
+          {},
+          { label: 'latency (s)', stroke: '#0b5cad', scale: 's', width: 2 },
+          { label: 'pending (bytes)', stroke: '#a4262c', scale: 'b', width: 2 },
+        ],
+        axes: [{}, { scale: 's', label: 's' }, { scale: 'b', side: 1, label: 'bytes', grid: { show: false } }],
+      };
+      charts.set(key, new maker(options, data, holder));
+    }
+  }
+
+  function renderTable(headers: string[], rows: (string | undefined)[][]): HTMLElement {
+    return el(
+      'table',
+      {},
+      el('thead', {}, el('tr', {}, ...headers.map((h) => el('th', { scope: 'col' }, h)))),
+      el('tbody', {}, ...rows.map((r) => el('tr', {}, ...r.map((c) => el('td', {}, c ?? ''))))),
+    );
+  }
+
+  function renderPage(page: Page, series: Record<string, Series>): void {
+    shown = page;
+    byId('migration-title').textContent = page.name;
+    byId('summary').replaceChildren(
+      ...facts([
+        ['Mode', page.mode],
+        ['State', `${page.state} / ${page.subState}`],
+        ['Message', page.message],
+        ['Started', when(page.startedAt)],
+        ['Ended', page.endedAt ? when(page.endedAt) : undefined],
+        ['Versions', page.sourceVersion ? `${page.sourceVersion} → ${page.targetVersion ?? '?'}` : undefined],
+        ['Downtime of the cutover', page.downtimeSeconds === undefined ? undefined : seconds(page.downtimeSeconds)],
+      ]),
+    );
+    const buttons: [string, Action][] = [
+      ['cutover', page.actions.cutover],
+      ['cancel', page.actions.cancel],
+      ['fallback', page.actions.fallBack],
+    ];
+    for (const [id, action] of buttons) {
+      const b = byId<HTMLButtonElement>(id);
+      b.disabled = !action.allowed;
+      b.title = action.allowed ? action.effect : (action.why ?? '');
+    }
+    byId('action-note').textContent = buttons
+      .filter(([, a]) => !a.allowed && a.why)
+      .map(([id, a]) => `${id === 'fallback' ? 'Fall back' : id === 'cutover' ? 'Cutover' : 'Cancel'}: ${a.why}.`)
+      .join(' ');
+    byId('databases').replaceChildren(...page.databases.map(databaseCard));
+    renderCharts(page, series);
+    byId('validation').replaceChildren(
+      page.validation.length === 0
+        ? el('p', { class: 'note' }, 'No validation results yet.')
+        : renderTable(
+            ['Status', 'Check', 'Database', 'Message', 'Fix'],
+            page.validation.map((v) => [v.status, v.type, v.database, v.message, v.fix]),
+          ),
+    );
+    renderVerification(page);
+    renderRuntime(page);
+  }
+
+  function renderVerification(page: Page): void {
+    const v = page.verification;
+    if (!v) {
+      byId('verification').replaceChildren(el('p', { class: 'note' }, 'Not verified yet.'));
+      return;
+    }
+    const diffs = v.schema.flatMap((s) => s.differences.map((d) => [s.database, d.object, d.detail, d.fix]));
+    byId('verification').replaceChildren(
+      ...present(
+        el(
+          'p',
+          { class: v.ok ? 'status-ok' : 'status-bad' },
+          v.ok ? `Identical: ${v.tablesCompared} tables compared.` : `Differences found: ${v.firstMismatch ?? ''}`,
+        ),
+        v.mismatches.length > 0
+          ? renderTable(
+              ['Database', 'Table', 'Source rows', 'Target rows', 'Reason'],
+              v.mismatches.map((m) => [m.database, m.table, count(m.sourceRows), count(m.targetRows), m.reason]),
+            )
+          : undefined,
+        diffs.length > 0 ? renderTable(['Database', 'Object', 'Difference', 'Fix'], diffs) : undefined,
+      ),
+    );
+  }
+
+  function renderRuntime(page: Page): void {
+    const r = page.runtime;
+    const runner = r.runner
+      ? `Runner on ${r.runner.host}, pid ${r.runner.pid}: ${r.runner.alive ? 'alive' : 'stopped'}, heartbeat ${when(r.runner.heartbeatAt)}`
+      : 'No runner recorded.';
+    byId('runtime').replaceChildren(
+      ...present(
+        el('p', {}, `Runtime ${r.runtime}. ${runner}`),
+        r.waiting ? el('p', { class: 'note' }, r.waiting) : undefined,
+        r.agents.length > 0
+          ? renderTable(
+              ['Agent', 'Host', 'Alive', 'Heartbeat', 'Holds'],
+              r.agents.map((a) => [a.name, a.host, a.alive ? 'yes' : 'no', when(a.heartbeatAt), `${a.itemsHeld} ${a.items.join(', ')}`]),
+            )
+          : undefined,
+      ),
+    );
+  }
+
+  async function poll(): Promise<void> {
+    const where = route();
+    byId('grid-view').hidden = where.view !== 'grid';
+    byId('migration-view').hidden = where.view !== 'migration';
+    try {
+      if (where.view === 'grid') {
+        const filter = document.querySelector<HTMLInputElement>('input[name="filter"]:checked')?.value ?? 'active';
+        const { ok, body } = await api<{ rows: Row[] }>(`/api/migrations?filter=${filter}`);
+        connection(body, ok ? undefined : body.error);
+        if (ok) renderGrid(body.rows);
+      } else {
+        const { ok, body } = await api<{ page: Page; series: Record<string, Series> }>(`/api/migrations/${encodeURIComponent(where.name)}`);
+        connection(body, ok ? undefined : body.error);
+        if (ok) renderPage(body.page, body.series);
+      }
+    } catch (error) {
+      connection(undefined, (error as Error).message);
+    }
+  }
+
+  function openConfirm(action: 'cutover' | 'cancel'): void {
+    if (!shown) return;
+    pending = action;
+    byId('confirm-title').textContent = action === 'cutover' ? `Cut over ${shown.name}?` : `Cancel ${shown.name}?`;
+    byId('confirm-effect').textContent = shown.actions[action].effect;
+    byId('confirm-error').textContent = '';
+    byId('confirm-go').textContent = action === 'cutover' ? 'Cut over' : 'Cancel the migration';
+    byId<HTMLDialogElement>('confirm').showModal();
+  }
+
+  async function confirmed(): Promise<void> {
+    if (!shown || !pending) return;
+    const { ok, body } = await api<{ error?: string }>(`/api/migrations/${encodeURIComponent(shown.name)}/${pending}`, 'POST');
+    if (!ok) {
+      byId('confirm-error').textContent = body.error ?? 'refused';
+      return;
+    }
+    byId<HTMLDialogElement>('confirm').close();
+    await poll();
+  }
+
+  let timer: number | undefined;
+  function schedule(): void {
+    window.clearTimeout(timer);
+    void poll().finally(() => (timer = window.setTimeout(schedule, POLL_MS)));
+  }
+  window.addEventListener('hashchange', () => {
+    byId('charts').replaceChildren();
+    charts.clear();
+    schedule();
+  });
+  for (const radio of document.querySelectorAll('input[name="filter"]')) radio.addEventListener('change', schedule);
+  byId('cutover').addEventListener('click', () => openConfirm('cutover'));
+  byId('cancel').addEventListener('click', () => openConfirm('cancel'));
+  byId('confirm-go').addEventListener('click', () => void confirmed());
+  schedule();
+})();

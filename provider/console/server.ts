@@ -1,0 +1,121 @@
+// The console's HTTP server (fastify: routing, hooks, JSON replies and shutdown come from a
+// well-kept framework rather than a hand-written router). The page and its assets are served from
+// this package, nothing from a CDN, so the console works inside a VNet without internet. Reads are
+// answered from the watch's last reading; the two actions call the engine's own requests, the
+// same the CLI's `update --cutover` and `update --cancel` call, with their guards.
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify';
+import { cancelMigration, isPgferryError, maskSecrets, requestCutover, type MigrationStatus, type ServerSpec } from '../engine';
+import { PAGE_HTML } from './page/html';
+import { PAGE_CSS } from './page/style';
+import { refusal, TOKEN_HEADER, type Access } from './security';
+import { gridRow, migrationPage } from './view';
+import type { CatalogWatch } from './watch';
+
+/** Every asset, read once at start: the compiled page script, its style, and uPlot (the charts). */
+function assets(): Record<string, { type: string; body: string }> {
+  const read = (file: string) => readFileSync(file, 'utf8');
+  const uplot = path.dirname(require.resolve('uplot/dist/uPlot.iife.min.js'));
+  return {
+    'console.js': {
+      type: 'text/javascript; charset=utf-8',
+      body: read(path.join(__dirname, 'page', 'client.js')).replace(/\n\/\/# sourceMappingURL=.*$/, ''),
+    },
+    'console.css': { type: 'text/css; charset=utf-8', body: PAGE_CSS },
+    'uPlot.js': { type: 'text/javascript; charset=utf-8', body: read(path.join(uplot, 'uPlot.iife.min.js')) },
+    'uPlot.css': { type: 'text/css; charset=utf-8', body: read(path.join(uplot, 'uPlot.min.css')) },
+  };
+}
+
+/** Everything the page loads comes from here; no inline script, no frame of it elsewhere. */
+const SECURITY_HEADERS = {
+  'content-security-policy':
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'",
+  'x-content-type-options': 'nosniff',
+  'referrer-policy': 'no-referrer',
+  'cache-control': 'no-store',
+};
+
+export interface ConsoleServerOptions {
+  readonly target: ServerSpec;
+  readonly watch: CatalogWatch;
+  readonly access: Access;
+}
+
+export function consoleServer(options: ConsoleServerOptions): FastifyInstance {
+  const { target, watch, access } = options;
+  const app = Fastify({ logger: false });
+  const files = assets();
+  const header = (value: string | string[] | undefined) => (Array.isArray(value) ? value[0] : value);
+
+  app.addHook('onRequest', async (request, reply) => {
+    void reply.headers(SECURITY_HEADERS);
+    const refused = refusal(access, {
+      method: request.method,
+      host: request.headers.host,
+      origin: header(request.headers.origin),
+      fetchSite: header(request.headers['sec-fetch-site']),
+      token: request.url.startsWith('/api/') || request.method !== 'GET' ? header(request.headers[TOKEN_HEADER]) : access.token,
+    });
+    if (refused) return reply.code(refused.status).send({ error: refused.reason });
+  });
+
+  app.get('/', async (_request, reply) => reply.type('text/html; charset=utf-8').send(PAGE_HTML));
+  app.get<{ Params: { file: string } }>('/assets/:file', async (request, reply) => {
+    const file = files[request.params.file];
+    if (!file) return reply.code(404).send({ error: 'no such asset' });
+    return reply.type(file.type).send(file.body);
+  });
+
+  app.get<{ Querystring: { filter?: string } }>('/api/migrations', async (request) => {
+    const reading = watch.current();
+    const all = request.query.filter === 'all';
+    const active = (m: MigrationStatus) => m.state === 'InProgress' || m.state === 'WaitingForUserAction' || m.state === 'CleaningUp';
+    return { ...readingFacts(), rows: reading.migrations.filter((m) => all || active(m)).map(gridRow) };
+  });
+
+  app.get<{ Params: { name: string } }>('/api/migrations/:name', async (request, reply) => {
+    const status = watch.find(request.params.name);
+    if (!status) return reply.code(404).send({ ...readingFacts(), error: `migration "${request.params.name}" not found on the target` });
+    const { tables, rates } = await watch.tablesOf(status);
+    return { ...readingFacts(), page: migrationPage(status, tables, rates), series: watch.seriesOf(status) };
+  });
+
+  app.post<{ Params: { name: string } }>('/api/migrations/:name/cutover', async (request, reply) =>
+    act(reply, () => requestCutover(target, request.params.name)),
+  );
+  // Without the source's credentials: a migration whose runner stopped is refused by the engine,
+  // as the CLI refuses it without them; `pgferry update --cancel` with them carries it out.
+  app.post<{ Params: { name: string } }>('/api/migrations/:name/cancel', async (request, reply) =>
+    act(reply, () => cancelMigration(target, request.params.name)),
+  );
+
+  function readingFacts() {
+    const r = watch.current();
+    return {
+      ...(r.readAt === undefined ? {} : { readAt: new Date(r.readAt).toISOString() }),
+      ...(r.error === undefined ? {} : { unreachable: r.error, unreachableSince: new Date(r.errorSince!).toISOString() }),
+    };
+  }
+
+  async function act(reply: FastifyReply, request: () => Promise<MigrationStatus>) {
+    try {
+      const status = await request();
+      watch.refresh();
+      return {
+        state: status.state,
+        subState: status.subState,
+        cutoverRequested: status.cutoverRequested === true,
+        cancelRequested: status.cancelRequested === true,
+      };
+    } catch (error) {
+      const line = isPgferryError(error) ? `${error.oneLine()} [${error.code}]` : `the target did not answer: ${(error as Error).message}`;
+      return reply
+        .code(isPgferryError(error) && error.category === 'input' ? 409 : 502)
+        .send({ error: maskSecrets(line, [target.password]) });
+    }
+  }
+
+  return app;
+}

@@ -1,0 +1,190 @@
+// What the console shows of a migration, shaped from its status: the grid's row, the migration's
+// page and which buttons may be pressed. Pure: a status in, plain data out. Only fields named here
+// reach the browser; the spec (servers, users) and anything else the catalog holds stay behind.
+import {
+  databaseCopy,
+  etaSeconds,
+  isFinalState,
+  type DatabaseDetails,
+  type MigrationStatus,
+  type TableProgress,
+  type ValidationResult,
+  type VerificationReport,
+} from '../engine';
+
+export interface GridRow {
+  readonly name: string;
+  readonly mode: MigrationStatus['mode'];
+  readonly state: MigrationStatus['state'];
+  readonly subState: MigrationStatus['subState'];
+  readonly databases: readonly string[];
+  readonly createdAt: string;
+  readonly startedAt?: string;
+  readonly endedAt?: string;
+}
+
+export function gridRow(s: MigrationStatus): GridRow {
+  return {
+    name: s.name,
+    mode: s.mode,
+    state: s.state,
+    subState: s.subState,
+    databases: s.databases.map((d) => d.database),
+    createdAt: s.createdAt,
+    ...(s.startedAt === undefined ? {} : { startedAt: s.startedAt }),
+    ...(s.endedAt === undefined ? {} : { endedAt: s.endedAt }),
+  };
+}
+
+/** A button: whether it may be pressed now, why not, and what pressing it does (the confirmation). */
+export interface Action {
+  readonly allowed: boolean;
+  readonly why?: string;
+  readonly effect: string;
+}
+
+/**
+ * The substates in which the engine accepts a cutover request (apiRequests.ts requestCutover): the
+ * console enables its button in these only, and the engine checks again when it is pressed.
+ */
+const CUTOVER_READY: ReadonlySet<string> = new Set(['WaitingForCutoverTrigger', 'CompletingMigration', 'CancelingRequestedDBMigrations']);
+
+function cutoverAction(s: MigrationStatus): Action {
+  const open = s.databases.filter((d) => d.state !== 'Succeeded' && d.state !== 'Canceled').map((d) => d.database);
+  const effect =
+    `pgferry stops taking changes for ${open.join(', ') || 'no database'}: it drains the last changes, syncs sequences, ` +
+    'compares source and target (schema and rows), then releases the replication slot and publication on the source. ' +
+    'Changes written on the source after the cutover are not migrated; point the applications at the target.';
+  if (s.mode !== 'Online') return { allowed: false, why: 'an offline migration has no cutover', effect };
+  if (isFinalState(s.state)) return { allowed: false, why: `the migration is ${s.state}`, effect };
+  if (s.cutoverRequested) return { allowed: false, why: 'a cutover is already requested', effect };
+  if (!CUTOVER_READY.has(s.subState)) return { allowed: false, why: `allowed once changes stream (now ${s.subState})`, effect };
+  return { allowed: true, effect };
+}
+
+function cancelAction(s: MigrationStatus): Action {
+  const effect =
+    s.mode === 'Online'
+      ? 'The migration stops: its replication slot, publication and origin are released on the source; what was copied stays on the target. It cannot be resumed.'
+      : 'The migration stops; what was copied stays on the target. It cannot be resumed.';
+  if (isFinalState(s.state)) return { allowed: false, why: `the migration is ${s.state}`, effect };
+  if (s.cancelRequested) return { allowed: false, why: 'a cancel is already requested', effect };
+  return { allowed: true, effect };
+}
+
+export interface DatabaseView {
+  readonly database: string;
+  readonly state: DatabaseDetails['state'];
+  readonly message?: string;
+  readonly tables: DatabaseDetails['tables'];
+  readonly rowsCopied: number;
+  readonly bytesCopied: number;
+  /** 0..1 of the copy, by size when sizes are known. */
+  readonly fraction?: number;
+  readonly totalBytes: number;
+  readonly etaSeconds?: number;
+  readonly inserts: number;
+  readonly updates: number;
+  readonly deletes: number;
+  readonly latencySeconds?: number;
+  readonly pendingBytes?: number;
+  readonly downtimeSeconds?: number;
+  readonly cutoverStep?: DatabaseDetails['cutoverStep'];
+  readonly applyStop?: { readonly code: string; readonly table?: string; readonly error: string; readonly fix: string };
+  readonly notStreamed: readonly { readonly table: string; readonly reason: string }[];
+}
+
+function databaseView(d: DatabaseDetails, tables: readonly TableProgress[], rate: number | undefined): DatabaseView {
+  const copy = databaseCopy(d, tables);
+  const stop = d.applyStop;
+  return {
+    database: d.database,
+    state: d.state,
+    ...(d.message === undefined ? {} : { message: d.message }),
+    tables: d.tables,
+    rowsCopied: d.rowsCopied,
+    bytesCopied: d.bytesCopied,
+    ...(copy.fraction === undefined ? {} : { fraction: copy.fraction }),
+    totalBytes: copy.totalSize,
+    ...(d.state === 'InProgress' && copy.fraction !== undefined && copy.fraction < 1
+      ? { etaSeconds: etaSeconds(copy.totalSize - copy.doneSize, rate) }
+      : {}),
+    inserts: d.inserts,
+    updates: d.updates,
+    deletes: d.deletes,
+    ...(d.latencySeconds === undefined ? {} : { latencySeconds: d.latencySeconds }),
+    ...(d.pendingBytes === undefined ? {} : { pendingBytes: d.pendingBytes }),
+    ...(d.downtimeSeconds === undefined ? {} : { downtimeSeconds: d.downtimeSeconds }),
+    ...(d.cutoverStep === undefined ? {} : { cutoverStep: d.cutoverStep }),
+    ...(stop ? { applyStop: { code: stop.code, ...(stop.table ? { table: stop.table } : {}), error: stop.error, fix: stop.fix } } : {}),
+    notStreamed: d.notStreamed ?? [],
+  };
+}
+
+function validationView(v: ValidationResult) {
+  return {
+    code: v.code,
+    type: v.type,
+    status: v.status,
+    ...(v.database === undefined ? {} : { database: v.database }),
+    message: v.message,
+    ...(v.fix === undefined ? {} : { fix: v.fix }),
+  };
+}
+
+/** The verification report without every matching table: the page lists what did not match. */
+function verificationView(r: VerificationReport) {
+  return {
+    ok: r.ok,
+    tablesCompared: r.tables.length,
+    mismatches: r.tables.filter((t) => !t.matches).slice(0, 50),
+    ...(r.firstMismatch === undefined ? {} : { firstMismatch: r.firstMismatch }),
+    schema: (r.schema ?? []).map((s) => ({
+      database: s.database,
+      objects: s.objects,
+      differences: s.differences.slice(0, 50),
+      expected: s.expected.length,
+    })),
+    leftOut: (r.leftOut ?? []).length,
+  };
+}
+
+function runtimeView(s: MigrationStatus) {
+  return {
+    runtime: s.runtime ?? 'local',
+    ...(s.runner ? { runner: { host: s.runner.host, pid: s.runner.pid, heartbeatAt: s.runner.heartbeatAt, alive: s.runner.alive } } : {}),
+    agents: (s.agents ?? []).map((a) => ({
+      name: a.name,
+      host: a.host,
+      alive: a.alive,
+      heartbeatAt: a.heartbeatAt,
+      itemsHeld: a.itemsHeld,
+      items: a.items.slice(0, 20),
+    })),
+    ...(s.waiting === undefined ? {} : { waiting: s.waiting }),
+  };
+}
+
+/** A migration's page: `rates` are the copy rates (bytes/s) of its databases, for the ETA. */
+export function migrationPage(s: MigrationStatus, tables: readonly TableProgress[], rates: ReadonlyMap<string, number | undefined>) {
+  return {
+    ...gridRow(s),
+    option: s.option,
+    ...(s.message === undefined ? {} : { message: s.message }),
+    ...(s.sourceVersion === undefined ? {} : { sourceVersion: s.sourceVersion }),
+    ...(s.targetVersion === undefined ? {} : { targetVersion: s.targetVersion }),
+    ...(s.downtimeSeconds === undefined ? {} : { downtimeSeconds: s.downtimeSeconds }),
+    cutoverRequested: s.cutoverRequested === true,
+    cancelRequested: s.cancelRequested === true,
+    actions: {
+      cutover: cutoverAction(s),
+      cancel: cancelAction(s),
+      // Issue 50 adds the fallback; until then the button says so and stays off.
+      fallBack: { allowed: false, why: 'fallback is not in this version of pgferry', effect: '' } satisfies Action,
+    },
+    databases: s.databases.map((d) => databaseView(d, tables, rates.get(d.database))),
+    validation: s.validation.map(validationView),
+    ...(s.verification ? { verification: verificationView(s.verification) } : {}),
+    runtime: runtimeView(s),
+  };
+}

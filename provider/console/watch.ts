@@ -1,0 +1,154 @@
+// The console's one reader of the control catalog. It reads every migration on a timer and keeps
+// the last reading, so a page costs the target nothing and answers from memory however many
+// browsers are open; it keeps the latency and pending bytes of each streaming database over the
+// last hour (the live charts) in memory, one sample per reading. A reading that fails keeps the
+// last one and says since when the target is unreachable.
+import { ControlStore, databaseCopy, RateMeter, type MigrationStatus, type ServerSpec, type TableProgress } from '../engine';
+
+/** How long the charts look back. */
+const HISTORY_MS = 60 * 60 * 1000;
+/** A reading taking a while (a thousand migrations) is not repeated back to back: at most a fifth of the time is spent reading. */
+const BUSY_FACTOR = 5;
+/** A migration page read no longer waits for a target that does not answer: the last tables read are shown. */
+const PAGE_READ_TIMEOUT_MS = 2_000;
+
+export interface Series {
+  readonly at: number[];
+  readonly latency: (number | null)[];
+  readonly pending: (number | null)[];
+}
+
+export interface Reading {
+  readonly migrations: readonly MigrationStatus[];
+  /** When the migrations were read (ms since the epoch); undefined before the first reading. */
+  readonly readAt?: number;
+  /** The last reading's failure, while the target does not answer. */
+  readonly error?: string;
+  readonly errorSince?: number;
+}
+
+function timeout<T>(ms: number): Promise<T | undefined> {
+  return new Promise((resolve) => setTimeout(() => resolve(undefined), ms).unref());
+}
+
+export class CatalogWatch {
+  private readonly listStore: ControlStore;
+  private readonly pageStore: ControlStore;
+  private reading: Reading = { migrations: [] };
+  private readonly series = new Map<string, Series>();
+  private readonly tablesRead = new Map<string, readonly TableProgress[]>();
+  private readonly rates = new Map<string, RateMeter>();
+  private timer: NodeJS.Timeout | undefined;
+  private stopped = false;
+  private wake: (() => void) | undefined;
+
+  constructor(
+    target: ServerSpec,
+    private readonly intervalMs: number,
+    /** How a failure is said: without secrets (the caller masks). */
+    private readonly describe: (error: unknown) => string,
+  ) {
+    this.listStore = new ControlStore(target);
+    this.pageStore = new ControlStore(target);
+  }
+
+  /** Reads once now, then on the timer until stop(). */
+  async start(): Promise<void> {
+    await this.readOnce();
+    void this.loop();
+  }
+
+  private async loop(): Promise<void> {
+    while (!this.stopped) {
+      const started = Date.now();
+      await this.readOnce();
+      const took = Date.now() - started;
+      await new Promise<void>((resolve) => {
+        this.wake = resolve;
+        this.timer = setTimeout(resolve, Math.max(this.intervalMs, took * BUSY_FACTOR) - took);
+      });
+    }
+  }
+
+  /** Reads again at once (after a cutover or cancel request, so the page shows it). */
+  refresh(): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.wake?.();
+  }
+
+  private async readOnce(): Promise<void> {
+    try {
+      const migrations = await this.listStore.list('all');
+      const now = Date.now();
+      this.reading = { migrations, readAt: now };
+      for (const m of migrations) this.sample(m, now);
+    } catch (error) {
+      this.reading = { ...this.reading, error: this.describe(error), errorSince: this.reading.errorSince ?? Date.now() };
+    }
+  }
+
+  /** One point per streaming database and reading; older than the hour is dropped. */
+  private sample(m: MigrationStatus, now: number): void {
+    if (m.mode !== 'Online' || m.state === 'Succeeded' || m.state === 'Canceled' || m.state === 'Failed') return;
+    for (const d of m.databases) {
+      if (d.latencySeconds === undefined && d.pendingBytes === undefined) continue;
+      const key = `${m.name}\u0000${d.database}`;
+      let s = this.series.get(key);
+      if (!s) this.series.set(key, (s = { at: [], latency: [], pending: [] }));
+      s.at.push(now);
+      s.latency.push(d.latencySeconds ?? null);
+      s.pending.push(d.pendingBytes ?? null);
+      while (s.at.length > 0 && s.at[0]! < now - HISTORY_MS) {
+        s.at.shift();
+        s.latency.shift();
+        s.pending.shift();
+      }
+    }
+  }
+
+  current(): Reading {
+    return this.reading;
+  }
+
+  find(name: string): MigrationStatus | undefined {
+    return this.reading.migrations.find((m) => m.name === name);
+  }
+
+  /** The charts of a migration's databases. */
+  seriesOf(m: MigrationStatus): Record<string, Series> {
+    const out: Record<string, Series> = {};
+    for (const d of m.databases) {
+      const s = this.series.get(`${m.name}\u0000${d.database}`);
+      if (s) out[d.database] = s;
+    }
+    return out;
+  }
+
+  /**
+   * A migration's tables read now (a page open on it), or the last ones read when the target does
+   * not answer in time; and each database's copy rate, measured between such reads.
+   */
+  async tablesOf(m: MigrationStatus): Promise<{ tables: readonly TableProgress[]; rates: Map<string, number | undefined> }> {
+    const read = await Promise.race([
+      this.pageStore.tables(m.name, { includeQueued: true }).catch(() => undefined),
+      timeout<never>(PAGE_READ_TIMEOUT_MS),
+    ]);
+    if (read) this.tablesRead.set(m.name, read);
+    const tables = read ?? this.tablesRead.get(m.name) ?? [];
+    const rates = new Map<string, number | undefined>();
+    const now = Date.now();
+    for (const d of m.databases) {
+      const key = `${m.name}\u0000${d.database}`;
+      let meter = this.rates.get(key);
+      if (!meter) this.rates.set(key, (meter = new RateMeter()));
+      rates.set(d.database, read ? meter.sample(databaseCopy(d, tables).doneSize, now) : undefined);
+    }
+    return { tables, rates };
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.refresh();
+    await Promise.all([this.listStore.close(), this.pageStore.close()]);
+  }
+}

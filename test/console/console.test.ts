@@ -1,0 +1,217 @@
+// The web console driven in headless Chromium (Debian's chromium, through playwright-core) against
+// a real target's catalog: the grid lists an offline and an online migration; the online page's
+// counters move while a writer runs; Cutover is off before changes stream and cuts over after;
+// Cancel cancels; requests without the token, or from another origin, are refused. Each outcome is
+// read back from the catalog and the servers, not from what the page says it did.
+import assert from 'node:assert/strict';
+import { existsSync, mkdtempSync } from 'node:fs';
+import http from 'node:http';
+import os from 'node:os';
+import path from 'node:path';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { startConsole, type RunningConsole } from '../../provider/console';
+import { requestDataMigrationStart, runMigration, showMigration, startMigration } from '../../provider/engine';
+import type { MigrationSpec } from '../../provider/engine/input/migrationSpec';
+import { pairSpec, requirePrerequisite, serverSpec, startPair, startSourceWriter, until, type ServerPair } from '../support';
+
+const CHROMIUM = '/usr/bin/chromium';
+const TABLE = `CREATE TABLE items (id int PRIMARY KEY, note text NOT NULL);
+               INSERT INTO items SELECT g, 'n' || g FROM generate_series(1, 300) g;`;
+
+function online(pair: ServerPair, name: string, db: string, extra: Record<string, unknown> = {}): MigrationSpec {
+  return pairSpec(pair, name, [db], { mode: 'Online', option: 'Migrate', overwriteDbsInTarget: true, ...extra });
+}
+
+/** A counter of a database's card on the migration page, as a number. */
+async function counterOf(page: Page, database: string, field: string): Promise<number> {
+  const text = await page.locator(`[data-database="${database}"] [data-field="${field}"]`).textContent();
+  return Number((text ?? '').replace(/[^\d]/g, ''));
+}
+
+/** The HTTP status of a GET naming another Host (what a page under a rebound DNS name sends). */
+function statusWithHost(url: string, host: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    http
+      .get(url, { headers: { host } }, (response) => {
+        response.resume();
+        resolve(response.statusCode ?? 0);
+      })
+      .on('error', reject);
+  });
+}
+
+/**
+ * The console's doors: an action without the token, or with it from another origin, or any request
+ * naming another host on the loopback, is refused and requests nothing; bound off the loopback, a
+ * read needs the token too, and what it returns names no server, user or password.
+ */
+async function refusesStrangers(pair: ServerPair, consoleRun: RunningConsole, name: string): Promise<void> {
+  const base = new URL(consoleRun.url).origin;
+  const cutover = `${base}/api/migrations/${name}/cutover`;
+  assert.equal((await fetch(cutover, { method: 'POST', headers: { origin: base } })).status, 401);
+  const foreign = await fetch(cutover, {
+    method: 'POST',
+    headers: { origin: 'http://evil.example', 'x-pgferry-token': consoleRun.token },
+  });
+  assert.equal(foreign.status, 403);
+  assert.equal(await statusWithHost(`${base}/api/migrations`, 'evil.example'), 403);
+  assert.equal((await showMigration(serverSpec(pair.target), name))!.cutoverRequested ?? false, false);
+  const open = await startConsole({ target: serverSpec(pair.target), address: '0.0.0.0', port: 0 });
+  try {
+    const at = `http://127.0.0.1:${new URL(open.url).port}/api/migrations`;
+    assert.equal((await fetch(`${at}?filter=all`)).status, 401);
+    const headers = { 'x-pgferry-token': open.token };
+    const grid = (await (await fetch(`${at}?filter=all`, { headers })).json()) as { rows: { name: string }[] };
+    assert.ok(grid.rows.some((r) => r.name === name));
+    const migration = await (await fetch(`${at}/${name}`, { headers })).text();
+    for (const text of [JSON.stringify(grid), migration]) {
+      for (const secret of [pair.target.password, pair.source.password, `"${pair.source.user}"`]) {
+        assert.equal(text.includes(secret), false, `the console sent ${secret}`);
+      }
+    }
+  } finally {
+    await open.close();
+  }
+}
+
+describe('pgferry console (headless Chromium)', function () {
+  this.timeout(300_000);
+  let pair: ServerPair;
+  let consoleRun: RunningConsole;
+  let browser: Browser;
+  let page: Page;
+  const streaming = 'console-online';
+  const canceled = 'console-cancel';
+
+  before(async function () {
+    requirePrerequisite(this, existsSync(CHROMIUM), `Debian's chromium at ${CHROMIUM} (apt-get install chromium)`);
+    pair = await startPair();
+    for (const db of ['alpha', 'beta', 'gamma']) {
+      await pair.source.query(`CREATE DATABASE ${db}`);
+      await pair.source.query(TABLE, [], db);
+    }
+    const offline = await runMigration(pairSpec(pair, 'console-offline', ['alpha'], { overwriteDbsInTarget: true }));
+    assert.equal(offline.state, 'Succeeded', offline.message);
+    // waits in WaitingForDataMigrationScheduling until started: a migration not streaming yet, for certain
+    await startMigration(online(pair, streaming, 'beta', { startDataMigration: false }));
+    await startMigration(online(pair, canceled, 'gamma'));
+    consoleRun = await startConsole({ target: serverSpec(pair.target), port: 0, intervalMs: 500 });
+    browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] });
+    page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
+    await page.goto(consoleRun.url);
+  });
+  after(async () => {
+    await browser?.close();
+    await consoleRun?.close();
+    await pair?.stop();
+  });
+
+  it('lists the offline and the online migrations in the grid, All and Active', async () => {
+    await page.getByLabel('All').check();
+    for (const name of ['console-offline', streaming, canceled]) await page.locator(`tr[data-name="${name}"]`).waitFor();
+    const row = (name: string) => page.locator(`tr[data-name="${name}"] td`).allTextContents();
+    assert.deepEqual((await row('console-offline')).slice(0, 4), ['Offline', 'Succeeded', 'Completed', 'alpha']);
+    assert.equal((await row(streaming))[0], 'Online');
+    await page.getByLabel('Active').check();
+    await page.locator('tr[data-name="console-offline"]').waitFor({ state: 'detached' });
+    assert.equal(await page.locator(`tr[data-name="${streaming}"]`).count(), 1);
+    // the token left the address bar once read: a screenshot or a shared link does not carry it
+    assert.doesNotMatch(page.url(), /token/);
+  });
+
+  it('keeps Cutover off before changes stream, with the reason', async () => {
+    await page.locator(`tr[data-name="${streaming}"] a`).click();
+    await page.getByRole('heading', { name: streaming }).waitFor();
+    await until('the page of a migration waiting to start', async () =>
+      (await page.locator('#summary').textContent())?.includes('WaitingForDataMigrationScheduling') ? true : undefined,
+    );
+    assert.equal(await page.getByRole('button', { name: 'Cutover' }).isDisabled(), true);
+    assert.match((await page.locator('#action-note').textContent()) ?? '', /Cutover: allowed once changes stream/);
+    assert.equal(await page.getByRole('button', { name: 'Fall back' }).isDisabled(), true);
+  });
+
+  it('shows the change counters moving while a writer runs on the source', async () => {
+    await requestDataMigrationStart(serverSpec(pair.target), streaming);
+    await until(
+      'the Cutover button enabled once changes stream',
+      async () => ((await page.getByRole('button', { name: 'Cutover' }).isEnabled()) ? true : undefined),
+      120_000,
+    );
+    const writer = startSourceWriter(pair.source, 'beta', (c, n) => c.query(`INSERT INTO items VALUES ($1, 'live')`, [1000 + n]));
+    await writer.connected;
+    const first = await until(
+      'inserts on the page',
+      async () => ((await counterOf(page, 'beta', 'inserts')) > 0 ? counterOf(page, 'beta', 'inserts') : undefined),
+      60_000,
+    );
+    const later = await until(
+      'more inserts on the page',
+      async () => ((await counterOf(page, 'beta', 'inserts')) > first ? counterOf(page, 'beta', 'inserts') : undefined),
+      60_000,
+    );
+    const committed = await writer.stop();
+    assert.ok(later <= committed, `the page shows ${later} inserts, the writer committed ${committed}`);
+    // the page's figure is the catalog's: read back, at least as far as the page went
+    const status = await showMigration(serverSpec(pair.target), streaming);
+    assert.ok(status!.databases[0]!.inserts >= later);
+    await until('the chart of the streaming database', async () =>
+      (await page.locator('[data-chart="beta"] canvas').count()) > 0 ? true : undefined,
+    );
+  });
+
+  it('refuses an action without the token or from another origin, and reads without the token off the loopback', async () =>
+    refusesStrangers(pair, consoleRun, streaming));
+
+  it('cuts over from the Cutover button after a confirmation that says what happens', async () => {
+    if (process.env.PGFERRY_CONSOLE_SCREENSHOT) await page.screenshot({ path: process.env.PGFERRY_CONSOLE_SCREENSHOT, fullPage: false });
+    else await page.screenshot({ path: path.join(mkdtempSync(path.join(os.tmpdir(), 'pgferry-console-')), 'console.png') });
+    await page.getByRole('button', { name: 'Cutover' }).click();
+    const dialog = page.getByRole('dialog');
+    assert.match((await dialog.textContent()) ?? '', /drains the last changes/);
+    await dialog.getByRole('button', { name: 'Cut over' }).click();
+    await dialog.waitFor({ state: 'hidden' });
+    const done = await until(
+      'the cutover',
+      async () => {
+        const s = await showMigration(serverSpec(pair.target), streaming);
+        return s && (s.state === 'Succeeded' || s.state === 'Failed') ? s : undefined;
+      },
+      180_000,
+    );
+    assert.equal(done.state, 'Succeeded', done.message);
+    const [source] = await pair.source.query<{ n: number }>('SELECT count(*)::int AS n FROM items', [], 'beta');
+    assert.deepEqual(await pair.target.query('SELECT count(*)::int AS n FROM items', [], 'beta'), [source]);
+    await until('the page shows Succeeded', async () =>
+      (await page.locator('#summary').textContent())?.includes('Succeeded') ? true : undefined,
+    );
+    assert.equal(await page.getByRole('button', { name: 'Cutover' }).isDisabled(), true);
+  });
+
+  it('cancels from the Cancel button', async () => {
+    await page.goto(`${new URL(consoleRun.url).origin}/#/m/${canceled}`);
+    await until(
+      'Cancel enabled',
+      async () => ((await page.getByRole('button', { name: 'Cancel migration' }).isEnabled()) ? true : undefined),
+      120_000,
+    );
+    await page.getByRole('button', { name: 'Cancel migration' }).click();
+    await page.getByRole('dialog').getByRole('button', { name: 'Cancel the migration' }).click();
+    const done = await until(
+      'the cancel',
+      async () => {
+        const s = await showMigration(serverSpec(pair.target), canceled);
+        return s && (s.state === 'Canceled' || s.state === 'Failed' || s.state === 'Succeeded') ? s : undefined;
+      },
+      120_000,
+    );
+    assert.equal(done.state, 'Canceled', done.message);
+  });
+
+  it('fits a narrow window without sideways scrolling of the page', async () => {
+    await page.setViewportSize({ width: 390, height: 800 });
+    await page.goto(`${new URL(consoleRun.url).origin}/#/m/${streaming}`);
+    await page.getByRole('heading', { name: streaming }).waitFor();
+    const overflow = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
+    assert.ok(overflow <= 0, `the page is ${overflow} px wider than the window`);
+  });
+});
