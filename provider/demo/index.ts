@@ -14,6 +14,7 @@ import {
   type ProgressEvent,
   FINAL_STATES,
 } from '../engine';
+import { startConsole, type RunningConsole } from '../console';
 import { stopAllClusters } from '../localpg/cluster';
 import {
   ADVENTUREWORKS_DATABASE as SAMPLE_DATABASE,
@@ -104,12 +105,39 @@ async function rowArrives(target: DemoServer, print: Print): Promise<void> {
   print('target: the row arrived while streaming; requesting the cutover ...');
 }
 
-/** Starts the online migration, writes on the source while it streams, then cuts over. */
+/**
+ * The web console on the target while the online migration runs (`pgferry console`): on port 8080,
+ * or any free one when 8080 is taken. The demo goes on without it when it cannot start.
+ */
+async function openConsole(target: MigrationSpec['target'], print: Print): Promise<RunningConsole | undefined> {
+  for (const port of [8080, 0]) {
+    try {
+      const running = await startConsole({ target, port });
+      print(`console: ${running.url} (the migrations' pages in a browser, \`pgferry console\`; open while the online migration runs)`);
+      return running;
+    } catch (error) {
+      if (port === 0) print(`console: not started (${(error as Error).message})`);
+    }
+  }
+  return undefined;
+}
+
+/** Starts the online migration with the console open on it, writes on the source while it streams, then cuts over. */
 async function onlineMigration(servers: DemoServers, name: string, print: Print): Promise<boolean> {
-  const { source, target } = servers;
   print(`\n== online migration "${name}" (overwriting the target database) ==`);
   const onlineSpec = specFor(servers, name, 'Online');
   await startMigration(onlineSpec);
+  const running = await openConsole(onlineSpec.target, print);
+  try {
+    return await streamAndCutOver(servers, onlineSpec, print);
+  } finally {
+    await running?.close();
+  }
+}
+
+async function streamAndCutOver(servers: DemoServers, onlineSpec: MigrationSpec, print: Print): Promise<boolean> {
+  const { source, target } = servers;
+  const name = onlineSpec.migrationName;
   const targetServer = onlineSpec.target;
   const streaming = await waitForMigration(
     targetServer,

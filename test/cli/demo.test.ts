@@ -1,13 +1,28 @@
 // `pgferry demo` as a user runs it: embedded servers, the lab's AdventureWorks sample, an offline
 // and an online migration with cutover, exit 0 and no password on the screen.
 import assert from 'node:assert/strict';
+import type { ChildProcess } from 'node:child_process';
 import { runCli } from './helpers';
+
+/**
+ * Watches the demo's output for the console's address and reads the grid from it then, while the
+ * online migration runs: the migrations the page would list, or the failure.
+ */
+function readConsoleWhileRunning(child: ChildProcess, seen: { grid?: Promise<string> }): void {
+  let out = '';
+  child.stdout!.on('data', (chunk: Buffer) => {
+    out += chunk.toString();
+    const url = /console: (http:\/\/127\.0\.0\.1:\d+)\/#token=\S+/.exec(out)?.[1];
+    if (url && !seen.grid) seen.grid = fetch(`${url}/api/migrations?filter=all`).then(async (r) => `${r.status} ${await r.text()}`);
+  });
+}
 
 describe('pgferry demo (end to end)', function () {
   this.timeout(600_000);
 
   it('migrates the 68 AdventureWorks tables offline, then online with the tutorial row streamed, and exits 0', async () => {
-    const result = await runCli(['demo'], {}, 540_000);
+    const seen: { grid?: Promise<string> } = {};
+    const result = await runCli(['demo'], {}, 540_000, (child) => readConsoleWhileRunning(child, seen));
     assert.equal(result.code, 0, `stderr: ${result.stderr}\nstdout: ${result.stdout.slice(-2000)}`);
     assert.match(result.stdout, /source: tables 68 humanresources\.department rows 16/);
     const succeeded = result.stdout.match(/state: Succeeded \/ Completed/g) ?? [];
@@ -18,5 +33,11 @@ describe('pgferry demo (end to end)', function () {
     assert.match(result.stdout, /"departmentid":17,"name":"Logistics"/);
     assert.match(result.stdout, /humanresources\.department has 17 rows/);
     assert.doesNotMatch(result.stdout + result.stderr, /postgres-test-pw/);
+    // the console was reachable during the online part and listed both migrations
+    assert.ok(seen.grid, `no console address in the output: ${result.stdout.slice(-2000)}`);
+    const grid = await seen.grid;
+    assert.match(grid, /^200 /);
+    assert.match(grid, /"name":"offlinemigration"/);
+    assert.match(grid, /"name":"onlinemigration","mode":"Online"/);
   });
 });
