@@ -79,7 +79,7 @@ export function consoleServer(options: ConsoleServerOptions): FastifyInstance {
     const status = watch.find(request.params.name);
     if (!status) return reply.code(404).send({ ...readingFacts(), error: `migration "${request.params.name}" not found on the target` });
     const { tables, rates } = await watch.tablesOf(status);
-    return { ...readingFacts(), page: migrationPage(status, tables, rates), series: watch.seriesOf(status) };
+    return { ...readingFacts(), page: migrationPage(status, tables, rates), series: await watch.seriesOf(status) };
   });
 
   app.post<{ Params: { name: string } }>('/api/migrations/:name/cutover', async (request, reply) =>

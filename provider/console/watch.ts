@@ -1,12 +1,9 @@
 // The console's one reader of the control catalog. It reads every migration on a timer and keeps
-// the last reading, so a page costs the target nothing and answers from memory however many
-// browsers are open; it keeps the latency and pending bytes of each streaming database over the
-// last hour (the live charts) in memory, one sample per reading. A reading that fails keeps the
-// last one and says since when the target is unreachable.
-import { ControlStore, databaseCopy, RateMeter, type MigrationStatus, type ServerSpec, type TableProgress } from '../engine';
-
-/** How long the charts look back. */
-const HISTORY_MS = 60 * 60 * 1000;
+// the last reading, so the grid costs the target nothing and answers from memory however many
+// browsers are open. A migration's page reads that migration's tables and chart samples (which its
+// runner records in the catalog: control/streamSamples.ts), or shows the last ones read when the
+// target does not answer. A reading that fails keeps the last one and says since when.
+import { ControlStore, databaseCopy, RateMeter, streamSamples, type MigrationStatus, type ServerSpec, type TableProgress } from '../engine';
 /** A reading taking a while (a thousand migrations) is not repeated back to back: at most a fifth of the time is spent reading. */
 const BUSY_FACTOR = 5;
 /** A migration page read no longer waits for a target that does not answer: the last tables read are shown. */
@@ -35,7 +32,7 @@ export class CatalogWatch {
   private readonly listStore: ControlStore;
   private readonly pageStore: ControlStore;
   private reading: Reading = { migrations: [] };
-  private readonly series = new Map<string, Series>();
+  private readonly seriesRead = new Map<string, Record<string, Series>>();
   private readonly tablesRead = new Map<string, readonly TableProgress[]>();
   private readonly rates = new Map<string, RateMeter>();
   private timer: NodeJS.Timeout | undefined;
@@ -81,28 +78,8 @@ export class CatalogWatch {
       const migrations = await this.listStore.list('all');
       const now = Date.now();
       this.reading = { migrations, readAt: now };
-      for (const m of migrations) this.sample(m, now);
     } catch (error) {
       this.reading = { ...this.reading, error: this.describe(error), errorSince: this.reading.errorSince ?? Date.now() };
-    }
-  }
-
-  /** One point per streaming database and reading; older than the hour is dropped. */
-  private sample(m: MigrationStatus, now: number): void {
-    if (m.mode !== 'Online' || m.state === 'Succeeded' || m.state === 'Canceled' || m.state === 'Failed') return;
-    for (const d of m.databases) {
-      if (d.latencySeconds === undefined && d.pendingBytes === undefined) continue;
-      const key = `${m.name}\u0000${d.database}`;
-      let s = this.series.get(key);
-      if (!s) this.series.set(key, (s = { at: [], latency: [], pending: [] }));
-      s.at.push(now);
-      s.latency.push(d.latencySeconds ?? null);
-      s.pending.push(d.pendingBytes ?? null);
-      while (s.at.length > 0 && s.at[0]! < now - HISTORY_MS) {
-        s.at.shift();
-        s.latency.shift();
-        s.pending.shift();
-      }
     }
   }
 
@@ -114,14 +91,11 @@ export class CatalogWatch {
     return this.reading.migrations.find((m) => m.name === name);
   }
 
-  /** The charts of a migration's databases. */
-  seriesOf(m: MigrationStatus): Record<string, Series> {
-    const out: Record<string, Series> = {};
-    for (const d of m.databases) {
-      const s = this.series.get(`${m.name}\u0000${d.database}`);
-      if (s) out[d.database] = s;
-    }
-    return out;
+  /** The charts of a migration's databases: its samples of the last hour, or the last ones read. */
+  async seriesOf(m: MigrationStatus): Promise<Record<string, Series>> {
+    const read = await Promise.race([streamSamples(this.pageStore, m.name).catch(() => undefined), timeout<never>(PAGE_READ_TIMEOUT_MS)]);
+    if (read) this.seriesRead.set(m.name, Object.fromEntries(read));
+    return this.seriesRead.get(m.name) ?? {};
   }
 
   /**

@@ -29,6 +29,7 @@ export {
 } from './input/migrationSpec';
 export { publicSpec, sameMigration } from './input/publicSpec';
 export { ControlStore } from './control/store';
+export { streamSamples } from './control/streamSamples';
 export { CONTROL_SCHEMA_VERSION } from './control/schemaVersions';
 export { PGFERRY_VERSION } from './control/version';
 export {

@@ -74,6 +74,19 @@ async function refusesStrangers(pair: ServerPair, consoleRun: RunningConsole, na
   }
 }
 
+/** The chart's samples are the catalog's, recorded by the runner at most one every 5 s per database. */
+async function chartSamplesBounded(pair: ServerPair, migration: string, database: string): Promise<void> {
+  const samples = await pair.target.query<{ at: Date }>(
+    `SELECT at FROM pgferry.stream_sample WHERE migration = $1 AND database = $2 ORDER BY at`,
+    [migration, database],
+  );
+  assert.ok(samples.length >= 1, 'no chart sample in the catalog');
+  for (let i = 1; i < samples.length; i++) {
+    const gap = samples[i]!.at.getTime() - samples[i - 1]!.at.getTime();
+    assert.ok(gap >= 4_900, `two samples ${gap} ms apart`);
+  }
+}
+
 describe('pgferry console (headless Chromium)', function () {
   this.timeout(300_000);
   let pair: ServerPair;
@@ -154,6 +167,7 @@ describe('pgferry console (headless Chromium)', function () {
     // the page's figure is the catalog's: read back, at least as far as the page went
     const status = await showMigration(serverSpec(pair.target), streaming);
     assert.ok(status!.databases[0]!.inserts >= later);
+    await chartSamplesBounded(pair, streaming, 'beta');
     await until('the chart of the streaming database', async () =>
       (await page.locator('[data-chart="beta"] canvas').count()) > 0 ? true : undefined,
     );

@@ -341,6 +341,23 @@ ALTER TABLE pgferry.target_foreign_key ADD COLUMN comment text;
 COMMENT ON COLUMN pgferry.target_foreign_key.comment IS 'the key''s COMMENT on the target before it was dropped, set again when it is added back';
 `,
   },
+  {
+    // The console's live charts (control/streamSamples.ts): a streaming database's latency and
+    // pending bytes, one row every few seconds written by its runner, the last hour kept.
+    version: 17,
+    sql: `
+CREATE TABLE pgferry.stream_sample (
+  migration       text NOT NULL,
+  database        text NOT NULL,
+  at              timestamptz NOT NULL DEFAULT now(),
+  latency_seconds double precision,
+  pending_bytes   bigint,
+  PRIMARY KEY (migration, database, at),
+  FOREIGN KEY (migration, database) REFERENCES pgferry.migration_database (migration, database) ON DELETE CASCADE
+);
+COMMENT ON TABLE pgferry.stream_sample IS 'a streaming database''s latency and pending bytes over the last hour, one row every few seconds (the console''s charts)';
+`,
+  },
 ];
 
 /** The highest control-catalog version this build installs (`pgferry version` prints it). */

@@ -29,6 +29,7 @@ import { endOfDatabases, streamingSubState } from '../core/transitions';
 import { failpoint } from '../util/failpoints';
 import { StreamStops } from './streamStops';
 import { RequestWakeup } from '../control/requestWakeup';
+import { recordStreamSample } from '../control/streamSamples';
 import type { MigrationRun } from '../run/migrationRun';
 import { SchemaWatch } from './schemaWatch';
 import { copyDatabaseAt, finishDatabase, prepareTargetDatabase, readSourceProperties } from './databasePhases';
@@ -116,6 +117,14 @@ async function report(
       slotRetainedBytes: retained,
       ...(stats.appliedLsn > 0n ? { appliedLsn: formatLsn(stats.appliedLsn) } : {}),
     });
+    // the console's charts: one row every few seconds (control/streamSamples.ts bounds the rate)
+    await recordStreamSample(
+      run.store,
+      run.spec.migrationName,
+      s.database,
+      { latencySeconds: stats.latencySeconds, pendingBytes: pending },
+      at,
+    );
     if (retained !== null && retained > run.spec.slotRetainedWarnBytes && !warned.has(s.slot)) {
       warned.add(s.slot);
       await run.warn(
