@@ -1,0 +1,82 @@
+// `pgferry console` as a user starts it: the target from --target-url and PGPASSWORD, the page's
+// address printed with its token, the grid served from it, the password nowhere in the output or
+// the answers, and SIGINT stopping it with exit 0.
+import assert from 'node:assert/strict';
+import type { ChildProcess } from 'node:child_process';
+import net from 'node:net';
+import { parseMigrationSpec, ControlStore } from '../../provider/engine';
+import { serverSpec, startCluster, type Cluster } from '../support';
+import { runCli } from '../cli/helpers';
+
+/** Resolves with the address the console prints, once printed. */
+function printedAddress(child: ChildProcess): Promise<string> {
+  return new Promise((resolve, reject) => {
+    let out = '';
+    child.stdout!.on('data', (chunk: Buffer) => {
+      out += chunk.toString();
+      const url = /pgferry console: (http:\S+)/.exec(out)?.[1];
+      if (url) resolve(url);
+    });
+    child.once('close', () => reject(new Error(`pgferry console exited before printing its address: ${out}`)));
+  });
+}
+
+/** A port free on the loopback now (the command's --port takes 1-65535, not 0). */
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer().listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as net.AddressInfo;
+      server.close(() => resolve(port));
+    });
+    server.on('error', reject);
+  });
+}
+
+describe('pgferry console (the command)', function () {
+  this.timeout(120_000);
+  let target: Cluster;
+
+  before(async () => {
+    target = await startCluster({ major: 15, label: 'console-cmd' });
+    const store = new ControlStore(serverSpec(target));
+    try {
+      await store.register(
+        parseMigrationSpec({
+          migrationName: 'registered-only',
+          source: { host: 'source.invalid', user: 'postgres', password: 'not-this-one' },
+          target: serverSpec(target),
+          databases: ['alpha'],
+        }),
+      );
+    } finally {
+      await store.close();
+    }
+  });
+  after(async () => target?.stop());
+
+  it('prints the address with its token, serves the grid there, and stops on SIGINT', async () => {
+    let child: ChildProcess | undefined;
+    let answers = '';
+    const port = await freePort();
+    const running = runCli(
+      ['console', '--target-url', `postgres://${target.user}@${target.host}:${target.port}/postgres`, '--port', String(port)],
+      { PGPASSWORD: target.password },
+      60_000,
+      (c) => (child = c),
+    );
+    const url = await printedAddress(child!);
+    assert.match(url, new RegExp(`^http://127\\.0\\.0\\.1:${port}/#token=[\\w-]{20,}$`));
+    const origin = new URL(url).origin;
+    const grid = await fetch(`${origin}/api/migrations?filter=all`);
+    assert.equal(grid.status, 200);
+    answers += await grid.text();
+    assert.match(answers, /"name":"registered-only"/);
+    const page = await fetch(`${origin}/`);
+    answers += await page.text();
+    assert.match(page.headers.get('content-security-policy') ?? '', /default-src 'self'/);
+    child!.kill('SIGINT');
+    const result = await running;
+    assert.equal(result.code, 0, result.stderr);
+    for (const text of [result.stdout, result.stderr, answers]) assert.equal(text.includes(target.password), false);
+  });
+});
