@@ -11,7 +11,7 @@ import { PAGE_HTML } from './page/html';
 import { PAGE_CSS } from './page/style';
 import { refusal, TOKEN_HEADER, type Access } from './security';
 import { gridRow, migrationPage } from './view';
-import type { CatalogWatch } from './watch';
+import { isActive, type CatalogWatch } from './watch';
 
 /** Every asset, read once at start: the compiled page script, its style, and uPlot (the charts). */
 function assets(): Record<string, { type: string; body: string }> {
@@ -71,15 +71,14 @@ export function consoleServer(options: ConsoleServerOptions): FastifyInstance {
   app.get<{ Querystring: { filter?: string } }>('/api/migrations', async (request) => {
     const reading = watch.current();
     const all = request.query.filter === 'all';
-    const active = (m: MigrationStatus) => m.state === 'InProgress' || m.state === 'WaitingForUserAction' || m.state === 'CleaningUp';
-    return { ...readingFacts(), rows: reading.migrations.filter((m) => all || active(m)).map(gridRow) };
+    return { ...readingFacts(), rows: reading.migrations.filter((m) => all || isActive(m)).map(gridRow) };
   });
 
   app.get<{ Params: { name: string } }>('/api/migrations/:name', async (request, reply) => {
     const status = watch.find(request.params.name);
     if (!status) return reply.code(404).send({ ...readingFacts(), error: `migration "${request.params.name}" not found on the target` });
-    const { tables, rates } = await watch.tablesOf(status);
-    return { ...readingFacts(), page: migrationPage(status, tables, rates), series: await watch.seriesOf(status) };
+    const [{ tables, rates }, series] = await Promise.all([watch.tablesOf(status), watch.seriesOf(status)]);
+    return { ...readingFacts(), page: migrationPage(status, tables, rates), series };
   });
 
   app.post<{ Params: { name: string } }>('/api/migrations/:name/cutover', async (request, reply) =>

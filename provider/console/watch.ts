@@ -24,6 +24,22 @@ export interface Reading {
   readonly errorSince?: number;
 }
 
+/** A reading under way for longer than this says the target does not answer. */
+const SLOW_READING_MS = 10_000;
+
+/** How many readings of the migrations in progress between two readings of every migration. */
+const FULL_EVERY = 15;
+
+/** The catalog's Active filter (control/store.ts list): in progress, waiting for the user, cleaning up. */
+export function isActive(m: MigrationStatus): boolean {
+  return m.state === 'InProgress' || m.state === 'WaitingForUserAction' || m.state === 'CleaningUp';
+}
+
+/** Two lists of migrations as one, in the catalog's order (by creation). */
+function mergeByCreation(a: readonly MigrationStatus[], b: readonly MigrationStatus[]): MigrationStatus[] {
+  return [...a, ...b].sort((x, y) => (x.createdAt < y.createdAt ? -1 : x.createdAt > y.createdAt ? 1 : 0));
+}
+
 function timeout<T>(ms: number): Promise<T | undefined> {
   return new Promise((resolve) => setTimeout(() => resolve(undefined), ms).unref());
 }
@@ -37,6 +53,9 @@ export class CatalogWatch {
   private readonly rates = new Map<string, RateMeter>();
   private timer: NodeJS.Timeout | undefined;
   private stopped = false;
+  private readings = 0;
+  /** When the reading under way started: one that waits long on the target is said before it fails. */
+  private readingSince: number | undefined;
   private wake: (() => void) | undefined;
 
   constructor(
@@ -56,14 +75,16 @@ export class CatalogWatch {
   }
 
   private async loop(): Promise<void> {
+    let took = 0;
     while (!this.stopped) {
-      const started = Date.now();
-      await this.readOnce();
-      const took = Date.now() - started;
       await new Promise<void>((resolve) => {
         this.wake = resolve;
         this.timer = setTimeout(resolve, Math.max(this.intervalMs, took * BUSY_FACTOR) - took);
       });
+      if (this.stopped) return;
+      const started = Date.now();
+      await this.readOnce();
+      took = Date.now() - started;
     }
   }
 
@@ -73,17 +94,46 @@ export class CatalogWatch {
     this.wake?.();
   }
 
+  /**
+   * Reads the migrations in progress; every FULL_EVERY readings, or when one of them finished (it
+   * leaves that list), every migration. A finished migration rarely changes, and reading each one
+   * costs the target a query: at 1,000 migrations, most of them finished, this is what keeps a
+   * reading short.
+   */
   private async readOnce(): Promise<void> {
+    this.readingSince = Date.now();
     try {
-      const migrations = await this.listStore.list('all');
-      const now = Date.now();
-      this.reading = { migrations, readAt: now };
+      const full = this.readings % FULL_EVERY === 0;
+      let migrations = await this.listStore.list(full ? 'all' : 'active');
+      if (!full) {
+        const read = new Set(migrations.map((m) => m.name));
+        const left = this.reading.migrations.some((m) => isActive(m) && !read.has(m.name));
+        migrations = left
+          ? await this.listStore.list('all')
+          : mergeByCreation(
+              this.reading.migrations.filter((m) => !isActive(m)),
+              migrations,
+            );
+      }
+      this.readings += 1;
+      this.reading = { migrations, readAt: Date.now() };
     } catch (error) {
-      this.reading = { ...this.reading, error: this.describe(error), errorSince: this.reading.errorSince ?? Date.now() };
+      this.reading = { ...this.reading, error: this.describe(error), errorSince: this.reading.errorSince ?? this.readingSince };
+    } finally {
+      this.readingSince = undefined;
     }
   }
 
+  /**
+   * The last reading; while the target does not answer, since when. The catalog's connection tries
+   * a statement again for about a minute before it fails: a reading waiting longer than
+   * SLOW_READING_MS is said at once rather than then.
+   */
   current(): Reading {
+    const since = this.readingSince;
+    if (this.reading.error === undefined && since !== undefined && Date.now() - since > SLOW_READING_MS) {
+      return { ...this.reading, error: `no answer from the target for ${Math.round((Date.now() - since) / 1000)} s`, errorSince: since };
+    }
     return this.reading;
   }
 

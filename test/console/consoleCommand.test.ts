@@ -5,7 +5,8 @@ import assert from 'node:assert/strict';
 import type { ChildProcess } from 'node:child_process';
 import net from 'node:net';
 import { parseMigrationSpec, ControlStore } from '../../provider/engine';
-import { serverSpec, startCluster, type Cluster } from '../support';
+import { serverSpec, startCluster, until, type Cluster } from '../support';
+import { startConsole } from '../../provider/console';
 import { runCli } from '../cli/helpers';
 
 /** Resolves with the address the console prints, once printed. */
@@ -78,5 +79,44 @@ describe('pgferry console (the command)', function () {
     const result = await running;
     assert.equal(result.code, 0, result.stderr);
     for (const text of [result.stdout, result.stderr, answers]) assert.equal(text.includes(target.password), false);
+  });
+
+  // last: it stops the target
+  it('keeps answering with the last reading when the target stops, and says since when', async () => {
+    const running = await startConsole({ target: serverSpec(target), port: 0, intervalMs: 200 });
+    try {
+      const origin = new URL(running.url).origin;
+      const grid = async () =>
+        (await fetch(`${origin}/api/migrations?filter=all`)).json() as Promise<{
+          rows: { name: string }[];
+          unreachable?: string;
+          unreachableSince?: string;
+        }>;
+      assert.deepEqual(
+        (await grid()).rows.map((r) => r.name),
+        ['registered-only'],
+      );
+      await target.stop();
+      const down = await until(
+        'the console to say the target does not answer',
+        async () => {
+          const body = await grid();
+          return body.unreachable ? body : undefined;
+        },
+        30_000,
+      );
+      assert.deepEqual(
+        down.rows.map((r) => r.name),
+        ['registered-only'],
+      );
+      assert.ok(Date.parse(down.unreachableSince!) > 0);
+      const started = Date.now();
+      const page = await fetch(`${origin}/api/migrations/registered-only`);
+      assert.equal(page.status, 200);
+      // the tables and samples it cannot read are given up after 2 s (watch.ts), the page answers
+      assert.ok(Date.now() - started < 3_500, `the page waited ${Date.now() - started} ms on the target`);
+    } finally {
+      await running.close();
+    }
   });
 });
