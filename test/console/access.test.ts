@@ -1,0 +1,41 @@
+// Who may use the console (provider/console/security.ts), rule by rule: pure, no server.
+import assert from 'node:assert/strict';
+import { isLoopback, refusal, type Access } from '../../provider/console/security';
+
+const local: Access = { token: 'secret-token-123', loopback: true, port: 8080 };
+const open: Access = { ...local, loopback: false };
+const host = '127.0.0.1:8080';
+const act = { method: 'POST', host, origin: `http://${host}`, fetchSite: 'same-origin', token: local.token };
+
+describe('console access (unit)', () => {
+  it('tells the loopback from other addresses', () => {
+    for (const a of ['127.0.0.1', '127.1.2.3', '::1', 'localhost']) assert.equal(isLoopback(a), true, a);
+    for (const a of ['0.0.0.0', '10.0.0.4', '::', 'example.com', '128.0.0.1']) assert.equal(isLoopback(a), false, a);
+  });
+
+  it('on the loopback, reads need no token but the Host must name the loopback', () => {
+    assert.equal(refusal(local, { method: 'GET', host }), undefined);
+    assert.equal(refusal(local, { method: 'GET', host: 'localhost:8080' }), undefined);
+    assert.equal(refusal(local, { method: 'GET', host: 'rebound.example:8080' })?.status, 403);
+    assert.equal(refusal(local, { method: 'GET', host: '127.0.0.1:9999' })?.status, 403);
+    assert.equal(refusal(local, { method: 'GET' })?.status, 403);
+  });
+
+  it('off the loopback, every read needs the token', () => {
+    assert.equal(refusal(open, { method: 'GET', host: '10.0.0.4:8080' })?.status, 401);
+    assert.equal(refusal(open, { method: 'GET', host: '10.0.0.4:8080', token: 'secret-token-12' })?.status, 401);
+    assert.equal(refusal(open, { method: 'GET', host: '10.0.0.4:8080', token: open.token }), undefined);
+  });
+
+  it('an action needs the token, the same origin and a same-origin fetch', () => {
+    assert.equal(refusal(local, act), undefined);
+    assert.equal(refusal(local, { ...act, token: undefined })?.status, 401);
+    assert.equal(refusal(local, { ...act, token: 'wrong' })?.status, 401);
+    assert.equal(refusal(local, { ...act, origin: undefined })?.status, 403);
+    assert.equal(refusal(local, { ...act, origin: 'http://evil.example' })?.status, 403);
+    assert.equal(refusal(local, { ...act, origin: 'https://127.0.0.1:8080' })?.status, 403);
+    assert.equal(refusal(local, { ...act, fetchSite: 'cross-site' })?.status, 403);
+    assert.equal(refusal(local, { ...act, fetchSite: undefined }), undefined); // an older browser sends none
+    assert.equal(refusal(open, { ...act, host: '10.0.0.4:8080', origin: 'http://10.0.0.4:8080' }), undefined);
+  });
+});
