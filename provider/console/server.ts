@@ -77,8 +77,10 @@ export function consoleServer(options: ConsoleServerOptions): FastifyInstance {
   app.get<{ Params: { name: string } }>('/api/migrations/:name', async (request, reply) => {
     const status = watch.find(request.params.name);
     if (!status) return reply.code(404).send({ ...readingFacts(), error: `migration "${request.params.name}" not found on the target` });
-    const [{ tables, rates }, series] = await Promise.all([watch.tablesOf(status), watch.seriesOf(status)]);
-    return { ...readingFacts(), page: migrationPage(status, tables, rates), series };
+    const [{ tables, rates }, series, events] = await Promise.all([watch.tablesOf(status), watch.seriesOf(status), watch.eventsOf(status)]);
+    // the catalog holds no secret; masked all the same, as every line the CLI prints
+    const masked = events.map((e) => ({ ...e, message: maskSecrets(e.message, [target.password]) }));
+    return { ...readingFacts(), page: migrationPage(status, tables, rates), series, events: masked };
   });
 
   app.post<{ Params: { name: string } }>('/api/migrations/:name/cutover', async (request, reply) =>

@@ -15,6 +15,16 @@ export interface Series {
   readonly pending: (number | null)[];
 }
 
+export interface ConsoleEvent {
+  readonly at: string;
+  readonly level: string;
+  readonly database?: string;
+  readonly message: string;
+}
+
+/** How many of a migration's events its page shows. */
+const EVENTS_SHOWN = 25;
+
 export interface Reading {
   readonly migrations: readonly MigrationStatus[];
   /** When the migrations were read (ms since the epoch); undefined before the first reading. */
@@ -49,6 +59,7 @@ export class CatalogWatch {
   private readonly pageStore: ControlStore;
   private reading: Reading = { migrations: [] };
   private readonly seriesRead = new Map<string, Record<string, Series>>();
+  private readonly eventsRead = new Map<string, readonly ConsoleEvent[]>();
   private readonly tablesRead = new Map<string, readonly TableProgress[]>();
   private readonly rates = new Map<string, RateMeter>();
   private timer: NodeJS.Timeout | undefined;
@@ -139,6 +150,16 @@ export class CatalogWatch {
 
   find(name: string): MigrationStatus | undefined {
     return this.reading.migrations.find((m) => m.name === name);
+  }
+
+  /** A migration's last events, newest first (schema changes on the source among them), or the last ones read. */
+  async eventsOf(m: MigrationStatus): Promise<readonly ConsoleEvent[]> {
+    const read = await Promise.race([
+      this.pageStore.events(m.name, EVENTS_SHOWN).catch(() => undefined),
+      timeout<never>(PAGE_READ_TIMEOUT_MS),
+    ]);
+    if (read) this.eventsRead.set(m.name, read.reverse());
+    return this.eventsRead.get(m.name) ?? [];
   }
 
   /** The charts of a migration's databases: its samples of the last hour, or the last ones read. */

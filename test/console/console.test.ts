@@ -10,7 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { startConsole, type RunningConsole } from '../../provider/console';
-import { requestDataMigrationStart, runMigration, showMigration, startMigration } from '../../provider/engine';
+import { ControlStore, requestDataMigrationStart, runMigration, showMigration, startMigration } from '../../provider/engine';
 import type { MigrationSpec } from '../../provider/engine/input/migrationSpec';
 import { pairSpec, requirePrerequisite, serverSpec, startPair, startSourceWriter, until, type ServerPair } from '../support';
 
@@ -84,6 +84,24 @@ async function chartSamplesBounded(pair: ServerPair, migration: string, database
   for (let i = 1; i < samples.length; i++) {
     const gap = samples[i]!.at.getTime() - samples[i - 1]!.at.getTime();
     assert.ok(gap >= 4_900, `two samples ${gap} ms apart`);
+  }
+}
+
+/** The page's events are the catalog's last 25, newest first (read again until both agree). */
+async function eventsAsCatalog(page: Page, pair: ServerPair, migration: string): Promise<void> {
+  const store = new ControlStore(serverSpec(pair.target));
+  try {
+    await until(
+      'the events of the page and the catalog to agree',
+      async () => {
+        const catalog = (await store.events(migration, 25)).reverse().map((e) => e.message);
+        const shown = await page.locator('#events tbody tr td:nth-child(4)').allTextContents();
+        return catalog.length > 0 && JSON.stringify(shown) === JSON.stringify(catalog) ? true : undefined;
+      },
+      20_000,
+    );
+  } finally {
+    await store.close();
   }
 }
 
@@ -199,6 +217,7 @@ describe('pgferry console (headless Chromium)', function () {
       (await page.locator('#summary').textContent())?.includes('Succeeded') ? true : undefined,
     );
     assert.equal(await page.getByRole('button', { name: 'Cutover' }).isDisabled(), true);
+    await eventsAsCatalog(page, pair, streaming);
   });
 
   it('cancels from the Cancel button', async () => {

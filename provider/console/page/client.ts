@@ -75,6 +75,12 @@ void (function consoleClient() {
     latency: (number | null)[];
     pending: (number | null)[];
   }
+  interface ConsoleEvent {
+    at: string;
+    level: string;
+    database?: string;
+    message: string;
+  }
   interface Reading {
     readAt?: string;
     unreachable?: string;
@@ -277,6 +283,17 @@ void (function consoleClient() {
     );
   }
 
+  function renderEvents(events: ConsoleEvent[]): void {
+    const table = renderTable(
+      ['At', 'Level', 'Database', 'Message'],
+      events.map((e) => [when(e.at), e.level, e.database, e.message]),
+    );
+    for (const [i, row] of Array.from(table.querySelectorAll('tbody tr')).entries()) {
+      if (events[i]!.level !== 'info') row.classList.add('status-Warning');
+    }
+    byId('events').replaceChildren(events.length === 0 ? el('p', { class: 'note' }, 'No events.') : table);
+  }
+
   function renderPage(page: Page, series: Record<string, Series>): void {
     shown = page;
     byId('migration-title').textContent = page.name;
@@ -374,9 +391,14 @@ void (function consoleClient() {
         connection(body, ok ? undefined : body.error);
         if (ok) renderGrid(body.rows);
       } else {
-        const { ok, body } = await api<{ page: Page; series: Record<string, Series> }>(`/api/migrations/${encodeURIComponent(where.name)}`);
+        const { ok, body } = await api<{ page: Page; series: Record<string, Series>; events: ConsoleEvent[] }>(
+          `/api/migrations/${encodeURIComponent(where.name)}`,
+        );
         connection(body, ok ? undefined : body.error);
-        if (ok) renderPage(body.page, body.series);
+        if (ok) {
+          renderPage(body.page, body.series);
+          renderEvents(body.events);
+        }
       }
     } catch (error) {
       connection(undefined, (error as Error).message);

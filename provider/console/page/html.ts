@@ -53,6 +53,9 @@ export const PAGE_HTML = `<!doctype html>
     <div id="verification"></div>
     <h2>Runtime</h2>
     <div id="runtime"></div>
+    <h2>Events</h2>
+    <p class="note">The last 25, newest first: schema changes on the source, stops and retries among them.</p>
+    <div id="events" class="scroll"></div>
   </section>
 </main>
 <dialog id="confirm" aria-labelledby="confirm-title">
