@@ -76,11 +76,19 @@ async function refusesStrangers(pair: ServerPair, consoleRun: RunningConsole, na
 
 /** The chart's samples are the catalog's, recorded by the runner at most one every 5 s per database. */
 async function chartSamplesBounded(pair: ServerPair, migration: string, database: string): Promise<void> {
-  const samples = await pair.target.query<{ at: Date }>(
-    `SELECT at FROM pgferry.stream_sample WHERE migration = $1 AND database = $2 ORDER BY at`,
-    [migration, database],
+  // three samples at least, so the gaps are checked twice (and the screenshot's chart has a line)
+  const samples = await until(
+    'three chart samples in the catalog',
+    async () => {
+      const rows = await pair.target.query<{ at: Date }>(
+        `SELECT at FROM pgferry.stream_sample WHERE migration = $1 AND database = $2 ORDER BY at`,
+        [migration, database],
+      );
+      return rows.length >= 3 ? rows : undefined;
+    },
+    30_000,
+    500,
   );
-  assert.ok(samples.length >= 1, 'no chart sample in the catalog');
   for (let i = 1; i < samples.length; i++) {
     const gap = samples[i]!.at.getTime() - samples[i - 1]!.at.getTime();
     assert.ok(gap >= 4_900, `two samples ${gap} ms apart`);
