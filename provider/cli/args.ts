@@ -98,7 +98,7 @@ function buildProgram(out: { text: string }): Program {
       .exitOverride()
       .configureOutput({ writeOut: (s) => (out.text += s), writeErr: () => undefined })
       .allowExcessArguments(false);
-    if (command !== 'demo') for (const option of RESULT_OPTIONS()) sub.addOption(option);
+    if (command !== 'demo' && command !== 'console') for (const option of RESULT_OPTIONS()) sub.addOption(option);
     for (const option of spec.options()) sub.addOption(option);
     sub.action(() => undefined);
   }
@@ -174,8 +174,8 @@ const SERVER_NAME = /^[A-Za-z0-9][A-Za-z0-9.-]{0,252}$/;
 /**
  * Which flag names the migration and which the server. az (to 2.85) writes `--name SERVER
  * --migration-name M`; az 2.86+ and pgferry write `--name M` with `--server-name SERVER`. So:
- * with --migration-name, --name is the server; otherwise --name is the migration. `list` names
- * no migration: there --name is the server.
+ * with --migration-name, --name is the server; otherwise --name is the migration. `list` and
+ * `console` name no migration: there --name is the server.
  */
 function resolveNames(
   command: Command,
@@ -183,7 +183,7 @@ function resolveNames(
 ): { migration?: string; server?: string; nameFlag: '--name' | '--migration-name' } {
   const both = () => usage('--name', 'names the server beside --migration-name, and so does --server-name; give one of them');
   let names: { migration?: string; server?: string; nameFlag: '--name' | '--migration-name' };
-  if (command === 'list') {
+  if (command === 'list' || command === 'console') {
     if (o.name !== undefined && o.serverName !== undefined) throw both();
     names = { server: o.serverName ?? o.name, nameFlag: '--name' };
   } else if (o.migrationName !== undefined) {

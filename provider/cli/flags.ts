@@ -247,6 +247,8 @@ export const COMMAND_SPECS: Record<Command, CommandSpec> = {
         '--address <address>',
         'the address to listen on (default 127.0.0.1; any other requires the printed token for every request)',
       ),
+      ...SERVER_OPTIONS(),
+      PROPERTIES(),
       ...common(),
     ],
   },
