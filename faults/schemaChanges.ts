@@ -11,6 +11,7 @@
 // The workload names only the columns it writes (faults/campaignWorkload.ts), so every change here
 // leaves the application working: no change touches big.grp/label, docs.title/body, orders'
 // item_id/amount/ticket, flags' two columns or notes' author/body.
+import { retrying } from '../provider/engine/connect/retry';
 import type { MigrationStatus } from '../provider/engine/core/model';
 import type { Cluster } from '../test/support';
 import type { SchemaChangeReport, TrialResult } from './outcome';
@@ -79,35 +80,32 @@ export function schemaChangeNamed(name: string): SchemaChange {
 
 /** Lock waits before the DDL gives up and tries again (the workload's transactions are short). */
 const LOCK_TIMEOUT = '2s';
-const ATTEMPTS = 10;
+/** Ten tries a second apart. */
+const RETRY = { attempts: 10, firstDelayMs: 1000, maxDelayMs: 1000 };
 
 /**
  * Runs the change's DDL in one transaction on `server` (the source, or the target when the user
  * repeats it there), trying again while it waits behind a lock or meets a restart.
  */
 async function makeSchemaChange(server: Cluster, database: string, change: Pick<SchemaChange, 'sql'>): Promise<void> {
-  let last: unknown;
-  for (let attempt = 0; attempt < ATTEMPTS; attempt++) {
-    const client = await server.connect(database).catch((error: unknown) => {
-      last = error;
-      return undefined;
-    });
-    if (client) {
+  // any failure is tried again: a lock wait that gave up, or a server restarting under a fault
+  await retrying(
+    RETRY,
+    async () => {
+      const client = await server.connect(database);
       client.on('error', () => undefined);
       try {
         await client.query(`SET lock_timeout = '${LOCK_TIMEOUT}'`);
         await client.query(`BEGIN; ${change.sql}; COMMIT`);
-        return;
       } catch (error) {
-        last = error;
         await client.query('ROLLBACK').catch(() => undefined);
+        throw error;
       } finally {
         await client.end().catch(() => undefined);
       }
-    }
-    await new Promise((r) => setTimeout(r, 1000));
-  }
-  throw last instanceof Error ? last : new Error(String(last));
+    },
+    { retryOn: () => true },
+  );
 }
 
 /** A statement the user can run as printed: SQL, not advice (fixes.ts words a few fixes as advice). */

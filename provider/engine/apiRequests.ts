@@ -5,7 +5,7 @@
 import { withStore, notFound } from './api';
 import type { ControlStore } from './control/store';
 import { isPgferryError, PgferryError } from './core/errors';
-import { isDatabaseDone, SCHEDULED_SUB_STATES, unknownDatabases, windowRefusal, type MigrationWindow } from './core/transitions';
+import { checkWindowUsable, isDatabaseDone, SCHEDULED_SUB_STATES, unknownDatabases, type MigrationWindow } from './core/transitions';
 import { isFinalState, type MigrationStatus, type MigrationSubState } from './core/model';
 import { runnerStopped, waitingForApplyFix } from './core/statusChecks';
 import type { CutoverOptions, MigrationSpec, ServerSpec } from './input/migrationSpec';
@@ -208,22 +208,15 @@ export async function moveMigrationWindow(target: ServerSpec, name: string, wind
   return withStore(target, async (store) => {
     const status = await store.get(name);
     if (!status) throw notFound(name);
-    const stored = await store.migrationWindow(name);
-    if (stored.start === normalized.start && stored.end === normalized.end) return status;
+    const stored = status.spec;
+    if (stored.migrationWindowStartTimeInUtc === normalized.start && stored.migrationWindowEndTimeInUtc === normalized.end) return status;
     if (isFinalState(status.state)) {
       throw new PgferryError('MIGRATION_FINISHED', `migration "${name}" is already ${status.state}; its window can no longer move`, {
         category: 'input',
         field: 'migrationWindowStartTimeInUtc',
       });
     }
-    const refused = windowRefusal(normalized, Date.now());
-    if (refused) {
-      throw new PgferryError('MIGRATION_WINDOW_INVALID', refused, {
-        category: 'input',
-        field: 'migrationWindowEndTimeInUtc',
-        fix: 'give a window whose end is in the future and after its start, or leave both unset to start now',
-      });
-    }
+    checkWindowUsable(normalized, Date.now());
     await store.setMigrationWindow(name, normalized);
     const waits = SCHEDULED_SUB_STATES.has(status.subState) || status.subState === 'PerformingPreRequisiteSteps';
     await store.recordEvent(

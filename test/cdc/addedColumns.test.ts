@@ -4,7 +4,6 @@
 // by column name, naming a column that is on one side only.
 import assert from 'node:assert/strict';
 import {
-  parseMigrationSpec,
   requestCutover,
   resumeMigration,
   runMigration,
@@ -16,20 +15,12 @@ import { ControlStore } from '../../provider/engine/control/store';
 import { isFinalState } from '../../provider/engine/core/model';
 import { tableVerifications } from '../../provider/engine/control/tableVerification';
 import { checksum, tableChecksumSql, verifyDatabases, type TableRecheck } from '../../provider/engine/verify';
-import { endIfRunning, serverSpec, startPair, until, waitForStatus, type Cluster, type ServerPair } from '../support';
+import { endIfRunning, pairSpec, startPair, until, waitForStatus, type Cluster, type ServerPair } from '../support';
 
 const ROWS = 20_000;
 
 function onlineSpec(pair: ServerPair, name: string, db: string): MigrationSpec {
-  return parseMigrationSpec({
-    migrationName: name,
-    source: serverSpec(pair.source),
-    target: serverSpec(pair.target),
-    databases: [db],
-    mode: 'Online',
-    option: 'Migrate',
-    overwriteDbsInTarget: true,
-  });
+  return pairSpec(pair, name, [db], { mode: 'Online', option: 'Migrate', overwriteDbsInTarget: true });
 }
 
 /** A source database with one table of ROWS rows, `extra` columns declared after (id, n). */
@@ -214,12 +205,7 @@ async function verifiesByColumnName(pair: ServerPair): Promise<void> {
   await pair.target.query(`CREATE DATABASE ${db}`);
   await pair.source.query(sourceDdl, [], db);
   await pair.target.query(targetDdl, [], db);
-  const spec = parseMigrationSpec({
-    migrationName: 'shapes',
-    source: serverSpec(pair.source),
-    target: serverSpec(pair.target),
-    databases: [db],
-  });
+  const spec = pairSpec(pair, 'shapes', [db]);
   const report = await verifyDatabases(spec, { databases: [db] });
   const reasons = Object.fromEntries(report.tables.map((t) => [t.table, [t.matches, t.reason, t.sourceRows, t.targetRows]]));
   assert.deepEqual(reasons['public.missing'], [false, 'column "b" is missing on the target', 1000, 1000]);

@@ -6,10 +6,10 @@
 // share the apply's open batch with it: stopping with the batch rolled back would send them again,
 // in the old shape, after the user's change, and the stream would stop on them for good.
 import assert from 'node:assert/strict';
-import { parseMigrationSpec, requestCutover, resumeMigration, runMigration, waitingForApplyFix } from '../../provider/engine';
+import { requestCutover, resumeMigration, runMigration, waitingForApplyFix } from '../../provider/engine';
 import { ControlStore } from '../../provider/engine/control/store';
 import { isFinalState } from '../../provider/engine/core/model';
-import { endIfRunning, serverSpec, startPair, until, waitForStatus, type ServerPair } from '../support';
+import { endIfRunning, pairSpec, startPair, until, waitForStatus, type ServerPair } from '../support';
 import { rowsOf } from './harness';
 
 const BURST = 400;
@@ -51,15 +51,7 @@ describe('a stream stopped on a change of shape resumes once the target has the 
         [],
         db,
       );
-      const spec = parseMigrationSpec({
-        migrationName: `shape-${i}`,
-        source: serverSpec(pair.source),
-        target: serverSpec(pair.target),
-        databases: [db],
-        mode: 'Online',
-        option: 'Migrate',
-        overwriteDbsInTarget: true,
-      });
+      const spec = pairSpec(pair, `shape-${i}`, [db], { mode: 'Online', option: 'Migrate', overwriteDbsInTarget: true });
       const store = new ControlStore(spec.target);
       const running = runMigration(spec);
       try {

@@ -6,18 +6,8 @@ import assert from 'node:assert/strict';
 import * as pulumi from '@pulumi/pulumi';
 import { parseLabConfig, type LabConfigInput } from '../../lab-stack/config';
 import { createLab, type Lab } from '../../lab-stack/lab';
-import type { MigrationFactory } from '../../lab-stack/labMigrations';
-import type { PgMigrationArgs } from '../../provider/resource';
 import { fullConfig } from './fixtures';
-import { installMocks, settle, type MockLab } from './mocks';
-
-class FakeMigration extends pulumi.CustomResource {
-  declare readonly state: pulumi.Output<string | undefined>;
-  constructor(name: string, args: PgMigrationArgs, opts?: pulumi.CustomResourceOptions) {
-    super('pgferry:test:PgMigration', name, { ...args, state: undefined }, opts);
-  }
-}
-const fakeFactory: MigrationFactory = (name, args, opts) => new FakeMigration(name, args, opts);
+import { fakeFactory, installMocks, type MockLab, settle } from './mocks';
 
 async function build(input: LabConfigInput): Promise<{ mocks: MockLab; lab: Lab }> {
   const mocks = await installMocks();

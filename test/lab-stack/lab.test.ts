@@ -3,21 +3,20 @@
 import assert from 'node:assert/strict';
 import * as pulumi from '@pulumi/pulumi';
 import {
+  fakeFactory,
   installMocks,
-  mockResolveCname,
   MOCK_ARM_TOKEN,
   MOCK_RECORD_NAME,
   MOCK_SERVER_IP,
   MOCK_SUFFIX,
+  type MockLab,
+  mockResolveCname,
   settle,
   valueOf,
-  type MockLab,
 } from './mocks';
 import { fullConfig, ROOT_CERT, SSH_KEY } from './fixtures';
 import { parseLabConfig, type LabConfigInput } from '../../lab-stack/config';
 import { createLab, stackOutputs, type Lab } from '../../lab-stack/lab';
-import type { MigrationFactory } from '../../lab-stack/labMigrations';
-import type { PgMigrationArgs } from '../../provider/resource';
 import { READY_COMMAND } from '../../lab-stack/sourceScripts';
 import { recordNameFromCname } from '../../lab-stack/server';
 
@@ -25,14 +24,6 @@ const ADMIN_PASSWORD = 'Adm1n-secret-pw';
 const SOURCE_PASSWORD = "src'pw";
 
 /** Stands in for PgMigration: registers the same arguments under a test type. */
-class FakeMigration extends pulumi.CustomResource {
-  declare readonly state: pulumi.Output<string | undefined>;
-  constructor(name: string, args: PgMigrationArgs, opts?: pulumi.CustomResourceOptions) {
-    super('pgferry:test:PgMigration', name, { ...args, state: undefined }, opts);
-  }
-}
-const fakeFactory: MigrationFactory = (name, args, opts) => new FakeMigration(name, args, opts);
-
 function allResources(lab: Lab): pulumi.Resource[] {
   return [
     lab.component,

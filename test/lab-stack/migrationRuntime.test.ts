@@ -10,13 +10,11 @@ import { promisify } from 'node:util';
 import * as pulumi from '@pulumi/pulumi';
 import { load } from 'js-yaml';
 import pg from 'pg';
-import { installMocks, mockResolveCname, settle, valueOf, type MockLab } from './mocks';
+import { fakeFactory, installMocks, type MockLab, mockResolveCname, settle, valueOf } from './mocks';
 import { fullConfig } from './fixtures';
 import { LabConfigError, parseLabConfig, type LabConfigInput } from '../../lab-stack/config';
 import { createLab, stackOutputs, type Lab } from '../../lab-stack/lab';
-import type { MigrationFactory } from '../../lab-stack/labMigrations';
 import { renderRuntimeCloudInit, runtimePgpass } from '../../lab-stack/runtimeCloudInit';
-import type { PgMigrationArgs } from '../../provider/resource';
 import { requirePrerequisite, startCluster, type Cluster } from '../support';
 
 const execFileAsync = promisify(execFile);
@@ -27,14 +25,6 @@ const LEGACY_PASSWORD = 'legacy-pw';
 const PASSWORDS = [ADMIN_PASSWORD, SOURCE_PASSWORD, LEGACY_PASSWORD];
 const PACKAGE = 'https://downloads.example.com/pgferry/pgferry-0.2.0.tgz';
 const TARGET_FQDN = 'pgferry-target.postgres.database.azure.com';
-
-class FakeMigration extends pulumi.CustomResource {
-  declare readonly state: pulumi.Output<string | undefined>;
-  constructor(name: string, args: PgMigrationArgs, opts?: pulumi.CustomResourceOptions) {
-    super('pgferry:test:PgMigration', name, { ...args, state: undefined }, opts);
-  }
-}
-const fakeFactory: MigrationFactory = (name, args, opts) => new FakeMigration(name, args, opts);
 
 /** The full fixture with the runtime on: three agents of the given size; the legacy migration stays local. */
 function runtimeConfig(): LabConfigInput {

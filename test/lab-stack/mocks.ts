@@ -2,6 +2,8 @@
 // gives azure-native resources the Azure names and ARM ids the real provider would, and answers
 // the private-record lookup. No Azure and no Pulumi CLI involved.
 import * as pulumi from '@pulumi/pulumi';
+import type { MigrationFactory } from '../../lab-stack/labMigrations';
+import type { PgMigrationArgs } from '../../provider/resource';
 
 interface Recorded {
   readonly type: string;
@@ -207,3 +209,14 @@ export function valueOf<T>(output: pulumi.Output<T>): Promise<T> {
 export async function settle(resources: Iterable<pulumi.Resource>): Promise<void> {
   await Promise.all([...resources].map((r) => valueOf(r.urn)));
 }
+
+/** A stand-in for PgMigration: the lab's migrations as plain resources, so no provider host runs under the mocks. */
+class FakeMigration extends pulumi.CustomResource {
+  declare readonly state: pulumi.Output<string | undefined>;
+  constructor(name: string, args: PgMigrationArgs, opts?: pulumi.CustomResourceOptions) {
+    super('pgferry:test:PgMigration', name, { ...args, state: undefined }, opts);
+  }
+}
+
+/** The migration factory every lab test gives createLab. */
+export const fakeFactory: MigrationFactory = (name, args, opts) => new FakeMigration(name, args, opts);

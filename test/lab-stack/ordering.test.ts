@@ -5,20 +5,10 @@
 // one edge answers both questions. The Azure rules each edge serves are cited where it is asserted.
 import assert from 'node:assert/strict';
 import * as pulumi from '@pulumi/pulumi';
-import { installMocks, mockResolveCname, settle, type MockLab } from './mocks';
+import { fakeFactory, installMocks, type MockLab, mockResolveCname, settle } from './mocks';
 import { fullConfig } from './fixtures';
 import { parseLabConfig, type LabConfigInput } from '../../lab-stack/config';
 import { createLab, type Lab } from '../../lab-stack/lab';
-import type { MigrationFactory } from '../../lab-stack/labMigrations';
-import type { PgMigrationArgs } from '../../provider/resource';
-
-class FakeMigration extends pulumi.CustomResource {
-  declare readonly state: pulumi.Output<string | undefined>;
-  constructor(name: string, args: PgMigrationArgs, opts?: pulumi.CustomResourceOptions) {
-    super('pgferry:test:PgMigration', name, { ...args, state: undefined }, opts);
-  }
-}
-const fakeFactory: MigrationFactory = (name, args, opts) => new FakeMigration(name, args, opts);
 
 /** Every option on: VPN, resolver, source VM, two runtime agents; one migration local, one by agents. */
 function everythingConfig(): LabConfigInput {

@@ -7,7 +7,7 @@ import { ident } from '../connect/quote';
 import { PgferryError } from '../core/errors';
 import { isFinalState } from '../core/model';
 import { checkStatePair } from '../core/statePairs';
-import { registeredSubState, windowRefusal } from '../core/transitions';
+import { checkWindowUsable, registeredSubState } from '../core/transitions';
 import type {
   AzureContext,
   CutoverStep,
@@ -42,14 +42,7 @@ export class ControlStore extends MigrationRequests {
    */
   async register(spec: MigrationSpec): Promise<void> {
     const window = { start: spec.migrationWindowStartTimeInUtc, end: spec.migrationWindowEndTimeInUtc };
-    const refused = windowRefusal(window, Date.now());
-    if (refused) {
-      throw new PgferryError('MIGRATION_WINDOW_INVALID', refused, {
-        category: 'input',
-        field: 'migrationWindowEndTimeInUtc',
-        fix: 'give a window whose end is in the future and after its start, or leave both unset to start now',
-      });
-    }
+    checkWindowUsable(window, Date.now());
     await this.createMigration({
       name: spec.migrationName,
       mode: spec.mode,

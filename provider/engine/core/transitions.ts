@@ -3,6 +3,7 @@
 // window), which databases a per-database cutover or cancel names, the substate while streaming,
 // and how a migration whose databases each ended on their own ends. The flow code asks; the
 // control catalog records what it answers.
+import { PgferryError } from './errors';
 import type { DatabaseState, MigrationState, MigrationStatus, MigrationSubState } from './model';
 
 /** Substates in which nothing moves until the user acts (a settled wait, for `--wait` and `pulumi up`). */
@@ -54,6 +55,17 @@ export function windowRefusal(window: MigrationWindow, nowMs: number): string | 
     return `migrationWindowEndTimeInUtc (${window.end}) is in the past; give a window that ends after now (UTC ${new Date(nowMs).toISOString()})`;
   }
   return undefined;
+}
+
+/** windowRefusal as the input error a create or a window move gives, nothing changed. */
+export function checkWindowUsable(window: MigrationWindow, nowMs: number): void {
+  const refused = windowRefusal(window, nowMs);
+  if (!refused) return;
+  throw new PgferryError('MIGRATION_WINDOW_INVALID', refused, {
+    category: 'input',
+    field: 'migrationWindowEndTimeInUtc',
+    fix: 'give a window whose end is in the future and after its start, or leave both unset to start now',
+  });
 }
 
 /** The substate a new migration is registered in: scheduled when its window opens later. */
