@@ -1,14 +1,15 @@
-// The copy ledger in a target database: a chunk's rows commit only with its done-record, only
-// under the latest claim, and only once. Two claimants of one chunk on a real server, each running
-// the engine's copy job (runCopyJob with the ledger's check before COMMIT, as copy/index.ts does):
-// the one whose claim was taken over mid-copy has its rows rolled back by the job itself, and its
-// session is left out of any transaction; the newer one commits; a second commit of a done chunk is
-// refused and rolled back the same way.
+// The copy ledger in a target database: an item's rows commit only with its done-record, only
+// under the latest claim, and only once. Two claimants of one item on a real server, each running
+// the engine's copy item (runCopyItem with the ledger's check before COMMIT, as copy/index.ts does):
+// the one whose claim was taken over mid-copy has its rows rolled back by the item itself, and its
+// session is left out of any transaction; the newer one commits; a second commit of a done item is
+// refused and rolled back the same way. A ledger an older pgferry left (its epoch table called
+// copy_fence) is taken over with its rows.
 import assert from 'node:assert/strict';
 import type pg from 'pg';
 import { listTables, type SourceTable } from '../../provider/engine/catalog';
-import { runCopyJob } from '../../provider/engine/copy/copyJob';
-import { createLedger, raiseFence, readDoneRecords, recordChunkDone } from '../../provider/engine/copy/doneRecords';
+import { runCopyItem } from '../../provider/engine/copy/copyItem';
+import { createLedger, raiseEpoch, readDoneRecords, recordItemDone } from '../../provider/engine/copy/doneRecords';
 import { startCluster, type Cluster } from '../support';
 
 const MIGRATION = 'ledger-test';
@@ -47,16 +48,16 @@ describe('copy ledger', function () {
     await cluster?.stop();
   });
 
-  /** The engine's copy of the chunk into `target` under `epoch`; `meanwhile` runs in its transaction just before the ledger's check. */
+  /** The engine's copy of the item into `target` under `epoch`; `meanwhile` runs in its transaction just before the ledger's check. */
   const copyChunk = (target: pg.Client, epoch: number, meanwhile?: () => Promise<void>) =>
-    runCopyJob({
-      job: { table },
+    runCopyItem({
+      item: { table },
       source,
       target,
       encoding: 'UTF8',
       beforeCommit: async (into, result) => {
         await meanwhile?.();
-        await recordChunkDone(into, MIGRATION, { item: ITEM, epoch, ...result });
+        await recordItemDone(into, MIGRATION, { item: ITEM, epoch, ...result });
       },
     });
   /** Rows in the target table as another session sees them. */
@@ -69,14 +70,14 @@ describe('copy ledger', function () {
     return rows[0]!;
   };
 
-  it('a claimant whose claim was taken over has its rows rolled back by the copy job; the newer claim commits once', async () => {
-    await raiseFence(stale, MIGRATION, ITEM, 1);
+  it('a claimant whose claim was taken over has its rows rolled back by the copy item; the newer claim commits once', async () => {
+    await raiseEpoch(stale, MIGRATION, ITEM, 1);
     // the chunk is claimed again (the first claimant looked dead) while the first is mid-copy, its rows in
     await assert.rejects(
-      copyChunk(stale, 1, () => raiseFence(fresh, MIGRATION, ITEM, 2)),
+      copyChunk(stale, 1, () => raiseEpoch(fresh, MIGRATION, ITEM, 2)),
       (e: { code?: string }) => e.code === 'COPY_CLAIM_LOST',
     );
-    // no ROLLBACK from the test: the job's own rolled the rows back and ended its transaction
+    // no ROLLBACK from the test: the item's own rolled the rows back and ended its transaction
     assert.deepEqual(await session(stale), { n: 0, xid: null }, 'the stale claimant session: no rows, no open transaction');
     assert.equal(await committed(), 0, 'the stale claimant rows were not committed');
 
@@ -85,13 +86,31 @@ describe('copy ledger', function () {
     assert.equal(await committed(), ROWS);
 
     // a fence is never lowered, and a done chunk cannot be committed again, whatever the epoch
-    await raiseFence(stale, MIGRATION, ITEM, 1);
-    await raiseFence(stale, MIGRATION, ITEM, 3);
+    await raiseEpoch(stale, MIGRATION, ITEM, 1);
+    await raiseEpoch(stale, MIGRATION, ITEM, 3);
     await assert.rejects(copyChunk(stale, 3), /duplicate key/);
     assert.deepEqual(await session(stale), { n: ROWS, xid: null }, 'the refused commit rolled back: the first load stays, once');
     assert.equal(await committed(), ROWS, 'rows loaded twice: none');
     const records = await readDoneRecords(fresh, MIGRATION);
     assert.deepEqual([...records.values()], [{ item: ITEM, epoch: 2, rows: ROWS, bytes: records.get(ITEM)?.bytes }]);
-    assert.ok(records.get(ITEM)!.bytes > 0, 'the done-record carries the bytes the job copied');
+    assert.ok(records.get(ITEM)!.bytes > 0, 'the done-record carries the bytes the item copied');
+  });
+
+  it("takes over an older pgferry's copy_fence table, rows included, on resume", async () => {
+    await cluster.query('CREATE DATABASE ledger_old');
+    const old = await cluster.connect('ledger_old');
+    try {
+      await old.query(`CREATE SCHEMA pgferry;
+        CREATE TABLE pgferry.copy_fence (migration text NOT NULL, item text NOT NULL, epoch bigint NOT NULL, PRIMARY KEY (migration, item));
+        INSERT INTO pgferry.copy_fence VALUES ('${MIGRATION}', '${ITEM}', 7)`);
+      await createLedger(old);
+      const { rows } = await old.query<{ epoch: string; former: string | null }>(
+        `SELECT epoch, to_regclass('pgferry.copy_fence')::text AS former FROM pgferry.copy_epoch WHERE migration = $1 AND item = $2`,
+        [MIGRATION, ITEM],
+      );
+      assert.deepEqual(rows, [{ epoch: '7', former: null }]);
+    } finally {
+      await old.end();
+    }
   });
 });

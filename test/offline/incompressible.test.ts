@@ -10,13 +10,13 @@
 import assert from 'node:assert/strict';
 import pg from 'pg';
 import { listTables, type SourceTable } from '../../provider/engine/catalog';
-import { runCopyJob } from '../../provider/engine/copy/copyJob';
+import { runCopyItem } from '../../provider/engine/copy/copyItem';
 import { sampleIncompressible } from '../../provider/engine/copy/incompressible';
 import { startPair, type ServerPair } from '../support';
 
 const DB = 'incomp';
 const ROWS = 400;
-/** Heap + TOAST bytes the job claims: over the size from which tables are sampled. */
+/** Heap + TOAST bytes the item claims: over the size from which tables are sampled. */
 const LARGE = 1 << 30;
 
 const TABLE = `
@@ -127,9 +127,9 @@ describe('offline copy: columns the source could not compress skip compression',
   });
 
   const table = (name: string): SourceTable => ({ ...tables.find((t) => t.name === name)!, bytes: LARGE });
-  /** One whole-table copy job of `name` into `into` (the target's superuser session by default), both servers 15. */
+  /** One whole-table copy item of `name` into `into` (the target's superuser session by default), both servers 15. */
   const copyWhole = (name: string, into: pg.Client = target) =>
-    runCopyJob({ job: { table: table(name) }, source, target: into, encoding: 'UTF8', majors: { sourceMajor: 15, targetMajor: 15 } });
+    runCopyItem({ item: { table: table(name) }, source, target: into, encoding: 'UTF8', majors: { sourceMajor: 15, targetMajor: 15 } });
 
   it('the sample names the column whose large values are all stored uncompressed, and only it', async () => {
     // the premise, on the source: pglz gave up on hexed, compressed wordy, and half of mixed

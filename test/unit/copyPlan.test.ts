@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict';
 import type { SourceTable } from '../../provider/engine/catalog';
-import { copyFormat, copyInSql, copyOutSql } from '../../provider/engine/copy/copyJob';
+import { copyFormat, copyInSql, copyOutSql } from '../../provider/engine/copy/copyItem';
 import {
   ctidRangeWheres,
   integerRangeWheres,
-  jobsForTable,
-  orderJobs,
+  itemsForTable,
+  orderItems,
   partCount,
   rangeWhere,
   tableParts,
@@ -38,22 +38,22 @@ describe('copy plan (pure)', () => {
   it('with no threshold set, splits a table over 256 MB only when it is over 1.5 even shares of the copy', () => {
     const MB = 2 ** 20;
     const auto = { splitMaxParts: 16, tableJobs: 2 };
-    // the bench database: 461 MB beside 269 MB, 2 jobs (share 365 MB): both copied whole, frozen
+    // the bench database: 461 MB beside 269 MB, 2 items (share 365 MB): both copied whole, frozen
     assert.deepEqual(tableParts([{ bytes: 461 * MB }, { bytes: 269 * MB }, { bytes: 1 }], auto), [1, 1, 1]);
     // at 4 GB: 2.7 GB beside 1.8 GB: whole too
     assert.deepEqual(tableParts([{ bytes: 2700 * MB }, { bytes: 1800 * MB }], auto), [1, 1]);
     // one large table and little else: split as the threshold says
     assert.deepEqual(tableParts([{ bytes: 1000 * MB }, { bytes: 100 * MB }], auto), [4, 1]);
     assert.deepEqual(tableParts([{ bytes: 600 * MB }], auto), [3]);
-    // never under the default threshold, never with one job
+    // never under the default threshold, never with one item
     assert.deepEqual(tableParts([{ bytes: 200 * MB }], auto), [1]);
     assert.deepEqual(tableParts([{ bytes: 1000 * MB }], { ...auto, tableJobs: 1 }), [1]);
-    // more jobs, smaller shares: 8 jobs over 4 GB (share 512 MB), a 1 GB table is split
+    // more items, smaller shares: 8 items over 4 GB (share 512 MB), a 1 GB table is split
     assert.deepEqual(
       tableParts([{ bytes: 1024 * MB }, ...Array.from({ length: 12 }, () => ({ bytes: 256 * MB }))], { ...auto, tableJobs: 8 })[0],
       4,
     );
-    // runtime agents: other agents copy parts beside this runner's jobs, so the threshold alone decides
+    // runtime agents: other agents copy parts beside this runner's items, so the threshold alone decides
     assert.deepEqual(tableParts([{ bytes: 461 * MB }, { bytes: 269 * MB }, { bytes: 1 }], { ...auto, runtime: 'agents' }), [2, 2, 1]);
   });
 
@@ -101,9 +101,9 @@ describe('copy plan (pure)', () => {
 
   it("orders the biggest table first, a split table's parts together", () => {
     const big = table({ oid: '2', bytes: 1000 });
-    const jobs = orderJobs([...jobsForTable(table(), ['TRUE']), ...jobsForTable(big, ['a', 'b'])]);
+    const items = orderItems([...itemsForTable(table(), ['TRUE']), ...itemsForTable(big, ['a', 'b'])]);
     assert.deepEqual(
-      jobs.map((j) => [j.table.oid, j.part?.index]),
+      items.map((j) => [j.table.oid, j.part?.index]),
       [
         ['2', 0],
         ['2', 1],
@@ -113,12 +113,12 @@ describe('copy plan (pure)', () => {
   });
 
   it('builds COPY statements with quoted names; binary only for built-in types', () => {
-    const job = { table: table() };
-    assert.equal(copyFormat(job), 'binary');
+    const item = { table: table() };
+    assert.equal(copyFormat(item), 'binary');
     assert.equal(copyFormat({ table: table({ binarySafe: false }) }), 'text');
-    assert.equal(copyOutSql(job, 'binary'), 'COPY "S""c"."T 1" ("id", "Na""me") TO STDOUT WITH (FORMAT binary)');
-    assert.equal(copyInSql(job, true, 'binary'), 'COPY "S""c"."T 1" ("id", "Na""me") FROM STDIN WITH (FORMAT binary, FREEZE)');
-    assert.equal(copyInSql(job, false, 'text'), 'COPY "S""c"."T 1" ("id", "Na""me") FROM STDIN');
+    assert.equal(copyOutSql(item, 'binary'), 'COPY "S""c"."T 1" ("id", "Na""me") TO STDOUT WITH (FORMAT binary)');
+    assert.equal(copyInSql(item, true, 'binary'), 'COPY "S""c"."T 1" ("id", "Na""me") FROM STDIN WITH (FORMAT binary, FREEZE)');
+    assert.equal(copyInSql(item, false, 'text'), 'COPY "S""c"."T 1" ("id", "Na""me") FROM STDIN');
     assert.equal(
       copyOutSql({ table: table(), part: { index: 1, count: 2, where: "ctid >= '(5,0)'::tid" } }, 'text'),
       `COPY (SELECT "id", "Na""me" FROM ONLY "S""c"."T 1" WHERE ctid >= '(5,0)'::tid) TO STDOUT`,

@@ -118,7 +118,7 @@ export async function withSession<T>(server: ServerSpec, options: SessionOptions
   }
 }
 
-/** A source session and a target session that work together (a copy job, a verification worker). */
+/** A source session and a target session that work together (a copy worker, a verification worker). */
 export interface SessionPair {
   readonly source: pg.Client;
   readonly target: pg.Client;

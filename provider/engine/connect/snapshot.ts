@@ -1,5 +1,5 @@
 // Exported snapshots: one session holds a REPEATABLE READ transaction open and exports its
-// snapshot; every copy job imports it (openSession's `snapshot`), so all jobs read one state.
+// snapshot; every copy worker imports it (openSession's `snapshot`), so all workers read one state.
 import { closeSession, openSession } from './session';
 import type { ServerSpec } from '../input/migrationSpec';
 

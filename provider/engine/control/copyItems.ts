@@ -1,5 +1,5 @@
 // The copy's work items in the control catalog (pgferry.copy_item): one per table, or per part of a
-// split table, with its range as numbers, its claim's fencing epoch and, once done, its row count.
+// split table, with its range as numbers, its claim's epoch and, once done, its row count.
 // The authority on whether an item is done is its done-record in the target database, committed
 // with its rows (copy/doneRecords.ts); these rows mirror it for `show` and the claimers, and a
 // resumed copy brings them back in line from the done-records before it starts.

@@ -12,7 +12,7 @@
 import type pg from 'pg';
 import { ident } from '../connect/quote';
 import { CONTROL_SCHEMA } from '../core/names';
-import type { CopyJobResult } from '../copy/copyJob';
+import type { CopyItemResult } from '../copy/copyItem';
 import type { RangeBounds } from '../copy/plan';
 
 const S = ident(CONTROL_SCHEMA);
@@ -53,7 +53,7 @@ export interface Claim {
   readonly lock: string;
 }
 
-/** A claimed item as a helper needs it to rebuild the job: the table and, for a part, its range. */
+/** A claimed item as a helper needs it to copy it: the table and, for a part, its range. */
 export interface ClaimedItem extends Claim {
   readonly tableOid: string;
   readonly part?: number;
@@ -125,7 +125,7 @@ export async function claimNextItem(
 }
 
 /** Gives a claim back at once (its holder cannot copy it now): anyone may take it. */
-export async function releaseClaim(catalog: CatalogQueries, migration: string, database: string, claim: Claim): Promise<void> {
+export async function giveBackClaim(catalog: CatalogQueries, migration: string, database: string, claim: Claim): Promise<void> {
   await catalog.query(
     `UPDATE ${S}.copy_item SET holder = NULL, claim_lock = NULL, heartbeat_at = NULL
       WHERE migration = $1 AND database = $2 AND item = $3 AND epoch = $4 AND state = 'pending'`,
@@ -188,13 +188,13 @@ export async function itemsNow(
   migration: string,
   database: string,
   items: readonly string[],
-): Promise<{ done: Map<string, CopyJobResult>; free: string[] }> {
+): Promise<{ done: Map<string, CopyItemResult>; free: string[] }> {
   const rows = await catalog.query<{ item: string; state: string; rows: string | null; bytes: string | null; free: boolean }>(
     `SELECT c.item, c.state, c.rows, c.bytes, (c.state = 'pending' AND ${CLAIM_FREE}) AS free
        FROM ${S}.copy_item c WHERE c.migration = $1 AND c.database = $2 AND c.item = ANY($3::text[])`,
     [migration, database, items],
   );
-  const done = new Map<string, CopyJobResult>();
+  const done = new Map<string, CopyItemResult>();
   const free: string[] = [];
   for (const r of rows) {
     if (r.state === 'done') done.set(r.item, { rows: Number(r.rows ?? 0), bytes: Number(r.bytes ?? 0) });

@@ -358,6 +358,14 @@ CREATE TABLE pgferry.stream_sample (
 COMMENT ON TABLE pgferry.stream_sample IS 'a streaming database''s latency and pending bytes over the last hour, one row every few seconds (the console''s charts)';
 `,
   },
+  {
+    // One word per concept (docs/glossary.md): the copy's epoch table in each target database is
+    // copy_epoch now, not copy_fence ("fence" is the writer fence alone).
+    version: 18,
+    sql: `
+COMMENT ON COLUMN pgferry.copy_item.epoch IS 'raised by every claim; the commit of the item''s rows checks it on the target (copy_epoch)';
+`,
+  },
 ];
 
 /** The highest control-catalog version this build installs (`pgferry version` prints it). */

@@ -1,6 +1,6 @@
-// The copy's ledger in each target database (pgferry.copy_done, pgferry.copy_fence): what makes a
-// chunk exactly-once. A chunk's rows and its done-record commit in ONE target transaction, and that
-// transaction first checks, on the fence row, that the claim it was copied under is still the
+// The copy's ledger in each target database (pgferry.copy_done, pgferry.copy_epoch): what makes a
+// copy item exactly-once. An item's rows and its done-record commit in ONE target transaction, and
+// that transaction first checks, on the epoch row, that the claim it was copied under is still the
 // latest: a worker that lost its claim (a newer epoch was raised) rolls its rows back. The done
 // table's key makes a second commit of one item impossible whatever the epochs say.
 import type pg from 'pg';
@@ -10,7 +10,7 @@ import { PgferryError } from '../core/errors';
 import { COPY_LEDGER } from '../core/names';
 
 const DONE = qualified(COPY_LEDGER.schema, COPY_LEDGER.done);
-const FENCE = qualified(COPY_LEDGER.schema, COPY_LEDGER.fence);
+const EPOCH = qualified(COPY_LEDGER.schema, COPY_LEDGER.epoch);
 
 export interface DoneRecord {
   readonly item: string;
@@ -22,8 +22,15 @@ export interface DoneRecord {
 /** Creates the ledger's tables in the target database (idempotent). */
 export async function createLedger(target: pg.Client): Promise<void> {
   await target.query(`CREATE SCHEMA IF NOT EXISTS ${ident(COPY_LEDGER.schema)}`);
+  // a copy started by a version that called this table copy_fence resumes on the same rows
+  const { rows } = await target.query<{ old: boolean }>('SELECT to_regclass($1) IS NULL AND to_regclass($2) IS NOT NULL AS old', [
+    EPOCH,
+    qualified(COPY_LEDGER.schema, COPY_LEDGER.formerEpoch),
+  ]);
+  if (rows[0]?.old)
+    await target.query(`ALTER TABLE ${qualified(COPY_LEDGER.schema, COPY_LEDGER.formerEpoch)} RENAME TO ${ident(COPY_LEDGER.epoch)}`);
   await target.query(
-    `CREATE TABLE IF NOT EXISTS ${FENCE} (migration text NOT NULL, item text NOT NULL, epoch bigint NOT NULL, PRIMARY KEY (migration, item))`,
+    `CREATE TABLE IF NOT EXISTS ${EPOCH} (migration text NOT NULL, item text NOT NULL, epoch bigint NOT NULL, PRIMARY KEY (migration, item))`,
   );
   await target.query(
     `CREATE TABLE IF NOT EXISTS ${DONE} (migration text NOT NULL, item text NOT NULL, epoch bigint NOT NULL,
@@ -33,7 +40,7 @@ export async function createLedger(target: pg.Client): Promise<void> {
 
 /**
  * Ends the copy sessions an earlier run left in this target database (a killed runner whose
- * connections the server has not noticed closing yet): they hold no right to commit (the fence),
+ * connections the server has not noticed closing yet): they hold no right to commit (their epoch is old),
  * but their open COPY holds locks a resumed copy would wait for. Only the caller holding the
  * migration's lease may do this; it names sessions by pgferry's own application_name.
  */
@@ -61,14 +68,14 @@ export async function readDoneRecords(target: pg.Client, migration: string): Pro
 }
 
 /**
- * Raises an item's fence to a new claim's epoch, before its copy starts: from then on a commit under
- * an older epoch fails. Waits only while an older claimant is committing (it holds the fence row for
+ * Raises an item's epoch row to a new claim's epoch, before its copy starts: from then on a commit under
+ * an older epoch fails. Waits only while an older claimant is committing (it holds the epoch row for
  * its last statements), and then finds the item done (doneRecordOf).
  */
-export async function raiseFence(target: pg.Client, migration: string, item: string, epoch: number): Promise<void> {
+export async function raiseEpoch(target: pg.Client, migration: string, item: string, epoch: number): Promise<void> {
   await target.query(
-    `INSERT INTO ${FENCE} (migration, item, epoch) VALUES ($1, $2, $3)
-     ON CONFLICT (migration, item) DO UPDATE SET epoch = excluded.epoch WHERE ${FENCE}.epoch < excluded.epoch`,
+    `INSERT INTO ${EPOCH} (migration, item, epoch) VALUES ($1, $2, $3)
+     ON CONFLICT (migration, item) DO UPDATE SET epoch = excluded.epoch WHERE ${EPOCH}.epoch < excluded.epoch`,
     [migration, item, epoch],
   );
 }
@@ -83,17 +90,17 @@ export async function doneRecordOf(target: pg.Client, migration: string, item: s
 }
 
 /**
- * Inside the chunk's transaction, just before COMMIT: the fence must still carry this claim's epoch
+ * Inside the item's transaction, just before COMMIT: the epoch row must still carry this claim's epoch
  * (the UPDATE holds its row until COMMIT, so no newer claim can slip in between), then the
- * done-record. Either failing rolls the chunk's rows back with it.
+ * done-record. Either failing rolls the item's rows back with it.
  */
-export async function recordChunkDone(target: pg.Client, migration: string, done: DoneRecord): Promise<void> {
-  const fenced = await target.query(`UPDATE ${FENCE} SET epoch = epoch WHERE migration = $1 AND item = $2 AND epoch = $3`, [
+export async function recordItemDone(target: pg.Client, migration: string, done: DoneRecord): Promise<void> {
+  const current = await target.query(`UPDATE ${EPOCH} SET epoch = epoch WHERE migration = $1 AND item = $2 AND epoch = $3`, [
     migration,
     done.item,
     done.epoch,
   ]);
-  if (fenced.rowCount !== 1) {
+  if (current.rowCount !== 1) {
     throw new PgferryError(
       'COPY_CLAIM_LOST',
       `copy item ${done.item}: its claim (epoch ${done.epoch}) was taken over; its rows were not committed`,
@@ -131,7 +138,7 @@ export async function forgetTables(
 
 /** Drops the ledger once the copy is past resuming inside; the schema too when nothing else is in it. */
 export async function dropLedger(target: pg.Client): Promise<void> {
-  await target.query(`DROP TABLE IF EXISTS ${DONE}, ${FENCE}`);
+  await target.query(`DROP TABLE IF EXISTS ${DONE}, ${EPOCH}, ${qualified(COPY_LEDGER.schema, COPY_LEDGER.formerEpoch)}`);
   await target.query(`DROP SCHEMA IF EXISTS ${ident(COPY_LEDGER.schema)}`).catch(() => undefined); // not empty: apply_progress lives there
 }
 

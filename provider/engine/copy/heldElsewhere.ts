@@ -4,8 +4,8 @@
 // here). The copy queue stays open until every item is resolved one way or the other.
 import { sleepUnlessAborted } from '../util/sleep';
 import type { WorkQueue } from '../util/workQueue';
-import type { CopyJobResult } from './copyJob';
-import { itemKey, type CopyJob } from './plan';
+import type { CopyItemResult } from './copyItem';
+import { itemKey, type CopyItem } from './plan';
 
 /** How often the coordinator looks at the items others hold. */
 const WATCH_EVERY_MS = 250;
@@ -13,37 +13,37 @@ const WATCH_EVERY_MS = 250;
 /** What the ledger of a shared copy answers about the items others hold. */
 export interface OtherClaimers {
   /** Where these items are now: done (with their rows), or free to claim again. */
-  watch(items: readonly string[]): Promise<{ done: ReadonlyMap<string, CopyJobResult>; free: readonly string[] }>;
+  watch(items: readonly string[]): Promise<{ done: ReadonlyMap<string, CopyItemResult>; free: readonly string[] }>;
   /** Keeps this process's claims alive (their heartbeat) until the returned function is called. */
   beat(): () => void;
 }
 
 export class HeldElsewhere {
-  private readonly held = new Map<string, CopyJob>();
+  private readonly held = new Map<string, CopyItem>();
   private unresolved: number;
 
   constructor(
-    private readonly queue: WorkQueue<CopyJob>,
-    jobs: number,
+    private readonly queue: WorkQueue<CopyItem>,
+    items: number,
     private readonly others: OtherClaimers,
-    private readonly doneThere: (job: CopyJob, result: CopyJobResult) => Promise<void>,
+    private readonly doneThere: (item: CopyItem, result: CopyItemResult) => Promise<void>,
   ) {
-    this.unresolved = jobs;
-    if (jobs === 0) queue.close();
+    this.unresolved = items;
+    if (items === 0) queue.close();
   }
 
-  /** Another claimer holds this job's item: watch it. */
-  add(job: CopyJob): void {
-    this.held.set(itemKey(job), job);
+  /** Another claimer holds this item: watch it. */
+  add(item: CopyItem): void {
+    this.held.set(itemKey(item), item);
   }
 
-  /** One job is done (here or there); the last one closes the queue. */
+  /** One item is done (here or there); the last one closes the queue. */
   resolved(): void {
     this.unresolved -= 1;
     if (this.unresolved === 0 && !this.queue.isClosed()) this.queue.close();
   }
 
-  /** Watches until every job is resolved, or the copy stops. */
+  /** Watches until every item is resolved, or the copy stops. */
   async watch(signal: AbortSignal): Promise<void> {
     const stopBeating = this.others.beat();
     try {
@@ -52,16 +52,16 @@ export class HeldElsewhere {
         if (signal.aborted) return; // the copy stopped: its workers report why
         if (this.held.size === 0) continue;
         const now = await this.others.watch([...this.held.keys()]);
-        for (const [item, result] of now.done) {
-          const job = this.held.get(item);
-          if (!job || !this.held.delete(item)) continue;
-          await this.doneThere(job, result);
+        for (const [key, result] of now.done) {
+          const item = this.held.get(key);
+          if (!item || !this.held.delete(key)) continue;
+          await this.doneThere(item, result);
           this.resolved();
         }
-        for (const item of now.free) {
-          const job = this.held.get(item);
-          if (!job || !this.held.delete(item)) continue;
-          if (!this.queue.isClosed()) this.queue.push(job);
+        for (const key of now.free) {
+          const item = this.held.get(key);
+          if (!item || !this.held.delete(key)) continue;
+          if (!this.queue.isClosed()) this.queue.push(item);
         }
       }
     } finally {

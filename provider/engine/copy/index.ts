@@ -1,4 +1,4 @@
-// The data phase: N table jobs (large tables split into ranges) all reading one exported
+// The data phase: N copy items (tables, large ones split into parts by ranges) all reading one exported
 // snapshot, and an index pool that builds each table's indexes as soon as its data is in.
 import type pg from 'pg';
 import type { SourceIndex, SourceTable } from '../catalog';
@@ -10,10 +10,10 @@ import { errorMessage, isPgferryError, PgferryError } from '../core/errors';
 import { safeEmit, type ProgressListener } from '../core/model';
 import type { MigrationSpec } from '../input/migrationSpec';
 import { runWorkers, WorkQueue } from '../util/workQueue';
-import { runCopyJob } from './copyJob';
+import { runCopyItem } from './copyItem';
 import { buildIndex, indexesByTable, indexMarkStatements, indexStatement } from './indexes';
-import { ctidRanges, integerRanges, itemKey, jobsForRanges, orderJobs, tableParts, type CopyJob } from './plan';
-import type { CopyJobResult } from './copyJob';
+import { ctidRanges, integerRanges, itemKey, itemsForRanges, orderItems, tableParts, type CopyItem } from './plan';
+import type { CopyItemResult } from './copyItem';
 import { splitKeyBounds } from '../catalog/queries';
 import { TableTally, type TallyHooks } from './tableTally';
 import { analyzeAfterPostData, TOAST_APART_FROM, vacuumStatement, vacuumToastOf } from './vacuum';
@@ -44,41 +44,41 @@ export interface CopyTablesArgs {
   /** Called when a table's rows are all in (before its indexes). */
   readonly onTableDone?: TallyHooks['onTableDone'];
   readonly onTableStart?: TallyHooks['onTableStart'];
-  /** The jobs, planned by planJobs or read back from the control catalog; planned here when absent. */
-  readonly jobs?: readonly CopyJob[];
-  /** Jobs (by itemKey) an earlier run already committed: counted, not copied again. */
+  /** The items, planned by planItems or read back from the control catalog; planned here when absent. */
+  readonly items?: readonly CopyItem[];
+  /** Items (by itemKey) an earlier run already committed: counted, not copied again. */
   readonly done?: ReadonlyMap<string, { readonly rows: number; readonly bytes: number }>;
   /** Indexes (by source index OID) an earlier run already built. */
   readonly builtIndexes?: ReadonlySet<string>;
-  /** Claims and done-records that make each job exactly-once; without it a job just commits. */
+  /** Claims and done-records that make each item exactly-once; without it an item just commits. */
   readonly ledger?: CopyLedger;
 }
 
 /** A claim's outcome: copy under this epoch, already committed, or held by another live claimer (shared copies). */
-type CopyClaim = { readonly epoch: number } | { readonly done: CopyJobResult } | { readonly elsewhere: true };
+type CopyClaim = { readonly epoch: number } | { readonly done: CopyItemResult } | { readonly elsewhere: true };
 
-/** What makes each job exactly-once (flow/copyWork.ts keeps it in the control catalog and the target database). */
+/** What makes each item exactly-once (flow/copyWork.ts keeps it in the control catalog and the target database). */
 export interface CopyLedger {
-  /** Claims a job on the worker's target session: its fencing epoch, what an earlier claim already committed, or elsewhere. */
-  claim(job: CopyJob, target: pg.Client): Promise<CopyClaim>;
-  /** In the job's target transaction, before COMMIT: the fence check and the done-record. */
-  beforeCommit(target: pg.Client, job: CopyJob, epoch: number, result: CopyJobResult): Promise<void>;
+  /** Claims an item on the worker's target session: its epoch, what an earlier claim already committed, or elsewhere. */
+  claim(item: CopyItem, target: pg.Client): Promise<CopyClaim>;
+  /** In the item's target transaction, before COMMIT: the epoch check and the done-record. */
+  beforeCommit(target: pg.Client, item: CopyItem, epoch: number, result: CopyItemResult): Promise<void>;
   /** After COMMIT. */
-  committed(job: CopyJob, epoch: number, result: CopyJobResult): Promise<void>;
+  committed(item: CopyItem, epoch: number, result: CopyItemResult): Promise<void>;
   /** In an index build's transaction, before COMMIT. */
   indexBuilt(target: pg.Client, index: SourceIndex): Promise<void>;
   /** Present when agents may copy items of this copy too (runtime agents): what the coordinator watches. */
   readonly others?: OtherClaimers;
 }
 
-/** Plans the jobs: reads split-key bounds inside the snapshot for tables over the threshold. */
-export async function planJobs(spec: MigrationSpec, tables: readonly SourceTable[], probe: pg.Client): Promise<CopyJob[]> {
-  const jobs: CopyJob[] = [];
+/** Plans the items: reads split-key bounds inside the snapshot for tables over the threshold. */
+export async function planItems(spec: MigrationSpec, tables: readonly SourceTable[], probe: pg.Client): Promise<CopyItem[]> {
+  const items: CopyItem[] = [];
   const partsOf = tableParts(tables, spec);
   for (const [i, table] of tables.entries()) {
     const parts = partsOf[i]!;
     if (parts <= 1) {
-      jobs.push({ table });
+      items.push({ table });
       continue;
     }
     if (table.splitKey) {
@@ -86,8 +86,8 @@ export async function planJobs(spec: MigrationSpec, tables: readonly SourceTable
       const { rows } = await probe.query<{ lo: string | null; hi: string | null }>(splitKeyBounds(table.sql, key));
       const lo = rows[0]?.lo;
       const hi = rows[0]?.hi;
-      jobs.push(
-        ...jobsForRanges(
+      items.push(
+        ...itemsForRanges(
           table,
           lo === null || hi === null || lo === undefined || hi === undefined
             ? [{ by: 'key' }]
@@ -100,10 +100,10 @@ export async function planJobs(spec: MigrationSpec, tables: readonly SourceTable
         `SELECT (pg_relation_size($1::regclass) / current_setting('block_size')::int)::int8 AS pages`,
         [table.oid],
       );
-      jobs.push(...jobsForRanges(table, ctidRanges(Number(rows[0]!.pages), parts)));
+      items.push(...itemsForRanges(table, ctidRanges(Number(rows[0]!.pages), parts)));
     }
   }
-  return orderJobs(jobs);
+  return orderItems(items);
 }
 
 /** Aborts `stop` when the caller's signal aborts; returns the detach. */
@@ -118,39 +118,39 @@ function targetOptions(database: string, purpose: string, settings: Record<strin
 }
 
 /**
- * One copy job: the table's start, the COPY, its progress, and its indexes queued once the table is
+ * One copy item: the table's start, the COPY, its progress, and its indexes queued once the table is
  * in. Returns 'elsewhere' when another claimer holds it (or took it over): it is watched, not failed.
  */
-async function copyOneJob(
+async function copyOneItem(
   args: CopyTablesArgs,
   tally: TableTally,
-  job: CopyJob,
+  item: CopyItem,
   w: SessionPair,
   signal: AbortSignal,
   onTableIn: (frozen: boolean) => void,
   work: OpenWork,
 ): Promise<'done' | 'elsewhere'> {
-  const claim = args.ledger ? await args.ledger.claim(job, w.target) : { epoch: 0 };
+  const claim = args.ledger ? await args.ledger.claim(item, w.target) : { epoch: 0 };
   if ('elsewhere' in claim) return 'elsewhere';
-  await tally.jobStarts(job);
+  await tally.itemStarts(item);
   if ('done' in claim) {
     // an earlier claim committed it after all (its runner died between the commit and the mirror)
-    if (await tally.jobDone(job, claim.done, 0)) onTableIn(false);
+    if (await tally.itemDone(item, claim.done, 0)) onTableIn(false);
     return 'done';
   }
   const { ledger } = args;
-  const bytes = tally.bytesOf(job);
+  const bytes = tally.bytesOf(item);
   let lostClaim = false;
-  const copy = (): ReturnType<typeof runCopyJob> =>
-    runCopyJob({
-      job,
+  const copy = (): ReturnType<typeof runCopyItem> =>
+    runCopyItem({
+      item,
       source: w.source,
       target: w.target,
       encoding: args.encoding,
       signal,
       majors: { sourceMajor: args.sourceMajor, targetMajor: args.targetMajor },
       onBytes: bytes.onBytes,
-      ...(ledger ? { beforeCommit: (target, r) => ledger.beforeCommit(target, job, claim.epoch, r) } : {}),
+      ...(ledger ? { beforeCommit: (target, r) => ledger.beforeCommit(target, item, claim.epoch, r) } : {}),
     });
   const result = await work.around(copy).catch((error: unknown) => {
     // shared: another claimer took the item over (this one looked dead for a while); it is theirs now
@@ -160,16 +160,16 @@ async function copyOneJob(
     }
     // the table shows as Errored (progress, control catalog) before the failure ends the copy
     if (!signal.aborted)
-      safeEmit(args.onProgress, { kind: 'table-error', database: args.database, table: job.table.display, message: errorMessage(error) });
+      safeEmit(args.onProgress, { kind: 'table-error', database: args.database, table: item.table.display, message: errorMessage(error) });
     throw error;
   });
   if (lostClaim || !result) {
-    tally.bytesLost(job, bytes.sent());
+    tally.bytesLost(item, bytes.sent());
     return 'elsewhere';
   }
   const done = { rows: result.rows, bytes: result.bytes };
-  await ledger?.committed(job, claim.epoch, done);
-  if (await tally.jobDone(job, done, bytes.sent())) onTableIn(result.frozen);
+  await ledger?.committed(item, claim.epoch, done);
+  if (await tally.itemDone(item, done, bytes.sent())) onTableIn(result.frozen);
   return 'done';
 }
 
@@ -228,50 +228,50 @@ export async function copyTables(args: CopyTablesArgs): Promise<CopyTablesResult
     throw error;
   };
 
-  const { jobs, analyzeLater } = await args.sessions.use(async (probe) => ({
-    jobs: args.jobs ?? (await planJobs(spec, args.tables, probe)),
+  const { items, analyzeLater } = await args.sessions.use(async (probe) => ({
+    items: args.items ?? (await planItems(spec, args.tables, probe)),
     analyzeLater: await analyzeAfterPostData(
       probe,
       args.tables.map((t) => t.oid),
       args.indexes.map((i) => i.indexOid),
     ),
   }));
-  const tally = new TableTally(jobs, args);
+  const tally = new TableTally(items, args);
   const byTable = indexesByTable(args.indexes);
   const tableOf = new Map(args.tables.map((t) => [t.oid, t]));
-  const copyQueue = new WorkQueue<CopyJob>();
+  const copyQueue = new WorkQueue<CopyItem>();
   const indexQueue = new WorkQueue<TableWork>();
   const openWork = new OpenWork();
   const order = new TableWorkOrder(indexQueue, byTable, analyzeLater, openWork, (args.targetMajor ?? 0) >= TOAST_APART_FROM);
-  const toCopy: CopyJob[] = [];
-  for (const job of jobs) {
-    const done = args.done?.get(itemKey(job));
+  const toCopy: CopyItem[] = [];
+  for (const item of items) {
+    const done = args.done?.get(itemKey(item));
     if (!done) {
-      toCopy.push(job);
+      toCopy.push(item);
       continue;
     }
-    await tally.jobStarts(job);
-    if (await tally.jobDone(job, done, 0)) order.rowsIn(job.table, false);
+    await tally.itemStarts(item);
+    if (await tally.itemDone(item, done, 0)) order.rowsIn(item.table, false);
   }
   copyQueue.push(...toCopy);
-  // shared with agents: the queue closes once every job is done here or there (heldElsewhere.ts)
+  // shared with agents: the queue closes once every item is done here or there (heldElsewhere.ts)
   const others = args.ledger?.others;
   const elsewhere = others
-    ? new HeldElsewhere(copyQueue, toCopy.length, others, async (job, result) => {
-        await tally.jobStarts(job);
-        if (await tally.jobDone(job, result, 0)) order.rowsIn(job.table, false);
+    ? new HeldElsewhere(copyQueue, toCopy.length, others, async (item, result) => {
+        await tally.itemStarts(item);
+        if (await tally.itemDone(item, result, 0)) order.rowsIn(item.table, false);
       })
     : undefined;
   if (!elsewhere) copyQueue.close();
 
-  const copying = runWorkers<CopyJob, SessionPair>({
+  const copying = runWorkers<CopyItem, SessionPair>({
     queue: copyQueue,
     concurrency: Math.min(spec.tableJobs, args.sessions.size, Math.max(1, toCopy.length)),
     signal,
     ...pairedWithTarget(args.sessions, spec.target, targetOptions(database, 'copy')),
-    work: async (job, w) => {
-      const outcome = await copyOneJob(args, tally, job, w, signal, (frozen) => order.rowsIn(job.table, frozen), openWork);
-      if (outcome === 'elsewhere') elsewhere?.add(job);
+    work: async (item, w) => {
+      const outcome = await copyOneItem(args, tally, item, w, signal, (frozen) => order.rowsIn(item.table, frozen), openWork);
+      if (outcome === 'elsewhere') elsewhere?.add(item);
       else elsewhere?.resolved();
     },
   })

@@ -19,9 +19,9 @@ interface CopyPart {
   readonly bounds?: RangeBounds;
 }
 
-export interface CopyJob {
+export interface CopyItem {
   readonly table: SourceTable;
-  /** Absent: the whole table in one job. */
+  /** Absent: the whole table in one item. */
   readonly part?: CopyPart;
 }
 
@@ -36,10 +36,10 @@ const DEFAULT_SPLIT_BYTES = 256 * 1024 * 1024;
 
 /**
  * With no threshold set, a table over the default one is split only when it is more than this
- * many times an even share of the copy (all tables' bytes over the table jobs): copied whole it
- * would still be streaming long after the other jobs ran out of tables. Below that, one COPY FREEZE
+ * many times an even share of the copy (all tables' bytes over the table items): copied whole it
+ * would still be streaming long after the other items ran out of tables. Below that, one COPY FREEZE
  * of the whole table costs the target less than parts do (no VACUUM pass over its heap, no hint
- * bits set by the first reader) and the other jobs' tables and index builds keep the CPUs busy
+ * bits set by the first reader) and the other items' tables and index builds keep the CPUs busy
  * meanwhile; measured in docs/bench.md (2026-11-25).
  */
 const SPLIT_SHARE_FACTOR = 1.5;
@@ -48,7 +48,7 @@ const SPLIT_SHARE_FACTOR = 1.5;
  * Parts per table: the spec's threshold as it is when set (0: never split); else the default
  * threshold, for a table that is also over SPLIT_SHARE_FACTOR even shares of the copy. Under
  * runtime agents the default threshold alone decides: other agents copy parts beside this runner's
- * jobs, so its own job count says nothing of how many streams a table's parts get.
+ * items, so its own item count says nothing of how many streams a table's parts get.
  */
 export function tableParts(
   tables: readonly { readonly bytes: number }[],
@@ -130,23 +130,23 @@ export function rangeWhere(bounds: RangeBounds, quotedKey?: string): string {
   return [lower, upper].filter(Boolean).join(' AND ') || 'TRUE';
 }
 
-/** The work item a job is in the control catalog: the table's OID, and its part's number when split. */
-export function itemKey(job: CopyJob): string {
-  return job.part ? `${job.table.oid}/${job.part.index}` : job.table.oid;
+/** An item's key in the control catalog: the table's OID, and its part's number when split. */
+export function itemKey(item: CopyItem): string {
+  return item.part ? `${item.table.oid}/${item.part.index}` : item.table.oid;
 }
 
-/** Jobs in the order they should run: biggest tables first, a split table's parts together. */
-export function orderJobs(jobs: readonly CopyJob[]): CopyJob[] {
-  return [...jobs].sort((a, b) => b.table.bytes - a.table.bytes || (a.part?.index ?? 0) - (b.part?.index ?? 0));
+/** Items in the order they should run: biggest tables first, a split table's parts together. */
+export function orderItems(items: readonly CopyItem[]): CopyItem[] {
+  return [...items].sort((a, b) => b.table.bytes - a.table.bytes || (a.part?.index ?? 0) - (b.part?.index ?? 0));
 }
 
-export function jobsForTable(table: SourceTable, wheres: readonly string[]): CopyJob[] {
+export function itemsForTable(table: SourceTable, wheres: readonly string[]): CopyItem[] {
   if (wheres.length <= 1) return [{ table }];
   return wheres.map((where, index) => ({ table, part: { index, count: wheres.length, where } }));
 }
 
-/** A table's jobs from range bounds (a fresh plan, or the one a resumed copy read back). */
-export function jobsForRanges(table: SourceTable, ranges: readonly RangeBounds[]): CopyJob[] {
+/** A table's items from range bounds (a fresh plan, or the one a resumed copy read back). */
+export function itemsForRanges(table: SourceTable, ranges: readonly RangeBounds[]): CopyItem[] {
   if (ranges.length <= 1) return [{ table }];
   const key = table.splitKey === undefined ? undefined : ident(table.splitKey);
   return ranges.map((bounds, index) => ({ table, part: { index, count: ranges.length, where: rangeWhere(bounds, key), bounds } }));

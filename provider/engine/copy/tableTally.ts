@@ -1,11 +1,11 @@
 // Per-table bookkeeping of the data phase: a table may be copied as several parts by several
-// jobs at once; its progress events count finished parts plus bytes in flight, and it is done
+// items at once; its progress events count finished parts plus bytes in flight, and it is done
 // (its indexes may start) when its last part is in.
 import type { SourceTable } from '../catalog';
 import { safeEmit, type ProgressListener } from '../core/model';
-import type { CopyJob } from './plan';
+import type { CopyItem } from './plan';
 
-/** A copy job reports its bytes in flight every this many bytes (the catalog write is throttled too). */
+/** A copy item reports its bytes in flight every this many bytes (the catalog write is throttled too). */
 const PROGRESS_BYTES = 4 * 1024 * 1024;
 
 interface TableState {
@@ -31,13 +31,13 @@ export class TableTally {
   totalBytes = 0;
 
   constructor(
-    jobs: readonly CopyJob[],
+    items: readonly CopyItem[],
     private readonly hooks: TallyHooks,
   ) {
-    for (const job of jobs) {
-      const entry = this.tables.get(job.table.oid) ?? { parts: 0, partsDone: 0, rows: 0, bytes: 0, inFlight: 0, started: 0 };
+    for (const item of items) {
+      const entry = this.tables.get(item.table.oid) ?? { parts: 0, partsDone: 0, rows: 0, bytes: 0, inFlight: 0, started: 0 };
       entry.parts += 1;
-      this.tables.set(job.table.oid, entry);
+      this.tables.set(item.table.oid, entry);
     }
   }
 
@@ -45,24 +45,24 @@ export class TableTally {
     return this.tables.size;
   }
 
-  /** A job starts: the first part of a table starts the table. */
-  async jobStarts(job: CopyJob): Promise<void> {
-    const state = this.tables.get(job.table.oid)!;
+  /** An item starts: the first part of a table starts the table. */
+  async itemStarts(item: CopyItem): Promise<void> {
+    const state = this.tables.get(item.table.oid)!;
     if (state.started !== 0) return;
     state.started = Date.now();
-    await this.hooks.onTableStart?.(job.table, job.part?.count ?? 1);
+    await this.hooks.onTableStart?.(item.table, item.part?.count ?? 1);
     safeEmit(this.hooks.onProgress, {
       kind: 'table-start',
       database: this.hooks.database,
-      table: job.table.display,
-      part: job.part?.index,
-      parts: job.part?.count,
+      table: item.table.display,
+      part: item.part?.index,
+      parts: item.part?.count,
     });
   }
 
-  /** A byte counter for one job, emitting progress every PROGRESS_BYTES. */
-  bytesOf(job: CopyJob): { readonly onBytes: (n: number) => void; readonly sent: () => number } {
-    const state = this.tables.get(job.table.oid)!;
+  /** A byte counter for one item, emitting progress every PROGRESS_BYTES. */
+  bytesOf(item: CopyItem): { readonly onBytes: (n: number) => void; readonly sent: () => number } {
+    const state = this.tables.get(item.table.oid)!;
     let sent = 0;
     let reported = 0;
     return {
@@ -72,24 +72,24 @@ export class TableTally {
         state.inFlight += n;
         if (sent - reported < PROGRESS_BYTES) return;
         reported = sent;
-        this.progress(job.table, state);
+        this.progress(item.table, state);
       },
     };
   }
 
-  /** A job's bytes in flight went nowhere (another claimer copies its item instead). */
-  bytesLost(job: CopyJob, bytesInFlight: number): void {
-    this.tables.get(job.table.oid)!.inFlight -= bytesInFlight;
+  /** An item's bytes in flight went nowhere (another claimer copies its item instead). */
+  bytesLost(item: CopyItem, bytesInFlight: number): void {
+    this.tables.get(item.table.oid)!.inFlight -= bytesInFlight;
   }
 
-  /** A job's part is in; returns whether it was the table's last (the table is done). */
-  async jobDone(job: CopyJob, result: { rows: number; bytes: number }, bytesInFlight: number): Promise<boolean> {
-    const state = this.tables.get(job.table.oid)!;
+  /** An item's part is in; returns whether it was the table's last (the table is done). */
+  async itemDone(item: CopyItem, result: { rows: number; bytes: number }, bytesInFlight: number): Promise<boolean> {
+    const state = this.tables.get(item.table.oid)!;
     state.inFlight -= bytesInFlight;
     state.rows += result.rows;
     state.bytes += result.bytes;
     state.partsDone += 1;
-    if (job.part) this.progress(job.table, state, state.partsDone);
+    if (item.part) this.progress(item.table, state, state.partsDone);
     this.totalRows += result.rows;
     this.totalBytes += result.bytes;
     state.parts -= 1;
@@ -99,12 +99,12 @@ export class TableTally {
     safeEmit(this.hooks.onProgress, {
       kind: 'table-done',
       database,
-      table: job.table.display,
+      table: item.table.display,
       rows: state.rows,
       bytes: state.bytes,
       seconds,
     });
-    await this.hooks.onTableDone?.(job.table, state.rows, state.bytes, seconds);
+    await this.hooks.onTableDone?.(item.table, state.rows, state.bytes, seconds);
     return true;
   }
 

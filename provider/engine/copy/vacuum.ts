@@ -1,6 +1,6 @@
 // The visibility map and the statistics of each copied table: the end state of a VACUUM ANALYZE,
 // which the tools users know leave behind (pgcopydb, pg_restore + vacuumdb). A table loaded frozen
-// (copyJob.ts) has its heap all-visible and all-frozen already; the index pool runs its VACUUM
+// (copyItem.ts) has its heap all-visible and all-frozen already; the index pool runs its VACUUM
 // (ANALYZE) as soon as its indexes are built, while other tables still copy, and that VACUUM skips
 // the heap and marks the TOAST pages, which COPY FREEZE leaves unmarked (their rows are frozen,
 // so visible to every transaction). A table copied in parts is not frozen: its VACUUM (ANALYZE)

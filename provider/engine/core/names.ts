@@ -75,11 +75,12 @@ export function streamNamesOf(migration: string, database: string, instance?: st
 export const PROGRESS_TABLE = { schema: CONTROL_SCHEMA, table: 'apply_progress' } as const;
 
 /**
- * Tables in each target database that make a chunk of the copy exactly-once: a chunk's rows and its
- * done-record commit in one transaction there, which also checks the claim's fencing epoch
- * (copy/doneRecords.ts). Dropped once the database's copy is finished.
+ * Tables in each target database that make a copy item exactly-once: an item's rows and its
+ * done-record commit in one transaction there, which also checks the claim's epoch
+ * (copy/doneRecords.ts). Dropped once the database's copy is finished. `formerEpoch` is the epoch
+ * table's earlier name, renamed on a resume.
  */
-export const COPY_LEDGER = { schema: CONTROL_SCHEMA, done: 'copy_done', fence: 'copy_fence' } as const;
+export const COPY_LEDGER = { schema: CONTROL_SCHEMA, done: 'copy_done', epoch: 'copy_epoch', formerEpoch: 'copy_fence' } as const;
 
 /** Advisory lock key (bigint) of a migration's runner lease on the target. */
 export function leaseKey(migration: string): string {

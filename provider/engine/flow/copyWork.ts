@@ -8,8 +8,8 @@ import os from 'node:os';
 import type pg from 'pg';
 import type { SourceTable } from '../catalog';
 import { withSession } from '../connect/session';
-import { planJobs, type CopyLedger } from '../copy';
-import type { CopyJobResult } from '../copy/copyJob';
+import { planItems, type CopyLedger } from '../copy';
+import type { CopyItemResult } from '../copy/copyItem';
 import type { SnapshotSessions } from '../copy/copySnapshot';
 import {
   createLedger,
@@ -17,12 +17,12 @@ import {
   doneRecordOf,
   forgetTables,
   indexItem,
-  raiseFence,
+  raiseEpoch,
   readDoneRecords,
-  recordChunkDone,
+  recordItemDone,
   recordIndexDone,
 } from '../copy/doneRecords';
-import { itemKey, jobsForRanges, orderJobs, type CopyJob, type RangeBounds } from '../copy/plan';
+import { itemKey, itemsForRanges, orderItems, type CopyItem, type RangeBounds } from '../copy/plan';
 import { rangeCensus, relfilenodes, snapshotBounds } from '../copy/resumeCheck';
 import {
   claimCopyItem,
@@ -47,9 +47,9 @@ import type { TocEntry } from '../schema/dumpRestore';
 import type { MigrationRun } from '../run/migrationRun';
 
 export interface CopyWork {
-  readonly jobs: readonly CopyJob[];
+  readonly items: readonly CopyItem[];
   /** Items committed by an earlier run, by itemKey. */
-  readonly done: ReadonlyMap<string, CopyJobResult>;
+  readonly done: ReadonlyMap<string, CopyItemResult>;
   /** Indexes built by an earlier run, by source index OID. */
   readonly builtIndexes: ReadonlySet<string>;
   readonly ledger: CopyLedger;
@@ -100,21 +100,21 @@ function ledgerOf(run: MigrationRun, database: string): CopyLedger {
   const holder = holderName();
   const shared = run.spec.runtime === 'agents' ? sharedClaims(run, database, holder) : undefined;
   return {
-    async claim(job, target) {
-      const item = itemKey(job);
-      const epoch = shared ? await shared.claim(item, target) : await claimCopyItem(store, migration, database, item, holder);
+    async claim(item, target) {
+      const key = itemKey(item);
+      const epoch = shared ? await shared.claim(key, target) : await claimCopyItem(store, migration, database, key, holder);
       if (epoch === undefined) return { elsewhere: true };
-      await raiseFence(target, migration, item, epoch);
-      const done = await doneRecordOf(target, migration, item);
+      await raiseEpoch(target, migration, key, epoch);
+      const done = await doneRecordOf(target, migration, key);
       if (!done) return { epoch };
-      shared?.ended(item);
+      shared?.ended(key);
       await markCopyItemDone(store, migration, database, done);
       return { done };
     },
-    beforeCommit: (target, job, epoch, result) => recordChunkDone(target, migration, { item: itemKey(job), epoch, ...result }),
-    committed: async (job, epoch, result) => {
-      shared?.ended(itemKey(job));
-      await markCopyItemDone(store, migration, database, { item: itemKey(job), epoch, ...result });
+    beforeCommit: (target, item, epoch, result) => recordItemDone(target, migration, { item: itemKey(item), epoch, ...result }),
+    committed: async (item, epoch, result) => {
+      shared?.ended(itemKey(item));
+      await markCopyItemDone(store, migration, database, { item: itemKey(item), epoch, ...result });
     },
     indexBuilt: (target, index) => recordIndexDone(target, migration, index.indexOid),
     ...(shared ? { others: shared.others } : {}),
@@ -146,8 +146,8 @@ export async function freshCopyWork(
   tables: readonly SourceTable[],
   signature: string,
 ): Promise<CopyWork> {
-  const { jobs, xmin, nodes } = await snapshot.use(async (probe) => ({
-    jobs: await planJobs(run.spec, tables, probe),
+  const { items, xmin, nodes } = await snapshot.use(async (probe) => ({
+    items: await planItems(run.spec, tables, probe),
     xmin: (await snapshotBounds(probe)).xmin,
     nodes: await relfilenodes(
       probe,
@@ -160,42 +160,42 @@ export async function freshCopyWork(
     run.spec.migrationName,
     database,
     { snapshotXmin: xmin, schemaSignature: signature },
-    jobs.map((job) => ({
-      item: itemKey(job),
-      tableOid: job.table.oid,
-      tableName: job.table.display,
-      ...(job.part ? { part: job.part.index, ...(job.part.bounds ? { range: job.part.bounds } : {}) } : {}),
-      parts: job.part?.count ?? 1,
-      relfilenode: nodes.get(job.table.oid) ?? '0',
+    items.map((item) => ({
+      item: itemKey(item),
+      tableOid: item.table.oid,
+      tableName: item.table.display,
+      ...(item.part ? { part: item.part.index, ...(item.part.bounds ? { range: item.part.bounds } : {}) } : {}),
+      parts: item.part?.count ?? 1,
+      relfilenode: nodes.get(item.table.oid) ?? '0',
     })),
   );
   // a fresh target database holds no fence of an earlier round, and the new items' epochs outrank all
   if (run.spec.runtime === 'agents') await openRound(run.store, run.spec.migrationName, database, snapshot.name);
-  return { jobs, done: new Map(), builtIndexes: new Set(), ledger: ledgerOf(run, database) };
+  return { items, done: new Map(), builtIndexes: new Set(), ledger: ledgerOf(run, database) };
 }
 
-/** The recorded items as jobs over the tables read now; undefined when the two do not match one to one. */
-function recordedJobs(tables: readonly SourceTable[], items: readonly CopyItemRecord[]): CopyJob[] | undefined {
+/** The recorded items as items over the tables read now; undefined when the two do not match one to one. */
+function recordedItems(tables: readonly SourceTable[], records: readonly CopyItemRecord[]): CopyItem[] | undefined {
   const byTable = new Map<string, CopyItemRecord[]>();
-  for (const item of items) byTable.set(item.tableOid, [...(byTable.get(item.tableOid) ?? []), item]);
+  for (const record of records) byTable.set(record.tableOid, [...(byTable.get(record.tableOid) ?? []), record]);
   if (byTable.size !== tables.length) return undefined;
-  const jobs: CopyJob[] = [];
+  const items: CopyItem[] = [];
   for (const table of tables) {
     const own = byTable.get(table.oid);
     if (!own) return undefined;
     if (own.length === 1 && own[0]!.part === undefined) {
-      jobs.push({ table });
+      items.push({ table });
       continue;
     }
     const ranges: RangeBounds[] = [];
-    for (const [index, item] of own.entries()) {
-      if (item.part !== index || item.parts !== own.length || !item.range) return undefined;
-      if (item.range.by === 'key' && !table.splitKey) return undefined;
-      ranges.push(item.range);
+    for (const [index, record] of own.entries()) {
+      if (record.part !== index || record.parts !== own.length || !record.range) return undefined;
+      if (record.range.by === 'key' && !table.splitKey) return undefined;
+      ranges.push(record.range);
     }
-    jobs.push(...jobsForRanges(table, ranges));
+    items.push(...itemsForRanges(table, ranges));
   }
-  return orderJobs(jobs);
+  return orderItems(items);
 }
 
 /**
@@ -212,21 +212,21 @@ export async function resumedCopyWork(
   const migration = run.spec.migrationName;
   const recorded = await loadCopyPlan(run.store, migration, database);
   if (!recorded || recorded.plan.postData || recorded.plan.schemaSignature !== signature) return undefined;
-  const jobs = recordedJobs(tables, recorded.items);
-  if (!jobs) return undefined;
+  const items = recordedItems(tables, recorded.items);
+  if (!items) return undefined;
   const records = await withSession(run.spec.target, { database, purpose: 'copy ledger', writable: true }, async (target) => {
     await createLedger(target);
     if (run.spec.runtime === 'agents') {
       // a new round: helpers of the old one claim nothing more, and the fences outrank their claims
       for (const bumped of await reopenRound(run.store, migration, database, snapshot.name))
-        await raiseFence(target, migration, bumped.item, bumped.epoch);
+        await raiseEpoch(target, migration, bumped.item, bumped.epoch);
     }
     // this run holds the migration's lease: any other copy session here is a dead run's or a helper's of a dead round
     await endEarlierCopySessions(target);
     return readDoneRecords(target, migration);
   });
-  const changed = await changedTables(run, snapshot, recorded.plan, recorded.items, jobs, records);
-  const redo = jobs.filter((j) => changed.has(j.table.oid));
+  const changed = await changedTables(run, snapshot, recorded.plan, recorded.items, items, records);
+  const redo = items.filter((j) => changed.has(j.table.oid));
   if (changed.size > 0) {
     const tablesToForget = [...changed].map((oid) => ({
       sql: redo.find((j) => j.table.oid === oid)!.table.sql,
@@ -241,17 +241,17 @@ export async function resumedCopyWork(
       await run.warn(`table ${table.display} changed on the source since its copy began: it is copied again whole`, database);
     }
   }
-  const done = new Map<string, CopyJobResult>();
-  for (const job of jobs) {
-    const record = records.get(itemKey(job));
-    if (!record || changed.has(job.table.oid)) continue;
-    done.set(itemKey(job), { rows: record.rows, bytes: record.bytes });
+  const done = new Map<string, CopyItemResult>();
+  for (const item of items) {
+    const record = records.get(itemKey(item));
+    if (!record || changed.has(item.table.oid)) continue;
+    done.set(itemKey(item), { rows: record.rows, bytes: record.bytes });
     // mirrored only where the control catalog missed it (the runner died between the two commits)
     if (recorded.items.find((i) => i.item === record.item)?.state !== 'done')
       await markCopyItemDone(run.store, migration, database, record);
   }
   const builtIndexes = new Set([...records.keys()].filter((k) => k.startsWith(indexItem(''))).map((k) => k.slice(indexItem('').length)));
-  return { jobs, done, builtIndexes, ledger: ledgerOf(run, database) };
+  return { items, done, builtIndexes, ledger: ledgerOf(run, database) };
 }
 
 /**
@@ -262,25 +262,25 @@ async function changedTables(
   run: MigrationRun,
   snapshot: SnapshotSessions,
   plan: CopyPlanRecord,
-  items: readonly CopyItemRecord[],
-  jobs: readonly CopyJob[],
+  recorded: readonly CopyItemRecord[],
+  items: readonly CopyItem[],
   records: ReadonlyMap<string, { rows: number }>,
 ): Promise<Set<string>> {
   const changed = new Set<string>();
-  const nodeOf = new Map(items.map((i) => [i.tableOid, i.relfilenode]));
+  const nodeOf = new Map(recorded.map((i) => [i.tableOid, i.relfilenode]));
   await snapshot.use(async (source) => {
     const { xmax } = await snapshotBounds(source);
-    const nodes = await relfilenodes(source, [...new Set(jobs.map((j) => j.table.oid))]);
-    for (const job of jobs) {
-      const record = records.get(itemKey(job));
-      if (!record || changed.has(job.table.oid)) continue;
+    const nodes = await relfilenodes(source, [...new Set(items.map((j) => j.table.oid))]);
+    for (const item of items) {
+      const record = records.get(itemKey(item));
+      if (!record || changed.has(item.table.oid)) continue;
       if (run.signal.aborted) return;
-      if (nodes.get(job.table.oid) !== nodeOf.get(job.table.oid)) {
-        changed.add(job.table.oid);
+      if (nodes.get(item.table.oid) !== nodeOf.get(item.table.oid)) {
+        changed.add(item.table.oid);
         continue;
       }
-      const census = await rangeCensus(source, job, plan.snapshotXmin, xmax);
-      if (census.rows !== record.rows || census.newer !== 0) changed.add(job.table.oid);
+      const census = await rangeCensus(source, item, plan.snapshotXmin, xmax);
+      if (census.rows !== record.rows || census.newer !== 0) changed.add(item.table.oid);
     }
   });
   return changed;

@@ -181,7 +181,7 @@ async function copyData(
       sessions: snapshot,
       tables: catalog.tables,
       indexes: catalog.indexes,
-      jobs: work.jobs,
+      items: work.items,
       done: work.done,
       builtIndexes: work.builtIndexes,
       ledger: work.ledger,
@@ -221,7 +221,7 @@ async function copyWorkFor(
     if (resumed) {
       run.onProgress({
         kind: 'info',
-        message: `database "${database}": the copy resumes inside: ${resumed.done.size} of ${resumed.jobs.length} items were done`,
+        message: `database "${database}": the copy resumes inside: ${resumed.done.size} of ${resumed.items.length} items were done`,
       });
       return resumed;
     }

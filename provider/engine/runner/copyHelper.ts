@@ -1,6 +1,6 @@
 // An agent helping another runner's copy (control/copyRounds.ts): it imports the round's exported
 // snapshot into a source session of its own (with its own credentials), claims the round's pending
-// items one by one, and copies each as the coordinator would (copy/copyJob.ts): the rows, the
+// items one by one, and copies each as the coordinator would (copy/copyItem.ts): the rows, the
 // fence check and the done-record commit in one target transaction. The coordinator still holds
 // every table (ACCESS SHARE) and the snapshot; once its transaction ends the import fails, and a
 // helper of a round that closed claims nothing more.
@@ -15,15 +15,15 @@ import {
   CLAIM_HEARTBEAT_MS,
   claimNextItem,
   holdClaimLock,
-  releaseClaim,
+  giveBackClaim,
   type CatalogQueries,
   type ClaimedItem,
 } from '../control/copyRounds';
 import { markCopyItemDone } from '../control/copyItems';
-import { runCopyJob } from '../copy/copyJob';
+import { runCopyItem } from '../copy/copyItem';
 import type { IncompressibleScope } from '../copy/incompressible';
-import { doneRecordOf, raiseFence, recordChunkDone } from '../copy/doneRecords';
-import { rangeWhere, type CopyJob } from '../copy/plan';
+import { doneRecordOf, raiseEpoch, recordItemDone } from '../copy/doneRecords';
+import { rangeWhere, type CopyItem } from '../copy/plan';
 import type { ServerSpec } from '../input/migrationSpec';
 
 interface CopyRound {
@@ -45,11 +45,11 @@ export interface HelpArgs {
   readonly log: (line: string) => void;
 }
 
-/** The job of a claimed item, rebuilt from its recorded range (never SQL text) over the table read in the snapshot. */
-function jobOf(item: ClaimedItem, table: SourceTable): CopyJob {
-  if (item.part === undefined || !item.range) return { table };
+/** A claimed item, rebuilt from its recorded range (never SQL text) over the table read in the snapshot. */
+function copyItemOf(claimed: ClaimedItem, table: SourceTable): CopyItem {
+  if (claimed.part === undefined || !claimed.range) return { table };
   const key = table.splitKey === undefined ? undefined : ident(table.splitKey);
-  return { table, part: { index: item.part, count: item.parts, where: rangeWhere(item.range, key), bounds: item.range } };
+  return { table, part: { index: claimed.part, count: claimed.parts, where: rangeWhere(claimed.range, key), bounds: claimed.range } };
 }
 
 interface HelperSessions {
@@ -111,20 +111,20 @@ async function copyClaimed(args: HelpArgs, s: HelperSessions, claim: ClaimedItem
     throw error;
   }
   await holdClaimLock(s.target, claim);
-  await raiseFence(s.target, migration, claim.item, claim.epoch);
+  await raiseEpoch(s.target, migration, claim.item, claim.epoch);
   const earlier = await doneRecordOf(s.target, migration, claim.item);
   if (earlier) {
     await markCopyItemDone(args.catalog, migration, database, earlier);
     return 'copied';
   }
-  const result = await runCopyJob({
-    job: jobOf(claim, table),
+  const result = await runCopyItem({
+    item: copyItemOf(claim, table),
     source: s.source,
     target: s.target,
     encoding: s.encoding,
     signal: args.signal,
     majors: s.majors,
-    beforeCommit: (target, r) => recordChunkDone(target, migration, { item: claim.item, epoch: claim.epoch, ...r }),
+    beforeCommit: (target, r) => recordItemDone(target, migration, { item: claim.item, epoch: claim.epoch, ...r }),
   });
   await markCopyItemDone(args.catalog, migration, database, { item: claim.item, epoch: claim.epoch, ...result });
   args.log(`migration ${migration}: database "${database}": copied item ${claim.item} (${result.rows} rows) for the coordinator`);
@@ -147,11 +147,11 @@ export async function helpCopyRound(args: HelpArgs): Promise<number> {
       const outcome = await copyClaimed(args, sessions, current).catch(async (error: unknown) => {
         // the claim goes back at once; a lost claim (COPY_CLAIM_LOST) is already someone else's
         if (!(isPgferryError(error) && error.code === 'COPY_CLAIM_LOST'))
-          await releaseClaim(args.catalog, args.round.migration, args.round.database, current!).catch(() => undefined);
+          await giveBackClaim(args.catalog, args.round.migration, args.round.database, current!).catch(() => undefined);
         throw error;
       });
       if (outcome === 'left') {
-        await releaseClaim(args.catalog, args.round.migration, args.round.database, current);
+        await giveBackClaim(args.catalog, args.round.migration, args.round.database, current);
         break;
       }
       copied += 1;

@@ -8,7 +8,7 @@ import { ident } from '../../connect/quote';
 import type { MigrationRun } from '../../run/migrationRun';
 import { CONTROL_SCHEMA } from '../../core/names';
 import { describeFirings, fireAsReplica, replicaRolePermitted } from './targetFiring';
-import { holdForeignKeys } from './targetForeignKeys';
+import { setAsideForeignKeys } from './targetForeignKeys';
 
 /**
  * Readies one copied database's target for apply without replica role; nothing where the role is
@@ -26,7 +26,7 @@ export async function prepareTargetForStreaming(run: MigrationRun, database: str
         database,
       );
     }
-    const dropped = await holdForeignKeys(run, client, database);
+    const dropped = await setAsideForeignKeys(run, client, database);
     if (dropped > 0) {
       await run.warn(
         `${dropped} foreign key(s) dropped on the target while changes stream (${why}: the source checked its rows, and rows it holds that violate a key, such as those left by deletes under replica role, would stop the stream); added back at cutover, cancel or failure, NOT VALID where rows violate them; their definitions are kept in ${ident(CONTROL_SCHEMA)}.target_foreign_key`,

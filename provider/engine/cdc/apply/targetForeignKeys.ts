@@ -109,7 +109,7 @@ async function readTargetForeignKeys(client: pg.Client): Promise<ForeignKeyRecor
  * Records, then drops, the foreign keys of the target database `client` is connected to (see the
  * top of this file); returns how many. Called once the copy is done, before changes stream.
  */
-export async function holdForeignKeys(run: ForeignKeyContext, client: pg.Client, database: string): Promise<number> {
+export async function setAsideForeignKeys(run: ForeignKeyContext, client: pg.Client, database: string): Promise<number> {
   const keys = await readTargetForeignKeys(client);
   await recordForeignKeys(run.store, run.spec.migrationName, database, keys);
   failpoint(`foreign-keys-recorded:${database}`);

@@ -14,7 +14,7 @@ import { parseLsn } from '../decode/lsn';
 
 export interface ExportedSlot {
   readonly slot: string;
-  /** For `SET TRANSACTION SNAPSHOT` in every copy job. */
+  /** For `SET TRANSACTION SNAPSHOT` in every copy worker. */
   readonly snapshotName: string;
   /** The stream starts here: exactly the changes committed after the snapshot. */
   readonly consistentLsn: bigint;

@@ -1,4 +1,4 @@
-// One copy job: COPY ... TO STDOUT on the source streamed into COPY ... FROM STDIN on the target,
+// One copy item: COPY ... TO STDOUT on the source streamed into COPY ... FROM STDIN on the target,
 // with no intermediate file and back-pressure end to end, the protocol's frames relayed as they
 // arrive (copyRelay.ts).
 import { pipeline } from 'node:stream/promises';
@@ -9,15 +9,15 @@ import { isRowSecurityRefusal } from '../connect/sqlstate';
 import { errorMessage, PgferryError } from '../core/errors';
 import { CopyFramesIn, CopyFramesOut } from './copyRelay';
 import { type IncompressibleScope, sampleIncompressible, skipCompression, worthSampling } from './incompressible';
-import type { CopyJob } from './plan';
+import type { CopyItem } from './plan';
 
-export interface CopyJobResult {
+export interface CopyItemResult {
   readonly rows: number;
   readonly bytes: number;
 }
 
-/** A job's outcome; `frozen`: its rows were loaded with COPY FREEZE (all-visible and all-frozen already). */
-export interface CopyJobOutcome extends CopyJobResult {
+/** An item's outcome; `frozen`: its rows were loaded with COPY FREEZE (all-visible and all-frozen already). */
+export interface CopyItemOutcome extends CopyItemResult {
   readonly frozen: boolean;
 }
 
@@ -29,25 +29,25 @@ export type CopyFormat = 'text' | 'binary';
  * every supported version; extension, enum, domain and composite types go as text, and so do
  * OID-alias types (regclass ...), whose binary form is an OID that names something else on the target.
  */
-export function copyFormat(job: CopyJob): CopyFormat {
-  return job.table.binarySafe ? 'binary' : 'text';
+export function copyFormat(item: CopyItem): CopyFormat {
+  return item.table.binarySafe ? 'binary' : 'text';
 }
 
 /** Source-side COPY: the whole table, or one range of it. Only that table's own rows (no children). */
-export function copyOutSql(job: CopyJob, format: CopyFormat = 'text'): string {
-  const columns = identList(job.table.columns);
+export function copyOutSql(item: CopyItem, format: CopyFormat = 'text'): string {
+  const columns = identList(item.table.columns);
   const options = format === 'binary' ? ' WITH (FORMAT binary)' : '';
-  if (!job.part) return `COPY ${job.table.sql} (${columns}) TO STDOUT${options}`;
-  return `COPY (SELECT ${columns} FROM ONLY ${job.table.sql} WHERE ${job.part.where}) TO STDOUT${options}`;
+  if (!item.part) return `COPY ${item.table.sql} (${columns}) TO STDOUT${options}`;
+  return `COPY (SELECT ${columns} FROM ONLY ${item.table.sql} WHERE ${item.part.where}) TO STDOUT${options}`;
 }
 
-export function copyInSql(job: CopyJob, freeze: boolean, format: CopyFormat = 'text'): string {
+export function copyInSql(item: CopyItem, freeze: boolean, format: CopyFormat = 'text'): string {
   const options = [format === 'binary' ? 'FORMAT binary' : null, freeze ? 'FREEZE' : null].filter(Boolean);
-  return `COPY ${job.table.sql} (${identList(job.table.columns)}) FROM STDIN${options.length > 0 ? ` WITH (${options.join(', ')})` : ''}`;
+  return `COPY ${item.table.sql} (${identList(item.table.columns)}) FROM STDIN${options.length > 0 ? ` WITH (${options.join(', ')})` : ''}`;
 }
 
 export interface CopyJobArgs {
-  readonly job: CopyJob;
+  readonly item: CopyItem;
   /** Inside the snapshot transaction, holding the table (copySnapshot.ts). */
   readonly source: pg.Client;
   readonly target: pg.Client;
@@ -58,10 +58,10 @@ export interface CopyJobArgs {
   readonly majors?: IncompressibleScope;
   readonly onBytes?: (bytes: number) => void;
   /**
-   * Runs in the job's target transaction once its rows are in, before COMMIT (the done-record and
+   * Runs in the item's target transaction once its rows are in, before COMMIT (the done-record and
    * its fence check: doneRecords.ts); a throw rolls the rows back.
    */
-  readonly beforeCommit?: (target: pg.Client, result: CopyJobResult) => Promise<void>;
+  readonly beforeCommit?: (target: pg.Client, result: CopyItemResult) => Promise<void>;
 }
 
 /**
@@ -70,50 +70,50 @@ export interface CopyJobArgs {
  * is not UTF-8: pg sends statement text as UTF-8, which that client encoding would misread. Then
  * both ends speak UTF-8 and the servers convert (losslessly: every server encoding maps to it).
  */
-function copyClientEncoding(job: CopyJob, databaseEncoding: string): string {
-  const asciiNames = /^[\x20-\x7e]*$/.test(copyOutSql(job) + copyInSql(job, false));
+function copyClientEncoding(item: CopyItem, databaseEncoding: string): string {
+  const asciiNames = /^[\x20-\x7e]*$/.test(copyOutSql(item) + copyInSql(item, false));
   return asciiNames || databaseEncoding === 'SQL_ASCII' ? databaseEncoding : 'UTF8';
 }
 
 /**
- * Copies one job. The target side runs in its own transaction: an unsplit table is truncated first
+ * Copies one item. The target side runs in its own transaction: an unsplit table is truncated first
  * so COPY can FREEZE (no later vacuum pass over freshly loaded pages); parts of a split table append.
  * The source session goes back to UTF-8 afterwards: it reads names next (it is shared, copySnapshot.ts).
  */
-export async function runCopyJob(args: CopyJobArgs): Promise<CopyJobOutcome> {
-  if (args.job.table.columns.length === 0) return copyEmptyColumnTable(args);
-  const encoding = copyClientEncoding(args.job, args.encoding);
+export async function runCopyItem(args: CopyJobArgs): Promise<CopyItemOutcome> {
+  if (args.item.table.columns.length === 0) return copyEmptyColumnTable(args);
+  const encoding = copyClientEncoding(args.item, args.encoding);
   const setEncoding = `SET client_encoding = ${literal(encoding)}`;
   await Promise.all([args.source.query(setEncoding), args.target.query(setEncoding)]);
   try {
     // a cancel stops the COPY on the target server, or gives up on a target that stopped answering
-    return await stopOnAbort(args.target, args.signal, () => copyStream(args, copyFormat(args.job)));
+    return await stopOnAbort(args.target, args.signal, () => copyStream(args, copyFormat(args.item)));
   } finally {
     if (encoding !== 'UTF8') await args.source.query(`SET client_encoding = 'UTF8'`).catch(() => undefined);
   }
 }
 
-async function copyStream(args: CopyJobArgs, format: CopyFormat): Promise<CopyJobOutcome> {
-  const { job, source, target } = args;
+async function copyStream(args: CopyJobArgs, format: CopyFormat): Promise<CopyItemOutcome> {
+  const { item, source, target } = args;
   await target.query('BEGIN');
   try {
     let freeze = false;
     let restoreStorage: string | undefined;
-    if (!job.part) {
+    if (!item.part) {
       // TRUNCATE makes FREEZE legal; a role that may not truncate still copies, without FREEZE.
       await target.query('SAVEPOINT before_truncate');
       try {
-        await target.query(`TRUNCATE ONLY ${job.table.sql}`);
+        await target.query(`TRUNCATE ONLY ${item.table.sql}`);
         freeze = true;
       } catch {
         await target.query('ROLLBACK TO SAVEPOINT before_truncate');
       }
-      if (freeze && args.majors && worthSampling(job.table, args.majors)) {
-        restoreStorage = await skipCompression(target, job.table, await sampleIncompressible(source, job.table));
+      if (freeze && args.majors && worthSampling(item.table, args.majors)) {
+        restoreStorage = await skipCompression(target, item.table, await sampleIncompressible(source, item.table));
       }
     }
-    const out = new CopyFramesOut(copyOutSql(job, format));
-    const into = new CopyFramesIn(copyInSql(job, freeze, format));
+    const out = new CopyFramesOut(copyOutSql(item, format));
+    const into = new CopyFramesIn(copyInSql(item, freeze, format));
     source.query(out);
     target.query(into);
     let reported = 0;
@@ -129,30 +129,30 @@ async function copyStream(args: CopyJobArgs, format: CopyFormat): Promise<CopyJo
     return { ...result, frozen: freeze };
   } catch (error) {
     await target.query('ROLLBACK').catch(() => undefined);
-    throw rowSecurityError(error, job);
+    throw rowSecurityError(error, item);
   }
 }
 
 /** A copy refused by row-level security (rather than filtered: row_security = off) names its table and the grant. */
-function rowSecurityError(error: unknown, job: CopyJob): unknown {
+function rowSecurityError(error: unknown, item: CopyItem): unknown {
   if (!isRowSecurityRefusal(error)) return error;
-  return new PgferryError('ROW_SECURITY_FILTERED', `copying ${job.table.display}: ${errorMessage(error)}`, {
+  return new PgferryError('ROW_SECURITY_FILTERED', `copying ${item.table.display}: ${errorMessage(error)}`, {
     category: 'source',
-    field: `table ${job.table.display}`,
+    field: `table ${item.table.display}`,
     fix: 'give the source user BYPASSRLS (ALTER ROLE … BYPASSRLS on the source); validation (option ValidateAndMigrate) names every such table and the grant',
     cause: error,
   });
 }
 
 /** A table whose every column is generated (or that has none) still has rows: count them and insert as many. */
-async function copyEmptyColumnTable(args: CopyJobArgs): Promise<CopyJobOutcome> {
-  const where = args.job.part ? ` WHERE ${args.job.part.where}` : '';
-  const { rows } = await args.source.query<{ n: string }>(`SELECT count(*)::int8 AS n FROM ONLY ${args.job.table.sql}${where}`);
+async function copyEmptyColumnTable(args: CopyJobArgs): Promise<CopyItemOutcome> {
+  const where = args.item.part ? ` WHERE ${args.item.part.where}` : '';
+  const { rows } = await args.source.query<{ n: string }>(`SELECT count(*)::int8 AS n FROM ONLY ${args.item.table.sql}${where}`);
   const n = Number(rows[0]!.n);
   const result = { rows: n, bytes: 0 };
   await args.target.query('BEGIN');
   try {
-    if (n > 0) await args.target.query(`INSERT INTO ${args.job.table.sql} SELECT FROM generate_series(1, $1::int8)`, [n]);
+    if (n > 0) await args.target.query(`INSERT INTO ${args.item.table.sql} SELECT FROM generate_series(1, $1::int8)`, [n]);
     await args.beforeCommit?.(args.target, result);
     await args.target.query('COMMIT');
   } catch (error) {
