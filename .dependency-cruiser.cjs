@@ -19,9 +19,14 @@ const RANKS = [
   ['control'],
   // the context of a running migration: it holds the control store and the pg tools, every stage takes it
   ['run'],
-  // the stages of change data capture, imports one way: apply over source over decode
+  // the stages of change data capture, imports one way: decode, prepare (what is set on both servers
+  // before streaming and given back at release), receive, plan, the pin protocol, apply
   ['cdc/decode'],
-  ['cdc/source'],
+  ['cdc/prepare'],
+  ['cdc/receive'],
+  ['cdc/plan'],
+  // the verification pin, between the apply that holds at it and the verifier that reads there
+  ['cdc/pin'],
   ['cdc/apply'],
   ['verify', 'verify/schema'],
   // the cutover's mechanisms; the step that runs them is flow/cutover.ts

@@ -4,8 +4,8 @@
 // a shared machine, so a change to decoding or planning shows as microseconds per row.
 //   node dist/bench/applyMicro.js [--tx 120000] [--rounds 5]
 import { ChangeNormalizer, decodePgoutput } from '../provider/decoder';
-import { BatchPlanner, DEFAULT_LIMITS } from '../provider/engine/cdc/apply/planner';
-import type { Statement, TargetTable } from '../provider/engine/cdc/apply/types';
+import { BatchPlanner, DEFAULT_LIMITS } from '../provider/engine/cdc/plan/planner';
+import type { Statement, TargetTable } from '../provider/engine/cdc/plan/types';
 
 function arg(name: string, fallback: number): number {
   const i = process.argv.indexOf(`--${name}`);

@@ -9,7 +9,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { Applier } from '../provider/engine/cdc/apply/applier';
 import { parseLsn } from '../provider/decoder';
-import { DEFAULT_LIMITS } from '../provider/engine/cdc/apply/planner';
+import { DEFAULT_LIMITS } from '../provider/engine/cdc/plan/planner';
 import { literal } from '../provider/engine/connect/quote';
 import { startCluster, stopAllClusters, type Cluster } from '../provider/localpg/cluster';
 import { argsOrExit } from './commandLine';

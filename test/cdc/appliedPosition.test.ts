@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import type pg from 'pg';
 import { openAppliedPosition, type AppliedPosition } from '../../provider/engine/cdc/apply/appliedPosition';
-import type { PositionKey } from '../../provider/engine/cdc/apply/types';
+import type { PositionKey } from '../../provider/engine/cdc/plan/types';
 import { StatementPipeline } from '../../provider/engine/cdc/apply/statementPipeline';
 import { ident } from '../../provider/engine/connect/quote';
 import { startCluster, uniqueName, until, type Cluster } from '../support';

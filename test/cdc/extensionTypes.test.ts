@@ -2,7 +2,7 @@
 // isn, PostGIS; a pg_trgm index beside them), streamed to the target: key-less tables (REPLICA
 // IDENTITY FULL, matched by the whole old row), FULL tables that kept a primary key (matched by
 // it), and keys of extension types. Every session's search_path is empty, so each comparison
-// must name its operator's schema (cdc/apply/equality.ts). PostGIS needs its Debian package on a
+// must name its operator's schema (cdc/plan/equality.ts). PostGIS needs its Debian package on a
 // PostgreSQL 15 pair (the embedded 16 has none): ensure-deps installs it, and CI fails without it.
 import assert from 'node:assert/strict';
 import { parseMigrationSpec, runMigration } from '../../provider/engine';
@@ -11,7 +11,7 @@ import { openSession, closeSession } from '../../provider/engine/connect/session
 import { qualified } from '../../provider/engine/connect/quote';
 import type { PgferryError } from '../../provider/engine/core/errors';
 import { ControlStore } from '../../provider/engine/control/store';
-import { DEFAULT_LIMITS } from '../../provider/engine/cdc/apply/planner';
+import { DEFAULT_LIMITS } from '../../provider/engine/cdc/plan/planner';
 import { resolveTargetTable } from '../../provider/engine/cdc/apply/targetTables';
 import type { Relation } from '../../provider/engine/cdc/decode/changeEvents';
 import { checkCdcTables } from '../../provider/engine/validate/cdcCheck';

@@ -3,8 +3,8 @@
 // release of all of it when a suite ends (stopCdcPair), so the pair's leak check holds.
 import assert from 'node:assert/strict';
 import { Applier, type ApplierOptions } from '../../provider/engine/cdc/apply/applier';
-import { ensurePublication } from '../../provider/engine/cdc/source/publication';
-import { createSlotWithSnapshot, dropSlotAndPublication, type ExportedSlot } from '../../provider/engine/cdc/source/slot';
+import { ensurePublication } from '../../provider/engine/cdc/prepare/publication';
+import { createSlotWithSnapshot, dropSlotAndPublication, type ExportedSlot } from '../../provider/engine/cdc/prepare/slot';
 import { ident, literal } from '../../provider/engine/connect/quote';
 import { cutoverMessagePrefix, originName, publicationName, slotName } from '../../provider/engine/core/names';
 import type { ServerSpec } from '../../provider/engine/input/migrationSpec';

@@ -3,7 +3,7 @@
 // table; nothing past it commits or is confirmed to the slot, so once the cause is fixed a new
 // applier applies it. Where the applying user bypasses the policy, the change applies at once.
 import assert from 'node:assert/strict';
-import { DEFAULT_LIMITS } from '../../provider/engine/cdc/apply/planner';
+import { DEFAULT_LIMITS } from '../../provider/engine/cdc/plan/planner';
 import { isPgferryError } from '../../provider/engine/core/errors';
 import { startPair, type ServerPair } from '../support';
 import { assertSame, createSlot, drain, setupDb, startApplier, stopCdcPair, type CdcDb, type Running } from './harness';

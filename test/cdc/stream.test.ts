@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { DEFAULT_LIMITS } from '../../provider/engine/cdc/apply/planner';
+import { DEFAULT_LIMITS } from '../../provider/engine/cdc/plan/planner';
 import { startPair, type ServerPair } from '../support';
 import {
   assertSame,

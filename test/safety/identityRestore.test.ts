@@ -3,7 +3,7 @@
 // publication (anyone's) still publishes the table's updates, which would then fail.
 import assert from 'node:assert/strict';
 import { readSourceRelations } from '../../provider/engine/catalog/identityVerdict';
-import { restoreReplicaIdentity, setIdentityFull, type RestoreContext } from '../../provider/engine/cdc/source/identityFull';
+import { restoreReplicaIdentity, setIdentityFull, type RestoreContext } from '../../provider/engine/cdc/prepare/identityFull';
 import { pendingIdentityChanges } from '../../provider/engine/control/sourceTables';
 import { ControlStore } from '../../provider/engine/control/store';
 import { pairSpec, serverSpec, startPair, type ServerPair } from '../support';

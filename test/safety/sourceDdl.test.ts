@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import type pg from 'pg';
 import { runMigration } from '../../provider/engine';
-import { runSourceDdl, SOURCE_DDL_LOCK_TIMEOUT_MS } from '../../provider/engine/cdc/source/sourceDdl';
+import { runSourceDdl, SOURCE_DDL_LOCK_TIMEOUT_MS } from '../../provider/engine/cdc/prepare/sourceDdl';
 import { isPgferryError } from '../../provider/engine/core/errors';
 import { pairSpec, startPair, type ServerPair } from '../support';
 

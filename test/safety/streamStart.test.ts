@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import type pg from 'pg';
 import { requestCutover, startMigration } from '../../provider/engine';
-import { prepareSourceAndSnapshot, type SourcePrepContext } from '../../provider/engine/cdc/source/sourcePrep';
+import { prepareSourceAndSnapshot, type SourcePrepContext } from '../../provider/engine/cdc/prepare/sourcePrep';
 import { closeSession, openSession } from '../../provider/engine/connect/session';
 import { takeCopySnapshot } from '../../provider/engine/copy/copySnapshot';
 import { ControlStore } from '../../provider/engine/control/store';

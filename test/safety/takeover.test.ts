@@ -2,7 +2,7 @@
 // a laptop asleep) lost its lease, the user resumed, and for a moment both runners wrote: the old
 // one still held its apply sessions with a transaction open on one database while the new one
 // applied the other. The resumed runner now ends the previous runner's sessions (its apply fences
-// on the target, its walsenders on the source) before it streams (cdc/source/takeover.ts). Fails without
+// on the target, its walsenders on the source) before it streams (cdc/prepare/takeover.ts). Fails without
 // it: the new runner waits behind the stopped one's fences and never streams.
 import assert from 'node:assert/strict';
 import { parseMigrationSpec, requestCutover, resumeMigration, startMigration } from '../../provider/engine';

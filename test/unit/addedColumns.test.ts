@@ -1,7 +1,7 @@
 // How a column added on the source is added on the target (issue 47), a table's shape change in the
 // change tracker, and the reason verification gives for columns on one side only (pure).
 import assert from 'node:assert/strict';
-import { ChangeTracker } from '../../provider/engine/cdc/apply/changeTracker';
+import { ChangeTracker } from '../../provider/engine/cdc/plan/changeTracker';
 import { addColumnPlan, type SourceColumnDefinition } from '../../provider/engine/cdc/apply/targetTables';
 import { columnDifference } from '../../provider/engine/verify';
 

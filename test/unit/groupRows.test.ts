@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { GroupRows } from '../../provider/engine/cdc/apply/groupRows';
+import { GroupRows } from '../../provider/engine/cdc/plan/groupRows';
 import { tupleOf, UNCHANGED } from '../../provider/engine/cdc/decode/tuple';
 
 describe('cdc/groupRows (pure)', () => {

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
-import { BatchPlanner, DEFAULT_LIMITS } from '../../provider/engine/cdc/apply/planner';
+import { BatchPlanner, DEFAULT_LIMITS } from '../../provider/engine/cdc/plan/planner';
 import { tupleOf, UNCHANGED } from '../../provider/engine/cdc/decode/tuple';
-import type { Statement, TargetTable } from '../../provider/engine/cdc/apply/types';
-import { truncateStatement } from '../../provider/engine/cdc/apply/statements';
+import type { Statement, TargetTable } from '../../provider/engine/cdc/plan/types';
+import { truncateStatement } from '../../provider/engine/cdc/plan/statements';
 
 const EQ = 'OPERATOR("pg_catalog".=)';
 const table: TargetTable = {

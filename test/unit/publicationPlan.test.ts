@@ -6,7 +6,7 @@ import {
   type SourceRelation,
   type SourceRelationRow,
 } from '../../provider/engine/catalog/identityVerdict';
-import { newTableReason, planPublication, reviewTables } from '../../provider/engine/cdc/source/publicationPlan';
+import { newTableReason, planPublication, reviewTables } from '../../provider/engine/cdc/prepare/publicationPlan';
 
 const pk = (name: string, extra: Partial<KeyFacts> = {}): KeyFacts => ({
   name,

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { RecordQueue, type QueuedRecord } from '../../provider/engine/cdc/apply/recordQueue';
+import { RecordQueue, type QueuedRecord } from '../../provider/engine/cdc/receive/recordQueue';
 
 const payload = (text: string): Buffer => Buffer.from(text, 'utf8');
 const read = (r: QueuedRecord | undefined): string =>

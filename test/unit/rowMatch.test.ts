@@ -2,12 +2,12 @@
 // schema-qualified (sessions run with an empty search_path), the choice between a unique index and
 // the whole old row for REPLICA IDENTITY FULL tables, and the statement text that results.
 import assert from 'node:assert/strict';
-import { type TypeFacts, typeComparison } from '../../provider/engine/cdc/apply/equality';
-import { deleteStatement, fullIdentityStatement, stagedStatements } from '../../provider/engine/cdc/apply/statements';
-import { GroupRows } from '../../provider/engine/cdc/apply/groupRows';
+import { type TypeFacts, typeComparison } from '../../provider/engine/cdc/plan/equality';
+import { deleteStatement, fullIdentityStatement, stagedStatements } from '../../provider/engine/cdc/plan/statements';
+import { GroupRows } from '../../provider/engine/cdc/plan/groupRows';
 import { chooseMatch } from '../../provider/engine/cdc/apply/targetTables';
 import { tupleOf } from '../../provider/engine/cdc/decode/tuple';
-import type { TargetTable } from '../../provider/engine/cdc/apply/types';
+import type { TargetTable } from '../../provider/engine/cdc/plan/types';
 
 const base = (o: Partial<TypeFacts> = {}): TypeFacts => ({ kind: 'b', base: 0, element: 0, fields: [], volatileText: false, ...o });
 const PUBLIC_EQ = { schema: 'public', name: '=' };

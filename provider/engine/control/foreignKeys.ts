@@ -1,5 +1,5 @@
 // The control catalog's record of the foreign keys pgferry drops on a target that cannot apply with
-// replica role (pgferry.target_foreign_key; cdc/apply/targetForeignKeys.ts says why): written before
+// replica role (pgferry.target_foreign_key; cdc/prepare/targetForeignKeys.ts says why): written before
 // the drop, so that no kill can lose a definition, and marked as each is added back.
 import { ident } from '../connect/quote';
 import { CONTROL_SCHEMA } from '../core/names';

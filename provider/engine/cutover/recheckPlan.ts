@@ -8,7 +8,7 @@ import type { SourceTable } from '../catalog';
 import { tableVerifications, type TableVerificationRecord } from '../control/tableVerification';
 import type { MigrationRun } from '../run/migrationRun';
 import type { TableRecheck } from '../verify';
-import { pinStillCurrent } from '../verify/pinRecord';
+import { pinStillCurrent } from '../cdc/pin/pinRecord';
 
 export async function recheckPlan(
   run: MigrationRun,

@@ -16,8 +16,8 @@ import { ident, literal } from '../connect/quote';
 import { INVALID_CATALOG_NAME, LOCK_NOT_AVAILABLE, sqlState } from '../connect/sqlstate';
 import { errorMessage, PgferryError } from '../core/errors';
 import type { ServerSpec } from '../input/migrationSpec';
-import type { RestoreContext } from '../cdc/source/identityFull';
-import { SOURCE_DDL_LOCK_TIMEOUT_MS } from '../cdc/source/sourceDdl';
+import type { RestoreContext } from '../cdc/prepare/identityFull';
+import { SOURCE_DDL_LOCK_TIMEOUT_MS } from '../cdc/prepare/sourceDdl';
 import { clearFence, fenceOf, liftStatement, recordFence, recordSessionsEnded } from '../control/writerFences';
 import type { MigrationRun } from '../run/migrationRun';
 

@@ -6,9 +6,9 @@
 // and the origin (or progress row) on the target, then the source's replica identities (last: a
 // table keeps FULL while any publication publishes it). Every step is idempotent and finds nothing
 // to do for a database the migration never got that far with.
-import { restoreFiring, type FiringCounts } from '../cdc/apply/targetFiring';
-import { restoreForeignKeys } from '../cdc/apply/targetForeignKeys';
-import { restoreReplicaIdentity, type RestoreContext } from '../cdc/source/identityFull';
+import { restoreFiring, type FiringCounts } from '../cdc/prepare/targetFiring';
+import { restoreForeignKeys } from '../cdc/prepare/targetForeignKeys';
+import { restoreReplicaIdentity, type RestoreContext } from '../cdc/prepare/identityFull';
 import { releaseStream, unlessDatabaseGone } from './releaseStream';
 import { errorMessage } from '../core/errors';
 import { CONTROL_SCHEMA, streamNamesOf } from '../core/names';

@@ -7,7 +7,7 @@ import { INVALID_CATALOG_NAME, sqlState } from '../connect/sqlstate';
 import type { MigrationSpec } from '../input/migrationSpec';
 import { streamNamesOf } from '../core/names';
 import { dropAppliedPosition, dropOrigin } from '../cdc/apply/appliedPosition';
-import { dropSlotAndPublication } from '../cdc/source/slot';
+import { dropSlotAndPublication } from '../cdc/prepare/slot';
 
 /** Runs a step on one database; a database that is gone (on either side) has nothing left there. */
 export async function unlessDatabaseGone<T>(fn: () => Promise<T>): Promise<T | undefined> {

@@ -5,7 +5,7 @@
 // source's disk fills.
 import { withSession } from '../connect/session';
 import { ControlStore } from '../control/store';
-import { restoreContextOf } from '../cdc/source/identityFull';
+import { restoreContextOf } from '../cdc/prepare/identityFull';
 import { errorMessage, PgferryError } from '../core/errors';
 import type { MigrationSpec, ServerSpec } from '../input/migrationSpec';
 import type { MigrationStatus, SourceSlotState } from '../core/model';

@@ -1,10 +1,10 @@
 // What change data capture needs to know about every table of a source database: replica
-// identity (judged by catalog/identityVerdict.ts, decided by cdc/source/publicationPlan.ts: the same
+// identity (judged by catalog/identityVerdict.ts, decided by cdc/prepare/publicationPlan.ts: the same
 // classification the online flow acts on), generated, TOAST-able and large-object columns,
 // partitions (reported under their root) and persistence. The shaping is pure.
 import { readSourceRelations, type IdentityKind, type SourceRelation } from '../catalog/identityVerdict';
-import { readTypeFacts, typeComparison } from '../cdc/apply/equality';
-import { planPublication, rootOf } from '../cdc/source/publicationPlan';
+import { readTypeFacts, typeComparison } from '../cdc/plan/equality';
+import { planPublication, rootOf } from '../cdc/prepare/publicationPlan';
 import { serverMajor } from '../connect/session';
 import type pg from 'pg';
 import type { TableFilters } from '../input/patterns';
@@ -141,7 +141,7 @@ export async function cdcTableReport(client: pg.Client, filters?: TableFilters):
 /**
  * Per table that will be matched by its whole old row (REPLICA IDENTITY FULL now, or given it by
  * allowReplicaIdentityFull, and no usable unique index), the columns no comparison is reliable
- * for: no equality operator (so compared by text, cdc/apply/statements.ts fullIdentityStatement) and a
+ * for: no equality operator (so compared by text, cdc/plan/statements.ts fullIdentityStatement) and a
  * text form from a VOLATILE function. Read on the source: the target gets the same types.
  */
 async function unstableMatchColumns(client: pg.Client, relations: readonly SourceRelation[]): Promise<Map<string, string[]>> {

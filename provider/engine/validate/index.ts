@@ -18,7 +18,7 @@ import { checkExtensions, readSourceExtensions, readTargetExtensions, type Sourc
 import { checkManagedBlockers, TARGET_SUPERUSER_ROLES_SQL } from './managed';
 import { checkOnlineSource } from './replicationSettings';
 import { checkApplyWithoutReplicaRole } from './replicaRole';
-import { replicaRolePermitted } from '../cdc/apply/targetFiring';
+import { replicaRolePermitted } from '../cdc/prepare/targetFiring';
 import { CHECK_TYPES, failed, succeeded, warning, type CheckType } from './result';
 import { fenceRightsRefusal } from '../cutover/writerFence';
 import { checkSourceRowSecurity } from './rowSecuritySource';

@@ -1,8 +1,8 @@
 // Verification while changes stream: each table of a database is compared with the target at one
 // exact source position, the apply held there for the moment the target's snapshot is taken
-// (cdc/apply/pin.ts; why the pair is exact: docs/verification.md). Each result is recorded
+// (cdc/pin/pinRequest.ts; why the pair is exact: docs/verification.md). Each result is recorded
 // (control/tableVerification.ts), and from then on the apply counts which keys of the table it
-// changes (cdc/apply/changeTracker.ts), so the cutover reads again only those. Once a table has
+// changes (cdc/plan/changeTracker.ts), so the cutover reads again only those. Once a table has
 // many changed keys, its pin is moved forward: those keys and its count read again at a new pinned
 // position (rollForward), so the cutover's share stays the last seconds' changes. A difference is
 // recorded and shown as a warning naming the table (`show`, the events), and the cutover reads that
@@ -16,16 +16,16 @@ import { closeSession, openSession, serverMajor, withSession } from '../connect/
 import { errorMessage } from '../core/errors';
 import { pinMessagePrefix } from '../core/names';
 import { formatLsn, parseLsn } from '../cdc/decode/lsn';
-import { ALL_TABLES, type PinnedPosition } from '../cdc/apply/pin';
+import { ALL_TABLES, type PinnedPosition } from '../cdc/pin/pinRequest';
 import { appliedUpTo, type OnlineStream } from '../cdc/apply/onlineStream';
 import { recordTableVerification, tableVerifications } from '../control/tableVerification';
 import { notStreamedTables } from '../control/sourceTables';
 import { readFilterPlan } from '../filter/plan';
 import type { MigrationRun } from '../run/migrationRun';
-import { pinStillCurrent } from './pinRecord';
-import { parseSnapshot, visibleIn } from './sourcePin';
-import type { TableChanges } from '../cdc/apply/changeTracker';
-import type { TargetColumn } from '../cdc/apply/types';
+import { pinStillCurrent } from '../cdc/pin/pinRecord';
+import { parseSnapshot, visibleIn } from '../cdc/pin/sourcePin';
+import type { TableChanges } from '../cdc/plan/changeTracker';
+import type { TargetColumn } from '../cdc/plan/types';
 import { keyedChecksumSql, tableCountSql } from './keyedChecksum';
 import { checksum, tableChecksumSql } from '.';
 

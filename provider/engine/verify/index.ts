@@ -16,7 +16,7 @@ import { CONTROL_SCHEMA } from '../core/names';
 import { runWorkers, WorkQueue } from '../util/workQueue';
 import { stopOnAbort } from '../connect/interrupt';
 import { keyedChecksumSql, rowTextSql, tableCountSql } from './keyedChecksum';
-import type { TargetColumn } from '../cdc/apply/types';
+import type { TargetColumn } from '../cdc/plan/types';
 import { nameKey, readFilterPlan, UNFILTERED, type FilterPlan } from '../filter/plan';
 import { compareSequences, describeDifference, readSequenceStates, targetBehindItsRows } from './sequenceCheck';
 

@@ -1,8 +1,8 @@
 // The cutover's re-read of only the rows the stream changed after a table was verified: the rows
-// whose keys the apply touched since (cdc/apply/changeTracker.ts), found by each key column's own
+// whose keys the apply touched since (cdc/plan/changeTracker.ts), found by each key column's own
 // equality (as the apply finds them), with the same checksum as a whole table's.
 import { ident } from '../connect/quote';
-import type { TargetColumn } from '../cdc/apply/types';
+import type { TargetColumn } from '../cdc/plan/types';
 
 /**
  * The text of a row of table alias `t` that a checksum hashes: its columns by name, in the given

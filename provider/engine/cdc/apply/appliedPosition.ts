@@ -20,7 +20,7 @@ import { PROGRESS_TABLE } from '../../core/names';
 import { formatLsn, parseLsn } from '../decode/lsn';
 import { leaseGuardSql } from './leaseGuard';
 import type { PipelinedStatement } from './statementPipeline';
-import type { PositionKey } from './types';
+import type { PositionKey } from '../plan/types';
 
 export interface AppliedPosition {
   readonly mode: 'origin' | 'table';

@@ -9,12 +9,12 @@ import { runSession, SettleBeforeStop } from './applySession';
 import { ApplyFencedError } from './applyTarget';
 import { ApplyLag } from './applyLag';
 import { maxLsn } from '../decode/lsn';
-import { DEFAULT_LIMITS } from './planner';
-import { StreamLostError } from '../source/stream';
+import { DEFAULT_LIMITS } from '../plan/planner';
+import { StreamLostError } from '../receive/stream';
 import type { ApplyState } from './applyState';
-import type { PlannerLimits, SessionConfig, SessionEnd } from './types';
-import { ChangeTracker } from './changeTracker';
-import { PinRequest, type AtPin } from './pin';
+import type { PlannerLimits, SessionConfig, SessionEnd } from '../plan/types';
+import { ChangeTracker } from '../plan/changeTracker';
+import { PinRequest, type AtPin } from '../pin/pinRequest';
 
 /**
  * The received-changes queue's default budget. Small on purpose: a consumer that reads every byte
@@ -203,7 +203,7 @@ export class Applier {
   }
 
   /**
-   * Asks the apply to hold at its next source-transaction boundary (pin.ts). The caller awaits
+   * Asks the apply to hold at its next source-transaction boundary (pin/pinRequest.ts). The caller awaits
    * `held`, takes its source snapshot, then `release`s the request with the position (always: the
    * apply waits until it does), and awaits `done`. Refused while another pin is under way.
    */

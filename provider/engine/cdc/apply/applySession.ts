@@ -21,13 +21,13 @@ import { PgferryError } from '../../core/errors';
 import { maxLsn } from '../decode/lsn';
 import { decodePgoutput } from '../decode/pgoutput';
 import { CommitPolicy } from './commitPolicy';
-import { truncateStatement } from './statements';
-import type { QueuedRecord } from './recordQueue';
+import { truncateStatement } from '../plan/statements';
+import type { QueuedRecord } from '../receive/recordQueue';
 import { SessionConnections } from './sessionConnections';
 import { addColumnPlan, inspectTargetTable, resolveTargetTable, sourceColumnDefinitions } from './targetTables';
 import type { ApplyState } from './applyState';
-import type { SessionConfig, SessionEnd, TargetTable } from './types';
-import { ALL_TABLES } from './pin';
+import type { SessionConfig, SessionEnd, TargetTable } from '../plan/types';
+import { ALL_TABLES } from '../pin/pinRequest';
 import type { ChangeEvent, Relation, RowEvent } from '../decode/changeEvents';
 
 /** What the apply loop handles: a change from the stream, or a keepalive carrying the server's WAL position. */
@@ -80,7 +80,7 @@ class ApplySession extends SessionConnections {
   /** The current source transaction carries the cutover marker. */
   private markerSeen = false;
   private sinceYield = 0;
-  /** The current source transaction precedes a pinned position but its snapshot does not see it (pin.ts). */
+  /** The current source transaction precedes a pinned position but its snapshot does not see it (pin/pinRequest.ts). */
   private pinStraggler = false;
   /** The current source transaction's final position (its BEGIN's), and whether earlier ones shared its target batch. */
   private current = { finalLsn: 0n, afterOthers: false };
@@ -207,7 +207,7 @@ class ApplySession extends SessionConnections {
   }
 
   /**
-   * A source-transaction boundary: where a verifier's pin (pin.ts) holds the apply, and stops it
+   * A source-transaction boundary: where a verifier's pin (pin/pinRequest.ts) holds the apply, and stops it
    * again at the pinned position. `finalLsn` and `xid`: the next transaction's (its BEGIN);
    * `walEnd`: a position everything before which has been received (a keepalive, a message).
    */

@@ -1,9 +1,9 @@
-// What outlives one apply session: kept apart from types.ts because it holds the change tracker,
+// What outlives one apply session: kept apart from plan/types.ts because it holds the change tracker,
 // whose own file names the apply types.
 import type { Relation } from '../decode/changeEvents';
 import type { ApplyLag } from './applyLag';
-import type { ChangeTracker } from './changeTracker';
-import type { PinRequest } from './pin';
+import type { ChangeTracker } from '../plan/changeTracker';
+import type { PinRequest } from '../pin/pinRequest';
 
 /** What outlives a session: counters, positions and the relation shapes seen. */
 export interface ApplyState {
@@ -30,7 +30,7 @@ export interface ApplyState {
   peakQueuedBytes: number;
   /** Warnings to surface once (e.g. triggers would fire on the target). */
   warnings: string[];
-  /** A verifier's request to hold the apply at a source position (pin.ts). */
+  /** A verifier's request to hold the apply at a source position (pin/pinRequest.ts). */
   pin?: PinRequest;
   /**
    * Someone wants the stream's position brought up to the source's WAL end (the cutover's lag

@@ -13,7 +13,7 @@ import { closeSession, openSession } from '../../connect/session';
 import { PgferryError } from '../../core/errors';
 import { CONTROL_SCHEMA } from '../../core/names';
 import type { ApplyState } from './applyState';
-import type { SessionConfig } from './types';
+import type { SessionConfig } from '../plan/types';
 
 export interface ApplyTarget {
   readonly client: pg.Client;
@@ -22,7 +22,7 @@ export interface ApplyTarget {
   /**
    * Nothing on the target fires during apply that a replica-role session would not fire: replica
    * role, or, without it, no foreign key and no ordinary trigger or rule on a table (pgferry
-   * dropped and switched them for the streaming phase: streamingTarget.ts).
+   * dropped and switched them for the streaming phase: prepare/streamingTarget.ts).
    */
   readonly asReplica: boolean;
   /** The session may create its staging tables (TEMPORARY on the database; PUBLIC has it by default). */

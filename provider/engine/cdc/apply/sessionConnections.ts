@@ -8,15 +8,15 @@ import { requestCancel } from '../../connect/interrupt';
 import { closeSession } from '../../connect/session';
 import { maxLsn } from '../decode/lsn';
 import { ChangeNormalizer } from '../decode/normalizer';
-import { BatchPlanner } from './planner';
+import { BatchPlanner } from '../plan/planner';
 import { openAppliedPosition } from './appliedPosition';
 import { openApplyTarget } from './applyTarget';
-import { RecordQueue } from './recordQueue';
-import { ReplicationStream } from '../source/stream';
+import { RecordQueue } from '../receive/recordQueue';
+import { ReplicationStream } from '../receive/stream';
 import { StatementPipeline } from './statementPipeline';
 import { TargetTransaction } from './targetTransaction';
 import type { ApplyState } from './applyState';
-import type { SessionConfig } from './types';
+import type { SessionConfig } from '../plan/types';
 
 /**
  * Statements queued for the target and not yet finished, and the bytes they may hold together, in

@@ -4,8 +4,16 @@
 import type pg from 'pg';
 import { ident, literal, qualified } from '../../connect/quote';
 import { PgferryError } from '../../core/errors';
-import { type Operator, operatorSql, TYPE_FACTS_SQL, type TypeFacts, typeFactsOf, type TypeFactsRow, typeComparison } from './equality';
-import type { TargetColumn, TargetTable } from './types';
+import {
+  type Operator,
+  operatorSql,
+  TYPE_FACTS_SQL,
+  type TypeFacts,
+  typeFactsOf,
+  type TypeFactsRow,
+  typeComparison,
+} from '../plan/equality';
+import type { TargetColumn, TargetTable } from '../plan/types';
 import type { Relation } from '../decode/changeEvents';
 
 /** OIDs below this are built in and identical on every server (FirstNormalObjectId). */
@@ -31,7 +39,7 @@ interface TableRow {
   cascaded_updates: boolean;
 }
 
-/** The target table's columns: their type (compared by its equality, equality.ts) and GENERATED ALWAYS identity. */
+/** The target table's columns: their type (compared by its equality, plan/equality.ts) and GENERATED ALWAYS identity. */
 const COLUMNS_SQL = `
 SELECT a.attname AS name, a.atttypid::int8 AS type, a.atttypmod AS mod, a.attidentity = 'a' AS identity_always
   FROM pg_attribute a
@@ -87,7 +95,7 @@ interface UniqueKeyRow {
  * FULL and kept a primary key) is matched by that index, as PostgreSQL's own apply worker does: one
  * index lookup instead of comparing every column, and the ordinary batched statements by key; its
  * old row carries every column, those included. A FULL table without one (pgferry's key-less
- * tables) is matched by all its old values, one row at a time (statements.ts). (An index on a
+ * tables) is matched by all its old values, one row at a time (plan/statements.ts). (An index on a
  * parent with inheritance children covers the parent's own rows, all that a statement, naming the
  * table ONLY, reaches.)
  */

@@ -6,10 +6,10 @@ import { IN_FAILED_SQL_TRANSACTION, isRetryable, sqlState } from '../../connect/
 import { PgferryError } from '../../core/errors';
 import type { AppliedPosition } from './appliedPosition';
 import { maxLsn } from '../decode/lsn';
-import type { BatchPlanner } from './planner';
+import type { BatchPlanner } from '../plan/planner';
 import { AffectedRowsError, type StatementPipeline } from './statementPipeline';
 import type { ApplyState } from './applyState';
-import type { RowChange, Statement } from './types';
+import type { RowChange, Statement } from '../plan/types';
 import type { RowOp } from '../decode/changeEvents';
 
 /** PGFERRY_TRACE marks this process's first apply commit (util/trace.ts). */

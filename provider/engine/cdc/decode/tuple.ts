@@ -1,6 +1,6 @@
 // A pgoutput row (TupleData) read in place: the message's bytes and where each value lies in them.
 // Values stay bytes until something needs them as text: rows headed for COPY go from these bytes
-// into the COPY data (groupRows.ts) without ever becoming JavaScript strings, which was about a
+// into the COPY data (plan/groupRows.ts) without ever becoming JavaScript strings, which was about a
 // quarter of the apply process's CPU (decoding every value, then encoding it again for the socket).
 // Only key columns (the planner's sets of touched rows) and small statements with parameters are
 // decoded. The bytes are in the replication connection's client encoding, UTF8 (pg asks for it in

@@ -1,6 +1,6 @@
 // The source side of a pinned verification: a REPEATABLE READ snapshot, the WAL insert position
 // read right after it, and which transactions the snapshot sees. Pure (parsing and visibility);
-// how the stream is held at that position is the applier's (cdc/apply/pin.ts), why the pair is
+// how the apply is held at that position is pinRequest.ts, why the pair is
 // exact is docs/verification.md.
 
 /** A snapshot as txid_current_snapshot() prints it ('xmin:xmax:xip,xip'), 64-bit transaction ids. */

@@ -3,9 +3,9 @@
 // background verifier leave the table alone (verify/background.ts). A cutover overwrites the record
 // with how it checked the table; if that cutover then stops (a mismatch), the table must be pinned
 // again, or the next cutover reads it whole.
-import { formatLsn } from '../cdc/decode/lsn';
-import type { TableChanges } from '../cdc/apply/changeTracker';
-import type { TableVerificationRecord } from '../control/tableVerification';
+import { formatLsn } from '../decode/lsn';
+import type { TableChanges } from '../plan/changeTracker';
+import type { TableVerificationRecord } from '../../control/tableVerification';
 
 export function pinStillCurrent(entry: TableChanges | undefined, record: TableVerificationRecord | undefined): entry is TableChanges {
   return (

@@ -1,6 +1,6 @@
 // The types the apply path's modules hand to each other, in one place: the target table changes
-// are written to (targetTables.ts), the statements planned for it (planner.ts, statements.ts), and
-// an apply session's configuration (applySession.ts; the state that outlives it is applyState.ts). The stream's
+// are written to (apply/targetTables.ts), the statements planned for it (planner.ts, statements.ts), and
+// an apply session's configuration (apply/applySession.ts; the state that outlives it is apply/applyState.ts). The stream's
 // relations and change events are the decoder's (decode/changeEvents.ts).
 import type { ServerSpec } from '../../input/migrationSpec';
 import type { RowOp } from '../decode/changeEvents';
@@ -15,7 +15,7 @@ export interface TargetColumn {
   readonly isKey: boolean;
   /**
    * The equality operator a streamed old value is compared with, schema-qualified
-   * (`OPERATOR("public".=)`, cdc/apply/equality.ts): of the target's unique index on a key column, else
+   * (`OPERATOR("public".=)`, cdc/plan/equality.ts): of the target's unique index on a key column, else
    * of the type's default btree or hash operator class. Undefined when the type has none (json,
    * xml, point, box, a composite holding json ...): the text forms are compared instead.
    */
@@ -34,7 +34,7 @@ export interface TargetTable {
   /**
    * Rows are found by all their old values, one row per statement: a REPLICA IDENTITY FULL table
    * without a usable unique index on the target (a FULL table with one is matched by that index,
-   * whose columns are then its key columns: targetTables.ts chooseMatch).
+   * whose columns are then its key columns: apply/targetTables.ts chooseMatch).
    */
   readonly identityFull: boolean;
   /** Partitioned on the target: TRUNCATE without ONLY. */
@@ -89,7 +89,7 @@ export interface Statement {
   /**
    * The rows the server must report loaded (COPY) or changed (INSERT, UPDATE, DELETE): a row ops
    * statement that changed fewer or more rows than it carried (after the planner superseded some)
-   * means the target has diverged from the source, and the stream stops (statementPipeline.ts).
+   * means the target has diverged from the source, and the stream stops (apply/statementPipeline.ts).
    */
   readonly affects?: number;
   /** Fewer rows than `affects` are expected too (see TargetTable.cascadedDeletes). */
@@ -134,7 +134,7 @@ export interface SessionConfig {
   /** A target transaction commits at the first source commit after this many rows or milliseconds. */
   readonly commitRows: number;
   readonly commitMs: number;
-  /** The runner's lease session: every COMMIT checks it still holds its lock (leaseGuard.ts); undefined without a lease. */
+  /** The runner's lease session: every COMMIT checks it still holds its lock (apply/leaseGuard.ts); undefined without a lease. */
   readonly leaseSessionPid: number | undefined;
 }
 

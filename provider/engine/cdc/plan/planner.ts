@@ -7,7 +7,7 @@
 // DIFFERENT tables inside one target transaction, which is only invisible when nothing checks
 // across tables mid-transaction: the applier turns it on only under session_replication_role =
 // replica (no foreign-key or ordinary user triggers or rules fire), or where the target has none to
-// fire (applyTarget.ts). In that mode a table's deletes may also be held beside its insert group
+// fire (apply/applyTarget.ts). In that mode a table's deletes may also be held beside its insert group
 // and run first, unless a key is shared (see add()). Pure: no IO.
 import { GroupRows } from './groupRows';
 import {
