@@ -48,11 +48,11 @@ export default tseslint.config(
     },
   },
   {
-    // Small functions and files: a step that does not fit is two steps.
+    // Small functions: a step that does not fit is two steps. Files have no length cap: a module is
+    // cut where its concept ends (docs/layout.md), and a cap made files split to fit a count.
     files: ['provider/**/*.ts', 'lab-stack/**/*.ts', 'bench/**/*.ts'],
     rules: {
       'max-lines-per-function': ['error', { max: 80, skipBlankLines: true, skipComments: true }],
-      'max-lines': ['error', { max: 420, skipBlankLines: true, skipComments: true }],
     },
   },
   {

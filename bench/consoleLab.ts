@@ -5,7 +5,7 @@
 // in progress, and of all.
 //   node dist/bench/consoleLab.js
 import { performance } from 'node:perf_hooks';
-import { startConsole } from '../provider/console';
+import { startConsole } from '../provider/console/command';
 import { ControlStore, parseMigrationSpec, type ServerSpec } from '../provider/engine';
 import { startCluster, stopAllClusters } from '../provider/localpg/cluster';
 import os from 'node:os';

@@ -2,7 +2,7 @@
 // manual source edits (wal_level, replication slots and senders, pg_hba for the migration's networks)
 // and the lab's AdventureWorks sample (provider/demo/adventureworks, the script the demo loads too).
 import { gzipSync } from 'node:zlib';
-import { ADVENTUREWORKS_READINESS_SQL, ADVENTUREWORKS_READY_ANSWER, ADVENTUREWORKS_SQL } from '../provider/demo/adventureworks';
+import { ADVENTUREWORKS_READINESS_SQL, ADVENTUREWORKS_READY_ANSWER, ADVENTUREWORKS_SQL } from '../provider/demo/adventureworks/script';
 import { ident, literal } from '../provider/engine/connect/quote';
 import { APT_LOCK_WAIT, checkReadyScript, installScript, preparePostgresScript, STATE_DIR } from './sourceScripts';
 

@@ -192,8 +192,8 @@ export async function removeMigration(target: ServerSpec, name: string): Promise
 
 /** Row counts and content checksums of every table, and each database's schema object by object, source vs target, now. */
 export async function verifyMigration(spec: MigrationSpec, options: RunOptions = {}): Promise<VerificationReport> {
-  const { verifyDatabases } = await import('./verify');
-  const { checkSchema, schemaDifferenceMessage } = await import('./verify/schema');
+  const { verifyDatabases } = await import('./verify/verifyTables');
+  const { checkSchema, schemaDifferenceMessage } = await import('./verify/schema/checkSchema');
   const { leftOutForeignKeys } = await import('./control/foreignKeys');
   const report = await verifyDatabases(spec, { signal: options.signal, onProgress: options.onProgress });
   // the foreign keys a cutover of this migration could not add back were reported then

@@ -14,7 +14,7 @@ import {
 import { ControlStore } from '../../provider/engine/control/store';
 import { isFinalState } from '../../provider/engine/core/model';
 import { tableVerifications } from '../../provider/engine/control/tableVerification';
-import { checksum, tableChecksumSql, verifyDatabases, type TableRecheck } from '../../provider/engine/verify';
+import { checksum, tableChecksumSql, verifyDatabases, type TableRecheck } from '../../provider/engine/verify/verifyTables';
 import { endIfRunning, pairSpec, startPair, until, waitForStatus, type Cluster, type ServerPair } from '../support';
 
 const ROWS = 20_000;

@@ -2,13 +2,13 @@
 // apply held there (verify/background.ts), a difference found then warned about and left to the
 // cutover, and the cutover reading again only what changed after that position (cutover/recheckPlan.ts).
 import assert from 'node:assert/strict';
-import { listTables, type SourceTable } from '../../provider/engine/catalog';
+import { listTables, type SourceTable } from '../../provider/engine/catalog/introspect';
 import type { OnlineStream } from '../../provider/engine/cdc/apply/onlineStream';
 import { ControlStore } from '../../provider/engine/control/store';
 import { recordTableVerification, tableVerifications } from '../../provider/engine/control/tableVerification';
 import { recheckPlan } from '../../provider/engine/cutover/recheckPlan';
 import type { MigrationRun } from '../../provider/engine/run/migrationRun';
-import { verifyDatabases } from '../../provider/engine/verify';
+import { verifyDatabases } from '../../provider/engine/verify/verifyTables';
 import { BackgroundVerification, type PinOutcome } from '../../provider/engine/verify/background';
 import { parseLsn } from '../../provider/engine/cdc/decode/lsn';
 import { pairSpec, startPair, until, type ServerPair } from '../support';

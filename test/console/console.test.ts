@@ -9,7 +9,7 @@ import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
-import { startConsole, type RunningConsole } from '../../provider/console';
+import { startConsole, type RunningConsole } from '../../provider/console/command';
 import { ControlStore, requestDataMigrationStart, runMigration, showMigration, startMigration } from '../../provider/engine';
 import type { MigrationSpec } from '../../provider/engine/input/migrationSpec';
 import { pairSpec, requirePrerequisite, serverSpec, startPair, startSourceWriter, until, type ServerPair } from '../support';

@@ -6,7 +6,7 @@ import type { ChildProcess } from 'node:child_process';
 import net from 'node:net';
 import { parseMigrationSpec, ControlStore } from '../../provider/engine';
 import { serverSpec, startCluster, until, type Cluster } from '../support';
-import { startConsole } from '../../provider/console';
+import { startConsole } from '../../provider/console/command';
 import { runCli } from '../cli/helpers';
 
 /** Resolves with the address the console prints, once printed. */

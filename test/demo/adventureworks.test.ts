@@ -9,7 +9,7 @@ import {
   ADVENTUREWORKS_SCHEMAS,
   ADVENTUREWORKS_SQL,
   ADVENTUREWORKS_TABLE_COUNT,
-} from '../../provider/demo/adventureworks';
+} from '../../provider/demo/adventureworks/script';
 import { startCluster, type Cluster } from '../support';
 
 const IN_SCHEMAS = `n.nspname IN (${ADVENTUREWORKS_SCHEMAS.map((s) => `'${s}'`).join(', ')})`;

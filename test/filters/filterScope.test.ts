@@ -4,7 +4,7 @@
 // source neither blocks nor fails the copy.
 import assert from 'node:assert/strict';
 import { runMigration } from '../../provider/engine';
-import { runValidation } from '../../provider/engine/validate';
+import { runValidation } from '../../provider/engine/validate/runValidation';
 import { ControlStore } from '../../provider/engine/control/store';
 import { pairSpec, startPair, waitForStatus, type ServerPair } from '../support';
 

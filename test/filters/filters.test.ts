@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { runMigration } from '../../provider/engine';
 import { ControlStore } from '../../provider/engine/control/store';
-import { runValidation } from '../../provider/engine/validate';
+import { runValidation } from '../../provider/engine/validate/runValidation';
 import { pairSpec, startPair, waitForStatus, type ServerPair } from '../support';
 import { expectCode } from '../validate/helpers';
 

@@ -1,13 +1,13 @@
 // The copy ledger in a target database: an item's rows commit only with its done-record, only
 // under the latest claim, and only once. Two claimants of one item on a real server, each running
-// the engine's copy item (runCopyItem with the ledger's check before COMMIT, as copy/index.ts does):
+// the engine's copy item (runCopyItem with the ledger's check before COMMIT, as copy/copyTables.ts does):
 // the one whose claim was taken over mid-copy has its rows rolled back by the item itself, and its
 // session is left out of any transaction; the newer one commits; a second commit of a done item is
 // refused and rolled back the same way. A ledger an older pgferry left (its epoch table called
 // copy_fence) is taken over with its rows.
 import assert from 'node:assert/strict';
 import type pg from 'pg';
-import { listTables, type SourceTable } from '../../provider/engine/catalog';
+import { listTables, type SourceTable } from '../../provider/engine/catalog/introspect';
 import { runCopyItem } from '../../provider/engine/copy/copyItem';
 import { createLedger, raiseEpoch, readDoneRecords, recordItemDone } from '../../provider/engine/copy/doneRecords';
 import { startCluster, type Cluster } from '../support';

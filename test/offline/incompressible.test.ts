@@ -9,7 +9,7 @@
 // load would compress it. A target role that may not alter the table loads as usual, altering nothing.
 import assert from 'node:assert/strict';
 import pg from 'pg';
-import { listTables, type SourceTable } from '../../provider/engine/catalog';
+import { listTables, type SourceTable } from '../../provider/engine/catalog/introspect';
 import { runCopyItem } from '../../provider/engine/copy/copyItem';
 import { sampleIncompressible } from '../../provider/engine/copy/incompressible';
 import { startPair, type ServerPair } from '../support';

@@ -7,7 +7,7 @@ import { runMigration } from '../../provider/engine';
 import { ControlStore } from '../../provider/engine/control/store';
 import type { ServerSpec } from '../../provider/engine/input/migrationSpec';
 import { parseMigrationSpec } from '../../provider/engine/input/parse';
-import { runValidation } from '../../provider/engine/validate';
+import { runValidation } from '../../provider/engine/validate/runValidation';
 import { makeTlsFiles, serverSpec, startTlsPair, waitForStatus, type Cluster, type ServerPair, type TlsFiles } from '../support';
 import { expectCode, summary } from '../validate/helpers';
 

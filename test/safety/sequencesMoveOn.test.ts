@@ -10,7 +10,7 @@ import { cancelMigration, requestCutover, startMigration } from '../../provider/
 import { ControlStore } from '../../provider/engine/control/store';
 import { syncSequences } from '../../provider/engine/cutover/sequenceSync';
 import { recheckMovedSequences } from '../../provider/engine/cutover/sequenceRecheck';
-import { verifyDatabases } from '../../provider/engine/verify';
+import { verifyDatabases } from '../../provider/engine/verify/verifyTables';
 import { FaultProxy } from '../support/faultProxy';
 import { pairSpec, processAlive, serverSpec, startPair, until, waitForStatus, type ServerPair } from '../support';
 

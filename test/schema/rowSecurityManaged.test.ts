@@ -10,7 +10,7 @@ import { parseMigrationSpec, runMigration, type MigrationStatus, type Validation
 import { ident } from '../../provider/engine/connect/quote';
 import { ControlStore } from '../../provider/engine/control/store';
 import type { ServerSpec } from '../../provider/engine/input/migrationSpec';
-import { runValidation } from '../../provider/engine/validate';
+import { runValidation } from '../../provider/engine/validate/runValidation';
 import { makeManagedTarget, makeReplicationSourceUser, startPair, waitForStatus, type ServerPair } from '../support';
 
 const VAULT_SQL = `

@@ -8,7 +8,7 @@ import { renderStatus, statusJson } from '../../provider/cli/output';
 import { parseMigrationSpec, runMigration, type MigrationStatus, type ValidationResult } from '../../provider/engine';
 import { ControlStore } from '../../provider/engine/control/store';
 import type { ServerSpec } from '../../provider/engine/input/migrationSpec';
-import { runValidation } from '../../provider/engine/validate';
+import { runValidation } from '../../provider/engine/validate/runValidation';
 import { statusOutputs } from '../../provider/resource/outputs';
 import { loadUnsupportedObjects, makeManagedTarget, serverSpec, startPair, waitForStatus, type ServerPair } from '../support';
 

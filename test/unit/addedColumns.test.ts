@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { ChangeTracker } from '../../provider/engine/cdc/plan/changeTracker';
 import { addColumnPlan, type SourceColumnDefinition } from '../../provider/engine/cdc/apply/targetTables';
-import { columnDifference } from '../../provider/engine/verify';
+import { columnDifference } from '../../provider/engine/verify/verifyTables';
 
 const column = (extra: Partial<SourceColumnDefinition>): SourceColumnDefinition => ({
   name: 'placed_at',

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import type { SourceTable } from '../../provider/engine/catalog';
+import type { SourceTable } from '../../provider/engine/catalog/introspect';
 import { copyFormat, copyInSql, copyOutSql } from '../../provider/engine/copy/copyItem';
 import {
   ctidRangeWheres,

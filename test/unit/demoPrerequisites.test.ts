@@ -1,7 +1,7 @@
 // What `pgferry demo` says when the machine cannot run its own servers, for machines this one is
 // not: the facts are given to the pure judgement (and to runDemo) instead of inspected.
 import assert from 'node:assert/strict';
-import { runDemo } from '../../provider/demo';
+import { runDemo } from '../../provider/demo/runDemo';
 import { existingServersHint, ownServersNotes, ownServersProblems, type DemoMachine } from '../../provider/demo/prerequisites';
 
 /** A Debian machine with everything the demo needs, run by an ordinary user. */

@@ -47,6 +47,24 @@ describe('docs/layout.md', () => {
     for (const folder of named) assert.ok(present.includes(folder), `docs/layout.md names engine/${folder}/, which does not exist`);
   });
 
+  it('an index.ts only re-exports: the code of a folder is in files named for their concept', async () => {
+    const provider = path.join(repoRoot(), 'provider');
+    const indexes = [path.join(provider, 'index.ts')];
+    for (const folder of await folders(provider)) {
+      const file = path.join(provider, folder, 'index.ts');
+      if (await fs.stat(file).catch(() => undefined)) indexes.push(file);
+    }
+    for (const file of indexes) {
+      // comments, blank lines, and `export ... from` statements, one line or several
+      const code = (await fs.readFile(file, 'utf8'))
+        .replace(/\/\/.*$/gm, '')
+        .replace(/\/\*[\s\S]*?\*\//g, '')
+        .replace(/export\s+(type\s+)?(\*|\{[^}]*\})(\s+as\s+\w+)?\s+from\s+'[^']+';/g, '')
+        .trim();
+      assert.equal(code, '', `${path.relative(repoRoot(), file)} holds more than re-exports`);
+    }
+  });
+
   it('every engine folder with sources has a rank in .dependency-cruiser.cjs, and only those', async () => {
     const ranks = configRanks();
     const withSources = ['.'];

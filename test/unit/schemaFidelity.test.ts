@@ -1,7 +1,7 @@
 // Pure parts of the schema fidelity work: the statements that carry what pg_dump
 // would, and the rules that tell a deliberate difference from a lost property.
 import assert from 'node:assert/strict';
-import type { SourceIndex } from '../../provider/engine/catalog';
+import type { SourceIndex } from '../../provider/engine/catalog/introspect';
 import { indexMarkStatements } from '../../provider/engine/copy/indexes';
 import { createRoleStatement, parameterGrantStatements, rolePropertyStatements, type SourceRole } from '../../provider/engine/schema/roles';
 import { diffSnapshots, type CatalogSnapshot } from '../support/catalogSnapshot';

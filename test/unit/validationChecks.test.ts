@@ -14,7 +14,7 @@ import {
 } from '../../provider/engine/validate/extensions';
 import { checkReplicationSettings } from '../../provider/engine/validate/replicationSettings';
 import { streamingSwitchesResult } from '../../provider/engine/validate/replicaRole';
-import { validationFailed } from '../../provider/engine/validate';
+import { validationFailed } from '../../provider/engine/validate/runValidation';
 import type { ServerInfo } from '../../provider/engine/validate/readOnlySessions';
 import { checkVersions } from '../../provider/engine/validate/versions';
 

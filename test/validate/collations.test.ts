@@ -4,7 +4,7 @@
 // built without ICU). Each failure is shown to go once the collations are back.
 import assert from 'node:assert/strict';
 import { runMigration } from '../../provider/engine';
-import { runValidation } from '../../provider/engine/validate';
+import { runValidation } from '../../provider/engine/validate/runValidation';
 import { pairSpec, serverSpec, startPair, type ServerPair } from '../support';
 import { expectCode, specFor, summary, withCode } from './helpers';
 

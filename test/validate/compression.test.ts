@@ -4,7 +4,7 @@
 // the fix; once the source's columns use pglz, it passes and the migration moves the rows.
 import assert from 'node:assert/strict';
 import { runMigration } from '../../provider/engine';
-import { runValidation } from '../../provider/engine/validate';
+import { runValidation } from '../../provider/engine/validate/runValidation';
 import { pairSpec, serverSpec, startPair, type ServerPair } from '../support';
 import { expectCode, specFor, summary, withCode } from './helpers';
 

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { parseMigrationSpec, runMigration } from '../../provider/engine';
 import type { ServerSpec } from '../../provider/engine/input/migrationSpec';
 import type { ValidationResult } from '../../provider/engine/core/model';
-import { runValidation } from '../../provider/engine/validate';
+import { runValidation } from '../../provider/engine/validate/runValidation';
 import { checkCollations } from '../../provider/engine/validate/collations';
 import { makeManagedTarget, serverSpec, startPair, type ServerPair } from '../support';
 import { expectCode, specFor, summary } from './helpers';

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { runValidation } from '../../provider/engine/validate';
+import { runValidation } from '../../provider/engine/validate/runValidation';
 import type { ServerSpec } from '../../provider/engine/input/migrationSpec';
 import { DEFAULT_ALLOW_LIST, makeManagedTarget, serverSpec, setAllowList, startPair, type ServerPair } from '../support';
 import { assertNoFailures, expectCode, specFor, summary, withCode } from './helpers';

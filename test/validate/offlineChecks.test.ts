@@ -2,7 +2,7 @@
 // that validating changes nothing on either server.
 import assert from 'node:assert/strict';
 import { promises as fs } from 'node:fs';
-import { runValidation, validationFailed } from '../../provider/engine/validate';
+import { runValidation, validationFailed } from '../../provider/engine/validate/runValidation';
 import { holdClosedPort, serverSpec, startPair, type ServerPair } from '../support';
 import { assertNoFailures, expectCode, specFor, stubToolsDir, summary, withCode } from './helpers';
 

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { cdcTableReport, runValidation } from '../../provider/engine/validate';
+import { cdcTableReport, runValidation } from '../../provider/engine/validate/runValidation';
 import { makeReplicationSourceUser, serverSpec, startCluster, type Cluster } from '../support';
 import { assertNoFailures, expectCode, specFor, summary, withCode } from './helpers';
 

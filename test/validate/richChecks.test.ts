@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { runValidation } from '../../provider/engine/validate';
+import { runValidation } from '../../provider/engine/validate/runValidation';
 import { loadRichDatabase } from '../support/richSchema';
 import { makeManagedTarget, serverSpec, startPair, type ServerPair } from '../support';
 import { assertNoFailures, expectCode, specFor, summary, withCode } from './helpers';

@@ -2,7 +2,7 @@
 // Azure's allow-list and the restart flag, and the recommended target settings.
 import assert from 'node:assert/strict';
 import { recommendedServerParameters } from '../../provider/engine';
-import { runValidation } from '../../provider/engine/validate';
+import { runValidation } from '../../provider/engine/validate/runValidation';
 import { serverSpec, startPair, type ServerPair } from '../support';
 import { expectCode, specFor } from './helpers';
 

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { runMigration } from '../../provider/engine';
-import { runValidation } from '../../provider/engine/validate';
+import { runValidation } from '../../provider/engine/validate/runValidation';
 import { pairSpec, serverSpec, startPair, type ServerPair } from '../support';
 import { expectCode, specFor } from './helpers';
 

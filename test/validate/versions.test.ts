@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { runValidation } from '../../provider/engine/validate';
+import { runValidation } from '../../provider/engine/validate/runValidation';
 import { requirePrerequisite, serverSpec, startCluster, type Cluster } from '../support';
 import { assertNoFailures, expectCode, specFor, summary } from './helpers';
 

@@ -16,7 +16,7 @@ export async function demoCommand(args: CliArgs): Promise<number> {
     args.sourceUrl === undefined || args.target.url === undefined
       ? undefined
       : { source: serverFromUrl(args.sourceUrl, '--source-url'), target: serverFromUrl(args.target.url, '--target-url') };
-  const { runDemo } = await import('../../demo');
+  const { runDemo } = await import('../../demo/runDemo');
   // The demo narrates in lines (--output does not change it); a refusal goes to stderr. Its hint
   // repeats the command as it was started: `npm run demo` in a checkout, else the installed command.
   return runDemo((line) => writeOut(line), {

@@ -1,5 +1,5 @@
 // Source catalog queries, each a named standalone statement runnable in psql. Variants by server
-// version carry a suffix and are chosen in catalog/index.ts.
+// version carry a suffix and are chosen in catalog/introspect.ts.
 
 /** Objects that belong to an extension are created by CREATE EXTENSION, not copied (pg_class c). */
 export const NOT_EXTENSION_MEMBER = `NOT EXISTS (

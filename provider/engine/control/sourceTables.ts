@@ -1,7 +1,7 @@
 // The control catalog's record of what an online migration did to each source table, or could
 // not do for it (pgferry.source_table): the replica identity it had before pgferry set FULL, so
 // that it is set back after a crash too, and why a table's changes are not streamed.
-import { displayName } from '../catalog';
+import { displayName } from '../catalog/introspect';
 import type { SourceRelation } from '../catalog/identityVerdict';
 import { ident } from '../connect/quote';
 import type { ControlStore } from './store';

@@ -11,7 +11,7 @@
 import type pg from 'pg';
 import { ident } from '../connect/quote';
 import { inSavepoint } from '../connect/savepoint';
-import type { SourceTable } from '../catalog';
+import type { SourceTable } from '../catalog/introspect';
 
 /** Tables under this size are not sampled: their TOAST work is too small to matter. */
 const MIN_TABLE_BYTES = 64 * 1024 * 1024;

@@ -2,7 +2,7 @@
 // data is in (pgcopydb's design): the definitions come from the source catalog, so one table's
 // indexes build while other tables still copy.
 import type pg from 'pg';
-import type { SourceIndex } from '../catalog';
+import type { SourceIndex } from '../catalog/introspect';
 import { ident, qualified } from '../connect/quote';
 
 /** The statement that builds one index or constraint on the target. */

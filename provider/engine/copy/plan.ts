@@ -1,5 +1,5 @@
 // The copy plan (pure): which tables are split, into which ranges, in which order.
-import type { SourceTable } from '../catalog';
+import type { SourceTable } from '../catalog/introspect';
 import { ident } from '../connect/quote';
 
 /**

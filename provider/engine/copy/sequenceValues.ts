@@ -1,7 +1,7 @@
 // Sequence values: read on the source (inside the copy snapshot offline, live at cutover) and set
 // on the target with setval, as pg_dump does (last_value and is_called).
 import type pg from 'pg';
-import type { SourceSequence } from '../catalog';
+import type { SourceSequence } from '../catalog/introspect';
 
 export interface SequenceValue {
   readonly sequence: SourceSequence;

@@ -1,7 +1,7 @@
 // Per-table bookkeeping of the data phase: a table may be copied as several parts by several
 // items at once; its progress events count finished parts plus bytes in flight, and it is done
 // (its indexes may start) when its last part is in.
-import type { SourceTable } from '../catalog';
+import type { SourceTable } from '../catalog/introspect';
 import { safeEmit, type ProgressListener } from '../core/model';
 import type { CopyItem } from './plan';
 

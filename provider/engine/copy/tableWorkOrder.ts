@@ -1,7 +1,7 @@
-// The index pool's work for each table, in order (copy/index.ts runs the pools): its indexes as
+// The index pool's work for each table, in order (copy/copyTables.ts runs the pools): its indexes as
 // soon as its rows are in, then its VACUUM (ANALYZE) once the transactions that could keep it from
 // marking pages all-visible have ended.
-import type { SourceIndex, SourceTable } from '../catalog';
+import type { SourceIndex, SourceTable } from '../catalog/introspect';
 import type { WorkQueue } from '../util/workQueue';
 
 /**

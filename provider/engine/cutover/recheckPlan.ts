@@ -4,10 +4,10 @@
 // TRUNCATE, too many keys, rows without a usable key, a verification record that is not this pin's,
 // a table whose shape changed while streaming: ChangeTracker.reshaped).
 import type { OnlineStream } from '../cdc/apply/onlineStream';
-import type { SourceTable } from '../catalog';
+import type { SourceTable } from '../catalog/introspect';
 import { tableVerifications, type TableVerificationRecord } from '../control/tableVerification';
 import type { MigrationRun } from '../run/migrationRun';
-import type { TableRecheck } from '../verify';
+import type { TableRecheck } from '../verify/verifyTables';
 import { pinStillCurrent } from '../cdc/pin/pinRecord';
 
 export async function recheckPlan(

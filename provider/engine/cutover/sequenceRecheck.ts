@@ -8,7 +8,7 @@
 import { withSession } from '../connect/session';
 import type { MigrationSpec } from '../input/migrationSpec';
 import type { VerificationReport, VerificationTable } from '../core/model';
-import { SEQUENCES_ROW, verificationReport, verifySequencesOf } from '../verify';
+import { SEQUENCES_ROW, verificationReport, verifySequencesOf } from '../verify/verifyTables';
 import { compareSequences, readSequenceStates } from '../verify/sequenceCheck';
 import { syncSequences } from './sequenceSync';
 

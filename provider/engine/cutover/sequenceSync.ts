@@ -1,6 +1,6 @@
 // Sequence values at cutover: sequences are not streamed, so their current source values are
 // copied once the last changes are applied (the source is quiet by then).
-import { listSequences } from '../catalog';
+import { listSequences } from '../catalog/introspect';
 import { withSession } from '../connect/session';
 import { readSequenceValues, writeSequenceValues } from '../copy/sequenceValues';
 import type { ServerSpec } from '../input/migrationSpec';

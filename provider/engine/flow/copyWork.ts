@@ -6,9 +6,9 @@
 import { createHash } from 'node:crypto';
 import os from 'node:os';
 import type pg from 'pg';
-import type { SourceTable } from '../catalog';
+import type { SourceTable } from '../catalog/introspect';
 import { withSession } from '../connect/session';
-import { planItems, type CopyLedger } from '../copy';
+import { planItems, type CopyLedger } from '../copy/copyTables';
 import type { CopyItemResult } from '../copy/copyItem';
 import type { SnapshotSessions } from '../copy/copySnapshot';
 import {

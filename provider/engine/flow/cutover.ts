@@ -15,7 +15,7 @@ import { startStream, streamCounts, type OnlineStream } from '../cdc/apply/onlin
 import { classifyStreamFailure } from '../cdc/apply/applyStop';
 import { releaseDatabase } from './releaseDatabase';
 import type { MigrationRun } from '../run/migrationRun';
-import { verifyDatabases } from '../verify';
+import { verifyDatabases } from '../verify/verifyTables';
 import {
   checkSchema,
   schemaCheckSummary,
@@ -23,7 +23,7 @@ import {
   schemaMismatchError,
   withSchemaCheck,
   type SchemaCheck,
-} from '../verify/schema';
+} from '../verify/schema/checkSchema';
 import { syncSequences } from '../cutover/sequenceSync';
 import { recheckMovedSequences } from '../cutover/sequenceRecheck';
 import { failpoint } from '../util/failpoints';

@@ -4,10 +4,17 @@
 // the source database's properties once (readSourceProperties) and hand them to each phase.
 import type { SnapshotSessions } from '../copy/copySnapshot';
 import type pg from 'pg';
-import { databaseProperties, listLargeObjects, listSequences, listTableIndexes, listTables, type DatabaseProperties } from '../catalog';
+import {
+  databaseProperties,
+  listLargeObjects,
+  listSequences,
+  listTableIndexes,
+  listTables,
+  type DatabaseProperties,
+} from '../catalog/introspect';
 import { stopOnAbort } from '../connect/interrupt';
 import { closeSession, openSession, withSession } from '../connect/session';
-import { copyTables } from '../copy';
+import { copyTables } from '../copy/copyTables';
 import { builtObjectOids } from '../copy/indexes';
 import { copyLargeObjects } from '../copy/largeObjects';
 import { readSequenceValues, writeSequenceValues } from '../copy/sequenceValues';
@@ -297,7 +304,7 @@ export async function copyDatabaseAt(
 export async function finishDatabase(run: MigrationRun, database: string, props: DatabaseProperties): Promise<void> {
   const { spec } = run;
   await timed(run, database, 'analyze', async () => {
-    // The copy's index pool vacuumed and analyzed the tables it could (copy/index.ts TableWorkOrder);
+    // The copy's index pool vacuumed and analyzed the tables it could (copy/copyTables.ts, TableWorkOrder);
     // the rest, and any whose VACUUM ran too early, get their VACUUM (ANALYZE) here, now that no
     // copy transaction is open.
     const tables = await withSession(spec.target, { database, purpose: 'catalog' }, async (c) => {

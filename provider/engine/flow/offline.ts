@@ -12,10 +12,10 @@ import type { MigrationRun } from '../run/migrationRun';
 import { outageRetry } from '../run/outage';
 import { mayResumeInside } from './copyWork';
 import { copyDatabaseAt, finishDatabase, prepareTargetDatabase, readSourceProperties } from './databasePhases';
-import type { DatabaseProperties } from '../catalog';
+import type { DatabaseProperties } from '../catalog/introspect';
 import { enableRowSecurity } from '../schema/rowSecurity';
-import { verifyDatabases } from '../verify';
-import { checkSchema, schemaCheckSummary, schemaMismatchError, withSchemaCheck } from '../verify/schema';
+import { verifyDatabases } from '../verify/verifyTables';
+import { checkSchema, schemaCheckSummary, schemaMismatchError, withSchemaCheck } from '../verify/schema/checkSchema';
 
 /**
  * One database: the target database, the copy at a snapshot that holds its tables, and (verify)

@@ -138,7 +138,7 @@ async function validationStep(
   // A resume validates again unless an earlier run finished validating.
   if (spec.option === 'Migrate' || (resume && (registered?.validation.length ?? 0) > 0)) return undefined;
   // loaded only when validating: a resumed runner skips it, and its start is time to the first change
-  const { runValidation, validationFailed } = await import('../validate');
+  const { runValidation, validationFailed } = await import('../validate/runValidation');
   await store.setState(name, 'InProgress', 'ValidationInProgress');
   safeEmit(onProgress, { kind: 'step', step: 'validation', index: 1, total: 1 });
   const validation = await runValidation(spec, { signal, instance: registered?.instance });

@@ -8,7 +8,7 @@
 import type pg from 'pg';
 import { withSession } from '../connect/session';
 import { CONTROL_SCHEMA } from '../core/names';
-import { checkSchema, schemaDifferenceMessage } from '../verify/schema';
+import { checkSchema, schemaDifferenceMessage } from '../verify/schema/checkSchema';
 import type { MigrationRun } from '../run/migrationRun';
 
 const WATCH_INTERVAL_MS = 10_000;

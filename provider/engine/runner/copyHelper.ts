@@ -5,7 +5,7 @@
 // every table (ACCESS SHARE) and the snapshot; once its transaction ends the import fails, and a
 // helper of a round that closed claims nothing more.
 import type pg from 'pg';
-import { listTables, type SourceTable } from '../catalog';
+import { listTables, type SourceTable } from '../catalog/introspect';
 import { closeSession, openSession, serverMajor } from '../connect/session';
 import { ident } from '../connect/quote';
 import { LOCK_NOT_AVAILABLE, sqlState } from '../connect/sqlstate';

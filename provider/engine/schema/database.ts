@@ -3,7 +3,7 @@
 // ALTER DATABASE/ROLE ... SET) are applied only after the data is in, so no setting can change
 // what is copied (default_transaction_read_only, session_replication_role, search_path ...).
 import type pg from 'pg';
-import type { DatabaseProperties } from '../catalog';
+import type { DatabaseProperties } from '../catalog/introspect';
 import type { TargetDatabaseAction } from '../core/model';
 import { ident, literal } from '../connect/quote';
 import { PgferryError } from '../core/errors';

@@ -11,7 +11,7 @@
 // writes, a job on the target) and stopping would only make the source's slot grow; the table is
 // not compared again in the background by this runner, so the warning is said once.
 import type pg from 'pg';
-import { listTables, type SourceTable } from '../catalog';
+import { listTables, type SourceTable } from '../catalog/introspect';
 import { closeSession, openSession, serverMajor, withSession } from '../connect/session';
 import { errorMessage } from '../core/errors';
 import { pinMessagePrefix } from '../core/names';
@@ -27,7 +27,7 @@ import { parseSnapshot, visibleIn } from '../cdc/pin/sourcePin';
 import type { TableChanges } from '../cdc/plan/changeTracker';
 import type { TargetColumn } from '../cdc/plan/types';
 import { keyedChecksumSql, tableCountSql } from './keyedChecksum';
-import { checksum, tableChecksumSql } from '.';
+import { checksum, tableChecksumSql } from './verifyTables';
 
 /** Between passes over the tables that need a look. */
 const PASS_PAUSE_MS = 2_000;

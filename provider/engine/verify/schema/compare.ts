@@ -1,7 +1,7 @@
 // Two catalogs (verify/schema/catalog.ts) compared object by object (pure). What differs on
 // purpose (the deliberate differences the README lists) is reported as expected, with its reason;
 // anything else is a difference, with the statement that makes the target match.
-import { displayName } from '../../catalog';
+import { displayName } from '../../catalog/introspect';
 import { ident, qualified } from '../../connect/quote';
 import type { ExpectedDifference, SchemaDifference } from '../../core/model';
 import type { PropertyValue, SchemaObject } from './catalog';

@@ -5,7 +5,7 @@
 // table is verified, hashed in the same order on both servers; a column on one side only is a
 // mismatch naming it.
 import type pg from 'pg';
-import { listTables, type SourceTable } from '../catalog';
+import { listTables, type SourceTable } from '../catalog/introspect';
 import { readUnsupportedObjects } from '../catalog/unsupported';
 import { ident } from '../connect/quote';
 import { closeSessionPair, openSessionPair, serverMajor, withSession, type SessionPair } from '../connect/session';

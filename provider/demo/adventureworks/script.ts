@@ -2,7 +2,7 @@
 // purchasing and sales, with generated rows. One SQL script, the single source of truth that both
 // `pgferry demo` and the lab's source VM (lab-stack/cloudInit.ts) load; and the readiness query
 // that checks what the Azure lab counts (68 tables, the 16 departments). Run this file with node to
-// print the script: `node dist/provider/demo/adventureworks/index.js | psql -d adventureworks`.
+// print the script: `node dist/provider/demo/adventureworks/script.js | psql -d adventureworks`.
 import { ADVENTUREWORKS_DEPARTMENTS, ADVENTUREWORKS_ROWS_SQL } from './data';
 import { ADVENTUREWORKS_FOREIGN_KEY_COUNT, ADVENTUREWORKS_KEYS_SQL } from './keys';
 import { ADVENTUREWORKS_SCHEMAS, ADVENTUREWORKS_TABLES_SQL } from './schema';

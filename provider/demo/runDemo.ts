@@ -14,14 +14,14 @@ import {
   type ProgressEvent,
   FINAL_STATES,
 } from '../engine';
-import { startConsole, type RunningConsole } from '../console';
+import { startConsole, type RunningConsole } from '../console/command';
 import { stopAllClusters } from '../localpg/cluster';
 import {
   ADVENTUREWORKS_DATABASE as SAMPLE_DATABASE,
   ADVENTUREWORKS_READINESS_SQL,
   ADVENTUREWORKS_READY_ANSWER,
   ADVENTUREWORKS_SQL,
-} from './adventureworks';
+} from './adventureworks/script';
 import { ident } from '../engine/connect/quote';
 import { existingServersHint, inspectMachine, ownServersNotes, ownServersProblems, type DemoMachine } from './prerequisites';
 import { existingServers, existingServersProblems, startOwnServers, type DemoServer, type DemoServers } from './servers';

@@ -1,7 +1,7 @@
 // The data phase: N copy items (tables, large ones split into parts by ranges) all reading one exported
 // snapshot, and an index pool that builds each table's indexes as soon as its data is in.
 import type pg from 'pg';
-import type { SourceIndex, SourceTable } from '../catalog';
+import type { SourceIndex, SourceTable } from '../catalog/introspect';
 import { stopOnAbort } from '../connect/interrupt';
 import { closeSession, openSession, type SessionPair } from '../connect/session';
 import { pairedWithTarget, type SnapshotSessions } from './copySnapshot';
