@@ -78,9 +78,30 @@ function rankRules() {
   return rules;
 }
 
+// The product's callers (the CLI, the resource, the console, the demo) and its tools (bench/,
+// faults/, the lab) reach the engine through its public index only, so what they prove is what a
+// user of `pgferry/engine` gets. The apply micro-benchmarks measure the apply path itself, below
+// the API, on purpose: they are the one named exception.
+const CALLERS = '^(bench|faults|lab-stack|provider/(cli|resource|console|demo|azure|localpg))/';
+const BELOW_THE_API = ['bench/drainLab.ts', 'bench/lagLab.ts', 'bench/applyMicro.ts'];
+
 module.exports = {
   forbidden: [
     ...rankRules(),
+    {
+      name: 'public-entry',
+      comment: 'callers and tools import provider/engine/index.ts only (docs/architecture.md, "The product and its tools")',
+      severity: 'error',
+      from: { path: CALLERS, pathNot: BELOW_THE_API.map((f) => `^${escape(f)}$`) },
+      to: { path: `^${ENGINE}/.+`, pathNot: `^${escape(ENGINE)}/index\\.ts$` },
+    },
+    {
+      name: 'public-entry',
+      comment: 'the apply micro-benchmarks reach the apply path (cdc/apply, cdc/plan) and the public index, nothing else',
+      severity: 'error',
+      from: { path: BELOW_THE_API.map((f) => `^${escape(f)}$`) },
+      to: { path: `^${ENGINE}/.+`, pathNot: [`^${escape(ENGINE)}/index\\.ts$`, `^${ENGINE}/cdc/(apply|plan)/`] },
+    },
     {
       name: 'no-cycle',
       comment: 'no import cycle in the engine, within a folder or across folders',
@@ -94,7 +115,7 @@ module.exports = {
     },
   ],
   options: {
-    includeOnly: `^${ENGINE}/`,
+    includeOnly: '^(provider|bench|faults|lab-stack)/',
     tsPreCompilationDeps: true,
     tsConfig: { fileName: 'tsconfig.json' },
     exclude: { path: '\\.d\\.ts$' },

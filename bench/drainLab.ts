@@ -10,7 +10,7 @@ import { promisify } from 'node:util';
 import { Applier } from '../provider/engine/cdc/apply/applier';
 import { parseLsn } from '../provider/decoder';
 import { DEFAULT_LIMITS } from '../provider/engine/cdc/plan/planner';
-import { literal } from '../provider/engine/connect/quote';
+import { literal } from '../provider/engine';
 import { startCluster, stopAllClusters, type Cluster } from '../provider/localpg/cluster';
 import { argsOrExit } from './commandLine';
 import { PG_BIN, pgEnv } from './dataset';

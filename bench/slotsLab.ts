@@ -10,7 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { Option } from 'commander';
-import { ident, literal } from '../provider/engine/connect/quote';
+import { ident, literal } from '../provider/engine';
 import { startCluster, stopAllClusters, type Cluster } from '../provider/localpg/cluster';
 import { argsOrExit, parseOptions, positiveInt } from './commandLine';
 import { PG_BIN, pgEnv } from './dataset';

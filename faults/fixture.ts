@@ -4,7 +4,7 @@
 // ranges, secondary indexes, TOASTed rows, a foreign key and a trigger (post-data), sequences,
 // large objects and a table without a key; database B is small, so the cutover has two steps.
 import type { Cluster } from '../test/support';
-import { ident } from '../provider/engine/connect/quote';
+import { ident } from '../provider/engine';
 
 export interface FixtureSize {
   /** Rows of the split table `big` (~170 bytes each); the other tables scale from it. */

@@ -5,7 +5,7 @@
 // that differs is compared row by row (by primary key, or as a multiset of row hashes without one)
 // to say how many rows were lost, are extra (duplicated or resurrected) or changed.
 import type pg from 'pg';
-import { ident, qualified } from '../provider/engine/connect/quote';
+import { ident, qualified } from '../provider/engine';
 import type { Cluster } from '../test/support';
 
 interface TableDiff {

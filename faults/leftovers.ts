@@ -2,8 +2,7 @@
 // and publications on the source, replication origins on the target, runner processes still
 // alive; source tables left with the REPLICA IDENTITY FULL pgferry set for streaming. Cleaning them away
 // afterwards keeps one trial's leftovers from failing the next.
-import { ident } from '../provider/engine/connect/quote';
-import { PRIOR_SETTING_SQL } from '../provider/engine/cutover/writerFence';
+import { ident, PRIOR_SETTING_SQL } from '../provider/engine';
 import type { Cluster } from '../test/support';
 
 export interface Leftovers {

@@ -2,8 +2,7 @@
 // through the proxies, the fault injected when its phase's trigger matches, the user's recovery
 // (resume when `show` says the runner is dead, the cutover once changes stream and the fault is
 // over), then the judge, the leftover checks, the outcome, and the clean-up.
-import { ControlStore } from '../provider/engine/control/store';
-import { FINAL_STATES, type MigrationStatus } from '../provider/engine/core/model';
+import { ControlStore, FINAL_STATES, type MigrationStatus } from '../provider/engine';
 import { serverSpec, type Cluster } from '../test/support';
 import { TrialAgents } from './agents';
 import { ArmedFault, describeFault, drawFault, isAgentFault, type FaultContext, type FaultKind, type FaultPlan } from './faults';

@@ -3,7 +3,7 @@
 // and the lab's AdventureWorks sample (provider/demo/adventureworks, the script the demo loads too).
 import { gzipSync } from 'node:zlib';
 import { ADVENTUREWORKS_READINESS_SQL, ADVENTUREWORKS_READY_ANSWER, ADVENTUREWORKS_SQL } from '../provider/demo/adventureworks/script';
-import { ident, literal } from '../provider/engine/connect/quote';
+import { ident, literal } from '../provider/engine';
 import { APT_LOCK_WAIT, checkReadyScript, installScript, preparePostgresScript, STATE_DIR } from './sourceScripts';
 
 export interface SourceSetup {

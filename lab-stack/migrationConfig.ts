@@ -3,7 +3,7 @@
 // which an entry of the list may override.
 import { z } from 'zod';
 // The spec module alone: the engine index would load pg into every lab program.
-import { MIGRATION_MODES, MIGRATION_NAME_PATTERN, MIGRATION_OPTIONS, SSL_MODES } from '../provider/engine/input/migrationSpec';
+import { MIGRATION_MODES, MIGRATION_NAME_PATTERN, MIGRATION_OPTIONS, SSL_MODES } from '../provider/engine';
 // Azure's spellings (type-only towards the engine, so no driver either).
 import { fromAzureSpelling, type AzureEnum } from '../provider/azure/names';
 import { identifierSchema, oneOf } from './schemaParts';

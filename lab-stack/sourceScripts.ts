@@ -2,7 +2,7 @@
 // PGDG, the settings), the PostgreSQL part it ends with (password, databases, the AdventureWorks
 // sample) and the readiness check the VM extension runs. The PostgreSQL part and the check take
 // PSQL and PGFERRY_LAB_DIR from the environment, so a test runs them against a local server.
-import { conninfoDbname } from '../provider/engine/connect/quote';
+import { conninfoDbname } from '../provider/engine';
 
 /** Where cloud-init writes the lab's files on the VM. */
 export const STATE_DIR = '/var/lib/pgferry-lab';

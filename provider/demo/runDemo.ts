@@ -22,7 +22,7 @@ import {
   ADVENTUREWORKS_READY_ANSWER,
   ADVENTUREWORKS_SQL,
 } from './adventureworks/script';
-import { ident } from '../engine/connect/quote';
+import { ident } from '../engine';
 import { existingServersHint, inspectMachine, ownServersNotes, ownServersProblems, type DemoMachine } from './prerequisites';
 import { existingServers, existingServersProblems, startOwnServers, type DemoServer, type DemoServers } from './servers';
 

@@ -3,7 +3,7 @@
 // --target-url), which the demo checks before it changes anything on them.
 import type pg from 'pg';
 import { parseMigrationSpec, type ServerSpec } from '../engine';
-import { openClient } from '../engine/connect/client';
+import { openClient } from '../engine';
 import { startCluster, type Cluster } from '../localpg/cluster';
 
 export interface DemoServer {

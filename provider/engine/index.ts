@@ -7,6 +7,12 @@ export * from './core/model';
 export * from './core/statusChecks';
 export * from './core/transitions';
 export { maskSecrets } from './core/secrets';
+// the one quoting helper, for programs that build SQL over user names as the engine does
+export { ident, qualified, identList, literal, conninfoDbname } from './connect/quote';
+export { openClient } from './connect/client';
+export { retrying, type RetryPolicy } from './connect/retry';
+// what a writer fence changes on a source database: its default_transaction_read_only before
+export { PRIOR_SETTING_SQL } from './cutover/writerFence';
 export { catchUp, copyRatio, databaseCopy, etaSeconds, RateMeter, tableFraction, type DatabaseCopy } from './core/progress';
 export { parseMigrationSpec, zodToInputError, describeIssue } from './input/parse';
 export {
@@ -61,4 +67,5 @@ export { recommendedServerParameters } from './validate/serverParameters';
 
 export { runAgent, AGENT_HEARTBEAT_MS, type AgentOptions } from './runner/agent';
 export type { SourceCredential } from './input/runSpec';
+export { runnerInput } from './input/handOff';
 export { serverKey, AGENT_STALE_SECONDS } from './control/agents';
