@@ -85,9 +85,45 @@ function rankRules() {
 const CALLERS = '^(bench|faults|lab-stack|provider/(cli|resource|console|demo|azure|localpg))/';
 const BELOW_THE_API = ['bench/drainLab.ts', 'bench/lagLab.ts', 'bench/applyMicro.ts'];
 
+// The layers around the ranks, each said once here (eslint and the unit tests no longer repeat them).
+const NPM = (pattern) => `^node_modules/(${pattern})/`;
+const LAYERS = [
+  {
+    name: 'engine-no-pulumi',
+    comment: 'the engine never imports Pulumi: the resource layer holds no migration logic, the engine no Pulumi',
+    from: { path: `^${ENGINE}/` },
+    to: { path: NPM('@pulumi/[^/]+') },
+  },
+  {
+    name: 'core-is-the-kernel',
+    comment: 'engine/core (errors, codes, model, names) imports its own files and Node only: no package',
+    from: { path: `^${ENGINE}/core/` },
+    to: { path: '^node_modules/' },
+  },
+  {
+    name: 'decode-is-pure',
+    comment: 'cdc/decode is pure, as pg-protocol keeps its parser: bytes in, typed changes out; it imports only its own files',
+    from: { path: `^${ENGINE}/cdc/decode/` },
+    to: { pathNot: [`^${ENGINE}/cdc/decode/[^/]+$`, '^(buffer|node:buffer)$'] },
+  },
+  {
+    name: 'resource-no-driver-no-cli',
+    comment: 'the Pulumi layer opens no sessions (no pg) and imports nothing of the CLI: what both need is in provider/azure',
+    from: { path: '^provider/resource/' },
+    to: { path: [NPM('pg|pg-[^/]+'), '^provider/cli/'] },
+  },
+  {
+    name: 'azure-is-shared',
+    comment: 'provider/azure serves the CLI, the resource and the lab: it imports none of them, no Pulumi and no pg',
+    from: { path: '^provider/azure/' },
+    to: { path: [NPM('@pulumi/[^/]+|pg|pg-[^/]+'), '^provider/(cli|resource)/', '^lab-stack/'] },
+  },
+].map((rule) => ({ severity: 'error', ...rule }));
+
 module.exports = {
   forbidden: [
     ...rankRules(),
+    ...LAYERS,
     {
       name: 'public-entry',
       comment: 'callers and tools import provider/engine/index.ts only (docs/architecture.md, "The product and its tools")',
@@ -115,7 +151,8 @@ module.exports = {
     },
   ],
   options: {
-    includeOnly: '^(provider|bench|faults|lab-stack)/',
+    includeOnly: '^(provider|bench|faults|lab-stack|node_modules)/',
+    doNotFollow: { path: '^node_modules/' },
     tsPreCompilationDeps: true,
     tsConfig: { fileName: 'tsconfig.json' },
     exclude: { path: '\\.d\\.ts$' },

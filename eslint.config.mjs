@@ -56,30 +56,6 @@ export default tseslint.config(
     },
   },
   {
-    files: ['provider/engine/**/*.ts'],
-    rules: {
-      'no-restricted-imports': ['error', { patterns: [{ group: ['@pulumi/*'], message: 'the engine never imports Pulumi' }] }],
-    },
-  },
-  {
-    // The kernel (errors, codes, model, names) is what every folder imports: it imports no folder.
-    files: ['provider/engine/core/**/*.ts'],
-    rules: {
-      'no-restricted-imports': [
-        'error',
-        { patterns: [{ regex: '^\\.\\./|^(pg|pg-.*|@pulumi/.*)$', message: 'engine/core imports only its own files and Node' }] },
-      ],
-    },
-  },
-  {
-    // pgoutput decoding is pure, as pg-protocol keeps its parser: bytes in, typed messages out, no
-    // driver, no IO, nothing of the engine around it, so it is tested with bytes alone.
-    files: ['provider/engine/cdc/decode/**/*.ts'],
-    rules: {
-      'no-restricted-imports': ['error', { patterns: [{ regex: '^(?!\\./)', message: 'cdc/decode imports only its own files' }] }],
-    },
-  },
-  {
     // Scripts and configuration, and the examples (each its own program, type-checked by its own
     // tsconfig where pgferry is installed): no type information here.
     files: ['**/*.mjs', '**/*.js', '**/*.cjs', 'examples/**/*.ts'],

@@ -1,5 +1,5 @@
 // docs/layout.md is the map of the engine a newcomer reads: it names every folder under
-// provider/engine, and every engine folder it names exists (as the boundaries test keeps the imports).
+// provider/engine, and every engine folder it names exists (as `npm run ranks` keeps the imports).
 // Its rank column is the rank table of .dependency-cruiser.cjs, the one the lint's import check
 // enforces: every folder with sources has a rank there, and the page says the same rank, lowest first.
 import assert from 'node:assert/strict';
