@@ -57,7 +57,7 @@ export type DatabaseState =
  * operator, a constraint, a rule, a missing column, a permission) or a source change that is not
  * followed. The slot and publication stay, so nothing is lost while the user fixes the cause.
  */
-export interface ApplyStop {
+export interface ApplyStop extends StopCause {
   /** When the stream first stopped on this error (kept across retries until it moves again). */
   readonly since: string;
   /** When the last attempt that failed began. */
@@ -65,6 +65,12 @@ export interface ApplyStop {
   readonly attempts: number;
   /** The retry requests (MigrationStatus.applyRetryRequests) counted when that attempt began: a request past it is not tried yet. */
   readonly retryRequestsSeen: number;
+  /** The applied position the stream stopped at: it moves past it once the fix works. */
+  readonly appliedLsn: string;
+}
+
+/** The parts of an ApplyStop that come from the error itself. */
+export interface StopCause {
   /** The error code (errorCodes.ts) and the SQLSTATE, when the server gave one. */
   readonly code: string;
   readonly sqlState?: string;
@@ -74,8 +80,6 @@ export interface ApplyStop {
   readonly statement?: string;
   readonly error: string;
   readonly fix: string;
-  /** The applied position the stream stopped at: it moves past it once the fix works. */
-  readonly appliedLsn: string;
 }
 
 /** What the migration did to a target database; 'creating'/'overwriting': the statement may or may not have run. */

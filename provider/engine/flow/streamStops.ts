@@ -6,7 +6,8 @@
 // once the fix works. A bound the user sets (maxApplyStopHours) releases the slot of a stream
 // stopped for longer, so a forgotten migration cannot fill the source's disk.
 import { formatLsn, parseLsn } from '../cdc/decode/lsn';
-import { classifyStreamFailure, type StopCause } from '../cdc/apply/applyStop';
+import { classifyStreamFailure } from '../cdc/apply/applyStop';
+import type { StopCause } from '../core/model';
 import { appliedUpTo, startStream, streamCounts, type OnlineStream } from '../cdc/apply/onlineStream';
 import { errorMessage, PgferryError } from '../core/errors';
 import type { MigrationRun } from '../run/migrationRun';

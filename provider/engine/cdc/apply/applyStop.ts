@@ -6,18 +6,9 @@
 // holds the apply (this one lost its lease), or the slot is gone or has lost WAL it needs. Pure.
 import { OBJECT_NOT_IN_PREREQUISITE_STATE, sqlState, UNDEFINED_OBJECT } from '../../connect/sqlstate';
 import { errorMessage, isPgferryError } from '../../core/errors';
+import type { StopCause } from '../../core/model';
 import { ApplyFencedError } from './applyTarget';
 import { StatementFailure } from './targetTransaction';
-
-/** The parts of an ApplyStop that come from the error itself. */
-export interface StopCause {
-  readonly code: string;
-  readonly sqlState?: string;
-  readonly table?: string;
-  readonly statement?: string;
-  readonly error: string;
-  readonly fix: string;
-}
 
 export type StreamFailure = { readonly kind: 'fatal' } | { readonly kind: 'stop'; readonly cause: StopCause };
 
