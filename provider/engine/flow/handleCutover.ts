@@ -1,0 +1,44 @@
+// The online supervisor's cutover handler (flow/supervisor.ts): where a cutover requested by the
+// user starts, of the whole migration (`pgferry update --cutover`, the resource's triggerCutover)
+// or of some databases (dbsToTriggerCutoverOn), both read from the control catalog. While a stream it
+// would cut over is stopped on an error to fix, the request is refused (cleared with the reason, the
+// migration WaitingForApplyFix), unless every such stream is being tried again after its fix: then
+// the request stays, and the cutover starts once the stream applies. Otherwise the source's tables
+// are scanned once more (a table created until now is reported before the cutover verifies) and the
+// watch hands off to the cutover step (flow/cutover.ts: fence and lag gate, marker, drain,
+// sequences, schema check, verification, release). The databases cut over leave the supervised
+// streams; the others stream on.
+import { cutover } from './cutover';
+import type { StreamStops } from './streamStops';
+import type { Handoff, Supervision } from './supervision';
+
+/** The streaming databases a cutover is requested for (all of them for the whole migration's), if any. */
+export async function databasesToCutOver(s: Supervision): Promise<ReadonlySet<string> | undefined> {
+  const whole = await s.wholeCutoverRequested();
+  const toCutOver = whole ? s.streaming : (await s.databaseRequests()).cutover;
+  return toCutOver.length > 0 ? new Set(toCutOver) : undefined;
+}
+
+/** Refuses the cutover while a stream of it is stopped, else hands it off (it runs once the watch is closed). */
+export async function startCutover(s: Supervision, databases: ReadonlySet<string>): Promise<Handoff | undefined> {
+  const { run, streams, stops, meter } = s;
+  const stopped = [...databases].filter((d) => stops.isStopped(d));
+  if (stopped.length > 0) {
+    // a stream tried again after its fix keeps the request: the cutover starts once it applies
+    if (!stopped.every((d) => stops.isRetrying(d, streams)))
+      await run.store.clearCutover(run.spec.migrationName, cutoverRefusedMessage(stops), 'WaitingForApplyFix');
+    return undefined;
+  }
+  await s.tables.scan(); // tables created until now are reported before the cutover verifies
+  return async () => {
+    if (await cutover(run, streams, databases, meter)) {
+      // cut over: those streams ended; the others stream on (else it stopped, saying why, and all stream on)
+      for (let i = streams.length - 1; i >= 0; i--) if (databases.has(streams[i]!.database)) streams.splice(i, 1);
+    }
+  };
+}
+
+function cutoverRefusedMessage(stops: StreamStops): string {
+  const dbs = stops.databases.map((d) => `"${d}"`).join(', ');
+  return `cutover not started: streaming of ${dbs} is stopped on an error to fix first (see the database's message); request the cutover again once it streams`;
+}

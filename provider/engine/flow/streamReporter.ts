@@ -1,0 +1,116 @@
+// The online supervisor's reporter (flow/supervisor.ts): while changes stream, every
+// REPORT_INTERVAL_MS each stream's counters, apply latency, pending bytes and applied position are
+// written to the control catalog (what `show`, `--wait` and the console read), with a sample for the
+// console's charts, the slot's retained WAL is warned about past slotRetainedWarnBytes, and the
+// pending bytes feed the cutover's lag gate (cutover/lagGate.ts ApplyRateMeter). On a timer of its
+// own rather than in the supervisor's loop: a slow source (restarting, far away) delays the figures,
+// never the answer to a cutover or cancel request. Stopped, and its report in flight awaited, before
+// a cutover or a cancel runs, so no report writes over what they record.
+import type pg from 'pg';
+import { formatLsn } from '../cdc/decode/lsn';
+import { appliedUpTo, streamCounts, type OnlineStream } from '../cdc/apply/onlineStream';
+import { readSlotPositions } from '../cdc/receive/slotPositions';
+import { closeSession, openSession } from '../connect/session';
+import { recordStreamSample } from '../control/streamSamples';
+import type { ApplyRateMeter } from '../cutover/lagGate';
+import type { MigrationRun } from '../run/migrationRun';
+
+const REPORT_INTERVAL_MS = 2_000;
+
+export class StreamReporter {
+  /** The slots warned about for the WAL they retain, so each is told once until it falls back. */
+  private readonly warned = new Set<string>();
+  /** The source session that reads the slots' positions, opened on first use and after a failure. */
+  private source: pg.Client | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  private running: Promise<void> | undefined;
+  private stopped = false;
+
+  /** `streams` is the supervisor's own list: a stream restarted after a stop is reported as it replaces the old one. */
+  constructor(
+    private readonly run: MigrationRun,
+    private readonly streams: readonly OnlineStream[],
+    private readonly meter: ApplyRateMeter,
+  ) {}
+
+  /** Reports now, then REPORT_INTERVAL_MS after each report ends (never two at once). */
+  start(): void {
+    if (this.stopped || this.running) return;
+    this.running = this.reportOnce().finally(() => {
+      this.running = undefined;
+      if (this.stopped) return;
+      this.timer = setTimeout(() => this.start(), REPORT_INTERVAL_MS);
+      this.timer.unref();
+    });
+  }
+
+  /** No report after this; the one in flight is awaited and the source session closed. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    clearTimeout(this.timer);
+    await this.running;
+    await closeSession(this.source);
+    this.source = undefined;
+  }
+
+  private async reportOnce(): Promise<void> {
+    try {
+      this.source ??= await openSession(this.run.spec.source, { purpose: 'monitor' });
+      await report(this.run, this.streams, this.source, this.warned, this.meter);
+    } catch {
+      await closeSession(this.source);
+      this.source = undefined; // the source may be restarting: the appliers reconnect on their own
+    }
+  }
+}
+
+/**
+ * Reports counters, latency, pending bytes and slot retention; warns past slotRetainedWarnBytes.
+ * Each stream's pending bytes and applied position also go to `meter`, which the cutover's lag gate
+ * predicts from.
+ */
+async function report(
+  run: MigrationRun,
+  streams: readonly OnlineStream[],
+  source: pg.Client,
+  warned: Set<string>,
+  meter: ApplyRateMeter,
+): Promise<void> {
+  const positions = await readSlotPositions(
+    source,
+    streams.map((s) => s.slot),
+  );
+  const at = Date.now();
+  for (const s of streams) {
+    const stats = s.applier.stats();
+    const pos = positions.get(s.slot);
+    const applied = appliedUpTo(stats);
+    const pending = pos && applied > 0n && pos.currentLsn > applied ? Number(pos.currentLsn - applied) : 0;
+    if (pos && applied > 0n) meter.record(s.database, { at, pendingBytes: pending, applied });
+    const retained = pos?.restartLsn !== undefined && pos.currentLsn > pos.restartLsn ? Number(pos.currentLsn - pos.restartLsn) : null;
+    await run.store.updateDatabase(run.spec.migrationName, s.database, {
+      ...streamCounts(s),
+      latencySeconds: stats.latencySeconds,
+      pendingBytes: pending,
+      slotRetainedBytes: retained,
+      ...(stats.appliedLsn > 0n ? { appliedLsn: formatLsn(stats.appliedLsn) } : {}),
+    });
+    // the console's charts: one row every few seconds (control/streamSamples.ts bounds the rate)
+    await recordStreamSample(
+      run.store,
+      run.spec.migrationName,
+      s.database,
+      { latencySeconds: stats.latencySeconds, pendingBytes: pending },
+      at,
+    );
+    if (retained !== null && retained > run.spec.slotRetainedWarnBytes && !warned.has(s.slot)) {
+      warned.add(s.slot);
+      await run.warn(
+        `replication slot ${s.slot} retains ${(retained / 1024 / 1024).toFixed(0)} MiB of WAL on the source (warning threshold ${(run.spec.slotRetainedWarnBytes / 1024 / 1024).toFixed(0)} MiB): the target is falling behind or the runner is stopped`,
+        s.database,
+      );
+    } else if (retained !== null && retained <= run.spec.slotRetainedWarnBytes) {
+      warned.delete(s.slot);
+    }
+  }
+}

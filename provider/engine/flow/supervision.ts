@@ -1,0 +1,117 @@
+// What the online supervisor's handlers share during one watch (flow/supervisor.ts): the streams
+// and their stops, the watchers that run beside them (the source's tables and schema, the
+// reporter, the background verification), the request wakeup, and the requests read from the
+// control catalog, once per look. A watch lasts from the moment the streams wait for the user until
+// a handler hands off (a cutover, some databases' cancel) or throws; closing it stops every watcher
+// first, so none of them runs while a cutover or a cancel does.
+import type { OnlineStream } from '../cdc/apply/onlineStream';
+import { SourceTableWatch } from '../cdc/prepare/tableWatch';
+import { RequestWakeup } from '../control/requestWakeup';
+import type { ApplyRateMeter } from '../cutover/lagGate';
+import type { MigrationRun } from '../run/migrationRun';
+import { BackgroundVerification } from '../verify/background';
+import { SchemaWatch } from './schemaWatch';
+import { StreamReporter } from './streamReporter';
+import type { StreamStops } from './streamStops';
+
+/**
+ * What a handler gives the supervisor to run once the watch is closed (its watchers stopped): a
+ * cutover, a cancel of some databases. The supervisor then watches the streams left.
+ */
+export type Handoff = () => Promise<void>;
+
+/** The per-database requests of the streaming databases (control/migrationRequests.ts databaseRequests). */
+interface DatabaseRequests {
+  /** dbsToCancelMigrationOn. */
+  readonly cancel: readonly string[];
+  /** dbsToTriggerCutoverOn. */
+  readonly cutover: readonly string[];
+}
+
+export class Supervision {
+  /** New tables, partitions and lost keys on the source (the tick handler and the cutover handler scan). */
+  readonly tables: SourceTableWatch;
+  /** The source's schema compared while streaming (the tick handler starts its looks). */
+  readonly schema: SchemaWatch;
+  /** When the tick handler last ran (flow/handleTick.ts). */
+  lastTick = 0;
+  private databaseRead: Promise<DatabaseRequests> | undefined;
+  private wholeRead: Promise<boolean> | undefined;
+
+  private constructor(
+    readonly run: MigrationRun,
+    /** The streams, the online flow's own list: a stream restarted (a stop tried again) replaces its entry. */
+    readonly streams: OnlineStream[],
+    readonly stops: StreamStops,
+    /** The apply rate the reporter samples and the cutover's lag gate predicts from. */
+    readonly meter: ApplyRateMeter,
+    private readonly verifiers: readonly BackgroundVerification[],
+    /** Cuts the wait between looks short when a request for the migration is made. */
+    readonly wakeup: RequestWakeup,
+    private readonly reporter: StreamReporter,
+  ) {
+    this.tables = new SourceTableWatch(run, streams);
+    this.schema = new SchemaWatch(run);
+  }
+
+  /** Starts the watchers of a watch: the background verification, the request wakeup, the reporter. */
+  static async open(run: MigrationRun, streams: OnlineStream[], stops: StreamStops, meter: ApplyRateMeter): Promise<Supervision> {
+    const verifiers = startVerifiers(run, streams);
+    // a cutover or cancel request wakes the loop at once instead of at its next look
+    const wakeup = await RequestWakeup.listen(run.spec.target, run.spec.migrationName);
+    const reporter = new StreamReporter(run, streams, meter);
+    reporter.start();
+    return new Supervision(run, streams, stops, meter, verifiers, wakeup, reporter);
+  }
+
+  /** The databases that stream now. */
+  get streaming(): string[] {
+    return this.streams.map((s) => s.database);
+  }
+
+  /** A new look: the requests are read again when a handler asks. */
+  nextLook(): void {
+    this.databaseRead = undefined;
+    this.wholeRead = undefined;
+  }
+
+  /** The streaming databases' cancel and cutover requests, read once per look. */
+  databaseRequests(): Promise<DatabaseRequests> {
+    this.databaseRead ??= this.run.store.databaseRequests(this.run.spec.migrationName).then((requests) => {
+      const streaming = this.streaming;
+      return {
+        cancel: requests.cancel.filter((d) => streaming.includes(d)),
+        cutover: requests.cutover.filter((d) => streaming.includes(d)),
+      };
+    });
+    return this.databaseRead;
+  }
+
+  /** Whether the whole migration's cutover is requested (`update --cutover`, triggerCutover), read once per look. */
+  wholeCutoverRequested(): Promise<boolean> {
+    this.wholeRead ??= this.run.store.cutoverRequestedAt(this.run.spec.migrationName).then((at) => at !== undefined);
+    return this.wholeRead;
+  }
+
+  /** Stops every watcher: nothing of the watch runs after this. */
+  async close(): Promise<void> {
+    await this.wakeup.close();
+    await this.reporter.stop();
+    await this.tables.close();
+    await this.schema.close();
+    await Promise.all(this.verifiers.map((v) => v.stop()));
+  }
+}
+
+/**
+ * Verification while streaming (verify: true, the default): one verifier per stream, following the
+ * stream through restarts (streams[i] is replaced by a restarted one). Stopped before a cutover.
+ */
+function startVerifiers(run: MigrationRun, streams: OnlineStream[]): BackgroundVerification[] {
+  if (run.spec.verify !== true) return [];
+  return streams.map((_, i) => {
+    const verifier = new BackgroundVerification(run, () => streams[i]!);
+    verifier.start();
+    return verifier;
+  });
+}
