@@ -30,7 +30,7 @@ const SAMPLE_MS = 500;
 
 /** The runner's cancel watch: a read of its migration's cancel flag, no work. */
 const CANCEL_POLL = /^SELECT cancel_requested AS c FROM "pgferry"\.migration WHERE/;
-/** The online watch loop's read of the per-database requests (control/migrationRequests.ts databaseRequests): no work either. */
+/** The online supervisor's read of the per-database requests (control/migrationRequests.ts databaseRequests): no work either. */
 const REQUESTS_POLL = /^SELECT database, cutover_requested_at IS NOT NULL AS cutover/;
 
 const WRITERS_SQL = `

@@ -60,7 +60,7 @@ export async function resumeMigration(spec: MigrationSpec): Promise<void> {
   const stopped = status.subState === 'WaitingForApplyFix';
   // a stopped stream is tried again now, by the live runner or by the one started here
   if (stopped) await withStore(spec.target, (store) => store.requestApplyRetry(name));
-  // (a migration run in the caller's process has no runner record: its watch loop reads the request too)
+  // (a migration run in the caller's process has no runner record: its supervisor reads the request too)
   if (stopped && (status.runner === undefined || status.runner.alive)) return;
   // runtime agents: no runner of its own to start; any agent with the credentials takes it up
   if (status.runtime === 'agents') return;

@@ -1,7 +1,8 @@
 // The cutover of an online migration: mark the cutover point in every database's stream, apply
 // everything up to it, copy sequence values, verify every table, then drop slot, publication and
 // apply progress. Downtime is measured from the moment the cutover first began to completion (a
-// resumed cutover keeps the first start). This is a step of the flow: the mechanisms it runs (the
+// resumed cutover keeps the first start). This is a step of the flow, started by the online
+// supervisor's cutover handler (handleCutover.ts) once the user asks: the mechanisms it runs (the
 // writer fence, the lag gate, sequence sync and recheck) are cutover/'s, and ranked below it.
 import { retrying, RETRY_POLICIES } from '../connect/retry';
 import { outageRetry } from '../run/outage';

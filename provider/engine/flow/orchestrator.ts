@@ -40,7 +40,8 @@ export interface OrchestrateOptions extends RunOptions {
 
 /**
  * Polls the catalog for a cancel request and turns it into an abort: the one place a cancel is
- * read while a migration runs (every phase, the online flow's watch loop too, follows the signal).
+ * read while a migration runs (every phase, the online supervisor's loop too, follows the signal:
+ * flow/handleCancel.ts).
  */
 function watchCancel(store: ControlStore, name: string, controller: AbortController): () => void {
   const timer = setInterval(() => {

@@ -38,7 +38,7 @@ export class SchemaWatch {
   /** The differences already warned about, per database, so each is told once. */
   private readonly told = new Map<string, Set<string>>();
   private lastLook = 0;
-  /** The look in progress: it runs beside the watch loop, never delaying a cutover or cancel request. */
+  /** The look in progress: it runs beside the supervisor's loop, never delaying a cutover or cancel request. */
   private running: Promise<void> | undefined;
 
   constructor(private readonly run: MigrationRun) {}
