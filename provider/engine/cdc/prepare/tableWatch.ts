@@ -1,5 +1,5 @@
 // The online flow's watch over the source's tables while changes stream, one catalog scan per
-// database every few seconds (called from flow/online.ts's watch loop):
+// database every few seconds (called from the online supervisor's tick (flow/handleTick.ts)):
 // - a table created (or attached as a partition) after the migration started is published by
 //   nobody, so the application can use it freely; it is recorded and reported as not streamed;
 // - a partition created under a table published via its root streams into it: the target needs
