@@ -24,6 +24,8 @@ export interface DatabasePatch {
   appliedLsn?: string;
   /** Why the stream stopped; null once it moves again. */
   applyStop?: ApplyStop | null;
+  /** An online database's cutover downtime, written with its Succeeded so no reader sees one without the other. */
+  downtimeSeconds?: number;
 }
 
 export interface TablePatch {
@@ -58,7 +60,8 @@ export function databasePatchQuery(name: string, database: string, patch: Databa
          pending_bytes = CASE WHEN $15::boolean THEN $16 ELSE pending_bytes END,
          slot_retained_bytes = CASE WHEN $17::boolean THEN $18 ELSE slot_retained_bytes END,
          applied_lsn = COALESCE($19, applied_lsn),
-         apply_stop = CASE WHEN $20::boolean THEN $21::jsonb ELSE apply_stop END
+         apply_stop = CASE WHEN $20::boolean THEN $21::jsonb ELSE apply_stop END,
+         downtime_seconds = COALESCE($22, downtime_seconds)
        WHERE migration = $1 AND database = $2`,
     params: [
       name,
@@ -82,6 +85,7 @@ export function databasePatchQuery(name: string, database: string, patch: Databa
       patch.appliedLsn ?? null,
       patch.applyStop !== undefined,
       patch.applyStop ? JSON.stringify(patch.applyStop) : null,
+      patch.downtimeSeconds ?? null,
     ],
   };
 }

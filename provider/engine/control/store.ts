@@ -171,13 +171,12 @@ export class ControlStore extends MigrationRequests {
    * longest of any database (cutovers of other databases at other times do not add up: each
    * database's applications waited only for their own).
    */
-  async setDowntime(name: string, databases: readonly string[], seconds: number): Promise<void> {
-    await this.query(`UPDATE ${S}.migration_database SET downtime_seconds = $3 WHERE migration = $1 AND database = ANY($2::text[])`, [
-      name,
-      [...databases],
-      seconds,
-    ]);
-    await this.query(`UPDATE ${S}.migration SET downtime_seconds = GREATEST(downtime_seconds, $2) WHERE name = $1`, [name, seconds]);
+  /** The migration's downtime: the longest of its databases' (each written with its Succeeded). */
+  async setMigrationDowntime(name: string): Promise<void> {
+    await this.query(
+      `UPDATE ${S}.migration SET downtime_seconds = (SELECT max(downtime_seconds) FROM ${S}.migration_database WHERE migration = $1) WHERE name = $1`,
+      [name],
+    );
   }
 
   async updateDatabase(name: string, database: string, patch: DatabasePatch): Promise<void> {

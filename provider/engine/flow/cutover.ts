@@ -72,8 +72,11 @@ function again<T>(run: MigrationRun, what: string, step: () => Promise<T>): Prom
  * publication and origin, replica identities), row-level security enabled, Succeeded. Idempotent:
  * a runner killed after recording 'released' does it again on resume (the stream is never
  * restarted for it).
+ *
+ * `began`: when the cutover's downtime began (undefined for a release a resumed runner finishes):
+ * the database's downtime is recorded with its Succeeded, in one statement.
  */
-export async function finishCutover(run: MigrationRun, database: string): Promise<void> {
+export async function finishCutover(run: MigrationRun, database: string, began?: number): Promise<void> {
   const { spec, store } = run;
   // past the point of no return: a writer fence stays (writes on the source would be lost), and no
   // cancel or failure lifts it from here on
@@ -100,7 +103,8 @@ export async function finishCutover(run: MigrationRun, database: string): Promis
     await store.updateDatabase(spec.migrationName, database, { state: 'Failed', endedAt: true, message: error.message });
     throw error;
   }
-  await store.updateDatabase(spec.migrationName, database, { state: 'Succeeded', endedAt: true });
+  const downtime = began === undefined ? {} : { downtimeSeconds: (Date.now() - began) / 1000 };
+  await store.updateDatabase(spec.migrationName, database, { state: 'Succeeded', endedAt: true, ...downtime });
 }
 
 /** A schema check's figures as progress, and its report beside the verification's rows. */
@@ -198,15 +202,12 @@ export async function cutover(
   if (whole) await store.setState(name, 'CleaningUp', 'CompletingMigration');
   for (const s of streams) {
     await store.setCutoverStep(name, s.database, 'released');
-    await again(run, `the release of "${s.database}"`, () => finishCutover(run, s.database));
+    await again(run, `the release of "${s.database}"`, () => finishCutover(run, s.database, began));
   }
   clock.done('release');
+  // each database's own downtime went with its Succeeded; the migration's is the longest
   const downtime = (Date.now() - began) / 1000;
-  await store.setDowntime(
-    name,
-    streams.map((s) => s.database),
-    downtime,
-  );
+  await store.setMigrationDowntime(name);
   const fenced = await keptFences(run, streams);
   await announce(run, `cutover${which} completed in ${downtime.toFixed(1)} s (${clock.steps()})${fenced}`);
   // the next cutover of other databases measures its own downtime, with the spec's gate unless asked otherwise
