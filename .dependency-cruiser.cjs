@@ -31,7 +31,11 @@ const RANKS = [
   ['verify', 'verify/schema'],
   // the cutover's mechanisms; the step that runs them is flow/cutover.ts
   ['cutover'],
-  // above the stages: each premigration check asks the mechanism it checks (fence rights, equality)
+  // the footprint: each reversible change on the servers, over the stage that makes it (cdc/prepare,
+  // cdc/apply, cutover), and the one release that gives them back in order
+  ['footprint'],
+  // above the stages: each premigration check asks the mechanism it checks (equality) or the change it
+  // checks the rights of (footprint/)
   ['validate'],
   ['flow'],
   ['runner'],

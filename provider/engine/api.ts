@@ -127,7 +127,7 @@ export async function leftWait(
  */
 export async function cleanupSource(spec: MigrationSpec): Promise<void> {
   const status = await showMigration(spec.target, spec.migrationName);
-  const { releaseStreams } = await import('./flow/releaseStream');
+  const { releaseStreams } = await import('./footprint/release');
   await releaseStreams(spec, status?.instance);
 }
 

@@ -8,7 +8,8 @@ import type { MigrationStatus } from '../core/model';
 import { cleanupSubState, isDatabaseDone } from '../core/transitions';
 import type { MigrationSpec } from '../input/migrationSpec';
 import { failpoint } from '../util/failpoints';
-import { releaseDatabase, type ReleaseContext, type ReleasePolicy } from './releaseDatabase';
+import type { FootprintContext } from '../footprint/change';
+import { releaseDatabase, type ReleasePolicy } from '../footprint/release';
 
 /**
  * Records CleaningUp with the message the end will keep; false when the catalog cannot be written
@@ -23,7 +24,7 @@ export async function startCleanup(store: ControlStore, name: string, canceled: 
 
 /** Releases every database not cut over or canceled yet; canceled ones show Canceling meanwhile. */
 export async function releaseOpenDatabases(
-  ctx: ReleaseContext,
+  ctx: FootprintContext,
   status: MigrationStatus | undefined,
   canceled: boolean,
   policy: ReleasePolicy,

@@ -14,7 +14,7 @@ import { withSession } from '../connect/session';
 import { cutoverMessagePrefix } from '../core/names';
 import { startStream, streamCounts, type OnlineStream } from '../cdc/apply/onlineStream';
 import { classifyStreamFailure } from '../cdc/apply/applyStop';
-import { releaseDatabase } from './releaseDatabase';
+import { releaseDatabase } from '../footprint/release';
 import type { MigrationRun } from '../run/migrationRun';
 import { verifyDatabases } from '../verify/verifyTables';
 import {
@@ -81,7 +81,7 @@ export async function finishCutover(run: MigrationRun, database: string, began?:
   // past the point of no return: a writer fence stays (writes on the source would be lost), and no
   // cancel or failure lifts it from here on
   await keepFence(store, spec.migrationName, database);
-  const firings = await releaseDatabase(run, database, 'throw', { keepWriterFence: true });
+  const firings = await releaseDatabase(run, database, 'throw', { cutOver: true });
   const restored = firings && describeFirings(firings);
   if (restored) run.onProgress({ kind: 'info', message: `cutover: ${restored} set back as on the source`, database });
   await enableRowSecurity(run, database);

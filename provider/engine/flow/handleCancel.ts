@@ -12,7 +12,7 @@ import { canceledError } from '../core/errors';
 import { streamingSubState } from '../core/transitions';
 import { outageRetry } from '../run/outage';
 import type { MigrationRun } from '../run/migrationRun';
-import { releaseDatabase } from './releaseDatabase';
+import { releaseDatabase } from '../footprint/release';
 import type { StreamStops } from './streamStops';
 import type { Handoff, Supervision } from './supervision';
 

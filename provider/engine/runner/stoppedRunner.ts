@@ -10,7 +10,7 @@ import { errorMessage, PgferryError } from '../core/errors';
 import type { MigrationSpec, ServerSpec } from '../input/migrationSpec';
 import type { MigrationStatus, SourceSlotState } from '../core/model';
 import { acquireLease } from './lease';
-import { releaseDatabase } from '../flow/releaseDatabase';
+import { releaseDatabase } from '../footprint/release';
 import { startCleanup } from '../flow/cleanup';
 
 /**

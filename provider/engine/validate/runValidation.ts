@@ -20,7 +20,7 @@ import { checkOnlineSource } from './replicationSettings';
 import { checkApplyWithoutReplicaRole } from './replicaRole';
 import { replicaRolePermitted } from '../cdc/prepare/targetFiring';
 import { CHECK_TYPES, failed, succeeded, warning, type CheckType } from './result';
-import { fenceRightsRefusal } from '../cutover/writerFence';
+import { writerFence } from '../footprint/writerFence';
 import { checkSourceRowSecurity } from './rowSecuritySource';
 import { checkTargetRowSecurity } from './rowSecurityTarget';
 import { compareServers, sameServerResult } from './sameServer';
@@ -142,7 +142,7 @@ async function sourceReadChecks(
 /** fenceWriters: the source user will be able to fence the database at cutover (nothing is changed here). */
 async function checkFenceRights(client: pg.Client, database: string, user: string): Promise<ValidationResult[]> {
   const scope = { database, server: 'source' as const };
-  const refusal = await fenceRightsRefusal(client, database, user);
+  const refusal = await writerFence.rights.refusal(client, database, user);
   if (refusal) return [failed(CODES.WRITER_FENCE_PRIVILEGES, CHECK_TYPES.privileges, refusal.message, refusal.fix, scope)];
   const message = `source user ${ident(user)} can fence the writers of ${ident(database)} at cutover (ALTER DATABASE, end its sessions)`;
   return [succeeded(CODES.WRITER_FENCE, CHECK_TYPES.privileges, message, scope)];

@@ -49,7 +49,7 @@ function patienceOf(run: IdentityContext): DdlPatience {
 }
 
 /** The clause that gives a table back the identity it had. */
-function identityClause(change: Pick<IdentityChange, 'before' | 'beforeIndex'>): string {
+export function identityClause(change: Pick<IdentityChange, 'before' | 'beforeIndex'>): string {
   switch (change.before) {
     case 'd':
       return 'DEFAULT';

@@ -118,18 +118,30 @@ export async function fireAsReplica(target: pg.Client): Promise<FiringCounts> {
   return count(silenced);
 }
 
-/** Sets every target trigger and rule that also exists on the source back to the source's state; returns how many changed. */
-async function restoreFiringStates(source: pg.Client, target: pg.Client): Promise<FiringCounts> {
+/** The target triggers and rules that also exist on the source in another state: the source's, to set back. */
+async function differingFirings(source: pg.Client, target: pg.Client): Promise<Firing[]> {
   const key = (f: Firing) => `${f.kind}\0${f.schema}\0${f.table}\0${f.name}`;
   const onTarget = new Map((await tableFirings(target)).map((f) => [key(f), f]));
-  const changed: Firing[] = [];
-  for (const wanted of await tableFirings(source)) {
+  return (await tableFirings(source)).filter((wanted) => {
     const current = onTarget.get(key(wanted));
-    if (!current || current.enabled === wanted.enabled) continue;
-    await target.query(alterFiring(wanted, wanted.enabled));
-    changed.push(wanted);
-  }
+    return current !== undefined && current.enabled !== wanted.enabled;
+  });
+}
+
+/** Sets every target trigger and rule that also exists on the source back to the source's state; returns how many changed. */
+async function restoreFiringStates(source: pg.Client, target: pg.Client): Promise<FiringCounts> {
+  const changed = await differingFirings(source, target);
+  for (const wanted of changed) await target.query(alterFiring(wanted, wanted.enabled));
   return count(changed);
+}
+
+/** The statements that would set one database's target triggers and rules back to the source's (empty: as on the source). */
+export async function firingsToRestore(run: Pick<MigrationRun, 'spec'>, database: string): Promise<string[]> {
+  return withSession(run.spec.source, { database, purpose: 'triggers', readOnly: true }, (source) =>
+    withSession(run.spec.target, { database, purpose: 'triggers', readOnly: true }, async (target) =>
+      (await differingFirings(source, target)).map((f) => alterFiring(f, f.enabled)),
+    ),
+  );
 }
 
 /** Sets one database's target trigger and rule states back to the source's (after a switched streaming phase). */

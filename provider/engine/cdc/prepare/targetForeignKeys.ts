@@ -105,13 +105,19 @@ async function readTargetForeignKeys(client: pg.Client): Promise<ForeignKeyRecor
   }));
 }
 
+/** Records the foreign keys of the target database `client` is connected to, before they are dropped; returns them. */
+export async function recordTargetForeignKeys(run: ForeignKeyContext, client: pg.Client, database: string): Promise<ForeignKeyRecord[]> {
+  const keys = await readTargetForeignKeys(client);
+  await recordForeignKeys(run.store, run.spec.migrationName, database, keys);
+  return keys;
+}
+
 /**
  * Records, then drops, the foreign keys of the target database `client` is connected to (see the
  * top of this file); returns how many. Called once the copy is done, before changes stream.
  */
 export async function setAsideForeignKeys(run: ForeignKeyContext, client: pg.Client, database: string): Promise<number> {
-  const keys = await readTargetForeignKeys(client);
-  await recordForeignKeys(run.store, run.spec.migrationName, database, keys);
+  const keys = await recordTargetForeignKeys(run, client, database);
   failpoint(`foreign-keys-recorded:${database}`);
   // Not ONLY: a partitioned table's key must go with its clones; a key of an inheritance parent is
   // never inherited, so no child loses one.

@@ -1,0 +1,64 @@
+// The applied position on the target: a replication origin, or a row of the progress table where
+// origins are not permitted (cdc/apply/appliedPosition.ts), committed with the changes it covers.
+// Named from the migration's instance like the slot; dropped at release, and before a copy starts
+// again (a stream over a fresh copy must not start from an old origin's position).
+import { ident, literal } from '../connect/quote';
+import { withSession } from '../connect/session';
+import { INSUFFICIENT_PRIVILEGE, sqlState } from '../connect/sqlstate';
+import { PROGRESS_TABLE, streamNamesOf } from '../core/names';
+import { dropAppliedPosition, dropOrigin, openAppliedPosition } from '../cdc/apply/appliedPosition';
+import type { ReversibleChange, StreamContext } from './change';
+import { unlessDatabaseGone } from './change';
+
+/** The origin and the progress row on the target that are still there. */
+async function pending(ctx: StreamContext, database: string): Promise<string[]> {
+  const n = streamNamesOf(ctx.spec.migrationName, database, ctx.instance);
+  const origin = await withSession(ctx.spec.target, { purpose: 'show', readOnly: true }, async (client) => {
+    try {
+      const { rows } = await client.query<{ oid: number | null }>('SELECT pg_replication_origin_oid($1) AS oid', [n.origin]);
+      return rows[0]?.oid !== null && rows[0]?.oid !== undefined;
+    } catch (error) {
+      if (sqlState(error) !== INSUFFICIENT_PRIVILEGE) throw error;
+      return false;
+    }
+  });
+  const table = `${ident(PROGRESS_TABLE.schema)}.${ident(PROGRESS_TABLE.table)}`;
+  const row = await unlessDatabaseGone(() =>
+    withSession(ctx.spec.target, { database, purpose: 'show', readOnly: true }, async (client) => {
+      const { rows } = await client.query<{ ok: boolean }>('SELECT to_regclass($1) IS NOT NULL AS ok', [table]);
+      if (!rows[0]?.ok) return false;
+      const found = await client.query(`SELECT 1 FROM ${table} WHERE migration = $1 AND database = $2`, [ctx.spec.migrationName, database]);
+      return found.rows.length > 0;
+    }),
+  );
+  return [
+    ...(origin ? [`SELECT pg_replication_origin_drop(${literal(n.origin)})`] : []),
+    ...(row ? [`DELETE FROM ${table} WHERE migration = ${literal(ctx.spec.migrationName)} AND database = ${literal(database)}`] : []),
+  ];
+}
+
+export const appliedPosition = {
+  name: 'appliedPosition',
+  server: 'target',
+  describe: 'replication origin (or progress row) on the target recording the applied source position, dropped',
+  ledger: 'its name, derived from migration.instance like the slot; the progress row is keyed by migration and database',
+  rights: { server: 'target', needs: 'replication origins (superuser); else none: a table in the pgferry schema of the target database' },
+  madeFor: (spec) => spec.mode === 'Online',
+  record: (ctx: StreamContext, database: string) => streamNamesOf(ctx.spec.migrationName, database, ctx.instance).origin,
+  apply: openAppliedPosition,
+  pending,
+  undo: async (ctx: StreamContext, database: string) => {
+    const n = streamNamesOf(ctx.spec.migrationName, database, ctx.instance);
+    // from the maintenance database: the origin outlives a dropped target database
+    await withSession(ctx.spec.target, { purpose: 'cleanup', writable: true }, (client) => dropOrigin(client, n.origin));
+    await unlessDatabaseGone(() =>
+      withSession(ctx.spec.target, { database, purpose: 'cleanup', writable: true }, (client) =>
+        dropAppliedPosition(client, { origin: n.origin, migration: ctx.spec.migrationName, database }),
+      ),
+    );
+  },
+  failure: (ctx, database) => ({
+    what: `could not drop origin ${streamNamesOf(ctx.spec.migrationName, database, ctx.instance).origin} (target)`,
+    left: 'drop it by hand',
+  }),
+} satisfies ReversibleChange;

@@ -1,0 +1,107 @@
+// The release: everything an online migration changed for one database given back once nothing will
+// stream into it again, at the cutover, when the migration is canceled or fails in its runner, and
+// when a cancel is carried out for a runner that has stopped. One loop over FOOTPRINT, in its order:
+//   1. writerFence         the source's writer fence lifted (first: while it is on, the applications
+//                          cannot write; kept only by a database that was cut over)
+//   2. targetFiring        the target's triggers and rules as on the source
+//   3. targetForeignKeys   the target's foreign keys added back
+//   4. slotAndPublication  the slot and publication on the source
+//   5. appliedPosition     the origin (or progress row) on the target
+//   6. replicaIdentity     the source's replica identities (last: a table keeps FULL while any
+//                          publication publishes it)
+// Every undo is idempotent and finds nothing to do for a database the migration never got that far
+// with, so a release run twice, or after a runner killed in the middle of one, changes nothing more.
+import { errorMessage } from '../core/errors';
+import type { FiringCounts } from '../cdc/prepare/targetFiring';
+import type { MigrationSpec } from '../input/migrationSpec';
+import type { FootprintContext, ReversibleChange, StreamContext } from './change';
+import { appliedPosition } from './appliedPosition';
+import { replicaIdentity } from './replicaIdentity';
+import { slotAndPublication } from './slotAndPublication';
+import { targetFiring } from './targetFiring';
+import { targetForeignKeys } from './targetForeignKeys';
+import { writerFence } from './writerFence';
+
+/** Every reversible change, in the order the release gives them back. */
+export const FOOTPRINT: readonly ReversibleChange[] = [
+  writerFence,
+  targetFiring,
+  targetForeignKeys,
+  slotAndPublication,
+  appliedPosition,
+  replicaIdentity,
+];
+
+/** The stream's own changes, dropped before a copy starts again and by `cleanupSource`. */
+const STREAM = [slotAndPublication, appliedPosition] as const;
+
+/**
+ * What a step that fails does. 'throw': the first failure is thrown and the steps after it wait
+ * (the cutover redoes the whole release; a cancel without runner is run again by the user).
+ * 'warn': every step is tried and each failure is a warning that says what is left and where it
+ * is recorded (a migration that is already ending on an error of its own).
+ */
+export type ReleasePolicy = 'throw' | 'warn';
+
+/**
+ * Releases one database; returns the triggers and rules set back (undefined when that step did not
+ * run to its end). `cutOver`: the database was cut over, and what stays after a cutover (the
+ * writer fence) stays on the source.
+ */
+export async function releaseDatabase(
+  ctx: FootprintContext,
+  database: string,
+  policy: ReleasePolicy,
+  options: { readonly cutOver?: boolean } = {},
+): Promise<FiringCounts | undefined> {
+  let firings: FiringCounts | undefined;
+  for (const change of FOOTPRINT) {
+    if (options.cutOver && change.staysAfterCutover) continue;
+    const undone = await undoOne(ctx, change, database, policy);
+    if (change === targetFiring) firings = undone as FiringCounts | undefined;
+  }
+  return firings;
+}
+
+async function undoOne(ctx: FootprintContext, change: ReversibleChange, database: string, policy: ReleasePolicy): Promise<unknown> {
+  if (policy === 'throw') return change.undo(ctx, database);
+  try {
+    return await change.undo(ctx, database);
+  } catch (error) {
+    const { what, left } = change.failure(ctx, database);
+    await ctx.warn(`${what}: ${errorMessage(error)}; ${left}`, database);
+    return undefined;
+  }
+}
+
+/** What is still to give back in one database, per change (only those with something left), in release order. */
+export async function pendingFootprint(ctx: FootprintContext, database: string): Promise<{ change: string; pending: readonly string[] }[]> {
+  const left: { change: string; pending: readonly string[] }[] = [];
+  for (const change of FOOTPRINT) {
+    const pending = await change.pending(ctx, database);
+    if (pending.length > 0) left.push({ change: change.name, pending });
+  }
+  return left;
+}
+
+/**
+ * Releases one database's slot, publication and origin alone (before a copy starts again too: a
+ * stream over a fresh copy must not start from an old origin's position).
+ */
+export async function releaseStream(spec: MigrationSpec, database: string, instance: string | undefined): Promise<void> {
+  const ctx: StreamContext = { spec, instance };
+  for (const change of STREAM) await change.undo(ctx, database);
+}
+
+/** Releases every database's slot, publication and origin; all are tried, the first failure is thrown after. */
+export async function releaseStreams(
+  spec: MigrationSpec,
+  instance: string | undefined,
+  databases: readonly string[] = spec.databases,
+): Promise<void> {
+  const failures: unknown[] = [];
+  for (const database of databases) {
+    await releaseStream(spec, database, instance).catch((error: unknown) => failures.push(error));
+  }
+  if (failures.length > 0) throw failures[0];
+}

@@ -1,0 +1,34 @@
+// The writer fence (fenceWriters): a source database made read-only for new transactions, its
+// sessions ended, before the cutover's marker (cutover/writerFence.ts). Lifted first by every
+// release, since the applications cannot write meanwhile; the one change a successful cutover
+// keeps, so an application still pointed at the old source fails loudly instead of losing writes.
+import { fenceOf, liftStatement, recordFence } from '../control/writerFences';
+import { CONTROL_SCHEMA } from '../core/names';
+import { fenceDatabase, fenceRightsRefusal, liftWriterFence } from '../cutover/writerFence';
+import type { ReversibleChange } from './change';
+
+export const writerFence = {
+  name: 'writerFence',
+  server: 'source',
+  describe:
+    'writer fence: the source database read-only for new transactions (default_transaction_read_only), lifted to its recorded value',
+  ledger: `${CONTROL_SCHEMA}.writer_fence (prior_setting, kept_at)`,
+  rights: {
+    server: 'source',
+    needs: "the database's owner (or a member of it) for ALTER DATABASE, and pg_signal_backend to end other roles' sessions",
+    refusal: fenceRightsRefusal,
+  },
+  madeFor: (spec) => spec.mode === 'Online' && spec.fenceWriters === true,
+  staysAfterCutover: true,
+  record: recordFence,
+  apply: fenceDatabase,
+  pending: async (ctx, database) => {
+    const fence = await fenceOf(ctx.store, ctx.spec.migrationName, database);
+    return fence && !fence.kept ? [liftStatement(database, fence.priorSetting)] : [];
+  },
+  undo: liftWriterFence,
+  failure: () => ({
+    what: 'could not lift the writer fence on the source',
+    left: `the database is still read-only for new transactions; its earlier value is in ${CONTROL_SCHEMA}.writer_fence on the target, and a resume or a cancel lifts it`,
+  }),
+} satisfies ReversibleChange;
