@@ -64,6 +64,8 @@ export interface CliArgs {
   readonly setupReplication: boolean;
   /** `update --start-data-migration`: starts a migration created with startDataMigration: False. */
   readonly startDataMigration: boolean;
+  /** `update --resync TABLE` (repeatable): tables copied again at a pinned position while the others stream. */
+  readonly resync?: readonly string[];
   readonly target: TargetFlags;
   /** `pgferry console --port` and `--address`. */
   readonly console?: { readonly port?: number; readonly address?: string };
@@ -139,7 +141,7 @@ function databasesOf(o: Record<string, unknown>): { databases?: string[] } {
 /** Flags that contradict each other, or whose absence makes the command meaningless. */
 function checkCombinations(command: Command, o: Record<string, unknown>): void {
   if (command === 'update') {
-    const given = [o.cancel, o.cutover, o.overwriteDbsInTarget, o.setupReplication, o.startDataMigration].filter(
+    const given = [o.cancel, o.cutover, o.overwriteDbsInTarget, o.setupReplication, o.startDataMigration, o.resync].filter(
       (v) => v !== undefined && v !== false,
     ).length;
     if (given > 1) throw usage('--cutover', `give exactly one of ${UPDATE_FLAGS}`);
@@ -166,7 +168,7 @@ function checkCombinations(command: Command, o: Record<string, unknown>): void {
 }
 
 /** The one-line usage error of an update that asks for nothing. */
-const UPDATE_FLAGS = '--cutover, --cancel, --overwrite-dbs-in-target, --setup-replication or --start-data-migration';
+const UPDATE_FLAGS = '--cutover, --cancel, --overwrite-dbs-in-target, --setup-replication, --start-data-migration or --resync';
 export const UPDATE_NEEDS = `\`pgferry update\` needs exactly one of ${UPDATE_FLAGS}, or a --properties body with triggerCutover, dbsToTriggerCutoverOn, cancel, dbsToCancelMigrationOn, setupLogicalReplicationOnSourceDbIfNeeded or startDataMigration`;
 
 const SERVER_NAME = /^[A-Za-z0-9][A-Za-z0-9.-]{0,252}$/;
@@ -269,6 +271,7 @@ export function parseCli(argv: readonly string[], env: NodeJS.ProcessEnv = proce
     overwrite: o.overwriteDbsInTarget === true,
     setupReplication: o.setupReplication === true,
     startDataMigration: o.startDataMigration === true,
+    ...(Array.isArray(o.resync) ? { resync: o.resync.map(String) } : {}),
     target: {
       host: o.targetHost as string | undefined,
       port: o.targetPort as number | undefined,

@@ -169,6 +169,10 @@ const UPDATE_OPTIONS = (): Option[] => [
     'let a migration waiting in WaitingForLogicalReplicationSetupRequestOnSourceDB set up logical replication on the source (ALTER SYSTEM; you restart the source)',
   ),
   new Option('--start-data-migration', 'start the data migration of a migration created with startDataMigration: False'),
+  new Option(
+    '--resync <table>',
+    'copy a table again at a pinned source position while the others stream, then stream it (schema.table, or database/schema.table; repeatable)',
+  ).argParser(collect),
   new Option('--wait', 'follow it until the outcome'),
   // with --cutover: for that cutover alone, over what the migration was created with
   ...FENCE_OPTIONS(),

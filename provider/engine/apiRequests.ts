@@ -10,6 +10,7 @@ import { isFinalState, type MigrationStatus, type MigrationSubState } from './co
 import { runnerStopped, waitingForApplyFix } from './core/statusChecks';
 import type { CutoverOptions, MigrationSpec, ServerSpec } from './input/migrationSpec';
 import { recordCutoverOptions } from './control/writerFences';
+import { requestTableResync } from './control/tableResyncs';
 
 /**
  * The databases a per-database request names, checked: each one migrated by this migration and
@@ -241,4 +242,76 @@ export function requestDataMigrationStart(target: ServerSpec, name: string): Pro
     },
     (store) => store.requestDataMigrationStart(name),
   );
+}
+
+/**
+ * Parses a table named for a resync: `schema.table`, or `database/schema.table`; a part may be
+ * double-quoted to hold a dot, a slash or a quote (written twice). Undefined when it is not a name.
+ */
+export function parseResyncTable(text: string): { database?: string; schema: string; name: string } | undefined {
+  const parts: string[] = [];
+  const separators: string[] = [];
+  let i = 0;
+  while (i <= text.length) {
+    let part = '';
+    if (text[i] === '"') {
+      for (i++; i < text.length; i++) {
+        if (text[i] === '"' && text[i + 1] === '"') {
+          part += '"';
+          i++;
+        } else if (text[i] === '"') break;
+        else part += text[i];
+      }
+      if (text[i] !== '"') return undefined;
+      i++;
+    } else {
+      while (i < text.length && text[i] !== '.' && text[i] !== '/') part += text[i++];
+    }
+    if (part === '') return undefined;
+    parts.push(part);
+    if (i >= text.length) break;
+    separators.push(text[i]!);
+    i++;
+    if (i >= text.length) return undefined;
+  }
+  if (parts.length === 2 && separators[0] === '.') return { schema: parts[0]!, name: parts[1]! };
+  if (parts.length === 3 && separators[0] === '/' && separators[1] === '.') return { database: parts[0]!, schema: parts[1]!, name: parts[2]! };
+  return undefined;
+}
+
+/**
+ * `pgferry update --resync TABLE`: copies one table again at a pinned source position while the
+ * other tables stream (flow/tableResync.ts), then streams it from that position, exactly once; a
+ * table created on the source while streaming and reported (not published: its owner, its
+ * identity) is followed by the same request once the cause is fixed. Recorded in the control
+ * catalog; the runner carries it out at its next look (`show` lists it among the events).
+ */
+export async function requestResync(target: ServerSpec, name: string, table: string): Promise<MigrationStatus> {
+  const parsed = parseResyncTable(table);
+  if (!parsed) {
+    throw new PgferryError('RESYNC_TABLE', `--resync: ${JSON.stringify(table)} is not a table name (schema.table or database/schema.table)`, {
+      category: 'input',
+      field: 'resync',
+    });
+  }
+  return withStore(target, async (store) => {
+    const status = await store.get(name);
+    if (!status) throw notFound(name);
+    const streaming = status.databases.filter((d) => d.state === 'WaitingForCutoverTrigger' || d.state === 'ApplyStopped').map((d) => d.database);
+    if (status.mode !== 'Online' || isFinalState(status.state) || streaming.length === 0) {
+      throw new PgferryError(
+        'RESYNC_NOT_STREAMING',
+        `migration "${name}" is ${status.mode} and ${status.state}/${status.subState}; a table is resynchronised only while its database streams`,
+        { category: 'input', field: 'resync', fix: 'ask once `pgferry show` reports WaitingForCutoverTrigger' },
+      );
+    }
+    const database = parsed.database ?? (streaming.length === 1 ? streaming[0] : undefined);
+    if (database === undefined || !streaming.includes(database)) {
+      const which = database === undefined ? `several databases stream (${streaming.join(', ')}): name one` : `database "${database}" does not stream in this migration (streaming: ${streaming.join(', ')})`;
+      throw new PgferryError('RESYNC_TABLE', `--resync ${table}: ${which}, as database/schema.table`, { category: 'input', field: 'resync' });
+    }
+    await requestTableResync(store, name, database, parsed, 'requested');
+    await store.recordEvent(name, 'info', `resync of ${parsed.schema}.${parsed.name} requested`, database);
+    return (await store.get(name))!;
+  });
 }

@@ -60,6 +60,7 @@ export {
   requestReplicationSetup,
   requestDataMigrationStart,
   moveMigrationWindow,
+  requestResync,
 } from './apiRequests';
 export { withSourceSlots } from './runner/stoppedRunner';
 export { FILTER_KEYS, type TableFilters } from './input/patterns';

@@ -1,5 +1,5 @@
 // `pgferry update --cancel | --cutover [DB...] | --overwrite-dbs-in-target | --setup-replication |
-// --start-data-migration [--wait]`, or an Azure
+// --start-data-migration [--wait] | --resync TABLE`, or an Azure
 // update body (PATCH) carrying the operation: a request recorded in the catalog, which the runner
 // acts on; --wait follows the migration to its final state.
 import {
@@ -13,6 +13,7 @@ import {
   requestCutover,
   requestDataMigrationStart,
   requestReplicationSetup,
+  requestResync,
   runnerStopped,
   showMigration,
   type CutoverOptions,
@@ -64,6 +65,12 @@ export async function updateCommand(args: CliArgs): Promise<number> {
     let allowed = await onTarget(target, () => confirmOverwrite(target, name));
     if (args.wait) allowed = await onTarget(target, () => waitWithProgress(target, name, waitDone('run'), { history: false }));
     printResult(args, migrationResult(args, allowed, target));
+    return 0;
+  }
+  if (args.resync) {
+    let status: MigrationStatus | undefined;
+    for (const table of args.resync) status = await onTarget(target, () => requestResync(target, name, table));
+    printResult(args, migrationResult(args, status!, target));
     return 0;
   }
   const operation = await operationOf(args);

@@ -38,6 +38,8 @@ export async function recordForeignKeys(
   migration: string,
   database: string,
   keys: readonly ForeignKeyRecord[],
+  /** 'add': the keys of tables created while streaming, beside the records already there (none deleted). */
+  mode: 'replace' | 'add' = 'replace',
 ): Promise<void> {
   // one statement, so the records are replaced at once: the new ones upserted, the others deleted
   await store.query(
@@ -59,9 +61,9 @@ export async function recordForeignKeys(
               referenced_columns = excluded.referenced_columns, match_full = excluded.match_full, comment = excluded.comment,
               recorded_at = now(), restored_at = NULL, outcome = NULL, violating_rows = NULL, detail = NULL
      )
-     DELETE FROM ${T} t WHERE t.migration = $1 AND t.database = $2
+     DELETE FROM ${T} t WHERE t.migration = $1 AND t.database = $2 AND $4::boolean
         AND NOT EXISTS (SELECT 1 FROM k WHERE (k.schema_name, k.table_name, k.constraint_name) = (t.schema_name, t.table_name, t.constraint_name))`,
-    [migration, database, JSON.stringify(keys)],
+    [migration, database, JSON.stringify(keys), mode === 'replace'],
   );
 }
 

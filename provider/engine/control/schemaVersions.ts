@@ -366,6 +366,35 @@ COMMENT ON TABLE pgferry.stream_sample IS 'a streaming database''s latency and p
 COMMENT ON COLUMN pgferry.copy_item.epoch IS 'raised by every claim; the commit of the item''s rows checks it on the target (copy_epoch)';
 `,
   },
+  {
+    // One table resynchronised while the others stream (flow/tableResync.ts): asked for by the
+    // user (`pgferry update --resync`), or recorded by the table watch for a table created on the
+    // source while streaming, before anything is done for it, so a crash anywhere leaves a pending
+    // request that the next runner carries out again from the start.
+    version: 19,
+    sql: `
+CREATE TABLE pgferry.table_resync (
+  migration     text NOT NULL,
+  database      text NOT NULL,
+  schema_name   text NOT NULL,
+  table_name    text NOT NULL,
+  reason        text NOT NULL,
+  requested_at  timestamptz NOT NULL DEFAULT now(),
+  attempts      integer NOT NULL DEFAULT 0,
+  created_on_target boolean NOT NULL DEFAULT false,
+  done_at       timestamptz,
+  resynced_lsn  text,
+  rows_copied   bigint,
+  error         text,
+  PRIMARY KEY (migration, database, schema_name, table_name),
+  FOREIGN KEY (migration, database) REFERENCES pgferry.migration_database (migration, database) ON DELETE CASCADE
+);
+COMMENT ON TABLE pgferry.table_resync IS 'a table copied again at a pinned source position while the others stream: requested, or created on the source while streaming';
+COMMENT ON COLUMN pgferry.table_resync.reason IS 'requested (pgferry update --resync) or created (a table created on the source while streaming, followed)';
+COMMENT ON COLUMN pgferry.table_resync.created_on_target IS 'pgferry created the table on the target for this request (from pg_dump of the source table)';
+COMMENT ON COLUMN pgferry.table_resync.resynced_lsn IS 'the source position the copy was taken at: the stream applied every change before it, the copy holds them, the stream applies every change from it';
+`,
+  },
 ];
 
 /** The highest control-catalog version this build installs (`pgferry version` prints it). */

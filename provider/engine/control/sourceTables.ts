@@ -5,6 +5,7 @@ import { displayName } from '../catalog/introspect';
 import type { SourceRelation } from '../catalog/identityVerdict';
 import { ident } from '../connect/quote';
 import type { ControlStore } from './store';
+import { clearTableResyncs } from './tableResyncs';
 import { CONTROL_SCHEMA } from '../core/names';
 
 const T = `${ident(CONTROL_SCHEMA)}.source_table`;
@@ -88,8 +89,18 @@ export async function recordNotStreamed(
   );
 }
 
-/** A new copy streams what exists now: earlier attempts' not-streamed records no longer apply (identity records stay). */
+/** A table followed after it was reported (a created table published, copied and streamed): no longer said not streamed. */
+export async function clearNotStreamedTable(store: ControlStore, migration: string, database: string, oid: string): Promise<void> {
+  await store.query(`UPDATE ${T} SET not_streamed = NULL WHERE migration = $1 AND database = $2 AND relid = $3::bigint`, [
+    migration,
+    database,
+    oid,
+  ]);
+}
+
+/** A new copy streams what exists now: earlier attempts' not-streamed records and resync requests no longer apply (identity records stay). */
 export async function clearNotStreamed(store: ControlStore, migration: string, database: string): Promise<void> {
+  await clearTableResyncs(store, migration, database);
   await store.query(`DELETE FROM ${T} WHERE migration = $1 AND database = $2 AND identity_before IS NULL`, [migration, database]);
   await store.query(`UPDATE ${T} SET not_streamed = NULL WHERE migration = $1 AND database = $2`, [migration, database]);
 }

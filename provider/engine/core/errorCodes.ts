@@ -58,6 +58,16 @@ export const ERROR_CODES = {
     meaning: 'the migration window ends before it starts, or is already over',
     fix: 'give migrationWindowEndTimeInUtc after migrationWindowStartTimeInUtc and after now (UTC), or leave both unset',
   },
+  RESYNC_NOT_STREAMING: {
+    category: 'input',
+    meaning: 'a table resync was asked of a migration that does not stream (offline, finished, or not copied yet)',
+    fix: 'ask once `pgferry show` reports WaitingForCutoverTrigger',
+  },
+  RESYNC_TABLE: {
+    category: 'input',
+    meaning: 'a table resync names no table, or a database the migration does not stream',
+    fix: 'name the table as schema.table, with its database first (database/schema.table) when the migration moves several',
+  },
   DATABASE_NOT_MIGRATED: {
     category: 'input',
     meaning: 'a per-database cutover or cancel names a database the migration does not migrate',

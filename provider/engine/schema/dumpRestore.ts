@@ -50,6 +50,8 @@ export async function dumpSchema(args: {
   signal?: AbortSignal;
   /** Relations the filters leave out: pg_dump neither reads nor locks them. */
   excludeRelations?: readonly { readonly schema: string; readonly name: string }[];
+  /** Only these tables (`pg_dump -t`, each by its exact name): a table created on the source while streaming. */
+  onlyTables?: readonly { readonly schema: string; readonly name: string }[];
 }): Promise<void> {
   const argv = [
     '--format=custom',
@@ -62,6 +64,7 @@ export async function dumpSchema(args: {
   if (args.snapshot) argv.push(`--snapshot=${args.snapshot}`);
   if (args.lockTimeoutSeconds) argv.push(`--lock-wait-timeout=${args.lockTimeoutSeconds}s`);
   for (const r of args.excludeRelations ?? []) argv.push(`--exclude-table=${exactPattern(r.schema)}.${exactPattern(r.name)}`);
+  for (const r of args.onlyTables ?? []) argv.push(`--table=${exactPattern(r.schema)}.${exactPattern(r.name)}`);
   argv.push(`--dbname=${conninfoDbname(args.database)}`);
   const run = await runTool(args.tools.pgDump, argv, libpqEnv(args.source, args.database), args.signal);
   if (run.code !== 0) {

@@ -1,9 +1,11 @@
 // The online flow's watch over the source's tables while changes stream, one catalog scan per
 // database every few seconds (called from the online supervisor's tick (flow/handleTick.ts)):
 // - a table created (or attached as a partition) after the migration started is published by
-//   nobody, so the application can use it freely; it is recorded and reported as not streamed;
+//   nobody, so the application can use it freely; it is followed: a request is recorded, which
+//   flow/tableResync.ts carries out (created on the target, published, copied at a pinned
+//   position, streamed), or reports as not streamed when it cannot be published safely;
 // - a partition created under a table published via its root streams into it: the target needs
-//   the same partition, so one missing there is reported with the statement that creates it;
+//   the same partition, so one missing there is followed the same way;
 // - a streamed table that has lost its usable replica identity (its primary key dropped, made
 //   DEFERRABLE by re-creation, REPLICA IDENTITY NOTHING ...) would make the application's UPDATE
 //   and DELETE fail: it gets REPLICA IDENTITY FULL with allowReplicaIdentityFull, or is taken out of
@@ -17,14 +19,14 @@ import type pg from 'pg';
 import { readSourceRelations, type SourceRelation } from '../../catalog/identityVerdict';
 import { whoseRowsMove } from '../../filter/plan';
 import { closeSession, openSession } from '../../connect/session';
-import { qualified } from '../../connect/quote';
 import { isRetryable } from '../../connect/sqlstate';
 import { errorMessage } from '../../core/errors';
 import type { MigrationRun } from '../../run/migrationRun';
 import { publishesViaRoot, unpublishTables } from './publication';
-import { newTableReason, reviewTables, rootOf, streamedAs, type PlanOptions } from './publicationPlan';
+import { reviewTables, rootOf, streamedAs, type PlanOptions } from './publicationPlan';
 import { setIdentityFull } from './identityFull';
 import { notStreamedTables, recordNotStreamed } from '../../control/sourceTables';
+import { pendingTableResyncs, requestTableResync } from '../../control/tableResyncs';
 
 interface Watched {
   readonly database: string;
@@ -41,6 +43,26 @@ interface DatabaseState {
   failing: boolean;
   /** Partitions streamed via their root known to exist on the target, or said to be missing there (OIDs). */
   readonly partitionsChecked: Set<string>;
+}
+
+/**
+ * What a table created on the source is followed as: itself, or the topmost partitioned table above
+ * it that nothing streams yet (a partitioned table created with its partitions is followed whole).
+ */
+function followedAs(table: SourceRelation, byOid: ReadonlyMap<string, SourceRelation>, relations: readonly SourceRelation[]): SourceRelation {
+  let top = table;
+  for (let parent = byOid.get(top.parent ?? ''); parent; parent = byOid.get(parent.parent ?? '')) {
+    const p = parent;
+    const streamsSome = relations.some((r) => r.published && (r === p || isUnder(r, p, byOid)));
+    if (p.published || streamsSome) break;
+    top = p;
+  }
+  return top;
+}
+
+function isUnder(r: SourceRelation, ancestor: SourceRelation, byOid: ReadonlyMap<string, SourceRelation>): boolean {
+  for (let p = byOid.get(r.parent ?? ''); p; p = byOid.get(p.parent ?? '')) if (p === ancestor) return true;
+  return false;
 }
 
 export class SourceTableWatch {
@@ -83,26 +105,39 @@ export class SourceTableWatch {
   private async scanDatabase(w: Watched, state: DatabaseState): Promise<void> {
     state.client ??= await openSession(this.run.spec.source, { database: w.database, purpose: 'table watch', writable: true });
     state.options ??= { viaRoot: await publishesViaRoot(state.client) };
-    state.reported ??= new Set((await notStreamedTables(this.run.store, this.run.spec.migrationName, [w.database])).map((t) => t.oid));
+    state.reported ??= await this.knownUnstreamed(w.database);
     const relations = await whoseRowsMove(state.client, await readSourceRelations(state.client, w.publication), this.run.spec);
     const review = reviewTables(relations, state.reported, state.options);
     const byOid = new Map(relations.map((r) => [r.oid, r]));
     for (const lost of review.lostIdentity) await this.keepSourceWorking(w, state, lost.relation, lost.publishedAs, relations);
     await this.checkTargetPartitions(w, state, relations);
     if (review.newTables.length === 0) return;
+    // Followed (flow/tableResync.ts): a request recorded first, then created on the target, published,
+    // copied at a pinned position and streamed; what cannot be streamed safely is reported there.
+    const requested: string[] = [];
     for (const table of review.newTables) {
-      const root = rootOf(table, byOid);
-      await this.recordUnstreamed(
-        w.database,
-        state,
-        table,
-        newTableReason(table, this.run.spec.allowReplicaIdentityFull, root === table ? undefined : root),
-      );
+      const follow = followedAs(table, byOid, relations);
+      state.reported!.add(table.oid);
+      if (requested.includes(follow.display)) continue;
+      requested.push(follow.display);
+      await requestTableResync(this.run.store, this.run.spec.migrationName, w.database, follow, 'created');
     }
-    await this.run.warn(
-      `${review.newTables.length} table(s) created on the source after the migration started are not streamed (see the migration status; the cutover's verification names them): ${review.newTables.map((t) => t.display).join(', ')}`,
-      w.database,
-    );
+    this.run.onProgress({
+      kind: 'info',
+      database: w.database,
+      message: `${requested.length} table(s) created on the source after the migration started, followed: ${requested.join(', ')}`,
+    });
+  }
+
+  /** Tables recorded as not streamed, and those whose following is under way (by OID; requests by name). */
+  private async knownUnstreamed(database: string): Promise<Set<string>> {
+    const { store, spec } = this.run;
+    const known = new Set((await notStreamedTables(store, spec.migrationName, [database])).map((t) => t.oid));
+    const pending = new Set((await pendingTableResyncs(store, spec.migrationName, [database])).map((r) => r.table));
+    if (pending.size === 0) return known;
+    const client = this.state.get(database)!.client!;
+    for (const r of await readSourceRelations(client)) if (pending.has(r.display)) known.add(r.oid);
+    return known;
   }
 
   /** A streamed table without a usable identity: FULL by consent, else out of the publication. */
@@ -152,13 +187,15 @@ export class SourceTableWatch {
     const onTarget = new Set(rows.map((r) => r.name));
     const missing = unchecked.filter((r) => !onTarget.has(r.display));
     for (const r of unchecked) state.partitionsChecked.add(r.oid);
-    for (const p of missing) {
-      const parent = byOid.get(p.parent!)!;
-      const create = `CREATE TABLE ${qualified(p.schema, p.name)} PARTITION OF ${qualified(parent.schema, parent.name)} ${p.bound ?? ''}`;
-      await this.run.warn(
-        `partition ${p.display} of ${parent.display} was created on the source after the migration started and is not on the target: its rows stream into ${rootOf(p, byOid).display}, and the target has no partition for them (applying them would fail); create it there first: ${create}${p.partitioned ? ' PARTITION BY ...' : ''}`,
-        w.database,
-      );
+    // its rows stream into the root already: the target needs the partition (applying them fails
+    // until it has it), and its rows from before it was attached are copied at a pinned position
+    for (const p of missing) await requestTableResync(this.run.store, this.run.spec.migrationName, w.database, p, 'created');
+    if (missing.length > 0) {
+      this.run.onProgress({
+        kind: 'info',
+        database: w.database,
+        message: `${missing.length} partition(s) created on the source under a table streamed via its root, followed: ${missing.map((p) => p.display).join(', ')}`,
+      });
     }
   }
 

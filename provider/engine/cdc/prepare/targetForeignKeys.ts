@@ -125,6 +125,24 @@ export async function setAsideForeignKeys(run: ForeignKeyContext, client: pg.Cli
   return keys.length;
 }
 
+/**
+ * The same for tables created on the target while streaming (flow/tableResync.ts): their own
+ * foreign keys recorded beside those held since the copy, then dropped; added back with them.
+ */
+export async function holdForeignKeysOf(
+  run: ForeignKeyContext,
+  client: pg.Client,
+  database: string,
+  tables: readonly { readonly schema: string; readonly name: string }[],
+): Promise<number> {
+  const names = new Set(tables.map((t) => `${t.schema}\0${t.name}`));
+  const keys = (await readTargetForeignKeys(client)).filter((k) => names.has(`${k.schema}\0${k.table}`));
+  if (keys.length === 0) return 0;
+  await recordForeignKeys(run.store, run.spec.migrationName, database, keys, 'add');
+  for (const key of keys) await client.query(`ALTER TABLE ${qualified(key.schema, key.table)} DROP CONSTRAINT ${ident(key.name)}`);
+  return keys.length;
+}
+
 function addStatement(key: ForeignKeyRecord, notValid: boolean): string {
   // the definition is the target catalog's own output (pg_get_constraintdef), not user input
   return `ALTER TABLE ${qualified(key.schema, key.table)} ADD CONSTRAINT ${ident(key.name)} ${key.definition}${notValid ? ' NOT VALID' : ''}`;

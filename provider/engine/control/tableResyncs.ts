@@ -1,0 +1,144 @@
+// The control catalog's record of tables resynchronised while the others stream
+// (pgferry.table_resync, control migration 19; flow/tableResync.ts carries them out): a request
+// from the user (`pgferry update --resync`), or one the table watch records for a table created on
+// the source while streaming, before anything is done for it. A request stays pending until its
+// copy committed on the target; a runner that dies on the way leaves it to the next one, which
+// starts it again (every step is idempotent, and the copy replaces the table's rows whole).
+import { displayName } from '../catalog';
+import { ident } from '../connect/quote';
+import { CONTROL_SCHEMA, REQUEST_CHANNEL } from '../core/names';
+import type { ControlStore } from './store';
+
+const T = `${ident(CONTROL_SCHEMA)}.table_resync`;
+
+/** Why a table is resynchronised: the user asked, or it was created on the source while streaming. */
+export type ResyncReason = 'requested' | 'created';
+
+export interface TableResync {
+  readonly database: string;
+  readonly schema: string;
+  readonly name: string;
+  /** schema.name, as the verification names tables. */
+  readonly table: string;
+  readonly reason: ResyncReason;
+  readonly attempts: number;
+  readonly createdOnTarget: boolean;
+  readonly doneAt?: Date;
+  readonly resyncedLsn?: string;
+  readonly rowsCopied?: number;
+  readonly error?: string;
+}
+
+interface Row {
+  database: string;
+  schema: string;
+  name: string;
+  reason: ResyncReason;
+  attempts: number;
+  created: boolean;
+  done_at: Date | null;
+  lsn: string | null;
+  rows: string | null;
+  error: string | null;
+}
+
+const COLUMNS = `database, schema_name AS schema, table_name AS name, reason, attempts, created_on_target AS created, done_at,
+  resynced_lsn AS lsn, rows_copied::text AS rows, error`;
+
+function shape(r: Row): TableResync {
+  return {
+    database: r.database,
+    schema: r.schema,
+    name: r.name,
+    table: displayName(r.schema, r.name),
+    reason: r.reason,
+    attempts: r.attempts,
+    createdOnTarget: r.created,
+    ...(r.done_at ? { doneAt: r.done_at } : {}),
+    ...(r.lsn ? { resyncedLsn: r.lsn } : {}),
+    ...(r.rows !== null ? { rowsCopied: Number(r.rows) } : {}),
+    ...(r.error ? { error: r.error } : {}),
+  };
+}
+
+/**
+ * Records a request (again pending if it was done), and wakes the runner. A request for a table
+ * created on the source keeps that reason when the user asks again: the table may still need
+ * creating; the table watch's own request leaves a pending one as it is.
+ */
+export async function requestTableResync(
+  store: ControlStore,
+  migration: string,
+  database: string,
+  table: { readonly schema: string; readonly name: string },
+  reason: ResyncReason,
+): Promise<void> {
+  await store.query(
+    `INSERT INTO ${T} (migration, database, schema_name, table_name, reason) VALUES ($1, $2, $3, $4, $5)
+     ON CONFLICT (migration, database, schema_name, table_name) DO UPDATE
+        SET reason = CASE WHEN ${T}.reason = 'created' THEN ${T}.reason ELSE excluded.reason END,
+            requested_at = now(), attempts = 0, done_at = NULL, error = NULL
+      WHERE $5 = 'requested' OR ${T}.done_at IS NOT NULL`,
+    [migration, database, table.schema, table.name, reason],
+  );
+  await store.query('SELECT pg_notify($1, $2)', [REQUEST_CHANNEL, migration]);
+}
+
+/** The requests not carried out yet, oldest first, of these databases. */
+export async function pendingTableResyncs(store: ControlStore, migration: string, databases: readonly string[]): Promise<TableResync[]> {
+  const rows = await store.query<Row>(
+    `SELECT ${COLUMNS} FROM ${T} WHERE migration = $1 AND database = ANY($2::text[]) AND done_at IS NULL
+      ORDER BY requested_at, database, schema_name, table_name`,
+    [migration, [...databases]],
+  );
+  return rows.map(shape);
+}
+
+/** Every request of the migration, done or not (`show`, tests). */
+export async function tableResyncs(store: ControlStore, migration: string): Promise<TableResync[]> {
+  const rows = await store.query<Row>(`SELECT ${COLUMNS} FROM ${T} WHERE migration = $1 ORDER BY requested_at, database, schema_name, table_name`, [
+    migration,
+  ]);
+  return rows.map(shape);
+}
+
+type Key = Pick<TableResync, 'database' | 'schema' | 'name'>;
+
+/** pgferry created the table on the target for this request (recorded right after the restore). */
+export async function markCreatedOnTarget(store: ControlStore, migration: string, key: Key): Promise<void> {
+  await store.query(`UPDATE ${T} SET created_on_target = true WHERE migration = $1 AND database = $2 AND schema_name = $3 AND table_name = $4`, [
+    migration,
+    key.database,
+    key.schema,
+    key.name,
+  ]);
+}
+
+/** The copy committed at `lsn` (or the request ended without one: `error` says why, and it is not tried again). */
+export async function markResyncDone(
+  store: ControlStore,
+  migration: string,
+  key: Key,
+  outcome: { readonly lsn?: string; readonly rows?: number; readonly error?: string },
+): Promise<void> {
+  await store.query(
+    `UPDATE ${T} SET done_at = now(), resynced_lsn = $5, rows_copied = $6, error = $7
+      WHERE migration = $1 AND database = $2 AND schema_name = $3 AND table_name = $4`,
+    [migration, key.database, key.schema, key.name, outcome.lsn ?? null, outcome.rows ?? null, outcome.error ?? null],
+  );
+}
+
+/** An attempt failed (it is tried again): counted, with its error. */
+export async function markResyncAttempt(store: ControlStore, migration: string, key: Key, error: string): Promise<number> {
+  const rows = await store.query<{ attempts: number }>(
+    `UPDATE ${T} SET attempts = attempts + 1, error = $5
+      WHERE migration = $1 AND database = $2 AND schema_name = $3 AND table_name = $4 RETURNING attempts`,
+    [migration, key.database, key.schema, key.name, error],
+  );
+  return rows[0]?.attempts ?? 0;
+}
+
+/** A new copy of the database holds every table as it is now: its earlier requests no longer apply. */
+export async function clearTableResyncs(store: ControlStore, migration: string, database: string): Promise<void> {
+  await store.query(`DELETE FROM ${T} WHERE migration = $1 AND database = $2`, [migration, database]);
+}

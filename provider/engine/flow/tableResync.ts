@@ -1,0 +1,484 @@
+// One table resynchronised at a pinned source position while the other tables stream
+// (docs/verification.md's pin and the copy engine together), and the tables created on the source
+// while streaming followed with it: created on the target from the source's own definition
+// (pg_dump -t), added to the publication, their rows copied at a pinned position, then streamed.
+//
+// Why the copy and the stream agree on one position L, exactly once:
+//   1. The apply is held at a boundary between source transactions (cdc/apply/pin.ts), the source
+//      snapshot S is taken and L read in the same statement; a transaction the commit log shows
+//      committed but S counts as running gives the pin up (tried again), as for verification.
+//   2. The apply applies every transaction whose commit record is before L and waits at the first
+//      one at or past it. There, a target transaction locks the table (ACCESS EXCLUSIVE) and
+//      empties it; the apply goes on at once.
+//   3. The copy reads the table in S (everything before L, nothing after) into that transaction,
+//      which commits. A change of the table at or past L waits for the lock, so it is applied on
+//      the copied rows, after them; a change before L was applied before the lock and is replaced
+//      by the copy, which holds it. The other tables stream meanwhile, until the stream's next change
+//      of this table, which waits for the commit (the apply keeps the source's commit order).
+//   A new table is added to the publication before the pin, and the pin waits until every
+//   transaction running at the add has ended: one that wrote the table before the add and commits
+//   after L would otherwise have rows decoded under the old publication (not sent) and not in S.
+//
+// A request is recorded first (control/tableResyncs.ts) and stays pending until the copy
+// committed: a runner killed anywhere leaves it to the next, which starts it again; each step is
+// idempotent and the copy replaces the table's rows whole.
+import { pipeline } from 'node:stream/promises';
+import type pg from 'pg';
+import { listTables, type SourceTable } from '../catalog';
+import { readSourceRelations, type SourceRelation } from '../catalog/identityVerdict';
+import { qualified } from '../connect/quote';
+import { closeSession, openSession, serverMajor, withSession } from '../connect/session';
+import { isRetryable } from '../connect/sqlstate';
+import { canceledError, errorMessage } from '../core/errors';
+import { pinMessagePrefix } from '../core/names';
+import { formatLsn, parseLsn } from '../cdc/decode/lsn';
+import { ALL_TABLES, type PinRequest, type PinnedPosition } from '../cdc/apply/pin';
+import type { Applier } from '../cdc/apply/applier';
+import { streamNames, type OnlineStream } from '../cdc/apply/onlineStream';
+import { fireAsReplica, replicaRolePermitted } from '../cdc/apply/targetFiring';
+import { holdForeignKeysOf } from '../cdc/apply/targetForeignKeys';
+import { publishesViaRoot, publishTables } from '../cdc/source/publication';
+import { planPublication, rootOf, streamedAs } from '../cdc/source/publicationPlan';
+import { setIdentityFull } from '../cdc/source/identityFull';
+import { copyFormat, copyInSql, copyOutSql } from '../copy/copyJob';
+import { CopyFramesIn, CopyFramesOut } from '../copy/copyRelay';
+import { clearNotStreamedTable, recordNotStreamed } from '../control/sourceTables';
+import {
+  markCreatedOnTarget,
+  markResyncAttempt,
+  markResyncDone,
+  pendingTableResyncs,
+  type TableResync,
+} from '../control/tableResyncs';
+import { readFilterPlan } from '../filter/plan';
+import { dumpSchema, restoreSection } from '../schema/dumpRestore';
+import { parseSnapshot, visibleIn } from '../verify/sourcePin';
+import type { MigrationRun } from '../run/migrationRun';
+import path from 'node:path';
+
+/** Attempts of one request before it is given up (reported; the cutover's verification then stops on the table). */
+const MAX_ATTEMPTS = 5;
+/** How long the apply may take to hold (a large source transaction being applied), and to let another pin finish first. */
+const HOLD_WAIT_MS = 60_000;
+/** Pins given up on a straggler (docs/verification.md, 3) before the attempt counts as failed. */
+const PIN_TRIES = 20;
+/** The copy's lock on the target table waits at most this long (a verifier's read of it, a session of the user's). */
+const TARGET_LOCK_TIMEOUT = '30s';
+/** How long a transaction that was running when the table was published may keep the copy waiting. */
+const OLDER_TRANSACTIONS_WAIT_MS = 10 * 60_000;
+
+const SOURCE_PIN_SQL = `SELECT pg_catalog.txid_current_snapshot()::text AS snapshot, pg_catalog.pg_current_wal_insert_lsn()::text AS lsn`;
+const COMMITTED_RUNNING_SQL = `SELECT count(*)::int AS n FROM pg_catalog.unnest($1::text[]) AS x
+  WHERE pg_catalog.txid_status(x::int8) = 'committed'`;
+
+/** What one request came to: copied at a position, or ended without a copy (`error`: why, reported). */
+interface Outcome {
+  readonly lsn?: bigint;
+  readonly rows?: number;
+  readonly tables?: number;
+  readonly error?: string;
+  /** Created on the target by this attempt. */
+  readonly created?: readonly string[];
+}
+
+/**
+ * The online loop's handler of resync requests (named so the loop's supervisor calls it like the
+ * others): carries out every pending request of a database that streams. A request for a database
+ * whose stream is stopped is prepared only (a partition created on the source may be what stopped
+ * it: it is created on the target, and the stream tried again at once); its copy waits for the stream.
+ */
+export async function carryOutTableResyncs(
+  run: MigrationRun,
+  streams: readonly OnlineStream[],
+  isStopped: (database: string) => boolean,
+): Promise<void> {
+  if (streams.length === 0) return;
+  const { spec, store } = run;
+  const pending = await pendingTableResyncs(
+    store,
+    spec.migrationName,
+    streams.map((s) => s.database),
+  );
+  let retryStopped = false;
+  for (const request of pending) {
+    if (run.signal.aborted) return;
+    const stream = streams.find((s) => s.database === request.database);
+    if (!stream) continue;
+    const stopped = isStopped(request.database) || stream.failure !== undefined;
+    try {
+      const outcome = await carryOut(run, stream, request, stopped);
+      if (outcome === 'prepared') {
+        retryStopped = true;
+        continue;
+      }
+      await markResyncDone(store, spec.migrationName, request, {
+        ...(outcome.lsn !== undefined ? { lsn: formatLsn(outcome.lsn) } : {}),
+        ...(outcome.rows !== undefined ? { rows: outcome.rows } : {}),
+        ...(outcome.error !== undefined ? { error: outcome.error } : {}),
+      });
+      await report(run, request, outcome);
+    } catch (error) {
+      if (run.signal.aborted) return;
+      // a server restarting, the stream reconnecting: tried again at the next look, uncounted
+      if (isRetryable(error)) continue;
+      const attempts = await markResyncAttempt(store, spec.migrationName, request, errorMessage(error));
+      if (attempts < MAX_ATTEMPTS) continue;
+      const why = `${errorMessage(error)} (${attempts} attempts)`;
+      await markResyncDone(store, spec.migrationName, request, { error: why });
+      await run.warn(
+        `${what(request)} failed: ${why}; the cutover's verification stops on ${request.table} if it differs: ask again with \`pgferry update --name ${spec.migrationName} --resync ${request.database}/${request.table}\` once the cause is fixed`,
+        request.database,
+      );
+    }
+  }
+  if (retryStopped) await store.requestApplyRetry(spec.migrationName);
+}
+
+function what(request: TableResync): string {
+  return request.reason === 'created'
+    ? `following ${request.table} (created on the source while streaming)`
+    : `resynchronising ${request.table} (requested)`;
+}
+
+async function report(run: MigrationRun, request: TableResync, outcome: Outcome): Promise<void> {
+  if (outcome.error !== undefined) {
+    await run.warn(`${what(request)}: not done: ${outcome.error}`, request.database);
+    return;
+  }
+  const created = outcome.created && outcome.created.length > 0 ? `created on the target (${outcome.created.join(', ')}), ` : '';
+  const tables = outcome.tables && outcome.tables > 1 ? ` of ${outcome.tables} tables` : '';
+  const message =
+    request.reason === 'created'
+      ? `followed ${request.table}, created on the source while streaming: ${created}${outcome.rows} row(s)${tables} copied at source position ${formatLsn(outcome.lsn!)}, streamed from there`
+      : `resynchronised ${request.table}: ${created}${outcome.rows} row(s)${tables} copied at source position ${formatLsn(outcome.lsn!)} while the other tables streamed, streamed from there`;
+  run.onProgress({ kind: 'info', database: request.database, message });
+  await run.store.recordEvent(run.spec.migrationName, 'info', message, request.database);
+}
+
+/** The table and everything below it (a partitioned table's partitions, at every level). */
+function treeOf(table: SourceRelation, relations: readonly SourceRelation[]): SourceRelation[] {
+  const byOid = new Map(relations.map((r) => [r.oid, r]));
+  const under = (r: SourceRelation): boolean => {
+    for (let p = r; p.parent !== undefined; ) {
+      if (p.parent === table.oid) return true;
+      const parent = byOid.get(p.parent);
+      if (!parent) return false;
+      p = parent;
+    }
+    return false;
+  };
+  return [table, ...relations.filter(under)];
+}
+
+/** Ancestors of a partition, nearest first. */
+function ancestorsOf(table: SourceRelation, byOid: ReadonlyMap<string, SourceRelation>): SourceRelation[] {
+  const out: SourceRelation[] = [];
+  for (let p = byOid.get(table.parent ?? ''); p; p = byOid.get(p.parent ?? '')) out.push(p);
+  return out;
+}
+
+/** What is copied at the pin once the table is on the target and streamed; or the request's end without a copy. */
+type Prepared =
+  | { readonly copy: { readonly tables: readonly SourceTable[]; readonly names: ReadonlySet<string>; readonly created: readonly string[] } }
+  | Outcome;
+
+async function carryOut(run: MigrationRun, stream: OnlineStream, request: TableResync, stopped: boolean): Promise<Outcome | 'prepared'> {
+  const { spec } = run;
+  const database = request.database;
+  const { publication } = streamNames(run, database);
+  const prepared = await withSession(spec.source, { database, purpose: 'table resync', writable: true }, async (source): Promise<Prepared> => {
+    const relations = await readSourceRelations(source, publication);
+    const table = relations.find((r) => r.schema === request.schema && r.name === request.name);
+    if (!table) return { error: 'it is not on the source (dropped or renamed since the request)' } 
+    const filter = await readFilterPlan(source, spec);
+    if (!filter.rowsMove(table.oid)) return { error: "the migration's filters leave its rows out" } 
+    const byOid = new Map(relations.map((r) => [r.oid, r]));
+    const tree = treeOf(table, relations).filter((r) => filter.rowsMove(r.oid));
+    const leaves = tree.filter((r) => !r.partitioned);
+    const unlogged = leaves.filter((r) => r.unlogged);
+    if (unlogged.length > 0) {
+      const reason = 'it is unlogged: logical decoding does not see its changes';
+      for (const r of unlogged) await recordNotStreamed(run.store, spec.migrationName, database, r, reason);
+      return { error: `${unlogged.map((r) => r.display).join(', ')}: ${reason}` } 
+    }
+    // the target: what is missing there, the table's ancestors included, is created from the source's definition
+    const created = await createOnTarget(run, database, [...ancestorsOf(table, byOid).reverse(), ...tree], request);
+    const blocked = await publishIfNeeded(run, database, source, publication, relations, tree);
+    if (blocked) {
+      for (const r of leaves) await recordNotStreamed(run.store, spec.migrationName, database, r, blocked);
+      return { error: blocked, created } 
+    }
+    for (const r of leaves) await clearNotStreamedTable(run.store, spec.migrationName, database, r.oid);
+    const major = await serverMajor(source);
+    const wanted = new Set(leaves.map((r) => r.oid));
+    const tables = (await listTables(source, major)).filter((t) => wanted.has(t.oid));
+    // a change of a leaf of a table published via its root comes under the root's name
+    const names = new Set<string>();
+    const options = { viaRoot: await publishesViaRoot(source) };
+    for (const r of leaves) {
+      names.add(qualified(r.schema, r.name));
+      const as = streamedAs(r, byOid, options) ?? rootOf(r, byOid);
+      names.add(qualified(as.schema, as.name));
+    }
+    return { copy: { tables, names, created } };
+  });
+  if (!('copy' in prepared)) return prepared;
+  if (stopped) return 'prepared';
+  for (let tries = 1; ; tries++) {
+    if (run.signal.aborted) throw canceledError();
+    const { tables, names, created } = prepared.copy;
+    const copied = await copyAtPin(run, stream, tables, names);
+    if (copied) return { ...copied, tables: tables.length, created };
+    if (tries >= PIN_TRIES) throw new Error(`no exact pin in ${tries} tries (transactions kept committing across the pin)`);
+    await sleep(Math.min(2_000, 100 * tries));
+  }
+}
+
+/** Creates on the target the relations of `wanted` it lacks (pg_dump -t of each from the source); returns their names. */
+async function createOnTarget(
+  run: MigrationRun,
+  database: string,
+  wanted: readonly SourceRelation[],
+  request: TableResync,
+): Promise<string[]> {
+  const { spec } = run;
+  const onTarget = await withSession(spec.target, { database, purpose: 'table resync' }, async (target) => {
+    const { rows } = await target.query<{ name: string }>(
+      `SELECT n.nspname || '.' || c.relname AS name FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+        WHERE c.relkind IN ('r', 'p') AND n.nspname || '.' || c.relname = ANY($1::text[])`,
+      [wanted.map((r) => `${r.schema}.${r.name}`)],
+    );
+    return new Set(rows.map((r) => r.name));
+  });
+  const missing = wanted.filter((r) => !onTarget.has(`${r.schema}.${r.name}`));
+  if (missing.length === 0) return [];
+  // the source user may read the definition only: a schema the target lacks is the schema's own change
+  const tools = await run.tools();
+  const file = path.join(run.workDir, `${encodeURIComponent(database)}.resync.${Date.now()}.dump`);
+  await dumpSchema({
+    tools,
+    source: spec.source,
+    database,
+    file,
+    lockTimeoutSeconds: spec.lockTimeoutSeconds,
+    signal: run.signal,
+    onlyTables: missing,
+  });
+  for (const section of ['pre-data', 'post-data'] as const) {
+    const restored = await restoreSection({
+      tools,
+      target: spec.target,
+      database,
+      file,
+      section,
+      noOwner: !spec.migrateRoles,
+      signal: run.signal,
+    });
+    for (const w of restored.warnings) await run.warn(w, database);
+  }
+  await markCreatedOnTarget(run.store, spec.migrationName, request);
+  // a target whose apply cannot take the replica role: the new tables' triggers and rules fire as
+  // for one, and their foreign keys are held until the cutover, as the copied tables' are
+  await withSession(spec.target, { database, purpose: 'table resync', writable: true }, async (target) => {
+    if (await replicaRolePermitted(target)) return;
+    await fireAsReplica(target);
+    await holdForeignKeysOf(run, target, database, missing);
+  });
+  return missing.map((r) => r.display);
+}
+
+/**
+ * Adds to the publication what streams the tree's rows, unless it streams already; returns why it
+ * cannot be streamed safely, if so. Then waits until every transaction running at the add has ended.
+ */
+async function publishIfNeeded(
+  run: MigrationRun,
+  database: string,
+  source: pg.Client,
+  publication: string,
+  relations: readonly SourceRelation[],
+  tree: readonly SourceRelation[],
+): Promise<string | undefined> {
+  const { spec } = run;
+  const options = { viaRoot: await publishesViaRoot(source) };
+  const byOid = new Map(relations.map((r) => [r.oid, r]));
+  const leaves = tree.filter((r) => !r.partitioned);
+  if (leaves.every((r) => streamedAs(r, byOid, options) !== undefined)) return undefined;
+  const inTree = new Set(tree.map((r) => r.oid));
+  const plan = planPublication(relations, options);
+  const publish = plan.publish.filter((r) => inTree.has(r.oid) && !r.published);
+  const notOwned = publish.filter((r) => !r.owned);
+  if (notOwned.length > 0) {
+    return `the source user does not own ${notOwned.map((r) => `${r.display} (owner ${r.owner})`).join(', ')}: only an owner may add a table to the publication; grant the owner role to the source user and ask again (\`pgferry update --resync\`)`;
+  }
+  const withoutIdentity = plan.withoutIdentity.filter((r) => inTree.has(r.oid));
+  if (withoutIdentity.length > 0) {
+    if (!spec.allowReplicaIdentityFull) {
+      return `${withoutIdentity.map((r) => `${r.display}: ${r.identity.flaw}`).join('; ')} (allowReplicaIdentityFull is off: its UPDATE and DELETE would fail on the source once published)`;
+    }
+    await setIdentityFull(run, database, source, withoutIdentity);
+  }
+  await publishTables(source, publication, publish, { seconds: spec.lockTimeoutSeconds, signal: run.signal });
+  await waitForOlderTransactions(run, source);
+  return undefined;
+}
+
+/**
+ * Waits until every transaction that had an id when the publication changed has ended: such a
+ * transaction's earlier changes of the table were decoded without it, so it must commit before the
+ * pin's position (and be in its snapshot) or not at all.
+ */
+async function waitForOlderTransactions(run: MigrationRun, source: pg.Client): Promise<void> {
+  const { rows } = await source.query<{ x: string }>(`SELECT pg_catalog.txid_snapshot_xmax(pg_catalog.txid_current_snapshot())::text AS x`);
+  const horizon = rows[0]!.x;
+  const deadline = Date.now() + OLDER_TRANSACTIONS_WAIT_MS;
+  for (;;) {
+    const { rows: now } = await source.query<{ done: boolean }>(
+      `SELECT pg_catalog.txid_snapshot_xmin(pg_catalog.txid_current_snapshot()) >= $1::int8 AS done`,
+      [horizon],
+    );
+    if (now[0]!.done) return;
+    if (run.signal.aborted) throw canceledError();
+    if (Date.now() > deadline) {
+      throw new Error(
+        `a source transaction open since before the table was published has not ended in ${OLDER_TRANSACTIONS_WAIT_MS / 60_000} minutes (see pg_stat_activity, backend_xid older than ${horizon}); tried again`,
+      );
+    }
+    await sleep(200);
+  }
+}
+
+/** Asks the apply to hold, waiting while another pin (a verifier's) is under way. */
+async function requestPinWhenFree(applier: Applier, atPin: (inexact: ReadonlySet<string>) => Promise<void>): Promise<PinRequest | undefined> {
+  const deadline = Date.now() + HOLD_WAIT_MS;
+  for (;;) {
+    try {
+      return applier.requestPin(atPin);
+    } catch {
+      if (Date.now() > deadline) return undefined;
+      await sleep(100);
+    }
+  }
+}
+
+/** Target tables a foreign key references: TRUNCATE refuses them whatever the role, DELETE does not. */
+async function referencedTables(target: pg.Client, tables: readonly SourceTable[]): Promise<Set<string>> {
+  const { rows } = await target.query<{ name: string }>(
+    `SELECT DISTINCT n.nspname || '.' || c.relname AS name FROM pg_constraint k JOIN pg_class c ON c.oid = k.confrelid
+       JOIN pg_namespace n ON n.oid = c.relnamespace WHERE k.contype = 'f' AND n.nspname || '.' || c.relname = ANY($1::text[])`,
+    [tables.map((t) => `${t.schema}.${t.name}`)],
+  );
+  return new Set(rows.map((r) => r.name));
+}
+
+/**
+ * The tables emptied and copied again at one pinned position (the file's comment says why it is
+ * exact); undefined when this pin could not be exact (tried again).
+ */
+async function copyAtPin(
+  run: MigrationRun,
+  stream: OnlineStream,
+  tables: readonly SourceTable[],
+  names: ReadonlySet<string>,
+): Promise<{ lsn: bigint; rows: number } | undefined> {
+  const { spec } = run;
+  const database = stream.database;
+  const source = await openSession(spec.source, { database, purpose: 'table resync', writable: true });
+  let target: pg.Client | undefined;
+  let open = false;
+  try {
+    target = await openSession(spec.target, { database, purpose: 'table resync', writable: true });
+    const t = target;
+    // as the apply: the target's triggers do not fire again for rows the source's already produced
+    if (await replicaRolePermitted(t)) await t.query('SET session_replication_role = replica');
+    const referenced = await referencedTables(t, tables);
+    await source.query('BEGIN ISOLATION LEVEL REPEATABLE READ');
+    const applier = stream.applier;
+    let position: PinnedPosition | undefined;
+    let exact = false;
+    let lockFailure: unknown;
+    const pin = await requestPinWhenFree(applier, async (inexact) => {
+      exact = !inexact.has(ALL_TABLES) && ![...names].some((n) => inexact.has(n));
+      if (!exact) return;
+      try {
+        await t.query('BEGIN');
+        open = true;
+        await t.query(`SET LOCAL lock_timeout = '${TARGET_LOCK_TIMEOUT}'`);
+        for (const table of tables) {
+          const name = `${table.schema}.${table.name}`;
+          await t.query(`LOCK TABLE ONLY ${table.sql} IN ACCESS EXCLUSIVE MODE`);
+          await t.query(referenced.has(name) ? `DELETE FROM ONLY ${table.sql}` : `TRUNCATE ONLY ${table.sql}`);
+        }
+        await t.query(`SET LOCAL lock_timeout = 0`);
+        for (const table of tables) applier.tracker.forget(table.sql);
+      } catch (error) {
+        lockFailure = error;
+      }
+    });
+    if (!pin) return undefined;
+    if (!(await within(pin.held, HOLD_WAIT_MS))) {
+      applier.cancelPin(pin);
+      return undefined;
+    }
+    try {
+      const { rows } = await source.query<{ snapshot: string; lsn: string }>(SOURCE_PIN_SQL);
+      const snapshot = parseSnapshot(rows[0]!.snapshot);
+      const running = [...snapshot.running].map(String);
+      const committed = running.length ? (await source.query<{ n: number }>(COMMITTED_RUNNING_SQL, [running])).rows[0]!.n : 0;
+      if (committed > 0) {
+        pin.release(undefined);
+        return undefined;
+      }
+      // a record past the position, so that an idle source still shows the apply it is passed
+      await source.query(`SELECT pg_catalog.pg_logical_emit_message(false, $1, '')`, [pinMessagePrefix(spec.migrationName)]);
+      position = { lsn: parseLsn(rows[0]!.lsn), visible: (xid) => visibleIn(snapshot, xid) };
+      pin.release(position);
+    } catch (error) {
+      pin.release(undefined);
+      throw error;
+    }
+    await pin.done;
+    if (lockFailure) throw lockFailure;
+    if (!exact) return undefined;
+    let rows = 0;
+    for (const table of tables) rows += await copyTable(source, t, table, run.signal);
+    await t.query('COMMIT');
+    open = false;
+    return { lsn: position.lsn, rows };
+  } finally {
+    if (open) await target?.query('ROLLBACK').catch(() => undefined);
+    await source.query('ROLLBACK').catch(() => undefined);
+    await Promise.all([closeSession(source), closeSession(target)]);
+  }
+}
+
+/** One table's rows in the source session's snapshot into the target session's transaction (the copy engine's relay). */
+async function copyTable(source: pg.Client, target: pg.Client, table: SourceTable, signal: AbortSignal): Promise<number> {
+  if (table.columns.length === 0) {
+    const { rows } = await source.query<{ n: string }>(`SELECT count(*)::int8 AS n FROM ONLY ${table.sql}`);
+    const n = Number(rows[0]!.n);
+    if (n > 0) await target.query(`INSERT INTO ${table.sql} SELECT FROM generate_series(1, $1::int8)`, [n]);
+    return n;
+  }
+  const job = { table };
+  const format = copyFormat(job);
+  const out = new CopyFramesOut(copyOutSql(job, format));
+  const into = new CopyFramesIn(copyInSql(job, false, format));
+  source.query(out);
+  target.query(into);
+  await pipeline(out, into, { signal });
+  return into.rowCount;
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/** Whether `promise` settled within `ms`. */
+async function within(promise: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), ms)));
+  try {
+    return await Promise.race([promise.then(() => true), timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
