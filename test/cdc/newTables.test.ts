@@ -141,7 +141,12 @@ async function scenario(pair: ServerPair, name: string, target: MigrationSpec['t
       },
       240_000,
       500,
-    );
+    ).catch(async (error: Error) => {
+      const events = (await store.events(name, 30)).map((e) => `${e.level}: ${e.message.slice(0, 400)}`).join('\n  ');
+      const requests = JSON.stringify(await tableResyncs(store, name), null, 1);
+      const status = await store.get(name);
+      throw new Error(`${error.message}\nrequests: ${requests}\nstatus: ${status?.subState} ${status?.message}\nevents:\n  ${events}`);
+    });
     for (const r of done) assert.equal(r.error, undefined, `${r.table}: ${r.error}`);
     assert.equal(
       done.some((r) => r.table.startsWith('public.scratch')),

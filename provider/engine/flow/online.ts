@@ -23,6 +23,7 @@ import { releaseOpenDatabases, startCleanup } from './cleanup';
 import { endOfDatabases } from '../core/transitions';
 import { StreamStops } from './streamStops';
 import type { MigrationRun } from '../run/migrationRun';
+import { trackerWithResyncs } from './tableResync';
 import { copyDatabaseAt, finishDatabase, prepareTargetDatabase, readSourceProperties } from './databasePhases';
 import { ApplyRateMeter } from '../cutover/lagGate';
 import { supervise } from './supervisor';
@@ -134,7 +135,7 @@ async function openStream(
     updates: copied ? (current?.updates ?? 0) : 0,
     deletes: copied ? (current?.deletes ?? 0) : 0,
   };
-  const stream = startStream(run, database, initialLsn, base);
+  const stream = startStream(run, database, initialLsn, base, await trackerWithResyncs(run, database));
   if (!stops.isStopped(database)) await store.updateDatabase(name, database, { state: 'WaitingForCutoverTrigger' });
   return stream;
 }

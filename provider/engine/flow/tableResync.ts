@@ -34,6 +34,7 @@ import { pinMessagePrefix } from '../core/names';
 import { formatLsn, parseLsn } from '../cdc/decode/lsn';
 import { ALL_TABLES, type PinRequest, type PinnedPosition } from '../cdc/apply/pin';
 import type { Applier } from '../cdc/apply/applier';
+import { ChangeTracker } from '../cdc/apply/changeTracker';
 import { streamNames, type OnlineStream } from '../cdc/apply/onlineStream';
 import { fireAsReplica, replicaRolePermitted } from '../cdc/apply/targetFiring';
 import { holdForeignKeysOf } from '../cdc/apply/targetForeignKeys';
@@ -51,10 +52,20 @@ import {
   type TableResync,
 } from '../control/tableResyncs';
 import { readFilterPlan } from '../filter/plan';
-import { dumpSchema, restoreSection } from '../schema/dumpRestore';
+import { dumpSchema, listToc, restoreSection, type PgToolPaths, type TocEntry } from '../schema/dumpRestore';
 import { parseSnapshot, visibleIn } from '../verify/sourcePin';
 import type { MigrationRun } from '../run/migrationRun';
 import path from 'node:path';
+
+/**
+ * The change tracker a database's stream starts with: the tables whose resync is pending skipped
+ * until their pin (an earlier runner published them, or skipped their changes, before it stopped).
+ */
+export async function trackerWithResyncs(run: MigrationRun, database: string): Promise<ChangeTracker> {
+  const tracker = new ChangeTracker();
+  for (const r of await pendingTableResyncs(run.store, run.spec.migrationName, [database])) tracker.resyncing.add(qualified(r.schema, r.name));
+  return tracker;
+}
 
 /** Attempts of one request before it is given up (reported; the cutover's verification then stops on the table). */
 const MAX_ATTEMPTS = 5;
@@ -123,6 +134,7 @@ export async function carryOutTableResyncs(
       if (isRetryable(error)) continue;
       const attempts = await markResyncAttempt(store, spec.migrationName, request, errorMessage(error));
       if (attempts < MAX_ATTEMPTS) continue;
+      stream.applier.tracker.resyncing.delete(qualified(request.schema, request.name));
       const why = `${errorMessage(error)} (${attempts} attempts)`;
       await markResyncDone(store, spec.migrationName, request, { error: why });
       await run.warn(
@@ -179,7 +191,16 @@ function ancestorsOf(table: SourceRelation, byOid: ReadonlyMap<string, SourceRel
 
 /** What is copied at the pin once the table is on the target and streamed; or the request's end without a copy. */
 type Prepared =
-  | { readonly copy: { readonly tables: readonly SourceTable[]; readonly names: ReadonlySet<string>; readonly created: readonly string[] } }
+  | {
+      readonly copy: {
+        readonly tables: readonly SourceTable[];
+        /** Every name the tables' changes come under (a straggler's makes the pin inexact). */
+        readonly names: ReadonlySet<string>;
+        /** The names whose changes the apply skips until the pin (ChangeTracker.resyncing). */
+        readonly skip: ReadonlySet<string>;
+        readonly created: readonly string[];
+      };
+    }
   | Outcome;
 
 async function carryOut(run: MigrationRun, stream: OnlineStream, request: TableResync, stopped: boolean): Promise<Outcome | 'prepared'> {
@@ -203,6 +224,8 @@ async function carryOut(run: MigrationRun, stream: OnlineStream, request: TableR
     }
     // the target: what is missing there, the table's ancestors included, is created from the source's definition
     const created = await createOnTarget(run, database, [...ancestorsOf(table, byOid).reverse(), ...tree], request);
+    // from the moment it is published until the pin, the tree's changes are the copy's (skipped by the apply)
+    for (const r of tree) stream.applier.tracker.resyncing.add(qualified(r.schema, r.name));
     const blocked = await publishIfNeeded(run, database, source, publication, relations, tree);
     if (blocked) {
       for (const r of leaves) await recordNotStreamed(run.store, spec.migrationName, database, r, blocked);
@@ -212,24 +235,39 @@ async function carryOut(run: MigrationRun, stream: OnlineStream, request: TableR
     const major = await serverMajor(source);
     const wanted = new Set(leaves.map((r) => r.oid));
     const tables = (await listTables(source, major)).filter((t) => wanted.has(t.oid));
-    // a change of a leaf of a table published via its root comes under the root's name
+    // a change of a leaf of a table published via its root comes under the root's name: a
+    // straggler's change under it makes the pin inexact, and it is skipped until the pin only when
+    // the root is in this tree (a root streamed since the copy holds other tables' rows too)
     const names = new Set<string>();
+    const skip = new Set<string>();
+    const inTree = new Set(tree.map((r) => r.oid));
     const options = { viaRoot: await publishesViaRoot(source) };
     for (const r of leaves) {
-      names.add(qualified(r.schema, r.name));
       const as = streamedAs(r, byOid, options) ?? rootOf(r, byOid);
-      names.add(qualified(as.schema, as.name));
+      for (const name of [qualified(r.schema, r.name), qualified(as.schema, as.name)]) names.add(name);
+      if (inTree.has(as.oid)) skip.add(qualified(as.schema, as.name));
     }
-    return { copy: { tables, names, created } };
+    return { copy: { tables, names, skip, created } };
   });
-  if (!('copy' in prepared)) return prepared;
+  const resyncing = stream.applier.tracker.resyncing;
+  const ours = [qualified(request.schema, request.name)];
+  if (!('copy' in prepared)) {
+    for (const name of ours) resyncing.delete(name);
+    return prepared;
+  }
+  const { tables, names, skip, created } = prepared.copy;
+  // names outside `skip` were set above as the tree's own: a leaf streamed under an older root's name is not skipped
+  for (const name of names) if (!skip.has(name)) resyncing.delete(name);
+  for (const name of skip) resyncing.add(name);
   if (stopped) return 'prepared';
   for (let tries = 1; ; tries++) {
     if (run.signal.aborted) throw canceledError();
-    const { tables, names, created } = prepared.copy;
-    const copied = await copyAtPin(run, stream, tables, names);
+    const copied = await copyAtPin(run, stream, tables, names, skip);
     if (copied) return { ...copied, tables: tables.length, created };
-    if (tries >= PIN_TRIES) throw new Error(`no exact pin in ${tries} tries (transactions kept committing across the pin)`);
+    if (tries >= PIN_TRIES) {
+      for (const name of skip) resyncing.delete(name);
+      throw new Error(`no exact pin in ${tries} tries (transactions kept committing across the pin)`);
+    }
     await sleep(Math.min(2_000, 100 * tries));
   }
 }
@@ -265,12 +303,16 @@ async function createOnTarget(
     onlyTables: missing,
   });
   for (const section of ['pre-data', 'post-data'] as const) {
+    // a partition attached to a table with a primary key (or an index) got its own at ATTACH:
+    // pg_dump -t of the partition alone still writes it, which the target then refuses
+    const only = section === 'post-data' ? await postDataNotThere(run, database, tools, file, missing) : undefined;
     const restored = await restoreSection({
       tools,
       target: spec.target,
       database,
       file,
       section,
+      ...(only ? { only } : {}),
       noOwner: !spec.migrateRoles,
       signal: run.signal,
     });
@@ -285,6 +327,32 @@ async function createOnTarget(
     await holdForeignKeysOf(run, target, database, missing);
   });
   return missing.map((r) => r.display);
+}
+
+/** The dump's entries but the indexes and constraints the target already has (made by ATTACH PARTITION). */
+async function postDataNotThere(
+  run: MigrationRun,
+  database: string,
+  tools: PgToolPaths,
+  file: string,
+  tables: readonly SourceRelation[],
+): Promise<TocEntry[]> {
+  const existing = await withSession(run.spec.target, { database, purpose: 'table resync' }, async (target) => {
+    const { rows } = await target.query<{ schema: string; name: string }>(
+      `SELECT n.nspname AS schema, i.relname AS name FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid
+         JOIN pg_class c ON c.oid = x.indrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+        WHERE n.nspname || '.' || c.relname = ANY($1::text[])`,
+      [tables.map((t) => `${t.schema}.${t.name}`)],
+    );
+    return new Set(rows.map((r) => `${r.schema}\0${r.name}`));
+  });
+  return (await listToc(tools, file)).filter((e) => {
+    if (e.desc !== 'INDEX' && e.desc !== 'CONSTRAINT') return true;
+    // `<id>; <class> <oid> CONSTRAINT <schema> <table> <name> <owner>`, `... INDEX <schema> <name> <owner>`
+    const words = e.line.slice(e.line.indexOf(e.desc) + e.desc.length).trim().split(' ');
+    const schema = words[0] ?? '';
+    return !words.slice(1).some((w) => existing.has(`${schema}\0${w}`));
+  });
 }
 
 /**
@@ -380,6 +448,7 @@ async function copyAtPin(
   stream: OnlineStream,
   tables: readonly SourceTable[],
   names: ReadonlySet<string>,
+  skip: ReadonlySet<string>,
 ): Promise<{ lsn: bigint; rows: number } | undefined> {
   const { spec } = run;
   const database = stream.database;
@@ -410,6 +479,8 @@ async function copyAtPin(
           await t.query(referenced.has(name) ? `DELETE FROM ONLY ${table.sql}` : `TRUNCATE ONLY ${table.sql}`);
         }
         await t.query(`SET LOCAL lock_timeout = 0`);
+        // from here the apply applies the tables' changes again: each waits for the copy's commit
+        for (const name of skip) applier.tracker.resyncing.delete(name);
         for (const table of tables) applier.tracker.forget(table.sql);
       } catch (error) {
         lockFailure = error;

@@ -264,6 +264,7 @@ class ApplySession extends SessionConnections {
 
   /** Step: add one row change of the current source transaction to the open target transaction. */
   private addChange(row: RowEvent): Step {
+    if (this.state.tracker.resyncing.size > 0 && this.resyncing(row.relation)) return undefined;
     const table = this.tables.get(row.relation.oid);
     if (!table) return this.tableOf(row.relation).then(() => this.addChange(row));
     const change = { op: row.op, table, identity: row.identity, values: row.values };
@@ -273,7 +274,20 @@ class ApplySession extends SessionConnections {
     return adding ? adding.then(noEnd) : undefined;
   }
 
-  private async truncate(relations: readonly Relation[], cascade: boolean, restartIdentity: boolean): Promise<void> {
+  /**
+   * The relation is being resynchronised (ChangeTracker.resyncing): its change is not applied, since
+   * the copy at the coming pin holds it; a straggler's still makes the pin inexact.
+   */
+  private resyncing(relation: Relation): boolean {
+    const name = qualified(relation.schema, relation.name);
+    if (!this.state.tracker.resyncing.has(name)) return false;
+    if (this.pinStraggler) this.state.pin?.inexact.add(name);
+    return true;
+  }
+
+  private async truncate(all: readonly Relation[], cascade: boolean, restartIdentity: boolean): Promise<void> {
+    const relations = this.state.tracker.resyncing.size > 0 ? all.filter((r) => !this.resyncing(r)) : all;
+    if (relations.length === 0) return;
     const targets = await Promise.all(relations.map((r) => this.tableOf(r)));
     this.state.tracker.truncated(targets);
     if (this.pinStraggler) for (const t of targets) this.state.pin?.inexact.add(qualified(t.schema, t.name));

@@ -28,6 +28,13 @@ export interface TableChanges {
 
 export class ChangeTracker {
   private readonly tables = new Map<string, TableChanges>();
+  /**
+   * Tables (quoted qualified names, as the stream names them) being resynchronised
+   * (flow/tableResync.ts): their changes are not applied until the pin the copy is taken at, whose
+   * snapshot holds them; taken out of the set while the apply waits at that pin. Here because it
+   * outlives appliers, as the keys do: a restarted stream skips them too.
+   */
+  readonly resyncing = new Set<string>();
   /** Tables (quoted qualified names) whose shape changed while this runner streamed. */
   private readonly reshapedTables = new Set<string>();
   /** A partitioned table's shape changed: every partition's did (or may have). */
