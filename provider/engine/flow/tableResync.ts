@@ -56,6 +56,7 @@ import { dumpSchema, listToc, restoreSection, type PgToolPaths, type TocEntry } 
 import { parseSnapshot, visibleIn } from '../verify/sourcePin';
 import type { MigrationRun } from '../run/migrationRun';
 import path from 'node:path';
+import { trace } from '../util/trace';
 
 /**
  * The change tracker a database's stream starts with: the tables whose resync is pending skipped
@@ -118,8 +119,9 @@ export async function carryOutTableResyncs(
     const stopped = isStopped(request.database) || stream.failure !== undefined;
     try {
       const outcome = await carryOut(run, stream, request, stopped);
-      if (outcome === 'prepared') {
-        retryStopped = true;
+      if (outcome === 'waiting' || outcome === 'changed') {
+        // something for the stream to apply differently now (a partition it lacked, changes to skip): tried again at once
+        if (outcome === 'changed') retryStopped = true;
         continue;
       }
       await markResyncDone(store, spec.migrationName, request, {
@@ -203,7 +205,17 @@ type Prepared =
     }
   | Outcome;
 
-async function carryOut(run: MigrationRun, stream: OnlineStream, request: TableResync, stopped: boolean): Promise<Outcome | 'prepared'> {
+/**
+ * One request: prepared (on the target, published), then copied at a pin. 'waiting': prepared, the
+ * copy waits for the stream (stopped); 'changed': the same, and the preparing changed what the stream
+ * meets (a table created on the target, changes now skipped), so the stopped stream may pass now.
+ */
+async function carryOut(
+  run: MigrationRun,
+  stream: OnlineStream,
+  request: TableResync,
+  stopped: boolean,
+): Promise<Outcome | 'waiting' | 'changed'> {
   const { spec } = run;
   const database = request.database;
   const { publication } = streamNames(run, database);
@@ -223,9 +235,11 @@ async function carryOut(run: MigrationRun, stream: OnlineStream, request: TableR
       return { error: `${unlogged.map((r) => r.display).join(', ')}: ${reason}` } 
     }
     // the target: what is missing there, the table's ancestors included, is created from the source's definition
+    trace(`resync ${request.table}: create`);
     const created = await createOnTarget(run, database, [...ancestorsOf(table, byOid).reverse(), ...tree], request);
     // from the moment it is published until the pin, the tree's changes are the copy's (skipped by the apply)
     for (const r of tree) stream.applier.tracker.resyncing.add(qualified(r.schema, r.name));
+    trace(`resync ${request.table}: publish`);
     const blocked = await publishIfNeeded(run, database, source, publication, relations, tree);
     if (blocked) {
       for (const r of leaves) await recordNotStreamed(run.store, spec.migrationName, database, r, blocked);
@@ -258,11 +272,15 @@ async function carryOut(run: MigrationRun, stream: OnlineStream, request: TableR
   const { tables, names, skip, created } = prepared.copy;
   // names outside `skip` were set above as the tree's own: a leaf streamed under an older root's name is not skipped
   for (const name of names) if (!skip.has(name)) resyncing.delete(name);
+  const skipping = resyncing.size;
   for (const name of skip) resyncing.add(name);
-  if (stopped) return 'prepared';
+  const changed = created.length > 0 || resyncing.size > skipping;
+  if (stopped) return changed ? 'changed' : 'waiting';
   for (let tries = 1; ; tries++) {
     if (run.signal.aborted) throw canceledError();
+    trace(`resync ${request.table}: pin try ${tries}`);
     const copied = await copyAtPin(run, stream, tables, names, skip);
+    if (copied === 'stream ended') return changed ? 'changed' : 'waiting';
     if (copied) return { ...copied, tables: tables.length, created };
     if (tries >= PIN_TRIES) {
       for (const name of skip) resyncing.delete(name);
@@ -449,7 +467,7 @@ async function copyAtPin(
   tables: readonly SourceTable[],
   names: ReadonlySet<string>,
   skip: ReadonlySet<string>,
-): Promise<{ lsn: bigint; rows: number } | undefined> {
+): Promise<{ lsn: bigint; rows: number } | 'stream ended' | undefined> {
   const { spec } = run;
   const database = stream.database;
   const source = await openSession(spec.source, { database, purpose: 'table resync', writable: true });
@@ -463,6 +481,12 @@ async function copyAtPin(
     const referenced = await referencedTables(t, tables);
     await source.query('BEGIN ISOLATION LEVEL REPEATABLE READ');
     const applier = stream.applier;
+    // a stream that failed runs no session: nothing would ever hold (the loop records the stop, and tries it again)
+    const ended = stream.done.then(
+      () => 'stream ended' as const,
+      () => 'stream ended' as const,
+    );
+    if (stream.failure) return 'stream ended';
     let position: PinnedPosition | undefined;
     let exact = false;
     let lockFailure: unknown;
@@ -486,10 +510,12 @@ async function copyAtPin(
         lockFailure = error;
       }
     });
+    trace('resync: pin requested');
     if (!pin) return undefined;
-    if (!(await within(pin.held, HOLD_WAIT_MS))) {
+    const held = await within(Promise.race([pin.held.then(() => 'held' as const), ended]), HOLD_WAIT_MS);
+    if (held !== 'held') {
       applier.cancelPin(pin);
-      return undefined;
+      return held === 'stream ended' ? held : undefined;
     }
     try {
       const { rows } = await source.query<{ snapshot: string; lsn: string }>(SOURCE_PIN_SQL);
@@ -508,12 +534,25 @@ async function copyAtPin(
       pin.release(undefined);
       throw error;
     }
-    await pin.done;
+    trace('resync: released');
+    const reached = await Promise.race([
+      pin.done.then(
+        () => 'reached' as const,
+        () => 'abandoned' as const, // the session ended before the position: tried again
+      ),
+      ended,
+    ]);
+    if (reached !== 'reached') {
+      applier.cancelPin(pin);
+      return reached === 'stream ended' ? reached : undefined;
+    }
+    trace(`resync: reached exact=${exact} lock=${String(lockFailure)}`);
     if (lockFailure) throw lockFailure;
     if (!exact) return undefined;
     let rows = 0;
     for (const table of tables) rows += await copyTable(source, t, table, run.signal);
     await t.query('COMMIT');
+    trace('resync: committed');
     open = false;
     return { lsn: position.lsn, rows };
   } finally {
@@ -543,12 +582,12 @@ async function copyTable(source: pg.Client, target: pg.Client, table: SourceTabl
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-/** Whether `promise` settled within `ms`. */
-async function within(promise: Promise<unknown>, ms: number): Promise<boolean> {
+/** What `promise` settled to within `ms`, or undefined. */
+async function within<T>(promise: Promise<T>, ms: number): Promise<T | undefined> {
   let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), ms)));
+  const timeout = new Promise<undefined>((resolve) => (timer = setTimeout(() => resolve(undefined), ms)));
   try {
-    return await Promise.race([promise.then(() => true), timeout]);
+    return await Promise.race([promise, timeout]);
   } finally {
     clearTimeout(timer);
   }
