@@ -275,7 +275,8 @@ export function parseResyncTable(text: string): { database?: string; schema: str
     if (i >= text.length) return undefined;
   }
   if (parts.length === 2 && separators[0] === '.') return { schema: parts[0]!, name: parts[1]! };
-  if (parts.length === 3 && separators[0] === '/' && separators[1] === '.') return { database: parts[0]!, schema: parts[1]!, name: parts[2]! };
+  if (parts.length === 3 && separators[0] === '/' && separators[1] === '.')
+    return { database: parts[0]!, schema: parts[1]!, name: parts[2]! };
   return undefined;
 }
 
@@ -289,15 +290,21 @@ export function parseResyncTable(text: string): { database?: string; schema: str
 export async function requestResync(target: ServerSpec, name: string, table: string): Promise<MigrationStatus> {
   const parsed = parseResyncTable(table);
   if (!parsed) {
-    throw new PgferryError('RESYNC_TABLE', `--resync: ${JSON.stringify(table)} is not a table name (schema.table or database/schema.table)`, {
-      category: 'input',
-      field: 'resync',
-    });
+    throw new PgferryError(
+      'RESYNC_TABLE',
+      `--resync: ${JSON.stringify(table)} is not a table name (schema.table or database/schema.table)`,
+      {
+        category: 'input',
+        field: 'resync',
+      },
+    );
   }
   return withStore(target, async (store) => {
     const status = await store.get(name);
     if (!status) throw notFound(name);
-    const streaming = status.databases.filter((d) => d.state === 'WaitingForCutoverTrigger' || d.state === 'ApplyStopped').map((d) => d.database);
+    const streaming = status.databases
+      .filter((d) => d.state === 'WaitingForCutoverTrigger' || d.state === 'ApplyStopped')
+      .map((d) => d.database);
     if (status.mode !== 'Online' || isFinalState(status.state) || streaming.length === 0) {
       throw new PgferryError(
         'RESYNC_NOT_STREAMING',
@@ -307,8 +314,14 @@ export async function requestResync(target: ServerSpec, name: string, table: str
     }
     const database = parsed.database ?? (streaming.length === 1 ? streaming[0] : undefined);
     if (database === undefined || !streaming.includes(database)) {
-      const which = database === undefined ? `several databases stream (${streaming.join(', ')}): name one` : `database "${database}" does not stream in this migration (streaming: ${streaming.join(', ')})`;
-      throw new PgferryError('RESYNC_TABLE', `--resync ${table}: ${which}, as database/schema.table`, { category: 'input', field: 'resync' });
+      const which =
+        database === undefined
+          ? `several databases stream (${streaming.join(', ')}): name one`
+          : `database "${database}" does not stream in this migration (streaming: ${streaming.join(', ')})`;
+      throw new PgferryError('RESYNC_TABLE', `--resync ${table}: ${which}, as database/schema.table`, {
+        category: 'input',
+        field: 'resync',
+      });
     }
     await requestTableResync(store, name, database, parsed, 'requested');
     await store.recordEvent(name, 'info', `resync of ${parsed.schema}.${parsed.name} requested`, database);

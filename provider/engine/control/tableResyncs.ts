@@ -96,9 +96,10 @@ export async function pendingTableResyncs(store: ControlStore, migration: string
 
 /** Every request of the migration, done or not (`show`, tests). */
 export async function tableResyncs(store: ControlStore, migration: string): Promise<TableResync[]> {
-  const rows = await store.query<Row>(`SELECT ${COLUMNS} FROM ${T} WHERE migration = $1 ORDER BY requested_at, database, schema_name, table_name`, [
-    migration,
-  ]);
+  const rows = await store.query<Row>(
+    `SELECT ${COLUMNS} FROM ${T} WHERE migration = $1 ORDER BY requested_at, database, schema_name, table_name`,
+    [migration],
+  );
   return rows.map(shape);
 }
 
@@ -106,12 +107,10 @@ type Key = Pick<TableResync, 'database' | 'schema' | 'name'>;
 
 /** pgferry created the table on the target for this request (recorded right after the restore). */
 export async function markCreatedOnTarget(store: ControlStore, migration: string, key: Key): Promise<void> {
-  await store.query(`UPDATE ${T} SET created_on_target = true WHERE migration = $1 AND database = $2 AND schema_name = $3 AND table_name = $4`, [
-    migration,
-    key.database,
-    key.schema,
-    key.name,
-  ]);
+  await store.query(
+    `UPDATE ${T} SET created_on_target = true WHERE migration = $1 AND database = $2 AND schema_name = $3 AND table_name = $4`,
+    [migration, key.database, key.schema, key.name],
+  );
 }
 
 /** The copy committed at `lsn` (or the request ended without one: `error` says why, and it is not tried again). */

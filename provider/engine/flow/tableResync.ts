@@ -3,18 +3,7 @@
 // while streaming followed with it: created on the target from the source's own definition
 // (pg_dump -t), added to the publication, their rows copied at a pinned position, then streamed.
 //
-// Why the copy and the stream agree on one position L, exactly once:
-//   1. The apply is held at a boundary between source transactions (cdc/apply/pin.ts), the source
-//      snapshot S is taken and L read in the same statement; a transaction the commit log shows
-//      committed but S counts as running gives the pin up (tried again), as for verification.
-//   2. The apply applies every transaction whose commit record is before L and waits at the first
-//      one at or past it. There, a target transaction locks the table (ACCESS EXCLUSIVE) and
-//      empties it; the apply goes on at once.
-//   3. The copy reads the table in S (everything before L, nothing after) into that transaction,
-//      which commits. A change of the table at or past L waits for the lock, so it is applied on
-//      the copied rows, after them; a change before L was applied before the lock and is replaced
-//      by the copy, which holds it. The other tables stream meanwhile, until the stream's next change
-//      of this table, which waits for the commit (the apply keeps the source's commit order).
+// The copy and the stream agree on one position, exactly once: flow/pinnedCopy.ts says why.
 //   A new table is added to the publication before the pin, and the pin waits until every
 //   transaction running at the add has ended: one that wrote the table before the add and commits
 //   after L would otherwise have rows decoded under the old publication (not sent) and not in S.
@@ -22,38 +11,26 @@
 // A request is recorded first (control/tableResyncs.ts) and stays pending until the copy
 // committed: a runner killed anywhere leaves it to the next, which starts it again; each step is
 // idempotent and the copy replaces the table's rows whole.
-import { pipeline } from 'node:stream/promises';
 import type pg from 'pg';
 import { listTables, type SourceTable } from '../catalog';
 import { readSourceRelations, type SourceRelation } from '../catalog/identityVerdict';
 import { qualified } from '../connect/quote';
-import { closeSession, openSession, serverMajor, withSession } from '../connect/session';
+import { serverMajor, withSession } from '../connect/session';
 import { isRetryable } from '../connect/sqlstate';
 import { canceledError, errorMessage } from '../core/errors';
-import { pinMessagePrefix } from '../core/names';
-import { formatLsn, parseLsn } from '../cdc/decode/lsn';
-import { ALL_TABLES, type PinRequest, type PinnedPosition } from '../cdc/apply/pin';
-import type { Applier } from '../cdc/apply/applier';
-import { ChangeTracker } from '../cdc/apply/changeTracker';
+import { formatLsn } from '../cdc/decode/lsn';
+import { ChangeTracker } from '../cdc/plan/changeTracker';
 import { streamNames, type OnlineStream } from '../cdc/apply/onlineStream';
-import { fireAsReplica, replicaRolePermitted } from '../cdc/apply/targetFiring';
-import { holdForeignKeysOf } from '../cdc/apply/targetForeignKeys';
-import { publishesViaRoot, publishTables } from '../cdc/source/publication';
-import { planPublication, rootOf, streamedAs } from '../cdc/source/publicationPlan';
-import { setIdentityFull } from '../cdc/source/identityFull';
-import { copyFormat, copyInSql, copyOutSql } from '../copy/copyJob';
-import { CopyFramesIn, CopyFramesOut } from '../copy/copyRelay';
+import { fireAsReplica, replicaRolePermitted } from '../cdc/prepare/targetFiring';
+import { copyAtPin } from './pinnedCopy';
+import { holdForeignKeysOf } from '../cdc/prepare/targetForeignKeys';
+import { publishesViaRoot, publishTables } from '../cdc/prepare/publication';
+import { planPublication, rootOf, streamedAs } from '../cdc/prepare/publicationPlan';
+import { setIdentityFull } from '../cdc/prepare/identityFull';
 import { clearNotStreamedTable, recordNotStreamed } from '../control/sourceTables';
-import {
-  markCreatedOnTarget,
-  markResyncAttempt,
-  markResyncDone,
-  pendingTableResyncs,
-  type TableResync,
-} from '../control/tableResyncs';
+import { markCreatedOnTarget, markResyncAttempt, markResyncDone, pendingTableResyncs, type TableResync } from '../control/tableResyncs';
 import { readFilterPlan } from '../filter/plan';
 import { dumpSchema, listToc, restoreSection, type PgToolPaths, type TocEntry } from '../schema/dumpRestore';
-import { parseSnapshot, visibleIn } from '../verify/sourcePin';
 import type { MigrationRun } from '../run/migrationRun';
 import path from 'node:path';
 import { trace } from '../util/trace';
@@ -64,24 +41,17 @@ import { trace } from '../util/trace';
  */
 export async function trackerWithResyncs(run: MigrationRun, database: string): Promise<ChangeTracker> {
   const tracker = new ChangeTracker();
-  for (const r of await pendingTableResyncs(run.store, run.spec.migrationName, [database])) tracker.resyncing.add(qualified(r.schema, r.name));
+  for (const r of await pendingTableResyncs(run.store, run.spec.migrationName, [database]))
+    tracker.resyncing.add(qualified(r.schema, r.name));
   return tracker;
 }
 
 /** Attempts of one request before it is given up (reported; the cutover's verification then stops on the table). */
 const MAX_ATTEMPTS = 5;
-/** How long the apply may take to hold (a large source transaction being applied), and to let another pin finish first. */
-const HOLD_WAIT_MS = 60_000;
 /** Pins given up on a straggler (docs/verification.md, 3) before the attempt counts as failed. */
 const PIN_TRIES = 20;
-/** The copy's lock on the target table waits at most this long (a verifier's read of it, a session of the user's). */
-const TARGET_LOCK_TIMEOUT = '30s';
 /** How long a transaction that was running when the table was published may keep the copy waiting. */
 const OLDER_TRANSACTIONS_WAIT_MS = 10 * 60_000;
-
-const SOURCE_PIN_SQL = `SELECT pg_catalog.txid_current_snapshot()::text AS snapshot, pg_catalog.pg_current_wal_insert_lsn()::text AS lsn`;
-const COMMITTED_RUNNING_SQL = `SELECT count(*)::int AS n FROM pg_catalog.unnest($1::text[]) AS x
-  WHERE pg_catalog.txid_status(x::int8) = 'committed'`;
 
 /** What one request came to: copied at a position, or ended without a copy (`error`: why, reported). */
 interface Outcome {
@@ -173,7 +143,7 @@ async function report(run: MigrationRun, request: TableResync, outcome: Outcome)
 function treeOf(table: SourceRelation, relations: readonly SourceRelation[]): SourceRelation[] {
   const byOid = new Map(relations.map((r) => [r.oid, r]));
   const under = (r: SourceRelation): boolean => {
-    for (let p = r; p.parent !== undefined; ) {
+    for (let p = r; p.parent !== undefined;) {
       if (p.parent === table.oid) return true;
       const parent = byOid.get(p.parent);
       if (!parent) return false;
@@ -219,50 +189,54 @@ async function carryOut(
   const { spec } = run;
   const database = request.database;
   const { publication } = streamNames(run, database);
-  const prepared = await withSession(spec.source, { database, purpose: 'table resync', writable: true }, async (source): Promise<Prepared> => {
-    const relations = await readSourceRelations(source, publication);
-    const table = relations.find((r) => r.schema === request.schema && r.name === request.name);
-    if (!table) return { error: 'it is not on the source (dropped or renamed since the request)' } 
-    const filter = await readFilterPlan(source, spec);
-    if (!filter.rowsMove(table.oid)) return { error: "the migration's filters leave its rows out" } 
-    const byOid = new Map(relations.map((r) => [r.oid, r]));
-    const tree = treeOf(table, relations).filter((r) => filter.rowsMove(r.oid));
-    const leaves = tree.filter((r) => !r.partitioned);
-    const unlogged = leaves.filter((r) => r.unlogged);
-    if (unlogged.length > 0) {
-      const reason = 'it is unlogged: logical decoding does not see its changes';
-      for (const r of unlogged) await recordNotStreamed(run.store, spec.migrationName, database, r, reason);
-      return { error: `${unlogged.map((r) => r.display).join(', ')}: ${reason}` } 
-    }
-    // the target: what is missing there, the table's ancestors included, is created from the source's definition
-    trace(`resync ${request.table}: create`);
-    const created = await createOnTarget(run, database, [...ancestorsOf(table, byOid).reverse(), ...tree], request);
-    // from the moment it is published until the pin, the tree's changes are the copy's (skipped by the apply)
-    for (const r of tree) stream.applier.tracker.resyncing.add(qualified(r.schema, r.name));
-    trace(`resync ${request.table}: publish`);
-    const blocked = await publishIfNeeded(run, database, source, publication, relations, tree);
-    if (blocked) {
-      for (const r of leaves) await recordNotStreamed(run.store, spec.migrationName, database, r, blocked);
-      return { error: blocked, created } 
-    }
-    for (const r of leaves) await clearNotStreamedTable(run.store, spec.migrationName, database, r.oid);
-    const major = await serverMajor(source);
-    const wanted = new Set(leaves.map((r) => r.oid));
-    const tables = (await listTables(source, major)).filter((t) => wanted.has(t.oid));
-    // a change of a leaf of a table published via its root comes under the root's name: a
-    // straggler's change under it makes the pin inexact, and it is skipped until the pin only when
-    // the root is in this tree (a root streamed since the copy holds other tables' rows too)
-    const names = new Set<string>();
-    const skip = new Set<string>();
-    const inTree = new Set(tree.map((r) => r.oid));
-    const options = { viaRoot: await publishesViaRoot(source) };
-    for (const r of leaves) {
-      const as = streamedAs(r, byOid, options) ?? rootOf(r, byOid);
-      for (const name of [qualified(r.schema, r.name), qualified(as.schema, as.name)]) names.add(name);
-      if (inTree.has(as.oid)) skip.add(qualified(as.schema, as.name));
-    }
-    return { copy: { tables, names, skip, created } };
-  });
+  const prepared = await withSession(
+    spec.source,
+    { database, purpose: 'table resync', writable: true },
+    async (source): Promise<Prepared> => {
+      const relations = await readSourceRelations(source, publication);
+      const table = relations.find((r) => r.schema === request.schema && r.name === request.name);
+      if (!table) return { error: 'it is not on the source (dropped or renamed since the request)' };
+      const filter = await readFilterPlan(source, spec);
+      if (!filter.rowsMove(table.oid)) return { error: "the migration's filters leave its rows out" };
+      const byOid = new Map(relations.map((r) => [r.oid, r]));
+      const tree = treeOf(table, relations).filter((r) => filter.rowsMove(r.oid));
+      const leaves = tree.filter((r) => !r.partitioned);
+      const unlogged = leaves.filter((r) => r.unlogged);
+      if (unlogged.length > 0) {
+        const reason = 'it is unlogged: logical decoding does not see its changes';
+        for (const r of unlogged) await recordNotStreamed(run.store, spec.migrationName, database, r, reason);
+        return { error: `${unlogged.map((r) => r.display).join(', ')}: ${reason}` };
+      }
+      // the target: what is missing there, the table's ancestors included, is created from the source's definition
+      trace(`resync ${request.table}: create`);
+      const created = await createOnTarget(run, database, [...ancestorsOf(table, byOid).reverse(), ...tree], request);
+      // from the moment it is published until the pin, the tree's changes are the copy's (skipped by the apply)
+      for (const r of tree) stream.applier.tracker.resyncing.add(qualified(r.schema, r.name));
+      trace(`resync ${request.table}: publish`);
+      const blocked = await publishIfNeeded(run, database, source, publication, relations, tree);
+      if (blocked) {
+        for (const r of leaves) await recordNotStreamed(run.store, spec.migrationName, database, r, blocked);
+        return { error: blocked, created };
+      }
+      for (const r of leaves) await clearNotStreamedTable(run.store, spec.migrationName, database, r.oid);
+      const major = await serverMajor(source);
+      const wanted = new Set(leaves.map((r) => r.oid));
+      const tables = (await listTables(source, major)).filter((t) => wanted.has(t.oid));
+      // a change of a leaf of a table published via its root comes under the root's name: a
+      // straggler's change under it makes the pin inexact, and it is skipped until the pin only when
+      // the root is in this tree (a root streamed since the copy holds other tables' rows too)
+      const names = new Set<string>();
+      const skip = new Set<string>();
+      const inTree = new Set(tree.map((r) => r.oid));
+      const options = { viaRoot: await publishesViaRoot(source) };
+      for (const r of leaves) {
+        const as = streamedAs(r, byOid, options) ?? rootOf(r, byOid);
+        for (const name of [qualified(r.schema, r.name), qualified(as.schema, as.name)]) names.add(name);
+        if (inTree.has(as.oid)) skip.add(qualified(as.schema, as.name));
+      }
+      return { copy: { tables, names, skip, created } };
+    },
+  );
   const resyncing = stream.applier.tracker.resyncing;
   const ours = [qualified(request.schema, request.name)];
   if (!('copy' in prepared)) {
@@ -279,7 +253,7 @@ async function carryOut(
   for (let tries = 1; ; tries++) {
     if (run.signal.aborted) throw canceledError();
     trace(`resync ${request.table}: pin try ${tries}`);
-    const copied = await copyAtPin(run, stream, tables, names, skip);
+    const copied = await copyAtPin(run, stream, { tables, names, skip });
     if (copied === 'stream ended') return changed ? 'changed' : 'waiting';
     if (copied) return { ...copied, tables: tables.length, created };
     if (tries >= PIN_TRIES) {
@@ -367,7 +341,10 @@ async function postDataNotThere(
   return (await listToc(tools, file)).filter((e) => {
     if (e.desc !== 'INDEX' && e.desc !== 'CONSTRAINT') return true;
     // `<id>; <class> <oid> CONSTRAINT <schema> <table> <name> <owner>`, `... INDEX <schema> <name> <owner>`
-    const words = e.line.slice(e.line.indexOf(e.desc) + e.desc.length).trim().split(' ');
+    const words = e.line
+      .slice(e.line.indexOf(e.desc) + e.desc.length)
+      .trim()
+      .split(' ');
     const schema = words[0] ?? '';
     return !words.slice(1).some((w) => existing.has(`${schema}\0${w}`));
   });
@@ -434,161 +411,4 @@ async function waitForOlderTransactions(run: MigrationRun, source: pg.Client): P
   }
 }
 
-/** Asks the apply to hold, waiting while another pin (a verifier's) is under way. */
-async function requestPinWhenFree(applier: Applier, atPin: (inexact: ReadonlySet<string>) => Promise<void>): Promise<PinRequest | undefined> {
-  const deadline = Date.now() + HOLD_WAIT_MS;
-  for (;;) {
-    try {
-      return applier.requestPin(atPin);
-    } catch {
-      if (Date.now() > deadline) return undefined;
-      await sleep(100);
-    }
-  }
-}
-
-/** Target tables a foreign key references: TRUNCATE refuses them whatever the role, DELETE does not. */
-async function referencedTables(target: pg.Client, tables: readonly SourceTable[]): Promise<Set<string>> {
-  const { rows } = await target.query<{ name: string }>(
-    `SELECT DISTINCT n.nspname || '.' || c.relname AS name FROM pg_constraint k JOIN pg_class c ON c.oid = k.confrelid
-       JOIN pg_namespace n ON n.oid = c.relnamespace WHERE k.contype = 'f' AND n.nspname || '.' || c.relname = ANY($1::text[])`,
-    [tables.map((t) => `${t.schema}.${t.name}`)],
-  );
-  return new Set(rows.map((r) => r.name));
-}
-
-/**
- * The tables emptied and copied again at one pinned position (the file's comment says why it is
- * exact); undefined when this pin could not be exact (tried again).
- */
-async function copyAtPin(
-  run: MigrationRun,
-  stream: OnlineStream,
-  tables: readonly SourceTable[],
-  names: ReadonlySet<string>,
-  skip: ReadonlySet<string>,
-): Promise<{ lsn: bigint; rows: number } | 'stream ended' | undefined> {
-  const { spec } = run;
-  const database = stream.database;
-  const source = await openSession(spec.source, { database, purpose: 'table resync', writable: true });
-  let target: pg.Client | undefined;
-  let open = false;
-  try {
-    target = await openSession(spec.target, { database, purpose: 'table resync', writable: true });
-    const t = target;
-    // as the apply: the target's triggers do not fire again for rows the source's already produced
-    if (await replicaRolePermitted(t)) await t.query('SET session_replication_role = replica');
-    const referenced = await referencedTables(t, tables);
-    await source.query('BEGIN ISOLATION LEVEL REPEATABLE READ');
-    const applier = stream.applier;
-    // a stream that failed runs no session: nothing would ever hold (the loop records the stop, and tries it again)
-    const ended = stream.done.then(
-      () => 'stream ended' as const,
-      () => 'stream ended' as const,
-    );
-    if (stream.failure) return 'stream ended';
-    let position: PinnedPosition | undefined;
-    let exact = false;
-    let lockFailure: unknown;
-    const pin = await requestPinWhenFree(applier, async (inexact) => {
-      exact = !inexact.has(ALL_TABLES) && ![...names].some((n) => inexact.has(n));
-      if (!exact) return;
-      try {
-        await t.query('BEGIN');
-        open = true;
-        await t.query(`SET LOCAL lock_timeout = '${TARGET_LOCK_TIMEOUT}'`);
-        for (const table of tables) {
-          const name = `${table.schema}.${table.name}`;
-          await t.query(`LOCK TABLE ONLY ${table.sql} IN ACCESS EXCLUSIVE MODE`);
-          await t.query(referenced.has(name) ? `DELETE FROM ONLY ${table.sql}` : `TRUNCATE ONLY ${table.sql}`);
-        }
-        await t.query(`SET LOCAL lock_timeout = 0`);
-        // from here the apply applies the tables' changes again: each waits for the copy's commit
-        for (const name of skip) applier.tracker.resyncing.delete(name);
-        for (const table of tables) applier.tracker.forget(table.sql);
-      } catch (error) {
-        lockFailure = error;
-      }
-    });
-    trace('resync: pin requested');
-    if (!pin) return undefined;
-    const held = await within(Promise.race([pin.held.then(() => 'held' as const), ended]), HOLD_WAIT_MS);
-    if (held !== 'held') {
-      applier.cancelPin(pin);
-      return held === 'stream ended' ? held : undefined;
-    }
-    try {
-      const { rows } = await source.query<{ snapshot: string; lsn: string }>(SOURCE_PIN_SQL);
-      const snapshot = parseSnapshot(rows[0]!.snapshot);
-      const running = [...snapshot.running].map(String);
-      const committed = running.length ? (await source.query<{ n: number }>(COMMITTED_RUNNING_SQL, [running])).rows[0]!.n : 0;
-      if (committed > 0) {
-        pin.release(undefined);
-        return undefined;
-      }
-      // a record past the position, so that an idle source still shows the apply it is passed
-      await source.query(`SELECT pg_catalog.pg_logical_emit_message(false, $1, '')`, [pinMessagePrefix(spec.migrationName)]);
-      position = { lsn: parseLsn(rows[0]!.lsn), visible: (xid) => visibleIn(snapshot, xid) };
-      pin.release(position);
-    } catch (error) {
-      pin.release(undefined);
-      throw error;
-    }
-    trace('resync: released');
-    const reached = await Promise.race([
-      pin.done.then(
-        () => 'reached' as const,
-        () => 'abandoned' as const, // the session ended before the position: tried again
-      ),
-      ended,
-    ]);
-    if (reached !== 'reached') {
-      applier.cancelPin(pin);
-      return reached === 'stream ended' ? reached : undefined;
-    }
-    trace(`resync: reached exact=${exact} lock=${String(lockFailure)}`);
-    if (lockFailure) throw lockFailure;
-    if (!exact) return undefined;
-    let rows = 0;
-    for (const table of tables) rows += await copyTable(source, t, table, run.signal);
-    await t.query('COMMIT');
-    trace('resync: committed');
-    open = false;
-    return { lsn: position.lsn, rows };
-  } finally {
-    if (open) await target?.query('ROLLBACK').catch(() => undefined);
-    await source.query('ROLLBACK').catch(() => undefined);
-    await Promise.all([closeSession(source), closeSession(target)]);
-  }
-}
-
-/** One table's rows in the source session's snapshot into the target session's transaction (the copy engine's relay). */
-async function copyTable(source: pg.Client, target: pg.Client, table: SourceTable, signal: AbortSignal): Promise<number> {
-  if (table.columns.length === 0) {
-    const { rows } = await source.query<{ n: string }>(`SELECT count(*)::int8 AS n FROM ONLY ${table.sql}`);
-    const n = Number(rows[0]!.n);
-    if (n > 0) await target.query(`INSERT INTO ${table.sql} SELECT FROM generate_series(1, $1::int8)`, [n]);
-    return n;
-  }
-  const job = { table };
-  const format = copyFormat(job);
-  const out = new CopyFramesOut(copyOutSql(job, format));
-  const into = new CopyFramesIn(copyInSql(job, false, format));
-  source.query(out);
-  target.query(into);
-  await pipeline(out, into, { signal });
-  return into.rowCount;
-}
-
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
-/** What `promise` settled to within `ms`, or undefined. */
-async function within<T>(promise: Promise<T>, ms: number): Promise<T | undefined> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<undefined>((resolve) => (timer = setTimeout(() => resolve(undefined), ms)));
-  try {
-    return await Promise.race([promise, timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
-}

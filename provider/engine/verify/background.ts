@@ -14,7 +14,6 @@ import type pg from 'pg';
 import { listTables, type SourceTable } from '../catalog/introspect';
 import { closeSession, openSession, serverMajor, withSession } from '../connect/session';
 import { errorMessage } from '../core/errors';
-import { pinMessagePrefix } from '../core/names';
 import { formatLsn, parseLsn } from '../cdc/decode/lsn';
 import { ALL_TABLES, type PinnedPosition } from '../cdc/pin/pinRequest';
 import { appliedUpTo, type OnlineStream } from '../cdc/apply/onlineStream';
@@ -23,7 +22,7 @@ import { notStreamedTables } from '../control/sourceTables';
 import { readFilterPlan } from '../filter/plan';
 import type { MigrationRun } from '../run/migrationRun';
 import { pinStillCurrent } from '../cdc/pin/pinRecord';
-import { parseSnapshot, visibleIn } from '../cdc/pin/sourcePin';
+import { readPinPosition } from '../cdc/pin/sourcePosition';
 import type { TableChanges } from '../cdc/plan/changeTracker';
 import type { TargetColumn } from '../cdc/plan/types';
 import { keyedChecksumSql, tableCountSql } from './keyedChecksum';
@@ -45,17 +44,6 @@ const ROLL_FORWARD_EVERY_MS = 20_000;
 const CATCHING_UP_BYTES = 16n * 1024n * 1024n;
 /** How long the apply may take to reach a boundary and hold (a large source transaction being applied). */
 const HOLD_WAIT_MS = 60_000;
-
-/** The snapshot and position, read in the statement that takes the snapshot (REPEATABLE READ: the transaction's). */
-const SOURCE_PIN_SQL = `SELECT pg_catalog.txid_current_snapshot()::text AS snapshot, pg_catalog.pg_current_wal_insert_lsn()::text AS lsn`;
-
-/**
- * Transactions the snapshot counts as running that have already committed: one may have been
- * applied before the apply held (its commit was flushed and streamed before it left the source's
- * list of running transactions), and its tables are not known here. The pin is then tried again.
- */
-const COMMITTED_RUNNING_SQL = `SELECT count(*)::int AS n FROM pg_catalog.unnest($1::text[]) AS x
-  WHERE pg_catalog.txid_status(x::int8) = 'committed'`;
 
 export type PinOutcome = 'verified' | 'inexact' | 'skipped';
 
@@ -293,19 +281,11 @@ export class BackgroundVerification {
         return 'skipped';
       }
       try {
-        const { rows } = await source.query<{ snapshot: string; lsn: string }>(SOURCE_PIN_SQL);
-        const snapshot = parseSnapshot(rows[0]!.snapshot);
-        const running = [...snapshot.running].map(String);
-        const committed = running.length ? (await source.query<{ n: number }>(COMMITTED_RUNNING_SQL, [running])).rows[0]!.n : 0;
-        if (committed > 0) {
+        position = await readPinPosition(source, this.run.spec.migrationName, (error) => this.refused(error));
+        if (!position) {
           pin.release(undefined);
           return 'inexact';
         }
-        // a record past the position, so that an idle source still shows the apply it is passed
-        await source
-          .query(`SELECT pg_catalog.pg_logical_emit_message(false, $1, '')`, [pinMessagePrefix(this.run.spec.migrationName)])
-          .catch((error: unknown) => this.refused(error));
-        position = { lsn: parseLsn(rows[0]!.lsn), visible: (xid) => visibleIn(snapshot, xid) };
         pin.release(position);
       } catch (error) {
         pin.release(undefined);

@@ -49,7 +49,11 @@ interface DatabaseState {
  * What a table created on the source is followed as: itself, or the topmost partitioned table above
  * it that nothing streams yet (a partitioned table created with its partitions is followed whole).
  */
-function followedAs(table: SourceRelation, byOid: ReadonlyMap<string, SourceRelation>, relations: readonly SourceRelation[]): SourceRelation {
+function followedAs(
+  table: SourceRelation,
+  byOid: ReadonlyMap<string, SourceRelation>,
+  relations: readonly SourceRelation[],
+): SourceRelation {
   let top = table;
   for (let parent = byOid.get(top.parent ?? ''); parent; parent = byOid.get(parent.parent ?? '')) {
     const p = parent;

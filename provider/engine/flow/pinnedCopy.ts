@@ -1,0 +1,192 @@
+// The copy of a table resync (flow/tableResync.ts): the tables emptied and copied again at one
+// pinned source position while the other tables stream. Why it is exact:
+//   1. The apply is held at a boundary between source transactions (cdc/pin/), the source
+//      snapshot S is taken and the position L read in the same statement; a transaction the commit
+//      log shows committed but S counts as running gives the pin up (tried again), as for
+//      verification (docs/verification.md).
+//   2. Until L the apply skips the tables' changes (ChangeTracker.resyncing: S holds them), and
+//      waits at the first transaction at or past L. There a target transaction locks the tables
+//      (ACCESS EXCLUSIVE), empties them, takes them out of the skipped set; the apply goes on.
+//   3. The copy reads the tables in S (everything before L, nothing after) into that transaction,
+//      which commits. A change at or past L waits for the lock, so it is applied on the copied rows,
+//      after them. The other tables stream meanwhile, until the stream's next change of these
+//      (the apply keeps the source's commit order), which waits for the commit.
+import { pipeline } from 'node:stream/promises';
+import type pg from 'pg';
+import type { SourceTable } from '../catalog';
+import { closeSession, openSession } from '../connect/session';
+import { errorMessage } from '../core/errors';
+import type { Applier } from '../cdc/apply/applier';
+import type { OnlineStream } from '../cdc/apply/onlineStream';
+import { ALL_TABLES, type PinRequest } from '../cdc/pin/pinRequest';
+import { readPinPosition } from '../cdc/pin/sourcePosition';
+import { replicaRolePermitted } from '../cdc/prepare/targetFiring';
+import { copyFormat, copyInSql, copyOutSql } from '../copy/copyItem';
+import { CopyFramesIn, CopyFramesOut } from '../copy/copyRelay';
+import type { MigrationRun } from '../run/migrationRun';
+
+/** How long the apply may take to hold (a large source transaction being applied), and to let another pin finish first. */
+const HOLD_WAIT_MS = 60_000;
+/** The copy's lock on the target tables waits at most this long (a verifier's read of one, a session of the user's). */
+const TARGET_LOCK_TIMEOUT = '30s';
+
+/** What the tables to copy are, and under which names the stream brings their changes. */
+export interface PinnedCopy {
+  readonly tables: readonly SourceTable[];
+  /** Every name their changes come under (a straggler's change under one makes the pin inexact). */
+  readonly names: ReadonlySet<string>;
+  /** The names whose changes the apply skips until the pin (ChangeTracker.resyncing). */
+  readonly skip: ReadonlySet<string>;
+}
+
+/** Copied at `lsn`; 'stream ended': the stream failed (nothing holds until it runs again); undefined: this pin was not exact. */
+export type PinnedCopyOutcome = { readonly lsn: bigint; readonly rows: number } | 'stream ended' | undefined;
+
+/** Asks the apply to hold, waiting while another pin (a verifier's) is under way. */
+async function requestPinWhenFree(
+  applier: Applier,
+  atPin: (inexact: ReadonlySet<string>) => Promise<void>,
+): Promise<PinRequest | undefined> {
+  const deadline = Date.now() + HOLD_WAIT_MS;
+  for (;;) {
+    try {
+      return applier.requestPin(atPin);
+    } catch {
+      if (Date.now() > deadline) return undefined;
+      await sleep(100);
+    }
+  }
+}
+
+/**
+ * While the apply waits at the pin: the tables locked and emptied in the copy's target
+ * transaction, and their changes applied again from here (each waits for the copy's commit).
+ */
+async function emptyTables(target: pg.Client, copy: PinnedCopy, referenced: ReadonlySet<string>, applier: Applier): Promise<undefined> {
+  await target.query('BEGIN');
+  await target.query(`SET LOCAL lock_timeout = '${TARGET_LOCK_TIMEOUT}'`);
+  for (const table of copy.tables) {
+    await target.query(`LOCK TABLE ONLY ${table.sql} IN ACCESS EXCLUSIVE MODE`);
+    await target.query(referenced.has(`${table.schema}.${table.name}`) ? `DELETE FROM ONLY ${table.sql}` : `TRUNCATE ONLY ${table.sql}`);
+  }
+  await target.query(`SET LOCAL lock_timeout = 0`);
+  for (const name of copy.skip) applier.tracker.resyncing.delete(name);
+  for (const table of copy.tables) applier.tracker.forget(table.sql);
+  return undefined;
+}
+
+/** Target tables a foreign key references: TRUNCATE refuses them whatever the role, DELETE does not. */
+async function referencedTables(target: pg.Client, tables: readonly SourceTable[]): Promise<Set<string>> {
+  const { rows } = await target.query<{ name: string }>(
+    `SELECT DISTINCT n.nspname || '.' || c.relname AS name FROM pg_constraint k JOIN pg_class c ON c.oid = k.confrelid
+       JOIN pg_namespace n ON n.oid = c.relnamespace WHERE k.contype = 'f' AND n.nspname || '.' || c.relname = ANY($1::text[])`,
+    [tables.map((t) => `${t.schema}.${t.name}`)],
+  );
+  return new Set(rows.map((r) => r.name));
+}
+
+/**
+ * The tables emptied and copied again at one pinned position (the file's comment says why it is
+ * exact); undefined when this pin could not be exact (tried again).
+ */
+export async function copyAtPin(run: MigrationRun, stream: OnlineStream, copy: PinnedCopy): Promise<PinnedCopyOutcome> {
+  const { tables, names } = copy;
+  const { spec } = run;
+  const database = stream.database;
+  const source = await openSession(spec.source, { database, purpose: 'table resync', writable: true });
+  let target: pg.Client | undefined;
+  let open = false;
+  try {
+    target = await openSession(spec.target, { database, purpose: 'table resync', writable: true });
+    const t = target;
+    // as the apply: the target's triggers do not fire again for rows the source's already produced
+    if (await replicaRolePermitted(t)) await t.query('SET session_replication_role = replica');
+    const referenced = await referencedTables(t, tables);
+    await source.query('BEGIN ISOLATION LEVEL REPEATABLE READ');
+    const applier = stream.applier;
+    // a stream that failed runs no session: nothing would ever hold (the loop records the stop, and tries it again)
+    const ended = stream.done.then(
+      () => 'stream ended' as const,
+      () => 'stream ended' as const,
+    );
+    if (stream.failure) return 'stream ended';
+    let position: Awaited<ReturnType<typeof readPinPosition>>;
+    let exact = false;
+    let lockFailure: Error | undefined;
+    const pin = await requestPinWhenFree(applier, async (inexact) => {
+      exact = !inexact.has(ALL_TABLES) && ![...names].some((n) => inexact.has(n));
+      if (!exact) return;
+      open = true;
+      lockFailure = await emptyTables(t, copy, referenced, applier).catch((error: unknown) =>
+        error instanceof Error ? error : new Error(errorMessage(error)),
+      );
+    });
+    if (!pin) return undefined;
+    const held = await within(Promise.race([pin.held.then(() => 'held' as const), ended]), HOLD_WAIT_MS);
+    if (held !== 'held') {
+      applier.cancelPin(pin);
+      return held === 'stream ended' ? held : undefined;
+    }
+    try {
+      position = await readPinPosition(source, run.spec.migrationName);
+      pin.release(position);
+      if (!position) return undefined;
+    } catch (error) {
+      pin.release(undefined);
+      throw error;
+    }
+    const reached = await Promise.race([
+      pin.done.then(
+        () => 'reached' as const,
+        () => 'abandoned' as const, // the session ended before the position: tried again
+      ),
+      ended,
+    ]);
+    if (reached !== 'reached') {
+      applier.cancelPin(pin);
+      return reached === 'stream ended' ? reached : undefined;
+    }
+    if (lockFailure) throw lockFailure;
+    if (!exact) return undefined;
+    let rows = 0;
+    for (const table of tables) rows += await copyTable(source, t, table, run.signal);
+    await t.query('COMMIT');
+    open = false;
+    return { lsn: position.lsn, rows };
+  } finally {
+    if (open) await target?.query('ROLLBACK').catch(() => undefined);
+    await source.query('ROLLBACK').catch(() => undefined);
+    await Promise.all([closeSession(source), closeSession(target)]);
+  }
+}
+
+/** One table's rows in the source session's snapshot into the target session's transaction (the copy engine's relay). */
+async function copyTable(source: pg.Client, target: pg.Client, table: SourceTable, signal: AbortSignal): Promise<number> {
+  if (table.columns.length === 0) {
+    const { rows } = await source.query<{ n: string }>(`SELECT count(*)::int8 AS n FROM ONLY ${table.sql}`);
+    const n = Number(rows[0]!.n);
+    if (n > 0) await target.query(`INSERT INTO ${table.sql} SELECT FROM generate_series(1, $1::int8)`, [n]);
+    return n;
+  }
+  const item = { table };
+  const format = copyFormat(item);
+  const out = new CopyFramesOut(copyOutSql(item, format));
+  const into = new CopyFramesIn(copyInSql(item, false, format));
+  source.query(out);
+  target.query(into);
+  await pipeline(out, into, { signal });
+  return into.rowCount;
+}
+
+/** What `promise` settled to within `ms`, or undefined. */
+async function within<T>(promise: Promise<T>, ms: number): Promise<T | undefined> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<undefined>((resolve) => (timer = setTimeout(() => resolve(undefined), ms)));
+  try {
+    return await Promise.race([promise, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));

@@ -1,0 +1,27 @@
+// `pgferry update --resync TABLE` as input: the table's name (schema.table, or
+// database/schema.table, quoted parts keeping dots, slashes and quotes) and the flag beside the
+// other update operations. The resync itself, on real servers: test/cdc/newTables.test.ts.
+import assert from 'node:assert/strict';
+import { parseCli } from '../../provider/cli/args';
+import { PgferryError } from '../../provider/engine';
+import { parseResyncTable } from '../../provider/engine/apiRequests';
+
+describe('table resync request: the input', () => {
+  it('reads schema.table and database/schema.table, quoted parts as written', () => {
+    assert.deepEqual(parseResyncTable('public.orders'), { schema: 'public', name: 'orders' });
+    assert.deepEqual(parseResyncTable('shop/public.orders'), { database: 'shop', schema: 'public', name: 'orders' });
+    assert.deepEqual(parseResyncTable('"my db"/"We.ird"."a/""b"""'), { database: 'my db', schema: 'We.ird', name: 'a/"b"' });
+    for (const bad of ['orders', 'a.b.c', 'db/orders', '.orders', 'public.', '"unclosed.x', 'a/b/c.d', 'public.orders/x']) {
+      assert.equal(parseResyncTable(bad), undefined, bad);
+    }
+  });
+
+  it('is an update operation of its own, repeatable', () => {
+    const args = parseCli(['update', '--name', 'm1', '--resync', 'public.orders', '--resync', 'shop/app.items']);
+    assert.deepEqual(args.resync, ['public.orders', 'shop/app.items']);
+    assert.throws(
+      () => parseCli(['update', '--name', 'm1', '--resync', 'public.orders', '--cutover']),
+      (error: unknown) => error instanceof PgferryError && /give exactly one of .*--resync/.test(error.message),
+    );
+  });
+});
