@@ -35,7 +35,8 @@ async function loadSource(pair: ServerPair): Promise<void> {
      CREATE TABLE measures (id int, at int NOT NULL, v numeric, PRIMARY KEY (id, at)) PARTITION BY RANGE (at);
      CREATE TABLE measures_p1 PARTITION OF measures FOR VALUES FROM (0) TO (1000);
      CREATE TABLE measures_p2 PARTITION OF measures FOR VALUES FROM (1000) TO (2000);
-     INSERT INTO measures SELECT g, g % 2000, g / 7.0 FROM generate_series(1, 4000) g;`,
+     INSERT INTO measures SELECT g, g % 2000, g / 7.0 FROM generate_series(1, 4000) g;
+     CREATE TABLE old_log (id int PRIMARY KEY); INSERT INTO old_log SELECT generate_series(1, 100);`,
     [],
     DB,
   );
@@ -125,6 +126,15 @@ async function scenario(pair: ServerPair, name: string, target: MigrationSpec['t
     written.snap = true;
     // left out by the filters: not followed
     await s(`CREATE TABLE scratch_tmp (id int PRIMARY KEY); INSERT INTO scratch_tmp SELECT generate_series(1, 10)`);
+
+    // a streamed table dropped on the source: said at once (not followed); the user drops it on the target too
+    await s(`DROP TABLE old_log`);
+    await until('a warning naming the dropped table', async () =>
+      (await store.events(name, 200)).find(
+        (e) => e.level === 'warning' && /streamed table public\.old_log was dropped on the source/.test(e.message),
+      ),
+    );
+    await pair.target.query(`DROP TABLE old_log`, [], DB);
 
     // a table that differs on the target (something wrote it behind the stream): resynchronised on request
     await pair.target.query(`UPDATE orders SET note = 'diverged' WHERE id <= 500`, [], DB);

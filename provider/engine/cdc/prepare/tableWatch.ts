@@ -43,6 +43,8 @@ interface DatabaseState {
   failing: boolean;
   /** Partitions streamed via their root known to exist on the target, or said to be missing there (OIDs). */
   readonly partitionsChecked: Set<string>;
+  /** The streamed tables of the last scan, OID to name: one gone or renamed since is reported. */
+  streamed?: Map<string, string>;
 }
 
 /**
@@ -111,6 +113,7 @@ export class SourceTableWatch {
     state.options ??= { viaRoot: await publishesViaRoot(state.client) };
     state.reported ??= await this.knownUnstreamed(w.database);
     const relations = await whoseRowsMove(state.client, await readSourceRelations(state.client, w.publication), this.run.spec);
+    await this.reportDroppedOrRenamed(w.database, state, relations);
     const review = reviewTables(relations, state.reported, state.options);
     const byOid = new Map(relations.map((r) => [r.oid, r]));
     for (const lost of review.lostIdentity) await this.keepSourceWorking(w, state, lost.relation, lost.publishedAs, relations);
@@ -142,6 +145,31 @@ export class SourceTableWatch {
     const client = this.state.get(database)!.client!;
     for (const r of await readSourceRelations(client)) if (pending.has(r.display)) known.add(r.oid);
     return known;
+  }
+
+  /**
+   * A streamed table dropped or renamed on the source since the last scan is not followed on the
+   * target: it is said at once (a warning `show` lists), never left for the cutover to find alone.
+   * The cutover's schema check then names the table with its fix; a renamed table's next change
+   * stops the stream (CDC_TABLE_MISSING) until the target has the new name.
+   */
+  private async reportDroppedOrRenamed(database: string, state: DatabaseState, relations: readonly SourceRelation[]): Promise<void> {
+    const byOid = new Map(relations.map((r) => [r.oid, r]));
+    const options = state.options!;
+    const now = new Map(
+      relations.filter((r) => !r.partitioned && streamedAs(r, byOid, options) !== undefined).map((r) => [r.oid, r.display]),
+    );
+    const before = state.streamed;
+    state.streamed = now;
+    if (!before) return;
+    for (const [oid, name] of before) {
+      const renamed = byOid.get(oid);
+      if (renamed && renamed.display === name) continue;
+      const what = renamed
+        ? `was renamed to ${renamed.display} on the source while streaming: rename it on the target (ALTER TABLE ${name} RENAME TO ...) before its next change reaches the target, or the stream stops on it`
+        : `was dropped on the source while streaming (or left the migration's filters): its rows stay on the target, and the cutover's schema check stops on it until you drop it there too or undo the drop`;
+      await this.run.warn(`streamed table ${name} ${what}`, database);
+    }
   }
 
   /** A streamed table without a usable identity: FULL by consent, else out of the publication. */
