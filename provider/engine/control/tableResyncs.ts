@@ -4,7 +4,7 @@
 // the source while streaming, before anything is done for it. A request stays pending until its
 // copy committed on the target; a runner that dies on the way leaves it to the next one, which
 // starts it again (every step is idempotent, and the copy replaces the table's rows whole).
-import { displayName } from '../catalog';
+import { displayName } from '../catalog/introspect';
 import { ident } from '../connect/quote';
 import { CONTROL_SCHEMA, REQUEST_CHANNEL } from '../core/names';
 import type { ControlStore } from './store';

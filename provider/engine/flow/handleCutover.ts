@@ -8,6 +8,7 @@
 // watch hands off to the cutover step (flow/cutover.ts: fence and lag gate, marker, drain,
 // sequences, schema check, verification, release). The databases cut over leave the supervised
 // streams; the others stream on.
+import { resyncs } from './handleResyncs';
 import { cutover } from './cutover';
 import type { StreamStops } from './streamStops';
 import type { Handoff, Supervision } from './supervision';
@@ -29,7 +30,8 @@ export async function startCutover(s: Supervision, databases: ReadonlySet<string
       await run.store.clearCutover(run.spec.migrationName, cutoverRefusedMessage(stops), 'WaitingForApplyFix');
     return undefined;
   }
-  await s.tables.scan(); // tables created until now are reported before the cutover verifies
+  await s.tables.scan(); // tables created until now are followed (or reported) before the cutover verifies
+  await resyncs(s);
   return async () => {
     if (await cutover(run, streams, databases, meter)) {
       // cut over: those streams ended; the others stream on (else it stopped, saying why, and all stream on)

@@ -5,6 +5,7 @@
 // the user hears of a change within seconds rather than at the cutover). In the supervisor's loop,
 // not on a timer of its own like the reporter: the cutover handler scans the tables once more before
 // it hands off, and two scans must never share the watch's sessions at once.
+import { resyncs } from './handleResyncs';
 import type { Supervision } from './supervision';
 
 const TICK_MS = 2_000;
@@ -16,6 +17,8 @@ export function tickDue(s: Supervision): true | undefined {
 
 export async function tick(s: Supervision): Promise<undefined> {
   await s.tables.scan();
+  // tables it recorded as created, and resyncs asked for, carried out while the others stream
+  await resyncs(s);
   // a schema change on the source is told within seconds (the look runs beside this loop)
   s.schema.look(s.streaming);
   s.lastTick = Date.now();

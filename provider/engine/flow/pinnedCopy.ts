@@ -13,7 +13,7 @@
 //      (the apply keeps the source's commit order), which waits for the commit.
 import { pipeline } from 'node:stream/promises';
 import type pg from 'pg';
-import type { SourceTable } from '../catalog';
+import type { SourceTable } from '../catalog/introspect';
 import { closeSession, openSession } from '../connect/session';
 import { errorMessage } from '../core/errors';
 import type { Applier } from '../cdc/apply/applier';

@@ -12,7 +12,7 @@
 // committed: a runner killed anywhere leaves it to the next, which starts it again; each step is
 // idempotent and the copy replaces the table's rows whole.
 import type pg from 'pg';
-import { listTables, type SourceTable } from '../catalog';
+import { listTables, type SourceTable } from '../catalog/introspect';
 import { readSourceRelations, type SourceRelation } from '../catalog/identityVerdict';
 import { qualified } from '../connect/quote';
 import { serverMajor, withSession } from '../connect/session';
