@@ -16,7 +16,7 @@ import { COMMAND_SPECS, COMMANDS, FILTER_FLAGS, RESULT_OPTIONS, type Command } f
 import { compileQuery, type CompiledQuery, type OutputFormat } from './format';
 import type { Verbosity } from './log';
 import type { TargetFlags } from './properties';
-import { serverAddress } from './serverName';
+import { serverAddress } from '../azure/serverName';
 
 export { COMMANDS, type Command } from './flags';
 
@@ -34,6 +34,12 @@ export interface CliArgs {
   readonly server?: string;
   readonly subscription?: string;
   readonly resourceGroup?: string;
+  /** create --location / -l (az): recorded. */
+  readonly location?: string;
+  /** create --tags key[=value] ... (az): recorded. */
+  readonly tags?: Readonly<Record<string, string>>;
+  /** show --level (az's migrationDetailsLevel). */
+  readonly level?: 'Default' | 'Summary' | 'Full';
   readonly verbosity: Verbosity;
   readonly properties?: string;
   readonly mode?: MigrationMode;
@@ -141,6 +147,15 @@ function databasesOf(o: Record<string, unknown>): { databases?: string[] } {
 /** Flags that contradict each other, or whose absence makes the command meaningless. */
 function checkCombinations(command: Command, o: Record<string, unknown>): void {
   if (command === 'update') {
+    for (const flag of ['dbNames', 'dbs'] as const) {
+      if (o[flag] !== undefined) {
+        throw usage(
+          flag === 'dbs' ? '--dbs' : '--db-names',
+          "az's older update of the databases to migrate is not taken: a migration's databases are fixed when it is created (dbsToMigrate); to act on some of them give --cutover DB... or --cancel DB...",
+        );
+      }
+    }
+    if (o.overwriteDbs === true) o.overwriteDbsInTarget = true;
     const given = [o.cancel, o.cutover, o.overwriteDbsInTarget, o.setupReplication, o.startDataMigration, o.resync].filter(
       (v) => v !== undefined && v !== false,
     ).length;
@@ -230,6 +245,7 @@ export function parseCli(argv: readonly string[], env: NodeJS.ProcessEnv = proce
   }
   if (!command || !sub) throw usage('command', `unknown command; one of ${COMMANDS.join(', ')}`);
   const o = sub.opts<Record<string, unknown>>();
+  applyIds(command, o);
   const names = resolveNames(command, o);
   // Checked here rather than by commander, which reports a missing flag before a stray argument.
   for (const need of COMMAND_SPECS[command].required) {
@@ -249,6 +265,9 @@ export function parseCli(argv: readonly string[], env: NodeJS.ProcessEnv = proce
     server: names.server,
     subscription: o.subscription as string | undefined,
     resourceGroup: o.resourceGroup as string | undefined,
+    ...(typeof o.location === 'string' ? { location: o.location } : {}),
+    ...(Array.isArray(o.tags) ? { tags: tagsOf(o.tags as string[]) } : {}),
+    ...(typeof o.level === 'string' ? { level: o.level as 'Default' | 'Summary' | 'Full' } : {}),
     verbosity: verbosityOf(o),
     properties: o.properties as string | undefined,
     mode: oneOf<MigrationMode>(o, 'mode', 'migrationMode', '--mode', '--migration-mode'),
@@ -283,6 +302,47 @@ export function parseCli(argv: readonly string[], env: NodeJS.ProcessEnv = proce
     },
     sourceUrl: o.sourceUrl as string | undefined,
   };
+}
+
+/** A migration's ARM id, as az's --ids takes it. */
+const ARM_MIGRATION_ID =
+  /^\/subscriptions\/([^/]+)\/resourceGroups\/([^/]+)\/providers\/Microsoft\.DBforPostgreSQL\/flexibleServers\/([^/]+)\/migrations\/([^/]+)$/i;
+
+/**
+ * az's --ids: the migration's ARM id stands for --subscription, --resource-group, the server and
+ * the migration's name (az refuses --ids beside them, and so does pgferry). One id: pgferry acts
+ * on one migration per command.
+ */
+function applyIds(command: Command, o: Record<string, unknown>): void {
+  if (o.ids === undefined) return;
+  const ids = o.ids as string[];
+  if (ids.length !== 1) throw usage('--ids', 'give one migration id (pgferry acts on one migration per command)');
+  const clash = ['name', 'migrationName', 'serverName', 'subscription', 'resourceGroup'].find((k) => o[k] !== undefined);
+  if (clash) throw usage('--ids', `contradicts --${clash.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}; give the id or the names`);
+  const match = ARM_MIGRATION_ID.exec(ids[0]!);
+  if (!match) {
+    throw usage(
+      '--ids',
+      'must be a migration id, /subscriptions/S/resourceGroups/G/providers/Microsoft.DBforPostgreSQL/flexibleServers/SERVER/migrations/NAME',
+    );
+  }
+  const [, subscription, resourceGroup, server, migration] = match as unknown as [string, string, string, string, string];
+  Object.assign(o, { subscription, resourceGroup });
+  if (command === 'list' || command === 'console') Object.assign(o, { name: server });
+  else Object.assign(o, { migrationName: migration, name: server });
+}
+
+/** az's --tags: `key[=value]` words; a key without a value is tagged with the empty string, as az does. */
+function tagsOf(words: readonly string[]): Record<string, string> {
+  const tags: Record<string, string> = {};
+  for (const word of words) {
+    if (word === '""' || word === '') continue;
+    const eq = word.indexOf('=');
+    const key = eq < 0 ? word : word.slice(0, eq);
+    if (key === '') throw usage('--tags', `"${word}" must be key[=value]`);
+    tags[key] = eq < 0 ? '' : word.slice(eq + 1);
+  }
+  return tags;
 }
 
 /** create's window flags, when given (checked with the spec: a date and time in UTC). */

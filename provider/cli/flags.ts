@@ -80,6 +80,10 @@ export const RESULT_OPTIONS = (): Option[] => [OUTPUT(), QUERY()];
 
 /** az's global and scope flags: accepted on every command that names a migration or server. */
 const AZ_OPTIONS = (): Option[] => [
+  new Option(
+    '--ids <id...>',
+    "the migration's ARM id (/subscriptions/S/resourceGroups/G/providers/Microsoft.DBforPostgreSQL/flexibleServers/SERVER/migrations/NAME), instead of --name and the server",
+  ),
   new Option('--subscription <id>', "the target server's subscription (recorded by create; shown in the migration's id)"),
   new Option('-g, --resource-group <group>', "the target server's resource group (recorded by create; shown in the id)"),
   new Option('--only-show-errors', 'no progress or warnings on stderr, only errors'),
@@ -110,7 +114,7 @@ const SERVER_OPTIONS = (): Option[] => [
 ];
 
 const PROPERTIES = () =>
-  new Option('--properties <file>', 'the migration body: a file path, @file, or inline JSON without passwords (Azure form or plain)');
+  new Option('-b, --properties <file>', 'the migration body: a file path, @file, or inline JSON without passwords (Azure form or plain)');
 
 const MODE_OPTIONS = (): Option[] => [
   new Option('--mode <mode>', 'offline | online').argParser(MODE()),
@@ -164,6 +168,9 @@ const UPDATE_OPTIONS = (): Option[] => [
   new Option('--cutover [databases...]', 'cut an online migration over; with database names, those only (the others stream on)'),
   new Option('--cancel [databases...]', 'cancel the migration (its runner stopped: carried out here); with database names, those only'),
   new Option('--overwrite-dbs-in-target', 'allow a migration waiting in WaitingForTargetDBOverwriteConfirmation to overwrite'),
+  new Option('--overwrite-dbs', "az's older spelling of --overwrite-dbs-in-target"),
+  new Option('--db-names <databases...>', "az's older update of the databases to migrate: refused (they are fixed at create)"),
+  new Option('--dbs <databases...>', 'the short form of --db-names: refused likewise'),
   new Option(
     '--setup-replication',
     'let a migration waiting in WaitingForLogicalReplicationSetupRequestOnSourceDB set up logical replication on the source (ALTER SYSTEM; you restart the source)',
@@ -199,13 +206,22 @@ export const COMMAND_SPECS: Record<Command, CommandSpec> = {
       ...RUN_OPTIONS(),
       ...WINDOW_OPTIONS(),
       ...FILTER_OPTIONS(),
+      new Option('--tags <tags...>', 'space-separated tags, key[=value] (az): recorded, shown by show'),
+      new Option('-l, --location <location>', "the target server's location (az): recorded, shown by show"),
       ...common(),
     ],
   },
   show: {
     summary: "show a migration's state (online: also its slots on the source)",
     required: ['migration'],
-    options: () => [...NAME_OPTIONS(), PROPERTIES(), ...common()],
+    options: () => [
+      ...NAME_OPTIONS(),
+      PROPERTIES(),
+      new Option('--level <level>', 'Default | Summary | Full (az): pgferry always prints the full details').argParser(
+        choice(['Default', 'Summary', 'Full'], 'Default, Summary or Full'),
+      ),
+      ...common(),
+    ],
   },
   list: {
     summary: 'list the migrations on the target',

@@ -16,6 +16,11 @@ export function showsProgress(): boolean {
   return level !== 'errors';
 }
 
+/** A warning (az's WARNING: lines), unless --only-show-errors. */
+export function warn(text: string): void {
+  if (level !== 'errors') writeErr(`WARNING: ${text}`);
+}
+
 export function info(text: string): void {
   if (level === 'verbose' || level === 'debug') writeErr(`INFO: ${text}`);
 }

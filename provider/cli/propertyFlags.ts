@@ -1,7 +1,7 @@
 // Flags that override the properties file, shared by both file forms: target server flags,
 // mode/option/verify flags, and the target defaults.
 import { inputError, type MigrationMode, type MigrationOption, type Runtime, type SslMode, type TableFilters } from '../engine';
-import type { ServerAddress } from './serverName';
+import type { ServerAddress } from '../azure/serverName';
 import { parseConnectionUrl } from './url';
 
 /** Target server flags shared by every command that talks to the target. */
@@ -53,9 +53,7 @@ export const TARGET_FLAG_NAMES: Record<string, string> = {
   maintenanceDatabase: '--target-database',
 };
 
-export function isObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
+export { isObject } from '../azure/body';
 
 export function flagGiven(flags: TargetFlags, specKey: string): boolean {
   const flagKey = specKey === 'maintenanceDatabase' ? 'database' : specKey;
@@ -99,7 +97,7 @@ export function applyTargetFlags(fileTarget: Record<string, unknown>, flags: Tar
     throw inputError(
       'TARGET_REQUIRED',
       'target',
-      'target: no target server given; use --name SERVER with --migration-name, --target-host H [--target-port P] or --target-url, or put the target in the properties file',
+      "target: no target server given; use --name SERVER with --migration-name, --server-name SERVER, --target-host H [--target-port P] or --target-url, or put the target in the properties file (without --migration-name, --name names the migration, as in az 2.86+; az before 2.86 read `--name SERVER` alone as the server and named the migration with a new UUID, azure-cli's migration_create_func: pgferry does not guess which you meant)",
     );
   }
   return target;

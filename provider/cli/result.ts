@@ -6,7 +6,7 @@ import { toAzureResource, type ArmScope } from '../azure/shape';
 import { formatResult, type Printable } from './format';
 import { renderList, renderStatus } from './output';
 import { redact } from './secrets';
-import { serverNameOf } from './serverName';
+import { serverNameOf } from '../azure/serverName';
 
 export function printResult(args: CliArgs, result: Printable): void {
   const text = formatResult(result, { output: args.output, query: args.query, color: process.stdout.isTTY === true });

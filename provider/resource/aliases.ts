@@ -78,3 +78,44 @@ export function withAzureAliases(inputs: Props, unknown: (value: unknown) => boo
 export function databaseList(value: unknown): string[] | undefined {
   return Array.isArray(value) && value.length > 0 ? value.map(String) : undefined;
 }
+
+/**
+ * pgferry's name → the azure-native name the program wrote it under (`cutover` → `triggerCutover`
+ * when the program gave triggerCutover), so a failure names the input as written.
+ */
+export function aliasesWritten(news: Props): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const name of PAIRS) if (given(news[name.native]) && !given(news[name.pgferry])) out[name.pgferry] = name.native;
+  const source = news.source;
+  const ours = typeof source === 'object' && source !== null ? (source as Props).sslMode : undefined;
+  if (given(news.sslMode) && !given(ours)) out['source.sslMode'] = 'sslMode';
+  return out;
+}
+
+/**
+ * Failures under the inputs' names as the program wrote them (longest matching prefix of the
+ * property); a failure repeating one already given for the same input is dropped.
+ */
+export function asWritten(failures: readonly CheckFailure[], written: Readonly<Record<string, string>>): CheckFailure[] {
+  const out: CheckFailure[] = [];
+  for (const failure of failures) {
+    const renamed = rename(failure, written);
+    if (!out.some((f) => f.property === renamed.property && (f.reason === renamed.reason || written[failure.property] !== undefined)))
+      out.push(renamed);
+  }
+  return out;
+}
+
+function rename(failure: CheckFailure, written: Readonly<Record<string, string>>): CheckFailure {
+  const parts = failure.property.split('.');
+  for (let n = parts.length; n > 0; n--) {
+    const mapped = written[parts.slice(0, n).join('.')];
+    if (mapped === undefined || mapped === failure.property) continue;
+    const rest = failure.reason.startsWith(`${failure.property}: `) ? failure.reason.slice(failure.property.length + 2) : failure.reason;
+    // say which field a composite input (sourceDbServerResourceId → source.port) failed on
+    const same = parts.length === 1 || mapped.split('.').pop()!.toLowerCase() === parts[parts.length - 1]!.toLowerCase();
+    const label = same ? mapped : `${mapped} (${failure.property})`;
+    return { property: mapped, reason: `${label}: ${rest}` };
+  }
+  return failure;
+}

@@ -47,6 +47,13 @@ const UPDATE_KEYS = [
   'sourceType',
   'migrationWindowStartTimeInUtc',
   'migrationWindowEndTimeInUtc',
+  // azure-native's inputs recorded as given (its servers are compared as source and target);
+  // secretParameters holds the passwords: a new one is recorded like a rotated target.password
+  'secretParameters',
+  'resourceGroupName',
+  'location',
+  'tags',
+  'migrationRuntimeResourceId',
 ] as const;
 
 const FINAL_STATES = new Set(['Succeeded', 'Failed', 'Canceled', 'ValidationFailed']);

@@ -1,3 +1,9 @@
 // The Pulumi side of pgferry: the PgMigration resource and its types.
-export { PgMigration, type PgMigrationAccess, type PgMigrationArgs, type PgServerArgs } from './pgMigration';
+export {
+  PgMigration,
+  type PgMigrationAccess,
+  type PgMigrationArgs,
+  type PgServerArgs,
+  type PgMigrationSecretParameters,
+} from './pgMigration';
 export { pgMigrationProvider } from './provider';

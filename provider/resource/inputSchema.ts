@@ -7,6 +7,8 @@ import { containsUnknown, UNKNOWN } from './unknown';
 import { unknownDatabases, windowRefusal } from '../engine';
 import { AZURE_OPERATION_KEYS, AZURE_OPERATIONS, AZURE_RECORDED_KEYS } from '../azure/names';
 import { AZURE_ALIAS_KEYS } from './aliases';
+import { AZURE_NATIVE_KEYS, withSecretParameters } from './azureNative';
+import { serverAddress } from '../azure/serverName';
 
 export { UNKNOWN };
 
@@ -24,6 +26,7 @@ export const PULUMI_ONLY_KEYS: readonly string[] = [
     ...AZURE_ALIAS_KEYS,
     ...AZURE_RECORDED_KEYS,
     ...AZURE_OPERATION_KEYS,
+    ...AZURE_NATIVE_KEYS,
   ]),
 ];
 
@@ -38,7 +41,8 @@ const RESERVED_KEYS = ['__provider'];
 /** The engine's spec input: Pulumi-only fields, reserved keys and unset (null) values removed. */
 export function toSpecInput(inputs: Record<string, unknown>): MigrationSpecInput {
   const out: Record<string, unknown> = {};
-  for (const [key, value] of Object.entries(inputs)) {
+  // secretParameters' passwords join the servers here only: state keeps them under secretParameters
+  for (const [key, value] of Object.entries(withSecretParameters(inputs))) {
     if (value === undefined || value === null) continue;
     if (PULUMI_ONLY_KEYS.includes(key) || RESERVED_KEYS.includes(key)) continue;
     out[key] = isPlainObject(value) ? dropNulls(value) : value;
@@ -111,7 +115,7 @@ export function checkInputs(olds: Record<string, unknown>, news: Record<string, 
   }
   const importId = news.importId;
   if (typeof importId === 'string' && importId !== UNKNOWN && parseMigrationId(importId) === undefined) {
-    failures.push({ property: 'importId', reason: 'importId: must be a migration id, <target host>:<port>/<migrationName>' });
+    failures.push({ property: 'importId', reason: `importId: must be a migration id, ${MIGRATION_ID_FORMS}` });
   }
   const timeouts = news.customTimeouts;
   if (isPlainObject(timeouts)) {
@@ -135,8 +139,45 @@ export function checkInputs(olds: Record<string, unknown>, news: Record<string, 
   return failures;
 }
 
-/** The parts of a migration id, `<target host>:<port>/<migrationName>` (see outputs.migrationId). */
-export function parseMigrationId(id: string): { host: string; port: number; migrationName: string } | undefined {
+/** A migration's id as ARM spells it (azure-native's `id`, the azureId output). */
+const ARM_MIGRATION_ID =
+  /^\/subscriptions\/([^/]+)\/resourceGroups\/([^/]+)\/providers\/Microsoft\.DBforPostgreSQL\/flexibleServers\/([^/]+)\/migrations\/([^/]+)$/i;
+
+/** What a migration id says: where the migration is, and (an ARM id) the Azure names it was given. */
+export interface ParsedMigrationId {
+  readonly host: string;
+  readonly port: number;
+  readonly migrationName: string;
+  /** From PGFERRY_SERVER_HOSTS, when it maps the ARM id's server with a user. */
+  readonly user?: string;
+  readonly resourceGroupName?: string;
+  readonly serverName?: string;
+}
+
+/**
+ * The parts of a migration id: PgMigration's own, `<target host>:<port>/<migrationName>` (see
+ * outputs.migrationId), or the ARM id azure-native gives a migration
+ * (`/subscriptions/…/resourceGroups/G/providers/Microsoft.DBforPostgreSQL/flexibleServers/S/migrations/M`),
+ * whose server S is found as serverName is (PGFERRY_SERVER_HOSTS, else S.postgres.database.azure.com).
+ */
+export function parseMigrationId(id: string, env: NodeJS.ProcessEnv = process.env): ParsedMigrationId | undefined {
+  const arm = ARM_MIGRATION_ID.exec(id);
+  if (arm) {
+    const [, , resourceGroupName, serverName, migrationName] = arm as unknown as [string, string, string, string, string];
+    try {
+      const address = serverAddress(serverName, env);
+      return {
+        host: address.host,
+        port: address.port ?? 5432,
+        migrationName,
+        ...(address.user ? { user: address.user } : {}),
+        resourceGroupName,
+        serverName,
+      };
+    } catch {
+      return undefined;
+    }
+  }
   const slash = id.lastIndexOf('/');
   const colon = id.lastIndexOf(':', slash);
   if (slash < 0 || colon <= 0) return undefined;
@@ -145,6 +186,10 @@ export function parseMigrationId(id: string): { host: string; port: number; migr
   if (!Number.isInteger(port) || port < 1 || port > 65535 || migrationName === '') return undefined;
   return { host: id.slice(0, colon), port, migrationName };
 }
+
+/** The forms of a migration id, for messages. */
+export const MIGRATION_ID_FORMS =
+  '<target host>:<port>/<migrationName>, or the ARM id /subscriptions/…/flexibleServers/<serverName>/migrations/<migrationName>';
 
 function touchesUnknown(news: Record<string, unknown>, issue: z.core.$ZodIssue): boolean {
   if (issue.path.length === 0) return false;

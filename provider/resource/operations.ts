@@ -5,7 +5,8 @@
 import * as engine from '../engine';
 import type { MigrationSpec, MigrationStatus } from '../engine';
 import { withDefaults } from './defaults';
-import { databaseList, withAzureAliases } from './aliases';
+import { aliasesWritten, asWritten, databaseList, withAzureAliases } from './aliases';
+import { withAzureNativeServers } from './azureNative';
 import { containsUnknown } from './unknown';
 import { diffInputs, hasCutOver, sameSet, type DiffDecision } from './diff';
 import {
@@ -45,10 +46,17 @@ export interface CheckResult {
  * (they follow the CPU count of whichever machine runs Pulumi).
  */
 export async function check(olds: Props, news: Props): Promise<CheckResult> {
+  // azure-native's servers (sourceDbServerResourceId, serverName, secretParameters…) as source and target
+  const servers = withAzureNativeServers(news, containsUnknown);
   // azure-native's names (migrationMode, dbsToMigrate, triggerCutover…) and pgferry's: one value under both
-  const aliased = withAzureAliases(news, containsUnknown);
+  const aliased = withAzureAliases(servers.inputs, containsUnknown);
   const inputs = withAzureAliases(withDefaults(aliased.inputs), containsUnknown).inputs;
-  return { inputs, failures: [...aliased.failures, ...checkInputs(olds ?? {}, aliased.inputs)] };
+  // a server azure-native's inputs could not give is that failure alone, not also the spec's
+  const specFailures = checkInputs(olds ?? {}, aliased.inputs).filter(
+    (f) => servers.failures.length === 0 || !/^(source|target)(\.|$)/.test(f.property),
+  );
+  const failures = [...servers.failures, ...aliased.failures, ...specFailures];
+  return { inputs, failures: asWritten(failures, { ...aliasesWritten(news), ...servers.fieldNames }) };
 }
 
 /** How long the diff waits for the live state of a migration it would replace. */
@@ -130,7 +138,9 @@ function checkAdoption(inputs: Props, spec: MigrationSpec, existing: MigrationSt
   const importId = typeof inputs.importId === 'string' ? inputs.importId : undefined;
   if (importId !== undefined) {
     const parsed = parseMigrationId(importId);
-    if (!parsed || importId !== migrationId(spec)) {
+    const same =
+      parsed && parsed.host === spec.target.host && parsed.port === spec.target.port && parsed.migrationName === spec.migrationName;
+    if (!same) {
       throw new Error(
         `importId: "${importId}" is not the id of these inputs (${migrationId(spec)}: target host:port/migrationName); import names the migration the inputs describe`,
       );

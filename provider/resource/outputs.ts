@@ -9,7 +9,8 @@ import {
   type VerificationReport,
 } from '../engine';
 // Azure's status shape, as the CLI's `show -o json` prints it: one mapping for both.
-import { azureCurrentStatus, type AzureCurrentStatus } from '../azure/shape';
+import { azureCurrentStatus, toAzureResource, type AzureCurrentStatus } from '../azure/shape';
+import { serverNameOf } from '../azure/serverName';
 
 /** What `pulumi stack output` and dependent resources see besides the echoed inputs. */
 export interface MigrationStatusOutputs {
@@ -67,9 +68,52 @@ function echoInputs(inputs: Record<string, unknown>): Record<string, unknown> {
   return plain(rest);
 }
 
-/** Outputs stored in state: the echoed inputs, then the status. */
+/** A server's metadata as azure-native's DbServerMetadataResponse, as far as pgferry knows it (no sku, no storage). */
+export interface ServerMetadata {
+  readonly location?: string;
+  readonly version?: string;
+}
+
+/** The outputs azure-native's Migration gives that pgferry can give (docs/azure-names.md, "Outputs"). */
+interface AzureNativeOutputs {
+  /** The migration's own random identifier, drawn when it was registered (Azure: a GUID). */
+  readonly migrationId?: string;
+  /** The target as an ARM id: `/subscriptions/<00000000-…>/resourceGroups/<resourceGroupName>/…/flexibleServers/<serverName>`. */
+  readonly targetDbServerResourceId: string;
+  /** The migration as an ARM id (azure-native's `id`); `PgMigration.get` and `import` take it. */
+  readonly azureId: string;
+  readonly name: string;
+  readonly type: string;
+  readonly sourceDbServerMetadata: ServerMetadata;
+  readonly targetDbServerMetadata: ServerMetadata;
+}
+
+const text = (value: unknown): string | undefined => (typeof value === 'string' && value !== '' ? value : undefined);
+
+/**
+ * azure-native's outputs: the ARM shape `pgferry show -o json` prints (provider/azure/shape.ts),
+ * scoped by resourceGroupName and serverName (or the target host's server name when not given).
+ */
+function azureNativeOutputs(inputs: Record<string, unknown>, status: MigrationStatus): AzureNativeOutputs {
+  const target = inputs.target as { host?: unknown } | undefined;
+  const server =
+    text(inputs.serverName) ?? text(inputs.targetDbServerName) ?? (text(target?.host) ? serverNameOf(String(target!.host)) : undefined);
+  const arm = toAzureResource(status, { resourceGroup: text(inputs.resourceGroupName), server });
+  const location = text(inputs.location);
+  return plain({
+    migrationId: arm.properties.migrationId ?? undefined,
+    targetDbServerResourceId: arm.properties.targetDbServerResourceId,
+    azureId: arm.id,
+    name: arm.name,
+    type: arm.type,
+    sourceDbServerMetadata: { version: status.sourceVersion },
+    targetDbServerMetadata: { location, version: status.targetVersion },
+  });
+}
+
+/** Outputs stored in state: the echoed inputs, then the status and azure-native's outputs. */
 export function migrationOutputs(inputs: Record<string, unknown>, status: MigrationStatus): Record<string, unknown> {
-  return { ...echoInputs(inputs), ...statusOutputs(status) };
+  return { ...echoInputs(inputs), ...statusOutputs(status), ...azureNativeOutputs(inputs, status) };
 }
 
 /** The resource id: the migration is a sub-resource of the target server, as in Azure. */

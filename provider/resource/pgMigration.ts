@@ -13,6 +13,7 @@ import type {
   VerificationReport,
 } from '../engine';
 import type { AzureCurrentStatus } from '../azure/shape';
+import type { ServerMetadata } from './outputs';
 import { pgMigrationProvider } from './provider';
 
 export interface PgServerArgs {
@@ -30,49 +31,98 @@ export interface PgServerArgs {
   readonly maintenanceDatabase?: pulumi.Input<string>;
 }
 
+/** azure-native's secretParameters (MigrationSecretParametersArgs): stored as a Pulumi secret whole. */
+export interface PgMigrationSecretParameters {
+  readonly adminCredentials?: pulumi.Input<{
+    readonly sourceServerPassword?: pulumi.Input<string>;
+    readonly targetServerPassword?: pulumi.Input<string>;
+  }>;
+  /** The source user (need not be an administrator); overrides the user of sourceDbServerResourceId. */
+  readonly sourceServerUsername?: pulumi.Input<string | undefined>;
+  /** The target user; required unless `target.user` or PGFERRY_SERVER_HOSTS gives it (pgferry cannot ask Azure for the admin login). */
+  readonly targetServerUsername?: pulumi.Input<string | undefined>;
+}
+
+/** "True"/"False" as azure-native types them (any case), or a boolean. */
+type AzureBoolean = boolean | string | undefined;
+
+/**
+ * PgMigration's inputs: pgferry's own (source, target, databases, mode...) and azure-native
+ * dbforpostgresql.Migration's (API 2025-08-01) under their names and types, so a program written
+ * for azure-native runs with only its class changed (docs/azure-names.md: the Azure move table).
+ */
 export interface PgMigrationArgs {
-  /** Letters, digits and hyphens, not starting with a hyphen; unique on the target. */
-  readonly migrationName: pulumi.Input<string>;
-  readonly source: pulumi.Input<PgServerArgs>;
-  readonly target: pulumi.Input<PgServerArgs>;
+  /** Letters, digits and hyphens, not starting with a hyphen; unique on the target. Required (optional in azure-native's type only). */
+  readonly migrationName?: pulumi.Input<string | undefined>;
+  /** The source server; or azure-native's sourceDbServerResourceId ("host:port@user") and secretParameters. */
+  readonly source?: pulumi.Input<PgServerArgs>;
+  /** The target server; or azure-native's serverName / targetDbServerFullyQualifiedDomainName and secretParameters. */
+  readonly target?: pulumi.Input<PgServerArgs>;
+  /** azure-native: the target server's resource group; recorded (the ARM ids of the outputs). */
+  readonly resourceGroupName?: pulumi.Input<string>;
+  /**
+   * azure-native: the target server's name. The target is SERVER.postgres.database.azure.com (or
+   * PGFERRY_SERVER_DOMAIN's), or the USER@HOST:PORT that PGFERRY_SERVER_HOSTS maps it to, unless
+   * targetDbServerFullyQualifiedDomainName or `target` says where it is.
+   */
+  readonly serverName?: pulumi.Input<string>;
+  /** azure-native 2.x's name of serverName. */
+  readonly targetDbServerName?: pulumi.Input<string | undefined>;
+  /** azure-native: recorded; the target server metadata's location output. */
+  readonly location?: pulumi.Input<string | undefined>;
+  /** azure-native: recorded (echoed). */
+  readonly tags?: pulumi.Input<{ [key: string]: pulumi.Input<string> } | undefined>;
+  /**
+   * azure-native: "host:port@user" of the source. An Azure resource id (/subscriptions/…/servers/NAME)
+   * only with sourceDbServerFullyQualifiedDomainName and secretParameters.sourceServerUsername.
+   */
+  readonly sourceDbServerResourceId?: pulumi.Input<string | undefined>;
+  /** azure-native: the source's host, used instead of the one of sourceDbServerResourceId. */
+  readonly sourceDbServerFullyQualifiedDomainName?: pulumi.Input<string | undefined>;
+  /** azure-native: the target's host (port 5432), used instead of serverName's. */
+  readonly targetDbServerFullyQualifiedDomainName?: pulumi.Input<string | undefined>;
+  /** azure-native: the passwords (and users); always stored as a Pulumi secret. */
+  readonly secretParameters?: pulumi.Input<PgMigrationSecretParameters | undefined>;
   /** The databases to migrate (azure-native: dbsToMigrate; give one of the two). */
   readonly databases?: pulumi.Input<pulumi.Input<string>[]>;
   /** azure-native's name of `databases`. */
-  readonly dbsToMigrate?: pulumi.Input<pulumi.Input<string>[]>;
+  readonly dbsToMigrate?: pulumi.Input<pulumi.Input<string>[] | undefined>;
   /** Offline (default) or Online. */
   readonly mode?: pulumi.Input<MigrationMode>;
-  /** azure-native's name of `mode`. */
-  readonly migrationMode?: pulumi.Input<MigrationMode>;
+  /** azure-native's name of `mode` (Offline or Online, any case). */
+  readonly migrationMode?: pulumi.Input<string | undefined>;
   /** Validate, Migrate or ValidateAndMigrate (default). */
   readonly option?: pulumi.Input<MigrationOption>;
-  /** azure-native's name of `option`. */
-  readonly migrationOption?: pulumi.Input<MigrationOption>;
-  /** azure-native's name of `cutover`. */
-  readonly triggerCutover?: pulumi.Input<boolean>;
+  /** azure-native's name of `option` (any case). */
+  readonly migrationOption?: pulumi.Input<string | undefined>;
+  /** azure-native's name of `cutover` ("True"/"False" or a boolean). */
+  readonly triggerCutover?: pulumi.Input<AzureBoolean>;
   /** Online: cut over these databases only; the others stream on (set `cutover` for the rest later). */
-  readonly dbsToTriggerCutoverOn?: pulumi.Input<pulumi.Input<string>[]>;
-  /** true cancels the migration (slots and publications released; target databases kept). */
-  readonly cancel?: pulumi.Input<boolean>;
+  readonly dbsToTriggerCutoverOn?: pulumi.Input<pulumi.Input<string>[] | undefined>;
+  /** true ("True") cancels the migration (slots and publications released; target databases kept). */
+  readonly cancel?: pulumi.Input<AzureBoolean>;
   /** Online: cancel these databases only; the others stream on. */
-  readonly dbsToCancelMigrationOn?: pulumi.Input<pulumi.Input<string>[]>;
+  readonly dbsToCancelMigrationOn?: pulumi.Input<pulumi.Input<string>[] | undefined>;
   /** The copy starts no earlier than this instant (UTC, e.g. 2026-05-01T22:00:00Z). */
-  readonly migrationWindowStartTimeInUtc?: pulumi.Input<string>;
+  readonly migrationWindowStartTimeInUtc?: pulumi.Input<string | undefined>;
   /** The copy must have started by this instant (UTC). */
-  readonly migrationWindowEndTimeInUtc?: pulumi.Input<string>;
+  readonly migrationWindowEndTimeInUtc?: pulumi.Input<string | undefined>;
   /** Online: set wal_level=logical (and slots, senders) with ALTER SYSTEM on the source if needed, then wait for its restart. */
-  readonly setupLogicalReplicationOnSourceDbIfNeeded?: pulumi.Input<boolean>;
+  readonly setupLogicalReplicationOnSourceDbIfNeeded?: pulumi.Input<AzureBoolean>;
   /** false: validate, then wait (WaitingForDataMigrationScheduling) until an update sets it true. */
-  readonly startDataMigration?: pulumi.Input<boolean>;
+  readonly startDataMigration?: pulumi.Input<AzureBoolean>;
   /** A target database exists and overwriteDbsInTarget is false: wait for the overwrite to be allowed instead of failing. */
   readonly waitForOverwriteConfirmation?: pulumi.Input<boolean>;
-  /** Accepted and recorded (azure-native: the runtime server); pgferry runs where Pulumi runs. */
-  readonly migrationInstanceResourceId?: pulumi.Input<string>;
-  /** Accepted and recorded (azure-native: OnPremises, AWS_RDS, AzureVM…). */
-  readonly sourceType?: pulumi.Input<string>;
+  /** Recorded, not used (azure-native: the private endpoint migration runtime server); pgferry runs where Pulumi runs, or agents near the target. */
+  readonly migrationInstanceResourceId?: pulumi.Input<string | undefined>;
+  /** Older API's name of migrationInstanceResourceId; recorded likewise. */
+  readonly migrationRuntimeResourceId?: pulumi.Input<string | undefined>;
+  /** Recorded, not used (azure-native: OnPremises, AWS_RDS, AzureVM…). */
+  readonly sourceType?: pulumi.Input<string | undefined>;
   /** azure-native's name of `source.sslMode` (Prefer, Require, VerifyCA, VerifyFull, any case; docs/azure-names.md). */
-  readonly sslMode?: pulumi.Input<string>;
-  readonly overwriteDbsInTarget?: pulumi.Input<boolean>;
-  readonly migrateRoles?: pulumi.Input<boolean>;
+  readonly sslMode?: pulumi.Input<string | undefined>;
+  readonly overwriteDbsInTarget?: pulumi.Input<AzureBoolean>;
+  readonly migrateRoles?: pulumi.Input<AzureBoolean>;
   readonly allowReplicaIdentityFull?: pulumi.Input<boolean>;
   /**
    * What moves (pg_dump patterns; README "Choosing what moves"). Changing any of these replaces
@@ -141,6 +191,13 @@ const STATUS_OUTPUTS = [
   'runnerAlive',
   'recommendedServerParameters',
   'currentStatus',
+  'migrationId',
+  'targetDbServerResourceId',
+  'azureId',
+  'name',
+  'type',
+  'sourceDbServerMetadata',
+  'targetDbServerMetadata',
 ] as const;
 
 function isPlainInput(value: unknown): value is Record<string, unknown> {
@@ -193,6 +250,16 @@ export class PgMigration extends pulumi.dynamic.Resource {
   declare readonly recommendedServerParameters: pulumi.Output<Record<string, string>>;
   /** azure-native Migration's status output: state, error, currentSubStateDetails.{currentSubState, dbDetails, validationDetails}. */
   declare readonly currentStatus: pulumi.Output<AzureCurrentStatus>;
+  /** azure-native's migrationId: the migration's own random identifier. */
+  declare readonly migrationId: pulumi.Output<string | undefined>;
+  /** azure-native's targetDbServerResourceId (an ARM-shaped id; the subscription is 00000000-… as pgferry knows none). */
+  declare readonly targetDbServerResourceId: pulumi.Output<string>;
+  /** azure-native's `id`: the migration as an ARM-shaped id (PgMigration's own id is `<host>:<port>/<migrationName>`). */
+  declare readonly azureId: pulumi.Output<string>;
+  declare readonly name: pulumi.Output<string>;
+  declare readonly type: pulumi.Output<string>;
+  declare readonly sourceDbServerMetadata: pulumi.Output<ServerMetadata>;
+  declare readonly targetDbServerMetadata: pulumi.Output<ServerMetadata>;
 
   /**
    * `opts.import` (an existing migration's id, `<target host>:<port>/<migrationName>`) adopts that
@@ -229,6 +296,8 @@ function migrationProps(args: PgMigrationArgs, opts: pulumi.CustomResourceOption
     ...args,
     source: withSecretPassword(args.source),
     target: withSecretPassword(args.target),
+    // azure-native's passwords: the whole object secret (its users with them), as azure-native stores it
+    secretParameters: args.secretParameters === undefined ? undefined : pulumi.secret(args.secretParameters),
     // The host receives no timeouts, so the provider enforces them from this input (diff ignores it).
     customTimeouts: opts.customTimeouts ? { ...opts.customTimeouts } : undefined,
     importId,

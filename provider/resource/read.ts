@@ -9,7 +9,7 @@ import { inputsOf } from './inputs';
 import { migrationOutputs } from './outputs';
 import { stdoutWriter } from './progress';
 import { redactingWriter } from './redact';
-import { parseMigrationId, toMigrationSpec } from './inputSchema';
+import { MIGRATION_ID_FORMS, parseMigrationId, toMigrationSpec } from './inputSchema';
 
 type Props = Record<string, unknown>;
 
@@ -39,9 +39,9 @@ export async function read(id: string, props: Props, options: OperationOptions =
  */
 async function readById(id: string, props: Props): Promise<{ id: string; props: Props }> {
   const parsed = parseMigrationId(id);
-  if (!parsed) throw new Error(`id: "${id}" is not a migration id, <target host>:<port>/<migrationName>`);
+  if (!parsed) throw new Error(`id: "${id}" is not a migration id, ${MIGRATION_ID_FORMS}`);
   const access = (typeof props.target === 'object' && props.target !== null ? props.target : {}) as Props;
-  const target: Props = { host: parsed.host, port: parsed.port };
+  const target: Props = { host: parsed.host, port: parsed.port, ...(parsed.user ? { user: parsed.user } : {}) };
   for (const key of ACCESS_KEYS) if (access[key] !== undefined && access[key] !== null) target[key] = access[key];
   const checked = engine.serverSpecSchema.safeParse(target);
   if (!checked.success) {
@@ -50,7 +50,8 @@ async function readById(id: string, props: Props): Promise<{ id: string; props: 
   }
   const status = await engine.showMigration(checked.data, parsed.migrationName);
   if (!status) return { id: '', props: {} };
-  return { id, props: migrationOutputs(inputsFromCatalog(status, target), status) };
+  const azure = { resourceGroupName: parsed.resourceGroupName, serverName: parsed.serverName };
+  return { id, props: migrationOutputs({ ...inputsFromCatalog(status, target), ...dropUnset(azure) }, status) };
 }
 
 /** The inputs a migration was created with, as far as the catalog keeps them (no passwords). */
@@ -60,4 +61,8 @@ function inputsFromCatalog(status: MigrationStatus, access: Props): Props {
     ...spec,
     target: { ...(spec.target as Props), ...access },
   };
+}
+
+function dropUnset(value: Props): Props {
+  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined));
 }

@@ -6,7 +6,7 @@ import { parseCli } from '../../provider/cli/args';
 import { compileQuery, formatResult, formatTsv } from '../../provider/cli/format';
 import { loadProperties } from '../../provider/cli/files';
 import { applyTargetFlags } from '../../provider/cli/propertyFlags';
-import { parseServerHosts, serverAddress, serverNameOf } from '../../provider/cli/serverName';
+import { parseServerHosts, serverAddress, serverNameOf } from '../../provider/azure/serverName';
 import { CONTROL_SCHEMA_VERSION, PgferryError } from '../../provider/engine';
 import { runCli } from './helpers';
 

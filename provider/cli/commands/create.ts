@@ -11,7 +11,7 @@ import {
 } from '../../engine';
 import type { CliArgs } from '../args';
 import { loadProperties } from '../files';
-import { info } from '../log';
+import { info, warn } from '../log';
 import { specFromProperties, targetFromInputs } from '../properties';
 import { isObject } from '../propertyFlags';
 import { migrationResult, printResult } from '../result';
@@ -38,11 +38,20 @@ function azureProperty(body: unknown, key: string): unknown {
 /** What the az command line said that the engine does not act on, kept for `show`'s id and properties. */
 async function recordAzureContext(args: CliArgs, spec: MigrationSpec, body: unknown): Promise<void> {
   const sourceType = azureProperty(body, 'sourceType');
+  const runtime = azureProperty(body, 'migrationInstanceResourceId') ?? azureProperty(body, 'migrationRuntimeResourceId');
+  if (typeof runtime === 'string') {
+    warn(
+      `migrationInstanceResourceId: recorded, not used: pgferry runs the migration on this machine (or on \`pgferry agent\` workers near the target with --runtime agents), not on an Azure runtime server`,
+    );
+  }
   const context: AzureContext = {
     ...(args.subscription ? { subscription: args.subscription } : {}),
     ...(args.resourceGroup ? { resourceGroup: args.resourceGroup } : {}),
     ...(args.server ? { server: args.server } : {}),
     ...(typeof sourceType === 'string' ? { sourceType } : {}),
+    ...(typeof runtime === 'string' ? { migrationInstanceResourceId: runtime } : {}),
+    ...(args.location ? { location: args.location } : {}),
+    ...(args.tags ? { tags: args.tags } : {}),
     migrateRoles: spec.migrateRoles,
   };
   const store = new ControlStore(spec.target);

@@ -6,6 +6,7 @@ import type { CliArgs } from '../args';
 import { migrationSpecOf, notFound } from '../migrationSpecOf';
 import { migrationListResult, migrationResult, printResult } from '../result';
 import { onTarget, resolveTarget } from '../target';
+import { warn } from '../log';
 
 async function withSource(args: CliArgs, status: MigrationStatus): Promise<MigrationStatus> {
   if (status.mode !== 'Online' || !status.databases.some((d) => d.names && d.state !== 'Succeeded')) return status;
@@ -17,6 +18,8 @@ async function withSource(args: CliArgs, status: MigrationStatus): Promise<Migra
 }
 
 export async function showCommand(args: CliArgs): Promise<number> {
+  // az's --level asks Azure for less (Summary) or as much (Default, Full) detail; pgferry has all of it at hand
+  if (args.level === 'Summary') warn('--level Summary: pgferry prints the full details (Summary is not a shorter form here)');
   const target = await resolveTarget(args);
   const recorded = await onTarget(target, () => showMigration(target, args.name!));
   if (!recorded) throw notFound(args.name!);

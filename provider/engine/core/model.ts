@@ -307,6 +307,11 @@ export interface AzureContext {
   readonly server?: string;
   readonly sourceType?: string;
   readonly migrateRoles?: boolean;
+  /** Azure's runtime server for private networks (migrationInstanceResourceId): recorded, not used. */
+  readonly migrationInstanceResourceId?: string;
+  /** The target server's location and tags as the Pulumi program gave them (azure-native's inputs). */
+  readonly location?: string;
+  readonly tags?: Readonly<Record<string, string>>;
 }
 
 /** What `show` returns: one object, the same for the CLI's JSON and the Pulumi outputs. */

@@ -1,0 +1,195 @@
+// azure-native Migration's inputs that name servers and Azure resources (API 2025-08-01:
+// resourceGroupName, serverName, sourceDbServerResourceId, the FQDNs, secretParameters, location,
+// tags; azure-native 2.x's targetDbServerName), read at `check` into pgferry's `source` and
+// `target` by the reading the CLI gives an Azure body (provider/azure/body.ts), so an azure-native
+// program runs with only its class changed. Passwords stay under secretParameters (a Pulumi secret
+// in state, PgMigration makes it one) and join the spec only when it is built (toSpecInput).
+// Pure: the environment (PGFERRY_SERVER_HOSTS) is an argument.
+import { azureServers, isObject, readAzureProperties } from '../azure/body';
+import { serverAddress } from '../azure/serverName';
+import { isPgferryError } from '../engine';
+import type { CheckFailure } from './inputSchema';
+
+type Props = Record<string, unknown>;
+
+/** azure-native inputs read into source and target, or recorded; none is a field of the spec. */
+export const AZURE_NATIVE_KEYS = [
+  'resourceGroupName',
+  'serverName',
+  'targetDbServerName',
+  'location',
+  'tags',
+  'sourceDbServerResourceId',
+  'sourceDbServerFullyQualifiedDomainName',
+  'targetDbServerFullyQualifiedDomainName',
+  'secretParameters',
+  'migrationRuntimeResourceId',
+] as const;
+
+/** The inputs that are read as Azure's properties body (its keys, camelCase as azure-native spells them). */
+const PROPERTY_KEYS = [
+  'sourceDbServerResourceId',
+  'sourceDbServerFullyQualifiedDomainName',
+  'targetDbServerFullyQualifiedDomainName',
+  'secretParameters',
+] as const;
+
+/** The server fields that say which server and role; compared when both spellings are given. */
+const IDENTITY = ['host', 'port', 'user'] as const;
+
+function given(value: unknown): boolean {
+  return value !== undefined && value !== null;
+}
+
+export interface AzureNativeServers {
+  readonly inputs: Props;
+  readonly failures: CheckFailure[];
+  /** Spec path (`source.host`, `target`) → the input the user wrote it as, for messages. */
+  readonly fieldNames: Readonly<Record<string, string>>;
+}
+
+/** The target server's name: serverName (API 2025-08-01) or targetDbServerName (azure-native 2.x). */
+function serverNameOf(inputs: Props, failures: CheckFailure[]): { name?: string; field: string } {
+  const a = inputs.serverName;
+  const b = inputs.targetDbServerName;
+  if (given(a) && given(b) && a !== b) {
+    failures.push({
+      property: 'serverName',
+      reason: `serverName: given as ${JSON.stringify(a)} and targetDbServerName as ${JSON.stringify(b)}; they name one server (azure-native 3.x and 2.x): give one of them`,
+    });
+  }
+  if (given(a)) return typeof a === 'string' ? { name: a, field: 'serverName' } : { field: 'serverName' };
+  if (given(b)) return typeof b === 'string' ? { name: b, field: 'targetDbServerName' } : { field: 'targetDbServerName' };
+  return { field: 'serverName' };
+}
+
+/**
+ * Fills `source` and `target` from azure-native's inputs, as the CLI reads the same keys in a body:
+ * the source from sourceDbServerResourceId (`host:port@user`; an Azure resource id only beside
+ * sourceDbServerFullyQualifiedDomainName and secretParameters.sourceServerUsername), the target
+ * from targetDbServerFullyQualifiedDomainName, else from serverName as the CLI reads `--name`
+ * (PGFERRY_SERVER_HOSTS, else SERVER.postgres.database.azure.com), its user from
+ * secretParameters.targetServerUsername or the PGFERRY_SERVER_HOSTS entry. Both spellings of a
+ * server given with different values is a failure naming the two; values not known yet are not judged.
+ */
+export function withAzureNativeServers(
+  inputs: Props,
+  unknown: (value: unknown) => boolean,
+  env: NodeJS.ProcessEnv = process.env,
+): AzureNativeServers {
+  const out: Props = { ...inputs };
+  const failures: CheckFailure[] = [];
+  const fieldNames: Record<string, string> = {};
+  const server = serverNameOf(inputs, failures);
+  const picked = Object.fromEntries(PROPERTY_KEYS.filter((k) => given(inputs[k])).map((k) => [k, inputs[k]]));
+  if (Object.keys(picked).length === 0 && server.name === undefined) return { inputs: out, failures, fieldNames };
+  if (unknown(picked) || (given(inputs[server.field]) && unknown(inputs[server.field]))) {
+    // not known until up: the servers are judged then
+    if (!given(out.source) && given(picked.sourceDbServerResourceId)) out.source = picked.sourceDbServerResourceId;
+    if (!given(out.target))
+      out.target = unknown(inputs[server.field]) ? inputs[server.field] : picked.targetDbServerFullyQualifiedDomainName;
+    return { inputs: out, failures, fieldNames };
+  }
+  let servers;
+  try {
+    const { p, at } = readAzureProperties(picked, '');
+    servers = azureServers(p, at, 'target');
+  } catch (error) {
+    if (!isPgferryError(error)) throw error;
+    failures.push({ property: error.field ?? 'sourceDbServerResourceId', reason: error.message });
+    return { inputs: out, failures, fieldNames };
+  }
+  const fromId = given(picked.sourceDbServerResourceId) || given(picked.sourceDbServerFullyQualifiedDomainName);
+  const source = withoutPassword(servers.source);
+  if (fromId || given(source.user)) {
+    for (const key of IDENTITY) if (servers.fieldNames[`source.${key}`]) fieldNames[`source.${key}`] = servers.fieldNames[`source.${key}`]!;
+    fieldNames.source = 'sourceDbServerResourceId';
+    merge(out, 'source', source, servers.fieldNames, failures, unknown);
+  }
+
+  const target: Props = withoutPassword(servers.target);
+  if (!given(target.host) && server.name !== undefined) {
+    let address;
+    try {
+      address = serverAddress(server.name, env);
+    } catch (error) {
+      if (!isPgferryError(error)) throw error;
+      failures.push({ property: server.field, reason: `${server.field}: ${error.message}` });
+      return { inputs: out, failures, fieldNames };
+    }
+    target.host = address.host;
+    if (address.port !== undefined) target.port = address.port;
+    if (!given(target.user) && address.user !== undefined) target.user = address.user;
+    fieldNames['target.host'] = server.field;
+    fieldNames['target.port'] = server.field;
+    fieldNames.target = server.field;
+  } else if (given(target.host)) {
+    fieldNames['target.host'] = 'targetDbServerFullyQualifiedDomainName';
+    fieldNames.target = 'targetDbServerFullyQualifiedDomainName';
+  }
+  if (servers.fieldNames['target.user'] && given(servers.target.user)) fieldNames['target.user'] = servers.fieldNames['target.user'];
+  if (given(target.host) || given(target.user)) {
+    if (!given(inputs.target) && !given(target.user)) {
+      failures.push({
+        property: 'secretParameters.targetServerUsername',
+        reason: `secretParameters.targetServerUsername: required: pgferry cannot ask Azure for the administrator login of ${server.name === undefined ? `"${String(target.host)}"` : `server "${server.name}"`}; give the target user here, or map the server in PGFERRY_SERVER_HOSTS as ${server.name ?? 'NAME'}=USER@HOST[:PORT]`,
+      });
+    }
+    merge(out, 'target', target, servers.fieldNames, failures, unknown);
+  }
+  return { inputs: out, failures, fieldNames };
+}
+
+function withoutPassword(server: Props): Props {
+  const { password: _password, ...rest } = server;
+  void _password;
+  return rest;
+}
+
+/** `side` from azure-native's inputs, or pgferry's own `side` when given: the two must agree. */
+function merge(
+  out: Props,
+  side: 'source' | 'target',
+  mapped: Props,
+  names: Readonly<Record<string, string>>,
+  failures: CheckFailure[],
+  unknown: (value: unknown) => boolean,
+): void {
+  const ours = out[side];
+  if (!isObject(ours)) {
+    if (!given(ours)) out[side] = mapped;
+    return;
+  }
+  const merged: Props = { ...ours };
+  for (const key of IDENTITY) {
+    const a = mapped[key];
+    const b = ours[key];
+    if (!given(a)) continue;
+    if (!given(b)) merged[key] = a;
+    else if (!unknown(b) && a !== b) {
+      const azure = names[`${side}.${key}`] ?? (side === 'source' ? 'sourceDbServerResourceId' : 'serverName');
+      failures.push({
+        property: azure,
+        reason: `${azure}: gives ${side}.${key} ${JSON.stringify(a)} and ${side}.${key} is ${JSON.stringify(b)}; they are one server under two names (azure-native's and pgferry's): give one of them`,
+      });
+    }
+  }
+  out[side] = merged;
+}
+
+/** The passwords of secretParameters.adminCredentials, for the spec (never stored anywhere else). */
+export function withSecretParameters(inputs: Props): Props {
+  const secrets = inputs.secretParameters;
+  if (!isObject(secrets)) return inputs;
+  const admin = isObject(secrets.adminCredentials) ? secrets.adminCredentials : {};
+  const out: Props = { ...inputs };
+  for (const [side, key] of [
+    ['source', 'sourceServerPassword'],
+    ['target', 'targetServerPassword'],
+  ] as const) {
+    const password = admin[key];
+    const server = out[side];
+    if (typeof password === 'string' && isObject(server) && !given(server.password)) out[side] = { ...server, password };
+  }
+  return out;
+}
