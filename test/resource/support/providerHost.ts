@@ -256,10 +256,11 @@ export interface ProtocolSession {
   readonly host: ProviderHost;
 }
 
-export async function openProtocolSession(): Promise<ProtocolSession> {
+/** `env`: the provider host's environment beside the test's (as `pulumi up` passes its own on). */
+export async function openProtocolSession(env: NodeJS.ProcessEnv = {}): Promise<ProtocolSession> {
   const provider = await serializedProvider();
   const program = await makeProgramDir();
-  const host = await startProviderHost(program.dir);
+  const host = await startProviderHost(program.dir, env);
   await host.configure({});
   return { provider, program, host };
 }
@@ -281,13 +282,17 @@ export function secretLeaks(host: ProviderHost, secrets: readonly string[]): str
   return leaks;
 }
 
-/** Drops `password` under any `source`/`target` key (the secret inputs' own names). */
+/**
+ * Drops `password` under any `source`/`target` key and the whole `secretParameters` (the secret
+ * inputs' own names: PgMigration makes them secrets, and the engine keeps their echo secret).
+ */
 function withoutServerPasswords(value: unknown, key = ''): unknown {
   if (Array.isArray(value)) return value.map((v) => withoutServerPasswords(v));
   if (value && typeof value === 'object') {
     const out: Record<string, unknown> = {};
     for (const [k, v] of Object.entries(value)) {
       if (k === 'password' && (key === 'source' || key === 'target')) continue;
+      if (k === 'secretParameters') continue;
       out[k] = withoutServerPasswords(v, k);
     }
     return out;
