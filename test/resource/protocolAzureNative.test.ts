@@ -143,65 +143,7 @@ describe('protocol: an azure-native Migration program with only its class change
     });
   });
 
-  describe('online, with a per-database cutover', () => {
-    const NAME = 'exampleonline';
-    let id: string;
-    let outputs: Record<string, unknown>;
-    const args = (more: Record<string, unknown> = {}) => props(example(NAME, dbforpostgresql.MigrationMode.Online), more);
-
-    it('up copies and streams every database (overwriting the offline copies: overwriteDbsInTarget "True")', async () => {
-      const checked = await host.check({}, args());
-      assert.deepEqual(checked.failures, []);
-      const created = await host.create(checked.inputs);
-      ({ id } = created);
-      outputs = created.properties;
-      assert.equal(outputs.subState, 'WaitingForCutoverTrigger', String(outputs.message));
-    });
-
-    it('triggerCutover "True" with dbsToTriggerCutoverOn cuts over that database only; the others stream on', async () => {
-      for (const db of DATABASES) await source.query(`INSERT INTO customers (email) VALUES ('before-cutover@example.com')`, [], db);
-      const news = (
-        await host.check(
-          outputs,
-          args({ triggerCutover: dbforpostgresql.TriggerCutover.True, dbsToTriggerCutoverOn: ['exampledatabase1'] }),
-        )
-      ).inputs;
-      const diff = await host.diff(id, outputs, news);
-      assert.deepEqual(diff.replaces, []);
-      const updated = await host.update(id, outputs, news);
-      outputs = updated.properties;
-      const details = outputs.databaseDetails as { database: string; state: string }[];
-      assert.deepEqual(
-        details.map((d) => [d.database, d.state]),
-        [
-          ['exampledatabase1', 'Succeeded'],
-          ['exampledatabase2', 'WaitingForCutoverTrigger'],
-          ['exampledatabase3', 'WaitingForCutoverTrigger'],
-          ['exampledatabase4', 'WaitingForCutoverTrigger'],
-        ],
-      );
-      assert.equal(await onTarget('exampledatabase1', 'before-cutover@example.com'), 1, 'the last change is on the target');
-      assert.deepEqual(await fingerprint(target, 'exampledatabase1'), await fingerprint(source, 'exampledatabase1'));
-      // the others still stream: a change made now reaches the target
-      await source.query(`INSERT INTO customers (email) VALUES ('streamed@example.com')`, [], 'exampledatabase2');
-      await until('exampledatabase2 receives the change', async () =>
-        (await onTarget('exampledatabase2', 'streamed@example.com')) === 1 ? true : undefined,
-      );
-      const status = outputs.currentStatus as { currentSubStateDetails: { dbDetails: Record<string, { migrationState: string }> } };
-      assert.equal(status.currentSubStateDetails.dbDetails.exampledatabase1!.migrationState, 'Succeeded');
-    });
-
-    it('triggerCutover "True" alone then cuts over the rest; every database reads back as the source', async () => {
-      for (const db of DATABASES.slice(1)) await source.query(`INSERT INTO customers (email) VALUES ('last@example.com')`, [], db);
-      const news = (await host.check(outputs, args({ triggerCutover: dbforpostgresql.TriggerCutover.True }))).inputs;
-      const updated = await host.update(id, outputs, news);
-      outputs = updated.properties;
-      assert.equal(outputs.state, 'Succeeded', String(outputs.message));
-      for (const db of DATABASES) assert.deepEqual(await fingerprint(target, db), await fingerprint(source, db), db);
-      for (const db of DATABASES.slice(1)) assert.equal(await onTarget(db, 'last@example.com'), 1, db);
-      await host.delete(id, outputs);
-    });
-  });
+  describe('online, with a per-database cutover', onlineTests);
 
   // a describe of its own, so it runs after both above
   describe('secrets', () => {
@@ -211,3 +153,61 @@ describe('protocol: an azure-native Migration program with only its class change
     });
   });
 });
+
+/** The same example with migrationMode Online: a per-database cutover, then the rest. */
+function onlineTests(): void {
+  const NAME = 'exampleonline';
+  let id: string;
+  let outputs: Record<string, unknown>;
+  const args = (more: Record<string, unknown> = {}) => props(example(NAME, dbforpostgresql.MigrationMode.Online), more);
+
+  it('up copies and streams every database (overwriting the offline copies: overwriteDbsInTarget "True")', async () => {
+    const checked = await host.check({}, args());
+    assert.deepEqual(checked.failures, []);
+    const created = await host.create(checked.inputs);
+    ({ id } = created);
+    outputs = created.properties;
+    assert.equal(outputs.subState, 'WaitingForCutoverTrigger', String(outputs.message));
+  });
+
+  it('triggerCutover "True" with dbsToTriggerCutoverOn cuts over that database only; the others stream on', async () => {
+    for (const db of DATABASES) await source.query(`INSERT INTO customers (email) VALUES ('before-cutover@example.com')`, [], db);
+    const news = (
+      await host.check(outputs, args({ triggerCutover: dbforpostgresql.TriggerCutover.True, dbsToTriggerCutoverOn: ['exampledatabase1'] }))
+    ).inputs;
+    const diff = await host.diff(id, outputs, news);
+    assert.deepEqual(diff.replaces, []);
+    const updated = await host.update(id, outputs, news);
+    outputs = updated.properties;
+    const details = outputs.databaseDetails as { database: string; state: string }[];
+    assert.deepEqual(
+      details.map((d) => [d.database, d.state]),
+      [
+        ['exampledatabase1', 'Succeeded'],
+        ['exampledatabase2', 'WaitingForCutoverTrigger'],
+        ['exampledatabase3', 'WaitingForCutoverTrigger'],
+        ['exampledatabase4', 'WaitingForCutoverTrigger'],
+      ],
+    );
+    assert.equal(await onTarget('exampledatabase1', 'before-cutover@example.com'), 1, 'the last change is on the target');
+    assert.deepEqual(await fingerprint(target, 'exampledatabase1'), await fingerprint(source, 'exampledatabase1'));
+    // the others still stream: a change made now reaches the target
+    await source.query(`INSERT INTO customers (email) VALUES ('streamed@example.com')`, [], 'exampledatabase2');
+    await until('exampledatabase2 receives the change', async () =>
+      (await onTarget('exampledatabase2', 'streamed@example.com')) === 1 ? true : undefined,
+    );
+    const status = outputs.currentStatus as { currentSubStateDetails: { dbDetails: Record<string, { migrationState: string }> } };
+    assert.equal(status.currentSubStateDetails.dbDetails.exampledatabase1!.migrationState, 'Succeeded');
+  });
+
+  it('triggerCutover "True" alone then cuts over the rest; every database reads back as the source', async () => {
+    for (const db of DATABASES.slice(1)) await source.query(`INSERT INTO customers (email) VALUES ('last@example.com')`, [], db);
+    const news = (await host.check(outputs, args({ triggerCutover: dbforpostgresql.TriggerCutover.True }))).inputs;
+    const updated = await host.update(id, outputs, news);
+    outputs = updated.properties;
+    assert.equal(outputs.state, 'Succeeded', String(outputs.message));
+    for (const db of DATABASES) assert.deepEqual(await fingerprint(target, db), await fingerprint(source, db), db);
+    for (const db of DATABASES.slice(1)) assert.equal(await onTarget(db, 'last@example.com'), 1, db);
+    await host.delete(id, outputs);
+  });
+}
