@@ -163,12 +163,17 @@ export interface AzureMigrationResource {
   readonly id: string;
   readonly name: string;
   readonly type: string;
+  /** As create recorded them (--location, --tags; azure-native's inputs). */
+  readonly location: string | null;
+  readonly tags: Readonly<Record<string, string>> | null;
   readonly properties: {
     readonly migrationId: string | null;
     readonly currentStatus: AzureCurrentStatus;
     readonly migrationMode: string;
     readonly migrationOption: string;
     readonly sourceType: string | null;
+    /** Recorded, not used: Azure's runtime server for private networks. */
+    readonly migrationInstanceResourceId: string | null;
     readonly sslMode: string | null;
     readonly sourceDbServerResourceId: string | null;
     readonly sourceDbServerFullyQualifiedDomainName: string | null;
@@ -285,12 +290,15 @@ export function toAzureResource(status: MigrationStatus, scope: ArmScope = {}, f
     id: `${serverResourceId(resolved, server)}/migrations/${status.name}`,
     name: status.name,
     type: MIGRATION_RESOURCE_TYPE,
+    location: recorded.location ?? null,
+    tags: recorded.tags ?? null,
     properties: {
       migrationId: status.instance ?? null,
       currentStatus: azureCurrentStatus(status),
       migrationMode: status.mode,
       migrationOption: status.option,
       sourceType: recorded.sourceType ?? null,
+      migrationInstanceResourceId: recorded.migrationInstanceResourceId ?? null,
       sslMode: source.sslMode ? azureSpelling('sslMode', source.sslMode) : null,
       sourceDbServerResourceId: source.host
         ? `${source.host.includes(':') ? `[${source.host}]` : source.host}:${source.port}@${source.user}`

@@ -108,18 +108,19 @@ export function withAzureNativeServers(
   }
 
   const target: Props = withoutPassword(servers.target);
-  if (!given(target.host) && server.name !== undefined) {
-    let address;
-    try {
-      address = serverAddress(server.name, env);
-    } catch (error) {
-      if (!isPgferryError(error)) throw error;
-      failures.push({ property: server.field, reason: `${server.field}: ${error.message}` });
-      return { inputs: out, failures, fieldNames };
-    }
+  let address;
+  try {
+    address = server.name === undefined ? undefined : serverAddress(server.name, env);
+  } catch (error) {
+    if (!isPgferryError(error)) throw error;
+    failures.push({ property: server.field, reason: `${server.field}: ${error.message}` });
+    return { inputs: out, failures, fieldNames };
+  }
+  // the user PGFERRY_SERVER_HOSTS gives the server, wherever its address comes from
+  if (!given(target.user) && address?.user !== undefined) target.user = address.user;
+  if (!given(target.host) && address !== undefined) {
     target.host = address.host;
     if (address.port !== undefined) target.port = address.port;
-    if (!given(target.user) && address.user !== undefined) target.user = address.user;
     fieldNames['target.host'] = server.field;
     fieldNames['target.port'] = server.field;
     fieldNames.target = server.field;

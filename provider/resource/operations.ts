@@ -123,6 +123,7 @@ export async function create(inputs: Props, options: OperationOptions = {}): Pro
     } else {
       status = await startWork(spec, timeoutMs, options);
     }
+    if (!existing) await recordAzureContext(spec, inputs, options);
     if (spec.mode === 'Online' && inputs.cutover === true && isWaitingForCutover(status)) {
       status = await cutover(spec, timeoutMs, options);
     }
@@ -131,6 +132,39 @@ export async function create(inputs: Props, options: OperationOptions = {}): Pro
     throw await asFailure(spec, recorded, timeoutHint(error, spec, 'create', timeoutMs), 'create');
   }
   return { id, outs: settle(spec, inputs, status) };
+}
+
+const text = (value: unknown): string | undefined => (typeof value === 'string' && value !== '' ? value : undefined);
+
+/**
+ * azure-native's inputs that pgferry records without acting on them, kept in the catalog beside the
+ * migration (as `pgferry create` keeps az's), so `pgferry show` prints the same ARM id and properties.
+ */
+async function recordAzureContext(spec: MigrationSpec, inputs: Props, options: OperationOptions): Promise<void> {
+  const runtime = text(inputs.migrationInstanceResourceId) ?? text(inputs.migrationRuntimeResourceId);
+  const tags = inputs.tags !== null && typeof inputs.tags === 'object' ? (inputs.tags as Record<string, string>) : undefined;
+  const context: engine.AzureContext = {
+    ...(text(inputs.resourceGroupName) ? { resourceGroup: text(inputs.resourceGroupName) } : {}),
+    ...((text(inputs.serverName) ?? text(inputs.targetDbServerName))
+      ? { server: text(inputs.serverName) ?? text(inputs.targetDbServerName) }
+      : {}),
+    ...(text(inputs.sourceType) ? { sourceType: text(inputs.sourceType) } : {}),
+    ...(runtime ? { migrationInstanceResourceId: runtime } : {}),
+    ...(text(inputs.location) ? { location: text(inputs.location) } : {}),
+    ...(tags ? { tags } : {}),
+    migrateRoles: spec.migrateRoles,
+  };
+  if (runtime) {
+    (options.write ?? stdoutWriter)(
+      `${spec.migrationName}: migrationInstanceResourceId recorded, not used: pgferry runs the migration where pulumi up runs (runtime: agents runs it on pgferry agent workers near the target)`,
+    );
+  }
+  const store = new engine.ControlStore(spec.target);
+  try {
+    await store.setAzureContext(spec.migrationName, context);
+  } finally {
+    await store.close();
+  }
 }
 
 /** Refuses to record someone else's migration, and (importId) to start one where one was expected. */

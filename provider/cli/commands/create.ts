@@ -1,6 +1,7 @@
 // `pgferry create` and `pgferry resume`: validate the file and flags before touching any server,
 // then hand the migration to a detached runner, optionally waiting for its outcome.
 import {
+  inputError,
   ControlStore,
   PgferryError,
   resumeMigration,
@@ -10,6 +11,7 @@ import {
   type MigrationSpec,
 } from '../../engine';
 import type { CliArgs } from '../args';
+import { serverNameOf } from '../../azure/serverName';
 import { loadProperties } from '../files';
 import { info, warn } from '../log';
 import { specFromProperties, targetFromInputs } from '../properties';
@@ -22,9 +24,26 @@ import { waitDone, waitExitCode, waitWithProgress } from '../wait';
 async function specFromArgs(args: CliArgs): Promise<{ spec: MigrationSpec; body: unknown }> {
   const body = await loadProperties(args.properties!);
   const spec = specFromProperties(body, propertyFlags(args));
+  refuseServerAsMigrationName(args, spec);
   registerServerSecrets(spec.source, spec.target);
   describeTarget(args, spec.target);
   return { spec, body };
+}
+
+/**
+ * `create --name SERVER` without --migration-name is az's older form: az before 2.86 read --name as
+ * the server and named the migration with a new UUID (azure-cli's migration_create_func:
+ * `migration_name = str(uuid.uuid4())`). pgferry reads --name alone as the migration (az 2.86+);
+ * when it is the name of the target server itself, that reading is surely not what was meant.
+ */
+function refuseServerAsMigrationName(args: CliArgs, spec: MigrationSpec): void {
+  if (args.nameFlag !== '--name' || args.server !== undefined || args.name === undefined) return;
+  if (serverNameOf(spec.target.host).toLowerCase() !== args.name.toLowerCase()) return;
+  throw inputError(
+    'USAGE',
+    '--name',
+    `--name: "${args.name}" is the target server's name, not a migration's: give the migration's name with --migration-name (az before 2.86 named it with a new UUID; pgferry requires a name), or --server-name for the server`,
+  );
 }
 
 /** A key of the Azure body's properties, matched case-insensitively as az matches it. */

@@ -1,0 +1,202 @@
+// azure-native Migration's server inputs (sourceDbServerResourceId, the FQDNs, secretParameters,
+// serverName / targetDbServerName) read once by provider/azure/body.ts: every form through
+// PgMigration's check and, where az's body has the same key, through the CLI's reading of a body,
+// both reaching the same source and target; failures named as the program wrote the input; the
+// passwords kept under secretParameters until the spec is built; the ARM migration id read as
+// PgMigration.get takes it; az's added flags. Pure: no server.
+import assert from 'node:assert/strict';
+import { parseCli } from '../../provider/cli/args';
+import { specFromProperties } from '../../provider/cli/properties';
+import { PgferryError } from '../../provider/engine';
+import { withAzureNativeServers } from '../../provider/resource/azureNative';
+import { parseMigrationId, toMigrationSpec } from '../../provider/resource/inputSchema';
+import { check } from '../../provider/resource/operations';
+
+const ENV = { PGFERRY_SERVER_HOSTS: 'exampleserver=pgadmin@10.1.0.5:6432' };
+const ARM_SOURCE =
+  '/subscriptions/ffffffff-ffff-ffff-ffff-ffffffffffff/resourceGroups/rg/providers/Microsoft.DBForPostgreSql/servers/examplesource';
+const isCode = (code: string) => (e: unknown) => e instanceof PgferryError && e.code === code;
+
+/** Azure's example with only the servers varying. */
+const BASE = {
+  migrationName: 'examplemigration',
+  dbsToMigrate: ['db1'],
+  resourceGroupName: 'exampleresourcegroup',
+  location: 'eastus',
+  secretParameters: { adminCredentials: { sourceServerPassword: 'src-pw', targetServerPassword: 'dst-pw' } },
+};
+
+const never = () => false;
+
+function servers(inputs: Record<string, unknown>) {
+  return withAzureNativeServers({ ...BASE, ...inputs }, never, ENV);
+}
+
+/** The CLI's reading of the same keys in an az body (the target flags as az gives them). */
+function viaCli(properties: Record<string, unknown>) {
+  const { dbsToMigrate, secretParameters, location } = BASE;
+  return specFromProperties(
+    { properties: { dbsToMigrate, secretParameters, ...properties }, location },
+    { name: 'examplemigration', target: { user: 'pgadmin' } },
+  );
+}
+
+describe("azure-native's server inputs, read once for the CLI and PgMigration", () => {
+  it('reads every form of the source as the CLI reads it in a body', () => {
+    const forms: [Record<string, unknown>, { host: string; port: number; user: string }][] = [
+      [{ sourceDbServerResourceId: '10.0.0.4:5432@postgres' }, { host: '10.0.0.4', port: 5432, user: 'postgres' }],
+      [{ sourceDbServerResourceId: 'src.example.com:6000@app' }, { host: 'src.example.com', port: 6000, user: 'app' }],
+      [{ sourceDbServerResourceId: '[::1]:5433@u' }, { host: '::1', port: 5433, user: 'u' }],
+      [
+        { sourceDbServerResourceId: '10.0.0.4:5432@postgres', sourceDbServerFullyQualifiedDomainName: 'custom.dns' },
+        { host: 'custom.dns', port: 5432, user: 'postgres' },
+      ],
+      [
+        {
+          sourceDbServerResourceId: ARM_SOURCE,
+          sourceDbServerFullyQualifiedDomainName: 'examplesource.postgres.database.azure.com',
+          secretParameters: { ...BASE.secretParameters, sourceServerUsername: 'admin@examplesource' },
+        },
+        { host: 'examplesource.postgres.database.azure.com', port: 5432, user: 'admin@examplesource' },
+      ],
+    ];
+    for (const [inputs, expected] of forms) {
+      const read = servers({ ...inputs, serverName: 'exampleserver' });
+      assert.deepEqual(read.failures, [], JSON.stringify(inputs));
+      const source = read.inputs.source as Record<string, unknown>;
+      assert.deepEqual({ host: source.host, port: source.port, user: source.user }, expected, JSON.stringify(inputs));
+      assert.equal(source.password, undefined, 'the password stays in secretParameters');
+      const cli = viaCli({ ...inputs, targetDbServerFullyQualifiedDomainName: 'dst.example.com' }).source;
+      assert.deepEqual({ host: cli.host, port: cli.port, user: cli.user }, expected, `CLI ${JSON.stringify(inputs)}`);
+      assert.equal(cli.password, 'src-pw', 'the CLI spec has it');
+    }
+  });
+
+  it('refuses an Azure resource id of the source without the FQDN and the user, in both readers, saying what to give', () => {
+    const read = servers({ sourceDbServerResourceId: ARM_SOURCE, serverName: 'exampleserver' });
+    assert.equal(read.failures.length, 1);
+    assert.equal(read.failures[0]!.property, 'sourceDbServerResourceId');
+    assert.match(
+      read.failures[0]!.reason,
+      /names no address .* give sourceDbServerFullyQualifiedDomainName and secretParameters\.sourceServerUsername/,
+    );
+    assert.throws(
+      () => viaCli({ sourceDbServerResourceId: ARM_SOURCE, targetDbServerFullyQualifiedDomainName: 'dst' }),
+      (e: unknown) => isCode('INVALID_RESOURCE_ID')(e) && /properties\.sourceDbServerResourceId/.test((e as Error).message),
+    );
+  });
+
+  it('finds the target from serverName, targetDbServerName or the FQDN, with the user from secretParameters or the mapping', () => {
+    const mapped = servers({ sourceDbServerResourceId: 'h:5432@u', serverName: 'exampleserver' });
+    assert.deepEqual(mapped.failures, []);
+    assert.deepEqual(mapped.inputs.target, { host: '10.1.0.5', port: 6432, user: 'pgadmin' });
+    const older = servers({ sourceDbServerResourceId: 'h:5432@u', targetDbServerName: 'ExampleServer' });
+    assert.deepEqual(older.inputs.target, mapped.inputs.target, "azure-native 2.x's name, any case");
+    const azure = servers({
+      sourceDbServerResourceId: 'h:5432@u',
+      serverName: 'myserver',
+      secretParameters: { ...BASE.secretParameters, targetServerUsername: 'admin1' },
+    });
+    assert.deepEqual(azure.inputs.target, { host: 'myserver.postgres.database.azure.com', user: 'admin1' });
+    const fqdn = servers({
+      sourceDbServerResourceId: 'h:5432@u',
+      serverName: 'exampleserver',
+      targetDbServerFullyQualifiedDomainName: 'private.example.com',
+    });
+    assert.deepEqual(fqdn.inputs.target, { host: 'private.example.com', user: 'pgadmin' });
+  });
+
+  it('says what to give when nothing names the target user, and when two names disagree', () => {
+    const read = servers({ sourceDbServerResourceId: 'h:5432@u', serverName: 'other' });
+    assert.deepEqual(
+      read.failures.map((f) => f.property),
+      ['secretParameters.targetServerUsername'],
+    );
+    assert.match(read.failures[0]!.reason, /PGFERRY_SERVER_HOSTS as other=USER@HOST\[:PORT\]/);
+    const both = servers({ sourceDbServerResourceId: 'h:5432@u', serverName: 'exampleserver', targetDbServerName: 'x' });
+    assert.ok(both.failures.some((f) => f.property === 'serverName' && /targetDbServerName/.test(f.reason)));
+    const clash = servers({ sourceDbServerResourceId: 'h:5432@u', serverName: 'exampleserver', source: { host: 'other', user: 'u' } });
+    assert.ok(clash.failures.some((f) => f.property === 'sourceDbServerResourceId' && /source\.host/.test(f.reason)));
+    const agree = servers({
+      sourceDbServerResourceId: 'h:5432@u',
+      serverName: 'exampleserver',
+      source: { host: 'h', user: 'u', password: 'x' },
+    });
+    assert.deepEqual(agree.failures, []);
+  });
+
+  it('leaves values not known yet to up', () => {
+    const unknown = (v: unknown) => JSON.stringify(v).includes('UNKNOWN');
+    const read = withAzureNativeServers({ ...BASE, sourceDbServerResourceId: 'UNKNOWN', serverName: 'UNKNOWN' }, unknown, ENV);
+    assert.deepEqual(read.failures, []);
+  });
+
+  it('check names a failure as the program wrote the input, and joins the passwords only in the spec', async () => {
+    process.env.PGFERRY_SERVER_HOSTS = ENV.PGFERRY_SERVER_HOSTS;
+    try {
+      const inputs = { ...BASE, serverName: 'exampleserver', sourceDbServerResourceId: '10.0.0.4:5432@postgres' };
+      const checked = await check({}, inputs);
+      assert.deepEqual(checked.failures, []);
+      assert.equal((checked.inputs.target as Record<string, unknown>).password, undefined);
+      const spec = toMigrationSpec(checked.inputs);
+      assert.deepEqual([spec.source.password, spec.target.password], ['src-pw', 'dst-pw']);
+      const bad = await check({}, { ...inputs, triggerCutover: 'yes', migrationMode: 'sideways', sslMode: 'maybe', dbsToMigrate: [] });
+      assert.deepEqual(bad.failures.map((f) => f.property).sort(), ['dbsToMigrate', 'migrationMode', 'sslMode', 'triggerCutover']);
+      for (const f of bad.failures) assert.ok(f.reason.startsWith(`${f.property}: `), f.reason);
+      const port = await check({}, { ...inputs, sourceDbServerResourceId: '10.0.0.4:70000@postgres' });
+      assert.deepEqual(
+        port.failures.map((f) => f.property),
+        ['sourceDbServerResourceId'],
+      );
+    } finally {
+      delete process.env.PGFERRY_SERVER_HOSTS;
+    }
+  });
+
+  it('reads a migration id as PgMigration.get and import take it: its own, or the ARM id', () => {
+    assert.deepEqual(parseMigrationId('10.0.0.5:5432/m1', ENV), { host: '10.0.0.5', port: 5432, migrationName: 'm1' });
+    const arm = '/subscriptions/s/resourceGroups/rg/providers/Microsoft.DBforPostgreSQL/flexibleServers/exampleserver/migrations/m1';
+    assert.deepEqual(parseMigrationId(arm, ENV), {
+      host: '10.1.0.5',
+      port: 6432,
+      migrationName: 'm1',
+      user: 'pgadmin',
+      resourceGroupName: 'rg',
+      serverName: 'exampleserver',
+    });
+    assert.equal(parseMigrationId(arm.replace('exampleserver', 'srv'), {})?.host, 'srv.postgres.database.azure.com');
+    assert.equal(parseMigrationId('not an id', ENV), undefined);
+  });
+});
+
+describe("az's flags: -b, --ids, --tags, --location, show --level, --overwrite-dbs, --db-names", () => {
+  it('takes -b as --properties, and --tags and -l on create', () => {
+    const args = parseCli(
+      ['create', '--migration-name', 'm1', '-n', 'srv', '-b', 'body.json', '--tags', 'env=dev', 'team', '-l', 'eastus'],
+      {},
+    );
+    assert.equal(args.properties, 'body.json');
+    assert.deepEqual(args.tags, { env: 'dev', team: '' });
+    assert.equal(args.location, 'eastus');
+  });
+
+  it('reads --ids as the subscription, group, server and migration, and refuses it beside them', () => {
+    const id = '/subscriptions/s1/resourceGroups/rg1/providers/Microsoft.DBforPostgreSQL/flexibleServers/srv1/migrations/m1';
+    const args = parseCli(['show', '--ids', id], {});
+    assert.deepEqual([args.subscription, args.resourceGroup, args.server, args.name], ['s1', 'rg1', 'srv1', 'm1']);
+    assert.throws(() => parseCli(['show', '--ids', id, '--name', 'x'], {}), isCode('USAGE'));
+    assert.throws(() => parseCli(['show', '--ids', '/subscriptions/s1/x'], {}), isCode('USAGE'));
+    assert.throws(() => parseCli(['show', '--ids', id, id], {}), isCode('USAGE'));
+  });
+
+  it('takes show --level, update --overwrite-dbs, and refuses --db-names/--dbs with the reason', () => {
+    assert.equal(parseCli(['show', '--name', 'm1', '--target-host', 'h', '--level', 'summary'], {}).level, 'Summary');
+    assert.equal(parseCli(['update', '--name', 'm1', '--target-host', 'h', '--overwrite-dbs'], {}).overwrite, true);
+    for (const flag of ['--db-names', '--dbs']) {
+      assert.throws(
+        () => parseCli(['update', '--name', 'm1', '--target-host', 'h', flag, 'db1'], {}),
+        (e: unknown) => isCode('USAGE')(e) && /fixed when it is created/.test((e as Error).message),
+      );
+    }
+  });
+});
