@@ -6,6 +6,7 @@ import { exportSnapshot } from '../connect/snapshot';
 import { takeCopySnapshot } from '../copy/copySnapshot';
 import { retrying, RETRY_POLICIES } from '../connect/retry';
 import { canceledError, PgferryError } from '../core/errors';
+import { failpoint } from '../util/failpoints';
 import { endOfDatabases } from '../core/transitions';
 import type { ControlStore } from '../control/store';
 import type { MigrationRun } from '../run/migrationRun';
@@ -196,7 +197,12 @@ export async function runOffline(run: MigrationRun): Promise<void> {
     }
     await migrateDatabase(run, database);
   }
-  // every database copied, or canceled on its own: Succeeded, or Canceled when all were
+  // every database copied, or canceled on its own: Succeeded, or Canceled when all were. Between
+  // the last database's copy and that end, Azure's offline migrations show CompletingMigration
+  // (InProgress); so does pgferry, while it sums up the databases' outcomes
+  if (run.signal.aborted) throw canceledError();
+  await store.setState(name, 'InProgress', 'CompletingMigration');
+  failpoint('offline-completing');
   const ending = endOfDatabases((await store.get(name))?.databases ?? [], 'copied');
   await store.setState(name, ending.state, 'Completed', ending.message);
   if (ending.message === null) await store.clearMessage(name);
