@@ -168,7 +168,8 @@ export interface PgMigrationArgs {
 
 /** How `PgMigration.get` reaches the target named by the id (host and port come from the id). */
 export interface PgMigrationAccess {
-  readonly target?: pulumi.Input<Omit<PgServerArgs, 'host' | 'port'>>;
+  /** `user` may be left out when the id is an ARM id whose server PGFERRY_SERVER_HOSTS maps with a user. */
+  readonly target?: pulumi.Input<Omit<PgServerArgs, 'host' | 'port' | 'user'> & { readonly user?: pulumi.Input<string> }>;
 }
 
 /** The server fields besides the password, each sent as its own (non-secret) value. */

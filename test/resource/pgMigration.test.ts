@@ -73,6 +73,39 @@ describe('PgMigration registration', function () {
     assert.equal(inputs.source.host, 'src');
   });
 
+  it("stores azure-native's secretParameters as a secret, its passwords with it; the other azure-native inputs plain", async () => {
+    await settle(
+      new PgMigration('azure', {
+        migrationName: 'examplemigration',
+        resourceGroupName: 'rg',
+        serverName: 'exampleserver',
+        sourceDbServerResourceId: 'src:5432@u',
+        secretParameters: { adminCredentials: { sourceServerPassword: 'azure-src-pw', targetServerPassword: 'azure-dst-pw' } },
+        dbsToMigrate: ['app'],
+        migrationMode: 'Online',
+        triggerCutover: 'False',
+      }),
+    );
+    const inputs = seen.find((s) => s.name === 'azure')!.inputs;
+    assert.ok(isSecret(inputs.secretParameters), 'secretParameters is a secret');
+    assert.equal(
+      (secretValue(inputs.secretParameters) as { adminCredentials: { sourceServerPassword: string } }).adminCredentials
+        .sourceServerPassword,
+      'azure-src-pw',
+    );
+    assert.ok(!JSON.stringify({ ...inputs, secretParameters: undefined }).includes('azure-src-pw'), 'no password outside it');
+    assert.equal(inputs.serverName, 'exampleserver');
+    assert.equal(inputs.sourceDbServerResourceId, 'src:5432@u');
+  });
+
+  it('takes an ARM migration id for get, as azure-native Migration.get does', async () => {
+    const arm = '/subscriptions/s/resourceGroups/rg/providers/Microsoft.DBforPostgreSQL/flexibleServers/exampleserver/migrations/m';
+    await settle(PgMigration.get('by-arm', arm, { target: { password: 'arm-pw' } }));
+    const read = seen.find((s) => s.name === 'by-arm')!;
+    assert.equal(read.id, arm);
+    assert.ok(isSecret(read.inputs.target.password));
+  });
+
   it('carries the import option as importId: create adopts, Pulumi is not asked to import', async () => {
     await settle(
       new PgMigration(
