@@ -191,7 +191,8 @@ async function rollsBackOverBudget(lab: FenceLab): Promise<void> {
   try {
     await lab.pair.source.query(`INSERT INTO items SELECT g, repeat('x', 200) FROM generate_series(100001, 125000) g`, [], db);
     await requestCutover(s.target, s.migrationName);
-    const back = await waitForStatus(lab.store, s.migrationName, (st) => !st.cutoverRequested || isFinalState(st.state));
+    // a resumed runner first redoes its checks and reopens the stream: minutes on a loaded 2-core machine
+    const back = await waitForStatus(lab.store, s.migrationName, (st) => !st.cutoverRequested || isFinalState(st.state), 420_000);
     assert.equal(back.state, 'WaitingForUserAction', back.message);
     assert.equal(back.subState, 'WaitingForCutoverTrigger');
     assert.match(
@@ -291,7 +292,8 @@ async function resumeRollsBack(lab: FenceLab): Promise<void> {
   try {
     await writeOverridingFence(lab.pair, db, `INSERT INTO items SELECT g, repeat('x', 200) FROM generate_series(100001, 125000) g`);
     await resumeMigration(s);
-    const back = await waitForStatus(lab.store, s.migrationName, (st) => !st.cutoverRequested || isFinalState(st.state));
+    // a resumed runner first redoes its checks and reopens the stream: minutes on a loaded 2-core machine
+    const back = await waitForStatus(lab.store, s.migrationName, (st) => !st.cutoverRequested || isFinalState(st.state), 420_000);
     assert.equal(back.subState, 'WaitingForCutoverTrigger', back.message);
     assert.match(
       back.message ?? '',
@@ -366,7 +368,8 @@ async function refusesWithoutRights(lab: FenceLab): Promise<void> {
     // granted: a superuser's session is still connected, which only a superuser may end
     await lab.pair.source.query(`ALTER DATABASE ${db} OWNER TO migrator; GRANT pg_signal_backend TO migrator`);
     await requestCutover(s.target, s.migrationName);
-    const back = await waitForStatus(lab.store, s.migrationName, (st) => !st.cutoverRequested || isFinalState(st.state));
+    // a resumed runner first redoes its checks and reopens the stream: minutes on a loaded 2-core machine
+    const back = await waitForStatus(lab.store, s.migrationName, (st) => !st.cutoverRequested || isFinalState(st.state), 420_000);
     assert.match(
       back.message ?? '',
       /^cutover rolled back: fenceWriters: pid \d+ \(user postgres, application ""\) of a superuser is connected to "fence_rights", and only a superuser may end it .*; the writer fence is lifted and changes stream on$/,

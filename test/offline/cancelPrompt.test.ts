@@ -114,6 +114,9 @@ describe('a cancel stops the work in progress on the target (integration)', func
       );
       const names = streaming.databases[0]!.names!;
       const objects = () => streamObjects(pair.source, pair.target, 'streamed', names);
+      // the state says streaming once the stream is set up; the apply session creates the origin as it
+      // opens, a moment later on a loaded machine
+      await until('the origin on the target', async () => ((await objects()).origin ? true : undefined), 30_000).catch(() => undefined);
       assert.deepEqual(await objects(), STREAMING, 'streaming: slot and publication on the source, origin on the target');
       locker = await pair.target.connect('streamed');
       // someone holds the table on the target: the apply's next statement waits for the lock
