@@ -25,6 +25,37 @@ export interface ForeignKeyRecord {
   readonly comment?: string | null;
 }
 
+/** A foreign key as SQL reads it, from the target's catalog or from this record. */
+export interface ForeignKeyRow {
+  schema: string;
+  table: string;
+  name: string;
+  definition: string;
+  validated: boolean;
+  columns: string[];
+  referenced_schema: string;
+  referenced_table: string;
+  referenced_columns: string[];
+  match_full: boolean;
+  comment: string | null;
+}
+
+export function foreignKeyRecordOf(r: ForeignKeyRow): ForeignKeyRecord {
+  return {
+    schema: r.schema,
+    table: r.table,
+    name: r.name,
+    definition: r.definition,
+    validated: r.validated,
+    columns: r.columns,
+    referencedSchema: r.referenced_schema,
+    referencedTable: r.referenced_table,
+    referencedColumns: r.referenced_columns,
+    matchFull: r.match_full,
+    comment: r.comment,
+  };
+}
+
 /** How a foreign key came back: as recorded, NOT VALID because rows violate it, or not at all. */
 export type ForeignKeyOutcome = 'added' | 'not valid' | 'left out';
 
@@ -69,38 +100,14 @@ export async function recordForeignKeys(
 
 /** The foreign keys of a database not added back yet, in a stable order. */
 export async function pendingForeignKeys(store: ControlStore, migration: string, database: string): Promise<ForeignKeyRecord[]> {
-  const rows = await store.query<{
-    schema: string;
-    table: string;
-    name: string;
-    definition: string;
-    validated: boolean;
-    columns: string[];
-    referenced_schema: string;
-    referenced_table: string;
-    referenced_columns: string[];
-    match_full: boolean;
-    comment: string | null;
-  }>(
+  const rows = await store.query<ForeignKeyRow>(
     `SELECT schema_name AS schema, table_name AS table, constraint_name AS name, definition, validated, columns,
             referenced_schema, referenced_table, referenced_columns, match_full, comment
        FROM ${T} WHERE migration = $1 AND database = $2 AND restored_at IS NULL
       ORDER BY schema_name, table_name, constraint_name`,
     [migration, database],
   );
-  return rows.map((r) => ({
-    schema: r.schema,
-    table: r.table,
-    name: r.name,
-    definition: r.definition,
-    validated: r.validated,
-    columns: r.columns,
-    referencedSchema: r.referenced_schema,
-    referencedTable: r.referenced_table,
-    referencedColumns: r.referenced_columns,
-    matchFull: r.match_full,
-    comment: r.comment,
-  }));
+  return rows.map(foreignKeyRecordOf);
 }
 
 /** The foreign keys that could not be added back (their rows violate them and the target refuses NOT VALID): reported, left out. */

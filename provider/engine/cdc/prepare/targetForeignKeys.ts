@@ -34,7 +34,9 @@ import {
   pendingForeignKeys,
   recordForeignKeys,
   type ForeignKeyOutcome,
+  foreignKeyRecordOf,
   type ForeignKeyRecord,
+  type ForeignKeyRow,
 } from '../../control/foreignKeys';
 import type { MigrationRun } from '../../run/migrationRun';
 import { CONTROL_SCHEMA } from '../../core/names';
@@ -77,32 +79,8 @@ SELECT c.relkind = 'p' AS partitioned FROM pg_class c JOIN pg_namespace n ON n.o
 export type ForeignKeyContext = Pick<MigrationRun, 'spec' | 'store' | 'warn' | 'onProgress'>;
 
 async function readTargetForeignKeys(client: pg.Client): Promise<ForeignKeyRecord[]> {
-  const { rows } = await client.query<{
-    schema: string;
-    table: string;
-    name: string;
-    definition: string;
-    validated: boolean;
-    columns: string[];
-    referenced_schema: string;
-    referenced_table: string;
-    referenced_columns: string[];
-    match_full: boolean;
-    comment: string | null;
-  }>(FOREIGN_KEYS_SQL, [CONTROL_SCHEMA]);
-  return rows.map((r) => ({
-    schema: r.schema,
-    table: r.table,
-    name: r.name,
-    definition: r.definition,
-    validated: r.validated,
-    columns: r.columns,
-    referencedSchema: r.referenced_schema,
-    referencedTable: r.referenced_table,
-    referencedColumns: r.referenced_columns,
-    matchFull: r.match_full,
-    comment: r.comment,
-  }));
+  const { rows } = await client.query<ForeignKeyRow>(FOREIGN_KEYS_SQL, [CONTROL_SCHEMA]);
+  return rows.map(foreignKeyRecordOf);
 }
 
 /** Records the foreign keys of the target database `client` is connected to, before they are dropped; returns them. */
