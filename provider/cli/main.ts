@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // The pgferry command: parse the command line, run one command, map errors to exit codes
 // (0 success, 2 bad input, 130 interrupted wait, 1 anything else) with one line on stderr.
-import { isPgferryError, zodToInputError } from '../engine';
+import { isPgferryError, zodToInputError, type PgferryError } from '../engine';
 import { COMMANDS, parseCli, type CliArgs, type Command } from './args';
 import { agentCommand } from './commands/agent';
 import { checkNameCommand } from './commands/checkName';
@@ -40,14 +40,27 @@ function isZodError(error: unknown): error is Parameters<typeof zodToInputError>
   );
 }
 
-/** Exit code and one line for anything thrown; a PgferryError's line ends with its code (README: Error codes). */
+/**
+ * A migration that is not there exits 3, as az does for a resource that is not found (azure-cli's
+ * handle_exception in azure-cli-core/azure/cli/core/util.py: a 404 becomes ResourceNotFoundError,
+ * whose exit code is 3), so a script written for az reads pgferry's answer the same way.
+ */
+const NOT_FOUND_EXIT = 3;
+
+/** Exit code and one line for anything thrown; a PgferryError's line ends with its code (docs/cli.md: Error codes). */
 export function describeFailure(error: unknown): { code: number; line: string } {
   const e = isZodError(error) ? zodToInputError(error) : error;
   if (isPgferryError(e)) {
-    return { code: e.code === 'WAIT_INTERRUPTED' ? 130 : e.category === 'input' ? 2 : 1, line: `${e.oneLine()} [${e.code}]` };
+    return { code: exitCodeOf(e), line: `${e.oneLine()} [${e.code}]` };
   }
   const message = error instanceof Error ? error.message : String(error);
   return { code: 1, line: message };
+}
+
+function exitCodeOf(error: PgferryError): number {
+  if (error.code === 'WAIT_INTERRUPTED') return 130;
+  if (error.category !== 'input') return 1;
+  return error.code === 'MIGRATION_NOT_FOUND' ? NOT_FOUND_EXIT : 2;
 }
 
 export async function main(argv: readonly string[]): Promise<number> {

@@ -130,9 +130,9 @@ function showTests(): void {
     assert.equal(JSON.parse(viaFile.stdout).name, 'on-1');
   });
 
-  it('show of an unknown name exits 2', async () => {
+  it('show of an unknown name exits 3, as az does for a resource not found', async () => {
     const result = await runCli(['show', '--name', 'nope', ...flags], env);
-    assert.equal(result.code, 2);
+    assert.equal(result.code, 3);
     assert.equal(result.errLines.length, 1);
     assert.match(result.errLines[0]!, /nope/);
   });
