@@ -17,6 +17,7 @@ import { classifyStreamFailure } from '../cdc/apply/applyStop';
 import { releaseDatabase } from '../footprint/release';
 import type { MigrationRun } from '../run/migrationRun';
 import { verifyDatabases } from '../verify/verifyTables';
+import { checkSchemaFollowing } from './schemaFollow';
 import {
   checkSchema,
   schemaCheckSummary,
@@ -275,7 +276,8 @@ async function checkSchemaAtCutover(
   for (const s of streams) {
     let check: SchemaCheck;
     try {
-      check = await again(run, `the schema check of "${s.database}"`, () => checkSchema(run.spec, s.database, { whileSetAside: true }));
+      // what the schema watch could follow and had not yet is followed now, every row being applied
+      check = await again(run, `the schema check of "${s.database}"`, () => checkSchemaFollowing(run, s.database));
     } catch (error) {
       if (run.signal.aborted) throw error;
       const why = `could not read the catalog of "${s.database}": ${errorMessage(error)}`;

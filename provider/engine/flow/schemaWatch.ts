@@ -1,20 +1,27 @@
-// The source's schema watched while streaming. Only a column added to a table that is written again
-// is followed (cdc/apply); any other change (a column renamed, a default or a type changed, an
-// index added) reaches the target only if someone makes it there, and the cutover stops on it
-// (verify/schema). So the user hears of it within seconds, not at the cutover: every
-// WATCH_INTERVAL_MS a fingerprint of each streamed database's tables (one cheap query: columns,
-// defaults, constraints, indexes), and only when it moved, the full comparison, each new
-// difference warned with its fix. Changes stream on meanwhile.
+// The source's schema watched while streaming: every WATCH_INTERVAL_MS a fingerprint of each
+// streamed database's tables (one cheap query: columns, defaults, constraints, indexes), and only
+// when it moved (or a change waits to be followed), the full comparison (verify/schema). What can be
+// made on the target while changes stream (indexes, constraints, views, functions ...:
+// verify/schema/follow.ts) is made there (flow/schemaFollow.ts), each said as an event; the rest
+// (a column retyped, a trigger) is warned once with its fix, and the cutover stops on it until the
+// target matches. Changes stream on meanwhile.
 import type pg from 'pg';
+import type { SchemaDifference } from '../core/model';
 import { withSession } from '../connect/session';
 import { CONTROL_SCHEMA } from '../core/names';
-import { checkSchema, schemaDifferenceMessage } from '../verify/schema/checkSchema';
+import { compareDatabase, schemaDifferenceMessage } from '../verify/schema/checkSchema';
+import { appliedUpTo, type OnlineStream } from '../cdc/apply/onlineStream';
+import { parseLsn } from '../cdc/decode/lsn';
+import { followables, followSchema, recordFollowed } from './schemaFollow';
 import type { MigrationRun } from '../run/migrationRun';
 
 const WATCH_INTERVAL_MS = 10_000;
 const CLOSE_WAIT_MS = 2_000;
 
-/** One line per column, constraint and index of the user's tables; NULL-safe, ordered, hashed. */
+/**
+ * One line per column, constraint, index, relation, function, type, enum label, comment, schema and
+ * policy of the user's (OIDs from 16384 up: not the system's); NULL-safe, ordered, hashed.
+ */
 const FINGERPRINT_SQL = `
 SELECT pg_catalog.md5(coalesce(pg_catalog.string_agg(x, E'\\n' ORDER BY x), '')) AS print FROM (
   SELECT pg_catalog.concat_ws(':', 'a', a.attrelid, a.attname, a.atttypid, a.atttypmod, a.attnotnull, a.attcollation,
@@ -31,17 +38,46 @@ SELECT pg_catalog.md5(coalesce(pg_catalog.string_agg(x, E'\\n' ORDER BY x), ''))
   UNION ALL
   SELECT pg_catalog.concat_ws(':', 'i', x.indexrelid, x.indrelid) FROM pg_catalog.pg_index x
    WHERE x.indexrelid >= 16384
+  UNION ALL
+  SELECT pg_catalog.concat_ws(':', 'r', c.oid, c.relname, c.relkind, c.relowner, c.relacl::text) FROM pg_catalog.pg_class c
+   WHERE c.oid >= 16384 AND c.relkind IN ('r', 'p', 'v', 'm', 'S', 'f')
+  UNION ALL
+  SELECT pg_catalog.concat_ws(':', 'f', p.oid, p.proname, pg_catalog.md5(p.prosrc), p.proowner, p.proacl::text) FROM pg_catalog.pg_proc p
+   WHERE p.oid >= 16384
+  UNION ALL
+  SELECT pg_catalog.concat_ws(':', 't', t.oid, t.typname, t.typowner) FROM pg_catalog.pg_type t
+   WHERE t.oid >= 16384 AND t.typtype IN ('c', 'd', 'e', 'r')
+  UNION ALL
+  SELECT pg_catalog.concat_ws(':', 'e', e.enumtypid, e.enumlabel, e.enumsortorder) FROM pg_catalog.pg_enum e
+  UNION ALL
+  SELECT pg_catalog.concat_ws(':', 'd', d.classoid, d.objoid, d.objsubid, pg_catalog.md5(d.description)) FROM pg_catalog.pg_description d
+   WHERE d.objoid >= 16384
+  UNION ALL
+  SELECT pg_catalog.concat_ws(':', 'n', n.oid, n.nspname, n.nspowner, n.nspacl::text) FROM pg_catalog.pg_namespace n
+   WHERE n.oid >= 16384
+  UNION ALL
+  SELECT pg_catalog.concat_ws(':', 'p', po.oid, po.polname, po.polrelid) FROM pg_catalog.pg_policy po
 ) s`;
 
 export class SchemaWatch {
   private readonly prints = new Map<string, string>();
   /** The differences already warned about, per database, so each is told once. */
   private readonly told = new Map<string, Set<string>>();
+  /** Databases with a change to follow still waiting (the apply behind it, a lock, a failure): compared again at the next look. */
+  private readonly again = new Set<string>();
+  /** Where each difference was first seen on the source, per database (`object\0detail`): a step that can refuse a row waits for the apply to pass it. */
+  private readonly firstSeen = new Map<string, Map<string, bigint>>();
   private lastLook = 0;
   /** The look in progress: it runs beside the supervisor's loop, never delaying a cutover or cancel request. */
   private running: Promise<void> | undefined;
+  /** A follow is changing the target: a cutover waits for it (an index half built would pass for built). */
+  private following: Promise<unknown> | undefined;
 
-  constructor(private readonly run: MigrationRun) {}
+  constructor(
+    private readonly run: MigrationRun,
+    /** The online flow's streams, read for how far each database's apply has got. */
+    private readonly streams: readonly OnlineStream[],
+  ) {}
 
   /**
    * Starts a look at each database once WATCH_INTERVAL_MS has passed and none is running; a server
@@ -57,20 +93,22 @@ export class SchemaWatch {
 
   /**
    * Waits a little for the look in progress (its sessions end on their own within lock_timeout):
-   * a cutover or cancel never waits on the watch.
+   * a cutover or cancel never waits on a comparison; it does wait for a follow that is changing
+   * the target, which ends within its statements' time.
    */
   async close(): Promise<void> {
     let timer: NodeJS.Timeout | undefined;
     const bound = new Promise<void>((resolve) => (timer = setTimeout(resolve, CLOSE_WAIT_MS)));
     await Promise.race([this.running, bound]);
     clearTimeout(timer);
+    await this.following?.catch(() => undefined);
   }
 
   private async lookAt(databases: readonly string[]): Promise<void> {
     for (const database of databases) {
       if (this.run.signal.aborted) return;
       const print = await withSession(this.run.spec.source, { database, purpose: 'schema watch' }, fingerprint);
-      if (this.prints.get(database) === print) continue;
+      if (this.prints.get(database) === print && !this.again.has(database)) continue;
       this.prints.set(database, print);
       await this.compare(database);
     }
@@ -78,18 +116,47 @@ export class SchemaWatch {
 
   private async compare(database: string): Promise<void> {
     // best effort: a lock held on a table (a cancel may be waiting on it) makes it give up at once
-    const check = await checkSchema(this.run.spec, database, { whileSetAside: true, lockTimeout: '1s' });
+    const { check, steps } = await compareDatabase(this.run.spec, database, { whileSetAside: true, lockTimeout: '1s' });
+    // read after the comparison: every change it saw committed before this position
+    const seenAt = await withSession(this.run.spec.source, { database, purpose: 'schema watch' }, currentPosition);
+    const items = followables(check, steps);
+    const stream = this.streams.find((s) => s.database === database);
+    const appliedAt = stream ? appliedUpTo(stream.applier.stats()) : 0n;
+    this.again.delete(database);
+    let unfollowed = check.differences.filter((d) => !items.some((i) => i.difference === d));
+    if (items.length > 0) {
+      const seen = this.firstSeen.get(database) ?? new Map<string, bigint>();
+      this.firstSeen.set(database, seen);
+      const keys = new Set(items.map((i) => keyOf(i.difference)));
+      for (const key of seen.keys()) if (!keys.has(key)) seen.delete(key);
+      for (const key of keys) if (!seen.has(key)) seen.set(key, seenAt);
+      const follow = followSchema(this.run, database, items, { seenAt: (d) => seen.get(keyOf(d)) ?? seenAt, appliedAt });
+      this.following = follow;
+      const outcome = await follow.finally(() => (this.following = undefined));
+      await recordFollowed(this.run, database, outcome.followed);
+      if (outcome.waiting.length > 0 || outcome.failed.length > 0) this.again.add(database);
+      // a step that failed is told like one pgferry does not follow, with its error, and tried again
+      for (const f of outcome.failed)
+        unfollowed = [...unfollowed, { ...f.difference, detail: `${f.difference.detail}; following it failed: ${f.error}` }];
+    }
     const told = this.told.get(database) ?? new Set<string>();
     this.told.set(database, told);
-    const fresh = check.differences.filter((d) => !told.has(`${d.object}\0${d.detail}`));
+    const fresh = unfollowed.filter((d) => !told.has(keyOf(d)));
     if (fresh.length === 0) return;
-    for (const d of fresh) told.add(`${d.object}\0${d.detail}`);
+    for (const d of fresh) told.add(keyOf(d));
     const message = schemaDifferenceMessage({ ...check, differences: fresh });
     await this.run.warn(
       `schema changed on the source while streaming: ${message}; changes stream on, and the cutover stops until the target matches (run each fix on the target, giving an added column the source's values)`,
       database,
     );
   }
+}
+
+const keyOf = (d: SchemaDifference): string => `${d.object}\0${d.detail}`;
+
+async function currentPosition(client: pg.Client): Promise<bigint> {
+  const { rows } = await client.query<{ lsn: string }>('SELECT pg_catalog.pg_current_wal_lsn()::text AS lsn');
+  return parseLsn(rows[0]!.lsn);
 }
 
 async function fingerprint(client: pg.Client): Promise<string> {

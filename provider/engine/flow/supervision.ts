@@ -51,7 +51,7 @@ export class Supervision {
     private readonly reporter: StreamReporter,
   ) {
     this.tables = new SourceTableWatch(run, streams);
-    this.schema = new SchemaWatch(run);
+    this.schema = new SchemaWatch(run, streams);
   }
 
   /** Starts the watchers of a watch: the background verification, the request wakeup, the reporter. */

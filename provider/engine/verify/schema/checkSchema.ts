@@ -11,6 +11,7 @@ import { nameKey, readFilterPlan, type FilterPlan } from '../../filter/plan';
 import type { MigrationSpec } from '../../input/migrationSpec';
 import { readSchemaObjects, type SchemaObject } from './catalog';
 import { compareSchemas, type CompareContext } from './compare';
+import type { FollowStep } from './follow';
 import type { SchemaReport, VerificationReport } from '../../core/model';
 
 /** One database's comparison: the report's entry (core/model.ts). */
@@ -64,16 +65,26 @@ function movedObjects(objects: readonly SchemaObject[], filter: FilterPlan, left
  * streaming leaves it (foreign keys dropped, triggers firing as a replica's), online before the
  * cutover gives it back. `leftOutKeys`: the foreign keys the cutover could not add back (control/foreignKeys.ts).
  */
-export async function checkSchema(
+export async function checkSchema(spec: MigrationSpec, database: string, options: CheckOptions): Promise<SchemaCheck> {
+  return (await compareDatabase(spec, database, options)).check;
+}
+
+interface CheckOptions {
+  readonly whileSetAside: boolean;
+  readonly leftOutKeys?: readonly { schema: string; table: string; name: string }[];
+  /** How long a catalog read may wait for a lock before the check gives up (10 s by default). */
+  readonly lockTimeout?: string;
+}
+
+/**
+ * The check, with, for each difference in its order, how the schema watch can make it on the
+ * target while changes stream (undefined: it cannot; verify/schema/follow.ts).
+ */
+export async function compareDatabase(
   spec: MigrationSpec,
   database: string,
-  options: {
-    whileSetAside: boolean;
-    leftOutKeys?: readonly { schema: string; table: string; name: string }[];
-    /** How long a catalog read may wait for a lock before the check gives up (10 s by default). */
-    lockTimeout?: string;
-  },
-): Promise<SchemaCheck> {
+  options: CheckOptions,
+): Promise<{ check: SchemaCheck; steps: readonly (FollowStep | undefined)[] }> {
   const started = Date.now();
   // a lock held on a table (an ALTER TABLE waiting, a session holding ACCESS EXCLUSIVE) never
   // holds the check for long: it fails, saying so, and the caller stops or tries again
@@ -106,8 +117,8 @@ export async function checkSchema(
       whileSetAside: options.whileSetAside,
       leftOutKeys: new Set((options.leftOutKeys ?? []).map((k) => [k.schema, k.table, k.name].join('\0'))),
     };
-    const comparison = compareSchemas(movedObjects(source, filter, leftBehind), target, ctx);
-    return { ...comparison, database, seconds: (Date.now() - started) / 1000 };
+    const { steps, ...comparison } = compareSchemas(movedObjects(source, filter, leftBehind), target, ctx);
+    return { check: { ...comparison, database, seconds: (Date.now() - started) / 1000 }, steps };
   } finally {
     await closeSessionPair(pair);
   }

@@ -6,6 +6,7 @@ import { ident, qualified } from '../../connect/quote';
 import type { ExpectedDifference, SchemaDifference } from '../../core/model';
 import type { PropertyValue, SchemaObject } from './catalog';
 import { alterStatement, createStatement, describeObject, dropStatement } from './fixes';
+import { alterStep, createStep, dropStep, type FollowStep } from './follow';
 
 /** What the comparison knows of both servers to tell a deliberate difference from another. */
 export interface CompareContext {
@@ -28,6 +29,8 @@ export interface CompareContext {
 
 export interface SchemaComparison {
   readonly differences: readonly SchemaDifference[];
+  /** For each difference, in the same order, how the schema watch can make it on the target while streaming (verify/schema/follow.ts). */
+  readonly steps: readonly (FollowStep | undefined)[];
   readonly expected: readonly ExpectedDifference[];
   /** Objects compared (source side). */
   readonly objects: number;
@@ -148,7 +151,9 @@ export function compareSchemas(source: readonly SchemaObject[], target: readonly
   const onTarget = new Map(target.map((t) => [keyOf(t), t]));
   const onSource = new Map(source.map((s) => [keyOf(s), s]));
   const differences: SchemaDifference[] = [];
+  const steps: (FollowStep | undefined)[] = [];
   const expected: ExpectedDifference[] = [];
+  const constraintNames = new Set(source.filter((o) => o.kind === 'constraint').map((o) => [o.schema, o.relation, o.name].join('\0')));
   const missing: SchemaObject[] = [];
   for (const o of source) {
     const t = onTarget.get(keyOf(o));
@@ -168,12 +173,14 @@ export function compareSchemas(source: readonly SchemaObject[], target: readonly
         expected.push({ object: describeObject(o), reason });
         continue;
       }
+      const owner = typeof t.props.owner === 'string' ? t.props.owner : ctx.targetUser;
       differences.push({
         object: describeObject(o),
         detail: `${property}: source ${shown(s)}, target ${shown(d)}`,
-        fix: alterStatement(o, property, s, d, typeof t.props.owner === 'string' ? t.props.owner : ctx.targetUser),
+        fix: alterStatement(o, property, s, d, owner),
         ...tableOf(o),
       });
+      steps.push(alterStep(o, t, property, s, d, owner));
     }
   }
   const extra = target.filter((t) => !onSource.has(keyOf(t)));
@@ -184,10 +191,15 @@ export function compareSchemas(source: readonly SchemaObject[], target: readonly
       fix: `ALTER TABLE ${qualified(from.schema, from.relation ?? '')} RENAME COLUMN ${ident(from.name)} TO ${ident(to.name)};`,
       ...tableOf(to),
     });
+    steps.push(undefined);
   }
-  for (const o of missing)
+  for (const o of missing) {
     differences.push({ object: describeObject(o), detail: 'only on the source', fix: createStatement(o), ...tableOf(o) });
-  for (const t of extra)
+    steps.push(createStep(o, constraintNames));
+  }
+  for (const t of extra) {
     differences.push({ object: describeObject(t), detail: 'only on the target', fix: dropStatement(t), ...tableOf(t) });
-  return { differences, expected, objects: source.length };
+    steps.push(dropStep(t));
+  }
+  return { differences, steps, expected, objects: source.length };
 }

@@ -1,0 +1,118 @@
+// Schema changes made on the target while changes stream, as the schema watch (flow/schemaWatch.ts)
+// finds them: indexes, CHECK and unique constraints, views, functions, procedures, sequences, types
+// and enum labels, policies, comments, owners and grants (which ones, and when, is
+// verify/schema/follow.ts). Each step runs in the target database on a session of its own, beside
+// the apply, with a short lock_timeout so that it never holds the apply for long: a step that
+// cannot get its lock, or fails (a view over a column the stream has not added yet), is tried
+// again at the next look and told once. A step that can refuse a row waits until the apply has
+// passed the source position at which the watch saw the change.
+import type pg from 'pg';
+import { qualified } from '../connect/quote';
+import { withSession } from '../connect/session';
+import { CONTROL_SCHEMA } from '../core/names';
+import type { SchemaDifference } from '../core/model';
+import type { MigrationRun } from '../run/migrationRun';
+import { checkSchema, compareDatabase, type SchemaCheck } from '../verify/schema/checkSchema';
+import type { FollowStep } from '../verify/schema/follow';
+
+/** A step and the difference it makes, as the watch found it. */
+export interface Followable {
+  readonly difference: SchemaDifference;
+  readonly step: FollowStep;
+}
+
+export interface FollowOutcome {
+  readonly followed: readonly Followable[];
+  /** Waiting for the apply to pass the position where they were seen. */
+  readonly waiting: readonly SchemaDifference[];
+  readonly failed: readonly { readonly difference: SchemaDifference; readonly error: string }[];
+}
+
+/** Follow sessions wait this long for a lock, then give the table back to the apply. */
+const LOCK_TIMEOUT = '2s';
+
+/**
+ * Indexes a CREATE INDEX CONCURRENTLY left invalid (a runner killed while it built, a failure) are
+ * dropped before a look follows anything: the restore never leaves one, and an invalid index
+ * under the source's name would pass the schema check while enforcing nothing.
+ */
+const INVALID_INDEXES_SQL = `
+SELECT n.nspname AS schema, c.relname AS name
+  FROM pg_catalog.pg_index x
+  JOIN pg_catalog.pg_class c ON c.oid = x.indexrelid
+  JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+ WHERE NOT x.indisvalid AND n.nspname NOT IN ('pg_catalog', 'information_schema', $1) AND n.nspname NOT LIKE 'pg\\_toast%'`;
+
+/**
+ * Runs the steps that may run now, in rank order. `seenAt`: the source's WAL position read after
+ * the catalog comparison that first found each difference (the first, not the latest: with writes
+ * going on, the apply is always a little behind the latest); `appliedAt`: how far the database's
+ * apply has got. At the cutover, drained, every step may run (`appliedAt` undefined).
+ */
+export async function followSchema(
+  run: MigrationRun,
+  database: string,
+  items: readonly Followable[],
+  positions?: { readonly seenAt: (d: SchemaDifference) => bigint; readonly appliedAt: bigint },
+): Promise<FollowOutcome> {
+  const ready = items.filter((i) => i.step.when === 'anytime' || !positions || positions.appliedAt >= positions.seenAt(i.difference));
+  const waiting = items.filter((i) => !ready.includes(i)).map((i) => i.difference);
+  const followed: Followable[] = [];
+  const failed: { difference: SchemaDifference; error: string }[] = [];
+  if (ready.length === 0) return { followed, waiting, failed };
+  const settings = { lock_timeout: LOCK_TIMEOUT, check_function_bodies: 'off' };
+  await withSession(run.spec.target, { database, purpose: 'schema follow', writable: true, settings }, async (client) => {
+    await dropInvalidIndexes(client);
+    for (const item of [...ready].sort((a, b) => a.step.rank - b.step.rank)) {
+      if (run.signal.aborted) return;
+      try {
+        for (const statement of item.step.statements) await client.query(statement);
+        followed.push(item);
+      } catch (error) {
+        await dropInvalidIndexes(client).catch(() => undefined);
+        failed.push({ difference: item.difference, error: error instanceof Error ? error.message : String(error) });
+      }
+    }
+  });
+  return { followed, waiting, failed };
+}
+
+async function dropInvalidIndexes(client: pg.Client): Promise<void> {
+  const { rows } = await client.query<{ schema: string; name: string }>(INVALID_INDEXES_SQL, [CONTROL_SCHEMA]);
+  for (const { schema, name } of rows) await client.query(`DROP INDEX CONCURRENTLY IF EXISTS ${qualified(schema, name)}`);
+}
+
+/** Each followed change as an event of the migration, so `show` and the console tell what pgferry made. */
+export async function recordFollowed(run: MigrationRun, database: string, followed: readonly Followable[]): Promise<void> {
+  for (const { difference: d, step } of followed)
+    await run.store.recordEvent(
+      run.spec.migrationName,
+      'info',
+      `schema change on the source followed on the target: ${d.object}: ${d.detail} (ran: ${step.statements.join(' ')})`,
+      database,
+    );
+}
+
+/**
+ * The cutover's schema check, once drained (inside the fence when there is one): whatever the watch
+ * had not followed yet is followed now, every row being applied, then the schema is compared again.
+ */
+export async function checkSchemaFollowing(run: MigrationRun, database: string): Promise<SchemaCheck> {
+  const first = await compareDatabase(run.spec, database, { whileSetAside: true });
+  const items = followables(first.check, first.steps);
+  if (items.length === 0) return first.check;
+  const outcome = await followSchema(run, database, items);
+  await recordFollowed(run, database, outcome.followed);
+  if (outcome.followed.length === 0) return first.check;
+  return checkSchema(run.spec, database, { whileSetAside: true });
+}
+
+/** The differences a step can make, with their step. */
+export function followables(check: SchemaCheck, steps: readonly (FollowStep | undefined)[]): Followable[] {
+  const items: Followable[] = [];
+  check.differences.forEach((difference, i) => {
+    const step = steps[i];
+    if (step) items.push({ difference, step });
+  });
+  return items;
+}

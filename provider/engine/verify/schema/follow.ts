@@ -1,0 +1,150 @@
+// How a schema difference found while changes stream can be made on the target by pgferry itself
+// (flow/schemaFollow.ts runs the steps; pure here). Only objects that never decide which row the
+// apply may write are followed whenever they are seen; an object that can refuse a row (a CHECK or
+// UNIQUE constraint, a unique index) only once the apply has passed the source position at which it
+// was seen, since every row written before it on the source satisfies nothing yet. Columns follow
+// with the stream itself (cdc/apply), tables with the table watch (cdc/prepare/tableWatch.ts); foreign
+// keys are added back at the cutover; triggers and rules fire as a replica's while streaming and
+// are left to the cutover's check. Statements take no lock that holds the apply for long: indexes
+// are built CONCURRENTLY, a CHECK is added NOT VALID and then validated.
+import { ident, qualified } from '../../connect/quote';
+import type { PropertyValue, SchemaObject } from './catalog';
+import { alterStatement, createStatement, dropStatement } from './fixes';
+
+/**
+ * `anytime`: it refuses no row the source wrote; `applied`: it may, so only once the apply passed
+ * the source position at which it was seen.
+ */
+type FollowWhen = 'anytime' | 'applied';
+
+export interface FollowStep {
+  readonly when: FollowWhen;
+  /** Run one by one, each in its own transaction (CREATE INDEX CONCURRENTLY refuses a block). */
+  readonly statements: readonly string[];
+  /** The order steps of one look run in: what others depend on first (a schema before its objects). */
+  readonly rank: number;
+}
+
+const text = (v: PropertyValue | undefined): string => (typeof v === 'string' ? v : '');
+
+/** Kinds followed when created, and their rank: a schema and types before what uses them, comments and grants last. */
+const CREATE_RANK: Readonly<Record<string, number>> = {
+  schema: 0,
+  'enum type': 1,
+  'composite type': 1,
+  domain: 1,
+  sequence: 2,
+  function: 3,
+  procedure: 3,
+  index: 4,
+  constraint: 5,
+  view: 6,
+  'materialized view': 7,
+  policy: 8,
+  comment: 9,
+};
+
+/** Kinds followed when dropped on the source (dropping on the target only loosens it). */
+const DROPPED = new Set(['index', 'constraint', 'view', 'materialized view', 'function', 'procedure', 'policy', 'comment']);
+
+/** Properties followed when they change, on every kind: they never touch rows. */
+const NEUTRAL_PROPERTIES = new Set(['owner', 'privileges']);
+
+const UNIQUE_INDEX = /^CREATE UNIQUE INDEX /;
+
+function concurrentIndex(definition: string): string {
+  return `${definition.replace(/^CREATE (UNIQUE )?INDEX /, 'CREATE $1INDEX CONCURRENTLY ').replace(/;?\s*$/, '')};`;
+}
+
+/**
+ * The step that creates an object only the source has; undefined when it is not followed.
+ * `constraintNames`: `schema\0relation\0name` of the source's constraints, whose indexes come with them.
+ */
+export function createStep(o: SchemaObject, constraintNames: ReadonlySet<string>): FollowStep | undefined {
+  const rank = CREATE_RANK[o.kind];
+  if (rank === undefined) return undefined;
+  if (o.kind === 'index') {
+    if (constraintNames.has([o.schema, o.relation, o.name].join('\0'))) return undefined;
+    const definition = text(o.props.definition);
+    return { when: UNIQUE_INDEX.test(definition) ? 'applied' : 'anytime', statements: [concurrentIndex(definition)], rank };
+  }
+  if (o.kind === 'constraint') {
+    if (o.props['foreign key'] === true || o.props.on !== 'table') return undefined;
+    const definition = text(o.props.definition);
+    const table = qualified(o.schema, o.relation ?? '');
+    if (definition.startsWith('CHECK ') && !definition.endsWith(' NOT VALID')) {
+      return {
+        when: 'applied',
+        statements: [
+          `ALTER TABLE ${table} ADD CONSTRAINT ${ident(o.name)} ${definition} NOT VALID;`,
+          `ALTER TABLE ${table} VALIDATE CONSTRAINT ${ident(o.name)};`,
+        ],
+        rank,
+      };
+    }
+    return { when: 'applied', statements: [createStatement(o)], rank };
+  }
+  return { when: 'anytime', statements: [createStatement(o)], rank };
+}
+
+/** The step that drops an object only the target has; undefined when it is not followed. */
+export function dropStep(t: SchemaObject): FollowStep | undefined {
+  if (!DROPPED.has(t.kind)) return undefined;
+  if (t.kind === 'constraint' && (t.props['foreign key'] === true || t.props.on !== 'table')) return undefined;
+  // dropped first, so that a view replaced under its name or an index rebuilt is made anew
+  const statement = t.kind === 'index' ? `DROP INDEX CONCURRENTLY IF EXISTS ${qualified(t.schema, t.name)};` : dropStatement(t);
+  return { when: 'anytime', statements: [statement], rank: -1 };
+}
+
+/** Enum labels added on the source (none removed or reordered): ADD VALUE each, in place. */
+function addedLabels(o: SchemaObject, source: string, target: string): string[] | undefined {
+  // labels are read as quote_literal prints them (catalog.ts), so each is a literal already
+  const split = (s: string): string[] => s.match(/E?'(?:[^']|'')*'/g) ?? [];
+  const want = split(source);
+  const have = split(target);
+  if (have.some((l, i) => want.indexOf(l) < 0 || (i > 0 && want.indexOf(l) < want.indexOf(have[i - 1]!)))) return undefined;
+  const statements: string[] = [];
+  want.forEach((label, i) => {
+    if (have.includes(label)) return;
+    const place = i > 0 ? ` AFTER ${want[i - 1]!}` : have.length ? ` BEFORE ${have[0]!}` : '';
+    statements.push(`ALTER TYPE ${qualified(o.schema, o.name)} ADD VALUE IF NOT EXISTS ${label}${place};`);
+  });
+  return statements;
+}
+
+/** The step for one property that differs, `o` being the source's object; undefined when it is not followed. */
+export function alterStep(
+  o: SchemaObject,
+  t: SchemaObject,
+  property: string,
+  source: PropertyValue,
+  target: PropertyValue,
+  targetOwner: string,
+): FollowStep | undefined {
+  if (NEUTRAL_PROPERTIES.has(property))
+    return { when: 'anytime', statements: [alterStatement(o, property, source, target, targetOwner)], rank: 10 };
+  switch (o.kind) {
+    case 'view':
+    case 'function':
+    case 'procedure':
+    case 'comment':
+    case 'sequence':
+      return { when: 'anytime', statements: [alterStatement(o, property, source, target, targetOwner)], rank: CREATE_RANK[o.kind] ?? 10 };
+    case 'index': {
+      if (property !== 'definition') return undefined;
+      const definition = text(source);
+      return {
+        when: UNIQUE_INDEX.test(definition) ? 'applied' : 'anytime',
+        statements: [`DROP INDEX CONCURRENTLY IF EXISTS ${qualified(t.schema, t.name)};`, concurrentIndex(definition)],
+        rank: CREATE_RANK.index!,
+      };
+    }
+    case 'enum type': {
+      if (property !== 'labels') return undefined;
+      const statements = addedLabels(o, text(source), text(target));
+      return statements ? { when: 'anytime', statements, rank: CREATE_RANK['enum type']! } : undefined;
+    }
+    default:
+      return undefined;
+  }
+}
