@@ -32,7 +32,10 @@ export async function createPublication(client: pg.Client, publication: string):
 
 type Change = 'ADD' | 'DROP';
 
-/** ALTER PUBLICATION ... ADD (or DROP) TABLE ONLY ..., in batches; a table dropped meanwhile is skipped. */
+/**
+ * ALTER PUBLICATION ... ADD (or DROP) TABLE ONLY ..., in batches, of the tables whose membership
+ * it changes (those not published yet, or those published); a table dropped meanwhile is skipped.
+ */
 async function changeMembership(
   client: pg.Client,
   publication: string,
@@ -40,8 +43,9 @@ async function changeMembership(
   tables: readonly SourceRelation[],
   patience: DdlPatience,
 ): Promise<void> {
-  for (let i = 0; i < tables.length; i += BATCH) {
-    const batch = tables.slice(i, i + BATCH);
+  const changed = tables.filter((t) => t.published === (change === 'DROP'));
+  for (let i = 0; i < changed.length; i += BATCH) {
+    const batch = changed.slice(i, i + BATCH);
     try {
       await alterMembership(client, publication, change, batch, patience);
     } catch (error) {
@@ -80,13 +84,7 @@ export async function publishTables(
   tables: readonly SourceRelation[],
   patience: DdlPatience,
 ): Promise<void> {
-  await changeMembership(
-    client,
-    publication,
-    'ADD',
-    tables.filter((t) => !t.published),
-    patience,
-  );
+  await changeMembership(client, publication, 'ADD', tables, patience);
 }
 
 /** Takes listed tables out of the publication: their changes are no longer streamed. */
@@ -96,13 +94,7 @@ export async function unpublishTables(
   tables: readonly SourceRelation[],
   patience: DdlPatience,
 ): Promise<void> {
-  await changeMembership(
-    client,
-    publication,
-    'DROP',
-    tables.filter((t) => t.published),
-    patience,
-  );
+  await changeMembership(client, publication, 'DROP', tables, patience);
 }
 
 /**
