@@ -40,18 +40,40 @@ export interface AppliedPosition {
 
 const TABLE = `${ident(PROGRESS_TABLE.schema)}.${ident(PROGRESS_TABLE.table)}`;
 
-class OriginPosition implements AppliedPosition {
-  readonly mode = 'origin' as const;
+/** A simple-protocol message of `statements` and COMMIT, which answers it. */
+function commitMessage(statements: readonly string[]): PipelinedStatement {
+  return { text: [...statements, 'COMMIT'].join('; '), expectCommand: 'COMMIT' };
+}
+
+/** What both ways share: the apply session they record on, the key of the position, the lease check. */
+abstract class RecordedPosition implements AppliedPosition {
+  abstract readonly mode: AppliedPosition['mode'];
   constructor(
-    private readonly client: pg.Client,
-    private readonly origin: string,
+    protected readonly client: pg.Client,
+    protected readonly key: PositionKey,
     /** The lease check each COMMIT carries (leaseGuard.ts); undefined without a lease. */
     private readonly guard: string | undefined,
   ) {}
 
+  abstract read(): Promise<bigint>;
+  abstract commitStatements(lsn: bigint, commitTimeMs: number): PipelinedStatement[];
+
+  /** The lease check as the statements of a commit message: none without a lease. */
+  protected leaseCheck(): string[] {
+    return this.guard ? [this.guard] : [];
+  }
+
+  async disarm(): Promise<void> {
+    await this.client.query('ROLLBACK');
+  }
+}
+
+class OriginPosition extends RecordedPosition {
+  readonly mode = 'origin' as const;
+
   async read(): Promise<bigint> {
     const { rows } = await this.client.query<{ lsn: string | null }>('SELECT pg_replication_origin_progress($1, true)::text AS lsn', [
-      this.origin,
+      this.key.origin,
     ]);
     return rows[0]?.lsn ? parseLsn(rows[0].lsn) : 0n;
   }
@@ -60,8 +82,7 @@ class OriginPosition implements AppliedPosition {
     // One simple-protocol message (see the top of this file), so its values are quoted literals.
     // The lease check comes before the setup: nothing that can fail runs between setup and COMMIT.
     const setup = `SELECT pg_replication_origin_xact_setup(${literal(formatLsn(lsn))}::pg_lsn, ${literal(new Date(commitTimeMs).toISOString())}::timestamptz)`;
-    const guard = this.guard;
-    return [{ text: `SET CONSTRAINTS ALL IMMEDIATE; ${guard ? `${guard}; ` : ''}${setup}; COMMIT`, expectCommand: 'COMMIT' }];
+    return [commitMessage(['SET CONSTRAINTS ALL IMMEDIATE', ...this.leaseCheck(), setup])];
   }
 
   /**
@@ -69,20 +90,14 @@ class OriginPosition implements AppliedPosition {
    * checks passed) leaves the position set; the commit that drops temporary tables at disconnect
    * would record it. Clearing it closes that last gap while the connection still answers.
    */
-  async disarm(): Promise<void> {
-    await this.client.query('ROLLBACK');
+  override async disarm(): Promise<void> {
+    await super.disarm();
     await this.client.query('SELECT pg_replication_origin_xact_reset()');
   }
 }
 
-class TablePosition implements AppliedPosition {
+class TablePosition extends RecordedPosition {
   readonly mode = 'table' as const;
-  constructor(
-    private readonly client: pg.Client,
-    private readonly key: PositionKey,
-    /** The lease check each COMMIT carries (leaseGuard.ts); undefined without a lease. */
-    private readonly guard: string | undefined,
-  ) {}
 
   async read(): Promise<bigint> {
     const { rows } = await this.client.query<{ lsn: string }>(
@@ -99,12 +114,7 @@ class TablePosition implements AppliedPosition {
        ON CONFLICT (migration, database) DO UPDATE SET lsn = EXCLUDED.lsn, source_commit_at = EXCLUDED.source_commit_at, applied_at = now()`,
       params: [this.key.migration, this.key.database, formatLsn(lsn), new Date(commitTimeMs).toISOString()],
     };
-    const guard = this.guard;
-    return [record, { text: guard ? `${guard}; COMMIT` : 'COMMIT', expectCommand: 'COMMIT' }];
-  }
-
-  async disarm(): Promise<void> {
-    await this.client.query('ROLLBACK');
+    return [record, commitMessage(this.leaseCheck())];
   }
 }
 
@@ -133,7 +143,7 @@ export async function openAppliedPosition(
       const { rows } = await client.query<{ oid: number | null }>('SELECT pg_replication_origin_oid($1) AS oid', [key.origin]);
       if (rows[0]?.oid === null || rows[0]?.oid === undefined) await client.query('SELECT pg_replication_origin_create($1)', [key.origin]);
       await client.query('SELECT pg_replication_origin_session_setup($1)', [key.origin]);
-      return new OriginPosition(client, key.origin, guard);
+      return new OriginPosition(client, key, guard);
     } catch (error) {
       if (sqlState(error) !== INSUFFICIENT_PRIVILEGE) throw error;
     }
