@@ -73,80 +73,62 @@ export async function readTargetCollations(client: pg.Client): Promise<TargetCol
   };
 }
 
+/** What one database's collation checks find: each result typed as this check and scoped to the database. */
+class Findings {
+  readonly results: ValidationResult[] = [];
+  constructor(readonly database: string) {}
+
+  fail(code: string, message: string, fix: string): void {
+    this.results.push(failed(code, CHECK_TYPES.collations, message, fix, { database: this.database }));
+  }
+
+  warn(code: string, message: string, fix: string): void {
+    this.results.push(warning(code, CHECK_TYPES.collations, message, fix, { database: this.database }));
+  }
+}
+
 /** The database's own locale (LC_COLLATE, LC_CTYPE, or ICU) must exist on the target. */
-async function checkDatabaseLocale(
-  client: pg.Client,
-  database: string,
-  target: TargetCollations,
-  results: ValidationResult[],
-): Promise<void> {
-  const type = CHECK_TYPES.collations;
-  const scope = { database };
+async function checkDatabaseLocale(client: pg.Client, target: TargetCollations, found: Findings): Promise<void> {
+  const database = ident(found.database);
   const db = (await client.query<{ db: Record<string, string | null | undefined> }>(SOURCE_DATABASE_LOCALE_SQL)).rows[0]!.db;
   const icuDb = db.datlocprovider === 'i';
   for (const key of ['datcollate', 'datctype'] as const) {
     const locale = String(db[key] ?? '');
     if (!icuDb && !localeKnown(target, locale)) {
-      results.push(
-        failed(
-          CODES.DATABASE_COLLATION_MISSING,
-          type,
-          `database ${ident(database)} uses locale "${locale}" (${key === 'datcollate' ? 'LC_COLLATE' : 'LC_CTYPE'}), which the target does not have`,
-          `install locale "${locale}" on the target's OS (and run pg_import_system_collations), or choose a target whose locales include it`,
-          scope,
-        ),
+      found.fail(
+        CODES.DATABASE_COLLATION_MISSING,
+        `database ${database} uses locale "${locale}" (${key === 'datcollate' ? 'LC_COLLATE' : 'LC_CTYPE'}), which the target does not have`,
+        `install locale "${locale}" on the target's OS (and run pg_import_system_collations), or choose a target whose locales include it`,
       );
     }
   }
   if (icuDb && !target.icu) {
-    results.push(
-      failed(
-        CODES.DATABASE_COLLATION_MISSING,
-        type,
-        `database ${ident(database)} uses an ICU locale and the target has no ICU collations`,
-        'use a target server built with ICU support',
-        scope,
-      ),
+    found.fail(
+      CODES.DATABASE_COLLATION_MISSING,
+      `database ${database} uses an ICU locale and the target has no ICU collations`,
+      'use a target server built with ICU support',
     );
   }
 }
 
 /** Built-in collations the source's columns use must exist on the target by name. */
-async function checkColumnCollations(
-  client: pg.Client,
-  database: string,
-  target: TargetCollations,
-  results: ValidationResult[],
-): Promise<void> {
-  const type = CHECK_TYPES.collations;
-  const scope = { database };
+async function checkColumnCollations(client: pg.Client, target: TargetCollations, found: Findings): Promise<void> {
   const columns = (
     await client.query<{ schema: string; name: string; user_defined: boolean; example_column: string }>(SOURCE_COLUMN_COLLATIONS_SQL)
   ).rows;
   for (const col of columns) {
     // User-defined collations are created by the schema copy; their locale is checked below.
     if (col.user_defined || target.names.has(`${col.schema}.${col.name}`)) continue;
-    results.push(
-      failed(
-        CODES.COLUMN_COLLATION_MISSING,
-        type,
-        `collation ${qualified(col.schema, col.name)} (used by column ${col.example_column}) does not exist on the target`,
-        `install its locale on the target's OS and run SELECT pg_import_system_collations('pg_catalog') there, or migrate to a target whose OS provides it; otherwise the migration cannot carry ${col.example_column} and the columns sharing its collation: the target has no collation of that name to give them`,
-        scope,
-      ),
+    found.fail(
+      CODES.COLUMN_COLLATION_MISSING,
+      `collation ${qualified(col.schema, col.name)} (used by column ${col.example_column}) does not exist on the target`,
+      `install its locale on the target's OS and run SELECT pg_import_system_collations('pg_catalog') there, or migrate to a target whose OS provides it; otherwise the migration cannot carry ${col.example_column} and the columns sharing its collation: the target has no collation of that name to give them`,
     );
   }
 }
 
 /** User-defined collations are recreated by the schema copy: their provider or locale must exist on the target. */
-async function checkUserCollations(
-  client: pg.Client,
-  database: string,
-  target: TargetCollations,
-  results: ValidationResult[],
-): Promise<void> {
-  const type = CHECK_TYPES.collations;
-  const scope = { database };
+async function checkUserCollations(client: pg.Client, target: TargetCollations, found: Findings): Promise<void> {
   const userCollations = (
     await client.query<{ schema: string; name: string; provider: string; locale: string }>(SOURCE_USER_COLLATIONS_SQL)
   ).rows;
@@ -154,40 +136,32 @@ async function checkUserCollations(
     const name = qualified(coll.schema, coll.name);
     const missing = coll.provider === 'i' ? !target.icu : coll.provider === 'c' && !localeKnown(target, coll.locale);
     if (missing) {
-      results.push(
-        failed(
-          CODES.COLUMN_COLLATION_MISSING,
-          type,
-          `user-defined collation ${name} needs ${coll.provider === 'i' ? 'ICU' : `locale "${coll.locale}"`}, which the target does not have`,
-          coll.provider === 'i'
-            ? 'use a target server built with ICU support'
-            : `install locale "${coll.locale}" on the target's OS (then run SELECT pg_import_system_collations('pg_catalog') there), or migrate to a target whose OS provides it; otherwise the migration cannot carry ${name}: the target has no locale for it to sort by`,
-          scope,
-        ),
+      found.fail(
+        CODES.COLUMN_COLLATION_MISSING,
+        `user-defined collation ${name} needs ${coll.provider === 'i' ? 'ICU' : `locale "${coll.locale}"`}, which the target does not have`,
+        coll.provider === 'i'
+          ? 'use a target server built with ICU support'
+          : `install locale "${coll.locale}" on the target's OS (then run SELECT pg_import_system_collations('pg_catalog') there), or migrate to a target whose OS provides it; otherwise the migration cannot carry ${name}: the target has no locale for it to sort by`,
       );
     } else {
-      results.push(
-        warning(
-          CODES.USER_DEFINED_COLLATION,
-          type,
-          `user-defined collation ${name} will be recreated on the target by the schema copy`,
-          `none needed if the target sorts "${coll.locale || coll.provider}" the same way; compare ORDER BY results on columns using ${name} after the migration`,
-          scope,
-        ),
+      found.warn(
+        CODES.USER_DEFINED_COLLATION,
+        `user-defined collation ${name} will be recreated on the target by the schema copy`,
+        `none needed if the target sorts "${coll.locale || coll.provider}" the same way; compare ORDER BY results on columns using ${name} after the migration`,
       );
     }
   }
 }
 
 export async function checkCollations(client: pg.Client, database: string, target: TargetCollations): Promise<ValidationResult[]> {
-  const results: ValidationResult[] = [];
-  await checkDatabaseLocale(client, database, target, results);
-  await checkColumnCollations(client, database, target, results);
-  await checkUserCollations(client, database, target, results);
-  if (results.length === 0) {
-    results.push(
+  const found = new Findings(database);
+  await checkDatabaseLocale(client, target, found);
+  await checkColumnCollations(client, target, found);
+  await checkUserCollations(client, target, found);
+  if (found.results.length === 0) {
+    return [
       succeeded(CODES.COLLATIONS, CHECK_TYPES.collations, `database ${ident(database)}'s collations all exist on the target`, { database }),
-    );
+    ];
   }
-  return results;
+  return found.results;
 }
