@@ -1,31 +1,29 @@
 // The outputs of PgMigration: the inputs echoed (so diff sees them and read/delete can reconnect)
 // plus the migration's status from the control catalog, as plain JSON for the Pulumi state.
-import {
-  recommendedServerParameters,
-  type DatabaseDetails,
-  type MigrationSpec,
-  type MigrationStatus,
-  type ValidationResult,
-  type VerificationReport,
-} from '../engine';
+import { recommendedServerParameters, type MigrationSpec, type MigrationStatus } from '../engine';
 // Azure's status shape, as the CLI's `show -o json` prints it: one mapping for both.
 import { azureCurrentStatus, toAzureResource, type AzureCurrentStatus } from '../azure/shape';
 import { serverNameOf } from '../azure/serverName';
 
+/** The status's own fields that the outputs carry under the engine's names (MigrationStatus says what each is). */
+const STATUS_FIELDS = [
+  'state',
+  'subState',
+  'message',
+  'createdAt',
+  'startedAt',
+  'endedAt',
+  'sourceVersion',
+  'targetVersion',
+  'validation',
+  'verification',
+  'downtimeSeconds',
+] as const satisfies readonly (keyof MigrationStatus)[];
+type StatusFields = Pick<MigrationStatus, (typeof STATUS_FIELDS)[number]>;
+
 /** What `pulumi stack output` and dependent resources see besides the echoed inputs. */
-export interface MigrationStatusOutputs {
-  readonly state: string;
-  readonly subState: string;
-  readonly message?: string;
-  readonly createdAt?: string;
-  readonly startedAt?: string;
-  readonly endedAt?: string;
-  readonly sourceVersion?: string;
-  readonly targetVersion?: string;
-  readonly validation: readonly ValidationResult[];
-  readonly databaseDetails: readonly DatabaseDetails[];
-  readonly verification?: VerificationReport;
-  readonly downtimeSeconds?: number;
+export interface MigrationStatusOutputs extends StatusFields {
+  readonly databaseDetails: MigrationStatus['databases'];
   readonly runnerAlive?: boolean;
   /**
    * The source's server parameters that differ on the target and Azure lets a user set, name →
@@ -42,19 +40,10 @@ function plain<T>(value: T): T {
 }
 
 export function statusOutputs(status: MigrationStatus): MigrationStatusOutputs {
+  const own = Object.fromEntries(STATUS_FIELDS.map((field) => [field, status[field]])) as StatusFields;
   return plain({
-    state: status.state,
-    subState: status.subState,
-    message: status.message,
-    createdAt: status.createdAt,
-    startedAt: status.startedAt,
-    endedAt: status.endedAt,
-    sourceVersion: status.sourceVersion,
-    targetVersion: status.targetVersion,
-    validation: status.validation,
+    ...own,
     databaseDetails: status.databases,
-    verification: status.verification,
-    downtimeSeconds: status.downtimeSeconds,
     runnerAlive: status.runner?.alive,
     recommendedServerParameters: recommendedServerParameters(status.validation),
     currentStatus: azureCurrentStatus(status),
