@@ -20,7 +20,13 @@ import { PROGRESS_TABLE } from '../../core/names';
 import { formatLsn, parseLsn } from '../decode/lsn';
 import { leaseGuardSql } from './leaseGuard';
 import type { PipelinedStatement } from './statementPipeline';
-import type { PositionKey } from '../plan/types';
+
+/** Where the target records the applied position: its replication origin, or its row in the progress table. */
+export interface PositionKey {
+  readonly origin: string;
+  readonly migration: string;
+  readonly database: string;
+}
 
 export interface AppliedPosition {
   readonly mode: 'origin' | 'table';

@@ -5,14 +5,15 @@ import { isRetryable, NEW_SESSION_CODES } from '../../connect/sqlstate';
 import { errorMessage } from '../../core/errors';
 import type { ServerSpec } from '../../input/migrationSpec';
 import { applyLockKey } from '../../core/names';
-import { runSession, SettleBeforeStop } from './applySession';
+import { runSession, SettleBeforeStop, type SessionEnd } from './applySession';
 import { ApplyFencedError } from './applyTarget';
 import { ApplyLag } from './applyLag';
 import { maxLsn } from '../decode/lsn';
 import { DEFAULT_LIMITS } from '../plan/planner';
 import { StreamLostError } from '../receive/stream';
 import type { ApplyState } from './applyState';
-import type { PlannerLimits, SessionConfig, SessionEnd } from '../plan/types';
+import type { PlannerLimits } from '../plan/types';
+import type { SessionConfig } from './sessionConfig';
 import { ChangeTracker } from '../plan/changeTracker';
 import { PinRequest, type AtPin } from '../pin/pinRequest';
 

@@ -26,7 +26,8 @@ import type { QueuedRecord } from '../receive/recordQueue';
 import { SessionConnections } from './sessionConnections';
 import { addColumnPlan, inspectTargetTable, resolveTargetTable, sourceColumnDefinitions } from './targetTables';
 import type { ApplyState } from './applyState';
-import type { SessionConfig, SessionEnd, TargetTable } from '../plan/types';
+import type { TargetTable } from '../plan/types';
+import type { SessionConfig } from './sessionConfig';
 import { ALL_TABLES } from '../pin/pinRequest';
 import type { ChangeEvent, Relation, RowEvent } from '../decode/changeEvents';
 
@@ -40,6 +41,9 @@ type SessionItem = ChangeEvent | Extract<QueuedRecord, { kind: 'keepalive' }>;
  * about 0.2 s while this process's code is still cold); on a busy target statements stay full.
  */
 const EAGER_FLUSH_ROWS = 200;
+
+/** How a session ends when it does not fail: stopped, or at the cutover point. */
+export type SessionEnd = 'cutover' | 'stopped';
 
 /** What handling one queued item gives: a session end, or nothing; a promise only when it had to wait. */
 type Step = SessionEnd | undefined | Promise<SessionEnd | undefined>;

@@ -1,5 +1,5 @@
-// What outlives one apply session: kept apart from plan/types.ts because it holds the change tracker,
-// whose own file names the apply types.
+// What outlives one apply session: its counters, positions and the relations it saw, kept by the
+// applier across sessions. What a session is started with, fixed for its life, is sessionConfig.ts.
 import type { Relation } from '../decode/changeEvents';
 import type { ApplyLag } from './applyLag';
 import type { ChangeTracker } from '../plan/changeTracker';

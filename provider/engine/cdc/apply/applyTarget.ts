@@ -13,7 +13,7 @@ import { closeSession, openSession } from '../../connect/session';
 import { PgferryError } from '../../core/errors';
 import { CONTROL_SCHEMA } from '../../core/names';
 import type { ApplyState } from './applyState';
-import type { SessionConfig } from '../plan/types';
+import type { SessionConfig } from './sessionConfig';
 
 export interface ApplyTarget {
   readonly client: pg.Client;

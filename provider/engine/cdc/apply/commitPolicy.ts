@@ -1,7 +1,7 @@
 // When an apply session commits its open target batch: group commit on size, on age, or when
 // nothing more is queued, with a session's first batches committing younger than the rest.
 import type { TargetTransaction } from './targetTransaction';
-import type { SessionConfig } from '../plan/types';
+import type { SessionConfig } from './sessionConfig';
 
 /**
  * A session's first batch commits once it is this old, the next ones at twice the age before,

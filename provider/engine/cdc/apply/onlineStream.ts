@@ -5,7 +5,7 @@ import { cutoverMessagePrefix, streamNamesOf, type StreamNames } from '../../cor
 import type { MigrationRun } from '../../run/migrationRun';
 import { maxLsn } from '../decode/lsn';
 import { Applier, type ApplyStats } from './applier';
-import type { SessionEnd } from '../plan/types';
+import type { SessionEnd } from './applySession';
 import type { ChangeTracker } from '../plan/changeTracker';
 
 /** One database's stream: its applier and what it reported so far. */

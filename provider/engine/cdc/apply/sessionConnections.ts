@@ -16,7 +16,7 @@ import { ReplicationStream } from '../receive/stream';
 import { StatementPipeline } from './statementPipeline';
 import { TargetTransaction } from './targetTransaction';
 import type { ApplyState } from './applyState';
-import type { SessionConfig } from '../plan/types';
+import type { SessionConfig } from './sessionConfig';
 
 /**
  * Statements queued for the target and not yet finished, and the bytes they may hold together, in

@@ -1,8 +1,7 @@
-// The types the apply path's modules hand to each other, in one place: the target table changes
-// are written to (apply/targetTables.ts), the statements planned for it (planner.ts, statements.ts), and
-// an apply session's configuration (apply/applySession.ts; the state that outlives it is apply/applyState.ts). The stream's
-// relations and change events are the decoder's (decode/changeEvents.ts).
-import type { ServerSpec } from '../../input/migrationSpec';
+// The types the planner and the apply hand to each other, in one place: the target table changes
+// are written to (apply/targetTables.ts) and the statements planned for it (planner.ts,
+// statements.ts). The stream's relations and change events are the decoder's
+// (decode/changeEvents.ts); an apply session's configuration is the apply's (apply/sessionConfig.ts).
 import type { RowOp } from '../decode/changeEvents';
 import type { Tuple } from '../decode/tuple';
 
@@ -105,37 +104,3 @@ export interface StageTable {
   /** Unique within the session. */
   readonly name: string;
 }
-
-// ---- sessions ----
-
-/** Where the target records the applied position: its replication origin, or its row in the progress table. */
-export interface PositionKey {
-  readonly origin: string;
-  readonly migration: string;
-  readonly database: string;
-}
-
-export interface SessionConfig {
-  readonly source: ServerSpec;
-  readonly target: ServerSpec;
-  readonly database: string;
-  readonly slot: string;
-  readonly publication: string;
-  readonly progressKey: PositionKey;
-  /** Advisory lock key the session holds on the target database while it lives (names.ts applyLockKey). */
-  readonly fenceKey: string;
-  readonly cutoverPrefix: string;
-  /** Use the progress table even where origins are permitted. */
-  readonly preferProgressTable: boolean;
-  /** Position to stream from when nothing was recorded yet (the slot's consistent point). */
-  readonly initialLsn: bigint;
-  readonly queueBudgetBytes: number;
-  readonly limits: PlannerLimits;
-  /** A target transaction commits at the first source commit after this many rows or milliseconds. */
-  readonly commitRows: number;
-  readonly commitMs: number;
-  /** The runner's lease session: every COMMIT checks it still holds its lock (apply/leaseGuard.ts); undefined without a lease. */
-  readonly leaseSessionPid: number | undefined;
-}
-
-export type SessionEnd = 'cutover' | 'stopped';

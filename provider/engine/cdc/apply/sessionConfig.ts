@@ -1,0 +1,29 @@
+// What one apply session (applySession.ts) is started with: both servers, the database, its slot
+// and publication, where its position is recorded, the lock that makes it the only applier, and its
+// planner's and commits' limits. Fixed for the session's life; what outlives it is applyState.ts.
+import type { ServerSpec } from '../../input/migrationSpec';
+import type { PlannerLimits } from '../plan/types';
+import type { PositionKey } from './appliedPosition';
+
+export interface SessionConfig {
+  readonly source: ServerSpec;
+  readonly target: ServerSpec;
+  readonly database: string;
+  readonly slot: string;
+  readonly publication: string;
+  readonly progressKey: PositionKey;
+  /** Advisory lock key the session holds on the target database while it lives (names.ts applyLockKey). */
+  readonly fenceKey: string;
+  readonly cutoverPrefix: string;
+  /** Use the progress table even where origins are permitted. */
+  readonly preferProgressTable: boolean;
+  /** Position to stream from when nothing was recorded yet (the slot's consistent point). */
+  readonly initialLsn: bigint;
+  readonly queueBudgetBytes: number;
+  readonly limits: PlannerLimits;
+  /** A target transaction commits at the first source commit after this many rows or milliseconds. */
+  readonly commitRows: number;
+  readonly commitMs: number;
+  /** The runner's lease session: every COMMIT checks it still holds its lock (leaseGuard.ts); undefined without a lease. */
+  readonly leaseSessionPid: number | undefined;
+}
