@@ -6,12 +6,8 @@
 // writer fence, the lag gate, sequence sync and recheck) are cutover/'s, and ranked below it.
 import { retrying, RETRY_POLICIES } from '../connect/retry';
 import { outageRetry } from '../run/outage';
-import { randomUUID } from 'node:crypto';
-import { applierResult } from '../cutover/applierResult';
-import { emitMarker } from '../cdc/prepare/slot';
-import { parseLsn } from '../cdc/decode/lsn';
+import { applierResult, markCutoverPoint } from '../cutover/marker';
 import { withSession } from '../connect/session';
-import { cutoverMessagePrefix } from '../core/names';
 import { startStream, streamCounts, type OnlineStream } from '../cdc/apply/onlineStream';
 import { classifyStreamFailure } from '../cdc/apply/applyStop';
 import { releaseDatabase } from '../footprint/release';
@@ -42,19 +38,10 @@ import { DEFAULT_FENCED_LAG_BUDGET_SECONDS, measureCatchUp, overBudget, overBudg
 
 /** Marks the cutover point of one database and waits until its applier has applied up to it. */
 async function drainDatabase(run: MigrationRun, stream: OnlineStream, began: number): Promise<void> {
-  const { spec } = run;
   await again(run, `the cutover marker of "${stream.database}"`, () =>
-    withSession(spec.source, { database: stream.database, purpose: 'cutover', writable: true }, async (client) => {
-      if (run.sourceMajor >= 14) {
-        const token = `${spec.migrationName}/${stream.database}/${began}/${randomUUID()}`;
-        stream.applier.stopAtMarker(token);
-        await emitMarker(client, cutoverMessagePrefix(spec.migrationName), token);
-      } else {
-        // pgoutput streams logical messages only from PG14: stop at the source's current position.
-        const { rows } = await client.query<{ lsn: string }>('SELECT pg_current_wal_lsn()::text AS lsn');
-        stream.applier.stopAtLsn(parseLsn(rows[0]!.lsn));
-      }
-    }),
+    withSession(run.spec.source, { database: stream.database, purpose: 'cutover', writable: true }, (client) =>
+      markCutoverPoint(client, run, stream, began),
+    ),
   );
   await applierResult(run, stream);
 }

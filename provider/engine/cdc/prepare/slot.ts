@@ -1,6 +1,6 @@
 // The source side of CDC besides the publication's tables (publication.ts): a pgoutput slot created
-// on a replication connection with an exported snapshot, its removal with the publication's, and
-// the cutover marker. The exporting connection must stay open (and idle) until every copy
+// on a replication connection with an exported snapshot, its state, and its removal with the
+// publication's. The exporting connection must stay open (and idle) until every copy
 // job has imported the snapshot; release() closes it.
 import type pg from 'pg';
 import { closeSession, openSession, serverMajor, withSession } from '../../connect/session';
@@ -116,10 +116,4 @@ export async function slotState(source: ServerSpec, database: string, slot: stri
       return rows[0]!.wal_status === 'lost' ? 'lost' : 'usable';
     }),
   );
-}
-
-/** Emits the cutover marker as a transactional logical message; returns its LSN. */
-export async function emitMarker(client: pg.Client, prefix: string, content: string): Promise<bigint> {
-  const { rows } = await client.query<{ lsn: string }>('SELECT pg_logical_emit_message(true, $1, $2)::text AS lsn', [prefix, content]);
-  return parseLsn(rows[0]!.lsn);
 }
