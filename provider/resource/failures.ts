@@ -1,6 +1,8 @@
 // How failures reach Pulumi: once a migration exists, a failure is a partial failure carrying
 // its id and outputs (so state keeps the resource and a later up/destroy finds it), with the
-// cause and what to do in the message.
+// cause and what to do in the message. Before it exists, the first failure a create can meet is
+// the target out of reach of the machine running `pulumi up` (a private server, a VPN not
+// connected yet): the error says so and what to do, instead of a bare socket errno.
 import * as engine from '../engine';
 import type { MigrationSpec, MigrationStatus } from '../engine';
 import { isStale } from './drive';
@@ -85,4 +87,23 @@ export function timeoutHint(error: unknown, spec: MigrationSpec, op: string, tim
     );
   }
   return error;
+}
+
+/** Socket errnos that mean "no route to the server", not "the server said no". */
+const UNREACHABLE_ERRNOS = new Set(['ENOTFOUND', 'EAI_AGAIN', 'ECONNREFUSED', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH']);
+
+function unreachableReason(error: unknown): string | undefined {
+  const errno = (error as { code?: unknown } | null)?.code;
+  if (typeof errno === 'string' && UNREACHABLE_ERRNOS.has(errno)) return errno;
+  const message = String((error as Error | null)?.message ?? '');
+  return /timeout expired|connection timeout/i.test(message) ? 'connection timed out' : undefined;
+}
+
+/** The error as given, or one that names the unreachable target and what makes it reachable. */
+export function reachabilityHint(error: unknown, spec: MigrationSpec): Error {
+  const reason = unreachableReason(error);
+  const text = reason
+    ? `target: cannot reach ${spec.target.host}:${spec.target.port} from this machine (${reason}); migrations run from the machine running pulumi up, which must reach both servers: a server with private access only is reachable from its virtual network or over its VPN (connect the VPN client), then run pulumi up again. Nothing was started`
+    : `create: ${engine.errorMessage(error)}`;
+  return new Error(redact(text, spec));
 }

@@ -20,11 +20,10 @@ import {
   waitUntilSettled,
   type OperationOptions,
 } from './drive';
-import { asFailure, settle, timeoutHint } from './failures';
+import { asFailure, reachabilityHint, settle, timeoutHint } from './failures';
 import { inputsOf } from './inputs';
 import { migrationId } from './outputs';
 import { stdoutWriter } from './progress';
-import { reachabilityHint } from './reachability';
 import { redactingWriter } from './redact';
 import { dropAllowedAfterCutover } from './remove';
 import { checkInputs, parseDuration, parseMigrationId, toMigrationSpec, type CheckFailure } from './inputSchema';
