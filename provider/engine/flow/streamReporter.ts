@@ -7,9 +7,8 @@
 // never the answer to a cutover or cancel request. Stopped, and its report in flight awaited, before
 // a cutover or a cancel runs, so no report writes over what they record.
 import type pg from 'pg';
-import { formatLsn } from '../cdc/decode/lsn';
+import { formatLsn, parseLsn } from '../cdc/decode/lsn';
 import { appliedUpTo, streamCounts, type OnlineStream } from '../cdc/apply/onlineStream';
-import { readSlotPositions } from '../cdc/receive/slotPositions';
 import { closeSession, openSession } from '../connect/session';
 import { recordStreamSample } from '../control/streamSamples';
 import type { ApplyRateMeter } from '../cutover/lagGate';
@@ -62,6 +61,24 @@ export class StreamReporter {
       this.source = undefined; // the source may be restarting: the appliers reconnect on their own
     }
   }
+}
+
+/** The source's current WAL position, and how far back a slot holds WAL from (current - restart_lsn is what it retains). */
+interface SlotPosition {
+  readonly currentLsn: bigint;
+  /** undefined when the slot does not exist. */
+  readonly restartLsn?: bigint;
+}
+
+const SLOT_POSITIONS_SQL = `
+SELECT CASE WHEN pg_is_in_recovery() THEN pg_last_wal_replay_lsn() ELSE pg_current_wal_lsn() END::text AS current,
+       u.name AS slot, s.restart_lsn::text AS restart
+  FROM unnest($1::text[]) AS u(name) LEFT JOIN pg_replication_slots s ON s.slot_name = u.name`;
+
+/** Every database's slot read on one connection: the position of the source (of a standby, its replay) and each slot's restart. */
+async function readSlotPositions(source: pg.Client, slots: readonly string[]): Promise<Map<string, SlotPosition>> {
+  const { rows } = await source.query<{ current: string; slot: string; restart: string | null }>(SLOT_POSITIONS_SQL, [slots]);
+  return new Map(rows.map((r) => [r.slot, { currentLsn: parseLsn(r.current), restartLsn: r.restart ? parseLsn(r.restart) : undefined }]));
 }
 
 /**
