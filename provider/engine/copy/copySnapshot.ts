@@ -33,6 +33,34 @@ interface SnapshotSource<S> {
   discard(snapshot: S): Promise<void>;
 }
 
+interface SnapshotHolder {
+  readonly name: string;
+  release(): Promise<void>;
+}
+
+/**
+ * The offline copy's snapshot (an online copy's is its replication slot's): one session holds a
+ * REPEATABLE READ transaction open and exports its snapshot, which every copy session imports
+ * (openSession's `snapshot`), so all of them read one state.
+ */
+export async function exportSnapshot(source: ServerSpec, database: string): Promise<SnapshotHolder> {
+  const client = await openSession(source, { database, purpose: 'snapshot' });
+  try {
+    await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
+    const { rows } = await client.query<{ name: string }>('SELECT pg_export_snapshot() AS name');
+    return {
+      name: rows[0]!.name,
+      async release() {
+        await client.query('COMMIT').catch(() => undefined);
+        await closeSession(client);
+      },
+    };
+  } catch (error) {
+    await closeSession(client);
+    throw error;
+  }
+}
+
 /** Source sessions inside the copy's snapshot, each already holding ACCESS SHARE on every copied table. */
 export interface SnapshotSessions {
   /** The exported snapshot's name (for pg_dump --snapshot). */

@@ -2,8 +2,7 @@
 // tables it reads, a verification in that same snapshot, then the finishing steps; the migration
 // Succeeds once every database has. A server that goes away during a database's copy (a restart,
 // a failover, a network drop) makes that database's copy start again, as RETRY_POLICIES.phase says.
-import { exportSnapshot } from '../connect/snapshot';
-import { takeCopySnapshot } from '../copy/copySnapshot';
+import { exportSnapshot, takeCopySnapshot } from '../copy/copySnapshot';
 import { retrying, RETRY_POLICIES } from '../connect/retry';
 import { canceledError, PgferryError } from '../core/errors';
 import { failpoint } from '../util/failpoints';
