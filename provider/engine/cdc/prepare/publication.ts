@@ -30,39 +30,33 @@ export async function createPublication(client: pg.Client, publication: string):
   await client.query(`CREATE PUBLICATION ${ident(publication)}${withRoot}`);
 }
 
-type Change = 'ADD' | 'DROP';
+/** One change of the publication's list: which tables go in (ADD) or out (DROP), and how long a lock is waited for. */
+interface Membership {
+  readonly client: pg.Client;
+  readonly publication: string;
+  readonly change: 'ADD' | 'DROP';
+  readonly patience: DdlPatience;
+}
 
 /**
  * ALTER PUBLICATION ... ADD (or DROP) TABLE ONLY ..., in batches, of the tables whose membership
  * it changes (those not published yet, or those published); a table dropped meanwhile is skipped.
  */
-async function changeMembership(
-  client: pg.Client,
-  publication: string,
-  change: Change,
-  tables: readonly SourceRelation[],
-  patience: DdlPatience,
-): Promise<void> {
-  const changed = tables.filter((t) => t.published === (change === 'DROP'));
+async function changeMembership(m: Membership, tables: readonly SourceRelation[]): Promise<void> {
+  const changed = tables.filter((t) => t.published === (m.change === 'DROP'));
   for (let i = 0; i < changed.length; i += BATCH) {
     const batch = changed.slice(i, i + BATCH);
     try {
-      await alterMembership(client, publication, change, batch, patience);
+      await alterMembership(m, batch);
     } catch (error) {
       if (sqlState(error) !== UNDEFINED_TABLE) throw error;
       if (batch.length === 1) continue; // dropped (or renamed) since it was read: nothing to publish
-      for (const table of batch) await changeMembership(client, publication, change, [table], patience);
+      for (const table of batch) await changeMembership(m, [table]);
     }
   }
 }
 
-async function alterMembership(
-  client: pg.Client,
-  publication: string,
-  change: Change,
-  tables: readonly SourceRelation[],
-  patience: DdlPatience,
-): Promise<void> {
+async function alterMembership({ client, publication, change, patience }: Membership, tables: readonly SourceRelation[]): Promise<void> {
   const list = tables.map((t) => `ONLY ${qualified(t.schema, t.name)}`).join(', ');
   const names = tables.length === 1 ? tables[0]!.display : `${tables.length} tables (${tables[0]!.display}, ...)`;
   await runSourceDdl(
@@ -84,7 +78,7 @@ export async function publishTables(
   tables: readonly SourceRelation[],
   patience: DdlPatience,
 ): Promise<void> {
-  await changeMembership(client, publication, 'ADD', tables, patience);
+  await changeMembership({ client, publication, change: 'ADD', patience }, tables);
 }
 
 /** Takes listed tables out of the publication: their changes are no longer streamed. */
@@ -94,7 +88,7 @@ export async function unpublishTables(
   tables: readonly SourceRelation[],
   patience: DdlPatience,
 ): Promise<void> {
-  await changeMembership(client, publication, 'DROP', tables, patience);
+  await changeMembership({ client, publication, change: 'DROP', patience }, tables);
 }
 
 /**
