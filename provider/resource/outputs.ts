@@ -77,6 +77,25 @@ interface AzureNativeOutputs {
   readonly targetDbServerMetadata: ServerMetadata;
 }
 
+/**
+ * Every output besides the echoed inputs, by name: PgMigration declares them (pgMigration.ts), so
+ * a program can read them before the first up.
+ */
+export const STATUS_OUTPUTS = [
+  ...STATUS_FIELDS,
+  'databaseDetails',
+  'runnerAlive',
+  'recommendedServerParameters',
+  'currentStatus',
+  'migrationId',
+  'targetDbServerResourceId',
+  'azureId',
+  'name',
+  'type',
+  'sourceDbServerMetadata',
+  'targetDbServerMetadata',
+] as const satisfies readonly (keyof MigrationStatusOutputs | keyof AzureNativeOutputs)[];
+
 const text = (value: unknown): string | undefined => (typeof value === 'string' && value !== '' ? value : undefined);
 
 /**

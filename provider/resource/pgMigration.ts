@@ -13,7 +13,7 @@ import type {
   VerificationReport,
 } from '../engine';
 import type { AzureCurrentStatus } from '../azure/shape';
-import type { ServerMetadata } from './outputs';
+import { STATUS_OUTPUTS, type ServerMetadata } from './outputs';
 import { pgMigrationProvider } from './provider';
 
 export interface PgServerArgs {
@@ -174,32 +174,6 @@ export interface PgMigrationAccess {
 
 /** The server fields besides the password, each sent as its own (non-secret) value. */
 const SERVER_KEYS = ['host', 'port', 'user', 'sslMode', 'sslRootCert', 'maintenanceDatabase'] as const;
-
-/** Outputs besides the echoed inputs (declared so a program can read them before the first up). */
-const STATUS_OUTPUTS = [
-  'state',
-  'subState',
-  'message',
-  'createdAt',
-  'startedAt',
-  'endedAt',
-  'sourceVersion',
-  'targetVersion',
-  'validation',
-  'databaseDetails',
-  'verification',
-  'downtimeSeconds',
-  'runnerAlive',
-  'recommendedServerParameters',
-  'currentStatus',
-  'migrationId',
-  'targetDbServerResourceId',
-  'azureId',
-  'name',
-  'type',
-  'sourceDbServerMetadata',
-  'targetDbServerMetadata',
-] as const;
 
 function isPlainInput(value: unknown): value is Record<string, unknown> {
   return (
