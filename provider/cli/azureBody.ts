@@ -3,7 +3,7 @@
 // check gives azure-native's inputs); this file adds the flags (--name, --mode, --target-*...) and
 // the field names errors are reported under.
 import { azureBodyProperties, azureServers, azureSpecFields } from '../azure/body';
-import { applyFlags, applyTargetFlags, flagGiven, TARGET_FLAG_NAMES, type MappedProperties, type PropertyFlags } from './propertyFlags';
+import { applyFlags, applyTargetFlags, flagFieldNames, type MappedProperties, type PropertyFlags } from './propertyFlags';
 
 export { azureUpdateOperation, parseSourceResourceId, type UpdateOperation } from '../azure/body';
 
@@ -29,14 +29,8 @@ export function mapAzure(body: Record<string, unknown>, flags: PropertyFlags, pu
     ...servers.fieldNames,
     'target.host':
       servers.fieldNames['target.host'] && !flags.target?.host && !flags.target?.url ? servers.fieldNames['target.host'] : 'target.host',
+    ...flagFieldNames(flags),
   };
-  if (flags.mode) fieldNames.mode = '--mode';
-  if (flags.option) fieldNames.option = '--option';
-  if (flags.migrationWindow?.start) fieldNames.migrationWindowStartTimeInUtc = '--migration-window-start-time-in-utc';
-  if (flags.migrationWindow?.end) fieldNames.migrationWindowEndTimeInUtc = '--migration-window-end-time-in-utc';
-  for (const [key, flag] of Object.entries(TARGET_FLAG_NAMES)) {
-    if (flagGiven(flags.target ?? {}, key)) fieldNames[`target.${key}`] = flag;
-  }
   if (flags.noVerify) fieldNames.verify = '--no-verify';
   return { form: 'azure', input, fieldNames };
 }

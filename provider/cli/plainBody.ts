@@ -1,15 +1,7 @@
 // pgferry's plain properties form: the migration spec itself, with `source`/`target` as
 // connection objects or postgres:// URLs.
 import { inputError, migrationSpecSchema } from '../engine';
-import {
-  applyFlags,
-  applyTargetFlags,
-  flagGiven,
-  isObject,
-  TARGET_FLAG_NAMES,
-  type MappedProperties,
-  type PropertyFlags,
-} from './propertyFlags';
+import { applyFlags, applyTargetFlags, flagFieldNames, isObject, type MappedProperties, type PropertyFlags } from './propertyFlags';
 import { parseConnectionUrl } from './url';
 
 const PLAIN_KEYS = Object.keys(migrationSpecSchema.shape);
@@ -34,14 +26,9 @@ export function mapPlain(body: Record<string, unknown>, flags: PropertyFlags): M
   input.target = applyTargetFlags(fileTarget, flags.target ?? {});
   if (flags.name !== undefined) input.migrationName = flags.name;
   applyFlags(input, flags);
-  const fieldNames: Record<string, string> = {};
-  if (flags.name !== undefined) fieldNames.migrationName = flags.nameFlag ?? '--name';
-  if (flags.mode) fieldNames.mode = '--mode';
-  if (flags.option) fieldNames.option = '--option';
-  if (flags.migrationWindow?.start) fieldNames.migrationWindowStartTimeInUtc = '--migration-window-start-time-in-utc';
-  if (flags.migrationWindow?.end) fieldNames.migrationWindowEndTimeInUtc = '--migration-window-end-time-in-utc';
-  for (const [key, flag] of Object.entries(TARGET_FLAG_NAMES)) {
-    if (flagGiven(flags.target ?? {}, key)) fieldNames[`target.${key}`] = flag;
-  }
+  const fieldNames: Record<string, string> = {
+    ...(flags.name !== undefined ? { migrationName: flags.nameFlag ?? '--name' } : {}),
+    ...flagFieldNames(flags),
+  };
   return { form: 'plain', input, fieldNames };
 }

@@ -45,7 +45,7 @@ export interface MappedProperties {
 
 const DEFAULT_TARGET_USER = 'postgres';
 
-export const TARGET_FLAG_NAMES: Record<string, string> = {
+const TARGET_FLAG_NAMES: Record<string, string> = {
   host: '--target-host',
   port: '--target-port',
   user: '--target-user',
@@ -55,9 +55,25 @@ export const TARGET_FLAG_NAMES: Record<string, string> = {
 
 export { isObject } from '../azure/body';
 
-export function flagGiven(flags: TargetFlags, specKey: string): boolean {
+function flagGiven(flags: TargetFlags, specKey: string): boolean {
   const flagKey = specKey === 'maintenanceDatabase' ? 'database' : specKey;
   return (flags as Record<string, unknown>)[flagKey] !== undefined;
+}
+
+/**
+ * The fields the flags set (mode, option, the migration window, the target's), each under the flag
+ * that set it, so an error about one names the flag rather than the file's field.
+ */
+export function flagFieldNames(flags: PropertyFlags): Record<string, string> {
+  const fieldNames: Record<string, string> = {};
+  if (flags.mode) fieldNames.mode = '--mode';
+  if (flags.option) fieldNames.option = '--option';
+  if (flags.migrationWindow?.start) fieldNames.migrationWindowStartTimeInUtc = '--migration-window-start-time-in-utc';
+  if (flags.migrationWindow?.end) fieldNames.migrationWindowEndTimeInUtc = '--migration-window-end-time-in-utc';
+  for (const [key, flag] of Object.entries(TARGET_FLAG_NAMES)) {
+    if (flagGiven(flags.target ?? {}, key)) fieldNames[`target.${key}`] = flag;
+  }
+  return fieldNames;
 }
 
 export function applyFlags(input: Record<string, unknown>, flags: PropertyFlags): void {
