@@ -50,9 +50,9 @@ describe('publication plan (pure, issue 18)', () => {
     rel({ oid: '14', name: 'logs_1a_x', parent: '13', replident: 'f' }),
   ];
 
-  it('publishes a partitioned table via its root only when its own primary key is usable', () => {
+  it('lists a partitioned table itself only when its own primary key is usable, and every partition by name (issue 49)', () => {
     const plan = planPublication([...keyedRoot, ...keylessRoot], { viaRoot: true });
-    assert.deepEqual(names(plan.publish), ['orders', 'logs_1', 'logs_1a_x']);
+    assert.deepEqual(names(plan.publish), ['orders', 'orders_1', 'orders_2', 'logs_1', 'logs_1a_x']);
     assert.deepEqual(names(plan.withoutIdentity), ['logs_1']);
   });
 

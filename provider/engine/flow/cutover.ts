@@ -11,6 +11,7 @@ import { withSession } from '../connect/session';
 import { startStream, streamCounts, type OnlineStream } from '../cdc/apply/onlineStream';
 import { classifyStreamFailure } from '../cdc/apply/applyStop';
 import { releaseDatabase } from '../footprint/release';
+import { followPartitionTree } from '../cdc/apply/partitionTree';
 import type { MigrationRun } from '../run/migrationRun';
 import { verifyDatabases } from '../verify/verifyTables';
 import { checkSchemaFollowing } from './schemaFollow';
@@ -177,6 +178,7 @@ export async function cutover(
       return syncSequences(spec.source, spec.target, s.database, spec);
     });
     run.onProgress({ kind: 'info', message: `cutover: ${count} sequence value(s) copied`, database: s.database });
+    await followPartitionsAtCutover(run, s.database);
     await store.setCutoverStep(name, s.database, 'drained');
     failpoint(`cutover-drained:${s.database}`);
   }
@@ -206,6 +208,26 @@ export async function cutover(
   // an earlier stopped attempt's message no longer applies (setState keeps a message it is not given)
   await store.clearMessage(name);
   return true;
+}
+
+/**
+ * After the drain the target holds what the source held at the marker: partitions attached or
+ * detached on the source since the applier last followed them (partitionTree.ts) are followed
+ * now, before the schema check, which stops the cutover over any step the target refused.
+ */
+async function followPartitionsAtCutover(run: MigrationRun, database: string): Promise<void> {
+  const { spec } = run;
+  const result = await again(run, `the partitions of "${database}"`, () =>
+    withSession(spec.source, { database, purpose: 'cutover' }, (source) =>
+      withSession(spec.target, { database, purpose: 'cutover', writable: true }, (target) => followPartitionTree(source, target)),
+    ),
+  );
+  for (const { step, error } of result.refused) {
+    await run.warn(`cutover: ${step.kind} of partition ${step.table} refused on the target: ${error}`, database);
+  }
+  if (result.done.length === 0) return;
+  const what = result.done.map((d) => `${d.kind === 'detach' ? 'detached' : 'attached'} ${d.table}`).join(', ');
+  await announce(run, `cutover: partitions followed in "${database}" as on the source: ${what}`);
 }
 
 /** The cutover's verification of the databases it cuts over; false when it found a mismatch (streaming resumed). */

@@ -25,7 +25,7 @@ import { fireAsReplica, replicaRolePermitted } from '../cdc/prepare/targetFiring
 import { copyAtPin } from './pinnedCopy';
 import { holdForeignKeysOf } from '../cdc/prepare/targetForeignKeys';
 import { publishesViaRoot, publishTables } from '../cdc/prepare/publication';
-import { planPublication, rootOf, streamedAs } from '../cdc/prepare/publicationPlan';
+import { planPublication, streamedAs } from '../cdc/prepare/publicationPlan';
 import { setIdentityFull } from '../cdc/prepare/identityFull';
 import { clearNotStreamedTable, recordNotStreamed } from '../control/sourceTables';
 import { markCreatedOnTarget, markResyncAttempt, markResyncDone, pendingTableResyncs, type TableResync } from '../control/tableResyncs';
@@ -189,6 +189,7 @@ async function carryOut(
   const { spec } = run;
   const database = request.database;
   const { publication } = streamNames(run, database);
+  const skippedBefore = new Set(stream.applier.tracker.resyncing);
   const prepared = await withSession(
     spec.source,
     { database, purpose: 'table resync', writable: true },
@@ -222,33 +223,21 @@ async function carryOut(
       const major = await serverMajor(source);
       const wanted = new Set(leaves.map((r) => r.oid));
       const tables = (await listTables(source, major)).filter((t) => wanted.has(t.oid));
-      // a change of a leaf of a table published via its root comes under the root's name: a
-      // straggler's change under it makes the pin inexact, and it is skipped until the pin only when
-      // the root is in this tree (a root streamed since the copy holds other tables' rows too)
-      const names = new Set<string>();
-      const skip = new Set<string>();
-      const inTree = new Set(tree.map((r) => r.oid));
-      const options = { viaRoot: await publishesViaRoot(source) };
-      for (const r of leaves) {
-        const as = streamedAs(r, byOid, options) ?? rootOf(r, byOid);
-        for (const name of [qualified(r.schema, r.name), qualified(as.schema, as.name)]) names.add(name);
-        if (inTree.has(as.oid)) skip.add(qualified(as.schema, as.name));
-      }
-      return { copy: { tables, names, skip, created } };
+      // the publication never publishes via the root (cdc/prepare/publication.ts): each partition's
+      // changes, TRUNCATE included, come under its own name, so the tree's names are all there is
+      // to skip until the pin, and all a straggler's change can come under
+      const names = new Set(tree.map((r) => qualified(r.schema, r.name)));
+      return { copy: { tables, names, skip: names, created } };
     },
   );
   const resyncing = stream.applier.tracker.resyncing;
-  const ours = [qualified(request.schema, request.name)];
   if (!('copy' in prepared)) {
-    for (const name of ours) resyncing.delete(name);
+    resyncing.delete(qualified(request.schema, request.name));
     return prepared;
   }
   const { tables, names, skip, created } = prepared.copy;
-  // names outside `skip` were set above as the tree's own: a leaf streamed under an older root's name is not skipped
-  for (const name of names) if (!skip.has(name)) resyncing.delete(name);
-  const skipping = resyncing.size;
   for (const name of skip) resyncing.add(name);
-  const changed = created.length > 0 || resyncing.size > skipping;
+  const changed = created.length > 0 || [...skip].some((name) => !skippedBefore.has(name));
   if (stopped) return changed ? 'changed' : 'waiting';
   for (let tries = 1; ; tries++) {
     if (run.signal.aborted) throw canceledError();
@@ -351,8 +340,11 @@ async function postDataNotThere(
 }
 
 /**
- * Adds to the publication what streams the tree's rows, unless it streams already; returns why it
- * cannot be streamed safely, if so. Then waits until every transaction running at the add has ended.
+ * Adds to the publication what streams the tree's rows, every partition by name, unless it streams
+ * already; returns why it cannot be streamed safely, if so. Then waits until every transaction
+ * running at the add has ended (none need be waited for when every partition streamed already: a
+ * CREATE TABLE ... PARTITION OF or ATTACH PARTITION made it a member of a listed table in the
+ * transaction that made it, and ATTACH waits for every transaction that wrote the table before).
  */
 async function publishIfNeeded(
   run: MigrationRun,
@@ -366,9 +358,15 @@ async function publishIfNeeded(
   const options = { viaRoot: await publishesViaRoot(source) };
   const byOid = new Map(relations.map((r) => [r.oid, r]));
   const leaves = tree.filter((r) => !r.partitioned);
-  if (leaves.every((r) => streamedAs(r, byOid, options) !== undefined)) return undefined;
   const inTree = new Set(tree.map((r) => r.oid));
   const plan = planPublication(relations, options);
+  if (leaves.every((r) => streamedAs(r, byOid, options) !== undefined)) {
+    // published already as partitions of a listed table (created or attached under it): listed by
+    // name as well, where the source user may, so that a later DETACH leaves them streamed
+    const members = plan.publish.filter((r) => inTree.has(r.oid) && !r.published && !r.partitioned && r.owned);
+    await publishTables(source, publication, members, { seconds: spec.lockTimeoutSeconds, signal: run.signal });
+    return undefined;
+  }
   const publish = plan.publish.filter((r) => inTree.has(r.oid) && !r.published);
   const notOwned = publish.filter((r) => !r.owned);
   if (notOwned.length > 0) {

@@ -22,6 +22,7 @@ import { maxLsn } from '../decode/lsn';
 import { decodePgoutput } from '../decode/pgoutput';
 import { CommitPolicy } from './commitPolicy';
 import { truncateStatement } from '../plan/statements';
+import { planPartitionTree, runPartitionSteps } from './partitionTree';
 import type { QueuedRecord } from '../receive/recordQueue';
 import { SessionConnections } from './sessionConnections';
 import { addColumnPlan, inspectTargetTable, resolveTargetTable, sourceColumnDefinitions } from './targetTables';
@@ -175,7 +176,9 @@ class ApplySession extends SessionConnections {
         if (this.state.pin || this.state.commitBefore !== undefined) return this.beforeBegin(item).then(() => this.began(item.finalLsn));
         return this.began(item.finalLsn);
       case 'relation':
-        return this.relationChanged(item).then(noEnd);
+        return this.relationChanged(item)
+          .then(() => this.followPartitions(item.relation))
+          .then(noEnd);
       case 'row':
         return this.skipping ? undefined : this.addChange(item);
       case 'truncate':
@@ -415,6 +418,26 @@ class ApplySession extends SessionConnections {
     const resolved = await resolveTargetTable(target, relation, this.foreignKeysFire);
     reshaped(resolved.partitioned);
     this.tables.set(relation.oid, resolved);
+  }
+
+  /**
+   * Step, after a relation message of a table that is a partition on the target: the target's
+   * partition tree made the source's, inside the open transaction and before the change that
+   * follows (partitionTree.ts says why this point is exact). A step the target refuses now is
+   * tried again at the next such message, and at the cutover.
+   */
+  private async followPartitions(relation: Relation): Promise<void> {
+    if (this.skipping || this.tables.get(relation.oid)?.partition !== true) return;
+    await this.txn!.flush();
+    await this.txn!.begin();
+    this.source ??= await openSession(this.config.source, { database: this.config.database, purpose: 'cdc catalog' });
+    const steps = await planPartitionTree(this.source, this.target!);
+    if (steps.length === 0) return;
+    const { done } = await runPartitionSteps(this.target!, steps);
+    // the moved tables' Relation facts (partition or not) are read again at their next message
+    for (const step of done) {
+      for (const [oid, table] of this.tables) if (qualified(table.schema, table.name) === step.table) this.tables.delete(oid);
+    }
   }
 
   /**

@@ -20,7 +20,7 @@ const FIRST_NORMAL_OID = 16384;
  * SET NULL, SET DEFAULT, which a REPLICA IDENTITY FULL table's old row no longer matches).
  */
 const TABLE_SQL = `
-SELECT c.oid::int8::text AS oid, c.relkind = 'p' AS partitioned, c.relrowsecurity AS row_security,
+SELECT c.oid::int8::text AS oid, c.relkind = 'p' AS partitioned, c.relispartition AS partition, c.relrowsecurity AS row_security,
        EXISTS (SELECT 1 FROM pg_constraint f WHERE f.conrelid = c.oid AND f.contype = 'f' AND f.confdeltype = 'c') AS cascaded_deletes,
        EXISTS (SELECT 1 FROM pg_constraint f WHERE f.conrelid = c.oid AND f.contype = 'f' AND (f.confupdtype IN ('c', 'n', 'd') OR f.confdeltype IN ('n', 'd'))) AS cascaded_updates
   FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
@@ -29,6 +29,7 @@ SELECT c.oid::int8::text AS oid, c.relkind = 'p' AS partitioned, c.relrowsecurit
 interface TableRow {
   oid: string;
   partitioned: boolean;
+  partition: boolean;
   row_security: boolean;
   cascaded_deletes: boolean;
   cascaded_updates: boolean;
@@ -291,6 +292,7 @@ function targetTableOf(relation: Relation, read: TargetTableFacts, foreignKeysFi
     name: relation.name,
     identityFull: match.wholeRow,
     partitioned: table.partitioned,
+    partition: table.partition,
     rowSecurity: table.row_security,
     cascadedDeletes: foreignKeysFire && table.cascaded_deletes,
     cascadedUpdates: foreignKeysFire && table.cascaded_updates,

@@ -66,8 +66,9 @@ export function insertStatement(table: TargetTable, cols: readonly number[], row
  * The table an update or delete names: ONLY the table itself, as the source changed it. pgoutput
  * sends a change of an inheritance child under the child's own name, so a statement on the parent
  * that also reached the children would change a child's row with the same key, or an identical
- * one. A partitioned table is the one exception (published via its root, its rows live in its
- * partitions, and it refuses ONLY).
+ * one. A partitioned table is the one exception (its rows live in its partitions, and it refuses
+ * ONLY); its changes come under a partition's name since the publication stopped publishing via
+ * the root, but an older publication's decoded before it was set back may still name it.
  */
 function only(table: TargetTable): string {
   return `${table.partitioned ? '' : 'ONLY '}${qualified(table.schema, table.name)}`;

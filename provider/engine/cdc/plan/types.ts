@@ -38,6 +38,8 @@ export interface TargetTable {
   readonly identityFull: boolean;
   /** Partitioned on the target: TRUNCATE without ONLY. */
   readonly partitioned: boolean;
+  /** A partition on the target when resolved: its Relation messages follow the source's partition tree (partitionTree.ts). */
+  readonly partition?: boolean;
   /** Row-level security is enabled on the target table: COPY FROM may be refused, INSERT is used. */
   readonly rowSecurity?: boolean;
   /**

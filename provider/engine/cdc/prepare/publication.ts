@@ -15,19 +15,25 @@ const BATCH = 200;
 /** The default patience of publication changes made outside a migration (test fixtures). */
 const DEFAULT_PATIENCE: DdlPatience = { seconds: 30 };
 
-/** publish_via_partition_root arrived in PostgreSQL 13. */
+/** A partitioned table can be listed in a publication from PostgreSQL 13. */
 export async function publishesViaRoot(client: pg.Client): Promise<boolean> {
   return (await serverMajor(client)) >= 13;
 }
 
-/** Creates the publication without tables if it does not exist (no table is locked). */
+/**
+ * Creates the publication without tables if it does not exist (no table is locked). It never
+ * publishes via the root (publish_via_partition_root): a partition's changes go out under its own
+ * name, so a TRUNCATE of one partition is decoded (publicationPlan.ts). A publication an earlier
+ * pgferry created with it is set back: changes decoded before that ALTER's commit arrive under the
+ * root's name, those after it under the partition's, and the applier writes either exactly.
+ */
 export async function createPublication(client: pg.Client, publication: string): Promise<void> {
-  const { rows } = await client.query('SELECT 1 FROM pg_publication WHERE pubname = $1', [publication]);
-  if (rows.length > 0) return;
-  // publish_via_partition_root: a partitioned table listed itself streams under its own name, so a
-  // row moving between partitions arrives as a delete and an insert on it.
-  const withRoot = (await publishesViaRoot(client)) ? ' WITH (publish_via_partition_root = true)' : '';
-  await client.query(`CREATE PUBLICATION ${ident(publication)}${withRoot}`);
+  const { rows } = await client.query<{ viaroot: boolean }>(
+    `SELECT ${(await publishesViaRoot(client)) ? 'pubviaroot' : 'false'} AS viaroot FROM pg_publication WHERE pubname = $1`,
+    [publication],
+  );
+  if (rows.length === 0) await client.query(`CREATE PUBLICATION ${ident(publication)}`);
+  else if (rows[0]!.viaroot) await client.query(`ALTER PUBLICATION ${ident(publication)} SET (publish_via_partition_root = false)`);
 }
 
 /** One change of the publication's list: which tables go in (ADD) or out (DROP), and how long a lock is waited for. */

@@ -4,14 +4,22 @@
 //
 // The publication is an explicit list, never FOR ALL TABLES: a table the application creates
 // later is not published behind its back (its first UPDATE would fail on the source if it had no
-// key). A partitioned table is listed itself (published via its root, PostgreSQL 13+) only when its
-// own primary key is usable: a partition created or attached later then gets that key and can be
-// published safely at once. Any other partitioned table has its partitions listed one by one, so
-// a partition added later is a new table like any other, published by nobody until pgferry says so.
+// key). A partitioned table is listed itself (PostgreSQL 13+) only when its own primary key is
+// usable: a partition created or attached later then gets that key and is published at once, as
+// a member of its listed root, and followed onto the target (flow/tableResync.ts). Any other
+// partitioned table has its partitions listed one by one, so a partition added later is a new
+// table like any other, published by nobody until the resync that follows it publishes it.
+//
+// Every partition is listed by name as well, and the publication does not publish via the root
+// (publication.ts): pgoutput then sends each partition's changes under the partition's own name,
+// TRUNCATE of one partition or of a sub-partitioned branch included (published via its root,
+// pgoutput drops those: pgoutput_truncate skips a partition whose changes go out as its
+// ancestor's). Listed by name, a partition detached on the source stays published as the table it
+// has become, so its later rows are not lost between the DETACH and the next scan.
 import type { SourceRelation } from '../../catalog/identityVerdict';
 
 export interface PlanOptions {
-  /** publish_via_partition_root exists (PostgreSQL 13+); before it, partitioned tables cannot be listed. */
+  /** A partitioned table can be listed (PostgreSQL 13+); before, only its partitions can. */
   readonly viaRoot: boolean;
 }
 
@@ -21,7 +29,7 @@ interface UnstreamedTable {
 }
 
 export interface PublicationPlan {
-  /** What the publication lists: ordinary tables, partitioned tables published via their root, other partitions. */
+  /** What the publication lists: ordinary tables, every partition, and partitioned roots whose key every partition inherits. */
   readonly publish: readonly SourceRelation[];
   /** Streamed tables whose UPDATE and DELETE fail under a publication unless they get REPLICA IDENTITY FULL. */
   readonly withoutIdentity: readonly SourceRelation[];
@@ -36,7 +44,7 @@ export function rootOf(relation: SourceRelation, byOid: ReadonlyMap<string, Sour
   return current;
 }
 
-/** A partitioned table whose changes may be published under its own name: every partition, present or future, inherits its usable key. */
+/** A partitioned table that may be listed itself: every partition, present or future, inherits its usable key. */
 function publishedViaRoot(root: SourceRelation, options: PlanOptions): boolean {
   return options.viaRoot && root.partitioned && !root.unlogged && root.identity.kind === 'primary-key';
 }
@@ -48,7 +56,6 @@ function holdsRows(relation: SourceRelation): boolean {
 
 /** Pure: the publication for a database's tables as they are now. */
 export function planPublication(relations: readonly SourceRelation[], options: PlanOptions): PublicationPlan {
-  const byOid = new Map(relations.map((r) => [r.oid, r]));
   const publish: SourceRelation[] = [];
   const withoutIdentity: SourceRelation[] = [];
   const unstreamable: UnstreamedTable[] = [];
@@ -61,8 +68,7 @@ export function planPublication(relations: readonly SourceRelation[], options: P
       unstreamable.push({ relation, reason: 'it is unlogged: logical decoding does not see its changes' });
       continue;
     }
-    const root = rootOf(relation, byOid);
-    if (root === relation || !publishedViaRoot(root, options)) publish.push(relation);
+    publish.push(relation);
     if (relation.identity.kind === 'none') withoutIdentity.push(relation);
   }
   return { publish, withoutIdentity, unstreamable };

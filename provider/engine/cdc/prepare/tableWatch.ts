@@ -2,10 +2,12 @@
 // database every few seconds (called from the online supervisor's tick (flow/handleTick.ts)):
 // - a table created (or attached as a partition) after the migration started is published by
 //   nobody, so the application can use it freely; it is followed: a request is recorded, which
-//   flow/tableResync.ts carries out (created on the target, published, copied at a pinned
+//   flow/tableResync.ts carries out (created on the target, published by name, copied at a pinned
 //   position, streamed), or reports as not streamed when it cannot be published safely;
-// - a partition created under a table published via its root streams into it: the target needs
-//   the same partition, so one missing there is followed the same way;
+// - a partition created (or attached) under a listed partitioned table is published with it, its
+//   changes under its own name: the target needs the same partition, so one missing there is
+//   followed the same way; and it is listed by name as well, so that it stays streamed as the
+//   plain table it becomes if it is detached later;
 // - a streamed table that has lost its usable replica identity (its primary key dropped, made
 //   DEFERRABLE by re-creation, REPLICA IDENTITY NOTHING ...) would make the application's UPDATE
 //   and DELETE fail: it gets REPLICA IDENTITY FULL with allowReplicaIdentityFull, or is taken out of
@@ -22,7 +24,7 @@ import { closeSession, openSession } from '../../connect/session';
 import { isRetryable } from '../../connect/sqlstate';
 import { errorMessage } from '../../core/errors';
 import type { MigrationRun } from '../../run/migrationRun';
-import { publishesViaRoot, unpublishTables } from './publication';
+import { publishesViaRoot, publishTables, unpublishTables } from './publication';
 import { reviewTables, rootOf, streamedAs, type PlanOptions } from './publicationPlan';
 import { setIdentityFull } from './identityFull';
 import { notStreamedTables, recordNotStreamed } from '../../control/sourceTables';
@@ -41,7 +43,7 @@ interface DatabaseState {
   reported?: Set<string>;
   /** The last scan failed and said so. */
   failing: boolean;
-  /** Partitions streamed via their root known to exist on the target, or said to be missing there (OIDs). */
+  /** Partitions published as members of a listed root known to exist on the target, or said to be missing there (OIDs). */
   readonly partitionsChecked: Set<string>;
   /** The streamed tables of the last scan, OID to name: one gone or renamed since is reported. */
   streamed?: Map<string, string>;
@@ -118,6 +120,14 @@ export class SourceTableWatch {
     const byOid = new Map(relations.map((r) => [r.oid, r]));
     for (const lost of review.lostIdentity) await this.keepSourceWorking(w, state, lost.relation, lost.publishedAs, relations);
     await this.checkTargetPartitions(w, state, relations);
+    // published as members of their listed root: listed by name too, so a DETACH keeps them streamed
+    // (one the source user does not own cannot be: detached, it is a new table, followed or reported)
+    const lost = new Set(review.lostIdentity.map((l) => l.relation.oid));
+    const members = relations.filter(
+      (r) =>
+        !r.partitioned && !r.unlogged && !r.published && r.owned && !lost.has(r.oid) && streamedAs(r, byOid, state.options!) !== undefined,
+    );
+    await publishTables(state.client, w.publication, members, { seconds: this.run.spec.lockTimeoutSeconds, signal: this.run.signal });
     if (review.newTables.length === 0) return;
     // Followed (flow/tableResync.ts): a request recorded first, then created on the target, published,
     // copied at a pinned position and streamed; what cannot be streamed safely is reported there.
@@ -189,8 +199,11 @@ export class SourceTableWatch {
       );
       return;
     }
-    await unpublishTables(client, w.publication, [publishedAs], { seconds: this.run.spec.lockTimeoutSeconds, signal: this.run.signal });
     const byOid = new Map(relations.map((r) => [r.oid, r]));
+    // a partition listed by name is published as a member of its listed root too: both go
+    const root = rootOf(publishedAs, byOid);
+    const out = root !== publishedAs && root.partitioned && root.published ? [publishedAs, root] : [publishedAs];
+    await unpublishTables(client, w.publication, out, { seconds: this.run.spec.lockTimeoutSeconds, signal: this.run.signal });
     const leaves = publishedAs.partitioned ? relations.filter((r) => !r.partitioned && rootOf(r, byOid) === publishedAs) : [publishedAs];
     const why = this.run.spec.allowReplicaIdentityFull
       ? `the source user does not own it (owner ${table.owner})`
@@ -201,8 +214,9 @@ export class SourceTableWatch {
   }
 
   /**
-   * A partition created under a table published via its root streams into that table: the target
-   * needs the same partition, or the applier has nowhere to put its rows. Said once per partition.
+   * A partition created (or attached) under a listed partitioned table is published with it, its
+   * changes under its own name: the target needs the same partition, or the applier has nowhere to
+   * put its rows. Followed once per partition.
    */
   private async checkTargetPartitions(w: Watched, state: DatabaseState, relations: readonly SourceRelation[]): Promise<void> {
     const byOid = new Map(relations.map((r) => [r.oid, r]));
@@ -219,14 +233,14 @@ export class SourceTableWatch {
     const onTarget = new Set(rows.map((r) => r.name));
     const missing = unchecked.filter((r) => !onTarget.has(r.display));
     for (const r of unchecked) state.partitionsChecked.add(r.oid);
-    // its rows stream into the root already: the target needs the partition (applying them fails
-    // until it has it), and its rows from before it was attached are copied at a pinned position
+    // its changes stream already: the target needs the partition (applying them fails until it has
+    // it), and its rows from before it was attached are copied at a pinned position
     for (const p of missing) await requestTableResync(this.run.store, this.run.spec.migrationName, w.database, p, 'created');
     if (missing.length > 0) {
       this.run.onProgress({
         kind: 'info',
         database: w.database,
-        message: `${missing.length} partition(s) created on the source under a table streamed via its root, followed: ${missing.map((p) => p.display).join(', ')}`,
+        message: `${missing.length} partition(s) created or attached on the source under a streamed partitioned table, followed: ${missing.map((p) => p.display).join(', ')}`,
       });
     }
   }

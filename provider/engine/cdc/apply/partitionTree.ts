@@ -1,0 +1,174 @@
+// Partitions attached and detached on the source while changes stream (issue 49), followed on the
+// target. The publication lists every partition by name and does not publish via the root
+// (cdc/prepare/publication.ts), so each row arrives under the partition that holds it on the source,
+// and is written to that table on the target directly: where a table hangs in the target's tree
+// does not decide where its rows go. It only decides which rows the target's partitions accept (a
+// row written into a partition directly must fit its partition constraint), and what the schema
+// check compares at cutover.
+//
+// When the target follows:
+// - a DETACH on the source loosens what it constrains: the detached table accepts any row, and the
+//   default partition now takes the detached range (a row the source routes there after the DETACH
+//   arrives under the default partition's name, and the target's default partition refuses it
+//   while the old partition is still attached there). So the target must detach before that row,
+//   and it may detach earlier: a detach only loosens constraints, and every row still goes where
+//   the source put it. The DETACH commits a relcache invalidation of the detached table and of
+//   the parent's default partition, so pgoutput sends a Relation message for each before its next
+//   change; the applier follows the tree at every Relation message of a table that is a partition
+//   on the target (applySession.ts), inside its open transaction, before that change: exact. A
+//   step the target refuses there (a foreign key still referencing the detached rows, because the
+//   source's catalog read now is ahead of the stream) is rolled back alone and tried again at the
+//   next one, and at the cutover.
+// - an ATTACH on the source only tightens: until the target attaches too, its tables accept more
+//   than the source's, and rows still go where the source put them. It is followed at the same
+//   points; one whose rows do not fit yet (the stream is behind) is tried again later.
+// - at the cutover, after the drain, when the target holds exactly what the source held at the
+//   marker, the whole tree is followed once more (followPartitionTree), then the schema check
+//   compares it: a step that still fails is a difference that stops the cutover with its fix.
+// Only tables on both servers are moved: a table created or dropped on one side is not this
+// module's (the schema check names it).
+import type pg from 'pg';
+import { qualified } from '../../connect/quote';
+import { IN_FAILED_SQL_TRANSACTION, sqlState } from '../../connect/sqlstate';
+import { errorMessage } from '../../core/errors';
+
+/** Every partition, attached, with its parent and bound (pg_get_expr prints `FOR VALUES ...` or `DEFAULT`). */
+const PARTITIONS_SQL = `
+SELECT n.nspname AS schema, c.relname AS name, pn.nspname AS parent_schema, p.relname AS parent,
+       pg_catalog.pg_get_expr(c.relpartbound, c.oid) AS bound
+  FROM pg_catalog.pg_class c
+  JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+  JOIN pg_catalog.pg_inherits i ON i.inhrelid = c.oid
+  JOIN pg_catalog.pg_class p ON p.oid = i.inhparent
+  JOIN pg_catalog.pg_namespace pn ON pn.oid = p.relnamespace
+ WHERE c.relispartition AND c.relkind IN ('r', 'p')`;
+
+/** Which of these qualified names are tables (plain or partitioned) there. */
+const TABLES_SQL = `
+SELECT t AS name FROM unnest($1::text[]) AS t
+ WHERE EXISTS (SELECT 1 FROM pg_catalog.pg_class c WHERE c.oid = pg_catalog.to_regclass(t) AND c.relkind IN ('r', 'p'))`;
+
+export interface PartitionLink {
+  readonly schema: string;
+  readonly name: string;
+  readonly parentSchema: string;
+  readonly parent: string;
+  readonly bound: string;
+}
+
+interface PartitionRow {
+  schema: string;
+  name: string;
+  parent_schema: string;
+  parent: string;
+  bound: string;
+}
+
+export interface PartitionStep {
+  readonly kind: 'detach' | 'attach';
+  readonly table: string;
+  readonly statement: string;
+}
+
+const key = (l: { schema: string; name: string }): string => qualified(l.schema, l.name);
+const parentKey = (l: PartitionLink): string => qualified(l.parentSchema, l.parent);
+
+export async function readPartitions(client: pg.Client): Promise<PartitionLink[]> {
+  const { rows } = await client.query<PartitionRow>(PARTITIONS_SQL);
+  return rows.map((r) => ({ schema: r.schema, name: r.name, parentSchema: r.parent_schema, parent: r.parent, bound: r.bound }));
+}
+
+async function tablesAmong(client: pg.Client, names: readonly string[]): Promise<Set<string>> {
+  if (names.length === 0) return new Set();
+  const { rows } = await client.query<{ name: string }>(TABLES_SQL, [names]);
+  return new Set(rows.map((r) => r.name));
+}
+
+/**
+ * Pure: the target's steps to hang its tables as the source does, detaches first. `onSource` and
+ * `onTarget`: which of the tables involved exist there (a table on one side only is left alone).
+ */
+export function partitionSteps(
+  source: readonly PartitionLink[],
+  target: readonly PartitionLink[],
+  onSource: ReadonlySet<string>,
+  onTarget: ReadonlySet<string>,
+): PartitionStep[] {
+  const bySource = new Map(source.map((l) => [key(l), l]));
+  const byTarget = new Map(target.map((l) => [key(l), l]));
+  const same = (a: PartitionLink, b: PartitionLink) => parentKey(a) === parentKey(b) && a.bound === b.bound;
+  const steps: PartitionStep[] = [];
+  for (const [table, t] of byTarget) {
+    const s = bySource.get(table);
+    if (s ? same(s, t) : !onSource.has(table)) continue;
+    steps.push({ kind: 'detach', table, statement: `ALTER TABLE ${parentKey(t)} DETACH PARTITION ${table}` });
+  }
+  for (const [table, s] of bySource) {
+    const t = byTarget.get(table);
+    if (t && same(s, t)) continue;
+    if (!onTarget.has(table) || !onTarget.has(parentKey(s))) continue;
+    steps.push({ kind: 'attach', table, statement: `ALTER TABLE ${parentKey(s)} ATTACH PARTITION ${table} ${s.bound}` });
+  }
+  return steps;
+}
+
+/** The steps that make the target's partition tree the source's, as read now on both. */
+export async function planPartitionTree(source: pg.Client, target: pg.Client): Promise<PartitionStep[]> {
+  const [s, t] = await Promise.all([readPartitions(source), readPartitions(target)]);
+  const sourceKeys = new Set(s.map(key));
+  const targetKeys = new Set(t.map(key));
+  // a partition on one side: is it a table on the other (detached), or not there at all
+  const [onSource, onTarget] = await Promise.all([
+    tablesAmong(
+      source,
+      t.map(key).filter((k) => !sourceKeys.has(k)),
+    ),
+    tablesAmong(target, [...new Set(s.flatMap((l) => [key(l), parentKey(l)]))]),
+  ]);
+  for (const k of sourceKeys) onSource.add(k);
+  for (const k of targetKeys) onTarget.add(k);
+  return partitionSteps(s, t, onSource, onTarget);
+}
+
+export interface TreeResult {
+  readonly done: readonly PartitionStep[];
+  /** Steps the target refused, each with its error: tried again later, or left to the schema check. */
+  readonly refused: readonly { readonly step: PartitionStep; readonly error: string }[];
+}
+
+/**
+ * Runs the steps on `target` inside its open transaction, each under a savepoint, so one the target
+ * refuses is undone alone and the transaction goes on. A transaction already failed is not hidden.
+ */
+export async function runPartitionSteps(target: pg.Client, steps: readonly PartitionStep[]): Promise<TreeResult> {
+  const done: PartitionStep[] = [];
+  const refused: { step: PartitionStep; error: string }[] = [];
+  for (const step of steps) {
+    await target.query('SAVEPOINT pgferry_partition');
+    try {
+      await target.query(step.statement);
+      await target.query('RELEASE SAVEPOINT pgferry_partition');
+      done.push(step);
+    } catch (error) {
+      if (sqlState(error) === IN_FAILED_SQL_TRANSACTION) throw error;
+      await target.query('ROLLBACK TO SAVEPOINT pgferry_partition');
+      refused.push({ step, error: errorMessage(error) });
+    }
+  }
+  return { done, refused };
+}
+
+/** The cutover's look, after the drain: the whole tree followed in one target transaction of its own. */
+export async function followPartitionTree(source: pg.Client, target: pg.Client): Promise<TreeResult> {
+  const steps = await planPartitionTree(source, target);
+  if (steps.length === 0) return { done: [], refused: [] };
+  await target.query('BEGIN');
+  try {
+    const result = await runPartitionSteps(target, steps);
+    await target.query('COMMIT');
+    return result;
+  } catch (error) {
+    await target.query('ROLLBACK').catch(() => undefined);
+    throw error;
+  }
+}

@@ -1,0 +1,155 @@
+// Issue 49: a TRUNCATE of one partition, or of a sub-partitioned branch, reaches the target, and
+// partitions detached or attached on the source while streaming are followed on the target, with
+// a writer running throughout; after the cutover the target is read back table by table.
+import assert from 'node:assert/strict';
+import { requestCutover, runMigration, type MigrationSpec, type MigrationStatus } from '../../provider/engine';
+import { ControlStore } from '../../provider/engine/control/store';
+import { isFinalState } from '../../provider/engine/core/model';
+import { readPartitions } from '../../provider/engine/cdc/apply/partitionTree';
+import { endIfRunning, pairSpec, startPair, startSourceWriter, until, waitForStatus, type Cluster, type ServerPair } from '../support';
+
+const DB = 'parts';
+const TABLES = ['m_eu', 'm_us', 'm_jp', 'm_kr', 'm_old', 'm_other', 'm_new'];
+
+const SCHEMA = `
+CREATE TABLE m (id int, region text, v int, PRIMARY KEY (id, region)) PARTITION BY LIST (region);
+CREATE TABLE m_eu PARTITION OF m FOR VALUES IN ('eu');
+CREATE TABLE m_us PARTITION OF m FOR VALUES IN ('us');
+CREATE TABLE m_asia PARTITION OF m FOR VALUES IN ('jp', 'kr') PARTITION BY LIST (region);
+CREATE TABLE m_jp PARTITION OF m_asia FOR VALUES IN ('jp');
+CREATE TABLE m_kr PARTITION OF m_asia FOR VALUES IN ('kr');
+CREATE TABLE m_old PARTITION OF m FOR VALUES IN ('old');
+CREATE TABLE m_other PARTITION OF m DEFAULT;
+CREATE TABLE m_new (id int, region text, v int, PRIMARY KEY (id, region));
+INSERT INTO m SELECT g, r, g FROM generate_series(1, 2000) g, unnest(ARRAY['eu', 'us', 'jp', 'kr', 'old', 'zz']) r;
+INSERT INTO m_new SELECT g, 'new', g FROM generate_series(1, 2000) g;`;
+
+async function rows(cluster: Cluster, table: string): Promise<string[]> {
+  const found = await cluster.query<{ r: string }>(`SELECT md5(ROW(t.*)::text) AS r FROM ${table} t ORDER BY 1`, [], DB);
+  return found.map((r) => r.r);
+}
+
+const tree = async (cluster: Cluster) =>
+  (
+    await cluster.connect(DB).then(async (c) => {
+      try {
+        return await readPartitions(c);
+      } finally {
+        await c.end();
+      }
+    })
+  )
+    .map((l) => `${l.name} < ${l.parent} ${l.bound}`)
+    .sort();
+
+async function cutoverEnd(store: ControlStore, spec: MigrationSpec, running: Promise<MigrationStatus>): Promise<MigrationStatus> {
+  await requestCutover(spec.target, spec.migrationName);
+  const status = await waitForStatus(
+    store,
+    spec.migrationName,
+    (s) => isFinalState(s.state) || /^cutover stopped/.test(s.message ?? ''),
+    180_000,
+  );
+  return isFinalState(status.state) ? running : status;
+}
+
+/** The target has the source's newest row of `table` as of now (the stream caught up with it). */
+async function caughtUp(pair: ServerPair, table: string, where = 'true'): Promise<void> {
+  const [newest] = await pair.source.query<{ id: number | null }>(`SELECT max(id) AS id FROM ${table} WHERE ${where}`, [], DB);
+  if (newest?.id === null || newest?.id === undefined) return;
+  await until(`${table} id ${newest.id} on the target`, async () =>
+    (await pair.target.query(`SELECT 1 FROM ${table} WHERE id = $1 AND ${where}`, [newest.id], DB)).length > 0 ? true : undefined,
+  );
+}
+
+describe('online: partition TRUNCATE, DETACH and ATTACH while streaming (issue 49)', function () {
+  this.timeout(400_000);
+  let pair: ServerPair;
+  before(async () => {
+    pair = await startPair(15, 15);
+  });
+  after(async () => pair?.stop());
+
+  it('a leaf and a branch truncated, a partition detached (rows then routed to the default) and one attached: the target follows, cutover Succeeded', async () => {
+    const started = Date.now();
+    await pair.source.query(`CREATE DATABASE ${DB}`);
+    await pair.source.query(SCHEMA, [], DB);
+    const spec = pairSpec(pair, 'partitions-followed', [DB], { mode: 'Online', option: 'Migrate', overwriteDbsInTarget: true });
+    const store = new ControlStore(spec.target);
+    const running = runMigration(spec);
+    let detached = false;
+    // the application: rows into every region through the root, and into the standalone table
+    const writer = startSourceWriter(pair.source, DB, async (c, n) => {
+      const id = 10_000 + n;
+      await c.query(`INSERT INTO m SELECT $1, r, $1 FROM unnest(ARRAY['eu', 'us', 'jp', 'kr', 'old', 'zz']) r`, [id]);
+      await c.query(`UPDATE m SET v = v + 1 WHERE id = $1 - 5`, [id]);
+      await c.query(`INSERT INTO m_new VALUES ($1, 'new', $1)`, [id]);
+      // once detached, m_old is a table of its own: any region fits it
+      if (detached) await c.query(`INSERT INTO m_old VALUES ($1, 'anywhere', $1)`, [id]);
+    });
+    try {
+      await writer.connected;
+      const ready = await waitForStatus(
+        store,
+        spec.migrationName,
+        (s) => s.subState === 'WaitingForCutoverTrigger' || isFinalState(s.state),
+      );
+      assert.equal(ready.subState, 'WaitingForCutoverTrigger', ready.message);
+      await caughtUp(pair, 'm_eu');
+
+      // a leaf truncated: published via its root, pgoutput dropped this
+      await pair.source.query('TRUNCATE m_eu', [], DB);
+      await caughtUp(pair, 'm_eu');
+      await until('m_eu emptied on the target', async () =>
+        (await pair.target.query<{ n: number }>('SELECT count(*)::int AS n FROM m_eu WHERE id <= 2000', [], DB))[0]!.n === 0
+          ? true
+          : undefined,
+      );
+      // a sub-partitioned branch truncated (its two leaves)
+      await pair.source.query('TRUNCATE m_asia', [], DB);
+      await until('m_asia emptied on the target', async () =>
+        (await pair.target.query<{ n: number }>('SELECT count(*)::int AS n FROM m_asia WHERE id <= 2000', [], DB))[0]!.n === 0
+          ? true
+          : undefined,
+      );
+
+      // detached: its rows stay; the writer's 'old' rows now go to the default partition
+      await pair.source.query('ALTER TABLE m DETACH PARTITION m_old', [], DB);
+      detached = true;
+      await pair.source.query(`UPDATE m_old SET v = -v WHERE id <= 100`, [], DB);
+      // attached: a table the migration copied and streams, now a partition on the source
+      await pair.source.query(`ALTER TABLE m ATTACH PARTITION m_new FOR VALUES IN ('new')`, [], DB);
+      await new Promise((r) => setTimeout(r, 1500));
+      await caughtUp(pair, 'm_other', `region = 'old'`);
+      // the target detached before the first 'old' row routed to its default partition (or that row would be refused)
+      const mid = await store.get(spec.migrationName);
+      assert.equal(mid?.subState, 'WaitingForCutoverTrigger', mid?.message);
+
+      const committed = await writer.stop();
+      const done = await cutoverEnd(store, spec, running);
+      assert.equal(done.state, 'Succeeded', done.message);
+      assert.equal(done.verification?.ok, true, done.verification?.firstMismatch);
+
+      for (const table of TABLES) {
+        const [a, b] = await Promise.all([rows(pair.source, table), rows(pair.target, table)]);
+        assert.equal(b.length, a.length, `${table}: rows`);
+        assert.deepEqual(b, a, table);
+      }
+      assert.deepEqual(await tree(pair.target), await tree(pair.source));
+      assert.ok((await tree(pair.target)).includes(`m_new < m FOR VALUES IN ('new')`));
+      assert.ok(!(await tree(pair.target)).some((l) => l.startsWith('m_old ')));
+      const counts = await pair.target.query<{ t: string; n: number }>(
+        `SELECT tableoid::regclass::text AS t, count(*)::int AS n FROM m GROUP BY 1 ORDER BY 1`,
+        [],
+        DB,
+      );
+      console.log(
+        `      ${committed} writer transactions; target rows ${counts.map((c) => `${c.t} ${c.n}`).join(', ')}, m_old ${(await rows(pair.target, 'm_old')).length}; ${((Date.now() - started) / 1000).toFixed(1)} s`,
+      );
+    } finally {
+      await writer.stop().catch(() => undefined);
+      await endIfRunning(spec, running);
+      await store.close();
+    }
+  });
+});
