@@ -178,6 +178,11 @@ export const ERROR_CODES = {
     meaning: "the target's schema differs from the source's (a table, column, index, function, grant ...) after the copy or at cutover",
     fix: 'run the statements the message gives on the target (or undo the change on the source), then check with `pgferry verify`',
   },
+  CUTOVER_LARGE_OBJECTS: {
+    category: 'target',
+    meaning: "the target refused a statement that brings its large objects level with the source's at cutover (nothing was changed)",
+    fix: "let the target user act as the objects' owners (GRANT <owner> TO <target user>), then request the cutover again",
+  },
   COPY_CLAIM_LOST: {
     category: 'target',
     meaning: 'a copy work item was claimed again by another worker before this one committed it: its rows were rolled back',

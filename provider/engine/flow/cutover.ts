@@ -24,6 +24,7 @@ import {
   type SchemaCheck,
 } from '../verify/schema/checkSchema';
 import { syncSequences } from '../cutover/sequenceSync';
+import { syncLargeObjects, type LargeObjectDelta } from '../cutover/largeObjectDelta';
 import { recheckMovedSequences } from '../cutover/sequenceRecheck';
 import { failpoint } from '../util/failpoints';
 import { enableRowSecurity } from '../schema/rowSecurity';
@@ -32,7 +33,7 @@ import { notStreamedTables } from '../control/sourceTables';
 import { forgetTableVerifications, recordTableVerification } from '../control/tableVerification';
 import { leftOutForeignKeys } from '../control/foreignKeys';
 import { recheckPlan } from '../cutover/recheckPlan';
-import { errorMessage } from '../core/errors';
+import { errorMessage, PgferryError } from '../core/errors';
 import { clearCutoverOptions, cutoverOptionsOf, fenceOf, keepFence, liftStatement } from '../control/writerFences';
 import { checkFenceRights, fenceDatabase, liftWriterFence } from '../cutover/writerFence';
 import { DEFAULT_FENCED_LAG_BUDGET_SECONDS, measureCatchUp, overBudget, overBudgetMessage, type ApplyRateMeter } from '../cutover/lagGate';
@@ -183,6 +184,8 @@ export async function cutover(
     failpoint(`cutover-drained:${s.database}`);
   }
   clock.done('sequences');
+  if (!(await largeObjectsAtCutover(run, all, databases, streams))) return false;
+  clock.done('large objects');
   if (!(await checkSchemaAtCutover(run, all, databases, streams))) return false;
   clock.done('schema check');
   if (spec.verify && !(await verifyCutover(run, all, databases, streams))) return false;
@@ -228,6 +231,41 @@ async function followPartitionsAtCutover(run: MigrationRun, database: string): P
   if (result.done.length === 0) return;
   const what = result.done.map((d) => `${d.kind === 'detach' ? 'detached' : 'attached'} ${d.table}`).join(', ');
   await announce(run, `cutover: partitions followed in "${database}" as on the source: ${what}`);
+}
+
+/**
+ * Large objects the source created, wrote or unlinked while changes streamed, brought level after
+ * the drain (inside the fence when there is one) and before the schema check and the verification,
+ * which compares their content again (cutover/largeObjectDelta.ts). Its seconds are the 'large
+ * objects' step of the downtime. A statement the target refuses stops the cutover, nothing changed,
+ * streaming on; false then.
+ */
+async function largeObjectsAtCutover(
+  run: MigrationRun,
+  all: OnlineStream[],
+  databases: ReadonlySet<string>,
+  streams: readonly OnlineStream[],
+): Promise<boolean> {
+  for (const s of streams) {
+    let delta: LargeObjectDelta;
+    try {
+      delta = await again(run, `the large objects of "${s.database}"`, () => {
+        failpoint(`cutover-large-objects:${s.database}`);
+        return syncLargeObjects(run.spec, s.database);
+      });
+    } catch (error) {
+      if (run.signal.aborted || !(error instanceof PgferryError) || error.code !== 'CUTOVER_LARGE_OBJECTS') throw error;
+      await resumeAfterMismatch(run, all, databases, `${error.message} (fix: ${error.fix})`, 'the large objects');
+      return false;
+    }
+    if (delta.compared === 0 && delta.unlinked === 0) continue;
+    const stand = delta.deliberate > 0 ? `; ${delta.deliberate} keep the owner or grants the restore gave them on the target` : '';
+    await announce(
+      run,
+      `cutover: large objects of "${s.database}": ${delta.compared} compared, ${delta.created} created, ${delta.rewritten} rewritten, ${delta.unlinked} unlinked, ${delta.metadataSet} given their owner, grants or comment (${delta.bytes} bytes) in ${delta.seconds.toFixed(2)} s${stand}`,
+    );
+  }
+  return true;
 }
 
 /** The cutover's verification of the databases it cuts over; false when it found a mismatch (streaming resumed). */
@@ -320,12 +358,16 @@ async function resumeAfterMismatch(
   streams: OnlineStream[],
   databases: ReadonlySet<string>,
   mismatch: string | undefined,
-  check: 'verification' | 'the schema check',
+  check: 'verification' | 'the schema check' | 'the large objects',
 ): Promise<void> {
   const { store } = run;
   const name = run.spec.migrationName;
   const cause =
-    check === 'verification' ? 'writes still running on the source?' : 'run the fixes on the target, or undo the change on the source';
+    check === 'verification'
+      ? 'writes still running on the source?'
+      : check === 'the large objects'
+        ? 'give the target user what the fix says'
+        : 'run the fixes on the target, or undo the change on the source';
   const message = `cutover stopped: ${check} failed: ${mismatch}; streaming resumed, request the cutover again once the cause is fixed (${cause})`;
   await store.recordEvent(name, 'error', message);
   await liftFences(run, [...databases]);
