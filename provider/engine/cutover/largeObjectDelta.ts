@@ -38,8 +38,14 @@ SELECT m.oid::int8::text AS oid, pg_catalog.pg_get_userbyid(m.lomowner) AS owner
                                   || ':' || a.privilege_type || ':' || a.is_grantable ORDER BY 1)
                    FROM pg_catalog.aclexplode(m.lomacl) a WHERE a.grantee <> m.lomowner), '{}') AS acl,
        pg_catalog.obj_description(m.oid, 'pg_largeobject') AS comment,
-       pg_catalog.md5(pg_catalog.lo_get(m.oid)) AS hash
-  FROM pg_catalog.pg_largeobject_metadata m`;
+       pg_catalog.md5(x.content) AS hash, pg_catalog.length(x.content)::int8::text AS size
+  FROM pg_catalog.pg_largeobject_metadata m, LATERAL (SELECT pg_catalog.lo_get(m.oid) AS content) x`;
+
+/** Objects up to this size are copied many per round trip, up to BATCH_BYTES at a time. */
+const SMALL = 1024 * 1024;
+const BATCH_BYTES = 8 * 1024 * 1024;
+/** Metadata statements sent as one simple query. */
+const STATEMENTS_PER_QUERY = 500;
 
 /** The target's roles, to give each object the owner the restore would have. */
 const ROLES_SQL = `SELECT rolname AS name, rolsuper AS superuser, rolname = current_user AS me FROM pg_catalog.pg_roles`;
@@ -50,6 +56,7 @@ interface ObjectRow {
   acl: string[];
   comment: string | null;
   hash: string;
+  size: string;
 }
 
 export interface LargeObjectFacts {
@@ -58,6 +65,8 @@ export interface LargeObjectFacts {
   readonly acl: readonly string[];
   readonly comment: string | null;
   readonly hash: string;
+  /** Bytes (read with the hash); 0 when not known. */
+  readonly size?: number;
 }
 
 export interface TargetRoles {
@@ -151,13 +160,51 @@ export function planLargeObjects(
 }
 
 async function inventory(client: pg.Client): Promise<LargeObjectFacts[]> {
-  return (await client.query<ObjectRow>(INVENTORY_SQL)).rows;
+  return (await client.query<ObjectRow>(INVENTORY_SQL)).rows.map((r) => ({ ...r, size: Number(r.size) }));
 }
 
 async function targetRoles(client: pg.Client): Promise<TargetRoles> {
   const { rows } = await client.query<{ name: string; superuser: boolean; me: boolean }>(ROLES_SQL);
   const me = rows.find((r) => r.me)!;
   return { roles: new Map(rows.map((r) => [r.name, r.superuser])), me: me.name, superuser: me.superuser };
+}
+
+/** A list of OIDs for a message: the first three and how many more. */
+function few(oids: readonly string[]): string {
+  return oids.length <= 3 ? oids.join(', ') : `${oids.slice(0, 3).join(', ')} and ${oids.length - 3} more`;
+}
+
+/** Small objects in groups of at most BATCH_BYTES. */
+function smallBatches(oids: readonly string[], sizes: ReadonlyMap<string, number>): string[][] {
+  const batches: string[][] = [];
+  let current: string[] = [];
+  let bytes = 0;
+  for (const oid of oids) {
+    const size = sizes.get(oid) ?? 0;
+    if (size > SMALL) continue;
+    if (current.length > 0 && bytes + size > BATCH_BYTES) {
+      batches.push(current);
+      current = [];
+      bytes = 0;
+    }
+    current.push(oid);
+    bytes += size;
+  }
+  if (current.length > 0) batches.push(current);
+  return batches;
+}
+
+/** Copies small objects whole, one round trip on each server; the target objects exist and are empty. */
+async function copySmall(source: pg.Client, target: pg.Client, oids: readonly string[]): Promise<number> {
+  const { rows } = await source.query<{ oid: string; data: Buffer }>(
+    'SELECT o::int8::text AS oid, pg_catalog.lo_get(o) AS data FROM unnest($1::oid[]) o',
+    [oids],
+  );
+  await target.query('SELECT pg_catalog.lo_put(o, 0, d) FROM unnest($1::oid[], $2::bytea[]) AS x(o, d)', [
+    rows.map((r) => r.oid),
+    rows.map((r) => r.data),
+  ]);
+  return rows.reduce((n, r) => n + r.data.length, 0);
 }
 
 /** Copies one object's content from the source's snapshot; the target object exists and is empty. */
@@ -223,17 +270,33 @@ export async function syncLargeObjects(spec: MigrationSpec, database: string): P
         if (changes > 0) {
           await target.query('BEGIN');
           try {
-            for (const oid of plan.unlinked) await run(oid, 'SELECT pg_catalog.lo_unlink($1::oid)', [oid]);
-            for (const oid of plan.created) await run(oid, 'SELECT pg_catalog.lo_create($1::oid)', [oid]);
-            // INV_WRITE (0x20000): the descriptor lives until COMMIT; its object emptied, then written whole
-            for (const oid of plan.rewritten)
-              await run(oid, 'SELECT pg_catalog.lo_truncate64(pg_catalog.lo_open($1::oid, 131072), 0)', [oid]);
-            for (const oid of [...plan.created, ...plan.rewritten]) {
+            if (plan.unlinked.length > 0)
+              await run(few(plan.unlinked), 'SELECT pg_catalog.lo_unlink(o) FROM unnest($1::oid[]) o', [plan.unlinked]);
+            if (plan.created.length > 0)
+              await run(few(plan.created), 'SELECT pg_catalog.lo_create(o) FROM unnest($1::oid[]) o', [plan.created]);
+            // INV_WRITE (0x20000): each descriptor lives until COMMIT; the objects emptied, then written whole
+            if (plan.rewritten.length > 0) {
+              const sql = 'SELECT pg_catalog.lo_truncate64(pg_catalog.lo_open(o, 131072), 0) FROM unnest($1::oid[]) o';
+              await run(few(plan.rewritten), sql, [plan.rewritten]);
+            }
+            const sizes = new Map(from.map((o) => [o.oid, o.size ?? 0]));
+            const written = [...plan.created, ...plan.rewritten];
+            step.statement = 'lo_put';
+            for (const batch of smallBatches(written, sizes)) {
+              step.oid = few(batch);
+              bytes += await copySmall(source, target, batch);
+            }
+            for (const oid of written.filter((o) => (sizes.get(o) ?? 0) > SMALL)) {
               step.oid = oid;
-              step.statement = `lo_put of large object ${oid}`;
               bytes += await copyContent(source, target, oid);
             }
-            for (const { oid, statement } of plan.metadata) await run(oid, statement);
+            for (let i = 0; i < plan.metadata.length; i += STATEMENTS_PER_QUERY) {
+              const group = plan.metadata.slice(i, i + STATEMENTS_PER_QUERY);
+              const more = group.length > 1 ? ` (or one of the ${group.length - 1} statements after it)` : '';
+              step.oid = group[0]!.oid;
+              step.statement = `${group[0]!.statement}${more}`;
+              await target.query(group.map((m) => m.statement).join(';\n'));
+            }
             await target.query('COMMIT');
           } catch (error) {
             await target.query('ROLLBACK').catch(() => undefined);
@@ -261,7 +324,7 @@ function refusal(database: string, step: Step, error: unknown, me: string): unkn
   if (sqlState(error) !== INSUFFICIENT_PRIVILEGE) return error;
   return new PgferryError(
     'CUTOVER_LARGE_OBJECTS',
-    `database "${database}": the target refused to bring large object ${step.oid} level with the source (${step.statement}): ${errorMessage(error)}; nothing was changed on the target`,
+    `database "${database}": the target refused to bring large object(s) ${step.oid} level with the source (${step.statement}): ${errorMessage(error)}; nothing was changed on the target`,
     {
       category: 'target',
       field: `database "${database}"`,
