@@ -46,7 +46,10 @@ async function loadSource(pair: ServerPair): Promise<void> {
 interface Written {
   items: boolean;
   events: boolean;
+  eventsC: boolean;
   p3: boolean;
+  p4: boolean;
+  detached: boolean;
   snap: boolean;
 }
 
@@ -60,8 +63,12 @@ function writeOne(written: Written): (c: pg.Client, n: number) => Promise<unknow
       await c.query(`UPDATE items SET qty = qty + 1 WHERE id = (SELECT min(id) FROM items WHERE qty < 100) `);
       if (n % 3 === 0) await c.query(`DELETE FROM items WHERE id = (SELECT max(id) - 5 FROM items)`);
     }
-    if (written.events) await c.query(`INSERT INTO events (id, day, what) VALUES ($1, $2, 'e')`, [1_000_000 + n, n % 60]);
+    if (written.events)
+      await c.query(`INSERT INTO events (id, day, what) VALUES ($1, $2, 'e')`, [1_000_000 + n, n % (written.eventsC ? 90 : 60)]);
     if (written.p3) await c.query(`INSERT INTO measures VALUES ($1, $2, $3) ON CONFLICT DO NOTHING`, [n, 2000 + (n % 1000), n]);
+    // the attached partition's rows from before its ATTACH, changed while it is followed, then once detached
+    if (written.p4) await c.query(`UPDATE measures SET v = v + 1 WHERE id = $1 AND at >= 3000`, [1 + (n % 1500)]);
+    if (written.detached) await c.query(`INSERT INTO measures_p4 VALUES ($1, $2, $3)`, [100_000 + n, n % 5000, n]);
     if (written.snap) await c.query(`UPDATE snap SET total = total + 1 WHERE k = $1`, [n % 50]);
   };
 }
@@ -97,7 +104,7 @@ async function scenario(pair: ServerPair, name: string, target: MigrationSpec['t
   });
   const running = runMigration({ ...spec, target });
   const store = new ControlStore(target);
-  const written: Written = { items: false, events: false, p3: false, snap: false };
+  const written: Written = { items: false, events: false, eventsC: false, p3: false, p4: false, detached: false, snap: false };
   const writer = startSourceWriter(pair.source, DB, writeOne(written));
   const s = (sql: string) => pair.source.query(sql, [], DB);
   try {
@@ -115,12 +122,13 @@ async function scenario(pair: ServerPair, name: string, target: MigrationSpec['t
              CREATE TABLE events_b PARTITION OF events FOR VALUES FROM (30) TO (60);
              INSERT INTO events SELECT g, g % 60, 'seed' FROM generate_series(1, 3000) g;`);
     written.events = true;
-    // partitions of a table streamed via its root: one created, one attached with rows of its own
+    // partitions of a listed partitioned table (published with it, under their own names): one
+    // created, one attached with rows of its own, which the writer changes from then on
     await s(`CREATE TABLE measures_p3 PARTITION OF measures FOR VALUES FROM (2000) TO (3000);
              CREATE TABLE measures_p4 (id int NOT NULL, at int NOT NULL, v numeric, PRIMARY KEY (id, at));
              INSERT INTO measures_p4 SELECT g, 3000 + g % 1000, g FROM generate_series(1, 1500) g;
              ALTER TABLE measures ATTACH PARTITION measures_p4 FOR VALUES FROM (3000) TO (4000);`);
-    written.p3 = true;
+    written.p3 = written.p4 = true;
     // CREATE TABLE AS: no key, streamed with REPLICA IDENTITY FULL (allowReplicaIdentityFull)
     await s(`CREATE TABLE snap AS SELECT g AS k, g * 10 AS total FROM generate_series(0, 49) g`);
     written.snap = true;
@@ -164,6 +172,26 @@ async function scenario(pair: ServerPair, name: string, target: MigrationSpec['t
       'a table the filters leave out is not followed',
     );
     const followedIn = ((Date.now() - streamingAt) / 1000).toFixed(1);
+    // followed partitions are listed by name: a TRUNCATE of one reaches the target (pgoutput drops it
+    // under publish_via_partition_root), and one detached streams on as the plain table it becomes
+    // (a row outside its old bounds fits it on the target only if it was detached there too)
+    written.p3 = written.p4 = false;
+    const off = writer.committed() + 2;
+    await until('the writer off the partitions', async () => (writer.committed() >= off ? true : undefined));
+    await s(`TRUNCATE measures_p3; ALTER TABLE measures DETACH PARTITION measures_p4`);
+    written.detached = true;
+    // a partition created under the partitioned table followed above, with rows of its own: it is
+    // published with that table (listed now) and followed the same way
+    await s(`CREATE TABLE events_c PARTITION OF events FOR VALUES FROM (60) TO (90);
+             INSERT INTO events SELECT g, 60 + g % 30, 'late' FROM generate_series(1, 600) g;`);
+    written.eventsC = true;
+    await until(
+      'events_c followed',
+      async () =>
+        (await tableResyncs(store, name)).some((r) => r.table === 'public.events_c' && r.doneAt !== undefined) ? true : undefined,
+      120_000,
+    );
+    for (const r of await tableResyncs(store, name)) assert.equal(r.error, undefined, `${r.table}: ${r.error}`);
     const resyncedIn = ((Date.now() - requestedAt) / 1000).toFixed(1);
     // the writer writes on for a while after the copies: every table streams from its position
     await until('more writes after the copies', async () => (writer.committed() > 0 ? true : undefined));
@@ -179,6 +207,16 @@ async function scenario(pair: ServerPair, name: string, target: MigrationSpec['t
     const [src, dst] = await Promise.all([contents(pair.source), contents(pair.target)]);
     src.delete('public.scratch_tmp');
     assert.deepEqual(dst, src);
+    const [tree] = await pair.target.query<{ p3: string; p4: boolean; outside: string }>(
+      `SELECT (SELECT count(*) FROM measures_p3)::text AS p3,
+              (SELECT relispartition FROM pg_class WHERE oid = 'measures_p4'::regclass) AS p4,
+              (SELECT count(*) FROM measures_p4 WHERE at NOT BETWEEN 3000 AND 3999)::text AS outside`,
+      [],
+      DB,
+    );
+    assert.equal(tree!.p3, '0', 'the TRUNCATE of a partition followed while streaming reached the target');
+    assert.equal(tree!.p4, false, 'the partition detached on the source is detached on the target');
+    assert.notEqual(tree!.outside, '0', 'rows written into the detached partition outside its old bounds streamed');
     assert.deepEqual(await pair.target.query(`SELECT to_regclass('public.scratch_tmp') AS t`, [], DB), [{ t: null }]);
     // the definitions came from the source's catalog: the index, the identity, the key
     const [idx] = await pair.target.query<{ d: string }>(`SELECT pg_get_indexdef('items_order'::regclass) AS d`, [], DB);
