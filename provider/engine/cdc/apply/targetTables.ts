@@ -274,7 +274,7 @@ function targetTableOf(relation: Relation, read: TargetTableFacts, foreignKeysFi
       `table ${qualified(relation.schema, relation.name)} is streamed from the source but does not exist on the target`,
       {
         category: 'target',
-        fix: 'tables created on the source after the migration started are not migrated: restart the migration',
+        fix: 'a table created or attached as a partition on the source while streaming is created on the target within seconds and the stream tried again (see `show`); a table renamed on the source: rename it on the target; otherwise create it on the target',
       },
     );
   }
