@@ -70,7 +70,7 @@ export interface FenceState {
   readonly database: string;
   /** The database's own default_transaction_read_only on the source (pg_db_role_setting), if any. */
   readonly onSource: string | undefined;
-  /** pgferry.writer_fence's row for it: undefined, 'kept' (cut over) or 'open' (may still be lifted). */
+  /** pgferry.footprint's writerFence row for it: undefined, 'kept' (cut over) or 'open' (may still be lifted). */
   readonly record: 'kept' | 'open' | undefined;
   /** The database's final state in the migration's status. */
   readonly state: string | undefined;
@@ -85,7 +85,8 @@ export async function readFences(
 ): Promise<FenceState[]> {
   const records = await clusters.target
     .query<{ database: string; kept: boolean }>(
-      `SELECT database, kept_at IS NOT NULL AS kept FROM pgferry.writer_fence WHERE migration = $1`,
+      `SELECT database, kept_at IS NOT NULL AS kept FROM pgferry.footprint
+        WHERE migration = $1 AND change = 'writerFence' AND undone_at IS NULL`,
       [migration],
     )
     .catch(() => []); // no catalog table: nothing was ever fenced
@@ -117,7 +118,7 @@ export function fenceProblems(fences: readonly FenceState[], fenceWriters: boole
       if (f.onSource !== undefined || f.record !== undefined) out.push(`${db}: a writer fence with no fence asked for`);
       continue;
     }
-    if (f.record === 'open') out.push(`${db}: a writer fence recorded and not kept after ${f.state ?? 'the end'} (pgferry.writer_fence)`);
+    if (f.record === 'open') out.push(`${db}: a writer fence recorded and not kept after ${f.state ?? 'the end'} (pgferry.footprint)`);
     if (f.state === 'Succeeded') {
       if (f.record !== 'kept') out.push(`${db}: cut over with the writers fenced, but the fence is not recorded as kept`);
       if (f.onSource !== 'on')

@@ -158,6 +158,9 @@ export function renderStatus(status: MigrationStatus): string {
   for (const d of status.databases)
     if (d.sourceSlot && d.names) lines.push(`  ${d.database}: ${describeSourceSlot(d.names.slot, d.sourceSlot)}`);
   for (const d of status.databases) if (d.writerFence) lines.push(`  ${d.database}: ${describeFence(d.writerFence)}`);
+  for (const d of status.databases)
+    for (const p of d.pendingFootprint ?? [])
+      lines.push(`  ${d.database}: still to give back (${p.change}): ${p.error ? `could not read: ${p.error}` : p.pending.join('; ')}`);
   if (status.validation.length) lines.push('', renderValidation(status.validation));
   if (status.verification) lines.push('', renderVerification(status.verification));
   return lines.join('\n');

@@ -92,6 +92,26 @@ export async function showMigration(target: ServerSpec, name: string): Promise<M
   return withStore(target, (store) => store.get(name));
 }
 
+/**
+ * Online: what each database still has of the footprint to give back, read by the release's own
+ * loop (footprint/release.ts) from the ledger and the servers (`show`); a change it cannot read
+ * says why.
+ */
+export async function withPendingFootprint(spec: MigrationSpec, status: MigrationStatus): Promise<MigrationStatus> {
+  if (status.mode !== 'Online') return status;
+  const { pendingFootprint } = await import('./footprint/release');
+  const { restoreContextOf } = await import('./cdc/prepare/identityFull');
+  return withStore(spec.target, async (store) => {
+    const ctx = { ...restoreContextOf(spec, store), instance: status.instance };
+    const databases = [];
+    for (const d of status.databases) {
+      const pending = await pendingFootprint(ctx, d.database, { tolerant: true });
+      databases.push(pending.length > 0 ? { ...d, pendingFootprint: pending } : d);
+    }
+    return { ...status, databases };
+  });
+}
+
 export async function listMigrations(target: ServerSpec, filter: 'active' | 'all' = 'active'): Promise<MigrationStatus[]> {
   return withStore(target, (store) => store.list(filter));
 }

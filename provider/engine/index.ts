@@ -46,6 +46,7 @@ export {
   dropTargetDatabases,
   removeMigration,
   showMigration,
+  withPendingFootprint,
   listMigrations,
   leftWait,
   verifyMigration,

@@ -179,7 +179,8 @@ describe('foreign keys while streaming into a managed target', function () {
         JSON.stringify(schema?.expected),
       );
       const recorded = await pair.target.query<{ name: string; outcome: string; violating_rows: string | null }>(
-        `SELECT constraint_name AS name, outcome, violating_rows::text FROM pgferry.target_foreign_key WHERE migration = $1 ORDER BY 1`,
+        `SELECT undo->>'name' AS name, detail->>'outcome' AS outcome, detail->>'violatingRows' AS violating_rows
+           FROM pgferry.footprint WHERE migration = $1 AND change = 'targetForeignKeys' ORDER BY 1`,
         [spec.migrationName],
       );
       assert.deepEqual(recorded, [
@@ -293,7 +294,8 @@ describe('foreign keys across a runner killed while streaming into a managed tar
       assert.deepEqual(await foreignKeys(pair.target, db), []);
       const pending = () =>
         pair.target.query<{ name: string }>(
-          `SELECT constraint_name AS name FROM pgferry.target_foreign_key WHERE migration = $1 AND restored_at IS NULL ORDER BY 1`,
+          `SELECT undo->>'name' AS name FROM pgferry.footprint
+            WHERE migration = $1 AND change = 'targetForeignKeys' AND undone_at IS NULL ORDER BY 1`,
           [spec.migrationName],
         );
       assert.equal((await pending()).length, sourceKeys.length, 'each key recorded once');

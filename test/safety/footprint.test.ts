@@ -1,11 +1,15 @@
 // What pgferry changes on the servers, it records first and gives back (provider/engine/footprint/):
 // every reversible change made in one database, on both servers, is pending until the release, and
-// given back by it; a second release finds nothing and changes nothing.
+// given back by it; a second release finds nothing and changes nothing. A migration an older
+// pgferry started (its records in writer_fence, target_foreign_key and source_table, catalog
+// version 19) and this one resumes is released exactly: the rows move to the ledger on upgrade.
 import assert from 'node:assert/strict';
 import { readSourceRelations } from '../../provider/engine/catalog/identityVerdict';
 import { restoreContextOf } from '../../provider/engine/cdc/prepare/identityFull';
 import { withSession } from '../../provider/engine/connect/session';
+import { withPendingFootprint } from '../../provider/engine/api';
 import { ControlStore } from '../../provider/engine/control/store';
+import { CONTROL_MIGRATIONS } from '../../provider/engine/control/schemaVersions';
 import { FOOTPRINT, pendingFootprint, releaseDatabase } from '../../provider/engine/footprint/release';
 import type { FootprintContext } from '../../provider/engine/footprint/change';
 import { appliedPosition } from '../../provider/engine/footprint/appliedPosition';
@@ -17,6 +21,8 @@ import { writerFence } from '../../provider/engine/footprint/writerFence';
 import { pairSpec, serverSpec, startPair, type ServerPair } from '../support';
 
 const DB = 'footprint';
+const OLD_DB = 'footprint_old';
+const OLD_NAME = 'footprint-old';
 const NAME = 'footprint-m';
 const SCHEMA = `
 CREATE TABLE parent (id int PRIMARY KEY);
@@ -27,25 +33,25 @@ CREATE FUNCTION audit() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN INSERT INTO
 CREATE TRIGGER audited AFTER INSERT ON child FOR EACH ROW EXECUTE FUNCTION audit();`;
 
 /** What the release gives back, as both servers show it. */
-async function servers(pair: ServerPair): Promise<unknown> {
+async function servers(pair: ServerPair, db = DB): Promise<unknown> {
   const source = await pair.source.query<{ r: string }>(
     "SELECT c.relname || ':' || c.relreplident::text AS r FROM pg_class c WHERE c.relname IN ('parent', 'child', 'keyless') ORDER BY 1",
     [],
-    DB,
+    db,
   );
   const setting = await pair.source.query<{ s: string }>(
     "SELECT array_to_string(setconfig, ',') AS s FROM pg_db_role_setting s JOIN pg_database d ON d.oid = s.setdatabase WHERE d.datname = $1 AND s.setrole = 0",
-    [DB],
+    [db],
   );
   const keys = await pair.target.query<{ c: string }>(
     "SELECT conname::text AS c FROM pg_constraint WHERE contype = 'f' ORDER BY 1",
     [],
-    DB,
+    db,
   );
   const triggers = await pair.target.query<{ t: string }>(
     "SELECT tgname || ':' || tgenabled::text AS t FROM pg_trigger WHERE NOT tgisinternal ORDER BY 1",
     [],
-    DB,
+    db,
   );
   return {
     identities: source.map((r) => r.r),
@@ -55,14 +61,59 @@ async function servers(pair: ServerPair): Promise<unknown> {
   };
 }
 
+/**
+ * What an older pgferry left: a catalog at version 19 in its own maintenance database (the first
+ * test's is version 20), and the changes it made, each recorded first in its table as it recorded it.
+ */
+async function olderPgferry(pair: ServerPair) {
+  await pair.target.query('CREATE DATABASE old_catalog');
+  const catalog = (sql: string, params: unknown[] = []) => pair.target.query(sql, params, 'old_catalog');
+  await catalog(
+    'CREATE SCHEMA pgferry; CREATE TABLE pgferry.schema_version (version integer PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())',
+  );
+  for (const m of CONTROL_MIGRATIONS.filter((m) => m.version <= 19)) {
+    await catalog(m.sql);
+    await catalog('INSERT INTO pgferry.schema_version (version) VALUES ($1)', [m.version]);
+  }
+  await catalog(
+    "INSERT INTO pgferry.migration (name, mode, option, spec, state, sub_state) VALUES ($1, 'Online', 'Migrate', '{}', 'InProgress', 'WaitingForCutoverTrigger')",
+    [OLD_NAME],
+  );
+  await catalog('INSERT INTO pgferry.migration_database (migration, database, ordinal) VALUES ($1, $2, 0)', [OLD_NAME, OLD_DB]);
+
+  // each change recorded first, then made
+  const [keyless] = await pair.source.query<{ oid: string }>("SELECT 'keyless'::regclass::oid::text AS oid", [], OLD_DB);
+  await catalog(
+    `INSERT INTO pgferry.source_table (migration, database, relid, schema_name, table_name, identity_before) VALUES ($1, $2, $3::bigint, 'public', 'keyless', 'd')`,
+    [OLD_NAME, OLD_DB, keyless!.oid],
+  );
+  await pair.source.query('ALTER TABLE public.keyless REPLICA IDENTITY FULL', [], OLD_DB);
+  await catalog(
+    `INSERT INTO pgferry.target_foreign_key (migration, database, schema_name, table_name, constraint_name, definition, validated, columns,
+                                             referenced_schema, referenced_table, referenced_columns, match_full, comment)
+     VALUES ($1, $2, 'public', 'child', 'child_parent_id_fkey', 'FOREIGN KEY (parent_id) REFERENCES public.parent(id)', true, '{parent_id}',
+             'public', 'parent', '{id}', false, 'kept with the key')`,
+    [OLD_NAME, OLD_DB],
+  );
+  await pair.target.query('ALTER TABLE public.child DROP CONSTRAINT child_parent_id_fkey', [], OLD_DB);
+  await catalog('INSERT INTO pgferry.writer_fence (migration, database, prior_setting, sessions_ended) VALUES ($1, $2, NULL, 3)', [
+    OLD_NAME,
+    OLD_DB,
+  ]);
+  await pair.source.query(`ALTER DATABASE ${OLD_DB} SET default_transaction_read_only = on`);
+  return { catalog, keyless: keyless!.oid };
+}
+
 describe('safety: the footprint is given back by one release, and a second release is a no-op', function () {
   this.timeout(120_000);
   let pair: ServerPair;
   before(async () => {
     pair = await startPair(15, 15);
     for (const side of [pair.source, pair.target]) {
-      await side.query(`CREATE DATABASE ${DB}`);
-      await side.query(SCHEMA, [], DB);
+      for (const db of [DB, OLD_DB]) {
+        await side.query(`CREATE DATABASE ${db}`);
+        await side.query(SCHEMA, [], db);
+      }
     }
   });
   after(async () => pair?.stop());
@@ -71,9 +122,11 @@ describe('safety: the footprint is given back by one release, and a second relea
     const spec = pairSpec(pair, NAME, [DB], { mode: 'Online', allowReplicaIdentityFull: true, lockTimeoutSeconds: 5 });
     const store = new ControlStore(serverSpec(pair.target));
     const warnings: string[] = [];
-    const ctx: FootprintContext = { ...restoreContextOf(spec, store), warn: async (m) => void warnings.push(m), instance: undefined };
     try {
       await store.createMigration({ name: NAME, mode: 'Online', option: 'Migrate', spec: {}, databases: [DB] });
+      // the names of the slot, publication and origin derive from the instance recorded at registration
+      const { instance } = (await store.get(NAME))!;
+      const ctx: FootprintContext = { ...restoreContextOf(spec, store), warn: async (m) => void warnings.push(m), instance };
       const before = await servers(pair);
       assert.deepEqual(await pendingFootprint(ctx, DB), []);
 
@@ -101,6 +154,9 @@ describe('safety: the footprint is given back by one release, and a second relea
         JSON.stringify(pending, null, 2),
       );
       assert.notDeepEqual(await servers(pair), before);
+      // `show` lists the same, from the same loop
+      const shown = await withPendingFootprint(spec, (await store.get(NAME))!);
+      assert.deepEqual(shown.databases[0]?.pendingFootprint, pending);
 
       await releaseDatabase(ctx, DB, 'throw');
       assert.deepEqual(await pendingFootprint(ctx, DB), []);
@@ -112,6 +168,69 @@ describe('safety: the footprint is given back by one release, and a second relea
       assert.deepEqual(await servers(pair), before);
       assert.deepEqual(warnings, []);
       assert.deepEqual(await store.events(NAME), events, 'the second release recorded nothing');
+    } finally {
+      await store.close();
+    }
+  });
+
+  it('releases exactly what an older pgferry recorded in its own tables, once this one upgraded the catalog', async () => {
+    const spec = pairSpec(pair, OLD_NAME, [OLD_DB], { mode: 'Online', allowReplicaIdentityFull: true, lockTimeoutSeconds: 5 });
+    const before = await servers(pair, OLD_DB);
+    const { catalog, keyless } = await olderPgferry(pair);
+    assert.notDeepEqual(await servers(pair, OLD_DB), before);
+
+    // this pgferry resumes it: the runner installs (upgrades) the catalog, then releases
+    const store = new ControlStore({ ...serverSpec(pair.target), maintenanceDatabase: 'old_catalog' });
+    const target = { ...spec.target, maintenanceDatabase: 'old_catalog' };
+    const warnings: string[] = [];
+    const ctx: FootprintContext = {
+      ...restoreContextOf({ ...spec, target }, store),
+      warn: async (m) => void warnings.push(m),
+      instance: undefined,
+    };
+    try {
+      await store.install();
+      const moved = await catalog(
+        `SELECT to_regclass('pgferry.writer_fence')::text AS fence, to_regclass('pgferry.target_foreign_key')::text AS keys,
+                (SELECT count(*)::int FROM information_schema.columns WHERE table_schema = 'pgferry' AND table_name = 'source_table' AND column_name LIKE 'identity%') AS identity_columns`,
+      );
+      assert.deepEqual(moved, [{ fence: null, keys: null, identity_columns: 0 }]);
+      const pending = await pendingFootprint(ctx, OLD_DB);
+      assert.deepEqual(
+        pending.filter((p) => ['writerFence', 'targetForeignKeys', 'replicaIdentity'].includes(p.change)),
+        [
+          { change: 'writerFence', pending: [`ALTER DATABASE "${OLD_DB}" RESET default_transaction_read_only`] },
+          {
+            change: 'targetForeignKeys',
+            pending: [
+              'ALTER TABLE "public"."child" ADD CONSTRAINT "child_parent_id_fkey" FOREIGN KEY (parent_id) REFERENCES public.parent(id)',
+            ],
+          },
+          { change: 'replicaIdentity', pending: ['ALTER TABLE ONLY "public"."keyless" REPLICA IDENTITY DEFAULT'] },
+        ],
+      );
+      const status = await store.get(OLD_NAME);
+      assert.equal(status?.databases[0]?.writerFence?.sessionsEnded, 3, 'what the older pgferry reported stays');
+
+      await releaseDatabase(ctx, OLD_DB, 'throw');
+      assert.deepEqual(await pendingFootprint(ctx, OLD_DB), []);
+      assert.deepEqual(await servers(pair, OLD_DB), before, warnings.join('\n'));
+      const [comment] = await pair.target.query<{ c: string | null }>(
+        "SELECT obj_description(oid, 'pg_constraint') AS c FROM pg_constraint WHERE conname = 'child_parent_id_fkey'",
+        [],
+        OLD_DB,
+      );
+      assert.equal(comment?.c, 'kept with the key');
+      const ledger = await catalog(
+        'SELECT change, object, undone_at IS NOT NULL AS undone FROM pgferry.footprint WHERE migration = $1 ORDER BY change',
+        [OLD_NAME],
+      );
+      assert.deepEqual(ledger, [
+        { change: 'replicaIdentity', object: keyless, undone: true },
+        { change: 'targetForeignKeys', object: '"public"."child"."child_parent_id_fkey"', undone: true },
+        { change: 'writerFence', object: '', undone: true },
+      ]);
+      assert.deepEqual(warnings, []);
     } finally {
       await store.close();
     }

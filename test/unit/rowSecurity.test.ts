@@ -8,7 +8,8 @@ import {
   type SourceReader,
   type SourceRowSecurityTable,
 } from '../../provider/engine/validate/rowSecuritySource';
-import { targetOwnerRoute, targetRowSecurityResults, type TargetOwnerContext } from '../../provider/engine/validate/rowSecurityTarget';
+import { targetRowSecurityResults } from '../../provider/engine/validate/rowSecurityTarget';
+import { targetOwnerRoute, type TargetOwnerContext } from '../../provider/engine/schema/ownerAccess';
 
 const table = (name: string, extra: Partial<SourceRowSecurityTable> = {}): SourceRowSecurityTable => ({
   name,

@@ -1,7 +1,15 @@
 // `pgferry show` and `pgferry list`: read the target's control catalog. `show` of an online
 // migration also reads its slots on the source (retained WAL, active or not), so a stopped stream
-// is visible before the source's disk fills; a source it cannot reach is said, not fatal.
-import { listMigrations, showMigration, withSourceSlots, type MigrationStatus } from '../../engine';
+// is visible before the source's disk fills, and what of its footprint is still to give back on
+// either server (pendingFootprint); a source it cannot reach is said, not fatal.
+import {
+  listMigrations,
+  showMigration,
+  withPendingFootprint,
+  withSourceSlots,
+  type MigrationSpec,
+  type MigrationStatus,
+} from '../../engine';
 import type { CliArgs } from '../args';
 import { migrationSpecOf, notFound } from '../migrationSpecOf';
 import { migrationListResult, migrationResult, printResult } from '../result';
@@ -9,12 +17,16 @@ import { onTarget, resolveTarget } from '../target';
 import { warn } from '../log';
 
 async function withSource(args: CliArgs, status: MigrationStatus): Promise<MigrationStatus> {
-  if (status.mode !== 'Online' || !status.databases.some((d) => d.names && d.state !== 'Succeeded')) return status;
+  if (status.mode !== 'Online') return status;
+  let spec: MigrationSpec;
   try {
-    return await withSourceSlots(await migrationSpecOf(args, status), status);
+    spec = await migrationSpecOf(args, status);
   } catch {
     return status; // no usable source spec: the recorded figures stand
   }
+  const streaming = status.databases.some((d) => d.names && d.state !== 'Succeeded');
+  const slots = streaming ? await withSourceSlots(spec, status).catch(() => status) : status;
+  return withPendingFootprint(spec, slots).catch(() => slots);
 }
 
 export async function showCommand(args: CliArgs): Promise<number> {

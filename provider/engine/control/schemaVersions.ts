@@ -395,6 +395,60 @@ COMMENT ON COLUMN pgferry.table_resync.created_on_target IS 'pgferry created the
 COMMENT ON COLUMN pgferry.table_resync.resynced_lsn IS 'the source position the copy was taken at: the stream applied every change before it, the copy holds them, the stream applies every change from it';
 `,
   },
+  {
+    // One ledger for the footprint (control/footprintLedger.ts; engine/footprint/): every reversible
+    // change pgferry makes on a server, one row each, written before it is made, with what undoes
+    // it. The rows an older pgferry kept in writer_fence, target_foreign_key and source_table's
+    // identity columns move here, so a migration it started is released exactly by this one. What
+    // is not footprint stays: source_table keeps why a table is not streamed; a foreign key's
+    // outcome (added, not valid, left out) is reported in its row's detail.
+    version: 20,
+    sql: `
+CREATE TABLE pgferry.footprint (
+  migration  text NOT NULL,
+  database   text NOT NULL,
+  change     text NOT NULL,
+  object     text NOT NULL,
+  undo       jsonb NOT NULL,
+  detail     jsonb NOT NULL DEFAULT '{}',
+  made_at    timestamptz NOT NULL DEFAULT now(),
+  undone_at  timestamptz,
+  kept_at    timestamptz,
+  PRIMARY KEY (migration, database, change, object),
+  FOREIGN KEY (migration, database) REFERENCES pgferry.migration_database (migration, database) ON DELETE CASCADE
+);
+COMMENT ON TABLE pgferry.footprint IS 'what an online migration changed on a server and gives back at release, one row per change, written before the change is made';
+COMMENT ON COLUMN pgferry.footprint.change IS 'the footprint module that made it (engine/footprint/): writerFence, targetForeignKeys, replicaIdentity';
+COMMENT ON COLUMN pgferry.footprint.object IS 'what it changed in the database: empty for the database itself, a table''s source OID, a constraint as "schema"."table"."name"';
+COMMENT ON COLUMN pgferry.footprint.undo IS 'what gives it back: the earlier default_transaction_read_only, a foreign key''s definition, a table''s earlier replica identity';
+COMMENT ON COLUMN pgferry.footprint.detail IS 'what was learned on the way, never needed to undo it: sessions a fence ended, how a foreign key came back';
+COMMENT ON COLUMN pgferry.footprint.undone_at IS 'given back; NULL while pending';
+COMMENT ON COLUMN pgferry.footprint.kept_at IS 'stays on purpose: the writer fence of a database that was cut over (writes on the source would be lost)';
+INSERT INTO pgferry.footprint (migration, database, change, object, undo, detail, made_at, kept_at)
+SELECT migration, database, 'writerFence', '', jsonb_build_object('priorSetting', prior_setting),
+       jsonb_strip_nulls(jsonb_build_object('sessionsEnded', sessions_ended)), fenced_at, kept_at
+  FROM pgferry.writer_fence;
+INSERT INTO pgferry.footprint (migration, database, change, object, undo, detail, made_at, undone_at)
+SELECT migration, database, 'targetForeignKeys',
+       '"' || replace(schema_name, '"', '""') || '"."' || replace(table_name, '"', '""') || '"."' || replace(constraint_name, '"', '""') || '"',
+       jsonb_build_object('schema', schema_name, 'table', table_name, 'name', constraint_name, 'definition', definition,
+                          'validated', validated, 'columns', to_jsonb(columns), 'referencedSchema', referenced_schema,
+                          'referencedTable', referenced_table, 'referencedColumns', to_jsonb(referenced_columns),
+                          'matchFull', match_full, 'comment', comment),
+       jsonb_strip_nulls(jsonb_build_object('outcome', outcome, 'violatingRows', violating_rows, 'detail', detail)), recorded_at, restored_at
+  FROM pgferry.target_foreign_key;
+INSERT INTO pgferry.footprint (migration, database, change, object, undo, made_at, undone_at)
+SELECT migration, database, 'replicaIdentity', relid::text,
+       jsonb_strip_nulls(jsonb_build_object('schema', schema_name, 'name', table_name, 'before', identity_before, 'beforeIndex', identity_index_before)),
+       recorded_at, identity_restored_at
+  FROM pgferry.source_table WHERE identity_before IS NOT NULL;
+DROP TABLE pgferry.writer_fence;
+DROP TABLE pgferry.target_foreign_key;
+DELETE FROM pgferry.source_table WHERE not_streamed IS NULL;
+ALTER TABLE pgferry.source_table DROP COLUMN identity_before, DROP COLUMN identity_index_before, DROP COLUMN identity_restored_at;
+COMMENT ON TABLE pgferry.source_table IS 'source tables whose changes do not reach the target, and why (replica identities set FULL are in footprint)';
+`,
+  },
 ];
 
 /** The highest control-catalog version this build installs (`pgferry version` prints it). */

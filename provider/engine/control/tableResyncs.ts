@@ -7,7 +7,7 @@
 import { displayName } from '../catalog/introspect';
 import { ident } from '../connect/quote';
 import { CONTROL_SCHEMA, REQUEST_CHANNEL } from '../core/names';
-import type { ControlStore } from './store';
+import type { CatalogConnection } from './connection';
 
 const T = `${ident(CONTROL_SCHEMA)}.table_resync`;
 
@@ -67,7 +67,7 @@ function shape(r: Row): TableResync {
  * creating; the table watch's own request leaves a pending one as it is.
  */
 export async function requestTableResync(
-  store: ControlStore,
+  store: CatalogConnection,
   migration: string,
   database: string,
   table: { readonly schema: string; readonly name: string },
@@ -85,7 +85,11 @@ export async function requestTableResync(
 }
 
 /** The requests not carried out yet, oldest first, of these databases. */
-export async function pendingTableResyncs(store: ControlStore, migration: string, databases: readonly string[]): Promise<TableResync[]> {
+export async function pendingTableResyncs(
+  store: CatalogConnection,
+  migration: string,
+  databases: readonly string[],
+): Promise<TableResync[]> {
   const rows = await store.query<Row>(
     `SELECT ${COLUMNS} FROM ${T} WHERE migration = $1 AND database = ANY($2::text[]) AND done_at IS NULL
       ORDER BY requested_at, database, schema_name, table_name`,
@@ -95,7 +99,7 @@ export async function pendingTableResyncs(store: ControlStore, migration: string
 }
 
 /** Every request of the migration, done or not (`show`, tests). */
-export async function tableResyncs(store: ControlStore, migration: string): Promise<TableResync[]> {
+export async function tableResyncs(store: CatalogConnection, migration: string): Promise<TableResync[]> {
   const rows = await store.query<Row>(
     `SELECT ${COLUMNS} FROM ${T} WHERE migration = $1 ORDER BY requested_at, database, schema_name, table_name`,
     [migration],
@@ -106,7 +110,7 @@ export async function tableResyncs(store: ControlStore, migration: string): Prom
 type Key = Pick<TableResync, 'database' | 'schema' | 'name'>;
 
 /** pgferry created the table on the target for this request (recorded right after the restore). */
-export async function markCreatedOnTarget(store: ControlStore, migration: string, key: Key): Promise<void> {
+export async function markCreatedOnTarget(store: CatalogConnection, migration: string, key: Key): Promise<void> {
   await store.query(
     `UPDATE ${T} SET created_on_target = true WHERE migration = $1 AND database = $2 AND schema_name = $3 AND table_name = $4`,
     [migration, key.database, key.schema, key.name],
@@ -115,7 +119,7 @@ export async function markCreatedOnTarget(store: ControlStore, migration: string
 
 /** The copy committed at `lsn` (or the request ended without one: `error` says why, and it is not tried again). */
 export async function markResyncDone(
-  store: ControlStore,
+  store: CatalogConnection,
   migration: string,
   key: Key,
   outcome: { readonly lsn?: string; readonly rows?: number; readonly error?: string },
@@ -128,7 +132,7 @@ export async function markResyncDone(
 }
 
 /** An attempt failed (it is tried again): counted, with its error. */
-export async function markResyncAttempt(store: ControlStore, migration: string, key: Key, error: string): Promise<number> {
+export async function markResyncAttempt(store: CatalogConnection, migration: string, key: Key, error: string): Promise<number> {
   const rows = await store.query<{ attempts: number }>(
     `UPDATE ${T} SET attempts = attempts + 1, error = $5
       WHERE migration = $1 AND database = $2 AND schema_name = $3 AND table_name = $4 RETURNING attempts`,
@@ -138,6 +142,6 @@ export async function markResyncAttempt(store: ControlStore, migration: string, 
 }
 
 /** A new copy of the database holds every table as it is now: its earlier requests no longer apply. */
-export async function clearTableResyncs(store: ControlStore, migration: string, database: string): Promise<void> {
+export async function clearTableResyncs(store: CatalogConnection, migration: string, database: string): Promise<void> {
   await store.query(`DELETE FROM ${T} WHERE migration = $1 AND database = $2`, [migration, database]);
 }

@@ -180,6 +180,17 @@ export interface DatabaseDetails {
   readonly notStreamed?: readonly NotStreamed[];
   /** Online with fenceWriters: the source database is (or may be) read-only for new transactions since the cutover fenced it. */
   readonly writerFence?: WriterFence;
+  /** Online: what of the footprint is still to give back in this database, per change, when `show` read it (absent: nothing). */
+  readonly pendingFootprint?: readonly PendingChange[];
+}
+
+/** One change of the footprint (engine/footprint/) with what is still to give back: the statements that would. */
+export interface PendingChange {
+  /** The footprint module: writerFence, targetFiring, targetForeignKeys, slotAndPublication, appliedPosition, replicaIdentity. */
+  readonly change: string;
+  readonly pending: readonly string[];
+  /** `show` could not read it (a server it cannot reach): why. */
+  readonly error?: string;
 }
 
 /**

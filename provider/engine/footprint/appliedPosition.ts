@@ -42,7 +42,13 @@ export const appliedPosition = {
   server: 'target',
   describe: 'replication origin (or progress row) on the target recording the applied source position, dropped',
   ledger: 'its name, derived from migration.instance like the slot; the progress row is keyed by migration and database',
-  rights: { server: 'target', needs: 'replication origins (superuser); else none: a table in the pgferry schema of the target database' },
+  rights: {
+    server: 'target',
+    needs: 'replication origins (superuser); else none: a table in the pgferry schema of the target database',
+    // nothing to refuse: where origins are not permitted the progress table is used, in a target
+    // database the target user created (and so owns)
+    refusal: async () => undefined,
+  },
   madeFor: (spec) => spec.mode === 'Online',
   record: (ctx: StreamContext, database: string) => streamNamesOf(ctx.spec.migrationName, database, ctx.instance).origin,
   apply: openAppliedPosition,

@@ -15,7 +15,7 @@ export type FootprintContext = RestoreContext & { readonly instance: string | un
 export type StreamContext = Pick<FootprintContext, 'spec' | 'instance'>;
 
 /** Why the user cannot make a change, with the statement that gives the right. */
-interface RightsRefusal {
+export interface RightsRefusal {
   readonly message: string;
   readonly fix: string;
 }
@@ -27,10 +27,20 @@ interface ChangeRights {
   /** In words: what the user must be or hold. */
   readonly needs: string;
   /**
-   * A read-only check on a session of that server, where one exists apart from validation's own
-   * checks: why `user` may not make the change in `database`, undefined when it may.
+   * The check of those rights up front, read-only (validation asks every change the spec makes):
+   * why the user of `server` may not make the change in `database`, undefined when it may.
    */
-  readonly refusal?: (client: pg.Client, database: string, user: string) => Promise<RightsRefusal | undefined>;
+  readonly refusal: (sessions: RightsSessions) => Promise<RightsRefusal | undefined>;
+}
+
+/** What a rights check reads: one migration's database, a read-only session on each server. */
+export interface RightsSessions {
+  readonly spec: MigrationSpec;
+  readonly database: string;
+  /** On the source database. */
+  readonly source: pg.Client;
+  /** On the target's maintenance database: the target database may not exist yet (the copy creates it). */
+  readonly target: pg.Client;
 }
 
 /** What a failed undo leaves, said in a warning when a release goes on after it ('warn'). */

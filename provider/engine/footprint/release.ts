@@ -13,6 +13,7 @@
 // with, so a release run twice, or after a runner killed in the middle of one, changes nothing more.
 import { errorMessage } from '../core/errors';
 import type { FiringCounts } from '../cdc/prepare/targetFiring';
+import type { PendingChange } from '../core/model';
 import type { MigrationSpec } from '../input/migrationSpec';
 import type { FootprintContext, ReversibleChange, StreamContext } from './change';
 import { appliedPosition } from './appliedPosition';
@@ -74,12 +75,25 @@ async function undoOne(ctx: FootprintContext, change: ReversibleChange, database
   }
 }
 
-/** What is still to give back in one database, per change (only those with something left), in release order. */
-export async function pendingFootprint(ctx: FootprintContext, database: string): Promise<{ change: string; pending: readonly string[] }[]> {
-  const left: { change: string; pending: readonly string[] }[] = [];
+/**
+ * What is still to give back in one database, per change (only those with something left), in
+ * release order. `tolerant` (`show`): a change that cannot be read is listed with its error, and
+ * the others are read still.
+ */
+export async function pendingFootprint(
+  ctx: FootprintContext,
+  database: string,
+  options: { readonly tolerant?: boolean } = {},
+): Promise<PendingChange[]> {
+  const left: PendingChange[] = [];
   for (const change of FOOTPRINT) {
-    const pending = await change.pending(ctx, database);
-    if (pending.length > 0) left.push({ change: change.name, pending });
+    try {
+      const pending = await change.pending(ctx, database);
+      if (pending.length > 0) left.push({ change: change.name, pending });
+    } catch (error) {
+      if (!options.tolerant) throw error;
+      left.push({ change: change.name, pending: [], error: errorMessage(error) });
+    }
   }
   return left;
 }

@@ -6,7 +6,7 @@ import { ident, literal } from '../connect/quote';
 import { withSession } from '../connect/session';
 import { streamNamesOf } from '../core/names';
 import { createSlotWithSnapshot, dropSlotAndPublication } from '../cdc/prepare/slot';
-import type { ReversibleChange, StreamContext } from './change';
+import type { ReversibleChange, RightsRefusal, RightsSessions, StreamContext } from './change';
 import { unlessDatabaseGone } from './change';
 
 /** The slot and publication on the source that are still there. */
@@ -25,12 +25,37 @@ async function pending(ctx: StreamContext, database: string): Promise<string[]> 
   return found ?? [];
 }
 
+/** What creating the slot and the publication asks of the source user, read in the source database. */
+const RIGHTS_SQL = `
+SELECT r.rolsuper OR r.rolreplication
+         OR EXISTS (SELECT 1 FROM pg_roles g WHERE g.rolname IN ('rds_replication', 'rds_superuser', 'azure_pg_admin')
+                       AND pg_has_role(current_user, g.oid, 'MEMBER')) AS replicates,
+       has_database_privilege(current_user, current_database(), 'CREATE') AS creates
+  FROM pg_roles r WHERE r.rolname = current_user`;
+
+async function refusal(s: RightsSessions): Promise<RightsRefusal | undefined> {
+  const { rows } = await s.source.query<{ replicates: boolean; creates: boolean }>(RIGHTS_SQL);
+  const user = ident(s.spec.source.user);
+  const lacks: string[] = [];
+  const grants: string[] = [];
+  if (!rows[0]?.replicates) {
+    lacks.push('may not create a replication slot (no REPLICATION)');
+    grants.push(`ALTER ROLE ${user} WITH REPLICATION (Amazon RDS: GRANT rds_replication TO ${user})`);
+  }
+  if (!rows[0]?.creates) {
+    lacks.push(`may not create a publication (no CREATE on ${ident(s.database)})`);
+    grants.push(`GRANT CREATE ON DATABASE ${ident(s.database)} TO ${user}`);
+  }
+  if (lacks.length === 0) return undefined;
+  return { message: `source user ${user} ${lacks.join(' and ')}`, fix: `on the source: ${grants.join('; ')}` };
+}
+
 export const slotAndPublication = {
   name: 'slotAndPublication',
   server: 'source',
   describe: 'replication slot and publication on the source database, dropped',
   ledger: 'their names, derived from migration.instance (recorded when the migration is registered)',
-  rights: { server: 'source', needs: 'REPLICATION (or superuser), and CREATE on the database for the publication' },
+  rights: { server: 'source', needs: 'REPLICATION (or superuser), and CREATE on the database for the publication', refusal },
   madeFor: (spec) => spec.mode === 'Online',
   record: (ctx: StreamContext, database: string) => streamNamesOf(ctx.spec.migrationName, database, ctx.instance),
   apply: createSlotWithSnapshot,

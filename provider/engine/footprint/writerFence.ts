@@ -2,7 +2,7 @@
 // sessions ended, before the cutover's marker (cutover/writerFence.ts). Lifted first by every
 // release, since the applications cannot write meanwhile; the one change a successful cutover
 // keeps, so an application still pointed at the old source fails loudly instead of losing writes.
-import { fenceOf, liftStatement, recordFence } from '../control/writerFences';
+import { liftStatement, pendingFences, recordFence } from '../control/writerFences';
 import { CONTROL_SCHEMA } from '../core/names';
 import { fenceDatabase, fenceRightsRefusal, liftWriterFence } from '../cutover/writerFence';
 import type { ReversibleChange } from './change';
@@ -12,23 +12,21 @@ export const writerFence = {
   server: 'source',
   describe:
     'writer fence: the source database read-only for new transactions (default_transaction_read_only), lifted to its recorded value',
-  ledger: `${CONTROL_SCHEMA}.writer_fence (prior_setting, kept_at)`,
+  ledger: `${CONTROL_SCHEMA}.footprint (change writerFence: undo.priorSetting, kept_at)`,
   rights: {
     server: 'source',
     needs: "the database's owner (or a member of it) for ALTER DATABASE, and pg_signal_backend to end other roles' sessions",
-    refusal: fenceRightsRefusal,
+    refusal: (s) => fenceRightsRefusal(s.source, s.database, s.spec.source.user),
   },
   madeFor: (spec) => spec.mode === 'Online' && spec.fenceWriters === true,
   staysAfterCutover: true,
   record: recordFence,
   apply: fenceDatabase,
-  pending: async (ctx, database) => {
-    const fence = await fenceOf(ctx.store, ctx.spec.migrationName, database);
-    return fence && !fence.kept ? [liftStatement(database, fence.priorSetting)] : [];
-  },
+  pending: async (ctx, database) =>
+    (await pendingFences(ctx.store, ctx.spec.migrationName, database)).map((fence) => liftStatement(database, fence.priorSetting)),
   undo: liftWriterFence,
   failure: () => ({
     what: 'could not lift the writer fence on the source',
-    left: `the database is still read-only for new transactions; its earlier value is in ${CONTROL_SCHEMA}.writer_fence on the target, and a resume or a cancel lifts it`,
+    left: `the database is still read-only for new transactions; its earlier value is in ${CONTROL_SCHEMA}.footprint on the target, and a resume or a cancel lifts it`,
   }),
 } satisfies ReversibleChange;

@@ -65,6 +65,10 @@ export const CODES = {
   WRITER_FENCE: 'WRITER_FENCE',
   /** fenceWriters: it may not (not the database's owner, or no pg_signal_backend): what to grant. */
   WRITER_FENCE_PRIVILEGES: 'WRITER_FENCE_PRIVILEGES',
+  /** Online: the user has the rights a change of the footprint needs on its server (footprint/, rights). */
+  FOOTPRINT_RIGHTS: 'FOOTPRINT_RIGHTS',
+  /** Online: it has not (a slot without REPLICATION, a publication without CREATE, tables it will not own): what to grant. */
+  FOOTPRINT_PRIVILEGES: 'FOOTPRINT_PRIVILEGES',
   /** The source user reads every row of the tables with row-level security (or there are none). */
   ROW_SECURITY_SOURCE: 'ROW_SECURITY_SOURCE',
   /** Policies would hide rows of a copied table from the source user (row_security = off makes the copy fail). */

@@ -20,6 +20,8 @@ import { checkOnlineSource } from './replicationSettings';
 import { checkApplyWithoutReplicaRole } from './replicaRole';
 import { replicaRolePermitted } from '../cdc/prepare/targetFiring';
 import { CHECK_TYPES, failed, succeeded, warning, type CheckType } from './result';
+import type { ReversibleChange, RightsRefusal } from '../footprint/change';
+import { FOOTPRINT } from '../footprint/release';
 import { writerFence } from '../footprint/writerFence';
 import { checkSourceRowSecurity } from './rowSecuritySource';
 import { checkTargetRowSecurity } from './rowSecurityTarget';
@@ -131,21 +133,46 @@ async function sourceReadChecks(
     await guarded(results, CHECK_TYPES.privileges, `row-level security in ${ident(database)}`, database, () =>
       checkSourceRowSecurity(client, database, source.info.major),
     );
-    if (spec.mode === 'Online' && spec.fenceWriters) {
-      await guarded(results, CHECK_TYPES.privileges, `the writer fence of ${ident(database)}`, database, () =>
-        checkFenceRights(client, database, source.info.user),
-      );
+  }
+}
+
+/**
+ * Online: every change of the footprint this migration will make is asked for the rights it needs
+ * (footprint/change.ts `rights.refusal`), per database, before anything is changed. The writer
+ * fence keeps its own codes; the others report under FOOTPRINT_RIGHTS.
+ */
+async function footprintRightsChecks(
+  results: ValidationResult[],
+  target: ServerSession,
+  dbClients: ReadonlyMap<string, pg.Client>,
+  spec: MigrationSpec,
+  check: () => void,
+): Promise<void> {
+  for (const [database, source] of dbClients) {
+    for (const change of FOOTPRINT.filter((c) => c.madeFor(spec))) {
+      check();
+      await guarded(results, CHECK_TYPES.privileges, `the rights of ${change.name} in ${ident(database)}`, database, async () => [
+        rightsResult(change, database, await change.rights.refusal({ spec, database, source, target: target.client })),
+      ]);
     }
   }
 }
 
-/** fenceWriters: the source user will be able to fence the database at cutover (nothing is changed here). */
-async function checkFenceRights(client: pg.Client, database: string, user: string): Promise<ValidationResult[]> {
-  const scope = { database, server: 'source' as const };
-  const refusal = await writerFence.rights.refusal(client, database, user);
-  if (refusal) return [failed(CODES.WRITER_FENCE_PRIVILEGES, CHECK_TYPES.privileges, refusal.message, refusal.fix, scope)];
-  const message = `source user ${ident(user)} can fence the writers of ${ident(database)} at cutover (ALTER DATABASE, end its sessions)`;
-  return [succeeded(CODES.WRITER_FENCE, CHECK_TYPES.privileges, message, scope)];
+function rightsResult(change: ReversibleChange, database: string, refusal: RightsRefusal | undefined): ValidationResult {
+  const scope = { database, server: change.rights.server };
+  const fence = change === writerFence;
+  if (refusal)
+    return failed(
+      fence ? CODES.WRITER_FENCE_PRIVILEGES : CODES.FOOTPRINT_PRIVILEGES,
+      CHECK_TYPES.privileges,
+      refusal.message,
+      refusal.fix,
+      scope,
+    );
+  const message = fence
+    ? `the source user can fence the writers of ${ident(database)} at cutover (ALTER DATABASE, end its sessions)`
+    : `${change.name}: the ${change.rights.server} user has the rights it needs in ${ident(database)}: ${change.rights.needs}`;
+  return succeeded(fence ? CODES.WRITER_FENCE : CODES.FOOTPRINT_RIGHTS, CHECK_TYPES.privileges, message, scope);
 }
 
 /** Online only: the source's replication settings, and each database's tables for CDC. */
@@ -211,6 +238,7 @@ export async function runValidation(spec: MigrationSpec, options: ValidationOpti
       await sourceReadChecks(results, source, dbClients, spec, check);
     }
     if (source && spec.mode === 'Online') await onlineChecks(results, source, dbClients, spec, options, check);
+    if (source && target && spec.mode === 'Online') await footprintRightsChecks(results, target, dbClients, spec, check);
   } finally {
     await closeAll([source?.client, target?.client, ...dbClients.values()]);
   }

@@ -29,7 +29,7 @@ export async function prepareTargetForStreaming(run: MigrationRun, database: str
     const dropped = await setAsideForeignKeys(run, client, database);
     if (dropped > 0) {
       await run.warn(
-        `${dropped} foreign key(s) dropped on the target while changes stream (${why}: the source checked its rows, and rows it holds that violate a key, such as those left by deletes under replica role, would stop the stream); added back at cutover, cancel or failure, NOT VALID where rows violate them; their definitions are kept in ${ident(CONTROL_SCHEMA)}.target_foreign_key`,
+        `${dropped} foreign key(s) dropped on the target while changes stream (${why}: the source checked its rows, and rows it holds that violate a key, such as those left by deletes under replica role, would stop the stream); added back at cutover, cancel or failure, NOT VALID where rows violate them; their definitions are kept in ${ident(CONTROL_SCHEMA)}.footprint`,
         database,
       );
     }

@@ -206,7 +206,7 @@ function rowsText(count: number | undefined): string {
 /** The warning for a key that did not come back as recorded. */
 function warningFor(key: ForeignKeyRecord, restored: Restored): string {
   const table = qualified(key.schema, key.table);
-  const kept = `its definition is kept in ${ident(CONTROL_SCHEMA)}.target_foreign_key`;
+  const kept = `its definition is kept in ${ident(CONTROL_SCHEMA)}.footprint`;
   if (restored.outcome === 'not valid') {
     return `${describeKey(key)} is back on the target NOT VALID: ${rowsText(restored.violatingRows)} violate it, as on the source (changes made there under session_replication_role = replica skip foreign key checks), e.g. ${restored.detail}; once they are fixed: ALTER TABLE ${table} VALIDATE CONSTRAINT ${ident(key.name)}`;
   }
