@@ -6,7 +6,7 @@
 //   node dist/bench/consoleLab.js
 import { performance } from 'node:perf_hooks';
 import { startConsole } from '../provider/console/command';
-import { ControlStore, parseMigrationSpec, type ServerSpec } from '../provider/engine';
+import { CatalogConnection, parseMigrationSpec, type ServerSpec, list, register, setState } from '../provider/engine';
 import { startCluster, stopAllClusters } from '../provider/localpg/cluster';
 import os from 'node:os';
 
@@ -30,11 +30,12 @@ async function timed(n: number, call: () => Promise<unknown>): Promise<{ median:
 }
 
 async function fill(target: ServerSpec): Promise<void> {
-  const store = new ControlStore(target);
+  const store = new CatalogConnection(target);
   try {
     for (let i = 0; i < MIGRATIONS; i++) {
       const name = `lab-${String(i).padStart(4, '0')}`;
-      await store.register(
+      await register(
+        store,
         parseMigrationSpec({
           migrationName: name,
           source: { host: 'source.invalid', user: 'postgres', password: 'unused' },
@@ -43,7 +44,7 @@ async function fill(target: ServerSpec): Promise<void> {
           mode: i % 2 === 0 ? 'Online' : 'Offline',
         }),
       );
-      if (i % 2 === 1) await store.setState(name, 'Succeeded', 'Completed');
+      if (i % 2 === 1) await setState(store, name, 'Succeeded', 'Completed');
     }
   } finally {
     await store.close();
@@ -63,9 +64,9 @@ async function main(): Promise<void> {
   try {
     log(`registering ${MIGRATIONS} migrations ...`);
     await fill(target);
-    const store = new ControlStore(target);
-    const active = await timed(5, () => store.list('active'));
-    const reading = await timed(5, () => store.list('all'));
+    const store = new CatalogConnection(target);
+    const active = await timed(5, () => list(store, 'active'));
+    const reading = await timed(5, () => list(store, 'all'));
     await store.close();
     const running = await startConsole({ target, port: 0 });
     const base = new URL(running.url).origin;

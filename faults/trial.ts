@@ -2,7 +2,7 @@
 // through the proxies, the fault injected when its phase's trigger matches, the user's recovery
 // (resume when `show` says the runner is dead, the cutover once changes stream and the fault is
 // over), then the judge, the leftover checks, the outcome, and the clean-up.
-import { ControlStore, FINAL_STATES, type MigrationStatus } from '../provider/engine';
+import { CatalogConnection, FINAL_STATES, type MigrationStatus, get } from '../provider/engine';
 import { serverSpec, type Cluster } from '../test/support';
 import { TrialAgents } from './agents';
 import { ArmedFault, describeFault, drawFault, isAgentFault, type FaultContext, type FaultKind, type FaultPlan } from './faults';
@@ -120,7 +120,7 @@ export async function runTrial(servers: CampaignServers, opts: TrialOptions): Pr
   if (fenceWriters) result.fenceWriters = true;
   if (schemaChange) result.schemaChange = { name: schemaChange.name, made: false, fixesRun: [] };
   await createTrialDatabases(servers.source, databases);
-  const store = new ControlStore(serverSpec(servers.target));
+  const store = new CatalogConnection(serverSpec(servers.target));
   const ctx: FaultContext = {
     proxies: servers.proxies,
     clusters,
@@ -128,7 +128,7 @@ export async function runTrial(servers: CampaignServers, opts: TrialOptions): Pr
       // Looked for a few times: one scan of /proc in 24 missed a runner that was there.
       for (let attempt = 0; attempt < 10; attempt++) {
         const live = runners(await trialProcesses(name)).filter((p) => p.state !== 'T');
-        const recorded = (await store.get(name).catch(() => undefined))?.runner?.pid;
+        const recorded = (await get(store, name).catch(() => undefined))?.runner?.pid;
         const pid = (live.find((p) => p.pid === recorded) ?? live[live.length - 1])?.pid;
         if (pid !== undefined) return pid;
         await sleep(200);
@@ -138,7 +138,7 @@ export async function runTrial(servers: CampaignServers, opts: TrialOptions): Pr
     otherRunnerStarted: async (pid, timeoutMs) => {
       const deadline = Date.now() + timeoutMs;
       while (Date.now() < deadline) {
-        const recorded = (await store.get(name).catch(() => undefined))?.runner;
+        const recorded = (await get(store, name).catch(() => undefined))?.runner;
         if (recorded && recorded.pid !== pid && recorded.alive) return true;
         await sleep(500);
       }
@@ -209,7 +209,7 @@ export async function runTrial(servers: CampaignServers, opts: TrialOptions): Pr
 
 interface DriveArgs {
   readonly name: string;
-  readonly store: ControlStore;
+  readonly store: CatalogConnection;
   readonly user: TrialUser;
   readonly fault: ArmedFault;
   readonly phase: Phase;
@@ -242,7 +242,7 @@ async function drive(a: DriveArgs): Promise<string | undefined> {
     let status: MigrationStatus | undefined;
     let extra: string;
     try {
-      status = await store.get(name);
+      status = await get(store, name);
       extra = (await store.query<{ p: string }>(PROGRESS_SQL, [name]))[0]?.p ?? '';
     } catch {
       continue; // the target may be restarting or full: the user's `show` fails too
@@ -346,7 +346,7 @@ async function settle(fault: ArmedFault, clusters: { source: Cluster; target: Cl
 
 interface JudgeArgs {
   readonly name: string;
-  readonly store: ControlStore;
+  readonly store: CatalogConnection;
   readonly databases: readonly string[];
   readonly fenceWriters: boolean;
 }
@@ -356,7 +356,7 @@ async function judge(servers: CampaignServers, a: JudgeArgs, result: TrialResult
   const { databases } = a;
   if (result.finalState) {
     result.leftovers = await findLeftovers(clusters, databases);
-    const status = await a.store.get(a.name);
+    const status = await get(a.store, a.name);
     const states = new Map((status?.databases ?? []).map((d) => [d.database, d.state as string]));
     result.fences = await readFences(clusters, a.name, databases, states);
     for (const p of fenceProblems(result.fences, a.fenceWriters)) result.reasons.push(`writer fence: ${p}`);

@@ -1,6 +1,6 @@
 // Per-table progress and recent events for the live view, on a connection of its own so polling
 // them never delays the status poll.
-import { ControlStore, type ServerSpec, type TableProgress } from '../engine';
+import { CatalogConnection, type ServerSpec, type TableProgress, events, tables } from '../engine';
 
 export type { TableProgress };
 
@@ -13,16 +13,16 @@ export interface ProgressEventLine {
 
 /** A reader on its own connection, so polling tables never blocks the status poll. */
 export class TableProgressReader {
-  private readonly store: ControlStore;
+  private readonly store: CatalogConnection;
 
   constructor(target: ServerSpec) {
-    this.store = new ControlStore(target);
+    this.store = new CatalogConnection(target);
   }
 
   /** Every table of the migration, queued ones too: their sizes make each database's total. */
   async read(name: string): Promise<TableProgress[]> {
     try {
-      return await this.store.tables(name, { includeQueued: true });
+      return await tables(this.store, name, { includeQueued: true });
     } catch {
       // Progress is a nicety: a failed read must not end the wait.
       return [];
@@ -32,7 +32,7 @@ export class TableProgressReader {
   /** The latest catalog events (step timings, warnings), oldest first. */
   async events(name: string, limit = 20): Promise<ProgressEventLine[]> {
     try {
-      return await this.store.events(name, limit);
+      return await events(this.store, name, limit);
     } catch {
       return [];
     }

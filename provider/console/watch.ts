@@ -3,7 +3,18 @@
 // browsers are open. A migration's page reads that migration's tables and chart samples (which its
 // runner records in the catalog: control/streamSamples.ts), or shows the last ones read when the
 // target does not answer. A reading that fails keeps the last one and says since when.
-import { ControlStore, databaseCopy, RateMeter, streamSamples, type MigrationStatus, type ServerSpec, type TableProgress } from '../engine';
+import {
+  CatalogConnection,
+  databaseCopy,
+  RateMeter,
+  streamSamples,
+  type MigrationStatus,
+  type ServerSpec,
+  type TableProgress,
+  events,
+  list,
+  tables as catalogTables,
+} from '../engine';
 /** A reading taking a while (a thousand migrations) is not repeated back to back: at most a fifth of the time is spent reading. */
 const BUSY_FACTOR = 5;
 /** A migration page read no longer waits for a target that does not answer: the last tables read are shown. */
@@ -55,8 +66,8 @@ function timeout<T>(ms: number): Promise<T | undefined> {
 }
 
 export class CatalogWatch {
-  private readonly listStore: ControlStore;
-  private readonly pageStore: ControlStore;
+  private readonly listStore: CatalogConnection;
+  private readonly pageStore: CatalogConnection;
   private reading: Reading = { migrations: [] };
   private readonly seriesRead = new Map<string, Record<string, Series>>();
   private readonly eventsRead = new Map<string, readonly ConsoleEvent[]>();
@@ -75,8 +86,8 @@ export class CatalogWatch {
     /** How a failure is said: without secrets (the caller masks). */
     private readonly describe: (error: unknown) => string,
   ) {
-    this.listStore = new ControlStore(target);
-    this.pageStore = new ControlStore(target);
+    this.listStore = new CatalogConnection(target);
+    this.pageStore = new CatalogConnection(target);
   }
 
   /** Reads once now, then on the timer until stop(). */
@@ -115,12 +126,12 @@ export class CatalogWatch {
     this.readingSince = Date.now();
     try {
       const full = this.readings % FULL_EVERY === 0;
-      let migrations = await this.listStore.list(full ? 'all' : 'active');
+      let migrations = await list(this.listStore, full ? 'all' : 'active');
       if (!full) {
         const read = new Set(migrations.map((m) => m.name));
         const left = this.reading.migrations.some((m) => isActive(m) && !read.has(m.name));
         migrations = left
-          ? await this.listStore.list('all')
+          ? await list(this.listStore, 'all')
           : mergeByCreation(
               this.reading.migrations.filter((m) => !isActive(m)),
               migrations,
@@ -155,7 +166,7 @@ export class CatalogWatch {
   /** A migration's last events, newest first (schema changes on the source among them), or the last ones read. */
   async eventsOf(m: MigrationStatus): Promise<readonly ConsoleEvent[]> {
     const read = await Promise.race([
-      this.pageStore.events(m.name, EVENTS_SHOWN).catch(() => undefined),
+      events(this.pageStore, m.name, EVENTS_SHOWN).catch(() => undefined),
       timeout<never>(PAGE_READ_TIMEOUT_MS),
     ]);
     if (read) this.eventsRead.set(m.name, read.reverse());
@@ -175,7 +186,7 @@ export class CatalogWatch {
    */
   async tablesOf(m: MigrationStatus): Promise<{ tables: readonly TableProgress[]; rates: Map<string, number | undefined> }> {
     const read = await Promise.race([
-      this.pageStore.tables(m.name, { includeQueued: true }).catch(() => undefined),
+      catalogTables(this.pageStore, m.name, { includeQueued: true }).catch(() => undefined),
       timeout<never>(PAGE_READ_TIMEOUT_MS),
     ]);
     if (read) this.tablesRead.set(m.name, read);

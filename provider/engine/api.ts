@@ -1,7 +1,7 @@
 // Entry points over the orchestrator and the control catalog. The requests of a migration in
 // progress (cancel, cutover and the like) are apiRequests.ts.
 import { serverMajor, withSession } from './connect/session';
-import { ControlStore } from './control/store';
+import { CatalogConnection } from './control/connection';
 import { PgferryError } from './core/errors';
 import { isFinalState, type MigrationStatus, type MigrationSubState, type VerificationReport } from './core/model';
 import { runnerStopped } from './core/statusChecks';
@@ -9,13 +9,15 @@ import { dropDatabase, targetDatabaseOid } from './schema/database';
 import type { MigrationSpec, ServerSpec } from './input/migrationSpec';
 import { sameMigration } from './input/publicSpec';
 import type { RunOptions } from './run/migrationRun';
+import { get, list, register, remove } from './control/store';
+import { requestApplyRetry } from './control/migrationRequests';
 
 /**
  * Runs a migration in this process. Offline: to a final state. Online: copy, then streaming until
  * a cutover completes or the migration is canceled. Returns the final status from the catalog.
  */
 export async function runMigration(spec: MigrationSpec, options: RunOptions = {}): Promise<MigrationStatus> {
-  await withStore(spec.target, (store) => store.register(spec));
+  await withStore(spec.target, (store) => register(store, spec));
   const { orchestrate } = await import('./flow/orchestrator');
   return orchestrate(spec, options);
 }
@@ -26,7 +28,7 @@ export async function runMigration(spec: MigrationSpec, options: RunOptions = {}
  * registers: the agents that hold the source's credentials run it.
  */
 export async function startMigration(spec: MigrationSpec): Promise<void> {
-  await withStore(spec.target, (store) => store.register(spec));
+  await withStore(spec.target, (store) => register(store, spec));
   // runtime agents: registered is all; `pgferry agent` processes near the target run it
   if (spec.runtime === 'agents') return;
   const { spawnRunner } = await import('./runner/spawn');
@@ -59,7 +61,7 @@ export async function resumeMigration(spec: MigrationSpec): Promise<void> {
   }
   const stopped = status.subState === 'WaitingForApplyFix';
   // a stopped stream is tried again now, by the live runner or by the one started here
-  if (stopped) await withStore(spec.target, (store) => store.requestApplyRetry(name));
+  if (stopped) await withStore(spec.target, (store) => requestApplyRetry(store, name));
   // (a migration run in the caller's process has no runner record: its supervisor reads the request too)
   if (stopped && (status.runner === undefined || status.runner.alive)) return;
   // runtime agents: no runner of its own to start; any agent with the credentials takes it up
@@ -79,8 +81,8 @@ export async function resumeMigration(spec: MigrationSpec): Promise<void> {
 }
 
 /** Runs `fn` with a control store on `target`, closed afterwards whatever `fn` does. */
-export async function withStore<T>(target: ServerSpec, fn: (store: ControlStore) => Promise<T>): Promise<T> {
-  const store = new ControlStore(target);
+export async function withStore<T>(target: ServerSpec, fn: (store: CatalogConnection) => Promise<T>): Promise<T> {
+  const store = new CatalogConnection(target);
   try {
     return await fn(store);
   } finally {
@@ -89,7 +91,7 @@ export async function withStore<T>(target: ServerSpec, fn: (store: ControlStore)
 }
 
 export async function showMigration(target: ServerSpec, name: string): Promise<MigrationStatus | undefined> {
-  return withStore(target, (store) => store.get(name));
+  return withStore(target, (store) => get(store, name));
 }
 
 /**
@@ -113,7 +115,7 @@ export async function withPendingFootprint(spec: MigrationSpec, status: Migratio
 }
 
 export async function listMigrations(target: ServerSpec, filter: 'active' | 'all' = 'active'): Promise<MigrationStatus[]> {
-  return withStore(target, (store) => store.list(filter));
+  return withStore(target, (store) => list(store, filter));
 }
 
 /** The input error for a migration the target's catalog does not hold. */
@@ -197,7 +199,7 @@ export async function dropTargetDatabases(spec: MigrationSpec, options: { afterC
 /** Removes a finished migration's record from the control catalog, freeing its name. */
 export async function removeMigration(target: ServerSpec, name: string): Promise<void> {
   await withStore(target, async (store) => {
-    const status = await store.get(name);
+    const status = await get(store, name);
     if (!status) return;
     if (!isFinalState(status.state)) {
       throw new PgferryError('MIGRATION_IN_PROGRESS', `migration "${name}" is ${status.state}; cancel it before removing it`, {
@@ -206,7 +208,7 @@ export async function removeMigration(target: ServerSpec, name: string): Promise
         fix: '`pgferry update --cancel`, then remove it',
       });
     }
-    await store.remove(name);
+    await remove(store, name);
   });
 }
 
@@ -243,7 +245,7 @@ export async function waitForMigration(
   const started = Date.now();
   return withStore(target, async (store) => {
     for (;;) {
-      const status = await store.get(name);
+      const status = await get(store, name);
       if (!status) throw notFound(name);
       options.onStatus?.(status);
       if (done(status)) return status;

@@ -3,7 +3,7 @@
 // migration's status first and records the request in the control catalog, whose runner acts on it
 // (control/migrationRequests.ts); the rest of the API is api.ts.
 import { withStore, notFound } from './api';
-import type { ControlStore } from './control/store';
+import type { CatalogConnection } from './control/connection';
 import { isPgferryError, PgferryError } from './core/errors';
 import { checkWindowUsable, isDatabaseDone, SCHEDULED_SUB_STATES, unknownDatabases, type MigrationWindow } from './core/transitions';
 import { isFinalState, type MigrationStatus, type MigrationSubState } from './core/model';
@@ -11,6 +11,17 @@ import { runnerStopped, waitingForApplyFix } from './core/statusChecks';
 import type { CutoverOptions, MigrationSpec, ServerSpec } from './input/migrationSpec';
 import { recordCutoverOptions } from './control/writerFences';
 import { requestTableResync } from './control/tableResyncs';
+import { get, recordEvent } from './control/store';
+import {
+  confirmOverwrite as catalogConfirmOverwrite,
+  requestCancel,
+  requestCutover as catalogRequestCutover,
+  requestDataMigrationStart as catalogRequestDataMigrationStart,
+  requestDatabaseCancel,
+  requestDatabaseCutover,
+  requestReplicationSetup as catalogRequestReplicationSetup,
+  setMigrationWindow,
+} from './control/migrationRequests';
 
 /**
  * The databases a per-database request names, checked: each one migrated by this migration and
@@ -44,7 +55,7 @@ export async function cancelMigration(
   name: string,
   options: { spec?: MigrationSpec; databases?: readonly string[] } = {},
 ): Promise<MigrationStatus> {
-  const status = await withStore(target, (store) => store.get(name));
+  const status = await withStore(target, (store) => get(store, name));
   if (!status) throw notFound(name);
   if (isFinalState(status.state)) {
     throw new PgferryError('MIGRATION_FINISHED', `migration "${name}" is already ${status.state}; there is nothing to cancel`, {
@@ -58,8 +69,8 @@ export async function cancelMigration(
     const open = status.databases.filter((d) => !isDatabaseDone(d.state)).map((d) => d.database);
     if (open.some((d) => !some.includes(d))) {
       return withStore(target, async (store) => {
-        await store.requestDatabaseCancel(name, some);
-        return (await store.get(name))!;
+        await requestDatabaseCancel(store, name, some);
+        return (await get(store, name))!;
       });
     }
   }
@@ -75,8 +86,8 @@ export async function cancelMigration(
     }
   }
   return withStore(target, async (store) => {
-    await store.requestCancel(name);
-    return (await store.get(name))!;
+    await requestCancel(store, name);
+    return (await get(store, name))!;
   });
 }
 
@@ -93,7 +104,7 @@ export async function requestCutover(
 ): Promise<MigrationStatus> {
   const given = await checkedCutoverOptions(options);
   return withStore(target, async (store) => {
-    const status = await store.get(name);
+    const status = await get(store, name);
     if (!status) throw notFound(name);
     if (status.mode !== 'Online') {
       throw new PgferryError('CUTOVER_OFFLINE', `migration "${name}" is Offline; cutover applies only to Online migrations`, {
@@ -115,11 +126,11 @@ export async function requestCutover(
     // recorded before the request itself, so the runner that wakes on it reads them
     if (Object.keys(given).length > 0) await recordCutoverOptions(store, name, given);
     if (databases && databases.length > 0) {
-      await store.requestDatabaseCutover(name, databases);
+      await requestDatabaseCutover(store, name, databases);
     } else {
-      await store.requestCutover(name);
+      await catalogRequestCutover(store, name);
     }
-    return (await store.get(name))!;
+    return (await get(store, name))!;
   });
 }
 
@@ -139,7 +150,7 @@ async function checkedCutoverOptions(options: CutoverOptions): Promise<CutoverOp
  */
 export async function confirmOverwrite(target: ServerSpec, name: string): Promise<MigrationStatus> {
   return withStore(target, async (store) => {
-    const status = await store.get(name);
+    const status = await get(store, name);
     if (!status) throw notFound(name);
     if (status.subState !== 'WaitingForTargetDBOverwriteConfirmation') {
       throw new PgferryError(
@@ -148,8 +159,8 @@ export async function confirmOverwrite(target: ServerSpec, name: string): Promis
         { category: 'input', field: 'overwriteDbsInTarget' },
       );
     }
-    await store.confirmOverwrite(name);
-    return (await store.get(name))!;
+    await catalogConfirmOverwrite(store, name);
+    return (await get(store, name))!;
   });
 }
 
@@ -158,10 +169,10 @@ async function requestWhileWaiting(
   target: ServerSpec,
   name: string,
   wait: { subState: MigrationSubState; code: 'SETUP_REPLICATION_NOT_WAITING' | 'DATA_MIGRATION_NOT_WAITING'; field: string; what: string },
-  record: (store: ControlStore) => Promise<void>,
+  record: (store: CatalogConnection) => Promise<void>,
 ): Promise<MigrationStatus> {
   return withStore(target, async (store) => {
-    const status = await store.get(name);
+    const status = await get(store, name);
     if (!status) throw notFound(name);
     if (status.subState !== wait.subState) {
       throw new PgferryError(
@@ -171,7 +182,7 @@ async function requestWhileWaiting(
       );
     }
     await record(store);
-    return (await store.get(name))!;
+    return (await get(store, name))!;
   });
 }
 
@@ -190,7 +201,7 @@ export function requestReplicationSetup(target: ServerSpec, name: string): Promi
       field: 'setupLogicalReplicationOnSourceDbIfNeeded',
       what: 'a logical replication setup request',
     },
-    (store) => store.requestReplicationSetup(name),
+    (store) => catalogRequestReplicationSetup(store, name),
   );
 }
 
@@ -207,7 +218,7 @@ export async function moveMigrationWindow(target: ServerSpec, name: string, wind
     ...(window.end ? { end: new Date(window.end).toISOString() } : {}),
   };
   return withStore(target, async (store) => {
-    const status = await store.get(name);
+    const status = await get(store, name);
     if (!status) throw notFound(name);
     const stored = status.spec;
     if (stored.migrationWindowStartTimeInUtc === normalized.start && stored.migrationWindowEndTimeInUtc === normalized.end) return status;
@@ -218,14 +229,15 @@ export async function moveMigrationWindow(target: ServerSpec, name: string, wind
       });
     }
     checkWindowUsable(normalized, Date.now());
-    await store.setMigrationWindow(name, normalized);
+    await setMigrationWindow(store, name, normalized);
     const waits = SCHEDULED_SUB_STATES.has(status.subState) || status.subState === 'PerformingPreRequisiteSteps';
-    await store.recordEvent(
+    await recordEvent(
+      store,
       name,
       'info',
       `migration window moved to ${normalized.start ?? 'now'} .. ${normalized.end ?? 'open-ended'}${waits ? '' : ' (the copy had started: the window schedules nothing more)'}`,
     );
-    return (await store.get(name))!;
+    return (await get(store, name))!;
   });
 }
 
@@ -240,7 +252,7 @@ export function requestDataMigrationStart(target: ServerSpec, name: string): Pro
       field: 'startDataMigration',
       what: 'startDataMigration: True',
     },
-    (store) => store.requestDataMigrationStart(name),
+    (store) => catalogRequestDataMigrationStart(store, name),
   );
 }
 
@@ -300,7 +312,7 @@ export async function requestResync(target: ServerSpec, name: string, table: str
     );
   }
   return withStore(target, async (store) => {
-    const status = await store.get(name);
+    const status = await get(store, name);
     if (!status) throw notFound(name);
     const streaming = status.databases
       .filter((d) => d.state === 'WaitingForCutoverTrigger' || d.state === 'ApplyStopped')
@@ -324,7 +336,7 @@ export async function requestResync(target: ServerSpec, name: string, table: str
       });
     }
     await requestTableResync(store, name, database, parsed, 'requested');
-    await store.recordEvent(name, 'info', `resync of ${parsed.schema}.${parsed.name} requested`, database);
-    return (await store.get(name))!;
+    await recordEvent(store, name, 'info', `resync of ${parsed.schema}.${parsed.name} requested`, database);
+    return (await get(store, name))!;
   });
 }

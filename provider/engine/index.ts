@@ -34,7 +34,9 @@ export {
   type Runtime,
 } from './input/migrationSpec';
 export { publicSpec, sameMigration } from './input/publicSpec';
-export { ControlStore } from './control/store';
+export { CatalogConnection } from './control/connection';
+// the control catalog's functions the CLI, the resource, the console, faults and bench call on the handle
+export { events, get, list, register, setAzureContext, setState, tables } from './control/store';
 export { streamSamples } from './control/streamSamples';
 export { CONTROL_SCHEMA_VERSION } from './control/schemaVersions';
 export { PGFERRY_VERSION } from './control/version';

@@ -27,6 +27,7 @@ import { stdoutWriter } from './progress';
 import { redactingWriter } from './redact';
 import { dropAllowedAfterCutover } from './remove';
 import { checkInputs, parseDuration, parseMigrationId, toMigrationSpec, type CheckFailure } from './inputSchema';
+import { setAzureContext } from '../engine';
 
 export { inputsOf } from './inputs';
 export { read } from './read';
@@ -158,9 +159,9 @@ async function recordAzureContext(spec: MigrationSpec, inputs: Props, options: O
       `${spec.migrationName}: migrationInstanceResourceId recorded, not used: pgferry runs the migration where pulumi up runs (runtime: agents runs it on pgferry agent workers near the target)`,
     );
   }
-  const store = new engine.ControlStore(spec.target);
+  const store = new engine.CatalogConnection(spec.target);
   try {
-    await store.setAzureContext(spec.migrationName, context);
+    await setAzureContext(store, spec.migrationName, context);
   } finally {
     await store.close();
   }

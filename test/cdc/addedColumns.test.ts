@@ -11,11 +11,12 @@ import {
   type MigrationSpec,
   type MigrationStatus,
 } from '../../provider/engine';
-import { ControlStore } from '../../provider/engine/control/store';
+import { CatalogConnection } from '../../provider/engine/control/connection';
 import { isFinalState } from '../../provider/engine/core/model';
 import { tableVerifications } from '../../provider/engine/control/tableVerification';
 import { checksum, tableChecksumSql, verifyDatabases, type TableRecheck } from '../../provider/engine/verify/verifyTables';
 import { endIfRunning, pairSpec, startPair, until, waitForStatus, type Cluster, type ServerPair } from '../support';
+import { get } from '../../provider/engine/control/store';
 
 const ROWS = 20_000;
 
@@ -48,7 +49,7 @@ async function rowHashes(cluster: Cluster, db: string, table: string, columns: r
  * The migration's end after a cutover request: its final status, or the status of a cutover that
  * stopped on a verification difference (the migration then waits, streaming, and `running` with it).
  */
-async function cutoverEnd(store: ControlStore, spec: MigrationSpec, running: Promise<MigrationStatus>): Promise<MigrationStatus> {
+async function cutoverEnd(store: CatalogConnection, spec: MigrationSpec, running: Promise<MigrationStatus>): Promise<MigrationStatus> {
   await requestCutover(spec.target, spec.migrationName);
   const status = await waitForStatus(store, spec.migrationName, (s) => isFinalState(s.state) || /^cutover stopped/.test(s.message ?? ''));
   return isFinalState(status.state) ? running : status;
@@ -62,7 +63,7 @@ async function followsStableDefault(pair: ServerPair): Promise<void> {
   const started = Date.now();
   await sourceTable(pair, 'placed', 'orders');
   const spec = onlineSpec(pair, 'added-stable', 'placed');
-  const store = new ControlStore(spec.target);
+  const store = new CatalogConnection(spec.target);
   const running = runMigration(spec);
   try {
     const ready = await waitForStatus(store, spec.migrationName, streamingOrOver);
@@ -115,7 +116,7 @@ async function stopsOnVolatileDefault(pair: ServerPair): Promise<void> {
   const started = Date.now();
   await sourceTable(pair, 'tokens', 'tokens');
   const spec = onlineSpec(pair, 'added-volatile', 'tokens');
-  const store = new ControlStore(spec.target);
+  const store = new CatalogConnection(spec.target);
   const running = runMigration(spec);
   try {
     const ready = await waitForStatus(store, spec.migrationName, streamingOrOver);
@@ -124,7 +125,7 @@ async function stopsOnVolatileDefault(pair: ServerPair): Promise<void> {
     await pair.source.query(`INSERT INTO tokens (id, n) VALUES (${ROWS + 1}, 1)`, [], 'tokens');
     // stopped, or (the bug) applied with values of the target's own
     const stopped = await until('the stream to stop or apply', async () => {
-      const s = await store.get(spec.migrationName);
+      const s = await get(store, spec.migrationName);
       if (s && (waitingForApplyFix(s) || s.state === 'Failed')) return s;
       const applied = await pair.target.query(`SELECT 1 FROM tokens WHERE id = ${ROWS + 1}`, [], 'tokens');
       return applied.length ? (s ?? ({} as MigrationStatus)) : undefined;

@@ -15,9 +15,11 @@ import {
   type MigrationSpec,
   type MigrationStatus,
 } from '../../provider/engine';
-import { ControlStore } from '../../provider/engine/control/store';
+import { CatalogConnection } from '../../provider/engine/control/connection';
 import { makeManagedTarget, serverSpec, startPair, until, waitForStatus, type ServerPair } from '../support';
 import { rowsOf } from './harness';
+import { events as catalogEvents } from '../../provider/engine/control/store';
+import { cutoverRequestedAt } from '../../provider/engine/control/migrationRequests';
 
 const TABLES = ['t1', 't2', 't3'] as const;
 
@@ -56,7 +58,7 @@ async function stopOnManagedTargetAndResume(pair: ServerPair): Promise<void> {
     mode: 'Online',
     option: 'Migrate',
   });
-  const store = new ControlStore(spec.target);
+  const store = new CatalogConnection(spec.target);
   try {
     await startMigration(spec);
     const ready = await waitForStatus(store, spec.migrationName, streaming);
@@ -105,7 +107,7 @@ async function stopOnManagedTargetAndResume(pair: ServerPair): Promise<void> {
     await resumeMigration(spec);
     const asked = await requestCutover(spec.target, spec.migrationName);
     assert.ok(['WaitingForApplyFix', 'WaitingForCutoverTrigger', 'CompletingMigration'].includes(asked.subState), asked.subState);
-    const events = async () => (await store.events(spec.migrationName, 200)).map((e) => e.message);
+    const events = async () => (await catalogEvents(store, spec.migrationName, 200)).map((e) => e.message);
     await until('streaming again', async () => ((await events()).some((m) => /^streaming again/.test(m)) ? true : undefined));
     const done = await waitForStatus(store, spec.migrationName, (s) => s.state === 'Succeeded' || s.state === 'Failed');
     assert.equal(done.state, 'Succeeded', done.message);
@@ -145,7 +147,7 @@ describe('online: a change the target refuses stops the stream until it is fixed
       mode: 'Online',
       option: 'Migrate',
     });
-    const store = new ControlStore(spec.target);
+    const store = new CatalogConnection(spec.target);
     try {
       const running = runMigration(spec);
       await waitForStatus(store, spec.migrationName, streaming);
@@ -159,7 +161,7 @@ describe('online: a change the target refuses stops the stream until it is fixed
       assert.equal(stopped.state, 'WaitingForUserAction', stopped.message);
       // a request written just after the stop was seen is cleared at the runner's next poll
       await until('the cutover request is cleared', async () =>
-        (await store.cutoverRequestedAt(spec.migrationName)) === undefined ? true : undefined,
+        (await cutoverRequestedAt(store, spec.migrationName)) === undefined ? true : undefined,
       );
       assert.ok(await slotExists(pair, stopped.databases[0]!.names!.slot));
       // fixed on the target, no resume: the stream is tried again by itself
@@ -191,7 +193,7 @@ describe('online: a change the target refuses stops the stream until it is fixed
       option: 'Migrate',
       maxApplyStopHours: 0.001, // 3.6 s
     });
-    const store = new ControlStore(spec.target);
+    const store = new CatalogConnection(spec.target);
     try {
       const running = runMigration(spec);
       const ready = await waitForStatus(store, spec.migrationName, streaming);

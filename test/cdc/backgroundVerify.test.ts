@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { listTables, type SourceTable } from '../../provider/engine/catalog/introspect';
 import type { OnlineStream } from '../../provider/engine/cdc/apply/onlineStream';
-import { ControlStore } from '../../provider/engine/control/store';
+import { CatalogConnection } from '../../provider/engine/control/connection';
 import { recordTableVerification, tableVerifications } from '../../provider/engine/control/tableVerification';
 import { recheckPlan } from '../../provider/engine/cutover/recheckPlan';
 import type { MigrationRun } from '../../provider/engine/run/migrationRun';
@@ -24,6 +24,7 @@ import {
   type CdcDb,
   type Running,
 } from './harness';
+import { createMigration } from '../../provider/engine/control/store';
 
 const DDL = `${WRITER_DDL}
 CREATE TABLE touched (id int PRIMARY KEY, v text NOT NULL);
@@ -36,7 +37,7 @@ const TABLES = ['writer_rows', 'touched', 'quiet'];
 interface Streaming {
   readonly f: CdcDb;
   readonly running: Running;
-  readonly store: ControlStore;
+  readonly store: CatalogConnection;
   readonly run: MigrationRun;
   readonly stream: OnlineStream;
   readonly verifier: BackgroundVerification;
@@ -52,8 +53,8 @@ async function streaming(pair: ServerPair): Promise<Streaming> {
   await exported.release();
   const running = startApplier(f, { initialLsn: exported.consistentLsn });
   const spec = pairSpec(pair, f.migration, [f.db], { mode: 'Online', source: f.sourceSpec, target: f.targetSpec });
-  const store = new ControlStore(spec.target);
-  await store.createMigration({ name: f.migration, mode: 'Online', option: 'Migrate', spec: {}, databases: [f.db] });
+  const store = new CatalogConnection(spec.target);
+  await createMigration(store, { name: f.migration, mode: 'Online', option: 'Migrate', spec: {}, databases: [f.db] });
   const run = { spec, store, onProgress: () => undefined, warn: async () => undefined } as unknown as MigrationRun;
   const stream = { database: f.db, applier: running.applier, done: running.done } as unknown as OnlineStream;
   const verifier = new BackgroundVerification(run, () => stream);

@@ -10,7 +10,7 @@ import { openClient } from '../../provider/engine/connect/client';
 import { openSession, closeSession } from '../../provider/engine/connect/session';
 import { qualified } from '../../provider/engine/connect/quote';
 import type { PgferryError } from '../../provider/engine/core/errors';
-import { ControlStore } from '../../provider/engine/control/store';
+import { CatalogConnection } from '../../provider/engine/control/connection';
 import { DEFAULT_LIMITS } from '../../provider/engine/cdc/plan/planner';
 import { resolveTargetTable } from '../../provider/engine/cdc/apply/targetTables';
 import type { Relation } from '../../provider/engine/cdc/decode/changeEvents';
@@ -27,6 +27,7 @@ import {
   type ServerPair,
 } from '../support';
 import { assertSame, createSlot, drain, rowsOf, setupDb, startApplier, stopCdcPair, TARGET_KINDS, type CdcDb } from './harness';
+import { requestCutover } from '../../provider/engine/control/migrationRequests';
 
 const EXTENSIONS =
   'CREATE EXTENSION hstore; CREATE EXTENSION citext; CREATE EXTENSION ltree; CREATE EXTENSION cube; CREATE EXTENSION isn; CREATE EXTENSION pg_trgm; CREATE EXTENSION postgis;';
@@ -301,7 +302,7 @@ async function migratesCountriesAndCapitals(pair: ServerPair): Promise<void> {
   );
   // a managed target allows the extensions its azure.extensions lists (the managed tests above set it)
   await setAllowList(pair.target, `${DEFAULT_ALLOW_LIST},POSTGIS`);
-  const store = new ControlStore(serverSpec(pair.target));
+  const store = new CatalogConnection(serverSpec(pair.target));
   try {
     const running = runMigration(
       parseMigrationSpec({
@@ -332,7 +333,7 @@ async function migratesCountriesAndCapitals(pair: ServerPair): Promise<void> {
     await s(`UPDATE countries SET name = 'country three', iso = 'c3' WHERE iso = 'C3'`);
     await s(`BEGIN; DELETE FROM capitals WHERE country = 'country 4'; DELETE FROM countries WHERE name = 'country 4'; COMMIT`);
     await s(`INSERT INTO countries VALUES ('country 51', 'C51', ST_Multi(ST_MakeEnvelope(51, 51, 52, 52, 4326)))`);
-    await store.requestCutover('world-online');
+    await requestCutover(store, 'world-online');
     const done = await running;
     assert.equal(done.state, 'Succeeded', `${done.message} ${done.verification?.firstMismatch ?? ''}`);
     assert.equal(done.verification?.ok, true);

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { parseMigrationSpec, requestCutover, resumeMigration, startMigration } from '../../provider/engine';
 import { Applier, type ApplierOptions } from '../../provider/engine/cdc/apply/applier';
 import type { MigrationSpec, ServerSpec } from '../../provider/engine/input/migrationSpec';
-import { ControlStore } from '../../provider/engine/control/store';
+import { CatalogConnection } from '../../provider/engine/control/connection';
 import { applyLockKey, cutoverMessagePrefix } from '../../provider/engine/core/names';
 import { isPgferryError } from '../../provider/engine/core/errors';
 import { LEASE_LOST_SQLSTATE, leaseGuardSql } from '../../provider/engine/cdc/apply/leaseGuard';
@@ -26,6 +26,7 @@ import {
   type ServerPair,
 } from '../support';
 import { applierOptions, assertSame, createSlot, drain, rowsOf, setupDb, startApplier, stopCdcPair } from './harness';
+import { get } from '../../provider/engine/control/store';
 
 /** Sessions holding a migration's apply lock on one target database. */
 async function fenceHolders(target: Cluster, migration: string, db: string): Promise<number[]> {
@@ -146,7 +147,7 @@ describe('fencing: one applier per database, whatever happens to the lease', fun
   it('a runner whose lease session is terminated stops applying; after resume one applier applies everything exactly once', async () => {
     const db = 'fenced';
     const spec = await ledgerMigration(pair, db, 'fenced-online');
-    const store = new ControlStore(spec.target);
+    const store = new CatalogConnection(spec.target);
     const writer = await startLedgerWriter(pair.source, db);
     try {
       await startMigration(spec);
@@ -254,8 +255,8 @@ async function ledgerMigration(
 }
 
 /** Waits for a runner other than `oldRunner` to stream: counters past the old runner's (the state is then rewritten too). */
-async function waitForResumed(store: ControlStore, migration: string, oldRunner: number): Promise<void> {
-  const before = (await store.get(migration))!.databases[0]!.inserts;
+async function waitForResumed(store: CatalogConnection, migration: string, oldRunner: number): Promise<void> {
+  const before = (await get(store, migration))!.databases[0]!.inserts;
   const resumed = await waitForStatus(
     store,
     migration,
@@ -267,7 +268,7 @@ async function waitForResumed(store: ControlStore, migration: string, oldRunner:
 /** Cuts over, then reads both sides back: equal row by row, and the key-less ledger holds each source transaction once. */
 async function cutOverAndCompare(
   pair: ServerPair,
-  store: ControlStore,
+  store: CatalogConnection,
   migration: string,
   db: string,
   written: number,
@@ -298,7 +299,7 @@ async function asleepWithoutLease(pair: ServerPair): Promise<void> {
   await pair.target.query(`CREATE DATABASE fence_catalog OWNER ${managed.user}`);
   const catalog = serverSpec(pair.target, { maintenanceDatabase: 'fence_catalog' });
   const spec = await ledgerMigration(pair, db, 'fenced-quiet', { ...managed, port: proxy.port, maintenanceDatabase: 'fence_catalog' });
-  const store = new ControlStore(catalog);
+  const store = new CatalogConnection(catalog);
   const writer = await startLedgerWriter(pair.source, db);
   let stopped: number | undefined;
   try {

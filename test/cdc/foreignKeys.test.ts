@@ -7,11 +7,13 @@
 // including a statement that deletes a parent before its children (checked at its end).
 import assert from 'node:assert/strict';
 import { cancelMigration, requestCutover, resumeMigration, runMigration, startMigration } from '../../provider/engine';
-import { ControlStore } from '../../provider/engine/control/store';
+import { CatalogConnection } from '../../provider/engine/control/connection';
 import type { MigrationSpec } from '../../provider/engine/input/migrationSpec';
 import type { MigrationStatus } from '../../provider/engine/core/model';
 import { makeManagedTarget, pairSpec, serverSpec, startPair, waitForStatus, type Cluster, type ServerPair } from '../support';
 import { rowsOf, TARGET_KINDS } from './harness';
+import { events } from '../../provider/engine/control/store';
+import { requestCutover as catalogRequestCutover } from '../../provider/engine/control/migrationRequests';
 
 const PARENT = '"Odd ""Sch.ema"."Par ent"';
 
@@ -86,11 +88,11 @@ const VIOLATED = [CHILD_KEY, 'public.cascaded.cascaded_parent_id_fkey', 'public.
 /** PostgreSQL before 18 cannot add a NOT VALID foreign key to a partitioned table. */
 const LEFT_OUT = ['public.visit.visit_region_id_r_fkey'];
 
-async function warnings(store: ControlStore, name: string): Promise<string[]> {
-  return (await store.events(name, 200)).filter((e) => e.level === 'warning').map((e) => e.message);
+async function warnings(store: CatalogConnection, name: string): Promise<string[]> {
+  return (await events(store, name, 200)).filter((e) => e.level === 'warning').map((e) => e.message);
 }
 
-async function streamedAll(store: ControlStore, name: string, count: number): Promise<MigrationStatus> {
+async function streamedAll(store: CatalogConnection, name: string, count: number): Promise<MigrationStatus> {
   return waitForStatus(store, name, (s) => {
     const d = s.databases[0]!;
     return s.state === 'Failed' || s.state === 'Succeeded' || d.inserts + d.updates + d.deletes >= count;
@@ -108,12 +110,12 @@ async function setupManaged(
   name: string,
   option = 'Migrate',
   extra: Record<string, unknown> = {},
-): Promise<{ spec: MigrationSpec; store: ControlStore }> {
+): Promise<{ spec: MigrationSpec; store: CatalogConnection }> {
   await pair.source.query(`CREATE DATABASE ${db}`);
   await pair.source.query(SCHEMA, [], db);
   const target = await makeManagedTarget(pair.target);
   const spec = pairSpec(pair, name, [db], { target, mode: 'Online', option, migrateRoles: false, ...extra });
-  return { spec, store: new ControlStore(target) };
+  return { spec, store: new CatalogConnection(target) };
 }
 
 describe('foreign keys while streaming into a managed target', function () {
@@ -140,7 +142,7 @@ describe('foreign keys while streaming into a managed target', function () {
       for (const sql of CHANGES) await pair.source.query(sql, [], db);
       const streamed = await streamedAll(store, spec.migrationName, STREAMED_CHANGES);
       assert.equal(streamed.state, 'WaitingForUserAction', streamed.message);
-      await store.requestCutover(spec.migrationName);
+      await catalogRequestCutover(store, spec.migrationName);
       const done = await running;
       assert.equal(done.state, 'Succeeded', done.message);
       assert.equal(done.verification?.ok, true);
@@ -363,7 +365,7 @@ for (const kind of TARGET_KINDS) {
         option: 'Migrate',
         migrateRoles: kind === 'superuser',
       });
-      const store = new ControlStore(target);
+      const store = new CatalogConnection(target);
       try {
         const running = runMigration(spec);
         const ready = await waitForStatus(store, spec.migrationName, (s) => s.state !== 'InProgress');
@@ -371,7 +373,7 @@ for (const kind of TARGET_KINDS) {
         for (const sql of CONSISTENT_CHANGES) await pair.source.query(sql, [], db);
         const streamed = await streamedAll(store, spec.migrationName, CONSISTENT_STREAMED);
         assert.equal(streamed.state, 'WaitingForUserAction', streamed.message);
-        await store.requestCutover(spec.migrationName);
+        await catalogRequestCutover(store, spec.migrationName);
         const done = await running;
         assert.equal(done.state, 'Succeeded', done.message);
         await assertRowsEqual(pair, db, ['parent', 'child', 'late']);

@@ -4,7 +4,8 @@
 // by object (content hash and metadata) and the delta's cost is the cutover's 'large objects' step.
 import assert from 'node:assert/strict';
 import { requestCutover, runMigration, type MigrationSpec, type MigrationStatus } from '../../provider/engine';
-import { ControlStore } from '../../provider/engine/control/store';
+import { CatalogConnection } from '../../provider/engine/control/connection';
+import { events as catalogEvents } from '../../provider/engine/control/store';
 import { isFinalState } from '../../provider/engine/core/model';
 import { planLargeObjects, type LargeObjectFacts } from '../../provider/engine/cutover/largeObjectDelta';
 import {
@@ -54,7 +55,7 @@ async function setUp(source: Cluster, db: string): Promise<void> {
   await source.query(`GRANT SELECT ON LARGE OBJECT ${first!.o} TO lo_reader; COMMENT ON LARGE OBJECT ${first!.o} IS 'the first'`, [], db);
 }
 
-async function cutoverEnd(store: ControlStore, spec: MigrationSpec, running: Promise<MigrationStatus>): Promise<MigrationStatus> {
+async function cutoverEnd(store: CatalogConnection, spec: MigrationSpec, running: Promise<MigrationStatus>): Promise<MigrationStatus> {
   await requestCutover(spec.target, spec.migrationName);
   const status = await waitForStatus(
     store,
@@ -67,7 +68,7 @@ async function cutoverEnd(store: ControlStore, spec: MigrationSpec, running: Pro
 
 async function migrateWithLargeObjectWrites(pair: ServerPair, spec: MigrationSpec, db: string): Promise<void> {
   const started = Date.now();
-  const store = new ControlStore(spec.target);
+  const store = new CatalogConnection(spec.target);
   const running = runMigration(spec);
   // the application, as lo_app: a new object per transaction, an initial one overwritten every
   // third, one of its own unlinked every fifth
@@ -109,7 +110,7 @@ async function migrateWithLargeObjectWrites(pair: ServerPair, spec: MigrationSpe
     const committed = writer.committed();
     assert.equal(done.state, 'Succeeded', done.message);
     assert.equal(done.verification?.ok, true, done.verification?.firstMismatch);
-    const events = (await store.events(spec.migrationName, 200)).map((e) => e.message);
+    const events = (await catalogEvents(store, spec.migrationName, 200)).map((e) => e.message);
     const delta = events.find((m) => m.startsWith(`cutover: large objects of "${db}"`));
     assert.ok(delta, events.join('\n'));
     const [, compared, created, rewritten, unlinked, metadata] = delta

@@ -8,7 +8,7 @@
 import assert from 'node:assert/strict';
 import type pg from 'pg';
 import { requestCutover, requestResync, runMigration, type MigrationSpec, type MigrationStatus } from '../../provider/engine';
-import { ControlStore } from '../../provider/engine/control/store';
+import { CatalogConnection } from '../../provider/engine/control/connection';
 import { tableResyncs } from '../../provider/engine/control/tableResyncs';
 import { isFinalState } from '../../provider/engine/core/model';
 import {
@@ -23,6 +23,7 @@ import {
   type Cluster,
   type ServerPair,
 } from '../support';
+import { events as catalogEvents, get } from '../../provider/engine/control/store';
 
 const DB = 'shop';
 const ORDERS = 20_000;
@@ -103,7 +104,7 @@ async function scenario(pair: ServerPair, name: string, target: MigrationSpec['t
     excludeTables: ['public.scratch_*'],
   });
   const running = runMigration({ ...spec, target });
-  const store = new ControlStore(target);
+  const store = new CatalogConnection(target);
   const written: Written = { items: false, events: false, eventsC: false, p3: false, p4: false, detached: false, snap: false };
   const writer = startSourceWriter(pair.source, DB, writeOne(written));
   const s = (sql: string) => pair.source.query(sql, [], DB);
@@ -138,7 +139,7 @@ async function scenario(pair: ServerPair, name: string, target: MigrationSpec['t
     // a streamed table dropped on the source: said at once (not followed); the user drops it on the target too
     await s(`DROP TABLE old_log`);
     await until('a warning naming the dropped table', async () =>
-      (await store.events(name, 200)).find(
+      (await catalogEvents(store, name, 200)).find(
         (e) => e.level === 'warning' && /streamed table public\.old_log was dropped on the source/.test(e.message),
       ),
     );
@@ -160,9 +161,9 @@ async function scenario(pair: ServerPair, name: string, target: MigrationSpec['t
       240_000,
       500,
     ).catch(async (error: Error) => {
-      const events = (await store.events(name, 30)).map((e) => `${e.level}: ${e.message.slice(0, 400)}`).join('\n  ');
+      const events = (await catalogEvents(store, name, 30)).map((e) => `${e.level}: ${e.message.slice(0, 400)}`).join('\n  ');
       const requests = JSON.stringify(await tableResyncs(store, name), null, 1);
-      const status = await store.get(name);
+      const status = await get(store, name);
       throw new Error(`${error.message}\nrequests: ${requests}\nstatus: ${status?.subState} ${status?.message}\nevents:\n  ${events}`);
     });
     for (const r of done) assert.equal(r.error, undefined, `${r.table}: ${r.error}`);

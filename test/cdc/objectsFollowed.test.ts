@@ -8,7 +8,8 @@
 import assert from 'node:assert/strict';
 import type pg from 'pg';
 import { requestCutover, runMigration, type MigrationSpec, type MigrationStatus } from '../../provider/engine';
-import { ControlStore } from '../../provider/engine/control/store';
+import { CatalogConnection } from '../../provider/engine/control/connection';
+import { events as catalogEvents } from '../../provider/engine/control/store';
 import { isFinalState } from '../../provider/engine/core/model';
 import {
   endIfRunning,
@@ -80,7 +81,7 @@ async function contents(cluster: Cluster): Promise<string> {
 async function scenario(pair: ServerPair, name: string, target: MigrationSpec['target']): Promise<void> {
   const spec = pairSpec(pair, name, [DB], { mode: 'Online', option: 'Migrate', overwriteDbsInTarget: true });
   const running = runMigration({ ...spec, target });
-  const store = new ControlStore(target);
+  const store = new CatalogConnection(target);
   const writer = startSourceWriter(pair.source, DB, writeOne());
   const s = (sql: string) => pair.source.query(sql, [], DB);
   try {
@@ -118,7 +119,7 @@ async function scenario(pair: ServerPair, name: string, target: MigrationSpec['t
       120_000,
       500,
     ).catch(async (error: Error) => {
-      const events = (await store.events(name, 20)).map((e) => `${e.level}: ${e.message.slice(0, 300)}`).join('\n  ');
+      const events = (await catalogEvents(store, name, 20)).map((e) => `${e.level}: ${e.message.slice(0, 300)}`).join('\n  ');
       throw new Error(`${error.message}\ntarget: ${JSON.stringify(await objects(pair.target))}\nevents:\n  ${events}`);
     });
     const followedIn = ((Date.now() - releasedAt) / 1000).toFixed(1);
@@ -127,7 +128,7 @@ async function scenario(pair: ServerPair, name: string, target: MigrationSpec['t
     assert.equal(seen.check_constraint, 'CHECK ((n >= 0))');
     assert.equal(seen.function, 'SELECT i + 1');
     assert.equal(seen.comment, 'orders, one row each');
-    const events = await store.events(name, 200);
+    const events = await catalogEvents(store, name, 200);
     assert.ok(
       events.some(
         (e) =>
@@ -146,7 +147,8 @@ async function scenario(pair: ServerPair, name: string, target: MigrationSpec['t
     let ended = false;
     const stopped = until(
       'the cutover to end',
-      async () => (ended ? null : (await store.events(name, 50)).find((e) => /schema differs/.test(e.message) && e.level !== 'info')),
+      async () =>
+        ended ? null : (await catalogEvents(store, name, 50)).find((e) => /schema differs/.test(e.message) && e.level !== 'info'),
       300_000,
       500,
     ).then((e) => {

@@ -3,7 +3,7 @@
 // target admin (CREATEDB, CREATEROLE, azure_pg_admin, no superuser).
 import assert from 'node:assert/strict';
 import { parseMigrationSpec, runMigration } from '../../provider/engine';
-import { ControlStore } from '../../provider/engine/control/store';
+import { CatalogConnection } from '../../provider/engine/control/connection';
 import {
   loadRichDatabase,
   makeManagedTarget,
@@ -13,6 +13,7 @@ import {
   type ServerPair,
   waitForStatus,
 } from '../support';
+import { requestCutover } from '../../provider/engine/control/migrationRequests';
 
 describe('online migration with a replication-only source user and a managed target', function () {
   this.timeout(400_000);
@@ -34,7 +35,7 @@ describe('online migration with a replication-only source user and a managed tar
       mode: 'Online',
       allowReplicaIdentityFull: true,
     });
-    const store = new ControlStore(target);
+    const store = new CatalogConnection(target);
     try {
       const running = runMigration(spec);
       const ready = await waitForStatus(store, 'managed-online', (st) => st.state !== 'InProgress', 380_000);
@@ -44,7 +45,7 @@ describe('online migration with a replication-only source user and a managed tar
         `${ready.state}: ${ready.message} ${JSON.stringify(ready.validation.filter((v) => v.status === 'Failed'))}`,
       );
       await pair.source.query(RICH_CHANGES_SQL, [], 'rich');
-      await store.requestCutover('managed-online');
+      await requestCutover(store, 'managed-online');
       const done = await running;
       assert.equal(done.state, 'Succeeded', `${done.message} ${done.verification?.firstMismatch ?? ''}`);
       assert.equal(done.verification?.ok, true);

@@ -2,11 +2,13 @@
 // cut over on request (counters, downtime, slot and publication gone), cancel, verification stop.
 import assert from 'node:assert/strict';
 import { parseMigrationSpec, runMigration } from '../../provider/engine';
-import { ControlStore } from '../../provider/engine/control/store';
+import { CatalogConnection } from '../../provider/engine/control/connection';
 import { makeManagedTarget } from '../support/managed';
 import type { MigrationSpec, ServerSpec } from '../../provider/engine/input/migrationSpec';
 import { pairSpec, serverSpec, startCluster, startPair, until, waitForStatus, writerPause, type ServerPair } from '../support';
 import { rowsOf, TARGET_KINDS } from './harness';
+import { events as catalogEvents, get } from '../../provider/engine/control/store';
+import { requestCancel, requestCutover } from '../../provider/engine/control/migrationRequests';
 
 const SCHEMA = `
 CREATE TABLE orders (id bigint PRIMARY KEY, item text NOT NULL, qty int, at timestamptz DEFAULT now());
@@ -16,9 +18,9 @@ INSERT INTO orders SELECT g, 'item ' || g, g % 7 FROM generate_series(1, 20000) 
 INSERT INTO logs SELECT 'l' || g FROM generate_series(1, 50) g;
 SELECT setval('tick', 42);`;
 
-async function waitForEvent(store: ControlStore, name: string, pattern: RegExp): Promise<{ level: string; message: string }> {
+async function waitForEvent(store: CatalogConnection, name: string, pattern: RegExp): Promise<{ level: string; message: string }> {
   for (let i = 0; i < 120; i++) {
-    const found = (await store.events(name, 200)).find((e) => pattern.test(e.message));
+    const found = (await catalogEvents(store, name, 200)).find((e) => pattern.test(e.message));
     if (found) return found;
     await new Promise((r) => setTimeout(r, 250));
   }
@@ -79,7 +81,7 @@ async function streamsAndCutsOver(
       await writerPause();
     }
   })();
-  const store = new ControlStore(targetSpec);
+  const store = new CatalogConnection(targetSpec);
   try {
     const running = runMigration(spec('shop-online', 'shop', { slotRetainedWarnBytes: 1 }));
     await waitForStatus(store, 'shop-online', (s) => s.state === 'WaitingForUserAction' || s.state === 'Failed');
@@ -104,7 +106,7 @@ async function streamsAndCutsOver(
     const names = reported.databases[0]!.names!;
     const [slot] = await pair.source.query(`SELECT count(*)::int AS n FROM pg_replication_slots WHERE slot_name = $1`, [names.slot]);
     assert.equal(slot!.n, 1);
-    await store.requestCutover('shop-online');
+    await requestCutover(store, 'shop-online');
     const done = await running;
     assert.equal(done.state, 'Succeeded', done.message);
     assert.equal(done.verification?.ok, true, done.verification?.firstMismatch);
@@ -126,7 +128,7 @@ async function streamsAndCutsOver(
 }
 
 /** After the cutover: sequences synced, slot, publication and origin gone, replica identities set back. */
-async function assertLeftClean(pair: ServerPair, store: ControlStore, names: { slot: string; publication: string }): Promise<void> {
+async function assertLeftClean(pair: ServerPair, store: CatalogConnection, names: { slot: string; publication: string }): Promise<void> {
   const [seq] = await pair.target.query(`SELECT last_value::text AS v FROM tick`, [], 'shop');
   const [srcSeq] = await pair.source.query(`SELECT last_value::text AS v FROM tick`, [], 'shop');
   assert.equal(seq!.v, srcSeq!.v);
@@ -143,7 +145,7 @@ async function assertLeftClean(pair: ServerPair, store: ControlStore, names: { s
     const [ident] = await side.query(`SELECT relreplident AS r FROM pg_class WHERE relname = 'logs'`, [], 'shop');
     assert.equal(ident!.r, 'd');
   }
-  const messages = (await store.events('shop-online', 200)).map((e) => e.message);
+  const messages = (await catalogEvents(store, 'shop-online', 200)).map((e) => e.message);
   assert.ok(
     messages.some((m) => /REPLICA IDENTITY FULL set on 1 table\(s\) without a usable key \(public\.logs\)/.test(m)),
     messages.join('\n'),
@@ -163,12 +165,12 @@ describe('online migration: cancel, verification stop, a PostgreSQL 13 source (i
   it('cancel stops streaming and drops slot and publication; the target is left as it is', async () => {
     await pair.source.query('CREATE DATABASE shop2');
     await pair.source.query(SCHEMA, [], 'shop2');
-    const store = new ControlStore(serverSpec(pair.target));
+    const store = new CatalogConnection(serverSpec(pair.target));
     try {
       const running = runMigration(spec('shop2-online', 'shop2'));
       await waitForStatus(store, 'shop2-online', (s) => s.state === 'WaitingForUserAction' || s.state === 'Failed');
       await pair.source.query(`INSERT INTO orders VALUES (999999, 'after copy', 1)`, [], 'shop2');
-      await store.requestCancel('shop2-online');
+      await requestCancel(store, 'shop2-online');
       const done = await running;
       assert.equal(done.state, 'Canceled', done.message);
       const names = done.databases[0]!.names!;
@@ -201,13 +203,13 @@ describe('online migration: cancel, verification stop, a PostgreSQL 13 source (i
   it('with verify full, stops the cutover when verification finds a difference, keeps streaming, and completes on a second request', async () => {
     await pair.source.query('CREATE DATABASE shop3');
     await pair.source.query(SCHEMA, [], 'shop3');
-    const store = new ControlStore(serverSpec(pair.target));
+    const store = new CatalogConnection(serverSpec(pair.target));
     try {
       const running = runMigration(spec('shop3-online', 'shop3', { verify: 'full' }));
       await waitForStatus(store, 'shop3-online', (s) => s.state === 'WaitingForUserAction' || s.state === 'Failed');
       // a change the stream cannot carry: only on the target
       await pair.target.query(`UPDATE orders SET item = 'tampered' WHERE id = 7`, [], 'shop3');
-      await store.requestCutover('shop3-online');
+      await requestCutover(store, 'shop3-online');
       const stopped = await waitForStatus(
         store,
         'shop3-online',
@@ -217,7 +219,7 @@ describe('online migration: cancel, verification stop, a PostgreSQL 13 source (i
       // streaming resumed: a new change arrives
       await pair.source.query(`INSERT INTO orders VALUES (500000, 'after stop', 1)`, [], 'shop3');
       await pair.target.query(`UPDATE orders SET item = 'item 7' WHERE id = 7`, [], 'shop3');
-      await store.requestCutover('shop3-online');
+      await requestCutover(store, 'shop3-online');
       const done = await running;
       assert.equal(done.state, 'Succeeded', done.message);
       assert.equal(done.message, undefined);
@@ -234,7 +236,7 @@ describe('online migration: cancel, verification stop, a PostgreSQL 13 source (i
       const managed = await makeManagedTarget(target);
       await source.query('CREATE DATABASE legacy');
       await source.query(SCHEMA, [], 'legacy');
-      const store = new ControlStore(managed);
+      const store = new CatalogConnection(managed);
       try {
         const s = parseMigrationSpec({
           migrationName: 'legacy-online',
@@ -259,7 +261,7 @@ describe('online migration: cancel, verification stop, a PostgreSQL 13 source (i
         assert.equal(mid.state, 'WaitingForUserAction');
         const [progress] = await target.query(`SELECT count(*)::int AS n FROM pgferry.apply_progress`, [], 'legacy');
         assert.equal(progress!.n, 1);
-        await store.requestCutover('legacy-online');
+        await requestCutover(store, 'legacy-online');
         const done = await running;
         assert.equal(done.state, 'Succeeded', done.message);
         for (const table of ['orders', 'logs']) {
@@ -289,7 +291,7 @@ describe('online migration: verification while streaming (integration)', functio
   it('a difference found while streaming is a warning naming the table; the stream goes on, the cutover stops on that table, and once fixed it cuts over', async () => {
     await pair.source.query('CREATE DATABASE shop5');
     await pair.source.query(SCHEMA, [], 'shop5');
-    const store = new ControlStore(serverSpec(pair.target));
+    const store = new CatalogConnection(serverSpec(pair.target));
     try {
       const running = runMigration(spec('shop5-online', 'shop5'));
       await waitForStatus(store, 'shop5-online', (s) => s.state === 'WaitingForUserAction' || s.state === 'Failed');
@@ -298,7 +300,7 @@ describe('online migration: verification while streaming (integration)', functio
       await pair.target.query(`UPDATE logs SET msg = 'tampered' WHERE msg = 'l7'`, [], 'shop5');
       await pair.source.query(`INSERT INTO logs VALUES ('nudge')`, [], 'shop5');
       const warning = await until('the background verifier warns about logs', async () =>
-        (await store.events('shop5-online')).find(
+        (await catalogEvents(store, 'shop5-online')).find(
           (e) => e.level === 'warning' && /background verification: table public\.logs/.test(e.message),
         ),
       );
@@ -309,14 +311,14 @@ describe('online migration: verification while streaming (integration)', functio
         const rows = await pair.target.query(`SELECT 1 FROM orders WHERE id = 500001`, [], 'shop5');
         return rows.length === 1 || undefined;
       });
-      assert.equal((await store.get('shop5-online'))?.subState, 'WaitingForCutoverTrigger');
-      await store.requestCutover('shop5-online');
+      assert.equal((await get(store, 'shop5-online'))?.subState, 'WaitingForCutoverTrigger');
+      await requestCutover(store, 'shop5-online');
       const stopped = await waitForStatus(store, 'shop5-online', (s) => /^cutover stopped: verification failed/.test(s.message ?? ''));
       assert.match(stopped.message!, /logs/);
       assert.equal(stopped.subState, 'WaitingForCutoverTrigger');
       await pair.target.query(`UPDATE logs SET msg = 'l7' WHERE msg = 'tampered'`, [], 'shop5');
       await pair.source.query(`INSERT INTO orders VALUES (500000, 'after the fix', 1)`, [], 'shop5');
-      await store.requestCutover('shop5-online');
+      await requestCutover(store, 'shop5-online');
       const done = await running;
       assert.equal(done.state, 'Succeeded', done.message);
       for (const table of ['orders', 'logs']) {

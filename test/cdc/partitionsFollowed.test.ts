@@ -3,7 +3,8 @@
 // a writer running throughout; after the cutover the target is read back table by table.
 import assert from 'node:assert/strict';
 import { requestCutover, runMigration, type MigrationSpec, type MigrationStatus } from '../../provider/engine';
-import { ControlStore } from '../../provider/engine/control/store';
+import { CatalogConnection } from '../../provider/engine/control/connection';
+import { get as getMigration } from '../../provider/engine/control/store';
 import { isFinalState } from '../../provider/engine/core/model';
 import { readPartitions } from '../../provider/engine/cdc/apply/partitionTree';
 import { endIfRunning, pairSpec, startPair, startSourceWriter, until, waitForStatus, type Cluster, type ServerPair } from '../support';
@@ -42,7 +43,7 @@ const tree = async (cluster: Cluster) =>
     .map((l) => `${l.name} < ${l.parent} ${l.bound}`)
     .sort();
 
-async function cutoverEnd(store: ControlStore, spec: MigrationSpec, running: Promise<MigrationStatus>): Promise<MigrationStatus> {
+async function cutoverEnd(store: CatalogConnection, spec: MigrationSpec, running: Promise<MigrationStatus>): Promise<MigrationStatus> {
   await requestCutover(spec.target, spec.migrationName);
   const status = await waitForStatus(
     store,
@@ -75,7 +76,7 @@ describe('online: partition TRUNCATE, DETACH and ATTACH while streaming (issue 4
     await pair.source.query(`CREATE DATABASE ${DB}`);
     await pair.source.query(SCHEMA, [], DB);
     const spec = pairSpec(pair, 'partitions-followed', [DB], { mode: 'Online', option: 'Migrate', overwriteDbsInTarget: true });
-    const store = new ControlStore(spec.target);
+    const store = new CatalogConnection(spec.target);
     const running = runMigration(spec);
     let detached = false;
     // the application: rows into every region through the root, and into the standalone table
@@ -122,7 +123,7 @@ describe('online: partition TRUNCATE, DETACH and ATTACH while streaming (issue 4
       await new Promise((r) => setTimeout(r, 1500));
       await caughtUp(pair, 'm_other', `region = 'old'`);
       // the target detached before the first 'old' row routed to its default partition (or that row would be refused)
-      const mid = await store.get(spec.migrationName);
+      const mid = await getMigration(store, spec.migrationName);
       assert.equal(mid?.subState, 'WaitingForCutoverTrigger', mid?.message);
 
       const committed = await writer.stop();

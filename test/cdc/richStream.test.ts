@@ -3,9 +3,10 @@
 // cutover's verification compares every table by count and checksum.
 import assert from 'node:assert/strict';
 import { parseMigrationSpec, runMigration } from '../../provider/engine';
-import { ControlStore } from '../../provider/engine/control/store';
+import { CatalogConnection } from '../../provider/engine/control/connection';
 import { loadRichDatabase, RICH_CHANGES_SQL, serverSpec, startPair, waitForStatus, type ServerPair } from '../support';
 import { rowsOf } from './harness';
+import { requestCutover } from '../../provider/engine/control/migrationRequests';
 
 describe('online migration of the rich fixture (integration)', function () {
   this.timeout(400_000);
@@ -17,7 +18,7 @@ describe('online migration of the rich fixture (integration)', function () {
 
   it('streams changes to every kind of table and passes the cutover verification', async () => {
     await loadRichDatabase(pair.source, 'rich_online');
-    const store = new ControlStore(serverSpec(pair.target));
+    const store = new CatalogConnection(serverSpec(pair.target));
     try {
       const running = runMigration(
         parseMigrationSpec({
@@ -39,7 +40,7 @@ describe('online migration of the rich fixture (integration)', function () {
       );
       assert.equal(ready.state, 'WaitingForUserAction', ready.message);
       await pair.source.query(RICH_CHANGES_SQL, [], 'rich_online');
-      await store.requestCutover('rich-online');
+      await requestCutover(store, 'rich-online');
       const done = await running;
       assert.equal(done.state, 'Succeeded', `${done.message} ${done.verification?.firstMismatch ?? ''}`);
       assert.equal(done.verification?.ok, true);

@@ -6,10 +6,11 @@
 // cutover, after a cancel, and after a runner killed while streaming resumes and cuts over.
 import assert from 'node:assert/strict';
 import { cancelMigration, requestCutover, resumeMigration, runMigration, startMigration } from '../../provider/engine';
-import { ControlStore } from '../../provider/engine/control/store';
+import { CatalogConnection } from '../../provider/engine/control/connection';
 import type { MigrationSpec } from '../../provider/engine/input/migrationSpec';
 import { makeManagedTarget, pairSpec, serverSpec, startPair, until, waitForStatus, type Cluster, type ServerPair } from '../support';
 import { rowsOf, TARGET_KINDS } from './harness';
+import { requestCutover as catalogRequestCutover } from '../../provider/engine/control/migrationRequests';
 
 /**
  * `fired` notes where a rule ran (the server's port); `item_log` is an application's own log, keyed
@@ -118,7 +119,7 @@ for (const kind of TARGET_KINDS) {
     });
     after(async () => pair?.stop());
 
-    async function setup(db: string, name: string): Promise<{ spec: MigrationSpec; store: ControlStore }> {
+    async function setup(db: string, name: string): Promise<{ spec: MigrationSpec; store: CatalogConnection }> {
       await pair.source.query(`CREATE DATABASE ${db}`);
       await pair.source.query(SCHEMA, [], db);
       const target = kind === 'managed' ? await makeManagedTarget(pair.target) : serverSpec(pair.target);
@@ -131,7 +132,7 @@ for (const kind of TARGET_KINDS) {
         // the rows target rules write into "fired" make it differ on purpose: compared below instead
         verify: false,
       });
-      return { spec, store: new ControlStore(target) };
+      return { spec, store: new CatalogConnection(target) };
     }
 
     /** The target's rules while streaming: switched by pgferry where replica role is refused. */
@@ -151,7 +152,7 @@ for (const kind of TARGET_KINDS) {
           return s.state !== 'WaitingForUserAction' || d.inserts + d.updates + d.deletes >= STREAMED_CHANGES;
         });
         assert.equal(applied.state, 'WaitingForUserAction', applied.message);
-        await store.requestCutover(spec.migrationName);
+        await catalogRequestCutover(store, spec.migrationName);
         const done = await running;
         assert.equal(done.state, 'Succeeded', done.message);
         // on the source: its ordinary and ALWAYS rules; on the target while applying: what a

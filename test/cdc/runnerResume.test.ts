@@ -2,7 +2,7 @@
 // streaming continues from the recorded position, and the cutover finds every row.
 import assert from 'node:assert/strict';
 import { parseMigrationSpec, requestCutover, resumeMigration, startMigration } from '../../provider/engine';
-import { ControlStore } from '../../provider/engine/control/store';
+import { CatalogConnection } from '../../provider/engine/control/connection';
 import { serverSpec, startPair, until, waitForStatus, writerPause, type ServerPair } from '../support';
 import { rowsOf } from './harness';
 
@@ -30,7 +30,7 @@ describe('online runner: SIGKILL while streaming, then resume (integration)', fu
       option: 'Migrate',
       overwriteDbsInTarget: true,
     });
-    const store = new ControlStore(spec.target);
+    const store = new CatalogConnection(spec.target);
     const writer = await pair.source.connect('resumable');
     let stop = false;
     let id = 100_000;

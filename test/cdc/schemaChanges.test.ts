@@ -6,10 +6,12 @@
 // that differed whole (their earlier verification no longer holds).
 import assert from 'node:assert/strict';
 import { runMigration } from '../../provider/engine';
-import { ControlStore } from '../../provider/engine/control/store';
+import { CatalogConnection } from '../../provider/engine/control/connection';
 import { isFinalState } from '../../provider/engine/core/model';
 import { endIfRunning, pairSpec, startPair, until, waitForStatus, type ServerPair } from '../support';
 import { rowsOf } from './harness';
+import { events } from '../../provider/engine/control/store';
+import { requestCutover } from '../../provider/engine/control/migrationRequests';
 
 const SCHEMA = `
 CREATE TABLE customers (id int PRIMARY KEY, name text NOT NULL);
@@ -34,7 +36,7 @@ describe('a schema change on the source stops the cutover until the target match
     await pair.source.query(SCHEMA, [], db);
     const spec = pairSpec(pair, 'schema-change', [db], { mode: 'Online', option: 'Migrate', overwriteDbsInTarget: true });
     const name = spec.migrationName;
-    const store = new ControlStore(spec.target);
+    const store = new CatalogConnection(spec.target);
     const running = runMigration(spec);
     try {
       await waitForStatus(store, name, (s) => s.subState === 'WaitingForCutoverTrigger' || isFinalState(s.state));
@@ -49,7 +51,7 @@ describe('a schema change on the source stops the cutover until the target match
       const told = await until(
         'the schema watch warning',
         async () =>
-          (await store.events(name, 200)).find(
+          (await events(store, name, 200)).find(
             (e) => /schema changed on the source while streaming/.test(e.message) && /placed_at/.test(e.message),
           ),
         60_000,
@@ -58,7 +60,7 @@ describe('a schema change on the source stops the cutover until the target match
       assert.equal(told.level, 'warning');
       assert.match(told.message, /RENAME COLUMN "name" TO "full_name"/);
       assert.match(told.message, /SET DEFAULT 9\.99/);
-      await store.requestCutover(name);
+      await requestCutover(store, name);
       const stopped = await waitForStatus(store, name, (s) => /cutover stopped/.test(s.message ?? '') || isFinalState(s.state));
       assert.notEqual(stopped.state, 'Succeeded');
       const message = stopped.message ?? '';
@@ -92,7 +94,7 @@ describe('a schema change on the source stops the cutover until the target match
 
       // the fixes as given: the new column's existing rows get the target's now(), not the source's
       for (const d of differences) await pair.target.query(d.fix, [], db);
-      await store.requestCutover(name);
+      await requestCutover(store, name);
       const second = await waitForStatus(
         store,
         name,
@@ -104,7 +106,7 @@ describe('a schema change on the source stops the cutover until the target match
       // the source's values, then the cutover ends
       const [value] = await pair.source.query<{ v: string }>(`SELECT DISTINCT placed_at::text AS v FROM orders`, [], db);
       await pair.target.query(`UPDATE orders SET placed_at = $1::timestamptz`, [value!.v], db);
-      await store.requestCutover(name);
+      await requestCutover(store, name);
       const done = await running;
       assert.equal(done.state, 'Succeeded', done.message);
       assert.deepEqual(

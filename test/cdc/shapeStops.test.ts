@@ -7,10 +7,11 @@
 // in the old shape, after the user's change, and the stream would stop on them for good.
 import assert from 'node:assert/strict';
 import { requestCutover, resumeMigration, runMigration, waitingForApplyFix } from '../../provider/engine';
-import { ControlStore } from '../../provider/engine/control/store';
+import { CatalogConnection } from '../../provider/engine/control/connection';
 import { isFinalState } from '../../provider/engine/core/model';
 import { endIfRunning, pairSpec, startPair, until, waitForStatus, type ServerPair } from '../support';
 import { rowsOf } from './harness';
+import { get } from '../../provider/engine/control/store';
 
 const BURST = 400;
 
@@ -52,7 +53,7 @@ describe('a stream stopped on a change of shape resumes once the target has the 
         db,
       );
       const spec = pairSpec(pair, `shape-${i}`, [db], { mode: 'Online', option: 'Migrate', overwriteDbsInTarget: true });
-      const store = new ControlStore(spec.target);
+      const store = new CatalogConnection(spec.target);
       const running = runMigration(spec);
       try {
         await waitForStatus(store, spec.migrationName, (s) => s.subState === 'WaitingForCutoverTrigger' || isFinalState(s.state));
@@ -66,7 +67,7 @@ describe('a stream stopped on a change of shape resumes once the target has the 
           db,
         );
         const stopped = await until('the stream to stop', async () => {
-          const s = await store.get(spec.migrationName);
+          const s = await get(store, spec.migrationName);
           return s && (waitingForApplyFix(s) || isFinalState(s.state)) ? s : undefined;
         });
         assert.equal(stopped.subState, 'WaitingForApplyFix', `${stopped.state}: ${stopped.message}`);

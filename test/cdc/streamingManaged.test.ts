@@ -7,7 +7,7 @@
 // states and the owner are the source's.
 import assert from 'node:assert/strict';
 import { parseMigrationSpec, requestCutover, resumeMigration, startMigration } from '../../provider/engine';
-import { ControlStore } from '../../provider/engine/control/store';
+import { CatalogConnection } from '../../provider/engine/control/connection';
 import type { MigrationSpec, ServerSpec } from '../../provider/engine/input/migrationSpec';
 import { rowsOf } from './harness';
 import {
@@ -23,6 +23,7 @@ import {
   type Cluster,
   type ServerPair,
 } from '../support';
+import { get } from '../../provider/engine/control/store';
 
 const LEDGER_SQL = `
 CREATE TABLE acct (id int PRIMARY KEY, balance bigint NOT NULL);
@@ -74,7 +75,7 @@ async function faultWhileStreaming(db: string, fault: (runner: number) => Promis
   await pair.source.query(`CREATE DATABASE ${db}`);
   await pair.source.query(LEDGER_SQL, [], db);
   const spec = await online(`managed-${db}`, db, await makeReplicationSourceUser(pair.source, db));
-  const store = new ControlStore(target);
+  const store = new CatalogConnection(target);
   const writer = startWriter(pair.source, db);
   try {
     await startMigration(spec);
@@ -96,7 +97,7 @@ async function faultWhileStreaming(db: string, fault: (runner: number) => Promis
       writer.committed() - atStop >= 200 ? true : undefined,
     );
     await resumeMigration(spec);
-    const before = (await store.get(spec.migrationName))!.databases[0]!.inserts;
+    const before = (await get(store, spec.migrationName))!.databases[0]!.inserts;
     const resumed = await waitForStatus(
       store,
       spec.migrationName,
@@ -158,7 +159,7 @@ async function ownedTablesWithTriggers(): Promise<void> {
     db,
   );
   const spec = await online('managed-owned', db, serverSpec(pair.source));
-  const store = new ControlStore(target);
+  const store = new CatalogConnection(target);
   try {
     await startMigration(spec);
     const streaming = await waitForStatus(

@@ -5,9 +5,10 @@
 // its source state again.
 import assert from 'node:assert/strict';
 import { runMigration } from '../../provider/engine';
-import { ControlStore } from '../../provider/engine/control/store';
+import { CatalogConnection } from '../../provider/engine/control/connection';
 import { makeManagedTarget, pairSpec, serverSpec, startPair, waitForStatus, type Cluster, type ServerPair } from '../support';
 import { rowsOf, TARGET_KINDS } from './harness';
+import { requestCutover } from '../../provider/engine/control/migrationRequests';
 
 const SCHEMA = `
 CREATE TABLE fired (trigger text NOT NULL, port int NOT NULL);
@@ -80,14 +81,14 @@ for (const kind of TARGET_KINDS) {
         // the target's own trigger rows make "fired" differ on purpose: compared below instead
         verify: false,
       });
-      const store = new ControlStore(target);
+      const store = new CatalogConnection(target);
       try {
         const running = runMigration(spec);
         const ready = await waitForStatus(store, spec.migrationName, (s) => s.state !== 'InProgress');
         assert.equal(ready.subState, 'WaitingForCutoverTrigger', `${ready.state}: ${ready.message}`);
         await pair.source.query(CHANGES, [], db);
         await waitForStatus(store, spec.migrationName, (s) => (s.databases[0]?.inserts ?? 0) >= 6);
-        await store.requestCutover(spec.migrationName);
+        await requestCutover(store, spec.migrationName);
         const done = await running;
         assert.equal(done.state, 'Succeeded', done.message);
         // on the source: ordinary and ALWAYS triggers, the enabled partition clone; on the target

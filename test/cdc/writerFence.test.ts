@@ -8,11 +8,12 @@
 import assert from 'node:assert/strict';
 import pg from 'pg';
 import { cancelMigration, isFinalState, requestCutover, resumeMigration, startMigration } from '../../provider/engine';
-import { ControlStore } from '../../provider/engine/control/store';
+import { CatalogConnection } from '../../provider/engine/control/connection';
 import type { CutoverOptions, MigrationSpec } from '../../provider/engine/input/migrationSpec';
 import type { MigrationStatus } from '../../provider/engine/core/model';
 import { makeReplicationSourceUser, pairSpec, startPair, until, waitForStatus, type ServerPair } from '../support';
 import { rowsOf } from './harness';
+import { events as catalogEvents, get } from '../../provider/engine/control/store';
 
 const READ_ONLY_SQL_TRANSACTION = '25006';
 
@@ -72,7 +73,7 @@ async function sameRows(pair: ServerPair, db: string): Promise<void> {
 class FenceLab {
   constructor(
     readonly pair: ServerPair,
-    readonly store: ControlStore,
+    readonly store: CatalogConnection,
   ) {}
 
   async createDatabase(db: string, setup = ''): Promise<void> {
@@ -170,7 +171,7 @@ async function fencesAWriter(lab: FenceLab): Promise<void> {
   assert.ok(fence?.kept, JSON.stringify(fence));
   assert.ok((fence.sessionsEnded ?? 0) >= 2, `sessions ended: ${fence.sessionsEnded}`);
   assert.equal(fence.lift, `ALTER DATABASE "${db}" RESET default_transaction_read_only`);
-  const events = await lab.store.events(s.migrationName, 100);
+  const events = await catalogEvents(lab.store, s.migrationName, 100);
   assert.ok(
     events.some((e) => /cutover completed .*stays fenced.*RESET default_transaction_read_only/.test(e.message)),
     events.map((e) => e.message).join('\n'),
@@ -252,7 +253,7 @@ async function cancelLiftsFence(lab: FenceLab): Promise<void> {
   assert.equal(done.databases[0]!.writerFence, undefined);
   assert.equal(await ownSetting(lab.pair, db), null);
   assert.equal(await newSessionWrites(lab.pair, db, 300_000), true, 'the cancel lifted the fence');
-  const events = await lab.store.events(s.migrationName, 100);
+  const events = await catalogEvents(lab.store, s.migrationName, 100);
   assert.ok(events.some((e) => e.message === `writer fence lifted: ALTER DATABASE "${db}" RESET default_transaction_read_only`));
   assert.ok(!events.some((e) => /rolled back/.test(e.message)), 'lifted by the cancel, not by a roll-back');
 }
@@ -322,7 +323,7 @@ async function deadCancelLifts(lab: FenceLab): Promise<void> {
   await lab.createDatabase(db);
   const s = lab.spec('fence-dead-cancel', db);
   await lab.startKilledAfterFence(s, db);
-  const show = await lab.store.get(s.migrationName);
+  const show = await get(lab.store, s.migrationName);
   assert.match(show!.databases[0]!.writerFence!.lift, /RESET default_transaction_read_only/);
   const done = await cancelMigration(s.target, s.migrationName, { spec: s });
   assert.equal(done.state, 'Canceled', done.message);
@@ -441,7 +442,7 @@ describe('cutover: fencing the writers and the lag gate (integration)', function
 
   before(async () => {
     const pair = await startPair();
-    lab = new FenceLab(pair, new ControlStore(pairSpec(pair, 'x', ['x']).target));
+    lab = new FenceLab(pair, new CatalogConnection(pairSpec(pair, 'x', ['x']).target));
   });
   after(async () => {
     await lab?.store.close();

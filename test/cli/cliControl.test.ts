@@ -1,22 +1,34 @@
 // show, list and update against a real target whose control catalog holds migrations registered
-// through ControlStore, as the runner would.
+// through the control/ functions, as the runner would.
 import assert from 'node:assert/strict';
 import type { ChildProcess } from 'node:child_process';
-import { ControlStore } from '../../provider/engine';
+import { CatalogConnection } from '../../provider/engine';
 import { serverSpec, startCluster, type Cluster } from '../support';
 import { propertiesFile, runCli, stderrMatch, PGFERRY_JSON, PGFERRY_JSON_LIST } from './helpers';
+import {
+  createMigration,
+  exists,
+  get,
+  setRunner,
+  setState,
+  setTables,
+  setValidation,
+  updateDatabase,
+  updateTable,
+} from '../../provider/engine/control/store';
+import { cutoverRequestedAt, isCancelRequested } from '../../provider/engine/control/migrationRequests';
 
 // One target for the whole file, started by the outer describe's hooks; the groups below run in
 // order (update changes the states that show and list read first).
 let target: Cluster;
-let store: ControlStore;
+let store: CatalogConnection;
 let flags: string[];
 let env: Record<string, string>;
 
 describe('pgferry show/list/update against a real target', () => {
   before(async () => {
     target = await startCluster({ label: 'cli-dst' });
-    store = new ControlStore(serverSpec(target));
+    store = new CatalogConnection(serverSpec(target));
     flags = ['--target-host', target.host, '--target-port', String(target.port)];
     env = { PGPASSWORD: target.password };
     await registerMigrations();
@@ -34,21 +46,21 @@ describe('pgferry show/list/update against a real target', () => {
 
 /** Three migrations as a runner would have registered them: off-1 copying, on-1 streaming, done-1 finished. */
 async function registerMigrations(): Promise<void> {
-  await store.createMigration({
+  await createMigration(store, {
     name: 'off-1',
     mode: 'Offline',
     option: 'ValidateAndMigrate',
     spec: { migrationName: 'off-1' },
     databases: ['sales', 'hr'],
   });
-  await store.setTables('off-1', 'sales', [
+  await setTables(store, 'off-1', 'sales', [
     { table: 'public.orders', parts: 1 },
     { table: 'public.items', parts: 2 },
   ]);
-  await store.updateTable('off-1', 'sales', 'public.orders', { state: 'Completed', rows: 1200, bytes: 65536 });
-  await store.updateDatabase('off-1', 'sales', { state: 'InProgress', rowsCopied: 1200, bytesCopied: 65536 });
-  await store.setState('off-1', 'InProgress', 'MigratingData');
-  await store.setValidation('off-1', [
+  await updateTable(store, 'off-1', 'sales', 'public.orders', { state: 'Completed', rows: 1200, bytes: 65536 });
+  await updateDatabase(store, 'off-1', 'sales', { state: 'InProgress', rowsCopied: 1200, bytesCopied: 65536 });
+  await setState(store, 'off-1', 'InProgress', 'MigratingData');
+  await setValidation(store, 'off-1', [
     { code: 'SOURCE_CONNECTIVITY', type: 'AuthenticationAndConnectivityValidation', status: 'Succeeded', message: 'source reachable' },
     {
       code: 'EXTENSION_NOT_ALLOWED',
@@ -59,10 +71,10 @@ async function registerMigrations(): Promise<void> {
       fix: 'add hstore to azure.extensions',
     },
   ]);
-  await store.setRunner('off-1', { host: 'worker-7', pid: 4242 });
-  await store.createMigration({ name: 'on-1', mode: 'Online', option: 'ValidateAndMigrate', spec: {}, databases: ['app'] });
-  await store.createMigration({ name: 'done-1', mode: 'Offline', option: 'Migrate', spec: {}, databases: ['old'] });
-  await store.setState('done-1', 'Succeeded', 'Completed');
+  await setRunner(store, 'off-1', { host: 'worker-7', pid: 4242 });
+  await createMigration(store, { name: 'on-1', mode: 'Online', option: 'ValidateAndMigrate', spec: {}, databases: ['app'] });
+  await createMigration(store, { name: 'done-1', mode: 'Offline', option: 'Migrate', spec: {}, databases: ['old'] });
+  await setState(store, 'done-1', 'Succeeded', 'Completed');
 }
 
 function showTests(): void {
@@ -172,24 +184,24 @@ function updateTests(): void {
   });
 
   it('update --cutover records the request when the migration waits for it', async () => {
-    await store.setState('on-1', 'WaitingForUserAction', 'WaitingForCutoverTrigger');
+    await setState(store, 'on-1', 'WaitingForUserAction', 'WaitingForCutoverTrigger');
     const result = await runCli(['update', '--name', 'on-1', '--cutover', ...PGFERRY_JSON, ...flags], env);
     assert.equal(result.code, 0, result.stderr);
     assert.equal(JSON.parse(result.stdout).name, 'on-1');
-    assert.ok(await store.cutoverRequestedAt('on-1'));
+    assert.ok(await cutoverRequestedAt(store, 'on-1'));
   });
 
   it('update --cancel records the request; a finished migration cannot be canceled', async () => {
     const result = await runCli(['update', '--name', 'off-1', '--cancel', ...flags], env);
     assert.equal(result.code, 0, result.stderr);
-    assert.equal(await store.isCancelRequested('off-1'), true);
+    assert.equal(await isCancelRequested(store, 'off-1'), true);
     const done = await runCli(['update', '--name', 'done-1', '--cancel', ...flags], env);
     assert.equal(done.code, 2);
     assert.match(done.errLines[0]!, /Succeeded/);
   });
 
   it('update --cancel --wait follows the migration to Canceled and exits 0', async () => {
-    await store.createMigration({ name: 'cancel-me', mode: 'Offline', option: 'Migrate', spec: {}, databases: ['x'] });
+    await createMigration(store, { name: 'cancel-me', mode: 'Offline', option: 'Migrate', spec: {}, databases: ['x'] });
     let child: ChildProcess | undefined;
     const pending = runCli(
       ['update', '--name', 'cancel-me', '--cancel', '--wait', ...PGFERRY_JSON, ...flags],
@@ -199,8 +211,8 @@ function updateTests(): void {
     );
     // Play the runner once the command waits (its first status line follows the recorded request).
     await stderrMatch(child!, /^\S+ cancel-me: /, 'the first status line of the wait');
-    assert.equal(await store.isCancelRequested('cancel-me'), true);
-    await store.setState('cancel-me', 'Canceled', 'Completed', 'canceled by the user');
+    assert.equal(await isCancelRequested(store, 'cancel-me'), true);
+    await setState(store, 'cancel-me', 'Canceled', 'Completed', 'canceled by the user');
     const result = await pending;
     assert.equal(result.code, 0, result.stderr);
     assert.equal(JSON.parse(result.stdout).state, 'Canceled');
@@ -208,19 +220,19 @@ function updateTests(): void {
   });
 
   it('Ctrl-C during --wait stops waiting (exit 130) and leaves the migration running', async () => {
-    await store.createMigration({ name: 'keep-going', mode: 'Offline', option: 'Migrate', spec: {}, databases: ['x'] });
-    await store.setState('keep-going', 'InProgress', 'MigratingData');
+    await createMigration(store, { name: 'keep-going', mode: 'Offline', option: 'Migrate', spec: {}, databases: ['x'] });
+    await setState(store, 'keep-going', 'InProgress', 'MigratingData');
     let child: ChildProcess | undefined;
     const pending = runCli(['update', '--name', 'keep-going', '--cancel', '--wait', ...flags], env, 60_000, (c) => (child = c));
     // The Ctrl-C handler is installed before the first status line: interrupting earlier would
     // kill the command by the signal instead of ending its wait.
     await stderrMatch(child!, /^\S+ keep-going: InProgress \/ MigratingData/, 'the first status line of the wait');
-    assert.equal(await store.isCancelRequested('keep-going'), true);
+    assert.equal(await isCancelRequested(store, 'keep-going'), true);
     child!.kill('SIGINT');
     const result = await pending;
     assert.equal(result.code, 130, result.stderr);
     assert.match(result.errLines[result.errLines.length - 1]!, /stopped waiting.*keep-going/);
-    assert.equal((await store.get('keep-going'))!.state, 'InProgress');
+    assert.equal((await get(store, 'keep-going'))!.state, 'InProgress');
   });
 }
 
@@ -258,7 +270,7 @@ function connectionFailures(): void {
     assert.match(result.errLines[0]!, /password authentication failed/);
     assert.ok(!result.stderr.includes(wrong) && !result.stderr.includes('src-Secret-1'));
     assert.equal(result.stdout, '');
-    assert.equal(await store.exists('never-1'), false);
+    assert.equal(await exists(store, 'never-1'), false);
   });
 
   it('an unreachable target fails with exit 1 and one line', async () => {

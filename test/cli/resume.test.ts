@@ -1,9 +1,10 @@
 // `pgferry resume`: the runner of an offline copy is killed mid-copy; resume --wait restarts it
 // and the migration ends Succeeded with every row on the target.
 import assert from 'node:assert/strict';
-import { ControlStore, parseMigrationSpec, publicSpec } from '../../provider/engine';
+import { CatalogConnection, parseMigrationSpec, publicSpec } from '../../provider/engine';
 import { CopyHold, startPair, until, type ServerPair } from '../support';
 import { propertiesFile, runCli, PGFERRY_JSON } from './helpers';
+import { createMigration } from '../../provider/engine/control/store';
 
 const ROWS = 50_000;
 
@@ -114,10 +115,10 @@ describe('pgferry resume after the runner died', function () {
       target: serverOf(pair.target),
       databases: ['bulk'],
     });
-    const store = new ControlStore(stored.target);
+    const store = new CatalogConnection(stored.target);
     try {
       // Registered, never run: as if its runner died before taking the lease.
-      await store.createMigration({
+      await createMigration(store, {
         name: 'bulk-2',
         mode: stored.mode,
         option: stored.option,

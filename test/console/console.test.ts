@@ -10,9 +10,10 @@ import os from 'node:os';
 import path from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { startConsole, type RunningConsole } from '../../provider/console/command';
-import { ControlStore, requestDataMigrationStart, runMigration, showMigration, startMigration } from '../../provider/engine';
+import { CatalogConnection, requestDataMigrationStart, runMigration, showMigration, startMigration } from '../../provider/engine';
 import type { MigrationSpec } from '../../provider/engine/input/migrationSpec';
 import { pairSpec, requirePrerequisite, serverSpec, startPair, startSourceWriter, until, type ServerPair } from '../support';
+import { events } from '../../provider/engine/control/store';
 
 const CHROMIUM = '/usr/bin/chromium';
 const TABLE = `CREATE TABLE items (id int PRIMARY KEY, note text NOT NULL);
@@ -97,12 +98,12 @@ async function chartSamplesBounded(pair: ServerPair, migration: string, database
 
 /** The page's events are the catalog's last 25, newest first (read again until both agree). */
 async function eventsAsCatalog(page: Page, pair: ServerPair, migration: string): Promise<void> {
-  const store = new ControlStore(serverSpec(pair.target));
+  const store = new CatalogConnection(serverSpec(pair.target));
   try {
     await until(
       'the events of the page and the catalog to agree',
       async () => {
-        const catalog = (await store.events(migration, 25)).reverse().map((e) => e.message);
+        const catalog = (await events(store, migration, 25)).reverse().map((e) => e.message);
         const shown = await page.locator('#events tbody tr td:nth-child(4)').allTextContents();
         return catalog.length > 0 && JSON.stringify(shown) === JSON.stringify(catalog) ? true : undefined;
       },

@@ -4,10 +4,11 @@
 import assert from 'node:assert/strict';
 import type { ChildProcess } from 'node:child_process';
 import net from 'node:net';
-import { parseMigrationSpec, ControlStore } from '../../provider/engine';
+import { parseMigrationSpec, CatalogConnection } from '../../provider/engine';
 import { serverSpec, startCluster, until, type Cluster } from '../support';
 import { startConsole } from '../../provider/console/command';
 import { runCli } from '../cli/helpers';
+import { register } from '../../provider/engine/control/store';
 
 /** Resolves with the address the console prints, once printed. */
 function printedAddress(child: ChildProcess): Promise<string> {
@@ -39,9 +40,10 @@ describe('pgferry console (the command)', function () {
 
   before(async () => {
     target = await startCluster({ major: 15, label: 'console-cmd' });
-    const store = new ControlStore(serverSpec(target));
+    const store = new CatalogConnection(serverSpec(target));
     try {
-      await store.register(
+      await register(
+        store,
         parseMigrationSpec({
           migrationName: 'registered-only',
           source: { host: 'source.invalid', user: 'postgres', password: 'not-this-one' },

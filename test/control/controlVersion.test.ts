@@ -3,10 +3,11 @@
 // anything on the target changes, naming both versions.
 import assert from 'node:assert/strict';
 import { CONTROL_MIGRATIONS } from '../../provider/engine/control/schemaVersions';
-import { ControlStore } from '../../provider/engine/control/store';
+import { CatalogConnection } from '../../provider/engine/control/connection';
 import { CONTROL_SCHEMA_VERSION, PGFERRY_VERSION } from '../../provider/engine';
 import { runCli } from '../cli/helpers';
 import { serverSpec, startCluster, type Cluster } from '../support';
+import { createMigration, get, list } from '../../provider/engine/control/store';
 
 /** Every table and column of the catalog, and its recorded versions: what a refusal must leave as it was. */
 async function catalogShape(cluster: Cluster, database: string): Promise<unknown> {
@@ -45,7 +46,7 @@ describe('control catalog version', function () {
       [],
       'catalog_old',
     );
-    const store = new ControlStore(serverSpec(cluster, { maintenanceDatabase: 'catalog_old' }));
+    const store = new CatalogConnection(serverSpec(cluster, { maintenanceDatabase: 'catalog_old' }));
     try {
       await store.install();
       const versions = await cluster.query<{ version: number }>('SELECT version FROM pgferry.schema_version ORDER BY 1', [], 'catalog_old');
@@ -53,7 +54,7 @@ describe('control catalog version', function () {
         versions.map((r) => r.version),
         CONTROL_MIGRATIONS.map((m) => m.version),
       );
-      const kept = await store.get('kept');
+      const kept = await get(store, 'kept');
       assert.equal(kept?.state, 'Succeeded');
       assert.deepEqual(
         kept?.databases.map((d) => d.database),
@@ -66,7 +67,7 @@ describe('control catalog version', function () {
 
   it('refuses a catalog a newer pgferry upgraded, reading or writing, before anything changes', async () => {
     const spec = serverSpec(cluster, { maintenanceDatabase: 'catalog_new' });
-    const installer = new ControlStore(spec);
+    const installer = new CatalogConnection(spec);
     await installer.install();
     await installer.close();
     // What a newer pgferry's next migration would have done.
@@ -78,7 +79,7 @@ describe('control catalog version', function () {
     );
     const before = await catalogShape(cluster, 'catalog_new');
 
-    const store = new ControlStore(spec);
+    const store = new CatalogConnection(spec);
     try {
       await assert.rejects(store.install(), (e: Error & { code?: string }) => {
         assert.equal(e.code, 'CONTROL_CATALOG_NEWER');
@@ -89,9 +90,9 @@ describe('control catalog version', function () {
         );
         return true;
       });
-      await assert.rejects(store.list('all'), isCode('CONTROL_CATALOG_NEWER'));
+      await assert.rejects(list(store, 'all'), isCode('CONTROL_CATALOG_NEWER'));
       await assert.rejects(
-        store.createMigration({ name: 'late', mode: 'Offline', option: 'Migrate', spec: {}, databases: ['d'] }),
+        createMigration(store, { name: 'late', mode: 'Offline', option: 'Migrate', spec: {}, databases: ['d'] }),
         isCode('CONTROL_CATALOG_NEWER'),
       );
     } finally {

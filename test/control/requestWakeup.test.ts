@@ -3,8 +3,10 @@
 // wait is the plain poll it was.
 import assert from 'node:assert/strict';
 import { RequestWakeup } from '../../provider/engine/control/requestWakeup';
-import { ControlStore } from '../../provider/engine/control/store';
+import { CatalogConnection } from '../../provider/engine/control/connection';
 import { serverSpec, startCluster, type Cluster } from '../support';
+import { createMigration } from '../../provider/engine/control/store';
+import { requestCutover, requestDatabaseCancel } from '../../provider/engine/control/migrationRequests';
 
 /** Whether `wait` settled before `ms` (a wait that was not woken would still be pending). */
 async function settledWithin(wait: Promise<void>, ms: number): Promise<boolean> {
@@ -23,19 +25,19 @@ describe('control: a request wakes the waiting runner', () => {
   after(async () => cluster.stop());
 
   it('wakes the wait of the migration asked, not of another', async () => {
-    const store = new ControlStore(serverSpec(cluster));
-    await store.createMigration({ name: 'asked', mode: 'Online', option: 'Migrate', spec: {}, databases: ['d1'] });
-    await store.createMigration({ name: 'other', mode: 'Online', option: 'Migrate', spec: {}, databases: ['d1'] });
+    const store = new CatalogConnection(serverSpec(cluster));
+    await createMigration(store, { name: 'asked', mode: 'Online', option: 'Migrate', spec: {}, databases: ['d1'] });
+    await createMigration(store, { name: 'other', mode: 'Online', option: 'Migrate', spec: {}, databases: ['d1'] });
     const asked = await RequestWakeup.listen(serverSpec(cluster), 'asked');
     const other = await RequestWakeup.listen(serverSpec(cluster), 'other');
     try {
       const askedWait = asked.sleep(60_000);
       const otherWait = other.sleep(60_000);
-      await store.requestCutover('asked');
+      await requestCutover(store, 'asked');
       assert.equal(await settledWithin(askedWait, 10_000), true, 'the cutover request woke the wait');
       assert.equal(await settledWithin(otherWait, 1_000), false, "another migration's wait sleeps on");
       // a request made while no wait is pending makes the next wait return at once
-      await store.requestDatabaseCancel('asked', ['d1']);
+      await requestDatabaseCancel(store, 'asked', ['d1']);
       await new Promise((r) => setTimeout(r, 500));
       assert.equal(await settledWithin(asked.sleep(60_000), 1_000), true);
     } finally {

@@ -5,8 +5,9 @@
 import assert from 'node:assert/strict';
 import { runMigration } from '../../provider/engine';
 import { runValidation } from '../../provider/engine/validate/runValidation';
-import { ControlStore } from '../../provider/engine/control/store';
+import { CatalogConnection } from '../../provider/engine/control/connection';
 import { pairSpec, startPair, waitForStatus, type ServerPair } from '../support';
+import { requestCutover } from '../../provider/engine/control/migrationRequests';
 
 const SCOPE = `
 CREATE ROLE sales_owner NOLOGIN; CREATE ROLE sales_reader NOLOGIN; CREATE ROLE app_login LOGIN;
@@ -191,7 +192,7 @@ describe('filters: what a filtered migration takes beside its tables (integratio
       excludeSchemas: ['audit'],
       lockTimeoutSeconds: 3,
     });
-    const store = new ControlStore(spec.target);
+    const store = new CatalogConnection(spec.target);
     try {
       // Taken once the slot exists: creating a slot waits for every transaction with an ID, as this one has.
       const running = runMigration(spec);
@@ -200,7 +201,7 @@ describe('filters: what a filtered migration takes beside its tables (integratio
       await holder.query('BEGIN; LOCK TABLE audit.log IN ACCESS EXCLUSIVE MODE');
       await pair.source.query(`INSERT INTO sales.orders VALUES (1000, 'streamed')`, [], 'lockedlive');
       await waitForStatus(store, 'filters-locked-live', (s) => (s.databases[0]?.inserts ?? 0) >= 1);
-      await store.requestCutover('filters-locked-live');
+      await requestCutover(store, 'filters-locked-live');
       const done = await running;
       assert.equal(done.state, 'Succeeded', done.message);
       assert.equal(done.verification?.ok, true, done.verification?.firstMismatch);

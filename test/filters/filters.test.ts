@@ -3,10 +3,11 @@
 // left-out one refused before either server changes.
 import assert from 'node:assert/strict';
 import { runMigration } from '../../provider/engine';
-import { ControlStore } from '../../provider/engine/control/store';
+import { CatalogConnection } from '../../provider/engine/control/connection';
 import { runValidation } from '../../provider/engine/validate/runValidation';
 import { pairSpec, startPair, waitForStatus, type ServerPair } from '../support';
 import { expectCode } from '../validate/helpers';
+import { requestCutover } from '../../provider/engine/control/migrationRequests';
 
 const SHOP = `
 CREATE SCHEMA sales; CREATE SCHEMA audit; CREATE SCHEMA "Archive";
@@ -108,7 +109,7 @@ describe('filters: choosing the schemas and tables that move (integration)', fun
       excludeTables: ['sales.tmp_*'],
       schemaOnlyTables: ['sales.notes'],
     });
-    const store = new ControlStore(spec.target);
+    const store = new CatalogConnection(spec.target);
     try {
       const running = runMigration(spec);
       const waiting = await waitForStatus(store, 'filters-online', (s) => s.state === 'WaitingForUserAction' || s.state === 'Failed');
@@ -131,7 +132,7 @@ describe('filters: choosing the schemas and tables that move (integration)', fun
         'live',
       );
       await waitForStatus(store, 'filters-online', (s) => (s.databases[0]?.inserts ?? 0) >= 1);
-      await store.requestCutover('filters-online');
+      await requestCutover(store, 'filters-online');
       const done = await running;
       assert.equal(done.state, 'Succeeded', done.message);
       assert.equal(done.verification?.ok, true, done.verification?.firstMismatch);

@@ -18,7 +18,7 @@ import {
   type MigrationSpec,
   type MigrationStatus,
 } from '../../provider/engine';
-import { ControlStore } from '../../provider/engine/control/store';
+import { CatalogConnection } from '../../provider/engine/control/connection';
 import { toAzureResource } from '../../provider/azure/shape';
 import {
   CopyHold,
@@ -32,6 +32,7 @@ import {
   type Cluster,
   type ServerPair,
 } from '../support';
+import { events as catalogEvents, get, register } from '../../provider/engine/control/store';
 
 const TABLE = `CREATE TABLE items (id int PRIMARY KEY, v text); INSERT INTO items SELECT g, 'v' || g FROM generate_series(1, 500) g`;
 
@@ -64,7 +65,7 @@ async function slotsOnSource(pair: ServerPair, migration: string): Promise<numbe
 /** Cuts over alpha alone, checks beta streams on, then cuts over beta. */
 async function cutsOverOneThenTheOther(
   pair: ServerPair,
-  store: ControlStore,
+  store: CatalogConnection,
   spec: MigrationSpec,
   running: Promise<MigrationStatus>,
 ): Promise<void> {
@@ -104,7 +105,7 @@ async function cutsOverOneThenTheOther(
 /** Cancels gamma alone, checks delta streams on, then cuts over the migration. */
 async function cancelsOneCutsOverTheOther(
   pair: ServerPair,
-  store: ControlStore,
+  store: CatalogConnection,
   spec: MigrationSpec,
   running: Promise<MigrationStatus>,
 ): Promise<void> {
@@ -127,7 +128,7 @@ async function cancelsOneCutsOverTheOther(
  * Kills the runner while it waits for the overwrite confirmation, confirms then (no runner can act
  * on it first), and resumes with the spec as created: the resumed runner is the one that overwrites.
  */
-async function resumesAfterConfirmedOverwrite(pair: ServerPair, store: ControlStore): Promise<void> {
+async function resumesAfterConfirmedOverwrite(pair: ServerPair, store: CatalogConnection): Promise<void> {
   await pair.target.query(`CREATE DATABASE confirmed`);
   await pair.target.query(`CREATE TABLE older (x int)`, [], 'confirmed');
   await pair.source.query(`CREATE DATABASE confirmed`);
@@ -172,12 +173,12 @@ async function resumesAfterConfirmedOverwrite(pair: ServerPair, store: ControlSt
  * A window that closed while no runner ran: registered with an end 2 s away, no runner started
  * until after it, then resumed. The check before the copy ends it ValidationFailed, nothing copied.
  */
-async function endsWhenTheWindowWasMissed(pair: ServerPair, store: ControlStore): Promise<void> {
+async function endsWhenTheWindowWasMissed(pair: ServerPair, store: CatalogConnection): Promise<void> {
   const spec = pairSpec(pair, 'window-missed', ['early'], {
     option: 'Migrate',
     migrationWindowEndTimeInUtc: new Date(Date.now() + 2_000).toISOString(),
   });
-  await store.register(spec);
+  await register(store, spec);
   await new Promise((r) => setTimeout(r, 2_500));
   await resumeMigration(spec);
   const done = await waitForStatus(store, spec.migrationName, (s) => isFinalState(s.state));
@@ -192,14 +193,14 @@ async function endsWhenTheWindowWasMissed(pair: ServerPair, store: ControlStore)
 describe("Azure's states and per-database operations (integration)", function () {
   this.timeout(400_000);
   let pair: ServerPair;
-  let store: ControlStore;
+  let store: CatalogConnection;
   before(async () => {
     pair = await startPair();
     for (const db of ['alpha', 'beta', 'gamma', 'delta', 'early', 'kept', 'clean']) {
       await pair.source.query(`CREATE DATABASE ${db}`);
       await pair.source.query(TABLE, [], db);
     }
-    store = new ControlStore(serverSpec(pair.target));
+    store = new CatalogConnection(serverSpec(pair.target));
   });
   after(async () => {
     await store?.close();
@@ -343,7 +344,7 @@ describe('setupLogicalReplicationOnSourceDbIfNeeded on a source without wal_leve
       mode: 'Online',
       setupLogicalReplicationOnSourceDbIfNeeded: true,
     });
-    const targetStore = new ControlStore(spec.target);
+    const targetStore = new CatalogConnection(spec.target);
     try {
       const running = runMigration(spec);
       const waiting = await waitForStatus(
@@ -359,7 +360,7 @@ describe('setupLogicalReplicationOnSourceDbIfNeeded on a source without wal_leve
       const [level] = await source.query<{ wal_level: string }>(`SELECT current_setting('wal_level') AS wal_level`);
       assert.equal(level!.wal_level, 'replica'); // not restarted by pgferry
       await new Promise((r) => setTimeout(r, 3000));
-      assert.equal((await targetStore.get('logical-setup'))!.subState, 'WaitingForLogicalReplicationSetupRequestOnSourceDB');
+      assert.equal((await get(targetStore, 'logical-setup'))!.subState, 'WaitingForLogicalReplicationSetupRequestOnSourceDB');
       await source.restart();
       const streaming = await waitForStatus(
         targetStore,
@@ -392,7 +393,7 @@ describe('an offline migration canceling some of its databases (integration)', f
   after(async () => pair?.stop());
 
   it('stops the database being copied, never starts one canceled before its turn, copies the others', async () => {
-    const store = new ControlStore(serverSpec(pair.target));
+    const store = new CatalogConnection(serverSpec(pair.target));
     // offa's COPY held mid-stream: the cancel lands while it is being copied, however fast the
     // machine (600,000 unheld rows were copied whole before the cancel on a quiet one)
     const hold = await CopyHold.start(pair.target, /"items"/);
@@ -419,7 +420,7 @@ describe('an offline migration canceling some of its databases (integration)', f
       const offa = await count(pair.target, 'offa');
       assert.ok(offa < 2_500, `offa has ${offa} rows`);
       assert.equal((await pair.target.query(`SELECT 1 FROM pg_database WHERE datname = 'offc'`)).length, 0);
-      const events = await store.events(spec.migrationName, 200);
+      const events = await catalogEvents(store, spec.migrationName, 200);
       assert.ok(
         events.some((e) => e.database === 'offa' && /its copy stopped/.test(e.message)),
         JSON.stringify(events),
@@ -456,7 +457,7 @@ describe('az update --setup-replication on a source without wal_level=logical (i
 
   it('waits for the setup request without changing the source, sets it up when asked, streams after the restart', async () => {
     const spec = pairSpec({ source, target } as ServerPair, 'asked-setup', ['shop'], { mode: 'Online', option: 'Migrate' });
-    const store = new ControlStore(spec.target);
+    const store = new CatalogConnection(spec.target);
     try {
       // not waiting yet: refused in one line, naming the state it applies in
       await assert.rejects(
@@ -477,7 +478,7 @@ describe('az update --setup-replication on a source without wal_level=logical (i
       assert.deepEqual(await pendingRestart(), []);
       await requestReplicationSetup(spec.target, 'asked-setup');
       await until('pgferry sets the source up', async () => ((await pendingRestart()).includes('wal_level') ? true : undefined));
-      const asked = (await store.get('asked-setup'))!;
+      const asked = (await get(store, 'asked-setup'))!;
       assert.equal(asked.subState, 'WaitingForLogicalReplicationSetupRequestOnSourceDB');
       const [level] = await source.query<{ wal_level: string }>(`SELECT current_setting('wal_level') AS wal_level`);
       assert.equal(level!.wal_level, 'replica'); // pgferry never restarts the source
@@ -514,7 +515,7 @@ describe('startDataMigration: False (integration)', function () {
   after(async () => pair?.stop());
 
   it('validates, copies nothing until the data migration is started, then migrates', async () => {
-    const store = new ControlStore(serverSpec(pair.target));
+    const store = new CatalogConnection(serverSpec(pair.target));
     const spec = pairSpec(pair, 'start-later', ['later'], { option: 'ValidateAndMigrate', startDataMigration: false });
     const running = runMigration(spec);
     try {

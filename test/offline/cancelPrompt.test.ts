@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import type pg from 'pg';
 import { cancelMigration, runMigration, type MigrationStatus } from '../../provider/engine';
 import { isFinalState } from '../../provider/engine/core/model';
-import { ControlStore } from '../../provider/engine/control/store';
+import { CatalogConnection } from '../../provider/engine/control/connection';
 import {
   CopyHold,
   endIfRunning,
@@ -102,7 +102,7 @@ describe('a cancel stops the work in progress on the target (integration)', func
   });
 
   it('stops a streaming apply that waits for a lock on the target, and drops its slot, publication and origin', async () => {
-    const store = new ControlStore(serverSpec(pair.target));
+    const store = new CatalogConnection(serverSpec(pair.target));
     const spec = pairSpec(pair, 'cancel-locked', ['streamed'], { mode: 'Online', option: 'Migrate' });
     const running = runMigration(spec);
     let locker: pg.Client | undefined;

@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict';
-import { cleanupSource, ControlStore, dropTargetDatabases, parseMigrationSpec, removeMigration } from '../../provider/engine';
+import { cleanupSource, CatalogConnection, dropTargetDatabases, parseMigrationSpec, removeMigration } from '../../provider/engine';
 import { publicationName, slotName } from '../../provider/engine/core/names';
 import { ident } from '../../provider/engine/connect/quote';
 import { serverSpec, startPair, type ServerPair } from '../support';
+import { createMigration, get, setState, setTargetDatabase } from '../../provider/engine/control/store';
 
 describe('cleanup entry points (Pulumi delete)', function () {
   this.timeout(120_000);
@@ -37,7 +38,7 @@ describe('cleanup entry points (Pulumi delete)', function () {
     await pair.target.query('CREATE DATABASE made');
     await pair.target.query('CREATE DATABASE there_before');
     const [made] = await pair.target.query<{ oid: number }>(`SELECT oid::int AS oid FROM pg_database WHERE datname = 'made'`);
-    const store = new ControlStore(target);
+    const store = new CatalogConnection(target);
     const owner = parseMigrationSpec({
       migrationName: 'owner',
       source: serverSpec(pair.source),
@@ -49,9 +50,9 @@ describe('cleanup entry points (Pulumi delete)', function () {
         await pair.target.query<{ datname: string }>(`SELECT datname FROM pg_database WHERE datname IN ('made', 'there_before') ORDER BY 1`)
       ).map((d) => d.datname);
     try {
-      await store.createMigration({ name: 'owner', mode: 'Offline', option: 'Migrate', spec: {}, databases: ['made', 'there_before'] });
-      await store.setTargetDatabase('owner', 'made', 'created', made!.oid);
-      await store.setState('owner', 'Succeeded', 'Completed');
+      await createMigration(store, { name: 'owner', mode: 'Offline', option: 'Migrate', spec: {}, databases: ['made', 'there_before'] });
+      await setTargetDatabase(store, 'owner', 'made', 'created', made!.oid);
+      await setState(store, 'owner', 'Succeeded', 'Completed');
       const refused = await dropTargetDatabases(owner);
       assert.deepEqual(refused.dropped, []);
       assert.deepEqual(await datnames(), ['made', 'there_before']);
@@ -69,14 +70,14 @@ describe('cleanup entry points (Pulumi delete)', function () {
   });
 
   it('removeMigration refuses a migration in progress and frees the name of a finished one', async () => {
-    const store = new ControlStore(serverSpec(pair.target));
+    const store = new CatalogConnection(serverSpec(pair.target));
     try {
-      await store.createMigration({ name: 'gone', mode: 'Online', option: 'Migrate', spec: {}, databases: ['app'] });
+      await createMigration(store, { name: 'gone', mode: 'Online', option: 'Migrate', spec: {}, databases: ['app'] });
       await assert.rejects(removeMigration(serverSpec(pair.target), 'gone'), (e: { code?: string }) => e.code === 'MIGRATION_IN_PROGRESS');
-      await store.setState('gone', 'Canceled', 'Completed');
+      await setState(store, 'gone', 'Canceled', 'Completed');
       await removeMigration(serverSpec(pair.target), 'gone');
-      assert.equal(await store.get('gone'), undefined);
-      await store.createMigration({ name: 'gone', mode: 'Online', option: 'Migrate', spec: {}, databases: ['app'] });
+      assert.equal(await get(store, 'gone'), undefined);
+      await createMigration(store, { name: 'gone', mode: 'Online', option: 'Migrate', spec: {}, databases: ['app'] });
     } finally {
       await store.close();
     }

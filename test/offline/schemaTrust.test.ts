@@ -5,8 +5,9 @@
 // fixes ran.
 import assert from 'node:assert/strict';
 import { runMigration, verifyMigration } from '../../provider/engine';
-import { ControlStore } from '../../provider/engine/control/store';
+import { CatalogConnection } from '../../provider/engine/control/connection';
 import { endIfRunning, pairSpec, startPair, until, type ServerPair } from '../support';
+import { get } from '../../provider/engine/control/store';
 
 describe('offline: never Succeeded over a target whose schema differs (integration)', function () {
   this.timeout(300_000);
@@ -51,8 +52,8 @@ describe('offline: never Succeeded over a target whose schema differs (integrati
         db,
       );
       await running;
-      const store = new ControlStore(spec.target);
-      const status = await store.get(spec.migrationName).finally(() => store.close());
+      const store = new CatalogConnection(spec.target);
+      const status = await get(store, spec.migrationName).finally(() => store.close());
       assert.equal(status?.state, 'Failed', status?.message);
       assert.match(status?.message ?? '', /SCHEMA_MISMATCH|schema differs/);
       const differences = status?.verification?.schema?.[0]?.differences ?? [];

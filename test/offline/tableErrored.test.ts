@@ -3,8 +3,9 @@
 // value names a role that exists only on the source, and roles are not migrated.
 import assert from 'node:assert/strict';
 import { runMigration } from '../../provider/engine';
-import { ControlStore } from '../../provider/engine/control/store';
+import { CatalogConnection } from '../../provider/engine/control/connection';
 import { pairSpec, serverSpec, startPair, type ServerPair } from '../support';
+import { tables as catalogTables } from '../../provider/engine/control/store';
 
 describe('a table whose copy fails shows as Errored', function () {
   this.timeout(120_000);
@@ -25,9 +26,9 @@ describe('a table whose copy fails shows as Errored', function () {
   it('records the failing table as Errored with its reason and the migration as Failed', async () => {
     const status = await runMigration(pairSpec(pair, 'errs', ['errs'], { option: 'Migrate', migrateRoles: false, tableJobs: 1 }));
     assert.equal(status.state, 'Failed');
-    const store = new ControlStore(serverSpec(pair.target));
+    const store = new CatalogConnection(serverSpec(pair.target));
     try {
-      const tables = await store.tables('errs');
+      const tables = await catalogTables(store, 'errs');
       const grants = tables.find((t) => t.table === 'public.grants');
       assert.equal(grants?.state, 'Errored', JSON.stringify(tables));
       assert.match(grants?.message ?? '', /only_on_source/);

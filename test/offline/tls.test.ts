@@ -4,12 +4,13 @@
 // the replication stream. A wrong CA and a wrong host name are refused with one line and a code.
 import assert from 'node:assert/strict';
 import { runMigration } from '../../provider/engine';
-import { ControlStore } from '../../provider/engine/control/store';
+import { CatalogConnection } from '../../provider/engine/control/connection';
 import type { ServerSpec } from '../../provider/engine/input/migrationSpec';
 import { parseMigrationSpec } from '../../provider/engine/input/parse';
 import { runValidation } from '../../provider/engine/validate/runValidation';
 import { makeTlsFiles, serverSpec, startTlsPair, waitForStatus, type Cluster, type ServerPair, type TlsFiles } from '../support';
 import { expectCode, summary } from '../validate/helpers';
+import { requestCutover } from '../../provider/engine/control/migrationRequests';
 
 type SslMode = 'require' | 'verify-ca' | 'verify-full';
 
@@ -97,7 +98,7 @@ describe('TLS on the source and the target (sslMode and sslRootCert)', function 
       mode: 'Online',
       option: 'Migrate',
     });
-    const store = new ControlStore(spec.target);
+    const store = new CatalogConnection(spec.target);
     try {
       const running = runMigration(spec);
       const ready = await waitForStatus(store, 'tls-online', (s) => s.state === 'WaitingForUserAction' || s.state === 'Failed');
@@ -108,7 +109,7 @@ describe('TLS on the source and the target (sslMode and sslRootCert)', function 
         `SELECT s.ssl FROM pg_stat_replication r JOIN pg_stat_ssl s USING (pid) WHERE r.application_name LIKE 'pgferry%'`,
       );
       assert.equal(walsender?.ssl, true, 'the walsender serves a TLS connection');
-      await store.requestCutover('tls-online');
+      await requestCutover(store, 'tls-online');
       const done = await running;
       assert.equal(done.state, 'Succeeded', done.message);
       assert.deepEqual(await pair.target.query(`SELECT id FROM orders WHERE item = 'streamed over TLS'`, [], 'shop'), [{ id: 3001 }]);

@@ -4,7 +4,7 @@
 // database's slot too. Now the resume finishes the cutover: both databases hold every row.
 import assert from 'node:assert/strict';
 import { isFinalState, parseMigrationSpec, requestCutover, resumeMigration, startMigration } from '../../provider/engine';
-import { ControlStore } from '../../provider/engine/control/store';
+import { CatalogConnection } from '../../provider/engine/control/connection';
 import { serverSpec, startPair, until, waitForStatus, type ServerPair } from '../support';
 
 describe('safety: a runner killed during a two-database cutover', function () {
@@ -32,7 +32,7 @@ describe('safety: a runner killed during a two-database cutover', function () {
       mode: 'Online',
       option: 'Migrate',
     });
-    const store = new ControlStore(spec.target);
+    const store = new CatalogConnection(spec.target);
     try {
       // the runner inherits the environment: it dies right after releasing alpha's slot
       process.env.PGFERRY_FAILPOINTS = 'cutover-released:alpha';

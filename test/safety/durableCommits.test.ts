@@ -9,8 +9,9 @@
 import assert from 'node:assert/strict';
 import { cancelMigration, parseMigrationSpec, requestCutover, startMigration } from '../../provider/engine';
 import { withSession } from '../../provider/engine/connect/session';
-import { ControlStore } from '../../provider/engine/control/store';
+import { CatalogConnection } from '../../provider/engine/control/connection';
 import { serverSpec, startCluster, startPair, until, waitForStatus, type Cluster, type ServerPair } from '../support';
+import { get } from '../../provider/engine/control/store';
 
 describe("safety: pgferry's own commits are durable on a server that defaults to synchronous_commit off (seed 2260759369)", function () {
   this.timeout(60_000);
@@ -86,7 +87,7 @@ describe('safety: the transactions that apply, record and release a migration co
       mode: 'Online',
       option: 'Migrate',
     });
-    const store = new ControlStore(spec.target);
+    const store = new CatalogConnection(spec.target);
     try {
       await startMigration(spec);
       const streaming = await waitForStatus(
@@ -153,7 +154,7 @@ describe('safety: the transactions that apply, record and release a migration co
       assert.equal(released[0]!.sync, 'on', `the publication drop ran with synchronous_commit on (${released[0]!.app})`);
       assert.match(released[0]!.app, /^pgferry/);
     } finally {
-      const last = await store.get(spec.migrationName);
+      const last = await get(store, spec.migrationName);
       if (last && last.state !== 'Succeeded') {
         await cancelMigration(spec.target, spec.migrationName).catch(() => undefined);
         await waitForStatus(store, spec.migrationName, (s) => s.state === 'Canceled' || s.state === 'Failed').catch(() => undefined);

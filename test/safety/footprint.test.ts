@@ -8,7 +8,7 @@ import { readSourceRelations } from '../../provider/engine/catalog/identityVerdi
 import { restoreContextOf } from '../../provider/engine/cdc/prepare/identityFull';
 import { withSession } from '../../provider/engine/connect/session';
 import { withPendingFootprint } from '../../provider/engine/api';
-import { ControlStore } from '../../provider/engine/control/store';
+import { CatalogConnection } from '../../provider/engine/control/connection';
 import { CONTROL_MIGRATIONS } from '../../provider/engine/control/schemaVersions';
 import { FOOTPRINT, pendingFootprint, releaseDatabase } from '../../provider/engine/footprint/release';
 import type { FootprintContext } from '../../provider/engine/footprint/change';
@@ -19,6 +19,7 @@ import { targetFiring } from '../../provider/engine/footprint/targetFiring';
 import { targetForeignKeys } from '../../provider/engine/footprint/targetForeignKeys';
 import { writerFence } from '../../provider/engine/footprint/writerFence';
 import { pairSpec, serverSpec, startPair, type ServerPair } from '../support';
+import { createMigration, events as catalogEvents, get } from '../../provider/engine/control/store';
 
 const DB = 'footprint';
 const OLD_DB = 'footprint_old';
@@ -120,12 +121,12 @@ describe('safety: the footprint is given back by one release, and a second relea
 
   it('records and applies every change, lists it as pending, releases all of it, and releases nothing more the second time', async () => {
     const spec = pairSpec(pair, NAME, [DB], { mode: 'Online', allowReplicaIdentityFull: true, lockTimeoutSeconds: 5 });
-    const store = new ControlStore(serverSpec(pair.target));
+    const store = new CatalogConnection(serverSpec(pair.target));
     const warnings: string[] = [];
     try {
-      await store.createMigration({ name: NAME, mode: 'Online', option: 'Migrate', spec: {}, databases: [DB] });
+      await createMigration(store, { name: NAME, mode: 'Online', option: 'Migrate', spec: {}, databases: [DB] });
       // the names of the slot, publication and origin derive from the instance recorded at registration
-      const { instance } = (await store.get(NAME))!;
+      const { instance } = (await get(store, NAME))!;
       const ctx: FootprintContext = { ...restoreContextOf(spec, store), warn: async (m) => void warnings.push(m), instance };
       const before = await servers(pair);
       assert.deepEqual(await pendingFootprint(ctx, DB), []);
@@ -155,19 +156,19 @@ describe('safety: the footprint is given back by one release, and a second relea
       );
       assert.notDeepEqual(await servers(pair), before);
       // `show` lists the same, from the same loop
-      const shown = await withPendingFootprint(spec, (await store.get(NAME))!);
+      const shown = await withPendingFootprint(spec, (await get(store, NAME))!);
       assert.deepEqual(shown.databases[0]?.pendingFootprint, pending);
 
       await releaseDatabase(ctx, DB, 'throw');
       assert.deepEqual(await pendingFootprint(ctx, DB), []);
       assert.deepEqual(await servers(pair), before, warnings.join('\n'));
 
-      const events = await store.events(NAME);
+      const events = await catalogEvents(store, NAME);
       await releaseDatabase(ctx, DB, 'throw');
       assert.deepEqual(await pendingFootprint(ctx, DB), []);
       assert.deepEqual(await servers(pair), before);
       assert.deepEqual(warnings, []);
-      assert.deepEqual(await store.events(NAME), events, 'the second release recorded nothing');
+      assert.deepEqual(await catalogEvents(store, NAME), events, 'the second release recorded nothing');
     } finally {
       await store.close();
     }
@@ -180,7 +181,7 @@ describe('safety: the footprint is given back by one release, and a second relea
     assert.notDeepEqual(await servers(pair, OLD_DB), before);
 
     // this pgferry resumes it: the runner installs (upgrades) the catalog, then releases
-    const store = new ControlStore({ ...serverSpec(pair.target), maintenanceDatabase: 'old_catalog' });
+    const store = new CatalogConnection({ ...serverSpec(pair.target), maintenanceDatabase: 'old_catalog' });
     const target = { ...spec.target, maintenanceDatabase: 'old_catalog' };
     const warnings: string[] = [];
     const ctx: FootprintContext = {
@@ -209,7 +210,7 @@ describe('safety: the footprint is given back by one release, and a second relea
           { change: 'replicaIdentity', pending: ['ALTER TABLE ONLY "public"."keyless" REPLICA IDENTITY DEFAULT'] },
         ],
       );
-      const status = await store.get(OLD_NAME);
+      const status = await get(store, OLD_NAME);
       assert.equal(status?.databases[0]?.writerFence?.sessionsEnded, 3, 'what the older pgferry reported stays');
 
       await releaseDatabase(ctx, OLD_DB, 'throw');

@@ -5,8 +5,9 @@ import assert from 'node:assert/strict';
 import { readSourceRelations } from '../../provider/engine/catalog/identityVerdict';
 import { restoreReplicaIdentity, setIdentityFull, type RestoreContext } from '../../provider/engine/cdc/prepare/identityFull';
 import { pendingIdentityChanges } from '../../provider/engine/control/sourceTables';
-import { ControlStore } from '../../provider/engine/control/store';
+import { CatalogConnection } from '../../provider/engine/control/connection';
 import { pairSpec, serverSpec, startPair, type ServerPair } from '../support';
+import { createMigration } from '../../provider/engine/control/store';
 
 const DB = 'restore';
 const SCHEMA = `
@@ -40,7 +41,7 @@ describe('safety: replica identities pgferry changed are set back', function () 
 
   it('records, sets FULL, keeps it while a publication needs it, then sets back exactly what each table had', async () => {
     const spec = pairSpec(pair, 'restore-m', [DB], { mode: 'Online', lockTimeoutSeconds: 5 });
-    const store = new ControlStore(serverSpec(pair.target));
+    const store = new CatalogConnection(serverSpec(pair.target));
     const warnings: string[] = [];
     const run: RestoreContext = {
       spec,
@@ -49,7 +50,7 @@ describe('safety: replica identities pgferry changed are set back', function () 
       onProgress: () => undefined,
     };
     try {
-      await store.createMigration({ name: 'restore-m', mode: 'Online', option: 'Migrate', spec: {}, databases: [DB] });
+      await createMigration(store, { name: 'restore-m', mode: 'Online', option: 'Migrate', spec: {}, databases: [DB] });
       const before = await identities(pair, 'source');
       assert.deepEqual(before, { a: 'd', b: 'n', c: 'i:c_id', d: 'd' });
       const client = await pair.source.connect(DB);
@@ -99,11 +100,11 @@ describe('safety: replica identities pgferry changed are set back', function () 
   // this step; the lost connection was taken as a refusal, warned about, and FULL stayed for good.
   it('waits for a source that restarts and sets every identity back, on both sides (campaign seed 2260759369)', async () => {
     const spec = pairSpec(pair, 'restart-m', [DB], { mode: 'Online', lockTimeoutSeconds: 5 });
-    const store = new ControlStore(serverSpec(pair.target));
+    const store = new CatalogConnection(serverSpec(pair.target));
     const warnings: string[] = [];
     const run: RestoreContext = { spec, store, warn: async (message) => void warnings.push(message), onProgress: () => undefined };
     try {
-      await store.createMigration({ name: 'restart-m', mode: 'Online', option: 'Migrate', spec: {}, databases: [DB] });
+      await createMigration(store, { name: 'restart-m', mode: 'Online', option: 'Migrate', spec: {}, databases: [DB] });
       const client = await pair.source.connect(DB);
       try {
         const tables = (await readSourceRelations(client)).filter((t) => ['a', 'b', 'c'].includes(t.name));

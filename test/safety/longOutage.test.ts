@@ -5,9 +5,10 @@
 // outage; the online copy, the cutover steps and the roles step retry under the same policy.
 import assert from 'node:assert/strict';
 import { parseMigrationSpec, runMigration } from '../../provider/engine';
-import { ControlStore } from '../../provider/engine/control/store';
+import { CatalogConnection } from '../../provider/engine/control/connection';
 import { CopyHold, serverSpec, startPair, type ServerPair } from '../support';
 import { rowsOf } from '../cdc/harness';
+import { events as catalogEvents, get } from '../../provider/engine/control/store';
 
 /** Longer than the old retry budget (1+2+4+8+16+30+30 s between eight tries, about 91 s). */
 const OUTAGE_MS = 100_000;
@@ -41,16 +42,16 @@ describe('safety: a source away for longer than 90 s during a copy', function ()
       option: 'Migrate',
       tableJobs: 1,
     });
-    const store = new ControlStore(target);
+    const store = new CatalogConnection(target);
     try {
       const running = runMigration(spec);
       await hold.whenHeld();
       await pair.source.crash();
       hold.release(); // the rows already sent reach the target, then the copy sees the source gone
       await new Promise((r) => setTimeout(r, OUTAGE_MS));
-      const waiting = await store.get('away');
+      const waiting = await get(store, 'away');
       assert.equal(waiting?.state, 'InProgress', waiting?.message);
-      const events = await store.events('away', 200);
+      const events = await catalogEvents(store, 'away', 200);
       // warnings at tries 2, 3, 5, 9...: the ninth began after the old budget of eight tries ran out
       const tries = events.flatMap((e) => /the copy of "away" is tried again \(try (\d+)/.exec(e.message)?.[1] ?? []).map(Number);
       assert.ok(Math.max(...tries) >= 9, JSON.stringify(events.map((e) => e.message)));

@@ -2,9 +2,10 @@
 // what may be dropped; only databases the migration created are dropped.
 import assert from 'node:assert/strict';
 import { parseMigrationSpec, resumeMigration, runMigration, startMigration } from '../../provider/engine';
-import { ControlStore } from '../../provider/engine/control/store';
+import { CatalogConnection } from '../../provider/engine/control/connection';
 import { orchestrate } from '../../provider/engine/flow/orchestrator';
 import { CopyHold, serverSpec, startCluster, startPair, waitForStatus, type Cluster, type ServerPair } from '../support';
+import { createMigration, setState } from '../../provider/engine/control/store';
 
 async function rowsOf(cluster: Cluster, database: string): Promise<number> {
   const [row] = await cluster.query<{ n: number }>('SELECT count(*)::int AS n FROM precious', [], database);
@@ -68,11 +69,11 @@ describe('safety: never destroy', function () {
           databases: ['app'],
           option,
         });
-        const store = new ControlStore(spec.target);
+        const store = new CatalogConnection(spec.target);
         try {
           // what a runner killed during validation leaves: registered, validating, nothing recorded
-          await store.createMigration({ name, mode: 'Offline', option, spec: {}, databases: ['app'] });
-          await store.setState(name, 'InProgress', 'ValidationInProgress');
+          await createMigration(store, { name, mode: 'Offline', option, spec: {}, databases: ['app'] });
+          await setState(store, name, 'InProgress', 'ValidationInProgress');
           const status = await orchestrate(spec, { resume: true });
           assert.equal(status.state, 'ValidationFailed', status.message);
           assert.match(status.message ?? '', /already exists on the target/);
@@ -105,7 +106,7 @@ describe('safety: never destroy', function () {
         option: 'Migrate',
         overwriteDbsInTarget: false,
       });
-      const store = new ControlStore(serverSpec(pair.target));
+      const store = new CatalogConnection(serverSpec(pair.target));
       const oidOf = async (): Promise<number> =>
         Number(
           (await pair.target.query<{ oid: string }>(`SELECT oid::int8::text AS oid FROM pg_database WHERE datname = $1`, [db]))[0]!.oid,

@@ -6,11 +6,13 @@
 // source is set back at cutover.
 import assert from 'node:assert/strict';
 import { runMigration } from '../../provider/engine';
-import { ControlStore } from '../../provider/engine/control/store';
+import { CatalogConnection } from '../../provider/engine/control/connection';
 import { tableResyncs } from '../../provider/engine/control/tableResyncs';
 import { rowsOf } from '../cdc/harness';
 import { pairSpec, serverSpec, startPair, until, waitForStatus, type ServerPair } from '../support';
 import { CREATED_LATER, TableKindsWorkload, WORKLOAD_SCHEMA } from '../support/tableKindsWorkload';
+import { get } from '../../provider/engine/control/store';
+import { requestCancel, requestCutover } from '../../provider/engine/control/migrationRequests';
 
 const DB = 'app';
 const NAME = 'app-online';
@@ -41,7 +43,7 @@ function writerOnEveryTableKind(): void {
     const client = await pair.source.connect(DB);
     client.on('error', () => undefined);
     const workload = new TableKindsWorkload(client);
-    const store = new ControlStore(serverSpec(pair.target));
+    const store = new CatalogConnection(serverSpec(pair.target));
     try {
       // the workload itself is error-free without pgferry
       await workload.start(30);
@@ -73,7 +75,7 @@ function writerOnEveryTableKind(): void {
       );
       for (const r of requests) assert.equal(r.error, undefined, `${r.table}: ${r.error}`);
       assert.deepEqual(requests.map((r) => r.table).sort(), followed, 'parted_2 was created on the target first: nothing to follow');
-      const reported = (await store.get(NAME))!;
+      const reported = (await get(store, NAME))!;
       assert.deepEqual(
         reported.databases[0]!.notStreamed!.map((t) => t.table),
         ['public.scratch'],
@@ -120,7 +122,7 @@ function writerOnEveryTableKind(): void {
 
       // the cutover's schema check names what the target lacks: the key the application dropped on
       // the source (still on the target); the tables created later are on the target
-      await store.requestCutover(NAME);
+      await requestCutover(store, NAME);
       const stopped = await waitForStatus(store, NAME, (s) => s.state === 'Failed' || /cutover stopped/.test(s.message ?? ''));
       assert.equal(stopped.state, 'WaitingForUserAction', stopped.message);
       assert.match(stopped.message ?? '', /the schema check failed/);
@@ -130,7 +132,7 @@ function writerOnEveryTableKind(): void {
       // the user's way out: make the target match; the verification then names the unlogged
       // table, whose changes are not streamed, and why
       await pair.target.query('ALTER TABLE keyed DROP CONSTRAINT keyed_pkey', [], DB);
-      await store.requestCutover(NAME);
+      await requestCutover(store, NAME);
       const unlogged = await waitForStatus(
         store,
         NAME,
@@ -152,7 +154,7 @@ function writerOnEveryTableKind(): void {
         [scratch.map((r) => r.id), scratch.map((r) => r.v)],
         DB,
       );
-      await store.requestCutover(NAME);
+      await requestCutover(store, NAME);
       const done = await running;
       assert.equal(done.state, 'Succeeded', done.message);
       assert.equal(done.verification?.ok, true, done.verification?.firstMismatch);
@@ -188,7 +190,7 @@ function tableLosesItsKey(): void {
       [],
       'ledger',
     );
-    const store = new ControlStore(serverSpec(pair.target));
+    const store = new CatalogConnection(serverSpec(pair.target));
     try {
       const running = runMigration(pairSpec(pair, 'ledger-online', ['ledger'], { mode: 'Online', option: 'Migrate' }));
       await waitForStatus(store, 'ledger-online', (s) => s.state === 'WaitingForUserAction' || s.state === 'Failed');
@@ -214,7 +216,7 @@ function tableLosesItsKey(): void {
         published.map((p) => p.t),
         ['other'],
       );
-      await store.requestCancel('ledger-online');
+      await requestCancel(store, 'ledger-online');
       const done = await running;
       assert.equal(done.state, 'Canceled', done.message);
     } finally {

@@ -6,9 +6,10 @@
 import assert from 'node:assert/strict';
 import { promises as fs } from 'node:fs';
 import { isFinalState, parseMigrationSpec, runMigration, startMigration, type MigrationStatus } from '../../provider/engine';
-import { ControlStore } from '../../provider/engine/control/store';
+import { CatalogConnection } from '../../provider/engine/control/connection';
 import { runnerLogPath } from '../../provider/engine/runner/spawn';
 import { serverSpec, startCluster, waitForStatus, type Cluster } from '../support';
+import { requestCancel, requestCutover } from '../../provider/engine/control/migrationRequests';
 
 const streaming = (s: MigrationStatus) => s.subState === 'WaitingForCutoverTrigger' || s.state === 'Failed';
 
@@ -43,7 +44,7 @@ describe('safety: two migrations with one name from one source to two targets', 
     });
 
   it('both stream; canceling one leaves the other streaming, and it cuts over with every row', async () => {
-    const stores = [new ControlStore(serverSpec(first)), new ControlStore(serverSpec(second))];
+    const stores = [new CatalogConnection(serverSpec(first)), new CatalogConnection(serverSpec(second))];
     try {
       const toFirst = runMigration(spec(first));
       await waitForStatus(stores[0]!, 'onlinemigration', streaming);
@@ -61,7 +62,7 @@ describe('safety: two migrations with one name from one source to two targets', 
         [one.databases[0]!.names!.slot, two.databases[0]!.names!.slot].sort(),
       );
 
-      await stores[0]!.requestCancel('onlinemigration');
+      await requestCancel(stores[0]!, 'onlinemigration');
       assert.equal((await toFirst).state, 'Canceled');
       assert.deepEqual(await first.query(`SELECT roname FROM pg_replication_origin`), []);
       assert.deepEqual(
@@ -71,7 +72,7 @@ describe('safety: two migrations with one name from one source to two targets', 
 
       await source.query(`INSERT INTO orders VALUES (5000, 'after the cancel')`, [], 'shop');
       await waitForStatus(stores[1]!, 'onlinemigration', (s) => s.databases[0]!.inserts >= 1);
-      await stores[1]!.requestCutover('onlinemigration');
+      await requestCutover(stores[1]!, 'onlinemigration');
       const done = await toSecond;
       assert.equal(done.state, 'Succeeded', done.message);
       const [row] = await second.query<{ n: number; item: string }>(
@@ -103,7 +104,7 @@ describe('safety: two migrations with one name from one source to two targets', 
     assert.notEqual(logs[0], logs[1]);
     // only what these runners write (a log of an earlier run whose servers had the same ports goes)
     await Promise.all(logs.map((log) => fs.rm(log, { force: true })));
-    const stores = [new ControlStore(serverSpec(first)), new ControlStore(serverSpec(second))];
+    const stores = [new CatalogConnection(serverSpec(first)), new CatalogConnection(serverSpec(second))];
     try {
       await Promise.all([startMigration(offline(first)), startMigration(offline(second))]);
       for (const [i, target] of [first, second].entries()) {

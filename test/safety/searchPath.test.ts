@@ -5,8 +5,9 @@
 // the index bound to the other schema's function on the target.
 import assert from 'node:assert/strict';
 import { runMigration } from '../../provider/engine';
-import { ControlStore } from '../../provider/engine/control/store';
+import { CatalogConnection } from '../../provider/engine/control/connection';
 import { pairSpec, serverSpec, startPair, waitForStatus, type ServerPair } from '../support';
+import { requestCutover } from '../../provider/engine/control/migrationRequests';
 
 const SCHEMA = `
 CREATE SCHEMA app;
@@ -91,7 +92,7 @@ describe('safety: a database search_path that puts a user schema first', functio
   });
 
   it('online: streamed OID-alias values are applied naming the same objects', async () => {
-    const store = new ControlStore(serverSpec(pair.target));
+    const store = new CatalogConnection(serverSpec(pair.target));
     try {
       const running = runMigration(pairSpec(pair, 'sp-online', ['sp_online'], { mode: 'Online', option: 'Migrate' }));
       await waitForStatus(store, 'sp-online', (s) => s.subState === 'WaitingForCutoverTrigger' || s.state === 'Failed');
@@ -103,7 +104,7 @@ describe('safety: a database search_path that puts a user schema first', functio
         'sp_online',
       );
       await waitForStatus(store, 'sp-online', (s) => (s.databases[0]?.inserts ?? 0) >= 1 && (s.databases[0]?.updates ?? 0) >= 1);
-      await store.requestCutover('sp-online');
+      await requestCutover(store, 'sp-online');
       const status = await running;
       assert.equal(status.state, 'Succeeded', status.message);
       const target = await readThings(pair.target, 'sp_online');

@@ -7,12 +7,13 @@
 // is held on its way to the target, and the cutover's second look copies them again.
 import assert from 'node:assert/strict';
 import { cancelMigration, requestCutover, startMigration } from '../../provider/engine';
-import { ControlStore } from '../../provider/engine/control/store';
+import { CatalogConnection } from '../../provider/engine/control/connection';
 import { syncSequences } from '../../provider/engine/cutover/sequenceSync';
 import { recheckMovedSequences } from '../../provider/engine/cutover/sequenceRecheck';
 import { verifyDatabases } from '../../provider/engine/verify/verifyTables';
 import { FaultProxy } from '../support/faultProxy';
 import { pairSpec, processAlive, serverSpec, startPair, until, waitForStatus, type ServerPair } from '../support';
+import { events as catalogEvents, get } from '../../provider/engine/control/store';
 
 const SCHEMA = `
 CREATE TABLE orders (id serial PRIMARY KEY, item text);
@@ -114,7 +115,7 @@ describe('cutover: sequences that moved on after they were copied (seed 13936862
     };
     const spec = pairSpec(pair, 'seqcut-online', ['seqcut'], { mode: 'Online', option: 'Migrate' });
     const held = { ...spec, target: { ...spec.target, port: proxy.port } };
-    const store = new ControlStore(serverSpec(pair.target));
+    const store = new CatalogConnection(serverSpec(pair.target));
     try {
       await startMigration(held);
       const streaming = await waitForStatus(
@@ -136,7 +137,7 @@ describe('cutover: sequences that moved on after they were copied (seed 13936862
         movedAt,
         'the target holds the values the source reached after the first copy',
       );
-      const events = await store.events('seqcut-online', 200);
+      const events = await catalogEvents(store, 'seqcut-online', 200);
       assert.ok(
         events.some((e) => /sequences moved on the source after they were copied.*\d+ value\(s\) copied again/.test(e.message)),
         events.map((e) => e.message).join('\n'),
@@ -145,7 +146,7 @@ describe('cutover: sequences that moved on after they were copied (seed 13936862
       assert.equal(next!.id, '58', 'the target hands out the value after the 57 the source used or handed out');
     } finally {
       proxy.onMessage = undefined;
-      const last = await store.get('seqcut-online');
+      const last = await get(store, 'seqcut-online');
       if (last && last.state !== 'Succeeded') {
         await cancelMigration(serverSpec(pair.target), 'seqcut-online').catch(() => undefined);
         await waitForStatus(store, 'seqcut-online', (st) => st.state === 'Canceled' || st.state === 'Failed').catch(() => undefined);

@@ -9,8 +9,10 @@
 //   streaming from a slot that does not exist.
 import assert from 'node:assert/strict';
 import { parseMigrationSpec, requestCutover, resumeMigration, runMigration, startMigration } from '../../provider/engine';
-import { ControlStore } from '../../provider/engine/control/store';
+import { CatalogConnection } from '../../provider/engine/control/connection';
 import { pairSpec, serverSpec, startPair, until, waitForStatus, type ServerPair } from '../support';
+import { events as catalogEvents } from '../../provider/engine/control/store';
+import { requestCutover as catalogRequestCutover } from '../../provider/engine/control/migrationRequests';
 
 async function count(cluster: ServerPair['source'], database: string, table: string): Promise<number> {
   const [row] = await cluster.query<{ n: number }>(`SELECT count(*)::int AS n FROM ${table}`, [], database);
@@ -38,7 +40,7 @@ describe('safety: a server that goes away for a moment', function () {
   after(async () => pair?.stop());
 
   it('offline: a source restart during the copy makes the copy start again, and the migration Succeeds', async () => {
-    const store = new ControlStore(serverSpec(pair.target));
+    const store = new CatalogConnection(serverSpec(pair.target));
     try {
       const running = runMigration(pairSpec(pair, 'restarted', ['restarted'], { option: 'Migrate', tableJobs: 1 }));
       await waitForStatus(store, 'restarted', (s) => s.databases[0]!.tables.loading > 0 || s.state === 'Failed', 120_000);
@@ -46,7 +48,7 @@ describe('safety: a server that goes away for a moment', function () {
       const status = await running;
       assert.equal(status.state, 'Succeeded', status.message);
       assert.equal(await count(pair.target, 'restarted', 'big'), ROWS.restarted);
-      const events = await store.events('restarted', 200);
+      const events = await catalogEvents(store, 'restarted', 200);
       assert.ok(
         events.some((e) => /copy of "restarted" is tried again/.test(e.message)),
         JSON.stringify(events),
@@ -57,18 +59,18 @@ describe('safety: a server that goes away for a moment', function () {
   });
 
   it('online: a transient failure during the cutover is tried again and the migration Succeeds', async () => {
-    const store = new ControlStore(serverSpec(pair.target));
+    const store = new CatalogConnection(serverSpec(pair.target));
     process.env.PGFERRY_FAILPOINTS = 'cutover-sequences:cutblip:transient';
     try {
       const running = runMigration(pairSpec(pair, 'cutblip', ['cutblip'], { mode: 'Online', option: 'Migrate' }));
       await waitForStatus(store, 'cutblip', (s) => s.subState === 'WaitingForCutoverTrigger' || s.state === 'Failed');
       await pair.source.query(`UPDATE big SET pad = 'changed' WHERE id <= 100`, [], 'cutblip');
-      await store.requestCutover('cutblip');
+      await catalogRequestCutover(store, 'cutblip');
       const status = await running;
       assert.equal(status.state, 'Succeeded', status.message);
       const [row] = await pair.target.query<{ n: number }>(`SELECT count(*)::int AS n FROM big WHERE pad = 'changed'`, [], 'cutblip');
       assert.equal(row!.n, 100);
-      const events = await store.events('cutblip', 200);
+      const events = await catalogEvents(store, 'cutblip', 200);
       assert.ok(
         events.some((e) => /sequences of "cutblip" is tried again/.test(e.message)),
         JSON.stringify(events),
@@ -80,7 +82,7 @@ describe('safety: a server that goes away for a moment', function () {
   });
 
   it('online: a reply lost after the slot was created: the copy is tried again, no slot is left, every row once', async () => {
-    const store = new ControlStore(serverSpec(pair.target));
+    const store = new CatalogConnection(serverSpec(pair.target));
     process.env.PGFERRY_FAILPOINTS = 'slot-created:slotblip:transient';
     try {
       const running = runMigration(pairSpec(pair, 'slotblip', ['slotblip'], { mode: 'Online', option: 'Migrate' }));
@@ -95,7 +97,7 @@ describe('safety: a server that goes away for a moment', function () {
         [],
         'slotblip',
       );
-      await store.requestCutover('slotblip');
+      await catalogRequestCutover(store, 'slotblip');
       const status = await running;
       assert.equal(status.state, 'Succeeded', status.message);
       assert.equal(await count(pair.target, 'slotblip', 'big'), ROWS.slotblip + 50);
@@ -105,7 +107,7 @@ describe('safety: a server that goes away for a moment', function () {
         `SELECT count(*)::int AS n FROM pg_replication_slots WHERE database = 'slotblip'`,
       );
       assert.equal(left[0]!.n, 0);
-      const events = await store.events('slotblip', 200);
+      const events = await catalogEvents(store, 'slotblip', 200);
       assert.ok(
         events.some((e) => /copy of "slotblip" is tried again/.test(e.message)),
         JSON.stringify(events),
@@ -125,7 +127,7 @@ describe('safety: a server that goes away for a moment', function () {
       mode: 'Online',
       option: 'Migrate',
     });
-    const store = new ControlStore(spec.target);
+    const store = new CatalogConnection(spec.target);
     try {
       await startMigration(spec);
       const streaming = await waitForStatus(store, 'noslot', (s) => s.subState === 'WaitingForCutoverTrigger' || s.state === 'Failed');

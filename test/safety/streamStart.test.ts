@@ -10,9 +10,10 @@ import { requestCutover, startMigration } from '../../provider/engine';
 import { prepareSourceAndSnapshot, type SourcePrepContext } from '../../provider/engine/cdc/prepare/sourcePrep';
 import { closeSession, openSession } from '../../provider/engine/connect/session';
 import { takeCopySnapshot } from '../../provider/engine/copy/copySnapshot';
-import { ControlStore } from '../../provider/engine/control/store';
+import { CatalogConnection } from '../../provider/engine/control/connection';
 import { pairSpec, serverSpec, startPair, until, waitForStatus, type ServerPair } from '../support';
 import { rowsOf } from '../cdc/harness';
+import { createMigration } from '../../provider/engine/control/store';
 
 const DB = 'start';
 
@@ -28,12 +29,12 @@ describe('safety: every table the copy snapshot shows is streamed or reported', 
 
   it('a table created after the publication, before the snapshot, is published before the copy reads it', async () => {
     const spec = pairSpec(pair, 'start-m', [DB], { mode: 'Online' });
-    const store = new ControlStore(serverSpec(pair.target));
+    const store = new CatalogConnection(serverSpec(pair.target));
     const run: SourcePrepContext = { spec, store, signal: new AbortController().signal, warn: async () => undefined };
     let takes = 0;
     const exporters: pg.Client[] = [];
     try {
-      await store.createMigration({ name: 'start-m', mode: 'Online', option: 'Migrate', spec: {}, databases: [DB] });
+      await createMigration(store, { name: 'start-m', mode: 'Online', option: 'Migrate', spec: {}, databases: [DB] });
       const take = () =>
         takeCopySnapshot({
           source: spec.source,
@@ -90,7 +91,7 @@ describe('safety: every table the copy snapshot shows is streamed or reported', 
       db,
     );
     const spec = pairSpec(pair, 'start-live', [db], { mode: 'Online', option: 'Migrate' });
-    const store = new ControlStore(serverSpec(pair.target));
+    const store = new CatalogConnection(serverSpec(pair.target));
     // The copy locks every table before its snapshot, after the publication exists: a lock the
     // test holds on the unlogged table (copied, never published) keeps it waiting right there.
     const blocker = await pair.source.connect(db);

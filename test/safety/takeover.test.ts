@@ -6,7 +6,7 @@
 // it: the new runner waits behind the stopped one's fences and never streams.
 import assert from 'node:assert/strict';
 import { parseMigrationSpec, requestCutover, resumeMigration, startMigration } from '../../provider/engine';
-import { ControlStore } from '../../provider/engine/control/store';
+import { CatalogConnection } from '../../provider/engine/control/connection';
 import type { MigrationSpec } from '../../provider/engine/input/migrationSpec';
 import {
   serverSpec,
@@ -19,6 +19,7 @@ import {
   type ServerPair,
   type SourceWriter,
 } from '../support';
+import { events as catalogEvents, get } from '../../provider/engine/control/store';
 
 const DATABASES = ['takeover_a', 'takeover_b'];
 
@@ -68,7 +69,7 @@ describe('safety: a resumed runner takes over from a stopped one that lost its l
   after(async () => pair?.stop());
 
   it("ends the old runner's sessions before streaming; the old runner, woken, exits; nothing lost or applied twice", async () => {
-    const store = new ControlStore(spec.target);
+    const store = new CatalogConnection(spec.target);
     const writers = await Promise.all(DATABASES.map((db) => startWriter(pair.source, db)));
     let oldRunner: number | undefined;
     try {
@@ -90,7 +91,7 @@ describe('safety: a resumed runner takes over from a stopped one that lost its l
       const [lease] = await pidsOf(pair.target, `SELECT pid FROM pg_stat_activity WHERE application_name = 'pgferry runner lease'`);
       await pair.target.query('SELECT pg_terminate_backend($1)', [lease]);
       await waitForStatus(store, spec.migrationName, (s) => s.runner?.alive === false);
-      const before = (await store.get(spec.migrationName))!.databases.map((d) => d.inserts);
+      const before = (await get(store, spec.migrationName))!.databases.map((d) => d.inserts);
       await resumeMigration(spec);
 
       await waitForStatus(
@@ -102,7 +103,7 @@ describe('safety: a resumed runner takes over from a stopped one that lost its l
       assert.deepEqual(stillThere, [], "the old runner's apply sessions were ended");
       const sendersLeft = await pidsOf(pair.source, `SELECT pid FROM pg_stat_activity WHERE pid = ANY($1::int[])`, [oldSenders]);
       assert.deepEqual(sendersLeft, [], "the old runner's walsenders were ended");
-      const events = await store.events(spec.migrationName, 100);
+      const events = await catalogEvents(store, spec.migrationName, 100);
       assert.ok(
         events.some((e) => /ended 2 session\(s\) of the runner before this one on the target/.test(e.message)),
         JSON.stringify(events.map((e) => e.message)),

@@ -7,7 +7,7 @@
 // verification: identical on a superuser target and on a managed-like one.
 import assert from 'node:assert/strict';
 import { parseMigrationSpec, requestCutover, resumeMigration, startMigration, type ServerSpec } from '../../provider/engine';
-import { ControlStore } from '../../provider/engine/control/store';
+import { CatalogConnection } from '../../provider/engine/control/connection';
 import {
   DEFAULT_ALLOW_LIST,
   loadVariedDatabase,
@@ -97,7 +97,7 @@ async function migrateThroughKill(pair: ServerPair, database: string, target: Se
     option: 'ValidateAndMigrate',
     allowReplicaIdentityFull: true,
   });
-  const store = new ControlStore(target);
+  const store = new CatalogConnection(target);
   const writer = new VariedWriter(await pair.source.connect(database), postgis);
   try {
     await startMigration(spec);

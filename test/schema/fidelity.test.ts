@@ -17,8 +17,9 @@ import {
 import { loadFidelityDatabase } from '../support/fidelitySchema';
 import { unexplained } from '../support/fidelityDifferences';
 import { dumpRestoreReference } from '../support/referenceMigration';
-import { ControlStore } from '../../provider/engine/control/store';
+import { CatalogConnection } from '../../provider/engine/control/connection';
 import { makeManagedTarget, serverSpec, startCluster, waitForStatus, type Cluster, type PgMajor } from '../support';
+import { requestCutover } from '../../provider/engine/control/migrationRequests';
 
 const DATABASE = 'fidelity';
 
@@ -65,11 +66,11 @@ async function pgferryDifferences(
   const running = runMigration(spec, { onProgress: (e) => (e.kind === 'warning' ? warnings.push(e.message) : undefined) });
   if (spec.mode === 'Online') {
     // the same schema phases around the slot's snapshot, then what the cutover sets back
-    const store = new ControlStore(spec.target);
+    const store = new CatalogConnection(spec.target);
     try {
       const ready = await waitForStatus(store, spec.migrationName, (st) => st.state !== 'InProgress', 300_000);
       assert.equal(ready.subState, 'WaitingForCutoverTrigger', `${ready.state}: ${ready.message}`);
-      await store.requestCutover(spec.migrationName);
+      await requestCutover(store, spec.migrationName);
     } finally {
       await store.close();
     }

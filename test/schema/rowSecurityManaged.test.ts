@@ -8,10 +8,11 @@ import assert from 'node:assert/strict';
 import pg from 'pg';
 import { parseMigrationSpec, runMigration, type MigrationStatus, type ValidationResult } from '../../provider/engine';
 import { ident } from '../../provider/engine/connect/quote';
-import { ControlStore } from '../../provider/engine/control/store';
+import { CatalogConnection } from '../../provider/engine/control/connection';
 import type { ServerSpec } from '../../provider/engine/input/migrationSpec';
 import { runValidation } from '../../provider/engine/validate/runValidation';
 import { makeManagedTarget, makeReplicationSourceUser, startPair, waitForStatus, type ServerPair } from '../support';
+import { requestCutover } from '../../provider/engine/control/migrationRequests';
 
 const VAULT_SQL = `
 CREATE SCHEMA vault AUTHORIZATION vault_owner;
@@ -126,7 +127,7 @@ describe('row-level security: never fewer rows than the table holds', function (
 
   it('online: streamed changes to policy-hidden rows arrive, the cutover verifies, and row-level security ends as on the source', async () => {
     const name = 'rls-online';
-    const store = new ControlStore(pgadmin);
+    const store = new CatalogConnection(pgadmin);
     try {
       const running = runMigration(spec(name, { mode: 'Online', overwriteDbsInTarget: true }));
       const ready = await waitForStatus(store, name, (st) => st.state !== 'InProgress', 380_000);
@@ -140,7 +141,7 @@ describe('row-level security: never fewer rows than the table holds', function (
       await source(`UPDATE vault.secrets SET body = 'streamed update' WHERE id = 3`);
       await source(`DELETE FROM vault.secrets WHERE id = 5`);
       await source(`UPDATE vault.notes SET tenant = 'a' WHERE id = 1`);
-      await store.requestCutover(name);
+      await requestCutover(store, name);
       const done = await running;
       assert.equal(done.state, 'Succeeded', `${done.message} ${done.verification?.firstMismatch ?? ''}`);
       assert.equal(done.verification?.ok, true);

@@ -6,11 +6,12 @@
 import assert from 'node:assert/strict';
 import { renderStatus, statusJson } from '../../provider/cli/output';
 import { parseMigrationSpec, runMigration, type MigrationStatus, type ValidationResult } from '../../provider/engine';
-import { ControlStore } from '../../provider/engine/control/store';
+import { CatalogConnection } from '../../provider/engine/control/connection';
 import type { ServerSpec } from '../../provider/engine/input/migrationSpec';
 import { runValidation } from '../../provider/engine/validate/runValidation';
 import { statusOutputs } from '../../provider/resource/outputs';
 import { loadUnsupportedObjects, makeManagedTarget, serverSpec, startPair, waitForStatus, type ServerPair } from '../support';
+import { requestCutover } from '../../provider/engine/control/migrationRequests';
 
 const LEFT_BEHIND = ['EVENT_TRIGGER', 'UNTRUSTED_LANGUAGE', 'C_FUNCTION', 'OBJECT_LEFT_BEHIND'];
 
@@ -151,7 +152,7 @@ function withTheSwitch(): void {
   it('streams changes online into a table whose trigger was left behind, and cuts over', async () => {
     const name = 'skip-online';
     const online = spec(name, { skipUnsupportedObjects: true, mode: 'Online' });
-    const store = new ControlStore(pgadmin);
+    const store = new CatalogConnection(pgadmin);
     try {
       const running = runMigration(online);
       const ready = await waitForStatus(store, name, (st) => st.state !== 'InProgress', 300_000);
@@ -160,7 +161,7 @@ function withTheSwitch(): void {
       // fires items_perl and items_audit on the source; the audit rows stream like any other
       await source(`INSERT INTO shop.items SELECT g, 'late ' || g, g FROM generate_series(2001, 2100) g`);
       await source(`UPDATE shop.items SET price = price + 1 WHERE id <= 100`);
-      await store.requestCutover(name);
+      await requestCutover(store, name);
       const done = await running;
       assert.equal(done.state, 'Succeeded', `${done.message} ${done.verification?.firstMismatch ?? ''}`);
       assert.equal(done.verification?.ok, true);

@@ -1,7 +1,8 @@
 // Polling for a condition in tests, with a deadline that names what was awaited.
 import { cancelMigration, showMigration } from '../../provider/engine';
-import type { ControlStore } from '../../provider/engine/control/store';
+import type { CatalogConnection } from '../../provider/engine/control/connection';
 import { isFinalState, type MigrationStatus } from '../../provider/engine/core/model';
+import { events as catalogEvents, get } from '../../provider/engine/control/store';
 
 /** Calls `probe` until it returns a value (not undefined), or fails after `timeoutMs`. */
 export async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 60_000, intervalMs = 200): Promise<T> {
@@ -16,18 +17,18 @@ export async function until<T>(what: string, probe: () => Promise<T | undefined>
 
 /** Reads a migration's status through `store` until `done` holds (the migration may not exist yet). */
 export async function waitForStatus(
-  store: ControlStore,
+  store: CatalogConnection,
   name: string,
   done: (status: MigrationStatus) => boolean,
   timeoutMs = 180_000,
 ): Promise<MigrationStatus> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const status = await store.get(name);
+    const status = await get(store, name);
     if (status && done(status)) return status;
     if (Date.now() > deadline) {
       // the migration's last events say where it stopped (a run that hangs under load is not replayed easily)
-      const events = await store.events(name, 15).catch(() => []);
+      const events = await catalogEvents(store, name, 15).catch(() => []);
       const told = events
         .reverse()
         .map((e) => `\n  ${e.level}: ${e.message.slice(0, 300)}`)

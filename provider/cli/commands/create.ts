@@ -2,13 +2,14 @@
 // then hand the migration to a detached runner, optionally waiting for its outcome.
 import {
   inputError,
-  ControlStore,
+  CatalogConnection,
   PgferryError,
   resumeMigration,
   showMigration,
   startMigration,
   type AzureContext,
   type MigrationSpec,
+  setAzureContext,
 } from '../../engine';
 import type { CliArgs } from '../args';
 import { serverNameOf } from '../../azure/serverName';
@@ -73,9 +74,9 @@ async function recordAzureContext(args: CliArgs, spec: MigrationSpec, body: unkn
     ...(args.tags ? { tags: args.tags } : {}),
     migrateRoles: spec.migrateRoles,
   };
-  const store = new ControlStore(spec.target);
+  const store = new CatalogConnection(spec.target);
   try {
-    await store.setAzureContext(spec.migrationName, context);
+    await setAzureContext(store, spec.migrationName, context);
     info(`recorded for ${spec.migrationName}: ${JSON.stringify(context)}`);
   } finally {
     await store.close();

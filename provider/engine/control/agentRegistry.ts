@@ -6,7 +6,7 @@ import { isFinalState, type MigrationState } from '../core/model';
 import { CONTROL_SCHEMA, leaseKey } from '../core/names';
 import { sourceKeysOf } from './agents';
 import { CLAIM_FREE } from './copyRounds';
-import { CatalogConnection } from './connection';
+import type { CatalogConnection } from './connection';
 
 const S = ident(CONTROL_SCHEMA);
 
@@ -48,78 +48,76 @@ const LEASE_HELD = `SELECT EXISTS (
      AND l.classid::text::bigint = (($1::bigint >> 32) & 4294967295)
      AND l.objid::text::bigint = ($1::bigint & 4294967295)) AS held`;
 
-export class AgentRegistry extends CatalogConnection {
-  /** Takes the name (a restarted agent of the same name replaces its old row). */
-  async join(agent: AgentRecord): Promise<void> {
-    await this.install();
-    await this.query(
-      `INSERT INTO ${S}.agent (name, host, pid, version, concurrency, server_keys)
-       VALUES ($1, $2, $3, $4, $5, $6)
-       ON CONFLICT (name) DO UPDATE SET host = EXCLUDED.host, pid = EXCLUDED.pid, version = EXCLUDED.version,
-         concurrency = EXCLUDED.concurrency, server_keys = EXCLUDED.server_keys, started_at = now(), heartbeat_at = now()`,
-      [agent.name, agent.host, agent.pid, agent.version, agent.concurrency, [...agent.serverKeys]],
-    );
-  }
+/** Takes the name (a restarted agent of the same name replaces its old row). */
+export async function join(catalog: CatalogConnection, agent: AgentRecord): Promise<void> {
+  await catalog.install();
+  await catalog.query(
+    `INSERT INTO ${S}.agent (name, host, pid, version, concurrency, server_keys)
+     VALUES ($1, $2, $3, $4, $5, $6)
+     ON CONFLICT (name) DO UPDATE SET host = EXCLUDED.host, pid = EXCLUDED.pid, version = EXCLUDED.version,
+       concurrency = EXCLUDED.concurrency, server_keys = EXCLUDED.server_keys, started_at = now(), heartbeat_at = now()`,
+    [agent.name, agent.host, agent.pid, agent.version, agent.concurrency, [...agent.serverKeys]],
+  );
+}
 
-  async heartbeat(name: string): Promise<void> {
-    await this.query(`UPDATE ${S}.agent SET heartbeat_at = now() WHERE name = $1`, [name]);
-  }
+export async function heartbeat(catalog: CatalogConnection, name: string): Promise<void> {
+  await catalog.query(`UPDATE ${S}.agent SET heartbeat_at = now() WHERE name = $1`, [name]);
+}
 
-  /** A clean stop: the agent is no longer listed (a killed one stays, its heartbeat ageing). */
-  async leave(name: string, pid: number): Promise<void> {
-    await this.query(`DELETE FROM ${S}.agent WHERE name = $1 AND pid = $2`, [name, pid]);
+/** A clean stop: the agent is no longer listed (a killed one stays, its heartbeat ageing). */
+export async function leave(catalog: CatalogConnection, name: string, pid: number): Promise<void> {
+  await catalog.query(`DELETE FROM ${S}.agent WHERE name = $1 AND pid = $2`, [name, pid]);
+}
+/** Migrations of runtime agents, not finished, whose lease no session holds. */
+export async function migrationsToRun(catalog: CatalogConnection): Promise<MigrationToRun[]> {
+  const rows = await catalog.query<{
+    name: string;
+    state: MigrationState;
+    run_spec: Record<string, unknown>;
+    spec: Record<string, unknown>;
+    ran: boolean;
+  }>(
+    `SELECT name, state, run_spec, spec, runner IS NOT NULL AS ran FROM ${S}.migration
+      WHERE runtime = 'agents' AND run_spec IS NOT NULL ORDER BY created_at`,
+  );
+  const free: MigrationToRun[] = [];
+  for (const row of rows) {
+    if (isFinalState(row.state) || (await leaseHeld(catalog, row.name))) continue;
+    free.push({ name: row.name, runSpec: row.run_spec, needs: sourceKeysOf(row.spec), ranBefore: row.ran });
   }
-  /** Migrations of runtime agents, not finished, whose lease no session holds. */
-  async migrationsToRun(): Promise<MigrationToRun[]> {
-    const rows = await this.query<{
-      name: string;
-      state: MigrationState;
-      run_spec: Record<string, unknown>;
-      spec: Record<string, unknown>;
-      ran: boolean;
-    }>(
-      `SELECT name, state, run_spec, spec, runner IS NOT NULL AS ran FROM ${S}.migration
-        WHERE runtime = 'agents' AND run_spec IS NOT NULL ORDER BY created_at`,
-    );
-    const free: MigrationToRun[] = [];
-    for (const row of rows) {
-      if (isFinalState(row.state) || (await this.leaseHeld(row.name))) continue;
-      free.push({ name: row.name, runSpec: row.run_spec, needs: sourceKeysOf(row.spec), ranBefore: row.ran });
-    }
-    return free;
-  }
+  return free;
+}
 
-  /**
-   * Open copy rounds of running migrations of runtime agents with an item nobody live holds: what
-   * an agent may help (runner/copyHelper.ts). A round whose coordinator lost its lease is over.
-   */
-  async copyRounds(): Promise<RoundToHelp[]> {
-    const rows = await this.query<{
-      migration: string;
-      database: string;
-      snapshot: string;
-      spec: Record<string, unknown>;
-      run_spec: Record<string, unknown>;
-    }>(
-      `SELECT d.migration, d.database, d.copy_round->>'snapshot' AS snapshot, m.spec, m.run_spec
-         FROM ${S}.migration_database d JOIN ${S}.migration m ON m.name = d.migration
-        WHERE m.runtime = 'agents' AND m.run_spec IS NOT NULL AND d.copy_round IS NOT NULL
-          AND EXISTS (SELECT 1 FROM ${S}.copy_item c
-                       WHERE c.migration = d.migration AND c.database = d.database AND c.state = 'pending' AND ${CLAIM_FREE})
-        ORDER BY m.created_at, d.database`,
-    );
-    const open: RoundToHelp[] = [];
-    for (const row of rows) {
-      if (!(await this.leaseHeld(row.migration))) continue;
-      const key = sourceKeysOf({ ...row.spec, databases: [row.database] })[0];
-      if (key) open.push({ migration: row.migration, database: row.database, snapshot: row.snapshot, runSpec: row.run_spec, needs: key });
-    }
-    return open;
+/**
+ * Open copy rounds of running migrations of runtime agents with an item nobody live holds: what
+ * an agent may help (runner/copyHelper.ts). A round whose coordinator lost its lease is over.
+ */
+export async function copyRounds(catalog: CatalogConnection): Promise<RoundToHelp[]> {
+  const rows = await catalog.query<{
+    migration: string;
+    database: string;
+    snapshot: string;
+    spec: Record<string, unknown>;
+    run_spec: Record<string, unknown>;
+  }>(
+    `SELECT d.migration, d.database, d.copy_round->>'snapshot' AS snapshot, m.spec, m.run_spec
+       FROM ${S}.migration_database d JOIN ${S}.migration m ON m.name = d.migration
+      WHERE m.runtime = 'agents' AND m.run_spec IS NOT NULL AND d.copy_round IS NOT NULL
+        AND EXISTS (SELECT 1 FROM ${S}.copy_item c
+                     WHERE c.migration = d.migration AND c.database = d.database AND c.state = 'pending' AND ${CLAIM_FREE})
+      ORDER BY m.created_at, d.database`,
+  );
+  const open: RoundToHelp[] = [];
+  for (const row of rows) {
+    if (!(await leaseHeld(catalog, row.migration))) continue;
+    const key = sourceKeysOf({ ...row.spec, databases: [row.database] })[0];
+    if (key) open.push({ migration: row.migration, database: row.database, snapshot: row.snapshot, runSpec: row.run_spec, needs: key });
   }
+  return open;
+}
 
-  /** Does some session (a runner, anywhere) hold this migration's lease right now? */
-  async leaseHeld(migration: string): Promise<boolean> {
-    const rows = await this.query<{ held: boolean }>(LEASE_HELD, [leaseKey(migration)]);
-    return rows[0]?.held === true;
-  }
+/** Does some session (a runner, anywhere) hold this migration's lease right now? */
+export async function leaseHeld(catalog: CatalogConnection, migration: string): Promise<boolean> {
+  const rows = await catalog.query<{ held: boolean }>(LEASE_HELD, [leaseKey(migration)]);
+  return rows[0]?.held === true;
 }

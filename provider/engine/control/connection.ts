@@ -1,4 +1,6 @@
-// The control catalog's one connection to the target's maintenance database: opened on first use,
+// The control catalog's handle: every module of control/ is plain functions over it, one file per
+// table or concept (store.ts, migrationRequests.ts, tableResyncs.ts...), each taking it first. Its
+// one connection to the target's maintenance database: opened on first use,
 // reopened after a drop (a restarting target), shared in turn by concurrent callers (progress events
 // among them), and the idempotent install of the catalog's numbered migrations: missing ones are
 // applied, a catalog newer than this build is refused before anything changes (control/version.ts).
@@ -37,7 +39,7 @@ export class CatalogConnection {
   }
 
   /** Runs `fn` with exclusive use of the connection. */
-  protected exclusive<T>(fn: (client: pg.Client) => Promise<T>): Promise<T> {
+  exclusive<T>(fn: (client: pg.Client) => Promise<T>): Promise<T> {
     const result = this.queue.then(async () => fn(await this.connection()));
     this.queue = result.catch(() => undefined);
     return result;
@@ -140,7 +142,7 @@ export class CatalogConnection {
   }
 
   /** Whether the catalog exists at all (a target no migration has used yet has none); a newer one is refused. */
-  protected async catalogExists(): Promise<boolean> {
+  async catalogExists(): Promise<boolean> {
     if (this.installed) return true;
     const [found] = await this.query<{ ok: boolean; versioned: boolean }>(
       `SELECT to_regclass($1) IS NOT NULL AS ok, to_regclass($2) IS NOT NULL AS versioned`,

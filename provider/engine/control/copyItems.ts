@@ -7,7 +7,7 @@ import { ident } from '../connect/quote';
 import { CONTROL_SCHEMA } from '../core/names';
 import type { RangeBounds } from '../copy/plan';
 import type { CatalogQueries } from './copyRounds';
-import type { ControlStore } from './store';
+import type { CatalogConnection } from './connection';
 
 const S = ident(CONTROL_SCHEMA);
 
@@ -44,7 +44,7 @@ export interface CopyItemRecord {
  * database that survived.
  */
 export async function recordCopyPlan(
-  store: ControlStore,
+  store: CatalogConnection,
   migration: string,
   database: string,
   plan: CopyPlanRecord,
@@ -73,7 +73,7 @@ export async function recordCopyPlan(
 
 /** A database's recorded copy plan and items; undefined when none was recorded. */
 export async function loadCopyPlan(
-  store: ControlStore,
+  store: CatalogConnection,
   migration: string,
   database: string,
 ): Promise<{ plan: CopyPlanRecord; items: CopyItemRecord[] } | undefined> {
@@ -119,7 +119,7 @@ export async function loadCopyPlan(
 
 /** Claims an item: raises its epoch, which the commit of its rows checks on the target; returns the new epoch. */
 export async function claimCopyItem(
-  store: ControlStore,
+  store: CatalogConnection,
   migration: string,
   database: string,
   item: string,
@@ -149,7 +149,12 @@ export async function markCopyItemDone(
 }
 
 /** Makes items pending again (their table is copied again) and mirrors the rest as the done-records say. */
-export async function resetCopyItems(store: ControlStore, migration: string, database: string, items: readonly string[]): Promise<void> {
+export async function resetCopyItems(
+  store: CatalogConnection,
+  migration: string,
+  database: string,
+  items: readonly string[],
+): Promise<void> {
   if (items.length === 0) return;
   await store.query(
     `UPDATE ${S}.copy_item SET state = 'pending', rows = NULL, bytes = NULL, done_at = NULL, holder = NULL
@@ -159,7 +164,7 @@ export async function resetCopyItems(store: ControlStore, migration: string, dat
 }
 
 /** Post-data is about to start: from here on a resume copies the database again from the start. */
-export async function markCopyPostData(store: ControlStore, migration: string, database: string): Promise<void> {
+export async function markCopyPostData(store: CatalogConnection, migration: string, database: string): Promise<void> {
   await store.query(
     `UPDATE ${S}.migration_database SET copy_plan = copy_plan || '{"postData": true}'::jsonb
       WHERE migration = $1 AND database = $2 AND copy_plan IS NOT NULL`,

@@ -24,7 +24,7 @@ export const CLAIM_HEARTBEAT_MS = 5_000;
 /** A claim this young is alive even before its holder took the lock (the claim and the lock are two statements). */
 const CLAIM_GRACE_SECONDS = 2;
 
-/** What runs statements on the control catalog (ControlStore, AgentRegistry). */
+/** What runs statements on the control catalog (the catalog handle, CatalogConnection). */
 export interface CatalogQueries {
   query<R extends pg.QueryResultRow = pg.QueryResultRow>(sql: string, params?: unknown[]): Promise<R[]>;
   transaction<T>(fn: (client: pg.Client) => Promise<T>): Promise<T>;

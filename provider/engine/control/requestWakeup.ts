@@ -1,5 +1,5 @@
 // A runner's wait between looks at the control catalog, cut short when a request for its migration
-// is made (ControlStore notifies REQUEST_CHANNEL with the migration's name): a cutover starts
+// is made (migrationRequests.ts notifies REQUEST_CHANNEL with the migration's name): a cutover starts
 // within milliseconds of being asked for instead of at the next poll. Best effort: without the
 // listening session (a restarting target, a pooler that drops LISTEN) the wait is the poll it was.
 import type pg from 'pg';

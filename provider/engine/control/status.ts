@@ -1,5 +1,5 @@
 // Shaping control-catalog rows into the MigrationStatus that `show`, the CLI and Pulumi read:
-// the rows come from ControlStore, this is pure.
+// the rows come from store.ts, this is pure.
 import type {
   ApplyStop,
   AzureContext,

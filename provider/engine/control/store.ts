@@ -1,7 +1,8 @@
 // The control catalog on the target: migrations are sub-resources of the target server, as in
 // Azure. Installed idempotently; holds state, progress, validation and events, never a secret.
-// The requests made of a migration (cancel, cutover and the like) are migrationRequests.ts, which
-// this class extends; its connection and the catalog's install are connection.ts.
+// Plain functions over the catalog handle (connection.ts: its one connection and the catalog's
+// install), one per statement; the requests made of a migration (cancel, cutover and the like) are
+// migrationRequests.ts.
 import type pg from 'pg';
 import { ident } from '../connect/quote';
 import { PgferryError } from '../core/errors';
@@ -27,37 +28,38 @@ import { runSpecOf } from '../input/runSpec';
 import { agentsFor, sourceKeysOf, waitingReason } from './agents';
 import { databasePatchQuery, tablePatchQuery, type DatabasePatch, type TablePatch } from './patches';
 import { SELECT_DATABASES, shapeStatus, type DatabaseRow, type MigrationRow } from './status';
-import { MigrationRequests } from './migrationRequests';
+import type { CatalogConnection } from './connection';
 import { fencesOf } from './writerFences';
 
 const S = ident(CONTROL_SCHEMA);
 
 export type { DatabasePatch, TablePatch } from './patches';
 
-export class ControlStore extends MigrationRequests {
-  /**
-   * Registers a migration: the one place one is created, by whoever starts it (the library's
-   * runMigration, or startMigration before it spawns the runner); the process that then runs it
-   * never registers. A name already used on this target is an input error.
-   */
-  async register(spec: MigrationSpec): Promise<void> {
-    const window = { start: spec.migrationWindowStartTimeInUtc, end: spec.migrationWindowEndTimeInUtc };
-    checkWindowUsable(window, Date.now());
-    await this.createMigration({
-      name: spec.migrationName,
-      mode: spec.mode,
-      option: spec.option,
-      spec: publicSpec(spec),
-      databases: spec.databases,
-      subState: registeredSubState(window, Date.now()),
-      runtime: spec.runtime,
-      // what an agent runs it from, with its own credentials (never the caller's passwords)
-      ...(spec.runtime === 'agents' ? { runSpec: runSpecOf(spec) } : {}),
-    });
-  }
+/**
+ * Registers a migration: the one place one is created, by whoever starts it (the library's
+ * runMigration, or startMigration before it spawns the runner); the process that then runs it
+ * never registers. A name already used on this target is an input error.
+ */
+export async function register(catalog: CatalogConnection, spec: MigrationSpec): Promise<void> {
+  const window = { start: spec.migrationWindowStartTimeInUtc, end: spec.migrationWindowEndTimeInUtc };
+  checkWindowUsable(window, Date.now());
+  await createMigration(catalog, {
+    name: spec.migrationName,
+    mode: spec.mode,
+    option: spec.option,
+    spec: publicSpec(spec),
+    databases: spec.databases,
+    subState: registeredSubState(window, Date.now()),
+    runtime: spec.runtime,
+    // what an agent runs it from, with its own credentials (never the caller's passwords)
+    ...(spec.runtime === 'agents' ? { runSpec: runSpecOf(spec) } : {}),
+  });
+}
 
-  /** Registers a new migration row as given (register() does it for a spec); a name already used on this target is an input error. */
-  async createMigration(args: {
+/** Registers a new migration row as given (register() does it for a spec); a name already used on this target is an input error. */
+export async function createMigration(
+  catalog: CatalogConnection,
+  args: {
     name: string;
     mode: 'Offline' | 'Online';
     option: 'Validate' | 'Migrate' | 'ValidateAndMigrate';
@@ -66,295 +68,337 @@ export class ControlStore extends MigrationRequests {
     subState?: MigrationSubState;
     runtime?: Runtime;
     runSpec?: Record<string, unknown>;
-  }): Promise<void> {
-    await this.install();
-    await this.exclusive((client) => this.insertMigration(client, args));
-  }
+  },
+): Promise<void> {
+  await catalog.install();
+  await catalog.exclusive((client) => insertMigration(client, args));
+}
 
-  private async insertMigration(
-    client: pg.Client,
-    args: {
-      name: string;
-      mode: string;
-      option: string;
-      spec: Record<string, unknown>;
-      databases: readonly string[];
-      subState?: string;
-      runtime?: Runtime;
-      runSpec?: Record<string, unknown>;
-    },
-  ): Promise<void> {
-    await client.query('BEGIN');
-    try {
-      const inserted = await client.query(
-        `INSERT INTO ${S}.migration (name, mode, option, spec, state, sub_state, instance, runtime, run_spec)
-         VALUES ($1, $2, $3, $4::jsonb, 'InProgress', $6, $5, $7, $8::jsonb)
-         ON CONFLICT (name) DO NOTHING`,
-        [
-          args.name,
-          args.mode,
-          args.option,
-          JSON.stringify(args.spec),
-          newInstanceId(),
-          args.subState ?? 'PerformingPreRequisiteSteps',
-          args.runtime ?? 'local',
-          args.runSpec === undefined ? null : JSON.stringify(args.runSpec),
-        ],
-      );
-      if (inserted.rowCount === 0) {
-        throw new PgferryError('MIGRATION_NAME_TAKEN', `migration name "${args.name}" is already used on this target`, {
-          category: 'input',
-          field: 'migrationName',
-          fix: 'choose another name, or `pgferry show` / `pgferry list` to see the existing one',
-        });
-      }
-      for (const [i, database] of args.databases.entries()) {
-        await client.query(`INSERT INTO ${S}.migration_database (migration, database, ordinal) VALUES ($1, $2, $3)`, [
-          args.name,
-          database,
-          i,
-        ]);
-      }
-      await client.query('COMMIT');
-    } catch (error) {
-      await client.query('ROLLBACK').catch(() => undefined);
-      throw error;
+async function insertMigration(
+  client: pg.Client,
+  args: {
+    name: string;
+    mode: string;
+    option: string;
+    spec: Record<string, unknown>;
+    databases: readonly string[];
+    subState?: string;
+    runtime?: Runtime;
+    runSpec?: Record<string, unknown>;
+  },
+): Promise<void> {
+  await client.query('BEGIN');
+  try {
+    const inserted = await client.query(
+      `INSERT INTO ${S}.migration (name, mode, option, spec, state, sub_state, instance, runtime, run_spec)
+       VALUES ($1, $2, $3, $4::jsonb, 'InProgress', $6, $5, $7, $8::jsonb)
+       ON CONFLICT (name) DO NOTHING`,
+      [
+        args.name,
+        args.mode,
+        args.option,
+        JSON.stringify(args.spec),
+        newInstanceId(),
+        args.subState ?? 'PerformingPreRequisiteSteps',
+        args.runtime ?? 'local',
+        args.runSpec === undefined ? null : JSON.stringify(args.runSpec),
+      ],
+    );
+    if (inserted.rowCount === 0) {
+      throw new PgferryError('MIGRATION_NAME_TAKEN', `migration name "${args.name}" is already used on this target`, {
+        category: 'input',
+        field: 'migrationName',
+        fix: 'choose another name, or `pgferry show` / `pgferry list` to see the existing one',
+      });
     }
+    for (const [i, database] of args.databases.entries()) {
+      await client.query(`INSERT INTO ${S}.migration_database (migration, database, ordinal) VALUES ($1, $2, $3)`, [
+        args.name,
+        database,
+        i,
+      ]);
+    }
+    await client.query('COMMIT');
+  } catch (error) {
+    await client.query('ROLLBACK').catch(() => undefined);
+    throw error;
   }
+}
 
-  /** Clears the migration's message (setState keeps a message it is not given). */
-  async clearMessage(name: string): Promise<void> {
-    await this.query(`UPDATE ${S}.migration SET message = NULL WHERE name = $1`, [name]);
-  }
+/** Clears the migration's message (setState keeps a message it is not given). */
+export async function clearMessage(catalog: CatalogConnection, name: string): Promise<void> {
+  await catalog.query(`UPDATE ${S}.migration SET message = NULL WHERE name = $1`, [name]);
+}
 
-  /** Records the state and substate; a pair Azure does not have (core/statePairs.ts) is refused before anything is written. */
-  async setState(name: string, state: MigrationState, subState: MigrationSubState, message?: string | null): Promise<void> {
-    checkStatePair(state, subState);
-    const final = isFinalState(state);
-    await this.query(
-      `UPDATE ${S}.migration SET state = $2, sub_state = $3, message = COALESCE($4, message), updated_at = now(),
-              started_at = CASE WHEN $3 = 'MigratingData' THEN COALESCE(started_at, now()) ELSE started_at END,
-              ended_at = CASE WHEN $5 THEN now() ELSE ended_at END
-        WHERE name = $1`,
-      [name, state, subState, message ?? null, final],
-    );
-  }
+/** Records the state and substate; a pair Azure does not have (core/statePairs.ts) is refused before anything is written. */
+export async function setState(
+  catalog: CatalogConnection,
+  name: string,
+  state: MigrationState,
+  subState: MigrationSubState,
+  message?: string | null,
+): Promise<void> {
+  checkStatePair(state, subState);
+  const final = isFinalState(state);
+  await catalog.query(
+    `UPDATE ${S}.migration SET state = $2, sub_state = $3, message = COALESCE($4, message), updated_at = now(),
+            started_at = CASE WHEN $3 = 'MigratingData' THEN COALESCE(started_at, now()) ELSE started_at END,
+            ended_at = CASE WHEN $5 THEN now() ELSE ended_at END
+      WHERE name = $1`,
+    [name, state, subState, message ?? null, final],
+  );
+}
 
-  async setStarted(name: string): Promise<void> {
-    await this.query(`UPDATE ${S}.migration SET started_at = COALESCE(started_at, now()), updated_at = now() WHERE name = $1`, [name]);
-  }
+export async function setVersions(catalog: CatalogConnection, name: string, sourceVersion: string, targetVersion: string): Promise<void> {
+  await catalog.query(`UPDATE ${S}.migration SET source_version = $2, target_version = $3 WHERE name = $1`, [
+    name,
+    sourceVersion,
+    targetVersion,
+  ]);
+}
 
-  async setVersions(name: string, sourceVersion: string, targetVersion: string): Promise<void> {
-    await this.query(`UPDATE ${S}.migration SET source_version = $2, target_version = $3 WHERE name = $1`, [
-      name,
-      sourceVersion,
-      targetVersion,
-    ]);
-  }
+export async function setValidation(catalog: CatalogConnection, name: string, results: readonly ValidationResult[]): Promise<void> {
+  await catalog.query(`UPDATE ${S}.migration SET validation = $2::jsonb, updated_at = now() WHERE name = $1`, [
+    name,
+    JSON.stringify(results),
+  ]);
+}
 
-  async setValidation(name: string, results: readonly ValidationResult[]): Promise<void> {
-    await this.query(`UPDATE ${S}.migration SET validation = $2::jsonb, updated_at = now() WHERE name = $1`, [
-      name,
-      JSON.stringify(results),
-    ]);
-  }
+export async function setVerification(catalog: CatalogConnection, name: string, report: VerificationReport): Promise<void> {
+  await catalog.query(`UPDATE ${S}.migration SET verification = $2::jsonb, updated_at = now() WHERE name = $1`, [
+    name,
+    JSON.stringify(report),
+  ]);
+}
 
-  async setVerification(name: string, report: VerificationReport): Promise<void> {
-    await this.query(`UPDATE ${S}.migration SET verification = $2::jsonb, updated_at = now() WHERE name = $1`, [
-      name,
-      JSON.stringify(report),
-    ]);
-  }
+/**
+ * Records the downtime of a cutover of `databases`: each one's own, and the migration's as the
+ * longest of any database (cutovers of other databases at other times do not add up: each
+ * database's applications waited only for their own).
+ */
+/** The migration's downtime: the longest of its databases' (each written with its Succeeded). */
+export async function setMigrationDowntime(catalog: CatalogConnection, name: string): Promise<void> {
+  await catalog.query(
+    `UPDATE ${S}.migration SET downtime_seconds = (SELECT max(downtime_seconds) FROM ${S}.migration_database WHERE migration = $1) WHERE name = $1`,
+    [name],
+  );
+}
 
-  /**
-   * Records the downtime of a cutover of `databases`: each one's own, and the migration's as the
-   * longest of any database (cutovers of other databases at other times do not add up: each
-   * database's applications waited only for their own).
-   */
-  /** The migration's downtime: the longest of its databases' (each written with its Succeeded). */
-  async setMigrationDowntime(name: string): Promise<void> {
-    await this.query(
-      `UPDATE ${S}.migration SET downtime_seconds = (SELECT max(downtime_seconds) FROM ${S}.migration_database WHERE migration = $1) WHERE name = $1`,
-      [name],
-    );
-  }
+export async function updateDatabase(catalog: CatalogConnection, name: string, database: string, patch: DatabasePatch): Promise<void> {
+  const { text, params } = databasePatchQuery(name, database, patch);
+  await catalog.query(text, params);
+}
 
-  async updateDatabase(name: string, database: string, patch: DatabasePatch): Promise<void> {
-    const { text, params } = databasePatchQuery(name, database, patch);
-    await this.query(text, params);
-  }
+/**
+ * Records what this migration did to a target database: 'creating'/'overwriting' before the
+ * statement, then 'created'/'overwritten' with its OID. Only a database whose OID matches is ever
+ * dropped by this migration (a resume, dropTargetDatabases).
+ */
+export async function setTargetDatabase(
+  catalog: CatalogConnection,
+  name: string,
+  database: string,
+  action: TargetDatabaseAction | null,
+  oid: number | null,
+): Promise<void> {
+  await catalog.query(
+    `UPDATE ${S}.migration_database SET target_database_action = $3, target_database_oid = $4 WHERE migration = $1 AND database = $2`,
+    [name, database, action, oid],
+  );
+}
 
-  /**
-   * Records what this migration did to a target database: 'creating'/'overwriting' before the
-   * statement, then 'created'/'overwritten' with its OID. Only a database whose OID matches is ever
-   * dropped by this migration (a resume, dropTargetDatabases).
-   */
-  async setTargetDatabase(name: string, database: string, action: TargetDatabaseAction | null, oid: number | null): Promise<void> {
-    await this.query(
-      `UPDATE ${S}.migration_database SET target_database_action = $3, target_database_oid = $4 WHERE migration = $1 AND database = $2`,
-      [name, database, action, oid],
-    );
-  }
+/** Records how far the cutover got in a database (before the next irreversible step). */
+export async function setCutoverStep(catalog: CatalogConnection, name: string, database: string, step: CutoverStep): Promise<void> {
+  await catalog.query(`UPDATE ${S}.migration_database SET cutover_step = $3 WHERE migration = $1 AND database = $2`, [
+    name,
+    database,
+    step,
+  ]);
+}
 
-  /** Records how far the cutover got in a database (before the next irreversible step). */
-  async setCutoverStep(name: string, database: string, step: CutoverStep): Promise<void> {
-    await this.query(`UPDATE ${S}.migration_database SET cutover_step = $3 WHERE migration = $1 AND database = $2`, [name, database, step]);
-  }
+/** Ends every database that has not succeeded (a failed or canceled migration). */
+export async function markOpenDatabases(
+  catalog: CatalogConnection,
+  name: string,
+  state: 'Canceled' | 'Failed',
+  message: string,
+): Promise<void> {
+  await catalog.query(
+    `UPDATE ${S}.migration_database SET state = $2, ended_at = now(), message = CASE WHEN state = 'Queued' THEN NULL ELSE $3 END
+      WHERE migration = $1 AND state <> 'Succeeded'`,
+    [name, state, message],
+  );
+}
 
-  /** Ends every database that has not succeeded (a failed or canceled migration). */
-  async markOpenDatabases(name: string, state: 'Canceled' | 'Failed', message: string): Promise<void> {
-    await this.query(
-      `UPDATE ${S}.migration_database SET state = $2, ended_at = now(), message = CASE WHEN state = 'Queued' THEN NULL ELSE $3 END
-        WHERE migration = $1 AND state <> 'Succeeded'`,
-      [name, state, message],
-    );
-  }
+/** Registers the tables of a database as Queued (replacing an earlier list), with their sizes when known. */
+export async function setTables(
+  catalog: CatalogConnection,
+  name: string,
+  database: string,
+  tables: readonly { table: string; parts: number; sizeBytes?: number }[],
+): Promise<void> {
+  await catalog.query(`DELETE FROM ${S}.migration_table WHERE migration = $1 AND database = $2`, [name, database]);
+  if (tables.length === 0) return;
+  await catalog.query(
+    `INSERT INTO ${S}.migration_table (migration, database, table_name, parts, size_bytes)
+     SELECT $1, $2, t, p, b FROM unnest($3::text[], $4::int[], $5::int8[]) AS u(t, p, b)`,
+    [name, database, tables.map((t) => t.table), tables.map((t) => t.parts), tables.map((t) => t.sizeBytes ?? null)],
+  );
+}
 
-  /** Registers the tables of a database as Queued (replacing an earlier list), with their sizes when known. */
-  async setTables(name: string, database: string, tables: readonly { table: string; parts: number; sizeBytes?: number }[]): Promise<void> {
-    await this.query(`DELETE FROM ${S}.migration_table WHERE migration = $1 AND database = $2`, [name, database]);
-    if (tables.length === 0) return;
-    await this.query(
-      `INSERT INTO ${S}.migration_table (migration, database, table_name, parts, size_bytes)
-       SELECT $1, $2, t, p, b FROM unnest($3::text[], $4::int[], $5::int8[]) AS u(t, p, b)`,
-      [name, database, tables.map((t) => t.table), tables.map((t) => t.parts), tables.map((t) => t.sizeBytes ?? null)],
-    );
-  }
+/** Records what an az-style command line said about the migration (ARM scope, source type). */
+export async function setAzureContext(catalog: CatalogConnection, name: string, context: AzureContext): Promise<void> {
+  await catalog.query(`UPDATE ${S}.migration SET azure_context = $2::jsonb WHERE name = $1`, [name, JSON.stringify(context)]);
+}
 
-  /** Records what an az-style command line said about the migration (ARM scope, source type). */
-  async setAzureContext(name: string, context: AzureContext): Promise<void> {
-    await this.query(`UPDATE ${S}.migration SET azure_context = $2::jsonb WHERE name = $1`, [name, JSON.stringify(context)]);
-  }
+export async function updateTable(
+  catalog: CatalogConnection,
+  name: string,
+  database: string,
+  table: string,
+  patch: TablePatch,
+): Promise<void> {
+  const { text, params } = tablePatchQuery(name, database, table, patch);
+  await catalog.query(text, params);
+}
 
-  async updateTable(name: string, database: string, table: string, patch: TablePatch): Promise<void> {
-    const { text, params } = tablePatchQuery(name, database, table, patch);
-    await this.query(text, params);
-  }
+/**
+ * Tables that started loading or finished, in database order then start time; with
+ * `includeQueued`, the queued ones too (last), so their sizes add up to each database's total.
+ */
+export async function tables(
+  catalog: CatalogConnection,
+  name: string,
+  options: { includeQueued?: boolean } = {},
+): Promise<TableProgress[]> {
+  const rows = await catalog.query<{
+    database: string;
+    table_name: string;
+    state: TableProgress['state'];
+    rows: string;
+    bytes: string;
+    parts: number;
+    parts_done: number;
+    size_bytes: string | null;
+    message: string | null;
+  }>(
+    // size_bytes read through to_jsonb: a catalog older than version 5 has no such column.
+    `SELECT t.database, t.table_name, t.state, t.rows, t.bytes, t.parts, t.parts_done, t.message,
+            to_jsonb(t) ->> 'size_bytes' AS size_bytes
+       FROM ${S}.migration_table t
+       JOIN ${S}.migration_database d ON d.migration = t.migration AND d.database = t.database
+      WHERE t.migration = $1 AND ($2::boolean OR t.state <> 'Queued')
+      ORDER BY d.ordinal, t.started_at NULLS LAST, t.table_name`,
+    [name, options.includeQueued === true],
+  );
+  return rows.map((r) => ({
+    database: r.database,
+    table: r.table_name,
+    state: r.state,
+    rows: Number(r.rows),
+    bytes: Number(r.bytes),
+    parts: r.parts,
+    partsDone: r.parts_done,
+    ...(r.size_bytes === null ? {} : { sizeBytes: Number(r.size_bytes) }),
+    message: r.message ?? undefined,
+  }));
+}
 
-  /**
-   * Tables that started loading or finished, in database order then start time; with
-   * `includeQueued`, the queued ones too (last), so their sizes add up to each database's total.
-   */
-  async tables(name: string, options: { includeQueued?: boolean } = {}): Promise<TableProgress[]> {
-    const rows = await this.query<{
-      database: string;
-      table_name: string;
-      state: TableProgress['state'];
-      rows: string;
-      bytes: string;
-      parts: number;
-      parts_done: number;
-      size_bytes: string | null;
-      message: string | null;
-    }>(
-      // size_bytes read through to_jsonb: a catalog older than version 5 has no such column.
-      `SELECT t.database, t.table_name, t.state, t.rows, t.bytes, t.parts, t.parts_done, t.message,
-              to_jsonb(t) ->> 'size_bytes' AS size_bytes
-         FROM ${S}.migration_table t
-         JOIN ${S}.migration_database d ON d.migration = t.migration AND d.database = t.database
-        WHERE t.migration = $1 AND ($2::boolean OR t.state <> 'Queued')
-        ORDER BY d.ordinal, t.started_at NULLS LAST, t.table_name`,
-      [name, options.includeQueued === true],
-    );
-    return rows.map((r) => ({
-      database: r.database,
-      table: r.table_name,
-      state: r.state,
-      rows: Number(r.rows),
-      bytes: Number(r.bytes),
-      parts: r.parts,
-      partsDone: r.parts_done,
-      ...(r.size_bytes === null ? {} : { sizeBytes: Number(r.size_bytes) }),
-      message: r.message ?? undefined,
-    }));
-  }
+export async function recordEvent(
+  catalog: CatalogConnection,
+  name: string,
+  level: 'info' | 'warning' | 'error',
+  message: string,
+  database?: string,
+): Promise<void> {
+  await catalog.query(`INSERT INTO ${S}.event (migration, level, database, message) VALUES ($1, $2, $3, $4)`, [
+    name,
+    level,
+    database ?? null,
+    message,
+  ]);
+}
 
-  async recordEvent(name: string, level: 'info' | 'warning' | 'error', message: string, database?: string): Promise<void> {
-    await this.query(`INSERT INTO ${S}.event (migration, level, database, message) VALUES ($1, $2, $3, $4)`, [
-      name,
-      level,
-      database ?? null,
-      message,
-    ]);
-  }
+export async function events(
+  catalog: CatalogConnection,
+  name: string,
+  limit = 50,
+): Promise<{ at: string; level: string; database?: string; message: string }[]> {
+  const rows = await catalog.query<{ at: Date; level: string; database: string | null; message: string }>(
+    `SELECT at, level, database, message FROM ${S}.event WHERE migration = $1 ORDER BY id DESC LIMIT $2`,
+    [name, limit],
+  );
+  return rows.reverse().map((r) => ({ at: r.at.toISOString(), level: r.level, database: r.database ?? undefined, message: r.message }));
+}
 
-  async events(name: string, limit = 50): Promise<{ at: string; level: string; database?: string; message: string }[]> {
-    const rows = await this.query<{ at: Date; level: string; database: string | null; message: string }>(
-      `SELECT at, level, database, message FROM ${S}.event WHERE migration = $1 ORDER BY id DESC LIMIT $2`,
-      [name, limit],
-    );
-    return rows.reverse().map((r) => ({ at: r.at.toISOString(), level: r.level, database: r.database ?? undefined, message: r.message }));
-  }
+/** Deletes a migration and everything recorded about it (databases, tables, events). */
+export async function remove(catalog: CatalogConnection, name: string): Promise<void> {
+  await catalog.query(`DELETE FROM ${S}.migration WHERE name = $1`, [name]);
+}
 
-  /** Deletes a migration and everything recorded about it (databases, tables, events). */
-  async remove(name: string): Promise<void> {
-    await this.query(`DELETE FROM ${S}.migration WHERE name = $1`, [name]);
-  }
+export async function setRunner(catalog: CatalogConnection, name: string, runner: { host: string; pid: number } | null): Promise<void> {
+  await catalog.query(
+    `UPDATE ${S}.migration SET runner = CASE WHEN $2::jsonb IS NULL THEN NULL
+            ELSE $2::jsonb || jsonb_build_object('heartbeatAt', now()) END WHERE name = $1`,
+    [name, runner ? JSON.stringify({ ...runner, leaseKey: leaseKey(name) }) : null],
+  );
+}
 
-  async setRunner(name: string, runner: { host: string; pid: number } | null): Promise<void> {
-    await this.query(
-      `UPDATE ${S}.migration SET runner = CASE WHEN $2::jsonb IS NULL THEN NULL
-              ELSE $2::jsonb || jsonb_build_object('heartbeatAt', now()) END WHERE name = $1`,
-      [name, runner ? JSON.stringify({ ...runner, leaseKey: leaseKey(name) }) : null],
-    );
-  }
+export async function heartbeat(catalog: CatalogConnection, name: string): Promise<void> {
+  await catalog.query(
+    `UPDATE ${S}.migration SET runner = runner || jsonb_build_object('heartbeatAt', now()) WHERE name = $1 AND runner IS NOT NULL`,
+    [name],
+  );
+}
 
-  async heartbeat(name: string): Promise<void> {
-    await this.query(
-      `UPDATE ${S}.migration SET runner = runner || jsonb_build_object('heartbeatAt', now()) WHERE name = $1 AND runner IS NOT NULL`,
-      [name],
-    );
-  }
+export async function exists(catalog: CatalogConnection, name: string): Promise<boolean> {
+  if (!(await catalog.catalogExists())) return false;
+  const rows = await catalog.query(`SELECT 1 FROM ${S}.migration WHERE name = $1`, [name]);
+  return rows.length > 0;
+}
 
-  async exists(name: string): Promise<boolean> {
-    if (!(await this.catalogExists())) return false;
-    const rows = await this.query(`SELECT 1 FROM ${S}.migration WHERE name = $1`, [name]);
-    return rows.length > 0;
-  }
+export async function get(catalog: CatalogConnection, name: string): Promise<MigrationStatus | undefined> {
+  if (!(await catalog.catalogExists())) return undefined;
+  const rows = await catalog.query<MigrationRow>(selectMigrations('WHERE m.name = $1'), [name]);
+  const row = rows[0];
+  return row ? toStatus(catalog, row) : undefined;
+}
 
-  async get(name: string): Promise<MigrationStatus | undefined> {
-    if (!(await this.catalogExists())) return undefined;
-    const rows = await this.query<MigrationRow>(this.selectMigrations('WHERE m.name = $1'), [name]);
-    const row = rows[0];
-    return row ? this.toStatus(row) : undefined;
-  }
+export async function list(catalog: CatalogConnection, filter: 'active' | 'all' = 'active'): Promise<MigrationStatus[]> {
+  if (!(await catalog.catalogExists())) return [];
+  const where = filter === 'active' ? `WHERE m.state IN ('InProgress', 'WaitingForUserAction', 'CleaningUp')` : '';
+  const rows = await catalog.query<MigrationRow>(`${selectMigrations(where)} ORDER BY m.created_at`);
+  return Promise.all(rows.map((r) => toStatus(catalog, r)));
+}
 
-  async list(filter: 'active' | 'all' = 'active'): Promise<MigrationStatus[]> {
-    if (!(await this.catalogExists())) return [];
-    const where = filter === 'active' ? `WHERE m.state IN ('InProgress', 'WaitingForUserAction', 'CleaningUp')` : '';
-    const rows = await this.query<MigrationRow>(`${this.selectMigrations(where)} ORDER BY m.created_at`);
-    return Promise.all(rows.map((r) => this.toStatus(r)));
-  }
+function selectMigrations(where: string): string {
+  // runner_locked: does some session hold the runner's advisory lock (its lease) right now?
+  // pg_locks shows a bigint key as classid (high 32 bits) and objid (low 32 bits).
+  return `SELECT m.*, EXISTS (
+            SELECT 1 FROM pg_locks l
+             WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1
+               AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
+               AND l.classid::text::bigint = (((m.runner->>'leaseKey')::bigint >> 32) & 4294967295)
+               AND l.objid::text::bigint = ((m.runner->>'leaseKey')::bigint & 4294967295)
+          ) AS runner_locked
+          FROM ${S}.migration m ${where}`;
+}
 
-  private selectMigrations(where: string): string {
-    // runner_locked: does some session hold the runner's advisory lock (its lease) right now?
-    // pg_locks shows a bigint key as classid (high 32 bits) and objid (low 32 bits).
-    return `SELECT m.*, EXISTS (
-              SELECT 1 FROM pg_locks l
-               WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1
-                 AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
-                 AND l.classid::text::bigint = (((m.runner->>'leaseKey')::bigint >> 32) & 4294967295)
-                 AND l.objid::text::bigint = ((m.runner->>'leaseKey')::bigint & 4294967295)
-            ) AS runner_locked
-            FROM ${S}.migration m ${where}`;
-  }
-
-  private async toStatus(row: MigrationRow): Promise<MigrationStatus> {
-    const databases = await this.query<DatabaseRow>(SELECT_DATABASES, [row.name]);
-    const shaped = shapeStatus(row, databases, Date.now());
-    const fences = row.mode === 'Online' ? await fencesOf(this, row.name) : new Map<string, WriterFence>();
-    const status =
-      fences.size === 0
-        ? shaped
-        : {
-            ...shaped,
-            databases: shaped.databases.map((d) => (fences.has(d.database) ? { ...d, writerFence: fences.get(d.database)! } : d)),
-          };
-    if (row.runtime !== 'agents') return status;
-    // runtime agents: who could run it, and, while nothing can, why (a catalog of version 9 or later)
-    const needs = sourceKeysOf(row.spec);
-    const agents = await agentsFor((sql, params) => this.query(sql, params), row.name, needs);
-    const waiting = isFinalState(status.state) ? undefined : waitingReason(agents, needs);
-    return { ...status, agents, ...(waiting ? { waiting } : {}) };
-  }
+async function toStatus(catalog: CatalogConnection, row: MigrationRow): Promise<MigrationStatus> {
+  const databases = await catalog.query<DatabaseRow>(SELECT_DATABASES, [row.name]);
+  const shaped = shapeStatus(row, databases, Date.now());
+  const fences = row.mode === 'Online' ? await fencesOf(catalog, row.name) : new Map<string, WriterFence>();
+  const status =
+    fences.size === 0
+      ? shaped
+      : {
+          ...shaped,
+          databases: shaped.databases.map((d) => (fences.has(d.database) ? { ...d, writerFence: fences.get(d.database)! } : d)),
+        };
+  if (row.runtime !== 'agents') return status;
+  // runtime agents: who could run it, and, while nothing can, why (a catalog of version 9 or later)
+  const needs = sourceKeysOf(row.spec);
+  const agents = await agentsFor((sql, params) => catalog.query(sql, params), row.name, needs);
+  const waiting = isFinalState(status.state) ? undefined : waitingReason(agents, needs);
+  return { ...status, agents, ...(waiting ? { waiting } : {}) };
 }

@@ -6,7 +6,7 @@
 import { ident } from '../connect/quote';
 import { sqlState, UNDEFINED_TABLE } from '../connect/sqlstate';
 import { CONTROL_SCHEMA } from '../core/names';
-import type { ControlStore } from './store';
+import type { CatalogConnection } from './connection';
 
 const T = `${ident(CONTROL_SCHEMA)}.stream_sample`;
 const SAMPLE_EVERY_MS = 5_000;
@@ -16,7 +16,7 @@ const lastSampled = new Map<string, number>();
 
 /** Records one sample unless the database was sampled less than SAMPLE_EVERY_MS ago. */
 export async function recordStreamSample(
-  store: ControlStore,
+  store: CatalogConnection,
   migration: string,
   database: string,
   sample: { latencySeconds?: number; pendingBytes?: number },
@@ -35,7 +35,7 @@ export async function recordStreamSample(
 
 /** A migration's samples of the last hour, oldest first, by database (none on a catalog older than version 17). */
 export async function streamSamples(
-  store: ControlStore,
+  store: CatalogConnection,
   migration: string,
 ): Promise<Map<string, { at: number[]; latency: (number | null)[]; pending: (number | null)[] }>> {
   const out = new Map<string, { at: number[]; latency: (number | null)[]; pending: (number | null)[] }>();

@@ -4,7 +4,7 @@
 // `show` read what was done.
 import { ident } from '../connect/quote';
 import { CONTROL_SCHEMA } from '../core/names';
-import type { ControlStore } from './store';
+import type { CatalogConnection } from './connection';
 
 const T = `${ident(CONTROL_SCHEMA)}.table_verification`;
 
@@ -23,7 +23,7 @@ export interface TableVerificationRecord {
   readonly reason?: string;
 }
 
-export async function recordTableVerification(store: ControlStore, migration: string, r: TableVerificationRecord): Promise<void> {
+export async function recordTableVerification(store: CatalogConnection, migration: string, r: TableVerificationRecord): Promise<void> {
   await store.query(
     `INSERT INTO ${T} (migration, database, table_name, method, verified_lsn, source_rows, target_rows, keys_checked, matches, reason)
      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
@@ -51,7 +51,7 @@ export async function recordTableVerification(store: ControlStore, migration: st
  * reads them whole next time instead of trusting what was verified before.
  */
 export async function forgetTableVerifications(
-  store: ControlStore,
+  store: CatalogConnection,
   migration: string,
   database: string,
   tables: readonly string[],
@@ -64,7 +64,11 @@ export async function forgetTableVerifications(
   ]);
 }
 
-export async function tableVerifications(store: ControlStore, migration: string, database?: string): Promise<TableVerificationRecord[]> {
+export async function tableVerifications(
+  store: CatalogConnection,
+  migration: string,
+  database?: string,
+): Promise<TableVerificationRecord[]> {
   const rows = await store.query<{
     database: string;
     table_name: string;

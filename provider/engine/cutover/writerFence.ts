@@ -20,6 +20,7 @@ import type { RestoreContext } from '../cdc/prepare/identityFull';
 import { SOURCE_DDL_LOCK_TIMEOUT_MS } from '../cdc/prepare/sourceDdl';
 import { clearFence, fenceOf, liftStatement, recordFence, recordSessionsEnded } from '../control/writerFences';
 import type { MigrationRun } from '../run/migrationRun';
+import { recordEvent } from '../control/store';
 
 /** What the source user needs to fence a database: ALTER DATABASE (owner) and ending other roles' sessions. */
 const FENCE_RIGHTS_SQL = `
@@ -158,7 +159,8 @@ export async function fenceDatabase(run: MigrationRun, database: string): Promis
     await recordSessionsEnded(store, spec.migrationName, database, ended.length);
     const writing = ended.filter((w) => w.writing).length;
     const who = ended.length === 0 ? '' : `: ${describe(ended)}`;
-    await run.store.recordEvent(
+    await recordEvent(
+      run.store,
       spec.migrationName,
       'info',
       `writers fenced: new transactions on the source are read-only (default_transaction_read_only = on), ${ended.length} session(s) ended (${writing} in a write transaction)${who}`,
@@ -279,6 +281,6 @@ export async function liftWriterFence(ctx: RestoreContext, database: string): Pr
     );
   }
   await clearFence(ctx.store, name, database);
-  await ctx.store.recordEvent(name, 'info', `writer fence lifted: ${liftStatement(database, fence.priorSetting)}`, database);
+  await recordEvent(ctx.store, name, 'info', `writer fence lifted: ${liftStatement(database, fence.priorSetting)}`, database);
   return true;
 }

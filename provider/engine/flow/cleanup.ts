@@ -3,20 +3,21 @@
 // at a cancel, a failure or the end of a cutover. A runner killed while cleaning up leaves the
 // state recorded, and the next runner (a resume) finishes the cleanup instead of migrating again.
 import { restoreContextOf } from '../cdc/prepare/identityFull';
-import type { ControlStore } from '../control/store';
+import type { CatalogConnection } from '../control/connection';
 import type { MigrationStatus } from '../core/model';
 import { cleanupSubState, isDatabaseDone } from '../core/transitions';
 import type { MigrationSpec } from '../input/migrationSpec';
 import { failpoint } from '../util/failpoints';
 import type { FootprintContext } from '../footprint/change';
 import { releaseDatabase, type ReleasePolicy } from '../footprint/release';
+import { get, markOpenDatabases, setState, updateDatabase } from '../control/store';
 
 /**
  * Records CleaningUp with the message the end will keep; false when the catalog cannot be written
  * (then nothing is released: a resume streams on from the slots).
  */
-export async function startCleanup(store: ControlStore, name: string, canceled: boolean, message: string): Promise<boolean> {
-  return store.setState(name, 'CleaningUp', cleanupSubState(canceled), message).then(
+export async function startCleanup(store: CatalogConnection, name: string, canceled: boolean, message: string): Promise<boolean> {
+  return setState(store, name, 'CleaningUp', cleanupSubState(canceled), message).then(
     () => true,
     () => false,
   );
@@ -34,7 +35,7 @@ export async function releaseOpenDatabases(
     (d) => !isDatabaseDone(d.state),
   );
   for (const { database } of open) {
-    if (canceled) await ctx.store.updateDatabase(name, database, { state: 'Canceling' }).catch(() => undefined);
+    if (canceled) await updateDatabase(ctx.store, name, database, { state: 'Canceling' }).catch(() => undefined);
     failpoint(`cleanup-release:${database}`);
     await releaseDatabase(ctx, database, policy);
   }
@@ -45,16 +46,16 @@ export async function releaseOpenDatabases(
  * those from their cutover steps): releases what is left, then ends it Canceled when a cancel was
  * asked for, else Failed with the message recorded when the cleanup began.
  */
-export async function finishCleanup(spec: MigrationSpec, store: ControlStore, status: MigrationStatus): Promise<MigrationStatus> {
+export async function finishCleanup(spec: MigrationSpec, store: CatalogConnection, status: MigrationStatus): Promise<MigrationStatus> {
   const name = spec.migrationName;
   const canceled = status.cancelRequested === true || status.subState === cleanupSubState(true);
   if (spec.mode === 'Online') {
     await releaseOpenDatabases({ ...restoreContextOf(spec, store), instance: status.instance }, status, canceled, 'warn');
   }
   const message = status.message ?? (canceled ? 'canceled by the user' : 'failed');
-  await store.setState(name, canceled ? 'Canceled' : 'Failed', 'Completed', message);
-  await store.markOpenDatabases(name, canceled ? 'Canceled' : 'Failed', message);
-  return (await store.get(name))!;
+  await setState(store, name, canceled ? 'Canceled' : 'Failed', 'Completed', message);
+  await markOpenDatabases(store, name, canceled ? 'Canceled' : 'Failed', message);
+  return (await get(store, name))!;
 }
 
 /** Whether a migration found in CleaningUp was in a cutover (its databases record cutover steps). */

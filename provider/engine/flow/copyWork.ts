@@ -45,6 +45,7 @@ import {
 } from '../control/copyRounds';
 import type { TocEntry } from '../schema/dumpRestore';
 import type { MigrationRun } from '../run/migrationRun';
+import { get } from '../control/store';
 
 export interface CopyWork {
   readonly items: readonly CopyItem[];
@@ -129,7 +130,7 @@ function ledgerOf(run: MigrationRun, database: string): CopyLedger {
 export async function mayResumeInside(run: MigrationRun, database: string): Promise<boolean> {
   const recorded = await loadCopyPlan(run.store, run.spec.migrationName, database);
   if (!recorded || recorded.plan.postData) return false;
-  const owned = (await run.store.get(run.spec.migrationName))?.databases.find((d) => d.database === database)?.targetDatabase;
+  const owned = (await get(run.store, run.spec.migrationName))?.databases.find((d) => d.database === database)?.targetDatabase;
   if (!owned?.oid || (owned.action !== 'created' && owned.action !== 'overwritten')) return false;
   const oid = await withSession(run.spec.target, { purpose: 'catalog' }, async (c) => {
     const { rows } = await c.query<{ oid: string }>(`SELECT oid::int8::text AS oid FROM pg_database WHERE datname = $1`, [database]);

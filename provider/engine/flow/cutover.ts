@@ -37,6 +37,17 @@ import { errorMessage, PgferryError } from '../core/errors';
 import { clearCutoverOptions, cutoverOptionsOf, fenceOf, keepFence, liftStatement } from '../control/writerFences';
 import { checkFenceRights, fenceDatabase, liftWriterFence } from '../cutover/writerFence';
 import { DEFAULT_FENCED_LAG_BUDGET_SECONDS, measureCatchUp, overBudget, overBudgetMessage, type ApplyRateMeter } from '../cutover/lagGate';
+import {
+  clearMessage,
+  get,
+  recordEvent,
+  setCutoverStep,
+  setMigrationDowntime,
+  setState,
+  setVerification,
+  updateDatabase,
+} from '../control/store';
+import { clearCutover, clearCutoverStart, markCutoverStarted } from '../control/migrationRequests';
 
 /** Marks the cutover point of one database and waits until its applier has applied up to it. */
 async function drainDatabase(run: MigrationRun, stream: OnlineStream, began: number): Promise<void> {
@@ -90,11 +101,11 @@ export async function finishCutover(run: MigrationRun, database: string, began?:
   if (check) await recordSchemaCheck(run, check);
   if (check && check.differences.length > 0) {
     const error = schemaMismatchError(check);
-    await store.updateDatabase(spec.migrationName, database, { state: 'Failed', endedAt: true, message: error.message });
+    await updateDatabase(store, spec.migrationName, database, { state: 'Failed', endedAt: true, message: error.message });
     throw error;
   }
   const downtime = began === undefined ? {} : { downtimeSeconds: (Date.now() - began) / 1000 };
-  await store.updateDatabase(spec.migrationName, database, { state: 'Succeeded', endedAt: true, ...downtime });
+  await updateDatabase(store, spec.migrationName, database, { state: 'Succeeded', endedAt: true, ...downtime });
 }
 
 /** A schema check's figures as progress, and its report beside the verification's rows. */
@@ -102,12 +113,12 @@ async function recordSchemaCheck(run: MigrationRun, check: SchemaCheck): Promise
   const { spec, store } = run;
   run.onProgress({ kind: 'info', database: check.database, message: `cutover: ${schemaCheckSummary(check)}` });
   if (!spec.verify) return; // verify: false records no report (the check still stops on a difference)
-  await store.setVerification(spec.migrationName, withSchemaCheck((await store.get(spec.migrationName))?.verification, check));
+  await setVerification(store, spec.migrationName, withSchemaCheck((await get(store, spec.migrationName))?.verification, check));
 }
 
 /** Recorded as the migration's event and shown as progress (the bench and `--wait` see it). */
 async function announce(run: MigrationRun, message: string): Promise<void> {
-  await run.store.recordEvent(run.spec.migrationName, 'info', message);
+  await recordEvent(run.store, run.spec.migrationName, 'info', message);
   run.onProgress({ kind: 'info', message });
 }
 
@@ -145,10 +156,11 @@ export async function cutover(
   const streams = all.filter((s) => databases.has(s.database));
   const whole = streams.length === all.length;
   const gate = await gateOf(run);
-  const began = (await store.markCutoverStarted(name)).getTime();
-  await store.setState(name, 'InProgress', 'CompletingMigration');
+  const began = (await markCutoverStarted(store, name)).getTime();
+  await setState(store, name, 'InProgress', 'CompletingMigration');
   const which = whole ? '' : ` of ${streams.map((s) => `"${s.database}"`).join(', ')}`;
-  await store.recordEvent(
+  await recordEvent(
+    store,
     name,
     'info',
     `cutover${which} started: ${gate.fence ? 'fencing the writers, then ' : ''}applying the last changes`,
@@ -169,7 +181,7 @@ export async function cutover(
   }
   clock.done('drain');
   for (const s of streams) {
-    await store.updateDatabase(name, s.database, {
+    await updateDatabase(store, name, s.database, {
       ...streamCounts(s),
       latencySeconds: 0,
       pendingBytes: 0,
@@ -180,7 +192,7 @@ export async function cutover(
     });
     run.onProgress({ kind: 'info', message: `cutover: ${count} sequence value(s) copied`, database: s.database });
     await followPartitionsAtCutover(run, s.database);
-    await store.setCutoverStep(name, s.database, 'drained');
+    await setCutoverStep(store, name, s.database, 'drained');
     failpoint(`cutover-drained:${s.database}`);
   }
   clock.done('sequences');
@@ -190,26 +202,26 @@ export async function cutover(
   clock.done('schema check');
   if (spec.verify && !(await verifyCutover(run, all, databases, streams))) return false;
   if (spec.verify) clock.done('verification');
-  for (const s of streams) await store.setCutoverStep(name, s.database, 'verified');
+  for (const s of streams) await setCutoverStep(store, name, s.database, 'verified');
   // the last databases: the migration shows CleaningUp while slots, publications and origins go
-  if (whole) await store.setState(name, 'CleaningUp', 'CompletingMigration');
+  if (whole) await setState(store, name, 'CleaningUp', 'CompletingMigration');
   for (const s of streams) {
-    await store.setCutoverStep(name, s.database, 'released');
+    await setCutoverStep(store, name, s.database, 'released');
     await again(run, `the release of "${s.database}"`, () => finishCutover(run, s.database, began));
   }
   clock.done('release');
   // each database's own downtime went with its Succeeded; the migration's is the longest
   const downtime = (Date.now() - began) / 1000;
-  await store.setMigrationDowntime(name);
+  await setMigrationDowntime(store, name);
   const fenced = await keptFences(run, streams);
   await announce(run, `cutover${which} completed in ${downtime.toFixed(1)} s (${clock.steps()})${fenced}`);
   // the next cutover of other databases measures its own downtime, with the spec's gate unless asked otherwise
   if (!whole) {
-    await store.clearCutoverStart(name);
+    await clearCutoverStart(store, name);
     await clearCutoverOptions(store, name);
   }
   // an earlier stopped attempt's message no longer applies (setState keeps a message it is not given)
-  await store.clearMessage(name);
+  await clearMessage(store, name);
   return true;
 }
 
@@ -299,8 +311,8 @@ async function verifyCutover(
     }),
   );
   // the schema check's entries stay beside the rows' (recordSchemaCheck)
-  const schema = (await store.get(name))?.verification?.schema;
-  await store.setVerification(name, { ...report, ...(schema ? { schema } : {}) });
+  const schema = (await get(store, name))?.verification?.schema;
+  await setVerification(store, name, { ...report, ...(schema ? { schema } : {}) });
   if (!report.ok) {
     await resumeAfterMismatch(run, all, databases, report.firstMismatch, 'verification');
     return false;
@@ -369,11 +381,11 @@ async function resumeAfterMismatch(
         ? 'give the target user what the fix says'
         : 'run the fixes on the target, or undo the change on the source';
   const message = `cutover stopped: ${check} failed: ${mismatch}; streaming resumed, request the cutover again once the cause is fixed (${cause})`;
-  await store.recordEvent(name, 'error', message);
+  await recordEvent(store, name, 'error', message);
   await liftFences(run, [...databases]);
   await restartStreams(run, streams, databases);
   await clearCutoverOptions(store, name);
-  await store.clearCutover(name, message);
+  await clearCutover(store, name, message);
 }
 
 /**
@@ -390,11 +402,11 @@ async function resumeAfterStop(
   const name = run.spec.migrationName;
   const dbs = stopped.map((s) => `"${s.database}"`).join(', ');
   const message = `cutover stopped: streaming of ${dbs} stopped on an error before the cutover point (see the database's message); request the cutover again once it is fixed and streams`;
-  await run.store.recordEvent(name, 'error', message);
+  await recordEvent(run.store, name, 'error', message);
   await liftFences(run, [...databases]);
   await restartStreams(run, streams, databases);
   await clearCutoverOptions(run.store, name);
-  await run.store.clearCutover(name, message, 'WaitingForApplyFix');
+  await clearCutover(run.store, name, message, 'WaitingForApplyFix');
 }
 
 /** Whether this cutover fences the writers, and the lag budget it must fit (undefined: no gate). */
@@ -466,10 +478,10 @@ async function fenceAndGate(run: MigrationRun, streams: readonly OnlineStream[],
 async function rollBack(run: MigrationRun, databases: readonly string[], message: string): Promise<void> {
   const name = run.spec.migrationName;
   await liftFences(run, databases);
-  await run.store.recordEvent(name, 'warning', message);
+  await recordEvent(run.store, name, 'warning', message);
   run.onProgress({ kind: 'warning', message });
   await clearCutoverOptions(run.store, name);
-  await run.store.clearCutover(name, message);
+  await clearCutover(run.store, name, message);
 }
 
 /** Lifts the writer fences recorded for these databases (none recorded: nothing to do). */

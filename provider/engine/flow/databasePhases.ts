@@ -31,6 +31,7 @@ import { dumpFile, dumpSchema, listToc, restoreSection } from '../schema/dumpRes
 import { filteredDumpIds } from '../schema/filteredToc';
 import { leftOutRelations, nameKey, readFilterPlan, type FilterPlan } from '../filter/plan';
 import { refuseBrokenDependencies } from './filterGuard';
+import { get, setTables, setTargetDatabase, updateDatabase, updateTable } from '../control/store';
 
 /** The source database's properties (encoding, locale, owner, settings...), which every phase reads. */
 export async function readSourceProperties(run: MigrationRun, database: string): Promise<DatabaseProperties> {
@@ -68,13 +69,13 @@ async function timed<T>(run: MigrationRun, database: string, step: DatabaseStep,
 /** Creates the target database (overwrite rules), before any snapshot is taken. */
 export async function prepareTargetDatabase(run: MigrationRun, database: string, props: DatabaseProperties): Promise<void> {
   const name = run.spec.migrationName;
-  const owned = (await run.store.get(name))?.databases.find((d) => d.database === database)?.targetDatabase;
+  const owned = (await get(run.store, name))?.databases.find((d) => d.database === database)?.targetDatabase;
   const { warnings } = await withSession(run.spec.target, { purpose: 'create database', writable: true }, (target) =>
     createTargetDatabase(target, props, {
       overwrite: run.spec.overwriteDbsInTarget,
       targetMajor: run.targetMajor,
       owned,
-      record: (action, oid) => run.store.setTargetDatabase(name, database, action, oid),
+      record: (action, oid) => setTargetDatabase(run.store, name, database, action, oid),
     }),
   );
   for (const w of warnings) await run.warn(w, database);
@@ -174,7 +175,8 @@ async function copyData(
 ): Promise<void> {
   const { spec, store } = run;
   const name = spec.migrationName;
-  await store.setTables(
+  await setTables(
+    store,
     name,
     database,
     catalog.tables.map((t) => ({ table: t.display, parts: 1, sizeBytes: t.bytes })),
@@ -197,12 +199,12 @@ async function copyData(
       sourceMajor: run.sourceMajor,
       signal: run.signal,
       onProgress: run.onProgress,
-      onTableStart: (table, parts) => store.updateTable(name, database, table.display, { state: 'Loading', startedAt: true, parts }),
+      onTableStart: (table, parts) => updateTable(store, name, database, table.display, { state: 'Loading', startedAt: true, parts }),
       onTableDone: async (table, tableRows, tableBytes) => {
         rows += tableRows;
         bytes += tableBytes;
-        await store.updateTable(name, database, table.display, { state: 'Completed', rows: tableRows, bytes: tableBytes, endedAt: true });
-        await store.updateDatabase(name, database, { rowsCopied: rows, bytesCopied: bytes });
+        await updateTable(store, name, database, table.display, { state: 'Completed', rows: tableRows, bytes: tableBytes, endedAt: true });
+        await updateDatabase(store, name, database, { rowsCopied: rows, bytesCopied: bytes });
       },
     }).finally(() => endCopyRound(run, database).catch(() => undefined)),
   );

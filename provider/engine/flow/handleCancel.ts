@@ -15,6 +15,7 @@ import type { MigrationRun } from '../run/migrationRun';
 import { releaseDatabase } from '../footprint/release';
 import type { StreamStops } from './streamStops';
 import type { Handoff, Supervision } from './supervision';
+import { recordEvent, setState, updateDatabase } from '../control/store';
 
 /** The migration is canceled: the orchestrator aborted the run's signal. */
 export function migrationCanceled(s: Supervision): true | undefined {
@@ -52,11 +53,11 @@ async function cancelDatabases(
 ): Promise<void> {
   const { store } = run;
   const name = run.spec.migrationName;
-  await store.setState(name, 'InProgress', streamingSubState(true, stops.any));
+  await setState(store, name, 'InProgress', streamingSubState(true, stops.any));
   for (const database of databases) {
     const index = streams.findIndex((s) => s.database === database);
     if (index < 0) continue;
-    await store.updateDatabase(name, database, { state: 'Canceling', latencySeconds: null, pendingBytes: null });
+    await updateDatabase(store, name, database, { state: 'Canceling', latencySeconds: null, pendingBytes: null });
     const stream = streams[index]!;
     stream.applier.stop();
     await stream.done.catch(() => undefined);
@@ -68,7 +69,7 @@ async function cancelDatabases(
       () => releaseDatabase(run, database, 'throw'),
       outageRetry(run, `the cancel of "${database}"`, database),
     );
-    await store.updateDatabase(name, database, { state: 'Canceled', endedAt: true, applyStop: null, message: 'canceled by the user' });
-    await store.recordEvent(name, 'info', 'canceled by the user: streaming stopped, slot and publication released', database);
+    await updateDatabase(store, name, database, { state: 'Canceled', endedAt: true, applyStop: null, message: 'canceled by the user' });
+    await recordEvent(store, name, 'info', 'canceled by the user: streaming stopped, slot and publication released', database);
   }
 }

@@ -12,6 +12,7 @@ import { resyncs } from './handleResyncs';
 import { cutover } from './cutover';
 import type { StreamStops } from './streamStops';
 import type { Handoff, Supervision } from './supervision';
+import { clearCutover } from '../control/migrationRequests';
 
 /** The streaming databases a cutover is requested for (all of them for the whole migration's), if any. */
 export async function databasesToCutOver(s: Supervision): Promise<ReadonlySet<string> | undefined> {
@@ -27,7 +28,7 @@ export async function startCutover(s: Supervision, databases: ReadonlySet<string
   if (stopped.length > 0) {
     // a stream tried again after its fix keeps the request: the cutover starts once it applies
     if (!stopped.every((d) => stops.isRetrying(d, streams)))
-      await run.store.clearCutover(run.spec.migrationName, cutoverRefusedMessage(stops), 'WaitingForApplyFix');
+      await clearCutover(run.store, run.spec.migrationName, cutoverRefusedMessage(stops), 'WaitingForApplyFix');
     return undefined;
   }
   await s.tables.scan(); // tables created until now are followed (or reported) before the cutover verifies

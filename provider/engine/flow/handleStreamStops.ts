@@ -10,6 +10,7 @@ import type { ApplyStop } from '../core/model';
 import { PgferryError } from '../core/errors';
 import type { MigrationRun } from '../run/migrationRun';
 import type { Supervision } from './supervision';
+import { applyRetryRequests, setStreaming } from '../control/migrationRequests';
 
 /** A stream stopped for longer than maxApplyStopHours, if any. */
 export function overdueStop(s: Supervision): { database: string; stop: ApplyStop } | undefined {
@@ -36,8 +37,8 @@ export async function handleStreamStops(s: Supervision): Promise<undefined> {
   const name = run.spec.migrationName;
   await stops.recordFailures(streams);
   if (stops.any) {
-    stops.retryDue(streams, await run.store.applyRetryRequests(name));
-    if (await stops.clearMoved(streams)) await run.store.setStreaming(name);
+    stops.retryDue(streams, await applyRetryRequests(run.store, name));
+    if (await stops.clearMoved(streams)) await setStreaming(run.store, name);
   }
   return undefined;
 }

@@ -10,6 +10,7 @@ import type { TocEntry } from '../schema/dumpRestore';
 import { planLeftBehind, type SchemaLeftBehind } from '../schema/leftBehindPlan';
 import { LEFT_BEHIND_CODES, leftBehindResults } from '../validate/leftBehindResults';
 import { listSome } from '../util/listSome';
+import { get, setValidation } from '../control/store';
 
 const TARGET_USER_SQL = `SELECT current_user AS name, rolsuper AS superuser FROM pg_roles WHERE rolname = current_user`;
 
@@ -49,9 +50,9 @@ export async function leaveBehindUnsupported(
     );
   }
   const results = leftBehindResults(plan.objects, database, user.name);
-  const validation = (await store.get(spec.migrationName))?.validation ?? [];
+  const validation = (await get(store, spec.migrationName))?.validation ?? [];
   const kept = validation.filter((r) => !(r.database === database && r.status === 'Warning' && LEFT_BEHIND_CODES.has(r.code)));
-  await store.setValidation(spec.migrationName, [...kept, ...results]);
+  await setValidation(store, spec.migrationName, [...kept, ...results]);
   await run.warn(
     `${plan.objects.length} object(s) left behind, which the target user cannot create (definitions in the validation results): ${listSome(plan.objects.map((o) => o.description))}`,
     database,

@@ -7,7 +7,7 @@ import { retrying, RETRY_POLICIES } from '../connect/retry';
 import { canceledError, PgferryError } from '../core/errors';
 import { failpoint } from '../util/failpoints';
 import { endOfDatabases } from '../core/transitions';
-import type { ControlStore } from '../control/store';
+import type { CatalogConnection } from '../control/connection';
 import type { MigrationRun } from '../run/migrationRun';
 import { outageRetry } from '../run/outage';
 import { mayResumeInside } from './copyWork';
@@ -16,6 +16,8 @@ import type { DatabaseProperties } from '../catalog/introspect';
 import { enableRowSecurity } from '../schema/rowSecurity';
 import { verifyDatabases } from '../verify/verifyTables';
 import { checkSchema, schemaCheckSummary, schemaMismatchError, withSchemaCheck } from '../verify/schema/checkSchema';
+import { clearMessage, get, recordEvent, setState, setVerification, updateDatabase } from '../control/store';
+import { databaseRequests } from '../control/migrationRequests';
 
 /**
  * One database: the target database, the copy at a snapshot that holds its tables, and (verify)
@@ -49,9 +51,9 @@ async function copyAndVerify(run: MigrationRun, database: string): Promise<{ pro
       databases: [database],
       sourceSessions: new Map([[database, copy.sessions]]),
     });
-    const previous = (await store.get(spec.migrationName))?.verification;
+    const previous = (await get(store, spec.migrationName))?.verification;
     const leftOut = [...(previous?.leftOut ?? []), ...(report.leftOut ?? [])];
-    await store.setVerification(spec.migrationName, {
+    await setVerification(store, spec.migrationName, {
       ok: (previous?.ok ?? true) && report.ok,
       tables: [...(previous?.tables ?? []), ...report.tables],
       firstMismatch: previous?.firstMismatch ?? report.firstMismatch,
@@ -80,11 +82,11 @@ async function checkSchemaBeforeSuccess(run: MigrationRun, database: string): Pr
   const error = check.differences.length > 0 ? schemaMismatchError(check) : undefined;
   // verify: false records no report (the check still runs: never Succeeded over a difference)
   if (spec.verify) {
-    const report = withSchemaCheck((await store.get(spec.migrationName))?.verification, check);
-    await store.setVerification(spec.migrationName, { ...report, firstMismatch: report.firstMismatch ?? error?.message });
+    const report = withSchemaCheck((await get(store, spec.migrationName))?.verification, check);
+    await setVerification(store, spec.migrationName, { ...report, firstMismatch: report.firstMismatch ?? error?.message });
   }
   if (!error) return;
-  await store.updateDatabase(spec.migrationName, database, { state: 'Failed', endedAt: true, message: error.message });
+  await updateDatabase(store, spec.migrationName, database, { state: 'Failed', endedAt: true, message: error.message });
   throw error;
 }
 
@@ -95,7 +97,7 @@ const DATABASE_CANCEL_POLL_MS = 1000;
  * The copy of one database, abortable on its own: aborted when the migration is, or when the
  * user cancels this database (dbsToCancelMigrationOn) while the others go on.
  */
-function databaseCancelWatch(store: ControlStore, name: string, database: string, migration: AbortSignal) {
+function databaseCancelWatch(store: CatalogConnection, name: string, database: string, migration: AbortSignal) {
   const controller = new AbortController();
   let canceledAlone = false;
   /** The Canceling state recorded when the cancel was noticed: show says so while the copy unwinds. */
@@ -103,8 +105,7 @@ function databaseCancelWatch(store: ControlStore, name: string, database: string
   const onMigrationAbort = () => controller.abort(migration.reason);
   migration.addEventListener('abort', onMigrationAbort, { once: true });
   const timer = setInterval(() => {
-    store
-      .databaseRequests(name)
+    databaseRequests(store, name)
       .then((requests) => {
         if (!requests.cancel.includes(database) || controller.signal.aborted) return;
         canceledAlone = true;
@@ -129,9 +130,9 @@ function databaseCancelWatch(store: ControlStore, name: string, database: string
   };
 }
 
-async function markCanceling(store: ControlStore, name: string, database: string): Promise<void> {
-  await store.setState(name, 'InProgress', 'CancelingRequestedDBMigrations');
-  await store.updateDatabase(name, database, { state: 'Canceling' });
+async function markCanceling(store: CatalogConnection, name: string, database: string): Promise<void> {
+  await setState(store, name, 'InProgress', 'CancelingRequestedDBMigrations');
+  await updateDatabase(store, name, database, { state: 'Canceling' });
 }
 
 /** This database was named in dbsToCancelMigrationOn: it ends Canceled, keeping what was copied. */
@@ -141,16 +142,16 @@ async function recordDatabaseCanceled(run: MigrationRun, database: string, durin
   const message = during
     ? 'canceled by the user: its copy stopped; the target database keeps what was copied'
     : 'canceled by the user before its copy started';
-  await store.updateDatabase(name, database, { state: 'Canceled', endedAt: true, message: 'canceled by the user' });
-  await store.recordEvent(name, 'info', message, database);
-  await store.setState(name, 'InProgress', 'MigratingData');
+  await updateDatabase(store, name, database, { state: 'Canceled', endedAt: true, message: 'canceled by the user' });
+  await recordEvent(store, name, 'info', message, database);
+  await setState(store, name, 'InProgress', 'MigratingData');
 }
 
 /** One database's copy, verification and finishing steps; false when the user canceled it alone. */
 async function migrateDatabase(run: MigrationRun, database: string): Promise<boolean> {
   const { spec, store } = run;
   const name = spec.migrationName;
-  await store.updateDatabase(name, database, { state: 'InProgress', startedAt: true, message: null });
+  await updateDatabase(store, name, database, { state: 'InProgress', startedAt: true, message: null });
   const watch = databaseCancelWatch(store, name, database, run.signal);
   const own: MigrationRun = { ...run, signal: watch.signal };
   try {
@@ -162,14 +163,14 @@ async function migrateDatabase(run: MigrationRun, database: string): Promise<boo
     await finishDatabase(own, database, props);
     await enableRowSecurity(own, database);
     if (verifyFailure) {
-      await store.updateDatabase(name, database, { state: 'Failed', endedAt: true, message: `verification failed: ${verifyFailure}` });
+      await updateDatabase(store, name, database, { state: 'Failed', endedAt: true, message: `verification failed: ${verifyFailure}` });
       throw new PgferryError('VERIFY_MISMATCH', `verification failed: ${verifyFailure}`, {
         category: 'target',
         field: `database "${database}"`,
       });
     }
     await checkSchemaBeforeSuccess(own, database);
-    await store.updateDatabase(name, database, { state: 'Succeeded', endedAt: true });
+    await updateDatabase(store, name, database, { state: 'Succeeded', endedAt: true });
     return true;
   } catch (error) {
     if (!watch.canceledAlone()) throw error;
@@ -187,10 +188,10 @@ export async function runOffline(run: MigrationRun): Promise<void> {
   const name = spec.migrationName;
   for (const database of spec.databases) {
     if (run.signal.aborted) throw canceledError();
-    const current = (await store.get(name))?.databases.find((d) => d.database === database);
+    const current = (await get(store, name))?.databases.find((d) => d.database === database);
     if (run.resuming && (current?.state === 'Succeeded' || current?.state === 'Canceled')) continue;
     // canceled before its turn came (or while a killed runner was away): never started
-    if ((await store.databaseRequests(name)).cancel.includes(database)) {
+    if ((await databaseRequests(store, name)).cancel.includes(database)) {
       await recordDatabaseCanceled(run, database, false);
       continue;
     }
@@ -200,9 +201,9 @@ export async function runOffline(run: MigrationRun): Promise<void> {
   // the last database's copy and that end, Azure's offline migrations show CompletingMigration
   // (InProgress); so does pgferry, while it sums up the databases' outcomes
   if (run.signal.aborted) throw canceledError();
-  await store.setState(name, 'InProgress', 'CompletingMigration');
+  await setState(store, name, 'InProgress', 'CompletingMigration');
   failpoint('offline-completing');
-  const ending = endOfDatabases((await store.get(name))?.databases ?? [], 'copied');
-  await store.setState(name, ending.state, 'Completed', ending.message);
-  if (ending.message === null) await store.clearMessage(name);
+  const ending = endOfDatabases((await get(store, name))?.databases ?? [], 'copied');
+  await setState(store, name, ending.state, 'Completed', ending.message);
+  if (ending.message === null) await clearMessage(store, name);
 }

@@ -27,12 +27,13 @@ import { trackerWithResyncs } from './tableResync';
 import { copyDatabaseAt, finishDatabase, prepareTargetDatabase, readSourceProperties } from './databasePhases';
 import { ApplyRateMeter } from '../cutover/lagGate';
 import { supervise } from './supervisor';
+import { clearMessage, get, setState, updateDatabase } from '../control/store';
 
 /** Publication, replica identity, slot + snapshot, copy at the snapshot; returns the stream's start. */
 async function copyDatabase(run: MigrationRun, database: string): Promise<bigint> {
   const { spec, store } = run;
   const { slot, publication } = streamNames(run, database);
-  await store.updateDatabase(spec.migrationName, database, { state: 'InProgress', startedAt: true, message: null });
+  await updateDatabase(store, spec.migrationName, database, { state: 'InProgress', startedAt: true, message: null });
   // A copy an earlier runner did not finish cannot be continued: its snapshot died with it, and
   // what its stream had applied goes with the target database it re-creates.
   await releaseStream(spec, database, run.instance);
@@ -105,7 +106,7 @@ async function openStream(
 ): Promise<OnlineStream | undefined> {
   const { store } = run;
   const name = run.spec.migrationName;
-  const status = await store.get(name);
+  const status = await get(store, name);
   const current = status?.databases.find((d) => d.database === database);
   if (current?.state === 'Succeeded' || current?.state === 'Canceled') return undefined; // cut over or canceled before a crash
   if (current?.state === 'Canceling' || status?.dbsToCancelMigrationOn?.includes(database)) {
@@ -115,7 +116,7 @@ async function openStream(
       () => releaseDatabase(run, database, 'throw'),
       outageRetry(run, `the cancel of "${database}"`, database),
     );
-    await store.updateDatabase(name, database, { state: 'Canceled', endedAt: true, message: 'canceled by the user' });
+    await updateDatabase(store, name, database, { state: 'Canceled', endedAt: true, message: 'canceled by the user' });
     return undefined;
   }
   if (run.resuming && current?.cutoverStep === 'released') {
@@ -136,7 +137,7 @@ async function openStream(
     deletes: copied ? (current?.deletes ?? 0) : 0,
   };
   const stream = startStream(run, database, initialLsn, base, await trackerWithResyncs(run, database));
-  if (!stops.isStopped(database)) await store.updateDatabase(name, database, { state: 'WaitingForCutoverTrigger' });
+  if (!stops.isStopped(database)) await updateDatabase(store, name, database, { state: 'WaitingForCutoverTrigger' });
   return stream;
 }
 
@@ -172,7 +173,7 @@ export async function runOnline(run: MigrationRun): Promise<void> {
     if (!(await startCleanup(store, name, end.state === 'Canceled', end.message))) throw error;
     // Nothing will stream again: give back what the migration changed on both servers, warning
     // about what is left. The target's data is left as it is. The caller records the final state.
-    await releaseOpenDatabases(run, await store.get(name).catch(() => undefined), end.state === 'Canceled', 'warn');
+    await releaseOpenDatabases(run, await get(store, name).catch(() => undefined), end.state === 'Canceled', 'warn');
     throw error;
   }
 }
@@ -184,8 +185,8 @@ export async function runOnline(run: MigrationRun): Promise<void> {
 async function endOnline(run: MigrationRun): Promise<void> {
   const { store } = run;
   const name = run.spec.migrationName;
-  const status = await store.get(name);
+  const status = await get(store, name);
   const ending = endOfDatabases(status?.databases ?? []);
-  await store.setState(name, ending.state, 'Completed', ending.message);
-  if (ending.message === null) await store.clearMessage(name);
+  await setState(store, name, ending.state, 'Completed', ending.message);
+  if (ending.message === null) await clearMessage(store, name);
 }

@@ -7,7 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { closeSession, openSession, serverMajor } from '../connect/session';
 import { retrying, RETRY_POLICIES } from '../connect/retry';
-import { ControlStore } from '../control/store';
+import { CatalogConnection } from '../control/connection';
 import { outageRetry } from '../run/outage';
 import { canceledError } from '../core/errors';
 import { migrationEnd } from './migrationEnd';
@@ -28,12 +28,14 @@ import {
 import { cleaningUpAfterCutover, finishCleanup } from './cleanup';
 import { refuseBeforeChanges } from './filterGuard';
 import { rolesNeededBySpec } from '../filter/roles';
+import { isCancelRequested } from '../control/migrationRequests';
+import { get, markOpenDatabases, recordEvent, setState, setValidation, setVersions, updateTable } from '../control/store';
 
 export interface OrchestrateOptions extends RunOptions {
   /** Resume a migration an earlier process left unfinished. */
   readonly resume?: boolean;
   /** The control store to use (a runner's, already connected); the caller closes it. Else one of its own. */
-  readonly store?: ControlStore;
+  readonly store?: CatalogConnection;
   /** The runner's lease session: every apply COMMIT of the run checks it still holds its lock. */
   readonly leaseSessionPid?: number;
 }
@@ -43,10 +45,9 @@ export interface OrchestrateOptions extends RunOptions {
  * read while a migration runs (every phase, the online supervisor's loop too, follows the signal:
  * flow/handleCancel.ts).
  */
-function watchCancel(store: ControlStore, name: string, controller: AbortController): () => void {
+function watchCancel(store: CatalogConnection, name: string, controller: AbortController): () => void {
   const timer = setInterval(() => {
-    store
-      .isCancelRequested(name)
+    isCancelRequested(store, name)
       .then((requested) => {
         if (requested) controller.abort(canceledError());
       })
@@ -60,7 +61,7 @@ function watchCancel(store: ControlStore, name: string, controller: AbortControl
 const TABLE_PROGRESS_INTERVAL_MS = 1000;
 
 /** Maps progress events to catalog writes and forwards them to the caller. */
-function progressRecorder(store: ControlStore, name: string, listener: RunOptions['onProgress']) {
+function progressRecorder(store: CatalogConnection, name: string, listener: RunOptions['onProgress']) {
   const lastWrite = new Map<string, number>();
   // Fire and forget: progress is recorded best effort, and a catalog write that fails (the target
   // restarting) never stops or slows the migration; the next event writes the figures again.
@@ -72,15 +73,17 @@ function progressRecorder(store: ControlStore, name: string, listener: RunOption
       // A finished part is always recorded; bytes in flight at most once a second.
       if (event.partsDone === undefined && now - (lastWrite.get(key) ?? 0) < TABLE_PROGRESS_INTERVAL_MS) return;
       lastWrite.set(key, now);
-      void store
-        .updateTable(name, event.database, event.table, { rows: event.rows, bytes: event.bytes, partsDone: event.partsDone })
-        .catch(() => undefined);
+      void updateTable(store, name, event.database, event.table, {
+        rows: event.rows,
+        bytes: event.bytes,
+        partsDone: event.partsDone,
+      }).catch(() => undefined);
     } else if (event.kind === 'table-error') {
-      void store.updateTable(name, event.database, event.table, { state: 'Errored', message: event.message }).catch(() => undefined);
+      void updateTable(store, name, event.database, event.table, { state: 'Errored', message: event.message }).catch(() => undefined);
     } else if (event.kind === 'warning') {
-      void store.recordEvent(name, 'warning', event.message, event.database).catch(() => undefined);
+      void recordEvent(store, name, 'warning', event.message, event.database).catch(() => undefined);
     } else if (event.kind === 'step-done') {
-      void store.recordEvent(name, 'info', `${event.step} done in ${event.seconds.toFixed(1)} s`, event.database).catch(() => undefined);
+      void recordEvent(store, name, 'info', `${event.step} done in ${event.seconds.toFixed(1)} s`, event.database).catch(() => undefined);
     }
   };
 }
@@ -112,16 +115,16 @@ async function serverFacts(spec: MigrationSpec): Promise<{ source: string; targe
  * Fails before any change when a target database exists that this migration neither created nor
  * may overwrite (on a resume too: a resume never widens what may be dropped), or, with
  * waitForOverwriteConfirmation, waits for the user to allow it. Returns the spec the run uses:
- * overwriteDbsInTarget set once the user allowed it (ControlStore.confirmOverwrite).
+ * overwriteDbsInTarget set once the user allowed it (control/migrationRequests.ts confirmOverwrite).
  */
-async function checkTargetDatabases(spec: MigrationSpec, store: ControlStore, signal: AbortSignal): Promise<MigrationSpec> {
+async function checkTargetDatabases(spec: MigrationSpec, store: CatalogConnection, signal: AbortSignal): Promise<MigrationSpec> {
   const name = spec.migrationName;
-  const [blocked, status] = await Promise.all([blockedTargetDatabases(spec, store), store.get(name)]);
+  const [blocked, status] = await Promise.all([blockedTargetDatabases(spec, store), get(store, name)]);
   let allowed = status?.overwriteAllowed === true;
   if (blocked.length > 0) {
     if (!spec.waitForOverwriteConfirmation) throw targetDatabaseExistsError(blocked[0]!);
     allowed = (await waitForOverwriteConfirmation(spec, store, signal, blocked)) || allowed;
-    await store.setState(name, 'InProgress', 'PerformingPreRequisiteSteps');
+    await setState(store, name, 'InProgress', 'PerformingPreRequisiteSteps');
   }
   return allowed && !spec.overwriteDbsInTarget ? { ...spec, overwriteDbsInTarget: true } : spec;
 }
@@ -129,7 +132,7 @@ async function checkTargetDatabases(spec: MigrationSpec, store: ControlStore, si
 /** Validation, read-only on both servers; returns the final status when the migration ends there. */
 async function validationStep(
   spec: MigrationSpec,
-  store: ControlStore,
+  store: CatalogConnection,
   onProgress: ProgressListener,
   signal: AbortSignal,
   resume: boolean,
@@ -140,10 +143,10 @@ async function validationStep(
   if (spec.option === 'Migrate' || (resume && (registered?.validation.length ?? 0) > 0)) return undefined;
   // loaded only when validating: a resumed runner skips it, and its start is time to the first change
   const { runValidation, validationFailed } = await import('../validate/runValidation');
-  await store.setState(name, 'InProgress', 'ValidationInProgress');
+  await setState(store, name, 'InProgress', 'ValidationInProgress');
   safeEmit(onProgress, { kind: 'step', step: 'validation', index: 1, total: 1 });
   const validation = await runValidation(spec, { signal, instance: registered?.instance });
-  await store.setValidation(name, validation);
+  await setValidation(store, name, validation);
   const failed = validationFailed(validation);
   if (spec.option !== 'Validate' && !failed) return undefined;
   const message = failed
@@ -152,26 +155,26 @@ async function validationStep(
         .map((v) => v.message)
         .join('; ')
     : null;
-  await store.setState(name, failed ? 'ValidationFailed' : 'Succeeded', 'Completed', message);
-  return (await store.get(name))!;
+  await setState(store, name, failed ? 'ValidationFailed' : 'Succeeded', 'Completed', message);
+  return (await get(store, name))!;
 }
 
 /** Checks that hold whatever the option and however the run started, then the run's context. */
 async function prerequisites(
   spec: MigrationSpec,
-  store: ControlStore,
+  store: CatalogConnection,
   context: Pick<MigrationRun, 'signal' | 'onProgress' | 'workDir' | 'resuming' | 'leaseSessionPid'>,
 ): Promise<MigrationRun> {
   const name = spec.migrationName;
-  await store.setState(name, 'InProgress', 'PerformingPreRequisiteSteps');
+  await setState(store, name, 'InProgress', 'PerformingPreRequisiteSteps');
   // Read-only checks side by side (each is round trips, and a resume waits for all of them before
   // its first change). Nothing is changed on a target that is the source: the distinct-servers
   // check settles before anything below writes.
   // a resume reads whether its target databases may be written beside them: they are its own
   const targetCheck = context.resuming ? checkTargetDatabases(spec, store, context.signal) : undefined;
   targetCheck?.catch(() => undefined); // awaited below; a rejection is not lost
-  const [versions, registered] = await Promise.all([serverFacts(spec), store.get(name)]);
-  await store.setVersions(name, versions.source, versions.target);
+  const [versions, registered] = await Promise.all([serverFacts(spec), get(store, name)]);
+  await setVersions(store, name, versions.source, versions.target);
   let tools: Promise<PgTools> | undefined;
   const pgTools = (): Promise<PgTools> => (tools ??= resolvePgTools(spec, versions.sourceMajor));
   // A first run finds the tools before it changes anything (a missing pg_dump fails it at once);
@@ -217,23 +220,23 @@ async function rolesStep(run: MigrationRun): Promise<void> {
 }
 
 /** Records how a migration that threw ended (Canceled, ValidationFailed or Failed); the status, when the catalog answers. */
-async function recordEnd(store: ControlStore, name: string, error: unknown, aborted: boolean): Promise<MigrationStatus> {
+async function recordEnd(store: CatalogConnection, name: string, error: unknown, aborted: boolean): Promise<MigrationStatus> {
   const { state, message } = migrationEnd(error, aborted);
   // the databases first: whoever reads the migration's final state reads its databases' too
-  await store.markOpenDatabases(name, state === 'Canceled' ? 'Canceled' : 'Failed', message).catch(() => undefined);
-  await store.setState(name, state, 'Completed', message).catch(() => undefined);
-  const status = await store.get(name).catch(() => undefined);
+  await markOpenDatabases(store, name, state === 'Canceled' ? 'Canceled' : 'Failed', message).catch(() => undefined);
+  await setState(store, name, state, 'Completed', message).catch(() => undefined);
+  const status = await get(store, name).catch(() => undefined);
   if (status) return status;
   throw error;
 }
 
 /**
- * Runs a registered migration (ControlStore.register) to its end (offline) or until it is cut over
+ * Runs a registered migration (control/store.ts register) to its end (offline) or until it is cut over
  * or canceled (online), recording every step.
  */
 export async function orchestrate(spec: MigrationSpec, options: OrchestrateOptions = {}): Promise<MigrationStatus> {
   const name = spec.migrationName;
-  const store = options.store ?? new ControlStore(spec.target);
+  const store = options.store ?? new CatalogConnection(spec.target);
   const controller = new AbortController();
   const onOuterAbort = () => controller.abort(canceledError());
   options.signal?.addEventListener('abort', onOuterAbort, { once: true });
@@ -243,7 +246,7 @@ export async function orchestrate(spec: MigrationSpec, options: OrchestrateOptio
   try {
     const onProgress = progressRecorder(store, name, options.onProgress);
     const resuming = options.resume ?? false;
-    const registered = await store.get(name);
+    const registered = await get(store, name);
     if (resuming && registered?.state === 'CleaningUp' && !cleaningUpAfterCutover(registered)) {
       return await finishCleanup(spec, store, registered);
     }
@@ -271,10 +274,10 @@ export async function orchestrate(spec: MigrationSpec, options: OrchestrateOptio
     trace('prerequisites');
     if (spec.migrateRoles && !resuming) await retrying(RETRY_POLICIES.phase, () => rolesStep(run), outageRetry(run, 'the roles step'));
     trace('roles');
-    await store.setState(name, 'InProgress', 'MigratingData');
+    await setState(store, name, 'InProgress', 'MigratingData');
     if (spec.mode === 'Online') await runOnline(run);
     else await (await import('./offline')).runOffline(run);
-    return (await store.get(name))!;
+    return (await get(store, name))!;
   } catch (error) {
     return await recordEnd(store, name, error, controller.signal.aborted);
   } finally {

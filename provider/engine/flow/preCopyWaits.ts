@@ -5,13 +5,15 @@
 // and changes nothing on either server except the ALTER SYSTEM the user opted in to.
 import { withSession } from '../connect/session';
 import { literal } from '../connect/quote';
-import type { ControlStore } from '../control/store';
+import type { CatalogConnection } from '../control/connection';
 import { canceledError, errorMessage, PgferryError } from '../core/errors';
 import { streamNamesOf } from '../core/names';
 import { waitState, windowPhase, type MigrationWindow } from '../core/transitions';
 import type { MigrationSpec } from '../input/migrationSpec';
 import { targetDatabaseOid, targetDatabasePlan } from '../schema/database';
 import { REPLICATION_SETTINGS_SQL } from '../validate/replicationSettings';
+import { clearMessage, get, recordEvent, setState } from '../control/store';
+import { migrationWindow } from '../control/migrationRequests';
 
 /** How often a wait for the user looks again (the source restarted, the overwrite allowed). */
 const RECHECK_MS = 2_000;
@@ -92,7 +94,7 @@ const describe = (needs: readonly SettingNeed[]) => needs.map((n) => `${n.settin
  */
 export async function setupLogicalReplication(
   spec: MigrationSpec,
-  store: ControlStore,
+  store: CatalogConnection,
   signal: AbortSignal,
   instance: string | undefined,
 ): Promise<void> {
@@ -106,17 +108,17 @@ export async function setupLogicalReplication(
     const needs = await readNeeds(spec, instance);
     if (needs.length === 0) {
       if (asked || altered) {
-        await store.recordEvent(name, 'info', 'the source now runs with logical replication: the migration goes on');
-        await store.clearMessage(name);
+        await recordEvent(store, name, 'info', 'the source now runs with logical replication: the migration goes on');
+        await clearMessage(store, name);
       }
       return;
     }
-    const setUp = spec.setupLogicalReplicationOnSourceDbIfNeeded || (await store.get(name))?.replicationSetupRequested === true;
+    const setUp = spec.setupLogicalReplicationOnSourceDbIfNeeded || (await get(store, name))?.replicationSetupRequested === true;
     if (!setUp && !asked) {
       const steps = needs.map((n) => `ALTER SYSTEM SET ${n.setting} = ${literal(n.value)};`).join(' ');
       const message = `the source needs ${describe(needs)} for an online migration: let pgferry set it with \`pgferry update --name ${name} --setup-replication\` (az: update --setup-replication), or on the source run ${steps} (Azure: server parameters; Amazon RDS: rds.logical_replication = 1); then restart the source. The migration re-checks every ${RECHECK_MS / 1000} s and goes on by itself`;
-      await store.setState(name, waitState(subState), subState, message);
-      await store.recordEvent(name, 'warning', message);
+      await setState(store, name, waitState(subState), subState, message);
+      await recordEvent(store, name, 'warning', message);
       asked = true;
     }
     if (setUp && !altered) {
@@ -125,8 +127,8 @@ export async function setupLogicalReplication(
       const message = refused
         ? `the source needs ${describe(needs)} and pgferry could not set it (${refused}): on the source run ${steps} (Azure: server parameters; Amazon RDS: rds.logical_replication = 1), then restart the source; the migration re-checks every ${RECHECK_MS / 1000} s and goes on by itself`
         : `pgferry set ${describe(needs)} on the source with ALTER SYSTEM: restart the source server to apply it (pgferry never restarts it); the migration re-checks every ${RECHECK_MS / 1000} s and goes on by itself`;
-      await store.setState(name, waitState(subState), subState, message);
-      await store.recordEvent(name, refused ? 'warning' : 'info', message);
+      await setState(store, name, waitState(subState), subState, message);
+      await recordEvent(store, name, refused ? 'warning' : 'info', message);
       altered = true;
     }
     await pause(RECHECK_MS, signal);
@@ -141,34 +143,39 @@ export async function setupLogicalReplication(
  */
 export async function waitForDataMigrationStart(
   spec: MigrationSpec,
-  store: ControlStore,
+  store: CatalogConnection,
   signal: AbortSignal,
   copyStarted: boolean,
 ): Promise<void> {
   if (spec.startDataMigration || copyStarted) return;
   const name = spec.migrationName;
-  const started = async () => (await store.get(name))?.dataMigrationStartRequested === true;
+  const started = async () => (await get(store, name))?.dataMigrationStartRequested === true;
   if (await started()) return;
   const subState = 'WaitingForDataMigrationScheduling';
   const message = `created with startDataMigration: False: the data migration waits to be started with \`pgferry update --name ${name} --start-data-migration\`, an update body {"properties": {"startDataMigration": "True"}} or startDataMigration: true and \`pulumi up\`; nothing was copied yet`;
-  await store.setState(name, waitState(subState), subState, message);
-  await store.recordEvent(name, 'info', message);
+  await setState(store, name, waitState(subState), subState, message);
+  await recordEvent(store, name, 'info', message);
   do await pause(RECHECK_MS, signal);
   while (!(await started()));
-  await store.recordEvent(name, 'info', 'the data migration was started by the user');
-  await store.clearMessage(name);
+  await recordEvent(store, name, 'info', 'the data migration was started by the user');
+  await clearMessage(store, name);
 }
 
 /**
  * With a migration window: waits (WaitingForDataMigrationWindow) until its start. A window that
  * closed before the copy started fails the migration; a copy already under way (a resume) goes on.
  */
-export async function waitForWindow(spec: MigrationSpec, store: ControlStore, signal: AbortSignal, copyStarted: boolean): Promise<void> {
+export async function waitForWindow(
+  spec: MigrationSpec,
+  store: CatalogConnection,
+  signal: AbortSignal,
+  copyStarted: boolean,
+): Promise<void> {
   let waiting = false;
   let shown = '';
   for (;;) {
     // the window as stored now: a user may move it while the migration waits (moveMigrationWindow)
-    const window: MigrationWindow = await store.migrationWindow(spec.migrationName);
+    const window: MigrationWindow = await migrationWindow(store, spec.migrationName);
     const phase = windowPhase(window, Date.now());
     if (phase === 'open' || (phase === 'closed' && copyStarted)) break;
     if (phase === 'closed') {
@@ -182,7 +189,8 @@ export async function waitForWindow(spec: MigrationSpec, store: ControlStore, si
       shown = `${window.start}/${window.end}`;
       const subState = 'WaitingForDataMigrationWindow';
       const until = window.end ? ` (and must start before ${window.end})` : '';
-      await store.setState(
+      await setState(
+        store,
         spec.migrationName,
         waitState(subState),
         subState,
@@ -192,15 +200,15 @@ export async function waitForWindow(spec: MigrationSpec, store: ControlStore, si
     }
     await pause(Math.min(WINDOW_TICK_MS, Math.max(50, Date.parse(window.start!) - Date.now())), signal);
   }
-  if (waiting) await store.clearMessage(spec.migrationName);
+  if (waiting) await clearMessage(store, spec.migrationName);
 }
 
 /**
  * The target databases that exist and may not be overwritten by this migration (its own, or
  * those it may overwrite, excepted).
  */
-export async function blockedTargetDatabases(spec: MigrationSpec, store: ControlStore): Promise<string[]> {
-  const status = await store.get(spec.migrationName);
+export async function blockedTargetDatabases(spec: MigrationSpec, store: CatalogConnection): Promise<string[]> {
+  const status = await get(store, spec.migrationName);
   const overwrite = spec.overwriteDbsInTarget || status?.overwriteAllowed === true;
   return withSession(spec.target, { purpose: 'validate' }, async (c) => {
     const blocked: string[] = [];
@@ -215,12 +223,12 @@ export async function blockedTargetDatabases(spec: MigrationSpec, store: Control
 /**
  * waitForOverwriteConfirmation: waits (WaitingForTargetDBOverwriteConfirmation) until the user
  * allows the overwrite (`pgferry update --overwrite-dbs-in-target`, overwriteDbsInTarget: true and
- * `pulumi up`: ControlStore.confirmOverwrite) or drops the databases; returns whether the overwrite
+ * `pulumi up`: control/migrationRequests.ts confirmOverwrite) or drops the databases; returns whether the overwrite
  * was allowed, so the run goes on with overwriteDbsInTarget.
  */
 export async function waitForOverwriteConfirmation(
   spec: MigrationSpec,
-  store: ControlStore,
+  store: CatalogConnection,
   signal: AbortSignal,
   blocked: readonly string[],
 ): Promise<boolean> {
@@ -228,18 +236,18 @@ export async function waitForOverwriteConfirmation(
   const subState = 'WaitingForTargetDBOverwriteConfirmation';
   const list = blocked.map((d) => `"${d}"`).join(', ');
   const message = `target database(s) ${list} exist and were not created by this migration: allow overwriting them with \`pgferry update --name ${name} --overwrite-dbs-in-target\` (Pulumi: overwriteDbsInTarget: true, then pulumi up), drop them on the target, or cancel; nothing was changed`;
-  await store.setState(name, waitState(subState), subState, message);
-  await store.recordEvent(name, 'warning', message);
+  await setState(store, name, waitState(subState), subState, message);
+  await recordEvent(store, name, 'warning', message);
   for (;;) {
     await pause(RECHECK_MS, signal);
-    const status = await store.get(name);
+    const status = await get(store, name);
     if (status?.overwriteAllowed === true) {
-      await store.recordEvent(name, 'info', `overwriting ${list} was allowed: the migration goes on`);
-      await store.clearMessage(name);
+      await recordEvent(store, name, 'info', `overwriting ${list} was allowed: the migration goes on`);
+      await clearMessage(store, name);
       return true;
     }
     if ((await blockedTargetDatabases(spec, store)).length === 0) {
-      await store.clearMessage(name);
+      await clearMessage(store, name);
       return false;
     }
   }

@@ -9,6 +9,7 @@
 import type pg from 'pg';
 import { qualified } from '../connect/quote';
 import { withSession } from '../connect/session';
+import { recordEvent } from '../control/store';
 import { CONTROL_SCHEMA } from '../core/names';
 import type { SchemaDifference } from '../core/model';
 import type { MigrationRun } from '../run/migrationRun';
@@ -85,7 +86,8 @@ async function dropInvalidIndexes(client: pg.Client): Promise<void> {
 /** Each followed change as an event of the migration, so `show` and the console tell what pgferry made. */
 export async function recordFollowed(run: MigrationRun, database: string, followed: readonly Followable[]): Promise<void> {
   for (const { difference: d, step } of followed)
-    await run.store.recordEvent(
+    await recordEvent(
+      run.store,
       run.spec.migrationName,
       'info',
       `schema change on the source followed on the target: ${d.object}: ${d.detail} (ran: ${step.statements.join(' ')})`,

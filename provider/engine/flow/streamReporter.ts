@@ -13,6 +13,7 @@ import { closeSession, openSession } from '../connect/session';
 import { recordStreamSample } from '../control/streamSamples';
 import type { ApplyRateMeter } from '../cutover/lagGate';
 import type { MigrationRun } from '../run/migrationRun';
+import { updateDatabase } from '../control/store';
 
 const REPORT_INTERVAL_MS = 2_000;
 
@@ -105,7 +106,7 @@ async function report(
     const pending = pos && applied > 0n && pos.currentLsn > applied ? Number(pos.currentLsn - applied) : 0;
     if (pos && applied > 0n) meter.record(s.database, { at, pendingBytes: pending, applied });
     const retained = pos?.restartLsn !== undefined && pos.currentLsn > pos.restartLsn ? Number(pos.currentLsn - pos.restartLsn) : null;
-    await run.store.updateDatabase(run.spec.migrationName, s.database, {
+    await updateDatabase(run.store, run.spec.migrationName, s.database, {
       ...streamCounts(s),
       latencySeconds: stats.latencySeconds,
       pendingBytes: pending,

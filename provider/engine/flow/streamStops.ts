@@ -12,6 +12,7 @@ import { appliedUpTo, startStream, streamCounts, type OnlineStream } from '../cd
 import { errorMessage, PgferryError } from '../core/errors';
 import type { MigrationRun } from '../run/migrationRun';
 import type { ApplyStop } from '../core/model';
+import { get, recordEvent, setState, updateDatabase } from '../control/store';
 
 const FIRST_RETRY_MS = 5_000;
 const MAX_RETRY_MS = 5 * 60_000;
@@ -43,7 +44,7 @@ export class StreamStops {
   /** Picks up the stops an earlier runner recorded (their `since` and attempts carry on). */
   static async load(run: MigrationRun): Promise<StreamStops> {
     const stops = new StreamStops(run);
-    const status = await run.store.get(run.spec.migrationName);
+    const status = await get(run.store, run.spec.migrationName);
     stops.requestsSeen = status?.applyRetryRequests ?? 0;
     for (const d of status?.databases ?? []) {
       if (d.applyStop)
@@ -117,9 +118,9 @@ export class StreamStops {
     const delay = Math.min(MAX_RETRY_MS, FIRST_RETRY_MS * 2 ** Math.min(attempts - 1, 10));
     this.stopped.set(stream.database, { stop, nextTryAt: now + delay, requestsSeen: stop.retryRequestsSeen });
     const message = stopMessage(name, stream.database, stop);
-    await run.store.updateDatabase(name, stream.database, { state: 'ApplyStopped', applyStop: stop, message });
-    await run.store.setState(name, 'WaitingForUserAction', 'WaitingForApplyFix', message);
-    if (!earlier) await run.store.recordEvent(name, 'error', message, stream.database);
+    await updateDatabase(run.store, name, stream.database, { state: 'ApplyStopped', applyStop: stop, message });
+    await setState(run.store, name, 'WaitingForUserAction', 'WaitingForApplyFix', message);
+    if (!earlier) await recordEvent(run.store, name, 'error', message, stream.database);
     run.onProgress({ kind: 'warning', message, database: stream.database });
   }
 
@@ -156,9 +157,9 @@ export class StreamStops {
       const applied = appliedUpTo(stream.applier.stats());
       if (applied <= parseLsn(stopped.stop.appliedLsn)) continue;
       this.stopped.delete(stream.database);
-      await run.store.updateDatabase(name, stream.database, { state: 'WaitingForCutoverTrigger', applyStop: null, message: null });
+      await updateDatabase(run.store, name, stream.database, { state: 'WaitingForCutoverTrigger', applyStop: null, message: null });
       const message = `streaming again: the change that stopped it is applied (it had stopped ${stopped.stop.attempts} time(s) since ${stopped.stop.since})`;
-      await run.store.recordEvent(name, 'info', message, stream.database);
+      await recordEvent(run.store, name, 'info', message, stream.database);
       run.onProgress({ kind: 'info', message, database: stream.database });
     }
     return this.stopped.size === 0;

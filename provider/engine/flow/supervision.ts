@@ -13,6 +13,7 @@ import { BackgroundVerification } from '../verify/background';
 import { SchemaWatch } from './schemaWatch';
 import { StreamReporter } from './streamReporter';
 import type { StreamStops } from './streamStops';
+import { cutoverRequestedAt, databaseRequests } from '../control/migrationRequests';
 
 /**
  * What a handler gives the supervisor to run once the watch is closed (its watchers stopped): a
@@ -77,7 +78,7 @@ export class Supervision {
 
   /** The streaming databases' cancel and cutover requests, read once per look. */
   databaseRequests(): Promise<DatabaseRequests> {
-    this.databaseRead ??= this.run.store.databaseRequests(this.run.spec.migrationName).then((requests) => {
+    this.databaseRead ??= databaseRequests(this.run.store, this.run.spec.migrationName).then((requests) => {
       const streaming = this.streaming;
       return {
         cancel: requests.cancel.filter((d) => streaming.includes(d)),
@@ -89,7 +90,7 @@ export class Supervision {
 
   /** Whether the whole migration's cutover is requested (`update --cutover`, triggerCutover), read once per look. */
   wholeCutoverRequested(): Promise<boolean> {
-    this.wholeRead ??= this.run.store.cutoverRequestedAt(this.run.spec.migrationName).then((at) => at !== undefined);
+    this.wholeRead ??= cutoverRequestedAt(this.run.store, this.run.spec.migrationName).then((at) => at !== undefined);
     return this.wholeRead;
   }
 

@@ -32,6 +32,7 @@ import { failOverdueStop, handleStreamStops, overdueStop, streamsFailedOrStopped
 import { tick, tickDue } from './handleTick';
 import type { StreamStops } from './streamStops';
 import { Supervision, type Handoff } from './supervision';
+import { setState } from '../control/store';
 
 const POLL_MS = 1000;
 
@@ -80,7 +81,7 @@ const OUTAGE = Symbol('outage');
  */
 export async function supervise(run: MigrationRun, streams: OnlineStream[], stops: StreamStops, meter: ApplyRateMeter): Promise<void> {
   while (streams.length > 0) {
-    await run.store.setState(run.spec.migrationName, 'WaitingForUserAction', streamingSubState(false, stops.any));
+    await setState(run.store, run.spec.migrationName, 'WaitingForUserAction', streamingSubState(false, stops.any));
     const handoff = await watch(run, streams, stops, meter);
     await handoff();
   }

@@ -34,6 +34,8 @@ import { dumpSchema, listToc, restoreSection, type PgToolPaths, type TocEntry } 
 import type { MigrationRun } from '../run/migrationRun';
 import path from 'node:path';
 import { trace } from '../util/trace';
+import { requestApplyRetry } from '../control/migrationRequests';
+import { recordEvent } from '../control/store';
 
 /**
  * The change tracker a database's stream starts with: the tables whose resync is pending skipped
@@ -115,7 +117,7 @@ export async function carryOutTableResyncs(
       );
     }
   }
-  if (retryStopped) await store.requestApplyRetry(spec.migrationName);
+  if (retryStopped) await requestApplyRetry(store, spec.migrationName);
 }
 
 function what(request: TableResync): string {
@@ -136,7 +138,7 @@ async function report(run: MigrationRun, request: TableResync, outcome: Outcome)
       ? `followed ${request.table}, created on the source while streaming: ${created}${outcome.rows} row(s)${tables} copied at source position ${formatLsn(outcome.lsn!)}, streamed from there`
       : `resynchronised ${request.table}: ${created}${outcome.rows} row(s)${tables} copied at source position ${formatLsn(outcome.lsn!)} while the other tables streamed, streamed from there`;
   run.onProgress({ kind: 'info', database: request.database, message });
-  await run.store.recordEvent(run.spec.migrationName, 'info', message, request.database);
+  await recordEvent(run.store, run.spec.migrationName, 'info', message, request.database);
 }
 
 /** The table and everything below it (a partitioned table's partitions, at every level). */

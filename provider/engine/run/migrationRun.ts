@@ -1,13 +1,13 @@
 // The context of one running migration, shared by the offline pipeline and the online flow, and the
 // options its caller runs it with. Every stage takes the context, so it ranks below them all.
-import type { ControlStore } from '../control/store';
+import type { CatalogConnection } from '../control/connection';
 import type { ProgressListener } from '../core/model';
 import type { PgTools } from '../schema/pgTools';
 import type { MigrationSpec } from '../input/migrationSpec';
 
 export interface MigrationRun {
   readonly spec: MigrationSpec;
-  readonly store: ControlStore;
+  readonly store: CatalogConnection;
   readonly signal: AbortSignal;
   /** Emits to the caller's listener and records in the control catalog. */
   readonly onProgress: ProgressListener;

@@ -10,7 +10,8 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, openSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { AgentRegistry, type MigrationToRun } from '../control/agentRegistry';
+import { type MigrationToRun, copyRounds, heartbeat, join, leaseHeld, leave, migrationsToRun } from '../control/agentRegistry';
+import { CatalogConnection } from '../control/connection';
 import { PGFERRY_VERSION } from '../control/version';
 import { errorMessage } from '../core/errors';
 import { runnerInput } from '../input/handOff';
@@ -44,7 +45,7 @@ export interface AgentOptions {
 }
 
 class Agent {
-  private readonly registry: AgentRegistry;
+  private readonly registry: CatalogConnection;
   private readonly queue: AgentQueue;
   /** The runners this agent started, by migration. */
   private readonly runners = new Map<string, ChildProcess>();
@@ -55,7 +56,7 @@ class Agent {
   private readonly log: (line: string) => void;
 
   constructor(private readonly options: AgentOptions) {
-    this.registry = new AgentRegistry(options.target);
+    this.registry = new CatalogConnection(options.target);
     this.log = options.log ?? (() => undefined);
     this.queue = new AgentQueue(options.target, (error) => this.log(`job queue: ${error.message}`));
   }
@@ -63,7 +64,7 @@ class Agent {
   async run(): Promise<void> {
     const { name, signal } = this.options;
     try {
-      await this.registry.join({
+      await join(this.registry, {
         name,
         host: os.hostname(),
         pid: process.pid,
@@ -78,14 +79,14 @@ class Agent {
         await this.look().catch((error: unknown) => this.log(`looking for work: ${errorMessage(error)}`));
         await sleepUnlessAborted(LOOK_EVERY_MS, signal);
         if (!signal.aborted && Date.now() - lastBeat >= AGENT_HEARTBEAT_MS) {
-          await this.registry.heartbeat(name).catch(() => undefined);
+          await heartbeat(this.registry, name).catch(() => undefined);
           lastBeat = Date.now();
         }
       }
       await this.queue.stop();
       await this.stopRunners();
       await Promise.all(this.helpers);
-      await this.registry.leave(name, process.pid);
+      await leave(this.registry, name, process.pid);
     } finally {
       await this.queue.stop();
       await this.registry.close();
@@ -98,7 +99,7 @@ class Agent {
 
   /** Offers, and serves the queue of, each migration no runner holds that this agent could run. */
   private async look(): Promise<void> {
-    const open = (await this.registry.migrationsToRun()).filter((m) => this.canRun(m) && !this.runners.has(m.name));
+    const open = (await migrationsToRun(this.registry)).filter((m) => this.canRun(m) && !this.runners.has(m.name));
     for (const migration of open) {
       if (this.runners.size >= this.options.concurrency) {
         await this.queue.unserve(migration.name);
@@ -117,7 +118,7 @@ class Agent {
   private async help(): Promise<void> {
     if (this.helpers.size >= this.options.concurrency) return;
     const now = Date.now();
-    const rounds = (await this.registry.copyRounds()).filter(
+    const rounds = (await copyRounds(this.registry)).filter(
       (r) =>
         this.options.sources.has(r.needs) &&
         !this.runners.has(r.migration) &&
@@ -154,7 +155,7 @@ class Agent {
   /** A job claimed: starts the migration's runner, unless it is taken, finished or this agent is full. */
   private async startRunner(name: string): Promise<void> {
     if (this.runners.has(name) || this.runners.size >= this.options.concurrency || this.options.signal.aborted) return;
-    const migration = (await this.registry.migrationsToRun()).find((m) => m.name === name);
+    const migration = (await migrationsToRun(this.registry)).find((m) => m.name === name);
     if (!migration || !this.canRun(migration)) return; // a runner took it, or it finished
     const credential = this.options.sources.get(migration.needs[0]!)!;
     const spec = agentSpec(migration.runSpec, credential, this.options.target);
@@ -182,7 +183,7 @@ class Agent {
     while (Date.now() < deadline) {
       const ended = await Promise.race([exited, new Promise<'running'>((r) => setTimeout(() => r('running'), 200))]);
       if (ended !== 'running') return;
-      if (await this.registry.leaseHeld(name)) return;
+      if (await leaseHeld(this.registry, name)) return;
     }
     this.log(`migration ${name}: runner ${child.pid} did not take the lease within ${RUNNER_START_MS / 1000} s; stopping it`);
     child.kill('SIGKILL');

@@ -4,11 +4,12 @@
 import { trace } from '../util/trace';
 import net from 'node:net';
 import os from 'node:os';
-import { ControlStore } from '../control/store';
+import { CatalogConnection } from '../control/connection';
 import { canceledError, errorMessage } from '../core/errors';
 import { orchestrate } from '../flow/orchestrator';
 import { runnerSpec, type RunnerInput } from '../input/handOff';
 import { acquireLease } from './lease';
+import { heartbeat as catalogHeartbeat, setRunner } from '../control/store';
 
 async function readStdin(): Promise<string> {
   const chunks: Buffer[] = [];
@@ -66,11 +67,11 @@ async function main(): Promise<number> {
     return RUNNER_EXIT.leaseHeld;
   }
   trace('lease');
-  const store = new ControlStore(spec.target);
-  await store.setRunner(name, { host: os.hostname(), pid: process.pid });
+  const store = new CatalogConnection(spec.target);
+  await setRunner(store, name, { host: os.hostname(), pid: process.pid });
   // a missed heartbeat is not an error: the lease, not the heartbeat, says who runs the migration
   trace('setRunner');
-  const heartbeat = setInterval(() => void store.heartbeat(name).catch(() => undefined), 5000);
+  const heartbeat = setInterval(() => void catalogHeartbeat(store, name).catch(() => undefined), 5000);
   const controller = new AbortController();
   const stop = () => controller.abort(canceledError());
   process.on('SIGTERM', stop);
@@ -94,7 +95,7 @@ async function main(): Promise<number> {
     return status.state === 'Succeeded' ? RUNNER_EXIT.ok : RUNNER_EXIT.failed;
   } finally {
     clearInterval(heartbeat);
-    await store.heartbeat(name).catch(() => undefined);
+    await catalogHeartbeat(store, name).catch(() => undefined);
     await store.close();
     await lease.release();
   }

@@ -5,12 +5,13 @@ import { spawn } from 'node:child_process';
 import { chmodSync, closeSync, lstatSync, mkdirSync, openSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { ControlStore } from '../control/store';
+import { CatalogConnection } from '../control/connection';
 import { PgferryError } from '../core/errors';
 import { FINAL_STATES } from '../core/model';
 import { runnerInput } from '../input/handOff';
 import type { MigrationSpec, ServerSpec } from '../input/migrationSpec';
 import { runnerLogName } from '../core/names';
+import { get } from '../control/store';
 
 /**
  * The directory of runner logs: private to this OS user (0700, ours, not a symlink), never a
@@ -40,7 +41,7 @@ export function runnerLogPath(migration: string, target: Pick<ServerSpec, 'host'
 
 export async function spawnRunner(spec: MigrationSpec, reason: 'create' | 'resume', options: { timeoutMs?: number } = {}): Promise<void> {
   const name = spec.migrationName;
-  const store = new ControlStore(spec.target);
+  const store = new CatalogConnection(spec.target);
   try {
     const logFile = runnerLogPath(name, spec.target);
     const log = openSync(logFile, 'a', 0o600);
@@ -57,7 +58,7 @@ export async function spawnRunner(spec: MigrationSpec, reason: 'create' | 'resum
 
     const deadline = Date.now() + (options.timeoutMs ?? 60_000);
     for (;;) {
-      const status = await store.get(name);
+      const status = await get(store, name);
       if (status?.runner?.alive && status.runner.pid === child.pid) return;
       if (status && FINAL_STATES.has(status.state) && exitCode !== undefined) return;
       if (exitCode !== undefined && exitCode !== 0) {

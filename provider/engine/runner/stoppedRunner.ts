@@ -4,7 +4,7 @@
 // slots' retained WAL is read from the source directly, so a stopped stream shows before the
 // source's disk fills.
 import { withSession } from '../connect/session';
-import { ControlStore } from '../control/store';
+import { CatalogConnection } from '../control/connection';
 import { restoreContextOf } from '../cdc/prepare/identityFull';
 import { errorMessage, PgferryError } from '../core/errors';
 import type { MigrationSpec, ServerSpec } from '../input/migrationSpec';
@@ -12,6 +12,8 @@ import type { MigrationStatus, SourceSlotState } from '../core/model';
 import { acquireLease } from './lease';
 import { releaseDatabase } from '../footprint/release';
 import { startCleanup } from '../flow/cleanup';
+import { requestCancel } from '../control/migrationRequests';
+import { get, markOpenDatabases, setState, updateDatabase } from '../control/store';
 
 /**
  * Cancels a migration whose runner has stopped: what an online one holds on both servers is
@@ -19,10 +21,10 @@ import { startCleanup } from '../flow/cleanup';
  */
 export async function cancelWithoutRunner(target: ServerSpec, name: string, spec: MigrationSpec | undefined): Promise<MigrationStatus> {
   const lease = await acquireLease(target, name);
-  const store = new ControlStore(target);
+  const store = new CatalogConnection(target);
   try {
-    await store.requestCancel(name);
-    const status = await store.get(name);
+    await requestCancel(store, name);
+    const status = await get(store, name);
     if (!status)
       throw new PgferryError('MIGRATION_NOT_FOUND', `migration "${name}" not found on the target`, { category: 'input', field: 'name' });
     const open = status.databases.filter((d) => d.state !== 'Succeeded');
@@ -31,7 +33,7 @@ export async function cancelWithoutRunner(target: ServerSpec, name: string, spec
       const context = { ...restoreContextOf(spec, store), instance: status.instance };
       await startCleanup(store, name, true, 'canceled by the user; its runner had stopped, so the cancel releases what it holds itself');
       for (const db of open) {
-        await store.updateDatabase(name, db.database, { state: 'Canceling' });
+        await updateDatabase(store, name, db.database, { state: 'Canceling' });
         try {
           await releaseDatabase(context, db.database, 'throw');
         } catch (error) {
@@ -50,9 +52,9 @@ export async function cancelWithoutRunner(target: ServerSpec, name: string, spec
     }
     const message =
       'canceled by the user; its runner had stopped, so the cancel released the replication slots, publications and origins itself';
-    await store.setState(name, 'Canceled', 'Completed', message);
-    await store.markOpenDatabases(name, 'Canceled', 'canceled by the user');
-    return (await store.get(name))!;
+    await setState(store, name, 'Canceled', 'Completed', message);
+    await markOpenDatabases(store, name, 'Canceled', 'canceled by the user');
+    return (await get(store, name))!;
   } finally {
     await store.close();
     await lease.release();

@@ -13,6 +13,7 @@ import { errorMessage } from '../../core/errors';
 import type { MigrationRun } from '../../run/migrationRun';
 import { markIdentityRestored, pendingIdentityChanges, recordIdentityBefore, type IdentityChange } from '../../control/sourceTables';
 import { runSourceDdl, type DdlPatience } from './sourceDdl';
+import { recordEvent } from '../../control/store';
 
 /** What setting FULL needs of a migration. */
 export type IdentityContext = Pick<MigrationRun, 'spec' | 'store'> & { readonly signal?: AbortSignal };
@@ -89,7 +90,7 @@ export function restoreContextOf(spec: MigrationRun['spec'], store: MigrationRun
   return {
     spec,
     store,
-    warn: (message, database) => store.recordEvent(spec.migrationName, 'warning', message, database),
+    warn: (message, database) => recordEvent(store, spec.migrationName, 'warning', message, database),
     onProgress: () => undefined,
   };
 }
