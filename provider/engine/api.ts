@@ -97,10 +97,13 @@ export async function showMigration(target: ServerSpec, name: string): Promise<M
 /**
  * Online: what each database still has of the footprint to give back, read by the release's own
  * loop (footprint/release.ts) from the ledger and the servers (`show`); a change it cannot read
- * says why.
+ * says why, and a source that does not answer within 5 s fails it whole (show prints the status
+ * as recorded).
  */
 export async function withPendingFootprint(spec: MigrationSpec, status: MigrationStatus): Promise<MigrationStatus> {
   if (status.mode !== 'Online') return status;
+  // a source that does not answer is found in seconds, not at each change's own connect timeout
+  await withSession(spec.source, { purpose: 'show', readOnly: true, connectTimeoutMs: 5_000 }, (client) => client.query('SELECT 1'));
   const { pendingFootprint } = await import('./footprint/release');
   const { restoreContextOf } = await import('./cdc/prepare/identityFull');
   return withStore(spec.target, async (store) => {
