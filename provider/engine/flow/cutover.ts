@@ -27,7 +27,6 @@ import { syncSequences } from '../cutover/sequenceSync';
 import { syncLargeObjects, type LargeObjectDelta } from '../cutover/largeObjectDelta';
 import { recheckMovedSequences } from '../cutover/sequenceRecheck';
 import { failpoint } from '../util/failpoints';
-import { enableRowSecurity } from '../schema/rowSecurity';
 import { describeFirings } from '../cdc/prepare/targetFiring';
 import { notStreamedTables } from '../control/sourceTables';
 import { forgetTableVerifications, recordTableVerification } from '../control/tableVerification';
@@ -70,7 +69,7 @@ function again<T>(run: MigrationRun, what: string, step: () => Promise<T>): Prom
 /**
  * What is left of a database's cutover once its changes are applied and verified: everything the
  * migration changed given back (releaseDatabase: triggers and rules, foreign keys, slot,
- * publication and origin, replica identities), row-level security enabled, Succeeded. Idempotent:
+ * publication and origin, row-level security, replica identities), Succeeded. Idempotent:
  * a runner killed after recording 'released' does it again on resume (the stream is never
  * restarted for it).
  *
@@ -85,7 +84,6 @@ export async function finishCutover(run: MigrationRun, database: string, began?:
   const firings = await releaseDatabase(run, database, 'throw', { cutOver: true });
   const restored = firings && describeFirings(firings);
   if (restored) run.onProgress({ kind: 'info', message: `cutover: ${restored} set back as on the source`, database });
-  await enableRowSecurity(run, database);
   failpoint(`cutover-released:${database}`);
   // the second look, with everything given back: what was set aside must come back whole
   const leftOutKeys = await leftOutForeignKeys(store, spec.migrationName, database);

@@ -5,9 +5,11 @@
 //                          cannot write; kept only by a database that was cut over)
 //   2. targetFiring        the target's triggers and rules as on the source
 //   3. targetForeignKeys   the target's foreign keys added back
-//   4. slotAndPublication  the slot and publication on the source
-//   5. appliedPosition     the origin (or progress row) on the target
-//   6. replicaIdentity     the source's replica identities (last: a table keeps FULL while any
+//   4. targetRowSecurity   the target's row-level security enabled as on the source (after the
+//                          cutover's verification, which reads the rows whole)
+//   5. slotAndPublication  the slot and publication on the source
+//   6. appliedPosition     the origin (or progress row) on the target
+//   7. replicaIdentity     the source's replica identities (last: a table keeps FULL while any
 //                          publication publishes it)
 // Every undo is idempotent and finds nothing to do for a database the migration never got that far
 // with, so a release run twice, or after a runner killed in the middle of one, changes nothing more.
@@ -21,6 +23,7 @@ import { replicaIdentity } from './replicaIdentity';
 import { slotAndPublication } from './slotAndPublication';
 import { targetFiring } from './targetFiring';
 import { targetForeignKeys } from './targetForeignKeys';
+import { targetRowSecurity } from './targetRowSecurity';
 import { writerFence } from './writerFence';
 
 /** Every reversible change, in the order the release gives them back. */
@@ -28,6 +31,7 @@ export const FOOTPRINT: readonly ReversibleChange[] = [
   writerFence,
   targetFiring,
   targetForeignKeys,
+  targetRowSecurity,
   slotAndPublication,
   appliedPosition,
   replicaIdentity,

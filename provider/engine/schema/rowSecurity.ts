@@ -17,18 +17,26 @@ SELECT n.nspname AS schema, c.relname AS name
  WHERE c.relrowsecurity AND c.relkind IN ('r', 'p')
  ORDER BY 1, 2`;
 
-/** Enables row-level security on every target table that has it on the source; returns how many changed. */
-async function enableRowSecurityAsOnSource(source: pg.Client, target: pg.Client): Promise<number> {
+/** The statements that enable row-level security on each target table that has it on the source and not there. */
+async function statementsToEnable(source: pg.Client, target: pg.Client): Promise<string[]> {
   const wanted = (await source.query<{ schema: string; name: string }>(ROW_SECURITY_TABLES)).rows;
   const key = (t: { schema: string; name: string }) => `${t.schema}\0${t.name}`;
   const already = new Set((await target.query<{ schema: string; name: string }>(ROW_SECURITY_TABLES)).rows.map(key));
-  let changed = 0;
-  for (const table of wanted) {
-    if (already.has(key(table))) continue;
-    await target.query(`ALTER TABLE ONLY ${qualified(table.schema, table.name)} ENABLE ROW LEVEL SECURITY`);
-    changed += 1;
-  }
-  return changed;
+  return wanted.filter((t) => !already.has(key(t))).map((t) => `ALTER TABLE ONLY ${qualified(t.schema, t.name)} ENABLE ROW LEVEL SECURITY`);
+}
+
+/** Enables row-level security on every target table that has it on the source; returns how many changed. */
+async function enableRowSecurityAsOnSource(source: pg.Client, target: pg.Client): Promise<number> {
+  const statements = await statementsToEnable(source, target);
+  for (const statement of statements) await target.query(statement);
+  return statements.length;
+}
+
+/** What enabling row-level security in one database would still run (the footprint's pending list). */
+export function rowSecurityToEnable(spec: MigrationSpec, database: string): Promise<string[]> {
+  return withSession(spec.source, { database, purpose: 'row security' }, (source) =>
+    withSession(spec.target, { database, purpose: 'row security' }, (target) => statementsToEnable(source, target)),
+  );
 }
 
 /**

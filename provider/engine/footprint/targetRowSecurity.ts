@@ -1,0 +1,32 @@
+// Row-level security held off on the target's tables while pgferry reads and writes them: the
+// schema's post-data leaves ENABLE ROW LEVEL SECURITY out (schema/rowSecurity.ts says why: the
+// verification would count fewer rows, the apply would be refused), so an online target has its
+// tables open to every role that can read them until the release enables it as on the source, at
+// the cutover after the verification, or when the migration is canceled or fails.
+import { ownerRightsRefusal } from '../schema/ownerAccess';
+import { enableRowSecurity, rowSecurityToEnable } from '../schema/rowSecurity';
+import type { ReversibleChange } from './change';
+import { unlessDatabaseGone } from './change';
+
+export const targetRowSecurity = {
+  name: 'targetRowSecurity',
+  server: 'target',
+  describe: "row-level security held off on the target's tables while pgferry reads and writes them, enabled as on the source",
+  ledger: "the source's own row-level security (pg_class.relrowsecurity): nothing is recorded in the catalog",
+  rights: {
+    server: 'target',
+    needs: 'ownership of the tables (ALTER TABLE ... ENABLE ROW LEVEL SECURITY)',
+    refusal: (s) => ownerRightsRefusal(s.source, s.target, s.database, s.spec.migrateRoles, 'ALTER TABLE ... ENABLE ROW LEVEL SECURITY'),
+  },
+  madeFor: (spec) => spec.mode === 'Online',
+  /** Nothing to write: the source keeps the setting the target is given. */
+  record: () => undefined,
+  /** Made by the schema's restore, which leaves it out of post-data (schema/): nothing to do here. */
+  apply: () => Promise.resolve(undefined),
+  pending: async (ctx, database) => (await unlessDatabaseGone(() => rowSecurityToEnable(ctx.spec, database))) ?? [],
+  undo: (ctx, database) => unlessDatabaseGone(() => enableRowSecurity(ctx, database)),
+  failure: () => ({
+    what: "could not enable row-level security on the target's tables as on the source",
+    left: 'the tables are open as while streaming; a resume or `pgferry verify` after enabling it by hand sets it right',
+  }),
+} satisfies ReversibleChange;
