@@ -166,6 +166,13 @@ export const migrationSpecSchema = z
     /** Online: give tables without a usable replica identity REPLICA IDENTITY FULL. */
     allowReplicaIdentityFull: z.boolean({ error: 'must be true or false' }).default(false),
     /**
+     * Online: follow the source's schema changes on the target while streaming (columns dropped,
+     * renamed, derivably retyped at their exact stream position; indexes, constraints, views,
+     * functions, triggers, comments, grants... on a timer and at the cutover). false: stop and tell,
+     * as before (docs/limits.md, "Schema changes while streaming").
+     */
+    followSchemaChanges: z.boolean({ error: 'must be true or false' }).default(true),
+    /**
      * Managed targets: leave out of the schema copy what the target user cannot create (event
      * triggers, untrusted languages, C functions outside extensions) and what depends on it, and
      * list each with its definition, instead of failing validation.
@@ -281,6 +288,7 @@ export const TUNING_KEYS = [
   'pgBinDir',
   'verify',
   'allowReplicaIdentityFull',
+  'followSchemaChanges',
   'skipUnsupportedObjects',
   'slotRetainedWarnBytes',
   'maxApplyStopHours',

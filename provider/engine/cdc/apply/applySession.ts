@@ -15,7 +15,8 @@
 //   commit record starts before P: commit records do not overlap, so those are exactly the ones
 //   already applied (their end ≤ P) and no later one is skipped.
 // A SIGKILL anywhere loses the open target transaction and nothing else; it is streamed again.
-import { openSession } from '../../connect/session';
+import type pg from 'pg';
+import { openSession, serverMajor } from '../../connect/session';
 import { ident, qualified } from '../../connect/quote';
 import { PgferryError } from '../../core/errors';
 import { maxLsn } from '../decode/lsn';
@@ -24,7 +25,8 @@ import { CommitPolicy } from './commitPolicy';
 import { truncateStatement } from '../plan/statements';
 import type { QueuedRecord } from '../receive/recordQueue';
 import { SessionConnections } from './sessionConnections';
-import { addColumnPlan, inspectTargetTable, resolveTargetTable, sourceColumnDefinitions } from './targetTables';
+import { addColumnPlan, inspectTargetTable, resolveTargetTable, sourceAttributes, sourceColumnDefinitions } from './targetTables';
+import { planShapeFollow, type TargetAttribute } from './shapeFollow';
 import type { ApplyState } from './applyState';
 import type { SessionConfig, SessionEnd, TargetTable } from '../plan/types';
 import { ALL_TABLES } from '../pin/pinRequest';
@@ -90,6 +92,8 @@ class ApplySession extends SessionConnections {
    * then; idle() confirms it once everything received is committed.
    */
   private keepaliveEnd = 0n;
+  /** The source's major version, read with its catalog session. */
+  private sourceMajor: number | undefined;
 
   /** The apply loop: one queued record at a time, in order, until stopped or cut over. */
   async run(isStopped: () => boolean): Promise<SessionEnd> {
@@ -354,63 +358,170 @@ class ApplySession extends SessionConnections {
   private async relationChanged(item: ChangeEvent & { kind: 'relation' }): Promise<void> {
     const { relation, change } = item;
     const name = qualified(relation.schema, relation.name);
-    const stopWith = (description: string): never => {
-      this.settleBeforeStop();
-      throw new SchemaChangeError('CDC_SCHEMA_CHANGE', `source table ${name} changed while streaming: ${description}; streaming stopped`, {
-        category: 'source',
-        field: name,
-        fix: 'only added columns are followed: make the same change on the target and restart the migration',
-      });
-    };
+    const following = this.config.followSchemaChanges;
     // marked before any stop, so that it stays marked when the stream resumes after a fix
     const reshaped = (partitioned = this.tables.get(relation.oid)?.partitioned): void => this.state.tracker.reshaped(name, partitioned);
-    if (change.kind === 'unsupported') {
+    if (following) await this.recordAttnums(relation);
+    if (change.kind === 'unsupported' && (!following || change.table)) {
       reshaped();
-      stopWith(change.description);
+      this.stopWith(name, change.description, following);
     }
     // pgoutput re-sends a Relation message after every relcache invalidation on the source (a
     // VACUUM or ANALYZE is enough): an unchanged shape needs no new look at the target. The
     // bench traced up to 0.8 s of such catalog round trips before the first batch of a backlog.
-    if (change.kind === 'none' && this.tables.has(relation.oid)) return;
-    const target = this.target!;
-    const { missing, extra, retyped, table } = await inspectTargetTable(target, relation, this.foreignKeysFire);
-    if (extra.length > 0) {
-      reshaped();
-      stopWith(`column ${JSON.stringify(extra[0])} was dropped or renamed`);
-    }
-    if (retyped.length > 0) {
-      reshaped();
-      stopWith(`column ${JSON.stringify(retyped[0])} changed type`);
-    }
-    if (table) {
-      if (change.kind !== 'none') reshaped(table.partitioned);
-      this.tables.set(relation.oid, table);
+    // Followed, an ALTER TABLE ... DROP NOT NULL is one such invalidation: the source's NOT NULL
+    // columns are read (one source round trip) and the target's dropped before the next row.
+    if (change.kind === 'none' && this.tables.has(relation.oid)) {
+      if (following) await this.followNotNullDrops(relation, reshaped);
       return;
+    }
+    const target = this.target!;
+    const inspected = await inspectTargetTable(target, relation, this.foreignKeysFire);
+    const { extra, retyped, table } = inspected;
+    let { missing } = inspected;
+    this.state.targetNotNull ??= new Map();
+    this.state.targetNotNull.set(relation.oid, new Set(inspected.columns.filter((c) => c.notNull).map((c) => c.name)));
+    if (following && (extra.length > 0 || retyped.length > 0 || change.kind === 'unsupported')) {
+      reshaped();
+      missing = await this.followShape(relation, inspected.columns);
+    } else {
+      if (extra.length > 0) {
+        reshaped();
+        this.stopWith(name, `column ${JSON.stringify(extra[0])} was dropped or renamed`, following);
+      }
+      if (retyped.length > 0) {
+        reshaped();
+        this.stopWith(name, `column ${JSON.stringify(retyped[0])} changed type`, following);
+      }
+      if (table) {
+        if (change.kind !== 'none') reshaped(table.partitioned);
+        this.tables.set(relation.oid, table);
+        return;
+      }
     }
     // none of the streamed columns: no such table on the target (resolving it names that), or another table
     if (missing.length === relation.columns.length) await resolveTargetTable(target, relation, this.foreignKeysFire);
-    if (missing.length > 0) {
-      await this.txn!.flush();
-      this.source ??= await openSession(this.config.source, { database: this.config.database, purpose: 'cdc catalog' });
-      const columns = await sourceColumnDefinitions(this.source, relation.oid, missing);
-      // the target's rows so far, this open transaction's included (same connection, after the flush)
-      const { rows } = await target.query<{ has: boolean }>(`SELECT EXISTS (SELECT 1 FROM ${name}) AS has`);
-      const hasRows = rows[0]?.has === true;
-      const plans = columns.map((column) => ({ column, plan: addColumnPlan(relation.schema, relation.name, column, hasRows) }));
-      // nothing is changed on the target before every column is known to be reproducible
-      for (const { column, plan } of plans) {
-        if (plan.kind !== 'per-row') continue;
-        reshaped();
-        this.stopPerRow(name, column.name, plan.why);
-      }
-      for (const { plan } of plans) {
-        if (plan.kind === 'per-row') continue;
-        for (const text of plan.statements) await this.txn!.exec({ op: 'ddl', target: name, text, params: [], rows: 0 });
-      }
-    }
+    if (missing.length > 0) await this.addColumns(relation, missing, reshaped);
     const resolved = await resolveTargetTable(target, relation, this.foreignKeysFire);
     reshaped(resolved.partitioned);
     this.tables.set(relation.oid, resolved);
+  }
+
+  /** Columns added on the source, added on the target so its existing rows get the source's values (addColumnPlan). */
+  private async addColumns(relation: Relation, missing: readonly string[], reshaped: () => void): Promise<void> {
+    const name = qualified(relation.schema, relation.name);
+    const target = this.target!;
+    await this.txn!.flush();
+    const source = await this.sourceSession();
+    const columns = await sourceColumnDefinitions(source, relation.oid, missing);
+    // the target's rows so far, this open transaction's included (same connection, after the flush)
+    const { rows } = await target.query<{ has: boolean }>(`SELECT EXISTS (SELECT 1 FROM ${name}) AS has`);
+    const hasRows = rows[0]?.has === true;
+    const plans = columns.map((column) => ({ column, plan: addColumnPlan(relation.schema, relation.name, column, hasRows) }));
+    // nothing is changed on the target before every column is known to be reproducible
+    for (const { column, plan } of plans) {
+      if (plan.kind !== 'per-row') continue;
+      reshaped();
+      this.stopPerRow(name, column.name, plan.why);
+    }
+    for (const { plan } of plans) {
+      if (plan.kind === 'per-row') continue;
+      for (const text of plan.statements) await this.txn!.exec({ op: 'ddl', target: name, text, params: [], rows: 0 });
+    }
+  }
+
+  private async sourceSession(): Promise<pg.Client> {
+    this.source ??= await openSession(this.config.source, { database: this.config.database, purpose: 'cdc catalog' });
+    this.sourceMajor ??= await serverMajor(this.source);
+    return this.source;
+  }
+
+  /**
+   * The attnums of a table's streamed columns, as the source's catalog has them while it still has
+   * this message's shape: every published table's columns are read once, at the runner's first
+   * relation message, and each table's are kept when they agree with its first message
+   * (shapeFollow.ts decides a rename from a drop and an add by them).
+   */
+  private async recordAttnums(relation: Relation): Promise<void> {
+    const known = (this.state.sourceAttnums ??= new Map());
+    if (known.has(relation.oid)) return;
+    if (!this.state.sourceColumnsAtStart) {
+      const source = await this.sourceSession();
+      this.state.sourceColumnsAtStart = await sourceAttributes(source, this.sourceMajor!, { publication: this.config.publication });
+    }
+    const columns = this.state.sourceColumnsAtStart.get(relation.oid);
+    this.state.sourceColumnsAtStart.delete(relation.oid);
+    if (!columns) return;
+    const live = columns.filter((a) => !a.dropped && !a.generated);
+    const agrees =
+      live.length === relation.columns.length &&
+      live.every((a, i) => {
+        const c = relation.columns[i]!;
+        return a.name === c.name && a.typeOid === c.typeOid && a.typeMod === c.typeMod;
+      });
+    if (agrees) known.set(relation.oid, new Map(live.map((a) => [a.name, a.attnum])));
+  }
+
+  /**
+   * A relation message whose columns differ from the target's other than by added columns: the
+   * change is decided from the source's catalog by attnum (planShapeFollow) and made on the target
+   * in the open transaction, before any row of the new shape; or the stream stops with the
+   * statement and the fix. Returns the columns to add (addColumns).
+   */
+  private async followShape(relation: Relation, targetColumns: readonly TargetAttribute[]): Promise<string[]> {
+    const name = qualified(relation.schema, relation.name);
+    const source = await this.sourceSession();
+    const attributes = (await sourceAttributes(source, this.sourceMajor!, { relation: relation.oid })).get(relation.oid) ?? [];
+    const recorded = this.state.sourceAttnums?.get(relation.oid);
+    const plan = planShapeFollow(relation.schema, relation.name, relation.columns, attributes, targetColumns, recorded);
+    if (plan.kind === 'stop') this.stopWith(name, plan.description, true, plan.fix);
+    await this.txn!.flush();
+    for (const text of plan.statements) await this.txn!.exec({ op: 'ddl', target: name, text, params: [], rows: 0 });
+    this.state.sourceAttnums?.set(relation.oid, plan.attnums);
+    if (plan.followed.length > 0)
+      this.state.onFollowed?.(
+        `source table ${name} changed while streaming, followed on the target at its position in the stream: ${plan.followed.join(', ')}`,
+      );
+    return [...plan.added];
+  }
+
+  /** A re-sent relation message of an unchanged shape: NOT NULL the source dropped is dropped on the target before the next row. */
+  private async followNotNullDrops(relation: Relation, reshaped: () => void): Promise<void> {
+    const notNull = this.state.targetNotNull?.get(relation.oid);
+    if (!notNull || notNull.size === 0) return;
+    const source = await this.sourceSession();
+    const attributes = (await sourceAttributes(source, this.sourceMajor!, { relation: relation.oid })).get(relation.oid) ?? [];
+    const dropped = attributes.filter((a) => !a.dropped && !a.notNull && notNull.has(a.name)).map((a) => a.name);
+    if (dropped.length === 0) return;
+    const name = qualified(relation.schema, relation.name);
+    await this.txn!.flush();
+    for (const column of dropped)
+      await this.txn!.exec({
+        op: 'ddl',
+        target: name,
+        text: `ALTER TABLE ${name} ALTER COLUMN ${ident(column)} DROP NOT NULL`,
+        params: [],
+        rows: 0,
+      });
+    this.state.targetNotNull!.set(relation.oid, new Set([...notNull].filter((c) => !dropped.includes(c))));
+    reshaped();
+    this.state.onFollowed?.(
+      `source table ${name}: NOT NULL dropped on ${dropped.map((c) => JSON.stringify(c)).join(', ')}, followed on the target at its position in the stream`,
+    );
+  }
+
+  /** A change of shape not followed: the stream stops exactly before the transaction that carries it. */
+  private stopWith(name: string, description: string, following: boolean, fix?: string): never {
+    this.settleBeforeStop();
+    throw new SchemaChangeError('CDC_SCHEMA_CHANGE', `source table ${name} changed while streaming: ${description}; streaming stopped`, {
+      category: 'source',
+      field: name,
+      fix:
+        fix ??
+        (following
+          ? 'make the same change on the target and resume'
+          : 'only added columns are followed (followSchemaChanges is off): make the same change on the target and resume'),
+    });
   }
 
   /**

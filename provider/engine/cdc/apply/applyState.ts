@@ -4,6 +4,7 @@ import type { Relation } from '../decode/changeEvents';
 import type { ApplyLag } from './applyLag';
 import type { ChangeTracker } from '../plan/changeTracker';
 import type { PinRequest } from '../pin/pinRequest';
+import type { SourceAttribute } from './shapeFollow';
 
 /** What outlives a session: counters, positions and the relation shapes seen. */
 export interface ApplyState {
@@ -47,4 +48,16 @@ export interface ApplyState {
    * (SettleBeforeStop in applySession.ts).
    */
   commitBefore?: bigint;
+  /**
+   * Per source relation OID, each streamed column's source attnum as last seen with the shape the
+   * target has (shapeFollow.ts: a rename keeps its attnum, a drop and an add do not); read for every
+   * published table at the first relation message of a runner, checked against that message.
+   */
+  sourceAttnums?: Map<number, ReadonlyMap<string, number>>;
+  /** The source's columns read with the first relation message, before each table's own is checked against them. */
+  sourceColumnsAtStart?: Map<number, readonly SourceAttribute[]>;
+  /** Per source relation OID, the target's NOT NULL columns as last read: a re-sent relation message drops what the source dropped. */
+  targetNotNull?: Map<number, ReadonlySet<string>>;
+  /** Told each change of shape followed on the target (an info event). */
+  onFollowed?: (what: string) => void;
 }

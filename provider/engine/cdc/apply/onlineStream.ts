@@ -59,10 +59,14 @@ export function startStream(
     initialLsn,
     tracker,
     leaseSessionPid: run.leaseSessionPid,
+    followSchemaChanges: run.spec.followSchemaChanges,
     log: (level, message) => {
       // fire and forget (log is synchronous): a run's warn never rejects
       if (level === 'warning') void run.warn(message, database);
-      else run.onProgress({ kind: 'info', message, database });
+      else if (level === 'event') {
+        run.onProgress({ kind: 'info', message, database });
+        void run.store.recordEvent(run.spec.migrationName, 'info', message, database).catch(() => undefined);
+      } else run.onProgress({ kind: 'info', message, database });
     },
   });
   const stream: OnlineStream = { database, ...n, applier, done: applier.run(), base };
