@@ -126,3 +126,61 @@ describe('following a change of shape (unit)', () => {
     assert.ok(!derivableRetype(INT4, TEXT));
   });
 });
+
+describe('following a change of shape when the source has changed again since (unit)', () => {
+  const target = [tgt('id', INT4), tgt('pad', TEXT), tgt('price', TEXT)];
+  const recorded = new Map(Object.entries({ id: 1, pad: 2, price: 3 }));
+
+  it('a rename met after a later drop and add: renamed, not dropped', () => {
+    // pad renamed to padding (the message), then price dropped and x added (the catalog now)
+    const source = [src(1, 'id', INT4), src(2, 'padding', TEXT), dropped(3), src(4, 'x', TEXT)];
+    const p = planShapeFollow(
+      'public',
+      't',
+      [
+        { name: 'id', ...INT4 },
+        { name: 'padding', ...TEXT },
+        { name: 'price', ...TEXT },
+      ],
+      source,
+      target,
+      recorded,
+    );
+    assert.deepEqual(p.kind === 'follow' && [p.statements, p.added], [['ALTER TABLE "public"."t" RENAME COLUMN "pad" TO "padding"'], []]);
+  });
+
+  it('the later drop then follows; an add the catalog confirms is added', () => {
+    const source = [src(1, 'id', INT4), src(2, 'padding', TEXT), dropped(3), src(4, 'x', TEXT), src(5, 'y', TEXT)];
+    const now = [tgt('id', INT4), tgt('padding', TEXT), tgt('price', TEXT)];
+    const p = planShapeFollow(
+      'public',
+      't',
+      [
+        { name: 'id', ...INT4 },
+        { name: 'padding', ...TEXT },
+        { name: 'x', ...TEXT },
+      ],
+      source,
+      now,
+      new Map(Object.entries({ id: 1, padding: 2, price: 3 })),
+    );
+    assert.deepEqual(p.kind === 'follow' && [p.statements, p.added], [['ALTER TABLE "public"."t" DROP COLUMN "price"'], ['x']]);
+  });
+
+  it('a retype met after later changes is followed from the message, built-in types only', () => {
+    const source = [src(1, 'id', INT4), src(2, 'pad', TEXT), src(3, 'price', TEXT), src(4, 'z', TEXT)];
+    const p = planShapeFollow(
+      'public',
+      't',
+      [
+        { name: 'id', ...INT8 },
+        { name: 'pad', ...TEXT },
+        { name: 'price', ...TEXT },
+      ],
+      source,
+      target,
+      recorded,
+    );
+    assert.deepEqual(p.kind === 'follow' && p.statements, ['ALTER TABLE "public"."t" ALTER COLUMN "id" TYPE bigint']);
+  });
+});

@@ -414,6 +414,15 @@ class ApplySession extends SessionConnections {
     await this.txn!.flush();
     const source = await this.sourceSession();
     const columns = await sourceColumnDefinitions(source, relation.oid, missing);
+    if (columns.length < missing.length) {
+      reshaped();
+      const gone = missing.find((m) => !columns.some((c) => c.name === m));
+      this.stopWith(
+        name,
+        `column ${JSON.stringify(gone)} was added, and the source's catalog no longer has it (renamed or dropped since)`,
+        this.config.followSchemaChanges,
+      );
+    }
     // the target's rows so far, this open transaction's included (same connection, after the flush)
     const { rows } = await target.query<{ has: boolean }>(`SELECT EXISTS (SELECT 1 FROM ${name}) AS has`);
     const hasRows = rows[0]?.has === true;

@@ -134,6 +134,8 @@ export function planShapeFollow(
     live.length === streamed.length &&
     live.every((a, i) => a.name === streamed[i]!.name && a.typeOid === streamed[i]!.typeOid && a.typeMod === streamed[i]!.typeMod);
   if (!agrees) {
+    const aligned = recorded && target.every((c) => recorded.has(c.name)) ? alignShape(streamed, source, target, recorded) : undefined;
+    if (aligned) return planAligned(alter, name, streamed, target, aligned, options);
     return stop(
       "its columns changed, and the source's catalog has changed again since, so pgferry cannot tell a rename from a drop and an add",
       sameChangeFix,
@@ -231,4 +233,202 @@ function statementsOf(
   }
   for (const a of added) followed.push(`column ${q(a)} added`);
   return { statements, followed };
+}
+
+/** What the alignment found: each target column's streamed column (or dropped before the message), and the streamed columns added. */
+interface Alignment {
+  /** Per target column, in order: the index of its streamed column, or -1 (dropped before the message). */
+  readonly survivors: readonly number[];
+  /** Index of the first added streamed column (the ones after it were added). */
+  readonly addedFrom: number;
+  readonly attnums: ReadonlyMap<string, number>;
+}
+
+/**
+ * When the source's catalog has moved past the message: the message's columns are the target's
+ * columns that still existed then, in attnum order, followed by the columns added since (an added
+ * column's attnum is above every existing one). A target column still live in the catalog must be
+ * among them; one dropped there may have been dropped before the message or after. Of the
+ * alignments that fit, the one with the fewest renames, then the most names the catalog confirms,
+ * is taken (a column dropped and added again under its name counts as a rename); two different
+ * ones as good: undefined (a stop). A column judged dropped and added where it was renamed and
+ * later dropped ends the same once that later drop arrives; one judged kept where it was dropped
+ * and added again under its name keeps the target's old values, which the cutover's verification
+ * of the table (read whole: its shape changed) finds.
+ */
+function alignShape(
+  streamed: readonly Pick<RelationColumn, 'name'>[],
+  source: readonly SourceAttribute[],
+  target: readonly TargetAttribute[],
+  recorded: ReadonlyMap<string, number>,
+): Alignment | undefined {
+  const byAttnum = new Map(source.map((a) => [a.attnum, a]));
+  const attnumOf = target.map((c) => recorded.get(c.name)!);
+  const alive = attnumOf.map((k) => {
+    const a = byAttnum.get(k);
+    return a !== undefined && !a.dropped;
+  });
+  const maxKnown = Math.max(0, ...recorded.values());
+  const later = source.filter((a) => a.attnum > maxKnown).sort((x, y) => x.attnum - y.attnum);
+  const laterLive = later.filter((a) => !a.dropped && !a.generated);
+  const p = target.length;
+  const n = streamed.length;
+  interface Cell {
+    readonly renames: number;
+    readonly evidence: number;
+    readonly ties: number;
+    readonly from?: { i: number; j: number; matched: boolean };
+  }
+  const better = (a: Cell | undefined, b: Cell): boolean =>
+    a === undefined || b.renames < a.renames || (b.renames === a.renames && b.evidence > a.evidence);
+  const same = (a: Cell, b: Cell): boolean => a.renames === b.renames && a.evidence === b.evidence;
+  // cell[i][j]: target columns 0..i aligned with streamed columns 0..j
+  const cell: (Cell | undefined)[][] = Array.from({ length: p + 1 }, () => new Array<Cell | undefined>(n + 1).fill(undefined));
+  cell[0]![0] = { renames: 0, evidence: 0, ties: 1 };
+  const offer = (i: number, j: number, c: Cell): void => {
+    const cur = cell[i]![j];
+    if (cur && same(cur, c)) cell[i]![j] = { ...cur, ties: Math.min(2, cur.ties + c.ties) };
+    else if (better(cur, c)) cell[i]![j] = c;
+  };
+  for (let i = 0; i < p; i++) {
+    for (let j = 0; j <= n; j++) {
+      const c = cell[i]![j];
+      if (!c) continue;
+      // dropped before the message: only a column the catalog has dropped
+      if (!alive[i]) offer(i + 1, j, { renames: c.renames, evidence: c.evidence, ties: c.ties, from: { i, j, matched: false } });
+      if (j < n) {
+        const renamed = target[i]!.name !== streamed[j]!.name;
+        const now = byAttnum.get(attnumOf[i]!);
+        const confirmed = now !== undefined && !now.dropped && now.name === streamed[j]!.name ? 1 : 0;
+        offer(i + 1, j + 1, {
+          renames: c.renames + (renamed ? 1 : 0),
+          evidence: c.evidence + confirmed,
+          ties: c.ties,
+          from: { i, j, matched: true },
+        });
+      }
+    }
+  }
+  let best: { m: number; cell: Cell } | undefined;
+  let tied = false;
+  for (let m = 0; m <= n; m++) {
+    const c = cell[p]![m];
+    if (!c || n - m > later.length) continue;
+    const added = streamed.slice(m);
+    const confirmed = laterLive.length >= added.length && added.every((a, k) => laterLive[k]!.name === a.name) ? added.length : 0;
+    // a column dropped and added again under its name is less likely than the same column kept
+    const readded = added.filter((a) => target.some((t) => t.name === a.name)).length;
+    const total: Cell = { ...c, renames: c.renames + readded, evidence: c.evidence + confirmed };
+    if (best && same(best.cell, total)) tied = true;
+    else if (better(best?.cell, total)) {
+      best = { m, cell: total };
+      tied = c.ties > 1;
+    }
+  }
+  if (!best || tied) return undefined;
+  const survivors = traceBack(cell, p, best.m);
+  const attnums = new Map<string, number>();
+  survivors.forEach((k, t) => k >= 0 && attnums.set(streamed[k]!.name, attnumOf[t]!));
+  const added = streamed.slice(best.m);
+  if (laterLive.length >= added.length && added.every((a, k) => laterLive[k]!.name === a.name))
+    added.forEach((a, k) => attnums.set(a.name, laterLive[k]!.attnum));
+  return { survivors, addedFrom: best.m, attnums };
+}
+
+/** Per target column, its streamed column in the alignment that ends at cell[p][m] (alignShape), or -1. */
+function traceBack(
+  cell: readonly (readonly ({ from?: { i: number; j: number; matched: boolean } } | undefined)[])[],
+  p: number,
+  m: number,
+): number[] {
+  const survivors = new Array<number>(p).fill(-1);
+  let i = p;
+  let j = m;
+  while (i > 0) {
+    const from = cell[i]![j]!.from!;
+    if (from.matched) survivors[from.i] = from.j;
+    i = from.i;
+    j = from.j;
+  }
+  return survivors;
+}
+
+/** The statements of an alignment (alignShape): its drops, renames and derivable retypes, and the columns to add. */
+function planAligned(
+  alter: string,
+  name: string,
+  streamed: readonly Pick<RelationColumn, 'name' | 'typeOid' | 'typeMod'>[],
+  target: readonly TargetAttribute[],
+  aligned: Alignment,
+  options: { dropNotNull: boolean },
+): ShapePlan {
+  void options;
+  const drops: string[] = [];
+  const renames: { from: string; to: string }[] = [];
+  const retypes: { column: string; to: SourceAttribute }[] = [];
+  for (const [t, k] of aligned.survivors.entries()) {
+    const column = target[t]!;
+    if (k < 0) {
+      drops.push(column.name);
+      continue;
+    }
+    const now = streamed[k]!;
+    if (now.name !== column.name) renames.push({ from: column.name, to: now.name });
+    const builtIn = now.typeOid < FIRST_NORMAL_OID && column.typeOid < FIRST_NORMAL_OID;
+    if (builtIn && (now.typeOid !== column.typeOid || now.typeMod !== column.typeMod)) {
+      const type = typeSql(now.typeOid, now.typeMod);
+      if (!type || !derivableRetype(column, now))
+        return {
+          kind: 'stop',
+          description: `column ${q(now.name)} changed type, a change whose values the target cannot derive (a narrowing, another type, or a USING expression only the source ran)`,
+          fix: `make the same change on the target (ALTER TABLE ${name} ALTER COLUMN ${ident(now.name)} TYPE ... USING ... as on the source) and resume; if the values cannot be derived there, the table must be copied again (a resync of the table, or restart the migration)`,
+        };
+      retypes.push({
+        column: now.name,
+        to: {
+          attnum: 0,
+          name: now.name,
+          dropped: false,
+          generated: false,
+          typeOid: now.typeOid,
+          typeMod: now.typeMod,
+          type,
+          notNull: false,
+        },
+      });
+    }
+  }
+  const added = streamed.slice(aligned.addedFrom).map((c) => c.name);
+  const targetNames = new Set(target.map((c) => c.name));
+  const { statements, followed } = statementsOf(alter, targetNames, { drops, renames, retypes, notNullDrops: [], added });
+  return { kind: 'follow', statements, added, attnums: aligned.attnums, followed };
+}
+
+/** The SQL of a built-in type a derivable retype goes to (derivableRetype's types), as format_type prints it; undefined for others. */
+export function typeSql(typeOid: number, typeMod: number): string | undefined {
+  const precision = (base: string, suffix = '') => (typeMod >= 0 ? `${base}(${typeMod})${suffix}` : `${base}${suffix}`);
+  switch (typeOid) {
+    case INT2:
+      return 'smallint';
+    case INT4:
+      return 'integer';
+    case INT8:
+      return 'bigint';
+    case TEXT:
+      return 'text';
+    case VARCHAR:
+      return typeMod >= 0 ? `character varying(${typeMod - 4})` : 'character varying';
+    case NUMERIC:
+      return typeMod >= 0 ? `numeric(${((typeMod - 4) >> 16) & 0xffff},${(typeMod - 4) & 0xffff})` : 'numeric';
+    case 1114:
+      return precision('timestamp', ' without time zone');
+    case 1184:
+      return precision('timestamp', ' with time zone');
+    case 1083:
+      return precision('time', ' without time zone');
+    case 1266:
+      return precision('time', ' with time zone');
+    default:
+      return undefined;
+  }
 }
