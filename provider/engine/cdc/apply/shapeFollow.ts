@@ -405,7 +405,7 @@ function planAligned(
 }
 
 /** The SQL of a built-in type a derivable retype goes to (derivableRetype's types), as format_type prints it; undefined for others. */
-export function typeSql(typeOid: number, typeMod: number): string | undefined {
+function typeSql(typeOid: number, typeMod: number): string | undefined {
   const precision = (base: string, suffix = '') => (typeMod >= 0 ? `${base}(${typeMod})${suffix}` : `${base}${suffix}`);
   switch (typeOid) {
     case INT2:
