@@ -2,7 +2,13 @@
 // rename from a drop and an add by the source's attnums, retypes the target can derive, and stops
 // for what cannot be decided.
 import assert from 'node:assert/strict';
-import { derivableRetype, planShapeFollow, type SourceAttribute, type TargetAttribute } from '../../provider/engine/cdc/apply/shapeFollow';
+import {
+  derivableRetype,
+  planShapeFollow,
+  readdedColumns,
+  type SourceAttribute,
+  type TargetAttribute,
+} from '../../provider/engine/cdc/apply/shapeFollow';
 
 const INT4 = { typeOid: 23, typeMod: -1, type: 'integer' };
 const INT8 = { typeOid: 20, typeMod: -1, type: 'bigint' };
@@ -54,9 +60,22 @@ describe('following a change of shape (unit)', () => {
     assert.deepEqual(p.added, ['padding']);
   });
 
-  it('a drop and an add of the same name: dropped and added again', () => {
+  it('a drop and an add of the same name: dropped and added again, and the table copied again (readded)', () => {
     const p = plan([src(1, 'id', INT4), dropped(2), src(3, 'pad', TEXT)], [tgt('id', INT4), tgt('pad', TEXT)], { id: 1, pad: 2 });
-    assert.deepEqual(p.kind === 'follow' && [p.statements, p.added], [['ALTER TABLE "public"."t" DROP COLUMN "pad"'], ['pad']]);
+    assert.deepEqual(p.kind === 'follow' && [p.statements, p.added, p.readded], [
+      ['ALTER TABLE "public"."t" DROP COLUMN "pad"'],
+      ['pad'],
+      ['pad'],
+    ]);
+  });
+
+  it('readdedColumns: a recorded attnum dropped while a live column has its name', () => {
+    const recorded = new Map(Object.entries({ id: 1, pad: 2, tag: 3 }));
+    // tag dropped and added again (same name, type, last place: the relation message is the same)
+    assert.deepEqual(readdedColumns(recorded, [src(1, 'id', INT4), src(2, 'pad', TEXT), dropped(3), src(4, 'tag', TEXT)]), ['tag']);
+    // tag dropped only (a later message drops it), pad renamed and a new pad added: neither is re-added
+    assert.deepEqual(readdedColumns(recorded, [src(1, 'id', INT4), src(2, 'padding', TEXT), dropped(3), src(4, 'pad', TEXT)]), []);
+    assert.deepEqual(readdedColumns(undefined, [src(1, 'id', INT4)]), []);
   });
 
   it('without the attnums seen before, a gone column and a new one is a stop', () => {
@@ -165,6 +184,27 @@ describe('following a change of shape when the source has changed again since (u
       new Map(Object.entries({ id: 1, padding: 2, price: 3 })),
     );
     assert.deepEqual(p.kind === 'follow' && [p.statements, p.added], [['ALTER TABLE "public"."t" DROP COLUMN "price"'], ['x']]);
+  });
+
+  it('a column the message keeps but the catalog dropped and added again under its name: dropped, added, readded', () => {
+    // the message still has pad (its first attnum); the catalog has pad dropped, added again, and id retyped since
+    const source = [src(1, 'id', INT8), dropped(2), src(3, 'price', TEXT), src(4, 'pad', TEXT)];
+    const p = planShapeFollow(
+      'public',
+      't',
+      [
+        { name: 'id', ...INT4 },
+        { name: 'pad', ...TEXT },
+        { name: 'price', ...TEXT },
+      ],
+      source,
+      target,
+      recorded,
+    );
+    assert.equal(p.kind, 'follow');
+    if (p.kind !== 'follow') return;
+    assert.deepEqual([p.statements, p.added, p.readded], [['ALTER TABLE "public"."t" DROP COLUMN "pad"'], ['pad'], ['pad']]);
+    assert.equal(p.attnums.get('pad'), 4);
   });
 
   it('a retype met after later changes is followed from the message, built-in types only', () => {

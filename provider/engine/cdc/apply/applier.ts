@@ -57,6 +57,8 @@ export interface ApplierOptions {
   readonly leaseSessionPid?: number;
   /** Follow columns dropped, renamed, retyped and NOT NULL dropped on the source (default true): SessionConfig. */
   readonly followSchemaChanges?: boolean;
+  /** Records a resync of a table whose change of shape the stream cannot order with its rows (ApplyState.requestResync). */
+  readonly requestResync?: (schema: string, table: string, why: string) => Promise<void>;
 }
 
 export interface ApplyStats {
@@ -103,6 +105,7 @@ export class Applier {
       warnings: [],
       tracker: options.tracker ?? new ChangeTracker(),
       onFollowed: (what) => options.log?.('event', `database "${options.database}": ${what}`),
+      ...(options.requestResync ? { requestResync: options.requestResync } : {}),
     };
   }
 

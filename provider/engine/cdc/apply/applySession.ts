@@ -26,7 +26,7 @@ import { truncateStatement } from '../plan/statements';
 import type { QueuedRecord } from '../receive/recordQueue';
 import { SessionConnections } from './sessionConnections';
 import { addColumnPlan, inspectTargetTable, resolveTargetTable, sourceAttributes, sourceColumnDefinitions } from './targetTables';
-import { planShapeFollow, type TargetAttribute } from './shapeFollow';
+import { planShapeFollow, readdedColumns, type SourceAttribute, type TargetAttribute } from './shapeFollow';
 import type { ApplyState } from './applyState';
 import type { SessionConfig, SessionEnd, TargetTable } from '../plan/types';
 import { ALL_TABLES } from '../pin/pinRequest';
@@ -72,6 +72,9 @@ export async function runSession(config: SessionConfig, state: ApplyState, isSto
 }
 
 /** The apply loop over a session's connections (sessionConnections.ts, which opens and closes them). */
+/** Attnum records kept per table (ApplySession.recordedFor): a follow not committed still finds the one before it. */
+const ATTNUM_RECORDS = 8;
+
 class ApplySession extends SessionConnections {
   private readonly commits = new CommitPolicy(this.config);
   private readonly tables = new Map<number, TargetTable>();
@@ -371,17 +374,25 @@ class ApplySession extends SessionConnections {
     // bench traced up to 0.8 s of such catalog round trips before the first batch of a backlog.
     // Followed, an ALTER TABLE ... DROP NOT NULL is one such invalidation: the source's NOT NULL
     // columns are read (one source round trip) and the target's dropped before the next row.
+    // A column dropped and added again under its name, type and place sends the same message: the
+    // source's attnums tell it (readdedColumns), and it is followed as any other change below.
+    let readded = false;
     if (change.kind === 'none' && this.tables.has(relation.oid)) {
-      if (following) await this.followNotNullDrops(relation, reshaped);
-      return;
+      if (!following) return;
+      const attributes = await this.sourceAttributesOf(relation);
+      readded = readdedColumns(this.recordedFor(relation.oid, relation.columns), attributes).length > 0;
+      if (!readded) return this.followNotNullDrops(relation, attributes, reshaped);
     }
     const target = this.target!;
+    // the target's catalog is read on the apply's connection, beside the pipeline: what was sent
+    // before (a change of shape followed at an earlier message among them) has run first
+    await this.settled();
     const inspected = await inspectTargetTable(target, relation, this.foreignKeysFire);
     const { extra, retyped, table } = inspected;
     let { missing } = inspected;
     this.state.targetNotNull ??= new Map();
     this.state.targetNotNull.set(relation.oid, new Set(inspected.columns.filter((c) => c.notNull).map((c) => c.name)));
-    if (following && (extra.length > 0 || retyped.length > 0 || change.kind === 'unsupported')) {
+    if (following && (readded || extra.length > 0 || retyped.length > 0 || change.kind === 'unsupported')) {
       reshaped();
       missing = await this.followShape(relation, inspected.columns);
     } else {
@@ -411,7 +422,7 @@ class ApplySession extends SessionConnections {
   private async addColumns(relation: Relation, missing: readonly string[], reshaped: () => void): Promise<void> {
     const name = qualified(relation.schema, relation.name);
     const target = this.target!;
-    await this.txn!.flush();
+    await this.settled();
     const source = await this.sourceSession();
     const columns = await sourceColumnDefinitions(source, relation.oid, missing);
     if (columns.length < missing.length) {
@@ -437,6 +448,12 @@ class ApplySession extends SessionConnections {
       if (plan.kind === 'per-row') continue;
       for (const text of plan.statements) await this.txn!.exec({ op: 'ddl', target: name, text, params: [], rows: 0 });
     }
+  }
+
+  /** Everything planned is sent and has run on the target (the open transaction stays open). */
+  private async settled(): Promise<void> {
+    await this.txn!.flush();
+    await this.txn!.idle();
   }
 
   private async sourceSession(): Promise<pg.Client> {
@@ -468,7 +485,23 @@ class ApplySession extends SessionConnections {
         const c = relation.columns[i]!;
         return a.name === c.name && a.typeOid === c.typeOid && a.typeMod === c.typeMod;
       });
-    if (agrees) known.set(relation.oid, new Map(live.map((a) => [a.name, a.attnum])));
+    if (agrees) known.set(relation.oid, [new Map(live.map((a) => [a.name, a.attnum]))]);
+  }
+
+  /**
+   * The attnums recorded with the target table's columns as they are (`columns`, by name): the
+   * newest record whose names are the target's. A follow's record is kept from when its statements
+   * are sent, and a session that fails before their commit leaves the target as it was: the record
+   * before it still fits it then, and the change is followed again when the stream brings it again.
+   */
+  private recordedFor(oid: number, columns: readonly { readonly name: string }[]): ReadonlyMap<string, number> | undefined {
+    const versions = this.state.sourceAttnums?.get(oid) ?? [];
+    const names = new Set(columns.map((c) => c.name));
+    for (let i = versions.length - 1; i >= 0; i--) {
+      const v = versions[i]!;
+      if (v.size === names.size && [...v.keys()].every((k) => names.has(k))) return v;
+    }
+    return undefined;
   }
 
   /**
@@ -479,14 +512,18 @@ class ApplySession extends SessionConnections {
    */
   private async followShape(relation: Relation, targetColumns: readonly TargetAttribute[]): Promise<string[]> {
     const name = qualified(relation.schema, relation.name);
-    const source = await this.sourceSession();
-    const attributes = (await sourceAttributes(source, this.sourceMajor!, { relation: relation.oid })).get(relation.oid) ?? [];
-    const recorded = this.state.sourceAttnums?.get(relation.oid);
+    const attributes = await this.sourceAttributesOf(relation);
+    const recorded = this.recordedFor(relation.oid, targetColumns);
     const plan = planShapeFollow(relation.schema, relation.name, relation.columns, attributes, targetColumns, recorded);
     if (plan.kind === 'stop') this.stopWith(name, plan.description, true, plan.fix);
+    if (plan.readded.length > 0) await this.resyncReadded(relation, plan.readded);
     await this.txn!.flush();
     for (const text of plan.statements) await this.txn!.exec({ op: 'ddl', target: name, text, params: [], rows: 0 });
-    this.state.sourceAttnums?.set(relation.oid, plan.attnums);
+    // kept with the records before it (recordedFor), the oldest dropped past a few
+    const versions = this.state.sourceAttnums?.get(relation.oid);
+    if (versions) versions.push(plan.attnums);
+    else (this.state.sourceAttnums ??= new Map()).set(relation.oid, [plan.attnums]);
+    if (versions && versions.length > ATTNUM_RECORDS) versions.shift();
     if (plan.followed.length > 0)
       this.state.onFollowed?.(
         `source table ${name} changed while streaming, followed on the target at its position in the stream: ${plan.followed.join(', ')}`,
@@ -494,12 +531,38 @@ class ApplySession extends SessionConnections {
     return [...plan.added];
   }
 
+  /** The source table's columns now, dropped ones included (one source round trip). */
+  private async sourceAttributesOf(relation: Relation): Promise<SourceAttribute[]> {
+    const source = await this.sourceSession();
+    return (await sourceAttributes(source, this.sourceMajor!, { relation: relation.oid })).get(relation.oid) ?? [];
+  }
+
+  /**
+   * Columns dropped and added again under their name (readdedColumns): which of the stream's rows
+   * came before the drop is not in the stream, so the table is copied again at a pinned position
+   * (flow/tableResync.ts), its changes skipped from here until the pin. The request is recorded
+   * before the target changes, so that a runner stopped in between leaves it to the next one;
+   * without a place to record it (an applier outside a migration) the stream stops instead.
+   */
+  private async resyncReadded(relation: Relation, columns: readonly string[]): Promise<void> {
+    const name = qualified(relation.schema, relation.name);
+    const which = columns.map((c) => JSON.stringify(c)).join(', ');
+    const request = this.state.requestResync;
+    if (!request)
+      this.stopWith(
+        name,
+        `column ${which} was dropped and added again under its name, which the stream does not place among the rows`,
+        true,
+        'copy the table again (pgferry update --resync, or restart the migration)',
+      );
+    await request(relation.schema, relation.name, `column ${which} dropped and added again under its name`);
+    this.state.tracker.resyncing.add(name);
+  }
+
   /** A re-sent relation message of an unchanged shape: NOT NULL the source dropped is dropped on the target before the next row. */
-  private async followNotNullDrops(relation: Relation, reshaped: () => void): Promise<void> {
+  private async followNotNullDrops(relation: Relation, attributes: readonly SourceAttribute[], reshaped: () => void): Promise<void> {
     const notNull = this.state.targetNotNull?.get(relation.oid);
     if (!notNull || notNull.size === 0) return;
-    const source = await this.sourceSession();
-    const attributes = (await sourceAttributes(source, this.sourceMajor!, { relation: relation.oid })).get(relation.oid) ?? [];
     const dropped = attributes.filter((a) => !a.dropped && !a.notNull && notNull.has(a.name)).map((a) => a.name);
     if (dropped.length === 0) return;
     const name = qualified(relation.schema, relation.name);

@@ -49,15 +49,20 @@ export interface ApplyState {
    */
   commitBefore?: bigint;
   /**
-   * Per source relation OID, each streamed column's source attnum as last seen with the shape the
-   * target has (shapeFollow.ts: a rename keeps its attnum, a drop and an add do not); read for every
+   * Per source relation OID, each streamed column's source attnum with the shapes the target had,
+   * oldest first (ApplySession.recordedFor picks the one of the target's shape now) (shapeFollow.ts: a rename keeps its attnum, a drop and an add do not); read for every
    * published table at the first relation message of a runner, checked against that message.
    */
-  sourceAttnums?: Map<number, ReadonlyMap<string, number>>;
+  sourceAttnums?: Map<number, ReadonlyMap<string, number>[]>;
   /** The source's columns read with the first relation message, before each table's own is checked against them. */
   sourceColumnsAtStart?: Map<number, readonly SourceAttribute[]>;
   /** Per source relation OID, the target's NOT NULL columns as last read: a re-sent relation message drops what the source dropped. */
   targetNotNull?: Map<number, ReadonlySet<string>>;
   /** Told each change of shape followed on the target (an info event). */
   onFollowed?: (what: string) => void;
+  /**
+   * Records a resync of the table (control/tableResyncs.ts) and resolves once recorded: a change of
+   * shape the stream cannot order with the rows (a column dropped and added again under its name).
+   */
+  requestResync?: (schema: string, table: string, why: string) => Promise<void>;
 }

@@ -52,6 +52,11 @@ export type ShapePlan =
       readonly attnums: ReadonlyMap<string, number>;
       /** What was followed, for the event: `column "a" renamed to "b"` ... */
       readonly followed: readonly string[];
+      /**
+       * Columns dropped and added again under their name (in `added` too): the stream cannot say
+       * where among the rows that happened (readdedColumns), so the table is copied again at a pin.
+       */
+      readonly readded: readonly string[];
     }
   | { readonly kind: 'stop'; readonly description: string; readonly fix: string };
 
@@ -135,7 +140,7 @@ export function planShapeFollow(
     live.every((a, i) => a.name === streamed[i]!.name && a.typeOid === streamed[i]!.typeOid && a.typeMod === streamed[i]!.typeMod);
   if (!agrees) {
     const aligned = recorded && target.every((c) => recorded.has(c.name)) ? alignShape(streamed, source, target, recorded) : undefined;
-    if (aligned) return planAligned(alter, name, streamed, target, aligned, options);
+    if (aligned) return planAligned(alter, name, streamed, target, aligned, readdedColumns(recorded, source), source);
     return stop(
       "its columns changed, and the source's catalog has changed again since, so pgferry cannot tell a rename from a drop and an add",
       sameChangeFix,
@@ -190,7 +195,29 @@ export function planShapeFollow(
       return stop(`column ${q(a)} was dropped and added again`, sameChangeFix);
   }
   const { statements, followed } = statementsOf(alter, targetNames, { drops, renames, retypes, notNullDrops, added });
-  return { kind: 'follow', statements, added, attnums: streamedAttnum, followed };
+  const readded = added.filter((a) => drops.includes(a));
+  return { kind: 'follow', statements, added, attnums: streamedAttnum, followed, readded };
+}
+
+/**
+ * Pure: the columns the source dropped and added again under their name since the attnums were
+ * recorded: the recorded attnum is dropped in the catalog now and a live column of the same name
+ * has another. pgoutput's relation message may be the same before and after (same name, type and
+ * place), and one that differs may have been sent for an earlier change: which rows came before
+ * the drop is not in the stream. A row streamed before it carries the old column's value, while the
+ * source gave every row there at the drop the new column's default; so the apply cannot order it
+ * with the rows, and the table is copied again at a pin instead (ShapePlan.readded).
+ */
+export function readdedColumns(recorded: ReadonlyMap<string, number> | undefined, source: readonly SourceAttribute[]): string[] {
+  if (!recorded) return [];
+  const byAttnum = new Map(source.map((a) => [a.attnum, a]));
+  const out: string[] = [];
+  for (const [name, attnum] of recorded) {
+    const then = byAttnum.get(attnum);
+    if (then !== undefined && !then.dropped) continue;
+    if (source.some((a) => !a.dropped && !a.generated && a.name === name && a.attnum !== attnum)) out.push(name);
+  }
+  return out;
 }
 
 /** The statements of a decided change, in an order the target takes: drops, renames, retypes, NOT NULL. */
@@ -360,10 +387,12 @@ function planAligned(
   streamed: readonly Pick<RelationColumn, 'name' | 'typeOid' | 'typeMod'>[],
   target: readonly TargetAttribute[],
   aligned: Alignment,
-  options: { dropNotNull: boolean },
+  readdedNames: readonly string[],
+  source: readonly SourceAttribute[],
 ): ShapePlan {
-  void options;
   const drops: string[] = [];
+  const attnums = new Map(aligned.attnums);
+  const readdedKept: string[] = [];
   const renames: { from: string; to: string }[] = [];
   const retypes: { column: string; to: SourceAttribute }[] = [];
   for (const [t, k] of aligned.survivors.entries()) {
@@ -373,6 +402,14 @@ function planAligned(
       continue;
     }
     const now = streamed[k]!;
+    // kept by the alignment, dropped and added again by the catalog: dropped and added (readded)
+    const again = source.find((a) => !a.dropped && !a.generated && a.name === column.name);
+    if (now.name === column.name && readdedNames.includes(column.name) && again) {
+      drops.push(column.name);
+      readdedKept.push(column.name);
+      attnums.set(column.name, again.attnum);
+      continue;
+    }
     if (now.name !== column.name) renames.push({ from: column.name, to: now.name });
     const builtIn = now.typeOid < FIRST_NORMAL_OID && column.typeOid < FIRST_NORMAL_OID;
     if (builtIn && (now.typeOid !== column.typeOid || now.typeMod !== column.typeMod)) {
@@ -398,10 +435,11 @@ function planAligned(
       });
     }
   }
-  const added = streamed.slice(aligned.addedFrom).map((c) => c.name);
+  const added = [...readdedKept, ...streamed.slice(aligned.addedFrom).map((c) => c.name)];
   const targetNames = new Set(target.map((c) => c.name));
   const { statements, followed } = statementsOf(alter, targetNames, { drops, renames, retypes, notNullDrops: [], added });
-  return { kind: 'follow', statements, added, attnums: aligned.attnums, followed };
+  const readded = added.filter((a) => drops.includes(a));
+  return { kind: 'follow', statements, added, attnums, followed, readded };
 }
 
 /** The SQL of a built-in type a derivable retype goes to (derivableRetype's types), as format_type prints it; undefined for others. */
