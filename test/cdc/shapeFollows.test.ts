@@ -27,6 +27,9 @@ const CHANGES = [
   'ALTER TABLE t ALTER COLUMN code TYPE varchar(40)',
   'ALTER TABLE t ALTER COLUMN amount TYPE numeric(14, 4)',
   'ALTER TABLE t ALTER COLUMN note DROP NOT NULL',
+  'ALTER TABLE t ALTER COLUMN padding SET NOT NULL',
+  `ALTER TABLE t ALTER COLUMN padding SET DEFAULT 'q'`,
+  'ALTER TABLE t ALTER COLUMN amount DROP DEFAULT',
   'ALTER TABLE t DROP COLUMN price',
   `ALTER TABLE t DROP COLUMN tag, ADD COLUMN tag text DEFAULT 'new'`,
 ];
@@ -78,6 +81,19 @@ async function followsEveryChange(pair: ServerPair, db: string, spec: MigrationS
     assert.match(events, /column "price" dropped/);
     // the drop and add of tag is placed among the rows by a copy of the table at a pin
     assert.match(events, /column "tag" dropped and added again under its name\): copied again at a pinned position/);
+    assert.match(events, /NOT NULL set on "padding", followed on the target once the apply was past it/);
+    // defaults are followed by the schema watch's next look (every 10 s), not at a stream position
+    await until(
+      'the defaults followed',
+      async () => {
+        const told = (await store.events(spec.migrationName, 200)).map((e) => e.message).join('\n');
+        return /"padding" changed while streaming \(default: source 'q'/.test(told) &&
+          /"amount" changed while streaming \(default: source none/.test(told)
+          ? true
+          : undefined;
+      },
+      60_000,
+    );
     await requestCutover(spec.target, spec.migrationName);
     const done = await Promise.race([
       running,
@@ -90,8 +106,10 @@ async function followsEveryChange(pair: ServerPair, db: string, spec: MigrationS
     );
     assert.equal(done.verification?.tables.find((t) => t.table === 'public.t')?.method, 'full');
     assert.deepEqual(await rowsOf(pair.target, db, 't'), await rowsOf(pair.source, db, 't'));
-    const shape = `SELECT string_agg(attname || ' ' || format_type(atttypid, atttypmod) || CASE WHEN attnotnull THEN ' not null' ELSE '' END, ', ' ORDER BY attname)
-                     AS s FROM pg_attribute WHERE attrelid = 't'::regclass AND attnum > 0 AND NOT attisdropped`;
+    const shape = `SELECT string_agg(attname || ' ' || format_type(atttypid, atttypmod) || CASE WHEN attnotnull THEN ' not null' ELSE '' END
+                                || coalesce(' default ' || pg_get_expr(d.adbin, d.adrelid), ''), ', ' ORDER BY attname)
+                     AS s FROM pg_attribute a LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
+                    WHERE attrelid = 't'::regclass AND attnum > 0 AND NOT attisdropped`;
     assert.deepEqual(await pair.target.query(shape, [], db), await pair.source.query(shape, [], db));
   } finally {
     await writer.stop().catch(() => undefined);

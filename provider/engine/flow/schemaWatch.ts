@@ -1,18 +1,23 @@
-// The source's schema watched while streaming. Only a column added to a table that is written again
-// is followed (cdc/apply); any other change (a column renamed, a default or a type changed, an
-// index added) reaches the target only if someone makes it there, and the cutover stops on it
-// (verify/schema). So the user hears of it within seconds, not at the cutover: every
-// WATCH_INTERVAL_MS a fingerprint of each streamed database's tables (one cheap query: columns,
-// defaults, constraints, indexes), and only when it moved, the full comparison, each new
-// difference warned with its fix. Changes stream on meanwhile.
+// The source's schema watched while streaming. The apply follows columns added, dropped, renamed
+// and retyped, and NOT NULL (cdc/apply/shapeFollow.ts, with followSchemaChanges); this watch follows
+// columns' defaults, which no streamed row depends on. Any other change (an index added, a
+// constraint, a change the apply stopped on) reaches the target only if someone makes it there, and
+// the cutover stops on it (verify/schema). So the user hears of it within seconds, not at the
+// cutover: every WATCH_INTERVAL_MS a fingerprint of each streamed database's tables (one cheap
+// query: columns, defaults, constraints, indexes), and only when it moved, the full comparison, each
+// new difference followed (a default) or warned with its fix. Changes stream on meanwhile.
 import type pg from 'pg';
 import { withSession } from '../connect/session';
 import { CONTROL_SCHEMA } from '../core/names';
 import { checkSchema, schemaDifferenceMessage } from '../verify/schema/checkSchema';
+import { isColumnDefaultDifference } from '../verify/schema/compare';
+import type { SchemaDifference } from '../core/model';
 import type { MigrationRun } from '../run/migrationRun';
 
 const WATCH_INTERVAL_MS = 10_000;
 const CLOSE_WAIT_MS = 2_000;
+/** A default followed on the target waits this long for its table's lock (the apply commits every half second). */
+const FOLLOW_LOCK_TIMEOUT = '2s';
 
 /** One line per column, constraint and index of the user's tables; NULL-safe, ordered, hashed. */
 const FINGERPRINT_SQL = `
@@ -79,9 +84,10 @@ export class SchemaWatch {
   private async compare(database: string): Promise<void> {
     // best effort: a lock held on a table (a cancel may be waiting on it) makes it give up at once
     const check = await checkSchema(this.run.spec, database, { whileSetAside: true, lockTimeout: '1s' });
+    const followed = this.run.spec.followSchemaChanges ? await this.followDefaults(database, check.differences) : new Set();
     const told = this.told.get(database) ?? new Set<string>();
     this.told.set(database, told);
-    const fresh = check.differences.filter((d) => !told.has(`${d.object}\0${d.detail}`));
+    const fresh = check.differences.filter((d) => !followed.has(d) && !told.has(`${d.object}\0${d.detail}`));
     if (fresh.length === 0) return;
     for (const d of fresh) told.add(`${d.object}\0${d.detail}`);
     const message = schemaDifferenceMessage({ ...check, differences: fresh });
@@ -89,6 +95,34 @@ export class SchemaWatch {
       `schema changed on the source while streaming: ${message}; changes stream on, and the cutover stops until the target matches (run each fix on the target, giving an added column the source's values)`,
       database,
     );
+  }
+
+  /**
+   * Columns' defaults set or dropped on the source, made on the target with the schema check's own
+   * statement (followSchemaChanges): at this look, not at a position in the stream, since every
+   * streamed row carries each column's value and none depends on a default. One the target refuses
+   * (a function or sequence it lacks) or whose table is locked is warned with its fix instead, as
+   * any other difference; the fingerprint tries it again at the next change.
+   */
+  private async followDefaults(database: string, differences: readonly SchemaDifference[]): Promise<Set<SchemaDifference>> {
+    const defaults = differences.filter(isColumnDefaultDifference);
+    const followed = new Set<SchemaDifference>();
+    if (defaults.length === 0) return followed;
+    await withSession(this.run.spec.target, { database, purpose: 'schema watch', writable: true }, async (target) => {
+      await target.query(`SET lock_timeout = '${FOLLOW_LOCK_TIMEOUT}'`);
+      for (const d of defaults) {
+        try {
+          await target.query(d.fix);
+        } catch {
+          continue;
+        }
+        followed.add(d);
+        const message = `source ${d.object} changed while streaming (${d.detail}), followed on the target`;
+        this.run.onProgress({ kind: 'info', message, database });
+        await this.run.store.recordEvent(this.run.spec.migrationName, 'info', message, database);
+      }
+    });
+    return followed;
   }
 }
 

@@ -19,7 +19,7 @@ import type pg from 'pg';
 import { openSession, serverMajor } from '../../connect/session';
 import { ident, qualified } from '../../connect/quote';
 import { PgferryError } from '../../core/errors';
-import { maxLsn } from '../decode/lsn';
+import { maxLsn, parseLsn } from '../decode/lsn';
 import { decodePgoutput } from '../decode/pgoutput';
 import { CommitPolicy } from './commitPolicy';
 import { truncateStatement } from '../plan/statements';
@@ -74,6 +74,10 @@ export async function runSession(config: SessionConfig, state: ApplyState, isSto
 /** The apply loop over a session's connections (sessionConnections.ts, which opens and closes them). */
 /** Attnum records kept per table (ApplySession.recordedFor): a follow not committed still finds the one before it. */
 const ATTNUM_RECORDS = 8;
+
+/** The source's WAL insert position (every record inserted so far ends at or before it; a standby's replayed end). */
+const SOURCE_WAL_INSERT_SQL = `SELECT (CASE WHEN pg_catalog.pg_is_in_recovery() THEN pg_catalog.pg_last_wal_replay_lsn()
+  ELSE pg_catalog.pg_current_wal_insert_lsn() END)::pg_catalog.text AS lsn`;
 
 class ApplySession extends SessionConnections {
   private readonly commits = new CommitPolicy(this.config);
@@ -175,7 +179,8 @@ class ApplySession extends SessionConnections {
       case 'keepalive':
         return this.keepalive(item.walEnd);
       case 'begin':
-        if (this.state.pin || this.state.commitBefore !== undefined) return this.beforeBegin(item).then(() => this.began(item.finalLsn));
+        if (this.state.pin || this.state.commitBefore !== undefined || this.state.notNullSets)
+          return this.beforeBegin(item).then(() => this.began(item.finalLsn));
         return this.began(item.finalLsn);
       case 'relation':
         return this.relationChanged(item).then(noEnd);
@@ -207,6 +212,7 @@ class ApplySession extends SessionConnections {
    */
   private async beforeBegin(begin: { finalLsn: bigint; xid: number }): Promise<void> {
     if (this.state.pin) await this.pinBoundary(begin);
+    if (this.state.notNullSets) await this.notNullSetsDue(begin.finalLsn);
     const at = this.state.commitBefore;
     if (at === undefined || begin.finalLsn < at) return;
     this.state.commitBefore = undefined;
@@ -381,7 +387,7 @@ class ApplySession extends SessionConnections {
       if (!following) return;
       const attributes = await this.sourceAttributesOf(relation);
       readded = readdedColumns(this.recordedFor(relation.oid, relation.columns), attributes).length > 0;
-      if (!readded) return this.followNotNullDrops(relation, attributes, reshaped);
+      if (!readded) return this.followNotNull(relation, attributes, reshaped);
     }
     const target = this.target!;
     // the target's catalog is read on the apply's connection, beside the pipeline: what was sent
@@ -559,10 +565,20 @@ class ApplySession extends SessionConnections {
     this.state.tracker.resyncing.add(name);
   }
 
-  /** A re-sent relation message of an unchanged shape: NOT NULL the source dropped is dropped on the target before the next row. */
-  private async followNotNullDrops(relation: Relation, attributes: readonly SourceAttribute[], reshaped: () => void): Promise<void> {
+  /**
+   * A re-sent relation message of an unchanged shape: NOT NULL the source dropped is dropped on the
+   * target before the next row; NOT NULL it set is set once the apply is past it (notNullSetsDue).
+   */
+  private async followNotNull(relation: Relation, attributes: readonly SourceAttribute[], reshaped: () => void): Promise<void> {
     const notNull = this.state.targetNotNull?.get(relation.oid);
-    if (!notNull || notNull.size === 0) return;
+    if (!notNull) return;
+    const streamed = new Set(relation.columns.map((c) => c.name));
+    const set = attributes.filter((a) => !a.dropped && !a.generated && a.notNull && streamed.has(a.name) && !notNull.has(a.name));
+    if (set.length > 0)
+      await this.notNullSetLater(
+        relation,
+        set.map((a) => a.name),
+      );
     const dropped = attributes.filter((a) => !a.dropped && !a.notNull && notNull.has(a.name)).map((a) => a.name);
     if (dropped.length === 0) return;
     const name = qualified(relation.schema, relation.name);
@@ -580,6 +596,68 @@ class ApplySession extends SessionConnections {
     this.state.onFollowed?.(
       `source table ${name}: NOT NULL dropped on ${dropped.map((c) => JSON.stringify(c)).join(', ')}, followed on the target at its position in the stream`,
     );
+  }
+
+  /**
+   * NOT NULL set on the source: set on the target at the first source transaction that commits at
+   * or past the source's WAL insert position read after its catalog showed it (P). The source's SET
+   * NOT NULL held ACCESS EXCLUSIVE on the table and committed before P, so every transaction that
+   * wrote the table before it committed before it too: once the apply is past P the target's rows
+   * are the source's after the change (none NULL), and every later row is one the source checked.
+   * Set at the relation message instead, a row streamed before the change (a NULL updated away
+   * before it) would be refused. The message may have been sent before the change: the catalog is
+   * read when the apply reaches it.
+   */
+  private async notNullSetLater(relation: Relation, columns: readonly string[]): Promise<void> {
+    const pending = this.state.notNullSets ?? [];
+    const fresh = columns.filter((c) => !pending.some((p) => p.oid === relation.oid && p.column === c));
+    if (fresh.length === 0) return;
+    const source = await this.sourceSession();
+    const { rows } = await source.query<{ lsn: string }>(SOURCE_WAL_INSERT_SQL);
+    const at = parseLsn(rows[0]!.lsn);
+    // every BEGIN looks at the list while it is set (handle): set only with something in it
+    this.state.notNullSets = [
+      ...pending,
+      ...fresh.map((column) => ({ oid: relation.oid, schema: relation.schema, table: relation.name, column, at })),
+    ];
+  }
+
+  /** Before a source transaction that commits at `finalLsn`: the NOT NULL sets it is past (notNullSetLater). */
+  private async notNullSetsDue(finalLsn: bigint): Promise<void> {
+    const pending = this.state.notNullSets ?? [];
+    const due = pending.filter((p) => p.at <= finalLsn);
+    if (due.length === 0) return;
+    this.state.notNullSets = pending.filter((p) => p.at > finalLsn);
+    if (this.state.notNullSets.length === 0) this.state.notNullSets = undefined;
+    for (const oid of new Set(due.map((p) => p.oid))) {
+      const first = due.find((p) => p.oid === oid)!;
+      const name = qualified(first.schema, first.table);
+      // still NOT NULL on the source: a DROP NOT NULL since is followed at its own message, after this
+      const source = await this.sourceSession();
+      const now = (await sourceAttributes(source, this.sourceMajor!, { relation: oid })).get(oid) ?? [];
+      const notNull = new Set(this.state.targetNotNull?.get(oid) ?? []);
+      const columns = due
+        .filter((p) => p.oid === oid && !notNull.has(p.column))
+        .map((p) => p.column)
+        .filter((c) => now.some((a) => !a.dropped && a.name === c && a.notNull));
+      if (columns.length === 0) continue;
+      await this.txn!.flush();
+      for (const column of columns) {
+        await this.txn!.exec({
+          op: 'ddl',
+          target: name,
+          text: `ALTER TABLE ${name} ALTER COLUMN ${ident(column)} SET NOT NULL`,
+          params: [],
+          rows: 0,
+        });
+        notNull.add(column);
+      }
+      this.state.targetNotNull?.set(oid, notNull);
+      this.state.tracker.reshaped(name, this.tables.get(oid)?.partitioned);
+      this.state.onFollowed?.(
+        `source table ${name}: NOT NULL set on ${columns.map((c) => JSON.stringify(c)).join(', ')}, followed on the target once the apply was past it`,
+      );
+    }
   }
 
   /** A change of shape not followed: the stream stops exactly before the transaction that carries it. */

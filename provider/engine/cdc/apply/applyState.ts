@@ -58,6 +58,11 @@ export interface ApplyState {
   sourceColumnsAtStart?: Map<number, readonly SourceAttribute[]>;
   /** Per source relation OID, the target's NOT NULL columns as last read: a re-sent relation message drops what the source dropped. */
   targetNotNull?: Map<number, ReadonlySet<string>>;
+  /**
+   * NOT NULL set on the source, to be set on the target before the first source transaction that
+   * commits at or past `at` (ApplySession.notNullSetLater); undefined when none is pending.
+   */
+  notNullSets?: { readonly oid: number; readonly schema: string; readonly table: string; readonly column: string; readonly at: bigint }[];
   /** Told each change of shape followed on the target (an info event). */
   onFollowed?: (what: string) => void;
   /**

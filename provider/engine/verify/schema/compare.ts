@@ -60,6 +60,18 @@ function shown(v: PropertyValue | undefined): string {
 }
 
 /** Deparsed SQL: each server prints it its own way (PostgreSQL 16 drops the table before a view's column). */
+/** What follows a property's name in the detail of a difference of one property (`default: source ...`). */
+const PROPERTY_DETAIL = ': source ';
+
+/**
+ * A column's default, set or dropped on one side: a difference the online flow's schema watch
+ * makes on the target as the source has it (flow/schemaWatch.ts), since rows stream with every
+ * column's value and no streamed row depends on a default.
+ */
+export function isColumnDefaultDifference(d: SchemaDifference): boolean {
+  return d.object.startsWith('column ') && d.detail.startsWith(`default${PROPERTY_DETAIL}`);
+}
+
 const DEPARSED = new Set(['definition', 'default', 'generated', 'using', 'with check', 'partition key', 'partition bound']);
 
 /**
@@ -170,7 +182,7 @@ export function compareSchemas(source: readonly SchemaObject[], target: readonly
       }
       differences.push({
         object: describeObject(o),
-        detail: `${property}: source ${shown(s)}, target ${shown(d)}`,
+        detail: `${property}${PROPERTY_DETAIL}${shown(s)}, target ${shown(d)}`,
         fix: alterStatement(o, property, s, d, typeof t.props.owner === 'string' ? t.props.owner : ctx.targetUser),
         ...tableOf(o),
       });
