@@ -124,7 +124,7 @@ export interface PgMigrationArgs {
   readonly overwriteDbsInTarget?: pulumi.Input<AzureBoolean>;
   readonly migrateRoles?: pulumi.Input<AzureBoolean>;
   readonly allowReplicaIdentityFull?: pulumi.Input<boolean>;
-  /** Online: follow the source's schema changes on the target (default true); false stops and tells. */
+  /** Online: follow the source's column changes on the target (default true; docs/limits.md); false stops and tells. */
   readonly followSchemaChanges?: pulumi.Input<boolean>;
   /**
    * What moves (pg_dump patterns; README "Choosing what moves"). Changing any of these replaces

@@ -166,10 +166,11 @@ export const migrationSpecSchema = z
     /** Online: give tables without a usable replica identity REPLICA IDENTITY FULL. */
     allowReplicaIdentityFull: z.boolean({ error: 'must be true or false' }).default(false),
     /**
-     * Online: follow the source's schema changes on the target while streaming (columns dropped,
-     * renamed, derivably retyped at their exact stream position; indexes, constraints, views,
-     * functions, triggers, comments, grants... on a timer and at the cutover). false: stop and tell,
-     * as before (docs/limits.md, "Schema changes while streaming").
+     * Online: follow the source's column changes on the target while streaming: columns dropped,
+     * renamed, derivably retyped and NOT NULL at their stream position, a column dropped and added
+     * again under its name by a copy of the table at a pin, defaults at the schema watch's look.
+     * false: those stop the stream or the cutover and say the fix (docs/limits.md, "Schema changes
+     * while streaming").
      */
     followSchemaChanges: z.boolean({ error: 'must be true or false' }).default(true),
     /**
