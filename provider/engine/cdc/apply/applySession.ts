@@ -99,6 +99,8 @@ class ApplySession extends SessionConnections {
    * then; idle() confirms it once everything received is committed.
    */
   private keepaliveEnd = 0n;
+  /** A change of shape was sent in the pipeline since it last settled: the target's catalog is read after it runs. */
+  private ddlSent = false;
   /** The source's major version, read with its catalog session. */
   private sourceMajor: number | undefined;
 
@@ -390,9 +392,9 @@ class ApplySession extends SessionConnections {
       if (!readded) return this.followNotNull(relation, attributes, reshaped);
     }
     const target = this.target!;
-    // the target's catalog is read on the apply's connection, beside the pipeline: what was sent
-    // before (a change of shape followed at an earlier message among them) has run first
-    await this.settled();
+    // the target's catalog is read on the apply's connection, beside the pipeline: a change of
+    // shape sent before (followed at an earlier message) has run first
+    if (this.ddlSent) await this.settled();
     const inspected = await inspectTargetTable(target, relation, this.foreignKeysFire);
     const { extra, retyped, table } = inspected;
     let { missing } = inspected;
@@ -453,6 +455,7 @@ class ApplySession extends SessionConnections {
     for (const { plan } of plans) {
       if (plan.kind === 'per-row') continue;
       for (const text of plan.statements) await this.txn!.exec({ op: 'ddl', target: name, text, params: [], rows: 0 });
+      this.ddlSent = true;
     }
   }
 
@@ -460,6 +463,7 @@ class ApplySession extends SessionConnections {
   private async settled(): Promise<void> {
     await this.txn!.flush();
     await this.txn!.idle();
+    this.ddlSent = false;
   }
 
   private async sourceSession(): Promise<pg.Client> {
@@ -525,6 +529,7 @@ class ApplySession extends SessionConnections {
     if (plan.readded.length > 0) await this.resyncReadded(relation, plan.readded);
     await this.txn!.flush();
     for (const text of plan.statements) await this.txn!.exec({ op: 'ddl', target: name, text, params: [], rows: 0 });
+    this.ddlSent = true;
     // kept with the records before it (recordedFor), the oldest dropped past a few
     const versions = this.state.sourceAttnums?.get(relation.oid);
     if (versions) versions.push(plan.attnums);
@@ -591,6 +596,7 @@ class ApplySession extends SessionConnections {
         params: [],
         rows: 0,
       });
+    this.ddlSent = true;
     this.state.targetNotNull!.set(relation.oid, new Set([...notNull].filter((c) => !dropped.includes(c))));
     reshaped();
     this.state.onFollowed?.(
@@ -652,6 +658,7 @@ class ApplySession extends SessionConnections {
         });
         notNull.add(column);
       }
+      this.ddlSent = true;
       this.state.targetNotNull?.set(oid, notNull);
       this.state.tracker.reshaped(name, this.tables.get(oid)?.partitioned);
       this.state.onFollowed?.(
