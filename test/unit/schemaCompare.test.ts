@@ -2,7 +2,7 @@
 // with their fixes and the deliberate differences with their reasons out.
 import assert from 'node:assert/strict';
 import type { SchemaObject } from '../../provider/engine/verify/schema/catalog';
-import { compareSchemas, type CompareContext } from '../../provider/engine/verify/schema/compare';
+import { compareSchemas, isColumnDefaultDifference, type CompareContext } from '../../provider/engine/verify/schema/compare';
 
 const CTX: CompareContext = {
   sourceMajor: 15,
@@ -43,6 +43,20 @@ describe('schema check: comparison (unit)', () => {
       ],
     );
     assert.equal(differences[0]!.table, 'public.orders');
+  });
+
+  it("tells a column's default set or dropped (followed by the schema watch) from its other differences", () => {
+    const source = [column('a', { default: '0' }), column('b', {}), column('c', { type: 'bigint' })];
+    const target = [column('a', {}), column('b', { default: '1' }), column('c', {})];
+    const { differences } = compareSchemas(source, target, CTX);
+    assert.deepEqual(
+      differences.map((d) => [d.fix, isColumnDefaultDifference(d)]),
+      [
+        ['ALTER TABLE "public"."orders" ALTER COLUMN "a" SET DEFAULT 0;', true],
+        ['ALTER TABLE "public"."orders" ALTER COLUMN "b" DROP DEFAULT;', true],
+        ['ALTER TABLE "public"."orders" ALTER COLUMN "c" TYPE bigint;', false],
+      ],
+    );
   });
 
   it('pairs a column only on the source with one alike only on the target as a rename', () => {
