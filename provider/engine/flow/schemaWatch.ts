@@ -8,6 +8,7 @@
 // new difference followed (a default) or warned with its fix. Changes stream on meanwhile.
 import type pg from 'pg';
 import { withSession } from '../connect/session';
+import { forgetTableVerifications } from '../control/tableVerification';
 import { CONTROL_SCHEMA } from '../core/names';
 import { checkSchema, schemaDifferenceMessage } from '../verify/schema/checkSchema';
 import { isColumnDefaultDifference } from '../verify/schema/compare';
@@ -108,6 +109,12 @@ export class SchemaWatch {
     const defaults = differences.filter(isColumnDefaultDifference);
     const followed = new Set<SchemaDifference>();
     if (defaults.length === 0) return followed;
+    // Read whole at the cutover, as a table the cutover's schema check found different is: the
+    // default may be the one visible trace of rows the stream did not carry (a column dropped and
+    // added again under its name while no runner streamed gives every row the new default).
+    // Forgotten first, so that a runner stopped after the statement leaves it forgotten.
+    const tables = [...new Set(defaults.flatMap((d) => (d.table ? [d.table] : [])))];
+    await forgetTableVerifications(this.run.store, this.run.spec.migrationName, database, tables);
     await withSession(this.run.spec.target, { database, purpose: 'schema watch', writable: true }, async (target) => {
       await target.query(`SET lock_timeout = '${FOLLOW_LOCK_TIMEOUT}'`);
       for (const d of defaults) {
