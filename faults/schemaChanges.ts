@@ -1,8 +1,8 @@
 // The schema change a trial's application makes on the source while the migration streams, as an
 // application release would: drawn from the trial's seed, made once, with the workload writing on
-// before and after it. Each is one that pgferry follows (columns added and then written), stops
-// the stream on (a column renamed, dropped or retyped, a default only the source can compute), or
-// stops the cutover on (anything else the schema check sees). The trial's user answers as a
+// before and after it. Each is one that pgferry follows (columns added, renamed, dropped, widened,
+// NOT NULL dropped, defaults: followSchemaChanges, on by default), stops the stream on (a default
+// only the source can compute), or stops the cutover on (anything else the schema check sees). The trial's user answers as a
 // person would: the same DDL on the target and a resume for a stopped stream, the statements the
 // cutover's schema check printed for a stopped cutover, a cancel when nothing they can run fixes
 // it. The judge compares the catalogs as well as the rows, so the one outcome that fails is a
@@ -35,11 +35,12 @@ const SCHEMA_CHANGES: readonly SchemaChange[] = [
   { name: 'add-column-notes', database: 1, sql: `ALTER TABLE notes ADD COLUMN pinned boolean NOT NULL DEFAULT false` },
   // a volatile default: the source rewrote every row with its own value
   { name: 'add-column-volatile', database: 0, sql: `ALTER TABLE big ADD COLUMN token double precision DEFAULT random()` },
-  // columns renamed, dropped, retyped on written tables: the stream stops and says so
+  // columns renamed, dropped, widened on written tables: followed at their position in the stream
   { name: 'rename-column', database: 0, sql: `ALTER TABLE big RENAME COLUMN pad TO padding` },
   { name: 'drop-column', database: 0, sql: `ALTER TABLE items DROP COLUMN note` },
   { name: 'retype-column', database: 0, sql: `ALTER TABLE items ALTER COLUMN qty TYPE bigint` },
-  // what no row message carries: only the schema check at the cutover can see these
+  // a default is followed by the schema watch, NOT NULL dropped at the next write; the rest no row
+  // message carries, and only the schema check at the cutover can see them
   { name: 'set-default', database: 0, sql: `ALTER TABLE orders ALTER COLUMN amount SET DEFAULT 0` },
   { name: 'drop-not-null', database: 0, sql: `ALTER TABLE items ALTER COLUMN qty DROP NOT NULL` },
   { name: 'create-index', database: 0, sql: `CREATE INDEX big_pad_prefix_idx ON big (left(pad, 8))` },

@@ -124,6 +124,8 @@ export interface PgMigrationArgs {
   readonly overwriteDbsInTarget?: pulumi.Input<AzureBoolean>;
   readonly migrateRoles?: pulumi.Input<AzureBoolean>;
   readonly allowReplicaIdentityFull?: pulumi.Input<boolean>;
+  /** Online: follow the source's column changes on the target (default true; docs/limits.md); false stops and tells. */
+  readonly followSchemaChanges?: pulumi.Input<boolean>;
   /**
    * What moves (pg_dump patterns; README "Choosing what moves"). Changing any of these replaces
    * the migration: what moves is part of which migration it is.

@@ -217,8 +217,9 @@ describe('foreign keys while streaming into a managed target', function () {
 
   it('adds every key back, NOT VALID where rows violate it, when the migration fails while streaming', async () => {
     const db = 'fk_failed';
-    // a stream stopped on an error ends the migration only past maxApplyStopHours (here 1.8 s)
-    const { spec, store } = await setupManaged(pair, db, 'fk-failed', 'Migrate', { maxApplyStopHours: 0.0005 });
+    // a stream stopped on an error ends the migration only past maxApplyStopHours (here 1.8 s);
+    // the dropped column below stops it only with followSchemaChanges off
+    const { spec, store } = await setupManaged(pair, db, 'fk-failed', 'Migrate', { maxApplyStopHours: 0.0005, followSchemaChanges: false });
     try {
       const sourceKeys = await foreignKeys(pair.source, db);
       const running = runMigration(spec);
@@ -226,7 +227,7 @@ describe('foreign keys while streaming into a managed target', function () {
       assert.equal(ready.subState, 'WaitingForCutoverTrigger', `${ready.state}: ${ready.message}`);
       await pair.source.query(CHANGES[1]!, [], db);
       await streamedAll(store, spec.migrationName, 4); // applied before the stream stops
-      // a change of shape that is not followed stops the stream (CDC_SCHEMA_CHANGE)
+      // a change of shape not followed (followSchemaChanges off) stops the stream (CDC_SCHEMA_CHANGE)
       await pair.source.query(`ALTER TABLE child DROP COLUMN v; INSERT INTO child VALUES (200, 2)`, [], db);
       const done = await running;
       assert.equal(done.state, 'Failed', done.message);

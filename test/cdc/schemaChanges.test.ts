@@ -34,7 +34,13 @@ describe('a schema change on the source stops the cutover until the target match
     const db = 'shopschema';
     await pair.source.query(`CREATE DATABASE ${db}`);
     await pair.source.query(SCHEMA, [], db);
-    const spec = pairSpec(pair, 'schema-change', [db], { mode: 'Online', option: 'Migrate', overwriteDbsInTarget: true });
+    // followSchemaChanges off: on, the watch makes the default on the target itself (shapeFollows)
+    const spec = pairSpec(pair, 'schema-change', [db], {
+      mode: 'Online',
+      option: 'Migrate',
+      overwriteDbsInTarget: true,
+      followSchemaChanges: false,
+    });
     const name = spec.migrationName;
     const store = new CatalogConnection(spec.target);
     const running = runMigration(spec);

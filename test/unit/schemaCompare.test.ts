@@ -45,6 +45,20 @@ describe('schema check: comparison (unit)', () => {
     assert.equal(differences[0]!.table, 'public.orders');
   });
 
+  it("tells a column's default set or dropped (followed by the schema watch) from its other differences", () => {
+    const source = [column('a', { default: '0' }), column('b', {}), column('c', { type: 'bigint' })];
+    const target = [column('a', {}), column('b', { default: '1' }), column('c', {})];
+    const { differences, steps } = compareSchemas(source, target, CTX);
+    assert.deepEqual(
+      differences.map((d, i) => [d.fix, steps[i]?.when === 'anytime' && steps[i]?.readWhole === true]),
+      [
+        ['ALTER TABLE "public"."orders" ALTER COLUMN "a" SET DEFAULT 0;', true],
+        ['ALTER TABLE "public"."orders" ALTER COLUMN "b" DROP DEFAULT;', true],
+        ['ALTER TABLE "public"."orders" ALTER COLUMN "c" TYPE bigint;', false],
+      ],
+    );
+  });
+
   it('pairs a column only on the source with one alike only on the target as a rename', () => {
     const { differences } = compareSchemas([column('full_name', {})], [column('name', {})], CTX);
     assert.deepEqual(

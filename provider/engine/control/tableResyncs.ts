@@ -11,8 +11,11 @@ import type { CatalogConnection } from './connection';
 
 const T = `${ident(CONTROL_SCHEMA)}.table_resync`;
 
-/** Why a table is resynchronised: the user asked, or it was created on the source while streaming. */
-export type ResyncReason = 'requested' | 'created';
+/**
+ * Why a table is resynchronised: the user asked, it was created on the source while streaming, or
+ * its shape changed in a way the stream cannot order with its rows (cdc/apply/shapeFollow.ts).
+ */
+export type ResyncReason = 'requested' | 'created' | 'reshaped';
 
 export interface TableResync {
   readonly database: string;

@@ -10,6 +10,7 @@ import type pg from 'pg';
 import { qualified } from '../connect/quote';
 import { withSession } from '../connect/session';
 import { recordEvent } from '../control/store';
+import { forgetTableVerifications } from '../control/tableVerification';
 import { CONTROL_SCHEMA } from '../core/names';
 import type { SchemaDifference } from '../core/model';
 import type { MigrationRun } from '../run/migrationRun';
@@ -62,6 +63,9 @@ export async function followSchema(
   const failed: { difference: SchemaDifference; error: string }[] = [];
   if (ready.length === 0) return { followed, waiting, failed };
   const settings = { lock_timeout: LOCK_TIMEOUT, check_function_bodies: 'off' };
+  // forgotten first, so that a runner stopped after the statement leaves them forgotten
+  const wholeTables = [...new Set(ready.flatMap((i) => (i.step.readWhole && i.difference.table ? [i.difference.table] : [])))];
+  if (wholeTables.length > 0) await forgetTableVerifications(run.store, run.spec.migrationName, database, wholeTables);
   await withSession(run.spec.target, { database, purpose: 'schema follow', writable: true, settings }, async (client) => {
     await dropInvalidIndexes(client);
     for (const item of [...ready].sort((a, b) => a.step.rank - b.step.rank)) {
@@ -100,6 +104,7 @@ export async function recordFollowed(run: MigrationRun, database: string, follow
  * had not followed yet is followed now, every row being applied, then the schema is compared again.
  */
 export async function checkSchemaFollowing(run: MigrationRun, database: string): Promise<SchemaCheck> {
+  if (!run.spec.followSchemaChanges) return checkSchema(run.spec, database, { whileSetAside: true });
   const first = await compareDatabase(run.spec, database, { whileSetAside: true });
   const items = followables(first.check, first.steps);
   if (items.length === 0) return first.check;

@@ -1,7 +1,9 @@
-// The source's schema watched while streaming: every WATCH_INTERVAL_MS a fingerprint of each
+// The source's schema watched while streaming. The apply follows columns added, dropped, renamed
+// and retyped, and NOT NULL, at their place in the stream (cdc/apply/shapeFollow.ts); this watch
+// follows the rest it can: every WATCH_INTERVAL_MS a fingerprint of each
 // streamed database's tables (one cheap query: columns, defaults, constraints, indexes), and only
 // when it moved (or a change waits to be followed), the full comparison (verify/schema). What can be
-// made on the target while changes stream (indexes, constraints, views, functions ...:
+// made on the target while changes stream (columns' defaults, indexes, constraints, views, functions ...:
 // verify/schema/follow.ts) is made there (flow/schemaFollow.ts), each said as an event; the rest
 // (a column retyped, a trigger) is warned once with its fix, and the cutover stops on it until the
 // target matches. Changes stream on meanwhile.
@@ -119,7 +121,8 @@ export class SchemaWatch {
     const { check, steps } = await compareDatabase(this.run.spec, database, { whileSetAside: true, lockTimeout: '1s' });
     // read after the comparison: every change it saw committed before this position
     const seenAt = await withSession(this.run.spec.source, { database, purpose: 'schema watch' }, currentPosition);
-    const items = followables(check, steps);
+    // followSchemaChanges: false warns of every difference and makes none
+    const items = this.run.spec.followSchemaChanges ? followables(check, steps) : [];
     const stream = this.streams.find((s) => s.database === database);
     const appliedAt = stream ? appliedUpTo(stream.applier.stats()) : 0n;
     this.again.delete(database);

@@ -121,8 +121,9 @@ export async function carryOutTableResyncs(
 }
 
 function what(request: TableResync): string {
-  return request.reason === 'created'
-    ? `following ${request.table} (created on the source while streaming)`
+  if (request.reason === 'created') return `following ${request.table} (created on the source while streaming)`;
+  return request.reason === 'reshaped'
+    ? `resynchronising ${request.table} (a column dropped and added again on the source)`
     : `resynchronising ${request.table} (requested)`;
 }
 

@@ -166,6 +166,14 @@ export const migrationSpecSchema = z
     /** Online: give tables without a usable replica identity REPLICA IDENTITY FULL. */
     allowReplicaIdentityFull: z.boolean({ error: 'must be true or false' }).default(false),
     /**
+     * Online: follow the source's column changes on the target while streaming: columns dropped,
+     * renamed, derivably retyped and NOT NULL at their stream position, a column dropped and added
+     * again under its name by a copy of the table at a pin, defaults at the schema watch's look.
+     * false: those stop the stream or the cutover and say the fix (docs/limits.md, "Schema changes
+     * while streaming").
+     */
+    followSchemaChanges: z.boolean({ error: 'must be true or false' }).default(true),
+    /**
      * Managed targets: leave out of the schema copy what the target user cannot create (event
      * triggers, untrusted languages, C functions outside extensions) and what depends on it, and
      * list each with its definition, instead of failing validation.
@@ -281,6 +289,7 @@ export const TUNING_KEYS = [
   'pgBinDir',
   'verify',
   'allowReplicaIdentityFull',
+  'followSchemaChanges',
   'skipUnsupportedObjects',
   'slotRetainedWarnBytes',
   'maxApplyStopHours',

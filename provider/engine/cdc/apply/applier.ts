@@ -51,11 +51,15 @@ export interface ApplierOptions {
    */
   readonly fenceWaitMs?: number;
   /** Called for reconnects and warnings. */
-  readonly log?: (level: 'info' | 'warning', message: string) => void;
+  readonly log?: (level: 'info' | 'warning' | 'event', message: string) => void;
   /** Keys changed per pinned table: given to a restarted stream so it keeps counting (default: a new one). */
   readonly tracker?: ChangeTracker;
   /** The runner's lease session: every apply COMMIT checks it still holds its lock (leaseGuard.ts). */
   readonly leaseSessionPid?: number;
+  /** Follow columns dropped, renamed, retyped and NOT NULL dropped on the source (default true): SessionConfig. */
+  readonly followSchemaChanges?: boolean;
+  /** Records a resync of a table whose change of shape the stream cannot order with its rows (ApplyState.requestResync). */
+  readonly requestResync?: (schema: string, table: string, why: string) => Promise<void>;
 }
 
 export interface ApplyStats {
@@ -101,6 +105,8 @@ export class Applier {
       peakQueuedBytes: 0,
       warnings: [],
       tracker: options.tracker ?? new ChangeTracker(),
+      onFollowed: (what) => options.log?.('event', `database "${options.database}": ${what}`),
+      ...(options.requestResync ? { requestResync: options.requestResync } : {}),
     };
   }
 
@@ -123,6 +129,7 @@ export class Applier {
       commitRows: o.commitRows ?? 20_000,
       commitMs: o.commitMs ?? 500,
       leaseSessionPid: o.leaseSessionPid,
+      followSchemaChanges: o.followSchemaChanges ?? true,
     };
     let failures = 0;
     for (;;) {

@@ -15,17 +15,19 @@
 //   commit record starts before P: commit records do not overlap, so those are exactly the ones
 //   already applied (their end ≤ P) and no later one is skipped.
 // A SIGKILL anywhere loses the open target transaction and nothing else; it is streamed again.
-import { openSession } from '../../connect/session';
+import type pg from 'pg';
+import { openSession, serverMajor } from '../../connect/session';
 import { ident, qualified } from '../../connect/quote';
 import { PgferryError } from '../../core/errors';
-import { maxLsn } from '../decode/lsn';
+import { maxLsn, parseLsn } from '../decode/lsn';
 import { decodePgoutput } from '../decode/pgoutput';
 import { CommitPolicy } from './commitPolicy';
 import { truncateStatement } from '../plan/statements';
 import { planPartitionTree, runPartitionSteps } from './partitionTree';
 import type { QueuedRecord } from '../receive/recordQueue';
 import { SessionConnections } from './sessionConnections';
-import { addColumnPlan, inspectTargetTable, resolveTargetTable, sourceColumnDefinitions } from './targetTables';
+import { addColumnPlan, inspectTargetTable, resolveTargetTable, sourceAttributes, sourceColumnDefinitions } from './targetTables';
+import { planShapeFollow, readdedColumns, type SourceAttribute, type TargetAttribute } from './shapeFollow';
 import type { ApplyState } from './applyState';
 import type { TargetTable } from '../plan/types';
 import type { SessionConfig } from './sessionConfig';
@@ -75,6 +77,13 @@ export async function runSession(config: SessionConfig, state: ApplyState, isSto
 }
 
 /** The apply loop over a session's connections (sessionConnections.ts, which opens and closes them). */
+/** Attnum records kept per table (ApplySession.recordedFor): a follow not committed still finds the one before it. */
+const ATTNUM_RECORDS = 8;
+
+/** The source's WAL insert position (every record inserted so far ends at or before it; a standby's replayed end). */
+const SOURCE_WAL_INSERT_SQL = `SELECT (CASE WHEN pg_catalog.pg_is_in_recovery() THEN pg_catalog.pg_last_wal_replay_lsn()
+  ELSE pg_catalog.pg_current_wal_insert_lsn() END)::pg_catalog.text AS lsn`;
+
 class ApplySession extends SessionConnections {
   private readonly commits = new CommitPolicy(this.config);
   private readonly tables = new Map<number, TargetTable>();
@@ -95,6 +104,10 @@ class ApplySession extends SessionConnections {
    * then; idle() confirms it once everything received is committed.
    */
   private keepaliveEnd = 0n;
+  /** A change of shape was sent in the pipeline since it last settled: the target's catalog is read after it runs. */
+  private ddlSent = false;
+  /** The source's major version, read with its catalog session. */
+  private sourceMajor: number | undefined;
 
   /** The apply loop: one queued record at a time, in order, until stopped or cut over. */
   async run(isStopped: () => boolean): Promise<SessionEnd> {
@@ -173,7 +186,8 @@ class ApplySession extends SessionConnections {
       case 'keepalive':
         return this.keepalive(item.walEnd);
       case 'begin':
-        if (this.state.pin || this.state.commitBefore !== undefined) return this.beforeBegin(item).then(() => this.began(item.finalLsn));
+        if (this.state.pin || this.state.commitBefore !== undefined || this.state.notNullSets)
+          return this.beforeBegin(item).then(() => this.began(item.finalLsn));
         return this.began(item.finalLsn);
       case 'relation':
         return this.relationChanged(item)
@@ -207,6 +221,7 @@ class ApplySession extends SessionConnections {
    */
   private async beforeBegin(begin: { finalLsn: bigint; xid: number }): Promise<void> {
     if (this.state.pin) await this.pinBoundary(begin);
+    if (this.state.notNullSets) await this.notNullSetsDue(begin.finalLsn);
     const at = this.state.commitBefore;
     if (at === undefined || begin.finalLsn < at) return;
     this.state.commitBefore = undefined;
@@ -361,63 +376,316 @@ class ApplySession extends SessionConnections {
   private async relationChanged(item: ChangeEvent & { kind: 'relation' }): Promise<void> {
     const { relation, change } = item;
     const name = qualified(relation.schema, relation.name);
-    const stopWith = (description: string): never => {
-      this.settleBeforeStop();
-      throw new SchemaChangeError('CDC_SCHEMA_CHANGE', `source table ${name} changed while streaming: ${description}; streaming stopped`, {
-        category: 'source',
-        field: name,
-        fix: 'only added columns are followed: make the same change on the target and restart the migration',
-      });
-    };
+    const following = this.config.followSchemaChanges;
     // marked before any stop, so that it stays marked when the stream resumes after a fix
     const reshaped = (partitioned = this.tables.get(relation.oid)?.partitioned): void => this.state.tracker.reshaped(name, partitioned);
-    if (change.kind === 'unsupported') {
+    if (following) await this.recordAttnums(relation);
+    if (change.kind === 'unsupported' && (!following || change.table)) {
       reshaped();
-      stopWith(change.description);
+      this.stopWith(name, change.description, following);
     }
     // pgoutput re-sends a Relation message after every relcache invalidation on the source (a
     // VACUUM or ANALYZE is enough): an unchanged shape needs no new look at the target. The
     // bench traced up to 0.8 s of such catalog round trips before the first batch of a backlog.
-    if (change.kind === 'none' && this.tables.has(relation.oid)) return;
+    // Followed, an ALTER TABLE ... DROP NOT NULL is one such invalidation: the source's NOT NULL
+    // columns are read (one source round trip) and the target's dropped before the next row.
+    // A column dropped and added again under its name, type and place sends the same message: the
+    // source's attnums tell it (readdedColumns), and it is followed as any other change below.
+    let readded = false;
+    if (change.kind === 'none' && this.tables.has(relation.oid)) {
+      if (!following) return;
+      const attributes = await this.sourceAttributesOf(relation);
+      readded = readdedColumns(this.recordedFor(relation.oid, relation.columns), attributes).length > 0;
+      if (!readded) return this.followNotNull(relation, attributes, reshaped);
+    }
     const target = this.target!;
-    const { missing, extra, retyped, table } = await inspectTargetTable(target, relation, this.foreignKeysFire);
-    if (extra.length > 0) {
+    // the target's catalog is read on the apply's connection, beside the pipeline: a change of
+    // shape sent before (followed at an earlier message) has run first
+    if (this.ddlSent) await this.settled();
+    const inspected = await inspectTargetTable(target, relation, this.foreignKeysFire);
+    const { extra, retyped, table } = inspected;
+    let { missing } = inspected;
+    this.state.targetNotNull ??= new Map();
+    this.state.targetNotNull.set(relation.oid, new Set(inspected.columns.filter((c) => c.notNull).map((c) => c.name)));
+    if (following && (readded || extra.length > 0 || retyped.length > 0 || change.kind === 'unsupported')) {
       reshaped();
-      stopWith(`column ${JSON.stringify(extra[0])} was dropped or renamed`);
-    }
-    if (retyped.length > 0) {
-      reshaped();
-      stopWith(`column ${JSON.stringify(retyped[0])} changed type`);
-    }
-    if (table) {
-      if (change.kind !== 'none') reshaped(table.partitioned);
-      this.tables.set(relation.oid, table);
-      return;
+      missing = await this.followShape(relation, inspected.columns);
+    } else {
+      if (extra.length > 0) {
+        reshaped();
+        this.stopWith(name, `column ${JSON.stringify(extra[0])} was dropped or renamed`, following);
+      }
+      if (retyped.length > 0) {
+        reshaped();
+        this.stopWith(name, `column ${JSON.stringify(retyped[0])} changed type`, following);
+      }
+      if (table) {
+        if (change.kind !== 'none') reshaped(table.partitioned);
+        this.tables.set(relation.oid, table);
+        return;
+      }
     }
     // none of the streamed columns: no such table on the target (resolving it names that), or another table
     if (missing.length === relation.columns.length) await resolveTargetTable(target, relation, this.foreignKeysFire);
-    if (missing.length > 0) {
-      await this.txn!.flush();
-      this.source ??= await openSession(this.config.source, { database: this.config.database, purpose: 'cdc catalog' });
-      const columns = await sourceColumnDefinitions(this.source, relation.oid, missing);
-      // the target's rows so far, this open transaction's included (same connection, after the flush)
-      const { rows } = await target.query<{ has: boolean }>(`SELECT EXISTS (SELECT 1 FROM ${name}) AS has`);
-      const hasRows = rows[0]?.has === true;
-      const plans = columns.map((column) => ({ column, plan: addColumnPlan(relation.schema, relation.name, column, hasRows) }));
-      // nothing is changed on the target before every column is known to be reproducible
-      for (const { column, plan } of plans) {
-        if (plan.kind !== 'per-row') continue;
-        reshaped();
-        this.stopPerRow(name, column.name, plan.why);
-      }
-      for (const { plan } of plans) {
-        if (plan.kind === 'per-row') continue;
-        for (const text of plan.statements) await this.txn!.exec({ op: 'ddl', target: name, text, params: [], rows: 0 });
-      }
-    }
+    if (missing.length > 0) await this.addColumns(relation, missing, reshaped);
     const resolved = await resolveTargetTable(target, relation, this.foreignKeysFire);
     reshaped(resolved.partitioned);
     this.tables.set(relation.oid, resolved);
+  }
+
+  /** Columns added on the source, added on the target so its existing rows get the source's values (addColumnPlan). */
+  private async addColumns(relation: Relation, missing: readonly string[], reshaped: () => void): Promise<void> {
+    const name = qualified(relation.schema, relation.name);
+    const target = this.target!;
+    await this.settled();
+    const source = await this.sourceSession();
+    const columns = await sourceColumnDefinitions(source, relation.oid, missing);
+    if (columns.length < missing.length) {
+      reshaped();
+      const gone = missing.find((m) => !columns.some((c) => c.name === m));
+      this.stopWith(
+        name,
+        `column ${JSON.stringify(gone)} was added, and the source's catalog no longer has it (renamed or dropped since)`,
+        this.config.followSchemaChanges,
+      );
+    }
+    // the target's rows so far, this open transaction's included (same connection, after the flush)
+    const { rows } = await target.query<{ has: boolean }>(`SELECT EXISTS (SELECT 1 FROM ${name}) AS has`);
+    const hasRows = rows[0]?.has === true;
+    const plans = columns.map((column) => ({ column, plan: addColumnPlan(relation.schema, relation.name, column, hasRows) }));
+    // nothing is changed on the target before every column is known to be reproducible
+    for (const { column, plan } of plans) {
+      if (plan.kind !== 'per-row') continue;
+      reshaped();
+      this.stopPerRow(name, column.name, plan.why);
+    }
+    for (const { plan } of plans) {
+      if (plan.kind === 'per-row') continue;
+      for (const text of plan.statements) await this.txn!.exec({ op: 'ddl', target: name, text, params: [], rows: 0 });
+      this.ddlSent = true;
+    }
+  }
+
+  /** Everything planned is sent and has run on the target (the open transaction stays open). */
+  private async settled(): Promise<void> {
+    await this.txn!.flush();
+    await this.txn!.idle();
+    this.ddlSent = false;
+  }
+
+  private async sourceSession(): Promise<pg.Client> {
+    this.source ??= await openSession(this.config.source, { database: this.config.database, purpose: 'cdc catalog' });
+    this.sourceMajor ??= await serverMajor(this.source);
+    return this.source;
+  }
+
+  /**
+   * The attnums of a table's streamed columns, as the source's catalog has them while it still has
+   * this message's shape: every published table's columns are read once, at the runner's first
+   * relation message, and each table's are kept when they agree with its first message
+   * (shapeFollow.ts decides a rename from a drop and an add by them).
+   */
+  private async recordAttnums(relation: Relation): Promise<void> {
+    const known = (this.state.sourceAttnums ??= new Map());
+    if (known.has(relation.oid)) return;
+    if (!this.state.sourceColumnsAtStart) {
+      const source = await this.sourceSession();
+      this.state.sourceColumnsAtStart = await sourceAttributes(source, this.sourceMajor!, { publication: this.config.publication });
+    }
+    const columns = this.state.sourceColumnsAtStart.get(relation.oid);
+    this.state.sourceColumnsAtStart.delete(relation.oid);
+    if (!columns) return;
+    const live = columns.filter((a) => !a.dropped && !a.generated);
+    const agrees =
+      live.length === relation.columns.length &&
+      live.every((a, i) => {
+        const c = relation.columns[i]!;
+        return a.name === c.name && a.typeOid === c.typeOid && a.typeMod === c.typeMod;
+      });
+    if (agrees) known.set(relation.oid, [new Map(live.map((a) => [a.name, a.attnum]))]);
+  }
+
+  /**
+   * The attnums recorded with the target table's columns as they are (`columns`, by name): the
+   * newest record whose names are the target's. A follow's record is kept from when its statements
+   * are sent, and a session that fails before their commit leaves the target as it was: the record
+   * before it still fits it then, and the change is followed again when the stream brings it again.
+   */
+  private recordedFor(oid: number, columns: readonly { readonly name: string }[]): ReadonlyMap<string, number> | undefined {
+    const versions = this.state.sourceAttnums?.get(oid) ?? [];
+    const names = new Set(columns.map((c) => c.name));
+    for (let i = versions.length - 1; i >= 0; i--) {
+      const v = versions[i]!;
+      if (v.size === names.size && [...v.keys()].every((k) => names.has(k))) return v;
+    }
+    return undefined;
+  }
+
+  /**
+   * A relation message whose columns differ from the target's other than by added columns: the
+   * change is decided from the source's catalog by attnum (planShapeFollow) and made on the target
+   * in the open transaction, before any row of the new shape; or the stream stops with the
+   * statement and the fix. Returns the columns to add (addColumns).
+   */
+  private async followShape(relation: Relation, targetColumns: readonly TargetAttribute[]): Promise<string[]> {
+    const name = qualified(relation.schema, relation.name);
+    const attributes = await this.sourceAttributesOf(relation);
+    const recorded = this.recordedFor(relation.oid, targetColumns);
+    const plan = planShapeFollow(relation.schema, relation.name, relation.columns, attributes, targetColumns, recorded);
+    if (plan.kind === 'stop') this.stopWith(name, plan.description, true, plan.fix);
+    if (plan.readded.length > 0) await this.resyncReadded(relation, plan.readded);
+    await this.txn!.flush();
+    for (const text of plan.statements) await this.txn!.exec({ op: 'ddl', target: name, text, params: [], rows: 0 });
+    this.ddlSent = true;
+    // kept with the records before it (recordedFor), the oldest dropped past a few
+    const versions = this.state.sourceAttnums?.get(relation.oid);
+    if (versions) versions.push(plan.attnums);
+    else (this.state.sourceAttnums ??= new Map()).set(relation.oid, [plan.attnums]);
+    if (versions && versions.length > ATTNUM_RECORDS) versions.shift();
+    if (plan.followed.length > 0)
+      this.state.onFollowed?.(
+        `source table ${name} changed while streaming, followed on the target at its position in the stream: ${plan.followed.join(', ')}`,
+      );
+    return [...plan.added];
+  }
+
+  /** The source table's columns now, dropped ones included (one source round trip). */
+  private async sourceAttributesOf(relation: Relation): Promise<SourceAttribute[]> {
+    const source = await this.sourceSession();
+    return (await sourceAttributes(source, this.sourceMajor!, { relation: relation.oid })).get(relation.oid) ?? [];
+  }
+
+  /**
+   * Columns dropped and added again under their name (readdedColumns): which of the stream's rows
+   * came before the drop is not in the stream, so the table is copied again at a pinned position
+   * (flow/tableResync.ts), its changes skipped from here until the pin. The request is recorded
+   * before the target changes, so that a runner stopped in between leaves it to the next one;
+   * without a place to record it (an applier outside a migration) the stream stops instead.
+   */
+  private async resyncReadded(relation: Relation, columns: readonly string[]): Promise<void> {
+    const name = qualified(relation.schema, relation.name);
+    const which = columns.map((c) => JSON.stringify(c)).join(', ');
+    const request = this.state.requestResync;
+    if (!request)
+      this.stopWith(
+        name,
+        `column ${which} was dropped and added again under its name, which the stream does not place among the rows`,
+        true,
+        'copy the table again (pgferry update --resync, or restart the migration)',
+      );
+    await request(relation.schema, relation.name, `column ${which} dropped and added again under its name`);
+    this.state.tracker.resyncing.add(name);
+  }
+
+  /**
+   * A re-sent relation message of an unchanged shape: NOT NULL the source dropped is dropped on the
+   * target before the next row; NOT NULL it set is set once the apply is past it (notNullSetsDue).
+   */
+  private async followNotNull(relation: Relation, attributes: readonly SourceAttribute[], reshaped: () => void): Promise<void> {
+    const notNull = this.state.targetNotNull?.get(relation.oid);
+    if (!notNull) return;
+    const streamed = new Set(relation.columns.map((c) => c.name));
+    const set = attributes.filter((a) => !a.dropped && !a.generated && a.notNull && streamed.has(a.name) && !notNull.has(a.name));
+    if (set.length > 0)
+      await this.notNullSetLater(
+        relation,
+        set.map((a) => a.name),
+      );
+    const dropped = attributes.filter((a) => !a.dropped && !a.notNull && notNull.has(a.name)).map((a) => a.name);
+    if (dropped.length === 0) return;
+    const name = qualified(relation.schema, relation.name);
+    await this.txn!.flush();
+    for (const column of dropped)
+      await this.txn!.exec({
+        op: 'ddl',
+        target: name,
+        text: `ALTER TABLE ${name} ALTER COLUMN ${ident(column)} DROP NOT NULL`,
+        params: [],
+        rows: 0,
+      });
+    this.ddlSent = true;
+    this.state.targetNotNull!.set(relation.oid, new Set([...notNull].filter((c) => !dropped.includes(c))));
+    reshaped();
+    this.state.onFollowed?.(
+      `source table ${name}: NOT NULL dropped on ${dropped.map((c) => JSON.stringify(c)).join(', ')}, followed on the target at its position in the stream`,
+    );
+  }
+
+  /**
+   * NOT NULL set on the source: set on the target at the first source transaction that commits at
+   * or past the source's WAL insert position read after its catalog showed it (P). The source's SET
+   * NOT NULL held ACCESS EXCLUSIVE on the table and committed before P, so every transaction that
+   * wrote the table before it committed before it too: once the apply is past P the target's rows
+   * are the source's after the change (none NULL), and every later row is one the source checked.
+   * Set at the relation message instead, a row streamed before the change (a NULL updated away
+   * before it) would be refused. The message may have been sent before the change: the catalog is
+   * read when the apply reaches it.
+   */
+  private async notNullSetLater(relation: Relation, columns: readonly string[]): Promise<void> {
+    const pending = this.state.notNullSets ?? [];
+    const fresh = columns.filter((c) => !pending.some((p) => p.oid === relation.oid && p.column === c));
+    if (fresh.length === 0) return;
+    const source = await this.sourceSession();
+    const { rows } = await source.query<{ lsn: string }>(SOURCE_WAL_INSERT_SQL);
+    const at = parseLsn(rows[0]!.lsn);
+    // every BEGIN looks at the list while it is set (handle): set only with something in it
+    this.state.notNullSets = [
+      ...pending,
+      ...fresh.map((column) => ({ oid: relation.oid, schema: relation.schema, table: relation.name, column, at })),
+    ];
+  }
+
+  /** Before a source transaction that commits at `finalLsn`: the NOT NULL sets it is past (notNullSetLater). */
+  private async notNullSetsDue(finalLsn: bigint): Promise<void> {
+    const pending = this.state.notNullSets ?? [];
+    const due = pending.filter((p) => p.at <= finalLsn);
+    if (due.length === 0) return;
+    this.state.notNullSets = pending.filter((p) => p.at > finalLsn);
+    if (this.state.notNullSets.length === 0) this.state.notNullSets = undefined;
+    for (const oid of new Set(due.map((p) => p.oid))) {
+      const first = due.find((p) => p.oid === oid)!;
+      const name = qualified(first.schema, first.table);
+      // still NOT NULL on the source: a DROP NOT NULL since is followed at its own message, after this
+      const source = await this.sourceSession();
+      const now = (await sourceAttributes(source, this.sourceMajor!, { relation: oid })).get(oid) ?? [];
+      const notNull = new Set(this.state.targetNotNull?.get(oid) ?? []);
+      const columns = due
+        .filter((p) => p.oid === oid && !notNull.has(p.column))
+        .map((p) => p.column)
+        .filter((c) => now.some((a) => !a.dropped && a.name === c && a.notNull));
+      if (columns.length === 0) continue;
+      await this.txn!.flush();
+      for (const column of columns) {
+        await this.txn!.exec({
+          op: 'ddl',
+          target: name,
+          text: `ALTER TABLE ${name} ALTER COLUMN ${ident(column)} SET NOT NULL`,
+          params: [],
+          rows: 0,
+        });
+        notNull.add(column);
+      }
+      this.ddlSent = true;
+      this.state.targetNotNull?.set(oid, notNull);
+      this.state.tracker.reshaped(name, this.tables.get(oid)?.partitioned);
+      this.state.onFollowed?.(
+        `source table ${name}: NOT NULL set on ${columns.map((c) => JSON.stringify(c)).join(', ')}, followed on the target once the apply was past it`,
+      );
+    }
+  }
+
+  /** A change of shape not followed: the stream stops exactly before the transaction that carries it. */
+  private stopWith(name: string, description: string, following: boolean, fix?: string): never {
+    this.settleBeforeStop();
+    throw new SchemaChangeError('CDC_SCHEMA_CHANGE', `source table ${name} changed while streaming: ${description}; streaming stopped`, {
+      category: 'source',
+      field: name,
+      fix:
+        fix ??
+        (following
+          ? 'make the same change on the target and resume'
+          : 'only added columns are followed (followSchemaChanges is off): make the same change on the target and resume'),
+    });
   }
 
   /**

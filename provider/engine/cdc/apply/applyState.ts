@@ -4,6 +4,7 @@ import type { Relation } from '../decode/changeEvents';
 import type { ApplyLag } from './applyLag';
 import type { ChangeTracker } from '../plan/changeTracker';
 import type { PinRequest } from '../pin/pinRequest';
+import type { SourceAttribute } from './shapeFollow';
 
 /** What outlives a session: counters, positions and the relation shapes seen. */
 export interface ApplyState {
@@ -47,4 +48,26 @@ export interface ApplyState {
    * (SettleBeforeStop in applySession.ts).
    */
   commitBefore?: bigint;
+  /**
+   * Per source relation OID, each streamed column's source attnum with the shapes the target had,
+   * oldest first (ApplySession.recordedFor picks the one of the target's shape now) (shapeFollow.ts: a rename keeps its attnum, a drop and an add do not); read for every
+   * published table at the first relation message of a runner, checked against that message.
+   */
+  sourceAttnums?: Map<number, ReadonlyMap<string, number>[]>;
+  /** The source's columns read with the first relation message, before each table's own is checked against them. */
+  sourceColumnsAtStart?: Map<number, readonly SourceAttribute[]>;
+  /** Per source relation OID, the target's NOT NULL columns as last read: a re-sent relation message drops what the source dropped. */
+  targetNotNull?: Map<number, ReadonlySet<string>>;
+  /**
+   * NOT NULL set on the source, to be set on the target before the first source transaction that
+   * commits at or past `at` (ApplySession.notNullSetLater); undefined when none is pending.
+   */
+  notNullSets?: { readonly oid: number; readonly schema: string; readonly table: string; readonly column: string; readonly at: bigint }[];
+  /** Told each change of shape followed on the target (an info event). */
+  onFollowed?: (what: string) => void;
+  /**
+   * Records a resync of the table (control/tableResyncs.ts) and resolves once recorded: a change of
+   * shape the stream cannot order with the rows (a column dropped and added again under its name).
+   */
+  requestResync?: (schema: string, table: string, why: string) => Promise<void>;
 }

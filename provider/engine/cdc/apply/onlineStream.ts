@@ -7,6 +7,9 @@ import { maxLsn } from '../decode/lsn';
 import { Applier, type ApplyStats } from './applier';
 import type { SessionEnd } from './applySession';
 import type { ChangeTracker } from '../plan/changeTracker';
+import { qualified } from '../../connect/quote';
+import { recordEvent } from '../../control/store';
+import { requestTableResync } from '../../control/tableResyncs';
 
 /** One database's stream: its applier and what it reported so far. */
 export interface OnlineStream {
@@ -59,10 +62,20 @@ export function startStream(
     initialLsn,
     tracker,
     leaseSessionPid: run.leaseSessionPid,
+    followSchemaChanges: run.spec.followSchemaChanges,
+    requestResync: async (schema, table, why) => {
+      await requestTableResync(run.store, run.spec.migrationName, database, { schema, name: table }, 'reshaped');
+      const message = `database "${database}": source table ${qualified(schema, table)} changed while streaming (${why}): copied again at a pinned position`;
+      run.onProgress({ kind: 'info', message, database });
+      await recordEvent(run.store, run.spec.migrationName, 'info', message, database);
+    },
     log: (level, message) => {
       // fire and forget (log is synchronous): a run's warn never rejects
       if (level === 'warning') void run.warn(message, database);
-      else run.onProgress({ kind: 'info', message, database });
+      else if (level === 'event') {
+        run.onProgress({ kind: 'info', message, database });
+        void recordEvent(run.store, run.spec.migrationName, 'info', message, database).catch(() => undefined);
+      } else run.onProgress({ kind: 'info', message, database });
     },
   });
   const stream: OnlineStream = { database, ...n, applier, done: applier.run(), base };

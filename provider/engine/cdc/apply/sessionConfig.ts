@@ -26,4 +26,10 @@ export interface SessionConfig {
   readonly commitMs: number;
   /** The runner's lease session: every COMMIT checks it still holds its lock (leaseGuard.ts); undefined without a lease. */
   readonly leaseSessionPid: number | undefined;
+  /**
+   * Columns dropped, renamed or retyped (derivably) and NOT NULL dropped on the source are followed
+   * on the target at the relation message that first carries them (shapeFollow.ts); false: they stop
+   * the stream, as added columns with values only the source has do.
+   */
+  readonly followSchemaChanges: boolean;
 }

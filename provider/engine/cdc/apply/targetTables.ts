@@ -9,6 +9,7 @@ import { ident, literal, qualified } from '../../connect/quote';
 import { PgferryError } from '../../core/errors';
 import { type Operator, operatorSql, type TypeFacts, typeComparison } from '../plan/equality';
 import type { TargetColumn, TargetTable } from '../plan/types';
+import type { SourceAttribute, TargetAttribute } from './shapeFollow';
 import type { Relation } from '../decode/changeEvents';
 
 /** OIDs below this are built in and identical on every server (FirstNormalObjectId). */
@@ -116,15 +117,20 @@ function typeFactsOf(rows: readonly TypeFactsRow[]): Map<number, TypeFacts> {
 
 /** The target table's columns: their type (compared by its equality, plan/equality.ts) and GENERATED ALWAYS identity. */
 const COLUMNS_SQL = `
-SELECT a.attname AS name, a.atttypid::int8 AS type, a.atttypmod AS mod, a.attidentity = 'a' AS identity_always
+SELECT a.attname AS name, a.atttypid::int8 AS type, a.atttypmod AS mod, a.attidentity = 'a' AS identity_always,
+       a.attnotnull AS not_null, a.attgenerated <> '' AS generated, format_type(a.atttypid, a.atttypmod) AS type_name
   FROM pg_attribute a
- WHERE a.attrelid = $1::oid AND a.attnum > 0 AND NOT a.attisdropped`;
+ WHERE a.attrelid = $1::oid AND a.attnum > 0 AND NOT a.attisdropped
+ ORDER BY a.attnum`;
 
 interface ColumnRow {
   name: string;
   type: string;
   mod: number;
   identity_always: boolean;
+  not_null: boolean;
+  generated: boolean;
+  type_name: string;
 }
 
 /**
@@ -353,11 +359,18 @@ export async function inspectTargetTable(
   target: pg.Client,
   relation: Relation,
   foreignKeysFire: boolean,
-): Promise<{ missing: string[]; extra: string[]; retyped: string[]; table?: TargetTable }> {
+): Promise<{ missing: string[]; extra: string[]; retyped: string[]; table?: TargetTable; columns: TargetAttribute[] }> {
   const read = await readTargetTable(target, relation);
-  const changes = columnChanges(relation, read);
+  const changes = { ...columnChanges(relation, read), columns: targetAttributes(read) };
   if (changes.extra.length > 0 || changes.missing.length > 0 || changes.retyped.length > 0) return changes;
   return { ...changes, table: targetTableOf(relation, read, foreignKeysFire) };
+}
+
+/** The target table's streamed (not generated) columns, in order, as shapeFollow.ts compares them. */
+function targetAttributes(read: TargetTableFacts): TargetAttribute[] {
+  return read.columns
+    .filter((c) => !c.generated)
+    .map((c) => ({ name: c.name, typeOid: Number(c.type), typeMod: c.mod, type: c.type_name, notNull: c.not_null }));
 }
 
 /** A column added on the source, as the source's catalog has it now (sourceColumnDefinitions). */
@@ -505,4 +518,58 @@ export function addColumnPlan(schema: string, table: string, column: SourceColum
     return { kind: 'per-row', why: `has a default evaluated per row on the source (${column.defaultExpr ?? ''})` };
   }
   return { kind: 'as-source', statements: [add] };
+}
+
+/**
+ * The source's columns of the given tables now, dropped ones included (shapeFollow.ts decides by
+ * their attnums), or of every table the publication lists. attgenerated exists from PostgreSQL 12.
+ */
+export async function sourceAttributes(
+  source: pg.Client,
+  major: number,
+  of: { readonly relation: number } | { readonly publication: string },
+): Promise<Map<number, SourceAttribute[]>> {
+  const generated = major >= 12 ? `a.attgenerated OPERATOR(pg_catalog.<>) ''` : 'false';
+  const which =
+    'relation' in of
+      ? 'a.attrelid = $1::pg_catalog.oid'
+      : `a.attrelid IN (SELECT c.oid FROM pg_catalog.pg_publication_tables pt
+                          JOIN pg_catalog.pg_namespace n ON n.nspname = pt.schemaname
+                          JOIN pg_catalog.pg_class c ON c.relnamespace = n.oid AND c.relname = pt.tablename
+                         WHERE pt.pubname = $1)`;
+  const { rows } = await source.query<{
+    rel: string;
+    attnum: number;
+    name: string;
+    dropped: boolean;
+    generated: boolean;
+    type_oid: string;
+    type_mod: number;
+    type: string;
+    not_null: boolean;
+  }>(
+    `SELECT a.attrelid::pg_catalog.int8 AS rel, a.attnum::pg_catalog.int4 AS attnum, a.attname AS name, a.attisdropped AS dropped,
+            ${generated} AS generated, a.atttypid::pg_catalog.int8 AS type_oid, a.atttypmod AS type_mod,
+            pg_catalog.format_type(a.atttypid, a.atttypmod) AS type, a.attnotnull AS not_null
+       FROM pg_catalog.pg_attribute a
+      WHERE ${which} AND a.attnum > 0
+      ORDER BY a.attrelid, a.attnum`,
+    ['relation' in of ? of.relation : of.publication],
+  );
+  const out = new Map<number, SourceAttribute[]>();
+  for (const r of rows) {
+    const list = out.get(Number(r.rel)) ?? [];
+    list.push({
+      attnum: r.attnum,
+      name: r.name,
+      dropped: r.dropped,
+      generated: r.generated,
+      typeOid: Number(r.type_oid),
+      typeMod: r.type_mod,
+      type: r.type,
+      notNull: r.not_null,
+    });
+    out.set(Number(r.rel), list);
+  }
+  return out;
 }

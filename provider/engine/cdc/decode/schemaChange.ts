@@ -1,5 +1,6 @@
 // What changed between two relation messages for the same table: nothing, columns added at the
-// end (followed on the target), or anything else (the stream stops and says what).
+// end, or anything else (the apply follows a column dropped, renamed or retyped from the source's
+// catalog, cdc/apply/shapeFollow.ts, or stops and says what).
 import type { RelationColumn } from './pgoutput';
 
 export interface RelationShape {
@@ -11,13 +12,14 @@ export interface RelationShape {
 export type SchemaChange =
   | { readonly kind: 'none' }
   | { readonly kind: 'added'; readonly columns: readonly RelationColumn[] }
-  | { readonly kind: 'unsupported'; readonly description: string };
+  /** `table`: the table itself was renamed or moved (never followed); otherwise its columns changed. */
+  | { readonly kind: 'unsupported'; readonly description: string; readonly table?: true };
 
 const quoted = (s: string): string => JSON.stringify(s);
 
 export function diffRelation(previous: RelationShape, next: RelationShape): SchemaChange {
   if (previous.schema !== next.schema || previous.name !== next.name) {
-    return { kind: 'unsupported', description: `table renamed to ${quoted(`${next.schema}.${next.name}`)}` };
+    return { kind: 'unsupported', description: `table renamed to ${quoted(`${next.schema}.${next.name}`)}`, table: true };
   }
   const nextByName = new Map(next.columns.map((c) => [c.name, c]));
   for (const column of previous.columns) {

@@ -5,7 +5,8 @@
 // was seen, since every row written before it on the source satisfies nothing yet. Columns follow
 // with the stream itself (cdc/apply), tables with the table watch (cdc/prepare/tableWatch.ts); foreign
 // keys are added back at the cutover; triggers and rules fire as a replica's while streaming and
-// are left to the cutover's check. Statements take no lock that holds the apply for long: indexes
+// are left to the cutover's check. Of a column, only its default: the apply follows the rest
+// (cdc/apply/shapeFollow.ts). Statements take no lock that holds the apply for long: indexes
 // are built CONCURRENTLY, a CHECK is added NOT VALID and then validated.
 import { ident, qualified } from '../../connect/quote';
 import type { PropertyValue, SchemaObject } from './catalog';
@@ -23,6 +24,13 @@ export interface FollowStep {
   readonly statements: readonly string[];
   /** The order steps of one look run in: what others depend on first (a schema before its objects). */
   readonly rank: number;
+  /**
+   * The table's rows are read whole at the cutover: a column's default may be the one visible trace
+   * of rows the stream did not carry (a column dropped and added again under its name while no
+   * runner streamed gives every row the new default), so its recorded verification is forgotten
+   * before the step runs.
+   */
+  readonly readWhole?: true;
 }
 
 const text = (v: PropertyValue | undefined): string => (typeof v === 'string' ? v : '');
@@ -124,6 +132,11 @@ export function alterStep(
   if (NEUTRAL_PROPERTIES.has(property))
     return { when: 'anytime', statements: [alterStatement(o, property, source, target, targetOwner)], rank: 10 };
   switch (o.kind) {
+    case 'column':
+      // every streamed row carries each column's value: no row depends on a default
+      return property === 'default'
+        ? { when: 'anytime', statements: [alterStatement(o, property, source, target, targetOwner)], rank: 10, readWhole: true }
+        : undefined;
     case 'view':
     case 'function':
     case 'procedure':

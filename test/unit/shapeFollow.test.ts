@@ -1,0 +1,226 @@
+// The decision a relation message's change of shape is followed by (cdc/apply/shapeFollow.ts): a
+// rename from a drop and an add by the source's attnums, retypes the target can derive, and stops
+// for what cannot be decided.
+import assert from 'node:assert/strict';
+import {
+  derivableRetype,
+  planShapeFollow,
+  readdedColumns,
+  type SourceAttribute,
+  type TargetAttribute,
+} from '../../provider/engine/cdc/apply/shapeFollow';
+
+const INT4 = { typeOid: 23, typeMod: -1, type: 'integer' };
+const INT8 = { typeOid: 20, typeMod: -1, type: 'bigint' };
+const TEXT = { typeOid: 25, typeMod: -1, type: 'text' };
+const numeric = (p: number, s: number) => ({ typeOid: 1700, typeMod: ((p << 16) | s) + 4, type: `numeric(${p},${s})` });
+const varchar = (n: number) => ({ typeOid: 1043, typeMod: n + 4, type: `character varying(${n})` });
+
+const src = (
+  attnum: number,
+  name: string,
+  t: { typeOid: number; typeMod: number; type: string },
+  extra: Partial<SourceAttribute> = {},
+) => ({
+  attnum,
+  name,
+  dropped: false,
+  generated: false,
+  notNull: false,
+  ...t,
+  ...extra,
+});
+const dropped = (attnum: number): SourceAttribute => ({
+  ...src(attnum, `........pg.dropped.${attnum}........`, { typeOid: 0, typeMod: -1, type: '-' }),
+  dropped: true,
+});
+const tgt = (name: string, t: { typeOid: number; typeMod: number; type: string }, notNull = false): TargetAttribute => ({
+  name,
+  ...t,
+  notNull,
+});
+const live = (source: readonly SourceAttribute[]) => source.filter((a) => !a.dropped && !a.generated);
+
+function plan(source: SourceAttribute[], target: TargetAttribute[], recorded?: Record<string, number>) {
+  return planShapeFollow('public', 't', live(source), source, target, recorded ? new Map(Object.entries(recorded)) : undefined);
+}
+
+describe('following a change of shape (unit)', () => {
+  it('a rename keeps its attnum: renamed on the target', () => {
+    const p = plan([src(1, 'id', INT4), src(2, 'padding', TEXT)], [tgt('id', INT4), tgt('pad', TEXT)], { id: 1, pad: 2 });
+    assert.equal(p.kind, 'follow');
+    assert.deepEqual(p.kind === 'follow' && p.statements, ['ALTER TABLE "public"."t" RENAME COLUMN "pad" TO "padding"']);
+  });
+
+  it('a drop and an add of another name: dropped, then added (not renamed)', () => {
+    const p = plan([src(1, 'id', INT4), dropped(2), src(3, 'padding', TEXT)], [tgt('id', INT4), tgt('pad', TEXT)], { id: 1, pad: 2 });
+    assert.equal(p.kind, 'follow');
+    if (p.kind !== 'follow') return;
+    assert.deepEqual(p.statements, ['ALTER TABLE "public"."t" DROP COLUMN "pad"']);
+    assert.deepEqual(p.added, ['padding']);
+  });
+
+  it('a drop and an add of the same name: dropped and added again, and the table copied again (readded)', () => {
+    const p = plan([src(1, 'id', INT4), dropped(2), src(3, 'pad', TEXT)], [tgt('id', INT4), tgt('pad', TEXT)], { id: 1, pad: 2 });
+    assert.deepEqual(p.kind === 'follow' && [p.statements, p.added, p.readded], [
+      ['ALTER TABLE "public"."t" DROP COLUMN "pad"'],
+      ['pad'],
+      ['pad'],
+    ]);
+  });
+
+  it('readdedColumns: a recorded attnum dropped while a live column has its name', () => {
+    const recorded = new Map(Object.entries({ id: 1, pad: 2, tag: 3 }));
+    // tag dropped and added again (same name, type, last place: the relation message is the same)
+    assert.deepEqual(readdedColumns(recorded, [src(1, 'id', INT4), src(2, 'pad', TEXT), dropped(3), src(4, 'tag', TEXT)]), ['tag']);
+    // tag dropped only (a later message drops it), pad renamed and a new pad added: neither is re-added
+    assert.deepEqual(readdedColumns(recorded, [src(1, 'id', INT4), src(2, 'padding', TEXT), dropped(3), src(4, 'pad', TEXT)]), []);
+    assert.deepEqual(readdedColumns(undefined, [src(1, 'id', INT4)]), []);
+  });
+
+  it('without the attnums seen before, a gone column and a new one is a stop', () => {
+    const p = plan([src(1, 'id', INT4), src(2, 'padding', TEXT)], [tgt('id', INT4), tgt('pad', TEXT)]);
+    assert.equal(p.kind, 'stop');
+  });
+
+  it('without them, a gone column and no new one is a drop', () => {
+    const p = plan([src(1, 'id', INT4), dropped(2)], [tgt('id', INT4), tgt('pad', TEXT)]);
+    assert.deepEqual(p.kind === 'follow' && p.statements, ['ALTER TABLE "public"."t" DROP COLUMN "pad"']);
+  });
+
+  it('two columns swapped by name go through free names', () => {
+    const p = plan([src(1, 'b', TEXT), src(2, 'a', TEXT)], [tgt('a', TEXT), tgt('b', TEXT)], { a: 1, b: 2 });
+    assert.deepEqual(p.kind === 'follow' && p.statements, [
+      'ALTER TABLE "public"."t" RENAME COLUMN "a" TO "pgferry rename 0"',
+      'ALTER TABLE "public"."t" RENAME COLUMN "b" TO "pgferry rename 1"',
+      'ALTER TABLE "public"."t" RENAME COLUMN "pgferry rename 0" TO "b"',
+      'ALTER TABLE "public"."t" RENAME COLUMN "pgferry rename 1" TO "a"',
+    ]);
+  });
+
+  it('a derivable retype is followed with the source type; a narrowing stops with the statement', () => {
+    const up = plan([src(1, 'id', INT4), src(2, 'n', INT8)], [tgt('id', INT4), tgt('n', INT4)], { id: 1, n: 2 });
+    assert.deepEqual(up.kind === 'follow' && up.statements, ['ALTER TABLE "public"."t" ALTER COLUMN "n" TYPE bigint']);
+    const down = plan([src(1, 'id', INT4), src(2, 'n', INT4)], [tgt('id', INT4), tgt('n', INT8)], { id: 1, n: 2 });
+    assert.equal(down.kind, 'stop');
+    assert.match(down.kind === 'stop' ? down.fix : '', /ALTER TABLE "public"\."t" ALTER COLUMN "n" TYPE integer USING/);
+  });
+
+  it('NOT NULL the source dropped is dropped on the target; a source whose catalog moved on since is a stop', () => {
+    const p = plan([src(1, 'id', INT4, { notNull: true }), src(2, 'n', INT8)], [tgt('id', INT4, true), tgt('n', INT4, true)], {
+      id: 1,
+      n: 2,
+    });
+    assert.deepEqual(p.kind === 'follow' && p.statements, [
+      'ALTER TABLE "public"."t" ALTER COLUMN "n" TYPE bigint',
+      'ALTER TABLE "public"."t" ALTER COLUMN "n" DROP NOT NULL',
+    ]);
+    const source = [src(1, 'id', INT4), src(2, 'm', INT8)];
+    const moved = planShapeFollow(
+      'public',
+      't',
+      [
+        { name: 'id', ...INT4 },
+        { name: 'n', ...INT8 },
+      ],
+      source,
+      [tgt('id', INT4), tgt('n', INT4)],
+      undefined,
+    );
+    assert.equal(moved.kind, 'stop');
+  });
+
+  it('derivable retypes: widenings only', () => {
+    assert.ok(derivableRetype(INT4, INT8));
+    assert.ok(!derivableRetype(INT8, INT4));
+    assert.ok(derivableRetype(varchar(10), varchar(20)));
+    assert.ok(derivableRetype(varchar(10), TEXT));
+    assert.ok(!derivableRetype(varchar(20), varchar(10)));
+    assert.ok(!derivableRetype(TEXT, varchar(10)));
+    assert.ok(derivableRetype(numeric(10, 2), numeric(12, 2)));
+    assert.ok(derivableRetype(numeric(10, 2), numeric(12, 4)));
+    assert.ok(!derivableRetype(numeric(12, 4), numeric(12, 2)));
+    assert.ok(!derivableRetype(numeric(12, 2), numeric(12, 4)));
+    assert.ok(derivableRetype(numeric(12, 2), { typeOid: 1700, typeMod: -1 }));
+    assert.ok(!derivableRetype(INT4, TEXT));
+  });
+});
+
+describe('following a change of shape when the source has changed again since (unit)', () => {
+  const target = [tgt('id', INT4), tgt('pad', TEXT), tgt('price', TEXT)];
+  const recorded = new Map(Object.entries({ id: 1, pad: 2, price: 3 }));
+
+  it('a rename met after a later drop and add: renamed, not dropped', () => {
+    // pad renamed to padding (the message), then price dropped and x added (the catalog now)
+    const source = [src(1, 'id', INT4), src(2, 'padding', TEXT), dropped(3), src(4, 'x', TEXT)];
+    const p = planShapeFollow(
+      'public',
+      't',
+      [
+        { name: 'id', ...INT4 },
+        { name: 'padding', ...TEXT },
+        { name: 'price', ...TEXT },
+      ],
+      source,
+      target,
+      recorded,
+    );
+    assert.deepEqual(p.kind === 'follow' && [p.statements, p.added], [['ALTER TABLE "public"."t" RENAME COLUMN "pad" TO "padding"'], []]);
+  });
+
+  it('the later drop then follows; an add the catalog confirms is added', () => {
+    const source = [src(1, 'id', INT4), src(2, 'padding', TEXT), dropped(3), src(4, 'x', TEXT), src(5, 'y', TEXT)];
+    const now = [tgt('id', INT4), tgt('padding', TEXT), tgt('price', TEXT)];
+    const p = planShapeFollow(
+      'public',
+      't',
+      [
+        { name: 'id', ...INT4 },
+        { name: 'padding', ...TEXT },
+        { name: 'x', ...TEXT },
+      ],
+      source,
+      now,
+      new Map(Object.entries({ id: 1, padding: 2, price: 3 })),
+    );
+    assert.deepEqual(p.kind === 'follow' && [p.statements, p.added], [['ALTER TABLE "public"."t" DROP COLUMN "price"'], ['x']]);
+  });
+
+  it('a column the message keeps but the catalog dropped and added again under its name: dropped, added, readded', () => {
+    // the message still has pad (its first attnum); the catalog has pad dropped, added again, and id retyped since
+    const source = [src(1, 'id', INT8), dropped(2), src(3, 'price', TEXT), src(4, 'pad', TEXT)];
+    const p = planShapeFollow(
+      'public',
+      't',
+      [
+        { name: 'id', ...INT4 },
+        { name: 'pad', ...TEXT },
+        { name: 'price', ...TEXT },
+      ],
+      source,
+      target,
+      recorded,
+    );
+    assert.equal(p.kind, 'follow');
+    if (p.kind !== 'follow') return;
+    assert.deepEqual([p.statements, p.added, p.readded], [['ALTER TABLE "public"."t" DROP COLUMN "pad"'], ['pad'], ['pad']]);
+    assert.equal(p.attnums.get('pad'), 4);
+  });
+
+  it('a retype met after later changes is followed from the message, built-in types only', () => {
+    const source = [src(1, 'id', INT4), src(2, 'pad', TEXT), src(3, 'price', TEXT), src(4, 'z', TEXT)];
+    const p = planShapeFollow(
+      'public',
+      't',
+      [
+        { name: 'id', ...INT8 },
+        { name: 'pad', ...TEXT },
+        { name: 'price', ...TEXT },
+      ],
+      source,
+      target,
+      recorded,
+    );
+    assert.deepEqual(p.kind === 'follow' && p.statements, ['ALTER TABLE "public"."t" ALTER COLUMN "id" TYPE bigint']);
+  });
+});
