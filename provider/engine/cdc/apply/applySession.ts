@@ -461,9 +461,17 @@ class ApplySession extends SessionConnections {
     }
     for (const { plan } of plans) {
       if (plan.kind === 'per-row') continue;
-      for (const text of plan.statements) await this.txn!.exec({ op: 'ddl', target: name, text, params: [], rows: 0 });
-      this.ddlSent = true;
+      await this.sendDdl(name, plan.statements);
     }
+  }
+
+  /**
+   * Sends a change of a table's shape in the open transaction, before the rows that need it;
+   * remembered so that the next read of the target's catalog waits for it (settled).
+   */
+  private async sendDdl(table: string, statements: readonly string[]): Promise<void> {
+    for (const text of statements) await this.txn!.exec({ op: 'ddl', target: table, text, params: [], rows: 0 });
+    this.ddlSent = true;
   }
 
   /** Everything planned is sent and has run on the target (the open transaction stays open). */
@@ -535,8 +543,7 @@ class ApplySession extends SessionConnections {
     if (plan.kind === 'stop') this.stopWith(name, plan.description, true, plan.fix);
     if (plan.readded.length > 0) await this.resyncReadded(relation, plan.readded);
     await this.txn!.flush();
-    for (const text of plan.statements) await this.txn!.exec({ op: 'ddl', target: name, text, params: [], rows: 0 });
-    this.ddlSent = true;
+    await this.sendDdl(name, plan.statements);
     // kept with the records before it (recordedFor), the oldest dropped past a few
     const versions = this.state.sourceAttnums?.get(relation.oid);
     if (versions) versions.push(plan.attnums);
@@ -595,15 +602,10 @@ class ApplySession extends SessionConnections {
     if (dropped.length === 0) return;
     const name = qualified(relation.schema, relation.name);
     await this.txn!.flush();
-    for (const column of dropped)
-      await this.txn!.exec({
-        op: 'ddl',
-        target: name,
-        text: `ALTER TABLE ${name} ALTER COLUMN ${ident(column)} DROP NOT NULL`,
-        params: [],
-        rows: 0,
-      });
-    this.ddlSent = true;
+    await this.sendDdl(
+      name,
+      dropped.map((column) => `ALTER TABLE ${name} ALTER COLUMN ${ident(column)} DROP NOT NULL`),
+    );
     this.state.targetNotNull!.set(relation.oid, new Set([...notNull].filter((c) => !dropped.includes(c))));
     reshaped();
     this.state.onFollowed?.(
@@ -655,17 +657,11 @@ class ApplySession extends SessionConnections {
         .filter((c) => now.some((a) => !a.dropped && a.name === c && a.notNull));
       if (columns.length === 0) continue;
       await this.txn!.flush();
-      for (const column of columns) {
-        await this.txn!.exec({
-          op: 'ddl',
-          target: name,
-          text: `ALTER TABLE ${name} ALTER COLUMN ${ident(column)} SET NOT NULL`,
-          params: [],
-          rows: 0,
-        });
-        notNull.add(column);
-      }
-      this.ddlSent = true;
+      await this.sendDdl(
+        name,
+        columns.map((column) => `ALTER TABLE ${name} ALTER COLUMN ${ident(column)} SET NOT NULL`),
+      );
+      for (const column of columns) notNull.add(column);
       this.state.targetNotNull?.set(oid, notNull);
       this.state.tracker.reshaped(name, this.tables.get(oid)?.partitioned);
       this.state.onFollowed?.(

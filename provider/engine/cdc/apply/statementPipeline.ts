@@ -10,8 +10,8 @@
 // oldest, which bounds the memory the queued statements hold and passes back-pressure on to the
 // replication stream. The bound is mostly in bytes because a batch's statements differ a
 // hundredfold in cost: with at most 4 statements, this process could not decode the next batch
-// while the target ran a long UPDATE, and each side idled while the other worked (bench/drainLab,
-// a pgbench backlog of 240k rows: 1.80-2.31 s with 4 statements, 1.41-1.51 s bounded by bytes).
+// while the target ran a long UPDATE, and each side idled while the other worked (measured with
+// bench/drainLab; the figures are in docs/bench.md).
 import type pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
 
