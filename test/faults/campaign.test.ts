@@ -50,7 +50,7 @@ const SCENARIOS: readonly Scenario[] = [
   },
   {
     title:
-      'a default changed on the source while streaming, the runner killed: the cutover stops on it, the printed fix is run, both catalogs end equal',
+      'a default changed on the source while streaming, the runner killed: followed on the target (or fixed by the printed statement), both catalogs end equal',
     seed: 3285051784,
     fault: 'sigkill',
     phase: 'streaming',
@@ -58,7 +58,7 @@ const SCENARIOS: readonly Scenario[] = [
   },
   {
     title:
-      'a column renamed on the source while streaming, the runner killed: the stream stops on it, the user renames it on the target and resumes, nothing lost',
+      'a column renamed on the source while streaming, the runner killed: followed on the target (or renamed there by the user), nothing lost',
     seed: 1756765710,
     fault: 'sigkill',
     phase: 'streaming',
@@ -110,9 +110,9 @@ describe('fault campaign, fixed trials', function () {
       assert.equal(result.outcome, 'passed', detail);
       assert.ok(result.rowsCompared > 20_000, `the judge compared ${result.rowsCompared} rows`);
       if (s.schemaChange) {
-        // passed means Succeeded with both catalogs equal (the judge's catalog includes defaults)
+        // passed means Succeeded with both catalogs equal (the judge's catalog includes defaults),
+        // whether pgferry followed the change (issue 49) or the user ran the printed fix
         assert.equal(result.schemaChange?.made, true, detail);
-        assert.ok((result.schemaChange?.fixesRun.length ?? 0) + (result.schemaChange?.repeatedOnTarget ? 1 : 0) > 0, detail);
       }
       if (s.phase === 'cutover-fence') {
         // the judge failed the trial otherwise; said here so a change of the draw cannot pass unseen

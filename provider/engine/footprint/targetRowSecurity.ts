@@ -16,7 +16,11 @@ export const targetRowSecurity = {
   rights: {
     server: 'target',
     needs: 'ownership of the tables (ALTER TABLE ... ENABLE ROW LEVEL SECURITY)',
-    refusal: (s) => ownerRightsRefusal(s.source, s.target, s.database, s.spec.migrateRoles, 'ALTER TABLE ... ENABLE ROW LEVEL SECURITY'),
+    // asked only where the source has a table with row-level security: there is nothing to enable otherwise
+    refusal: async (s) =>
+      (await s.source.query('SELECT 1 FROM pg_catalog.pg_class WHERE relrowsecurity LIMIT 1')).rowCount
+        ? ownerRightsRefusal(s.source, s.target, s.database, s.spec.migrateRoles, 'ALTER TABLE ... ENABLE ROW LEVEL SECURITY')
+        : undefined,
   },
   madeFor: (spec) => spec.mode === 'Online',
   /** Nothing to write: the source keeps the setting the target is given. */
