@@ -74,6 +74,8 @@ export class SchemaWatch {
   private running: Promise<void> | undefined;
   /** A follow is changing the target: a cutover waits for it (an index half built would pass for built). */
   private following: Promise<unknown> | undefined;
+  /** Closed for a cutover or a cancel: a look still running past close() changes nothing on the target. */
+  private closed = false;
 
   constructor(
     private readonly run: MigrationRun,
@@ -99,6 +101,7 @@ export class SchemaWatch {
    * the target, which ends within its statements' time.
    */
   async close(): Promise<void> {
+    this.closed = true;
     let timer: NodeJS.Timeout | undefined;
     const bound = new Promise<void>((resolve) => (timer = setTimeout(resolve, CLOSE_WAIT_MS)));
     await Promise.race([this.running, bound]);
@@ -127,6 +130,7 @@ export class SchemaWatch {
     const appliedAt = stream ? appliedUpTo(stream.applier.stats()) : 0n;
     this.again.delete(database);
     let unfollowed = check.differences.filter((d) => !items.some((i) => i.difference === d));
+    if (this.closed) return;
     if (items.length > 0) {
       const seen = this.firstSeen.get(database) ?? new Map<string, bigint>();
       this.firstSeen.set(database, seen);
