@@ -3,12 +3,13 @@
 // inside the writer fence, on a superuser and on a managed target; the target is read back object
 // by object (content hash and metadata) and the delta's cost is the cutover's 'large objects' step.
 import assert from 'node:assert/strict';
-import { requestCutover, runMigration, type MigrationSpec, type MigrationStatus } from '../../provider/engine';
+import { runMigration, type MigrationSpec } from '../../provider/engine';
 import { CatalogConnection } from '../../provider/engine/control/connection';
 import { events as catalogEvents } from '../../provider/engine/control/store';
 import { isFinalState } from '../../provider/engine/core/model';
 import { planLargeObjects, type LargeObjectFacts } from '../../provider/engine/cutover/largeObjectDelta';
 import {
+  cutoverEnd,
   endIfRunning,
   makeManagedTarget,
   pairSpec,
@@ -53,17 +54,6 @@ async function setUp(source: Cluster, db: string): Promise<void> {
   );
   const [first] = await source.query<{ o: string }>(`SELECT body::int8::text AS o FROM docs WHERE id = 1`, [], db);
   await source.query(`GRANT SELECT ON LARGE OBJECT ${first!.o} TO lo_reader; COMMENT ON LARGE OBJECT ${first!.o} IS 'the first'`, [], db);
-}
-
-async function cutoverEnd(store: CatalogConnection, spec: MigrationSpec, running: Promise<MigrationStatus>): Promise<MigrationStatus> {
-  await requestCutover(spec.target, spec.migrationName);
-  const status = await waitForStatus(
-    store,
-    spec.migrationName,
-    (s) => isFinalState(s.state) || /^cutover stopped/.test(s.message ?? ''),
-    180_000,
-  );
-  return isFinalState(status.state) ? running : status;
 }
 
 async function migrateWithLargeObjectWrites(pair: ServerPair, spec: MigrationSpec, db: string): Promise<void> {

@@ -7,11 +7,12 @@
 // migration must end Succeeded (its own schema check passed). Superuser and managed-like targets.
 import assert from 'node:assert/strict';
 import type pg from 'pg';
-import { requestCutover, runMigration, type MigrationSpec, type MigrationStatus } from '../../provider/engine';
+import { runMigration, type MigrationSpec } from '../../provider/engine';
 import { CatalogConnection } from '../../provider/engine/control/connection';
 import { events as catalogEvents } from '../../provider/engine/control/store';
 import { isFinalState } from '../../provider/engine/core/model';
 import {
+  cutoverEnd,
   endIfRunning,
   makeManagedTarget,
   pairSpec,
@@ -142,20 +143,8 @@ async function scenario(pair: ServerPair, name: string, target: MigrationSpec['t
     // a second release just before the cutover: followed by the cutover once drained, if not before
     await s(`CREATE INDEX orders_late ON orders (st, n)`);
     const transactions = await writer.stop();
-    await requestCutover(target, name);
     // a cutover that stops on the schema check streams on and waits: said at once, not by a timeout
-    let ended = false;
-    const stopped = until(
-      'the cutover to end',
-      async () =>
-        ended ? null : (await catalogEvents(store, name, 50)).find((e) => /schema differs/.test(e.message) && e.level !== 'info'),
-      300_000,
-      500,
-    ).then((e) => {
-      if (e) throw new Error(`the cutover stopped: ${e.message.slice(0, 600)}`);
-    });
-    const end: MigrationStatus | void = await Promise.race([running, stopped]).finally(() => (ended = true));
-    assert.ok(end);
+    const end = await cutoverEnd(store, { target, migrationName: name }, running);
     assert.equal(end.state, 'Succeeded', `${end.message} ${end.verification?.firstMismatch ?? ''}`);
     const after = await objects(pair.target);
     assert.match(after.late_index ?? '', /CREATE INDEX orders_late ON public\.orders USING btree \(st, n\)/);

@@ -2,12 +2,22 @@
 // partitions detached or attached on the source while streaming are followed on the target, with
 // a writer running throughout; after the cutover the target is read back table by table.
 import assert from 'node:assert/strict';
-import { requestCutover, runMigration, type MigrationSpec, type MigrationStatus } from '../../provider/engine';
+import { runMigration } from '../../provider/engine';
 import { CatalogConnection } from '../../provider/engine/control/connection';
 import { get as getMigration } from '../../provider/engine/control/store';
 import { isFinalState } from '../../provider/engine/core/model';
 import { readPartitions } from '../../provider/engine/cdc/apply/partitionTree';
-import { endIfRunning, pairSpec, startPair, startSourceWriter, until, waitForStatus, type Cluster, type ServerPair } from '../support';
+import {
+  cutoverEnd,
+  endIfRunning,
+  pairSpec,
+  startPair,
+  startSourceWriter,
+  until,
+  waitForStatus,
+  type Cluster,
+  type ServerPair,
+} from '../support';
 
 const DB = 'parts';
 const TABLES = ['m_eu', 'm_us', 'm_jp', 'm_kr', 'm_old', 'm_other', 'm_new'];
@@ -42,17 +52,6 @@ const tree = async (cluster: Cluster) =>
   )
     .map((l) => `${l.name} < ${l.parent} ${l.bound}`)
     .sort();
-
-async function cutoverEnd(store: CatalogConnection, spec: MigrationSpec, running: Promise<MigrationStatus>): Promise<MigrationStatus> {
-  await requestCutover(spec.target, spec.migrationName);
-  const status = await waitForStatus(
-    store,
-    spec.migrationName,
-    (s) => isFinalState(s.state) || /^cutover stopped/.test(s.message ?? ''),
-    180_000,
-  );
-  return isFinalState(status.state) ? running : status;
-}
 
 /** The target has the source's newest row of `table` as of now (the stream caught up with it). */
 async function caughtUp(pair: ServerPair, table: string, where = 'true'): Promise<void> {

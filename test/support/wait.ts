@@ -1,5 +1,5 @@
 // Polling for a condition in tests, with a deadline that names what was awaited.
-import { cancelMigration, showMigration } from '../../provider/engine';
+import { cancelMigration, requestCutover, showMigration, type MigrationSpec } from '../../provider/engine';
 import type { CatalogConnection } from '../../provider/engine/control/connection';
 import { isFinalState, type MigrationStatus } from '../../provider/engine/core/model';
 import { events as catalogEvents, get } from '../../provider/engine/control/store';
@@ -59,4 +59,23 @@ export async function endIfRunning(
   const status = await showMigration(spec.target, spec.migrationName).catch(() => undefined);
   if (status && !isFinalState(status.state)) await cancelMigration(spec.target, spec.migrationName).catch(() => undefined);
   await running.catch(() => undefined);
+}
+
+/**
+ * Requests the cutover and waits for its end: the migration's final status, or the status of a
+ * cutover that stopped (and streams on), said at once rather than by a test's timeout.
+ */
+export async function cutoverEnd(
+  store: CatalogConnection,
+  spec: Pick<MigrationSpec, 'target' | 'migrationName'>,
+  running: Promise<MigrationStatus>,
+): Promise<MigrationStatus> {
+  await requestCutover(spec.target, spec.migrationName);
+  const status = await waitForStatus(
+    store,
+    spec.migrationName,
+    (s) => isFinalState(s.state) || /^cutover stopped/.test(s.message ?? ''),
+    180_000,
+  );
+  return isFinalState(status.state) ? running : status;
 }
