@@ -152,6 +152,12 @@ export function alterStep(
         rank: CREATE_RANK.index!,
       };
     }
+    case 'constraint': {
+      // a CHECK this follow added NOT VALID whose VALIDATE did not run (a lock, a runner stopped)
+      if (property !== 'definition' || o.props['foreign key'] === true || text(target) !== `${text(source)} NOT VALID`) return undefined;
+      const validate = `ALTER TABLE ${qualified(o.schema, o.relation ?? '')} VALIDATE CONSTRAINT ${ident(o.name)};`;
+      return { when: 'applied', statements: [validate], rank: CREATE_RANK.constraint! };
+    }
     case 'enum type': {
       if (property !== 'labels') return undefined;
       const statements = addedLabels(o, text(source), text(target));

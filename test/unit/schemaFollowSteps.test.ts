@@ -1,0 +1,79 @@
+// Issue 49: how a schema difference found while streaming is made on the target
+// (verify/schema/follow.ts): statements that never hold the apply for long, and a step that can
+// refuse a row only once the apply passed it.
+import assert from 'node:assert/strict';
+import type { SchemaObject } from '../../provider/engine/verify/schema/catalog';
+import { alterStep, createStep, dropStep } from '../../provider/engine/verify/schema/follow';
+
+function object(kind: string, name: string, props: SchemaObject['props'], relation: string | null = 'orders'): SchemaObject {
+  return { kind, schema: 'public', relation, name, args: null, classId: '0', objectId: '0', ownerObjectId: '0', props };
+}
+
+describe('schema follow steps (issue 49)', () => {
+  it('builds indexes concurrently; a unique one waits for the apply; a constraint brings its own', () => {
+    const plain = createStep(
+      object('index', 'orders_n', { definition: 'CREATE INDEX orders_n ON public.orders USING btree (n)' }),
+      new Set(),
+    );
+    assert.deepEqual(plain, {
+      when: 'anytime',
+      statements: ['CREATE INDEX CONCURRENTLY orders_n ON public.orders USING btree (n);'],
+      rank: 4,
+    });
+    const unique = createStep(
+      object('index', 'orders_u', { definition: 'CREATE UNIQUE INDEX orders_u ON public.orders USING btree (n)' }),
+      new Set(),
+    );
+    assert.equal(unique?.when, 'applied');
+    assert.match(unique!.statements[0]!, /^CREATE UNIQUE INDEX CONCURRENTLY orders_u /);
+    const ofKey = object('index', 'orders_pkey', { definition: 'CREATE UNIQUE INDEX orders_pkey ON public.orders USING btree (id)' });
+    assert.equal(createStep(ofKey, new Set(['public\0orders\0orders_pkey'])), undefined);
+    assert.deepEqual(dropStep(object('index', 'old', {})), {
+      when: 'anytime',
+      statements: ['DROP INDEX CONCURRENTLY IF EXISTS "public"."old";'],
+      rank: -1,
+    });
+  });
+
+  it('adds a CHECK NOT VALID then validates it, once applied; never a foreign key', () => {
+    const check = createStep(
+      object('constraint', 'n_pos', { definition: 'CHECK ((n >= 0))', on: 'table', 'foreign key': false }),
+      new Set(),
+    );
+    assert.deepEqual(check, {
+      when: 'applied',
+      statements: [
+        'ALTER TABLE "public"."orders" ADD CONSTRAINT "n_pos" CHECK ((n >= 0)) NOT VALID;',
+        'ALTER TABLE "public"."orders" VALIDATE CONSTRAINT "n_pos";',
+      ],
+      rank: 5,
+    });
+    const fk = object('constraint', 'fk', { definition: 'FOREIGN KEY (c) REFERENCES public.c(id)', on: 'table', 'foreign key': true });
+    assert.equal(createStep(fk, new Set()), undefined);
+    assert.equal(dropStep(fk), undefined);
+    // a VALIDATE that did not run is run at a later look
+    const left = object('constraint', 'n_pos', { definition: 'CHECK ((n >= 0))', on: 'table', 'foreign key': false });
+    assert.deepEqual(alterStep(left, left, 'definition', 'CHECK ((n >= 0))', 'CHECK ((n >= 0)) NOT VALID', 'app')?.statements, [
+      'ALTER TABLE "public"."orders" VALIDATE CONSTRAINT "n_pos";',
+    ]);
+  });
+
+  it('adds enum labels in place, and follows no removal or reordering', () => {
+    const type = object('enum type', 'state', {}, null);
+    assert.deepEqual(alterStep(type, type, 'labels', "'new', 'shipped', 'paid', 'gone'", "'new', 'paid'", 'app')?.statements, [
+      `ALTER TYPE "public"."state" ADD VALUE IF NOT EXISTS 'shipped' AFTER 'new';`,
+      `ALTER TYPE "public"."state" ADD VALUE IF NOT EXISTS 'gone' AFTER 'paid';`,
+    ]);
+    assert.equal(alterStep(type, type, 'labels', "'paid', 'new'", "'new', 'paid'", 'app'), undefined);
+    assert.equal(alterStep(type, type, 'labels', "'new'", "'new', 'paid'", 'app'), undefined);
+  });
+
+  it("follows a column's default only, and reads its table whole at the cutover", () => {
+    const column = object('column', 'n', { type: 'integer' });
+    const step = alterStep(column, column, 'default', '0', null, 'app');
+    assert.equal(step?.readWhole, true);
+    assert.deepEqual(step?.statements, ['ALTER TABLE "public"."orders" ALTER COLUMN "n" SET DEFAULT 0;']);
+    assert.equal(alterStep(column, column, 'type', 'bigint', 'integer', 'app'), undefined);
+    assert.equal(createStep(column, new Set()), undefined);
+  });
+});
