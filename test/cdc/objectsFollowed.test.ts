@@ -2,13 +2,17 @@
 // made on the target by pgferry (flow/schemaFollow.ts), not left for the cutover to stop on: an
 // index, a unique index, a CHECK constraint (only once the apply passed it), a view, a function, an
 // enum label, a sequence, a comment, a grant, an index dropped. A second release made just before
-// the cutover is followed by the cutover itself, once drained. A writer runs throughout; the
+// the cutover (an index created, one the first release created dropped) is followed by the cutover
+// itself, once drained. An index someone makes on the target alone is never dropped (DESIGN: never
+// destroy): it is reported, the cutover stops on it, and once the source has it too the cutover
+// goes on. A writer runs throughout; the
 // target's catalog is read back object by object, the rows compared independently, and the
 // migration must end Succeeded (its own schema check passed). Superuser and managed-like targets.
 import assert from 'node:assert/strict';
 import type pg from 'pg';
 import { runMigration, type MigrationSpec } from '../../provider/engine';
 import { CatalogConnection } from '../../provider/engine/control/connection';
+import { requestCutover } from '../../provider/engine/control/migrationRequests';
 import { events as catalogEvents } from '../../provider/engine/control/store';
 import { isFinalState } from '../../provider/engine/core/model';
 import {
@@ -63,6 +67,7 @@ async function objects(cluster: Cluster): Promise<Record<string, string | null>>
             (SELECT obj_description('public.orders'::regclass, 'pg_class')) AS comment,
             (SELECT has_table_privilege('reporter', 'public.orders', 'SELECT')::text) AS grant,
             (SELECT to_regclass('public.orders_note_old')::text) AS dropped_index,
+            (SELECT to_regclass('public.orders_mine')::text) AS target_only_index,
             (SELECT pg_get_indexdef(to_regclass('public.orders_late'))) AS late_index`,
     [],
     DB,
@@ -88,6 +93,8 @@ async function scenario(pair: ServerPair, name: string, target: MigrationSpec['t
   try {
     const ready = await waitForStatus(store, name, (st) => st.subState === 'WaitingForCutoverTrigger' || isFinalState(st.state));
     assert.equal(ready.subState, 'WaitingForCutoverTrigger', `${ready.state}: ${ready.message}`);
+    // made on the target alone, by someone else than pgferry: never dropped by the follow
+    await pair.target.query(`CREATE INDEX orders_mine ON orders (note)`, [], DB);
     const releasedAt = Date.now();
     // an application release, while the writer runs
     await s(`CREATE INDEX orders_n ON orders (n);
@@ -114,7 +121,8 @@ async function scenario(pair: ServerPair, name: string, target: MigrationSpec['t
           o.sequence !== null &&
           o.comment !== null &&
           o.grant === 'true' &&
-          o.dropped_index === null;
+          o.dropped_index === null &&
+          o.target_only_index !== null;
         return all ? o : undefined;
       },
       120_000,
@@ -140,14 +148,35 @@ async function scenario(pair: ServerPair, name: string, target: MigrationSpec['t
       ),
       'each followed change is an event',
     );
+    assert.ok(
+      events.some(
+        (e) =>
+          e.level === 'warning' &&
+          /"public"\."orders_mine": only on the target, where it was made \(pgferry did not make it, and keeps it\)/.test(e.message),
+      ),
+      `the index made on the target alone is reported: ${events.map((e) => e.message.slice(0, 200)).join(' | ')}`,
+    );
     // a second release just before the cutover: followed by the cutover once drained, if not before
-    await s(`CREATE INDEX orders_late ON orders (st, n)`);
+    await s(`CREATE INDEX orders_late ON orders (st, n); DROP INDEX orders_n;`);
     const transactions = await writer.stop();
-    // a cutover that stops on the schema check streams on and waits: said at once, not by a timeout
-    const end = await cutoverEnd(store, { target, migrationName: name }, running);
+    // the cutover stops on the index made on the target alone (it streams on and waits) ...
+    const stopped = await cutoverEnd(store, { target, migrationName: name }, running);
+    assert.match(stopped.message ?? '', /cutover stopped.*orders_mine/, `${stopped.state}: ${stopped.message}`);
+    assert.notEqual((await objects(pair.target)).target_only_index, null, 'kept by the cutover too');
+    // ... and goes on once the source has it as well (the user chose to keep it)
+    await s(`CREATE INDEX orders_mine ON orders (note)`);
+    await requestCutover(store, name);
+    const again = await waitForStatus(
+      store,
+      name,
+      (st) => isFinalState(st.state) || (st.message !== stopped.message && /^cutover stopped/.test(st.message ?? '')),
+    );
+    const end = isFinalState(again.state) ? await running : again;
     assert.equal(end.state, 'Succeeded', `${end.message} ${end.verification?.firstMismatch ?? ''}`);
     const after = await objects(pair.target);
     assert.match(after.late_index ?? '', /CREATE INDEX orders_late ON public\.orders USING btree \(st, n\)/);
+    assert.equal(after.index, null, 'an index the source had, then dropped, is dropped by the cutover');
+    assert.notEqual(after.target_only_index, null);
     assert.equal(await contents(pair.target), await contents(pair.source));
     console.log(`      ${name}: ${transactions} writer transactions; the release followed within ${followedIn} s`);
   } finally {

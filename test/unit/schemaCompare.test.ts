@@ -1,7 +1,7 @@
 // The schema check's comparison (verify/schema/compare.ts), pure: two catalogs in, differences
 // with their fixes and the deliberate differences with their reasons out.
 import assert from 'node:assert/strict';
-import type { SchemaObject } from '../../provider/engine/verify/schema/catalog';
+import { objectKey, type SchemaObject } from '../../provider/engine/verify/schema/catalog';
 import { compareSchemas, type CompareContext } from '../../provider/engine/verify/schema/compare';
 
 const CTX: CompareContext = {
@@ -57,6 +57,26 @@ describe('schema check: comparison (unit)', () => {
         ['ALTER TABLE "public"."orders" ALTER COLUMN "c" TYPE bigint;', false],
       ],
     );
+  });
+
+  it('drops, when following, only what pgferry restored or the source had: never what was made on the target alone', () => {
+    const index = (name: string): SchemaObject => ({
+      ...column(name, {}),
+      kind: 'index',
+      props: { definition: `CREATE INDEX ${name} ON public.orders USING btree (id)` },
+    });
+    const [restored, mine] = [index('orders_old'), index('orders_mine')];
+    const known = new Set([objectKey(restored)]);
+    const { differences, steps } = compareSchemas([], [restored, mine], { ...CTX, whileSetAside: true, known });
+    assert.deepEqual(
+      differences.map((d, i) => [d.object, d.detail, steps[i]?.statements ?? null]),
+      [
+        ['index "public"."orders_old"', 'only on the target', ['DROP INDEX CONCURRENTLY IF EXISTS "public"."orders_old";']],
+        ['index "public"."orders_mine"', 'only on the target, where it was made (pgferry did not make it, and keeps it)', null],
+      ],
+    );
+    // the check itself still stops on both: Succeeded means identical
+    assert.equal(compareSchemas([], [restored, mine], CTX).differences.length, 2);
   });
 
   it('pairs a column only on the source with one alike only on the target as a rename', () => {

@@ -449,6 +449,24 @@ ALTER TABLE pgferry.source_table DROP COLUMN identity_before, DROP COLUMN identi
 COMMENT ON TABLE pgferry.source_table IS 'source tables whose changes do not reach the target, and why (replica identities set FULL are in footprint)';
 `,
   },
+  {
+    // The schema objects a drop on the source may take from the target (control/knownObjects.ts):
+    // what the copy restored and what the schema watch saw on the source. An object someone made
+    // on the target alone is in neither, so pgferry never drops it (DESIGN: never destroy).
+    version: 21,
+    sql: `
+CREATE TABLE pgferry.known_object (
+  migration  text NOT NULL,
+  database   text NOT NULL,
+  object     text NOT NULL,
+  known_at   timestamptz NOT NULL DEFAULT now(),
+  PRIMARY KEY (migration, database, object),
+  FOREIGN KEY (migration, database) REFERENCES pgferry.migration_database (migration, database) ON DELETE CASCADE
+);
+COMMENT ON TABLE pgferry.known_object IS 'schema objects of a streamed database that the copy restored on the target or the schema watch saw on the source: only these are dropped on the target when the source drops them';
+COMMENT ON COLUMN pgferry.known_object.object IS 'the object''s identity as a JSON array: kind, schema, relation, name, arguments';
+`,
+  },
 ];
 
 /** The highest control-catalog version this build installs (`pgferry version` prints it). */

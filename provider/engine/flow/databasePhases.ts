@@ -31,6 +31,7 @@ import { dumpFile, dumpSchema, listToc, restoreSection } from '../schema/dumpRes
 import { filteredDumpIds } from '../schema/filteredToc';
 import { leftOutRelations, nameKey, readFilterPlan, type FilterPlan } from '../filter/plan';
 import { refuseBrokenDependencies } from './filterGuard';
+import { recordRestoredObjects } from './schemaFollow';
 import { get, setTables, setTargetDatabase, updateDatabase, updateTable } from '../control/store';
 
 /** The source database's properties (encoding, locale, owner, settings...), which every phase reads. */
@@ -291,6 +292,7 @@ export async function copyDatabaseAt(
     }),
   );
   for (const w of post.warnings) await run.warn(w, database);
+  await recordRestoredObjects(run, database);
 
   await timed(run, database, 'sequences', () =>
     withSession(spec.target, { database, purpose: 'sequences', writable: true }, (target) =>

@@ -10,11 +10,13 @@ import type pg from 'pg';
 import { qualified } from '../connect/quote';
 import { withSession } from '../connect/session';
 import { recordEvent } from '../control/store';
+import { knownObjects, recordKnownObjects } from '../control/knownObjects';
 import { forgetTableVerifications } from '../control/tableVerification';
 import { CONTROL_SCHEMA } from '../core/names';
 import type { SchemaDifference } from '../core/model';
 import type { MigrationRun } from '../run/migrationRun';
 import { checkSchema, compareDatabase, type SchemaCheck } from '../verify/schema/checkSchema';
+import { objectKey, readSchemaObjects } from '../verify/schema/catalog';
 import type { FollowStep } from '../verify/schema/follow';
 
 /** A step and the difference it makes, as the watch found it. */
@@ -105,13 +107,42 @@ export async function recordFollowed(run: MigrationRun, database: string, follow
  */
 export async function checkSchemaFollowing(run: MigrationRun, database: string): Promise<SchemaCheck> {
   if (!run.spec.followSchemaChanges) return checkSchema(run.spec, database, { whileSetAside: true });
-  const first = await compareDatabase(run.spec, database, { whileSetAside: true });
+  const first = await compareKnowing(run, database, { whileSetAside: true });
   const items = followables(first.check, first.steps);
   if (items.length === 0) return first.check;
   const outcome = await followSchema(run, database, items);
   await recordFollowed(run, database, outcome.followed);
   if (outcome.followed.length === 0) return first.check;
-  return checkSchema(run.spec, database, { whileSetAside: true });
+  return (await compareKnowing(run, database, { whileSetAside: true })).check;
+}
+
+/**
+ * The comparison a follow acts on: a drop is followed only for objects known to the migration
+ * (restored by the copy, or seen on the source by an earlier look), so that nothing made on the
+ * target alone is ever dropped; the source's objects it saw are known from now on.
+ */
+export async function compareKnowing(
+  run: MigrationRun,
+  database: string,
+  options: { readonly whileSetAside: true; readonly lockTimeout?: string },
+): ReturnType<typeof compareDatabase> {
+  const known = await knownObjects(run.store, run.spec.migrationName, database);
+  const compared = await compareDatabase(run.spec, database, { ...options, known });
+  const fresh = compared.sourceObjects.filter((k) => !known.has(k));
+  await recordKnownObjects(run.store, run.spec.migrationName, database, fresh);
+  return compared;
+}
+
+/**
+ * Once the copy restored a database that streams with its schema followed: every object on the
+ * target then is one pgferry made, so a later drop of it on the source may be followed.
+ */
+export async function recordRestoredObjects(run: MigrationRun, database: string): Promise<void> {
+  if (run.spec.mode !== 'Online' || !run.spec.followSchemaChanges) return;
+  const objects = await withSession(run.spec.target, { database, purpose: 'schema check' }, (client) =>
+    readSchemaObjects(client, run.targetMajor, CONTROL_SCHEMA),
+  );
+  await recordKnownObjects(run.store, run.spec.migrationName, database, objects.map(objectKey));
 }
 
 /** The differences a step can make, with their step. */

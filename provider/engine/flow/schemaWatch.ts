@@ -11,10 +11,10 @@ import type pg from 'pg';
 import type { SchemaDifference } from '../core/model';
 import { withSession } from '../connect/session';
 import { CONTROL_SCHEMA } from '../core/names';
-import { compareDatabase, schemaDifferenceMessage } from '../verify/schema/checkSchema';
+import { schemaDifferenceMessage } from '../verify/schema/checkSchema';
 import { appliedUpTo, type OnlineStream } from '../cdc/apply/onlineStream';
 import { parseLsn } from '../cdc/decode/lsn';
-import { followables, followSchema, recordFollowed } from './schemaFollow';
+import { compareKnowing, followables, followSchema, recordFollowed } from './schemaFollow';
 import type { MigrationRun } from '../run/migrationRun';
 
 const WATCH_INTERVAL_MS = 10_000;
@@ -121,7 +121,7 @@ export class SchemaWatch {
 
   private async compare(database: string): Promise<void> {
     // best effort: a lock held on a table (a cancel may be waiting on it) makes it give up at once
-    const { check, steps } = await compareDatabase(this.run.spec, database, { whileSetAside: true, lockTimeout: '1s' });
+    const { check, steps } = await compareKnowing(this.run, database, { whileSetAside: true, lockTimeout: '1s' });
     // read after the comparison: every change it saw committed before this position
     const seenAt = await withSession(this.run.spec.source, { database, purpose: 'schema watch' }, currentPosition);
     // followSchemaChanges: false warns of every difference and makes none

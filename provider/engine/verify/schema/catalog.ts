@@ -26,6 +26,11 @@ export interface SchemaObject {
   readonly props: Readonly<Record<string, PropertyValue>>;
 }
 
+/** An object's identity, the same on both servers: kind, schema, relation, name and arguments (OIDs differ). */
+export function objectKey(o: SchemaObject): string {
+  return JSON.stringify([o.kind, o.schema, o.relation ?? '', o.name, o.args ?? '']);
+}
+
 /** Schemas no migration moves: the system's and pgferry's own control schema (the caller passes it). */
 const nsFilter = (ns: string) =>
   `${ns}.nspname NOT IN ('pg_catalog', 'information_schema') AND ${ns}.nspname NOT LIKE 'pg\\_toast%' AND ${ns}.nspname NOT LIKE 'pg\\_temp\\_%' AND ${ns}.nspname <> $1 AND ${ns}.nspname <> ALL($3::text[]) AND $2::oid[] IS NOT NULL`;

@@ -9,7 +9,7 @@ import { CONTROL_SCHEMA } from '../../core/names';
 import { PgferryError } from '../../core/errors';
 import { nameKey, readFilterPlan, type FilterPlan } from '../../filter/plan';
 import type { MigrationSpec } from '../../input/migrationSpec';
-import { readSchemaObjects, type SchemaObject } from './catalog';
+import { objectKey, readSchemaObjects, type SchemaObject } from './catalog';
 import { compareSchemas, type CompareContext } from './compare';
 import type { FollowStep } from './follow';
 import type { SchemaReport, VerificationReport } from '../../core/model';
@@ -74,17 +74,20 @@ interface CheckOptions {
   readonly leftOutKeys?: readonly { schema: string; table: string; name: string }[];
   /** How long a catalog read may wait for a lock before the check gives up (10 s by default). */
   readonly lockTimeout?: string;
+  /** While streaming, what a followed drop may remove (compare.ts's CompareContext.known). */
+  readonly known?: ReadonlySet<string>;
 }
 
 /**
  * The check, with, for each difference in its order, how the schema watch can make it on the
- * target while changes stream (undefined: it cannot; verify/schema/follow.ts).
+ * target while changes stream (undefined: it cannot; verify/schema/follow.ts), and the keys of
+ * the source's objects it compared (what the watch records as known).
  */
 export async function compareDatabase(
   spec: MigrationSpec,
   database: string,
   options: CheckOptions,
-): Promise<{ check: SchemaCheck; steps: readonly (FollowStep | undefined)[] }> {
+): Promise<{ check: SchemaCheck; steps: readonly (FollowStep | undefined)[]; sourceObjects: readonly string[] }> {
   const started = Date.now();
   // a lock held on a table (an ALTER TABLE waiting, a session holding ACCESS EXCLUSIVE) never
   // holds the check for long: it fails, saying so, and the caller stops or tries again
@@ -116,9 +119,11 @@ export async function compareDatabase(
       targetRoles: targetRoles.roles,
       whileSetAside: options.whileSetAside,
       leftOutKeys: new Set((options.leftOutKeys ?? []).map((k) => [k.schema, k.table, k.name].join('\0'))),
+      ...(options.known ? { known: options.known } : {}),
     };
-    const { steps, ...comparison } = compareSchemas(movedObjects(source, filter, leftBehind), target, ctx);
-    return { check: { ...comparison, database, seconds: (Date.now() - started) / 1000 }, steps };
+    const moved = movedObjects(source, filter, leftBehind);
+    const { steps, ...comparison } = compareSchemas(moved, target, ctx);
+    return { check: { ...comparison, database, seconds: (Date.now() - started) / 1000 }, steps, sourceObjects: moved.map(objectKey) };
   } finally {
     await closeSessionPair(pair);
   }

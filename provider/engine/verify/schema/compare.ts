@@ -4,7 +4,7 @@
 import { displayName } from '../../catalog/introspect';
 import { ident, qualified } from '../../connect/quote';
 import type { ExpectedDifference, SchemaDifference } from '../../core/model';
-import type { PropertyValue, SchemaObject } from './catalog';
+import { objectKey, type PropertyValue, type SchemaObject } from './catalog';
 import { alterStatement, createStatement, describeObject, dropStatement } from './fixes';
 import { alterStep, createStep, dropStep, type FollowStep } from './follow';
 
@@ -25,6 +25,12 @@ export interface CompareContext {
   readonly whileSetAside: boolean;
   /** Foreign keys the cutover could not add back (rows violate them, NOT VALID refused), reported then: `schema\0table\0name`. */
   readonly leftOutKeys: ReadonlySet<string>;
+  /**
+   * While streaming: the objects the copy restored on the target or the source was seen to have
+   * (control/knownObjects.ts). An object only on the target is dropped by the follow only when
+   * known; one made on the target alone is reported and kept. Undefined: no follow asked.
+   */
+  readonly known?: ReadonlySet<string>;
 }
 
 export interface SchemaComparison {
@@ -43,7 +49,7 @@ function tableOf(o: SchemaObject): { table?: string } {
   return {};
 }
 
-const keyOf = (o: SchemaObject) => [o.kind, o.schema, o.relation ?? '', o.name, o.args ?? ''].join('\0');
+const keyOf = objectKey;
 
 /**
  * Properties that name an object rather than describe it (a comment's object type and identity are
@@ -198,8 +204,11 @@ export function compareSchemas(source: readonly SchemaObject[], target: readonly
     steps.push(createStep(o, constraintNames));
   }
   for (const t of extra) {
-    differences.push({ object: describeObject(t), detail: 'only on the target', fix: dropStatement(t), ...tableOf(t) });
-    steps.push(dropStep(t));
+    // never destroy: only what pgferry restored or the source had is dropped by the follow
+    const madeThere = ctx.known !== undefined && !ctx.known.has(keyOf(t));
+    const detail = madeThere ? 'only on the target, where it was made (pgferry did not make it, and keeps it)' : 'only on the target';
+    differences.push({ object: describeObject(t), detail, fix: dropStatement(t), ...tableOf(t) });
+    steps.push(madeThere ? undefined : dropStep(t));
   }
   return { differences, steps, expected, objects: source.length };
 }
