@@ -66,7 +66,7 @@ describe('schema check: comparison (unit)', () => {
       props: { definition: `CREATE INDEX ${name} ON public.orders USING btree (id)` },
     });
     const [restored, mine] = [index('orders_old'), index('orders_mine')];
-    const known = new Set([objectKey(restored)]);
+    const known = new Map([[objectKey(restored), null]]);
     const { differences, steps } = compareSchemas([], [restored, mine], { ...CTX, whileSetAside: true, known });
     assert.deepEqual(
       differences.map((d, i) => [d.object, d.detail, steps[i]?.statements ?? null]),
@@ -77,6 +77,26 @@ describe('schema check: comparison (unit)', () => {
     );
     // the check itself still stops on both: Succeeded means identical
     assert.equal(compareSchemas([], [restored, mine], CTX).differences.length, 2);
+  });
+
+  it('while following, tells a rename from a drop and an add by the source attnum the column was known with', () => {
+    const at = (o: SchemaObject, attnum: number): SchemaObject => ({ ...o, attnum });
+    // pad (attnum 3) renamed to padding; old (attnum 4) dropped and note added (attnum 7), alike
+    const source = [at(column('padding', {}), 3), at(column('note', {}), 7)];
+    const target = [at(column('pad', {}), 3), at(column('old', {}), 4)];
+    const known = new Map<string, number | null>([
+      [objectKey(target[0]!), 3],
+      [objectKey(target[1]!), 4],
+    ]);
+    const { differences, steps } = compareSchemas(source, target, { ...CTX, whileSetAside: true, known });
+    assert.deepEqual(
+      differences.map((d, i) => [d.object, steps[i]?.when, steps[i]?.statements]),
+      [
+        ['column "public"."orders"."padding"', 'drained', ['ALTER TABLE "public"."orders" RENAME COLUMN "pad" TO "padding";']],
+        ['column "public"."orders"."note"', 'drained', ['ALTER TABLE "public"."orders" ADD COLUMN "note" integer;']],
+        ['column "public"."orders"."old"', 'drained', ['ALTER TABLE "public"."orders" DROP COLUMN "old";']],
+      ],
+    );
   });
 
   it('pairs a column only on the source with one alike only on the target as a rename', () => {

@@ -3,35 +3,43 @@
 // object the schema watch or the cutover saw on the source. When the source drops an object, the
 // schema follow drops it on the target only if it is known; an index, view or function someone
 // made on the target alone is never known, so it is kept and reported (DESIGN: never destroy).
-// Keys are verify/schema/catalog.ts's objectKey; rows go with the migration's database row.
+// A column is known with its attnum on the source, which a rename keeps: the cutover tells a
+// column renamed from one dropped and another added by it. Keys are verify/schema/catalog.ts's
+// objectKey; rows go with the migration's database row.
 import { ident } from '../connect/quote';
 import { CONTROL_SCHEMA } from '../core/names';
 import type { CatalogConnection } from './connection';
 
 const T = `${ident(CONTROL_SCHEMA)}.known_object`;
 
-/** The known objects of one database of a migration. */
-export async function knownObjects(catalog: CatalogConnection, migration: string, database: string): Promise<Set<string>> {
+/** One known object: its key, and a column's source attnum when it was first known (else null). */
+export interface KnownObject {
+  readonly object: string;
+  readonly attnum: number | null;
+}
+
+/** The known objects of one database of a migration, by key. */
+export async function knownObjects(catalog: CatalogConnection, migration: string, database: string): Promise<Map<string, number | null>> {
   await catalog.install(); // a runner resumed on a catalog an older pgferry made: the table comes with version 21
-  const rows = await catalog.query<{ object: string }>(`SELECT object FROM ${T} WHERE migration = $1 AND database = $2`, [
+  const rows = await catalog.query<KnownObject>(`SELECT object, attnum FROM ${T} WHERE migration = $1 AND database = $2`, [
     migration,
     database,
   ]);
-  return new Set(rows.map((r) => r.object));
+  return new Map(rows.map((r) => [r.object, r.attnum]));
 }
 
-/** Adds objects to what is known of a database (those already known are left as they are). */
+/** Adds objects to what is known of a database; those already known keep what was first recorded. */
 export async function recordKnownObjects(
   catalog: CatalogConnection,
   migration: string,
   database: string,
-  objects: readonly string[],
+  objects: readonly KnownObject[],
 ): Promise<void> {
   if (objects.length === 0) return;
   await catalog.install();
-  await catalog.query(`INSERT INTO ${T} (migration, database, object) SELECT $1, $2, unnest($3::text[]) ON CONFLICT DO NOTHING`, [
-    migration,
-    database,
-    objects,
-  ]);
+  await catalog.query(
+    `INSERT INTO ${T} (migration, database, object, attnum)
+     SELECT $1, $2, o, a FROM unnest($3::text[], $4::int[]) AS x(o, a) ON CONFLICT DO NOTHING`,
+    [migration, database, objects.map((o) => o.object), objects.map((o) => o.attnum)],
+  );
 }

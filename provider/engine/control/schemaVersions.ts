@@ -459,12 +459,14 @@ CREATE TABLE pgferry.known_object (
   migration  text NOT NULL,
   database   text NOT NULL,
   object     text NOT NULL,
+  attnum     integer,
   known_at   timestamptz NOT NULL DEFAULT now(),
   PRIMARY KEY (migration, database, object),
   FOREIGN KEY (migration, database) REFERENCES pgferry.migration_database (migration, database) ON DELETE CASCADE
 );
 COMMENT ON TABLE pgferry.known_object IS 'schema objects of a streamed database that the copy restored on the target or the schema watch saw on the source: only these are dropped on the target when the source drops them';
 COMMENT ON COLUMN pgferry.known_object.object IS 'the object''s identity as a JSON array: kind, schema, relation, name, arguments';
+COMMENT ON COLUMN pgferry.known_object.attnum IS 'a column''s attnum on the source when first known: a rename keeps it, a drop and an add do not';
 `,
   },
 ];

@@ -5,18 +5,19 @@
 // the apply, with a short lock_timeout so that it never holds the apply for long: a step that
 // cannot get its lock, or fails (a view over a column the stream has not added yet), is tried
 // again at the next look and told once. A step that can refuse a row waits until the apply has
-// passed the source position at which the watch saw the change.
+// passed the source position at which the watch saw the change; a column's change waits for the
+// cutover (the apply follows it before, at the table's next write).
 import type pg from 'pg';
 import { qualified } from '../connect/quote';
-import { withSession } from '../connect/session';
+import { serverMajor, withSession } from '../connect/session';
 import { recordEvent } from '../control/store';
-import { knownObjects, recordKnownObjects } from '../control/knownObjects';
+import { knownObjects, recordKnownObjects, type KnownObject } from '../control/knownObjects';
 import { forgetTableVerifications } from '../control/tableVerification';
 import { CONTROL_SCHEMA } from '../core/names';
 import type { SchemaDifference } from '../core/model';
 import type { MigrationRun } from '../run/migrationRun';
 import { checkSchema, compareDatabase, type SchemaCheck } from '../verify/schema/checkSchema';
-import { objectKey, readSchemaObjects } from '../verify/schema/catalog';
+import { objectKey, readSchemaObjects, type SchemaObject } from '../verify/schema/catalog';
 import type { FollowStep } from '../verify/schema/follow';
 
 /** A step and the difference it makes, as the watch found it. */
@@ -59,7 +60,9 @@ export async function followSchema(
   items: readonly Followable[],
   positions?: { readonly seenAt: (d: SchemaDifference) => bigint; readonly appliedAt: bigint },
 ): Promise<FollowOutcome> {
-  const ready = items.filter((i) => i.step.when === 'anytime' || !positions || positions.appliedAt >= positions.seenAt(i.difference));
+  const ready = items.filter(
+    (i) => i.step.when === 'anytime' || !positions || (i.step.when === 'applied' && positions.appliedAt >= positions.seenAt(i.difference)),
+  );
   const waiting = items.filter((i) => !ready.includes(i)).map((i) => i.difference);
   const followed: Followable[] = [];
   const failed: { difference: SchemaDifference; error: string }[] = [];
@@ -107,14 +110,21 @@ export async function recordFollowed(run: MigrationRun, database: string, follow
  */
 export async function checkSchemaFollowing(run: MigrationRun, database: string): Promise<SchemaCheck> {
   if (!run.spec.followSchemaChanges) return checkSchema(run.spec, database, { whileSetAside: true });
-  const first = await compareKnowing(run, database, { whileSetAside: true });
-  const items = followables(first.check, first.steps);
-  if (items.length === 0) return first.check;
-  const outcome = await followSchema(run, database, items);
-  await recordFollowed(run, database, outcome.followed);
-  if (outcome.followed.length === 0) return first.check;
-  return (await compareKnowing(run, database, { whileSetAside: true })).check;
+  let compared = await compareKnowing(run, database, { whileSetAside: true });
+  // a few rounds: what one step makes can show the next (a column renamed, then its type)
+  for (let round = 0; round < FOLLOW_ROUNDS; round++) {
+    const items = followables(compared.check, compared.steps);
+    if (items.length === 0) break;
+    const outcome = await followSchema(run, database, items);
+    await recordFollowed(run, database, outcome.followed);
+    if (outcome.followed.length === 0) break;
+    compared = await compareKnowing(run, database, { whileSetAside: true });
+  }
+  return compared.check;
 }
+
+/** How many times the cutover follows and compares again before it reports what is left. */
+const FOLLOW_ROUNDS = 3;
 
 /**
  * The comparison a follow acts on: a drop is followed only for objects known to the migration
@@ -128,7 +138,7 @@ export async function compareKnowing(
 ): ReturnType<typeof compareDatabase> {
   const known = await knownObjects(run.store, run.spec.migrationName, database);
   const compared = await compareDatabase(run.spec, database, { ...options, known });
-  const fresh = compared.sourceObjects.filter((k) => !known.has(k));
+  const fresh = compared.sourceObjects.map(knownAs).filter((k) => !known.has(k.object));
   await recordKnownObjects(run.store, run.spec.migrationName, database, fresh);
   return compared;
 }
@@ -139,10 +149,19 @@ export async function compareKnowing(
  */
 export async function recordRestoredObjects(run: MigrationRun, database: string): Promise<void> {
   if (run.spec.mode !== 'Online' || !run.spec.followSchemaChanges) return;
-  const objects = await withSession(run.spec.target, { database, purpose: 'schema check' }, (client) =>
-    readSchemaObjects(client, run.targetMajor, CONTROL_SCHEMA),
-  );
-  await recordKnownObjects(run.store, run.spec.migrationName, database, objects.map(objectKey));
+  const session = { database, purpose: 'schema check' };
+  const [restored, source] = await Promise.all([
+    withSession(run.spec.target, session, (client) => readSchemaObjects(client, run.targetMajor, CONTROL_SCHEMA)),
+    // a column's attnum is the source's: the one a rename there keeps
+    withSession(run.spec.source, session, async (client) => readSchemaObjects(client, await serverMajor(client), CONTROL_SCHEMA)),
+  ]);
+  const attnums = new Map(source.flatMap((o) => (o.attnum !== undefined ? [[objectKey(o), o.attnum] as const] : [])));
+  const known = restored.map((o) => ({ object: objectKey(o), attnum: attnums.get(objectKey(o)) ?? null }));
+  await recordKnownObjects(run.store, run.spec.migrationName, database, known);
+}
+
+function knownAs(o: SchemaObject): KnownObject {
+  return { object: objectKey(o), attnum: o.attnum ?? null };
 }
 
 /** The differences a step can make, with their step. */

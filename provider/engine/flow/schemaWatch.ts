@@ -10,6 +10,7 @@
 import type pg from 'pg';
 import type { SchemaDifference } from '../core/model';
 import { withSession } from '../connect/session';
+import { recordEvent } from '../control/store';
 import { CONTROL_SCHEMA } from '../core/names';
 import { schemaDifferenceMessage } from '../verify/schema/checkSchema';
 import { appliedUpTo, type OnlineStream } from '../cdc/apply/onlineStream';
@@ -125,11 +126,14 @@ export class SchemaWatch {
     // read after the comparison: every change it saw committed before this position
     const seenAt = await withSession(this.run.spec.source, { database, purpose: 'schema watch' }, currentPosition);
     // followSchemaChanges: false warns of every difference and makes none
-    const items = this.run.spec.followSchemaChanges ? followables(check, steps) : [];
+    const all = this.run.spec.followSchemaChanges ? followables(check, steps) : [];
+    // a column's change: the apply follows it at the table's next write, the cutover if none comes
+    const withStream = all.filter((i) => i.step.when === 'drained');
+    const items = all.filter((i) => i.step.when !== 'drained');
     const stream = this.streams.find((s) => s.database === database);
     const appliedAt = stream ? appliedUpTo(stream.applier.stats()) : 0n;
     this.again.delete(database);
-    let unfollowed = check.differences.filter((d) => !items.some((i) => i.difference === d));
+    let unfollowed = check.differences.filter((d) => !all.some((i) => i.difference === d));
     if (this.closed) return;
     if (items.length > 0) {
       const seen = this.firstSeen.get(database) ?? new Map<string, bigint>();
@@ -148,6 +152,16 @@ export class SchemaWatch {
     }
     const told = this.told.get(database) ?? new Set<string>();
     this.told.set(database, told);
+    for (const { difference: d } of withStream.filter((i) => !told.has(keyOf(i.difference)))) {
+      told.add(keyOf(d));
+      await recordEvent(
+        this.run.store,
+        this.run.spec.migrationName,
+        'info',
+        `schema changed on the source while streaming: ${d.object}: ${d.detail}; followed by the stream at the table's next write, or by the cutover`,
+        database,
+      );
+    }
     const fresh = unfollowed.filter((d) => !told.has(keyOf(d)));
     if (fresh.length === 0) return;
     for (const d of fresh) told.add(keyOf(d));

@@ -24,6 +24,8 @@ export interface SchemaObject {
   /** The relation's own OID for a part of a relation (its comment, constraint ...), else objectId. */
   readonly ownerObjectId: string;
   readonly props: Readonly<Record<string, PropertyValue>>;
+  /** A column's attnum on its server: how a rename is told from a drop and an add (compare.ts); never compared. */
+  readonly attnum?: number;
 }
 
 /** An object's identity, the same on both servers: kind, schema, relation, name and arguments (OIDs differ). */
@@ -109,7 +111,7 @@ SELECT 'column' AS kind, n.nspname AS schema, c.relname AS relation, a.attname A
          'not null', a.attnotnull,
          'identity', CASE a.attidentity WHEN 'a' THEN 'ALWAYS' WHEN 'd' THEN 'BY DEFAULT' END,
          'privileges', CASE WHEN a.attacl IS NOT NULL THEN ${privileges('a.attacl', 'c.relowner', `'c'`)} END
-       ) AS props
+       ) AS props, a.attnum::int AS attnum
   FROM pg_catalog.pg_attribute a
   JOIN pg_catalog.pg_class c ON c.oid = a.attrelid
   JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
@@ -281,6 +283,7 @@ interface Row {
   object_id: string;
   owner_object_id: string;
   props: Record<string, PropertyValue>;
+  attnum?: number;
 }
 
 /**
@@ -322,6 +325,7 @@ export async function readSchemaObjects(
         objectId: r.object_id,
         ownerObjectId: r.owner_object_id,
         props: r.props,
+        ...(r.attnum !== undefined ? { attnum: r.attnum } : {}),
       });
     }
   }

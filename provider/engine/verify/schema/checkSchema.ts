@@ -9,7 +9,7 @@ import { CONTROL_SCHEMA } from '../../core/names';
 import { PgferryError } from '../../core/errors';
 import { nameKey, readFilterPlan, type FilterPlan } from '../../filter/plan';
 import type { MigrationSpec } from '../../input/migrationSpec';
-import { objectKey, readSchemaObjects, type SchemaObject } from './catalog';
+import { readSchemaObjects, type SchemaObject } from './catalog';
 import { compareSchemas, type CompareContext } from './compare';
 import type { FollowStep } from './follow';
 import type { SchemaReport, VerificationReport } from '../../core/model';
@@ -74,20 +74,20 @@ interface CheckOptions {
   readonly leftOutKeys?: readonly { schema: string; table: string; name: string }[];
   /** How long a catalog read may wait for a lock before the check gives up (10 s by default). */
   readonly lockTimeout?: string;
-  /** While streaming, what a followed drop may remove (compare.ts's CompareContext.known). */
-  readonly known?: ReadonlySet<string>;
+  /** While streaming, what a followed drop may remove, and columns' known attnums (compare.ts's CompareContext.known). */
+  readonly known?: ReadonlyMap<string, number | null>;
 }
 
 /**
  * The check, with, for each difference in its order, how the schema watch can make it on the
- * target while changes stream (undefined: it cannot; verify/schema/follow.ts), and the keys of
- * the source's objects it compared (what the watch records as known).
+ * target while changes stream (undefined: it cannot; verify/schema/follow.ts), and the source's
+ * objects it compared (what the watch records as known).
  */
 export async function compareDatabase(
   spec: MigrationSpec,
   database: string,
   options: CheckOptions,
-): Promise<{ check: SchemaCheck; steps: readonly (FollowStep | undefined)[]; sourceObjects: readonly string[] }> {
+): Promise<{ check: SchemaCheck; steps: readonly (FollowStep | undefined)[]; sourceObjects: readonly SchemaObject[] }> {
   const started = Date.now();
   // a lock held on a table (an ALTER TABLE waiting, a session holding ACCESS EXCLUSIVE) never
   // holds the check for long: it fails, saying so, and the caller stops or tries again
@@ -123,7 +123,7 @@ export async function compareDatabase(
     };
     const moved = movedObjects(source, filter, leftBehind);
     const { steps, ...comparison } = compareSchemas(moved, target, ctx);
-    return { check: { ...comparison, database, seconds: (Date.now() - started) / 1000 }, steps, sourceObjects: moved.map(objectKey) };
+    return { check: { ...comparison, database, seconds: (Date.now() - started) / 1000 }, steps, sourceObjects: moved };
   } finally {
     await closeSessionPair(pair);
   }

@@ -6,7 +6,7 @@ import { ident, qualified } from '../../connect/quote';
 import type { ExpectedDifference, SchemaDifference } from '../../core/model';
 import { objectKey, type PropertyValue, type SchemaObject } from './catalog';
 import { alterStatement, createStatement, describeObject, dropStatement } from './fixes';
-import { alterStep, createStep, dropStep, type FollowStep } from './follow';
+import { alterStep, createStep, dropStep, renameStep, type FollowStep } from './follow';
 
 /** What the comparison knows of both servers to tell a deliberate difference from another. */
 export interface CompareContext {
@@ -27,10 +27,11 @@ export interface CompareContext {
   readonly leftOutKeys: ReadonlySet<string>;
   /**
    * While streaming: the objects the copy restored on the target or the source was seen to have
-   * (control/knownObjects.ts). An object only on the target is dropped by the follow only when
-   * known; one made on the target alone is reported and kept. Undefined: no follow asked.
+   * (control/knownObjects.ts), with a column's source attnum. An object only on the target is
+   * dropped by the follow only when known; one made on the target alone is reported and kept; a
+   * column is renamed only when its known attnum is the source column's. Undefined: no follow asked.
    */
-  readonly known?: ReadonlySet<string>;
+  readonly known?: ReadonlyMap<string, number | null>;
 }
 
 export interface SchemaComparison {
@@ -137,14 +138,22 @@ function expectedMissing(ctx: CompareContext, o: SchemaObject): string | undefin
   return undefined;
 }
 
-/** Renamed columns: one only on the source and one only on the target, alike but for the name. */
-function pairRenames(missing: SchemaObject[], extra: SchemaObject[]): { from: SchemaObject; to: SchemaObject }[] {
+/**
+ * Renamed columns: one only on the source and one only on the target. Known (while streaming), by
+ * the source attnum the target's column was known with, which a rename keeps: a column dropped and
+ * another added alike is not a rename. Otherwise (a check with nothing known), alike but for the
+ * name, for the fix it suggests.
+ */
+function pairRenames(
+  missing: SchemaObject[],
+  extra: SchemaObject[],
+  known: ReadonlyMap<string, number | null> | undefined,
+): { from: SchemaObject; to: SchemaObject }[] {
   const pairs: { from: SchemaObject; to: SchemaObject }[] = [];
+  const same = (e: SchemaObject, m: SchemaObject) =>
+    known ? m.attnum !== undefined && known.get(keyOf(e)) === m.attnum : JSON.stringify(e.props) === JSON.stringify(m.props);
   for (const m of missing.filter((x) => x.kind === 'column')) {
-    const i = extra.findIndex(
-      (e) =>
-        e.kind === 'column' && e.schema === m.schema && e.relation === m.relation && JSON.stringify(e.props) === JSON.stringify(m.props),
-    );
+    const i = extra.findIndex((e) => e.kind === 'column' && e.schema === m.schema && e.relation === m.relation && same(e, m));
     if (i < 0) continue;
     pairs.push({ from: extra[i]!, to: m });
     extra.splice(i, 1);
@@ -190,14 +199,15 @@ export function compareSchemas(source: readonly SchemaObject[], target: readonly
     }
   }
   const extra = target.filter((t) => !onSource.has(keyOf(t)));
-  for (const { from, to } of pairRenames(missing, extra)) {
+  for (const { from, to } of pairRenames(missing, extra, ctx.known)) {
+    const fix = `ALTER TABLE ${qualified(from.schema, from.relation ?? '')} RENAME COLUMN ${ident(from.name)} TO ${ident(to.name)};`;
     differences.push({
       object: describeObject(to),
       detail: `named ${from.name} on the target (renamed on the source?)`,
-      fix: `ALTER TABLE ${qualified(from.schema, from.relation ?? '')} RENAME COLUMN ${ident(from.name)} TO ${ident(to.name)};`,
+      fix,
       ...tableOf(to),
     });
-    steps.push(undefined);
+    steps.push(ctx.known ? renameStep(fix) : undefined);
   }
   for (const o of missing) {
     differences.push({ object: describeObject(o), detail: 'only on the source', fix: createStatement(o), ...tableOf(o) });

@@ -5,18 +5,22 @@
 // was seen, since every row written before it on the source satisfies nothing yet. Columns follow
 // with the stream itself (cdc/apply), tables with the table watch (cdc/prepare/tableWatch.ts); foreign
 // keys are added back at the cutover; triggers and rules fire as a replica's while streaming and
-// are left to the cutover's check. Of a column, only its default: the apply follows the rest
-// (cdc/apply/shapeFollow.ts). Statements take no lock that holds the apply for long: indexes
-// are built CONCURRENTLY, a CHECK is added NOT VALID and then validated.
+// are left to the cutover's check. Of a column, its default while streaming: the apply follows the
+// rest at the table's next write (cdc/apply/shapeFollow.ts); a table nobody writes again before the
+// cutover gets them from the cutover, drained (added with no default or a constant one, dropped,
+// renamed, retyped, NOT NULL), its rows then read whole by the cutover's verification, which stops
+// on any value the target derived otherwise. Statements take no lock that holds the apply for long:
+// indexes are built CONCURRENTLY, a CHECK is added NOT VALID and then validated.
 import { ident, qualified } from '../../connect/quote';
 import type { PropertyValue, SchemaObject } from './catalog';
 import { alterStatement, createStatement, dropStatement } from './fixes';
 
 /**
  * `anytime`: it refuses no row the source wrote; `applied`: it may, so only once the apply passed
- * the source position at which it was seen.
+ * the source position at which it was seen; `drained`: a column change the apply follows at the
+ * table's next write, so only by the cutover, once no row is left to carry it.
  */
-type FollowWhen = 'anytime' | 'applied';
+type FollowWhen = 'anytime' | 'applied' | 'drained';
 
 export interface FollowStep {
   readonly when: FollowWhen;
@@ -52,8 +56,20 @@ const CREATE_RANK: Readonly<Record<string, number>> = {
   comment: 9,
 };
 
-/** Kinds followed when dropped on the source (dropping on the target only loosens it). */
-const DROPPED = new Set(['index', 'constraint', 'view', 'materialized view', 'function', 'procedure', 'policy', 'comment']);
+/** Kinds followed when dropped on the source (dropping on the target only loosens it; a column's at the cutover). */
+const DROPPED = new Set(['index', 'constraint', 'view', 'materialized view', 'function', 'procedure', 'policy', 'comment', 'column']);
+
+/**
+ * A default every existing row of a column added on the source holds as it is: none, or a literal
+ * (a number, a boolean, a quoted string with a cast). Another one (now(), nextval(), an identity)
+ * gave the source's rows values the target cannot reproduce: not followed, the check stops with it.
+ */
+const CONSTANT_DEFAULT = /^(NULL|true|false|-?\d+(\.\d+)?|\(?'(?:[^']|'')*'(::[\w ."[\]()]+)?\)?(::[\w ."[\]()]+)?)$/;
+
+/** Column changes followed by the cutover (drained), each making its table read whole by the verification. */
+function drainedColumnStep(statement: string): FollowStep {
+  return { when: 'drained', statements: [statement], rank: 2, readWhole: true };
+}
 
 /** Properties followed when they change, on every kind: they never touch rows. */
 const NEUTRAL_PROPERTIES = new Set(['owner', 'privileges']);
@@ -69,6 +85,10 @@ function concurrentIndex(definition: string): string {
  * `constraintNames`: `schema\0relation\0name` of the source's constraints, whose indexes come with them.
  */
 export function createStep(o: SchemaObject, constraintNames: ReadonlySet<string>): FollowStep | undefined {
+  if (o.kind === 'column') {
+    if (o.props.identity || (text(o.props.default) !== '' && !CONSTANT_DEFAULT.test(text(o.props.default)))) return undefined;
+    return drainedColumnStep(createStatement(o));
+  }
   const rank = CREATE_RANK[o.kind];
   if (rank === undefined) return undefined;
   if (o.kind === 'index') {
@@ -99,9 +119,15 @@ export function createStep(o: SchemaObject, constraintNames: ReadonlySet<string>
 export function dropStep(t: SchemaObject): FollowStep | undefined {
   if (!DROPPED.has(t.kind)) return undefined;
   if (t.kind === 'constraint' && (t.props['foreign key'] === true || t.props.on !== 'table')) return undefined;
+  if (t.kind === 'column') return drainedColumnStep(dropStatement(t));
   // dropped first, so that a view replaced under its name or an index rebuilt is made anew
   const statement = t.kind === 'index' ? `DROP INDEX CONCURRENTLY IF EXISTS ${qualified(t.schema, t.name)};` : dropStatement(t);
   return { when: 'anytime', statements: [statement], rank: -1 };
+}
+
+/** A column renamed on the source (the comparison pairs it by its properties), by the cutover. */
+export function renameStep(statement: string): FollowStep {
+  return drainedColumnStep(statement);
 }
 
 /** Enum labels added on the source (none removed or reordered): ADD VALUE each, in place. */
@@ -134,8 +160,10 @@ export function alterStep(
   switch (o.kind) {
     case 'column':
       // every streamed row carries each column's value: no row depends on a default
-      return property === 'default'
-        ? { when: 'anytime', statements: [alterStatement(o, property, source, target, targetOwner)], rank: 10, readWhole: true }
+      if (property === 'default')
+        return { when: 'anytime', statements: [alterStatement(o, property, source, target, targetOwner)], rank: 10, readWhole: true };
+      return property === 'type' || property === 'not null'
+        ? drainedColumnStep(alterStatement(o, property, source, target, targetOwner))
         : undefined;
     case 'view':
     case 'function':
