@@ -397,6 +397,14 @@ function migrationRules(lab: LabShape, ctx: RefinementCtx): void {
       ctx.addIssue({ code: 'custom', path: ['migrations', index, 'name'], message: `must be unique: ${migration.name} is used twice` });
     }
     names.add(migration.name);
+    const walLevel = lab.server.parameters.wal_level;
+    if (migration.fallbackWindow !== undefined && walLevel !== undefined && walLevel.toLowerCase() !== 'logical') {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['migrations', index, 'fallbackWindow'],
+        message: `needs the server's wal_level = logical (its reverse stream reads a slot on the server); server.parameters sets ${walLevel}: remove it, and the lab sets logical`,
+      });
+    }
     if (migration.source === undefined && !lab.sourceVm.enabled) {
       ctx.addIssue({
         code: 'custom',

@@ -74,6 +74,8 @@ function migrationArgs(
     indexJobs: migration.indexJobs ?? (options.indexJobs || undefined),
     dropTargetDatabasesOnDelete: migration.dropTargetDatabasesOnDelete,
     allowReplaceAfterCutover: migration.allowReplaceAfterCutover,
+    ...(migration.fenceWriters === undefined ? {} : { fenceWriters: migration.fenceWriters }),
+    ...(migration.fallbackWindow === undefined ? {} : { fallbackWindow: migration.fallbackWindow }),
     // Only when agents run it: a lab without the runtime sends what it always sent.
     ...(migrationRuntimeOf(migration, options) === 'agents' ? { runtime: 'agents' as const } : {}),
   };

@@ -3,7 +3,14 @@
 // which an entry of the list may override.
 import { z } from 'zod';
 // The spec module alone: the engine index would load pg into every lab program.
-import { MIGRATION_MODES, MIGRATION_NAME_PATTERN, MIGRATION_OPTIONS, SSL_MODES } from '../provider/engine';
+import {
+  FALLBACK_WINDOW_RULE,
+  isFallbackWindow,
+  MIGRATION_MODES,
+  MIGRATION_NAME_PATTERN,
+  MIGRATION_OPTIONS,
+  SSL_MODES,
+} from '../provider/engine';
 // Azure's spellings (type-only towards the engine, so no driver either).
 import { fromAzureSpelling, type AzureEnum } from '../provider/azure/names';
 import { identifierSchema, oneOf } from './schemaParts';
@@ -84,6 +91,14 @@ export const migrationSchema = z.strictObject(
     runtime: oneOf(['local', 'agents'] as const).optional(),
     /** PgMigration's opt-in to replace a migration that has cut over. */
     allowReplaceAfterCutover: booleanSchema.default(false),
+    /** Online: fence the source's writers at cutover (PgMigration's fenceWriters). */
+    fenceWriters: booleanSchema.optional(),
+    /**
+     * Online with fenceWriters: the fallback window after the cutover (docs/fallback.md). The lab
+     * sets the server's wal_level to logical for it (serverParameters.ts): the reverse stream reads
+     * a slot on the server.
+     */
+    fallbackWindow: z.string({ error: FALLBACK_WINDOW_RULE }).refine(isFallbackWindow, FALLBACK_WINDOW_RULE).optional(),
   },
   { error: 'must be an object with name and databases' },
 );

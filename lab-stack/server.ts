@@ -80,7 +80,7 @@ export function createServer(
 
   // Flexible Server refuses concurrent parameter writes ("ServerIsBusy"), so each waits for the last.
   const parameters: dbforpostgresql.Configuration[] = [];
-  for (const [name, value] of serverParameters(s)) {
+  for (const [name, value] of serverParameters(s, config.migrations)) {
     const previous = parameters[parameters.length - 1];
     parameters.push(
       new dbforpostgresql.Configuration(
@@ -111,7 +111,7 @@ function createRestart(
   parameters: dbforpostgresql.Configuration[],
   scope: LabScope,
 ): ServerRestart | undefined {
-  const all = serverParameters(config.server);
+  const all = serverParameters(config.server, config.migrations);
   const names = new Set(parametersNeedingRestart(all));
   if (names.size === 0) return undefined;
   // fire and forget: a log line for the engine, nothing waits for it

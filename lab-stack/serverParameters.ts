@@ -31,9 +31,17 @@ function allowedExtensions(extra: readonly string[]): string {
   return [...names].sort().join(',');
 }
 
-/** Every server parameter the lab sets, in a stable order (sorted by name). */
-export function serverParameters(server: LabConfig['server']): Array<readonly [name: string, value: string]> {
+/**
+ * Every server parameter the lab sets, in a stable order (sorted by name). A migration of the lab
+ * that asks for a fallback window needs wal_level = logical on the server (its reverse stream reads
+ * a slot there, docs/fallback.md); a wal_level the user lists otherwise is refused by the config.
+ */
+export function serverParameters(
+  server: LabConfig['server'],
+  migrations: readonly Pick<LabConfig['migrations'][number], 'fallbackWindow'>[] = [],
+): Array<readonly [name: string, value: string]> {
   const all = new Map<string, string>([['azure.extensions', allowedExtensions(server.extensions)]]);
+  if (migrations.some((m) => m.fallbackWindow !== undefined)) all.set('wal_level', 'logical');
   for (const [name, value] of Object.entries(server.parameters)) all.set(name, value);
   return [...all.entries()].sort(([a], [b]) => a.localeCompare(b));
 }

@@ -55,6 +55,8 @@ export interface CliArgs {
   readonly fenceWriters?: boolean;
   /** --cutover-lag-budget-seconds. */
   readonly cutoverLagBudgetSeconds?: number;
+  /** --fallback-window (create, resume, update --cutover): the reverse stream's window after the cutover. */
+  readonly fallbackWindow?: string;
   /** create --migration-window-start-time-in-utc / --migration-window-end-time-in-utc. */
   readonly migrationWindow?: { readonly start?: string; readonly end?: string };
   /** `pgferry agent --concurrency`. */
@@ -70,6 +72,8 @@ export interface CliArgs {
   readonly setupReplication: boolean;
   /** `update --start-data-migration`: starts a migration created with startDataMigration: False. */
   readonly startDataMigration: boolean;
+  /** `update --close-fallback`: the fallback window closed (docs/fallback.md). */
+  readonly closeFallback?: boolean;
   /** `update --resync TABLE` (repeatable): tables copied again at a pinned position while the others stream. */
   readonly resync?: readonly string[];
   readonly target: TargetFlags;
@@ -156,7 +160,7 @@ function checkCombinations(command: Command, o: Record<string, unknown>): void {
       }
     }
     if (o.overwriteDbs === true) o.overwriteDbsInTarget = true;
-    const given = [o.cancel, o.cutover, o.overwriteDbsInTarget, o.setupReplication, o.startDataMigration, o.resync].filter(
+    const given = [o.cancel, o.cutover, o.overwriteDbsInTarget, o.setupReplication, o.startDataMigration, o.resync, o.closeFallback].filter(
       (v) => v !== undefined && v !== false,
     ).length;
     if (given > 1) throw usage('--cutover', `give exactly one of ${UPDATE_FLAGS}`);
@@ -166,7 +170,9 @@ function checkCombinations(command: Command, o: Record<string, unknown>): void {
         ? '--fence-writers'
         : o.cutoverLagBudgetSeconds !== undefined
           ? '--cutover-lag-budget-seconds'
-          : undefined;
+          : o.fallbackWindow !== undefined
+            ? '--fallback-window'
+            : undefined;
     if (cutoverOnly && (o.cutover === undefined || o.cutover === false) && given > 0) {
       throw usage(o.fenceWriters === false ? '--no-fence-writers' : cutoverOnly, 'applies only with --cutover');
     }
@@ -183,7 +189,8 @@ function checkCombinations(command: Command, o: Record<string, unknown>): void {
 }
 
 /** The one-line usage error of an update that asks for nothing. */
-const UPDATE_FLAGS = '--cutover, --cancel, --overwrite-dbs-in-target, --setup-replication, --start-data-migration or --resync';
+const UPDATE_FLAGS =
+  '--cutover, --cancel, --overwrite-dbs-in-target, --setup-replication, --start-data-migration, --resync or --close-fallback';
 export const UPDATE_NEEDS = `\`pgferry update\` needs exactly one of ${UPDATE_FLAGS}, or a --properties body with triggerCutover, dbsToTriggerCutoverOn, cancel, dbsToCancelMigrationOn, setupLogicalReplicationOnSourceDbIfNeeded or startDataMigration`;
 
 const SERVER_NAME = /^[A-Za-z0-9][A-Za-z0-9.-]{0,252}$/;
@@ -280,6 +287,7 @@ export function parseCli(argv: readonly string[], env: NodeJS.ProcessEnv = proce
     runtime: o.runtime as Runtime | undefined,
     ...(typeof o.fenceWriters === 'boolean' ? { fenceWriters: o.fenceWriters } : {}),
     ...(o.cutoverLagBudgetSeconds === undefined ? {} : { cutoverLagBudgetSeconds: o.cutoverLagBudgetSeconds as number }),
+    ...(typeof o.fallbackWindow === 'string' ? { fallbackWindow: o.fallbackWindow } : {}),
     ...windowOf(o),
     concurrency: o.concurrency as number | undefined,
     ...(command === 'console' ? { console: { port: o.port as number | undefined, address: o.address as string | undefined } } : {}),
@@ -291,6 +299,7 @@ export function parseCli(argv: readonly string[], env: NodeJS.ProcessEnv = proce
     setupReplication: o.setupReplication === true,
     startDataMigration: o.startDataMigration === true,
     ...(Array.isArray(o.resync) ? { resync: o.resync.map(String) } : {}),
+    ...(o.closeFallback === true ? { closeFallback: true } : {}),
     target: {
       host: o.targetHost as string | undefined,
       port: o.targetPort as number | undefined,

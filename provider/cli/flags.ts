@@ -3,7 +3,7 @@
 // case-insensitive (Offline/offline, ValidateAndMigrate/validate-and-migrate, Active/active).
 import { InvalidArgumentError, Option } from 'commander';
 import { fromAzureSpelling } from '../azure/names';
-import { RUNTIMES, SSL_MODES, type Runtime, type SslMode } from '../engine';
+import { FALLBACK_WINDOW_RULE, isFallbackWindow, RUNTIMES, SSL_MODES, type Runtime, type SslMode } from '../engine';
 import { OUTPUT_FORMATS, type OutputFormat } from './format';
 
 export const COMMANDS = [
@@ -48,6 +48,11 @@ function lagBudget(value: string): number {
   return Number(value);
 }
 
+function fallbackWindow(value: string): string {
+  if (!isFallbackWindow(value)) throw new InvalidArgumentError(FALLBACK_WINDOW_RULE);
+  return value;
+}
+
 /** The writer fence and the lag gate of a cutover (create, resume: the migration's; update --cutover: that cutover's). */
 const FENCE_OPTIONS = (): Option[] => [
   new Option('--fence-writers', 'at cutover, make the source databases read-only for new transactions and end their sessions first'),
@@ -55,6 +60,10 @@ const FENCE_OPTIONS = (): Option[] => [
     '--cutover-lag-budget-seconds <s>',
     'roll the cutover back (fence lifted, streaming on) when its predicted catch-up is longer (default 30 with --fence-writers)',
   ).argParser(lagBudget),
+  new Option(
+    '--fallback-window <duration>',
+    'after the cutover, keep the old source up to date with the new server for this long (30m, 24h, 7d), so `update --fall-back` can return to it; needs the writer fence',
+  ).argParser(fallbackWindow),
 ];
 
 /** A value parser for az's enum flags, spelled as Azure spells them (provider/azure/names.ts). */
@@ -176,6 +185,10 @@ const UPDATE_OPTIONS = (): Option[] => [
     'let a migration waiting in WaitingForLogicalReplicationSetupRequestOnSourceDB set up logical replication on the source (ALTER SYSTEM; you restart the source)',
   ),
   new Option('--start-data-migration', 'start the data migration of a migration created with startDataMigration: False'),
+  new Option(
+    '--close-fallback',
+    'close the fallback window of a migration cut over with one: the reverse stream stops, its slot and publication on the target are dropped, the old source stays fenced',
+  ),
   new Option(
     '--resync <table>',
     'copy a table again at a pinned source position while the others stream, then stream it (schema.table, or database/schema.table; repeatable)',

@@ -8,6 +8,7 @@ import {
   type ValidationResult,
   type VerificationReport,
   type WriterFence,
+  type FallbackStatus,
 } from '../engine';
 import { redact } from './secrets';
 
@@ -161,6 +162,7 @@ export function renderStatus(status: MigrationStatus): string {
   for (const d of status.databases)
     for (const p of d.pendingFootprint ?? [])
       lines.push(`  ${d.database}: still to give back (${p.change}): ${p.error ? `could not read: ${p.error}` : p.pending.join('; ')}`);
+  for (const d of status.databases) if (d.fallback) lines.push(`  ${d.database}: ${describeFallback(d.fallback)}`);
   if (status.validation.length) lines.push('', renderValidation(status.validation));
   if (status.verification) lines.push('', renderVerification(status.verification));
   return lines.join('\n');
@@ -187,6 +189,15 @@ function describeFence(f: WriterFence): string {
     ? 'kept after the cutover, so no write is lost on the old source; once nothing writes there, lift it'
     : 'the cutover is on its way (a roll-back, cancel or failure lifts it); by hand';
   return `writers fenced on the source since ${f.fencedAt} (new transactions read-only, ${f.sessionsEnded ?? 0} session(s) ended): ${why} with ${f.lift}`;
+}
+
+/** One line on a fallback window: until when, the reverse lag, and what its slot costs the target. */
+function describeFallback(f: FallbackStatus): string {
+  if (f.state === 'Closed') return `fallback window closed at ${f.closedAt ?? '?'}${f.message ? ` (${f.message})` : ''}`;
+  const lag = f.latencySeconds === undefined ? '' : `, reverse lag ${formatSeconds(f.latencySeconds)}`;
+  const pending = f.pendingBytes === undefined ? '' : `, ${formatBytes(f.pendingBytes)} pending`;
+  const retained = f.retainedBytes === undefined ? '' : `, ${formatBytes(f.retainedBytes)} of WAL retained on the target`;
+  return `fallback window ${f.state} until ${f.endsAt}${lag}${pending}${retained} (close with \`pgferry update --close-fallback\`)`;
 }
 
 /** One line on a slot as the source showed it: whether it streams, and the WAL it keeps there. */

@@ -30,6 +30,7 @@ export interface PropertyFlags {
   readonly runtime?: Runtime;
   readonly fenceWriters?: boolean;
   readonly cutoverLagBudgetSeconds?: number;
+  readonly fallbackWindow?: string;
   /** create --migration-window-start-time-in-utc / --migration-window-end-time-in-utc: override the body's. */
   readonly migrationWindow?: { readonly start?: string; readonly end?: string };
   readonly target?: TargetFlags;
@@ -86,6 +87,7 @@ export function applyFlags(input: Record<string, unknown>, flags: PropertyFlags)
   if (flags.runtime) input.runtime = flags.runtime;
   if (flags.fenceWriters !== undefined) input.fenceWriters = flags.fenceWriters;
   if (flags.cutoverLagBudgetSeconds !== undefined) input.cutoverLagBudgetSeconds = flags.cutoverLagBudgetSeconds;
+  if (flags.fallbackWindow !== undefined) input.fallbackWindow = flags.fallbackWindow;
   if (flags.migrationWindow?.start !== undefined) input.migrationWindowStartTimeInUtc = flags.migrationWindow.start;
   if (flags.migrationWindow?.end !== undefined) input.migrationWindowEndTimeInUtc = flags.migrationWindow.end;
 }

@@ -44,6 +44,7 @@ export function propertyFlags(args: CliArgs): PropertyFlags {
     runtime: args.runtime,
     ...(args.fenceWriters === undefined ? {} : { fenceWriters: args.fenceWriters }),
     ...(args.cutoverLagBudgetSeconds === undefined ? {} : { cutoverLagBudgetSeconds: args.cutoverLagBudgetSeconds }),
+    ...(args.fallbackWindow === undefined ? {} : { fallbackWindow: args.fallbackWindow }),
     migrationWindow: args.migrationWindow,
     target: args.target,
   };

@@ -1,5 +1,6 @@
 // Entry points over the orchestrator and the control catalog. The requests of a migration in
 // progress (cancel, cutover and the like) are apiRequests.ts.
+import { fallbackWindows } from './control/fallbackWindows';
 import { serverMajor, withSession } from './connect/session';
 import { CatalogConnection } from './control/connection';
 import { PgferryError } from './core/errors';
@@ -46,7 +47,10 @@ export async function resumeMigration(spec: MigrationSpec): Promise<void> {
   const name = spec.migrationName;
   const status = await showMigration(spec.target, name);
   if (!status) throw notFound(name);
-  if (isFinalState(status.state)) {
+  // a migration cut over with a fallback window still open resumes its reverse stream
+  const windowOpen =
+    status.state === 'Succeeded' && (await withStore(spec.target, (store) => fallbackWindows(store, name))).some((w) => w.state === 'Open');
+  if (isFinalState(status.state) && !windowOpen) {
     throw new PgferryError('MIGRATION_FINISHED', `migration "${name}" is already ${status.state}; there is nothing to resume`, {
       category: 'input',
       field: 'name',

@@ -22,6 +22,7 @@ import {
   requestReplicationSetup as catalogRequestReplicationSetup,
   setMigrationWindow,
 } from './control/migrationRequests';
+import { fallbackWindows, requestFallbackClose } from './control/fallbackWindows';
 
 /**
  * The databases a per-database request names, checked: each one migrated by this migration and
@@ -337,6 +338,34 @@ export async function requestResync(target: ServerSpec, name: string, table: str
     }
     await requestTableResync(store, name, database, parsed, 'requested');
     await recordEvent(store, name, 'info', `resync of ${parsed.schema}.${parsed.name} requested`, database);
+    return (await get(store, name))!;
+  });
+}
+
+/**
+ * Closes a migration's fallback windows (`pgferry update --close-fallback`, docs/fallback.md): its
+ * runner stops the reverse stream and drops the reverse slot, publication and position; the old
+ * source keeps the fence the cutover left. Refused in one line, changing nothing, when no window
+ * is open: an offline migration, one cut over without a window, one closed already.
+ */
+export async function closeFallbackWindow(target: ServerSpec, name: string): Promise<MigrationStatus> {
+  return withStore(target, async (store) => {
+    const status = await get(store, name);
+    if (!status) throw notFound(name);
+    const open = (await fallbackWindows(store, name)).filter((w) => w.state !== 'Closed');
+    if (open.length === 0) {
+      const why =
+        status.mode !== 'Online'
+          ? 'it is Offline, and only an online cutover opens one'
+          : (await fallbackWindows(store, name)).length > 0
+            ? 'its window is closed already'
+            : `it has none (${status.state}; a window is opened by a cutover with fallbackWindow)`;
+      throw new PgferryError('FALLBACK_WINDOW_NONE', `--close-fallback: migration "${name}" has no open fallback window: ${why}`, {
+        category: 'input',
+        field: 'closeFallback',
+      });
+    }
+    await requestFallbackClose(store, name);
     return (await get(store, name))!;
   });
 }

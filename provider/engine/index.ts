@@ -37,6 +37,7 @@ export { publicSpec, sameMigration } from './input/publicSpec';
 export { CatalogConnection } from './control/connection';
 // the control catalog's functions the CLI, the resource, the console, faults and bench call on the handle
 export { events, get, list, register, setAzureContext, setState, tables } from './control/store';
+export { FALLBACK_WINDOW_RULE, isFallbackWindow } from './input/fallbackWindow';
 export { streamSamples } from './control/streamSamples';
 export { CONTROL_SCHEMA_VERSION } from './control/schemaVersions';
 export { PGFERRY_VERSION } from './control/version';
@@ -64,6 +65,7 @@ export {
   requestDataMigrationStart,
   moveMigrationWindow,
   requestResync,
+  closeFallbackWindow,
 } from './apiRequests';
 export { withSourceSlots } from './runner/stoppedRunner';
 export { FILTER_KEYS, type TableFilters } from './input/patterns';

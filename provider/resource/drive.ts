@@ -125,9 +125,9 @@ export class CutoverStopped extends Error {
   override readonly name = 'CutoverStopped';
 }
 
-/** What a cutover request carries from the inputs: the writer fence and lag budget of this cutover. */
+/** What a cutover request carries from the inputs: the writer fence, lag budget and fallback window of this cutover. */
 export function cutoverOptionsOf(spec: MigrationSpec): engine.CutoverOptions {
-  return { fenceWriters: spec.fenceWriters, cutoverLagBudgetSeconds: spec.cutoverLagBudgetSeconds };
+  return { fenceWriters: spec.fenceWriters, cutoverLagBudgetSeconds: spec.cutoverLagBudgetSeconds, fallbackWindow: spec.fallbackWindow };
 }
 
 /** Cutover: request it, then wait for the drain, sequence sync, verification and cleanup. */

@@ -157,6 +157,11 @@ export interface PgMigrationArgs {
    */
   readonly cutoverLagBudgetSeconds?: pulumi.Input<number>;
   /**
+   * Online with fenceWriters: after the cutover, keep the old source up to date with the target's
+   * writes for this long (`30m`, `24h`, `7d`), so a fall-back loses no write (docs/fallback.md).
+   */
+  readonly fallbackWindow?: pulumi.Input<string>;
+  /**
    * `pulumi destroy` also drops the migrated databases on the target (default: kept). Once the
    * migration has cut over, only when PGFERRY_ALLOW_DROP_AFTER_CUTOVER names it for that command.
    */

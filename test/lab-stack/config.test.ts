@@ -2,6 +2,7 @@
 import assert from 'node:assert/strict';
 import { labConfigProblems, parseLabConfig, LabConfigError, type LabConfigInput } from '../../lab-stack/config';
 import { fullConfig, ROOT_CERT } from './fixtures';
+import { serverParameters } from '../../lab-stack/serverParameters';
 
 /** The single error line parseLabConfig throws for a config. */
 function errorFor(config: unknown): string {
@@ -257,6 +258,37 @@ describe('lab-stack config', () => {
     assert.equal(config.migrations[0]!.mode, 'Online');
     assert.equal(config.migrations[0]!.option, 'ValidateAndMigrate');
     assert.equal(config.migrations[1]!.source!.sslMode, 'verify-ca');
+  });
+
+  it("sets the server's wal_level to logical for a migration with a fallback window, and refuses another", () => {
+    const windowed = parseLabConfig(
+      withChange((c) => {
+        c.migrations[0].mode = 'Online';
+        c.migrations[0].fenceWriters = true;
+        c.migrations[0].fallbackWindow = '24h';
+        delete c.server.parameters.wal_level;
+      }),
+    );
+    assert.equal(windowed.migrations[0]!.fallbackWindow, '24h');
+    assert.deepEqual(
+      serverParameters(windowed.server, windowed.migrations).filter(([name]) => name === 'wal_level'),
+      [['wal_level', 'logical']],
+    );
+    const plain = parseLabConfig(withChange((c) => delete c.server.parameters.wal_level));
+    assert.ok(!serverParameters(plain.server, plain.migrations).some(([name]) => name === 'wal_level'));
+    assert.equal(
+      errorFor(withChange((c) => (c.migrations[0].fallbackWindow = '1y'))),
+      'pgferry-lab:migrations[0].fallbackWindow: must be a duration of whole minutes, hours or days (30m, 24h, 7d) from 10m to 30d (got "1y")',
+    );
+    assert.match(
+      errorFor(
+        withChange((c) => {
+          c.migrations[0].fallbackWindow = '24h';
+          c.server.parameters.wal_level = 'replica';
+        }),
+      ),
+      /^pgferry-lab:migrations\[0\]\.fallbackWindow: needs the server's wal_level = logical/,
+    );
   });
 
   it('accepts the full config and normalises parameter values to strings', () => {

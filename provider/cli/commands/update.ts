@@ -1,9 +1,10 @@
 // `pgferry update --cancel | --cutover [DB...] | --overwrite-dbs-in-target | --setup-replication |
-// --start-data-migration [--wait] | --resync TABLE`, or an Azure
+// --start-data-migration [--wait] | --resync TABLE | --close-fallback`, or an Azure
 // update body (PATCH) carrying the operation: a request recorded in the catalog, which the runner
 // acts on; --wait follows the migration to its final state.
 import {
   cancelMigration,
+  closeFallbackWindow,
   confirmOverwrite,
   cutoverStopped,
   inputError,
@@ -67,6 +68,11 @@ export async function updateCommand(args: CliArgs): Promise<number> {
     printResult(args, migrationResult(args, allowed, target));
     return 0;
   }
+  if (args.closeFallback) {
+    const status = await onTarget(target, () => closeFallbackWindow(target, name));
+    printResult(args, migrationResult(args, status, target));
+    return 0;
+  }
   if (args.resync) {
     let status: MigrationStatus | undefined;
     for (const table of args.resync) status = await onTarget(target, () => requestResync(target, name, table));
@@ -119,7 +125,11 @@ async function someDatabases(
   return args.wait && (failed || stopped(status) || status.state === 'Failed') ? 1 : 0;
 }
 
-/** `--fence-writers`, `--no-fence-writers`, `--cutover-lag-budget-seconds`: for this cutover alone. */
+/** `--fence-writers`, `--no-fence-writers`, `--cutover-lag-budget-seconds`, `--fallback-window`: for this cutover alone. */
 function cutoverOptions(args: CliArgs): CutoverOptions {
-  return { fenceWriters: args.fenceWriters, cutoverLagBudgetSeconds: args.cutoverLagBudgetSeconds };
+  return {
+    fenceWriters: args.fenceWriters,
+    cutoverLagBudgetSeconds: args.cutoverLagBudgetSeconds,
+    fallbackWindow: args.fallbackWindow,
+  };
 }

@@ -469,6 +469,36 @@ COMMENT ON COLUMN pgferry.known_object.object IS 'the object''s identity as a JS
 COMMENT ON COLUMN pgferry.known_object.attnum IS 'a column''s attnum on the source when first known: a rename keeps it, a drop and an add do not';
 `,
   },
+  {
+    // The fallback window (docs/fallback.md; control/fallbackWindows.ts): per database cut over with
+    // a window, recorded before its reverse slot and publication are created on the target, so a
+    // crash anywhere leaves a record that says what to drop.
+    version: 22,
+    sql: `
+CREATE TABLE pgferry.fallback_window (
+  migration     text NOT NULL,
+  database      text NOT NULL,
+  opened_at     timestamptz NOT NULL DEFAULT now(),
+  ends_at       timestamptz NOT NULL,
+  state         text NOT NULL DEFAULT 'Opening',
+  opened_lsn    text,
+  applied_lsn   text,
+  close_requested_at timestamptz,
+  closed_at     timestamptz,
+  message       text,
+  latency_seconds double precision,
+  pending_bytes bigint,
+  retained_bytes bigint,
+  PRIMARY KEY (migration, database),
+  FOREIGN KEY (migration, database) REFERENCES pgferry.migration_database (migration, database) ON DELETE CASCADE
+);
+COMMENT ON TABLE pgferry.fallback_window IS 'a database cut over with a fallback window: the reverse stream applies the target''s writes to the old source until it closes';
+COMMENT ON COLUMN pgferry.fallback_window.state IS 'Opening (recorded, slot not yet made), Open (the reverse stream applies), Closed (slot and publication dropped)';
+COMMENT ON COLUMN pgferry.fallback_window.opened_lsn IS 'the reverse slot''s consistent point on the target: the cutover point, where the reverse stream starts';
+COMMENT ON COLUMN pgferry.fallback_window.retained_bytes IS 'WAL the reverse slot keeps on the target (what the window costs it), as the runner last read it';
+COMMENT ON COLUMN pgferry.fallback_window.applied_lsn IS 'how far the old source has applied the reverse stream (reported; the position itself commits on the old source)';
+`,
+  },
 ];
 
 /** The highest control-catalog version this build installs (`pgferry version` prints it). */

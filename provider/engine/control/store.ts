@@ -20,6 +20,7 @@ import type {
   ValidationResult,
   VerificationReport,
   WriterFence,
+  FallbackStatus,
 } from '../core/model';
 import { CONTROL_SCHEMA, leaseKey, newInstanceId } from '../core/names';
 import type { MigrationSpec, Runtime } from '../input/migrationSpec';
@@ -30,6 +31,7 @@ import { databasePatchQuery, tablePatchQuery, type DatabasePatch, type TablePatc
 import { SELECT_DATABASES, shapeStatus, type DatabaseRow, type MigrationRow } from './status';
 import type { CatalogConnection } from './connection';
 import { fencesOf } from './writerFences';
+import { fallbackStatuses } from './fallbackWindows';
 
 const S = ident(CONTROL_SCHEMA);
 
@@ -388,12 +390,21 @@ async function toStatus(catalog: CatalogConnection, row: MigrationRow): Promise<
   const databases = await catalog.query<DatabaseRow>(SELECT_DATABASES, [row.name]);
   const shaped = shapeStatus(row, databases, Date.now());
   const fences = row.mode === 'Online' ? await fencesOf(catalog, row.name) : new Map<string, WriterFence>();
+  // a window exists only once a cutover opened one: read for a migration cut over, or finishing its cutover
+  const windows =
+    row.mode === 'Online' && (row.state === 'Succeeded' || row.state === 'CleaningUp')
+      ? await fallbackStatuses(catalog, row.name)
+      : new Map<string, FallbackStatus>();
   const status =
-    fences.size === 0
+    fences.size === 0 && windows.size === 0
       ? shaped
       : {
           ...shaped,
-          databases: shaped.databases.map((d) => (fences.has(d.database) ? { ...d, writerFence: fences.get(d.database)! } : d)),
+          databases: shaped.databases.map((d) => ({
+            ...d,
+            ...(fences.has(d.database) ? { writerFence: fences.get(d.database)! } : {}),
+            ...(windows.has(d.database) ? { fallback: windows.get(d.database)! } : {}),
+          })),
         };
   if (row.runtime !== 'agents') return status;
   // runtime agents: who could run it, and, while nothing can, why (a catalog of version 9 or later)

@@ -58,6 +58,12 @@ export const ERROR_CODES = {
     meaning: 'the migration window ends before it starts, or is already over',
     fix: 'give migrationWindowEndTimeInUtc after migrationWindowStartTimeInUtc and after now (UTC), or leave both unset',
   },
+  FALLBACK_WINDOW_NONE: {
+    category: 'input',
+    meaning:
+      'a fallback window was asked to close (or a fall-back asked) of a migration that has none open: offline, not cut over with fallbackWindow, or closed already',
+    fix: 'a window is opened by a cutover with fallbackWindow (`pgferry update --cutover --fallback-window 24h`); `pgferry show` says whether one is open',
+  },
   RESYNC_NOT_STREAMING: {
     category: 'input',
     meaning: 'a table resync was asked of a migration that does not stream (offline, finished, or not copied yet)',

@@ -182,6 +182,24 @@ export interface DatabaseDetails {
   readonly writerFence?: WriterFence;
   /** Online: what of the footprint is still to give back in this database, per change, when `show` read it (absent: nothing). */
   readonly pendingFootprint?: readonly PendingChange[];
+  /** Online, cut over with a fallback window (docs/fallback.md): the window and its reverse stream. */
+  readonly fallback?: FallbackStatus;
+}
+
+/** A database's fallback window as the runner last recorded it (docs/fallback.md). */
+export interface FallbackStatus {
+  /** Opening: recorded, the reverse slot may not exist yet; Open: the reverse stream applies; Closed: slot and publication dropped. */
+  readonly state: 'Opening' | 'Open' | 'Closed';
+  readonly endsAt: string;
+  /** Seconds the oldest target transaction received and not yet applied on the old source is behind. */
+  readonly latencySeconds?: number;
+  /** WAL written on the target past what the old source has applied. */
+  readonly pendingBytes?: number;
+  /** WAL the reverse slot keeps on the target. */
+  readonly retainedBytes?: number;
+  readonly appliedLsn?: string;
+  readonly closedAt?: string;
+  readonly message?: string;
 }
 
 /** One change of the footprint (engine/footprint/) with what is still to give back: the statements that would. */

@@ -71,6 +71,20 @@ export function streamNamesOf(migration: string, database: string, instance?: st
   };
 }
 
+/**
+ * What the reverse stream of a fallback window creates per database (docs/fallback.md): a slot and
+ * a publication on the target, an origin on the old source. Kinds of their own ('rs', 'rp', 'ro'),
+ * so they never meet the forward stream's names, and the forward decoder can tell a transaction
+ * the reverse stream applied on the old source by its origin.
+ */
+export function reverseStreamNamesOf(migration: string, database: string, instance?: string): StreamNames {
+  return {
+    slot: derived('rs', migration, database, instance),
+    publication: derived('rp', migration, database, instance),
+    origin: derived('ro', migration, database, instance),
+  };
+}
+
 /** Table in the target database that records progress when origins are not permitted. */
 export const PROGRESS_TABLE = { schema: CONTROL_SCHEMA, table: 'apply_progress' } as const;
 

@@ -27,6 +27,7 @@ import { syncSequences } from '../cutover/sequenceSync';
 import { syncLargeObjects, type LargeObjectDelta } from '../cutover/largeObjectDelta';
 import { recheckMovedSequences } from '../cutover/sequenceRecheck';
 import { failpoint } from '../util/failpoints';
+import { openFallbackWindows, requestedWindow } from './fallback';
 import { describeFirings } from '../cdc/prepare/targetFiring';
 import { notStreamedTables } from '../control/sourceTables';
 import { forgetTableVerifications, recordTableVerification } from '../control/tableVerification';
@@ -201,6 +202,12 @@ export async function cutover(
   if (spec.verify && !(await verifyCutover(run, all, databases, streams))) return false;
   if (spec.verify) clock.done('verification');
   for (const s of streams) await setCutoverStep(store, name, s.database, 'verified');
+  // a fallback window: the reverse stream opens at the cutover point, before the release (fallback.ts)
+  const window = await requestedWindow(run);
+  if (window !== undefined) {
+    await again(run, 'the fallback window', () => openFallbackWindows(run, streams, window));
+    clock.done('fallback window');
+  }
   // the last databases: the migration shows CleaningUp while slots, publications and origins go
   if (whole) await setState(store, name, 'CleaningUp', 'CompletingMigration');
   for (const s of streams) {
@@ -423,7 +430,8 @@ interface Gate {
  */
 async function gateOf(run: MigrationRun): Promise<Gate> {
   const options = await cutoverOptionsOf(run.store, run.spec.migrationName);
-  const fence = options.fenceWriters ?? run.spec.fenceWriters;
+  // a window asked with the request fences that cutover's writers (docs/fallback.md)
+  const fence = options.fenceWriters ?? (options.fallbackWindow !== undefined || run.spec.fenceWriters);
   const given = options.cutoverLagBudgetSeconds ?? run.spec.cutoverLagBudgetSeconds;
   if (given !== undefined) return { fence, budget: given, defaulted: false };
   return { fence, budget: fence ? DEFAULT_FENCED_LAG_BUDGET_SECONDS : undefined, defaulted: fence };

@@ -251,6 +251,19 @@ export async function orchestrate(spec: MigrationSpec, options: OrchestrateOptio
       return await finishCleanup(spec, store, registered);
     }
     trace('orchestrate: registered read');
+    // cut over with a fallback window whose runner died: only the reverse stream goes on
+    if (resuming && registered?.state === 'Succeeded') {
+      const { resumeFallback } = await import('./fallback');
+      await resumeFallback({
+        spec,
+        store,
+        instance: registered.instance,
+        signal: controller.signal,
+        onProgress,
+        warn: async (message, database) => onProgress({ kind: 'warning', message, ...(database ? { database } : {}) }),
+      });
+      return (await get(store, name))!;
+    }
     // a run that reached the data migration passed this step: a resume does not ask the source again
     const dataStarted = registered?.startedAt !== undefined;
     if (!(resuming && dataStarted)) await setupLogicalReplication(spec, store, controller.signal, registered?.instance);

@@ -9,7 +9,10 @@
 //                          cutover's verification, which reads the rows whole)
 //   5. slotAndPublication  the slot and publication on the source
 //   6. appliedPosition     the origin (or progress row) on the target
-//   7. replicaIdentity     the source's replica identities (last: a table keeps FULL while any
+//   7. reverseStream       the fallback window's reverse slot and publication on the target
+//   8. reversePosition     its origin (or progress row) on the old source (both kept by a cutover:
+//                          the window is open; given back when it closes, releaseFallback)
+//   9. replicaIdentity     the source's replica identities (last: a table keeps FULL while any
 //                          publication publishes it)
 // Every undo is idempotent and finds nothing to do for a database the migration never got that far
 // with, so a release run twice, or after a runner killed in the middle of one, changes nothing more.
@@ -20,6 +23,8 @@ import type { MigrationSpec } from '../input/migrationSpec';
 import type { FootprintContext, ReversibleChange, StreamContext } from './change';
 import { appliedPosition } from './appliedPosition';
 import { replicaIdentity } from './replicaIdentity';
+import { reversePosition } from './reversePosition';
+import { reverseStream } from './reverseStream';
 import { slotAndPublication } from './slotAndPublication';
 import { targetFiring } from './targetFiring';
 import { targetForeignKeys } from './targetForeignKeys';
@@ -34,8 +39,18 @@ export const FOOTPRINT: readonly ReversibleChange[] = [
   targetRowSecurity,
   slotAndPublication,
   appliedPosition,
+  reverseStream,
+  reversePosition,
   replicaIdentity,
 ];
+
+/** The fallback window's own changes, given back when it closes (the old source's fence stays, as a cutover left it). */
+const FALLBACK = [reverseStream, reversePosition] as const;
+
+/** Closes one database's fallback window: its reverse slot, publication and position dropped. */
+export async function releaseFallback(ctx: StreamContext, database: string): Promise<void> {
+  for (const change of FALLBACK) await change.undo(ctx, database);
+}
 
 /** The stream's own changes, dropped before a copy starts again and by `cleanupSource`. */
 const STREAM = [slotAndPublication, appliedPosition] as const;

@@ -1,6 +1,7 @@
 // The migration spec: one zod schema shared by the CLI, the Pulumi resource and the library API.
 // It parses into frozen, readonly types; engine functions accept only those and never re-validate.
 import os from 'node:os';
+import { FALLBACK_WINDOW_RULE, isFallbackWindow } from './fallbackWindow';
 import { z } from 'zod';
 import { schemaPattern, tablePattern } from './patterns';
 
@@ -111,14 +112,31 @@ const lagBudgetSchema = z
   .min(1, 'must be a whole number of seconds from 1 to 86400')
   .max(86400, 'must be a whole number of seconds from 1 to 86400');
 
+const FALLBACK_NEEDS_FENCE =
+  'needs fenceWriters: true (the old source stays read-only for everyone but the reverse stream, so no write lands on both servers)';
+
+/** The fallback window, kept as written (fallbackWindow.ts reads it). */
+const fallbackWindowSchema = z.string({ error: FALLBACK_WINDOW_RULE }).refine(isFallbackWindow, FALLBACK_WINDOW_RULE);
+
 /**
  * What a cutover request may set for that cutover alone (`pgferry update --cutover
  * --fence-writers`, a Pulumi update that flips `cutover` with them): recorded with the request,
- * they override the spec the runner was started with.
+ * they override the spec the runner was started with. A window asked with the request fences the
+ * writers of that cutover unless the request says otherwise, which is refused.
  */
 export const cutoverOptionsSchema = z
-  .object({ fenceWriters: fenceWritersSchema.optional(), cutoverLagBudgetSeconds: lagBudgetSchema.optional() })
-  .strict();
+  .object({
+    fenceWriters: fenceWritersSchema.optional(),
+    cutoverLagBudgetSeconds: lagBudgetSchema.optional(),
+    fallbackWindow: fallbackWindowSchema.optional(),
+  })
+  .strict()
+  .superRefine((options, ctx) => {
+    // a window needs the old source fenced: an application left on it would split the two servers
+    if (options.fallbackWindow !== undefined && options.fenceWriters === false) {
+      ctx.addIssue({ code: 'custom', path: ['fallbackWindow'], message: FALLBACK_NEEDS_FENCE });
+    }
+  });
 
 export type CutoverOptions = Readonly<z.infer<typeof cutoverOptionsSchema>>;
 
@@ -247,6 +265,12 @@ export const migrationSpecSchema = z
      * the request cleared, streaming on). Unset: 30 with fenceWriters, no gate without.
      */
     cutoverLagBudgetSeconds: lagBudgetSchema.optional(),
+    /**
+     * Online with fenceWriters: after the cutover, keep the old source up to date with the
+     * target's writes (the reverse stream) for this long, so `pgferry update --fall-back` can make
+     * it the primary again without losing a write (docs/fallback.md). Unset: no window.
+     */
+    fallbackWindow: fallbackWindowSchema.optional(),
   })
   .strict()
   .superRefine((spec, ctx) => {
@@ -261,10 +285,12 @@ export const migrationSpecSchema = z
     }
     // a fence and a lag gate belong to a cutover, which only an online migration has
     if (spec.mode === 'Offline') {
-      for (const key of ['fenceWriters', 'cutoverLagBudgetSeconds'] as const) {
+      for (const key of ['fenceWriters', 'cutoverLagBudgetSeconds', 'fallbackWindow'] as const) {
         if (spec[key] === undefined || spec[key] === false) continue;
         ctx.addIssue({ code: 'custom', path: [key], message: 'applies only to an Online migration (mode), which has a cutover' });
       }
+    } else if (spec.fallbackWindow !== undefined && !spec.fenceWriters) {
+      ctx.addIssue({ code: 'custom', path: ['fallbackWindow'], message: FALLBACK_NEEDS_FENCE });
     }
     const start = spec.migrationWindowStartTimeInUtc;
     const end = spec.migrationWindowEndTimeInUtc;
@@ -296,6 +322,7 @@ export const TUNING_KEYS = [
   'lockTimeoutSeconds',
   'fenceWriters',
   'cutoverLagBudgetSeconds',
+  'fallbackWindow',
   'waitForOverwriteConfirmation',
   'setupLogicalReplicationOnSourceDbIfNeeded',
   'startDataMigration',

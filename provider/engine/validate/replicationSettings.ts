@@ -3,7 +3,7 @@
 import { withSession } from '../connect/session';
 import { ident, literal } from '../connect/quote';
 import type { ValidationResult } from '../core/model';
-import { slotName } from '../core/names';
+import { reverseStreamNamesOf, slotName } from '../core/names';
 import type { MigrationSpec } from '../input/migrationSpec';
 import { CODES } from './codes';
 import { CHECK_TYPES, failed, succeeded, warning } from './result';
@@ -36,23 +36,28 @@ interface Settings {
   inactive_slots: string[];
 }
 
-/** Pure: decides the server-parameter checks from the settings read on the source. */
-export function checkReplicationSettings(s: Settings, needed: number): ValidationResult[] {
+/**
+ * Pure: decides the server-parameter checks from the settings read on the source (online), or on
+ * the target (a fallback window: its reverse stream reads a slot there, docs/fallback.md).
+ */
+export function checkReplicationSettings(s: Settings, needed: number, side: 'source' | 'target' = 'source'): ValidationResult[] {
   const type = CHECK_TYPES.serverParameters;
-  const scope = { server: 'source' as const };
+  const scope = { server: side };
+  const why = side === 'source' ? 'online migration needs logical' : 'the reverse stream of fallbackWindow needs logical';
+  const per = side === 'source' ? 'one per database' : "one per database for fallbackWindow's reverse stream";
   const results: ValidationResult[] = [];
   if (s.wal_level !== 'logical') {
     results.push(
       failed(
         CODES.WAL_LEVEL,
         type,
-        `the source has wal_level=${s.wal_level}; online migration needs logical`,
-        `on the source: ALTER SYSTEM SET wal_level = logical, then restart the source (Azure: server parameter wal_level; Amazon RDS: rds.logical_replication = 1)`,
+        `the ${side} has wal_level=${s.wal_level}; ${why}`,
+        `on the ${side}: ALTER SYSTEM SET wal_level = logical, then restart the ${side} (Azure: server parameter wal_level = logical; Amazon RDS: rds.logical_replication = 1)`,
         scope,
       ),
     );
   } else {
-    results.push(succeeded(CODES.WAL_LEVEL, type, 'the source has wal_level=logical', scope));
+    results.push(succeeded(CODES.WAL_LEVEL, type, `the ${side} has wal_level=logical`, scope));
   }
   const free = s.max_slots - s.used_slots;
   if (free < needed) {
@@ -63,13 +68,13 @@ export function checkReplicationSettings(s: Settings, needed: number): Validatio
       failed(
         CODES.REPLICATION_SLOTS,
         type,
-        `the source has ${free} free replication slot(s) (max_replication_slots=${s.max_slots}, ${s.used_slots} in use); ${needed} needed, one per database`,
-        `${drop}on the source: ALTER SYSTEM SET max_replication_slots = ${s.used_slots + needed}, then restart the source`,
+        `the ${side} has ${free} free replication slot(s) (max_replication_slots=${s.max_slots}, ${s.used_slots} in use); ${needed} needed, ${per}`,
+        `${drop}on the ${side}: ALTER SYSTEM SET max_replication_slots = ${s.used_slots + needed}, then restart the ${side}`,
         scope,
       ),
     );
   } else {
-    results.push(succeeded(CODES.REPLICATION_SLOTS, type, `${free} free replication slot(s) on the source, ${needed} needed`, scope));
+    results.push(succeeded(CODES.REPLICATION_SLOTS, type, `${free} free replication slot(s) on the ${side}, ${needed} needed`, scope));
   }
   const senders = s.used_slots + needed;
   if (s.max_senders < senders) {
@@ -77,15 +82,15 @@ export function checkReplicationSettings(s: Settings, needed: number): Validatio
       failed(
         CODES.WAL_SENDERS,
         type,
-        `the source has max_wal_senders=${s.max_senders}; ${senders} needed (${s.used_slots} slot(s) in use + ${needed} for this migration)`,
-        `on the source: ALTER SYSTEM SET max_wal_senders = ${Math.max(senders, s.max_slots)}, then restart the source`,
+        `the ${side} has max_wal_senders=${s.max_senders}; ${senders} needed (${s.used_slots} slot(s) in use + ${needed} for this migration)`,
+        `on the ${side}: ALTER SYSTEM SET max_wal_senders = ${Math.max(senders, s.max_slots)}, then restart the ${side}`,
         scope,
       ),
     );
   } else {
-    results.push(succeeded(CODES.WAL_SENDERS, type, `max_wal_senders=${s.max_senders} on the source, ${senders} needed`, scope));
+    results.push(succeeded(CODES.WAL_SENDERS, type, `max_wal_senders=${s.max_senders} on the ${side}, ${senders} needed`, scope));
   }
-  results.push(slotRetentionResult(s.wal_keep ?? null));
+  if (side === 'source') results.push(slotRetentionResult(s.wal_keep ?? null));
   return results;
 }
 
@@ -127,9 +132,36 @@ export async function checkOnlineSource(
   const own = spec.databases.map((d) => slotName(spec.migrationName, d, instance));
   const settings = (await source.client.query<Settings>(REPLICATION_SETTINGS_SQL, [own])).rows[0]!;
   const results = checkReplicationSettings(settings, spec.databases.length);
+  return [...results, ...(await checkReplicationRights(source, databases, 'source'))];
+}
 
+/**
+ * fallbackWindow: the target must serve the reverse stream as a source serves the forward one
+ * (wal_level, a free slot and WAL sender per database, a user that may replicate). Nothing is
+ * changed; a target database that does not exist yet is not connected to (the role's rights and
+ * the settings are server-wide).
+ */
+export async function checkFallbackTarget(
+  target: ServerSession,
+  spec: MigrationSpec,
+  instance: string | undefined,
+): Promise<ValidationResult[]> {
+  const own = spec.databases.map((d) => reverseStreamNamesOf(spec.migrationName, d, instance).slot);
+  const settings = (await target.client.query<Settings>(REPLICATION_SETTINGS_SQL, [own])).rows[0]!;
+  const results = checkReplicationSettings(settings, spec.databases.length, 'target');
+  return [...results, ...(await checkReplicationRights(target, [spec.target.maintenanceDatabase], 'target'))];
+}
+
+/** The user may replicate on that server, and a replication connection opens. */
+async function checkReplicationRights(
+  server: ServerSession,
+  databases: readonly string[],
+  side: 'source' | 'target',
+): Promise<ValidationResult[]> {
+  const results: ValidationResult[] = [];
+  const source = server;
   const type = CHECK_TYPES.privileges;
-  const scope = { server: 'source' as const };
+  const scope = { server: side };
   const user = ident(source.info.user);
   const roles = (await source.client.query<{ name: string }>(REPLICATION_ROLES_SQL)).rows.map((r) => r.name);
   const allowed = source.info.superuser || source.info.replication || roles.length > 0;
@@ -138,8 +170,8 @@ export async function checkOnlineSource(
       failed(
         CODES.REPLICATION_PRIVILEGE,
         type,
-        `source user ${user} has no REPLICATION attribute and is not a superuser`,
-        `on the source: ALTER ROLE ${user} WITH REPLICATION (Amazon RDS: GRANT rds_replication TO ${user})`,
+        `${side} user ${user} has no REPLICATION attribute and is not a superuser`,
+        `on the ${side}: ALTER ROLE ${user} WITH REPLICATION (Amazon RDS: GRANT rds_replication TO ${user}${side === 'target' ? '; Azure: use the server admin, a member of azure_pg_admin with REPLICATION' : ''})`,
         scope,
       ),
     );
@@ -149,7 +181,7 @@ export async function checkOnlineSource(
     succeeded(
       CODES.REPLICATION_PRIVILEGE,
       type,
-      `source user ${user} may replicate (${source.info.superuser ? 'superuser' : source.info.replication ? 'REPLICATION' : `member of ${roles.join(', ')}`})`,
+      `${side} user ${user} may replicate (${source.info.superuser ? 'superuser' : source.info.replication ? 'REPLICATION' : `member of ${roles.join(', ')}`})`,
       scope,
     ),
   );
@@ -166,7 +198,7 @@ export async function checkOnlineSource(
       succeeded(
         CODES.REPLICATION_CONNECTION,
         CHECK_TYPES.replication,
-        `opened a logical replication connection to ${ident(database)} on the source`,
+        `opened a logical replication connection to ${ident(database)} on the ${side}`,
         { ...scope, database },
       ),
     );
@@ -175,8 +207,8 @@ export async function checkOnlineSource(
       failed(
         CODES.REPLICATION_CONNECTION,
         CHECK_TYPES.replication,
-        `cannot open a logical replication connection to ${ident(database)} on the source as ${user}: ${maskSecrets(String((error as Error).message), [source.spec.password])}`,
-        `allow it in the source's pg_hba.conf (a line for database ${database} or all, user ${source.info.user}) and check max_wal_senders`,
+        `cannot open a logical replication connection to ${ident(database)} on the ${side} as ${user}: ${maskSecrets(String((error as Error).message), [source.spec.password])}`,
+        `allow it in the ${side}'s pg_hba.conf (a line for database ${database} or all, user ${source.info.user}) and check max_wal_senders`,
         { ...scope, database },
       ),
     );

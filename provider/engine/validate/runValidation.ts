@@ -16,7 +16,7 @@ import { checkConnectivity } from './connectivity';
 import { checkSourceDatabases, checkTargetDatabases } from './databases';
 import { checkExtensions, readSourceExtensions, readTargetExtensions, type SourceExtension } from './extensions';
 import { checkManagedBlockers, TARGET_SUPERUSER_ROLES_SQL } from './managed';
-import { checkOnlineSource } from './replicationSettings';
+import { checkFallbackTarget, checkOnlineSource } from './replicationSettings';
 import { checkApplyWithoutReplicaRole } from './replicaRole';
 import { replicaRolePermitted } from '../cdc/prepare/targetFiring';
 import { CHECK_TYPES, failed, succeeded, warning, type CheckType } from './result';
@@ -239,6 +239,12 @@ export async function runValidation(spec: MigrationSpec, options: ValidationOpti
     }
     if (source && spec.mode === 'Online') await onlineChecks(results, source, dbClients, spec, options, check);
     if (source && target && spec.mode === 'Online') await footprintRightsChecks(results, target, dbClients, spec, check);
+    if (target && spec.mode === 'Online' && spec.fallbackWindow !== undefined) {
+      check();
+      await guarded(results, CHECK_TYPES.serverParameters, 'the target for the fallback window', undefined, () =>
+        checkFallbackTarget(target, spec, options.instance),
+      );
+    }
   } finally {
     await closeAll([source?.client, target?.client, ...dbClients.values()]);
   }

@@ -1,0 +1,154 @@
+// The control catalog's record of fallback windows (pgferry.fallback_window, control migration 21;
+// docs/fallback.md): per database cut over with a window, written before its reverse slot and
+// publication are made on the target (Opening), then Open with the slot's consistent point, until
+// it closes. The reverse stream's applied position itself commits on the old source with the rows
+// (cdc/apply/appliedPosition.ts); the one here is for reporting.
+import { ident } from '../connect/quote';
+import { CONTROL_SCHEMA, REQUEST_CHANNEL } from '../core/names';
+import type { FallbackStatus } from '../core/model';
+import type { CatalogConnection } from './connection';
+
+const T = `${ident(CONTROL_SCHEMA)}.fallback_window`;
+
+/** Opening: recorded, the reverse slot may not exist yet. Open: the reverse stream applies. Closed: slot and publication dropped. */
+type FallbackState = 'Opening' | 'Open' | 'Closed';
+
+export interface FallbackWindow {
+  readonly database: string;
+  readonly state: FallbackState;
+  readonly openedAt: Date;
+  readonly endsAt: Date;
+  /** The reverse slot's consistent point on the target (the cutover point), once made. */
+  readonly openedLsn?: string;
+  readonly appliedLsn?: string;
+  readonly closeRequested: boolean;
+  readonly closedAt?: Date;
+  readonly message?: string;
+  readonly latencySeconds?: number;
+  readonly pendingBytes?: number;
+  readonly retainedBytes?: number;
+}
+
+interface Row {
+  database: string;
+  state: FallbackState;
+  opened_at: Date;
+  ends_at: Date;
+  opened_lsn: string | null;
+  applied_lsn: string | null;
+  close_requested_at: Date | null;
+  closed_at: Date | null;
+  message: string | null;
+  latency_seconds: number | null;
+  pending_bytes: string | null;
+  retained_bytes: string | null;
+}
+
+function shape(r: Row): FallbackWindow {
+  return {
+    database: r.database,
+    state: r.state,
+    openedAt: r.opened_at,
+    endsAt: r.ends_at,
+    ...(r.opened_lsn ? { openedLsn: r.opened_lsn } : {}),
+    ...(r.applied_lsn ? { appliedLsn: r.applied_lsn } : {}),
+    closeRequested: r.close_requested_at !== null,
+    ...(r.closed_at ? { closedAt: r.closed_at } : {}),
+    ...(r.message ? { message: r.message } : {}),
+    ...(r.latency_seconds !== null ? { latencySeconds: r.latency_seconds } : {}),
+    ...(r.pending_bytes !== null ? { pendingBytes: Number(r.pending_bytes) } : {}),
+    ...(r.retained_bytes !== null ? { retainedBytes: Number(r.retained_bytes) } : {}),
+  };
+}
+
+/** Records a database's window before anything is made for it; a record already there (a resumed cutover) is kept as it is. */
+export async function recordFallbackWindow(store: CatalogConnection, migration: string, database: string, seconds: number): Promise<void> {
+  await store.query(
+    `INSERT INTO ${T} (migration, database, ends_at) VALUES ($1, $2, now() + make_interval(secs => $3))
+     ON CONFLICT (migration, database) DO NOTHING`,
+    [migration, database, seconds],
+  );
+}
+
+/** The reverse slot and publication exist: the window is Open from the slot's consistent point. */
+export async function markFallbackOpen(store: CatalogConnection, migration: string, database: string, openedLsn: string): Promise<void> {
+  await store.query(`UPDATE ${T} SET state = 'Open', opened_lsn = $3 WHERE migration = $1 AND database = $2 AND state = 'Opening'`, [
+    migration,
+    database,
+    openedLsn,
+  ]);
+}
+
+/** What the runner reads of the reverse stream for `show`: how far the old source has applied, the lag, the target's WAL pending and kept. */
+export interface FallbackProgress {
+  readonly appliedLsn: string;
+  readonly latencySeconds: number;
+  readonly pendingBytes?: number;
+  readonly retainedBytes?: number;
+}
+
+/** Records the reverse stream's figures (reporting only: the position itself commits on the old source). */
+export async function recordFallbackProgress(
+  store: CatalogConnection,
+  migration: string,
+  database: string,
+  p: FallbackProgress,
+): Promise<void> {
+  await store.query(
+    `UPDATE ${T} SET applied_lsn = $3, latency_seconds = $4, pending_bytes = $5, retained_bytes = $6 WHERE migration = $1 AND database = $2`,
+    [migration, database, p.appliedLsn, p.latencySeconds, p.pendingBytes ?? null, p.retainedBytes ?? null],
+  );
+}
+
+/** The user asks to close the windows (`pgferry update --close-fallback`); the runner is woken. */
+export async function requestFallbackClose(store: CatalogConnection, migration: string): Promise<number> {
+  const rows = await store.query<{ database: string }>(
+    `UPDATE ${T} SET close_requested_at = coalesce(close_requested_at, now())
+      WHERE migration = $1 AND state <> 'Closed' RETURNING database`,
+    [migration],
+  );
+  await store.query('SELECT pg_notify($1, $2)', [REQUEST_CHANNEL, migration]);
+  return rows.length;
+}
+
+/** The reverse slot and publication are gone: Closed, with why. */
+export async function markFallbackClosed(store: CatalogConnection, migration: string, database: string, message: string): Promise<void> {
+  await store.query(`UPDATE ${T} SET state = 'Closed', closed_at = now(), message = $3 WHERE migration = $1 AND database = $2`, [
+    migration,
+    database,
+    message,
+  ]);
+}
+
+/** Every window of the migration, by database (`show`, the runner). */
+export async function fallbackWindows(store: CatalogConnection, migration: string): Promise<FallbackWindow[]> {
+  const tables = await store.query<{ ok: boolean }>('SELECT to_regclass($1) IS NOT NULL AS ok', [T]);
+  if (!tables[0]?.ok) return []; // a catalog from before windows existed
+  const rows = await store.query<Row>(
+    `SELECT database, state, opened_at, ends_at, opened_lsn, applied_lsn, close_requested_at, closed_at, message,
+            latency_seconds, pending_bytes::text, retained_bytes::text
+       FROM ${T} WHERE migration = $1 ORDER BY database`,
+    [migration],
+  );
+  return rows.map(shape);
+}
+
+/** The windows as `show` reports them, by database (an empty map for a migration without one). */
+export async function fallbackStatuses(store: CatalogConnection, migration: string): Promise<Map<string, FallbackStatus>> {
+  const windows = await fallbackWindows(store, migration);
+  return new Map(
+    windows.map((w) => [
+      w.database,
+      {
+        state: w.state,
+        endsAt: w.endsAt.toISOString(),
+        ...(w.latencySeconds !== undefined ? { latencySeconds: w.latencySeconds } : {}),
+        ...(w.pendingBytes !== undefined ? { pendingBytes: w.pendingBytes } : {}),
+        ...(w.retainedBytes !== undefined ? { retainedBytes: w.retainedBytes } : {}),
+        ...(w.appliedLsn ? { appliedLsn: w.appliedLsn } : {}),
+        ...(w.closedAt ? { closedAt: w.closedAt.toISOString() } : {}),
+        ...(w.message ? { message: w.message } : {}),
+      },
+    ]),
+  );
+}

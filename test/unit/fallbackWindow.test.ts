@@ -1,0 +1,124 @@
+// The fallback window as an input (fallbackWindow, docs/fallback.md): one line naming the field and
+// what is allowed, the same from the spec, a properties file, the CLI's flags, Pulumi's check and a
+// cutover request; refused for an offline migration and without the writer fence.
+import assert from 'node:assert/strict';
+import { parseCli } from '../../provider/cli/args';
+import { specFromProperties } from '../../provider/cli/properties';
+import { parseMigrationSpec, PgferryError, requestCutover } from '../../provider/engine';
+import { fallbackWindowSeconds } from '../../provider/engine/input/fallbackWindow';
+import { checkInputs } from '../../provider/resource/inputSchema';
+
+const base = {
+  migrationName: 'm1',
+  source: { host: '10.0.0.4', user: 'postgres' },
+  target: { host: 'dst.example.com', user: 'pgadmin' },
+  databases: ['sales'],
+  mode: 'Online',
+  fenceWriters: true,
+};
+
+const RULE = 'must be a duration of whole minutes, hours or days (30m, 24h, 7d) from 10m to 30d';
+const NEEDS_FENCE =
+  'needs fenceWriters: true (the old source stays read-only for everyone but the reverse stream, so no write lands on both servers)';
+
+function inputError(fn: () => unknown): PgferryError {
+  try {
+    fn();
+  } catch (error) {
+    assert.ok(error instanceof PgferryError, `expected a PgferryError, got ${String(error)}`);
+    assert.equal(error.category, 'input');
+    return error;
+  }
+  assert.fail('expected an input error');
+}
+
+describe('fallback window: the input', () => {
+  it('takes minutes, hours and days, kept as written', () => {
+    assert.equal(parseMigrationSpec(base).fallbackWindow, undefined);
+    for (const [text, seconds] of [
+      ['10m', 600],
+      ['24h', 86400],
+      ['7d', 7 * 86400],
+      ['30d', 30 * 86400],
+    ] as const) {
+      assert.equal(parseMigrationSpec({ ...base, fallbackWindow: text }).fallbackWindow, text);
+      assert.equal(fallbackWindowSeconds(text), seconds);
+    }
+  });
+
+  it('refuses a bad value in one line naming the field and what is allowed', () => {
+    for (const bad of ['9m', '31d', '24', 'h', '1.5h', '-1h', '0h', '24H', ' 24h', '1w', 24, null, true]) {
+      const error = inputError(() => parseMigrationSpec({ ...base, fallbackWindow: bad }));
+      assert.equal(error.message, `fallbackWindow: ${RULE}`, `value ${String(bad)}`);
+      assert.equal(error.field, 'fallbackWindow');
+      assert.equal(error.code, 'INVALID_INPUT');
+    }
+  });
+
+  it('refuses it for an offline migration, and without the writer fence', () => {
+    const offline = inputError(() => parseMigrationSpec({ ...base, mode: 'Offline', fenceWriters: false, fallbackWindow: '24h' }));
+    assert.equal(offline.message, 'fallbackWindow: applies only to an Online migration (mode), which has a cutover');
+    const unfenced = inputError(() => parseMigrationSpec({ ...base, fenceWriters: false, fallbackWindow: '24h' }));
+    assert.equal(unfenced.message, `fallbackWindow: ${NEEDS_FENCE}`);
+  });
+
+  it('names the field as the properties file wrote it', () => {
+    const azure = inputError(() =>
+      specFromProperties(
+        {
+          properties: {
+            SourceDBServerResourceId: '10.0.0.4:5432@postgres',
+            targetDbServerFullyQualifiedDomainName: 'dst.example.com',
+            DBsToMigrate: ['sales'],
+            MigrationMode: 'Online',
+            fenceWriters: true,
+            fallbackWindow: 'a day',
+          },
+        },
+        { name: 'm1' },
+      ),
+    );
+    assert.equal(azure.message, `properties.fallbackWindow: ${RULE}`);
+    const plain = specFromProperties({
+      ...base,
+      source: 'postgres://u@src/postgres',
+      target: 'postgres://u@dst/postgres',
+      fallbackWindow: '2d',
+    });
+    assert.equal(plain.fallbackWindow, '2d');
+  });
+
+  it('takes --fallback-window on create, and on update only beside --cutover', () => {
+    const create = parseCli(['create', '--name', 'm1', '--properties', 'b.json', '--fence-writers', '--fallback-window', '24h']);
+    assert.equal(create.fallbackWindow, '24h');
+    const bad = inputError(() => parseCli(['create', '--name', 'm1', '--properties', 'b.json', '--fallback-window', '5m']));
+    assert.equal(bad.message, `--fallback-window: ${RULE}`);
+    const update = parseCli(['update', '--name', 'm1', '--target-host', 'h', '--cutover', '--fallback-window', '24h']);
+    assert.deepEqual([update.cutover, update.fallbackWindow], [true, '24h']);
+    const alone = inputError(() => parseCli(['update', '--name', 'm1', '--target-host', 'h', '--cancel', '--fallback-window', '24h']));
+    assert.equal(alone.message, '--fallback-window: applies only with --cutover');
+  });
+
+  it("fails Pulumi's check naming the input", () => {
+    const failures = checkInputs({}, { ...base, fallbackWindow: '1y' });
+    assert.deepEqual(
+      failures.map((f) => [f.property, f.reason]),
+      [['fallbackWindow', `fallbackWindow: ${RULE}`]],
+    );
+  });
+
+  it('refuses a cutover request with a bad window, or one without the fence, before it reaches any server', async () => {
+    // port 1 on loopback: a request that tried to connect would fail with a connection error instead
+    const target = { host: '127.0.0.1', port: 1, user: 'u', sslMode: 'disable' as const, maintenanceDatabase: 'postgres' };
+    await assert.rejects(requestCutover(target, 'm1', undefined, { fallbackWindow: '1y' }), (error: unknown) => {
+      assert.ok(error instanceof PgferryError);
+      assert.equal(error.message, `fallbackWindow: ${RULE}`);
+      return true;
+    });
+    await assert.rejects(requestCutover(target, 'm1', undefined, { fallbackWindow: '24h', fenceWriters: false }), (error: unknown) => {
+      assert.ok(error instanceof PgferryError);
+      assert.equal(error.message, `fallbackWindow: ${NEEDS_FENCE}`);
+      return true;
+    });
+  });
+});
