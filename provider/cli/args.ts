@@ -74,6 +74,8 @@ export interface CliArgs {
   readonly startDataMigration: boolean;
   /** `update --close-fallback`: the fallback window closed (docs/fallback.md). */
   readonly closeFallback?: boolean;
+  /** `update --fall-back`: the old source made the primary again within the fallback window (docs/fallback.md). */
+  readonly fallBack?: boolean;
   /** `update --resync TABLE` (repeatable): tables copied again at a pinned position while the others stream. */
   readonly resync?: readonly string[];
   readonly target: TargetFlags;
@@ -160,9 +162,16 @@ function checkCombinations(command: Command, o: Record<string, unknown>): void {
       }
     }
     if (o.overwriteDbs === true) o.overwriteDbsInTarget = true;
-    const given = [o.cancel, o.cutover, o.overwriteDbsInTarget, o.setupReplication, o.startDataMigration, o.resync, o.closeFallback].filter(
-      (v) => v !== undefined && v !== false,
-    ).length;
+    const given = [
+      o.cancel,
+      o.cutover,
+      o.overwriteDbsInTarget,
+      o.setupReplication,
+      o.startDataMigration,
+      o.resync,
+      o.closeFallback,
+      o.fallBack,
+    ].filter((v) => v !== undefined && v !== false).length;
     if (given > 1) throw usage('--cutover', `give exactly one of ${UPDATE_FLAGS}`);
     // a cutover's own fence and gate: only beside the cutover they apply to
     const cutoverOnly =
@@ -190,7 +199,7 @@ function checkCombinations(command: Command, o: Record<string, unknown>): void {
 
 /** The one-line usage error of an update that asks for nothing. */
 const UPDATE_FLAGS =
-  '--cutover, --cancel, --overwrite-dbs-in-target, --setup-replication, --start-data-migration, --resync or --close-fallback';
+  '--cutover, --cancel, --overwrite-dbs-in-target, --setup-replication, --start-data-migration, --resync, --close-fallback or --fall-back';
 export const UPDATE_NEEDS = `\`pgferry update\` needs exactly one of ${UPDATE_FLAGS}, or a --properties body with triggerCutover, dbsToTriggerCutoverOn, cancel, dbsToCancelMigrationOn, setupLogicalReplicationOnSourceDbIfNeeded or startDataMigration`;
 
 const SERVER_NAME = /^[A-Za-z0-9][A-Za-z0-9.-]{0,252}$/;
@@ -300,6 +309,7 @@ export function parseCli(argv: readonly string[], env: NodeJS.ProcessEnv = proce
     startDataMigration: o.startDataMigration === true,
     ...(Array.isArray(o.resync) ? { resync: o.resync.map(String) } : {}),
     ...(o.closeFallback === true ? { closeFallback: true } : {}),
+    ...(o.fallBack === true ? { fallBack: true } : {}),
     target: {
       host: o.targetHost as string | undefined,
       port: o.targetPort as number | undefined,

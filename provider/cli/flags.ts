@@ -186,6 +186,10 @@ const UPDATE_OPTIONS = (): Option[] => [
   ),
   new Option('--start-data-migration', 'start the data migration of a migration created with startDataMigration: False'),
   new Option(
+    '--fall-back',
+    'make the old source the primary again within the fallback window: the target fenced, its last writes applied to the old source, sequences moved back, both verified, the old source unfenced',
+  ),
+  new Option(
     '--close-fallback',
     'close the fallback window of a migration cut over with one: the reverse stream stops, its slot and publication on the target are dropped, the old source stays fenced',
   ),

@@ -194,10 +194,18 @@ function describeFence(f: WriterFence): string {
 /** One line on a fallback window: until when, the reverse lag, and what its slot costs the target. */
 function describeFallback(f: FallbackStatus): string {
   if (f.state === 'Closed') return `fallback window closed at ${f.closedAt ?? '?'}${f.message ? ` (${f.message})` : ''}`;
+  if (f.state === 'FellBack') {
+    const downtime = f.downtimeSeconds === undefined ? '' : ` (downtime ${formatSeconds(f.downtimeSeconds)})`;
+    return `fell back at ${f.fellBackAt ?? '?'}${downtime}: the old source is the primary again, the target stays fenced`;
+  }
+  if (f.state === 'FallingBack') return `falling back: the target fenced, its last writes applied to the old source`;
+  if (f.state === 'Stopped')
+    return `fallback window Stopped until ${f.endsAt}: ${f.message ?? 'the reverse stream stopped'} (tried again by itself)`;
+  const stopped = f.message?.startsWith('fall-back stopped') ? `; ${f.message}` : '';
   const lag = f.latencySeconds === undefined ? '' : `, reverse lag ${formatSeconds(f.latencySeconds)}`;
   const pending = f.pendingBytes === undefined ? '' : `, ${formatBytes(f.pendingBytes)} pending`;
   const retained = f.retainedBytes === undefined ? '' : `, ${formatBytes(f.retainedBytes)} of WAL retained on the target`;
-  return `fallback window ${f.state} until ${f.endsAt}${lag}${pending}${retained} (close with \`pgferry update --close-fallback\`)`;
+  return `fallback window ${f.state} until ${f.endsAt}${lag}${pending}${retained} (fall back with \`pgferry update --fall-back\`, close with \`--close-fallback\`)${stopped}`;
 }
 
 /** One line on a slot as the source showed it: whether it streams, and the WAL it keeps there. */

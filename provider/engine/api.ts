@@ -43,13 +43,17 @@ export async function startMigration(spec: MigrationSpec): Promise<void> {
  * otherwise, for a finished migration, and when the spec names other servers or databases than the
  * stored one.
  */
+/** The window states a runner still has work in: the reverse stream, or a fall-back under way. */
+const RUNNER_STATES: ReadonlySet<string> = new Set(['Open', 'Stopped', 'FallingBack']);
+
 export async function resumeMigration(spec: MigrationSpec): Promise<void> {
   const name = spec.migrationName;
   const status = await showMigration(spec.target, name);
   if (!status) throw notFound(name);
-  // a migration cut over with a fallback window still open resumes its reverse stream
+  // a migration cut over with a fallback window still open resumes its reverse stream (or its fall-back)
   const windowOpen =
-    status.state === 'Succeeded' && (await withStore(spec.target, (store) => fallbackWindows(store, name))).some((w) => w.state === 'Open');
+    status.state === 'Succeeded' &&
+    (await withStore(spec.target, (store) => fallbackWindows(store, name))).some((w) => RUNNER_STATES.has(w.state));
   if (isFinalState(status.state) && !windowOpen) {
     throw new PgferryError('MIGRATION_FINISHED', `migration "${name}" is already ${status.state}; there is nothing to resume`, {
       category: 'input',

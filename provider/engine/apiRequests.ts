@@ -22,7 +22,12 @@ import {
   requestReplicationSetup as catalogRequestReplicationSetup,
   setMigrationWindow,
 } from './control/migrationRequests';
-import { fallbackWindows, requestFallbackClose } from './control/fallbackWindows';
+import {
+  fallbackWindows,
+  requestFallBack as catalogRequestFallBack,
+  requestFallbackClose,
+  type FallbackWindow,
+} from './control/fallbackWindows';
 
 /**
  * The databases a per-database request names, checked: each one migrated by this migration and
@@ -352,7 +357,7 @@ export async function closeFallbackWindow(target: ServerSpec, name: string): Pro
   return withStore(target, async (store) => {
     const status = await get(store, name);
     if (!status) throw notFound(name);
-    const open = (await fallbackWindows(store, name)).filter((w) => w.state !== 'Closed');
+    const open = (await fallbackWindows(store, name)).filter((w) => w.state !== 'Closed' && w.state !== 'FellBack');
     if (open.length === 0) {
       const why =
         status.mode !== 'Online'
@@ -366,6 +371,49 @@ export async function closeFallbackWindow(target: ServerSpec, name: string): Pro
       });
     }
     await requestFallbackClose(store, name);
+    return (await get(store, name))!;
+  });
+}
+
+/** Why a migration cannot fall back now, in words after "cannot fall back: "; undefined when it can. */
+function fallBackRefusal(status: MigrationStatus, windows: readonly FallbackWindow[]): string | undefined {
+  if (status.mode !== 'Online') return 'it is Offline, and only an online cutover with fallbackWindow opens a window to fall back in';
+  if (windows.length === 0) return `it has no fallback window (${status.state}; a window is opened by a cutover with fallbackWindow)`;
+  const fell = windows.find((w) => w.state === 'FellBack');
+  if (fell) return `it fell back already (${fell.fellBackAt?.toISOString() ?? fell.database}); the old source is the primary`;
+  if (windows.some((w) => w.state === 'FallingBack' || w.fallBackRequested)) return 'a fall-back is asked already and under way';
+  const stopped = windows.find((w) => w.state === 'Stopped');
+  if (stopped) {
+    return `the reverse stream of "${stopped.database}" is stopped on an error (${stopped.message ?? 'see pgferry show'}); fix the cause, it is tried again by itself, then ask again`;
+  }
+  if (windows.some((w) => w.state === 'Opening'))
+    return 'its fallback window is still opening (the cutover is finishing); ask again once it is Open';
+  if (!windows.some((w) => w.state === 'Open'))
+    return 'its fallback window is closed, and the old source has not followed the target since';
+  return undefined;
+}
+
+/**
+ * Asks a migration cut over with a fallback window to fall back (`pgferry update --fall-back`,
+ * PgMigration `fallBack: true`; docs/fallback.md): its runner fences the target, drains the reverse
+ * stream, moves the sequences back, verifies and lifts the old source's fence. Refused in one line,
+ * changing nothing: offline, no window, the window closed, asked twice, the reverse stream stopped.
+ */
+export async function requestFallBack(target: ServerSpec, name: string): Promise<MigrationStatus> {
+  return withStore(target, async (store) => {
+    const status = await get(store, name);
+    if (!status) throw notFound(name);
+    const refuse = (why: string) =>
+      new PgferryError('FALLBACK_REFUSED', `--fall-back: migration "${name}" cannot fall back: ${why}`, {
+        category: 'input',
+        field: 'fallBack',
+      });
+    const why = fallBackRefusal(status, await fallbackWindows(store, name));
+    if (why) throw refuse(why);
+    // one statement, every open window or none: a window that changed meanwhile is said as it is now
+    if ((await catalogRequestFallBack(store, name)) === 0)
+      throw refuse(fallBackRefusal(status, await fallbackWindows(store, name)) ?? 'its windows changed meanwhile; ask again');
+    await recordEvent(store, name, 'info', 'fall-back requested');
     return (await get(store, name))!;
   });
 }

@@ -66,6 +66,7 @@ export {
   moveMigrationWindow,
   requestResync,
   closeFallbackWindow,
+  requestFallBack,
 } from './apiRequests';
 export { withSourceSlots } from './runner/stoppedRunner';
 export { FILTER_KEYS, type TableFilters } from './input/patterns';

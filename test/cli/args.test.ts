@@ -46,8 +46,16 @@ describe('pgferry update: per-database cutover and cancel, the overwrite confirm
     assert.equal(result.code, 2, result.stderr);
     assert.match(
       result.errLines[0]!,
-      /give exactly one of --cutover, --cancel, --overwrite-dbs-in-target, --setup-replication, --start-data-migration, --resync or --close-fallback/,
+      /give exactly one of --cutover, --cancel, --overwrite-dbs-in-target, --setup-replication, --start-data-migration, --resync, --close-fallback or --fall-back/,
     );
+  });
+
+  it('reads --fall-back alone, and refuses it beside --close-fallback in one line', async () => {
+    assert.equal(parseCli(['update', '--name', 'm1', '--target-host', 'h', '--fall-back', '--wait']).fallBack, true);
+    const result = await runCli(['update', '--name', 'm1', '--target-host', 'h', '--fall-back', '--close-fallback']);
+    assert.equal(result.code, 2, result.stderr);
+    assert.equal(result.errLines.length, 1, result.stderr);
+    assert.match(result.errLines[0]!, /give exactly one of/);
   });
 
   it("reads az's --setup-replication and --start-data-migration, each alone", async () => {

@@ -7,7 +7,15 @@
 // window drops the reverse slot, publication and origin, and the old source keeps its fence. The
 // same on a managed-like target.
 import assert from 'node:assert/strict';
-import { closeFallbackWindow, isFinalState, PgferryError, requestCutover, resumeMigration, startMigration } from '../../provider/engine';
+import {
+  closeFallbackWindow,
+  isFinalState,
+  PgferryError,
+  requestCutover,
+  requestFallBack,
+  resumeMigration,
+  startMigration,
+} from '../../provider/engine';
 import { CatalogConnection } from '../../provider/engine/control/connection';
 import { get } from '../../provider/engine/control/store';
 import { fallbackWindows } from '../../provider/engine/control/fallbackWindows';
@@ -140,6 +148,15 @@ async function reverseScenario(pair: ServerPair, store: CatalogConnection, name:
   assert.equal(origins.length, 0, 'the reverse origin is dropped');
   await assert.rejects(pair.source.query("INSERT INTO items (v) VALUES ('still fenced')", [], db), /read-only/);
   await refused(spec, 'its window is closed already');
+  // a closed window has no fall-back: the old source has not followed the target since
+  await assert.rejects(requestFallBack(spec.target, spec.migrationName), (error: unknown) => {
+    assert.ok(error instanceof PgferryError && error.code === 'FALLBACK_REFUSED');
+    assert.equal(
+      error.message,
+      `--fall-back: migration "${spec.migrationName}" cannot fall back: its fallback window is closed, and the old source has not followed the target since`,
+    );
+    return true;
+  });
   assert.equal((await get(store, spec.migrationName))?.databases[0]?.fallback?.state, 'Closed');
   await until('the runner exits', async () => ((await get(store, spec.migrationName))?.runner?.alive === false ? true : undefined));
 }

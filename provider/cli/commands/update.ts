@@ -1,10 +1,11 @@
 // `pgferry update --cancel | --cutover [DB...] | --overwrite-dbs-in-target | --setup-replication |
-// --start-data-migration [--wait] | --resync TABLE | --close-fallback`, or an Azure
+// --start-data-migration [--wait] | --resync TABLE | --close-fallback | --fall-back [--wait]`, or an Azure
 // update body (PATCH) carrying the operation: a request recorded in the catalog, which the runner
 // acts on; --wait follows the migration to its final state.
 import {
   cancelMigration,
   closeFallbackWindow,
+  fallBackSettled,
   confirmOverwrite,
   cutoverStopped,
   inputError,
@@ -13,6 +14,7 @@ import {
   leftWait,
   requestCutover,
   requestDataMigrationStart,
+  requestFallBack,
   requestReplicationSetup,
   requestResync,
   runnerStopped,
@@ -72,6 +74,13 @@ export async function updateCommand(args: CliArgs): Promise<number> {
     const status = await onTarget(target, () => closeFallbackWindow(target, name));
     printResult(args, migrationResult(args, status, target));
     return 0;
+  }
+  if (args.fallBack) {
+    let status = await onTarget(target, () => requestFallBack(target, name));
+    if (args.wait) status = await onTarget(target, () => waitWithProgress(target, name, fallBackSettled, { history: false }));
+    printResult(args, migrationResult(args, status, target));
+    // --wait: 0 once every database fell back, 1 when the fall-back stopped (the message says why)
+    return args.wait && !status.databases.every((d) => !d.fallback || d.fallback.state === 'FellBack') ? 1 : 0;
   }
   if (args.resync) {
     let status: MigrationStatus | undefined;

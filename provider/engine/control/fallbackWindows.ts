@@ -10,8 +10,12 @@ import type { CatalogConnection } from './connection';
 
 const T = `${ident(CONTROL_SCHEMA)}.fallback_window`;
 
-/** Opening: recorded, the reverse slot may not exist yet. Open: the reverse stream applies. Closed: slot and publication dropped. */
-type FallbackState = 'Opening' | 'Open' | 'Closed';
+/**
+ * Opening: recorded, the reverse slot may not exist yet. Open: the reverse stream applies.
+ * Stopped: it stopped on an error and is tried again. FallingBack: `update --fall-back` under way.
+ * FellBack: the old source is the primary again. Closed: slot and publication dropped.
+ */
+type FallbackState = FallbackStatus['state'];
 
 export interface FallbackWindow {
   readonly database: string;
@@ -27,6 +31,15 @@ export interface FallbackWindow {
   readonly latencySeconds?: number;
   readonly pendingBytes?: number;
   readonly retainedBytes?: number;
+  /** Stopped: how far the old source had applied when it stopped. */
+  readonly stoppedLsn?: string;
+  readonly fallBackRequested: boolean;
+  /** When the fall-back fenced the target (its downtime starts there). */
+  readonly fallBackStartedAt?: Date;
+  /** The fall-back is past its verification, giving back the reverse stream and the old source's fence. */
+  readonly fallBackReleased: boolean;
+  readonly fellBackAt?: Date;
+  readonly downtimeSeconds?: number;
 }
 
 interface Row {
@@ -42,6 +55,12 @@ interface Row {
   latency_seconds: number | null;
   pending_bytes: string | null;
   retained_bytes: string | null;
+  stopped_lsn: string | null;
+  fall_back_requested_at: Date | null;
+  fall_back_started_at: Date | null;
+  fall_back_released: boolean;
+  fell_back_at: Date | null;
+  downtime_seconds: number | null;
 }
 
 function shape(r: Row): FallbackWindow {
@@ -58,6 +77,12 @@ function shape(r: Row): FallbackWindow {
     ...(r.latency_seconds !== null ? { latencySeconds: r.latency_seconds } : {}),
     ...(r.pending_bytes !== null ? { pendingBytes: Number(r.pending_bytes) } : {}),
     ...(r.retained_bytes !== null ? { retainedBytes: Number(r.retained_bytes) } : {}),
+    ...(r.stopped_lsn ? { stoppedLsn: r.stopped_lsn } : {}),
+    fallBackRequested: r.fall_back_requested_at !== null,
+    ...(r.fall_back_started_at ? { fallBackStartedAt: r.fall_back_started_at } : {}),
+    fallBackReleased: r.fall_back_released,
+    ...(r.fell_back_at ? { fellBackAt: r.fell_back_at } : {}),
+    ...(r.downtime_seconds !== null ? { downtimeSeconds: r.downtime_seconds } : {}),
   };
 }
 
@@ -104,11 +129,90 @@ export async function recordFallbackProgress(
 export async function requestFallbackClose(store: CatalogConnection, migration: string): Promise<number> {
   const rows = await store.query<{ database: string }>(
     `UPDATE ${T} SET close_requested_at = coalesce(close_requested_at, now())
-      WHERE migration = $1 AND state <> 'Closed' RETURNING database`,
+      WHERE migration = $1 AND state NOT IN ('Closed', 'FellBack') RETURNING database`,
     [migration],
   );
   await store.query('SELECT pg_notify($1, $2)', [REQUEST_CHANNEL, migration]);
   return rows.length;
+}
+
+/** The reverse stream stopped on an error: Stopped, with the error and how far the old source had applied. */
+export async function markFallbackStopped(
+  store: CatalogConnection,
+  migration: string,
+  database: string,
+  message: string,
+  appliedLsn: string,
+): Promise<void> {
+  await store.query(
+    `UPDATE ${T} SET state = 'Stopped', message = $3, stopped_lsn = coalesce(stopped_lsn, $4) WHERE migration = $1 AND database = $2 AND state = 'Open'`,
+    [migration, database, message, appliedLsn],
+  );
+}
+
+/** A stopped reverse stream applies again: Open, the stop's message cleared. */
+export async function markFallbackStreaming(store: CatalogConnection, migration: string, database: string): Promise<void> {
+  await store.query(
+    `UPDATE ${T} SET state = 'Open', message = NULL, stopped_lsn = NULL WHERE migration = $1 AND database = $2 AND state = 'Stopped'`,
+    [migration, database],
+  );
+}
+
+/**
+ * The user asks to fall back (`pgferry update --fall-back`): every open window of the migration at
+ * once, in one statement, only while each is Open (the caller has said why not otherwise); the
+ * runner is woken. Returns how many windows took the request.
+ */
+export async function requestFallBack(store: CatalogConnection, migration: string): Promise<number> {
+  const rows = await store.query<{ database: string }>(
+    `UPDATE ${T} SET fall_back_requested_at = now(), message = NULL
+      WHERE migration = $1 AND state = 'Open' AND fall_back_requested_at IS NULL
+        AND NOT EXISTS (SELECT 1 FROM ${T} o WHERE o.migration = $1 AND o.state IN ('Opening', 'Stopped', 'FallingBack', 'FellBack'))
+      RETURNING database`,
+    [migration],
+  );
+  if (rows.length > 0) await store.query('SELECT pg_notify($1, $2)', [REQUEST_CHANNEL, migration]);
+  return rows.length;
+}
+
+/** The fall-back of a database begins (the target is about to be fenced); a resumed one keeps its first start. Returns that start. */
+export async function markFallingBack(store: CatalogConnection, migration: string, database: string): Promise<Date> {
+  const rows = await store.query<{ started: Date }>(
+    `UPDATE ${T} SET state = 'FallingBack', fall_back_started_at = coalesce(fall_back_started_at, now())
+      WHERE migration = $1 AND database = $2 RETURNING fall_back_started_at AS started`,
+    [migration, database],
+  );
+  return rows[0]!.started;
+}
+
+/**
+ * A fall-back stopped before anything irreversible (a difference found, a stream that failed): the
+ * window is Open again, the request cleared, the message says why; the downtime start is forgotten.
+ */
+export async function clearFallBack(store: CatalogConnection, migration: string, database: string, message: string): Promise<void> {
+  await store.query(
+    `UPDATE ${T} SET state = 'Open', fall_back_requested_at = NULL, fall_back_started_at = NULL, message = $3
+      WHERE migration = $1 AND database = $2 AND state IN ('Open', 'FallingBack')`,
+    [migration, database, message],
+  );
+}
+
+/** Past the fall-back's verification: what follows is given back, never stopped (a resumed runner finishes it). */
+export async function markFallBackReleased(store: CatalogConnection, migration: string, database: string): Promise<void> {
+  await store.query(`UPDATE ${T} SET fall_back_released = true WHERE migration = $1 AND database = $2 AND state = 'FallingBack'`, [
+    migration,
+    database,
+  ]);
+}
+
+/** The old source is the primary again: FellBack, with the downtime from the target's fence to the old source's lifted. */
+export async function markFellBack(store: CatalogConnection, migration: string, database: string, message: string): Promise<void> {
+  await store.query(
+    `UPDATE ${T} SET state = 'FellBack', fell_back_at = now(), closed_at = now(), message = $3,
+            downtime_seconds = extract(epoch FROM now() - fall_back_started_at)
+      WHERE migration = $1 AND database = $2 AND state = 'FallingBack'`,
+    [migration, database, message],
+  );
 }
 
 /** The reverse slot and publication are gone: Closed, with why. */
@@ -126,7 +230,8 @@ export async function fallbackWindows(store: CatalogConnection, migration: strin
   if (!tables[0]?.ok) return []; // a catalog from before windows existed
   const rows = await store.query<Row>(
     `SELECT database, state, opened_at, ends_at, opened_lsn, applied_lsn, close_requested_at, closed_at, message,
-            latency_seconds, pending_bytes::text, retained_bytes::text
+            latency_seconds, pending_bytes::text, retained_bytes::text, stopped_lsn, fall_back_requested_at,
+            fall_back_started_at, fall_back_released, fell_back_at, downtime_seconds
        FROM ${T} WHERE migration = $1 ORDER BY database`,
     [migration],
   );
@@ -148,6 +253,9 @@ export async function fallbackStatuses(store: CatalogConnection, migration: stri
         ...(w.appliedLsn ? { appliedLsn: w.appliedLsn } : {}),
         ...(w.closedAt ? { closedAt: w.closedAt.toISOString() } : {}),
         ...(w.message ? { message: w.message } : {}),
+        ...(w.fallBackRequested ? { fallBackRequested: true } : {}),
+        ...(w.fellBackAt ? { fellBackAt: w.fellBackAt.toISOString() } : {}),
+        ...(w.downtimeSeconds !== undefined ? { downtimeSeconds: w.downtimeSeconds } : {}),
       },
     ]),
   );

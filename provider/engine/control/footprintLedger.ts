@@ -13,7 +13,7 @@ import type { CatalogConnection } from './connection';
 const T = `${ident(CONTROL_SCHEMA)}.footprint`;
 
 /** The footprint modules that keep rows here (their file names in engine/footprint/). */
-export type LedgerChange = 'writerFence' | 'targetForeignKeys' | 'replicaIdentity';
+export type LedgerChange = 'writerFence' | 'targetFence' | 'targetForeignKeys' | 'replicaIdentity';
 
 /** One recorded change. `undo` is what gives it back; `detail` what was learned on the way (a report, never needed to undo). */
 export interface LedgerEntry<U> {
@@ -174,6 +174,23 @@ export async function markKept(catalog: CatalogConnection, migration: string, da
     `UPDATE ${T} SET kept_at = coalesce(kept_at, now()) WHERE migration = $1 AND database = $2 AND change = $3 AND undone_at IS NULL`,
     [migration, database, change],
   );
+}
+
+/**
+ * A change kept on purpose is to be given back after all: the old source's writer fence once a
+ * fall-back has made it the primary again (docs/fallback.md). Pending again, so its own undo lifts it.
+ */
+export async function markPendingAgain(
+  catalog: CatalogConnection,
+  migration: string,
+  database: string,
+  change: LedgerChange,
+): Promise<void> {
+  await catalog.query(`UPDATE ${T} SET kept_at = NULL WHERE migration = $1 AND database = $2 AND change = $3 AND undone_at IS NULL`, [
+    migration,
+    database,
+    change,
+  ]);
 }
 
 const found = new WeakMap<CatalogConnection, boolean>();

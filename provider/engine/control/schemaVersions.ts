@@ -489,11 +489,20 @@ CREATE TABLE pgferry.fallback_window (
   latency_seconds double precision,
   pending_bytes bigint,
   retained_bytes bigint,
+  stopped_lsn   text,
+  fall_back_requested_at timestamptz,
+  fall_back_started_at timestamptz,
+  fall_back_released boolean NOT NULL DEFAULT false,
+  fell_back_at  timestamptz,
+  downtime_seconds double precision,
   PRIMARY KEY (migration, database),
   FOREIGN KEY (migration, database) REFERENCES pgferry.migration_database (migration, database) ON DELETE CASCADE
 );
 COMMENT ON TABLE pgferry.fallback_window IS 'a database cut over with a fallback window: the reverse stream applies the target''s writes to the old source until it closes';
-COMMENT ON COLUMN pgferry.fallback_window.state IS 'Opening (recorded, slot not yet made), Open (the reverse stream applies), Closed (slot and publication dropped)';
+COMMENT ON COLUMN pgferry.fallback_window.state IS 'Opening (recorded, slot not yet made), Open (the reverse stream applies), Stopped (it stopped on an error, retried), FallingBack (update --fall-back under way), FellBack (the old source is the primary again), Closed (slot and publication dropped)';
+COMMENT ON COLUMN pgferry.fallback_window.stopped_lsn IS 'Stopped: how far the old source had applied when the reverse stream stopped; it is Open again once it applies past it';
+COMMENT ON COLUMN pgferry.fallback_window.fall_back_released IS 'the fall-back passed its verification and gives back the reverse stream and the old source''s fence: a resumed runner finishes that, never stops it';
+COMMENT ON COLUMN pgferry.fallback_window.fall_back_started_at IS 'when the fall-back fenced the target: its downtime runs from here to the old source''s fence lifted (fell_back_at)';
 COMMENT ON COLUMN pgferry.fallback_window.opened_lsn IS 'the reverse slot''s consistent point on the target: the cutover point, where the reverse stream starts';
 COMMENT ON COLUMN pgferry.fallback_window.retained_bytes IS 'WAL the reverse slot keeps on the target (what the window costs it), as the runner last read it';
 COMMENT ON COLUMN pgferry.fallback_window.applied_lsn IS 'how far the old source has applied the reverse stream (reported; the position itself commits on the old source)';

@@ -9,10 +9,24 @@ import { CONTROL_SCHEMA } from '../core/names';
 import type { WriterFence } from '../core/model';
 import type { CutoverOptions } from '../input/migrationSpec';
 import type { CatalogConnection } from './connection';
-import { changesOf, markKept, markUndone, noteDetail, pendingChanges, recordChange, type LedgerEntry } from './footprintLedger';
+import {
+  changesOf,
+  markKept,
+  markPendingAgain,
+  markUndone,
+  noteDetail,
+  pendingChanges,
+  recordChange,
+  type LedgerEntry,
+} from './footprintLedger';
 
 const M = `${ident(CONTROL_SCHEMA)}.migration`;
-const CHANGE = 'writerFence';
+/**
+ * Which fence: the source's at a cutover (writerFence), or the target's at a fall-back
+ * (targetFence, docs/fallback.md), the same mechanism on the other server.
+ */
+export type FenceChange = 'writerFence' | 'targetFence';
+const CHANGE: FenceChange = 'writerFence';
 /** The fence changes the database itself. */
 const DATABASE = '';
 
@@ -37,35 +51,67 @@ export async function recordFence(
   migration: string,
   database: string,
   prior: string | null,
+  change: FenceChange = CHANGE,
 ): Promise<FenceRecord> {
-  return toRecord(await recordChange<FenceUndo>(store, migration, database, CHANGE, DATABASE, { priorSetting: prior }));
+  return toRecord(await recordChange<FenceUndo>(store, migration, database, change, DATABASE, { priorSetting: prior }));
 }
 
-export async function recordSessionsEnded(store: CatalogConnection, migration: string, database: string, ended: number): Promise<void> {
-  const fence = (await changesOf<FenceUndo>(store, migration, CHANGE)).find((f) => f.database === database);
+export async function recordSessionsEnded(
+  store: CatalogConnection,
+  migration: string,
+  database: string,
+  ended: number,
+  change: FenceChange = CHANGE,
+): Promise<void> {
+  const fence = (await changesOf<FenceUndo>(store, migration, change)).find((f) => f.database === database);
   const before = typeof fence?.detail.sessionsEnded === 'number' ? fence.detail.sessionsEnded : 0;
-  await noteDetail(store, migration, database, CHANGE, DATABASE, { sessionsEnded: before + ended });
+  await noteDetail(store, migration, database, change, DATABASE, { sessionsEnded: before + ended });
 }
 
 /** The fence in force for a database (on, or kept after its cutover), if any. */
-export async function fenceOf(store: CatalogConnection, migration: string, database: string): Promise<FenceRecord | undefined> {
-  const fence = (await changesOf<FenceUndo>(store, migration, CHANGE)).find((f) => f.database === database && !f.undone);
+export async function fenceOf(
+  store: CatalogConnection,
+  migration: string,
+  database: string,
+  change: FenceChange = CHANGE,
+): Promise<FenceRecord | undefined> {
+  const fence = (await changesOf<FenceUndo>(store, migration, change)).find((f) => f.database === database && !f.undone);
   return fence && toRecord(fence);
 }
 
 /** The fences still to lift in a database (none, or the one). */
-export async function pendingFences(store: CatalogConnection, migration: string, database: string): Promise<FenceRecord[]> {
-  return (await pendingChanges<FenceUndo>(store, migration, database, CHANGE)).map(toRecord);
+export async function pendingFences(
+  store: CatalogConnection,
+  migration: string,
+  database: string,
+  change: FenceChange = CHANGE,
+): Promise<FenceRecord[]> {
+  return (await pendingChanges<FenceUndo>(store, migration, database, change)).map(toRecord);
 }
 
-/** The fence is lifted on the source: nothing is left to undo. */
-export async function clearFence(store: CatalogConnection, migration: string, database: string): Promise<void> {
-  await markUndone(store, migration, database, CHANGE, DATABASE);
+/** The fence is lifted: nothing is left to undo. */
+export async function clearFence(
+  store: CatalogConnection,
+  migration: string,
+  database: string,
+  change: FenceChange = CHANGE,
+): Promise<void> {
+  await markUndone(store, migration, database, change, DATABASE);
 }
 
-/** The database was cut over: its fence stays on the source on purpose, and no cancel or failure lifts it. */
-export async function keepFence(store: CatalogConnection, migration: string, database: string): Promise<void> {
-  await markKept(store, migration, database, CHANGE);
+/** The database was cut over (or fell back): its fence stays on purpose, and no cancel or failure lifts it. */
+export async function keepFence(
+  store: CatalogConnection,
+  migration: string,
+  database: string,
+  change: FenceChange = CHANGE,
+): Promise<void> {
+  await markKept(store, migration, database, change);
+}
+
+/** A fall-back makes the old source the primary again: its kept fence is to be lifted (liftWriterFence) after all. */
+export async function reclaimFence(store: CatalogConnection, migration: string, database: string): Promise<void> {
+  await markPendingAgain(store, migration, database, CHANGE);
 }
 
 /** Every fence of a migration in force, for its status (`show`). */

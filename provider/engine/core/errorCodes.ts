@@ -64,6 +64,12 @@ export const ERROR_CODES = {
       'a fallback window was asked to close (or a fall-back asked) of a migration that has none open: offline, not cut over with fallbackWindow, or closed already',
     fix: 'a window is opened by a cutover with fallbackWindow (`pgferry update --cutover --fallback-window 24h`); `pgferry show` says whether one is open',
   },
+  FALLBACK_REFUSED: {
+    category: 'input',
+    meaning:
+      'a fall-back was asked of a migration that cannot fall back now: offline, without a fallback window, its window closed, a fall-back asked or done already, or its reverse stream stopped on an error',
+    fix: '`pgferry show` says the window and its reverse stream; a stopped reverse stream is tried again by itself once its cause is fixed',
+  },
   RESYNC_NOT_STREAMING: {
     category: 'input',
     meaning: 'a table resync was asked of a migration that does not stream (offline, finished, or not copied yet)',

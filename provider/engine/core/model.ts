@@ -188,8 +188,13 @@ export interface DatabaseDetails {
 
 /** A database's fallback window as the runner last recorded it (docs/fallback.md). */
 export interface FallbackStatus {
-  /** Opening: recorded, the reverse slot may not exist yet; Open: the reverse stream applies; Closed: slot and publication dropped. */
-  readonly state: 'Opening' | 'Open' | 'Closed';
+  /**
+   * Opening: recorded, the reverse slot may not exist yet; Open: the reverse stream applies;
+   * Stopped: it stopped on an error (retried; a fall-back waits for it); FallingBack: `update
+   * --fall-back` under way; FellBack: the old source is the primary again, the target fenced;
+   * Closed: slot and publication dropped, the old source fenced.
+   */
+  readonly state: 'Opening' | 'Open' | 'Stopped' | 'FallingBack' | 'FellBack' | 'Closed';
   readonly endsAt: string;
   /** Seconds the oldest target transaction received and not yet applied on the old source is behind. */
   readonly latencySeconds?: number;
@@ -200,6 +205,11 @@ export interface FallbackStatus {
   readonly appliedLsn?: string;
   readonly closedAt?: string;
   readonly message?: string;
+  /** A fall-back was asked and is not done. */
+  readonly fallBackRequested?: boolean;
+  readonly fellBackAt?: string;
+  /** The fall-back's downtime: from the target fenced to the old source's fence lifted. */
+  readonly downtimeSeconds?: number;
 }
 
 /** One change of the footprint (engine/footprint/) with what is still to give back: the statements that would. */

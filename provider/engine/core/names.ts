@@ -119,6 +119,11 @@ export function cutoverMessagePrefix(migration: string): string {
   return `pgferry.cutover.${migration}`;
 }
 
+/** Prefix of the logical message a fall-back emits on the target: the reverse stream's cutover point (docs/fallback.md). */
+export function fallBackMessagePrefix(migration: string): string {
+  return `pgferry.fallback.${migration}`;
+}
+
 /** Prefix of the logical message a background verification emits after its source snapshot (a boundary past its position). */
 export function pinMessagePrefix(migration: string): string {
   return `pgferry.pin.${migration}`;

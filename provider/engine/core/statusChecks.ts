@@ -53,3 +53,15 @@ export function isSettled(status: MigrationStatus, goal: WaitGoal): boolean {
   if (goal === 'run' && waitsBeforeCopy(status)) return true;
   return goal === 'run' && status.mode === 'Online' && status.option !== 'Validate' && status.subState === 'WaitingForCutoverTrigger';
 }
+
+/**
+ * Whether waiting for a fall-back is over (`update --fall-back --wait`, PgMigration `fallBack`):
+ * every window fell back, or none is asked or under way any more (it stopped: the window's message
+ * says why), or the runner is gone.
+ */
+export function fallBackSettled(status: MigrationStatus): boolean {
+  const windows = status.databases.flatMap((d) => (d.fallback ? [d.fallback] : []));
+  if (windows.length === 0 || windows.every((w) => w.state === 'FellBack')) return true;
+  if (status.runner !== undefined && !status.runner.alive) return true;
+  return !windows.some((w) => w.state === 'FallingBack' || w.fallBackRequested === true);
+}

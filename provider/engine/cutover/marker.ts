@@ -6,9 +6,10 @@
 // and the applier stops once a keepalive proves everything before it applied.
 import { randomUUID } from 'node:crypto';
 import type pg from 'pg';
+import type { Applier } from '../cdc/apply/applier';
 import type { OnlineStream } from '../cdc/apply/onlineStream';
 import { parseLsn } from '../cdc/decode/lsn';
-import { cutoverMessagePrefix } from '../core/names';
+import { cutoverMessagePrefix, fallBackMessagePrefix } from '../core/names';
 import { canceledError, PgferryError } from '../core/errors';
 import type { MigrationRun } from '../run/migrationRun';
 
@@ -26,6 +27,28 @@ export async function markCutoverPoint(client: pg.Client, run: MigrationRun, str
   } else {
     const { rows } = await client.query<{ lsn: string }>('SELECT pg_current_wal_lsn()::text AS lsn');
     stream.applier.stopAtLsn(parseLsn(rows[0]!.lsn));
+  }
+}
+
+/**
+ * Marks the fall-back point of a reverse stream (docs/fallback.md) through `client`, a writable
+ * session of the target database (the reverse stream's source), the same way: a marker on
+ * PostgreSQL 14 and later, else the target's current WAL position. The reverse applier stops there.
+ */
+export async function markFallBackPoint(
+  client: pg.Client,
+  applier: Applier,
+  migration: string,
+  database: string,
+  targetMajor: number,
+): Promise<void> {
+  if (targetMajor >= 14) {
+    const token = `${migration}/${database}/${Date.now()}/${randomUUID()}`;
+    applier.stopAtMarker(token);
+    await client.query('SELECT pg_logical_emit_message(true, $1, $2)', [fallBackMessagePrefix(migration), token]);
+  } else {
+    const { rows } = await client.query<{ lsn: string }>('SELECT pg_current_wal_lsn()::text AS lsn');
+    applier.stopAtLsn(parseLsn(rows[0]!.lsn));
   }
 }
 

@@ -2,7 +2,7 @@
 // copied once the last changes are applied (the source is quiet by then).
 import { listSequences } from '../catalog/introspect';
 import { withSession } from '../connect/session';
-import { readSequenceValues, writeSequenceValues } from '../copy/sequenceValues';
+import { readSequenceValues, writeSequenceValues, type SequenceValue } from '../copy/sequenceValues';
 import type { ServerSpec } from '../input/migrationSpec';
 import { nameKey, readFilterPlan, UNFILTERED } from '../filter/plan';
 import type { TableFilters } from '../input/patterns';
@@ -16,4 +16,51 @@ export async function syncSequences(source: ServerSpec, target: ServerSpec, data
   });
   await withSession(target, { database, purpose: 'cutover', writable: true }, (client) => writeSequenceValues(client, values));
   return values.length;
+}
+
+/** What a fall-back did with the sequences: moved forward on the old source, or kept (it was already as far). */
+export interface SequencesBack {
+  readonly moved: number;
+  readonly kept: number;
+}
+
+/**
+ * At a fall-back (docs/fallback.md): the new server's sequence values back to the old source, never
+ * lower than what the old source handed out itself (its values from before the cutover, or a
+ * nextval since): each sequence's next value on the old source becomes the further of the two, in
+ * the sequence's own direction. So an application back on the old source draws no value twice.
+ */
+export async function syncSequencesBack(
+  from: ServerSpec,
+  to: ServerSpec,
+  database: string,
+  filters?: TableFilters,
+): Promise<SequencesBack> {
+  const values = await withSession(from, { database, purpose: 'cutover' }, async (client) => {
+    const filter = filters ? await readFilterPlan(client, filters) : UNFILTERED;
+    const sequences = (await listSequences(client)).filter((s) => !filter.leftOutNames.has(nameKey(s.schema, s.name)));
+    return readSequenceValues(client, sequences);
+  });
+  return withSession(to, { database, purpose: 'cutover', writable: true }, async (client) => {
+    const ahead: SequenceValue[] = [];
+    for (const value of values) {
+      // a sequence made on the new server alone is not here: the schema check names it
+      const found = await client.query<{ ok: boolean }>('SELECT to_regclass($1) IS NOT NULL AS ok', [value.sequence.sql]);
+      if (!found.rows[0]?.ok) continue;
+      const { rows } = await client.query<{ last_value: string; is_called: boolean; increment: string }>(
+        `SELECT s.last_value::text AS last_value, s.is_called, q.seqincrement::text AS increment
+           FROM ${value.sequence.sql} s, pg_catalog.pg_sequence q WHERE q.seqrelid = $1::regclass`,
+        [value.sequence.sql],
+      );
+      const there = rows[0]!;
+      const step = BigInt(there.increment);
+      // the next value each server would hand out, compared in the sequence's direction
+      const next = (last: string, called: boolean): bigint => BigInt(last) + (called ? step : 0n);
+      const theirs = next(value.lastValue, value.isCalled);
+      const ours = next(there.last_value, there.is_called);
+      if (step > 0n ? theirs > ours : theirs < ours) ahead.push(value);
+    }
+    await writeSequenceValues(client, ahead);
+    return { moved: ahead.length, kept: values.length - ahead.length };
+  });
 }

@@ -7,6 +7,9 @@
 // at a roll-back, cancel or failure, after a crash too (lifting a fence that was never applied sets
 // the value that is already there). A database that is cut over keeps its fence.
 //
+// A fall-back (docs/fallback.md) fences the target the same way (side 'target', recorded as the
+// footprint's targetFence), so nothing writes on the new server once its last writes are drained.
+//
 // A fence is a default, not a lock: a session may `SET default_transaction_read_only = off` (or
 // `SET SESSION CHARACTERISTICS AS TRANSACTION READ WRITE`) and write, as pgferry's own writable
 // sessions do; and a role with its own setting (ALTER ROLE ... SET) is not fenced (warned).
@@ -18,7 +21,7 @@ import { errorMessage, PgferryError } from '../core/errors';
 import type { ServerSpec } from '../input/migrationSpec';
 import type { RestoreContext } from '../cdc/prepare/identityFull';
 import { SOURCE_DDL_LOCK_TIMEOUT_MS } from '../cdc/prepare/sourceDdl';
-import { clearFence, fenceOf, liftStatement, recordFence, recordSessionsEnded } from '../control/writerFences';
+import { clearFence, fenceOf, liftStatement, recordFence, recordSessionsEnded, type FenceChange } from '../control/writerFences';
 import type { MigrationRun } from '../run/migrationRun';
 import { recordEvent } from '../control/store';
 
@@ -135,18 +138,27 @@ export async function checkFenceRights(run: MigrationRun, databases: readonly st
   });
 }
 
+/** Which server a fence is on: the source at a cutover, the target at a fall-back; and its footprint change. */
+export type FenceSide = 'source' | 'target';
+const CHANGE_OF: Readonly<Record<FenceSide, FenceChange>> = { source: 'writerFence', target: 'targetFence' };
+
 /**
  * Fences one database: its value before recorded in the catalog first, then ALTER DATABASE, then
  * every session that could still write ended and gone (its open transaction rolled back, or
  * committed before the cutover point). Idempotent: a resumed cutover fences again, keeping the
  * value first recorded. Returns how many sessions it ended.
  */
-export async function fenceDatabase(run: MigrationRun, database: string): Promise<number> {
+export async function fenceDatabase(
+  run: Pick<MigrationRun, 'spec' | 'store' | 'warn'>,
+  database: string,
+  side: FenceSide = 'source',
+): Promise<number> {
   const { spec, store } = run;
-  return withSession(spec.source, { purpose: 'fence', writable: true }, async (client) => {
+  const change = CHANGE_OF[side];
+  return withSession(spec[side], { purpose: 'fence', writable: true }, async (client) => {
     const { rows } = await client.query<{ prior: string | null }>(PRIOR_SETTING_SQL, [database]);
-    if (!rows[0]) throw refused(`database ${ident(database)} is not on the source`, "check the migration's databases");
-    await recordFence(store, spec.migrationName, database, rows[0].prior);
+    if (!rows[0]) throw refused(`database ${ident(database)} is not on the ${side}`, "check the migration's databases");
+    await recordFence(store, spec.migrationName, database, rows[0].prior, change);
     await alterDatabase(client, `ALTER DATABASE ${ident(database)} SET default_transaction_read_only = on`);
     const overrides = await client.query<{ role: string }>(ROLE_OVERRIDES_SQL, [database]);
     if (overrides.rows.length > 0) {
@@ -156,14 +168,14 @@ export async function fenceDatabase(run: MigrationRun, database: string): Promis
       );
     }
     const ended = await endWriters(client, database);
-    await recordSessionsEnded(store, spec.migrationName, database, ended.length);
+    await recordSessionsEnded(store, spec.migrationName, database, ended.length, change);
     const writing = ended.filter((w) => w.writing).length;
     const who = ended.length === 0 ? '' : `: ${describe(ended)}`;
     await recordEvent(
       run.store,
       spec.migrationName,
       'info',
-      `writers fenced: new transactions on the source are read-only (default_transaction_read_only = on), ${ended.length} session(s) ended (${writing} in a write transaction)${who}`,
+      `writers fenced: new transactions on the ${side} are read-only (default_transaction_read_only = on), ${ended.length} session(s) ended (${writing} in a write transaction)${who}`,
       database,
     );
     return ended.length;
@@ -267,20 +279,27 @@ async function liftOnSource(source: ServerSpec, database: string, prior: string 
  * set back on the source, then the record goes. No record, or a kept one (cut over): nothing.
  * True when a fence was lifted.
  */
-export async function liftWriterFence(ctx: RestoreContext, database: string): Promise<boolean> {
+export async function liftWriterFence(ctx: RestoreContext, database: string, side: FenceSide = 'source'): Promise<boolean> {
   const name = ctx.spec.migrationName;
-  const fence = await fenceOf(ctx.store, name, database);
+  const change = CHANGE_OF[side];
+  const fence = await fenceOf(ctx.store, name, database, change);
   if (!fence || fence.kept) return false;
   try {
-    await liftOnSource(ctx.spec.source, database, fence.priorSetting);
+    await liftOnSource(ctx.spec[side], database, fence.priorSetting);
   } catch (error) {
     throw new PgferryError(
       'WRITER_FENCE_LIFT',
-      `could not lift the writer fence of "${database}" on the source: ${errorMessage(error)}; the database is still read-only for new transactions`,
-      { category: 'source', fix: `on the source: ${liftStatement(database, fence.priorSetting)}`, cause: error },
+      `could not lift the writer fence of "${database}" on the ${side}: ${errorMessage(error)}; the database is still read-only for new transactions`,
+      { category: side, fix: `on the ${side}: ${liftStatement(database, fence.priorSetting)}`, cause: error },
     );
   }
-  await clearFence(ctx.store, name, database);
-  await recordEvent(ctx.store, name, 'info', `writer fence lifted: ${liftStatement(database, fence.priorSetting)}`, database);
+  await clearFence(ctx.store, name, database, change);
+  await recordEvent(
+    ctx.store,
+    name,
+    'info',
+    `writer fence lifted${side === 'target' ? ' on the target' : ''}: ${liftStatement(database, fence.priorSetting)}`,
+    database,
+  );
   return true;
 }

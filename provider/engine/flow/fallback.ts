@@ -4,19 +4,24 @@
 // with the same apply engine as the forward stream (streamBack), exactly once (the position commits
 // on the old source with the rows), until the window is closed by the user or passes: then the
 // reverse slot, publication and position are given back (footprint/release.ts releaseFallback)
-// and the old source keeps the fence the cutover left.
+// and the old source keeps the fence the cutover left. A reverse stream that stops on an error is
+// Stopped and tried again; `update --fall-back` makes the old source the primary again
+// (fallBack.ts).
 import { Applier } from '../cdc/apply/applier';
 import { appliedUpTo } from '../cdc/apply/onlineStream';
 import { formatLsn, parseLsn } from '../cdc/decode/lsn';
 import { openReverseStream } from '../cdc/prepare/reverseStream';
-import { reverseStreamNamesOf } from '../core/names';
+import { fallBackMessagePrefix, reverseStreamNamesOf } from '../core/names';
 import { withSession } from '../connect/session';
 import { errorMessage } from '../core/errors';
+import { fallBack, type FallbackRun, type ReverseStream } from './fallBackStep';
 import { fallbackWindowSeconds } from '../input/fallbackWindow';
 import {
   fallbackWindows,
   markFallbackClosed,
   markFallbackOpen,
+  markFallbackStopped,
+  markFallbackStreaming,
   recordFallbackProgress,
   recordFallbackWindow,
   type FallbackWindow,
@@ -47,8 +52,10 @@ export async function openFallbackWindows(run: MigrationRun, streams: readonly O
   }
 }
 
-/** What the reverse stream needs of a run: a resumed runner of a Succeeded migration builds no more (resumeFallback). */
-type FallbackRun = Pick<MigrationRun, 'spec' | 'store' | 'instance' | 'signal' | 'warn' | 'onProgress'>;
+/** A reverse stream stopped on an error is tried again after this long (a fix may take the user longer; each try is cheap). */
+const RETRY_MS = 5000;
+/** A stream tried again that has run this long without failing is streaming, even with nothing to apply past its stop. */
+const STREAMING_AFTER_MS = 10_000;
 
 /** One database's reverse applier: from the target (its source) to the old source (its target). */
 function reverseApplier(run: FallbackRun, window: FallbackWindow): Applier {
@@ -59,8 +66,8 @@ function reverseApplier(run: FallbackRun, window: FallbackWindow): Applier {
     database: window.database,
     ...names,
     migration: run.spec.migrationName,
-    // no marker is emitted on the target yet (the fall-back's drain is not built)
-    cutoverPrefix: `pgferry.fallback.${run.spec.migrationName}`,
+    // the fall-back's marker on the target (cutover/marker.ts markFallBackPoint)
+    cutoverPrefix: fallBackMessagePrefix(run.spec.migrationName),
     initialLsn: window.openedLsn === undefined ? undefined : parseLsn(window.openedLsn),
     // The runner's lease lives on the target; the lease guard checks it on the server it commits
     // to, which is the old source here, so it is not carried (docs/fallback.md: a lease session on
@@ -73,41 +80,86 @@ function reverseApplier(run: FallbackRun, window: FallbackWindow): Applier {
   });
 }
 
+/** Starts one database's reverse applier; `ended` is set once its run settles (an error: it stopped). */
+function startReverse(run: FallbackRun, window: FallbackWindow): ReverseStream {
+  const applier = reverseApplier(run, window);
+  const stream: ReverseStream = { database: window.database, applier, startedAt: Date.now(), done: Promise.resolve('stopped') };
+  stream.done = applier.run().then(
+    (end) => (stream.ended = end),
+    (error: unknown) => (stream.ended = error instanceof Error ? error : new Error(String(error))),
+  );
+  return stream;
+}
+
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/** The window states the runner has work in: streaming back, stopped and tried again, falling back. */
+const LIVE: ReadonlySet<FallbackWindow['state']> = new Set(['Open', 'Stopped', 'FallingBack']);
 
 /**
  * Once the migration is Succeeded: applies the target's writes to the old source until every open
- * window is closed (asked, or passed) or the run is stopped (the windows stay open for a resume).
+ * window is closed (asked, or passed) or has fallen back, or the run is stopped (the windows stay
+ * open for a resume).
  */
 export async function streamBack(run: FallbackRun): Promise<void> {
   const { spec, store } = run;
   const name = spec.migrationName;
-  const open = (await fallbackWindows(store, name)).filter((w) => w.state === 'Open');
-  if (open.length === 0) return;
-  const appliers = new Map(open.map((w) => [w.database, reverseApplier(run, w)] as const));
-  const done = new Map([...appliers].map(([db, a]) => [db, a.run().catch((error: unknown) => error as Error)] as const));
+  const live = (await fallbackWindows(store, name)).filter((w) => LIVE.has(w.state));
+  if (live.length === 0) return;
+  const streams = new Map(live.map((w) => [w.database, startReverse(run, w)] as const));
   try {
     for (;;) {
       if (run.signal.aborted) return;
       const windows = await fallbackWindows(store, name).catch(() => undefined);
       if (windows) {
-        for (const w of windows) {
-          const applier = appliers.get(w.database);
-          if (!applier) continue;
-          await recordProgress(run, w.database, applier).catch(() => undefined);
-          if (w.closeRequested || Date.now() >= w.endsAt.getTime()) {
-            const why = w.closeRequested ? 'closed by the user' : 'the window passed';
-            await closeWindow(run, w.database, applier, done.get(w.database)!, why);
-            appliers.delete(w.database);
-          }
+        const mine = windows.filter((w) => streams.has(w.database));
+        // a fall-back: every live window at once, once none is stopped (the request was refused then)
+        if (mine.some((w) => w.fallBackRequested || w.state === 'FallingBack') && mine.every((w) => w.state !== 'Stopped')) {
+          await fallBack(run, mine, streams, (w) => startReverse(run, w));
+        } else {
+          for (const w of mine) await lookAt(run, w, streams);
         }
       }
-      if (appliers.size === 0) return;
+      if (streams.size === 0) return;
       await sleep(1000);
     }
   } finally {
-    for (const a of appliers.values()) a.stop();
-    await Promise.all(done.values());
+    for (const s of streams.values()) s.applier.stop();
+    await Promise.all([...streams.values()].map((s) => s.done));
+  }
+}
+
+/** One database's look: a stop recorded or tried again, the figures for `show`, the window closed when asked or passed. */
+async function lookAt(run: FallbackRun, w: FallbackWindow, streams: Map<string, ReverseStream>): Promise<void> {
+  const s = streams.get(w.database)!;
+  if (s.ended !== undefined && w.state === 'Open') {
+    const why = s.ended instanceof Error ? errorMessage(s.ended) : `it ended (${s.ended})`;
+    const applied = formatLsn(appliedUpTo(s.applier.stats()));
+    await markFallbackStopped(run.store, run.spec.migrationName, w.database, `the reverse stream stopped: ${why}`, applied);
+    await run.warn(
+      `the reverse stream stopped: ${why}; it is tried again every ${RETRY_MS / 1000} s, and a fall-back waits for it`,
+      w.database,
+    );
+    s.retryAt = Date.now() + RETRY_MS;
+    return;
+  }
+  if (s.ended !== undefined && w.state === 'Stopped') {
+    if (Date.now() < (s.retryAt ??= Date.now() + RETRY_MS)) return;
+    streams.set(w.database, startReverse(run, w));
+    return;
+  }
+  if (w.state === 'Stopped' && s.ended === undefined) {
+    const past = w.stoppedLsn !== undefined && appliedUpTo(s.applier.stats()) > parseLsn(w.stoppedLsn);
+    if (past || Date.now() - s.startedAt >= STREAMING_AFTER_MS) {
+      await markFallbackStreaming(run.store, run.spec.migrationName, w.database);
+      run.onProgress({ kind: 'info', database: w.database, message: 'the reverse stream applies again' });
+    }
+  }
+  await recordProgress(run, w.database, s.applier).catch(() => undefined);
+  if (w.closeRequested || Date.now() >= w.endsAt.getTime()) {
+    const why = w.closeRequested ? 'closed by the user' : 'the window passed';
+    await closeWindow(run, w.database, s, why);
+    streams.delete(w.database);
   }
 }
 
@@ -133,9 +185,9 @@ async function recordProgress(run: FallbackRun, database: string, applier: Appli
 }
 
 /** Stops one database's reverse applier and gives back its slot, publication and position. */
-async function closeWindow(run: FallbackRun, database: string, applier: Applier, done: Promise<unknown>, why: string): Promise<void> {
-  applier.stop();
-  const ended = await done;
+async function closeWindow(run: FallbackRun, database: string, s: ReverseStream, why: string): Promise<void> {
+  s.applier.stop();
+  const ended = await s.done;
   if (ended instanceof Error) await run.warn(`reverse stream ended on an error before the window closed: ${errorMessage(ended)}`, database);
   await releaseFallback({ spec: run.spec, instance: run.instance }, database);
   await markFallbackClosed(run.store, run.spec.migrationName, database, `fallback window ${why}; the old source keeps its fence`);
@@ -145,7 +197,8 @@ async function closeWindow(run: FallbackRun, database: string, applier: Applier,
 /**
  * A runner started for a Succeeded migration (`pgferry resume` after its runner died in a window):
  * the reverse stream goes on from the position the old source committed, exactly once, with the
- * credentials of the resume; nothing else of the migration is run again.
+ * credentials of the resume (a fall-back under way goes on too); nothing else of the migration is
+ * run again.
  */
 export async function resumeFallback(run: FallbackRun): Promise<void> {
   run.onProgress({ kind: 'info', message: 'fallback window: the reverse stream resumes' });

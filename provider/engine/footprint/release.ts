@@ -3,16 +3,19 @@
 // when a cancel is carried out for a runner that has stopped. One loop over FOOTPRINT, in its order:
 //   1. writerFence         the source's writer fence lifted (first: while it is on, the applications
 //                          cannot write; kept only by a database that was cut over)
-//   2. targetFiring        the target's triggers and rules as on the source
-//   3. targetForeignKeys   the target's foreign keys added back
-//   4. targetRowSecurity   the target's row-level security enabled as on the source (after the
+//   2. targetFence         the target's writer fence of a fall-back that did not complete (a
+//                          completed one keeps it: the old source is the primary again)
+//   3. targetFiring        the target's triggers and rules as on the source
+//   4. targetForeignKeys   the target's foreign keys added back
+//   5. targetRowSecurity   the target's row-level security enabled as on the source (after the
 //                          cutover's verification, which reads the rows whole)
-//   5. slotAndPublication  the slot and publication on the source
-//   6. appliedPosition     the origin (or progress row) on the target
-//   7. reverseStream       the fallback window's reverse slot and publication on the target
-//   8. reversePosition     its origin (or progress row) on the old source (both kept by a cutover:
-//                          the window is open; given back when it closes, releaseFallback)
-//   9. replicaIdentity     the source's replica identities (last: a table keeps FULL while any
+//   6. slotAndPublication  the slot and publication on the source
+//   7. appliedPosition     the origin (or progress row) on the target
+//   8. reverseStream       the fallback window's reverse slot and publication on the target
+//   9. reversePosition     its origin (or progress row) on the old source (both kept by a cutover:
+//                          the window is open; given back when it closes or at a fall-back,
+//                          releaseFallback)
+//  10. replicaIdentity     the source's replica identities (last: a table keeps FULL while any
 //                          publication publishes it)
 // Every undo is idempotent and finds nothing to do for a database the migration never got that far
 // with, so a release run twice, or after a runner killed in the middle of one, changes nothing more.
@@ -26,6 +29,7 @@ import { replicaIdentity } from './replicaIdentity';
 import { reversePosition } from './reversePosition';
 import { reverseStream } from './reverseStream';
 import { slotAndPublication } from './slotAndPublication';
+import { targetFence } from './targetFence';
 import { targetFiring } from './targetFiring';
 import { targetForeignKeys } from './targetForeignKeys';
 import { targetRowSecurity } from './targetRowSecurity';
@@ -34,6 +38,7 @@ import { writerFence } from './writerFence';
 /** Every reversible change, in the order the release gives them back. */
 export const FOOTPRINT: readonly ReversibleChange[] = [
   writerFence,
+  targetFence,
   targetFiring,
   targetForeignKeys,
   targetRowSecurity,

@@ -1,0 +1,195 @@
+// The fall-back (`pgferry update --fall-back`, docs/fallback.md): the old source made the primary
+// again within a fallback window, without losing a write. Per database, each step recorded before
+// the next irreversible one, so a runner killed anywhere does it again on resume (every step is
+// idempotent): the target fenced (footprint/targetFence.ts), a marker emitted on it and the reverse
+// stream drained to it, the sequences moved back (never lower than the old source handed out), the
+// schema and the rows compared as the cutover compares them, then the reverse slot, publication and
+// position dropped and the old source's fence lifted. A difference, or a reverse stream that stops
+// before the marker, stops the fall-back before anything irreversible: the target's fence lifted,
+// the reverse stream streaming on, the window Open with the reason as its message.
+import type { Applier } from '../cdc/apply/applier';
+import type { SessionEnd } from '../cdc/apply/applySession';
+import { serverMajor, withSession } from '../connect/session';
+import { retrying, RETRY_POLICIES } from '../connect/retry';
+import { errorMessage } from '../core/errors';
+import { clearFallBack, markFallBackReleased, markFallingBack, markFellBack, type FallbackWindow } from '../control/fallbackWindows';
+import { leftOutForeignKeys } from '../control/foreignKeys';
+import { notStreamedTables } from '../control/sourceTables';
+import { recordEvent, setState } from '../control/store';
+import { keepFence, reclaimFence } from '../control/writerFences';
+import { markFallBackPoint } from '../cutover/marker';
+import { syncSequencesBack } from '../cutover/sequenceSync';
+import { fenceDatabase, liftWriterFence } from '../cutover/writerFence';
+import { releaseFallback } from '../footprint/release';
+import type { MigrationRun } from '../run/migrationRun';
+import { outageRetry } from '../run/outage';
+import { checkSchema, schemaDifferenceMessage } from '../verify/schema/checkSchema';
+import { verifyDatabases } from '../verify/verifyTables';
+
+/** What the reverse stream and the fall-back need of a run: a resumed runner of a Succeeded migration builds no more (resumeFallback). */
+export type FallbackRun = Pick<MigrationRun, 'spec' | 'store' | 'instance' | 'signal' | 'warn' | 'onProgress'>;
+
+/** One database's reverse applier as the runner holds it. */
+export interface ReverseStream {
+  readonly database: string;
+  readonly applier: Applier;
+  readonly startedAt: number;
+  /** Settles when the applier's run does: how it ended, or the error it stopped on. */
+  done: Promise<SessionEnd | Error>;
+  /** Set once `done` settled. */
+  ended?: SessionEnd | Error;
+  /** A stopped stream is tried again from then. */
+  retryAt?: number;
+}
+
+/** Why a fall-back stopped before anything irreversible. */
+class FallBackStopped extends Error {}
+
+/** A step tried again while a server is away (every step is idempotent). */
+function again<T>(run: FallbackRun, what: string, step: () => Promise<T>): Promise<T> {
+  return retrying(RETRY_POLICIES.phase, step, outageRetry(run, `fall-back: ${what}`));
+}
+
+/** Each step's seconds, for the completion event: where a fall-back's downtime goes. */
+function stepClock(): { done(step: string): void; steps(): string } {
+  const steps: string[] = [];
+  let start = Date.now();
+  return {
+    done(step) {
+      steps.push(`${step} ${((Date.now() - start) / 1000).toFixed(2)} s`);
+      start = Date.now();
+    },
+    steps: () => steps.join(', '),
+  };
+}
+
+/**
+ * Falls back every database of `windows` (the migration's live windows, one request for all), one
+ * after the other. A database that stops is Open again with the reason; the others go on.
+ * `restart`: a reverse applier started anew (after a stop, the stream goes on).
+ */
+export async function fallBack(
+  run: FallbackRun,
+  windows: readonly FallbackWindow[],
+  streams: Map<string, ReverseStream>,
+  restart: (window: FallbackWindow) => ReverseStream,
+): Promise<void> {
+  for (const w of windows) {
+    const stream = streams.get(w.database)!;
+    try {
+      await fallBackDatabase(run, w, stream);
+      stream.applier.stop();
+      await stream.done;
+      streams.delete(w.database);
+    } catch (error) {
+      if (run.signal.aborted) throw error;
+      const why = error instanceof FallBackStopped ? error.message : `it failed: ${errorMessage(error)}`;
+      await stopFallBack(run, w, why);
+      // the applier that drained to the marker has ended: the reverse stream goes on with a new one
+      if (stream.ended !== undefined || error instanceof FallBackStopped) {
+        stream.applier.stop();
+        await stream.done;
+        streams.set(w.database, restart(w));
+      }
+    }
+  }
+}
+
+/** Stops a fall-back before anything irreversible: the target's fence lifted, the window Open with why. */
+async function stopFallBack(run: FallbackRun, w: FallbackWindow, why: string): Promise<void> {
+  const message = `fall-back stopped: ${why}; the reverse stream goes on, ask again once the cause is fixed`;
+  await liftWriterFence(run, w.database, 'target');
+  await clearFallBack(run.store, run.spec.migrationName, w.database, message);
+  await recordEvent(run.store, run.spec.migrationName, 'error', message, w.database);
+}
+
+async function fallBackDatabase(run: FallbackRun, w: FallbackWindow, stream: ReverseStream): Promise<void> {
+  const { spec, store } = run;
+  const name = spec.migrationName;
+  const database = w.database;
+  const began = (await markFallingBack(store, name, database)).getTime();
+  await recordEvent(store, name, 'info', 'fall-back started: fencing the writers of the target, then applying its last writes', database);
+  const clock = stepClock();
+  if (!w.fallBackReleased) await drainAndVerify(run, w, stream, clock);
+  // past the point of no return: the old source takes the writes again
+  await again(run, 'the release', async () => {
+    await releaseFallback({ spec, instance: run.instance }, database);
+    await keepFence(store, name, database, 'targetFence');
+    await reclaimFence(store, name, database);
+    await liftWriterFence(run, database, 'source');
+  });
+  clock.done('release');
+  const seconds = (Date.now() - began) / 1000;
+  await markFellBack(
+    store,
+    name,
+    database,
+    `fell back: the old source is the primary again (downtime ${seconds.toFixed(1)} s); the target stays fenced`,
+  );
+  const message = `fall-back of "${database}" completed in ${seconds.toFixed(1)} s (${clock.steps()}): the old source is the primary again, the target stays fenced`;
+  await recordEvent(store, name, 'info', message, database);
+  await setState(store, name, 'Succeeded', 'Completed', message);
+  run.onProgress({ kind: 'info', database, message });
+}
+
+/** Fence, marker, drain, sequences and the comparison: everything before the point of no return. */
+async function drainAndVerify(
+  run: FallbackRun,
+  w: FallbackWindow,
+  stream: ReverseStream,
+  clock: ReturnType<typeof stepClock>,
+): Promise<void> {
+  const { spec, store } = run;
+  const name = spec.migrationName;
+  const database = w.database;
+  await again(run, 'the target fence', () => fenceDatabase(run, database, 'target'));
+  clock.done('fence');
+  // the reverse stream drained to a marker emitted behind every write the target accepted
+  await again(run, 'the marker', () =>
+    withSession(spec.target, { database, purpose: 'cutover', writable: true }, async (client) =>
+      markFallBackPoint(client, stream.applier, name, database, await serverMajor(client)),
+    ),
+  );
+  const end = await stream.done;
+  if (end !== 'cutover') {
+    const why = end instanceof Error ? errorMessage(end) : `it ${end}`;
+    throw new FallBackStopped(`the reverse stream of "${database}" stopped before the fall-back point: ${why}`);
+  }
+  clock.done('drain');
+  const sequences = await again(run, 'the sequences', () => syncSequencesBack(spec.target, spec.source, database, spec));
+  run.onProgress({
+    kind: 'info',
+    database,
+    message: `fall-back: ${sequences.moved} sequence value(s) moved forward on the old source, ${sequences.kept} already as far`,
+  });
+  clock.done('sequences');
+  await verifyBack(run, database);
+  clock.done('verification');
+  await markFallBackReleased(store, name, database);
+}
+
+/**
+ * The cutover's comparison once more, the target fenced and drained: the schema object by object,
+ * then every table's rows (servers as the spec names them; equal is equal both ways). Anything
+ * different stops the fall-back.
+ */
+async function verifyBack(run: FallbackRun, database: string): Promise<void> {
+  const { spec, store } = run;
+  const name = spec.migrationName;
+  const leftOutKeys = await leftOutForeignKeys(store, name, database);
+  const check = await again(run, 'the schema check', () => checkSchema(spec, database, { whileSetAside: false, leftOutKeys }));
+  if (check.differences.length > 0) throw new FallBackStopped(schemaDifferenceMessage(check));
+  const notStreamed = await notStreamedTables(store, name, [database]);
+  const report = await again(run, 'the verification', () =>
+    verifyDatabases(spec, { signal: run.signal, onProgress: run.onProgress, databases: [database], notStreamed }),
+  );
+  if (!report.ok) throw new FallBackStopped(`verification failed: ${report.firstMismatch}`);
+  const rows = report.tables.reduce((n, t) => n + t.sourceRows, 0);
+  await recordEvent(
+    store,
+    name,
+    'info',
+    `fall-back: schema and ${report.tables.length} table(s) compared, ${rows} row(s), the old source holds what the target holds`,
+    database,
+  );
+}

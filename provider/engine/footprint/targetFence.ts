@@ -1,0 +1,47 @@
+// The target's writer fence at a fall-back (docs/fallback.md): the target database made read-only
+// for new transactions and its sessions ended before the reverse stream's marker, by the same
+// mechanism as the source's fence at a cutover (cutover/writerFence.ts, side 'target'), recorded
+// first in the footprint ledger (change targetFence). A fall-back that stops before the old source
+// is the primary again lifts it, as any release does; once it fell back the fence stays (kept), so
+// an application still pointed at the new server fails loudly instead of writing where nothing reads.
+import { liftStatement, pendingFences, recordFence } from '../control/writerFences';
+import { CONTROL_SCHEMA } from '../core/names';
+import { fenceDatabase, fenceRightsRefusal, liftWriterFence } from '../cutover/writerFence';
+import type { RightsRefusal, RightsSessions, ReversibleChange } from './change';
+
+/** The target user fences a database it owns (it created it) or any as a superuser; one not made yet it will own. */
+async function refusal(s: RightsSessions): Promise<RightsRefusal | undefined> {
+  const { rows } = await s.target.query('SELECT 1 FROM pg_database WHERE datname = $1', [s.database]);
+  if (rows.length === 0) return undefined;
+  const refused = await fenceRightsRefusal(s.target, s.database, s.spec.target.user);
+  if (!refused) return undefined;
+  return {
+    message: `${refused.message.replace('source user', 'target user').replace('fenceWriters', 'fallbackWindow')} (for a fall-back)`,
+    fix: refused.fix.replace('on the source', 'on the target'),
+  };
+}
+
+export const targetFence = {
+  name: 'targetFence',
+  server: 'target',
+  describe:
+    'writer fence on the target at a fall-back: the target database read-only for new transactions (default_transaction_read_only), lifted to its recorded value unless the fall-back completed',
+  ledger: `${CONTROL_SCHEMA}.footprint (change targetFence: undo.priorSetting, kept_at)`,
+  rights: {
+    server: 'target',
+    needs: "the database's owner (or a member of it) for ALTER DATABASE, and pg_signal_backend to end other roles' sessions",
+    refusal,
+  },
+  madeFor: (spec) => spec.mode === 'Online' && spec.fallbackWindow !== undefined,
+  record: recordFence,
+  apply: fenceDatabase,
+  pending: async (ctx, database) =>
+    (await pendingFences(ctx.store, ctx.spec.migrationName, database, 'targetFence')).map((fence) =>
+      liftStatement(database, fence.priorSetting),
+    ),
+  undo: (ctx, database) => liftWriterFence(ctx, database, 'target'),
+  failure: () => ({
+    what: 'could not lift the writer fence on the target',
+    left: `the target database is still read-only for new transactions; its earlier value is in ${CONTROL_SCHEMA}.footprint, and a resume lifts it`,
+  }),
+} satisfies ReversibleChange;

@@ -1,0 +1,69 @@
+// What a fall-back's status says (docs/fallback.md): `show`'s line per database for each state of
+// the window, and when `update --fall-back --wait` (and PgMigration) stop waiting: every window
+// fell back, or the fall-back stopped (asked no more, its message saying why), or the runner is gone.
+import assert from 'node:assert/strict';
+import { renderStatus } from '../../provider/cli/output';
+import { fallBackSettled, type FallbackStatus, type MigrationStatus } from '../../provider/engine';
+
+function statusWith(fallback: FallbackStatus, runnerAlive = true): MigrationStatus {
+  return {
+    name: 'm1',
+    state: 'Succeeded',
+    subState: 'Completed',
+    mode: 'Online',
+    option: 'Migrate',
+    createdAt: '',
+    validation: [],
+    spec: {},
+    runner: { host: 'h', pid: 1, alive: runnerAlive, heartbeatAt: '' },
+    databases: [
+      {
+        database: 'sales',
+        state: 'Succeeded',
+        tables: { total: 1, queued: 0, loading: 0, completed: 1, errored: 0 },
+        rowsCopied: 0,
+        bytesCopied: 0,
+        inserts: 0,
+        updates: 0,
+        deletes: 0,
+        fallback,
+      },
+    ],
+  } as MigrationStatus;
+}
+
+const ENDS = '2026-11-27T04:00:00.000Z';
+
+describe('fall-back: the status', () => {
+  it('shows each state of the window in one line', () => {
+    const line = (f: FallbackStatus) =>
+      renderStatus(statusWith(f))
+        .split('\n')
+        .find((l) => l.startsWith('  sales: f'));
+    assert.match(
+      line({ state: 'Open', endsAt: ENDS, latencySeconds: 0.4 })!,
+      /fallback window Open until .* reverse lag .*update --fall-back/,
+    );
+    assert.match(
+      line({ state: 'Stopped', endsAt: ENDS, message: 'the reverse stream stopped: duplicate key' })!,
+      /Stopped until .*: the reverse stream stopped: duplicate key \(tried again by itself\)/,
+    );
+    assert.match(line({ state: 'FallingBack', endsAt: ENDS, fallBackRequested: true })!, /falling back: the target fenced/);
+    assert.match(
+      line({ state: 'FellBack', endsAt: ENDS, fellBackAt: '2026-11-26T08:00:00.000Z', downtimeSeconds: 2.5 })!,
+      /fell back at 2026-11-26T08:00:00.000Z \(downtime 2\.5 ?s\): the old source is the primary again, the target stays fenced/,
+    );
+    assert.match(
+      line({ state: 'Open', endsAt: ENDS, message: 'fall-back stopped: verification failed: x' })!,
+      /; fall-back stopped: verification failed: x$/,
+    );
+  });
+
+  it('ends the wait once every window fell back, once the fall-back stopped, or when the runner is gone', () => {
+    assert.equal(fallBackSettled(statusWith({ state: 'FellBack', endsAt: ENDS })), true);
+    assert.equal(fallBackSettled(statusWith({ state: 'FallingBack', endsAt: ENDS, fallBackRequested: true })), false);
+    assert.equal(fallBackSettled(statusWith({ state: 'Open', endsAt: ENDS, fallBackRequested: true })), false, 'asked, not begun');
+    assert.equal(fallBackSettled(statusWith({ state: 'Open', endsAt: ENDS, message: 'fall-back stopped: x' })), true, 'stopped');
+    assert.equal(fallBackSettled(statusWith({ state: 'FallingBack', endsAt: ENDS }, false)), true, 'no runner');
+  });
+});
