@@ -37,6 +37,7 @@ const UPDATE_KEYS = [
   'overwriteDbsInTarget',
   'migrateRoles',
   'cutover',
+  'fallBack',
   'dropTargetDatabasesOnDelete',
   'allowReplaceAfterCutover',
   // azure-native Migration's operations and records (azure/names.ts); its aliases mirror the keys above
@@ -80,6 +81,11 @@ export function diffInputs(olds: Props, news: Props, context: DiffContext = {}):
   if (olds.cutover === true && news.cutover === false) {
     throw new RefusedChangeError(
       'cutover: cannot go from true back to false (the cutover has been performed; replace the resource to migrate again)',
+    );
+  }
+  if (olds.fallBack === true && news.fallBack === false) {
+    throw new RefusedChangeError(
+      'fallBack: cannot go from true back to false (the old source is the primary again; replace the resource to migrate again)',
     );
   }
   const o = withDefaults(olds);

@@ -19,6 +19,7 @@ export { UNKNOWN };
 export const PULUMI_ONLY_KEYS: readonly string[] = [
   ...new Set([
     'cutover',
+    'fallBack',
     'dropTargetDatabasesOnDelete',
     'allowReplaceAfterCutover',
     'customTimeouts',
@@ -31,7 +32,13 @@ export const PULUMI_ONLY_KEYS: readonly string[] = [
 ];
 
 /** Pulumi-only inputs that are true or false. */
-const BOOLEAN_KEYS = ['cutover', 'dropTargetDatabasesOnDelete', 'allowReplaceAfterCutover', AZURE_OPERATIONS.cancel.whole] as const;
+const BOOLEAN_KEYS = [
+  'cutover',
+  'fallBack',
+  'dropTargetDatabasesOnDelete',
+  'allowReplaceAfterCutover',
+  AZURE_OPERATIONS.cancel.whole,
+] as const;
 /** Pulumi-only inputs that are lists of database names: Azure's per-database operations. */
 const DATABASE_LIST_KEYS = [AZURE_OPERATIONS.cutover.databases, AZURE_OPERATIONS.cancel.databases] as const;
 
@@ -136,7 +143,32 @@ export function checkInputs(olds: Record<string, unknown>, news: Record<string, 
       reason: 'cutover: cannot go from true back to false (the cutover has been performed; replace the resource to migrate again)',
     });
   }
+  failures.push(...fallBackFailures(olds, news));
   return failures;
+}
+
+/**
+ * fallBack (docs/fallback.md): asked once the migration is cut over with a fallback window, and, as
+ * a cutover, never taken back (the old source has become the primary again).
+ */
+function fallBackFailures(olds: Record<string, unknown>, news: Record<string, unknown>): CheckFailure[] {
+  if (olds.fallBack === true && news.fallBack === false) {
+    return [
+      {
+        property: 'fallBack',
+        reason: 'fallBack: cannot go from true back to false (the old source is the primary again; replace the resource to migrate again)',
+      },
+    ];
+  }
+  if (news.fallBack !== true) return [];
+  const mode = news.mode ?? news.migrationMode;
+  if (typeof mode === 'string' && mode.toLowerCase() === 'offline') {
+    return [{ property: 'fallBack', reason: 'fallBack: applies only to an Online migration cut over with fallbackWindow' }];
+  }
+  if (news.cutover === false || (news.cutover === undefined && news.triggerCutover === undefined)) {
+    return [{ property: 'fallBack', reason: 'fallBack: applies only once cut over (cutover: true) with fallbackWindow' }];
+  }
+  return [];
 }
 
 /** A migration's id as ARM spells it (azure-native's `id`, the azureId output). */

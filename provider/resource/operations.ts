@@ -255,15 +255,58 @@ export async function update(id: string, _olds: Props, news: Props, options: Ope
     } else if (spec.mode === 'Online' && wantsCutover && !isFinal(status) && status.subState === 'CompletingMigration') {
       status = await waitUntilSettled(spec, timeoutMs, options, 'cutover');
     }
+    if (news.fallBack === true && spec.mode === 'Online') status = await fallBack(spec, status, timeoutMs, options);
   } catch (error) {
-    // a cutover rolled back is recorded as not done, so the next `pulumi up` asks for it again
+    // a cutover (or a fall-back) that stopped is recorded as not done, so the next `pulumi up` asks for it again
     const recorded =
       error instanceof CutoverStopped
         ? { ...news, cutover: _olds.cutover ?? false, dbsToTriggerCutoverOn: _olds.dbsToTriggerCutoverOn }
-        : news;
+        : error instanceof FallBackStopped
+          ? { ...news, fallBack: _olds.fallBack ?? false }
+          : news;
     throw await asFailure(spec, recorded, timeoutHint(error, spec, 'update', timeoutMs), 'update');
   }
   return { outs: settle(spec, news, status) };
+}
+
+/** A fall-back refused or stopped: the update fails with why, and fallBack is recorded as not done. */
+class FallBackStopped extends Error {
+  override readonly name = 'FallBackStopped';
+}
+
+/**
+ * fallBack: true (docs/fallback.md): asked once, unless every window fell back already, then waited
+ * for; a fall-back that stops (a difference found, the reverse stream stopped) fails the update with
+ * its reason, recorded as not done so the next `pulumi up` asks again.
+ */
+async function fallBack(
+  spec: MigrationSpec,
+  status: MigrationStatus,
+  timeoutMs: number | undefined,
+  options: OperationOptions,
+): Promise<MigrationStatus> {
+  const fellBack = (s: MigrationStatus) =>
+    s.databases.some((d) => d.fallback) && s.databases.every((d) => !d.fallback || d.fallback.state === 'FellBack');
+  if (fellBack(status)) return status;
+  const asked = status.databases.some((d) => d.fallback?.state === 'FallingBack' || d.fallback?.fallBackRequested === true);
+  if (!asked) {
+    (options.write ?? stdoutWriter)(`${spec.migrationName}: fall-back requested`);
+    try {
+      await engine.requestFallBack(spec.target, spec.migrationName);
+    } catch (error) {
+      // refused (a stopped reverse stream, no window): said as the engine says it, asked again next time
+      throw new FallBackStopped(error instanceof Error ? error.message : String(error));
+    }
+  }
+  const after = await engine.waitForMigration(spec.target, spec.migrationName, engine.fallBackSettled, {
+    intervalMs: options.intervalMs ?? 1000,
+    timeoutMs,
+  });
+  if (!fellBack(after)) {
+    const why = after.databases.find((d) => d.fallback && d.fallback.state !== 'FellBack')?.fallback?.message;
+    throw new FallBackStopped(`fall-back did not complete: ${why ?? 'see pgferry show'}`);
+  }
+  return after;
 }
 
 /** Whether a database was cut over or canceled already (a repeated per-database input does nothing more). */

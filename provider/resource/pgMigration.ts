@@ -162,6 +162,11 @@ export interface PgMigrationArgs {
    */
   readonly fallbackWindow?: pulumi.Input<string>;
   /**
+   * true, once cut over with a fallbackWindow: `pulumi up` falls back, making the old source the
+   * primary again without losing a write (as `pgferry update --fall-back --wait`); never taken back.
+   */
+  readonly fallBack?: pulumi.Input<boolean>;
+  /**
    * `pulumi destroy` also drops the migrated databases on the target (default: kept). Once the
    * migration has cut over, only when PGFERRY_ALLOW_DROP_AFTER_CUTOVER names it for that command.
    */

@@ -24,7 +24,8 @@ import { events, get } from '../../provider/engine/control/store';
 import { fallbackWindows } from '../../provider/engine/control/fallbackWindows';
 import { reverseStreamNamesOf } from '../../provider/engine/core/names';
 import type { ServerSpec } from '../../provider/engine/input/migrationSpec';
-import { makeManagedTarget, pairSpec, startPair, until, waitForStatus, type ServerPair } from '../support';
+import { makeManagedTarget, pairSpec, serverSpec, startPair, until, waitForStatus, type ServerPair } from '../support';
+import { update } from '../../provider/resource/operations';
 import { rowsOf } from '../cdc/harness';
 import { renderStatus } from '../../provider/cli/output';
 
@@ -257,6 +258,51 @@ describe('fall-back: the old source the primary again (integration)', function (
 
   it('brings every write made on the new server back to the old source exactly once, through a killed runner and a stopped stream', () =>
     fallBackScenario(pair, store, 'fb-back', 'fb_back', { stop: true }));
+
+  it("falls back through PgMigration's fallBack: true, as pulumi up applies it, and does nothing more the next time", async () => {
+    const db = 'fb_pulumi';
+    await pair.source.query(`CREATE DATABASE ${db}`);
+    await pair.source.query('CREATE TABLE t (k serial PRIMARY KEY, v text)', [], db);
+    const inputs = {
+      migrationName: 'fb-pulumi',
+      source: serverSpec(pair.source),
+      target: serverSpec(pair.target),
+      databases: [db],
+      mode: 'Online',
+      option: 'Migrate',
+      fenceWriters: true,
+      fallbackWindow: '1h',
+    };
+    const spec = pairSpec(pair, inputs.migrationName, [db], {
+      mode: 'Online',
+      option: 'Migrate',
+      fenceWriters: true,
+      fallbackWindow: '1h',
+    });
+    await startMigration(spec);
+    await waitForStatus(store, spec.migrationName, (s) => s.subState === 'WaitingForCutoverTrigger' || isFinalState(s.state));
+    await requestCutover(spec.target, spec.migrationName);
+    await waitForStatus(store, spec.migrationName, (s) => isFinalState(s.state));
+    await until('the window open', async () =>
+      (await fallbackWindows(store, spec.migrationName))[0]?.state === 'Open' ? true : undefined,
+    );
+    await pair.target.query("INSERT INTO t (v) SELECT 'p' || g FROM generate_series(1, 40) g", [], db);
+    const olds = { ...inputs, cutover: true };
+    const lines: string[] = [];
+    const first = await update('id', olds, { ...olds, fallBack: true }, { write: (l) => lines.push(l), intervalMs: 200 });
+    assert.ok(
+      lines.some((l) => l.endsWith('fall-back requested')),
+      lines.join('\n'),
+    );
+    assert.equal((await fallbackWindows(store, spec.migrationName))[0]?.state, 'FellBack');
+    assert.deepEqual(await rowsOf(pair.source, db, 't'), await rowsOf(pair.target, db, 't'));
+    assert.equal(first.outs.state, 'Succeeded');
+    // the next up with the same inputs asks nothing again
+    lines.length = 0;
+    await update('id', { ...olds, fallBack: true }, { ...olds, fallBack: true }, { write: (l) => lines.push(l), intervalMs: 200 });
+    assert.ok(!lines.some((l) => l.includes('fall-back requested')), lines.join('\n'));
+    await until('the runner exits', async () => ((await get(store, spec.migrationName))?.runner?.alive === false ? true : undefined));
+  });
 
   it('does the same with a managed-like target (no superuser; the admin may replicate, as on Azure)', async () => {
     const managed = await startPair();

@@ -7,6 +7,7 @@ import { specFromProperties } from '../../provider/cli/properties';
 import { parseMigrationSpec, PgferryError, requestCutover } from '../../provider/engine';
 import { fallbackWindowSeconds } from '../../provider/engine/input/fallbackWindow';
 import { checkInputs } from '../../provider/resource/inputSchema';
+import { diffInputs, RefusedChangeError } from '../../provider/resource/diff';
 
 const base = {
   migrationName: 'm1',
@@ -105,6 +106,30 @@ describe('fallback window: the input', () => {
       failures.map((f) => [f.property, f.reason]),
       [['fallbackWindow', `fallbackWindow: ${RULE}`]],
     );
+  });
+
+  it("PgMigration's fallBack: once cut over, online, never taken back; a change the update acts on", () => {
+    const reasons = (olds: Record<string, unknown>, news: Record<string, unknown>) =>
+      checkInputs(olds, news)
+        .filter((f) => f.property === 'fallBack')
+        .map((f) => f.reason);
+    const cutOver = { ...base, fallbackWindow: '24h', cutover: true };
+    assert.deepEqual(reasons({}, { ...cutOver, fallBack: true }), []);
+    assert.deepEqual(reasons({}, { ...base, fallbackWindow: '24h', cutover: false, fallBack: true }), [
+      'fallBack: applies only once cut over (cutover: true) with fallbackWindow',
+    ]);
+    assert.deepEqual(reasons({}, { ...base, mode: 'Offline', fenceWriters: undefined, cutover: true, fallBack: true }), [
+      'fallBack: applies only to an Online migration cut over with fallbackWindow',
+    ]);
+    assert.deepEqual(reasons({}, { ...cutOver, fallBack: 'yes' }), ['fallBack: must be true or false']);
+    const back = 'fallBack: cannot go from true back to false (the old source is the primary again; replace the resource to migrate again)';
+    assert.deepEqual(reasons({ ...cutOver, fallBack: true }, { ...cutOver, fallBack: false }), [back]);
+    assert.throws(
+      () => diffInputs({ ...cutOver, fallBack: true }, { ...cutOver, fallBack: false }),
+      (e: unknown) => e instanceof RefusedChangeError && e.message === back,
+    );
+    const decision = diffInputs({ ...cutOver, state: 'Succeeded' }, { ...cutOver, fallBack: true });
+    assert.deepEqual([decision.replaces, decision.changes], [[], true]);
   });
 
   it('refuses a cutover request with a bad window, or one without the fence, before it reaches any server', async () => {
