@@ -220,15 +220,22 @@ function describeSourceSlot(slot: string, s: SourceSlotState): string {
 export function renderList(statuses: readonly MigrationStatus[]): string {
   if (statuses.length === 0) return 'no migrations';
   return renderColumns([
-    ['NAME', 'MODE', 'STATE', 'SUBSTATE', 'DATABASES', 'STARTED', 'ENDED'],
+    ['NAME', 'MODE', 'STATE', 'SUBSTATE', 'DATABASES', 'FALLBACK', 'STARTED', 'ENDED'],
     ...statuses.map((s) => [
       s.name,
       s.mode,
       s.state,
       s.subState,
       s.databases.map((d) => d.database).join(','),
+      fallbackColumn(s),
       s.startedAt ?? '-',
       s.endedAt ?? '-',
     ]),
   ]);
+}
+
+/** `list`'s FALLBACK column: the windows' states (one, when every database's is the same), or '-' without a window. */
+function fallbackColumn(status: MigrationStatus): string {
+  const states = [...new Set(status.databases.flatMap((d) => (d.fallback ? [d.fallback.state] : [])))];
+  return states.length === 0 ? '-' : states.join(',');
 }

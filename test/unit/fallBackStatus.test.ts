@@ -2,7 +2,7 @@
 // the window, and when `update --fall-back --wait` (and PgMigration) stop waiting: every window
 // fell back, or the fall-back stopped (asked no more, its message saying why), or the runner is gone.
 import assert from 'node:assert/strict';
-import { renderStatus } from '../../provider/cli/output';
+import { renderList, renderStatus } from '../../provider/cli/output';
 import { fallBackSettled, type FallbackStatus, type MigrationStatus } from '../../provider/engine';
 
 function statusWith(fallback: FallbackStatus, runnerAlive = true): MigrationStatus {
@@ -57,6 +57,12 @@ describe('fall-back: the status', () => {
       line({ state: 'Open', endsAt: ENDS, message: 'fall-back stopped: verification failed: x' })!,
       /; fall-back stopped: verification failed: x$/,
     );
+  });
+
+  it("lists the windows' state in list's FALLBACK column", () => {
+    const [head, row] = renderList([statusWith({ state: 'FellBack', endsAt: ENDS })]).split('\n');
+    assert.match(head!, /DATABASES +FALLBACK +STARTED/);
+    assert.match(row!, / sales +FellBack +/);
   });
 
   it('ends the wait once every window fell back, once the fall-back stopped, or when the runner is gone', () => {

@@ -132,6 +132,13 @@ export async function streamBack(run: FallbackRun): Promise<void> {
 /** One database's look: a stop recorded or tried again, the figures for `show`, the window closed when asked or passed. */
 async function lookAt(run: FallbackRun, w: FallbackWindow, streams: Map<string, ReverseStream>): Promise<void> {
   const s = streams.get(w.database)!;
+  // closed when asked or passed, a stopped stream too: the window's end bounds the WAL the target keeps
+  if (w.closeRequested || Date.now() >= w.endsAt.getTime()) {
+    const why = w.closeRequested ? 'closed by the user' : 'the window passed';
+    await closeWindow(run, w.database, s, why);
+    streams.delete(w.database);
+    return;
+  }
   if (s.ended !== undefined && w.state === 'Open') {
     const why = s.ended instanceof Error ? errorMessage(s.ended) : `it ended (${s.ended})`;
     const applied = formatLsn(appliedUpTo(s.applier.stats()));
@@ -156,11 +163,6 @@ async function lookAt(run: FallbackRun, w: FallbackWindow, streams: Map<string, 
     }
   }
   await recordProgress(run, w.database, s.applier).catch(() => undefined);
-  if (w.closeRequested || Date.now() >= w.endsAt.getTime()) {
-    const why = w.closeRequested ? 'closed by the user' : 'the window passed';
-    await closeWindow(run, w.database, s, why);
-    streams.delete(w.database);
-  }
 }
 
 /** The reverse stream's figures for `show`: the old source's applied position and lag, the target's WAL pending and kept by the slot. */
