@@ -1,4 +1,4 @@
-// The control catalog's record of fallback windows (pgferry.fallback_window, control migration 21;
+// The control catalog's record of fallback windows (pgferry.fallback_window, control migration 22;
 // docs/fallback.md): per database cut over with a window, written before its reverse slot and
 // publication are made on the target (Opening), then Open with the slot's consistent point, until
 // it closes. The reverse stream's applied position itself commits on the old source with the rows
