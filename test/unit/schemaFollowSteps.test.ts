@@ -35,7 +35,7 @@ describe('schema follow steps (issue 49)', () => {
     });
   });
 
-  it('adds a CHECK NOT VALID then validates it, once applied; never a foreign key', () => {
+  it('adds a CHECK NOT VALID then validates it, once applied', () => {
     const check = createStep(
       object('constraint', 'n_pos', { definition: 'CHECK ((n >= 0))', on: 'table', 'foreign key': false }),
       new Set(),
@@ -48,14 +48,62 @@ describe('schema follow steps (issue 49)', () => {
       ],
       rank: 5,
     });
-    const fk = object('constraint', 'fk', { definition: 'FOREIGN KEY (c) REFERENCES public.c(id)', on: 'table', 'foreign key': true });
-    assert.equal(createStep(fk, new Set()), undefined);
-    assert.equal(dropStep(fk), undefined);
     // a VALIDATE that did not run is run at a later look
     const left = object('constraint', 'n_pos', { definition: 'CHECK ((n >= 0))', on: 'table', 'foreign key': false });
     assert.deepEqual(alterStep(left, left, 'definition', 'CHECK ((n >= 0))', 'CHECK ((n >= 0)) NOT VALID', 'app')?.statements, [
       'ALTER TABLE "public"."orders" VALIDATE CONSTRAINT "n_pos";',
     ]);
+  });
+
+  it('adds a foreign key NOT VALID then validates it, once applied; set aside where the target has no replica role', () => {
+    const fk = object('constraint', 'fk', { definition: 'FOREIGN KEY (c) REFERENCES public.c(id)', on: 'table', 'foreign key': true });
+    assert.deepEqual(createStep(fk, new Set()), {
+      when: 'applied',
+      statements: [
+        'ALTER TABLE "public"."orders" ADD CONSTRAINT "fk" FOREIGN KEY (c) REFERENCES public.c(id) NOT VALID;',
+        'ALTER TABLE "public"."orders" VALIDATE CONSTRAINT "fk";',
+      ],
+      rank: 5,
+      setAsideKey: { schema: 'public', table: 'orders', name: 'fk' },
+    });
+    // one the source holds NOT VALID stays so
+    const loose = object('constraint', 'fk', {
+      definition: 'FOREIGN KEY (c) REFERENCES public.c(id) NOT VALID',
+      on: 'table',
+      'foreign key': true,
+    });
+    assert.deepEqual(createStep(loose, new Set())?.statements, [
+      'ALTER TABLE "public"."orders" ADD CONSTRAINT "fk" FOREIGN KEY (c) REFERENCES public.c(id) NOT VALID;',
+    ]);
+    assert.deepEqual(dropStep(fk)?.statements, ['ALTER TABLE "public"."orders" DROP CONSTRAINT "fk";']);
+    // a VALIDATE that did not run is run at a later look
+    const definition = 'FOREIGN KEY (c) REFERENCES public.c(id)';
+    assert.deepEqual(alterStep(fk, fk, 'definition', definition, `${definition} NOT VALID`, 'app')?.statements, [
+      'ALTER TABLE "public"."orders" VALIDATE CONSTRAINT "fk";',
+    ]);
+  });
+
+  it("creates a trigger or rule in the source's state, in one transaction; drops one the source dropped", () => {
+    const definition = 'CREATE TRIGGER audit AFTER UPDATE ON public.orders FOR EACH ROW EXECUTE FUNCTION public.audit_fn()';
+    const trigger = (enabled: string) => object('trigger', 'audit', { definition, enabled });
+    assert.deepEqual(createStep(trigger('O'), new Set()), {
+      when: 'anytime',
+      statements: [`${definition};`],
+      rank: 8,
+      firing: { kind: 'trigger', schema: 'public', table: 'orders', name: 'audit' },
+    });
+    assert.deepEqual(createStep(trigger('D'), new Set())?.statements, [
+      `${definition}; ALTER TABLE "public"."orders" DISABLE TRIGGER "audit";`,
+    ]);
+    const rule = object('rule', 'log', {
+      definition: 'CREATE RULE log AS ON INSERT TO public.orders DO ALSO NOTIFY orders;',
+      enabled: 'A',
+    });
+    assert.deepEqual(createStep(rule, new Set())?.statements, [
+      'CREATE RULE log AS ON INSERT TO public.orders DO ALSO NOTIFY orders; ALTER TABLE "public"."orders" ENABLE ALWAYS RULE "log";',
+    ]);
+    assert.deepEqual(dropStep(trigger('O'))?.statements, ['DROP TRIGGER "audit" ON "public"."orders";']);
+    assert.deepEqual(dropStep(rule)?.statements, ['DROP RULE "log" ON "public"."orders";']);
   });
 
   it('adds enum labels in place, and follows no removal or reordering', () => {

@@ -57,8 +57,11 @@ export function foreignKeyRecordOf(r: ForeignKeyRow): ForeignKeyRecord {
   };
 }
 
-/** How a foreign key came back: as recorded, NOT VALID because rows violate it, or not at all. */
-export type ForeignKeyOutcome = 'added' | 'not valid' | 'left out';
+/**
+ * How a foreign key came back: as recorded, NOT VALID because rows violate it, or not at all; or
+ * not to come back, the source having dropped it while changes streamed.
+ */
+export type ForeignKeyOutcome = 'added' | 'not valid' | 'left out' | 'dropped on the source';
 
 /**
  * Records one database's foreign keys, replacing an earlier attempt's: a new copy restored them

@@ -1,15 +1,22 @@
 // Schema changes made on the target while changes stream, as the schema watch (flow/schemaWatch.ts)
-// finds them: indexes, CHECK and unique constraints, views, functions, procedures, sequences, types
-// and enum labels, policies, comments, owners and grants (which ones, and when, is
-// verify/schema/follow.ts). Each step runs in the target database on a session of its own, beside
+// finds them: indexes, CHECK, unique and foreign key constraints, views, functions, procedures,
+// sequences, types and enum labels, policies, triggers and rules, comments, owners and grants
+// (which ones, and when, is verify/schema/follow.ts). On a target that applies without replica
+// role a foreign key is recorded to be added at the release instead, as the copied ones are, and a
+// trigger or rule is switched as the copied ones are in the transaction that creates it
+// (cdc/prepare/targetForeignKeys.ts, targetFiring.ts); a key set aside that the source drops is
+// forgotten, so the release does not add it back. Each step runs in the target database on a session of its own, beside
 // the apply, with a short lock_timeout so that it never holds the apply for long: a step that
 // cannot get its lock, or fails (a view over a column the stream has not added yet), is tried
 // again at the next look and told once. A step that can refuse a row waits until the apply has
 // passed the source position at which the watch saw the change; a column's change waits for the
 // cutover (the apply follows it before, at the table's next write).
 import type pg from 'pg';
-import { qualified } from '../connect/quote';
+import { ident, qualified } from '../connect/quote';
 import { serverMajor, withSession } from '../connect/session';
+import { fireAsReplica, replicaRolePermitted } from '../cdc/prepare/targetFiring';
+import { forgetKeysDroppedOnSource, setAsideSourceForeignKey } from '../cdc/prepare/targetForeignKeys';
+import { pendingForeignKeys, type ForeignKeyRecord } from '../control/foreignKeys';
 import { recordEvent } from '../control/store';
 import { knownObjects, recordKnownObjects, type KnownObject } from '../control/knownObjects';
 import { forgetTableVerifications } from '../control/tableVerification';
@@ -73,18 +80,63 @@ export async function followSchema(
   if (wholeTables.length > 0) await forgetTableVerifications(run.store, run.spec.migrationName, database, wholeTables);
   await withSession(run.spec.target, { database, purpose: 'schema follow', writable: true, settings }, async (client) => {
     await dropInvalidIndexes(client);
+    const replica = await replicaRolePermitted(client);
     for (const item of [...ready].sort((a, b) => a.step.rank - b.step.rank)) {
       if (run.signal.aborted) return;
       try {
-        for (const statement of item.step.statements) await client.query(statement);
-        followed.push(item);
+        followed.push(await followOne(run, database, client, item, replica));
       } catch (error) {
+        if (!replica && item.step.firing) await client.query('ROLLBACK').catch(() => undefined);
         await dropInvalidIndexes(client).catch(() => undefined);
         failed.push({ difference: item.difference, error: error instanceof Error ? error.message : String(error) });
       }
     }
   });
   return { followed, waiting, failed };
+}
+
+/** Makes one step on the target (see the top of this file); returns it as it was made. */
+async function followOne(run: MigrationRun, database: string, client: pg.Client, item: Followable, replica: boolean): Promise<Followable> {
+  const { setAsideKey, firing } = item.step;
+  if (!replica && setAsideKey) {
+    const recorded = await withSession(run.spec.source, { database, purpose: 'schema follow' }, (source) =>
+      setAsideSourceForeignKey(run, source, database, setAsideKey),
+    );
+    if (!recorded) throw new Error('the source no longer has it');
+    const note = `recorded in ${qualified(CONTROL_SCHEMA, 'footprint')} to be added at the release, as the target's other foreign keys`;
+    return { ...item, step: { ...item.step, statements: [note] } };
+  }
+  if (!replica && firing) {
+    await client.query('BEGIN');
+    for (const statement of item.step.statements) await client.query(statement);
+    await fireAsReplica(client, firing);
+    await client.query('COMMIT');
+    return item;
+  }
+  for (const statement of item.step.statements) await client.query(statement);
+  return item;
+}
+
+/**
+ * The foreign keys set aside on the target (pending in the footprint ledger), as the schema check
+ * takes them while streaming, once those the source dropped meanwhile are forgotten (each an event).
+ * None on a target that applies with replica role: every foreign key is then the watch's to follow.
+ */
+export async function keysSetAside(run: MigrationRun, database: string): Promise<ForeignKeyRecord[]> {
+  const pending = await pendingForeignKeys(run.store, run.spec.migrationName, database);
+  if (pending.length === 0) return [];
+  const dropped = await withSession(run.spec.source, { database, purpose: 'schema watch' }, (source) =>
+    forgetKeysDroppedOnSource(run, source, database),
+  );
+  for (const key of dropped)
+    await recordEvent(
+      run.store,
+      run.spec.migrationName,
+      'info',
+      `schema change on the source followed on the target: foreign key ${qualified(key.schema, key.table)}.${ident(key.name)} dropped on the source: not added back at the release`,
+      database,
+    );
+  return pending.filter((k) => !dropped.includes(k));
 }
 
 async function dropInvalidIndexes(client: pg.Client): Promise<void> {
@@ -110,7 +162,8 @@ export async function recordFollowed(run: MigrationRun, database: string, follow
  */
 export async function checkSchemaFollowing(run: MigrationRun, database: string): Promise<SchemaCheck> {
   if (!run.spec.followSchemaChanges) return checkSchema(run.spec, database, { whileSetAside: true });
-  let compared = await compareKnowing(run, database, { whileSetAside: true });
+  const compare = async () => compareKnowing(run, database, { whileSetAside: true, setAsideKeys: await keysSetAside(run, database) });
+  let compared = await compare();
   // a few rounds: what one step makes can show the next (a column renamed, then its type)
   for (let round = 0; round < FOLLOW_ROUNDS; round++) {
     const items = followables(compared.check, compared.steps);
@@ -118,7 +171,7 @@ export async function checkSchemaFollowing(run: MigrationRun, database: string):
     const outcome = await followSchema(run, database, items);
     await recordFollowed(run, database, outcome.followed);
     if (outcome.followed.length === 0) break;
-    compared = await compareKnowing(run, database, { whileSetAside: true });
+    compared = await compare();
   }
   return compared.check;
 }
@@ -134,7 +187,7 @@ const FOLLOW_ROUNDS = 3;
 export async function compareKnowing(
   run: MigrationRun,
   database: string,
-  options: { readonly whileSetAside: true; readonly lockTimeout?: string },
+  options: Omit<Parameters<typeof compareDatabase>[2], 'known'>,
 ): ReturnType<typeof compareDatabase> {
   const known = await knownObjects(run.store, run.spec.migrationName, database);
   const compared = await compareDatabase(run.spec, database, { ...options, known });

@@ -3,9 +3,9 @@
 // follows the rest it can: every WATCH_INTERVAL_MS a fingerprint of each
 // streamed database's tables (one cheap query: columns, defaults, constraints, indexes), and only
 // when it moved (or a change waits to be followed), the full comparison (verify/schema). What can be
-// made on the target while changes stream (columns' defaults, indexes, constraints, views, functions ...:
-// verify/schema/follow.ts) is made there (flow/schemaFollow.ts), each said as an event; the rest
-// (a column retyped, a trigger) is warned once with its fix, and the cutover stops on it until the
+// made on the target while changes stream (columns' defaults, indexes, constraints and foreign keys,
+// views, functions, triggers, rules ...: verify/schema/follow.ts) is made there (flow/schemaFollow.ts),
+// each said as an event; the rest is warned once with its fix, and the cutover stops on it until the
 // target matches. Changes stream on meanwhile.
 import type pg from 'pg';
 import type { SchemaDifference } from '../core/model';
@@ -15,15 +15,15 @@ import { CONTROL_SCHEMA } from '../core/names';
 import { schemaDifferenceMessage } from '../verify/schema/checkSchema';
 import { appliedUpTo, type OnlineStream } from '../cdc/apply/onlineStream';
 import { parseLsn } from '../cdc/decode/lsn';
-import { compareKnowing, followables, followSchema, recordFollowed } from './schemaFollow';
+import { compareKnowing, followables, followSchema, keysSetAside, recordFollowed } from './schemaFollow';
 import type { MigrationRun } from '../run/migrationRun';
 
 const WATCH_INTERVAL_MS = 10_000;
 const CLOSE_WAIT_MS = 2_000;
 
 /**
- * One line per column, constraint, index, relation, function, type, enum label, comment, schema and
- * policy of the user's (OIDs from 16384 up: not the system's); NULL-safe, ordered, hashed.
+ * One line per column, constraint, index, relation, function, type, enum label, comment, schema,
+ * policy, trigger and rule of the user's (OIDs from 16384 up: not the system's); NULL-safe, ordered, hashed.
  */
 const FINGERPRINT_SQL = `
 SELECT pg_catalog.md5(coalesce(pg_catalog.string_agg(x, E'\\n' ORDER BY x), '')) AS print FROM (
@@ -60,6 +60,12 @@ SELECT pg_catalog.md5(coalesce(pg_catalog.string_agg(x, E'\\n' ORDER BY x), ''))
    WHERE n.oid >= 16384
   UNION ALL
   SELECT pg_catalog.concat_ws(':', 'p', po.oid, po.polname, po.polrelid) FROM pg_catalog.pg_policy po
+  UNION ALL
+  SELECT pg_catalog.concat_ws(':', 'g', tg.oid, tg.tgname, tg.tgenabled) FROM pg_catalog.pg_trigger tg
+   WHERE tg.oid >= 16384 AND NOT tg.tgisinternal
+  UNION ALL
+  SELECT pg_catalog.concat_ws(':', 'w', r.oid, r.rulename, r.ev_enabled) FROM pg_catalog.pg_rewrite r
+   WHERE r.oid >= 16384
 ) s`;
 
 export class SchemaWatch {
@@ -122,7 +128,12 @@ export class SchemaWatch {
 
   private async compare(database: string): Promise<void> {
     // best effort: a lock held on a table (a cancel may be waiting on it) makes it give up at once
-    const { check, steps } = await compareKnowing(this.run, database, { whileSetAside: true, lockTimeout: '1s' });
+    const setAsideKeys = this.run.spec.followSchemaChanges ? await keysSetAside(this.run, database) : undefined;
+    const { check, steps } = await compareKnowing(this.run, database, {
+      whileSetAside: true,
+      lockTimeout: '1s',
+      ...(setAsideKeys ? { setAsideKeys } : {}),
+    });
     // read after the comparison: every change it saw committed before this position
     const seenAt = await withSession(this.run.spec.source, { database, purpose: 'schema watch' }, currentPosition);
     // followSchemaChanges: false warns of every difference and makes none

@@ -106,10 +106,18 @@ export async function replicaRolePermitted(target: pg.Client): Promise<boolean> 
 /**
  * Switches the target's triggers and rules so that each kind fires during apply as for a
  * replica-role session (see the top of this file); returns how many ordinary ones were disabled.
+ * `only`: the triggers or rules of that name (one the schema watch has just created, in its
+ * transaction): by name alone, so that the clones a trigger on a partitioned table makes on its
+ * partitions are switched with it; others of the name were switched already, and switching is
+ * idempotent.
  */
-export async function fireAsReplica(target: pg.Client): Promise<FiringCounts> {
+export async function fireAsReplica(
+  target: pg.Client,
+  only?: { readonly kind: 'trigger' | 'rule'; readonly name: string },
+): Promise<FiringCounts> {
   const silenced: Firing[] = [];
-  for (const firing of await tableFirings(target)) {
+  const chosen = (f: Firing) => !only || (f.kind === only.kind && f.name === only.name);
+  for (const firing of (await tableFirings(target)).filter(chosen)) {
     const state = WHILE_STREAMING[firing.enabled];
     if (state === firing.enabled) continue;
     await target.query(alterFiring(firing, state));

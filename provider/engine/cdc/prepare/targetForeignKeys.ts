@@ -78,14 +78,15 @@ SELECT c.relkind = 'p' AS partitioned FROM pg_class c JOIN pg_namespace n ON n.o
 /** What holding and restoring foreign keys needs of a migration (a running one, or a cancel without its runner). */
 export type ForeignKeyContext = Pick<MigrationRun, 'spec' | 'store' | 'warn' | 'onProgress'>;
 
-async function readTargetForeignKeys(client: pg.Client): Promise<ForeignKeyRecord[]> {
+/** The foreign keys of the database `client` is connected to: the target's, or the source's for a key created there while streaming. */
+async function readForeignKeys(client: pg.Client): Promise<ForeignKeyRecord[]> {
   const { rows } = await client.query<ForeignKeyRow>(FOREIGN_KEYS_SQL, [CONTROL_SCHEMA]);
   return rows.map(foreignKeyRecordOf);
 }
 
 /** Records the foreign keys of the target database `client` is connected to, before they are dropped; returns them. */
 export async function recordTargetForeignKeys(run: ForeignKeyContext, client: pg.Client, database: string): Promise<ForeignKeyRecord[]> {
-  const keys = await readTargetForeignKeys(client);
+  const keys = await readForeignKeys(client);
   await recordForeignKeys(run.store, run.spec.migrationName, database, keys);
   return keys;
 }
@@ -114,11 +115,59 @@ export async function holdForeignKeysOf(
   tables: readonly { readonly schema: string; readonly name: string }[],
 ): Promise<number> {
   const names = new Set(tables.map((t) => `${t.schema}\0${t.name}`));
-  const keys = (await readTargetForeignKeys(client)).filter((k) => names.has(`${k.schema}\0${k.table}`));
+  const keys = (await readForeignKeys(client)).filter((k) => names.has(`${k.schema}\0${k.table}`));
   if (keys.length === 0) return 0;
   await recordForeignKeys(run.store, run.spec.migrationName, database, keys, 'add');
   for (const key of keys) await client.query(`ALTER TABLE ${qualified(key.schema, key.table)} DROP CONSTRAINT ${ident(key.name)}`);
   return keys.length;
+}
+
+/** The tables of these names the database `client` is connected to has, as `schema\0table`. */
+async function existingTables(client: pg.Client, tables: readonly { schema: string; table: string }[]): Promise<Set<string>> {
+  const { rows } = await client.query<{ schema: string; table: string }>(
+    `SELECT n.nspname AS schema, c.relname AS table FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+      WHERE (n.nspname, c.relname) IN (SELECT * FROM unnest($1::text[], $2::text[]))`,
+    [tables.map((t) => t.schema), tables.map((t) => t.table)],
+  );
+  return new Set(rows.map((r) => `${r.schema}\0${r.table}`));
+}
+
+const sameKey = (a: Pick<ForeignKeyRecord, 'schema' | 'table' | 'name'>, b: Pick<ForeignKeyRecord, 'schema' | 'table' | 'name'>) =>
+  a.schema === b.schema && a.table === b.table && a.name === b.name;
+
+/**
+ * A foreign key created on the source while changes stream, for a target that applies without
+ * replica role: recorded from the source's catalog beside the keys set aside since the copy (its
+ * definition as the source prints it with search_path empty, as the target's would read), so the
+ * release adds it with them, never while streaming. False when the source no longer has it.
+ */
+export async function setAsideSourceForeignKey(
+  run: ForeignKeyContext,
+  source: pg.Client,
+  database: string,
+  key: Pick<ForeignKeyRecord, 'schema' | 'table' | 'name'>,
+): Promise<boolean> {
+  const found = (await readForeignKeys(source)).find((k) => sameKey(k, key));
+  if (!found) return false;
+  await recordForeignKeys(run.store, run.spec.migrationName, database, [found], 'add');
+  return true;
+}
+
+/**
+ * The keys set aside that the source dropped while changes stream (its table is still there, the
+ * key is not), marked dealt with so that the release does not add back what the source no longer
+ * has; returns them. A key whose table the source no longer has under that name stays pending: a
+ * table renamed or dropped is the table watch's to report or follow.
+ */
+export async function forgetKeysDroppedOnSource(run: ForeignKeyContext, source: pg.Client, database: string): Promise<ForeignKeyRecord[]> {
+  const pending = await pendingForeignKeys(run.store, run.spec.migrationName, database);
+  if (pending.length === 0) return [];
+  const onSource = await readForeignKeys(source);
+  const tables = await existingTables(source, pending);
+  const dropped = pending.filter((k) => tables.has(`${k.schema}\0${k.table}`) && !onSource.some((s) => sameKey(s, k)));
+  for (const key of dropped)
+    await markForeignKeyRestored(run.store, run.spec.migrationName, database, key, { outcome: 'dropped on the source' });
+  return dropped;
 }
 
 function addStatement(key: ForeignKeyRecord, notValid: boolean): string {

@@ -72,6 +72,8 @@ export async function checkSchema(spec: MigrationSpec, database: string, options
 interface CheckOptions {
   readonly whileSetAside: boolean;
   readonly leftOutKeys?: readonly { schema: string; table: string; name: string }[];
+  /** While set aside, the foreign keys recorded to be added back at the release (compare.ts); undefined: all of them. */
+  readonly setAsideKeys?: readonly { schema: string; table: string; name: string }[];
   /** How long a catalog read may wait for a lock before the check gives up (10 s by default). */
   readonly lockTimeout?: string;
   /** While streaming, what a followed drop may remove, and columns' known attnums (compare.ts's CompareContext.known). */
@@ -120,6 +122,7 @@ export async function compareDatabase(
       whileSetAside: options.whileSetAside,
       leftOutKeys: new Set((options.leftOutKeys ?? []).map((k) => [k.schema, k.table, k.name].join('\0'))),
       ...(options.known ? { known: options.known } : {}),
+      ...(options.setAsideKeys && { setAsideKeys: new Set(options.setAsideKeys.map((k) => [k.schema, k.table, k.name].join('\0'))) }),
     };
     const moved = movedObjects(source, filter, leftBehind);
     const { steps, ...comparison } = compareSchemas(moved, target, ctx);

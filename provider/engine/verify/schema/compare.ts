@@ -23,6 +23,12 @@ export interface CompareContext {
    * the cutover. Those are compared once given back, not here.
    */
   readonly whileSetAside: boolean;
+  /**
+   * While set aside, the foreign keys recorded to be added back at the release (`schema\0table\0name`):
+   * only those are missing on purpose, any other is a difference the watch follows. Undefined: every
+   * foreign key is taken as set aside.
+   */
+  readonly setAsideKeys?: ReadonlySet<string>;
   /** Foreign keys the cutover could not add back (rows violate them, NOT VALID refused), reported then: `schema\0table\0name`. */
   readonly leftOutKeys: ReadonlySet<string>;
   /**
@@ -114,6 +120,7 @@ function expectedProperty(ctx: CompareContext, o: SchemaObject, t: SchemaObject,
   if (o.kind === 'extension' && property === 'version')
     return `created at the target's default version ${shown(d)} (the source has ${shown(s)}), as pg_restore does`;
   if (
+    !ctx.whileSetAside &&
     o.kind === 'constraint' &&
     property === 'definition' &&
     o.props['foreign key'] === true &&
@@ -128,12 +135,18 @@ function expectedProperty(ctx: CompareContext, o: SchemaObject, t: SchemaObject,
   return undefined;
 }
 
-/** Objects that are on the source only on purpose. */
-function expectedMissing(ctx: CompareContext, o: SchemaObject): string | undefined {
-  if (ctx.whileSetAside && o.kind === 'constraint' && o.props['foreign key'] === true) return 'foreign keys are added back at the cutover';
-  if (ctx.whileSetAside && o.kind === 'comment' && o.props['on foreign key'] === true)
+/**
+ * Objects that are on the source only on purpose. `foreignKeys`: the source's foreign keys by their
+ * object id (a comment's is its constraint's), as `schema\0table\0name`.
+ */
+function expectedMissing(ctx: CompareContext, o: SchemaObject, foreignKeys: ReadonlyMap<string, string>): string | undefined {
+  const key = [o.schema, o.relation, o.name].join('\0');
+  const setAside = (k: string | undefined) => k !== undefined && (ctx.setAsideKeys?.has(k) ?? true);
+  if (ctx.whileSetAside && o.kind === 'constraint' && o.props['foreign key'] === true && setAside(key))
+    return 'foreign keys are added back at the cutover';
+  if (ctx.whileSetAside && o.kind === 'comment' && o.props['on foreign key'] === true && setAside(foreignKeys.get(o.objectId)))
     return 'comes back with its foreign key at the cutover';
-  if (o.kind === 'constraint' && ctx.leftOutKeys.has([o.schema, o.relation, o.name].join('\0')))
+  if (o.kind === 'constraint' && ctx.leftOutKeys.has(key))
     return 'rows the source wrote under replica role violate it and the target refuses it NOT VALID: reported at the cutover with the statement that adds it';
   return undefined;
 }
@@ -169,11 +182,16 @@ export function compareSchemas(source: readonly SchemaObject[], target: readonly
   const steps: (FollowStep | undefined)[] = [];
   const expected: ExpectedDifference[] = [];
   const constraintNames = new Set(source.filter((o) => o.kind === 'constraint').map((o) => [o.schema, o.relation, o.name].join('\0')));
+  const foreignKeys = new Map(
+    source
+      .filter((o) => o.kind === 'constraint' && o.props['foreign key'] === true)
+      .map((o) => [o.objectId, [o.schema, o.relation, o.name].join('\0')]),
+  );
   const missing: SchemaObject[] = [];
   for (const o of source) {
     const t = onTarget.get(keyOf(o));
     if (!t) {
-      const reason = expectedMissing(ctx, o);
+      const reason = expectedMissing(ctx, o, foreignKeys);
       if (reason) expected.push({ object: describeObject(o), reason });
       else missing.push(o);
       continue;

@@ -1,16 +1,19 @@
 // How a schema difference found while changes stream can be made on the target by pgferry itself
 // (flow/schemaFollow.ts runs the steps; pure here). Only objects that never decide which row the
-// apply may write are followed whenever they are seen; an object that can refuse a row (a CHECK or
-// UNIQUE constraint, a unique index) only once the apply has passed the source position at which it
-// was seen, since every row written before it on the source satisfies nothing yet. Columns follow
-// with the stream itself (cdc/apply), tables with the table watch (cdc/prepare/tableWatch.ts); foreign
-// keys are added back at the cutover; triggers and rules fire as a replica's while streaming and
-// are left to the cutover's check. Of a column, its default while streaming: the apply follows the
+// apply may write are followed whenever they are seen; an object that can refuse a row (a CHECK,
+// UNIQUE or FOREIGN KEY constraint, a unique index) only once the apply has passed the source
+// position at which it was seen, since every row written before it on the source satisfies nothing
+// yet. Columns follow with the stream itself (cdc/apply), tables with the table watch
+// (cdc/prepare/tableWatch.ts). Of a column, its default while streaming: the apply follows the
 // rest at the table's next write (cdc/apply/shapeFollow.ts); a table nobody writes again before the
 // cutover gets them from the cutover, drained (added with no default or a constant one, dropped,
 // renamed, retyped, NOT NULL), its rows then read whole by the cutover's verification, which stops
 // on any value the target derived otherwise. Statements take no lock that holds the apply for long:
-// indexes are built CONCURRENTLY, a CHECK is added NOT VALID and then validated.
+// indexes are built CONCURRENTLY, a CHECK or a foreign key is added NOT VALID and then validated.
+// A target that applies without replica role (a managed one) has its foreign keys set aside and its
+// triggers and rules switched while streaming (cdc/prepare/): a foreign key is then recorded to be
+// added at the release instead, and a trigger or rule is switched as the others are in the
+// transaction that creates it, so that it never fires on a streamed row.
 import { ident, qualified } from '../../connect/quote';
 import type { PropertyValue, SchemaObject } from './catalog';
 import { alterStatement, createStatement, dropStatement } from './fixes';
@@ -35,6 +38,16 @@ export interface FollowStep {
    * before the step runs.
    */
   readonly readWhole?: true;
+  /**
+   * A trigger or rule: on a target applying without replica role it is switched to fire as for a
+   * replica-role session in the transaction that creates it (cdc/prepare/targetFiring.ts).
+   */
+  readonly firing?: { readonly kind: 'trigger' | 'rule'; readonly schema: string; readonly table: string; readonly name: string };
+  /**
+   * A foreign key: on a target applying without replica role it is not added while streaming but
+   * recorded beside the keys set aside since the copy, and added with them at the release.
+   */
+  readonly setAsideKey?: { readonly schema: string; readonly table: string; readonly name: string };
 }
 
 const text = (v: PropertyValue | undefined): string => (typeof v === 'string' ? v : '');
@@ -53,11 +66,28 @@ const CREATE_RANK: Readonly<Record<string, number>> = {
   view: 6,
   'materialized view': 7,
   policy: 8,
+  trigger: 8,
+  rule: 8,
   comment: 9,
 };
 
-/** Kinds followed when dropped on the source (dropping on the target only loosens it; a column's at the cutover). */
-const DROPPED = new Set(['index', 'constraint', 'view', 'materialized view', 'function', 'procedure', 'policy', 'comment', 'column']);
+/** Kinds followed when dropped on the source (dropping on the target only loosens it, or stops what the source no longer does; a column's at the cutover). */
+const DROPPED = new Set([
+  'index',
+  'constraint',
+  'view',
+  'materialized view',
+  'function',
+  'procedure',
+  'policy',
+  'comment',
+  'trigger',
+  'rule',
+  'column',
+]);
+
+/** ALTER TABLE's clause for each pg_trigger.tgenabled / pg_rewrite.ev_enabled state but the ordinary one. */
+const STATE_CLAUSE: Readonly<Record<string, string>> = { D: 'DISABLE', R: 'ENABLE REPLICA', A: 'ENABLE ALWAYS' };
 
 /**
  * A default every existing row of a column added on the source holds as it is: none, or a literal
@@ -96,10 +126,33 @@ export function createStep(o: SchemaObject, constraintNames: ReadonlySet<string>
     const definition = text(o.props.definition);
     return { when: UNIQUE_INDEX.test(definition) ? 'applied' : 'anytime', statements: [concurrentIndex(definition)], rank };
   }
+  if (o.kind === 'trigger' || o.kind === 'rule') {
+    // one statement string, so one transaction: the object never fires in a state it should not
+    const state = STATE_CLAUSE[text(o.props.enabled)];
+    const table = qualified(o.schema, o.relation ?? '');
+    const create = createStatement(o);
+    const statement = state ? `${create} ALTER TABLE ${table} ${state} ${o.kind.toUpperCase()} ${ident(o.name)};` : create;
+    return {
+      when: 'anytime',
+      statements: [statement],
+      rank,
+      firing: { kind: o.kind, schema: o.schema, table: o.relation ?? '', name: o.name },
+    };
+  }
   if (o.kind === 'constraint') {
-    if (o.props['foreign key'] === true || o.props.on !== 'table') return undefined;
+    if (o.props.on !== 'table') return undefined;
     const definition = text(o.props.definition);
     const table = qualified(o.schema, o.relation ?? '');
+    if (o.props['foreign key'] === true) {
+      const setAsideKey = { schema: o.schema, table: o.relation ?? '', name: o.name };
+      const statements = definition.endsWith(' NOT VALID')
+        ? [createStatement(o)]
+        : [
+            `ALTER TABLE ${table} ADD CONSTRAINT ${ident(o.name)} ${definition} NOT VALID;`,
+            `ALTER TABLE ${table} VALIDATE CONSTRAINT ${ident(o.name)};`,
+          ];
+      return { when: 'applied', statements, rank, setAsideKey };
+    }
     if (definition.startsWith('CHECK ') && !definition.endsWith(' NOT VALID')) {
       return {
         when: 'applied',
@@ -118,7 +171,7 @@ export function createStep(o: SchemaObject, constraintNames: ReadonlySet<string>
 /** The step that drops an object only the target has; undefined when it is not followed. */
 export function dropStep(t: SchemaObject): FollowStep | undefined {
   if (!DROPPED.has(t.kind)) return undefined;
-  if (t.kind === 'constraint' && (t.props['foreign key'] === true || t.props.on !== 'table')) return undefined;
+  if (t.kind === 'constraint' && t.props.on !== 'table') return undefined;
   if (t.kind === 'column') return drainedColumnStep(dropStatement(t));
   // dropped first, so that a view replaced under its name or an index rebuilt is made anew
   const statement = t.kind === 'index' ? `DROP INDEX CONCURRENTLY IF EXISTS ${qualified(t.schema, t.name)};` : dropStatement(t);
@@ -181,8 +234,8 @@ export function alterStep(
       };
     }
     case 'constraint': {
-      // a CHECK this follow added NOT VALID whose VALIDATE did not run (a lock, a runner stopped)
-      if (property !== 'definition' || o.props['foreign key'] === true || text(target) !== `${text(source)} NOT VALID`) return undefined;
+      // a CHECK or foreign key this follow added NOT VALID whose VALIDATE did not run (a lock, a runner stopped)
+      if (property !== 'definition' || text(target) !== `${text(source)} NOT VALID`) return undefined;
       const validate = `ALTER TABLE ${qualified(o.schema, o.relation ?? '')} VALIDATE CONSTRAINT ${ident(o.name)};`;
       return { when: 'applied', statements: [validate], rank: CREATE_RANK.constraint! };
     }
