@@ -106,6 +106,52 @@ describe('following a change of shape (unit)', () => {
     assert.match(down.kind === 'stop' ? down.fix : '', /ALTER TABLE "public"\."t" ALTER COLUMN "n" TYPE integer USING/);
   });
 
+  it('a retype not derivable, where the table can be copied again: emptied, given the source type, copied at a pin', () => {
+    const source = [src(1, 'id', INT4), src(2, 'n', TEXT), src(3, 'amount', numeric(10, 2))];
+    const target = [tgt('id', INT4), tgt('n', INT4), tgt('amount', numeric(12, 4))];
+    const p = planShapeFollow(
+      'public',
+      't',
+      live(source),
+      source,
+      target,
+      new Map([
+        ['id', 1],
+        ['n', 2],
+        ['amount', 3],
+      ]),
+      {
+        dropNotNull: true,
+        resync: true,
+      },
+    );
+    assert.deepEqual(p.kind === 'follow' && [p.statements, p.underived], [
+      [
+        'DELETE FROM "public"."t"',
+        'ALTER TABLE "public"."t" ALTER COLUMN "n" TYPE text USING NULL',
+        'ALTER TABLE "public"."t" ALTER COLUMN "amount" TYPE numeric(10,2) USING NULL',
+      ],
+      ['n', 'amount'],
+    ]);
+    // a derivable one beside it is retyped as before, and the table needs no copy for it alone
+    const up = planShapeFollow(
+      'public',
+      't',
+      live(source),
+      source,
+      [tgt('id', INT4), tgt('n', TEXT), tgt('amount', numeric(8, 2))],
+      undefined,
+      {
+        dropNotNull: true,
+        resync: true,
+      },
+    );
+    assert.deepEqual(up.kind === 'follow' && [up.statements, up.underived], [
+      ['ALTER TABLE "public"."t" ALTER COLUMN "amount" TYPE numeric(10,2)'],
+      [],
+    ]);
+  });
+
   it('NOT NULL the source dropped is dropped on the target; a source whose catalog moved on since is a stop', () => {
     const p = plan([src(1, 'id', INT4, { notNull: true }), src(2, 'n', INT8)], [tgt('id', INT4, true), tgt('n', INT4, true)], {
       id: 1,

@@ -123,7 +123,7 @@ export async function carryOutTableResyncs(
 function what(request: TableResync): string {
   if (request.reason === 'created') return `following ${request.table} (created on the source while streaming)`;
   return request.reason === 'reshaped'
-    ? `resynchronising ${request.table} (a column dropped and added again on the source)`
+    ? `resynchronising ${request.table} (a column changed on the source in a way the stream cannot replay)`
     : `resynchronising ${request.table} (requested)`;
 }
 

@@ -539,9 +539,17 @@ class ApplySession extends SessionConnections {
     const name = qualified(relation.schema, relation.name);
     const attributes = await this.sourceAttributesOf(relation);
     const recorded = this.recordedFor(relation.oid, targetColumns);
-    const plan = planShapeFollow(relation.schema, relation.name, relation.columns, attributes, targetColumns, recorded);
+    const resync = this.state.requestResync !== undefined;
+    const plan = planShapeFollow(relation.schema, relation.name, relation.columns, attributes, targetColumns, recorded, {
+      dropNotNull: true,
+      resync,
+    });
     if (plan.kind === 'stop') this.stopWith(name, plan.description, true, plan.fix);
     if (plan.readded.length > 0) await this.resyncReadded(relation, plan.readded);
+    if (plan.underived.length > 0) {
+      const which = plan.underived.map((c) => JSON.stringify(c)).join(', ');
+      await this.resyncAtPin(relation, `column ${which} retyped to values the target cannot derive`);
+    }
     await this.txn!.flush();
     await this.sendDdl(name, plan.statements);
     // kept with the records before it (recordedFor), the oldest dropped past a few
@@ -580,8 +588,16 @@ class ApplySession extends SessionConnections {
         true,
         'copy the table again (pgferry update --resync, or restart the migration)',
       );
-    await request(relation.schema, relation.name, `column ${which} dropped and added again under its name`);
-    this.state.tracker.resyncing.add(name);
+    await this.resyncAtPin(relation, `column ${which} dropped and added again under its name`);
+  }
+
+  /**
+   * The table copied again at a pinned position (flow/tableResync.ts), its changes skipped from here
+   * until the pin: recorded before the target changes (resyncReadded says why).
+   */
+  private async resyncAtPin(relation: Relation, why: string): Promise<void> {
+    await this.state.requestResync!(relation.schema, relation.name, why);
+    this.state.tracker.resyncing.add(qualified(relation.schema, relation.name));
   }
 
   /**

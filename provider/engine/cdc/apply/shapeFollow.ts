@@ -1,6 +1,6 @@
 // A change of a streamed table's shape, followed on the target at the relation message that first
-// carries it (issue 49): columns dropped, renamed, retyped where the target can derive the values,
-// NOT NULL dropped. Pure: decided from the relation message, the target's columns and the source's
+// carries it (issue 49): columns dropped, renamed, retyped (where the target cannot derive the
+// values, by copying the table again at a pin), NOT NULL dropped. Pure: decided from the relation message, the target's columns and the source's
 // own catalog (pg_attribute, by attnum: a rename keeps its attnum, a column dropped and added again
 // gets a new one), never guessed from names alone. What cannot be decided or derived is a stop,
 // with the statement and the fix, as before.
@@ -57,6 +57,12 @@ export type ShapePlan =
        * where among the rows that happened (readdedColumns), so the table is copied again at a pin.
        */
       readonly readded: readonly string[];
+      /**
+       * Columns retyped to values the target cannot derive (a narrowing, another type, a USING
+       * only the source ran): the target table is emptied and retyped to the source's type, and
+       * copied again at a pin, as for `readded`.
+       */
+      readonly underived: readonly string[];
     }
   | { readonly kind: 'stop'; readonly description: string; readonly fix: string };
 
@@ -108,6 +114,12 @@ export function derivableRetype(from: { typeOid: number; typeMod: number }, to: 
 
 const q = JSON.stringify;
 
+interface ShapeOptions {
+  readonly dropNotNull: boolean;
+  /** The table can be copied again at a pin (a control catalog records the request): a retype not derivable is followed by one. */
+  readonly resync?: boolean;
+}
+
 /**
  * Pure: how the target table `target` (its streamed columns, in order) becomes the shape the
  * relation message `streamed` carries, decided by the source's catalog now (`source`).
@@ -128,7 +140,7 @@ export function planShapeFollow(
   source: readonly SourceAttribute[],
   target: readonly TargetAttribute[],
   recorded: ReadonlyMap<string, number> | undefined,
-  options: { dropNotNull: boolean } = { dropNotNull: true },
+  options: ShapeOptions = { dropNotNull: true },
 ): ShapePlan {
   const name = qualified(schema, table);
   const alter = `ALTER TABLE ${name}`;
@@ -159,6 +171,7 @@ export function planShapeFollow(
   const drops: string[] = [];
   const renames: { from: string; to: string }[] = [];
   const retypes: { column: string; to: SourceAttribute; from: TargetAttribute }[] = [];
+  const underived: { column: string; to: SourceAttribute }[] = [];
   const notNullDrops: string[] = [];
   for (const { column, attnum } of mapped) {
     if (attnum === undefined) {
@@ -178,12 +191,13 @@ export function planShapeFollow(
     }
     if (now.name !== column.name) renames.push({ from: column.name, to: now.name });
     if (!sameType(column, now)) {
-      if (!derivableRetype(column, now))
+      if (!derivableRetype(column, now) && options.resync) underived.push({ column: now.name, to: now });
+      else if (!derivableRetype(column, now))
         return stop(
           `column ${q(now.name)} changed type to ${now.type}, a change whose values the target cannot derive (a narrowing, another type, or a USING expression only the source ran)`,
           `make the same change on the target (ALTER TABLE ${name} ALTER COLUMN ${ident(now.name)} TYPE ${now.type} USING ... as on the source) and resume; if the values cannot be derived there, the table must be copied again (a resync of the table, or restart the migration)`,
         );
-      retypes.push({ column: now.name, to: now, from: column });
+      else retypes.push({ column: now.name, to: now, from: column });
     }
     if (options.dropNotNull && column.notNull && !now.notNull) notNullDrops.push(now.name);
   }
@@ -194,9 +208,9 @@ export function planShapeFollow(
     if (targetNames.has(a) && !drops.includes(a) && !renames.some((r) => r.from === a))
       return stop(`column ${q(a)} was dropped and added again`, sameChangeFix);
   }
-  const { statements, followed } = statementsOf(alter, targetNames, { drops, renames, retypes, notNullDrops, added });
+  const { statements, followed } = statementsOf(alter, targetNames, { drops, renames, retypes, notNullDrops, added, underived });
   const readded = added.filter((a) => drops.includes(a));
-  return { kind: 'follow', statements, added, attnums: streamedAttnum, followed, readded };
+  return { kind: 'follow', statements, added, attnums: streamedAttnum, followed, readded, underived: underived.map((u) => u.column) };
 }
 
 /**
@@ -220,7 +234,12 @@ export function readdedColumns(recorded: ReadonlyMap<string, number> | undefined
   return out;
 }
 
-/** The statements of a decided change, in an order the target takes: drops, renames, retypes, NOT NULL. */
+/**
+ * The statements of a decided change, in an order the target takes: drops, renames, retypes, NOT
+ * NULL. A retype not derivable empties the table first (it is copied again at a pin, its changes
+ * skipped until then), so that the source's type is taken whatever the rows held; `USING NULL`
+ * converts no value, and an empty table has none.
+ */
 function statementsOf(
   alter: string,
   targetNames: ReadonlySet<string>,
@@ -230,9 +249,10 @@ function statementsOf(
     retypes: readonly { column: string; to: SourceAttribute }[];
     notNullDrops: readonly string[];
     added: readonly string[];
+    underived?: readonly { column: string; to: SourceAttribute }[];
   },
 ): { statements: string[]; followed: string[] } {
-  const { drops, renames, retypes, notNullDrops, added } = change;
+  const { drops, renames, retypes, notNullDrops, added, underived = [] } = change;
   const statements: string[] = [];
   const followed: string[] = [];
   for (const d of drops) {
@@ -253,6 +273,14 @@ function statementsOf(
   for (const r of retypes) {
     statements.push(`${alter} ALTER COLUMN ${ident(r.column)} TYPE ${r.to.type}`);
     followed.push(`column ${q(r.column)} retyped to ${r.to.type}`);
+  }
+  // the table name is the ALTER's: `ALTER TABLE "s"."t"`
+  if (underived.length > 0) statements.push(`DELETE FROM ${alter.slice('ALTER TABLE '.length)}`);
+  for (const r of underived) {
+    statements.push(`${alter} ALTER COLUMN ${ident(r.column)} TYPE ${r.to.type} USING NULL`);
+    followed.push(
+      `column ${q(r.column)} retyped to ${r.to.type}, values the target cannot derive: the table copied again at a pinned position`,
+    );
   }
   for (const n of notNullDrops) {
     statements.push(`${alter} ALTER COLUMN ${ident(n)} DROP NOT NULL`);
@@ -439,7 +467,7 @@ function planAligned(
   const targetNames = new Set(target.map((c) => c.name));
   const { statements, followed } = statementsOf(alter, targetNames, { drops, renames, retypes, notNullDrops: [], added });
   const readded = added.filter((a) => drops.includes(a));
-  return { kind: 'follow', statements, added, attnums, followed, readded };
+  return { kind: 'follow', statements, added, attnums, followed, readded, underived: [] };
 }
 
 /** The SQL of a built-in type a derivable retype goes to (derivableRetype's types), as format_type prints it; undefined for others. */
