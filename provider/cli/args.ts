@@ -10,6 +10,7 @@ import {
   type MigrationOption,
   type Runtime,
   type SslMode,
+  type TableDropsAndRenames,
   type TableFilters,
 } from '../engine';
 import { COMMAND_SPECS, COMMANDS, FILTER_FLAGS, RESULT_OPTIONS, type Command } from './flags';
@@ -48,6 +49,8 @@ export interface CliArgs {
   readonly noVerify: boolean;
   readonly allowReplicaIdentityFull: boolean;
   readonly skipUnsupportedObjects: boolean;
+  /** --table-drops-and-renames; undefined: not given. */
+  readonly tableDropsAndRenames?: TableDropsAndRenames;
   /** create: --include-schema, --exclude-table ... (repeatable), by spec key. */
   readonly filters: Partial<TableFilters>;
   readonly runtime?: Runtime;
@@ -292,6 +295,7 @@ export function parseCli(argv: readonly string[], env: NodeJS.ProcessEnv = proce
     noVerify: o.verify === false,
     allowReplicaIdentityFull: o.allowReplicaIdentityFull === true,
     skipUnsupportedObjects: o.skipUnsupportedObjects === true,
+    ...(typeof o.tableDropsAndRenames === 'string' ? { tableDropsAndRenames: o.tableDropsAndRenames as TableDropsAndRenames } : {}),
     filters: filterFlags(o),
     runtime: o.runtime as Runtime | undefined,
     ...(typeof o.fenceWriters === 'boolean' ? { fenceWriters: o.fenceWriters } : {}),

@@ -3,7 +3,16 @@
 // case-insensitive (Offline/offline, ValidateAndMigrate/validate-and-migrate, Active/active).
 import { InvalidArgumentError, Option } from 'commander';
 import { fromAzureSpelling } from '../azure/names';
-import { FALLBACK_WINDOW_RULE, isFallbackWindow, RUNTIMES, SSL_MODES, type Runtime, type SslMode } from '../engine';
+import {
+  FALLBACK_WINDOW_RULE,
+  isFallbackWindow,
+  RUNTIMES,
+  SSL_MODES,
+  TABLE_DROPS_AND_RENAMES,
+  type Runtime,
+  type SslMode,
+  type TableDropsAndRenames,
+} from '../engine';
 import { OUTPUT_FORMATS, type OutputFormat } from './format';
 
 export const COMMANDS = [
@@ -137,6 +146,10 @@ const RUN_OPTIONS = (): Option[] => [
   new Option('--no-verify', 'skip the final verification'),
   new Option('--allow-replica-identity-full', 'stream tables without a usable key with REPLICA IDENTITY FULL'),
   new Option('--skip-unsupported-objects', 'leave out what a non-superuser target user cannot create, and list it'),
+  new Option(
+    '--table-drops-and-renames <mode>',
+    'online: a streamed table dropped or renamed on the source: follow (on the target) | report (default)',
+  ).argParser(choice<TableDropsAndRenames>(TABLE_DROPS_AND_RENAMES, TABLE_DROPS_AND_RENAMES.join(' or '))),
   new Option(
     '--runtime <runtime>',
     'local (a runner on this machine, default) | agents (only register; `pgferry agent` runs it)',

@@ -1,6 +1,14 @@
 // Flags that override the properties file, shared by both file forms: target server flags,
 // mode/option/verify flags, and the target defaults.
-import { inputError, type MigrationMode, type MigrationOption, type Runtime, type SslMode, type TableFilters } from '../engine';
+import {
+  inputError,
+  type MigrationMode,
+  type MigrationOption,
+  type Runtime,
+  type SslMode,
+  type TableDropsAndRenames,
+  type TableFilters,
+} from '../engine';
 import type { ServerAddress } from '../azure/serverName';
 import { parseConnectionUrl } from './url';
 
@@ -25,6 +33,7 @@ export interface PropertyFlags {
   readonly noVerify?: boolean;
   readonly allowReplicaIdentityFull?: boolean;
   readonly skipUnsupportedObjects?: boolean;
+  readonly tableDropsAndRenames?: TableDropsAndRenames;
   /** Filter lists given as flags: each replaces the file's list of the same name. */
   readonly filters?: Partial<TableFilters>;
   readonly runtime?: Runtime;
@@ -83,6 +92,7 @@ export function applyFlags(input: Record<string, unknown>, flags: PropertyFlags)
   if (flags.noVerify) input.verify = false;
   if (flags.allowReplicaIdentityFull) input.allowReplicaIdentityFull = true;
   if (flags.skipUnsupportedObjects) input.skipUnsupportedObjects = true;
+  if (flags.tableDropsAndRenames) input.tableDropsAndRenames = flags.tableDropsAndRenames;
   for (const [key, patterns] of Object.entries(flags.filters ?? {})) if (patterns) input[key] = [...patterns];
   if (flags.runtime) input.runtime = flags.runtime;
   if (flags.fenceWriters !== undefined) input.fenceWriters = flags.fenceWriters;

@@ -40,6 +40,7 @@ export function propertyFlags(args: CliArgs): PropertyFlags {
     noVerify: args.noVerify,
     allowReplicaIdentityFull: args.allowReplicaIdentityFull,
     skipUnsupportedObjects: args.skipUnsupportedObjects,
+    ...(args.tableDropsAndRenames === undefined ? {} : { tableDropsAndRenames: args.tableDropsAndRenames }),
     filters: args.filters,
     runtime: args.runtime,
     ...(args.fenceWriters === undefined ? {} : { fenceWriters: args.fenceWriters }),

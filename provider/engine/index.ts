@@ -23,6 +23,7 @@ export {
   SSL_MODES,
   MIGRATION_MODES,
   RUNTIMES,
+  TABLE_DROPS_AND_RENAMES,
   MIGRATION_OPTIONS,
   type CutoverOptions,
   type MigrationSpec,
@@ -32,6 +33,7 @@ export {
   type MigrationMode,
   type MigrationOption,
   type Runtime,
+  type TableDropsAndRenames,
 } from './input/migrationSpec';
 export { publicSpec, sameMigration } from './input/publicSpec';
 export { CatalogConnection } from './control/connection';

@@ -126,6 +126,8 @@ export interface PgMigrationArgs {
   readonly allowReplicaIdentityFull?: pulumi.Input<boolean>;
   /** Online: follow the source's column changes on the target (default true; docs/limits.md); false stops and tells. */
   readonly followSchemaChanges?: pulumi.Input<boolean>;
+  /** Online: `follow` a streamed table dropped or renamed on the source on the target, or `report` it (the default). */
+  readonly tableDropsAndRenames?: pulumi.Input<'follow' | 'report'>;
   /**
    * What moves (pg_dump patterns; README "Choosing what moves"). Changing any of these replaces
    * the migration: what moves is part of which migration it is.

@@ -17,6 +17,8 @@ export function tickDue(s: Supervision): true | undefined {
 
 export async function tick(s: Supervision): Promise<undefined> {
   await s.tables.scan();
+  // tables it found dropped or renamed, followed once the apply has passed them (tableDropsAndRenames: follow)
+  await s.tableDrops.follow(s.tables.takeDroppedOrRenamed());
   // tables it recorded as created, and resyncs asked for, carried out while the others stream
   await resyncs(s);
   // a schema change on the source is told within seconds (the look runs beside this loop)

@@ -11,6 +11,7 @@ import type { ApplyRateMeter } from '../cutover/lagGate';
 import type { MigrationRun } from '../run/migrationRun';
 import { BackgroundVerification } from '../verify/background';
 import { SchemaWatch } from './schemaWatch';
+import { TableDropsFollow } from './tableDropsFollow';
 import { StreamReporter } from './streamReporter';
 import type { StreamStops } from './streamStops';
 import { cutoverRequestedAt, databaseRequests } from '../control/migrationRequests';
@@ -34,6 +35,8 @@ export class Supervision {
   readonly tables: SourceTableWatch;
   /** The source's schema compared while streaming (the tick handler starts its looks). */
   readonly schema: SchemaWatch;
+  /** Tables dropped or renamed on the source, followed on the target (tableDropsAndRenames: follow). */
+  readonly tableDrops: TableDropsFollow;
   /** When the tick handler last ran (flow/handleTick.ts). */
   lastTick = 0;
   private databaseRead: Promise<DatabaseRequests> | undefined;
@@ -53,6 +56,7 @@ export class Supervision {
   ) {
     this.tables = new SourceTableWatch(run, streams);
     this.schema = new SchemaWatch(run, streams);
+    this.tableDrops = new TableDropsFollow(run, streams);
   }
 
   /** Starts the watchers of a watch: the background verification, the request wakeup, the reporter. */

@@ -19,6 +19,10 @@ export type MigrationMode = (typeof MIGRATION_MODES)[number];
 export const RUNTIMES = ['local', 'agents'] as const;
 export type Runtime = (typeof RUNTIMES)[number];
 
+/** Online: what a streamed table dropped or renamed on the source becomes on the target (tableDropsAndRenames). */
+export const TABLE_DROPS_AND_RENAMES = ['follow', 'report'] as const;
+export type TableDropsAndRenames = (typeof TABLE_DROPS_AND_RENAMES)[number];
+
 export const MIGRATION_OPTIONS = ['Validate', 'Migrate', 'ValidateAndMigrate'] as const;
 export type MigrationOption = (typeof MIGRATION_OPTIONS)[number];
 
@@ -192,6 +196,13 @@ export const migrationSpecSchema = z
      */
     followSchemaChanges: z.boolean({ error: 'must be true or false' }).default(true),
     /**
+     * Online: a streamed table dropped or renamed on the source while streaming. `report` (the
+     * default): said at once as a warning with the fix, and the cutover's schema check stops on it.
+     * `follow`: a rename renames the target table at the stream's point (the relation message
+     * carries the new name, same OID), a drop drops it once the apply has passed the drop.
+     */
+    tableDropsAndRenames: z.enum(TABLE_DROPS_AND_RENAMES, { error: 'must be follow or report' }).default('report'),
+    /**
      * Managed targets: leave out of the schema copy what the target user cannot create (event
      * triggers, untrusted languages, C functions outside extensions) and what depends on it, and
      * list each with its definition, instead of failing validation.
@@ -316,6 +327,7 @@ export const TUNING_KEYS = [
   'verify',
   'allowReplicaIdentityFull',
   'followSchemaChanges',
+  'tableDropsAndRenames',
   'skipUnsupportedObjects',
   'slotRetainedWarnBytes',
   'maxApplyStopHours',

@@ -58,6 +58,8 @@ export interface ApplierOptions {
   readonly leaseSessionPid?: number;
   /** Follow columns dropped, renamed, retyped and NOT NULL dropped on the source (default true): SessionConfig. */
   readonly followSchemaChanges?: boolean;
+  /** Rename the target table when the source renames a streamed one (default false: the stream stops): SessionConfig. */
+  readonly followTableRenames?: boolean;
   /** Records a resync of a table whose change of shape the stream cannot order with its rows (ApplyState.requestResync). */
   readonly requestResync?: (schema: string, table: string, why: string) => Promise<void>;
 }
@@ -130,6 +132,7 @@ export class Applier {
       commitMs: o.commitMs ?? 500,
       leaseSessionPid: o.leaseSessionPid,
       followSchemaChanges: o.followSchemaChanges ?? true,
+      followTableRenames: o.followTableRenames ?? false,
     };
     let failures = 0;
     for (;;) {

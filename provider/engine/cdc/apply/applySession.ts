@@ -374,9 +374,14 @@ class ApplySession extends SessionConnections {
    * verified whole at cutover (ChangeTracker.reshaped).
    */
   private async relationChanged(item: ChangeEvent & { kind: 'relation' }): Promise<void> {
-    const { relation, change } = item;
+    const { relation } = item;
+    let { change } = item;
     const name = qualified(relation.schema, relation.name);
     const following = this.config.followSchemaChanges;
+    if (change.kind === 'unsupported' && change.from && change.columns && this.config.followTableRenames) {
+      await this.followRename(relation, change.from);
+      change = change.columns;
+    }
     // marked before any stop, so that it stays marked when the stream resumes after a fix
     const reshaped = (partitioned = this.tables.get(relation.oid)?.partitioned): void => this.state.tracker.reshaped(name, partitioned);
     if (following) await this.recordAttnums(relation);
@@ -431,6 +436,29 @@ class ApplySession extends SessionConnections {
     const resolved = await resolveTargetTable(target, relation, this.foreignKeysFire);
     reshaped(resolved.partitioned);
     this.tables.set(relation.oid, resolved);
+  }
+
+  /**
+   * A streamed table renamed or moved on the source (same OID, new name in its relation message):
+   * the target table renamed in the open transaction, before any row under the new name, so that
+   * every row lands once, in the table that had it. IF EXISTS: a target table renamed already (a
+   * runner stopped after this commit, the stream sending the message again) is left as it is, and
+   * one missing under both names stops the stream as a missing table does.
+   */
+  private async followRename(relation: Relation, from: { readonly schema: string; readonly name: string }): Promise<void> {
+    const name = qualified(relation.schema, relation.name);
+    const statements: string[] = [];
+    if (from.schema !== relation.schema)
+      statements.push(`ALTER TABLE IF EXISTS ${qualified(from.schema, from.name)} SET SCHEMA ${ident(relation.schema)}`);
+    if (from.name !== relation.name)
+      statements.push(`ALTER TABLE IF EXISTS ${qualified(relation.schema, from.name)} RENAME TO ${ident(relation.name)}`);
+    await this.txn!.flush();
+    await this.sendDdl(name, statements);
+    this.tables.delete(relation.oid);
+    this.state.tracker.reshaped(name, undefined);
+    this.state.onFollowed?.(
+      `source table ${qualified(from.schema, from.name)} renamed to ${name} while streaming, followed on the target at its position in the stream`,
+    );
   }
 
   /** Columns added on the source, added on the target so its existing rows get the source's values (addColumnPlan). */

@@ -63,6 +63,7 @@ export function startStream(
     tracker,
     leaseSessionPid: run.leaseSessionPid,
     followSchemaChanges: run.spec.followSchemaChanges,
+    followTableRenames: run.spec.tableDropsAndRenames === 'follow',
     requestResync: async (schema, table, why) => {
       await requestTableResync(run.store, run.spec.migrationName, database, { schema, name: table }, 'reshaped');
       const message = `database "${database}": source table ${qualified(schema, table)} changed while streaming (${why}): copied again at a pinned position`;

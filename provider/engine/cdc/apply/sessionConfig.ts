@@ -32,4 +32,10 @@ export interface SessionConfig {
    * the stream, as added columns with values only the source has do.
    */
   readonly followSchemaChanges: boolean;
+  /**
+   * A streamed table renamed (or moved to another schema) on the source is renamed on the target at
+   * the relation message that carries its new name (same OID), before any row under it
+   * (tableDropsAndRenames: follow); false: the stream stops on it.
+   */
+  readonly followTableRenames: boolean;
 }

@@ -12,14 +12,25 @@ export interface RelationShape {
 export type SchemaChange =
   | { readonly kind: 'none' }
   | { readonly kind: 'added'; readonly columns: readonly RelationColumn[] }
-  /** `table`: the table itself was renamed or moved (never followed); otherwise its columns changed. */
-  | { readonly kind: 'unsupported'; readonly description: string; readonly table?: true };
+  /**
+   * `table`: the table itself was renamed or moved, from `from`, with `columns` what changed of its
+   * columns besides (followed with tableDropsAndRenames: follow); otherwise its columns changed.
+   */
+  | {
+      readonly kind: 'unsupported';
+      readonly description: string;
+      readonly table?: true;
+      readonly from?: { readonly schema: string; readonly name: string };
+      readonly columns?: SchemaChange;
+    };
 
 const quoted = (s: string): string => JSON.stringify(s);
 
 export function diffRelation(previous: RelationShape, next: RelationShape): SchemaChange {
   if (previous.schema !== next.schema || previous.name !== next.name) {
-    return { kind: 'unsupported', description: `table renamed to ${quoted(`${next.schema}.${next.name}`)}`, table: true };
+    const from = { schema: previous.schema, name: previous.name };
+    const columns = diffRelation({ ...previous, schema: next.schema, name: next.name }, next);
+    return { kind: 'unsupported', description: `table renamed to ${quoted(`${next.schema}.${next.name}`)}`, table: true, from, columns };
   }
   const nextByName = new Map(next.columns.map((c) => [c.name, c]));
   for (const column of previous.columns) {

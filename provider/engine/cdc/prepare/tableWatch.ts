@@ -11,7 +11,9 @@
 // - a streamed table that has lost its usable replica identity (its primary key dropped, made
 //   DEFERRABLE by re-creation, REPLICA IDENTITY NOTHING ...) would make the application's UPDATE
 //   and DELETE fail: it gets REPLICA IDENTITY FULL with allowReplicaIdentityFull, or is taken out of
-//   the publication and reported as not streamed.
+//   the publication and reported as not streamed;
+// - a streamed table dropped or renamed: reported, or, with tableDropsAndRenames: follow, handed to
+//   the online flow to follow on the target (flow/tableDropsFollow.ts) by takeDroppedOrRenamed.
 //
 // A scan rather than an event trigger: it needs no superuser, puts nothing in the application's
 // database, and never runs inside the application's transactions, where any error of pgferry's
@@ -35,6 +37,21 @@ interface Watched {
   readonly publication: string;
 }
 
+/** A streamed table's name on the source. */
+interface TableName {
+  readonly schema: string;
+  readonly name: string;
+  readonly display: string;
+}
+
+/** A streamed table the source dropped (`to` undefined) or renamed since the last scan. */
+export interface DroppedOrRenamed {
+  readonly database: string;
+  readonly oid: string;
+  readonly from: TableName;
+  readonly to?: TableName;
+}
+
 interface DatabaseState {
   client?: pg.Client;
   target?: pg.Client;
@@ -46,7 +63,7 @@ interface DatabaseState {
   /** Partitions published as members of a listed root known to exist on the target, or said to be missing there (OIDs). */
   readonly partitionsChecked: Set<string>;
   /** The streamed tables of the last scan, OID to name: one gone or renamed since is reported. */
-  streamed?: Map<string, string>;
+  streamed?: Map<string, TableName>;
 }
 
 /**
@@ -75,6 +92,8 @@ function isUnder(r: SourceRelation, ancestor: SourceRelation, byOid: ReadonlyMap
 
 export class SourceTableWatch {
   private readonly state = new Map<string, DatabaseState>();
+  /** Tables dropped or renamed, to follow (tableDropsAndRenames: follow), not taken yet. */
+  private droppedOrRenamed: DroppedOrRenamed[] = [];
 
   constructor(
     private readonly run: MigrationRun,
@@ -97,6 +116,13 @@ export class SourceTableWatch {
         await this.run.warn(`could not check the source's tables for new ones: ${errorMessage(error)}`, w.database).catch(() => undefined);
       }
     }
+  }
+
+  /** The tables dropped or renamed on the source found since the last call, to follow on the target. */
+  takeDroppedOrRenamed(): DroppedOrRenamed[] {
+    const taken = this.droppedOrRenamed;
+    this.droppedOrRenamed = [];
+    return taken;
   }
 
   async close(): Promise<void> {
@@ -158,23 +184,32 @@ export class SourceTableWatch {
   }
 
   /**
-   * A streamed table dropped or renamed on the source since the last scan is not followed on the
-   * target: it is said at once (a warning `show` lists), never left for the cutover to find alone.
-   * The cutover's schema check then names the table with its fix; a renamed table's next change
-   * stops the stream (CDC_TABLE_MISSING) until the target has the new name.
+   * A streamed table dropped or renamed on the source since the last scan: with tableDropsAndRenames
+   * `follow` it is handed to the online flow (takeDroppedOrRenamed); with `report` it is said at
+   * once (a warning `show` lists), never left for the cutover to find alone. The cutover's schema
+   * check then names the table with its fix; a renamed table's next change stops the stream
+   * (CDC_TABLE_MISSING) until the target has the new name.
    */
   private async reportDroppedOrRenamed(database: string, state: DatabaseState, relations: readonly SourceRelation[]): Promise<void> {
     const byOid = new Map(relations.map((r) => [r.oid, r]));
     const options = state.options!;
     const now = new Map(
-      relations.filter((r) => !r.partitioned && streamedAs(r, byOid, options) !== undefined).map((r) => [r.oid, r.display]),
+      relations
+        .filter((r) => !r.partitioned && streamedAs(r, byOid, options) !== undefined)
+        .map((r) => [r.oid, { schema: r.schema, name: r.name, display: r.display }]),
     );
     const before = state.streamed;
     state.streamed = now;
     if (!before) return;
-    for (const [oid, name] of before) {
+    for (const [oid, table] of before) {
       const renamed = byOid.get(oid);
+      const name = table.display;
       if (renamed && renamed.display === name) continue;
+      if (this.run.spec.tableDropsAndRenames === 'follow') {
+        const to = renamed && { schema: renamed.schema, name: renamed.name, display: renamed.display };
+        this.droppedOrRenamed.push({ database, oid, from: table, ...(to && { to }) });
+        continue;
+      }
       const what = renamed
         ? `was renamed to ${renamed.display} on the source while streaming: rename it on the target (ALTER TABLE ${name} RENAME TO ...) before its next change reaches the target, or the stream stops on it`
         : `was dropped on the source while streaming (or left the migration's filters): its rows stay on the target, and the cutover's schema check stops on it until you drop it there too or undo the drop`;
