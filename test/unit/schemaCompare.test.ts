@@ -30,6 +30,19 @@ function column(name: string, props: Record<string, string | boolean | null>): S
   };
 }
 
+/** The table the columns and indexes here belong to, on both sides. */
+const ORDERS: SchemaObject = {
+  kind: 'table',
+  schema: 'public',
+  relation: null,
+  name: 'orders',
+  args: null,
+  classId: '1259',
+  objectId: '1',
+  ownerObjectId: '1',
+  props: {},
+};
+
 describe('schema check: comparison (unit)', () => {
   it("compares a column's type and identity, each with its statement", () => {
     const source = [column('id', { type: 'bigint', identity: 'ALWAYS', 'not null': true })];
@@ -67,7 +80,7 @@ describe('schema check: comparison (unit)', () => {
     });
     const [restored, mine] = [index('orders_old'), index('orders_mine')];
     const known = new Map([[objectKey(restored), null]]);
-    const { differences, steps } = compareSchemas([], [restored, mine], { ...CTX, whileSetAside: true, known });
+    const { differences, steps } = compareSchemas([ORDERS], [ORDERS, restored, mine], { ...CTX, whileSetAside: true, known });
     assert.deepEqual(
       differences.map((d, i) => [d.object, d.detail, steps[i]?.statements ?? null]),
       [
@@ -76,17 +89,17 @@ describe('schema check: comparison (unit)', () => {
       ],
     );
     // the check itself still stops on both: Succeeded means identical
-    assert.equal(compareSchemas([], [restored, mine], CTX).differences.length, 2);
+    assert.equal(compareSchemas([ORDERS], [ORDERS, restored, mine], CTX).differences.length, 2);
   });
 
   it('while following, tells a rename from a drop and an add by the source attnum the column was known with', () => {
     const at = (o: SchemaObject, attnum: number): SchemaObject => ({ ...o, attnum });
     // pad (attnum 3) renamed to padding; old (attnum 4) dropped and note added (attnum 7), alike
-    const source = [at(column('padding', {}), 3), at(column('note', {}), 7)];
-    const target = [at(column('pad', {}), 3), at(column('old', {}), 4)];
+    const source = [ORDERS, at(column('padding', {}), 3), at(column('note', {}), 7)];
+    const target = [ORDERS, at(column('pad', {}), 3), at(column('old', {}), 4)];
     const known = new Map<string, number | null>([
-      [objectKey(target[0]!), 3],
-      [objectKey(target[1]!), 4],
+      [objectKey(target[1]!), 3],
+      [objectKey(target[2]!), 4],
     ]);
     const { differences, steps } = compareSchemas(source, target, { ...CTX, whileSetAside: true, known });
     assert.deepEqual(
@@ -97,6 +110,38 @@ describe('schema check: comparison (unit)', () => {
         ['column "public"."orders"."old"', 'drained', ['ALTER TABLE "public"."orders" DROP COLUMN "old";']],
       ],
     );
+  });
+
+  it('leaves the parts of a table only one side has to the follow of the table itself', () => {
+    const table = (name: string): SchemaObject => ({
+      kind: 'table',
+      schema: 'public',
+      relation: null,
+      name,
+      args: null,
+      classId: '1259',
+      objectId: name,
+      ownerObjectId: name,
+      props: {},
+    });
+    const key = (relation: string): SchemaObject => ({
+      kind: 'constraint',
+      schema: 'public',
+      relation,
+      name: 'items_pkey',
+      args: null,
+      classId: '2606',
+      objectId: `${relation}_pkey`,
+      ownerObjectId: relation,
+      props: { definition: 'PRIMARY KEY (id)', on: 'table', 'foreign key': false },
+    });
+    // renamed on the source, not yet on the target: neither key is dropped nor made by the schema watch
+    const renamed = compareSchemas([table('line_items'), key('line_items')], [table('items'), key('items')], CTX);
+    assert.equal(renamed.differences.length, 4);
+    assert.deepEqual(renamed.steps, [undefined, undefined, undefined, undefined]);
+    // a key of a table both have is followed as before
+    const both = compareSchemas([table('items'), key('items')], [table('items')], CTX);
+    assert.equal(both.steps[0]?.when, 'applied');
   });
 
   it('pairs a column only on the source with one alike only on the target as a rename', () => {
@@ -142,9 +187,10 @@ describe('schema check: comparison (unit)', () => {
     );
     // while streaming, a key is missing on purpose only where it is set aside to be added at the release
     const streaming = { ...CTX, whileSetAside: true };
-    assert.equal(compareSchemas([key], [], streaming).differences.length, 0, 'all set aside when the caller does not say');
-    assert.equal(compareSchemas([key], [], { ...streaming, setAsideKeys: leftOutKeys }).differences.length, 0);
-    const created = compareSchemas([key], [], { ...streaming, setAsideKeys: new Set() });
+    const [onSource, onTarget] = [[table('pgadmin'), key], [table('pgadmin')]];
+    assert.equal(compareSchemas(onSource, onTarget, streaming).differences.length, 0, 'all set aside when the caller does not say');
+    assert.equal(compareSchemas(onSource, onTarget, { ...streaming, setAsideKeys: leftOutKeys }).differences.length, 0);
+    const created = compareSchemas(onSource, onTarget, { ...streaming, setAsideKeys: new Set() });
     assert.equal(created.differences.length, 1, 'one created on the source while streaming is followed');
     assert.equal(created.steps[0]?.when, 'applied');
     // an owner that exists on a superuser target is not excused

@@ -175,6 +175,19 @@ function pairRenames(
   return pairs;
 }
 
+/** `schema\0name` of the objects of their own (relations, types, functions ...) one side has. */
+const ownNames = (objects: readonly SchemaObject[]) =>
+  new Set(objects.filter((o) => o.relation === null).map((o) => `${o.schema}\0${o.name}`));
+
+/**
+ * A part (an index, a constraint, a trigger ...) of a relation the other side does not have under
+ * that name: the relation's own follow makes it (a table created, renamed or dropped: the table
+ * watch), never the schema watch object by object. A table renamed on the source and not yet on the
+ * target would otherwise lose its primary key and indexes there, made again under the new name.
+ */
+const partOfAbsent = (o: SchemaObject, other: ReadonlySet<string>) =>
+  o.relation !== null && o.kind !== 'comment' && !other.has(`${o.schema}\0${o.relation}`);
+
 export function compareSchemas(source: readonly SchemaObject[], target: readonly SchemaObject[], ctx: CompareContext): SchemaComparison {
   const onTarget = new Map(target.map((t) => [keyOf(t), t]));
   const onSource = new Map(source.map((s) => [keyOf(s), s]));
@@ -188,6 +201,7 @@ export function compareSchemas(source: readonly SchemaObject[], target: readonly
       .map((o) => [o.objectId, [o.schema, o.relation, o.name].join('\0')]),
   );
   const missing: SchemaObject[] = [];
+  const [sourceOwn, targetOwn] = [ownNames(source), ownNames(target)];
   for (const o of source) {
     const t = onTarget.get(keyOf(o));
     if (!t) {
@@ -229,14 +243,14 @@ export function compareSchemas(source: readonly SchemaObject[], target: readonly
   }
   for (const o of missing) {
     differences.push({ object: describeObject(o), detail: 'only on the source', fix: createStatement(o), ...tableOf(o) });
-    steps.push(createStep(o, constraintNames));
+    steps.push(partOfAbsent(o, targetOwn) ? undefined : createStep(o, constraintNames));
   }
   for (const t of extra) {
     // never destroy: only what pgferry restored or the source had is dropped by the follow
     const madeThere = ctx.known !== undefined && !ctx.known.has(keyOf(t));
     const detail = madeThere ? 'only on the target, where it was made (pgferry did not make it, and keeps it)' : 'only on the target';
     differences.push({ object: describeObject(t), detail, fix: dropStatement(t), ...tableOf(t) });
-    steps.push(madeThere ? undefined : dropStep(t));
+    steps.push(madeThere || partOfAbsent(t, sourceOwn) ? undefined : dropStep(t));
   }
   return { differences, steps, expected, objects: source.length };
 }
