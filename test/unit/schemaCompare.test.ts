@@ -72,46 +72,6 @@ describe('schema check: comparison (unit)', () => {
     );
   });
 
-  it('drops, when following, only what pgferry restored or the source had: never what was made on the target alone', () => {
-    const index = (name: string): SchemaObject => ({
-      ...column(name, {}),
-      kind: 'index',
-      props: { definition: `CREATE INDEX ${name} ON public.orders USING btree (id)` },
-    });
-    const [restored, mine] = [index('orders_old'), index('orders_mine')];
-    const known = new Map([[objectKey(restored), null]]);
-    const { differences, steps } = compareSchemas([ORDERS], [ORDERS, restored, mine], { ...CTX, whileSetAside: true, known });
-    assert.deepEqual(
-      differences.map((d, i) => [d.object, d.detail, steps[i]?.statements ?? null]),
-      [
-        ['index "public"."orders_old"', 'only on the target', ['DROP INDEX CONCURRENTLY IF EXISTS "public"."orders_old";']],
-        ['index "public"."orders_mine"', 'only on the target, where it was made (pgferry did not make it, and keeps it)', null],
-      ],
-    );
-    // the check itself still stops on both: Succeeded means identical
-    assert.equal(compareSchemas([ORDERS], [ORDERS, restored, mine], CTX).differences.length, 2);
-  });
-
-  it('while following, tells a rename from a drop and an add by the source attnum the column was known with', () => {
-    const at = (o: SchemaObject, attnum: number): SchemaObject => ({ ...o, attnum });
-    // pad (attnum 3) renamed to padding; old (attnum 4) dropped and note added (attnum 7), alike
-    const source = [ORDERS, at(column('padding', {}), 3), at(column('note', {}), 7)];
-    const target = [ORDERS, at(column('pad', {}), 3), at(column('old', {}), 4)];
-    const known = new Map<string, number | null>([
-      [objectKey(target[1]!), 3],
-      [objectKey(target[2]!), 4],
-    ]);
-    const { differences, steps } = compareSchemas(source, target, { ...CTX, whileSetAside: true, known });
-    assert.deepEqual(
-      differences.map((d, i) => [d.object, steps[i]?.when, steps[i]?.statements]),
-      [
-        ['column "public"."orders"."padding"', 'drained', ['ALTER TABLE "public"."orders" RENAME COLUMN "pad" TO "padding";']],
-        ['column "public"."orders"."note"', 'drained', ['ALTER TABLE "public"."orders" ADD COLUMN "note" integer;']],
-        ['column "public"."orders"."old"', 'drained', ['ALTER TABLE "public"."orders" DROP COLUMN "old";']],
-      ],
-    );
-  });
-
   it('leaves the parts of a table only one side has to the follow of the table itself', () => {
     const table = (name: string): SchemaObject => ({
       kind: 'table',
@@ -198,6 +158,48 @@ describe('schema check: comparison (unit)', () => {
     assert.deepEqual(
       owned.differences.map((d) => d.fix),
       ['ALTER TABLE "public"."orders" OWNER TO "app";'],
+    );
+  });
+});
+
+describe('schema check: comparison while following (unit)', () => {
+  it('drops, when following, only what pgferry restored or the source had: never what was made on the target alone', () => {
+    const index = (name: string): SchemaObject => ({
+      ...column(name, {}),
+      kind: 'index',
+      props: { definition: `CREATE INDEX ${name} ON public.orders USING btree (id)` },
+    });
+    const [restored, mine] = [index('orders_old'), index('orders_mine')];
+    const known = new Map([[objectKey(restored), null]]);
+    const { differences, steps } = compareSchemas([ORDERS], [ORDERS, restored, mine], { ...CTX, whileSetAside: true, known });
+    assert.deepEqual(
+      differences.map((d, i) => [d.object, d.detail, steps[i]?.statements ?? null]),
+      [
+        ['index "public"."orders_old"', 'only on the target', ['DROP INDEX CONCURRENTLY IF EXISTS "public"."orders_old";']],
+        ['index "public"."orders_mine"', 'only on the target, where it was made (pgferry did not make it, and keeps it)', null],
+      ],
+    );
+    // the check itself still stops on both: Succeeded means identical
+    assert.equal(compareSchemas([ORDERS], [ORDERS, restored, mine], CTX).differences.length, 2);
+  });
+
+  it('while following, tells a rename from a drop and an add by the source attnum the column was known with', () => {
+    const at = (o: SchemaObject, attnum: number): SchemaObject => ({ ...o, attnum });
+    // pad (attnum 3) renamed to padding; old (attnum 4) dropped and note added (attnum 7), alike
+    const source = [ORDERS, at(column('padding', {}), 3), at(column('note', {}), 7)];
+    const target = [ORDERS, at(column('pad', {}), 3), at(column('old', {}), 4)];
+    const known = new Map<string, number | null>([
+      [objectKey(target[1]!), 3],
+      [objectKey(target[2]!), 4],
+    ]);
+    const { differences, steps } = compareSchemas(source, target, { ...CTX, whileSetAside: true, known });
+    assert.deepEqual(
+      differences.map((d, i) => [d.object, steps[i]?.when, steps[i]?.statements]),
+      [
+        ['column "public"."orders"."padding"', 'drained', ['ALTER TABLE "public"."orders" RENAME COLUMN "pad" TO "padding";']],
+        ['column "public"."orders"."note"', 'drained', ['ALTER TABLE "public"."orders" ADD COLUMN "note" integer;']],
+        ['column "public"."orders"."old"', 'drained', ['ALTER TABLE "public"."orders" DROP COLUMN "old";']],
+      ],
     );
   });
 });
