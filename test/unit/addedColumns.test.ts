@@ -52,13 +52,16 @@ describe('a column added on the source, added on the target (pure)', () => {
     assert.equal(domain.kind === 'existing-value' && domain.statements[1], 'ALTER TABLE "s"."t" ALTER COLUMN "placed_at" DROP DEFAULT');
   });
 
-  it('a non-immutable default without an existing value, or an identity: per row, never evaluated on the target', () => {
-    assert.deepEqual(addColumnPlan('s', 't', column({ type: 'uuid', defaultExpr: 'gen_random_uuid()' }), true), {
+  it('a non-immutable default without an existing value, or an identity: per row, its values copied from the source', () => {
+    assert.deepEqual(addColumnPlan('s', 't', column({ name: 'u', type: 'uuid', defaultExpr: 'gen_random_uuid()' }), true), {
       kind: 'per-row',
       why: 'has a default evaluated per row on the source (gen_random_uuid())',
+      // the column as the source has it; the table's copy at a pin replaces the target's values
+      statements: ['ALTER TABLE "s"."t" ADD COLUMN IF NOT EXISTS "u" uuid DEFAULT gen_random_uuid()'],
     });
+    // an identity has no statement: the stream stops on it
     const identity = addColumnPlan('s', 't', column({ defaultExpr: null, mutableDefault: false, identity: true }), true);
-    assert.equal(identity.kind, 'per-row');
+    assert.deepEqual(identity, { kind: 'per-row', why: 'is an identity column: its existing rows were numbered on the source' });
   });
 });
 

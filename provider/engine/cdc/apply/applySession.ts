@@ -481,16 +481,34 @@ class ApplySession extends SessionConnections {
     const { rows } = await target.query<{ has: boolean }>(`SELECT EXISTS (SELECT 1 FROM ${name}) AS has`);
     const hasRows = rows[0]?.has === true;
     const plans = columns.map((column) => ({ column, plan: addColumnPlan(relation.schema, relation.name, column, hasRows) }));
-    // nothing is changed on the target before every column is known to be reproducible
-    for (const { column, plan } of plans) {
-      if (plan.kind !== 'per-row') continue;
+    // nothing is changed on the target before every column is known to be reproducible, or the
+    // table's copy at a pin, which brings the source's values, is recorded
+    const perRow = plans.filter((p) => p.plan.kind === 'per-row');
+    const unreproducible = perRow.find((p) => p.plan.kind === 'per-row' && (!p.plan.statements || !this.state.requestResync));
+    if (unreproducible && unreproducible.plan.kind === 'per-row') {
       reshaped();
-      this.stopPerRow(name, column.name, plan.why);
+      this.stopPerRow(name, unreproducible.column.name, unreproducible.plan.why);
     }
-    for (const { plan } of plans) {
-      if (plan.kind === 'per-row') continue;
-      await this.sendDdl(name, plan.statements);
-    }
+    if (perRow.length > 0)
+      await this.resyncPerRow(
+        relation,
+        perRow.map((p) => p.column.name),
+      );
+    for (const { plan } of plans) await this.sendDdl(name, plan.statements ?? []);
+  }
+
+  /**
+   * Columns added with a default the source evaluated row by row (gen_random_uuid(), random(),
+   * clock_timestamp()): their values exist only on the source, so the table is copied again at a
+   * pinned position (flow/tableResync.ts), its changes skipped from here until the pin, as for a
+   * column dropped and added again (resyncReadded). The column is added on the target as the source
+   * has it; the values the target gives its existing rows meanwhile are replaced by the copy.
+   */
+  private async resyncPerRow(relation: Relation, columns: readonly string[]): Promise<void> {
+    const name = qualified(relation.schema, relation.name);
+    const which = columns.map((c) => JSON.stringify(c)).join(', ');
+    await this.state.requestResync!(relation.schema, relation.name, `column ${which} added with a default evaluated per row`);
+    this.state.tracker.resyncing.add(name);
   }
 
   /**

@@ -484,8 +484,13 @@ export type AddColumnPlan =
   | { readonly kind: 'as-source'; readonly statements: readonly string[] }
   /** The target's existing rows get the value the source's have (attmissingval), then the source's default is set. */
   | { readonly kind: 'existing-value'; readonly statements: readonly string[] }
-  /** The source evaluated a value per row (a volatile default, which rewrote the table; identity): the target cannot. */
-  | { readonly kind: 'per-row'; readonly why: string };
+  /**
+   * The source evaluated a value per row (a volatile default, which rewrote the table; identity):
+   * the target cannot. `statements` add a volatile default's column as the source has it, its
+   * values for the existing rows the target's own until the table is copied again at a pin (a
+   * resync); an identity has none (the stream stops on it).
+   */
+  | { readonly kind: 'per-row'; readonly why: string; readonly statements?: readonly string[] };
 
 /**
  * Pure: how to add a column the source gained to a target table, so that the target's existing
@@ -496,7 +501,7 @@ export type AddColumnPlan =
  * (attmissingval): the column is added with that value as a constant default, and the source's
  * default set after, in the same transaction. Without that value (a volatile default, evaluated
  * per row while the source rewrote the table, or a table rewritten since), the target cannot know
- * the source's values: 'per-row', which stops the stream.
+ * the source's values: 'per-row', for which the table is copied again at a pin, or the stream stops.
  */
 export function addColumnPlan(schema: string, table: string, column: SourceColumnDefinition, targetHasRows: boolean): AddColumnPlan {
   const add = addColumnSql(schema, table, column);
@@ -515,7 +520,7 @@ export function addColumnPlan(schema: string, table: string, column: SourceColum
     };
   }
   if (column.mutableDefault) {
-    return { kind: 'per-row', why: `has a default evaluated per row on the source (${column.defaultExpr ?? ''})` };
+    return { kind: 'per-row', why: `has a default evaluated per row on the source (${column.defaultExpr ?? ''})`, statements: [add] };
   }
   return { kind: 'as-source', statements: [add] };
 }
