@@ -106,6 +106,29 @@ describe('schema follow steps (issue 49)', () => {
     assert.deepEqual(dropStep(rule)?.statements, ['DROP RULE "log" ON "public"."orders";']);
   });
 
+  it("adds a domain's CHECK, created with the domain, NOT VALID then validated, once applied", () => {
+    // the gauntlet's CREATE DOMAIN percent ... CHECK (...) reached the target without its CHECK
+    const check = object(
+      'constraint',
+      'percent_check',
+      { definition: 'CHECK ((VALUE >= (0)::numeric))', on: 'domain', 'foreign key': false },
+      'percent',
+    );
+    assert.deepEqual(createStep(check, new Set()), {
+      when: 'applied',
+      statements: [
+        'ALTER DOMAIN "public"."percent" ADD CONSTRAINT "percent_check" CHECK ((VALUE >= (0)::numeric)) NOT VALID;',
+        'ALTER DOMAIN "public"."percent" VALIDATE CONSTRAINT "percent_check";',
+      ],
+      rank: 5,
+    });
+    assert.deepEqual(
+      alterStep(check, check, 'definition', 'CHECK ((VALUE >= (0)::numeric))', 'CHECK ((VALUE >= (0)::numeric)) NOT VALID', 'app')
+        ?.statements,
+      ['ALTER DOMAIN "public"."percent" VALIDATE CONSTRAINT "percent_check";'],
+    );
+  });
+
   it('adds enum labels in place, and follows no removal or reordering', () => {
     const type = object('enum type', 'state', {}, null);
     assert.deepEqual(alterStep(type, type, 'labels', "'new', 'shipped', 'paid', 'gone'", "'new', 'paid'", 'app')?.statements, [
@@ -115,7 +138,9 @@ describe('schema follow steps (issue 49)', () => {
     assert.equal(alterStep(type, type, 'labels', "'paid', 'new'", "'new', 'paid'", 'app'), undefined);
     assert.equal(alterStep(type, type, 'labels', "'new'", "'new', 'paid'", 'app'), undefined);
   });
+});
 
+describe('schema follow steps: columns (issue 49)', () => {
   it("follows a column's default while streaming, its other changes by the cutover, each table read whole", () => {
     const column = object('column', 'n', { type: 'integer', default: null, identity: null });
     const step = alterStep(column, column, 'default', '0', null, 'app');

@@ -106,6 +106,11 @@ const NEUTRAL_PROPERTIES = new Set(['owner', 'privileges']);
 
 const UNIQUE_INDEX = /^CREATE UNIQUE INDEX /;
 
+/** What a constraint is altered through: its table, or its domain. */
+function constraintOwner(o: SchemaObject): 'TABLE' | 'DOMAIN' {
+  return o.props.on === 'domain' ? 'DOMAIN' : 'TABLE';
+}
+
 function concurrentIndex(definition: string): string {
   return `${definition.replace(/^CREATE (UNIQUE )?INDEX /, 'CREATE $1INDEX CONCURRENTLY ').replace(/;?\s*$/, '')};`;
 }
@@ -140,9 +145,11 @@ export function createStep(o: SchemaObject, constraintNames: ReadonlySet<string>
     };
   }
   if (o.kind === 'constraint') {
-    if (o.props.on !== 'table') return undefined;
+    // a domain's CHECK refuses rows of every column of that domain, as a table's does of its table
+    if (o.props.on !== 'table' && o.props.on !== 'domain') return undefined;
     const definition = text(o.props.definition);
     const table = qualified(o.schema, o.relation ?? '');
+    const owner = `${constraintOwner(o)} ${table}`;
     if (o.props['foreign key'] === true) {
       const setAsideKey = { schema: o.schema, table: o.relation ?? '', name: o.name };
       const statements = definition.endsWith(' NOT VALID')
@@ -157,8 +164,8 @@ export function createStep(o: SchemaObject, constraintNames: ReadonlySet<string>
       return {
         when: 'applied',
         statements: [
-          `ALTER TABLE ${table} ADD CONSTRAINT ${ident(o.name)} ${definition} NOT VALID;`,
-          `ALTER TABLE ${table} VALIDATE CONSTRAINT ${ident(o.name)};`,
+          `ALTER ${owner} ADD CONSTRAINT ${ident(o.name)} ${definition} NOT VALID;`,
+          `ALTER ${owner} VALIDATE CONSTRAINT ${ident(o.name)};`,
         ],
         rank,
       };
@@ -236,7 +243,7 @@ export function alterStep(
     case 'constraint': {
       // a CHECK or foreign key this follow added NOT VALID whose VALIDATE did not run (a lock, a runner stopped)
       if (property !== 'definition' || text(target) !== `${text(source)} NOT VALID`) return undefined;
-      const validate = `ALTER TABLE ${qualified(o.schema, o.relation ?? '')} VALIDATE CONSTRAINT ${ident(o.name)};`;
+      const validate = `ALTER ${constraintOwner(o)} ${qualified(o.schema, o.relation ?? '')} VALIDATE CONSTRAINT ${ident(o.name)};`;
       return { when: 'applied', statements: [validate], rank: CREATE_RANK.constraint! };
     }
     case 'enum type': {
