@@ -8,18 +8,21 @@
 //      waits at the first transaction at or past L. There a target transaction locks the tables
 //      (ACCESS EXCLUSIVE), empties them, takes them out of the skipped set; the apply goes on.
 //   3. The copy reads the tables in S (everything before L, nothing after) into that transaction,
-//      which commits. A change at or past L waits for the lock, so it is applied on the copied rows,
+//      which commits; the source tables are locked right after S is taken, so no rewrite empties
+//      them in S's eyes (holdSourceTables: one committed in between gives the pin up). A change at or past L waits for the lock, so it is applied on the copied rows,
 //      after them. The other tables stream meanwhile, until the stream's next change of these
 //      (the apply keeps the source's commit order), which waits for the commit.
 import { pipeline } from 'node:stream/promises';
 import type pg from 'pg';
 import type { SourceTable } from '../catalog/introspect';
 import { closeSession, openSession } from '../connect/session';
+import { LOCK_NOT_AVAILABLE, sqlState } from '../connect/sqlstate';
 import { errorMessage } from '../core/errors';
 import type { Applier } from '../cdc/apply/applier';
 import type { OnlineStream } from '../cdc/apply/onlineStream';
 import { ALL_TABLES, type PinRequest } from '../cdc/pin/pinRequest';
 import { readPinPosition } from '../cdc/pin/sourcePosition';
+import { SOURCE_DDL_LOCK_TIMEOUT_MS } from '../cdc/prepare/sourceDdl';
 import { replicaRolePermitted } from '../cdc/prepare/targetFiring';
 import { copyFormat, copyInSql, copyOutSql } from '../copy/copyItem';
 import { CopyFramesIn, CopyFramesOut } from '../copy/copyRelay';
@@ -129,6 +132,7 @@ export async function copyAtPin(run: MigrationRun, stream: OnlineStream, copy: P
     }
     try {
       position = await readPinPosition(source, run.spec.migrationName);
+      if (position && !(await holdSourceTables(source, tables))) position = undefined;
       pin.release(position);
       if (!position) return undefined;
     } catch (error) {
@@ -158,6 +162,34 @@ export async function copyAtPin(run: MigrationRun, stream: OnlineStream, copy: P
     await source.query('ROLLBACK').catch(() => undefined);
     await Promise.all([closeSession(source), closeSession(target)]);
   }
+}
+
+/** Tables rewritten since the transaction's snapshot: their file the snapshot saw is not the one the catalog has now. */
+const REWRITTEN_SQL = `SELECT count(*)::int AS n FROM pg_catalog.pg_class c
+  WHERE c.oid IN (SELECT pg_catalog.to_regclass(x) FROM pg_catalog.unnest($1::pg_catalog.text[]) AS x)
+    AND c.relfilenode OPERATOR(pg_catalog.<>) 0
+    AND c.relfilenode IS DISTINCT FROM pg_catalog.pg_relation_filenode(c.oid)`;
+
+/**
+ * The source tables locked in the pin's snapshot transaction (ACCESS SHARE, as the first copy
+ * holds them), so that nothing rewrites them until the copy has read them. A rewrite (ALTER COLUMN
+ * ... TYPE, ADD COLUMN with a volatile default) is not MVCC-safe: a snapshot taken before it sees
+ * the rewritten table empty, and the target table would be left without the rows it emptied. One that
+ * committed between the snapshot and the lock is seen here, by the table's file (the snapshot's
+ * pg_class row against the catalog's current one), and the pin is given up and tried again, as is
+ * a lock not had within the source's short lock timeout.
+ */
+export async function holdSourceTables(source: pg.Client, tables: readonly SourceTable[]): Promise<boolean> {
+  await source.query(`SET LOCAL lock_timeout = '${SOURCE_DDL_LOCK_TIMEOUT_MS}ms'`);
+  try {
+    for (const table of tables) await source.query(`LOCK TABLE ONLY ${table.sql} IN ACCESS SHARE MODE`);
+  } catch (error) {
+    if (sqlState(error) === LOCK_NOT_AVAILABLE) return false;
+    throw error;
+  }
+  await source.query(`SET LOCAL lock_timeout = 0`);
+  const { rows } = await source.query<{ n: number }>(REWRITTEN_SQL, [tables.map((t) => t.sql)]);
+  return rows[0]!.n === 0;
 }
 
 /** One table's rows in the source session's snapshot into the target session's transaction (the copy engine's relay). */
