@@ -16,7 +16,7 @@ import { PHASES, type Phase } from './phases';
 import { FaultProxy } from '../test/support/faultProxy';
 import { summarize, summaryLines, trialDetail, trialLine, type CampaignSummary } from './report';
 import { drawTrials } from './draws';
-import { schemaChangeNamed } from './schemaChanges';
+import { schemaChangesNamed } from './schemaChanges';
 import { runTrial, type CampaignServers } from './trial';
 
 export interface CampaignOptions {
@@ -167,7 +167,7 @@ function parseOptions(argv: string[]): CampaignOptions & { out?: string } {
   if (values.fence && values.fence !== 'always' && values.fence !== 'never') throw new Error('--fence: always or never');
   if (values.phase && !(PHASES as readonly string[]).includes(values.phase)) throw new Error(`--phase: one of ${PHASES.join(', ')}`);
   const schemaChange = values['schema-change'];
-  if (schemaChange && schemaChange !== 'always' && schemaChange !== 'never') schemaChangeNamed(schemaChange);
+  if (schemaChange && schemaChange !== 'always' && schemaChange !== 'never') schemaChangesNamed(schemaChange);
   return {
     trials: int(values.trials, 'trials'),
     seed: values.seed === undefined ? Math.floor(Math.random() * 2 ** 31) : int(values.seed, 'seed'),

@@ -1,7 +1,9 @@
 // The judge: compares a source and a target database with its own queries, never pgferry's
 // verify. Each side is read in one REPEATABLE READ snapshot with pinned text settings: the catalog
 // (tables, columns with their types, NOT NULL and defaults, indexes, constraints, triggers and
-// their enabled state, views, functions, comments, sequences, large objects), then per table a row count and an order-independent sum of 64-bit row hashes. A table
+// their enabled state, views, functions, comments, sequences, enum types and domains, policies,
+// owners and grants of relations, schemas, large objects), then per table a row count and an
+// order-independent sum of 64-bit row hashes. A table
 // that differs is compared row by row (by primary key, or as a multiset of row hashes without one)
 // to say how many rows were lost, are extra (duplicated or resurrected) or changed.
 import type pg from 'pg';
@@ -78,6 +80,23 @@ UNION ALL
 SELECT 'comment ' || pg_describe_object(d.classoid, d.objoid, d.objsubid) || ' = ' || d.description
   FROM pg_description d
  WHERE d.objoid >= 16384 AND pg_describe_object(d.classoid, d.objoid, d.objsubid) !~ '(^| )pgferry\\.'
+UNION ALL
+SELECT 'type ' || format('%I.%I', n.nspname, t.typname) || ' ' || t.typtype::text || ' ' || format_type(t.typbasetype, t.typtypmod)
+       || CASE WHEN t.typnotnull THEN ' not null' ELSE '' END || coalesce(' default ' || t.typdefault, '')
+       || coalesce(' labels ' || (SELECT string_agg(quote_literal(e.enumlabel), ', ' ORDER BY e.enumsortorder) FROM pg_enum e WHERE e.enumtypid = t.oid), '')
+  FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace
+ WHERE t.typtype IN ('e', 'd') AND ${USER_NAMESPACE}
+UNION ALL
+SELECT 'policy ' || format('%I.%I', schemaname, tablename) || ' ' || policyname || ' ' || permissive || ' ' || cmd || ' ' || roles::text
+       || ' using ' || coalesce(qual, '-') || ' check ' || coalesce(with_check, '-')
+  FROM pg_policies WHERE schemaname NOT IN ('pgferry')
+UNION ALL
+SELECT 'privileges ' || format('%I.%I', n.nspname, c.relname) || ' owner ' || pg_get_userbyid(c.relowner) || ' '
+       || (SELECT string_agg(x, ',' ORDER BY x) FROM unnest(coalesce(c.relacl, acldefault(CASE WHEN c.relkind = 'S' THEN 's' ELSE 'r' END::"char", c.relowner))::text[]) x)
+  FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+ WHERE c.relkind IN ('r', 'p', 'v', 'm', 'S') AND ${USER_NAMESPACE}
+UNION ALL
+SELECT 'schema ' || n.nspname || ' owner ' || pg_get_userbyid(n.nspowner) FROM pg_namespace n WHERE ${USER_NAMESPACE}
 UNION ALL
 SELECT 'large objects ' || count(*) || ' ' || coalesce(sum(('x' || left(md5(lo_get(oid)), 16))::bit(64)::bigint::numeric), 0)
   FROM pg_largeobject_metadata`;

@@ -83,9 +83,11 @@ export interface TrialResult {
 }
 
 export interface SchemaChangeReport {
-  /** SCHEMA_CHANGES' name. */
+  /** SCHEMA_CHANGES' names of the release's changes, joined by `+`. */
   readonly name: string;
-  /** Made on the source (the trial reached streaming). */
+  /** Milliseconds after streaming began before the first, and between each next one and the one before. */
+  readonly at: readonly number[];
+  /** Every change made on the source (the trial reached streaming). */
   made: boolean;
   /** The stream stopped on it and the user made the same change on the target. */
   repeatedOnTarget?: boolean;

@@ -1,8 +1,12 @@
-// The schema change a trial's application makes on the source while the migration streams, as an
-// application release would: drawn from the trial's seed, made once, with the workload writing on
-// before and after it. Each is one that pgferry follows (columns added, renamed, dropped, widened,
-// NOT NULL dropped, defaults: followSchemaChanges, on by default), stops the stream on (a default
-// only the source can compute), or stops the cutover on (anything else the schema check sees). The trial's user answers as a
+// The schema changes a trial's application makes on the source while the migration streams, as an
+// application release would: a few (one to three, drawn from the trial's seed), the first at a
+// drawn moment after streaming began and the next ones a drawn gap apart, so they land before,
+// during or after the fault the trial draws (a runner killed, a server restarted, a connection
+// cut), with the workload writing on before, between and after them. Most are ones pgferry
+// follows on the target by itself (issue 49: columns added, renamed, dropped, widened, NOT NULL
+// dropped, a volatile default's values by a copy of the table at a pin, new tables, indexes,
+// constraints, views, functions, sequences, schemas, domains, policies, comments, grants); what it
+// does not follow stops the stream or the cutover with a statement. The trial's user answers as a
 // person would: the same DDL on the target and a resume for a stopped stream, the statements the
 // cutover's schema check printed for a stopped cutover, a cancel when nothing they can run fixes
 // it. The judge compares the catalogs as well as the rows, so the one outcome that fails is a
@@ -53,29 +57,80 @@ const SCHEMA_CHANGES: readonly SchemaChange[] = [
     database: 0,
     sql: `CREATE FUNCTION order_total(p_item int) RETURNS numeric LANGUAGE sql STABLE AS $$ SELECT sum(amount) FROM orders WHERE item_id = p_item $$`,
   },
-  // a new table written while streaming: not streamed today (issue 49), so the cutover stops
+  // a new table written while streaming: followed (created, copied at a pin, streamed)
   {
     name: 'create-table',
     database: 0,
-    sql: `CREATE TABLE releases (id int PRIMARY KEY, name text NOT NULL); INSERT INTO releases VALUES (1, 'v2')`,
+    sql: `CREATE TABLE releases (id int PRIMARY KEY, name text NOT NULL); INSERT INTO releases SELECT g, 'v' || g FROM generate_series(1, 50) g`,
+  },
+  // objects the schema watch makes on the target within one look
+  { name: 'create-sequence', database: 0, sql: `CREATE SEQUENCE release_seq START 50; SELECT nextval('release_seq')` },
+  { name: 'create-domain', database: 0, sql: `CREATE DOMAIN quantity AS int CHECK (VALUE >= 0)` },
+  { name: 'create-enum', database: 1, sql: `CREATE TYPE note_state AS ENUM ('draft', 'live')` },
+  {
+    name: 'create-schema',
+    database: 0,
+    sql: `CREATE SCHEMA reporting; CREATE VIEW reporting.doc_titles AS SELECT id, title FROM public.docs`,
+  },
+  { name: 'create-policy', database: 1, sql: `CREATE POLICY notes_by_author ON notes FOR SELECT USING (author = current_user)` },
+  { name: 'grant', database: 0, sql: `GRANT SELECT ON docs, order_totals TO PUBLIC` },
+  {
+    name: 'create-procedure',
+    database: 1,
+    sql: `CREATE PROCEDURE tidy_notes(p_author text) LANGUAGE sql AS $$ UPDATE public.notes SET body = trim(body) WHERE author = p_author $$`,
   },
 ];
 
 /** The share of trials whose application changes the schema while streaming. */
 const SCHEMA_CHANGE_SHARE = 1 / 2;
+/** At most this many changes in one trial's release. */
+const MOST_CHANGES = 3;
+/** The first change comes within this long of streaming, each next one within this gap of the last. */
+const LATEST_FIRST_MS = 8_000;
+const LONGEST_GAP_MS = 3_000;
 
-/** The trial's schema change: forced by name, none, or drawn (SCHEMA_CHANGE_SHARE of the trials). */
-export function drawSchemaChange(rng: Rng, forced?: string): SchemaChange | undefined {
-  if (forced === 'never') return undefined;
-  if (forced !== undefined && forced !== 'always') return schemaChangeNamed(forced);
-  if (forced === undefined && !rng.chance(SCHEMA_CHANGE_SHARE)) return undefined;
-  return rng.pick(SCHEMA_CHANGES);
+/** The trial's release: its changes and when each is made. */
+export interface SchemaRelease {
+  readonly changes: readonly SchemaChange[];
+  /** After streaming was first seen, before the first change. */
+  readonly delayMs: number;
+  /** Before each next change, after the one before it. */
+  readonly gapsMs: readonly number[];
 }
 
-export function schemaChangeNamed(name: string): SchemaChange {
-  const found = SCHEMA_CHANGES.find((c) => c.name === name);
-  if (!found) throw new Error(`--schema-change: always, never or one of ${SCHEMA_CHANGES.map((c) => c.name).join(', ')}; got "${name}"`);
-  return found;
+/**
+ * The trial's release: none, forced by name (`--schema-change NAME[,NAME...]`), or drawn
+ * (SCHEMA_CHANGE_SHARE of the trials, or every one with `always`): one to MOST_CHANGES distinct
+ * changes. Its moments are drawn in every case.
+ */
+export function drawSchemaRelease(rng: Rng, forced?: string): SchemaRelease | undefined {
+  if (forced === 'never') return undefined;
+  const timing = rng.fork('moments');
+  const moments = {
+    delayMs: timing.int(0, LATEST_FIRST_MS),
+    gapsMs: Array.from({ length: MOST_CHANGES }, () => timing.int(0, LONGEST_GAP_MS)),
+  };
+  if (forced !== undefined && forced !== 'always') return { changes: schemaChangesNamed(forced), ...moments };
+  if (forced === undefined && !rng.chance(SCHEMA_CHANGE_SHARE)) return undefined;
+  const count = rng.int(1, MOST_CHANGES);
+  const changes: SchemaChange[] = [];
+  while (changes.length < count) {
+    const change = rng.pick(SCHEMA_CHANGES);
+    if (!changes.includes(change)) changes.push(change);
+  }
+  return { changes, ...moments };
+}
+
+/** The changes a comma-separated list names (`--schema-change`), each checked. */
+export function schemaChangesNamed(names: string): SchemaChange[] {
+  return names.split(',').map((name) => {
+    const found = SCHEMA_CHANGES.find((c) => c.name === name.trim());
+    if (!found)
+      throw new Error(
+        `--schema-change: always, never, or one or more (comma-separated) of ${SCHEMA_CHANGES.map((c) => c.name).join(', ')}; got "${name}"`,
+      );
+    return found;
+  });
 }
 
 /** Lock waits before the DDL gives up and tries again (the workload's transactions are short). */
@@ -121,12 +176,15 @@ const STOPPED_AFTER_REPEAT_MS = 120_000;
  */
 export class SchemaChangeUser {
   private repeatedAt: number | undefined;
+  /** How many of the release's changes were made on the source, and when the last was (or streaming began). */
+  private madeCount = 0;
+  private dueFrom: number | undefined;
   /** The user acted on a stopped stream since the last cutover request (so a stopped cutover is retried). */
   private actedSinceRequest = false;
   private fixRounds = 0;
 
   constructor(
-    private readonly change: SchemaChange,
+    private readonly release: SchemaRelease,
     private readonly databases: readonly [string, string],
     private readonly clusters: { readonly source: Cluster; readonly target: Cluster },
     private readonly user: TrialUser,
@@ -146,16 +204,31 @@ export class SchemaChangeUser {
     return this.report.canceled !== undefined;
   }
 
-  /** True when this poll is spent: the change was just made (streaming goes on a while), or a stopped stream was answered. */
+  /** The change made last: the one a stopped stream is most likely stopped on. */
+  private get change(): SchemaChange {
+    return this.release.changes[Math.max(0, this.madeCount - 1)]!;
+  }
+
+  /**
+   * True when this poll is spent: a change is due later (the cutover waits for the release), was
+   * just made (streaming goes on a while), or a stopped stream was answered. Each change is made at
+   * its drawn moment once streaming, whatever the fault is doing meanwhile.
+   */
   async onPoll(status: MigrationStatus, streaming: boolean): Promise<boolean> {
     if (this.canceled) return true;
-    const database = this.databases[this.change.database];
     if (!this.report.made) {
-      if (!streaming) return false;
-      await makeSchemaChange(this.clusters.source, database, this.change);
-      this.report.made = true;
+      if (!streaming && this.madeCount === 0) return false;
+      const wait = this.madeCount === 0 ? this.release.delayMs : this.release.gapsMs[this.madeCount - 1]!;
+      this.dueFrom ??= Date.now();
+      if (Date.now() - this.dueFrom < wait) return true;
+      const next = this.release.changes[this.madeCount]!;
+      await makeSchemaChange(this.clusters.source, this.databases[next.database], next);
+      this.madeCount += 1;
+      this.dueFrom = Date.now();
+      this.report.made = this.madeCount === this.release.changes.length;
       return true;
     }
+    const database = this.databases[this.change.database];
     const stoppedOnSchema = status.databases.some((d) => d.applyStop?.code === 'CDC_SCHEMA_CHANGE');
     if (status.subState !== 'WaitingForApplyFix' || !stoppedOnSchema) return false;
     if (this.report.repeatedOnTarget) {

@@ -16,7 +16,7 @@ import { runners, signalGroup, trialProcesses } from './processes';
 import { makeRng, type Rng } from './rng';
 import { TrialUser } from './user';
 import { CampaignWorkload } from './campaignWorkload';
-import { drawSchemaChange, SchemaChangeUser } from './schemaChanges';
+import { drawSchemaRelease, SchemaChangeUser } from './schemaChanges';
 import type { FaultProxy } from '../test/support/faultProxy';
 
 export interface CampaignServers {
@@ -112,13 +112,19 @@ export async function runTrial(servers: CampaignServers, opts: TrialOptions): Pr
   const trigger = phaseTrigger(phase, opts.size);
   const matchAt = rng.fork('match').int(1, trigger.maxMatch);
   const fenceWriters = drawFence(phase, rng.fork('fence'), opts.fence);
-  const schemaChange = drawSchemaChange(rng.fork('schema'), opts.schemaChange);
+  const schemaChange = drawSchemaRelease(rng.fork('schema'), opts.schemaChange);
   const name = `ft-${opts.tag}-${opts.index}`;
   const databases: [string, string] = [`ft_${opts.tag}_${opts.index}_a`, `ft_${opts.tag}_${opts.index}_b`];
   const clusters = { source: servers.source, target: servers.target };
   const result = emptyResult(opts, plan, `${phase}#${matchAt}`);
   if (fenceWriters) result.fenceWriters = true;
-  if (schemaChange) result.schemaChange = { name: schemaChange.name, made: false, fixesRun: [] };
+  if (schemaChange)
+    result.schemaChange = {
+      name: schemaChange.changes.map((c) => c.name).join('+'),
+      at: [schemaChange.delayMs, ...schemaChange.gapsMs.slice(0, schemaChange.changes.length - 1)],
+      made: false,
+      fixesRun: [],
+    };
   await createTrialDatabases(servers.source, databases);
   const store = new CatalogConnection(serverSpec(servers.target));
   const ctx: FaultContext = {
