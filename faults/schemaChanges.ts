@@ -182,6 +182,8 @@ export class SchemaChangeUser {
   /** The user acted on a stopped stream since the last cutover request (so a stopped cutover is retried). */
   private actedSinceRequest = false;
   private fixRounds = 0;
+  /** The cutover was asked again once after a stop with no schema difference. */
+  private askedAgain = false;
 
   constructor(
     private readonly release: SchemaRelease,
@@ -274,6 +276,12 @@ export class SchemaChangeUser {
       return true;
     }
     if (differences.length === 0 && this.actedSinceRequest) return true;
+    // a stop that names no schema difference (the lag gate rolled the cutover back after a
+    // resume): asked again once, as a trial without a schema change does
+    if (differences.length === 0 && !this.askedAgain) {
+      this.askedAgain = true;
+      return true;
+    }
     await this.cancel(`the cutover stopped and nothing printed can be run: ${status.message ?? ''}`);
     return false;
   }
