@@ -176,7 +176,7 @@ describe('schema check: comparison while following (unit)', () => {
       differences.map((d, i) => [d.object, d.detail, steps[i]?.statements ?? null]),
       [
         ['index "public"."orders_old"', 'only on the target', ['DROP INDEX CONCURRENTLY IF EXISTS "public"."orders_old";']],
-        ['index "public"."orders_mine"', 'only on the target, where it was made (pgferry did not make it, and keeps it)', null],
+        ['index "public"."orders_mine"', 'only on the target, and pgferry neither made it there nor saw it on the source: kept', null],
       ],
     );
     // the check itself still stops on both: Succeeded means identical

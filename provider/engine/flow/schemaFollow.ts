@@ -189,6 +189,8 @@ export async function compareKnowing(
   database: string,
   options: Omit<Parameters<typeof compareDatabase>[2], 'known'>,
 ): ReturnType<typeof compareDatabase> {
+  // not following: nothing is dropped by pgferry, and renames are told by likeness for the fix
+  if (!run.spec.followSchemaChanges) return compareDatabase(run.spec, database, options);
   const known = await knownObjects(run.store, run.spec.migrationName, database);
   const compared = await compareDatabase(run.spec, database, { ...options, known });
   const fresh = compared.sourceObjects.map(knownAs).filter((k) => !known.has(k.object));

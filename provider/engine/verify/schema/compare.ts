@@ -248,7 +248,9 @@ export function compareSchemas(source: readonly SchemaObject[], target: readonly
   for (const t of extra) {
     // never destroy: only what pgferry restored or the source had is dropped by the follow
     const madeThere = ctx.known !== undefined && !ctx.known.has(keyOf(t));
-    const detail = madeThere ? 'only on the target, where it was made (pgferry did not make it, and keeps it)' : 'only on the target';
+    const detail = madeThere
+      ? 'only on the target, and pgferry neither made it there nor saw it on the source: kept'
+      : 'only on the target';
     differences.push({ object: describeObject(t), detail, fix: dropStatement(t), ...tableOf(t) });
     steps.push(madeThere || partOfAbsent(t, sourceOwn) ? undefined : dropStep(t));
   }
