@@ -270,3 +270,36 @@ describe('following a change of shape when the source has changed again since (u
     assert.deepEqual(p.kind === 'follow' && p.statements, ['ALTER TABLE "public"."t" ALTER COLUMN "id" TYPE bigint']);
   });
 });
+
+describe('following a change of shape that cannot be decided (unit)', () => {
+  it('what cannot be decided, where the table can be copied again: emptied, given the source columns by name, copied at a pin', () => {
+    // the message still has a renamed "b"; the catalog has dropped it and added "c" since
+    const source = [src(1, 'id', INT4, { notNull: true }), dropped(2), src(3, 'keep', INT8), src(4, 'c', TEXT)];
+    const streamed = [
+      { name: 'id', ...INT4 },
+      { name: 'b', ...TEXT },
+      { name: 'keep', ...INT4 },
+    ];
+    const target = [tgt('id', INT4, true), tgt('a', TEXT, true), tgt('keep', INT4)];
+    const p = planShapeFollow('public', 't', streamed, source, target, undefined, { dropNotNull: true, resync: true });
+    assert.equal(p.kind, 'follow');
+    if (p.kind !== 'follow') return;
+    assert.deepEqual(p.statements, [
+      'DELETE FROM "public"."t"',
+      'ALTER TABLE "public"."t" DROP COLUMN "a"',
+      'ALTER TABLE "public"."t" ALTER COLUMN "keep" TYPE bigint USING NULL',
+      'ALTER TABLE "public"."t" ADD COLUMN "c" text',
+    ]);
+    assert.match(p.reshaped ?? '', /cannot tell a rename from a drop and an add/);
+    assert.deepEqual(
+      [...p.attnums],
+      [
+        ['id', 1],
+        ['keep', 3],
+        ['c', 4],
+      ],
+    );
+    // without a place to record the copy: a stop, as before
+    assert.equal(planShapeFollow('public', 't', streamed, source, target, undefined).kind, 'stop');
+  });
+});

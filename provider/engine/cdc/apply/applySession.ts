@@ -596,6 +596,7 @@ class ApplySession extends SessionConnections {
       const which = plan.underived.map((c) => JSON.stringify(c)).join(', ');
       await this.resyncAtPin(relation, `column ${which} retyped to values the target cannot derive`);
     }
+    if (plan.reshaped) await this.resyncAtPin(relation, plan.reshaped);
     await this.txn!.flush();
     await this.sendDdl(name, plan.statements);
     // kept with the records before it (recordedFor), the oldest dropped past a few

@@ -63,6 +63,12 @@ export type ShapePlan =
        * copied again at a pin, as for `readded`.
        */
       readonly underived: readonly string[];
+      /**
+       * The change could not be decided from the stream and the catalog (the catalog moved on
+       * again): the target table was emptied and given the source's columns as they are now, and
+       * is copied again at a pin; why, for the resync's record.
+       */
+      readonly reshaped?: string;
     }
   | { readonly kind: 'stop'; readonly description: string; readonly fix: string };
 
@@ -153,10 +159,9 @@ export function planShapeFollow(
   if (!agrees) {
     const aligned = recorded && target.every((c) => recorded.has(c.name)) ? alignShape(streamed, source, target, recorded) : undefined;
     if (aligned) return planAligned(alter, name, streamed, target, aligned, readdedColumns(recorded, source), source);
-    return stop(
-      "its columns changed, and the source's catalog has changed again since, so pgferry cannot tell a rename from a drop and an add",
-      sameChangeFix,
-    );
+    const why =
+      "its columns changed, and the source's catalog has changed again since, so pgferry cannot tell a rename from a drop and an add";
+    return options.resync ? reshapeForResync(alter, target, live, why) : stop(why, sameChangeFix);
   }
   const byAttnum = new Map(source.map((a) => [a.attnum, a]));
   const streamedAttnum = new Map(live.map((a) => [a.name, a.attnum]));
@@ -175,11 +180,10 @@ export function planShapeFollow(
   const notNullDrops: string[] = [];
   for (const { column, attnum } of mapped) {
     if (attnum === undefined) {
-      if (unclaimed.length > 0)
-        return stop(
-          `column ${q(column.name)} is gone and ${q(unclaimed[0]!.name)} is new, and pgferry does not know which source column the target's was (a rename or a drop and an add)`,
-          sameChangeFix,
-        );
+      if (unclaimed.length > 0) {
+        const why = `column ${q(column.name)} is gone and ${q(unclaimed[0]!.name)} is new, and pgferry does not know which source column the target's was (a rename or a drop and an add)`;
+        return options.resync ? reshapeForResync(alter, target, live, why) : stop(why, sameChangeFix);
+      }
       drops.push(column.name);
       continue;
     }
@@ -211,6 +215,39 @@ export function planShapeFollow(
   const { statements, followed } = statementsOf(alter, targetNames, { drops, renames, retypes, notNullDrops, added, underived });
   const readded = added.filter((a) => drops.includes(a));
   return { kind: 'follow', statements, added, attnums: streamedAttnum, followed, readded, underived: underived.map((u) => u.column) };
+}
+
+/**
+ * A change the stream and the catalog cannot decide, where the table can be copied again at a pin:
+ * the target table is emptied (its rows come back with the copy, its changes skipped until the
+ * pin) and given the source's live columns as they are now, by name: the others dropped, a type
+ * or NOT NULL that differs set (`USING NULL`: no row is left to convert), the missing ones added.
+ * Nothing is guessed about which column became which: every value comes from the source again.
+ * Defaults are the schema watch's to follow.
+ */
+function reshapeForResync(alter: string, target: readonly TargetAttribute[], live: readonly SourceAttribute[], why: string): ShapePlan {
+  const statements = [`DELETE FROM ${alter.slice('ALTER TABLE '.length)}`];
+  const wanted = new Map(live.map((a) => [a.name, a]));
+  for (const c of target) if (!wanted.has(c.name)) statements.push(`${alter} DROP COLUMN ${ident(c.name)}`);
+  for (const a of live) {
+    const c = target.find((t) => t.name === a.name);
+    if (!c) {
+      statements.push(`${alter} ADD COLUMN ${ident(a.name)} ${a.type}${a.notNull ? ' NOT NULL' : ''}`);
+      continue;
+    }
+    if (!sameType(c, a)) statements.push(`${alter} ALTER COLUMN ${ident(a.name)} TYPE ${a.type} USING NULL`);
+    if (c.notNull !== a.notNull) statements.push(`${alter} ALTER COLUMN ${ident(a.name)} ${a.notNull ? 'SET' : 'DROP'} NOT NULL`);
+  }
+  return {
+    kind: 'follow',
+    statements,
+    added: [],
+    attnums: new Map(live.map((a) => [a.name, a.attnum])),
+    followed: [`${why}: the table given the source's columns and copied again at a pinned position`],
+    readded: [],
+    underived: [],
+    reshaped: why,
+  };
 }
 
 /**
