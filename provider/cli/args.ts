@@ -9,6 +9,7 @@ import {
   type MigrationMode,
   type MigrationOption,
   type Runtime,
+  type SchemaChangeCapture,
   type SslMode,
   type TableDropsAndRenames,
   type TableFilters,
@@ -54,6 +55,8 @@ export interface CliArgs {
   /** create: --include-schema, --exclude-table ... (repeatable), by spec key. */
   readonly filters: Partial<TableFilters>;
   readonly runtime?: Runtime;
+  /** --schema-change-capture; undefined: not given. */
+  readonly schemaChangeCapture?: SchemaChangeCapture;
   /** --fence-writers (create, resume, update --cutover), --no-fence-writers (update --cutover); undefined: not given. */
   readonly fenceWriters?: boolean;
   /** --cutover-lag-budget-seconds. */
@@ -298,6 +301,7 @@ export function parseCli(argv: readonly string[], env: NodeJS.ProcessEnv = proce
     ...(typeof o.tableDropsAndRenames === 'string' ? { tableDropsAndRenames: o.tableDropsAndRenames as TableDropsAndRenames } : {}),
     filters: filterFlags(o),
     runtime: o.runtime as Runtime | undefined,
+    ...(o.schemaChangeCapture === undefined ? {} : { schemaChangeCapture: o.schemaChangeCapture as SchemaChangeCapture }),
     ...(typeof o.fenceWriters === 'boolean' ? { fenceWriters: o.fenceWriters } : {}),
     ...(o.cutoverLagBudgetSeconds === undefined ? {} : { cutoverLagBudgetSeconds: o.cutoverLagBudgetSeconds as number }),
     ...(typeof o.fallbackWindow === 'string' ? { fallbackWindow: o.fallbackWindow } : {}),

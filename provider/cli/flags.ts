@@ -7,9 +7,11 @@ import {
   FALLBACK_WINDOW_RULE,
   isFallbackWindow,
   RUNTIMES,
+  SCHEMA_CHANGE_CAPTURES,
   SSL_MODES,
   TABLE_DROPS_AND_RENAMES,
   type Runtime,
+  type SchemaChangeCapture,
   type SslMode,
   type TableDropsAndRenames,
 } from '../engine';
@@ -154,6 +156,10 @@ const RUN_OPTIONS = (): Option[] => [
     '--runtime <runtime>',
     'local (a runner on this machine, default) | agents (only register; `pgferry agent` runs it)',
   ).argParser(choice<Runtime>(RUNTIMES, RUNTIMES.join(' or '))),
+  new Option(
+    '--schema-change-capture <capture>',
+    'online: catalog (compare catalogs, default) | event-trigger (an event trigger on the source orders each DDL among the rows; superuser)',
+  ).argParser(choice<SchemaChangeCapture>(SCHEMA_CHANGE_CAPTURES, 'catalog or event-trigger')),
   ...FENCE_OPTIONS(),
 ];
 

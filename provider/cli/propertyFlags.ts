@@ -5,6 +5,7 @@ import {
   type MigrationMode,
   type MigrationOption,
   type Runtime,
+  type SchemaChangeCapture,
   type SslMode,
   type TableDropsAndRenames,
   type TableFilters,
@@ -37,6 +38,7 @@ export interface PropertyFlags {
   /** Filter lists given as flags: each replaces the file's list of the same name. */
   readonly filters?: Partial<TableFilters>;
   readonly runtime?: Runtime;
+  readonly schemaChangeCapture?: SchemaChangeCapture;
   readonly fenceWriters?: boolean;
   readonly cutoverLagBudgetSeconds?: number;
   readonly fallbackWindow?: string;
@@ -95,6 +97,7 @@ export function applyFlags(input: Record<string, unknown>, flags: PropertyFlags)
   if (flags.tableDropsAndRenames) input.tableDropsAndRenames = flags.tableDropsAndRenames;
   for (const [key, patterns] of Object.entries(flags.filters ?? {})) if (patterns) input[key] = [...patterns];
   if (flags.runtime) input.runtime = flags.runtime;
+  if (flags.schemaChangeCapture) input.schemaChangeCapture = flags.schemaChangeCapture;
   if (flags.fenceWriters !== undefined) input.fenceWriters = flags.fenceWriters;
   if (flags.cutoverLagBudgetSeconds !== undefined) input.cutoverLagBudgetSeconds = flags.cutoverLagBudgetSeconds;
   if (flags.fallbackWindow !== undefined) input.fallbackWindow = flags.fallbackWindow;

@@ -43,6 +43,7 @@ export function propertyFlags(args: CliArgs): PropertyFlags {
     ...(args.tableDropsAndRenames === undefined ? {} : { tableDropsAndRenames: args.tableDropsAndRenames }),
     filters: args.filters,
     runtime: args.runtime,
+    ...(args.schemaChangeCapture === undefined ? {} : { schemaChangeCapture: args.schemaChangeCapture }),
     ...(args.fenceWriters === undefined ? {} : { fenceWriters: args.fenceWriters }),
     ...(args.cutoverLagBudgetSeconds === undefined ? {} : { cutoverLagBudgetSeconds: args.cutoverLagBudgetSeconds }),
     ...(args.fallbackWindow === undefined ? {} : { fallbackWindow: args.fallbackWindow }),

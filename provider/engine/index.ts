@@ -24,6 +24,7 @@ export {
   MIGRATION_MODES,
   RUNTIMES,
   TABLE_DROPS_AND_RENAMES,
+  SCHEMA_CHANGE_CAPTURES,
   MIGRATION_OPTIONS,
   type CutoverOptions,
   type MigrationSpec,
@@ -34,6 +35,7 @@ export {
   type MigrationOption,
   type Runtime,
   type TableDropsAndRenames,
+  type SchemaChangeCapture,
 } from './input/migrationSpec';
 export { publicSpec, sameMigration } from './input/publicSpec';
 export { CatalogConnection } from './control/connection';

@@ -129,6 +129,12 @@ export interface PgMigrationArgs {
   /** Online: `follow` a streamed table dropped or renamed on the source on the target, or `report` it (the default). */
   readonly tableDropsAndRenames?: pulumi.Input<'follow' | 'report'>;
   /**
+   * Online, with followSchemaChanges: `catalog` (default) compares catalogs; `eventTrigger` places an
+   * event trigger in each source database that writes each DDL into the stream, ordering it exactly
+   * among the rows (superuser on the source; dropped at the end). README, "Schema changes while streaming".
+   */
+  readonly schemaChangeCapture?: pulumi.Input<'catalog' | 'eventTrigger'>;
+  /**
    * What moves (pg_dump patterns; README "Choosing what moves"). Changing any of these replaces
    * the migration: what moves is part of which migration it is.
    */

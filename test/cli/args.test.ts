@@ -86,6 +86,7 @@ describe('pgferry usage errors', () => {
     assert.equal(sub.code, 0);
     assert.match(sub.stdout, /--properties <file>/);
     assert.match(sub.stdout, /--allow-replica-identity-full/);
+    assert.match(sub.stdout, /--schema-change-capture <capture>/);
   });
 
   it('validates resume input before touching any server', async () => {

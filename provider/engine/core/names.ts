@@ -56,6 +56,28 @@ export function originName(migration: string, database: string, instance?: strin
   return derived('o', migration, database, instance);
 }
 
+/**
+ * What schemaChangeCapture: eventTrigger creates in a source database (cdc/prepare/eventTrigger.ts):
+ * a function in the control schema's name on the source, two event triggers calling it, and the
+ * prefix of the logical messages it writes into the stream. Derived like the slot, so two
+ * migrations of one source never share them.
+ */
+export interface EventTriggerNames {
+  /** The function, in schema CONTROL_SCHEMA of the source database. */
+  readonly function: string;
+  /** The event trigger on ddl_command_end. */
+  readonly ddlEnd: string;
+  /** The event trigger on sql_drop. */
+  readonly sqlDrop: string;
+  /** The prefix of its logical messages (pg_logical_emit_message). */
+  readonly prefix: string;
+}
+
+export function eventTriggerNamesOf(migration: string, database: string, instance?: string): EventTriggerNames {
+  const base = derived('e', migration, database, instance);
+  return { function: base, ddlEnd: `${base}_end`, sqlDrop: `${base}_drop`, prefix: `pgferry.ddl.${base}` };
+}
+
 /** What an online migration creates per database: a slot and a publication on the source, an origin on the target. */
 export interface StreamNames {
   readonly slot: string;

@@ -365,7 +365,7 @@ async function restartStreams(run: MigrationRun, streams: OnlineStream[], databa
     if (s.failure || !databases.has(s.database)) continue;
     s.applier.stop();
     await s.done.catch(() => undefined);
-    streams[i] = startStream(run, s.database, undefined, streamCounts(s), s.applier.tracker);
+    streams[i] = startStream(run, s.database, undefined, streamCounts(s), s.applier.tracker, s.applier.ddlFollowing);
   }
 }
 

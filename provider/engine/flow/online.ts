@@ -4,6 +4,9 @@
 // triggers the cutover (or cancels). Failure or cancel stops streaming and drops slot and
 // publication, so an abandoned migration never holds WAL on the source; a crashed runner leaves
 // them for its resume.
+import type { DdlFollowing } from '../cdc/apply/ddlFollow';
+import { sourceEventTrigger } from '../footprint/sourceEventTrigger';
+import { planPartsFollow } from '../verify/schema/partsFollow';
 import { trace } from '../util/trace';
 import { endPreviousRunnerSessions } from '../cdc/prepare/takeover';
 import { startStream, streamNames, type OnlineStream } from '../cdc/apply/onlineStream';
@@ -137,9 +140,24 @@ async function openStream(
     updates: copied ? (current?.updates ?? 0) : 0,
     deletes: copied ? (current?.deletes ?? 0) : 0,
   };
-  const stream = startStream(run, database, initialLsn, base, await trackerWithResyncs(run, database));
+  const stream = startStream(run, database, initialLsn, base, await trackerWithResyncs(run, database), await ddlFollowingOf(run, database));
   if (!stops.isStopped(database)) await updateDatabase(store, name, database, { state: 'WaitingForCutoverTrigger' });
   return stream;
+}
+
+/**
+ * schemaChangeCapture eventTrigger: the source database's event trigger, made once the copy is done
+ * (made before, the schema's pg_dump would copy it), and how the stream follows its messages. A
+ * DDL between the copy's snapshot and this point reaches the target through the schema watch.
+ */
+async function ddlFollowingOf(run: MigrationRun, database: string): Promise<DdlFollowing | undefined> {
+  if (!sourceEventTrigger.madeFor(run.spec)) return undefined;
+  const names = await retrying(
+    RETRY_POLICIES.phase,
+    () => sourceEventTrigger.apply(run, database),
+    outageRetry(run, `the event trigger of "${database}"`, database),
+  );
+  return { prefix: names.prefix, filters: run.spec, plan: planPartsFollow };
 }
 
 export async function runOnline(run: MigrationRun): Promise<void> {

@@ -65,10 +65,18 @@ export async function followSchema(
   run: MigrationRun,
   database: string,
   items: readonly Followable[],
-  positions?: { readonly seenAt: (d: SchemaDifference) => bigint; readonly appliedAt: bigint },
+  positions?: {
+    readonly seenAt: (d: SchemaDifference) => bigint;
+    readonly appliedAt: bigint;
+    /** schemaChangeCapture eventTrigger: a step that refuses no row waits too (the apply may be about to make it). */
+    readonly everyStepWaits?: boolean;
+  },
 ): Promise<FollowOutcome> {
   const ready = items.filter(
-    (i) => i.step.when === 'anytime' || !positions || (i.step.when === 'applied' && positions.appliedAt >= positions.seenAt(i.difference)),
+    (i) =>
+      !positions ||
+      (i.step.when === 'anytime' && !positions.everyStepWaits) ||
+      (i.step.when !== 'drained' && positions.appliedAt >= positions.seenAt(i.difference)),
   );
   const waiting = items.filter((i) => !ready.includes(i)).map((i) => i.difference);
   const followed: Followable[] = [];

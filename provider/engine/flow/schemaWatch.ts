@@ -127,6 +127,13 @@ export class SchemaWatch {
   }
 
   private async compare(database: string): Promise<void> {
+    const stream = this.streams.find((s) => s.database === database);
+    // With the event trigger, the apply follows each change it carried at its place in the stream:
+    // the watch follows a difference only once the apply, read before the comparison, had passed
+    // where the difference was first seen, so that what it still finds is what the trigger did not
+    // carry (made while it was disabled, or before it was made), never what the apply is about to make.
+    const exact = this.run.spec.schemaChangeCapture === 'eventTrigger';
+    const appliedBefore = exact && stream ? appliedUpTo(stream.applier.stats()) : undefined;
     // best effort: a lock held on a table (a cancel may be waiting on it) makes it give up at once
     const setAsideKeys = this.run.spec.followSchemaChanges ? await keysSetAside(this.run, database) : undefined;
     const { check, steps } = await compareKnowing(this.run, database, {
@@ -141,8 +148,7 @@ export class SchemaWatch {
     // a column's change: the apply follows it at the table's next write, the cutover if none comes
     const withStream = all.filter((i) => i.step.when === 'drained');
     const items = all.filter((i) => i.step.when !== 'drained');
-    const stream = this.streams.find((s) => s.database === database);
-    const appliedAt = stream ? appliedUpTo(stream.applier.stats()) : 0n;
+    const appliedAt = appliedBefore ?? (stream ? appliedUpTo(stream.applier.stats()) : 0n);
     this.again.delete(database);
     let unfollowed = check.differences.filter((d) => !all.some((i) => i.difference === d));
     if (this.closed) return;
@@ -152,7 +158,11 @@ export class SchemaWatch {
       const keys = new Set(items.map((i) => keyOf(i.difference)));
       for (const key of seen.keys()) if (!keys.has(key)) seen.delete(key);
       for (const key of keys) if (!seen.has(key)) seen.set(key, seenAt);
-      const follow = followSchema(this.run, database, items, { seenAt: (d) => seen.get(keyOf(d)) ?? seenAt, appliedAt });
+      const follow = followSchema(this.run, database, items, {
+        seenAt: (d) => seen.get(keyOf(d)) ?? seenAt,
+        appliedAt,
+        everyStepWaits: exact,
+      });
       this.following = follow;
       const outcome = await follow.finally(() => (this.following = undefined));
       await recordFollowed(this.run, database, outcome.followed);

@@ -138,7 +138,14 @@ export class StreamStops {
       if (!asked && Date.now() < stopped.nextTryAt) continue;
       stopped.trying = Date.now();
       stopped.requestsSeen = this.requestsSeen;
-      streams[i] = startStream(this.run, stream.database, undefined, streamCounts(stream), stream.applier.tracker);
+      streams[i] = startStream(
+        this.run,
+        stream.database,
+        undefined,
+        streamCounts(stream),
+        stream.applier.tracker,
+        stream.applier.ddlFollowing,
+      );
       restarted = true;
     }
     return restarted;

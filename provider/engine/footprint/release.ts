@@ -5,17 +5,20 @@
 //                          cannot write; kept only by a database that was cut over)
 //   2. targetFence         the target's writer fence of a fall-back that did not complete (a
 //                          completed one keeps it: the old source is the primary again)
-//   3. targetFiring        the target's triggers and rules as on the source
-//   4. targetForeignKeys   the target's foreign keys added back
-//   5. targetRowSecurity   the target's row-level security enabled as on the source (after the
+//   3. sourceEventTrigger  the source's event trigger of schemaChangeCapture eventTrigger dropped
+//                          (nothing reads its messages any more; after the fences, which the
+//                          applications wait on)
+//   4. targetFiring        the target's triggers and rules as on the source
+//   5. targetForeignKeys   the target's foreign keys added back
+//   6. targetRowSecurity   the target's row-level security enabled as on the source (after the
 //                          cutover's verification, which reads the rows whole)
-//   6. slotAndPublication  the slot and publication on the source
-//   7. appliedPosition     the origin (or progress row) on the target
-//   8. reverseStream       the fallback window's reverse slot and publication on the target
-//   9. reversePosition     its origin (or progress row) on the old source (both kept by a cutover:
+//   7. slotAndPublication  the slot and publication on the source
+//   8. appliedPosition     the origin (or progress row) on the target
+//   9. reverseStream       the fallback window's reverse slot and publication on the target
+//  10. reversePosition     its origin (or progress row) on the old source (both kept by a cutover:
 //                          the window is open; given back when it closes or at a fall-back,
 //                          releaseFallback)
-//  10. replicaIdentity     the source's replica identities (last: a table keeps FULL while any
+//  11. replicaIdentity     the source's replica identities (last: a table keeps FULL while any
 //                          publication publishes it)
 // Every undo is idempotent and finds nothing to do for a database the migration never got that far
 // with, so a release run twice, or after a runner killed in the middle of one, changes nothing more.
@@ -29,6 +32,7 @@ import { replicaIdentity } from './replicaIdentity';
 import { reversePosition } from './reversePosition';
 import { reverseStream } from './reverseStream';
 import { slotAndPublication } from './slotAndPublication';
+import { sourceEventTrigger } from './sourceEventTrigger';
 import { targetFence } from './targetFence';
 import { targetFiring } from './targetFiring';
 import { targetForeignKeys } from './targetForeignKeys';
@@ -39,6 +43,7 @@ import { writerFence } from './writerFence';
 export const FOOTPRINT: readonly ReversibleChange[] = [
   writerFence,
   targetFence,
+  sourceEventTrigger,
   targetFiring,
   targetForeignKeys,
   targetRowSecurity,

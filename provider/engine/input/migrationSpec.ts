@@ -22,6 +22,14 @@ export type Runtime = (typeof RUNTIMES)[number];
 /** Online: what a streamed table dropped or renamed on the source becomes on the target (tableDropsAndRenames). */
 export const TABLE_DROPS_AND_RENAMES = ['follow', 'report'] as const;
 export type TableDropsAndRenames = (typeof TABLE_DROPS_AND_RENAMES)[number];
+/**
+ * How an online migration learns of the source's schema changes (README, "Schema changes while
+ * streaming"): `catalog` compares the source's catalog with the target's (no superuser needed);
+ * `eventTrigger` also places an event trigger in each source database that writes every DDL
+ * command into the stream, so the change is ordered exactly among the rows (superuser on the source).
+ */
+export const SCHEMA_CHANGE_CAPTURES = ['catalog', 'eventTrigger'] as const;
+export type SchemaChangeCapture = (typeof SCHEMA_CHANGE_CAPTURES)[number];
 
 export const MIGRATION_OPTIONS = ['Validate', 'Migrate', 'ValidateAndMigrate'] as const;
 export type MigrationOption = (typeof MIGRATION_OPTIONS)[number];
@@ -195,6 +203,8 @@ export const migrationSpecSchema = z
      * while streaming").
      */
     followSchemaChanges: z.boolean({ error: 'must be true or false' }).default(true),
+    /** Online, with followSchemaChanges: how schema changes are seen (SCHEMA_CHANGE_CAPTURES). */
+    schemaChangeCapture: z.enum(SCHEMA_CHANGE_CAPTURES, { error: 'must be catalog or eventTrigger' }).default('catalog'),
     /**
      * Online: a streamed table dropped or renamed on the source while streaming. `report` (the
      * default): said at once as a warning with the fix, and the cutover's schema check stops on it.
@@ -303,6 +313,14 @@ export const migrationSpecSchema = z
     } else if (spec.fallbackWindow !== undefined && !spec.fenceWriters) {
       ctx.addIssue({ code: 'custom', path: ['fallbackWindow'], message: FALLBACK_NEEDS_FENCE });
     }
+    // the event trigger places each change in the stream, which only an online migration that follows them reads
+    if (spec.schemaChangeCapture === 'eventTrigger' && (spec.mode !== 'Online' || !spec.followSchemaChanges)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['schemaChangeCapture'],
+        message: `eventTrigger applies only to an Online migration (mode) with followSchemaChanges: true; use catalog${spec.mode === 'Online' ? ' or set followSchemaChanges: true' : ''}`,
+      });
+    }
     const start = spec.migrationWindowStartTimeInUtc;
     const end = spec.migrationWindowEndTimeInUtc;
     if (start !== undefined && end !== undefined && Date.parse(end) <= Date.parse(start)) {
@@ -328,6 +346,7 @@ export const TUNING_KEYS = [
   'allowReplicaIdentityFull',
   'followSchemaChanges',
   'tableDropsAndRenames',
+  'schemaChangeCapture',
   'skipUnsupportedObjects',
   'slotRetainedWarnBytes',
   'maxApplyStopHours',

@@ -1,6 +1,7 @@
 // The applier of one database: runs apply sessions, reconnecting with back-off when the source or
 // the target drops (restart, failover, network), until stopped or cut over. Exposes the counters
 // and positions the online flow reports.
+import type { DdlFollowing } from './ddlFollow';
 import { isRetryable, NEW_SESSION_CODES } from '../../connect/sqlstate';
 import { errorMessage } from '../../core/errors';
 import type { ServerSpec } from '../../input/migrationSpec';
@@ -62,6 +63,8 @@ export interface ApplierOptions {
   readonly followTableRenames?: boolean;
   /** Records a resync of a table whose change of shape the stream cannot order with its rows (ApplyState.requestResync). */
   readonly requestResync?: (schema: string, table: string, why: string) => Promise<void>;
+  /** schemaChangeCapture eventTrigger: the source's DDL messages followed where they stand (ddlFollow.ts). */
+  readonly ddlFollowing?: DdlFollowing;
 }
 
 export interface ApplyStats {
@@ -133,6 +136,7 @@ export class Applier {
       leaseSessionPid: o.leaseSessionPid,
       followSchemaChanges: o.followSchemaChanges ?? true,
       followTableRenames: o.followTableRenames ?? false,
+      ...(o.ddlFollowing ? { ddlFollowing: o.ddlFollowing } : {}),
     };
     let failures = 0;
     for (;;) {
@@ -207,6 +211,11 @@ export class Applier {
   fail(error: Error): void {
     this.failure ??= error;
     this.stop();
+  }
+
+  /** What follows the source's DDL messages, given to a stream started again in its place. */
+  get ddlFollowing(): DdlFollowing | undefined {
+    return this.options.ddlFollowing;
   }
 
   get tracker(): ChangeTracker {

@@ -33,6 +33,9 @@ import type { TargetTable } from '../plan/types';
 import type { SessionConfig } from './sessionConfig';
 import { ALL_TABLES } from '../pin/pinRequest';
 import type { ChangeEvent, Relation, RowEvent } from '../decode/changeEvents';
+import { readFilterPlan, type FilterPlan } from '../../filter/plan';
+import { tablePartsSql } from '../prepare/eventTrigger';
+import { parseDdlMessage, type DdlFollowing, type TableParts } from './ddlFollow';
 
 /** What the apply loop handles: a change from the stream, or a keepalive carrying the server's WAL position. */
 type SessionItem = ChangeEvent | Extract<QueuedRecord, { kind: 'keepalive' }>;
@@ -108,6 +111,8 @@ class ApplySession extends SessionConnections {
   private ddlSent = false;
   /** The source's major version, read with its catalog session. */
   private sourceMajor: number | undefined;
+  /** What moves, read at the first DDL message (followDdl). */
+  private filterPlan: FilterPlan | undefined;
 
   /** The apply loop: one queued record at a time, in order, until stopped or cut over. */
   async run(isStopped: () => boolean): Promise<SessionEnd> {
@@ -199,6 +204,8 @@ class ApplySession extends SessionConnections {
         return this.skipping ? undefined : this.truncate(item.relations, item.cascade, item.restartIdentity).then(noEnd);
       case 'message':
         if (!this.skipping && this.isCutoverMarker(item.prefix, item.content)) this.markerSeen = true;
+        if (this.inSourceTxn && !this.skipping && item.prefix === this.config.ddlFollowing?.prefix)
+          return this.followDdl(this.config.ddlFollowing, item.content).then(noEnd);
         // a message outside a transaction (the verifier emits one after its snapshot) is a boundary
         return this.inSourceTxn ? undefined : this.pinBoundary({ walEnd: item.lsn }).then(noEnd);
       case 'commit':
@@ -733,6 +740,49 @@ class ApplySession extends SessionConnections {
     }
   }
 
+  /**
+   * Step: a DDL message of the source's event trigger (ddlFollow.ts). The target table's indexes
+   * and constraints are made the source's as they were at the command, in the open transaction,
+   * after the rows before it: every row written before it on the source is on the target, none
+   * after it. The source checked its constraints at each statement's end, so the deferred ones are
+   * checked here first (an ALTER TABLE refuses a table with checks pending), and deferred again after.
+   * A table the target does not have (left out, or created since and not there yet) is left to the
+   * table watch and the schema watch.
+   */
+  private async followDdl(following: DdlFollowing, content: Uint8Array): Promise<void> {
+    const message = parseDdlMessage(content);
+    if (!message) return;
+    let source: TableParts | undefined;
+    let target: TableParts | undefined;
+    await this.settled();
+    const onTarget = this.target!;
+    if (message.event === 'end') {
+      if (!message.table) return;
+      source = message.table;
+      const filter = (this.filterPlan ??= await readFilterPlan(await this.sourceSession(), following.filters));
+      if (filter.leftOut.has(source.oid) || filter.dataOnly.has(source.oid)) return;
+      target = await readTargetParts(onTarget, 'pg_catalog.to_regclass($1)', qualified(source.schema, source.name));
+    } else {
+      if (message.type !== 'index' || !message.schema || !message.name) return;
+      const index = message.name;
+      target = await readTargetParts(
+        onTarget,
+        '(SELECT x.indrelid FROM pg_catalog.pg_index x WHERE x.indexrelid = pg_catalog.to_regclass($1))',
+        qualified(message.schema, index),
+      );
+      if (target) source = { ...target, parts: target.parts.filter((p) => !(p.kind === 'index' && p.name === index)) };
+    }
+    if (!source || !target) return;
+    const { statements, followed } = following.plan(source, target);
+    if (statements.length === 0) return;
+    const name = qualified(target.schema, target.name);
+    await this.sendDdl(name, ['SET CONSTRAINTS ALL IMMEDIATE', ...statements, 'SET CONSTRAINTS ALL DEFERRED']);
+    const command = message.event === 'end' ? message.tag : `DROP ${message.type.toUpperCase()}`;
+    this.state.onFollowed?.(
+      `source table ${name} changed while streaming (${command}), followed on the target at its exact position in the stream: ${followed.join(', ')}`,
+    );
+  }
+
   /** A change of shape not followed: the stream stops exactly before the transaction that carries it. */
   private stopWith(name: string, description: string, following: boolean, fix?: string): never {
     this.settleBeforeStop();
@@ -812,4 +862,10 @@ export class SettleBeforeStop extends Error {
   constructor(readonly finalLsn: bigint) {
     super('a change of shape: the transactions before it are committed first');
   }
+}
+
+/** A target table's indexes and constraints (tablePartsSql), the table given by `rel` over $1; undefined: no such table. */
+async function readTargetParts(target: pg.Client, rel: string, name: string): Promise<TableParts | undefined> {
+  const { rows } = await target.query<{ parts: TableParts }>(`SELECT (${tablePartsSql(rel)}) AS parts`, [name]);
+  return rows[0]?.parts ?? undefined;
 }

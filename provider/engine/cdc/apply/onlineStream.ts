@@ -7,6 +7,7 @@ import { maxLsn } from '../decode/lsn';
 import { Applier, type ApplyStats } from './applier';
 import type { SessionEnd } from './applySession';
 import type { ChangeTracker } from '../plan/changeTracker';
+import type { DdlFollowing } from './ddlFollow';
 import { qualified } from '../../connect/quote';
 import { recordEvent } from '../../control/store';
 import { requestTableResync } from '../../control/tableResyncs';
@@ -50,6 +51,7 @@ export function startStream(
   initialLsn: bigint | undefined,
   base: OnlineStream['base'],
   tracker?: ChangeTracker,
+  ddlFollowing?: DdlFollowing,
 ): OnlineStream {
   const n = streamNames(run, database);
   const applier = new Applier({
@@ -64,6 +66,7 @@ export function startStream(
     leaseSessionPid: run.leaseSessionPid,
     followSchemaChanges: run.spec.followSchemaChanges,
     followTableRenames: run.spec.tableDropsAndRenames === 'follow',
+    ...(ddlFollowing ? { ddlFollowing } : {}),
     requestResync: async (schema, table, why) => {
       await requestTableResync(run.store, run.spec.migrationName, database, { schema, name: table }, 'reshaped');
       const message = `database "${database}": source table ${qualified(schema, table)} changed while streaming (${why}): copied again at a pinned position`;

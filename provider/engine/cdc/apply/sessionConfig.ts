@@ -1,6 +1,7 @@
 // What one apply session (applySession.ts) is started with: both servers, the database, its slot
 // and publication, where its position is recorded, the lock that makes it the only applier, and its
 // planner's and commits' limits. Fixed for the session's life; what outlives it is applyState.ts.
+import type { DdlFollowing } from './ddlFollow';
 import type { ServerSpec } from '../../input/migrationSpec';
 import type { PlannerLimits } from '../plan/types';
 import type { PositionKey } from './appliedPosition';
@@ -38,4 +39,6 @@ export interface SessionConfig {
    * (tableDropsAndRenames: follow); false: the stream stops on it.
    */
   readonly followTableRenames: boolean;
+  /** schemaChangeCapture eventTrigger: the source's DDL messages, followed at their place among the rows (ddlFollow.ts). */
+  readonly ddlFollowing?: DdlFollowing;
 }

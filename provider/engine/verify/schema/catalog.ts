@@ -245,7 +245,10 @@ SELECT 'event trigger' AS kind, '' AS schema, NULL AS relation, e.evtname AS nam
        pg_catalog.jsonb_build_object('event', e.evtevent, 'function', e.evtfoid::pg_catalog.regprocedure::text, 'enabled', e.evtenabled::text,
                                      'tags', pg_catalog.array_to_string(e.evttags, ', ')) AS props
   FROM pg_catalog.pg_event_trigger e
- WHERE $1::text IS NOT NULL AND $2::oid[] IS NOT NULL AND $3::text[] IS NOT NULL AND ${notMember('pg_event_trigger', 'e.oid')}`;
+ WHERE $1::text IS NOT NULL AND $2::oid[] IS NOT NULL AND $3::text[] IS NOT NULL AND ${notMember('pg_event_trigger', 'e.oid')}
+   -- pgferry's own (schemaChangeCapture eventTrigger: its function lives in the control schema on the source)
+   AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_proc p JOIN pg_catalog.pg_namespace s ON s.oid = p.pronamespace
+                    WHERE p.oid = e.evtfoid AND s.nspname = $1)`;
 
 /**
  * Comments on the database's own objects (OIDs from FirstNormalObjectId on: the system's are
