@@ -34,6 +34,7 @@ async function loadSource(pair: ServerPair): Promise<void> {
   await pair.source.query(
     `CREATE TABLE orders (id int PRIMARY KEY, n int NOT NULL, code int, label text, note text);
      CREATE INDEX orders_label_old ON orders (label);
+     CREATE TABLE scratch (id int PRIMARY KEY);
      INSERT INTO orders SELECT g, g % 97, g, 'label ' || g, 'note ' || g FROM generate_series(1, ${ORDERS}) g;`,
     [],
     DB,
@@ -187,7 +188,7 @@ describe('schema changes captured by an event trigger, followed at their exact p
     await scenario(pair, 'evt-managed', await makeManagedTarget(pair.target));
   });
 
-  it('a cancel drops the event trigger from the source', async () => {
+  it('a table dropped is told at its place; a cancel drops the event trigger from the source', async () => {
     pair = await startPair(15, 15);
     await loadSource(pair);
     const migration = spec(pair, 'evt-cancel', serverSpec(pair.target));
@@ -196,6 +197,21 @@ describe('schema changes captured by an event trigger, followed at their exact p
     try {
       await streaming(store, migration.migrationName);
       assert.equal((await leftOnSource(pair)).length, 4, 'two event triggers, the function and the schema');
+      // a table dropped is told at its place in the stream, before any look of the table watch
+      await pair.source.query('DROP TABLE scratch', [], DB);
+      await until(
+        'the drop told',
+        async () =>
+          (await catalogEvents(store, migration.migrationName, 50)).some(
+            (e) =>
+              e.level === 'warning' &&
+              /source table public\.scratch was dropped at source position [0-9A-F]+\/[0-9A-F]+ \(told by the event trigger\)/.test(
+                e.message,
+              ),
+          ) || undefined,
+        60_000,
+        200,
+      );
       await cancelMigration(migration.target, migration.migrationName);
       const end = await running.catch((error: Error) => ({ state: 'threw', message: error.message }));
       assert.equal(end.state, 'Canceled', end.message);

@@ -15,6 +15,7 @@ import type { FootprintContext } from '../../provider/engine/footprint/change';
 import { appliedPosition } from '../../provider/engine/footprint/appliedPosition';
 import { replicaIdentity } from '../../provider/engine/footprint/replicaIdentity';
 import { slotAndPublication } from '../../provider/engine/footprint/slotAndPublication';
+import { sourceEventTrigger } from '../../provider/engine/footprint/sourceEventTrigger';
 import { targetFiring } from '../../provider/engine/footprint/targetFiring';
 import { targetForeignKeys } from '../../provider/engine/footprint/targetForeignKeys';
 import { writerFence } from '../../provider/engine/footprint/writerFence';
@@ -150,6 +151,8 @@ describe('safety: the footprint is given back by one release, and a second relea
         const keyless = (await readSourceRelations(source)).filter((t) => t.name === 'keyless');
         await replicaIdentity.apply(ctx, DB, source, keyless);
       });
+      // the event trigger of schemaChangeCapture eventTrigger (its own session, before the fence)
+      await sourceEventTrigger.apply(ctx, DB);
       await writerFence.record(store, NAME, DB, null);
       await pair.source.query(`ALTER DATABASE ${DB} SET default_transaction_read_only = on`);
 

@@ -66,4 +66,25 @@ describe('validation: the rights of each change of the footprint', function () {
     assert.deepEqual(withCode(own, 'FOOTPRINT_PRIVILEGES'), [], summary(own));
     expectCode(own, 'FOOTPRINT_RIGHTS', 'Succeeded');
   });
+
+  it('asks for superuser on the source where the event trigger captures schema changes', async () => {
+    const user = await makeReplicationSourceUser(logical, 'clean', { user: 'repl_noevt', memberOfOwners: true });
+    const refused = await runValidation(
+      specFor(user, serverSpec(target), ['clean'], { mode: 'Online', schemaChangeCapture: 'eventTrigger' }),
+    );
+    const [trigger] = expectCode(refused, 'FOOTPRINT_PRIVILEGES', 'Failed').filter((r) => /event trigger/.test(r.message));
+    assert.match(
+      trigger!.message,
+      /source user "repl_noevt" may not create an event trigger in "clean" \(schemaChangeCapture eventTrigger\)/,
+    );
+    assert.match(trigger!.fix ?? '', /^on the source: ALTER ROLE "repl_noevt" SUPERUSER .*set schemaChangeCapture: catalog$/);
+    const superuser = await runValidation(
+      specFor(serverSpec(logical), serverSpec(target), ['clean'], { mode: 'Online', schemaChangeCapture: 'eventTrigger' }),
+    );
+    assert.deepEqual(
+      withCode(superuser, 'FOOTPRINT_PRIVILEGES').filter((r) => /event trigger/.test(r.message)),
+      [],
+      summary(superuser),
+    );
+  });
 });

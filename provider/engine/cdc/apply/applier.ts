@@ -111,6 +111,7 @@ export class Applier {
       warnings: [],
       tracker: options.tracker ?? new ChangeTracker(),
       onFollowed: (what) => options.log?.('event', `database "${options.database}": ${what}`),
+      onNotFollowed: (what) => options.log?.('warning', `database "${options.database}": ${what}`),
       ...(options.requestResync ? { requestResync: options.requestResync } : {}),
     };
   }

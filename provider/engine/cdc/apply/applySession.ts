@@ -19,7 +19,7 @@ import type pg from 'pg';
 import { openSession, serverMajor } from '../../connect/session';
 import { ident, qualified } from '../../connect/quote';
 import { PgferryError } from '../../core/errors';
-import { maxLsn, parseLsn } from '../decode/lsn';
+import { formatLsn, maxLsn, parseLsn } from '../decode/lsn';
 import { decodePgoutput } from '../decode/pgoutput';
 import { CommitPolicy } from './commitPolicy';
 import { truncateStatement } from '../plan/statements';
@@ -205,7 +205,7 @@ class ApplySession extends SessionConnections {
       case 'message':
         if (!this.skipping && this.isCutoverMarker(item.prefix, item.content)) this.markerSeen = true;
         if (this.inSourceTxn && !this.skipping && item.prefix === this.config.ddlFollowing?.prefix)
-          return this.followDdl(this.config.ddlFollowing, item.content).then(noEnd);
+          return this.followDdl(this.config.ddlFollowing, item.content, item.lsn).then(noEnd);
         // a message outside a transaction (the verifier emits one after its snapshot) is a boundary
         return this.inSourceTxn ? undefined : this.pinBoundary({ walEnd: item.lsn }).then(noEnd);
       case 'commit':
@@ -749,9 +749,19 @@ class ApplySession extends SessionConnections {
    * A table the target does not have (left out, or created since and not there yet) is left to the
    * table watch and the schema watch.
    */
-  private async followDdl(following: DdlFollowing, content: Uint8Array): Promise<void> {
+  private async followDdl(following: DdlFollowing, content: Uint8Array, lsn: bigint): Promise<void> {
     const message = parseDdlMessage(content);
     if (!message) return;
+    const filter = (this.filterPlan ??= await readFilterPlan(await this.sourceSession(), following.filters));
+    if (message.event === 'drop' && message.type === 'table') {
+      if (filter.leftOut.has(message.oid)) return;
+      // told at its exact place, rather than at the table watch's next look; what to do with the
+      // target's table stays the user's choice (the cutover's schema check stops on it)
+      this.state.onNotFollowed?.(
+        `source table ${message.identity} was dropped at source position ${formatLsn(lsn)} (told by the event trigger); its changes end there, and the cutover's schema check stops until the target matches (drop it on the target, or create it again on the source)`,
+      );
+      return;
+    }
     let source: TableParts | undefined;
     let target: TableParts | undefined;
     await this.settled();
@@ -759,7 +769,6 @@ class ApplySession extends SessionConnections {
     if (message.event === 'end') {
       if (!message.table) return;
       source = message.table;
-      const filter = (this.filterPlan ??= await readFilterPlan(await this.sourceSession(), following.filters));
       if (filter.leftOut.has(source.oid) || filter.dataOnly.has(source.oid)) return;
       target = await readTargetParts(onTarget, 'pg_catalog.to_regclass($1)', qualified(source.schema, source.name));
     } else {

@@ -65,6 +65,8 @@ export interface ApplyState {
   notNullSets?: { readonly oid: number; readonly schema: string; readonly table: string; readonly column: string; readonly at: bigint }[];
   /** Told each change of shape followed on the target (an info event). */
   onFollowed?: (what: string) => void;
+  /** Told at once what the stream shows and pgferry does not follow (a table dropped, told by the event trigger): a warning. */
+  onNotFollowed?: (what: string) => void;
   /**
    * Records a resync of the table (control/tableResyncs.ts) and resolves once recorded: a change of
    * shape the stream cannot order with the rows (a column dropped and added again under its name).

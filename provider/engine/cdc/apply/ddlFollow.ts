@@ -43,6 +43,8 @@ export type DdlMessage =
       readonly identity: string;
       readonly schema: string | null;
       readonly name: string | null;
+      /** The object's OID on the source (text). */
+      readonly oid: string;
     };
 
 /** What a session needs to follow the messages: their prefix, what moves, and the plan of statements. */

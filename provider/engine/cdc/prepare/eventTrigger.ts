@@ -74,7 +74,7 @@ BEGIN
     FOR r IN SELECT * FROM pg_catalog.pg_event_trigger_dropped_objects() WHERE original LOOP
       CONTINUE WHEN r.is_temporary OR (${SKIPPED_SCHEMA('r.schema_name')});
       PERFORM pg_catalog.pg_logical_emit_message(true, ${literal(n.prefix)}, pg_catalog.jsonb_build_object(
-        'event', 'drop', 'type', r.object_type, 'identity', r.object_identity, 'schema', r.schema_name, 'name', r.object_name,
+        'event', 'drop', 'type', r.object_type, 'identity', r.object_identity, 'schema', r.schema_name, 'name', r.object_name, 'oid', r.objid::pg_catalog.text,
         'names', pg_catalog.to_jsonb(r.address_names))::text);
     END LOOP;
   END IF;
