@@ -10,12 +10,16 @@ import { withSession } from '../../provider/engine/connect/session';
 import { withPendingFootprint } from '../../provider/engine/api';
 import { CatalogConnection } from '../../provider/engine/control/connection';
 import { CONTROL_MIGRATIONS } from '../../provider/engine/control/schemaVersions';
+import { reverseStreamNamesOf } from '../../provider/engine/core/names';
 import { FOOTPRINT, pendingFootprint, releaseDatabase } from '../../provider/engine/footprint/release';
 import type { FootprintContext } from '../../provider/engine/footprint/change';
 import { appliedPosition } from '../../provider/engine/footprint/appliedPosition';
 import { replicaIdentity } from '../../provider/engine/footprint/replicaIdentity';
 import { slotAndPublication } from '../../provider/engine/footprint/slotAndPublication';
+import { reversePosition } from '../../provider/engine/footprint/reversePosition';
+import { reverseStream } from '../../provider/engine/footprint/reverseStream';
 import { sourceEventTrigger } from '../../provider/engine/footprint/sourceEventTrigger';
+import { targetFence } from '../../provider/engine/footprint/targetFence';
 import { targetFiring } from '../../provider/engine/footprint/targetFiring';
 import { targetForeignKeys } from '../../provider/engine/footprint/targetForeignKeys';
 import { writerFence } from '../../provider/engine/footprint/writerFence';
@@ -153,8 +157,18 @@ describe('safety: the footprint is given back by one release, and a second relea
       });
       // the event trigger of schemaChangeCapture eventTrigger (its own session, before the fence)
       await sourceEventTrigger.apply(ctx, DB);
+      // a fallback window's reverse slot and publication on the target and its position on the old
+      // source, as a cutover with a window leaves them (recorded first, named from the instance)
+      const reverse = reverseStreamNamesOf(NAME, DB, instance);
+      await reverseStream.record(store, NAME, DB, 3600);
+      await pair.target.query(`CREATE PUBLICATION "${reverse.publication}" FOR TABLE parent, child`, [], DB);
+      await pair.target.query("SELECT pg_create_logical_replication_slot($1, 'pgoutput')", [reverse.slot], DB);
+      await pair.source.query('SELECT pg_replication_origin_create($1)', [reversePosition.record(ctx, DB)]);
       await writerFence.record(store, NAME, DB, null);
       await pair.source.query(`ALTER DATABASE ${DB} SET default_transaction_read_only = on`);
+      // a fall-back's fence on the target, left by one that did not complete
+      await targetFence.record(store, NAME, DB, null, 'targetFence');
+      await pair.target.query(`ALTER DATABASE ${DB} SET default_transaction_read_only = on`);
 
       const pending = await pendingFootprint(ctx, DB);
       assert.deepEqual(
