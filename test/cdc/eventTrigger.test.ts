@@ -3,9 +3,10 @@
 // ddlFollow.ts): a unique index made in the same source transaction that first deletes the row
 // that would break it, and inserts a row after it, is made on the target between the two and
 // refuses nothing; a CHECK, a column renamed, a column dropped, an index dropped, all while a
-// writer runs. The target's catalog (indexes, constraints, columns) and its rows are
-// read back and compared with the source's, independently of what followed them; the event
-// trigger is gone from the source after Succeeded, and after a cancel.
+// writer runs; an index made on the target alone is kept (only known objects are dropped). The
+// target's catalog (indexes, constraints, columns) and its rows are read back and compared with
+// the source's, independently of what followed them; the event trigger is gone from the source
+// after Succeeded, and after a cancel.
 import assert from 'node:assert/strict';
 import type pg from 'pg';
 import { cancelMigration, runMigration, type MigrationSpec } from '../../provider/engine';
@@ -109,6 +110,8 @@ async function scenario(pair: ServerPair, name: string, target: MigrationSpec['t
   try {
     await streaming(store, name);
     assert.equal((await leftOnSource(pair)).filter((w) => w.startsWith('event trigger')).length, 2, 'the event triggers are made');
+    // an index made on the target alone: no message's table parts have it, and none may drop it
+    await pair.target.query(`CREATE INDEX orders_target_only ON orders (n)`, [], DB);
     // a duplicate code, then one transaction that deletes it, makes the index unique, and writes a row after it
     await s(`INSERT INTO orders (id, n, code) VALUES (90001, 1, 7)`);
     await s(`BEGIN;
@@ -147,6 +150,15 @@ async function scenario(pair: ServerPair, name: string, target: MigrationSpec['t
       const events = (await catalogEvents(store, name, 30)).map((e) => `${e.level}: ${e.message.slice(0, 300)}`).join('\n  ');
       throw new Error(`${error.message}\ntarget:\n${await shape(pair.target)}\nevents:\n  ${events}`);
     });
+    // the index the source dropped is gone (the copy restored it: known), the target's own is kept
+    await until(
+      'the dropped index gone from the target',
+      async () => (!(await shape(pair.target)).includes('orders_label_old') ? true : undefined),
+      120_000,
+      200,
+    );
+    assert.match(await shape(pair.target), /CREATE INDEX orders_target_only ON public\.orders USING btree \(n\)/);
+    await pair.target.query(`DROP INDEX orders_target_only`, [], DB);
     const events = await catalogEvents(store, name, 300);
     assert.ok(
       events.some((e) =>

@@ -7,7 +7,7 @@ import { parseCli } from '../../provider/cli/args';
 import { specFromProperties } from '../../provider/cli/properties';
 import { parseMigrationSpec, PgferryError } from '../../provider/engine';
 import type { TableParts } from '../../provider/engine/cdc/apply/ddlFollow';
-import { planPartsFollow } from '../../provider/engine/verify/schema/partsFollow';
+import { partKeys, planPartsFollow } from '../../provider/engine/verify/schema/partsFollow';
 import { checkInputs } from '../../provider/resource/inputSchema';
 
 const base = {
@@ -92,7 +92,7 @@ describe('schemaChangeCapture: the table parts followed from the stream', () => 
       definition: 'CREATE UNIQUE INDEX orders_code ON public.orders USING btree (code)',
     } as const;
     const check = { kind: 'constraint', name: 'n_nonneg', definition: 'CHECK ((n >= 0))' } as const;
-    const plan = planPartsFollow(table([pkey, pkeyIndex, unique, check]), table([pkey, pkeyIndex]));
+    const plan = planPartsFollow(table([pkey, pkeyIndex, unique, check]), table([pkey, pkeyIndex]), new Set());
     assert.deepEqual(plan.followed, ['index "public"."orders_code" created', 'constraint "n_nonneg" on "public"."orders" created']);
     assert.equal(plan.statements.length, 3);
     assert.match(plan.statements[0]!, /EXECUTE 'CREATE UNIQUE INDEX orders_code ON public\.orders USING btree \(code\);'/);
@@ -120,14 +120,23 @@ describe('schemaChangeCapture: the table parts followed from the stream', () => 
       definition: 'CREATE INDEX orders_label ON public.orders USING btree (label)',
     } as const;
     const byTitle = { ...byLabel, definition: 'CREATE INDEX orders_label ON public.orders USING btree (title)' };
-    const plan = planPartsFollow(table([pkey, pkeyIndex, byTitle, fk]), table([pkey, pkeyIndex, byLabel, unique, uniqueIndex]));
+    const target = table([pkey, pkeyIndex, byLabel, unique, uniqueIndex]);
+    const plan = planPartsFollow(table([pkey, pkeyIndex, byTitle, fk]), target, new Set(partKeys(target)));
     assert.deepEqual(plan.followed, ['constraint "orders_code_key" on "public"."orders" dropped']);
     assert.match(plan.statements[0]!, /DROP CONSTRAINT "orders_code_key"/);
   });
 
+  it('keeps what the target has that the migration never knew (made on the target alone)', () => {
+    const mine = { kind: 'index', name: 'orders_mine', definition: 'CREATE INDEX orders_mine ON public.orders USING btree (n)' } as const;
+    const known = new Set(partKeys(table([pkey, pkeyIndex])));
+    const plan = planPartsFollow(table([pkey, pkeyIndex]), table([pkey, pkeyIndex, mine]), known);
+    assert.deepEqual(plan.statements, []);
+    assert.deepEqual(partKeys(table([mine])), ['["index","public","orders","orders_mine",""]']);
+  });
+
   it('quotes a statement holding the dollar quote it would be wrapped in', () => {
     const odd = { kind: 'constraint', name: 'odd', definition: "CHECK ((note <> '$pgferry$'::text))" } as const;
-    const [add] = planPartsFollow(table([odd]), table([])).statements;
+    const [add] = planPartsFollow(table([odd]), table([]), new Set()).statements;
     assert.match(add!, /^DO \$pgferry0\$ BEGIN EXECUTE 'ALTER TABLE/);
     assert.match(add!, /END \$pgferry0\$$/);
   });

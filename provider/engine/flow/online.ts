@@ -6,7 +6,8 @@
 // them for its resume.
 import type { DdlFollowing } from '../cdc/apply/ddlFollow';
 import { sourceEventTrigger } from '../footprint/sourceEventTrigger';
-import { planPartsFollow } from '../verify/schema/partsFollow';
+import { knownObjects, recordKnownObjects } from '../control/knownObjects';
+import { partKeys, planPartsFollow } from '../verify/schema/partsFollow';
 import { trace } from '../util/trace';
 import { endPreviousRunnerSessions } from '../cdc/prepare/takeover';
 import { startStream, streamNames, type OnlineStream } from '../cdc/apply/onlineStream';
@@ -157,7 +158,24 @@ async function ddlFollowingOf(run: MigrationRun, database: string): Promise<DdlF
     () => sourceEventTrigger.apply(run, database),
     outageRetry(run, `the event trigger of "${database}"`, database),
   );
-  return { prefix: names.prefix, filters: run.spec, plan: planPartsFollow };
+  const migration = run.spec.migrationName;
+  return {
+    prefix: names.prefix,
+    filters: run.spec,
+    // a drop is followed only for what the migration knows (control/knownObjects.ts), as the watch's
+    // are: what a message shows on the source is known from then on, recorded before it is made
+    plan: async (source, target, seen) => {
+      if (seen)
+        await recordKnownObjects(
+          run.store,
+          migration,
+          database,
+          partKeys(source).map((object) => ({ object, attnum: null })),
+        );
+      const known = await knownObjects(run.store, migration, database);
+      return planPartsFollow(source, target, new Set(known.keys()));
+    },
+  };
 }
 
 export async function runOnline(run: MigrationRun): Promise<void> {

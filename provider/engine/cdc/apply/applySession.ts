@@ -754,7 +754,9 @@ class ApplySession extends SessionConnections {
     if (!message) return;
     const filter = (this.filterPlan ??= await readFilterPlan(await this.sourceSession(), following.filters));
     if (message.event === 'drop' && message.type === 'table') {
-      if (filter.leftOut.has(message.oid)) return;
+      // tableDropsAndRenames: follow drops the target's table itself once the apply is past the drop
+      // (flow/tableDropsFollow.ts): nothing for the user to do
+      if (filter.leftOut.has(message.oid) || this.config.followTableRenames) return;
       // told at its exact place, rather than at the table watch's next look; what to do with the
       // target's table stays the user's choice (the cutover's schema check stops on it)
       this.state.onNotFollowed?.(
@@ -782,7 +784,7 @@ class ApplySession extends SessionConnections {
       if (target) source = { ...target, parts: target.parts.filter((p) => !(p.kind === 'index' && p.name === index)) };
     }
     if (!source || !target) return;
-    const { statements, followed } = following.plan(source, target);
+    const { statements, followed } = await following.plan(source, target, message.event === 'end');
     if (statements.length === 0) return;
     const name = qualified(target.schema, target.name);
     await this.sendDdl(name, ['SET CONSTRAINTS ALL IMMEDIATE', ...statements, 'SET CONSTRAINTS ALL DEFERRED']);

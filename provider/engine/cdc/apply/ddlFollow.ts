@@ -52,11 +52,17 @@ export interface DdlFollowing {
   readonly prefix: string;
   /** The migration's filters: a table left out, or data-only, has its indexes and constraints left out too. */
   readonly filters: TableFilters;
-  /** The statements that make the target table's parts the source's, with what each follows (for the event). */
+  /**
+   * The statements that make the target table's parts the source's, with what each follows (for the
+   * event). `seen`: `source` is the source's own, as the message carried it (its parts are then
+   * known to the migration, so their drop may be followed later); false when it is derived from the
+   * target's (an index's drop, whose message carries no table).
+   */
   readonly plan: (
     source: TableParts,
     target: TableParts,
-  ) => { readonly statements: readonly string[]; readonly followed: readonly string[] };
+    seen: boolean,
+  ) => Promise<{ readonly statements: readonly string[]; readonly followed: readonly string[] }>;
 }
 
 /** The message's JSON; undefined for one this build does not know (a newer function's), which the schema watch covers. */

@@ -7,7 +7,7 @@
 // in the stream being exact.
 import type { TablePart, TableParts } from '../../cdc/apply/ddlFollow';
 import { literal } from '../../connect/quote';
-import type { SchemaObject } from './catalog';
+import { objectKey, type SchemaObject } from './catalog';
 import { describeObject } from './fixes';
 import { alterStep, createStep, dropStep, type FollowStep } from './follow';
 
@@ -47,13 +47,29 @@ EXCEPTION WHEN undefined_column OR undefined_object OR undefined_table OR duplic
 END ${tag}`;
 }
 
+/** The parts' keys as the known objects hold them (control/knownObjects.ts, the schema check's objectKey). */
+export function partKeys(table: TableParts): string[] {
+  return table.parts.map((p) => objectKey(objectOf(table, p)));
+}
+
 /**
  * The statements, in the order the target takes them: constraints dropped before indexes (an
  * index a dropped constraint owned goes with it), then what is created or changed, in the follow's
  * rank order. Foreign keys are neither made nor dropped: the target's are set aside while changes
- * stream and come back at the release.
+ * stream and come back at the release. A target part the source no longer has is dropped only if
+ * it is `known` (restored by the copy, or seen on the source): one made on the target alone is
+ * kept, and the schema watch reports it (DESIGN: never destroy).
  */
-export function planPartsFollow(source: TableParts, target: TableParts): { statements: string[]; followed: string[] } {
+export function planPartsFollow(
+  source: TableParts,
+  target: TableParts,
+  known: ReadonlySet<string>,
+): { statements: string[]; followed: string[] } {
+  // the schema watch's to follow, both ways: a key made needs the source's side recorded on a
+  // managed target, and the target's keys are set aside while changes stream
+  const notKeys = (t: TableParts): TableParts => ({ ...t, parts: t.parts.filter((p) => p['foreign key'] !== true) });
+  source = notKeys(source);
+  target = notKeys(target);
   const key = (p: TablePart) => `${p.kind}\0${p.name}`;
   const theirs = new Map(target.parts.map((p) => [key(p), p]));
   const ours = new Map(source.parts.map((p) => [key(p), p]));
@@ -65,6 +81,7 @@ export function planPartsFollow(source: TableParts, target: TableParts): { state
   const makes: { step: FollowStep; what: string }[] = [];
   const gone = target.parts
     .filter((p) => !ours.has(key(p)))
+    .filter((p) => known.has(objectKey(objectOf(target, p))))
     // an index its constraint owns is dropped with the constraint
     .filter((p) => !(p.kind === 'index' && targetConstraints.has(p.name)))
     .sort((a, b) => (a.kind === b.kind ? 0 : a.kind === 'constraint' ? -1 : 1));
