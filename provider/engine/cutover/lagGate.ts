@@ -29,6 +29,11 @@ const FIRST_POSITION_MS = 10_000;
 export interface LagSample {
   readonly at: number;
   readonly pendingBytes: number;
+  /**
+   * The end of the last transaction the stream committed on the target (ApplyStats.appliedLsn):
+   * what a rate is measured on. Not the position it confirmed when idle, which jumps over a large
+   * transaction the walsender is still decoding and would pass for megabytes applied.
+   */
   readonly applied: bigint;
 }
 
@@ -97,6 +102,8 @@ interface Reading {
   /** undefined while the stream has no applied position yet. */
   readonly pendingBytes: number | undefined;
   readonly applied: bigint;
+  /** The end of the last transaction committed on the target (LagSample.applied): rates are measured on it. */
+  readonly committed: bigint;
 }
 
 /**
@@ -121,9 +128,10 @@ async function read(client: pg.Client, streams: readonly OnlineStream[]): Promis
   const at = Date.now();
   return new Map(
     streams.map((s) => {
-      const applied = appliedUpTo(s.applier.stats());
+      const stats = s.applier.stats();
+      const applied = appliedUpTo(stats);
       const pendingBytes = applied === 0n ? undefined : walEnd > applied ? Number(walEnd - applied) : 0;
-      return [s.database, { at, walEnd, pendingBytes, applied }];
+      return [s.database, { at, walEnd, pendingBytes, applied, committed: stats.appliedLsn }];
     }),
   );
 }
@@ -152,7 +160,8 @@ export async function measureCatchUp(
   return withSession(run.spec.source, { purpose: 'lag gate', readOnly: true }, async (client) => {
     const record = (readings: Map<string, Reading>) => {
       for (const [database, r] of readings) {
-        if (r.pendingBytes !== undefined) meter.record(database, { at: r.at, pendingBytes: r.pendingBytes, applied: r.applied });
+        if (r.pendingBytes !== undefined && r.committed > 0n)
+          meter.record(database, { at: r.at, pendingBytes: r.pendingBytes, applied: r.committed });
       }
     };
     let first = await read(client, streams);
@@ -189,7 +198,9 @@ export async function measureCatchUp(
       // no position at all: nothing can be told to fit
       if (a.pendingBytes === undefined || b.pendingBytes === undefined) return { database: s.database, pendingBytes: 0, seconds: Infinity };
       const left = Number(goal - b.applied);
-      const shown = probedSeconds > 0 && b.applied > a.applied ? Number(b.applied - a.applied) / probedSeconds : 0;
+      // committed transactions only: a confirmed position jumps over a transaction still being decoded
+      const shown =
+        probedSeconds > 0 && a.committed > 0n && b.committed > a.committed ? Number(b.committed - a.committed) / probedSeconds : 0;
       const busy = meter.busyRate(s.database) ?? 0;
       // the rate the prediction stands on, and over what it was measured (the message says which)
       const measured = busy > shown ? { rate: busy } : { rate: shown, probedSeconds };

@@ -104,7 +104,8 @@ async function report(
     const pos = positions.get(s.slot);
     const applied = appliedUpTo(stats);
     const pending = pos && applied > 0n && pos.currentLsn > applied ? Number(pos.currentLsn - applied) : 0;
-    if (pos && applied > 0n) meter.record(s.database, { at, pendingBytes: pending, applied });
+    // the rate is measured on committed transactions (LagSample.applied), the backlog on the confirmed position
+    if (pos && applied > 0n && stats.appliedLsn > 0n) meter.record(s.database, { at, pendingBytes: pending, applied: stats.appliedLsn });
     const retained = pos?.restartLsn !== undefined && pos.currentLsn > pos.restartLsn ? Number(pos.currentLsn - pos.restartLsn) : null;
     await updateDatabase(run.store, run.spec.migrationName, s.database, {
       ...streamCounts(s),
