@@ -6,16 +6,20 @@ import { ident, literal } from '../connect/quote';
 import { withSession } from '../connect/session';
 import { INSUFFICIENT_PRIVILEGE, sqlState } from '../connect/sqlstate';
 import { PROGRESS_TABLE, streamNamesOf } from '../core/names';
+import type { ServerSpec } from '../input/migrationSpec';
 import { dropAppliedPosition, dropOrigin, openAppliedPosition } from '../cdc/apply/appliedPosition';
 import type { ReversibleChange, StreamContext } from './change';
 import { unlessDatabaseGone } from './change';
 
-/** The origin and the progress row on the target that are still there. */
-async function pending(ctx: StreamContext, database: string): Promise<string[]> {
-  const n = streamNamesOf(ctx.spec.migrationName, database, ctx.instance);
-  const origin = await withSession(ctx.spec.target, { purpose: 'show', readOnly: true }, async (client) => {
+/**
+ * The origin and the progress row of one stream's applied position on `server` that are still
+ * there, as statements that drop them. Both directions use it: the forward stream's on the target,
+ * a fallback window's reverse stream's on the old source (reversePosition.ts).
+ */
+export async function pendingPosition(server: ServerSpec, origin: string, migration: string, database: string): Promise<string[]> {
+  const found = await withSession(server, { purpose: 'show', readOnly: true }, async (client) => {
     try {
-      const { rows } = await client.query<{ oid: number | null }>('SELECT pg_replication_origin_oid($1) AS oid', [n.origin]);
+      const { rows } = await client.query<{ oid: number | null }>('SELECT pg_replication_origin_oid($1) AS oid', [origin]);
       return rows[0]?.oid !== null && rows[0]?.oid !== undefined;
     } catch (error) {
       if (sqlState(error) !== INSUFFICIENT_PRIVILEGE) throw error;
@@ -24,17 +28,27 @@ async function pending(ctx: StreamContext, database: string): Promise<string[]> 
   });
   const table = `${ident(PROGRESS_TABLE.schema)}.${ident(PROGRESS_TABLE.table)}`;
   const row = await unlessDatabaseGone(() =>
-    withSession(ctx.spec.target, { database, purpose: 'show', readOnly: true }, async (client) => {
+    withSession(server, { database, purpose: 'show', readOnly: true }, async (client) => {
       const { rows } = await client.query<{ ok: boolean }>('SELECT to_regclass($1) IS NOT NULL AS ok', [table]);
       if (!rows[0]?.ok) return false;
-      const found = await client.query(`SELECT 1 FROM ${table} WHERE migration = $1 AND database = $2`, [ctx.spec.migrationName, database]);
-      return found.rows.length > 0;
+      const present = await client.query(`SELECT 1 FROM ${table} WHERE migration = $1 AND database = $2`, [migration, database]);
+      return present.rows.length > 0;
     }),
   );
   return [
-    ...(origin ? [`SELECT pg_replication_origin_drop(${literal(n.origin)})`] : []),
-    ...(row ? [`DELETE FROM ${table} WHERE migration = ${literal(ctx.spec.migrationName)} AND database = ${literal(database)}`] : []),
+    ...(found ? [`SELECT pg_replication_origin_drop(${literal(origin)})`] : []),
+    ...(row ? [`DELETE FROM ${table} WHERE migration = ${literal(migration)} AND database = ${literal(database)}`] : []),
   ];
+}
+
+/** Drops one stream's applied position on `server`: the origin from the maintenance database (it outlives a dropped database), then the progress row. */
+export async function dropPosition(server: ServerSpec, origin: string, migration: string, database: string): Promise<void> {
+  await withSession(server, { purpose: 'cleanup', writable: true }, (client) => dropOrigin(client, origin));
+  await unlessDatabaseGone(() =>
+    withSession(server, { database, purpose: 'cleanup', writable: true }, (client) =>
+      dropAppliedPosition(client, { origin, migration, database }),
+    ),
+  );
 }
 
 export const appliedPosition = {
@@ -52,17 +66,15 @@ export const appliedPosition = {
   madeFor: (spec) => spec.mode === 'Online',
   record: (ctx: StreamContext, database: string) => streamNamesOf(ctx.spec.migrationName, database, ctx.instance).origin,
   apply: openAppliedPosition,
-  pending,
-  undo: async (ctx: StreamContext, database: string) => {
-    const n = streamNamesOf(ctx.spec.migrationName, database, ctx.instance);
-    // from the maintenance database: the origin outlives a dropped target database
-    await withSession(ctx.spec.target, { purpose: 'cleanup', writable: true }, (client) => dropOrigin(client, n.origin));
-    await unlessDatabaseGone(() =>
-      withSession(ctx.spec.target, { database, purpose: 'cleanup', writable: true }, (client) =>
-        dropAppliedPosition(client, { origin: n.origin, migration: ctx.spec.migrationName, database }),
-      ),
-    );
-  },
+  pending: (ctx: StreamContext, database: string) =>
+    pendingPosition(
+      ctx.spec.target,
+      streamNamesOf(ctx.spec.migrationName, database, ctx.instance).origin,
+      ctx.spec.migrationName,
+      database,
+    ),
+  undo: (ctx: StreamContext, database: string) =>
+    dropPosition(ctx.spec.target, streamNamesOf(ctx.spec.migrationName, database, ctx.instance).origin, ctx.spec.migrationName, database),
   failure: (ctx, database) => ({
     what: `could not drop origin ${streamNamesOf(ctx.spec.migrationName, database, ctx.instance).origin} (target)`,
     left: 'drop it by hand',

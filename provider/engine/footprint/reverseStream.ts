@@ -3,29 +3,18 @@
 // pgferry.fallback_window, named from the migration's instance. A cutover's release keeps them
 // (the window is open); closing the window, and any release after it, drops them, so the
 // target's WAL is held no longer than the window.
-import { ident, literal } from '../connect/quote';
-import { withSession } from '../connect/session';
+import { ident } from '../connect/quote';
 import { CONTROL_SCHEMA, reverseStreamNamesOf } from '../core/names';
 import { openReverseStream } from '../cdc/prepare/reverseStream';
 import { dropSlotAndPublication } from '../cdc/prepare/slot';
+import { pendingSlotAndPublication } from './slotAndPublication';
 import { recordFallbackWindow } from '../control/fallbackWindows';
 import type { ReversibleChange, RightsRefusal, RightsSessions, StreamContext } from './change';
 import { unlessDatabaseGone } from './change';
 
-/** The reverse slot and publication on the target that are still there. */
 async function pending(ctx: StreamContext, database: string): Promise<string[]> {
   const n = reverseStreamNamesOf(ctx.spec.migrationName, database, ctx.instance);
-  const found = await unlessDatabaseGone(() =>
-    withSession(ctx.spec.target, { database, purpose: 'show', readOnly: true }, async (client) => {
-      const slot = await client.query('SELECT 1 FROM pg_replication_slots WHERE slot_name = $1', [n.slot]);
-      const publication = await client.query('SELECT 1 FROM pg_publication WHERE pubname = $1', [n.publication]);
-      return [
-        ...(slot.rows.length > 0 ? [`SELECT pg_drop_replication_slot(${literal(n.slot)})`] : []),
-        ...(publication.rows.length > 0 ? [`DROP PUBLICATION ${ident(n.publication)}`] : []),
-      ];
-    }),
-  );
-  return found ?? [];
+  return pendingSlotAndPublication(ctx.spec.target, database, n.slot, n.publication);
 }
 
 /** What creating the reverse slot and publication asks of the target user, read on the target's maintenance database. */

@@ -5,24 +5,38 @@
 import { ident, literal } from '../connect/quote';
 import { withSession } from '../connect/session';
 import { streamNamesOf } from '../core/names';
+import type { ServerSpec } from '../input/migrationSpec';
 import { createSlotWithSnapshot, dropSlotAndPublication } from '../cdc/prepare/slot';
 import type { ReversibleChange, RightsRefusal, RightsSessions, StreamContext } from './change';
 import { unlessDatabaseGone } from './change';
 
-/** The slot and publication on the source that are still there. */
-async function pending(ctx: StreamContext, database: string): Promise<string[]> {
-  const n = streamNamesOf(ctx.spec.migrationName, database, ctx.instance);
+/**
+ * One stream's slot and publication on `server` that are still there, as statements that drop
+ * them. Both directions use it: the forward stream's on the source, a fallback window's reverse
+ * stream's on the target (reverseStream.ts).
+ */
+export async function pendingSlotAndPublication(
+  server: ServerSpec,
+  database: string,
+  slot: string,
+  publication: string,
+): Promise<string[]> {
   const found = await unlessDatabaseGone(() =>
-    withSession(ctx.spec.source, { database, purpose: 'show', readOnly: true }, async (client) => {
-      const slot = await client.query('SELECT 1 FROM pg_replication_slots WHERE slot_name = $1', [n.slot]);
-      const publication = await client.query('SELECT 1 FROM pg_publication WHERE pubname = $1', [n.publication]);
+    withSession(server, { database, purpose: 'show', readOnly: true }, async (client) => {
+      const slots = await client.query('SELECT 1 FROM pg_replication_slots WHERE slot_name = $1', [slot]);
+      const publications = await client.query('SELECT 1 FROM pg_publication WHERE pubname = $1', [publication]);
       return [
-        ...(slot.rows.length > 0 ? [`SELECT pg_drop_replication_slot(${literal(n.slot)})`] : []),
-        ...(publication.rows.length > 0 ? [`DROP PUBLICATION ${ident(n.publication)}`] : []),
+        ...(slots.rows.length > 0 ? [`SELECT pg_drop_replication_slot(${literal(slot)})`] : []),
+        ...(publications.rows.length > 0 ? [`DROP PUBLICATION ${ident(publication)}`] : []),
       ];
     }),
   );
   return found ?? [];
+}
+
+async function pending(ctx: StreamContext, database: string): Promise<string[]> {
+  const n = streamNamesOf(ctx.spec.migrationName, database, ctx.instance);
+  return pendingSlotAndPublication(ctx.spec.source, database, n.slot, n.publication);
 }
 
 /** What creating the slot and the publication asks of the source user, read in the source database. */
