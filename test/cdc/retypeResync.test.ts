@@ -79,7 +79,13 @@ async function scenario(pair: ServerPair, name: string, target: MigrationSpec['t
       throw new Error(`${error.message}: ${s?.subState} ${s?.message ?? ''}\n  ${told}`);
     });
     const events = (await catalogEvents(store, name, 200)).map((e) => e.message).join('\n');
-    assert.match(events, /column "code" retyped to text, values the target cannot derive: the table copied again at a pinned position/);
+    // told at the relation message of the retype, or, where the apply met it after the narrowing
+    // (the catalog moved on again), as a reshape: copied again at a pin either way, never a stop
+    assert.match(
+      events,
+      /column "code" retyped to text, values the target cannot derive: the table copied again at a pinned position|column "code" changed type, a change whose values the target cannot derive, and the source's catalog has changed again since: the table given the source's columns and copied again/,
+    );
+    assert.doesNotMatch(events, /streaming stopped/);
     await requestCutover(target, name);
     const done = await Promise.race([
       running,

@@ -269,6 +269,26 @@ describe('following a change of shape when the source has changed again since (u
     );
     assert.deepEqual(p.kind === 'follow' && p.statements, ['ALTER TABLE "public"."t" ALTER COLUMN "id" TYPE bigint']);
   });
+
+  it('a retype the target cannot derive, met after later changes: copied again where it can be, else a stop', () => {
+    // the message has pad retyped to integer (a USING only the source ran); the catalog added z since
+    const source = [src(1, 'id', INT4), src(2, 'pad', INT4), src(3, 'price', TEXT), src(4, 'z', TEXT)];
+    const streamed = [
+      { name: 'id', ...INT4 },
+      { name: 'pad', ...INT4 },
+      { name: 'price', ...TEXT },
+    ];
+    const resync = planShapeFollow('public', 't', streamed, source, target, recorded, { dropNotNull: true, resync: true });
+    assert.equal(resync.kind, 'follow');
+    if (resync.kind !== 'follow') return;
+    assert.deepEqual(resync.statements, [
+      'DELETE FROM "public"."t"',
+      'ALTER TABLE "public"."t" ALTER COLUMN "pad" TYPE integer USING NULL',
+      'ALTER TABLE "public"."t" ADD COLUMN "z" text',
+    ]);
+    assert.match(resync.reshaped ?? '', /column "pad" changed type, a change whose values the target cannot derive/);
+    assert.equal(planShapeFollow('public', 't', streamed, source, target, recorded).kind, 'stop');
+  });
 });
 
 describe('following a change of shape that cannot be decided (unit)', () => {

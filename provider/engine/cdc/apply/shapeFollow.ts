@@ -158,7 +158,8 @@ export function planShapeFollow(
     live.every((a, i) => a.name === streamed[i]!.name && a.typeOid === streamed[i]!.typeOid && a.typeMod === streamed[i]!.typeMod);
   if (!agrees) {
     const aligned = recorded && target.every((c) => recorded.has(c.name)) ? alignShape(streamed, source, target, recorded) : undefined;
-    if (aligned) return planAligned(alter, name, streamed, target, aligned, readdedColumns(recorded, source), source);
+    if (aligned)
+      return planAligned(alter, name, streamed, target, aligned, readdedColumns(recorded, source), source, options.resync === true);
     const why =
       "its columns changed, and the source's catalog has changed again since, so pgferry cannot tell a rename from a drop and an add";
     return options.resync ? reshapeForResync(alter, target, live, why) : stop(why, sameChangeFix);
@@ -454,6 +455,7 @@ function planAligned(
   aligned: Alignment,
   readdedNames: readonly string[],
   source: readonly SourceAttribute[],
+  resync: boolean,
 ): ShapePlan {
   const drops: string[] = [];
   const attnums = new Map(aligned.attnums);
@@ -476,9 +478,19 @@ function planAligned(
       continue;
     }
     if (now.name !== column.name) renames.push({ from: column.name, to: now.name });
+    // a user type's oid is the server's own: only built-in types are compared by oid here
     const builtIn = now.typeOid < FIRST_NORMAL_OID && column.typeOid < FIRST_NORMAL_OID;
     if (builtIn && (now.typeOid !== column.typeOid || now.typeMod !== column.typeMod)) {
       const type = typeSql(now.typeOid, now.typeMod);
+      // the values come from the source again where a copy at a pin can be asked for: the table
+      // reshaped to the catalog's columns now, as when the catalog cannot decide at all
+      if ((!type || !derivableRetype(column, now)) && resync)
+        return reshapeForResync(
+          alter,
+          target,
+          source.filter((a) => !a.dropped && !a.generated).sort((x, y) => x.attnum - y.attnum),
+          `column ${q(now.name)} changed type, a change whose values the target cannot derive, and the source's catalog has changed again since`,
+        );
       if (!type || !derivableRetype(column, now))
         return {
           kind: 'stop',
