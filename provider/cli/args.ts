@@ -11,6 +11,7 @@ import {
   type Runtime,
   type SchemaChangeCapture,
   type SslMode,
+  type StaleMaterializedViews,
   type TableDropsAndRenames,
   type TableFilters,
 } from '../engine';
@@ -52,6 +53,8 @@ export interface CliArgs {
   readonly skipUnsupportedObjects: boolean;
   /** --table-drops-and-renames; undefined: not given. */
   readonly tableDropsAndRenames?: TableDropsAndRenames;
+  /** --stale-materialized-views; undefined: not given. */
+  readonly staleMaterializedViews?: StaleMaterializedViews;
   /** create: --include-schema, --exclude-table ... (repeatable), by spec key. */
   readonly filters: Partial<TableFilters>;
   readonly runtime?: Runtime;
@@ -248,6 +251,19 @@ function verbosityOf(o: Record<string, unknown>): Verbosity {
 }
 
 /** Parses argv (without node and script); throws an input error (exit 2) on bad usage. */
+/** The flags of how a migration runs (create's and resume's run options), as CliArgs fields. */
+function runOptionsOf(o: Record<string, unknown>) {
+  return {
+    noVerify: o.verify === false,
+    allowReplicaIdentityFull: o.allowReplicaIdentityFull === true,
+    skipUnsupportedObjects: o.skipUnsupportedObjects === true,
+    ...(typeof o.tableDropsAndRenames === 'string' ? { tableDropsAndRenames: o.tableDropsAndRenames as TableDropsAndRenames } : {}),
+    ...(typeof o.staleMaterializedViews === 'string' ? { staleMaterializedViews: o.staleMaterializedViews as StaleMaterializedViews } : {}),
+    runtime: o.runtime as Runtime | undefined,
+    ...(o.schemaChangeCapture === undefined ? {} : { schemaChangeCapture: o.schemaChangeCapture as SchemaChangeCapture }),
+  };
+}
+
 export function parseCli(argv: readonly string[], env: NodeJS.ProcessEnv = process.env): CliArgs {
   if (argv.length === 0) throw usage('command', `missing; one of ${COMMANDS.join(', ')}`);
   if (argv[0] === '--version' && argv.length === 1) return defaults('version');
@@ -295,13 +311,8 @@ export function parseCli(argv: readonly string[], env: NodeJS.ProcessEnv = proce
     mode: oneOf<MigrationMode>(o, 'mode', 'migrationMode', '--mode', '--migration-mode'),
     option: oneOf<MigrationOption>(o, 'option', 'migrationOption', '--option', '--migration-option'),
     wait: o.wait === true,
-    noVerify: o.verify === false,
-    allowReplicaIdentityFull: o.allowReplicaIdentityFull === true,
-    skipUnsupportedObjects: o.skipUnsupportedObjects === true,
-    ...(typeof o.tableDropsAndRenames === 'string' ? { tableDropsAndRenames: o.tableDropsAndRenames as TableDropsAndRenames } : {}),
+    ...runOptionsOf(o),
     filters: filterFlags(o),
-    runtime: o.runtime as Runtime | undefined,
-    ...(o.schemaChangeCapture === undefined ? {} : { schemaChangeCapture: o.schemaChangeCapture as SchemaChangeCapture }),
     ...(typeof o.fenceWriters === 'boolean' ? { fenceWriters: o.fenceWriters } : {}),
     ...(o.cutoverLagBudgetSeconds === undefined ? {} : { cutoverLagBudgetSeconds: o.cutoverLagBudgetSeconds as number }),
     ...(typeof o.fallbackWindow === 'string' ? { fallbackWindow: o.fallbackWindow } : {}),

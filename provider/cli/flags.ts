@@ -9,10 +9,12 @@ import {
   RUNTIMES,
   SCHEMA_CHANGE_CAPTURES,
   SSL_MODES,
+  STALE_MATERIALIZED_VIEWS,
   TABLE_DROPS_AND_RENAMES,
   type Runtime,
   type SchemaChangeCapture,
   type SslMode,
+  type StaleMaterializedViews,
   type TableDropsAndRenames,
 } from '../engine';
 import { OUTPUT_FORMATS, type OutputFormat } from './format';
@@ -152,6 +154,10 @@ const RUN_OPTIONS = (): Option[] => [
     '--table-drops-and-renames <mode>',
     'online: a streamed table dropped or renamed on the source: follow (on the target) | report (default)',
   ).argParser(choice<TableDropsAndRenames>(TABLE_DROPS_AND_RENAMES, TABLE_DROPS_AND_RENAMES.join(' or '))),
+  new Option(
+    '--stale-materialized-views <mode>',
+    "a materialized view whose source rows are not its query's at the end: stop (default) | refresh (keep the target's)",
+  ).argParser(choice<StaleMaterializedViews>(STALE_MATERIALIZED_VIEWS, STALE_MATERIALIZED_VIEWS.join(' or '))),
   new Option(
     '--runtime <runtime>',
     'local (a runner on this machine, default) | agents (only register; `pgferry agent` runs it)',

@@ -7,6 +7,7 @@ import {
   type Runtime,
   type SchemaChangeCapture,
   type SslMode,
+  type StaleMaterializedViews,
   type TableDropsAndRenames,
   type TableFilters,
 } from '../engine';
@@ -35,6 +36,7 @@ export interface PropertyFlags {
   readonly allowReplicaIdentityFull?: boolean;
   readonly skipUnsupportedObjects?: boolean;
   readonly tableDropsAndRenames?: TableDropsAndRenames;
+  readonly staleMaterializedViews?: StaleMaterializedViews;
   /** Filter lists given as flags: each replaces the file's list of the same name. */
   readonly filters?: Partial<TableFilters>;
   readonly runtime?: Runtime;
@@ -95,6 +97,7 @@ export function applyFlags(input: Record<string, unknown>, flags: PropertyFlags)
   if (flags.allowReplicaIdentityFull) input.allowReplicaIdentityFull = true;
   if (flags.skipUnsupportedObjects) input.skipUnsupportedObjects = true;
   if (flags.tableDropsAndRenames) input.tableDropsAndRenames = flags.tableDropsAndRenames;
+  if (flags.staleMaterializedViews) input.staleMaterializedViews = flags.staleMaterializedViews;
   for (const [key, patterns] of Object.entries(flags.filters ?? {})) if (patterns) input[key] = [...patterns];
   if (flags.runtime) input.runtime = flags.runtime;
   if (flags.schemaChangeCapture) input.schemaChangeCapture = flags.schemaChangeCapture;

@@ -41,6 +41,7 @@ export function propertyFlags(args: CliArgs): PropertyFlags {
     allowReplicaIdentityFull: args.allowReplicaIdentityFull,
     skipUnsupportedObjects: args.skipUnsupportedObjects,
     ...(args.tableDropsAndRenames === undefined ? {} : { tableDropsAndRenames: args.tableDropsAndRenames }),
+    ...(args.staleMaterializedViews === undefined ? {} : { staleMaterializedViews: args.staleMaterializedViews }),
     filters: args.filters,
     runtime: args.runtime,
     ...(args.schemaChangeCapture === undefined ? {} : { schemaChangeCapture: args.schemaChangeCapture }),

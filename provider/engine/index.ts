@@ -23,6 +23,7 @@ export {
   SSL_MODES,
   MIGRATION_MODES,
   RUNTIMES,
+  STALE_MATERIALIZED_VIEWS,
   TABLE_DROPS_AND_RENAMES,
   SCHEMA_CHANGE_CAPTURES,
   MIGRATION_OPTIONS,
@@ -34,6 +35,7 @@ export {
   type MigrationMode,
   type MigrationOption,
   type Runtime,
+  type StaleMaterializedViews,
   type TableDropsAndRenames,
   type SchemaChangeCapture,
 } from './input/migrationSpec';

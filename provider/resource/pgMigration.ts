@@ -128,6 +128,8 @@ export interface PgMigrationArgs {
   readonly followSchemaChanges?: pulumi.Input<boolean>;
   /** Online: `follow` a streamed table dropped or renamed on the source on the target, or `report` it (the default). */
   readonly tableDropsAndRenames?: pulumi.Input<'follow' | 'report'>;
+  /** A materialized view whose source rows are not its query's at the end: `stop` (default) or `refresh` (keep the target's refreshed rows). */
+  readonly staleMaterializedViews?: pulumi.Input<'stop' | 'refresh'>;
   /**
    * Online, with followSchemaChanges: `catalog` (default) compares catalogs; `eventTrigger` places an
    * event trigger in each source database that writes each DDL into the stream, ordering it exactly

@@ -299,7 +299,15 @@ async function verifyCutover(
   // verify: true re-reads only what changed since each table's background verification; 'full' every table whole
   const recheck = spec.verify === 'full' ? undefined : await recheckPlan(run, streams);
   const verified = await again(run, 'the verification', () =>
-    verifyDatabases(spec, { signal: run.signal, onProgress: run.onProgress, databases: cutOver, notStreamed, recheck }),
+    verifyDatabases(spec, {
+      signal: run.signal,
+      onProgress: run.onProgress,
+      databases: cutOver,
+      notStreamed,
+      recheck,
+      // inside the fence, every change applied: a view refreshed now holds the rows the source's query gives
+      materializedViews: spec.staleMaterializedViews,
+    }),
   );
   for (const t of verified.tables) {
     if (!t.method) continue;

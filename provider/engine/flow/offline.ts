@@ -50,6 +50,7 @@ async function copyAndVerify(run: MigrationRun, database: string): Promise<{ pro
       onProgress: run.onProgress,
       databases: [database],
       sourceSessions: new Map([[database, copy.sessions]]),
+      materializedViews: spec.staleMaterializedViews,
     });
     const previous = (await get(store, spec.migrationName))?.verification;
     const leftOut = [...(previous?.leftOut ?? []), ...(report.leftOut ?? [])];

@@ -23,6 +23,14 @@ export type Runtime = (typeof RUNTIMES)[number];
 export const TABLE_DROPS_AND_RENAMES = ['follow', 'report'] as const;
 export type TableDropsAndRenames = (typeof TABLE_DROPS_AND_RENAMES)[number];
 /**
+ * A materialized view whose rows on the source are not its query's over the same data (refreshed
+ * before its tables last changed, or a volatile query), found at the verification that ends a
+ * migration (staleMaterializedViews): `stop` says so and does not succeed; `refresh` keeps the
+ * target's rows, refreshed from the same data, and names the view in a warning.
+ */
+export const STALE_MATERIALIZED_VIEWS = ['stop', 'refresh'] as const;
+export type StaleMaterializedViews = (typeof STALE_MATERIALIZED_VIEWS)[number];
+/**
  * How an online migration learns of the source's schema changes (README, "Schema changes while
  * streaming"): `catalog` compares the source's catalog with the target's (no superuser needed);
  * `eventTrigger` also places an event trigger in each source database that writes every DDL
@@ -213,6 +221,11 @@ export const migrationSpecSchema = z
      */
     tableDropsAndRenames: z.enum(TABLE_DROPS_AND_RENAMES, { error: 'must be follow or report' }).default('report'),
     /**
+     * A materialized view whose source rows are not its query's over the same data, at the
+     * verification that ends the migration (STALE_MATERIALIZED_VIEWS; verify/materializedViews.ts).
+     */
+    staleMaterializedViews: z.enum(STALE_MATERIALIZED_VIEWS, { error: 'must be stop or refresh' }).default('stop'),
+    /**
      * Managed targets: leave out of the schema copy what the target user cannot create (event
      * triggers, untrusted languages, C functions outside extensions) and what depends on it, and
      * list each with its definition, instead of failing validation.
@@ -346,6 +359,7 @@ export const TUNING_KEYS = [
   'allowReplicaIdentityFull',
   'followSchemaChanges',
   'tableDropsAndRenames',
+  'staleMaterializedViews',
   'schemaChangeCapture',
   'skipUnsupportedObjects',
   'slotRetainedWarnBytes',

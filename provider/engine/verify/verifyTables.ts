@@ -11,13 +11,14 @@ import { ident } from '../connect/quote';
 import { closeSessionPair, openSessionPair, serverMajor, withSession, type SessionPair } from '../connect/session';
 import { pairedWithTarget, type SnapshotSessions } from '../copy/copySnapshot';
 import { safeEmit, type LeftOutObject, type ProgressListener, type VerificationReport, type VerificationTable } from '../core/model';
-import type { MigrationSpec } from '../input/migrationSpec';
+import type { MigrationSpec, StaleMaterializedViews } from '../input/migrationSpec';
 import { CONTROL_SCHEMA } from '../core/names';
 import { runWorkers, WorkQueue } from '../util/workQueue';
 import { stopOnAbort } from '../connect/interrupt';
 import { keyedChecksumSql, rowTextSql, tableCountSql } from './keyedChecksum';
 import type { TargetColumn } from '../cdc/plan/types';
 import { nameKey, readFilterPlan, UNFILTERED, type FilterPlan } from '../filter/plan';
+import { readMaterializedViews, verifyMaterializedView, type MaterializedView } from './materializedViews';
 import { compareSequences, describeDifference, readSequenceStates, targetBehindItsRows } from './sequenceCheck';
 
 /**
@@ -101,6 +102,12 @@ export interface VerifyOptions {
   readonly notStreamed?: readonly { readonly database: string; readonly table: string; readonly reason: string }[];
   /** Online cutover: how a table verified in the background is read again; undefined reads it whole. */
   readonly recheck?: (database: string, table: SourceTable) => TableRecheck | undefined;
+  /**
+   * The verification that ends a migration: materialized views compared too, refreshed on the
+   * target where they differ, and a source view whose rows are not its query's handled as this
+   * says (verify/materializedViews.ts). Left out, they are not compared.
+   */
+  readonly materializedViews?: StaleMaterializedViews;
 }
 
 const TARGET_SUPERUSER_SQL = `SELECT rolsuper AS superuser FROM pg_roles WHERE rolname = current_user`;
@@ -127,7 +134,11 @@ interface DatabaseVerification {
 }
 
 type Item =
-  { kind: 'table'; table: SourceTable } | { kind: 'target-only'; table: SourceTable } | { kind: 'large-objects' } | { kind: 'sequences' };
+  | { kind: 'table'; table: SourceTable }
+  | { kind: 'target-only'; table: SourceTable }
+  | { kind: 'large-objects' }
+  | { kind: 'sequences' }
+  | { kind: 'materialized-view'; view: MaterializedView };
 
 /** Tables the target has and the source has not (pgferry's own progress table aside). */
 async function tablesOnlyOnTarget(spec: MigrationSpec, database: string, sourceTables: readonly SourceTable[]): Promise<SourceTable[]> {
@@ -159,6 +170,25 @@ async function verifySequences(
   return { database, table: SEQUENCES_ROW, sourceRows: source.length, targetRows: target.length, matches: reason === undefined, reason };
 }
 
+/** A materialized view compared, refreshed on the target where it differed: said, with what it cost. */
+async function materializedView(
+  database: string,
+  view: MaterializedView,
+  p: SessionPair,
+  options: VerifyOptions,
+): Promise<VerificationTable> {
+  const done = await verifyMaterializedView(database, view, p, options.materializedViews ?? 'stop');
+  const name = `${view.schema}.${view.name}`;
+  if (done.refreshed !== undefined)
+    safeEmit(options.onProgress, {
+      kind: 'info',
+      database,
+      message: `materialized view ${name} refreshed on the target in ${done.refreshed.toFixed(2)} s: its rows differed from the source's`,
+    });
+  if (done.kept) safeEmit(options.onProgress, { kind: 'warning', database, message: `materialized view ${done.kept}` });
+  return done.row;
+}
+
 async function verifyDatabase(spec: MigrationSpec, database: string, options: VerifyOptions): Promise<DatabaseVerification> {
   const snapshot = options.sourceSessions?.get(database);
   const targetOptions = { database, purpose: 'verify' };
@@ -167,11 +197,14 @@ async function verifyDatabase(spec: MigrationSpec, database: string, options: Ve
     : { open: () => openSessionPair(spec.source, targetOptions, spec.target, targetOptions), close: closeSessionPair };
   const readSource = async (c: pg.Client) => {
     const filter = await readFilterPlan(c, spec);
-    return { tables: await listTables(c, await serverMajor(c), filter.leftOut), filter };
+    const views = options.materializedViews ? await readMaterializedViews(c, filter) : [];
+    return { tables: await listTables(c, await serverMajor(c), filter.leftOut), filter, views };
   };
-  const { tables: sourceTables, filter } = snapshot
-    ? await snapshot.use(readSource)
-    : await withSession(spec.source, targetOptions, readSource);
+  const {
+    tables: sourceTables,
+    filter,
+    views,
+  } = snapshot ? await snapshot.use(readSource) : await withSession(spec.source, targetOptions, readSource);
   // What the filters leave behind, or move without rows, is not compared; a schema-only table is
   // on the target all the same, so target-only tables are judged against every source table.
   const tables = sourceTables.filter((t) => filter.rowsMove(t.oid));
@@ -185,6 +218,7 @@ async function verifyDatabase(spec: MigrationSpec, database: string, options: Ve
     // large objects a filtered migration leaves behind (FilterPlan.largeObjectsMove) are not compared
     ...(filter.largeObjectsMove ? [{ kind: 'large-objects' as const }] : []),
     { kind: 'sequences' },
+    ...views.map((view) => ({ kind: 'materialized-view' as const, view })),
   );
   queue.close();
   const results: VerificationTable[] = [];
@@ -205,6 +239,7 @@ async function verifyDatabase(spec: MigrationSpec, database: string, options: Ve
 
   async function verifyItem(item: Item, p: SessionPair): Promise<void> {
     if (item.kind === 'sequences') return record(await verifySequences(database, p, snapshot !== undefined, filter));
+    if (item.kind === 'materialized-view') return record(await materializedView(database, item.view, p, options));
     if (item.kind === 'target-only') {
       const { rows } = await checksum(p.target, tableChecksumSql(item.table.sql));
       const reason = 'the table is only on the target';

@@ -1,0 +1,51 @@
+// staleMaterializedViews as an input: `stop` by default, `refresh` taken from the spec, a properties
+// file, the CLI's flag and Pulumi's check; a bad value refused in one line naming the field and
+// what is allowed (the scenarios on real servers are test/cdc/materializedViews.test.ts).
+import assert from 'node:assert/strict';
+import { parseCli } from '../../provider/cli/args';
+import { specFromProperties } from '../../provider/cli/properties';
+import { parseMigrationSpec, PgferryError } from '../../provider/engine';
+import { checkInputs } from '../../provider/resource/inputSchema';
+
+const base = {
+  migrationName: 'm1',
+  source: { host: '10.0.0.4', user: 'postgres' },
+  target: { host: 'dst.example.com', user: 'pgadmin' },
+  databases: ['sales'],
+};
+const urls = { source: 'postgres://u@src/postgres', target: 'postgres://u@dst/postgres' };
+
+describe('staleMaterializedViews: the input', () => {
+  it('stops by default, keeps the refreshed rows when asked, from the spec and a properties file', () => {
+    assert.equal(parseMigrationSpec(base).staleMaterializedViews, 'stop');
+    assert.equal(parseMigrationSpec({ ...base, staleMaterializedViews: 'refresh' }).staleMaterializedViews, 'refresh');
+    assert.equal(specFromProperties({ ...base, ...urls, staleMaterializedViews: 'refresh' }).staleMaterializedViews, 'refresh');
+  });
+
+  it('refuses a bad value in one line naming the field and what is allowed', () => {
+    for (const bad of ['ignore', 'Refresh', false]) {
+      try {
+        parseMigrationSpec({ ...base, staleMaterializedViews: bad });
+        assert.fail(`accepted ${String(bad)}`);
+      } catch (error) {
+        assert.ok(error instanceof PgferryError);
+        assert.equal(error.message, 'staleMaterializedViews: must be stop or refresh');
+        assert.equal(error.field, 'staleMaterializedViews');
+      }
+    }
+  });
+
+  it("takes the CLI flag on create, and fails Pulumi's check naming the input", () => {
+    const args = parseCli(['create', '--name', 'm1', '--properties', 'b.json', '--stale-materialized-views', 'refresh']);
+    assert.equal(args.staleMaterializedViews, 'refresh');
+    assert.throws(
+      () => parseCli(['create', '--name', 'm1', '--properties', 'b.json', '--stale-materialized-views', 'keep']),
+      /--stale-materialized-views.*must be stop or refresh/,
+    );
+    const failures = checkInputs({}, { ...base, staleMaterializedViews: 'sometimes' });
+    assert.deepEqual(
+      failures.map((f) => [f.property, f.reason]),
+      [['staleMaterializedViews', 'staleMaterializedViews: must be stop or refresh']],
+    );
+  });
+});
