@@ -28,6 +28,11 @@ import type { TargetColumn } from '../cdc/plan/types';
 import { keyedChecksumSql, tableCountSql } from './keyedChecksum';
 import { checksum, tableChecksumSql } from './verifyTables';
 
+/** Whether a table's file now is another than the one the session's snapshot knew (rewrittenSincePin). */
+export const REWRITTEN_SQL = `
+SELECT c.relfilenode <> pg_catalog.pg_relation_filenode(c.oid) AS rewritten
+  FROM pg_catalog.pg_class c WHERE c.oid = pg_catalog.to_regclass($1)`;
+
 /** Between passes over the tables that need a look. */
 const PASS_PAUSE_MS = 2_000;
 /** Changed keys that move a table's pin forward (rollForward), so the cutover reads at most about this many. */
@@ -260,7 +265,7 @@ export class BackgroundVerification {
    * (docs/verification.md): `onExact` runs while the apply waits there (the change tracking is
    * moved to the position), `read` once the apply goes on, in the same snapshots.
    */
-  private async atPin(table: SourceTable, onExact: (lsn: bigint) => void, read: (lsn: bigint) => Promise<void>): Promise<PinOutcome> {
+  private async atPin(table: SourceTable, onExact: (lsn: bigint) => void, read: (lsn: bigint) => Promise<boolean>): Promise<PinOutcome> {
     const source = this.source!;
     const target = this.target!;
     const applier = this.stream().applier;
@@ -301,28 +306,29 @@ export class BackgroundVerification {
       if (!exact) return 'inexact';
       if (this.stopped) return 'skipped';
       this.reading = true;
+      let recorded: boolean;
       try {
-        await read(position.lsn);
+        recorded = await read(position.lsn);
       } finally {
         this.reading = false;
       }
-      return 'verified';
+      return recorded ? 'verified' : 'inexact';
     } finally {
       await Promise.all([source.query('ROLLBACK').catch(() => undefined), target.query('ROLLBACK').catch(() => undefined)]);
     }
   }
 
-  private async readWhole(table: SourceTable, lsn: bigint): Promise<void> {
+  private async readWhole(table: SourceTable, lsn: bigint): Promise<boolean> {
     const sql = tableChecksumSql(table.sql);
     const [src, dst] = await Promise.all([checksum(this.source!, sql), checksum(this.target!, sql)]);
     const at = formatLsn(lsn);
     let reason: string | undefined;
     if (src.rows !== dst.rows) reason = `row count differs at source position ${at}: source ${src.rows}, target ${dst.rows}`;
     else if (src.hash !== dst.hash) reason = `content checksum differs at source position ${at} (same row count, different values)`;
-    await this.record(table, lsn, { sourceRows: src.rows, targetRows: dst.rows, reason });
+    return this.record(table, lsn, { sourceRows: src.rows, targetRows: dst.rows, reason });
   }
 
-  private async readChangedKeys(table: SourceTable, lsn: bigint, keys: string[], keyColumns: readonly TargetColumn[]): Promise<void> {
+  private async readChangedKeys(table: SourceTable, lsn: bigint, keys: string[], keyColumns: readonly TargetColumn[]): Promise<boolean> {
     const count = tableCountSql(table.sql);
     const sql = keyedChecksumSql(table.sql, keyColumns);
     const param = [`[${keys.join(',')}]`];
@@ -338,14 +344,34 @@ export class BackgroundVerification {
     else if (a.rows !== b.rows)
       reason = `rows changed while streaming differ at source position ${at}: source has ${a.rows} of the ${keys.length} key(s) changed, target ${b.rows}`;
     else if (a.hash !== b.hash) reason = `content checksum of the ${keys.length} key(s) changed differs at source position ${at}`;
-    await this.record(table, lsn, { sourceRows: src.rows, targetRows: dst.rows, reason, keysChecked: keys.length });
+    return this.record(table, lsn, { sourceRows: src.rows, targetRows: dst.rows, reason, keysChecked: keys.length });
   }
 
-  private async record(table: SourceTable, lsn: bigint, outcome: ReadOutcome): Promise<void> {
+  /**
+   * Whether the table was rewritten on either server after the pin's snapshots were taken (ALTER
+   * TABLE ... TYPE, TRUNCATE, CLUSTER, VACUUM FULL): a rewrite is not MVCC-safe, so an older
+   * snapshot reads the new file empty, and a difference read then is not one (a retype on the
+   * source showed "source 0" rows). The snapshot's own pg_class row has the file it knew; the
+   * server's catalog cache has the file now.
+   */
+  private async rewrittenSincePin(table: SourceTable): Promise<boolean> {
+    const check = async (c: pg.Client) => (await c.query<{ rewritten: boolean }>(REWRITTEN_SQL, [table.sql])).rows[0]?.rewritten === true;
+    const [source, target] = await Promise.all([check(this.source!), check(this.target!)]);
+    return source || target;
+  }
+
+  /** Records what a pin read; false when it is not a result (a rewrite since the pin: tried again). */
+  private async record(table: SourceTable, lsn: bigint, outcome: ReadOutcome): Promise<boolean> {
     const { run } = this;
     const database = this.database;
     const at = formatLsn(lsn);
     const { reason, keysChecked } = outcome;
+    if (reason !== undefined && (await this.rewrittenSincePin(table))) {
+      // its change tracking moved to this pin, which records nothing: the cutover reads it whole
+      // unless a later pin records it (cdc/pin/pinRecord.ts)
+      this.stream().applier.tracker.forget(table.sql);
+      return false;
+    }
     await recordTableVerification(run.store, run.spec.migrationName, {
       database,
       table: table.display,
@@ -364,7 +390,7 @@ export class BackgroundVerification {
         database,
         message: `verified ${table.display} while streaming: ${outcome.sourceRows} rows match at ${at}${how}`,
       });
-      return;
+      return true;
     }
     this.stream().applier.tracker.forget(table.sql);
     this.differing.add(table.sql);
@@ -373,6 +399,7 @@ export class BackgroundVerification {
         `find what wrote to the target table outside pgferry (an application, a job, a trigger) and make its rows match the source`,
       database,
     );
+    return true;
   }
 }
 
