@@ -162,6 +162,11 @@ export class TrialMonitor {
         // a stopped runner does no work: what the proxy forwards for it now (a statement the fault
         // held and let go) it sent before it stopped, and its session checks the lease it lost
         if (processes.find((p) => p.pid === owner)?.state === 'T') continue;
+        // nor does a runner that is gone (an agent SIGKILLed): what the proxy still forwards for
+        // it, COPY data it had buffered, it sent before it died (the agent-kill trial at
+        // copy-split-table was flagged for that beside the next agent opening its lease session;
+        // the rows are judged apart, and were whole)
+        if (owner !== undefined && owner > 0 && !processes.some((p) => p.pid === owner)) continue;
         // nor is a read of its cancel flag: every runner polls it once a second whatever its lease
         // (flow/orchestrator.ts watchCancel), and a runner woken after losing its lease runs that
         // overdue timer before it learns of the loss (two lease-loss trials at cutover-fence were
