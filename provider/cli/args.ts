@@ -85,6 +85,8 @@ export interface CliArgs {
   readonly closeFallback?: boolean;
   /** `update --fall-back`: the old source made the primary again within the fallback window (docs/fallback.md). */
   readonly fallBack?: boolean;
+  /** `update --fall-back --resume-forward`: the forward stream starts again after it (docs/fallback.md). */
+  readonly resumeForward?: boolean;
   /** `update --resync TABLE` (repeatable): tables copied again at a pinned position while the others stream. */
   readonly resync?: readonly string[];
   readonly target: TargetFlags;
@@ -182,6 +184,7 @@ function checkCombinations(command: Command, o: Record<string, unknown>): void {
       o.fallBack,
     ].filter((v) => v !== undefined && v !== false).length;
     if (given > 1) throw usage('--cutover', `give exactly one of ${UPDATE_FLAGS}`);
+    if (o.resumeForward === true && o.fallBack !== true) throw usage('--resume-forward', 'applies only with --fall-back');
     // a cutover's own fence and gate: only beside the cutover they apply to
     const cutoverOnly =
       o.fenceWriters !== undefined
@@ -328,7 +331,7 @@ export function parseCli(argv: readonly string[], env: NodeJS.ProcessEnv = proce
     startDataMigration: o.startDataMigration === true,
     ...(Array.isArray(o.resync) ? { resync: o.resync.map(String) } : {}),
     ...(o.closeFallback === true ? { closeFallback: true } : {}),
-    ...(o.fallBack === true ? { fallBack: true } : {}),
+    ...(o.fallBack === true ? { fallBack: true, resumeForward: o.resumeForward === true } : {}),
     target: {
       host: o.targetHost as string | undefined,
       port: o.targetPort as number | undefined,

@@ -215,6 +215,10 @@ const UPDATE_OPTIONS = (): Option[] => [
     'make the old source the primary again within the fallback window: the target fenced, its last writes applied to the old source, sequences moved back, both verified, the old source unfenced',
   ),
   new Option(
+    '--resume-forward',
+    'with --fall-back: the forward stream starts again from the fall-back point (the target stays fenced and follows the old source), so `update --cutover` can cut over again without a new copy',
+  ),
+  new Option(
     '--close-fallback',
     'close the fallback window of a migration cut over with one: the reverse stream stops, its slot and publication on the target are dropped, the old source stays fenced',
   ),

@@ -196,7 +196,9 @@ function describeFallback(f: FallbackStatus): string {
   if (f.state === 'Closed') return `fallback window closed at ${f.closedAt ?? '?'}${f.message ? ` (${f.message})` : ''}`;
   if (f.state === 'FellBack') {
     const downtime = f.downtimeSeconds === undefined ? '' : ` (downtime ${formatSeconds(f.downtimeSeconds)})`;
-    return `fell back at ${f.fellBackAt ?? '?'}${downtime}: the old source is the primary again, the target stays fenced`;
+    const forward =
+      f.forwardLsn === undefined ? '' : ` and follows it again from ${f.forwardLsn} (cut over again with \`pgferry update --cutover\`)`;
+    return `fell back at ${f.fellBackAt ?? '?'}${downtime}: the old source is the primary again, the target stays fenced${forward}`;
   }
   if (f.state === 'FallingBack') return `falling back: the target fenced, its last writes applied to the old source`;
   if (f.state === 'Stopped')

@@ -358,6 +358,13 @@ export async function closeFallbackWindow(target: ServerSpec, name: string): Pro
     const status = await get(store, name);
     if (!status) throw notFound(name);
     const open = (await fallbackWindows(store, name)).filter((w) => w.state !== 'Closed' && w.state !== 'FellBack');
+    const busy = () =>
+      new PgferryError(
+        'FALLBACK_REFUSED',
+        `--close-fallback: migration "${name}" cannot close its fallback window: a fall-back is asked or under way; the window closes with it (see \`pgferry show\`)`,
+        { category: 'input', field: 'closeFallback' },
+      );
+    if (open.some((w) => w.state === 'FallingBack' || w.fallBackRequested)) throw busy();
     if (open.length === 0) {
       const why =
         status.mode !== 'Online'
@@ -370,7 +377,8 @@ export async function closeFallbackWindow(target: ServerSpec, name: string): Pro
         field: 'closeFallback',
       });
     }
-    await requestFallbackClose(store, name);
+    // one statement that takes no window while a fall-back is asked: one asked meanwhile is said
+    if ((await requestFallbackClose(store, name)) === 0) throw busy();
     return (await get(store, name))!;
   });
 }
@@ -398,8 +406,14 @@ function fallBackRefusal(status: MigrationStatus, windows: readonly FallbackWind
  * PgMigration `fallBack: true`; docs/fallback.md): its runner fences the target, drains the reverse
  * stream, moves the sequences back, verifies and lifts the old source's fence. Refused in one line,
  * changing nothing: offline, no window, the window closed, asked twice, the reverse stream stopped.
+ * `resumeForward` (`--resume-forward`): the forward stream starts again from the fall-back point,
+ * so the migration can be cut over again later without a new copy (docs/fallback.md).
  */
-export async function requestFallBack(target: ServerSpec, name: string): Promise<MigrationStatus> {
+export async function requestFallBack(
+  target: ServerSpec,
+  name: string,
+  options: { readonly resumeForward?: boolean } = {},
+): Promise<MigrationStatus> {
   return withStore(target, async (store) => {
     const status = await get(store, name);
     if (!status) throw notFound(name);
@@ -411,9 +425,9 @@ export async function requestFallBack(target: ServerSpec, name: string): Promise
     const why = fallBackRefusal(status, await fallbackWindows(store, name));
     if (why) throw refuse(why);
     // one statement, every open window or none: a window that changed meanwhile is said as it is now
-    if ((await catalogRequestFallBack(store, name)) === 0)
+    if ((await catalogRequestFallBack(store, name, options.resumeForward === true)) === 0)
       throw refuse(fallBackRefusal(status, await fallbackWindows(store, name)) ?? 'its windows changed meanwhile; ask again');
-    await recordEvent(store, name, 'info', 'fall-back requested');
+    await recordEvent(store, name, 'info', `fall-back requested${options.resumeForward ? ', the forward stream to start again' : ''}`);
     return (await get(store, name))!;
   });
 }

@@ -58,6 +58,17 @@ describe('pgferry update: per-database cutover and cancel, the overwrite confirm
     assert.match(result.errLines[0]!, /give exactly one of/);
   });
 
+  it('reads --resume-forward beside --fall-back, and refuses it alone in one line', async () => {
+    const args = parseCli(['update', '--name', 'm1', '--target-host', 'h', '--fall-back', '--resume-forward']);
+    assert.equal(args.fallBack, true);
+    assert.equal(args.resumeForward, true);
+    assert.equal(parseCli(['update', '--name', 'm1', '--target-host', 'h', '--fall-back']).resumeForward, false);
+    const result = await runCli(['update', '--name', 'm1', '--target-host', 'h', '--cutover', '--resume-forward']);
+    assert.equal(result.code, 2, result.stderr);
+    assert.equal(result.errLines.length, 1, result.stderr);
+    assert.match(result.errLines[0]!, /--resume-forward: applies only with --fall-back/);
+  });
+
   it("reads az's --setup-replication and --start-data-migration, each alone", async () => {
     assert.equal(parseCli(['update', '--name', 'm1', '--target-host', 'h', '--setup-replication']).setupReplication, true);
     assert.equal(parseCli(['update', '--name', 'm1', '--target-host', 'h', '--start-data-migration']).startDataMigration, true);

@@ -54,6 +54,10 @@ describe('fall-back: the status', () => {
       /fell back at 2026-11-26T08:00:00.000Z \(downtime 2\.5 ?s\): the old source is the primary again, the target stays fenced/,
     );
     assert.match(
+      line({ state: 'FellBack', endsAt: ENDS, fellBackAt: '2026-11-26T08:00:00.000Z', forwardLsn: '0/1961440' })!,
+      /the target stays fenced and follows it again from 0\/1961440 \(cut over again with `pgferry update --cutover`\)/,
+    );
+    assert.match(
       line({ state: 'Open', endsAt: ENDS, message: 'fall-back stopped: verification failed: x' })!,
       /; fall-back stopped: verification failed: x$/,
     );

@@ -76,7 +76,7 @@ export async function updateCommand(args: CliArgs): Promise<number> {
     return 0;
   }
   if (args.fallBack) {
-    let status = await onTarget(target, () => requestFallBack(target, name));
+    let status = await onTarget(target, () => requestFallBack(target, name, { resumeForward: args.resumeForward === true }));
     if (args.wait) status = await onTarget(target, () => waitWithProgress(target, name, fallBackSettled, { history: false }));
     printResult(args, migrationResult(args, status, target));
     // --wait: 0 once every database fell back, 1 when the fall-back stopped (the message says why)

@@ -40,6 +40,12 @@ export interface FallbackWindow {
   readonly fallBackReleased: boolean;
   readonly fellBackAt?: Date;
   readonly downtimeSeconds?: number;
+  /** The fall-back was asked with --resume-forward: the forward stream starts again from its point. */
+  readonly forwardAgain: boolean;
+  /** The forward slot's consistent point on the old source, made before its fence was lifted. */
+  readonly forwardLsn?: string;
+  /** The database was switched back to streaming forward (control/forwardAgain.ts). */
+  readonly forwardReopened: boolean;
 }
 
 interface Row {
@@ -61,6 +67,9 @@ interface Row {
   fall_back_released: boolean;
   fell_back_at: Date | null;
   downtime_seconds: number | null;
+  forward_again: boolean | null;
+  forward_lsn: string | null;
+  forward_reopened_at: Date | null;
 }
 
 function shape(r: Row): FallbackWindow {
@@ -83,14 +92,28 @@ function shape(r: Row): FallbackWindow {
     fallBackReleased: r.fall_back_released,
     ...(r.fell_back_at ? { fellBackAt: r.fell_back_at } : {}),
     ...(r.downtime_seconds !== null ? { downtimeSeconds: r.downtime_seconds } : {}),
+    forwardAgain: r.forward_again === true,
+    ...(r.forward_lsn ? { forwardLsn: r.forward_lsn } : {}),
+    forwardReopened: Boolean(r.forward_reopened_at),
   };
 }
 
-/** Records a database's window before anything is made for it; a record already there (a resumed cutover) is kept as it is. */
+/**
+ * Records a database's window before anything is made for it; a record already there (a resumed
+ * cutover) is kept as it is, unless it is a window that fell back and streamed forward again: a
+ * second cutover's window replaces it (docs/fallback.md).
+ */
 export async function recordFallbackWindow(store: CatalogConnection, migration: string, database: string, seconds: number): Promise<void> {
+  await store.install(); // the forward columns come with version 23
   await store.query(
-    `INSERT INTO ${T} (migration, database, ends_at) VALUES ($1, $2, now() + make_interval(secs => $3))
-     ON CONFLICT (migration, database) DO NOTHING`,
+    `INSERT INTO ${T} AS w (migration, database, ends_at) VALUES ($1, $2, now() + make_interval(secs => $3))
+     ON CONFLICT (migration, database) DO UPDATE
+        SET opened_at = now(), ends_at = excluded.ends_at, state = 'Opening', opened_lsn = NULL, applied_lsn = NULL,
+            close_requested_at = NULL, closed_at = NULL, message = NULL, latency_seconds = NULL, pending_bytes = NULL,
+            retained_bytes = NULL, stopped_lsn = NULL, fall_back_requested_at = NULL, fall_back_started_at = NULL,
+            fall_back_released = false, fell_back_at = NULL, downtime_seconds = NULL, forward_again = false,
+            forward_lsn = NULL, forward_reopened_at = NULL
+      WHERE w.state = 'FellBack' AND w.forward_reopened_at IS NOT NULL`,
     [migration, database, seconds],
   );
 }
@@ -125,14 +148,20 @@ export async function recordFallbackProgress(
   );
 }
 
-/** The user asks to close the windows (`pgferry update --close-fallback`); the runner is woken. */
+/**
+ * The user asks to close the windows (`pgferry update --close-fallback`); the runner is woken.
+ * None is taken while a fall-back is asked or under way (one statement: it cannot slip between).
+ */
 export async function requestFallbackClose(store: CatalogConnection, migration: string): Promise<number> {
   const rows = await store.query<{ database: string }>(
     `UPDATE ${T} SET close_requested_at = coalesce(close_requested_at, now())
-      WHERE migration = $1 AND state NOT IN ('Closed', 'FellBack') RETURNING database`,
+      WHERE migration = $1 AND state NOT IN ('Closed', 'FellBack')
+        AND NOT EXISTS (SELECT 1 FROM ${T} o WHERE o.migration = $1 AND o.state NOT IN ('Closed', 'FellBack')
+                          AND (o.state = 'FallingBack' OR o.fall_back_requested_at IS NOT NULL))
+      RETURNING database`,
     [migration],
   );
-  await store.query('SELECT pg_notify($1, $2)', [REQUEST_CHANNEL, migration]);
+  if (rows.length > 0) await store.query('SELECT pg_notify($1, $2)', [REQUEST_CHANNEL, migration]);
   return rows.length;
 }
 
@@ -161,11 +190,13 @@ export async function markFallbackStreaming(store: CatalogConnection, migration:
 /**
  * The user asks to fall back (`pgferry update --fall-back`): every open window of the migration at
  * once, in one statement, only while each is Open (the caller has said why not otherwise); the
- * runner is woken. Returns how many windows took the request.
+ * runner is woken. `forwardAgain` (--resume-forward): the forward stream starts again from the
+ * fall-back point (docs/fallback.md). Returns how many windows took the request.
  */
-export async function requestFallBack(store: CatalogConnection, migration: string): Promise<number> {
+export async function requestFallBack(store: CatalogConnection, migration: string, forwardAgain = false): Promise<number> {
+  if (forwardAgain) await store.install(); // the column comes with version 23
   const rows = await store.query<{ database: string }>(
-    `UPDATE ${T} SET fall_back_requested_at = now(), message = NULL
+    `UPDATE ${T} SET fall_back_requested_at = now(), message = NULL${forwardAgain ? ', forward_again = true' : ''}
       WHERE migration = $1 AND state = 'Open' AND fall_back_requested_at IS NULL
         AND NOT EXISTS (SELECT 1 FROM ${T} o WHERE o.migration = $1 AND o.state IN ('Opening', 'Stopped', 'FallingBack', 'FellBack'))
       RETURNING database`,
@@ -187,14 +218,25 @@ export async function markFallingBack(store: CatalogConnection, migration: strin
 
 /**
  * A fall-back stopped before anything irreversible (a difference found, a stream that failed): the
- * window is Open again, the request cleared, the message says why; the downtime start is forgotten.
+ * window is Open again, the request cleared (--resume-forward with it: the next request says again),
+ * the message says why; the downtime start is forgotten.
  */
 export async function clearFallBack(store: CatalogConnection, migration: string, database: string, message: string): Promise<void> {
+  await store.install(); // the forward columns come with version 23
   await store.query(
-    `UPDATE ${T} SET state = 'Open', fall_back_requested_at = NULL, fall_back_started_at = NULL, message = $3
+    `UPDATE ${T} SET state = 'Open', fall_back_requested_at = NULL, fall_back_started_at = NULL, forward_again = false, message = $3
       WHERE migration = $1 AND database = $2 AND state IN ('Open', 'FallingBack')`,
     [migration, database, message],
   );
+}
+
+/** The forward slot is made on the old source (the fall-back asked for the forward stream again): its consistent point. */
+export async function markForwardSlot(store: CatalogConnection, migration: string, database: string, lsn: string): Promise<void> {
+  await store.query(`UPDATE ${T} SET forward_lsn = $3 WHERE migration = $1 AND database = $2 AND forward_again`, [
+    migration,
+    database,
+    lsn,
+  ]);
 }
 
 /** Past the fall-back's verification: what follows is given back, never stopped (a resumed runner finishes it). */
@@ -231,8 +273,10 @@ export async function fallbackWindows(store: CatalogConnection, migration: strin
   const rows = await store.query<Row>(
     `SELECT database, state, opened_at, ends_at, opened_lsn, applied_lsn, close_requested_at, closed_at, message,
             latency_seconds, pending_bytes::text, retained_bytes::text, stopped_lsn, fall_back_requested_at,
-            fall_back_started_at, fall_back_released, fell_back_at, downtime_seconds
-       FROM ${T} WHERE migration = $1 ORDER BY database`,
+            fall_back_started_at, fall_back_released, fell_back_at, downtime_seconds,
+            to_jsonb(w) -> 'forward_again' AS forward_again, to_jsonb(w) ->> 'forward_lsn' AS forward_lsn,
+            (to_jsonb(w) ->> 'forward_reopened_at')::timestamptz AS forward_reopened_at
+       FROM ${T} w WHERE migration = $1 ORDER BY database`,
     [migration],
   );
   return rows.map(shape);
@@ -256,6 +300,7 @@ export async function fallbackStatuses(store: CatalogConnection, migration: stri
         ...(w.fallBackRequested ? { fallBackRequested: true } : {}),
         ...(w.fellBackAt ? { fellBackAt: w.fellBackAt.toISOString() } : {}),
         ...(w.downtimeSeconds !== undefined ? { downtimeSeconds: w.downtimeSeconds } : {}),
+        ...(w.forwardLsn ? { forwardLsn: w.forwardLsn } : {}),
       },
     ]),
   );

@@ -508,6 +508,19 @@ COMMENT ON COLUMN pgferry.fallback_window.retained_bytes IS 'WAL the reverse slo
 COMMENT ON COLUMN pgferry.fallback_window.applied_lsn IS 'how far the old source has applied the reverse stream (reported; the position itself commits on the old source)';
 `,
   },
+  {
+    // The forward stream again after a fall-back (docs/fallback.md "The forward stream again"):
+    // asked with the fall-back, the forward slot's consistent point on the old source, and when the
+    // migration was switched back to streaming (so a second cutover's record is not switched twice).
+    version: 23,
+    sql: `
+ALTER TABLE pgferry.fallback_window ADD COLUMN forward_again boolean NOT NULL DEFAULT false,
+  ADD COLUMN forward_lsn text, ADD COLUMN forward_reopened_at timestamptz;
+COMMENT ON COLUMN pgferry.fallback_window.forward_again IS 'the fall-back was asked with --resume-forward: the forward stream starts again from the fall-back point';
+COMMENT ON COLUMN pgferry.fallback_window.forward_lsn IS 'the new forward slot''s consistent point on the old source, made before its fence was lifted';
+COMMENT ON COLUMN pgferry.fallback_window.forward_reopened_at IS 'when the database was switched back to streaming forward (WaitingForCutoverTrigger)';
+`,
+  },
 ];
 
 /** The highest control-catalog version this build installs (`pgferry version` prints it). */

@@ -390,9 +390,14 @@ async function toStatus(catalog: CatalogConnection, row: MigrationRow): Promise<
   const databases = await catalog.query<DatabaseRow>(SELECT_DATABASES, [row.name]);
   const shaped = shapeStatus(row, databases, Date.now());
   const fences = row.mode === 'Online' ? await fencesOf(catalog, row.name) : new Map<string, WriterFence>();
-  // a window exists only once a cutover opened one: read for a migration cut over, or finishing its cutover
+  // a window exists only once a cutover opened one: read for a migration cut over, finishing its
+  // cutover, or streaming forward again after a fall-back (docs/fallback.md)
   const windows =
-    row.mode === 'Online' && (row.state === 'Succeeded' || row.state === 'CleaningUp')
+    row.mode === 'Online' &&
+    (row.state === 'Succeeded' ||
+      row.state === 'CleaningUp' ||
+      row.sub_state === 'WaitingForCutoverTrigger' ||
+      row.sub_state === 'CompletingMigration')
       ? await fallbackStatuses(catalog, row.name)
       : new Map<string, FallbackStatus>();
   const status =

@@ -210,6 +210,8 @@ export interface FallbackStatus {
   readonly fellBackAt?: string;
   /** The fall-back's downtime: from the target fenced to the old source's fence lifted. */
   readonly downtimeSeconds?: number;
+  /** FellBack with --resume-forward: the forward stream runs again from this point of the old source. */
+  readonly forwardLsn?: string;
 }
 
 /** One change of the footprint (engine/footprint/) with what is still to give back: the statements that would. */

@@ -48,6 +48,7 @@ import {
   updateDatabase,
 } from '../control/store';
 import { clearCutover, clearCutoverStart, markCutoverStarted } from '../control/migrationRequests';
+import { closeFellBackRecord } from '../control/forwardAgain';
 
 /** Marks the cutover point of one database and waits until its applier has applied up to it. */
 async function drainDatabase(run: MigrationRun, stream: OnlineStream, began: number): Promise<void> {
@@ -105,6 +106,8 @@ export async function finishCutover(run: MigrationRun, database: string, began?:
   }
   const downtime = began === undefined ? {} : { downtimeSeconds: (Date.now() - began) / 1000 };
   await updateDatabase(store, spec.migrationName, database, { state: 'Succeeded', endedAt: true, ...downtime });
+  // a second cutover after a fall-back (docs/fallback.md), without a new window: the fall-back's record closes
+  await closeFellBackRecord(store, spec.migrationName, database);
 }
 
 /** A schema check's figures as progress, and its report beside the verification's rows. */

@@ -25,6 +25,7 @@ import type { MigrationRun } from '../run/migrationRun';
 import { outageRetry } from '../run/outage';
 import { checkSchema, schemaDifferenceMessage } from '../verify/schema/checkSchema';
 import { verifyDatabases } from '../verify/verifyTables';
+import { openForwardAgain } from './forwardAgain';
 
 /** What the reverse stream and the fall-back need of a run: a resumed runner of a Succeeded migration builds no more (resumeFallback). */
 export type FallbackRun = Pick<MigrationRun, 'spec' | 'store' | 'instance' | 'signal' | 'warn' | 'onProgress'>;
@@ -111,6 +112,9 @@ async function fallBackDatabase(run: FallbackRun, w: FallbackWindow, stream: Rev
   await recordEvent(store, name, 'info', 'fall-back started: fencing the writers of the target, then applying its last writes', database);
   const clock = stepClock();
   if (!w.fallBackReleased) await drainAndVerify(run, w, stream, clock);
+  // --resume-forward: the forward slot made while the old source is still fenced (forwardAgain.ts)
+  const forward = w.forwardAgain ? await again(run, 'the forward stream again', () => openForwardAgain(run, database)) : undefined;
+  if (forward !== undefined) clock.done('forward stream');
   // past the point of no return: the old source takes the writes again
   await again(run, 'the release', async () => {
     await releaseFallback({ spec, instance: run.instance }, database);
@@ -120,13 +124,9 @@ async function fallBackDatabase(run: FallbackRun, w: FallbackWindow, stream: Rev
   });
   clock.done('release');
   const seconds = (Date.now() - began) / 1000;
-  await markFellBack(
-    store,
-    name,
-    database,
-    `fell back: the old source is the primary again (downtime ${seconds.toFixed(1)} s); the target stays fenced`,
-  );
-  const message = `fall-back of "${database}" completed in ${seconds.toFixed(1)} s (${clock.steps()}): the old source is the primary again, the target stays fenced`;
+  const after = forward === undefined ? 'the target stays fenced' : `the target stays fenced and follows it again from ${forward}`;
+  await markFellBack(store, name, database, `fell back: the old source is the primary again (downtime ${seconds.toFixed(1)} s); ${after}`);
+  const message = `fall-back of "${database}" completed in ${seconds.toFixed(1)} s (${clock.steps()}): the old source is the primary again, ${after}`;
   await recordEvent(store, name, 'info', message, database);
   await setState(store, name, 'Succeeded', 'Completed', message);
   run.onProgress({ kind: 'info', database, message });

@@ -27,6 +27,8 @@ import {
   type FallbackWindow,
 } from '../control/fallbackWindows';
 import { cutoverOptionsOf } from '../control/writerFences';
+import { reopenForward } from '../control/forwardAgain';
+import { failpoint } from '../util/failpoints';
 import { releaseFallback } from '../footprint/release';
 import type { MigrationRun } from '../run/migrationRun';
 import type { OnlineStream } from '../cdc/apply/onlineStream';
@@ -99,9 +101,21 @@ const LIVE: ReadonlySet<FallbackWindow['state']> = new Set(['Open', 'Stopped', '
 /**
  * Once the migration is Succeeded: applies the target's writes to the old source until every open
  * window is closed (asked, or passed) or has fallen back, or the run is stopped (the windows stay
- * open for a resume).
+ * open for a resume). Then, when a fall-back asked for it, the migration is switched back to
+ * streaming forward (control/forwardAgain.ts; the caller streams it, flow/orchestrator.ts).
  */
 export async function streamBack(run: FallbackRun): Promise<void> {
+  await applyBack(run);
+  if (run.signal.aborted) return;
+  const reopened = await reopenForward(run.store, run.spec.migrationName);
+  for (const database of reopened) {
+    failpoint(`fallback-forward-reopened:${database}`);
+    run.onProgress({ kind: 'info', database, message: 'fell back: the forward stream runs again; cut over again when ready' });
+  }
+}
+
+/** The reverse streams, each window to its close or fall-back. */
+async function applyBack(run: FallbackRun): Promise<void> {
   const { spec, store } = run;
   const name = spec.migrationName;
   const live = (await fallbackWindows(store, name)).filter((w) => LIVE.has(w.state));

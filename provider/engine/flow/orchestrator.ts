@@ -11,7 +11,7 @@ import { CatalogConnection } from '../control/connection';
 import { outageRetry } from '../run/outage';
 import { canceledError } from '../core/errors';
 import { migrationEnd } from './migrationEnd';
-import { safeEmit, type MigrationStatus, type ProgressEvent, type ProgressListener } from '../core/model';
+import { isFinalState, safeEmit, type MigrationStatus, type ProgressEvent, type ProgressListener } from '../core/model';
 import type { MigrationRun, RunOptions } from '../run/migrationRun';
 import { runOnline } from './online';
 import { resolvePgTools, type PgTools } from '../schema/pgTools';
@@ -246,7 +246,7 @@ export async function orchestrate(spec: MigrationSpec, options: OrchestrateOptio
   try {
     const onProgress = progressRecorder(store, name, options.onProgress);
     const resuming = options.resume ?? false;
-    const registered = await get(store, name);
+    let registered = await get(store, name);
     if (resuming && registered?.state === 'CleaningUp' && !cleaningUpAfterCutover(registered)) {
       return await finishCleanup(spec, store, registered);
     }
@@ -262,7 +262,9 @@ export async function orchestrate(spec: MigrationSpec, options: OrchestrateOptio
         onProgress,
         warn: async (message, database) => onProgress({ kind: 'warning', message, ...(database ? { database } : {}) }),
       });
-      return (await get(store, name))!;
+      registered = await get(store, name);
+      // a fall-back asked with --resume-forward switched it back to streaming: resumed as any online run
+      if (registered?.state === 'Succeeded' || controller.signal.aborted) return registered!;
     }
     // a run that reached the data migration passed this step: a resume does not ask the source again
     const dataStarted = registered?.startedAt !== undefined;
@@ -288,8 +290,12 @@ export async function orchestrate(spec: MigrationSpec, options: OrchestrateOptio
     if (spec.migrateRoles && !resuming) await retrying(RETRY_POLICIES.phase, () => rolesStep(run), outageRetry(run, 'the roles step'));
     trace('roles');
     await setState(store, name, 'InProgress', 'MigratingData');
-    if (spec.mode === 'Online') await runOnline(run);
-    else await (await import('./offline')).runOffline(run);
+    if (spec.mode === 'Online') {
+      await runOnline(run);
+      // a fall-back asked with --resume-forward switches the migration back to streaming
+      // (docs/fallback.md): this runner streams forward again, as a resumed one would
+      while (!controller.signal.aborted && !isFinalState((await get(store, name))!.state)) await runOnline({ ...run, resuming: true });
+    } else await (await import('./offline')).runOffline(run);
     return (await get(store, name))!;
   } catch (error) {
     return await recordEnd(store, name, error, controller.signal.aborted);

@@ -65,6 +65,18 @@ async function prepareWith(run: SourcePrepContext, database: string, publication
   return { options, fullTables: plan.withoutIdentity, notStreamed: new Set(plan.unstreamable.map((u) => u.relation.oid)) };
 }
 
+/**
+ * Replica identity and the publication's table list of one source database as a first start makes
+ * them, without a copy: the forward stream made again after a fall-back (docs/fallback.md), where
+ * the target holds every row already. Idempotent. Returns the tables given REPLICA IDENTITY FULL.
+ */
+export async function prepareSource(run: SourcePrepContext, database: string, publication: string): Promise<SourceRelation[]> {
+  const prepared = await withSession(run.spec.source, { database, purpose: 'publication', writable: true }, (client) =>
+    prepareWith(run, database, publication, client),
+  );
+  return [...prepared.fullTables];
+}
+
 /** Tables the snapshot shows that are neither streamed nor reported, or streamed without a usable identity. */
 async function missedBy(
   client: pg.Client,

@@ -10,12 +10,20 @@ import { CONTROL_SCHEMA } from '../../core/names';
 import { describeFirings, fireAsReplica, replicaRolePermitted } from './targetFiring';
 import { setAsideForeignKeys } from './targetForeignKeys';
 
+/** What readying the target needs of a run: a running migration's, or a fall-back's that streams forward again. */
+type StreamingTargetContext = Pick<MigrationRun, 'spec' | 'store' | 'warn' | 'onProgress'>;
+
 /**
  * Readies one copied database's target for apply without replica role; nothing where the role is
  * permitted. Runs after the copy and before the database is recorded as streaming, so a runner
- * killed during it copies the database again into a new target database.
+ * killed during it copies the database again into a new target database. `add`: the forward stream
+ * made again after a fall-back, done again by a resumed runner (targetForeignKeys.ts).
  */
-export async function prepareTargetForStreaming(run: MigrationRun, database: string): Promise<void> {
+export async function prepareTargetForStreaming(
+  run: StreamingTargetContext,
+  database: string,
+  mode: 'replace' | 'add' = 'replace',
+): Promise<void> {
   await withSession(run.spec.target, { database, purpose: 'online', writable: true }, async (client) => {
     if (await replicaRolePermitted(client)) return;
     const why = 'session_replication_role = replica is not permitted on the target';
@@ -26,7 +34,7 @@ export async function prepareTargetForStreaming(run: MigrationRun, database: str
         database,
       );
     }
-    const dropped = await setAsideForeignKeys(run, client, database);
+    const dropped = await setAsideForeignKeys(run, client, database, mode);
     if (dropped > 0) {
       await run.warn(
         `${dropped} foreign key(s) dropped on the target while changes stream (${why}: the source checked its rows, and rows it holds that violate a key, such as those left by deletes under replica role, would stop the stream); added back at cutover, cancel or failure, NOT VALID where rows violate them; their definitions are kept in ${ident(CONTROL_SCHEMA)}.footprint`,

@@ -85,18 +85,30 @@ async function readForeignKeys(client: pg.Client): Promise<ForeignKeyRecord[]> {
 }
 
 /** Records the foreign keys of the target database `client` is connected to, before they are dropped; returns them. */
-export async function recordTargetForeignKeys(run: ForeignKeyContext, client: pg.Client, database: string): Promise<ForeignKeyRecord[]> {
+export async function recordTargetForeignKeys(
+  run: ForeignKeyContext,
+  client: pg.Client,
+  database: string,
+  mode: 'replace' | 'add' = 'replace',
+): Promise<ForeignKeyRecord[]> {
   const keys = await readForeignKeys(client);
-  await recordForeignKeys(run.store, run.spec.migrationName, database, keys);
+  await recordForeignKeys(run.store, run.spec.migrationName, database, keys, mode);
   return keys;
 }
 
 /**
  * Records, then drops, the foreign keys of the target database `client` is connected to (see the
  * top of this file); returns how many. Called once the copy is done, before changes stream.
+ * `add`: the records of keys dropped already are kept (the forward stream made again after a
+ * fall-back, which a killed runner does twice: the second time reads no key it dropped the first).
  */
-export async function setAsideForeignKeys(run: ForeignKeyContext, client: pg.Client, database: string): Promise<number> {
-  const keys = await recordTargetForeignKeys(run, client, database);
+export async function setAsideForeignKeys(
+  run: ForeignKeyContext,
+  client: pg.Client,
+  database: string,
+  mode: 'replace' | 'add' = 'replace',
+): Promise<number> {
+  const keys = await recordTargetForeignKeys(run, client, database, mode);
   failpoint(`foreign-keys-recorded:${database}`);
   // Not ONLY: a partitioned table's key must go with its clones; a key of an inheritance parent is
   // never inherited, so no child loses one.
