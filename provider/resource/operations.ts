@@ -245,11 +245,15 @@ export async function update(id: string, _olds: Props, news: Props, options: Ope
     // and an Azure update body do; the list alone does the same
     const listed = databaseList(news.dbsToTriggerCutoverOn);
     const some = listed?.filter((d) => !doneDatabase(status!, d));
-    if (spec.mode === 'Online' && some && some.length > 0 && isWaitingForCutover(status)) {
+    // a migration that fell back and streams forward again (`update --fall-back --resume-forward`)
+    // waits for a cutover asked again by the CLI, never for the next `pulumi up` with the cutover
+    // inputs of the first (docs/fallback.md)
+    const cutoverInputs = !status.databases.some((d) => d.fallback?.state === 'FellBack');
+    if (spec.mode === 'Online' && cutoverInputs && some && some.length > 0 && isWaitingForCutover(status)) {
       status = await cutoverDatabases(spec, some, timeoutMs, options);
     }
     // cutover: true without a list (the whole migration) also retries a cutover whose earlier update failed part-way.
-    const wantsCutover = news.cutover === true && (listed === undefined || listed.length === 0);
+    const wantsCutover = cutoverInputs && news.cutover === true && (listed === undefined || listed.length === 0);
     if (spec.mode === 'Online' && wantsCutover && isWaitingForCutover(status)) {
       status = await cutover(spec, timeoutMs, options);
     } else if (spec.mode === 'Online' && wantsCutover && !isFinal(status) && status.subState === 'CompletingMigration') {
