@@ -17,6 +17,8 @@ export interface BenchArgs {
   readonly online: boolean;
   /** Cutover time at two sizes (verify on and 'full') and restart to first change, pgferry beside native. */
   readonly cutover: boolean;
+  /** A cutover with a fallback window: the reverse stream's lag beside native, and the fall-back's downtime. */
+  readonly fallback: boolean;
   /** pgbench scale and wide-table rows (overridable for experiments). */
   readonly scale: number;
   readonly wideRows: number;
@@ -45,9 +47,10 @@ const OPTIONS = (): Option[] => [
   new Option('--quick', 'small dataset (pgbench scale 2 + 50k wide rows), one round'),
   new Option('--jobs <N>', 'table and index jobs for every tool').argParser(positiveInt).default(defaultJobs(), 'CPUs, from 2 to 8'),
   new Option('--rounds <R>', 'offline rounds, tool order rotated each round (default 2, quick 1)').argParser(positiveInt),
-  new Option('--only <kind>', 'run only one benchmark (offline | online | cutover; online includes cutover)').argParser(
-    oneOf('offline', 'online', 'cutover'),
-  ),
+  new Option(
+    '--only <kind>',
+    'run only one benchmark (offline | online | cutover | fallback; online includes cutover and fallback)',
+  ).argParser(oneOf('offline', 'online', 'cutover', 'fallback')),
   new Option('--skip-online', 'same as --only offline'),
   new Option(
     '--scale <S>',
@@ -88,14 +91,15 @@ export function parseBenchArgs(argv: readonly string[]): BenchArgs {
 /** The options with their defaults, some of which --quick changes. */
 function fromOptions(o: Record<string, unknown>): BenchArgs {
   const quick = o.quick === true;
-  const only = o.only as 'offline' | 'online' | 'cutover' | undefined;
+  const only = o.only as 'offline' | 'online' | 'cutover' | 'fallback' | undefined;
   return {
     quick,
     jobs: (o.jobs as number | undefined) ?? defaultJobs(),
     rounds: (o.rounds as number | undefined) ?? (quick ? 1 : 2),
     offline: only === undefined || only === 'offline',
     online: (only === undefined || only === 'online') && o.skipOnline !== true,
-    cutover: only !== 'offline' && o.skipOnline !== true,
+    cutover: (only === undefined || only === 'online' || only === 'cutover') && o.skipOnline !== true,
+    fallback: (only === undefined || only === 'online' || only === 'fallback') && o.skipOnline !== true,
     scale: (o.scale as number | undefined) ?? (quick ? 2 : 20),
     wideRows: (o.wideRows as number | undefined) ?? (quick ? 50_000 : 500_000),
     pgferrySplitMb: o.pgferrySplitMb as number | undefined,

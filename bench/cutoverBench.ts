@@ -37,14 +37,14 @@ export interface CutoverBenchResult {
   readonly events: readonly string[];
 }
 
-const WRITE_RATE_TPS = 100;
+export const WRITE_RATE_TPS = 100;
 const WRITE_SECONDS = 10;
 const RESTART_ROUNDS = 3;
 const RESTART_BACKLOG_TRANSACTIONS = 400;
 const PGBENCH_TABLES = 5; // four pgbench tables and bench_marker
 
-/** pgbench --rate in the background until stop(), which ends it as a writer would stop at a cutover request. */
-function pacedWriter(source: Cluster): { stop(): Promise<void> } {
+/** pgbench --rate in the background until stop(), which ends it as a writer would stop at a cutover (or fall-back) request. */
+export function pacedWriter(source: Cluster): { stop(): Promise<void> } {
   const child = spawn(`${PG_BIN}/pgbench`, ['-n', '-c', '2', '-j', '2', '-T', '3600', '--rate', String(WRITE_RATE_TPS), DB], {
     env: pgEnv(source),
     stdio: 'ignore',

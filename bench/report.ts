@@ -4,6 +4,7 @@ import type { DatasetInfo } from './dataset';
 import type { MachineInfo } from './machine';
 import type { OfflineRun } from './offline';
 import type { CutoverBenchResult } from './cutoverBench';
+import type { FallbackBenchResult } from './fallbackBench';
 import type { OnlineResult } from './online';
 import type { ToolName } from './tools';
 
@@ -169,7 +170,28 @@ export interface BenchReport {
   readonly offline?: { runs: readonly OfflineRun[]; summary: OfflineSummary };
   readonly online?: OnlineResult;
   readonly cutover?: CutoverBenchResult;
+  readonly fallback?: FallbackBenchResult;
   readonly notes: readonly string[];
+}
+
+/** The online, cutover and fallback sections, each with pgferry's events during its runs. */
+function onlineSections(report: BenchReport): string[] {
+  const parts: string[] = [];
+  if (report.online) {
+    parts.push('## Online', '', ...report.online.lines, '');
+    if (report.online.events?.length) parts.push('### pgferry events during the online run', '', '```', ...report.online.events, '```', '');
+  }
+  if (report.cutover) {
+    parts.push('## Cutover and restart', '', ...report.cutover.lines, '');
+    if (report.cutover.events.length)
+      parts.push('### pgferry events during the cutover runs', '', '```', ...report.cutover.events, '```', '');
+  }
+  if (report.fallback) {
+    parts.push('## Fallback window and fall-back', '', ...report.fallback.lines, '');
+    if (report.fallback.events.length)
+      parts.push('### pgferry events during the fallback run', '', '```', ...report.fallback.events, '```', '');
+  }
+  return parts;
 }
 
 export function markdown(report: BenchReport): string {
@@ -240,15 +262,7 @@ export function markdown(report: BenchReport): string {
     const copydb = [...report.offline.runs].reverse().find((r) => r.tool === 'pgcopydb' && r.logTail);
     if (copydb) parts.push(`### pgcopydb's own summary (round ${copydb.round})`, '', '```', copydb.logTail!, '```', '');
   }
-  if (report.online) {
-    parts.push('## Online', '', ...report.online.lines, '');
-    if (report.online.events?.length) parts.push('### pgferry events during the online run', '', '```', ...report.online.events, '```', '');
-  }
-  if (report.cutover) {
-    parts.push('## Cutover and restart', '', ...report.cutover.lines, '');
-    if (report.cutover.events.length)
-      parts.push('### pgferry events during the cutover runs', '', '```', ...report.cutover.events, '```', '');
-  }
+  parts.push(...onlineSections(report));
   if (report.notes.length > 0) parts.push('## Notes', '', ...report.notes.map((n) => `- ${n}`), '');
   return parts.join('\n');
 }

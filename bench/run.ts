@@ -12,6 +12,7 @@ import { runOfflineBench } from './offline';
 import { benchSettings } from './settings';
 import { runOnlineBench, type OnlineResult } from './online';
 import type { CutoverBenchResult } from './cutoverBench';
+import type { FallbackBenchResult } from './fallbackBench';
 import { markdown, offlineRunsTable, offlineSummaryText, pgferryBreakdown, summarizeOffline, type BenchReport } from './report';
 import { ANALYSIS_NOTE, tempWorkDir } from './tools';
 import { randomBytes } from 'node:crypto';
@@ -27,7 +28,14 @@ function log(line: string): void {
 /** The results' name: which benchmarks ran, and how the run differs from the default. */
 function runKind(args: BenchArgs): string {
   return (
-    [args.offline ? 'offline' : '', args.online ? 'online' : '', args.cutover && !args.online ? 'cutover' : ''].filter(Boolean).join('-') +
+    [
+      args.offline ? 'offline' : '',
+      args.online ? 'online' : '',
+      args.cutover && !args.online ? 'cutover' : '',
+      args.fallback && !args.online ? 'fallback' : '',
+    ]
+      .filter(Boolean)
+      .join('-') +
     (args.quick ? '-quick' : '') +
     (args.pgferrySplitMb !== undefined ? `-split${args.pgferrySplitMb}` : '') +
     (args.fsyncOff ? '-fsyncoff' : '')
@@ -132,7 +140,14 @@ async function main(args: BenchArgs): Promise<void> {
       cutover = await runCutoverBench(options, [args.scale, args.scale * 4]);
       process.stdout.write(`\nCutover and restart\n\n${cutover.lines.join('\n')}\n`);
     }
-    await writeResults({ date, kind, args, machine, settings, dataset, offline, online, cutover, notes });
+    let fallback: FallbackBenchResult | undefined;
+    if (args.fallback) {
+      const { runFallbackBench } = await import('./fallbackBench');
+      const options = { source, target, jobs: args.jobs, quick: args.quick, seconds: args.onlineSeconds, log };
+      fallback = await runFallbackBench(options, args.scale);
+      process.stdout.write(`\nFallback window and fall-back\n\n${fallback.lines.join('\n')}\n`);
+    }
+    await writeResults({ date, kind, args, machine, settings, dataset, offline, online, cutover, fallback, notes });
   } finally {
     await stopAllClusters();
     await fs.rm(workDir, { recursive: true, force: true });
