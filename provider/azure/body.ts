@@ -246,8 +246,8 @@ export interface UpdateOperation {
    * setup-replication: setupLogicalReplicationOnSourceDbIfNeeded True (az update
    * --setup-replication); start-data-migration: startDataMigration True.
    */
-  readonly kind: 'cutover' | 'cancel' | 'setup-replication' | 'start-data-migration';
-  /** Undefined: every database of the migration. */
+  readonly kind: 'cutover' | 'cancel' | 'setup-replication' | 'start-data-migration' | 'name-databases';
+  /** Undefined: every database of the migration. name-databases: the body's dbsToMigrate. */
   readonly databases?: readonly string[];
   /** The body's keys that asked for it, as the user spelled them (for messages). */
   readonly fields: string;
@@ -283,6 +283,8 @@ export function azureUpdateOperation(body: Record<string, unknown>): UpdateOpera
     return { kind: 'setup-replication', fields: at('setupLogicalReplicationOnSourceDbIfNeeded') };
   }
   if (p.startDataMigration === true) return { kind: 'start-data-migration', fields: at('startDataMigration') };
+  // Azure's PATCH of dbsToMigrate: names the databases of a migration created without them
+  if (p.DBsToMigrate !== undefined) return { kind: 'name-databases', databases: p.DBsToMigrate, fields: at('DBsToMigrate') };
   return undefined;
 }
 
@@ -334,19 +336,16 @@ export interface AzureServers {
 }
 
 /**
- * The source and target of Azure's properties. To create, the source's resource id and the
- * databases are required; `target` (show, list, update: an update body, Azure's PATCH, names no
- * source and no databases) reads what is there.
+ * The source and target of Azure's properties. To create, the source's resource id is required
+ * (DBsToMigrate is not: without it the migration waits in WaitingForDBsToMigrateSpecification until
+ * an update names them, as Azure's does); `target` (show, list, update: an update body, Azure's
+ * PATCH, names no source) reads what is there.
  */
 export function azureServers(p: AzureProperties, at: (key: string) => string, purpose: 'create' | 'target'): AzureServers {
   const secrets = p.SecretParameters;
   const resourceIdField = at('SourceDBServerResourceId');
   if (p.SourceDBServerResourceId === undefined && purpose === 'create') {
     throw inputError('INVALID_INPUT', resourceIdField, `${resourceIdField}: required: "host:port@user" of the source`);
-  }
-  if (p.DBsToMigrate === undefined && purpose === 'create') {
-    const field = at('DBsToMigrate');
-    throw inputError('INVALID_INPUT', field, `${field}: required: the list of databases to migrate`);
   }
   const address = sourceAddress(p, at);
   const source: Record<string, unknown> = {};

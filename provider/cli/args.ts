@@ -81,6 +81,8 @@ export interface CliArgs {
   readonly setupReplication: boolean;
   /** `update --start-data-migration`: starts a migration created with startDataMigration: False. */
   readonly startDataMigration: boolean;
+  /** `update --db-names/--dbs DB...`: the databases of a migration created without dbsToMigrate. */
+  readonly dbNames?: readonly string[];
   /** `update --close-fallback`: the fallback window closed (docs/fallback.md). */
   readonly closeFallback?: boolean;
   /** `update --fall-back`: the old source made the primary again within the fallback window (docs/fallback.md). */
@@ -155,23 +157,23 @@ function oneOf<T>(o: Record<string, unknown>, a: string, b: string, flagA: strin
   return (o[a] ?? o[b]) as T | undefined;
 }
 
-/** The database names after --cutover or --cancel, when given (commander's optional variadic gives true or a list). */
-function databasesOf(o: Record<string, unknown>): { databases?: string[] } {
+/**
+ * The database names after --cutover or --cancel, when given (commander's optional variadic gives
+ * true or a list), and those of --db-names/--dbs.
+ */
+function databasesOf(o: Record<string, unknown>): { databases?: string[]; dbNames?: string[] } {
   const list = Array.isArray(o.cutover) ? o.cutover : Array.isArray(o.cancel) ? o.cancel : undefined;
-  return list && list.length > 0 ? { databases: list.map(String) } : {};
+  const named = o.dbNames ?? o.dbs;
+  return {
+    ...(list && list.length > 0 ? { databases: list.map(String) } : {}),
+    ...(Array.isArray(named) ? { dbNames: named.map(String) } : {}),
+  };
 }
 
 /** Flags that contradict each other, or whose absence makes the command meaningless. */
 function checkCombinations(command: Command, o: Record<string, unknown>): void {
   if (command === 'update') {
-    for (const flag of ['dbNames', 'dbs'] as const) {
-      if (o[flag] !== undefined) {
-        throw usage(
-          flag === 'dbs' ? '--dbs' : '--db-names',
-          "az's older update of the databases to migrate is not taken: a migration's databases are fixed when it is created (dbsToMigrate); to act on some of them give --cutover DB... or --cancel DB...",
-        );
-      }
-    }
+    if (o.dbNames !== undefined && o.dbs !== undefined) throw usage('--dbs', 'the short form of --db-names: give one of them');
     if (o.overwriteDbs === true) o.overwriteDbsInTarget = true;
     const given = [
       o.cancel,
@@ -182,6 +184,7 @@ function checkCombinations(command: Command, o: Record<string, unknown>): void {
       o.resync,
       o.closeFallback,
       o.fallBack,
+      o.dbNames ?? o.dbs,
     ].filter((v) => v !== undefined && v !== false).length;
     if (given > 1) throw usage('--cutover', `give exactly one of ${UPDATE_FLAGS}`);
     if (o.resumeForward === true && o.fallBack !== true) throw usage('--resume-forward', 'applies only with --fall-back');
@@ -211,8 +214,8 @@ function checkCombinations(command: Command, o: Record<string, unknown>): void {
 
 /** The one-line usage error of an update that asks for nothing. */
 const UPDATE_FLAGS =
-  '--cutover, --cancel, --overwrite-dbs-in-target, --setup-replication, --start-data-migration, --resync, --close-fallback or --fall-back';
-export const UPDATE_NEEDS = `\`pgferry update\` needs exactly one of ${UPDATE_FLAGS}, or a --properties body with triggerCutover, dbsToTriggerCutoverOn, cancel, dbsToCancelMigrationOn, setupLogicalReplicationOnSourceDbIfNeeded or startDataMigration`;
+  '--cutover, --cancel, --overwrite-dbs-in-target, --setup-replication, --start-data-migration, --db-names, --resync, --close-fallback or --fall-back';
+export const UPDATE_NEEDS = `\`pgferry update\` needs exactly one of ${UPDATE_FLAGS}, or a --properties body with triggerCutover, dbsToTriggerCutoverOn, cancel, dbsToCancelMigrationOn, setupLogicalReplicationOnSourceDbIfNeeded, startDataMigration or dbsToMigrate`;
 
 const SERVER_NAME = /^[A-Za-z0-9][A-Za-z0-9.-]{0,252}$/;
 

@@ -203,8 +203,11 @@ const UPDATE_OPTIONS = (): Option[] => [
   new Option('--cancel [databases...]', 'cancel the migration (its runner stopped: carried out here); with database names, those only'),
   new Option('--overwrite-dbs-in-target', 'allow a migration waiting in WaitingForTargetDBOverwriteConfirmation to overwrite'),
   new Option('--overwrite-dbs', "az's older spelling of --overwrite-dbs-in-target"),
-  new Option('--db-names <databases...>', "az's older update of the databases to migrate: refused (they are fixed at create)"),
-  new Option('--dbs <databases...>', 'the short form of --db-names: refused likewise'),
+  new Option(
+    '--db-names <databases...>',
+    "name the databases of a migration created without dbsToMigrate, waiting in WaitingForDBsToMigrateSpecification (az's older update flag; Azure's PATCH of dbsToMigrate)",
+  ),
+  new Option('--dbs <databases...>', 'the short form of --db-names'),
   new Option(
     '--setup-replication',
     'let a migration waiting in WaitingForLogicalReplicationSetupRequestOnSourceDB set up logical replication on the source (ALTER SYSTEM; you restart the source)',

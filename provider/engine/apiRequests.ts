@@ -5,7 +5,15 @@
 import { withStore, notFound } from './api';
 import type { CatalogConnection } from './control/connection';
 import { isPgferryError, PgferryError } from './core/errors';
-import { checkWindowUsable, isDatabaseDone, SCHEDULED_SUB_STATES, unknownDatabases, type MigrationWindow } from './core/transitions';
+import {
+  checkWindowUsable,
+  DATABASES_WAIT,
+  isDatabaseDone,
+  SCHEDULED_SUB_STATES,
+  unknownDatabases,
+  type MigrationWindow,
+} from './core/transitions';
+import { nameDatabases } from './control/databasesToMigrate';
 import { isFinalState, type MigrationStatus, type MigrationSubState } from './core/model';
 import { runnerStopped, waitingForApplyFix } from './core/statusChecks';
 import type { CutoverOptions, MigrationSpec, ServerSpec } from './input/migrationSpec';
@@ -245,6 +253,62 @@ export async function moveMigrationWindow(target: ServerSpec, name: string, wind
     );
     return (await get(store, name))!;
   });
+}
+
+/**
+ * The databases of a migration created without them (Azure's PATCH of dbsToMigrate; `pgferry update
+ * --db-names`, an update body, PgMigration's input), checked as at create (the same one-line errors,
+ * under `field`, the name the caller's user wrote): the migration waiting in
+ * WaitingForDBsToMigrateSpecification goes on with them. The same databases again change nothing;
+ * another list, once named (or a migration that ended), is refused, and nothing changes.
+ */
+export async function nameDatabasesToMigrate(
+  target: ServerSpec,
+  name: string,
+  databases: readonly string[],
+  field = 'dbsToMigrate',
+): Promise<MigrationStatus> {
+  await checkDatabaseList(target, databases, field);
+  return withStore(target, async (store) => {
+    const status = await get(store, name);
+    if (!status) throw notFound(name);
+    const stored = status.databases.map((d) => d.database);
+    const same = stored.length === databases.length && stored.every((d) => databases.includes(d));
+    if (stored.length > 0 && same) return status;
+    const refuse = (why: string) =>
+      new PgferryError('DATABASES_NOT_WAITING', `${field}: migration "${name}" ${why}; it may be given only in ${DATABASES_WAIT}`, {
+        category: 'input',
+        field,
+      });
+    if (isFinalState(status.state)) throw refuse(`is already ${status.state}`);
+    if (stored.length > 0) throw refuse(`migrates ${stored.map((d) => `"${d}"`).join(', ')} already, named when it was created`);
+    if (!(await nameDatabases(store, name, databases))) {
+      const now = await get(store, name);
+      throw refuse(now && isFinalState(now.state) ? `ended meanwhile (${now.state})` : 'had its databases named meanwhile');
+    }
+    await recordEvent(store, name, 'info', `databases to migrate named: ${databases.join(', ')}`);
+    return (await get(store, name))!;
+  });
+}
+
+/** A database list checked with the spec's own rules (zod loaded only here), errors under `field`. */
+async function checkDatabaseList(target: ServerSpec, databases: readonly string[], field: string): Promise<void> {
+  const [{ migrationSpecSchema }, { describeIssue }] = await Promise.all([import('./input/migrationSpec'), import('./input/parse')]);
+  const parsed = migrationSpecSchema.shape.databases.safeParse([...databases]);
+  const issue = parsed.success ? undefined : parsed.error.issues[0];
+  if (issue) {
+    const described = describeIssue(issue, field);
+    throw new PgferryError('INVALID_INPUT', `${described.field}: ${described.message}`, { category: 'input', field: described.field });
+  }
+  // as the spec refuses it at create: the control catalog lives in the target's maintenance database
+  const maintenance = target.maintenanceDatabase;
+  if (maintenance !== undefined && databases.includes(maintenance)) {
+    throw new PgferryError(
+      'INVALID_INPUT',
+      `${field}: must not include "${maintenance}", the target's maintenance database that holds the control catalog; set target.maintenanceDatabase to another existing database`,
+      { category: 'input', field },
+    );
+  }
 }
 
 /** startDataMigration: True on a migration created with False, waiting in WaitingForDataMigrationScheduling. */

@@ -69,6 +69,7 @@ export {
   confirmOverwrite,
   requestReplicationSetup,
   requestDataMigrationStart,
+  nameDatabasesToMigrate,
   moveMigrationWindow,
   requestResync,
   closeFallbackWindow,

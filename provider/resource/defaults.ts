@@ -28,8 +28,17 @@ function schemaDefaults(shape: Record<string, z.ZodType>, skip: readonly string[
   return Object.freeze(out);
 }
 
+/**
+ * Left unset when not given: no databases means the migration waits for an update to name them
+ * (WaitingForDBsToMigrateSpecification), which an empty list written into state would not say.
+ */
+const UNFILLED_KEYS: readonly string[] = ['databases'];
+
 /** mode, option, overwriteDbsInTarget, migrateRoles, verify, split sizes…: the engine's defaults. */
-const SPEC_DEFAULTS = schemaDefaults(migrationSpecSchema.shape as unknown as Record<string, z.ZodType>, MACHINE_DEPENDENT_KEYS);
+const SPEC_DEFAULTS = schemaDefaults(migrationSpecSchema.shape as unknown as Record<string, z.ZodType>, [
+  ...MACHINE_DEPENDENT_KEYS,
+  ...UNFILLED_KEYS,
+]);
 /** port, sslMode, maintenanceDatabase. */
 const SERVER_DEFAULTS = schemaDefaults(serverSpecSchema.shape as unknown as Record<string, z.ZodType>, []);
 

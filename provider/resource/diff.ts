@@ -1,5 +1,5 @@
 // The diff rules of PgMigration, pure: which input changes replace the migration, which update it
-// (cutover, tuning, credentials), which are nothing (databases reordered, customTimeouts), and
+// (cutover, tuning, credentials, the databases of one created without them), which are nothing (databases reordered, customTimeouts), and
 // which are refused (cutover taken back, replacing a migration that has cut over).
 import { FILTER_KEYS, TUNING_KEYS } from '../engine';
 import { withDefaults } from './defaults';
@@ -122,7 +122,11 @@ export function diffInputs(olds: Props, news: Props, context: DiffContext = {}):
 function compare(o: Props, n: Props): Comparison {
   const result: Comparison = { replaces: [], unknownReplaces: [], changed: [] };
   for (const key of REPLACE_KEYS) classify(result, key, o[key], n[key]);
-  if (containsUnknown(n.databases)) result.unknownReplaces.push('databases');
+  // created without dbsToMigrate, it waits for them (WaitingForDBsToMigrateSpecification): naming
+  // them is an update, as Azure's PATCH of dbsToMigrate, unless it ended (a new migration then)
+  const named = asList(o.databases).length === 0 && !FINAL_STATES.has(String(o.state));
+  if (named && (containsUnknown(n.databases) || asList(n.databases).length > 0)) result.changed.push('databases');
+  else if (containsUnknown(n.databases)) result.unknownReplaces.push('databases');
   else if (!sameSet(o.databases, n.databases)) result.replaces.push('databases');
   // What moves is part of which migration this is: a running migration cannot start or stop
   // moving a table in place (its copy, slot and publication were made for the old selection).

@@ -98,6 +98,8 @@ function timeoutOf(inputs: Props, op: 'create' | 'update' | 'delete'): number | 
 /** The spec with the databases in the order the catalog holds them (resume compares positions). */
 function inStoredOrder(inputs: Props, status: MigrationStatus): MigrationSpec {
   const stored = status.spec.databases;
+  // none stored: it waits for them, and the inputs say whether they name them now
+  if (!Array.isArray(stored) || stored.length === 0) return toMigrationSpec(inputs);
   const databases = sameSet(stored, inputs.databases) ? stored : inputs.databases;
   return toMigrationSpec({ ...inputs, databases });
 }
@@ -196,6 +198,7 @@ export async function update(id: string, _olds: Props, news: Props, options: Ope
   void id;
   let spec = toMigrationSpec(news);
   const timeoutMs = timeoutOf(news, 'update');
+  const write = redactingWriter(spec, options.write ?? stdoutWriter);
   let status: MigrationStatus | undefined;
   try {
     status = await engine.showMigration(spec.target, spec.migrationName);
@@ -203,6 +206,14 @@ export async function update(id: string, _olds: Props, news: Props, options: Ope
       throw new Error(
         `migration "${spec.migrationName}" is not on the target any more; run \`pulumi refresh\` and then \`pulumi up\` to create it again`,
       );
+    }
+    // created without dbsToMigrate and waiting for them: the databases now given are named (Azure's
+    // PATCH of dbsToMigrate), then the runner goes on with them
+    if (status.databases.length === 0 && spec.databases.length > 0 && !isFinal(status)) {
+      const field = Array.isArray(news.dbsToMigrate) ? 'dbsToMigrate' : 'databases';
+      write(`${spec.migrationName}: databases to migrate named: ${spec.databases.join(', ')}`);
+      await engine.nameDatabasesToMigrate(spec.target, spec.migrationName, spec.databases, field);
+      status = await engine.leftWait(spec.target, spec.migrationName, 'WaitingForDBsToMigrateSpecification');
     }
     spec = inStoredOrder(news, status);
     // a moved window: a migration still waiting for its window starts in the new one

@@ -189,14 +189,13 @@ describe("az's flags: -b, --ids, --tags, --location, show --level, --overwrite-d
     assert.throws(() => parseCli(['show', '--ids', id, id], {}), isCode('USAGE'));
   });
 
-  it('takes show --level, update --overwrite-dbs, and refuses --db-names/--dbs with the reason', () => {
+  it('takes show --level, update --overwrite-dbs, and --db-names/--dbs (the databases of a migration created without them)', () => {
     assert.equal(parseCli(['show', '--name', 'm1', '--target-host', 'h', '--level', 'summary'], {}).level, 'Summary');
     assert.equal(parseCli(['update', '--name', 'm1', '--target-host', 'h', '--overwrite-dbs'], {}).overwrite, true);
     for (const flag of ['--db-names', '--dbs']) {
-      assert.throws(
-        () => parseCli(['update', '--name', 'm1', '--target-host', 'h', flag, 'db1'], {}),
-        (e: unknown) => isCode('USAGE')(e) && /fixed when it is created/.test((e as Error).message),
-      );
+      assert.deepEqual(parseCli(['update', '--name', 'm1', '--target-host', 'h', flag, 'db1', 'db2'], {}).dbNames, ['db1', 'db2']);
     }
+    assert.throws(() => parseCli(['update', '--name', 'm1', '--target-host', 'h', '--db-names', 'a', '--dbs', 'a'], {}), isCode('USAGE'));
+    assert.throws(() => parseCli(['update', '--name', 'm1', '--target-host', 'h', '--db-names', 'a', '--cancel'], {}), isCode('USAGE'));
   });
 });

@@ -4,7 +4,7 @@
 // the first one, names the same migration; another database does not.
 import assert from 'node:assert/strict';
 import { parseMigrationSpec } from '../../provider/engine';
-import { publicSpec, sameMigration } from '../../provider/engine/input/publicSpec';
+import { NAMED_LATER_KEY, publicSpec, sameMigration } from '../../provider/engine/input/publicSpec';
 
 const server = (port: number) => ({ host: '127.0.0.1', port, user: 'postgres', password: 'pw' });
 const spec = (over: Record<string, unknown> = {}) =>
@@ -17,5 +17,18 @@ describe('publicSpec: which migration a spec names', () => {
     assert.equal(sameMigration(stored, spec()), true);
     assert.equal(sameMigration(stored, spec({ databases: ['b'] })), false);
     assert.equal(sameMigration(stored, spec({ mode: 'Online' })), false);
+  });
+
+  it('databases named after the create: the spec without them, or with them, names it; others do not', () => {
+    const created = spec({ databases: undefined });
+    assert.deepEqual(created.databases, []);
+    // as control/databasesToMigrate.ts stores it once an update named them
+    const stored = { spec: { ...publicSpec(created), databases: ['a'], [NAMED_LATER_KEY]: true } };
+    assert.equal(sameMigration(stored, created), true);
+    assert.equal(sameMigration(stored, spec()), true);
+    assert.equal(sameMigration(stored, spec({ databases: ['b'] })), false);
+    assert.equal(sameMigration(stored, spec({ databases: undefined, mode: 'Online' })), false);
+    // a migration created with its databases is not named by a spec without them
+    assert.equal(sameMigration({ spec: publicSpec(spec()) }, created), false);
   });
 });

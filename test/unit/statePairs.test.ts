@@ -24,6 +24,7 @@ describe('allowed state and substate pairs (unit)', () => {
   it('allows the pairs Azure shows: waits for the user, streaming, cleaning up, and Completed for every final state', () => {
     const allowed: [string, string][] = [
       ['InProgress', 'PerformingPreRequisiteSteps'],
+      ['InProgress', 'WaitingForDBsToMigrateSpecification'],
       ['InProgress', 'WaitingForDataMigrationScheduling'],
       ['InProgress', 'WaitingForDataMigrationWindow'],
       ['InProgress', 'ValidationInProgress'],
@@ -51,6 +52,7 @@ describe('allowed state and substate pairs (unit)', () => {
       'WaitingForLogicalReplicationSetupRequestOnSourceDB',
       'WaitingForTargetDBOverwriteConfirmation',
       'WaitingForDataMigrationWindow',
+      'WaitingForDBsToMigrateSpecification',
     ];
     for (const sub of waits) assert.ok(isAllowedStatePair(waitState(sub), sub), sub);
     for (const [canceling, stopped] of [
@@ -62,6 +64,8 @@ describe('allowed state and substate pairs (unit)', () => {
     assert.ok(isAllowedStatePair('InProgress', streamingSubState(true, false)));
     for (const canceled of [true, false]) assert.ok(isAllowedStatePair('CleaningUp', cleanupSubState(canceled)));
     assert.ok(isAllowedStatePair('InProgress', registeredSubState({ start: '2999-01-01T00:00:00Z' }, Date.now())));
+    assert.equal(registeredSubState({}, Date.now(), 0), 'WaitingForDBsToMigrateSpecification');
+    assert.ok(isAllowedStatePair('InProgress', registeredSubState({}, Date.now(), 0)));
   });
 
   it('refuses any other pair with an internal error naming the pair and what the state allows', () => {

@@ -1,5 +1,5 @@
 // `pgferry update --cancel | --cutover [DB...] | --overwrite-dbs-in-target | --setup-replication |
-// --start-data-migration [--wait] | --resync TABLE | --close-fallback | --fall-back [--wait]`, or an Azure
+// --start-data-migration [--wait] | --db-names DB... [--wait] | --resync TABLE | --close-fallback | --fall-back [--wait]`, or an Azure
 // update body (PATCH) carrying the operation: a request recorded in the catalog, which the runner
 // acts on; --wait follows the migration to its final state.
 import {
@@ -12,6 +12,7 @@ import {
   isDatabaseDone,
   isFinalState,
   leftWait,
+  nameDatabasesToMigrate,
   requestCutover,
   requestDataMigrationStart,
   requestFallBack,
@@ -32,8 +33,10 @@ import { onTarget, resolveTarget } from '../target';
 import { waitDone, waitExitCode, waitWithProgress, type WaitGoal } from '../wait';
 
 interface Operation {
-  readonly kind: 'cutover' | 'cancel' | 'setup-replication' | 'start-data-migration';
+  readonly kind: 'cutover' | 'cancel' | 'setup-replication' | 'start-data-migration' | 'name-databases';
   readonly databases?: readonly string[];
+  /** The flag or body key that asked, as the user wrote it (errors name it). */
+  readonly fields?: string;
 }
 
 /** The operation of the flags, or else of the --properties body; both at once is refused. */
@@ -47,15 +50,19 @@ async function operationOf(args: CliArgs): Promise<Operation> {
         ? 'setup-replication'
         : args.startDataMigration
           ? 'start-data-migration'
-          : undefined;
+          : args.dbNames
+            ? 'name-databases'
+            : undefined;
+  const flagName = flag === 'name-databases' ? '--db-names' : `--${flag}`;
   if (flag && fromBody) {
     throw inputError(
       'USAGE',
-      `--${flag}`,
-      `--${flag}: the --properties body asks for an operation too (${fromBody.fields}); give it once`,
+      flagName,
+      `${flagName}: the --properties body asks for an operation too (${fromBody.fields}); give it once`,
       'see `pgferry update --help`',
     );
   }
+  if (flag === 'name-databases') return { kind: flag, databases: args.dbNames, fields: flagName };
   if (flag) return { kind: flag, ...(args.databases ? { databases: args.databases } : {}) };
   if (fromBody) return fromBody;
   throw inputError('USAGE', '--cutover', `--cutover: ${UPDATE_NEEDS}`, 'see `pgferry update --help`');
@@ -97,6 +104,16 @@ export async function updateCommand(args: CliArgs): Promise<number> {
       status = await onTarget(target, () => leftWait(target, name, 'WaitingForDataMigrationScheduling'));
     }
     if (args.wait) status = await onTarget(target, () => waitWithProgress(target, name, waitDone('run'), { history: false }));
+    printResult(args, migrationResult(args, status, target));
+    return 0;
+  }
+  if (operation.kind === 'name-databases') {
+    // az's --db-names (Azure's PATCH of dbsToMigrate): the migration waiting for them goes on
+    let status = await onTarget(target, () => nameDatabasesToMigrate(target, name, operation.databases!, operation.fields));
+    if (args.wait) {
+      await onTarget(target, () => leftWait(target, name, 'WaitingForDBsToMigrateSpecification'));
+      status = await onTarget(target, () => waitWithProgress(target, name, waitDone('run'), { history: false }));
+    }
     printResult(args, migrationResult(args, status, target));
     return 0;
   }

@@ -51,7 +51,7 @@ export async function register(catalog: CatalogConnection, spec: MigrationSpec):
     option: spec.option,
     spec: publicSpec(spec),
     databases: spec.databases,
-    subState: registeredSubState(window, Date.now()),
+    subState: registeredSubState(window, Date.now(), spec.databases.length),
     runtime: spec.runtime,
     // what an agent runs it from, with its own credentials (never the caller's passwords)
     ...(spec.runtime === 'agents' ? { runSpec: runSpecOf(spec) } : {}),

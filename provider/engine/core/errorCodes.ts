@@ -94,6 +94,11 @@ export const ERROR_CODES = {
     meaning: 'a logical replication setup request was given to a migration that does not wait for one',
     fix: 'it applies only in WaitingForLogicalReplicationSetupRequestOnSourceDB (`pgferry show`)',
   },
+  DATABASES_NOT_WAITING: {
+    category: 'input',
+    meaning: 'dbsToMigrate was given to a migration whose databases were named already, or that has ended',
+    fix: 'it applies only in WaitingForDBsToMigrateSpecification of a migration created without dbsToMigrate (`pgferry show`)',
+  },
   DATA_MIGRATION_NOT_WAITING: {
     category: 'input',
     meaning: 'startDataMigration: True was given to a migration whose data migration is not waiting to be started',

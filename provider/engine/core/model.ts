@@ -25,6 +25,8 @@ export const MIGRATION_SUB_STATES = [
   'WaitingForLogicalReplicationSetupRequestOnSourceDB',
   /** A target database exists and may not be overwritten: waiting for the user to allow it (waitForOverwriteConfirmation). */
   'WaitingForTargetDBOverwriteConfirmation',
+  /** Created without dbsToMigrate: waiting for an update that names the databases (Azure's substate). */
+  'WaitingForDBsToMigrateSpecification',
   /** Registered with a migration window: no runner has taken it up yet. */
   'WaitingForDataMigrationScheduling',
   /** Waiting for migrationWindowStartTimeInUtc. */

@@ -8,6 +8,7 @@ import type { MigrationState, MigrationSubState } from './model';
 export const ALLOWED_STATE_PAIRS: Readonly<Record<MigrationState, readonly MigrationSubState[]>> = {
   InProgress: [
     'PerformingPreRequisiteSteps',
+    'WaitingForDBsToMigrateSpecification',
     'WaitingForDataMigrationScheduling',
     'WaitingForDataMigrationWindow',
     'ValidationInProgress',

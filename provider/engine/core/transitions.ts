@@ -18,6 +18,12 @@ export const SCHEDULED_SUB_STATES: ReadonlySet<MigrationSubState> = new Set([
   'WaitingForDataMigrationWindow',
 ]);
 
+/**
+ * Created without dbsToMigrate (Azure's migration may be): nothing happens until an update names
+ * the databases. Shown InProgress, as Azure shows it, though only the user can end it.
+ */
+export const DATABASES_WAIT: MigrationSubState = 'WaitingForDBsToMigrateSpecification';
+
 /** The state each wait before the copy is shown in (Azure shows user waits as WaitingForUserAction). */
 export function waitState(subState: MigrationSubState): MigrationState {
   return USER_ACTION_SUB_STATES.has(subState) ? 'WaitingForUserAction' : 'InProgress';
@@ -25,7 +31,7 @@ export function waitState(subState: MigrationSubState): MigrationState {
 
 /** A migration waiting before its copy, for the user or for its window: a run's wait is over there. */
 export function waitsBeforeCopy(status: Pick<MigrationStatus, 'subState'>): boolean {
-  return USER_ACTION_SUB_STATES.has(status.subState) || SCHEDULED_SUB_STATES.has(status.subState);
+  return USER_ACTION_SUB_STATES.has(status.subState) || SCHEDULED_SUB_STATES.has(status.subState) || status.subState === DATABASES_WAIT;
 }
 
 export interface MigrationWindow {
@@ -68,8 +74,12 @@ export function checkWindowUsable(window: MigrationWindow, nowMs: number): void 
   });
 }
 
-/** The substate a new migration is registered in: scheduled when its window opens later. */
-export function registeredSubState(window: MigrationWindow, nowMs: number): MigrationSubState {
+/**
+ * The substate a new migration is registered in: waiting for its databases when none is named,
+ * scheduled when its window opens later.
+ */
+export function registeredSubState(window: MigrationWindow, nowMs: number, databases = 1): MigrationSubState {
+  if (databases === 0) return DATABASES_WAIT;
   return windowPhase(window, nowMs) === 'before' ? 'WaitingForDataMigrationScheduling' : 'PerformingPreRequisiteSteps';
 }
 

@@ -21,6 +21,7 @@ import { targetDatabaseExistsError } from '../schema/database';
 import {
   blockedTargetDatabases,
   setupLogicalReplication,
+  waitForDatabasesToMigrate,
   waitForDataMigrationStart,
   waitForOverwriteConfirmation,
   waitForWindow,
@@ -234,7 +235,8 @@ async function recordEnd(store: CatalogConnection, name: string, error: unknown,
  * Runs a registered migration (control/store.ts register) to its end (offline) or until it is cut over
  * or canceled (online), recording every step.
  */
-export async function orchestrate(spec: MigrationSpec, options: OrchestrateOptions = {}): Promise<MigrationStatus> {
+export async function orchestrate(given: MigrationSpec, options: OrchestrateOptions = {}): Promise<MigrationStatus> {
+  let spec = given;
   const name = spec.migrationName;
   const store = options.store ?? new CatalogConnection(spec.target);
   const controller = new AbortController();
@@ -247,6 +249,9 @@ export async function orchestrate(spec: MigrationSpec, options: OrchestrateOptio
     const onProgress = progressRecorder(store, name, options.onProgress);
     const resuming = options.resume ?? false;
     let registered = await get(store, name);
+    // created without dbsToMigrate: nothing happens until an update names them (Azure's wait); a
+    // resume given the properties it was created with runs with the databases named since
+    spec = await waitForDatabasesToMigrate(spec, store, controller.signal);
     if (resuming && registered?.state === 'CleaningUp' && !cleaningUpAfterCutover(registered)) {
       return await finishCleanup(spec, store, registered);
     }

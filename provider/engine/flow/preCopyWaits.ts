@@ -8,7 +8,7 @@ import { literal } from '../connect/quote';
 import type { CatalogConnection } from '../control/connection';
 import { canceledError, errorMessage, PgferryError } from '../core/errors';
 import { streamNamesOf } from '../core/names';
-import { waitState, windowPhase, type MigrationWindow } from '../core/transitions';
+import { DATABASES_WAIT, waitState, windowPhase, type MigrationWindow } from '../core/transitions';
 import type { MigrationSpec } from '../input/migrationSpec';
 import { targetDatabaseOid, targetDatabasePlan } from '../schema/database';
 import { REPLICATION_SETTINGS_SQL } from '../validate/replicationSettings';
@@ -159,6 +159,40 @@ export async function waitForDataMigrationStart(
   while (!(await started()));
   await recordEvent(store, name, 'info', 'the data migration was started by the user');
   await clearMessage(store, name);
+}
+
+/**
+ * Created without dbsToMigrate (as Azure's migration may be): waits in
+ * WaitingForDBsToMigrateSpecification, changing nothing on either server, until an update names
+ * the databases (apiRequests.ts nameDatabasesToMigrate); returns the spec with them. A spec that
+ * names none while the catalog holds some (a resume given the properties the migration was created
+ * with) takes the stored ones at once.
+ */
+export async function waitForDatabasesToMigrate(
+  spec: MigrationSpec,
+  store: CatalogConnection,
+  signal: AbortSignal,
+): Promise<MigrationSpec> {
+  if (spec.databases.length > 0) return spec;
+  const name = spec.migrationName;
+  let waiting = false;
+  for (;;) {
+    const stored = (await get(store, name))?.databases.map((d) => d.database) ?? [];
+    if (stored.length > 0) {
+      if (waiting) {
+        await recordEvent(store, name, 'info', `the databases to migrate were named (${stored.join(', ')}): the migration goes on`);
+        await setState(store, name, 'InProgress', 'PerformingPreRequisiteSteps');
+        await clearMessage(store, name);
+      }
+      return { ...spec, databases: stored };
+    }
+    if (!waiting) {
+      const message = `created without dbsToMigrate: the migration waits for the databases to migrate, named with \`pgferry update --name ${name} --db-names DB...\`, an update body {"properties": {"dbsToMigrate": [...]}} or dbsToMigrate and \`pulumi up\`; nothing was changed on either server`;
+      await setState(store, name, waitState(DATABASES_WAIT), DATABASES_WAIT, message);
+      waiting = true;
+    }
+    await pause(RECHECK_MS, signal);
+  }
 }
 
 /**

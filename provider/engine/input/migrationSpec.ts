@@ -172,7 +172,10 @@ export const migrationSpecSchema = z
       .min(1, 'must name at least one database')
       .max(50, 'must name at most 50 databases')
       .refine((dbs) => new Set(dbs).size === dbs.length, 'must not name a database twice')
-      .refine((dbs) => !dbs.some((d) => ['template0', 'template1'].includes(d)), 'must not include template0 or template1'),
+      .refine((dbs) => !dbs.some((d) => ['template0', 'template1'].includes(d)), 'must not include template0 or template1')
+      // Azure's dbsToMigrate may be left out: the migration waits in WaitingForDBsToMigrateSpecification
+      // until an update names them (flow/preCopyWaits.ts); a list given is checked as above
+      .default([]),
     mode: z.enum(MIGRATION_MODES, { error: 'must be Offline or Online' }).default('Offline'),
     option: z.enum(MIGRATION_OPTIONS, { error: 'must be Validate, Migrate or ValidateAndMigrate' }).default('ValidateAndMigrate'),
     overwriteDbsInTarget: z.boolean({ error: 'must be true or false' }).default(false),
@@ -332,6 +335,15 @@ export const migrationSpecSchema = z
         code: 'custom',
         path: ['schemaChangeCapture'],
         message: `eventTrigger applies only to an Online migration (mode) with followSchemaChanges: true; use catalog${spec.mode === 'Online' ? ' or set followSchemaChanges: true' : ''}`,
+      });
+    }
+    // an agent is chosen by the databases it holds credentials for: they must be known when it is registered
+    if (spec.runtime === 'agents' && spec.databases.length === 0) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['databases'],
+        message:
+          'required with runtime agents (an agent is chosen by the databases it holds credentials for); name them, or use runtime local',
       });
     }
     const start = spec.migrationWindowStartTimeInUtc;

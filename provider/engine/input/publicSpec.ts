@@ -27,6 +27,13 @@ export function publicSpec(spec: MigrationSpec): Record<string, unknown> {
 }
 
 /**
+ * The stored spec's key saying its databases were named after the create (Azure's dbsToMigrate
+ * given by an update, control/databasesToMigrate.ts): the spec it was created with, without
+ * databases, still names the same migration.
+ */
+export const NAMED_LATER_KEY = 'databasesNamedLater';
+
+/**
  * Keys stored to report what the migration was asked that are not part of which migration it is:
  * a resume may give another value (they are tuning keys, TUNING_KEYS). The window too: it only
  * schedules the start, and it can be moved (moveMigrationWindow): the stored one is what counts.
@@ -36,6 +43,7 @@ const RECORDED_ONLY_KEYS = [
   'startDataMigration',
   'migrationWindowStartTimeInUtc',
   'migrationWindowEndTimeInUtc',
+  NAMED_LATER_KEY,
 ] as const;
 
 /** JSON with object keys sorted, so specs compare equal whatever order storage gave them. */
@@ -64,7 +72,8 @@ function samePublicSpec(stored: Record<string, unknown>, spec: MigrationSpec): b
 }
 
 /**
- * Does `spec` name the migration recorded as `stored` (a resume, an adoption)? Its spec as created;
+ * Does `spec` name the migration recorded as `stored` (a resume, an adoption)? Its spec as created
+ * (without the databases an update named later, NAMED_LATER_KEY, or with them);
  * or, once the user allowed the overwrite of existing target databases while the migration waited
  * for it (Azure's PATCH of overwriteDbsInTarget), the same spec with overwriteDbsInTarget true, as a
  * program that answered the wait by setting that input gives it. A resume never widens what may be
@@ -75,6 +84,9 @@ export function sameMigration(
   stored: { readonly spec: Record<string, unknown>; readonly overwriteAllowed?: boolean },
   spec: MigrationSpec,
 ): boolean {
-  if (samePublicSpec(stored.spec, spec)) return true;
-  return stored.overwriteAllowed === true && samePublicSpec({ ...stored.spec, overwriteDbsInTarget: true }, spec);
+  // databases named by an update after the create: the spec given without them (the properties it
+  // was created with, a resume) is the same migration, and runs with the stored databases
+  const named = stored.spec[NAMED_LATER_KEY] === true && spec.databases.length === 0 ? { ...stored.spec, databases: [] } : stored.spec;
+  if (samePublicSpec(named, spec)) return true;
+  return stored.overwriteAllowed === true && samePublicSpec({ ...named, overwriteDbsInTarget: true }, spec);
 }
