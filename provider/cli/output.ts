@@ -236,8 +236,26 @@ export function renderList(statuses: readonly MigrationStatus[]): string {
   ]);
 }
 
-/** `list`'s FALLBACK column: the windows' states (one, when every database's is the same), or '-' without a window. */
+/**
+ * `list`'s FALLBACK column: the windows' states (one, when every database's is the same), or '-'
+ * without a window; while a window streams back (Open, Stopped), when the first ends, the largest
+ * reverse lag, and the pending bytes and WAL retained on the target summed over the databases.
+ */
 function fallbackColumn(status: MigrationStatus): string {
-  const states = [...new Set(status.databases.flatMap((d) => (d.fallback ? [d.fallback.state] : [])))];
-  return states.length === 0 ? '-' : states.join(',');
+  const windows = status.databases.flatMap((d) => (d.fallback ? [d.fallback] : []));
+  const states = [...new Set(windows.map((w) => w.state))];
+  if (states.length === 0) return '-';
+  const live = windows.filter((w) => w.state === 'Open' || w.state === 'Stopped');
+  if (live.length === 0) return states.join(',');
+  const known = (values: (number | undefined)[]) => values.filter((v): v is number => v !== undefined);
+  const lags = known(live.map((w) => w.latencySeconds));
+  const pending = known(live.map((w) => w.pendingBytes));
+  const retained = known(live.map((w) => w.retainedBytes));
+  const figures = [
+    `until ${live.map((w) => w.endsAt).sort()[0]}`,
+    lags.length > 0 ? `lag ${formatSeconds(Math.max(...lags))}` : undefined,
+    pending.length > 0 ? `${formatBytes(pending.reduce((a, b) => a + b, 0))} pending` : undefined,
+    retained.length > 0 ? `${formatBytes(retained.reduce((a, b) => a + b, 0))} retained` : undefined,
+  ];
+  return `${states.join(',')} ${figures.filter(Boolean).join(', ')}`;
 }

@@ -1,12 +1,20 @@
 // The console's HTTP server (fastify: routing, hooks, JSON replies and shutdown come from a
 // well-kept framework rather than a hand-written router). The page and its assets are served from
 // this package, nothing from a CDN, so the console works inside a VNet without internet. Reads are
-// answered from the watch's last reading; the two actions call the engine's own requests, the
-// same the CLI's `update --cutover` and `update --cancel` call, with their guards.
+// answered from the watch's last reading; the three actions call the engine's own requests, the
+// same the CLI's `update --cutover`, `update --cancel` and `update --fall-back` call, with their guards.
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify';
-import { cancelMigration, isPgferryError, maskSecrets, requestCutover, type MigrationStatus, type ServerSpec } from '../engine';
+import {
+  cancelMigration,
+  isPgferryError,
+  maskSecrets,
+  requestCutover,
+  requestFallBack,
+  type MigrationStatus,
+  type ServerSpec,
+} from '../engine';
 import { PAGE_HTML } from './page/html';
 import { PAGE_CSS } from './page/style';
 import { refusal, TOKEN_HEADER, type Access } from './security';
@@ -90,6 +98,11 @@ export function consoleServer(options: ConsoleServerOptions): FastifyInstance {
   // as the CLI refuses it without them; `pgferry update --cancel` with them carries it out.
   app.post<{ Params: { name: string } }>('/api/migrations/:name/cancel', async (request, reply) =>
     act(reply, () => cancelMigration(target, request.params.name)),
+  );
+
+  // the fall-back of `pgferry update --fall-back`, with its refusals (docs/fallback.md)
+  app.post<{ Params: { name: string } }>('/api/migrations/:name/fall-back', async (request, reply) =>
+    act(reply, () => requestFallBack(target, request.params.name)),
   );
 
   function readingFacts() {

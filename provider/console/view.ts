@@ -6,6 +6,7 @@ import {
   etaSeconds,
   isFinalState,
   type DatabaseDetails,
+  type FallbackStatus,
   type MigrationStatus,
   type TableProgress,
   type ValidationResult,
@@ -72,6 +73,26 @@ function cancelAction(s: MigrationStatus): Action {
   return { allowed: true, effect };
 }
 
+/**
+ * Fall back (docs/fallback.md): allowed while a fallback window is Open and no fall-back is asked,
+ * as the engine's requestFallBack allows it (it checks again when the button is pressed).
+ */
+function fallBackAction(s: MigrationStatus): Action {
+  const effect =
+    'pgferry fences writers on the target, applies its last writes to the old source, moves the sequences back, ' +
+    "compares both servers (schema and rows) and lifts the old source's fence: the old source is the primary again, " +
+    'the target stays fenced. Point the applications back at the old source.';
+  const windows = s.databases.flatMap((d) => (d.fallback ? [d.fallback] : []));
+  if (s.mode !== 'Online') return { allowed: false, why: 'an offline migration has no fallback window', effect };
+  if (windows.length === 0) return { allowed: false, why: 'no fallback window (a cutover with fallbackWindow opens one)', effect };
+  if (windows.some((w) => w.state === 'FellBack')) return { allowed: false, why: 'it fell back already', effect };
+  if (windows.some((w) => w.state === 'FallingBack' || w.fallBackRequested))
+    return { allowed: false, why: 'a fall-back is under way', effect };
+  if (windows.some((w) => w.state === 'Stopped')) return { allowed: false, why: 'the reverse stream is stopped on an error', effect };
+  if (!windows.some((w) => w.state === 'Open')) return { allowed: false, why: `the fallback window is ${windows[0]!.state}`, effect };
+  return { allowed: true, effect };
+}
+
 export interface DatabaseView {
   readonly database: string;
   readonly state: DatabaseDetails['state'];
@@ -92,6 +113,26 @@ export interface DatabaseView {
   readonly cutoverStep?: DatabaseDetails['cutoverStep'];
   readonly applyStop?: { readonly code: string; readonly table?: string; readonly error: string; readonly fix: string };
   readonly notStreamed: readonly { readonly table: string; readonly reason: string }[];
+  /** The database's fallback window after its cutover (docs/fallback.md), as show prints it. */
+  readonly fallback?: FallbackView;
+}
+
+export interface FallbackView {
+  readonly state: FallbackStatus['state'];
+  readonly endsAt: string;
+  readonly latencySeconds?: number;
+  readonly pendingBytes?: number;
+  readonly retainedBytes?: number;
+  readonly message?: string;
+  readonly closedAt?: string;
+  readonly fellBackAt?: string;
+  readonly downtimeSeconds?: number;
+}
+
+function fallbackView(f: FallbackStatus): FallbackView {
+  const { state, endsAt, latencySeconds, pendingBytes, retainedBytes, message, closedAt, fellBackAt, downtimeSeconds } = f;
+  const optional = { latencySeconds, pendingBytes, retainedBytes, message, closedAt, fellBackAt, downtimeSeconds };
+  return { state, endsAt, ...Object.fromEntries(Object.entries(optional).filter(([, v]) => v !== undefined)) };
 }
 
 function databaseView(d: DatabaseDetails, tables: readonly TableProgress[], rate: number | undefined): DatabaseView {
@@ -118,6 +159,7 @@ function databaseView(d: DatabaseDetails, tables: readonly TableProgress[], rate
     ...(d.cutoverStep === undefined ? {} : { cutoverStep: d.cutoverStep }),
     ...(stop ? { applyStop: { code: stop.code, ...(stop.table ? { table: stop.table } : {}), error: stop.error, fix: stop.fix } } : {}),
     notStreamed: d.notStreamed ?? [],
+    ...(d.fallback ? { fallback: fallbackView(d.fallback) } : {}),
   };
 }
 
@@ -179,8 +221,7 @@ export function migrationPage(s: MigrationStatus, tables: readonly TableProgress
     actions: {
       cutover: cutoverAction(s),
       cancel: cancelAction(s),
-      // Issue 50 adds the fallback; until then the button says so and stays off.
-      fallBack: { allowed: false, why: 'fallback is not in this version of pgferry', effect: '' } satisfies Action,
+      fallBack: fallBackAction(s),
     },
     databases: s.databases.map((d) => databaseView(d, tables, rates.get(d.database))),
     validation: s.validation.map(validationView),

@@ -12,6 +12,7 @@ import {
   type ServerSpec,
   type TableProgress,
   events,
+  get,
   list,
   tables as catalogTables,
 } from '../engine';
@@ -54,6 +55,17 @@ const FULL_EVERY = 15;
 /** The catalog's Active filter (control/store.ts list): in progress, waiting for the user, cleaning up. */
 export function isActive(m: MigrationStatus): boolean {
   return m.state === 'InProgress' || m.state === 'WaitingForUserAction' || m.state === 'CleaningUp';
+}
+
+/**
+ * A migration cut over with a fallback window still streaming back (docs/fallback.md): Succeeded,
+ * so not active, but its window's figures (reverse lag, pending bytes, retained WAL) move every
+ * second, so each reading reads it again.
+ */
+function windowLive(m: MigrationStatus): boolean {
+  return (
+    !isActive(m) && m.databases.some((d) => d.fallback !== undefined && d.fallback.state !== 'Closed' && d.fallback.state !== 'FellBack')
+  );
 }
 
 /** Two lists of migrations as one, in the catalog's order (by creation). */
@@ -130,12 +142,7 @@ export class CatalogWatch {
       if (!full) {
         const read = new Set(migrations.map((m) => m.name));
         const left = this.reading.migrations.some((m) => isActive(m) && !read.has(m.name));
-        migrations = left
-          ? await list(this.listStore, 'all')
-          : mergeByCreation(
-              this.reading.migrations.filter((m) => !isActive(m)),
-              migrations,
-            );
+        migrations = left ? await list(this.listStore, 'all') : mergeByCreation(await this.finishedReadAgain(), migrations);
       }
       this.readings += 1;
       this.reading = { migrations, readAt: Date.now() };
@@ -144,6 +151,16 @@ export class CatalogWatch {
     } finally {
       this.readingSince = undefined;
     }
+  }
+
+  /** The finished migrations of the last reading, those whose fallback window is live read again. */
+  private async finishedReadAgain(): Promise<MigrationStatus[]> {
+    const out: MigrationStatus[] = [];
+    for (const m of this.reading.migrations) {
+      if (isActive(m)) continue;
+      out.push(windowLive(m) ? ((await get(this.listStore, m.name)) ?? m) : m);
+    }
+    return out;
   }
 
   /**

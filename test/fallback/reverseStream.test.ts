@@ -23,7 +23,12 @@ import { reverseStreamNamesOf } from '../../provider/engine/core/names';
 import { makeManagedTarget, pairSpec, startPair, until, waitForStatus, type ServerPair } from '../support';
 import type { ServerSpec } from '../../provider/engine/input/migrationSpec';
 import { rowsOf } from '../cdc/harness';
-import { renderStatus } from '../../provider/cli/output';
+import { renderList, renderStatus } from '../../provider/cli/output';
+import { consoleServer } from '../../provider/console/server';
+import { CatalogWatch } from '../../provider/console/watch';
+import type { FallbackView } from '../../provider/console/view';
+import { read as readResource } from '../../provider/resource/read';
+import type { FallbackStatus, MigrationSpec } from '../../provider/engine';
 
 const TABLES = ['items', 'orders', 'scratch'] as const;
 
@@ -64,6 +69,52 @@ async function refused(spec: { target: Parameters<typeof closeFallbackWindow>[0]
     assert.equal(error.message, `--close-fallback: migration "${spec.migrationName}" has no open fallback window: ${why}`);
     return true;
   });
+}
+
+/**
+ * The window as `list`, the console and PgMigration's outputs show it, each read back from the
+ * catalog the runner writes: its state and end, the reverse lag, pending bytes and retained WAL.
+ */
+async function windowShownEverywhere(spec: MigrationSpec, store: CatalogConnection): Promise<void> {
+  const recorded = (await get(store, spec.migrationName))!.databases[0]!.fallback!;
+  // list: the state, when the window ends, the lag, pending bytes and the WAL retained on the target
+  const listed = renderList([(await get(store, spec.migrationName))!]);
+  const figures = `Open until ${recorded.endsAt.replace(/\./g, '\\.')}, lag [^,]+, -?\\d+ \\w+ pending, \\d+ \\w+ retained`;
+  assert.match(listed, new RegExp(figures));
+  // the console: what its page sends the browser, through its own server and reader
+  const watch = new CatalogWatch(spec.target, 60_000, (e) => String(e));
+  await watch.start();
+  const app = consoleServer({ target: spec.target, watch, access: { token: 't0ken', loopback: true, port: 8080 } });
+  try {
+    const reply = await app.inject({ method: 'GET', url: `/api/migrations/${spec.migrationName}`, headers: { host: '127.0.0.1:8080' } });
+    assert.equal(reply.statusCode, 200, reply.body);
+    const page = reply.json<{ page: { databases: { fallback?: FallbackView }[]; actions: { fallBack: { allowed: boolean } } } }>().page;
+    const shown = page.databases[0]!.fallback!;
+    assert.equal(shown.state, 'Open');
+    assert.equal(shown.endsAt, recorded.endsAt);
+    for (const figure of ['latencySeconds', 'pendingBytes', 'retainedBytes'] as const) {
+      assert.equal(typeof shown[figure], 'number', `the console's ${figure}`);
+    }
+    assert.equal(page.actions.fallBack.allowed, true, 'Fall back is on while the window is open');
+  } finally {
+    await app.close();
+    await watch.stop();
+  }
+  // PgMigration's outputs, as `pulumi refresh` reads them
+  const props = {
+    migrationName: spec.migrationName,
+    source: spec.source,
+    target: spec.target,
+    databases: [...spec.databases],
+    mode: 'Online',
+  };
+  const read = await readResource(`${spec.target.host}:${spec.target.port}/${spec.migrationName}`, props, { write: () => undefined });
+  const output = (read.props.databaseDetails as { fallback?: FallbackStatus }[])[0]!.fallback!;
+  assert.equal(output.state, 'Open');
+  assert.equal(output.endsAt, recorded.endsAt);
+  for (const figure of ['latencySeconds', 'pendingBytes', 'retainedBytes'] as const) {
+    assert.equal(typeof output[figure], 'number', `the output's ${figure}`);
+  }
 }
 
 /**
@@ -116,6 +167,7 @@ async function reverseScenario(pair: ServerPair, store: CatalogConnection, name:
   assert.ok(Date.parse(shown.endsAt) > Date.now() + 50 * 60_000, `the window ends in about an hour: ${shown.endsAt}`);
   assert.ok(shown.retainedBytes! >= 0 && shown.latencySeconds !== undefined);
   assert.match(renderStatus((await get(store, spec.migrationName))!), /fallback window Open until .*of WAL retained on the target/);
+  await windowShownEverywhere(spec, store);
 
   // the runner SIGKILLed in the window: what the application writes meanwhile waits in the
   // reverse slot, and the resumed runner applies it once, from the position the old source committed

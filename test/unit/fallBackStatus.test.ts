@@ -3,6 +3,7 @@
 // fell back, or the fall-back stopped (asked no more, its message saying why), or the runner is gone.
 import assert from 'node:assert/strict';
 import { renderList, renderStatus } from '../../provider/cli/output';
+import { migrationPage } from '../../provider/console/view';
 import { fallBackSettled, type FallbackStatus, type MigrationStatus } from '../../provider/engine';
 
 function statusWith(fallback: FallbackStatus, runnerAlive = true): MigrationStatus {
@@ -67,6 +68,28 @@ describe('fall-back: the status', () => {
     const [head, row] = renderList([statusWith({ state: 'FellBack', endsAt: ENDS })]).split('\n');
     assert.match(head!, /DATABASES +FALLBACK +STARTED/);
     assert.match(row!, / sales +FellBack +/);
+    const open = { state: 'Open', endsAt: ENDS, latencySeconds: 0.4, pendingBytes: 12_288, retainedBytes: 83_886_080 } as const;
+    const [, live] = renderList([statusWith(open)]).split('\n');
+    assert.match(live!, new RegExp(`sales +Open until ${ENDS.replace(/\./g, '\\.')}, lag 0\\.4 s, 12 kB pending, 80 MB retained`));
+  });
+
+  it("gives the console each database's window and figures, and Fall back only while a window is open", () => {
+    const page = (f: FallbackStatus) => migrationPage(statusWith(f), [], new Map());
+    const open = page({ state: 'Open', endsAt: ENDS, latencySeconds: 0.4, pendingBytes: 12_288, retainedBytes: 83_886_080 });
+    assert.deepEqual(open.databases[0]!.fallback, {
+      state: 'Open',
+      endsAt: ENDS,
+      latencySeconds: 0.4,
+      pendingBytes: 12_288,
+      retainedBytes: 83_886_080,
+    });
+    assert.equal(open.actions.fallBack.allowed, true);
+    const why = (f: FallbackStatus) => page(f).actions.fallBack;
+    assert.deepEqual(why({ state: 'Stopped', endsAt: ENDS }).why, 'the reverse stream is stopped on an error');
+    assert.deepEqual(why({ state: 'Open', endsAt: ENDS, fallBackRequested: true }).why, 'a fall-back is under way');
+    assert.deepEqual(why({ state: 'FellBack', endsAt: ENDS }).why, 'it fell back already');
+    assert.deepEqual(why({ state: 'Closed', endsAt: ENDS }).why, 'the fallback window is Closed');
+    assert.equal(why({ state: 'Closed', endsAt: ENDS }).allowed, false);
   });
 
   it('ends the wait once every window fell back, once the fall-back stopped, or when the runner is gone', () => {

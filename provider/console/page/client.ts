@@ -39,6 +39,17 @@ void (function consoleClient() {
     cutoverStep?: string;
     applyStop?: { code: string; table?: string; error: string; fix: string };
     notStreamed: { table: string; reason: string }[];
+    fallback?: {
+      state: string;
+      endsAt: string;
+      latencySeconds?: number;
+      pendingBytes?: number;
+      retainedBytes?: number;
+      message?: string;
+      closedAt?: string;
+      fellBackAt?: string;
+      downtimeSeconds?: number;
+    };
   }
   interface Page {
     name: string;
@@ -102,7 +113,8 @@ void (function consoleClient() {
   }
   const token = sessionStorage.getItem(TOKEN_KEY) ?? '';
   const charts = new Map<string, Chart>();
-  let pending: 'cutover' | 'cancel' | undefined;
+  type ActionName = 'cutover' | 'cancel' | 'fall-back';
+  let pending: ActionName | undefined;
   let shown: Page | undefined;
 
   const byId = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
@@ -242,6 +254,33 @@ void (function consoleClient() {
       d.notStreamed.length > 0
         ? el('p', { class: 'note' }, `Not streamed: ${d.notStreamed.map((n) => `${n.table} (${n.reason})`).join('; ')}`)
         : undefined,
+      fallbackCounters(d),
+    );
+  }
+
+  /** The fallback window after the cutover: its state and end, the reverse lag, pending bytes and the WAL it keeps on the target. */
+  function fallbackCounters(d: Database): HTMLElement | undefined {
+    const f = d.fallback;
+    if (!f) return undefined;
+    const window =
+      f.state === 'FellBack'
+        ? `fell back ${when(f.fellBackAt)}`
+        : f.state === 'Closed'
+          ? `closed ${when(f.closedAt)}`
+          : `${f.state} until ${when(f.endsAt)}`;
+    return el(
+      'div',
+      { 'data-fallback': d.database },
+      el(
+        'dl',
+        { class: 'counters' },
+        counter('Fallback window', 'fallback-window', window),
+        counter('Reverse lag', 'fallback-lag', seconds(f.latencySeconds)),
+        counter('Reverse pending', 'fallback-pending', bytes(f.pendingBytes)),
+        counter('WAL retained on target', 'fallback-retained', bytes(f.retainedBytes)),
+        counter('Fall-back downtime', 'fallback-downtime', seconds(f.downtimeSeconds)),
+      ),
+      f.message ? el('p', { class: 'note' }, f.message) : undefined,
     );
   }
 
@@ -405,13 +444,15 @@ void (function consoleClient() {
     }
   }
 
-  function openConfirm(action: 'cutover' | 'cancel'): void {
+  function openConfirm(action: ActionName): void {
     if (!shown) return;
     pending = action;
-    byId('confirm-title').textContent = action === 'cutover' ? `Cut over ${shown.name}?` : `Cancel ${shown.name}?`;
-    byId('confirm-effect').textContent = shown.actions[action].effect;
+    const title = { cutover: `Cut over ${shown.name}?`, cancel: `Cancel ${shown.name}?`, 'fall-back': `Fall back ${shown.name}?` };
+    const go = { cutover: 'Cut over', cancel: 'Cancel the migration', 'fall-back': 'Fall back to the old source' };
+    byId('confirm-title').textContent = title[action];
+    byId('confirm-effect').textContent = shown.actions[action === 'fall-back' ? 'fallBack' : action].effect;
     byId('confirm-error').textContent = '';
-    byId('confirm-go').textContent = action === 'cutover' ? 'Cut over' : 'Cancel the migration';
+    byId('confirm-go').textContent = go[action];
     byId<HTMLDialogElement>('confirm').showModal();
   }
 
@@ -439,6 +480,7 @@ void (function consoleClient() {
   for (const radio of document.querySelectorAll('input[name="filter"]')) radio.addEventListener('change', schedule);
   byId('cutover').addEventListener('click', () => openConfirm('cutover'));
   byId('cancel').addEventListener('click', () => openConfirm('cancel'));
+  byId('fallback').addEventListener('click', () => openConfirm('fall-back'));
   byId('confirm-go').addEventListener('click', () => void confirmed());
   schedule();
 })();

@@ -39,7 +39,7 @@ export const PAGE_HTML = `<!doctype html>
     <div class="actions" role="group" aria-label="Actions">
       <button type="button" id="cutover" data-action="cutover" disabled>Cutover</button>
       <button type="button" id="cancel" data-action="cancel" disabled>Cancel migration</button>
-      <button type="button" id="fallback" disabled>Fall back</button>
+      <button type="button" id="fallback" data-action="fall-back" disabled>Fall back</button>
       <p id="action-note" class="note"></p>
     </div>
     <h2>Databases</h2>
