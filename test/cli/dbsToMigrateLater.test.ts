@@ -126,6 +126,16 @@ async function namedByBody(
   const shown = await waiting('waitdbs');
   assert.deepEqual(shown.properties.pgferry.databases, []);
   assert.deepEqual(await footprint(), before, 'nothing changed while it waits');
+  // list and show's table print the substate too
+  const listed = await run(['list', '--subscription', 'sub', '--resource-group', 'rg', '--name', 'myflexibleserver']);
+  assert.equal(listed.code, 0, listed.stderr);
+  assert.match(listed.stdout, /waitdbs +Offline +InProgress +WaitingForDBsToMigrateSpecification/);
+  // the runner's message (written once it took the migration up) says how to name them
+  const table = await until('the runner to say how to name the databases', async () => {
+    const t = await run(['show', ...az]);
+    return /created without dbsToMigrate: the migration waits for the databases to migrate/.test(t.stdout) ? t : undefined;
+  });
+  assert.match(table.stdout, /WaitingForDBsToMigrateSpecification/);
 
   // the same one-line errors as a create body's, and nothing recorded
   for (const [argv, pattern] of [
