@@ -46,7 +46,7 @@ describe('pgferry update: per-database cutover and cancel, the overwrite confirm
     assert.equal(result.code, 2, result.stderr);
     assert.match(
       result.errLines[0]!,
-      /give exactly one of --cutover, --cancel, --overwrite-dbs-in-target, --setup-replication, --start-data-migration, --resync, --close-fallback or --fall-back/,
+      /give exactly one of --cutover, --cancel, --overwrite-dbs-in-target, --setup-replication, --start-data-migration, --db-names, --resync, --close-fallback or --fall-back/,
     );
   });
 

@@ -38,7 +38,9 @@ const TARGET_FLAGS = ['--target-host', '127.0.0.1', '--target-port', CLOSED_PORT
 
 const CASES: Case[] = [
   { title: 'bad JSON', body: `{"properties": {"SecretParameters": "${SECRET}", }`, field: /--properties/ },
-  { title: 'missing DBsToMigrate', body: withoutKey('DBsToMigrate'), field: /DBsToMigrate/ },
+  // (without DBsToMigrate a create is valid: it waits for an update to name them, test/cli/dbsToMigrateLater)
+  { title: 'DBsToMigrate naming a database twice', body: azure({ DBsToMigrate: ['a', 'a'] }), field: /DBsToMigrate/ },
+  { title: 'missing SourceDBServerResourceId', body: withoutKey('SourceDBServerResourceId'), field: /SourceDBServerResourceId/ },
   { title: 'DBsToMigrate not a list', body: azure({ DBsToMigrate: 'sales' }), field: /DBsToMigrate/ },
   { title: 'DBsToMigrate empty', body: azure({ DBsToMigrate: [] }), field: /DBsToMigrate/ },
   { title: 'DBsToMigrate holding a number', body: azure({ DBsToMigrate: ['a', 7] }), field: /DBsToMigrate/ },
@@ -140,9 +142,10 @@ describe('pgferry create with malformed input', () => {
 
     const realCases: { title: string; body: (p: ServerPair) => unknown; field: RegExp }[] = [
       {
-        title: 'missing DBsToMigrate',
+        title: 'DBsToMigrate naming template0',
         body: (p) => ({
           properties: {
+            DBsToMigrate: ['template0'],
             SourceDBServerResourceId: `${p.source.host}:${p.source.port}@postgres`,
             SecretParameters: { AdminCredentials: { SourceServerPassword: p.source.password, TargetServerPassword: p.target.password } },
             targetDbServerFullyQualifiedDomainName: p.target.host,
