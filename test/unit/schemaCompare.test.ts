@@ -202,4 +202,29 @@ describe('schema check: comparison while following (unit)', () => {
       ],
     );
   });
+
+  it("creates a schema a source superuser owns as the target user's on a managed target, another role's under its owner", () => {
+    const schema = (name: string, owner: string): SchemaObject => ({
+      kind: 'schema',
+      schema: name,
+      relation: null,
+      name,
+      args: null,
+      classId: '2615',
+      objectId: name,
+      ownerObjectId: name,
+      props: { owner, privileges: null },
+    });
+    const source = [schema('reporting', 'postgres'), schema('app_data', 'app')];
+    const made = (ctx: CompareContext) => compareSchemas(source, [], { ...ctx, whileSetAside: true, known: new Map() }).steps;
+    assert.deepEqual(
+      made(CTX).map((s) => s?.statements),
+      [['CREATE SCHEMA "reporting" AUTHORIZATION "pgadmin";'], ['CREATE SCHEMA "app_data" AUTHORIZATION "app";']],
+    );
+    // a superuser target gives it to the source's superuser, as the restore does
+    assert.deepEqual(
+      made({ ...CTX, targetUser: 'postgres', targetSuperuser: true, targetRoles: new Set(['postgres', 'app']) }).map((s) => s?.statements),
+      [['CREATE SCHEMA "reporting" AUTHORIZATION "postgres";'], ['CREATE SCHEMA "app_data" AUTHORIZATION "app";']],
+    );
+  });
 });

@@ -11,7 +11,7 @@
 // again at the next look and told once. A step that can refuse a row waits until the apply has
 // passed the source position at which the watch saw the change; a column's change waits for the
 // cutover (the apply follows it before, at the table's next write).
-import type pg from 'pg';
+import pg from 'pg';
 import { ident, qualified } from '../connect/quote';
 import { serverMajor, withSession } from '../connect/session';
 import { fireAsReplica, replicaRolePermitted } from '../cdc/prepare/targetFiring';
@@ -26,6 +26,7 @@ import type { MigrationRun } from '../run/migrationRun';
 import { checkSchema, compareDatabase, type SchemaCheck } from '../verify/schema/checkSchema';
 import { objectKey, readSchemaObjects, type SchemaObject } from '../verify/schema/catalog';
 import type { FollowStep } from '../verify/schema/follow';
+import { ownerChange, restoreOwners } from '../schema/ownership';
 
 /** A step and the difference it makes, as the watch found it. */
 export interface Followable {
@@ -121,8 +122,31 @@ async function followOne(run: MigrationRun, database: string, client: pg.Client,
     await client.query('COMMIT');
     return item;
   }
-  for (const statement of item.step.statements) await client.query(statement);
+  for (const statement of item.step.statements) await runStatement(client, statement);
   return item;
+}
+
+/**
+ * Runs one statement of a step. An owner change refused to a target user that is no superuser is
+ * run again as the restore runs it (schema/ownership.ts: the new owner given the CREATE it lacks
+ * for the moment of the change, in one transaction), so the follow gives what the restore gives;
+ * one still refused fails the step with the reason and the fix, and the cutover's check stops on it.
+ */
+async function runStatement(client: pg.Client, statement: string): Promise<void> {
+  try {
+    await client.query(statement);
+  } catch (error) {
+    const change = ownerChange(statement);
+    if (!change || !(error instanceof pg.DatabaseError)) throw error;
+    const [refused] = await restoreOwners(client, [{ statement, message: error.message }]);
+    if (refused === undefined) return;
+    const { rows } = await client.query<{ me: string }>('SELECT current_user AS me');
+    const [role, me] = [ident(change.owner), ident(rows[0]!.me)];
+    throw new Error(
+      `${refused}; ${me} can give an object to ${role} only as a member of ${role}: on the target, as an administrator, GRANT ${role} TO ${me}, and pgferry follows it`,
+      { cause: error },
+    );
+  }
 }
 
 /**
@@ -172,17 +196,26 @@ export async function checkSchemaFollowing(run: MigrationRun, database: string):
   if (!run.spec.followSchemaChanges) return checkSchema(run.spec, database, { whileSetAside: true });
   const compare = async () => compareKnowing(run, database, { whileSetAside: true, setAsideKeys: await keysSetAside(run, database) });
   let compared = await compare();
+  // why each step that failed did: the check names it beside its fix, never a bare difference
+  const failures = new Map<string, string>();
   // a few rounds: what one step makes can show the next (a column renamed, then its type)
   for (let round = 0; round < FOLLOW_ROUNDS; round++) {
     const items = followables(compared.check, compared.steps);
     if (items.length === 0) break;
     const outcome = await followSchema(run, database, items);
     await recordFollowed(run, database, outcome.followed);
+    for (const f of outcome.failed) failures.set(differenceKey(f.difference), f.error);
     if (outcome.followed.length === 0) break;
     compared = await compare();
   }
-  return compared.check;
+  const differences = compared.check.differences.map((d) => {
+    const error = failures.get(differenceKey(d));
+    return error === undefined ? d : { ...d, detail: `${d.detail}; following it failed: ${error}` };
+  });
+  return { ...compared.check, differences };
 }
+
+const differenceKey = (d: SchemaDifference): string => `${d.object}\0${d.detail}`;
 
 /** How many times the cutover follows and compares again before it reports what is left. */
 const FOLLOW_ROUNDS = 3;

@@ -93,12 +93,30 @@ function sameAcrossVersions(property: string, s: PropertyValue, d: PropertyValue
   return plain(s) === plain(d);
 }
 
+/**
+ * Whether the target user can make `role` an owner on the target: the role is there, and it is no
+ * superuser of the source's on a target whose user is none (such a role cannot be SET ROLE to,
+ * schema/ownership.ts); otherwise what the source's role owns is the target user's, on purpose.
+ */
+function ownerPossible(ctx: CompareContext, role: string): boolean {
+  return ctx.targetRoles.has(role) && (ctx.targetSuperuser || !ctx.sourceSuperusers.has(role));
+}
+
+/**
+ * The object as the follow creates it: a schema whose owner the target user cannot make owner is
+ * created as the target user's (the deliberate difference above), never refused for its AUTHORIZATION.
+ */
+function asCreated(ctx: CompareContext, o: SchemaObject): SchemaObject {
+  if (o.kind !== 'schema' || typeof o.props.owner !== 'string' || ownerPossible(ctx, o.props.owner)) return o;
+  return { ...o, props: { ...o.props, owner: ctx.targetUser } };
+}
+
 /** A property that differs on purpose, with the reason the README gives; undefined when it does not. */
 function expectedProperty(ctx: CompareContext, o: SchemaObject, t: SchemaObject, property: string): string | undefined {
   const s = o.props[property];
   const d = t.props[property];
   if (property === 'owner') {
-    if (d === ctx.targetUser && typeof s === 'string' && (!ctx.targetRoles.has(s) || (!ctx.targetSuperuser && ctx.sourceSuperusers.has(s))))
+    if (d === ctx.targetUser && typeof s === 'string' && !ownerPossible(ctx, s))
       return `owned by ${s} on the source, a role the target user cannot make owner there: owned by the target user ${d}`;
     if (o.kind === 'schema' && o.name === 'public' && d === 'pg_database_owner' && ctx.sourceMajor < 15 && ctx.targetMajor >= 15)
       return `the public schema of PostgreSQL ${ctx.targetMajor} belongs to pg_database_owner (before 15, to the bootstrap superuser)`;
@@ -242,8 +260,9 @@ export function compareSchemas(source: readonly SchemaObject[], target: readonly
     steps.push(ctx.known ? renameStep(fix) : undefined);
   }
   for (const o of missing) {
-    differences.push({ object: describeObject(o), detail: 'only on the source', fix: createStatement(o), ...tableOf(o) });
-    steps.push(partOfAbsent(o, targetOwn) ? undefined : createStep(o, constraintNames));
+    const made = asCreated(ctx, o);
+    differences.push({ object: describeObject(o), detail: 'only on the source', fix: createStatement(made), ...tableOf(o) });
+    steps.push(partOfAbsent(o, targetOwn) ? undefined : createStep(made, constraintNames));
   }
   for (const t of extra) {
     // never destroy: only what pgferry restored or the source had is dropped by the follow
