@@ -364,10 +364,13 @@ async function scenario(
     const events = await catalogEvents(store, name, 500);
     const followed = events.filter((e) => /followed on the target/.test(e.message)).length;
     const stops = events.filter((e) => e.level === 'error' && /streaming stopped/.test(e.message)).length;
+    // the event trigger's messages were followed where they stood among the rows, not left to the watch
+    const exact = events.filter((e) => /at its exact position in the stream/.test(e.message)).length;
+    if (capture === 'eventTrigger') assert.ok(exact > 0, 'the event trigger carried some changes to the apply');
     const tables = [...srcRows.entries()].map(([t, v]) => `${t} ${v.split(',')[0]}`).join('; ');
     console.log(
       `      ${name}: ${transactions} application transactions, ${RELEASE_1.length + PARTITIONS.length + RELEASE_2.length} DDL steps, ` +
-        `${followed} follow events, ${stops} stream stops gone on by themselves, ${srcObjects.length} large objects, ${srcDump.length} schema lines; ${tables}; ` +
+        `${followed} follow events (${exact} at their exact place), ${stops} stream stops gone on by themselves, ${srcObjects.length} large objects, ${srcDump.length} schema lines; ${tables}; ` +
         `${((Date.now() - started) / 1000).toFixed(1)} s in all`,
     );
   } finally {
@@ -400,5 +403,11 @@ describe('the gauntlet: an application and its releases while streaming, then a 
     pair = await startPair(15, 15);
     await loadSource(pair.source);
     await scenario(pair, 'gauntlet-managed', await makeManagedTarget(pair.target));
+  });
+
+  it('event trigger on the source (schemaChangeCapture: eventTrigger), superuser target: the same', async () => {
+    pair = await startPair(15, 15);
+    await loadSource(pair.source);
+    await scenario(pair, 'gauntlet-event-trigger', serverSpec(pair.target), 'eventTrigger');
   });
 });

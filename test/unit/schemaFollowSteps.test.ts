@@ -19,6 +19,8 @@ describe('schema follow steps (issue 49)', () => {
       when: 'anytime',
       statements: ['CREATE INDEX CONCURRENTLY orders_n ON public.orders USING btree (n);'],
       rank: 4,
+      // with the event trigger the apply makes it too: the watch waits for the apply to pass it
+      inStream: true,
     });
     const unique = createStep(
       object('index', 'orders_u', { definition: 'CREATE UNIQUE INDEX orders_u ON public.orders USING btree (n)' }),
@@ -32,6 +34,7 @@ describe('schema follow steps (issue 49)', () => {
       when: 'anytime',
       statements: ['DROP INDEX CONCURRENTLY IF EXISTS "public"."old";'],
       rank: -1,
+      inStream: true,
     });
   });
 
@@ -47,6 +50,7 @@ describe('schema follow steps (issue 49)', () => {
         'ALTER TABLE "public"."orders" VALIDATE CONSTRAINT "n_pos";',
       ],
       rank: 5,
+      inStream: true,
     });
     // a VALIDATE that did not run is run at a later look
     const left = object('constraint', 'n_pos', { definition: 'CHECK ((n >= 0))', on: 'table', 'foreign key': false });
@@ -137,6 +141,9 @@ describe('schema follow steps (issue 49)', () => {
     ]);
     assert.equal(alterStep(type, type, 'labels', "'paid', 'new'", "'new', 'paid'", 'app'), undefined);
     assert.equal(alterStep(type, type, 'labels', "'new'", "'new', 'paid'", 'app'), undefined);
+    // the event trigger's apply never adds a label: with it the watch adds one as soon as it sees it,
+    // a row that uses the label being maybe stopped on it
+    assert.equal(alterStep(type, type, 'labels', "'new', 'paid', 'shipped'", "'new', 'paid'", 'app')?.inStream, undefined);
   });
 });
 

@@ -69,14 +69,19 @@ export async function followSchema(
   positions?: {
     readonly seenAt: (d: SchemaDifference) => bigint;
     readonly appliedAt: bigint;
-    /** schemaChangeCapture eventTrigger: a step that refuses no row waits too (the apply may be about to make it). */
-    readonly everyStepWaits?: boolean;
+    /**
+     * schemaChangeCapture eventTrigger: a step the apply makes too (`inStream`: a table's index or
+     * constraint) waits even when it refuses no row, the apply being maybe about to make it; the
+     * rest (enum labels, views, functions ...) the event trigger's messages carry to nobody, and a
+     * row may wait on them (a label), so they run as with the catalog's capture.
+     */
+    readonly streamPartsWait?: boolean;
   },
 ): Promise<FollowOutcome> {
   const ready = items.filter(
     (i) =>
       !positions ||
-      (i.step.when === 'anytime' && !positions.everyStepWaits) ||
+      (i.step.when === 'anytime' && !(positions.streamPartsWait && i.step.inStream)) ||
       (i.step.when !== 'drained' && positions.appliedAt >= positions.seenAt(i.difference)),
   );
   const waiting = items.filter((i) => !ready.includes(i)).map((i) => i.difference);

@@ -161,7 +161,7 @@ export class SchemaWatch {
       const follow = followSchema(this.run, database, items, {
         seenAt: (d) => seen.get(keyOf(d)) ?? seenAt,
         appliedAt,
-        everyStepWaits: exact,
+        streamPartsWait: exact,
       });
       this.following = follow;
       const outcome = await follow.finally(() => (this.following = undefined));

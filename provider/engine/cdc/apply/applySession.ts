@@ -784,6 +784,12 @@ class ApplySession extends SessionConnections {
       if (target) source = { ...target, parts: target.parts.filter((p) => !(p.kind === 'index' && p.name === index)) };
     }
     if (!source || !target) return;
+    // A table being resynchronised has its shape from the copy too, as its rows: one created on the
+    // target for it (a table the source made while streaming, pg_dump -t) is the source's of a later
+    // moment than this message (a partition's key then already attached to its parent's, which the
+    // message's parts still count as the partition's own). Its parts are left to the schema watch,
+    // which compares them once the apply has passed where it saw them.
+    if (this.state.tracker.resyncing.has(qualified(target.schema, target.name))) return;
     const { statements, followed } = await following.plan(source, target, message.event === 'end');
     if (statements.length === 0) return;
     const name = qualified(target.schema, target.name);

@@ -48,6 +48,12 @@ export interface FollowStep {
    * recorded beside the keys set aside since the copy, and added with them at the release.
    */
   readonly setAsideKey?: { readonly schema: string; readonly table: string; readonly name: string };
+  /**
+   * A table's index or constraint other than a foreign key: with schemaChangeCapture eventTrigger
+   * the apply makes it too, at its exact place in the stream (partsFollow.ts), so the schema watch
+   * makes it only once the apply has passed where it saw it.
+   */
+  readonly inStream?: true;
 }
 
 const text = (v: PropertyValue | undefined): string => (typeof v === 'string' ? v : '');
@@ -129,7 +135,7 @@ export function createStep(o: SchemaObject, constraintNames: ReadonlySet<string>
   if (o.kind === 'index') {
     if (constraintNames.has([o.schema, o.relation, o.name].join('\0'))) return undefined;
     const definition = text(o.props.definition);
-    return { when: UNIQUE_INDEX.test(definition) ? 'applied' : 'anytime', statements: [concurrentIndex(definition)], rank };
+    return { when: UNIQUE_INDEX.test(definition) ? 'applied' : 'anytime', statements: [concurrentIndex(definition)], rank, inStream: true };
   }
   if (o.kind === 'trigger' || o.kind === 'rule') {
     // one statement string, so one transaction: the object never fires in a state it should not
@@ -160,6 +166,7 @@ export function createStep(o: SchemaObject, constraintNames: ReadonlySet<string>
           ];
       return { when: 'applied', statements, rank, setAsideKey };
     }
+    const inStream = o.props.on === 'table' ? ({ inStream: true } as const) : {};
     if (definition.startsWith('CHECK ') && !definition.endsWith(' NOT VALID')) {
       return {
         when: 'applied',
@@ -168,9 +175,10 @@ export function createStep(o: SchemaObject, constraintNames: ReadonlySet<string>
           `ALTER ${owner} VALIDATE CONSTRAINT ${ident(o.name)};`,
         ],
         rank,
+        ...inStream,
       };
     }
-    return { when: 'applied', statements: [createStatement(o)], rank };
+    return { when: 'applied', statements: [createStatement(o)], rank, ...inStream };
   }
   return { when: 'anytime', statements: [createStatement(o)], rank };
 }
@@ -182,7 +190,8 @@ export function dropStep(t: SchemaObject): FollowStep | undefined {
   if (t.kind === 'column') return drainedColumnStep(dropStatement(t));
   // dropped first, so that a view replaced under its name or an index rebuilt is made anew
   const statement = t.kind === 'index' ? `DROP INDEX CONCURRENTLY IF EXISTS ${qualified(t.schema, t.name)};` : dropStatement(t);
-  return { when: 'anytime', statements: [statement], rank: -1 };
+  const inStream = t.kind === 'index' || (t.kind === 'constraint' && t.props['foreign key'] !== true);
+  return { when: 'anytime', statements: [statement], rank: -1, ...(inStream ? { inStream } : {}) };
 }
 
 /** A column renamed on the source (the comparison pairs it by its properties), by the cutover. */
@@ -238,13 +247,19 @@ export function alterStep(
         when: UNIQUE_INDEX.test(definition) ? 'applied' : 'anytime',
         statements: [`DROP INDEX CONCURRENTLY IF EXISTS ${qualified(t.schema, t.name)};`, concurrentIndex(definition)],
         rank: CREATE_RANK.index!,
+        inStream: true,
       };
     }
     case 'constraint': {
       // a CHECK or foreign key this follow added NOT VALID whose VALIDATE did not run (a lock, a runner stopped)
       if (property !== 'definition' || text(target) !== `${text(source)} NOT VALID`) return undefined;
       const validate = `ALTER ${constraintOwner(o)} ${qualified(o.schema, o.relation ?? '')} VALIDATE CONSTRAINT ${ident(o.name)};`;
-      return { when: 'applied', statements: [validate], rank: CREATE_RANK.constraint! };
+      return {
+        when: 'applied',
+        statements: [validate],
+        rank: CREATE_RANK.constraint!,
+        ...(o.props.on === 'table' ? { inStream: true as const } : {}),
+      };
     }
     case 'enum type': {
       if (property !== 'labels') return undefined;
