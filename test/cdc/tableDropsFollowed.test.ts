@@ -133,6 +133,55 @@ async function scenario(pair: ServerPair, name: string, target: MigrationSpec['t
   }
 }
 
+/**
+ * tableDropsAndRenames: report. A table dropped while streaming is told once, by the table watch,
+ * with its fix: the schema watch, which looks again at the same change (an index made in the same
+ * release shows it has), does not tell the table and its parts a second time. The cutover's schema
+ * check stops on it, and the target keeps the table and its rows.
+ */
+async function reportScenario(pair: ServerPair, name: string): Promise<void> {
+  await pair.source.query(`CREATE DATABASE ${DB}`);
+  await pair.source.query(SCHEMA, [], DB);
+  const spec = pairSpec(pair, name, [DB], { mode: 'Online', option: 'Migrate', overwriteDbsInTarget: true });
+  const store = new CatalogConnection(spec.target);
+  const running = runMigration(spec);
+  const writer = startSourceWriter(pair.source, DB, write);
+  try {
+    const ready = await waitForStatus(store, name, (s) => s.subState === 'WaitingForCutoverTrigger' || isFinalState(s.state));
+    assert.equal(ready.subState, 'WaitingForCutoverTrigger', `${ready.state}: ${ready.message}`);
+    await pair.source.query(`DROP TABLE old_log; CREATE INDEX orders_n ON orders (n)`, [], DB);
+    await until('the schema watch to look after the drop', async () => {
+      const [row] = await pair.target.query<{ i: string | null }>(`SELECT to_regclass('public.orders_n')::text AS i`, [], DB);
+      return row?.i ? true : undefined;
+    });
+    // the watch's next look (every 10 s) finds the same difference again
+    await until(
+      'two more looks of the schema watch',
+      async () => {
+        await pair.source.query(`COMMENT ON TABLE orders IS '${Date.now()}'`, [], DB);
+        const looks = (await catalogEvents(store, name, 200)).filter((e) =>
+          /followed on the target: comment on table public\.orders/.test(e.message),
+        );
+        return looks.length >= 2 ? true : undefined;
+      },
+      60_000,
+      2_000,
+    );
+    await writer.stop();
+    const told = (await catalogEvents(store, name, 200)).filter((e) => e.level === 'warning' && /old_log/.test(e.message));
+    assert.equal(told.length, 1, told.map((e) => e.message).join('\n'));
+    assert.match(told[0]!.message, /streamed table public\.old_log was dropped on the source while streaming/);
+    await requestCutover(spec.target, name);
+    const stopped = await waitForStatus(store, name, (s) => /cutover stopped/.test(s.message ?? '') || isFinalState(s.state));
+    assert.match(stopped.message ?? '', /cutover stopped.*old_log/, `${stopped.state}: ${stopped.message}`);
+    assert.ok((await tables(pair.target)).includes('old_log'), 'the target keeps the table');
+  } finally {
+    await writer.stop().catch(() => undefined);
+    await endIfRunning(spec, running);
+    await store.close();
+  }
+}
+
 describe('tables dropped or renamed on the source while streaming, followed (issue 49)', function () {
   this.timeout(600_000);
   let pair: ServerPair | undefined;
@@ -144,6 +193,11 @@ describe('tables dropped or renamed on the source while streaming, followed (iss
   it('superuser target: renamed at the stream point or after it, dropped once passed; cutover Succeeded', async () => {
     pair = await startPair(15, 15);
     await scenario(pair, 'drops-super', serverSpec(pair.target), false);
+  });
+
+  it('report: a table dropped while streaming is warned once, and the cutover stops on it', async () => {
+    pair = await startPair(15, 15);
+    await reportScenario(pair, 'drops-report');
   });
 
   it('managed-like target: the same, and the dropped table key not added back', async () => {

@@ -150,7 +150,12 @@ export class SchemaWatch {
     const items = all.filter((i) => i.step.when !== 'drained');
     const appliedAt = appliedBefore ?? (stream ? appliedUpTo(stream.applier.stats()) : 0n);
     this.again.delete(database);
-    let unfollowed = check.differences.filter((d) => !all.some((i) => i.difference === d));
+    // a streamed table the source dropped or renamed is told by the table watch with its fix
+    // (cdc/prepare/tableWatch.ts), or followed (tableDropsAndRenames: follow): it and its parts are not told twice
+    const goneTables = new Set(
+      check.differences.flatMap((d) => (d.table && d.object.startsWith('table ') && d.detail === 'only on the target' ? [d.table] : [])),
+    );
+    let unfollowed = check.differences.filter((d) => !all.some((i) => i.difference === d) && !(d.table && goneTables.has(d.table)));
     if (this.closed) return;
     if (items.length > 0) {
       const seen = this.firstSeen.get(database) ?? new Map<string, bigint>();
