@@ -7,7 +7,7 @@
 //      native subscription's ALTER SUBSCRIPTION DISABLE / ENABLE, each after a small backlog.
 // Each migration is a fresh online migration of the pgbench database (copy, then streaming).
 import { spawn } from 'node:child_process';
-import { requestCutover } from '../provider/engine';
+import { requestCutover, type MigrationStatus } from '../provider/engine';
 import type { Cluster } from '../provider/localpg/cluster';
 import { startNative, waitUntil as until } from './consumers';
 import { PG_BIN, pgEnv } from './dataset';
@@ -66,6 +66,20 @@ async function verificationMethods(target: Cluster, migration: string): Promise<
   return Object.fromEntries(rows.map((r) => [r.method, r.n]));
 }
 
+/** Polls `show` every 50 ms until the cutover asked for ends Succeeded; Failed or Canceled throw. */
+export async function untilSucceeded(status: () => Promise<MigrationStatus | undefined>): Promise<MigrationStatus> {
+  return until(
+    'Succeeded after the cutover',
+    30 * 60_000,
+    async () => {
+      const s = await status();
+      if (s && ['Failed', 'Canceled'].includes(s.state)) throw new Error(`cutover ended ${s.state}: ${s.message ?? ''}`);
+      return s?.state === 'Succeeded' ? s : undefined;
+    },
+    50,
+  );
+}
+
 /** One online migration of the pgbench database at its present size, cut over after paced writes. */
 async function cutoverRun(
   options: OnlineOptions,
@@ -97,16 +111,7 @@ async function cutoverRun(
     const started = Date.now();
     await writer.stop();
     await requestCutover(targetSpec, spec.migrationName);
-    const final = await until(
-      'Succeeded after the cutover',
-      30 * 60_000,
-      async () => {
-        const s = await status();
-        if (s && ['Failed', 'Canceled'].includes(s.state)) throw new Error(`cutover ended ${s.state}: ${s.message ?? ''}`);
-        return s?.state === 'Succeeded' ? s : undefined;
-      },
-      50,
-    );
+    const final = await untilSucceeded(status);
     const requestToSucceededSeconds = (Date.now() - started) / 1000;
     await ferry.current().done;
     const bytes = await source.query<{ b: string }>(`SELECT pg_database_size($1)::text AS b`, [DB]);

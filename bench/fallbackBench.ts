@@ -11,7 +11,7 @@
 import { requestCutover, requestFallBack, type FallbackStatus, type MigrationStatus } from '../provider/engine';
 import type { Cluster } from '../provider/localpg/cluster';
 import { NATIVE_DB, startNative, waitUntil as until } from './consumers';
-import { pacedWriter, WRITE_RATE_TPS } from './cutoverBench';
+import { pacedWriter, untilSucceeded, WRITE_RATE_TPS } from './cutoverBench';
 import type { OnlineOptions } from './online';
 import { DB, enableAutovacuum, prepareSource, startPgferry, untilStreaming } from './onlineScenarios';
 
@@ -119,16 +119,7 @@ async function cutOverWithWindow(
   await untilStreaming(status);
   const at = Date.now();
   await requestCutover(targetSpec, spec.migrationName);
-  const final = await until(
-    'Succeeded after the cutover',
-    30 * 60_000,
-    async () => {
-      const s = await status();
-      if (s && ['Failed', 'Canceled'].includes(s.state)) throw new Error(`cutover ended ${s.state}: ${s.message ?? ''}`);
-      return s?.state === 'Succeeded' ? s : undefined;
-    },
-    50,
-  );
+  const final = await untilSucceeded(status);
   const requestToSucceededSeconds = (Date.now() - at) / 1000;
   options.log(`fallback: cut over with a window, request → Succeeded ${requestToSucceededSeconds.toFixed(2)} s`);
   await until('the fallback window Open', 5 * 60_000, async () => ((await fallbackOf(status))?.state === 'Open' ? true : undefined), 100);
