@@ -54,7 +54,10 @@ async function operationOf(args: CliArgs): Promise<Operation> {
             ? 'name-databases'
             : undefined;
   const flagName = flag === 'name-databases' ? '--db-names' : `--${flag}`;
-  if (flag && fromBody) {
+  // the create body given again beside a flag (a stopped runner's cancel reads the source's
+  // address from it) carries DBsToMigrate as it was created: that is not a second operation
+  const createdBody = flag !== undefined && flag !== 'name-databases' && fromBody?.kind === 'name-databases';
+  if (flag && fromBody && !createdBody) {
     throw inputError(
       'USAGE',
       flagName,
