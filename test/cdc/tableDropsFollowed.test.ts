@@ -41,7 +41,10 @@ INSERT INTO orders SELECT g, g FROM generate_series(1, 2000) g;
 INSERT INTO items SELECT g, 1 + g % 2000, g % 5 FROM generate_series(1, 2000) g;
 INSERT INTO quiet SELECT g, 'q' || g FROM generate_series(1, 500) g;
 INSERT INTO old_log SELECT g, 'log ' || g FROM generate_series(1, 500) g;
-INSERT INTO archive SELECT g, g FROM generate_series(1, 500) g;`;
+INSERT INTO archive SELECT g, g FROM generate_series(1, 500) g;
+CREATE TABLE readings (id int, at date NOT NULL, v int, PRIMARY KEY (id, at)) PARTITION BY RANGE (at);
+CREATE TABLE readings_2026 PARTITION OF readings FOR VALUES FROM ('2026-01-01') TO ('2027-01-01');
+INSERT INTO readings SELECT g, date '2026-01-01' + g % 300, g FROM generate_series(1, 500) g;`;
 
 /**
  * The application's n-th transaction: an order, then an item under whichever name the table has
@@ -85,12 +88,12 @@ async function scenario(pair: ServerPair, name: string, target: MigrationSpec['t
     await writes(writer.committed() + 20);
     await pair.source.query(
       `BEGIN; LOCK TABLE orders IN SHARE MODE; ALTER TABLE items RENAME TO line_items; ALTER TABLE quiet RENAME TO quiet_renamed;
-       DROP TABLE old_log; DROP TABLE archive; COMMIT;`,
+       DROP TABLE old_log; DROP TABLE archive; ALTER TABLE readings RENAME TO measurements; COMMIT;`,
       [],
       DB,
     );
     await writes(writer.committed() + 40);
-    const expected = ['line_items', 'orders', 'quiet_renamed'];
+    const expected = ['line_items', 'measurements', 'orders', 'quiet_renamed', 'readings_2026'];
     await until(
       'the drops and renames followed on the target',
       async () => {
@@ -111,6 +114,8 @@ async function scenario(pair: ServerPair, name: string, target: MigrationSpec['t
     const events = (await catalogEvents(store, name, 200)).map((e) => e.message).join('\n');
     assert.match(events, /streamed table public\.old_log dropped on the source, followed on the target/);
     assert.match(events, /public\.quiet renamed to public\.quiet_renamed on the source, followed on the target/);
+    // a partitioned table: nothing in the stream names it, the table watch follows it
+    assert.match(events, /public\.readings renamed to public\.measurements on the source, followed on the target/);
     // written on after its rename: renamed by the apply at its relation message, not later by the flow
     assert.match(
       events,

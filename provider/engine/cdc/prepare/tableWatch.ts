@@ -193,12 +193,19 @@ export class SourceTableWatch {
   private async reportDroppedOrRenamed(database: string, state: DatabaseState, relations: readonly SourceRelation[]): Promise<void> {
     const byOid = new Map(relations.map((r) => [r.oid, r]));
     const options = state.options!;
-    const now = new Map(
-      relations
-        .filter((r) => !r.partitioned && streamedAs(r, byOid, options) !== undefined)
-        .map((r) => [r.oid, { schema: r.schema, name: r.name, display: r.display }]),
-    );
     const before = state.streamed;
+    const streamedLeaves = relations.filter((r) => !r.partitioned && streamedAs(r, byOid, options) !== undefined);
+    // a partitioned table above a streamed partition is the migration's too: renamed or dropped, it
+    // is followed like a table (its partitions stream under their own names, so nothing in the
+    // stream tells it); once known it stays known while the source has it, its partitions detached or not
+    const parents = new Set<string>();
+    for (const leaf of streamedLeaves) for (let p = byOid.get(leaf.parent ?? ''); p; p = byOid.get(p.parent ?? '')) parents.add(p.oid);
+    const now = new Map(
+      [...streamedLeaves, ...relations.filter((r) => r.partitioned && (parents.has(r.oid) || before?.has(r.oid)))].map((r) => [
+        r.oid,
+        { schema: r.schema, name: r.name, display: r.display },
+      ]),
+    );
     state.streamed = now;
     if (!before) return;
     for (const [oid, table] of before) {
