@@ -6,7 +6,8 @@ import { requestCutover, runMigration, waitingForApplyFix, type MigrationSpec, t
 import { CatalogConnection } from '../../provider/engine/control/connection';
 import { isFinalState } from '../../provider/engine/core/model';
 import { tableVerifications } from '../../provider/engine/control/tableVerification';
-import { checksum, tableChecksumSql, verifyDatabases, type TableRecheck } from '../../provider/engine/verify/verifyTables';
+import { checksum } from '../../provider/engine/verify/keyedChecksum';
+import { tableChecksumSql, verifyDatabases, type TableRecheck } from '../../provider/engine/verify/verifyTables';
 import { endIfRunning, pairSpec, startPair, until, waitForStatus, type Cluster, type ServerPair } from '../support';
 import { get } from '../../provider/engine/control/store';
 import { tableResyncs } from '../../provider/engine/control/tableResyncs';

@@ -25,8 +25,8 @@ import { pinStillCurrent } from '../cdc/pin/pinRecord';
 import { readPinPosition } from '../cdc/pin/sourcePosition';
 import type { TableChanges } from '../cdc/plan/changeTracker';
 import type { TargetColumn } from '../cdc/plan/types';
-import { keyedChecksumSql, tableCountSql } from './keyedChecksum';
-import { checksum, tableChecksumSql } from './verifyTables';
+import { checksum, keyedChecksumSql, tableCountSql } from './keyedChecksum';
+import { tableChecksumSql } from './verifyTables';
 
 /** Whether a table's file now is another than the one the session's snapshot knew (rewrittenSincePin). */
 export const REWRITTEN_SQL = `

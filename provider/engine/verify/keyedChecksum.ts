@@ -1,6 +1,7 @@
 // The cutover's re-read of only the rows the stream changed after a table was verified: the rows
 // whose keys the apply touched since (cdc/plan/changeTracker.ts), found by each key column's own
 // equality (as the apply finds them), with the same checksum as a whole table's.
+import type pg from 'pg';
 import { ident } from '../connect/quote';
 import type { TargetColumn } from '../cdc/plan/types';
 
@@ -10,8 +11,29 @@ import type { TargetColumn } from '../cdc/plan/types';
  * placed elsewhere on the target hashes alike and a column missing there fails to read), or the
  * whole row `t::text` without a list. Both print alike for the same columns in the same order.
  */
-export function rowTextSql(columns?: readonly string[]): string {
+function rowTextSql(columns?: readonly string[]): string {
   return columns ? `ROW(${columns.map((c) => `t.${ident(c)}`).join(', ')})::pg_catalog.text` : 't::text';
+}
+
+/**
+ * The count and checksum of the rows of table alias `t` in `from` (a relation or a subquery, with
+ * what joins it): the sum of the first 64 bits of md5(row text), as numeric so it cannot overflow.
+ * Every checksum the verification compares is this one, so both servers' figures agree.
+ */
+export const rowsChecksumSql = (from: string, columns?: readonly string[]): string =>
+  `SELECT count(*)::int8::text AS n,
+          coalesce(sum(('x' || substr(md5(${rowTextSql(columns)}), 1, 16))::bit(64)::int8::numeric), 0)::text AS h
+     FROM ${from}`;
+
+export interface Checksum {
+  readonly rows: number;
+  readonly hash: string;
+}
+
+/** Reads a checksum query's one row (rowsChecksumSql, or any giving `n` and `h`). */
+export async function checksum(client: pg.Client, sql: string, params: unknown[] = []): Promise<Checksum> {
+  const { rows } = await client.query<{ n: string; h: string }>(sql, params);
+  return { rows: Number(rows[0]!.n), hash: rows[0]!.h };
 }
 
 /**
@@ -30,10 +52,10 @@ export function keyedChecksumSql(qualifiedTable: string, keyColumns: readonly Ta
       return c.equality ? `${t} ${c.equality} ${k}` : `${t}::pg_catalog.text OPERATOR(pg_catalog.=) ${k}::pg_catalog.text`;
     })
     .join(' AND ');
-  return `SELECT count(*)::int8::text AS n,
-          coalesce(sum(('x' || substr(md5(${rowTextSql(columns)}), 1, 16))::bit(64)::int8::numeric), 0)::text AS h
-     FROM (SELECT ${picks} FROM pg_catalog.jsonb_array_elements($1::pg_catalog.jsonb) AS k(e)) AS k
-     JOIN ONLY ${qualifiedTable} AS t ON ${match}`;
+  return rowsChecksumSql(
+    `(SELECT ${picks} FROM pg_catalog.jsonb_array_elements($1::pg_catalog.jsonb) AS k(e)) AS k JOIN ONLY ${qualifiedTable} AS t ON ${match}`,
+    columns,
+  );
 }
 
 /** Row count of one table (the cutover's look at a table no change reached since its verification). */

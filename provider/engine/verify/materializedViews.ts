@@ -15,7 +15,7 @@ import type { StaleMaterializedViews } from '../input/migrationSpec';
 import type { VerificationTable } from '../core/model';
 import type { FilterPlan } from '../filter/plan';
 import type { SessionPair } from '../connect/session';
-import { rowTextSql } from './keyedChecksum';
+import { checksum, rowsChecksumSql, type Checksum } from './keyedChecksum';
 
 export interface MaterializedView {
   readonly oid: string;
@@ -48,22 +48,9 @@ export async function readMaterializedViews(source: pg.Client, filter: FilterPla
 
 const POPULATED_SQL = `SELECT c.relispopulated AS populated FROM pg_catalog.pg_class c WHERE c.oid = pg_catalog.to_regclass($1) AND c.relkind = 'm'`;
 
-const checksumOf = (from: string, columns: readonly string[]) =>
-  `SELECT count(*)::int8::text AS n,
-          coalesce(sum(('x' || substr(md5(${rowTextSql(columns)}), 1, 16))::bit(64)::int8::numeric), 0)::text AS h
-     FROM ${from} AS t`;
+const checksumOf = (from: string, columns: readonly string[]) => rowsChecksumSql(`${from} AS t`, columns);
 
-interface Rows {
-  readonly rows: number;
-  readonly hash: string;
-}
-
-async function rowsOf(client: pg.Client, sql: string): Promise<Rows> {
-  const { rows } = await client.query<{ n: string; h: string }>(sql);
-  return { rows: Number(rows[0]!.n), hash: rows[0]!.h };
-}
-
-const same = (a: Rows, b: Rows) => a.rows === b.rows && a.hash === b.hash;
+const same = (a: Checksum, b: Checksum) => a.rows === b.rows && a.hash === b.hash;
 
 /** What verifying one materialized view did on the target, for the run to tell. */
 export interface ViewVerification {
@@ -110,11 +97,11 @@ export async function verifyMaterializedView(
     }
     if (!found[0].populated) await refresh(true);
     const sql = checksumOf(name, view.columns);
-    const source = await rowsOf(p.source, sql);
-    let target = await rowsOf(p.target, sql);
+    const source = await checksum(p.source, sql);
+    let target = await checksum(p.target, sql);
     if (!same(source, target) && refreshed === undefined) {
       await refresh(true);
-      target = await rowsOf(p.target, sql);
+      target = await checksum(p.target, sql);
     }
     const done = refreshed === undefined ? {} : { refreshed };
     if (same(source, target)) return { row: row(source.rows, target.rows), ...done };
@@ -125,7 +112,7 @@ export async function verifyMaterializedView(
       return { row: row(source.rows, target.rows), ...done, kept: `${display}: ${why} (${counts}); the target's refreshed rows kept` };
     }
     // the verification fails: the source's query tells the user which fix it is
-    const query = await rowsOf(p.source, checksumOf(`(${view.definition.trim().replace(/;$/, '')})`, view.columns));
+    const query = await checksum(p.source, checksumOf(`(${view.definition.trim().replace(/;$/, '')})`, view.columns));
     const why = same(query, target)
       ? `the source's rows are not its query's over the same data (it was refreshed before its tables last changed): the target's were refreshed from the same data`
       : `its query gives other rows on the target than on the source over the same data (a volatile function such as now(), or a collation)`;

@@ -15,7 +15,7 @@ import type { MigrationSpec, StaleMaterializedViews } from '../input/migrationSp
 import { CONTROL_SCHEMA } from '../core/names';
 import { runWorkers, WorkQueue } from '../util/workQueue';
 import { stopOnAbort } from '../connect/interrupt';
-import { keyedChecksumSql, rowTextSql, tableCountSql } from './keyedChecksum';
+import { checksum, keyedChecksumSql, rowsChecksumSql, tableCountSql } from './keyedChecksum';
 import type { TargetColumn } from '../cdc/plan/types';
 import { nameKey, readFilterPlan, UNFILTERED, type FilterPlan } from '../filter/plan';
 import { readMaterializedViews, verifyMaterializedView, type MaterializedView } from './materializedViews';
@@ -28,9 +28,7 @@ import { compareSequences, describeDifference, readSequenceStates, targetBehindI
  * columns hashed, by name and in this order (the source's: tableColumns); the whole row without.
  */
 export const tableChecksumSql = (qualifiedTable: string, columns?: readonly string[]): string =>
-  `SELECT count(*)::int8::text AS n,
-          coalesce(sum(('x' || substr(md5(${rowTextSql(columns)}), 1, 16))::bit(64)::int8::numeric), 0)::text AS h
-     FROM ONLY ${qualifiedTable} AS t`;
+  rowsChecksumSql(`ONLY ${qualifiedTable} AS t`, columns);
 
 /** A table's columns in their order (dropped ones aside); null when there is no such table. */
 const TABLE_COLUMNS_SQL = `
@@ -73,16 +71,6 @@ const LARGE_OBJECTS_CHECKSUM_SQL = `
 SELECT count(*)::int8::text AS n,
        coalesce(sum(('x' || substr(md5(oid::text || ':' || md5(lo_get(oid))), 1, 16))::bit(64)::int8::numeric), 0)::text AS h
   FROM pg_largeobject_metadata`;
-
-interface Checksum {
-  readonly rows: number;
-  readonly hash: string;
-}
-
-export async function checksum(client: pg.Client, sql: string, params: unknown[] = []): Promise<Checksum> {
-  const { rows } = await client.query<{ n: string; h: string }>(sql, params);
-  return { rows: Number(rows[0]!.n), hash: rows[0]!.h };
-}
 
 /**
  * How the cutover reads a table again after it was verified in the background (verify/background.ts):
