@@ -32,8 +32,6 @@ const SAMPLE_MS = 500;
 const CANCEL_POLL = /^SELECT cancel_requested AS c FROM "pgferry"\.migration WHERE/;
 /** The online supervisor's read of the per-database requests (control/migrationRequests.ts databaseRequests): no work either. */
 const REQUESTS_POLL = /^SELECT database, cutover_requested_at IS NOT NULL AS cutover/;
-/** A read of a migration's databases and their table counters (control/status.ts SELECT_DATABASES): what show and a starting runner read, no work. */
-const STATUS_READ = /^\s*SELECT d\.\*,\s+count\(t\.table_name\) AS t_total/;
 
 const WRITERS_SQL = `
 SELECT client_port, datname, application_name
@@ -172,11 +170,7 @@ export class TrialMonitor {
         // overdue timer before it learns of the loss (two lease-loss trials at cutover-fence were
         // flagged for it alone, the new runner working meanwhile); the same for its online watch
         // loop's overdue read of the cutover and cancel requests (a lease-loss trial at verify-pin)
-        // nor a read of its status: a runner starting (an agent that claimed the job) reads it before
-        // it asks for the lease, while the one it replaces may still be sending (a fault-campaign
-        // agent-kill trial at copy-split-table was flagged for it alone)
-        const work = conn.lastWork ?? '';
-        if (CANCEL_POLL.test(work) || REQUESTS_POLL.test(work) || STATUS_READ.test(work)) continue;
+        if (CANCEL_POLL.test(conn.lastWork ?? '') || REQUESTS_POLL.test(conn.lastWork ?? '')) continue;
         if (owner !== undefined) workers.set(owner, `${side} ${conn.startup?.application_name ?? ''}: ${conn.lastWork ?? ''}`);
       }
     }
