@@ -10,7 +10,7 @@
 // until the table's next change and is warned (tableWatch.ts, unchanged).
 import assert from 'node:assert/strict';
 import type pg from 'pg';
-import { requestCutover, runMigration, type MigrationSpec } from '../../provider/engine';
+import { requestCutover, resumeMigration, runMigration, startMigration, type MigrationSpec } from '../../provider/engine';
 import { CatalogConnection } from '../../provider/engine/control/connection';
 import { changesOf } from '../../provider/engine/control/footprintLedger';
 import { events as catalogEvents, get as getMigration } from '../../provider/engine/control/store';
@@ -187,6 +187,48 @@ async function reportScenario(pair: ServerPair, name: string): Promise<void> {
   }
 }
 
+/**
+ * A table dropped and one renamed while no runner runs (the runner SIGKILLed): the resumed runner's
+ * first look compares the source with what the copy copied, not with nothing, so both are followed
+ * and the cutover succeeds; a first look that only recorded what it saw would miss them both.
+ */
+async function whileNoRunner(pair: ServerPair, name: string): Promise<void> {
+  await pair.source.query(`CREATE DATABASE ${DB}`);
+  await pair.source.query(SCHEMA, [], DB);
+  const spec = pairSpec(pair, name, [DB], {
+    mode: 'Online',
+    option: 'Migrate',
+    overwriteDbsInTarget: true,
+    tableDropsAndRenames: 'follow',
+  });
+  const store = new CatalogConnection(spec.target);
+  try {
+    await startMigration(spec);
+    const ready = await waitForStatus(store, name, (s) => s.subState === 'WaitingForCutoverTrigger' || isFinalState(s.state));
+    assert.equal(ready.subState, 'WaitingForCutoverTrigger', `${ready.state}: ${ready.message}`);
+    process.kill(ready.runner!.pid, 'SIGKILL');
+    await waitForStatus(store, name, (s) => s.runner?.alive === false);
+    await pair.source.query(`DROP TABLE old_log; ALTER TABLE quiet RENAME TO quiet_renamed; INSERT INTO orders VALUES (9999, 1)`, [], DB);
+    await resumeMigration(spec);
+    const expected = ['archive', 'items', 'orders', 'quiet_renamed', 'readings', 'readings_2026'];
+    await until('the resumed runner to follow the drop and the rename', async () =>
+      JSON.stringify(await tables(pair.target)) === JSON.stringify(expected) ? true : undefined,
+    );
+    await until('the resumed runner to accept the cutover', () =>
+      requestCutover(spec.target, name).then(
+        () => true,
+        (error: Error & { code?: string }) => (error.code === 'CUTOVER_NOT_READY' ? undefined : Promise.reject(error)),
+      ),
+    );
+    const done = await waitForStatus(store, name, (s) => /cutover stopped/.test(s.message ?? '') || isFinalState(s.state));
+    assert.equal(done.state, 'Succeeded', `${done.message}`);
+    for (const table of expected) assert.deepEqual(await rowsOf(pair.target, DB, table), await rowsOf(pair.source, DB, table), table);
+  } finally {
+    await endIfRunning(spec, Promise.resolve());
+    await store.close();
+  }
+}
+
 describe('tables dropped or renamed on the source while streaming, followed (issue 49)', function () {
   this.timeout(600_000);
   let pair: ServerPair | undefined;
@@ -203,6 +245,11 @@ describe('tables dropped or renamed on the source while streaming, followed (iss
   it('report: a table dropped while streaming is warned once, and the cutover stops on it', async () => {
     pair = await startPair(15, 15);
     await reportScenario(pair, 'drops-report');
+  });
+
+  it('follow: dropped and renamed while no runner ran, followed by the resumed runner', async () => {
+    pair = await startPair(15, 15);
+    await whileNoRunner(pair, 'drops-no-runner');
   });
 
   it('managed-like target: the same, and the dropped table key not added back', async () => {

@@ -31,6 +31,8 @@ import { reviewTables, rootOf, streamedAs, type PlanOptions } from './publicatio
 import { setIdentityFull } from './identityFull';
 import { notStreamedTables, recordNotStreamed } from '../../control/sourceTables';
 import { pendingTableResyncs, requestTableResync } from '../../control/tableResyncs';
+import { loadCopyPlan } from '../../control/copyItems';
+import { displayName } from '../../catalog/introspect';
 
 interface Watched {
   readonly database: string;
@@ -193,7 +195,9 @@ export class SourceTableWatch {
   private async reportDroppedOrRenamed(database: string, state: DatabaseState, relations: readonly SourceRelation[]): Promise<void> {
     const byOid = new Map(relations.map((r) => [r.oid, r]));
     const options = state.options!;
-    const before = state.streamed;
+    // the first scan of a runner compares with what the copy copied: a table dropped or renamed
+    // between the copy and this scan (or while no runner ran) is told like a later one
+    const before = state.streamed ?? (await this.copiedTables(database, state));
     const streamedLeaves = relations.filter((r) => !r.partitioned && streamedAs(r, byOid, options) !== undefined);
     // a partitioned table above a streamed partition is the migration's too: renamed or dropped, it
     // is followed like a table (its partitions stream under their own names, so nothing in the
@@ -222,6 +226,33 @@ export class SourceTableWatch {
         : `was dropped on the source while streaming (or left the migration's filters): its rows stay on the target, and the cutover's schema check stops on it until you drop it there too or undo the drop`;
       await this.run.warn(`streamed table ${name} ${what}`, database);
     }
+  }
+
+  /**
+   * The tables the copy copied and the stream took on (not recorded as not streamed), by source OID,
+   * named as the target has them: the copy recorded only their display name, so the target's catalog
+   * gives the schema and name (a display two target tables share is left out rather than guessed).
+   * One the target no longer has was followed already (dropped there) and is not told again.
+   */
+  private async copiedTables(database: string, state: DatabaseState): Promise<Map<string, TableName>> {
+    const copied = await loadCopyPlan(this.run.store, this.run.spec.migrationName, database);
+    const tables = new Map<string, TableName>();
+    if (!copied) return tables;
+    state.target ??= await openSession(this.run.spec.target, { database, purpose: 'table watch' });
+    const { rows } = await state.target.query<{ schema: string; name: string }>(
+      `SELECT n.nspname AS schema, c.relname AS name FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+        WHERE c.relkind IN ('r', 'p') AND n.nspname NOT IN ('pg_catalog', 'information_schema')`,
+    );
+    const byDisplay = new Map<string, TableName | null>();
+    for (const r of rows) {
+      const display = displayName(r.schema, r.name);
+      byDisplay.set(display, byDisplay.has(display) ? null : { schema: r.schema, name: r.name, display });
+    }
+    for (const item of copied.items) {
+      const table = byDisplay.get(item.tableName);
+      if (table && !state.reported?.has(item.tableOid)) tables.set(item.tableOid, table);
+    }
+    return tables;
   }
 
   /** A streamed table without a usable identity: FULL by consent, else out of the publication. */
