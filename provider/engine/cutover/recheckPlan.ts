@@ -3,6 +3,7 @@
 // changed since otherwise, and the whole table when this runner cannot tell (not pinned by it, a
 // TRUNCATE, too many keys, rows without a usable key, a verification record that is not this pin's,
 // a table whose shape changed while streaming: ChangeTracker.reshaped).
+import type { Applier } from '../cdc/apply/applier';
 import type { OnlineStream } from '../cdc/apply/onlineStream';
 import type { SourceTable } from '../catalog/introspect';
 import { tableVerifications, type TableVerificationRecord } from '../control/tableVerification';
@@ -21,6 +22,26 @@ export async function recheckPlan(
     const entry = tracker?.entry(table.sql);
     const record = records.get(`${database}\0${table.display}`);
     if (!pinStillCurrent(entry, record) || entry.keys === 'all' || tracker?.wasReshaped(table.sql)) return undefined;
+    if (entry.keys.size === 0) return { kind: 'count' };
+    return { kind: 'keys', keys: [...entry.keys], keyColumns: entry.keyColumns ?? [] };
+  };
+}
+
+/**
+ * The fall-back's recheck (flow/fallBackStep.ts): the cutover verified the two servers equal at the
+ * window's opening, and the reverse applier counted every key it changed since then
+ * (flow/fallback.ts trackFromOpening). When its first session started there, a table it never
+ * changed is read for its count only, one it changed for its count and those keys; otherwise (a
+ * runner started again since, a TRUNCATE, too many keys, a change of shape) the table is read whole.
+ */
+export function reverseRecheck(
+  applier: Pick<Applier, 'tracker' | 'startedFrom'>,
+  openedLsn: bigint,
+): (database: string, table: SourceTable) => TableRecheck | undefined {
+  return (_database, table) => {
+    if (applier.startedFrom !== openedLsn) return undefined;
+    const entry = applier.tracker.entry(table.sql);
+    if (!entry || entry.since !== openedLsn || entry.keys === 'all' || applier.tracker.wasReshaped(table.sql)) return undefined;
     if (entry.keys.size === 0) return { kind: 'count' };
     return { kind: 'keys', keys: [...entry.keys], keyColumns: entry.keyColumns ?? [] };
   };

@@ -24,7 +24,9 @@ import { releaseFallback } from '../footprint/release';
 import type { MigrationRun } from '../run/migrationRun';
 import { outageRetry } from '../run/outage';
 import { checkSchema, schemaDifferenceMessage } from '../verify/schema/checkSchema';
-import { verifyDatabases } from '../verify/verifyTables';
+import { verifyDatabases, type VerifyOptions } from '../verify/verifyTables';
+import { reverseRecheck } from '../cutover/recheckPlan';
+import { parseLsn } from '../cdc/decode/lsn';
 import { openForwardAgain } from './forwardAgain';
 
 /** What the reverse stream and the fall-back need of a run: a resumed runner of a Succeeded migration builds no more (resumeFallback). */
@@ -163,7 +165,8 @@ async function drainAndVerify(
     message: `fall-back: ${sequences.moved} sequence value(s) moved forward on the old source, ${sequences.kept} already as far`,
   });
   clock.done('sequences');
-  await verifyBack(run, database);
+  const recheck = w.openedLsn === undefined ? undefined : reverseRecheck(stream.applier, parseLsn(w.openedLsn));
+  await verifyBack(run, database, recheck);
   clock.done('verification');
   await markFallBackReleased(store, name, database);
 }
@@ -173,7 +176,7 @@ async function drainAndVerify(
  * then every table's rows (servers as the spec names them; equal is equal both ways). Anything
  * different stops the fall-back.
  */
-async function verifyBack(run: FallbackRun, database: string): Promise<void> {
+async function verifyBack(run: FallbackRun, database: string, recheck: VerifyOptions['recheck']): Promise<void> {
   const { spec, store } = run;
   const name = spec.migrationName;
   const leftOutKeys = await leftOutForeignKeys(store, name, database);
@@ -181,15 +184,26 @@ async function verifyBack(run: FallbackRun, database: string): Promise<void> {
   if (check.differences.length > 0) throw new FallBackStopped(schemaDifferenceMessage(check));
   const notStreamed = await notStreamedTables(store, name, [database]);
   const report = await again(run, 'the verification', () =>
-    verifyDatabases(spec, { signal: run.signal, onProgress: run.onProgress, databases: [database], notStreamed }),
+    verifyDatabases(spec, {
+      signal: run.signal,
+      onProgress: run.onProgress,
+      databases: [database],
+      notStreamed,
+      // verify: true reads again only what the reverse stream changed since the cutover; 'full' every table whole
+      ...(spec.verify === 'full' || !recheck ? {} : { recheck }),
+    }),
   );
   if (!report.ok) throw new FallBackStopped(`verification failed: ${report.firstMismatch}`);
   const rows = report.tables.reduce((n, t) => n + t.sourceRows, 0);
+  // the rows of large objects and sequences ('(sequences)') are not tables
+  const tables = report.tables.filter((t) => !t.table.startsWith('('));
+  const read = (method: string) => tables.filter((t) => (t.method ?? 'full') === method).length;
   await recordEvent(
     store,
     name,
     'info',
-    `fall-back: schema and ${report.tables.length} table(s) compared, ${rows} row(s), the old source holds what the target holds`,
+    `fall-back: schema and ${tables.length} table(s) compared, ${rows} row(s) (read whole ${read('full')}, ` +
+      `changed keys ${read('keys')}, count only ${read('count')}), the old source holds what the target holds`,
     database,
   );
 }

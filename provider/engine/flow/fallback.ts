@@ -12,7 +12,9 @@ import { appliedUpTo } from '../cdc/apply/onlineStream';
 import { formatLsn, parseLsn } from '../cdc/decode/lsn';
 import { openReverseStream } from '../cdc/prepare/reverseStream';
 import { fallBackMessagePrefix, reverseStreamNamesOf } from '../core/names';
-import { withSession } from '../connect/session';
+import { serverMajor, withSession } from '../connect/session';
+import { listTables } from '../catalog/introspect';
+import { ChangeTracker } from '../cdc/plan/changeTracker';
 import { errorMessage } from '../core/errors';
 import { fallBack, type FallbackRun, type ReverseStream } from './fallBackStep';
 import { fallbackWindowSeconds } from '../input/fallbackWindow';
@@ -60,9 +62,10 @@ const RETRY_MS = 5000;
 const STREAMING_AFTER_MS = 10_000;
 
 /** One database's reverse applier: from the target (its source) to the old source (its target). */
-function reverseApplier(run: FallbackRun, window: FallbackWindow): Applier {
+function reverseApplier(run: FallbackRun, window: FallbackWindow, tracker: ChangeTracker): Applier {
   const names = reverseStreamNamesOf(run.spec.migrationName, window.database, run.instance);
   return new Applier({
+    tracker,
     source: run.spec.target,
     target: run.spec.source,
     database: window.database,
@@ -82,14 +85,41 @@ function reverseApplier(run: FallbackRun, window: FallbackWindow): Applier {
   });
 }
 
+/**
+ * The keys the reverse apply changes, counted from the window's opening for every table the target
+ * has then: the cutover verified both servers equal at that point, so the fall-back reads again only
+ * those keys and each table's count (cutover/recheckPlan.ts reverseRecheck), when this applier's
+ * first session started there. The table list is read before the applier runs, so no change escapes
+ * it; a failed read counts nothing (every table is then read whole).
+ */
+async function trackFromOpening(run: FallbackRun, window: FallbackWindow, tracker: ChangeTracker): Promise<void> {
+  if (window.openedLsn === undefined) return;
+  const opened = parseLsn(window.openedLsn);
+  const { publication } = reverseStreamNamesOf(run.spec.migrationName, window.database, run.instance);
+  const tables = await withSession(run.spec.target, { database: window.database, purpose: 'verify', readOnly: true }, async (c) => {
+    // only what the reverse publication carries: a table whose changes do not stream (unlogged, not
+    // published) has no key counted and must be read whole
+    const { rows } = await c.query<{ schema: string; name: string }>(
+      `SELECT schemaname AS schema, tablename AS name FROM pg_catalog.pg_publication_tables WHERE pubname = $1`,
+      [publication],
+    );
+    const published = new Set(rows.map((r) => `${r.schema}\0${r.name}`));
+    return (await listTables(c, await serverMajor(c))).filter((t) => published.has(`${t.schema}\0${t.name}`));
+  }).catch(() => []);
+  for (const table of tables) tracker.startAt(table.sql, opened, table.isPartition);
+}
+
 /** Starts one database's reverse applier; `ended` is set once its run settles (an error: it stopped). */
 function startReverse(run: FallbackRun, window: FallbackWindow): ReverseStream {
-  const applier = reverseApplier(run, window);
+  const tracker = new ChangeTracker();
+  const applier = reverseApplier(run, window, tracker);
   const stream: ReverseStream = { database: window.database, applier, startedAt: Date.now(), done: Promise.resolve('stopped') };
-  stream.done = applier.run().then(
-    (end) => (stream.ended = end),
-    (error: unknown) => (stream.ended = error instanceof Error ? error : new Error(String(error))),
-  );
+  stream.done = trackFromOpening(run, window, tracker)
+    .then(() => applier.run())
+    .then(
+      (end) => (stream.ended = end),
+      (error: unknown) => (stream.ended = error instanceof Error ? error : new Error(String(error))),
+    );
   return stream;
 }
 

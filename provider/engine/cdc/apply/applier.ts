@@ -223,6 +223,11 @@ export class Applier {
     return this.state.tracker;
   }
 
+  /** Where this applier's first session started; undefined before it started (ApplyState.firstStartLsn). */
+  get startedFrom(): bigint | undefined {
+    return this.state.firstStartLsn;
+  }
+
   /**
    * Asks the apply to hold at its next source-transaction boundary (pin/pinRequest.ts). The caller awaits
    * `held`, takes its source snapshot, then `release`s the request with the position (always: the

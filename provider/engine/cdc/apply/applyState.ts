@@ -19,6 +19,11 @@ export interface ApplyState {
   /** Transactions received and not yet applied: the reported latency. */
   readonly lag: ApplyLag;
   progressMode?: 'origin' | 'table';
+  /**
+   * Where the first session of this applier started (its target's recorded position, else the
+   * slot's): every change past it went through this state's tracker, so keys it counts from there are all.
+   */
+  firstStartLsn?: bigint;
   relations: ReadonlyMap<number, Relation>;
   /** Cutover marker content to stop at; undefined: none requested. */
   markerToken?: string;

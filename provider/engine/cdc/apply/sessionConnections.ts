@@ -67,6 +67,7 @@ export class SessionConnections {
     state.progressMode = progress.mode;
     const recorded = await progress.read();
     const startLsn = recorded > 0n ? recorded : config.initialLsn;
+    state.firstStartLsn ??= startLsn;
     state.appliedLsn = maxLsn(state.appliedLsn, startLsn);
     state.confirmedLsn = maxLsn(state.confirmedLsn, startLsn);
     this.skipBelow = startLsn;
