@@ -18,7 +18,8 @@ const SETUP = `
 CREATE TABLE items (id serial PRIMARY KEY, v text NOT NULL);
 CREATE TABLE quiet (k int PRIMARY KEY, note text);
 INSERT INTO items (v) SELECT 'v' || g FROM generate_series(1, 500) g;
-INSERT INTO quiet SELECT g, 'n' || g FROM generate_series(1, 200) g;`;
+INSERT INTO quiet SELECT g, 'n' || g FROM generate_series(1, 200) g;
+CREATE MATERIALIZED VIEW item_stats AS SELECT count(*) AS n, max(id) AS top FROM items;`;
 
 async function sameOnBoth(pair: ServerPair, db: string): Promise<boolean> {
   for (const table of TABLES) {
@@ -77,13 +78,17 @@ describe('fall-back: the verification reads again what the reverse stream change
     await pair?.stop();
   });
 
-  it('compares the written table by its keys and count, the quiet one by its count', async () => {
+  it('compares the written table by its keys and count, the quiet one by its count, and refreshes a view', async () => {
     const name = 'recheck-keys';
     const db = 'recheck_keys';
     const spec = await cutOverAndWrite(pair, store, name, db);
+    // the application refreshes its view on the new server: nothing streams a REFRESH
+    await pair.target.query('REFRESH MATERIALIZED VIEW item_stats', [], db);
     const settled = await fallBackOnce(store, spec.target, name);
     assert.equal(settled.databases[0]!.fallback!.state, 'FellBack', settled.databases[0]!.fallback!.message);
     for (const table of TABLES) assert.deepEqual(await rowsOf(pair.source, db, table), await rowsOf(pair.target, db, table), table);
+    const view = 'SELECT n, top FROM item_stats';
+    assert.deepEqual(await pair.source.query(view, [], db), await pair.target.query(view, [], db), 'the view refreshed on the old source');
     const [told] = await verificationEvents(store, name);
     assert.match(told ?? '', /2 table\(s\) compared, .* \(read whole 0, changed keys 1, count only 1\)/);
   });

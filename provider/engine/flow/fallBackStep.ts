@@ -26,6 +26,7 @@ import { outageRetry } from '../run/outage';
 import { checkSchema, schemaDifferenceMessage } from '../verify/schema/checkSchema';
 import { verifyDatabases, type VerifyOptions } from '../verify/verifyTables';
 import { reverseRecheck } from '../cutover/recheckPlan';
+import { verifyMaterializedViewsBack } from '../verify/materializedViews';
 import { parseLsn } from '../cdc/decode/lsn';
 import { openForwardAgain } from './forwardAgain';
 
@@ -172,6 +173,26 @@ async function drainAndVerify(
 }
 
 /**
+ * Nothing streams a REFRESH either way: each materialized view of the old source is compared with
+ * the new server's and refreshed where it differs (verify/materializedViews.ts), its seconds in the
+ * downtime; one that still differs stops the fall-back as staleMaterializedViews says.
+ */
+async function viewsBack(run: FallbackRun, database: string): Promise<void> {
+  const views = await again(run, 'the materialized views', () => verifyMaterializedViewsBack(run.spec, database));
+  const differing = views.find((v) => !v.row.matches);
+  if (differing) throw new FallBackStopped(`verification failed: ${differing.row.table}: ${differing.row.reason ?? 'its rows differ'}`);
+  for (const v of views) {
+    if (v.refreshed !== undefined)
+      run.onProgress({
+        kind: 'info',
+        database,
+        message: `fall-back: ${v.row.table} refreshed on the old source in ${v.refreshed.toFixed(2)} s`,
+      });
+    if (v.kept) await run.warn(`fall-back: materialized view ${v.kept}`, database);
+  }
+}
+
+/**
  * The cutover's comparison once more, the target fenced and drained: the schema object by object,
  * then every table's rows (servers as the spec names them; equal is equal both ways). Anything
  * different stops the fall-back.
@@ -194,6 +215,7 @@ async function verifyBack(run: FallbackRun, database: string, recheck: VerifyOpt
     }),
   );
   if (!report.ok) throw new FallBackStopped(`verification failed: ${report.firstMismatch}`);
+  await viewsBack(run, database);
   const rows = report.tables.reduce((n, t) => n + t.sourceRows, 0);
   // the rows of large objects and sequences ('(sequences)') are not tables
   const tables = report.tables.filter((t) => !t.table.startsWith('('));

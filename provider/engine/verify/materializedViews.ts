@@ -11,10 +11,10 @@
 // which views differ (`refresh`). Whether a view is populated (WITH NO DATA) is made the source's too.
 import type pg from 'pg';
 import { qualified } from '../connect/quote';
-import type { StaleMaterializedViews } from '../input/migrationSpec';
+import type { MigrationSpec, StaleMaterializedViews } from '../input/migrationSpec';
 import type { VerificationTable } from '../core/model';
-import type { FilterPlan } from '../filter/plan';
-import type { SessionPair } from '../connect/session';
+import { closeSessionPair, openSessionPair, type SessionPair } from '../connect/session';
+import { readFilterPlan, type FilterPlan } from '../filter/plan';
 import { checksum, rowsChecksumSql, type Checksum } from './keyedChecksum';
 
 export interface MaterializedView {
@@ -61,6 +61,14 @@ export interface ViewVerification {
   readonly kept?: string;
 }
 
+/** How the two servers are named in what is said: the fall-back compares the other way round. */
+export interface Sides {
+  readonly source: string;
+  readonly target: string;
+}
+
+const FORWARD: Sides = { source: 'source', target: 'target' };
+
 /**
  * One materialized view compared, and refreshed on the target where it differs (see the top of
  * the file). `p.source` may be the copy's snapshot: the source's rows and its query are then read
@@ -71,7 +79,9 @@ export async function verifyMaterializedView(
   view: MaterializedView,
   p: SessionPair,
   mode: StaleMaterializedViews,
+  sides: Sides = FORWARD,
 ): Promise<ViewVerification> {
+  const { source: from, target: to } = sides;
   const name = qualified(view.schema, view.name);
   const display = `${view.schema}.${view.name}`;
   const row = (sourceRows: number, targetRows: number, reason?: string): VerificationTable => ({
@@ -83,7 +93,7 @@ export async function verifyMaterializedView(
     ...(reason === undefined ? {} : { reason }),
   });
   const { rows: found } = await p.target.query<{ populated: boolean }>(POPULATED_SQL, [name]);
-  if (!found[0]) return { row: row(0, 0, 'the materialized view is missing on the target') };
+  if (!found[0]) return { row: row(0, 0, `the materialized view is missing on the ${to}`) };
   let refreshed: number | undefined;
   const refresh = async (withData: boolean) => {
     const began = Date.now();
@@ -105,21 +115,43 @@ export async function verifyMaterializedView(
     }
     const done = refreshed === undefined ? {} : { refreshed };
     if (same(source, target)) return { row: row(source.rows, target.rows), ...done };
-    const counts = `source ${source.rows} row(s), target ${target.rows}`;
+    const counts = `${from} ${source.rows} row(s), ${to} ${target.rows}`;
     // kept: the source's own query is not run (it may be as heavy as the refresh, inside the fence)
     if (mode === 'refresh') {
-      const why = `its rows differ from the source's after a refresh from the same data (the source's were refreshed before its tables last changed, or its query is volatile)`;
-      return { row: row(source.rows, target.rows), ...done, kept: `${display}: ${why} (${counts}); the target's refreshed rows kept` };
+      const why = `its rows differ from the ${from}'s after a refresh from the same data (the ${from}'s were refreshed before its tables last changed, or its query is volatile)`;
+      return { row: row(source.rows, target.rows), ...done, kept: `${display}: ${why} (${counts}); the ${to}'s refreshed rows kept` };
     }
     // the verification fails: the source's query tells the user which fix it is
     const query = await checksum(p.source, checksumOf(`(${view.definition.trim().replace(/;$/, '')})`, view.columns));
     const why = same(query, target)
-      ? `the source's rows are not its query's over the same data (it was refreshed before its tables last changed): the target's were refreshed from the same data`
-      : `its query gives other rows on the target than on the source over the same data (a volatile function such as now(), or a collation)`;
-    const fix = `REFRESH MATERIALIZED VIEW ${name} on the source and try again, or set staleMaterializedViews: refresh to keep the target's refreshed rows`;
+      ? `the ${from}'s rows are not its query's over the same data (it was refreshed before its tables last changed): the ${to}'s were refreshed from the same data`
+      : `its query gives other rows on the ${to} than on the ${from} over the same data (a volatile function such as now(), or a collation)`;
+    const fix = `REFRESH MATERIALIZED VIEW ${name} on the ${from} and try again, or set staleMaterializedViews: refresh to keep the ${to}'s refreshed rows`;
     return { row: row(source.rows, target.rows, `${why} (${counts}); fix: ${fix}`), ...done };
   } catch (error) {
     const message = error instanceof Error ? error.message : String(error);
-    return { row: row(0, 0, `cannot compare or refresh it on the target: ${message}`) };
+    return { row: row(0, 0, `cannot compare or refresh it on the ${to}: ${message}`) };
+  }
+}
+
+const BACK: Sides = { source: 'new server', target: 'old source' };
+
+/**
+ * The fall-back's materialized views (flow/fallBackStep.ts), once the reverse stream is drained:
+ * the new server's rows are what the application saw last, so each view of the old source is
+ * compared with them and refreshed from the old source's rows (the new server's by then) where it
+ * differs, in a session that passes the old source's fence. The views and the filters are read on
+ * the old source, where the migration's OIDs are; the new server's view is found by name.
+ */
+export async function verifyMaterializedViewsBack(spec: MigrationSpec, database: string): Promise<ViewVerification[]> {
+  const options = { database, purpose: 'verify' };
+  const p = await openSessionPair(spec.target, options, spec.source, { ...options, writable: true });
+  try {
+    const views = await readMaterializedViews(p.target, await readFilterPlan(p.target, spec));
+    const done: ViewVerification[] = [];
+    for (const view of views) done.push(await verifyMaterializedView(database, view, p, spec.staleMaterializedViews, BACK));
+    return done;
+  } finally {
+    await closeSessionPair(p);
   }
 }
