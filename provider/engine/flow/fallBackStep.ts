@@ -28,6 +28,7 @@ import { verifyDatabases, type VerifyOptions } from '../verify/verifyTables';
 import { reverseRecheck } from '../cutover/recheckPlan';
 import { verifyMaterializedViewsBack } from '../verify/materializedViews';
 import { parseLsn } from '../cdc/decode/lsn';
+import { failpoint } from '../util/failpoints';
 import { openForwardAgain } from './forwardAgain';
 
 /** What the reverse stream and the fall-back need of a run: a resumed runner of a Succeeded migration builds no more (resumeFallback). */
@@ -81,6 +82,13 @@ export async function fallBack(
   for (const w of windows) {
     const stream = streams.get(w.database)!;
     try {
+      // A runner resumed past the verification (fall_back_released) started a reverse applier like
+      // any other: the target is fenced and drained, so it has nothing to apply, but its session
+      // holds the reverse origin on the old source, which the release must drop ("in use by PID").
+      if (w.fallBackReleased) {
+        stream.applier.stop();
+        await stream.done;
+      }
       await fallBackDatabase(run, w, stream);
       stream.applier.stop();
       await stream.done;
@@ -121,10 +129,12 @@ async function fallBackDatabase(run: FallbackRun, w: FallbackWindow, stream: Rev
   // past the point of no return: the old source takes the writes again
   await again(run, 'the release', async () => {
     await releaseFallback({ spec, instance: run.instance }, database);
+    failpoint(`fallback-reverse-dropped:${database}`);
     await keepFence(store, name, database, 'targetFence');
     await reclaimFence(store, name, database);
     await liftWriterFence(run, database, 'source');
   });
+  failpoint(`fallback-released:${database}`);
   clock.done('release');
   const seconds = (Date.now() - began) / 1000;
   const after = forward === undefined ? 'the target stays fenced' : `the target stays fenced and follows it again from ${forward}`;
@@ -146,6 +156,7 @@ async function drainAndVerify(
   const name = spec.migrationName;
   const database = w.database;
   await again(run, 'the target fence', () => fenceDatabase(run, database, 'target'));
+  failpoint(`fallback-fenced:${database}`);
   clock.done('fence');
   // the reverse stream drained to a marker emitted behind every write the target accepted
   await again(run, 'the marker', () =>
@@ -158,6 +169,7 @@ async function drainAndVerify(
     const why = end instanceof Error ? errorMessage(end) : `it ${end}`;
     throw new FallBackStopped(`the reverse stream of "${database}" stopped before the fall-back point: ${why}`);
   }
+  failpoint(`fallback-drained:${database}`);
   clock.done('drain');
   const sequences = await again(run, 'the sequences', () => syncSequencesBack(spec.target, spec.source, database, spec));
   run.onProgress({
@@ -165,11 +177,13 @@ async function drainAndVerify(
     database,
     message: `fall-back: ${sequences.moved} sequence value(s) moved forward on the old source, ${sequences.kept} already as far`,
   });
+  failpoint(`fallback-sequences:${database}`);
   clock.done('sequences');
   const recheck = w.openedLsn === undefined ? undefined : reverseRecheck(stream.applier, parseLsn(w.openedLsn));
   await verifyBack(run, database, recheck);
   clock.done('verification');
   await markFallBackReleased(store, name, database);
+  failpoint(`fallback-verified:${database}`);
 }
 
 /**
