@@ -12,12 +12,12 @@ import { startCluster, stopAllClusters } from '../test/support';
 import { FAULT_KINDS, type FaultKind } from './faults';
 import { buildTemplates, SIZES, type FixtureSize } from './fixture';
 import type { TrialResult } from './outcome';
-import { PHASES, type Phase } from './phases';
+import { ALL_PHASES, type Phase } from './phases';
 import { FaultProxy } from '../test/support/faultProxy';
 import { summarize, summaryLines, trialDetail, trialLine, type CampaignSummary } from './report';
 import { drawTrials } from './draws';
 import { schemaChangesNamed } from './schemaChanges';
-import { runTrial, type CampaignServers } from './trial';
+import { FALLBACK_SHARE, runTrial, type CampaignServers } from './trial';
 
 export interface CampaignOptions {
   /** Trials whose fault really happened (more are drawn for those whose fault did not). */
@@ -32,6 +32,8 @@ export interface CampaignOptions {
   readonly fence?: boolean;
   /** The application's schema change while streaming: `always`, `never`, a name from SCHEMA_CHANGES, or drawn (half the trials). */
   readonly schemaChange?: string;
+  /** The share of drawn phases at the reverse stream and the fall-back (0 replays seeds drawn before they came). */
+  readonly fallbackShare?: number;
   readonly walBoundMiB: number;
   readonly deadlineSeconds: number;
   readonly keep: boolean;
@@ -55,6 +57,7 @@ function replayCommand(o: CampaignOptions, seed: number): string {
     o.phase ? `--phase ${o.phase}` : '',
     o.fence === undefined ? '' : `--fence ${o.fence ? 'always' : 'never'}`,
     o.schemaChange ? `--schema-change ${o.schemaChange}` : '',
+    o.fallbackShare !== undefined && o.fallbackShare !== FALLBACK_SHARE ? `--fallback-share ${o.fallbackShare}` : '',
   ]
     .filter(Boolean)
     .join(' ');
@@ -119,6 +122,7 @@ export async function runCampaign(o: CampaignOptions): Promise<CampaignResult> {
         keep: o.keep,
         ...(o.fence === undefined ? {} : { fence: o.fence }),
         ...(o.schemaChange === undefined ? {} : { schemaChange: o.schemaChange }),
+        ...(o.fallbackShare === undefined ? {} : { fallbackShare: o.fallbackShare }),
       });
       all.push(result);
       o.onTrial?.(result, all);
@@ -150,6 +154,7 @@ function parseOptions(argv: string[]): CampaignOptions & { out?: string } {
       phase: { type: 'string' },
       fence: { type: 'string' },
       'schema-change': { type: 'string' },
+      'fallback-share': { type: 'string' },
       'wal-bound-mib': { type: 'string', default: '256' },
       'deadline-seconds': { type: 'string', default: '900' },
       keep: { type: 'boolean', default: false },
@@ -165,7 +170,11 @@ function parseOptions(argv: string[]): CampaignOptions & { out?: string } {
   if (values.fault && !(FAULT_KINDS as readonly string[]).includes(values.fault))
     throw new Error(`--fault: one of ${FAULT_KINDS.join(', ')}`);
   if (values.fence && values.fence !== 'always' && values.fence !== 'never') throw new Error('--fence: always or never');
-  if (values.phase && !(PHASES as readonly string[]).includes(values.phase)) throw new Error(`--phase: one of ${PHASES.join(', ')}`);
+  if (values.phase && !(ALL_PHASES as readonly string[]).includes(values.phase))
+    throw new Error(`--phase: one of ${ALL_PHASES.join(', ')}`);
+  const share = values['fallback-share'] === undefined ? undefined : Number(values['fallback-share']);
+  if (share !== undefined && !(share >= 0 && share <= 1))
+    throw new Error(`--fallback-share: a number from 0 to 1, got "${values['fallback-share']}"`);
   const schemaChange = values['schema-change'];
   if (schemaChange && schemaChange !== 'always' && schemaChange !== 'never') schemaChangesNamed(schemaChange);
   return {
@@ -177,6 +186,7 @@ function parseOptions(argv: string[]): CampaignOptions & { out?: string } {
     phase: values.phase as Phase | undefined,
     fence: values.fence === undefined ? undefined : values.fence === 'always',
     schemaChange,
+    ...(share === undefined ? {} : { fallbackShare: share }),
     walBoundMiB: int(values['wal-bound-mib'], 'wal-bound-mib'),
     deadlineSeconds: int(values['deadline-seconds'], 'deadline-seconds'),
     keep: values.keep!,

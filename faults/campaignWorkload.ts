@@ -65,6 +65,12 @@ export class CampaignWorkload {
     private readonly databases: readonly [string, string],
     private readonly size: FixtureSize,
     private readonly rng: Rng,
+    /**
+     * Which application run this is in the trial: 0 on the source before the cutover, 1 on the new
+     * server in a fallback window, 2 on the old source after the fall-back. Each inserts its new
+     * keys in ranges of its own, so two runs never draw one key (a collision is pgferry's alone).
+     */
+    private readonly generation = 0,
   ) {}
 
   start(): void {
@@ -168,7 +174,7 @@ export class CampaignWorkload {
         this.newIds += 1;
         await client.query(
           `INSERT INTO docs (id, title, body) SELECT $1::int, 'new doc', string_agg(md5($2::text || x), '') FROM generate_series(1, 120) x`,
-          [1_000_000 + this.newIds * 1000 + r.int(0, 999), String(r.next())],
+          [1_000_000 + this.generation * 200_000_000 + this.newIds * 1000 + r.int(0, 999), String(r.next())],
         );
         return;
       case 'docBody':
@@ -215,7 +221,7 @@ export class CampaignWorkload {
   /** One transaction of many rows: a tenth of `big`'s size, in ids above the fixture's. */
   private async largeTransaction(client: pg.Client): Promise<void> {
     const rows = Math.max(5000, Math.floor(this.size.bigRows / 10));
-    const first = 50_000_000 + this.rng.int(0, 1000) * 100_000;
+    const first = 50_000_000 + this.generation * 200_000_000 + this.rng.int(0, 1000) * 100_000;
     await client.query(
       `INSERT INTO big SELECT g, g % 97, 'large tx', repeat(md5(g::text), 4) FROM generate_series($1::bigint, $1::bigint + $2::bigint - 1) g`,
       [first, rows],

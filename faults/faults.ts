@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import type pg from 'pg';
 import type { Cluster } from '../test/support';
 import type { Direction, FaultProxy, ProxyConnection } from '../test/support/faultProxy';
-import type { PhaseTrigger } from './phases';
+import type { ArmMoment, PhaseTrigger } from './phases';
 import { signalGroup } from './processes';
 import type { Rng } from './rng';
 
@@ -277,11 +277,12 @@ export class ArmedFault {
   fired = false;
   /** When it was injected (Date.now). */
   firedAt: number | undefined;
-  armed: boolean;
+  private armed: boolean;
   injected: InjectedFault | undefined;
   overAt: number | undefined;
   error: string | undefined;
   private matches = 0;
+  private readonly armAt: ArmMoment;
 
   constructor(
     private readonly plan: FaultPlan,
@@ -290,7 +291,8 @@ export class ArmedFault {
     private readonly proxy: FaultProxy,
     private readonly ctx: FaultContext,
   ) {
-    this.armed = !trigger.afterCutoverRequest;
+    this.armAt = trigger.armAt;
+    this.armed = trigger.armAt === 'start';
     proxy.onMessage = (conn, message) => {
       if (!this.armed || this.fired || !trigger.match(conn, message)) return false;
       this.matches += 1;
@@ -319,6 +321,11 @@ export class ArmedFault {
     }
     await this.injected?.over.catch((error: Error) => (this.error = error.message));
     this.overAt = Date.now();
+  }
+
+  /** The trial reached `moment` (the cutover asked, the window open, the fall-back asked): armed if it waits for it. */
+  arm(moment: ArmMoment): void {
+    if (moment === this.armAt) this.armed = true;
   }
 
   disarm(): void {

@@ -1,6 +1,6 @@
-// What a finished trial may not leave behind, read directly from both servers: replication slots
-// and publications on the source, replication origins on the target, runner processes still
-// alive; source tables left with the REPLICA IDENTITY FULL pgferry set for streaming. Cleaning them away
+// What a finished trial may not leave behind, read directly from both servers: replication slots,
+// publications and replication origins on either server (a fallback window's reverse stream has
+// them the other way round), runner processes still alive; source tables left with the REPLICA IDENTITY FULL pgferry set for streaming. Cleaning them away
 // afterwards keeps one trial's leftovers from failing the next.
 import { ident, PRIOR_SETTING_SQL } from '../provider/engine';
 import type { Cluster } from '../test/support';
@@ -13,18 +13,33 @@ export interface Leftovers {
   readonly replicaIdentityFull: string[];
 }
 
+/**
+ * Slots, publications and origins on both servers: the forward stream's (slot and publication on
+ * the source, origin on the target) and a fallback window's reverse stream (slot and publication
+ * on the target, origin on the old source).
+ */
 export async function findLeftovers(
   clusters: { source: Cluster; target: Cluster },
   sourceDatabases: readonly string[],
 ): Promise<Leftovers> {
-  const slots = await clusters.source.query<{ slot_name: string }>(
-    `SELECT slot_name FROM pg_replication_slots WHERE slot_name LIKE 'pgferry%'`,
-  );
+  const slots: string[] = [];
   const publications: string[] = [];
+  const origins: string[] = [];
   const replicaIdentityFull: string[] = [];
+  for (const [side, cluster] of [
+    ['source', clusters.source],
+    ['target', clusters.target],
+  ] as const) {
+    const found = await cluster.query<{ slot_name: string }>(`SELECT slot_name FROM pg_replication_slots WHERE slot_name LIKE 'pgferry%'`);
+    slots.push(...found.map((s) => `${side}:${s.slot_name}`));
+    const made = await cluster.query<{ roname: string }>(`SELECT roname FROM pg_replication_origin WHERE roname LIKE 'pgferry%'`);
+    origins.push(...made.map((o) => `${side}:${o.roname}`));
+    for (const db of sourceDatabases) {
+      const pubs = await cluster.query<{ pubname: string }>(`SELECT pubname FROM pg_publication`, [], db).catch(() => []);
+      publications.push(...pubs.map((p) => `${side}:${db}.${p.pubname}`));
+    }
+  }
   for (const db of sourceDatabases) {
-    const pubs = await clusters.source.query<{ pubname: string }>(`SELECT pubname FROM pg_publication`, [], db);
-    publications.push(...pubs.map((p) => `${db}.${p.pubname}`));
     // The fixture's only table without a key is audit; the template has the default identity.
     const full = await clusters.source.query<{ rel: string }>(
       `SELECT c.oid::regclass::text AS rel FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
@@ -34,13 +49,7 @@ export async function findLeftovers(
     );
     replicaIdentityFull.push(...full.map((r) => `${db}.${r.rel}`));
   }
-  const origins = await clusters.target.query<{ roname: string }>(`SELECT roname FROM pg_replication_origin WHERE roname LIKE 'pgferry%'`);
-  return {
-    slots: slots.map((s) => s.slot_name),
-    publications,
-    origins: origins.map((o) => o.roname),
-    replicaIdentityFull,
-  };
+  return { slots, publications, origins, replicaIdentityFull };
 }
 
 export function leftoverLines(l: Leftovers): string[] {
@@ -52,16 +61,22 @@ export function leftoverLines(l: Leftovers): string[] {
   ];
 }
 
-/** Drops slots and origins a trial left (publications go with the trial's databases). */
+/** Drops slots and origins a trial left, on the server each was found on (publications go with the trial's databases). */
 export async function removeLeftovers(clusters: { source: Cluster; target: Cluster }, l: Leftovers): Promise<void> {
-  for (const slot of l.slots) {
-    await clusters.source
+  const where = (entry: string): [Cluster, string] => {
+    const [side, ...rest] = entry.split(':');
+    return [side === 'target' ? clusters.target : clusters.source, rest.join(':')];
+  };
+  for (const entry of l.slots) {
+    const [cluster, slot] = where(entry);
+    await cluster
       .query(`SELECT pg_terminate_backend(active_pid) FROM pg_replication_slots WHERE slot_name = $1 AND active_pid IS NOT NULL`, [slot])
       .catch(() => undefined);
-    await clusters.source.query(`SELECT pg_drop_replication_slot($1)`, [slot]).catch(() => undefined);
+    await cluster.query(`SELECT pg_drop_replication_slot($1)`, [slot]).catch(() => undefined);
   }
-  for (const origin of l.origins) {
-    await clusters.target.query(`SELECT pg_replication_origin_drop($1)`, [origin]).catch(() => undefined);
+  for (const entry of l.origins) {
+    const [cluster, origin] = where(entry);
+    await cluster.query(`SELECT pg_replication_origin_drop($1)`, [origin]).catch(() => undefined);
   }
 }
 

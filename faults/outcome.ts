@@ -80,6 +80,24 @@ export interface TrialResult {
   fences?: FenceState[];
   judgements: DatabaseJudgement[];
   workload?: WorkloadReport;
+  /** A trial whose cutover opened a fallback window: what happened in it and at the fall-back. */
+  fallback?: FallbackReport;
+}
+
+/** The window and the fall-back of a trial at a reverse-stream or fall-back phase (fallbackTrial.ts). */
+export interface FallbackReport {
+  /** The application on the new server while the window was open, fenced by the fall-back. */
+  targetWorkload?: WorkloadReport;
+  /** When that application started, in milliseconds after the source's (faultWindow's clock). */
+  targetWorkloadFromMs?: number;
+  /** `update --fall-back` requests the user made (again after a fall-back that stopped). */
+  requests: number;
+  /** Every database's window ended FellBack: the old source is the primary again. */
+  fellBack: boolean;
+  /** Each database's fall-back downtime, as the status reports it. */
+  downtimeSeconds: number[];
+  /** The application on the old source after the fall-back: nothing may fail (a key drawn twice would). */
+  writesAgain?: WorkloadReport;
 }
 
 export interface SchemaChangeReport {
@@ -139,6 +157,42 @@ export function unexpectedWorkloadErrors(
   });
 }
 
+/** Too many connections: the target-connections fault fills the new server, where the application writes in a window. */
+const TOO_MANY_CONNECTIONS = '53300';
+
+/**
+ * A trial with a fallback window fails unless the old source is the primary again, the new server's
+ * application saw only what its fault and the fall-back's fence explain, and the application back on
+ * the old source saw no error at all (a key or sequence value drawn twice fails it: 23505).
+ */
+function fallbackReasons(result: TrialResult, reasons: string[]): void {
+  const f = result.fallback!;
+  if (result.finalState === 'Succeeded' && !f.fellBack) reasons.push(`the fall-back did not complete (${f.requests} request(s))`);
+  // the fault's window in the new server's application's own clock
+  const shift = f.targetWorkloadFromMs ?? 0;
+  const faultWindow =
+    result.faulted && result.faultWindow ? { from: result.faultWindow.from - shift, to: result.faultWindow.to - shift } : undefined;
+  const w = f.targetWorkload;
+  if (w) {
+    const restart = result.faultKind === 'target-restart' ? faultWindow : undefined;
+    const full = result.faultKind === 'target-connections' ? faultWindow : undefined;
+    const unexplained = unexpectedWorkloadErrors(w.errors, restart, w.fencedFrom).filter(
+      (e) => !(full && e.code === TOO_MANY_CONNECTIONS && e.at >= full.from && e.at <= full.to + RESTART_AFTERMATH_MS),
+    );
+    const count = unexplained.length + w.failures - w.errors.length;
+    if (count > 0) {
+      const shown = unexplained.slice(0, 3).map((e) => `${e.op} ${e.code ?? '-'} ${e.message}`);
+      reasons.push(`the new server's application saw ${count} error(s) no fault explains: ${shown.join('; ')}`);
+    }
+  }
+  const again = f.writesAgain;
+  if (f.fellBack && (!again || again.transactions === 0)) reasons.push('the old source took no writes after the fall-back');
+  if (again && again.failures > 0) {
+    const shown = again.errors.slice(0, 3).map((e) => `${e.op} ${e.code ?? '-'} ${e.message}`);
+    reasons.push(`the application back on the old source saw ${again.failures} error(s): ${shown.join('; ')}`);
+  }
+}
+
 /** A trial fails on any difference, leftover (a replica identity left FULL included) or overlap of runners. */
 export function classify(result: TrialResult, limits: { walBoundBytes: number; stuck?: string }): Outcome {
   const reasons = result.reasons;
@@ -176,6 +230,7 @@ export function classify(result: TrialResult, limits: { walBoundBytes: number; s
       reasons.push(`the source's application saw ${unexplained.length + unrecorded} error(s) no fault explains: ${shown.join('; ')}`);
     }
   } else reasons.push('no report from the source workload');
+  if (result.fallback) fallbackReasons(result, reasons);
   if (limits.stuck) reasons.push(limits.stuck);
   // a cancel the user chose because nothing they could run fixed a schema change is explained
   const userCanceled = result.schemaChange?.canceled !== undefined && result.finalState === 'Canceled';

@@ -25,7 +25,29 @@ export const PHASES = [
   'cutover-origin-drop',
   'cutover-complete',
 ] as const;
-export type Phase = (typeof PHASES)[number];
+
+/**
+ * Phases after a cutover with a fallback window (docs/fallback.md): the reverse stream applying the
+ * application's writes on the new server to the old source, and each step of `update --fall-back`.
+ * A list of their own, drawn in a share of the trials from a fork of their own (trial.ts), so a seed
+ * drawn before they came still picks the same forward phase from PHASES.
+ */
+export const FALLBACK_PHASES = [
+  'reverse-stream',
+  'fallback-fence',
+  'fallback-marker',
+  'fallback-drain',
+  'fallback-sequences',
+  'fallback-verify',
+  'fallback-release',
+] as const;
+type ForwardPhase = (typeof PHASES)[number];
+export type Phase = ForwardPhase | (typeof FALLBACK_PHASES)[number];
+export const ALL_PHASES: readonly Phase[] = [...PHASES, ...FALLBACK_PHASES];
+
+export function isFallbackPhase(phase: Phase): boolean {
+  return (FALLBACK_PHASES as readonly string[]).includes(phase);
+}
 
 /** Phases met while changes stream before any cutover: the trial waits a while for them before asking for it. */
 export const STREAMING_PHASES: readonly Phase[] = ['streaming', 'verify-pin'];
@@ -38,8 +60,20 @@ export interface PhaseTrigger {
   readonly maxMatch: number;
   /** Hold the matching message until the fault is in place (statement-level precision). */
   readonly hold: boolean;
-  /** Armed only once the user has asked for the cutover. */
-  readonly afterCutoverRequest: boolean;
+  /**
+   * When the trigger is armed: from the start, once the user asked for the cutover, once the
+   * fallback window is open (the application writing on the new server), or once the user asked to
+   * fall back.
+   */
+  readonly armAt: ArmMoment;
+}
+
+export type ArmMoment = 'start' | 'cutover' | 'window' | 'fall-back';
+
+function armMoment(phase: Phase): ArmMoment {
+  if (phase === 'reverse-stream') return 'window';
+  if (phase.startsWith('fallback')) return 'fall-back';
+  return phase.startsWith('cutover') ? 'cutover' : 'start';
 }
 
 const app = (conn: ProxyConnection): string => conn.startup?.application_name ?? '';
@@ -62,7 +96,7 @@ export function phaseTrigger(phase: Phase, size: FixtureSize): PhaseTrigger {
     match,
     maxMatch,
     hold,
-    afterCutoverRequest: phase.startsWith('cutover'),
+    armAt: armMoment(phase),
   });
   switch (phase) {
     case 'validation':
@@ -127,5 +161,46 @@ export function phaseTrigger(phase: Phase, size: FixtureSize): PhaseTrigger {
       return t('target', 2, (_c, m) => isStatement(m) && /pg_replication_origin_drop/.test(sqlOf(m)));
     case 'cutover-complete':
       return t('target', 3, (_c, m) => m.type === 'B' && (m.params ?? []).includes('Succeeded'));
+    default:
+      return fallbackTrigger(phase, t);
+  }
+}
+
+/** The reverse stream's and the fall-back's triggers: the old source is the reverse applier's target. */
+function fallbackTrigger(
+  phase: Phase,
+  t: (server: PhaseTrigger['server'], maxMatch: number, match: PhaseTrigger['match'], hold?: boolean) => PhaseTrigger,
+): PhaseTrigger {
+  switch (phase) {
+    case 'reverse-stream':
+      // a batch of the new server's writes committing on the old source with its position
+      return t('source', 20, applyCommit);
+    case 'fallback-fence':
+      // the target's writer fence (cutover/writerFence.ts on the other side), held before it lands
+      return t(
+        'target',
+        2,
+        (c, m) =>
+          app(c) === 'pgferry fence' &&
+          isStatement(m) &&
+          /ALTER DATABASE[\s\S]*SET default_transaction_read_only\s*=\s*on\b/i.test(sqlOf(m)),
+      );
+    case 'fallback-marker':
+      return t(
+        'target',
+        2,
+        (c, m) => app(c) === 'pgferry cutover' && isStatement(m) && /pg_logical_emit_message|pg_current_wal_lsn/.test(sqlOf(m)),
+      );
+    case 'fallback-drain':
+      return t('source', 3, applyCommit);
+    case 'fallback-sequences':
+      return t('source', 2, (c, m) => app(c) === 'pgferry cutover' && isStatement(m) && /\bsetval\b/i.test(sqlOf(m)));
+    case 'fallback-verify':
+      return t('source', 4, (c, m) => m.type === 'startup' && app(c) === 'pgferry verify', false);
+    case 'fallback-release':
+      // the reverse slot and publication dropped on the new server, past the point of no return
+      return t('target', 4, (_c, m) => isStatement(m) && /pg_drop_replication_slot|DROP PUBLICATION/i.test(sqlOf(m)));
+    default:
+      throw new Error(`no trigger for phase ${phase}`);
   }
 }

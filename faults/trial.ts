@@ -11,7 +11,8 @@ import { judgeDatabase, SEQUENCE_CRASH_SLACK } from './judge';
 import { fenceProblems, findLeftovers, liftFences, readFences, removeLeftovers } from './leftovers';
 import { TrialMonitor } from './monitor';
 import { classify, type TrialResult } from './outcome';
-import { PHASES, phaseTrigger, STREAMING_PHASES, type Phase } from './phases';
+import { FALLBACK_PHASES, isFallbackPhase, PHASES, phaseTrigger, STREAMING_PHASES, type Phase } from './phases';
+import { driveFallback, judgeFallback, TRIAL_FALLBACK_WINDOW, type FallbackDriveArgs } from './fallbackTrial';
 import { runners, signalGroup, trialProcesses } from './processes';
 import { makeRng, type Rng } from './rng';
 import { TrialUser } from './user';
@@ -41,6 +42,31 @@ export interface TrialOptions {
   readonly fence?: boolean;
   /** The application's schema change while streaming: a name from SCHEMA_CHANGES, `always`, `never`, or drawn. */
   readonly schemaChange?: string;
+  /** The share of drawn phases taken from FALLBACK_PHASES (default FALLBACK_SHARE; 0 replays a seed drawn before they came). */
+  readonly fallbackShare?: number;
+}
+
+/**
+ * The share of trials drawn at a reverse-stream or fall-back phase. Drawn from a fork of its own
+ * after the forward phase, so a seed drawn before those phases came keeps its forward phase with
+ * `--fallback-share 0`, and most seeds keep it anyway.
+ */
+export const FALLBACK_SHARE = 0.25;
+
+function drawPhase(rng: Rng, share: number): Phase {
+  const forward = rng.fork('phase').pick(PHASES);
+  const fallback = rng.fork('fallback phase');
+  return fallback.chance(share) ? fallback.pick(FALLBACK_PHASES) : forward;
+}
+
+/**
+ * A fault drawn for a trial at a fallback phase: an agent's fault becomes the runner's own (agents
+ * do not pick up a Succeeded migration whose window is open: docs/fallback.md), the rest as drawn.
+ */
+function drawTrialFault(rng: Rng, phase: Phase, only?: FaultKind): FaultPlan {
+  const plan = drawFault(rng, only);
+  if (!isFallbackPhase(phase) || !isAgentFault(plan.kind)) return plan;
+  return plan.kind === 'agent-kill' ? { kind: 'sigkill', durationMs: 0 } : { kind: 'lease-loss', durationMs: plan.durationMs };
 }
 
 const POLL_MS = 1000;
@@ -66,7 +92,8 @@ const FENCED_SHARE_AT_OTHER_CUTOVER_PHASES = 1 / 3;
 
 /** Whether a trial's cutover fences the writers: always at cutover-fence, a third of the time at the other cutover steps. */
 function drawFence(phase: Phase, rng: Rng, forced?: boolean): boolean {
-  if (phase === 'cutover-fence') return true;
+  // a fallback window needs the old source fenced (docs/fallback.md)
+  if (phase === 'cutover-fence' || isFallbackPhase(phase)) return true;
   const drawn = phase.startsWith('cutover') && rng.chance(FENCED_SHARE_AT_OTHER_CUTOVER_PHASES);
   return forced ?? drawn;
 }
@@ -107,8 +134,9 @@ function emptyResult(opts: TrialOptions, plan: FaultPlan, phase: string): TrialR
 export async function runTrial(servers: CampaignServers, opts: TrialOptions): Promise<TrialResult> {
   const started = Date.now();
   const rng = makeRng(opts.seed);
-  const phase = opts.phase ?? rng.fork('phase').pick(PHASES);
-  const plan = drawFault(rng.fork('fault'), opts.fault);
+  const phase = opts.phase ?? drawPhase(rng, opts.fallbackShare ?? FALLBACK_SHARE);
+  const fallback = isFallbackPhase(phase);
+  const plan = drawTrialFault(rng.fork('fault'), phase, opts.fault);
   const trigger = phaseTrigger(phase, opts.size);
   const matchAt = rng.fork('match').int(1, trigger.maxMatch);
   const fenceWriters = drawFence(phase, rng.fork('fence'), opts.fence);
@@ -166,17 +194,28 @@ export async function runTrial(servers: CampaignServers, opts: TrialOptions): Pr
       splitBytes: 2 * 1024 * 1024,
       ...(agents ? { runtime: 'agents' as const } : {}),
       ...(fenceWriters ? { fenceWriters } : {}),
+      ...(fallback ? { fallbackWindow: TRIAL_FALLBACK_WINDOW } : {}),
     },
     clusters,
   );
   let stuck: string | undefined;
+  const deadline = started + opts.deadlineMs;
+  const inWindow: FallbackDriveArgs = {
+    ...{ name, store, user, fault, phase, clusters, databases, size: opts.size, rng, result, deadline },
+    workloadStartedAt: workload.startedAt,
+  };
   try {
     workload.start();
     monitor.start();
     await agents?.start();
     await user.create();
     const schema = schemaChange ? new SchemaChangeUser(schemaChange, databases, clusters, user, result) : undefined;
-    stuck = await drive({ name, store, user, fault, phase, workload, result, fenceWriters, schema, deadline: started + opts.deadlineMs });
+    stuck = await drive({ name, store, user, fault, phase, workload, result, fenceWriters, schema, deadline });
+    if (fallback && !stuck && result.finalState === 'Succeeded') {
+      // the application has moved to the new server: it writes there in the window (fallbackTrial.ts)
+      await workload.stop();
+      stuck = await driveFallback(inWindow);
+    }
   } finally {
     fault.disarm();
     result.workload = await workload.stop();
@@ -185,9 +224,11 @@ export async function runTrial(servers: CampaignServers, opts: TrialOptions): Pr
     result.monitor = await monitor.stop();
   }
   try {
-    await judge(servers, { name, store, databases, fenceWriters }, result, plan).catch((error: Error) =>
-      result.reasons.push(`the judge could not compare: ${error.message}`),
-    );
+    const judged =
+      fallback && result.fallback?.fellBack
+        ? judgeFallback(inWindow)
+        : judge(servers, { name, store, databases, fenceWriters }, result, plan);
+    await judged.catch((error: Error) => result.reasons.push(`the judge could not compare: ${error.message}`));
   } finally {
     result.fired = fault.fired;
     result.faulted = fault.injected?.happened === true;
@@ -313,7 +354,7 @@ async function drive(a: DriveArgs): Promise<string | undefined> {
     // one, the application writes on and the fence stops it (what the fence is for).
     if (a.fenceWriters) a.workload.fenceRequested();
     else await a.workload.stop();
-    fault.armed = true;
+    fault.arm('cutover');
     a.schema?.cutoverRequested();
     messageAtRequest = status.message;
     const answer = await user.cutover();

@@ -27,6 +27,8 @@ export interface TrialSpecInput {
   readonly runtime?: 'agents';
   /** The cutover fences the source's writers (fenceWriters), with a lag budget no ordinary lag exceeds. */
   readonly fenceWriters?: boolean;
+  /** The cutover asks for a fallback window (`--fallback-window`): the trial goes on in it (fallbackTrial.ts). */
+  readonly fallbackWindow?: string;
 }
 
 /**
@@ -82,7 +84,13 @@ export class TrialUser {
   }
 
   cutover(): Promise<CliResult> {
-    return this.run(['update', '--name', this.input.name, '--cutover', ...this.targetFlags()], 120_000);
+    const window = this.input.fallbackWindow ? ['--fallback-window', this.input.fallbackWindow] : [];
+    return this.run(['update', '--name', this.input.name, '--cutover', ...window, ...this.targetFlags()], 120_000);
+  }
+
+  /** `update --fall-back`: the old source the primary again (the trial polls `show` for the end, as --wait would). */
+  fallBack(): Promise<CliResult> {
+    return this.run(['update', '--name', this.input.name, '--fall-back', ...this.targetFlags()], 120_000);
   }
 
   /** The user gives up on the migration (`update --cancel`): what they do when nothing they can run fixes a stop. */

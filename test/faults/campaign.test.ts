@@ -1,5 +1,6 @@
 // The fault campaign's short run for CI: a few fixed trials on the smallest fixture, one per fault
-// family, one at the writer fence (the application writing on through a fenced cutover) and one
+// family, one at the writer fence (the application writing on through a fenced cutover), one in a
+// fallback window (the reverse stream, then the fall-back) and one
 // with the application changing the schema while streaming (the user running the fix printed), each a
 // scenario the campaign must pass: nothing lost, duplicated or left behind, one runner at a time. `npm run faults` runs the full, random campaign.
 import assert from 'node:assert/strict';
@@ -65,6 +66,13 @@ const SCENARIOS: readonly Scenario[] = [
     schemaChange: 'rename-column',
   },
   {
+    title:
+      'a fallback window: the runner killed as the reverse stream commits the writes made on the new server on the old source, resumed, then the fall-back: every write once on the old source, which takes writes again',
+    seed: 1345916716,
+    fault: 'sigkill',
+    phase: 'reverse-stream',
+  },
+  {
     title: 'runtime agents: the agent running the copy SIGKILLed mid-COPY, the other agent finishes it',
     seed: 20261124,
     fault: 'agent-kill',
@@ -113,6 +121,12 @@ describe('fault campaign, fixed trials', function () {
         // passed means Succeeded with both catalogs equal (the judge's catalog includes defaults),
         // whether pgferry followed the change (issue 49) or the user ran the printed fix
         assert.equal(result.schemaChange?.made, true, detail);
+      }
+      if (s.phase === 'reverse-stream') {
+        // the judge compared the old source with the new server after the fall-back; said here too
+        assert.equal(result.fallback?.fellBack, true, detail);
+        assert.ok((result.fallback?.targetWorkload?.transactions ?? 0) > 0, 'the application wrote on the new server');
+        assert.ok((result.fallback?.writesAgain?.transactions ?? 0) > 0, 'the application wrote on the old source again');
       }
       if (s.phase === 'cutover-fence') {
         // the judge failed the trial otherwise; said here so a change of the draw cannot pass unseen

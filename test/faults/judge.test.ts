@@ -265,6 +265,62 @@ describe('fault campaign: the writer fence', function () {
   });
 });
 
+describe('fault campaign: a fallback window', () => {
+  const workload = (over: Partial<NonNullable<TrialResult['workload']>> = {}) => ({
+    transactions: 100,
+    failures: 0,
+    largeTransactionRows: 0,
+    truncates: 0,
+    errors: [],
+    ...over,
+  });
+  const fellBack = (over: Partial<NonNullable<TrialResult['fallback']>> = {}): TrialResult =>
+    trial({
+      phase: 'fallback-drain#1',
+      fallback: { requests: 1, fellBack: true, downtimeSeconds: [1.2, 0.8], targetWorkload: workload(), writesAgain: workload(), ...over },
+    });
+
+  it('passes a fall-back after which the old source took writes again without an error', () => {
+    const t = fellBack();
+    assert.equal(classify(t, LIMITS), 'passed', t.reasons.join('\n'));
+  });
+
+  it('fails a trial whose fall-back never completed, or after which the old source took no writes', () => {
+    failedWith(fellBack({ fellBack: false }), /the fall-back did not complete \(1 request/);
+    failedWith(fellBack({ writesAgain: workload({ transactions: 0 }) }), /the old source took no writes after the fall-back/);
+  });
+
+  it('fails a key drawn twice on the old source after the fall-back', () => {
+    const collision = { at: 50, op: 'transaction', code: '23505', message: 'duplicate key value violates unique constraint "orders_pkey"' };
+    failedWith(
+      fellBack({ writesAgain: workload({ failures: 1, errors: [collision] }) }),
+      /the application back on the old source saw 1 error\(s\): transaction 23505/,
+    );
+  });
+
+  it("explains the new server's application's errors by the fall-back's fence from its request on, and its own clock", () => {
+    const refused = { at: 5000, op: 'transaction', code: '25006', message: 'cannot execute INSERT in a read-only transaction' };
+    const explained = fellBack({ targetWorkload: workload({ failures: 1, errors: [refused], fencedFrom: 4000 }) });
+    assert.equal(classify(explained, LIMITS), 'passed', explained.reasons.join('\n'));
+    failedWith(
+      fellBack({ targetWorkload: workload({ failures: 1, errors: [refused], fencedFrom: 6000 }) }),
+      /the new server's application saw 1 error\(s\) no fault explains/,
+    );
+    // a target restart 100-102 s into the source's clock is 0-2 s into the new server's application's
+    const lost = { at: 1000, op: 'transaction', code: '57P01', message: 'terminating connection due to administrator command' };
+    const restart = { faultKind: 'target-restart', faultWindow: { from: 100_000, to: 102_000 } };
+    const inWindow = {
+      ...fellBack({ targetWorkload: workload({ failures: 1, errors: [lost] }), targetWorkloadFromMs: 100_000 }),
+      ...restart,
+    };
+    assert.equal(classify(inWindow, LIMITS), 'passed', inWindow.reasons.join('\n'));
+    failedWith(
+      { ...fellBack({ targetWorkload: workload({ failures: 1, errors: [lost] }), targetWorkloadFromMs: 0 }), ...restart },
+      /no fault explains/,
+    );
+  });
+});
+
 describe('fault campaign draws: N trials are N trials whose fault happened', () => {
   it('draws another trial for each one whose fault never happened, and reports them all', async () => {
     const ran: number[] = [];

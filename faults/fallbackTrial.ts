@@ -1,0 +1,190 @@
+// A trial at a reverse-stream or fall-back phase, after its cutover (asked with a fallback window)
+// is Succeeded: the application moves to the new server and writes there while the reverse stream
+// applies its writes to the old source, then the user falls back (`update --fall-back`, the
+// application writing on into the new server's fence), resuming a dead runner and asking again
+// after a fall-back that stopped, until every window is FellBack. The judge then compares the old
+// source with the new server, where everything the application wrote on both sides is (the new
+// server is fenced from the fall-back on), and the application writes on the old source again:
+// no key or sequence value may be drawn twice there.
+import { type CatalogConnection, type FallbackStatus, get, type MigrationStatus, PRIOR_SETTING_SQL } from '../provider/engine';
+import type { Cluster } from '../test/support';
+import { CampaignWorkload } from './campaignWorkload';
+import type { ArmedFault } from './faults';
+import type { FixtureSize } from './fixture';
+import { judgeDatabase } from './judge';
+import { findLeftovers } from './leftovers';
+import type { FallbackReport, TrialResult } from './outcome';
+import type { Phase } from './phases';
+import type { Rng } from './rng';
+import type { TrialUser } from './user';
+
+/** The window a trial's cutover asks for: long enough never to pass during a trial. */
+export const TRIAL_FALLBACK_WINDOW = '1h';
+
+const POLL_MS = 1000;
+const DEAD_POLLS = 2;
+const RESUME_RETRY_MS = 5000;
+const MAX_RESUMES = 8;
+/** How long the reverse-stream phase waits for its trigger while the application writes. */
+const PHASE_WAIT_MS = 60_000;
+/** No change in the windows' records for this long (outside a fault) is stuck. */
+const STUCK_MS = 180_000;
+/** A fall-back that stopped is asked again, at most this many times in all. */
+const MAX_REQUESTS = 3;
+/** The application writes again on the old source this long after the fall-back. */
+const WRITES_AGAIN_MS = 4000;
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+export interface FallbackDriveArgs {
+  readonly name: string;
+  readonly store: CatalogConnection;
+  readonly user: TrialUser;
+  readonly fault: ArmedFault;
+  readonly phase: Phase;
+  readonly clusters: { readonly source: Cluster; readonly target: Cluster };
+  readonly databases: readonly [string, string];
+  readonly size: FixtureSize;
+  readonly rng: Rng;
+  readonly result: TrialResult;
+  readonly deadline: number;
+  /** When the source's application started (the trial's fault window counts from it). */
+  readonly workloadStartedAt: number;
+}
+
+type Step = 'opening' | 'writing' | 'asking' | 'falling-back';
+
+/** The user's loop in the window: returns undefined once every window fell back, or why the trial is stuck. */
+export async function driveFallback(a: FallbackDriveArgs): Promise<string | undefined> {
+  const report: FallbackReport = { requests: 0, fellBack: false, downtimeSeconds: [] };
+  a.result.fallback = report;
+  const workload = new CampaignWorkload(a.clusters.target, a.databases, a.size, a.rng.fork('target workload'), 1);
+  report.targetWorkloadFromMs = workload.startedAt - a.workloadStartedAt;
+  // the application's time on the new server before the user falls back
+  const writeMs = a.rng.fork('window').int(4, 12) * 1000;
+  let step: Step = 'opening';
+  let writingSince = 0;
+  let deadPolls = 0;
+  let lastResume = 0;
+  let lastSignature = '';
+  let lastProgress = Date.now();
+  let signatureAtOver: string | undefined;
+  try {
+    for (;;) {
+      await sleep(POLL_MS);
+      const now = Date.now();
+      if (now > a.deadline) return `the fall-back not finished within the trial deadline (step ${step})`;
+      const status = await get(a.store, a.name).catch(() => undefined);
+      if (!status) continue; // the new server may be restarting: the user's `show` fails too
+      const windows = status.databases.map((d) => d.fallback);
+      const sig = signature(status, windows);
+      if (sig !== lastSignature) [lastSignature, lastProgress] = [sig, now];
+      const faultBusy = a.fault.fired && a.fault.overAt === undefined;
+      if (!faultBusy && now - lastProgress > STUCK_MS) return `stuck in the window (step ${step}) for ${STUCK_MS / 1000} s: ${sig}`;
+      if (a.fault.overAt !== undefined && a.result.recoveryMs === undefined) {
+        signatureAtOver ??= sig;
+        if (sig !== signatureAtOver && status.runner?.alive === true) a.result.recoveryMs = now - a.fault.overAt;
+      }
+      if (windows.every((w) => w?.state === 'FellBack')) {
+        // a resumed runner that finished between two polls has exited by now: the end is its progress
+        if (a.fault.overAt !== undefined) a.result.recoveryMs ??= now - a.fault.overAt;
+        report.fellBack = true;
+        report.downtimeSeconds = windows.map((w) => w?.downtimeSeconds ?? -1);
+        return undefined;
+      }
+      if (windows.some((w) => w === undefined || w.state === 'Closed')) return `a window missing or closed: ${sig}`;
+      deadPolls = status.runner?.alive ? 0 : deadPolls + 1;
+      if (deadPolls >= DEAD_POLLS && now - lastResume > RESUME_RETRY_MS) {
+        if (a.result.resumes >= MAX_RESUMES) return `the runner stayed dead through ${MAX_RESUMES} resumes`;
+        a.result.resumes += 1;
+        await a.user.resume();
+        lastResume = Date.now();
+        continue;
+      }
+      const open = windows.every((w) => w?.state === 'Open') && status.runner?.alive === true;
+      if (step === 'opening' && open) {
+        // the application moves to the new server
+        workload.start();
+        a.fault.arm('window');
+        [step, writingSince] = ['writing', now];
+      }
+      if (step === 'writing' && now - writingSince >= writeMs && faultSettled(a, now - writingSince)) step = 'asking';
+      if (step === 'asking' && open) {
+        if (report.requests >= MAX_REQUESTS) return `the fall-back stopped ${report.requests} times: ${sig}`;
+        // the application writes on: the fall-back's fence ends its sessions and refuses its writes
+        workload.fenceRequested();
+        a.fault.arm('fall-back');
+        const answer = await a.user.fallBack();
+        if (answer.code === 0) {
+          report.requests += 1;
+          step = 'falling-back';
+        }
+        continue;
+      }
+      // a fall-back that stopped before anything irreversible: the window is Open again, asked again
+      if (step === 'falling-back' && open && windows.every((w) => !w?.fallBackRequested)) step = 'asking';
+    }
+  } finally {
+    report.targetWorkload = await workload.stop();
+  }
+}
+
+/** Whether the window's writes may end: the reverse-stream phase waits for its fault to be over (or not to come). */
+function faultSettled(a: FallbackDriveArgs, writingMs: number): boolean {
+  if (a.phase !== 'reverse-stream') return true;
+  return a.fault.overAt !== undefined || (!a.fault.fired && writingMs > PHASE_WAIT_MS);
+}
+
+function signature(status: MigrationStatus, windows: readonly (FallbackStatus | undefined)[]): string {
+  const w = windows.map((f) => `${f?.state}:${f?.appliedLsn ?? '-'}:${f?.fallBackRequested ? 'asked' : '-'}:${f?.message ?? ''}`);
+  return `${status.state}/${status.subState}/${w.join(',')}`;
+}
+
+/**
+ * After the fall-back: the old source against the new server, which holds every write the
+ * application made on either side (the new server as the judge's "source": a row it holds that the
+ * old source lacks is lost, a sequence of the old source behind it would hand out a value twice);
+ * then the fences (the old source's lifted, the new server's kept) and the application on the old
+ * source again.
+ */
+export async function judgeFallback(a: FallbackDriveArgs): Promise<void> {
+  const { result, clusters } = a;
+  result.leftovers = await findLeftovers(clusters, a.databases);
+  for (const db of a.databases) {
+    const j = await judgeDatabase(clusters.target, clusters.source, db);
+    result.judgements.push(j);
+    result.rowsCompared += j.rowsCompared;
+    for (const t of j.tables) {
+      result.lostRows += t.lost;
+      result.extraRows += t.extra;
+      result.changedRows += t.changed;
+    }
+    for (const problem of await fenceProblems(a, db)) result.reasons.push(`writer fence: ${problem}`);
+  }
+  const again = new CampaignWorkload(clusters.source, a.databases, a.size, a.rng.fork('writes again'), 2);
+  again.start();
+  await sleep(WRITES_AGAIN_MS);
+  result.fallback!.writesAgain = await again.stop();
+}
+
+/** After a fall-back: no fence on the old source and none recorded; the new server fenced, recorded as kept. */
+async function fenceProblems(a: FallbackDriveArgs, database: string): Promise<string[]> {
+  const out: string[] = [];
+  const setting = async (c: Cluster): Promise<string | undefined> =>
+    (await c.query<{ prior: string | null }>(PRIOR_SETTING_SQL, [database]))[0]?.prior ?? undefined;
+  const onSource = await setting(a.clusters.source);
+  if (onSource !== undefined) out.push(`${database}: the old source's default_transaction_read_only is ${onSource} after the fall-back`);
+  const onTarget = await setting(a.clusters.target);
+  if (onTarget !== 'on') out.push(`${database}: the new server is not fenced after the fall-back (${onTarget ?? 'not set'})`);
+  const rows = await a.store.query<{ change: string; kept: boolean }>(
+    `SELECT change, kept_at IS NOT NULL AS kept FROM pgferry.footprint
+      WHERE migration = $1 AND database = $2 AND change IN ('writerFence', 'targetFence') AND undone_at IS NULL`,
+    [a.name, database],
+  );
+  for (const r of rows) {
+    if (r.change === 'writerFence') out.push(`${database}: the old source's fence still recorded after the fall-back`);
+    else if (!r.kept) out.push(`${database}: the new server's fence recorded and not kept`);
+  }
+  if (!rows.some((r) => r.change === 'targetFence')) out.push(`${database}: the new server's fence not recorded`);
+  return out;
+}
