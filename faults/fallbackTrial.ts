@@ -11,7 +11,7 @@ import type { Cluster } from '../test/support';
 import { CampaignWorkload } from './campaignWorkload';
 import type { ArmedFault } from './faults';
 import type { FixtureSize } from './fixture';
-import { judgeDatabase } from './judge';
+import { judgeDatabase, SEQUENCE_CRASH_SLACK } from './judge';
 import { findLeftovers } from './leftovers';
 import type { FallbackReport, TrialResult } from './outcome';
 import type { Phase } from './phases';
@@ -150,8 +150,11 @@ function signature(status: MigrationStatus, windows: readonly (FallbackStatus | 
 export async function judgeFallback(a: FallbackDriveArgs): Promise<void> {
   const { result, clusters } = a;
   result.leftovers = await findLeftovers(clusters, a.databases);
+  // A new server restarted after the fall-back read its sequences comes back with each one moved on
+  // by up to 32 values it never handed out (SEQ_LOG_VALS): the old source is then behind harmlessly.
+  const sequenceSlack = result.faultKind === 'target-restart' ? SEQUENCE_CRASH_SLACK : 0;
   for (const db of a.databases) {
-    const j = await judgeDatabase(clusters.target, clusters.source, db);
+    const j = await judgeDatabase(clusters.target, clusters.source, db, { sequenceSlack });
     result.judgements.push(j);
     result.rowsCompared += j.rowsCompared;
     for (const t of j.tables) {
