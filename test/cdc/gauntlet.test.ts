@@ -11,7 +11,10 @@
 // of pgferry's own checks: every table's and materialized view's rows read back from both servers
 // in one order, every large object (oid, owner, grants, comment, content hash), and the catalog,
 // as `pg_dump --schema-only` prints it and as test/support/catalogSnapshot.ts reads it object by
-// object (the fidelity test's queries, not the engine's schema check).
+// object (the fidelity test's queries, not the engine's schema check). It runs four times: on a
+// superuser target and on a managed-like one, each with the schema watch alone and with the source's
+// event trigger (schemaChangeCapture: eventTrigger), whose messages a managed target must apply
+// without superuser or the replica role.
 //
 // The application's statements and DDL run on one connection, each DDL in a transaction of its
 // own between two of its writes, so its code switches to a new shape exactly when the shape
@@ -409,5 +412,11 @@ describe('the gauntlet: an application and its releases while streaming, then a 
     pair = await startPair(15, 15);
     await loadSource(pair.source);
     await scenario(pair, 'gauntlet-event-trigger', serverSpec(pair.target), 'eventTrigger');
+  });
+
+  it('event trigger on the source, managed-like target: the same, the messages applied without superuser', async () => {
+    pair = await startPair(15, 15);
+    await loadSource(pair.source);
+    await scenario(pair, 'gauntlet-event-trigger-managed', await makeManagedTarget(pair.target), 'eventTrigger');
   });
 });
