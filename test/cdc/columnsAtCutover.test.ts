@@ -15,9 +15,8 @@ import { isFinalState } from '../../provider/engine/core/model';
 import {
   cutoverEnd,
   endIfRunning,
-  makeManagedTarget,
+  onBothTargets,
   pairSpec,
-  serverSpec,
   startPair,
   startSourceWriter,
   until,
@@ -104,15 +103,15 @@ describe('column changes on a table not written again are followed by the cutove
     pair = undefined;
   });
 
-  it('superuser target: added, dropped, renamed, retyped, NOT NULL; Succeeded with no manual step', async () => {
-    pair = await startPair(15, 15);
-    await scenario(pair, 'quiet-super', serverSpec(pair.target));
-  });
-
-  it('managed-like target: the same', async () => {
-    pair = await startPair(15, 15);
-    await scenario(pair, 'quiet-managed', await makeManagedTarget(pair.target));
-  });
+  onBothTargets(
+    {
+      superuser: 'superuser target: added, dropped, renamed, retyped, NOT NULL; Succeeded with no manual step',
+      managed: 'managed-like target: the same',
+    },
+    async ({ pair, target, kind }) => {
+      await scenario(pair, `quiet-${kind}`, target);
+    },
+  );
 
   it('a column added with now() is not followed: the cutover stops naming it', async () => {
     pair = await startPair(15, 15);

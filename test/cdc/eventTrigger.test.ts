@@ -16,7 +16,7 @@ import { isFinalState } from '../../provider/engine/core/model';
 import {
   cutoverEnd,
   endIfRunning,
-  makeManagedTarget,
+  onBothTargets,
   pairSpec,
   serverSpec,
   startPair,
@@ -188,17 +188,16 @@ describe('schema changes captured by an event trigger, followed at their exact p
     pair = undefined;
   });
 
-  it('superuser target: unique index, CHECK, rename, column and index dropped; Succeeded, trigger gone', async () => {
-    pair = await startPair(15, 15);
-    await loadSource(pair);
-    await scenario(pair, 'evt-super', serverSpec(pair.target));
-  });
-
-  it('managed-like target: the same', async () => {
-    pair = await startPair(15, 15);
-    await loadSource(pair);
-    await scenario(pair, 'evt-managed', await makeManagedTarget(pair.target));
-  });
+  onBothTargets(
+    {
+      superuser: 'superuser target: unique index, CHECK, rename, column and index dropped; Succeeded, trigger gone',
+      managed: 'managed-like target: the same',
+    },
+    async ({ pair, target, kind }) => {
+      await loadSource(pair);
+      await scenario(pair, `evt-${kind}`, target);
+    },
+  );
 
   it('a table dropped is told at its place; a cancel drops the event trigger from the source', async () => {
     pair = await startPair(15, 15);

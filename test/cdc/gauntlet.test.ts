@@ -31,10 +31,8 @@ import { isFinalState } from '../../provider/engine/core/model';
 import {
   cutoverEnd,
   endIfRunning,
-  makeManagedTarget,
+  onBothTargets,
   pairSpec,
-  serverSpec,
-  startPair,
   startSourceWriter,
   until,
   waitForStatus,
@@ -390,33 +388,26 @@ async function firstDoc(source: Cluster): Promise<string> {
 
 describe('the gauntlet: an application and its releases while streaming, then a cutover with no manual step (issue 49)', function () {
   this.timeout(600_000);
-  let pair: ServerPair | undefined;
-  afterEach(async () => {
-    await pair?.stop();
-    pair = undefined;
-  });
 
-  it('superuser target: rows, large objects and catalog identical after the cutover', async () => {
-    pair = await startPair(15, 15);
-    await loadSource(pair.source);
-    await scenario(pair, 'gauntlet-super', serverSpec(pair.target));
-  });
+  onBothTargets(
+    {
+      superuser: 'superuser target: rows, large objects and catalog identical after the cutover',
+      managed: 'managed-like target (no replica role): the same, but for what its admin owns in the superuser stead',
+    },
+    async ({ pair, target, kind }) => {
+      await loadSource(pair.source);
+      await scenario(pair, `gauntlet-${kind}`, target);
+    },
+  );
 
-  it('managed-like target (no replica role): the same, but for what its admin owns in the superuser stead', async () => {
-    pair = await startPair(15, 15);
-    await loadSource(pair.source);
-    await scenario(pair, 'gauntlet-managed', await makeManagedTarget(pair.target));
-  });
-
-  it('event trigger on the source (schemaChangeCapture: eventTrigger), superuser target: the same', async () => {
-    pair = await startPair(15, 15);
-    await loadSource(pair.source);
-    await scenario(pair, 'gauntlet-event-trigger', serverSpec(pair.target), 'eventTrigger');
-  });
-
-  it('event trigger on the source, managed-like target: the same, the messages applied without superuser', async () => {
-    pair = await startPair(15, 15);
-    await loadSource(pair.source);
-    await scenario(pair, 'gauntlet-event-trigger-managed', await makeManagedTarget(pair.target), 'eventTrigger');
-  });
+  onBothTargets(
+    {
+      superuser: 'event trigger on the source (schemaChangeCapture: eventTrigger), superuser target: the same',
+      managed: 'event trigger on the source, managed-like target: the same, the messages applied without superuser',
+    },
+    async ({ pair, target, kind }) => {
+      await loadSource(pair.source);
+      await scenario(pair, `gauntlet-event-trigger-${kind}`, target, 'eventTrigger');
+    },
+  );
 });

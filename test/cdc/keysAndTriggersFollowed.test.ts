@@ -19,10 +19,8 @@ import { isFinalState } from '../../provider/engine/core/model';
 import {
   cutoverEnd,
   endIfRunning,
-  makeManagedTarget,
+  onBothTargets,
   pairSpec,
-  serverSpec,
-  startPair,
   startSourceWriter,
   until,
   waitForStatus,
@@ -185,21 +183,14 @@ async function scenario(pair: ServerPair, name: string, target: MigrationSpec['t
 
 describe('foreign keys, triggers and rules created or dropped while streaming are followed (issue 49)', function () {
   this.timeout(600_000);
-  let pair: ServerPair | undefined;
-  afterEach(async () => {
-    await pair?.stop();
-    pair = undefined;
-  });
-
-  it('superuser target: key added NOT VALID then validated, triggers and rules in the source state; drops followed', async () => {
-    pair = await startPair(15, 15);
-    await loadSource(pair);
-    await scenario(pair, 'firings-super', serverSpec(pair.target), false);
-  });
-
-  it('managed-like target: key recorded for the release, triggers and rules disabled until it; drops followed', async () => {
-    pair = await startPair(15, 15);
-    await loadSource(pair);
-    await scenario(pair, 'firings-managed', await makeManagedTarget(pair.target), true);
-  });
+  onBothTargets(
+    {
+      superuser: 'superuser target: key added NOT VALID then validated, triggers and rules in the source state; drops followed',
+      managed: 'managed-like target: key recorded for the release, triggers and rules disabled until it; drops followed',
+    },
+    async ({ pair, target, kind, managed }) => {
+      await loadSource(pair);
+      await scenario(pair, `firings-${kind}`, target, managed);
+    },
+  );
 });

@@ -11,18 +11,7 @@ import { requestCutover, requestResync, runMigration, type MigrationSpec, type M
 import { CatalogConnection } from '../../provider/engine/control/connection';
 import { tableResyncs } from '../../provider/engine/control/tableResyncs';
 import { isFinalState } from '../../provider/engine/core/model';
-import {
-  endIfRunning,
-  makeManagedTarget,
-  pairSpec,
-  serverSpec,
-  startPair,
-  startSourceWriter,
-  until,
-  waitForStatus,
-  type Cluster,
-  type ServerPair,
-} from '../support';
+import { endIfRunning, onBothTargets, pairSpec, startSourceWriter, until, waitForStatus, type Cluster, type ServerPair } from '../support';
 import { events as catalogEvents, get } from '../../provider/engine/control/store';
 
 const DB = 'shop';
@@ -241,21 +230,14 @@ async function scenario(pair: ServerPair, name: string, target: MigrationSpec['t
 
 describe('tables created while streaming are followed, one table resynchronised on request (issue 49)', function () {
   this.timeout(600_000);
-  let pair: ServerPair | undefined;
-  afterEach(async () => {
-    await pair?.stop();
-    pair = undefined;
-  });
-
-  it('superuser target: created, copied at a pinned position, streamed, exactly once; cutover Succeeded', async () => {
-    pair = await startPair(15, 15);
-    await loadSource(pair);
-    await scenario(pair, 'follow-super', serverSpec(pair.target));
-  });
-
-  it('managed-like target (no replica role): the same, foreign keys held while streaming', async () => {
-    pair = await startPair(15, 15);
-    await loadSource(pair);
-    await scenario(pair, 'follow-managed', await makeManagedTarget(pair.target));
-  });
+  onBothTargets(
+    {
+      superuser: 'superuser target: created, copied at a pinned position, streamed, exactly once; cutover Succeeded',
+      managed: 'managed-like target (no replica role): the same, foreign keys held while streaming',
+    },
+    async ({ pair, target, kind }) => {
+      await loadSource(pair);
+      await scenario(pair, `follow-${kind}`, target);
+    },
+  );
 });

@@ -18,10 +18,8 @@ import { isFinalState } from '../../provider/engine/core/model';
 import {
   cutoverEnd,
   endIfRunning,
-  makeManagedTarget,
+  onBothTargets,
   pairSpec,
-  serverSpec,
-  startPair,
   startSourceWriter,
   until,
   waitForStatus,
@@ -188,21 +186,14 @@ async function scenario(pair: ServerPair, name: string, target: MigrationSpec['t
 
 describe('schema objects created while streaming are followed on the target (issue 49)', function () {
   this.timeout(600_000);
-  let pair: ServerPair | undefined;
-  afterEach(async () => {
-    await pair?.stop();
-    pair = undefined;
-  });
-
-  it('superuser target: indexes, constraint, view, function, enum label, sequence, comment, grant; cutover Succeeded', async () => {
-    pair = await startPair(15, 15);
-    await loadSource(pair);
-    await scenario(pair, 'objects-super', serverSpec(pair.target));
-  });
-
-  it('managed-like target: the same', async () => {
-    pair = await startPair(15, 15);
-    await loadSource(pair);
-    await scenario(pair, 'objects-managed', await makeManagedTarget(pair.target));
-  });
+  onBothTargets(
+    {
+      superuser: 'superuser target: indexes, constraint, view, function, enum label, sequence, comment, grant; cutover Succeeded',
+      managed: 'managed-like target: the same',
+    },
+    async ({ pair, target, kind }) => {
+      await loadSource(pair);
+      await scenario(pair, `objects-${kind}`, target);
+    },
+  );
 });
