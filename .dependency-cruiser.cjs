@@ -85,9 +85,11 @@ function rankRules() {
 // The product's callers (the CLI, the resource, the console, the demo) and its tools (bench/,
 // faults/, the lab) reach the engine through its public index only, so what they prove is what a
 // user of `pgferry/engine` gets. The apply micro-benchmarks measure the apply path itself, below
-// the API, on purpose: they are the one named exception.
+// the API, on purpose, and the detection-cost bench the schema watch's and the apply's catalog
+// reads: they are the two named exceptions.
 const CALLERS = '^(bench|faults|lab-stack|provider/(cli|resource|console|demo|azure|localpg))/';
 const BELOW_THE_API = ['bench/drainLab.ts', 'bench/lagLab.ts', 'bench/applyMicro.ts'];
+const DETECTION_BENCH = 'bench/detectionCost.ts';
 
 // The layers around the ranks, each said once here (eslint and the unit tests no longer repeat them).
 const NPM = (pattern) => `^node_modules/(${pattern})/`;
@@ -132,7 +134,7 @@ module.exports = {
       name: 'public-entry',
       comment: 'callers and tools import provider/engine/index.ts only (docs/architecture.md, "The product and its tools")',
       severity: 'error',
-      from: { path: CALLERS, pathNot: BELOW_THE_API.map((f) => `^${escape(f)}$`) },
+      from: { path: CALLERS, pathNot: [...BELOW_THE_API, DETECTION_BENCH].map((f) => `^${escape(f)}$`) },
       to: { path: `^${ENGINE}/.+`, pathNot: `^${escape(ENGINE)}/index\\.ts$` },
     },
     {
@@ -141,6 +143,16 @@ module.exports = {
       severity: 'error',
       from: { path: BELOW_THE_API.map((f) => `^${escape(f)}$`) },
       to: { path: `^${ENGINE}/.+`, pathNot: [`^${escape(ENGINE)}/index\\.ts$`, `^${ENGINE}/cdc/(apply|plan)/`] },
+    },
+    {
+      name: 'public-entry',
+      comment: 'the detection-cost bench reaches the schema watch, its comparison and the apply path, nothing else',
+      severity: 'error',
+      from: { path: `^${escape(DETECTION_BENCH)}$` },
+      to: {
+        path: `^${ENGINE}/.+`,
+        pathNot: [`^${escape(ENGINE)}/index\\.ts$`, `^${ENGINE}/cdc/apply/`, `^${ENGINE}/flow/schema(Watch|Follow)\\.ts$`],
+      },
     },
     {
       name: 'no-cycle',

@@ -206,7 +206,8 @@ async function currentPosition(client: pg.Client): Promise<bigint> {
   return parseLsn(rows[0]!.lsn);
 }
 
-async function fingerprint(client: pg.Client): Promise<string> {
+/** The fingerprint of a database's schema: what a look compares with its last (bench/detectionCost.ts times it). */
+export async function fingerprint(client: pg.Client): Promise<string> {
   const { rows } = await client.query<{ print: string }>(FINGERPRINT_SQL, [CONTROL_SCHEMA]);
   return rows[0]!.print;
 }
