@@ -1,0 +1,81 @@
+// The apply session's following of the source's event-trigger DDL messages (ddlFollow.ts): a
+// table's indexes and constraints made the source's at the command's exact place among the rows.
+import type pg from 'pg';
+import { qualified } from '../../connect/quote';
+import { formatLsn } from '../decode/lsn';
+import { ShapeFollowSession } from './shapeFollowSession';
+import { readFilterPlan, type FilterPlan } from '../../filter/plan';
+import { tablePartsSql } from '../prepare/eventTrigger';
+import { parseDdlMessage, type DdlFollowing, type TableParts } from './ddlFollow';
+
+/** The event trigger's DDL messages followed, over the shape follow (shapeFollowSession.ts). */
+export abstract class DdlFollowSession extends ShapeFollowSession {
+  /** What moves, read at the first DDL message (followDdl). */
+  private filterPlan: FilterPlan | undefined;
+
+  /**
+   * Step: a DDL message of the source's event trigger (ddlFollow.ts). The target table's indexes
+   * and constraints are made the source's as they were at the command, in the open transaction,
+   * after the rows before it: every row written before it on the source is on the target, none
+   * after it. The source checked its constraints at each statement's end, so the deferred ones are
+   * checked here first (an ALTER TABLE refuses a table with checks pending), and deferred again after.
+   * A table the target does not have (left out, or created since and not there yet) is left to the
+   * table watch and the schema watch.
+   */
+  protected async followDdl(following: DdlFollowing, content: Uint8Array, lsn: bigint): Promise<void> {
+    const message = parseDdlMessage(content);
+    if (!message) return;
+    const filter = (this.filterPlan ??= await readFilterPlan(await this.sourceSession(), following.filters));
+    if (message.event === 'drop' && message.type === 'table') {
+      // tableDropsAndRenames: follow drops the target's table itself once the apply is past the drop
+      // (flow/tableDropsFollow.ts): nothing for the user to do
+      if (filter.leftOut.has(message.oid) || this.config.followTableRenames) return;
+      // told at its exact place, rather than at the table watch's next look; what to do with the
+      // target's table stays the user's choice (the cutover's schema check stops on it)
+      this.state.onNotFollowed?.(
+        `source table ${message.identity} was dropped at source position ${formatLsn(lsn)} (told by the event trigger); its changes end there, and the cutover's schema check stops until the target matches (drop it on the target, or create it again on the source)`,
+      );
+      return;
+    }
+    let source: TableParts | undefined;
+    let target: TableParts | undefined;
+    await this.settled();
+    const onTarget = this.target!;
+    if (message.event === 'end') {
+      if (!message.table) return;
+      source = message.table;
+      if (filter.leftOut.has(source.oid) || filter.dataOnly.has(source.oid)) return;
+      target = await readTargetParts(onTarget, 'pg_catalog.to_regclass($1)', qualified(source.schema, source.name));
+    } else {
+      if (message.type !== 'index' || !message.schema || !message.name) return;
+      const index = message.name;
+      target = await readTargetParts(
+        onTarget,
+        '(SELECT x.indrelid FROM pg_catalog.pg_index x WHERE x.indexrelid = pg_catalog.to_regclass($1))',
+        qualified(message.schema, index),
+      );
+      if (target) source = { ...target, parts: target.parts.filter((p) => !(p.kind === 'index' && p.name === index)) };
+    }
+    if (!source || !target) return;
+    // A table being resynchronised has its shape from the copy too, as its rows: one created on the
+    // target for it (a table the source made while streaming, pg_dump -t) is the source's of a later
+    // moment than this message (a partition's key then already attached to its parent's, which the
+    // message's parts still count as the partition's own). Its parts are left to the schema watch,
+    // which compares them once the apply has passed where it saw them.
+    if (this.state.tracker.resyncing.has(qualified(target.schema, target.name))) return;
+    const { statements, followed } = await following.plan(source, target, message.event === 'end');
+    if (statements.length === 0) return;
+    const name = qualified(target.schema, target.name);
+    await this.sendDdl(name, ['SET CONSTRAINTS ALL IMMEDIATE', ...statements, 'SET CONSTRAINTS ALL DEFERRED']);
+    const command = message.event === 'end' ? message.tag : `DROP ${message.type.toUpperCase()}`;
+    this.state.onFollowed?.(
+      `source table ${name} changed while streaming (${command}), followed on the target at its exact position in the stream: ${followed.join(', ')}`,
+    );
+  }
+}
+
+/** A target table's indexes and constraints (tablePartsSql), the table given by `rel` over $1; undefined: no such table. */
+async function readTargetParts(target: pg.Client, rel: string, name: string): Promise<TableParts | undefined> {
+  const { rows } = await target.query<{ parts: TableParts }>(`SELECT (${tablePartsSql(rel)}) AS parts`, [name]);
+  return rows[0]?.parts ?? undefined;
+}

@@ -1,0 +1,495 @@
+// The apply session's following of a streamed table's shape on the target, at the relation message
+// that first carries it (issue 49): columns added (addColumnPlan), dropped, renamed and retyped
+// (shapeFollow.ts decides), NOT NULL dropped and set, a table renamed, the partition tree; and the
+// stop, exactly before the transaction that carries it, of a change it cannot follow. The apply
+// loop over it is applySession.ts; the event trigger's DDL messages, ddlFollowSession.ts.
+import type pg from 'pg';
+import { openSession, serverMajor } from '../../connect/session';
+import { ident, qualified } from '../../connect/quote';
+import { PgferryError } from '../../core/errors';
+import { parseLsn } from '../decode/lsn';
+import { planPartitionTree, runPartitionSteps } from './partitionTree';
+import { SessionConnections } from './sessionConnections';
+import { addColumnPlan, inspectTargetTable, resolveTargetTable, sourceAttributes, sourceColumnDefinitions } from './targetTables';
+import { planShapeFollow, readdedColumns, type SourceAttribute, type TargetAttribute } from './shapeFollow';
+import type { TargetTable } from '../plan/types';
+import type { ChangeEvent, Relation } from '../decode/changeEvents';
+
+class SchemaChangeError extends PgferryError {}
+
+/** Attnum records kept per table (ShapeFollowSession.recordedFor): a follow not committed still finds the one before it. */
+const ATTNUM_RECORDS = 8;
+
+/** The source's WAL insert position (every record inserted so far ends at or before it; a standby's replayed end). */
+const SOURCE_WAL_INSERT_SQL = `SELECT (CASE WHEN pg_catalog.pg_is_in_recovery() THEN pg_catalog.pg_last_wal_replay_lsn()
+  ELSE pg_catalog.pg_current_wal_insert_lsn() END)::pg_catalog.text AS lsn`;
+
+/** A session's target tables and their shapes followed, over its connections (sessionConnections.ts). */
+export abstract class ShapeFollowSession extends SessionConnections {
+  protected readonly tables = new Map<number, TargetTable>();
+  /** The current source transaction was applied before: its changes are skipped. */
+  protected skipping = false;
+  /** The current source transaction's final position (its BEGIN's), and whether earlier ones shared its target batch. */
+  protected current = { finalLsn: 0n, afterOthers: false };
+  /** A change of shape was sent in the pipeline since it last settled: the target's catalog is read after it runs. */
+  private ddlSent = false;
+  /** The source's major version, read with its catalog session. */
+  private sourceMajor: number | undefined;
+
+  /** The target table a relation's rows are written to, looked up once per relation message. */
+  protected async tableOf(relation: Relation): Promise<TargetTable> {
+    let table = this.tables.get(relation.oid);
+    if (!table) {
+      table = await resolveTargetTable(this.target!, relation, this.foreignKeysFire);
+      this.tables.set(relation.oid, table);
+    }
+    return table;
+  }
+
+  /**
+   * Step: a relation message. Columns added on the source are added on the target (inside the
+   * open transaction, before any row uses them), so that the target's existing rows get the values
+   * the source's have (addColumnPlan); any other change of shape, or a column whose existing
+   * values only the source could compute, stops the stream. A table whose shape changed is
+   * verified whole at cutover (ChangeTracker.reshaped).
+   */
+  protected async relationChanged(item: ChangeEvent & { kind: 'relation' }): Promise<void> {
+    const { relation } = item;
+    let { change } = item;
+    const name = qualified(relation.schema, relation.name);
+    const following = this.config.followSchemaChanges;
+    if (change.kind === 'unsupported' && change.from && change.columns && this.config.followTableRenames) {
+      await this.followRename(relation, change.from);
+      change = change.columns;
+    }
+    // marked before any stop, so that it stays marked when the stream resumes after a fix
+    const reshaped = (partitioned = this.tables.get(relation.oid)?.partitioned): void => this.state.tracker.reshaped(name, partitioned);
+    if (following) await this.recordAttnums(relation);
+    if (change.kind === 'unsupported' && (!following || change.table)) {
+      reshaped();
+      this.stopWith(name, change.description, following);
+    }
+    // pgoutput re-sends a Relation message after every relcache invalidation on the source (a
+    // VACUUM or ANALYZE is enough): an unchanged shape needs no new look at the target. The
+    // bench traced up to 0.8 s of such catalog round trips before the first batch of a backlog.
+    // Followed, an ALTER TABLE ... DROP NOT NULL is one such invalidation: the source's NOT NULL
+    // columns are read (one source round trip) and the target's dropped before the next row.
+    // A column dropped and added again under its name, type and place sends the same message: the
+    // source's attnums tell it (readdedColumns), and it is followed as any other change below.
+    let readded = false;
+    if (change.kind === 'none' && this.tables.has(relation.oid)) {
+      if (!following) return;
+      const attributes = await this.sourceAttributesOf(relation);
+      readded = readdedColumns(this.recordedFor(relation.oid, relation.columns), attributes).length > 0;
+      if (!readded) return this.followNotNull(relation, attributes, reshaped);
+    }
+    const target = this.target!;
+    // the target's catalog is read on the apply's connection, beside the pipeline: a change of
+    // shape sent before (followed at an earlier message) has run first
+    if (this.ddlSent) await this.settled();
+    const inspected = await inspectTargetTable(target, relation, this.foreignKeysFire);
+    const { extra, retyped, table } = inspected;
+    let { missing } = inspected;
+    this.state.targetNotNull ??= new Map();
+    this.state.targetNotNull.set(relation.oid, new Set(inspected.columns.filter((c) => c.notNull).map((c) => c.name)));
+    if (following && (readded || extra.length > 0 || retyped.length > 0 || change.kind === 'unsupported')) {
+      reshaped();
+      missing = await this.followShape(relation, inspected.columns);
+    } else {
+      if (extra.length > 0) {
+        reshaped();
+        this.stopWith(name, `column ${JSON.stringify(extra[0])} was dropped or renamed`, following);
+      }
+      if (retyped.length > 0) {
+        reshaped();
+        this.stopWith(name, `column ${JSON.stringify(retyped[0])} changed type`, following);
+      }
+      if (table) {
+        if (change.kind !== 'none') reshaped(table.partitioned);
+        this.tables.set(relation.oid, table);
+        return;
+      }
+    }
+    // none of the streamed columns: no such table on the target (resolving it names that), or another table
+    if (missing.length === relation.columns.length) await resolveTargetTable(target, relation, this.foreignKeysFire);
+    if (missing.length > 0) await this.addColumns(relation, missing, reshaped);
+    const resolved = await resolveTargetTable(target, relation, this.foreignKeysFire);
+    reshaped(resolved.partitioned);
+    this.tables.set(relation.oid, resolved);
+  }
+
+  /**
+   * A streamed table renamed or moved on the source (same OID, new name in its relation message):
+   * the target table renamed in the open transaction, before any row under the new name, so that
+   * every row lands once, in the table that had it. IF EXISTS: a target table renamed already (a
+   * runner stopped after this commit, the stream sending the message again) is left as it is, and
+   * one missing under both names stops the stream as a missing table does.
+   */
+  protected async followRename(relation: Relation, from: { readonly schema: string; readonly name: string }): Promise<void> {
+    const name = qualified(relation.schema, relation.name);
+    const statements: string[] = [];
+    if (from.schema !== relation.schema)
+      statements.push(`ALTER TABLE IF EXISTS ${qualified(from.schema, from.name)} SET SCHEMA ${ident(relation.schema)}`);
+    if (from.name !== relation.name)
+      statements.push(`ALTER TABLE IF EXISTS ${qualified(relation.schema, from.name)} RENAME TO ${ident(relation.name)}`);
+    await this.txn!.flush();
+    await this.sendDdl(name, statements);
+    this.tables.delete(relation.oid);
+    this.state.tracker.reshaped(name, undefined);
+    this.state.onFollowed?.(
+      `source table ${qualified(from.schema, from.name)} renamed to ${name} while streaming, followed on the target at its position in the stream`,
+    );
+  }
+
+  /** Columns added on the source, added on the target so its existing rows get the source's values (addColumnPlan). */
+  protected async addColumns(relation: Relation, missing: readonly string[], reshaped: () => void): Promise<void> {
+    const name = qualified(relation.schema, relation.name);
+    const target = this.target!;
+    await this.settled();
+    const source = await this.sourceSession();
+    const columns = await sourceColumnDefinitions(source, relation.oid, missing);
+    if (columns.length < missing.length) {
+      reshaped();
+      const gone = missing.find((m) => !columns.some((c) => c.name === m));
+      this.stopWith(
+        name,
+        `column ${JSON.stringify(gone)} was added, and the source's catalog no longer has it (renamed or dropped since)`,
+        this.config.followSchemaChanges,
+      );
+    }
+    // the target's rows so far, this open transaction's included (same connection, after the flush)
+    const { rows } = await target.query<{ has: boolean }>(`SELECT EXISTS (SELECT 1 FROM ${name}) AS has`);
+    const hasRows = rows[0]?.has === true;
+    const plans = columns.map((column) => ({ column, plan: addColumnPlan(relation.schema, relation.name, column, hasRows) }));
+    // nothing is changed on the target before every column is known to be reproducible, or the
+    // table's copy at a pin, which brings the source's values, is recorded
+    const perRow = plans.filter((p) => p.plan.kind === 'per-row');
+    const unreproducible = perRow.find((p) => p.plan.kind === 'per-row' && (!p.plan.statements || !this.state.requestResync));
+    if (unreproducible && unreproducible.plan.kind === 'per-row') {
+      reshaped();
+      this.stopPerRow(name, unreproducible.column.name, unreproducible.plan.why);
+    }
+    if (perRow.length > 0)
+      await this.resyncPerRow(
+        relation,
+        perRow.map((p) => p.column.name),
+      );
+    for (const { plan } of plans) await this.sendDdl(name, plan.statements ?? []);
+  }
+
+  /**
+   * Columns added with a default the source evaluated row by row (gen_random_uuid(), random(),
+   * clock_timestamp()): their values exist only on the source, so the table is copied again at a
+   * pinned position (flow/tableResync.ts), its changes skipped from here until the pin, as for a
+   * column dropped and added again (resyncReadded). The column is added on the target as the source
+   * has it; the values the target gives its existing rows meanwhile are replaced by the copy.
+   */
+  protected async resyncPerRow(relation: Relation, columns: readonly string[]): Promise<void> {
+    const name = qualified(relation.schema, relation.name);
+    const which = columns.map((c) => JSON.stringify(c)).join(', ');
+    await this.state.requestResync!(relation.schema, relation.name, `column ${which} added with a default evaluated per row`);
+    this.state.tracker.resyncing.add(name);
+  }
+
+  /**
+   * Sends a change of a table's shape in the open transaction, before the rows that need it;
+   * remembered so that the next read of the target's catalog waits for it (settled).
+   */
+  protected async sendDdl(table: string, statements: readonly string[]): Promise<void> {
+    for (const text of statements) await this.txn!.exec({ op: 'ddl', target: table, text, params: [], rows: 0 });
+    this.ddlSent = true;
+  }
+
+  /** Everything planned is sent and has run on the target (the open transaction stays open). */
+  protected async settled(): Promise<void> {
+    await this.txn!.flush();
+    await this.txn!.idle();
+    this.ddlSent = false;
+  }
+
+  protected async sourceSession(): Promise<pg.Client> {
+    this.source ??= await openSession(this.config.source, { database: this.config.database, purpose: 'cdc catalog' });
+    this.sourceMajor ??= await serverMajor(this.source);
+    return this.source;
+  }
+
+  /**
+   * The attnums of a table's streamed columns, as the source's catalog has them while it still has
+   * this message's shape: every published table's columns are read once, at the runner's first
+   * relation message, and each table's are kept when they agree with its first message
+   * (shapeFollow.ts decides a rename from a drop and an add by them).
+   */
+  protected async recordAttnums(relation: Relation): Promise<void> {
+    const known = (this.state.sourceAttnums ??= new Map());
+    if (known.has(relation.oid)) return;
+    if (!this.state.sourceColumnsAtStart) {
+      const source = await this.sourceSession();
+      this.state.sourceColumnsAtStart = await sourceAttributes(source, this.sourceMajor!, { publication: this.config.publication });
+    }
+    const columns = this.state.sourceColumnsAtStart.get(relation.oid);
+    this.state.sourceColumnsAtStart.delete(relation.oid);
+    if (!columns) return;
+    const live = columns.filter((a) => !a.dropped && !a.generated);
+    const agrees =
+      live.length === relation.columns.length &&
+      live.every((a, i) => {
+        const c = relation.columns[i]!;
+        return a.name === c.name && a.typeOid === c.typeOid && a.typeMod === c.typeMod;
+      });
+    if (agrees) known.set(relation.oid, [new Map(live.map((a) => [a.name, a.attnum]))]);
+  }
+
+  /**
+   * The attnums recorded with the target table's columns as they are (`columns`, by name): the
+   * newest record whose names are the target's. A follow's record is kept from when its statements
+   * are sent, and a session that fails before their commit leaves the target as it was: the record
+   * before it still fits it then, and the change is followed again when the stream brings it again.
+   */
+  protected recordedFor(oid: number, columns: readonly { readonly name: string }[]): ReadonlyMap<string, number> | undefined {
+    const versions = this.state.sourceAttnums?.get(oid) ?? [];
+    const names = new Set(columns.map((c) => c.name));
+    for (let i = versions.length - 1; i >= 0; i--) {
+      const v = versions[i]!;
+      if (v.size === names.size && [...v.keys()].every((k) => names.has(k))) return v;
+    }
+    return undefined;
+  }
+
+  /**
+   * A relation message whose columns differ from the target's other than by added columns: the
+   * change is decided from the source's catalog by attnum (planShapeFollow) and made on the target
+   * in the open transaction, before any row of the new shape; or the stream stops with the
+   * statement and the fix. Returns the columns to add (addColumns).
+   */
+  protected async followShape(relation: Relation, targetColumns: readonly TargetAttribute[]): Promise<string[]> {
+    const name = qualified(relation.schema, relation.name);
+    const attributes = await this.sourceAttributesOf(relation);
+    const recorded = this.recordedFor(relation.oid, targetColumns);
+    const resync = this.state.requestResync !== undefined;
+    const plan = planShapeFollow(relation.schema, relation.name, relation.columns, attributes, targetColumns, recorded, {
+      dropNotNull: true,
+      resync,
+    });
+    if (plan.kind === 'stop') this.stopWith(name, plan.description, true, plan.fix);
+    if (plan.readded.length > 0) await this.resyncReadded(relation, plan.readded);
+    if (plan.underived.length > 0) {
+      const which = plan.underived.map((c) => JSON.stringify(c)).join(', ');
+      await this.resyncAtPin(relation, `column ${which} retyped to values the target cannot derive`);
+    }
+    if (plan.reshaped) await this.resyncAtPin(relation, plan.reshaped);
+    await this.txn!.flush();
+    await this.sendDdl(name, plan.statements);
+    // kept with the records before it (recordedFor), the oldest dropped past a few
+    const versions = this.state.sourceAttnums?.get(relation.oid);
+    if (versions) versions.push(plan.attnums);
+    else (this.state.sourceAttnums ??= new Map()).set(relation.oid, [plan.attnums]);
+    if (versions && versions.length > ATTNUM_RECORDS) versions.shift();
+    if (plan.followed.length > 0)
+      this.state.onFollowed?.(
+        `source table ${name} changed while streaming, followed on the target at its position in the stream: ${plan.followed.join(', ')}`,
+      );
+    return [...plan.added];
+  }
+
+  /** The source table's columns now, dropped ones included (one source round trip). */
+  protected async sourceAttributesOf(relation: Relation): Promise<SourceAttribute[]> {
+    const source = await this.sourceSession();
+    return (await sourceAttributes(source, this.sourceMajor!, { relation: relation.oid })).get(relation.oid) ?? [];
+  }
+
+  /**
+   * Columns dropped and added again under their name (readdedColumns): which of the stream's rows
+   * came before the drop is not in the stream, so the table is copied again at a pinned position
+   * (flow/tableResync.ts), its changes skipped from here until the pin. The request is recorded
+   * before the target changes, so that a runner stopped in between leaves it to the next one;
+   * without a place to record it (an applier outside a migration) the stream stops instead.
+   */
+  protected async resyncReadded(relation: Relation, columns: readonly string[]): Promise<void> {
+    const name = qualified(relation.schema, relation.name);
+    const which = columns.map((c) => JSON.stringify(c)).join(', ');
+    const request = this.state.requestResync;
+    if (!request)
+      this.stopWith(
+        name,
+        `column ${which} was dropped and added again under its name, which the stream does not place among the rows`,
+        true,
+        'copy the table again (pgferry update --resync, or restart the migration)',
+      );
+    await this.resyncAtPin(relation, `column ${which} dropped and added again under its name`);
+  }
+
+  /**
+   * The table copied again at a pinned position (flow/tableResync.ts), its changes skipped from here
+   * until the pin: recorded before the target changes (resyncReadded says why).
+   */
+  protected async resyncAtPin(relation: Relation, why: string): Promise<void> {
+    await this.state.requestResync!(relation.schema, relation.name, why);
+    this.state.tracker.resyncing.add(qualified(relation.schema, relation.name));
+  }
+
+  /**
+   * A re-sent relation message of an unchanged shape: NOT NULL the source dropped is dropped on the
+   * target before the next row; NOT NULL it set is set once the apply is past it (notNullSetsDue).
+   */
+  protected async followNotNull(relation: Relation, attributes: readonly SourceAttribute[], reshaped: () => void): Promise<void> {
+    const notNull = this.state.targetNotNull?.get(relation.oid);
+    if (!notNull) return;
+    const streamed = new Set(relation.columns.map((c) => c.name));
+    const set = attributes.filter((a) => !a.dropped && !a.generated && a.notNull && streamed.has(a.name) && !notNull.has(a.name));
+    if (set.length > 0)
+      await this.notNullSetLater(
+        relation,
+        set.map((a) => a.name),
+      );
+    const dropped = attributes.filter((a) => !a.dropped && !a.notNull && notNull.has(a.name)).map((a) => a.name);
+    if (dropped.length === 0) return;
+    const name = qualified(relation.schema, relation.name);
+    await this.txn!.flush();
+    await this.sendDdl(
+      name,
+      dropped.map((column) => `ALTER TABLE ${name} ALTER COLUMN ${ident(column)} DROP NOT NULL`),
+    );
+    this.state.targetNotNull!.set(relation.oid, new Set([...notNull].filter((c) => !dropped.includes(c))));
+    reshaped();
+    this.state.onFollowed?.(
+      `source table ${name}: NOT NULL dropped on ${dropped.map((c) => JSON.stringify(c)).join(', ')}, followed on the target at its position in the stream`,
+    );
+  }
+
+  /**
+   * NOT NULL set on the source: set on the target at the first source transaction that commits at
+   * or past the source's WAL insert position read after its catalog showed it (P). The source's SET
+   * NOT NULL held ACCESS EXCLUSIVE on the table and committed before P, so every transaction that
+   * wrote the table before it committed before it too: once the apply is past P the target's rows
+   * are the source's after the change (none NULL), and every later row is one the source checked.
+   * Set at the relation message instead, a row streamed before the change (a NULL updated away
+   * before it) would be refused. The message may have been sent before the change: the catalog is
+   * read when the apply reaches it.
+   */
+  protected async notNullSetLater(relation: Relation, columns: readonly string[]): Promise<void> {
+    const pending = this.state.notNullSets ?? [];
+    const fresh = columns.filter((c) => !pending.some((p) => p.oid === relation.oid && p.column === c));
+    if (fresh.length === 0) return;
+    const source = await this.sourceSession();
+    const { rows } = await source.query<{ lsn: string }>(SOURCE_WAL_INSERT_SQL);
+    const at = parseLsn(rows[0]!.lsn);
+    // every BEGIN looks at the list while it is set (handle): set only with something in it
+    this.state.notNullSets = [
+      ...pending,
+      ...fresh.map((column) => ({ oid: relation.oid, schema: relation.schema, table: relation.name, column, at })),
+    ];
+  }
+
+  /** Before a source transaction that commits at `finalLsn`: the NOT NULL sets it is past (notNullSetLater). */
+  protected async notNullSetsDue(finalLsn: bigint): Promise<void> {
+    const pending = this.state.notNullSets ?? [];
+    const due = pending.filter((p) => p.at <= finalLsn);
+    if (due.length === 0) return;
+    this.state.notNullSets = pending.filter((p) => p.at > finalLsn);
+    if (this.state.notNullSets.length === 0) this.state.notNullSets = undefined;
+    for (const oid of new Set(due.map((p) => p.oid))) {
+      const first = due.find((p) => p.oid === oid)!;
+      const name = qualified(first.schema, first.table);
+      // still NOT NULL on the source: a DROP NOT NULL since is followed at its own message, after this
+      const source = await this.sourceSession();
+      const now = (await sourceAttributes(source, this.sourceMajor!, { relation: oid })).get(oid) ?? [];
+      const notNull = new Set(this.state.targetNotNull?.get(oid) ?? []);
+      const columns = due
+        .filter((p) => p.oid === oid && !notNull.has(p.column))
+        .map((p) => p.column)
+        .filter((c) => now.some((a) => !a.dropped && a.name === c && a.notNull));
+      if (columns.length === 0) continue;
+      await this.txn!.flush();
+      await this.sendDdl(
+        name,
+        columns.map((column) => `ALTER TABLE ${name} ALTER COLUMN ${ident(column)} SET NOT NULL`),
+      );
+      for (const column of columns) notNull.add(column);
+      this.state.targetNotNull?.set(oid, notNull);
+      this.state.tracker.reshaped(name, this.tables.get(oid)?.partitioned);
+      this.state.onFollowed?.(
+        `source table ${name}: NOT NULL set on ${columns.map((c) => JSON.stringify(c)).join(', ')}, followed on the target once the apply was past it`,
+      );
+    }
+  }
+
+  /** A change of shape not followed: the stream stops exactly before the transaction that carries it. */
+  protected stopWith(name: string, description: string, following: boolean, fix?: string): never {
+    this.settleBeforeStop();
+    throw new SchemaChangeError('CDC_SCHEMA_CHANGE', `source table ${name} changed while streaming: ${description}; streaming stopped`, {
+      category: 'source',
+      field: name,
+      fix:
+        fix ??
+        (following
+          ? 'make the same change on the target and resume'
+          : 'only added columns are followed (followSchemaChanges is off): make the same change on the target and resume'),
+    });
+  }
+
+  /**
+   * Step, after a relation message of a table that is a partition on the target: the target's
+   * partition tree made the source's, inside the open transaction and before the change that
+   * follows (partitionTree.ts says why this point is exact). A step the target refuses now is
+   * tried again at the next such message, and at the cutover.
+   */
+  protected async followPartitions(relation: Relation): Promise<void> {
+    if (this.skipping || this.tables.get(relation.oid)?.partition !== true) return;
+    await this.txn!.flush();
+    await this.txn!.begin();
+    this.source ??= await openSession(this.config.source, { database: this.config.database, purpose: 'cdc catalog' });
+    const steps = await planPartitionTree(this.source, this.target!);
+    if (steps.length === 0) return;
+    const { done } = await runPartitionSteps(this.target!, steps);
+    // the moved tables' Relation facts (partition or not) are read again at their next message
+    for (const step of done) {
+      for (const [oid, table] of this.tables) if (qualified(table.schema, table.name) === step.table) this.tables.delete(oid);
+    }
+  }
+
+  /**
+   * A stop on a change of shape must leave the applied position exactly before the transaction
+   * that carries it: the user then makes the same change on the target and resumes, and the
+   * stream goes on with that transaction. When earlier source transactions share the open target
+   * batch, stopping now would roll them back too, and they would come again, in the old shape,
+   * after the user's change. So the session starts again (SettleBeforeStop) and commits the batch
+   * before this transaction; the stop then comes with nothing before it uncommitted.
+   */
+  protected settleBeforeStop(): void {
+    if (this.current.afterOthers) throw new SettleBeforeStop(this.current.finalLsn);
+  }
+
+  /**
+   * A column added on the source whose existing rows got values only the source could compute (a
+   * volatile default evaluated per row while the source rewrote the table, an identity): adding it
+   * on the target would give them other values, which would pass for applied. The stream stops,
+   * resumable: once the column exists on the target, the relation is followed as it is.
+   */
+  protected stopPerRow(table: string, column: string, why: string): never {
+    this.settleBeforeStop();
+    throw new SchemaChangeError(
+      'CDC_SCHEMA_CHANGE',
+      `column ${ident(column)} was added to source table ${table} while streaming and ${why}, so the target cannot reproduce the values of its existing rows; streaming stopped`,
+      {
+        category: 'source',
+        field: table,
+        // the stop's message adds the resume step after the fix (flow/streamStops.ts)
+        fix:
+          "restart the migration, or add the column on the target with the source's values (for example: copy the table's key " +
+          `and ${ident(column)} from the source into a temporary table on the target, ALTER TABLE ${table} ADD COLUMN ${ident(column)} ` +
+          "with the source's type and default, and UPDATE it from that copy)",
+      },
+    );
+  }
+}
+
+/**
+ * Not a failure: the session is started again at once, committing its batch before the source
+ * transaction that ends at `finalLsn` (ApplyState.commitBefore), so that the stop that comes next
+ * stops exactly before it.
+ */
+export class SettleBeforeStop extends Error {
+  constructor(readonly finalLsn: bigint) {
+    super('a change of shape: the transactions before it are committed first');
+  }
+}
