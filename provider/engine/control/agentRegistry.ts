@@ -68,7 +68,20 @@ export async function heartbeat(catalog: CatalogConnection, name: string): Promi
 export async function leave(catalog: CatalogConnection, name: string, pid: number): Promise<void> {
   await catalog.query(`DELETE FROM ${S}.agent WHERE name = $1 AND pid = $2`, [name, pid]);
 }
-/** Migrations of runtime agents, not finished, whose lease no session holds. */
+/**
+ * A Succeeded migration that still needs a runner: a fallback window whose reverse stream applies
+ * (or is stopped and tried again), a fall-back under way, or one fallen back with --resume-forward
+ * and not switched back to streaming yet (docs/fallback.md). The runner that cut over may be gone
+ * (its agent stopped or killed): the window must not wait for a `pgferry resume` by hand, so an
+ * agent keeps it, and the window's end closes it.
+ */
+const KEEPS_A_WINDOW = `m.state = 'Succeeded' AND EXISTS (
+  SELECT 1 FROM ${S}.fallback_window w
+   WHERE w.migration = m.name
+     AND (w.state IN ('Open', 'Stopped', 'FallingBack')
+          OR (w.state = 'FellBack' AND w.forward_again AND w.forward_lsn IS NOT NULL AND w.forward_reopened_at IS NULL)))`;
+
+/** Migrations of runtime agents, not finished (or keeping a fallback window), whose lease no session holds. */
 export async function migrationsToRun(catalog: CatalogConnection): Promise<MigrationToRun[]> {
   const rows = await catalog.query<{
     name: string;
@@ -76,13 +89,15 @@ export async function migrationsToRun(catalog: CatalogConnection): Promise<Migra
     run_spec: Record<string, unknown>;
     spec: Record<string, unknown>;
     ran: boolean;
+    keeps_window: boolean;
   }>(
-    `SELECT name, state, run_spec, spec, runner IS NOT NULL AS ran FROM ${S}.migration
-      WHERE runtime = 'agents' AND run_spec IS NOT NULL ORDER BY created_at`,
+    `SELECT m.name, m.state, m.run_spec, m.spec, m.runner IS NOT NULL AS ran, ${KEEPS_A_WINDOW} AS keeps_window
+       FROM ${S}.migration m
+      WHERE m.runtime = 'agents' AND m.run_spec IS NOT NULL ORDER BY m.created_at`,
   );
   const free: MigrationToRun[] = [];
   for (const row of rows) {
-    if (isFinalState(row.state) || (await leaseHeld(catalog, row.name))) continue;
+    if ((isFinalState(row.state) && !row.keeps_window) || (await leaseHeld(catalog, row.name))) continue;
     free.push({ name: row.name, runSpec: row.run_spec, needs: sourceKeysOf(row.spec), ranBefore: row.ran });
   }
   return free;
