@@ -4,6 +4,7 @@
 import { FILTER_KEYS, TUNING_KEYS } from '../engine';
 import { withDefaults } from './defaults';
 import { containsUnknown } from './unknown';
+import { cutoverRaised, wantedCutovers } from './inputSchema';
 
 type Props = Record<string, unknown>;
 
@@ -38,6 +39,8 @@ const UPDATE_KEYS = [
   'migrateRoles',
   'cutover',
   'fallBack',
+  'resumeForward',
+  'cutoverCount',
   'dropTargetDatabasesOnDelete',
   'allowReplaceAfterCutover',
   // azure-native Migration's operations and records (azure/names.ts); its aliases mirror the keys above
@@ -83,10 +86,14 @@ export function diffInputs(olds: Props, news: Props, context: DiffContext = {}):
       'cutover: cannot go from true back to false (the cutover has been performed; replace the resource to migrate again)',
     );
   }
-  if (olds.fallBack === true && news.fallBack === false) {
+  // raising cutoverCount after a fall-back with resumeForward starts a new round, without a fall-back
+  if (olds.fallBack === true && news.fallBack === false && !cutoverRaised(olds, news)) {
     throw new RefusedChangeError(
-      'fallBack: cannot go from true back to false (the old source is the primary again; replace the resource to migrate again)',
+      'fallBack: cannot go from true back to false (the old source is the primary again); with resumeForward: true, raise cutoverCount to cut over again, else replace the resource to migrate again',
     );
+  }
+  if (wantedCutovers(news) < wantedCutovers(olds)) {
+    throw new RefusedChangeError(`cutoverCount: cannot go down from ${wantedCutovers(olds)} (a cutover made cannot be taken back)`);
   }
   const o = withDefaults(olds);
   const n = withDefaults(news);

@@ -20,6 +20,8 @@ export const PULUMI_ONLY_KEYS: readonly string[] = [
   ...new Set([
     'cutover',
     'fallBack',
+    'resumeForward',
+    'cutoverCount',
     'dropTargetDatabasesOnDelete',
     'allowReplaceAfterCutover',
     'customTimeouts',
@@ -35,6 +37,7 @@ export const PULUMI_ONLY_KEYS: readonly string[] = [
 const BOOLEAN_KEYS = [
   'cutover',
   'fallBack',
+  'resumeForward',
   'dropTargetDatabasesOnDelete',
   'allowReplaceAfterCutover',
   AZURE_OPERATIONS.cancel.whole,
@@ -143,31 +146,102 @@ export function checkInputs(olds: Record<string, unknown>, news: Record<string, 
       reason: 'cutover: cannot go from true back to false (the cutover has been performed; replace the resource to migrate again)',
     });
   }
-  failures.push(...fallBackFailures(olds, news));
+  failures.push(...fallBackFailures(olds, news), ...cutoverCountFailures(olds, news));
   return failures;
+}
+
+/** The cutovers a program asks for: cutoverCount, 1 when unset (the first cutover, by `cutover: true`). */
+export function wantedCutovers(inputs: Record<string, unknown>): number {
+  const n = inputs.cutoverCount;
+  return typeof n === 'number' && Number.isInteger(n) && n >= 1 ? n : 1;
+}
+
+/** Whether raising cutoverCount starts a new round in this change (a cutover again after a fall-back). */
+export function cutoverRaised(olds: Record<string, unknown>, news: Record<string, unknown>): boolean {
+  return Object.keys(olds).length > 0 && wantedCutovers(news) > wantedCutovers(olds);
 }
 
 /**
  * fallBack (docs/fallback.md): asked once the migration is cut over with a fallback window, and, as
- * a cutover, never taken back (the old source has become the primary again).
+ * a cutover, never taken back (the old source has become the primary again), except by raising
+ * cutoverCount: the fall-back applies to the newest cutover, and a new one starts without it.
+ * resumeForward rides with fallBack, as `--resume-forward` with `--fall-back`.
  */
 function fallBackFailures(olds: Record<string, unknown>, news: Record<string, unknown>): CheckFailure[] {
-  if (olds.fallBack === true && news.fallBack === false) {
+  const failures = resumeForwardFailures(olds, news);
+  if (olds.fallBack === true && news.fallBack === false && !cutoverRaised(olds, news)) {
+    failures.push({
+      property: 'fallBack',
+      reason:
+        'fallBack: cannot go from true back to false (the old source is the primary again); with resumeForward: true, raise cutoverCount to cut over again, else replace the resource to migrate again',
+    });
+    return failures;
+  }
+  if (news.fallBack !== true) return failures;
+  const mode = news.mode ?? news.migrationMode;
+  if (typeof mode === 'string' && mode.toLowerCase() === 'offline') {
+    return [...failures, { property: 'fallBack', reason: 'fallBack: applies only to an Online migration cut over with fallbackWindow' }];
+  }
+  if (news.cutover === false || (news.cutover === undefined && news.triggerCutover === undefined)) {
+    return [...failures, { property: 'fallBack', reason: 'fallBack: applies only once cut over (cutover: true) with fallbackWindow' }];
+  }
+  return failures;
+}
+
+/** resumeForward: only beside fallBack: true, and fixed once that fall-back is asked. */
+function resumeForwardFailures(olds: Record<string, unknown>, news: Record<string, unknown>): CheckFailure[] {
+  if (news.resumeForward === true && news.fallBack !== true && news.fallBack !== UNKNOWN) {
     return [
       {
-        property: 'fallBack',
-        reason: 'fallBack: cannot go from true back to false (the old source is the primary again; replace the resource to migrate again)',
+        property: 'resumeForward',
+        reason:
+          'resumeForward: applies only with fallBack: true (the fall-back then streams forward again, as `update --fall-back --resume-forward`)',
       },
     ];
   }
-  if (news.fallBack !== true) return [];
-  const mode = news.mode ?? news.migrationMode;
-  if (typeof mode === 'string' && mode.toLowerCase() === 'offline') {
-    return [{ property: 'fallBack', reason: 'fallBack: applies only to an Online migration cut over with fallbackWindow' }];
+  const was = olds.resumeForward === true;
+  const is = news.resumeForward === true;
+  if (olds.fallBack === true && news.fallBack === true && was !== is && news.resumeForward !== UNKNOWN) {
+    return [
+      {
+        property: 'resumeForward',
+        reason: `resumeForward: cannot change once fallBack is true (the fall-back was asked ${was ? 'with' : 'without'} it); raise cutoverCount after a fall-back with resumeForward to cut over again`,
+      },
+    ];
   }
-  if (news.cutover === false || (news.cutover === undefined && news.triggerCutover === undefined)) {
-    return [{ property: 'fallBack', reason: 'fallBack: applies only once cut over (cutover: true) with fallbackWindow' }];
+  return [];
+}
+
+/**
+ * cutoverCount (docs/fallback.md, "The forward stream again"): how many cutovers the program asks
+ * for, 1 by default. Raised by one, once the migration fell back with resumeForward: true, it cuts
+ * over again at the next `pulumi up`; never lowered; a new migration starts at 1.
+ */
+function cutoverCountFailures(olds: Record<string, unknown>, news: Record<string, unknown>): CheckFailure[] {
+  const fail = (reason: string): CheckFailure[] => [{ property: 'cutoverCount', reason: `cutoverCount: ${reason}` }];
+  const value = news.cutoverCount ?? 1; // unset is 1: removing it lowers it
+  if (value === UNKNOWN) return [];
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 1) return fail('must be a whole number, 1 or more');
+  const before = wantedCutovers(olds);
+  if (Object.keys(olds).length === 0) {
+    return value > 1 && news.importId === undefined
+      ? fail('a new migration starts at 1 (raise it after a fall-back with resumeForward: true)')
+      : [];
   }
+  if (value < before) return fail(`cannot go down from ${before} (a cutover made cannot be taken back)`);
+  if (value === before) return [];
+  if (value > before + 1) return fail(`raise it by one at a time (from ${before} to ${before + 1})`);
+  if (olds.fallBack !== true || olds.resumeForward !== true) {
+    return fail(
+      `raise it only once the migration fell back with resumeForward: true (fallBack and resumeForward true); it is ${before} cut over now`,
+    );
+  }
+  if (news.fallBack === true || news.resumeForward === true) {
+    return fail(
+      'set fallBack and resumeForward false (or remove them) when raising it: they apply to the newest cutover, and a new one starts without a fall-back',
+    );
+  }
+  if (news.cutover === false) return fail('needs cutover: true');
   return [];
 }
 

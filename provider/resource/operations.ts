@@ -14,6 +14,7 @@ import {
   cutover,
   cutoverOptionsOf,
   CutoverStopped,
+  resume,
   isFinal,
   isWaitingForCutover,
   startWork,
@@ -22,11 +23,11 @@ import {
 } from './drive';
 import { asFailure, reachabilityHint, settle, timeoutHint } from './failures';
 import { inputsOf } from './inputs';
-import { migrationId } from './outputs';
+import { completedCutovers, migrationId } from './outputs';
 import { stdoutWriter } from './progress';
 import { redactingWriter } from './redact';
 import { dropAllowedAfterCutover } from './remove';
-import { checkInputs, parseDuration, parseMigrationId, toMigrationSpec, type CheckFailure } from './inputSchema';
+import { checkInputs, parseDuration, parseMigrationId, toMigrationSpec, wantedCutovers, type CheckFailure } from './inputSchema';
 import { setAzureContext } from '../engine';
 
 export { inputsOf } from './inputs';
@@ -250,16 +251,23 @@ export async function update(id: string, _olds: Props, news: Props, options: Ope
     if (canceled) return { outs: settle(spec, news, canceled, { canceledOnRequest: true }) };
     // A retry after a partial failure, an interrupted run or a dead runner: drive it to where create stops.
     status = await continueWork(spec, status, timeoutMs, options);
+    // cut over with a fallback window whose runner is gone: the reverse stream must go on (agents take it up themselves)
+    if (keepsAWindow(status) && runnerGone(status) && spec.runtime !== 'agents') {
+      write(`${spec.migrationName}: no runner keeps the fallback window; restarting it`);
+      await resume(spec);
+    }
     // triggerCutover with dbsToTriggerCutoverOn cuts over those databases only (Azure's
     // MigrationProperties: "when you want to trigger cutover for specific databases set
     // triggerCutover to True and the names of the specific databases in this array"), as the CLI
     // and an Azure update body do; the list alone does the same
     const listed = databaseList(news.dbsToTriggerCutoverOn);
     const some = listed?.filter((d) => !doneDatabase(status!, d));
-    // a migration that fell back and streams forward again (`update --fall-back --resume-forward`)
-    // waits for a cutover asked again by the CLI, never for the next `pulumi up` with the cutover
-    // inputs of the first (docs/fallback.md)
-    const cutoverInputs = !status.databases.some((d) => d.fallback?.state === 'FellBack');
+    // `pulumi up` cuts over while fewer cutovers were made than the program asks for: the first by
+    // cutover: true, one more after a fall-back with resumeForward by raising cutoverCount; a
+    // migration that streams forward again is never cut over again by the inputs of the first
+    // (docs/fallback.md)
+    const wanted = wantedCutovers(news);
+    const cutoverInputs = (completedCutovers(status) ?? 0) < wanted;
     if (spec.mode === 'Online' && cutoverInputs && some && some.length > 0 && isWaitingForCutover(status)) {
       status = await cutoverDatabases(spec, some, timeoutMs, options);
     }
@@ -270,14 +278,17 @@ export async function update(id: string, _olds: Props, news: Props, options: Ope
     } else if (spec.mode === 'Online' && wantsCutover && !isFinal(status) && status.subState === 'CompletingMigration') {
       status = await waitUntilSettled(spec, timeoutMs, options, 'cutover');
     }
-    if (news.fallBack === true && spec.mode === 'Online') status = await fallBack(spec, status, timeoutMs, options);
+    // the fall-back applies to the newest cutover: none while the one asked by cutoverCount is not made
+    if (news.fallBack === true && spec.mode === 'Online' && (completedCutovers(status) ?? 0) >= wanted) {
+      status = await fallBack(spec, status, timeoutMs, options, news.resumeForward === true);
+    }
   } catch (error) {
     // a cutover (or a fall-back) that stopped is recorded as not done, so the next `pulumi up` asks for it again
     const recorded =
       error instanceof CutoverStopped
-        ? { ...news, cutover: _olds.cutover ?? false, dbsToTriggerCutoverOn: _olds.dbsToTriggerCutoverOn }
+        ? { ...news, cutover: _olds.cutover ?? false, dbsToTriggerCutoverOn: _olds.dbsToTriggerCutoverOn, cutoverCount: _olds.cutoverCount }
         : error instanceof FallBackStopped
-          ? { ...news, fallBack: _olds.fallBack ?? false }
+          ? { ...news, fallBack: _olds.fallBack ?? false, resumeForward: _olds.resumeForward }
           : news;
     throw await asFailure(spec, recorded, timeoutHint(error, spec, 'update', timeoutMs), 'update');
   }
@@ -289,25 +300,36 @@ class FallBackStopped extends Error {
   override readonly name = 'FallBackStopped';
 }
 
+/** A runner ran the migration and holds no lease any more (Succeeded included, unlike isStale). */
+const runnerGone = (s: MigrationStatus): boolean => s.runner !== undefined && !s.runner.alive;
+
+/** Succeeded, with a fallback window whose reverse stream (or fall-back) still needs a runner. */
+function keepsAWindow(status: MigrationStatus): boolean {
+  const live = new Set(['Open', 'Stopped', 'FallingBack']);
+  return status.state === 'Succeeded' && status.databases.some((d) => d.fallback !== undefined && live.has(d.fallback.state));
+}
+
 /**
  * fallBack: true (docs/fallback.md): asked once, unless every window fell back already, then waited
  * for; a fall-back that stops (a difference found, the reverse stream stopped) fails the update with
- * its reason, recorded as not done so the next `pulumi up` asks again.
+ * its reason, recorded as not done so the next `pulumi up` asks again. With resumeForward (as
+ * `--resume-forward`) it waits on until the migration streams forward again.
  */
 async function fallBack(
   spec: MigrationSpec,
   status: MigrationStatus,
   timeoutMs: number | undefined,
   options: OperationOptions,
+  resumeForward: boolean,
 ): Promise<MigrationStatus> {
   const fellBack = (s: MigrationStatus) =>
     s.databases.some((d) => d.fallback) && s.databases.every((d) => !d.fallback || d.fallback.state === 'FellBack');
   if (fellBack(status)) return status;
   const asked = status.databases.some((d) => d.fallback?.state === 'FallingBack' || d.fallback?.fallBackRequested === true);
   if (!asked) {
-    (options.write ?? stdoutWriter)(`${spec.migrationName}: fall-back requested`);
+    (options.write ?? stdoutWriter)(`${spec.migrationName}: fall-back requested${resumeForward ? ', then the forward stream again' : ''}`);
     try {
-      await engine.requestFallBack(spec.target, spec.migrationName);
+      await engine.requestFallBack(spec.target, spec.migrationName, { resumeForward });
     } catch (error) {
       // refused (a stopped reverse stream, no window): said as the engine says it, asked again next time
       throw new FallBackStopped(error instanceof Error ? error.message : String(error));
@@ -321,7 +343,12 @@ async function fallBack(
     const why = after.databases.find((d) => d.fallback && d.fallback.state !== 'FellBack')?.fallback?.message;
     throw new FallBackStopped(`fall-back did not complete: ${why ?? 'see pgferry show'}`);
   }
-  return after;
+  if (!resumeForward || after.state !== 'Succeeded') return after;
+  // fell back; the runner switches the migration back to streaming forward (or is gone: resumed later)
+  return engine.waitForMigration(spec.target, spec.migrationName, (s) => s.state !== 'Succeeded' || runnerGone(s), {
+    intervalMs: options.intervalMs ?? 1000,
+    timeoutMs,
+  });
 }
 
 /** Whether a database was cut over or canceled already (a repeated per-database input does nothing more). */

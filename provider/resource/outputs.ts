@@ -32,6 +32,32 @@ export interface MigrationStatusOutputs extends StatusFields {
   readonly recommendedServerParameters: Readonly<Record<string, string>>;
   /** As the azure-native Migration resource's output: state, error, currentSubStateDetails (dbDetails…). */
   readonly currentStatus: AzureCurrentStatus;
+  /** Online: the cutovers made (the fewest of its databases'); cutoverCount above it cuts over again. */
+  readonly completedCutovers?: number;
+  /** Online, cut over with a fallbackWindow: the windows' states (one word when they agree, else `db: state` each). */
+  readonly fallbackState?: string;
+  /** The earliest end of a window still open or stopped (ISO 8601). */
+  readonly fallbackWindowEndsAt?: string;
+}
+
+/** The fallback windows, said once for the resource (databaseDetails[].fallback has each in full). */
+function fallbackOutputs(status: MigrationStatus): Pick<MigrationStatusOutputs, 'fallbackState' | 'fallbackWindowEndsAt'> {
+  const windows = status.databases.flatMap((d) => (d.fallback ? [{ database: d.database, ...d.fallback }] : []));
+  if (windows.length === 0) return {};
+  const states = new Set(windows.map((w) => w.state));
+  const fallbackState = states.size === 1 ? windows[0]!.state : windows.map((w) => `${w.database}: ${w.state}`).join(', ');
+  const ends = windows.filter((w) => w.state === 'Open' || w.state === 'Stopped').map((w) => w.endsAt);
+  return { fallbackState, ...(ends.length > 0 ? { fallbackWindowEndsAt: ends.sort()[0] } : {}) };
+}
+
+/**
+ * How many cutovers the migration has made: the fewest of its databases' (a database cut over alone by
+ * dbsToTriggerCutoverOn does not count for the others); 0 before the first, undefined offline.
+ */
+export function completedCutovers(status: MigrationStatus): number | undefined {
+  if (status.mode !== 'Online') return undefined;
+  if (status.databases.length === 0) return 0;
+  return Math.min(...status.databases.map((d) => d.cutovers ?? (d.state === 'Succeeded' ? 1 : 0)));
 }
 
 /** Pulumi's Struct cannot carry `undefined`: a JSON round trip drops it (and any class identity). */
@@ -47,6 +73,8 @@ export function statusOutputs(status: MigrationStatus): MigrationStatusOutputs {
     runnerAlive: status.runner?.alive,
     recommendedServerParameters: recommendedServerParameters(status.validation),
     currentStatus: azureCurrentStatus(status),
+    completedCutovers: completedCutovers(status),
+    ...fallbackOutputs(status),
   });
 }
 
@@ -87,6 +115,9 @@ export const STATUS_OUTPUTS = [
   'runnerAlive',
   'recommendedServerParameters',
   'currentStatus',
+  'completedCutovers',
+  'fallbackState',
+  'fallbackWindowEndsAt',
   'migrationId',
   'targetDbServerResourceId',
   'azureId',

@@ -177,6 +177,18 @@ export interface PgMigrationArgs {
    */
   readonly fallBack?: pulumi.Input<boolean>;
   /**
+   * With fallBack: true (as `--resume-forward`): after the fall-back the forward stream starts again
+   * from its point, the target fenced and following the old source, so a later cutover needs no new
+   * copy. Fixed once the fall-back is asked.
+   */
+  readonly resumeForward?: pulumi.Input<boolean>;
+  /**
+   * The cutovers asked for (default 1). After a fall-back with resumeForward, raise it by one (and set
+   * fallBack and resumeForward false) to cut over again at the next `pulumi up`; `pulumi up` never
+   * cuts over again by itself. Never lowered (docs/pulumi.md).
+   */
+  readonly cutoverCount?: pulumi.Input<number>;
+  /**
    * `pulumi destroy` also drops the migrated databases on the target (default: kept). Once the
    * migration has cut over, only when PGFERRY_ALLOW_DROP_AFTER_CUTOVER names it for that command.
    */
@@ -247,6 +259,12 @@ export class PgMigration extends pulumi.dynamic.Resource {
   declare readonly recommendedServerParameters: pulumi.Output<Record<string, string>>;
   /** azure-native Migration's status output: state, error, currentSubStateDetails.{currentSubState, dbDetails, validationDetails}. */
   declare readonly currentStatus: pulumi.Output<AzureCurrentStatus>;
+  /** Online: the cutovers made; a cutoverCount above it cuts over again. */
+  declare readonly completedCutovers: pulumi.Output<number | undefined>;
+  /** Online with fallbackWindow: the windows' state (Open, Stopped, FallingBack, FellBack, Closed; per database when they differ). */
+  declare readonly fallbackState: pulumi.Output<string | undefined>;
+  /** When the earliest open fallback window ends (ISO 8601). */
+  declare readonly fallbackWindowEndsAt: pulumi.Output<string | undefined>;
   /** azure-native's migrationId: the migration's own random identifier. */
   declare readonly migrationId: pulumi.Output<string | undefined>;
   /** azure-native's targetDbServerResourceId (an ARM-shaped id; the subscription is 00000000-… as pgferry knows none). */

@@ -122,7 +122,8 @@ describe('fallback window: the input', () => {
       'fallBack: applies only to an Online migration cut over with fallbackWindow',
     ]);
     assert.deepEqual(reasons({}, { ...cutOver, fallBack: 'yes' }), ['fallBack: must be true or false']);
-    const back = 'fallBack: cannot go from true back to false (the old source is the primary again; replace the resource to migrate again)';
+    const back =
+      'fallBack: cannot go from true back to false (the old source is the primary again); with resumeForward: true, raise cutoverCount to cut over again, else replace the resource to migrate again';
     assert.deepEqual(reasons({ ...cutOver, fallBack: true }, { ...cutOver, fallBack: false }), [back]);
     assert.throws(
       () => diffInputs({ ...cutOver, fallBack: true }, { ...cutOver, fallBack: false }),
@@ -145,5 +146,56 @@ describe('fallback window: the input', () => {
       assert.equal(error.message, `fallbackWindow: ${NEEDS_FENCE}`);
       return true;
     });
+  });
+});
+
+describe("fallback window: PgMigration's forward stream again and second cutover", () => {
+  it("PgMigration's resumeForward: only beside fallBack, fixed once the fall-back is asked", () => {
+    const reasons = (olds: Record<string, unknown>, news: Record<string, unknown>) =>
+      checkInputs(olds, news)
+        .filter((f) => f.property === 'resumeForward')
+        .map((f) => f.reason);
+    const cutOver = { ...base, fallbackWindow: '24h', cutover: true };
+    assert.deepEqual(reasons({}, { ...cutOver, fallBack: true, resumeForward: true }), []);
+    assert.deepEqual(reasons(cutOver, { ...cutOver, resumeForward: true }), [
+      'resumeForward: applies only with fallBack: true (the fall-back then streams forward again, as `update --fall-back --resume-forward`)',
+    ]);
+    assert.deepEqual(reasons({}, { ...cutOver, fallBack: true, resumeForward: 'yes' }), ['resumeForward: must be true or false']);
+    assert.deepEqual(reasons({ ...cutOver, fallBack: true }, { ...cutOver, fallBack: true, resumeForward: true }), [
+      'resumeForward: cannot change once fallBack is true (the fall-back was asked without it); raise cutoverCount after a fall-back with resumeForward to cut over again',
+    ]);
+    const decision = diffInputs({ ...cutOver, state: 'Succeeded' }, { ...cutOver, fallBack: true, resumeForward: true });
+    assert.deepEqual([decision.replaces, decision.changes], [[], true]);
+  });
+
+  it("PgMigration's cutoverCount: raised by one after a fall-back with resumeForward, fallBack false again; never lowered", () => {
+    const reasons = (olds: Record<string, unknown>, news: Record<string, unknown>) =>
+      checkInputs(olds, news)
+        .filter((f) => f.property === 'cutoverCount' || f.property === 'fallBack')
+        .map((f) => f.reason);
+    const cutOver = { ...base, fallbackWindow: '24h', cutover: true };
+    const fellBack = { ...cutOver, fallBack: true, resumeForward: true };
+    const again = { ...cutOver, cutoverCount: 2 };
+    assert.deepEqual(reasons(fellBack, again), [], 'the second cutover asked');
+    assert.deepEqual(reasons(fellBack, { ...again, fallBack: false, resumeForward: false }), []);
+    assert.deepEqual(reasons({}, again), [
+      'cutoverCount: a new migration starts at 1 (raise it after a fall-back with resumeForward: true)',
+    ]);
+    assert.deepEqual(reasons(cutOver, { ...cutOver, cutoverCount: 0 }), ['cutoverCount: must be a whole number, 1 or more']);
+    assert.deepEqual(reasons({ ...cutOver, fallBack: true }, { ...again, fallBack: false }), [
+      'cutoverCount: raise it only once the migration fell back with resumeForward: true (fallBack and resumeForward true); it is 1 cut over now',
+    ]);
+    assert.deepEqual(reasons(fellBack, { ...cutOver, cutoverCount: 3 }), ['cutoverCount: raise it by one at a time (from 1 to 2)']);
+    assert.deepEqual(reasons(fellBack, { ...fellBack, cutoverCount: 2 }), [
+      'cutoverCount: set fallBack and resumeForward false (or remove them) when raising it: they apply to the newest cutover, and a new one starts without a fall-back',
+    ]);
+    assert.deepEqual(reasons(again, cutOver), ['cutoverCount: cannot go down from 2 (a cutover made cannot be taken back)']);
+    assert.throws(
+      () => diffInputs({ ...again, state: 'Succeeded' }, { ...cutOver, state: 'Succeeded' }),
+      (e: unknown) => e instanceof RefusedChangeError && /^cutoverCount: cannot go down from 2/.test(e.message),
+    );
+    // an update, never a replace: the fall-back's true may go back to false with the raise
+    const decision = diffInputs({ ...fellBack, state: 'WaitingForUserAction' }, again);
+    assert.deepEqual([decision.replaces, decision.changes], [[], true]);
   });
 });

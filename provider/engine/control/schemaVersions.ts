@@ -521,6 +521,21 @@ COMMENT ON COLUMN pgferry.fallback_window.forward_lsn IS 'the new forward slot''
 COMMENT ON COLUMN pgferry.fallback_window.forward_reopened_at IS 'when the database was switched back to streaming forward (WaitingForCutoverTrigger)';
 `,
   },
+  {
+    // How many times each database was cut over (docs/fallback.md "The forward stream again"): a
+    // fall-back with --resume-forward and a second cutover make it 2, and PgMigration's
+    // cutoverCount input is compared with it, so `pulumi up` cuts over again only when asked.
+    // Every database cut over before this version was cut over once: a window records one cutover.
+    version: 24,
+    sql: `
+ALTER TABLE pgferry.migration_database ADD COLUMN cutovers integer NOT NULL DEFAULT 0;
+UPDATE pgferry.migration_database d SET cutovers = 1
+  FROM pgferry.migration m
+ WHERE m.name = d.migration AND m.mode = 'Online'
+   AND (d.state = 'Succeeded' OR EXISTS (SELECT 1 FROM pgferry.fallback_window w WHERE w.migration = d.migration AND w.database = d.database));
+COMMENT ON COLUMN pgferry.migration_database.cutovers IS 'online: how many times the database was cut over (a fall-back with --resume-forward and a cutover again add one)';
+`,
+  },
 ];
 
 /** The highest control-catalog version this build installs (`pgferry version` prints it). */

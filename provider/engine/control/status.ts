@@ -103,6 +103,8 @@ export interface DatabaseRow {
   cancel_requested_at?: Date | null;
   /** Absent on a catalog older than version 12. */
   downtime_seconds?: number | null;
+  /** Absent on a catalog older than version 24. */
+  cutovers?: number | null;
 }
 
 const iso = (d: Date | null | undefined): string | undefined => (d ? d.toISOString() : undefined);
@@ -136,6 +138,7 @@ export function shapeStatus(row: MigrationRow, dbs: readonly DatabaseRow[], nowM
       : undefined,
     cutoverStep: d.cutover_step ?? undefined,
     ...(d.downtime_seconds === null || d.downtime_seconds === undefined ? {} : { downtimeSeconds: d.downtime_seconds }),
+    ...(row.mode === 'Online' ? { cutovers: num(d.cutovers) } : {}),
     ...(d.not_streamed ? { notStreamed: d.not_streamed } : {}),
     ...(d.apply_stop ? { applyStop: d.apply_stop } : {}),
   }));

@@ -174,6 +174,8 @@ export interface DatabaseDetails {
   readonly cutoverStep?: CutoverStep;
   /** Online: seconds from the start of the cutover that included this database to its end. */
   readonly downtimeSeconds?: number;
+  /** Online: how many times this database was cut over (a fall-back with --resume-forward, then a cutover again: 2). */
+  readonly cutovers?: number;
   /** Online: the slot as the source showed it when `show` read it (withSourceSlots). */
   readonly sourceSlot?: SourceSlotState;
   /** Online: the stream stopped on an error the user can fix (state ApplyStopped). */

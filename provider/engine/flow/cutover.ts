@@ -48,6 +48,7 @@ import {
   updateDatabase,
 } from '../control/store';
 import { clearCutover, clearCutoverStart, markCutoverStarted } from '../control/migrationRequests';
+import { recordCutOver } from '../control/cutoverCount';
 import { closeFellBackRecord } from '../control/forwardAgain';
 
 /** Marks the cutover point of one database and waits until its applier has applied up to it. */
@@ -104,8 +105,8 @@ export async function finishCutover(run: MigrationRun, database: string, began?:
     await updateDatabase(store, spec.migrationName, database, { state: 'Failed', endedAt: true, message: error.message });
     throw error;
   }
-  const downtime = began === undefined ? {} : { downtimeSeconds: (Date.now() - began) / 1000 };
-  await updateDatabase(store, spec.migrationName, database, { state: 'Succeeded', endedAt: true, ...downtime });
+  // Succeeded, with its downtime and one more cutover counted (PgMigration's cutoverCount compares with it)
+  await recordCutOver(store, spec.migrationName, database, began === undefined ? undefined : (Date.now() - began) / 1000);
   // a second cutover after a fall-back (docs/fallback.md), without a new window: the fall-back's record closes
   await closeFellBackRecord(store, spec.migrationName, database);
 }
