@@ -255,6 +255,7 @@ export async function update(id: string, _olds: Props, news: Props, options: Ope
     if (keepsAWindow(status) && runnerGone(status) && spec.runtime !== 'agents') {
       write(`${spec.migrationName}: no runner keeps the fallback window; restarting it`);
       await resume(spec);
+      status = (await engine.showMigration(spec.target, spec.migrationName)) ?? status;
     }
     // triggerCutover with dbsToTriggerCutoverOn cuts over those databases only (Azure's
     // MigrationProperties: "when you want to trigger cutover for specific databases set

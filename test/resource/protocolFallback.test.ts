@@ -110,6 +110,20 @@ async function createAndCutOver(): Promise<void> {
   assert.equal(await readOnly(source), true, 'the old source stays fenced');
 }
 
+/** The runner keeping the window killed (the machine restarted): the next `pulumi up` restarts it, and nothing is lost. */
+async function keeperRestarted(): Promise<void> {
+  const spec = serverSpec(target, { password: TARGET_PW });
+  const runner = (await showMigration(spec, NAME))?.runner;
+  assert.equal(runner?.alive, true, 'the runner keeps the window after the update returned');
+  process.kill(runner!.pid, 'SIGKILL');
+  await until('the runner gone', async () => (await showMigration(spec, NAME))?.runner?.alive === false || undefined, 60_000);
+  await applicationWrites(target, 'dead');
+  const again = await up({ cutover: true });
+  assert.equal(again.runnerAlive, true, String(again.message));
+  assert.equal(again.completedCutovers, 1, 'no cutover again');
+  await until('the old source has what was written meanwhile', async () => (await sameOnBoth()) || undefined, 120_000, 250);
+}
+
 async function badInputsRefused(): Promise<void> {
   const bad = await host.check(outputs, inputs({ cutover: true, resumeForward: true }));
   assert.deepEqual(
@@ -160,7 +174,7 @@ async function secondCutover(): Promise<void> {
   assert.equal(await readOnly(source), true, 'the old source is fenced again');
   await applicationWrites(target, 'second');
   await until('the old source follows again', async () => (await sameOnBoth()) || undefined, 120_000, 250);
-  for (const tag of ['first', 'back', 'before', 'second']) await insertedOnce(tag);
+  for (const tag of ['first', 'dead', 'back', 'before', 'second']) await insertedOnce(tag);
   // the next up with the same inputs does nothing more
   const same = await up({ cutover: true, fallBack: false, resumeForward: false, cutoverCount: 2 });
   assert.equal(same.completedCutovers, 2);
@@ -189,6 +203,7 @@ describe('protocol: PgMigration falls back, streams forward again and cuts over 
   });
 
   it('cutover: true cuts over with a window; the old source follows the new server', createAndCutOver);
+  it('the runner keeping the window killed: the next up restarts it', keeperRestarted);
   it('check refuses resumeForward without fallBack, and cutoverCount before a fall-back', badInputsRefused);
   it(
     'fallBack with resumeForward: the old source the primary again, the target following; the same inputs cut nothing over',
