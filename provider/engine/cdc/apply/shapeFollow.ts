@@ -19,6 +19,8 @@ export interface SourceAttribute {
   /** format_type: the source catalog's own SQL for the type. */
   readonly type: string;
   readonly notNull: boolean;
+  /** A generated column's expression (pg_get_expr): generatedFollow.ts gives the target the same. */
+  readonly expression?: string;
 }
 
 /** One streamed (not generated) column of the target table, in its order. */

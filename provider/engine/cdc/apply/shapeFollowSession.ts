@@ -10,7 +10,16 @@ import { PgferryError } from '../../core/errors';
 import { parseLsn } from '../decode/lsn';
 import { planPartitionTree, runPartitionSteps } from './partitionTree';
 import { SessionConnections } from './sessionConnections';
-import { addColumnPlan, inspectTargetTable, resolveTargetTable, sourceAttributes, sourceColumnDefinitions } from './targetTables';
+import {
+  addColumnPlan,
+  identityPosition,
+  inspectTargetTable,
+  readTargetColumns,
+  resolveTargetTable,
+  sourceAttributes,
+  sourceColumnDefinitions,
+} from './targetTables';
+import { generatedNames, planGeneratedFollow } from './generatedFollow';
 import { planShapeFollow, readdedColumns, type SourceAttribute, type TargetAttribute } from './shapeFollow';
 import type { TargetTable } from '../plan/types';
 import type { ChangeEvent, Relation } from '../decode/changeEvents';
@@ -35,6 +44,8 @@ export abstract class ShapeFollowSession extends SessionConnections {
   private ddlSent = false;
   /** The source's major version, read with its catalog session. */
   private sourceMajor: number | undefined;
+  /** Each table's generated columns on the target, as last read or given (followGenerated), sorted. */
+  private readonly targetGenerated = new Map<number, readonly string[]>();
 
   /** The target table a relation's rows are written to, looked up once per relation message. */
   protected async tableOf(relation: Relation): Promise<TargetTable> {
@@ -64,7 +75,7 @@ export abstract class ShapeFollowSession extends SessionConnections {
     }
     // marked before any stop, so that it stays marked when the stream resumes after a fix
     const reshaped = (partitioned = this.tables.get(relation.oid)?.partitioned): void => this.state.tracker.reshaped(name, partitioned);
-    if (following) await this.recordAttnums(relation);
+    const atStart = following ? await this.recordAttnums(relation) : undefined;
     if (change.kind === 'unsupported' && (!following || change.table)) {
       reshaped();
       this.stopWith(name, change.description, following);
@@ -81,13 +92,24 @@ export abstract class ShapeFollowSession extends SessionConnections {
       if (!following) return;
       const attributes = await this.sourceAttributesOf(relation);
       readded = readdedColumns(this.recordedFor(relation.oid, relation.columns), attributes).length > 0;
-      if (!readded) return this.followNotNull(relation, attributes, reshaped);
+      if (!readded) {
+        await this.followGenerated(relation, attributes, reshaped);
+        return this.followNotNull(relation, attributes, reshaped);
+      }
     }
     const target = this.target!;
     // the target's catalog is read on the apply's connection, beside the pipeline: a change of
     // shape sent before (followed at an earlier message) has run first
     if (this.ddlSent) await this.settled();
-    const inspected = await inspectTargetTable(target, relation, this.foreignKeysFire);
+    let inspected = await inspectTargetTable(target, relation, this.foreignKeysFire);
+    // generated columns are not streamed: the source's catalog is read for them where either side has one
+    if (following && (inspected.present.some((c) => c.generated) || (atStart && generatedNames(atStart).length > 0))) {
+      const attributes = await this.sourceAttributesOf(relation);
+      if (await this.followGenerated(relation, attributes, reshaped, inspected.present)) {
+        await this.settled();
+        inspected = await inspectTargetTable(target, relation, this.foreignKeysFire);
+      }
+    } else this.targetGenerated.set(relation.oid, generatedOf(inspected.present));
     const { extra, retyped, table } = inspected;
     let { missing } = inspected;
     this.state.targetNotNull ??= new Map();
@@ -113,6 +135,8 @@ export abstract class ShapeFollowSession extends SessionConnections {
     // none of the streamed columns: no such table on the target (resolving it names that), or another table
     if (missing.length === relation.columns.length) await resolveTargetTable(target, relation, this.foreignKeysFire);
     if (missing.length > 0) await this.addColumns(relation, missing, reshaped);
+    // read once the columns added have run: an identity's GENERATED ALWAYS decides what an UPDATE may set
+    if (this.ddlSent) await this.settled();
     const resolved = await resolveTargetTable(target, relation, this.foreignKeysFire);
     reshaped(resolved.partitioned);
     this.tables.set(relation.oid, resolved);
@@ -172,22 +196,27 @@ export abstract class ShapeFollowSession extends SessionConnections {
     if (perRow.length > 0)
       await this.resyncPerRow(
         relation,
-        perRow.map((p) => p.column.name),
+        perRow.map((p) => `column ${JSON.stringify(p.column.name)} added, which ${p.plan.kind === 'per-row' ? p.plan.why : ''}`),
       );
     for (const { plan } of plans) await this.sendDdl(name, plan.statements ?? []);
+    // an identity's sequence at the source's position at least: the values the stream brings stay below it
+    for (const { column } of plans) {
+      const position = identityPosition(relation.schema, column);
+      if (position) await this.txn!.exec({ op: 'ddl', target: name, text: position.text, params: position.params, rows: 0 });
+    }
   }
 
   /**
    * Columns added with a default the source evaluated row by row (gen_random_uuid(), random(),
-   * clock_timestamp()): their values exist only on the source, so the table is copied again at a
+   * clock_timestamp()), or as an identity (each server numbers its existing rows by its own
+   * sequence, in its own row order): their values exist only on the source, so the table is copied again at a
    * pinned position (flow/tableResync.ts), its changes skipped from here until the pin, as for a
    * column dropped and added again (resyncReadded). The column is added on the target as the source
    * has it; the values the target gives its existing rows meanwhile are replaced by the copy.
    */
-  protected async resyncPerRow(relation: Relation, columns: readonly string[]): Promise<void> {
+  protected async resyncPerRow(relation: Relation, reasons: readonly string[]): Promise<void> {
     const name = qualified(relation.schema, relation.name);
-    const which = columns.map((c) => JSON.stringify(c)).join(', ');
-    await this.state.requestResync!(relation.schema, relation.name, `column ${which} added with a default evaluated per row`);
+    await this.state.requestResync!(relation.schema, relation.name, reasons.join('; '));
     this.state.tracker.resyncing.add(name);
   }
 
@@ -219,16 +248,16 @@ export abstract class ShapeFollowSession extends SessionConnections {
    * relation message, and each table's are kept when they agree with its first message
    * (shapeFollow.ts decides a rename from a drop and an add by them).
    */
-  protected async recordAttnums(relation: Relation): Promise<void> {
+  protected async recordAttnums(relation: Relation): Promise<readonly SourceAttribute[] | undefined> {
     const known = (this.state.sourceAttnums ??= new Map());
-    if (known.has(relation.oid)) return;
+    if (known.has(relation.oid)) return undefined;
     if (!this.state.sourceColumnsAtStart) {
       const source = await this.sourceSession();
       this.state.sourceColumnsAtStart = await sourceAttributes(source, this.sourceMajor!, { publication: this.config.publication });
     }
     const columns = this.state.sourceColumnsAtStart.get(relation.oid);
     this.state.sourceColumnsAtStart.delete(relation.oid);
-    if (!columns) return;
+    if (!columns) return undefined;
     const live = columns.filter((a) => !a.dropped && !a.generated);
     const agrees =
       live.length === relation.columns.length &&
@@ -237,6 +266,48 @@ export abstract class ShapeFollowSession extends SessionConnections {
         return a.name === c.name && a.typeOid === c.typeOid && a.typeMod === c.typeMod;
       });
     if (agrees) known.set(relation.oid, [new Map(live.map((a) => [a.name, a.attnum]))]);
+    return columns;
+  }
+
+  /**
+   * Generated columns added, dropped or made plain on the source, followed on the target
+   * (generatedFollow.ts) in the open transaction, before the next row: at a re-sent relation message
+   * only when the source's generated columns are not the ones the target was last seen or given
+   * (targetGenerated), so that an unchanged table costs no target round trip. `present`: the
+   * target's columns, when just read. Returns whether anything was sent.
+   */
+  private async followGenerated(
+    relation: Relation,
+    attributes: readonly SourceAttribute[],
+    reshaped: () => void,
+    present?: readonly { name: string; generated: boolean }[],
+  ): Promise<boolean> {
+    const names = generatedNames(attributes);
+    const known = this.targetGenerated.get(relation.oid);
+    if (!present && known && known.join('\0') === names.join('\0')) return false;
+    if (!present) {
+      await this.settled();
+      present = await readTargetColumns(this.target!, relation.schema, relation.name);
+    }
+    const onTarget = generatedOf(present);
+    const plan = planGeneratedFollow(
+      relation.schema,
+      relation.name,
+      attributes,
+      new Set(relation.columns.map((c) => c.name)),
+      present.map((c) => c.name),
+      onTarget,
+    );
+    this.targetGenerated.set(relation.oid, plan.generated);
+    if (plan.statements.length === 0) return false;
+    const name = qualified(relation.schema, relation.name);
+    reshaped();
+    await this.txn!.flush();
+    await this.sendDdl(name, plan.statements);
+    this.state.onFollowed?.(
+      `source table ${name} changed while streaming, followed on the target at its position in the stream: ${plan.followed.join(', ')}`,
+    );
+    return true;
   }
 
   /**
@@ -492,4 +563,12 @@ export class SettleBeforeStop extends Error {
   constructor(readonly finalLsn: bigint) {
     super('a change of shape: the transactions before it are committed first');
   }
+}
+
+/** Pure: the names of the generated columns among a table's columns, sorted. */
+function generatedOf(columns: readonly { name: string; generated: boolean }[]): string[] {
+  return columns
+    .filter((c) => c.generated)
+    .map((c) => c.name)
+    .sort();
 }

@@ -261,6 +261,12 @@ SELECT a.attname AS name, a.attgenerated <> '' AS generated
   FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace
  WHERE n.nspname = $1 AND c.relname = $2 AND a.attnum > 0 AND NOT a.attisdropped`;
 
+/** A target table's columns by name, generated ones marked (generatedFollow.ts compares them with the source's). */
+export async function readTargetColumns(target: pg.Client, schema: string, table: string): Promise<{ name: string; generated: boolean }[]> {
+  const { rows } = await target.query<{ name: string; generated: boolean }>(PRESENT_COLUMNS_SQL, [schema, table]);
+  return rows;
+}
+
 const FORMAT_TYPES_SQL = 'SELECT u.i::int AS i, format_type(u.o, u.m) AS t FROM unnest($1::int[], $2::oid[], $3::int[]) AS u(i, o, m)';
 
 /**
@@ -359,9 +365,16 @@ export async function inspectTargetTable(
   target: pg.Client,
   relation: Relation,
   foreignKeysFire: boolean,
-): Promise<{ missing: string[]; extra: string[]; retyped: string[]; table?: TargetTable; columns: TargetAttribute[] }> {
+): Promise<{
+  missing: string[];
+  extra: string[];
+  retyped: string[];
+  table?: TargetTable;
+  columns: TargetAttribute[];
+  present: readonly { name: string; generated: boolean }[];
+}> {
   const read = await readTargetTable(target, relation);
-  const changes = { ...columnChanges(relation, read), columns: targetAttributes(read) };
+  const changes = { ...columnChanges(relation, read), columns: targetAttributes(read), present: read.present };
   if (changes.extra.length > 0 || changes.missing.length > 0 || changes.retyped.length > 0) return changes;
   return { ...changes, table: targetTableOf(relation, read, foreignKeysFire) };
 }
@@ -382,7 +395,7 @@ export interface SourceColumnDefinition {
   readonly defaultExpr: string | null;
   readonly notNull: boolean;
   /** An identity column: each existing row got the next value of the source's sequence. */
-  readonly identity: boolean;
+  readonly identity: SourceIdentity | null;
   /** The default calls a function or operator that is not IMMUTABLE (or a node that evaluates like one). */
   readonly mutableDefault: boolean;
   /**
@@ -391,6 +404,68 @@ export interface SourceColumnDefinition {
    * rewriting the table); null when there is none or the source user may not read it.
    */
   readonly existingValue: string | null;
+}
+
+/** An identity column's kind and sequence as the source has them: the target's is made the same. */
+interface SourceIdentity {
+  readonly kind: 'ALWAYS' | 'BY DEFAULT';
+  /** The sequence's name, in the table's schema (an identity's sequence cannot leave it). */
+  readonly sequence: string;
+  /** Its options, as pg_sequence holds them (int8 text). */
+  readonly start: string;
+  readonly increment: string;
+  readonly min: string;
+  readonly max: string;
+  readonly cache: string;
+  readonly cycle: boolean;
+  /** Its last value handed out; null when none was yet, or the source user may not read it. */
+  readonly lastValue: string | null;
+}
+
+/**
+ * An identity column's sequence (pg_depend's internal dependency of the sequence on the column)
+ * with its options and last value, for the pg_attribute row `a`; no row for other columns.
+ */
+const IDENTITY_SQL = `LEFT JOIN LATERAL (
+  SELECT sc.relname AS sequence, q.seqstart::pg_catalog.text AS start, q.seqincrement::pg_catalog.text AS increment,
+         q.seqmin::pg_catalog.text AS min, q.seqmax::pg_catalog.text AS max, q.seqcache::pg_catalog.text AS cache, q.seqcycle AS cycle,
+         CASE WHEN pg_catalog.has_sequence_privilege(sc.oid, 'SELECT') THEN pg_catalog.pg_sequence_last_value(sc.oid)::pg_catalog.text END AS last_value
+    FROM pg_catalog.pg_depend dp
+    JOIN pg_catalog.pg_class sc ON sc.oid OPERATOR(pg_catalog.=) dp.objid AND sc.relkind OPERATOR(pg_catalog.=) 'S'
+    JOIN pg_catalog.pg_sequence q ON q.seqrelid OPERATOR(pg_catalog.=) sc.oid
+   WHERE dp.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_class'::pg_catalog.regclass
+     AND dp.refclassid OPERATOR(pg_catalog.=) 'pg_catalog.pg_class'::pg_catalog.regclass
+     AND dp.refobjid OPERATOR(pg_catalog.=) a.attrelid AND dp.refobjsubid OPERATOR(pg_catalog.=) a.attnum AND dp.deptype OPERATOR(pg_catalog.=) 'i'
+   LIMIT 1
+) s ON a.attidentity OPERATOR(pg_catalog.<>) ''`;
+
+interface IdentityRow {
+  identity_kind: string;
+  sequence: string | null;
+  start: string | null;
+  increment: string | null;
+  min: string | null;
+  max: string | null;
+  cache: string | null;
+  cycle: boolean | null;
+  last_value: string | null;
+}
+
+/** Pure: the identity of IDENTITY_SQL's row; null for a column that is not one. */
+function identityOf(r: IdentityRow): SourceIdentity | null {
+  if (r.identity_kind !== 'a' && r.identity_kind !== 'd') return null;
+  if (r.sequence === null) throw new Error(`identity column without a sequence in the source's catalog`);
+  return {
+    kind: r.identity_kind === 'a' ? 'ALWAYS' : 'BY DEFAULT',
+    sequence: r.sequence,
+    start: r.start!,
+    increment: r.increment!,
+    min: r.min!,
+    max: r.max!,
+    cache: r.cache!,
+    cycle: r.cycle === true,
+    lastValue: r.last_value,
+  };
 }
 
 /**
@@ -435,20 +510,22 @@ export async function sourceColumnDefinitions(
   columns: readonly string[],
 ): Promise<SourceColumnDefinition[]> {
   const readable = (await source.query<{ readable: boolean }>(MISSING_READABLE_SQL)).rows[0]?.readable === true;
-  const { rows } = await source.query<{
-    name: string;
-    type: string;
-    default_expr: string | null;
-    not_null: boolean;
-    identity: boolean;
-    mutable_default: boolean | null;
-    existing_value: string | null;
-  }>(
+  const { rows } = await source.query<
+    IdentityRow & {
+      name: string;
+      type: string;
+      default_expr: string | null;
+      not_null: boolean;
+      mutable_default: boolean | null;
+      existing_value: string | null;
+    }
+  >(
     `SELECT a.attname AS name, pg_catalog.format_type(a.atttypid, a.atttypmod) AS type, pg_catalog.pg_get_expr(d.adbin, d.adrelid) AS default_expr,
-            a.attnotnull AS not_null, a.attidentity OPERATOR(pg_catalog.<>) '' AS identity,
+            a.attnotnull AS not_null, a.attidentity::pg_catalog.text AS identity_kind, s.*,
             d.oid IS NOT NULL AND ${MUTABLE_DEFAULT_SQL} AS mutable_default,
             ${readable ? EXISTING_VALUE_SQL : 'NULL::pg_catalog.text'} AS existing_value
        FROM pg_catalog.pg_attribute a LEFT JOIN pg_catalog.pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
+       ${IDENTITY_SQL}
       WHERE a.attrelid = $1 AND a.attname = ANY($2::pg_catalog.text[]) AND NOT a.attisdropped ORDER BY a.attnum`,
     [relationOid, columns],
   );
@@ -457,7 +534,7 @@ export async function sourceColumnDefinitions(
     type: r.type,
     defaultExpr: r.default_expr,
     notNull: r.not_null,
-    identity: r.identity,
+    identity: identityOf(r),
     mutableDefault: r.mutable_default === true,
     existingValue: r.existing_value,
   }));
@@ -471,11 +548,28 @@ export async function sourceColumnDefinitions(
 function addColumnSql(
   schema: string,
   table: string,
-  column: { name: string; type: string; defaultExpr: string | null; notNull: boolean },
+  column: { name: string; type: string; defaultExpr: string | null; notNull: boolean; identity?: SourceIdentity | null },
 ): string {
   const def = column.defaultExpr ? ` DEFAULT ${column.defaultExpr}` : '';
+  const identity = column.identity ? ` ${identityClause(schema, column.identity)}` : '';
   const notNull = column.notNull ? ' NOT NULL' : '';
-  return `ALTER TABLE ${qualified(schema, table)} ADD COLUMN IF NOT EXISTS ${ident(column.name)} ${column.type}${def}${notNull}`;
+  return `ALTER TABLE ${qualified(schema, table)} ADD COLUMN IF NOT EXISTS ${ident(column.name)} ${column.type}${def}${identity}${notNull}`;
+}
+
+const INT8_TEXT = /^-?\d{1,19}$/;
+
+/**
+ * GENERATED ... AS IDENTITY with the source's kind, sequence name and options: the same name, so
+ * that the cutover's sequence sync (by name) sets its value, and the same options, so that the
+ * target hands out what the source would. The numbers are pg_sequence's int8 values, checked as such.
+ */
+function identityClause(schema: string, identity: SourceIdentity): string {
+  const numbers = [identity.start, identity.increment, identity.min, identity.max, identity.cache];
+  if (!numbers.every((n) => INT8_TEXT.test(n))) throw new Error(`identity sequence ${identity.sequence}: options are not integers`);
+  return (
+    `GENERATED ${identity.kind} AS IDENTITY (SEQUENCE NAME ${qualified(schema, identity.sequence)} START WITH ${identity.start} ` +
+    `INCREMENT BY ${identity.increment} MINVALUE ${identity.min} MAXVALUE ${identity.max} CACHE ${identity.cache}${identity.cycle ? ' CYCLE' : ' NO CYCLE'})`
+  );
 }
 
 /** How a column added on the source is added on the target (addColumnPlan). */
@@ -486,11 +580,24 @@ export type AddColumnPlan =
   | { readonly kind: 'existing-value'; readonly statements: readonly string[] }
   /**
    * The source evaluated a value per row (a volatile default, which rewrote the table; identity):
-   * the target cannot. `statements` add a volatile default's column as the source has it, its
-   * values for the existing rows the target's own until the table is copied again at a pin (a
-   * resync); an identity has none (the stream stops on it).
+   * the target cannot. `statements` add the column as the source has it (an identity with the
+   * source's kind, sequence and options), its values for the existing rows the target's own until
+   * the table is copied again at a pin (a resync).
    */
   | { readonly kind: 'per-row'; readonly why: string; readonly statements?: readonly string[] };
+
+/**
+ * An identity column's sequence set on the target to the source's last value read with its
+ * definition (never lower than what the source handed out then; the cutover sets it to the
+ * source's final one): `$1` the sequence, `$2` the value. Undefined when the source handed none out.
+ */
+export function identityPosition(schema: string, column: SourceColumnDefinition): { text: string; params: string[] } | undefined {
+  if (!column.identity || column.identity.lastValue === null) return undefined;
+  return {
+    text: 'SELECT pg_catalog.setval($1::pg_catalog.regclass, $2::pg_catalog.int8, true)',
+    params: [qualified(schema, column.identity.sequence), column.identity.lastValue],
+  };
+}
 
 /**
  * Pure: how to add a column the source gained to a target table, so that the target's existing
@@ -506,7 +613,9 @@ export type AddColumnPlan =
 export function addColumnPlan(schema: string, table: string, column: SourceColumnDefinition, targetHasRows: boolean): AddColumnPlan {
   const add = addColumnSql(schema, table, column);
   if (!targetHasRows) return { kind: 'as-source', statements: [add] };
-  if (column.identity) return { kind: 'per-row', why: 'is an identity column: its existing rows were numbered on the source' };
+  // numbered on each server by its own sequence, in each one's row order: the source's values come with the table's copy at a pin
+  if (column.identity)
+    return { kind: 'per-row', why: 'is an identity column: its existing rows were numbered on the source', statements: [add] };
   // a domain's own default (no column default) evaluated once on the source has a value too
   if (column.existingValue !== null && (column.mutableDefault || column.defaultExpr === null)) {
     const value = `CAST(${literal(column.existingValue)} AS ${column.type})`;
@@ -535,6 +644,7 @@ export async function sourceAttributes(
   of: { readonly relation: number } | { readonly publication: string },
 ): Promise<Map<number, SourceAttribute[]>> {
   const generated = major >= 12 ? `a.attgenerated OPERATOR(pg_catalog.<>) ''` : 'false';
+  const expression = major >= 12 ? `CASE WHEN ${generated} THEN pg_catalog.pg_get_expr(d.adbin, d.adrelid) END` : 'NULL::pg_catalog.text';
   const which =
     'relation' in of
       ? 'a.attrelid = $1::pg_catalog.oid'
@@ -552,11 +662,13 @@ export async function sourceAttributes(
     type_mod: number;
     type: string;
     not_null: boolean;
+    expression: string | null;
   }>(
     `SELECT a.attrelid::pg_catalog.int8 AS rel, a.attnum::pg_catalog.int4 AS attnum, a.attname AS name, a.attisdropped AS dropped,
             ${generated} AS generated, a.atttypid::pg_catalog.int8 AS type_oid, a.atttypmod AS type_mod,
-            pg_catalog.format_type(a.atttypid, a.atttypmod) AS type, a.attnotnull AS not_null
+            pg_catalog.format_type(a.atttypid, a.atttypmod) AS type, a.attnotnull AS not_null, ${expression} AS expression
        FROM pg_catalog.pg_attribute a
+       LEFT JOIN pg_catalog.pg_attrdef d ON d.adrelid OPERATOR(pg_catalog.=) a.attrelid AND d.adnum OPERATOR(pg_catalog.=) a.attnum
       WHERE ${which} AND a.attnum > 0
       ORDER BY a.attrelid, a.attnum`,
     ['relation' in of ? of.relation : of.publication],
@@ -573,6 +685,7 @@ export async function sourceAttributes(
       typeMod: r.type_mod,
       type: r.type,
       notNull: r.not_null,
+      ...(r.expression !== null ? { expression: r.expression } : {}),
     });
     out.set(Number(r.rel), list);
   }
