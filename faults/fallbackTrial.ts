@@ -16,19 +16,11 @@ import { findLeftovers } from './leftovers';
 import type { FallbackReport, TrialResult } from './outcome';
 import type { Phase } from './phases';
 import type { Rng } from './rng';
-import type { TrialUser } from './user';
+import { PHASE_WAIT_MS, POLL_MS, RunnerWatch, STUCK_MS, type TrialUser } from './user';
 
 /** The window a trial's cutover asks for: long enough never to pass during a trial. */
 export const TRIAL_FALLBACK_WINDOW = '1h';
 
-const POLL_MS = 1000;
-const DEAD_POLLS = 2;
-const RESUME_RETRY_MS = 5000;
-const MAX_RESUMES = 8;
-/** How long the reverse-stream phase waits for its trigger while the application writes. */
-const PHASE_WAIT_MS = 60_000;
-/** No change in the windows' records for this long (outside a fault) is stuck. */
-const STUCK_MS = 180_000;
 /** A fall-back that stopped is asked again, at most this many times in all. */
 const MAX_REQUESTS = 3;
 /** The application writes again on the old source this long after the fall-back. */
@@ -64,8 +56,7 @@ export async function driveFallback(a: FallbackDriveArgs): Promise<string | unde
   const writeMs = a.rng.fork('window').int(4, 12) * 1000;
   let step: Step = 'opening';
   let writingSince = 0;
-  let deadPolls = 0;
-  let lastResume = 0;
+  const runner = new RunnerWatch(a.user, a.result);
   let lastSignature = '';
   let lastProgress = Date.now();
   let signatureAtOver: string | undefined;
@@ -93,14 +84,9 @@ export async function driveFallback(a: FallbackDriveArgs): Promise<string | unde
         return undefined;
       }
       if (windows.some((w) => w === undefined || w.state === 'Closed')) return `a window missing or closed: ${sig}`;
-      deadPolls = status.runner?.alive ? 0 : deadPolls + 1;
-      if (deadPolls >= DEAD_POLLS && now - lastResume > RESUME_RETRY_MS) {
-        if (a.result.resumes >= MAX_RESUMES) return `the runner stayed dead through ${MAX_RESUMES} resumes`;
-        a.result.resumes += 1;
-        await a.user.resume();
-        lastResume = Date.now();
-        continue;
-      }
+      const resumed = await runner.look(status.runner?.alive, now);
+      if (typeof resumed === 'object') return resumed.failure;
+      if (resumed) continue;
       const open = windows.every((w) => w?.state === 'Open') && status.runner?.alive === true;
       if (step === 'opening' && open) {
         // the application moves to the new server

@@ -15,7 +15,7 @@ import { FALLBACK_PHASES, isFallbackPhase, PHASES, phaseTrigger, STREAMING_PHASE
 import { driveFallback, judgeFallback, TRIAL_FALLBACK_WINDOW, type FallbackDriveArgs } from './fallbackTrial';
 import { runners, signalGroup, trialProcesses } from './processes';
 import { makeRng, type Rng } from './rng';
-import { TrialUser } from './user';
+import { PHASE_WAIT_MS, POLL_MS, RunnerWatch, STUCK_MS, TrialUser } from './user';
 import { CampaignWorkload } from './campaignWorkload';
 import { drawSchemaRelease, SchemaChangeUser } from './schemaChanges';
 import type { FaultProxy } from '../test/support/faultProxy';
@@ -69,17 +69,8 @@ function drawTrialFault(rng: Rng, phase: Phase, only?: FaultKind): FaultPlan {
   return plan.kind === 'agent-kill' ? { kind: 'sigkill', durationMs: 0 } : { kind: 'lease-loss', durationMs: plan.durationMs };
 }
 
-const POLL_MS = 1000;
-/** Polls in a row that `show` must call the runner dead before the user resumes. */
-const DEAD_POLLS = 2;
-const RESUME_RETRY_MS = 5000;
-const MAX_RESUMES = 8;
 /** Changes keep streaming at least this long before the user cuts over. */
 const STREAMING_BEFORE_CUTOVER_MS = 5000;
-/** How long streaming waits for a streaming-phase trigger before giving up on it. */
-const PHASE_WAIT_MS = 60_000;
-/** No progress for this long (outside a fault) is stuck. */
-const STUCK_MS = 180_000;
 /**
  * The share of trials at the other cutover phases whose cutover fences the writers too. The fence
  * changes what the rest of the cutover meets: the application keeps writing into the cutover (so
@@ -272,8 +263,7 @@ interface DriveArgs {
 /** The user's loop: returns undefined at a final state, or why the trial is stuck. */
 async function drive(a: DriveArgs): Promise<string | undefined> {
   const { name, store, user, fault, result } = a;
-  let deadPolls = 0;
-  let lastResume = 0;
+  const runner = new RunnerWatch(user, result);
   let lastSignature = '';
   let lastProgress = Date.now();
   let signatureAtOver: string | undefined;
@@ -317,14 +307,9 @@ async function drive(a: DriveArgs): Promise<string | undefined> {
     if (!faultBusy && now - lastProgress > STUCK_MS)
       return `stuck at ${status.state}/${status.subState} for ${STUCK_MS / 1000} s: ${status.message ?? ''}`;
     if (a.schema?.canceled) continue; // the user gave up: the cancel runs to its end
-    deadPolls = status.runner?.alive ? 0 : deadPolls + 1;
-    if (deadPolls >= DEAD_POLLS && now - lastResume > RESUME_RETRY_MS) {
-      if (result.resumes >= MAX_RESUMES) return `the runner stayed dead through ${MAX_RESUMES} resumes`;
-      result.resumes += 1;
-      await user.resume();
-      lastResume = Date.now();
-      continue;
-    }
+    const resumed = await runner.look(status.runner?.alive, now);
+    if (typeof resumed === 'object') return resumed.failure;
+    if (resumed) continue;
     if (status.subState === 'CompletingMigration') cutoverStarted = true;
     // a cutover that stopped between two polls leaves its reason: seen as started and stopped
     if (a.schema?.changed && cutoverRequests > 0 && status.message && status.message !== messageAtRequest) cutoverStarted = true;

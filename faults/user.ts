@@ -102,3 +102,39 @@ export class TrialUser {
     rmSync(this.dir, { recursive: true, force: true });
   }
 }
+
+/** How often the user looks at `show` while a trial drives a migration. */
+export const POLL_MS = 1000;
+/** No progress for this long (outside a fault) is stuck. */
+export const STUCK_MS = 180_000;
+/** How long a phase waits for its trigger (streaming, or the application on the new server) before giving up on it. */
+export const PHASE_WAIT_MS = 60_000;
+/** Polls in a row that `show` must call the runner dead before the user resumes. */
+const DEAD_POLLS = 2;
+const RESUME_RETRY_MS = 5000;
+const MAX_RESUMES = 8;
+
+/**
+ * What the user does about a dead runner, as a person reading `show` would: resumes it once it was
+ * dead at two looks in a row, at most every RESUME_RETRY_MS and MAX_RESUMES times in a trial.
+ */
+export class RunnerWatch {
+  private deadPolls = 0;
+  private lastResume = 0;
+
+  constructor(
+    private readonly user: Pick<TrialUser, 'resume'>,
+    private readonly result: { resumes: number },
+  ) {}
+
+  /** One look: 'resumed', a failure to report, or undefined (alive, or not dead long enough). */
+  async look(alive: boolean | undefined, now: number): Promise<'resumed' | { failure: string } | undefined> {
+    this.deadPolls = alive ? 0 : this.deadPolls + 1;
+    if (this.deadPolls < DEAD_POLLS || now - this.lastResume <= RESUME_RETRY_MS) return undefined;
+    if (this.result.resumes >= MAX_RESUMES) return { failure: `the runner stayed dead through ${MAX_RESUMES} resumes` };
+    this.result.resumes += 1;
+    await this.user.resume();
+    this.lastResume = Date.now();
+    return 'resumed';
+  }
+}
