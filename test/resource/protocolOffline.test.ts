@@ -137,7 +137,10 @@ function createReadUpdateAdopt(): void {
     const again = await host.create(inputs());
     assert.equal(again.id, id);
     assert.equal(again.properties.state, 'Succeeded');
-    assert.ok(host.stdout.some((l) => /adopting the existing migration/.test(l)));
+    // the host's output arrives through a pipe, possibly after the response
+    await until('the host to print the adoption', async () =>
+      host.stdout.some((l) => /adopting the existing migration/.test(l)) ? true : undefined,
+    );
   });
 
   it('Create refuses the same name with a different spec, recording nothing', async () => {

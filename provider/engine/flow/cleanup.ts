@@ -53,8 +53,9 @@ export async function finishCleanup(spec: MigrationSpec, store: CatalogConnectio
     await releaseOpenDatabases({ ...restoreContextOf(spec, store), instance: status.instance }, status, canceled, 'warn');
   }
   const message = status.message ?? (canceled ? 'canceled by the user' : 'failed');
-  await setState(store, name, canceled ? 'Canceled' : 'Failed', 'Completed', message);
+  // the databases first: whoever reads the migration's final state reads its databases' too
   await markOpenDatabases(store, name, canceled ? 'Canceled' : 'Failed', message);
+  await setState(store, name, canceled ? 'Canceled' : 'Failed', 'Completed', message);
   return (await get(store, name))!;
 }
 
