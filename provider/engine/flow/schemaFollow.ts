@@ -10,7 +10,8 @@
 // cannot get its lock, or fails (a view over a column the stream has not added yet), is tried
 // again at the next look and told once. A step that can refuse a row waits until the apply has
 // passed the source position at which the watch saw the change; a column's change waits for the
-// cutover (the apply follows it before, at the table's next write).
+// cutover (the apply follows it before, at the table's next write), but for a column added whose
+// existing values only the source has, added at once with its table's copy at a pin.
 import pg from 'pg';
 import { ident, qualified } from '../connect/quote';
 import { serverMajor, withSession } from '../connect/session';
@@ -20,6 +21,7 @@ import { pendingForeignKeys, type ForeignKeyRecord } from '../control/foreignKey
 import { recordEvent } from '../control/store';
 import { knownObjects, recordKnownObjects, type KnownObject } from '../control/knownObjects';
 import { forgetTableVerifications } from '../control/tableVerification';
+import { requestTableResync } from '../control/tableResyncs';
 import { CONTROL_SCHEMA } from '../core/names';
 import type { SchemaDifference } from '../core/model';
 import type { MigrationRun } from '../run/migrationRun';
@@ -27,6 +29,7 @@ import { checkSchema, compareDatabase, type SchemaCheck } from '../verify/schema
 import { objectKey, readSchemaObjects, type SchemaObject } from '../verify/schema/catalog';
 import type { FollowStep } from '../verify/schema/follow';
 import { ownerChange, restoreOwners } from '../schema/ownership';
+import { addColumnPlan, identityPosition, sourceColumnDefinitions } from '../cdc/apply/targetTables';
 
 /** A step and the difference it makes, as the watch found it. */
 export interface Followable {
@@ -100,7 +103,7 @@ export async function followSchema(
       try {
         followed.push(await followOne(run, database, client, item, replica));
       } catch (error) {
-        if (!replica && item.step.firing) await client.query('ROLLBACK').catch(() => undefined);
+        if ((!replica && item.step.firing) || item.step.resync) await client.query('ROLLBACK').catch(() => undefined);
         await dropInvalidIndexes(client).catch(() => undefined);
         failed.push({ difference: item.difference, error: error instanceof Error ? error.message : String(error) });
       }
@@ -111,7 +114,8 @@ export async function followSchema(
 
 /** Makes one step on the target (see the top of this file); returns it as it was made. */
 async function followOne(run: MigrationRun, database: string, client: pg.Client, item: Followable, replica: boolean): Promise<Followable> {
-  const { setAsideKey, firing } = item.step;
+  const { setAsideKey, firing, resync } = item.step;
+  if (resync) return followWithResync(run, database, client, item, resync);
   if (!replica && setAsideKey) {
     const recorded = await withSession(run.spec.source, { database, purpose: 'schema follow' }, (source) =>
       setAsideSourceForeignKey(run, source, database, setAsideKey),
@@ -129,6 +133,53 @@ async function followOne(run: MigrationRun, database: string, client: pg.Client,
   }
   for (const statement of item.step.statements) await runStatement(client, statement);
   return item;
+}
+
+/**
+ * A column whose existing rows hold values only the source has, added to the target with its
+ * table's copy at a pinned position (verify/schema/follow.ts, `resync`): the request first, so that
+ * a runner stopped in between leaves it to the next one (a copy tried before the column is there
+ * fails, counted, and is tried again). A column the target has by now was added by the apply at
+ * the table's write, with its own request: nothing is done twice.
+ */
+async function followWithResync(
+  run: MigrationRun,
+  database: string,
+  client: pg.Client,
+  item: Followable,
+  resync: NonNullable<FollowStep['resync']>,
+): Promise<Followable> {
+  if (await hasColumn(client, resync)) return { ...item, step: { ...item.step, statements: ['(added by the stream meanwhile)'] } };
+  // as the apply adds it: an identity with the source's sequence name and options, set to its position
+  const [column] = await withSession(run.spec.source, { database, purpose: 'schema follow' }, async (source) => {
+    const { rows } = await source.query<{ oid: string | null }>('SELECT pg_catalog.to_regclass($1)::pg_catalog.oid::int8 AS oid', [
+      qualified(resync.schema, resync.table),
+    ]);
+    const oid = rows[0]?.oid;
+    return oid ? sourceColumnDefinitions(source, Number(oid), [resync.column]) : [];
+  });
+  if (!column) throw new Error('the source no longer has it');
+  const statements = addColumnPlan(resync.schema, resync.table, column, true).statements ?? [];
+  await requestTableResync(run.store, run.spec.migrationName, database, { schema: resync.schema, name: resync.table }, 'reshaped');
+  await client.query('BEGIN');
+  for (const statement of statements) await client.query(statement);
+  const position = identityPosition(resync.schema, column);
+  if (position) await client.query(position.text, position.params);
+  await client.query('COMMIT');
+  const note = `the table copied again at a pinned source position for the source's values`;
+  return { ...item, step: { ...item.step, statements: [...statements.map((x) => `${x};`), note] } };
+}
+
+async function hasColumn(
+  client: pg.Client,
+  c: { readonly schema: string; readonly table: string; readonly column: string },
+): Promise<boolean> {
+  const { rows } = await client.query(
+    `SELECT 1 FROM pg_catalog.pg_attribute
+      WHERE attrelid = pg_catalog.to_regclass($1) AND attname = $2 AND attnum > 0 AND NOT attisdropped`,
+    [qualified(c.schema, c.table), c.column],
+  );
+  return rows.length > 0;
 }
 
 /**
@@ -205,7 +256,8 @@ export async function checkSchemaFollowing(run: MigrationRun, database: string):
   const failures = new Map<string, string>();
   // a few rounds: what one step makes can show the next (a column renamed, then its type)
   for (let round = 0; round < FOLLOW_ROUNDS; round++) {
-    const items = followables(compared.check, compared.steps);
+    // a column to be copied at a pin: no stream is left to copy it, the check stops on it
+    const items = followables(compared.check, compared.steps).filter((i) => !i.step.resync);
     if (items.length === 0) break;
     const outcome = await followSchema(run, database, items);
     await recordFollowed(run, database, outcome.followed);

@@ -4,7 +4,9 @@
 // UNIQUE or FOREIGN KEY constraint, a unique index) only once the apply has passed the source
 // position at which it was seen, since every row written before it on the source satisfies nothing
 // yet. Columns follow with the stream itself (cdc/apply), tables with the table watch
-// (cdc/prepare/tableWatch.ts). Of a column, its default while streaming: the apply follows the
+// (cdc/prepare/tableWatch.ts). Of a column, its default while streaming, and one added whose
+// existing rows the target cannot derive (an identity, a default evaluated per row), with its
+// table's copy at a pinned position (the step's `resync`): the apply follows the
 // rest at the table's next write (cdc/apply/shapeFollow.ts); a table nobody writes again before the
 // cutover gets them from the cutover, drained (added with no default or a constant one, dropped,
 // renamed, retyped, NOT NULL), its rows then read whole by the cutover's verification, which stops
@@ -54,6 +56,14 @@ export interface FollowStep {
    * makes it only once the apply has passed where it saw it.
    */
   readonly inStream?: true;
+  /**
+   * A column added whose existing rows hold values only the source has (an identity's numbering,
+   * a default evaluated per row): the table is copied again at a pinned position
+   * (flow/tableResync.ts), the request recorded before the column is added on the target, so that
+   * a quiet table gets them without waiting for its next write. Not made by the cutover: no stream
+   * is left to copy at a pin, and its check stops on the column as before.
+   */
+  readonly resync?: { readonly schema: string; readonly table: string; readonly column: string };
 }
 
 const text = (v: PropertyValue | undefined): string => (typeof v === 'string' ? v : '');
@@ -98,7 +108,7 @@ const STATE_CLAUSE: Readonly<Record<string, string>> = { D: 'DISABLE', R: 'ENABL
 /**
  * A default every existing row of a column added on the source holds as it is: none, or a literal
  * (a number, a boolean, a quoted string with a cast). Another one (now(), nextval(), an identity)
- * gave the source's rows values the target cannot reproduce: not followed, the check stops with it.
+ * gave the source's rows values the target cannot reproduce: the table is copied again (`resync`).
  */
 const CONSTANT_DEFAULT = /^(NULL|true|false|-?\d+(\.\d+)?|\(?'(?:[^']|'')*'(::[\w ."[\]()]+)?\)?(::[\w ."[\]()]+)?)$/;
 
@@ -127,7 +137,11 @@ function concurrentIndex(definition: string): string {
  */
 export function createStep(o: SchemaObject, constraintNames: ReadonlySet<string>): FollowStep | undefined {
   if (o.kind === 'column') {
-    if (o.props.identity || (text(o.props.default) !== '' && !CONSTANT_DEFAULT.test(text(o.props.default)))) return undefined;
+    if (o.props.identity || (text(o.props.default) !== '' && !CONSTANT_DEFAULT.test(text(o.props.default)))) {
+      // the apply makes this too, at the table's next write (with the event trigger, at its place in the stream)
+      const resync = { schema: o.schema, table: o.relation ?? '', column: o.name };
+      return { when: 'anytime', statements: [createStatement(o)], rank: 2, readWhole: true, inStream: true, resync };
+    }
     return drainedColumnStep(createStatement(o));
   }
   const rank = CREATE_RANK[o.kind];
