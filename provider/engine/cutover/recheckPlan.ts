@@ -10,6 +10,7 @@ import { tableVerifications, type TableVerificationRecord } from '../control/tab
 import type { MigrationRun } from '../run/migrationRun';
 import type { TableRecheck } from '../verify/verifyTables';
 import { pinStillCurrent } from '../cdc/pin/pinRecord';
+import type { ChangeTracker, TableChanges } from '../cdc/plan/changeTracker';
 
 export async function recheckPlan(
   run: MigrationRun,
@@ -21,10 +22,18 @@ export async function recheckPlan(
     const tracker = streams.find((s) => s.database === database)?.applier.tracker;
     const entry = tracker?.entry(table.sql);
     const record = records.get(`${database}\0${table.display}`);
-    if (!pinStillCurrent(entry, record) || entry.keys === 'all' || tracker?.wasReshaped(table.sql)) return undefined;
-    if (entry.keys.size === 0) return { kind: 'count' };
-    return { kind: 'keys', keys: [...entry.keys], keyColumns: entry.keyColumns ?? [] };
+    return tracker && pinStillCurrent(entry, record) ? recheckOf(entry, tracker, table) : undefined;
   };
+}
+
+/**
+ * How a table counted from a verified point is read again: whole (undefined) when its keys are not
+ * all known or its shape changed, else its count and the keys changed since, or its count alone.
+ */
+function recheckOf(entry: TableChanges, tracker: ChangeTracker, table: SourceTable): TableRecheck | undefined {
+  if (entry.keys === 'all' || tracker.wasReshaped(table.sql)) return undefined;
+  if (entry.keys.size === 0) return { kind: 'count' };
+  return { kind: 'keys', keys: [...entry.keys], keyColumns: entry.keyColumns ?? [] };
 }
 
 /**
@@ -41,8 +50,6 @@ export function reverseRecheck(
   return (_database, table) => {
     if (applier.startedFrom !== openedLsn) return undefined;
     const entry = applier.tracker.entry(table.sql);
-    if (!entry || entry.since !== openedLsn || entry.keys === 'all' || applier.tracker.wasReshaped(table.sql)) return undefined;
-    if (entry.keys.size === 0) return { kind: 'count' };
-    return { kind: 'keys', keys: [...entry.keys], keyColumns: entry.keyColumns ?? [] };
+    return entry?.since === openedLsn ? recheckOf(entry, applier.tracker, table) : undefined;
   };
 }

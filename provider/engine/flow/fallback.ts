@@ -10,7 +10,7 @@
 import { Applier } from '../cdc/apply/applier';
 import { appliedUpTo } from '../cdc/apply/onlineStream';
 import { formatLsn, parseLsn } from '../cdc/decode/lsn';
-import { openReverseStream } from '../cdc/prepare/reverseStream';
+import { openReverseStream, publishedTables } from '../cdc/prepare/reverseStream';
 import { fallBackMessagePrefix, reverseStreamNamesOf } from '../core/names';
 import { serverMajor, withSession } from '../connect/session';
 import { listTables } from '../catalog/introspect';
@@ -99,11 +99,7 @@ async function trackFromOpening(run: FallbackRun, window: FallbackWindow, tracke
   const tables = await withSession(run.spec.target, { database: window.database, purpose: 'verify', readOnly: true }, async (c) => {
     // only what the reverse publication carries: a table whose changes do not stream (unlogged, not
     // published) has no key counted and must be read whole
-    const { rows } = await c.query<{ schema: string; name: string }>(
-      `SELECT schemaname AS schema, tablename AS name FROM pg_catalog.pg_publication_tables WHERE pubname = $1`,
-      [publication],
-    );
-    const published = new Set(rows.map((r) => `${r.schema}\0${r.name}`));
+    const published = await publishedTables(c, publication);
     return (await listTables(c, await serverMajor(c))).filter((t) => published.has(`${t.schema}\0${t.name}`));
   }).catch(() => []);
   for (const table of tables) tracker.startAt(table.sql, opened, table.isPartition);

@@ -12,8 +12,12 @@ import type { ServerSpec } from '../../input/migrationSpec';
 import type { StreamNames } from '../../core/names';
 import { createPublication, publishTables } from './publication';
 
-/** The forward publication's tables, as the source lists them (a partitioned table under its root). */
-async function forwardTables(client: pg.Client, publication: string): Promise<Set<string>> {
+/**
+ * A publication's tables as `schema\0name` keys, as its server lists them (a partitioned table
+ * under its root when published via the root): the forward publication's on the source, the
+ * reverse one's on the target.
+ */
+export async function publishedTables(client: pg.Client, publication: string): Promise<Set<string>> {
   const { rows } = await client.query<{ schema: string; name: string }>(
     'SELECT schemaname::text AS schema, tablename::text AS name FROM pg_catalog.pg_publication_tables WHERE pubname = $1',
     [publication],
@@ -34,7 +38,7 @@ export async function openReverseStream(
   names: StreamNames,
 ): Promise<string> {
   const tables = await withSession(source, { database, purpose: 'cutover', readOnly: true }, (client) =>
-    forwardTables(client, forwardPublication),
+    publishedTables(client, forwardPublication),
   );
   return withSession(target, { database, purpose: 'cutover', writable: true }, async (client) => {
     await createPublication(client, names.publication);
