@@ -6,10 +6,29 @@
 // and a third file fills that idle time (measured on 2 cores, same tree: 2 jobs 390 s, 3 jobs 267 s,
 // 4 jobs 261 s, for little more than 3 gave and more load on each scenario's timing). Each suite
 // has its own servers, and its leak check counts only its own runners (support/leaks.ts).
+//
+// The workers take the files in the order given, so the longest go first (test/fileTimes.json,
+// each file's seconds in a whole run, which the run prints at its end: test/support/fileTimes.ts)
+// and the three workers end close together, instead of one starting a long file when the others
+// are done. A file not listed there yet goes after the listed ones that take longer than a minute.
+const fs = require('node:fs');
+const path = require('node:path');
+
 const named = process.argv.slice(2).some((arg) => arg.startsWith('dist/test'));
 
+/** Every compiled test file of the whole suite, the longest first. */
+function longestFirst() {
+  const times = JSON.parse(fs.readFileSync(path.join(__dirname, 'test', 'fileTimes.json'), 'utf8'));
+  const files = fs
+    .readdirSync(path.join(__dirname, 'dist', 'test'), { recursive: true })
+    .filter((f) => f.endsWith('.test.js'))
+    .map((f) => path.join('dist', 'test', f));
+  const seconds = (file) => times[file.replace(/^dist\//, '').replace(/\.js$/, '.ts')] ?? 60;
+  return files.sort((a, b) => seconds(b) - seconds(a) || a.localeCompare(b));
+}
+
 module.exports = {
-  ...(named ? { recursive: true, ignore: ['dist/test/**/!(*.test).js'] } : { spec: ['dist/test/**/*.test.js'], parallel: true, jobs: 3 }),
+  ...(named ? { recursive: true, ignore: ['dist/test/**/!(*.test).js'] } : { spec: longestFirst(), parallel: true, jobs: 3 }),
   timeout: 120000,
   slow: 5000,
   'forbid-only': Boolean(process.env.CI),

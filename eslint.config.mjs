@@ -63,6 +63,8 @@ export default tseslint.config(
   },
   {
     files: ['**/*.mjs', '**/*.js', '**/*.cjs'],
+    // CommonJS configuration files (.mocharc.cjs) load Node's modules with require
+    rules: { '@typescript-eslint/no-require-imports': 'off' },
     languageOptions: {
       globals: { process: 'readonly', console: 'readonly', require: 'readonly', module: 'writable', __dirname: 'readonly' },
     },

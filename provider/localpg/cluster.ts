@@ -263,11 +263,20 @@ async function startOnItsPort(pgCtl: string, dataDir: string, logFile: string): 
   }
 }
 
+/**
+ * The variable naming the directory clusters are made in, when a caller sweeps them as a whole: the
+ * test run names its own (test/support/runWatch.ts), so that a run killed before it could stop its
+ * servers has them stopped by its watchdog. The servers inherit it with the rest of the environment,
+ * which is how the watchdog tells them from another run's.
+ */
+export const CLUSTERS_DIR_VARIABLE = 'PGFERRY_CLUSTERS_DIR';
+
 export async function startCluster(options: ClusterOptions = {}): Promise<Cluster> {
   const major = options.major ?? 15;
   const password = options.password ?? 'postgres-test-pw';
   const binDir = await serverBinDir(major);
-  const root = await fs.mkdtemp(path.join(os.tmpdir(), `pgferry-${options.label ?? 'pg'}${major}-`));
+  const parent = process.env[CLUSTERS_DIR_VARIABLE] || os.tmpdir();
+  const root = await fs.mkdtemp(path.join(parent, `pgferry-${options.label ?? 'pg'}${major}-`));
   const logFile = path.join(root, 'server.log');
   const ids = await postgresUser();
   const dataDir = await initDataDir(binDir, root, password, ids);
@@ -319,6 +328,11 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
   };
   running.add(cluster);
   return cluster;
+}
+
+/** The clusters this process started and has not stopped. */
+export function runningClusters(): readonly Cluster[] {
+  return [...running];
 }
 
 /** Stops every cluster this process started (mocha root hook, demo exit). */

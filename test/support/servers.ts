@@ -2,6 +2,10 @@
 import { parseMigrationSpec } from '../../provider/engine/input/parse';
 import type { MigrationSpec, ServerSpec } from '../../provider/engine/input/migrationSpec';
 import { startCluster, type Cluster, type PgMajor } from '../../provider/localpg/cluster';
+import { cancelMigration } from '../../provider/engine/apiRequests';
+import { CatalogConnection } from '../../provider/engine/control/connection';
+import { list } from '../../provider/engine/control/store';
+import { isFinalState } from '../../provider/engine/core/model';
 import { leftBehind } from './leaks';
 
 /** A ServerSpec for a cluster's superuser (sslMode prefer: TLS when the cluster has it, test/support/tls.ts). */
@@ -20,7 +24,11 @@ export function serverSpec(cluster: Cluster, overrides: Partial<ServerSpec> = {}
 export interface ServerPair {
   readonly source: Cluster;
   readonly target: Cluster;
-  /** Stops both servers; fails naming what a suite left behind (support/leaks.ts). */
+  /**
+   * Stops both servers; fails naming what a suite left behind (support/leaks.ts). A migration still
+   * running (a failed test's, whose failure is already reported) is canceled first, so that what
+   * is judged is what its release leaves, not what it holds while it runs.
+   */
   stop(): Promise<void>;
 }
 
@@ -34,11 +42,40 @@ export async function startPair(sourceMajor: PgMajor = 15, targetMajor: PgMajor 
     source,
     target,
     async stop() {
+      await cancelUnfinished(target);
       const leaks = await leftBehind({ source, target });
       await Promise.all([source.stop(), target.stop()]);
       if (leaks.length > 0) throw new Error(`the suite left behind: ${leaks.join('; ')}`);
     },
   };
+}
+
+/** How long a canceled migration may take to release what it made and end. */
+const CANCEL_SETTLE_MS = 90_000;
+
+/** Cancels the migrations still running in a target's control catalog and waits for their end. */
+async function cancelUnfinished(target: Cluster): Promise<void> {
+  // one plain look first: the catalog's own connection retries a server that is down for a minute
+  const [found] = await target
+    .query<{ n: number }>(
+      `SELECT count(*)::int AS n FROM pgferry.migration WHERE state IN ('InProgress', 'WaitingForUserAction', 'CleaningUp')`,
+    )
+    .catch(() => [{ n: 0 }]);
+  if (!found?.n) return;
+  const spec = serverSpec(target);
+  const store = new CatalogConnection(spec);
+  try {
+    const running = await list(store).catch(() => []);
+    for (const m of running) await cancelMigration(spec, m.name).catch(() => undefined);
+    const deadline = Date.now() + CANCEL_SETTLE_MS;
+    while (Date.now() < deadline) {
+      const left = await list(store).catch(() => []);
+      if (!left.some((m) => running.some((r) => r.name === m.name) && !isFinalState(m.state))) break;
+      await new Promise((resolve) => setTimeout(resolve, 250));
+    }
+  } finally {
+    await store.close().catch(() => undefined);
+  }
 }
 
 let uniqueCounter = 0;

@@ -1,18 +1,65 @@
 // Polling for a condition in tests, with a deadline that names what was awaited.
 import { cancelMigration, requestCutover, showMigration, type MigrationSpec } from '../../provider/engine';
+import { runningClusters } from '../../provider/localpg/cluster';
 import type { CatalogConnection } from '../../provider/engine/control/connection';
 import { isFinalState, type MigrationStatus } from '../../provider/engine/core/model';
 import { events as catalogEvents, get } from '../../provider/engine/control/store';
 
-/** Calls `probe` until it returns a value (not undefined), or fails after `timeoutMs`. */
+/**
+ * Calls `probe` until it returns a value (not undefined), or fails after `timeoutMs` saying what
+ * the probe last threw and where the migrations of this process's servers stand. A probe that reads
+ * the catalog while DDL runs can fail for a moment on what the DDL changes under it (see
+ * catalogReadRaced): that is tried again, as pgferry's own readers do, never a test's failure.
+ */
 export async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 60_000, intervalMs = 200): Promise<T> {
   const deadline = Date.now() + timeoutMs;
+  let raced: unknown;
   for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    try {
+      const value = await probe();
+      if (value !== undefined) return value;
+    } catch (error) {
+      if (!catalogReadRaced(error)) throw error;
+      raced = error;
+    }
+    if (Date.now() > deadline) {
+      const lastError = raced === undefined ? '' : `; the probe last failed with: ${(raced as Error).message}`;
+      throw new Error(`timed out after ${timeoutMs / 1000} s waiting for ${what}${lastError}${await migrationsSeen()}`);
+    }
     await new Promise((r) => setTimeout(r, intervalMs));
   }
+}
+
+/**
+ * Errors a catalog read gets when a concurrent DDL changes or drops what it reads between the
+ * snapshot and the syscache lookup: "cache lookup failed for ...", "could not open relation with
+ * OID ...", a deadlock with the DDL's locks, or a relation (a regclass literal) gone for a moment
+ * while a table is dropped and created again.
+ */
+function catalogReadRaced(error: unknown): boolean {
+  const e = error as { code?: string; message?: string };
+  if (e?.code === '40P01' || e?.code === '40001' || e?.code === '42P01') return true;
+  return e?.code === 'XX000' && /cache lookup failed|could not open relation with OID/.test(e.message ?? '');
+}
+
+/** How each migration in the catalogs of this process's servers stands, with its last events. */
+async function migrationsSeen(): Promise<string> {
+  const lines: string[] = [];
+  for (const cluster of runningClusters()) {
+    const rows = await cluster
+      .query<{ name: string; state: string; sub_state: string; message: string | null; events: string[] | null }>(
+        `SELECT m.name, m.state, m.sub_state, m.message,
+                (SELECT array_agg(e.level || ': ' || left(e.message, 300) ORDER BY e.id)
+                   FROM (SELECT * FROM pgferry.event WHERE migration = m.name ORDER BY id DESC LIMIT 10) e) AS events
+           FROM pgferry.migration m ORDER BY m.updated_at DESC LIMIT 5`,
+      )
+      .catch(() => []);
+    for (const m of rows) {
+      lines.push(`\n  migration "${m.name}" on port ${cluster.port}: ${m.state}/${m.sub_state}: ${m.message ?? ''}`);
+      lines.push(...(m.events ?? []).map((e) => `\n    ${e}`));
+    }
+  }
+  return lines.length === 0 ? '' : `; migrations seen:${lines.join('')}`;
 }
 
 /** Reads a migration's status through `store` until `done` holds (the migration may not exist yet). */

@@ -1,0 +1,118 @@
+// No server outlives the test run that started it, however the run ends. Each run makes its own
+// directory for its clusters and names it in the environment (CLUSTERS_DIR_VARIABLE), which every
+// process it starts inherits: mocha's workers, the servers pg_ctl starts (detached, so a killed
+// run would otherwise leave them running), pgferry's runners. A detached watchdog waits for the
+// run's main process to end and then stops every process that carries the run's directory and
+// removes it. A run that finds the directory of a run whose main process and watchdog are both
+// gone (the machine was restarted, the watchdog was killed too) sweeps it the same way at start.
+import { spawn } from 'node:child_process';
+import { promises as fs, readFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { CLUSTERS_DIR_VARIABLE } from '../../provider/localpg/cluster';
+
+const RUN_PREFIX = 'pgferry-testrun-';
+/** The file in a run's directory holding its main process's and its watchdog's pids. */
+const OWNERS_FILE = 'owners';
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+function readProc(pid: string, file: 'cmdline' | 'environ'): string[] {
+  try {
+    return readFileSync(`/proc/${pid}/${file}`, 'utf8').split('\0');
+  } catch {
+    return []; // the process ended while we looked
+  }
+}
+
+type RunProcess = { readonly pid: number; readonly kind: 'postmaster' | 'backend' | 'other' };
+
+/** Processes (but this one) started under a run's directory: its workers, servers and runners. */
+async function processesOfRun(dir: string): Promise<RunProcess[]> {
+  const marker = `${CLUSTERS_DIR_VARIABLE}=${dir}`;
+  const found: RunProcess[] = [];
+  for (const entry of await fs.readdir('/proc')) {
+    if (!/^\d+$/.test(entry) || Number(entry) === process.pid) continue;
+    if (!readProc(entry, 'environ').includes(marker)) continue;
+    // a postmaster runs as `postgres -D <data>`, its children name themselves `postgres: ...`
+    const [program = '', flag] = readProc(entry, 'cmdline');
+    const kind =
+      path.basename(program) === 'postgres' && flag === '-D' ? 'postmaster' : program.startsWith('postgres:') ? 'backend' : 'other';
+    found.push({ pid: Number(entry), kind });
+  }
+  return found;
+}
+
+function signal(pid: number, name: NodeJS.Signals): void {
+  try {
+    process.kill(pid, name);
+  } catch {
+    // already gone
+  }
+}
+
+/** How long postmasters get to shut down on SIGQUIT before whatever is left is killed. */
+const QUIT_GRACE_MS = 5_000;
+
+/**
+ * Stops every process of a run and removes its directory. Node processes are killed at once, so
+ * that no worker starts a server while the servers stop; a postmaster gets SIGQUIT (immediate
+ * shutdown: it ends its backends and frees its shared memory); whatever is still there after a
+ * few seconds gets SIGKILL.
+ */
+export async function sweepRun(dir: string): Promise<void> {
+  const started = Date.now();
+  for (;;) {
+    const left = await processesOfRun(dir);
+    if (left.length === 0) break;
+    const late = Date.now() - started > QUIT_GRACE_MS;
+    for (const p of left) {
+      if (p.kind === 'other' || late) signal(p.pid, 'SIGKILL');
+      else if (p.kind === 'postmaster') signal(p.pid, 'SIGQUIT');
+    }
+    if (Date.now() - started > 4 * QUIT_GRACE_MS) break;
+    await new Promise((resolve) => setTimeout(resolve, 250));
+  }
+  await fs.rm(dir, { recursive: true, force: true });
+}
+
+/** Sweeps the directories of earlier runs whose main process and watchdog are both gone. */
+async function sweepAbandonedRuns(): Promise<void> {
+  const parent = os.tmpdir();
+  for (const name of await fs.readdir(parent)) {
+    if (!name.startsWith(RUN_PREFIX)) continue;
+    const dir = path.join(parent, name);
+    const owners = await fs.readFile(path.join(dir, OWNERS_FILE), 'utf8').catch(() => '');
+    const pids = owners.split(/\s+/).filter(Boolean).map(Number);
+    // a run still being set up has not written its owners yet: leave a young directory alone
+    const young = pids.length === 0 && Date.now() - (await fs.stat(dir)).mtimeMs < 60_000;
+    if (young || pids.some(alive)) continue;
+    await sweepRun(dir);
+  }
+}
+
+/**
+ * Makes this run's directory for clusters, names it in the environment (inherited by the workers
+ * and everything they start), and starts its watchdog. Called once, in mocha's main process.
+ */
+export async function watchThisRun(): Promise<string> {
+  await sweepAbandonedRuns();
+  const dir = await fs.mkdtemp(path.join(os.tmpdir(), RUN_PREFIX));
+  // the servers' OS user makes its data directories inside it (as root): it may pass through
+  await fs.chmod(dir, 0o711);
+  process.env[CLUSTERS_DIR_VARIABLE] = dir;
+  const watchdog = spawn(process.execPath, [path.join(__dirname, 'runWatchdog.js'), dir, String(process.pid)], {
+    detached: true,
+    stdio: 'ignore',
+  });
+  watchdog.unref();
+  await fs.writeFile(path.join(dir, OWNERS_FILE), `${process.pid} ${watchdog.pid ?? ''}\n`);
+  return dir;
+}
