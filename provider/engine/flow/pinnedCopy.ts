@@ -98,7 +98,6 @@ export async function copyAtPin(run: MigrationRun, stream: OnlineStream, copy: P
   const database = stream.database;
   const source = await openSession(spec.source, { database, purpose: 'table resync', writable: true });
   let target: pg.Client | undefined;
-  let open = false;
   try {
     target = await openSession(spec.target, { database, purpose: 'table resync', writable: true });
     const t = target;
@@ -119,7 +118,6 @@ export async function copyAtPin(run: MigrationRun, stream: OnlineStream, copy: P
     const pin = await requestPinWhenFree(applier, async (inexact) => {
       exact = !inexact.has(ALL_TABLES) && ![...names].some((n) => inexact.has(n));
       if (!exact) return;
-      open = true;
       lockFailure = await emptyTables(t, copy, referenced, applier).catch((error: unknown) =>
         error instanceof Error ? error : new Error(errorMessage(error)),
       );
@@ -155,11 +153,13 @@ export async function copyAtPin(run: MigrationRun, stream: OnlineStream, copy: P
     let rows = 0;
     for (const table of tables) rows += await copyTable(source, t, table, run.signal);
     await t.query('COMMIT');
-    open = false;
     return { lsn: position.lsn, rows };
   } finally {
-    if (open) await target?.query('ROLLBACK').catch(() => undefined);
-    await source.query('ROLLBACK').catch(() => undefined);
+    // Ending the sessions ends their transactions: the source's snapshot and locks, the target's
+    // emptied tables when the copy did not commit. A ROLLBACK sent first would wait forever behind a
+    // COPY whose relay failed (nothing reads the rest of its output), leaving the session idle in
+    // transaction with the tables locked against the application's DDL; ending a session with a
+    // query under way closes its socket instead.
     await Promise.all([closeSession(source), closeSession(target)]);
   }
 }
