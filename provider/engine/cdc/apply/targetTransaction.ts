@@ -92,18 +92,19 @@ function divergedError(statement: Statement, error: AffectedRowsError): PgferryE
 function referencedError(statement: Statement, error: unknown): PgferryError | undefined {
   if (sqlState(error) !== FEATURE_NOT_SUPPORTED) return undefined;
   const detail = (error as { detail?: unknown }).detail;
-  const found = typeof detail === 'string' ? /^Table "(.+)" references "(.+)"\.$/.exec(detail) : null;
-  if (!found) return undefined;
-  const [, referencing, referenced] = found as unknown as [string, string, string];
+  if (typeof detail !== 'string') return undefined;
+  // the server's detail names both tables; in another language than English it is quoted whole
+  const found = /^Table "(.+)" references "(.+)"\.$/.exec(detail);
+  const [referencing, referenced] = found ? [`table "${found[1]}"`, `"${found[2]}"`] : [`a table (${detail})`, statement.target];
   return new StatementFailure(
     'CDC_APPLY',
-    `TRUNCATE of ${statement.target} refused: table "${referencing}", which the stream does not write, references "${referenced}" by a foreign key; pgferry never truncates with CASCADE, so nothing was emptied`,
+    `TRUNCATE of ${statement.target} refused: ${referencing}, which the stream does not write, references ${referenced} by a foreign key; pgferry never truncates with CASCADE, so nothing was emptied`,
     statement.target,
     statementText(statement),
     {
       category: 'target',
       field: statement.target,
-      fix: `to keep the rows of "${referencing}", drop its foreign key to "${referenced}" (ALTER TABLE ... DROP CONSTRAINT ...) on the server the stream writes; if its rows are meant to go with the TRUNCATE, empty it there yourself; the stream then applies the TRUNCATE`,
+      fix: `to keep the rows of ${referencing}, drop its foreign key to ${referenced} (ALTER TABLE ... DROP CONSTRAINT ...) on the server the stream writes; if its rows are meant to go with the TRUNCATE, empty it there yourself; the stream then applies the TRUNCATE`,
       cause: error,
     },
   );
