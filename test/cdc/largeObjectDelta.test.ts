@@ -2,6 +2,9 @@
 // stream, their owners, grants and comments changed, reach the target at the cutover as a delta
 // inside the writer fence, on a superuser and on a managed target; the target is read back object
 // by object (content hash and metadata) and the delta's cost is the cutover's 'large objects' step.
+// A large object a DBA made on the target alone while it streamed (issue 62) is kept through the
+// cutover, read back by lo_get, and named in the cutover's events; one the source unlinked after the
+// copy is still unlinked on the target.
 import assert from 'node:assert/strict';
 import { runMigration, type MigrationSpec } from '../../provider/engine';
 import { CatalogConnection } from '../../provider/engine/control/connection';
@@ -24,6 +27,9 @@ import {
 import { parseMigrationSpec } from '../../provider/engine';
 
 const INITIAL = 20;
+/** A large object a DBA makes on the target alone while changes stream: not pgferry's. */
+const DBA_OID = 9_000_001;
+const DBA_NOTE = "a DBA's note, made on the target alone";
 
 /** Every large object as an independent reader sees it: owner, ACL, comment, size and content hash. */
 async function objects(cluster: Cluster, db: string): Promise<string[]> {
@@ -94,6 +100,8 @@ async function migrateWithLargeObjectWrites(pair: ServerPair, spec: MigrationSpe
     );
     await q(`SELECT lo_unlink(body) FROM docs WHERE id = 6; DELETE FROM docs WHERE id = 6`);
     await q(`SELECT lo_create(424242); ALTER LARGE OBJECT 424242 OWNER TO lo_app`);
+    // a DBA's object on the target, owned by a superuser there (a managed target's admin cannot read it)
+    await pair.target.query(`SELECT lo_from_bytea(${DBA_OID}, convert_to($1::text, 'UTF8'))`, [DBA_NOTE], db);
     await until('the writer has written a while', async () => (writer.committed() >= 30 ? true : undefined));
 
     const done = await cutoverEnd(store, spec, running);
@@ -114,7 +122,16 @@ async function migrateWithLargeObjectWrites(pair: ServerPair, spec: MigrationSpe
     const step = Number(/large objects (\d+\.\d+) s/.exec(completed)?.[1]);
     assert.ok(step >= 0, completed);
 
-    const [a, b] = await Promise.all([objects(pair.source, db), objects(pair.target, db)]);
+    // the DBA's object is kept, its content as made, and named; every other object is the source's
+    const [dba] = await pair.target.query<{ note: string }>(`SELECT convert_from(lo_get(${DBA_OID}), 'UTF8') AS note`, [], db);
+    assert.equal(dba?.note, DBA_NOTE, "the DBA's large object is kept on the target");
+    assert.ok(
+      events.some((m) => m === `cutover: 1 large object(s) of "${db}" kept on the target, made there alone and not pgferry's: ${DBA_OID}`),
+      events.join('\n'),
+    );
+    const [a, all] = await Promise.all([objects(pair.source, db), objects(pair.target, db)]);
+    const b = all.filter((o) => !o.startsWith(`${DBA_OID} `));
+    assert.equal(b.length, all.length - 1);
     assert.equal(b.length, a.length);
     assert.deepEqual(b, a);
     const docs = `SELECT id, body::int8 AS body FROM docs ORDER BY id`;
@@ -138,7 +155,7 @@ describe('online: large objects changed while streaming reach the target at cuto
   });
   after(async () => pair?.stop());
 
-  it('plans only what differs: created, rewritten, unlinked, and metadata by the owner the target gives (pure)', () => {
+  it('plans only what differs: created, rewritten, unlinked if pgferry moved it else kept, and metadata by the owner the target gives (pure)', () => {
     const o = (oid: string, owner: string, hash: string, acl: string[] = [], comment: string | null = null): LargeObjectFacts => ({
       oid,
       owner,
@@ -158,10 +175,11 @@ describe('online: large objects changed while streaming reach the target at cuto
     };
     const plan = planLargeObjects(
       [o('1', 'app', 'h1'), o('2', 'app', 'h2new', ['reader:SELECT:false']), o('3', 'postgres', 'h3'), o('5', 'app', 'h5', [], 'c')],
-      [o('1', 'app', 'h1'), o('2', 'app', 'h2'), o('3', 'admin', 'h3'), o('4', 'app', 'h4')],
+      [o('1', 'app', 'h1'), o('2', 'app', 'h2'), o('3', 'admin', 'h3'), o('4', 'app', 'h4'), o('6', 'admin', 'h6')],
       roles,
+      new Set(['1', '2', '3', '4']),
     );
-    assert.deepEqual([plan.created, plan.rewritten, plan.unlinked], [['5'], ['2'], ['4']]);
+    assert.deepEqual([plan.created, plan.rewritten, plan.unlinked, plan.kept], [['5'], ['2'], ['4'], ['6']]);
     assert.deepEqual(
       plan.metadata.map((m) => m.statement),
       ['GRANT SELECT ON LARGE OBJECT 2 TO "reader"', 'ALTER LARGE OBJECT 5 OWNER TO "app"', "COMMENT ON LARGE OBJECT 5 IS 'c'"],

@@ -2,6 +2,8 @@
 // (a row missing there, a row a policy hides from the applying user) stops the stream naming the
 // table; nothing past it commits or is confirmed to the slot, so once the cause is fixed a new
 // applier applies it. Where the applying user bypasses the policy, the change applies at once.
+// Issue 62: a TRUNCATE ... CASCADE is replayed without CASCADE, so a table the target alone has
+// that references the truncated one keeps its rows; the stream stops naming it.
 import assert from 'node:assert/strict';
 import { DEFAULT_LIMITS } from '../../provider/engine/cdc/plan/planner';
 import { isPgferryError } from '../../provider/engine/core/errors';
@@ -64,6 +66,32 @@ describe('cdc: a change the target cannot take stops the stream, naming the tabl
       await assertSame(f, ['t']);
     });
   }
+
+  it('a TRUNCATE ... CASCADE on the source keeps the 700 rows of a table the target alone has that references it; the stream stops naming it', async () => {
+    const f = await setupDb(pair.source, pair.target, 'CREATE TABLE t (id int PRIMARY KEY, v text)');
+    await f.src(`INSERT INTO t SELECT g, 'v' || g FROM generate_series(1, 300) g`);
+    await f.dst(`INSERT INTO t SELECT g, 'v' || g FROM generate_series(1, 300) g`);
+    // a DBA's table on the target alone, whose foreign key references a migrated table
+    await f.dst(`CREATE TABLE dba_notes (id int PRIMARY KEY, t_id int NOT NULL CONSTRAINT dba_notes_t_fkey REFERENCES t);
+                 INSERT INTO dba_notes SELECT g, 1 FROM generate_series(1, 700) g`);
+    const notes = async () => Number((await f.dst('SELECT count(*) AS n FROM dba_notes'))[0]!.n);
+    const exported = await createSlot(f);
+    await exported.release();
+    const options = { initialLsn: exported.consistentLsn };
+    const first = startApplier(f, options);
+    await f.src('TRUNCATE t CASCADE');
+    const error = await stoppedWith(first);
+    assertStoppedOn(error, 'CDC_APPLY', '"public"."t"');
+    assert.match((error as Error).message, /table "dba_notes", which the stream does not write, references "t" by a foreign key/);
+    assert.equal(await notes(), 700, "the DBA's table keeps its rows");
+    assert.equal(Number((await f.dst('SELECT count(*) AS n FROM t'))[0]!.n), 300, 'nothing emptied on the target');
+    // the fix that keeps the rows: the foreign key dropped; the TRUNCATE then applies
+    await f.dst('ALTER TABLE dba_notes DROP CONSTRAINT dba_notes_t_fkey');
+    const second = startApplier(f, options);
+    await drain(f, second);
+    await assertSame(f, ['t']);
+    assert.equal(await notes(), 700, "the DBA's table keeps its rows");
+  });
 
   // Row-level security on a managed-like target, whose admin is no superuser and has no BYPASSRLS.
   // The change touches a row the policy hides from that admin; the admin bypasses the policy only

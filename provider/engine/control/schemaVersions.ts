@@ -536,6 +536,25 @@ UPDATE pgferry.migration_database d SET cutovers = 1
 COMMENT ON COLUMN pgferry.migration_database.cutovers IS 'online: how many times the database was cut over (a fall-back with --resume-forward and a cutover again add one)';
 `,
   },
+  {
+    // The large objects pgferry moved (control/movedLargeObjects.ts): the copy's, and those a
+    // cutover or a fall-back created on the other server. Only these are unlinked when the server
+    // they came from no longer has them; one made on the other server alone is kept (DESIGN: what
+    // pgferry did not make is not pgferry's). A migration copied before this version has none
+    // recorded, so its cutover keeps every object the source lacks.
+    version: 25,
+    sql: `
+CREATE TABLE pgferry.moved_large_object (
+  migration  text NOT NULL,
+  database   text NOT NULL,
+  oid        bigint NOT NULL,
+  moved_at   timestamptz NOT NULL DEFAULT now(),
+  PRIMARY KEY (migration, database, oid),
+  FOREIGN KEY (migration, database) REFERENCES pgferry.migration_database (migration, database) ON DELETE CASCADE
+);
+COMMENT ON TABLE pgferry.moved_large_object IS 'large objects pgferry copied or created on the other server: only these are unlinked when the server they came from no longer has them';
+`,
+  },
 ];
 
 /** The highest control-catalog version this build installs (`pgferry version` prints it). */

@@ -3,7 +3,15 @@
 // target level after the drain, inside the writer fence when there is one: every object's
 // metadata (owner, grants, comment) and a hash of its content are read on both servers, and only
 // what differs is written, in one target transaction. Its seconds are a step of the cutover's
-// downtime (flow/cutover.ts), and its counts an event.
+// downtime (flow/cutover.ts), and its counts an event. A fall-back does the same the other way
+// (flow/fallBackStep.ts): the new server's objects, written there during the window, brought to the
+// old source inside both fences.
+//
+// Only pgferry's objects are acted on: those the server it follows has, and those it moved
+// (recorded in the control catalog, control/movedLargeObjects.ts, before they are made). An object
+// the other server alone has is unlinked only when recorded (the server it follows unlinked what
+// pgferry copied); one a DBA or an application made there alone is kept, named in the result, and
+// left out of the verification's comparison.
 //
 // Exact: the source is read in one REPEATABLE READ snapshot taken after the drain (a fenced source
 // takes no new write; without a fence, what the applications write after it is left behind, as
@@ -23,14 +31,18 @@ import { withSession } from '../connect/session';
 import { INSUFFICIENT_PRIVILEGE, sqlState } from '../connect/sqlstate';
 import { PgferryError, errorMessage } from '../core/errors';
 import { readFilterPlan } from '../filter/plan';
-import type { MigrationSpec } from '../input/migrationSpec';
+import type { MigrationSpec, ServerSpec } from '../input/migrationSpec';
+import type { CatalogConnection } from '../control/connection';
+import { forgetMovedLargeObjects, movedLargeObjects, recordMovedLargeObjects } from '../control/movedLargeObjects';
 
 /** Bytes per lo_get/lo_put: bounds memory for objects of any size. */
 const CHUNK = 16 * 1024 * 1024;
 
 /**
  * Every large object: owner, grants (each `grantee:privilege:grantable`, PUBLIC for 0, the owner's
- * own left out: they are implicit), comment, size and the md5 of its content.
+ * own left out: they are implicit), comment, size and the md5 of its content. $1: the objects whose
+ * content is read (null: all). The server written reads only those the other has: one made there
+ * alone is not pgferry's, and its owner may not let the migration's user read it.
  */
 const INVENTORY_SQL = `
 SELECT m.oid::int8::text AS oid, pg_catalog.pg_get_userbyid(m.lomowner) AS owner,
@@ -39,7 +51,8 @@ SELECT m.oid::int8::text AS oid, pg_catalog.pg_get_userbyid(m.lomowner) AS owner
                    FROM pg_catalog.aclexplode(m.lomacl) a WHERE a.grantee <> m.lomowner), '{}') AS acl,
        pg_catalog.obj_description(m.oid, 'pg_largeobject') AS comment,
        pg_catalog.md5(x.content) AS hash, pg_catalog.length(x.content)::int8::text AS size
-  FROM pg_catalog.pg_largeobject_metadata m, LATERAL (SELECT pg_catalog.lo_get(m.oid) AS content) x`;
+  FROM pg_catalog.pg_largeobject_metadata m,
+       LATERAL (SELECT CASE WHEN $1::pg_catalog.oid[] IS NULL OR m.oid = ANY ($1::pg_catalog.oid[]) THEN pg_catalog.lo_get(m.oid) END AS content) x`;
 
 /** Objects up to this size are copied many per round trip, up to BATCH_BYTES at a time. */
 const SMALL = 1024 * 1024;
@@ -55,8 +68,8 @@ interface ObjectRow {
   owner: string;
   acl: string[];
   comment: string | null;
-  hash: string;
-  size: string;
+  hash: string | null;
+  size: string | null;
 }
 
 export interface LargeObjectFacts {
@@ -64,6 +77,7 @@ export interface LargeObjectFacts {
   readonly owner: string;
   readonly acl: readonly string[];
   readonly comment: string | null;
+  /** The md5 of its content; empty when not read (an object the other server lacks). */
   readonly hash: string;
   /** Bytes (read with the hash); 0 when not known. */
   readonly size?: number;
@@ -75,12 +89,20 @@ export interface TargetRoles {
   /** The target user, and whether it is a superuser. */
   readonly me: string;
   readonly superuser: boolean;
+  /**
+   * A fall-back: the new server's user when it is no superuser there. The restore gave it the
+   * objects of the source's superusers (it stands in for them), so an object it owns keeps the
+   * owner it has on the old source.
+   */
+  readonly standIn?: string;
 }
 
 export interface LargeObjectPlan {
   readonly created: readonly string[];
   readonly rewritten: readonly string[];
   readonly unlinked: readonly string[];
+  /** Objects the target alone has and pgferry did not move there: made on the target alone, kept. */
+  readonly kept: readonly string[];
   /** Metadata statements (owner, grants, comment), for new and existing objects. */
   readonly metadata: readonly { readonly oid: string; readonly statement: string }[];
   /** Objects whose metadata differs only as the restore made it differ (a stand-in owner, a role the target lacks). */
@@ -125,13 +147,15 @@ function grantStatements(oid: string, want: readonly string[], have: readonly st
 
 /**
  * Pure: what makes the target's large objects the source's. An object on the target only is
- * unlinked (the source unlinked it: the target database is the migration's own); one on the source
- * only is created; one whose content hash differs is written again whole.
+ * unlinked when pgferry moved it there (`moved`: the source unlinked it since), kept otherwise (a
+ * DBA's or an application's, made on the target alone); one on the source only is created; one
+ * whose content hash differs is written again whole.
  */
 export function planLargeObjects(
   source: readonly LargeObjectFacts[],
   target: readonly LargeObjectFacts[],
   roles: TargetRoles,
+  moved: ReadonlySet<string>,
 ): LargeObjectPlan {
   const onTarget = new Map(target.map((o) => [o.oid, o]));
   const onSource = new Set(source.map((o) => o.oid));
@@ -143,8 +167,8 @@ export function planLargeObjects(
     const t = onTarget.get(s.oid);
     if (!t) created.push(s.oid);
     else if (t.hash !== s.hash) rewritten.push(s.oid);
-    // a new object is the target user's until given its owner
-    const owner = ownerOnTarget(s.owner, roles);
+    // a new object is the target user's until given its owner; one the stand-in owns keeps the target's owner
+    const owner = t && s.owner === roles.standIn ? t.owner : ownerOnTarget(s.owner, roles);
     const have = t ?? { owner: roles.me, acl: [], comment: null };
     const statements: string[] = [];
     if (owner !== undefined && owner !== have.owner) statements.push(`ALTER LARGE OBJECT ${s.oid} OWNER TO ${ident(owner)}`);
@@ -155,12 +179,16 @@ export function planLargeObjects(
     if (owner !== s.owner || want.length !== s.acl.length) deliberate += 1;
     for (const statement of statements) metadata.push({ oid: s.oid, statement });
   }
-  const unlinked = target.filter((t) => !onSource.has(t.oid)).map((t) => t.oid);
-  return { created, rewritten, unlinked, metadata, deliberate };
+  const only = target.filter((t) => !onSource.has(t.oid)).map((t) => t.oid);
+  const unlinked = only.filter((oid) => moved.has(oid));
+  const kept = only.filter((oid) => !moved.has(oid));
+  return { created, rewritten, unlinked, kept, metadata, deliberate };
 }
 
-async function inventory(client: pg.Client): Promise<LargeObjectFacts[]> {
-  return (await client.query<ObjectRow>(INVENTORY_SQL)).rows.map((r) => ({ ...r, size: Number(r.size) }));
+/** The large objects of a server; `read`: the only ones whose content is read (all without). */
+async function inventory(client: pg.Client, read?: readonly string[]): Promise<LargeObjectFacts[]> {
+  const { rows } = await client.query<ObjectRow>(INVENTORY_SQL, [read ?? null]);
+  return rows.map((r) => ({ ...r, hash: r.hash ?? '', size: Number(r.size ?? 0) }));
 }
 
 async function targetRoles(client: pg.Client): Promise<TargetRoles> {
@@ -172,6 +200,12 @@ async function targetRoles(client: pg.Client): Promise<TargetRoles> {
 /** A list of OIDs for a message: the first three and how many more. */
 function few(oids: readonly string[]): string {
   return oids.length <= 3 ? oids.join(', ') : `${oids.slice(0, 3).join(', ')} and ${oids.length - 3} more`;
+}
+
+/** The event that names the large objects a sync kept: made on the server it writes alone, never pgferry's. */
+export function keptLargeObjectsMessage(step: 'cutover' | 'fall-back', database: string, kept: readonly string[], where: string): string {
+  const list = kept.length <= 20 ? kept.join(', ') : `${kept.slice(0, 20).join(', ')} and ${kept.length - 20} more`;
+  return `${step}: ${kept.length} large object(s) of "${database}" kept on ${where}, made there alone and not pgferry's: ${list}`;
 }
 
 /** Small objects in groups of at most BATCH_BYTES. */
@@ -231,6 +265,8 @@ export interface LargeObjectDelta {
   readonly created: number;
   readonly rewritten: number;
   readonly unlinked: number;
+  /** The OIDs of objects the target alone has that pgferry did not move there: kept. */
+  readonly kept: readonly string[];
   /** Objects whose owner, grants or comment were set. */
   readonly metadataSet: number;
   readonly bytes: number;
@@ -245,69 +281,125 @@ class Step {
 }
 
 /**
- * Brings the target's large objects of `database` level with the source's (see the top). Throws
- * CUTOVER_LARGE_OBJECTS, with nothing changed on the target, when the target refuses a statement.
+ * Writes a plan on the server it brings level, in one transaction that commits all of it or none;
+ * returns the bytes copied. What the server refuses is thrown, `step` naming the statement.
  */
-export async function syncLargeObjects(spec: MigrationSpec, database: string): Promise<LargeObjectDelta> {
+async function writePlan(
+  source: pg.Client,
+  target: pg.Client,
+  plan: LargeObjectPlan,
+  from: readonly LargeObjectFacts[],
+  step: Step,
+): Promise<number> {
+  const run = async (oid: string, statement: string, params: unknown[] = []) => {
+    step.oid = oid;
+    step.statement = statement;
+    await target.query(statement, params);
+  };
+  let bytes = 0;
+  await target.query('BEGIN');
+  try {
+    if (plan.unlinked.length > 0) await run(few(plan.unlinked), 'SELECT pg_catalog.lo_unlink(o) FROM unnest($1::oid[]) o', [plan.unlinked]);
+    if (plan.created.length > 0) await run(few(plan.created), 'SELECT pg_catalog.lo_create(o) FROM unnest($1::oid[]) o', [plan.created]);
+    // INV_WRITE (0x20000): each descriptor lives until COMMIT; the objects emptied, then written whole
+    if (plan.rewritten.length > 0) {
+      const sql = 'SELECT pg_catalog.lo_truncate64(pg_catalog.lo_open(o, 131072), 0) FROM unnest($1::oid[]) o';
+      await run(few(plan.rewritten), sql, [plan.rewritten]);
+    }
+    const sizes = new Map(from.map((o) => [o.oid, o.size ?? 0]));
+    const written = [...plan.created, ...plan.rewritten];
+    step.statement = 'lo_put';
+    for (const batch of smallBatches(written, sizes)) {
+      step.oid = few(batch);
+      bytes += await copySmall(source, target, batch);
+    }
+    for (const oid of written.filter((o) => (sizes.get(o) ?? 0) > SMALL)) {
+      step.oid = oid;
+      bytes += await copyContent(source, target, oid);
+    }
+    for (let i = 0; i < plan.metadata.length; i += STATEMENTS_PER_QUERY) {
+      const group = plan.metadata.slice(i, i + STATEMENTS_PER_QUERY);
+      const more = group.length > 1 ? ` (or one of the ${group.length - 1} statements after it)` : '';
+      step.oid = group[0]!.oid;
+      step.statement = `${group[0]!.statement}${more}`;
+      await target.query(group.map((m) => m.statement).join(';\n'));
+    }
+    await target.query('COMMIT');
+    return bytes;
+  } catch (error) {
+    await target.query('ROLLBACK').catch(() => undefined);
+    throw error;
+  }
+}
+
+/** Which way a sync goes: the cutover's (source to target) or a fall-back's (new server to old source). */
+export type LargeObjectDirection = 'forward' | 'back';
+
+/** The servers of a direction: read from, written to, and how messages name them. */
+function sidesOf(spec: MigrationSpec, direction: LargeObjectDirection) {
+  return direction === 'forward'
+    ? { from: spec.source, to: spec.target, fromName: 'the source', toName: 'the target', purpose: 'cutover large objects' }
+    : { from: spec.target, to: spec.source, fromName: 'the new server', toName: 'the old source', purpose: 'fall-back large objects' };
+}
+
+/** The user of a server, when it is no superuser there (a fall-back's stand-in, TargetRoles.standIn). */
+async function standInOf(client: pg.Client): Promise<string | undefined> {
+  const { rows } = await client.query<{ me: string; superuser: boolean }>(
+    'SELECT rolname AS me, rolsuper AS superuser FROM pg_catalog.pg_roles WHERE rolname = current_user',
+  );
+  return rows[0] && !rows[0].superuser ? rows[0].me : undefined;
+}
+
+/**
+ * Brings the large objects of `database` on one server level with the other's (see the top):
+ * `forward`, the target's with the source's; `back`, the old source's with the new server's. Throws
+ * CUTOVER_LARGE_OBJECTS, with nothing changed, when the server written refuses a statement.
+ */
+export async function syncLargeObjects(
+  spec: MigrationSpec,
+  database: string,
+  store: CatalogConnection,
+  direction: LargeObjectDirection = 'forward',
+): Promise<LargeObjectDelta> {
   const started = Date.now();
-  return withSession(spec.source, { database, purpose: 'cutover large objects' }, (source) =>
-    withSession(spec.target, { database, purpose: 'cutover large objects', writable: true }, async (target) => {
+  const sides = sidesOf(spec, direction);
+  const name = spec.migrationName;
+  return withSession(sides.from, { database, purpose: sides.purpose }, (source) =>
+    withSession(sides.to, { database, purpose: sides.purpose, writable: true }, async (target) => {
       await source.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
       try {
-        if (!(await readFilterPlan(source, spec)).largeObjectsMove) {
-          return { compared: 0, created: 0, rewritten: 0, unlinked: 0, metadataSet: 0, bytes: 0, deliberate: 0, seconds: 0 };
+        // the filters are the source's: its tables decide whether large objects move at all
+        if (!(await readFilterPlan(direction === 'forward' ? source : target, spec)).largeObjectsMove) {
+          return { compared: 0, created: 0, rewritten: 0, unlinked: 0, kept: [], metadataSet: 0, bytes: 0, deliberate: 0, seconds: 0 };
         }
-        const [from, to, roles] = await Promise.all([inventory(source), inventory(target), targetRoles(target)]);
-        const plan = planLargeObjects(from, to, roles);
+        const from = await inventory(source);
+        const [to, roles, standIn, moved] = await Promise.all([
+          inventory(
+            target,
+            from.map((o) => o.oid),
+          ),
+          targetRoles(target),
+          direction === 'back' ? standInOf(source) : undefined,
+          movedLargeObjects(store, name, database),
+        ]);
+        const plan = planLargeObjects(from, to, { ...roles, ...(standIn ? { standIn } : {}) }, moved);
+        // recorded before they are made: a runner killed in between unlinks nothing it did not make
+        await recordMovedLargeObjects(store, name, database, plan.created);
         const step = new Step();
-        const run = async (oid: string, statement: string, params: unknown[] = []) => {
-          step.oid = oid;
-          step.statement = statement;
-          await target.query(statement, params);
-        };
-        let bytes = 0;
         const changes = plan.created.length + plan.rewritten.length + plan.unlinked.length + plan.metadata.length;
-        if (changes > 0) {
-          await target.query('BEGIN');
-          try {
-            if (plan.unlinked.length > 0)
-              await run(few(plan.unlinked), 'SELECT pg_catalog.lo_unlink(o) FROM unnest($1::oid[]) o', [plan.unlinked]);
-            if (plan.created.length > 0)
-              await run(few(plan.created), 'SELECT pg_catalog.lo_create(o) FROM unnest($1::oid[]) o', [plan.created]);
-            // INV_WRITE (0x20000): each descriptor lives until COMMIT; the objects emptied, then written whole
-            if (plan.rewritten.length > 0) {
-              const sql = 'SELECT pg_catalog.lo_truncate64(pg_catalog.lo_open(o, 131072), 0) FROM unnest($1::oid[]) o';
-              await run(few(plan.rewritten), sql, [plan.rewritten]);
-            }
-            const sizes = new Map(from.map((o) => [o.oid, o.size ?? 0]));
-            const written = [...plan.created, ...plan.rewritten];
-            step.statement = 'lo_put';
-            for (const batch of smallBatches(written, sizes)) {
-              step.oid = few(batch);
-              bytes += await copySmall(source, target, batch);
-            }
-            for (const oid of written.filter((o) => (sizes.get(o) ?? 0) > SMALL)) {
-              step.oid = oid;
-              bytes += await copyContent(source, target, oid);
-            }
-            for (let i = 0; i < plan.metadata.length; i += STATEMENTS_PER_QUERY) {
-              const group = plan.metadata.slice(i, i + STATEMENTS_PER_QUERY);
-              const more = group.length > 1 ? ` (or one of the ${group.length - 1} statements after it)` : '';
-              step.oid = group[0]!.oid;
-              step.statement = `${group[0]!.statement}${more}`;
-              await target.query(group.map((m) => m.statement).join(';\n'));
-            }
-            await target.query('COMMIT');
-          } catch (error) {
-            await target.query('ROLLBACK').catch(() => undefined);
-            throw refusal(database, step, error, roles.me);
-          }
-        }
+        const bytes =
+          changes === 0
+            ? 0
+            : await writePlan(source, target, plan, from, step).catch((error: unknown) => {
+                throw refusal(database, step, error, roles.me, sides);
+              });
+        await forgetMovedLargeObjects(store, name, database, plan.unlinked);
         return {
           compared: from.length,
           created: plan.created.length,
           rewritten: plan.rewritten.length,
           unlinked: plan.unlinked.length,
+          kept: plan.kept,
           metadataSet: new Set(plan.metadata.map((m) => m.oid)).size,
           bytes,
           deliberate: plan.deliberate,
@@ -320,15 +412,22 @@ export async function syncLargeObjects(spec: MigrationSpec, database: string): P
   );
 }
 
-function refusal(database: string, step: Step, error: unknown, me: string): unknown {
+function refusal(
+  database: string,
+  step: Step,
+  error: unknown,
+  me: string,
+  sides: { readonly fromName: string; readonly toName: string; readonly to: ServerSpec },
+): unknown {
   if (sqlState(error) !== INSUFFICIENT_PRIVILEGE) return error;
+  const again = sides.toName === 'the target' ? 'request the cutover again' : 'ask for the fall-back again';
   return new PgferryError(
     'CUTOVER_LARGE_OBJECTS',
-    `database "${database}": the target refused to bring large object(s) ${step.oid} level with the source (${step.statement}): ${errorMessage(error)}; nothing was changed on the target`,
+    `database "${database}": ${sides.toName} refused to bring large object(s) ${step.oid} level with ${sides.fromName} (${step.statement}): ${errorMessage(error)}; nothing was changed on ${sides.toName}`,
     {
-      category: 'target',
+      category: sides.toName === 'the target' ? 'target' : 'source',
       field: `database "${database}"`,
-      fix: `let "${me}" act as the object's owner on the target (GRANT <owner> TO "${me}"), or change the object on the source to a role it may use, then request the cutover again`,
+      fix: `let "${me}" act as the object's owner on ${sides.toName} (GRANT <owner> TO "${me}"), or change the object on ${sides.fromName} to a role it may use, then ${again}`,
     },
   );
 }

@@ -39,9 +39,12 @@ function recheckOf(entry: TableChanges, tracker: ChangeTracker, table: SourceTab
 /**
  * The fall-back's recheck (flow/fallBackStep.ts): the cutover verified the two servers equal at the
  * window's opening, and the reverse applier counted every key it changed since then
- * (flow/fallback.ts trackFromOpening). When its first session started there, a table it never
- * changed is read for its count only, one it changed for its count and those keys; otherwise (a
- * runner started again since, a TRUNCATE, too many keys, a change of shape) the table is read whole.
+ * (flow/fallback.ts trackFromOpening). When its first session started there, a table it changed is
+ * read for its count and those keys; every other table is read whole (a runner started again
+ * since, a TRUNCATE, too many keys, a change of shape, and a table it never changed). Unlike the
+ * forward cutover, no background verification pinned the old source since the window opened, and
+ * the old source is where a session behind the fence could have written: a count alone would let
+ * a changed row through, so a table the reverse stream never wrote is proven equal by its content.
  */
 export function reverseRecheck(
   applier: Pick<Applier, 'tracker' | 'startedFrom'>,
@@ -50,6 +53,7 @@ export function reverseRecheck(
   return (_database, table) => {
     if (applier.startedFrom !== openedLsn) return undefined;
     const entry = applier.tracker.entry(table.sql);
-    return entry?.since === openedLsn ? recheckOf(entry, applier.tracker, table) : undefined;
+    const recheck = entry?.since === openedLsn ? recheckOf(entry, applier.tracker, table) : undefined;
+    return recheck?.kind === 'keys' ? recheck : undefined;
   };
 }

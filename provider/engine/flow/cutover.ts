@@ -24,7 +24,7 @@ import {
   type SchemaCheck,
 } from '../verify/schema/checkSchema';
 import { syncSequences } from '../cutover/sequenceSync';
-import { syncLargeObjects, type LargeObjectDelta } from '../cutover/largeObjectDelta';
+import { keptLargeObjectsMessage, syncLargeObjects, type LargeObjectDelta } from '../cutover/largeObjectDelta';
 import { recheckMovedSequences } from '../cutover/sequenceRecheck';
 import { failpoint } from '../util/failpoints';
 import { openFallbackWindows, requestedWindow } from './fallback';
@@ -199,11 +199,12 @@ export async function cutover(
     failpoint(`cutover-drained:${s.database}`);
   }
   clock.done('sequences');
-  if (!(await largeObjectsAtCutover(run, all, databases, streams))) return false;
+  const keptLargeObjects = await largeObjectsAtCutover(run, all, databases, streams);
+  if (!keptLargeObjects) return false;
   clock.done('large objects');
   if (!(await checkSchemaAtCutover(run, all, databases, streams))) return false;
   clock.done('schema check');
-  if (spec.verify && !(await verifyCutover(run, all, databases, streams))) return false;
+  if (spec.verify && !(await verifyCutover(run, all, databases, streams, keptLargeObjects))) return false;
   if (spec.verify) clock.done('verification');
   for (const s of streams) await setCutoverStep(store, name, s.database, 'verified');
   // a fallback window: the reverse stream opens at the cutover point, before the release (fallback.ts)
@@ -259,26 +260,30 @@ async function followPartitionsAtCutover(run: MigrationRun, database: string): P
  * the drain (inside the fence when there is one) and before the schema check and the verification,
  * which compares their content again (cutover/largeObjectDelta.ts). Its seconds are the 'large
  * objects' step of the downtime. A statement the target refuses stops the cutover, nothing changed,
- * streaming on; false then.
+ * streaming on; false then. Else the objects made on the target alone, kept, by database: the
+ * verification leaves them out.
  */
 async function largeObjectsAtCutover(
   run: MigrationRun,
   all: OnlineStream[],
   databases: ReadonlySet<string>,
   streams: readonly OnlineStream[],
-): Promise<boolean> {
+): Promise<ReadonlyMap<string, readonly string[]> | false> {
+  const kept = new Map<string, readonly string[]>();
   for (const s of streams) {
     let delta: LargeObjectDelta;
     try {
       delta = await again(run, `the large objects of "${s.database}"`, () => {
         failpoint(`cutover-large-objects:${s.database}`);
-        return syncLargeObjects(run.spec, s.database);
+        return syncLargeObjects(run.spec, s.database, run.store);
       });
     } catch (error) {
       if (run.signal.aborted || !(error instanceof PgferryError) || error.code !== 'CUTOVER_LARGE_OBJECTS') throw error;
       await resumeAfterMismatch(run, all, databases, `${error.message} (fix: ${error.fix})`, 'the large objects');
       return false;
     }
+    kept.set(s.database, delta.kept);
+    if (delta.kept.length > 0) await announce(run, keptLargeObjectsMessage('cutover', s.database, delta.kept, 'the target'));
     if (delta.compared === 0 && delta.unlinked === 0) continue;
     const stand = delta.deliberate > 0 ? `; ${delta.deliberate} keep the owner or grants the restore gave them on the target` : '';
     await announce(
@@ -286,7 +291,7 @@ async function largeObjectsAtCutover(
       `cutover: large objects of "${s.database}": ${delta.compared} compared, ${delta.created} created, ${delta.rewritten} rewritten, ${delta.unlinked} unlinked, ${delta.metadataSet} given their owner, grants or comment (${delta.bytes} bytes) in ${delta.seconds.toFixed(2)} s${stand}`,
     );
   }
-  return true;
+  return kept;
 }
 
 /** The cutover's verification of the databases it cuts over; false when it found a mismatch (streaming resumed). */
@@ -295,6 +300,7 @@ async function verifyCutover(
   all: OnlineStream[],
   databases: ReadonlySet<string>,
   streams: readonly OnlineStream[],
+  keptLargeObjects: ReadonlyMap<string, readonly string[]>,
 ): Promise<boolean> {
   const { spec, store } = run;
   const name = spec.migrationName;
@@ -309,6 +315,7 @@ async function verifyCutover(
       databases: cutOver,
       notStreamed,
       recheck,
+      keptLargeObjects: (database) => keptLargeObjects.get(database) ?? [],
       // inside the fence, every change applied: a view refreshed now holds the rows the source's query gives
       materializedViews: spec.staleMaterializedViews,
     }),

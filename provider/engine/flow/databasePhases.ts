@@ -17,6 +17,7 @@ import { closeSession, openSession, withSession } from '../connect/session';
 import { copyTables } from '../copy/copyTables';
 import { builtObjectOids } from '../copy/indexes';
 import { copyLargeObjects } from '../copy/largeObjects';
+import { recordMovedLargeObjects } from '../control/movedLargeObjects';
 import { readSequenceValues, writeSequenceValues } from '../copy/sequenceValues';
 import { runWorkers, WorkQueue } from '../util/workQueue';
 import { PgferryError } from '../core/errors';
@@ -265,6 +266,9 @@ export async function copyDatabaseAt(
       database,
     );
   }
+  // the large objects the copy moves are pgferry's on the target, recorded before the restore makes
+  // them: the cutover unlinks one the source unlinked since, never one made on the target alone
+  await recordMovedLargeObjects(run.store, spec.migrationName, database, catalog.largeObjects);
   const work = await copyWorkFor(run, database, props, snapshot, schema, catalog, options.resumeInside ?? false);
   await copyData(run, database, props, snapshot, catalog, work);
   // From here a resume copies the database again: post-data is not made of restartable items yet.

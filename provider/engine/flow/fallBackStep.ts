@@ -3,15 +3,16 @@
 // the next irreversible one, so a runner killed anywhere does it again on resume (every step is
 // idempotent): the target fenced (footprint/targetFence.ts), a marker emitted on it and the reverse
 // stream drained to it, the sequences moved back (never lower than the old source handed out), the
-// schema and the rows compared as the cutover compares them, then the reverse slot, publication and
-// position dropped and the old source's fence lifted. A difference, or a reverse stream that stops
+// large objects brought level as the cutover brings them (nothing streams them), the schema and the
+// rows compared as the cutover compares them, then the reverse slot, publication and position
+// dropped and the old source's fence lifted. A difference, or a reverse stream that stops
 // before the marker, stops the fall-back before anything irreversible: the target's fence lifted,
 // the reverse stream streaming on, the window Open with the reason as its message.
 import type { Applier } from '../cdc/apply/applier';
 import type { SessionEnd } from '../cdc/apply/applySession';
 import { serverMajor, withSession } from '../connect/session';
 import { retrying, RETRY_POLICIES } from '../connect/retry';
-import { errorMessage } from '../core/errors';
+import { errorMessage, PgferryError } from '../core/errors';
 import { clearFallBack, markFallBackReleased, markFallingBack, markFellBack, type FallbackWindow } from '../control/fallbackWindows';
 import { leftOutForeignKeys } from '../control/foreignKeys';
 import { notStreamedTables } from '../control/sourceTables';
@@ -19,6 +20,7 @@ import { recordEvent, setState } from '../control/store';
 import { keepFence, reclaimFence } from '../control/writerFences';
 import { markFallBackPoint } from '../cutover/marker';
 import { syncSequencesBack } from '../cutover/sequenceSync';
+import { keptLargeObjectsMessage, syncLargeObjects } from '../cutover/largeObjectDelta';
 import { fenceDatabase, liftWriterFence } from '../cutover/writerFence';
 import { releaseFallback } from '../footprint/release';
 import type { MigrationRun } from '../run/migrationRun';
@@ -179,11 +181,45 @@ async function drainAndVerify(
   });
   failpoint(`fallback-sequences:${database}`);
   clock.done('sequences');
+  const kept = await largeObjectsBack(run, database);
+  clock.done('large objects');
   const recheck = w.openedLsn === undefined ? undefined : reverseRecheck(stream.applier, parseLsn(w.openedLsn));
-  await verifyBack(run, database, recheck);
+  await verifyBack(run, database, recheck, kept);
   clock.done('verification');
   await markFallBackReleased(store, name, database);
   failpoint(`fallback-verified:${database}`);
+}
+
+/**
+ * Large objects written, created or unlinked on the new server during the window (logical decoding
+ * carries none) brought to the old source inside both fences, as the cutover brings them forward
+ * (cutover/largeObjectDelta.ts, direction 'back'): only pgferry's are unlinked there, one made on
+ * the old source alone is kept and named. A statement the old source refuses stops the fall-back,
+ * nothing changed. Returns the kept objects' OIDs, which the verification leaves out.
+ */
+async function largeObjectsBack(run: FallbackRun, database: string): Promise<readonly string[]> {
+  const delta = await again(run, 'the large objects', () => syncLargeObjects(run.spec, database, run.store, 'back')).catch(
+    (error: unknown) => {
+      if (error instanceof PgferryError && error.code === 'CUTOVER_LARGE_OBJECTS')
+        throw new FallBackStopped(`${error.message} (fix: ${error.fix})`);
+      throw error;
+    },
+  );
+  if (delta.kept.length > 0)
+    await recordEvent(
+      run.store,
+      run.spec.migrationName,
+      'info',
+      keptLargeObjectsMessage('fall-back', database, delta.kept, 'the old source'),
+      database,
+    );
+  if (delta.compared > 0 || delta.unlinked > 0)
+    run.onProgress({
+      kind: 'info',
+      database,
+      message: `fall-back: large objects: ${delta.compared} compared, ${delta.created} created, ${delta.rewritten} rewritten, ${delta.unlinked} unlinked on the old source, ${delta.metadataSet} given their owner, grants or comment (${delta.bytes} bytes) in ${delta.seconds.toFixed(2)} s`,
+    });
+  return delta.kept;
 }
 
 /**
@@ -211,7 +247,12 @@ async function viewsBack(run: FallbackRun, database: string): Promise<void> {
  * then every table's rows (servers as the spec names them; equal is equal both ways). Anything
  * different stops the fall-back.
  */
-async function verifyBack(run: FallbackRun, database: string, recheck: VerifyOptions['recheck']): Promise<void> {
+async function verifyBack(
+  run: FallbackRun,
+  database: string,
+  recheck: VerifyOptions['recheck'],
+  keptLargeObjects: readonly string[],
+): Promise<void> {
   const { spec, store } = run;
   const name = spec.migrationName;
   const leftOutKeys = await leftOutForeignKeys(store, name, database);
@@ -224,6 +265,7 @@ async function verifyBack(run: FallbackRun, database: string, recheck: VerifyOpt
       onProgress: run.onProgress,
       databases: [database],
       notStreamed,
+      keptLargeObjects: () => keptLargeObjects,
       // verify: true reads again only what the reverse stream changed since the cutover; 'full' every table whole
       ...(spec.verify === 'full' || !recheck ? {} : { recheck }),
     }),

@@ -66,11 +66,14 @@ async function columnsOf(table: SourceTable, p: SessionPair): Promise<{ columns?
   return reason ? { reason } : { columns: source };
 }
 
-/** The OID is hashed with the content: the copy keeps OIDs, which columns of type oid refer to. */
+/**
+ * The OID is hashed with the content: the copy keeps OIDs, which columns of type oid refer to. $1:
+ * the objects made on one server alone and kept there (cutover/largeObjectDelta.ts), not compared.
+ */
 const LARGE_OBJECTS_CHECKSUM_SQL = `
 SELECT count(*)::int8::text AS n,
        coalesce(sum(('x' || substr(md5(oid::text || ':' || md5(lo_get(oid))), 1, 16))::bit(64)::int8::numeric), 0)::text AS h
-  FROM pg_largeobject_metadata`;
+  FROM pg_largeobject_metadata WHERE oid <> ALL ($1::oid[])`;
 
 /**
  * How the cutover reads a table again after it was verified in the background (verify/background.ts):
@@ -90,6 +93,8 @@ export interface VerifyOptions {
   readonly notStreamed?: readonly { readonly database: string; readonly table: string; readonly reason: string }[];
   /** Online cutover: how a table verified in the background is read again; undefined reads it whole. */
   readonly recheck?: (database: string, table: SourceTable) => TableRecheck | undefined;
+  /** Large objects made on one server alone and kept there by the cutover or fall-back (their OIDs): not compared. */
+  readonly keptLargeObjects?: (database: string) => readonly string[];
   /**
    * The verification that ends a migration: materialized views compared too, refreshed on the
    * target where they differ, and a source view whose rows are not its query's handled as this
@@ -245,9 +250,10 @@ async function verifyDatabase(spec: MigrationSpec, database: string, options: Ve
         : shape.reason
           ? tableCountSql(item.table.sql)
           : tableChecksumSql(item.table.sql, shape.columns);
+    const params = item.kind === 'large-objects' ? [options.keptLargeObjects?.(database) ?? []] : undefined;
     const [src, dst] = await Promise.all([
-      checksum(p.source, sql),
-      checksum(p.target, sql).catch((error: Error) => ({ rows: -1, hash: '', error: error.message })),
+      checksum(p.source, sql, params),
+      checksum(p.target, sql, params).catch((error: Error) => ({ rows: -1, hash: '', error: error.message })),
     ]);
     let reason: string | undefined;
     if ('error' in dst) reason = `cannot read the table on the target: ${dst.error}`;

@@ -174,7 +174,7 @@ class ApplySession extends DdlFollowSession {
       case 'row':
         return this.skipping ? undefined : this.addChange(item);
       case 'truncate':
-        return this.skipping ? undefined : this.truncate(item.relations, item.cascade, item.restartIdentity).then(noEnd);
+        return this.skipping ? undefined : this.truncate(item.relations, item.restartIdentity).then(noEnd);
       case 'message':
         if (!this.skipping && this.isCutoverMarker(item.prefix, item.content)) this.markerSeen = true;
         if (this.inSourceTxn && !this.skipping && item.prefix === this.config.ddlFollowing?.prefix)
@@ -287,14 +287,14 @@ class ApplySession extends DdlFollowSession {
     return true;
   }
 
-  private async truncate(all: readonly Relation[], cascade: boolean, restartIdentity: boolean): Promise<void> {
+  private async truncate(all: readonly Relation[], restartIdentity: boolean): Promise<void> {
     const relations = this.state.tracker.resyncing.size > 0 ? all.filter((r) => !this.resyncing(r)) : all;
     if (relations.length === 0) return;
     const targets = await Promise.all(relations.map((r) => this.tableOf(r)));
     this.state.tracker.truncated(targets);
     if (this.pinStraggler) for (const t of targets) this.state.pin?.inexact.add(qualified(t.schema, t.name));
     await this.txn!.flush();
-    await this.txn!.exec(truncateStatement(targets, cascade, restartIdentity));
+    await this.txn!.exec(truncateStatement(targets, restartIdentity));
   }
 
   private isCutoverMarker(prefix: string, content: Uint8Array): boolean {

@@ -2,7 +2,7 @@
 // whole source transactions), its statements sent through the pipeline, and its commit, which
 // records the position it covers in the same transaction and only then counts it as applied.
 import { trace } from '../../util/trace';
-import { IN_FAILED_SQL_TRANSACTION, isRetryable, sqlState } from '../../connect/sqlstate';
+import { FEATURE_NOT_SUPPORTED, IN_FAILED_SQL_TRANSACTION, isRetryable, sqlState } from '../../connect/sqlstate';
 import { PgferryError } from '../../core/errors';
 import type { AppliedPosition } from './appliedPosition';
 import { maxLsn } from '../decode/lsn';
@@ -44,6 +44,8 @@ function serverDetail(error: unknown): string {
 function applyError(statement: Statement, error: unknown): Error {
   if (isRetryable(error)) return error as Error;
   if (error instanceof AffectedRowsError) return divergedError(statement, error);
+  const referenced = statement.op === 'truncate' ? referencedError(statement, error) : undefined;
+  if (referenced) return referenced;
   const detail = serverDetail(error);
   return new StatementFailure(
     'CDC_APPLY',
@@ -75,6 +77,34 @@ function divergedError(statement: Statement, error: AffectedRowsError): PgferryE
       category: 'target',
       field: statement.target,
       fix: 'find what changed the target table while streaming (an application or job writing to it, a trigger or rule on the target) and make its rows match the source',
+      cause: error,
+    },
+  );
+}
+
+/**
+ * A replayed TRUNCATE the server refused because a table it does not name references one it does
+ * (the source truncated with CASCADE, or the referencing table is not streamed). pgferry never
+ * truncates with CASCADE, so that table keeps its rows; the stream stops naming it, with a fix that
+ * keeps them, and the TRUNCATE applies once the reference is gone. The server's hint (CASCADE) is
+ * not repeated.
+ */
+function referencedError(statement: Statement, error: unknown): PgferryError | undefined {
+  if (sqlState(error) !== FEATURE_NOT_SUPPORTED) return undefined;
+  const detail = (error as { detail?: unknown }).detail;
+  if (typeof detail !== 'string') return undefined;
+  // the server's detail names both tables; in another language than English it is quoted whole
+  const found = /^Table "(.+)" references "(.+)"\.$/.exec(detail);
+  const [referencing, referenced] = found ? [`table "${found[1]}"`, `"${found[2]}"`] : [`a table (${detail})`, statement.target];
+  return new StatementFailure(
+    'CDC_APPLY',
+    `TRUNCATE of ${statement.target} refused: ${referencing}, which the stream does not write, references ${referenced} by a foreign key; pgferry never truncates with CASCADE, so nothing was emptied`,
+    statement.target,
+    statementText(statement),
+    {
+      category: 'target',
+      field: statement.target,
+      fix: `to keep the rows of ${referencing}, drop its foreign key to ${referenced} (ALTER TABLE ... DROP CONSTRAINT ...) on the server the stream writes; if its rows are meant to go with the TRUNCATE, empty it there yourself; the stream then applies the TRUNCATE`,
       cause: error,
     },
   );

@@ -260,9 +260,15 @@ export function fullIdentityStatement(table: TargetTable, op: 'update' | 'delete
   };
 }
 
-export function truncateStatement(tables: readonly TargetTable[], cascade: boolean, restartIdentity: boolean): Statement {
+/**
+ * A replayed TRUNCATE of the tables it names, never CASCADE (as PostgreSQL's own apply worker): the
+ * tables a CASCADE emptied on the source come in the same message when they are streamed, and a
+ * table outside the stream that references one of them is not the migration's to empty (the
+ * server refuses then, and the stream stops naming it: targetTransaction.ts).
+ */
+export function truncateStatement(tables: readonly TargetTable[], restartIdentity: boolean): Statement {
   // ONLY keeps inheritance children the source did not truncate; a partitioned table refuses ONLY.
   const names = tables.map((t) => `${t.partitioned ? '' : 'ONLY '}${qualified(t.schema, t.name)}`).join(', ');
-  const text = `TRUNCATE ${names}${restartIdentity ? ' RESTART IDENTITY' : ''}${cascade ? ' CASCADE' : ''}`;
+  const text = `TRUNCATE ${names}${restartIdentity ? ' RESTART IDENTITY' : ''}`;
   return { op: 'truncate', target: tables.map((t) => qualified(t.schema, t.name)).join(', '), text, params: [], rows: 0 };
 }
