@@ -536,6 +536,17 @@ UPDATE pgferry.migration_database d SET cutovers = 1
 COMMENT ON COLUMN pgferry.migration_database.cutovers IS 'online: how many times the database was cut over (a fall-back with --resume-forward and a cutover again add one)';
 `,
   },
+  {
+    // Which declarative resource owns the migration (docs/pulumi.md "Who owns a migration"): the
+    // random id a PgMigration's create drew and keeps in its Pulumi state, moved only by an
+    // explicit adoption (import). A delete whose state holds another id leaves the migration as
+    // it is. Migrations registered before this version, and by the CLI, have none.
+    version: 25,
+    sql: `
+ALTER TABLE pgferry.migration ADD COLUMN resource_owner text;
+COMMENT ON COLUMN pgferry.migration.resource_owner IS 'the random id of the PgMigration resource that created or adopted the migration (kept in its Pulumi state); a delete by a resource holding another id leaves the migration untouched';
+`,
+  },
 ];
 
 /** The highest control-catalog version this build installs (`pgferry version` prints it). */

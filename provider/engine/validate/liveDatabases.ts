@@ -45,6 +45,15 @@ export async function liveTargetDatabases(
   const live = new Map<string, string[]>();
   const add = (database: string, why: string) => live.set(database, [...(live.get(database) ?? []), why]);
   if (databases.length === 0) return new Map();
+  // what the catalog records first: the stronger reason
+  for (const use of await databasesInUse(client, spec.migrationName, databases)) {
+    add(
+      use.database,
+      use.how === 'cutOver'
+        ? `migration "${use.migration}" cut over into it (recorded in this target's control catalog)`
+        : `migration "${use.migration}" still copies or streams into it`,
+    );
+  }
   const { rows } = await client.query<SessionRow>(SESSIONS_SQL, [databases, `${APPLICATION_NAME_PREFIX}%`]);
   const byDatabase = new Map<string, SessionRow[]>();
   for (const r of rows) byDatabase.set(r.database, [...(byDatabase.get(r.database) ?? []), r]);
@@ -55,14 +64,6 @@ export async function liveTargetDatabases(
       .map((r) => `${r.n > 1 ? `${r.n}× ` : ''}${r.usename} from ${r.address} (application ${r.application})`)
       .join(', ');
     add(database, `${total} session${total === 1 ? '' : 's'} of other clients: ${who}${sessions.length > 3 ? ', ...' : ''}`);
-  }
-  for (const use of await databasesInUse(client, spec.migrationName, databases)) {
-    add(
-      use.database,
-      use.how === 'cutOver'
-        ? `migration "${use.migration}" cut over into it (recorded in this target's control catalog)`
-        : `migration "${use.migration}" still copies or streams into it`,
-    );
   }
   return new Map([...live].map(([database, whys]) => [database, whys.join('; ')]));
 }
