@@ -125,7 +125,9 @@ export async function create(inputs: Props, options: OperationOptions = {}): Pro
   let status: MigrationStatus;
   try {
     if (existing) {
-      write(`${spec.migrationName}: adopting the existing migration (${existing.state}/${existing.subState}); it is this resource's from now on`);
+      write(
+        `${spec.migrationName}: adopting the existing migration (${existing.state}/${existing.subState}); it is this resource's from now on`,
+      );
       await engine.adoptMigration(spec.target, spec.migrationName, owner);
       spec = inStoredOrder(inputs, existing);
       status = await continueWork(spec, existing, timeoutMs, options);
@@ -209,8 +211,7 @@ function checkAdoption(inputs: Props, spec: MigrationSpec, existing: MigrationSt
   }
 }
 
-export async function update(id: string, _olds: Props, news: Props, options: OperationOptions = {}): Promise<{ outs: Props }> {
-  void id;
+export async function update(_id: string, _olds: Props, news: Props, options: OperationOptions = {}): Promise<{ outs: Props }> {
   let spec = toMigrationSpec(news);
   // the outputs keep this resource's id from its state
   const owned = withResourceOwner(news, resourceOwnerIn(_olds));
@@ -218,16 +219,7 @@ export async function update(id: string, _olds: Props, news: Props, options: Ope
   const write = redactingWriter(spec, options.write ?? stdoutWriter);
   let status: MigrationStatus | undefined;
   try {
-    status = await engine.showMigration(spec.target, spec.migrationName);
-    if (!status) {
-      throw new Error(
-        `migration "${spec.migrationName}" is not on the target any more; run \`pulumi refresh\` and then \`pulumi up\` to create it again`,
-      );
-    }
-    // another resource adopted it: this one changes nothing (a plain error: its state stays as it was)
-    if (!(await ownsMigration(spec, _olds)).owns) {
-      throw new NotOwned(`${notOwnedLine(spec, 'update refused')}; remove this resource from the program (its delete leaves the migration)`);
-    }
+    status = await migrationToUpdate(spec, _olds);
     // created without dbsToMigrate and waiting for them: the databases now given are named (Azure's
     // PATCH of dbsToMigrate), then the runner goes on with them
     if (status.databases.length === 0 && spec.databases.length > 0 && !isFinal(status)) {
@@ -308,7 +300,12 @@ export async function update(id: string, _olds: Props, news: Props, options: Ope
     // a cutover (or a fall-back) that stopped is recorded as not done, so the next `pulumi up` asks for it again
     const recorded =
       error instanceof CutoverStopped
-        ? { ...owned, cutover: _olds.cutover ?? false, dbsToTriggerCutoverOn: _olds.dbsToTriggerCutoverOn, cutoverCount: _olds.cutoverCount }
+        ? {
+            ...owned,
+            cutover: _olds.cutover ?? false,
+            dbsToTriggerCutoverOn: _olds.dbsToTriggerCutoverOn,
+            cutoverCount: _olds.cutoverCount,
+          }
         : error instanceof FallBackStopped
           ? { ...owned, fallBack: _olds.fallBack ?? false, resumeForward: _olds.resumeForward }
           : owned;
@@ -320,6 +317,21 @@ export async function update(id: string, _olds: Props, news: Props, options: Ope
 /** An update of a migration another resource owns: refused with nothing changed, state kept as it was. */
 class NotOwned extends Error {
   override readonly name = 'NotOwned';
+}
+
+/** The migration an update acts on: still on the target, and this resource's own. */
+async function migrationToUpdate(spec: MigrationSpec, olds: Props): Promise<MigrationStatus> {
+  const status = await engine.showMigration(spec.target, spec.migrationName);
+  if (!status) {
+    throw new Error(
+      `migration "${spec.migrationName}" is not on the target any more; run \`pulumi refresh\` and then \`pulumi up\` to create it again`,
+    );
+  }
+  // another resource adopted it: this one changes nothing (a plain error: its state stays as it was)
+  if (!(await ownsMigration(spec, olds)).owns) {
+    throw new NotOwned(`${notOwnedLine(spec, 'update refused')}; remove this resource from the program (its delete leaves the migration)`);
+  }
+  return status;
 }
 
 /** A fall-back refused or stopped: the update fails with why, and fallBack is recorded as not done. */

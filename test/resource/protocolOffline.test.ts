@@ -140,7 +140,10 @@ function createReadUpdateAdopt(): void {
     const owner = await resourceOwner('proto-offline');
     assert.equal(owner, outputs.resourceOwner, "the catalog holds the creating resource's id, kept in its state");
     await assert.rejects(host.create(inputs()), (error: CallError) => {
-      assert.match(error.message, /^migrationName: migration "proto-offline" already exists on the target .* this resource did not create it/);
+      assert.match(
+        error.message,
+        /^migrationName: migration "proto-offline" already exists on the target .* this resource did not create it/,
+      );
       assert.match(error.message, /import option \(\{ import: "[^"]+\/proto-offline" \}/);
       assert.equal(error.initFailed, undefined, 'nothing recorded in state');
       return true;

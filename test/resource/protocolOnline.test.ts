@@ -288,6 +288,24 @@ function liveTargetDatabase(): void {
     assert.deepEqual(await slotsOnSource(), [], 'no slot on the source');
     assert.equal((await migrationRow('proto-online-swap'))?.state, 'ValidationFailed');
     await host.delete(failed!.id, failed!.properties);
+    // without the validation (option Migrate), the run's own gate refuses it before any change
+    const migrate = inputs({ migrationName: 'proto-online-swap-migrate', option: 'Migrate', overwriteDbsInTarget: true });
+    await assert.rejects(host.create(migrate), (error: CallError) => {
+      assert.match(
+        error.message,
+        /database "shop" on the target is live \(migration "proto-online" cut over into it .*nothing was changed/,
+      );
+      failed = error.initFailed;
+      return true;
+    });
+    assert.deepEqual(await fingerprint(target, 'shop'), before, "the cut-over database's rows are all there");
+    assert.deepEqual(await slotsOnSource(), [], 'no slot on the source');
+    assert.equal(
+      (await migrationRow('proto-online-swap-migrate'))?.state,
+      'ValidationFailed',
+      'refused as a validation, before any change',
+    );
+    await host.delete(failed!.id, failed!.properties);
   });
 
   it('a database other clients have sessions in is refused, both servers unchanged; named in overwriteLiveDbsInTarget it is overwritten', async () => {

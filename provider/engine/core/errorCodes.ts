@@ -118,7 +118,8 @@ export const ERROR_CODES = {
   TARGET_DATABASE_EXISTS: { category: 'validation', meaning: 'a target database exists and the migration may not replace it' },
   TARGET_DATABASE_LIVE: {
     category: 'validation',
-    meaning: 'a target database to overwrite is live (other sessions, or cut over by a migration) and overwriteLiveDbsInTarget does not name it',
+    meaning:
+      'a target database to overwrite is live (other sessions, or cut over by a migration) and overwriteLiveDbsInTarget does not name it',
   },
   PG_TOOLS_MISSING: { category: 'validation', meaning: 'pg_dump or pg_restore cannot be found' },
   PG_TOOLS_TOO_OLD: { category: 'validation', meaning: "pg_dump or pg_restore is older than the source's major version" },
