@@ -60,6 +60,8 @@ export interface CliArgs {
   readonly runtime?: Runtime;
   /** --schema-change-capture; undefined: not given. */
   readonly schemaChangeCapture?: SchemaChangeCapture;
+  /** --overwrite-live-dbs-in-target (create, resume): the live target databases the user lets overwriteDbsInTarget drop. */
+  readonly overwriteLiveDbsInTarget?: readonly string[];
   /** --fence-writers (create, resume, update --cutover), --no-fence-writers (update --cutover); undefined: not given. */
   readonly fenceWriters?: boolean;
   /** --cutover-lag-budget-seconds. */
@@ -319,6 +321,7 @@ export function parseCli(argv: readonly string[], env: NodeJS.ProcessEnv = proce
     wait: o.wait === true,
     ...runOptionsOf(o),
     filters: filterFlags(o),
+    ...(Array.isArray(o.overwriteLiveDbsInTarget) ? { overwriteLiveDbsInTarget: o.overwriteLiveDbsInTarget.map(String) } : {}),
     ...(typeof o.fenceWriters === 'boolean' ? { fenceWriters: o.fenceWriters } : {}),
     ...(o.cutoverLagBudgetSeconds === undefined ? {} : { cutoverLagBudgetSeconds: o.cutoverLagBudgetSeconds as number }),
     ...(typeof o.fallbackWindow === 'string' ? { fallbackWindow: o.fallbackWindow } : {}),

@@ -166,6 +166,10 @@ const RUN_OPTIONS = (): Option[] => [
     '--schema-change-capture <capture>',
     'online: catalog (compare catalogs, default) | event-trigger (an event trigger on the source orders each DDL among the rows; superuser)',
   ).argParser(choice<SchemaChangeCapture>(SCHEMA_CHANGE_CAPTURES, 'catalog or event-trigger')),
+  new Option(
+    '--overwrite-live-dbs-in-target <db>',
+    'with overwriteDbsInTarget: overwrite this target database although it is live (other sessions in it, or cut over by a migration); repeatable',
+  ).argParser(collect),
   ...FENCE_OPTIONS(),
 ];
 

@@ -41,6 +41,8 @@ export interface PropertyFlags {
   readonly filters?: Partial<TableFilters>;
   readonly runtime?: Runtime;
   readonly schemaChangeCapture?: SchemaChangeCapture;
+  /** --overwrite-live-dbs-in-target: replaces the file's list. */
+  readonly overwriteLiveDbsInTarget?: readonly string[];
   readonly fenceWriters?: boolean;
   readonly cutoverLagBudgetSeconds?: number;
   readonly fallbackWindow?: string;
@@ -101,6 +103,7 @@ export function applyFlags(input: Record<string, unknown>, flags: PropertyFlags)
   for (const [key, patterns] of Object.entries(flags.filters ?? {})) if (patterns) input[key] = [...patterns];
   if (flags.runtime) input.runtime = flags.runtime;
   if (flags.schemaChangeCapture) input.schemaChangeCapture = flags.schemaChangeCapture;
+  if (flags.overwriteLiveDbsInTarget !== undefined) input.overwriteLiveDbsInTarget = [...flags.overwriteLiveDbsInTarget];
   if (flags.fenceWriters !== undefined) input.fenceWriters = flags.fenceWriters;
   if (flags.cutoverLagBudgetSeconds !== undefined) input.cutoverLagBudgetSeconds = flags.cutoverLagBudgetSeconds;
   if (flags.fallbackWindow !== undefined) input.fallbackWindow = flags.fallbackWindow;

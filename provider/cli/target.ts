@@ -45,6 +45,7 @@ export function propertyFlags(args: CliArgs): PropertyFlags {
     filters: args.filters,
     runtime: args.runtime,
     ...(args.schemaChangeCapture === undefined ? {} : { schemaChangeCapture: args.schemaChangeCapture }),
+    ...(args.overwriteLiveDbsInTarget === undefined ? {} : { overwriteLiveDbsInTarget: args.overwriteLiveDbsInTarget }),
     ...(args.fenceWriters === undefined ? {} : { fenceWriters: args.fenceWriters }),
     ...(args.cutoverLagBudgetSeconds === undefined ? {} : { cutoverLagBudgetSeconds: args.cutoverLagBudgetSeconds }),
     ...(args.fallbackWindow === undefined ? {} : { fallbackWindow: args.fallbackWindow }),

@@ -1,5 +1,6 @@
 // Entry points over the orchestrator and the control catalog. The requests of a migration in
 // progress (cancel, cutover and the like) are apiRequests.ts.
+import { resourceOwnerOf, setResourceOwner } from './control/resourceOwner';
 import { fallbackWindows } from './control/fallbackWindows';
 import { serverMajor, withSession } from './connect/session';
 import { CatalogConnection } from './control/connection';
@@ -28,8 +29,8 @@ export async function runMigration(spec: MigrationSpec, options: RunOptions = {}
  * outlives the caller; returns once the runner holds its lease. With runtime agents it only
  * registers: the agents that hold the source's credentials run it.
  */
-export async function startMigration(spec: MigrationSpec): Promise<void> {
-  await withStore(spec.target, (store) => register(store, spec));
+export async function startMigration(spec: MigrationSpec, options: { resourceOwner?: string } = {}): Promise<void> {
+  await withStore(spec.target, (store) => register(store, spec, options));
   // runtime agents: registered is all; `pgferry agent` processes near the target run it
   if (spec.runtime === 'agents') return;
   const { spawnRunner } = await import('./runner/spawn');
@@ -100,6 +101,16 @@ export async function withStore<T>(target: ServerSpec, fn: (store: CatalogConnec
 
 export async function showMigration(target: ServerSpec, name: string): Promise<MigrationStatus | undefined> {
   return withStore(target, (store) => get(store, name));
+}
+
+/** The id of the declarative resource that owns the migration (control/resourceOwner.ts); undefined when none does. */
+export async function migrationResourceOwner(target: ServerSpec, name: string): Promise<string | undefined> {
+  return withStore(target, (store) => resourceOwnerOf(store, name));
+}
+
+/** An explicit adoption: `owner` owns the migration from now on, and its earlier owner's delete leaves it. */
+export async function adoptMigration(target: ServerSpec, name: string, owner: string): Promise<void> {
+  await withStore(target, (store) => setResourceOwner(store, name, owner));
 }
 
 /**

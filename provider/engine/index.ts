@@ -55,6 +55,8 @@ export {
   dropTargetDatabases,
   removeMigration,
   showMigration,
+  migrationResourceOwner,
+  adoptMigration,
   withPendingFootprint,
   listMigrations,
   leftWait,

@@ -55,9 +55,14 @@ export async function waitUntilSettled(
  * migration outlives the provider host (which Pulumi stops after each operation, and Ctrl-C
  * stops too), a timeout leaves it running, and the next `pulumi up` waits for it again.
  */
-export async function startWork(spec: MigrationSpec, timeoutMs: number | undefined, options: OperationOptions): Promise<MigrationStatus> {
+export async function startWork(
+  spec: MigrationSpec,
+  timeoutMs: number | undefined,
+  options: OperationOptions,
+  resourceOwner?: string,
+): Promise<MigrationStatus> {
   const write = redactingWriter(spec, options.write ?? stdoutWriter);
-  await engine.startMigration(spec);
+  await engine.startMigration(spec, { resourceOwner });
   if (byAgents(spec)) return handedToAgents(spec, timeoutMs, options);
   write(`${spec.migrationName}: runner started; it keeps going if pulumi stops, and the next pulumi up waits for it`);
   return waitUntilSettled(spec, timeoutMs, options);

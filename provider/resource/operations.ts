@@ -24,6 +24,7 @@ import {
 import { asFailure, reachabilityHint, settle, timeoutHint } from './failures';
 import { inputsOf } from './inputs';
 import { completedCutovers, migrationId } from './outputs';
+import { newResourceOwner, notOwnedLine, ownsMigration, resourceOwnerIn, withResourceOwner } from './ownership';
 import { stdoutWriter } from './progress';
 import { redactingWriter } from './redact';
 import { dropAllowedAfterCutover } from './remove';
@@ -111,30 +112,37 @@ export async function create(inputs: Props, options: OperationOptions = {}): Pro
   const timeoutMs = timeoutOf(inputs, 'create');
   const write = redactingWriter(spec, options.write ?? stdoutWriter);
 
-  // Idempotent create: an interrupted `pulumi up` left this migration; adopt it. A different
-  // spec under the name belongs to someone else and must not be recorded as ours.
+  // A migration found under the name is adopted only when the program says so (the import
+  // option), as Pulumi adopts only by import: a resource renamed without an alias, another stack
+  // or the CLI made it, and a create that took it silently would let its maker's delete cancel it.
   const existing = await engine.showMigration(spec.target, spec.migrationName).catch((error: unknown) => {
     throw reachabilityHint(error, spec);
   });
   checkAdoption(inputs, spec, existing);
+  // this resource's id, in its state (every output, partial failures too) and in the catalog
+  const owner = newResourceOwner();
+  const owned = withResourceOwner(inputs, owner);
   let status: MigrationStatus;
   try {
     if (existing) {
-      write(`${spec.migrationName}: adopting the existing migration (${existing.state}/${existing.subState})`);
+      write(
+        `${spec.migrationName}: adopting the existing migration (${existing.state}/${existing.subState}); it is this resource's from now on`,
+      );
+      await engine.adoptMigration(spec.target, spec.migrationName, owner);
       spec = inStoredOrder(inputs, existing);
       status = await continueWork(spec, existing, timeoutMs, options);
     } else {
-      status = await startWork(spec, timeoutMs, options);
+      status = await startWork(spec, timeoutMs, options, owner);
     }
     if (!existing) await recordAzureContext(spec, inputs, options);
     if (spec.mode === 'Online' && inputs.cutover === true && isWaitingForCutover(status)) {
       status = await cutover(spec, timeoutMs, options);
     }
   } catch (error) {
-    const recorded = error instanceof CutoverStopped ? { ...inputs, cutover: false } : inputs;
+    const recorded = error instanceof CutoverStopped ? { ...owned, cutover: false } : owned;
     throw await asFailure(spec, recorded, timeoutHint(error, spec, 'create', timeoutMs), 'create');
   }
-  return { id, outs: settle(spec, inputs, status) };
+  return { id, outs: settle(spec, owned, status) };
 }
 
 const text = (value: unknown): string | undefined => (typeof value === 'string' && value !== '' ? value : undefined);
@@ -170,7 +178,10 @@ async function recordAzureContext(spec: MigrationSpec, inputs: Props, options: O
   }
 }
 
-/** Refuses to record someone else's migration, and (importId) to start one where one was expected. */
+/**
+ * Refuses to record someone else's migration (adopted only with importId, and only with the same
+ * spec), and (importId) to start one where one was expected.
+ */
 function checkAdoption(inputs: Props, spec: MigrationSpec, existing: MigrationStatus | undefined): void {
   const importId = typeof inputs.importId === 'string' ? inputs.importId : undefined;
   if (importId !== undefined) {
@@ -193,21 +204,22 @@ function checkAdoption(inputs: Props, spec: MigrationSpec, existing: MigrationSt
       `migrationName: migration "${spec.migrationName}" already exists on the target with a different spec (${existing.state}); choose another migrationName, or remove the existing one`,
     );
   }
+  if (existing && importId === undefined) {
+    throw new Error(
+      `migrationName: migration "${spec.migrationName}" already exists on the target (${existing.state}/${existing.subState}) and this resource did not create it (another PgMigration, one renamed without an alias, or the CLI did); nothing was changed: give a renamed resource an alias to its old name, or take the migration over with the import option ({ import: "${migrationId(spec)}" }; its earlier resource's delete then leaves it), or choose another migrationName`,
+    );
+  }
 }
 
-export async function update(id: string, _olds: Props, news: Props, options: OperationOptions = {}): Promise<{ outs: Props }> {
-  void id;
+export async function update(_id: string, _olds: Props, news: Props, options: OperationOptions = {}): Promise<{ outs: Props }> {
   let spec = toMigrationSpec(news);
+  // the outputs keep this resource's id from its state
+  const owned = withResourceOwner(news, resourceOwnerIn(_olds));
   const timeoutMs = timeoutOf(news, 'update');
   const write = redactingWriter(spec, options.write ?? stdoutWriter);
   let status: MigrationStatus | undefined;
   try {
-    status = await engine.showMigration(spec.target, spec.migrationName);
-    if (!status) {
-      throw new Error(
-        `migration "${spec.migrationName}" is not on the target any more; run \`pulumi refresh\` and then \`pulumi up\` to create it again`,
-      );
-    }
+    status = await migrationToUpdate(spec, _olds);
     // created without dbsToMigrate and waiting for them: the databases now given are named (Azure's
     // PATCH of dbsToMigrate), then the runner goes on with them
     if (status.databases.length === 0 && spec.databases.length > 0 && !isFinal(status)) {
@@ -248,7 +260,7 @@ export async function update(id: string, _olds: Props, news: Props, options: Ope
     // cancel: true cancels the whole migration, or with dbsToCancelMigrationOn only those databases
     const canceled = await cancelRequested(spec, news, status, timeoutMs, options);
     // the cancel this update asked for is its success, as Azure's PATCH of `cancel` is
-    if (canceled) return { outs: settle(spec, news, canceled, { canceledOnRequest: true }) };
+    if (canceled) return { outs: settle(spec, owned, canceled, { canceledOnRequest: true }) };
     // A retry after a partial failure, an interrupted run or a dead runner: drive it to where create stops.
     status = await continueWork(spec, status, timeoutMs, options);
     // cut over with a fallback window whose runner is gone: the reverse stream must go on (agents take it up themselves)
@@ -284,16 +296,42 @@ export async function update(id: string, _olds: Props, news: Props, options: Ope
       status = await fallBack(spec, status, timeoutMs, options, news.resumeForward === true);
     }
   } catch (error) {
+    if (error instanceof NotOwned) throw error;
     // a cutover (or a fall-back) that stopped is recorded as not done, so the next `pulumi up` asks for it again
     const recorded =
       error instanceof CutoverStopped
-        ? { ...news, cutover: _olds.cutover ?? false, dbsToTriggerCutoverOn: _olds.dbsToTriggerCutoverOn, cutoverCount: _olds.cutoverCount }
+        ? {
+            ...owned,
+            cutover: _olds.cutover ?? false,
+            dbsToTriggerCutoverOn: _olds.dbsToTriggerCutoverOn,
+            cutoverCount: _olds.cutoverCount,
+          }
         : error instanceof FallBackStopped
-          ? { ...news, fallBack: _olds.fallBack ?? false, resumeForward: _olds.resumeForward }
-          : news;
+          ? { ...owned, fallBack: _olds.fallBack ?? false, resumeForward: _olds.resumeForward }
+          : owned;
     throw await asFailure(spec, recorded, timeoutHint(error, spec, 'update', timeoutMs), 'update');
   }
-  return { outs: settle(spec, news, status) };
+  return { outs: settle(spec, owned, status) };
+}
+
+/** An update of a migration another resource owns: refused with nothing changed, state kept as it was. */
+class NotOwned extends Error {
+  override readonly name = 'NotOwned';
+}
+
+/** The migration an update acts on: still on the target, and this resource's own. */
+async function migrationToUpdate(spec: MigrationSpec, olds: Props): Promise<MigrationStatus> {
+  const status = await engine.showMigration(spec.target, spec.migrationName);
+  if (!status) {
+    throw new Error(
+      `migration "${spec.migrationName}" is not on the target any more; run \`pulumi refresh\` and then \`pulumi up\` to create it again`,
+    );
+  }
+  // another resource adopted it: this one changes nothing (a plain error: its state stays as it was)
+  if (!(await ownsMigration(spec, olds)).owns) {
+    throw new NotOwned(`${notOwnedLine(spec, 'update refused')}; remove this resource from the program (its delete leaves the migration)`);
+  }
+  return status;
 }
 
 /** A fall-back refused or stopped: the update fails with why, and fallBack is recorded as not done. */

@@ -122,6 +122,12 @@ export interface PgMigrationArgs {
   /** azure-native's name of `source.sslMode` (Prefer, Require, VerifyCA, VerifyFull, any case; docs/azure-names.md). */
   readonly sslMode?: pulumi.Input<string | undefined>;
   readonly overwriteDbsInTarget?: pulumi.Input<AzureBoolean>;
+  /**
+   * Target databases overwriteDbsInTarget may drop although they are live (other clients' sessions
+   * in them, or an online migration recorded in the target's catalog cut over into them): without
+   * its name here, a live database is refused, and both servers are left as they were.
+   */
+  readonly overwriteLiveDbsInTarget?: pulumi.Input<pulumi.Input<string>[]>;
   readonly migrateRoles?: pulumi.Input<AzureBoolean>;
   readonly allowReplicaIdentityFull?: pulumi.Input<boolean>;
   /** Online: follow the source's column changes on the target (default true; docs/limits.md); false stops and tells. */

@@ -7,6 +7,7 @@ import { isStale, type OperationOptions } from './drive';
 import { staleRunnerMessage } from './failures';
 import { inputsOf } from './inputs';
 import { migrationOutputs } from './outputs';
+import { resourceOwnerIn, withResourceOwner } from './ownership';
 import { stdoutWriter } from './progress';
 import { redactingWriter } from './redact';
 import { MIGRATION_ID_FORMS, parseMigrationId, toMigrationSpec } from './inputSchema';
@@ -23,7 +24,8 @@ export async function read(id: string, props: Props, options: OperationOptions =
   const status = await engine.showMigration(spec.target, spec.migrationName);
   // Gone from the target's catalog: an empty id tells Pulumi the resource no longer exists.
   if (!status) return { id: '', props: {} };
-  const outs = migrationOutputs(inputs, status);
+  // the resource's id stays as its state holds it: a refresh never makes it the owner
+  const outs = migrationOutputs(withResourceOwner(inputs, resourceOwnerIn(props)), status);
   if (isStale(status) || status.waiting !== undefined) {
     const text = staleRunnerMessage(status);
     redactingWriter(spec, options.write ?? stdoutWriter)(text);

@@ -1,11 +1,12 @@
 // `pulumi destroy` (and the delete half of a replace): cancel a migration in progress, remove what
-// it made on the source, and forget it. A migration that has cut over keeps its target databases
+// it made on the source, and forget it; a migration another resource owns is left as it is. A migration that has cut over keeps its target databases
 // even with dropTargetDatabasesOnDelete, unless the operation itself names it (see below).
 import * as engine from '../engine';
 import type { MigrationSpec, MigrationStatus } from '../engine';
 import { hasCutOver } from './diff';
 import { isFinal, resume, waitUntilSettled, type OperationOptions } from './drive';
 import { inputsOf } from './inputs';
+import { notOwnedLine, ownsMigration } from './ownership';
 import { stdoutWriter, type LineWriter } from './progress';
 import { redact, redactingWriter } from './redact';
 import { parseDuration, toMigrationSpec } from './inputSchema';
@@ -33,6 +34,12 @@ export async function remove(id: string, props: Props, options: OperationOptions
   const write = redactingWriter(spec, options.write ?? stdoutWriter);
   try {
     const status = await engine.showMigration(spec.target, spec.migrationName);
+    // Another resource adopted it (a rename without an alias: the new resource's create ran
+    // first), or it was never this one's: Pulumi forgets this resource, the migration goes on.
+    if (status && !(await ownsMigration(spec, props)).owns) {
+      write(notOwnedLine(spec, 'delete'));
+      return;
+    }
     if (status && !isFinal(status)) await cancel(spec, status, inputs, options, write);
     if (spec.mode === 'Online') {
       // Idempotent: also covers a slot left by a runner that crashed before recording it.

@@ -50,6 +50,8 @@ const catalogRow = async (name: string) =>
       [name],
     )
   )[0];
+const resourceOwner = async (name: string) =>
+  (await target.query<{ owner: string | null }>(`SELECT resource_owner AS owner FROM pgferry.migration WHERE name = $1`, [name]))[0]?.owner;
 const databaseCount = async (name: string) =>
   (await target.query<{ n: number }>(`SELECT count(*)::int AS n FROM pg_database WHERE datname = $1`, [name]))[0]!.n;
 
@@ -133,14 +135,21 @@ function createReadUpdateAdopt(): void {
     outputs = updated.properties;
   });
 
-  it('Create adopts an existing migration of the same name and spec (an interrupted up)', async () => {
-    const again = await host.create(inputs());
-    assert.equal(again.id, id);
-    assert.equal(again.properties.state, 'Succeeded');
-    // the host's output arrives through a pipe, possibly after the response
-    await until('the host to print the adoption', async () =>
-      host.stdout.some((l) => /adopting the existing migration/.test(l)) ? true : undefined,
-    );
+  it('Create of another resource refuses a migration of the same name and spec it did not create, changing nothing', async () => {
+    const before = await catalogRow('proto-offline');
+    const owner = await resourceOwner('proto-offline');
+    assert.equal(owner, outputs.resourceOwner, "the catalog holds the creating resource's id, kept in its state");
+    await assert.rejects(host.create(inputs()), (error: CallError) => {
+      assert.match(
+        error.message,
+        /^migrationName: migration "proto-offline" already exists on the target .* this resource did not create it/,
+      );
+      assert.match(error.message, /import option \(\{ import: "[^"]+\/proto-offline" \}/);
+      assert.equal(error.initFailed, undefined, 'nothing recorded in state');
+      return true;
+    });
+    assert.deepEqual(await catalogRow('proto-offline'), before);
+    assert.equal(await resourceOwner('proto-offline'), owner, 'still the first resource');
   });
 
   it('Create refuses the same name with a different spec, recording nothing', async () => {
@@ -281,6 +290,25 @@ function getAndImport(): void {
     const lines = host.stdout.slice(before);
     assert.ok(lines.some((l) => /adopting the existing migration/.test(l)));
     assert.ok(!lines.some((l) => /runner started/.test(l)), lines.join('\n'));
+    // the adoption moved the ownership: the earlier resource's delete and update leave the migration
+    assert.equal(await resourceOwner('proto-offline'), imported.properties.resourceOwner);
+    assert.notEqual(imported.properties.resourceOwner, outputs.resourceOwner);
+    const row = await catalogRow('proto-offline');
+    await assert.rejects(host.update(id, outputs, inputs({ tableJobs: 3 })), (error: CallError) => {
+      assert.match(error.message, /^proto-offline: update refused: the migration on the target belongs to another PgMigration resource/);
+      assert.equal(error.initFailed, undefined, 'the earlier state stays as it was');
+      return true;
+    });
+    await host.delete(id, outputs);
+    assert.deepEqual(await catalogRow('proto-offline'), row, 'the migration is still recorded, as it was');
+    assert.deepEqual(await fingerprint(target, 'shop'), await fingerprint(source, 'shop'));
+    // the host's output arrives through a pipe, possibly after the response
+    await until('the host to say the delete left the migration', async () =>
+      host.stdout.some((l) => /^proto-offline: delete: the migration on the target belongs to another PgMigration resource/.test(l))
+        ? true
+        : undefined,
+    );
+    outputs = imported.properties;
   });
 
   it('import of a migration that is not on the target fails and records nothing', async () => {

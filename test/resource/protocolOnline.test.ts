@@ -6,7 +6,14 @@ import assert from 'node:assert/strict';
 import { showMigration } from '../../provider/engine';
 import { serverSpec, startCluster, until, type Cluster } from '../support';
 import { fingerprint, loadShop } from './support/fixture';
-import { closeProtocolSession, openProtocolSession, secretLeaks, startProviderHost, type ProviderHost } from './support/providerHost';
+import {
+  closeProtocolSession,
+  openProtocolSession,
+  secretLeaks,
+  startProviderHost,
+  type CallError,
+  type ProviderHost,
+} from './support/providerHost';
 
 const SOURCE_PW = 'src-Online-0c6d19';
 const TARGET_PW = 'dst-Online-b93f5a';
@@ -51,6 +58,8 @@ describe('protocol: Online PgMigration against real servers', function () {
     await loadShop(source, 'scratch');
     await loadShop(source, 'orphan');
     await loadShop(source, 'direct');
+    await loadShop(source, 'renamed');
+    await loadShop(source, 'live');
     ({ provider, program, host } = await openProtocolSession());
   });
   after(async () => {
@@ -60,7 +69,9 @@ describe('protocol: Online PgMigration against real servers', function () {
 
   describe('streaming before the cutover', streamingBeforeCutover);
   describe('cutover', cutover);
+  describe('a live target database is not overwritten unless named', liveTargetDatabase);
   describe('delete while streaming', deleteWhileStreaming);
+  describe('a resource renamed without an alias', renamedWithoutAlias);
   describe('no secret anywhere', noSecretAnywhere);
 });
 
@@ -243,6 +254,131 @@ function deleteWhileStreaming(): void {
     });
     assert.equal((await slotsOnSource()).length, 1, 'the dead runner left its slot');
     await host.delete(created.id, created.properties);
+    assert.deepEqual(await slotsOnSource(), []);
+  });
+}
+
+/** A migration's catalog row as the servers hold it: state and owner. */
+const migrationRow = async (name: string) =>
+  (
+    await target.query<{ state: string; sub_state: string; resource_owner: string | null }>(
+      `SELECT state, sub_state, resource_owner FROM pgferry.migration WHERE name = $1`,
+      [name],
+    )
+  )[0];
+const onTarget = async (database: string, email: string) =>
+  (await target.query<{ n: number }>(`SELECT count(*)::int AS n FROM customers WHERE email = $1`, [email], database))[0]!.n;
+
+function liveTargetDatabase(): void {
+  it('swapping in a PgMigration with overwriteDbsInTarget "True" over a database cut over is refused: rows kept, no slot', async () => {
+    const before = await fingerprint(target, 'shop');
+    const checked = await host.check({}, inputs({ migrationName: 'proto-online-swap', overwriteDbsInTarget: 'True' }));
+    assert.deepEqual(checked.failures, []);
+    let failed: CallError['initFailed'];
+    await assert.rejects(host.create(checked.inputs), (error: CallError) => {
+      assert.match(
+        error.message,
+        /TARGET_DATABASE_LIVE: database "shop" on the target is live \(migration "proto-online" cut over into it .*\): overwriteDbsInTarget would drop it/,
+      );
+      assert.match(error.message, /overwriteLiveDbsInTarget \(CLI: --overwrite-live-dbs-in-target shop\)/);
+      failed = error.initFailed;
+      return true;
+    });
+    assert.deepEqual(await fingerprint(target, 'shop'), before, "the cut-over database's rows are all there");
+    assert.deepEqual(await slotsOnSource(), [], 'no slot on the source');
+    assert.equal((await migrationRow('proto-online-swap'))?.state, 'ValidationFailed');
+    await host.delete(failed!.id, failed!.properties);
+    // without the validation (option Migrate), the run's own gate refuses it before any change
+    const migrate = inputs({ migrationName: 'proto-online-swap-migrate', option: 'Migrate', overwriteDbsInTarget: true });
+    await assert.rejects(host.create(migrate), (error: CallError) => {
+      assert.match(
+        error.message,
+        /database "shop" on the target is live \(migration "proto-online" cut over into it .*nothing was changed/,
+      );
+      failed = error.initFailed;
+      return true;
+    });
+    assert.deepEqual(await fingerprint(target, 'shop'), before, "the cut-over database's rows are all there");
+    assert.deepEqual(await slotsOnSource(), [], 'no slot on the source');
+    assert.equal(
+      (await migrationRow('proto-online-swap-migrate'))?.state,
+      'ValidationFailed',
+      'refused as a validation, before any change',
+    );
+    await host.delete(failed!.id, failed!.properties);
+  });
+
+  it('a database other clients have sessions in is refused, both servers unchanged; named in overwriteLiveDbsInTarget it is overwritten', async () => {
+    // made and used on the target by someone else: an application connected to it
+    await loadShop(target, 'live');
+    await target.query(`INSERT INTO customers (email) VALUES ('app-only@example.com')`, [], 'live');
+    const app = await target.connect('live');
+    app.on('error', () => undefined); // the named overwrite ends this session
+    try {
+      let failed: CallError['initFailed'];
+      const base = { migrationName: 'proto-online-live', databases: ['live'], overwriteDbsInTarget: true };
+      await assert.rejects(host.create(inputs(base)), (error: CallError) => {
+        assert.match(error.message, /TARGET_DATABASE_LIVE: database "live" on the target is live \(1 session of other clients: /);
+        failed = error.initFailed;
+        return true;
+      });
+      assert.equal(await onTarget('live', 'app-only@example.com'), 1, "the application's row is still there");
+      assert.deepEqual(await slotsOnSource(), [], 'no slot on the source');
+      await host.delete(failed!.id, failed!.properties);
+      const named = await host.create(inputs({ ...base, overwriteLiveDbsInTarget: ['live'] }));
+      assert.equal(named.properties.subState, 'WaitingForCutoverTrigger', String(named.properties.message));
+      assert.equal(await onTarget('live', 'app-only@example.com'), 0, 'overwritten: a copy of the source');
+      assert.deepEqual(await fingerprint(target, 'live'), await fingerprint(source, 'live'));
+      await host.delete(named.id, named.properties);
+    } finally {
+      await app.end().catch(() => undefined);
+    }
+  });
+}
+
+function renamedWithoutAlias(): void {
+  const base = { migrationName: 'proto-online-renamed', databases: ['renamed'] };
+  let old: { id: string; properties: Record<string, unknown> };
+
+  it("the new resource's create refuses the streaming migration it did not create, changing nothing", async () => {
+    old = await host.create(inputs(base));
+    assert.equal(old.properties.subState, 'WaitingForCutoverTrigger');
+    const before = await migrationRow('proto-online-renamed');
+    assert.equal(before?.resource_owner, old.properties.resourceOwner);
+    await assert.rejects(host.create(inputs(base)), (error: CallError) => {
+      assert.match(error.message, /^migrationName: migration "proto-online-renamed" already exists on the target .*did not create it/);
+      assert.equal(error.initFailed, undefined);
+      return true;
+    });
+    assert.deepEqual(await migrationRow('proto-online-renamed'), before);
+    assert.equal((await slotsOnSource()).length, 1);
+  });
+
+  it("adopted by import, the old resource's delete after the new one's create leaves it streaming, its slot and record", async () => {
+    const renamed = await host.create(inputs({ ...base, importId: old.id }));
+    assert.equal(renamed.properties.subState, 'WaitingForCutoverTrigger');
+    assert.equal((await migrationRow('proto-online-renamed'))?.resource_owner, renamed.properties.resourceOwner);
+    const slots = await slotsOnSource();
+    assert.equal(slots.length, 1);
+    await host.delete(old.id, old.properties);
+    assert.deepEqual(await migrationRow('proto-online-renamed'), {
+      state: 'WaitingForUserAction',
+      sub_state: 'WaitingForCutoverTrigger',
+      resource_owner: renamed.properties.resourceOwner,
+    });
+    assert.deepEqual(await slotsOnSource(), slots, 'the slot is still there');
+    // it still streams: a row written on the source reaches the target
+    await source.query(`INSERT INTO customers (email) VALUES ('after-rename@example.com')`, [], 'renamed');
+    await until('the row written after the delete on the target', async () =>
+      (await onTarget('renamed', 'after-rename@example.com')) === 1 ? true : undefined,
+    );
+    await until('the host to say the delete left the migration', async () =>
+      host.stdout.some((l) => /^proto-online-renamed: delete: the migration on the target belongs to another PgMigration resource/.test(l))
+        ? true
+        : undefined,
+    );
+    // its owner's delete cancels it
+    await host.delete(renamed.id, renamed.properties);
     assert.deepEqual(await slotsOnSource(), []);
   });
 }

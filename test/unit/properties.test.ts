@@ -11,6 +11,9 @@ import {
   updateOperationOf,
 } from '../../provider/cli/properties';
 import { parseConnectionUrl } from '../../provider/cli/url';
+import { parseCli } from '../../provider/cli/args';
+import { propertyFlags } from '../../provider/cli/target';
+import { checkInputs } from '../../provider/resource/inputSchema';
 
 const azureBody = {
   properties: {
@@ -108,6 +111,54 @@ describe('cli properties: the Azure body', () => {
     assert.equal(specFromProperties(plain, { name: 'm1' }).skipUnsupportedObjects, true);
     const bad = { properties: { ...azureBody.properties, skipUnsupportedObjects: 'sometimes' } };
     assert.throws(() => specFromProperties(bad, { name: 'm1' }), /skipUnsupportedObjects/);
+  });
+});
+
+describe('cli properties: overwriteLiveDbsInTarget', () => {
+  it('is spelled alike in the Azure body, the plain body, the CLI flag and PgMigration, and refused in one line when malformed', () => {
+    const azure = { properties: { ...azureBody.properties, overwriteLiveDbsInTarget: ['sales'] } };
+    assert.deepEqual(specFromProperties(azure, { name: 'm1' }).overwriteLiveDbsInTarget, ['sales']);
+    assert.deepEqual(specFromProperties(azureBody, { name: 'm1' }).overwriteLiveDbsInTarget, [], 'none unless named');
+    const plain = {
+      source: 'postgres://a@src:5432/',
+      target: 'postgres://b@dst:5432/',
+      databases: ['app'],
+      overwriteLiveDbsInTarget: ['app'],
+    };
+    assert.deepEqual(specFromProperties(plain, { name: 'm1' }).overwriteLiveDbsInTarget, ['app']);
+    const cli = parseCli([
+      'create',
+      '--name',
+      'm1',
+      '--properties',
+      'b.json',
+      '--overwrite-live-dbs-in-target',
+      'sales',
+      '--overwrite-live-dbs-in-target',
+      'hr',
+    ]);
+    assert.deepEqual(cli.overwriteLiveDbsInTarget, ['sales', 'hr']);
+    assert.deepEqual(
+      specFromProperties(azureBody, propertyFlags(cli)).overwriteLiveDbsInTarget,
+      ['sales', 'hr'],
+      'the flag replaces the file',
+    );
+    const pulumi = {
+      migrationName: 'm1',
+      source: { host: 's', user: 'u' },
+      target: { host: 't', user: 'u' },
+      databases: ['app'],
+      overwriteLiveDbsInTarget: ['app'],
+    };
+    assert.deepEqual(checkInputs({}, pulumi), []);
+    const bad = inputErrorOf(() =>
+      specFromProperties({ properties: { ...azureBody.properties, overwriteLiveDbsInTarget: 'sales' } }, { name: 'm1' }),
+    );
+    assert.equal(bad.message, 'properties.overwriteLiveDbsInTarget: must be a list of database names');
+    assert.deepEqual(
+      checkInputs({}, { ...pulumi, overwriteLiveDbsInTarget: ['app', 'app'] }).map((f) => f.reason),
+      ['overwriteLiveDbsInTarget: must not name a database twice'],
+    );
   });
 });
 

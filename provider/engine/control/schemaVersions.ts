@@ -555,6 +555,17 @@ CREATE TABLE pgferry.moved_large_object (
 COMMENT ON TABLE pgferry.moved_large_object IS 'large objects pgferry copied or created on the other server: only these are unlinked when the server they came from no longer has them';
 `,
   },
+  {
+    // Which declarative resource owns the migration (docs/pulumi.md "Who owns a migration"): the
+    // random id a PgMigration's create drew and keeps in its Pulumi state, moved only by an
+    // explicit adoption (import). A delete whose state holds another id leaves the migration as
+    // it is. Migrations registered before this version, and by the CLI, have none.
+    version: 26,
+    sql: `
+ALTER TABLE pgferry.migration ADD COLUMN resource_owner text;
+COMMENT ON COLUMN pgferry.migration.resource_owner IS 'the random id of the PgMigration resource that created or adopted the migration (kept in its Pulumi state); a delete by a resource holding another id leaves the migration untouched';
+`,
+  },
 ];
 
 /** The highest control-catalog version this build installs (`pgferry version` prints it). */

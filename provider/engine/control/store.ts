@@ -42,7 +42,7 @@ export type { DatabasePatch, TablePatch } from './patches';
  * runMigration, or startMigration before it spawns the runner); the process that then runs it
  * never registers. A name already used on this target is an input error.
  */
-export async function register(catalog: CatalogConnection, spec: MigrationSpec): Promise<void> {
+export async function register(catalog: CatalogConnection, spec: MigrationSpec, options: { resourceOwner?: string } = {}): Promise<void> {
   const window = { start: spec.migrationWindowStartTimeInUtc, end: spec.migrationWindowEndTimeInUtc };
   checkWindowUsable(window, Date.now());
   await createMigration(catalog, {
@@ -55,6 +55,7 @@ export async function register(catalog: CatalogConnection, spec: MigrationSpec):
     runtime: spec.runtime,
     // what an agent runs it from, with its own credentials (never the caller's passwords)
     ...(spec.runtime === 'agents' ? { runSpec: runSpecOf(spec) } : {}),
+    ...(options.resourceOwner === undefined ? {} : { resourceOwner: options.resourceOwner }),
   });
 }
 
@@ -70,6 +71,8 @@ export async function createMigration(
     subState?: MigrationSubState;
     runtime?: Runtime;
     runSpec?: Record<string, unknown>;
+    /** The id of the declarative resource that creates it (control/resourceOwner.ts). */
+    resourceOwner?: string;
   },
 ): Promise<void> {
   await catalog.install();
@@ -87,13 +90,14 @@ async function insertMigration(
     subState?: string;
     runtime?: Runtime;
     runSpec?: Record<string, unknown>;
+    resourceOwner?: string;
   },
 ): Promise<void> {
   await client.query('BEGIN');
   try {
     const inserted = await client.query(
-      `INSERT INTO ${S}.migration (name, mode, option, spec, state, sub_state, instance, runtime, run_spec)
-       VALUES ($1, $2, $3, $4::jsonb, 'InProgress', $6, $5, $7, $8::jsonb)
+      `INSERT INTO ${S}.migration (name, mode, option, spec, state, sub_state, instance, runtime, run_spec, resource_owner)
+       VALUES ($1, $2, $3, $4::jsonb, 'InProgress', $6, $5, $7, $8::jsonb, $9)
        ON CONFLICT (name) DO NOTHING`,
       [
         args.name,
@@ -104,6 +108,7 @@ async function insertMigration(
         args.subState ?? 'PerformingPreRequisiteSteps',
         args.runtime ?? 'local',
         args.runSpec === undefined ? null : JSON.stringify(args.runSpec),
+        args.resourceOwner ?? null,
       ],
     );
     if (inserted.rowCount === 0) {

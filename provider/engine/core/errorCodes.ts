@@ -116,6 +116,11 @@ export const ERROR_CODES = {
   SAME_SERVER: { category: 'validation', meaning: 'source and target are one server: migrating would overwrite the source' },
   SOURCE_DATABASE_MISSING: { category: 'validation', meaning: 'a database to migrate does not exist on the source' },
   TARGET_DATABASE_EXISTS: { category: 'validation', meaning: 'a target database exists and the migration may not replace it' },
+  TARGET_DATABASE_LIVE: {
+    category: 'validation',
+    meaning:
+      'a target database to overwrite is live (other sessions, or cut over by a migration) and overwriteLiveDbsInTarget does not name it',
+  },
   PG_TOOLS_MISSING: { category: 'validation', meaning: 'pg_dump or pg_restore cannot be found' },
   PG_TOOLS_TOO_OLD: { category: 'validation', meaning: "pg_dump or pg_restore is older than the source's major version" },
   REPLICA_IDENTITY_MISSING: { category: 'validation', meaning: 'a table to stream has no usable key and FULL was not allowed' },

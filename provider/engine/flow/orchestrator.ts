@@ -23,6 +23,7 @@ import {
   setupLogicalReplication,
   waitForDatabasesToMigrate,
   waitForDataMigrationStart,
+  refuseLiveOverwrites,
   waitForOverwriteConfirmation,
   waitForWindow,
 } from './preCopyWaits';
@@ -115,7 +116,8 @@ async function serverFacts(spec: MigrationSpec): Promise<{ source: string; targe
 /**
  * Fails before any change when a target database exists that this migration neither created nor
  * may overwrite (on a resume too: a resume never widens what may be dropped), or, with
- * waitForOverwriteConfirmation, waits for the user to allow it. Returns the spec the run uses:
+ * waitForOverwriteConfirmation, waits for the user to allow it; then refuses to overwrite one that
+ * is live unless overwriteLiveDbsInTarget names it. Returns the spec the run uses:
  * overwriteDbsInTarget set once the user allowed it (control/migrationRequests.ts confirmOverwrite).
  */
 async function checkTargetDatabases(spec: MigrationSpec, store: CatalogConnection, signal: AbortSignal): Promise<MigrationSpec> {
@@ -127,7 +129,9 @@ async function checkTargetDatabases(spec: MigrationSpec, store: CatalogConnectio
     allowed = (await waitForOverwriteConfirmation(spec, store, signal, blocked)) || allowed;
     await setState(store, name, 'InProgress', 'PerformingPreRequisiteSteps');
   }
-  return allowed && !spec.overwriteDbsInTarget ? { ...spec, overwriteDbsInTarget: true } : spec;
+  const runSpec = allowed && !spec.overwriteDbsInTarget ? { ...spec, overwriteDbsInTarget: true } : spec;
+  await refuseLiveOverwrites(runSpec, store);
+  return runSpec;
 }
 
 /** Validation, read-only on both servers; returns the final status when the migration ends there. */

@@ -1,8 +1,9 @@
 // The waits before a migration copies anything, each one of Azure's substates: the source's
 // logical replication setup (WaitingForLogicalReplicationSetupRequestOnSourceDB), the migration
 // window (WaitingForDataMigrationWindow) and the confirmation to overwrite a target database
-// (WaitingForTargetDBOverwriteConfirmation). Each re-checks periodically, follows a cancel at once,
-// and changes nothing on either server except the ALTER SYSTEM the user opted in to.
+// (WaitingForTargetDBOverwriteConfirmation), and the refusal of an overwrite of a live database.
+// Each re-checks periodically, follows a cancel at once, and changes nothing on either server
+// except the ALTER SYSTEM the user opted in to.
 import { withSession } from '../connect/session';
 import { literal } from '../connect/quote';
 import type { CatalogConnection } from '../control/connection';
@@ -10,8 +11,9 @@ import { canceledError, errorMessage, PgferryError } from '../core/errors';
 import { streamNamesOf } from '../core/names';
 import { DATABASES_WAIT, waitState, windowPhase, type MigrationWindow } from '../core/transitions';
 import type { MigrationSpec } from '../input/migrationSpec';
-import { targetDatabaseOid, targetDatabasePlan } from '../schema/database';
+import { targetDatabaseOid, targetDatabasePlan, type TargetDatabasePlan } from '../schema/database';
 import { REPLICATION_SETTINGS_SQL } from '../validate/replicationSettings';
+import { liveOverwriteError, liveTargetDatabases, unnamedLive } from '../validate/liveDatabases';
 import { clearMessage, get, recordEvent, setState } from '../control/store';
 import { migrationWindow } from '../control/migrationRequests';
 
@@ -242,16 +244,34 @@ export async function waitForWindow(
  * those it may overwrite, excepted).
  */
 export async function blockedTargetDatabases(spec: MigrationSpec, store: CatalogConnection): Promise<string[]> {
+  return targetDatabasesPlanned(spec, store, 'refuse');
+}
+
+/** The target databases whose plan is `plan` (schema/database.ts targetDatabasePlan) for this run. */
+async function targetDatabasesPlanned(spec: MigrationSpec, store: CatalogConnection, plan: TargetDatabasePlan): Promise<string[]> {
   const status = await get(store, spec.migrationName);
   const overwrite = spec.overwriteDbsInTarget || status?.overwriteAllowed === true;
   return withSession(spec.target, { purpose: 'validate' }, async (c) => {
-    const blocked: string[] = [];
+    const planned: string[] = [];
     for (const database of spec.databases) {
       const owned = status?.databases.find((d) => d.database === database)?.targetDatabase;
-      if (targetDatabasePlan(await targetDatabaseOid(c, database), owned, overwrite) === 'refuse') blocked.push(database);
+      if (targetDatabasePlan(await targetDatabaseOid(c, database), owned, overwrite) === plan) planned.push(database);
     }
-    return blocked;
+    return planned;
   });
+}
+
+/**
+ * Refuses, before anything is changed, to overwrite a target database that is live (another
+ * client's sessions, or a migration that cut over into it or writes it) unless
+ * overwriteLiveDbsInTarget names it: the gate of every run, with or without validation.
+ */
+export async function refuseLiveOverwrites(spec: MigrationSpec, store: CatalogConnection): Promise<void> {
+  const overwritten = await targetDatabasesPlanned(spec, store, 'overwrite');
+  if (overwritten.length === 0) return;
+  const live = await withSession(spec.target, { purpose: 'validate' }, (c) => liveTargetDatabases(c, spec, overwritten));
+  const [refused] = unnamedLive(spec, live);
+  if (refused !== undefined) throw liveOverwriteError(refused, live.get(refused)!);
 }
 
 /**

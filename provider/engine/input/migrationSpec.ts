@@ -186,6 +186,15 @@ export const migrationSpecSchema = z
      */
     waitForOverwriteConfirmation: z.boolean({ error: 'must be true or false' }).default(false),
     /**
+     * Target databases the user confirms may be overwritten although they are live (other clients'
+     * sessions in them, or an online migration recorded in this catalog cut over into them or still
+     * writes them): overwriteDbsInTarget alone refuses such a database (validate/liveDatabases.ts).
+     */
+    overwriteLiveDbsInTarget: z
+      .array(databaseName, { error: 'must be a list of database names' })
+      .refine((dbs) => new Set(dbs).size === dbs.length, 'must not name a database twice')
+      .default([]),
+    /**
      * Online: a source without wal_level=logical (or with too few slots or WAL senders) is set up
      * with ALTER SYSTEM where the source user may, then the migration waits for the user to restart
      * the source (pgferry never restarts it), re-checking. Without it the migration waits there too,
@@ -381,6 +390,7 @@ export const TUNING_KEYS = [
   'cutoverLagBudgetSeconds',
   'fallbackWindow',
   'waitForOverwriteConfirmation',
+  'overwriteLiveDbsInTarget',
   'setupLogicalReplicationOnSourceDbIfNeeded',
   'startDataMigration',
   'runtime',

@@ -1,10 +1,11 @@
 // The databases to migrate: present and connectable on the source; absent on the target unless
-// overwriting is allowed (and then droppable by the target user).
+// overwriting is allowed (and then droppable by the target user, and not live unless named).
 import type pg from 'pg';
 import { ident } from '../connect/quote';
 import type { ValidationResult } from '../core/model';
 import type { MigrationSpec } from '../input/migrationSpec';
 import { CODES } from './codes';
+import { liveOverwriteFix, liveTargetDatabases } from './liveDatabases';
 import { CHECK_TYPES, failed, succeeded, warning } from './result';
 import type { ServerSession } from './readOnlySessions';
 
@@ -73,6 +74,9 @@ export async function checkSourceDatabases(
 export async function checkTargetDatabases(target: ServerSession, spec: MigrationSpec): Promise<ValidationResult[]> {
   const type = CHECK_TYPES.databases;
   const found = await readDatabases(target.client, spec.databases);
+  // only a database overwriteDbsInTarget would drop is asked whether it is live
+  const overwritten = spec.overwriteDbsInTarget ? spec.databases.filter((d) => found.has(d)) : [];
+  const live = await liveTargetDatabases(target.client, spec, overwritten);
   return spec.databases.map((name) => {
     const row = found.get(name);
     const scope = { database: name, server: 'target' as const };
@@ -101,6 +105,25 @@ export async function checkTargetDatabases(target: ServerSession, spec: Migratio
         type,
         `database ${ident(name)} exists on the target and "${target.info.user}" cannot drop it (not its owner)`,
         `on the target: ALTER DATABASE ${ident(name)} OWNER TO ${ident(target.info.user)}, or drop it as its owner`,
+        scope,
+      );
+    }
+    const why = live.get(name);
+    if (why !== undefined && !spec.overwriteLiveDbsInTarget.includes(name)) {
+      return failed(
+        CODES.TARGET_DATABASE_LIVE,
+        type,
+        `database ${ident(name)} on the target is live (${why}): overwriteDbsInTarget would drop it`,
+        liveOverwriteFix(name),
+        scope,
+      );
+    }
+    if (why !== undefined) {
+      return warning(
+        CODES.TARGET_DATABASE_OVERWRITE,
+        type,
+        `database ${ident(name)} on the target is live (${why}) and will be dropped and recreated, as overwriteLiveDbsInTarget names it`,
+        `remove ${ident(name)} from overwriteLiveDbsInTarget to keep it; the migration then refuses to start`,
         scope,
       );
     }
