@@ -436,6 +436,52 @@ async function staleFenceSession(lab: FenceLab): Promise<void> {
   }
 }
 
+/** Replication slots, publications and databases' own settings of a server: what a refused cutover must leave as it was. */
+async function serverState(cluster: ServerPair['source'], db: string): Promise<string> {
+  const [slots, pubs, settings, triggers] = await Promise.all([
+    cluster.query<{ s: string }>(`SELECT slot_name || ':' || database || ':' || slot_type AS s FROM pg_replication_slots ORDER BY 1`),
+    cluster.query<{ s: string }>(`SELECT pubname AS s FROM pg_publication ORDER BY 1`, [], db),
+    cluster.query<{ s: string }>(
+      `SELECT setdatabase::text || ':' || array_to_string(setconfig, ',') AS s FROM pg_db_role_setting ORDER BY 1`,
+    ),
+    cluster.query<{ s: string }>(`SELECT tgname AS s FROM pg_trigger WHERE NOT tgisinternal ORDER BY 1`, [], db),
+  ]);
+  return JSON.stringify({ slots, pubs, settings, triggers });
+}
+
+/** refuses a fallback window without the fence (window from the spec, --no-fence-writers from the request) in one line, changing nothing. */
+async function refusesUnfencedWindow(lab: FenceLab): Promise<void> {
+  const db = 'fence_window';
+  await lab.createDatabase(db);
+  const s = lab.spec('fence-window', db, { fallbackWindow: '1h' });
+  await startMigration(s);
+  assert.equal((await lab.streaming(s.migrationName)).subState, 'WaitingForCutoverTrigger');
+  const before = [await serverState(lab.pair.source, db), await serverState(lab.pair.target, db)];
+  await requestCutover(s.target, s.migrationName, undefined, { fenceWriters: false });
+  const refused = await waitForStatus(lab.store, s.migrationName, (st) => !st.cutoverRequested || isFinalState(st.state));
+  assert.equal(refused.subState, 'WaitingForCutoverTrigger', refused.message);
+  assert.equal(
+    refused.message,
+    "cutover not started: a fallback window (1h, from the migration's spec) needs the writers fenced, and the cutover request (--no-fence-writers) asked fenceWriters: false: request the cutover again with the fence (or without the window); nothing was changed on either server, and changes stream on",
+  );
+  assert.deepEqual(
+    [await serverState(lab.pair.source, db), await serverState(lab.pair.target, db)],
+    before,
+    'nothing changed on either server',
+  );
+  assert.equal(refused.databases[0]!.fallback, undefined, 'no window opened');
+  assert.equal(refused.databases[0]!.writerFence, undefined);
+  // streaming goes on: a write after the refusal reaches the target
+  await lab.pair.source.query(`INSERT INTO items VALUES (800000, 'after the refusal')`, [], db);
+  await until('the write after the refusal is on the target', async () =>
+    (await lab.pair.target.query('SELECT 1 FROM items WHERE id = 800000', [], db)).length === 1 ? true : undefined,
+  );
+  await sameRows(lab.pair, db);
+  const done = await cancelMigration(s.target, s.migrationName);
+  assert.notEqual(done.state, 'Failed', done.message);
+  await lab.final(s.migrationName);
+}
+
 describe('cutover: fencing the writers and the lag gate (integration)', function () {
   this.timeout(600_000);
   let lab: FenceLab;
@@ -459,4 +505,6 @@ describe('cutover: fencing the writers and the lag gate (integration)', function
   it('a runner killed right after the fence, then canceled without it, lifts the fence', () => deadCancelLifts(lab));
   it('refuses without the privileges, naming the grants, and changes nothing', () => refusesWithoutRights(lab));
   it('ends a fence transaction a stopped runner left open, and completes the cutover', () => staleFenceSession(lab));
+  it('refuses a fallback window without the fence (window from the spec, --no-fence-writers from the request) in one line, changing nothing', () =>
+    refusesUnfencedWindow(lab));
 });

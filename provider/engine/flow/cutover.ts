@@ -27,6 +27,7 @@ import { syncSequences } from '../cutover/sequenceSync';
 import { syncLargeObjects, type LargeObjectDelta } from '../cutover/largeObjectDelta';
 import { recheckMovedSequences } from '../cutover/sequenceRecheck';
 import { failpoint } from '../util/failpoints';
+import { unfencedWindowRefusal } from '../input/fallbackWindow';
 import { openFallbackWindows, requestedWindow } from './fallback';
 import { describeFirings } from '../cdc/prepare/targetFiring';
 import { notStreamedTables } from '../control/sourceTables';
@@ -158,6 +159,7 @@ export async function cutover(
   // dbsToTriggerCutoverOn: only these databases cut over; the others stream on untouched
   const streams = all.filter((s) => databases.has(s.database));
   const whole = streams.length === all.length;
+  if (await unfencedWindow(run)) return false;
   const gate = await gateOf(run);
   const began = (await markCutoverStarted(store, name)).getTime();
   await setState(store, name, 'InProgress', 'CompletingMigration');
@@ -424,6 +426,18 @@ async function resumeAfterStop(
   await restartStreams(run, streams, databases);
   await clearCutoverOptions(run.store, name);
   await clearCutover(run.store, name, message, 'WaitingForApplyFix');
+}
+
+/**
+ * A fallback window without the writer fence (a window from one of spec and request, fenceWriters:
+ * false from the other) is refused before anything is changed on either server: an application
+ * left on the old source would write beside the reverse stream. True when refused.
+ */
+async function unfencedWindow(run: MigrationRun): Promise<boolean> {
+  const refusal = unfencedWindowRefusal(run.spec, await cutoverOptionsOf(run.store, run.spec.migrationName));
+  if (!refusal) return false;
+  await rollBack(run, [], `cutover not started: ${refusal}; nothing was changed on either server, and changes stream on`);
+  return true;
 }
 
 /** Whether this cutover fences the writers, and the lag budget it must fit (undefined: no gate). */
