@@ -10,7 +10,16 @@ import assert from 'node:assert/strict';
 import pg from 'pg';
 import { isFinalState, requestCutover, startMigration } from '../../provider/engine';
 import { CatalogConnection } from '../../provider/engine/control/connection';
-import { makeReplicationSourceUser, onBothTargets, pairSpec, serverSpec, until, waitForStatus, type ServerPair } from '../support';
+import {
+  endIfRunning,
+  makeReplicationSourceUser,
+  onBothTargets,
+  pairSpec,
+  serverSpec,
+  until,
+  waitForStatus,
+  type ServerPair,
+} from '../support';
 
 const DB = 'fence_holds';
 
@@ -211,6 +220,11 @@ describe('the writer fence holds whatever the client does (integration)', functi
         assert.equal(items!.h, itemsSrc!.h, 'items: same rows on both');
       } finally {
         for (const w of writers) await w.stop();
+        // a cutover that did not complete leaves the migration streaming: canceled, so its own failure is the one told
+        await endIfRunning(
+          s,
+          waitForStatus(store, s.migrationName, (st) => isFinalState(st.state)),
+        );
         await store.close();
       }
     },

@@ -22,6 +22,7 @@ import type pg from 'pg';
 import { ident, literal, qualified } from '../connect/quote';
 import { APPLICATION_NAME_PREFIX } from '../connect/session';
 import { CONTROL_SCHEMA, type FenceNames } from '../core/names';
+import { liftTriggersStatement } from '../control/writerFences';
 
 /** The SQLSTATE a fenced write fails with: read_only_sql_transaction, as default_transaction_read_only refuses one. */
 const READ_ONLY_SQL_TRANSACTION = '25006';
@@ -59,7 +60,7 @@ interface FencedTable {
 }
 
 /** The tables the fence covers in the connected database: those of `publication`, with their partition tree. */
-export async function fencedTables(client: pg.Client, publication: string, names: FenceNames): Promise<FencedTable[]> {
+async function fencedTables(client: pg.Client, publication: string, names: FenceNames): Promise<FencedTable[]> {
   return (await client.query<FencedTable>(FENCED_TABLES_SQL, [publication, names.trigger])).rows;
 }
 
@@ -122,18 +123,10 @@ export async function controlSchemaExists(client: pg.Client): Promise<boolean> {
   return (await client.query('SELECT 1 FROM pg_catalog.pg_namespace WHERE nspname = $1', [CONTROL_SCHEMA])).rows.length > 0;
 }
 
-/**
- * The statements that take the fence's triggers away: its function dropped with the triggers that
- * call it (nothing else calls a function pgferry made for the fence), and the control schema when
- * the fence made it and nothing else is in it.
- */
-export function dropFenceStatements(names: FenceNames): string {
-  return `DROP FUNCTION IF EXISTS ${qualified(CONTROL_SCHEMA, names.function)}() CASCADE`;
-}
-
 /** Takes the fence's triggers away in the connected database; `dropSchema`: the fence made the control schema. */
-export async function dropFenceTriggers(client: pg.Client, names: FenceNames, dropSchema: boolean): Promise<void> {
-  await client.query(dropFenceStatements(names));
+export async function dropFenceTriggers(client: pg.Client, migration: string, database: string, dropSchema: boolean): Promise<void> {
+  // the fence's own function, dropped with the triggers that call it: nothing else calls it
+  await client.query(liftTriggersStatement(migration, database));
   if (!dropSchema) return;
   const { rows } = await client.query(
     `SELECT 1 FROM pg_catalog.pg_depend d JOIN pg_catalog.pg_namespace n ON n.oid = d.refobjid

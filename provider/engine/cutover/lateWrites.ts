@@ -16,7 +16,7 @@ import { formatLsn } from '../cdc/decode/lsn';
 import { decodePgoutput } from '../cdc/decode/pgoutput';
 
 /** A session the fence let write, as its trigger said it in the stream. */
-export interface FencedWriter {
+interface FencedWriter {
   readonly user: string;
   readonly application: string;
   readonly address: string;
@@ -24,7 +24,7 @@ export interface FencedWriter {
 }
 
 /** One source transaction committed after the cutover point that changed streamed tables. */
-export interface LateWrite {
+interface LateWrite {
   readonly xid: number;
   readonly commitLsn: string;
   readonly tables: readonly string[];

@@ -366,7 +366,7 @@ async function liftOnServer(server: ServerSpec, migration: string, database: str
       alterDatabase(client, liftStatement(database, fence.priorSetting)),
     );
     await withSession(server, { database, purpose: 'fence', writable: true }, (client) =>
-      inTransaction(client, () => dropFenceTriggers(client, fenceNamesOf(migration, database), fence.schemaCreated)),
+      inTransaction(client, () => dropFenceTriggers(client, migration, database, fence.schemaCreated)),
     );
   } catch (error) {
     if (sqlState(error) !== INVALID_CATALOG_NAME) throw error;

@@ -24,7 +24,9 @@ export const writerFence = {
   record: recordFence,
   apply: fenceDatabase,
   pending: async (ctx, database) =>
-    (await pendingFences(ctx.store, ctx.spec.migrationName, database)).map((fence) => liftStatements(ctx.spec.migrationName, database, fence.priorSetting)),
+    (await pendingFences(ctx.store, ctx.spec.migrationName, database)).map((fence) =>
+      liftStatements(ctx.spec.migrationName, database, fence.priorSetting),
+    ),
   undo: liftWriterFence,
   failure: () => ({
     what: 'could not lift the writer fence on the source',
