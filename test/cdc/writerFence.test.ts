@@ -11,7 +11,7 @@ import { cancelMigration, isFinalState, requestCutover, resumeMigration, startMi
 import { CatalogConnection } from '../../provider/engine/control/connection';
 import type { CutoverOptions, MigrationSpec } from '../../provider/engine/input/migrationSpec';
 import type { MigrationStatus } from '../../provider/engine/core/model';
-import { makeReplicationSourceUser, pairSpec, startPair, until, waitForStatus, type ServerPair } from '../support';
+import { makeReplicationSourceUser, pairSpec, serverSpec, startPair, until, waitForStatus, type ServerPair } from '../support';
 import { rowsOf } from './harness';
 import { events as catalogEvents, get } from '../../provider/engine/control/store';
 
@@ -28,6 +28,17 @@ async function ownSetting(pair: ServerPair, db: string): Promise<string | null> 
   return rows[0]?.v ?? null;
 }
 
+/** The fence's triggers on the source database's tables (pgferry's function in the control schema). */
+async function fenceTriggers(pair: ServerPair, db: string): Promise<string[]> {
+  const rows = await pair.source.query<{ t: string }>(
+    `SELECT tg.tgrelid::regclass::text || ' ' || tg.tgenabled::text AS t FROM pg_trigger tg JOIN pg_proc p ON p.oid = tg.tgfoid
+      JOIN pg_namespace n ON n.oid = p.pronamespace WHERE n.nspname = 'pgferry' ORDER BY 1`,
+    [],
+    db,
+  );
+  return rows.map((r) => r.t);
+}
+
 /** Whether a new session on the source may write to the database (the fence refuses it with 25006). */
 async function newSessionWrites(pair: ServerPair, db: string, id: number): Promise<boolean> {
   try {
@@ -39,15 +50,36 @@ async function newSessionWrites(pair: ServerPair, db: string, id: number): Promi
   }
 }
 
-/** Writes as a session that overrides the fence, as any session may: a fence is a default, not a lock. */
+/**
+ * Writes through the fence as only pgferry's own sessions may (named `pgferry ...`, writable): an
+ * application's session that turns the default off is refused by the fence's trigger.
+ */
 async function writeOverridingFence(pair: ServerPair, db: string, sql: string): Promise<void> {
-  const client = await pair.source.connect(db);
+  const app = await pair.source.connect(db);
+  try {
+    await app.query('SET default_transaction_read_only = off');
+    await assert.rejects(
+      app.query(sql),
+      (e: { code?: string }) => e.code === READ_ONLY_SQL_TRANSACTION,
+      'an application session is fenced',
+    );
+  } finally {
+    await app.end();
+  }
+  const client = new pg.Client({ ...serverSpec(pair.source), database: db, application_name: 'pgferry test' });
+  await client.connect();
   try {
     await client.query('SET default_transaction_read_only = off');
     await client.query(sql);
   } finally {
     await client.end();
   }
+}
+
+/** Lifts a kept fence by hand as the status says: the database's setting, then the fence's triggers in it. */
+async function liftByHand(pair: ServerPair, db: string, fence: { lift: string; liftInDatabase: string }): Promise<void> {
+  await pair.source.query(fence.lift);
+  await pair.source.query(fence.liftInDatabase, [], db);
 }
 
 /** Holds ACCESS EXCLUSIVE on a target table (items: the applier waits, so a backlog builds). */
@@ -166,6 +198,22 @@ async function fencesAWriter(lab: FenceLab): Promise<void> {
 
   // the fence stays after the cutover, and says how to lift it
   assert.equal(await newSessionWrites(lab.pair, db, 900_000), false, 'a new session on the source cannot write');
+  const readWrite = await lab.pair.source.connect(db);
+  try {
+    await readWrite.query('BEGIN READ WRITE');
+    await assert.rejects(
+      readWrite.query(`INSERT INTO items VALUES (900001, 'read write')`),
+      (e: { code?: string }) => e.code === READ_ONLY_SQL_TRANSACTION,
+    );
+    await readWrite.query('ROLLBACK');
+  } finally {
+    await readWrite.end();
+  }
+  assert.deepEqual(
+    await fenceTriggers(lab.pair, db),
+    ['items A', 'writes A'],
+    'every streamed table keeps its fence trigger, ENABLE ALWAYS',
+  );
   assert.equal(await ownSetting(lab.pair, db), 'default_transaction_read_only=on');
   const fence = done.databases[0]!.writerFence;
   assert.ok(fence?.kept, JSON.stringify(fence));
@@ -176,8 +224,9 @@ async function fencesAWriter(lab: FenceLab): Promise<void> {
     events.some((e) => /cutover completed .*stays fenced.*RESET default_transaction_read_only/.test(e.message)),
     events.map((e) => e.message).join('\n'),
   );
-  await lab.pair.source.query(fence.lift);
+  await liftByHand(lab.pair, db, fence);
   assert.equal(await newSessionWrites(lab.pair, db, 900_000), true, 'lifted as the status says, the source takes writes again');
+  assert.deepEqual(await fenceTriggers(lab.pair, db), []);
 }
 
 /** rolls a cutover back when the predicted catch-up is over the budget, and a later cutover succeeds. */
@@ -219,7 +268,7 @@ async function rollsBackOverBudget(lab: FenceLab): Promise<void> {
   assert.equal(done.state, 'Succeeded', done.message);
   await sameRows(lab.pair, db);
   assert.equal(await ownSetting(lab.pair, db), 'default_transaction_read_only=on');
-  await lab.pair.source.query(done.databases[0]!.writerFence!.lift);
+  await liftByHand(lab.pair, db, done.databases[0]!.writerFence!);
 }
 
 /** lifts the fence when the migration is canceled during a fenced cutover. */
@@ -254,7 +303,13 @@ async function cancelLiftsFence(lab: FenceLab): Promise<void> {
   assert.equal(await ownSetting(lab.pair, db), null);
   assert.equal(await newSessionWrites(lab.pair, db, 300_000), true, 'the cancel lifted the fence');
   const events = await catalogEvents(lab.store, s.migrationName, 100);
-  assert.ok(events.some((e) => e.message === `writer fence lifted: ALTER DATABASE "${db}" RESET default_transaction_read_only`));
+  assert.ok(
+    events.some((e) =>
+      e.message.startsWith(`writer fence lifted: ALTER DATABASE "${db}" RESET default_transaction_read_only; in "${db}": DROP FUNCTION`),
+    ),
+    events.map((e) => e.message).join('\n'),
+  );
+  assert.deepEqual(await fenceTriggers(lab.pair, db), [], "the fence's triggers are gone");
   assert.ok(!events.some((e) => /rolled back/.test(e.message)), 'lifted by the cancel, not by a roll-back');
 }
 
@@ -277,7 +332,7 @@ async function resumeCompletes(lab: FenceLab): Promise<void> {
   // fenced again on resume, the database's own earlier value (none) kept, not pgferry's own `on`
   assert.equal(done.databases[0]!.writerFence?.lift, `ALTER DATABASE "${db}" RESET default_transaction_read_only`);
   assert.equal(await newSessionWrites(lab.pair, db, 400_000), false);
-  await lab.pair.source.query(done.databases[0]!.writerFence!.lift);
+  await liftByHand(lab.pair, db, done.databases[0]!.writerFence!);
   assert.equal(await ownSetting(lab.pair, db), null);
 }
 
@@ -399,7 +454,7 @@ async function refusesWithoutRights(lab: FenceLab): Promise<void> {
   await app.end().catch(() => undefined);
   await sameRows(lab.pair, db);
   assert.equal(await newSessionWrites(lab.pair, db, 700_000), false);
-  await lab.pair.source.query(done.databases[0]!.writerFence!.lift);
+  await liftByHand(lab.pair, db, done.databases[0]!.writerFence!);
 }
 
 /**
@@ -430,10 +485,111 @@ async function staleFenceSession(lab: FenceLab): Promise<void> {
     assert.equal(await ownSetting(lab.pair, db), 'default_transaction_read_only=on');
     assert.ok(done.databases[0]!.writerFence?.kept);
     await sameRows(lab.pair, db);
-    await lab.pair.source.query(done.databases[0]!.writerFence!.lift);
+    await liftByHand(lab.pair, db, done.databases[0]!.writerFence!);
   } finally {
     await stale.end().catch(() => undefined);
   }
+}
+
+/**
+ * a writer that gets past the fence (a session that calls itself pgferry's, writing in BEGIN READ
+ * WRITE transactions) and commits after the cutover point rolls the cutover back before anything
+ * irreversible, naming its user, application and address; its writes then reach the target, and a
+ * cutover once it stopped succeeds.
+ */
+async function lateWriterRollsBack(lab: FenceLab): Promise<void> {
+  const db = 'fence_late';
+  await lab.createDatabase(db);
+  const s = lab.spec('fence-late', db);
+  await startMigration(s);
+  assert.equal((await lab.streaming(s.migrationName)).subState, 'WaitingForCutoverTrigger');
+  const impostor = new pg.Client({ ...serverSpec(lab.pair.source), database: db, application_name: 'pgferry impostor' });
+  impostor.on('error', () => undefined);
+  await impostor.connect();
+  const acked: number[] = [];
+  let stop = false;
+  const writing = (async () => {
+    for (let n = 1; !stop; n++) {
+      await impostor.query('BEGIN READ WRITE');
+      await impostor.query('INSERT INTO items VALUES ($1, $2)', [1_000_000 + n, 'late']);
+      await impostor.query('COMMIT');
+      acked.push(1_000_000 + n);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  })();
+  try {
+    await until('the impostor wrote some', async () => (acked.length >= 5 ? true : undefined));
+    await requestCutover(s.target, s.migrationName);
+    const back = await waitForStatus(lab.store, s.migrationName, (st) => !st.cutoverRequested || isFinalState(st.state), 420_000);
+    assert.equal(back.subState, 'WaitingForCutoverTrigger', `${back.state}/${back.subState}: ${back.message}`);
+    assert.match(
+      back.message ?? '',
+      /^cutover rolled back: "fence_late": \d+ transaction\(s\) committed on the source after the cutover point wrote "public"\."items", by user "postgres", application "pgferry impostor", address (127\.0\.0\.1|::1) \(pid \d+\); the writer fence is lifted and changes stream on/,
+    );
+    assert.equal(await ownSetting(lab.pair, db), null, 'the setting lifted');
+    assert.deepEqual(await fenceTriggers(lab.pair, db), [], 'the triggers lifted');
+    assert.equal(back.databases[0]!.writerFence, undefined);
+  } finally {
+    stop = true;
+    await writing;
+    await impostor.end();
+  }
+  // nothing was lost: streaming went on and carried every write the impostor was told committed
+  await until('every acknowledged write is on the target', async () => {
+    const rows = await lab.pair.target.query<{ n: number }>('SELECT count(*)::int AS n FROM items WHERE id = ANY($1::int[])', [acked], db);
+    return rows[0]!.n === acked.length ? true : undefined;
+  });
+  await requestCutover(s.target, s.migrationName);
+  const done = await lab.final(s.migrationName);
+  assert.equal(done.state, 'Succeeded', done.message);
+  await sameRows(lab.pair, db);
+  await liftByHand(lab.pair, db, done.databases[0]!.writerFence!);
+}
+
+/** Replication slots, publications and databases' own settings of a server: what a refused cutover must leave as it was. */
+async function serverState(cluster: ServerPair['source'], db: string): Promise<string> {
+  const [slots, pubs, settings, triggers] = await Promise.all([
+    cluster.query<{ s: string }>(`SELECT slot_name || ':' || database || ':' || slot_type AS s FROM pg_replication_slots ORDER BY 1`),
+    cluster.query<{ s: string }>(`SELECT pubname AS s FROM pg_publication ORDER BY 1`, [], db),
+    cluster.query<{ s: string }>(
+      `SELECT setdatabase::text || ':' || array_to_string(setconfig, ',') AS s FROM pg_db_role_setting ORDER BY 1`,
+    ),
+    cluster.query<{ s: string }>(`SELECT tgname AS s FROM pg_trigger WHERE NOT tgisinternal ORDER BY 1`, [], db),
+  ]);
+  return JSON.stringify({ slots, pubs, settings, triggers });
+}
+
+/** refuses a fallback window without the fence (window from the spec, --no-fence-writers from the request) in one line, changing nothing. */
+async function refusesUnfencedWindow(lab: FenceLab): Promise<void> {
+  const db = 'fence_window';
+  await lab.createDatabase(db);
+  const s = lab.spec('fence-window', db, { fallbackWindow: '1h' });
+  await startMigration(s);
+  assert.equal((await lab.streaming(s.migrationName)).subState, 'WaitingForCutoverTrigger');
+  const before = [await serverState(lab.pair.source, db), await serverState(lab.pair.target, db)];
+  await requestCutover(s.target, s.migrationName, undefined, { fenceWriters: false });
+  const refused = await waitForStatus(lab.store, s.migrationName, (st) => !st.cutoverRequested || isFinalState(st.state));
+  assert.equal(refused.subState, 'WaitingForCutoverTrigger', refused.message);
+  assert.equal(
+    refused.message,
+    "cutover not started: a fallback window (1h, from the migration's spec) needs the writers fenced, and the cutover request (--no-fence-writers) asked fenceWriters: false: request the cutover again with the fence (or without the window); nothing was changed on either server, and changes stream on",
+  );
+  assert.deepEqual(
+    [await serverState(lab.pair.source, db), await serverState(lab.pair.target, db)],
+    before,
+    'nothing changed on either server',
+  );
+  assert.equal(refused.databases[0]!.fallback, undefined, 'no window opened');
+  assert.equal(refused.databases[0]!.writerFence, undefined);
+  // streaming goes on: a write after the refusal reaches the target
+  await lab.pair.source.query(`INSERT INTO items VALUES (800000, 'after the refusal')`, [], db);
+  await until('the write after the refusal is on the target', async () =>
+    (await lab.pair.target.query('SELECT 1 FROM items WHERE id = 800000', [], db)).length === 1 ? true : undefined,
+  );
+  await sameRows(lab.pair, db);
+  const done = await cancelMigration(s.target, s.migrationName);
+  assert.notEqual(done.state, 'Failed', done.message);
+  await lab.final(s.migrationName);
 }
 
 describe('cutover: fencing the writers and the lag gate (integration)', function () {
@@ -459,4 +615,8 @@ describe('cutover: fencing the writers and the lag gate (integration)', function
   it('a runner killed right after the fence, then canceled without it, lifts the fence', () => deadCancelLifts(lab));
   it('refuses without the privileges, naming the grants, and changes nothing', () => refusesWithoutRights(lab));
   it('ends a fence transaction a stopped runner left open, and completes the cutover', () => staleFenceSession(lab));
+  it('a writer past the fence committing after the cutover point rolls the cutover back, naming its user, application and address', () =>
+    lateWriterRollsBack(lab));
+  it('refuses a fallback window without the fence (window from the spec, --no-fence-writers from the request) in one line, changing nothing', () =>
+    refusesUnfencedWindow(lab));
 });

@@ -248,12 +248,20 @@ describe('fall-back: the verification reads again what the reverse stream change
     const name = 'recheck-tampered';
     const db = 'recheck_tampered';
     const spec = await cutOverAndWrite(pair, store, name, db);
-    // behind the fence (as an administrator can): the count stays, only the key's row differs
-    await pair.source.query(`BEGIN READ WRITE; UPDATE items SET v = 'tampered' WHERE id = 14; COMMIT`, [], db);
+    // behind the fence (as an administrator can, in a session named as pgferry's): the count stays, only the key's row differs
+    await pair.source.query(
+      `SET application_name = 'pgferry admin'; BEGIN READ WRITE; UPDATE items SET v = 'tampered' WHERE id = 14; COMMIT`,
+      [],
+      db,
+    );
     const stopped = await fallBackOnce(store, spec.target, name);
     assert.notEqual(stopped.databases[0]!.fallback!.state, 'FellBack');
     assert.match((await verificationEvents(store, name)).join('\n'), /fall-back stopped: verification failed: .*items/);
-    await pair.source.query(`BEGIN READ WRITE; UPDATE items SET v = 'v14-u' WHERE id = 14; COMMIT`, [], db);
+    await pair.source.query(
+      `SET application_name = 'pgferry admin'; BEGIN READ WRITE; UPDATE items SET v = 'v14-u' WHERE id = 14; COMMIT`,
+      [],
+      db,
+    );
     await until('the reverse stream applies again', async () =>
       (await fallbackWindows(store, name))[0]?.state === 'Open' ? true : undefined,
     );

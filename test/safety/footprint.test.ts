@@ -23,6 +23,7 @@ import { targetFence } from '../../provider/engine/footprint/targetFence';
 import { targetFiring } from '../../provider/engine/footprint/targetFiring';
 import { targetForeignKeys } from '../../provider/engine/footprint/targetForeignKeys';
 import { writerFence } from '../../provider/engine/footprint/writerFence';
+import { liftStatements } from '../../provider/engine/control/writerFences';
 import { pairSpec, serverSpec, startPair, type ServerPair } from '../support';
 import { createMigration, events as catalogEvents, get } from '../../provider/engine/control/store';
 
@@ -61,12 +62,18 @@ async function servers(pair: ServerPair, db = DB): Promise<unknown> {
     db,
   );
   const secured = await pair.target.query<{ r: string }>('SELECT relname::text AS r FROM pg_class WHERE relrowsecurity ORDER BY 1', [], db);
+  const sourceTriggers = await pair.source.query<{ t: string }>(
+    "SELECT tgrelid::regclass::text || ':' || tgname || ':' || tgenabled::text AS t FROM pg_trigger WHERE NOT tgisinternal ORDER BY 1",
+    [],
+    db,
+  );
   return {
     secured: secured.map((r) => r.r),
     identities: source.map((r) => r.r),
     fence: setting.map((r) => r.s),
     keys: keys.map((r) => r.c),
     triggers: triggers.map((r) => r.t),
+    sourceTriggers: sourceTriggers.map((r) => r.t),
   };
 }
 
@@ -139,8 +146,7 @@ describe('safety: the footprint is given back by one release, and a second relea
       const before = await servers(pair);
       assert.deepEqual(await pendingFootprint(ctx, DB), []);
 
-      // every change, made as its stage makes it; the writer fence last, its ALTER DATABASE by hand
-      // (its apply ends the database's sessions)
+      // every change, made as its stage makes it; the writer fences last (their apply ends the database's sessions)
       await withSession(spec.target, { database: DB, purpose: 'online', writable: true }, async (target) => {
         await targetFiring.apply(target);
         await targetForeignKeys.apply(ctx, target, DB);
@@ -164,11 +170,10 @@ describe('safety: the footprint is given back by one release, and a second relea
       await pair.target.query(`CREATE PUBLICATION "${reverse.publication}" FOR TABLE parent, child`, [], DB);
       await pair.target.query("SELECT pg_create_logical_replication_slot($1, 'pgoutput')", [reverse.slot], DB);
       await pair.source.query('SELECT pg_replication_origin_create($1)', [reversePosition.record(ctx, DB)]);
-      await writerFence.record(store, NAME, DB, null);
-      await pair.source.query(`ALTER DATABASE ${DB} SET default_transaction_read_only = on`);
-      // a fall-back's fence on the target, left by one that did not complete
-      await targetFence.record(store, NAME, DB, null, 'targetFence');
-      await pair.target.query(`ALTER DATABASE ${DB} SET default_transaction_read_only = on`);
+      // the writer fence as a cutover makes it: the setting, and a trigger on each published table
+      await writerFence.apply(ctx, DB);
+      // a fall-back's fence on the target, left by one that did not complete (its triggers on the reverse publication's tables)
+      await targetFence.apply(ctx, DB, 'target');
 
       const pending = await pendingFootprint(ctx, DB);
       assert.deepEqual(
@@ -222,7 +227,8 @@ describe('safety: the footprint is given back by one release, and a second relea
       assert.deepEqual(
         pending.filter((p) => ['writerFence', 'targetForeignKeys', 'replicaIdentity'].includes(p.change)),
         [
-          { change: 'writerFence', pending: [`ALTER DATABASE "${OLD_DB}" RESET default_transaction_read_only`] },
+          // the lift names the fence's triggers too: an older pgferry made none, and dropping none is a no-op
+          { change: 'writerFence', pending: [liftStatements(OLD_NAME, OLD_DB, null)] },
           {
             change: 'targetForeignKeys',
             pending: [

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { parseCli } from '../../provider/cli/args';
 import { specFromProperties } from '../../provider/cli/properties';
 import { parseMigrationSpec, PgferryError, requestCutover } from '../../provider/engine';
-import { fallbackWindowSeconds } from '../../provider/engine/input/fallbackWindow';
+import { fallbackWindowSeconds, unfencedWindowRefusal } from '../../provider/engine/input/fallbackWindow';
 import { checkInputs } from '../../provider/resource/inputSchema';
 import { diffInputs, RefusedChangeError } from '../../provider/resource/diff';
 
@@ -146,6 +146,23 @@ describe('fallback window: the input', () => {
       assert.equal(error.message, `fallbackWindow: ${NEEDS_FENCE}`);
       return true;
     });
+  });
+
+  it('refuses a window from one of spec and request with fenceWriters: false from the other, naming which asked what', () => {
+    const spec = { fenceWriters: true, fallbackWindow: '24h' };
+    assert.equal(
+      unfencedWindowRefusal(spec, { fenceWriters: false }),
+      "a fallback window (24h, from the migration's spec) needs the writers fenced, and the cutover request (--no-fence-writers) asked fenceWriters: false: request the cutover again with the fence (or without the window)",
+    );
+    // the window the request asks fences unless it says otherwise; the spec's own fence then does not matter
+    assert.equal(unfencedWindowRefusal({ fenceWriters: false }, { fallbackWindow: '1h' }), undefined);
+    assert.equal(unfencedWindowRefusal(spec, {}), undefined);
+    assert.equal(unfencedWindowRefusal({ fenceWriters: false }, { fenceWriters: false }), undefined);
+    assert.equal(unfencedWindowRefusal(spec, { fenceWriters: true }), undefined);
+    assert.match(
+      unfencedWindowRefusal({ fenceWriters: false }, { fallbackWindow: '1h', fenceWriters: false }) ?? '',
+      /from the cutover request\) .* the cutover request \(--no-fence-writers\)/,
+    );
   });
 });
 

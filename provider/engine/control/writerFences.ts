@@ -4,8 +4,8 @@
 // DATABASE, so a fence is always lifted to exactly what was there, after a crash too. Lifting marks
 // it undone; a cut-over database keeps it (kept) so `show` says the fence stays and how to lift it.
 // And what a cutover request sets for that cutover alone (migration.cutover_options).
-import { ident, literal } from '../connect/quote';
-import { CONTROL_SCHEMA } from '../core/names';
+import { ident, literal, qualified } from '../connect/quote';
+import { CONTROL_SCHEMA, fenceNamesOf } from '../core/names';
 import type { WriterFence } from '../core/model';
 import type { CutoverOptions } from '../input/migrationSpec';
 import type { CatalogConnection } from './connection';
@@ -32,12 +32,15 @@ const DATABASE = '';
 
 interface FenceUndo {
   readonly priorSetting: string | null;
+  /** The fence created the control schema in the database for its triggers (dropped with them when empty). */
+  readonly schemaCreated?: boolean;
 }
 
 /** The fence of one database as recorded; `priorSetting` null: the database had no value of its own. */
 export interface FenceRecord {
   readonly database: string;
   readonly priorSetting: string | null;
+  readonly schemaCreated: boolean;
   readonly kept: boolean;
 }
 
@@ -52,8 +55,9 @@ export async function recordFence(
   database: string,
   prior: string | null,
   change: FenceChange = CHANGE,
+  schemaCreated = false,
 ): Promise<FenceRecord> {
-  return toRecord(await recordChange<FenceUndo>(store, migration, database, change, DATABASE, { priorSetting: prior }));
+  return toRecord(await recordChange<FenceUndo>(store, migration, database, change, DATABASE, { priorSetting: prior, schemaCreated }));
 }
 
 export async function recordSessionsEnded(
@@ -126,6 +130,7 @@ export async function fencesOf(store: CatalogConnection, migration: string): Pro
         sessionsEnded: typeof f.detail.sessionsEnded === 'number' ? f.detail.sessionsEnded : undefined,
         kept: f.kept,
         lift: liftStatement(f.database, f.undo.priorSetting),
+        liftInDatabase: liftTriggersStatement(migration, f.database),
       },
     ]),
   );
@@ -136,6 +141,20 @@ export function liftStatement(database: string, prior: string | null): string {
   return prior === null
     ? `ALTER DATABASE ${ident(database)} RESET default_transaction_read_only`
     : `ALTER DATABASE ${ident(database)} SET default_transaction_read_only = ${literal(prior)}`;
+}
+
+/**
+ * The statement, run in the fenced database itself, that takes the fence's triggers away
+ * (cutover/fenceTriggers.ts): its function dropped with the triggers that call it, which are the
+ * fence's alone (the function is pgferry's, made for the fence).
+ */
+export function liftTriggersStatement(migration: string, database: string): string {
+  return `DROP FUNCTION IF EXISTS ${qualified(CONTROL_SCHEMA, fenceNamesOf(migration, database).function)}() CASCADE`;
+}
+
+/** Both statements of a lift, as told to the user: the database's setting, then its triggers in it. */
+export function liftStatements(migration: string, database: string, prior: string | null): string {
+  return `${liftStatement(database, prior)}; in ${ident(database)}: ${liftTriggersStatement(migration, database)}`;
 }
 
 /** Records what a cutover request sets for that cutover alone. */
@@ -160,5 +179,5 @@ export async function cutoverOptionsOf(store: CatalogConnection, migration: stri
 }
 
 function toRecord(f: LedgerEntry<FenceUndo>): FenceRecord {
-  return { database: f.database, priorSetting: f.undo.priorSetting, kept: f.kept };
+  return { database: f.database, priorSetting: f.undo.priorSetting, schemaCreated: f.undo.schemaCreated === true, kept: f.kept };
 }

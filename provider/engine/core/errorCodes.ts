@@ -162,8 +162,9 @@ export const ERROR_CODES = {
   CANCEL_RELEASE: { category: 'source', meaning: 'a cancel could not release what the migration holds on the source' },
   WRITER_FENCE_REFUSED: {
     category: 'source',
-    meaning: "fenceWriters: the source user may not fence a database's writers, or a session could not be ended; nothing was changed",
-    fix: 'grant what the message names on the source (the database owner role, pg_signal_backend), then request the cutover again',
+    meaning:
+      "fenceWriters: the source user may not fence a database's writers (its setting, its sessions, a trigger on its tables), a session could not be ended, or a prepared transaction wrote a fenced table; nothing is left changed",
+    fix: 'grant what the message names on the source (the database owner role, pg_signal_backend, TRIGGER on the tables), or commit or roll back the prepared transaction it names, then request the cutover again',
   },
   WRITER_FENCE_LIFT: {
     category: 'source',

@@ -242,6 +242,8 @@ export interface WriterFence {
   readonly kept: boolean;
   /** The statement that lifts it (to run on the source once nothing writes there by mistake). */
   readonly lift: string;
+  /** With it, the statement run in the database itself that takes the fence's triggers away. */
+  readonly liftInDatabase: string;
 }
 
 export interface NotStreamed {

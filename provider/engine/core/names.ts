@@ -78,6 +78,23 @@ export function eventTriggerNamesOf(migration: string, database: string, instanc
   return { function: base, ddlEnd: `${base}_end`, sqlDrop: `${base}_drop`, prefix: `pgferry.ddl.${base}` };
 }
 
+/**
+ * What the writer fence puts in a fenced database (cutover/fenceTriggers.ts): a trigger function in
+ * schema CONTROL_SCHEMA, one trigger of that name on each fenced table, and the prefix of the
+ * logical messages in which it names each session it lets write. Derived from the migration and
+ * the database alone: a lift after a crash, or by a cancel without the runner, finds them again.
+ */
+export interface FenceNames {
+  readonly function: string;
+  readonly trigger: string;
+  readonly prefix: string;
+}
+
+export function fenceNamesOf(migration: string, database: string): FenceNames {
+  const base = derived('w', migration, database, undefined);
+  return { function: base, trigger: base, prefix: `pgferry.fence.${base}` };
+}
+
 /** What an online migration creates per database: a slot and a publication on the source, an origin on the target. */
 export interface StreamNames {
   readonly slot: string;

@@ -1,18 +1,24 @@
 // Fencing the writers of a database being cut over (fenceWriters): on the source, new transactions
-// of the database become read-only (ALTER DATABASE ... SET default_transaction_read_only = on), and
-// every session connected to it before is ended, since a session keeps the default it started with
-// and could still begin write transactions; only then is the cutover point marked, so no write can
-// land on the source after it. The database's own earlier value is recorded in the control catalog
-// before the ALTER DATABASE (control/writerFences.ts), so the fence is lifted to exactly that value
-// at a roll-back, cancel or failure, after a crash too (lifting a fence that was never applied sets
-// the value that is already there). A database that is cut over keeps its fence.
+// of the database become read-only (ALTER DATABASE ... SET default_transaction_read_only = on),
+// every session connected to it before is ended, and a trigger on every table the stream carries
+// refuses the write of any session but pgferry's (cutover/fenceTriggers.ts); only then is the
+// cutover point marked, so no write can land on the source after it. The database's own earlier
+// value (and whether the fence made the control schema for its triggers) is recorded in the
+// control catalog before the ALTER DATABASE (control/writerFences.ts), so the fence is lifted to
+// exactly that value at a roll-back, cancel or failure, after a crash too (lifting a fence that was
+// never applied sets the value that is already there and drops nothing). A database that is cut
+// over keeps its fence.
 //
 // A fall-back (docs/fallback.md) fences the target the same way (side 'target', recorded as the
 // footprint's targetFence), so nothing writes on the new server once its last writes are drained.
 //
-// A fence is a default, not a lock: a session may `SET default_transaction_read_only = off` (or
-// `SET SESSION CHARACTERISTICS AS TRANSACTION READ WRITE`) and write, as pgferry's own writable
-// sessions do; and a role with its own setting (ALTER ROLE ... SET) is not fenced (warned).
+// The setting alone is a default, not a lock: a session may `BEGIN READ WRITE`, `SET
+// default_transaction_read_only = off` or `SET SESSION CHARACTERISTICS AS TRANSACTION READ WRITE`,
+// a role may have its own setting (ALTER ROLE ... SET), and a session ended may connect again. The
+// trigger refuses each of them. What it cannot refuse is said where it is met: a transaction
+// prepared before the fence that wrote a fenced table (COMMIT PREPARED needs no writable
+// transaction) stops the cutover, named by its gid; a superuser who disables the trigger, or a
+// session that calls itself pgferry's, is caught by the second line (cutover/lateWrites.ts).
 import type pg from 'pg';
 import { APPLICATION_NAME_PREFIX, withSession } from '../connect/session';
 import { ident, literal } from '../connect/quote';
@@ -21,7 +27,25 @@ import { errorMessage, PgferryError } from '../core/errors';
 import type { ServerSpec } from '../input/migrationSpec';
 import type { RestoreContext } from '../cdc/prepare/identityFull';
 import { SOURCE_DDL_LOCK_TIMEOUT_MS } from '../cdc/prepare/sourceDdl';
-import { clearFence, fenceOf, liftStatement, recordFence, recordSessionsEnded, type FenceChange } from '../control/writerFences';
+import {
+  clearFence,
+  fenceOf,
+  liftStatement,
+  liftStatements,
+  recordFence,
+  recordSessionsEnded,
+  type FenceChange,
+  type FenceRecord,
+} from '../control/writerFences';
+import { fenceNamesOf, publicationName, reverseStreamNamesOf, type FenceNames } from '../core/names';
+import {
+  controlSchemaExists,
+  dropFenceTriggers,
+  installFenceTriggers,
+  preparedWriters,
+  tablesWithoutTriggerRight,
+  type PreparedWriter,
+} from './fenceTriggers';
 import type { MigrationRun } from '../run/migrationRun';
 import { recordEvent } from '../control/store';
 
@@ -63,17 +87,6 @@ SELECT a.pid, a.usename::text AS usename, coalesce(a.application_name, '') AS ap
    AND a.pid NOT IN (SELECT s.active_pid FROM pg_replication_slots s WHERE s.active_pid IS NOT NULL)
    AND coalesce(a.application_name, '') NOT LIKE $2
  ORDER BY a.pid`;
-
-/** Roles whose own default_transaction_read_only (everywhere, or in this database) overrides the database's. */
-const ROLE_OVERRIDES_SQL = `
-SELECT DISTINCT r.rolname::text AS role
-  FROM pg_db_role_setting s
-  JOIN pg_roles r ON r.oid = s.setrole
-  CROSS JOIN LATERAL unnest(s.setconfig) AS c
- WHERE s.setdatabase IN (0, (SELECT oid FROM pg_database WHERE datname = $1))
-   AND c LIKE 'default_transaction_read_only=%'
-   AND lower(substr(c, length('default_transaction_read_only=') + 1)) NOT IN ('on', 'true', 'yes', '1')
- ORDER BY 1`;
 
 const STILL_THERE_SQL = `SELECT count(*)::int AS n FROM pg_stat_activity WHERE pid = ANY($1::int[])`;
 
@@ -128,58 +141,135 @@ export async function fenceRightsRefusal(client: pg.Client, database: string, us
   };
 }
 
-/** Checks every database before any is fenced, so a refusal leaves both servers as they were. */
-export async function checkFenceRights(run: MigrationRun, databases: readonly string[]): Promise<void> {
-  await withSession(run.spec.source, { purpose: 'fence', readOnly: true }, async (client) => {
+/**
+ * Checks every database before any is fenced, so a refusal leaves both servers as they were: the
+ * database's rights (fenceRightsRefusal) and a trigger on each streamed table.
+ */
+export async function checkFenceRights(run: Pick<MigrationRun, 'spec' | 'instance'>, databases: readonly string[]): Promise<void> {
+  const { spec } = run;
+  await withSession(spec.source, { purpose: 'fence', readOnly: true }, async (client) => {
     for (const database of databases) {
-      const refusal = await fenceRightsRefusal(client, database, run.spec.source.user);
+      const refusal = await fenceRightsRefusal(client, database, spec.source.user);
       if (refusal) throw refused(refusal.message, `${refusal.fix}, then request the cutover again`);
     }
   });
+  for (const database of databases) {
+    const names = fenceNamesOf(spec.migrationName, database);
+    const publication = fencedPublication(run, database, 'source');
+    const lacking = await withSession(spec.source, { database, purpose: 'fence', readOnly: true }, (client) =>
+      tablesWithoutTriggerRight(client, publication, names),
+    );
+    if (lacking.length === 0) continue;
+    const user = ident(spec.source.user);
+    const shown = `${lacking.slice(0, 5).join(', ')}${lacking.length > 5 ? ` and ${lacking.length - 5} more` : ''}`;
+    throw refused(
+      `fenceWriters: source user ${user} cannot fence the writers of ${ident(database)}: it may not create a trigger on ${shown} (neither their owner nor granted TRIGGER)`,
+      `on the source: GRANT TRIGGER ON ${lacking.slice(0, 5).join(', ')} TO ${user} (or make it a member of their owner), then request the cutover again`,
+    );
+  }
 }
 
 /** Which server a fence is on: the source at a cutover, the target at a fall-back; and its footprint change. */
 export type FenceSide = 'source' | 'target';
 const CHANGE_OF: Readonly<Record<FenceSide, FenceChange>> = { source: 'writerFence', target: 'targetFence' };
 
+/** The publication whose tables a fence covers: the forward stream's on the source, the reverse stream's on the target. */
+function fencedPublication(run: Pick<MigrationRun, 'spec' | 'instance'>, database: string, side: FenceSide): string {
+  const migration = run.spec.migrationName;
+  return side === 'source'
+    ? publicationName(migration, database, run.instance)
+    : reverseStreamNamesOf(migration, database, run.instance).publication;
+}
+
+/** Attempts at the fence's triggers, each after the writers were ended once more. */
+const TRIGGER_ATTEMPTS = 3;
+
 /**
- * Fences one database: its value before recorded in the catalog first, then ALTER DATABASE, then
- * every session that could still write ended and gone (its open transaction rolled back, or
- * committed before the cutover point). Idempotent: a resumed cutover fences again, keeping the
- * value first recorded. Returns how many sessions it ended.
+ * Fences one database: its value before (and whether its control schema is there) recorded in the
+ * catalog first, then ALTER DATABASE, then every session that could still write ended and gone
+ * (its open transaction rolled back, or committed before the cutover point), then the triggers on
+ * its tables (a writer that connected again and holds a table makes CREATE TRIGGER time out: it is
+ * ended and the triggers tried again), then its prepared transactions read. Idempotent: a resumed
+ * cutover fences again, keeping the value first recorded. Returns how many sessions it ended.
  */
 export async function fenceDatabase(
-  run: Pick<MigrationRun, 'spec' | 'store' | 'warn'>,
+  run: Pick<MigrationRun, 'spec' | 'store' | 'warn' | 'instance'>,
   database: string,
   side: FenceSide = 'source',
 ): Promise<number> {
   const { spec, store } = run;
   const change = CHANGE_OF[side];
-  return withSession(spec[side], { purpose: 'fence', writable: true }, async (client) => {
-    const { rows } = await client.query<{ prior: string | null }>(PRIOR_SETTING_SQL, [database]);
-    if (!rows[0]) throw refused(`database ${ident(database)} is not on the ${side}`, "check the migration's databases");
-    await recordFence(store, spec.migrationName, database, rows[0].prior, change);
-    await alterDatabase(client, `ALTER DATABASE ${ident(database)} SET default_transaction_read_only = on`);
-    const overrides = await client.query<{ role: string }>(ROLE_OVERRIDES_SQL, [database]);
-    if (overrides.rows.length > 0) {
-      await run.warn(
-        `fenceWriters: role(s) ${overrides.rows.map((r) => ident(r.role)).join(', ')} set default_transaction_read_only themselves (ALTER ROLE ... SET), which overrides the database's: their new sessions are not fenced`,
+  const names = fenceNamesOf(spec.migrationName, database);
+  return withSession(spec[side], { purpose: 'fence', writable: true }, (client) =>
+    withSession(spec[side], { database, purpose: 'fence', writable: true }, async (inDatabase) => {
+      const { rows } = await client.query<{ prior: string | null }>(PRIOR_SETTING_SQL, [database]);
+      if (!rows[0]) throw refused(`database ${ident(database)} is not on the ${side}`, "check the migration's databases");
+      const schemaCreated = !(await controlSchemaExists(inDatabase));
+      await recordFence(store, spec.migrationName, database, rows[0].prior, change, schemaCreated);
+      await alterDatabase(client, `ALTER DATABASE ${ident(database)} SET default_transaction_read_only = on`);
+      const ended = await endWriters(client, database);
+      const tables = await fenceTables(inDatabase, fencedPublication(run, database, side), names, async () => {
+        ended.push(...(await endWriters(client, database)));
+      });
+      const prepared = await preparedWriters(inDatabase, tables);
+      if (prepared.length > 0) throw preparedRefusal(database, prepared);
+      await recordSessionsEnded(store, spec.migrationName, database, ended.length, change);
+      const writing = ended.filter((w) => w.writing).length;
+      const who = ended.length === 0 ? '' : `: ${describe(ended)}`;
+      await recordEvent(
+        run.store,
+        spec.migrationName,
+        'info',
+        `writers fenced: new transactions on the ${side} are read-only (default_transaction_read_only = on), ${tables.length} table(s) refuse any session's write but pgferry's, ${ended.length} session(s) ended (${writing} in a write transaction)${who}`,
         database,
       );
+      return ended.length;
+    }),
+  );
+}
+
+/**
+ * The fence's triggers on the tables of `publication`, in one transaction that waits for no table
+ * longer than a short lock_timeout: a writer that connected again and holds a table makes it time
+ * out, and `endAgain` ends the writers before the next attempt. Returns the fenced tables' OIDs.
+ */
+async function fenceTables(
+  inDatabase: pg.Client,
+  publication: string,
+  names: FenceNames,
+  endAgain: () => Promise<void>,
+): Promise<number[]> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await inTransaction(inDatabase, () => installFenceTriggers(inDatabase, publication, names));
+    } catch (error) {
+      if (attempt >= TRIGGER_ATTEMPTS || sqlState(error) !== LOCK_NOT_AVAILABLE) throw error;
+      await endAgain();
     }
-    const ended = await endWriters(client, database);
-    await recordSessionsEnded(store, spec.migrationName, database, ended.length, change);
-    const writing = ended.filter((w) => w.writing).length;
-    const who = ended.length === 0 ? '' : `: ${describe(ended)}`;
-    await recordEvent(
-      run.store,
-      spec.migrationName,
-      'info',
-      `writers fenced: new transactions on the ${side} are read-only (default_transaction_read_only = on), ${ended.length} session(s) ended (${writing} in a write transaction)${who}`,
-      database,
-    );
-    return ended.length;
-  });
+  }
+}
+
+/** A transaction prepared before the fence that wrote a fenced table would commit past the cutover point: the cutover does not go on. */
+function preparedRefusal(database: string, prepared: readonly PreparedWriter[]): PgferryError {
+  const shown = prepared.map((p) => `${literal(p.gid)} (owner ${p.owner}, prepared ${p.prepared})`).join(', ');
+  return refused(
+    `fenceWriters: prepared transaction(s) ${shown} wrote to streamed tables of ${ident(database)} and could commit after the cutover point`,
+    `commit or roll them back on the source (COMMIT PREPARED / ROLLBACK PREPARED ${literal(prepared[0]!.gid)}), then request the cutover again`,
+  );
+}
+
+/** Runs `step` in a transaction with a short lock_timeout (the fence's DDL must not wait behind an application). */
+async function inTransaction<T>(client: pg.Client, step: () => Promise<T>): Promise<T> {
+  await client.query('BEGIN');
+  try {
+    await client.query(`SET LOCAL lock_timeout = ${literal(`${SOURCE_DDL_LOCK_TIMEOUT_MS}ms`)}`);
+    const result = await step();
+    await client.query('COMMIT');
+    return result;
+  } catch (error) {
+    await client.query('ROLLBACK').catch(() => undefined);
+    throw error;
+  }
 }
 
 /**
@@ -265,10 +355,19 @@ function describe(writers: readonly Writer[]): string {
   return `${shown.join(', ')}${writers.length > 5 ? ` and ${writers.length - 5} more` : ''}`;
 }
 
-/** Sets the database's default_transaction_read_only back to what it was; a database gone has nothing to lift. */
-async function liftOnSource(source: ServerSpec, database: string, prior: string | null): Promise<void> {
+/**
+ * Sets the database's default_transaction_read_only back to what it was and takes the fence's
+ * triggers away (the control schema too when the fence made it and it is empty); a database gone
+ * has nothing to lift.
+ */
+async function liftOnServer(server: ServerSpec, migration: string, database: string, fence: FenceRecord): Promise<void> {
   try {
-    await withSession(source, { purpose: 'fence', writable: true }, (client) => alterDatabase(client, liftStatement(database, prior)));
+    await withSession(server, { purpose: 'fence', writable: true }, (client) =>
+      alterDatabase(client, liftStatement(database, fence.priorSetting)),
+    );
+    await withSession(server, { database, purpose: 'fence', writable: true }, (client) =>
+      inTransaction(client, () => dropFenceTriggers(client, migration, database, fence.schemaCreated)),
+    );
   } catch (error) {
     if (sqlState(error) !== INVALID_CATALOG_NAME) throw error;
   }
@@ -285,12 +384,12 @@ export async function liftWriterFence(ctx: RestoreContext, database: string, sid
   const fence = await fenceOf(ctx.store, name, database, change);
   if (!fence || fence.kept) return false;
   try {
-    await liftOnSource(ctx.spec[side], database, fence.priorSetting);
+    await liftOnServer(ctx.spec[side], name, database, fence);
   } catch (error) {
     throw new PgferryError(
       'WRITER_FENCE_LIFT',
-      `could not lift the writer fence of "${database}" on the ${side}: ${errorMessage(error)}; the database is still read-only for new transactions`,
-      { category: side, fix: `on the ${side}: ${liftStatement(database, fence.priorSetting)}`, cause: error },
+      `could not lift the writer fence of "${database}" on the ${side}: ${errorMessage(error)}; the database is still fenced`,
+      { category: side, fix: `on the ${side}: ${liftStatements(name, database, fence.priorSetting)}`, cause: error },
     );
   }
   await clearFence(ctx.store, name, database, change);
@@ -298,7 +397,7 @@ export async function liftWriterFence(ctx: RestoreContext, database: string, sid
     ctx.store,
     name,
     'info',
-    `writer fence lifted${side === 'target' ? ' on the target' : ''}: ${liftStatement(database, fence.priorSetting)}`,
+    `writer fence lifted${side === 'target' ? ' on the target' : ''}: ${liftStatements(name, database, fence.priorSetting)}`,
     database,
   );
   return true;

@@ -8,7 +8,9 @@ import { retrying, RETRY_POLICIES } from '../connect/retry';
 import { outageRetry } from '../run/outage';
 import { applierResult, markCutoverPoint } from '../cutover/marker';
 import { withSession } from '../connect/session';
-import { startStream, streamCounts, type OnlineStream } from '../cdc/apply/onlineStream';
+import { appliedUpTo, startStream, streamCounts, type OnlineStream } from '../cdc/apply/onlineStream';
+import { lateWrites, lateWritesMessage } from '../cutover/lateWrites';
+import { fenceNamesOf } from '../core/names';
 import { classifyStreamFailure } from '../cdc/apply/applyStop';
 import { releaseDatabase } from '../footprint/release';
 import { followPartitionTree } from '../cdc/apply/partitionTree';
@@ -27,6 +29,7 @@ import { syncSequences } from '../cutover/sequenceSync';
 import { keptLargeObjectsMessage, syncLargeObjects, type LargeObjectDelta } from '../cutover/largeObjectDelta';
 import { recheckMovedSequences } from '../cutover/sequenceRecheck';
 import { failpoint } from '../util/failpoints';
+import { unfencedWindowRefusal } from '../input/fallbackWindow';
 import { openFallbackWindows, requestedWindow } from './fallback';
 import { describeFirings } from '../cdc/prepare/targetFiring';
 import { notStreamedTables } from '../control/sourceTables';
@@ -34,7 +37,7 @@ import { forgetTableVerifications, recordTableVerification } from '../control/ta
 import { leftOutForeignKeys } from '../control/foreignKeys';
 import { recheckPlan } from '../cutover/recheckPlan';
 import { errorMessage, PgferryError } from '../core/errors';
-import { clearCutoverOptions, cutoverOptionsOf, fenceOf, keepFence, liftStatement } from '../control/writerFences';
+import { clearCutoverOptions, cutoverOptionsOf, fenceOf, keepFence, liftStatements } from '../control/writerFences';
 import { checkFenceRights, fenceDatabase, liftWriterFence } from '../cutover/writerFence';
 import { DEFAULT_FENCED_LAG_BUDGET_SECONDS, measureCatchUp, overBudget, overBudgetMessage, type ApplyRateMeter } from '../cutover/lagGate';
 import {
@@ -158,6 +161,7 @@ export async function cutover(
   // dbsToTriggerCutoverOn: only these databases cut over; the others stream on untouched
   const streams = all.filter((s) => databases.has(s.database));
   const whole = streams.length === all.length;
+  if (await unfencedWindow(run)) return false;
   const gate = await gateOf(run);
   const began = (await markCutoverStarted(store, name)).getTime();
   await setState(store, name, 'InProgress', 'CompletingMigration');
@@ -204,8 +208,7 @@ export async function cutover(
   clock.done('large objects');
   if (!(await checkSchemaAtCutover(run, all, databases, streams))) return false;
   clock.done('schema check');
-  if (spec.verify && !(await verifyCutover(run, all, databases, streams, keptLargeObjects))) return false;
-  if (spec.verify) clock.done('verification');
+  if (!(await verifiedAndUnwritten(run, all, databases, streams, keptLargeObjects, gate.fence, clock))) return false;
   for (const s of streams) await setCutoverStep(store, name, s.database, 'verified');
   // a fallback window: the reverse stream opens at the cutover point, before the release (fallback.ts)
   const window = await requestedWindow(run);
@@ -338,10 +341,74 @@ async function verifyCutover(
   const schema = (await get(store, name))?.verification?.schema;
   await setVerification(store, name, { ...report, ...(schema ? { schema } : {}) });
   if (!report.ok) {
-    await resumeAfterMismatch(run, all, databases, report.firstMismatch, 'verification');
+    // a write past the cutover point is named as such, not guessed at
+    const late = await writesPastThePoint(run, streams).catch(() => undefined);
+    if (late) await rollBackLateWrites(run, all, databases, late);
+    else await resumeAfterMismatch(run, all, databases, report.firstMismatch, 'verification');
     return false;
   }
   return true;
+}
+
+/** The verification (verify) and, with a fence, its second line; false when either rolled the cutover back. */
+async function verifiedAndUnwritten(
+  run: MigrationRun,
+  all: OnlineStream[],
+  databases: ReadonlySet<string>,
+  streams: readonly OnlineStream[],
+  keptLargeObjects: ReadonlyMap<string, readonly string[]>,
+  fenced: boolean,
+  clock: ReturnType<typeof stepClock>,
+): Promise<boolean> {
+  if (run.spec.verify) {
+    if (!(await verifyCutover(run, all, databases, streams, keptLargeObjects))) return false;
+    clock.done('verification');
+  }
+  return !fenced || nothingPastTheFence(run, all, databases, streams);
+}
+
+/**
+ * The fence's second line (cutover/lateWrites.ts), after the drain, the schema check and the
+ * verification and before anything irreversible: a transaction the source committed after the
+ * cutover point in a fenced database rolls the cutover back, naming who wrote. False then.
+ */
+async function nothingPastTheFence(
+  run: MigrationRun,
+  all: OnlineStream[],
+  databases: ReadonlySet<string>,
+  streams: readonly OnlineStream[],
+): Promise<boolean> {
+  const late = await writesPastThePoint(run, streams);
+  if (late === undefined) return true;
+  await rollBackLateWrites(run, all, databases, late);
+  return false;
+}
+
+/** The writes committed on the source after each stream's cutover point, one line per database with any; undefined: none. */
+async function writesPastThePoint(run: MigrationRun, streams: readonly OnlineStream[]): Promise<string | undefined> {
+  const found: string[] = [];
+  for (const s of streams) {
+    const prefix = fenceNamesOf(run.spec.migrationName, s.database).prefix;
+    const after = appliedUpTo(s.applier.stats());
+    const writes = await again(run, `the writes past the cutover point of "${s.database}"`, () =>
+      withSession(run.spec.source, { database: s.database, purpose: 'cutover', writable: true }, (client) =>
+        lateWrites(client, s.slot, s.publication, after, prefix, run.sourceMajor),
+      ),
+    );
+    if (writes.length > 0) found.push(lateWritesMessage(s.database, writes));
+  }
+  return found.length > 0 ? found.join('; ') : undefined;
+}
+
+/** Writes past the cutover point: the fences lifted, streaming on (it carries those writes to the target), the request cleared naming them. */
+async function rollBackLateWrites(run: MigrationRun, all: OnlineStream[], databases: ReadonlySet<string>, late: string): Promise<void> {
+  const name = run.spec.migrationName;
+  const message = `cutover rolled back: ${late}; the writer fence is lifted and changes stream on (those writes reach the target): stop that writer on the source or point it at the target, then request the cutover again`;
+  await recordEvent(run.store, name, 'error', message);
+  await liftFences(run, [...databases]);
+  await restartStreams(run, all, databases);
+  await clearCutoverOptions(run.store, name);
+  await clearCutover(run.store, name, message);
 }
 
 /**
@@ -433,6 +500,18 @@ async function resumeAfterStop(
   await clearCutover(run.store, name, message, 'WaitingForApplyFix');
 }
 
+/**
+ * A fallback window without the writer fence (a window from one of spec and request, fenceWriters:
+ * false from the other) is refused before anything is changed on either server: an application
+ * left on the old source would write beside the reverse stream. True when refused.
+ */
+async function unfencedWindow(run: MigrationRun): Promise<boolean> {
+  const refusal = unfencedWindowRefusal(run.spec, await cutoverOptionsOf(run.store, run.spec.migrationName));
+  if (!refusal) return false;
+  await rollBack(run, [], `cutover not started: ${refusal}; nothing was changed on either server, and changes stream on`);
+  return true;
+}
+
 /** Whether this cutover fences the writers, and the lag budget it must fit (undefined: no gate). */
 interface Gate {
   readonly fence: boolean;
@@ -519,7 +598,7 @@ async function keptFences(run: MigrationRun, streams: readonly OnlineStream[]): 
   const lifts: string[] = [];
   for (const s of streams) {
     const fence = await fenceOf(run.store, run.spec.migrationName, s.database);
-    if (fence?.kept) lifts.push(liftStatement(s.database, fence.priorSetting));
+    if (fence?.kept) lifts.push(liftStatements(run.spec.migrationName, s.database, fence.priorSetting));
   }
   if (lifts.length === 0) return '';
   return `; the source stays fenced (new transactions read-only) so no write is lost there: once no application writes to it, lift with ${lifts.join('; ')}`;

@@ -4,7 +4,7 @@
 // first in the footprint ledger (change targetFence). A fall-back that stops before the old source
 // is the primary again lifts it, as any release does; once it fell back the fence stays (kept), so
 // an application still pointed at the new server fails loudly instead of writing where nothing reads.
-import { liftStatement, pendingFences, recordFence } from '../control/writerFences';
+import { liftStatements, pendingFences, recordFence } from '../control/writerFences';
 import { CONTROL_SCHEMA } from '../core/names';
 import { fenceDatabase, fenceRightsRefusal, liftWriterFence } from '../cutover/writerFence';
 import type { RightsRefusal, RightsSessions, ReversibleChange } from './change';
@@ -37,7 +37,7 @@ export const targetFence = {
   apply: fenceDatabase,
   pending: async (ctx, database) =>
     (await pendingFences(ctx.store, ctx.spec.migrationName, database, 'targetFence')).map((fence) =>
-      liftStatement(database, fence.priorSetting),
+      liftStatements(ctx.spec.migrationName, database, fence.priorSetting),
     ),
   undo: (ctx, database) => liftWriterFence(ctx, database, 'target'),
   failure: () => ({

@@ -18,3 +18,27 @@ export function fallbackWindowSeconds(window: string): number {
   const unit = { m: 60, h: 3600, d: 86400 }[window.slice(-1) as 'm' | 'h' | 'd'];
   return Number(window.slice(0, -1)) * unit;
 }
+
+/** What decides a cutover's window and fence: the migration's spec, and the request's options over it. */
+interface WindowAndFence {
+  readonly fenceWriters?: boolean;
+  readonly fallbackWindow?: string;
+}
+
+/**
+ * Why a cutover may not run as asked: a fallback window without the writer fence (docs/fallback.md:
+ * an application left on the old source would write beside the reverse stream). The request's
+ * options override the spec's, and a window asked with the request fences unless the request says
+ * otherwise; the spec and the request each refuse the pair alone (the schema), so what is left is a
+ * window from one and `fenceWriters: false` from the other. One line naming which asked what;
+ * undefined when the cutover may run.
+ */
+export function unfencedWindowRefusal(spec: WindowAndFence, request: WindowAndFence): string | undefined {
+  const window = request.fallbackWindow ?? spec.fallbackWindow;
+  if (window === undefined) return undefined;
+  const fence = request.fenceWriters ?? (request.fallbackWindow !== undefined || spec.fenceWriters === true);
+  if (fence) return undefined;
+  const windowFrom = request.fallbackWindow !== undefined ? 'the cutover request' : "the migration's spec";
+  const fenceFrom = request.fenceWriters === false ? 'the cutover request (--no-fence-writers)' : "the migration's spec";
+  return `a fallback window (${window}, from ${windowFrom}) needs the writers fenced, and ${fenceFrom} asked fenceWriters: false: request the cutover again with the fence (or without the window)`;
+}

@@ -1,0 +1,163 @@
+// The writer fence's first line inside the database (cutover/writerFence.ts): a trigger on every
+// table the stream carries that refuses any write of a session that is not pgferry's. The
+// database's default_transaction_read_only only sets how a transaction starts, so a session that
+// asks for a writable one (`BEGIN READ WRITE`, `SET SESSION CHARACTERISTICS AS TRANSACTION READ
+// WRITE`, `SET default_transaction_read_only = off`, a role's own setting) writes through it; the
+// trigger fires whatever the transaction's mode, the session's settings or its role, and a table's
+// owner may create it, so it holds on a managed server too (no superuser needed).
+//
+// One statement-level trigger per table, BEFORE INSERT, UPDATE, DELETE and TRUNCATE, calling one
+// function in the control schema's name on that server (no comparison reads it, and the schema
+// check leaves out the triggers that call it). A statement on a partitioned table fires the
+// parent's statement triggers and a statement on a partition its own, so the parents and the
+// partitions of every published table get one. Made ENABLE ALWAYS where the user owns the table,
+// so a session with session_replication_role = replica is refused too.
+//
+// pgferry's own sessions (application_name `pgferry <purpose>`, connect/session.ts) pass: the
+// reverse stream of a fallback window writes into the fenced old source, and the forward stream
+// again into the fenced target. Every session the fence lets write says who it is in the stream
+// (a transactional logical message under the fence's prefix: user, application, address, pid),
+// so a write that reaches the stream after the cutover point is named exactly (cutover/lateWrites.ts).
+import type pg from 'pg';
+import { ident, literal, qualified } from '../connect/quote';
+import { APPLICATION_NAME_PREFIX } from '../connect/session';
+import { CONTROL_SCHEMA, type FenceNames } from '../core/names';
+import { liftTriggersStatement } from '../control/writerFences';
+
+/** The SQLSTATE a fenced write fails with: read_only_sql_transaction, as default_transaction_read_only refuses one. */
+const READ_ONLY_SQL_TRANSACTION = '25006';
+
+/** The tables of a publication with their partition parents and partitions, plain and partitioned only. */
+const FENCED_TABLES_SQL = `
+WITH RECURSIVE pub AS (
+  SELECT c.oid
+    FROM pg_catalog.pg_publication_tables t
+    JOIN pg_catalog.pg_namespace n ON n.nspname = t.schemaname
+    JOIN pg_catalog.pg_class c ON c.relnamespace = n.oid AND c.relname = t.tablename
+   WHERE t.pubname = $1
+), up AS (
+  SELECT oid FROM pub
+  UNION SELECT i.inhparent FROM pg_catalog.pg_inherits i JOIN up ON i.inhrelid = up.oid
+), down AS (
+  SELECT oid FROM up
+  UNION SELECT i.inhrelid FROM pg_catalog.pg_inherits i JOIN down ON i.inhparent = down.oid
+)
+SELECT c.oid::int AS oid, n.nspname AS schema, c.relname AS name,
+       pg_catalog.pg_has_role(current_user, c.relowner, 'USAGE') AS owned,
+       pg_catalog.has_table_privilege(c.oid, 'TRIGGER') AS may,
+       EXISTS (SELECT 1 FROM pg_catalog.pg_trigger tg WHERE tg.tgrelid = c.oid AND tg.tgname = $2) AS fenced
+  FROM down JOIN pg_catalog.pg_class c ON c.oid = down.oid JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+ WHERE c.relkind IN ('r', 'p')
+ ORDER BY n.nspname, c.relname`;
+
+interface FencedTable {
+  readonly oid: number;
+  readonly schema: string;
+  readonly name: string;
+  readonly owned: boolean;
+  readonly may: boolean;
+  readonly fenced: boolean;
+}
+
+/** The tables the fence covers in the connected database: those of `publication`, with their partition tree. */
+async function fencedTables(client: pg.Client, publication: string, names: FenceNames): Promise<FencedTable[]> {
+  return (await client.query<FencedTable>(FENCED_TABLES_SQL, [publication, names.trigger])).rows;
+}
+
+/** The tables of `publication` the connected user may not put a trigger on (neither owner nor TRIGGER privilege). */
+export async function tablesWithoutTriggerRight(client: pg.Client, publication: string, names: FenceNames): Promise<string[]> {
+  return (await fencedTables(client, publication, names)).filter((t) => !t.may).map((t) => qualified(t.schema, t.name));
+}
+
+/**
+ * The function: a session of pgferry passes and says who it is in the stream; any other is refused
+ * with read_only_sql_transaction, naming the database and why. SECURITY DEFINER so that a session
+ * without the right to emit logical messages still passes when it is pgferry's; session_user,
+ * application_name and the client's address stay the writer's.
+ */
+function functionSql(names: FenceNames): string {
+  const pass = literal(`${APPLICATION_NAME_PREFIX}%`);
+  return `CREATE OR REPLACE FUNCTION ${qualified(CONTROL_SCHEMA, names.function)}() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $pgferry$
+BEGIN
+  IF pg_catalog.current_setting('application_name') LIKE ${pass} THEN
+    PERFORM pg_catalog.pg_logical_emit_message(true, ${literal(names.prefix)}, pg_catalog.jsonb_build_object(
+      'user', session_user::text, 'application', pg_catalog.current_setting('application_name'),
+      'address', coalesce(pg_catalog.host(pg_catalog.inet_client_addr()), 'local socket'), 'pid', pg_catalog.pg_backend_pid(),
+      'table', pg_catalog.format('%I.%I', TG_TABLE_SCHEMA, TG_TABLE_NAME), 'operation', TG_OP)::text);
+    RETURN NULL;
+  END IF;
+  RAISE EXCEPTION 'database % is fenced by pgferry for its cutover: % on %.% refused', pg_catalog.current_database(), TG_OP, TG_TABLE_SCHEMA, TG_TABLE_NAME
+    USING ERRCODE = ${literal(READ_ONLY_SQL_TRANSACTION)},
+          HINT = 'the database is read-only while its migration cuts over (or after it: the application now writes on the new server)';
+END
+$pgferry$`;
+}
+
+/**
+ * Puts the fence on every table of `publication` in the connected database, in the caller's
+ * transaction (CREATE TRIGGER waits for the writers already in a table: the caller ends them
+ * first and sets a lock_timeout). Idempotent: a table fenced already keeps its trigger. Returns the
+ * fenced tables' OIDs.
+ */
+export async function installFenceTriggers(client: pg.Client, publication: string, names: FenceNames): Promise<number[]> {
+  await client.query(`CREATE SCHEMA IF NOT EXISTS ${ident(CONTROL_SCHEMA)}`);
+  await client.query(functionSql(names));
+  const tables = await fencedTables(client, publication, names);
+  for (const t of tables) {
+    if (t.fenced) continue;
+    const table = qualified(t.schema, t.name);
+    await client.query(
+      `CREATE TRIGGER ${ident(names.trigger)} BEFORE INSERT OR UPDATE OR DELETE OR TRUNCATE ON ${table}
+         FOR EACH STATEMENT EXECUTE FUNCTION ${qualified(CONTROL_SCHEMA, names.function)}()`,
+    );
+    // ENABLE ALWAYS needs the owner; a trigger left ENABLE fires for every session but one with
+    // session_replication_role = replica, which only a superuser may set
+    if (t.owned) await client.query(`ALTER TABLE ${table} ENABLE ALWAYS TRIGGER ${ident(names.trigger)}`);
+  }
+  return tables.map((t) => t.oid);
+}
+
+/** Whether the control schema exists in the connected database (the fence creates it otherwise, and drops it at its lift). */
+export async function controlSchemaExists(client: pg.Client): Promise<boolean> {
+  return (await client.query('SELECT 1 FROM pg_catalog.pg_namespace WHERE nspname = $1', [CONTROL_SCHEMA])).rows.length > 0;
+}
+
+/** Takes the fence's triggers away in the connected database; `dropSchema`: the fence made the control schema. */
+export async function dropFenceTriggers(client: pg.Client, migration: string, database: string, dropSchema: boolean): Promise<void> {
+  // the fence's own function, dropped with the triggers that call it: nothing else calls it
+  await client.query(liftTriggersStatement(migration, database));
+  if (!dropSchema) return;
+  const { rows } = await client.query(
+    `SELECT 1 FROM pg_catalog.pg_depend d JOIN pg_catalog.pg_namespace n ON n.oid = d.refobjid
+      WHERE d.refclassid = 'pg_namespace'::regclass AND n.nspname = $1 LIMIT 1`,
+    [CONTROL_SCHEMA],
+  );
+  if (rows.length === 0) await client.query(`DROP SCHEMA IF EXISTS ${ident(CONTROL_SCHEMA)}`);
+}
+
+/** A prepared transaction holding a lock on a fenced table: it wrote there, and may commit after the cutover point. */
+export interface PreparedWriter {
+  readonly gid: string;
+  readonly owner: string;
+  readonly prepared: string;
+}
+
+/**
+ * The prepared transactions of the connected database that hold a lock on one of `tables`: a
+ * transaction prepared before the fence commits whatever the fence is (COMMIT PREPARED is allowed
+ * in a read-only transaction, and its triggers ran when it wrote), so the cutover does not pass one.
+ */
+export async function preparedWriters(client: pg.Client, tables: readonly number[]): Promise<PreparedWriter[]> {
+  const { rows } = await client.query<PreparedWriter>(
+    `SELECT p.gid, p.owner::text AS owner, p.prepared::text AS prepared
+       FROM pg_catalog.pg_prepared_xacts p
+      WHERE p.database = pg_catalog.current_database()
+        AND EXISTS (SELECT 1 FROM pg_catalog.pg_locks l
+                     WHERE l.pid IS NULL AND l.virtualtransaction = '-1/' || p.transaction::text
+                       AND l.locktype = 'relation' AND l.relation = ANY($1::oid[]))
+      ORDER BY p.prepared`,
+    [tables],
+  );
+  return rows;
+}
