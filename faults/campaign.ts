@@ -18,6 +18,7 @@ import { summarize, summaryLines, trialDetail, trialLine, type CampaignSummary }
 import { drawTrials } from './draws';
 import { schemaChangesNamed } from './schemaChanges';
 import { FALLBACK_SHARE, runTrial, type CampaignServers } from './trial';
+import { BYSTANDER_SHARE, bystanderKindsNamed } from './bystander';
 
 export interface CampaignOptions {
   /** Trials whose fault really happened (more are drawn for those whose fault did not). */
@@ -34,6 +35,10 @@ export interface CampaignOptions {
   readonly schemaChange?: string;
   /** The share of drawn phases at the reverse stream and the fall-back (0 replays seeds drawn before they came). */
   readonly fallbackShare?: number;
+  /** The bystanders: `always`, `never`, kinds from BYSTANDER_KINDS, or drawn (bystander.ts). */
+  readonly bystander?: string;
+  /** The share of trials with a bystander when drawn (0 replays seeds as before the bystander came). */
+  readonly bystanderShare?: number;
   readonly walBoundMiB: number;
   readonly deadlineSeconds: number;
   readonly keep: boolean;
@@ -58,6 +63,8 @@ function replayCommand(o: CampaignOptions, seed: number): string {
     o.fence === undefined ? '' : `--fence ${o.fence ? 'always' : 'never'}`,
     o.schemaChange ? `--schema-change ${o.schemaChange}` : '',
     o.fallbackShare !== undefined && o.fallbackShare !== FALLBACK_SHARE ? `--fallback-share ${o.fallbackShare}` : '',
+    o.bystander ? `--bystander ${o.bystander}` : '',
+    o.bystanderShare !== undefined && o.bystanderShare !== BYSTANDER_SHARE ? `--bystander-share ${o.bystanderShare}` : '',
   ]
     .filter(Boolean)
     .join(' ');
@@ -123,6 +130,8 @@ export async function runCampaign(o: CampaignOptions): Promise<CampaignResult> {
         ...(o.fence === undefined ? {} : { fence: o.fence }),
         ...(o.schemaChange === undefined ? {} : { schemaChange: o.schemaChange }),
         ...(o.fallbackShare === undefined ? {} : { fallbackShare: o.fallbackShare }),
+        ...(o.bystander === undefined ? {} : { bystander: o.bystander }),
+        ...(o.bystanderShare === undefined ? {} : { bystanderShare: o.bystanderShare }),
       });
       all.push(result);
       o.onTrial?.(result, all);
@@ -155,6 +164,8 @@ function parseOptions(argv: string[]): CampaignOptions & { out?: string } {
       fence: { type: 'string' },
       'schema-change': { type: 'string' },
       'fallback-share': { type: 'string' },
+      bystander: { type: 'string' },
+      'bystander-share': { type: 'string' },
       'wal-bound-mib': { type: 'string', default: '256' },
       'deadline-seconds': { type: 'string', default: '900' },
       keep: { type: 'boolean', default: false },
@@ -175,6 +186,11 @@ function parseOptions(argv: string[]): CampaignOptions & { out?: string } {
   const share = values['fallback-share'] === undefined ? undefined : Number(values['fallback-share']);
   if (share !== undefined && !(share >= 0 && share <= 1))
     throw new Error(`--fallback-share: a number from 0 to 1, got "${values['fallback-share']}"`);
+  const bystanderShare = values['bystander-share'] === undefined ? undefined : Number(values['bystander-share']);
+  if (bystanderShare !== undefined && !(bystanderShare >= 0 && bystanderShare <= 1))
+    throw new Error(`--bystander-share: a number from 0 to 1, got "${values['bystander-share']}"`);
+  const bystander = values.bystander;
+  if (bystander && bystander !== 'always' && bystander !== 'never') bystanderKindsNamed(bystander);
   const schemaChange = values['schema-change'];
   if (schemaChange && schemaChange !== 'always' && schemaChange !== 'never') schemaChangesNamed(schemaChange);
   return {
@@ -187,6 +203,8 @@ function parseOptions(argv: string[]): CampaignOptions & { out?: string } {
     fence: values.fence === undefined ? undefined : values.fence === 'always',
     schemaChange,
     ...(share === undefined ? {} : { fallbackShare: share }),
+    ...(bystander === undefined ? {} : { bystander }),
+    ...(bystanderShare === undefined ? {} : { bystanderShare }),
     walBoundMiB: int(values['wal-bound-mib'], 'wal-bound-mib'),
     deadlineSeconds: int(values['deadline-seconds'], 'deadline-seconds'),
     keep: values.keep!,

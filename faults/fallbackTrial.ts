@@ -9,9 +9,10 @@
 import { type CatalogConnection, type FallbackStatus, get, type MigrationStatus, PRIOR_SETTING_SQL } from '../provider/engine';
 import type { Cluster } from '../test/support';
 import { CampaignWorkload } from './campaignWorkload';
+import type { BystanderActor } from './bystander';
 import type { ArmedFault } from './faults';
 import type { FixtureSize } from './fixture';
-import { judgeDatabase, SEQUENCE_CRASH_SLACK } from './judge';
+import { judgeDatabase, SEQUENCE_CRASH_SLACK, type BystanderObjects } from './judge';
 import { findLeftovers } from './leftovers';
 import type { FallbackReport, TrialResult } from './outcome';
 import type { Phase } from './phases';
@@ -42,6 +43,8 @@ export interface FallbackDriveArgs {
   readonly deadline: number;
   /** When the source's application started (the trial's fault window counts from it). */
   readonly workloadStartedAt: number;
+  /** Another actor: a DBA on the new server in the window (bystander.ts). */
+  readonly bystander: BystanderActor | undefined;
 }
 
 type Step = 'opening' | 'writing' | 'asking' | 'falling-back';
@@ -94,6 +97,8 @@ export async function driveFallback(a: FallbackDriveArgs): Promise<string | unde
         a.fault.arm('window');
         [step, writingSince] = ['writing', now];
       }
+      // the DBA works on the new server in the window, before the user falls back
+      if (step !== 'opening') await a.bystander?.onWindowPoll();
       if (step === 'writing' && now - writingSince >= writeMs && faultSettled(a, now - writingSince)) step = 'asking';
       if (step === 'asking' && open) {
         if (report.requests >= MAX_REQUESTS) return `the fall-back stopped ${report.requests} times: ${sig}`;
@@ -133,14 +138,14 @@ function signature(status: MigrationStatus, windows: readonly (FallbackStatus | 
  * then the fences (the old source's lifted, the new server's kept) and the application on the old
  * source again.
  */
-export async function judgeFallback(a: FallbackDriveArgs): Promise<void> {
+export async function judgeFallback(a: FallbackDriveArgs, bystanders?: BystanderObjects): Promise<void> {
   const { result, clusters } = a;
   result.leftovers = await findLeftovers(clusters, a.databases);
   // A new server restarted after the fall-back read its sequences comes back with each one moved on
   // by up to 32 values it never handed out (SEQ_LOG_VALS): the old source is then behind harmlessly.
   const sequenceSlack = result.faultKind === 'target-restart' ? SEQUENCE_CRASH_SLACK : 0;
   for (const db of a.databases) {
-    const j = await judgeDatabase(clusters.target, clusters.source, db, { sequenceSlack });
+    const j = await judgeDatabase(clusters.target, clusters.source, db, { sequenceSlack, bystanders });
     result.judgements.push(j);
     result.rowsCompared += j.rowsCompared;
     for (const t of j.tables) {

@@ -99,7 +99,7 @@ UNION ALL
 SELECT 'schema ' || n.nspname || ' owner ' || pg_get_userbyid(n.nspowner) FROM pg_namespace n WHERE ${USER_NAMESPACE}
 UNION ALL
 SELECT 'large objects ' || count(*) || ' ' || coalesce(sum(('x' || left(md5(lo_get(oid)), 16))::bit(64)::bigint::numeric), 0)
-  FROM pg_largeobject_metadata`;
+  FROM pg_largeobject_metadata WHERE NOT oid::text = ANY($1::text[])`;
 
 const TABLES_SQL = `
 SELECT n.nspname AS schema, c.relname AS name,
@@ -117,6 +117,8 @@ interface TableRef {
   schema: string;
   name: string;
   key: string[] | null;
+  /** The row as text is hashed on these columns rather than `t` (a bystander's column left out). */
+  row?: string;
 }
 
 async function openSnapshot(server: Cluster, database: string): Promise<pg.Client> {
@@ -127,9 +129,40 @@ async function openSnapshot(server: Cluster, database: string): Promise<pg.Clien
   return client;
 }
 
-async function lines(client: pg.Client, sql: string): Promise<Set<string>> {
-  const { rows } = await client.query<{ line: string }>(sql);
-  return new Set(rows.map((r) => r.line));
+async function lines(client: pg.Client, sql: string, params: unknown[], skip: (line: string) => boolean): Promise<Set<string>> {
+  const { rows } = await client.query<{ line: string }>(sql, params);
+  return new Set(rows.map((r) => r.line).filter((l) => !skip(l)));
+}
+
+/**
+ * What another actor made (faults/bystander.ts): names holding `mark` (its tables, columns, indexes,
+ * constraints) and its large objects are left out of the comparison, and a table with one of its
+ * columns is compared on the other columns; the bystander checks its own objects.
+ */
+export interface BystanderObjects {
+  readonly mark: string;
+  readonly largeObjects: readonly string[];
+}
+
+/** Tables holding a bystander's column, as `schema.table` (on either side). */
+async function tablesWithMarkedColumns(client: pg.Client, mark: string): Promise<Set<string>> {
+  const { rows } = await client.query<{ t: string }>(
+    `SELECT n.nspname || '.' || c.relname AS t FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid
+       JOIN pg_namespace n ON n.oid = c.relnamespace
+      WHERE a.attnum > 0 AND NOT a.attisdropped AND c.relkind IN ('r', 'p') AND strpos(a.attname, $1) = 1`,
+    [mark],
+  );
+  return new Set(rows.map((r) => r.t));
+}
+
+/** A table's own columns, in order, without the bystander's: the row text both sides are hashed on. */
+async function rowExpression(client: pg.Client, t: TableRef, mark: string): Promise<string> {
+  const { rows } = await client.query<{ name: string }>(
+    `SELECT attname AS name FROM pg_attribute WHERE attrelid = $1::regclass AND attnum > 0 AND NOT attisdropped
+        AND strpos(attname, $2) <> 1 ORDER BY attnum`,
+    [qualified(t.schema, t.name), mark],
+  );
+  return `ROW(${rows.map((r) => `t.${ident(r.name)}`).join(', ')})`;
 }
 
 function setDiff(source: Set<string>, target: Set<string>): string[] {
@@ -141,16 +174,17 @@ function setDiff(source: Set<string>, target: Set<string>): string[] {
 
 async function tableHash(client: pg.Client, t: TableRef): Promise<{ n: number; h: string }> {
   const { rows } = await client.query<{ n: string; h: string }>(
-    `SELECT count(*) AS n, coalesce(sum(('x' || left(md5(t::text), 16))::bit(64)::bigint::numeric), 0)::text AS h FROM ONLY ${qualified(t.schema, t.name)} t`,
+    `SELECT count(*) AS n, coalesce(sum(('x' || left(md5(${t.row ?? 't'}::text), 16))::bit(64)::bigint::numeric), 0)::text AS h FROM ONLY ${qualified(t.schema, t.name)} t`,
   );
   return { n: Number(rows[0]!.n), h: rows[0]!.h };
 }
 
 /** Row keys (or, without a key, row hashes with a running number) mapped to row hashes. */
 async function rowHashes(client: pg.Client, t: TableRef): Promise<Map<string, string>> {
-  const key = t.key?.length ? `ROW(${t.key.map((k) => `t.${ident(k)}`).join(', ')})::text` : 'md5(t::text)';
+  const row = `${t.row ?? 't'}::text`;
+  const key = t.key?.length ? `ROW(${t.key.map((k) => `t.${ident(k)}`).join(', ')})::text` : `md5(${row})`;
   const { rows } = await client.query<{ k: string; h: string }>(
-    `SELECT ${key} AS k, md5(t::text) AS h FROM ONLY ${qualified(t.schema, t.name)} t`,
+    `SELECT ${key} AS k, md5(${row}) AS h FROM ONLY ${qualified(t.schema, t.name)} t`,
   );
   const out = new Map<string, string>();
   for (const r of rows) {
@@ -217,14 +251,21 @@ export async function judgeDatabase(
   sourceServer: Cluster,
   targetServer: Cluster,
   database: string,
-  options: { sequenceSlack?: number } = {},
+  options: { sequenceSlack?: number; bystanders?: BystanderObjects } = {},
 ): Promise<DatabaseJudgement> {
   const [source, target] = await Promise.all([openSnapshot(sourceServer, database), openSnapshot(targetServer, database)]);
   try {
-    const [sc, tc] = await Promise.all([lines(source, CATALOG_SQL), lines(target, CATALOG_SQL)]);
+    const mark = options.bystanders?.mark;
+    const skip = (name: string): boolean => mark !== undefined && name.includes(mark);
+    const params = [options.bystanders?.largeObjects ?? []];
+    const [sc, tc] = await Promise.all([lines(source, CATALOG_SQL, params, skip), lines(target, CATALOG_SQL, params, skip)]);
     const [ss, ts] = await Promise.all([sequenceValues(source), sequenceValues(target)]);
     const catalogDiffs = [...setDiff(sc, tc), ...sequencesBehind(ss, ts, options.sequenceSlack ?? 0)];
-    const { rows: tables } = await source.query<TableRef>(TABLES_SQL);
+    const tables = (await source.query<TableRef>(TABLES_SQL)).rows.filter((t) => !skip(t.name));
+    if (mark !== undefined) {
+      const marked = new Set([...(await tablesWithMarkedColumns(source, mark)), ...(await tablesWithMarkedColumns(target, mark))]);
+      for (const t of tables) if (marked.has(`${t.schema}.${t.name}`)) t.row = await rowExpression(source, t, mark);
+    }
     const diffs: TableDiff[] = [];
     let rowsCompared = 0;
     for (const t of tables) {

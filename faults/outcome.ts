@@ -3,8 +3,9 @@
 // stopped safely (a fault happened, then a final non-success state with a message, nothing left
 // behind, no invariant broken: never counted as success), or failed (anything lost, extra,
 // changed or left behind, two runners writing at once, WAL past the bound, stuck, a monitor that
-// never sampled, an error the source's application saw that the fault does not explain, or a
-// migration that stopped with no fault at all). A trial whose fault never happened is neither
+// never sampled, a bystander's object harmed or stopping the migration, an error the source's
+// application saw that the fault does not explain, or a migration that stopped with no fault at
+// all). A trial whose fault never happened is neither
 // passed nor stopped: `not-reached` when its phase's trigger never matched, `no-fault` when the
 // injection did nothing (no runner alive to signal, nothing to reset, the injection threw); the
 // campaign reports those and draws another trial in their place.
@@ -82,6 +83,48 @@ export interface TrialResult {
   workload?: WorkloadReport;
   /** A trial whose cutover opened a fallback window: what happened in it and at the fall-back. */
   fallback?: FallbackReport;
+  /** What another actor made or wrote that pgferry does not own, and what became of it (bystander.ts). */
+  bystander?: BystanderReport;
+}
+
+/** The trial's bystanders (faults/bystander.ts). */
+export interface BystanderReport {
+  readonly items: BystanderItemReport[];
+  /** The migration stopped on a bystander's object (its message or the user's cancel names it). */
+  blocked?: string;
+}
+
+export interface BystanderItemReport {
+  /** BYSTANDER_KINDS' name. */
+  readonly kind: string;
+  /** before, streaming, cutover or window. */
+  readonly moment: string;
+  readonly variant: string;
+  readonly database: string;
+  /** The bystander made it (the trial reached its moment, and making it worked). */
+  made: boolean;
+  /** What it made, as read back at once. */
+  detail?: string;
+  /** Why it was not made (not counted as harm: nothing of it exists to keep). */
+  error?: string;
+  /** What became of it at the end: dropped, changed, lost, added (empty: intact). */
+  readonly harm: string[];
+  /** A fallback window's `TRUNCATE notes CASCADE` on the new server (the foreign key table's kind). */
+  truncatedOnNewServer?: boolean;
+  /** The read-write client's counts. */
+  writer?: WriterReport;
+}
+
+/** What the `BEGIN READ WRITE` client saw; its successes are the rows it made. */
+export interface WriterReport {
+  /** Commits it got a success for. */
+  committed: number;
+  /** Of those, in a session whose default_transaction_read_only was on: through the fence. */
+  throughFence: number;
+  /** Transactions refused as read-only (25006). */
+  refused: number;
+  /** Other errors (a session the fence ended, a server restarting), and commits of unknown fate. */
+  otherErrors: number;
 }
 
 /** The window and the fall-back of a trial at a reverse-stream or fall-back phase (fallbackTrial.ts). */
@@ -231,6 +274,10 @@ export function classify(result: TrialResult, limits: { walBoundBytes: number; s
     }
   } else reasons.push('no report from the source workload');
   if (result.fallback) fallbackReasons(result, reasons);
+  for (const b of result.bystander?.items ?? []) {
+    for (const h of b.harm) reasons.push(`bystander ${b.kind} (${b.variant}, ${b.moment}, ${b.database}): ${h}`);
+  }
+  if (result.bystander?.blocked) reasons.push(`the migration stopped on a bystander's object: ${result.bystander.blocked}`);
   if (limits.stuck) reasons.push(limits.stuck);
   // a cancel the user chose because nothing they could run fixed a schema change is explained
   const userCanceled = result.schemaChange?.canceled !== undefined && result.finalState === 'Canceled';

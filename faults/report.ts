@@ -25,6 +25,8 @@ export interface CampaignSummary {
   readonly replicaIdentityLeftFull: number;
   /** Trials (with a fault) whose cutover fenced the source's writers. */
   readonly fencedTrials: number;
+  /** Per bystander kind: drawn, made, harmed (what became of it: bystander.ts), and stopping the migration. */
+  readonly bystanders: Record<string, Record<string, number>>;
   /** Most WAL a slot retained on the source in any trial. */
   readonly maxRetainedMiB: number;
   readonly wallSeconds: number;
@@ -43,7 +45,7 @@ export function trialLine(r: TrialResult): string {
     pad(`#${r.index}`, 5),
     pad(`seed ${r.seed}`, 16),
     pad(r.fault, 32),
-    pad(`@ ${r.phase}${r.fenceWriters ? ' +fence' : ''}`, 30),
+    pad(`@ ${r.phase}${r.fenceWriters ? ' +fence' : ''}${r.bystander?.items.length ? ` +${r.bystander.items.length} bystander` : ''}`, 30),
     pad(r.outcome, 15),
     pad(`recovery ${recovery}`, 17),
     pad(`total ${(r.totalMs / 1000).toFixed(0)} s`, 11),
@@ -91,6 +93,16 @@ export function summarize(results: readonly TrialResult[], wallSeconds: number):
     .map((ms) => ms / 1000)
     .sort((a, b) => a - b);
   const sum = (f: (r: TrialResult) => number): number => results.reduce((s, r) => s + f(r), 0);
+  const bystanders: Record<string, Record<string, number>> = {};
+  for (const r of results) {
+    for (const b of r.bystander?.items ?? []) {
+      const row = (bystanders[b.kind] ??= { drawn: 0, made: 0, harmed: 0 });
+      row.drawn! += 1;
+      if (b.made) row.made! += 1;
+      if (b.harm.length > 0) row.harmed! += 1;
+    }
+    if (r.bystander?.blocked) bystanders.blocked = { trials: (bystanders.blocked?.trials ?? 0) + 1 };
+  }
   return {
     trials: results.filter((r) => r.faulted).length,
     outcomes,
@@ -111,6 +123,7 @@ export function summarize(results: readonly TrialResult[], wallSeconds: number):
     stoppedMessages: [...new Set(results.filter((r) => r.outcome === 'stopped-safely').map((r) => `${r.finalState}: ${r.message ?? ''}`))],
     replicaIdentityLeftFull: results.filter((r) => (r.leftovers?.replicaIdentityFull.length ?? 0) > 0).length,
     fencedTrials: results.filter((r) => r.faulted && r.fenceWriters).length,
+    bystanders,
     maxRetainedMiB: Math.max(0, ...results.map((r) => (r.monitor?.maxRetainedBytes ?? 0) / 1048576)),
     wallSeconds,
   };
@@ -145,5 +158,6 @@ export function summaryLines(s: CampaignSummary): string[] {
     ...(s.stoppedMessages.length ? ['stopped safely with:', ...s.stoppedMessages.map((m) => `  ${m}`)] : []),
     `source tables left with REPLICA IDENTITY FULL after the end: ${s.replicaIdentityLeftFull} trial(s)`,
     `cutovers that fenced the source's writers: ${s.fencedTrials} trial(s)`,
+    ...(Object.keys(s.bystanders).length ? ['bystanders (drawn, made, harmed):', ...table(s.bystanders)] : []),
   ];
 }

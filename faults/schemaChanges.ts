@@ -18,6 +18,7 @@
 import { retrying, type MigrationStatus } from '../provider/engine';
 import type { Cluster } from '../test/support';
 import type { SchemaChangeReport, TrialResult } from './outcome';
+import { BYSTANDER_MARK } from './bystander';
 import type { Rng } from './rng';
 import type { TrialUser } from './user';
 
@@ -267,6 +268,13 @@ export class SchemaChangeUser {
     const differences = (status.verification?.schema ?? []).flatMap((r) =>
       r.differences.map((d) => ({ database: r.database, fix: d.fix })),
     );
+    // a fix that names a bystander's object would change what someone else made: a person who
+    // knows the DBA made it does not run it, and gives up on the migration instead
+    const harmful = differences.find((d) => d.fix.includes(BYSTANDER_MARK));
+    if (harmful) {
+      await this.cancel(`the cutover's fix would change a bystander's object: ${harmful.fix.trim()}`);
+      return false;
+    }
     if (differences.length > 0 && this.fixRounds < FIX_ROUNDS && differences.every((d) => RUNNABLE_FIX.test(d.fix.trim()))) {
       this.fixRounds += 1;
       for (const d of differences) {

@@ -18,6 +18,8 @@ import { makeRng, type Rng } from './rng';
 import { PHASE_WAIT_MS, POLL_MS, RunnerWatch, STUCK_MS, TrialUser } from './user';
 import { CampaignWorkload } from './campaignWorkload';
 import { drawSchemaRelease, SchemaChangeUser } from './schemaChanges';
+import { BYSTANDER_MARK, BYSTANDER_SHARE, BystanderActor, drawBystanders } from './bystander';
+import type { BystanderObjects } from './judge';
 import type { FaultProxy } from '../test/support/faultProxy';
 
 export interface CampaignServers {
@@ -44,6 +46,10 @@ export interface TrialOptions {
   readonly schemaChange?: string;
   /** The share of drawn phases taken from FALLBACK_PHASES (default FALLBACK_SHARE; 0 replays a seed drawn before they came). */
   readonly fallbackShare?: number;
+  /** The bystanders: a list of BYSTANDER_KINDS, `always`, `never`, or drawn (bystander.ts). */
+  readonly bystander?: string;
+  /** The share of trials with a bystander when drawn (default BYSTANDER_SHARE; 0 replays a seed as before they came). */
+  readonly bystanderShare?: number;
 }
 
 /**
@@ -132,6 +138,12 @@ export async function runTrial(servers: CampaignServers, opts: TrialOptions): Pr
   const matchAt = rng.fork('match').int(1, trigger.maxMatch);
   const fenceWriters = drawFence(phase, rng.fork('fence'), opts.fence);
   const schemaChange = drawSchemaRelease(rng.fork('schema'), opts.schemaChange);
+  const bystanderDraws = drawBystanders(
+    rng.fork('bystander'),
+    { fenced: fenceWriters, fallback },
+    opts.bystanderShare ?? BYSTANDER_SHARE,
+    opts.bystander,
+  );
   const name = `ft-${opts.tag}-${opts.index}`;
   const databases: [string, string] = [`ft_${opts.tag}_${opts.index}_a`, `ft_${opts.tag}_${opts.index}_b`];
   const clusters = { source: servers.source, target: servers.target };
@@ -145,6 +157,7 @@ export async function runTrial(servers: CampaignServers, opts: TrialOptions): Pr
       fixesRun: [],
     };
   await createTrialDatabases(servers.source, databases);
+  const bystander = bystanderDraws.length > 0 ? new BystanderActor(bystanderDraws, clusters, databases, result, opts.seed) : undefined;
   const store = new CatalogConnection(serverSpec(servers.target));
   const ctx: FaultContext = {
     proxies: servers.proxies,
@@ -186,22 +199,26 @@ export async function runTrial(servers: CampaignServers, opts: TrialOptions): Pr
       ...(agents ? { runtime: 'agents' as const } : {}),
       ...(fenceWriters ? { fenceWriters } : {}),
       ...(fallback ? { fallbackWindow: TRIAL_FALLBACK_WINDOW } : {}),
+      ...(bystander && bystander.excludedTables().length > 0 ? { excludeTables: bystander.excludedTables() } : {}),
     },
     clusters,
   );
   let stuck: string | undefined;
   const deadline = started + opts.deadlineMs;
   const inWindow: FallbackDriveArgs = {
-    ...{ name, store, user, fault, phase, clusters, databases, size: opts.size, rng, result, deadline },
+    ...{ name, store, user, fault, phase, clusters, databases, size: opts.size, rng, result, deadline, bystander },
     workloadStartedAt: workload.startedAt,
   };
   try {
+    await bystander?.beforeCreate();
     workload.start();
     monitor.start();
     await agents?.start();
     await user.create();
     const schema = schemaChange ? new SchemaChangeUser(schemaChange, databases, clusters, user, result) : undefined;
-    stuck = await drive({ name, store, user, fault, phase, workload, result, fenceWriters, schema, deadline });
+    stuck = await drive({ name, store, user, fault, phase, workload, result, fenceWriters, schema, bystander, deadline });
+    // the read-write client writes through the cutover only: the migration's end (or the trial's) stops it
+    await bystander?.stopWriting();
     if (fallback && !stuck && result.finalState === 'Succeeded') {
       // the application has moved to the new server: it writes there in the window (fallbackTrial.ts)
       await workload.stop();
@@ -209,17 +226,21 @@ export async function runTrial(servers: CampaignServers, opts: TrialOptions): Pr
     }
   } finally {
     fault.disarm();
+    await bystander?.stopWriting();
     result.workload = await workload.stop();
     await settle(fault, clusters, name, result);
     await agents?.stop();
     result.monitor = await monitor.stop();
   }
   try {
+    const bystanders: BystanderObjects | undefined = bystander && { mark: BYSTANDER_MARK, largeObjects: bystander.largeObjects() };
     const judged =
       fallback && result.fallback?.fellBack
-        ? judgeFallback(inWindow)
-        : judge(servers, { name, store, databases, fenceWriters }, result, plan);
+        ? judgeFallback(inWindow, bystanders)
+        : judge(servers, { name, store, databases, fenceWriters, bystanders }, result, plan);
     await judged.catch((error: Error) => result.reasons.push(`the judge could not compare: ${error.message}`));
+    // what the bystander made is read back from the servers whatever the migration's end
+    await bystander?.judge(result, stuck).catch((error: Error) => result.reasons.push(`the bystander's judge failed: ${error.message}`));
   } finally {
     result.fired = fault.fired;
     result.faulted = fault.injected?.happened === true;
@@ -257,6 +278,8 @@ interface DriveArgs {
   readonly fenceWriters: boolean;
   /** The application's schema change while streaming, and the user's answers to what it stops. */
   readonly schema: SchemaChangeUser | undefined;
+  /** Another actor making or writing what pgferry does not own (bystander.ts). */
+  readonly bystander: BystanderActor | undefined;
   readonly deadline: number;
 }
 
@@ -321,6 +344,12 @@ async function drive(a: DriveArgs): Promise<string | undefined> {
       lastProgress = Date.now();
       continue;
     }
+    // the bystander acts while streaming at its drawn moment: the cutover waits for it
+    if (a.bystander && (await a.bystander.onPoll(streaming && status.runner?.alive === true))) {
+      streamingSince = undefined;
+      lastProgress = Date.now();
+      continue;
+    }
     if (!streaming || !status.runner?.alive || now - streamingSince! < STREAMING_BEFORE_CUTOVER_MS) continue;
     const faultDone =
       fault.overAt !== undefined || (!fault.fired && (!STREAMING_PHASES.includes(a.phase) || now - streamingSince! > PHASE_WAIT_MS));
@@ -341,6 +370,7 @@ async function drive(a: DriveArgs): Promise<string | undefined> {
     else await a.workload.stop();
     fault.arm('cutover');
     a.schema?.cutoverRequested();
+    a.bystander?.cutoverRequested();
     messageAtRequest = status.message;
     const answer = await user.cutover();
     if (answer.code === 0) {
@@ -381,6 +411,7 @@ interface JudgeArgs {
   readonly store: CatalogConnection;
   readonly databases: readonly string[];
   readonly fenceWriters: boolean;
+  readonly bystanders: BystanderObjects | undefined;
 }
 
 async function judge(servers: CampaignServers, a: JudgeArgs, result: TrialResult, plan: FaultPlan): Promise<void> {
@@ -396,7 +427,7 @@ async function judge(servers: CampaignServers, a: JudgeArgs, result: TrialResult
   if (result.finalState !== 'Succeeded') return;
   for (const db of databases) {
     const sequenceSlack = plan.kind === 'source-restart' ? SEQUENCE_CRASH_SLACK : 0;
-    const j = await judgeDatabase(servers.source, servers.target, db, { sequenceSlack });
+    const j = await judgeDatabase(servers.source, servers.target, db, { sequenceSlack, bystanders: a.bystanders });
     result.judgements.push(j);
     result.rowsCompared += j.rowsCompared;
     for (const t of j.tables) {

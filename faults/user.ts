@@ -29,6 +29,8 @@ export interface TrialSpecInput {
   readonly fenceWriters?: boolean;
   /** The cutover asks for a fallback window (`--fallback-window`): the trial goes on in it (fallbackTrial.ts). */
   readonly fallbackWindow?: string;
+  /** Tables the filters leave out (a bystander's table on the source, bystander.ts). */
+  readonly excludeTables?: readonly string[];
 }
 
 /**
@@ -57,6 +59,7 @@ export class TrialUser {
       splitTablesLargerThan: input.splitBytes,
       splitMaxParts: 4,
       allowReplicaIdentityFull: true,
+      ...(input.excludeTables ? { excludeTables: [...input.excludeTables] } : {}),
       ...(input.fenceWriters ? { fenceWriters: true, cutoverLagBudgetSeconds: FENCED_LAG_BUDGET_SECONDS } : {}),
     };
     writeFileSync(this.file, JSON.stringify(body), { mode: 0o600 });

@@ -1,8 +1,11 @@
 // The fault campaign's short run for CI: a few fixed trials on the smallest fixture, one per fault
 // family, one at the writer fence (the application writing on through a fenced cutover), one in a
-// fallback window (the reverse stream, then the fall-back) and one
-// with the application changing the schema while streaming (the user running the fix printed), each a
-// scenario the campaign must pass: nothing lost, duplicated or left behind, one runner at a time. `npm run faults` runs the full, random campaign.
+// fallback window (the reverse stream, then the fall-back), one
+// with the application changing the schema while streaming (the user running the fix printed), and
+// two with a bystander (faults/bystander.ts: a DBA's column, large object, table and index on the
+// target, a table the filters leave out on the source, a BEGIN READ WRITE client through the fence),
+// each a scenario the campaign must pass: nothing lost, duplicated or left behind, one runner at a
+// time, every bystander's object intact. `npm run faults` runs the full, random campaign.
 import assert from 'node:assert/strict';
 import type { FaultKind } from '../../faults/faults';
 import type { TrialResult } from '../../faults/outcome';
@@ -20,6 +23,8 @@ interface Scenario {
   readonly fence?: boolean;
   /** The application's schema change while streaming (faults/schemaChanges.ts); none when not given, whatever the seed draws. */
   readonly schemaChange?: string;
+  /** The bystander's kinds (faults/bystander.ts); none when not given, whatever the seed draws. */
+  readonly bystander?: string;
 }
 
 const SCENARIOS: readonly Scenario[] = [
@@ -73,6 +78,23 @@ const SCENARIOS: readonly Scenario[] = [
     phase: 'reverse-stream',
   },
   {
+    title:
+      'a DBA adds a column with values, a large object and a table of its own on the target while streaming, the runner killed: each kept, unchanged',
+    seed: 6201,
+    fault: 'sigkill',
+    phase: 'streaming',
+    bystander: 'dba-column,large-object,dba-table',
+  },
+  {
+    title:
+      'a BEGIN READ WRITE client writes on the source through a fenced cutover, a DBA index on the target, a filtered-out table referencing notes on the source, the runner killed at the drain: every write acknowledged is on the target, the index and the table intact',
+    seed: 6202,
+    fault: 'sigkill',
+    phase: 'cutover-drain',
+    fence: true,
+    bystander: 'read-write-writer,dba-index,source-fk-table',
+  },
+  {
     title: 'runtime agents: the agent running the copy SIGKILLed mid-COPY, the other agent finishes it',
     seed: 20261124,
     fault: 'agent-kill',
@@ -105,6 +127,7 @@ describe('fault campaign, fixed trials', function () {
         phase: s.phase,
         ...(s.fence === undefined ? {} : { fence: s.fence }),
         schemaChange: s.schemaChange ?? 'never',
+        bystander: s.bystander ?? 'never',
         walBoundBytes: 256 * 1024 * 1024,
         deadlineMs: 300_000,
       });
@@ -112,7 +135,7 @@ describe('fault campaign, fixed trials', function () {
         trialLine(result),
         ...trialDetail(
           result,
-          `npm run faults -- --replay ${s.seed} --size ci --fault ${s.fault} --phase ${s.phase}${s.fence === undefined ? '' : ` --fence ${s.fence ? 'always' : 'never'}`} --schema-change ${s.schemaChange ?? 'never'}`,
+          `npm run faults -- --replay ${s.seed} --size ci --fault ${s.fault} --phase ${s.phase}${s.fence === undefined ? '' : ` --fence ${s.fence ? 'always' : 'never'}`} --schema-change ${s.schemaChange ?? 'never'} --bystander ${s.bystander ?? 'never'}`,
         ),
       ].join('\n');
       assert.equal(result.outcome, 'passed', detail);
@@ -121,6 +144,15 @@ describe('fault campaign, fixed trials', function () {
         // passed means Succeeded with both catalogs equal (the judge's catalog includes defaults),
         // whether pgferry followed the change (issue 49) or the user ran the printed fix
         assert.equal(result.schemaChange?.made, true, detail);
+      }
+      if (s.bystander) {
+        // passed means no bystander harmed; said here so a trial whose bystander never acted cannot pass unseen
+        const items = result.bystander?.items ?? [];
+        assert.deepEqual(
+          items.map((b) => [b.kind, b.made, b.harm]),
+          s.bystander.split(',').map((k) => [k, true, []]),
+          detail,
+        );
       }
       if (s.phase === 'reverse-stream') {
         // the judge compared the old source with the new server after the fall-back; said here too

@@ -85,6 +85,38 @@ describe('fault campaign judge', function () {
     assert.equal(only('- function').length, 1, j.catalogDiffs.join('\n'));
     assert.equal(only('+ function').length, 1, j.catalogDiffs.join('\n'));
   });
+
+  it("leaves a bystander's column, index, table and large object out, and still finds a changed row beside its column", async () => {
+    for (const c of [pair.source, pair.target]) {
+      await c.query('CREATE DATABASE bystanders');
+      await c.query(
+        `CREATE TABLE t (id int PRIMARY KEY, v text); INSERT INTO t SELECT g, 'v' || g FROM generate_series(1, 50) g`,
+        [],
+        'bystanders',
+      );
+    }
+    await pair.target.query(
+      `ALTER TABLE t ADD COLUMN bystander_note text; UPDATE t SET bystander_note = 'dba';
+       CREATE INDEX bystander_idx ON t (bystander_note); CREATE TABLE bystander_jobs (id int PRIMARY KEY);`,
+      [],
+      'bystanders',
+    );
+    const rows = await pair.target.query<{ oid: string }>(`SELECT lo_from_bytea(0, 'dba')::text AS oid`, [], 'bystanders');
+    const options = { bystanders: { mark: 'bystander_', largeObjects: rows.map((r) => r.oid) } };
+    const clean = await judgeDatabase(pair.source, pair.target, 'bystanders', options);
+    assert.deepEqual([clean.catalogDiffs, clean.tables], [[], []]);
+    const unmarked = await judgeDatabase(pair.source, pair.target, 'bystanders');
+    assert.ok(
+      unmarked.catalogDiffs.some((d) => d.includes('bystander_note')),
+      unmarked.catalogDiffs.join('\n'),
+    );
+    await pair.target.query(`UPDATE t SET v = 'changed' WHERE id = 9`, [], 'bystanders');
+    const changed = await judgeDatabase(pair.source, pair.target, 'bystanders', options);
+    assert.deepEqual(
+      changed.tables.map((t) => [t.table, t.changed, t.lost, t.extra]),
+      [['"public"."t"', 1, 0, 0]],
+    );
+  });
 });
 
 /** A trial as the harness records it when everything held: a fault happened, Succeeded, both sides equal. */
@@ -135,6 +167,20 @@ const failedWith = (t: TrialResult, reason: RegExp): void => {
 describe('fault campaign outcome: what counts as passed', () => {
   it('passes a trial whose fault happened and after which everything held', () => {
     const t = trial();
+    assert.equal(classify(t, LIMITS), 'passed', t.reasons.join('\n'));
+  });
+
+  it("fails a trial whose bystander's object was harmed, or on which the migration stopped", () => {
+    const item = { kind: 'large-object', moment: 'streaming', variant: 'bytes', database: 'a', made: true };
+    failedWith(
+      trial({ bystander: { items: [{ ...item, harm: ['dropped: large object 17196'] }] } }),
+      /bystander large-object .*dropped: large object 17196/,
+    );
+    failedWith(
+      trial({ finalState: 'Canceled', bystander: { items: [{ ...item, harm: [] }], blocked: 'DROP TABLE "public"."bystander_jobs";' } }),
+      /stopped on a bystander's object: DROP TABLE/,
+    );
+    const t = trial({ bystander: { items: [{ ...item, harm: [] }] } });
     assert.equal(classify(t, LIMITS), 'passed', t.reasons.join('\n'));
   });
 
