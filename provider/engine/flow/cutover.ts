@@ -15,6 +15,7 @@ import { followPartitionTree } from '../cdc/apply/partitionTree';
 import type { MigrationRun } from '../run/migrationRun';
 import { verifyDatabases } from '../verify/verifyTables';
 import { checkSchemaFollowing } from './schemaFollow';
+import { knownObjects } from '../control/knownObjects';
 import {
   checkSchema,
   schemaCheckSummary,
@@ -90,7 +91,9 @@ export async function finishCutover(run: MigrationRun, database: string, began?:
   failpoint(`cutover-released:${database}`);
   // the second look, with everything given back: what was set aside must come back whole
   const leftOutKeys = await leftOutForeignKeys(store, spec.migrationName, database);
-  const check = await checkSchema(spec, database, { whileSetAside: false, leftOutKeys }).catch(async (error: unknown) => {
+  // what the target alone has (a DBA's table, index, column) is kept and listed, as at the first look
+  const known = spec.followSchemaChanges ? { known: await knownObjects(store, spec.migrationName, database) } : {};
+  const check = await checkSchema(spec, database, { whileSetAside: false, leftOutKeys, ...known }).catch(async (error: unknown) => {
     // the first look passed; one that cannot read now (a lock held past lock_timeout) is told, not fatal
     if (run.signal.aborted) throw error;
     await run.warn(

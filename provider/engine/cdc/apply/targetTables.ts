@@ -118,7 +118,8 @@ function typeFactsOf(rows: readonly TypeFactsRow[]): Map<number, TypeFacts> {
 /** The target table's columns: their type (compared by its equality, plan/equality.ts) and GENERATED ALWAYS identity. */
 const COLUMNS_SQL = `
 SELECT a.attname AS name, a.atttypid::int8 AS type, a.atttypmod AS mod, a.attidentity = 'a' AS identity_always,
-       a.attnotnull AS not_null, a.attgenerated <> '' AS generated, format_type(a.atttypid, a.atttypmod) AS type_name
+       a.attnotnull AS not_null, a.attgenerated <> '' AS generated, format_type(a.atttypid, a.atttypmod) AS type_name,
+       a.atthasdef OR a.attidentity <> '' AS has_default
   FROM pg_attribute a
  WHERE a.attrelid = $1::oid AND a.attnum > 0 AND NOT a.attisdropped
  ORDER BY a.attnum`;
@@ -131,6 +132,8 @@ interface ColumnRow {
   not_null: boolean;
   generated: boolean;
   type_name: string;
+  /** A default or an identity: an INSERT that does not name the column still gives it a value. */
+  has_default: boolean;
 }
 
 /**
@@ -383,7 +386,14 @@ export async function inspectTargetTable(
 function targetAttributes(read: TargetTableFacts): TargetAttribute[] {
   return read.columns
     .filter((c) => !c.generated)
-    .map((c) => ({ name: c.name, typeOid: Number(c.type), typeMod: c.mod, type: c.type_name, notNull: c.not_null }));
+    .map((c) => ({
+      name: c.name,
+      typeOid: Number(c.type),
+      typeMod: c.mod,
+      type: c.type_name,
+      notNull: c.not_null,
+      hasDefault: c.has_default,
+    }));
 }
 
 /** A column added on the source, as the source's catalog has it now (sourceColumnDefinitions). */
