@@ -305,6 +305,10 @@ async function verifyCutover(
   const notStreamed = await notStreamedTables(store, name, cutOver);
   // verify: true re-reads only what changed since each table's background verification; 'full' every table whole
   const recheck = spec.verify === 'full' ? undefined : await recheckPlan(run, streams);
+  // what the target alone has (a DBA's table or column) is kept, not a mismatch
+  const known = spec.followSchemaChanges
+    ? { known: new Map(await Promise.all(cutOver.map(async (d) => [d, await knownObjects(store, name, d)] as const))) }
+    : {};
   const verified = await again(run, 'the verification', () =>
     verifyDatabases(spec, {
       signal: run.signal,
@@ -312,6 +316,7 @@ async function verifyCutover(
       databases: cutOver,
       notStreamed,
       recheck,
+      ...known,
       // inside the fence, every change applied: a view refreshed now holds the rows the source's query gives
       materializedViews: spec.staleMaterializedViews,
     }),
