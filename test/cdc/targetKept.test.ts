@@ -4,7 +4,8 @@
 // message of the table meets the column: the apply once dropped it) and through the cutover, which
 // Succeeds and lists them as kept, made on the target alone. The source's public schema is owned by
 // its superuser, as pagila's is: a managed-like target, which cannot give it that owner, keeps
-// pg_database_owner there as a listed deliberate difference. Read back from the target: the
+// pg_database_owner there as a listed deliberate difference. A DBA's column NOT NULL without a
+// default stops the stream, naming it and a fix that keeps it; once fixed the stream goes on. Read back from the target: the
 // column's values, the table's rows, the index's definition; the migrated rows equal the source's.
 import assert from 'node:assert/strict';
 import type pg from 'pg';
@@ -96,6 +97,7 @@ async function scenario(pair: ServerPair, name: string, target: MigrationSpec['t
       120_000,
       500,
     );
+    await notNullStops(pair, spec, store, asDba);
     const transactions = await writer.stop();
     await until('the resumed runner to accept the cutover', () =>
       requestCutover(target, name).then(
@@ -121,11 +123,52 @@ async function scenario(pair: ServerPair, name: string, target: MigrationSpec['t
   }
 }
 
+/**
+ * A DBA's column NOT NULL without a default: the stream's INSERTs cannot be written. The stream
+ * stops naming the column, with a fix that keeps it; once the DBA gives it a default and the
+ * migration is resumed, it streams again, the column and its values still there.
+ */
+async function notNullStops(
+  pair: ServerPair,
+  spec: MigrationSpec,
+  store: CatalogConnection,
+  asDba: (sql: string) => Promise<unknown>,
+): Promise<void> {
+  await asDba(`ALTER TABLE orders ADD COLUMN dba_flag text NOT NULL DEFAULT 'seen'; ALTER TABLE orders ALTER COLUMN dba_flag DROP DEFAULT`);
+  const stopped = await waitForStatus(
+    store,
+    spec.migrationName,
+    (st) => st.databases[0]?.applyStop !== undefined || isFinalState(st.state),
+  );
+  const stop = stopped.databases[0]!.applyStop!;
+  // the INSERT refused (a NOT NULL violation), or a new session's relation message that meets the column first
+  assert.ok(stop.sqlState === '23502' || stop.code === 'CDC_SCHEMA_CHANGE', JSON.stringify(stop));
+  assert.match(stop.error, /column "dba_flag"/);
+  assert.match(stop.fix, /SET DEFAULT .*DROP NOT NULL/);
+  assert.doesNotMatch(stop.fix, /DROP COLUMN/);
+  const flags = async () =>
+    (await pair.target.query<{ n: string }>(`SELECT count(*) FILTER (WHERE dba_flag = 'seen')::text AS n FROM orders`, [], DB))[0]!.n;
+  const seen = await flags();
+  await asDba(`ALTER TABLE orders ALTER COLUMN dba_flag SET DEFAULT 'later'`);
+  await resumeMigration(spec);
+  await until(
+    'the stream to apply again once the column has a default',
+    async () => {
+      const [r] = await pair.target.query<{ n: string }>(`SELECT count(*)::text AS n FROM orders WHERE dba_flag = 'later'`, [], DB);
+      return Number(r!.n) > 3 ? true : undefined;
+    },
+    120_000,
+    500,
+  );
+  assert.equal(await flags(), seen, "the DBA's column keeps its values through the stop");
+}
+
 /** The result lists the DBA's objects as kept, and, on a managed-like target, the public schema's owner as deliberate. */
 function assertListedAsKept(end: MigrationStatus, managed: boolean): void {
   const schema = end.verification?.schema?.find((s) => s.database === DB);
   assert.ok(schema, `a schema report: ${JSON.stringify(end.verification)}`);
   assert.deepEqual((schema.kept ?? []).map((k) => k.object).sort(), [
+    'column "public"."orders"."dba_flag"',
     'column "public"."orders"."dba_note"',
     'index "public"."orders_dba_note"',
     'table "public"."dba_audit"',

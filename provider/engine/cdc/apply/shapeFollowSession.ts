@@ -216,11 +216,9 @@ export abstract class ShapeFollowSession extends SessionConnections {
         relation,
         perRow.map((p) => `column ${JSON.stringify(p.column.name)} added, which ${p.plan.kind === 'per-row' ? p.plan.why : ''}`),
       );
-    if (this.state.recordKnownColumns) {
-      const attributes = await this.sourceAttributesOf(relation);
-      const made = attributes.filter((a) => !a.dropped && missing.includes(a.name)).map((a) => ({ name: a.name, attnum: a.attnum }));
-      await this.state.recordKnownColumns(relation.schema, relation.name, made);
-    }
+    // what the apply makes on the target is known from now on, recorded before it is made
+    const made = columns.flatMap((c) => (c.attnum === undefined ? [] : [{ name: c.name, attnum: c.attnum }]));
+    await this.state.recordKnownColumns?.(relation.schema, relation.name, made);
     for (const { plan } of plans) await this.sendDdl(name, plan.statements ?? []);
     // an identity's sequence at the source's position at least: the values the stream brings stay below it
     for (const { column } of plans) {

@@ -399,6 +399,8 @@ function targetAttributes(read: TargetTableFacts): TargetAttribute[] {
 /** A column added on the source, as the source's catalog has it now (sourceColumnDefinitions). */
 export interface SourceColumnDefinition {
   readonly name: string;
+  /** Its attnum on the source (recorded with the known objects: a rename keeps it). */
+  readonly attnum?: number;
   /** format_type of the column's type: the source catalog's own SQL. */
   readonly type: string;
   /** pg_get_expr of its default: the source catalog's own SQL; null without one. */
@@ -523,6 +525,7 @@ export async function sourceColumnDefinitions(
   const { rows } = await source.query<
     IdentityRow & {
       name: string;
+      attnum: number;
       type: string;
       default_expr: string | null;
       not_null: boolean;
@@ -530,7 +533,7 @@ export async function sourceColumnDefinitions(
       existing_value: string | null;
     }
   >(
-    `SELECT a.attname AS name, pg_catalog.format_type(a.atttypid, a.atttypmod) AS type, pg_catalog.pg_get_expr(d.adbin, d.adrelid) AS default_expr,
+    `SELECT a.attname AS name, a.attnum::pg_catalog.int4 AS attnum, pg_catalog.format_type(a.atttypid, a.atttypmod) AS type, pg_catalog.pg_get_expr(d.adbin, d.adrelid) AS default_expr,
             a.attnotnull AS not_null, a.attidentity::pg_catalog.text AS identity_kind, s.*,
             d.oid IS NOT NULL AND ${MUTABLE_DEFAULT_SQL} AS mutable_default,
             ${readable ? EXISTING_VALUE_SQL : 'NULL::pg_catalog.text'} AS existing_value
@@ -541,6 +544,7 @@ export async function sourceColumnDefinitions(
   );
   return rows.map((r) => ({
     name: r.name,
+    attnum: r.attnum,
     type: r.type,
     defaultExpr: r.default_expr,
     notNull: r.not_null,
