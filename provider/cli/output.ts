@@ -118,10 +118,11 @@ export function renderVerification(report: VerificationReport): string {
     );
   for (const s of report.schema ?? []) {
     lines.push(
-      `  schema of ${s.database}: ${s.objects} object(s) compared, ${s.differences.length === 0 ? 'all match' : `${s.differences.length} differ`}${s.expected.length ? `, ${s.expected.length} differ on purpose` : ''}`,
+      `  schema of ${s.database}: ${s.objects} object(s) compared, ${s.differences.length === 0 ? 'all match' : `${s.differences.length} differ`}${s.expected.length ? `, ${s.expected.length} differ on purpose` : ''}${s.kept?.length ? `, ${s.kept.length} kept (made on the target alone)` : ''}`,
     );
     for (const d of s.differences) lines.push(`    ${d.object}: ${d.detail}`, `      fix: ${d.fix}`);
     for (const e of s.expected) lines.push(`    on purpose: ${e.object}: ${e.reason}`);
+    for (const k of s.kept ?? []) lines.push(`    kept, made on the target alone: ${k.object}: ${k.reason}`);
   }
   if (report.leftOut?.length) {
     lines.push(`  left out, not compared (the target user cannot create them): ${report.leftOut.length} object(s)`);

@@ -186,6 +186,7 @@ function verificationView(r: VerificationReport) {
       objects: s.objects,
       differences: s.differences.slice(0, 50),
       expected: s.expected.length,
+      kept: (s.kept ?? []).slice(0, 50),
     })),
     leftOut: (r.leftOut ?? []).length,
   };

@@ -55,6 +55,12 @@ describe('generated columns followed on the target (pure)', () => {
     ]);
   });
 
+  it("a generated column the target alone has (a DBA's) is kept, never dropped", () => {
+    const source = [attr(1, 'id'), attr(2, 'n')];
+    const plan = planGeneratedFollow('s', 't', source, new Set(['id', 'n']), ['id', 'n', 'dba_sum'], ['dba_sum'], new Set(['dba_sum']));
+    assert.deepEqual(plan, { statements: [], followed: [], generated: ['dba_sum'] });
+  });
+
   it('a name the target holds as a plain column is left to the shape follow and the schema check', () => {
     const source = [attr(1, 'id'), gen(4, 'n', '(id + 1)')];
     assert.deepEqual(planGeneratedFollow('s', 't', source, new Set(['id', 'n']), ['id', 'n'], []).statements, []);

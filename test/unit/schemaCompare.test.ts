@@ -171,16 +171,68 @@ describe('schema check: comparison while following (unit)', () => {
     });
     const [restored, mine] = [index('orders_old'), index('orders_mine')];
     const known = new Map([[objectKey(restored), null]]);
-    const { differences, steps } = compareSchemas([ORDERS], [ORDERS, restored, mine], { ...CTX, whileSetAside: true, known });
+    const { differences, steps, kept } = compareSchemas([ORDERS], [ORDERS, restored, mine], { ...CTX, whileSetAside: true, known });
     assert.deepEqual(
       differences.map((d, i) => [d.object, d.detail, steps[i]?.statements ?? null]),
-      [
-        ['index "public"."orders_old"', 'only on the target', ['DROP INDEX CONCURRENTLY IF EXISTS "public"."orders_old";']],
-        ['index "public"."orders_mine"', 'only on the target, and pgferry neither made it there nor saw it on the source: kept', null],
-      ],
+      [['index "public"."orders_old"', 'only on the target', ['DROP INDEX CONCURRENTLY IF EXISTS "public"."orders_old";']]],
     );
-    // the check itself still stops on both: Succeeded means identical
+    // made on the target alone: no difference, listed as kept
+    assert.deepEqual(kept, [
+      { object: 'index "public"."orders_mine"', reason: 'made on the target alone: pgferry did not make it and the source never had it' },
+    ]);
+    // without the record of what pgferry made, nothing tells whose they are: the check stops on both
     assert.equal(compareSchemas([ORDERS], [ORDERS, restored, mine], CTX).differences.length, 2);
+  });
+
+  it("lists a DBA's table once, with its parts, and a DBA's column, as kept; stops only on a name the source needs, never offering a drop", () => {
+    const known = new Map<string, number | null>([[objectKey(ORDERS), null]]);
+    const mine = (kind: string, name: string, relation: string | null): SchemaObject => ({
+      ...ORDERS,
+      kind,
+      name,
+      relation,
+      props: kind === 'index' ? { definition: `CREATE INDEX ${name} ON public.${relation} USING btree (id)` } : {},
+    });
+    const dbaTable = mine('table', 'dba_audit', null);
+    const target = [
+      ORDERS,
+      column('dba_note', {}),
+      dbaTable,
+      mine('column', 'id', 'dba_audit'),
+      mine('index', 'dba_audit_id', 'dba_audit'),
+    ];
+    const { differences, kept } = compareSchemas([ORDERS], target, { ...CTX, whileSetAside: true, known });
+    assert.deepEqual(differences, []);
+    assert.deepEqual(
+      kept.map((k) => k.object),
+      ['column "public"."orders"."dba_note"', 'table "public"."dba_audit"'],
+    );
+    // the source makes a view under the DBA's table's name: a conflict, whose fix renames the DBA's table
+    const view: SchemaObject = { ...ORDERS, kind: 'view', name: 'dba_audit', props: { definition: 'SELECT 1' } };
+    const clash = compareSchemas([ORDERS, view], target, { ...CTX, whileSetAside: true, known });
+    const mineDifference = clash.differences.find((d) => d.object === 'table "public"."dba_audit"');
+    assert.match(mineDifference?.fix ?? '', /^ALTER TABLE "public"\."dba_audit" RENAME TO "dba_audit_kept";/);
+    for (const d of clash.differences) assert.doesNotMatch(d.fix, /^DROP /, `${d.object}: ${d.fix}`);
+  });
+
+  it('the public schema a source superuser owns keeps pg_database_owner on a managed target of the same major version: deliberate', () => {
+    const publicSchema = (owner: string): SchemaObject => ({
+      kind: 'schema',
+      schema: 'public',
+      relation: null,
+      name: 'public',
+      args: null,
+      classId: '2615',
+      objectId: 'public',
+      ownerObjectId: 'public',
+      props: { owner, privileges: null },
+    });
+    const managed = compareSchemas([publicSchema('postgres')], [publicSchema('pg_database_owner')], CTX);
+    assert.deepEqual(managed.differences, []);
+    assert.match(managed.expected[0]?.reason ?? '', /keeps its owner pg_database_owner/);
+    // a superuser target makes the source's owner: a difference there
+    const superTarget = { ...CTX, targetUser: 'postgres', targetSuperuser: true, targetRoles: new Set(['postgres']) };
+    assert.equal(compareSchemas([publicSchema('postgres')], [publicSchema('pg_database_owner')], superTarget).differences.length, 1);
   });
 
   it('while following, tells a rename from a drop and an add by the source attnum the column was known with', () => {

@@ -83,11 +83,6 @@ describe('following a change of shape (unit)', () => {
     assert.equal(p.kind, 'stop');
   });
 
-  it('without them, a gone column and no new one is a drop', () => {
-    const p = plan([src(1, 'id', INT4), dropped(2)], [tgt('id', INT4), tgt('pad', TEXT)]);
-    assert.deepEqual(p.kind === 'follow' && p.statements, ['ALTER TABLE "public"."t" DROP COLUMN "pad"']);
-  });
-
   it('two columns swapped by name go through free names', () => {
     const p = plan([src(1, 'b', TEXT), src(2, 'a', TEXT)], [tgt('a', TEXT), tgt('b', TEXT)], { a: 1, b: 2 });
     assert.deepEqual(p.kind === 'follow' && p.statements, [
@@ -321,5 +316,121 @@ describe('following a change of shape that cannot be decided (unit)', () => {
     );
     // without a place to record the copy: a stop, as before
     assert.equal(planShapeFollow('public', 't', streamed, source, target, undefined).kind, 'stop');
+  });
+});
+
+describe('following a change of shape: what the target alone has is kept (unit)', () => {
+  it('without them, a gone column the known objects hold is a drop: the source dropped it', () => {
+    const known = new Map<string, number | null>([
+      ['id', 1],
+      ['pad', 2],
+    ]);
+    const p = planShapeFollow(
+      'public',
+      't',
+      [src(1, 'id', INT4)],
+      [src(1, 'id', INT4), dropped(2)],
+      [tgt('id', INT4), tgt('pad', TEXT)],
+      undefined,
+      {
+        dropNotNull: true,
+        known,
+      },
+    );
+    assert.deepEqual(p.kind === 'follow' && [p.statements, p.kept], [['ALTER TABLE "public"."t" DROP COLUMN "pad"'], []]);
+  });
+
+  it('a column the target alone has (not streamed, not recorded, not known) is kept, never dropped', () => {
+    const known = new Map<string, number | null>([['id', 1]]);
+    const source = [src(1, 'id', INT4), dropped(2), src(3, 'n', INT4)];
+    const target = [tgt('id', INT4), tgt('dba_note', TEXT)];
+    const p = planShapeFollow('public', 't', live(source), source, target, undefined, { dropNotNull: true, known });
+    assert.equal(p.kind, 'follow');
+    if (p.kind !== 'follow') return;
+    assert.deepEqual([p.statements, p.added, p.kept], [[], ['n'], ['dba_note']]);
+    // with the attnums seen before too: a rename beside it is followed, the column kept
+    const q = planShapeFollow(
+      'public',
+      't',
+      [src(1, 'id', INT4), src(2, 'note', TEXT)],
+      [src(1, 'id', INT4), src(2, 'note', TEXT)],
+      [tgt('id', INT4), tgt('remark', TEXT), tgt('dba_note', TEXT)],
+      new Map([
+        ['id', 1],
+        ['remark', 2],
+      ]),
+      {
+        dropNotNull: true,
+        known: new Map([
+          ['id', 1],
+          ['remark', 2],
+        ]),
+      },
+    );
+    assert.deepEqual(q.kind === 'follow' && [q.statements, q.kept], [
+      ['ALTER TABLE "public"."t" RENAME COLUMN "remark" TO "note"'],
+      ['dba_note'],
+    ]);
+  });
+
+  it('a kept column NOT NULL without a default is a stop naming it and the fix, never a drop', () => {
+    const known = new Map<string, number | null>([['id', 1]]);
+    const source = [src(1, 'id', INT4)];
+    const blocking = { ...tgt('dba_flag', TEXT, true), hasDefault: false };
+    const p = planShapeFollow('public', 't', live(source), source, [tgt('id', INT4), blocking], undefined, { dropNotNull: true, known });
+    assert.equal(p.kind, 'stop');
+    if (p.kind !== 'stop') return;
+    assert.match(p.description, /column "dba_flag" was made on the target alone .* NOT NULL without a default/);
+    assert.match(p.fix, /SET DEFAULT .* DROP NOT NULL/);
+    assert.doesNotMatch(p.fix, /DROP COLUMN/);
+    // with a default, simply kept
+    const withDefault = { ...blocking, hasDefault: true };
+    const q = planShapeFollow('public', 't', live(source), source, [tgt('id', INT4), withDefault], undefined, { dropNotNull: true, known });
+    assert.deepEqual(q.kind === 'follow' && [q.statements, q.kept], [[], ['dba_flag']]);
+  });
+
+  it('a change only a copy at a pin follows is a stop where a kept column would be emptied by it', () => {
+    const known = new Map<string, number | null>([
+      ['id', 1],
+      ['v', 2],
+    ]);
+    // v narrowed: underived, copied again at a pin when nothing of the target's own is there
+    const source = [src(1, 'id', INT4), src(2, 'v', INT4)];
+    const target = [tgt('id', INT4), tgt('v', INT8), tgt('dba_note', TEXT)];
+    const p = planShapeFollow(
+      'public',
+      't',
+      live(source),
+      source,
+      target,
+      new Map([
+        ['id', 1],
+        ['v', 2],
+      ]),
+      {
+        dropNotNull: true,
+        resync: true,
+        known,
+      },
+    );
+    assert.equal(p.kind, 'stop');
+    assert.doesNotMatch(p.kind === 'stop' ? p.fix : '', /DROP COLUMN|DELETE/);
+    const q = planShapeFollow(
+      'public',
+      't',
+      live(source),
+      source,
+      target.slice(0, 2),
+      new Map([
+        ['id', 1],
+        ['v', 2],
+      ]),
+      {
+        dropNotNull: true,
+        resync: true,
+        known,
+      },
+    );
+    assert.deepEqual(q.kind === 'follow' && q.underived, ['v']);
   });
 });

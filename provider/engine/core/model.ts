@@ -318,7 +318,19 @@ export interface SchemaReport {
   readonly differences: readonly SchemaDifference[];
   /** Differences the migration makes on purpose, each with its reason (the README lists them). */
   readonly expected: readonly ExpectedDifference[];
+  /**
+   * Objects the target alone has, which pgferry did not make and the source never had (a DBA's
+   * table, index, column): kept as they are, not differences (DESIGN: what pgferry did not make is
+   * not pgferry's). Absent in reports of an older pgferry.
+   */
+  readonly kept?: readonly KeptObject[];
   readonly seconds: number;
+}
+
+/** An object the target alone has, kept: named as the schema check names objects, and why it is kept. */
+export interface KeptObject {
+  readonly object: string;
+  readonly reason: string;
 }
 
 export interface SchemaDifference {

@@ -167,3 +167,12 @@ export function fallBackMessagePrefix(migration: string): string {
 export function pinMessagePrefix(migration: string): string {
   return `pgferry.pin.${migration}`;
 }
+
+/**
+ * A schema object's key, the same on both servers (OIDs differ): kind, schema, relation, name and
+ * arguments. The schema check compares by it and the known objects (control/knownObjects.ts) are
+ * recorded by it, so the apply, which reads that record, spells it here once.
+ */
+export function schemaObjectKey(kind: string, schema: string, relation: string | null, name: string, args: string | null): string {
+  return JSON.stringify([kind, schema, relation ?? '', name, args ?? '']);
+}

@@ -17,6 +17,7 @@ import { followPartitionTree } from '../cdc/apply/partitionTree';
 import type { MigrationRun } from '../run/migrationRun';
 import { verifyDatabases } from '../verify/verifyTables';
 import { checkSchemaFollowing } from './schemaFollow';
+import { knownObjects } from '../control/knownObjects';
 import {
   checkSchema,
   schemaCheckSummary,
@@ -93,7 +94,9 @@ export async function finishCutover(run: MigrationRun, database: string, began?:
   failpoint(`cutover-released:${database}`);
   // the second look, with everything given back: what was set aside must come back whole
   const leftOutKeys = await leftOutForeignKeys(store, spec.migrationName, database);
-  const check = await checkSchema(spec, database, { whileSetAside: false, leftOutKeys }).catch(async (error: unknown) => {
+  // what the target alone has (a DBA's table, index, column) is kept and listed, as at the first look
+  const known = spec.followSchemaChanges ? { known: await knownObjects(store, spec.migrationName, database) } : {};
+  const check = await checkSchema(spec, database, { whileSetAside: false, leftOutKeys, ...known }).catch(async (error: unknown) => {
     // the first look passed; one that cannot read now (a lock held past lock_timeout) is told, not fatal
     if (run.signal.aborted) throw error;
     await run.warn(
@@ -311,6 +314,10 @@ async function verifyCutover(
   const notStreamed = await notStreamedTables(store, name, cutOver);
   // verify: true re-reads only what changed since each table's background verification; 'full' every table whole
   const recheck = spec.verify === 'full' ? undefined : await recheckPlan(run, streams);
+  // what the target alone has (a DBA's table or column) is kept, not a mismatch
+  const known = spec.followSchemaChanges
+    ? { known: new Map(await Promise.all(cutOver.map(async (d) => [d, await knownObjects(store, name, d)] as const))) }
+    : {};
   const verified = await again(run, 'the verification', () =>
     verifyDatabases(spec, {
       signal: run.signal,
@@ -319,6 +326,7 @@ async function verifyCutover(
       notStreamed,
       recheck,
       keptLargeObjects: (database) => keptLargeObjects.get(database) ?? [],
+      ...known,
       // inside the fence, every change applied: a view refreshed now holds the rows the source's query gives
       materializedViews: spec.staleMaterializedViews,
     }),

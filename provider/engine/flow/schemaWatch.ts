@@ -188,6 +188,17 @@ export class SchemaWatch {
         database,
       );
     }
+    // what the target alone has is kept, never followed: told once, the cutover lists it again
+    const kept = (check.kept ?? []).filter((k) => !told.has(`kept\0${k.object}`));
+    for (const k of kept) told.add(`kept\0${k.object}`);
+    if (kept.length > 0)
+      await recordEvent(
+        this.run.store,
+        this.run.spec.migrationName,
+        'info',
+        `on the target only, made there alone (pgferry did not make it, the source never had it): kept as it is: ${kept.map((k) => k.object).join('; ')}`,
+        database,
+      );
     const fresh = unfollowed.filter((d) => !told.has(keyOf(d)));
     if (fresh.length === 0) return;
     for (const d of fresh) told.add(keyOf(d));

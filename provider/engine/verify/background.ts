@@ -26,7 +26,7 @@ import { readPinPosition } from '../cdc/pin/sourcePosition';
 import type { TableChanges } from '../cdc/plan/changeTracker';
 import type { TargetColumn } from '../cdc/plan/types';
 import { checksum, keyedChecksumSql, tableCountSql } from './keyedChecksum';
-import { tableChecksumSql } from './verifyTables';
+import { tableChecksumSql, tableColumns } from './verifyTables';
 
 /** Whether a table's file now is another than the one the session's snapshot knew (rewrittenSincePin). */
 export const REWRITTEN_SQL = `
@@ -319,7 +319,11 @@ export class BackgroundVerification {
   }
 
   private async readWhole(table: SourceTable, lsn: bigint): Promise<boolean> {
-    const sql = tableChecksumSql(table.sql);
+    // the source's columns where the target has them all: a column the target alone has (a DBA's)
+    // is not the source's to compare; the cutover names any column on one side only
+    const [onSource, onTarget] = await Promise.all([tableColumns(this.source!, table.sql), tableColumns(this.target!, table.sql)]);
+    const columns = onSource && onTarget && onSource.every((c) => onTarget.includes(c)) ? onSource : undefined;
+    const sql = tableChecksumSql(table.sql, columns);
     const [src, dst] = await Promise.all([checksum(this.source!, sql), checksum(this.target!, sql)]);
     const at = formatLsn(lsn);
     let reason: string | undefined;

@@ -12,7 +12,7 @@ import { closeSessionPair, openSessionPair, serverMajor, withSession, type Sessi
 import { pairedWithTarget, type SnapshotSessions } from '../copy/copySnapshot';
 import { safeEmit, type LeftOutObject, type ProgressListener, type VerificationReport, type VerificationTable } from '../core/model';
 import type { MigrationSpec, StaleMaterializedViews } from '../input/migrationSpec';
-import { CONTROL_SCHEMA } from '../core/names';
+import { CONTROL_SCHEMA, schemaObjectKey } from '../core/names';
 import { runWorkers, WorkQueue } from '../util/workQueue';
 import { stopOnAbort } from '../connect/interrupt';
 import { checksum, keyedChecksumSql, rowsChecksumSql, tableCountSql } from './keyedChecksum';
@@ -38,7 +38,7 @@ SELECT CASE WHEN r.oid IS NOT NULL THEN ARRAY(
   FROM (SELECT pg_catalog.to_regclass($1)::pg_catalog.oid AS oid) AS r`;
 
 /** The columns of a table (its quoted qualified name) as a server's catalog has them now; undefined without the table. */
-async function tableColumns(client: pg.Client, qualifiedTable: string): Promise<string[] | undefined> {
+export async function tableColumns(client: pg.Client, qualifiedTable: string): Promise<string[] | undefined> {
   const { rows } = await client.query<{ columns: string[] | null }>(TABLE_COLUMNS_SQL, [qualifiedTable]);
   return rows[0]?.columns ?? undefined;
 }
@@ -59,10 +59,13 @@ export function columnDifference(source: readonly string[], target: readonly str
  * read: a checksum over the source's columns would fail on the target). An error reading the
  * target is left to the checksum, which says it (a table missing there).
  */
-async function columnsOf(table: SourceTable, p: SessionPair): Promise<{ columns?: string[]; reason?: string }> {
+async function columnsOf(table: SourceTable, p: SessionPair, kept: KeptOnTarget): Promise<{ columns?: string[]; reason?: string }> {
   const [source, target] = await Promise.all([tableColumns(p.source, table.sql), tableColumns(p.target, table.sql).catch(() => undefined)]);
   if (!source || !target) return {};
-  const reason = columnDifference(source, target);
+  // a column the target alone has (a DBA's) is kept, not compared: the schema check lists it
+  const onSource = new Set(source);
+  const compared = target.filter((c) => onSource.has(c) || !kept.has(schemaObjectKey('column', table.schema, table.name, c, null)));
+  const reason = columnDifference(source, compared);
   return reason ? { reason } : { columns: source };
 }
 
@@ -81,6 +84,21 @@ SELECT count(*)::int8::text AS n,
  */
 export type TableRecheck =
   { readonly kind: 'count' } | { readonly kind: 'keys'; readonly keys: readonly string[]; readonly keyColumns: readonly TargetColumn[] };
+
+/** Whether an object only the target has was made there alone (not known to the migration): kept, never compared. */
+interface KeptOnTarget {
+  has(key: string): boolean;
+}
+
+/**
+ * The objects made on the target alone, by their key (core/names.ts schemaObjectKey), from the
+ * migration's known objects: an object only the target has and the record does not know. Without a
+ * record (or an empty one) nothing is taken as kept.
+ */
+function keptOnTarget(known: ReadonlyMap<string, number | null> | undefined): KeptOnTarget {
+  if (!known || known.size === 0) return { has: () => false };
+  return { has: (key) => !known.has(key) };
+}
 
 export interface VerifyOptions {
   readonly signal?: AbortSignal;
@@ -101,6 +119,12 @@ export interface VerifyOptions {
    * says (verify/materializedViews.ts). Left out, they are not compared.
    */
   readonly materializedViews?: StaleMaterializedViews;
+  /**
+   * Online, per database: the migration's known objects (control/knownObjects.ts). A table or a
+   * column only the target has that they do not know was made there alone (a DBA's): kept, not a
+   * mismatch (the schema check lists it). Undefined: every such table or column is a mismatch.
+   */
+  readonly known?: ReadonlyMap<string, ReadonlyMap<string, number | null>>;
 }
 
 const TARGET_SUPERUSER_SQL = `SELECT rolsuper AS superuser FROM pg_roles WHERE rolname = current_user`;
@@ -134,11 +158,18 @@ type Item =
   | { kind: 'materialized-view'; view: MaterializedView };
 
 /** Tables the target has and the source has not (pgferry's own progress table aside). */
-async function tablesOnlyOnTarget(spec: MigrationSpec, database: string, sourceTables: readonly SourceTable[]): Promise<SourceTable[]> {
+async function tablesOnlyOnTarget(
+  spec: MigrationSpec,
+  database: string,
+  sourceTables: readonly SourceTable[],
+  kept: KeptOnTarget,
+): Promise<SourceTable[]> {
   const key = (t: SourceTable) => `${t.schema}\0${t.name}`;
   const onSource = new Set(sourceTables.map(key));
   const onTarget = await withSession(spec.target, { database, purpose: 'verify' }, async (c) => listTables(c, await serverMajor(c)));
-  return onTarget.filter((t) => t.schema !== CONTROL_SCHEMA && !onSource.has(key(t)));
+  return onTarget.filter(
+    (t) => t.schema !== CONTROL_SCHEMA && !onSource.has(key(t)) && !kept.has(schemaObjectKey('table', t.schema, null, t.name, null)),
+  );
 }
 
 /** The report's row for a database's sequences (one row for all of them). */
@@ -202,7 +233,8 @@ async function verifyDatabase(spec: MigrationSpec, database: string, options: Ve
   // on the target all the same, so target-only tables are judged against every source table.
   const tables = sourceTables.filter((t) => filter.rowsMove(t.oid));
   const leftOut = await leftOutObjects(spec, database, snapshot);
-  const targetOnly = await tablesOnlyOnTarget(spec, database, sourceTables);
+  const kept = keptOnTarget(options.known?.get(database));
+  const targetOnly = await tablesOnlyOnTarget(spec, database, sourceTables, kept);
 
   const queue = new WorkQueue<Item>();
   queue.push(
@@ -239,7 +271,7 @@ async function verifyDatabase(spec: MigrationSpec, database: string, options: Ve
       return record({ database, table: item.table.display, sourceRows: 0, targetRows: rows, matches: false, reason });
     }
     const recheck = item.kind === 'table' ? options.recheck?.(database, item.table) : undefined;
-    const shape = item.kind === 'table' ? await columnsOf(item.table, p) : {};
+    const shape = item.kind === 'table' ? await columnsOf(item.table, p, kept) : {};
     if (item.kind === 'table' && recheck && !shape.reason)
       return record(await recheckTable(database, item.table, recheck, p, shape.columns));
     const name = item.kind === 'table' ? item.table.display : '(large objects)';

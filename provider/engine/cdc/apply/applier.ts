@@ -64,6 +64,9 @@ export interface ApplierOptions {
   readonly followTableRenames?: boolean;
   /** Records a resync of a table whose change of shape the stream cannot order with its rows (ApplyState.requestResync). */
   readonly requestResync?: (schema: string, table: string, why: string) => Promise<void>;
+  /** The migration's known columns of a table, and their record (ApplyState.knownColumns, recordKnownColumns). */
+  readonly knownColumns?: ApplyState['knownColumns'];
+  readonly recordKnownColumns?: ApplyState['recordKnownColumns'];
   /** schemaChangeCapture eventTrigger: the source's DDL messages followed where they stand (ddlFollow.ts). */
   readonly ddlFollowing?: DdlFollowing;
 }
@@ -114,6 +117,8 @@ export class Applier {
       onFollowed: (what) => options.log?.('event', `database "${options.database}": ${what}`),
       onNotFollowed: (what) => options.log?.('warning', `database "${options.database}": ${what}`),
       ...(options.requestResync ? { requestResync: options.requestResync } : {}),
+      ...(options.knownColumns ? { knownColumns: options.knownColumns } : {}),
+      ...(options.recordKnownColumns ? { recordKnownColumns: options.recordKnownColumns } : {}),
     };
   }
 

@@ -77,4 +77,12 @@ export interface ApplyState {
    * shape the stream cannot order with the rows (a column dropped and added again under its name).
    */
   requestResync?: (schema: string, table: string, why: string) => Promise<void>;
+  /**
+   * The table's columns among the migration's known objects (control/knownObjects.ts), by name,
+   * with the source attnum each was known with; undefined where the migration keeps no such record.
+   * A target column not streamed and not known is the target's own: kept (shapeFollow.ts).
+   */
+  knownColumns?: (schema: string, table: string) => Promise<ReadonlyMap<string, number | null> | undefined>;
+  /** Records columns of the source the apply makes on the target as known, before it makes them. */
+  recordKnownColumns?: (schema: string, table: string, columns: readonly { name: string; attnum: number }[]) => Promise<void>;
 }

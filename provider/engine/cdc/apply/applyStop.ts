@@ -45,6 +45,9 @@ function fixFor(code: string, state: string | undefined, given: string | undefin
     return "the target's table differs from the source's (a table, column or type missing): make it match the source";
   }
   if (state === '42501') return 'the target user lacks a privilege this change needs: grant it on the target';
+  if (state === '23502') {
+    return 'a column NOT NULL on the target got no value from the change (a column the source does not have, made on the target alone?): give it a default (ALTER TABLE ... ALTER COLUMN ... SET DEFAULT ...) or allow NULL (... DROP NOT NULL) on the target; pgferry keeps the column and its values';
+  }
   if (state?.startsWith('23')) {
     return 'a constraint on the target refused the change: the target has rows the source does not (something else writes to it?) or a constraint the source does not enforce; make the rows or the constraint match the source';
   }

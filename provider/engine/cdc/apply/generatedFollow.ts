@@ -33,7 +33,9 @@ const q = JSON.stringify;
  * decides first, and otherwise the cutover's schema check names it. An expression changed in place
  * (PostgreSQL 17's SET EXPRESSION) is left to that check too: the text pg_get_expr prints may differ
  * between major versions for the same expression, and dropping and adding the column on every such
- * difference would rewrite the table at each session's first relation message.
+ * difference would rewrite the table at each session's first relation message. `targetOnly`: the
+ * target's generated columns pgferry did not make and the source never had (a DBA's, told by the
+ * migration's known objects): kept as they are, never dropped.
  */
 export function planGeneratedFollow(
   schema: string,
@@ -42,6 +44,7 @@ export function planGeneratedFollow(
   streamed: ReadonlySet<string>,
   targetColumns: readonly string[],
   targetGenerated: readonly string[],
+  targetOnly: ReadonlySet<string> = new Set(),
 ): GeneratedPlan {
   const alter = `ALTER TABLE ${qualified(schema, table)}`;
   const live = [...source].filter((a) => !a.dropped).sort((x, y) => x.attnum - y.attnum);
@@ -56,7 +59,7 @@ export function planGeneratedFollow(
       statements.push(`${alter} ALTER COLUMN ${ident(name)} DROP EXPRESSION IF EXISTS`);
       followed.push(`generated column ${q(name)} made a plain column (DROP EXPRESSION), its values kept`);
       after.delete(name);
-    } else if (!byName.has(name)) {
+    } else if (!byName.has(name) && !targetOnly.has(name)) {
       statements.push(`${alter} DROP COLUMN IF EXISTS ${ident(name)}`);
       followed.push(`generated column ${q(name)} dropped`);
       after.delete(name);

@@ -4,13 +4,15 @@
 import { cutoverMessagePrefix, streamNamesOf, type StreamNames } from '../../core/names';
 import type { MigrationRun } from '../../run/migrationRun';
 import { maxLsn } from '../decode/lsn';
-import { Applier, type ApplyStats } from './applier';
+import { Applier, type ApplierOptions, type ApplyStats } from './applier';
 import type { SessionEnd } from './applySession';
 import type { ChangeTracker } from '../plan/changeTracker';
 import type { DdlFollowing } from './ddlFollow';
 import { qualified } from '../../connect/quote';
 import { recordEvent } from '../../control/store';
 import { requestTableResync } from '../../control/tableResyncs';
+import { knownObjects, recordKnownObjects } from '../../control/knownObjects';
+import { schemaObjectKey } from '../../core/names';
 
 /** One database's stream: its applier and what it reported so far. */
 export interface OnlineStream {
@@ -73,6 +75,8 @@ export function startStream(
       run.onProgress({ kind: 'info', message, database });
       await recordEvent(run.store, run.spec.migrationName, 'info', message, database);
     },
+    // only a migration that follows schema changes records its known objects (flow/schemaFollow.ts)
+    ...(run.spec.followSchemaChanges ? knownColumnsOf(run, database) : {}),
     log: (level, message) => {
       // fire and forget (log is synchronous): a run's warn never rejects
       if (level === 'warning') void run.warn(message, database);
@@ -85,4 +89,32 @@ export function startStream(
   const stream: OnlineStream = { database, ...n, applier, done: applier.run(), base };
   stream.done.catch((error: Error) => (stream.failure = error));
   return stream;
+}
+
+/**
+ * A table's columns among the migration's known objects, and their record: what tells a column the
+ * target alone has (a DBA's, kept) from one pgferry made or the source had (shapeFollow.ts). No
+ * record at all (a catalog an older pgferry filled) reads as undefined: nothing to tell by.
+ */
+function knownColumnsOf(run: MigrationRun, database: string): Required<Pick<ApplierOptions, 'knownColumns' | 'recordKnownColumns'>> {
+  const migration = run.spec.migrationName;
+  return {
+    knownColumns: async (schema, table) => {
+      const known = await knownObjects(run.store, migration, database);
+      if (known.size === 0) return undefined;
+      const columns = new Map<string, number | null>();
+      for (const [key, attnum] of known) {
+        const [kind, s, relation, name] = JSON.parse(key) as string[];
+        if (kind === 'column' && s === schema && relation === table) columns.set(name!, attnum);
+      }
+      return columns;
+    },
+    recordKnownColumns: (schema, table, columns) =>
+      recordKnownObjects(
+        run.store,
+        migration,
+        database,
+        columns.map((c) => ({ object: schemaObjectKey('column', schema, table, c.name, null), attnum: c.attnum })),
+      ),
+  };
 }

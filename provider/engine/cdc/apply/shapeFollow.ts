@@ -31,6 +31,8 @@ export interface TargetAttribute {
   /** format_type on the target: compared with the source's for types that are not built in. */
   readonly type: string;
   readonly notNull: boolean;
+  /** A default or an identity: an INSERT that does not name the column still gives it a value. */
+  readonly hasDefault?: boolean;
 }
 
 /** OIDs below this are built in and identical on every server (FirstNormalObjectId). */
@@ -71,6 +73,8 @@ export type ShapePlan =
        * is copied again at a pin; why, for the resync's record.
        */
       readonly reshaped?: string;
+      /** Target columns pgferry did not make and the source never had (targetOnlyColumns): kept as they are. */
+      readonly kept: readonly string[];
     }
   | { readonly kind: 'stop'; readonly description: string; readonly fix: string };
 
@@ -126,6 +130,53 @@ interface ShapeOptions {
   readonly dropNotNull: boolean;
   /** The table can be copied again at a pin (a control catalog records the request): a retype not derivable is followed by one. */
   readonly resync?: boolean;
+  /**
+   * The table's columns the migration's known objects hold (control/knownObjects.ts: restored by
+   * the copy, seen on the source, added by the apply), by name, with the source attnum each was
+   * known with. Given, a target column neither streamed, recorded nor known is the target's own
+   * (targetOnlyColumns) and kept; undefined (no record to tell by), every target column is taken as
+   * the source's, as before the record existed.
+   */
+  readonly known?: ReadonlyMap<string, number | null>;
+}
+
+/**
+ * Pure: the target columns pgferry did not make and the source never had: not streamed, in no
+ * attnum record of this runner (`recorded`: every name a recorded shape had), and not among the
+ * migration's known objects (`known`). A DBA's column made on the target while streaming is one;
+ * a column the source dropped is not (the copy restored it, or the apply added it, and either
+ * recorded it). None without the known objects: nothing to tell by.
+ */
+export function targetOnlyColumns(
+  target: readonly { readonly name: string }[],
+  streamed: ReadonlySet<string>,
+  recorded: ReadonlySet<string>,
+  known: ReadonlyMap<string, number | null> | undefined,
+): string[] {
+  if (!known) return [];
+  return target.filter((c) => !streamed.has(c.name) && !recorded.has(c.name) && !known.has(c.name)).map((c) => c.name);
+}
+
+/**
+ * Pure: the stop for a column kept on the target (targetOnlyColumns) that is NOT NULL without a
+ * default: the stream's INSERTs, which do not name it, would fail. Nothing is dropped: the user
+ * gives it a default or lets it be NULL, and resumes. Undefined when every kept column takes an
+ * INSERT that does not name it.
+ */
+export function keptColumnStop(
+  schema: string,
+  table: string,
+  target: readonly TargetAttribute[],
+  kept: readonly string[],
+): { readonly description: string; readonly fix: string } | undefined {
+  const blocking = target.find((c) => kept.includes(c.name) && c.notNull && c.hasDefault === false);
+  if (!blocking) return undefined;
+  const name = qualified(schema, table);
+  const column = ident(blocking.name);
+  return {
+    description: `column ${q(blocking.name)} was made on the target alone (not by pgferry, not on the source) and is NOT NULL without a default, so the rows the stream inserts, which do not carry it, cannot be written; pgferry keeps it and does not drop it`,
+    fix: `give it a default (ALTER TABLE ${name} ALTER COLUMN ${column} SET DEFAULT ...) or allow NULL (ALTER TABLE ${name} ALTER COLUMN ${column} DROP NOT NULL) on the target and resume`,
+  };
 }
 
 /**
@@ -153,27 +204,49 @@ export function planShapeFollow(
   const name = qualified(schema, table);
   const alter = `ALTER TABLE ${name}`;
   const stop = (description: string, fix: string): ShapePlan => ({ kind: 'stop', description, fix });
+  const kept = targetOnlyColumns(target, new Set(streamed.map((c) => c.name)), new Set(recorded?.keys() ?? []), options.known);
+  const blocked = keptColumnStop(schema, table, target, kept);
+  if (blocked) return stop(blocked.description, blocked.fix);
+  // the target's own columns are no part of the change: never dropped, renamed or retyped; and
+  // the table is not copied again at a pin, which would empty them (the stop, as without a resync)
+  const own = target.filter((c) => !kept.includes(c.name));
+  const plan = planOwnColumns(alter, name, streamed, source, own, recorded, kept.length > 0 ? { ...options, resync: false } : options);
+  if (plan.kind === 'stop') return plan;
+  if (plan.readded.length > 0 && kept.length > 0)
+    return stop(
+      `column ${plan.readded.map((c) => q(c)).join(', ')} was dropped and added again under its name, which only a copy of the table again follows, and that would empty ${kept.map((k) => q(k)).join(', ')}, made on the target alone`,
+      `drop and add the column again on the target as on the source, fill it from the source, and resume; pgferry keeps what the target alone has and does not copy the table again over it`,
+    );
+  return { ...plan, kept };
+}
+
+/** planShapeFollow over the target's columns that are the source's (the kept ones left out). */
+function planOwnColumns(
+  alter: string,
+  name: string,
+  streamed: readonly Pick<RelationColumn, 'name' | 'typeOid' | 'typeMod'>[],
+  source: readonly SourceAttribute[],
+  target: readonly TargetAttribute[],
+  recorded: ReadonlyMap<string, number> | undefined,
+  options: ShapeOptions,
+): ShapePlan {
+  const stop = (description: string, fix: string): ShapePlan => ({ kind: 'stop', description, fix });
   const sameChangeFix = 'make the same change on the target and resume';
   const live = [...source].filter((a) => !a.dropped && !a.generated).sort((x, y) => x.attnum - y.attnum);
   const agrees =
     live.length === streamed.length &&
     live.every((a, i) => a.name === streamed[i]!.name && a.typeOid === streamed[i]!.typeOid && a.typeMod === streamed[i]!.typeMod);
-  if (!agrees) {
-    const aligned = recorded && target.every((c) => recorded.has(c.name)) ? alignShape(streamed, source, target, recorded) : undefined;
-    if (aligned)
-      return planAligned(alter, name, streamed, target, aligned, readdedColumns(recorded, source), source, options.resync === true);
-    const why =
-      "its columns changed, and the source's catalog has changed again since, so pgferry cannot tell a rename from a drop and an add";
-    return options.resync ? reshapeForResync(alter, target, live, why) : stop(why, sameChangeFix);
-  }
+  if (!agrees) return planMovedOn(alter, name, streamed, source, target, recorded, options);
   const byAttnum = new Map(source.map((a) => [a.attnum, a]));
   const streamedAttnum = new Map(live.map((a) => [a.name, a.attnum]));
   const news = new Set(live.map((a) => a.attnum));
   const claimed = new Set<number>();
-  const mapped: { column: TargetAttribute; attnum: number | undefined }[] = target.map((column) => {
-    const attnum = recorded?.get(column.name) ?? streamedAttnum.get(column.name);
-    return { column, attnum };
-  });
+  // the known objects' attnum last: a runner that did not see the change (stopped meanwhile) still
+  // tells a column the source dropped by the attnum it was restored or added with
+  const mapped: { column: TargetAttribute; attnum: number | undefined }[] = target.map((column) => ({
+    column,
+    attnum: recorded?.get(column.name) ?? streamedAttnum.get(column.name) ?? options.known?.get(column.name) ?? undefined,
+  }));
   for (const m of mapped) if (m.attnum !== undefined && news.has(m.attnum)) claimed.add(m.attnum);
   const unclaimed = live.filter((a) => !claimed.has(a.attnum));
   const drops: string[] = [];
@@ -217,7 +290,37 @@ export function planShapeFollow(
   }
   const { statements, followed } = statementsOf(alter, targetNames, { drops, renames, retypes, notNullDrops, added, underived });
   const readded = added.filter((a) => drops.includes(a));
-  return { kind: 'follow', statements, added, attnums: streamedAttnum, followed, readded, underived: underived.map((u) => u.column) };
+  return {
+    kind: 'follow',
+    statements,
+    added,
+    attnums: streamedAttnum,
+    followed,
+    readded,
+    underived: underived.map((u) => u.column),
+    kept: [],
+  };
+}
+
+/** The source's catalog has moved past the message: aligned by the recorded attnums (alignShape), or undecided. */
+function planMovedOn(
+  alter: string,
+  name: string,
+  streamed: readonly Pick<RelationColumn, 'name' | 'typeOid' | 'typeMod'>[],
+  source: readonly SourceAttribute[],
+  target: readonly TargetAttribute[],
+  recorded: ReadonlyMap<string, number> | undefined,
+  options: ShapeOptions,
+): ShapePlan {
+  const aligned = recorded && target.every((c) => recorded.has(c.name)) ? alignShape(streamed, source, target, recorded) : undefined;
+  if (aligned)
+    return planAligned(alter, name, streamed, target, aligned, readdedColumns(recorded, source), source, options.resync === true);
+  const why =
+    "its columns changed, and the source's catalog has changed again since, so pgferry cannot tell a rename from a drop and an add";
+  const live = [...source].filter((a) => !a.dropped && !a.generated).sort((x, y) => x.attnum - y.attnum);
+  return options.resync
+    ? reshapeForResync(alter, target, live, why)
+    : { kind: 'stop', description: why, fix: 'make the same change on the target and resume' };
 }
 
 /**
@@ -250,6 +353,7 @@ function reshapeForResync(alter: string, target: readonly TargetAttribute[], liv
     readded: [],
     underived: [],
     reshaped: why,
+    kept: [],
   };
 }
 
@@ -518,7 +622,7 @@ function planAligned(
   const targetNames = new Set(target.map((c) => c.name));
   const { statements, followed } = statementsOf(alter, targetNames, { drops, renames, retypes, notNullDrops: [], added });
   const readded = added.filter((a) => drops.includes(a));
-  return { kind: 'follow', statements, added, attnums, followed, readded, underived: [] };
+  return { kind: 'follow', statements, added, attnums, followed, readded, underived: [], kept: [] };
 }
 
 /** The SQL of a built-in type a derivable retype goes to (derivableRetype's types), as format_type prints it; undefined for others. */

@@ -20,7 +20,14 @@ import {
   sourceColumnDefinitions,
 } from './targetTables';
 import { generatedNames, planGeneratedFollow } from './generatedFollow';
-import { planShapeFollow, readdedColumns, type SourceAttribute, type TargetAttribute } from './shapeFollow';
+import {
+  keptColumnStop,
+  planShapeFollow,
+  readdedColumns,
+  targetOnlyColumns,
+  type SourceAttribute,
+  type TargetAttribute,
+} from './shapeFollow';
 import type { TargetTable } from '../plan/types';
 import type { ChangeEvent, Relation } from '../decode/changeEvents';
 
@@ -46,6 +53,8 @@ export abstract class ShapeFollowSession extends SessionConnections {
   private sourceMajor: number | undefined;
   /** Each table's generated columns on the target, as last read or given (followGenerated), sorted. */
   private readonly targetGenerated = new Map<number, readonly string[]>();
+  /** The target's own columns already told kept (`oid\0column`): each is reported once per runner. */
+  private readonly keptTold = new Set<string>();
 
   /** The target table a relation's rows are written to, looked up once per relation message. */
   protected async tableOf(relation: Relation): Promise<TargetTable> {
@@ -110,13 +119,22 @@ export abstract class ShapeFollowSession extends SessionConnections {
         inspected = await inspectTargetTable(target, relation, this.foreignKeysFire);
       }
     } else this.targetGenerated.set(relation.oid, generatedOf(inspected.present));
-    const { extra, retyped, table } = inspected;
+    const { retyped, table } = inspected;
     let { missing } = inspected;
+    // a column the target alone has (a DBA's) is kept as it is, values and all, and is no change to follow
+    const known = following && inspected.extra.length > 0 ? await this.knownColumnsOf(relation) : undefined;
+    const kept = this.keptColumns(relation, inspected.extra, known);
+    const extra = inspected.extra.filter((c) => !kept.includes(c));
+    if (kept.length > 0) {
+      const blocked = keptColumnStop(relation.schema, relation.name, inspected.columns, kept);
+      if (blocked) this.stopOnTarget(name, blocked.description, blocked.fix);
+      this.tellKept(relation, kept);
+    }
     this.state.targetNotNull ??= new Map();
     this.state.targetNotNull.set(relation.oid, new Set(inspected.columns.filter((c) => c.notNull).map((c) => c.name)));
     if (following && (readded || extra.length > 0 || retyped.length > 0 || change.kind === 'unsupported')) {
       reshaped();
-      missing = await this.followShape(relation, inspected.columns);
+      missing = await this.followShape(relation, inspected.columns, known);
     } else {
       if (extra.length > 0) {
         reshaped();
@@ -198,6 +216,9 @@ export abstract class ShapeFollowSession extends SessionConnections {
         relation,
         perRow.map((p) => `column ${JSON.stringify(p.column.name)} added, which ${p.plan.kind === 'per-row' ? p.plan.why : ''}`),
       );
+    // what the apply makes on the target is known from now on, recorded before it is made
+    const made = columns.flatMap((c) => (c.attnum === undefined ? [] : [{ name: c.name, attnum: c.attnum }]));
+    await this.state.recordKnownColumns?.(relation.schema, relation.name, made);
     for (const { plan } of plans) await this.sendDdl(name, plan.statements ?? []);
     // an identity's sequence at the source's position at least: the values the stream brings stay below it
     for (const { column } of plans) {
@@ -290,6 +311,11 @@ export abstract class ShapeFollowSession extends SessionConnections {
       present = await readTargetColumns(this.target!, relation.schema, relation.name);
     }
     const onTarget = generatedOf(present);
+    // a generated column the source has not is the target's own unless the migration knows it
+    const live = new Set(attributes.filter((a) => !a.dropped).map((a) => a.name));
+    const unmatched = onTarget.filter((c) => !live.has(c));
+    const knownHere = unmatched.length > 0 && this.config.followSchemaChanges ? await this.knownColumnsOf(relation) : undefined;
+    const targetOnly = new Set(this.keptColumns(relation, unmatched, knownHere));
     const plan = planGeneratedFollow(
       relation.schema,
       relation.name,
@@ -297,7 +323,15 @@ export abstract class ShapeFollowSession extends SessionConnections {
       new Set(relation.columns.map((c) => c.name)),
       present.map((c) => c.name),
       onTarget,
+      targetOnly,
     );
+    const made = attributes.filter((a) => a.generated && !a.dropped && plan.generated.includes(a.name) && !onTarget.includes(a.name));
+    if (made.length > 0)
+      await this.state.recordKnownColumns?.(
+        relation.schema,
+        relation.name,
+        made.map((a) => ({ name: a.name, attnum: a.attnum })),
+      );
     this.targetGenerated.set(relation.oid, plan.generated);
     if (plan.statements.length === 0) return false;
     const name = qualified(relation.schema, relation.name);
@@ -332,16 +366,36 @@ export abstract class ShapeFollowSession extends SessionConnections {
    * in the open transaction, before any row of the new shape; or the stream stops with the
    * statement and the fix. Returns the columns to add (addColumns).
    */
-  protected async followShape(relation: Relation, targetColumns: readonly TargetAttribute[]): Promise<string[]> {
+  protected async followShape(
+    relation: Relation,
+    targetColumns: readonly TargetAttribute[],
+    known?: ReadonlyMap<string, number | null>,
+  ): Promise<string[]> {
     const name = qualified(relation.schema, relation.name);
     const attributes = await this.sourceAttributesOf(relation);
-    const recorded = this.recordedFor(relation.oid, targetColumns);
+    // the record of the target's columns but its own (kept, planShapeFollow leaves them out)
+    const own = this.keptColumns(
+      relation,
+      targetColumns.map((c) => c.name),
+      known,
+    );
+    const recorded = this.recordedFor(
+      relation.oid,
+      targetColumns.filter((c) => !own.includes(c.name)),
+    );
     const resync = this.state.requestResync !== undefined;
     const plan = planShapeFollow(relation.schema, relation.name, relation.columns, attributes, targetColumns, recorded, {
       dropNotNull: true,
       resync,
+      ...(known ? { known } : {}),
     });
     if (plan.kind === 'stop') this.stopWith(name, plan.description, true, plan.fix);
+    // what the apply makes on the target is known from now on, recorded before it is made
+    await this.state.recordKnownColumns?.(
+      relation.schema,
+      relation.name,
+      [...plan.attnums].map(([c, attnum]) => ({ name: c, attnum })),
+    );
     if (plan.readded.length > 0) await this.resyncReadded(relation, plan.readded);
     if (plan.underived.length > 0) {
       const which = plan.underived.map((c) => JSON.stringify(c)).join(', ');
@@ -482,6 +536,43 @@ export abstract class ShapeFollowSession extends SessionConnections {
         `source table ${name}: NOT NULL set on ${columns.map((c) => JSON.stringify(c)).join(', ')}, followed on the target once the apply was past it`,
       );
     }
+  }
+
+  /** The table's columns the migration knows (ApplyState.knownColumns); undefined without that record. */
+  private async knownColumnsOf(relation: Relation): Promise<ReadonlyMap<string, number | null> | undefined> {
+    return this.state.knownColumns?.(relation.schema, relation.name);
+  }
+
+  /** Of `columns` (target columns), those the target alone has: not streamed, in no attnum record of this runner, not known. */
+  private keptColumns(relation: Relation, columns: readonly string[], known: ReadonlyMap<string, number | null> | undefined): string[] {
+    const recorded = new Set((this.state.sourceAttnums?.get(relation.oid) ?? []).flatMap((v) => [...v.keys()]));
+    return targetOnlyColumns(
+      columns.map((c) => ({ name: c })),
+      new Set(relation.columns.map((c) => c.name)),
+      recorded,
+      known,
+    );
+  }
+
+  /** Columns kept on the target, told once each: an event naming them. */
+  private tellKept(relation: Relation, kept: readonly string[]): void {
+    const fresh = kept.filter((c) => !this.keptTold.has(`${relation.oid}\0${c}`));
+    if (fresh.length === 0) return;
+    for (const c of fresh) this.keptTold.add(`${relation.oid}\0${c}`);
+    const name = qualified(relation.schema, relation.name);
+    this.state.onFollowed?.(
+      `target table ${name}: column ${fresh.map((c) => JSON.stringify(c)).join(', ')} made on the target alone (pgferry did not make it, the source never had it): kept as it is, with its values`,
+    );
+  }
+
+  /** The target's own column keeps the stream from writing: the stream stops, nothing dropped, with the fix. */
+  protected stopOnTarget(name: string, description: string, fix: string): never {
+    this.settleBeforeStop();
+    throw new SchemaChangeError('CDC_SCHEMA_CHANGE', `target table ${name}: ${description}; streaming stopped`, {
+      category: 'target',
+      field: name,
+      fix,
+    });
   }
 
   /** A change of shape not followed: the stream stops exactly before the transaction that carries it. */

@@ -118,7 +118,8 @@ function typeFactsOf(rows: readonly TypeFactsRow[]): Map<number, TypeFacts> {
 /** The target table's columns: their type (compared by its equality, plan/equality.ts) and GENERATED ALWAYS identity. */
 const COLUMNS_SQL = `
 SELECT a.attname AS name, a.atttypid::int8 AS type, a.atttypmod AS mod, a.attidentity = 'a' AS identity_always,
-       a.attnotnull AS not_null, a.attgenerated <> '' AS generated, format_type(a.atttypid, a.atttypmod) AS type_name
+       a.attnotnull AS not_null, a.attgenerated <> '' AS generated, format_type(a.atttypid, a.atttypmod) AS type_name,
+       a.atthasdef OR a.attidentity <> '' AS has_default
   FROM pg_attribute a
  WHERE a.attrelid = $1::oid AND a.attnum > 0 AND NOT a.attisdropped
  ORDER BY a.attnum`;
@@ -131,6 +132,8 @@ interface ColumnRow {
   not_null: boolean;
   generated: boolean;
   type_name: string;
+  /** A default or an identity: an INSERT that does not name the column still gives it a value. */
+  has_default: boolean;
 }
 
 /**
@@ -383,12 +386,21 @@ export async function inspectTargetTable(
 function targetAttributes(read: TargetTableFacts): TargetAttribute[] {
   return read.columns
     .filter((c) => !c.generated)
-    .map((c) => ({ name: c.name, typeOid: Number(c.type), typeMod: c.mod, type: c.type_name, notNull: c.not_null }));
+    .map((c) => ({
+      name: c.name,
+      typeOid: Number(c.type),
+      typeMod: c.mod,
+      type: c.type_name,
+      notNull: c.not_null,
+      hasDefault: c.has_default,
+    }));
 }
 
 /** A column added on the source, as the source's catalog has it now (sourceColumnDefinitions). */
 export interface SourceColumnDefinition {
   readonly name: string;
+  /** Its attnum on the source (recorded with the known objects: a rename keeps it). */
+  readonly attnum?: number;
   /** format_type of the column's type: the source catalog's own SQL. */
   readonly type: string;
   /** pg_get_expr of its default: the source catalog's own SQL; null without one. */
@@ -513,6 +525,7 @@ export async function sourceColumnDefinitions(
   const { rows } = await source.query<
     IdentityRow & {
       name: string;
+      attnum: number;
       type: string;
       default_expr: string | null;
       not_null: boolean;
@@ -520,7 +533,7 @@ export async function sourceColumnDefinitions(
       existing_value: string | null;
     }
   >(
-    `SELECT a.attname AS name, pg_catalog.format_type(a.atttypid, a.atttypmod) AS type, pg_catalog.pg_get_expr(d.adbin, d.adrelid) AS default_expr,
+    `SELECT a.attname AS name, a.attnum::pg_catalog.int4 AS attnum, pg_catalog.format_type(a.atttypid, a.atttypmod) AS type, pg_catalog.pg_get_expr(d.adbin, d.adrelid) AS default_expr,
             a.attnotnull AS not_null, a.attidentity::pg_catalog.text AS identity_kind, s.*,
             d.oid IS NOT NULL AND ${MUTABLE_DEFAULT_SQL} AS mutable_default,
             ${readable ? EXISTING_VALUE_SQL : 'NULL::pg_catalog.text'} AS existing_value
@@ -531,6 +544,7 @@ export async function sourceColumnDefinitions(
   );
   return rows.map((r) => ({
     name: r.name,
+    attnum: r.attnum,
     type: r.type,
     defaultExpr: r.default_expr,
     notNull: r.not_null,

@@ -5,6 +5,7 @@
 // format_type, pg_get_expr). Sessions pin search_path to pg_catalog alone, so every deparsed name
 // carries its schema on both servers.
 import type pg from 'pg';
+import { schemaObjectKey } from '../../core/names';
 
 /** A property's value as read: text, a flag, or absent (NULL). */
 export type PropertyValue = string | boolean | null;
@@ -30,7 +31,7 @@ export interface SchemaObject {
 
 /** An object's identity, the same on both servers: kind, schema, relation, name and arguments (OIDs differ). */
 export function objectKey(o: SchemaObject): string {
-  return JSON.stringify([o.kind, o.schema, o.relation ?? '', o.name, o.args ?? '']);
+  return schemaObjectKey(o.kind, o.schema, o.relation, o.name, o.args);
 }
 
 /** Schemas no migration moves: the system's and pgferry's own control schema (the caller passes it). */

@@ -134,7 +134,8 @@ export async function compareDatabase(
 
 /** The check's figures in one line, for progress. */
 export function schemaCheckSummary(check: SchemaCheck): string {
-  return `schema checked: ${check.objects} object(s) in ${check.seconds.toFixed(2)} s, ${check.differences.length} difference(s), ${check.expected.length} deliberate`;
+  const kept = check.kept?.length ? `, ${check.kept.length} kept (made on the target alone)` : '';
+  return `schema checked: ${check.objects} object(s) in ${check.seconds.toFixed(2)} s, ${check.differences.length} difference(s), ${check.expected.length} deliberate${kept}`;
 }
 
 /**

@@ -3,9 +3,9 @@
 // anything else is a difference, with the statement that makes the target match.
 import { displayName } from '../../catalog/introspect';
 import { ident, qualified } from '../../connect/quote';
-import type { ExpectedDifference, SchemaDifference } from '../../core/model';
+import type { ExpectedDifference, KeptObject, SchemaDifference } from '../../core/model';
 import { objectKey, type PropertyValue, type SchemaObject } from './catalog';
-import { alterStatement, createStatement, describeObject, dropStatement } from './fixes';
+import { alterStatement, createStatement, describeObject, dropStatement, renameAsideStatement } from './fixes';
 import { alterStep, createStep, dropStep, renameStep, type FollowStep } from './follow';
 
 /** What the comparison knows of both servers to tell a deliberate difference from another. */
@@ -45,6 +45,8 @@ export interface SchemaComparison {
   /** For each difference, in the same order, how the schema watch can make it on the target while streaming (verify/schema/follow.ts). */
   readonly steps: readonly (FollowStep | undefined)[];
   readonly expected: readonly ExpectedDifference[];
+  /** Objects the target alone has, which pgferry neither made nor saw on the source: kept, no difference. */
+  readonly kept: readonly KeptObject[];
   /** Objects compared (source side). */
   readonly objects: number;
 }
@@ -120,6 +122,11 @@ function expectedProperty(ctx: CompareContext, o: SchemaObject, t: SchemaObject,
       return `owned by ${s} on the source, a role the target user cannot make owner there: owned by the target user ${d}`;
     if (o.kind === 'schema' && o.name === 'public' && d === 'pg_database_owner' && ctx.sourceMajor < 15 && ctx.targetMajor >= 15)
       return `the public schema of PostgreSQL ${ctx.targetMajor} belongs to pg_database_owner (before 15, to the bootstrap superuser)`;
+    // the target's public schema is its own (template0's): one owned on the source by a role the
+    // target user cannot make owner keeps the owner it has there, as other objects of that role
+    // are given to the target user
+    if (o.kind === 'schema' && o.name === 'public' && d === 'pg_database_owner' && typeof s === 'string' && !ownerPossible(ctx, s))
+      return `owned by ${s} on the source, a role the target user cannot make owner there: the target's public schema keeps its owner pg_database_owner`;
   }
   if (property === 'privileges' && typeof s === 'string' && typeof d === 'string') {
     // grants to roles that are not on the target cannot be made there (the restore reported them)
@@ -264,14 +271,60 @@ export function compareSchemas(source: readonly SchemaObject[], target: readonly
     differences.push({ object: describeObject(o), detail: 'only on the source', fix: createStatement(made), ...tableOf(o) });
     steps.push(partOfAbsent(o, targetOwn) ? undefined : createStep(made, constraintNames));
   }
+  const kept = onlyOnTarget(extra, missing, sourceOwn, ctx, differences, steps);
+  return { differences, steps, expected, kept, objects: source.length };
+}
+
+/**
+ * The objects only the target has: dropped by the follow only where pgferry restored them or the
+ * source had them (never destroy); what the target alone has is kept and listed, and is a
+ * difference only where the source needs its name (its fix renames it, never drops it). Adds to
+ * `differences` and `steps`; returns the kept ones.
+ */
+function onlyOnTarget(
+  extra: readonly SchemaObject[],
+  missing: readonly SchemaObject[],
+  sourceOwn: ReadonlySet<string>,
+  ctx: CompareContext,
+  differences: SchemaDifference[],
+  steps: (FollowStep | undefined)[],
+): KeptObject[] {
+  // an empty record is none: a migration that records them has at least the tables the copy restored
+  const known = ctx.known !== undefined && ctx.known.size > 0 ? ctx.known : undefined;
+  const madeThere = (t: SchemaObject) => known !== undefined && !known.has(keyOf(t));
+  const conflicting = conflicts(missing);
+  const kept: KeptObject[] = [];
+  const keptOwn = new Set(extra.filter((t) => t.relation === null && madeThere(t) && !conflicting(t)).map((t) => `${t.schema}\0${t.name}`));
   for (const t of extra) {
-    // never destroy: only what pgferry restored or the source had is dropped by the follow
-    const madeThere = ctx.known !== undefined && !ctx.known.has(keyOf(t));
-    const detail = madeThere
-      ? 'only on the target, and pgferry neither made it there nor saw it on the source: kept'
-      : 'only on the target';
-    differences.push({ object: describeObject(t), detail, fix: dropStatement(t), ...tableOf(t) });
-    steps.push(madeThere || partOfAbsent(t, sourceOwn) ? undefined : dropStep(t));
+    if (madeThere(t) && !conflicting(t)) {
+      // a kept table's columns, keys and indexes are the table's: it is listed once
+      if (!(t.relation !== null && keptOwn.has(`${t.schema}\0${t.relation}`)))
+        kept.push({ object: describeObject(t), reason: 'made on the target alone: pgferry did not make it and the source never had it' });
+      continue;
+    }
+    if (madeThere(t)) {
+      differences.push({
+        object: describeObject(t),
+        detail:
+          'only on the target, made there alone (pgferry did not make it, the source never had it), under a name the source needs for another object: kept',
+        fix: `${renameAsideStatement(t)} (keeps it under another name; pgferry then makes the source's)`,
+        ...tableOf(t),
+      });
+      steps.push(undefined);
+      continue;
+    }
+    differences.push({ object: describeObject(t), detail: 'only on the target', fix: dropStatement(t), ...tableOf(t) });
+    steps.push(partOfAbsent(t, sourceOwn) ? undefined : dropStep(t));
   }
-  return { differences, steps, expected, objects: source.length };
+  return kept;
+}
+
+/**
+ * Whether an object only the target has takes a name an object only the source has needs: the
+ * same schema and name among objects of their own (a table and an index, a view and a table: one
+ * namespace), or the same relation and name among its parts. Making the source's would fail there.
+ */
+function conflicts(missing: readonly SchemaObject[]): (t: SchemaObject) => boolean {
+  const names = new Set(missing.filter((m) => m.kind !== 'comment').map((m) => `${m.schema}\0${m.relation ?? ''}\0${m.name}`));
+  return (t) => t.kind !== 'comment' && names.has(`${t.schema}\0${t.relation ?? ''}\0${t.name}`);
 }

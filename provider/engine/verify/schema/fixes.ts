@@ -112,6 +112,27 @@ export function dropStatement(o: SchemaObject): string {
   }
 }
 
+/**
+ * RENAME for an object only the target has, made there by someone else, whose name the source needs
+ * for another object: it is kept under another name (never dropped: it is not pgferry's).
+ */
+export function renameAsideStatement(o: SchemaObject): string {
+  const aside = ident(`${o.name}_kept`);
+  switch (o.kind) {
+    case 'column':
+      return `ALTER TABLE ${tableOf(o)} RENAME COLUMN ${ident(o.name)} TO ${aside};`;
+    case 'constraint':
+      return `ALTER ${o.props.on === 'domain' ? 'DOMAIN' : 'TABLE'} ${tableOf(o)} RENAME CONSTRAINT ${ident(o.name)} TO ${aside};`;
+    case 'enum type':
+    case 'composite type':
+    case 'range type':
+    case 'base type':
+      return `ALTER TYPE ${objectSql(o)} RENAME TO ${aside};`;
+    default:
+      return `ALTER ${o.kind.toUpperCase()} ${objectSql(o)} RENAME TO ${aside};`;
+  }
+}
+
 /** ALTER ... OWNER TO and the keyword each kind takes there. */
 function ownerStatement(o: SchemaObject, owner: string): string {
   const keyword = o.kind.endsWith(' type') ? 'TYPE' : o.kind === 'foreign table' ? 'FOREIGN TABLE' : o.kind.toUpperCase();
