@@ -3,9 +3,9 @@
 // source transaction while a writer runs: functions dropped and created again with a new return
 // type (one of them the default of a table's column, another returning the row type of the table
 // the release drops), that table replaced by a view of the same name over a new table, a table
-// renamed, one dropped, one dropped and created again under its name (`DROP TABLE t; CREATE TABLE
-// t`), and one ALTER TABLE on a partitioned table that drops a column and adds two, one under the
-// dropped name. Followed by identity and kind, in PostgreSQL's dependency order; the cutover
+// renamed (and written under its new name at once), one dropped, one dropped and created again
+// under its name (`DROP TABLE t; CREATE TABLE t`), and one ALTER TABLE on a partitioned table that
+// drops a column and adds two, one under the dropped name (followed on its root). Followed by identity and kind, in PostgreSQL's dependency order; the cutover
 // Succeeded, the rows and `pg_dump --schema-only` of both sides equal, and no background
 // verification warned of a table read before its own copy. Beside it, what a DBA made on the
 // target alone is kept: an invalid index (a failed CREATE INDEX CONCURRENTLY) and an index under a
@@ -118,7 +118,7 @@ function asSource(pair: ServerPair, target: MigrationSpec['target']): (text: str
 async function shape(cluster: Cluster): Promise<Record<string, string | null>> {
   const [row] = await cluster.query<Record<string, string | null>>(
     `SELECT (SELECT relkind::text FROM pg_class WHERE oid = to_regclass('app.jobs')) AS jobs,
-            (SELECT pg_get_function_result('app.add_job(text, text)'::regprocedure)) AS add_job,
+            (SELECT pg_get_function_result(to_regprocedure('app.add_job(text, text)'))) AS add_job,
             (SELECT pg_get_function_result(to_regprocedure('app.job_count()'))) AS job_count,
             (SELECT pg_get_function_result(to_regprocedure('app.queue_size()'))) AS queue_size,
             (SELECT pg_get_expr(adbin, adrelid) FROM pg_attrdef WHERE adrelid = 'app.settings'::regclass) AS size_default,
@@ -165,10 +165,13 @@ async function scenario(pair: ServerPair, name: string, target: MigrationSpec['t
   const told = async () =>
     (await catalogEvents(store, name, 300)).map((e) => `${e.level}: ${e.message.slice(0, 400)}`).join('\n  ');
   const t = (sql: string) => pair.target.query(sql, [], DB);
+  const started = Date.now();
+  const step = (what: string) => console.log(`      ${name}: ${((Date.now() - started) / 1000).toFixed(0)} s: ${what}`);
   try {
     const ready = await waitForStatus(store, name, (s) => s.subState === 'WaitingForCutoverTrigger' || isFinalState(s.state));
     assert.equal(ready.subState, 'WaitingForCutoverTrigger', `${ready.state}: ${ready.message}`);
     await writes(20);
+    step('streaming');
     // the source drops an index, which the follow drops on the target; then a DBA makes one of
     // their own under that name on the target alone, and a unique index there that fails half-made
     await pair.source.query(`DROP INDEX app.events_n_idx`, [], DB);
@@ -180,6 +183,7 @@ async function scenario(pair: ServerPair, name: string, target: MigrationSpec['t
       () => assert.fail('the DBA index was expected to fail on duplicates'),
       (error: Error) => assert.match(error.message, /could not create unique index/),
     );
+    step('the DBA objects made');
     // the release, mid-stream
     await pair.source.query(RELEASE, [], DB);
     await pair.source.query(
@@ -200,6 +204,7 @@ async function scenario(pair: ServerPair, name: string, target: MigrationSpec['t
     ).catch(async (error: Error) => {
       throw new Error(`${error.message}\nsource: ${JSON.stringify(wanted)}\ntarget: ${JSON.stringify(await shape(pair.target))}\n  ${await told()}`);
     });
+    step('the release followed');
     // two more looks of the schema watch after the release: what the DBA made is still there
     const looks = async () =>
       (await catalogEvents(store, name, 300)).filter((e) => /followed on the target: comment on table app\.events/.test(e.message)).length;
@@ -216,9 +221,11 @@ async function scenario(pair: ServerPair, name: string, target: MigrationSpec['t
     const dba = await dbaObjects(pair.target);
     assert.equal(dba.invalid, 'false', "the DBA's invalid index is kept");
     assert.equal(dba.reused, 'CREATE INDEX events_n_idx ON app.events USING btree (n, id)', "the DBA's index under a name the source once had is kept");
+    step('two more looks');
     const transactions = await writer.stop();
     // the DBA is done with them: the cutover compares what the source has
     await t(`DROP INDEX app.events_dba_unique; DROP INDEX app.events_n_idx`);
+    step('cutover asked');
     const end = await cutoverEnd(store, { target, migrationName: name }, running);
     if (end.state !== 'Succeeded') assert.fail(`${end.state}: ${end.message} ${end.verification?.firstMismatch ?? ''}\n  ${await told()}`);
     const events = await catalogEvents(store, name, 500);
@@ -242,7 +249,7 @@ async function scenario(pair: ServerPair, name: string, target: MigrationSpec['t
 }
 
 describe('an application release mid-stream, followed by identity and kind (issue 62)', function () {
-  this.timeout(600_000);
+  this.timeout(900_000);
   onBothTargets(
     {
       superuser:

@@ -73,7 +73,7 @@ SELECT n.nspname AS schema, c.relname AS name, t.relname AS "table"
   JOIN pg_catalog.pg_class c ON c.oid = x.indexrelid
   JOIN pg_catalog.pg_class t ON t.oid = x.indrelid
   JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
-  JOIN pg_catalog.unnest($1::text[], $2::text[], $3::text[]) AS w(schema, name, tab)
+  JOIN unnest($1::text[], $2::text[], $3::text[]) AS w(schema, name, tab)
     ON w.schema = n.nspname AND w.name = c.relname AND w.tab = t.relname
  WHERE x.indisvalid`;
 
@@ -192,7 +192,7 @@ SELECT p.oid::text AS oid FROM pg_catalog.pg_proc p JOIN pg_catalog.pg_namespace
                          pg_catalog.regexp_replace(pg_catalog.pg_get_function_identity_arguments(p.oid), '(^|, )IN ', '\\1', 'g')) = $1`;
 
 /** A step PostgreSQL refused, with a statement that does make the target match (the difference's own fix does not). */
-export class FollowRefused extends Error {
+class FollowRefused extends Error {
   constructor(
     message: string,
     readonly fix: string,

@@ -9,7 +9,7 @@ import type pg from 'pg';
 import { ident, qualified } from '../connect/quote';
 
 /** One object that depends on the one to drop. */
-export interface Dependent {
+interface Dependent {
   readonly kind: 'default' | 'view' | 'materialized view' | 'function' | 'procedure' | 'constraint' | 'other';
   readonly schema: string;
   readonly relation: string | null;
@@ -26,7 +26,7 @@ export interface Dependent {
 const DEPENDENTS_SQL = `
 WITH dep AS (
   SELECT DISTINCT d.classid, d.objid FROM pg_catalog.pg_depend d
-    JOIN pg_catalog.unnest($1::pg_catalog.regclass[], $2::pg_catalog.oid[]) AS w(catalog, oid) ON d.refclassid = w.catalog AND d.refobjid = w.oid
+    JOIN unnest($1::pg_catalog.regclass[], $2::pg_catalog.oid[]) AS w(catalog, oid) ON d.refclassid = w.catalog AND d.refobjid = w.oid
    WHERE d.deptype = 'n'
 )
 SELECT 'default' AS kind, n.nspname AS schema, c.relname AS relation, a.attname AS name, NULL AS args,
@@ -108,4 +108,16 @@ export function remakeDependent(d: Dependent): string | undefined {
     default:
       return undefined;
   }
+}
+
+/**
+ * The statement that drops a dependent of a table the source dropped, for good: the source dropped
+ * it too (PostgreSQL refuses a table's drop while anything depends on it), so what the source made
+ * again since (a function over the new table, a view under the old name) is the schema watch's to
+ * create. Undefined for a kind not dropped here.
+ */
+export function dropWithTable(d: Dependent): string | undefined {
+  if (d.kind === 'function' || d.kind === 'procedure') return `DROP ${d.kind.toUpperCase()} ${qualified(d.schema, d.name)}(${d.args ?? ''})`;
+  if (d.kind === 'materialized view') return `DROP MATERIALIZED VIEW ${qualified(d.schema, d.name)}`;
+  return dropDependent(d);
 }
