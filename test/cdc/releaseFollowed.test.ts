@@ -129,7 +129,9 @@ async function shape(cluster: Cluster): Promise<Record<string, string | null>> {
               WHERE attrelid = to_regclass('app.reborn') AND attnum > 0 AND NOT attisdropped) AS reborn,
             (SELECT string_agg(attname || ' ' || format_type(atttypid, atttypmod), ', ' ORDER BY attnum) FROM pg_attribute
               WHERE attrelid = to_regclass('app.measures') AND attnum > 0 AND NOT attisdropped) AS measures,
-            (SELECT count(*)::text FROM app.reborn) AS reborn_rows`,
+            -- between its drop and its follow's copy the target has no app.reborn: counted only when there
+            CASE WHEN to_regclass('app.reborn') IS NOT NULL
+                 THEN (xpath('/row/c/text()', query_to_xml('SELECT count(*) AS c FROM app.reborn', false, true, '')))[1]::text END AS reborn_rows`,
     [],
     DB,
   );
@@ -241,6 +243,9 @@ async function scenario(pair: ServerPair, name: string, target: MigrationSpec['t
     const [srcDump, dstDump] = await Promise.all([schemaDump(pair.source), schemaDump(pair.target)]);
     assert.deepEqual(dstDump.map(spelled), srcDump);
     console.log(`      ${name}: ${transactions} writer transactions; the release followed with nothing run by hand`);
+  } catch (error) {
+    step(`failed: ${error instanceof Error ? error.message : String(error)}`);
+    throw error;
   } finally {
     await writer.stop().catch(() => undefined);
     await endIfRunning(spec, running);

@@ -27,6 +27,7 @@ import type { SchemaDifference } from '../core/model';
 import type { MigrationRun } from '../run/migrationRun';
 import { checkSchema, compareDatabase, type SchemaCheck } from '../verify/schema/checkSchema';
 import { objectKey, readSchemaObjects, type SchemaObject } from '../verify/schema/catalog';
+import { describeObject } from '../verify/schema/fixes';
 import type { FollowStep } from '../verify/schema/follow';
 import { ownerChange, restoreOwners } from '../schema/ownership';
 import { addColumnPlan, identityPosition, sourceColumnDefinitions } from '../cdc/apply/targetTables';
@@ -120,6 +121,9 @@ export async function followSchema(
       if (run.signal.aborted) return;
       try {
         followed.push(await followOne(run, database, client, item, replica));
+        // dropped as the source dropped it: no longer the migration's, whatever is made under its name next
+        const key = droppedKeys.get(item.difference);
+        if (key !== undefined) await forgetKnownObjects(run.store, run.spec.migrationName, database, [key]);
       } catch (error) {
         if ((!replica && item.step.firing) || item.step.resync) await client.query('ROLLBACK').catch(() => undefined);
         if (heldByDroppedTable(run, item, error)) {
@@ -406,8 +410,25 @@ export async function compareKnowing(
   const compared = await compareDatabase(run.spec, database, { ...options, known });
   const fresh = compared.sourceObjects.map(knownAs).filter((k) => !known.has(k.object));
   await recordKnownObjects(run.store, run.spec.migrationName, database, fresh);
-  await forgetGone(run, database, known, compared.sourceObjects);
+  const gone = await forgetGone(run, database, known, compared.sourceObjects);
+  // each drop the follow may make, with the known object it drops: forgotten once it is made
+  const byDescription = new Map(gone.flatMap((k) => (described(k) === undefined ? [] : [[described(k)!, k] as const])));
+  for (const d of compared.check.differences) {
+    const key = d.detail.startsWith('only on the target') ? byDescription.get(d.object) : undefined;
+    if (key !== undefined) droppedKeys.set(d, key);
+  }
   return { ...compared, steps: byKind(compared.check, compared.steps, compared.sourceObjects) };
+}
+
+/** The known object each drop difference of a comparison would drop (compareKnowing), by the difference. */
+const droppedKeys = new WeakMap<SchemaDifference, string>();
+
+/** A known object's key as the comparison describes it (verify/schema/fixes.ts); undefined for a comment (described by its text). */
+function described(key: string): string | undefined {
+  const [kind, schema, relation, name, args] = JSON.parse(key) as [string, string, string, string, string];
+  if (kind === 'comment') return undefined;
+  const object = { kind, schema, relation: relation || null, name, args: args || null, classId: '', objectId: '', ownerObjectId: '', props: {} };
+  return describeObject(object);
 }
 
 /** Kinds of relation that have columns, constraints and policies, and those that have indexes too. */
@@ -443,20 +464,26 @@ function byKind(
 
 /**
  * Forgets the known objects the source no longer has once the target has none of them either
- * (its drop followed, or made by hand): read after the comparison, so a drop this look is about to
- * follow is still known to it, and forgotten at a later look.
+ * (dropped by hand, or a drop followed before a runner stopped): read after the comparison, so a
+ * drop this look is about to follow is still known to it (and forgotten once made). Returns the
+ * known objects the source no longer has and the target still has.
  */
 async function forgetGone(
   run: MigrationRun,
   database: string,
   known: ReadonlyMap<string, number | null>,
   source: readonly SchemaObject[],
-): Promise<void> {
+): Promise<string[]> {
   const onSource = new Set(source.map(objectKey));
   const gone = [...known.keys()].filter((k) => !onSource.has(k));
-  if (gone.length === 0) return;
-  const session = { database, purpose: 'schema check' };
-  const target = await withSession(run.spec.target, session, (client) => readSchemaObjects(client, run.targetMajor, CONTROL_SCHEMA));
+  if (gone.length === 0) return gone;
+  // as the comparison reads: a table locked on the target (a copy at a pin filling it) makes it
+  // give up at once, and the next look forgets them
+  const session = { database, purpose: 'schema check', settings: { lock_timeout: '1s', statement_timeout: '300s' } };
+  const target = await withSession(run.spec.target, session, (client) => readSchemaObjects(client, run.targetMajor, CONTROL_SCHEMA)).catch(
+    () => undefined,
+  );
+  if (!target) return gone;
   const onTarget = new Set(target.map(objectKey));
   await forgetKnownObjects(
     run.store,
@@ -464,6 +491,7 @@ async function forgetGone(
     database,
     gone.filter((k) => !onTarget.has(k)),
   );
+  return gone.filter((k) => onTarget.has(k));
 }
 
 /**
