@@ -164,8 +164,7 @@ async function scenario(pair: ServerPair, name: string, target: MigrationSpec['t
     const from = writer.committed();
     await until(`${count} more application transactions`, async () => (writer.committed() >= from + count ? true : undefined), 60_000);
   };
-  const told = async () =>
-    (await catalogEvents(store, name, 300)).map((e) => `${e.level}: ${e.message.slice(0, 400)}`).join('\n  ');
+  const told = async () => (await catalogEvents(store, name, 300)).map((e) => `${e.level}: ${e.message.slice(0, 400)}`).join('\n  ');
   const t = (sql: string) => pair.target.query(sql, [], DB);
   const started = Date.now();
   const step = (what: string) => console.log(`      ${name}: ${((Date.now() - started) / 1000).toFixed(0)} s: ${what}`);
@@ -204,7 +203,9 @@ async function scenario(pair: ServerPair, name: string, target: MigrationSpec['t
       180_000,
       1_000,
     ).catch(async (error: Error) => {
-      throw new Error(`${error.message}\nsource: ${JSON.stringify(wanted)}\ntarget: ${JSON.stringify(await shape(pair.target))}\n  ${await told()}`);
+      throw new Error(
+        `${error.message}\nsource: ${JSON.stringify(wanted)}\ntarget: ${JSON.stringify(await shape(pair.target))}\n  ${await told()}`,
+      );
     });
     step('the release followed');
     // two more looks of the schema watch after the release: what the DBA made is still there
@@ -222,7 +223,11 @@ async function scenario(pair: ServerPair, name: string, target: MigrationSpec['t
     );
     const dba = await dbaObjects(pair.target);
     assert.equal(dba.invalid, 'false', "the DBA's invalid index is kept");
-    assert.equal(dba.reused, 'CREATE INDEX events_n_idx ON app.events USING btree (n, id)', "the DBA's index under a name the source once had is kept");
+    assert.equal(
+      dba.reused,
+      'CREATE INDEX events_n_idx ON app.events USING btree (n, id)',
+      "the DBA's index under a name the source once had is kept",
+    );
     step('two more looks');
     const transactions = await writer.stop();
     // the DBA is done with them: the cutover compares what the source has

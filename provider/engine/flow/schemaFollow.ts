@@ -342,8 +342,10 @@ async function dropInvalidIndexes(run: MigrationRun, database: string, client: p
   const { rows: invalid } = await client.query<Index>(INVALID_INDEXES_SQL, [CONTROL_SCHEMA]);
   if (invalid.length === 0) return;
   const params = [invalid.map((i) => i.schema), invalid.map((i) => i.name), invalid.map((i) => i.table)];
-  const following = await withSession(run.spec.source, { database, purpose: 'schema follow' }, async (source) =>
-    (await source.query<Index>(SOURCE_VALID_INDEXES_SQL, params)).rows,
+  const following = await withSession(
+    run.spec.source,
+    { database, purpose: 'schema follow' },
+    async (source) => (await source.query<Index>(SOURCE_VALID_INDEXES_SQL, params)).rows,
   );
   for (const { schema, name } of following) await client.query(`DROP INDEX CONCURRENTLY IF EXISTS ${qualified(schema, name)}`);
 }
@@ -427,7 +429,17 @@ const droppedKeys = new WeakMap<SchemaDifference, string>();
 function described(key: string): string | undefined {
   const [kind, schema, relation, name, args] = JSON.parse(key) as [string, string, string, string, string];
   if (kind === 'comment') return undefined;
-  const object = { kind, schema, relation: relation || null, name, args: args || null, classId: '', objectId: '', ownerObjectId: '', props: {} };
+  const object = {
+    kind,
+    schema,
+    relation: relation || null,
+    name,
+    args: args || null,
+    classId: '',
+    objectId: '',
+    ownerObjectId: '',
+    props: {},
+  };
   return describeObject(object);
 }
 

@@ -153,14 +153,18 @@ export class TableDropsFollow {
       return;
     }
     const settings = { lock_timeout: LOCK_TIMEOUT };
-    const statements = await withSession(run.spec.target, { database, purpose: 'table follow', writable: true, settings }, async (client) => {
-      if (to) {
-        const renames = renameStatements(from, to);
-        for (const statement of renames) await client.query(statement);
-        return renames;
-      }
-      return dropInOrder(run, database, client, from);
-    });
+    const statements = await withSession(
+      run.spec.target,
+      { database, purpose: 'table follow', writable: true, settings },
+      async (client) => {
+        if (to) {
+          const renames = renameStatements(from, to);
+          for (const statement of renames) await client.query(statement);
+          return renames;
+        }
+        return dropInOrder(run, database, client, from);
+      },
+    );
     // the old name's verification counted from a pin under that name: the table is read whole at the cutover
     await forgetTableVerifications(run.store, run.spec.migrationName, database, [from.display]);
     if (!to) {
@@ -187,7 +191,12 @@ export class TableDropsFollow {
  * the table) first, then the table. Something made on the target alone that depends on it is
  * never dropped: the table is kept, and the warning names what holds it.
  */
-async function dropInOrder(run: MigrationRun, database: string, client: pg.Client, from: { schema: string; name: string }): Promise<string[]> {
+async function dropInOrder(
+  run: MigrationRun,
+  database: string,
+  client: pg.Client,
+  from: { schema: string; name: string },
+): Promise<string[]> {
   const table = qualified(from.schema, from.name);
   const { rows } = await client.query<{ oid: string; type: string }>(
     `SELECT c.oid::text AS oid, c.reltype::text AS type FROM pg_catalog.pg_class c WHERE c.oid = pg_catalog.to_regclass($1)`,

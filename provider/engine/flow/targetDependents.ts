@@ -117,7 +117,8 @@ export function remakeDependent(d: Dependent): string | undefined {
  * create. Undefined for a kind not dropped here.
  */
 export function dropWithTable(d: Dependent): string | undefined {
-  if (d.kind === 'function' || d.kind === 'procedure') return `DROP ${d.kind.toUpperCase()} ${qualified(d.schema, d.name)}(${d.args ?? ''})`;
+  if (d.kind === 'function' || d.kind === 'procedure')
+    return `DROP ${d.kind.toUpperCase()} ${qualified(d.schema, d.name)}(${d.args ?? ''})`;
   if (d.kind === 'materialized view') return `DROP MATERIALIZED VIEW ${qualified(d.schema, d.name)}`;
   return dropDependent(d);
 }
