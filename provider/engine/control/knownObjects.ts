@@ -4,7 +4,8 @@
 // schema follow drops it on the target only if it is known; an index, view or function someone
 // made on the target alone is never known, so it is kept and reported (DESIGN: never destroy).
 // A column is known with its attnum on the source, which a rename keeps: the cutover tells a
-// column renamed from one dropped and another added by it. Keys are verify/schema/catalog.ts's
+// column renamed from one dropped and another added by it. An object is forgotten once neither
+// server has it: what the source dropped is no longer the migration's, whatever its name. Keys are verify/schema/catalog.ts's
 // objectKey; rows go with the migration's database row.
 import { ident } from '../connect/quote';
 import { CONTROL_SCHEMA } from '../core/names';
@@ -42,4 +43,23 @@ export async function recordKnownObjects(
      SELECT $1, $2, o, a FROM unnest($3::text[], $4::int[]) AS x(o, a) ON CONFLICT DO NOTHING`,
     [migration, database, objects.map((o) => o.object), objects.map((o) => o.attnum)],
   );
+}
+
+/**
+ * Forgets objects neither server has any more (the source dropped them, and the target too, by the
+ * follow or by hand): a name the source once had is no longer the migration's, so an object someone
+ * makes under it on the target alone later is kept, never dropped as the source's.
+ */
+export async function forgetKnownObjects(
+  catalog: CatalogConnection,
+  migration: string,
+  database: string,
+  objects: readonly string[],
+): Promise<void> {
+  if (objects.length === 0) return;
+  await catalog.query(`DELETE FROM ${T} WHERE migration = $1 AND database = $2 AND object = ANY($3::text[])`, [
+    migration,
+    database,
+    [...objects],
+  ]);
 }

@@ -80,7 +80,9 @@ export async function requestTableResync(
     `INSERT INTO ${T} (migration, database, schema_name, table_name, reason) VALUES ($1, $2, $3, $4, $5)
      ON CONFLICT (migration, database, schema_name, table_name) DO UPDATE
         SET reason = CASE WHEN ${T}.reason = 'created' THEN ${T}.reason ELSE excluded.reason END,
-            requested_at = now(), attempts = 0, done_at = NULL, error = NULL
+            requested_at = now(), attempts = 0, done_at = NULL, error = NULL,
+            -- the table watch's request: a new table under the name, not made on the target yet
+            created_on_target = CASE WHEN $5 = 'created' THEN false ELSE ${T}.created_on_target END
       WHERE $5 = 'requested' OR ${T}.done_at IS NOT NULL`,
     [migration, database, table.schema, table.name, reason],
   );

@@ -19,7 +19,7 @@ import { fireAsReplica, replicaRolePermitted } from '../cdc/prepare/targetFiring
 import { forgetKeysDroppedOnSource, setAsideSourceForeignKey } from '../cdc/prepare/targetForeignKeys';
 import { pendingForeignKeys, type ForeignKeyRecord } from '../control/foreignKeys';
 import { recordEvent } from '../control/store';
-import { knownObjects, recordKnownObjects, type KnownObject } from '../control/knownObjects';
+import { forgetKnownObjects, knownObjects, recordKnownObjects, type KnownObject } from '../control/knownObjects';
 import { forgetTableVerifications } from '../control/tableVerification';
 import { requestTableResync } from '../control/tableResyncs';
 import { CONTROL_SCHEMA } from '../core/names';
@@ -27,9 +27,13 @@ import type { SchemaDifference } from '../core/model';
 import type { MigrationRun } from '../run/migrationRun';
 import { checkSchema, compareDatabase, type SchemaCheck } from '../verify/schema/checkSchema';
 import { objectKey, readSchemaObjects, type SchemaObject } from '../verify/schema/catalog';
+import { describeObject } from '../verify/schema/fixes';
 import type { FollowStep } from '../verify/schema/follow';
 import { ownerChange, restoreOwners } from '../schema/ownership';
 import { addColumnPlan, identityPosition, sourceColumnDefinitions } from '../cdc/apply/targetTables';
+import { sqlState } from '../connect/sqlstate';
+import { displayName } from '../catalog/introspect';
+import { dependentKey, describeDependent, dropDependent, remakeDependent, targetDependents } from './targetDependents';
 
 /** A step and the difference it makes, as the watch found it. */
 export interface Followable {
@@ -41,23 +45,38 @@ export interface FollowOutcome {
   readonly followed: readonly Followable[];
   /** Waiting for the apply to pass the position where they were seen. */
   readonly waiting: readonly SchemaDifference[];
-  readonly failed: readonly { readonly difference: SchemaDifference; readonly error: string }[];
+  /** `fix`: a statement that works where the difference's own does not (FollowRefused). */
+  readonly failed: readonly { readonly difference: SchemaDifference; readonly error: string; readonly fix?: string }[];
 }
 
 /** Follow sessions wait this long for a lock, then give the table back to the apply. */
 const LOCK_TIMEOUT = '2s';
 
 /**
- * Indexes a CREATE INDEX CONCURRENTLY left invalid (a runner killed while it built, a failure) are
- * dropped before a look follows anything: the restore never leaves one, and an invalid index
- * under the source's name would pass the schema check while enforcing nothing.
+ * Indexes a CREATE INDEX CONCURRENTLY of the follow left invalid (a runner killed while it built, a
+ * failure) are dropped before a look follows anything: the restore never leaves one, and an invalid
+ * index under the source's name would pass the schema check while enforcing nothing. Only those the
+ * source has, valid, on the same table: an invalid index under another name is someone else's (a
+ * DBA's CREATE INDEX CONCURRENTLY that failed, a REINDEX CONCURRENTLY's _ccnew), kept as it is.
  */
 const INVALID_INDEXES_SQL = `
-SELECT n.nspname AS schema, c.relname AS name
+SELECT n.nspname AS schema, c.relname AS name, t.relname AS "table"
   FROM pg_catalog.pg_index x
   JOIN pg_catalog.pg_class c ON c.oid = x.indexrelid
+  JOIN pg_catalog.pg_class t ON t.oid = x.indrelid
   JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
  WHERE NOT x.indisvalid AND n.nspname NOT IN ('pg_catalog', 'information_schema', $1) AND n.nspname NOT LIKE 'pg\\_toast%'`;
+
+/** Of these indexes (schema, name, table), those the source has, valid, on the same table. */
+const SOURCE_VALID_INDEXES_SQL = `
+SELECT n.nspname AS schema, c.relname AS name, t.relname AS "table"
+  FROM pg_catalog.pg_index x
+  JOIN pg_catalog.pg_class c ON c.oid = x.indexrelid
+  JOIN pg_catalog.pg_class t ON t.oid = x.indrelid
+  JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+  JOIN unnest($1::text[], $2::text[], $3::text[]) AS w(schema, name, tab)
+    ON w.schema = n.nspname AND w.name = c.relname AND w.tab = t.relname
+ WHERE x.indisvalid`;
 
 /**
  * Runs the steps that may run now, in rank order. `seenAt`: the source's WAL position read after
@@ -89,28 +108,54 @@ export async function followSchema(
   );
   const waiting = items.filter((i) => !ready.includes(i)).map((i) => i.difference);
   const followed: Followable[] = [];
-  const failed: { difference: SchemaDifference; error: string }[] = [];
+  const failed: { difference: SchemaDifference; error: string; fix?: string }[] = [];
   if (ready.length === 0) return { followed, waiting, failed };
   const settings = { lock_timeout: LOCK_TIMEOUT, check_function_bodies: 'off' };
   // forgotten first, so that a runner stopped after the statement leaves them forgotten
   const wholeTables = [...new Set(ready.flatMap((i) => (i.step.readWhole && i.difference.table ? [i.difference.table] : [])))];
   if (wholeTables.length > 0) await forgetTableVerifications(run.store, run.spec.migrationName, database, wholeTables);
   await withSession(run.spec.target, { database, purpose: 'schema follow', writable: true, settings }, async (client) => {
-    await dropInvalidIndexes(client);
+    await dropInvalidIndexes(run, database, client);
     const replica = await replicaRolePermitted(client);
     for (const item of [...ready].sort((a, b) => a.step.rank - b.step.rank)) {
       if (run.signal.aborted) return;
       try {
         followed.push(await followOne(run, database, client, item, replica));
+        // dropped as the source dropped it: no longer the migration's, whatever is made under its name next
+        const key = droppedKeys.get(item.difference);
+        if (key !== undefined) await forgetKnownObjects(run.store, run.spec.migrationName, database, [key]);
       } catch (error) {
         if ((!replica && item.step.firing) || item.step.resync) await client.query('ROLLBACK').catch(() => undefined);
-        await dropInvalidIndexes(client).catch(() => undefined);
-        failed.push({ difference: item.difference, error: error instanceof Error ? error.message : String(error) });
+        if (heldByDroppedTable(run, item, error)) {
+          waiting.push(item.difference);
+          continue;
+        }
+        await dropInvalidIndexes(run, database, client).catch(() => undefined);
+        const fix = error instanceof FollowRefused ? { fix: error.fix } : {};
+        failed.push({ difference: item.difference, error: error instanceof Error ? error.message : String(error), ...fix });
       }
     }
   });
   return { followed, waiting, failed };
 }
+
+/**
+ * A view the source made under the name of a table it dropped (a table replaced by a view): the
+ * target still has the table until its drop is followed (flow/tableDropsFollow.ts, once the apply
+ * has passed it), so the view waits for it rather than failing. Reported as a failure when drops
+ * are not followed: the table is then the user's to drop or rename.
+ */
+function heldByDroppedTable(run: MigrationRun, item: Followable, error: unknown): boolean {
+  return (
+    sqlState(error) === WRONG_OBJECT_TYPE &&
+    run.spec.tableDropsAndRenames === 'follow' &&
+    /^(materialized )?view /.test(item.difference.object) &&
+    item.difference.detail === 'only on the source'
+  );
+}
+
+/** SQLSTATE of CREATE OR REPLACE VIEW over a name a table holds ("... is not a view"). */
+const WRONG_OBJECT_TYPE = '42809';
 
 /** Makes one step on the target (see the top of this file); returns it as it was made. */
 async function followOne(run: MigrationRun, database: string, client: pg.Client, item: Followable, replica: boolean): Promise<Followable> {
@@ -131,8 +176,73 @@ async function followOne(run: MigrationRun, database: string, client: pg.Client,
     await client.query('COMMIT');
     return item;
   }
-  for (const statement of item.step.statements) await runStatement(client, statement);
+  try {
+    for (const statement of item.step.statements) await runStatement(client, statement);
+  } catch (error) {
+    if (sqlState(error) !== INVALID_FUNCTION_DEFINITION || !/^(function|procedure) /.test(item.difference.object)) throw error;
+    return replaceFunction(run, database, client, item);
+  }
   return item;
+}
+
+/** SQLSTATE of CREATE OR REPLACE FUNCTION refused: another return type, parameter names or defaults. */
+const INVALID_FUNCTION_DEFINITION = '42P13';
+
+/** A function or procedure of the target by the description the comparison gives it (verify/schema/fixes.ts, describeObject). */
+const FUNCTION_BY_DESCRIPTION_SQL = `
+SELECT p.oid::text AS oid FROM pg_catalog.pg_proc p JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace
+ WHERE pg_catalog.format('%s "%s"."%s"(%s)', CASE p.prokind WHEN 'p' THEN 'procedure' ELSE 'function' END,
+                         pg_catalog.replace(n.nspname, '"', '""'), pg_catalog.replace(p.proname, '"', '""'),
+                         pg_catalog.regexp_replace(pg_catalog.pg_get_function_identity_arguments(p.oid), '(^|, )IN ', '\\1', 'g')) = $1`;
+
+/** A step PostgreSQL refused, with a statement that does make the target match (the difference's own fix does not). */
+class FollowRefused extends Error {
+  constructor(
+    message: string,
+    readonly fix: string,
+  ) {
+    super(message);
+  }
+}
+
+/**
+ * A function the source dropped and created again with another return type (or other parameter
+ * names or defaults), which CREATE OR REPLACE cannot make: dropped and created on the target, in
+ * one transaction, in the order PostgreSQL's dependencies need: what depends on it and is the
+ * migration's (a column's default, a view, a table's constraint) taken away first and made again
+ * after, as the target had it. Something else that depends on it (made on the target alone) is
+ * never dropped: the step stops, naming it, and the fix printed makes the change around it.
+ */
+async function replaceFunction(run: MigrationRun, database: string, client: pg.Client, item: Followable): Promise<Followable> {
+  const { rows } = await client.query<{ oid: string }>(FUNCTION_BY_DESCRIPTION_SQL, [item.difference.object]);
+  const oid = rows[0]?.oid;
+  const create = item.step.statements;
+  if (!oid) throw new Error('the target no longer has it');
+  const drop = `DROP ${item.difference.object.startsWith('procedure ') ? 'PROCEDURE' : 'FUNCTION'} ${item.difference.object.replace(/^\w+ /, '')}`;
+  const dependents = await targetDependents(client, [{ catalog: 'pg_catalog.pg_proc', oid }]);
+  const known = await knownObjects(run.store, run.spec.migrationName, database);
+  const drops = dependents.map(dropDependent);
+  const remakes = dependents.map(remakeDependent);
+  const statements = [...drops, drop, ...create.map((c) => c.replace(/;\s*$/, '')), ...remakes.reverse()].filter(
+    (x): x is string => x !== undefined,
+  );
+  const fix = `BEGIN; ${statements.map((x) => `${x};`).join(' ')} COMMIT;`;
+  const others = dependents.filter((d, i) => !known.has(dependentKey(d)) || drops[i] === undefined);
+  if (others.length > 0) {
+    throw new FollowRefused(
+      `its return type (or parameters) changed on the source, so it is dropped and created again, and ${others.map(describeDependent).join(', ')} depend${others.length === 1 ? 's' : ''} on it on the target, which pgferry did not make: kept, and the change waits for you to make it around ${others.length === 1 ? 'it' : 'them'}`,
+      fix,
+    );
+  }
+  await client.query('BEGIN');
+  try {
+    for (const statement of statements) await client.query(statement);
+    await client.query('COMMIT');
+  } catch (error) {
+    await client.query('ROLLBACK').catch(() => undefined);
+    throw new FollowRefused(error instanceof Error ? error.message : String(error), fix);
+  }
+  return { ...item, step: { ...item.step, statements: statements.map((x) => `${x};`) } };
 }
 
 /**
@@ -227,9 +337,17 @@ export async function keysSetAside(run: MigrationRun, database: string): Promise
   return pending.filter((k) => !dropped.includes(k));
 }
 
-async function dropInvalidIndexes(client: pg.Client): Promise<void> {
-  const { rows } = await client.query<{ schema: string; name: string }>(INVALID_INDEXES_SQL, [CONTROL_SCHEMA]);
-  for (const { schema, name } of rows) await client.query(`DROP INDEX CONCURRENTLY IF EXISTS ${qualified(schema, name)}`);
+async function dropInvalidIndexes(run: MigrationRun, database: string, client: pg.Client): Promise<void> {
+  type Index = { schema: string; name: string; table: string };
+  const { rows: invalid } = await client.query<Index>(INVALID_INDEXES_SQL, [CONTROL_SCHEMA]);
+  if (invalid.length === 0) return;
+  const params = [invalid.map((i) => i.schema), invalid.map((i) => i.name), invalid.map((i) => i.table)];
+  const following = await withSession(
+    run.spec.source,
+    { database, purpose: 'schema follow' },
+    async (source) => (await source.query<Index>(SOURCE_VALID_INDEXES_SQL, params)).rows,
+  );
+  for (const { schema, name } of following) await client.query(`DROP INDEX CONCURRENTLY IF EXISTS ${qualified(schema, name)}`);
 }
 
 /** Each followed change as an event of the migration, so `show` and the console tell what pgferry made. */
@@ -253,7 +371,7 @@ export async function checkSchemaFollowing(run: MigrationRun, database: string):
   const compare = async () => compareKnowing(run, database, { whileSetAside: true, setAsideKeys: await keysSetAside(run, database) });
   let compared = await compare();
   // why each step that failed did: the check names it beside its fix, never a bare difference
-  const failures = new Map<string, string>();
+  const failures = new Map<string, { error: string; fix?: string }>();
   // a few rounds: what one step makes can show the next (a column renamed, then its type)
   for (let round = 0; round < FOLLOW_ROUNDS; round++) {
     // a column to be copied at a pin: no stream is left to copy it, the check stops on it
@@ -261,13 +379,14 @@ export async function checkSchemaFollowing(run: MigrationRun, database: string):
     if (items.length === 0) break;
     const outcome = await followSchema(run, database, items);
     await recordFollowed(run, database, outcome.followed);
-    for (const f of outcome.failed) failures.set(differenceKey(f.difference), f.error);
+    for (const f of outcome.failed) failures.set(differenceKey(f.difference), f);
     if (outcome.followed.length === 0) break;
     compared = await compare();
   }
   const differences = compared.check.differences.map((d) => {
-    const error = failures.get(differenceKey(d));
-    return error === undefined ? d : { ...d, detail: `${d.detail}; following it failed: ${error}` };
+    const failure = failures.get(differenceKey(d));
+    if (failure === undefined) return d;
+    return { ...d, detail: `${d.detail}; following it failed: ${failure.error}`, ...(failure.fix ? { fix: failure.fix } : {}) };
   });
   return { ...compared.check, differences };
 }
@@ -293,7 +412,98 @@ export async function compareKnowing(
   const compared = await compareDatabase(run.spec, database, { ...options, known });
   const fresh = compared.sourceObjects.map(knownAs).filter((k) => !known.has(k.object));
   await recordKnownObjects(run.store, run.spec.migrationName, database, fresh);
-  return compared;
+  const gone = await forgetGone(run, database, known, compared.sourceObjects);
+  // each drop the follow may make, with the known object it drops: forgotten once it is made
+  const byDescription = new Map(gone.flatMap((k) => (described(k) === undefined ? [] : [[described(k)!, k] as const])));
+  for (const d of compared.check.differences) {
+    const key = d.detail.startsWith('only on the target') ? byDescription.get(d.object) : undefined;
+    if (key !== undefined) droppedKeys.set(d, key);
+  }
+  return { ...compared, steps: byKind(compared.check, compared.steps, compared.sourceObjects) };
+}
+
+/** The known object each drop difference of a comparison would drop (compareKnowing), by the difference. */
+const droppedKeys = new WeakMap<SchemaDifference, string>();
+
+/** A known object's key as the comparison describes it (verify/schema/fixes.ts); undefined for a comment (described by its text). */
+function described(key: string): string | undefined {
+  const [kind, schema, relation, name, args] = JSON.parse(key) as [string, string, string, string, string];
+  if (kind === 'comment') return undefined;
+  const object = {
+    kind,
+    schema,
+    relation: relation || null,
+    name,
+    args: args || null,
+    classId: '',
+    objectId: '',
+    ownerObjectId: '',
+    props: {},
+  };
+  return describeObject(object);
+}
+
+/** Kinds of relation that have columns, constraints and policies, and those that have indexes too. */
+const TABLE_KINDS = new Set(['table', 'foreign table']);
+const INDEXED_KINDS = new Set([...TABLE_KINDS, 'materialized view']);
+
+/**
+ * The comparison pairs objects by name: a table the source replaced by a view of the same name
+ * leaves the target table's columns, constraints, indexes and policies looking like parts the
+ * source dropped one by one. They are the table's, which the source dropped whole: its drop is
+ * followed as a table's (flow/tableDropsFollow.ts), never as its columns dropped one by one.
+ */
+function byKind(
+  check: SchemaCheck,
+  steps: readonly (FollowStep | undefined)[],
+  source: readonly SchemaObject[],
+): (FollowStep | undefined)[] {
+  const kinds = new Map<string, Set<string>>();
+  for (const o of source) {
+    if (o.relation !== null) continue;
+    const name = displayName(o.schema, o.name);
+    kinds.set(name, (kinds.get(name) ?? new Set()).add(o.kind));
+  }
+  const has = (table: string, wanted: ReadonlySet<string>) => [...(kinds.get(table) ?? [])].some((k) => wanted.has(k));
+  return check.differences.map((d, i) => {
+    const step = steps[i];
+    if (!step || d.table === undefined || !d.detail.startsWith('only on the target')) return step;
+    const kind = /^(column|constraint|policy|index) /.exec(d.object)?.[1];
+    if (!kind) return step;
+    return has(d.table, kind === 'index' ? INDEXED_KINDS : TABLE_KINDS) ? step : undefined;
+  });
+}
+
+/**
+ * Forgets the known objects the source no longer has once the target has none of them either
+ * (dropped by hand, or a drop followed before a runner stopped): read after the comparison, so a
+ * drop this look is about to follow is still known to it (and forgotten once made). Returns the
+ * known objects the source no longer has and the target still has.
+ */
+async function forgetGone(
+  run: MigrationRun,
+  database: string,
+  known: ReadonlyMap<string, number | null>,
+  source: readonly SchemaObject[],
+): Promise<string[]> {
+  const onSource = new Set(source.map(objectKey));
+  const gone = [...known.keys()].filter((k) => !onSource.has(k));
+  if (gone.length === 0) return gone;
+  // as the comparison reads: a table locked on the target (a copy at a pin filling it) makes it
+  // give up at once, and the next look forgets them
+  const session = { database, purpose: 'schema check', settings: { lock_timeout: '1s', statement_timeout: '300s' } };
+  const target = await withSession(run.spec.target, session, (client) => readSchemaObjects(client, run.targetMajor, CONTROL_SCHEMA)).catch(
+    () => undefined,
+  );
+  if (!target) return gone;
+  const onTarget = new Set(target.map(objectKey));
+  await forgetKnownObjects(
+    run.store,
+    run.spec.migrationName,
+    database,
+    gone.filter((k) => !onTarget.has(k)),
+  );
+  return gone.filter((k) => onTarget.has(k));
 }
 
 /**

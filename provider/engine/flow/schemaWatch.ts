@@ -174,7 +174,10 @@ export class SchemaWatch {
       if (outcome.waiting.length > 0 || outcome.failed.length > 0) this.again.add(database);
       // a step that failed is told like one pgferry does not follow, with its error, and tried again
       for (const f of outcome.failed)
-        unfollowed = [...unfollowed, { ...f.difference, detail: `${f.difference.detail}; following it failed: ${f.error}` }];
+        unfollowed = [
+          ...unfollowed,
+          { ...f.difference, detail: `${f.difference.detail}; following it failed: ${f.error}`, ...(f.fix ? { fix: f.fix } : {}) },
+        ];
     }
     const told = this.told.get(database) ?? new Set<string>();
     this.told.set(database, told);

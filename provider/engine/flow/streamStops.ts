@@ -70,6 +70,11 @@ export class StreamStops {
     return this.stopped.has(database);
   }
 
+  /** What the stream of `database` is stopped on, if it is. */
+  stopOf(database: string): ApplyStop | undefined {
+    return this.stopped.get(database)?.stop;
+  }
+
   /**
    * Whether the stopped stream of `database` is being tried again and has not failed since (a
    * `pgferry resume` after a fix, or the back-off): a cutover asked meanwhile waits for it to

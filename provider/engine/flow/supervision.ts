@@ -56,7 +56,7 @@ export class Supervision {
   ) {
     this.tables = new SourceTableWatch(run, streams);
     this.schema = new SchemaWatch(run, streams);
-    this.tableDrops = new TableDropsFollow(run, streams);
+    this.tableDrops = new TableDropsFollow(run, streams, (database) => stops.stopOf(database));
   }
 
   /** Starts the watchers of a watch: the background verification, the request wakeup, the reporter. */

@@ -22,6 +22,11 @@ import { recordEvent } from '../control/store';
 import { forgetTableVerifications } from '../control/tableVerification';
 import { errorMessage } from '../core/errors';
 import type { MigrationRun } from '../run/migrationRun';
+import type { StopCause } from '../core/model';
+import { requestApplyRetry } from '../control/migrationRequests';
+import { knownObjects } from '../control/knownObjects';
+import { tableResyncs } from '../control/tableResyncs';
+import { dependentKey, describeDependent, dropWithTable, targetDependents } from './targetDependents';
 
 /** A drop or rename seen, with the source position read after it was seen (undefined: not read yet, a server away). */
 interface Pending {
@@ -39,7 +44,24 @@ export class TableDropsFollow {
   constructor(
     private readonly run: MigrationRun,
     private readonly streams: readonly OnlineStream[],
+    /** What a database's stream is stopped on (flow/streamStops.ts). */
+    private readonly stopOf: (database: string) => StopCause | undefined = () => undefined,
   ) {}
+
+  /**
+   * A table renamed on the source and written under its new name before the apply saw it under
+   * the old one (a stream started after the copy knows it by neither): the apply stops at that first
+   * change, the table missing under the new name, and can never pass the position the rename waits
+   * for. Every change under the old name came before it (the rename held the table's lock until
+   * it committed), and the apply has applied all of them: the rename is followed now, and the
+   * stream tried again at once.
+   */
+  private stoppedOnRename(p: Pending): boolean {
+    const to = p.change.to;
+    const stop = this.stopOf(p.change.database);
+    if (!to || stop?.code !== 'CDC_TABLE_MISSING') return false;
+    return stop.error.startsWith(`table ${qualified(to.schema, to.name)} `);
+  }
 
   /**
    * Takes the changes the watch found, and follows those the apply has passed; what fails (a server
@@ -54,11 +76,13 @@ export class TableDropsFollow {
       try {
         const database = p.change.database;
         p.seenAt ??= await withSession(this.run.spec.source, { database, purpose: 'table watch' }, currentPosition);
-        if (!stream || appliedUpTo(stream.applier.stats()) < p.seenAt) {
+        const unblocks = this.stoppedOnRename(p);
+        if (!unblocks && (!stream || appliedUpTo(stream.applier.stats()) < p.seenAt)) {
           left.push(p);
           continue;
         }
         await this.followOne(p.change);
+        if (unblocks) await requestApplyRetry(this.run.store, this.run.spec.migrationName);
       } catch (error) {
         left.push(p);
         if (p.told) continue;
@@ -70,6 +94,39 @@ export class TableDropsFollow {
       }
     }
     this.pending = left;
+  }
+
+  /**
+   * Whether a table of this name created on the source while streaming waits for a drop of another
+   * table under its name (`DROP TABLE t; CREATE TABLE t`): its follow (flow/tableResync.ts) makes it
+   * on the target only once the old one is dropped there, so the copy never lands in the old table.
+   */
+  waitsForDrop(database: string, table: { readonly schema: string; readonly name: string }): boolean {
+    return this.pending.some(
+      (p) => !p.change.to && p.change.database === database && p.change.from.schema === table.schema && p.change.from.name === table.name,
+    );
+  }
+
+  /**
+   * Followed by identity, not by name: the source's table of this OID is gone, and the target's
+   * table under its name may be another one the source made since under the same name and whose
+   * follow made it on the target already (a drop seen again by a resumed runner, from the copy's
+   * record): that one is kept. Its follow made it only after the old one was dropped (waitsForDrop).
+   */
+  private async replacedAlready(change: DroppedOrRenamed): Promise<boolean> {
+    const { run } = this;
+    const { database, from } = change;
+    const now = await withSession(run.spec.source, { database, purpose: 'table watch' }, async (c) => {
+      const { rows } = await c.query<{ oid: string | null }>('SELECT pg_catalog.to_regclass($1)::pg_catalog.oid::text AS oid', [
+        qualified(from.schema, from.name),
+      ]);
+      return rows[0]?.oid ?? undefined;
+    });
+    if (now === undefined || now === change.oid) return false;
+    const requests = await tableResyncs(run.store, run.spec.migrationName);
+    return requests.some(
+      (r) => r.database === database && r.schema === from.schema && r.name === from.name && r.reason === 'created' && r.createdOnTarget,
+    );
   }
 
   private async followOne(change: DroppedOrRenamed): Promise<void> {
@@ -85,11 +142,29 @@ export class TableDropsFollow {
         return;
       }
     }
+    if (!to && (await this.replacedAlready(change))) {
+      await recordEvent(
+        run.store,
+        run.spec.migrationName,
+        'info',
+        `${describe(change)}: the target's table of that name is the one the source made again under it since, followed as such: kept`,
+        database,
+      );
+      return;
+    }
     const settings = { lock_timeout: LOCK_TIMEOUT };
-    const statements = to ? renameStatements(from, to) : [`DROP TABLE IF EXISTS ${qualified(from.schema, from.name)}`];
-    await withSession(run.spec.target, { database, purpose: 'table follow', writable: true, settings }, async (client) => {
-      for (const statement of statements) await client.query(statement);
-    });
+    const statements = await withSession(
+      run.spec.target,
+      { database, purpose: 'table follow', writable: true, settings },
+      async (client) => {
+        if (to) {
+          const renames = renameStatements(from, to);
+          for (const statement of renames) await client.query(statement);
+          return renames;
+        }
+        return dropInOrder(run, database, client, from);
+      },
+    );
     // the old name's verification counted from a pin under that name: the table is read whole at the cutover
     await forgetTableVerifications(run.store, run.spec.migrationName, database, [from.display]);
     if (!to) {
@@ -107,6 +182,49 @@ export class TableDropsFollow {
       database,
     );
   }
+}
+
+/**
+ * Drops a table the source dropped, in the order PostgreSQL's dependencies need, in one
+ * transaction: what depends on it and is the migration's (a function returning its rows, a view
+ * over it, another table's foreign key to it: the source dropped them too, or could not have dropped
+ * the table) first, then the table. Something made on the target alone that depends on it is
+ * never dropped: the table is kept, and the warning names what holds it.
+ */
+async function dropInOrder(
+  run: MigrationRun,
+  database: string,
+  client: pg.Client,
+  from: { schema: string; name: string },
+): Promise<string[]> {
+  const table = qualified(from.schema, from.name);
+  const { rows } = await client.query<{ oid: string; type: string }>(
+    `SELECT c.oid::text AS oid, c.reltype::text AS type FROM pg_catalog.pg_class c WHERE c.oid = pg_catalog.to_regclass($1)`,
+    [table],
+  );
+  const found = rows[0];
+  if (!found) return [`DROP TABLE IF EXISTS ${table}`];
+  const dependents = await targetDependents(client, [
+    { catalog: 'pg_catalog.pg_class', oid: found.oid },
+    { catalog: 'pg_catalog.pg_type', oid: found.type },
+  ]);
+  const known = dependents.length > 0 ? await knownObjects(run.store, run.spec.migrationName, database) : new Map();
+  const drops = dependents.map(dropWithTable);
+  const others = dependents.filter((d, i) => !known.has(dependentKey(d)) || drops[i] === undefined);
+  if (others.length > 0)
+    throw new Error(
+      `${others.map(describeDependent).join(', ')} depend${others.length === 1 ? 's' : ''} on it on the target, which pgferry did not make: kept, with the table; drop or change ${others.length === 1 ? 'it' : 'them'} on the target yourself, and pgferry drops the table`,
+    );
+  const statements = [...drops.filter((x): x is string => x !== undefined), `DROP TABLE IF EXISTS ${table}`];
+  await client.query('BEGIN');
+  try {
+    for (const statement of statements) await client.query(statement);
+    await client.query('COMMIT');
+  } catch (error) {
+    await client.query('ROLLBACK').catch(() => undefined);
+    throw error;
+  }
+  return statements;
 }
 
 function describe(change: DroppedOrRenamed): string {

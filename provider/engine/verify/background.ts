@@ -18,6 +18,7 @@ import { formatLsn, parseLsn } from '../cdc/decode/lsn';
 import { ALL_TABLES, type PinnedPosition } from '../cdc/pin/pinRequest';
 import { appliedUpTo, type OnlineStream } from '../cdc/apply/onlineStream';
 import { recordTableVerification, tableVerifications } from '../control/tableVerification';
+import { tableResyncs } from '../control/tableResyncs';
 import { notStreamedTables } from '../control/sourceTables';
 import { readFilterPlan } from '../filter/plan';
 import type { MigrationRun } from '../run/migrationRun';
@@ -153,8 +154,11 @@ export class BackgroundVerification {
     const skipped = new Set((await notStreamedTables(store, spec.migrationName, [database])).map((t) => t.table));
     // What the filters leave behind, or move without rows (schema-only), is not compared: as at cutover.
     const filter = await readFilterPlan(this.source!, spec);
+    // a table whose copy at a pin is still to come (created on the source while streaming, or
+    // resynchronised) holds on the target what the copy left there so far, not the source's rows
+    const copying = await this.copyPending();
     const tables = (await listTables(this.source!, await serverMajor(this.source!), filter.leftOut)).filter(
-      (t) => !t.unlogged && !skipped.has(t.display) && filter.rowsMove(t.oid),
+      (t) => !t.unlogged && !skipped.has(t.display) && filter.rowsMove(t.oid) && !copying(t, undefined),
     );
     for (const table of await this.tablesDue(tables)) {
       if (this.stopped || this.stream().failure) return;
@@ -166,6 +170,26 @@ export class BackgroundVerification {
       if (this.stopped || this.stream().failure) return;
       await this.rollForward(table); // an inexact pin is tried again after ROLL_FORWARD_EVERY_MS
     }
+  }
+
+  /**
+   * Whether a table's own copy at a pin comes after `lsn` (undefined: after now): a request not
+   * carried out yet, one under way (the apply skips its changes until its pin), or one copied at a
+   * later position. Read at a position before its own copy, a table has on the target what the
+   * copy has not filled yet: no difference of anyone's making, so nothing is recorded or warned.
+   */
+  private async copyPending(): Promise<(table: SourceTable, lsn: bigint | undefined) => boolean> {
+    const { spec, store } = this.run;
+    const database = this.database;
+    const requests = (await tableResyncs(store, spec.migrationName)).filter((r) => r.database === database);
+    const resyncing = this.stream().applier.tracker.resyncing;
+    return (table, lsn) =>
+      resyncing.has(table.sql) ||
+      requests.some(
+        (r) =>
+          r.table === table.display &&
+          (r.doneAt === undefined || (lsn !== undefined && r.resyncedLsn !== undefined && parseLsn(r.resyncedLsn) > lsn)),
+      );
   }
 
   /** Whether the stream is more than CATCHING_UP_BYTES behind the source's WAL: then nothing is read this pass. */
@@ -370,7 +394,7 @@ export class BackgroundVerification {
     const database = this.database;
     const at = formatLsn(lsn);
     const { reason, keysChecked } = outcome;
-    if (reason !== undefined && (await this.rewrittenSincePin(table))) {
+    if (reason !== undefined && ((await this.rewrittenSincePin(table)) || (await this.copyPending())(table, lsn))) {
       // its change tracking moved to this pin, which records nothing: the cutover reads it whole
       // unless a later pin records it (cdc/pin/pinRecord.ts)
       this.stream().applier.tracker.forget(table.sql);

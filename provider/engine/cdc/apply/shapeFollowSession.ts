@@ -40,6 +40,26 @@ const ATTNUM_RECORDS = 8;
 const SOURCE_WAL_INSERT_SQL = `SELECT (CASE WHEN pg_catalog.pg_is_in_recovery() THEN pg_catalog.pg_last_wal_replay_lsn()
   ELSE pg_catalog.pg_current_wal_insert_lsn() END)::pg_catalog.text AS lsn`;
 
+/** A partition's topmost partitioned ancestor and that root's leaves (quoted as quote.ts's qualified); no row for a table that is no partition. */
+const PARTITION_ROOT_SQL = `
+WITH RECURSIVE up AS (
+  SELECT c.oid, 0 AS depth FROM pg_catalog.pg_class c WHERE c.oid = pg_catalog.to_regclass($1) AND c.relispartition
+  UNION ALL
+  SELECT i.inhparent, up.depth + 1 FROM up
+    JOIN pg_catalog.pg_inherits i ON i.inhrelid = up.oid
+    JOIN pg_catalog.pg_class p ON p.oid = i.inhparent AND p.relkind = 'p'
+), root AS (SELECT oid FROM up ORDER BY depth DESC LIMIT 1),
+down AS (
+  SELECT oid FROM root
+  UNION ALL
+  SELECT i.inhrelid FROM down JOIN pg_catalog.pg_inherits i ON i.inhparent = down.oid
+)
+SELECT n.nspname AS schema, c.relname AS name,
+       ARRAY(SELECT '"' || pg_catalog.replace(ln.nspname, '"', '""') || '"."' || pg_catalog.replace(l.relname, '"', '""') || '"' FROM down JOIN pg_catalog.pg_class l ON l.oid = down.oid
+               JOIN pg_catalog.pg_namespace ln ON ln.oid = l.relnamespace WHERE l.relkind <> 'p') AS leaves
+  FROM root JOIN pg_catalog.pg_class c ON c.oid = root.oid JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+ WHERE root.oid <> pg_catalog.to_regclass($1)`;
+
 /** A session's target tables and their shapes followed, over its connections (sessionConnections.ts). */
 export abstract class ShapeFollowSession extends SessionConnections {
   protected readonly tables = new Map<number, TargetTable>();
@@ -200,9 +220,12 @@ export abstract class ShapeFollowSession extends SessionConnections {
       );
     }
     // the target's rows so far, this open transaction's included (same connection, after the flush)
-    const { rows } = await target.query<{ has: boolean }>(`SELECT EXISTS (SELECT 1 FROM ${name}) AS has`);
+    // a partition's columns are added on its root (partitionRoot), for every partition's rows
+    const at = (await this.partitionRoot(relation)) ?? relation;
+    const owner = qualified(at.schema, at.name);
+    const { rows } = await target.query<{ has: boolean }>(`SELECT EXISTS (SELECT 1 FROM ${owner}) AS has`);
     const hasRows = rows[0]?.has === true;
-    const plans = columns.map((column) => ({ column, plan: addColumnPlan(relation.schema, relation.name, column, hasRows) }));
+    const plans = columns.map((column) => ({ column, plan: addColumnPlan(at.schema, at.name, column, hasRows) }));
     // nothing is changed on the target before every column is known to be reproducible, or the
     // table's copy at a pin, which brings the source's values, is recorded
     const perRow = plans.filter((p) => p.plan.kind === 'per-row');
@@ -219,11 +242,11 @@ export abstract class ShapeFollowSession extends SessionConnections {
     // what the apply makes on the target is known from now on, recorded before it is made
     const made = columns.flatMap((c) => (c.attnum === undefined ? [] : [{ name: c.name, attnum: c.attnum }]));
     await this.state.recordKnownColumns?.(relation.schema, relation.name, made);
-    for (const { plan } of plans) await this.sendDdl(name, plan.statements ?? []);
+    for (const { plan } of plans) await this.sendDdl(owner, plan.statements ?? []);
     // an identity's sequence at the source's position at least: the values the stream brings stay below it
     for (const { column } of plans) {
-      const position = identityPosition(relation.schema, column);
-      if (position) await this.txn!.exec({ op: 'ddl', target: name, text: position.text, params: position.params, rows: 0 });
+      const position = identityPosition(at.schema, column);
+      if (position) await this.txn!.exec({ op: 'ddl', target: owner, text: position.text, params: position.params, rows: 0 });
     }
   }
 
@@ -236,9 +259,7 @@ export abstract class ShapeFollowSession extends SessionConnections {
    * has it; the values the target gives its existing rows meanwhile are replaced by the copy.
    */
   protected async resyncPerRow(relation: Relation, reasons: readonly string[]): Promise<void> {
-    const name = qualified(relation.schema, relation.name);
-    await this.state.requestResync!(relation.schema, relation.name, reasons.join('; '));
-    this.state.tracker.resyncing.add(name);
+    await this.resyncAtPin(relation, reasons.join('; '));
   }
 
   /**
@@ -384,7 +405,9 @@ export abstract class ShapeFollowSession extends SessionConnections {
       targetColumns.filter((c) => !own.includes(c.name)),
     );
     const resync = this.state.requestResync !== undefined;
-    const plan = planShapeFollow(relation.schema, relation.name, relation.columns, attributes, targetColumns, recorded, {
+    // a partition's shape is changed on its root (partitionRoot)
+    const at = (await this.partitionRoot(relation)) ?? relation;
+    const plan = planShapeFollow(at.schema, at.name, relation.columns, attributes, targetColumns, recorded, {
       dropNotNull: true,
       resync,
       ...(known ? { known } : {}),
@@ -403,7 +426,7 @@ export abstract class ShapeFollowSession extends SessionConnections {
     }
     if (plan.reshaped) await this.resyncAtPin(relation, plan.reshaped);
     await this.txn!.flush();
-    await this.sendDdl(name, plan.statements);
+    await this.sendDdl(qualified(at.schema, at.name), plan.statements);
     // kept with the records before it (recordedFor), the oldest dropped past a few
     const versions = this.state.sourceAttnums?.get(relation.oid);
     if (versions) versions.push(plan.attnums);
@@ -448,8 +471,24 @@ export abstract class ShapeFollowSession extends SessionConnections {
    * until the pin: recorded before the target changes (resyncReadded says why).
    */
   protected async resyncAtPin(relation: Relation, why: string): Promise<void> {
-    await this.state.requestResync!(relation.schema, relation.name, why);
-    this.state.tracker.resyncing.add(qualified(relation.schema, relation.name));
+    // a partition's columns are its root's: changed there for the whole tree, so the tree is copied
+    const root = await this.partitionRoot(relation);
+    await this.state.requestResync!(root?.schema ?? relation.schema, root?.name ?? relation.name, why);
+    for (const leaf of root?.leaves ?? [qualified(relation.schema, relation.name)]) this.state.tracker.resyncing.add(leaf);
+  }
+
+  /**
+   * Of a table that is a partition on the target, its partitioned root there and the root's leaf
+   * partitions (as the stream names them); undefined for any other table. A partitioned table's
+   * shape is followed on its root: PostgreSQL refuses a column added to, dropped from or retyped on
+   * a partition, and a change made on the root reaches every partition as it did on the source.
+   */
+  protected async partitionRoot(relation: Relation): Promise<{ schema: string; name: string; leaves: string[] } | undefined> {
+    if (this.ddlSent) await this.settled();
+    const { rows } = await this.target!.query<{ schema: string; name: string; leaves: string[] }>(PARTITION_ROOT_SQL, [
+      qualified(relation.schema, relation.name),
+    ]);
+    return rows[0];
   }
 
   /**

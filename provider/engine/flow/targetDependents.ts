@@ -1,0 +1,124 @@
+// What depends on an object on the target, as PostgreSQL records it (pg_depend, normal
+// dependencies), when a followed change must drop that object first: a function the source
+// dropped and created again with another return type (CREATE OR REPLACE refuses it), a table the
+// source dropped. Each dependent is the migration's (control/knownObjects.ts: the copy restored it
+// or the source was seen to have it) or someone else's; the follow drops and makes again only the
+// migration's, in the order PostgreSQL's dependencies need, in one transaction, and never reaches
+// anyone else's: it stops on it and names it (DESIGN: what pgferry did not make is not pgferry's).
+import type pg from 'pg';
+import { ident, qualified } from '../connect/quote';
+
+/** One object that depends on the one to drop. */
+interface Dependent {
+  readonly kind: 'default' | 'view' | 'materialized view' | 'function' | 'procedure' | 'constraint' | 'other';
+  readonly schema: string;
+  readonly relation: string | null;
+  readonly name: string;
+  readonly args: string | null;
+  /** A default's expression, a view's query, a constraint's definition, as the target has it. */
+  readonly definition: string | null;
+}
+
+/**
+ * Dependents of the objects given as (catalog, OID): a column default, a view, a function, a
+ * table's constraint, or another object described by the server. `$1` the catalogs, `$2` the OIDs.
+ */
+const DEPENDENTS_SQL = `
+WITH dep AS (
+  SELECT DISTINCT d.classid, d.objid FROM pg_catalog.pg_depend d
+    JOIN unnest($1::pg_catalog.regclass[], $2::pg_catalog.oid[]) AS w(catalog, oid) ON d.refclassid = w.catalog AND d.refobjid = w.oid
+   WHERE d.deptype = 'n'
+)
+SELECT 'default' AS kind, n.nspname AS schema, c.relname AS relation, a.attname AS name, NULL AS args,
+       pg_catalog.pg_get_expr(ad.adbin, ad.adrelid) AS definition
+  FROM dep JOIN pg_catalog.pg_attrdef ad ON dep.classid = 'pg_catalog.pg_attrdef'::pg_catalog.regclass AND ad.oid = dep.objid
+  JOIN pg_catalog.pg_class c ON c.oid = ad.adrelid JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+  JOIN pg_catalog.pg_attribute a ON a.attrelid = ad.adrelid AND a.attnum = ad.adnum
+UNION ALL
+SELECT DISTINCT CASE v.relkind WHEN 'm' THEN 'materialized view' ELSE 'view' END, n.nspname, NULL, v.relname, NULL,
+       pg_catalog.pg_get_viewdef(v.oid)
+  FROM dep JOIN pg_catalog.pg_rewrite r ON dep.classid = 'pg_catalog.pg_rewrite'::pg_catalog.regclass AND r.oid = dep.objid
+  JOIN pg_catalog.pg_class v ON v.oid = r.ev_class JOIN pg_catalog.pg_namespace n ON n.oid = v.relnamespace
+ WHERE r.rulename = '_RETURN'
+UNION ALL
+SELECT CASE p.prokind WHEN 'p' THEN 'procedure' ELSE 'function' END, n.nspname, NULL, p.proname,
+       pg_catalog.regexp_replace(pg_catalog.pg_get_function_identity_arguments(p.oid), '(^|, )IN ', '\\1', 'g'), NULL
+  FROM dep JOIN pg_catalog.pg_proc p ON dep.classid = 'pg_catalog.pg_proc'::pg_catalog.regclass AND p.oid = dep.objid
+  JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace
+UNION ALL
+SELECT 'constraint', n.nspname, c.relname, co.conname, NULL, pg_catalog.pg_get_constraintdef(co.oid)
+  FROM dep JOIN pg_catalog.pg_constraint co ON dep.classid = 'pg_catalog.pg_constraint'::pg_catalog.regclass AND co.oid = dep.objid
+  JOIN pg_catalog.pg_class c ON c.oid = co.conrelid JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+UNION ALL
+SELECT 'other', '', NULL, pg_catalog.pg_describe_object(dep.classid, dep.objid, 0), NULL, NULL
+  FROM dep
+ WHERE dep.classid NOT IN ('pg_catalog.pg_attrdef'::pg_catalog.regclass, 'pg_catalog.pg_rewrite'::pg_catalog.regclass,
+                           'pg_catalog.pg_proc'::pg_catalog.regclass, 'pg_catalog.pg_constraint'::pg_catalog.regclass)
+    OR (dep.classid = 'pg_catalog.pg_constraint'::pg_catalog.regclass
+        AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_constraint co WHERE co.oid = dep.objid AND co.conrelid <> 0))`;
+
+/** The dependents of the objects given by catalog (`pg_catalog.pg_proc`, `pg_catalog.pg_class`, `pg_catalog.pg_type`) and OID. */
+export async function targetDependents(client: pg.Client, objects: readonly { catalog: string; oid: string }[]): Promise<Dependent[]> {
+  if (objects.length === 0) return [];
+  const { rows } = await client.query<Dependent>(DEPENDENTS_SQL, [objects.map((o) => o.catalog), objects.map((o) => o.oid)]);
+  return rows;
+}
+
+/** The dependent's key as control/knownObjects.ts records it (verify/schema/catalog.ts's objectKey); a default is its column's. */
+export function dependentKey(d: Dependent): string {
+  const kind = d.kind === 'default' ? 'column' : d.kind;
+  return JSON.stringify([kind, d.schema, d.relation ?? '', d.name, d.args ?? '']);
+}
+
+/** How the user reads it. */
+export function describeDependent(d: Dependent): string {
+  if (d.kind === 'other') return d.name;
+  if (d.kind === 'default') return `the default of column ${qualified(d.schema, d.relation ?? '')}.${ident(d.name)}`;
+  if (d.kind === 'constraint') return `constraint ${ident(d.name)} on ${qualified(d.schema, d.relation ?? '')}`;
+  if (d.args !== null) return `${d.kind} ${qualified(d.schema, d.name)}(${d.args})`;
+  return `${d.kind} ${qualified(d.schema, d.name)}`;
+}
+
+/** The statements that take a dependent away before its object is dropped; undefined for a kind that cannot be made again here. */
+export function dropDependent(d: Dependent): string | undefined {
+  switch (d.kind) {
+    case 'default':
+      return `ALTER TABLE ${qualified(d.schema, d.relation ?? '')} ALTER COLUMN ${ident(d.name)} DROP DEFAULT`;
+    case 'view':
+      return `DROP VIEW ${qualified(d.schema, d.name)}`;
+    case 'constraint':
+      return `ALTER TABLE ${qualified(d.schema, d.relation ?? '')} DROP CONSTRAINT ${ident(d.name)}`;
+    default:
+      return undefined;
+  }
+}
+
+/**
+ * The statement that makes a dependent again as the target had it, once its object is made again.
+ * A view's grants, owner and comment are then the schema watch's to follow, as for any view.
+ */
+export function remakeDependent(d: Dependent): string | undefined {
+  switch (d.kind) {
+    case 'default':
+      return `ALTER TABLE ${qualified(d.schema, d.relation ?? '')} ALTER COLUMN ${ident(d.name)} SET DEFAULT ${d.definition ?? 'NULL'}`;
+    case 'view':
+      return `CREATE VIEW ${qualified(d.schema, d.name)} AS ${(d.definition ?? '').trim().replace(/;$/, '')}`;
+    case 'constraint':
+      return `ALTER TABLE ${qualified(d.schema, d.relation ?? '')} ADD CONSTRAINT ${ident(d.name)} ${d.definition ?? ''}`;
+    default:
+      return undefined;
+  }
+}
+
+/**
+ * The statement that drops a dependent of a table the source dropped, for good: the source dropped
+ * it too (PostgreSQL refuses a table's drop while anything depends on it), so what the source made
+ * again since (a function over the new table, a view under the old name) is the schema watch's to
+ * create. Undefined for a kind not dropped here.
+ */
+export function dropWithTable(d: Dependent): string | undefined {
+  if (d.kind === 'function' || d.kind === 'procedure')
+    return `DROP ${d.kind.toUpperCase()} ${qualified(d.schema, d.name)}(${d.args ?? ''})`;
+  if (d.kind === 'materialized view') return `DROP MATERIALIZED VIEW ${qualified(d.schema, d.name)}`;
+  return dropDependent(d);
+}
