@@ -1,0 +1,76 @@
+// A table resync whose COPY into the target fails part-way (a DBA's CHECK constraint on the target
+// refuses a row the source has) ends its sessions: the source's snapshot transaction, which holds
+// the table against rewrites, must not stay open behind the COPY whose output nothing reads any
+// more. Before the fix its ROLLBACK waited for good behind that COPY (seen under load in the
+// gauntlet): the resync never ended, the session stayed idle in transaction, and the application's
+// ALTER TABLE on the source waited behind its lock. Read back: the resync's recorded error, the
+// source's sessions, the application's DDL done, the target's rows.
+import assert from 'node:assert/strict';
+import { requestResync, runMigration } from '../../provider/engine';
+import { CatalogConnection } from '../../provider/engine/control/connection';
+import { tableResyncs } from '../../provider/engine/control/tableResyncs';
+import { endIfRunning, pairSpec, serverSpec, startPair, until, waitForStatus, type ServerPair } from '../support';
+
+const DB = 'ledger';
+const NAME = 'resync-copy-fails';
+/** Enough rows that the source's COPY output outgrows the sockets' buffers before the target refuses. */
+const ROWS = 300_000;
+
+describe('a table resync whose COPY into the target fails part-way (issue 68)', function () {
+  this.timeout(400_000);
+  let pair: ServerPair;
+  before(async () => {
+    pair = await startPair();
+    await pair.source.query(`CREATE DATABASE ${DB}`);
+    // the row the target will refuse comes first in the table's file, so the COPY fails at its start
+    await pair.source.query(
+      `CREATE TABLE big (id int PRIMARY KEY, v text NOT NULL);
+       INSERT INTO big VALUES (0, 'refused on the target');
+       INSERT INTO big SELECT g, repeat('x', 80) FROM generate_series(1, ${ROWS}) g;`,
+      [],
+      DB,
+    );
+  });
+  after(async () => pair?.stop());
+
+  it('records the refusal, leaves no source session in transaction, and the application’s ALTER TABLE goes through', async () => {
+    const spec = pairSpec(pair, NAME, [DB], { mode: 'Online', option: 'Migrate' });
+    const store = new CatalogConnection(serverSpec(pair.target));
+    const running = runMigration(spec);
+    try {
+      await waitForStatus(store, NAME, (s) => s.state === 'WaitingForUserAction' || s.state === 'Failed');
+      // a DBA's constraint on the target, not checked against the rows already there
+      await pair.target.query(`ALTER TABLE big ADD CONSTRAINT dba_no_refused CHECK (v <> 'refused on the target') NOT VALID`, [], DB);
+      await requestResync(spec.target, NAME, 'public.big');
+      const [request] = await until(
+        'the resync of public.big to end',
+        async () => {
+          const done = (await tableResyncs(store, NAME)).filter((r) => r.table === 'public.big' && r.doneAt !== undefined);
+          return done.length > 0 ? done : undefined;
+        },
+        180_000,
+      );
+      assert.match(request!.error ?? '', /dba_no_refused/, 'the refusal is recorded with the constraint that made it');
+
+      const open = await pair.source.query<{ n: number }>(
+        `SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = $1 AND state LIKE 'idle in transaction%' AND application_name LIKE 'pgferry%'`,
+        [DB],
+      );
+      assert.equal(open[0]!.n, 0, 'no pgferry session left in a transaction on the source');
+      // the application's DDL is not held behind the resync's lock
+      await pair.source.query(`SET lock_timeout = '10s'; ALTER TABLE big ADD COLUMN note text`, [], DB);
+      const [column] = await pair.source.query<{ n: number }>(
+        `SELECT count(*)::int AS n FROM pg_attribute WHERE attrelid = 'public.big'::regclass AND attname = 'note'`,
+        [],
+        DB,
+      );
+      assert.equal(column!.n, 1);
+      // the refused copy's transaction was rolled back: the target kept the rows it had
+      const [rows] = await pair.target.query<{ n: number }>('SELECT count(*)::int AS n FROM big', [], DB);
+      assert.equal(rows!.n, ROWS + 1);
+    } finally {
+      await endIfRunning(spec, running);
+      await store.close();
+    }
+  });
+});
