@@ -188,7 +188,11 @@ describe('fall-back: the verification reads again what the reverse stream change
     const db = 'recheck_quiet';
     const spec = await cutOverAndWrite(pair, store, name, db);
     // behind the fence, in the table the reverse stream never writes: the count stays, one row differs
-    await pair.source.query(`BEGIN READ WRITE; UPDATE quiet SET note = 'tampered' WHERE k = 5; COMMIT`, [], db);
+    await pair.source.query(
+      `SET application_name = 'pgferry admin'; BEGIN READ WRITE; UPDATE quiet SET note = 'tampered' WHERE k = 5; COMMIT`,
+      [],
+      db,
+    );
     const stopped = await fallBackOnce(store, spec.target, name);
     assert.notEqual(stopped.databases[0]!.fallback!.state, 'FellBack');
     assert.match(
@@ -200,7 +204,11 @@ describe('fall-back: the verification reads again what the reverse stream change
       [{ note: 'tampered' }],
       'nothing changed it back',
     );
-    await pair.source.query(`BEGIN READ WRITE; UPDATE quiet SET note = 'n5' WHERE k = 5; COMMIT`, [], db);
+    await pair.source.query(
+      `SET application_name = 'pgferry admin'; BEGIN READ WRITE; UPDATE quiet SET note = 'n5' WHERE k = 5; COMMIT`,
+      [],
+      db,
+    );
     await until('the reverse stream applies again', async () =>
       (await fallbackWindows(store, name))[0]?.state === 'Open' ? true : undefined,
     );

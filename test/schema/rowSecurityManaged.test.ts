@@ -162,7 +162,9 @@ describe('row-level security: never fewer rows than the table holds', function (
 
   it('option Migrate without a bypass: the copy fails naming the table instead of copying the visible rows', async () => {
     await pair.source.query('ALTER ROLE migrator NOBYPASSRLS');
-    const status = await runMigration(spec('rls-unvalidated', { option: 'Migrate', overwriteDbsInTarget: true }));
+    const status = await runMigration(
+      spec('rls-unvalidated', { option: 'Migrate', overwriteDbsInTarget: true, overwriteLiveDbsInTarget: ['vault'] }),
+    );
     assert.equal(status.state, 'Failed', status.message);
     assert.match(status.message ?? '', /copying vault\.secrets: query would be affected by row-level security policy[^]*BYPASSRLS/);
     assert.equal(status.verification?.ok ?? false, false);
@@ -186,14 +188,16 @@ describe('row-level security: never fewer rows than the table holds', function (
       [{ s: true, u: false }],
     );
     await pair.source.query('ALTER ROLE migrator BYPASSRLS');
-    const results = await runValidation(spec('rls-not-owner', { overwriteDbsInTarget: true }));
+    const results = await runValidation(spec('rls-not-owner', { overwriteDbsInTarget: true, overwriteLiveDbsInTarget: ['vault'] }));
     const [blocked] = resultsWith(results, 'ROW_SECURITY_TARGET_NOT_OWNER');
     assert.equal(blocked?.status, 'Failed', JSON.stringify(results.filter((r) => r.code.startsWith('ROW_SECURITY'))));
     assert.match(blocked!.message, /vault\.notes, vault\.secrets/);
     assert.match(blocked!.fix!, /GRANT "vault_owner" TO "pgadmin" WITH INHERIT TRUE/);
     // the prediction holds: without validation the restore fails (here already at the tables of
     // the schema vault_owner owns, before the policies)
-    const unvalidated = await runMigration(spec('rls-not-owner-run', { option: 'Migrate', overwriteDbsInTarget: true }));
+    const unvalidated = await runMigration(
+      spec('rls-not-owner-run', { option: 'Migrate', overwriteDbsInTarget: true, overwriteLiveDbsInTarget: ['vault'] }),
+    );
     assert.equal(unvalidated.state, 'Failed', unvalidated.message);
   });
 });
