@@ -145,6 +145,12 @@ async function lines(client: pg.Client, sql: string, params: unknown[], skip: (l
 export interface BystanderObjects {
   readonly mark: string;
   readonly largeObjects: readonly string[];
+  /**
+   * The bystander's table was left out by the spec's filters: with any filter, large objects move
+   * only when a moved table has an `oid` column (docs/filters.md), and the fixture's have none, so
+   * the source's stay behind by design and are not compared.
+   */
+  readonly filtered?: boolean;
 }
 
 /** Tables holding a bystander's column, as `schema.table` (on either side). */
@@ -261,7 +267,8 @@ export async function judgeDatabase(
     const mark = options.bystanders?.mark;
     const skip = (name: string): boolean => mark !== undefined && name.includes(mark);
     const params = [options.bystanders?.largeObjects ?? []];
-    const [sc, tc] = await Promise.all([lines(source, CATALOG_SQL, params, skip), lines(target, CATALOG_SQL, params, skip)]);
+    const skipLine = (line: string): boolean => skip(line) || (options.bystanders?.filtered === true && line.startsWith('large objects '));
+    const [sc, tc] = await Promise.all([lines(source, CATALOG_SQL, params, skipLine), lines(target, CATALOG_SQL, params, skipLine)]);
     const [ss, ts] = await Promise.all([sequenceValues(source), sequenceValues(target)]);
     const catalogDiffs = [...setDiff(sc, tc), ...sequencesBehind(ss, ts, options.sequenceSlack ?? 0)];
     const tables = (await source.query<TableRef>(TABLES_SQL)).rows.filter((t) => !skip(t.name));

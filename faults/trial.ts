@@ -233,7 +233,11 @@ export async function runTrial(servers: CampaignServers, opts: TrialOptions): Pr
     result.monitor = await monitor.stop();
   }
   try {
-    const bystanders: BystanderObjects | undefined = bystander && { mark: BYSTANDER_MARK, largeObjects: bystander.largeObjects() };
+    const bystanders: BystanderObjects | undefined = bystander && {
+      mark: BYSTANDER_MARK,
+      largeObjects: bystander.largeObjects(),
+      filtered: bystander.excludedTables().length > 0,
+    };
     const judged =
       fallback && result.fallback?.fellBack
         ? judgeFallback(inWindow, bystanders)
