@@ -3,9 +3,6 @@ import { parseMigrationSpec } from '../../provider/engine/input/parse';
 import type { MigrationSpec, ServerSpec } from '../../provider/engine/input/migrationSpec';
 import { startCluster, type Cluster, type PgMajor } from '../../provider/localpg/cluster';
 import { cancelMigration } from '../../provider/engine/apiRequests';
-import { CatalogConnection } from '../../provider/engine/control/connection';
-import { list } from '../../provider/engine/control/store';
-import { isFinalState } from '../../provider/engine/core/model';
 import { leftBehind } from './leaks';
 
 /** A ServerSpec for a cluster's superuser (sslMode prefer: TLS when the cluster has it, test/support/tls.ts). */
@@ -55,26 +52,19 @@ const CANCEL_SETTLE_MS = 90_000;
 
 /** Cancels the migrations still running in a target's control catalog and waits for their end. */
 async function cancelUnfinished(target: Cluster): Promise<void> {
-  // one plain look first: the catalog's own connection retries a server that is down for a minute
-  const [found] = await target
-    .query<{ n: number }>(
-      `SELECT count(*)::int AS n FROM pgferry.migration WHERE state IN ('InProgress', 'WaitingForUserAction', 'CleaningUp')`,
-    )
-    .catch(() => [{ n: 0 }]);
-  if (!found?.n) return;
-  const spec = serverSpec(target);
-  const store = new CatalogConnection(spec);
-  try {
-    const running = await list(store).catch(() => []);
-    for (const m of running) await cancelMigration(spec, m.name).catch(() => undefined);
-    const deadline = Date.now() + CANCEL_SETTLE_MS;
-    while (Date.now() < deadline) {
-      const left = await list(store).catch(() => []);
-      if (!left.some((m) => running.some((r) => r.name === m.name) && !isFinalState(m.state))) break;
-      await new Promise((resolve) => setTimeout(resolve, 250));
-    }
-  } finally {
-    await store.close().catch(() => undefined);
+  // plain reads: the catalog's own connection retries a server that is down for a minute
+  const active = async (): Promise<string[]> =>
+    (
+      await target
+        .query<{ name: string }>(`SELECT name FROM pgferry.migration WHERE state IN ('InProgress', 'WaitingForUserAction', 'CleaningUp')`)
+        .catch(() => [])
+    ).map((m) => m.name);
+  const running = await active();
+  if (running.length === 0) return;
+  for (const name of running) await cancelMigration(serverSpec(target), name).catch(() => undefined);
+  const deadline = Date.now() + CANCEL_SETTLE_MS;
+  while (Date.now() < deadline && (await active()).some((name) => running.includes(name))) {
+    await new Promise((resolve) => setTimeout(resolve, 250));
   }
 }
 
