@@ -50,20 +50,33 @@ export async function startPair(sourceMajor: PgMajor = 15, targetMajor: PgMajor 
 /** How long a canceled migration may take to release what it made and end. */
 const CANCEL_SETTLE_MS = 90_000;
 
-/** Cancels the migrations still running in a target's control catalog and waits for their end. */
+/**
+ * Cancels the migrations still running in a target's control catalog and waits for their end. Only
+ * a migration whose runner holds its lease can end: one registered and never run, or whose runner
+ * was killed, stays active, and waiting for it would only delay the leak check that names what it left.
+ */
 async function cancelUnfinished(target: Cluster): Promise<void> {
-  // plain reads: the catalog's own connection retries a server that is down for a minute
-  const active = async (): Promise<string[]> =>
+  // plain reads: the catalog's own connection retries a server that is down for a minute; the
+  // lease test is the one store.ts reads for a runner's liveness
+  const running = async (): Promise<string[]> =>
     (
       await target
-        .query<{ name: string }>(`SELECT name FROM pgferry.migration WHERE state IN ('InProgress', 'WaitingForUserAction', 'CleaningUp')`)
+        .query<{ name: string }>(
+          `SELECT m.name FROM pgferry.migration m
+            WHERE m.state IN ('InProgress', 'WaitingForUserAction', 'CleaningUp')
+              AND EXISTS (SELECT 1 FROM pg_locks l
+                           WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1
+                             AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
+                             AND l.classid::text::bigint = (((m.runner->>'leaseKey')::bigint >> 32) & 4294967295)
+                             AND l.objid::text::bigint = ((m.runner->>'leaseKey')::bigint & 4294967295))`,
+        )
         .catch(() => [])
     ).map((m) => m.name);
-  const running = await active();
-  if (running.length === 0) return;
-  for (const name of running) await cancelMigration(serverSpec(target), name).catch(() => undefined);
+  const names = await running();
+  if (names.length === 0) return;
+  for (const name of names) await cancelMigration(serverSpec(target), name).catch(() => undefined);
   const deadline = Date.now() + CANCEL_SETTLE_MS;
-  while (Date.now() < deadline && (await active()).some((name) => running.includes(name))) {
+  while (Date.now() < deadline && (await running()).some((name) => names.includes(name))) {
     await new Promise((resolve) => setTimeout(resolve, 250));
   }
 }
