@@ -1,8 +1,9 @@
-// A source that stays away for longer than the ~90 s a phase used to be retried (a maintenance
-// window, a VPN down) must not end a migration: the copy waits for it, says so, and starts again
-// once it answers. Before, the eighth failed try (about 91 s) marked the migration Failed and the
-// user started over. Offline here, where a try fails at once and the old budget ran out within the
-// outage; the online copy, the cutover steps and the roles step retry under the same policy.
+// A source that goes away mid-copy (a maintenance window, a VPN down) must not end a migration: the
+// copy waits for it, says so, and starts again once it answers, with every row. Before, the eighth
+// failed try (about 91 s) marked the migration Failed and the user started over. That the policy has
+// no count of tries that ends it is test/unit/retryPolicy.test.ts, where its waits are shortened;
+// here a real outage of several tries, offline, where a try fails at once. The online copy, the
+// cutover steps and the roles step retry under the same policy.
 import assert from 'node:assert/strict';
 import { parseMigrationSpec, runMigration } from '../../provider/engine';
 import { CatalogConnection } from '../../provider/engine/control/connection';
@@ -10,10 +11,10 @@ import { CopyHold, serverSpec, startPair, type ServerPair } from '../support';
 import { rowsOf } from '../cdc/harness';
 import { events as catalogEvents, get } from '../../provider/engine/control/store';
 
-/** Longer than the old retry budget (1+2+4+8+16+30+30 s between eight tries, about 91 s). */
-const OUTAGE_MS = 100_000;
+/** Long enough for the tries after 1, 2, 4 and 8 s of waiting to fail (the fifth begins after 15 s). */
+const OUTAGE_MS = 20_000;
 
-describe('safety: a source away for longer than 90 s during a copy', function () {
+describe('safety: a source away during a copy', function () {
   this.timeout(300_000);
   let pair: ServerPair;
   let hold: CopyHold | undefined;
@@ -52,9 +53,9 @@ describe('safety: a source away for longer than 90 s during a copy', function ()
       const waiting = await get(store, 'away');
       assert.equal(waiting?.state, 'InProgress', waiting?.message);
       const events = await catalogEvents(store, 'away', 200);
-      // warnings at tries 2, 3, 5, 9...: the ninth began after the old budget of eight tries ran out
+      // warnings at tries 2, 3, 5, 9...: the fifth began 15 s into the outage
       const tries = events.flatMap((e) => /the copy of "away" is tried again \(try (\d+)/.exec(e.message)?.[1] ?? []).map(Number);
-      assert.ok(Math.max(...tries) >= 9, JSON.stringify(events.map((e) => e.message)));
+      assert.ok(Math.max(...tries) >= 5, JSON.stringify(events.map((e) => e.message)));
       await pair.source.start();
       const done = await running;
       assert.equal(done.state, 'Succeeded', done.message);

@@ -1,0 +1,67 @@
+// The phase policy has no budget: a source away for a maintenance window or a VPN outage of hours
+// must not end a migration (safety/longOutage.test.ts shows the copy starting again on real servers).
+// Here the same policy with its waits shortened fails many more times than the old budget of eight
+// tries allowed, and still reaches the try that works.
+import assert from 'node:assert/strict';
+import { RETRY_POLICIES, retrying } from '../../provider/engine/connect/retry';
+
+/** The phase policy with its waits in milliseconds instead of seconds. */
+const PHASE_SHORT = { ...RETRY_POLICIES.phase, firstDelayMs: 1, maxDelayMs: 2 };
+
+/** A server refusing connections, as a restarting or unreachable one does. */
+function refused(): Error {
+  return Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:5432'), { code: 'ECONNREFUSED' });
+}
+
+describe('retry: the phase policy', () => {
+  it('goes on past any count of failed tries while the failure is transient, and returns what the try that works returns', async () => {
+    let tries = 0;
+    const retried: number[] = [];
+    const result = await retrying(
+      PHASE_SHORT,
+      async () => {
+        tries += 1;
+        if (tries <= 60) throw refused();
+        return 'copied';
+      },
+      { onRetry: (_error, attempt) => retried.push(attempt) },
+    );
+    assert.equal(result, 'copied');
+    assert.equal(tries, 61);
+    assert.deepEqual(retried, Array.from({ length: 60 }, (_, i) => i + 1));
+  });
+
+  it('waits 1 s first and at most 30 s between tries, with no count of tries that ends it', () => {
+    assert.deepEqual(RETRY_POLICIES.phase, { attempts: Number.POSITIVE_INFINITY, firstDelayMs: 1_000, maxDelayMs: 30_000 });
+  });
+
+  it('throws a failure that is not transient at its first try', async () => {
+    let tries = 0;
+    await assert.rejects(
+      retrying(PHASE_SHORT, async () => {
+        tries += 1;
+        throw Object.assign(new Error('relation "big" does not exist'), { code: '42P01' });
+      }),
+      /does not exist/,
+    );
+    assert.equal(tries, 1);
+  });
+
+  it('stops trying once its signal is aborted and throws the last failure', async () => {
+    const stop = new AbortController();
+    let tries = 0;
+    await assert.rejects(
+      retrying(
+        PHASE_SHORT,
+        async () => {
+          tries += 1;
+          if (tries === 5) stop.abort();
+          throw refused();
+        },
+        { signal: stop.signal },
+      ),
+      /ECONNREFUSED/,
+    );
+    assert.equal(tries, 5);
+  });
+});
