@@ -13,4 +13,4 @@ export * from './pace';
 export * from './variedSchema';
 export * from './sourceWriter';
 export * from './streamObjects';
-export { onBothTargets } from './targets';
+export { onBothTargets, onTarget } from './targets';

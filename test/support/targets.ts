@@ -23,16 +23,19 @@ interface OnTarget {
  * superuser target's first, then the managed-like one's. The describe's timeout applies to each.
  */
 export function onBothTargets(titles: Readonly<Record<TargetKind, string>>, test: (on: OnTarget) => Promise<void>): void {
-  for (const kind of ['superuser', 'managed'] as const) {
-    it(titles[kind], async () => {
-      const pair = await startPair(15, 15);
-      try {
-        const managed = kind === 'managed';
-        const target = managed ? await makeManagedTarget(pair.target) : serverSpec(pair.target);
-        await test({ pair, target, managed, kind: managed ? 'managed' : 'super' });
-      } finally {
-        await pair.stop();
-      }
-    });
-  }
+  for (const kind of ['superuser', 'managed'] as const) onTarget(kind, titles[kind], test);
+}
+
+/** Declares one test on one kind of target, for a scenario too long to run on both. */
+export function onTarget(kind: TargetKind, title: string, test: (on: OnTarget) => Promise<void>): void {
+  it(title, async () => {
+    const pair = await startPair(15, 15);
+    try {
+      const managed = kind === 'managed';
+      const target = managed ? await makeManagedTarget(pair.target) : serverSpec(pair.target);
+      await test({ pair, target, managed, kind: managed ? 'managed' : 'super' });
+    } finally {
+      await pair.stop();
+    }
+  });
 }

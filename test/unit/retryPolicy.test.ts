@@ -28,7 +28,10 @@ describe('retry: the phase policy', () => {
     );
     assert.equal(result, 'copied');
     assert.equal(tries, 61);
-    assert.deepEqual(retried, Array.from({ length: 60 }, (_, i) => i + 1));
+    assert.deepEqual(
+      retried,
+      Array.from({ length: 60 }, (_, i) => i + 1),
+    );
   });
 
   it('waits 1 s first and at most 30 s between tries, with no count of tries that ends it', () => {
