@@ -2,7 +2,7 @@
 import { parseMigrationSpec } from '../../provider/engine/input/parse';
 import type { MigrationSpec, ServerSpec } from '../../provider/engine/input/migrationSpec';
 import { startCluster, type Cluster, type PgMajor } from '../../provider/localpg/cluster';
-import { cancelMigration } from '../../provider/engine/apiRequests';
+import { cancelMigration, closeFallbackWindow } from '../../provider/engine/apiRequests';
 import { leftBehind } from './leaks';
 
 /** A ServerSpec for a cluster's superuser (sslMode prefer: TLS when the cluster has it, test/support/tls.ts). */
@@ -23,8 +23,9 @@ export interface ServerPair {
   readonly target: Cluster;
   /**
    * Stops both servers; fails naming what a suite left behind (support/leaks.ts). A migration still
-   * running (a failed test's, whose failure is already reported) is canceled first, so that what
-   * is judged is what its release leaves, not what it holds while it runs.
+   * running (a failed test's, whose failure is already reported) is canceled first and a fallback
+   * window left open is closed (endUnfinished), so that what is judged is what its release leaves,
+   * not what it holds while it runs.
    */
   stop(): Promise<void>;
 }
@@ -39,7 +40,7 @@ export async function startPair(sourceMajor: PgMajor = 15, targetMajor: PgMajor 
     source,
     target,
     async stop() {
-      await cancelUnfinished(target);
+      await endUnfinished(target);
       const leaks = await leftBehind({ source, target });
       await Promise.all([source.stop(), target.stop()]);
       if (leaks.length > 0) throw new Error(`the suite left behind: ${leaks.join('; ')}`);
@@ -51,32 +52,38 @@ export async function startPair(sourceMajor: PgMajor = 15, targetMajor: PgMajor 
 const CANCEL_SETTLE_MS = 90_000;
 
 /**
- * Cancels the migrations still running in a target's control catalog and waits for their end. Only
- * a migration whose runner holds its lease can end: one registered and never run, or whose runner
- * was killed, stays active, and waiting for it would only delay the leak check that names what it left.
+ * Cancels the migrations still running in a target's control catalog, closes the fallback windows
+ * still open, and waits until they end. Only a migration whose runner holds its lease can end: one
+ * registered and never run, or whose runner was killed, stays as it is, and waiting for it would
+ * only delay the leak check that names what it left.
  */
-async function cancelUnfinished(target: Cluster): Promise<void> {
+export async function endUnfinished(target: Cluster): Promise<void> {
   // plain reads: the catalog's own connection retries a server that is down for a minute; the
   // lease test is the one store.ts reads for a runner's liveness
-  const running = async (): Promise<string[]> =>
-    (
-      await target
-        .query<{ name: string }>(
-          `SELECT m.name FROM pgferry.migration m
-            WHERE m.state IN ('InProgress', 'WaitingForUserAction', 'CleaningUp')
-              AND EXISTS (SELECT 1 FROM pg_locks l
-                           WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1
-                             AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
-                             AND l.classid::text::bigint = (((m.runner->>'leaseKey')::bigint >> 32) & 4294967295)
-                             AND l.objid::text::bigint = ((m.runner->>'leaseKey')::bigint & 4294967295))`,
-        )
-        .catch(() => [])
-    ).map((m) => m.name);
-  const names = await running();
-  if (names.length === 0) return;
-  for (const name of names) await cancelMigration(serverSpec(target), name).catch(() => undefined);
+  const unfinished = async (): Promise<{ name: string; active: boolean }[]> =>
+    target
+      .query<{ name: string; active: boolean }>(
+        `SELECT m.name, m.state IN ('InProgress', 'WaitingForUserAction', 'CleaningUp') AS active
+           FROM pgferry.migration m
+          WHERE (m.state IN ('InProgress', 'WaitingForUserAction', 'CleaningUp')
+                 OR EXISTS (SELECT 1 FROM pgferry.fallback_window w
+                             WHERE w.migration = m.name AND w.state IN ('Opening', 'Open', 'Stopped')))
+            AND EXISTS (SELECT 1 FROM pg_locks l
+                         WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1
+                           AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
+                           AND l.classid::text::bigint = (((m.runner->>'leaseKey')::bigint >> 32) & 4294967295)
+                           AND l.objid::text::bigint = ((m.runner->>'leaseKey')::bigint & 4294967295))`,
+      )
+      .catch(() => []);
+  const first = await unfinished();
+  if (first.length === 0) return;
+  for (const m of first) {
+    const end = m.active ? cancelMigration : closeFallbackWindow;
+    await end(serverSpec(target), m.name).catch(() => undefined);
+  }
+  const names = first.map((m) => m.name);
   const deadline = Date.now() + CANCEL_SETTLE_MS;
-  while (Date.now() < deadline && (await running()).some((name) => names.includes(name))) {
+  while (Date.now() < deadline && (await unfinished()).some((m) => names.includes(m.name))) {
     await new Promise((resolve) => setTimeout(resolve, 250));
   }
 }
