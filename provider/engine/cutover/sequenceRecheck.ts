@@ -3,23 +3,26 @@
 // after that copy is not a wrong migration. A crash restart of the source hands out sequences up to
 // 32 values past their last use (nextval logs ahead), and an application may call nextval without
 // writing a row. So when the only differences the verification found are sequence values, they are
-// copied once more and compared again; a missing or extra sequence, a table that differs, or a
+// copied once more and compared again; a missing sequence, an extra one the migration knows, a table that differs, or a
 // sequence still moving after the second copy stops the cutover as before.
 import { withSession } from '../connect/session';
 import type { MigrationSpec } from '../input/migrationSpec';
 import type { VerificationReport, VerificationTable } from '../core/model';
-import { SEQUENCES_ROW, verificationReport, verifySequencesOf } from '../verify/verifyTables';
+import { SEQUENCES_ROW, verificationReport, verifySequencesOf, type VerifyOptions } from '../verify/verifyTables';
 import { compareSequences, readSequenceStates } from '../verify/sequenceCheck';
 import { syncSequences } from './sequenceSync';
 
-/** Whether the database's sequences exist on both sides and only their values differ. */
+/**
+ * Whether the database's sequences exist on both sides and only their values differ. A sequence the
+ * target alone has is no value a copy changes: whether it is kept was the verification's to say.
+ */
 async function onlyValuesDiffer(spec: MigrationSpec, database: string): Promise<boolean> {
   const options = { database, purpose: 'cutover' };
   const [source, target] = await Promise.all([
     withSession(spec.source, options, readSequenceStates),
     withSession(spec.target, options, readSequenceStates),
   ]);
-  const differences = compareSequences(source, target, false);
+  const differences = compareSequences(source, target, false).filter((d) => d.kind !== 'extra');
   return differences.length > 0 && differences.every((d) => d.kind === 'differs');
 }
 
@@ -30,6 +33,7 @@ async function onlyValuesDiffer(spec: MigrationSpec, database: string): Promise<
 export async function recheckMovedSequences(
   spec: MigrationSpec,
   report: VerificationReport,
+  known: VerifyOptions['known'],
   onCopied: (database: string, count: number) => void,
 ): Promise<VerificationReport> {
   const mismatched = report.tables.filter((t) => !t.matches);
@@ -38,7 +42,7 @@ export async function recheckMovedSequences(
   const again = new Map<string, VerificationTable>();
   for (const { database } of mismatched) {
     onCopied(database, await syncSequences(spec.source, spec.target, database, spec));
-    again.set(database, await verifySequencesOf(spec, database));
+    again.set(database, await verifySequencesOf(spec, database, known?.get(database)));
   }
   const tables = report.tables.map((t) => (t.table === SEQUENCES_ROW ? (again.get(t.database) ?? t) : t));
   return verificationReport(tables, report.leftOut ?? []);

@@ -339,7 +339,7 @@ async function verifyCutover(
     });
   }
   const report = await again(run, 'the second look at sequences', () =>
-    recheckMovedSequences(spec, verified, (database, count) => {
+    recheckMovedSequences(spec, verified, known.known, (database, count) => {
       const why = 'a source restart, or nextval without a write';
       // fire and forget (the callback is synchronous): a run's warn never rejects
       void run.warn(`cutover: sequences moved on the source after they were copied (${why}): ${count} value(s) copied again`, database);

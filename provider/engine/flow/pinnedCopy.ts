@@ -7,6 +7,8 @@
 //   2. Until L the apply skips the tables' changes (ChangeTracker.resyncing: S holds them), and
 //      waits at the first transaction at or past L. There a target transaction locks the tables
 //      (ACCESS EXCLUSIVE), empties them, takes them out of the skipped set; the apply goes on.
+//      The values of the target's own columns (a DBA's) are set aside first, by key, and put back
+//      before the commit (flow/keptColumns.ts).
 //   3. The copy reads the tables in S (everything before L, nothing after) into that transaction,
 //      which commits; the source tables are locked right after S is taken, so no rewrite empties
 //      them in S's eyes (holdSourceTables: one committed in between gives the pin up). A change at or past L waits for the lock, so it is applied on the copied rows,
@@ -27,6 +29,7 @@ import { replicaRolePermitted } from '../cdc/prepare/targetFiring';
 import { copyFormat, copyInSql, copyOutSql } from '../copy/copyItem';
 import { CopyFramesIn, CopyFramesOut } from '../copy/copyRelay';
 import type { MigrationRun } from '../run/migrationRun';
+import { keptColumnsRefusal, putKeptBack, readKeptColumns, setKeptAside, type KeptColumns } from './keptColumns';
 
 /** How long the apply may take to hold (a large source transaction being applied), and to let another pin finish first. */
 const HOLD_WAIT_MS = 60_000;
@@ -63,19 +66,25 @@ async function requestPinWhenFree(
 
 /**
  * While the apply waits at the pin: the tables locked and emptied in the copy's target
- * transaction, and their changes applied again from here (each waits for the copy's commit).
+ * transaction, and their changes applied again from here (each waits for the copy's commit). The
+ * target's own columns' values are set aside first (flow/keptColumns.ts), read under the lock so a
+ * column made meanwhile is among them; returned to be put back once the copy is in.
  */
-async function emptyTables(target: pg.Client, copy: PinnedCopy, referenced: ReadonlySet<string>, applier: Applier): Promise<undefined> {
+async function emptyTables(target: pg.Client, copy: PinnedCopy, referenced: ReadonlySet<string>, applier: Applier): Promise<KeptColumns[]> {
   await target.query('BEGIN');
   await target.query(`SET LOCAL lock_timeout = '${TARGET_LOCK_TIMEOUT}'`);
+  for (const table of copy.tables) await target.query(`LOCK TABLE ONLY ${table.sql} IN ACCESS EXCLUSIVE MODE`);
+  await target.query(`SET LOCAL lock_timeout = 0`);
+  const kept = await readKeptColumns(target, copy.tables);
+  const refusal = keptColumnsRefusal(kept);
+  if (refusal) throw new Error(refusal);
+  await setKeptAside(target, kept);
   for (const table of copy.tables) {
-    await target.query(`LOCK TABLE ONLY ${table.sql} IN ACCESS EXCLUSIVE MODE`);
     await target.query(referenced.has(`${table.schema}.${table.name}`) ? `DELETE FROM ONLY ${table.sql}` : `TRUNCATE ONLY ${table.sql}`);
   }
-  await target.query(`SET LOCAL lock_timeout = 0`);
   for (const name of copy.skip) applier.tracker.resyncing.delete(name);
   for (const table of copy.tables) applier.tracker.forget(table.sql);
-  return undefined;
+  return kept;
 }
 
 /** Target tables a foreign key references: TRUNCATE refuses them whatever the role, DELETE does not. */
@@ -115,11 +124,13 @@ export async function copyAtPin(run: MigrationRun, stream: OnlineStream, copy: P
     let position: Awaited<ReturnType<typeof readPinPosition>>;
     let exact = false;
     let lockFailure: Error | undefined;
+    let kept: KeptColumns[] = [];
     const pin = await requestPinWhenFree(applier, async (inexact) => {
       exact = !inexact.has(ALL_TABLES) && ![...names].some((n) => inexact.has(n));
       if (!exact) return;
-      lockFailure = await emptyTables(t, copy, referenced, applier).catch((error: unknown) =>
-        error instanceof Error ? error : new Error(errorMessage(error)),
+      await emptyTables(t, copy, referenced, applier).then(
+        (aside) => (kept = aside),
+        (error: unknown) => (lockFailure = error instanceof Error ? error : new Error(errorMessage(error))),
       );
     });
     if (!pin) return undefined;
@@ -152,6 +163,7 @@ export async function copyAtPin(run: MigrationRun, stream: OnlineStream, copy: P
     if (!exact) return undefined;
     let rows = 0;
     for (const table of tables) rows += await copyTable(source, t, table, run.signal);
+    await putKeptBack(t, kept);
     await t.query('COMMIT');
     return { lsn: position.lsn, rows };
   } finally {

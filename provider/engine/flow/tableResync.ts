@@ -23,6 +23,7 @@ import { ChangeTracker } from '../cdc/plan/changeTracker';
 import { streamNames, type OnlineStream } from '../cdc/apply/onlineStream';
 import { fireAsReplica, replicaRolePermitted } from '../cdc/prepare/targetFiring';
 import { copyAtPin } from './pinnedCopy';
+import { keptColumnsRefusal, readKeptColumns } from './keptColumns';
 import { holdForeignKeysOf } from '../cdc/prepare/targetForeignKeys';
 import { publishesViaRoot, publishTables } from '../cdc/prepare/publication';
 import { planPublication, streamedAs } from '../cdc/prepare/publicationPlan';
@@ -217,6 +218,13 @@ async function carryOut(
       // the target: what is missing there, the table's ancestors included, is created from the source's definition
       trace(`resync ${request.table}: create`);
       const created = await createOnTarget(run, database, [...ancestorsOf(table, byOid).reverse(), ...tree], request);
+      const major = await serverMajor(source);
+      const wanted = new Set(leaves.map((r) => r.oid));
+      const tables = (await listTables(source, major)).filter((t) => wanted.has(t.oid));
+      // the target's own columns' values could not be put back after the copy: refused before any change is skipped
+      const kept = await withSession(spec.target, { database, purpose: 'table resync' }, (target) => readKeptColumns(target, tables));
+      const refusal = keptColumnsRefusal(kept);
+      if (refusal) return { error: refusal, created };
       // from the moment it is published until the pin, the tree's changes are the copy's (skipped by the apply)
       for (const r of tree) stream.applier.tracker.resyncing.add(qualified(r.schema, r.name));
       trace(`resync ${request.table}: publish`);
@@ -226,9 +234,6 @@ async function carryOut(
         return { error: blocked, created };
       }
       for (const r of leaves) await clearNotStreamedTable(run.store, spec.migrationName, database, r.oid);
-      const major = await serverMajor(source);
-      const wanted = new Set(leaves.map((r) => r.oid));
-      const tables = (await listTables(source, major)).filter((t) => wanted.has(t.oid));
       // the publication never publishes via the root (cdc/prepare/publication.ts): each partition's
       // changes, TRUNCATE included, come under its own name, so the tree's names are all there is
       // to skip until the pin, and all a straggler's change can come under

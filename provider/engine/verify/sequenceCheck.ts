@@ -59,7 +59,8 @@ function past(a: bigint, b: bigint, increment: bigint): boolean {
 }
 
 export type SequenceDifference =
-  | { readonly kind: 'missing' | 'extra'; readonly display: string }
+  | { readonly kind: 'missing'; readonly display: string }
+  | { readonly kind: 'extra'; readonly display: string; readonly schema: string; readonly name: string }
   | { readonly kind: 'differs' | 'moved-on'; readonly source: SequenceState; readonly target: SequenceState };
 
 /**
@@ -83,7 +84,7 @@ export function compareSequences(
       differences.push({ kind: movedOn ? 'moved-on' : 'differs', source: s, target: t });
     }
   }
-  for (const t of onTarget.values()) differences.push({ kind: 'extra', display: t.display });
+  for (const t of onTarget.values()) differences.push({ kind: 'extra', display: t.display, schema: t.schema, name: t.name });
   return differences;
 }
 

@@ -175,18 +175,24 @@ async function tablesOnlyOnTarget(
 /** The report's row for a database's sequences (one row for all of them). */
 export const SEQUENCES_ROW = '(sequences)';
 
-/** One row for every sequence of the database: the first difference names the sequence. */
+/**
+ * One row for every sequence of the database: the first difference names the sequence. A sequence
+ * the target alone has and the migration did not make (a DBA's, an identity column of their own) is
+ * kept, not a difference.
+ */
 async function verifySequences(
   database: string,
   p: SessionPair,
   sourceMayHaveMovedOn: boolean,
   filter: FilterPlan = UNFILTERED,
+  kept: KeptOnTarget = keptOnTarget(undefined),
 ): Promise<VerificationTable> {
   const [all, target] = await Promise.all([readSequenceStates(p.source), readSequenceStates(p.target)]);
   // A sequence the filters leave out is not on the target: it is not compared (nor missed).
   const source = all.filter((s) => !filter.leftOutNames.has(nameKey(s.schema, s.name)));
   const lines: string[] = [];
   for (const d of compareSequences(source, target, sourceMayHaveMovedOn)) {
+    if (d.kind === 'extra' && kept.has(schemaObjectKey('sequence', d.schema, null, d.name, null))) continue;
     const line = d.kind === 'moved-on' ? await targetBehindItsRows(p.target, d.target) : describeDifference(d);
     if (line) lines.push(line);
   }
@@ -263,7 +269,7 @@ async function verifyDatabase(spec: MigrationSpec, database: string, options: Ve
   return { tables: results.sort((a, b) => a.table.localeCompare(b.table)), leftOut };
 
   async function verifyItem(item: Item, p: SessionPair): Promise<void> {
-    if (item.kind === 'sequences') return record(await verifySequences(database, p, snapshot !== undefined, filter));
+    if (item.kind === 'sequences') return record(await verifySequences(database, p, snapshot !== undefined, filter, kept));
     if (item.kind === 'materialized-view') return record(await materializedView(database, item.view, p, options));
     if (item.kind === 'target-only') {
       const { rows } = await checksum(p.target, tableChecksumSql(item.table.sql));
@@ -331,12 +337,19 @@ async function recheckTable(
   };
 }
 
-/** The sequences of one database compared exactly on fresh sessions (the cutover's second look). */
-export async function verifySequencesOf(spec: MigrationSpec, database: string): Promise<VerificationTable> {
+/**
+ * The sequences of one database compared exactly on fresh sessions (the cutover's second look);
+ * `known`: the migration's known objects there, as VerifyOptions.known.
+ */
+export async function verifySequencesOf(
+  spec: MigrationSpec,
+  database: string,
+  known?: ReadonlyMap<string, number | null>,
+): Promise<VerificationTable> {
   const options = { database, purpose: 'verify' };
   const pair = await openSessionPair(spec.source, options, spec.target, options);
   try {
-    return await verifySequences(database, pair, false, await readFilterPlan(pair.source, spec));
+    return await verifySequences(database, pair, false, await readFilterPlan(pair.source, spec), keptOnTarget(known));
   } finally {
     await closeSessionPair(pair);
   }
