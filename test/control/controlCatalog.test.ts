@@ -2,7 +2,15 @@ import assert from 'node:assert/strict';
 import { CONTROL_MIGRATIONS } from '../../provider/engine/control/schemaVersions';
 import { CatalogConnection } from '../../provider/engine/control/connection';
 import { serverSpec, startCluster, type Cluster } from '../support';
-import { createMigration, get, list, setTables, updateDatabase, updateTable } from '../../provider/engine/control/store';
+import { createMigration, get, list, setState, setTables, updateDatabase, updateTable } from '../../provider/engine/control/store';
+import { fallBackSettled } from '../../provider/engine/core/statusChecks';
+import {
+  markFallbackOpen,
+  markFallingBack,
+  markFellBack,
+  recordFallbackWindow,
+  requestFallBack,
+} from '../../provider/engine/control/fallbackWindows';
 
 describe('control catalog', () => {
   let cluster: Cluster;
@@ -42,6 +50,35 @@ describe('control catalog', () => {
       assert.deepEqual(status.databases[0]!.tables, { total: 2, queued: 1, loading: 0, completed: 1, errored: 0 });
       assert.equal(status.databases[0]!.rowsCopied, 10);
       assert.equal((await list(store, 'all')).length, 1);
+    } finally {
+      await store.close();
+    }
+  });
+
+  // A `pulumi up` with fallBack and resumeForward waits until the window fell back. The runner then
+  // streams forward again, through the copy's sub-states before it waits for a cutover: the window
+  // read in those states too, or the waiter saw no window at all and said the fall-back failed.
+  it('shows a window that fell back in every state of the forward stream made again, so a waiter on the fall-back reads FellBack', async () => {
+    const store = new CatalogConnection(serverSpec(cluster));
+    try {
+      await createMigration(store, { name: 'again', mode: 'Online', option: 'Migrate', spec: {}, databases: ['d1'] });
+      await setState(store, 'again', 'Succeeded', 'Completed');
+      await recordFallbackWindow(store, 'again', 'd1', 3600);
+      await markFallbackOpen(store, 'again', 'd1', '0/1000');
+      await requestFallBack(store, 'again', true);
+      await markFallingBack(store, 'again', 'd1');
+      await markFellBack(store, 'again', 'd1', 'fell back');
+      for (const [state, subState] of [
+        ['Succeeded', 'Completed'],
+        ['InProgress', 'PerformingPreRequisiteSteps'],
+        ['InProgress', 'MigratingData'],
+        ['WaitingForUserAction', 'WaitingForCutoverTrigger'],
+      ] as const) {
+        await setState(store, 'again', state, subState);
+        const status = (await get(store, 'again'))!;
+        assert.equal(status.databases[0]!.fallback?.state, 'FellBack', `${state}/${subState}`);
+        assert.equal(fallBackSettled(status), true);
+      }
     } finally {
       await store.close();
     }

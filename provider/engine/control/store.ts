@@ -395,16 +395,11 @@ async function toStatus(catalog: CatalogConnection, row: MigrationRow): Promise<
   const databases = await catalog.query<DatabaseRow>(SELECT_DATABASES, [row.name]);
   const shaped = shapeStatus(row, databases, Date.now());
   const fences = row.mode === 'Online' ? await fencesOf(catalog, row.name) : new Map<string, WriterFence>();
-  // a window exists only once a cutover opened one: read for a migration cut over, finishing its
-  // cutover, or streaming forward again after a fall-back (docs/fallback.md)
-  const windows =
-    row.mode === 'Online' &&
-    (row.state === 'Succeeded' ||
-      row.state === 'CleaningUp' ||
-      row.sub_state === 'WaitingForCutoverTrigger' ||
-      row.sub_state === 'CompletingMigration')
-      ? await fallbackStatuses(catalog, row.name)
-      : new Map<string, FallbackStatus>();
+  // a window exists only once a cutover opened one, and is read in every state after: a migration
+  // streaming forward again after a fall-back passes through the copy's sub-states before it waits
+  // for its cutover, and its window (FellBack) is what a waiter on the fall-back reads meanwhile
+  // (docs/fallback.md)
+  const windows = row.mode === 'Online' ? await fallbackStatuses(catalog, row.name) : new Map<string, FallbackStatus>();
   const status =
     fences.size === 0 && windows.size === 0
       ? shaped
