@@ -30,10 +30,14 @@ export interface ServerPair {
   stop(): Promise<void>;
 }
 
-/** Starts a source and a target cluster in parallel. */
-export async function startPair(sourceMajor: PgMajor = 15, targetMajor: PgMajor = 15): Promise<ServerPair> {
+/** Starts a source and a target cluster in parallel; `sourceSettings`: postgresql.conf settings of the source's. */
+export async function startPair(
+  sourceMajor: PgMajor = 15,
+  targetMajor: PgMajor = 15,
+  sourceSettings?: Readonly<Record<string, string>>,
+): Promise<ServerPair> {
   const [source, target] = await Promise.all([
-    startCluster({ major: sourceMajor, label: 'src' }),
+    startCluster({ major: sourceMajor, label: 'src', ...(sourceSettings ? { settings: sourceSettings } : {}) }),
     startCluster({ major: targetMajor, label: 'dst' }),
   ]);
   return {

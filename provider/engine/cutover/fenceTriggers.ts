@@ -64,6 +64,11 @@ async function fencedTables(client: pg.Client, publication: string, names: Fence
   return (await client.query<FencedTable>(FENCED_TABLES_SQL, [publication, names.trigger])).rows;
 }
 
+/** The OIDs of the tables the fence covers in the connected database (`publication`'s, with their partition trees). */
+export async function fencedTableOids(client: pg.Client, publication: string, names: FenceNames): Promise<number[]> {
+  return (await fencedTables(client, publication, names)).map((t) => t.oid);
+}
+
 /** The tables of `publication` the connected user may not put a trigger on (neither owner nor TRIGGER privilege). */
 export async function tablesWithoutTriggerRight(client: pg.Client, publication: string, names: FenceNames): Promise<string[]> {
   return (await fencedTables(client, publication, names)).filter((t) => !t.may).map((t) => qualified(t.schema, t.name));
@@ -144,7 +149,9 @@ export interface PreparedWriter {
 }
 
 /**
- * The prepared transactions of the connected database that hold a lock on one of `tables`: a
+ * The prepared transactions of the connected database that hold a lock on one of `tables` (found by
+ * the lock on their own transaction id: pg_locks shows a prepared transaction's locks under the
+ * virtual transaction it had, not one of its own): a
  * transaction prepared before the fence commits whatever the fence is (COMMIT PREPARED is allowed
  * in a read-only transaction, and its triggers ran when it wrote), so the cutover does not pass one.
  */
@@ -153,9 +160,9 @@ export async function preparedWriters(client: pg.Client, tables: readonly number
     `SELECT p.gid, p.owner::text AS owner, p.prepared::text AS prepared
        FROM pg_catalog.pg_prepared_xacts p
       WHERE p.database = pg_catalog.current_database()
-        AND EXISTS (SELECT 1 FROM pg_catalog.pg_locks l
-                     WHERE l.pid IS NULL AND l.virtualtransaction = '-1/' || p.transaction::text
-                       AND l.locktype = 'relation' AND l.relation = ANY($1::oid[]))
+        AND EXISTS (SELECT 1 FROM pg_catalog.pg_locks x JOIN pg_catalog.pg_locks l ON l.virtualtransaction = x.virtualtransaction
+                     WHERE x.pid IS NULL AND x.locktype = 'transactionid' AND x.transactionid = p.transaction
+                       AND l.pid IS NULL AND l.locktype = 'relation' AND l.relation = ANY($1::oid[]))
       ORDER BY p.prepared`,
     [tables],
   );

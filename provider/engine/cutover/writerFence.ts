@@ -43,6 +43,7 @@ import {
   dropFenceTriggers,
   installFenceTriggers,
   preparedWriters,
+  fencedTableOids,
   tablesWithoutTriggerRight,
   type PreparedWriter,
 } from './fenceTriggers';
@@ -189,7 +190,8 @@ const TRIGGER_ATTEMPTS = 3;
  * catalog first, then ALTER DATABASE, then every session that could still write ended and gone
  * (its open transaction rolled back, or committed before the cutover point), then the triggers on
  * its tables (a writer that connected again and holds a table makes CREATE TRIGGER time out: it is
- * ended and the triggers tried again), then its prepared transactions read. Idempotent: a resumed
+ * ended and the triggers tried again). A transaction prepared on those tables stops it, named, before
+ * the triggers, between their tries and after them. Idempotent: a resumed
  * cutover fences again, keeping the value first recorded. Returns how many sessions it ended.
  */
 export async function fenceDatabase(
@@ -208,11 +210,22 @@ export async function fenceDatabase(
       await recordFence(store, spec.migrationName, database, rows[0].prior, change, schemaCreated);
       await alterDatabase(client, `ALTER DATABASE ${ident(database)} SET default_transaction_read_only = on`);
       const ended = await endWriters(client, database);
-      const tables = await fenceTables(inDatabase, fencedPublication(run, database, side), names, async () => {
+      const publication = fencedPublication(run, database, side);
+      // a prepared transaction that wrote a table holds its lock until it is committed or rolled
+      // back, which no session's end does: CREATE TRIGGER would wait on it to no end; said first
+      const refuseIfPrepared = async (): Promise<void> => {
+        const prepared = await preparedWriters(inDatabase, await fencedTableOids(inDatabase, publication, names));
+        if (prepared.length > 0) throw preparedRefusal(database, prepared);
+      };
+      await refuseIfPrepared();
+      const tables = await fenceTables(inDatabase, publication, names, async () => {
+        await refuseIfPrepared();
         ended.push(...(await endWriters(client, database)));
+      }).catch(async (error: unknown) => {
+        if (sqlState(error) === LOCK_NOT_AVAILABLE) await refuseIfPrepared();
+        throw error;
       });
-      const prepared = await preparedWriters(inDatabase, tables);
-      if (prepared.length > 0) throw preparedRefusal(database, prepared);
+      await refuseIfPrepared();
       await recordSessionsEnded(store, spec.migrationName, database, ended.length, change);
       const writing = ended.filter((w) => w.writing).length;
       const who = ended.length === 0 ? '' : `: ${describe(ended)}`;
