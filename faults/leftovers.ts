@@ -3,6 +3,8 @@
 // them the other way round), runner processes still alive; source tables left with the REPLICA IDENTITY FULL pgferry set for streaming. Cleaning them away
 // afterwards keeps one trial's leftovers from failing the next.
 import { ident, PRIOR_SETTING_SQL } from '../provider/engine';
+import { liftTriggersStatement } from '../provider/engine/control/writerFences';
+import { CONTROL_SCHEMA, fenceNamesOf } from '../provider/engine/core/names';
 import type { Cluster } from '../test/support';
 
 export interface Leftovers {
@@ -89,7 +91,14 @@ export interface FenceState {
   readonly record: 'kept' | 'open' | undefined;
   /** The database's final state in the migration's status. */
   readonly state: string | undefined;
+  /** How many of the source database's tables carry the fence's trigger (cutover/fenceTriggers.ts). */
+  readonly triggers: number;
 }
+
+/** The tables carrying a fence's trigger: those whose trigger calls its function in the control schema. */
+const FENCE_TRIGGERS_SQL = `SELECT count(*)::int AS n FROM pg_catalog.pg_trigger t
+  JOIN pg_catalog.pg_proc p ON p.oid = t.tgfoid JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace
+ WHERE n.nspname = $1 AND p.proname = $2`;
 
 /** Reads each database's fence on the source and its record in the target's control catalog. */
 export async function readFences(
@@ -109,11 +118,15 @@ export async function readFences(
   for (const database of databases) {
     const [row] = await clusters.source.query<{ prior: string | null }>(PRIOR_SETTING_SQL, [database]);
     const record = records.find((r) => r.database === database);
+    const [triggers] = await clusters.source
+      .query<{ n: number }>(FENCE_TRIGGERS_SQL, [CONTROL_SCHEMA, fenceNamesOf(migration, database).function], database)
+      .catch(() => [{ n: 0 }]); // the database gone: no table left to carry one
     out.push({
       database,
       onSource: row?.prior ?? undefined,
       record: record === undefined ? undefined : record.kept ? 'kept' : 'open',
       state: states.get(database),
+      triggers: triggers?.n ?? 0,
     });
   }
   return out;
@@ -130,7 +143,7 @@ export function fenceProblems(fences: readonly FenceState[], fenceWriters: boole
   for (const f of fences) {
     const db = f.database;
     if (!fenceWriters) {
-      if (f.onSource !== undefined || f.record !== undefined) out.push(`${db}: a writer fence with no fence asked for`);
+      if (f.onSource !== undefined || f.record !== undefined || f.triggers > 0) out.push(`${db}: a writer fence with no fence asked for`);
       continue;
     }
     if (f.record === 'open') out.push(`${db}: a writer fence recorded and not kept after ${f.state ?? 'the end'} (pgferry.footprint)`);
@@ -138,16 +151,24 @@ export function fenceProblems(fences: readonly FenceState[], fenceWriters: boole
       if (f.record !== 'kept') out.push(`${db}: cut over with the writers fenced, but the fence is not recorded as kept`);
       if (f.onSource !== 'on')
         out.push(`${db}: cut over with the writers fenced, but the source's default_transaction_read_only is ${f.onSource ?? 'not set'}`);
-    } else if (f.onSource !== undefined) {
-      out.push(`${db}: writer fence left on the source after ${f.state ?? 'the end'} (default_transaction_read_only = ${f.onSource})`);
+      // the trigger is what holds a BEGIN READ WRITE client: a fence kept without it lets one write
+      if (f.triggers === 0) out.push(`${db}: cut over with the writers fenced, but no table carries the fence's trigger`);
+    } else {
+      if (f.onSource !== undefined)
+        out.push(`${db}: writer fence left on the source after ${f.state ?? 'the end'} (default_transaction_read_only = ${f.onSource})`);
+      if (f.triggers > 0) out.push(`${db}: the fence's trigger left on ${f.triggers} table(s) of the source after ${f.state ?? 'the end'}`);
     }
   }
   return out;
 }
 
-/** Lifts whatever fence a trial left on its source databases (a cut-over one keeps it by design) before they go. */
-export async function liftFences(source: Cluster, databases: readonly string[]): Promise<void> {
+/**
+ * Lifts whatever fence a trial left on its source databases (a cut-over one keeps it by design)
+ * before they go or are kept to look at: the setting, and the triggers of `migration`'s fence.
+ */
+export async function liftFences(source: Cluster, migration: string, databases: readonly string[]): Promise<void> {
   for (const db of databases) {
     await source.query(`ALTER DATABASE ${ident(db)} RESET default_transaction_read_only`).catch(() => undefined);
+    await source.query(liftTriggersStatement(migration, db), [], db).catch(() => undefined);
   }
 }

@@ -261,7 +261,7 @@ export async function runTrial(servers: CampaignServers, opts: TrialOptions): Pr
     user.dispose();
     if (result.leftovers) await removeLeftovers(clusters, result.leftovers);
     // a database cut over with its writers fenced stays read-only by design: lifted before it is dropped or looked at
-    await liftFences(servers.source, databases);
+    await liftFences(servers.source, name, databases);
     if (!opts.keep) {
       await dropDatabases(servers.source, databases).catch(() => undefined);
       await dropDatabases(servers.target, databases).catch(() => undefined);
