@@ -191,6 +191,11 @@ export class TrialMonitor {
       const conn = [...this.targetProxy.connections].find((c) => c.upstreamPort === row.client_port);
       if (!conn) continue;
       const owner = await this.ownerOf(conn, processes);
+      // a stopped runner writes nothing: its session shows active (a COPY it was in when stopped)
+      // or holds a transaction id, as sampleWorkers says; once woken, a write of its is seen here
+      // (an agent-lease-loss trial was flagged for the stopped runner's open COPY of the other
+      // database beside the new runner's apply)
+      if (processes.find((p) => p.pid === owner)?.state === 'T') continue;
       if (owner !== undefined) writers.set(owner, `${row.application_name}@${row.datname}`);
     }
     if (writers.size >= 2) {
