@@ -2,9 +2,7 @@
 // publications and replication origins on either server (a fallback window's reverse stream has
 // them the other way round), runner processes still alive; source tables left with the REPLICA IDENTITY FULL pgferry set for streaming. Cleaning them away
 // afterwards keeps one trial's leftovers from failing the next.
-import { ident, PRIOR_SETTING_SQL } from '../provider/engine';
-import { liftTriggersStatement } from '../provider/engine/control/writerFences';
-import { CONTROL_SCHEMA, fenceNamesOf } from '../provider/engine/core/names';
+import { CONTROL_SCHEMA, fenceNamesOf, ident, liftTriggersStatement, PRIOR_SETTING_SQL } from '../provider/engine';
 import type { Cluster } from '../test/support';
 
 export interface Leftovers {

@@ -11,8 +11,11 @@ export { maskSecrets } from './core/secrets';
 export { ident, qualified, identList, literal, conninfoDbname } from './connect/quote';
 export { openClient } from './connect/client';
 export { retrying, type RetryPolicy } from './connect/retry';
-// what a writer fence changes on a source database: its default_transaction_read_only before
+// what a writer fence changes on a source database: its default_transaction_read_only before, and
+// its triggers (the function they call, in the control schema; the statement that drops them)
 export { PRIOR_SETTING_SQL } from './cutover/writerFence';
+export { liftTriggersStatement } from './control/writerFences';
+export { CONTROL_SCHEMA, fenceNamesOf } from './core/names';
 export { catchUp, copyRatio, databaseCopy, etaSeconds, RateMeter, tableFraction, type DatabaseCopy } from './core/progress';
 export { parseMigrationSpec, zodToInputError, describeIssue } from './input/parse';
 export {
