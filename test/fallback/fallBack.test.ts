@@ -7,7 +7,8 @@
 // sequences moved back, never lower), the target stays fenced and the reverse slot, publication and
 // origin are gone. Each refusal is one line and changes nothing: no window, offline, stopped,
 // twice. The same on a managed-like target. Issue 62: a large object the application makes on the
-// new server (as the target user) is on the old source after the fall-back, byte for byte.
+// new server (as the target user) is on the old source after the fall-back, byte for byte; a DBA's
+// index and table made on the new server in the window are kept there, named, and stop nothing.
 import assert from 'node:assert/strict';
 import {
   isFinalState,
@@ -165,6 +166,13 @@ async function fallBackScenario(
 
   if (options.stop) await stopAndFix(pair, store, spec.target, name, db);
 
+  // a DBA's index and table on the new server in the window: not the migration's, kept there
+  await pair.target.query(
+    `CREATE INDEX dba_items_v ON items (v); CREATE TABLE dba_watch (id int PRIMARY KEY, seen text); INSERT INTO dba_watch VALUES (1, 'kept')`,
+    [],
+    db,
+  );
+
   // the last writes, right before the fall-back: the drain must bring them over
   await pair.target.query(
     "BEGIN; INSERT INTO items (v) VALUES ('last'); INSERT INTO orders (item, qty) VALUES (currval('items_id_seq'), 1); DELETE FROM scratch WHERE k = 1; COMMIT",
@@ -190,6 +198,26 @@ async function fallBackScenario(
     (await events(store, name, 200)).some((e) =>
       /^fall-back of ".+" completed in [\d.]+ s \(fence .*drain .*sequences .*verification .*release/.test(e.message),
     ),
+  );
+
+  // the DBA's index and table: kept on the new server, named, neither a difference nor carried back
+  assert.deepEqual(
+    await pair.target.query(
+      `SELECT (SELECT indexdef FROM pg_indexes WHERE indexname = 'dba_items_v') AS idx, (SELECT string_agg(seen, ',') FROM dba_watch) AS watch`,
+      [],
+      db,
+    ),
+    [{ idx: 'CREATE INDEX dba_items_v ON public.items USING btree (v)', watch: 'kept' }],
+  );
+  assert.equal((await pair.source.query(`SELECT to_regclass('dba_watch') AS t`, [], db))[0]!.t, null, 'not carried back');
+  assert.ok(
+    (await events(store, name, 200)).some(
+      (e) =>
+        /^fall-back: on the new server only, made there alone .*kept there/.test(e.message) &&
+        /dba_items_v/.test(e.message) &&
+        /dba_watch/.test(e.message),
+    ),
+    'the fall-back names what it kept',
   );
 
   // every write on the old source exactly once: both servers read back, table by table

@@ -15,6 +15,7 @@ import { retrying, RETRY_POLICIES } from '../connect/retry';
 import { errorMessage, PgferryError } from '../core/errors';
 import { clearFallBack, markFallBackReleased, markFallingBack, markFellBack, type FallbackWindow } from '../control/fallbackWindows';
 import { leftOutForeignKeys } from '../control/foreignKeys';
+import { knownObjects } from '../control/knownObjects';
 import { notStreamedTables } from '../control/sourceTables';
 import { recordEvent, setState } from '../control/store';
 import { keepFence, reclaimFence } from '../control/writerFences';
@@ -256,8 +257,23 @@ async function verifyBack(
   const { spec, store } = run;
   const name = spec.migrationName;
   const leftOutKeys = await leftOutForeignKeys(store, name, database);
-  const check = await again(run, 'the schema check', () => checkSchema(spec, database, { whileSetAside: false, leftOutKeys }));
+  // what the new server alone has (a DBA's index, table or column, made there while streaming or in
+  // the window) is not the migration's: kept there and named, neither a difference nor carried back,
+  // as the cutover keeps it (docs/safety.md, the ownership rule)
+  const known = spec.followSchemaChanges ? await knownObjects(store, name, database) : undefined;
+  const check = await again(run, 'the schema check', () =>
+    checkSchema(spec, database, { whileSetAside: false, leftOutKeys, ...(known ? { known } : {}) }),
+  );
   if (check.differences.length > 0) throw new FallBackStopped(schemaDifferenceMessage(check));
+  if (check.kept && check.kept.length > 0) {
+    await recordEvent(
+      store,
+      name,
+      'info',
+      `fall-back: on the new server only, made there alone (pgferry did not make it, the source never had it): kept there as it is, not carried back: ${check.kept.map((k) => k.object).join('; ')}`,
+      database,
+    );
+  }
   const notStreamed = await notStreamedTables(store, name, [database]);
   const report = await again(run, 'the verification', () =>
     verifyDatabases(spec, {
@@ -266,6 +282,7 @@ async function verifyBack(
       databases: [database],
       notStreamed,
       keptLargeObjects: () => keptLargeObjects,
+      ...(known ? { known: new Map([[database, known]]) } : {}),
       // verify: true reads again only what the reverse stream changed since the cutover; 'full' every table whole
       ...(spec.verify === 'full' || !recheck ? {} : { recheck }),
     }),
