@@ -93,6 +93,37 @@ async function count(pair: ServerPair, side: 'source' | 'target', db: string, sq
   return Number(rows[0]!.n);
 }
 
+/** A DBA's index and table on the new server in the window: not the migration's. */
+async function dbaWorkOnNewServer(pair: ServerPair, db: string): Promise<void> {
+  await pair.target.query(
+    `CREATE INDEX dba_items_v ON items (v); CREATE TABLE dba_watch (id int PRIMARY KEY, seen text); INSERT INTO dba_watch VALUES (1, 'kept')`,
+    [],
+    db,
+  );
+}
+
+/** The DBA's index and table after the fall-back: kept on the new server, named, neither a difference nor carried back. */
+async function dbaWorkKept(pair: ServerPair, store: CatalogConnection, name: string, db: string): Promise<void> {
+  assert.deepEqual(
+    await pair.target.query(
+      `SELECT (SELECT indexdef FROM pg_indexes WHERE indexname = 'dba_items_v') AS idx, (SELECT string_agg(seen, ',') FROM dba_watch) AS watch`,
+      [],
+      db,
+    ),
+    [{ idx: 'CREATE INDEX dba_items_v ON public.items USING btree (v)', watch: 'kept' }],
+  );
+  assert.equal((await pair.source.query(`SELECT to_regclass('dba_watch') AS t`, [], db))[0]!.t, null, 'not carried back');
+  assert.ok(
+    (await events(store, name, 200)).some(
+      (e) =>
+        /^fall-back: on the new server only, made there alone .*kept there/.test(e.message) &&
+        /dba_items_v/.test(e.message) &&
+        /dba_watch/.test(e.message),
+    ),
+    'the fall-back names what it kept',
+  );
+}
+
 /**
  * The reverse stream stops on an error the user can fix: a row written on the old source behind the
  * fence (as an administrator can, in a session named as pgferry's: the fence's trigger lets only those write) takes the key the application then inserts on the new server. A
@@ -166,12 +197,7 @@ async function fallBackScenario(
 
   if (options.stop) await stopAndFix(pair, store, spec.target, name, db);
 
-  // a DBA's index and table on the new server in the window: not the migration's, kept there
-  await pair.target.query(
-    `CREATE INDEX dba_items_v ON items (v); CREATE TABLE dba_watch (id int PRIMARY KEY, seen text); INSERT INTO dba_watch VALUES (1, 'kept')`,
-    [],
-    db,
-  );
+  await dbaWorkOnNewServer(pair, db);
 
   // the last writes, right before the fall-back: the drain must bring them over
   await pair.target.query(
@@ -200,25 +226,7 @@ async function fallBackScenario(
     ),
   );
 
-  // the DBA's index and table: kept on the new server, named, neither a difference nor carried back
-  assert.deepEqual(
-    await pair.target.query(
-      `SELECT (SELECT indexdef FROM pg_indexes WHERE indexname = 'dba_items_v') AS idx, (SELECT string_agg(seen, ',') FROM dba_watch) AS watch`,
-      [],
-      db,
-    ),
-    [{ idx: 'CREATE INDEX dba_items_v ON public.items USING btree (v)', watch: 'kept' }],
-  );
-  assert.equal((await pair.source.query(`SELECT to_regclass('dba_watch') AS t`, [], db))[0]!.t, null, 'not carried back');
-  assert.ok(
-    (await events(store, name, 200)).some(
-      (e) =>
-        /^fall-back: on the new server only, made there alone .*kept there/.test(e.message) &&
-        /dba_items_v/.test(e.message) &&
-        /dba_watch/.test(e.message),
-    ),
-    'the fall-back names what it kept',
-  );
+  await dbaWorkKept(pair, store, name, db);
 
   // every write on the old source exactly once: both servers read back, table by table
   for (const table of TABLES) {
