@@ -4,6 +4,7 @@ import type { MigrationSpec, ServerSpec } from '../../provider/engine/input/migr
 import { startCluster, type Cluster, type PgMajor } from '../../provider/localpg/cluster';
 import { cancelMigration, closeFallbackWindow } from '../../provider/engine/apiRequests';
 import { leftBehind } from './leaks';
+import { RUNNER_LOCKED_SQL } from '../../provider/engine/control/store';
 
 /** A ServerSpec for a cluster's superuser (sslMode prefer: TLS when the cluster has it, test/support/tls.ts). */
 export function serverSpec(cluster: Cluster, overrides: Partial<ServerSpec> = {}): ServerSpec {
@@ -62,8 +63,7 @@ const CANCEL_SETTLE_MS = 90_000;
  * only delay the leak check that names what it left.
  */
 export async function endUnfinished(target: Cluster): Promise<void> {
-  // plain reads: the catalog's own connection retries a server that is down for a minute; the
-  // lease test is the one store.ts reads for a runner's liveness
+  // plain reads: the catalog's own connection retries a server that is down for a minute
   const unfinished = async (): Promise<{ name: string; active: boolean }[]> =>
     target
       .query<{ name: string; active: boolean }>(
@@ -72,11 +72,7 @@ export async function endUnfinished(target: Cluster): Promise<void> {
           WHERE (m.state IN ('InProgress', 'WaitingForUserAction', 'CleaningUp')
                  OR EXISTS (SELECT 1 FROM pgferry.fallback_window w
                              WHERE w.migration = m.name AND w.state IN ('Opening', 'Open', 'Stopped')))
-            AND EXISTS (SELECT 1 FROM pg_locks l
-                         WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1
-                           AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
-                           AND l.classid::text::bigint = (((m.runner->>'leaseKey')::bigint >> 32) & 4294967295)
-                           AND l.objid::text::bigint = ((m.runner->>'leaseKey')::bigint & 4294967295))`,
+            AND ${RUNNER_LOCKED_SQL}`,
       )
       .catch(() => []);
   const first = await unfinished();

@@ -378,17 +378,20 @@ export async function list(catalog: CatalogConnection, filter: 'active' | 'all' 
   return Promise.all(rows.map((r) => toStatus(catalog, r)));
 }
 
-function selectMigrations(where: string): string {
-  // runner_locked: does some session hold the runner's advisory lock (its lease) right now?
-  // pg_locks shows a bigint key as classid (high 32 bits) and objid (low 32 bits).
-  return `SELECT m.*, EXISTS (
+/**
+ * Whether some session holds the runner's advisory lock (its lease) right now, for the row `m` of
+ * pgferry.migration. pg_locks shows a bigint key as classid (high 32 bits) and objid (low 32 bits).
+ */
+export const RUNNER_LOCKED_SQL = `EXISTS (
             SELECT 1 FROM pg_locks l
              WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1
                AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
                AND l.classid::text::bigint = (((m.runner->>'leaseKey')::bigint >> 32) & 4294967295)
                AND l.objid::text::bigint = ((m.runner->>'leaseKey')::bigint & 4294967295)
-          ) AS runner_locked
-          FROM ${S}.migration m ${where}`;
+          )`;
+
+function selectMigrations(where: string): string {
+  return `SELECT m.*, ${RUNNER_LOCKED_SQL} AS runner_locked FROM ${S}.migration m ${where}`;
 }
 
 async function toStatus(catalog: CatalogConnection, row: MigrationRow): Promise<MigrationStatus> {
