@@ -57,8 +57,12 @@ const tree = async (cluster: Cluster) =>
 async function caughtUp(pair: ServerPair, table: string, where = 'true'): Promise<void> {
   const [newest] = await pair.source.query<{ id: number | null }>(`SELECT max(id) AS id FROM ${table} WHERE ${where}`, [], DB);
   if (newest?.id === null || newest?.id === undefined) return;
-  await until(`${table} id ${newest.id} on the target`, async () =>
-    (await pair.target.query(`SELECT 1 FROM ${table} WHERE id = $1 AND ${where}`, [newest.id], DB)).length > 0 ? true : undefined,
+  // two CI runs at once on 2 cores (load 11) took over the minute a quiet machine needs seconds for
+  await until(
+    `${table} id ${newest.id} on the target`,
+    async () =>
+      (await pair.target.query(`SELECT 1 FROM ${table} WHERE id = $1 AND ${where}`, [newest.id], DB)).length > 0 ? true : undefined,
+    180_000,
   );
 }
 

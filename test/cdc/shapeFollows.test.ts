@@ -77,7 +77,21 @@ async function followsEveryChange(pair: ServerPair, db: string, spec: MigrationS
       const told = (await catalogEvents(store, spec.migrationName, 20)).map((e) => e.message).join('\n');
       throw new Error(`${error.message}: ${s?.subState} ${s?.message ?? ''}\n${told}`);
     });
-    const events = (await catalogEvents(store, spec.migrationName, 200)).map((e) => e.message).join('\n');
+    // each follow's event is recorded after the change it tells of: under load, after the last write shows
+    const followed = [
+      /followed on the target at its position in the stream: column "pad" renamed to "padding"/,
+      /column "price" dropped/,
+      /column "tag" dropped and added again under its name\): copied again at a pinned position/,
+      /NOT NULL set on "padding", followed on the target once the apply was past it/,
+    ];
+    const events = await until(
+      'the follows told',
+      async () => {
+        const told = (await catalogEvents(store, spec.migrationName, 200)).map((e) => e.message).join('\n');
+        return followed.every((f) => f.test(told)) ? told : undefined;
+      },
+      120_000,
+    ).catch(async () => (await catalogEvents(store, spec.migrationName, 200)).map((e) => e.message).join('\n'));
     assert.match(events, /followed on the target at its position in the stream: column "pad" renamed to "padding"/);
     assert.match(events, /column "price" dropped/);
     // the drop and add of tag is placed among the rows by a copy of the table at a pin
