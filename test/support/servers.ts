@@ -5,6 +5,7 @@ import { startCluster, type Cluster, type PgMajor } from '../../provider/localpg
 import { cancelMigration, closeFallbackWindow } from '../../provider/engine/apiRequests';
 import { leftBehind } from './leaks';
 import { RUNNER_LOCKED_SQL } from '../../provider/engine/control/store';
+import { FINAL_STATES } from '../../provider/engine/core/model';
 
 /** A ServerSpec for a cluster's superuser (sslMode prefer: TLS when the cluster has it, test/support/tls.ts). */
 export function serverSpec(cluster: Cluster, overrides: Partial<ServerSpec> = {}): ServerSpec {
@@ -67,12 +68,14 @@ export async function endUnfinished(target: Cluster): Promise<void> {
   const unfinished = async (): Promise<{ name: string; active: boolean }[]> =>
     target
       .query<{ name: string; active: boolean }>(
-        `SELECT m.name, m.state IN ('InProgress', 'WaitingForUserAction', 'CleaningUp') AS active
-           FROM pgferry.migration m
-          WHERE (m.state IN ('InProgress', 'WaitingForUserAction', 'CleaningUp')
-                 OR EXISTS (SELECT 1 FROM pgferry.fallback_window w
-                             WHERE w.migration = m.name AND w.state IN ('Opening', 'Open', 'Stopped')))
-            AND ${RUNNER_LOCKED_SQL}`,
+        `SELECT name, active FROM (
+           SELECT m.name, m.state <> ALL ($1::text[]) AS active,
+                  EXISTS (SELECT 1 FROM pgferry.fallback_window w
+                           WHERE w.migration = m.name AND w.state IN ('Opening', 'Open', 'Stopped')) AS window_open,
+                  ${RUNNER_LOCKED_SQL} AS locked
+             FROM pgferry.migration m) u
+          WHERE (active OR window_open) AND locked`,
+        [[...FINAL_STATES]],
       )
       .catch(() => []);
   const first = await unfinished();

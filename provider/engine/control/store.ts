@@ -6,7 +6,7 @@
 import type pg from 'pg';
 import { ident } from '../connect/quote';
 import { PgferryError } from '../core/errors';
-import { isFinalState } from '../core/model';
+import { FINAL_STATES, isFinalState } from '../core/model';
 import { checkStatePair } from '../core/statePairs';
 import { checkWindowUsable, registeredSubState } from '../core/transitions';
 import type {
@@ -373,8 +373,11 @@ export async function get(catalog: CatalogConnection, name: string): Promise<Mig
 
 export async function list(catalog: CatalogConnection, filter: 'active' | 'all' = 'active'): Promise<MigrationStatus[]> {
   if (!(await catalog.catalogExists())) return [];
-  const where = filter === 'active' ? `WHERE m.state IN ('InProgress', 'WaitingForUserAction', 'CleaningUp')` : '';
-  const rows = await catalog.query<MigrationRow>(`${selectMigrations(where)} ORDER BY m.created_at`);
+  const where = filter === 'active' ? `WHERE m.state <> ALL ($1::text[])` : '';
+  const rows = await catalog.query<MigrationRow>(
+    `${selectMigrations(where)} ORDER BY m.created_at`,
+    filter === 'active' ? [[...FINAL_STATES]] : [],
+  );
   return Promise.all(rows.map((r) => toStatus(catalog, r)));
 }
 
