@@ -6,7 +6,7 @@ import { runMigration } from '../../provider/engine';
 import { CatalogConnection } from '../../provider/engine/control/connection';
 import { get as getMigration } from '../../provider/engine/control/store';
 import { isFinalState } from '../../provider/engine/core/model';
-import { readPartitions } from '../../provider/engine/cdc/apply/partitionTree';
+import { planPartitionTree, readPartitions } from '../../provider/engine/cdc/apply/partitionTree';
 import {
   cutoverEnd,
   endIfRunning,
@@ -154,6 +154,46 @@ describe('online: partition TRUNCATE, DETACH and ATTACH while streaming (issue 4
       await writer.stop().catch(() => undefined);
       await endIfRunning(spec, running);
       await store.close();
+    }
+  });
+
+  it('reads each side in one snapshot: a partition made on the target first is never planned for a detach while the source makes and drops it', async () => {
+    const db = 'tree_read';
+    await pair.source.query(`CREATE DATABASE ${db}`);
+    await pair.target.query(`CREATE DATABASE ${db}`);
+    const parent =
+      'CREATE TABLE m (id int PRIMARY KEY) PARTITION BY RANGE (id); CREATE TABLE m_1 PARTITION OF m FOR VALUES FROM (0) TO (10)';
+    await pair.source.query(parent, [], db);
+    await pair.target.query(parent, [], db);
+    // a DBA makes the application's next partition on the target first (as onlineSource does)
+    await pair.target.query('CREATE TABLE m_2 PARTITION OF m FOR VALUES FROM (10) TO (20)', [], db);
+    const [source, target, churn] = await Promise.all([pair.source.connect(db), pair.target.connect(db), pair.source.connect(db)]);
+    let stop = false;
+    // the application makes the same partition on the source and drops it again, over and over: it
+    // never has m_2 as anything but a partition of m with the target's bound
+    const churning = (async () => {
+      let rounds = 0;
+      while (!stop) {
+        await churn.query('CREATE TABLE m_2 PARTITION OF m FOR VALUES FROM (10) TO (20)');
+        await churn.query('DROP TABLE m_2');
+        rounds++;
+      }
+      return rounds;
+    })();
+    try {
+      const planned: string[] = [];
+      for (let i = 0; i < 400 && planned.length === 0; i++) {
+        for (const step of await planPartitionTree(source, target)) planned.push(step.statement);
+      }
+      stop = true;
+      const rounds = await churning;
+      assert.deepEqual(planned, [], 'no step planned for a partition both sides hang alike whenever the source has it');
+      assert.ok(rounds > 10, `the source made and dropped the partition while the tree was read (${rounds} times)`);
+      assert.deepEqual((await readPartitions(target)).map((p) => p.name).sort(), ['m_1', 'm_2'], 'the target keeps its partition');
+    } finally {
+      stop = true;
+      await churning.catch(() => undefined);
+      await Promise.all([source.end(), target.end(), churn.end()]);
     }
   });
 });

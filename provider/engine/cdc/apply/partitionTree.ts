@@ -32,21 +32,29 @@ import { qualified } from '../../connect/quote';
 import { IN_FAILED_SQL_TRANSACTION, sqlState } from '../../connect/sqlstate';
 import { errorMessage } from '../../core/errors';
 
-/** Every partition, attached, with its parent and bound (pg_get_expr prints `FOR VALUES ...` or `DEFAULT`). */
-const PARTITIONS_SQL = `
-SELECT n.nspname AS schema, c.relname AS name, pn.nspname AS parent_schema, p.relname AS parent,
-       pg_catalog.pg_get_expr(c.relpartbound, c.oid) AS bound
-  FROM pg_catalog.pg_class c
-  JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
-  JOIN pg_catalog.pg_inherits i ON i.inhrelid = c.oid
-  JOIN pg_catalog.pg_class p ON p.oid = i.inhparent
-  JOIN pg_catalog.pg_namespace pn ON pn.oid = p.relnamespace
- WHERE c.relispartition AND c.relkind IN ('r', 'p')`;
-
-/** Which of these qualified names are tables (plain or partitioned) there. */
-const TABLES_SQL = `
-SELECT t AS name FROM unnest($1::text[]) AS t
- WHERE EXISTS (SELECT 1 FROM pg_catalog.pg_class c WHERE c.oid = pg_catalog.to_regclass(t) AND c.relkind IN ('r', 'p'))`;
+/**
+ * Every partition, attached, with its parent and bound (pg_get_expr prints `FOR VALUES ...` or
+ * `DEFAULT`), and which of the tables named are tables there (plain or partitioned): one statement
+ * reading the catalog's rows, so both come from one snapshot. pg_get_expr looks the table up afresh:
+ * it gives no bound for a partition dropped since the snapshot, which is then left out, as a
+ * partition and as a table.
+ */
+const TREE_SQL = `
+SELECT coalesce((
+         SELECT pg_catalog.json_agg(pg_catalog.json_build_object(
+                  'schema', n.nspname, 'name', c.relname, 'parentSchema', pn.nspname, 'parent', p.relname,
+                  'bound', pg_catalog.pg_get_expr(c.relpartbound, c.oid)))
+           FROM pg_catalog.pg_class c
+           JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+           JOIN pg_catalog.pg_inherits i ON i.inhrelid = c.oid
+           JOIN pg_catalog.pg_class p ON p.oid = i.inhparent
+           JOIN pg_catalog.pg_namespace pn ON pn.oid = p.relnamespace
+          WHERE c.relispartition AND c.relkind IN ('r', 'p')), '[]') AS partitions,
+       coalesce((
+         SELECT pg_catalog.json_agg(pg_catalog.json_build_object('schema', t.schema, 'name', t.name))
+           FROM unnest($1::text[], $2::text[]) AS t(schema, name)
+          WHERE EXISTS (SELECT 1 FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+                         WHERE n.nspname = t.schema AND c.relname = t.name AND c.relkind IN ('r', 'p'))), '[]') AS tables`;
 
 export interface PartitionLink {
   readonly schema: string;
@@ -56,12 +64,10 @@ export interface PartitionLink {
   readonly bound: string;
 }
 
-interface PartitionRow {
-  schema: string;
-  name: string;
-  parent_schema: string;
-  parent: string;
-  bound: string;
+/** One server's tree, and which of the names asked about are tables there. */
+interface Tree {
+  readonly partitions: readonly PartitionLink[];
+  readonly tables: ReadonlySet<string>;
 }
 
 export interface PartitionStep {
@@ -70,18 +76,28 @@ export interface PartitionStep {
   readonly statement: string;
 }
 
-const key = (l: { schema: string; name: string }): string => qualified(l.schema, l.name);
+const key = (l: TableName): string => qualified(l.schema, l.name);
 const parentKey = (l: PartitionLink): string => qualified(l.parentSchema, l.parent);
 
-export async function readPartitions(client: pg.Client): Promise<PartitionLink[]> {
-  const { rows } = await client.query<PartitionRow>(PARTITIONS_SQL);
-  return rows.map((r) => ({ schema: r.schema, name: r.name, parentSchema: r.parent_schema, parent: r.parent, bound: r.bound }));
+/** A table by schema and name, as the tree names its tables and their parents. */
+interface TableName {
+  readonly schema: string;
+  readonly name: string;
 }
 
-async function tablesAmong(client: pg.Client, names: readonly string[]): Promise<Set<string>> {
-  if (names.length === 0) return new Set();
-  const { rows } = await client.query<{ name: string }>(TABLES_SQL, [names]);
-  return new Set(rows.map((r) => r.name));
+async function readTree(client: pg.Client, names: readonly TableName[]): Promise<Tree> {
+  const { rows } = await client.query<{
+    partitions: (PartitionLink | (Omit<PartitionLink, 'bound'> & { bound: null }))[];
+    tables: TableName[];
+  }>(TREE_SQL, [names.map((n) => n.schema), names.map((n) => n.name)]);
+  const partitions = rows[0]!.partitions.filter((l): l is PartitionLink => l.bound !== null);
+  // dropped since the snapshot: neither a partition nor a table, until the next look
+  const gone = new Set(rows[0]!.partitions.filter((l) => l.bound === null).map(key));
+  return { partitions, tables: new Set(rows[0]!.tables.map(key).filter((k) => !gone.has(k))) };
+}
+
+export async function readPartitions(client: pg.Client): Promise<readonly PartitionLink[]> {
+  return (await readTree(client, [])).partitions;
 }
 
 /**
@@ -112,22 +128,20 @@ export function partitionSteps(
   return steps;
 }
 
-/** The steps that make the target's partition tree the source's, as read now on both. */
+/**
+ * The steps that make the target's partition tree the source's, as read now on both. The source's
+ * tree and which of the target's partitions are tables there come from one statement: read apart,
+ * a partition the source made between the two reads would look like a table it had detached, and
+ * the target's partition of that name would be detached. On the target only this session moves
+ * its tables; a table someone else makes between its two reads only gets a step the target refuses.
+ */
 export async function planPartitionTree(source: pg.Client, target: pg.Client): Promise<PartitionStep[]> {
-  const [s, t] = await Promise.all([readPartitions(source), readPartitions(target)]);
-  const sourceKeys = new Set(s.map(key));
-  const targetKeys = new Set(t.map(key));
-  // a partition on one side: is it a table on the other (detached), or not there at all
-  const [onSource, onTarget] = await Promise.all([
-    tablesAmong(
-      source,
-      t.map(key).filter((k) => !sourceKeys.has(k)),
-    ),
-    tablesAmong(target, [...new Set(s.flatMap((l) => [key(l), parentKey(l)]))]),
-  ]);
-  for (const k of sourceKeys) onSource.add(k);
-  for (const k of targetKeys) onTarget.add(k);
-  return partitionSteps(s, t, onSource, onTarget);
+  const t = await readPartitions(target);
+  const s = await readTree(source, t);
+  const parents = s.partitions.map((l) => ({ schema: l.parentSchema, name: l.parent }));
+  const onTarget = (await readTree(target, [...s.partitions, ...parents])).tables;
+  const onSource = new Set([...s.tables, ...s.partitions.map(key)]);
+  return partitionSteps(s.partitions, t, onSource, new Set([...onTarget, ...t.map(key)]));
 }
 
 export interface TreeResult {
