@@ -252,6 +252,23 @@ describe('fall-back: the verification reads again what the reverse stream change
     assert.deepEqual(await pair.source.query(audit, [], db), [{ n: 700 }], 'the table outside the migration keeps its rows');
   });
 
+  it('falls back with an old source sequence past the new server, and leaves it there (never lower)', async () => {
+    // campaign seed 3601088367: the old source restarted during the fall-back came back with its
+    // sequences ahead of their last use (nextval logs ahead), and the exact comparison stopped every
+    // fall-back; here the old source's application hands out values behind the fence instead
+    const name = 'recheck-sequence-ahead';
+    const db = 'recheck_sequence_ahead';
+    const spec = await cutOverAndWrite(pair, store, name, db);
+    const next = `SELECT last_value::int8::text AS v FROM items_id_seq`;
+    await pair.source.query(`BEGIN READ WRITE; SELECT setval('items_id_seq', 5000); COMMIT`, [], db);
+    const [onNew] = await pair.target.query<{ v: string }>(next, [], db);
+    assert.ok(Number(onNew!.v) < 5000, `the new server is behind the old source (${onNew!.v})`);
+    const settled = await fallBackOnce(store, spec.target, name);
+    assert.equal(settled.databases[0]!.fallback!.state, 'FellBack', settled.databases[0]!.fallback!.message);
+    for (const table of TABLES) assert.deepEqual(await rowsOf(pair.source, db, table), await rowsOf(pair.target, db, table), table);
+    assert.deepEqual(await pair.source.query(next, [], db), [{ v: '5000' }], 'the old source hands out what it did not hand out yet');
+  });
+
   it('stops on a row changed behind the fence at a key the new server wrote, then falls back once it is put right', async () => {
     const name = 'recheck-tampered';
     const db = 'recheck_tampered';

@@ -282,6 +282,7 @@ async function verifyBack(
       databases: [database],
       notStreamed,
       keptLargeObjects: () => keptLargeObjects,
+      fallBack: true,
       ...(known ? { known: new Map([[database, known]]) } : {}),
       // verify: true reads again only what the reverse stream changed since the cutover; 'full' every table whole
       ...(spec.verify === 'full' || !recheck ? {} : { recheck }),

@@ -4,7 +4,8 @@
 // the copy read it means a busy source, not a wrong copy. Then the target's sequence must still
 // be past the rows the target holds in the column it feeds (a sequence left at its start would
 // hand out their values again); a target past the source is a difference either way.
-// `pgferry verify` and the cutover compare next values exactly.
+// `pgferry verify` and the cutover compare next values exactly. A fall-back's old source may be
+// past the new server (verifyTables.ts, VerifyOptions.fallBack): it takes sequences back never lower.
 import type pg from 'pg';
 import { ident, qualified } from '../connect/quote';
 import { CONTROL_SCHEMA } from '../core/names';
@@ -65,7 +66,7 @@ export type SequenceDifference =
 
 /**
  * Sequences missing on either side or with another next value. Pure. With `sourceMayHaveMovedOn`
- * (see the file comment) a source past the target is 'moved-on', for a check of the target's data.
+ * (see the file comment) a source past the target is 'moved-on', judged by the caller.
  */
 export function compareSequences(
   source: readonly SequenceState[],

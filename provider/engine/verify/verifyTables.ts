@@ -125,6 +125,13 @@ export interface VerifyOptions {
    * mismatch (the schema check lists it). Undefined: every such table or column is a mismatch.
    */
   readonly known?: ReadonlyMap<string, ReadonlyMap<string, number | null>>;
+  /**
+   * A fall-back's verification, whose source is the old source: it takes the sequences back never
+   * lower than it handed out itself (cutover/sequenceSync.ts), and a crash restart brings its
+   * sequences back ahead of their last use (nextval logs ahead). A sequence there past the new
+   * server's hands out no value twice: no difference. One behind it is.
+   */
+  readonly fallBack?: boolean;
 }
 
 const TARGET_SUPERUSER_SQL = `SELECT rolsuper AS superuser FROM pg_roles WHERE rolname = current_user`;
@@ -176,6 +183,13 @@ async function tablesOnlyOnTarget(
 export const SEQUENCES_ROW = '(sequences)';
 
 /**
+ * How a source sequence past the target's is judged: a difference (`exact`); a source that moved on
+ * since the copy's snapshot, the target's then judged against the rows it holds (`snapshot`); the
+ * old source of a fall-back (`fall-back`, VerifyOptions.fallBack), no difference.
+ */
+type SourceAhead = 'exact' | 'snapshot' | 'fall-back';
+
+/**
  * One row for every sequence of the database: the first difference names the sequence. A sequence
  * the target alone has and the migration did not make (a DBA's, an identity column of their own) is
  * kept, not a difference.
@@ -183,7 +197,7 @@ export const SEQUENCES_ROW = '(sequences)';
 async function verifySequences(
   database: string,
   p: SessionPair,
-  sourceMayHaveMovedOn: boolean,
+  ahead: SourceAhead,
   filter: FilterPlan = UNFILTERED,
   kept: KeptOnTarget = keptOnTarget(undefined),
 ): Promise<VerificationTable> {
@@ -191,8 +205,9 @@ async function verifySequences(
   // A sequence the filters leave out is not on the target: it is not compared (nor missed).
   const source = all.filter((s) => !filter.leftOutNames.has(nameKey(s.schema, s.name)));
   const lines: string[] = [];
-  for (const d of compareSequences(source, target, sourceMayHaveMovedOn)) {
+  for (const d of compareSequences(source, target, ahead !== 'exact')) {
     if (d.kind === 'extra' && kept.has(schemaObjectKey('sequence', d.schema, null, d.name, null))) continue;
+    if (d.kind === 'moved-on' && ahead === 'fall-back') continue;
     const line = d.kind === 'moved-on' ? await targetBehindItsRows(p.target, d.target) : describeDifference(d);
     if (line) lines.push(line);
   }
@@ -240,6 +255,7 @@ async function verifyDatabase(spec: MigrationSpec, database: string, options: Ve
   const tables = sourceTables.filter((t) => filter.rowsMove(t.oid));
   const leftOut = await leftOutObjects(spec, database, snapshot);
   const kept = keptOnTarget(options.known?.get(database));
+  const ahead: SourceAhead = options.fallBack ? 'fall-back' : snapshot ? 'snapshot' : 'exact';
   const targetOnly = await tablesOnlyOnTarget(spec, database, sourceTables, kept);
 
   const queue = new WorkQueue<Item>();
@@ -269,7 +285,7 @@ async function verifyDatabase(spec: MigrationSpec, database: string, options: Ve
   return { tables: results.sort((a, b) => a.table.localeCompare(b.table)), leftOut };
 
   async function verifyItem(item: Item, p: SessionPair): Promise<void> {
-    if (item.kind === 'sequences') return record(await verifySequences(database, p, snapshot !== undefined, filter, kept));
+    if (item.kind === 'sequences') return record(await verifySequences(database, p, ahead, filter, kept));
     if (item.kind === 'materialized-view') return record(await materializedView(database, item.view, p, options));
     if (item.kind === 'target-only') {
       const { rows } = await checksum(p.target, tableChecksumSql(item.table.sql));
@@ -349,7 +365,7 @@ export async function verifySequencesOf(
   const options = { database, purpose: 'verify' };
   const pair = await openSessionPair(spec.source, options, spec.target, options);
   try {
-    return await verifySequences(database, pair, false, await readFilterPlan(pair.source, spec), keptOnTarget(known));
+    return await verifySequences(database, pair, 'exact', await readFilterPlan(pair.source, spec), keptOnTarget(known));
   } finally {
     await closeSessionPair(pair);
   }
