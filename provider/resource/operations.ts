@@ -384,7 +384,7 @@ async function fallBack(
   }
   if (!resumeForward || after.state !== 'Succeeded') return after;
   // fell back; the runner switches the migration back to streaming forward (or is gone: resumed later)
-  return engine.waitForMigration(spec.target, spec.migrationName, (s) => s.state !== 'Succeeded' || runnerGone(s), {
+  return engine.waitForMigration(spec.target, spec.migrationName, engine.forwardAgainSettled, {
     intervalMs: options.intervalMs ?? 1000,
     timeoutMs,
   });

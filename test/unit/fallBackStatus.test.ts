@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { renderList, renderStatus } from '../../provider/cli/output';
 import { migrationPage } from '../../provider/console/view';
-import { fallBackSettled, type FallbackStatus, type MigrationStatus } from '../../provider/engine';
+import { fallBackSettled, forwardAgainSettled, type FallbackStatus, type MigrationStatus } from '../../provider/engine';
 
 function statusWith(fallback: FallbackStatus, runnerAlive = true): MigrationStatus {
   return {
@@ -98,5 +98,18 @@ describe('fall-back: the status', () => {
     assert.equal(fallBackSettled(statusWith({ state: 'Open', endsAt: ENDS, fallBackRequested: true })), false, 'asked, not begun');
     assert.equal(fallBackSettled(statusWith({ state: 'Open', endsAt: ENDS, message: 'fall-back stopped: x' })), true, 'stopped');
     assert.equal(fallBackSettled(statusWith({ state: 'FallingBack', endsAt: ENDS }, false)), true, 'no runner');
+  });
+
+  it('ends the wait for the forward stream again only once it streams, has ended, or the runner is gone', () => {
+    const fellBack = statusWith({ state: 'FellBack', endsAt: ENDS });
+    const now = (state: string, subState: string, alive = true): MigrationStatus =>
+      ({ ...fellBack, state, subState, runner: { ...fellBack.runner!, alive } }) as MigrationStatus;
+    assert.equal(forwardAgainSettled(fellBack), false, 'still Succeeded: not switched yet');
+    // the forward stream made again passes through the copy's sub-states: PgMigration's update once returned here
+    assert.equal(forwardAgainSettled(now('InProgress', 'PerformingPreRequisiteSteps')), false);
+    assert.equal(forwardAgainSettled(now('InProgress', 'MigratingData')), false);
+    assert.equal(forwardAgainSettled(now('WaitingForUserAction', 'WaitingForCutoverTrigger')), true);
+    assert.equal(forwardAgainSettled(now('Failed', 'Completed')), true);
+    assert.equal(forwardAgainSettled(now('InProgress', 'MigratingData', false)), true, 'no runner');
   });
 });

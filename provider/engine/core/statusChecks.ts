@@ -65,3 +65,14 @@ export function fallBackSettled(status: MigrationStatus): boolean {
   if (status.runner !== undefined && !status.runner.alive) return true;
   return !windows.some((w) => w.state === 'FallingBack' || w.fallBackRequested === true);
 }
+
+/**
+ * Whether waiting for the forward stream after a fall-back with resumeForward is over (PgMigration
+ * `fallBack` with `resumeForward`): the migration left Succeeded and a run's wait is over (changes
+ * stream forward again, or it ended, or waits for a fix), or the runner is gone. On its way out of
+ * Succeeded it makes the forward stream again through the copy's sub-states: not over then.
+ */
+export function forwardAgainSettled(status: MigrationStatus): boolean {
+  if (status.runner !== undefined && !status.runner.alive) return true;
+  return status.state !== 'Succeeded' && isSettled(status, 'run');
+}
