@@ -1,10 +1,11 @@
 // The switch back to streaming forward after a fall-back asked with --resume-forward
 // (docs/fallback.md "The forward stream again"): once no fallback window of the migration is live
 // any more, the databases that fell back with their forward slot made are streaming again
-// (WaitingForCutoverTrigger), the migration waits for a cutover trigger again, and the target's
-// writer fence, kept by the fall-back, is pending again in the footprint ledger, so the next
-// cutover's release (or a cancel) lifts it. One statement: a runner killed around it finds the
-// switch made whole or not at all, and a resume makes it then.
+// (WaitingForCutoverTrigger), the migration is InProgress until its runner streams forward (it
+// then waits for a cutover trigger, as at its first start, so a waiter sees that only once changes
+// stream), and the target's writer fence, kept by the fall-back, is pending again in the footprint
+// ledger, so the next cutover's release (or a cancel) lifts it. One statement: a runner killed
+// around it finds the switch made whole or not at all, and a resume makes it then.
 import { ident } from '../connect/quote';
 import { CONTROL_SCHEMA } from '../core/names';
 import type { CatalogConnection } from './connection';
@@ -37,7 +38,7 @@ export async function reopenForward(store: CatalogConnection, migration: string)
         WHERE migration = $1 AND change = 'targetFence' AND undone_at IS NULL AND database IN (SELECT database FROM reopened)
      ), migration AS (
        UPDATE ${S}.migration
-          SET state = 'WaitingForUserAction', sub_state = 'WaitingForCutoverTrigger', cutover_requested_at = NULL,
+          SET state = 'InProgress', sub_state = 'MigratingData', cutover_requested_at = NULL,
               cutover_started_at = NULL, cutover_options = NULL, ended_at = NULL, message = $2, updated_at = now()
         WHERE name = $1 AND EXISTS (SELECT 1 FROM reopened)
      )
