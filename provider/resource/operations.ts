@@ -382,8 +382,9 @@ async function fallBack(
     const why = after.databases.find((d) => d.fallback && d.fallback.state !== 'FellBack')?.fallback?.message;
     throw new FallBackStopped(`fall-back did not complete: ${why ?? 'see pgferry show'}`);
   }
-  if (!resumeForward || after.state !== 'Succeeded') return after;
-  // fell back; the runner switches the migration back to streaming forward (or is gone: resumed later)
+  if (!resumeForward) return after;
+  // fell back; the runner switches the migration back to streaming forward (or is gone: resumed
+  // later), through InProgress: waited for in whichever state the fall-back's wait saw last
   return engine.waitForMigration(spec.target, spec.migrationName, engine.forwardAgainSettled, {
     intervalMs: options.intervalMs ?? 1000,
     timeoutMs,
