@@ -2,14 +2,16 @@
 // is Succeeded: the application moves to the new server and writes there while the reverse stream
 // applies its writes to the old source, then the user falls back (`update --fall-back`, the
 // application writing on into the new server's fence), resuming a dead runner and asking again
-// after a fall-back that stopped, until every window is FellBack. The judge then compares the old
+// after a fall-back that stopped, until every window is FellBack (or, where the reverse stream
+// stopped with a fix that would touch a bystander's object, closing the windows and staying on the
+// new server: stopped safely, the old source left behind by the user's choice). The judge then compares the old
 // source with the new server, where everything the application wrote on both sides is (the new
 // server is fenced from the fall-back on), and the application writes on the old source again:
 // no key or sequence value may be drawn twice there.
 import { type CatalogConnection, type FallbackStatus, get, type MigrationStatus, PRIOR_SETTING_SQL } from '../provider/engine';
 import type { Cluster } from '../test/support';
 import { CampaignWorkload } from './campaignWorkload';
-import type { BystanderActor } from './bystander';
+import { BYSTANDER_MARK, type BystanderActor } from './bystander';
 import type { ArmedFault } from './faults';
 import type { FixtureSize } from './fixture';
 import { judgeDatabase, SEQUENCE_CRASH_SLACK, type BystanderObjects } from './judge';
@@ -47,7 +49,7 @@ export interface FallbackDriveArgs {
   readonly bystander: BystanderActor | undefined;
 }
 
-type Step = 'opening' | 'writing' | 'asking' | 'falling-back';
+type Step = 'opening' | 'writing' | 'asking' | 'falling-back' | 'closing';
 
 /** The user's loop in the window: returns undefined once every window fell back, or why the trial is stuck. */
 export async function driveFallback(a: FallbackDriveArgs): Promise<string | undefined> {
@@ -86,7 +88,16 @@ export async function driveFallback(a: FallbackDriveArgs): Promise<string | unde
         report.downtimeSeconds = windows.map((w) => w?.downtimeSeconds ?? -1);
         return undefined;
       }
-      if (windows.some((w) => w === undefined || w.state === 'Closed')) return `a window missing or closed: ${sig}`;
+      if (step === 'closing' && windows.every((w) => w?.state === 'Closed' || w?.state === 'FellBack')) return undefined;
+      if (step !== 'closing' && windows.some((w) => w === undefined || w.state === 'Closed')) return `a window missing or closed: ${sig}`;
+      // the reverse stream stopped on a bystander's object: its fix (drop the bystander's foreign
+      // key) is not the user's to run, so the user stays on the new server and closes the windows
+      const onBystander = windows.find((w) => w?.state === 'Stopped' && w.message?.includes(BYSTANDER_MARK));
+      if (step !== 'closing' && onBystander) {
+        const answer = await a.user.closeFallback();
+        if (answer.code === 0) [step, report.closed] = ['closing', onBystander.message!.slice(0, 400)];
+        continue;
+      }
       const resumed = await runner.look(status.runner?.alive, now);
       if (typeof resumed === 'object') return resumed.failure;
       if (resumed) continue;

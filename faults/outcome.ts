@@ -137,6 +137,11 @@ export interface FallbackReport {
   requests: number;
   /** Every database's window ended FellBack: the old source is the primary again. */
   fellBack: boolean;
+  /**
+   * The user closed the windows instead (the reverse stream stopped with a fix that touches a
+   * bystander's object, which the user refuses to run): why, as the window's message said it.
+   */
+  closed?: string;
   /** Each database's fall-back downtime, as the status reports it. */
   downtimeSeconds: number[];
   /** The application on the old source after the fall-back: nothing may fail (a key drawn twice would). */
@@ -210,7 +215,8 @@ const TOO_MANY_CONNECTIONS = '53300';
  */
 function fallbackReasons(result: TrialResult, reasons: string[]): void {
   const f = result.fallback!;
-  if (result.finalState === 'Succeeded' && !f.fellBack) reasons.push(`the fall-back did not complete (${f.requests} request(s))`);
+  if (result.finalState === 'Succeeded' && !f.fellBack && f.closed === undefined)
+    reasons.push(`the fall-back did not complete (${f.requests} request(s))`);
   // the fault's window in the new server's application's own clock
   const shift = f.targetWorkloadFromMs ?? 0;
   const faultWindow =
@@ -287,6 +293,8 @@ export function classify(result: TrialResult, limits: { walBoundBytes: number; s
   if (reasons.length > 0) return 'failed';
   if (!result.fired) return 'not-reached';
   if (!result.faulted) return 'no-fault';
+  // the user stayed on the new server rather than touch a bystander's object: safe, not a fall-back
+  if (result.fallback?.closed !== undefined) return 'stopped-safely';
   if (result.finalState === 'Succeeded') return 'passed';
   if (result.finalState && result.message) return 'stopped-safely';
   reasons.push(`ended ${result.finalState ?? 'without a final state'} without a message`);

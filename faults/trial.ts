@@ -241,7 +241,7 @@ export async function runTrial(servers: CampaignServers, opts: TrialOptions): Pr
     const judged =
       fallback && result.fallback?.fellBack
         ? judgeFallback(inWindow, bystanders)
-        : judge(servers, { name, store, databases, fenceWriters, bystanders }, result, plan);
+        : judge(servers, { name, store, databases, fenceWriters, bystanders, rows: result.fallback?.closed === undefined }, result, plan);
     await judged.catch((error: Error) => result.reasons.push(`the judge could not compare: ${error.message}`));
     // what the bystander made is read back from the servers whatever the migration's end
     await bystander?.judge(result, stuck).catch((error: Error) => result.reasons.push(`the bystander's judge failed: ${error.message}`));
@@ -416,6 +416,8 @@ interface JudgeArgs {
   readonly databases: readonly string[];
   readonly fenceWriters: boolean;
   readonly bystanders: BystanderObjects | undefined;
+  /** Compare the rows: not after the user closed a fallback window, which leaves the old source behind on purpose. */
+  readonly rows: boolean;
 }
 
 async function judge(servers: CampaignServers, a: JudgeArgs, result: TrialResult, plan: FaultPlan): Promise<void> {
@@ -428,7 +430,7 @@ async function judge(servers: CampaignServers, a: JudgeArgs, result: TrialResult
     result.fences = await readFences(clusters, a.name, databases, states);
     for (const p of fenceProblems(result.fences, a.fenceWriters)) result.reasons.push(`writer fence: ${p}`);
   }
-  if (result.finalState !== 'Succeeded') return;
+  if (result.finalState !== 'Succeeded' || !a.rows) return;
   for (const db of databases) {
     const sequenceSlack = plan.kind === 'source-restart' ? SEQUENCE_CRASH_SLACK : 0;
     const j = await judgeDatabase(servers.source, servers.target, db, { sequenceSlack, bystanders: a.bystanders });

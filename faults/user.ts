@@ -96,6 +96,11 @@ export class TrialUser {
     return this.run(['update', '--name', this.input.name, '--fall-back', ...this.targetFlags()], 120_000);
   }
 
+  /** `update --close-fallback`: the user stays on the new server, the old source left behind. */
+  closeFallback(): Promise<CliResult> {
+    return this.run(['update', '--name', this.input.name, '--close-fallback', ...this.targetFlags()], 120_000);
+  }
+
   /** The user gives up on the migration (`update --cancel`): what they do when nothing they can run fixes a stop. */
   cancel(): Promise<CliResult> {
     return this.run(['update', '--name', this.input.name, '--cancel', ...this.targetFlags()], 120_000);

@@ -362,6 +362,16 @@ describe('fault campaign: a fallback window', () => {
     failedWith(fellBack({ writesAgain: workload({ transactions: 0 }) }), /the old source took no writes after the fall-back/);
   });
 
+  it("counts windows the user closed rather than drop a bystander's foreign key as stopped safely, never as passed", () => {
+    const closed = fellBack({
+      fellBack: false,
+      closed: 'the reverse stream stopped: TRUNCATE of "public"."notes" refused',
+      writesAgain: undefined,
+    });
+    assert.equal(classify(closed, LIMITS), 'stopped-safely', closed.reasons.join('\n'));
+    failedWith(fellBack({ fellBack: false, closed: 'x', targetWorkload: workload({ failures: 1 }) }), /no fault explains/);
+  });
+
   it('fails a key drawn twice on the old source after the fall-back', () => {
     const collision = { at: 50, op: 'transaction', code: '23505', message: 'duplicate key value violates unique constraint "orders_pkey"' };
     failedWith(
