@@ -101,7 +101,10 @@ export async function driveFallback(a: FallbackDriveArgs): Promise<string | unde
       const resumed = await runner.look(status.runner?.alive, now);
       if (typeof resumed === 'object') return resumed.failure;
       if (resumed) continue;
-      const open = windows.every((w) => w?.state === 'Open') && status.runner?.alive === true;
+      // after a fall-back that stopped in one database and completed in another, the user asks
+      // again for those still Open (a request falls back every live window)
+      const live = windows.filter((w) => w?.state !== 'FellBack');
+      const open = live.length > 0 && live.every((w) => w?.state === 'Open') && status.runner?.alive === true;
       if (step === 'opening' && open) {
         // the application moves to the new server
         workload.start();
@@ -124,7 +127,7 @@ export async function driveFallback(a: FallbackDriveArgs): Promise<string | unde
         continue;
       }
       // a fall-back that stopped before anything irreversible: the window is Open again, asked again
-      if (step === 'falling-back' && open && windows.every((w) => !w?.fallBackRequested)) step = 'asking';
+      if (step === 'falling-back' && open && live.every((w) => !w?.fallBackRequested)) step = 'asking';
     }
   } finally {
     report.targetWorkload = await workload.stop();
