@@ -4,10 +4,10 @@
 // application writing on into the new server's fence), resuming a dead runner and asking again
 // after a fall-back that stopped, until every window is FellBack (or, where the reverse stream
 // stopped with a fix that would touch a bystander's object, closing the windows and staying on the
-// new server: stopped safely, the old source left behind by the user's choice). The judge then compares the old
-// source with the new server, where everything the application wrote on both sides is (the new
-// server is fenced from the fall-back on), and the application writes on the old source again:
-// no key or sequence value may be drawn twice there.
+// new server: stopped safely, the old source left behind by the user's choice). The judge then
+// compares the old source with the new server, where everything the application wrote on both
+// sides is (the new server is fenced from the fall-back on), and the application writes on the old
+// source again: no key or sequence value may be drawn twice there.
 import { type CatalogConnection, type FallbackStatus, get, type MigrationStatus, PRIOR_SETTING_SQL } from '../provider/engine';
 import type { Cluster } from '../test/support';
 import { CampaignWorkload } from './campaignWorkload';
