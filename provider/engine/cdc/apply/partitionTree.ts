@@ -129,19 +129,19 @@ export function partitionSteps(
 }
 
 /**
- * The steps that make the target's partition tree the source's, as read now on both. The source's
- * tree and which of the target's partitions are tables there come from one statement: read apart,
- * a partition the source made between the two reads would look like a table it had detached, and
- * the target's partition of that name would be detached. On the target only this session moves
- * its tables; a table someone else makes between its two reads only gets a step the target refuses.
+ * The steps that make the target's partition tree the source's, as read now on both. Each side's
+ * tree and which tables it has come from one statement: read apart, a partition the source made
+ * between the two reads would look like a table it had detached, and the target's partition of
+ * that name would be detached. The target's partitions are read first only to name what to ask
+ * the source about; the plan uses the target as its later read has it (a partition made on the
+ * target in between is not asked about, so it is left alone).
  */
 export async function planPartitionTree(source: pg.Client, target: pg.Client): Promise<PartitionStep[]> {
-  const t = await readPartitions(target);
-  const s = await readTree(source, t);
+  const s = await readTree(source, await readPartitions(target));
   const parents = s.partitions.map((l) => ({ schema: l.parentSchema, name: l.parent }));
-  const onTarget = (await readTree(target, [...s.partitions, ...parents])).tables;
+  const t = await readTree(target, [...s.partitions, ...parents]);
   const onSource = new Set([...s.tables, ...s.partitions.map(key)]);
-  return partitionSteps(s.partitions, t, onSource, new Set([...onTarget, ...t.map(key)]));
+  return partitionSteps(s.partitions, t.partitions, onSource, new Set([...t.tables, ...t.partitions.map(key)]));
 }
 
 export interface TreeResult {
