@@ -8,7 +8,8 @@
 // origin are gone. Each refusal is one line and changes nothing: no window, offline, stopped,
 // twice. The same on a managed-like target. Issue 62: a large object the application makes on the
 // new server (as the target user) is on the old source after the fall-back, byte for byte; a DBA's
-// index and table made on the new server in the window are kept there, named, and stop nothing.
+// index, table and filled column made on the new server in the window are kept there, named, not
+// carried back (the reverse stream leaves the column out of the rows it writes), and stop nothing.
 import assert from 'node:assert/strict';
 import {
   isFinalState,
@@ -61,10 +62,23 @@ const APPLICATION_WRITES = [
 
 async function sameOnBoth(pair: ServerPair, db: string): Promise<boolean> {
   for (const table of TABLES) {
-    const [old, now] = await Promise.all([rowsOf(pair.source, db, table), rowsOf(pair.target, db, table)]);
+    const [old, now] = await rowsOnBoth(pair, db, table);
     if (old.length !== now.length || old.some((r, i) => r !== now[i])) return false;
   }
   return true;
+}
+
+/** A table's rows on the old source and the new server, over the old source's columns (a DBA's column on the new server alone is not carried back). */
+async function rowsOnBoth(pair: ServerPair, db: string, table: string): Promise<[string[], string[]]> {
+  const [{ columns } = { columns: '' }] = await pair.source.query<{ columns: string }>(
+    `SELECT string_agg(quote_ident(attname), ', ' ORDER BY attnum) AS columns FROM pg_attribute
+      WHERE attrelid = $1::regclass AND attnum > 0 AND NOT attisdropped`,
+    [table],
+    db,
+  );
+  const read = async (side: 'source' | 'target'): Promise<string[]> =>
+    (await pair[side].query<{ r: string }>(`SELECT ROW(${columns})::text AS r FROM ${table}`, [], db)).map((r) => r.r).sort();
+  return Promise.all([read('source'), read('target')]);
 }
 
 /**
@@ -93,10 +107,11 @@ async function count(pair: ServerPair, side: 'source' | 'target', db: string, sq
   return Number(rows[0]!.n);
 }
 
-/** A DBA's index and table on the new server in the window: not the migration's. */
+/** A DBA's index, table and filled column on the new server in the window: not the migration's. */
 async function dbaWorkOnNewServer(pair: ServerPair, db: string): Promise<void> {
   await pair.target.query(
-    `CREATE INDEX dba_items_v ON items (v); CREATE TABLE dba_watch (id int PRIMARY KEY, seen text); INSERT INTO dba_watch VALUES (1, 'kept')`,
+    `CREATE INDEX dba_items_v ON items (v); CREATE TABLE dba_watch (id int PRIMARY KEY, seen text); INSERT INTO dba_watch VALUES (1, 'kept');
+     ALTER TABLE scratch ADD COLUMN dba_note text; UPDATE scratch SET dba_note = 'checked ' || k`,
     [],
     db,
   );
@@ -113,12 +128,28 @@ async function dbaWorkKept(pair: ServerPair, store: CatalogConnection, name: str
     [{ idx: 'CREATE INDEX dba_items_v ON public.items USING btree (v)', watch: 'kept' }],
   );
   assert.equal((await pair.source.query(`SELECT to_regclass('dba_watch') AS t`, [], db))[0]!.t, null, 'not carried back');
+  // the column kept with its values on the new server, and the rows the application wrote since
+  // carried back without it
+  assert.deepEqual(await pair.target.query(`SELECT k, note, dba_note FROM scratch WHERE k < 100 ORDER BY k`, [], db), [
+    { k: 2, note: 'after the DBA', dba_note: 'checked 2' },
+    { k: 3, note: 'in the window', dba_note: null },
+  ]);
+  assert.deepEqual(
+    await pair.source.query(
+      `SELECT attname FROM pg_attribute WHERE attrelid = 'scratch'::regclass AND attnum > 0 AND NOT attisdropped ORDER BY attnum`,
+      [],
+      db,
+    ),
+    [{ attname: 'k' }, { attname: 'note' }],
+    "the DBA's column is not carried back",
+  );
   assert.ok(
     (await events(store, name, 200)).some(
       (e) =>
         /^fall-back: on the new server only, made there alone .*kept there/.test(e.message) &&
         /dba_items_v/.test(e.message) &&
-        /dba_watch/.test(e.message),
+        /dba_watch/.test(e.message) &&
+        /dba_note/.test(e.message),
     ),
     'the fall-back names what it kept',
   );
@@ -201,7 +232,8 @@ async function fallBackScenario(
 
   // the last writes, right before the fall-back: the drain must bring them over
   await pair.target.query(
-    "BEGIN; INSERT INTO items (v) VALUES ('last'); INSERT INTO orders (item, qty) VALUES (currval('items_id_seq'), 1); DELETE FROM scratch WHERE k = 1; COMMIT",
+    "BEGIN; INSERT INTO items (v) VALUES ('last'); INSERT INTO orders (item, qty) VALUES (currval('items_id_seq'), 1); DELETE FROM scratch WHERE k = 1; " +
+      "UPDATE scratch SET note = 'after the DBA' WHERE k = 2; INSERT INTO scratch VALUES (3, 'in the window'); COMMIT",
     [],
     db,
   );
@@ -230,7 +262,7 @@ async function fallBackScenario(
 
   // every write on the old source exactly once: both servers read back, table by table
   for (const table of TABLES) {
-    const [old, now] = await Promise.all([rowsOf(pair.source, db, table), rowsOf(pair.target, db, table)]);
+    const [old, now] = await rowsOnBoth(pair, db, table);
     assert.deepEqual(old, now, `${table} differs`);
   }
   assert.equal(await count(pair, 'source', db, "SELECT count(*) AS n FROM items WHERE v LIKE 'new%'"), 300, 'each insert once');

@@ -116,6 +116,49 @@ describe('cdc/planner (pure): updates and deletes', () => {
   });
 });
 
+describe('cdc/planner (pure): a column left out (the reverse stream, the new server alone has it)', () => {
+  const withNote: TargetTable = {
+    ...table,
+    oid: 8,
+    columns: [
+      ...table.columns.slice(0, 2),
+      { name: 'dba_note', cast: 'text', isKey: false, stableText: true, leftOut: true },
+      table.columns[2]!,
+    ],
+  };
+
+  it('names it in no insert, update or delete, and sends none of its values', () => {
+    const p = new BatchPlanner();
+    p.add({ op: 'insert', table: withNote, values: tupleOf(['1', 'a', 'note', '1.5']) });
+    const [copy] = p.add({ op: 'update', table: withNote, values: tupleOf(['1', 'b', 'note', '2']) });
+    assert.equal(copy!.text, 'COPY "My ""S"""."t.x" ("id", "body", "n") FROM STDIN');
+    assert.equal(copy!.copyData?.toString(), '1\ta\t1.5\n');
+    const [upd] = p.add({ op: 'delete', table: withNote, identity: tupleOf(['1', null, null, null]) });
+    assert.match(upd!.text, /SET "id" = v\."s0", "body" = v\."s1", "n" = v\."s2" FROM/);
+    assert.deepEqual(upd!.params, ['1', '1', 'b', '2']);
+    const [del] = p.flush();
+    assert.doesNotMatch(del!.text, /dba_note/);
+  });
+
+  it('matches a REPLICA IDENTITY FULL row by the other columns only', () => {
+    const fullNote: TargetTable = {
+      ...withNote,
+      oid: 9,
+      identityFull: true,
+      columns: withNote.columns.map((c) => ({ ...c, isKey: true })),
+    };
+    const p = new BatchPlanner();
+    const [upd] = p.add({
+      op: 'update',
+      table: fullNote,
+      identity: tupleOf(['1', 'a', 'note', '1']),
+      values: tupleOf(['1', 'b', 'other', '1']),
+    });
+    assert.doesNotMatch(upd!.text, /dba_note/);
+    assert.deepEqual(upd!.params, ['1', 'a', '1', '1', 'b', '1']);
+  });
+});
+
 describe('cdc/planner (pure): batches and their order', () => {
   it('breaks the batch when the shape changes, keeping commit order', () => {
     const p = new BatchPlanner();

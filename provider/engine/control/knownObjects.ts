@@ -29,6 +29,27 @@ export async function knownObjects(catalog: CatalogConnection, migration: string
   return new Map(rows.map((r) => [r.object, r.attnum]));
 }
 
+/**
+ * One table's known columns, by name, with the source attnum each was first known with; undefined
+ * when nothing at all is known of the database (a catalog an older pgferry filled: nothing to tell by).
+ */
+export async function knownColumns(
+  catalog: CatalogConnection,
+  migration: string,
+  database: string,
+  schema: string,
+  table: string,
+): Promise<Map<string, number | null> | undefined> {
+  const known = await knownObjects(catalog, migration, database);
+  if (known.size === 0) return undefined;
+  const columns = new Map<string, number | null>();
+  for (const [key, attnum] of known) {
+    const [kind, s, relation, name] = JSON.parse(key) as string[];
+    if (kind === 'column' && s === schema && relation === table) columns.set(name!, attnum);
+  }
+  return columns;
+}
+
 /** Adds objects to what is known of a database; those already known keep what was first recorded. */
 export async function recordKnownObjects(
   catalog: CatalogConnection,

@@ -8,6 +8,7 @@
 // Stopped and tried again; `update --fall-back` makes the old source the primary again
 // (fallBack.ts).
 import { Applier } from '../cdc/apply/applier';
+import { knownColumns } from '../control/knownObjects';
 import { appliedUpTo } from '../cdc/apply/onlineStream';
 import { formatLsn, parseLsn } from '../cdc/decode/lsn';
 import { openReverseStream, publishedTables } from '../cdc/prepare/reverseStream';
@@ -78,6 +79,13 @@ function reverseApplier(run: FallbackRun, window: FallbackWindow, tracker: Chang
     // to, which is the old source here, so it is not carried (docs/fallback.md: a lease session on
     // the old source is the step still to build).
     leaseSessionPid: undefined,
+    // a column the new server alone has is not carried back (ApplyState.carriedBack); known objects
+    // are recorded only by a migration that follows schema changes (flow/schemaFollow.ts)
+    ...(run.spec.followSchemaChanges
+      ? {
+          carriedBack: (schema: string, table: string) => knownColumns(run.store, run.spec.migrationName, window.database, schema, table),
+        }
+      : {}),
     log: (level, message) => {
       if (level === 'warning') void run.warn(`reverse stream: ${message}`, window.database);
       else run.onProgress({ kind: 'info', message: `reverse stream: ${message}`, database: window.database });

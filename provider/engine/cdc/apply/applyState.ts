@@ -83,6 +83,14 @@ export interface ApplyState {
    * A target column not streamed and not known is the target's own: kept (shapeFollow.ts).
    */
   knownColumns?: (schema: string, table: string) => Promise<ReadonlyMap<string, number | null> | undefined>;
+  /**
+   * The reverse stream's rule for a streamed column the old source (its target) lacks: added there
+   * only if this gives it (the table's known columns, as knownColumns). One the migration does not
+   * know is the new server's own (a DBA's, made there while streaming or in the window): left out
+   * of every row and never added, as the fall-back keeps it there and does not carry it back
+   * (docs/fallback.md). Undefined in the forward stream, and without a record to tell by.
+   */
+  carriedBack?: (schema: string, table: string) => Promise<ReadonlyMap<string, number | null> | undefined>;
   /** Records columns of the source the apply makes on the target as known, before it makes them. */
   recordKnownColumns?: (schema: string, table: string, columns: readonly { name: string; attnum: number }[]) => Promise<void>;
 }

@@ -11,7 +11,7 @@ import type { DdlFollowing } from './ddlFollow';
 import { qualified } from '../../connect/quote';
 import { recordEvent } from '../../control/store';
 import { requestTableResync } from '../../control/tableResyncs';
-import { knownObjects, recordKnownObjects } from '../../control/knownObjects';
+import { knownColumns, recordKnownObjects } from '../../control/knownObjects';
 import { schemaObjectKey } from '../../core/names';
 
 /** One database's stream: its applier and what it reported so far. */
@@ -99,16 +99,7 @@ export function startStream(
 function knownColumnsOf(run: MigrationRun, database: string): Required<Pick<ApplierOptions, 'knownColumns' | 'recordKnownColumns'>> {
   const migration = run.spec.migrationName;
   return {
-    knownColumns: async (schema, table) => {
-      const known = await knownObjects(run.store, migration, database);
-      if (known.size === 0) return undefined;
-      const columns = new Map<string, number | null>();
-      for (const [key, attnum] of known) {
-        const [kind, s, relation, name] = JSON.parse(key) as string[];
-        if (kind === 'column' && s === schema && relation === table) columns.set(name!, attnum);
-      }
-      return columns;
-    },
+    knownColumns: (schema, table) => knownColumns(run.store, migration, database, schema, table),
     recordKnownColumns: (schema, table, columns) =>
       recordKnownObjects(
         run.store,

@@ -75,12 +75,14 @@ export abstract class ShapeFollowSession extends SessionConnections {
   private readonly targetGenerated = new Map<number, readonly string[]>();
   /** The target's own columns already told kept (`oid\0column`): each is reported once per runner. */
   private readonly keptTold = new Set<string>();
+  /** Each table's streamed columns written nowhere (leftOutColumns), as last decided at its relation message. */
+  private readonly leftOut = new Map<number, ReadonlySet<string>>();
 
   /** The target table a relation's rows are written to, looked up once per relation message. */
   protected async tableOf(relation: Relation): Promise<TargetTable> {
     let table = this.tables.get(relation.oid);
     if (!table) {
-      table = await resolveTargetTable(this.target!, relation, this.foreignKeysFire);
+      table = await resolveTargetTable(this.target!, relation, this.foreignKeysFire, this.leftOut.get(relation.oid));
       this.tables.set(relation.oid, table);
     }
     return table;
@@ -166,16 +168,19 @@ export abstract class ShapeFollowSession extends SessionConnections {
       }
       if (table) {
         if (change.kind !== 'none') reshaped(table.partitioned);
+        this.leftOut.delete(relation.oid);
         this.tables.set(relation.oid, table);
         return;
       }
     }
     // none of the streamed columns: no such table on the target (resolving it names that), or another table
     if (missing.length === relation.columns.length) await resolveTargetTable(target, relation, this.foreignKeysFire);
+    const leftOut = await this.leftOutColumns(relation, missing);
+    if (leftOut.size > 0) missing = missing.filter((c) => !leftOut.has(c));
     if (missing.length > 0) await this.addColumns(relation, missing, reshaped);
     // read once the columns added have run: an identity's GENERATED ALWAYS decides what an UPDATE may set
     if (this.ddlSent) await this.settled();
-    const resolved = await resolveTargetTable(target, relation, this.foreignKeysFire);
+    const resolved = await resolveTargetTable(target, relation, this.foreignKeysFire, leftOut);
     reshaped(resolved.partitioned);
     this.tables.set(relation.oid, resolved);
   }
@@ -591,6 +596,24 @@ export abstract class ShapeFollowSession extends SessionConnections {
       recorded,
       known,
     );
+  }
+
+  /**
+   * Of the streamed columns the target lacks, those the reverse stream leaves out of every row
+   * rather than adds (ApplyState.carriedBack): the new server's own, not known to the migration.
+   * Each is told once per runner. None in the forward stream.
+   */
+  private async leftOutColumns(relation: Relation, missing: readonly string[]): Promise<ReadonlySet<string>> {
+    const carried = missing.length > 0 ? await this.state.carriedBack?.(relation.schema, relation.name) : undefined;
+    const leftOut = new Set(carried ? missing.filter((c) => !carried.has(c)) : []);
+    this.leftOut.set(relation.oid, leftOut);
+    const fresh = [...leftOut].filter((c) => !this.keptTold.has(`${relation.oid}\0${c}`));
+    for (const c of fresh) this.keptTold.add(`${relation.oid}\0${c}`);
+    if (fresh.length > 0)
+      this.state.onFollowed?.(
+        `table ${qualified(relation.schema, relation.name)} of the new server: column ${fresh.map((c) => JSON.stringify(c)).join(', ')} made there alone (pgferry did not make it, the old source never had it): kept there, left out of the reverse stream, not carried back`,
+      );
+    return leftOut;
   }
 
   /** Columns kept on the target, told once each: an event naming them. */

@@ -276,12 +276,24 @@ const FORMAT_TYPES_SQL = 'SELECT u.i::int AS i, format_type(u.o, u.m) AS t FROM 
  * The target table a relation's rows are written to. `foreignKeysFire`: the session applies without
  * replica role, so the target's referential actions change rows on their own (see TargetTable).
  */
-export async function resolveTargetTable(target: pg.Client, relation: Relation, foreignKeysFire: boolean): Promise<TargetTable> {
-  return targetTableOf(relation, await readTargetTable(target, relation), foreignKeysFire);
+export async function resolveTargetTable(
+  target: pg.Client,
+  relation: Relation,
+  foreignKeysFire: boolean,
+  leftOut: ReadonlySet<string> = NONE_LEFT_OUT,
+): Promise<TargetTable> {
+  return targetTableOf(relation, await readTargetTable(target, relation), foreignKeysFire, leftOut);
 }
 
-/** Pure: the target table from what its catalog said (readTargetTable). */
-function targetTableOf(relation: Relation, read: TargetTableFacts, foreignKeysFire: boolean): TargetTable {
+const NONE_LEFT_OUT: ReadonlySet<string> = new Set();
+
+/** Pure: the target table from what its catalog said (readTargetTable), the streamed columns `leftOut` written nowhere. */
+function targetTableOf(
+  relation: Relation,
+  read: TargetTableFacts,
+  foreignKeysFire: boolean,
+  leftOut: ReadonlySet<string> = NONE_LEFT_OUT,
+): TargetTable {
   const table = read.table;
   if (!table) {
     throw new PgferryError(
@@ -326,6 +338,7 @@ function targetTableOf(relation: Relation, read: TargetTableFacts, foreignKeysFi
         ...(eq ? { equality: operatorSql(eq) } : {}),
         stableText: compared.stableText,
         identityAlways: onTarget?.identity_always ?? false,
+        ...(!onTarget && leftOut.has(c.name) ? { leftOut: true } : {}),
       };
     }),
   };

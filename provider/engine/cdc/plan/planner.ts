@@ -85,7 +85,9 @@ function append(list: Statement[] | undefined, more: Statement[]): Statement[] |
 /** What add() needs of a table on every row, computed once per table. */
 interface TableShape {
   readonly keyCols: readonly number[];
-  /** Every column (what an insert sets). */
+  /** The tuple's columns, those left out included. */
+  readonly width: number;
+  /** Every column but those left out (what an insert sets). */
   readonly allCols: readonly number[];
   /** Columns an UPDATE may set (not GENERATED ALWAYS identity). */
   readonly updateCols: readonly number[];
@@ -105,10 +107,12 @@ const shapes = new WeakMap<TargetTable, TableShape>();
 function tableShape(table: TargetTable): TableShape {
   let shape = shapes.get(table);
   if (!shape) {
-    const allCols = table.columns.map((_, i) => i);
+    // a column left out is in every tuple and in no statement
+    const allCols = table.columns.flatMap((c, i) => (c.leftOut ? [] : [i]));
     const updateCols = allCols.filter((i) => !table.columns[i]!.identityAlways);
     shape = {
       keyCols: allCols.filter((i) => table.columns[i]!.isKey),
+      width: table.columns.length,
       allCols,
       updateCols,
       insertAll: { cols: allCols, shape: `insert|${allCols.join(',')}` },
@@ -124,7 +128,7 @@ function tableShape(table: TargetTable): TableShape {
 function changedColumns(op: RowOp, values: Tuple | undefined, meta: TableShape): ChangedColumns {
   if (op === 'delete' || !values) return meta.deleteKeys;
   const base = op === 'insert' ? meta.allCols : meta.updateCols;
-  let complete = values.length === meta.allCols.length;
+  let complete = values.length === meta.width;
   for (let j = 0; complete && j < base.length; j++) if (values.isUnchanged(base[j]!)) complete = false;
   if (complete) return op === 'insert' ? meta.insertAll : meta.updateAll;
   const cols = base.filter((i) => i < values.length && !values.isUnchanged(i));

@@ -220,7 +220,7 @@ export function fullIdentityStatement(table: TargetTable, op: 'update' | 'delete
   const conds: string[] = [];
   table.columns.forEach((column, i) => {
     const value = old.value(i); // UNCHANGED also past the tuple's end
-    if (value === UNCHANGED) return;
+    if (value === UNCHANGED || column.leftOut) return;
     const col = `s.${ident(column.name)}`;
     if (value === null) {
       conds.push(`${col} IS NULL`);
@@ -246,7 +246,7 @@ export function fullIdentityStatement(table: TargetTable, op: 'update' | 'delete
   const sets: string[] = [];
   table.columns.forEach((column, i) => {
     const value = values?.value(i);
-    if (value === UNCHANGED || value === undefined || column.identityAlways) return;
+    if (value === UNCHANGED || value === undefined || column.identityAlways || column.leftOut) return;
     sets.push(`${ident(column.name)} = ${add(value, column.cast)}`);
   });
   if (sets.length === 0) return { op, target: q, text: 'SELECT 1', params: [], rows: 1 };

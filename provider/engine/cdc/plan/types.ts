@@ -23,6 +23,11 @@ export interface TargetColumn {
   readonly stableText: boolean;
   /** GENERATED ALWAYS AS IDENTITY on the target: an UPDATE may not set it (only to DEFAULT). */
   readonly identityAlways?: boolean;
+  /**
+   * Streamed, and written nowhere: the target has no such column and none is added (the reverse
+   * stream's column the new server alone has, which a fall-back keeps there: ApplyState.carriedBack).
+   */
+  readonly leftOut?: boolean;
 }
 
 export interface TargetTable {
