@@ -2,7 +2,7 @@
 // change tracker, and the reason verification gives for columns on one side only (pure).
 import assert from 'node:assert/strict';
 import { ChangeTracker } from '../../provider/engine/cdc/plan/changeTracker';
-import { addColumnPlan, identityPosition, type SourceColumnDefinition } from '../../provider/engine/cdc/apply/targetTables';
+import { addColumnPlan, identityPosition, type SourceColumnDefinition } from '../../provider/engine/cdc/apply/sourceColumns';
 import { columnDifference } from '../../provider/engine/verify/verifyTables';
 
 const column = (extra: Partial<SourceColumnDefinition>): SourceColumnDefinition => ({

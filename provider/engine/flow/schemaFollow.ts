@@ -30,7 +30,7 @@ import { objectKey, readSchemaObjects, type SchemaObject } from '../verify/schem
 import { describeObject } from '../verify/schema/fixes';
 import type { FollowStep } from '../verify/schema/follow';
 import { ownerChange, restoreOwners } from '../schema/ownership';
-import { addColumnPlan, identityPosition, sourceColumnDefinitions } from '../cdc/apply/targetTables';
+import { addColumnPlan, identityPosition, sourceColumnDefinitions } from '../cdc/apply/sourceColumns';
 import { sqlState } from '../connect/sqlstate';
 import { displayName } from '../catalog/introspect';
 import { dependentKey, describeDependent, dropDependent, remakeDependent, targetDependents } from './targetDependents';

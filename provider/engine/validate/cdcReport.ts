@@ -3,7 +3,7 @@
 // classification the online flow acts on), generated, TOAST-able and large-object columns,
 // partitions (reported under their root) and persistence. The shaping is pure.
 import { readSourceRelations, type IdentityKind, type SourceRelation } from '../catalog/identityVerdict';
-import { readTypeFacts } from '../cdc/apply/targetTables';
+import { readTypeFacts } from '../cdc/apply/typeFacts';
 import { typeComparison } from '../cdc/plan/equality';
 import { planPublication, rootOf } from '../cdc/prepare/publicationPlan';
 import { serverMajor } from '../connect/session';

@@ -50,7 +50,7 @@ export type ShapePlan =
       readonly kind: 'follow';
       /** Statements run on the target, in order, before any row of the new shape. */
       readonly statements: readonly string[];
-      /** Columns the source added: added by addColumnPlan (targetTables.ts) after these statements. */
+      /** Columns the source added: added by addColumnPlan (sourceColumns.ts) after these statements. */
       readonly added: readonly string[];
       /** Each streamed column's source attnum: recorded for the next change. */
       readonly attnums: ReadonlyMap<string, number>;

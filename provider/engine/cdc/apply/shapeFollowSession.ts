@@ -10,15 +10,8 @@ import { PgferryError } from '../../core/errors';
 import { parseLsn } from '../decode/lsn';
 import { planPartitionTree, runPartitionSteps } from './partitionTree';
 import { SessionConnections } from './sessionConnections';
-import {
-  addColumnPlan,
-  identityPosition,
-  inspectTargetTable,
-  readTargetColumns,
-  resolveTargetTable,
-  sourceAttributes,
-  sourceColumnDefinitions,
-} from './targetTables';
+import { inspectTargetTable, readTargetColumns, resolveTargetTable } from './targetTables';
+import { addColumnPlan, identityPosition, sourceAttributes, sourceColumnDefinitions } from './sourceColumns';
 import { generatedNames, planGeneratedFollow } from './generatedFollow';
 import {
   keptColumnStop,

@@ -13,7 +13,7 @@
 // text's); a domain's is its base type's; arrays, composites, enums and ranges use pg_catalog's
 // polymorphic `=` (array_eq, record_eq ...), which works only when every element or field type has
 // an equality in turn. Pure: the facts are read once per table from the catalog of the server the
-// comparison runs on, by those who compare (apply/targetTables.ts readTypeFacts).
+// comparison runs on, by those who compare (apply/typeFacts.ts readTypeFacts).
 import { operator } from '../../connect/quote';
 
 export interface TypeFacts {
@@ -45,7 +45,7 @@ export interface Comparison {
   readonly stableText: boolean;
 }
 
-/** How values of a type are compared, from the facts read for it (apply/targetTables.ts readTypeFacts). */
+/** How values of a type are compared, from the facts read for it (apply/typeFacts.ts readTypeFacts). */
 export function typeComparison(type: number, facts: ReadonlyMap<number, TypeFacts>): Comparison {
   return { eq: equalityOf(type, facts, 0), stableText: !volatileText(type, facts, 0) };
 }
