@@ -2,12 +2,12 @@
 // threshold, the column's value (the row's largest, so the first one tried) is stored uncompressed,
 // and none of its values is compressed. The target's toaster, given the same bytes and the same
 // method, would try and give up again, value by value, on the COPY's critical path: on the bench's
-// wide table (hex text in 2.2 kB rows) that was 1.3 of its 3.3 CPU-s on the target. A whole-table
-// COPY (its own transaction, the table truncated in it) sets such columns to STORAGE EXTERNAL for
-// the load and back to EXTENDED before COMMIT: the values land out of line uncompressed, as the
-// failed compression would have left them, and the catalog ends as it began. Decided from a sample,
-// so a column with any compressed value is left alone (a mix of compressible and incompressible
-// values is compressed as usual).
+// wide table, a large share of the target's CPU (docs/bench.md#incompressible-columns). A
+// whole-table COPY (its own transaction, the table truncated in it) sets such columns to STORAGE
+// EXTERNAL for the load and back to EXTENDED before COMMIT: the values land out of line
+// uncompressed, as the failed compression would have left them, and the catalog ends as it began.
+// Decided from a sample, so a column with any compressed value is left alone (a mix of
+// compressible and incompressible values is compressed as usual).
 import type pg from 'pg';
 import { ident } from '../connect/quote';
 import { inSavepoint } from '../connect/savepoint';
@@ -22,7 +22,7 @@ const MIN_TRIED_VALUES = 16;
 /**
  * TOAST_TUPLE_THRESHOLD from the block size (2,032 bytes with 8 kB pages): a row over it went
  * through the toaster, which tried to compress its largest EXTENDED value first. A value's own size
- * says nothing of that: the bench's 1,924-byte bodies were all tried, in rows of 2.2 kB.
+ * says nothing of that: the bench's bodies, each under the threshold, were all tried, in rows over it.
  */
 const TOAST_THRESHOLD_SQL = `((current_setting('block_size')::int - 40) / 4 / 8 * 8)`;
 /** pg_column_compression and attcompression: PostgreSQL 14. */

@@ -22,10 +22,10 @@ import { PinRequest, type AtPin } from '../pin/pinRequest';
 /**
  * The received-changes queue's default budget. Small on purpose: a consumer that reads every byte
  * as soon as it arrives makes the walsender send each message on its own (it flushes whenever the
- * socket is writable), and both sides then pay a system call per row. Pausing the socket at 8 MiB
- * lets the walsender's sends fill the socket buffer and go out in bulk: on the pgbench drain the
- * source used 2.4 instead of 2.9 CPU s and this process 2.5 instead of 3.1 (bench/drainLab, 3 runs
- * each, medians 4.41 s against 5.10 s with 64 MiB). 4 MiB saved as much CPU but stalled more.
+ * socket is writable), and both sides then pay a system call per row. Pausing the socket at this
+ * budget lets the walsender's sends fill the socket buffer and go out in bulk, which saved CPU on
+ * both sides against a larger budget and stalled less than a smaller one
+ * (docs/bench.md#the-applys-settings).
  */
 const DEFAULT_QUEUE_BUDGET_BYTES = 8 * 1024 * 1024;
 

@@ -33,8 +33,8 @@ type SessionItem = ChangeEvent | Extract<QueuedRecord, { kind: 'keepalive' }>;
 /**
  * Planned rows sent at a source commit although their statement is not full, when the target has
  * nothing left to do: it starts on them while this process decodes the next rows. A resumed apply
- * otherwise left the target idle for its first full group (2,000 source transactions of pgbench,
- * about 0.2 s while this process's code is still cold); on a busy target statements stay full.
+ * otherwise left the target idle for its first full group, while this process's code is still cold
+ * (docs/bench.md#the-applys-settings); on a busy target statements stay full.
  */
 const EAGER_FLUSH_ROWS = 200;
 

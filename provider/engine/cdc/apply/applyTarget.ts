@@ -115,9 +115,9 @@ export async function openApplyTarget(config: SessionConfig, state: ApplyState, 
     purpose: 'apply',
     writable: true,
     // jit off: JIT compiles a statement whose estimated cost passes jit_above_cost, which the
-    // catalog reads of a table's relation message do (the type-facts query estimates about 170k).
-    // Compiling took 0.3-0.7 s per table on a loaded 2-CPU target for a 50 ms query, and a resumed
-    // apply reads every table before its first commit; applying row changes never gains from it.
+    // catalog reads of a table's relation message do, and compiling took far longer than the
+    // query on a loaded target (docs/bench.md#the-applys-settings); a resumed apply reads every
+    // table before its first commit, and applying row changes never gains from it.
     settings: { synchronous_commit: 'on', jit: 'off' },
   });
   client.on('error', onError);

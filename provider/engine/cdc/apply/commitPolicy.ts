@@ -6,8 +6,8 @@ import type { SessionConfig } from './sessionConfig';
 /**
  * A session's first batch commits once it is this old, the next ones at twice the age before,
  * up to commitMs: after a restart with a backlog the first change showed on the target only when
- * a full-age batch (500 ms) committed, 0.7-0.9 s after the resume where a short backlog took 0.4 s.
- * Costs about four more commits per session.
+ * a full-age batch committed, well after a short backlog's (docs/bench.md#the-applys-settings). It
+ * costs a few more commits per session.
  */
 const FIRST_COMMIT_MS = 50;
 

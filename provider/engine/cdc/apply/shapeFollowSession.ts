@@ -105,8 +105,8 @@ export abstract class ShapeFollowSession extends SessionConnections {
       this.stopWith(name, change.description, following);
     }
     // pgoutput re-sends a Relation message after every relcache invalidation on the source (a
-    // VACUUM or ANALYZE is enough): an unchanged shape needs no new look at the target. The
-    // bench traced up to 0.8 s of such catalog round trips before the first batch of a backlog.
+    // VACUUM or ANALYZE is enough): an unchanged shape needs no new look at the target, whose
+    // round trips otherwise held up the first batch of a backlog (docs/bench.md#the-applys-settings).
     // Followed, an ALTER TABLE ... DROP NOT NULL is one such invalidation: the source's NOT NULL
     // columns are read (one source round trip) and the target's dropped before the next row.
     // A column dropped and added again under its name, type and place sends the same message: the

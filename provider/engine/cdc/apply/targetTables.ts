@@ -144,10 +144,10 @@ function intArray(values: readonly number[]): string {
 /**
  * Reads everything resolveTargetTable and columnChanges need in one simple-query message of six
  * statements: one round trip instead of six. A resumed apply meets every table's relation message
- * before its first commit, and on a loaded target each round trip waited for a scheduled backend
- * (0.4-1.0 s per table measured with load 16 on 2 CPUs, most of a resume's time to its first
- * change). Values are quoted by the quoting helper; the table is named by to_regclass of its
- * quoted name, so a missing table reads as no rows.
+ * before its first commit, and on a loaded target each round trip waited for a scheduled backend,
+ * most of a resume's time to its first change (docs/bench.md#the-applys-settings). Values are
+ * quoted by the quoting helper; the table is named by to_regclass of its quoted name, so a missing
+ * table reads as no rows.
  */
 async function readTargetTable(target: pg.Client, relation: Relation): Promise<TargetTableFacts> {
   const schema = literal(relation.schema);
