@@ -4,7 +4,9 @@
 // once more when they alone differ, and compares again (cutover/sequenceRecheck.ts). Anything else
 // that differs keeps stopping it, with the target's sequences left as they were. The last test
 // goes through a real cutover: the source's sequences move on while the cutover's sequence copy
-// is held on its way to the target, and the cutover's second look copies them again.
+// is held on its way to the target, and the cutover's second look copies them again. A sequence
+// the source makes right before the cutover, which the target does not have yet, fails nothing: the
+// cutover's schema check makes it and the recheck copies its value (fault campaign, seed 691907590).
 import assert from 'node:assert/strict';
 import { cancelMigration, requestCutover, startMigration } from '../../provider/engine';
 import { CatalogConnection } from '../../provider/engine/control/connection';
@@ -27,6 +29,48 @@ async function nextValues(cluster: ServerPair['source'], database = 'shop'): Pro
     database,
   );
   return rows.map((r) => r.v);
+}
+
+/** An online migration whose cutover is asked right after the source makes and uses a sequence: Succeeded, the sequence made on the target with its value. */
+async function cutoverAfterLateSequence(pair: ServerPair): Promise<void> {
+  await pair.source.query('CREATE DATABASE seqlate');
+  await pair.source.query(SCHEMA, [], 'seqlate');
+  const spec = pairSpec(pair, 'seqlate-online', ['seqlate'], { mode: 'Online', option: 'Migrate' });
+  const store = new CatalogConnection(serverSpec(pair.target));
+  try {
+    await startMigration(spec);
+    const streaming = await waitForStatus(
+      store,
+      'seqlate-online',
+      (st) => st.subState === 'WaitingForCutoverTrigger' || st.state !== 'InProgress',
+    );
+    assert.equal(streaming.subState, 'WaitingForCutoverTrigger', streaming.message);
+    // made and used on the source, the cutover asked at once: before the schema watch's next look
+    await pair.source.query(
+      `CREATE SEQUENCE release_seq START 50; SELECT nextval('release_seq') FROM generate_series(1, 3)`,
+      [],
+      'seqlate',
+    );
+    await requestCutover(serverSpec(pair.target), 'seqlate-online');
+    const done = await waitForStatus(
+      store,
+      'seqlate-online',
+      (st) => st.state === 'Succeeded' || st.state === 'Failed' || /cutover stopped/.test(st.message ?? ''),
+    );
+    assert.equal(done.state, 'Succeeded', done.message);
+    assert.deepEqual(await nextValues(pair.target, 'seqlate'), await nextValues(pair.source, 'seqlate'));
+    const [next] = await pair.target.query<{ v: string }>(`SELECT nextval('release_seq')::text AS v`, [], 'seqlate');
+    assert.equal(next!.v, '53', 'the target hands out the value after the three the source handed out');
+  } finally {
+    const last = await get(store, 'seqlate-online');
+    if (last && last.state !== 'Succeeded') {
+      await cancelMigration(serverSpec(pair.target), 'seqlate-online').catch(() => undefined);
+      await waitForStatus(store, 'seqlate-online', (st) => st.state === 'Canceled' || st.state === 'Failed').catch(() => undefined);
+    }
+    const pid = last?.runner?.pid;
+    if (pid !== undefined) await until('the runner to exit', async () => (processAlive(pid) ? undefined : true)).catch(() => undefined);
+    await store.close();
+  }
 }
 
 describe('cutover: sequences that moved on after they were copied (seed 13936862)', function () {
@@ -92,6 +136,23 @@ describe('cutover: sequences that moved on after they were copied (seed 13936862
       await pair.source.query('DROP SEQUENCE only_here', [], 'shop');
     }
   });
+  it('a sequence only the source has is left to the schema check: the others are copied, nothing thrown (seed 691907590)', async () => {
+    await pair.source.query(`CREATE SEQUENCE made_late START 70; SELECT nextval('made_late'), nextval('invoice_no')`, [], 'shop');
+    try {
+      assert.equal(await syncSequences(spec().source, spec().target, 'shop'), 3, 'the three the target has');
+      const [late] = await pair.target.query<{ t: string | null }>(`SELECT to_regclass('made_late')::text AS t`, [], 'shop');
+      assert.equal(late!.t, null, 'not made by the copy of values');
+      const [source] = await nextValues(pair.source).then((v) => v.filter((s) => s.startsWith('invoice_no')));
+      const [target] = await nextValues(pair.target).then((v) => v.filter((s) => s.startsWith('invoice_no')));
+      assert.equal(target, source);
+    } finally {
+      await pair.source.query('DROP SEQUENCE made_late', [], 'shop');
+    }
+  });
+
+  it('a real cutover asked right after the source makes a sequence makes it on the target with its value, and succeeds', () =>
+    cutoverAfterLateSequence(pair));
+
   it('a real cutover copies sequences again when the source moves them on after its first copy, and succeeds', async () => {
     await pair.source.query('CREATE DATABASE seqcut');
     await pair.source.query(`${SCHEMA} INSERT INTO orders (item) SELECT 'i' || g FROM generate_series(1, 50) g`, [], 'seqcut');

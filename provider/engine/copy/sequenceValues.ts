@@ -20,12 +20,23 @@ export async function readSequenceValues(source: pg.Client, sequences: readonly 
   return values;
 }
 
-export async function writeSequenceValues(target: pg.Client, values: readonly SequenceValue[]): Promise<void> {
-  if (values.length === 0) return;
+/**
+ * Sets each value on the target; returns how many were set. `absent: 'skip'` leaves out a sequence
+ * the target does not have (one the source made while streaming, which the cutover's schema check
+ * makes, and whose value the verification's recheck copies then: cutover/sequenceRecheck.ts);
+ * otherwise such a sequence fails the statement (the copy restored every one).
+ */
+export async function writeSequenceValues(
+  target: pg.Client,
+  values: readonly SequenceValue[],
+  absent: 'fail' | 'skip' = 'fail',
+): Promise<number> {
+  if (values.length === 0) return 0;
   // One round trip: setval by regclass text, values as parameters.
-  await target.query(`SELECT pg_catalog.setval(s::regclass, v::int8, c) FROM unnest($1::text[], $2::text[], $3::bool[]) AS u(s, v, c)`, [
-    values.map((v) => v.sequence.sql),
-    values.map((v) => v.lastValue),
-    values.map((v) => v.isCalled),
-  ]);
+  const present = absent === 'skip' ? ' WHERE pg_catalog.to_regclass(s) IS NOT NULL' : '';
+  const { rowCount } = await target.query(
+    `SELECT pg_catalog.setval(s::regclass, v::int8, c) FROM unnest($1::text[], $2::text[], $3::bool[]) AS u(s, v, c)${present}`,
+    [values.map((v) => v.sequence.sql), values.map((v) => v.lastValue), values.map((v) => v.isCalled)],
+  );
+  return rowCount ?? 0;
 }

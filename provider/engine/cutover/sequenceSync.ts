@@ -7,15 +7,19 @@ import type { ServerSpec } from '../input/migrationSpec';
 import { nameKey, readFilterPlan, UNFILTERED } from '../filter/plan';
 import type { TableFilters } from '../input/patterns';
 
-/** Copies every moved sequence's last_value/is_called from source to target; returns how many. */
+/**
+ * Copies every moved sequence's last_value/is_called from source to target; returns how many. A
+ * sequence the target does not have yet (the source made it since the schema watch's last look)
+ * is left to the cutover's schema check, which makes it, and to the verification, which copies its
+ * value then (cutover/sequenceRecheck.ts): never a failed cutover.
+ */
 export async function syncSequences(source: ServerSpec, target: ServerSpec, database: string, filters?: TableFilters): Promise<number> {
   const values = await withSession(source, { database, purpose: 'cutover' }, async (client) => {
     const filter = filters ? await readFilterPlan(client, filters) : UNFILTERED;
     const sequences = (await listSequences(client)).filter((s) => !filter.leftOutNames.has(nameKey(s.schema, s.name)));
     return readSequenceValues(client, sequences);
   });
-  await withSession(target, { database, purpose: 'cutover', writable: true }, (client) => writeSequenceValues(client, values));
-  return values.length;
+  return withSession(target, { database, purpose: 'cutover', writable: true }, (client) => writeSequenceValues(client, values, 'skip'));
 }
 
 /** What a fall-back did with the sequences: moved forward on the old source, or kept (it was already as far). */
