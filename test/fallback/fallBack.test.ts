@@ -107,11 +107,12 @@ async function count(pair: ServerPair, side: 'source' | 'target', db: string, sq
   return Number(rows[0]!.n);
 }
 
-/** A DBA's index, table and filled column on the new server in the window: not the migration's. */
+/** A DBA's index, table and filled NOT NULL column on the new server in the window: not the migration's. */
 async function dbaWorkOnNewServer(pair: ServerPair, db: string): Promise<void> {
   await pair.target.query(
     `CREATE INDEX dba_items_v ON items (v); CREATE TABLE dba_watch (id int PRIMARY KEY, seen text); INSERT INTO dba_watch VALUES (1, 'kept');
-     ALTER TABLE scratch ADD COLUMN dba_note text; UPDATE scratch SET dba_note = 'checked ' || k`,
+     ALTER TABLE scratch ADD COLUMN dba_note text; UPDATE scratch SET dba_note = 'checked ' || k;
+     ALTER TABLE scratch ALTER COLUMN dba_note SET DEFAULT 'unchecked', ALTER COLUMN dba_note SET NOT NULL`,
     [],
     db,
   );
@@ -132,7 +133,7 @@ async function dbaWorkKept(pair: ServerPair, store: CatalogConnection, name: str
   // carried back without it
   assert.deepEqual(await pair.target.query(`SELECT k, note, dba_note FROM scratch WHERE k < 100 ORDER BY k`, [], db), [
     { k: 2, note: 'after the DBA', dba_note: 'checked 2' },
-    { k: 3, note: 'in the window', dba_note: null },
+    { k: 3, note: 'in the window', dba_note: 'unchecked' },
   ]);
   assert.deepEqual(
     await pair.source.query(

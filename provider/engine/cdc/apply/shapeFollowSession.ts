@@ -496,7 +496,9 @@ export abstract class ShapeFollowSession extends SessionConnections {
   protected async followNotNull(relation: Relation, attributes: readonly SourceAttribute[], reshaped: () => void): Promise<void> {
     const notNull = this.state.targetNotNull?.get(relation.oid);
     if (!notNull) return;
-    const streamed = new Set(relation.columns.map((c) => c.name));
+    // a column left out (the new server's own, in the reverse stream) is not on the target at all
+    const leftOut = this.leftOut.get(relation.oid);
+    const streamed = new Set(relation.columns.map((c) => c.name).filter((c) => !leftOut?.has(c)));
     const set = attributes.filter((a) => !a.dropped && !a.generated && a.notNull && streamed.has(a.name) && !notNull.has(a.name));
     if (set.length > 0)
       await this.notNullSetLater(
