@@ -87,7 +87,7 @@ export interface FenceState {
   readonly onSource: string | undefined;
   /** pgferry.footprint's writerFence row for it: undefined, 'kept' (cut over) or 'open' (may still be lifted). */
   readonly record: 'kept' | 'open' | undefined;
-  /** The database's final state in the migration's status. */
+  /** The database's final state in the migration's status, or `FellBack` where its window fell back. */
   readonly state: string | undefined;
   /** How many of the source database's tables carry the fence's trigger (cutover/fenceTriggers.ts). */
   readonly triggers: number;
@@ -133,8 +133,9 @@ export async function readFences(
 /**
  * What is wrong with the fences after a final state. A database cut over with the writers fenced
  * keeps its fence on purpose: recorded as kept and still `on` on the source. Any other database (canceled,
- * failed, or one the cutover never reached) has no fence left on the source and no record that is
- * not kept; a trial that never asked for a fence has none at all.
+ * failed, one the cutover never reached, or one whose fallback window fell back while another's
+ * was closed: state `FellBack`) has no fence left on the source and no record that is not kept; a
+ * trial that never asked for a fence has none at all.
  */
 export function fenceProblems(fences: readonly FenceState[], fenceWriters: boolean): string[] {
   const out: string[] = [];

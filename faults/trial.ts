@@ -426,7 +426,9 @@ async function judge(servers: CampaignServers, a: JudgeArgs, result: TrialResult
   if (result.finalState) {
     result.leftovers = await findLeftovers(clusters, databases);
     const status = await get(a.store, a.name);
-    const states = new Map((status?.databases ?? []).map((d) => [d.database, d.state as string]));
+    // a database whose window fell back (beside another the user closed) has its fence lifted on the old source
+    const fellBack = new Set((status?.databases ?? []).filter((d) => d.fallback?.state === 'FellBack').map((d) => d.database));
+    const states = new Map((status?.databases ?? []).map((d) => [d.database, fellBack.has(d.database) ? 'FellBack' : (d.state as string)]));
     result.fences = await readFences(clusters, a.name, databases, states);
     for (const p of fenceProblems(result.fences, a.fenceWriters)) result.reasons.push(`writer fence: ${p}`);
   }
