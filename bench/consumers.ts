@@ -15,7 +15,7 @@ import { parseMigrationSpec } from '../provider/engine';
 import { runnerInput } from '../provider/engine';
 import type { Cluster } from '../provider/localpg/cluster';
 import { PG_BIN, pgEnv } from './dataset';
-import type { OnlineOptions } from './online';
+import type { OnlineOptions } from './onlineTypes';
 import { treeCpuSeconds, treeOf, type TreeMemory } from './procTree';
 import { startTimed, type StartedProcess } from './timedProcess';
 

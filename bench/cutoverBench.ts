@@ -11,8 +11,8 @@ import { requestCutover, type MigrationStatus } from '../provider/engine';
 import type { Cluster } from '../provider/localpg/cluster';
 import { startNative, waitUntil as until } from './consumers';
 import { PG_BIN, pgEnv } from './dataset';
-import type { OnlineOptions } from './online';
-import { catchUpProbe, DB, drainRound, enableAutovacuum, prepareSource, startPgferry, untilStreaming, type Drain } from './onlineScenarios';
+import type { Drain, OnlineOptions } from './onlineTypes';
+import { catchUpProbe, DB, drainRound, enableAutovacuum, prepareSource, startPgferry, untilStreaming } from './onlineScenarios';
 
 interface CutoverRun {
   readonly scale: number;

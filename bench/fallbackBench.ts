@@ -12,7 +12,7 @@ import { requestCutover, requestFallBack, type FallbackStatus, type MigrationSta
 import type { Cluster } from '../provider/localpg/cluster';
 import { NATIVE_DB, startNative, waitUntil as until } from './consumers';
 import { pacedWriter, untilSucceeded, WRITE_RATE_TPS } from './cutoverBench';
-import type { OnlineOptions } from './online';
+import type { OnlineOptions } from './onlineTypes';
 import { DB, enableAutovacuum, prepareSource, startPgferry, untilStreaming } from './onlineScenarios';
 
 export interface FallbackBenchResult {

@@ -1,7 +1,6 @@
 // The online benchmark's figures and printed lines: every drain of every round, the medians and
 // per-round ratios, lag, the cutover (with verification, the default) and pgferry's memory.
-import type { OnlineResult } from './online';
-import type { Drain } from './onlineScenarios';
+import type { Drain, OnlineResult } from './onlineTypes';
 import type { TreeMemory } from './procTree';
 
 export interface OnlinePlan {

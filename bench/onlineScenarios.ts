@@ -17,7 +17,7 @@ import { requestCutover, showMigration, type MigrationStatus, type ServerSpec } 
 import type { Cluster } from '../provider/localpg/cluster';
 import { NATIVE_DB, pgferryConsumer, startNative, waitUntil as until, type Consumer } from './consumers';
 import { PG_BIN, pgEnv } from './dataset';
-import type { OnlineOptions, OnlineResult } from './online';
+import type { Drain, OnlineOptions, OnlineResult } from './onlineTypes';
 import { onlineResult, type LagFigures, type OnlinePlan } from './onlineReport';
 import { ROWS_PER_TRANSACTION, runPgbench } from './pgbench';
 import { probeLag } from './probeLag';
@@ -94,25 +94,6 @@ export async function enableAutovacuum(source: Cluster, target: Cluster): Promis
 
 async function vacuumPgbench(source: Cluster): Promise<void> {
   await source.query('VACUUM pgbench_branches, pgbench_tellers, pgbench_accounts, pgbench_history', [], DB);
-}
-
-export interface Drain {
-  readonly round: number;
-  /** Which of the round's two drains this was. */
-  readonly turn: 'first' | 'second';
-  readonly consumer: 'native' | 'pgferry';
-  readonly rows: number;
-  readonly transactions: number;
-  readonly seconds: number;
-  /** CPU seconds spent during the drain by the source server, the target server and (pgferry) its process. */
-  readonly cpu: { readonly source: number; readonly target: number; readonly consumer?: number };
-  /** Seconds from the resume to the first change applied (start-up stalls, apart from apply speed). */
-  readonly firstProgressSeconds: number;
-  /**
-   * pgferry's drains: the same backlog decoded alone, to the same point, by pg_recvlogical (pgoutput,
-   * pgferry's publication, output to /dev/null) on a slot of its own: the walsender's own speed.
-   */
-  readonly decodeOnly?: { readonly seconds: number; readonly sourceCpu: number };
 }
 
 /** The decode-only consumer: a pgoutput slot on the source's database that only pg_recvlogical reads. */

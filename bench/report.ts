@@ -5,7 +5,7 @@ import type { MachineInfo } from './machine';
 import type { OfflineRun } from './offline';
 import type { CutoverBenchResult } from './cutoverBench';
 import type { FallbackBenchResult } from './fallbackBench';
-import type { OnlineResult } from './online';
+import type { OnlineResult } from './onlineTypes';
 import type { ToolName } from './tools';
 
 const MiB = 2 ** 20;

@@ -6,7 +6,7 @@ import * as pulumi from '@pulumi/pulumi';
 import * as dnsresolver from '@pulumi/azure-native/dnsresolver';
 import { cidrHost, parseCidr, type Cidr } from './cidr';
 import type { LabConfig } from './config';
-import type { VnetPlacement } from './network';
+import type { VnetPlacement } from './placement';
 import { childOptions, type LabScope } from './options';
 
 /** The delegation an inbound endpoint's subnet needs (and nothing else may use that subnet). */

@@ -7,7 +7,7 @@ import * as compute from '@pulumi/azure-native/compute';
 import * as network from '@pulumi/azure-native/network';
 import { cidrHost, parseCidr, type Cidr } from './cidr';
 import type { LabConfig } from './config';
-import type { VnetPlacement } from './network';
+import type { VnetPlacement } from './placement';
 import { childOptions, type LabScope } from './options';
 import { renderRuntimeCloudInit, type RuntimeSource } from './runtimeCloudInit';
 import { migrationRuntimeOf } from './labMigrations';

@@ -6,6 +6,7 @@ import * as network from '@pulumi/azure-native/network';
 import type { LabConfig } from './config';
 import { DNS_RESOLVER_DELEGATION, resolverAddress, resolverEnabled } from './dnsResolver';
 import { childOptions, type LabScope } from './options';
+import type { VnetPlacement } from './placement';
 import { createRuntimeSubnet } from './runtimeNetwork';
 
 /** The delegation Flexible Server's private access requires on its subnet. */
@@ -26,24 +27,6 @@ export interface LabNetwork {
   /** Every subnet of the VNet, in the order they are written (see inVnet). */
   readonly subnets: readonly network.Subnet[];
   readonly component: pulumi.ComponentResource;
-}
-
-/**
- * Where a resource goes in the lab's VNet: its subnet, and every subnet of the VNet, which it waits
- * for. Azure serializes writes within one VNet: while a subnet is written, a write that touches
- * another subnet of it is refused with AnotherOperationInProgress (pulumi/pulumi-azure-native#699
- * and #1024, Azure/terraform-provider-azapi#503, hashicorp/terraform-provider-azurerm#3780), and
- * one that references the VNet or a subnet still Updating by a PutSubnetOperation with
- * ReferencedResourceNotProvisioned ("... is not in Succeeded state. Resource is in Updating state
- * and the last operation that updated/is updating the resource is PutSubnetOperation",
- * hashicorp/terraform-provider-azurerm#30197, Azure-Samples/azuresandbox#25). So the gateway, the
- * server, the resolver, the NICs and the zone link wait for the whole chain, not only for their
- * own subnet; on destroy the same edges make Pulumi delete them before any subnet.
- */
-export interface VnetPlacement {
-  readonly vnetId: pulumi.Input<string>;
-  readonly subnetId: pulumi.Input<string>;
-  readonly vnetSubnets: readonly network.Subnet[];
 }
 
 /** A placement in one of the lab's subnets. */

@@ -8,7 +8,7 @@ import * as privatedns from '@pulumi/azure-native/privatedns';
 import type { LabConfig } from './config';
 import type { LabDns } from './dns';
 import type { LabNames } from './names';
-import type { VnetPlacement } from './network';
+import type { VnetPlacement } from './placement';
 import { childOptions, type LabScope } from './options';
 import { parametersNeedingRestart, serverParameters } from './serverParameters';
 import { ServerRestart } from './serverRestart';

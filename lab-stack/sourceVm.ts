@@ -8,7 +8,7 @@ import { renderCloudInit } from './cloudInit';
 import { rerunTagAfterFailure } from './extensionRerun';
 import { READY_COMMAND } from './sourceScripts';
 import type { LabConfig } from './config';
-import type { VnetPlacement } from './network';
+import type { VnetPlacement } from './placement';
 import { childOptions, type LabScope } from './options';
 
 export interface LabSourceVm {

@@ -3,7 +3,7 @@
 import * as pulumi from '@pulumi/pulumi';
 import * as network from '@pulumi/azure-native/network';
 import { VPN_GENERATIONS, type LabConfig } from './config';
-import type { VnetPlacement } from './network';
+import type { VnetPlacement } from './placement';
 import { childOptions, type LabScope } from './options';
 
 export interface LabVpn {

@@ -5,7 +5,7 @@
 // both names of each pair are filled with the one value given, so state, outputs and diff see one
 // meaning, and both given with different values is one check failure naming the two.
 import { AZURE_NAMES, AZURE_OPERATIONS, fromAzureBoolean, fromAzureSpelling, type AzureName } from '../azure/names';
-import type { CheckFailure } from './inputSchema';
+import type { CheckFailure } from './checkFailure';
 
 type Props = Record<string, unknown>;
 

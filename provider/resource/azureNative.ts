@@ -8,7 +8,7 @@
 import { azureServers, isObject, readAzureProperties } from '../azure/body';
 import { serverAddress } from '../azure/serverName';
 import { isPgferryError } from '../engine';
-import type { CheckFailure } from './inputSchema';
+import type { CheckFailure } from './checkFailure';
 
 type Props = Record<string, unknown>;
 

@@ -7,6 +7,7 @@ import { containsUnknown, UNKNOWN } from './unknown';
 import { unknownDatabases, windowRefusal } from '../engine';
 import { AZURE_OPERATION_KEYS, AZURE_OPERATIONS, AZURE_RECORDED_KEYS } from '../azure/names';
 import { AZURE_ALIAS_KEYS } from './aliases';
+import type { CheckFailure } from './checkFailure';
 import { AZURE_NATIVE_KEYS, withSecretParameters } from './azureNative';
 import { serverAddress } from '../azure/serverName';
 
@@ -63,11 +64,6 @@ export function toSpecInput(inputs: Record<string, unknown>): MigrationSpecInput
 /** Parses the inputs into the engine's frozen spec (throws PgferryError naming the field). */
 export function toMigrationSpec(inputs: Record<string, unknown>): MigrationSpec {
   return parseMigrationSpec(toSpecInput(inputs));
-}
-
-export interface CheckFailure {
-  readonly property: string;
-  readonly reason: string;
 }
 
 const DURATION = /^(\d+(\.\d+)?(h|m|s|ms))+$/;

@@ -28,7 +28,8 @@ import { newResourceOwner, notOwnedLine, ownsMigration, resourceOwnerIn, withRes
 import { stdoutWriter } from './progress';
 import { redactingWriter } from './redact';
 import { dropAllowedAfterCutover } from './remove';
-import { checkInputs, parseDuration, parseMigrationId, toMigrationSpec, wantedCutovers, type CheckFailure } from './inputSchema';
+import type { CheckFailure } from './checkFailure';
+import { checkInputs, parseDuration, parseMigrationId, toMigrationSpec, wantedCutovers } from './inputSchema';
 import { setAzureContext } from '../engine';
 
 export { inputsOf } from './inputs';
