@@ -10,6 +10,7 @@
 import assert from 'node:assert/strict';
 import { cancelMigration, requestCutover, startMigration } from '../../provider/engine';
 import { CatalogConnection } from '../../provider/engine/control/connection';
+import type { ServerSpec } from '../../provider/engine/input/migrationSpec';
 import { syncSequences } from '../../provider/engine/cutover/sequenceSync';
 import { recheckMovedSequences } from '../../provider/engine/cutover/sequenceRecheck';
 import { verifyDatabases } from '../../provider/engine/verify/verifyTables';
@@ -31,6 +32,39 @@ async function nextValues(cluster: ServerPair['source'], database = 'shop'): Pro
   return rows.map((r) => r.v);
 }
 
+/** Starts an online migration, waits until it streams, runs `beforeCutover`, asks the cutover on `target` and asserts it Succeeded. */
+async function cutOverOnline(
+  spec: Parameters<typeof startMigration>[0],
+  target: ServerSpec,
+  store: CatalogConnection,
+  beforeCutover: () => Promise<void>,
+): Promise<void> {
+  const name = spec.migrationName;
+  await startMigration(spec);
+  const streaming = await waitForStatus(store, name, (st) => st.subState === 'WaitingForCutoverTrigger' || st.state !== 'InProgress');
+  assert.equal(streaming.subState, 'WaitingForCutoverTrigger', streaming.message);
+  await beforeCutover();
+  await requestCutover(target, name);
+  const done = await waitForStatus(
+    store,
+    name,
+    (st) => st.state === 'Succeeded' || st.state === 'Failed' || /cutover stopped/.test(st.message ?? ''),
+  );
+  assert.equal(done.state, 'Succeeded', done.message);
+}
+
+/** A migration that did not succeed is canceled; either way its runner is waited for until it exits. */
+async function endMigration(target: ServerSpec, store: CatalogConnection, name: string): Promise<void> {
+  const last = await get(store, name);
+  if (last && last.state !== 'Succeeded') {
+    await cancelMigration(target, name).catch(() => undefined);
+    await waitForStatus(store, name, (st) => st.state === 'Canceled' || st.state === 'Failed').catch(() => undefined);
+  }
+  // the runner records the end, then releases slot, publication and origin, then exits
+  const pid = last?.runner?.pid;
+  if (pid !== undefined) await until('the runner to exit', async () => (processAlive(pid) ? undefined : true)).catch(() => undefined);
+}
+
 /** An online migration whose cutover is asked right after the source makes and uses a sequence: Succeeded, the sequence made on the target with its value. */
 async function cutoverAfterLateSequence(pair: ServerPair): Promise<void> {
   await pair.source.query('CREATE DATABASE seqlate');
@@ -38,37 +72,17 @@ async function cutoverAfterLateSequence(pair: ServerPair): Promise<void> {
   const spec = pairSpec(pair, 'seqlate-online', ['seqlate'], { mode: 'Online', option: 'Migrate' });
   const store = new CatalogConnection(serverSpec(pair.target));
   try {
-    await startMigration(spec);
-    const streaming = await waitForStatus(
-      store,
-      'seqlate-online',
-      (st) => st.subState === 'WaitingForCutoverTrigger' || st.state !== 'InProgress',
-    );
-    assert.equal(streaming.subState, 'WaitingForCutoverTrigger', streaming.message);
     // made and used on the source, the cutover asked at once: before the schema watch's next look
-    await pair.source.query(
-      `CREATE SEQUENCE release_seq START 50; SELECT nextval('release_seq') FROM generate_series(1, 3)`,
-      [],
-      'seqlate',
+    await cutOverOnline(spec, serverSpec(pair.target), store, () =>
+      pair.source
+        .query(`CREATE SEQUENCE release_seq START 50; SELECT nextval('release_seq') FROM generate_series(1, 3)`, [], 'seqlate')
+        .then(() => undefined),
     );
-    await requestCutover(serverSpec(pair.target), 'seqlate-online');
-    const done = await waitForStatus(
-      store,
-      'seqlate-online',
-      (st) => st.state === 'Succeeded' || st.state === 'Failed' || /cutover stopped/.test(st.message ?? ''),
-    );
-    assert.equal(done.state, 'Succeeded', done.message);
     assert.deepEqual(await nextValues(pair.target, 'seqlate'), await nextValues(pair.source, 'seqlate'));
     const [next] = await pair.target.query<{ v: string }>(`SELECT nextval('release_seq')::text AS v`, [], 'seqlate');
     assert.equal(next!.v, '53', 'the target hands out the value after the three the source handed out');
   } finally {
-    const last = await get(store, 'seqlate-online');
-    if (last && last.state !== 'Succeeded') {
-      await cancelMigration(serverSpec(pair.target), 'seqlate-online').catch(() => undefined);
-      await waitForStatus(store, 'seqlate-online', (st) => st.state === 'Canceled' || st.state === 'Failed').catch(() => undefined);
-    }
-    const pid = last?.runner?.pid;
-    if (pid !== undefined) await until('the runner to exit', async () => (processAlive(pid) ? undefined : true)).catch(() => undefined);
+    await endMigration(serverSpec(pair.target), store, 'seqlate-online');
     await store.close();
   }
 }
@@ -178,20 +192,7 @@ describe('cutover: sequences that moved on after they were copied (seed 13936862
     const held = { ...spec, target: { ...spec.target, port: proxy.port } };
     const store = new CatalogConnection(serverSpec(pair.target));
     try {
-      await startMigration(held);
-      const streaming = await waitForStatus(
-        store,
-        'seqcut-online',
-        (st) => st.subState === 'WaitingForCutoverTrigger' || st.state !== 'InProgress',
-      );
-      assert.equal(streaming.subState, 'WaitingForCutoverTrigger', streaming.message);
-      await requestCutover(serverSpec(pair.target), 'seqcut-online');
-      const done = await waitForStatus(
-        store,
-        'seqcut-online',
-        (st) => st.state === 'Succeeded' || st.state === 'Failed' || /cutover stopped/.test(st.message ?? ''),
-      );
-      assert.equal(done.state, 'Succeeded', done.message);
+      await cutOverOnline(held, serverSpec(pair.target), store, async () => undefined);
       assert.ok(movedAt && movedAt.length === 3, 'the source moved its sequences on during the cutover');
       assert.deepEqual(
         await nextValues(pair.target, 'seqcut'),
@@ -207,14 +208,7 @@ describe('cutover: sequences that moved on after they were copied (seed 13936862
       assert.equal(next!.id, '58', 'the target hands out the value after the 57 the source used or handed out');
     } finally {
       proxy.onMessage = undefined;
-      const last = await get(store, 'seqcut-online');
-      if (last && last.state !== 'Succeeded') {
-        await cancelMigration(serverSpec(pair.target), 'seqcut-online').catch(() => undefined);
-        await waitForStatus(store, 'seqcut-online', (st) => st.state === 'Canceled' || st.state === 'Failed').catch(() => undefined);
-      }
-      // the runner records the end, then releases slot, publication and origin, then exits
-      const pid = last?.runner?.pid;
-      if (pid !== undefined) await until('the runner to exit', async () => (processAlive(pid) ? undefined : true)).catch(() => undefined);
+      await endMigration(serverSpec(pair.target), store, 'seqcut-online');
       await store.close();
       await proxy.close();
     }
