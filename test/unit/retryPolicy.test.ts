@@ -3,7 +3,10 @@
 // Here the same policy with its waits shortened fails many more times than the old budget of eight
 // tries allowed, and still reaches the try that works.
 import assert from 'node:assert/strict';
+import net from 'node:net';
+import pg from 'pg';
 import { RETRY_POLICIES, retrying } from '../../provider/engine/connect/retry';
+import { isRetryable } from '../../provider/engine/connect/sqlstate';
 
 /** The phase policy with its waits in milliseconds instead of seconds. */
 const PHASE_SHORT = { ...RETRY_POLICIES.phase, firstDelayMs: 1, maxDelayMs: 2 };
@@ -66,5 +69,26 @@ describe('retry: the phase policy', () => {
       /ECONNREFUSED/,
     );
     assert.equal(tries, 5);
+  });
+});
+
+describe('retry: what is transient', () => {
+  it("node-postgres's own connect timeout, from a server that accepts and never answers, is transient", async () => {
+    // a listener that takes the connection and says nothing, as a server stopped mid-handshake does
+    const silent = net.createServer(() => undefined);
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    const { port } = silent.address() as net.AddressInfo;
+    const client = new pg.Client({ host: '127.0.0.1', port, user: 'nobody', connectionTimeoutMillis: 100 });
+    try {
+      const error = await client.connect().then(
+        () => assert.fail('connected to a listener that never answers'),
+        (e: unknown) => e,
+      );
+      assert.match(String((error as Error).message), /timeout expired/);
+      assert.ok(isRetryable(error), 'a connect that timed out is tried again, not the end of the migration');
+    } finally {
+      await client.end().catch(() => undefined);
+      silent.close();
+    }
   });
 });

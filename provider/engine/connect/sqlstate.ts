@@ -76,5 +76,9 @@ export function isRetryable(error: unknown, codes: ReadonlySet<string> = RETRYAB
   const errno = (error as { code?: unknown } | null)?.code;
   if (typeof errno === 'string' && NETWORK_ERRNOS.has(errno)) return true;
   const message = String((error as Error | null)?.message ?? '');
-  return /Connection terminated|connection timeout|Client has encountered a connection error|terminating connection/i.test(message);
+  // "timeout expired" is node-postgres's own connect timeout: also what a runner stopped for a
+  // while (SIGSTOP, a suspended VM) finds on waking, its connect timers fired before the replies
+  return /Connection terminated|connection timeout|timeout expired|Client has encountered a connection error|terminating connection/i.test(
+    message,
+  );
 }
