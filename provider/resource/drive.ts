@@ -20,9 +20,6 @@ export function isWaitingForCutover(status: MigrationStatus): boolean {
   return !isFinal(status) && status.subState === 'WaitingForCutoverTrigger';
 }
 
-/** A live migration whose runner holds no lease: nothing drives it until it is resumed. */
-export const isStale = engine.runnerStopped;
-
 /** runtime agents: `pgferry agent` processes near the target run it; this process never starts a runner. */
 function byAgents(spec: MigrationSpec): boolean {
   return spec.runtime === 'agents';
@@ -40,7 +37,7 @@ export async function waitUntilSettled(
   goal: engine.WaitGoal = 'run',
 ): Promise<MigrationStatus> {
   const write = redactingWriter(spec, options.write ?? stdoutWriter);
-  const gone = (s: MigrationStatus): boolean => (byAgents(spec) ? s.waiting !== undefined : isStale(s));
+  const gone = (s: MigrationStatus): boolean => (byAgents(spec) ? s.waiting !== undefined : engine.runnerStopped(s));
   // a stream stopped on an error waits for the user's fix: every operation ends, saying what to fix
   const over = (s: MigrationStatus): boolean => engine.isSettled(s, goal) || gone(s) || engine.waitingForApplyFix(s);
   return engine.waitForMigration(spec.target, spec.migrationName, over, {
@@ -105,7 +102,7 @@ export async function continueWork(
       write(`${spec.migrationName}: ${status.waiting}`);
       return status;
     }
-  } else if (isStale(status) || status.runner === undefined) {
+  } else if (engine.runnerStopped(status) || status.runner === undefined) {
     write(`${spec.migrationName}: no runner holds the migration; restarting it`);
     await resume(spec);
   }

@@ -5,7 +5,6 @@
 // connected yet): the error says so and what to do, instead of a bare socket errno.
 import * as engine from '../engine';
 import type { MigrationSpec, MigrationStatus } from '../engine';
-import { isStale } from './drive';
 import { migrationId, migrationOutputs } from './outputs';
 import { redact } from './redact';
 
@@ -36,7 +35,7 @@ export function failureMessage(status: MigrationStatus): string | undefined {
   if (status.state === 'Failed') return `migration "${status.name}" failed: ${status.message ?? 'no message recorded'}`;
   if (status.state === 'Canceled') return `migration "${status.name}" was canceled${status.message ? `: ${status.message}` : ''}`;
   // runtime agents: a runner gone is no failure, the agents take it up (settle says so in `message`)
-  if (isStale(status) && status.runtime !== 'agents') return staleRunnerMessage(status);
+  if (engine.runnerStopped(status) && status.runtime !== 'agents') return staleRunnerMessage(status);
   if (engine.waitingForApplyFix(status)) return `migration "${status.name}" is waiting for a fix: ${status.message ?? 'see its databases'}`;
   return undefined;
 }
@@ -62,7 +61,7 @@ export function settle(spec: MigrationSpec, inputs: Props, status: MigrationStat
     const text = redact(message, spec);
     throw new PartialFailure(text, migrationId(spec), { ...outs, __provider: inputs.__provider }, [text]);
   }
-  if (!engine.isFinalState(status.state) && (isStale(status) || status.waiting !== undefined)) {
+  if (!engine.isFinalState(status.state) && (engine.runnerStopped(status) || status.waiting !== undefined)) {
     outs.message = redact(staleRunnerMessage(status), spec);
   }
   return outs;

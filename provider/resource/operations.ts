@@ -265,7 +265,7 @@ export async function update(_id: string, _olds: Props, news: Props, options: Op
     // A retry after a partial failure, an interrupted run or a dead runner: drive it to where create stops.
     status = await continueWork(spec, status, timeoutMs, options);
     // cut over with a fallback window whose runner is gone: the reverse stream must go on (agents take it up themselves)
-    if (keepsAWindow(status) && runnerGone(status) && spec.runtime !== 'agents') {
+    if (keepsAWindow(status) && engine.runnerGone(status) && spec.runtime !== 'agents') {
       write(`${spec.migrationName}: no runner keeps the fallback window; restarting it`);
       await resume(spec);
       status = (await engine.showMigration(spec.target, spec.migrationName)) ?? status;
@@ -339,9 +339,6 @@ async function migrationToUpdate(spec: MigrationSpec, olds: Props): Promise<Migr
 class FallBackStopped extends Error {
   override readonly name = 'FallBackStopped';
 }
-
-/** A runner ran the migration and holds no lease any more (Succeeded included, unlike isStale). */
-const runnerGone = (s: MigrationStatus): boolean => s.runner !== undefined && !s.runner.alive;
 
 /** Succeeded, with a fallback window whose reverse stream (or fall-back) still needs a runner. */
 function keepsAWindow(status: MigrationStatus): boolean {

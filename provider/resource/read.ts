@@ -3,7 +3,7 @@
 // and a line), never restarted here; `pulumi up` restarts it.
 import * as engine from '../engine';
 import type { MigrationStatus } from '../engine';
-import { isStale, type OperationOptions } from './drive';
+import type { OperationOptions } from './drive';
 import { staleRunnerMessage } from './failures';
 import { inputsOf } from './inputs';
 import { migrationOutputs } from './outputs';
@@ -26,7 +26,7 @@ export async function read(id: string, props: Props, options: OperationOptions =
   if (!status) return { id: '', props: {} };
   // the resource's id stays as its state holds it: a refresh never makes it the owner
   const outs = migrationOutputs(withResourceOwner(inputs, resourceOwnerIn(props)), status);
-  if (isStale(status) || status.waiting !== undefined) {
+  if (engine.runnerStopped(status) || status.waiting !== undefined) {
     const text = staleRunnerMessage(status);
     redactingWriter(spec, options.write ?? stdoutWriter)(text);
     outs.message = text;

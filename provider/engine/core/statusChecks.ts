@@ -10,7 +10,15 @@ import { waitsBeforeCopy } from './transitions';
  * caller's process records no runner and never counts as stopped.
  */
 export function runnerStopped(status: MigrationStatus): boolean {
-  return !isFinalState(status.state) && status.runner !== undefined && !status.runner.alive;
+  return !isFinalState(status.state) && runnerGone(status);
+}
+
+/**
+ * A runner ran the migration and holds no lease any more, whatever the migration's state (a
+ * Succeeded one's fallback window needs a runner too, unlike runnerStopped's).
+ */
+export function runnerGone(status: MigrationStatus): boolean {
+  return status.runner !== undefined && !status.runner.alive;
 }
 
 /**
@@ -62,7 +70,7 @@ export function isSettled(status: MigrationStatus, goal: WaitGoal): boolean {
 export function fallBackSettled(status: MigrationStatus): boolean {
   const windows = status.databases.flatMap((d) => (d.fallback ? [d.fallback] : []));
   if (windows.length === 0 || windows.every((w) => w.state === 'FellBack')) return true;
-  if (status.runner !== undefined && !status.runner.alive) return true;
+  if (runnerGone(status)) return true;
   return !windows.some((w) => w.state === 'FallingBack' || w.fallBackRequested === true);
 }
 
@@ -73,6 +81,6 @@ export function fallBackSettled(status: MigrationStatus): boolean {
  * Succeeded it makes the forward stream again through the copy's sub-states: not over then.
  */
 export function forwardAgainSettled(status: MigrationStatus): boolean {
-  if (status.runner !== undefined && !status.runner.alive) return true;
+  if (runnerGone(status)) return true;
   return status.state !== 'Succeeded' && isSettled(status, 'run');
 }
