@@ -5,7 +5,8 @@
 // the cutover (an index created, one the first release created dropped) is followed by the cutover
 // itself, once drained. An index someone makes on the target alone is never dropped (DESIGN: never
 // destroy): it is reported, and the cutover keeps it and lists it as kept, made on the target alone
-// (issue 62: it stopped on it before). A writer runs throughout; the
+// (issue 62: it stopped on it before); nor is one a DBA makes under the name of an index the copy
+// made, after dropping that one: told by its OID, kept as theirs when the source drops its own. A writer runs throughout; the
 // target's catalog is read back object by object, the rows compared independently, and the
 // migration must end Succeeded (its own schema check passed). Superuser and managed-like targets.
 import assert from 'node:assert/strict';
@@ -36,6 +37,7 @@ async function loadSource(pair: ServerPair): Promise<void> {
     `CREATE TYPE state AS ENUM ('new', 'paid');
      CREATE TABLE orders (id int PRIMARY KEY, n int NOT NULL, note text, st state NOT NULL DEFAULT 'new');
      CREATE INDEX orders_note_old ON orders (note);
+     CREATE INDEX orders_st ON orders (st);
      INSERT INTO orders SELECT g, g % 97, 'order ' || g, 'new' FROM generate_series(1, ${ORDERS}) g;`,
     [],
     DB,
@@ -65,7 +67,8 @@ async function objects(cluster: Cluster): Promise<Record<string, string | null>>
             (SELECT has_table_privilege('reporter', 'public.orders', 'SELECT')::text) AS grant,
             (SELECT to_regclass('public.orders_note_old')::text) AS dropped_index,
             (SELECT to_regclass('public.orders_mine')::text) AS target_only_index,
-            (SELECT pg_get_indexdef(to_regclass('public.orders_late'))) AS late_index`,
+            (SELECT pg_get_indexdef(to_regclass('public.orders_late'))) AS late_index,
+            (SELECT pg_get_indexdef(to_regclass('public.orders_st'))) AS replaced_index`,
     [],
     DB,
   );
@@ -92,6 +95,9 @@ async function scenario(pair: ServerPair, name: string, target: MigrationSpec['t
     assert.equal(ready.subState, 'WaitingForCutoverTrigger', `${ready.state}: ${ready.message}`);
     // made on the target alone, by someone else than pgferry: never dropped by the follow
     await pair.target.query(`CREATE INDEX orders_mine ON orders (note)`, [], DB);
+    // a DBA drops an index the copy made and makes their own under its name: another object,
+    // theirs (its OID on the target is not the one pgferry recorded), never altered or dropped
+    await pair.target.query(`DROP INDEX orders_st; CREATE INDEX orders_st ON orders (st, id)`, [], DB);
     const releasedAt = Date.now();
     // an application release, while the writer runs
     await s(`CREATE INDEX orders_n ON orders (n);
@@ -103,7 +109,8 @@ async function scenario(pair: ServerPair, name: string, target: MigrationSpec['t
              CREATE SEQUENCE invoice_no START 1000;
              COMMENT ON TABLE orders IS 'orders, one row each';
              GRANT SELECT ON orders TO reporter;
-             DROP INDEX orders_note_old;`);
+             DROP INDEX orders_note_old;
+             DROP INDEX orders_st;`);
     const seen = await until(
       'every object of the release on the target',
       async () => {
@@ -160,14 +167,16 @@ async function scenario(pair: ServerPair, name: string, target: MigrationSpec['t
     const end = await cutoverEnd(store, { target, migrationName: name }, running);
     assert.equal(end.state, 'Succeeded', `${end.message} ${end.verification?.firstMismatch ?? ''}`);
     const kept = end.verification?.schema?.find((c) => c.database === DB)?.kept ?? [];
-    assert.deepEqual(
-      kept.map((k) => k.object),
-      ['index "public"."orders_mine"'],
-    );
+    assert.deepEqual(kept.map((k) => k.object).sort(), ['index "public"."orders_mine"', 'index "public"."orders_st"']);
     const after = await objects(pair.target);
     assert.match(after.late_index ?? '', /CREATE INDEX orders_late ON public\.orders USING btree \(st, n\)/);
     assert.equal(after.index, null, 'an index the source had, then dropped, is dropped by the cutover');
     assert.notEqual(after.target_only_index, null);
+    assert.match(
+      after.replaced_index ?? '',
+      /CREATE INDEX orders_st ON public\.orders USING btree \(st, id\)/,
+      "the DBA's index kept as they made it",
+    );
     assert.equal(await contents(pair.target), await contents(pair.source));
     console.log(`      ${name}: ${transactions} writer transactions; the release followed within ${followedIn} s`);
   } finally {

@@ -2,7 +2,7 @@
 // with their fixes and the deliberate differences with their reasons out.
 import assert from 'node:assert/strict';
 import { objectKey, type SchemaObject } from '../../provider/engine/verify/schema/catalog';
-import { compareSchemas, type CompareContext } from '../../provider/engine/verify/schema/compare';
+import { compareSchemas, targetIdentity, type CompareContext } from '../../provider/engine/verify/schema/compare';
 
 const CTX: CompareContext = {
   sourceMajor: 15,
@@ -278,5 +278,57 @@ describe('schema check: comparison while following (unit)', () => {
       made({ ...CTX, targetUser: 'postgres', targetSuperuser: true, targetRoles: new Set(['postgres', 'app']) }).map((s) => s?.statements),
       [['CREATE SCHEMA "reporting" AUTHORIZATION "postgres";'], ['CREATE SCHEMA "app_data" AUTHORIZATION "app";']],
     );
+  });
+});
+
+describe('schema check: a known object told by its identity on the target (unit, issue 62)', () => {
+  it("tells the index pgferry made from a DBA's made under its name by its OID on the target: kept, never dropped or altered", () => {
+    const index = (objectId: string, columns: string): SchemaObject => ({
+      ...column('orders_idx', {}),
+      kind: 'index',
+      objectId,
+      props: { definition: `CREATE INDEX orders_idx ON public.orders USING btree (${columns})` },
+    });
+    const ours = index('100', 'id');
+    const known = new Map<string, number | null>([
+      [objectKey(ORDERS), null],
+      [objectKey(ours), null],
+    ]);
+    const ctx = { ...CTX, whileSetAside: true, known, knownIdentities: new Map([[objectKey(ours), targetIdentity(ours)!]]) };
+    // the source dropped it: pgferry's (OID 100 on table 1) is dropped, the DBA's (OID 200 on the same table, made after they dropped ours) is kept
+    const dropped = compareSchemas([ORDERS], [ORDERS, ours], ctx);
+    assert.deepEqual(dropped.steps[0]?.statements, ['DROP INDEX CONCURRENTLY IF EXISTS "public"."orders_idx";']);
+    const theirs = compareSchemas([ORDERS], [ORDERS, index('200', 'id, v')], ctx);
+    assert.deepEqual(theirs.differences, []);
+    assert.match(theirs.kept[0]?.reason ?? '', /by someone else under the name of an object pgferry made there/);
+    // the source still has it, unlike the DBA's: one difference whose fix renames theirs aside, no step
+    const clash = compareSchemas([ORDERS, ours], [ORDERS, index('200', 'id, v')], ctx);
+    assert.deepEqual(
+      clash.differences.map((d) => [d.object, d.fix]),
+      [
+        [
+          'index "public"."orders_idx"',
+          `ALTER INDEX "public"."orders_idx" RENAME TO "orders_idx_kept"; (keeps it under another name; pgferry then makes the source's)`,
+        ],
+      ],
+    );
+    assert.deepEqual(clash.steps, [undefined]);
+    // made again alike (an ALTER COLUMN TYPE rebuilds it): the migration's still, dropped when the source drops it
+    assert.deepEqual(compareSchemas([ORDERS], [ORDERS, index('150', 'id')], ctx).steps[0]?.statements, [
+      'DROP INDEX CONCURRENTLY IF EXISTS "public"."orders_idx";',
+    ]);
+    // equal to the source's (made again alike, by pgferry's follow or by hand): the source's, identified by its new OID
+    const alike = compareSchemas([ORDERS, ours], [ORDERS, index('300', 'id')], ctx);
+    assert.deepEqual(alike.differences, []);
+    assert.deepEqual([...alike.identified], [[objectKey(ours), targetIdentity(index('300', 'id'))]]);
+    // nothing recorded (a catalog from before): by name, as before
+    const unrecorded = compareSchemas([ORDERS], [ORDERS, index('200', 'id, v')], { ...ctx, knownIdentities: new Map() });
+    assert.deepEqual(unrecorded.steps[0]?.statements, ['DROP INDEX CONCURRENTLY IF EXISTS "public"."orders_idx";']);
+    // recorded on another table (the table made again, as pgferry's own resync does): by name too
+    const remade = compareSchemas([ORDERS], [ORDERS, index('200', 'id, v')], {
+      ...ctx,
+      knownIdentities: new Map([[objectKey(ours), `9${targetIdentity(ours)!.slice(1)}`]]),
+    });
+    assert.deepEqual(remade.steps[0]?.statements, ['DROP INDEX CONCURRENTLY IF EXISTS "public"."orders_idx";']);
   });
 });

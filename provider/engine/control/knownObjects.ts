@@ -5,8 +5,12 @@
 // made on the target alone is never known, so it is kept and reported (DESIGN: never destroy).
 // A column is known with its attnum on the source, which a rename keeps: the cutover tells a
 // column renamed from one dropped and another added by it. An object is forgotten once neither
-// server has it: what the source dropped is no longer the migration's, whatever its name. Keys are verify/schema/catalog.ts's
-// objectKey; rows go with the migration's database row.
+// server has it: what the source dropped is no longer the migration's, whatever its name. An
+// object is known with its identity on the target too (control migration 27: its OID and its
+// relation's, verify/schema/compare.ts), once pgferry made it there or a look found the target's
+// equal to the source's: one of the same name with another OID is someone else's (a DBA dropped the
+// migration's and made their own), kept and never dropped or altered as the migration's. Keys are
+// verify/schema/catalog.ts's objectKey; rows go with the migration's database row.
 import { ident } from '../connect/quote';
 import { CONTROL_SCHEMA } from '../core/names';
 import type { CatalogConnection } from './connection';
@@ -48,6 +52,34 @@ export async function knownColumns(
     if (kind === 'column' && s === schema && relation === table) columns.set(name!, attnum);
   }
   return columns;
+}
+
+/** The identities on the target of the known objects of one database that have one recorded, by key. */
+export async function knownIdentities(catalog: CatalogConnection, migration: string, database: string): Promise<Map<string, string>> {
+  await catalog.install(); // target_identity comes with version 27
+  const rows = await catalog.query<{ object: string; identity: string }>(
+    `SELECT object, target_identity AS identity FROM ${T} WHERE migration = $1 AND database = $2 AND target_identity IS NOT NULL`,
+    [migration, database],
+  );
+  return new Map(rows.map((r) => [r.object, r.identity]));
+}
+
+/**
+ * Records which object on the target each known key is: the one pgferry restored or made, or the
+ * one a look found equal to the source's. Keys not known yet are left to recordKnownObjects.
+ */
+export async function recordIdentities(
+  catalog: CatalogConnection,
+  migration: string,
+  database: string,
+  identities: ReadonlyMap<string, string>,
+): Promise<void> {
+  if (identities.size === 0) return;
+  await catalog.query(
+    `UPDATE ${T} k SET target_identity = x.identity FROM unnest($3::text[], $4::text[]) AS x(object, identity)
+      WHERE k.migration = $1 AND k.database = $2 AND k.object = x.object AND k.target_identity IS DISTINCT FROM x.identity`,
+    [migration, database, [...identities.keys()], [...identities.values()]],
+  );
 }
 
 /** Adds objects to what is known of a database; those already known keep what was first recorded. */

@@ -566,6 +566,19 @@ ALTER TABLE pgferry.migration ADD COLUMN resource_owner text;
 COMMENT ON COLUMN pgferry.migration.resource_owner IS 'the random id of the PgMigration resource that created or adopted the migration (kept in its Pulumi state); a delete by a resource holding another id leaves the migration untouched';
 `,
   },
+  {
+    // A known object's identity on the target (control/knownObjects.ts): the OIDs of the object
+    // pgferry made there or found equal to the source's, and of the relation it belongs to. One of
+    // that name with another OID on the same relation was made by someone else (a DBA who dropped
+    // the migration's and made their own): kept, never dropped or altered as the migration's.
+    // Objects known before this version have none, and are matched by name until a look finds them
+    // equal to the source's.
+    version: 27,
+    sql: `
+ALTER TABLE pgferry.known_object ADD COLUMN target_identity text;
+COMMENT ON COLUMN pgferry.known_object.target_identity IS 'owner OID:object OID on the target of the object pgferry made there or found equal to the source''s: one of the same name with another OID on the same owner is someone else''s';
+`,
+  },
 ];
 
 /** The highest control-catalog version this build installs (`pgferry version` prints it). */

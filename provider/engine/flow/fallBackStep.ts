@@ -15,7 +15,7 @@ import { retrying, RETRY_POLICIES } from '../connect/retry';
 import { errorMessage, PgferryError } from '../core/errors';
 import { clearFallBack, markFallBackReleased, markFallingBack, markFellBack, type FallbackWindow } from '../control/fallbackWindows';
 import { leftOutForeignKeys } from '../control/foreignKeys';
-import { knownObjects } from '../control/knownObjects';
+import { knownIdentities, knownObjects } from '../control/knownObjects';
 import { notStreamedTables } from '../control/sourceTables';
 import { recordEvent, setState } from '../control/store';
 import { keepFence, reclaimFence } from '../control/writerFences';
@@ -261,8 +261,9 @@ async function verifyBack(
   // the window) is not the migration's: kept there and named, neither a difference nor carried back,
   // as the cutover keeps it (docs/safety.md, the ownership rule)
   const known = spec.followSchemaChanges ? await knownObjects(store, name, database) : undefined;
+  const identities = known ? { knownIdentities: await knownIdentities(store, name, database) } : {};
   const check = await again(run, 'the schema check', () =>
-    checkSchema(spec, database, { whileSetAside: false, leftOutKeys, ...(known ? { known } : {}) }),
+    checkSchema(spec, database, { whileSetAside: false, leftOutKeys, ...(known ? { known } : {}), ...identities }),
   );
   if (check.differences.length > 0) throw new FallBackStopped(schemaDifferenceMessage(check));
   if (check.kept && check.kept.length > 0) {

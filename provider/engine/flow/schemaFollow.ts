@@ -19,13 +19,21 @@ import { fireAsReplica, replicaRolePermitted } from '../cdc/prepare/targetFiring
 import { forgetKeysDroppedOnSource, setAsideSourceForeignKey } from '../cdc/prepare/targetForeignKeys';
 import { pendingForeignKeys, type ForeignKeyRecord } from '../control/foreignKeys';
 import { recordEvent } from '../control/store';
-import { forgetKnownObjects, knownObjects, recordKnownObjects, type KnownObject } from '../control/knownObjects';
+import {
+  forgetKnownObjects,
+  knownObjects,
+  knownIdentities,
+  recordIdentities,
+  recordKnownObjects,
+  type KnownObject,
+} from '../control/knownObjects';
 import { forgetTableVerifications } from '../control/tableVerification';
 import { requestTableResync } from '../control/tableResyncs';
 import { CONTROL_SCHEMA } from '../core/names';
 import type { SchemaDifference } from '../core/model';
 import type { MigrationRun } from '../run/migrationRun';
 import { checkSchema, compareDatabase, type SchemaCheck } from '../verify/schema/checkSchema';
+import { targetIdentity } from '../verify/schema/compare';
 import { objectKey, readSchemaObjects, type SchemaObject } from '../verify/schema/catalog';
 import { describeObject } from '../verify/schema/fixes';
 import type { FollowStep } from '../verify/schema/follow';
@@ -135,6 +143,7 @@ export async function followSchema(
         failed.push({ difference: item.difference, error: error instanceof Error ? error.message : String(error), ...fix });
       }
     }
+    if (!run.signal.aborted) await identifyMade(run, database, client, followed);
   });
   return { followed, waiting, failed };
 }
@@ -409,9 +418,19 @@ export async function compareKnowing(
   // not following: nothing is dropped by pgferry, and renames are told by likeness for the fix
   if (!run.spec.followSchemaChanges) return compareDatabase(run.spec, database, options);
   const known = await knownObjects(run.store, run.spec.migrationName, database);
-  const compared = await compareDatabase(run.spec, database, { ...options, known });
+  const knownIdentitiesNow = await knownIdentities(run.store, run.spec.migrationName, database);
+  const compared = await compareDatabase(run.spec, database, { ...options, known, knownIdentities: knownIdentitiesNow });
   const fresh = compared.sourceObjects.map(knownAs).filter((k) => !known.has(k.object));
   await recordKnownObjects(run.store, run.spec.migrationName, database, fresh);
+  // which object on the target each known one is, where the target's equals the source's
+  await recordIdentities(run.store, run.spec.migrationName, database, compared.identified);
+  // each difference the follow may make the source's object for, with that object's key: the
+  // object pgferry then makes on the target is recorded as the migration's (identifyMade)
+  const sourceKeys = new Map(compared.sourceObjects.map((o) => [describeObject(o), objectKey(o)]));
+  for (const d of compared.check.differences) {
+    const key = d.detail.startsWith('only on the target') ? undefined : sourceKeys.get(d.object);
+    if (key !== undefined) madeKeys.set(d, key);
+  }
   const gone = await forgetGone(run, database, known, compared.sourceObjects);
   // each drop the follow may make, with the known object it drops: forgotten once it is made
   const byDescription = new Map(gone.flatMap((k) => (described(k) === undefined ? [] : [[described(k)!, k] as const])));
@@ -424,6 +443,26 @@ export async function compareKnowing(
 
 /** The known object each drop difference of a comparison would drop (compareKnowing), by the difference. */
 const droppedKeys = new WeakMap<SchemaDifference, string>();
+
+/** The source's object each other difference of a comparison would make or alter on the target (compareKnowing). */
+const madeKeys = new WeakMap<SchemaDifference, string>();
+
+/**
+ * Records as the migration's the objects the follow just made or altered on the target (their
+ * identity there, verify/schema/compare.ts targetIdentity): made again (a function replaced, an
+ * index rebuilt), each has a new OID, which a later look must not take for someone else's.
+ */
+async function identifyMade(run: MigrationRun, database: string, client: pg.Client, followed: readonly Followable[]): Promise<void> {
+  const keys = new Set(followed.flatMap((f) => madeKeys.get(f.difference) ?? []));
+  if (keys.size === 0) return;
+  const onTarget = await readSchemaObjects(client, run.targetMajor, CONTROL_SCHEMA);
+  const identities = new Map<string, string>();
+  for (const t of onTarget) {
+    const identity = keys.has(objectKey(t)) ? targetIdentity(t) : undefined;
+    if (identity !== undefined) identities.set(objectKey(t), identity);
+  }
+  await recordIdentities(run.store, run.spec.migrationName, database, identities);
+}
 
 /** A known object's key as the comparison describes it (verify/schema/fixes.ts); undefined for a comment (described by its text). */
 function described(key: string): string | undefined {
@@ -521,6 +560,12 @@ export async function recordRestoredObjects(run: MigrationRun, database: string)
   const attnums = new Map(source.flatMap((o) => (o.attnum !== undefined ? [[objectKey(o), o.attnum] as const] : [])));
   const known = restored.map((o) => ({ object: objectKey(o), attnum: attnums.get(objectKey(o)) ?? null }));
   await recordKnownObjects(run.store, run.spec.migrationName, database, known);
+  // and which object on the target each one is: pgferry made every one of them
+  const identities = restored.flatMap((o) => {
+    const identity = targetIdentity(o);
+    return identity === undefined ? [] : [[objectKey(o), identity] as const];
+  });
+  await recordIdentities(run.store, run.spec.migrationName, database, new Map(identities));
 }
 
 function knownAs(o: SchemaObject): KnownObject {

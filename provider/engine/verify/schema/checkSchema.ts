@@ -78,6 +78,8 @@ interface CheckOptions {
   readonly lockTimeout?: string;
   /** While streaming, what a followed drop may remove, and columns' known attnums (compare.ts's CompareContext.known). */
   readonly known?: ReadonlyMap<string, number | null>;
+  /** While streaming, the known objects' identities on the target (compare.ts's CompareContext.knownIdentities). */
+  readonly knownIdentities?: ReadonlyMap<string, string>;
 }
 
 /**
@@ -89,7 +91,12 @@ export async function compareDatabase(
   spec: MigrationSpec,
   database: string,
   options: CheckOptions,
-): Promise<{ check: SchemaCheck; steps: readonly (FollowStep | undefined)[]; sourceObjects: readonly SchemaObject[] }> {
+): Promise<{
+  check: SchemaCheck;
+  steps: readonly (FollowStep | undefined)[];
+  sourceObjects: readonly SchemaObject[];
+  identified: ReadonlyMap<string, string>;
+}> {
   const started = Date.now();
   // a lock held on a table (an ALTER TABLE waiting, a session holding ACCESS EXCLUSIVE) never
   // holds the check for long: it fails, saying so, and the caller stops or tries again
@@ -122,11 +129,12 @@ export async function compareDatabase(
       whileSetAside: options.whileSetAside,
       leftOutKeys: new Set((options.leftOutKeys ?? []).map((k) => [k.schema, k.table, k.name].join('\0'))),
       ...(options.known ? { known: options.known } : {}),
+      ...(options.knownIdentities ? { knownIdentities: options.knownIdentities } : {}),
       ...(options.setAsideKeys && { setAsideKeys: new Set(options.setAsideKeys.map((k) => [k.schema, k.table, k.name].join('\0'))) }),
     };
     const moved = movedObjects(source, filter, leftBehind);
-    const { steps, ...comparison } = compareSchemas(moved, target, ctx);
-    return { check: { ...comparison, database, seconds: (Date.now() - started) / 1000 }, steps, sourceObjects: moved };
+    const { steps, identified, ...comparison } = compareSchemas(moved, target, ctx);
+    return { check: { ...comparison, database, seconds: (Date.now() - started) / 1000 }, steps, sourceObjects: moved, identified };
   } finally {
     await closeSessionPair(pair);
   }

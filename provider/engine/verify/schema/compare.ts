@@ -1,6 +1,7 @@
 // Two catalogs (verify/schema/catalog.ts) compared object by object (pure). What differs on
 // purpose (the deliberate differences the README lists) is reported as expected, with its reason;
 // anything else is a difference, with the statement that makes the target match.
+import { createHash } from 'node:crypto';
 import { displayName } from '../../catalog/introspect';
 import { ident, qualified } from '../../connect/quote';
 import type { ExpectedDifference, KeptObject, SchemaDifference } from '../../core/model';
@@ -38,6 +39,42 @@ export interface CompareContext {
    * column is renamed only when its known attnum is the source column's. Undefined: no follow asked.
    */
   readonly known?: ReadonlyMap<string, number | null>;
+  /**
+   * While streaming: the identity on the target (targetIdentity) of each known object that has one
+   * recorded. An object of that name with another is someone else's (identityOnTarget).
+   */
+  readonly knownIdentities?: ReadonlyMap<string, string>;
+}
+
+/**
+ * A part of a relation (an index, a constraint, a trigger, a rule, a policy) as one object on the
+ * target: its relation's OID, its own OID and a digest of its properties there. Not a column's (its
+ * OID is its table's: columns are told by attnum) nor a comment's; objects of their own (tables,
+ * views, functions, types) have none, as nothing tells pgferry's own making them again from
+ * someone else's.
+ */
+export function targetIdentity(t: SchemaObject): string | undefined {
+  if (t.relation === null || t.kind === 'column' || t.kind === 'comment') return undefined;
+  const props = JSON.stringify(
+    Object.keys(t.props)
+      .sort()
+      .map((k) => [k, t.props[k]]),
+  );
+  return `${t.ownerObjectId}:${t.objectId}:${createHash('sha256').update(props).digest('hex').slice(0, 16)}`;
+}
+
+/**
+ * Whether the target's part under a known name is the one recorded there, or another one on the
+ * same relation, unlike it (a DBA dropped the migration's and made their own): someone else's,
+ * never the migration's. Made again alike (an ALTER COLUMN TYPE rebuilds a table's indexes, with new
+ * OIDs) it is the migration's still; on another relation (the table itself made again, by pgferry's
+ * own resync) nothing tells whose it is: judged by name, as one recorded by none.
+ */
+function identityOnTarget(ctx: CompareContext, t: SchemaObject): 'recorded' | 'other' | 'unrecorded' {
+  const recorded = ctx.knownIdentities?.get(keyOf(t))?.split(':');
+  const now = targetIdentity(t)?.split(':');
+  if (recorded === undefined || now === undefined || recorded[0] !== now[0]) return 'unrecorded';
+  return recorded[1] === now[1] || recorded[2] === now[2] ? 'recorded' : 'other';
 }
 
 export interface SchemaComparison {
@@ -49,6 +86,11 @@ export interface SchemaComparison {
   readonly kept: readonly KeptObject[];
   /** Objects compared (source side). */
   readonly objects: number;
+  /**
+   * Known objects (ctx.known) the target holds equal to the source's, by key, with their identity
+   * on the target where it is not the one recorded: the caller records it (control/knownObjects.ts).
+   */
+  readonly identified: ReadonlyMap<string, string>;
 }
 
 /** The table an object is or belongs to, as the verification names it; undefined for others. */
@@ -226,6 +268,7 @@ export function compareSchemas(source: readonly SchemaObject[], target: readonly
       .map((o) => [o.objectId, [o.schema, o.relation, o.name].join('\0')]),
   );
   const missing: SchemaObject[] = [];
+  const identified = new Map<string, string>();
   const [sourceOwn, targetOwn] = [ownNames(source), ownNames(target)];
   for (const o of source) {
     const t = onTarget.get(keyOf(o));
@@ -235,6 +278,7 @@ export function compareSchemas(source: readonly SchemaObject[], target: readonly
       else missing.push(o);
       continue;
     }
+    const before = differences.length;
     for (const property of new Set([...Object.keys(o.props), ...Object.keys(t.props)])) {
       if (!compared(o, property)) continue;
       const s = o.props[property] ?? null;
@@ -254,6 +298,7 @@ export function compareSchemas(source: readonly SchemaObject[], target: readonly
       });
       steps.push(alterStep(o, t, property, s, d, owner));
     }
+    otherUnderName(t, before, { ctx, differences, steps, identified });
   }
   const extra = target.filter((t) => !onSource.has(keyOf(t)));
   for (const { from, to } of pairRenames(missing, extra, ctx.known)) {
@@ -272,7 +317,43 @@ export function compareSchemas(source: readonly SchemaObject[], target: readonly
     steps.push(partOfAbsent(o, targetOwn) ? undefined : createStep(made, constraintNames));
   }
   const kept = onlyOnTarget(extra, missing, sourceOwn, ctx, differences, steps);
-  return { differences, steps, expected, kept, objects: source.length };
+  return { differences, steps, expected, kept, objects: source.length, identified };
+}
+
+/**
+ * After an object both sides have under one name was compared (its differences from `before` on):
+ * equal, the target's is the source's, and a known one's OID there is identified; unlike it and
+ * not the object pgferry recorded under that name, it is someone else's, made after the
+ * migration's was dropped there: its differences become one, kept, whose fix renames it aside,
+ * never alters or drops it (pgferry then makes the source's).
+ */
+function otherUnderName(
+  t: SchemaObject,
+  before: number,
+  out: {
+    ctx: CompareContext;
+    differences: SchemaDifference[];
+    steps: (FollowStep | undefined)[];
+    identified: Map<string, string>;
+  },
+): void {
+  const identity = identityOnTarget(out.ctx, t);
+  const now = targetIdentity(t);
+  if (out.differences.length === before) {
+    if (now !== undefined && out.ctx.knownIdentities?.get(keyOf(t)) !== now && out.ctx.known?.has(keyOf(t)))
+      out.identified.set(keyOf(t), now);
+    return;
+  }
+  if (identity !== 'other') return;
+  out.differences.splice(before);
+  out.steps.splice(before);
+  out.differences.push({
+    object: describeObject(t),
+    detail: "made on the target by someone else under the name of the migration's (pgferry made another there), unlike the source's: kept",
+    fix: `${renameAsideStatement(t)} (keeps it under another name; pgferry then makes the source's)`,
+    ...tableOf(t),
+  });
+  out.steps.push(undefined);
 }
 
 /**
@@ -291,7 +372,8 @@ function onlyOnTarget(
 ): KeptObject[] {
   // an empty record is none: a migration that records them has at least the tables the copy restored
   const known = ctx.known !== undefined && ctx.known.size > 0 ? ctx.known : undefined;
-  const madeThere = (t: SchemaObject) => known !== undefined && !known.has(keyOf(t));
+  // made there alone: not known, or known but another object than the one recorded under the name
+  const madeThere = (t: SchemaObject) => known !== undefined && (!known.has(keyOf(t)) || identityOnTarget(ctx, t) === 'other');
   const conflicting = conflicts(missing);
   const kept: KeptObject[] = [];
   const keptOwn = new Set(extra.filter((t) => t.relation === null && madeThere(t) && !conflicting(t)).map((t) => `${t.schema}\0${t.name}`));
@@ -299,7 +381,13 @@ function onlyOnTarget(
     if (madeThere(t) && !conflicting(t)) {
       // a kept table's columns, keys and indexes are the table's: it is listed once
       if (!(t.relation !== null && keptOwn.has(`${t.schema}\0${t.relation}`)))
-        kept.push({ object: describeObject(t), reason: 'made on the target alone: pgferry did not make it and the source never had it' });
+        kept.push({
+          object: describeObject(t),
+          reason:
+            identityOnTarget(ctx, t) === 'other'
+              ? 'made on the target by someone else under the name of an object pgferry made there: pgferry did not make this one'
+              : 'made on the target alone: pgferry did not make it and the source never had it',
+        });
       continue;
     }
     if (madeThere(t)) {
