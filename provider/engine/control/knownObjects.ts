@@ -5,12 +5,13 @@
 // made on the target alone is never known, so it is kept and reported (DESIGN: never destroy).
 // A column is known with its attnum on the source, which a rename keeps: the cutover tells a
 // column renamed from one dropped and another added by it. An object is forgotten once neither
-// server has it: what the source dropped is no longer the migration's, whatever its name. An
-// object is known with its identity on the target too (control migration 27: its OID and its
-// relation's, verify/schema/compare.ts), once pgferry made it there or a look found the target's
-// equal to the source's: one of the same name with another OID is someone else's (a DBA dropped the
-// migration's and made their own), kept and never dropped or altered as the migration's. Keys are
-// verify/schema/catalog.ts's objectKey; rows go with the migration's database row.
+// server has it: what the source dropped is no longer the migration's, whatever its name. A part
+// of a table (index, constraint, trigger, rule, policy) is known with its identity on the target
+// too (control migration 27: verify/schema/compare.ts targetIdentity), once pgferry made it there
+// or a look found the target's equal to the source's: one of that name on the same table with
+// another OID and definition is someone else's (a DBA dropped the migration's and made their own),
+// kept and never dropped or altered as the migration's. Keys are verify/schema/catalog.ts's
+// objectKey; rows go with the migration's database row.
 import { ident } from '../connect/quote';
 import { CONTROL_SCHEMA } from '../core/names';
 import type { CatalogConnection } from './connection';

@@ -143,7 +143,7 @@ export async function followSchema(
         failed.push({ difference: item.difference, error: error instanceof Error ? error.message : String(error), ...fix });
       }
     }
-    if (!run.signal.aborted) await identifyMade(run, database, client, followed);
+    if (!run.signal.aborted) await identifyMade(run, database, client, followed).catch(() => undefined);
   });
   return { followed, waiting, failed };
 }
@@ -448,9 +448,10 @@ const droppedKeys = new WeakMap<SchemaDifference, string>();
 const madeKeys = new WeakMap<SchemaDifference, string>();
 
 /**
- * Records as the migration's the objects the follow just made or altered on the target (their
- * identity there, verify/schema/compare.ts targetIdentity): made again (a function replaced, an
- * index rebuilt), each has a new OID, which a later look must not take for someone else's.
+ * Records as the migration's the parts the follow just made or altered on the target (their
+ * identity there, verify/schema/compare.ts targetIdentity): made again (an index rebuilt to a new
+ * definition), each has a new OID, which a later look must not take for someone else's. A read that
+ * fails (a lock) leaves it to the next look that finds it equal to the source's.
  */
 async function identifyMade(run: MigrationRun, database: string, client: pg.Client, followed: readonly Followable[]): Promise<void> {
   const keys = new Set(followed.flatMap((f) => madeKeys.get(f.difference) ?? []));
