@@ -568,7 +568,7 @@ COMMENT ON COLUMN pgferry.migration.resource_owner IS 'the random id of the PgMi
   },
   {
     // A known part of a table's identity on the target (control/knownObjects.ts): the OIDs of the
-    // object pgferry made there or found equal to the source's and of its table, and a digest of
+    // object the copy restored or a look found equal to the source's and of its table, and a digest of
     // its definition. One of that name on the same table with another OID and definition was made
     // by someone else (a DBA who dropped the migration's and made their own): kept, never dropped or
     // altered as the migration's. Objects known before this version have none, and are matched by
@@ -576,7 +576,7 @@ COMMENT ON COLUMN pgferry.migration.resource_owner IS 'the random id of the PgMi
     version: 27,
     sql: `
 ALTER TABLE pgferry.known_object ADD COLUMN target_identity text;
-COMMENT ON COLUMN pgferry.known_object.target_identity IS 'table OID:object OID:definition digest on the target of the part pgferry made there or found equal to the source''s: one of the same name on the same table with another OID and definition is someone else''s';
+COMMENT ON COLUMN pgferry.known_object.target_identity IS 'table OID:object OID:definition digest on the target of the part the copy restored or a look found equal to the source''s: one of the same name on the same table with another OID and definition is someone else''s';
 `,
   },
 ];

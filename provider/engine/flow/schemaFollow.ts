@@ -143,7 +143,6 @@ export async function followSchema(
         failed.push({ difference: item.difference, error: error instanceof Error ? error.message : String(error), ...fix });
       }
     }
-    if (!run.signal.aborted) await identifyMade(run, database, client, followed).catch(() => undefined);
   });
   return { followed, waiting, failed };
 }
@@ -424,13 +423,6 @@ export async function compareKnowing(
   await recordKnownObjects(run.store, run.spec.migrationName, database, fresh);
   // which object on the target each known one is, where the target's equals the source's
   await recordIdentities(run.store, run.spec.migrationName, database, compared.identified);
-  // each difference the follow may make the source's object for, with that object's key: the
-  // object pgferry then makes on the target is recorded as the migration's (identifyMade)
-  const sourceKeys = new Map(compared.sourceObjects.map((o) => [describeObject(o), objectKey(o)]));
-  for (const d of compared.check.differences) {
-    const key = d.detail.startsWith('only on the target') ? undefined : sourceKeys.get(d.object);
-    if (key !== undefined) madeKeys.set(d, key);
-  }
   const gone = await forgetGone(run, database, known, compared.sourceObjects);
   // each drop the follow may make, with the known object it drops: forgotten once it is made
   const byDescription = new Map(gone.flatMap((k) => (described(k) === undefined ? [] : [[described(k)!, k] as const])));
@@ -443,27 +435,6 @@ export async function compareKnowing(
 
 /** The known object each drop difference of a comparison would drop (compareKnowing), by the difference. */
 const droppedKeys = new WeakMap<SchemaDifference, string>();
-
-/** The source's object each other difference of a comparison would make or alter on the target (compareKnowing). */
-const madeKeys = new WeakMap<SchemaDifference, string>();
-
-/**
- * Records as the migration's the parts the follow just made or altered on the target (their
- * identity there, verify/schema/compare.ts targetIdentity): made again (an index rebuilt to a new
- * definition), each has a new OID, which a later look must not take for someone else's. A read that
- * fails (a lock) leaves it to the next look that finds it equal to the source's.
- */
-async function identifyMade(run: MigrationRun, database: string, client: pg.Client, followed: readonly Followable[]): Promise<void> {
-  const keys = new Set(followed.flatMap((f) => madeKeys.get(f.difference) ?? []));
-  if (keys.size === 0) return;
-  const onTarget = await readSchemaObjects(client, run.targetMajor, CONTROL_SCHEMA);
-  const identities = new Map<string, string>();
-  for (const t of onTarget) {
-    const identity = keys.has(objectKey(t)) ? targetIdentity(t) : undefined;
-    if (identity !== undefined) identities.set(objectKey(t), identity);
-  }
-  await recordIdentities(run.store, run.spec.migrationName, database, identities);
-}
 
 /** A known object's key as the comparison describes it (verify/schema/fixes.ts); undefined for a comment (described by its text). */
 function described(key: string): string | undefined {
