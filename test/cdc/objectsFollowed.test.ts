@@ -167,8 +167,16 @@ async function scenario(pair: ServerPair, name: string, target: MigrationSpec['t
     const end = await cutoverEnd(store, { target, migrationName: name }, running);
     assert.equal(end.state, 'Succeeded', `${end.message} ${end.verification?.firstMismatch ?? ''}`);
     const kept = end.verification?.schema?.find((c) => c.database === DB)?.kept ?? [];
-    assert.deepEqual(kept.map((k) => k.object).sort(), ['index "public"."orders_mine"', 'index "public"."orders_st"']);
     const after = await objects(pair.target);
+    // on a failure, what befell the DBA's index: its definition now and every event naming it
+    const told = async () =>
+      `; orders_st now: ${after.replaced_index}; events naming it: ${(await catalogEvents(store, name, 500))
+        .filter((e) => /orders_st|resync/.test(e.message))
+        .map((e) => `${e.level}: ${e.message.slice(0, 300)}`)
+        .join(' | ')}`;
+    const keptNames = kept.map((k) => k.object).sort();
+    if (keptNames.length !== 2) assert.fail(`kept: ${keptNames.join(', ')}${await told()}`);
+    assert.deepEqual(keptNames, ['index "public"."orders_mine"', 'index "public"."orders_st"']);
     assert.match(after.late_index ?? '', /CREATE INDEX orders_late ON public\.orders USING btree \(st, n\)/);
     assert.equal(after.index, null, 'an index the source had, then dropped, is dropped by the cutover');
     assert.notEqual(after.target_only_index, null);
