@@ -35,6 +35,8 @@ describe('schema follow steps (issue 49)', () => {
       statements: ['DROP INDEX CONCURRENTLY IF EXISTS "public"."old";'],
       rank: -1,
       inStream: true,
+      // the index the look saw: dropped only if its name still holds that one (catalog.ts stillSeen)
+      seen: { classId: '0', objectId: '0', schema: 'public', name: 'old' },
     });
   });
 

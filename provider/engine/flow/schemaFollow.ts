@@ -34,7 +34,7 @@ import type { SchemaDifference } from '../core/model';
 import type { MigrationRun } from '../run/migrationRun';
 import { checkSchema, compareDatabase, type SchemaCheck } from '../verify/schema/checkSchema';
 import { targetIdentity } from '../verify/schema/compare';
-import { objectKey, readSchemaObjects, type SchemaObject } from '../verify/schema/catalog';
+import { objectKey, readSchemaObjects, stillSeen, type SchemaObject } from '../verify/schema/catalog';
 import { describeObject } from '../verify/schema/fixes';
 import type { FollowStep } from '../verify/schema/follow';
 import { ownerChange, restoreOwners } from '../schema/ownership';
@@ -128,6 +128,9 @@ export async function followSchema(
     for (const item of [...ready].sort((a, b) => a.step.rank - b.step.rank)) {
       if (run.signal.aborted) return;
       try {
+        // the object this drop was planned on was dropped or renamed since the look: whatever holds
+        // its name now is not the one seen, so nothing is dropped, and the next look judges it
+        if (item.step.seen && !(await stillSeen(client, item.step.seen))) continue;
         followed.push(await followOne(run, database, client, item, replica));
         // dropped as the source dropped it: no longer the migration's, whatever is made under its name next
         const key = droppedKeys.get(item.difference);

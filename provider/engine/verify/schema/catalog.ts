@@ -5,6 +5,7 @@
 // format_type, pg_get_expr). Sessions pin search_path to pg_catalog alone, so every deparsed name
 // carries its schema on both servers.
 import type pg from 'pg';
+import { sqlState } from '../../connect/sqlstate';
 import { schemaObjectKey } from '../../core/names';
 
 /** A property's value as read: text, a flag, or absent (NULL). */
@@ -337,4 +338,40 @@ export async function readSchemaObjects(
     }
   }
   return objects;
+}
+
+/** An object as one server's catalog holds it at a look: its catalog, its OID, and its name there. */
+export interface SeenObject {
+  readonly classId: string;
+  readonly objectId: string;
+  /** As pg_identify_object_as_address names it: schema, the relation for a part that is not a relation itself, name. */
+  readonly schema: string;
+  readonly name: string;
+}
+
+export function seenObject(o: SchemaObject): SeenObject {
+  return { classId: o.classId, objectId: o.objectId, schema: o.schema, name: o.name };
+}
+
+/**
+ * Whether the object a look saw is still there under its name: the same OID, named as it was. Not
+ * so once it was dropped (whatever was made under its name since is another object), or renamed
+ * (its name may now hold someone else's). A server before 14 fails to describe a dropped object
+ * instead of answering nothing: that is "gone" too.
+ */
+export async function stillSeen(client: pg.Client, seen: SeenObject): Promise<boolean> {
+  const rows = await client
+    .query<{ names: string[] | null }>('SELECT (pg_catalog.pg_identify_object_as_address($1::oid, $2::oid, 0)).object_names AS names', [
+      seen.classId,
+      seen.objectId,
+    ])
+    .then(
+      (r) => r.rows,
+      (error: unknown) => {
+        if (sqlState(error) === 'XX000' || sqlState(error) === '42704') return [];
+        throw error;
+      },
+    );
+  const names = rows[0]?.names;
+  return names !== undefined && names !== null && names[0] === seen.schema && names[names.length - 1] === seen.name;
 }

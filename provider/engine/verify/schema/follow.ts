@@ -17,7 +17,7 @@
 // added at the release instead, and a trigger or rule is switched as the others are in the
 // transaction that creates it, so that it never fires on a streamed row.
 import { ident, qualified } from '../../connect/quote';
-import type { PropertyValue, SchemaObject } from './catalog';
+import { seenObject, type PropertyValue, type SchemaObject, type SeenObject } from './catalog';
 import { alterStatement, createStatement, dropStatement } from './fixes';
 
 /**
@@ -64,6 +64,12 @@ export interface FollowStep {
    * is left to copy at a pin, and its check stops on the column as before.
    */
   readonly resync?: { readonly schema: string; readonly table: string; readonly column: string };
+  /**
+   * A drop: the target's object the look saw (catalog.ts's SeenObject). A look and its steps are
+   * apart in time, and the statement names the object: it runs only if that name still holds the
+   * object seen, never one someone made under it meanwhile (a DBA's index made again).
+   */
+  readonly seen?: SeenObject;
 }
 
 const text = (v: PropertyValue | undefined): string => (typeof v === 'string' ? v : '');
@@ -205,7 +211,8 @@ export function dropStep(t: SchemaObject): FollowStep | undefined {
   // dropped first, so that a view replaced under its name or an index rebuilt is made anew
   const statement = t.kind === 'index' ? `DROP INDEX CONCURRENTLY IF EXISTS ${qualified(t.schema, t.name)};` : dropStatement(t);
   const inStream = t.kind === 'index' || (t.kind === 'constraint' && t.props['foreign key'] !== true);
-  return { when: 'anytime', statements: [statement], rank: -1, ...(inStream ? { inStream } : {}) };
+  const seen = t.kind === 'comment' || t.objectId === '' ? {} : { seen: seenObject(t) };
+  return { when: 'anytime', statements: [statement], rank: -1, ...(inStream ? { inStream } : {}), ...seen };
 }
 
 /** A column renamed on the source (the comparison pairs it by its properties), by the cutover. */
