@@ -134,6 +134,25 @@ describe('schemaChangeCapture: the table parts followed from the stream', () => 
     assert.deepEqual(partKeys(table([mine])), ['["index","public","orders","orders_mine",""]']);
   });
 
+  it('keeps a part someone made under the name of one pgferry made, on the table its identity was recorded on', () => {
+    const ours = {
+      kind: 'index',
+      name: 'orders_st',
+      oid: '501',
+      definition: 'CREATE INDEX orders_st ON public.orders USING btree (st)',
+    } as const;
+    // a DBA dropped the copy's index and made their own: another OID on the same table
+    const theirs = { ...ours, oid: '777', definition: 'CREATE INDEX orders_st ON public.orders USING btree (st, id)' };
+    const target = table([pkey, pkeyIndex, theirs]);
+    const [key] = partKeys(table([ours]));
+    const identities = new Map([[key!, `${target.oid}:501:digest`]]);
+    const known = new Set(partKeys(target));
+    assert.deepEqual(planPartsFollow(table([pkey, pkeyIndex]), target, known, identities).statements, [], "the DBA's index is not dropped");
+    // the one recorded, still there: the source's drop is followed
+    const same = table([pkey, pkeyIndex, ours]);
+    assert.deepEqual(planPartsFollow(table([pkey, pkeyIndex]), same, known, identities).followed, ['index "public"."orders_st" dropped']);
+  });
+
   it('quotes a statement holding the dollar quote it would be wrapped in', () => {
     const odd = { kind: 'constraint', name: 'odd', definition: "CHECK ((note <> '$pgferry$'::text))" } as const;
     const [add] = planPartsFollow(table([odd]), table([]), new Set()).statements;

@@ -6,7 +6,7 @@
 // them for its resume.
 import type { DdlFollowing } from '../cdc/apply/ddlFollow';
 import { sourceEventTrigger } from '../footprint/sourceEventTrigger';
-import { knownObjects, recordKnownObjects } from '../control/knownObjects';
+import { knownIdentities, knownObjects, recordKnownObjects } from '../control/knownObjects';
 import { partKeys, planPartsFollow } from '../verify/schema/partsFollow';
 import { trace } from '../util/trace';
 import { endPreviousRunnerSessions } from '../cdc/prepare/takeover';
@@ -173,7 +173,8 @@ async function ddlFollowingOf(run: MigrationRun, database: string): Promise<DdlF
           partKeys(source).map((object) => ({ object, attnum: null })),
         );
       const known = await knownObjects(run.store, migration, database);
-      return planPartsFollow(source, target, new Set(known.keys()));
+      const identities = await knownIdentities(run.store, migration, database);
+      return planPartsFollow(source, target, new Set(known.keys()), identities);
     },
   };
 }

@@ -14,6 +14,8 @@ import type { TableFilters } from '../../input/patterns';
 export interface TablePart {
   readonly kind: 'index' | 'constraint';
   readonly name: string;
+  /** Its OID on the server it was read on (text); absent from a message of a trigger installed before it was told. */
+  readonly oid?: string;
   readonly definition: string;
   readonly 'foreign key'?: boolean;
 }

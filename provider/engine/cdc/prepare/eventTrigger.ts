@@ -24,8 +24,8 @@ export type EventTriggerContext = RestoreContext & { readonly instance: string |
 const SETTINGS = { lock_timeout: '2s' };
 
 /**
- * A table's indexes and constraints now, as one jsonb: `{schema, name, parts: [{kind, name,
- * definition, foreign key}]}` (NULL: not a table). `rel` is the SQL of the table's OID. The same
+ * A table's indexes and constraints now, as one jsonb: `{schema, name, oid, parts: [{kind,
+ * name, oid, definition, foreign key}]}` (NULL: not a table). `rel` is the SQL of the table's OID. The same
  * text is read on the source (inside the event trigger's function) and on the target (by the
  * apply), so both sides are compared alike: what a partition inherits from its parent (an index
  * attached to the parent's, a constraint cloned from it or inherited) comes with the parent and is
@@ -34,11 +34,11 @@ const SETTINGS = { lock_timeout: '2s' };
 export function tablePartsSql(rel: string): string {
   return `SELECT pg_catalog.jsonb_build_object('schema', n.nspname, 'name', c.relname, 'oid', c.oid::pg_catalog.text, 'parts', coalesce((
     SELECT pg_catalog.jsonb_agg(p.part ORDER BY p.part->>'kind', p.part->>'name') FROM (
-      SELECT pg_catalog.jsonb_build_object('kind', 'index', 'name', i.relname, 'definition', pg_catalog.pg_get_indexdef(i.oid)) AS part
+      SELECT pg_catalog.jsonb_build_object('kind', 'index', 'name', i.relname, 'oid', i.oid::pg_catalog.text, 'definition', pg_catalog.pg_get_indexdef(i.oid)) AS part
         FROM pg_catalog.pg_index x JOIN pg_catalog.pg_class i ON i.oid = x.indexrelid
        WHERE x.indrelid = c.oid AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_inherits h WHERE h.inhrelid = i.oid)
       UNION ALL
-      SELECT pg_catalog.jsonb_build_object('kind', 'constraint', 'name', k.conname, 'definition', pg_catalog.pg_get_constraintdef(k.oid),
+      SELECT pg_catalog.jsonb_build_object('kind', 'constraint', 'name', k.conname, 'oid', k.oid::pg_catalog.text, 'definition', pg_catalog.pg_get_constraintdef(k.oid),
                                            'foreign key', k.contype = 'f')
         FROM pg_catalog.pg_constraint k
        WHERE k.conrelid = c.oid AND k.contype IN ('c', 'f', 'p', 'u', 'x') AND k.conparentid = 0 AND k.conislocal) p), '[]'::pg_catalog.jsonb))

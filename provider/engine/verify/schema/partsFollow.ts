@@ -58,12 +58,16 @@ export function partKeys(table: TableParts): string[] {
  * rank order. Foreign keys are neither made nor dropped: the target's are set aside while changes
  * stream and come back at the release. A target part the source no longer has is dropped only if
  * it is `known` (restored by the copy, or seen on the source): one made on the target alone is
- * kept, and the schema watch reports it (DESIGN: never destroy).
+ * kept, and the schema watch reports it (DESIGN: never destroy). Nor if another object holds its
+ * name on the table the identity was recorded on (`identities`, control/knownObjects.ts): someone
+ * dropped the migration's and made their own. One pgferry made again alike (an ALTER COLUMN TYPE
+ * rebuilds indexes) is left to the schema watch too, which tells it by its definition.
  */
 export function planPartsFollow(
   source: TableParts,
   target: TableParts,
   known: ReadonlySet<string>,
+  identities: ReadonlyMap<string, string> = new Map(),
 ): { statements: string[]; followed: string[] } {
   // the schema watch's to follow, both ways: a key made needs the source's side recorded on a
   // managed target, and the target's keys are set aside while changes stream
@@ -81,7 +85,7 @@ export function planPartsFollow(
   const makes: { step: FollowStep; what: string }[] = [];
   const gone = target.parts
     .filter((p) => !ours.has(key(p)))
-    .filter((p) => known.has(objectKey(objectOf(target, p))))
+    .filter((p) => known.has(objectKey(objectOf(target, p))) && !anotherUnderName(target, p, identities))
     // an index its constraint owns is dropped with the constraint
     .filter((p) => !(p.kind === 'index' && targetConstraints.has(p.name)))
     .sort((a, b) => (a.kind === b.kind ? 0 : a.kind === 'constraint' ? -1 : 1));
@@ -109,4 +113,14 @@ export function planPartsFollow(
   makes.sort((a, b) => a.step.rank - b.step.rank);
   const all = [...drops, ...makes];
   return { statements: all.flatMap((s) => s.step.statements.map(inTransaction)), followed: all.map((s) => s.what) };
+}
+
+/**
+ * Whether a target part is another object than the one whose identity was recorded under its key
+ * (compare.ts targetIdentity: table OID, object OID, digest), on the same table: not the one
+ * pgferry made there. Undefined identities or another table: nothing tells, judged by name.
+ */
+function anotherUnderName(target: TableParts, part: TablePart, identities: ReadonlyMap<string, string>): boolean {
+  const recorded = identities.get(objectKey(objectOf(target, part)))?.split(':');
+  return recorded !== undefined && part.oid !== undefined && recorded[0] === target.oid && recorded[1] !== part.oid;
 }
