@@ -82,12 +82,15 @@ function rankRules() {
   return rules;
 }
 
-// The product's callers (the CLI, the resource, the console, the demo) and its tools (bench/,
-// faults/, the lab) reach the engine through its public index only, so what they prove is what a
-// user of `pgferry/engine` gets. The apply micro-benchmarks measure the apply path itself, below
-// the API, on purpose, and the detection-cost bench the schema watch's and the apply's catalog
-// reads: they are the two named exceptions.
-const CALLERS = '^(bench|faults|lab-stack|provider/(cli|resource|console|demo|azure|localpg))/';
+// The product's callers (the CLI, the resource, the console, the demo, the lab) reach the engine
+// through its public index only, so what they prove is what a user of `pgferry/engine` gets. The
+// tools (bench/, faults/) reach it through the index and the tools' entry (engine/internal.ts:
+// what they need to set up and judge a scenario, which is no part of the public API). The apply
+// micro-benchmarks measure the apply path itself, below the API, on purpose, and the
+// detection-cost bench the schema watch's and the apply's catalog reads: they are the two named
+// exceptions.
+const CALLERS = '^(lab-stack|provider/(cli|resource|console|demo|azure|localpg))/';
+const TOOLS = '^(bench|faults)/';
 const BELOW_THE_API = ['bench/drainLab.ts', 'bench/lagLab.ts', 'bench/applyMicro.ts'];
 const DETECTION_BENCH = 'bench/detectionCost.ts';
 
@@ -132,26 +135,33 @@ module.exports = {
     ...LAYERS,
     {
       name: 'public-entry',
-      comment: 'callers and tools import provider/engine/index.ts only (docs/architecture.md, "The product and its tools")',
+      comment: 'the product\'s callers import provider/engine/index.ts only (docs/architecture.md, "The product and its tools")',
       severity: 'error',
-      from: { path: CALLERS, pathNot: [...BELOW_THE_API, DETECTION_BENCH].map((f) => `^${escape(f)}$`) },
+      from: { path: CALLERS },
       to: { path: `^${ENGINE}/.+`, pathNot: `^${escape(ENGINE)}/index\\.ts$` },
     },
     {
       name: 'public-entry',
-      comment: 'the apply micro-benchmarks reach the apply path (cdc/apply, cdc/plan) and the public index, nothing else',
+      comment: "the tools import provider/engine/index.ts and the tools' entry, engine/internal.ts, only",
       severity: 'error',
-      from: { path: BELOW_THE_API.map((f) => `^${escape(f)}$`) },
-      to: { path: `^${ENGINE}/.+`, pathNot: [`^${escape(ENGINE)}/index\\.ts$`, `^${ENGINE}/cdc/(apply|plan)/`] },
+      from: { path: TOOLS, pathNot: [...BELOW_THE_API, DETECTION_BENCH].map((f) => `^${escape(f)}$`) },
+      to: { path: `^${ENGINE}/.+`, pathNot: `^${escape(ENGINE)}/(index|internal)\\.ts$` },
     },
     {
       name: 'public-entry',
-      comment: 'the detection-cost bench reaches the schema watch, its comparison and the apply path, nothing else',
+      comment: "the apply micro-benchmarks reach the apply path (cdc/apply, cdc/plan), the public index and the tools' entry, nothing else",
+      severity: 'error',
+      from: { path: BELOW_THE_API.map((f) => `^${escape(f)}$`) },
+      to: { path: `^${ENGINE}/.+`, pathNot: [`^${escape(ENGINE)}/(index|internal)\\.ts$`, `^${ENGINE}/cdc/(apply|plan)/`] },
+    },
+    {
+      name: 'public-entry',
+      comment: 'the detection-cost bench reaches the schema watch, its comparison, the apply path and the two entries, nothing else',
       severity: 'error',
       from: { path: `^${escape(DETECTION_BENCH)}$` },
       to: {
         path: `^${ENGINE}/.+`,
-        pathNot: [`^${escape(ENGINE)}/index\\.ts$`, `^${ENGINE}/cdc/apply/`, `^${ENGINE}/flow/schema(Watch|Follow)\\.ts$`],
+        pathNot: [`^${escape(ENGINE)}/(index|internal)\\.ts$`, `^${ENGINE}/cdc/apply/`, `^${ENGINE}/flow/schema(Watch|Follow)\\.ts$`],
       },
     },
     {

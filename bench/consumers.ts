@@ -12,7 +12,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { parseMigrationSpec } from '../provider/engine';
-import { runnerInput } from '../provider/engine';
+import { runnerInput } from '../provider/engine/internal';
 import type { Cluster } from '../provider/localpg/cluster';
 import { PG_BIN, pgEnv } from './dataset';
 import type { OnlineOptions } from './onlineTypes';

@@ -15,7 +15,8 @@
 // them out (judge.ts): they are the bystander's to check, not the migration's.
 import { createHash } from 'node:crypto';
 import type pg from 'pg';
-import { ident, literal, retrying } from '../provider/engine';
+import { ident, literal } from '../provider/engine';
+import { retrying } from '../provider/engine/internal';
 import type { Cluster } from '../test/support';
 import type { BystanderItemReport, BystanderReport, TrialResult, WriterReport } from './outcome';
 import type { Rng } from './rng';

@@ -2,7 +2,8 @@
 // publications and replication origins on either server (a fallback window's reverse stream has
 // them the other way round), runner processes still alive; source tables left with the REPLICA IDENTITY FULL pgferry set for streaming. Cleaning them away
 // afterwards keeps one trial's leftovers from failing the next.
-import { CONTROL_SCHEMA, fenceNamesOf, ident, liftTriggersStatement, PRIOR_SETTING_SQL } from '../provider/engine';
+import { ident } from '../provider/engine';
+import { CONTROL_SCHEMA, fenceNamesOf, liftTriggersStatement, PRIOR_SETTING_SQL } from '../provider/engine/internal';
 import type { Cluster } from '../test/support';
 
 export interface Leftovers {

@@ -15,7 +15,8 @@
 // The workload names only the columns it writes (faults/campaignWorkload.ts), so every change here
 // leaves the application working: no change touches big.grp/label, docs.title/body, orders'
 // item_id/amount/ticket, flags' two columns or notes' author/body.
-import { retrying, type MigrationStatus } from '../provider/engine';
+import type { MigrationStatus } from '../provider/engine';
+import { retrying } from '../provider/engine/internal';
 import type { Cluster } from '../test/support';
 import type { SchemaChangeReport, TrialResult } from './outcome';
 import { BYSTANDER_MARK } from './bystander';

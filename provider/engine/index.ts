@@ -1,5 +1,5 @@
 // The engine's public API: what the CLI, the Pulumi provider and library users call. Nothing
-// here imports Pulumi.
+// here imports Pulumi. pgferry's own tools reach what else they need through internal.ts.
 export * from './core/errors';
 export { ERROR_CODES, type ErrorCode, type ErrorCodeInfo } from './core/errorCodes';
 export { AUTHENTICATION_FAILED, INVALID_CATALOG_NAME, NETWORK_ERRNOS, INVALID_PASSWORD, sqlState } from './connect/sqlstate';
@@ -10,12 +10,6 @@ export { maskSecrets } from './core/secrets';
 // the one quoting helper, for programs that build SQL over user names as the engine does
 export { ident, qualified, identList, literal, conninfoDbname } from './connect/quote';
 export { openClient } from './connect/client';
-export { retrying, type RetryPolicy } from './connect/retry';
-// what a writer fence changes on a source database: its default_transaction_read_only before, and
-// its triggers (the function they call, in the control schema; the statement that drops them)
-export { PRIOR_SETTING_SQL } from './cutover/writerFence';
-export { liftTriggersStatement } from './control/writerFences';
-export { CONTROL_SCHEMA, fenceNamesOf } from './core/names';
 export { catchUp, copyRatio, databaseCopy, etaSeconds, RateMeter, tableFraction, type DatabaseCopy } from './core/progress';
 export { parseMigrationSpec, zodToInputError, describeIssue } from './input/parse';
 export {
@@ -44,8 +38,8 @@ export {
 } from './input/migrationSpec';
 export { publicSpec, sameMigration } from './input/publicSpec';
 export { CatalogConnection } from './control/connection';
-// the control catalog's functions the CLI, the resource, the console, faults and bench call on the handle
-export { events, get, list, register, setAzureContext, setState, tables } from './control/store';
+// the control catalog's functions the CLI, the resource and the console call on the handle
+export { events, get, list, setAzureContext, tables } from './control/store';
 export { FALLBACK_WINDOW_RULE, isFallbackWindow } from './input/fallbackWindow';
 export { streamSamples } from './control/streamSamples';
 export { CONTROL_SCHEMA_VERSION } from './control/schemaVersions';
@@ -86,5 +80,4 @@ export { recommendedServerParameters } from './validate/serverParameters';
 
 export { runAgent, AGENT_HEARTBEAT_MS, type AgentOptions } from './runner/agent';
 export type { SourceCredential } from './input/runSpec';
-export { runnerInput } from './input/handOff';
 export { serverKey, AGENT_STALE_SECONDS } from './control/agents';

@@ -10,7 +10,7 @@ import { startPair, type ServerPair } from '../support';
 import { drawTrials, extraDrawsAllowed } from '../../faults/draws';
 import { judgeDatabase } from '../../faults/judge';
 import { fenceProblems, liftFences, readFences, type FenceState } from '../../faults/leftovers';
-import { fenceNamesOf } from '../../provider/engine';
+import { fenceNamesOf } from '../../provider/engine/internal';
 import { classify, unexpectedWorkloadErrors, type TrialResult } from '../../faults/outcome';
 import { summarize } from '../../faults/report';
 import { trialSeed } from '../../faults/rng';
