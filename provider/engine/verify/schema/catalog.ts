@@ -296,7 +296,9 @@ interface Row {
 
 /**
  * Reads every object of the connected database that a migration moves, the schema `controlSchema`
- * and what the filters leave out (`leftOut`: relation OIDs, schema names) aside. One statement per kind of object, all in the caller's session (a snapshot it holds applies).
+ * and what the filters leave out (`leftOut`: relation OIDs, schema names) aside. One statement per
+ * kind of object, all in one read-only transaction of its own on the caller's session (which must
+ * not be in one): one snapshot.
  */
 export async function readSchemaObjects(
   client: pg.Client,
@@ -320,24 +322,35 @@ export async function readSchemaObjects(
     COMMENTS_SQL,
   ];
   const objects: SchemaObject[] = [];
-  for (const sql of statements) {
-    const { rows } = await client.query<Row>(sql, [controlSchema, leftOut.relations, leftOut.schemas]);
-    for (const r of rows) {
-      objects.push({
-        kind: r.kind,
-        schema: r.schema,
-        relation: r.relation,
-        name: r.name,
-        args: r.args,
-        classId: r.class_id,
-        objectId: r.object_id,
-        ownerObjectId: r.owner_object_id,
-        props: r.props,
-        ...(r.attnum !== undefined ? { attnum: r.attnum } : {}),
-      });
-    }
+  // one snapshot for every statement: read one by one, a table dropped between two of them would
+  // show on one side of its parts and not the other (its constraint still there, its index gone),
+  // and a follow would act on that half (seen: DROP INDEX of a constraint's index, refused)
+  await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
+  try {
+    for (const sql of statements) await readInto(objects, client, sql, [controlSchema, leftOut.relations, leftOut.schemas]);
+  } finally {
+    await client.query('ROLLBACK').catch(() => undefined);
   }
   return objects;
+}
+
+/** One statement's objects, added to `objects`. */
+async function readInto(objects: SchemaObject[], client: pg.Client, sql: string, params: unknown[]): Promise<void> {
+  const { rows } = await client.query<Row>(sql, params);
+  for (const r of rows) {
+    objects.push({
+      kind: r.kind,
+      schema: r.schema,
+      relation: r.relation,
+      name: r.name,
+      args: r.args,
+      classId: r.class_id,
+      objectId: r.object_id,
+      ownerObjectId: r.owner_object_id,
+      props: r.props,
+      ...(r.attnum !== undefined ? { attnum: r.attnum } : {}),
+    });
+  }
 }
 
 /** An object as one server's catalog holds it at a look: its catalog, its OID, and its name there. */
