@@ -6,9 +6,10 @@
 // itself, once drained. An index someone makes on the target alone is never dropped (DESIGN: never
 // destroy): it is reported, and the cutover keeps it and lists it as kept, made on the target alone
 // (issue 62: it stopped on it before); nor is one a DBA makes under the name of an index the copy
-// made, after dropping that one: told by its OID, kept as theirs when the source drops its own. A writer runs throughout; the
-// target's catalog is read back object by object, the rows compared independently, and the
-// migration must end Succeeded (its own schema check passed). Superuser and managed-like targets.
+// made, after dropping that one: told by its OID, kept as theirs when the source drops its own. A
+// writer runs throughout; the target's catalog is read back object by object, the rows compared
+// independently, and the migration must end Succeeded (its own schema check passed). Superuser and
+// managed-like targets.
 import assert from 'node:assert/strict';
 import type pg from 'pg';
 import { runMigration, type MigrationSpec } from '../../provider/engine';
