@@ -2,7 +2,8 @@
 // with their fixes and the deliberate differences with their reasons out.
 import assert from 'node:assert/strict';
 import { objectKey, type SchemaObject } from '../../provider/engine/verify/schema/catalog';
-import { compareSchemas, targetIdentity, type CompareContext } from '../../provider/engine/verify/schema/compare';
+import { compareSchemas, type CompareContext } from '../../provider/engine/verify/schema/compare';
+import { targetIdentity } from '../../provider/engine/verify/schema/identity';
 
 const CTX: CompareContext = {
   sourceMajor: 15,

@@ -7,7 +7,7 @@
 // column renamed from one dropped and another added by it. An object is forgotten once neither
 // server has it: what the source dropped is no longer the migration's, whatever its name. A part
 // of a table (index, constraint, trigger, rule, policy) is known with its identity on the target
-// too (control migration 27: verify/schema/compare.ts targetIdentity), once the copy restored it
+// too (control migration 27: verify/schema/identity.ts), once the copy restored it
 // there or a look found the target's equal to the source's: one of that name on the same table with
 // another OID and definition is someone else's (a DBA dropped the migration's and made their own),
 // kept and never dropped or altered as the migration's. Keys are verify/schema/catalog.ts's

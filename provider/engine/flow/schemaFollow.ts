@@ -33,7 +33,7 @@ import { CONTROL_SCHEMA } from '../core/names';
 import type { SchemaDifference } from '../core/model';
 import type { MigrationRun } from '../run/migrationRun';
 import { checkSchema, compareDatabase, type SchemaCheck } from '../verify/schema/checkSchema';
-import { targetIdentity } from '../verify/schema/compare';
+import { targetIdentity } from '../verify/schema/identity';
 import { objectKey, readSchemaObjects, stillSeen, type SchemaObject } from '../verify/schema/catalog';
 import { describeObject } from '../verify/schema/fixes';
 import type { FollowStep } from '../verify/schema/follow';

@@ -1,8 +1,8 @@
 // Two catalogs (verify/schema/catalog.ts) compared object by object (pure). What differs on
 // purpose (the deliberate differences the README lists) is reported as expected, with its reason;
 // anything else is a difference, with the statement that makes the target match.
-import { createHash } from 'node:crypto';
 import { displayName } from '../../catalog/introspect';
+import { partsOf, targetIdentity } from './identity';
 import { ident, qualified } from '../../connect/quote';
 import type { ExpectedDifference, KeptObject, SchemaDifference } from '../../core/model';
 import { objectKey, type PropertyValue, type SchemaObject } from './catalog';
@@ -47,23 +47,6 @@ export interface CompareContext {
 }
 
 /**
- * A part of a relation (an index, a constraint, a trigger, a rule, a policy) as one object on the
- * target: its relation's OID, its own OID and a digest of its properties there. Not a column's (its
- * OID is its table's: columns are told by attnum) nor a comment's; objects of their own (tables,
- * views, functions, types) have none, as nothing tells pgferry's own making them again from
- * someone else's.
- */
-export function targetIdentity(t: SchemaObject): string | undefined {
-  if (t.relation === null || t.kind === 'column' || t.kind === 'comment') return undefined;
-  const props = JSON.stringify(
-    Object.keys(t.props)
-      .sort()
-      .map((k) => [k, t.props[k]]),
-  );
-  return `${t.ownerObjectId}:${t.objectId}:${createHash('sha256').update(props).digest('hex').slice(0, 16)}`;
-}
-
-/**
  * Whether the target's part under a known name is the one recorded there, or another one on the
  * same relation, unlike it (a DBA dropped the migration's and made their own): someone else's,
  * never the migration's. Made again alike (an ALTER COLUMN TYPE rebuilds a table's indexes, with new
@@ -71,10 +54,10 @@ export function targetIdentity(t: SchemaObject): string | undefined {
  * own resync) nothing tells whose it is: judged by name, as one recorded by none.
  */
 function identityOnTarget(ctx: CompareContext, t: SchemaObject): 'recorded' | 'other' | 'unrecorded' {
-  const recorded = ctx.knownIdentities?.get(keyOf(t))?.split(':');
-  const now = targetIdentity(t)?.split(':');
-  if (recorded === undefined || now === undefined || recorded[0] !== now[0]) return 'unrecorded';
-  return recorded[1] === now[1] || recorded[2] === now[2] ? 'recorded' : 'other';
+  const recorded = partsOf(ctx.knownIdentities?.get(keyOf(t)));
+  const now = partsOf(targetIdentity(t));
+  if (recorded === undefined || now === undefined || recorded.relation !== now.relation) return 'unrecorded';
+  return recorded.object === now.object || recorded.digest === now.digest ? 'recorded' : 'other';
 }
 
 export interface SchemaComparison {
@@ -337,14 +320,13 @@ function otherUnderName(
     identified: Map<string, string>;
   },
 ): void {
-  const identity = identityOnTarget(out.ctx, t);
-  const now = targetIdentity(t);
   if (out.differences.length === before) {
+    const now = targetIdentity(t);
     if (now !== undefined && out.ctx.knownIdentities?.get(keyOf(t)) !== now && out.ctx.known?.has(keyOf(t)))
       out.identified.set(keyOf(t), now);
     return;
   }
-  if (identity !== 'other') return;
+  if (identityOnTarget(out.ctx, t) !== 'other') return;
   out.differences.splice(before);
   out.steps.splice(before);
   out.differences.push({

@@ -9,6 +9,7 @@ import type { TablePart, TableParts } from '../../cdc/apply/ddlFollow';
 import { literal } from '../../connect/quote';
 import { objectKey, type SchemaObject } from './catalog';
 import { describeObject } from './fixes';
+import { partsOf } from './identity';
 import { alterStep, createStep, dropStep, type FollowStep } from './follow';
 
 /** A part as the schema check reads it (catalog.ts): only what the follow steps look at is filled. */
@@ -117,10 +118,10 @@ export function planPartsFollow(
 
 /**
  * Whether a target part is another object than the one whose identity was recorded under its key
- * (compare.ts targetIdentity: table OID, object OID, digest), on the same table: not the one
- * pgferry made there. Undefined identities or another table: nothing tells, judged by name.
+ * (identity.ts), on the same table: not the one pgferry made there. No identity or another table:
+ * nothing tells, judged by name.
  */
 function anotherUnderName(target: TableParts, part: TablePart, identities: ReadonlyMap<string, string>): boolean {
-  const recorded = identities.get(objectKey(objectOf(target, part)))?.split(':');
-  return recorded !== undefined && part.oid !== undefined && recorded[0] === target.oid && recorded[1] !== part.oid;
+  const recorded = partsOf(identities.get(objectKey(objectOf(target, part))));
+  return recorded !== undefined && part.oid !== undefined && recorded.relation === target.oid && recorded.object !== part.oid;
 }
