@@ -182,3 +182,19 @@ describe('schema follow steps: columns (issue 49)', () => {
       assert.notEqual(createStep(object('column', 'n', { type: 'integer', default: d }), new Set()), undefined, d);
   });
 });
+
+describe('schema follow steps: the target object a step acts on (issue 62)', () => {
+  it('rebuilds an index under its name only while the name holds the index the look saw', () => {
+    const rebuilt = object('index', 'orders_st', { definition: 'CREATE INDEX orders_st ON public.orders USING btree (st, id)' });
+    const rebuild = alterStep(
+      object('index', 'orders_st', { definition: 'CREATE INDEX orders_st ON public.orders USING btree (st)' }),
+      rebuilt,
+      'definition',
+      'CREATE INDEX orders_st ON public.orders USING btree (st)',
+      'CREATE INDEX orders_st ON public.orders USING btree (st, id)',
+      'app',
+    );
+    assert.match(rebuild!.statements[0]!, /^DROP INDEX CONCURRENTLY IF EXISTS "public"\."orders_st"/);
+    assert.deepEqual(rebuild!.seen, { classId: '0', objectId: '0', schema: 'public', name: 'orders_st' });
+  });
+});

@@ -16,7 +16,8 @@ const SCHEMA = `
   CREATE FUNCTION touch() RETURNS trigger LANGUAGE plpgsql AS 'BEGIN RETURN NEW; END';
   CREATE TRIGGER orders_touch BEFORE UPDATE ON orders FOR EACH ROW EXECUTE FUNCTION touch();
   CREATE POLICY mine ON orders USING (n > 0);
-  CREATE VIEW busy AS SELECT id FROM orders WHERE n > 5;`;
+  CREATE VIEW busy AS SELECT id FROM orders WHERE n > 5;
+  CREATE TYPE state AS ENUM ('new', 'paid');`;
 
 /** The objects a look sees, by kind and name. */
 async function look(client: pg.Client): Promise<Map<string, SchemaObject>> {
@@ -39,7 +40,15 @@ for (const major of [15, 13] as const) {
       try {
         await client.query(SCHEMA);
         const seen = await look(client);
-        const kinds = ['index orders_st', 'constraint n_pos', 'trigger orders_touch', 'policy mine', 'view busy', 'function touch'];
+        const kinds = [
+          'index orders_st',
+          'constraint n_pos',
+          'trigger orders_touch',
+          'policy mine',
+          'view busy',
+          'function touch',
+          'enum type state',
+        ];
         for (const k of kinds) assert.equal(await stillSeen(client, seenObject(seen.get(k)!)), true, `${k} unchanged is the one seen`);
 
         // a DBA makes their own index under the name; renames the constraint and makes another; drops the view
@@ -51,7 +60,7 @@ for (const major of [15, 13] as const) {
         await client.query(`DROP VIEW busy`);
         for (const k of ['index orders_st', 'constraint n_pos', 'trigger orders_touch', 'view busy'])
           assert.equal(await stillSeen(client, seenObject(seen.get(k)!)), false, `${k}: the name no longer holds the one seen`);
-        for (const k of ['policy mine', 'function touch'])
+        for (const k of ['policy mine', 'function touch', 'enum type state'])
           assert.equal(await stillSeen(client, seenObject(seen.get(k)!)), true, `${k} untouched is still the one seen`);
         // and the DBA's objects are there as they made them
         const now = await look(client);

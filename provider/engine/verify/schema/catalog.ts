@@ -373,18 +373,21 @@ export function seenObject(o: SchemaObject): SeenObject {
  * instead of answering nothing: that is "gone" too.
  */
 export async function stillSeen(client: pg.Client, seen: SeenObject): Promise<boolean> {
-  const rows = await client
-    .query<{ names: string[] | null }>('SELECT (pg_catalog.pg_identify_object_as_address($1::oid, $2::oid, 0)).object_names AS names', [
-      seen.classId,
-      seen.objectId,
-    ])
-    .then(
-      (r) => r.rows,
-      (error: unknown) => {
-        if (sqlState(error) === 'XX000' || sqlState(error) === '42704') return [];
-        throw error;
-      },
-    );
-  const names = rows[0]?.names;
-  return names !== undefined && names !== null && names[0] === seen.schema && names[names.length - 1] === seen.name;
+  const rows = await client.query<{ same: boolean | null }>(STILL_SEEN_SQL, [seen.classId, seen.objectId, seen.schema, seen.name]).then(
+    (r) => r.rows,
+    (error: unknown) => {
+      if (sqlState(error) === 'XX000' || sqlState(error) === '42704') return [];
+      throw error;
+    },
+  );
+  return rows[0]?.same === true;
 }
+
+/**
+ * Whether object $2 of catalog $1 is named $3.$4: its address names schema, relation (for a part)
+ * and name; a type's is one name, qualified as format_type prints it.
+ */
+const STILL_SEEN_SQL = `
+SELECT CASE WHEN pg_catalog.array_length(n, 1) = 1 THEN n[1] = pg_catalog.format('%I.%I', $3::text, $4::text)
+            ELSE n[1] = $3 AND n[pg_catalog.array_length(n, 1)] = $4 END AS same
+  FROM (SELECT (pg_catalog.pg_identify_object_as_address($1::oid, $2::oid, 0)).object_names AS n) a`;

@@ -65,9 +65,10 @@ export interface FollowStep {
    */
   readonly resync?: { readonly schema: string; readonly table: string; readonly column: string };
   /**
-   * A drop: the target's object the look saw (catalog.ts's SeenObject). A look and its steps are
-   * apart in time, and the statement names the object: it runs only if that name still holds the
-   * object seen, never one someone made under it meanwhile (a DBA's index made again).
+   * A drop or a change of a target object: the object the look saw (catalog.ts's SeenObject). A
+   * look and its steps are apart in time, and the statement names the object: it runs only if that
+   * name still holds the object seen, never one someone made under it meanwhile (a DBA's index
+   * made again).
    */
   readonly seen?: SeenObject;
 }
@@ -211,8 +212,16 @@ export function dropStep(t: SchemaObject): FollowStep | undefined {
   // dropped first, so that a view replaced under its name or an index rebuilt is made anew
   const statement = t.kind === 'index' ? `DROP INDEX CONCURRENTLY IF EXISTS ${qualified(t.schema, t.name)};` : dropStatement(t);
   const inStream = t.kind === 'index' || (t.kind === 'constraint' && t.props['foreign key'] !== true);
-  const seen = t.kind === 'comment' || t.objectId === '' ? {} : { seen: seenObject(t) };
-  return { when: 'anytime', statements: [statement], rank: -1, ...(inStream ? { inStream } : {}), ...seen };
+  return { when: 'anytime', statements: [statement], rank: -1, ...(inStream ? { inStream } : {}), ...seenOf(t) };
+}
+
+/**
+ * The target's object a step acts on, as the look saw it; none for a column (its OID is its
+ * table's: told by attnum) or a comment, nor for an object the event trigger's message describes
+ * (no OID: partsFollow.ts).
+ */
+function seenOf(t: SchemaObject): { seen?: SeenObject } {
+  return t.kind === 'column' || t.kind === 'comment' || t.objectId === '' ? {} : { seen: seenObject(t) };
 }
 
 /** A column renamed on the source (the comparison pairs it by its properties), by the cutover. */
@@ -236,8 +245,25 @@ function addedLabels(o: SchemaObject, source: string, target: string): string[] 
   return statements;
 }
 
-/** The step for one property that differs, `o` being the source's object; undefined when it is not followed. */
+/**
+ * The step for one property that differs, `o` being the source's object and `t` the target's the
+ * look saw; undefined when it is not followed. It names `t`, and runs only while that name still
+ * holds it (seen), as a drop does: an index rebuilt by DROP and CREATE under its name would
+ * otherwise drop whatever someone made there since the look.
+ */
 export function alterStep(
+  o: SchemaObject,
+  t: SchemaObject,
+  property: string,
+  source: PropertyValue,
+  target: PropertyValue,
+  targetOwner: string,
+): FollowStep | undefined {
+  const step = alterStepOf(o, t, property, source, target, targetOwner);
+  return step === undefined ? undefined : { ...step, ...seenOf(t) };
+}
+
+function alterStepOf(
   o: SchemaObject,
   t: SchemaObject,
   property: string,
