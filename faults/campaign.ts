@@ -85,7 +85,12 @@ export interface OpenCampaign {
  * for speed, provider/localpg/cluster.ts): what a restart takes back, and how long recovery takes,
  * must be what a user's server would do.
  */
-const DURABLE: Readonly<Record<string, string>> = { fsync: 'on', synchronous_commit: 'on', full_page_writes: 'on' };
+const DURABLE: Readonly<Record<string, string>> = {
+  fsync: 'on',
+  synchronous_commit: 'on',
+  full_page_writes: 'on',
+  wal_init_zero: 'on',
+};
 
 export async function openCampaign(sizeName: keyof typeof SIZES, log: (line: string) => void): Promise<OpenCampaign> {
   const started = Date.now();

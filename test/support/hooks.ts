@@ -7,7 +7,10 @@
 // and a run-wide state directory for the runners' logs (XDG_STATE_HOME, engine/runner/spawn.ts), so
 // a run neither fills the user's ~/.local/state/pgferry nor reads an older run's logs. It is kept
 // under the temporary directory after the run: a failed test's runner logs are there to read.
-import { promises as fs } from 'node:fs';
+// PostgreSQL's own client binaries go first on PATH: Debian's /usr/bin/pg_dump, pg_restore and psql
+// are postgresql-common's Perl wrapper, which picks the same binary but costs a Perl start on every
+// call, thousands of them in a run (every runner and command looks up the versions of the tools).
+import { existsSync, promises as fs, readdirSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { stopAllClusters } from '../../provider/localpg/cluster';
@@ -29,8 +32,20 @@ export const mochaHooks = {
 /** The cache this run made (none when PGFERRY_INITDB_CACHE was set by the caller). */
 let madeCache: string | undefined;
 
+/** The newest /usr/lib/postgresql/<major>/bin, the one Debian's wrapper would pick, if any. */
+function newestDebianBinDir(): string | undefined {
+  const root = '/usr/lib/postgresql';
+  if (!existsSync(root)) return undefined;
+  const majors = readdirSync(root)
+    .filter((name) => /^\d+$/.test(name) && existsSync(path.join(root, name, 'bin', 'pg_dump')))
+    .sort((a, b) => Number(b) - Number(a));
+  return majors[0] === undefined ? undefined : path.join(root, majors[0], 'bin');
+}
+
 export async function mochaGlobalSetup(): Promise<void> {
   await watchThisRun();
+  const binDir = newestDebianBinDir();
+  if (binDir) process.env.PATH = `${binDir}${path.delimiter}${process.env.PATH ?? ''}`; // inherited by the workers
   if (!process.env.XDG_STATE_HOME) process.env.XDG_STATE_HOME = await fs.mkdtemp(path.join(os.tmpdir(), 'pgferry-test-state-'));
   timeFilesIn(process.env.XDG_STATE_HOME);
   if (process.env.PGFERRY_INITDB_CACHE) return;
