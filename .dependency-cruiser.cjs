@@ -29,10 +29,11 @@ const RANKS = [
   ['cdc/pin'],
   ['cdc/apply'],
   ['verify', 'verify/schema'],
-  // the cutover's mechanisms; the step that runs them is flow/cutover.ts
-  ['cutover'],
+  // the switchover's mechanisms, shared by both directions; the steps that run them are
+  // flow/cutover.ts and flow/fallBackStep.ts
+  ['switchover'],
   // the footprint: each reversible change on the servers, over the stage that makes it (cdc/prepare,
-  // cdc/apply, cutover), and the one release that gives them back in order
+  // cdc/apply, switchover), and the one release that gives them back in order
   ['footprint'],
   // above the stages: each premigration check asks the mechanism it checks (equality) or the change it
   // checks the rights of (footprint/)

@@ -176,7 +176,7 @@ function fallbackTrigger(
       // a batch of the new server's writes committing on the old source with its position
       return t('source', 20, applyCommit);
     case 'fallback-fence':
-      // the target's writer fence (cutover/writerFence.ts on the other side), held before it lands
+      // the target's writer fence (switchover/writerFence.ts on the other side), held before it lands
       return t(
         'target',
         2,

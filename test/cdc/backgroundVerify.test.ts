@@ -1,12 +1,12 @@
 // Verification while changes stream: each table compared at one exact source position with the
 // apply held there (verify/background.ts), a difference found then warned about and left to the
-// cutover, and the cutover reading again only what changed after that position (cutover/recheckPlan.ts).
+// cutover, and the cutover reading again only what changed after that position (switchover/recheckPlan.ts).
 import assert from 'node:assert/strict';
 import { listTables, type SourceTable } from '../../provider/engine/catalog/introspect';
 import type { OnlineStream } from '../../provider/engine/cdc/apply/onlineStream';
 import { CatalogConnection } from '../../provider/engine/control/connection';
 import { recordTableVerification, tableVerifications } from '../../provider/engine/control/tableVerification';
-import { recheckPlan } from '../../provider/engine/cutover/recheckPlan';
+import { recheckPlan } from '../../provider/engine/switchover/recheckPlan';
 import type { MigrationRun } from '../../provider/engine/run/migrationRun';
 import { verifyDatabases } from '../../provider/engine/verify/verifyTables';
 import { BackgroundVerification, type PinOutcome } from '../../provider/engine/verify/background';

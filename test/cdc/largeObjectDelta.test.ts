@@ -10,7 +10,7 @@ import { runMigration, type MigrationSpec } from '../../provider/engine';
 import { CatalogConnection } from '../../provider/engine/control/connection';
 import { events as catalogEvents } from '../../provider/engine/control/store';
 import { isFinalState } from '../../provider/engine/core/model';
-import { planLargeObjects, type LargeObjectFacts } from '../../provider/engine/cutover/largeObjectDelta';
+import { planLargeObjects, type LargeObjectFacts } from '../../provider/engine/switchover/largeObjectDelta';
 import {
   cutoverEnd,
   endIfRunning,

@@ -1,7 +1,7 @@
 // Issue 14's campaign (seed 13936862): a source restarted during the cutover's sequence copy came
 // back with its sequences up to 32 values ahead (nextval logs ahead of use), and the cutover's exact
 // sequence check stopped a migration that had lost nothing. The cutover now copies sequence values
-// once more when they alone differ, and compares again (cutover/sequenceRecheck.ts). Anything else
+// once more when they alone differ, and compares again (switchover/sequenceRecheck.ts). Anything else
 // that differs keeps stopping it, with the target's sequences left as they were. The last test
 // goes through a real cutover: the source's sequences move on while the cutover's sequence copy
 // is held on its way to the target, and the cutover's second look copies them again. A sequence
@@ -11,8 +11,8 @@ import assert from 'node:assert/strict';
 import { cancelMigration, requestCutover, startMigration } from '../../provider/engine';
 import { CatalogConnection } from '../../provider/engine/control/connection';
 import type { ServerSpec } from '../../provider/engine/input/migrationSpec';
-import { syncSequences } from '../../provider/engine/cutover/sequenceSync';
-import { recheckMovedSequences } from '../../provider/engine/cutover/sequenceRecheck';
+import { syncSequences } from '../../provider/engine/switchover/sequenceSync';
+import { recheckMovedSequences } from '../../provider/engine/switchover/sequenceRecheck';
 import { verifyDatabases } from '../../provider/engine/verify/verifyTables';
 import { FaultProxy } from '../support/faultProxy';
 import { pairSpec, processAlive, serverSpec, startPair, until, waitForStatus, type ServerPair } from '../support';

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { parseCli } from '../../provider/cli/args';
 import { specFromProperties } from '../../provider/cli/properties';
 import { cutoverStopped, isSettled, parseMigrationSpec, PgferryError, requestCutover, type MigrationStatus } from '../../provider/engine';
-import { ApplyRateMeter, CAUGHT_UP_BYTES, overBudget, overBudgetMessage, predictCatchUp } from '../../provider/engine/cutover/lagGate';
+import { ApplyRateMeter, CAUGHT_UP_BYTES, overBudget, overBudgetMessage, predictCatchUp } from '../../provider/engine/switchover/lagGate';
 import { checkInputs } from '../../provider/resource/inputSchema';
 
 const base = {

@@ -1,6 +1,6 @@
 // Each table's last verification (pgferry.table_verification): where the background verifier
 // compared it (the pinned source position) and how the cutover checked it again. The cutover
-// reads the background records to decide what to re-read (cutover/recheckPlan.ts); tests and
+// reads the background records to decide what to re-read (switchover/recheckPlan.ts); tests and
 // `show` read what was done.
 import { ident } from '../connect/quote';
 import { CONTROL_SCHEMA } from '../core/names';

@@ -145,7 +145,7 @@ export function liftStatement(database: string, prior: string | null): string {
 
 /**
  * The statement, run in the fenced database itself, that takes the fence's triggers away
- * (cutover/fenceTriggers.ts): its function dropped with the triggers that call it, which are the
+ * (switchover/fenceTriggers.ts): its function dropped with the triggers that call it, which are the
  * fence's alone (the function is pgferry's, made for the fence).
  */
 export function liftTriggersStatement(migration: string, database: string): string {

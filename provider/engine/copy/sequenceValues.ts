@@ -23,7 +23,7 @@ export async function readSequenceValues(source: pg.Client, sequences: readonly 
 /**
  * Sets each value on the target; returns how many were set. `absent: 'skip'` leaves out a sequence
  * the target does not have (one the source made while streaming, which the cutover's schema check
- * makes, and whose value the verification's recheck copies then: cutover/sequenceRecheck.ts);
+ * makes, and whose value the verification's recheck copies then: switchover/sequenceRecheck.ts);
  * otherwise such a sequence fails the statement (the copy restored every one).
  */
 export async function writeSequenceValues(

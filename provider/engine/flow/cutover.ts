@@ -3,13 +3,13 @@
 // apply progress. Downtime is measured from the moment the cutover first began to completion (a
 // resumed cutover keeps the first start). This is a step of the flow, started by the online
 // supervisor's cutover handler (handleCutover.ts) once the user asks: the mechanisms it runs (the
-// writer fence, the lag gate, sequence sync and recheck) are cutover/'s, and ranked below it.
+// writer fence, the lag gate, sequence sync and recheck) are switchover/'s, and ranked below it.
 import { retrying, RETRY_POLICIES } from '../connect/retry';
 import { outageRetry } from '../run/outage';
-import { applierResult, markCutoverPoint } from '../cutover/marker';
+import { applierResult, markCutoverPoint } from '../switchover/marker';
 import { withSession } from '../connect/session';
 import { appliedUpTo, startStream, streamCounts, type OnlineStream } from '../cdc/apply/onlineStream';
-import { lateWrites, lateWritesMessage } from '../cutover/lateWrites';
+import { lateWrites, lateWritesMessage } from '../switchover/lateWrites';
 import { fenceNamesOf } from '../core/names';
 import { classifyStreamFailure } from '../cdc/apply/applyStop';
 import { releaseDatabase } from '../footprint/release';
@@ -26,9 +26,9 @@ import {
   withSchemaCheck,
   type SchemaCheck,
 } from '../verify/schema/checkSchema';
-import { syncSequences } from '../cutover/sequenceSync';
-import { keptLargeObjectsMessage, syncLargeObjects, type LargeObjectDelta } from '../cutover/largeObjectDelta';
-import { recheckMovedSequences } from '../cutover/sequenceRecheck';
+import { syncSequences } from '../switchover/sequenceSync';
+import { keptLargeObjectsMessage, syncLargeObjects, type LargeObjectDelta } from '../switchover/largeObjectDelta';
+import { recheckMovedSequences } from '../switchover/sequenceRecheck';
 import { failpoint } from '../util/failpoints';
 import { unfencedWindowRefusal } from '../input/fallbackWindow';
 import { openFallbackWindows, requestedWindow } from './fallback';
@@ -36,11 +36,17 @@ import { describeFirings } from '../cdc/prepare/targetFiring';
 import { notStreamedTables } from '../control/sourceTables';
 import { forgetTableVerifications, recordTableVerification } from '../control/tableVerification';
 import { leftOutForeignKeys } from '../control/foreignKeys';
-import { recheckPlan } from '../cutover/recheckPlan';
+import { recheckPlan } from '../switchover/recheckPlan';
 import { errorMessage, PgferryError } from '../core/errors';
 import { clearCutoverOptions, cutoverOptionsOf, fenceOf, keepFence, liftStatements } from '../control/writerFences';
-import { checkFenceRights, fenceDatabase, liftWriterFence } from '../cutover/writerFence';
-import { DEFAULT_FENCED_LAG_BUDGET_SECONDS, measureCatchUp, overBudget, overBudgetMessage, type ApplyRateMeter } from '../cutover/lagGate';
+import { checkFenceRights, fenceDatabase, liftWriterFence } from '../switchover/writerFence';
+import {
+  DEFAULT_FENCED_LAG_BUDGET_SECONDS,
+  measureCatchUp,
+  overBudget,
+  overBudgetMessage,
+  type ApplyRateMeter,
+} from '../switchover/lagGate';
 import {
   clearMessage,
   get,
@@ -269,7 +275,7 @@ async function followPartitionsAtCutover(run: MigrationRun, database: string): P
 /**
  * Large objects the source created, wrote or unlinked while changes streamed, brought level after
  * the drain (inside the fence when there is one) and before the schema check and the verification,
- * which compares their content again (cutover/largeObjectDelta.ts). Its seconds are the 'large
+ * which compares their content again (switchover/largeObjectDelta.ts). Its seconds are the 'large
  * objects' step of the downtime. A statement the target refuses stops the cutover, nothing changed,
  * streaming on; false then. Else the objects made on the target alone, kept, by database: the
  * verification leaves them out.
@@ -381,7 +387,7 @@ async function verifiedAndUnwritten(
 }
 
 /**
- * The fence's second line (cutover/lateWrites.ts), after the drain, the schema check and the
+ * The fence's second line (switchover/lateWrites.ts), after the drain, the schema check and the
  * verification and before anything irreversible: a transaction the source committed after the
  * cutover point in a fenced database rolls the cutover back, naming who wrote. False then.
  */

@@ -19,16 +19,16 @@ import { knownIdentities, knownObjects } from '../control/knownObjects';
 import { notStreamedTables } from '../control/sourceTables';
 import { recordEvent, setState } from '../control/store';
 import { keepFence, reclaimFence } from '../control/writerFences';
-import { markFallBackPoint } from '../cutover/marker';
-import { syncSequencesBack } from '../cutover/sequenceSync';
-import { keptLargeObjectsMessage, syncLargeObjects } from '../cutover/largeObjectDelta';
-import { fenceDatabase, liftWriterFence } from '../cutover/writerFence';
+import { markFallBackPoint } from '../switchover/marker';
+import { syncSequencesBack } from '../switchover/sequenceSync';
+import { keptLargeObjectsMessage, syncLargeObjects } from '../switchover/largeObjectDelta';
+import { fenceDatabase, liftWriterFence } from '../switchover/writerFence';
 import { releaseFallback } from '../footprint/release';
 import type { MigrationRun } from '../run/migrationRun';
 import { outageRetry } from '../run/outage';
 import { checkSchema, schemaDifferenceMessage } from '../verify/schema/checkSchema';
 import { verifyDatabases, type VerifyOptions } from '../verify/verifyTables';
-import { reverseRecheck } from '../cutover/recheckPlan';
+import { reverseRecheck } from '../switchover/recheckPlan';
 import { verifyMaterializedViewsBack } from '../verify/materializedViews';
 import { parseLsn } from '../cdc/decode/lsn';
 import { failpoint } from '../util/failpoints';
@@ -194,7 +194,7 @@ async function drainAndVerify(
 /**
  * Large objects written, created or unlinked on the new server during the window (logical decoding
  * carries none) brought to the old source inside both fences, as the cutover brings them forward
- * (cutover/largeObjectDelta.ts, direction 'back'): only pgferry's are unlinked there, one made on
+ * (switchover/largeObjectDelta.ts, direction 'back'): only pgferry's are unlinked there, one made on
  * the old source alone is kept and named. A statement the old source refuses stops the fall-back,
  * nothing changed. Returns the kept objects' OIDs, which the verification leaves out.
  */

@@ -72,7 +72,7 @@ function reverseApplier(run: FallbackRun, window: FallbackWindow, tracker: Chang
     database: window.database,
     ...names,
     migration: run.spec.migrationName,
-    // the fall-back's marker on the target (cutover/marker.ts markFallBackPoint)
+    // the fall-back's marker on the target (switchover/marker.ts markFallBackPoint)
     cutoverPrefix: fallBackMessagePrefix(run.spec.migrationName),
     initialLsn: window.openedLsn === undefined ? undefined : parseLsn(window.openedLsn),
     // The runner's lease lives on the target; the lease guard checks it on the server it commits
@@ -96,7 +96,7 @@ function reverseApplier(run: FallbackRun, window: FallbackWindow, tracker: Chang
 /**
  * The keys the reverse apply changes, counted from the window's opening for every table the target
  * has then: the cutover verified both servers equal at that point, so the fall-back reads again only
- * those keys and each table's count (cutover/recheckPlan.ts reverseRecheck), when this applier's
+ * those keys and each table's count (switchover/recheckPlan.ts reverseRecheck), when this applier's
  * first session started there. The table list is read before the applier runs, so no change escapes
  * it; a failed read counts nothing (every table is then read whole).
  */

@@ -29,7 +29,7 @@ import { StreamStops } from './streamStops';
 import type { MigrationRun } from '../run/migrationRun';
 import { trackerWithResyncs } from './tableResync';
 import { copyDatabaseAt, finishDatabase, prepareTargetDatabase, readSourceProperties } from './databasePhases';
-import { ApplyRateMeter } from '../cutover/lagGate';
+import { ApplyRateMeter } from '../switchover/lagGate';
 import { supervise } from './supervisor';
 import { clearMessage, get, setState, updateDatabase } from '../control/store';
 import { streamBack } from './fallback';

@@ -2,7 +2,7 @@
 // REPORT_INTERVAL_MS each stream's counters, apply latency, pending bytes and applied position are
 // written to the control catalog (what `show`, `--wait` and the console read), with a sample for the
 // console's charts, the slot's retained WAL is warned about past slotRetainedWarnBytes, and the
-// pending bytes feed the cutover's lag gate (cutover/lagGate.ts ApplyRateMeter). On a timer of its
+// pending bytes feed the cutover's lag gate (switchover/lagGate.ts ApplyRateMeter). On a timer of its
 // own rather than in the supervisor's loop: a slow source (restarting, far away) delays the figures,
 // never the answer to a cutover or cancel request. Stopped, and its report in flight awaited, before
 // a cutover or a cancel runs, so no report writes over what they record.
@@ -11,7 +11,7 @@ import { formatLsn, parseLsn } from '../cdc/decode/lsn';
 import { appliedUpTo, streamCounts, type OnlineStream } from '../cdc/apply/onlineStream';
 import { closeSession, openSession } from '../connect/session';
 import { recordStreamSample } from '../control/streamSamples';
-import type { ApplyRateMeter } from '../cutover/lagGate';
+import type { ApplyRateMeter } from '../switchover/lagGate';
 import type { MigrationRun } from '../run/migrationRun';
 import { updateDatabase } from '../control/store';
 

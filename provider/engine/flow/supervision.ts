@@ -7,7 +7,7 @@
 import type { OnlineStream } from '../cdc/apply/onlineStream';
 import { SourceTableWatch } from '../cdc/prepare/tableWatch';
 import { RequestWakeup } from '../control/requestWakeup';
-import type { ApplyRateMeter } from '../cutover/lagGate';
+import type { ApplyRateMeter } from '../switchover/lagGate';
 import type { MigrationRun } from '../run/migrationRun';
 import { BackgroundVerification } from '../verify/background';
 import { SchemaWatch } from './schemaWatch';

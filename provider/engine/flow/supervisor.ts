@@ -23,7 +23,7 @@
 import type { OnlineStream } from '../cdc/apply/onlineStream';
 import { isRetryable } from '../connect/sqlstate';
 import { streamingSubState } from '../core/transitions';
-import type { ApplyRateMeter } from '../cutover/lagGate';
+import type { ApplyRateMeter } from '../switchover/lagGate';
 import type { MigrationRun } from '../run/migrationRun';
 import { trace } from '../util/trace';
 import { cancelMigration, cancelRequestedDatabases, databasesToCancel, migrationCanceled } from './handleCancel';

@@ -53,7 +53,7 @@ interface UndoFailure {
 
 /**
  * One reversible change pgferry makes on a server for an online migration. `record` and `apply`
- * keep the signatures of the stage that makes the change (cdc/prepare/, cdc/apply/, cutover/): the
+ * keep the signatures of the stage that makes the change (cdc/prepare/, cdc/apply/, switchover/): the
  * stages below this folder call those functions themselves, the ones above through here. `undo`,
  * `pending` and `describe` have one signature, so the release is one loop.
  */

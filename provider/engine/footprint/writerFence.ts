@@ -1,10 +1,10 @@
 // The writer fence (fenceWriters): a source database made read-only for new transactions, its
-// sessions ended, before the cutover's marker (cutover/writerFence.ts). Lifted first by every
+// sessions ended, before the cutover's marker (switchover/writerFence.ts). Lifted first by every
 // release, since the applications cannot write meanwhile; the one change a successful cutover
 // keeps, so an application still pointed at the old source fails loudly instead of losing writes.
 import { liftStatements, pendingFences, recordFence } from '../control/writerFences';
 import { CONTROL_SCHEMA } from '../core/names';
-import { fenceDatabase, fenceRightsRefusal, liftWriterFence } from '../cutover/writerFence';
+import { fenceDatabase, fenceRightsRefusal, liftWriterFence } from '../switchover/writerFence';
 import type { ReversibleChange } from './change';
 
 export const writerFence = {

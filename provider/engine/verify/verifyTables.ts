@@ -71,7 +71,7 @@ async function columnsOf(table: SourceTable, p: SessionPair, kept: KeptOnTarget)
 
 /**
  * The OID is hashed with the content: the copy keeps OIDs, which columns of type oid refer to. $1:
- * the objects made on one server alone and kept there (cutover/largeObjectDelta.ts), not compared.
+ * the objects made on one server alone and kept there (switchover/largeObjectDelta.ts), not compared.
  */
 const LARGE_OBJECTS_CHECKSUM_SQL = `
 SELECT count(*)::int8::text AS n,
@@ -127,7 +127,7 @@ export interface VerifyOptions {
   readonly known?: ReadonlyMap<string, ReadonlyMap<string, number | null>>;
   /**
    * A fall-back's verification, whose source is the old source: it takes the sequences back never
-   * lower than it handed out itself (cutover/sequenceSync.ts), and a crash restart brings its
+   * lower than it handed out itself (switchover/sequenceSync.ts), and a crash restart brings its
    * sequences back ahead of their last use (nextval logs ahead). A sequence there past the new
    * server's hands out no value twice: no difference. One behind it is.
    */

@@ -1,11 +1,11 @@
 // The fence's second line: a write the source committed after the cutover point. The applier
-// stops at the marker (cutover/marker.ts), so such a write never reaches the target, and once the
+// stops at the marker (switchover/marker.ts), so such a write never reaches the target, and once the
 // slot is dropped it is lost. Before anything irreversible the cutover reads the stream past the
 // point without consuming it: the slot is first moved up to the point the applier committed (the
 // target holds everything before it, and its origin says so), then peeked
 // (pg_logical_slot_peek_binary_changes, pgoutput, the stream's own publication), and every
 // transaction that changed a streamed table is a write through the fence. Each session the fence's
-// trigger let write said who it is in the same transaction (cutover/fenceTriggers.ts), so the
+// trigger let write said who it is in the same transaction (switchover/fenceTriggers.ts), so the
 // writer is named exactly: user, application name, address; a write that carries no such message
 // came from a session the trigger never saw (a trigger a superuser disabled or dropped, or a
 // cutover without the fence).

@@ -1,4 +1,4 @@
-// The writer fence's first line inside the database (cutover/writerFence.ts): a trigger on every
+// The writer fence's first line inside the database (switchover/writerFence.ts): a trigger on every
 // table the stream carries that refuses any write of a session that is not pgferry's. The
 // database's default_transaction_read_only only sets how a transaction starts, so a session that
 // asks for a writable one (`BEGIN READ WRITE`, `SET SESSION CHARACTERISTICS AS TRANSACTION READ
@@ -17,7 +17,7 @@
 // reverse stream of a fallback window writes into the fenced old source, and the forward stream
 // again into the fenced target. Every session the fence lets write says who it is in the stream
 // (a transactional logical message under the fence's prefix: user, application, address, pid),
-// so a write that reaches the stream after the cutover point is named exactly (cutover/lateWrites.ts).
+// so a write that reaches the stream after the cutover point is named exactly (switchover/lateWrites.ts).
 import type pg from 'pg';
 import { ident, literal, qualified } from '../connect/quote';
 import { APPLICATION_NAME_PREFIX } from '../connect/session';

@@ -11,7 +11,7 @@ import type { TableFilters } from '../input/patterns';
  * Copies every moved sequence's last_value/is_called from source to target; returns how many. A
  * sequence the target does not have yet (the source made it since the schema watch's last look)
  * is left to the cutover's schema check, which makes it, and to the verification, which copies its
- * value then (cutover/sequenceRecheck.ts): never a failed cutover.
+ * value then (switchover/sequenceRecheck.ts): never a failed cutover.
  */
 export async function syncSequences(source: ServerSpec, target: ServerSpec, database: string, filters?: TableFilters): Promise<number> {
   const values = await withSession(source, { database, purpose: 'cutover' }, async (client) => {

@@ -1,7 +1,7 @@
 // Fencing the writers of a database being cut over (fenceWriters): on the source, new transactions
 // of the database become read-only (ALTER DATABASE ... SET default_transaction_read_only = on),
 // every session connected to it before is ended, and a trigger on every table the stream carries
-// refuses the write of any session but pgferry's (cutover/fenceTriggers.ts); only then is the
+// refuses the write of any session but pgferry's (switchover/fenceTriggers.ts); only then is the
 // cutover point marked, so no write can land on the source after it. The database's own earlier
 // value (and whether the fence made the control schema for its triggers) is recorded in the
 // control catalog before the ALTER DATABASE (control/writerFences.ts), so the fence is lifted to
@@ -18,7 +18,7 @@
 // trigger refuses each of them. What it cannot refuse is said where it is met: a transaction
 // prepared before the fence that wrote a fenced table (COMMIT PREPARED needs no writable
 // transaction) stops the cutover, named by its gid; a superuser who disables the trigger, or a
-// session that calls itself pgferry's, is caught by the second line (cutover/lateWrites.ts).
+// session that calls itself pgferry's, is caught by the second line (switchover/lateWrites.ts).
 import type pg from 'pg';
 import { APPLICATION_NAME_PREFIX, withSession } from '../connect/session';
 import { ident, literal } from '../connect/quote';
