@@ -55,14 +55,23 @@ export async function knownColumns(
   return columns;
 }
 
-/** The identities on the target of the known objects of one database that have one recorded, by key. */
-export async function knownIdentities(catalog: CatalogConnection, migration: string, database: string): Promise<Map<string, string>> {
+/** What is known of one database, read at once: the known objects, and the identities on the target of those that have one. */
+export interface KnownOfDatabase {
+  readonly known: Map<string, number | null>;
+  readonly knownIdentities: Map<string, string>;
+}
+
+/** The known objects of one database with their identities on the target, in one read (the schema check needs both). */
+export async function knownWithIdentities(catalog: CatalogConnection, migration: string, database: string): Promise<KnownOfDatabase> {
   await catalog.install(); // target_identity comes with version 27
-  const rows = await catalog.query<{ object: string; identity: string }>(
-    `SELECT object, target_identity AS identity FROM ${T} WHERE migration = $1 AND database = $2 AND target_identity IS NOT NULL`,
+  const rows = await catalog.query<KnownObject & { identity: string | null }>(
+    `SELECT object, attnum, target_identity AS identity FROM ${T} WHERE migration = $1 AND database = $2`,
     [migration, database],
   );
-  return new Map(rows.map((r) => [r.object, r.identity]));
+  return {
+    known: new Map(rows.map((r) => [r.object, r.attnum])),
+    knownIdentities: new Map(rows.flatMap((r) => (r.identity === null ? [] : [[r.object, r.identity] as const]))),
+  };
 }
 
 /**

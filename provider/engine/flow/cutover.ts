@@ -17,7 +17,7 @@ import { followPartitionTree } from '../cdc/apply/partitionTree';
 import type { MigrationRun } from '../run/migrationRun';
 import { verifyDatabases } from '../verify/verifyTables';
 import { checkSchemaFollowing } from './schemaFollow';
-import { knownIdentities, knownObjects } from '../control/knownObjects';
+import { knownObjects, knownWithIdentities } from '../control/knownObjects';
 import {
   checkSchema,
   schemaCheckSummary,
@@ -101,12 +101,7 @@ export async function finishCutover(run: MigrationRun, database: string, began?:
   // the second look, with everything given back: what was set aside must come back whole
   const leftOutKeys = await leftOutForeignKeys(store, spec.migrationName, database);
   // what the target alone has (a DBA's table, index, column) is kept and listed, as at the first look
-  const known = spec.followSchemaChanges
-    ? {
-        known: await knownObjects(store, spec.migrationName, database),
-        knownIdentities: await knownIdentities(store, spec.migrationName, database),
-      }
-    : {};
+  const known = spec.followSchemaChanges ? await knownWithIdentities(store, spec.migrationName, database) : {};
   const check = await checkSchema(spec, database, { whileSetAside: false, leftOutKeys, ...known }).catch(async (error: unknown) => {
     // the first look passed; one that cannot read now (a lock held past lock_timeout) is told, not fatal
     if (run.signal.aborted) throw error;

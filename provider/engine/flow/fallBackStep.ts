@@ -15,7 +15,7 @@ import { retrying, RETRY_POLICIES } from '../connect/retry';
 import { errorMessage, PgferryError } from '../core/errors';
 import { clearFallBack, markFallBackReleased, markFallingBack, markFellBack, type FallbackWindow } from '../control/fallbackWindows';
 import { leftOutForeignKeys } from '../control/foreignKeys';
-import { knownIdentities, knownObjects } from '../control/knownObjects';
+import { knownWithIdentities } from '../control/knownObjects';
 import { notStreamedTables } from '../control/sourceTables';
 import { recordEvent, setState } from '../control/store';
 import { keepFence, reclaimFence } from '../control/writerFences';
@@ -260,11 +260,8 @@ async function verifyBack(
   // what the new server alone has (a DBA's index, table or column, made there while streaming or in
   // the window) is not the migration's: kept there and named, neither a difference nor carried back,
   // as the cutover keeps it (docs/safety.md, the ownership rule)
-  const known = spec.followSchemaChanges ? await knownObjects(store, name, database) : undefined;
-  const identities = known ? { knownIdentities: await knownIdentities(store, name, database) } : {};
-  const check = await again(run, 'the schema check', () =>
-    checkSchema(spec, database, { whileSetAside: false, leftOutKeys, ...(known ? { known } : {}), ...identities }),
-  );
+  const known = spec.followSchemaChanges ? await knownWithIdentities(store, name, database) : undefined;
+  const check = await again(run, 'the schema check', () => checkSchema(spec, database, { whileSetAside: false, leftOutKeys, ...known }));
   if (check.differences.length > 0) throw new FallBackStopped(schemaDifferenceMessage(check));
   if (check.kept && check.kept.length > 0) {
     await recordEvent(
@@ -284,7 +281,7 @@ async function verifyBack(
       notStreamed,
       keptLargeObjects: () => keptLargeObjects,
       fallBack: true,
-      ...(known ? { known: new Map([[database, known]]) } : {}),
+      ...(known ? { known: new Map([[database, known.known]]) } : {}),
       // verify: true reads again only what the reverse stream changed since the cutover; 'full' every table whole
       ...(spec.verify === 'full' || !recheck ? {} : { recheck }),
     }),

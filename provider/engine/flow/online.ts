@@ -6,7 +6,7 @@
 // them for its resume.
 import type { DdlFollowing } from '../cdc/apply/ddlFollow';
 import { sourceEventTrigger } from '../footprint/sourceEventTrigger';
-import { knownIdentities, knownObjects, recordKnownObjects } from '../control/knownObjects';
+import { knownWithIdentities, recordKnownObjects } from '../control/knownObjects';
 import { partKeys, planPartsFollow } from '../verify/schema/partsFollow';
 import { trace } from '../util/trace';
 import { endPreviousRunnerSessions } from '../cdc/prepare/takeover';
@@ -172,9 +172,8 @@ async function ddlFollowingOf(run: MigrationRun, database: string): Promise<DdlF
           database,
           partKeys(source).map((object) => ({ object, attnum: null })),
         );
-      const known = await knownObjects(run.store, migration, database);
-      const identities = await knownIdentities(run.store, migration, database);
-      return planPartsFollow(source, target, new Set(known.keys()), identities);
+      const { known, knownIdentities } = await knownWithIdentities(run.store, migration, database);
+      return planPartsFollow(source, target, new Set(known.keys()), knownIdentities);
     },
   };
 }

@@ -22,7 +22,7 @@ import { recordEvent } from '../control/store';
 import {
   forgetKnownObjects,
   knownObjects,
-  knownIdentities,
+  knownWithIdentities,
   recordIdentities,
   recordKnownObjects,
   type KnownObject,
@@ -419,9 +419,8 @@ export async function compareKnowing(
 ): ReturnType<typeof compareDatabase> {
   // not following: nothing is dropped by pgferry, and renames are told by likeness for the fix
   if (!run.spec.followSchemaChanges) return compareDatabase(run.spec, database, options);
-  const known = await knownObjects(run.store, run.spec.migrationName, database);
-  const knownIdentitiesNow = await knownIdentities(run.store, run.spec.migrationName, database);
-  const compared = await compareDatabase(run.spec, database, { ...options, known, knownIdentities: knownIdentitiesNow });
+  const { known, knownIdentities } = await knownWithIdentities(run.store, run.spec.migrationName, database);
+  const compared = await compareDatabase(run.spec, database, { ...options, known, knownIdentities });
   const fresh = compared.sourceObjects.map(knownAs).filter((k) => !known.has(k.object));
   await recordKnownObjects(run.store, run.spec.migrationName, database, fresh);
   // which object on the target each known one is, where the target's equals the source's
