@@ -1,5 +1,5 @@
 // The foreign keys pgferry drops on a target that cannot apply with replica role
-// (cdc/prepare/targetForeignKeys.ts says why), as the footprint ledger records them
+// (footprint/targetForeignKeys.ts says why), as the footprint ledger records them
 // (control/footprintLedger.ts, change targetForeignKeys, object "schema"."table"."name"): written
 // before the drop, so that no kill can lose a definition, and marked undone as each is added back,
 // with how it came back (its outcome) in the row's detail.

@@ -334,7 +334,7 @@ COMMENT ON COLUMN pgferry.migration.cutover_options IS 'what the pending cutover
   },
   {
     // A foreign key set aside while streaming comes back whole: its COMMENT is recorded with its
-    // definition (cdc/prepare/targetForeignKeys.ts), since dropping the key drops the comment too.
+    // definition (footprint/targetForeignKeys.ts), since dropping the key drops the comment too.
     version: 16,
     sql: `
 ALTER TABLE pgferry.target_foreign_key ADD COLUMN comment text;

@@ -32,7 +32,7 @@ import { recheckMovedSequences } from '../switchover/sequenceRecheck';
 import { failpoint } from '../util/failpoints';
 import { unfencedWindowRefusal } from '../input/fallbackWindow';
 import { openFallbackWindows, requestedWindow } from './fallback';
-import { describeFirings } from '../cdc/prepare/targetFiring';
+import { describeFirings } from '../footprint/targetFiring';
 import { notStreamedTables } from '../control/sourceTables';
 import { forgetTableVerifications, recordTableVerification } from '../control/tableVerification';
 import { leftOutForeignKeys } from '../control/foreignKeys';

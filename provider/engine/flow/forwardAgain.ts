@@ -10,7 +10,7 @@
 import { openForwardSlot } from '../cdc/prepare/forwardAgain';
 import { setTargetIdentityFull } from '../cdc/prepare/identityFull';
 import { prepareSource } from '../cdc/prepare/sourcePrep';
-import { prepareTargetForStreaming } from '../cdc/prepare/streamingTarget';
+import { prepareTargetForStreaming } from './streamingTarget';
 import { withSession } from '../connect/session';
 import { streamNamesOf } from '../core/names';
 import { markForwardSlot } from '../control/fallbackWindows';

@@ -13,7 +13,7 @@ import { endPreviousRunnerSessions } from '../cdc/prepare/takeover';
 import { startStream, streamNames, type OnlineStream } from '../cdc/apply/onlineStream';
 import { setTargetIdentityFull } from '../cdc/prepare/identityFull';
 import { prepareSourceAndSnapshot } from '../cdc/prepare/sourcePrep';
-import { prepareTargetForStreaming } from '../cdc/prepare/streamingTarget';
+import { prepareTargetForStreaming } from './streamingTarget';
 import { createSlotWithSnapshot, dropSlot, slotState, type ExportedSlot, type SlotState } from '../cdc/prepare/slot';
 import { retrying, RETRY_POLICIES } from '../connect/retry';
 import { migrationEnd } from './migrationEnd';

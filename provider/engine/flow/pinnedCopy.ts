@@ -25,7 +25,7 @@ import type { OnlineStream } from '../cdc/apply/onlineStream';
 import { ALL_TABLES, type PinRequest } from '../cdc/pin/pinRequest';
 import { readPinPosition } from '../cdc/pin/sourcePosition';
 import { SOURCE_DDL_LOCK_TIMEOUT_MS } from '../cdc/prepare/sourceDdl';
-import { replicaRolePermitted } from '../cdc/prepare/targetFiring';
+import { replicaRolePermitted } from '../footprint/targetFiring';
 import { copyFormat, copyInSql, copyOutSql } from '../copy/copyItem';
 import { CopyFramesIn, CopyFramesOut } from '../copy/copyRelay';
 import type { MigrationRun } from '../run/migrationRun';

@@ -4,7 +4,7 @@
 // (which ones, and when, is verify/schema/follow.ts). On a target that applies without replica
 // role a foreign key is recorded to be added at the release instead, as the copied ones are, and a
 // trigger or rule is switched as the copied ones are in the transaction that creates it
-// (cdc/prepare/targetForeignKeys.ts, targetFiring.ts); a key set aside that the source drops is
+// (footprint/targetForeignKeys.ts, targetFiring.ts); a key set aside that the source drops is
 // forgotten, so the release does not add it back. Each step runs in the target database on a session of its own, beside
 // the apply, with a short lock_timeout so that it never holds the apply for long: a step that
 // cannot get its lock, or fails (a view over a column the stream has not added yet), is tried
@@ -15,8 +15,8 @@
 import pg from 'pg';
 import { ident, qualified } from '../connect/quote';
 import { serverMajor, withSession } from '../connect/session';
-import { fireAsReplica, replicaRolePermitted } from '../cdc/prepare/targetFiring';
-import { forgetKeysDroppedOnSource, setAsideSourceForeignKey } from '../cdc/prepare/targetForeignKeys';
+import { fireAsReplica, replicaRolePermitted } from '../footprint/targetFiring';
+import { forgetKeysDroppedOnSource, setAsideSourceForeignKey } from '../footprint/targetForeignKeys';
 import { pendingForeignKeys, type ForeignKeyRecord } from '../control/foreignKeys';
 import { recordEvent } from '../control/store';
 import {

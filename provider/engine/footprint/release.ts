@@ -23,7 +23,7 @@
 // Every undo is idempotent and finds nothing to do for a database the migration never got that far
 // with, so a release run twice, or after a runner killed in the middle of one, changes nothing more.
 import { errorMessage } from '../core/errors';
-import type { FiringCounts } from '../cdc/prepare/targetFiring';
+import type { FiringCounts } from './targetFiring';
 import type { PendingChange } from '../core/model';
 import type { MigrationSpec } from '../input/migrationSpec';
 import type { FootprintContext, ReversibleChange, StreamContext } from './change';

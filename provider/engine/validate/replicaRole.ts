@@ -2,7 +2,7 @@
 // session_replication_role = replica applies as PostgreSQL's own apply worker (the target's
 // ordinary triggers, rules and foreign keys stay silent: the source's already acted). One that may
 // not (a managed target's admin) gets the same effect another way while changes stream
-// (cdc/prepare/streamingTarget.ts): ordinary triggers and rules disabled, foreign keys dropped, all set
+// (flow/streamingTarget.ts): ordinary triggers and rules disabled, foreign keys dropped, all set
 // back at cutover, cancel or failure. This says which, and what it will touch in each database.
 import type pg from 'pg';
 import { ident } from '../connect/quote';

@@ -18,7 +18,7 @@ import { checkExtensions, readSourceExtensions, readTargetExtensions, type Sourc
 import { checkManagedBlockers, TARGET_SUPERUSER_ROLES_SQL } from './managed';
 import { checkFallbackTarget, checkOnlineSource } from './replicationSettings';
 import { checkApplyWithoutReplicaRole } from './replicaRole';
-import { replicaRolePermitted } from '../cdc/prepare/targetFiring';
+import { replicaRolePermitted } from '../footprint/targetFiring';
 import { CHECK_TYPES, failed, succeeded, warning, type CheckType } from './result';
 import type { ReversibleChange, RightsRefusal } from '../footprint/change';
 import { FOOTPRINT } from '../footprint/release';

@@ -22,7 +22,7 @@ export interface ApplyTarget {
   /**
    * Nothing on the target fires during apply that a replica-role session would not fire: replica
    * role, or, without it, no foreign key and no ordinary trigger or rule on a table (pgferry
-   * dropped and switched them for the streaming phase: prepare/streamingTarget.ts).
+   * dropped and switched them for the streaming phase: flow/streamingTarget.ts).
    */
   readonly asReplica: boolean;
   /** The session may create its staging tables (TEMPORARY on the database; PUBLIC has it by default). */

@@ -42,7 +42,7 @@ export interface FollowStep {
   readonly readWhole?: true;
   /**
    * A trigger or rule: on a target applying without replica role it is switched to fire as for a
-   * replica-role session in the transaction that creates it (cdc/prepare/targetFiring.ts).
+   * replica-role session in the transaction that creates it (footprint/targetFiring.ts).
    */
   readonly firing?: { readonly kind: 'trigger' | 'rule'; readonly schema: string; readonly table: string; readonly name: string };
   /**

@@ -1,14 +1,14 @@
-// What a copied target database needs before changes stream into it, where its user may not apply
-// with session_replication_role = replica (a managed target's admin): its triggers and rules
-// switched to fire as for a replica-role session (targetFiring.ts), and its foreign keys dropped,
-// recorded to be added back (targetForeignKeys.ts). A superuser target needs neither: its apply
-// session takes the role. Both are set back at cutover, cancel and failure.
-import { withSession } from '../../connect/session';
-import { ident } from '../../connect/quote';
-import type { MigrationRun } from '../../run/migrationRun';
-import { CONTROL_SCHEMA } from '../../core/names';
-import { describeFirings, fireAsReplica, replicaRolePermitted } from './targetFiring';
-import { setAsideForeignKeys } from './targetForeignKeys';
+// What a copied target database needs before changes stream into it, where its user may not
+// apply with session_replication_role = replica (a managed target's admin): its triggers and rules
+// switched to fire as for a replica-role session (footprint/targetFiring.ts), and its foreign keys
+// dropped, recorded to be added back (footprint/targetForeignKeys.ts). A superuser target needs
+// neither: its apply session takes the role. Both are set back at cutover, cancel and failure.
+import { withSession } from '../connect/session';
+import { ident } from '../connect/quote';
+import type { MigrationRun } from '../run/migrationRun';
+import { CONTROL_SCHEMA } from '../core/names';
+import { describeFirings, fireAsReplica, replicaRolePermitted } from '../footprint/targetFiring';
+import { setAsideForeignKeys } from '../footprint/targetForeignKeys';
 
 /** What readying the target needs of a run: a running migration's, or a fall-back's that streams forward again. */
 type StreamingTargetContext = Pick<MigrationRun, 'spec' | 'store' | 'warn' | 'onProgress'>;
