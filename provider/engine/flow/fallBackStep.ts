@@ -260,8 +260,8 @@ async function verifyBack(
   // what the new server alone has (a DBA's index, table or column, made there while streaming or in
   // the window) is not the migration's: kept there and named, neither a difference nor carried back,
   // as the cutover keeps it (docs/safety.md, the ownership rule)
-  const known = spec.followSchemaChanges ? await knownWithIdentities(store, name, database) : undefined;
-  const check = await again(run, 'the schema check', () => checkSchema(spec, database, { whileSetAside: false, leftOutKeys, ...known }));
+  const ledger = spec.followSchemaChanges ? await knownWithIdentities(store, name, database) : undefined;
+  const check = await again(run, 'the schema check', () => checkSchema(spec, database, { whileSetAside: false, leftOutKeys, ...ledger }));
   if (check.differences.length > 0) throw new FallBackStopped(schemaDifferenceMessage(check));
   if (check.kept && check.kept.length > 0) {
     await recordEvent(
@@ -281,7 +281,7 @@ async function verifyBack(
       notStreamed,
       keptLargeObjects: () => keptLargeObjects,
       fallBack: true,
-      ...(known ? { known: new Map([[database, known.known]]) } : {}),
+      ...(ledger ? { known: new Map([[database, ledger.known]]) } : {}),
       // verify: true reads again only what the reverse stream changed since the cutover; 'full' every table whole
       ...(spec.verify === 'full' || !recheck ? {} : { recheck }),
     }),
