@@ -9,7 +9,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import pg from 'pg';
+import { literal } from '../engine/connect/quote';
 import { giveOwnSystemIdentifier, initdbCacheDir, pristineDataDir } from './pristine';
+import { scramSecret, THROWAWAY_SCRAM_ITERATIONS } from './scramSecret';
 
 const execFileAsync = promisify(execFile);
 
@@ -116,15 +118,17 @@ async function freePort(): Promise<number> {
   });
 }
 
-async function asServerUser(file: string, args: string[], env: NodeJS.ProcessEnv = {}): Promise<string> {
+async function asServerUser(file: string, args: string[], env: NodeJS.ProcessEnv = {}, input?: string): Promise<string> {
   const ids = await postgresUser();
   try {
-    const { stdout } = await execFileAsync(file, args, {
+    const running = execFileAsync(file, args, {
       ...(ids ?? {}),
       env: { ...process.env, LC_ALL: 'C', ...env },
       cwd: os.tmpdir(),
       maxBuffer: 16 * 1024 * 1024,
     });
+    if (input !== undefined) running.child.stdin?.end(input);
+    const { stdout } = await running;
     return stdout;
   } catch (error) {
     const e = error as { stderr?: string; message: string };
@@ -162,6 +166,20 @@ async function initdb(binDir: string, root: string, password: string, ids: Serve
   await fs.rm(pwFile);
 }
 
+/**
+ * Stores the superuser's password as this SCRAM secret, through a single-user server: initdb's
+ * --pwfile would take it too from PostgreSQL 14 on, but older ones cut the line it reads short.
+ */
+async function storeSuperuserSecret(binDir: string, dataDir: string, secret: string | undefined): Promise<void> {
+  if (!secret) return;
+  await asServerUser(
+    path.join(binDir, 'postgres'),
+    ['--single', '-D', dataDir, 'postgres'],
+    {},
+    `ALTER ROLE postgres PASSWORD ${literal(secret)}\n`,
+  );
+}
+
 /** A fresh data directory in `root`: initdb's, or a copy of a cached one (localpg/pristine.ts); returns it. */
 async function initDataDir(binDir: string, root: string, password: string, ids: ServerUser | undefined): Promise<string> {
   const dataDir = path.join(root, 'data');
@@ -170,7 +188,11 @@ async function initDataDir(binDir: string, root: string, password: string, ids: 
     await initdb(binDir, root, password, ids);
     return dataDir;
   }
-  const pristine = await pristineDataDir(cacheDir, binDir, password, (parent) => initdb(binDir, parent, password, ids));
+  const pristine = await pristineDataDir(cacheDir, binDir, password, async (parent) => {
+    await initdb(binDir, parent, password, ids);
+    // The run's servers are the ones that open connections by the thousand (localpg/scramSecret.ts).
+    await storeSuperuserSecret(binDir, path.join(parent, 'data'), scramSecret(password, THROWAWAY_SCRAM_ITERATIONS));
+  });
   await execFileAsync('cp', ['-a', pristine, dataDir]); // -a: the server's OS user keeps owning it
   await giveOwnSystemIdentifier(dataDir);
   if (ids) await fs.chown(root, ids.uid, ids.gid);

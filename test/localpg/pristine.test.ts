@@ -2,9 +2,11 @@
 // each has its own system identifier, which the same-server check relies on, and starts again
 // after a crash (the WAL it recovers from carries the new identifier too). Issue 13. The copy's WAL
 // segment keeps the cache's holes (what a copy costs is the pages it writes), and still recovers.
+// Its superuser's password is a SCRAM secret of one iteration (localpg/scramSecret.ts), still checked.
 import assert from 'node:assert/strict';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
+import pg from 'pg';
 import { compareServers } from '../../provider/engine/validate/sameServer';
 import { startCluster, type Cluster } from '../support';
 
@@ -26,7 +28,7 @@ describe('clusters copied from the cached initdb', () => {
   after(async () => Promise.all(clusters.map((c) => c.stop())));
 
   for (const major of [15, 13, 16] as const) {
-    it(`PostgreSQL ${major}: two copies have their own system identifiers, a sparse WAL segment, are told apart, and recover from a crash`, async () => {
+    it(`PostgreSQL ${major}: two copies have their own system identifiers, a sparse WAL segment, are told apart, recover from a crash, and store the superuser's password with one SCRAM iteration, refusing a wrong one`, async () => {
       assert.ok(process.env.PGFERRY_INITDB_CACHE, 'the run sets PGFERRY_INITDB_CACHE (test/support/hooks.ts)');
       const [a, b] = await Promise.all([startCluster({ major, label: 'copy-a' }), startCluster({ major, label: 'copy-b' })]);
       clusters.push(a, b);
@@ -50,6 +52,11 @@ describe('clusters copied from the cached initdb', () => {
       await a.start();
       assert.deepEqual(await a.query('SELECT count(*)::int AS n FROM kept'), [{ n: 1000 }]);
       assert.equal(await systemIdentifier(a), idA);
+
+      const [stored] = await a.query<{ secret: string }>(`SELECT rolpassword AS secret FROM pg_authid WHERE rolname = 'postgres'`);
+      assert.match(stored!.secret, /^SCRAM-SHA-256\$1:/);
+      const wrong = new pg.Client({ host: a.host, port: a.port, user: a.user, password: `${a.password}-wrong`, database: 'postgres' });
+      await assert.rejects(wrong.connect(), /password authentication failed/);
     });
   }
 });

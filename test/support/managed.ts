@@ -4,6 +4,7 @@
 import type { ServerSpec } from '../../provider/engine/input/migrationSpec';
 import { ident, literal } from '../../provider/engine/connect/quote';
 import type { Cluster } from '../../provider/localpg/cluster';
+import { scramSecret, THROWAWAY_SCRAM_ITERATIONS } from '../../provider/localpg/scramSecret';
 import { serverSpec } from './servers';
 
 export const DEFAULT_ALLOW_LIST = 'PLPGSQL,TABLEFUNC,UUID-OSSP,HSTORE,CITEXT,PGCRYPTO,PG_TRGM,BTREE_GIST';
@@ -20,6 +21,11 @@ async function ensureRole(cluster: Cluster, name: string, attributes: string): P
   const rows = await cluster.query('SELECT 1 FROM pg_roles WHERE rolname = $1', [name]);
   const verb = rows.length ? 'ALTER' : 'CREATE';
   await cluster.query(`${verb} ROLE ${ident(name)} ${attributes}`);
+}
+
+/** A role's PASSWORD clause, stored as the test servers store their superuser's (localpg/scramSecret.ts). */
+function passwordClause(password: string): string {
+  return `PASSWORD ${literal(scramSecret(password, THROWAWAY_SCRAM_ITERATIONS) ?? password)}`;
 }
 
 /** Sets azure.extensions on the cluster (ALTER SYSTEM + reload), as the portal does on Azure. */
@@ -47,7 +53,7 @@ export async function makeManagedTarget(cluster: Cluster, opts: ManagedTargetOpt
   const user = opts.user ?? 'pgadmin';
   const password = opts.password ?? 'pgadmin-test-pw';
   await ensureRole(cluster, 'azure_pg_admin', 'NOLOGIN');
-  await ensureRole(cluster, user, `LOGIN PASSWORD ${literal(password)} CREATEDB CREATEROLE NOSUPERUSER`);
+  await ensureRole(cluster, user, `LOGIN ${passwordClause(password)} CREATEDB CREATEROLE NOSUPERUSER`);
   await cluster.query(`GRANT azure_pg_admin TO ${ident(user)}`);
   // The control catalog lives in the maintenance database.
   await cluster.query(`GRANT CREATE ON DATABASE postgres TO ${ident(user)}`);
@@ -77,7 +83,7 @@ export async function makeReplicationSourceUser(cluster: Cluster, db: string, op
   const user = opts.user ?? 'migrator';
   const password = opts.password ?? 'migrator-test-pw';
   const replication = opts.replication ?? true;
-  await ensureRole(cluster, user, `LOGIN PASSWORD ${literal(password)} NOSUPERUSER ${replication ? 'REPLICATION' : 'NOREPLICATION'}`);
+  await ensureRole(cluster, user, `LOGIN ${passwordClause(password)} NOSUPERUSER ${replication ? 'REPLICATION' : 'NOREPLICATION'}`);
   if (opts.memberOfOwners ?? true) {
     const owners = await cluster.query<{ owner: string }>(TABLE_OWNERS_SQL, [], db);
     for (const { owner } of owners) {
