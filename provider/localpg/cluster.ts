@@ -9,7 +9,6 @@ import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import pg from 'pg';
-import { literal } from '../engine/connect/quote';
 import { giveOwnSystemIdentifier, initdbCacheDir, pristineDataDir } from './pristine';
 import { scramSecret, THROWAWAY_SCRAM_ITERATIONS } from './scramSecret';
 
@@ -172,6 +171,8 @@ async function initdb(binDir: string, root: string, password: string, ids: Serve
  */
 async function storeSuperuserSecret(binDir: string, dataDir: string, secret: string | undefined): Promise<void> {
   if (!secret) return;
+  // Loaded here, not at the top: the run's watchdog reads this module and needs none of the engine.
+  const { literal } = await import('../engine');
   await asServerUser(
     path.join(binDir, 'postgres'),
     ['--single', '-D', dataDir, 'postgres'],
