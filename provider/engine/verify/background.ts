@@ -27,12 +27,41 @@ import { readPinPosition } from '../cdc/pin/sourcePosition';
 import type { TableChanges } from '../cdc/plan/changeTracker';
 import type { TargetColumn } from '../cdc/plan/types';
 import { checksum, keyedChecksumSql, tableCountSql } from './keyedChecksum';
-import { tableChecksumSql, tableColumns } from './verifyTables';
+import { tableChecksumSql, tableColumnTypes } from './verifyTables';
 
-/** Whether a table's file now is another than the one the session's snapshot knew (rewrittenSincePin). */
-export const REWRITTEN_SQL = `
-SELECT c.relfilenode <> pg_catalog.pg_relation_filenode(c.oid) AS rewritten
-  FROM pg_catalog.pg_class c WHERE c.oid = pg_catalog.to_regclass($1)`;
+/**
+ * Whether the relation a table's name resolves to now is another file than the session's snapshot
+ * knew under it (changedSincePin): the table rewritten, or dropped and its name given to a
+ * relation the snapshot does not know.
+ */
+const REWRITTEN_SQL = `
+SELECT coalesce((SELECT c.relfilenode IS DISTINCT FROM pg_catalog.pg_relation_filenode(c.oid) FROM pg_catalog.pg_class c WHERE c.oid = r.oid),
+                r.oid IS NOT NULL) AS rewritten
+  FROM (SELECT pg_catalog.to_regclass($1)::pg_catalog.oid AS oid) AS r`;
+
+/** The table's columns as the session's snapshot knows them (name:type OID, in order), if its name resolves now. */
+const SNAPSHOT_COLUMNS_SQL = `
+SELECT pg_catalog.to_regclass($1) IS NOT NULL AS resolves,
+       (SELECT pg_catalog.string_agg(a.attname OPERATOR(pg_catalog.||) ':' OPERATOR(pg_catalog.||) a.atttypid::pg_catalog.text, ',' ORDER BY a.attnum)
+          FROM pg_catalog.pg_attribute a
+         WHERE a.attrelid = pg_catalog.to_regclass($1) AND a.attnum > 0 AND NOT a.attisdropped) AS columns`;
+
+/**
+ * Whether a table, read in a session's snapshot taken before, changed since in a way that snapshot
+ * cannot read through: a statement resolves names and columns through the server's catalog as it is
+ * now, and only the rows through the snapshot. A rewrite (ALTER TABLE ... TYPE, TRUNCATE, CLUSTER,
+ * VACUUM FULL) is not MVCC-safe, so the old snapshot reads the new file empty; a table replaced by a
+ * view of its name reads as the view over tables the snapshot cannot see yet; a column dropped and
+ * added again under its name reads as the new, empty column. `table`: quoted and qualified.
+ */
+export async function changedSincePin(client: pg.Client, table: string): Promise<boolean> {
+  if ((await client.query<{ rewritten: boolean }>(REWRITTEN_SQL, [table])).rows[0]?.rewritten === true) return true;
+  const [known] = (await client.query<{ resolves: boolean; columns: string | null }>(SNAPSHOT_COLUMNS_SQL, [table])).rows;
+  if (!known?.resolves) return false;
+  // the columns a statement sees now: its result's description comes from the catalog as it is now
+  const now = await client.query(`SELECT * FROM ONLY ${table} LIMIT 0`);
+  return now.fields.map((f) => `${f.name}:${f.dataTypeID}`).join(',') !== (known.columns ?? '');
+}
 
 /** Between passes over the tables that need a look. */
 const PASS_PAUSE_MS = 2_000;
@@ -342,11 +371,23 @@ export class BackgroundVerification {
     }
   }
 
+  /**
+   * The columns a pinned read hashes, in the pin's snapshots: the source's, by name (a column the
+   * target alone has, a DBA's, is not the source's to compare); 'shape pending' when the target
+   * lacks one of them or holds it as another type: a change of shape the stream follows at the
+   * table's next write, or the cutover once drained, is still to come there, and compared now every
+   * row would differ. Undefined (the whole row) when either side has no such table: the checksum says so.
+   */
+  private async comparedColumns(table: SourceTable): Promise<string[] | 'shape pending' | undefined> {
+    const [onSource, onTarget] = await Promise.all([tableColumnTypes(this.source!, table.sql), tableColumnTypes(this.target!, table.sql)]);
+    if (!onSource || !onTarget) return undefined;
+    const same = onSource.every((c) => onTarget.some((t) => t.name === c.name && t.type === c.type));
+    return same ? onSource.map((c) => c.name) : 'shape pending';
+  }
+
   private async readWhole(table: SourceTable, lsn: bigint): Promise<boolean> {
-    // the source's columns where the target has them all: a column the target alone has (a DBA's)
-    // is not the source's to compare; the cutover names any column on one side only
-    const [onSource, onTarget] = await Promise.all([tableColumns(this.source!, table.sql), tableColumns(this.target!, table.sql)]);
-    const columns = onSource && onTarget && onSource.every((c) => onTarget.includes(c)) ? onSource : undefined;
+    const columns = await this.comparedColumns(table);
+    if (columns === 'shape pending') return this.noResult(table);
     const sql = tableChecksumSql(table.sql, columns);
     const [src, dst] = await Promise.all([checksum(this.source!, sql), checksum(this.target!, sql)]);
     const at = formatLsn(lsn);
@@ -357,8 +398,10 @@ export class BackgroundVerification {
   }
 
   private async readChangedKeys(table: SourceTable, lsn: bigint, keys: string[], keyColumns: readonly TargetColumn[]): Promise<boolean> {
+    const columns = await this.comparedColumns(table);
+    if (columns === 'shape pending') return this.noResult(table);
     const count = tableCountSql(table.sql);
-    const sql = keyedChecksumSql(table.sql, keyColumns);
+    const sql = keyedChecksumSql(table.sql, keyColumns, columns);
     const param = [`[${keys.join(',')}]`];
     const [src, dst, a, b] = await Promise.all([
       checksum(this.source!, count),
@@ -375,31 +418,27 @@ export class BackgroundVerification {
     return this.record(table, lsn, { sourceRows: src.rows, targetRows: dst.rows, reason, keysChecked: keys.length });
   }
 
-  /**
-   * Whether the table was rewritten on either server after the pin's snapshots were taken (ALTER
-   * TABLE ... TYPE, TRUNCATE, CLUSTER, VACUUM FULL): a rewrite is not MVCC-safe, so an older
-   * snapshot reads the new file empty, and a difference read then is not one (a retype on the
-   * source showed "source 0" rows). The snapshot's own pg_class row has the file it knew; the
-   * server's catalog cache has the file now.
-   */
-  private async rewrittenSincePin(table: SourceTable): Promise<boolean> {
-    const check = async (c: pg.Client) => (await c.query<{ rewritten: boolean }>(REWRITTEN_SQL, [table.sql])).rows[0]?.rewritten === true;
-    const [source, target] = await Promise.all([check(this.source!), check(this.target!)]);
+  /** Whether the table changed on either server after the pin's snapshots were taken so that what they read is not a result (changedSincePin). */
+  private async changedSincePin(table: SourceTable): Promise<boolean> {
+    const [source, target] = await Promise.all([changedSincePin(this.source!, table.sql), changedSincePin(this.target!, table.sql)]);
     return source || target;
   }
 
-  /** Records what a pin read; false when it is not a result (a rewrite since the pin: tried again). */
+  /** A pin that read no result: its change tracking moved to this pin, which records nothing; tried again. */
+  private noResult(table: SourceTable): false {
+    // the cutover reads it whole unless a later pin records it (cdc/pin/pinRecord.ts)
+    this.stream().applier.tracker.forget(table.sql);
+    return false;
+  }
+
+  /** Records what a pin read; false when it is not a result (a change since the pin: tried again). */
   private async record(table: SourceTable, lsn: bigint, outcome: ReadOutcome): Promise<boolean> {
     const { run } = this;
     const database = this.database;
     const at = formatLsn(lsn);
     const { reason, keysChecked } = outcome;
-    if (reason !== undefined && ((await this.rewrittenSincePin(table)) || (await this.copyPending())(table, lsn))) {
-      // its change tracking moved to this pin, which records nothing: the cutover reads it whole
-      // unless a later pin records it (cdc/pin/pinRecord.ts)
-      this.stream().applier.tracker.forget(table.sql);
-      return false;
-    }
+    if (reason !== undefined && ((await this.changedSincePin(table)) || (await this.copyPending())(table, lsn)))
+      return this.noResult(table);
     await recordTableVerification(run.store, run.spec.migrationName, {
       database,
       table: table.display,

@@ -38,9 +38,26 @@ SELECT CASE WHEN r.oid IS NOT NULL THEN ARRAY(
   FROM (SELECT pg_catalog.to_regclass($1)::pg_catalog.oid AS oid) AS r`;
 
 /** The columns of a table (its quoted qualified name) as a server's catalog has them now; undefined without the table. */
-export async function tableColumns(client: pg.Client, qualifiedTable: string): Promise<string[] | undefined> {
+async function tableColumns(client: pg.Client, qualifiedTable: string): Promise<string[] | undefined> {
   const { rows } = await client.query<{ columns: string[] | null }>(TABLE_COLUMNS_SQL, [qualifiedTable]);
   return rows[0]?.columns ?? undefined;
+}
+
+/** A table's columns with their types as format_type prints them, in their order; null without the table. */
+const TABLE_COLUMN_TYPES_SQL = `
+SELECT CASE WHEN r.oid IS NOT NULL THEN ARRAY(
+         SELECT pg_catalog.jsonb_build_array(a.attname, pg_catalog.format_type(a.atttypid, a.atttypmod))::pg_catalog.text
+           FROM pg_catalog.pg_attribute a
+          WHERE a.attrelid = r.oid AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum) END AS columns
+  FROM (SELECT pg_catalog.to_regclass($1)::pg_catalog.oid AS oid) AS r`;
+
+/** The columns of a table with their types, as a server's catalog has them in the session's snapshot; undefined without the table. */
+export async function tableColumnTypes(client: pg.Client, qualifiedTable: string): Promise<{ name: string; type: string }[] | undefined> {
+  const { rows } = await client.query<{ columns: string[] | null }>(TABLE_COLUMN_TYPES_SQL, [qualifiedTable]);
+  return rows[0]?.columns?.map((c) => {
+    const [name, type] = JSON.parse(c) as [string, string];
+    return { name, type };
+  });
 }
 
 /** Pure: the columns only one of the two sides has, as a mismatch's reason (source's order first, then the target's); undefined when both have the same. */
