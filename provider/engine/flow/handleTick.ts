@@ -1,7 +1,7 @@
 // The online supervisor's tick (flow/supervisor.ts): every TICK_MS while changes stream, the source
 // is looked at for what the stream does not follow by itself: tables created or attached, streamed
 // tables that lost their usable key (cdc/prepare/tableWatch.ts, one catalog scan per database), and
-// schema changes (flow/schemaWatch.ts, whose look runs beside the loop on its own 10 s schedule, so
+// schema changes (flow/schemaWatch.ts, whose look runs beside the loop on its own schedule, so
 // the user hears of a change within seconds rather than at the cutover). In the supervisor's loop,
 // not on a timer of its own like the reporter: the cutover handler scans the tables once more before
 // it hands off, and two scans must never share the watch's sessions at once.

@@ -1,8 +1,10 @@
 // The source's schema watched while streaming. The apply follows columns added, dropped, renamed
 // and retyped, and NOT NULL, at their place in the stream (cdc/apply/shapeFollow.ts); this watch
-// follows the rest it can: every WATCH_INTERVAL_MS a fingerprint of each
-// streamed database's tables (one cheap query: columns, defaults, constraints, indexes), and only
-// when it moved (or a change waits to be followed), the full comparison (verify/schema). What can be
+// follows the rest it can: at each look a fingerprint of each streamed database's tables (one
+// query: columns, defaults, constraints, indexes), and only when it moved (or a change waits to be
+// followed), the full comparison (verify/schema). Looks come as often as their fingerprints stay a
+// small share of the time between them: every couple of seconds on a small schema, further apart on
+// a large one, whose fingerprint takes longer (lookInterval). What can be
 // made on the target while changes stream (columns' defaults, indexes, constraints and foreign keys,
 // views, functions, triggers, rules ...: verify/schema/follow.ts) is made there (flow/schemaFollow.ts),
 // each said as an event; the rest is warned once with its fix, and the cutover stops on it until the
@@ -18,7 +20,16 @@ import { parseLsn } from '../cdc/decode/lsn';
 import { compareKnowing, followables, followSchema, keysSetAside, recordFollowed } from './schemaFollow';
 import type { MigrationRun } from '../run/migrationRun';
 
-const WATCH_INTERVAL_MS = 10_000;
+/** The shortest time between two looks, and the longest. */
+const MIN_INTERVAL_MS = 2_000;
+const MAX_INTERVAL_MS = 60_000;
+/** Time between looks, in multiples of what the last look's fingerprints took: their share of one source session. */
+const INTERVAL_PER_FINGERPRINT = 10;
+
+/** When the next look may start, after one whose fingerprints took `fingerprintMs` in all. */
+export function lookInterval(fingerprintMs: number): number {
+  return Math.min(MAX_INTERVAL_MS, Math.max(MIN_INTERVAL_MS, fingerprintMs * INTERVAL_PER_FINGERPRINT));
+}
 const CLOSE_WAIT_MS = 2_000;
 
 /**
@@ -77,6 +88,7 @@ export class SchemaWatch {
   /** Where each difference was first seen on the source, per database (`object\0detail`): a step that can refuse a row waits for the apply to pass it. */
   private readonly firstSeen = new Map<string, Map<string, bigint>>();
   private lastLook = 0;
+  private interval = MIN_INTERVAL_MS;
   /** The look in progress: it runs beside the supervisor's loop, never delaying a cutover or cancel request. */
   private running: Promise<void> | undefined;
   /** A follow is changing the target: a cutover waits for it (an index half built would pass for built). */
@@ -91,11 +103,11 @@ export class SchemaWatch {
   ) {}
 
   /**
-   * Starts a look at each database once WATCH_INTERVAL_MS has passed and none is running; a server
-   * away (or any failure) is looked at next time.
+   * Starts a look at each database once the interval the last look set has passed and none is
+   * running; a server away (or any failure) is looked at next time.
    */
   look(databases: readonly string[]): void {
-    if (this.running || Date.now() - this.lastLook < WATCH_INTERVAL_MS) return;
+    if (this.running || Date.now() - this.lastLook < this.interval) return;
     this.lastLook = Date.now();
     this.running = this.lookAt([...databases])
       .catch(() => undefined)
@@ -117,9 +129,13 @@ export class SchemaWatch {
   }
 
   private async lookAt(databases: readonly string[]): Promise<void> {
+    let fingerprintMs = 0;
     for (const database of databases) {
       if (this.run.signal.aborted) return;
+      const started = Date.now();
       const print = await withSession(this.run.spec.source, { database, purpose: 'schema watch' }, fingerprint);
+      fingerprintMs += Date.now() - started;
+      this.interval = lookInterval(fingerprintMs);
       if (this.prints.get(database) === print && !this.again.has(database)) continue;
       this.prints.set(database, print);
       await this.compare(database);
