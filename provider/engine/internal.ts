@@ -6,7 +6,7 @@
 export { retrying } from './connect/retry';
 // what a writer fence changes on a source database: its default_transaction_read_only before, and
 // its triggers (the function they call, in the control schema; the statement that drops them)
-export { PRIOR_SETTING_SQL } from './switchover/writerFence';
+export { PRIOR_SETTING_SQL } from './footprint/writerFence';
 export { liftTriggersStatement } from './control/writerFences';
 export { CONTROL_SCHEMA, fenceNamesOf } from './core/names';
 export { register, setState } from './control/store';

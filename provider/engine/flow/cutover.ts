@@ -39,7 +39,7 @@ import { leftOutForeignKeys } from '../control/foreignKeys';
 import { recheckPlan } from '../switchover/recheckPlan';
 import { errorMessage, PgferryError } from '../core/errors';
 import { clearCutoverOptions, cutoverOptionsOf, fenceOf, keepFence, liftStatements } from '../control/writerFences';
-import { checkFenceRights, fenceDatabase, liftWriterFence } from '../switchover/writerFence';
+import { checkFenceRights, fenceDatabase, liftWriterFence } from '../footprint/writerFence';
 import {
   DEFAULT_FENCED_LAG_BUDGET_SECONDS,
   measureCatchUp,

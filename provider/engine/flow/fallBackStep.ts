@@ -22,7 +22,7 @@ import { keepFence, reclaimFence } from '../control/writerFences';
 import { markFallBackPoint } from '../switchover/marker';
 import { syncSequencesBack } from '../switchover/sequenceSync';
 import { keptLargeObjectsMessage, syncLargeObjects } from '../switchover/largeObjectDelta';
-import { fenceDatabase, liftWriterFence } from '../switchover/writerFence';
+import { fenceDatabase, liftWriterFence } from '../footprint/writerFence';
 import { releaseFallback } from '../footprint/release';
 import type { MigrationRun } from '../run/migrationRun';
 import { outageRetry } from '../run/outage';

@@ -1,12 +1,12 @@
 // The target's writer fence at a fall-back (docs/fallback.md): the target database made read-only
 // for new transactions and its sessions ended before the reverse stream's marker, by the same
-// mechanism as the source's fence at a cutover (switchover/writerFence.ts, side 'target'), recorded
+// mechanism as the source's fence at a cutover (footprint/writerFence.ts, side 'target'), recorded
 // first in the footprint ledger (change targetFence). A fall-back that stops before the old source
 // is the primary again lifts it, as any release does; once it fell back the fence stays (kept), so
 // an application still pointed at the new server fails loudly instead of writing where nothing reads.
 import { liftStatements, pendingFences, recordFence } from '../control/writerFences';
 import { CONTROL_SCHEMA } from '../core/names';
-import { fenceDatabase, fenceRightsRefusal, liftWriterFence } from '../switchover/writerFence';
+import { fenceDatabase, fenceRightsRefusal, liftWriterFence } from './writerFence';
 import type { RightsRefusal, RightsSessions, ReversibleChange } from './change';
 
 /** The target user fences a database it owns (it created it) or any as a superuser; one not made yet it will own. */

@@ -1,4 +1,4 @@
-// The writer fence's first line inside the database (switchover/writerFence.ts): a trigger on every
+// The writer fence's first line inside the database (footprint/writerFence.ts): a trigger on every
 // table the stream carries that refuses any write of a session that is not pgferry's. The
 // database's default_transaction_read_only only sets how a transaction starts, so a session that
 // asks for a writable one (`BEGIN READ WRITE`, `SET SESSION CHARACTERISTICS AS TRANSACTION READ
