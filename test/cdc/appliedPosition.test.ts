@@ -6,7 +6,7 @@
 // the session's temporary tables on disconnect moved it past the lost batch.
 import assert from 'node:assert/strict';
 import type pg from 'pg';
-import { openAppliedPosition, type AppliedPosition, type PositionKey } from '../../provider/engine/cdc/apply/appliedPosition';
+import { openAppliedPosition, type AppliedPosition, type PositionKey } from '../../provider/engine/cdc/apply/positionCommit';
 import { StatementPipeline } from '../../provider/engine/cdc/apply/statementPipeline';
 import { ident } from '../../provider/engine/connect/quote';
 import { startCluster, uniqueName, until, type Cluster } from '../support';

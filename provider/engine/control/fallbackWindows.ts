@@ -2,7 +2,7 @@
 // docs/fallback.md): per database cut over with a window, written before its reverse slot and
 // publication are made on the target (Opening), then Open with the slot's consistent point, until
 // it closes. The reverse stream's applied position itself commits on the old source with the rows
-// (cdc/apply/appliedPosition.ts); the one here is for reporting.
+// (cdc/apply/positionCommit.ts); the one here is for reporting.
 import { ident } from '../connect/quote';
 import { CONTROL_SCHEMA, REQUEST_CHANNEL } from '../core/names';
 import type { FallbackStatus } from '../core/model';

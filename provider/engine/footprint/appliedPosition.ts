@@ -1,15 +1,19 @@
 // The applied position on the target: a replication origin, or a row of the progress table where
-// origins are not permitted (cdc/apply/appliedPosition.ts), committed with the changes it covers.
+// origins are not permitted (cdc/apply/positionCommit.ts), committed with the changes it covers.
 // Named from the migration's instance like the slot; dropped at release, and before a copy starts
 // again (a stream over a fresh copy must not start from an old origin's position).
+import type pg from 'pg';
 import { ident, literal } from '../connect/quote';
 import { withSession } from '../connect/session';
 import { INSUFFICIENT_PRIVILEGE, sqlState } from '../connect/sqlstate';
 import { PROGRESS_TABLE, streamNamesOf } from '../core/names';
 import type { ServerSpec } from '../input/migrationSpec';
-import { dropAppliedPosition, dropOrigin, openAppliedPosition } from '../cdc/apply/appliedPosition';
+import { openAppliedPosition, type PositionKey } from '../cdc/apply/positionCommit';
 import type { ReversibleChange, StreamContext } from './change';
 import { unlessDatabaseGone } from './change';
+
+/** The progress table, where origins are not permitted (cdc/apply/positionCommit.ts makes it). */
+const PROGRESS = `${ident(PROGRESS_TABLE.schema)}.${ident(PROGRESS_TABLE.table)}`;
 
 /**
  * The origin and the progress row of one stream's applied position on `server` that are still
@@ -26,19 +30,45 @@ export async function pendingPosition(server: ServerSpec, origin: string, migrat
       return false;
     }
   });
-  const table = `${ident(PROGRESS_TABLE.schema)}.${ident(PROGRESS_TABLE.table)}`;
   const row = await unlessDatabaseGone(() =>
     withSession(server, { database, purpose: 'show', readOnly: true }, async (client) => {
-      const { rows } = await client.query<{ ok: boolean }>('SELECT to_regclass($1) IS NOT NULL AS ok', [table]);
+      const { rows } = await client.query<{ ok: boolean }>('SELECT to_regclass($1) IS NOT NULL AS ok', [PROGRESS]);
       if (!rows[0]?.ok) return false;
-      const present = await client.query(`SELECT 1 FROM ${table} WHERE migration = $1 AND database = $2`, [migration, database]);
+      const present = await client.query(`SELECT 1 FROM ${PROGRESS} WHERE migration = $1 AND database = $2`, [migration, database]);
       return present.rows.length > 0;
     }),
   );
   return [
     ...(found ? [`SELECT pg_replication_origin_drop(${literal(origin)})`] : []),
-    ...(row ? [`DELETE FROM ${table} WHERE migration = ${literal(migration)} AND database = ${literal(database)}`] : []),
+    ...(row ? [`DELETE FROM ${PROGRESS} WHERE migration = ${literal(migration)} AND database = ${literal(database)}`] : []),
   ];
+}
+
+/**
+ * Drops a replication origin if present. Origins belong to the cluster, not to a database: any
+ * session of the target may drop one (where the user may use origins at all).
+ */
+async function dropOrigin(client: pg.Client, origin: string): Promise<void> {
+  try {
+    const { rows } = await client.query<{ oid: number | null }>('SELECT pg_replication_origin_oid($1) AS oid', [origin]);
+    if (rows[0]?.oid !== null && rows[0]?.oid !== undefined) await client.query('SELECT pg_replication_origin_drop($1)', [origin]);
+  } catch (error) {
+    if (sqlState(error) !== INSUFFICIENT_PRIVILEGE) throw error;
+  }
+}
+
+/** Removes the progress of one database: its origin, or its row (and the table once empty). */
+async function dropAppliedPosition(client: pg.Client, key: PositionKey): Promise<void> {
+  await dropOrigin(client, key.origin);
+  const { rows } = await client.query<{ ok: boolean }>('SELECT to_regclass($1) IS NOT NULL AS ok', [PROGRESS]);
+  if (!rows[0]?.ok) return;
+  await client.query(`DELETE FROM ${PROGRESS} WHERE migration = $1 AND database = $2`, [key.migration, key.database]);
+  const { rows: left } = await client.query(`SELECT 1 FROM ${PROGRESS} LIMIT 1`);
+  if (left.length === 0) {
+    await client.query(`DROP TABLE ${PROGRESS}`);
+    // the schema also holds the control catalog when this is the maintenance database: keep it then
+    await client.query(`DROP SCHEMA ${ident(PROGRESS_TABLE.schema)}`).catch(() => undefined);
+  }
 }
 
 /** Drops one stream's applied position on `server`: the origin from the maintenance database (it outlives a dropped database), then the progress row. */

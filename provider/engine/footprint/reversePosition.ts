@@ -1,10 +1,10 @@
 // The reverse stream's applied position on the old source (docs/fallback.md): a replication origin
 // there, or a row of the progress table where origins are not permitted, committed with the rows
-// it covers by the same apply engine as the forward stream (cdc/apply/appliedPosition.ts). Named
+// it covers by the same apply engine as the forward stream (cdc/apply/positionCommit.ts). Named
 // from the migration's instance; kept by a cutover's release, dropped when the window closes.
 import { ident } from '../connect/quote';
 import { PROGRESS_TABLE, reverseStreamNamesOf } from '../core/names';
-import { openAppliedPosition } from '../cdc/apply/appliedPosition';
+import { openAppliedPosition } from '../cdc/apply/positionCommit';
 import { dropPosition, pendingPosition } from './appliedPosition';
 import type { ReversibleChange, RightsRefusal, RightsSessions, StreamContext } from './change';
 

@@ -4,7 +4,7 @@
 import type { DdlFollowing } from './ddlFollow';
 import type { ServerSpec } from '../../input/migrationSpec';
 import type { PlannerLimits } from '../plan/types';
-import type { PositionKey } from './appliedPosition';
+import type { PositionKey } from './positionCommit';
 
 export interface SessionConfig {
   readonly source: ServerSpec;

@@ -9,7 +9,7 @@ import { closeSession } from '../../connect/session';
 import { maxLsn } from '../decode/lsn';
 import { ChangeNormalizer } from '../decode/normalizer';
 import { BatchPlanner } from '../plan/planner';
-import { openAppliedPosition } from './appliedPosition';
+import { openAppliedPosition } from './positionCommit';
 import { openApplyTarget } from './applyTarget';
 import { RecordQueue } from '../receive/recordQueue';
 import { ReplicationStream } from '../receive/stream';

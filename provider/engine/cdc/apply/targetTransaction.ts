@@ -4,7 +4,7 @@
 import { trace } from '../../util/trace';
 import { FEATURE_NOT_SUPPORTED, IN_FAILED_SQL_TRANSACTION, isRetryable, sqlState } from '../../connect/sqlstate';
 import { PgferryError } from '../../core/errors';
-import type { AppliedPosition } from './appliedPosition';
+import type { AppliedPosition } from './positionCommit';
 import { maxLsn } from '../decode/lsn';
 import type { BatchPlanner } from '../plan/planner';
 import { AffectedRowsError, type StatementPipeline } from './statementPipeline';

@@ -157,30 +157,3 @@ export async function openAppliedPosition(
   await createTable(client);
   return new TablePosition(client, key, guard);
 }
-
-/**
- * Drops a replication origin if present. Origins belong to the cluster, not to a database: any
- * session of the target may drop one (where the user may use origins at all).
- */
-export async function dropOrigin(client: pg.Client, origin: string): Promise<void> {
-  try {
-    const { rows } = await client.query<{ oid: number | null }>('SELECT pg_replication_origin_oid($1) AS oid', [origin]);
-    if (rows[0]?.oid !== null && rows[0]?.oid !== undefined) await client.query('SELECT pg_replication_origin_drop($1)', [origin]);
-  } catch (error) {
-    if (sqlState(error) !== INSUFFICIENT_PRIVILEGE) throw error;
-  }
-}
-
-/** Removes the progress of one database: its origin, or its row (and the table once empty). */
-export async function dropAppliedPosition(client: pg.Client, key: PositionKey): Promise<void> {
-  await dropOrigin(client, key.origin);
-  const { rows } = await client.query<{ ok: boolean }>('SELECT to_regclass($1) IS NOT NULL AS ok', [TABLE]);
-  if (!rows[0]?.ok) return;
-  await client.query(`DELETE FROM ${TABLE} WHERE migration = $1 AND database = $2`, [key.migration, key.database]);
-  const { rows: left } = await client.query(`SELECT 1 FROM ${TABLE} LIMIT 1`);
-  if (left.length === 0) {
-    await client.query(`DROP TABLE ${TABLE}`);
-    // the schema also holds the control catalog when this is the maintenance database: keep it then
-    await client.query(`DROP SCHEMA ${ident(PROGRESS_TABLE.schema)}`).catch(() => undefined);
-  }
-}
