@@ -5,24 +5,19 @@
 // version 19) and this one resumes is released exactly: the rows move to the ledger on upgrade.
 import assert from 'node:assert/strict';
 import { readSourceRelations } from '../../provider/engine/catalog/identityVerdict';
-import { restoreContextOf } from '../../provider/engine/cdc/prepare/identityFull';
 import { withSession } from '../../provider/engine/connect/session';
 import { withPendingFootprint } from '../../provider/engine/api';
 import { CatalogConnection } from '../../provider/engine/control/connection';
 import { CONTROL_MIGRATIONS } from '../../provider/engine/control/schemaVersions';
-import { reverseStreamNamesOf } from '../../provider/engine/core/names';
+import { reverseStreamNamesOf, streamNamesOf } from '../../provider/engine/core/names';
 import { FOOTPRINT, pendingFootprint, releaseDatabase } from '../../provider/engine/footprint/release';
 import type { FootprintContext } from '../../provider/engine/footprint/change';
-import { appliedPosition } from '../../provider/engine/footprint/appliedPosition';
-import { replicaIdentity } from '../../provider/engine/footprint/replicaIdentity';
-import { slotAndPublication } from '../../provider/engine/footprint/slotAndPublication';
-import { reversePosition } from '../../provider/engine/footprint/reversePosition';
-import { reverseStream } from '../../provider/engine/footprint/reverseStream';
-import { sourceEventTrigger } from '../../provider/engine/footprint/sourceEventTrigger';
-import { targetFence } from '../../provider/engine/footprint/targetFence';
-import { targetFiring } from '../../provider/engine/footprint/targetFiring';
-import { targetForeignKeys } from '../../provider/engine/footprint/targetForeignKeys';
-import { writerFence } from '../../provider/engine/footprint/writerFence';
+import { installEventTrigger } from '../../provider/engine/cdc/prepare/eventTrigger';
+import { restoreContextOf, setIdentityFull } from '../../provider/engine/cdc/prepare/identityFull';
+import { recordFallbackWindow } from '../../provider/engine/control/fallbackWindows';
+import { fireAsReplica } from '../../provider/engine/footprint/targetFiring';
+import { setAsideForeignKeys } from '../../provider/engine/footprint/targetForeignKeys';
+import { fenceDatabase } from '../../provider/engine/footprint/writerFence';
 import { liftStatements } from '../../provider/engine/control/writerFences';
 import { pairSpec, serverSpec, startPair, type ServerPair } from '../support';
 import { createMigration, events as catalogEvents, get } from '../../provider/engine/control/store';
@@ -148,32 +143,32 @@ describe('safety: the footprint is given back by one release, and a second relea
 
       // every change, made as its stage makes it; the writer fences last (their apply ends the database's sessions)
       await withSession(spec.target, { database: DB, purpose: 'online', writable: true }, async (target) => {
-        await targetFiring.apply(target);
-        await targetForeignKeys.apply(ctx, target, DB);
-        await target.query('SELECT pg_replication_origin_create($1)', [appliedPosition.record(ctx, DB)]);
+        await fireAsReplica(target);
+        await setAsideForeignKeys(ctx, target, DB);
+        await target.query('SELECT pg_replication_origin_create($1)', [streamNamesOf(NAME, DB, instance).origin]);
         // row-level security, as the restore leaves it while streaming (out of post-data)
         await target.query('ALTER TABLE public.secret DISABLE ROW LEVEL SECURITY');
       });
-      const names = slotAndPublication.record(ctx, DB);
+      const names = streamNamesOf(NAME, DB, instance);
       await pair.source.query(`CREATE PUBLICATION "${names.publication}" FOR TABLE parent, child`, [], DB);
       await pair.source.query("SELECT pg_create_logical_replication_slot($1, 'pgoutput')", [names.slot], DB);
       await withSession(spec.source, { database: DB, purpose: 'online', writable: true }, async (source) => {
         const keyless = (await readSourceRelations(source)).filter((t) => t.name === 'keyless');
-        await replicaIdentity.apply(ctx, DB, source, keyless);
+        await setIdentityFull(ctx, DB, source, keyless);
       });
       // the event trigger of schemaChangeCapture eventTrigger (its own session, before the fence)
-      await sourceEventTrigger.apply(ctx, DB);
+      await installEventTrigger(ctx, DB);
       // a fallback window's reverse slot and publication on the target and its position on the old
       // source, as a cutover with a window leaves them (recorded first, named from the instance)
       const reverse = reverseStreamNamesOf(NAME, DB, instance);
-      await reverseStream.record(store, NAME, DB, 3600);
+      await recordFallbackWindow(store, NAME, DB, 3600);
       await pair.target.query(`CREATE PUBLICATION "${reverse.publication}" FOR TABLE parent, child`, [], DB);
       await pair.target.query("SELECT pg_create_logical_replication_slot($1, 'pgoutput')", [reverse.slot], DB);
-      await pair.source.query('SELECT pg_replication_origin_create($1)', [reversePosition.record(ctx, DB)]);
+      await pair.source.query('SELECT pg_replication_origin_create($1)', [reverse.origin]);
       // the writer fence as a cutover makes it: the setting, and a trigger on each published table
-      await writerFence.apply(ctx, DB);
+      await fenceDatabase(ctx, DB);
       // a fall-back's fence on the target, left by one that did not complete (its triggers on the reverse publication's tables)
-      await targetFence.apply(ctx, DB, 'target');
+      await fenceDatabase(ctx, DB, 'target');
 
       const pending = await pendingFootprint(ctx, DB);
       assert.deepEqual(

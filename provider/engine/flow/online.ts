@@ -6,6 +6,7 @@
 // them for its resume.
 import type { DdlFollowing } from '../cdc/apply/ddlFollow';
 import { sourceEventTrigger } from '../footprint/sourceEventTrigger';
+import { installEventTrigger } from '../cdc/prepare/eventTrigger';
 import { knownWithIdentities, recordKnownObjects } from '../control/knownObjects';
 import { partKeys, planPartsFollow } from '../verify/schema/partsFollow';
 import { trace } from '../util/trace';
@@ -155,7 +156,7 @@ async function ddlFollowingOf(run: MigrationRun, database: string): Promise<DdlF
   if (!sourceEventTrigger.madeFor(run.spec)) return undefined;
   const names = await retrying(
     RETRY_POLICIES.phase,
-    () => sourceEventTrigger.apply(run, database),
+    () => installEventTrigger(run, database),
     outageRetry(run, `the event trigger of "${database}"`, database),
   );
   const migration = run.spec.migrationName;

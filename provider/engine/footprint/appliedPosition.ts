@@ -8,7 +8,7 @@ import { withSession } from '../connect/session';
 import { INSUFFICIENT_PRIVILEGE, sqlState } from '../connect/sqlstate';
 import { PROGRESS_TABLE, streamNamesOf } from '../core/names';
 import type { ServerSpec } from '../input/migrationSpec';
-import { openAppliedPosition, type PositionKey } from '../cdc/apply/positionCommit';
+import type { PositionKey } from '../cdc/apply/positionCommit';
 import type { ReversibleChange, StreamContext } from './change';
 import { unlessDatabaseGone } from './change';
 
@@ -94,8 +94,6 @@ export const appliedPosition = {
     refusal: async () => undefined,
   },
   madeFor: (spec) => spec.mode === 'Online',
-  record: (ctx: StreamContext, database: string) => streamNamesOf(ctx.spec.migrationName, database, ctx.instance).origin,
-  apply: openAppliedPosition,
   pending: (ctx: StreamContext, database: string) =>
     pendingPosition(
       ctx.spec.target,

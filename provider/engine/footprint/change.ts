@@ -52,10 +52,11 @@ interface UndoFailure {
 }
 
 /**
- * One reversible change pgferry makes on a server for an online migration. `record` and `apply`
- * keep the signatures of the stage that makes the change (cdc/prepare/, cdc/apply/, switchover/): the
- * stages below this folder call those functions themselves, the ones above through here. `undo`,
- * `pending` and `describe` have one signature, so the release is one loop.
+ * One reversible change pgferry makes on a server for an online migration, as the release and the
+ * validation see it. Each change is made by its stage, which records it first, through functions
+ * of the stage's own signature (in the change's file, or in cdc/prepare/ and cdc/apply/ where the
+ * stage owns the mechanism); it is given back only through `undo`, and `undo`, `pending` and
+ * `describe` have one signature, so the release is one loop.
  */
 export interface ReversibleChange {
   /** The module's name (its file in this folder), used in events and by the test of the loop. */
@@ -72,10 +73,6 @@ export interface ReversibleChange {
   readonly madeFor: (spec: MigrationSpec) => boolean;
   /** A change that stays after a successful cutover on purpose (the writer fence): the release of a database cut over keeps it. */
   readonly staysAfterCutover?: boolean;
-  /** Records the change in its ledger before it is made (apply calls it itself where the stage does). */
-  readonly record: (...args: never[]) => unknown;
-  /** Makes the change (recording it first). */
-  readonly apply: (...args: never[]) => Promise<unknown>;
   /** What is still to give back in a database, one line each (empty: nothing); read from the ledger, and from the server where the server is the record. */
   readonly pending: (ctx: FootprintContext, database: string) => Promise<readonly string[]>;
   /** Gives the change back in a database; idempotent, and a no-op where nothing is pending. */

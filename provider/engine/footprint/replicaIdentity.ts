@@ -5,8 +5,8 @@ import { readSourceRelations } from '../catalog/identityVerdict';
 import { ident, qualified } from '../connect/quote';
 import { listSome } from '../util/listSome';
 import { CONTROL_SCHEMA } from '../core/names';
-import { pendingIdentityChanges, recordIdentityBefore } from '../control/sourceTables';
-import { identityClause, restoreReplicaIdentity, setIdentityFull } from '../cdc/prepare/identityFull';
+import { pendingIdentityChanges } from '../control/sourceTables';
+import { identityClause, restoreReplicaIdentity } from '../cdc/prepare/identityFull';
 import type { ReversibleChange, RightsRefusal, RightsSessions } from './change';
 
 /** The tables without a usable key (the ones set FULL) that the source user does not own. */
@@ -27,8 +27,6 @@ export const replicaIdentity = {
   ledger: `${CONTROL_SCHEMA}.footprint (change replicaIdentity: undo.before, undo.beforeIndex, undone_at)`,
   rights: { server: 'source', needs: 'ownership of the tables (ALTER TABLE ... REPLICA IDENTITY)', refusal },
   madeFor: (spec) => spec.mode === 'Online' && spec.allowReplicaIdentityFull,
-  record: recordIdentityBefore,
-  apply: setIdentityFull,
   pending: async (ctx, database) =>
     (await pendingIdentityChanges(ctx.store, ctx.spec.migrationName, database)).map(
       (c) => `ALTER TABLE ONLY ${qualified(c.schema, c.name)} REPLICA IDENTITY ${identityClause(c)}`,

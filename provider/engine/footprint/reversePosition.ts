@@ -4,7 +4,6 @@
 // from the migration's instance; kept by a cutover's release, dropped when the window closes.
 import { ident } from '../connect/quote';
 import { PROGRESS_TABLE, reverseStreamNamesOf } from '../core/names';
-import { openAppliedPosition } from '../cdc/apply/positionCommit';
 import { dropPosition, pendingPosition } from './appliedPosition';
 import type { ReversibleChange, RightsRefusal, RightsSessions, StreamContext } from './change';
 
@@ -39,8 +38,6 @@ export const reversePosition = {
   },
   madeFor: (spec) => spec.mode === 'Online' && spec.fallbackWindow !== undefined,
   staysAfterCutover: true,
-  record: (ctx: StreamContext, database: string) => reverseStreamNamesOf(ctx.spec.migrationName, database, ctx.instance).origin,
-  apply: openAppliedPosition,
   pending: (ctx: StreamContext, database: string) =>
     pendingPosition(
       ctx.spec.source,

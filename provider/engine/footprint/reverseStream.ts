@@ -19,7 +19,6 @@ import { createPublication, publishTables } from '../cdc/prepare/publication';
 import { CONTROL_SCHEMA, reverseStreamNamesOf, type StreamNames } from '../core/names';
 import { dropSlotAndPublication } from '../cdc/prepare/slot';
 import { pendingSlotAndPublication } from './slotAndPublication';
-import { recordFallbackWindow } from '../control/fallbackWindows';
 import type { ReversibleChange, RightsRefusal, RightsSessions, StreamContext } from './change';
 import { unlessDatabaseGone } from './change';
 
@@ -115,8 +114,6 @@ export const reverseStream = {
   // a window asked only with the cutover request is checked when the cutover opens it
   madeFor: (spec) => spec.mode === 'Online' && spec.fallbackWindow !== undefined,
   staysAfterCutover: true,
-  record: recordFallbackWindow,
-  apply: openReverseStream,
   pending,
   undo: async (ctx: StreamContext, database: string) => {
     const n = reverseStreamNamesOf(ctx.spec.migrationName, database, ctx.instance);

@@ -6,7 +6,7 @@ import { ident, literal } from '../connect/quote';
 import { withSession } from '../connect/session';
 import { streamNamesOf } from '../core/names';
 import type { ServerSpec } from '../input/migrationSpec';
-import { createSlotWithSnapshot, dropSlotAndPublication } from '../cdc/prepare/slot';
+import { dropSlotAndPublication } from '../cdc/prepare/slot';
 import type { ReversibleChange, RightsRefusal, RightsSessions, StreamContext } from './change';
 import { unlessDatabaseGone } from './change';
 
@@ -71,8 +71,6 @@ export const slotAndPublication = {
   ledger: 'their names, derived from migration.instance (recorded when the migration is registered)',
   rights: { server: 'source', needs: 'REPLICATION (or superuser), and CREATE on the database for the publication', refusal },
   madeFor: (spec) => spec.mode === 'Online',
-  record: (ctx: StreamContext, database: string) => streamNamesOf(ctx.spec.migrationName, database, ctx.instance),
-  apply: createSlotWithSnapshot,
   pending,
   undo: async (ctx: StreamContext, database: string) => {
     const n = streamNamesOf(ctx.spec.migrationName, database, ctx.instance);

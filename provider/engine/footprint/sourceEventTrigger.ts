@@ -6,8 +6,7 @@ import { withSession } from '../connect/session';
 import { ident } from '../connect/quote';
 import { CONTROL_SCHEMA } from '../core/names';
 import { pendingEventTriggers } from '../control/sourceEventTriggers';
-import { dropEventTrigger, dropEventTriggerStatements, eventTriggersPresent, installEventTrigger } from '../cdc/prepare/eventTrigger';
-import { recordEventTrigger } from '../control/sourceEventTriggers';
+import { dropEventTrigger, dropEventTriggerStatements, eventTriggersPresent } from '../cdc/prepare/eventTrigger';
 import type { ReversibleChange, RightsRefusal, RightsSessions } from './change';
 import { unlessDatabaseGone } from './change';
 
@@ -44,8 +43,6 @@ export const sourceEventTrigger = {
     refusal,
   },
   madeFor: (spec) => spec.mode === 'Online' && spec.followSchemaChanges && spec.schemaChangeCapture === 'eventTrigger',
-  record: recordEventTrigger,
-  apply: installEventTrigger,
   pending: async (ctx, database) => {
     const [record] = await pendingEventTriggers(ctx.store, ctx.spec.migrationName, database);
     if (!record) return [];

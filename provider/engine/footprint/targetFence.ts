@@ -4,9 +4,9 @@
 // first in the footprint ledger (change targetFence). A fall-back that stops before the old source
 // is the primary again lifts it, as any release does; once it fell back the fence stays (kept), so
 // an application still pointed at the new server fails loudly instead of writing where nothing reads.
-import { liftStatements, pendingFences, recordFence } from '../control/writerFences';
+import { liftStatements, pendingFences } from '../control/writerFences';
 import { CONTROL_SCHEMA } from '../core/names';
-import { fenceDatabase, fenceRightsRefusal, liftWriterFence } from './writerFence';
+import { fenceRightsRefusal, liftWriterFence } from './writerFence';
 import type { RightsRefusal, RightsSessions, ReversibleChange } from './change';
 
 /** The target user fences a database it owns (it created it) or any as a superuser; one not made yet it will own. */
@@ -33,8 +33,6 @@ export const targetFence = {
     refusal,
   },
   madeFor: (spec) => spec.mode === 'Online' && spec.fallbackWindow !== undefined,
-  record: recordFence,
-  apply: fenceDatabase,
   pending: async (ctx, database) =>
     (await pendingFences(ctx.store, ctx.spec.migrationName, database, 'targetFence')).map((fence) =>
       liftStatements(ctx.spec.migrationName, database, fence.priorSetting),

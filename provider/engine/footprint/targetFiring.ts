@@ -183,9 +183,6 @@ export const targetFiring = {
       ownerRightsRefusal(s.source, s.target, s.database, s.spec.migrateRoles, 'ALTER TABLE ... DISABLE TRIGGER and DISABLE RULE'),
   },
   madeFor: (spec) => spec.mode === 'Online',
-  /** Nothing to write: the source keeps the states the target is set back to. */
-  record: () => undefined,
-  apply: fireAsReplica,
   pending: async (ctx, database) => (await unlessDatabaseGone(() => firingsToRestore(ctx, database))) ?? [],
   undo: (ctx, database) => unlessDatabaseGone(() => restoreFiring(ctx, database)),
   failure: () => ({

@@ -322,8 +322,6 @@ export const targetForeignKeys = {
       ownerRightsRefusal(s.source, s.target, s.database, s.spec.migrateRoles, 'ALTER TABLE ... DROP CONSTRAINT and ADD CONSTRAINT'),
   },
   madeFor: (spec) => spec.mode === 'Online',
-  record: recordTargetForeignKeys,
-  apply: setAsideForeignKeys,
   pending: async (ctx, database) =>
     (await pendingForeignKeys(ctx.store, ctx.spec.migrationName, database)).map(
       (key) => `ALTER TABLE ${qualified(key.schema, key.table)} ADD CONSTRAINT ${ident(key.name)} ${key.definition}`,

@@ -23,10 +23,6 @@ export const targetRowSecurity = {
         : undefined,
   },
   madeFor: (spec) => spec.mode === 'Online',
-  /** Nothing to write: the source keeps the setting the target is given. */
-  record: () => undefined,
-  /** Made by the schema's restore, which leaves it out of post-data (schema/): nothing to do here. */
-  apply: () => Promise.resolve(undefined),
   pending: async (ctx, database) => (await unlessDatabaseGone(() => rowSecurityToEnable(ctx.spec, database))) ?? [],
   undo: (ctx, database) => unlessDatabaseGone(() => enableRowSecurity(ctx, database)),
   failure: () => ({

@@ -436,8 +436,6 @@ export const writerFence = {
   },
   madeFor: (spec) => spec.mode === 'Online' && spec.fenceWriters === true,
   staysAfterCutover: true,
-  record: recordFence,
-  apply: fenceDatabase,
   pending: async (ctx, database) =>
     (await pendingFences(ctx.store, ctx.spec.migrationName, database)).map((fence) =>
       liftStatements(ctx.spec.migrationName, database, fence.priorSetting),
