@@ -39,10 +39,10 @@ SELECT coalesce((SELECT c.relfilenode IS DISTINCT FROM pg_catalog.pg_relation_fi
                 r.oid IS NOT NULL) AS rewritten
   FROM (SELECT pg_catalog.to_regclass($1)::pg_catalog.oid AS oid) AS r`;
 
-/** The table's columns as the session's snapshot knows them (name:type OID, in order), if its name resolves now. */
+/** The table's columns as the session's snapshot knows them (name:relation:attnum, in order), if its name resolves now. */
 const SNAPSHOT_COLUMNS_SQL = `
 SELECT pg_catalog.to_regclass($1) IS NOT NULL AS resolves,
-       (SELECT pg_catalog.string_agg(a.attname OPERATOR(pg_catalog.||) ':' OPERATOR(pg_catalog.||) a.atttypid::pg_catalog.text, ',' ORDER BY a.attnum)
+       (SELECT pg_catalog.string_agg(pg_catalog.concat_ws(':', a.attname, a.attrelid, a.attnum), ',' ORDER BY a.attnum)
           FROM pg_catalog.pg_attribute a
          WHERE a.attrelid = pg_catalog.to_regclass($1) AND a.attnum > 0 AND NOT a.attisdropped) AS columns`;
 
@@ -58,9 +58,10 @@ export async function changedSincePin(client: pg.Client, table: string): Promise
   if ((await client.query<{ rewritten: boolean }>(REWRITTEN_SQL, [table])).rows[0]?.rewritten === true) return true;
   const [known] = (await client.query<{ resolves: boolean; columns: string | null }>(SNAPSHOT_COLUMNS_SQL, [table])).rows;
   if (!known?.resolves) return false;
-  // the columns a statement sees now: its result's description comes from the catalog as it is now
+  // the columns a statement sees now: its result's description comes from the catalog as it is now,
+  // each with its table and attnum (a column added again under its name has a new one)
   const now = await client.query(`SELECT * FROM ONLY ${table} LIMIT 0`);
-  return now.fields.map((f) => `${f.name}:${f.dataTypeID}`).join(',') !== (known.columns ?? '');
+  return now.fields.map((f) => `${f.name}:${f.tableID}:${f.columnID}`).join(',') !== (known.columns ?? '');
 }
 
 /** Between passes over the tables that need a look. */
