@@ -27,7 +27,7 @@ import { readPinPosition } from '../cdc/pin/sourcePosition';
 import type { TableChanges } from '../cdc/plan/changeTracker';
 import type { TargetColumn } from '../cdc/plan/types';
 import { checksum, keyedChecksumSql, tableCountSql } from './keyedChecksum';
-import { tableChecksumSql, tableColumnTypes } from './verifyTables';
+import { tableChecksumSql, tableColumnsOf } from './verifyTables';
 
 /**
  * Whether the relation a table's name resolves to now is another file than the session's snapshot
@@ -39,13 +39,6 @@ SELECT coalesce((SELECT c.relfilenode IS DISTINCT FROM pg_catalog.pg_relation_fi
                 r.oid IS NOT NULL) AS rewritten
   FROM (SELECT pg_catalog.to_regclass($1)::pg_catalog.oid AS oid) AS r`;
 
-/** The table's columns as the session's snapshot knows them (name:relation:attnum, in order), if its name resolves now. */
-const SNAPSHOT_COLUMNS_SQL = `
-SELECT pg_catalog.to_regclass($1) IS NOT NULL AS resolves,
-       (SELECT pg_catalog.string_agg(pg_catalog.concat_ws(':', a.attname, a.attrelid, a.attnum), ',' ORDER BY a.attnum)
-          FROM pg_catalog.pg_attribute a
-         WHERE a.attrelid = pg_catalog.to_regclass($1) AND a.attnum > 0 AND NOT a.attisdropped) AS columns`;
-
 /**
  * Whether a table, read in a session's snapshot taken before, changed since in a way that snapshot
  * cannot read through: a statement resolves names and columns through the server's catalog as it is
@@ -56,12 +49,17 @@ SELECT pg_catalog.to_regclass($1) IS NOT NULL AS resolves,
  */
 export async function changedSincePin(client: pg.Client, table: string): Promise<boolean> {
   if ((await client.query<{ rewritten: boolean }>(REWRITTEN_SQL, [table])).rows[0]?.rewritten === true) return true;
-  const [known] = (await client.query<{ resolves: boolean; columns: string | null }>(SNAPSHOT_COLUMNS_SQL, [table])).rows;
-  if (!known?.resolves) return false;
-  // the columns a statement sees now: its result's description comes from the catalog as it is now,
-  // each with its table and attnum (a column added again under its name has a new one)
+  // the columns as the snapshot knows them, against those a statement sees now: its result's
+  // description comes from the catalog as it is now, each with its table and attnum (a column added
+  // again under its name has a new one)
+  const known = await tableColumnsOf(client, table);
+  if (!known) return false;
   const now = await client.query(`SELECT * FROM ONLY ${table} LIMIT 0`);
-  return now.fields.map((f) => `${f.name}:${f.tableID}:${f.columnID}`).join(',') !== (known.columns ?? '');
+  const seen = (name: string, relation: number | string, attnum: number) => `${name}:${relation}:${attnum}`;
+  return (
+    now.fields.map((f) => seen(f.name, f.tableID, f.columnID)).join(',') !==
+    known.columns.map((c) => seen(c.name, known.relation, c.attnum)).join(',')
+  );
 }
 
 /** Between passes over the tables that need a look. */
@@ -380,8 +378,9 @@ export class BackgroundVerification {
    * row would differ. Undefined (the whole row) when either side has no such table: the checksum says so.
    */
   private async comparedColumns(table: SourceTable): Promise<string[] | 'shape pending' | undefined> {
-    const [onSource, onTarget] = await Promise.all([tableColumnTypes(this.source!, table.sql), tableColumnTypes(this.target!, table.sql)]);
-    if (!onSource || !onTarget) return undefined;
+    const [source, target] = await Promise.all([tableColumnsOf(this.source!, table.sql), tableColumnsOf(this.target!, table.sql)]);
+    if (!source || !target) return undefined;
+    const [onSource, onTarget] = [source.columns, target.columns];
     const same = onSource.every((c) => onTarget.some((t) => t.name === c.name && t.type === c.type));
     return same ? onSource.map((c) => c.name) : 'shape pending';
   }

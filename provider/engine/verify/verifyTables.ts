@@ -30,34 +30,49 @@ import { compareSequences, describeDifference, readSequenceStates, targetBehindI
 export const tableChecksumSql = (qualifiedTable: string, columns?: readonly string[]): string =>
   rowsChecksumSql(`ONLY ${qualifiedTable} AS t`, columns);
 
-/** A table's columns in their order (dropped ones aside); null when there is no such table. */
+/**
+ * A table's columns in their order (dropped ones aside): name, type as format_type prints it and
+ * attnum, in the session's snapshot; `relation` (the OID its name resolves to now) null when there
+ * is no such table.
+ */
 const TABLE_COLUMNS_SQL = `
-SELECT CASE WHEN r.oid IS NOT NULL THEN ARRAY(
-         SELECT a.attname::pg_catalog.text FROM pg_catalog.pg_attribute a
-          WHERE a.attrelid = r.oid AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum) END AS columns
-  FROM (SELECT pg_catalog.to_regclass($1)::pg_catalog.oid AS oid) AS r`;
+SELECT r.oid::pg_catalog.text AS relation, c.names, c.types, c.attnums
+  FROM (SELECT pg_catalog.to_regclass($1)::pg_catalog.oid AS oid) AS r
+  LEFT JOIN LATERAL (
+    SELECT pg_catalog.array_agg(a.attname::pg_catalog.text ORDER BY a.attnum) AS names,
+           pg_catalog.array_agg(pg_catalog.format_type(a.atttypid, a.atttypmod) ORDER BY a.attnum) AS types,
+           pg_catalog.array_agg(a.attnum::pg_catalog.int4 ORDER BY a.attnum) AS attnums
+      FROM pg_catalog.pg_attribute a
+     WHERE a.attrelid = r.oid AND a.attnum > 0 AND NOT a.attisdropped) AS c ON true`;
 
-/** The columns of a table (its quoted qualified name) as a server's catalog has them now; undefined without the table. */
-async function tableColumns(client: pg.Client, qualifiedTable: string): Promise<string[] | undefined> {
-  const { rows } = await client.query<{ columns: string[] | null }>(TABLE_COLUMNS_SQL, [qualifiedTable]);
-  return rows[0]?.columns ?? undefined;
+/** One column of a table as its server's catalog has it. */
+export interface TableColumn {
+  readonly name: string;
+  /** As format_type prints it. */
+  readonly type: string;
+  readonly attnum: number;
 }
 
-/** A table's columns with their types as format_type prints them, in their order; null without the table. */
-const TABLE_COLUMN_TYPES_SQL = `
-SELECT CASE WHEN r.oid IS NOT NULL THEN ARRAY(
-         SELECT pg_catalog.jsonb_build_array(a.attname, pg_catalog.format_type(a.atttypid, a.atttypmod))::pg_catalog.text
-           FROM pg_catalog.pg_attribute a
-          WHERE a.attrelid = r.oid AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum) END AS columns
-  FROM (SELECT pg_catalog.to_regclass($1)::pg_catalog.oid AS oid) AS r`;
+/** The columns of a table (its quoted qualified name) and the OID its name resolves to; undefined without the table. */
+export async function tableColumnsOf(
+  client: pg.Client,
+  qualifiedTable: string,
+): Promise<{ relation: string; columns: TableColumn[] } | undefined> {
+  const { rows } = await client.query<{
+    relation: string | null;
+    names: string[] | null;
+    types: string[] | null;
+    attnums: number[] | null;
+  }>(TABLE_COLUMNS_SQL, [qualifiedTable]);
+  const row = rows[0];
+  if (!row?.relation) return undefined;
+  const columns = (row.names ?? []).map((name, i) => ({ name, type: row.types![i]!, attnum: row.attnums![i]! }));
+  return { relation: row.relation, columns };
+}
 
-/** The columns of a table with their types, as a server's catalog has them in the session's snapshot; undefined without the table. */
-export async function tableColumnTypes(client: pg.Client, qualifiedTable: string): Promise<{ name: string; type: string }[] | undefined> {
-  const { rows } = await client.query<{ columns: string[] | null }>(TABLE_COLUMN_TYPES_SQL, [qualifiedTable]);
-  return rows[0]?.columns?.map((c) => {
-    const [name, type] = JSON.parse(c) as [string, string];
-    return { name, type };
-  });
+/** The names of a table's columns in their order; undefined without the table. */
+async function tableColumns(client: pg.Client, qualifiedTable: string): Promise<string[] | undefined> {
+  return (await tableColumnsOf(client, qualifiedTable))?.columns.map((c) => c.name);
 }
 
 /** Pure: the columns only one of the two sides has, as a mismatch's reason (source's order first, then the target's); undefined when both have the same. */
