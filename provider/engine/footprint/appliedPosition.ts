@@ -8,12 +8,9 @@ import { withSession } from '../connect/session';
 import { INSUFFICIENT_PRIVILEGE, sqlState } from '../connect/sqlstate';
 import { PROGRESS_TABLE, streamNamesOf } from '../core/names';
 import type { ServerSpec } from '../input/migrationSpec';
-import type { PositionKey } from '../cdc/apply/positionCommit';
+import { PROGRESS_TABLE_SQL, type PositionKey } from '../cdc/apply/positionCommit';
 import type { ReversibleChange, StreamContext } from './change';
 import { unlessDatabaseGone } from './change';
-
-/** The progress table, where origins are not permitted (cdc/apply/positionCommit.ts makes it). */
-const PROGRESS = `${ident(PROGRESS_TABLE.schema)}.${ident(PROGRESS_TABLE.table)}`;
 
 /**
  * The origin and the progress row of one stream's applied position on `server` that are still
@@ -32,15 +29,18 @@ export async function pendingPosition(server: ServerSpec, origin: string, migrat
   });
   const row = await unlessDatabaseGone(() =>
     withSession(server, { database, purpose: 'show', readOnly: true }, async (client) => {
-      const { rows } = await client.query<{ ok: boolean }>('SELECT to_regclass($1) IS NOT NULL AS ok', [PROGRESS]);
+      const { rows } = await client.query<{ ok: boolean }>('SELECT to_regclass($1) IS NOT NULL AS ok', [PROGRESS_TABLE_SQL]);
       if (!rows[0]?.ok) return false;
-      const present = await client.query(`SELECT 1 FROM ${PROGRESS} WHERE migration = $1 AND database = $2`, [migration, database]);
+      const present = await client.query(`SELECT 1 FROM ${PROGRESS_TABLE_SQL} WHERE migration = $1 AND database = $2`, [
+        migration,
+        database,
+      ]);
       return present.rows.length > 0;
     }),
   );
   return [
     ...(found ? [`SELECT pg_replication_origin_drop(${literal(origin)})`] : []),
-    ...(row ? [`DELETE FROM ${PROGRESS} WHERE migration = ${literal(migration)} AND database = ${literal(database)}`] : []),
+    ...(row ? [`DELETE FROM ${PROGRESS_TABLE_SQL} WHERE migration = ${literal(migration)} AND database = ${literal(database)}`] : []),
   ];
 }
 
@@ -60,12 +60,12 @@ async function dropOrigin(client: pg.Client, origin: string): Promise<void> {
 /** Removes the progress of one database: its origin, or its row (and the table once empty). */
 async function dropAppliedPosition(client: pg.Client, key: PositionKey): Promise<void> {
   await dropOrigin(client, key.origin);
-  const { rows } = await client.query<{ ok: boolean }>('SELECT to_regclass($1) IS NOT NULL AS ok', [PROGRESS]);
+  const { rows } = await client.query<{ ok: boolean }>('SELECT to_regclass($1) IS NOT NULL AS ok', [PROGRESS_TABLE_SQL]);
   if (!rows[0]?.ok) return;
-  await client.query(`DELETE FROM ${PROGRESS} WHERE migration = $1 AND database = $2`, [key.migration, key.database]);
-  const { rows: left } = await client.query(`SELECT 1 FROM ${PROGRESS} LIMIT 1`);
+  await client.query(`DELETE FROM ${PROGRESS_TABLE_SQL} WHERE migration = $1 AND database = $2`, [key.migration, key.database]);
+  const { rows: left } = await client.query(`SELECT 1 FROM ${PROGRESS_TABLE_SQL} LIMIT 1`);
   if (left.length === 0) {
-    await client.query(`DROP TABLE ${PROGRESS}`);
+    await client.query(`DROP TABLE ${PROGRESS_TABLE_SQL}`);
     // the schema also holds the control catalog when this is the maintenance database: keep it then
     await client.query(`DROP SCHEMA ${ident(PROGRESS_TABLE.schema)}`).catch(() => undefined);
   }

@@ -14,7 +14,7 @@
 // SET CONSTRAINTS ALL IMMEDIATE checks them, and a failure there ends the message before the
 // setup): the server receives both or neither, and nothing that can fail runs between them.
 import type pg from 'pg';
-import { ident, literal } from '../../connect/quote';
+import { ident, literal, qualified } from '../../connect/quote';
 import { INSUFFICIENT_PRIVILEGE, sqlState } from '../../connect/sqlstate';
 import { PROGRESS_TABLE } from '../../core/names';
 import { formatLsn, parseLsn } from '../decode/lsn';
@@ -44,7 +44,8 @@ export interface AppliedPosition {
   disarm(): Promise<void>;
 }
 
-const TABLE = `${ident(PROGRESS_TABLE.schema)}.${ident(PROGRESS_TABLE.table)}`;
+/** The progress table's quoted name (its drop is the footprint's: footprint/appliedPosition.ts). */
+export const PROGRESS_TABLE_SQL = qualified(PROGRESS_TABLE.schema, PROGRESS_TABLE.table);
 
 /** A simple-protocol message of `statements` and COMMIT, which answers it. */
 function commitMessage(statements: readonly string[]): PipelinedStatement {
@@ -107,7 +108,7 @@ class TablePosition extends RecordedPosition {
 
   async read(): Promise<bigint> {
     const { rows } = await this.client.query<{ lsn: string }>(
-      `SELECT lsn::text AS lsn FROM ${TABLE} WHERE migration = $1 AND database = $2`,
+      `SELECT lsn::text AS lsn FROM ${PROGRESS_TABLE_SQL} WHERE migration = $1 AND database = $2`,
       [this.key.migration, this.key.database],
     );
     return rows[0] ? parseLsn(rows[0].lsn) : 0n;
@@ -116,7 +117,7 @@ class TablePosition extends RecordedPosition {
   commitStatements(lsn: bigint, commitTimeMs: number): PipelinedStatement[] {
     // the row is part of the transaction: an abort takes it back with the changes
     const record = {
-      text: `INSERT INTO ${TABLE} (migration, database, lsn, source_commit_at, applied_at) VALUES ($1, $2, $3::pg_lsn, $4::timestamptz, now())
+      text: `INSERT INTO ${PROGRESS_TABLE_SQL} (migration, database, lsn, source_commit_at, applied_at) VALUES ($1, $2, $3::pg_lsn, $4::timestamptz, now())
        ON CONFLICT (migration, database) DO UPDATE SET lsn = EXCLUDED.lsn, source_commit_at = EXCLUDED.source_commit_at, applied_at = now()`,
       params: [this.key.migration, this.key.database, formatLsn(lsn), new Date(commitTimeMs).toISOString()],
     };
@@ -127,7 +128,7 @@ class TablePosition extends RecordedPosition {
 async function createTable(client: pg.Client): Promise<void> {
   await client.query(`CREATE SCHEMA IF NOT EXISTS ${ident(PROGRESS_TABLE.schema)}`);
   await client.query(
-    `CREATE TABLE IF NOT EXISTS ${TABLE} (migration text NOT NULL, database text NOT NULL, lsn pg_lsn NOT NULL,
+    `CREATE TABLE IF NOT EXISTS ${PROGRESS_TABLE_SQL} (migration text NOT NULL, database text NOT NULL, lsn pg_lsn NOT NULL,
        source_commit_at timestamptz, applied_at timestamptz NOT NULL DEFAULT now(), PRIMARY KEY (migration, database))`,
   );
 }
