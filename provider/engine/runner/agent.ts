@@ -178,13 +178,15 @@ class Agent {
     );
     child.stdin!.end(runnerInput(spec, migration.ranBefore ? 'resume' : 'create'));
     this.log(`migration ${name}: runner ${child.pid} started (${migration.ranBefore ? 'resume' : 'create'})`);
-    // the job is done once the runner holds the lease (or is gone: then the next look offers it again)
+    // the job is done once the runner holds the lease (or is gone: then the next look offers it again),
+    // or once the agent stops: its runners stop with it and another agent resumes the migration
     const deadline = Date.now() + RUNNER_START_MS;
-    while (Date.now() < deadline) {
+    while (Date.now() < deadline && !this.options.signal.aborted) {
       const ended = await Promise.race([exited, new Promise<'running'>((r) => setTimeout(() => r('running'), 200))]);
       if (ended !== 'running') return;
       if (await leaseHeld(this.registry, name)) return;
     }
+    if (this.options.signal.aborted) return; // stopRunners closes its lifeline
     this.log(`migration ${name}: runner ${child.pid} did not take the lease within ${RUNNER_START_MS / 1000} s; stopping it`);
     child.kill('SIGKILL');
   }

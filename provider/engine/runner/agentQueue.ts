@@ -17,6 +17,8 @@ const START_EXPIRE_SECONDS = 30;
 const POLL_SECONDS = 0.5;
 /** How often some agent (one at a time, pg-boss decides) expires jobs of dead workers. */
 const MAINTENANCE_SECONDS = 5;
+/** How long a stop waits for a job being worked to end before failing it (it is offered again). */
+const STOP_WAIT_MS = 15_000;
 
 /** The queue of one migration (migration names are letters, digits and hyphens). */
 function queueName(migration: string): string {
@@ -26,10 +28,19 @@ function queueName(migration: string): string {
 /**
  * pg-boss's database adapter over one pgferry session (TLS, pinned settings), reopened after a
  * drop. pg-boss sends statements without parameters as one simple query (its locked plans).
+ *
+ * Statements run one after another: pg-boss sends some at once (a fetch beside its maintenance),
+ * which one session would only queue, and a close that waits for the last one then waits for all.
+ * pg-boss does not await a job's complete or fail statement, so a rejection there would end the
+ * agent: once closed, the adapter drops a statement instead (it never settles, nothing is sent).
+ * A job left so expires and is offered again, as when an agent dies while starting a runner.
  */
 class SessionAdapter {
   private client: pg.Client | undefined;
   private opening: Promise<pg.Client> | undefined;
+  /** The last statement sent, settled or not: the next one waits for it. */
+  private last: Promise<unknown> = Promise.resolve();
+  private closed = false;
   constructor(private readonly target: ServerSpec) {}
 
   private async session(): Promise<pg.Client> {
@@ -48,12 +59,21 @@ class SessionAdapter {
     });
   }
 
-  async executeSql(text: string, values: unknown[]): Promise<{ rows: unknown[] }> {
-    const client = await this.session();
-    return client.query(text, values?.length ? values : undefined);
+  executeSql(text: string, values: unknown[]): Promise<{ rows: unknown[] }> {
+    if (this.closed) return new Promise(() => undefined);
+    const run = this.last.then(async () => {
+      const client = await this.session();
+      return client.query(text, values?.length ? values : undefined);
+    });
+    this.last = run.catch(() => undefined);
+    return run;
   }
 
+  /** Waits for the statements already sent, then ends the session; later ones are dropped. */
   async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.last;
     const client = this.client;
     this.client = undefined;
     await closeSession(client);
@@ -104,7 +124,11 @@ export class AgentQueue {
   /** Works the migration's queue from now on: `start` runs for each job this agent claims. */
   async serve(migration: string, start: () => Promise<void>): Promise<void> {
     if (this.served.has(migration)) return;
-    const worker = await this.boss.work(queueName(migration), { pollingIntervalSeconds: POLL_SECONDS, batchSize: 1 }, async () => start());
+    const worker = await this.boss.work(queueName(migration), { pollingIntervalSeconds: POLL_SECONDS, batchSize: 1 }, async () => {
+      // a job fetched while the queue stops is failed, to be offered again, not started here
+      if (this.stopped) throw new Error('the agent is stopping');
+      await start();
+    });
     this.served.set(migration, worker);
   }
 
@@ -121,7 +145,8 @@ export class AgentQueue {
   async stop(): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
-    await this.boss.stop({ graceful: false, wait: true, close: false }).catch(() => undefined);
+    // graceful: a job being worked ends first and is completed, so the session closes after its statement
+    await this.boss.stop({ graceful: true, wait: true, close: false, timeout: STOP_WAIT_MS }).catch(() => undefined);
     await this.adapter.close();
   }
 }
