@@ -1,8 +1,10 @@
 // A schema follow's drop runs a moment after the look that planned it, and its statement names the
 // object: between the two, someone may drop the object and make their own under its name (a DBA's
 // index made again). The drop runs only if the name still holds the object the look saw
-// (verify/schema/catalog.ts stillSeen). Read back from real catalogs, on 15 and on 13, which fails
-// to describe a dropped object instead of answering nothing.
+// (verify/schema/catalog.ts stillSeen). And a look that reads while a table is dropped sees it
+// whole or not at all, never its parts without their definitions, which the follow once acted on.
+// Read back from real catalogs, on 15 and on 13, which fails to describe a dropped object instead
+// of answering nothing.
 import assert from 'node:assert/strict';
 import type pg from 'pg';
 import { serverMajor } from '../../provider/engine/connect/session';
@@ -68,6 +70,43 @@ for (const major of [15, 13] as const) {
         assert.ok(now.has('constraint n_pos_old'));
       } finally {
         await client.end();
+      }
+    });
+
+    it('a table dropped while a look reads: the look shows neither it nor its parts, and no part without its definition', async () => {
+      await server.query('CREATE DATABASE raced');
+      await server.query('CREATE TABLE keep (id int PRIMARY KEY)', [], 'raced');
+      // the drop commits after the look's snapshot was taken (its first statement), before it reads
+      // the columns (described then: "cache lookup failed") or the indexes (no definition then); a
+      // view would hold it back, reading its definition locks it until the look ends
+      for (const dropBefore of [3, 5]) {
+        await server.query(
+          `CREATE TABLE old_log (id int PRIMARY KEY, n int CHECK (n > 0));
+           CREATE INDEX old_log_n ON old_log (n);
+           CREATE FUNCTION old_touch() RETURNS trigger LANGUAGE plpgsql AS 'BEGIN RETURN NEW; END';
+           CREATE TRIGGER old_log_touch BEFORE UPDATE ON old_log FOR EACH ROW EXECUTE FUNCTION old_touch();`,
+          [],
+          'raced',
+        );
+        const client = await server.connect('raced');
+        try {
+          const query = client.query.bind(client) as (...args: unknown[]) => Promise<unknown>;
+          let sent = 0;
+          (client as unknown as { query: typeof query }).query = async (...args: unknown[]) => {
+            if (++sent === dropBefore) await server.query('DROP TABLE old_log; DROP FUNCTION old_touch()', [], 'raced');
+            return query(...args);
+          };
+          const objects = await readSchemaObjects(client, major, 'pgferry');
+          const names = objects.map((o) => `${o.kind} ${o.relation ?? ''}.${o.name}`);
+          assert.deepEqual(
+            names.filter((n) => /old_/.test(n)),
+            [],
+            `dropped before statement ${dropBefore}`,
+          );
+          assert.ok(names.includes('index keep.keep_pkey'), names.join(', '));
+        } finally {
+          await client.end();
+        }
       }
     });
   });

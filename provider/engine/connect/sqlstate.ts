@@ -27,6 +27,8 @@ export const DEADLOCK_DETECTED = '40P01'; // deadlock_detected
 export const IN_FAILED_SQL_TRANSACTION = '25P02'; // in_failed_sql_transaction ("current transaction is aborted")
 export const LOCK_NOT_AVAILABLE = '55P03'; // lock_not_available (lock_timeout)
 export const OBJECT_IN_USE = '55006'; // object_in_use (a slot or origin still held)
+/** internal_error: among others "cache lookup failed", an object dropped while a statement described it. */
+export const INTERNAL_ERROR = 'XX000';
 export const DEPENDENT_OBJECTS_STILL_EXIST = '2BP01'; // dependent_objects_still_exist (a DROP ... RESTRICT refused)
 export const FEATURE_NOT_SUPPORTED = '0A000'; // feature_not_supported (a TRUNCATE of a table another references)
 export const OBJECT_NOT_IN_PREREQUISITE_STATE = '55000'; // object_not_in_prerequisite_state (a slot that lost WAL)

@@ -5,7 +5,7 @@
 // format_type, pg_get_expr). Sessions pin search_path to pg_catalog alone, so every deparsed name
 // carries its schema on both servers.
 import type pg from 'pg';
-import { sqlState } from '../../connect/sqlstate';
+import { INTERNAL_ERROR, UNDEFINED_OBJECT, sqlState } from '../../connect/sqlstate';
 import { schemaObjectKey } from '../../core/names';
 
 /** A property's value as read: text, a flag, or absent (NULL). */
@@ -321,17 +321,40 @@ export async function readSchemaObjects(
     EVENT_TRIGGERS_SQL,
     COMMENTS_SQL,
   ];
-  const objects: SchemaObject[] = [];
-  // one snapshot for every statement: read one by one, a table dropped between two of them would
-  // show on one side of its parts and not the other (its constraint still there, its index gone),
-  // and a follow would act on that half (seen: DROP INDEX of a constraint's index, refused)
-  await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
-  try {
-    for (const sql of statements) await readInto(objects, client, sql, [controlSchema, leftOut.relations, leftOut.schemas]);
-  } finally {
-    await client.query('ROLLBACK').catch(() => undefined);
+  for (let read = 1; ; read++) {
+    const objects: SchemaObject[] = [];
+    // one snapshot for every statement: read one by one, a table dropped between two of them would
+    // show on one side of its parts and not the other (its constraint still there, its index gone),
+    // and a follow would act on that half (seen: DROP INDEX of a constraint's index, refused)
+    await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
+    try {
+      for (const sql of statements) await readInto(objects, client, sql, [controlSchema, leftOut.relations, leftOut.schemas]);
+    } catch (error) {
+      if (sqlState(error) === INTERNAL_ERROR && read < CONSISTENT_READS) continue;
+      throw error;
+    } finally {
+      await client.query('ROLLBACK').catch(() => undefined);
+    }
+    // The pg_get_*def functions read the catalog as it is now, not as the snapshot saw it: an
+    // object dropped while the statements ran is still in the snapshot's rows with no definition
+    // (seen: a table's index whose definition the follow then tried to make "none"), or fails to
+    // be described ("cache lookup failed"). Read again, after the drop; past a few reads, such
+    // objects are left out as the drop leaves them.
+    const gone = objects.filter(droppedWhileRead);
+    if (gone.length === 0) return objects;
+    if (read >= CONSISTENT_READS) return objects.filter((o) => !droppedWhileRead(o));
   }
-  return objects;
+}
+
+/** How many times readSchemaObjects reads while objects are dropped under it. */
+const CONSISTENT_READS = 3;
+
+/** Kinds whose definition the server always prints while the object exists. */
+const DEFINED_KINDS = new Set(['index', 'constraint', 'trigger', 'rule', 'view', 'materialized view', 'function', 'procedure']);
+
+/** An object the snapshot's rows show but whose definition the catalog no longer has (readSchemaObjects says why). */
+function droppedWhileRead(o: SchemaObject): boolean {
+  return DEFINED_KINDS.has(o.kind) && o.props.definition === null;
 }
 
 /** One statement's objects, added to `objects`. */
@@ -376,7 +399,7 @@ export async function stillSeen(client: pg.Client, seen: SeenObject): Promise<bo
   const rows = await client.query<{ same: boolean | null }>(STILL_SEEN_SQL, [seen.classId, seen.objectId, seen.schema, seen.name]).then(
     (r) => r.rows,
     (error: unknown) => {
-      if (sqlState(error) === 'XX000' || sqlState(error) === '42704') return [];
+      if (sqlState(error) === INTERNAL_ERROR || sqlState(error) === UNDEFINED_OBJECT) return [];
       throw error;
     },
   );
