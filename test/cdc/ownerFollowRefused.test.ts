@@ -8,7 +8,6 @@ import assert from 'node:assert/strict';
 import type pg from 'pg';
 import { runMigration } from '../../provider/engine';
 import { CatalogConnection } from '../../provider/engine/control/connection';
-import { requestCutover } from '../../provider/engine/control/migrationRequests';
 import { isFinalState } from '../../provider/engine/core/model';
 import {
   cutoverEnd,
@@ -102,13 +101,7 @@ describe('owner changes followed on a managed target, or stopped on with the fix
 
       // the fix the stop named, by the target's administrator; then the cutover asked again
       await pair.target.query(`GRANT auditor TO ${target.user}`);
-      await requestCutover(store, name);
-      const again = await waitForStatus(
-        store,
-        name,
-        (st) => isFinalState(st.state) || (st.message !== stopped.message && /^cutover stopped/.test(st.message ?? '')),
-      );
-      const end = isFinalState(again.state) ? await running : again;
+      const end = await cutoverEnd(store, { target, migrationName: name }, running, stopped);
       assert.equal(end.state, 'Succeeded', end.message);
       assert.deepEqual(await owners(pair.target), { audited: 'auditor', busy: 'reporter' });
     } finally {

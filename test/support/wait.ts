@@ -110,18 +110,20 @@ export async function endIfRunning(
 
 /**
  * Requests the cutover and waits for its end: the migration's final status, or the status of a
- * cutover that stopped (and streams on), said at once rather than by a test's timeout.
+ * cutover that stopped (and streams on), said at once rather than by a test's timeout. `stopped`:
+ * the status of an earlier cutover that stopped, whose message is not this one's end.
  */
 export async function cutoverEnd(
   store: CatalogConnection,
   spec: Pick<MigrationSpec, 'target' | 'migrationName'>,
   running: Promise<MigrationStatus>,
+  stopped?: MigrationStatus,
 ): Promise<MigrationStatus> {
   await requestCutover(spec.target, spec.migrationName);
   const status = await waitForStatus(
     store,
     spec.migrationName,
-    (s) => isFinalState(s.state) || /^cutover stopped/.test(s.message ?? ''),
+    (s) => isFinalState(s.state) || (/^cutover stopped/.test(s.message ?? '') && s.message !== stopped?.message),
     180_000,
   );
   return isFinalState(status.state) ? running : status;

@@ -332,4 +332,37 @@ describe('schema check: a known object told by its identity on the target (unit,
     });
     assert.deepEqual(remade.steps[0]?.statements, ['DROP INDEX CONCURRENTLY IF EXISTS "public"."orders_idx";']);
   });
+
+  it("tells the view pgferry made from a DBA's made under its name by its OID: kept, never replaced or dropped; a table by name alone", () => {
+    const view = (objectId: string, definition: string): SchemaObject => ({
+      ...ORDERS,
+      kind: 'view',
+      name: 'busy',
+      objectId,
+      ownerObjectId: objectId,
+      props: { definition },
+    });
+    const ours = view('400', ' SELECT orders.id FROM orders;');
+    const known = new Map<string, number | null>([
+      [objectKey(ORDERS), null],
+      [objectKey(ours), null],
+    ]);
+    const ctx = { ...CTX, whileSetAside: true, known, knownIdentities: new Map([[objectKey(ours), targetIdentity(ours)!]]) };
+    const theirs = view('500', ' SELECT 1 AS dba;');
+    // the source dropped its view: pgferry's is dropped, the DBA's kept and listed
+    assert.deepEqual(
+      compareSchemas([ORDERS], [ORDERS, ours], ctx).steps.map((s) => s?.statements),
+      [['DROP VIEW "public"."busy";']],
+    );
+    const dropped = compareSchemas([ORDERS], [ORDERS, theirs], ctx);
+    assert.deepEqual([dropped.differences, dropped.kept.map((k) => k.object)], [[], ['view "public"."busy"']]);
+    // the source changed its view: pgferry's is replaced, the DBA's is not (a difference whose fix renames theirs aside)
+    const changed = view('400', ' SELECT orders.id, 2 AS v FROM orders;');
+    assert.equal(compareSchemas([ORDERS, changed], [ORDERS, ours], ctx).steps.filter((s) => s !== undefined).length, 1);
+    const clash = compareSchemas([ORDERS, changed], [ORDERS, theirs], ctx);
+    assert.deepEqual(clash.steps, [undefined]);
+    assert.match(clash.differences[0]?.fix ?? '', /^ALTER VIEW "public"\."busy" RENAME TO "busy_kept";/);
+    // a table has no identity: pgferry makes tables again under their names as it goes
+    assert.equal(targetIdentity(ORDERS), undefined);
+  });
 });

@@ -6,11 +6,12 @@
 // A column is known with its attnum on the source, which a rename keeps: the cutover tells a
 // column renamed from one dropped and another added by it. An object is forgotten once neither
 // server has it: what the source dropped is no longer the migration's, whatever its name. A part
-// of a table (index, constraint, trigger, rule, policy) is known with its identity on the target
-// too (control migration 27: verify/schema/identity.ts), once the copy restored it
-// there or a look found the target's equal to the source's: one of that name on the same table with
-// another OID and definition is someone else's (a DBA dropped the migration's and made their own),
-// kept and never dropped or altered as the migration's. Keys are verify/schema/catalog.ts's
+// of a table (index, constraint, trigger, rule, policy) and an object of its own other than a
+// table (a view, a function, a type, a sequence) is known with its identity on the target too
+// (control migration 27: verify/schema/identity.ts), once the copy restored it there, a follow
+// step made it, or a look found the target's equal to the source's: one of that name with another
+// OID and definition is someone else's (a DBA dropped the migration's and made their own), kept
+// and never dropped or altered as the migration's. Keys are verify/schema/catalog.ts's
 // objectKey; rows go with the migration's database row.
 import { ident } from '../connect/quote';
 import { CONTROL_SCHEMA } from '../core/names';

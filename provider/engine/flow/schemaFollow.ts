@@ -47,6 +47,8 @@ import { dependentKey, describeDependent, dropDependent, remakeDependent, target
 export interface Followable {
   readonly difference: SchemaDifference;
   readonly step: FollowStep;
+  /** Known objects (keys) the step dropped and made again around its own (a replaced function's views): new OIDs too. */
+  readonly remade?: readonly string[];
 }
 
 export interface FollowOutcome {
@@ -126,7 +128,7 @@ export async function followSchema(
     await dropInvalidIndexes(run, database, client);
     const replica = await replicaRolePermitted(client);
     for (const item of [...ready].sort((a, b) => a.step.rank - b.step.rank)) {
-      if (run.signal.aborted) return;
+      if (run.signal.aborted) break;
       try {
         // the object this drop was planned on was dropped or renamed since the look: whatever holds
         // its name now is not the one seen, so nothing is dropped, and the next look judges it
@@ -146,8 +148,29 @@ export async function followSchema(
         failed.push({ difference: item.difference, error: error instanceof Error ? error.message : String(error), ...fix });
       }
     }
+    if (followed.length > 0) await recordMade(run, database, client, followed);
   });
   return { followed, waiting, failed };
+}
+
+/**
+ * Records which object on the target each followed step made or changed is now (identity.ts). A
+ * step that makes an object again (an index rebuilt, a function dropped and created with its views)
+ * gives it another OID and definition; were they left to the next look that finds it equal to the
+ * source's, a second change on the source before that look would find it unlike both and judge it
+ * someone else's: kept, and never followed again. Best effort: a read that fails (a lock) leaves it
+ * to that look, as before.
+ */
+async function recordMade(run: MigrationRun, database: string, client: pg.Client, followed: readonly Followable[]): Promise<void> {
+  const described = new Set(followed.map((f) => f.difference.object));
+  const remade = new Set(followed.flatMap((f) => f.remade ?? []));
+  const objects = await readSchemaObjects(client, run.targetMajor, CONTROL_SCHEMA).catch(() => undefined);
+  if (!objects) return;
+  const identities = objects.flatMap((o) => {
+    const identity = described.has(describeObject(o)) || remade.has(objectKey(o)) ? targetIdentity(o) : undefined;
+    return identity === undefined ? [] : [[objectKey(o), identity] as const];
+  });
+  await recordIdentities(run.store, run.spec.migrationName, database, new Map(identities));
 }
 
 /**
@@ -253,7 +276,7 @@ async function replaceFunction(run: MigrationRun, database: string, client: pg.C
     await client.query('ROLLBACK').catch(() => undefined);
     throw new FollowRefused(error instanceof Error ? error.message : String(error), fix);
   }
-  return { ...item, step: { ...item.step, statements: statements.map((x) => `${x};`) } };
+  return { ...item, step: { ...item.step, statements: statements.map((x) => `${x};`) }, remade: dependents.map(dependentKey) };
 }
 
 /**

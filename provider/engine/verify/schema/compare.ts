@@ -47,11 +47,11 @@ export interface CompareContext {
 }
 
 /**
- * Whether the target's part under a known name is the one recorded there, or another one on the
- * same relation, unlike it (a DBA dropped the migration's and made their own): someone else's,
+ * Whether the target's object under a known name is the one recorded there, or another one unlike
+ * it (a DBA dropped the migration's view, function or index and made their own): someone else's,
  * never the migration's. Made again alike (an ALTER COLUMN TYPE rebuilds a table's indexes, with new
- * OIDs) it is the migration's still; on another relation (the table itself made again, by pgferry's
- * own resync) nothing tells whose it is: judged by name, as one recorded by none.
+ * OIDs) it is the migration's still. A part on another relation (the table itself made again, by
+ * pgferry's own resync) tells nothing of whose it is: judged by name, as one recorded by none.
  */
 function identityOnTarget(ctx: CompareContext, t: SchemaObject): 'recorded' | 'other' | 'unrecorded' {
   const recorded = partsOf(ctx.knownIdentities?.get(keyOf(t)));

@@ -1,7 +1,9 @@
-// A part of a relation (an index, a constraint, a trigger, a rule, a policy) as one object on the
-// target, recorded for the known objects (control/knownObjects.ts): its relation's OID, its own OID
-// and a digest of its properties there, written as one text. Pure. The comparison (compare.ts) and
-// the event trigger's follow of a table's parts (partsFollow.ts) read it back through partsOf.
+// An object on the target as pgferry made it, recorded for the known objects
+// (control/knownObjects.ts): for a part of a relation (an index, a constraint, a trigger, a rule,
+// a policy) its relation's OID, for an object of its own (a view, a function, a type, a sequence)
+// none; its own OID; and a digest of its properties there, written as one text. Pure. The
+// comparison (compare.ts) and the event trigger's follow of a table's parts (partsFollow.ts) read
+// it back through partsOf.
 import { createHash } from 'node:crypto';
 import type { SchemaObject } from './catalog';
 
@@ -12,19 +14,23 @@ export interface TargetIdentity {
   readonly digest: string;
 }
 
+/** Kinds of object told by name alone (targetIdentity says why). */
+const BY_NAME_ONLY = new Set(['table', 'foreign table', 'column', 'comment']);
+
 /**
- * The identity of a part of a relation. Not a column's (its OID is its table's: columns are told by
- * attnum) nor a comment's; objects of their own (tables, views, functions, types) have none, as
- * nothing tells pgferry's own making them again from someone else's.
+ * The identity of an object on the target. None for a table (the copy and the follow make one again
+ * under its name as they go, so a new OID tells nothing), a column (its OID is its table's: columns
+ * are told by attnum) or a comment (its object's).
  */
 export function targetIdentity(t: SchemaObject): string | undefined {
-  if (t.relation === null || t.kind === 'column' || t.kind === 'comment') return undefined;
+  if (BY_NAME_ONLY.has(t.kind)) return undefined;
   const props = JSON.stringify(
     Object.keys(t.props)
       .sort()
       .map((k) => [k, t.props[k]]),
   );
-  return `${t.ownerObjectId}:${t.objectId}:${createHash('sha256').update(props).digest('hex').slice(0, 16)}`;
+  const relation = t.relation === null ? '' : t.ownerObjectId;
+  return `${relation}:${t.objectId}:${createHash('sha256').update(props).digest('hex').slice(0, 16)}`;
 }
 
 /** An identity's parts; undefined for none. */
