@@ -1,12 +1,13 @@
 // Issue 62: a view, a function or an index is pgferry's on the target only while it is the object
 // pgferry made there, told by its OID (verify/schema/identity.ts), never by its name alone. While
 // an online migration streams, a DBA drops the view and the function the copy made and makes their
-// own under the same names; the source then changes its view and drops its function: the DBA's
-// view is neither replaced nor dropped, their function is not dropped. An index the source
+// own under the same names, and a view of their own under a name the source later gives its own;
+// the source then changes its view, drops its function and makes that view: the DBA's views are
+// not replaced, their function is not dropped. An index the source
 // redefines twice is followed both times: the follow records the index it made again, so the
 // second change does not find an index unlike both and take it for someone else's. The cutover
-// stops on the view's name, with a fix that renames the DBA's aside; once run, the cutover makes
-// the source's view and Succeeds. Read back from the target: each definition and body.
+// stops on the views' names, with fixes that rename the DBA's aside; once run, the cutover makes
+// the source's views and Succeeds. Read back from the target: each definition and body.
 import assert from 'node:assert/strict';
 import { runMigration } from '../../provider/engine';
 import { CatalogConnection } from '../../provider/engine/control/connection';
@@ -15,12 +16,15 @@ import { isFinalState } from '../../provider/engine/core/model';
 import { cutoverEnd, endIfRunning, pairSpec, startPair, until, waitForStatus, type Cluster, type ServerPair } from '../support';
 
 const DB = 'shop';
+type Shown = 'view' | 'kept' | 'report' | 'report_kept' | 'fn' | 'index';
 
 /** The objects of the scenario as a server has them (null where it is missing). */
-async function objects(cluster: Cluster): Promise<Record<'view' | 'kept' | 'fn' | 'index', string | null>> {
-  const [row] = await cluster.query<Record<'view' | 'kept' | 'fn' | 'index', string | null>>(
+async function objects(cluster: Cluster): Promise<Record<Shown, string | null>> {
+  const [row] = await cluster.query<Record<Shown, string | null>>(
     `SELECT pg_get_viewdef(to_regclass('public.busy')) AS view,
             pg_get_viewdef(to_regclass('public.busy_kept')) AS kept,
+            pg_get_viewdef(to_regclass('public.report')) AS report,
+            pg_get_viewdef(to_regclass('public.report_kept')) AS report_kept,
             (SELECT prosrc FROM pg_proc WHERE oid = to_regprocedure('public.tax(int)')) AS fn,
             pg_get_indexdef(to_regclass('public.orders_n')) AS index`,
     [],
@@ -47,7 +51,7 @@ describe('identity of own objects on the target (issue 62)', function () {
   });
   after(async () => pair?.stop());
 
-  it("keeps a DBA's view and function made under the names of pgferry's, follows an index redefined twice, and cuts over once the view is renamed aside", async () => {
+  it("keeps a DBA's views and function under the names of pgferry's or the source's, follows an index redefined twice, and cuts over once the views are renamed aside", async () => {
     const name = 'own-identity';
     const spec = pairSpec(pair, name, [DB], { mode: 'Online', option: 'Migrate', overwriteDbsInTarget: true });
     const running = runMigration(spec);
@@ -72,12 +76,14 @@ describe('identity of own objects on the target (issue 62)', function () {
       // the DBA replaces the copy's view and function with their own under the same names
       await pair.target.query(
         `DROP VIEW busy; CREATE VIEW busy AS SELECT 1 AS dba;
-         DROP FUNCTION tax(int); CREATE FUNCTION tax(i int) RETURNS int LANGUAGE sql IMMUTABLE AS 'SELECT i * 2';`,
+         DROP FUNCTION tax(int); CREATE FUNCTION tax(i int) RETURNS int LANGUAGE sql IMMUTABLE AS 'SELECT i * 2';
+         CREATE VIEW report AS SELECT 2 AS dba_report;`,
         [],
         DB,
       );
-      // a release: the view gains a column, the function goes, the index is rebuilt on other columns
+      // a release: the view gains a column, the function goes, the index is rebuilt on other columns, a view is made
       await source(`CREATE OR REPLACE VIEW busy AS SELECT id, n, note FROM orders WHERE n > 50;
+                    CREATE VIEW report AS SELECT id FROM orders;
                     DROP FUNCTION tax(int);
                     DROP INDEX orders_n; CREATE INDEX orders_n ON orders (n, id);`);
       await targetHas('the index made again as the release made it', (o) => /\(n, id\)/.test(o.index ?? ''));
@@ -85,19 +91,28 @@ describe('identity of own objects on the target (issue 62)', function () {
       await source(`DROP INDEX orders_n; CREATE INDEX orders_n ON orders (id, n);`);
       const followed = await targetHas('the index made again as the second release made it', (o) => /\(id, n\)/.test(o.index ?? ''));
       assert.match(followed.view ?? '', /SELECT 1 AS dba/, "the DBA's view is not replaced");
+      assert.match(followed.report ?? '', /SELECT 2 AS dba_report/, "the DBA's view of their own is not replaced");
       assert.equal(followed.fn, 'SELECT i * 2', "the DBA's function is not dropped");
 
       const stopped = await cutoverEnd(store, spec, running);
       assert.match(stopped.message ?? '', /^cutover stopped/, `${stopped.state}: ${stopped.message}`);
-      const busy = stopped.verification?.schema?.flatMap((c) => c.differences).find((d) => d.object === 'view "public"."busy"');
-      assert.match(busy?.fix ?? '', /^ALTER VIEW "public"\."busy" RENAME TO "busy_kept";/, JSON.stringify(stopped.verification?.schema));
-      await pair.target.query(`ALTER VIEW busy RENAME TO busy_kept`, [], DB);
+      const fixes = stopped.verification?.schema?.flatMap((c) => c.differences).map((d) => [d.object, d.fix]);
+      assert.deepEqual(
+        fixes?.map(([object, fix]) => [object, fix?.replace(/; \(keeps.*$/, ';')]),
+        [
+          ['view "public"."busy"', 'ALTER VIEW "public"."busy" RENAME TO "busy_kept";'],
+          ['view "public"."report"', 'ALTER VIEW "public"."report" RENAME TO "report_kept";'],
+        ],
+      );
+      await pair.target.query(`ALTER VIEW busy RENAME TO busy_kept; ALTER VIEW report RENAME TO report_kept`, [], DB);
       const end = await cutoverEnd(store, spec, running, stopped);
       assert.equal(end.state, 'Succeeded', `${end.state}: ${end.message}\n  ${await events()}`);
       const after = await objects(pair.target);
       const sourceHas = await objects(pair.source);
       assert.equal(after.view, sourceHas.view, "the source's view made once the name was free");
       assert.match(after.kept ?? '', /SELECT 1 AS dba/, "the DBA's view kept under the name they gave it");
+      assert.equal(after.report, sourceHas.report);
+      assert.match(after.report_kept ?? '', /SELECT 2 AS dba_report/);
       assert.equal(after.fn, 'SELECT i * 2', "the DBA's function kept through the cutover");
       assert.equal(after.index, sourceHas.index);
       const kept = end.verification?.schema?.flatMap((c) => c.kept ?? []).map((k) => k.object) ?? [];

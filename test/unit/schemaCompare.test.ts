@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { objectKey, type SchemaObject } from '../../provider/engine/verify/schema/catalog';
 import { compareSchemas, type CompareContext } from '../../provider/engine/verify/schema/compare';
-import { targetIdentity } from '../../provider/engine/verify/schema/identity';
+import { NONE_MADE, targetIdentity } from '../../provider/engine/verify/schema/identity';
 
 const CTX: CompareContext = {
   sourceMajor: 15,
@@ -364,5 +364,39 @@ describe('schema check: a known object told by its identity on the target (unit,
     assert.match(clash.differences[0]?.fix ?? '', /^ALTER VIEW "public"\."busy" RENAME TO "busy_kept";/);
     // a table has no identity: pgferry makes tables again under their names as it goes
     assert.equal(targetIdentity(ORDERS), undefined);
+  });
+
+  it("a DBA's view on the target under a name the source then gives its own, unlike it: kept with a rename-aside fix, never replaced", () => {
+    const view = (objectId: string, definition: string): SchemaObject => ({
+      ...ORDERS,
+      kind: 'view',
+      name: 'report',
+      objectId,
+      ownerObjectId: objectId,
+      props: { definition },
+    });
+    const theirs = view('600', ' SELECT 1 AS dba;');
+    const sources = view('700', ' SELECT orders.id FROM orders;');
+    const ctx = { ...CTX, whileSetAside: true, known: new Map<string, number | null>([[objectKey(ORDERS), null]]) };
+    const clash = compareSchemas([ORDERS, sources], [ORDERS, theirs], ctx);
+    assert.deepEqual(
+      clash.differences.map((d) => [d.detail, d.fix]),
+      [
+        [
+          "made on the target alone (pgferry did not make it) under a name the source now has, unlike the source's: kept",
+          'ALTER VIEW "public"."report" RENAME TO "report_kept"; (keeps it under another name; pgferry then makes the source\'s)',
+        ],
+      ],
+    );
+    assert.deepEqual(clash.steps, [undefined]);
+    // recorded as none of pgferry's there: still theirs once the look knows the source's view
+    assert.deepEqual([...clash.identified], [[objectKey(sources), NONE_MADE]]);
+    const known = new Map(ctx.known).set(objectKey(sources), null);
+    const later = compareSchemas([ORDERS, sources], [ORDERS, theirs], { ...ctx, known, knownIdentities: new Map(clash.identified) });
+    assert.deepEqual(later.steps, [undefined]);
+    // known with no identity recorded (a catalog from before): the migration's, replaced
+    assert.ok(compareSchemas([ORDERS, sources], [ORDERS, theirs], { ...ctx, known }).steps[0]);
+    // alike: nothing to do
+    assert.deepEqual(compareSchemas([ORDERS, sources], [ORDERS, view('600', sources.props.definition as string)], ctx).differences, []);
   });
 });

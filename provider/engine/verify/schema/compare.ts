@@ -2,7 +2,7 @@
 // purpose (the deliberate differences the README lists) is reported as expected, with its reason;
 // anything else is a difference, with the statement that makes the target match.
 import { displayName } from '../../catalog/introspect';
-import { partsOf, targetIdentity } from './identity';
+import { NONE_MADE, partsOf, targetIdentity } from './identity';
 import { ident, qualified } from '../../connect/quote';
 import type { ExpectedDifference, KeptObject, SchemaDifference } from '../../core/model';
 import { objectKey, type PropertyValue, type SchemaObject } from './catalog';
@@ -54,6 +54,7 @@ export interface CompareContext {
  * pgferry's own resync) tells nothing of whose it is: judged by name, as one recorded by none.
  */
 function identityOnTarget(ctx: CompareContext, t: SchemaObject): 'recorded' | 'other' | 'unrecorded' {
+  if (ctx.knownIdentities?.get(keyOf(t)) === NONE_MADE) return 'other';
   const recorded = partsOf(ctx.knownIdentities?.get(keyOf(t)));
   const now = partsOf(targetIdentity(t));
   if (recorded === undefined || now === undefined || recorded.relation !== now.relation) return 'unrecorded';
@@ -71,7 +72,9 @@ export interface SchemaComparison {
   readonly objects: number;
   /**
    * Known objects (ctx.known) the target holds equal to the source's, by key, with their identity
-   * on the target where it is not the one recorded: the caller records it (control/knownObjects.ts).
+   * on the target where it is not the one recorded, and NONE_MADE for an object the source has that
+   * pgferry did not know, whose name the target gives to someone else's: the caller records them
+   * (control/knownObjects.ts), after recording the source's objects as known.
    */
   readonly identified: ReadonlyMap<string, string>;
 }
@@ -304,11 +307,39 @@ export function compareSchemas(source: readonly SchemaObject[], target: readonly
 }
 
 /**
+ * Kinds only the copy and the schema follow make on the target, each recording it as known first:
+ * one of them on the target that the migration does not know was made there by someone else, even
+ * where the source has one under its name. (A table and its parts, and the sequence of a serial
+ * column, are made by the table follow too, before a look sees them.)
+ */
+const MADE_BY_THE_FOLLOW_ALONE = new Set([
+  'view',
+  'materialized view',
+  'function',
+  'procedure',
+  'aggregate',
+  'enum type',
+  'composite type',
+  'domain',
+  'range type',
+]);
+
+/** Why the target's object under the name of the source's is someone else's; undefined when it is the migration's or nothing tells. */
+function someoneElses(ctx: CompareContext, t: SchemaObject): string | undefined {
+  if (identityOnTarget(ctx, t) === 'other')
+    return "made on the target by someone else under the name of the migration's (pgferry made another there)";
+  const known = ctx.known !== undefined && ctx.known.size > 0 ? ctx.known : undefined;
+  if (known !== undefined && !known.has(keyOf(t)) && MADE_BY_THE_FOLLOW_ALONE.has(t.kind))
+    return 'made on the target alone (pgferry did not make it) under a name the source now has';
+  return undefined;
+}
+
+/**
  * After an object both sides have under one name was compared (its differences from `before` on):
  * equal, the target's is the source's, and a known one's OID there is identified; unlike it and
- * not the object pgferry recorded under that name, it is someone else's, made after the
- * migration's was dropped there: its differences become one, kept, whose fix renames it aside,
- * never alters or drops it (pgferry then makes the source's).
+ * someone else's (not the object pgferry recorded under that name, or one pgferry never made), its
+ * differences become one, kept, whose fix renames it aside, never alters or drops it (pgferry
+ * then makes the source's).
  */
 function otherUnderName(
   t: SchemaObject,
@@ -326,12 +357,15 @@ function otherUnderName(
       out.identified.set(keyOf(t), now);
     return;
   }
-  if (identityOnTarget(out.ctx, t) !== 'other') return;
+  const whose = someoneElses(out.ctx, t);
+  if (whose === undefined) return;
+  // the name is theirs from now on, also once the look records the source's object as known
+  if (!out.ctx.known?.has(keyOf(t))) out.identified.set(keyOf(t), NONE_MADE);
   out.differences.splice(before);
   out.steps.splice(before);
   out.differences.push({
     object: describeObject(t),
-    detail: "made on the target by someone else under the name of the migration's (pgferry made another there), unlike the source's: kept",
+    detail: `${whose}, unlike the source's: kept`,
     fix: `${renameAsideStatement(t)} (keeps it under another name; pgferry then makes the source's)`,
     ...tableOf(t),
   });

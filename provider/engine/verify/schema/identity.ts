@@ -33,6 +33,13 @@ export function targetIdentity(t: SchemaObject): string | undefined {
   return `${relation}:${t.objectId}:${createHash('sha256').update(props).digest('hex').slice(0, 16)}`;
 }
 
+/**
+ * Recorded for a known object whose name the target gives to someone else's, pgferry having made
+ * none there yet (a DBA's view under a name the source then used): whatever holds the name is not
+ * the migration's until pgferry makes its own and records that.
+ */
+export const NONE_MADE = 'none made';
+
 /** An identity's parts; undefined for none. */
 export function partsOf(identity: string | undefined): TargetIdentity | undefined {
   if (identity === undefined) return undefined;
