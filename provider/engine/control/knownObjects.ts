@@ -93,6 +93,24 @@ export async function recordIdentities(
   );
 }
 
+/**
+ * Forgets which object on the target these known keys are: pgferry is about to make them again
+ * there (the apply's follow of a part), under new OIDs. Until a look finds one equal to the
+ * source's and records it, it is told by name, as before identities were recorded.
+ */
+export async function forgetIdentities(
+  catalog: CatalogConnection,
+  migration: string,
+  database: string,
+  objects: readonly string[],
+): Promise<void> {
+  if (objects.length === 0) return;
+  await catalog.query(
+    `UPDATE ${T} SET target_identity = NULL WHERE migration = $1 AND database = $2 AND object = ANY($3::text[]) AND target_identity IS NOT NULL`,
+    [migration, database, [...objects]],
+  );
+}
+
 /** Adds objects to what is known of a database; those already known keep what was first recorded. */
 export async function recordKnownObjects(
   catalog: CatalogConnection,

@@ -7,7 +7,7 @@
 import type { DdlFollowing } from '../cdc/apply/ddlFollow';
 import { sourceEventTrigger } from '../footprint/sourceEventTrigger';
 import { installEventTrigger } from '../cdc/prepare/eventTrigger';
-import { knownWithIdentities, recordKnownObjects } from '../control/knownObjects';
+import { forgetIdentities, knownWithIdentities, recordKnownObjects } from '../control/knownObjects';
 import { partKeys, planPartsFollow } from '../verify/schema/partsFollow';
 import { trace } from '../util/trace';
 import { endPreviousRunnerSessions } from '../cdc/prepare/takeover';
@@ -174,7 +174,11 @@ async function ddlFollowingOf(run: MigrationRun, database: string): Promise<DdlF
           partKeys(source).map((object) => ({ object, attnum: null })),
         );
       const { known, knownIdentities } = await knownWithIdentities(run.store, migration, database);
-      return planPartsFollow(source, target, new Set(known.keys()), knownIdentities);
+      const planned = planPartsFollow(source, target, new Set(known.keys()), knownIdentities);
+      // what the apply makes gets a new OID: its identity recorded before (a part the source made
+      // again under its name) no longer tells it, and is forgotten until a look finds it equal
+      await forgetIdentities(run.store, migration, database, planned.made);
+      return planned;
     },
   };
 }

@@ -69,7 +69,7 @@ export function planPartsFollow(
   target: TableParts,
   known: ReadonlySet<string>,
   identities: ReadonlyMap<string, string> = new Map(),
-): { statements: string[]; followed: string[] } {
+): { statements: string[]; followed: string[]; made: string[] } {
   // the schema watch's to follow, both ways: a key made needs the source's side recorded on a
   // managed target, and the target's keys are set aside while changes stream
   const notKeys = (t: TableParts): TableParts => ({ ...t, parts: t.parts.filter((p) => p['foreign key'] !== true) });
@@ -83,7 +83,7 @@ export function planPartsFollow(
     source.parts.filter((p) => p.kind === 'constraint').map((p) => [source.schema, source.name, p.name].join('\0')),
   );
   const drops: { step: FollowStep; what: string }[] = [];
-  const makes: { step: FollowStep; what: string }[] = [];
+  const makes: { step: FollowStep; what: string; made?: string }[] = [];
   const gone = target.parts
     .filter((p) => !ours.has(key(p)))
     .filter((p) => known.has(objectKey(objectOf(target, p))) && !anotherUnderName(target, p, identities))
@@ -100,7 +100,7 @@ export function planPartsFollow(
     const t = theirs.get(key(p));
     if (!t) {
       const step = createStep(o, constraintNames);
-      if (step) makes.push({ step, what: `${describeObject(o)} created` });
+      if (step) makes.push({ step, what: `${describeObject(o)} created`, made: objectKey(o) });
       continue;
     }
     // Only a CHECK left NOT VALID and validated since: a definition that reads otherwise is most
@@ -113,7 +113,11 @@ export function planPartsFollow(
   }
   makes.sort((a, b) => a.step.rank - b.step.rank);
   const all = [...drops, ...makes];
-  return { statements: all.flatMap((s) => s.step.statements.map(inTransaction)), followed: all.map((s) => s.what) };
+  return {
+    statements: all.flatMap((s) => s.step.statements.map(inTransaction)),
+    followed: all.map((s) => s.what),
+    made: makes.flatMap((s) => (s.made === undefined ? [] : [s.made])),
+  };
 }
 
 /**
