@@ -4,6 +4,8 @@
 import assert from 'node:assert/strict';
 import type { SchemaObject } from '../../provider/engine/verify/schema/catalog';
 import { alterStep, createStep, dropStep } from '../../provider/engine/verify/schema/follow';
+import { NONE_MADE } from '../../provider/engine/verify/schema/identity';
+import { dependentIsOurs, dependentKey } from '../../provider/engine/flow/targetDependents';
 
 function object(kind: string, name: string, props: SchemaObject['props'], relation: string | null = 'orders'): SchemaObject {
   return { kind, schema: 'public', relation, name, args: null, classId: '0', objectId: '0', ownerObjectId: '0', props };
@@ -196,5 +198,26 @@ describe('schema follow steps: the target object a step acts on (issue 62)', () 
     );
     assert.match(rebuild!.statements[0]!, /^DROP INDEX CONCURRENTLY IF EXISTS "public"\."orders_st"/);
     assert.deepEqual(rebuild!.seen, { classId: '0', objectId: '0', schema: 'public', name: 'orders_st' });
+  });
+});
+
+describe('the dependents a follow drops and makes again around its object (issue 62)', () => {
+  it("takes a view as the migration's only when known and, where recorded, the object recorded under its name", () => {
+    const view = (oid: string) =>
+      ({ kind: 'view', schema: 'public', relation: null, name: 'priced', args: null, definition: ' SELECT 1;', oid }) as const;
+    const key = dependentKey(view('1'));
+    const known = new Map([[key, null]]);
+    const recorded = new Map([[key, `:500:${'0'.repeat(16)}`]]);
+    assert.equal(dependentIsOurs(view('500'), known, recorded), true, 'the one the copy restored');
+    assert.equal(dependentIsOurs(view('501'), known, recorded), false, "a DBA's made under its name after dropping it");
+    assert.equal(dependentIsOurs(view('501'), known, new Map([[key, NONE_MADE]])), false, "a DBA's under a name the source then used");
+    assert.equal(dependentIsOurs(view('501'), known, new Map()), true, 'no identity recorded (a catalog from before): by name');
+    assert.equal(dependentIsOurs(view('500'), new Map(), recorded), false, 'not known: never');
+    const constraint = { ...view('1'), kind: 'constraint', relation: 'orders', oid: null } as const;
+    assert.equal(
+      dependentIsOurs(constraint, new Map([[dependentKey(constraint), null]]), new Map()),
+      true,
+      'a constraint by name and table',
+    );
   });
 });

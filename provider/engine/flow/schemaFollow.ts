@@ -19,14 +19,7 @@ import { fireAsReplica, replicaRolePermitted } from '../footprint/targetFiring';
 import { forgetKeysDroppedOnSource, setAsideSourceForeignKey } from '../footprint/targetForeignKeys';
 import { pendingForeignKeys, type ForeignKeyRecord } from '../control/foreignKeys';
 import { recordEvent } from '../control/store';
-import {
-  forgetKnownObjects,
-  knownObjects,
-  knownWithIdentities,
-  recordIdentities,
-  recordKnownObjects,
-  type KnownObject,
-} from '../control/knownObjects';
+import { forgetKnownObjects, knownWithIdentities, recordIdentities, recordKnownObjects, type KnownObject } from '../control/knownObjects';
 import { forgetTableVerifications } from '../control/tableVerification';
 import { requestTableResync } from '../control/tableResyncs';
 import { CONTROL_SCHEMA } from '../core/names';
@@ -41,7 +34,7 @@ import { ownerChange, restoreOwners } from '../schema/ownership';
 import { addColumnPlan, identityPosition, sourceColumnDefinitions } from '../cdc/apply/sourceColumns';
 import { sqlState } from '../connect/sqlstate';
 import { displayName } from '../catalog/introspect';
-import { dependentKey, describeDependent, dropDependent, remakeDependent, targetDependents } from './targetDependents';
+import { dependentIsOurs, dependentKey, describeDependent, dropDependent, remakeDependent, targetDependents } from './targetDependents';
 
 /** A step and the difference it makes, as the watch found it. */
 export interface Followable {
@@ -254,14 +247,14 @@ async function replaceFunction(run: MigrationRun, database: string, client: pg.C
   if (!oid) throw new Error('the target no longer has it');
   const drop = `DROP ${item.difference.object.startsWith('procedure ') ? 'PROCEDURE' : 'FUNCTION'} ${item.difference.object.replace(/^\w+ /, '')}`;
   const dependents = await targetDependents(client, [{ catalog: 'pg_catalog.pg_proc', oid }]);
-  const known = await knownObjects(run.store, run.spec.migrationName, database);
+  const { known, knownIdentities } = await knownWithIdentities(run.store, run.spec.migrationName, database);
   const drops = dependents.map(dropDependent);
   const remakes = dependents.map(remakeDependent);
   const statements = [...drops, drop, ...create.map((c) => c.replace(/;\s*$/, '')), ...remakes.reverse()].filter(
     (x): x is string => x !== undefined,
   );
   const fix = `BEGIN; ${statements.map((x) => `${x};`).join(' ')} COMMIT;`;
-  const others = dependents.filter((d, i) => !known.has(dependentKey(d)) || drops[i] === undefined);
+  const others = dependents.filter((d, i) => !dependentIsOurs(d, known, knownIdentities) || drops[i] === undefined);
   if (others.length > 0) {
     throw new FollowRefused(
       `its return type (or parameters) changed on the source, so it is dropped and created again, and ${others.map(describeDependent).join(', ')} depend${others.length === 1 ? 's' : ''} on it on the target, which pgferry did not make: kept, and the change waits for you to make it around ${others.length === 1 ? 'it' : 'them'}`,

@@ -24,9 +24,9 @@ import { errorMessage } from '../core/errors';
 import type { MigrationRun } from '../run/migrationRun';
 import type { StopCause } from '../core/model';
 import { requestApplyRetry } from '../control/migrationRequests';
-import { knownObjects } from '../control/knownObjects';
+import { knownWithIdentities } from '../control/knownObjects';
 import { tableResyncs } from '../control/tableResyncs';
-import { dependentKey, describeDependent, dropWithTable, targetDependents } from './targetDependents';
+import { dependentIsOurs, describeDependent, dropWithTable, targetDependents } from './targetDependents';
 
 /** A drop or rename seen, with the source position read after it was seen (undefined: not read yet, a server away). */
 interface Pending {
@@ -208,9 +208,12 @@ async function dropInOrder(
     { catalog: 'pg_catalog.pg_class', oid: found.oid },
     { catalog: 'pg_catalog.pg_type', oid: found.type },
   ]);
-  const known = dependents.length > 0 ? await knownObjects(run.store, run.spec.migrationName, database) : new Map();
+  const { known, knownIdentities } =
+    dependents.length > 0
+      ? await knownWithIdentities(run.store, run.spec.migrationName, database)
+      : { known: new Map<string, number | null>(), knownIdentities: new Map<string, string>() };
   const drops = dependents.map(dropWithTable);
-  const others = dependents.filter((d, i) => !known.has(dependentKey(d)) || drops[i] === undefined);
+  const others = dependents.filter((d, i) => !dependentIsOurs(d, known, knownIdentities) || drops[i] === undefined);
   if (others.length > 0)
     throw new Error(
       `${others.map(describeDependent).join(', ')} depend${others.length === 1 ? 's' : ''} on it on the target, which pgferry did not make: kept, with the table; drop or change ${others.length === 1 ? 'it' : 'them'} on the target yourself, and pgferry drops the table`,

@@ -7,6 +7,7 @@
 // anyone else's: it stops on it and names it (DESIGN: what pgferry did not make is not pgferry's).
 import type pg from 'pg';
 import { ident, qualified } from '../connect/quote';
+import { NONE_MADE, partsOf } from '../verify/schema/identity';
 
 /** One object that depends on the one to drop. */
 interface Dependent {
@@ -17,6 +18,8 @@ interface Dependent {
   readonly args: string | null;
   /** A default's expression, a view's query, a constraint's definition, as the target has it. */
   readonly definition: string | null;
+  /** A view's or a function's OID: which object it is (verify/schema/identity.ts). */
+  readonly oid: string | null;
 }
 
 /**
@@ -30,27 +33,27 @@ WITH dep AS (
    WHERE d.deptype = 'n'
 )
 SELECT 'default' AS kind, n.nspname AS schema, c.relname AS relation, a.attname AS name, NULL AS args,
-       pg_catalog.pg_get_expr(ad.adbin, ad.adrelid) AS definition
+       pg_catalog.pg_get_expr(ad.adbin, ad.adrelid) AS definition, NULL AS oid
   FROM dep JOIN pg_catalog.pg_attrdef ad ON dep.classid = 'pg_catalog.pg_attrdef'::pg_catalog.regclass AND ad.oid = dep.objid
   JOIN pg_catalog.pg_class c ON c.oid = ad.adrelid JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
   JOIN pg_catalog.pg_attribute a ON a.attrelid = ad.adrelid AND a.attnum = ad.adnum
 UNION ALL
 SELECT DISTINCT CASE v.relkind WHEN 'm' THEN 'materialized view' ELSE 'view' END, n.nspname, NULL, v.relname, NULL,
-       pg_catalog.pg_get_viewdef(v.oid)
+       pg_catalog.pg_get_viewdef(v.oid), v.oid::text
   FROM dep JOIN pg_catalog.pg_rewrite r ON dep.classid = 'pg_catalog.pg_rewrite'::pg_catalog.regclass AND r.oid = dep.objid
   JOIN pg_catalog.pg_class v ON v.oid = r.ev_class JOIN pg_catalog.pg_namespace n ON n.oid = v.relnamespace
  WHERE r.rulename = '_RETURN'
 UNION ALL
 SELECT CASE p.prokind WHEN 'p' THEN 'procedure' ELSE 'function' END, n.nspname, NULL, p.proname,
-       pg_catalog.regexp_replace(pg_catalog.pg_get_function_identity_arguments(p.oid), '(^|, )IN ', '\\1', 'g'), NULL
+       pg_catalog.regexp_replace(pg_catalog.pg_get_function_identity_arguments(p.oid), '(^|, )IN ', '\\1', 'g'), NULL, p.oid::text
   FROM dep JOIN pg_catalog.pg_proc p ON dep.classid = 'pg_catalog.pg_proc'::pg_catalog.regclass AND p.oid = dep.objid
   JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace
 UNION ALL
-SELECT 'constraint', n.nspname, c.relname, co.conname, NULL, pg_catalog.pg_get_constraintdef(co.oid)
+SELECT 'constraint', n.nspname, c.relname, co.conname, NULL, pg_catalog.pg_get_constraintdef(co.oid), NULL
   FROM dep JOIN pg_catalog.pg_constraint co ON dep.classid = 'pg_catalog.pg_constraint'::pg_catalog.regclass AND co.oid = dep.objid
   JOIN pg_catalog.pg_class c ON c.oid = co.conrelid JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
 UNION ALL
-SELECT 'other', '', NULL, pg_catalog.pg_describe_object(dep.classid, dep.objid, 0), NULL, NULL
+SELECT 'other', '', NULL, pg_catalog.pg_describe_object(dep.classid, dep.objid, 0), NULL, NULL, NULL
   FROM dep
  WHERE dep.classid NOT IN ('pg_catalog.pg_attrdef'::pg_catalog.regclass, 'pg_catalog.pg_rewrite'::pg_catalog.regclass,
                            'pg_catalog.pg_proc'::pg_catalog.regclass, 'pg_catalog.pg_constraint'::pg_catalog.regclass)
@@ -62,6 +65,22 @@ export async function targetDependents(client: pg.Client, objects: readonly { ca
   if (objects.length === 0) return [];
   const { rows } = await client.query<Dependent>(DEPENDENTS_SQL, [objects.map((o) => o.catalog), objects.map((o) => o.oid)]);
   return rows;
+}
+
+/**
+ * Whether a dependent is the migration's: known (the copy restored it, or the source was seen to
+ * have it) and, for a view or a function, the object recorded under its name on the target, not one
+ * someone made there after dropping the migration's (verify/schema/identity.ts). A constraint or a
+ * default is told by its name and table.
+ */
+export function dependentIsOurs(d: Dependent, known: ReadonlyMap<string, unknown>, identities: ReadonlyMap<string, string>): boolean {
+  const key = dependentKey(d);
+  if (!known.has(key)) return false;
+  const recorded = identities.get(key);
+  if (d.oid === null || recorded === undefined) return true;
+  if (recorded === NONE_MADE) return false;
+  const parts = partsOf(recorded);
+  return parts === undefined || parts.relation !== '' || parts.object === d.oid;
 }
 
 /** The dependent's key as control/knownObjects.ts records it (verify/schema/catalog.ts's objectKey); a default is its column's. */
