@@ -79,7 +79,15 @@ const CATCHING_UP_BYTES = 16n * 1024n * 1024n;
 /** How long the apply may take to reach a boundary and hold (a large source transaction being applied). */
 const HOLD_WAIT_MS = 60_000;
 
-export type PinOutcome = 'verified' | 'inexact' | 'skipped';
+/**
+ * What one pin of a table came to: read and recorded (a match, or a difference warned of); not
+ * exact (the apply could not hold at a boundary for it); read but no result (its shape change is
+ * still to reach the target, or it changed after the pin); or given up (a stop, a slow hold).
+ */
+export type PinOutcome = 'verified' | 'inexact' | 'no result' | 'skipped';
+
+/** Why a pin reads no result while a table's shape change is on its way to the target (comparedColumns). */
+const SHAPE_PENDING = 'a change of its columns is still to reach the target';
 
 export class BackgroundVerification {
   private stopped = false;
@@ -364,7 +372,7 @@ export class BackgroundVerification {
       } finally {
         this.reading = false;
       }
-      return recorded ? 'verified' : 'inexact';
+      return recorded ? 'verified' : 'no result';
     } finally {
       await Promise.all([source.query('ROLLBACK').catch(() => undefined), target.query('ROLLBACK').catch(() => undefined)]);
     }
@@ -387,7 +395,7 @@ export class BackgroundVerification {
 
   private async readWhole(table: SourceTable, lsn: bigint): Promise<boolean> {
     const columns = await this.comparedColumns(table);
-    if (columns === 'shape pending') return this.noResult(table);
+    if (columns === 'shape pending') return this.noResult(table, SHAPE_PENDING);
     const sql = tableChecksumSql(table.sql, columns);
     const [src, dst] = await Promise.all([checksum(this.source!, sql), checksum(this.target!, sql)]);
     const at = formatLsn(lsn);
@@ -399,7 +407,7 @@ export class BackgroundVerification {
 
   private async readChangedKeys(table: SourceTable, lsn: bigint, keys: string[], keyColumns: readonly TargetColumn[]): Promise<boolean> {
     const columns = await this.comparedColumns(table);
-    if (columns === 'shape pending') return this.noResult(table);
+    if (columns === 'shape pending') return this.noResult(table, SHAPE_PENDING);
     const count = tableCountSql(table.sql);
     const sql = keyedChecksumSql(table.sql, keyColumns, columns);
     const param = [`[${keys.join(',')}]`];
@@ -425,9 +433,14 @@ export class BackgroundVerification {
   }
 
   /** A pin that read no result: its change tracking moved to this pin, which records nothing; tried again. */
-  private noResult(table: SourceTable): false {
+  private noResult(table: SourceTable, why: string): false {
     // the cutover reads it whole unless a later pin records it (cdc/pin/pinRecord.ts)
     this.stream().applier.tracker.forget(table.sql);
+    this.run.onProgress({
+      kind: 'info',
+      database: this.database,
+      message: `background verification of ${table.display}: no result, ${why}; tried again`,
+    });
     return false;
   }
 
@@ -437,8 +450,8 @@ export class BackgroundVerification {
     const database = this.database;
     const at = formatLsn(lsn);
     const { reason, keysChecked } = outcome;
-    if (reason !== undefined && ((await this.changedSincePin(table)) || (await this.copyPending())(table, lsn)))
-      return this.noResult(table);
+    if (reason !== undefined && (await this.changedSincePin(table))) return this.noResult(table, 'it changed after the pin');
+    if (reason !== undefined && (await this.copyPending())(table, lsn)) return this.noResult(table, 'its copy at a pin is still to come');
     await recordTableVerification(run.store, run.spec.migrationName, {
       database,
       table: table.display,
