@@ -28,6 +28,10 @@ export function startSourceWriter(source: Cluster, db: string, write: WriteTrans
   const client = source.connect(db);
   const writing = (async () => {
     const c = await client;
+    // A session ended while idle (a fenced cutover ends every session of the database) errs on the
+    // client, not on a query: without a listener that error would end the test process. The next
+    // query then fails, which ends the writer as any error does.
+    c.on('error', () => undefined);
     try {
       while (!stopping) {
         await c.query('BEGIN');
@@ -41,6 +45,7 @@ export function startSourceWriter(source: Cluster, db: string, write: WriteTrans
       await c.end();
     }
   })();
+  writing.catch(() => undefined); // stop() says the error; until then it is not an unhandled rejection
   return {
     connected: client.then(() => undefined),
     stop: () => {
