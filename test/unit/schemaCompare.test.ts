@@ -282,6 +282,11 @@ describe('schema check: comparison while following (unit)', () => {
   });
 });
 
+/** A view of the schema, its OID the one given, on either side. */
+function viewNamed(name: string, objectId: string, definition: string): SchemaObject {
+  return { ...ORDERS, kind: 'view', name, objectId, ownerObjectId: objectId, props: { definition } };
+}
+
 describe('schema check: a known object told by its identity on the target (unit, issue 62)', () => {
   it("tells the index pgferry made from a DBA's made under its name by its OID on the target: kept, never dropped or altered", () => {
     const index = (objectId: string, columns: string): SchemaObject => ({
@@ -334,14 +339,7 @@ describe('schema check: a known object told by its identity on the target (unit,
   });
 
   it("tells the view pgferry made from a DBA's made under its name by its OID: kept, never replaced or dropped; a table by name alone", () => {
-    const view = (objectId: string, definition: string): SchemaObject => ({
-      ...ORDERS,
-      kind: 'view',
-      name: 'busy',
-      objectId,
-      ownerObjectId: objectId,
-      props: { definition },
-    });
+    const view = (objectId: string, definition: string) => viewNamed('busy', objectId, definition);
     const ours = view('400', ' SELECT orders.id FROM orders;');
     const known = new Map<string, number | null>([
       [objectKey(ORDERS), null],
@@ -367,14 +365,7 @@ describe('schema check: a known object told by its identity on the target (unit,
   });
 
   it("a DBA's view on the target under a name the source then gives its own, unlike it: kept with a rename-aside fix, never replaced", () => {
-    const view = (objectId: string, definition: string): SchemaObject => ({
-      ...ORDERS,
-      kind: 'view',
-      name: 'report',
-      objectId,
-      ownerObjectId: objectId,
-      props: { definition },
-    });
+    const view = (objectId: string, definition: string) => viewNamed('report', objectId, definition);
     const theirs = view('600', ' SELECT 1 AS dba;');
     const sources = view('700', ' SELECT orders.id FROM orders;');
     const ctx = { ...CTX, whileSetAside: true, known: new Map<string, number | null>([[objectKey(ORDERS), null]]) };

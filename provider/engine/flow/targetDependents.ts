@@ -7,7 +7,7 @@
 // anyone else's: it stops on it and names it (DESIGN: what pgferry did not make is not pgferry's).
 import type pg from 'pg';
 import { ident, qualified } from '../connect/quote';
-import { NONE_MADE, partsOf } from '../verify/schema/identity';
+import { judgeOnTarget } from '../verify/schema/identity';
 
 /** One object that depends on the one to drop. */
 interface Dependent {
@@ -76,11 +76,8 @@ export async function targetDependents(client: pg.Client, objects: readonly { ca
 export function dependentIsOurs(d: Dependent, known: ReadonlyMap<string, unknown>, identities: ReadonlyMap<string, string>): boolean {
   const key = dependentKey(d);
   if (!known.has(key)) return false;
-  const recorded = identities.get(key);
-  if (d.oid === null || recorded === undefined) return true;
-  if (recorded === NONE_MADE) return false;
-  const parts = partsOf(recorded);
-  return parts === undefined || parts.relation !== '' || parts.object === d.oid;
+  // an object of its own: no relation in its identity
+  return d.oid === null || judgeOnTarget(identities.get(key), { relation: '', object: d.oid }) !== 'other';
 }
 
 /** The dependent's key as control/knownObjects.ts records it (verify/schema/catalog.ts's objectKey); a default is its column's. */

@@ -2,7 +2,7 @@
 // purpose (the deliberate differences the README lists) is reported as expected, with its reason;
 // anything else is a difference, with the statement that makes the target match.
 import { displayName } from '../../catalog/introspect';
-import { NONE_MADE, partsOf, targetIdentity } from './identity';
+import { judgeOnTarget, NONE_MADE, partsOf, targetIdentity } from './identity';
 import { ident, qualified } from '../../connect/quote';
 import type { ExpectedDifference, KeptObject, SchemaDifference } from '../../core/model';
 import { objectKey, type PropertyValue, type SchemaObject } from './catalog';
@@ -54,11 +54,7 @@ export interface CompareContext {
  * pgferry's own resync) tells nothing of whose it is: judged by name, as one recorded by none.
  */
 function identityOnTarget(ctx: CompareContext, t: SchemaObject): 'recorded' | 'other' | 'unrecorded' {
-  if (ctx.knownIdentities?.get(keyOf(t)) === NONE_MADE) return 'other';
-  const recorded = partsOf(ctx.knownIdentities?.get(keyOf(t)));
-  const now = partsOf(targetIdentity(t));
-  if (recorded === undefined || now === undefined || recorded.relation !== now.relation) return 'unrecorded';
-  return recorded.object === now.object || recorded.digest === now.digest ? 'recorded' : 'other';
+  return judgeOnTarget(ctx.knownIdentities?.get(keyOf(t)), partsOf(targetIdentity(t)));
 }
 
 export interface SchemaComparison {
@@ -324,11 +320,14 @@ const MADE_BY_THE_FOLLOW_ALONE = new Set([
   'range type',
 ]);
 
+/** The known objects, while following; an empty record is none: a migration that records them has at least the tables the copy restored. */
+const knownRecord = (ctx: CompareContext) => (ctx.known !== undefined && ctx.known.size > 0 ? ctx.known : undefined);
+
 /** Why the target's object under the name of the source's is someone else's; undefined when it is the migration's or nothing tells. */
 function someoneElses(ctx: CompareContext, t: SchemaObject): string | undefined {
   if (identityOnTarget(ctx, t) === 'other')
     return "made on the target by someone else under the name of the migration's (pgferry made another there)";
-  const known = ctx.known !== undefined && ctx.known.size > 0 ? ctx.known : undefined;
+  const known = knownRecord(ctx);
   if (known !== undefined && !known.has(keyOf(t)) && MADE_BY_THE_FOLLOW_ALONE.has(t.kind))
     return 'made on the target alone (pgferry did not make it) under a name the source now has';
   return undefined;
@@ -386,8 +385,7 @@ function onlyOnTarget(
   differences: SchemaDifference[],
   steps: (FollowStep | undefined)[],
 ): KeptObject[] {
-  // an empty record is none: a migration that records them has at least the tables the copy restored
-  const known = ctx.known !== undefined && ctx.known.size > 0 ? ctx.known : undefined;
+  const known = knownRecord(ctx);
   // made there alone: not known, or known but another object than the one recorded under the name
   const madeThere = (t: SchemaObject) => known !== undefined && (!known.has(keyOf(t)) || identityOnTarget(ctx, t) === 'other');
   const conflicting = conflicts(missing);

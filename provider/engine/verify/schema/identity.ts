@@ -40,6 +40,22 @@ export function targetIdentity(t: SchemaObject): string | undefined {
  */
 export const NONE_MADE = 'none made';
 
+/**
+ * Whether the target's object under a known key is the one recorded there ('recorded'), another
+ * one that pgferry did not make ('other'), or nothing tells ('unrecorded': no record, or a part
+ * recorded on another relation, as when pgferry's own resync made the table again). Alike in
+ * definition (`now.digest`, where the caller has it) it is the migration's still, made again.
+ */
+export function judgeOnTarget(
+  recorded: string | undefined,
+  now: { readonly relation: string; readonly object: string; readonly digest?: string } | undefined,
+): 'recorded' | 'other' | 'unrecorded' {
+  if (recorded === NONE_MADE) return 'other';
+  const was = partsOf(recorded);
+  if (was === undefined || now === undefined || was.relation !== now.relation) return 'unrecorded';
+  return was.object === now.object || was.digest === now.digest ? 'recorded' : 'other';
+}
+
 /** An identity's parts; undefined for none. */
 export function partsOf(identity: string | undefined): TargetIdentity | undefined {
   if (identity === undefined) return undefined;

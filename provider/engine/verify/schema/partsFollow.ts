@@ -9,7 +9,7 @@ import type { TablePart, TableParts } from '../../cdc/apply/ddlFollow';
 import { literal } from '../../connect/quote';
 import { objectKey, type SchemaObject } from './catalog';
 import { describeObject } from './fixes';
-import { partsOf } from './identity';
+import { judgeOnTarget } from './identity';
 import { alterStep, createStep, dropStep, type FollowStep } from './follow';
 
 /** A part as the schema check reads it (catalog.ts): only what the follow steps look at is filled. */
@@ -126,6 +126,6 @@ export function planPartsFollow(
  * nothing tells, judged by name.
  */
 function anotherUnderName(target: TableParts, part: TablePart, identities: ReadonlyMap<string, string>): boolean {
-  const recorded = partsOf(identities.get(objectKey(objectOf(target, part))));
-  return recorded !== undefined && part.oid !== undefined && recorded.relation === target.oid && recorded.object !== part.oid;
+  const now = part.oid === undefined ? undefined : { relation: target.oid, object: part.oid };
+  return judgeOnTarget(identities.get(objectKey(objectOf(target, part))), now) === 'other';
 }
