@@ -3,7 +3,8 @@
 // the table against rewrites, must not stay open behind the COPY whose output nothing reads any
 // more. Before the fix its ROLLBACK waited for good behind that COPY (seen under load in the
 // gauntlet): the resync never ended, the session stayed idle in transaction, and the application's
-// ALTER TABLE on the source waited behind its lock. Read back: the resync's recorded error, the
+// ALTER TABLE on the source waited behind its lock. A constraint's refusal is not tried again (the
+// same rows meet it every time). Read back: the resync's recorded error and tries, the
 // source's sessions, the application's DDL done, the target's rows.
 import assert from 'node:assert/strict';
 import { requestResync, runMigration } from '../../provider/engine';
@@ -33,7 +34,7 @@ describe('a table resync whose COPY into the target fails part-way (issue 68)', 
   });
   after(async () => pair?.stop());
 
-  it('records the refusal, leaves no source session in transaction, and the application’s ALTER TABLE goes through', async () => {
+  it('records the refusal after one try, leaves no source session in transaction, and the application’s ALTER TABLE goes through', async () => {
     const spec = pairSpec(pair, NAME, [DB], { mode: 'Online', option: 'Migrate' });
     const store = new CatalogConnection(serverSpec(pair.target));
     const running = runMigration(spec);
@@ -51,6 +52,8 @@ describe('a table resync whose COPY into the target fails part-way (issue 68)', 
         180_000,
       );
       assert.match(request!.error ?? '', /dba_no_refused/, 'the refusal is recorded with the constraint that made it');
+      // the same rows meet the same constraint on every try: the table is not copied again for nothing
+      assert.equal(request!.attempts, 1, 'a constraint refusal ends the request at its first try');
 
       // the refused copy's sessions are ended as it is recorded; their backends go within moments (a
       // loaded machine may show one a little longer), and a session stuck in its transaction never

@@ -50,6 +50,24 @@ export function sqlState(error: unknown): string | undefined {
   return typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code) && typeof e?.severity === 'string' ? code : undefined;
 }
 
+/** The SQLSTATE of an error or of what it wraps (a PgferryError keeps the server's error as its cause). */
+export function sqlStateWithin(error: unknown): string | undefined {
+  for (let e: unknown = error, depth = 0; e && depth < 5; e = (e as { cause?: unknown }).cause, depth++) {
+    const state = sqlState(e);
+    if (state) return state;
+  }
+  return undefined;
+}
+
+/**
+ * A row the target's constraints refuse (SQLSTATE class 23: unique, check, foreign key, not null,
+ * exclusion): the same rows meet the same constraint on every try, so only a change on the target
+ * lets them through.
+ */
+export function isIntegrityRefusal(error: unknown): boolean {
+  return sqlStateWithin(error)?.startsWith('23') === true;
+}
+
 /**
  * A statement refused because row-level security would have filtered it (row_security = off and
  * a user that cannot bypass the policies). Told apart from other 42501s by the server routine that

@@ -16,7 +16,7 @@ import { listTables, type SourceTable } from '../catalog/introspect';
 import { readSourceRelations, type SourceRelation } from '../catalog/identityVerdict';
 import { qualified } from '../connect/quote';
 import { serverMajor, withSession } from '../connect/session';
-import { isRetryable } from '../connect/sqlstate';
+import { isIntegrityRefusal, isRetryable } from '../connect/sqlstate';
 import { canceledError, errorMessage } from '../core/errors';
 import { formatLsn } from '../cdc/decode/lsn';
 import { ChangeTracker } from '../cdc/plan/changeTracker';
@@ -111,9 +111,14 @@ export async function carryOutTableResyncs(
       // a server restarting, the stream reconnecting: tried again at the next look, uncounted
       if (isRetryable(error)) continue;
       const attempts = await markResyncAttempt(store, spec.migrationName, request, errorMessage(error));
-      if (attempts < MAX_ATTEMPTS) continue;
+      // a constraint on the target refuses the same rows on every try: each try would copy the whole
+      // table again for nothing, so the first refusal ends the request and says what to fix
+      const refused = isIntegrityRefusal(error);
+      if (attempts < MAX_ATTEMPTS && !refused) continue;
       stream.applier.tracker.resyncing.delete(qualified(request.schema, request.name));
-      const why = `${errorMessage(error)} (${attempts} attempts)`;
+      const why = refused
+        ? `${errorMessage(error)} (a constraint on the target refuses rows the source has: make the target's constraint match the source's)`
+        : `${errorMessage(error)} (${attempts} attempts)`;
       await markResyncDone(store, spec.migrationName, request, { error: why });
       await run.warn(
         `${what(request)} failed: ${why}; the cutover's verification stops on ${request.table} if it differs: ask again with \`pgferry update --name ${spec.migrationName} --resync ${request.database}/${request.table}\` once the cause is fixed`,

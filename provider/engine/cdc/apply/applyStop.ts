@@ -4,22 +4,13 @@
 // exactly-once once fixed. Throwing the migration away for them would lose days of copying on a
 // large database. Only a failure that no fix on either server can undo ends it: another runner
 // holds the apply (this one lost its lease), or the slot is gone or has lost WAL it needs. Pure.
-import { OBJECT_NOT_IN_PREREQUISITE_STATE, sqlState, UNDEFINED_OBJECT } from '../../connect/sqlstate';
+import { OBJECT_NOT_IN_PREREQUISITE_STATE, sqlStateWithin, UNDEFINED_OBJECT } from '../../connect/sqlstate';
 import { errorMessage, isPgferryError } from '../../core/errors';
 import type { StopCause } from '../../core/model';
 import { ApplyFencedError } from './applyTarget';
 import { StatementFailure } from './targetTransaction';
 
 export type StreamFailure = { readonly kind: 'fatal' } | { readonly kind: 'stop'; readonly cause: StopCause };
-
-/** The SQLSTATE of an error or of what it wraps (a PgferryError keeps the server's error as cause). */
-function stateOf(error: unknown): string | undefined {
-  for (let e: unknown = error, depth = 0; e && depth < 5; e = (e as { cause?: unknown }).cause, depth++) {
-    const state = sqlState(e);
-    if (state) return state;
-  }
-  return undefined;
-}
 
 /**
  * The slot cannot stream any more: dropped (42704 on START_REPLICATION) or invalidated past
@@ -28,7 +19,7 @@ function stateOf(error: unknown): string | undefined {
  */
 function slotLost(error: unknown): boolean {
   const message = errorMessage(error);
-  const state = stateOf(error);
+  const state = sqlStateWithin(error);
   return (
     (state === UNDEFINED_OBJECT && /replication slot/i.test(message)) ||
     (state === OBJECT_NOT_IN_PREREQUISITE_STATE && /replication slot|WAL/i.test(message))
@@ -61,7 +52,7 @@ function fixFor(code: string, state: string | undefined, given: string | undefin
 export function classifyStreamFailure(error: unknown): StreamFailure {
   if (error instanceof ApplyFencedError || slotLost(error)) return { kind: 'fatal' };
   if (isPgferryError(error) && error.category === 'canceled') return { kind: 'fatal' };
-  const state = stateOf(error);
+  const state = sqlStateWithin(error);
   const failed = findStatementFailure(error);
   const code = isPgferryError(error) ? error.code : 'CDC_APPLY';
   const fix = fixFor(code, state, isPgferryError(error) ? error.fix : undefined);
