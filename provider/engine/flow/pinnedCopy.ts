@@ -140,7 +140,7 @@ export async function copyAtPin(run: MigrationRun, stream: OnlineStream, copy: P
       return held === 'stream ended' ? held : undefined;
     }
     try {
-      position = await readPinPosition(source, run.spec.migrationName);
+      position = await readPinPosition(source, { server: run.spec.source, database: stream.database, migration: run.spec.migrationName });
       if (position && !(await holdSourceTables(source, tables))) position = undefined;
       pin.release(position);
       if (!position) return undefined;

@@ -346,7 +346,11 @@ export class BackgroundVerification {
         return 'skipped';
       }
       try {
-        position = await readPinPosition(source, this.run.spec.migrationName, (error) => this.refused(error));
+        position = await readPinPosition(
+          source,
+          { server: this.run.spec.source, database: this.database, migration: this.run.spec.migrationName },
+          (error) => this.refused(error),
+        );
         if (!position) {
           pin.release(undefined);
           return 'inexact';

@@ -2,8 +2,16 @@
 // REPEATABLE READ transaction, the snapshot and the WAL insert position read in the statement that
 // takes the snapshot, the stragglers checked, and a message emitted past the position so that an
 // idle source still shows the apply it is passed. Why the pair is exact: docs/verification.md.
+//
+// A walsender sends only WAL that is flushed, and a message outside a transaction is not flushed
+// by itself: on an idle source it waited for the next commit or the background writer's periodic
+// record, which held the apply at the pin, and every pin after it, for many seconds. PostgreSQL 17
+// flushes it when asked; an older source gets the message in a transaction of its own, committed
+// from a second session, whose commit flushes it.
 import type pg from 'pg';
 import { pinMessagePrefix } from '../../core/names';
+import { serverMajor, withSession } from '../../connect/session';
+import type { ServerSpec } from '../../input/migrationSpec';
 import { parseLsn } from '../decode/lsn';
 import type { PinnedPosition } from './pinRequest';
 import { parseSnapshot, visibleIn } from './sourcePin';
@@ -19,6 +27,16 @@ const SOURCE_PIN_SQL = `SELECT pg_catalog.txid_current_snapshot()::text AS snaps
 const COMMITTED_RUNNING_SQL = `SELECT count(*)::int AS n FROM pg_catalog.unnest($1::text[]) AS x
   WHERE pg_catalog.txid_status(x::int8) = 'committed'`;
 
+/** The first major whose pg_logical_emit_message can flush the message it writes. */
+const FLUSHING_MESSAGE_MAJOR = 17;
+
+/** Where a pin's pinned session is: the server and database a second session opens on, when one is needed. */
+export interface PinSource {
+  readonly server: ServerSpec;
+  readonly database: string;
+  readonly migration: string;
+}
+
 /**
  * The pinned position of `source`'s transaction (begun REPEATABLE READ, the apply held), or
  * undefined when a straggler makes it inexact (try again). `emitFailed` sees a refused message
@@ -26,7 +44,7 @@ const COMMITTED_RUNNING_SQL = `SELECT count(*)::int AS n FROM pg_catalog.unnest(
  */
 export async function readPinPosition(
   source: pg.Client,
-  migration: string,
+  at: PinSource,
   emitFailed: (error: unknown) => never = (error) => {
     throw error;
   },
@@ -36,6 +54,19 @@ export async function readPinPosition(
   const running = [...snapshot.running].map(String);
   const committed = running.length ? (await source.query<{ n: number }>(COMMITTED_RUNNING_SQL, [running])).rows[0]!.n : 0;
   if (committed > 0) return undefined;
-  await source.query(`SELECT pg_catalog.pg_logical_emit_message(false, $1, '')`, [pinMessagePrefix(migration)]).catch(emitFailed);
+  await emitPastPosition(source, at).catch(emitFailed);
   return { lsn: parseLsn(rows[0]!.lsn), visible: (xid) => visibleIn(snapshot, xid) };
+}
+
+/** A message past the pinned position, flushed so that the walsender sends it at once. */
+async function emitPastPosition(source: pg.Client, at: PinSource): Promise<void> {
+  const prefix = pinMessagePrefix(at.migration);
+  if ((await serverMajor(source)) >= FLUSHING_MESSAGE_MAJOR) {
+    await source.query(`SELECT pg_catalog.pg_logical_emit_message(false, $1, '', true)`, [prefix]);
+    return;
+  }
+  // the pinned session's transaction stays open: the commit that flushes comes from another
+  await withSession(at.server, { database: at.database, purpose: 'pin', writable: true }, (flushing) =>
+    flushing.query(`SELECT pg_catalog.pg_logical_emit_message(true, $1, '')`, [prefix]),
+  );
 }
