@@ -2,7 +2,9 @@
 // out): startMigration registers it and its runner waits in WaitingForDBsToMigrateSpecification;
 // nameDatabasesToMigrate checks the names as a create does and the runner goes on with them, here
 // through an online copy, the stream and a cutover; a resume given the spec it was created with is
-// still the same migration. Every check reads the target (catalog and rows) back.
+// still the same migration. Every check reads the target (catalog and rows) back. The wait's message
+// is registered with the migration: a look between the registration and the runner's first step
+// found the substate without it (a CI run under load, issue 68).
 import assert from 'node:assert/strict';
 import {
   cancelMigration,
@@ -16,6 +18,7 @@ import {
   type MigrationStatus,
 } from '../../provider/engine';
 import { CatalogConnection } from '../../provider/engine/control/connection';
+import { register } from '../../provider/engine/control/store';
 import { toAzureResource } from '../../provider/azure/shape';
 import { pairSpec, serverSpec, startPair, until, waitForStatus, type ServerPair } from '../support';
 
@@ -32,6 +35,18 @@ describe('nameDatabasesToMigrate: a migration created without databases (integra
     await pair.source.query(TABLE, [], 'named');
   });
   after(async () => pair?.stop());
+
+  it('is registered with the way out of its wait: the substate and its message before any runner starts', async () => {
+    const store = new CatalogConnection(serverSpec(pair.target));
+    try {
+      await register(store, pairSpec(pair, 'registered-only', [], { databases: undefined, mode: 'Online' }));
+      const registered = await showMigration(serverSpec(pair.target), 'registered-only');
+      assert.equal(registered?.subState, 'WaitingForDBsToMigrateSpecification');
+      assert.match(registered?.message ?? '', /pgferry update --name registered-only --db-names/);
+    } finally {
+      await store.close();
+    }
+  });
 
   it('waits, refuses bad names as a create does, then streams and cuts over the databases named', async () => {
     const store = new CatalogConnection(serverSpec(pair.target));

@@ -8,7 +8,7 @@ import { ident } from '../connect/quote';
 import { PgferryError } from '../core/errors';
 import { FINAL_STATES, isFinalState } from '../core/model';
 import { checkStatePair } from '../core/statePairs';
-import { checkWindowUsable, registeredSubState } from '../core/transitions';
+import { checkWindowUsable, databasesWaitMessage, registeredSubState } from '../core/transitions';
 import type {
   AzureContext,
   CutoverStep,
@@ -52,6 +52,7 @@ export async function register(catalog: CatalogConnection, spec: MigrationSpec, 
     spec: publicSpec(spec),
     databases: spec.databases,
     subState: registeredSubState(window, Date.now(), spec.databases.length),
+    ...(spec.databases.length === 0 ? { message: databasesWaitMessage(spec.migrationName) } : {}),
     runtime: spec.runtime,
     // what an agent runs it from, with its own credentials (never the caller's passwords)
     ...(spec.runtime === 'agents' ? { runSpec: runSpecOf(spec) } : {}),
@@ -69,6 +70,8 @@ export async function createMigration(
     spec: Record<string, unknown>;
     databases: readonly string[];
     subState?: MigrationSubState;
+    /** What the migration says in that substate (a wait's way out). */
+    message?: string;
     runtime?: Runtime;
     runSpec?: Record<string, unknown>;
     /** The id of the declarative resource that creates it (control/resourceOwner.ts). */
@@ -88,6 +91,7 @@ async function insertMigration(
     spec: Record<string, unknown>;
     databases: readonly string[];
     subState?: string;
+    message?: string;
     runtime?: Runtime;
     runSpec?: Record<string, unknown>;
     resourceOwner?: string;
@@ -96,8 +100,8 @@ async function insertMigration(
   await client.query('BEGIN');
   try {
     const inserted = await client.query(
-      `INSERT INTO ${S}.migration (name, mode, option, spec, state, sub_state, instance, runtime, run_spec, resource_owner)
-       VALUES ($1, $2, $3, $4::jsonb, 'InProgress', $6, $5, $7, $8::jsonb, $9)
+      `INSERT INTO ${S}.migration (name, mode, option, spec, state, sub_state, instance, runtime, run_spec, resource_owner, message)
+       VALUES ($1, $2, $3, $4::jsonb, 'InProgress', $6, $5, $7, $8::jsonb, $9, $10)
        ON CONFLICT (name) DO NOTHING`,
       [
         args.name,
@@ -109,6 +113,7 @@ async function insertMigration(
         args.runtime ?? 'local',
         args.runSpec === undefined ? null : JSON.stringify(args.runSpec),
         args.resourceOwner ?? null,
+        args.message ?? null,
       ],
     );
     if (inserted.rowCount === 0) {

@@ -75,6 +75,14 @@ export function checkWindowUsable(window: MigrationWindow, nowMs: number): void 
 }
 
 /**
+ * What a migration created without its databases says while it waits for them (DATABASES_WAIT):
+ * from its registration on, so that no look at it finds the substate without the way out of it.
+ */
+export function databasesWaitMessage(name: string): string {
+  return `created without dbsToMigrate: the migration waits for the databases to migrate, named with \`pgferry update --name ${name} --db-names DB...\`, an update body {"properties": {"dbsToMigrate": [...]}} or dbsToMigrate and \`pulumi up\`; nothing was changed on either server`;
+}
+
+/**
  * The substate a new migration is registered in: waiting for its databases when none is named,
  * scheduled when its window opens later.
  */

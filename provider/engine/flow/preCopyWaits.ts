@@ -9,7 +9,7 @@ import { literal } from '../connect/quote';
 import type { CatalogConnection } from '../control/connection';
 import { canceledError, errorMessage, PgferryError } from '../core/errors';
 import { streamNamesOf } from '../core/names';
-import { DATABASES_WAIT, waitState, windowPhase, type MigrationWindow } from '../core/transitions';
+import { DATABASES_WAIT, databasesWaitMessage, waitState, windowPhase, type MigrationWindow } from '../core/transitions';
 import type { MigrationSpec } from '../input/migrationSpec';
 import { targetDatabaseOid, targetDatabasePlan, type TargetDatabasePlan } from '../schema/database';
 import { REPLICATION_SETTINGS_SQL } from '../validate/replicationSettings';
@@ -189,8 +189,7 @@ export async function waitForDatabasesToMigrate(
       return { ...spec, databases: stored };
     }
     if (!waiting) {
-      const message = `created without dbsToMigrate: the migration waits for the databases to migrate, named with \`pgferry update --name ${name} --db-names DB...\`, an update body {"properties": {"dbsToMigrate": [...]}} or dbsToMigrate and \`pulumi up\`; nothing was changed on either server`;
-      await setState(store, name, waitState(DATABASES_WAIT), DATABASES_WAIT, message);
+      await setState(store, name, waitState(DATABASES_WAIT), DATABASES_WAIT, databasesWaitMessage(name));
       waiting = true;
     }
     await pause(RECHECK_MS, signal);
