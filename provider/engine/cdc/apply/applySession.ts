@@ -20,8 +20,11 @@ import { maxLsn } from '../decode/lsn';
 import { decodePgoutput } from '../decode/pgoutput';
 import { CommitPolicy } from './commitPolicy';
 import { truncateStatement } from '../plan/statements';
-import type { QueuedRecord } from '../receive/recordQueue';
-import { DdlFollowSession } from './ddlFollowSession';
+import type { QueuedRecord, RecordQueue } from '../receive/recordQueue';
+import type { TargetTransaction } from './targetTransaction';
+import { DdlFollower } from './ddlFollower';
+import { SessionConnections } from './sessionConnections';
+import { ShapeFollower, type CurrentTransaction } from './shapeFollower';
 import type { ApplyState } from './applyState';
 import type { SessionConfig } from './sessionConfig';
 import { ALL_TABLES } from '../pin/pinRequest';
@@ -69,10 +72,17 @@ export async function runSession(config: SessionConfig, state: ApplyState, isSto
 
 /**
  * The apply loop over a session's connections (sessionConnections.ts, which opens and closes them),
- * its tables' shapes followed (shapeFollowSession.ts) and the event trigger's DDL messages (ddlFollowSession.ts).
+ * with its tables' shapes followed (shapeFollower.ts) and the event trigger's DDL messages (ddlFollower.ts).
  */
-class ApplySession extends DdlFollowSession {
-  private readonly commits = new CommitPolicy(this.config);
+class ApplySession {
+  private readonly connections: SessionConnections;
+  private readonly shapes: ShapeFollower;
+  private readonly ddl: DdlFollower;
+  private readonly commits: CommitPolicy;
+  /** The current source transaction was applied before: its changes are skipped. */
+  private skipping = false;
+  /** The current source transaction's final position (its BEGIN's), and whether earlier ones shared its target batch. */
+  private current: CurrentTransaction = { finalLsn: 0n, afterOthers: false };
   /** Inside a source transaction (between its begin and commit). */
   private inSourceTxn = false;
   /** The current source transaction carries the cutover marker. */
@@ -87,9 +97,37 @@ class ApplySession extends DdlFollowSession {
    */
   private keepaliveEnd = 0n;
 
+  constructor(
+    private readonly config: SessionConfig,
+    private readonly state: ApplyState,
+  ) {
+    this.connections = new SessionConnections(config, state);
+    this.shapes = new ShapeFollower(config, state, this.connections, () => this.current);
+    this.ddl = new DdlFollower(config, state, this.connections, this.shapes);
+    this.commits = new CommitPolicy(config);
+  }
+
+  /** Opens the session's connections (sessionConnections.ts) and starts streaming. */
+  start(): Promise<void> {
+    return this.connections.start();
+  }
+
+  /** Closes whatever start() opened. */
+  stop(): Promise<void> {
+    return this.connections.stop();
+  }
+
+  private get txn(): TargetTransaction {
+    return this.connections.txn;
+  }
+
+  private get queue(): RecordQueue {
+    return this.connections.queue;
+  }
+
   /** The apply loop: one queued record at a time, in order, until stopped or cut over. */
   async run(isStopped: () => boolean): Promise<SessionEnd> {
-    const txn = this.txn!;
+    const txn = this.txn;
     for (;;) {
       if (isStopped()) return 'stopped';
       // While items are queued, each next() resolves at once and this loop runs as one long chain
@@ -120,13 +158,13 @@ class ApplySession extends DdlFollowSession {
    * or that COMMIT returns (which may have happened already, its wake-up then lost: not at all).
    */
   private waitMs(): number {
-    const txn = this.txn!;
+    const txn = this.txn;
     if (!txn.isOpen || this.inSourceTxn) return 500;
     return txn.commitsInFlight === 0 ? 0 : Math.max(1, this.commits.ageLimit() - txn.age);
   }
 
   private decode(next: QueuedRecord | undefined): SessionItem | undefined {
-    return next?.kind === 'xlog' ? this.normalizer.push(decodePgoutput(next.bytes, next.start, next.end)) : next;
+    return next?.kind === 'xlog' ? this.connections.normalizer.push(decodePgoutput(next.bytes, next.start, next.end)) : next;
   }
 
   /**
@@ -135,7 +173,7 @@ class ApplySession extends DdlFollowSession {
    */
   private async idle(): Promise<undefined> {
     const { state } = this;
-    const txn = this.txn!;
+    const txn = this.txn;
     if (txn.isOpen && !this.inSourceTxn) await txn.commit();
     txn.check();
     if (!this.inSourceTxn) await this.pinBoundary({});
@@ -143,12 +181,12 @@ class ApplySession extends DdlFollowSession {
     if (!this.inSourceTxn && !txn.isOpen && txn.commitsInFlight === 0 && this.keepaliveEnd > state.confirmedLsn) {
       await txn.idle();
       state.confirmedLsn = this.keepaliveEnd;
-      this.confirm();
+      this.connections.confirm();
     }
     // waiting for a stop or pinned position, or asked for it: ask the server for a keepalive carrying its current position
     if (state.stopAtLsn !== undefined || state.pin?.phase === 'pinned' || state.positionWanted) {
       state.positionWanted = false;
-      this.confirm(true);
+      this.connections.confirm(true);
     }
     return undefined;
   }
@@ -168,8 +206,9 @@ class ApplySession extends DdlFollowSession {
           return this.beforeBegin(item).then(() => this.began(item.finalLsn));
         return this.began(item.finalLsn);
       case 'relation':
-        return this.relationChanged(item)
-          .then(() => this.followPartitions(item.relation))
+        return this.shapes
+          .relationChanged(item)
+          .then(() => (this.skipping ? undefined : this.shapes.followPartitions(item.relation)))
           .then(noEnd);
       case 'row':
         return this.skipping ? undefined : this.addChange(item);
@@ -178,7 +217,7 @@ class ApplySession extends DdlFollowSession {
       case 'message':
         if (!this.skipping && this.isCutoverMarker(item.prefix, item.content)) this.markerSeen = true;
         if (this.inSourceTxn && !this.skipping && item.prefix === this.config.ddlFollowing?.prefix)
-          return this.followDdl(this.config.ddlFollowing, item.content, item.lsn).then(noEnd);
+          return this.ddl.followDdl(this.config.ddlFollowing, item.content, item.lsn).then(noEnd);
         // a message outside a transaction (the verifier emits one after its snapshot) is a boundary
         return this.inSourceTxn ? undefined : this.pinBoundary({ walEnd: item.lsn }).then(noEnd);
       case 'commit':
@@ -189,8 +228,8 @@ class ApplySession extends DdlFollowSession {
   /** Step: a source transaction begins (after any pin boundary before it). */
   private began(finalLsn: bigint): undefined {
     this.inSourceTxn = true;
-    this.current = { finalLsn, afterOthers: this.txn!.isOpen };
-    this.skipping = finalLsn < this.skipBelow;
+    this.current = { finalLsn, afterOthers: this.txn.isOpen };
+    this.skipping = finalLsn < this.connections.skipBelow;
     if (this.skipping && this.pinStraggler) this.state.pin?.inexact.add(ALL_TABLES);
     return undefined;
   }
@@ -201,11 +240,11 @@ class ApplySession extends DdlFollowSession {
    */
   private async beforeBegin(begin: { finalLsn: bigint; xid: number }): Promise<void> {
     if (this.state.pin) await this.pinBoundary(begin);
-    if (this.state.notNullSets) await this.notNullSetsDue(begin.finalLsn);
+    if (this.state.notNullSets) await this.shapes.notNullSetsDue(begin.finalLsn);
     const at = this.state.commitBefore;
     if (at === undefined || begin.finalLsn < at) return;
     this.state.commitBefore = undefined;
-    await this.txn!.settle();
+    await this.txn.settle();
   }
 
   /**
@@ -216,7 +255,7 @@ class ApplySession extends DdlFollowSession {
   private async pinBoundary(next: { finalLsn?: bigint; xid?: number; walEnd?: bigint }): Promise<void> {
     const pin = this.state.pin;
     if (!pin) return;
-    const txn = this.txn!;
+    const txn = this.txn;
     if (pin.phase === 'hold') {
       await txn.settle();
       // nothing is taken from the queue while held: the stream pauses once the queue is full
@@ -248,7 +287,7 @@ class ApplySession extends DdlFollowSession {
   private async keepalive(walEnd: bigint): Promise<SessionEnd | undefined> {
     if (this.inSourceTxn) return undefined;
     const { state } = this;
-    const txn = this.txn!;
+    const txn = this.txn;
     if (walEnd > this.keepaliveEnd) this.keepaliveEnd = walEnd;
     await this.pinBoundary({ walEnd });
     if (state.stopAtLsn !== undefined) {
@@ -259,7 +298,7 @@ class ApplySession extends DdlFollowSession {
     await txn.idle();
     if (walEnd > state.confirmedLsn) {
       state.confirmedLsn = walEnd;
-      this.confirm();
+      this.connections.confirm();
     }
     return undefined;
   }
@@ -267,12 +306,12 @@ class ApplySession extends DdlFollowSession {
   /** Step: add one row change of the current source transaction to the open target transaction. */
   private addChange(row: RowEvent): Step {
     if (this.state.tracker.resyncing.size > 0 && this.resyncing(row.relation)) return undefined;
-    const table = this.tables.get(row.relation.oid);
-    if (!table) return this.tableOf(row.relation).then(() => this.addChange(row));
+    const table = this.shapes.known(row.relation.oid);
+    if (!table) return this.shapes.tableOf(row.relation).then(() => this.addChange(row));
     const change = { op: row.op, table, identity: row.identity, values: row.values };
     this.state.tracker.rowChanged(change);
     if (this.pinStraggler) this.state.pin?.inexact.add(qualified(table.schema, table.name));
-    const adding = this.txn!.add(change);
+    const adding = this.txn.add(change);
     return adding ? adding.then(noEnd) : undefined;
   }
 
@@ -290,11 +329,11 @@ class ApplySession extends DdlFollowSession {
   private async truncate(all: readonly Relation[], restartIdentity: boolean): Promise<void> {
     const relations = this.state.tracker.resyncing.size > 0 ? all.filter((r) => !this.resyncing(r)) : all;
     if (relations.length === 0) return;
-    const targets = await Promise.all(relations.map((r) => this.tableOf(r)));
+    const targets = await Promise.all(relations.map((r) => this.shapes.tableOf(r)));
     this.state.tracker.truncated(targets);
     if (this.pinStraggler) for (const t of targets) this.state.pin?.inexact.add(qualified(t.schema, t.name));
-    await this.txn!.flush();
-    await this.txn!.exec(truncateStatement(targets, restartIdentity));
+    await this.txn.flush();
+    await this.txn.exec(truncateStatement(targets, restartIdentity));
   }
 
   private isCutoverMarker(prefix: string, content: Uint8Array): boolean {
@@ -305,7 +344,7 @@ class ApplySession extends DdlFollowSession {
   /** Step: a source transaction ended; commit the batch when it is due, or stop at the cutover point. */
   private sourceCommit(endLsn: bigint, commitTimeMs: number): Step {
     const { state } = this;
-    const txn = this.txn!;
+    const txn = this.txn;
     this.inSourceTxn = false;
     this.pinStraggler = false;
     if (this.skipping) {
@@ -327,7 +366,7 @@ class ApplySession extends DdlFollowSession {
 
   /** Step: the source transaction at the cutover point ended: everything before it settles. */
   private async cutoverAt(endLsn: bigint): Promise<SessionEnd> {
-    const txn = this.txn!;
+    const txn = this.txn;
     if (txn.isOpen) await txn.settle();
     else {
       await txn.idle();

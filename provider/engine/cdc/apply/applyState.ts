@@ -50,7 +50,7 @@ export interface ApplyState {
   /**
    * Commit the open batch before the source transaction that ends at or after this position, so
    * that a stream stopping on that transaction's change of shape stops exactly before it
-   * (SettleBeforeStop in shapeFollowSession.ts).
+   * (SettleBeforeStop in shapeFollower.ts).
    */
   commitBefore?: bigint;
   /**

@@ -2,10 +2,11 @@
 // applied position and open transaction, the replication stream from the source and the queue it
 // fills, and a source session opened when a catalog must be read. start() keeps each one as soon as
 // it is open, so stop() closes whatever start() got to, after a failure too. The apply loop that
-// uses them is applySession.ts.
+// uses them is applySession.ts; the shape follow (shapeFollower.ts) and the DDL follow
+// (ddlFollower.ts) are given them too.
 import type pg from 'pg';
 import { requestCancel } from '../../connect/interrupt';
-import { closeSession } from '../../connect/session';
+import { closeSession, openSession, serverMajor } from '../../connect/session';
 import { maxLsn } from '../decode/lsn';
 import { ChangeNormalizer } from '../decode/normalizer';
 import { BatchPlanner } from '../plan/planner';
@@ -37,32 +38,74 @@ const STAGE_MIN_ROWS = 100;
 /** The target connection is given this long to answer the release (statements in flight canceled first) when the session ends. */
 const RELEASE_MS = 2_000;
 
+/** One apply session's connections, opened by start() and read through the accessors below once it returned. */
 export class SessionConnections {
-  protected target: pg.Client | undefined;
+  private targetSession: pg.Client | undefined;
   private targetError: Error | undefined;
   private stream: ReplicationStream | undefined;
-  /** A source session, opened when an added column's definition must be read. */
-  protected source: pg.Client | undefined;
+  /** A source session, opened when a catalog must be read (sourceSession). */
+  private source: pg.Client | undefined;
+  private sourceServerMajor: number | undefined;
   private statusTimer: NodeJS.Timeout | undefined;
-  protected normalizer!: ChangeNormalizer;
-  protected queue!: RecordQueue;
-  protected txn: TargetTransaction | undefined;
-  /** Source transactions whose commit starts before this were applied by an earlier session. */
-  protected skipBelow = 0n;
-  /** Applying without replica role: the target's foreign keys act (see TargetTable.cascadedDeletes). */
-  protected foreignKeysFire = false;
+  private changeNormalizer: ChangeNormalizer | undefined;
+  private recordQueue: RecordQueue | undefined;
+  private transaction: TargetTransaction | undefined;
+  private startLsn = 0n;
+  private replicaRoleDenied = false;
 
   constructor(
-    protected readonly config: SessionConfig,
-    protected readonly state: ApplyState,
+    private readonly config: SessionConfig,
+    private readonly state: ApplyState,
   ) {}
+
+  /** The target session: the apply's statements and its reads of the target's catalog. */
+  get target(): pg.Client {
+    return this.targetSession!;
+  }
+
+  /** The open target transaction the apply adds to. */
+  get txn(): TargetTransaction {
+    return this.transaction!;
+  }
+
+  /** The received records, in stream order. */
+  get queue(): RecordQueue {
+    return this.recordQueue!;
+  }
+
+  /** The stream's messages made into changes against the relations known so far. */
+  get normalizer(): ChangeNormalizer {
+    return this.changeNormalizer!;
+  }
+
+  /** Source transactions whose commit starts before this were applied by an earlier session. */
+  get skipBelow(): bigint {
+    return this.startLsn;
+  }
+
+  /** Applying without replica role: the target's foreign keys act (see TargetTable.cascadedDeletes). */
+  get foreignKeysFire(): boolean {
+    return this.replicaRoleDenied;
+  }
+
+  /** The source session that reads its catalog, opened at its first use. */
+  async sourceSession(): Promise<pg.Client> {
+    this.source ??= await openSession(this.config.source, { database: this.config.database, purpose: 'cdc catalog' });
+    this.sourceServerMajor ??= await serverMajor(this.source);
+    return this.source;
+  }
+
+  /** The source's major version, read with its catalog session (sourceSession). */
+  get sourceMajor(): number {
+    return this.sourceServerMajor!;
+  }
 
   /** Opens the target session, reads the applied position and starts streaming from it. */
   async start(): Promise<void> {
     const { config, state } = this;
     const { client: target, replicaRole, asReplica, mayStage } = await openApplyTarget(config, state, (e) => (this.targetError = e));
-    this.target = target;
-    this.foreignKeysFire = !replicaRole;
+    this.targetSession = target;
+    this.replicaRoleDenied = !replicaRole;
     const progress = await openAppliedPosition(target, config.progressKey, config.preferProgressTable, config.leaseSessionPid);
     state.progressMode = progress.mode;
     const recorded = await progress.read();
@@ -70,15 +113,16 @@ export class SessionConnections {
     state.firstStartLsn ??= startLsn;
     state.appliedLsn = maxLsn(state.appliedLsn, startLsn);
     state.confirmedLsn = maxLsn(state.confirmedLsn, startLsn);
-    this.skipBelow = startLsn;
-    this.normalizer = new ChangeNormalizer(state.relations);
-    state.relations = this.normalizer.knownRelations();
-    this.queue = new RecordQueue(
+    this.startLsn = startLsn;
+    this.changeNormalizer = new ChangeNormalizer(state.relations);
+    state.relations = this.changeNormalizer.knownRelations();
+    const queue = new RecordQueue(
       config.queueBudgetBytes,
       () => this.stream?.pause(),
       () => this.stream?.resume(),
     );
-    state.wake = () => this.queue.wake();
+    this.recordQueue = queue;
+    state.wake = () => queue.wake();
     const stream = await this.startStream(startLsn);
     this.statusTimer = setInterval(() => this.confirm(), 10_000);
     // Reordering across tables is safe only when no foreign key or trigger looks across them.
@@ -88,7 +132,7 @@ export class SessionConnections {
       stageMinRows: mayStage ? (config.limits.stageMinRows ?? STAGE_MIN_ROWS) : undefined,
     });
     const pipeline = new StatementPipeline(target, MAX_IN_FLIGHT, IN_FLIGHT_BUDGETS * config.queueBudgetBytes);
-    this.txn = new TargetTransaction(
+    this.transaction = new TargetTransaction(
       pipeline,
       planner,
       progress,
@@ -101,7 +145,7 @@ export class SessionConnections {
           stream.sendStatus(state.confirmedLsn, state.receivedLsn);
           state.lag.appliedBefore(state.appliedLsn);
           // a batch held back while this commit was on its way may go now (see sourceCommit, applySession.ts)
-          this.queue.wake();
+          queue.wake();
         },
       },
       startLsn,
@@ -137,7 +181,7 @@ export class SessionConnections {
   }
 
   /** Tells the slot how far the target has committed (and how far the stream was received). */
-  protected confirm(requestReply = false): void {
+  confirm(requestReply = false): void {
     if (this.state.confirmedLsn > 0n || requestReply)
       this.stream!.sendStatus(this.state.confirmedLsn, this.state.receivedLsn, requestReply);
   }
@@ -148,16 +192,16 @@ export class SessionConnections {
     await this.stream?.close();
     await closeSession(this.source);
     // bounded: a target that stopped answering must not hold the session open
-    if (this.txn) {
+    if (this.transaction) {
       // A statement still running (waiting for a lock someone holds on the target, a long UPDATE)
       // would hold the release, and once the connection closed it would run on in its backend,
       // which keeps this session's replication origin busy: a cancel could then not drop it. It
       // is canceled on the server: what it did was not committed, and is streamed again.
-      if (this.txn.inFlight > 0 && this.target) requestCancel(this.target);
+      if (this.transaction.inFlight > 0 && this.targetSession) requestCancel(this.targetSession);
       let timer: NodeJS.Timeout | undefined;
-      await Promise.race([this.txn.release().catch(() => undefined), new Promise((r) => (timer = setTimeout(r, RELEASE_MS)))]);
+      await Promise.race([this.transaction.release().catch(() => undefined), new Promise((r) => (timer = setTimeout(r, RELEASE_MS)))]);
       clearTimeout(timer);
     }
-    await closeSession(this.target);
+    await closeSession(this.targetSession);
   }
 }

@@ -2,7 +2,7 @@
 // ones included (shapeFollow.ts decides renames and drops by them), and a column added on the source
 // with its definition (type, default and its volatility, NOT NULL, identity, the existing rows'
 // value), and how it is added on the target so that the target's rows get the source's values
-// (addColumnPlan): by the apply at its relation message (shapeFollowSession.ts), and by the schema
+// (addColumnPlan): by the apply at its relation message (shapeFollower.ts), and by the schema
 // follow for a table not written since (flow/schemaFollow.ts).
 import type pg from 'pg';
 import { ident, literal, qualified } from '../../connect/quote';

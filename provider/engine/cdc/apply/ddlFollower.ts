@@ -1,17 +1,28 @@
 // The apply session's following of the source's event-trigger DDL messages (ddlFollow.ts): a
-// table's indexes and constraints made the source's at the command's exact place among the rows.
+// table's indexes and constraints made the source's at the command's exact place among the rows,
+// sent in the open transaction as the shape follow sends its changes (shapeFollower.ts).
 import type pg from 'pg';
 import { qualified } from '../../connect/quote';
 import { formatLsn } from '../decode/lsn';
-import { ShapeFollowSession } from './shapeFollowSession';
+import type { ShapeFollower } from './shapeFollower';
+import type { SessionConnections } from './sessionConnections';
+import type { ApplyState } from './applyState';
+import type { SessionConfig } from './sessionConfig';
 import { readFilterPlan, type FilterPlan } from '../../filter/plan';
 import { tablePartsSql } from '../prepare/eventTrigger';
 import { parseDdlMessage, type DdlFollowing, type TableParts } from './ddlFollow';
 
-/** The event trigger's DDL messages followed, over the shape follow (shapeFollowSession.ts). */
-export abstract class DdlFollowSession extends ShapeFollowSession {
+/** The event trigger's DDL messages followed, on the session's connections, beside the shape follow. */
+export class DdlFollower {
   /** What moves, read at the first DDL message (followDdl). */
   private filterPlan: FilterPlan | undefined;
+
+  constructor(
+    private readonly config: SessionConfig,
+    private readonly state: ApplyState,
+    private readonly connections: SessionConnections,
+    private readonly shapes: ShapeFollower,
+  ) {}
 
   /**
    * Step: a DDL message of the source's event trigger (ddlFollow.ts). The target table's indexes
@@ -22,10 +33,10 @@ export abstract class DdlFollowSession extends ShapeFollowSession {
    * A table the target does not have (left out, or created since and not there yet) is left to the
    * table watch and the schema watch.
    */
-  protected async followDdl(following: DdlFollowing, content: Uint8Array, lsn: bigint): Promise<void> {
+  async followDdl(following: DdlFollowing, content: Uint8Array, lsn: bigint): Promise<void> {
     const message = parseDdlMessage(content);
     if (!message) return;
-    const filter = (this.filterPlan ??= await readFilterPlan(await this.sourceSession(), following.filters));
+    const filter = (this.filterPlan ??= await readFilterPlan(await this.connections.sourceSession(), following.filters));
     if (message.event === 'drop' && message.type === 'table') {
       // tableDropsAndRenames: follow drops the target's table itself once the apply is past the drop
       // (flow/tableDropsFollow.ts): nothing for the user to do
@@ -39,8 +50,8 @@ export abstract class DdlFollowSession extends ShapeFollowSession {
     }
     let source: TableParts | undefined;
     let target: TableParts | undefined;
-    await this.settled();
-    const onTarget = this.target!;
+    await this.shapes.settled();
+    const onTarget = this.connections.target;
     if (message.event === 'end') {
       if (!message.table) return;
       source = message.table;
@@ -66,7 +77,7 @@ export abstract class DdlFollowSession extends ShapeFollowSession {
     const { statements, followed } = await following.plan(source, target, message.event === 'end');
     if (statements.length === 0) return;
     const name = qualified(target.schema, target.name);
-    await this.sendDdl(name, ['SET CONSTRAINTS ALL IMMEDIATE', ...statements, 'SET CONSTRAINTS ALL DEFERRED']);
+    await this.shapes.sendDdl(name, ['SET CONSTRAINTS ALL IMMEDIATE', ...statements, 'SET CONSTRAINTS ALL DEFERRED']);
     const command = message.event === 'end' ? message.tag : `DROP ${message.type.toUpperCase()}`;
     this.state.onFollowed?.(
       `source table ${name} changed while streaming (${command}), followed on the target at its exact position in the stream: ${followed.join(', ')}`,

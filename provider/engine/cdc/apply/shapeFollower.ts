@@ -1,15 +1,16 @@
 // The apply session's following of a streamed table's shape on the target, at the relation message
 // that first carries it (issue 49): columns added (addColumnPlan), dropped, renamed and retyped
 // (shapeFollow.ts decides), NOT NULL dropped and set, a table renamed, the partition tree; and the
-// stop, exactly before the transaction that carries it, of a change it cannot follow. The apply
-// loop over it is applySession.ts; the event trigger's DDL messages, ddlFollowSession.ts.
-import type pg from 'pg';
-import { openSession, serverMajor } from '../../connect/session';
+// stop, exactly before the transaction that carries it, of a change it cannot follow. It works on
+// the session's connections (sessionConnections.ts), given; the apply loop that calls it is
+// applySession.ts; the event trigger's DDL messages, ddlFollower.ts.
 import { ident, qualified } from '../../connect/quote';
 import { PgferryError } from '../../core/errors';
 import { parseLsn } from '../decode/lsn';
 import { planPartitionTree, runPartitionSteps } from './partitionTree';
-import { SessionConnections } from './sessionConnections';
+import type { SessionConnections } from './sessionConnections';
+import type { ApplyState } from './applyState';
+import type { SessionConfig } from './sessionConfig';
 import { inspectTargetTable, readTargetColumns, resolveTargetTable } from './targetTables';
 import { addColumnPlan, identityPosition, sourceAttributes, sourceColumnDefinitions } from './sourceColumns';
 import { generatedNames, planGeneratedFollow } from './generatedFollow';
@@ -26,7 +27,7 @@ import type { ChangeEvent, Relation } from '../decode/changeEvents';
 
 class SchemaChangeError extends PgferryError {}
 
-/** Attnum records kept per table (ShapeFollowSession.recordedFor): a follow not committed still finds the one before it. */
+/** Attnum records kept per table (ShapeFollower.recordedFor): a follow not committed still finds the one before it. */
 const ATTNUM_RECORDS = 8;
 
 /** The source's WAL insert position (every record inserted so far ends at or before it; a standby's replayed end). */
@@ -53,17 +54,17 @@ SELECT n.nspname AS schema, c.relname AS name,
   FROM root JOIN pg_catalog.pg_class c ON c.oid = root.oid JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
  WHERE root.oid <> pg_catalog.to_regclass($1)`;
 
+/** The source transaction the apply is in: its final position (its BEGIN's), and whether earlier ones share its target batch. */
+export interface CurrentTransaction {
+  readonly finalLsn: bigint;
+  readonly afterOthers: boolean;
+}
+
 /** A session's target tables and their shapes followed, over its connections (sessionConnections.ts). */
-export abstract class ShapeFollowSession extends SessionConnections {
-  protected readonly tables = new Map<number, TargetTable>();
-  /** The current source transaction was applied before: its changes are skipped. */
-  protected skipping = false;
-  /** The current source transaction's final position (its BEGIN's), and whether earlier ones shared its target batch. */
-  protected current = { finalLsn: 0n, afterOthers: false };
+export class ShapeFollower {
+  private readonly tables = new Map<number, TargetTable>();
   /** A change of shape was sent in the pipeline since it last settled: the target's catalog is read after it runs. */
   private ddlSent = false;
-  /** The source's major version, read with its catalog session. */
-  private sourceMajor: number | undefined;
   /** Each table's generated columns on the target, as last read or given (followGenerated), sorted. */
   private readonly targetGenerated = new Map<number, readonly string[]>();
   /** The target's own columns already told kept (`oid\0column`): each is reported once per runner. */
@@ -71,11 +72,24 @@ export abstract class ShapeFollowSession extends SessionConnections {
   /** Each table's streamed columns written nowhere (leftOutColumns), as last decided at its relation message. */
   private readonly leftOut = new Map<number, ReadonlySet<string>>();
 
+  constructor(
+    private readonly config: SessionConfig,
+    private readonly state: ApplyState,
+    private readonly connections: SessionConnections,
+    /** The source transaction the apply is in (a stop settles the batch before it: settleBeforeStop). */
+    private readonly current: () => CurrentTransaction,
+  ) {}
+
+  /** The target table a relation's rows went to, when its relation message was followed; undefined before. */
+  known(oid: number): TargetTable | undefined {
+    return this.tables.get(oid);
+  }
+
   /** The target table a relation's rows are written to, looked up once per relation message. */
-  protected async tableOf(relation: Relation): Promise<TargetTable> {
+  async tableOf(relation: Relation): Promise<TargetTable> {
     let table = this.tables.get(relation.oid);
     if (!table) {
-      table = await resolveTargetTable(this.target!, relation, this.foreignKeysFire, this.leftOut.get(relation.oid));
+      table = await resolveTargetTable(this.connections.target, relation, this.connections.foreignKeysFire, this.leftOut.get(relation.oid));
       this.tables.set(relation.oid, table);
     }
     return table;
@@ -88,7 +102,7 @@ export abstract class ShapeFollowSession extends SessionConnections {
    * values only the source could compute, stops the stream. A table whose shape changed is
    * verified whole at cutover (ChangeTracker.reshaped).
    */
-  protected async relationChanged(item: ChangeEvent & { kind: 'relation' }): Promise<void> {
+  async relationChanged(item: ChangeEvent & { kind: 'relation' }): Promise<void> {
     const { relation } = item;
     let { change } = item;
     const name = qualified(relation.schema, relation.name);
@@ -121,17 +135,17 @@ export abstract class ShapeFollowSession extends SessionConnections {
         return this.followNotNull(relation, attributes, reshaped);
       }
     }
-    const target = this.target!;
+    const target = this.connections.target;
     // the target's catalog is read on the apply's connection, beside the pipeline: a change of
     // shape sent before (followed at an earlier message) has run first
     if (this.ddlSent) await this.settled();
-    let inspected = await inspectTargetTable(target, relation, this.foreignKeysFire);
+    let inspected = await inspectTargetTable(target, relation, this.connections.foreignKeysFire);
     // generated columns are not streamed: the source's catalog is read for them where either side has one
     if (following && (inspected.present.some((c) => c.generated) || (atStart && generatedNames(atStart).length > 0))) {
       const attributes = await this.sourceAttributesOf(relation);
       if (await this.followGenerated(relation, attributes, reshaped, inspected.present)) {
         await this.settled();
-        inspected = await inspectTargetTable(target, relation, this.foreignKeysFire);
+        inspected = await inspectTargetTable(target, relation, this.connections.foreignKeysFire);
       }
     } else this.targetGenerated.set(relation.oid, generatedOf(inspected.present));
     const { retyped, table } = inspected;
@@ -167,13 +181,13 @@ export abstract class ShapeFollowSession extends SessionConnections {
       }
     }
     // none of the streamed columns: no such table on the target (resolving it names that), or another table
-    if (missing.length === relation.columns.length) await resolveTargetTable(target, relation, this.foreignKeysFire);
+    if (missing.length === relation.columns.length) await resolveTargetTable(target, relation, this.connections.foreignKeysFire);
     const leftOut = await this.leftOutColumns(relation, missing);
     if (leftOut.size > 0) missing = missing.filter((c) => !leftOut.has(c));
     if (missing.length > 0) await this.addColumns(relation, missing, reshaped);
     // read once the columns added have run: an identity's GENERATED ALWAYS decides what an UPDATE may set
     if (this.ddlSent) await this.settled();
-    const resolved = await resolveTargetTable(target, relation, this.foreignKeysFire, leftOut);
+    const resolved = await resolveTargetTable(target, relation, this.connections.foreignKeysFire, leftOut);
     reshaped(resolved.partitioned);
     this.tables.set(relation.oid, resolved);
   }
@@ -185,14 +199,14 @@ export abstract class ShapeFollowSession extends SessionConnections {
    * runner stopped after this commit, the stream sending the message again) is left as it is, and
    * one missing under both names stops the stream as a missing table does.
    */
-  protected async followRename(relation: Relation, from: { readonly schema: string; readonly name: string }): Promise<void> {
+  private async followRename(relation: Relation, from: { readonly schema: string; readonly name: string }): Promise<void> {
     const name = qualified(relation.schema, relation.name);
     const statements: string[] = [];
     if (from.schema !== relation.schema)
       statements.push(`ALTER TABLE IF EXISTS ${qualified(from.schema, from.name)} SET SCHEMA ${ident(relation.schema)}`);
     if (from.name !== relation.name)
       statements.push(`ALTER TABLE IF EXISTS ${qualified(relation.schema, from.name)} RENAME TO ${ident(relation.name)}`);
-    await this.txn!.flush();
+    await this.connections.txn.flush();
     await this.sendDdl(name, statements);
     this.tables.delete(relation.oid);
     this.state.tracker.reshaped(name, undefined);
@@ -202,11 +216,11 @@ export abstract class ShapeFollowSession extends SessionConnections {
   }
 
   /** Columns added on the source, added on the target so its existing rows get the source's values (addColumnPlan). */
-  protected async addColumns(relation: Relation, missing: readonly string[], reshaped: () => void): Promise<void> {
+  private async addColumns(relation: Relation, missing: readonly string[], reshaped: () => void): Promise<void> {
     const name = qualified(relation.schema, relation.name);
-    const target = this.target!;
+    const target = this.connections.target;
     await this.settled();
-    const source = await this.sourceSession();
+    const source = await this.connections.sourceSession();
     const columns = await sourceColumnDefinitions(source, relation.oid, missing);
     if (columns.length < missing.length) {
       reshaped();
@@ -244,7 +258,7 @@ export abstract class ShapeFollowSession extends SessionConnections {
     // an identity's sequence at the source's position at least: the values the stream brings stay below it
     for (const { column } of plans) {
       const position = identityPosition(at.schema, column);
-      if (position) await this.txn!.exec({ op: 'ddl', target: owner, text: position.text, params: position.params, rows: 0 });
+      if (position) await this.connections.txn.exec({ op: 'ddl', target: owner, text: position.text, params: position.params, rows: 0 });
     }
   }
 
@@ -256,7 +270,7 @@ export abstract class ShapeFollowSession extends SessionConnections {
    * column dropped and added again (resyncReadded). The column is added on the target as the source
    * has it; the values the target gives its existing rows meanwhile are replaced by the copy.
    */
-  protected async resyncPerRow(relation: Relation, reasons: readonly string[]): Promise<void> {
+  private async resyncPerRow(relation: Relation, reasons: readonly string[]): Promise<void> {
     await this.resyncAtPin(relation, reasons.join('; '));
   }
 
@@ -264,22 +278,16 @@ export abstract class ShapeFollowSession extends SessionConnections {
    * Sends a change of a table's shape in the open transaction, before the rows that need it;
    * remembered so that the next read of the target's catalog waits for it (settled).
    */
-  protected async sendDdl(table: string, statements: readonly string[]): Promise<void> {
-    for (const text of statements) await this.txn!.exec({ op: 'ddl', target: table, text, params: [], rows: 0 });
+  async sendDdl(table: string, statements: readonly string[]): Promise<void> {
+    for (const text of statements) await this.connections.txn.exec({ op: 'ddl', target: table, text, params: [], rows: 0 });
     this.ddlSent = true;
   }
 
   /** Everything planned is sent and has run on the target (the open transaction stays open). */
-  protected async settled(): Promise<void> {
-    await this.txn!.flush();
-    await this.txn!.idle();
+  async settled(): Promise<void> {
+    await this.connections.txn.flush();
+    await this.connections.txn.idle();
     this.ddlSent = false;
-  }
-
-  protected async sourceSession(): Promise<pg.Client> {
-    this.source ??= await openSession(this.config.source, { database: this.config.database, purpose: 'cdc catalog' });
-    this.sourceMajor ??= await serverMajor(this.source);
-    return this.source;
   }
 
   /**
@@ -288,12 +296,14 @@ export abstract class ShapeFollowSession extends SessionConnections {
    * relation message, and each table's are kept when they agree with its first message
    * (shapeFollow.ts decides a rename from a drop and an add by them).
    */
-  protected async recordAttnums(relation: Relation): Promise<readonly SourceAttribute[] | undefined> {
+  private async recordAttnums(relation: Relation): Promise<readonly SourceAttribute[] | undefined> {
     const known = (this.state.sourceAttnums ??= new Map());
     if (known.has(relation.oid)) return undefined;
     if (!this.state.sourceColumnsAtStart) {
-      const source = await this.sourceSession();
-      this.state.sourceColumnsAtStart = await sourceAttributes(source, this.sourceMajor!, { publication: this.config.publication });
+      const source = await this.connections.sourceSession();
+      this.state.sourceColumnsAtStart = await sourceAttributes(source, this.connections.sourceMajor, {
+        publication: this.config.publication,
+      });
     }
     const columns = this.state.sourceColumnsAtStart.get(relation.oid);
     this.state.sourceColumnsAtStart.delete(relation.oid);
@@ -327,7 +337,7 @@ export abstract class ShapeFollowSession extends SessionConnections {
     if (!present && known && known.join('\0') === names.join('\0')) return false;
     if (!present) {
       await this.settled();
-      present = await readTargetColumns(this.target!, relation.schema, relation.name);
+      present = await readTargetColumns(this.connections.target, relation.schema, relation.name);
     }
     const onTarget = generatedOf(present);
     // a generated column the source has not is the target's own unless the migration knows it
@@ -355,7 +365,7 @@ export abstract class ShapeFollowSession extends SessionConnections {
     if (plan.statements.length === 0) return false;
     const name = qualified(relation.schema, relation.name);
     reshaped();
-    await this.txn!.flush();
+    await this.connections.txn.flush();
     await this.sendDdl(name, plan.statements);
     this.state.onFollowed?.(
       `source table ${name} changed while streaming, followed on the target at its position in the stream: ${plan.followed.join(', ')}`,
@@ -369,7 +379,7 @@ export abstract class ShapeFollowSession extends SessionConnections {
    * are sent, and a session that fails before their commit leaves the target as it was: the record
    * before it still fits it then, and the change is followed again when the stream brings it again.
    */
-  protected recordedFor(oid: number, columns: readonly { readonly name: string }[]): ReadonlyMap<string, number> | undefined {
+  private recordedFor(oid: number, columns: readonly { readonly name: string }[]): ReadonlyMap<string, number> | undefined {
     const versions = this.state.sourceAttnums?.get(oid) ?? [];
     const names = new Set(columns.map((c) => c.name));
     for (let i = versions.length - 1; i >= 0; i--) {
@@ -385,7 +395,7 @@ export abstract class ShapeFollowSession extends SessionConnections {
    * in the open transaction, before any row of the new shape; or the stream stops with the
    * statement and the fix. Returns the columns to add (addColumns).
    */
-  protected async followShape(
+  private async followShape(
     relation: Relation,
     targetColumns: readonly TargetAttribute[],
     known?: ReadonlyMap<string, number | null>,
@@ -423,7 +433,7 @@ export abstract class ShapeFollowSession extends SessionConnections {
       await this.resyncAtPin(relation, `column ${which} retyped to values the target cannot derive`);
     }
     if (plan.reshaped) await this.resyncAtPin(relation, plan.reshaped);
-    await this.txn!.flush();
+    await this.connections.txn.flush();
     await this.sendDdl(qualified(at.schema, at.name), plan.statements);
     // kept with the records before it (recordedFor), the oldest dropped past a few
     const versions = this.state.sourceAttnums?.get(relation.oid);
@@ -438,9 +448,9 @@ export abstract class ShapeFollowSession extends SessionConnections {
   }
 
   /** The source table's columns now, dropped ones included (one source round trip). */
-  protected async sourceAttributesOf(relation: Relation): Promise<SourceAttribute[]> {
-    const source = await this.sourceSession();
-    return (await sourceAttributes(source, this.sourceMajor!, { relation: relation.oid })).get(relation.oid) ?? [];
+  private async sourceAttributesOf(relation: Relation): Promise<SourceAttribute[]> {
+    const source = await this.connections.sourceSession();
+    return (await sourceAttributes(source, this.connections.sourceMajor, { relation: relation.oid })).get(relation.oid) ?? [];
   }
 
   /**
@@ -450,7 +460,7 @@ export abstract class ShapeFollowSession extends SessionConnections {
    * before the target changes, so that a runner stopped in between leaves it to the next one;
    * without a place to record it (an applier outside a migration) the stream stops instead.
    */
-  protected async resyncReadded(relation: Relation, columns: readonly string[]): Promise<void> {
+  private async resyncReadded(relation: Relation, columns: readonly string[]): Promise<void> {
     const name = qualified(relation.schema, relation.name);
     const which = columns.map((c) => JSON.stringify(c)).join(', ');
     const request = this.state.requestResync;
@@ -468,7 +478,7 @@ export abstract class ShapeFollowSession extends SessionConnections {
    * The table copied again at a pinned position (flow/tableResync.ts), its changes skipped from here
    * until the pin: recorded before the target changes (resyncReadded says why).
    */
-  protected async resyncAtPin(relation: Relation, why: string): Promise<void> {
+  private async resyncAtPin(relation: Relation, why: string): Promise<void> {
     // a partition's columns are its root's: changed there for the whole tree, so the tree is copied
     const root = await this.partitionRoot(relation);
     await this.state.requestResync!(root?.schema ?? relation.schema, root?.name ?? relation.name, why);
@@ -481,9 +491,9 @@ export abstract class ShapeFollowSession extends SessionConnections {
    * shape is followed on its root: PostgreSQL refuses a column added to, dropped from or retyped on
    * a partition, and a change made on the root reaches every partition as it did on the source.
    */
-  protected async partitionRoot(relation: Relation): Promise<{ schema: string; name: string; leaves: string[] } | undefined> {
+  private async partitionRoot(relation: Relation): Promise<{ schema: string; name: string; leaves: string[] } | undefined> {
     if (this.ddlSent) await this.settled();
-    const { rows } = await this.target!.query<{ schema: string; name: string; leaves: string[] }>(PARTITION_ROOT_SQL, [
+    const { rows } = await this.connections.target.query<{ schema: string; name: string; leaves: string[] }>(PARTITION_ROOT_SQL, [
       qualified(relation.schema, relation.name),
     ]);
     return rows[0];
@@ -493,7 +503,7 @@ export abstract class ShapeFollowSession extends SessionConnections {
    * A re-sent relation message of an unchanged shape: NOT NULL the source dropped is dropped on the
    * target before the next row; NOT NULL it set is set once the apply is past it (notNullSetsDue).
    */
-  protected async followNotNull(relation: Relation, attributes: readonly SourceAttribute[], reshaped: () => void): Promise<void> {
+  private async followNotNull(relation: Relation, attributes: readonly SourceAttribute[], reshaped: () => void): Promise<void> {
     const notNull = this.state.targetNotNull?.get(relation.oid);
     if (!notNull) return;
     // a column left out (the new server's own, in the reverse stream) is not on the target at all
@@ -508,7 +518,7 @@ export abstract class ShapeFollowSession extends SessionConnections {
     const dropped = attributes.filter((a) => !a.dropped && !a.notNull && notNull.has(a.name)).map((a) => a.name);
     if (dropped.length === 0) return;
     const name = qualified(relation.schema, relation.name);
-    await this.txn!.flush();
+    await this.connections.txn.flush();
     await this.sendDdl(
       name,
       dropped.map((column) => `ALTER TABLE ${name} ALTER COLUMN ${ident(column)} DROP NOT NULL`),
@@ -530,11 +540,11 @@ export abstract class ShapeFollowSession extends SessionConnections {
    * before it) would be refused. The message may have been sent before the change: the catalog is
    * read when the apply reaches it.
    */
-  protected async notNullSetLater(relation: Relation, columns: readonly string[]): Promise<void> {
+  private async notNullSetLater(relation: Relation, columns: readonly string[]): Promise<void> {
     const pending = this.state.notNullSets ?? [];
     const fresh = columns.filter((c) => !pending.some((p) => p.oid === relation.oid && p.column === c));
     if (fresh.length === 0) return;
-    const source = await this.sourceSession();
+    const source = await this.connections.sourceSession();
     const { rows } = await source.query<{ lsn: string }>(SOURCE_WAL_INSERT_SQL);
     const at = parseLsn(rows[0]!.lsn);
     // every BEGIN looks at the list while it is set (handle): set only with something in it
@@ -545,7 +555,7 @@ export abstract class ShapeFollowSession extends SessionConnections {
   }
 
   /** Before a source transaction that commits at `finalLsn`: the NOT NULL sets it is past (notNullSetLater). */
-  protected async notNullSetsDue(finalLsn: bigint): Promise<void> {
+  async notNullSetsDue(finalLsn: bigint): Promise<void> {
     const pending = this.state.notNullSets ?? [];
     const due = pending.filter((p) => p.at <= finalLsn);
     if (due.length === 0) return;
@@ -555,15 +565,15 @@ export abstract class ShapeFollowSession extends SessionConnections {
       const first = due.find((p) => p.oid === oid)!;
       const name = qualified(first.schema, first.table);
       // still NOT NULL on the source: a DROP NOT NULL since is followed at its own message, after this
-      const source = await this.sourceSession();
-      const now = (await sourceAttributes(source, this.sourceMajor!, { relation: oid })).get(oid) ?? [];
+      const source = await this.connections.sourceSession();
+      const now = (await sourceAttributes(source, this.connections.sourceMajor, { relation: oid })).get(oid) ?? [];
       const notNull = new Set(this.state.targetNotNull?.get(oid) ?? []);
       const columns = due
         .filter((p) => p.oid === oid && !notNull.has(p.column))
         .map((p) => p.column)
         .filter((c) => now.some((a) => !a.dropped && a.name === c && a.notNull));
       if (columns.length === 0) continue;
-      await this.txn!.flush();
+      await this.connections.txn.flush();
       await this.sendDdl(
         name,
         columns.map((column) => `ALTER TABLE ${name} ALTER COLUMN ${ident(column)} SET NOT NULL`),
@@ -623,7 +633,7 @@ export abstract class ShapeFollowSession extends SessionConnections {
   }
 
   /** The target's own column keeps the stream from writing: the stream stops, nothing dropped, with the fix. */
-  protected stopOnTarget(name: string, description: string, fix: string): never {
+  private stopOnTarget(name: string, description: string, fix: string): never {
     this.settleBeforeStop();
     throw new SchemaChangeError('CDC_SCHEMA_CHANGE', `target table ${name}: ${description}; streaming stopped`, {
       category: 'target',
@@ -633,7 +643,7 @@ export abstract class ShapeFollowSession extends SessionConnections {
   }
 
   /** A change of shape not followed: the stream stops exactly before the transaction that carries it. */
-  protected stopWith(name: string, description: string, following: boolean, fix?: string): never {
+  private stopWith(name: string, description: string, following: boolean, fix?: string): never {
     this.settleBeforeStop();
     throw new SchemaChangeError('CDC_SCHEMA_CHANGE', `source table ${name} changed while streaming: ${description}; streaming stopped`, {
       category: 'source',
@@ -647,19 +657,19 @@ export abstract class ShapeFollowSession extends SessionConnections {
   }
 
   /**
-   * Step, after a relation message of a table that is a partition on the target: the target's
-   * partition tree made the source's, inside the open transaction and before the change that
-   * follows (partitionTree.ts says why this point is exact). A step the target refuses now is
-   * tried again at the next such message, and at the cutover.
+   * Step, after a relation message of a table that is a partition on the target, in a source
+   * transaction not applied before (the apply loop skips the others): the target's partition tree
+   * made the source's, inside the open transaction and before the change that follows
+   * (partitionTree.ts says why this point is exact). A step the target refuses now is tried again
+   * at the next such message, and at the cutover.
    */
-  protected async followPartitions(relation: Relation): Promise<void> {
-    if (this.skipping || this.tables.get(relation.oid)?.partition !== true) return;
-    await this.txn!.flush();
-    await this.txn!.begin();
-    this.source ??= await openSession(this.config.source, { database: this.config.database, purpose: 'cdc catalog' });
-    const steps = await planPartitionTree(this.source, this.target!);
+  async followPartitions(relation: Relation): Promise<void> {
+    if (this.tables.get(relation.oid)?.partition !== true) return;
+    await this.connections.txn.flush();
+    await this.connections.txn.begin();
+    const steps = await planPartitionTree(await this.connections.sourceSession(), this.connections.target);
     if (steps.length === 0) return;
-    const { done } = await runPartitionSteps(this.target!, steps);
+    const { done } = await runPartitionSteps(this.connections.target, steps);
     // the moved tables' Relation facts (partition or not) are read again at their next message
     for (const step of done) {
       for (const [oid, table] of this.tables) if (qualified(table.schema, table.name) === step.table) this.tables.delete(oid);
@@ -674,8 +684,9 @@ export abstract class ShapeFollowSession extends SessionConnections {
    * after the user's change. So the session starts again (SettleBeforeStop) and commits the batch
    * before this transaction; the stop then comes with nothing before it uncommitted.
    */
-  protected settleBeforeStop(): void {
-    if (this.current.afterOthers) throw new SettleBeforeStop(this.current.finalLsn);
+  private settleBeforeStop(): void {
+    const current = this.current();
+    if (current.afterOthers) throw new SettleBeforeStop(current.finalLsn);
   }
 
   /**
@@ -684,7 +695,7 @@ export abstract class ShapeFollowSession extends SessionConnections {
    * on the target would give them other values, which would pass for applied. The stream stops,
    * resumable: once the column exists on the target, the relation is followed as it is.
    */
-  protected stopPerRow(table: string, column: string, why: string): never {
+  private stopPerRow(table: string, column: string, why: string): never {
     this.settleBeforeStop();
     throw new SchemaChangeError(
       'CDC_SCHEMA_CHANGE',
