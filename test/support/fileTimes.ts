@@ -1,7 +1,7 @@
 // How long each test file took, servers started and stopped included, written by the root hooks
 // of the process that ran it into the run's state directory and summed up by the main process at
 // the end of a whole-suite run: the files that dominate the suite's time, and the order
-// .mocharc.cjs gives the files (the longest first, so that the workers end close together).
+// .mocharc.cjs gives the files (the longest first, so that three workers end close together).
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 
