@@ -1,5 +1,6 @@
 // Which stream failures stop a stream for a fix and which end the migration, the fix each names,
-// and when a caller that asked for a retry stops waiting (pure).
+// when a caller that asked for a retry stops waiting, and how long a stopped stream waits before it
+// is tried again (pure).
 import assert from 'node:assert/strict';
 import { PgferryError, waitingForApplyFix, type ApplyStop, type MigrationStatus } from '../../provider/engine';
 import { classifyStreamFailure } from '../../provider/engine/cdc/apply/applyStop';
@@ -7,6 +8,7 @@ import { ApplyFencedError } from '../../provider/engine/cdc/apply/applyTarget';
 import { StatementFailure } from '../../provider/engine/cdc/apply/targetTransaction';
 import { waitDone } from '../../provider/cli/wait';
 import { failureMessage } from '../../provider/resource/failures';
+import { retryDelayMs } from '../../provider/engine/flow/watchLoop';
 
 /** A server error as pg's DatabaseError carries it. */
 function serverError(code: string, message: string): Error {
@@ -123,5 +125,16 @@ describe('waiting on a stopped stream', () => {
     assert.equal(waitDone('cancel')(stopped(1, 1)), false);
     assert.match(failureMessage(stopped(1, 1)) ?? '', /waiting for a fix: database "shop": streaming stopped/);
     assert.equal(failureMessage(stopped(2, 1)), undefined, 'a retry not tried yet is not a failure yet');
+  });
+});
+
+describe('a stopped stream tried again on its own, in either direction (flow/watchLoop.ts retryDelayMs)', () => {
+  it('waits 5 s after its first stop, doubles the wait at each stop after, and never waits more than 5 min', () => {
+    assert.deepEqual(
+      [1, 2, 3, 4, 5, 6, 7].map((attempts) => retryDelayMs(attempts)),
+      [5_000, 10_000, 20_000, 40_000, 80_000, 160_000, 300_000],
+    );
+    assert.equal(retryDelayMs(1_000), 300_000);
+    assert.equal(retryDelayMs(0), 5_000, 'a stream counted as never stopped waits as after its first stop');
   });
 });

@@ -59,7 +59,7 @@ import {
 } from '../control/store';
 import { clearCutover, clearCutoverStart, markCutoverStarted } from '../control/migrationRequests';
 import { recordCutOver } from '../control/cutoverCount';
-import { closeFellBackRecord } from '../control/forwardAgain';
+import { closeFellBackRecord } from '../control/fallbackWindows';
 
 /** Marks the cutover point of one database and waits until its applier has applied up to it. */
 async function drainDatabase(run: MigrationRun, stream: OnlineStream, began: number): Promise<void> {

@@ -5,8 +5,10 @@
 // on the old source with the rows), until the window is closed by the user or passes: then the
 // reverse slot, publication and position are given back (footprint/release.ts releaseFallback)
 // and the old source keeps the fence the cutover left. A reverse stream that stops on an error is
-// Stopped and tried again; `update --fall-back` makes the old source the primary again
-// (fallBack.ts).
+// Stopped and tried again, as a forward stream is; `update --fall-back` makes the old source the
+// primary again (fallBackStep.ts). The reverse streams are supervised as the forward ones are: a
+// table of (condition -> handler) rows run by the same loop (watchLoop.ts), its wait cut short by
+// the user's requests.
 import { Applier } from '../cdc/apply/applier';
 import { knownColumns } from '../control/knownObjects';
 import { appliedUpTo } from '../cdc/apply/onlineStream';
@@ -30,11 +32,13 @@ import {
   type FallbackWindow,
 } from '../control/fallbackWindows';
 import { cutoverOptionsOf } from '../control/writerFences';
-import { reopenForward } from '../control/forwardAgain';
+import { reopenForward } from '../control/fallbackWindows';
 import { failpoint } from '../util/failpoints';
 import { releaseFallback } from '../footprint/release';
 import type { MigrationRun } from '../run/migrationRun';
 import type { OnlineStream } from '../cdc/apply/onlineStream';
+import { RequestWakeup } from '../control/requestWakeup';
+import { retryDelayMs, row, watchLoop, type Handoff, type Watched, type WatchRow } from './watchLoop';
 
 /** The window this cutover asks for: its request's own, else the spec's; undefined: none. */
 export async function requestedWindow(run: MigrationRun): Promise<string | undefined> {
@@ -57,8 +61,8 @@ export async function openFallbackWindows(run: MigrationRun, streams: readonly O
   }
 }
 
-/** A reverse stream stopped on an error is tried again after this long (a fix may take the user longer; each try is cheap). */
-const RETRY_MS = 5000;
+/** Between two looks at the windows (cut short by a request: a close, a fall-back). */
+const POLL_MS = 1000;
 /** A stream tried again that has run this long without failing is streaming, even with nothing to apply past its stop. */
 const STREAMING_AFTER_MS = 10_000;
 
@@ -127,8 +131,6 @@ function startReverse(run: FallbackRun, window: FallbackWindow): ReverseStream {
   return stream;
 }
 
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
 /** The window states the runner has work in: streaming back, stopped and tried again, falling back. */
 const LIVE: ReadonlySet<FallbackWindow['state']> = new Set(['Open', 'Stopped', 'FallingBack']);
 
@@ -136,7 +138,7 @@ const LIVE: ReadonlySet<FallbackWindow['state']> = new Set(['Open', 'Stopped', '
  * Once the migration is Succeeded: applies the target's writes to the old source until every open
  * window is closed (asked, or passed) or has fallen back, or the run is stopped (the windows stay
  * open for a resume). Then, when a fall-back asked for it, the migration is switched back to
- * streaming forward (control/forwardAgain.ts; the caller streams it, flow/orchestrator.ts).
+ * streaming forward (control/fallbackWindows.ts reopenForward; the caller streams it, flow/orchestrator.ts).
  */
 export async function streamBack(run: FallbackRun): Promise<void> {
   await applyBack(run);
@@ -148,28 +150,88 @@ export async function streamBack(run: FallbackRun): Promise<void> {
   }
 }
 
-/** The reverse streams, each window to its close or fall-back. */
+/** What the reverse supervisor's rows share during one watch: the streams, their tries, the windows read once per look. */
+class ReverseWatch implements Watched {
+  private windowsRead: Promise<FallbackWindow[] | undefined> | undefined;
+
+  private constructor(
+    readonly run: FallbackRun,
+    readonly streams: Map<string, ReverseStream>,
+    /** Each database's tries of its stopped stream since it last streamed: the back-off's count (retryDelayMs). */
+    readonly tries: Map<string, number>,
+    readonly wakeup: RequestWakeup,
+  ) {}
+
+  static async open(run: FallbackRun, streams: Map<string, ReverseStream>, tries: Map<string, number>): Promise<ReverseWatch> {
+    // a close or a fall-back asked wakes the loop at once instead of at its next look
+    return new ReverseWatch(run, streams, tries, await RequestWakeup.listen(run.spec.target, run.spec.migrationName));
+  }
+
+  nextLook(): void {
+    this.windowsRead = undefined;
+  }
+
+  /** The windows this run streams back, read once per look; undefined while the catalog is away (the next look reads again). */
+  windows(): Promise<FallbackWindow[] | undefined> {
+    this.windowsRead ??= fallbackWindows(this.run.store, this.run.spec.migrationName).then(
+      (windows) => windows.filter((w) => this.streams.has(w.database)),
+      () => undefined,
+    );
+    return this.windowsRead;
+  }
+
+  close(): Promise<void> {
+    return this.wakeup.close();
+  }
+}
+
+/** Ends the watch with nothing to run: the supervisor looks at its streams and the run again. */
+const endWatch = (): Handoff => async () => undefined;
+
+/** A fall-back: every live window at once, once none is stopped (the request is refused then). */
+async function fallBackAsked(w: ReverseWatch): Promise<FallbackWindow[] | undefined> {
+  const mine = await w.windows();
+  if (!mine || !mine.some((x) => x.fallBackRequested || x.state === 'FallingBack')) return undefined;
+  return mine.every((x) => x.state !== 'Stopped') ? mine : undefined;
+}
+
+const REVERSE_TABLE: readonly WatchRow<ReverseWatch>[] = [
+  row('the run is stopped', 'no catalog', (w) => (w.run.signal.aborted ? true : undefined), endWatch),
+  row(
+    'a fall-back is asked',
+    'reads the catalog',
+    fallBackAsked,
+    (w, windows) => () => fallBack(w.run, windows, w.streams, (x) => startReverse(w.run, x)),
+  ),
+  row(
+    'a window is live',
+    'reads the catalog',
+    (w) => w.windows(),
+    async (w, windows) => {
+      for (const x of windows) await lookAt(w, x);
+      return undefined;
+    },
+  ),
+  row('every window is closed or fell back', 'no catalog', (w) => (w.streams.size === 0 ? true : undefined), endWatch),
+];
+
+/** The reverse streams, each window to its close or fall-back, supervised as the forward streams are (watchLoop.ts). */
 async function applyBack(run: FallbackRun): Promise<void> {
   const { spec, store } = run;
-  const name = spec.migrationName;
-  const live = (await fallbackWindows(store, name)).filter((w) => LIVE.has(w.state));
+  const live = (await fallbackWindows(store, spec.migrationName)).filter((w) => LIVE.has(w.state));
   if (live.length === 0) return;
   const streams = new Map(live.map((w) => [w.database, startReverse(run, w)] as const));
+  const tries = new Map<string, number>();
   try {
-    for (;;) {
-      if (run.signal.aborted) return;
-      const windows = await fallbackWindows(store, name).catch(() => undefined);
-      if (windows) {
-        const mine = windows.filter((w) => streams.has(w.database));
-        // a fall-back: every live window at once, once none is stopped (the request was refused then)
-        if (mine.some((w) => w.fallBackRequested || w.state === 'FallingBack') && mine.every((w) => w.state !== 'Stopped')) {
-          await fallBack(run, mine, streams, (w) => startReverse(run, w));
-        } else {
-          for (const w of mine) await lookAt(run, w, streams);
-        }
+    while (streams.size > 0 && !run.signal.aborted) {
+      const watch = await ReverseWatch.open(run, streams, tries);
+      let handoff: Handoff;
+      try {
+        handoff = await watchLoop(REVERSE_TABLE, watch, POLL_MS);
+      } finally {
+        await watch.close();
       }
-      if (streams.size === 0) return;
-      await sleep(1000);
+      await handoff();
     }
   } finally {
     for (const s of streams.values()) s.applier.stop();
@@ -178,7 +240,8 @@ async function applyBack(run: FallbackRun): Promise<void> {
 }
 
 /** One database's look: a stop recorded or tried again, the figures for `show`, the window closed when asked or passed. */
-async function lookAt(run: FallbackRun, w: FallbackWindow, streams: Map<string, ReverseStream>): Promise<void> {
+async function lookAt(watch: ReverseWatch, w: FallbackWindow): Promise<void> {
+  const { run, streams, tries } = watch;
   const s = streams.get(w.database)!;
   // closed when asked or passed, a stopped stream too: the window's end bounds the WAL the target keeps
   if (w.closeRequested || Date.now() >= w.endsAt.getTime()) {
@@ -192,14 +255,21 @@ async function lookAt(run: FallbackRun, w: FallbackWindow, streams: Map<string, 
     const applied = formatLsn(appliedUpTo(s.applier.stats()));
     await markFallbackStopped(run.store, run.spec.migrationName, w.database, `the reverse stream stopped: ${why}`, applied);
     await run.warn(
-      `the reverse stream stopped: ${why}; it is tried again every ${RETRY_MS / 1000} s, and a fall-back waits for it`,
+      `the reverse stream stopped: ${why}; it is tried again by itself (after ${retryDelayMs(1) / 1000} s, then at doubling intervals up to ${retryDelayMs(Infinity) / 60_000} min), and a fall-back waits for it`,
       w.database,
     );
-    s.retryAt = Date.now() + RETRY_MS;
+    tries.set(w.database, 1);
+    s.retryAt = Date.now() + retryDelayMs(1);
     return;
   }
   if (s.ended !== undefined && w.state === 'Stopped') {
-    if (Date.now() < (s.retryAt ??= Date.now() + RETRY_MS)) return;
+    // a stream tried again that failed again waits longer before the next try, as a forward one does
+    if (s.retryAt === undefined) {
+      const attempts = (tries.get(w.database) ?? 0) + 1;
+      tries.set(w.database, attempts);
+      s.retryAt = Date.now() + retryDelayMs(attempts);
+    }
+    if (Date.now() < s.retryAt) return;
     streams.set(w.database, startReverse(run, w));
     return;
   }
@@ -207,6 +277,7 @@ async function lookAt(run: FallbackRun, w: FallbackWindow, streams: Map<string, 
     const past = w.stoppedLsn !== undefined && appliedUpTo(s.applier.stats()) > parseLsn(w.stoppedLsn);
     if (past || Date.now() - s.startedAt >= STREAMING_AFTER_MS) {
       await markFallbackStreaming(run.store, run.spec.migrationName, w.database);
+      tries.delete(w.database);
       run.onProgress({ kind: 'info', database: w.database, message: 'the reverse stream applies again' });
     }
   }

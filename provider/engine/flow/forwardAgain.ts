@@ -5,9 +5,9 @@
 // position on the target, the publication and replica identities on the old source, the slot at
 // the fall-back point, the target readied for apply. Each step idempotent, so a fall-back resumed
 // after a kill makes them again without harm; the slot's point is recorded last. The switch back to
-// streaming, once every window has fallen back, is control/forwardAgain.ts; the streaming itself
+// streaming, once every window has fallen back, is control/fallbackWindows.ts reopenForward; the streaming itself
 // is the online flow's (online.ts), as for a resumed runner.
-import { openForwardSlot } from '../cdc/prepare/forwardAgain';
+import { openForwardSlot } from '../cdc/prepare/slot';
 import { setTargetIdentityFull } from '../cdc/prepare/identityFull';
 import { prepareSource } from '../cdc/prepare/sourcePrep';
 import { prepareTargetForStreaming } from './streamingTarget';

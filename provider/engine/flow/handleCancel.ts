@@ -14,7 +14,8 @@ import { outageRetry } from '../run/outage';
 import type { MigrationRun } from '../run/migrationRun';
 import { releaseDatabase } from '../footprint/release';
 import type { StreamStops } from './streamStops';
-import type { Handoff, Supervision } from './supervision';
+import type { Supervision } from './supervision';
+import type { Handoff } from './watchLoop';
 import { recordEvent, setState, updateDatabase } from '../control/store';
 
 /** The migration is canceled: the orchestrator aborted the run's signal. */

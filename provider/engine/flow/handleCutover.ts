@@ -11,7 +11,8 @@
 import { resyncs } from './handleResyncs';
 import { cutover } from './cutover';
 import type { StreamStops } from './streamStops';
-import type { Handoff, Supervision } from './supervision';
+import type { Supervision } from './supervision';
+import type { Handoff } from './watchLoop';
 import { clearCutover } from '../control/migrationRequests';
 
 /** The streaming databases a cutover is requested for (all of them for the whole migration's), if any. */

@@ -1,7 +1,7 @@
 // Streams stopped on an error the user can fix (cdc/apply/applyStop.ts), while the other databases of the
 // migration stream on. A stopped database keeps its slot and publication: nothing is lost while
-// the user fixes the cause. Its stream is tried again on its own (5 s, then doubling up to 5 min,
-// as PostgreSQL's apply worker retries a failed subscription), at once when the user asks
+// the user fixes the cause. Its stream is tried again on its own (watchLoop.ts retryDelayMs, as
+// PostgreSQL's apply worker retries a failed subscription), at once when the user asks
 // (`pgferry resume`, `pulumi up`), and continues exactly-once from the last applied transaction
 // once the fix works. A bound the user sets (maxApplyStopHours) releases the slot of a stream
 // stopped for longer, so a forgotten migration cannot fill the source's disk.
@@ -13,9 +13,7 @@ import { errorMessage, PgferryError } from '../core/errors';
 import type { MigrationRun } from '../run/migrationRun';
 import type { ApplyStop } from '../core/model';
 import { get, recordEvent, setState, updateDatabase } from '../control/store';
-
-const FIRST_RETRY_MS = 5_000;
-const MAX_RETRY_MS = 5 * 60_000;
+import { retryDelayMs } from './watchLoop';
 
 interface Stopped {
   stop: ApplyStop;
@@ -120,7 +118,7 @@ export class StreamStops {
       ...cause,
       appliedLsn: formatLsn(applied),
     };
-    const delay = Math.min(MAX_RETRY_MS, FIRST_RETRY_MS * 2 ** Math.min(attempts - 1, 10));
+    const delay = retryDelayMs(attempts);
     this.stopped.set(stream.database, { stop, nextTryAt: now + delay, requestsSeen: stop.retryRequestsSeen });
     const message = stopMessage(name, stream.database, stop);
     await updateDatabase(run.store, name, stream.database, { state: 'ApplyStopped', applyStop: stop, message });

@@ -15,12 +15,7 @@ import { TableDropsFollow } from './tableDropsFollow';
 import { StreamReporter } from './streamReporter';
 import type { StreamStops } from './streamStops';
 import { cutoverRequestedAt, databaseRequests } from '../control/migrationRequests';
-
-/**
- * What a handler gives the supervisor to run once the watch is closed (its watchers stopped): a
- * cutover, a cancel of some databases. The supervisor then watches the streams left.
- */
-export type Handoff = () => Promise<void>;
+import type { Watched } from './watchLoop';
 
 /** The per-database requests of the streaming databases (control/migrationRequests.ts databaseRequests). */
 interface DatabaseRequests {
@@ -30,7 +25,7 @@ interface DatabaseRequests {
   readonly cutover: readonly string[];
 }
 
-export class Supervision {
+export class Supervision implements Watched {
   /** New tables, partitions and lost keys on the source (the tick handler and the cutover handler scan). */
   readonly tables: SourceTableWatch;
   /** The source's schema compared while streaming (the tick handler starts its looks). */

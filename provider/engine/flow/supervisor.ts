@@ -17,53 +17,24 @@
 // A handler that hands off (a cutover, some databases' cancel) ends the watch: its watchers stop
 // (supervision.ts), the hand-off runs, and the supervisor watches again the streams left, until
 // none is left. A handler that throws ends the online flow (flow/online.ts releases what it holds).
-// Between looks the loop sleeps POLL_MS, cut short when a request is made (control/requestWakeup.ts).
-// The control catalog may be away (the target restarting): a handler that meets such an outage there
-// ends the look, and the next comes a poll later; the appliers ride it out the same way.
+// The loop itself (the looks, the wait between them, a catalog outage) is watchLoop.ts, which the
+// reverse stream's supervisor (fallback.ts) runs too.
 import type { OnlineStream } from '../cdc/apply/onlineStream';
-import { isRetryable } from '../connect/sqlstate';
 import { streamingSubState } from '../core/transitions';
 import type { ApplyRateMeter } from '../switchover/lagGate';
 import type { MigrationRun } from '../run/migrationRun';
-import { trace } from '../util/trace';
 import { cancelMigration, cancelRequestedDatabases, databasesToCancel, migrationCanceled } from './handleCancel';
 import { databasesToCutOver, startCutover } from './handleCutover';
 import { failOverdueStop, handleStreamStops, overdueStop, streamsFailedOrStopped } from './handleStreamStops';
 import { tick, tickDue } from './handleTick';
 import type { StreamStops } from './streamStops';
-import { Supervision, type Handoff } from './supervision';
+import { Supervision } from './supervision';
+import { row, watchLoop, type Handoff, type WatchRow } from './watchLoop';
 import { setState } from '../control/store';
 
 const POLL_MS = 1000;
 
-/** One row of the table: a condition and its handler. */
-interface Row {
-  /** The condition, in words (traced when its handler hands off). */
-  readonly when: string;
-  /** It reads or writes the control catalog: an outage there ends the look instead of the flow. */
-  readonly catalog: boolean;
-  /** Tests the condition and runs the handler when it holds: a hand-off ends the watch. */
-  readonly run: (s: Supervision) => Promise<Handoff | undefined>;
-}
-
-/** A row: `holds` finds what the condition is about (undefined: it does not hold), `handle` acts on it. */
-function row<T>(
-  when: string,
-  catalog: 'reads the catalog' | 'no catalog',
-  holds: (s: Supervision) => T | undefined | Promise<T | undefined>,
-  handle: (s: Supervision, found: T) => Handoff | undefined | Promise<Handoff | undefined>,
-): Row {
-  return {
-    when,
-    catalog: catalog === 'reads the catalog',
-    run: async (s) => {
-      const found = await holds(s);
-      return found === undefined ? undefined : handle(s, found);
-    },
-  };
-}
-
-const TABLE: readonly Row[] = [
+const TABLE: readonly WatchRow<Supervision>[] = [
   row('the migration is canceled', 'no catalog', migrationCanceled, cancelMigration),
   row('a stream stopped longer than maxApplyStopHours', 'no catalog', overdueStop, failOverdueStop),
   row('a stream failed, or one is stopped', 'reads the catalog', streamsFailedOrStopped, handleStreamStops),
@@ -71,9 +42,6 @@ const TABLE: readonly Row[] = [
   row('a cutover is asked', 'reads the catalog', databasesToCutOver, startCutover),
   row('the tick is due', 'no catalog', tickDue, tick),
 ];
-
-/** The control catalog was away during a look: the next look comes a poll later. */
-const OUTAGE = Symbol('outage');
 
 /**
  * Supervises the streams until none is left (each cut over or canceled): one watch after another,
@@ -91,33 +59,8 @@ export async function supervise(run: MigrationRun, streams: OnlineStream[], stop
 async function watch(run: MigrationRun, streams: OnlineStream[], stops: StreamStops, meter: ApplyRateMeter): Promise<Handoff> {
   const s = await Supervision.open(run, streams, stops, meter);
   try {
-    for (;;) {
-      s.nextLook();
-      const handoff = await look(s);
-      if (handoff === OUTAGE) await new Promise((r) => setTimeout(r, POLL_MS));
-      else if (handoff) return handoff;
-      else await s.wakeup.sleep(POLL_MS);
-    }
+    return await watchLoop(TABLE, s, POLL_MS);
   } finally {
     await s.close();
   }
-}
-
-/** One look: the table's rows in order, until one hands off. */
-async function look(s: Supervision): Promise<Handoff | typeof OUTAGE | undefined> {
-  for (const r of TABLE) {
-    let handoff: Handoff | undefined;
-    try {
-      handoff = await r.run(s);
-    } catch (error) {
-      // The target (and its control catalog) may be restarting: the appliers ride it out, so does this.
-      if (r.catalog && isRetryable(error)) return OUTAGE;
-      throw error;
-    }
-    if (handoff) {
-      trace(`supervisor: ${r.when}`);
-      return handoff;
-    }
-  }
-  return undefined;
 }
