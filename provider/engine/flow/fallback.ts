@@ -29,10 +29,10 @@ import {
   markFallbackStreaming,
   recordFallbackProgress,
   recordFallbackWindow,
+  reopenForward,
   type FallbackWindow,
 } from '../control/fallbackWindows';
 import { cutoverOptionsOf } from '../control/writerFences';
-import { reopenForward } from '../control/fallbackWindows';
 import { failpoint } from '../util/failpoints';
 import { releaseFallback } from '../footprint/release';
 import type { MigrationRun } from '../run/migrationRun';
