@@ -76,7 +76,7 @@ function drawTrialFault(rng: Rng, phase: Phase, only?: FaultKind): FaultPlan {
 }
 
 /** Changes keep streaming at least this long before the user cuts over. */
-const STREAMING_BEFORE_CUTOVER_MS = 5000;
+const STREAMING_BEFORE_CUTOVER_MS = 2500;
 /**
  * The share of trials at the other cutover phases whose cutover fences the writers too. The fence
  * changes what the rest of the cutover meets: the application keeps writing into the cutover (so

@@ -111,23 +111,26 @@ export class TrialUser {
   }
 }
 
-/** How often the user looks at `show` while a trial drives a migration. */
-export const POLL_MS = 1000;
+/**
+ * How often the user looks at `show` while a trial drives a migration: often enough that a state
+ * is seen as soon as it is reached, since every trial waits on several of them.
+ */
+export const POLL_MS = 250;
 /** No progress for this long (outside a fault) is stuck. */
 export const STUCK_MS = 180_000;
 /** How long a phase waits for its trigger (streaming, or the application on the new server) before giving up on it. */
 export const PHASE_WAIT_MS = 60_000;
-/** Polls in a row that `show` must call the runner dead before the user resumes. */
-const DEAD_POLLS = 2;
+/** How long `show` must call the runner dead, look after look, before the user resumes it. */
+const DEAD_FOR_MS = 1500;
 const RESUME_RETRY_MS = 5000;
 const MAX_RESUMES = 8;
 
 /**
- * What the user does about a dead runner, as a person reading `show` would: resumes it once it was
- * dead at two looks in a row, at most every RESUME_RETRY_MS and MAX_RESUMES times in a trial.
+ * What the user does about a dead runner, as a person reading `show` would: resumes it once every
+ * look for DEAD_FOR_MS called it dead, at most every RESUME_RETRY_MS and MAX_RESUMES times in a trial.
  */
 export class RunnerWatch {
-  private deadPolls = 0;
+  private deadSince: number | undefined;
   private lastResume = 0;
 
   constructor(
@@ -137,8 +140,8 @@ export class RunnerWatch {
 
   /** One look: 'resumed', a failure to report, or undefined (alive, or not dead long enough). */
   async look(alive: boolean | undefined, now: number): Promise<'resumed' | { failure: string } | undefined> {
-    this.deadPolls = alive ? 0 : this.deadPolls + 1;
-    if (this.deadPolls < DEAD_POLLS || now - this.lastResume <= RESUME_RETRY_MS) return undefined;
+    this.deadSince = alive ? undefined : (this.deadSince ?? now);
+    if (this.deadSince === undefined || now - this.deadSince < DEAD_FOR_MS || now - this.lastResume <= RESUME_RETRY_MS) return undefined;
     if (this.result.resumes >= MAX_RESUMES) return { failure: `the runner stayed dead through ${MAX_RESUMES} resumes` };
     this.result.resumes += 1;
     await this.user.resume();
