@@ -117,6 +117,13 @@ const LAYERS = [
     to: { pathNot: [`^${ENGINE}/cdc/decode/[^/]+$`, '^(buffer|node:buffer)$'] },
   },
   {
+    name: 'ledger-in-footprint',
+    comment:
+      'the footprint ledger is read and written by engine/footprint/ alone: each change owns its rows, so a change is whole in its module',
+    from: { path: `^${ENGINE}/`, pathNot: `^${ENGINE}/footprint/` },
+    to: { path: `^${ENGINE}/footprint/ledger\\.ts$` },
+  },
+  {
     name: 'resource-no-driver-no-cli',
     comment: 'the Pulumi layer opens no sessions (no pg) and imports nothing of the CLI: what both need is in provider/azure',
     from: { path: '^provider/resource/' },

@@ -11,7 +11,8 @@ import { dropDatabase, targetDatabaseOid } from './schema/database';
 import type { MigrationSpec, ServerSpec } from './input/migrationSpec';
 import { sameMigration } from './input/publicSpec';
 import type { RunOptions } from './run/migrationRun';
-import { get, list, register, remove } from './control/store';
+import { get as catalogStatus, list as catalogStatuses, register, remove } from './control/store';
+import { withWriterFences } from './footprint/writerFence';
 import { requestApplyRetry } from './control/migrationRequests';
 
 /**
@@ -99,6 +100,20 @@ export async function withStore<T>(target: ServerSpec, fn: (store: CatalogConnec
   }
 }
 
+/**
+ * A migration's status as `show` gives it: the control catalog's, with the writer fence of each
+ * database that has one (the fence is the footprint's, footprint/writerFence.ts).
+ */
+export async function get(store: CatalogConnection, name: string): Promise<MigrationStatus | undefined> {
+  const status = await catalogStatus(store, name);
+  return status && withWriterFences(store, status);
+}
+
+/** The migrations of a catalog (the active ones, or all), each as `get` gives it. */
+export async function list(store: CatalogConnection, filter: 'active' | 'all' = 'active'): Promise<MigrationStatus[]> {
+  return Promise.all((await catalogStatuses(store, filter)).map((status) => withWriterFences(store, status)));
+}
+
 export async function showMigration(target: ServerSpec, name: string): Promise<MigrationStatus | undefined> {
   return withStore(target, (store) => get(store, name));
 }
@@ -124,7 +139,7 @@ export async function withPendingFootprint(spec: MigrationSpec, status: Migratio
   // a source that does not answer is found in seconds, not at each change's own connect timeout
   await withSession(spec.source, { purpose: 'show', readOnly: true, connectTimeoutMs: 5_000 }, (client) => client.query('SELECT 1'));
   const { pendingFootprint } = await import('./footprint/release');
-  const { restoreContextOf } = await import('./cdc/prepare/identityFull');
+  const { restoreContextOf } = await import('./footprint/change');
   return withStore(spec.target, async (store) => {
     const ctx = { ...restoreContextOf(spec, store), instance: status.instance };
     const databases = [];
@@ -238,7 +253,7 @@ export async function removeMigration(target: ServerSpec, name: string): Promise
 export async function verifyMigration(spec: MigrationSpec, options: RunOptions = {}): Promise<VerificationReport> {
   const { verifyDatabases } = await import('./verify/verifyTables');
   const { checkSchema, schemaDifferenceMessage } = await import('./verify/schema/checkSchema');
-  const { leftOutForeignKeys } = await import('./control/foreignKeys');
+  const { leftOutForeignKeys } = await import('./footprint/targetForeignKeys');
   const report = await verifyDatabases(spec, { signal: options.signal, onProgress: options.onProgress });
   // the foreign keys a cutover of this migration could not add back were reported then
   const leftOutKeys = await withStore(spec.target, (store) =>

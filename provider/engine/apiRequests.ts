@@ -17,7 +17,7 @@ import { nameDatabases } from './control/databasesToMigrate';
 import { isFinalState, type MigrationStatus, type MigrationSubState } from './core/model';
 import { runnerStopped, waitingForApplyFix } from './core/statusChecks';
 import type { CutoverOptions, MigrationSpec, ServerSpec } from './input/migrationSpec';
-import { recordCutoverOptions } from './control/writerFences';
+import { recordCutoverOptions } from './control/cutoverOptions';
 import { requestTableResync } from './control/tableResyncs';
 import { get, recordEvent } from './control/store';
 import {

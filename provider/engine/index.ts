@@ -39,12 +39,14 @@ export {
 export { publicSpec, sameMigration } from './input/publicSpec';
 export { CatalogConnection } from './control/connection';
 // the control catalog's functions the CLI, the resource and the console call on the handle
-export { events, get, list, setAzureContext, tables } from './control/store';
+export { events, setAzureContext, tables } from './control/store';
 export { FALLBACK_WINDOW_RULE, isFallbackWindow } from './input/fallbackWindow';
 export { streamSamples } from './control/streamSamples';
 export { CONTROL_SCHEMA_VERSION } from './control/schemaVersions';
 export { PGFERRY_VERSION } from './control/version';
 export {
+  get,
+  list,
   runMigration,
   startMigration,
   resumeMigration,

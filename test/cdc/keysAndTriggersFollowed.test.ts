@@ -13,7 +13,7 @@ import assert from 'node:assert/strict';
 import type pg from 'pg';
 import { runMigration, type MigrationSpec } from '../../provider/engine';
 import { CatalogConnection } from '../../provider/engine/control/connection';
-import { changesOf } from '../../provider/engine/control/footprintLedger';
+import { changesOf } from '../../provider/engine/footprint/ledger';
 import { events as catalogEvents } from '../../provider/engine/control/store';
 import { isFinalState } from '../../provider/engine/core/model';
 import {

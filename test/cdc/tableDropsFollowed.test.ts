@@ -12,7 +12,7 @@ import assert from 'node:assert/strict';
 import type pg from 'pg';
 import { requestCutover, resumeMigration, runMigration, startMigration, type MigrationSpec } from '../../provider/engine';
 import { CatalogConnection } from '../../provider/engine/control/connection';
-import { changesOf } from '../../provider/engine/control/footprintLedger';
+import { changesOf } from '../../provider/engine/footprint/ledger';
 import { events as catalogEvents, get as getMigration } from '../../provider/engine/control/store';
 import { isFinalState } from '../../provider/engine/core/model';
 import {

@@ -7,13 +7,13 @@
 // a fence behind silently. Each scenario reads the rows back from both servers.
 import assert from 'node:assert/strict';
 import pg from 'pg';
-import { cancelMigration, isFinalState, requestCutover, resumeMigration, startMigration } from '../../provider/engine';
+import { cancelMigration, get, isFinalState, requestCutover, resumeMigration, startMigration } from '../../provider/engine';
 import { CatalogConnection } from '../../provider/engine/control/connection';
 import type { CutoverOptions, MigrationSpec } from '../../provider/engine/input/migrationSpec';
 import type { MigrationStatus } from '../../provider/engine/core/model';
 import { makeReplicationSourceUser, pairSpec, serverSpec, startPair, until, waitForStatus, type ServerPair } from '../support';
 import { rowsOf } from './harness';
-import { events as catalogEvents, get } from '../../provider/engine/control/store';
+import { events as catalogEvents } from '../../provider/engine/control/store';
 
 const READ_ONLY_SQL_TRANSACTION = '25006';
 

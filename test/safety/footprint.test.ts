@@ -12,15 +12,16 @@ import { CONTROL_MIGRATIONS } from '../../provider/engine/control/schemaVersions
 import { reverseStreamNamesOf, streamNamesOf } from '../../provider/engine/core/names';
 import { FOOTPRINT, pendingFootprint, releaseDatabase } from '../../provider/engine/footprint/release';
 import type { FootprintContext } from '../../provider/engine/footprint/change';
-import { installEventTrigger } from '../../provider/engine/cdc/prepare/eventTrigger';
-import { restoreContextOf, setIdentityFull } from '../../provider/engine/cdc/prepare/identityFull';
+import { restoreContextOf } from '../../provider/engine/footprint/change';
+import { setIdentityFull } from '../../provider/engine/footprint/replicaIdentity';
+import { installEventTrigger } from '../../provider/engine/footprint/sourceEventTrigger';
 import { recordFallbackWindow } from '../../provider/engine/control/fallbackWindows';
 import { fireAsReplica } from '../../provider/engine/footprint/targetFiring';
 import { setAsideForeignKeys } from '../../provider/engine/footprint/targetForeignKeys';
-import { fenceDatabase } from '../../provider/engine/footprint/writerFence';
-import { liftStatements } from '../../provider/engine/control/writerFences';
+import { fenceDatabase, liftStatements } from '../../provider/engine/footprint/writerFence';
 import { pairSpec, serverSpec, startPair, type ServerPair } from '../support';
-import { createMigration, events as catalogEvents, get } from '../../provider/engine/control/store';
+import { createMigration, events as catalogEvents } from '../../provider/engine/control/store';
+import { get } from '../../provider/engine';
 
 const DB = 'footprint';
 const OLD_DB = 'footprint_old';

@@ -3,8 +3,8 @@
 // publication (anyone's) still publishes the table's updates, which would then fail.
 import assert from 'node:assert/strict';
 import { readSourceRelations } from '../../provider/engine/catalog/identityVerdict';
-import { restoreReplicaIdentity, setIdentityFull, type RestoreContext } from '../../provider/engine/cdc/prepare/identityFull';
-import { pendingIdentityChanges } from '../../provider/engine/control/sourceTables';
+import type { RestoreContext } from '../../provider/engine/footprint/change';
+import { pendingIdentityChanges, restoreReplicaIdentity, setIdentityFull } from '../../provider/engine/footprint/replicaIdentity';
 import { CatalogConnection } from '../../provider/engine/control/connection';
 import { pairSpec, serverSpec, startPair, type ServerPair } from '../support';
 import { createMigration } from '../../provider/engine/control/store';

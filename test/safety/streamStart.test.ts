@@ -11,6 +11,7 @@ import { prepareSourceAndSnapshot, type SourcePrepContext } from '../../provider
 import { closeSession, openSession } from '../../provider/engine/connect/session';
 import { takeCopySnapshot } from '../../provider/engine/copy/copySnapshot';
 import { CatalogConnection } from '../../provider/engine/control/connection';
+import { setIdentityFull } from '../../provider/engine/footprint/replicaIdentity';
 import { pairSpec, serverSpec, startPair, until, waitForStatus, type ServerPair } from '../support';
 import { rowsOf } from '../cdc/harness';
 import { createMigration } from '../../provider/engine/control/store';
@@ -55,7 +56,7 @@ describe('safety: every table the copy snapshot shows is streamed or reported', 
             discard: async () => undefined,
           },
         });
-      const { copy } = await prepareSourceAndSnapshot(run, DB, 'start_pub', take, (unused) => unused.release());
+      const { copy } = await prepareSourceAndSnapshot(run, setIdentityFull, DB, 'start_pub', take, (unused) => unused.release());
       try {
         // 1: the copy's own check sees a table it has not locked; 2: locked, copied, but not published; 3: published
         assert.equal(takes, 3);

@@ -1,9 +1,9 @@
 // Polling for a condition in tests, with a deadline that names what was awaited.
-import { cancelMigration, requestCutover, showMigration, type MigrationSpec } from '../../provider/engine';
+import { cancelMigration, get, requestCutover, showMigration, type MigrationSpec } from '../../provider/engine';
 import { runningClusters } from '../../provider/localpg/cluster';
 import type { CatalogConnection } from '../../provider/engine/control/connection';
 import { isFinalState, type MigrationStatus } from '../../provider/engine/core/model';
-import { events as catalogEvents, get } from '../../provider/engine/control/store';
+import { events as catalogEvents } from '../../provider/engine/control/store';
 
 /**
  * Calls `probe` until it returns a value (not undefined), or fails after `timeoutMs` saying what

@@ -125,7 +125,7 @@ COMMENT ON COLUMN pgferry.migration_database.apply_stop IS 'why the stream stopp
   },
   {
     // Foreign keys pgferry drops on a target that cannot apply with replica role, recorded before
-    // the drop and added back at cutover, cancel or failure (control/foreignKeys.ts).
+    // the drop and added back at cutover, cancel or failure (footprint/targetForeignKeys.ts).
     version: 5,
     sql: `
 CREATE TABLE pgferry.target_foreign_key (
@@ -309,7 +309,7 @@ COMMENT ON COLUMN pgferry.migration_database.copy_round IS 'the open copy round 
 `,
   },
   {
-    // Fencing writers at cutover (fenceWriters; control/writerFences.ts): per database, when the
+    // Fencing writers at cutover (fenceWriters; footprint/writerFence.ts): per database, when the
     // source database was made read-only for new transactions and the value of its own
     // default_transaction_read_only before (so it is set back exactly), recorded before the ALTER
     // DATABASE; and what a cutover request set for that cutover alone (fenceWriters, lag budget).
@@ -396,7 +396,7 @@ COMMENT ON COLUMN pgferry.table_resync.resynced_lsn IS 'the source position the 
 `,
   },
   {
-    // One ledger for the footprint (control/footprintLedger.ts; engine/footprint/): every reversible
+    // One ledger for the footprint (footprint/ledger.ts, imported by engine/footprint/ alone): every reversible
     // change pgferry makes on a server, one row each, written before it is made, with what undoes
     // it. The rows an older pgferry kept in writer_fence, target_foreign_key and source_table's
     // identity columns move here, so a migration it started is released exactly by this one. What

@@ -1,34 +1,14 @@
-// What an online migration did to each source table, or could not do for it: the replica identity
-// it had before pgferry set FULL, as the footprint ledger records it (control/footprintLedger.ts,
-// change replicaIdentity, object the table's source OID), so that it is set back after a crash
-// too; and why a table's changes are not streamed (pgferry.source_table).
+// Why a source table's changes are not streamed (pgferry.source_table): recorded when the
+// publication is planned, and read by the verification and the cutover, which leave such tables
+// out. (The replica identity pgferry sets on source tables is footprint/replicaIdentity.ts.)
 import { displayName } from '../catalog/introspect';
 import type { SourceRelation } from '../catalog/identityVerdict';
 import { ident } from '../connect/quote';
 import type { CatalogConnection } from './connection';
-import { markUndone, pendingChanges, recordChange } from './footprintLedger';
 import { clearTableResyncs } from './tableResyncs';
 import { CONTROL_SCHEMA } from '../core/names';
 
 const T = `${ident(CONTROL_SCHEMA)}.source_table`;
-const CHANGE = 'replicaIdentity';
-
-interface IdentityUndo {
-  readonly schema: string;
-  readonly name: string;
-  readonly before: string;
-  readonly beforeIndex?: string;
-}
-
-/** A table whose replica identity pgferry set to FULL and has not set back yet. */
-export interface IdentityChange {
-  readonly oid: string;
-  readonly schema: string;
-  readonly name: string;
-  /** relreplident before: d (default), n (nothing) or i (using index). */
-  readonly before: string;
-  readonly beforeIndex?: string;
-}
 
 export interface NotStreamedTable {
   readonly database: string;
@@ -36,42 +16,6 @@ export interface NotStreamedTable {
   /** schema.name, as the verification names tables. */
   readonly table: string;
   readonly reason: string;
-}
-
-/**
- * Records the identity a table has before pgferry changes it. An earlier record not yet set back
- * (an earlier attempt's, whose FULL is still there) keeps its value: it is the table's own.
- */
-export async function recordIdentityBefore(
-  store: CatalogConnection,
-  migration: string,
-  database: string,
-  table: SourceRelation,
-): Promise<void> {
-  const index = table.replident === 'i' ? table.identity.index : undefined;
-  const undo: IdentityUndo = { schema: table.schema, name: table.name, before: table.replident, ...(index ? { beforeIndex: index } : {}) };
-  await recordChange(store, migration, database, CHANGE, table.oid, undo);
-}
-
-export async function pendingIdentityChanges(store: CatalogConnection, migration: string, database: string): Promise<IdentityChange[]> {
-  const entries = await pendingChanges<IdentityUndo>(store, migration, database, CHANGE);
-  return entries
-    .map(({ object, undo }) => ({
-      oid: object,
-      schema: undo.schema,
-      name: undo.name,
-      before: undo.before,
-      ...(undo.beforeIndex ? { beforeIndex: undo.beforeIndex } : {}),
-    }))
-    .sort((a, b) => (a.schema === b.schema ? compare(a.name, b.name) : compare(a.schema, b.schema)));
-}
-
-function compare(a: string, b: string): number {
-  return a < b ? -1 : a > b ? 1 : 0;
-}
-
-export async function markIdentityRestored(store: CatalogConnection, migration: string, database: string, oid: string): Promise<void> {
-  await markUndone(store, migration, database, CHANGE, oid);
 }
 
 /** Records (or updates) why a table's changes are not streamed. */

@@ -19,7 +19,6 @@ import type {
   TableProgress,
   ValidationResult,
   VerificationReport,
-  WriterFence,
   FallbackStatus,
 } from '../core/model';
 import { CONTROL_SCHEMA, leaseKey, newInstanceId } from '../core/names';
@@ -30,7 +29,6 @@ import { agentsFor, sourceKeysOf, waitingReason } from './agents';
 import { databasePatchQuery, tablePatchQuery, type DatabasePatch, type TablePatch } from './patches';
 import { SELECT_DATABASES, shapeStatus, type DatabaseRow, type MigrationRow } from './status';
 import type { CatalogConnection } from './connection';
-import { fencesOf } from './writerFences';
 import { fallbackStatuses } from './fallbackWindows';
 
 const S = ident(CONTROL_SCHEMA);
@@ -369,6 +367,7 @@ export async function exists(catalog: CatalogConnection, name: string): Promise<
   return rows.length > 0;
 }
 
+/** A migration's status as the catalog holds it (api.ts's get adds the writer fences, the footprint's). */
 export async function get(catalog: CatalogConnection, name: string): Promise<MigrationStatus | undefined> {
   if (!(await catalog.catalogExists())) return undefined;
   const rows = await catalog.query<MigrationRow>(selectMigrations('WHERE m.name = $1'), [name]);
@@ -405,23 +404,15 @@ function selectMigrations(where: string): string {
 async function toStatus(catalog: CatalogConnection, row: MigrationRow): Promise<MigrationStatus> {
   const databases = await catalog.query<DatabaseRow>(SELECT_DATABASES, [row.name]);
   const shaped = shapeStatus(row, databases, Date.now());
-  const fences = row.mode === 'Online' ? await fencesOf(catalog, row.name) : new Map<string, WriterFence>();
   // a window exists only once a cutover opened one, and is read in every state after: a migration
   // streaming forward again after a fall-back passes through the copy's sub-states before it waits
   // for its cutover, and its window (FellBack) is what a waiter on the fall-back reads meanwhile
   // (docs/fallback.md)
   const windows = row.mode === 'Online' ? await fallbackStatuses(catalog, row.name) : new Map<string, FallbackStatus>();
   const status =
-    fences.size === 0 && windows.size === 0
+    windows.size === 0
       ? shaped
-      : {
-          ...shaped,
-          databases: shaped.databases.map((d) => ({
-            ...d,
-            ...(fences.has(d.database) ? { writerFence: fences.get(d.database)! } : {}),
-            ...(windows.has(d.database) ? { fallback: windows.get(d.database)! } : {}),
-          })),
-        };
+      : { ...shaped, databases: shaped.databases.map((d) => (windows.has(d.database) ? { ...d, fallback: windows.get(d.database)! } : d)) };
   if (row.runtime !== 'agents') return status;
   // runtime agents: who could run it, and, while nothing can, why (a catalog of version 9 or later)
   const needs = sourceKeysOf(row.spec);

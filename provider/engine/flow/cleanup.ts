@@ -2,7 +2,7 @@
 // origins, and gives back triggers, foreign keys and replica identities) before its final state,
 // at a cancel, a failure or the end of a cutover. A runner killed while cleaning up leaves the
 // state recorded, and the next runner (a resume) finishes the cleanup instead of migrating again.
-import { restoreContextOf } from '../cdc/prepare/identityFull';
+import { restoreContextOf } from '../footprint/change';
 import type { CatalogConnection } from '../control/connection';
 import type { MigrationStatus } from '../core/model';
 import { cleanupSubState, isDatabaseDone } from '../core/transitions';

@@ -35,10 +35,11 @@ import { openFallbackWindows, requestedWindow } from './fallback';
 import { describeFirings } from '../footprint/targetFiring';
 import { notStreamedTables } from '../control/sourceTables';
 import { forgetTableVerifications, recordTableVerification } from '../control/tableVerification';
-import { leftOutForeignKeys } from '../control/foreignKeys';
+import { leftOutForeignKeys } from '../footprint/targetForeignKeys';
 import { recheckPlan } from '../switchover/recheckPlan';
 import { errorMessage, PgferryError } from '../core/errors';
-import { clearCutoverOptions, cutoverOptionsOf, fenceOf, keepFence, liftStatements } from '../control/writerFences';
+import { clearCutoverOptions, cutoverOptionsOf } from '../control/cutoverOptions';
+import { fenceOf, keepFence, liftStatements } from '../footprint/writerFence';
 import { checkFenceRights, fenceDatabase, liftWriterFence } from '../footprint/writerFence';
 import {
   DEFAULT_FENCED_LAG_BUDGET_SECONDS,

@@ -32,7 +32,7 @@ import {
   reopenForward,
   type FallbackWindow,
 } from '../control/fallbackWindows';
-import { cutoverOptionsOf } from '../control/writerFences';
+import { cutoverOptionsOf } from '../control/cutoverOptions';
 import { failpoint } from '../util/failpoints';
 import { releaseFallback } from '../footprint/release';
 import type { MigrationRun } from '../run/migrationRun';

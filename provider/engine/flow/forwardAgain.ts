@@ -8,8 +8,8 @@
 // streaming, once every window has fallen back, is control/fallbackWindows.ts reopenForward; the streaming itself
 // is the online flow's (online.ts), as for a resumed runner.
 import { openForwardSlot } from '../cdc/prepare/slot';
-import { setTargetIdentityFull } from '../cdc/prepare/identityFull';
 import { prepareSource } from '../cdc/prepare/sourcePrep';
+import { setIdentityFull, setTargetIdentityFull } from '../footprint/replicaIdentity';
 import { prepareTargetForStreaming } from './streamingTarget';
 import { withSession } from '../connect/session';
 import { streamNamesOf } from '../core/names';
@@ -26,7 +26,7 @@ export async function openForwardAgain(run: ForwardRun, database: string): Promi
   const names = streamNamesOf(spec.migrationName, database, run.instance);
   // the new stream starts at its slot's point: no position left on the target may move it
   await appliedPosition.undo({ spec, instance: run.instance }, database);
-  const full = await prepareSource(run, database, names.publication);
+  const full = await prepareSource(run, setIdentityFull, database, names.publication);
   if (full.length > 0) {
     await withSession(spec.target, { database, purpose: 'online', writable: true }, (client) => setTargetIdentityFull(client, full));
   }

@@ -6,14 +6,14 @@
 // them for its resume.
 import type { DdlFollowing } from '../cdc/apply/ddlFollow';
 import { sourceEventTrigger } from '../footprint/sourceEventTrigger';
-import { installEventTrigger } from '../cdc/prepare/eventTrigger';
 import { forgetIdentities, knownWithIdentities, recordKnownObjects } from '../control/knownObjects';
 import { partKeys, planPartsFollow } from '../verify/schema/partsFollow';
 import { trace } from '../util/trace';
 import { endPreviousRunnerSessions } from '../cdc/prepare/takeover';
 import { startStream, streamNames, type OnlineStream } from '../cdc/apply/onlineStream';
-import { setTargetIdentityFull } from '../cdc/prepare/identityFull';
 import { prepareSourceAndSnapshot } from '../cdc/prepare/sourcePrep';
+import { setIdentityFull, setTargetIdentityFull } from '../footprint/replicaIdentity';
+import { installEventTrigger } from '../footprint/sourceEventTrigger';
 import { prepareTargetForStreaming } from './streamingTarget';
 import { createSlotWithSnapshot, dropSlot, slotState, type ExportedSlot, type SlotState } from '../cdc/prepare/slot';
 import { retrying, RETRY_POLICIES } from '../connect/retry';
@@ -63,7 +63,7 @@ async function copyDatabase(run: MigrationRun, database: string): Promise<bigint
         },
       },
     });
-  const { copy, fullTables } = await prepareSourceAndSnapshot(run, database, publication, takeCopy, async (unused) => {
+  const { copy, fullTables } = await prepareSourceAndSnapshot(run, setIdentityFull, database, publication, takeCopy, async (unused) => {
     await unused.release();
     await unused.snapshot.release();
     await dropSlot(spec.source, database, slot);

@@ -16,8 +16,12 @@ import pg from 'pg';
 import { ident, qualified } from '../connect/quote';
 import { serverMajor, withSession } from '../connect/session';
 import { fireAsReplica, replicaRolePermitted } from '../footprint/targetFiring';
-import { forgetKeysDroppedOnSource, setAsideSourceForeignKey } from '../footprint/targetForeignKeys';
-import { pendingForeignKeys, type ForeignKeyRecord } from '../control/foreignKeys';
+import {
+  forgetKeysDroppedOnSource,
+  pendingForeignKeys,
+  setAsideSourceForeignKey,
+  type ForeignKeyRecord,
+} from '../footprint/targetForeignKeys';
 import { recordEvent } from '../control/store';
 import { forgetKnownObjects, knownWithIdentities, recordIdentities, recordKnownObjects, type KnownObject } from '../control/knownObjects';
 import { forgetTableVerifications } from '../control/tableVerification';

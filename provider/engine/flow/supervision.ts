@@ -6,6 +6,7 @@
 // first, so none of them runs while a cutover or a cancel does.
 import type { OnlineStream } from '../cdc/apply/onlineStream';
 import { SourceTableWatch } from '../cdc/prepare/tableWatch';
+import { setIdentityFull } from '../footprint/replicaIdentity';
 import { RequestWakeup } from '../control/requestWakeup';
 import type { ApplyRateMeter } from '../switchover/lagGate';
 import type { MigrationRun } from '../run/migrationRun';
@@ -49,7 +50,7 @@ export class Supervision implements Watched {
     readonly wakeup: RequestWakeup,
     private readonly reporter: StreamReporter,
   ) {
-    this.tables = new SourceTableWatch(run, streams);
+    this.tables = new SourceTableWatch(run, streams, setIdentityFull);
     this.schema = new SchemaWatch(run, streams);
     this.tableDrops = new TableDropsFollow(run, streams, (database) => stops.stopOf(database));
   }

@@ -17,7 +17,7 @@ import { parseLsn } from '../cdc/decode/lsn';
 import type { DroppedOrRenamed } from '../cdc/prepare/tableWatch';
 import { ident, qualified } from '../connect/quote';
 import { withSession } from '../connect/session';
-import { markForeignKeyRestored, pendingForeignKeys } from '../control/foreignKeys';
+import { markForeignKeyRestored, pendingForeignKeys } from '../footprint/targetForeignKeys';
 import { recordEvent } from '../control/store';
 import { forgetTableVerifications } from '../control/tableVerification';
 import { errorMessage } from '../core/errors';

@@ -27,7 +27,7 @@ import { keptColumnsRefusal, readKeptColumns } from './keptColumns';
 import { holdForeignKeysOf } from '../footprint/targetForeignKeys';
 import { publishesViaRoot, publishTables } from '../cdc/prepare/publication';
 import { planPublication, streamedAs } from '../cdc/prepare/publicationPlan';
-import { setIdentityFull } from '../cdc/prepare/identityFull';
+import { setIdentityFull } from '../footprint/replicaIdentity';
 import { clearNotStreamedTable, recordNotStreamed } from '../control/sourceTables';
 import { markCreatedOnTarget, markResyncAttempt, markResyncDone, pendingTableResyncs, type TableResync } from '../control/tableResyncs';
 import { readFilterPlan } from '../filter/plan';

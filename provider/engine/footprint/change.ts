@@ -5,8 +5,22 @@
 // test/unit/footprint.test.ts fails on a module of this folder that is not in it.
 import type pg from 'pg';
 import { INVALID_CATALOG_NAME, sqlState } from '../connect/sqlstate';
-import type { RestoreContext } from '../cdc/prepare/identityFull';
+import { recordEvent } from '../control/store';
+import type { MigrationRun } from '../run/migrationRun';
 import type { MigrationSpec } from '../input/migrationSpec';
+
+/** What restoring needs of a migration: a running one, or a cleanup after its runner is gone. */
+export type RestoreContext = Pick<MigrationRun, 'spec' | 'store' | 'warn' | 'onProgress'> & { readonly signal?: AbortSignal };
+
+/** A RestoreContext without a running migration (a cancel carried out for a stopped runner): warnings become events. */
+export function restoreContextOf(spec: MigrationRun['spec'], store: MigrationRun['store']): RestoreContext {
+  return {
+    spec,
+    store,
+    warn: (message, database) => recordEvent(store, spec.migrationName, 'warning', message, database),
+    onProgress: () => undefined,
+  };
+}
 
 /** What giving a change back needs: a running migration, or a cancel for a stopped runner (restoreContextOf), with the instance its names derive from. */
 export type FootprintContext = RestoreContext & { readonly instance: string | undefined };

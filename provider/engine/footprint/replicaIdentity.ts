@@ -1,13 +1,256 @@
-// REPLICA IDENTITY FULL on source tables without a usable key (allowReplicaIdentityFull;
-// cdc/prepare/identityFull.ts): the identity each had recorded first, set back at release, last of
-// all, once the publication is gone (a table keeps FULL while any publication publishes it).
-import { readSourceRelations } from '../catalog/identityVerdict';
+// REPLICA IDENTITY FULL on source tables without a usable key (catalog/identityVerdict.ts), set
+// only with allowReplicaIdentityFull, and set back. This module owns the change: its ledger rows
+// (the footprint ledger, change replicaIdentity, object the table's source OID: the identity each
+// table had), written before the ALTER TABLE, so the cutover, a cancel, a failure or a resumed runner
+// sets it back after a crash too; setting FULL (on the source, and on the target where pg_dump
+// carries it over); and setting it back at release, last of all, once no publication publishes the
+// table (a table keeps FULL while any publication needs it, or the application's UPDATEs would fail).
+// The stages that find a table to set FULL (cdc/prepare/sourcePrep.ts and tableWatch.ts) are below
+// this folder: the flow hands them setIdentityFull as their SetIdentityFull.
+import type pg from 'pg';
+import { readSourceRelations, type SourceRelation } from '../catalog/identityVerdict';
+import { withSession } from '../connect/session';
 import { ident, qualified } from '../connect/quote';
+import { retrying, RETRY_POLICIES } from '../connect/retry';
+import { isRetryable } from '../connect/sqlstate';
+import { errorMessage } from '../core/errors';
 import { listSome } from '../util/listSome';
 import { CONTROL_SCHEMA } from '../core/names';
-import { pendingIdentityChanges } from '../control/sourceTables';
-import { identityClause, restoreReplicaIdentity } from '../cdc/prepare/identityFull';
-import type { ReversibleChange, RightsRefusal, RightsSessions } from './change';
+import type { CatalogConnection } from '../control/connection';
+import { runSourceDdl, type DdlPatience } from '../cdc/prepare/sourceDdl';
+import type { IdentityContext, SetIdentityFull } from '../cdc/prepare/sourcePrep';
+import type { ReversibleChange, RestoreContext, RightsRefusal, RightsSessions } from './change';
+import { markUndone, pendingChanges, recordChange } from './ledger';
+
+const CHANGE = 'replicaIdentity';
+
+interface IdentityUndo {
+  readonly schema: string;
+  readonly name: string;
+  readonly before: string;
+  readonly beforeIndex?: string;
+}
+
+/** A table whose replica identity pgferry set to FULL and has not set back yet. */
+export interface IdentityChange {
+  readonly oid: string;
+  readonly schema: string;
+  readonly name: string;
+  /** relreplident before: d (default), n (nothing) or i (using index). */
+  readonly before: string;
+  readonly beforeIndex?: string;
+}
+
+/**
+ * Records the identity a table has before pgferry changes it. An earlier record not yet set back
+ * (an earlier attempt's, whose FULL is still there) keeps its value: it is the table's own.
+ */
+async function recordIdentityBefore(store: CatalogConnection, migration: string, database: string, table: SourceRelation): Promise<void> {
+  const index = table.replident === 'i' ? table.identity.index : undefined;
+  const undo: IdentityUndo = { schema: table.schema, name: table.name, before: table.replident, ...(index ? { beforeIndex: index } : {}) };
+  await recordChange(store, migration, database, CHANGE, table.oid, undo);
+}
+
+export async function pendingIdentityChanges(store: CatalogConnection, migration: string, database: string): Promise<IdentityChange[]> {
+  const entries = await pendingChanges<IdentityUndo>(store, migration, database, CHANGE);
+  return entries
+    .map(({ object, undo }) => ({
+      oid: object,
+      schema: undo.schema,
+      name: undo.name,
+      before: undo.before,
+      ...(undo.beforeIndex ? { beforeIndex: undo.beforeIndex } : {}),
+    }))
+    .sort((a, b) => (a.schema === b.schema ? compare(a.name, b.name) : compare(a.schema, b.schema)));
+}
+
+function compare(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+async function markIdentityRestored(store: CatalogConnection, migration: string, database: string, oid: string): Promise<void> {
+  await markUndone(store, migration, database, CHANGE, oid);
+}
+
+/** Sets REPLICA IDENTITY FULL on each table, recording its identity first (in the ledger). */
+export const setIdentityFull: SetIdentityFull = async (run, database, client, tables) => {
+  for (const table of tables) {
+    await recordIdentityBefore(run.store, run.spec.migrationName, database, table);
+    await runSourceDdl(
+      client,
+      {
+        what: `set REPLICA IDENTITY FULL on ${table.display}`,
+        tables: [table.oid],
+        lock: 'AccessExclusiveLock',
+        statements: [`ALTER TABLE ONLY ${qualified(table.schema, table.name)} REPLICA IDENTITY FULL`],
+      },
+      patienceOf(run),
+    );
+  }
+};
+
+/** The same tables on the target (as restored by pg_dump they may have FULL already). */
+export async function setTargetIdentityFull(client: pg.Client, tables: readonly SourceRelation[]): Promise<void> {
+  for (const t of tables) await client.query(`ALTER TABLE ONLY ${qualified(t.schema, t.name)} REPLICA IDENTITY FULL`);
+}
+
+function patienceOf(run: IdentityContext): DdlPatience {
+  return { seconds: run.spec.lockTimeoutSeconds, signal: run.signal };
+}
+
+/** The clause that gives a table back the identity it had. */
+function identityClause(change: Pick<IdentityChange, 'before' | 'beforeIndex'>): string {
+  switch (change.before) {
+    case 'd':
+      return 'DEFAULT';
+    case 'i':
+      // USING INDEX whose index was already gone behaved as NOTHING: keep it that way
+      return change.beforeIndex ? `USING INDEX ${ident(change.beforeIndex)}` : 'NOTHING';
+    default:
+      return 'NOTHING';
+  }
+}
+
+/**
+ * Publications (any, not only pgferry's) that publish updates or deletes of a table, directly or
+ * through a partitioned ancestor: while one does, the table must keep a usable replica identity.
+ */
+const IDENTITY_NOW_SQL = `
+WITH RECURSIVE up(relid) AS (
+  SELECT $1::oid
+  UNION
+  SELECT i.inhparent FROM up JOIN pg_class pc ON pc.oid = up.relid JOIN pg_inherits i ON i.inhrelid = up.relid
+   WHERE pc.relispartition
+)
+SELECT (SELECT relreplident FROM pg_class WHERE oid = $1)::text AS replident,
+       ARRAY(SELECT DISTINCT pt.pubname::text
+               FROM up
+               JOIN pg_class c ON c.oid = up.relid
+               JOIN pg_namespace n ON n.oid = c.relnamespace
+               JOIN pg_publication_tables pt ON pt.schemaname = n.nspname AND pt.tablename = c.relname
+               JOIN pg_publication p ON p.pubname = pt.pubname
+              WHERE p.pubupdate OR p.pubdelete) AS publications`;
+
+type Outcome = 'restored' | 'nothing-to-do' | { readonly keptFullFor: readonly string[] };
+
+/** Sets one table back on the source, unless a publication still needs its FULL. */
+async function restoreOnSource(run: RestoreContext, client: pg.Client, change: IdentityChange): Promise<Outcome> {
+  const { rows } = await client.query<{ replident: string | null; publications: string[] }>(IDENTITY_NOW_SQL, [change.oid]);
+  const now = rows[0]!;
+  // gone, or its identity changed by someone else since: nothing of pgferry's left to undo
+  if (now.replident !== 'f') return 'nothing-to-do';
+  if (now.publications.length > 0) return { keptFullFor: now.publications };
+  await runSourceDdl(
+    client,
+    {
+      what: `set the replica identity of ${change.schema}.${change.name} back`,
+      tables: [change.oid],
+      lock: 'AccessExclusiveLock',
+      statements: [`ALTER TABLE ONLY ${qualified(change.schema, change.name)} REPLICA IDENTITY ${identityClause(change)}`],
+    },
+    { seconds: run.spec.lockTimeoutSeconds },
+  );
+  return 'restored';
+}
+
+/** A step's result, or what it was refused; thrown when a server went away, for the whole step to be redone. */
+async function unlessGone<T>(step: Promise<T>): Promise<T | Error> {
+  try {
+    return await step;
+  } catch (error) {
+    if (isRetryable(error)) throw error;
+    return error instanceof Error ? error : new Error(String(error));
+  }
+}
+
+/**
+ * The same on the target, where pg_dump carried FULL over: by name, when it still has FULL. Returns
+ * the changes it set back or found nothing to do for; a refused one stays recorded.
+ */
+async function restoreOnTarget(run: RestoreContext, database: string, changes: readonly IdentityChange[]): Promise<IdentityChange[]> {
+  const done: IdentityChange[] = [];
+  await withSession(run.spec.target, { database, purpose: 'restore identity', writable: true }, async (client) => {
+    for (const change of changes) {
+      const { rows } = await client.query<{ oid: string }>(
+        `SELECT c.oid::int8::text AS oid FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+          WHERE n.nspname = $1 AND c.relname = $2 AND c.relreplident = 'f'`,
+        [change.schema, change.name],
+      );
+      if (rows.length === 0) {
+        done.push(change);
+        continue;
+      }
+      const refused = await unlessGone(
+        runSourceDdl(
+          client,
+          {
+            what: `set the replica identity of ${change.schema}.${change.name} back on the target`,
+            tables: [rows[0]!.oid],
+            lock: 'AccessExclusiveLock',
+            statements: [`ALTER TABLE ONLY ${qualified(change.schema, change.name)} REPLICA IDENTITY ${identityClause(change)}`],
+          },
+          { seconds: run.spec.lockTimeoutSeconds },
+        ),
+      );
+      if (refused instanceof Error) {
+        const what = `could not set the replica identity of ${change.schema}.${change.name} back on the target`;
+        await run.warn(`${what}: ${errorMessage(refused)}`, database);
+      } else {
+        done.push(change);
+      }
+    }
+  });
+  return done;
+}
+
+/**
+ * Sets back every replica identity pgferry changed in one database, on the source and then on the
+ * target; called at cutover and when a migration is canceled or fails, after the publication is
+ * gone. What a table refuses (a lock not granted in time, a publication that still needs FULL) is a
+ * warning naming it, and stays recorded. A server that went away (a restart, a dropped connection)
+ * is waited for and the whole step redone, as it is idempotent; if it stays away the error is
+ * thrown, the changes stay recorded, and whoever runs the step again (a resumed cutover, a cancel
+ * run again) sets them back.
+ */
+export async function restoreReplicaIdentity(run: RestoreContext, database: string): Promise<void> {
+  await retrying(RETRY_POLICIES.statement, () => restoreOnce(run, database), {
+    signal: run.signal,
+    // fire and forget (onRetry is synchronous); a cancel's warn writes the catalog, which may be
+    // the server that went away: that write is dropped rather than left unhandled
+    onRetry: (error) =>
+      void run.warn(`setting replica identities back is tried again: ${errorMessage(error)}`, database).catch(() => undefined),
+  });
+}
+
+async function restoreOnce(run: RestoreContext, database: string): Promise<void> {
+  const migration = run.spec.migrationName;
+  const changes = await pendingIdentityChanges(run.store, migration, database);
+  if (changes.length === 0) return;
+  const settled: IdentityChange[] = [];
+  await withSession(run.spec.source, { database, purpose: 'restore identity', writable: true }, async (client) => {
+    for (const change of changes) {
+      const outcome = await unlessGone(restoreOnSource(run, client, change));
+      if (outcome instanceof Error) {
+        await run.warn(
+          `could not set the replica identity of ${change.schema}.${change.name} back on the source: ${errorMessage(outcome)}`,
+          database,
+        );
+      } else if (typeof outcome === 'object') {
+        await run.warn(
+          `left REPLICA IDENTITY FULL on ${change.schema}.${change.name}: publication(s) ${outcome.keptFullFor.join(', ')} still publish its updates or deletes, which would fail without it`,
+          database,
+        );
+      } else {
+        settled.push(change);
+      }
+    }
+  });
+  // Recorded as restored only once the target is done too: a step redone after a lost connection
+  // finds the source already set back ('nothing-to-do') and still sets the target back.
+  const done = await restoreOnTarget(run, database, settled);
+  for (const change of done) await markIdentityRestored(run.store, migration, database, change.oid);
+  if (done.length > 0) run.onProgress({ kind: 'info', message: `replica identity set back on ${done.length} table(s)`, database });
+}
 
 /** The tables without a usable key (the ones set FULL) that the source user does not own. */
 async function refusal(s: RightsSessions): Promise<RightsRefusal | undefined> {

@@ -1,14 +1,131 @@
-// The event trigger of schemaChangeCapture: eventTrigger (cdc/prepare/eventTrigger.ts): a function
-// and two event triggers in each source database, writing every DDL command into the stream so
-// the apply follows it at its exact place among the rows. Recorded before it is made; dropped at
-// release, with the control schema on the source when it was made for it.
+// The event trigger of schemaChangeCapture: eventTrigger: a function and two event triggers in each
+// source database, writing every DDL command into the stream so the apply follows it at its exact
+// place among the rows (what the function writes: cdc/prepare/eventTrigger.ts). This module owns
+// the change: its ledger rows (the footprint ledger, change sourceEventTrigger, object '' for the
+// source database itself: the names made, and whether the control schema was created for them on
+// the source), written before anything is created; the install; and the drop at release, with the
+// control schema when it was made for it, so a release drops exactly what was made, after a crash too.
+import type pg from 'pg';
 import { withSession } from '../connect/session';
-import { ident } from '../connect/quote';
-import { CONTROL_SCHEMA } from '../core/names';
-import { pendingEventTriggers } from '../control/sourceEventTriggers';
-import { dropEventTrigger, dropEventTriggerStatements, eventTriggersPresent } from '../cdc/prepare/eventTrigger';
-import type { ReversibleChange, RightsRefusal, RightsSessions } from './change';
+import { ident, qualified } from '../connect/quote';
+import { DEPENDENT_OBJECTS_STILL_EXIST, sqlState } from '../connect/sqlstate';
+import { CONTROL_SCHEMA, eventTriggerNamesOf, type EventTriggerNames } from '../core/names';
+import type { CatalogConnection } from '../control/connection';
+import { eventTriggerFunctionSql } from '../cdc/prepare/eventTrigger';
+import type { FootprintContext, ReversibleChange, RightsRefusal, RightsSessions } from './change';
 import { unlessDatabaseGone } from './change';
+import { markUndone, pendingChanges, recordChange } from './ledger';
+
+const CHANGE = 'sourceEventTrigger';
+/** The event trigger belongs to the database itself. */
+const DATABASE = '';
+
+/** What a release drops: the names made, and whether the schema they live in was made for them. */
+interface EventTriggerRecord {
+  readonly names: EventTriggerNames;
+  /** The control schema did not exist in the source database before: dropped with them when empty. */
+  readonly schemaCreated: boolean;
+}
+
+/**
+ * Records the event trigger about to be created. A record still pending keeps what it says: it was
+ * read before an earlier attempt created the schema, which may be there now. Returns the record in force.
+ */
+async function recordEventTrigger(
+  store: CatalogConnection,
+  migration: string,
+  database: string,
+  record: EventTriggerRecord,
+): Promise<EventTriggerRecord> {
+  return (await recordChange<EventTriggerRecord>(store, migration, database, CHANGE, DATABASE, record)).undo;
+}
+
+/** The event triggers still to drop in a database (none, or the one record). */
+async function pendingEventTriggers(store: CatalogConnection, migration: string, database: string): Promise<EventTriggerRecord[]> {
+  return (await pendingChanges<EventTriggerRecord>(store, migration, database, CHANGE)).map((e) => e.undo);
+}
+
+/** Dropped on the source: nothing is left to undo. */
+async function clearEventTrigger(store: CatalogConnection, migration: string, database: string): Promise<void> {
+  await markUndone(store, migration, database, CHANGE, DATABASE);
+}
+
+/** DDL on the source waits this long for a lock at most (creating a function and an event trigger locks no table). */
+const SETTINGS = { lock_timeout: '2s' };
+
+/**
+ * Records, then creates, the event trigger in one source database (after its copy, when its stream
+ * starts: made before, pg_dump would copy it). A resumed runner finds it there and changes nothing.
+ */
+export async function installEventTrigger(ctx: FootprintContext, database: string): Promise<EventTriggerNames> {
+  const names = eventTriggerNamesOf(ctx.spec.migrationName, database, ctx.instance);
+  await withSession(ctx.spec.source, { database, purpose: 'event trigger', writable: true, settings: SETTINGS }, async (client) => {
+    const schemaCreated = !(await controlSchemaExists(client));
+    await recordEventTrigger(ctx.store, ctx.spec.migrationName, database, { names, schemaCreated });
+    await createEventTrigger(client, names);
+  });
+  return names;
+}
+
+/**
+ * Drops what installEventTrigger made in one database, as recorded; the control schema only when it
+ * was made for it and nothing else is in it (another migration's event trigger may be). Idempotent.
+ */
+async function dropEventTrigger(ctx: FootprintContext, database: string): Promise<void> {
+  const [record] = await pendingEventTriggers(ctx.store, ctx.spec.migrationName, database);
+  if (!record) return;
+  await withSession(ctx.spec.source, { database, purpose: 'event trigger', writable: true, settings: SETTINGS }, async (client) => {
+    for (const statement of dropEventTriggerStatements(record.names, record.schemaCreated)) {
+      try {
+        await client.query(statement);
+      } catch (error) {
+        if (sqlState(error) !== DEPENDENT_OBJECTS_STILL_EXIST) throw error; // the schema holds something else: it stays
+      }
+    }
+  });
+  await clearEventTrigger(ctx.store, ctx.spec.migrationName, database);
+}
+
+/** Whether the control schema exists in the source database (created by the first install, dropped by its release). */
+async function controlSchemaExists(client: pg.Client): Promise<boolean> {
+  const { rows } = await client.query('SELECT 1 FROM pg_catalog.pg_namespace WHERE nspname = $1', [CONTROL_SCHEMA]);
+  return rows.length > 0;
+}
+
+/** Creates the function and the two event triggers (each only where missing); idempotent. */
+async function createEventTrigger(client: pg.Client, n: EventTriggerNames): Promise<void> {
+  await client.query(`CREATE SCHEMA IF NOT EXISTS ${ident(CONTROL_SCHEMA)}`);
+  await client.query(eventTriggerFunctionSql(n));
+  // only pgferry's own session may call it directly: an event trigger calls it whoever runs the DDL
+  await client.query(`REVOKE ALL ON FUNCTION ${qualified(CONTROL_SCHEMA, n.function)}() FROM PUBLIC`);
+  const { rows } = await client.query<{ evtname: string }>('SELECT evtname FROM pg_catalog.pg_event_trigger WHERE evtname = ANY($1)', [
+    [n.ddlEnd, n.sqlDrop],
+  ]);
+  const have = new Set(rows.map((r) => r.evtname));
+  const fn = qualified(CONTROL_SCHEMA, n.function);
+  if (!have.has(n.ddlEnd)) await client.query(`CREATE EVENT TRIGGER ${ident(n.ddlEnd)} ON ddl_command_end EXECUTE FUNCTION ${fn}()`);
+  if (!have.has(n.sqlDrop)) await client.query(`CREATE EVENT TRIGGER ${ident(n.sqlDrop)} ON sql_drop EXECUTE FUNCTION ${fn}()`);
+}
+
+/** The statements that drop what createEventTrigger made (the schema too when `schema`: it was made for it). */
+function dropEventTriggerStatements(n: EventTriggerNames, schema: boolean): string[] {
+  return [
+    `DROP EVENT TRIGGER IF EXISTS ${ident(n.ddlEnd)}`,
+    `DROP EVENT TRIGGER IF EXISTS ${ident(n.sqlDrop)}`,
+    `DROP FUNCTION IF EXISTS ${qualified(CONTROL_SCHEMA, n.function)}()`,
+    ...(schema ? [`DROP SCHEMA IF EXISTS ${ident(CONTROL_SCHEMA)}`] : []),
+  ];
+}
+
+/** Whether the event triggers are there (what a release has left to drop). */
+async function eventTriggersPresent(client: pg.Client, n: EventTriggerNames): Promise<boolean> {
+  const { rows } = await client.query(
+    `SELECT 1 FROM pg_catalog.pg_event_trigger WHERE evtname = ANY($1)
+     UNION ALL SELECT 1 FROM pg_catalog.pg_proc p JOIN pg_catalog.pg_namespace s ON s.oid = p.pronamespace WHERE s.nspname = $2 AND p.proname = $3`,
+    [[n.ddlEnd, n.sqlDrop], CONTROL_SCHEMA, n.function],
+  );
+  return rows.length > 0;
+}
 
 /** CREATE EVENT TRIGGER needs a superuser (Amazon RDS lets its rds_superuser members create them); pgoutput streams logical messages from 14 on. */
 const RIGHTS_SQL = `

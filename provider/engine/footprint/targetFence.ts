@@ -4,9 +4,8 @@
 // first in the footprint ledger (change targetFence). A fall-back that stops before the old source
 // is the primary again lifts it, as any release does; once it fell back the fence stays (kept), so
 // an application still pointed at the new server fails loudly instead of writing where nothing reads.
-import { liftStatements, pendingFences } from '../control/writerFences';
 import { CONTROL_SCHEMA } from '../core/names';
-import { fenceRightsRefusal, liftWriterFence } from './writerFence';
+import { fenceRightsRefusal, liftStatements, liftWriterFence, pendingFences } from './writerFence';
 import type { RightsRefusal, RightsSessions, ReversibleChange } from './change';
 
 /** The target user fences a database it owns (it created it) or any as a superuser; one not made yet it will own. */

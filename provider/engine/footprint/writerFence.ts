@@ -4,7 +4,7 @@
 // refuses the write of any session but pgferry's (switchover/fenceTriggers.ts); only then is the
 // cutover point marked, so no write can land on the source after it. The database's own earlier
 // value (and whether the fence made the control schema for its triggers) is recorded in the
-// control catalog before the ALTER DATABASE (control/writerFences.ts), so the fence is lifted to
+// footprint ledger before the ALTER DATABASE (below), so the fence is lifted to
 // exactly that value at a roll-back, cancel or failure, after a crash too (lifting a fence that was
 // never applied sets the value that is already there and drops nothing). A database that is cut
 // over keeps its fence.
@@ -29,19 +29,7 @@ import { ident, literal } from '../connect/quote';
 import { INVALID_CATALOG_NAME, LOCK_NOT_AVAILABLE, sqlState } from '../connect/sqlstate';
 import { errorMessage, PgferryError } from '../core/errors';
 import type { ServerSpec } from '../input/migrationSpec';
-import type { RestoreContext } from '../cdc/prepare/identityFull';
 import { SOURCE_DDL_LOCK_TIMEOUT_MS } from '../cdc/prepare/sourceDdl';
-import {
-  clearFence,
-  fenceOf,
-  liftStatement,
-  liftStatements,
-  pendingFences,
-  recordFence,
-  recordSessionsEnded,
-  type FenceChange,
-  type FenceRecord,
-} from '../control/writerFences';
 import { CONTROL_SCHEMA, fenceNamesOf, publicationName, reverseStreamNamesOf, type FenceNames } from '../core/names';
 import {
   controlSchemaExists,
@@ -49,12 +37,161 @@ import {
   installFenceTriggers,
   preparedWriters,
   fencedTableOids,
+  liftTriggersStatement,
   tablesWithoutTriggerRight,
   type PreparedWriter,
 } from '../switchover/fenceTriggers';
 import type { MigrationRun } from '../run/migrationRun';
 import { recordEvent } from '../control/store';
-import type { ReversibleChange } from './change';
+import type { CatalogConnection } from '../control/connection';
+import type { MigrationStatus, WriterFence } from '../core/model';
+import type { RestoreContext, ReversibleChange } from './change';
+import { changesOf, markKept, markPendingAgain, markUndone, noteDetail, pendingChanges, recordChange, type LedgerEntry } from './ledger';
+
+// The fences as the footprint ledger records them (change writerFence, or targetFence at a
+// fall-back; object '' for the database itself): per database, the value of the database's own
+// default_transaction_read_only before pgferry set it on, recorded before the ALTER DATABASE, so a
+// fence is always lifted to exactly what was there, after a crash too. Lifting marks it undone; a
+// cut-over database keeps it (kept) so `show` says the fence stays and how to lift it.
+/**
+ * Which fence: the source's at a cutover (writerFence), or the target's at a fall-back
+ * (targetFence, docs/fallback.md), the same mechanism on the other server.
+ */
+export type FenceChange = 'writerFence' | 'targetFence';
+const CHANGE: FenceChange = 'writerFence';
+/** The fence changes the database itself. */
+const DATABASE = '';
+
+interface FenceUndo {
+  readonly priorSetting: string | null;
+  /** The fence created the control schema in the database for its triggers (dropped with them when empty). */
+  readonly schemaCreated?: boolean;
+}
+
+/** The fence of one database as recorded; `priorSetting` null: the database had no value of its own. */
+export interface FenceRecord {
+  readonly database: string;
+  readonly priorSetting: string | null;
+  readonly schemaCreated: boolean;
+  readonly kept: boolean;
+}
+
+/**
+ * Records a fence about to be applied, with the database's value before it. A record still in force
+ * keeps its value: it was read before an earlier attempt's fence, which may still be on (a runner
+ * killed after the ALTER DATABASE reads pgferry's own `on` now). Returns the record in force.
+ */
+async function recordFence(
+  store: CatalogConnection,
+  migration: string,
+  database: string,
+  prior: string | null,
+  change: FenceChange = CHANGE,
+  schemaCreated = false,
+): Promise<FenceRecord> {
+  return toRecord(await recordChange<FenceUndo>(store, migration, database, change, DATABASE, { priorSetting: prior, schemaCreated }));
+}
+
+async function recordSessionsEnded(
+  store: CatalogConnection,
+  migration: string,
+  database: string,
+  ended: number,
+  change: FenceChange = CHANGE,
+): Promise<void> {
+  const fence = (await changesOf<FenceUndo>(store, migration, change)).find((f) => f.database === database);
+  const before = typeof fence?.detail.sessionsEnded === 'number' ? fence.detail.sessionsEnded : 0;
+  await noteDetail(store, migration, database, change, DATABASE, { sessionsEnded: before + ended });
+}
+
+/** The fence in force for a database (on, or kept after its cutover), if any. */
+export async function fenceOf(
+  store: CatalogConnection,
+  migration: string,
+  database: string,
+  change: FenceChange = CHANGE,
+): Promise<FenceRecord | undefined> {
+  const fence = (await changesOf<FenceUndo>(store, migration, change)).find((f) => f.database === database && !f.undone);
+  return fence && toRecord(fence);
+}
+
+/** The fences still to lift in a database (none, or the one). */
+export async function pendingFences(
+  store: CatalogConnection,
+  migration: string,
+  database: string,
+  change: FenceChange = CHANGE,
+): Promise<FenceRecord[]> {
+  return (await pendingChanges<FenceUndo>(store, migration, database, change)).map(toRecord);
+}
+
+/** The fence is lifted: nothing is left to undo. */
+async function clearFence(store: CatalogConnection, migration: string, database: string, change: FenceChange = CHANGE): Promise<void> {
+  await markUndone(store, migration, database, change, DATABASE);
+}
+
+/** The database was cut over (or fell back): its fence stays on purpose, and no cancel or failure lifts it. */
+export async function keepFence(
+  store: CatalogConnection,
+  migration: string,
+  database: string,
+  change: FenceChange = CHANGE,
+): Promise<void> {
+  await markKept(store, migration, database, change);
+}
+
+/** A fall-back makes the old source the primary again: its kept fence is to be lifted (liftWriterFence) after all. */
+export async function reclaimFence(store: CatalogConnection, migration: string, database: string): Promise<void> {
+  await markPendingAgain(store, migration, database, CHANGE);
+}
+
+/**
+ * A migration's status with the writer fence of each database that has one in force (on, or kept
+ * after its cutover), as `show` gives it: what the fence is and the statements that lift it.
+ */
+export async function withWriterFences(store: CatalogConnection, status: MigrationStatus): Promise<MigrationStatus> {
+  if (status.mode !== 'Online') return status;
+  const fences = await fencesOf(store, status.name);
+  if (fences.size === 0) return status;
+  return {
+    ...status,
+    databases: status.databases.map((d) => (fences.has(d.database) ? { ...d, writerFence: fences.get(d.database)! } : d)),
+  };
+}
+
+/** Every fence of a migration in force. */
+async function fencesOf(store: CatalogConnection, migration: string): Promise<Map<string, WriterFence>> {
+  const fences = (await changesOf<FenceUndo>(store, migration, CHANGE)).filter((f) => !f.undone);
+  return new Map(
+    fences.map((f) => [
+      f.database,
+      {
+        fencedAt: f.madeAt.toISOString(),
+        priorSetting: f.undo.priorSetting ?? undefined,
+        sessionsEnded: typeof f.detail.sessionsEnded === 'number' ? f.detail.sessionsEnded : undefined,
+        kept: f.kept,
+        lift: liftStatement(f.database, f.undo.priorSetting),
+        liftInDatabase: liftTriggersStatement(migration, f.database),
+      },
+    ]),
+  );
+}
+
+/** The statement that sets a database's default_transaction_read_only back to what it was before the fence. */
+function liftStatement(database: string, prior: string | null): string {
+  return prior === null
+    ? `ALTER DATABASE ${ident(database)} RESET default_transaction_read_only`
+    : `ALTER DATABASE ${ident(database)} SET default_transaction_read_only = ${literal(prior)}`;
+}
+
+/** Both statements of a lift, as told to the user: the database's setting, then its triggers in it. */
+export function liftStatements(migration: string, database: string, prior: string | null): string {
+  return `${liftStatement(database, prior)}; in ${ident(database)}: ${liftTriggersStatement(migration, database)}`;
+}
+
+function toRecord(f: LedgerEntry<FenceUndo>): FenceRecord {
+  return { database: f.database, priorSetting: f.undo.priorSetting, schemaCreated: f.undo.schemaCreated === true, kept: f.kept };
+}
 
 /** What the source user needs to fence a database: ALTER DATABASE (owner) and ending other roles' sessions. */
 const FENCE_RIGHTS_SQL = `

@@ -5,7 +5,7 @@
 // source's disk fills.
 import { withSession } from '../connect/session';
 import { CatalogConnection } from '../control/connection';
-import { restoreContextOf } from '../cdc/prepare/identityFull';
+import { restoreContextOf } from '../footprint/change';
 import { errorMessage, PgferryError } from '../core/errors';
 import type { MigrationSpec, ServerSpec } from '../input/migrationSpec';
 import type { MigrationStatus, SourceSlotState } from '../core/model';

@@ -21,8 +21,7 @@
 import type pg from 'pg';
 import { ident, literal, qualified } from '../connect/quote';
 import { APPLICATION_NAME_PREFIX } from '../connect/session';
-import { CONTROL_SCHEMA, type FenceNames } from '../core/names';
-import { liftTriggersStatement } from '../control/writerFences';
+import { CONTROL_SCHEMA, fenceNamesOf, type FenceNames } from '../core/names';
 
 /** The SQLSTATE a fenced write fails with: read_only_sql_transaction, as default_transaction_read_only refuses one. */
 const READ_ONLY_SQL_TRANSACTION = '25006';
@@ -126,6 +125,15 @@ export async function installFenceTriggers(client: pg.Client, publication: strin
 /** Whether the control schema exists in the connected database (the fence creates it otherwise, and drops it at its lift). */
 export async function controlSchemaExists(client: pg.Client): Promise<boolean> {
   return (await client.query('SELECT 1 FROM pg_catalog.pg_namespace WHERE nspname = $1', [CONTROL_SCHEMA])).rows.length > 0;
+}
+
+/**
+ * The statement, run in the fenced database itself, that takes the fence's triggers away
+ * (installFenceTriggers): its function dropped with the triggers that call it, which are the
+ * fence's alone (the function is pgferry's, made for the fence).
+ */
+export function liftTriggersStatement(migration: string, database: string): string {
+  return `DROP FUNCTION IF EXISTS ${qualified(CONTROL_SCHEMA, fenceNamesOf(migration, database).function)}() CASCADE`;
 }
 
 /** Takes the fence's triggers away in the connected database; `dropSchema`: the fence made the control schema. */

@@ -9,19 +9,8 @@
 // identity. The function never makes the user's DDL fail: every error is caught and said as a
 // warning, the schema watch then finds the change at its next look; it runs with an empty-safe
 // search_path (pg_catalog, pg_temp) and names everything schema-qualified.
-import type pg from 'pg';
-import { ident, literal, qualified } from '../../connect/quote';
-import { withSession } from '../../connect/session';
-import { DEPENDENT_OBJECTS_STILL_EXIST, sqlState } from '../../connect/sqlstate';
-import { CONTROL_SCHEMA, eventTriggerNamesOf, type EventTriggerNames } from '../../core/names';
-import { clearEventTrigger, pendingEventTriggers, recordEventTrigger } from '../../control/sourceEventTriggers';
-import type { RestoreContext } from './identityFull';
-
-/** What installing and dropping the event trigger needs: the migration's context and the instance its names derive from. */
-export type EventTriggerContext = RestoreContext & { readonly instance: string | undefined };
-
-/** DDL on the source waits this long for a lock at most (creating a function and an event trigger locks no table). */
-const SETTINGS = { lock_timeout: '2s' };
+import { literal, qualified } from '../../connect/quote';
+import { CONTROL_SCHEMA, type EventTriggerNames } from '../../core/names';
 
 /**
  * A table's indexes and constraints now, as one jsonb: `{schema, name, oid, parts: [{kind,
@@ -51,7 +40,7 @@ const SKIPPED_SCHEMA = (column: string) =>
   `${column} IS NOT NULL AND (${column} IN (${literal(CONTROL_SCHEMA)}, 'pg_catalog', 'information_schema') OR ${column} LIKE 'pg\\_temp%' OR ${column} LIKE 'pg\\_toast%')`;
 
 /** The function's definition (CREATE OR REPLACE: running it again changes nothing). */
-function functionSql(n: EventTriggerNames): string {
+export function eventTriggerFunctionSql(n: EventTriggerNames): string {
   return `CREATE OR REPLACE FUNCTION ${qualified(CONTROL_SCHEMA, n.function)}() RETURNS event_trigger
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $pgferry$
 DECLARE
@@ -83,78 +72,4 @@ EXCEPTION WHEN OTHERS THEN
   RAISE WARNING 'pgferry could not write this schema change into its migration''s stream: %', SQLERRM;
 END
 $pgferry$`;
-}
-
-/**
- * Records, then creates, the event trigger in one source database (after its copy, when its stream
- * starts: made before, pg_dump would copy it). A resumed runner finds it there and changes nothing.
- */
-export async function installEventTrigger(ctx: EventTriggerContext, database: string): Promise<EventTriggerNames> {
-  const names = eventTriggerNamesOf(ctx.spec.migrationName, database, ctx.instance);
-  await withSession(ctx.spec.source, { database, purpose: 'event trigger', writable: true, settings: SETTINGS }, async (client) => {
-    const schemaCreated = !(await controlSchemaExists(client));
-    await recordEventTrigger(ctx.store, ctx.spec.migrationName, database, { names, schemaCreated });
-    await createEventTrigger(client, names);
-  });
-  return names;
-}
-
-/**
- * Drops what installEventTrigger made in one database, as recorded; the control schema only when it
- * was made for it and nothing else is in it (another migration's event trigger may be). Idempotent.
- */
-export async function dropEventTrigger(ctx: EventTriggerContext, database: string): Promise<void> {
-  const [record] = await pendingEventTriggers(ctx.store, ctx.spec.migrationName, database);
-  if (!record) return;
-  await withSession(ctx.spec.source, { database, purpose: 'event trigger', writable: true, settings: SETTINGS }, async (client) => {
-    for (const statement of dropEventTriggerStatements(record.names, record.schemaCreated)) {
-      try {
-        await client.query(statement);
-      } catch (error) {
-        if (sqlState(error) !== DEPENDENT_OBJECTS_STILL_EXIST) throw error; // the schema holds something else: it stays
-      }
-    }
-  });
-  await clearEventTrigger(ctx.store, ctx.spec.migrationName, database);
-}
-
-/** Whether the control schema exists in the source database (created by the first install, dropped by its release). */
-async function controlSchemaExists(client: pg.Client): Promise<boolean> {
-  const { rows } = await client.query('SELECT 1 FROM pg_catalog.pg_namespace WHERE nspname = $1', [CONTROL_SCHEMA]);
-  return rows.length > 0;
-}
-
-/** Creates the function and the two event triggers (each only where missing); idempotent. */
-async function createEventTrigger(client: pg.Client, n: EventTriggerNames): Promise<void> {
-  await client.query(`CREATE SCHEMA IF NOT EXISTS ${ident(CONTROL_SCHEMA)}`);
-  await client.query(functionSql(n));
-  // only pgferry's own session may call it directly: an event trigger calls it whoever runs the DDL
-  await client.query(`REVOKE ALL ON FUNCTION ${qualified(CONTROL_SCHEMA, n.function)}() FROM PUBLIC`);
-  const { rows } = await client.query<{ evtname: string }>('SELECT evtname FROM pg_catalog.pg_event_trigger WHERE evtname = ANY($1)', [
-    [n.ddlEnd, n.sqlDrop],
-  ]);
-  const have = new Set(rows.map((r) => r.evtname));
-  const fn = qualified(CONTROL_SCHEMA, n.function);
-  if (!have.has(n.ddlEnd)) await client.query(`CREATE EVENT TRIGGER ${ident(n.ddlEnd)} ON ddl_command_end EXECUTE FUNCTION ${fn}()`);
-  if (!have.has(n.sqlDrop)) await client.query(`CREATE EVENT TRIGGER ${ident(n.sqlDrop)} ON sql_drop EXECUTE FUNCTION ${fn}()`);
-}
-
-/** The statements that drop what createEventTrigger made (the schema too when `schema`: it was made for it). */
-export function dropEventTriggerStatements(n: EventTriggerNames, schema: boolean): string[] {
-  return [
-    `DROP EVENT TRIGGER IF EXISTS ${ident(n.ddlEnd)}`,
-    `DROP EVENT TRIGGER IF EXISTS ${ident(n.sqlDrop)}`,
-    `DROP FUNCTION IF EXISTS ${qualified(CONTROL_SCHEMA, n.function)}()`,
-    ...(schema ? [`DROP SCHEMA IF EXISTS ${ident(CONTROL_SCHEMA)}`] : []),
-  ];
-}
-
-/** Whether the event triggers are there (what a release has left to drop). */
-export async function eventTriggersPresent(client: pg.Client, n: EventTriggerNames): Promise<boolean> {
-  const { rows } = await client.query(
-    `SELECT 1 FROM pg_catalog.pg_event_trigger WHERE evtname = ANY($1)
-     UNION ALL SELECT 1 FROM pg_catalog.pg_proc p JOIN pg_catalog.pg_namespace s ON s.oid = p.pronamespace WHERE s.nspname = $2 AND p.proname = $3`,
-    [[n.ddlEnd, n.sqlDrop], CONTROL_SCHEMA, n.function],
-  );
-  return rows.length > 0;
 }

@@ -11,7 +11,6 @@ import type { MigrationRun } from '../../run/migrationRun';
 import type { CopySnapshot } from '../../copy/copySnapshot';
 import { createPublication, publishesViaRoot, publishTables } from './publication';
 import { planPublication, reviewTables, type PlanOptions } from './publicationPlan';
-import { setIdentityFull } from './identityFull';
 import { clearNotStreamed, recordNotStreamed } from '../../control/sourceTables';
 
 /** Snapshots taken before giving up on a source whose tables keep appearing. */
@@ -19,6 +18,21 @@ const MAX_ATTEMPTS = 3;
 
 /** What preparing the source needs of a migration. */
 export type SourcePrepContext = Pick<MigrationRun, 'spec' | 'store' | 'warn' | 'signal'>;
+
+/** What setting REPLICA IDENTITY FULL needs of a migration. */
+export type IdentityContext = Pick<MigrationRun, 'spec' | 'store'> & { readonly signal?: AbortSignal };
+
+/**
+ * Sets REPLICA IDENTITY FULL on source tables of a database, the identity each had recorded first.
+ * That change is the footprint's (footprint/replicaIdentity.ts), a folder above this stage: the
+ * flow hands its setIdentityFull to the stages that find tables to set FULL.
+ */
+export type SetIdentityFull = (
+  run: IdentityContext,
+  database: string,
+  client: pg.Client,
+  tables: readonly SourceRelation[],
+) => Promise<void>;
 
 interface PreparedSource {
   readonly options: PlanOptions;
@@ -45,7 +59,13 @@ function refusal(database: string, tables: readonly SourceRelation[]): PgferryEr
 }
 
 /** Replica identity, publication and not-streamed records for the tables as they are now; idempotent. */
-async function prepareWith(run: SourcePrepContext, database: string, publication: string, client: pg.Client): Promise<PreparedSource> {
+async function prepareWith(
+  run: SourcePrepContext,
+  setIdentityFull: SetIdentityFull,
+  database: string,
+  publication: string,
+  client: pg.Client,
+): Promise<PreparedSource> {
   const options = { viaRoot: await publishesViaRoot(client) };
   const plan = planPublication(await whoseRowsMove(client, await readSourceRelations(client, publication), run.spec), options);
   if (plan.withoutIdentity.length > 0 && !run.spec.allowReplicaIdentityFull) throw refusal(database, plan.withoutIdentity);
@@ -70,9 +90,14 @@ async function prepareWith(run: SourcePrepContext, database: string, publication
  * them, without a copy: the forward stream made again after a fall-back (docs/fallback.md), where
  * the target holds every row already. Idempotent. Returns the tables given REPLICA IDENTITY FULL.
  */
-export async function prepareSource(run: SourcePrepContext, database: string, publication: string): Promise<SourceRelation[]> {
+export async function prepareSource(
+  run: SourcePrepContext,
+  setIdentityFull: SetIdentityFull,
+  database: string,
+  publication: string,
+): Promise<SourceRelation[]> {
   const prepared = await withSession(run.spec.source, { database, purpose: 'publication', writable: true }, (client) =>
-    prepareWith(run, database, publication, client),
+    prepareWith(run, setIdentityFull, database, publication, client),
   );
   return [...prepared.fullTables];
 }
@@ -98,6 +123,7 @@ async function missedBy(
  */
 export async function prepareSourceAndSnapshot<S>(
   run: SourcePrepContext,
+  setIdentityFull: SetIdentityFull,
   database: string,
   publication: string,
   take: () => Promise<CopySnapshot<S>>,
@@ -108,7 +134,7 @@ export async function prepareSourceAndSnapshot<S>(
   let missed: SourceRelation[] = [];
   for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
     const prepared = await withSession(run.spec.source, { database, purpose: 'publication', writable: true }, (client) =>
-      prepareWith(run, database, publication, client),
+      prepareWith(run, setIdentityFull, database, publication, client),
     );
     fullTables.push(...prepared.fullTables);
     const copy = await take();

@@ -28,7 +28,7 @@ import { errorMessage } from '../../core/errors';
 import type { MigrationRun } from '../../run/migrationRun';
 import { publishesViaRoot, publishTables, unpublishTables } from './publication';
 import { reviewTables, rootOf, streamedAs, type PlanOptions } from './publicationPlan';
-import { setIdentityFull } from './identityFull';
+import type { SetIdentityFull } from './sourcePrep';
 import { notStreamedTables, recordNotStreamed } from '../../control/sourceTables';
 import { pendingTableResyncs, requestTableResync } from '../../control/tableResyncs';
 import { loadCopyPlan } from '../../control/copyItems';
@@ -100,6 +100,8 @@ export class SourceTableWatch {
   constructor(
     private readonly run: MigrationRun,
     private readonly watched: readonly Watched[],
+    /** footprint/replicaIdentity.ts's, from the flow: a new table without a usable key is set FULL through it. */
+    private readonly setIdentityFull: SetIdentityFull,
   ) {}
 
   /** Scans every database once; a scan that fails is reported once and tried again next time. */
@@ -265,7 +267,7 @@ export class SourceTableWatch {
   ): Promise<void> {
     const client = state.client!;
     if (this.run.spec.allowReplicaIdentityFull && table.owned) {
-      await setIdentityFull(this.run, w.database, client, [table]);
+      await this.setIdentityFull(this.run, w.database, client, [table]);
       await this.run.warn(
         `REPLICA IDENTITY FULL set on ${table.display}: ${table.identity.flaw}, and a streamed table needs a usable identity`,
         w.database,

@@ -63,7 +63,7 @@ function movedObjects(objects: readonly SchemaObject[], filter: FilterPlan, left
 /**
  * Compares the schema of `database` on both servers. `whileSetAside`: the target is still as
  * streaming leaves it (foreign keys dropped, triggers firing as a replica's), online before the
- * cutover gives it back. `leftOutKeys`: the foreign keys the cutover could not add back (control/foreignKeys.ts).
+ * cutover gives it back. `leftOutKeys`: the foreign keys the cutover could not add back (footprint/targetForeignKeys.ts).
  */
 export async function checkSchema(spec: MigrationSpec, database: string, options: CheckOptions): Promise<SchemaCheck> {
   return (await compareDatabase(spec, database, options)).check;

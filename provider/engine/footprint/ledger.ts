@@ -9,7 +9,7 @@
 // names derive from migration.instance; the target's trigger states are the source's own.
 import { ident } from '../connect/quote';
 import { CONTROL_SCHEMA } from '../core/names';
-import type { CatalogConnection } from './connection';
+import type { CatalogConnection } from '../control/connection';
 
 const T = `${ident(CONTROL_SCHEMA)}.footprint`;
 
