@@ -3,19 +3,9 @@
 // unknown, malformed, missing or contradictory flags — becomes one line naming the flag (exit 2).
 // Both pgferry's own flags and `az postgres flexible-server migration`'s are accepted (flags.ts).
 import { Command as Program, CommanderError } from 'commander';
-import {
-  inputError,
-  MIGRATION_NAME_PATTERN,
-  type MigrationMode,
-  type MigrationOption,
-  type Runtime,
-  type SchemaChangeCapture,
-  type SslMode,
-  type StaleMaterializedViews,
-  type TableDropsAndRenames,
-  type TableFilters,
-} from '../engine';
-import { COMMAND_SPECS, COMMANDS, FILTER_FLAGS, RESULT_OPTIONS, type Command } from './flags';
+import { inputError, MIGRATION_NAME_PATTERN, type SslMode } from '../engine';
+import { COMMAND_SPECS, COMMANDS, RESULT_OPTIONS, type Command } from './flags';
+import { readSpecFlags, type SpecFlagNames, type SpecFlags } from './specFlags';
 import { compileQuery, type CompiledQuery, type OutputFormat } from './format';
 import type { Verbosity } from './log';
 import type { TargetFlags } from './properties';
@@ -45,31 +35,11 @@ export interface CliArgs {
   readonly level?: 'Default' | 'Summary' | 'Full';
   readonly verbosity: Verbosity;
   readonly properties?: string;
-  readonly mode?: MigrationMode;
-  readonly option?: MigrationOption;
   readonly wait: boolean;
-  readonly noVerify: boolean;
-  readonly allowReplicaIdentityFull: boolean;
-  readonly skipUnsupportedObjects: boolean;
-  /** --table-drops-and-renames; undefined: not given. */
-  readonly tableDropsAndRenames?: TableDropsAndRenames;
-  /** --stale-materialized-views; undefined: not given. */
-  readonly staleMaterializedViews?: StaleMaterializedViews;
-  /** create: --include-schema, --exclude-table ... (repeatable), by spec key. */
-  readonly filters: Partial<TableFilters>;
-  readonly runtime?: Runtime;
-  /** --schema-change-capture; undefined: not given. */
-  readonly schemaChangeCapture?: SchemaChangeCapture;
-  /** --overwrite-live-dbs-in-target (create, resume): the live target databases the user lets overwriteDbsInTarget drop. */
-  readonly overwriteLiveDbsInTarget?: readonly string[];
-  /** --fence-writers (create, resume, update --cutover), --no-fence-writers (update --cutover); undefined: not given. */
-  readonly fenceWriters?: boolean;
-  /** --cutover-lag-budget-seconds. */
-  readonly cutoverLagBudgetSeconds?: number;
-  /** --fallback-window (create, resume, update --cutover): the reverse stream's window after the cutover. */
-  readonly fallbackWindow?: string;
-  /** create --migration-window-start-time-in-utc / --migration-window-end-time-in-utc. */
-  readonly migrationWindow?: { readonly start?: string; readonly end?: string };
+  /** The spec fields the flags set (specFlags.ts): create's and resume's over the body, update --cutover's for that cutover. */
+  readonly spec: SpecFlags;
+  /** The flag that set each of them, for errors. */
+  readonly specFlagNames: SpecFlagNames;
   /** `pgferry agent --concurrency`. */
   readonly concurrency?: number;
   readonly filter: 'active' | 'all';
@@ -151,12 +121,6 @@ function fromCommander(error: CommanderError, command: Command | undefined, allo
     default:
       return usage('flags', error.message.replace(/^error:\s*/, ''));
   }
-}
-
-/** pgferry's flag and its az spelling may both be given only when they agree. */
-function oneOf<T>(o: Record<string, unknown>, a: string, b: string, flagA: string, flagB: string): T | undefined {
-  if (o[a] !== undefined && o[b] !== undefined && o[a] !== o[b]) throw usage(flagB, `contradicts ${flagA}; give one of them`);
-  return (o[a] ?? o[b]) as T | undefined;
 }
 
 /**
@@ -259,19 +223,6 @@ function verbosityOf(o: Record<string, unknown>): Verbosity {
 }
 
 /** Parses argv (without node and script); throws an input error (exit 2) on bad usage. */
-/** The flags of how a migration runs (create's and resume's run options), as CliArgs fields. */
-function runOptionsOf(o: Record<string, unknown>) {
-  return {
-    noVerify: o.verify === false,
-    allowReplicaIdentityFull: o.allowReplicaIdentityFull === true,
-    skipUnsupportedObjects: o.skipUnsupportedObjects === true,
-    ...(typeof o.tableDropsAndRenames === 'string' ? { tableDropsAndRenames: o.tableDropsAndRenames as TableDropsAndRenames } : {}),
-    ...(typeof o.staleMaterializedViews === 'string' ? { staleMaterializedViews: o.staleMaterializedViews as StaleMaterializedViews } : {}),
-    runtime: o.runtime as Runtime | undefined,
-    ...(o.schemaChangeCapture === undefined ? {} : { schemaChangeCapture: o.schemaChangeCapture as SchemaChangeCapture }),
-  };
-}
-
 export function parseCli(argv: readonly string[], env: NodeJS.ProcessEnv = process.env): CliArgs {
   if (argv.length === 0) throw usage('command', `missing; one of ${COMMANDS.join(', ')}`);
   if (argv[0] === '--version' && argv.length === 1) return defaults('version');
@@ -316,16 +267,8 @@ export function parseCli(argv: readonly string[], env: NodeJS.ProcessEnv = proce
     ...(typeof o.level === 'string' ? { level: o.level as 'Default' | 'Summary' | 'Full' } : {}),
     verbosity: verbosityOf(o),
     properties: o.properties as string | undefined,
-    mode: oneOf<MigrationMode>(o, 'mode', 'migrationMode', '--mode', '--migration-mode'),
-    option: oneOf<MigrationOption>(o, 'option', 'migrationOption', '--option', '--migration-option'),
     wait: o.wait === true,
-    ...runOptionsOf(o),
-    filters: filterFlags(o),
-    ...(Array.isArray(o.overwriteLiveDbsInTarget) ? { overwriteLiveDbsInTarget: o.overwriteLiveDbsInTarget.map(String) } : {}),
-    ...(typeof o.fenceWriters === 'boolean' ? { fenceWriters: o.fenceWriters } : {}),
-    ...(o.cutoverLagBudgetSeconds === undefined ? {} : { cutoverLagBudgetSeconds: o.cutoverLagBudgetSeconds as number }),
-    ...(typeof o.fallbackWindow === 'string' ? { fallbackWindow: o.fallbackWindow } : {}),
-    ...windowOf(o),
+    ...specFlagsOf(o),
     concurrency: o.concurrency as number | undefined,
     ...(command === 'console' ? { console: { port: o.port as number | undefined, address: o.address as string | undefined } } : {}),
     filter: (o.filter as 'active' | 'all' | undefined) ?? 'active',
@@ -392,23 +335,10 @@ function tagsOf(words: readonly string[]): Record<string, string> {
   return tags;
 }
 
-/** create's window flags, when given (checked with the spec: a date and time in UTC). */
-function windowOf(o: Record<string, unknown>): { migrationWindow?: { start?: string; end?: string } } {
-  const start = o.migrationWindowStartTimeInUtc as string | undefined;
-  const end = o.migrationWindowEndTimeInUtc as string | undefined;
-  if (start === undefined && end === undefined) return {};
-  return { migrationWindow: { ...(start === undefined ? {} : { start }), ...(end === undefined ? {} : { end }) } };
-}
-
-/** The filter flags given, by spec key (commander names `--include-schema` includeSchema). */
-function filterFlags(o: Record<string, unknown>): Partial<TableFilters> {
-  const out: Record<string, string[]> = {};
-  for (const [key, [flag]] of Object.entries(FILTER_FLAGS)) {
-    const camel = flag.slice(2).replace(/-(\w)/g, (_, c: string) => c.toUpperCase());
-    const given = o[camel];
-    if (Array.isArray(given)) out[key] = given.map(String);
-  }
-  return out;
+/** The spec fields the flags set, with the flag that set each. */
+function specFlagsOf(o: Record<string, unknown>): Pick<CliArgs, 'spec' | 'specFlagNames'> {
+  const { spec, names } = readSpecFlags(o);
+  return { spec, specFlagNames: names };
 }
 
 function defaults(command: Command): CliArgs {
@@ -418,10 +348,8 @@ function defaults(command: Command): CliArgs {
     nameFlag: '--name',
     verbosity: 'normal',
     wait: false,
-    noVerify: false,
-    allowReplicaIdentityFull: false,
-    skipUnsupportedObjects: false,
-    filters: {},
+    spec: {},
+    specFlagNames: {},
     filter: 'active',
     cancel: false,
     cutover: false,

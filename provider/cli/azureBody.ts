@@ -31,6 +31,5 @@ export function mapAzure(body: Record<string, unknown>, flags: PropertyFlags, pu
       servers.fieldNames['target.host'] && !flags.target?.host && !flags.target?.url ? servers.fieldNames['target.host'] : 'target.host',
     ...flagFieldNames(flags),
   };
-  if (flags.noVerify) fieldNames.verify = '--no-verify';
   return { form: 'azure', input, fieldNames };
 }

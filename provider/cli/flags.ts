@@ -1,23 +1,11 @@
 // The flag tables of each command (commander Options): pgferry's own flags and those of
 // `az postgres flexible-server migration`, with the value parsers that make az's enum values
-// case-insensitive (Offline/offline, ValidateAndMigrate/validate-and-migrate, Active/active).
+// case-insensitive (Offline/offline, ValidateAndMigrate/validate-and-migrate, Active/active). The
+// flags that set a field of the migration spec are declared in specFlags.ts, once each.
 import { InvalidArgumentError, Option } from 'commander';
-import { fromAzureSpelling } from '../azure/names';
-import {
-  FALLBACK_WINDOW_RULE,
-  isFallbackWindow,
-  RUNTIMES,
-  SCHEMA_CHANGE_CAPTURES,
-  SSL_MODES,
-  STALE_MATERIALIZED_VIEWS,
-  TABLE_DROPS_AND_RENAMES,
-  type Runtime,
-  type SchemaChangeCapture,
-  type SslMode,
-  type StaleMaterializedViews,
-  type TableDropsAndRenames,
-} from '../engine';
+import { SSL_MODES, type SslMode } from '../engine';
 import { OUTPUT_FORMATS, type OutputFormat } from './format';
+import { choice, collect, CREATE_KEYS, CUTOVER_KEYS, RUN_KEYS, specOptions } from './specFlags';
 
 export const COMMANDS = [
   'create',
@@ -34,16 +22,6 @@ export const COMMANDS = [
 ] as const;
 export type Command = (typeof COMMANDS)[number];
 
-/** A value parser picking case-insensitively from `allowed` (also matching without - and _). */
-function choice<T extends string>(allowed: readonly T[], shown: string): (value: string) => T {
-  const squash = (s: string) => s.toLowerCase().replace(/[-_]/g, '');
-  return (value) => {
-    const found = allowed.find((a) => squash(a) === squash(value));
-    if (!found) throw new InvalidArgumentError(`must be ${shown}`);
-    return found;
-  };
-}
-
 function port(value: string): number {
   if (!/^\d{1,5}$/.test(value) || Number(value) < 1 || Number(value) > 65535)
     throw new InvalidArgumentError('must be a number from 1 to 65535');
@@ -54,42 +32,6 @@ function concurrency(value: string): number {
   if (!/^\d{1,2}$/.test(value) || Number(value) < 1 || Number(value) > 64) throw new InvalidArgumentError('must be a number from 1 to 64');
   return Number(value);
 }
-
-function lagBudget(value: string): number {
-  if (!/^\d{1,5}$/.test(value) || Number(value) < 1 || Number(value) > 86400)
-    throw new InvalidArgumentError('must be a whole number of seconds from 1 to 86400');
-  return Number(value);
-}
-
-function fallbackWindow(value: string): string {
-  if (!isFallbackWindow(value)) throw new InvalidArgumentError(FALLBACK_WINDOW_RULE);
-  return value;
-}
-
-/** The writer fence and the lag gate of a cutover (create, resume: the migration's; update --cutover: that cutover's). */
-const FENCE_OPTIONS = (): Option[] => [
-  new Option('--fence-writers', 'at cutover, make the source databases read-only for new transactions and end their sessions first'),
-  new Option(
-    '--cutover-lag-budget-seconds <s>',
-    'roll the cutover back (fence lifted, streaming on) when its predicted catch-up is longer (default 30 with --fence-writers)',
-  ).argParser(lagBudget),
-  new Option(
-    '--fallback-window <duration>',
-    'after the cutover, keep the old source up to date with the new server for this long (30m, 24h, 7d), so `update --fall-back` can return to it; needs the writer fence',
-  ).argParser(fallbackWindow),
-];
-
-/** A value parser for az's enum flags, spelled as Azure spells them (provider/azure/names.ts). */
-function azureChoice<E extends 'migrationMode' | 'migrationOption'>(kind: E, shown: string) {
-  return (value: string) => {
-    const found = fromAzureSpelling(kind, value);
-    if (found === undefined) throw new InvalidArgumentError(`must be ${shown}`);
-    return found;
-  };
-}
-
-const MODE = () => azureChoice('migrationMode', 'offline or online');
-const OPTION = () => azureChoice('migrationOption', 'validate, migrate or validateandmigrate');
 
 const OUTPUT = () =>
   new Option('-o, --output <format>', `${OUTPUT_FORMATS.join(' | ')} (default table; json with --query)`).argParser(
@@ -138,65 +80,7 @@ const SERVER_OPTIONS = (): Option[] => [
 const PROPERTIES = () =>
   new Option('-b, --properties <file>', 'the migration body: a file path, @file, or inline JSON without passwords (Azure form or plain)');
 
-const MODE_OPTIONS = (): Option[] => [
-  new Option('--mode <mode>', 'offline | online').argParser(MODE()),
-  new Option('--migration-mode <mode>', 'offline | online (az spelling of --mode)').argParser(MODE()),
-  new Option('--option <option>', 'validate | migrate | validate-and-migrate').argParser(OPTION()),
-  new Option('--migration-option <option>', 'validate | migrate | validateandmigrate (az spelling of --option)').argParser(OPTION()),
-];
-
-const RUN_OPTIONS = (): Option[] => [
-  new Option('--wait', 'follow the migration with live progress until it is done (online: until changes stream)'),
-  new Option('--no-verify', 'skip the final verification'),
-  new Option('--allow-replica-identity-full', 'stream tables without a usable key with REPLICA IDENTITY FULL'),
-  new Option('--skip-unsupported-objects', 'leave out what a non-superuser target user cannot create, and list it'),
-  new Option(
-    '--table-drops-and-renames <mode>',
-    'online: a streamed table dropped or renamed on the source: follow (on the target) | report (default)',
-  ).argParser(choice<TableDropsAndRenames>(TABLE_DROPS_AND_RENAMES, TABLE_DROPS_AND_RENAMES.join(' or '))),
-  new Option(
-    '--stale-materialized-views <mode>',
-    "a materialized view whose source rows are not its query's at the end: stop (default) | refresh (keep the target's)",
-  ).argParser(choice<StaleMaterializedViews>(STALE_MATERIALIZED_VIEWS, STALE_MATERIALIZED_VIEWS.join(' or '))),
-  new Option(
-    '--runtime <runtime>',
-    'local (a runner on this machine, default) | agents (only register; `pgferry agent` runs it)',
-  ).argParser(choice<Runtime>(RUNTIMES, RUNTIMES.join(' or '))),
-  new Option(
-    '--schema-change-capture <capture>',
-    'online: catalog (compare catalogs, default) | event-trigger (an event trigger on the source orders each DDL among the rows; superuser)',
-  ).argParser(choice<SchemaChangeCapture>(SCHEMA_CHANGE_CAPTURES, 'catalog or event-trigger')),
-  new Option(
-    '--overwrite-live-dbs-in-target <db>',
-    'with overwriteDbsInTarget: overwrite this target database although it is live (other sessions in it, or cut over by a migration); repeatable',
-  ).argParser(collect),
-  ...FENCE_OPTIONS(),
-];
-
-/**
- * create: the migration window. az has no such flags (its create reads only some keys of the body);
- * these spell the API's migrationWindowStartTimeInUtc / migrationWindowEndTimeInUtc as az spells
- * flags, as PowerShell's New-AzPostgreSqlFlexibleServerMigration -MigrationWindowStartTimeInUtc does.
- */
-const WINDOW_OPTIONS = (): Option[] => [
-  new Option('--migration-window-start-time-in-utc <utc>', 'the copy starts no earlier (e.g. 2026-05-01T22:00:00Z); overrides the body'),
-  new Option('--migration-window-end-time-in-utc <utc>', 'the copy must have started by then; overrides the body'),
-];
-
-/** create: which schemas and tables move; each flag repeats, one pg_dump pattern a time. */
-export const FILTER_FLAGS = {
-  includeSchemas: ['--include-schema', 'move only schemas matching this pattern (repeatable)'],
-  excludeSchemas: ['--exclude-schema', 'leave out schemas matching this pattern (repeatable)'],
-  includeTables: ['--include-table', 'move only tables matching this [schema.]table pattern (repeatable)'],
-  excludeTables: ['--exclude-table', 'leave out tables matching this pattern (repeatable)'],
-  schemaOnlyTables: ['--schema-only-table', 'move the definition of matching tables, not their rows (repeatable)'],
-  dataOnlyTables: ['--data-only-table', 'move the rows of matching tables without their indexes, keys and triggers (repeatable)'],
-} as const;
-
-const collect = (value: string, previous: string[] | undefined): string[] => [...(previous ?? []), value];
-
-const FILTER_OPTIONS = (): Option[] =>
-  Object.values(FILTER_FLAGS).map(([flag, help]) => new Option(`${flag} <pattern>`, help).argParser(collect));
+const WAIT = () => new Option('--wait', 'follow the migration with live progress until it is done (online: until changes stream)');
 
 const FILTER = () =>
   new Option('--filter <filter>', 'Active | All (default Active)').argParser(choice<'active' | 'all'>(['active', 'all'], 'Active or All'));
@@ -235,7 +119,7 @@ const UPDATE_OPTIONS = (): Option[] => [
   ).argParser(collect),
   new Option('--wait', 'follow it until the outcome'),
   // with --cutover: for that cutover alone, over what the migration was created with
-  ...FENCE_OPTIONS(),
+  ...specOptions(CUTOVER_KEYS),
   new Option('--no-fence-writers', 'with --cutover: do not fence the writers this time'),
 ];
 
@@ -255,10 +139,8 @@ export const COMMAND_SPECS: Record<Command, CommandSpec> = {
     options: () => [
       ...NAME_OPTIONS(),
       PROPERTIES(),
-      ...MODE_OPTIONS(),
-      ...RUN_OPTIONS(),
-      ...WINDOW_OPTIONS(),
-      ...FILTER_OPTIONS(),
+      WAIT(),
+      ...specOptions(CREATE_KEYS),
       new Option('--tags <tags...>', 'space-separated tags, key[=value] (az): recorded, shown by show'),
       new Option('-l, --location <location>', "the target server's location (az): recorded, shown by show"),
       ...common(),
@@ -300,7 +182,7 @@ export const COMMAND_SPECS: Record<Command, CommandSpec> = {
   resume: {
     summary: 'restart a migration whose runner stopped',
     required: ['migration', 'properties'],
-    options: () => [...NAME_OPTIONS(), PROPERTIES(), ...RUN_OPTIONS(), ...common()],
+    options: () => [...NAME_OPTIONS(), PROPERTIES(), WAIT(), ...specOptions(RUN_KEYS), ...common()],
   },
   agent: {
     summary: 'run migrations of runtime agents: a long-running worker near the target (source credentials from PGFERRY_SOURCE_URLS)',

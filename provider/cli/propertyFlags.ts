@@ -1,17 +1,8 @@
 // Flags that override the properties file, shared by both file forms: target server flags,
 // mode/option/verify flags, and the target defaults.
-import {
-  inputError,
-  type MigrationMode,
-  type MigrationOption,
-  type Runtime,
-  type SchemaChangeCapture,
-  type SslMode,
-  type StaleMaterializedViews,
-  type TableDropsAndRenames,
-  type TableFilters,
-} from '../engine';
+import { inputError, type SslMode } from '../engine';
 import type { ServerAddress } from '../azure/serverName';
+import { applySpecFlags, specFieldNames, type SpecFlagNames, type SpecFlags } from './specFlags';
 import { parseConnectionUrl } from './url';
 
 /** Target server flags shared by every command that talks to the target. */
@@ -26,30 +17,15 @@ export interface TargetFlags {
   readonly server?: ServerAddress;
 }
 
-export interface PropertyFlags {
+/** What the command line sets over the properties body: the migration's name, spec fields, the target. */
+export type PropertyFlags = SpecFlags & {
   readonly name?: string;
   /** The flag that named the migration, for error messages. */
   readonly nameFlag?: string;
-  readonly mode?: MigrationMode;
-  readonly option?: MigrationOption;
-  readonly noVerify?: boolean;
-  readonly allowReplicaIdentityFull?: boolean;
-  readonly skipUnsupportedObjects?: boolean;
-  readonly tableDropsAndRenames?: TableDropsAndRenames;
-  readonly staleMaterializedViews?: StaleMaterializedViews;
-  /** Filter lists given as flags: each replaces the file's list of the same name. */
-  readonly filters?: Partial<TableFilters>;
-  readonly runtime?: Runtime;
-  readonly schemaChangeCapture?: SchemaChangeCapture;
-  /** --overwrite-live-dbs-in-target: replaces the file's list. */
-  readonly overwriteLiveDbsInTarget?: readonly string[];
-  readonly fenceWriters?: boolean;
-  readonly cutoverLagBudgetSeconds?: number;
-  readonly fallbackWindow?: string;
-  /** create --migration-window-start-time-in-utc / --migration-window-end-time-in-utc: override the body's. */
-  readonly migrationWindow?: { readonly start?: string; readonly end?: string };
+  /** The flag that set each spec field, for error messages (the field's first spelling when not given). */
+  readonly specFlagNames?: SpecFlagNames;
   readonly target?: TargetFlags;
-}
+};
 
 export interface MappedProperties {
   readonly form: 'azure' | 'plain';
@@ -77,38 +53,20 @@ function flagGiven(flags: TargetFlags, specKey: string): boolean {
 }
 
 /**
- * The fields the flags set (mode, option, the migration window, the target's), each under the flag
- * that set it, so an error about one names the flag rather than the file's field.
+ * The fields the flags set (the spec's and the target's), each under the flag that set it, so an
+ * error about one names the flag rather than the file's field.
  */
 export function flagFieldNames(flags: PropertyFlags): Record<string, string> {
-  const fieldNames: Record<string, string> = {};
-  if (flags.mode) fieldNames.mode = '--mode';
-  if (flags.option) fieldNames.option = '--option';
-  if (flags.migrationWindow?.start) fieldNames.migrationWindowStartTimeInUtc = '--migration-window-start-time-in-utc';
-  if (flags.migrationWindow?.end) fieldNames.migrationWindowEndTimeInUtc = '--migration-window-end-time-in-utc';
+  const fieldNames = specFieldNames(flags, flags.specFlagNames);
   for (const [key, flag] of Object.entries(TARGET_FLAG_NAMES)) {
     if (flagGiven(flags.target ?? {}, key)) fieldNames[`target.${key}`] = flag;
   }
   return fieldNames;
 }
 
+/** Sets the spec fields the flags give over the body's. */
 export function applyFlags(input: Record<string, unknown>, flags: PropertyFlags): void {
-  if (flags.mode) input.mode = flags.mode;
-  if (flags.option) input.option = flags.option;
-  if (flags.noVerify) input.verify = false;
-  if (flags.allowReplicaIdentityFull) input.allowReplicaIdentityFull = true;
-  if (flags.skipUnsupportedObjects) input.skipUnsupportedObjects = true;
-  if (flags.tableDropsAndRenames) input.tableDropsAndRenames = flags.tableDropsAndRenames;
-  if (flags.staleMaterializedViews) input.staleMaterializedViews = flags.staleMaterializedViews;
-  for (const [key, patterns] of Object.entries(flags.filters ?? {})) if (patterns) input[key] = [...patterns];
-  if (flags.runtime) input.runtime = flags.runtime;
-  if (flags.schemaChangeCapture) input.schemaChangeCapture = flags.schemaChangeCapture;
-  if (flags.overwriteLiveDbsInTarget !== undefined) input.overwriteLiveDbsInTarget = [...flags.overwriteLiveDbsInTarget];
-  if (flags.fenceWriters !== undefined) input.fenceWriters = flags.fenceWriters;
-  if (flags.cutoverLagBudgetSeconds !== undefined) input.cutoverLagBudgetSeconds = flags.cutoverLagBudgetSeconds;
-  if (flags.fallbackWindow !== undefined) input.fallbackWindow = flags.fallbackWindow;
-  if (flags.migrationWindow?.start !== undefined) input.migrationWindowStartTimeInUtc = flags.migrationWindow.start;
-  if (flags.migrationWindow?.end !== undefined) input.migrationWindowEndTimeInUtc = flags.migrationWindow.end;
+  applySpecFlags(input, flags);
 }
 
 /**

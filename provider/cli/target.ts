@@ -32,26 +32,7 @@ export function describeTarget(args: CliArgs, target: ServerSpec): void {
 }
 
 export function propertyFlags(args: CliArgs): PropertyFlags {
-  return {
-    name: args.name,
-    nameFlag: args.nameFlag,
-    mode: args.mode,
-    option: args.option,
-    noVerify: args.noVerify,
-    allowReplicaIdentityFull: args.allowReplicaIdentityFull,
-    skipUnsupportedObjects: args.skipUnsupportedObjects,
-    ...(args.tableDropsAndRenames === undefined ? {} : { tableDropsAndRenames: args.tableDropsAndRenames }),
-    ...(args.staleMaterializedViews === undefined ? {} : { staleMaterializedViews: args.staleMaterializedViews }),
-    filters: args.filters,
-    runtime: args.runtime,
-    ...(args.schemaChangeCapture === undefined ? {} : { schemaChangeCapture: args.schemaChangeCapture }),
-    ...(args.overwriteLiveDbsInTarget === undefined ? {} : { overwriteLiveDbsInTarget: args.overwriteLiveDbsInTarget }),
-    ...(args.fenceWriters === undefined ? {} : { fenceWriters: args.fenceWriters }),
-    ...(args.cutoverLagBudgetSeconds === undefined ? {} : { cutoverLagBudgetSeconds: args.cutoverLagBudgetSeconds }),
-    ...(args.fallbackWindow === undefined ? {} : { fallbackWindow: args.fallbackWindow }),
-    migrationWindow: args.migrationWindow,
-    target: args.target,
-  };
+  return { ...args.spec, name: args.name, nameFlag: args.nameFlag, specFlagNames: args.specFlagNames, target: args.target };
 }
 
 /** Why a connection failed, in words that cannot contain the password. */

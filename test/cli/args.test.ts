@@ -123,17 +123,17 @@ describe('pgferry usage errors', () => {
       '-o',
       'json',
     ]);
-    assert.equal(args.mode, 'Online');
-    assert.equal(args.option, 'ValidateAndMigrate');
+    assert.equal(args.spec.mode, 'Online');
+    assert.equal(args.spec.option, 'ValidateAndMigrate');
     assert.equal(args.output, 'json');
     assert.equal(args.target.sslMode, 'verify-full');
-    assert.equal(args.skipUnsupportedObjects, false);
+    assert.equal(args.spec.skipUnsupportedObjects, undefined);
   });
 
   it('takes --skip-unsupported-objects on create and resume only', async () => {
     for (const command of ['create', 'resume']) {
       const args = parseCli([command, '--name', 'm-1', '--properties', 'b.json', '--skip-unsupported-objects']);
-      assert.equal(args.skipUnsupportedObjects, true, command);
+      assert.equal(args.spec.skipUnsupportedObjects, true, command);
     }
     const refused = await runCli(['show', '--name', 'm1', '--target-host', 'h', '--skip-unsupported-objects']);
     assert.equal(refused.code, 2);

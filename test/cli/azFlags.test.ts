@@ -63,12 +63,12 @@ function nameTests(): void {
 
   it('takes az enum values in any case, and refuses pgferry and az spellings that disagree', () => {
     const args = parseCli(['create', '-n', 's', '--migration-name', 'm', '--properties', 'b.json', '--migration-mode', 'Online'], {});
-    assert.equal(args.mode, 'Online');
+    assert.equal(args.spec.mode, 'Online');
     const option = parseCli(['create', '--migration-name', 'm', '--properties', 'b', '--migration-option', 'VALIDATEANDMIGRATE'], {});
-    assert.equal(option.option, 'ValidateAndMigrate');
+    assert.equal(option.spec.option, 'ValidateAndMigrate');
     assert.throws(() => parseCli(['create', '--name', 'm', '--properties', 'b', '--mode', 'offline', '--migration-mode', 'online'], {}));
     assert.equal(
-      parseCli(['create', '--name', 'm', '--properties', 'b', '--mode', 'offline', '--migration-mode', 'Offline'], {}).mode,
+      parseCli(['create', '--name', 'm', '--properties', 'b', '--mode', 'offline', '--migration-mode', 'Offline'], {}).spec.mode,
       'Offline',
     );
   });

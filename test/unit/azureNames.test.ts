@@ -161,7 +161,7 @@ describe("Azure's names and spellings, through every reader", () => {
       ['--migration-option', 'migrationOption', 'option'],
     ] as const) {
       for (const [value, spelled] of Object.entries(SPELLINGS[kind])) {
-        for (const s of spelled) assert.equal(parseCli([...base, flag, s], {})[key], value, `${flag} ${s}`);
+        for (const s of spelled) assert.equal(parseCli([...base, flag, s], {}).spec[key], value, `${flag} ${s}`);
       }
       assert.throws(() => parseCli([...base, flag, 'Sideways'], {}), PgferryError);
     }

@@ -91,11 +91,11 @@ describe('fallback window: the input', () => {
 
   it('takes --fallback-window on create, and on update only beside --cutover', () => {
     const create = parseCli(['create', '--name', 'm1', '--properties', 'b.json', '--fence-writers', '--fallback-window', '24h']);
-    assert.equal(create.fallbackWindow, '24h');
+    assert.equal(create.spec.fallbackWindow, '24h');
     const bad = inputError(() => parseCli(['create', '--name', 'm1', '--properties', 'b.json', '--fallback-window', '5m']));
     assert.equal(bad.message, `--fallback-window: ${RULE}`);
     const update = parseCli(['update', '--name', 'm1', '--target-host', 'h', '--cutover', '--fallback-window', '24h']);
-    assert.deepEqual([update.cutover, update.fallbackWindow], [true, '24h']);
+    assert.deepEqual([update.cutover, update.spec.fallbackWindow], [true, '24h']);
     const alone = inputError(() => parseCli(['update', '--name', 'm1', '--target-host', 'h', '--cancel', '--fallback-window', '24h']));
     assert.equal(alone.message, '--fallback-window: applies only with --cutover');
   });

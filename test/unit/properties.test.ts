@@ -137,7 +137,7 @@ describe('cli properties: overwriteLiveDbsInTarget', () => {
       '--overwrite-live-dbs-in-target',
       'hr',
     ]);
-    assert.deepEqual(cli.overwriteLiveDbsInTarget, ['sales', 'hr']);
+    assert.deepEqual(cli.spec.overwriteLiveDbsInTarget, ['sales', 'hr']);
     assert.deepEqual(
       specFromProperties(azureBody, propertyFlags(cli)).overwriteLiveDbsInTarget,
       ['sales', 'hr'],
@@ -168,7 +168,7 @@ describe('cli properties: flags over the file', () => {
       name: 'x1',
       mode: 'Offline',
       option: 'Migrate',
-      noVerify: true,
+      verify: false,
       allowReplicaIdentityFull: true,
       target: { url: 'postgres://other@db.internal:6000/admin?sslmode=require' },
     });
@@ -312,7 +312,7 @@ describe("cli properties: Azure's window, setup and operation keys", () => {
     );
     const flagged = specFromProperties(withKeys({ migrationWindowStartTimeInUtc: '2030-05-01T22:00:00Z' }), {
       name: 'm1',
-      migrationWindow: { start: '2030-06-01T01:00:00Z' },
+      migrationWindowStartTimeInUtc: '2030-06-01T01:00:00Z',
     });
     assert.equal(flagged.migrationWindowStartTimeInUtc, '2030-06-01T01:00:00.000Z');
   });
@@ -320,7 +320,7 @@ describe("cli properties: Azure's window, setup and operation keys", () => {
   it('refuses a bad window naming the key as the user spelled it, or the flag that gave it', () => {
     const e1 = inputErrorOf(() => specFromProperties(withKeys({ MigrationWindowStartTimeInUtc: 'tomorrow' }), { name: 'm1' }));
     assert.match(e1.message, /^properties\.MigrationWindowStartTimeInUtc: must be a date and time in UTC/);
-    const e2 = inputErrorOf(() => specFromProperties(azureBody, { name: 'm1', migrationWindow: { end: 'soon' } }));
+    const e2 = inputErrorOf(() => specFromProperties(azureBody, { name: 'm1', migrationWindowEndTimeInUtc: 'soon' }));
     assert.match(e2.message, /^--migration-window-end-time-in-utc \(migrationWindowEndTimeInUtc\): must be a date and time in UTC/);
   });
 

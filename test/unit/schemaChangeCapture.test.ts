@@ -71,7 +71,7 @@ describe('schemaChangeCapture: the input', () => {
     );
     assert.equal(spec.schemaChangeCapture, 'eventTrigger');
     assert.equal(
-      parseCli(['create', '--name', 'm1', '--properties', 'b.json', '--schema-change-capture', 'event-trigger']).schemaChangeCapture,
+      parseCli(['create', '--name', 'm1', '--properties', 'b.json', '--schema-change-capture', 'event-trigger']).spec.schemaChangeCapture,
       'eventTrigger',
     );
     const bad = inputError(() => parseCli(['create', '--name', 'm1', '--properties', 'b.json', '--schema-change-capture', 'x']));

@@ -37,7 +37,7 @@ describe('staleMaterializedViews: the input', () => {
 
   it("takes the CLI flag on create, and fails Pulumi's check naming the input", () => {
     const args = parseCli(['create', '--name', 'm1', '--properties', 'b.json', '--stale-materialized-views', 'refresh']);
-    assert.equal(args.staleMaterializedViews, 'refresh');
+    assert.equal(args.spec.staleMaterializedViews, 'refresh');
     assert.throws(
       () => parseCli(['create', '--name', 'm1', '--properties', 'b.json', '--stale-materialized-views', 'keep']),
       /--stale-materialized-views.*must be stop or refresh/,

@@ -45,8 +45,8 @@ describe('tableDropsAndRenames: the input', () => {
 
   it('takes the CLI flag on create, and a properties file key', () => {
     const args = parseCli(['create', '--name', 'm1', '--properties', 'b.json', '--table-drops-and-renames', 'follow']);
-    assert.equal(args.tableDropsAndRenames, 'follow');
-    assert.equal(parseCli(['create', '--name', 'm1', '--properties', 'b.json']).tableDropsAndRenames, undefined);
+    assert.equal(args.spec.tableDropsAndRenames, 'follow');
+    assert.equal(parseCli(['create', '--name', 'm1', '--properties', 'b.json']).spec.tableDropsAndRenames, undefined);
     assert.throws(
       () => parseCli(['create', '--name', 'm1', '--properties', 'b.json', '--table-drops-and-renames', 'drop']),
       /--table-drops-and-renames.*must be follow or report/,

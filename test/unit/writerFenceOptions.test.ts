@@ -83,8 +83,8 @@ describe('writer fence and lag gate: the options', () => {
 
   it('takes the CLI flags on create, and on update only beside --cutover', () => {
     const create = parseCli(['create', '--name', 'm1', '--properties', 'b.json', '--fence-writers', '--cutover-lag-budget-seconds', '45']);
-    assert.deepEqual([create.fenceWriters, create.cutoverLagBudgetSeconds], [true, 45]);
-    assert.equal(parseCli(['create', '--name', 'm1', '--properties', 'b.json']).fenceWriters, undefined);
+    assert.deepEqual([create.spec.fenceWriters, create.spec.cutoverLagBudgetSeconds], [true, 45]);
+    assert.equal(parseCli(['create', '--name', 'm1', '--properties', 'b.json']).spec.fenceWriters, undefined);
     const bad = inputError(() => parseCli(['create', '--name', 'm1', '--properties', 'b.json', '--cutover-lag-budget-seconds', '0']));
     assert.equal(bad.message, `--cutover-lag-budget-seconds: ${BUDGET_RULE}`);
     const update = parseCli([
@@ -98,7 +98,7 @@ describe('writer fence and lag gate: the options', () => {
       '--cutover-lag-budget-seconds',
       '5',
     ]);
-    assert.deepEqual([update.cutover, update.fenceWriters, update.cutoverLagBudgetSeconds], [true, false, 5]);
+    assert.deepEqual([update.cutover, update.spec.fenceWriters, update.spec.cutoverLagBudgetSeconds], [true, false, 5]);
     const alone = inputError(() => parseCli(['update', '--name', 'm1', '--target-host', 'h', '--cancel', '--fence-writers']));
     assert.equal(alone.message, '--fence-writers: applies only with --cutover');
   });

@@ -157,8 +157,8 @@ async function someDatabases(
 /** `--fence-writers`, `--no-fence-writers`, `--cutover-lag-budget-seconds`, `--fallback-window`: for this cutover alone. */
 function cutoverOptions(args: CliArgs): CutoverOptions {
   return {
-    fenceWriters: args.fenceWriters,
-    cutoverLagBudgetSeconds: args.cutoverLagBudgetSeconds,
-    fallbackWindow: args.fallbackWindow,
+    fenceWriters: args.spec.fenceWriters,
+    cutoverLagBudgetSeconds: args.spec.cutoverLagBudgetSeconds,
+    fallbackWindow: args.spec.fallbackWindow,
   };
 }
