@@ -64,8 +64,12 @@ export interface CliArgs {
   /** `update --resync TABLE` (repeatable): tables copied again at a pinned position while the others stream. */
   readonly resync?: readonly string[];
   readonly target: TargetFlags;
-  /** `pgferry console --port` and `--address`. */
-  readonly console?: { readonly port?: number; readonly address?: string };
+  /** `pgferry console --port`, `--address`, and `--tls-cert` with `--tls-key`. */
+  readonly console?: {
+    readonly port?: number;
+    readonly address?: string;
+    readonly tls?: { readonly certFile: string; readonly keyFile: string };
+  };
   /** `pgferry demo --source-url`: an existing source (with --target-url, an existing target). */
   readonly sourceUrl?: string;
 }
@@ -270,7 +274,7 @@ export function parseCli(argv: readonly string[], env: NodeJS.ProcessEnv = proce
     wait: o.wait === true,
     ...specFlagsOf(o),
     concurrency: o.concurrency as number | undefined,
-    ...(command === 'console' ? { console: { port: o.port as number | undefined, address: o.address as string | undefined } } : {}),
+    ...(command === 'console' ? { console: consoleOf(o) } : {}),
     filter: (o.filter as 'active' | 'all' | undefined) ?? 'active',
     cancel: o.cancel !== undefined && o.cancel !== false,
     cutover: o.cutover !== undefined && o.cutover !== false,
@@ -333,6 +337,22 @@ function tagsOf(words: readonly string[]): Record<string, string> {
     tags[key] = eq < 0 ? '' : word.slice(eq + 1);
   }
   return tags;
+}
+
+/** The console's flags; the certificate and its key go together. */
+function consoleOf(o: Record<string, unknown>): NonNullable<CliArgs['console']> {
+  const [certFile, keyFile] = [o.tlsCert as string | undefined, o.tlsKey as string | undefined];
+  if ((certFile === undefined) !== (keyFile === undefined)) {
+    throw usage(
+      certFile === undefined ? '--tls-cert' : '--tls-key',
+      'give --tls-cert and --tls-key together: the certificate and its private key',
+    );
+  }
+  return {
+    port: o.port as number | undefined,
+    address: o.address as string | undefined,
+    ...(certFile !== undefined && keyFile !== undefined ? { tls: { certFile, keyFile } } : {}),
+  };
 }
 
 /** The spec fields the flags set, with the flag that set each. */

@@ -200,8 +200,10 @@ export const COMMAND_SPECS: Record<Command, CommandSpec> = {
       new Option('--port <port>', 'the port to listen on (default 8080)').argParser(port),
       new Option(
         '--address <address>',
-        'the address to listen on (default 127.0.0.1; any other requires the printed token for every request)',
+        'the address to listen on: an IP address or localhost (default 127.0.0.1; any other needs --tls-cert and --tls-key, and the printed token for every request)',
       ),
+      new Option('--tls-cert <file>', 'serve HTTPS with this certificate (PEM, its chain after it); needed off the loopback'),
+      new Option('--tls-key <file>', 'the private key of --tls-cert (PEM)'),
       ...SERVER_OPTIONS(),
       PROPERTIES(),
       ...common(),

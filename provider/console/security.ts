@@ -1,10 +1,11 @@
 // Who may use the console. It binds to the loopback address by default, where reading needs nothing
-// more than being on this machine; bound to any other address, every request for data needs the
-// token printed at start. A request that acts (cutover, cancel) always needs the token and must come
+// more than being on this machine; bound to any other address it serves HTTPS only
+// (console/command.ts), and every request for data needs the token printed at start. A request that acts (cutover, cancel) always needs the token and must come
 // from the console's own page: same origin, so another site open in the browser cannot press the
 // buttons with the user's access. The token travels in a header, never in a URL the server sees.
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { isIP } from 'node:net';
+import { inputError } from '../engine';
 
 export const TOKEN_HEADER = 'x-pgferry-token';
 
@@ -16,6 +17,19 @@ export function newToken(): string {
 export function isLoopback(address: string): boolean {
   if (address === 'localhost' || address === '::1') return true;
   return isIP(address) === 4 && address.startsWith('127.');
+}
+
+/**
+ * The address to listen on, as given: an IPv4 or IPv6 address of this machine, or localhost. A host
+ * name is refused rather than resolved: what it resolves to decides who can reach the console.
+ */
+export function listenAddress(address: string): string {
+  if (address === 'localhost' || isIP(address) !== 0) return address;
+  throw inputError(
+    'USAGE',
+    '--address',
+    `--address ${JSON.stringify(address)}: not an address to listen on; allowed: an IPv4 or IPv6 address (127.0.0.1 by default, 0.0.0.0 or :: for every interface) or localhost`,
+  );
 }
 
 function sameToken(given: string | undefined, token: string): boolean {
@@ -31,6 +45,8 @@ export interface Access {
   readonly loopback: boolean;
   /** The port the console listens on, for the Host names it answers to on the loopback. */
   readonly port: number;
+  /** How the page is served, for the origin its own requests carry. */
+  readonly scheme: 'http' | 'https';
 }
 
 export interface RequestFacts {
@@ -57,7 +73,7 @@ export function refusal(access: Access, r: RequestFacts): { status: number; reas
     return { status: 401, reason: 'the console token is missing or wrong: open the address pgferry console printed' };
   }
   if (acting) {
-    const sameOrigin = r.origin !== undefined && r.host !== undefined && r.origin === `http://${r.host}`;
+    const sameOrigin = r.origin !== undefined && r.host !== undefined && r.origin === `${access.scheme}://${r.host}`;
     if (!sameOrigin || (r.fetchSite !== undefined && r.fetchSite !== 'same-origin')) {
       return { status: 403, reason: 'actions are accepted only from the console page itself (same origin)' };
     }

@@ -49,11 +49,16 @@ export interface ConsoleServerOptions {
   readonly target: ServerSpec;
   readonly watch: CatalogWatch;
   readonly access: Access;
+  /** Serve HTTPS with this certificate and key. */
+  readonly https?: { readonly cert: Buffer; readonly key: Buffer };
 }
 
 export function consoleServer(options: ConsoleServerOptions): FastifyInstance {
   const { target, watch, access } = options;
-  const app = Fastify({ logger: false });
+  // fastify types an HTTPS instance by its raw server alone; routes and hooks are the same
+  const app = options.https
+    ? (Fastify({ logger: false, https: { cert: options.https.cert, key: options.https.key } }) as unknown as FastifyInstance)
+    : Fastify({ logger: false });
   const files = assets();
   const header = (value: string | string[] | undefined) => (Array.isArray(value) ? value[0] : value);
 

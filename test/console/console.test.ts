@@ -57,22 +57,6 @@ async function refusesStrangers(pair: ServerPair, consoleRun: RunningConsole, na
   assert.equal(foreign.status, 403);
   assert.equal(await statusWithHost(`${base}/api/migrations`, 'evil.example'), 403);
   assert.equal((await showMigration(serverSpec(pair.target), name))!.cutoverRequested ?? false, false);
-  const open = await startConsole({ target: serverSpec(pair.target), address: '0.0.0.0', port: 0 });
-  try {
-    const at = `http://127.0.0.1:${new URL(open.url).port}/api/migrations`;
-    assert.equal((await fetch(`${at}?filter=all`)).status, 401);
-    const headers = { 'x-pgferry-token': open.token };
-    const grid = (await (await fetch(`${at}?filter=all`, { headers })).json()) as { rows: { name: string }[] };
-    assert.ok(grid.rows.some((r) => r.name === name));
-    const migration = await (await fetch(`${at}/${name}`, { headers })).text();
-    for (const text of [JSON.stringify(grid), migration]) {
-      for (const secret of [pair.target.password, pair.source.password, `"${pair.source.user}"`]) {
-        assert.equal(text.includes(secret), false, `the console sent ${secret}`);
-      }
-    }
-  } finally {
-    await open.close();
-  }
 }
 
 /** The chart's samples are the catalog's, recorded by the runner at most one every 5 s per database. */
@@ -200,7 +184,7 @@ describe('pgferry console (headless Chromium)', function () {
     );
   });
 
-  it('refuses an action without the token or from another origin, and reads without the token off the loopback', async () =>
+  it('refuses an action without the token or from another origin, and a read naming another host; no cutover is requested', async () =>
     refusesStrangers(pair, consoleRun, streaming));
 
   it('cuts over from the Cutover button after a confirmation that says what happens', async () => {

@@ -84,7 +84,7 @@ async function windowShownEverywhere(spec: MigrationSpec, store: CatalogConnecti
   // the console: what its page sends the browser, through its own server and reader
   const watch = new CatalogWatch(spec.target, 60_000, (e) => String(e));
   await watch.start();
-  const app = consoleServer({ target: spec.target, watch, access: { token: 't0ken', loopback: true, port: 8080 } });
+  const app = consoleServer({ target: spec.target, watch, access: { token: 't0ken', loopback: true, port: 8080, scheme: 'http' } });
   try {
     const reply = await app.inject({ method: 'GET', url: `/api/migrations/${spec.migrationName}`, headers: { host: '127.0.0.1:8080' } });
     assert.equal(reply.statusCode, 200, reply.body);

@@ -1,4 +1,4 @@
-// `pgferry console [--port 8080] [--address 127.0.0.1]`: serves the web console of the target's
+// `pgferry console [--port 8080] [--address 127.0.0.1] [--tls-cert F --tls-key F]`: serves the web console of the target's
 // migrations until SIGINT or SIGTERM. It prints the page's address with its token; the token in
 // the fragment stays in the browser, which sends it back in a header (provider/console/security.ts).
 import type { CliArgs } from '../args';
