@@ -12,19 +12,29 @@ import type { CheckFailure } from './checkFailure';
 
 type Props = Record<string, unknown>;
 
-/** azure-native inputs read into source and target, or recorded; none is a field of the spec. */
-export const AZURE_NATIVE_KEYS = [
-  'resourceGroupName',
+/** azure-native inputs that name the servers: read into source and target, and compared as those. */
+const AZURE_NATIVE_SERVER_KEYS = [
   'serverName',
   'targetDbServerName',
-  'location',
-  'tags',
   'sourceDbServerResourceId',
   'sourceDbServerFullyQualifiedDomainName',
   'targetDbServerFullyQualifiedDomainName',
+] as const;
+
+/**
+ * azure-native inputs recorded as given (secretParameters also joins the servers' passwords, and a
+ * new one is recorded like a rotated password).
+ */
+export const AZURE_NATIVE_RECORDED_KEYS = [
+  'resourceGroupName',
+  'location',
+  'tags',
   'secretParameters',
   'migrationRuntimeResourceId',
 ] as const;
+
+/** azure-native inputs read into source and target, or recorded; none is a field of the spec. */
+export const AZURE_NATIVE_KEYS = [...AZURE_NATIVE_SERVER_KEYS, ...AZURE_NATIVE_RECORDED_KEYS] as const;
 
 /** The inputs that are read as Azure's properties body (its keys, camelCase as azure-native spells them). */
 const PROPERTY_KEYS = [

@@ -4,7 +4,10 @@
 import { FILTER_KEYS, TUNING_KEYS } from '../engine';
 import { withDefaults } from './defaults';
 import { containsUnknown } from './unknown';
-import { cutoverRaised, wantedCutovers } from './inputSchema';
+import { cutoverRaised, RESOURCE_KEYS, wantedCutovers } from './inputSchema';
+import { AZURE_OPERATION_KEYS, AZURE_RECORDED_KEYS } from '../azure/names';
+import { AZURE_ALIAS_KEYS } from './aliases';
+import { AZURE_NATIVE_RECORDED_KEYS } from './azureNative';
 
 type Props = Record<string, unknown>;
 
@@ -32,33 +35,22 @@ const SERVER_UPDATE_KEYS = ['password', 'sslMode', 'sslRootCert'] as const;
 /**
  * Compared for `changes` only: an update records them (cutover acts on them). customTimeouts and
  * importId are never a change of their own: they say how to run an operation, not what to migrate.
+ * azure-native's names of pgferry's inputs (triggerCutover…) are left out: check copies each to
+ * pgferry's name, compared here.
  */
 const UPDATE_KEYS = [
   ...TUNING_KEYS,
   'overwriteDbsInTarget',
   'migrateRoles',
-  'cutover',
-  'fallBack',
-  'resumeForward',
-  'cutoverCount',
-  'dropTargetDatabasesOnDelete',
-  'allowReplaceAfterCutover',
-  // azure-native Migration's operations and records (azure/names.ts); its aliases mirror the keys above
-  'cancel',
-  'dbsToTriggerCutoverOn',
-  'dbsToCancelMigrationOn',
-  'migrationInstanceResourceId',
-  'sourceType',
   'migrationWindowStartTimeInUtc',
   'migrationWindowEndTimeInUtc',
-  // azure-native's inputs recorded as given (its servers are compared as source and target);
-  // secretParameters holds the passwords: a new one is recorded like a rotated target.password
-  'secretParameters',
-  'resourceGroupName',
-  'location',
-  'tags',
-  'migrationRuntimeResourceId',
-] as const;
+  ...RESOURCE_KEYS,
+  // azure-native Migration's operations and records (azure/names.ts), and its inputs recorded as
+  // given (its servers are compared as source and target)
+  ...AZURE_OPERATION_KEYS.filter((key) => !(AZURE_ALIAS_KEYS as readonly string[]).includes(key)),
+  ...AZURE_RECORDED_KEYS,
+  ...AZURE_NATIVE_RECORDED_KEYS,
+];
 
 const FINAL_STATES = new Set(['Succeeded', 'Failed', 'Canceled', 'ValidationFailed']);
 

@@ -13,18 +13,24 @@ import { serverAddress } from '../azure/serverName';
 
 export { UNKNOWN };
 
+/** PgMigration's own inputs: its operations (cutover, fall-back) and what its delete and replace may do. */
+export const RESOURCE_KEYS = [
+  'cutover',
+  'fallBack',
+  'resumeForward',
+  'cutoverCount',
+  'dropTargetDatabasesOnDelete',
+  'allowReplaceAfterCutover',
+] as const;
+
 /**
  * Inputs that only the Pulumi layer reads; everything else belongs to the engine's spec. Azure's
  * names of pgferry's inputs (migrationMode…) are here too: check copies each to pgferry's name.
  */
 export const PULUMI_ONLY_KEYS: readonly string[] = [
   ...new Set([
-    'cutover',
-    'fallBack',
-    'resumeForward',
-    'cutoverCount',
-    'dropTargetDatabasesOnDelete',
-    'allowReplaceAfterCutover',
+    ...RESOURCE_KEYS,
+    // how to run an operation, never a change of its own
     'customTimeouts',
     'importId',
     ...AZURE_ALIAS_KEYS,
