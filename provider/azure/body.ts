@@ -14,6 +14,7 @@ import {
   fromAzureBoolean,
   fromAzureSpelling,
   operationOf,
+  sourceTypeRefusal,
   type AzureEnum,
   type AzureOperation,
 } from './names';
@@ -410,6 +411,9 @@ export function azureBodyProperties(
 ): { p: AzureProperties; at: (key: string) => string } {
   const parsed = parseAzure(body);
   if (purpose === 'create') refuseOperations(parsed.p, parsed.at);
+  const sourceType = (parsed.p as Record<string, unknown>).sourceType;
+  const refused = sourceType === undefined ? undefined : sourceTypeRefusal(sourceType, parsed.at('sourceType'));
+  if (refused) throw inputError('INVALID_INPUT', parsed.at('sourceType'), refused);
   return parsed;
 }
 

@@ -113,3 +113,47 @@ export function operationOf(key: (typeof AZURE_OPERATION_KEYS)[number]): AzureOp
  * them: the runtime server and the kind of source say where Azure would run the migration.
  */
 export const AZURE_RECORDED_KEYS = ['migrationInstanceResourceId', 'sourceType'] as const;
+
+/**
+ * Azure's kinds of source server (azure-native's SourceType, API 2025-08-01), matched as ARM matches
+ * enum values, whatever the case. Each is a PostgreSQL server but EDB_Oracle_Server.
+ */
+const AZURE_SOURCE_TYPES = [
+  'OnPremises',
+  'AWS',
+  'GCP',
+  'AzureVM',
+  'PostgreSQLSingleServer',
+  'AWS_RDS',
+  'AWS_AURORA',
+  'AWS_EC2',
+  'GCP_CloudSQL',
+  'GCP_AlloyDB',
+  'GCP_Compute',
+  'EDB',
+  'EDB_Oracle_Server',
+  'EDB_PostgreSQL',
+  'PostgreSQLFlexibleServer',
+  'PostgreSQLCosmosDB',
+  'Huawei_RDS',
+  'Huawei_Compute',
+  'Heroku_PostgreSQL',
+  'Crunchy_PostgreSQL',
+  'ApsaraDB_RDS',
+  'Digital_Ocean_Droplets',
+  'Digital_Ocean_PostgreSQL',
+  'Supabase_PostgreSQL',
+] as const;
+
+/**
+ * Why a migration cannot name this source type, in one line starting with `field`; undefined when
+ * it may. An Oracle source is one of Azure's kinds, but not a PostgreSQL server pgferry can read.
+ */
+export function sourceTypeRefusal(value: unknown, field: string): string | undefined {
+  const known = typeof value === 'string' ? AZURE_SOURCE_TYPES.find((t) => t.toLowerCase() === value.toLowerCase()) : undefined;
+  if (known === undefined)
+    return `${field}: ${JSON.stringify(value)} is not one of Azure's source types; allowed: ${AZURE_SOURCE_TYPES.join(', ')}`;
+  if (known === 'EDB_Oracle_Server')
+    return `${field}: EDB_Oracle_Server is an Oracle database; pgferry moves PostgreSQL to PostgreSQL only (allowed: any other of Azure's source types)`;
+  return undefined;
+}

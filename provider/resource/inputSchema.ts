@@ -5,7 +5,7 @@ import { describeIssue, migrationSpecSchema, parseMigrationSpec, type MigrationS
 
 import { containsUnknown, UNKNOWN } from './unknown';
 import { unknownDatabases, windowRefusal } from '../engine';
-import { AZURE_OPERATION_KEYS, AZURE_OPERATIONS, AZURE_RECORDED_KEYS } from '../azure/names';
+import { AZURE_OPERATION_KEYS, AZURE_OPERATIONS, AZURE_RECORDED_KEYS, sourceTypeRefusal } from '../azure/names';
 import { AZURE_ALIAS_KEYS } from './aliases';
 import type { CheckFailure } from './checkFailure';
 import { AZURE_NATIVE_KEYS, withSecretParameters } from './azureNative';
@@ -115,6 +115,10 @@ export function checkInputs(olds: Record<string, unknown>, news: Record<string, 
     const unknown = migrated && unknownDatabases(value as string[], migrated);
     if (unknown) failures.push({ property: key, reason: `${key}: ${unknown}` });
   }
+  const sourceType = news.sourceType;
+  const refusedType =
+    sourceType === undefined || sourceType === null || sourceType === UNKNOWN ? undefined : sourceTypeRefusal(sourceType, 'sourceType');
+  if (refusedType) failures.push({ property: 'sourceType', reason: refusedType });
   // a window already over cannot start a new migration (an existing one keeps its window)
   if (Object.keys(olds).length === 0) {
     const start = news.migrationWindowStartTimeInUtc;
