@@ -1,5 +1,5 @@
 // azure-native Migration's inputs that name servers and Azure resources (API 2025-08-01:
-// resourceGroupName, serverName, sourceDbServerResourceId, the FQDNs, secretParameters, location,
+// subscriptionId (2.x and early 3.x), resourceGroupName, serverName, sourceDbServerResourceId, the FQDNs, secretParameters, location,
 // tags; azure-native 2.x's targetDbServerName), read at `check` into pgferry's `source` and
 // `target` by the reading the CLI gives an Azure body (provider/azure/body.ts), so an azure-native
 // program runs with only its class changed. Passwords stay under secretParameters (a Pulumi secret
@@ -26,6 +26,7 @@ const AZURE_NATIVE_SERVER_KEYS = [
  * new one is recorded like a rotated password).
  */
 export const AZURE_NATIVE_RECORDED_KEYS = [
+  'subscriptionId',
   'resourceGroupName',
   'location',
   'tags',

@@ -156,6 +156,7 @@ async function recordAzureContext(spec: MigrationSpec, inputs: Props, options: O
   const runtime = text(inputs.migrationInstanceResourceId) ?? text(inputs.migrationRuntimeResourceId);
   const tags = inputs.tags !== null && typeof inputs.tags === 'object' ? (inputs.tags as Record<string, string>) : undefined;
   const context: engine.AzureContext = {
+    ...(text(inputs.subscriptionId) ? { subscription: text(inputs.subscriptionId) } : {}),
     ...(text(inputs.resourceGroupName) ? { resourceGroup: text(inputs.resourceGroupName) } : {}),
     ...((text(inputs.serverName) ?? text(inputs.targetDbServerName))
       ? { server: text(inputs.serverName) ?? text(inputs.targetDbServerName) }

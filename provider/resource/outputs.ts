@@ -137,7 +137,7 @@ function azureNativeOutputs(inputs: Record<string, unknown>, status: MigrationSt
   const target = inputs.target as { host?: unknown } | undefined;
   const server =
     text(inputs.serverName) ?? text(inputs.targetDbServerName) ?? (text(target?.host) ? serverNameOf(String(target!.host)) : undefined);
-  const arm = toAzureResource(status, { resourceGroup: text(inputs.resourceGroupName), server });
+  const arm = toAzureResource(status, { subscription: text(inputs.subscriptionId), resourceGroup: text(inputs.resourceGroupName), server });
   const location = text(inputs.location);
   return plain({
     migrationId: arm.properties.migrationId ?? undefined,

@@ -58,6 +58,8 @@ export interface PgMigrationArgs {
   readonly source?: pulumi.Input<PgServerArgs>;
   /** The target server; or azure-native's serverName / targetDbServerFullyQualifiedDomainName and secretParameters. */
   readonly target?: pulumi.Input<PgServerArgs>;
+  /** azure-native 2.x and early 3.x: the target server's subscription; recorded (the ARM ids of the outputs). */
+  readonly subscriptionId?: pulumi.Input<string>;
   /** azure-native: the target server's resource group; recorded (the ARM ids of the outputs). */
   readonly resourceGroupName?: pulumi.Input<string>;
   /**

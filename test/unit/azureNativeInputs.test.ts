@@ -11,6 +11,8 @@ import { PgferryError } from '../../provider/engine';
 import { withAzureNativeServers } from '../../provider/resource/azureNative';
 import { parseMigrationId, toMigrationSpec } from '../../provider/resource/inputSchema';
 import { check } from '../../provider/resource/operations';
+import { migrationOutputs } from '../../provider/resource/outputs';
+import type { MigrationStatus } from '../../provider/engine';
 
 const ENV = { PGFERRY_SERVER_HOSTS: 'exampleserver=pgadmin@10.1.0.5:6432' };
 const ARM_SOURCE =
@@ -166,6 +168,36 @@ describe("azure-native's server inputs, read once for the CLI and PgMigration", 
     });
     assert.equal(parseMigrationId(arm.replace('exampleserver', 'srv'), {})?.host, 'srv.postgres.database.azure.com');
     assert.equal(parseMigrationId('not an id', ENV), undefined);
+  });
+});
+
+describe("azure-native's recorded inputs", () => {
+  it("takes azure-native 2.x's subscriptionId: no failure, no field of the spec, and the outputs' ARM ids name it", async () => {
+    process.env.PGFERRY_SERVER_HOSTS = ENV.PGFERRY_SERVER_HOSTS;
+    try {
+      const inputs = { ...BASE, subscriptionId: 'sub-1', serverName: 'exampleserver', sourceDbServerResourceId: '10.0.0.4:5432@postgres' };
+      const checked = await check({}, inputs);
+      assert.deepEqual(checked.failures, []);
+      assert.equal('subscriptionId' in toMigrationSpec(checked.inputs), false);
+      const status: MigrationStatus = {
+        name: 'examplemigration',
+        state: 'InProgress',
+        subState: 'MigratingData',
+        mode: 'Offline',
+        option: 'Migrate',
+        createdAt: '2026-01-01T00:00:00.000Z',
+        validation: [],
+        databases: [],
+        spec: { source: { host: '10.0.0.4', port: 5432, user: 'postgres', sslMode: 'prefer' }, databases: ['db1'] },
+      };
+      const outputs = migrationOutputs(checked.inputs, status);
+      assert.equal(
+        outputs.azureId,
+        '/subscriptions/sub-1/resourceGroups/exampleresourcegroup/providers/Microsoft.DBforPostgreSQL/flexibleServers/exampleserver/migrations/examplemigration',
+      );
+    } finally {
+      delete process.env.PGFERRY_SERVER_HOSTS;
+    }
   });
 });
 
