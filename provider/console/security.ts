@@ -1,8 +1,9 @@
 // Who may use the console. It binds to the loopback address by default, where reading needs nothing
 // more than being on this machine; bound to any other address it serves HTTPS only
-// (console/command.ts), and every request for data needs the token printed at start. A request that acts (cutover, cancel) always needs the token and must come
-// from the console's own page: same origin, so another site open in the browser cannot press the
-// buttons with the user's access. The token travels in a header, never in a URL the server sees.
+// (console/command.ts), and every request for data needs the token printed at start. A request
+// that acts (cutover, cancel, fall-back) always needs the token and must come from the console's
+// own page: same origin, so another site open in the browser cannot press the buttons with the
+// user's access. The token travels in a header, never in a URL the server sees.
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { isIP } from 'node:net';
 import { inputError } from '../engine';
