@@ -53,6 +53,7 @@ import { changesOf, markKept, markPendingAgain, markUndone, noteDetail, pendingC
 // default_transaction_read_only before pgferry set it on, recorded before the ALTER DATABASE, so a
 // fence is always lifted to exactly what was there, after a crash too. Lifting marks it undone; a
 // cut-over database keeps it (kept) so `show` says the fence stays and how to lift it.
+
 /**
  * Which fence: the source's at a cutover (writerFence), or the target's at a fall-back
  * (targetFence, docs/fallback.md), the same mechanism on the other server.
