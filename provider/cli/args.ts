@@ -272,7 +272,7 @@ export function parseCli(argv: readonly string[], env: NodeJS.ProcessEnv = proce
     verbosity: verbosityOf(o),
     properties: o.properties as string | undefined,
     wait: o.wait === true,
-    ...specFlagsOf(o),
+    ...readSpecFlags(o),
     concurrency: o.concurrency as number | undefined,
     ...(command === 'console' ? { console: consoleOf(o) } : {}),
     filter: (o.filter as 'active' | 'all' | undefined) ?? 'active',
@@ -353,12 +353,6 @@ function consoleOf(o: Record<string, unknown>): NonNullable<CliArgs['console']> 
     address: o.address as string | undefined,
     ...(certFile !== undefined && keyFile !== undefined ? { tls: { certFile, keyFile } } : {}),
   };
-}
-
-/** The spec fields the flags set, with the flag that set each. */
-function specFlagsOf(o: Record<string, unknown>): Pick<CliArgs, 'spec' | 'specFlagNames'> {
-  const { spec, names } = readSpecFlags(o);
-  return { spec, specFlagNames: names };
 }
 
 function defaults(command: Command): CliArgs {

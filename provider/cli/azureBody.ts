@@ -3,7 +3,8 @@
 // check gives azure-native's inputs); this file adds the flags (--name, --mode, --target-*...) and
 // the field names errors are reported under.
 import { azureBodyProperties, azureServers, azureSpecFields } from '../azure/body';
-import { applyFlags, applyTargetFlags, flagFieldNames, type MappedProperties, type PropertyFlags } from './propertyFlags';
+import { applyTargetFlags, flagFieldNames, type MappedProperties, type PropertyFlags } from './propertyFlags';
+import { applySpecFlags } from './specFlags';
 
 export { azureUpdateOperation, parseSourceResourceId, type UpdateOperation } from '../azure/body';
 
@@ -21,7 +22,7 @@ export function mapAzure(body: Record<string, unknown>, flags: PropertyFlags, pu
     target: applyTargetFlags(servers.target, flags.target ?? {}),
     ...fields.input,
   };
-  applyFlags(input, flags);
+  applySpecFlags(input, flags);
 
   const fieldNames: Record<string, string> = {
     migrationName: flags.nameFlag ?? '--name',

@@ -1,7 +1,8 @@
 // pgferry's plain properties form: the migration spec itself, with `source`/`target` as
 // connection objects or postgres:// URLs.
 import { inputError, migrationSpecSchema } from '../engine';
-import { applyFlags, applyTargetFlags, flagFieldNames, isObject, type MappedProperties, type PropertyFlags } from './propertyFlags';
+import { applyTargetFlags, flagFieldNames, isObject, type MappedProperties, type PropertyFlags } from './propertyFlags';
+import { applySpecFlags } from './specFlags';
 import { parseConnectionUrl } from './url';
 
 const PLAIN_KEYS = Object.keys(migrationSpecSchema.shape);
@@ -25,7 +26,7 @@ export function mapPlain(body: Record<string, unknown>, flags: PropertyFlags): M
     throw inputError('INVALID_INPUT', 'target', 'target: must be a connection object or a postgres:// URL');
   input.target = applyTargetFlags(fileTarget, flags.target ?? {});
   if (flags.name !== undefined) input.migrationName = flags.name;
-  applyFlags(input, flags);
+  applySpecFlags(input, flags);
   const fieldNames: Record<string, string> = {
     ...(flags.name !== undefined ? { migrationName: flags.nameFlag ?? '--name' } : {}),
     ...flagFieldNames(flags),

@@ -2,7 +2,7 @@
 // mode/option/verify flags, and the target defaults.
 import { inputError, type SslMode } from '../engine';
 import type { ServerAddress } from '../azure/serverName';
-import { applySpecFlags, specFieldNames, type SpecFlagNames, type SpecFlags } from './specFlags';
+import { specFieldNames, type SpecFlagNames, type SpecFlags } from './specFlags';
 import { parseConnectionUrl } from './url';
 
 /** Target server flags shared by every command that talks to the target. */
@@ -62,11 +62,6 @@ export function flagFieldNames(flags: PropertyFlags): Record<string, string> {
     if (flagGiven(flags.target ?? {}, key)) fieldNames[`target.${key}`] = flag;
   }
   return fieldNames;
-}
-
-/** Sets the spec fields the flags give over the body's. */
-export function applyFlags(input: Record<string, unknown>, flags: PropertyFlags): void {
-  applySpecFlags(input, flags);
 }
 
 /**

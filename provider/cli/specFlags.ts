@@ -58,7 +58,6 @@ export type SpecFlagNames = Readonly<Partial<Record<SpecFlagKey, string>>>;
 type Parsed = Readonly<Record<string, unknown>>;
 
 interface SpecFlag {
-  readonly key: SpecFlagKey;
   /** The commander options that set it: pgferry's flag first, then az's spelling where there is one. */
   readonly options: () => Option[];
   /** The field's value and the flag that gave it, from what commander parsed; undefined when not given. */
@@ -108,16 +107,10 @@ function attributeOf(flag: string): string {
 }
 
 /** A flag with a value, `--flag <what>` (a list, when repeatable): the field takes it as parsed. */
-function valued(
-  key: SpecFlagKey,
-  flags: string,
-  help: string,
-  parse?: (value: string, previous: string[] | undefined) => unknown,
-): SpecFlag {
+function valued(flags: string, help: string, parse?: (value: string, previous: string[] | undefined) => unknown): SpecFlag {
   const flag = flags.split(' ')[0]!;
   const attribute = attributeOf(flag);
   return {
-    key,
     options: () => [
       parse ? new Option(flags, help).argParser(parse as (value: string, previous: unknown) => unknown) : new Option(flags, help),
     ],
@@ -126,24 +119,18 @@ function valued(
 }
 
 /** A flag without a value that sets the field to `value` (--no-verify: verify false). */
-function switched(key: SpecFlagKey, flag: string, help: string, value: boolean): SpecFlag {
+function switched(flag: string, help: string, value: boolean): SpecFlag {
   const attribute = attributeOf(flag);
   // commander keeps --no-x as x: false (and x: true when not given)
   const given = (o: Parsed) => (flag.startsWith('--no-') ? o[attribute] === false : o[attribute] === true);
-  return { key, options: () => [new Option(flag, help)], read: (o) => (given(o) ? { value, flag } : undefined) };
+  return { options: () => [new Option(flag, help)], read: (o) => (given(o) ? { value, flag } : undefined) };
 }
 
 /** pgferry's flag and az's spelling of it: both may be given only when they agree. */
-function azSpelled(
-  key: SpecFlagKey,
-  [flags, help]: [string, string],
-  [azFlags, azHelp]: [string, string],
-  parse: (v: string) => unknown,
-): SpecFlag {
+function azSpelled([flags, help]: [string, string], [azFlags, azHelp]: [string, string], parse: (v: string) => unknown): SpecFlag {
   const [flag, azFlag] = [flags.split(' ')[0]!, azFlags.split(' ')[0]!];
   const [a, b] = [attributeOf(flag), attributeOf(azFlag)];
   return {
-    key,
     options: () => [new Option(flags, help).argParser(parse), new Option(azFlags, azHelp).argParser(parse)],
     read: (o) => {
       if (o[a] !== undefined && o[b] !== undefined && o[a] !== o[b]) throw usage(azFlag, `contradicts ${flag}; give one of them`);
@@ -155,62 +142,52 @@ function azSpelled(
 
 const SPEC_FLAGS: Readonly<Record<SpecFlagKey, SpecFlag>> = {
   mode: azSpelled(
-    'mode',
     ['--mode <mode>', 'offline | online'],
     ['--migration-mode <mode>', 'offline | online (az spelling of --mode)'],
     azureChoice('migrationMode', 'offline or online'),
   ),
   option: azSpelled(
-    'option',
     ['--option <option>', 'validate | migrate | validate-and-migrate'],
     ['--migration-option <option>', 'validate | migrate | validateandmigrate (az spelling of --option)'],
     azureChoice('migrationOption', 'validate, migrate or validateandmigrate'),
   ),
-  verify: switched('verify', '--no-verify', 'skip the final verification', false),
+  verify: switched('--no-verify', 'skip the final verification', false),
   allowReplicaIdentityFull: switched(
-    'allowReplicaIdentityFull',
     '--allow-replica-identity-full',
     'stream tables without a usable key with REPLICA IDENTITY FULL',
     true,
   ),
   skipUnsupportedObjects: switched(
-    'skipUnsupportedObjects',
     '--skip-unsupported-objects',
     'leave out what a non-superuser target user cannot create, and list it',
     true,
   ),
   tableDropsAndRenames: valued(
-    'tableDropsAndRenames',
     '--table-drops-and-renames <mode>',
     'online: a streamed table dropped or renamed on the source: follow (on the target) | report (default)',
     choice<TableDropsAndRenames>(TABLE_DROPS_AND_RENAMES, TABLE_DROPS_AND_RENAMES.join(' or ')),
   ),
   staleMaterializedViews: valued(
-    'staleMaterializedViews',
     '--stale-materialized-views <mode>',
     "a materialized view whose source rows are not its query's at the end: stop (default) | refresh (keep the target's)",
     choice<StaleMaterializedViews>(STALE_MATERIALIZED_VIEWS, STALE_MATERIALIZED_VIEWS.join(' or ')),
   ),
   runtime: valued(
-    'runtime',
     '--runtime <runtime>',
     'local (a runner on this machine, default) | agents (only register; `pgferry agent` runs it)',
     choice<Runtime>(RUNTIMES, RUNTIMES.join(' or ')),
   ),
   schemaChangeCapture: valued(
-    'schemaChangeCapture',
     '--schema-change-capture <capture>',
     'online: catalog (compare catalogs, default) | event-trigger (an event trigger on the source orders each DDL among the rows; superuser)',
     choice<SchemaChangeCapture>(SCHEMA_CHANGE_CAPTURES, 'catalog or event-trigger'),
   ),
   overwriteLiveDbsInTarget: valued(
-    'overwriteLiveDbsInTarget',
     '--overwrite-live-dbs-in-target <db>',
     'with overwriteDbsInTarget: overwrite this target database although it is live (other sessions in it, or cut over by a migration); repeatable',
     collect,
   ),
   fenceWriters: {
-    key: 'fenceWriters',
     options: () => [
       new Option('--fence-writers', 'at cutover, make the source databases read-only for new transactions and end their sessions first'),
     ],
@@ -221,13 +198,11 @@ const SPEC_FLAGS: Readonly<Record<SpecFlagKey, SpecFlag>> = {
         : undefined,
   },
   cutoverLagBudgetSeconds: valued(
-    'cutoverLagBudgetSeconds',
     '--cutover-lag-budget-seconds <s>',
     'roll the cutover back (fence lifted, streaming on) when its predicted catch-up is longer (default 30 with --fence-writers)',
     lagBudget,
   ),
   fallbackWindow: valued(
-    'fallbackWindow',
     '--fallback-window <duration>',
     'after the cutover, keep the old source up to date with the new server for this long (30m, 24h, 7d), so `update --fall-back` can return to it; needs the writer fence',
     fallbackWindow,
@@ -235,33 +210,17 @@ const SPEC_FLAGS: Readonly<Record<SpecFlagKey, SpecFlag>> = {
   // az has no such flags (its create reads only some keys of the body); these spell the API's
   // fields as az spells flags, as PowerShell's New-AzPostgreSqlFlexibleServerMigration does
   migrationWindowStartTimeInUtc: valued(
-    'migrationWindowStartTimeInUtc',
     '--migration-window-start-time-in-utc <utc>',
     'the copy starts no earlier (e.g. 2026-05-01T22:00:00Z); overrides the body',
   ),
-  migrationWindowEndTimeInUtc: valued(
-    'migrationWindowEndTimeInUtc',
-    '--migration-window-end-time-in-utc <utc>',
-    'the copy must have started by then; overrides the body',
-  ),
+  migrationWindowEndTimeInUtc: valued('--migration-window-end-time-in-utc <utc>', 'the copy must have started by then; overrides the body'),
   // which schemas and tables move; each flag repeats, one pg_dump pattern a time, and replaces the body's list
-  includeSchemas: valued('includeSchemas', '--include-schema <pattern>', 'move only schemas matching this pattern (repeatable)', collect),
-  excludeSchemas: valued('excludeSchemas', '--exclude-schema <pattern>', 'leave out schemas matching this pattern (repeatable)', collect),
-  includeTables: valued(
-    'includeTables',
-    '--include-table <pattern>',
-    'move only tables matching this [schema.]table pattern (repeatable)',
-    collect,
-  ),
-  excludeTables: valued('excludeTables', '--exclude-table <pattern>', 'leave out tables matching this pattern (repeatable)', collect),
-  schemaOnlyTables: valued(
-    'schemaOnlyTables',
-    '--schema-only-table <pattern>',
-    'move the definition of matching tables, not their rows (repeatable)',
-    collect,
-  ),
+  includeSchemas: valued('--include-schema <pattern>', 'move only schemas matching this pattern (repeatable)', collect),
+  excludeSchemas: valued('--exclude-schema <pattern>', 'leave out schemas matching this pattern (repeatable)', collect),
+  includeTables: valued('--include-table <pattern>', 'move only tables matching this [schema.]table pattern (repeatable)', collect),
+  excludeTables: valued('--exclude-table <pattern>', 'leave out tables matching this pattern (repeatable)', collect),
+  schemaOnlyTables: valued('--schema-only-table <pattern>', 'move the definition of matching tables, not their rows (repeatable)', collect),
   dataOnlyTables: valued(
-    'dataOnlyTables',
     '--data-only-table <pattern>',
     'move the rows of matching tables without their indexes, keys and triggers (repeatable)',
     collect,
@@ -280,7 +239,7 @@ export const CUTOVER_KEYS = ['fenceWriters', 'cutoverLagBudgetSeconds', 'fallbac
 export const CREATE_KEYS = SPEC_FLAG_KEYS;
 
 /** The fields the parsed flags set, and the flag that set each. */
-export function readSpecFlags(o: Parsed): { spec: SpecFlags; names: SpecFlagNames } {
+export function readSpecFlags(o: Parsed): { spec: SpecFlags; specFlagNames: SpecFlagNames } {
   const spec: Record<string, unknown> = {};
   const names: Record<string, string> = {};
   for (const key of SPEC_FLAG_KEYS) {
@@ -289,7 +248,7 @@ export function readSpecFlags(o: Parsed): { spec: SpecFlags; names: SpecFlagName
     spec[key] = given.value;
     names[key] = given.flag;
   }
-  return { spec: spec as SpecFlags, names };
+  return { spec: spec as SpecFlags, specFlagNames: names };
 }
 
 /** Sets the fields the flags give over the body's (a list replaces the body's list). */

@@ -12,6 +12,7 @@ import { startConsole, type RunningConsole } from '../../provider/console/comman
 import { CatalogConnection } from '../../provider/engine';
 import { register } from '../../provider/engine/control/store';
 import { pairSpec, serverSpec, startPair, type ServerPair } from '../support';
+import { holdClosedPort } from '../support/closedPort';
 import { makeTlsFiles, type TlsFiles } from '../support/tls';
 
 interface Answer {
@@ -66,16 +67,6 @@ function listening(port: number): Promise<boolean> {
   });
 }
 
-/** A free port now, to ask the console for and then see whether it listens there. */
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const server = net.createServer().listen(0, '127.0.0.1', () => {
-      const port = (server.address() as net.AddressInfo).port;
-      server.close(() => resolve(port));
-    });
-  });
-}
-
 describe('console off the loopback: HTTPS only (integration)', function () {
   this.timeout(120_000);
   let pair: ServerPair;
@@ -98,34 +89,45 @@ describe('console off the loopback: HTTPS only (integration)', function () {
     await pair?.stop();
   });
 
+  // The port is held (support/closedPort.ts): no other suite's server can take it meanwhile, and a
+  // console that listened before refusing would fail there with EADDRINUSE, not the refusal asserted.
   it('refuses 0.0.0.0 without --tls-cert in one line naming the flags, listening on nothing', async () => {
-    const port = await freePort();
-    await assert.rejects(
-      startConsole({ target: serverSpec(pair.target), address: '0.0.0.0', port }),
-      (e: Error) =>
-        /^--address 0\.0\.0\.0: off the loopback the console serves only HTTPS/.test(e.message) &&
-        /--tls-cert and --tls-key/.test(e.message) &&
-        !e.message.includes('\n'),
-    );
-    assert.equal(await listening(port), false);
+    const held = await holdClosedPort();
+    try {
+      await assert.rejects(
+        startConsole({ target: serverSpec(pair.target), address: '0.0.0.0', port: held.port }),
+        (e: Error) =>
+          /^--address 0\.0\.0\.0: off the loopback the console serves only HTTPS/.test(e.message) &&
+          /--tls-cert and --tls-key/.test(e.message) &&
+          !e.message.includes('\n'),
+      );
+      assert.equal(await listening(held.port), false);
+    } finally {
+      await held.release();
+    }
   });
 
   it("refuses a key that is not the certificate's in one line naming --tls-cert, listening on nothing", async () => {
-    const port = await freePort();
-    await assert.rejects(
-      startConsole({ target: serverSpec(pair.target), address: '0.0.0.0', port, tls: { certFile: tls.certFile, keyFile: tls.certFile } }),
-      (e: Error) => /^--tls-cert, --tls-key: not a certificate and its private key in PEM/.test(e.message) && !e.message.includes('\n'),
-    );
-    await assert.rejects(
-      startConsole({
-        target: serverSpec(pair.target),
-        address: '0.0.0.0',
-        port,
-        tls: { certFile: `${tls.certFile}.missing`, keyFile: tls.keyFile },
-      }),
-      (e: Error) => /^--tls-cert: cannot read .*server\.crt\.missing/.test(e.message) && !e.message.includes('\n'),
-    );
-    assert.equal(await listening(port), false);
+    const held = await holdClosedPort();
+    const port = held.port;
+    try {
+      await assert.rejects(
+        startConsole({ target: serverSpec(pair.target), address: '0.0.0.0', port, tls: { certFile: tls.certFile, keyFile: tls.certFile } }),
+        (e: Error) => /^--tls-cert, --tls-key: not a certificate and its private key in PEM/.test(e.message) && !e.message.includes('\n'),
+      );
+      await assert.rejects(
+        startConsole({
+          target: serverSpec(pair.target),
+          address: '0.0.0.0',
+          port,
+          tls: { certFile: `${tls.certFile}.missing`, keyFile: tls.keyFile },
+        }),
+        (e: Error) => /^--tls-cert: cannot read .*server\.crt\.missing/.test(e.message) && !e.message.includes('\n'),
+      );
+      assert.equal(await listening(port), false);
+    } finally {
+      await held.release();
+    }
   });
 
   describe('with a certificate', () => {
