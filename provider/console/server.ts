@@ -1,13 +1,15 @@
 // The console's HTTP server (fastify: routing, hooks, JSON replies and shutdown come from a
 // well-kept framework rather than a hand-written router). The page and its assets are served from
 // this package, nothing from a CDN, so the console works inside a VNet without internet. Reads are
-// answered from the watch's last reading; the three actions call the engine's own requests, the
-// same the CLI's `update --cutover`, `update --cancel` and `update --fall-back` call, with their guards.
+// answered from the watch's last reading; the actions call the engine's own requests, the same the
+// CLI's `update --cutover`, `--cancel`, `--fall-back [--resume-forward]` and `--close-fallback`
+// call, with their guards.
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify';
 import {
   cancelMigration,
+  closeFallbackWindow,
   isPgferryError,
   maskSecrets,
   requestCutover,
@@ -105,9 +107,16 @@ export function consoleServer(options: ConsoleServerOptions): FastifyInstance {
     act(reply, () => cancelMigration(target, request.params.name)),
   );
 
-  // the fall-back of `pgferry update --fall-back`, with its refusals (docs/fallback.md)
+  // the fall-back of `pgferry update --fall-back`, with its refusals (docs/fallback.md); with
+  // --resume-forward, and the window's close of `--close-fallback`
   app.post<{ Params: { name: string } }>('/api/migrations/:name/fall-back', async (request, reply) =>
     act(reply, () => requestFallBack(target, request.params.name)),
+  );
+  app.post<{ Params: { name: string } }>('/api/migrations/:name/resume-forward', async (request, reply) =>
+    act(reply, () => requestFallBack(target, request.params.name, { resumeForward: true })),
+  );
+  app.post<{ Params: { name: string } }>('/api/migrations/:name/close-window', async (request, reply) =>
+    act(reply, () => closeFallbackWindow(target, request.params.name)),
   );
 
   function readingFacts() {

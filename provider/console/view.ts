@@ -2,7 +2,9 @@
 // page and which buttons may be pressed. Pure: a status in, plain data out. Only fields named here
 // reach the browser; the spec (servers, users) and anything else the catalog holds stay behind.
 import {
+  closeFallbackRefusal,
   databaseCopy,
+  fallBackRefusal,
   etaSeconds,
   isFinalState,
   type DatabaseDetails,
@@ -50,12 +52,25 @@ export interface Action {
  */
 const CUTOVER_READY: ReadonlySet<string> = new Set(['WaitingForCutoverTrigger', 'CompletingMigration', 'CancelingRequestedDBMigrations']);
 
+/**
+ * A database fell back with the forward stream asked for (`--resume-forward`): it streams from
+ * the old source again, and its next cutover is a second one (docs/fallback.md).
+ */
+function cutOverBefore(s: MigrationStatus): boolean {
+  return s.databases.some((d) => d.fallback?.state === 'FellBack' && d.fallback.forwardLsn !== undefined);
+}
+
 function cutoverAction(s: MigrationStatus): Action {
   const open = s.databases.filter((d) => d.state !== 'Succeeded' && d.state !== 'Canceled').map((d) => d.database);
+  const again = cutOverBefore(s)
+    ? " This cuts over again after a fall-back: the old source is fenced again and the release lifts the target's fence, so the applications move to the target."
+    : '';
   const effect =
     `pgferry stops taking changes for ${open.join(', ') || 'no database'}: it drains the last changes, syncs sequences, ` +
     'compares source and target (schema and rows), then releases the replication slot and publication on the source. ' +
-    'Changes written on the source after the cutover are not migrated; point the applications at the target.';
+    'Changes written on the source after the cutover are not migrated; point the applications at the target. ' +
+    "A migration created with fallbackWindow opens its window then: the target's writes are applied to the old source, which stays fenced, until you fall back or close it." +
+    again;
   if (s.mode !== 'Online') return { allowed: false, why: 'an offline migration has no cutover', effect };
   if (isFinalState(s.state)) return { allowed: false, why: `the migration is ${s.state}`, effect };
   if (s.cutoverRequested) return { allowed: false, why: 'a cutover is already requested', effect };
@@ -73,24 +88,62 @@ function cancelAction(s: MigrationStatus): Action {
   return { allowed: true, effect };
 }
 
+const FALL_BACK_EFFECT =
+  'pgferry fences writers on the target (its sessions ended), applies its last writes to the old source, moves the sequences back, ' +
+  "compares both servers (schema and rows) and lifts the old source's fence: the old source is the primary again, " +
+  'the target stays fenced. Point the applications back at the old source.';
+
 /**
- * Fall back (docs/fallback.md): allowed while a fallback window is Open and no fall-back is asked,
- * as the engine's requestFallBack allows it (it checks again when the button is pressed).
+ * Fall back (docs/fallback.md): the engine's own guard (fallBackRefusal, the one requestFallBack
+ * applies), so the button is off exactly when `pgferry update --fall-back` is refused, with its words.
  */
 function fallBackAction(s: MigrationStatus): Action {
+  const why = fallBackRefusal(s);
+  return why === undefined ? { allowed: true, effect: FALL_BACK_EFFECT } : { allowed: false, why, effect: FALL_BACK_EFFECT };
+}
+
+/** Fall back with the forward stream again (`--fall-back --resume-forward`): the same guard. */
+function resumeForwardAction(s: MigrationStatus): Action {
   const effect =
-    'pgferry fences writers on the target, applies its last writes to the old source, moves the sequences back, ' +
-    "compares both servers (schema and rows) and lifts the old source's fence: the old source is the primary again, " +
-    'the target stays fenced. Point the applications back at the old source.';
-  const windows = s.databases.flatMap((d) => (d.fallback ? [d.fallback] : []));
-  if (s.mode !== 'Online') return { allowed: false, why: 'an offline migration has no fallback window', effect };
-  if (windows.length === 0) return { allowed: false, why: 'no fallback window (a cutover with fallbackWindow opens one)', effect };
-  if (windows.some((w) => w.state === 'FellBack')) return { allowed: false, why: 'it fell back already', effect };
-  if (windows.some((w) => w.state === 'FallingBack' || w.fallBackRequested))
-    return { allowed: false, why: 'a fall-back is under way', effect };
-  if (windows.some((w) => w.state === 'Stopped')) return { allowed: false, why: 'the reverse stream is stopped on an error', effect };
-  if (!windows.some((w) => w.state === 'Open')) return { allowed: false, why: `the fallback window is ${windows[0]!.state}`, effect };
-  return { allowed: true, effect };
+    `${FALL_BACK_EFFECT} Then the target follows the old source again from the fall-back point (a replication slot on the old source keeps its WAL ` +
+    'until the target applies it; the target stays fenced for the applications), so you can cut over again later without a new copy.';
+  const why = fallBackRefusal(s);
+  return why === undefined ? { allowed: true, effect } : { allowed: false, why, effect };
+}
+
+/** Close the window (`--close-fallback`): the engine's own guard, closeFallbackRefusal. */
+function closeWindowAction(s: MigrationStatus): Action {
+  const effect =
+    'The reverse stream stops and its replication slot and publication are dropped on the target; the old source keeps its fence ' +
+    'and no longer follows the target, so falling back is no longer possible. The target stays the primary.';
+  const refused = closeFallbackRefusal(s);
+  return refused === undefined ? { allowed: true, effect } : { allowed: false, why: refused.why, effect };
+}
+
+/** A cutover's steps as the catalog records them: done, under way, or still to come. */
+interface CutoverStepView {
+  readonly step: 'fence' | 'drain and sequences' | 'verification' | 'release';
+  readonly state: 'done' | 'now' | 'next';
+}
+
+/**
+ * The steps of a database's cutover while one is asked or under way, and once done: the fence
+ * (with fenceWriters, once put on), the drain and the sequences (recorded together, as
+ * `drained`), the verification, the release (the database Succeeded).
+ */
+function cutoverSteps(s: MigrationStatus, d: DatabaseDetails): CutoverStepView[] | undefined {
+  const asked = s.cutoverRequested === true || s.subState === 'CompletingMigration' || d.cutoverStep !== undefined;
+  if (!asked || d.state === 'Canceled') return undefined;
+  const reached = ['drained', 'verified', 'released'].indexOf(d.cutoverStep ?? '') + 1;
+  const done: [CutoverStepView['step'], boolean][] = [
+    // the spec's fenceWriters is not in the catalog's public spec: the step shows once the fence is recorded
+    ...(d.writerFence ? [['fence', true] as [CutoverStepView['step'], boolean]] : []),
+    ['drain and sequences', reached >= 1],
+    ['verification', reached >= 2],
+    ['release', reached >= 3 && d.state === 'Succeeded'],
+  ];
+  const first = done.findIndex(([, ok]) => !ok);
+  return done.map(([step, ok], i) => ({ step, state: ok ? 'done' : i === first ? 'now' : 'next' }));
 }
 
 export interface DatabaseView {
@@ -113,6 +166,7 @@ export interface DatabaseView {
   readonly cutoverStep?: DatabaseDetails['cutoverStep'];
   readonly applyStop?: { readonly code: string; readonly table?: string; readonly error: string; readonly fix: string };
   readonly notStreamed: readonly { readonly table: string; readonly reason: string }[];
+  readonly cutoverSteps?: readonly CutoverStepView[];
   /** The database's fallback window after its cutover (docs/fallback.md), as show prints it. */
   readonly fallback?: FallbackView;
 }
@@ -135,8 +189,9 @@ function fallbackView(f: FallbackStatus): FallbackView {
   return { state, endsAt, ...Object.fromEntries(Object.entries(optional).filter(([, v]) => v !== undefined)) };
 }
 
-function databaseView(d: DatabaseDetails, tables: readonly TableProgress[], rate: number | undefined): DatabaseView {
+function databaseView(s: MigrationStatus, d: DatabaseDetails, tables: readonly TableProgress[], rate: number | undefined): DatabaseView {
   const copy = databaseCopy(d, tables);
+  const steps = cutoverSteps(s, d);
   const stop = d.applyStop;
   return {
     database: d.database,
@@ -159,6 +214,7 @@ function databaseView(d: DatabaseDetails, tables: readonly TableProgress[], rate
     ...(d.cutoverStep === undefined ? {} : { cutoverStep: d.cutoverStep }),
     ...(stop ? { applyStop: { code: stop.code, ...(stop.table ? { table: stop.table } : {}), error: stop.error, fix: stop.fix } } : {}),
     notStreamed: d.notStreamed ?? [],
+    ...(steps ? { cutoverSteps: steps } : {}),
     ...(d.fallback ? { fallback: fallbackView(d.fallback) } : {}),
   };
 }
@@ -223,8 +279,11 @@ export function migrationPage(s: MigrationStatus, tables: readonly TableProgress
       cutover: cutoverAction(s),
       cancel: cancelAction(s),
       fallBack: fallBackAction(s),
+      resumeForward: resumeForwardAction(s),
+      closeWindow: closeWindowAction(s),
     },
-    databases: s.databases.map((d) => databaseView(d, tables, rates.get(d.database))),
+    cutOverBefore: cutOverBefore(s),
+    databases: s.databases.map((d) => databaseView(s, d, tables, rates.get(d.database))),
     validation: s.validation.map(validationView),
     ...(s.verification ? { verification: verificationView(s.verification) } : {}),
     runtime: runtimeView(s),

@@ -30,12 +30,7 @@ import {
   requestReplicationSetup as catalogRequestReplicationSetup,
   setMigrationWindow,
 } from './control/migrationRequests';
-import {
-  fallbackWindows,
-  requestFallBack as catalogRequestFallBack,
-  requestFallbackClose,
-  type FallbackWindow,
-} from './control/fallbackWindows';
+import { requestFallBack as catalogRequestFallBack, requestFallbackClose } from './control/fallbackWindows';
 
 /**
  * The databases a per-database request names, checked: each one migrated by this migration and
@@ -412,6 +407,29 @@ export async function requestResync(target: ServerSpec, name: string, table: str
 }
 
 /**
+ * Why `closeFallbackWindow` refuses a migration now, from its status (the windows it carries), or
+ * undefined when it may close: the error's code and its words after "--close-fallback: migration
+ * "m" ". The console's Close window button reads it, so it refuses as the CLI does.
+ */
+export function closeFallbackRefusal(
+  status: MigrationStatus,
+): { code: 'FALLBACK_REFUSED' | 'FALLBACK_WINDOW_NONE'; why: string } | undefined {
+  const windows = status.databases.flatMap((d) => (d.fallback ? [d.fallback] : []));
+  const open = windows.filter((w) => w.state !== 'Closed' && w.state !== 'FellBack');
+  if (open.some((w) => w.state === 'FallingBack' || w.fallBackRequested)) return { code: 'FALLBACK_REFUSED', why: CLOSE_BUSY };
+  if (open.length > 0) return undefined;
+  const why =
+    status.mode !== 'Online'
+      ? 'it is Offline, and only an online cutover opens one'
+      : windows.length > 0
+        ? 'its window is closed already'
+        : `it has none (${status.state}; a window is opened by a cutover with fallbackWindow)`;
+  return { code: 'FALLBACK_WINDOW_NONE', why: `has no open fallback window: ${why}` };
+}
+
+const CLOSE_BUSY = 'cannot close its fallback window: a fall-back is asked or under way; the window closes with it (see `pgferry show`)';
+
+/**
  * Closes a migration's fallback windows (`pgferry update --close-fallback`, docs/fallback.md): its
  * runner stops the reverse stream and drops the reverse slot, publication and position; the old
  * source keeps the fence the cutover left. Refused in one line, changing nothing, when no window
@@ -421,38 +439,27 @@ export async function closeFallbackWindow(target: ServerSpec, name: string): Pro
   return withStore(target, async (store) => {
     const status = await get(store, name);
     if (!status) throw notFound(name);
-    const open = (await fallbackWindows(store, name)).filter((w) => w.state !== 'Closed' && w.state !== 'FellBack');
-    const busy = () =>
-      new PgferryError(
-        'FALLBACK_REFUSED',
-        `--close-fallback: migration "${name}" cannot close its fallback window: a fall-back is asked or under way; the window closes with it (see \`pgferry show\`)`,
-        { category: 'input', field: 'closeFallback' },
-      );
-    if (open.some((w) => w.state === 'FallingBack' || w.fallBackRequested)) throw busy();
-    if (open.length === 0) {
-      const why =
-        status.mode !== 'Online'
-          ? 'it is Offline, and only an online cutover opens one'
-          : (await fallbackWindows(store, name)).length > 0
-            ? 'its window is closed already'
-            : `it has none (${status.state}; a window is opened by a cutover with fallbackWindow)`;
-      throw new PgferryError('FALLBACK_WINDOW_NONE', `--close-fallback: migration "${name}" has no open fallback window: ${why}`, {
-        category: 'input',
-        field: 'closeFallback',
-      });
-    }
+    const refuse = (r: { code: 'FALLBACK_REFUSED' | 'FALLBACK_WINDOW_NONE'; why: string }) =>
+      new PgferryError(r.code, `--close-fallback: migration "${name}" ${r.why}`, { category: 'input', field: 'closeFallback' });
+    const refused = closeFallbackRefusal(status);
+    if (refused) throw refuse(refused);
     // one statement that takes no window while a fall-back is asked: one asked meanwhile is said
-    if ((await requestFallbackClose(store, name)) === 0) throw busy();
+    if ((await requestFallbackClose(store, name)) === 0) throw refuse({ code: 'FALLBACK_REFUSED', why: CLOSE_BUSY });
     return (await get(store, name))!;
   });
 }
 
-/** Why a migration cannot fall back now, in words after "cannot fall back: "; undefined when it can. */
-function fallBackRefusal(status: MigrationStatus, windows: readonly FallbackWindow[]): string | undefined {
+/**
+ * Why `requestFallBack` refuses a migration now, in words after "cannot fall back: ", from its
+ * status (the windows it carries); undefined when it may. The console's Fall back and Resume
+ * forward buttons read it, so they refuse as the CLI does.
+ */
+export function fallBackRefusal(status: MigrationStatus): string | undefined {
+  const windows = status.databases.flatMap((d) => (d.fallback ? [{ database: d.database, ...d.fallback }] : []));
   if (status.mode !== 'Online') return 'it is Offline, and only an online cutover with fallbackWindow opens a window to fall back in';
   if (windows.length === 0) return `it has no fallback window (${status.state}; a window is opened by a cutover with fallbackWindow)`;
   const fell = windows.find((w) => w.state === 'FellBack');
-  if (fell) return `it fell back already (${fell.fellBackAt?.toISOString() ?? fell.database}); the old source is the primary`;
+  if (fell) return `it fell back already (${fell.fellBackAt ?? fell.database}); the old source is the primary`;
   if (windows.some((w) => w.state === 'FallingBack' || w.fallBackRequested)) return 'a fall-back is asked already and under way';
   const stopped = windows.find((w) => w.state === 'Stopped');
   if (stopped) {
@@ -486,11 +493,11 @@ export async function requestFallBack(
         category: 'input',
         field: 'fallBack',
       });
-    const why = fallBackRefusal(status, await fallbackWindows(store, name));
+    const why = fallBackRefusal(status);
     if (why) throw refuse(why);
     // one statement, every open window or none: a window that changed meanwhile is said as it is now
     if ((await catalogRequestFallBack(store, name, options.resumeForward === true)) === 0)
-      throw refuse(fallBackRefusal(status, await fallbackWindows(store, name)) ?? 'its windows changed meanwhile; ask again');
+      throw refuse(fallBackRefusal((await get(store, name)) ?? status) ?? 'its windows changed meanwhile; ask again');
     await recordEvent(store, name, 'info', `fall-back requested${options.resumeForward ? ', the forward stream to start again' : ''}`);
     return (await get(store, name))!;
   });

@@ -74,7 +74,9 @@ export {
   moveMigrationWindow,
   requestResync,
   closeFallbackWindow,
+  closeFallbackRefusal,
   requestFallBack,
+  fallBackRefusal,
 } from './apiRequests';
 export { withSourceSlots } from './runner/stoppedRunner';
 export { FILTER_KEYS, type TableFilters } from './input/patterns';

@@ -85,11 +85,21 @@ describe('fall-back: the status', () => {
     });
     assert.equal(open.actions.fallBack.allowed, true);
     const why = (f: FallbackStatus) => page(f).actions.fallBack;
-    assert.deepEqual(why({ state: 'Stopped', endsAt: ENDS }).why, 'the reverse stream is stopped on an error');
-    assert.deepEqual(why({ state: 'Open', endsAt: ENDS, fallBackRequested: true }).why, 'a fall-back is under way');
-    assert.deepEqual(why({ state: 'FellBack', endsAt: ENDS }).why, 'it fell back already');
-    assert.deepEqual(why({ state: 'Closed', endsAt: ENDS }).why, 'the fallback window is Closed');
+    // the engine's own refusals (apiRequests.ts fallBackRefusal), word for word
+    assert.match(why({ state: 'Stopped', endsAt: ENDS }).why!, /^the reverse stream of "sales" is stopped on an error/);
+    assert.equal(why({ state: 'Open', endsAt: ENDS, fallBackRequested: true }).why, 'a fall-back is asked already and under way');
+    assert.match(why({ state: 'FellBack', endsAt: ENDS }).why!, /^it fell back already/);
+    assert.equal(
+      why({ state: 'Closed', endsAt: ENDS }).why,
+      'its fallback window is closed, and the old source has not followed the target since',
+    );
     assert.equal(why({ state: 'Closed', endsAt: ENDS }).allowed, false);
+    assert.equal(page({ state: 'Open', endsAt: ENDS }).actions.resumeForward.allowed, true);
+    assert.equal(page({ state: 'Open', endsAt: ENDS }).actions.closeWindow.allowed, true);
+    assert.match(
+      page({ state: 'Closed', endsAt: ENDS }).actions.closeWindow.why!,
+      /^has no open fallback window: its window is closed already/,
+    );
   });
 
   it('ends the wait once every window fell back, once the fall-back stopped, or when the runner is gone', () => {

@@ -39,6 +39,7 @@ void (function consoleClient() {
     cutoverStep?: string;
     applyStop?: { code: string; table?: string; error: string; fix: string };
     notStreamed: { table: string; reason: string }[];
+    cutoverSteps?: { step: string; state: 'done' | 'now' | 'next' }[];
     fallback?: {
       state: string;
       endsAt: string;
@@ -63,7 +64,8 @@ void (function consoleClient() {
     sourceVersion?: string;
     targetVersion?: string;
     downtimeSeconds?: number;
-    actions: { cutover: Action; cancel: Action; fallBack: Action };
+    actions: { cutover: Action; cancel: Action; fallBack: Action; resumeForward: Action; closeWindow: Action };
+    cutOverBefore: boolean;
     databases: Database[];
     validation: { code: string; type: string; status: string; database?: string; message: string; fix?: string }[];
     verification?: {
@@ -113,8 +115,22 @@ void (function consoleClient() {
   }
   const token = sessionStorage.getItem(TOKEN_KEY) ?? '';
   const charts = new Map<string, Chart>();
-  type ActionName = 'cutover' | 'cancel' | 'fall-back';
-  let pending: ActionName | undefined;
+  /** Each button: its element id, the API path it posts to, its key in the page's actions, its name and the confirmation's. */
+  const BUTTONS = [
+    { id: 'cutover', path: 'cutover', key: 'cutover', name: 'Cutover', go: 'Cut over' },
+    { id: 'cancel', path: 'cancel', key: 'cancel', name: 'Cancel', go: 'Cancel the migration' },
+    { id: 'fallback', path: 'fall-back', key: 'fallBack', name: 'Fall back', go: 'Fall back to the old source' },
+    {
+      id: 'resume-forward',
+      path: 'resume-forward',
+      key: 'resumeForward',
+      name: 'Resume forward',
+      go: 'Fall back and follow the old source',
+    },
+    { id: 'close-window', path: 'close-window', key: 'closeWindow', name: 'Close window', go: 'Close the fallback window' },
+  ] as const;
+  type Button = (typeof BUTTONS)[number];
+  let pending: Button | undefined;
   let shown: Page | undefined;
 
   const byId = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
@@ -194,8 +210,14 @@ void (function consoleClient() {
     return list.filter(([, v]) => v !== undefined).flatMap(([k, v]) => [el('dt', {}, k), el('dd', {}, v)]);
   }
 
-  function counter(label: string, field: string, value: string): HTMLElement {
-    return el('div', {}, el('dt', {}, label), el('dd', { 'data-field': field }, value));
+  /** A labelled figure; `raw`, the number it shows, rides along in data-value (what a test compares with the catalog). */
+  function counter(label: string, field: string, value: string, raw?: number): HTMLElement {
+    return el(
+      'div',
+      {},
+      el('dt', {}, label),
+      el('dd', { 'data-field': field, ...(raw === undefined ? {} : { 'data-value': String(raw) }) }, value),
+    );
   }
 
   function databaseCard(d: Database): HTMLElement {
@@ -254,33 +276,57 @@ void (function consoleClient() {
       d.notStreamed.length > 0
         ? el('p', { class: 'note' }, `Not streamed: ${d.notStreamed.map((n) => `${n.table} (${n.reason})`).join('; ')}`)
         : undefined,
+      cutoverSteps(d),
       fallbackCounters(d),
     );
   }
 
-  /** The fallback window after the cutover: its state and end, the reverse lag, pending bytes and the WAL it keeps on the target. */
+  /**
+   * The fallback window after the cutover, as `pgferry show` says it: its state and end (or when it
+   * fell back or closed), the reverse lag, the target's WAL pending and retained for the old
+   * source, a fall-back's downtime; a stopped reverse stream's error and what fixes it.
+   */
   function fallbackCounters(d: Database): HTMLElement | undefined {
     const f = d.fallback;
     if (!f) return undefined;
-    const window =
-      f.state === 'FellBack'
-        ? `fell back ${when(f.fellBackAt)}`
-        : f.state === 'Closed'
-          ? `closed ${when(f.closedAt)}`
-          : `${f.state} until ${when(f.endsAt)}`;
+    const live = f.state !== 'FellBack' && f.state !== 'Closed';
     return el(
-      'div',
-      { 'data-fallback': d.database },
+      'section',
+      { class: 'window', 'data-fallback': d.database, 'aria-label': `${d.database} fallback window` },
+      el('h4', {}, 'Fallback window ', el('span', { class: `status-${f.state}`, 'data-field': 'fallback-state' }, f.state)),
       el(
         'dl',
         { class: 'counters' },
-        counter('Fallback window', 'fallback-window', window),
-        counter('Reverse lag', 'fallback-lag', seconds(f.latencySeconds)),
-        counter('Reverse pending', 'fallback-pending', bytes(f.pendingBytes)),
-        counter('WAL retained on target', 'fallback-retained', bytes(f.retainedBytes)),
+        live ? counter('Ends at', 'fallback-ends', when(f.endsAt)) : undefined,
+        f.state === 'FellBack' ? counter('Fell back at', 'fallback-fell-back', when(f.fellBackAt)) : undefined,
+        f.state === 'Closed' ? counter('Closed at', 'fallback-closed', when(f.closedAt)) : undefined,
+        counter('Reverse lag', 'fallback-lag', seconds(f.latencySeconds), f.latencySeconds),
+        counter('Pending on target', 'fallback-pending', bytes(f.pendingBytes), f.pendingBytes),
+        counter('WAL retained on target', 'fallback-retained', bytes(f.retainedBytes), f.retainedBytes),
         counter('Fall-back downtime', 'fallback-downtime', seconds(f.downtimeSeconds)),
       ),
-      f.message ? el('p', { class: 'note' }, f.message) : undefined,
+      f.state === 'Stopped'
+        ? el(
+            'p',
+            { class: 'error', role: 'alert', 'data-field': 'fallback-stop' },
+            `${f.message ?? 'The reverse stream stopped.'} Fix: fix the cause on the old source; the stream is tried again by itself, and Fall back is allowed once it applies again.`,
+          )
+        : f.message
+          ? el('p', { class: 'note', 'data-field': 'fallback-message' }, f.message)
+          : undefined,
+    );
+  }
+
+  /** A cutover's steps as the catalog records them, each done, under way or to come. */
+  function cutoverSteps(d: Database): HTMLElement | undefined {
+    if (!d.cutoverSteps) return undefined;
+    const mark = { done: '✓', now: '…', next: '·' };
+    return el(
+      'ol',
+      { class: 'steps', 'data-steps': d.database, 'aria-label': `${d.database} cutover steps` },
+      ...d.cutoverSteps.map((s) =>
+        el('li', { class: `step-${s.state}`, 'data-step': s.step, 'data-state': s.state }, `${mark[s.state]} ${s.step}`),
+      ),
     );
   }
 
@@ -347,20 +393,22 @@ void (function consoleClient() {
         ['Downtime of the cutover', page.downtimeSeconds === undefined ? undefined : seconds(page.downtimeSeconds)],
       ]),
     );
-    const buttons: [string, Action][] = [
-      ['cutover', page.actions.cutover],
-      ['cancel', page.actions.cancel],
-      ['fallback', page.actions.fallBack],
-    ];
-    for (const [id, action] of buttons) {
-      const b = byId<HTMLButtonElement>(id);
-      b.disabled = !action.allowed;
-      b.title = action.allowed ? action.effect : (action.why ?? '');
+    for (const b of BUTTONS) {
+      const action = page.actions[b.key];
+      const button = byId<HTMLButtonElement>(b.id);
+      button.disabled = !action.allowed;
+      button.title = action.allowed ? action.effect : (action.why ?? '');
     }
-    byId('action-note').textContent = buttons
-      .filter(([, a]) => !a.allowed && a.why)
-      .map(([id, a]) => `${id === 'fallback' ? 'Fall back' : id === 'cutover' ? 'Cutover' : 'Cancel'}: ${a.why}.`)
-      .join(' ');
+    byId('cutover').textContent = page.cutOverBefore ? 'Cut over again' : 'Cutover';
+    byId('action-note').replaceChildren(
+      ...BUTTONS.filter((b) => !page.actions[b.key].allowed && page.actions[b.key].why).map((b) =>
+        el(
+          'span',
+          { 'data-why': b.id },
+          `${b.id === 'cutover' && page.cutOverBefore ? 'Cut over again' : b.name}: ${page.actions[b.key].why!}. `,
+        ),
+      ),
+    );
     byId('databases').replaceChildren(...page.databases.map(databaseCard));
     renderCharts(page, series);
     byId('validation').replaceChildren(
@@ -444,21 +492,20 @@ void (function consoleClient() {
     }
   }
 
-  function openConfirm(action: ActionName): void {
+  function openConfirm(button: Button): void {
     if (!shown) return;
-    pending = action;
-    const title = { cutover: `Cut over ${shown.name}?`, cancel: `Cancel ${shown.name}?`, 'fall-back': `Fall back ${shown.name}?` };
-    const go = { cutover: 'Cut over', cancel: 'Cancel the migration', 'fall-back': 'Fall back to the old source' };
-    byId('confirm-title').textContent = title[action];
-    byId('confirm-effect').textContent = shown.actions[action === 'fall-back' ? 'fallBack' : action].effect;
+    pending = button;
+    const name = button.id === 'cutover' && shown.cutOverBefore ? 'Cut over again' : button.name;
+    byId('confirm-title').textContent = `${name}: ${shown.name}?`;
+    byId('confirm-effect').textContent = shown.actions[button.key].effect;
     byId('confirm-error').textContent = '';
-    byId('confirm-go').textContent = go[action];
+    byId('confirm-go').textContent = button.id === 'cutover' && shown.cutOverBefore ? 'Cut over again' : button.go;
     byId<HTMLDialogElement>('confirm').showModal();
   }
 
   async function confirmed(): Promise<void> {
     if (!shown || !pending) return;
-    const { ok, body } = await api<{ error?: string }>(`/api/migrations/${encodeURIComponent(shown.name)}/${pending}`, 'POST');
+    const { ok, body } = await api<{ error?: string }>(`/api/migrations/${encodeURIComponent(shown.name)}/${pending.path}`, 'POST');
     if (!ok) {
       byId('confirm-error').textContent = body.error ?? 'refused';
       return;
@@ -478,9 +525,7 @@ void (function consoleClient() {
     schedule();
   });
   for (const radio of document.querySelectorAll('input[name="filter"]')) radio.addEventListener('change', schedule);
-  byId('cutover').addEventListener('click', () => openConfirm('cutover'));
-  byId('cancel').addEventListener('click', () => openConfirm('cancel'));
-  byId('fallback').addEventListener('click', () => openConfirm('fall-back'));
+  for (const b of BUTTONS) byId(b.id).addEventListener('click', () => openConfirm(b));
   byId('confirm-go').addEventListener('click', () => void confirmed());
   schedule();
 })();

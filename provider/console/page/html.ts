@@ -40,6 +40,8 @@ export const PAGE_HTML = `<!doctype html>
       <button type="button" id="cutover" data-action="cutover" disabled>Cutover</button>
       <button type="button" id="cancel" data-action="cancel" disabled>Cancel migration</button>
       <button type="button" id="fallback" data-action="fall-back" disabled>Fall back</button>
+      <button type="button" id="resume-forward" data-action="resume-forward" disabled>Resume forward</button>
+      <button type="button" id="close-window" data-action="close-window" disabled>Close window</button>
       <p id="action-note" class="note"></p>
     </div>
     <h2>Databases</h2>

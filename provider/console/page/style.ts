@@ -34,6 +34,12 @@ form button[value="back"] { background: #fff; color: var(--accent); }
 .bar > span { display: block; height: 100%; background: var(--accent); }
 .counters { display: flex; flex-wrap: wrap; gap: 0.3rem 1.2rem; margin: 0.4rem 0 0; }
 .counters div { display: flex; flex-direction: column; } .counters dt { color: var(--muted); font-size: 0.85rem; } .counters dd { margin: 0; font-variant-numeric: tabular-nums; font-weight: 600; }
+.window { border-top: 1px solid var(--line); margin-top: 0.6rem; padding-top: 0.4rem; }
+.window h4 { margin: 0; font-size: 0.95rem; }
+.status-Open { color: var(--ok); } .status-Stopped { color: var(--bad); font-weight: 600; } .status-FallingBack { color: var(--warn); }
+.steps { display: flex; flex-wrap: wrap; gap: 0.2rem 1rem; list-style: none; padding: 0; margin: 0.5rem 0 0; font-size: 0.9rem; }
+.step-done { color: var(--ok); } .step-now { color: var(--warn); font-weight: 600; } .step-next { color: var(--muted); }
+#action-note span { display: block; }
 #charts { display: grid; grid-template-columns: repeat(auto-fill, minmax(min(100%, 36rem), 1fr)); gap: 1rem; }
 figure.chart { margin: 0; }
 .chart { background: #fff; border: 1px solid var(--line); border-radius: 6px; padding: 0.5rem; min-width: 0; }
