@@ -20,7 +20,7 @@ import {
 import { PAGE_HTML } from './page/html';
 import { PAGE_CSS } from './page/style';
 import { refusal, TOKEN_HEADER, type Access } from './security';
-import { gridRow, migrationPage } from './view';
+import { chartSeries, gridRow, migrationPage } from './view';
 import { isActive, type CatalogWatch } from './watch';
 
 /** Every asset, read once at start: the compiled page script, its style, and uPlot (the charts). */
@@ -91,11 +91,14 @@ export function consoleServer(options: ConsoleServerOptions): FastifyInstance {
 
   app.get<{ Params: { name: string } }>('/api/migrations/:name', async (request, reply) => {
     const status = watch.find(request.params.name);
+    // the reading the status comes from: its counters end the charts (view.ts chartSeries)
+    const readAt = watch.current().readAt;
     if (!status) return reply.code(404).send({ ...readingFacts(), error: `migration "${request.params.name}" not found on the target` });
     const [{ tables, rates }, series, events] = await Promise.all([watch.tablesOf(status), watch.seriesOf(status), watch.eventsOf(status)]);
     // the catalog holds no secret; masked all the same, as every line the CLI prints
     const masked = events.map((e) => ({ ...e, message: maskSecrets(e.message, [target.password]) }));
-    return { ...readingFacts(), page: migrationPage(status, tables, rates), series, events: masked };
+    const charts = chartSeries(status, series, readAt);
+    return { ...readingFacts(), page: migrationPage(status, tables, rates), series: charts, events: masked };
   });
 
   app.post<{ Params: { name: string } }>('/api/migrations/:name/cutover', async (request, reply) =>

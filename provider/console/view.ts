@@ -14,6 +14,7 @@ import {
   type ValidationResult,
   type VerificationReport,
 } from '../engine';
+import type { Series } from './watch';
 
 export interface GridRow {
   readonly name: string;
@@ -288,4 +289,34 @@ export function migrationPage(s: MigrationStatus, tables: readonly TableProgress
     ...(s.verification ? { verification: verificationView(s.verification) } : {}),
     runtime: runtimeView(s),
   };
+}
+
+/**
+ * The charts of a migration's databases, ending at the reading its counters show. The runner
+ * writes a database's counters every second and a chart sample every few seconds: a chart of the
+ * samples alone ends on an older figure than the counter beside it (a backlog drained since reads
+ * 0 B in the counter while the chart still climbs). So each chart is cut at the reading's time and
+ * ends on the reading's own latency and pending bytes: the chart's last point and the counter are
+ * one figure from one reading.
+ */
+export function chartSeries(
+  s: MigrationStatus,
+  samples: Readonly<Record<string, Series>>,
+  readAt: number | undefined,
+): Record<string, Series> {
+  const out: Record<string, Series> = {};
+  for (const [database, series] of Object.entries(samples)) {
+    const d = s.databases.find((x) => x.database === database);
+    const keep = readAt === undefined ? series.at.length : series.at.filter((t) => t < readAt).length;
+    const at = series.at.slice(0, keep);
+    const latency = series.latency.slice(0, keep);
+    const pending = series.pending.slice(0, keep);
+    if (d && readAt !== undefined && (d.latencySeconds !== undefined || d.pendingBytes !== undefined)) {
+      at.push(readAt);
+      latency.push(d.latencySeconds ?? null);
+      pending.push(d.pendingBytes ?? null);
+    }
+    out[database] = { at, latency, pending };
+  }
+  return out;
 }

@@ -78,6 +78,27 @@ async function chartSamplesBounded(pair: ServerPair, migration: string, database
   }
 }
 
+/**
+ * A database's chart ends on the figures its counters show: the chart's last point (its caption,
+ * set from the data the chart draws) and the Latency and Pending counters, read in one moment of
+ * the page, are the same numbers. Read three times, a poll apart.
+ */
+async function chartAgreesWithCounters(page: Page, database: string): Promise<void> {
+  for (let i = 0; i < 3; i++) {
+    const read = await page.evaluate((db) => {
+      const chart = document.querySelector(`[data-chart="${db}"] [data-field="chart-now"]`);
+      const card = (f: string) => document.querySelector(`[data-database="${db}"] [data-field="${f}"]`)?.getAttribute('data-value');
+      return {
+        chart: { latency: chart?.getAttribute('data-latency'), pending: chart?.getAttribute('data-pending') },
+        counters: { latency: card('latency'), pending: card('pending') },
+      };
+    }, database);
+    assert.ok(read.chart.pending !== undefined && read.chart.pending !== null, 'the chart has a last point');
+    assert.deepEqual(read.chart, read.counters, 'the chart and the counters beside it');
+    await new Promise((r) => setTimeout(r, 2_000));
+  }
+}
+
 /** The page's events are the catalog's last 25, newest first (read again until both agree). */
 async function eventsAsCatalog(page: Page, pair: ServerPair, migration: string): Promise<void> {
   const store = new CatalogConnection(serverSpec(pair.target));
@@ -171,6 +192,7 @@ describe('pgferry console (headless Chromium)', function () {
       async () => ((await counterOf(page, 'beta', 'inserts')) > first ? counterOf(page, 'beta', 'inserts') : undefined),
       60_000,
     );
+    await chartAgreesWithCounters(page, 'beta');
     const committed = await writer.stop();
     assert.ok(later <= committed, `the page shows ${later} inserts, the writer committed ${committed}`);
     // the page's figure is the catalog's: read back, at least as far as the page went
@@ -186,6 +208,7 @@ describe('pgferry console (headless Chromium)', function () {
     refusesStrangers(pair, consoleRun, streaming));
 
   it("cuts over from the Cutover button after a confirmation that says what happens: the target holds the source rows, the events are the catalog's", async () => {
+    await chartAgreesWithCounters(page, 'beta');
     await page.getByRole('button', { name: 'Cutover' }).click();
     const dialog = page.getByRole('dialog');
     assert.match((await dialog.textContent()) ?? '', /drains the last changes/);

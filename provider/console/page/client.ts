@@ -262,8 +262,8 @@ void (function consoleClient() {
         counter('Inserts', 'inserts', count(d.inserts)),
         counter('Updates', 'updates', count(d.updates)),
         counter('Deletes', 'deletes', count(d.deletes)),
-        counter('Latency', 'latency', seconds(d.latencySeconds)),
-        counter('Pending', 'pending', bytes(d.pendingBytes)),
+        counter('Latency', 'latency', seconds(d.latencySeconds), d.latencySeconds),
+        counter('Pending', 'pending', bytes(d.pendingBytes), d.pendingBytes),
         counter('Downtime', 'downtime', seconds(d.downtimeSeconds)),
       ),
       stop
@@ -340,10 +340,16 @@ void (function consoleClient() {
       const chart = charts.get(key);
       if (chart) {
         chart.setData(data);
+        lastPoint(box.querySelector<HTMLElement>(`[data-chart="${CSS.escape(database)}"]`), s);
         continue;
       }
-      const holder = el('figure', { class: 'chart', 'data-chart': database }, el('figcaption', {}, database));
+      const holder = el(
+        'figure',
+        { class: 'chart', 'data-chart': database },
+        el('figcaption', {}, database, ' ', el('span', { 'data-field': 'chart-now' })),
+      );
       box.append(holder);
+      lastPoint(holder, s);
       const width = Math.max(260, holder.clientWidth - 16);
       const options = {
         width,
@@ -356,6 +362,23 @@ void (function consoleClient() {
         axes: [{}, { scale: 's', label: 's' }, { scale: 'b', side: 1, label: 'bytes', grid: { show: false } }],
       };
       charts.set(key, new maker(options, data, holder));
+    }
+  }
+
+  /** The chart's last point, in its caption: the same figure as the counters beside it (one reading). */
+  function lastPoint(holder: HTMLElement | null, s: Series): void {
+    const now = holder?.querySelector('[data-field="chart-now"]');
+    if (!now) return;
+    const last = s.at.length - 1;
+    now.textContent =
+      last < 0 ? '' : `now: latency ${seconds(s.latency[last] ?? undefined)}, pending ${bytes(s.pending[last] ?? undefined)}`;
+    for (const [name, values] of [
+      ['data-latency', s.latency],
+      ['data-pending', s.pending],
+    ] as const) {
+      const value = last < 0 ? null : values[last];
+      if (value === null || value === undefined) now.removeAttribute(name);
+      else now.setAttribute(name, String(value));
     }
   }
 

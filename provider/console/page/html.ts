@@ -47,7 +47,7 @@ export const PAGE_HTML = `<!doctype html>
     <h2>Databases</h2>
     <div id="databases"></div>
     <h2>Latency and pending bytes, last hour</h2>
-    <p class="note">Recorded in the catalog by the migration's runner, one sample every 5 seconds while changes stream.</p>
+    <p class="note">Recorded in the catalog by the migration's runner, one sample every 5 seconds while changes stream; each chart ends on the figures its database's counters show.</p>
     <div id="charts"></div>
     <h2>Validation</h2>
     <div id="validation" class="scroll"></div>
