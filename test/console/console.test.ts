@@ -8,7 +8,15 @@ import { existsSync } from 'node:fs';
 import http from 'node:http';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { startConsole, type RunningConsole } from '../../provider/console/command';
-import { CatalogConnection, requestDataMigrationStart, runMigration, showMigration, startMigration } from '../../provider/engine';
+import {
+  CatalogConnection,
+  requestDataMigrationStart,
+  requestFallBack,
+  runMigration,
+  showMigration,
+  startMigration,
+} from '../../provider/engine';
+import { reverseStreamNamesOf } from '../../provider/engine/core/names';
 import type { MigrationSpec } from '../../provider/engine/input/migrationSpec';
 import { pairSpec, requirePrerequisite, serverSpec, startPair, startSourceWriter, until, type ServerPair } from '../support';
 import { events } from '../../provider/engine/control/store';
@@ -99,6 +107,39 @@ async function chartAgreesWithCounters(page: Page, database: string): Promise<vo
   }
 }
 
+/**
+ * Close window, pressed after a confirmation that says what it ends: the window Closed in the
+ * catalog, the reverse slot dropped on the target, the old source still read-only (the cutover's
+ * fence stays), and Fall back off, saying what the engine says when asked.
+ */
+async function closesWindow(pair: ServerPair, page: Page, migration: string): Promise<void> {
+  const state = page.locator('[data-database="beta"] [data-field="fallback-state"]');
+  await until('the window Open on the page', async () => ((await state.textContent()) === 'Open' ? true : undefined), 60_000);
+  await page.getByRole('button', { name: 'Close window' }).click();
+  const dialog = page.getByRole('dialog');
+  assert.match((await dialog.textContent()) ?? '', /falling back is no longer possible/);
+  await dialog.getByRole('button', { name: 'Close the fallback window' }).click();
+  await dialog.waitFor({ state: 'hidden' });
+  const closed = await until(
+    'the window closed',
+    async () => {
+      const s = await showMigration(serverSpec(pair.target), migration);
+      return s?.databases[0]?.fallback?.state === 'Closed' ? s : undefined;
+    },
+    60_000,
+  );
+  const slot = reverseStreamNamesOf(migration, 'beta', closed.instance).slot;
+  assert.deepEqual(await pair.target.query('SELECT slot_name FROM pg_replication_slots WHERE slot_name = $1', [slot]), []);
+  await assert.rejects(pair.source.query("INSERT INTO items VALUES (-1, 'fenced?')", [], 'beta'), /read-only/);
+  await until('the page says Closed', async () => ((await state.textContent()) === 'Closed' ? true : undefined), 30_000);
+  const refused = await requestFallBack(serverSpec(pair.target), migration).then(
+    () => assert.fail('the engine accepted a fall-back after the close'),
+    (error: Error) => /cannot fall back: (.+)$/.exec(error.message)?.[1],
+  );
+  assert.equal(await page.getByRole('button', { name: 'Fall back' }).isDisabled(), true);
+  assert.equal(await page.locator('#action-note [data-why="fallback"]').textContent(), `Fall back: ${refused}. `);
+}
+
 /** The page's events are the catalog's last 25, newest first (read again until both agree). */
 async function eventsAsCatalog(page: Page, pair: ServerPair, migration: string): Promise<void> {
   const store = new CatalogConnection(serverSpec(pair.target));
@@ -136,7 +177,8 @@ describe('pgferry console (headless Chromium)', function () {
     const offline = await runMigration(pairSpec(pair, 'console-offline', ['alpha'], { overwriteDbsInTarget: true }));
     assert.equal(offline.state, 'Succeeded', offline.message);
     // waits in WaitingForDataMigrationScheduling until started: a migration not streaming yet, for certain
-    await startMigration(online(pair, streaming, 'beta', { startDataMigration: false }));
+    // with a fallback window (and the fence it needs): the cutover opens one, Close window closes it
+    await startMigration(online(pair, streaming, 'beta', { startDataMigration: false, fenceWriters: true, fallbackWindow: '1h' }));
     await startMigration(online(pair, canceled, 'gamma'));
     consoleRun = await startConsole({ target: serverSpec(pair.target), port: 0, intervalMs: 500 });
     browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] });
@@ -233,6 +275,9 @@ describe('pgferry console (headless Chromium)', function () {
     assert.equal(await page.getByRole('button', { name: 'Cutover' }).isDisabled(), true);
     await eventsAsCatalog(page, pair, streaming);
   });
+
+  it("closes the window from the Close window button: the reverse slot gone from the target, the old source still fenced, Fall back off with the engine's words", () =>
+    closesWindow(pair, page, streaming));
 
   it('cancels from the Cancel button', async () => {
     await page.goto(`${new URL(consoleRun.url).origin}/#/m/${canceled}`);

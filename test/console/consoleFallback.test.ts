@@ -3,8 +3,8 @@
 // engine's own refusals before the cutover; the cutover through the button, its steps and the
 // window on the page; the window's figures moving while the application writes on the new server,
 // as the catalog records them; Resume forward through the button (the old source holds every write,
-// the target follows it); Cut over again; Fall back through the button, with the screenshot the
-// README shows. Each outcome is read back from the servers (rows, not counts) and the catalog.
+// the target follows it); Cut over again; a reverse stream stopped and fixed; Fall back through the
+// button, with the screenshot the README shows. Each outcome is read back from the servers (rows, not counts) and the catalog.
 import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync } from 'node:fs';
 import os from 'node:os';
@@ -224,6 +224,40 @@ async function cutOverAgain(pair: ServerPair, page: Page): Promise<void> {
   );
 }
 
+/**
+ * A reverse stream stopped on an error the user can fix (a row written on the old source behind
+ * the fence, in a session named as pgferry's, takes the key the application then inserts on the
+ * new server): the page shows the stop with its error and fix, Fall back and Resume forward off
+ * with the engine's words; the row removed, the stream applies again by itself and the page says
+ * Open.
+ */
+async function stoppedAndFixed(pair: ServerPair, page: Page): Promise<void> {
+  const admin = "SET application_name = 'pgferry admin'; BEGIN READ WRITE;";
+  await pair.source.query(`${admin} INSERT INTO items VALUES (30000, 'only on the old source'); COMMIT`, [], DB);
+  await pair.target.query("INSERT INTO items VALUES (30000, 'from the new server')", [], DB);
+  await until(
+    'the page says Stopped',
+    async () => ((await field(page, 'fallback-state').textContent()) === 'Stopped' ? true : undefined),
+    60_000,
+  );
+  const recorded = (await status(pair)).databases[0]!.fallback!;
+  assert.equal(recorded.state, 'Stopped');
+  const stop = (await field(page, 'fallback-stop').textContent()) ?? '';
+  assert.ok(stop.startsWith(recorded.message!), `the page's stop "${stop}" says the catalog's "${recorded.message}"`);
+  assert.match(stop, /Fix: /);
+  const why = await refusalOf(() => requestFallBack(serverSpec(pair.target), NAME), /cannot fall back: (.+)$/);
+  assert.match(why, /is stopped on an error/);
+  assert.equal(await buttonOff(page, 'fallback'), `Fall back: ${why}. `);
+  assert.equal(await buttonOff(page, 'resume-forward'), `Resume forward: ${why}. `);
+  await pair.source.query(`${admin} DELETE FROM items WHERE id = 30000; COMMIT`, [], DB);
+  await until(
+    'the page says Open again',
+    async () => ((await field(page, 'fallback-state').textContent()) === 'Open' ? true : undefined),
+    120_000,
+  );
+  assert.ok((await rows(pair.source)).includes('30000:from the new server'), "the new server's row applied on the old source");
+}
+
 /** Fall back through the button while the window streams (the README's screenshot), then every button off with its reason. */
 async function fallBack(pair: ServerPair, page: Page): Promise<void> {
   const writer = startSourceWriter(pair.target, DB, async (c, n) => {
@@ -323,6 +357,9 @@ describe('pgferry console: the fallback window (headless Chromium)', function ()
     resumeForward(pair, page));
 
   it('cuts over again through the button, a new window opening', () => cutOverAgain(pair, page));
+
+  it("shows a reverse stream stopped on an error with its fix, Fall back and Resume forward off with the engine's words, Open again once fixed", () =>
+    stoppedAndFixed(pair, page));
 
   it('falls back through the button: the old source holds every write the application made on the new server, rows read back; then every button off with its reason', () =>
     fallBack(pair, page));
