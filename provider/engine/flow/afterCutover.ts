@@ -182,8 +182,8 @@ interface WindowTransition {
   readonly from: readonly FallbackWindow['state'][];
   readonly event: string;
   readonly to: FallbackWindow['state'];
-  /** Whether the event has come, read from the window and its stream. */
-  readonly occurs: (l: WindowLook) => boolean;
+  /** Whether the event has come, read from the window and its stream at `now` alone. */
+  readonly occurs: (window: FallbackWindow, stream: ReverseStream, now: number) => boolean;
   readonly step: (l: WindowLook) => Promise<void>;
   /** The stream goes on past the step: its figures for `show` are recorded after it, as on a look with no event. */
   readonly figures?: true;
@@ -196,21 +196,21 @@ interface WindowTransition {
  */
 const WINDOW: readonly WindowTransition[] = [
   // a stopped stream too: the window's end bounds the WAL the target keeps
-  { from: LIVE, event: 'close asked', to: 'Closed', occurs: (l) => l.window.closeRequested, step: (l) => closed(l, 'closed by the user') },
+  { from: LIVE, event: 'close asked', to: 'Closed', occurs: (w) => w.closeRequested, step: (l) => closed(l, 'closed by the user') },
   {
     from: LIVE,
     event: 'the window passes',
     to: 'Closed',
-    occurs: (l) => Date.now() >= l.window.endsAt.getTime(),
+    occurs: (w, _s, now) => now >= w.endsAt.getTime(),
     step: (l) => closed(l, 'the window passed'),
   },
-  { from: ['Open'], event: 'the reverse stream stopped', to: 'Stopped', occurs: (l) => l.stream.ended !== undefined, step: stopped },
+  { from: ['Open'], event: 'the reverse stream stopped', to: 'Stopped', occurs: (_w, s) => s.ended !== undefined, step: stopped },
   // a stream tried again that failed again waits longer before the next try, as a forward one does
   {
     from: ['Stopped'],
     event: 'the stream tried again stopped',
     to: 'Stopped',
-    occurs: (l) => l.stream.ended !== undefined && l.stream.retryAt === undefined,
+    occurs: (_w, s) => s.ended !== undefined && s.retryAt === undefined,
     step: async ({ watch, window, stream }) => {
       const attempts = (watch.tries.get(window.database) ?? 0) + 1;
       watch.tries.set(window.database, attempts);
@@ -221,23 +221,22 @@ const WINDOW: readonly WindowTransition[] = [
     from: ['Stopped'],
     event: 'its try is due',
     to: 'Stopped',
-    occurs: (l) => l.stream.ended !== undefined && Date.now() >= l.stream.retryAt!,
+    occurs: (_w, s, now) => s.ended !== undefined && now >= s.retryAt!,
     step: async ({ watch, window }) => void watch.streams.set(window.database, startReverse(watch.run, window)),
   },
   {
     from: ['Stopped'],
     event: 'its try is not due yet',
     to: 'Stopped',
-    occurs: (l) => l.stream.ended !== undefined,
+    occurs: (_w, s) => s.ended !== undefined,
     step: async () => undefined,
   },
   {
     from: ['Stopped'],
     event: 'the reverse stream recovered',
     to: 'Open',
-    occurs: ({ window, stream }) =>
-      (window.stoppedLsn !== undefined && appliedUpTo(stream.applier.stats()) > parseLsn(window.stoppedLsn)) ||
-      Date.now() - stream.startedAt >= STREAMING_AFTER_MS,
+    occurs: (w, s, now) =>
+      (w.stoppedLsn !== undefined && appliedUpTo(s.applier.stats()) > parseLsn(w.stoppedLsn)) || now - s.startedAt >= STREAMING_AFTER_MS,
     step: async ({ watch, window }) => {
       await markFallbackStreaming(watch.run.store, watch.run.spec.migrationName, window.database);
       watch.tries.delete(window.database);
@@ -267,10 +266,15 @@ async function stopped({ watch, window, stream }: WindowLook): Promise<void> {
   stream.retryAt = Date.now() + retryDelayMs(1);
 }
 
+/** The transition a look at one database's window takes, the first of WINDOW whose state and event hold; undefined: none, the stream goes on. */
+export function windowTransition(window: FallbackWindow, stream: ReverseStream, now: number): WindowTransition | undefined {
+  return WINDOW.find((t) => t.from.includes(window.state) && t.occurs(window, stream, now));
+}
+
 /** One database's look: the first transition of WINDOW that holds, then the figures for `show` while the stream goes on. */
 async function lookAt(watch: ReverseWatch, window: FallbackWindow): Promise<void> {
   const look: WindowLook = { watch, window, stream: watch.streams.get(window.database)! };
-  const transition = WINDOW.find((t) => t.from.includes(window.state) && t.occurs(look));
+  const transition = windowTransition(window, look.stream, Date.now());
   if (transition) {
     trace(`window ${window.database}: ${window.state}, ${transition.event} -> ${transition.to}`);
     await transition.step(look);
