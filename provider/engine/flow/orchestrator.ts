@@ -1,5 +1,7 @@
 // The whole migration on one screen: register, validate, prerequisites, roles, then the offline
-// flow (offline.ts) or the online flow (online.ts), recording state in the control catalog.
+// flow (offline.ts) or the online one, entered once through the life after cutover (afterCutover.ts:
+// streaming forward, a fallback window, a fall-back, forward again), recording state in the control
+// catalog.
 import { trace } from '../util/trace';
 import { promises as fs } from 'node:fs';
 import type pg from 'pg';
@@ -275,7 +277,7 @@ async function beforeData(
 
 /**
  * Runs a registered migration (control/store.ts register) to its end (offline) or until it is cut over
- * or canceled (online), recording every step.
+ * or canceled and its fallback windows, if any, are closed or fell back (online), recording every step.
  */
 export async function orchestrate(given: MigrationSpec, options: OrchestrateOptions = {}): Promise<MigrationStatus> {
   let spec = given;
