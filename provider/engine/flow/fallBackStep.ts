@@ -34,7 +34,7 @@ import { parseLsn } from '../cdc/decode/lsn';
 import { failpoint } from '../util/failpoints';
 import { openForwardAgain } from './forwardAgain';
 
-/** What the reverse stream and the fall-back need of a run: a resumed runner of a Succeeded migration builds no more (resumeFallback). */
+/** What the reverse stream and the fall-back need of a run: a resumed runner of a Succeeded migration builds no more (afterCutover.ts followLife). */
 export type FallbackRun = Pick<MigrationRun, 'spec' | 'store' | 'instance' | 'signal' | 'warn' | 'onProgress'>;
 
 /** One database's reverse applier as the runner holds it. */

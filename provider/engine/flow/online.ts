@@ -3,7 +3,7 @@
 // (supervisor.ts: cancel, cutover, stopped streams, the tick and the reporter), until the user
 // triggers the cutover (or cancels). Failure or cancel stops streaming and drops slot and
 // publication, so an abandoned migration never holds WAL on the source; a crashed runner leaves
-// them for its resume.
+// them for its resume. What follows a cutover (a fallback window) is afterCutover.ts's.
 import type { DdlFollowing } from '../cdc/apply/ddlFollow';
 import { sourceEventTrigger } from '../footprint/sourceEventTrigger';
 import { forgetIdentities, knownWithIdentities, recordKnownObjects } from '../control/knownObjects';
@@ -22,7 +22,7 @@ import { takeCopySnapshot, type CopySnapshot } from '../copy/copySnapshot';
 import { withSession } from '../connect/session';
 import { finishCutover } from './cutover';
 import { releaseDatabase, releaseStream } from '../footprint/release';
-import { canceledError, errorMessage } from '../core/errors';
+import { canceledError } from '../core/errors';
 import { outageRetry } from '../run/outage';
 import { releaseOpenDatabases, startCleanup } from './cleanup';
 import { endOfDatabases } from '../core/transitions';
@@ -33,7 +33,6 @@ import { copyDatabaseAt, finishDatabase, prepareTargetDatabase, readSourceProper
 import { ApplyRateMeter } from '../switchover/lagGate';
 import { supervise } from './supervisor';
 import { clearMessage, get, setState, updateDatabase } from '../control/store';
-import { streamBack } from './fallback';
 
 /** Publication, replica identity, slot + snapshot, copy at the snapshot; returns the stream's start. */
 async function copyDatabase(run: MigrationRun, database: string): Promise<bigint> {
@@ -218,11 +217,6 @@ export async function runOnline(run: MigrationRun): Promise<void> {
     await releaseOpenDatabases(run, await get(store, name).catch(() => undefined), end.state === 'Canceled', 'warn');
     throw error;
   }
-  // Succeeded: a fallback window keeps this runner applying the target's writes to the old source.
-  // What stops it is told and never fails the migration, which has cut over: the windows stay open.
-  await streamBack(run).catch((error: unknown) =>
-    run.warn(`the reverse stream stopped: ${errorMessage(error)}; the fallback window stays open (docs/fallback.md)`),
-  );
 }
 
 /**

@@ -1,5 +1,7 @@
 // The whole migration on one screen: register, validate, prerequisites, roles, then the offline
-// flow (offline.ts) or the online flow (online.ts), recording state in the control catalog.
+// flow (offline.ts) or the online one, entered once through the life after cutover (afterCutover.ts:
+// streaming forward, a fallback window, a fall-back, forward again), recording state in the control
+// catalog.
 import { trace } from '../util/trace';
 import { promises as fs } from 'node:fs';
 import type pg from 'pg';
@@ -11,9 +13,11 @@ import { CatalogConnection } from '../control/connection';
 import { outageRetry } from '../run/outage';
 import { canceledError } from '../core/errors';
 import { migrationEnd } from './migrationEnd';
-import { isFinalState, safeEmit, type MigrationStatus, type ProgressEvent, type ProgressListener } from '../core/model';
+import { safeEmit, type MigrationStatus, type ProgressEvent, type ProgressListener } from '../core/model';
 import type { MigrationRun, RunOptions } from '../run/migrationRun';
 import { runOnline } from './online';
+import { followLife, type LifeSteps } from './afterCutover';
+import type { FallbackRun } from './fallBackStep';
 import { resolvePgTools, type PgTools } from '../schema/pgTools';
 import type { MigrationSpec } from '../input/migrationSpec';
 import { assertDistinctServers } from '../validate/sameServer';
@@ -235,9 +239,45 @@ async function recordEnd(store: CatalogConnection, name: string, error: unknown,
   throw error;
 }
 
+/** A migration's run, or the status it ended with before its data moved (validation alone, or failed). */
+const isRun = (prepared: MigrationRun | MigrationStatus): prepared is MigrationRun => 'store' in prepared;
+
+/**
+ * The steps before data moves: the source's logical replication, validation, the waits for the
+ * user, the prerequisites and the roles. Returns the run, or the status when the migration ends at
+ * validation.
+ */
+async function beforeData(
+  spec: MigrationSpec,
+  store: CatalogConnection,
+  registered: MigrationStatus | undefined,
+  context: Pick<MigrationRun, 'signal' | 'onProgress' | 'workDir' | 'resuming' | 'leaseSessionPid'>,
+): Promise<MigrationRun | MigrationStatus> {
+  const { signal, onProgress, resuming } = context;
+  // a run that reached the data migration passed this step: a resume does not ask the source again
+  const dataStarted = registered?.startedAt !== undefined;
+  if (!(resuming && dataStarted)) await setupLogicalReplication(spec, store, signal, registered?.instance);
+  trace('setupLogicalReplication');
+  const ended = await validationStep(spec, store, onProgress, signal, resuming, registered);
+  trace('validation');
+  if (ended) return ended;
+  // With option Migrate validation did not run: what it would refuse in the filters is refused
+  // now, before the roles step and the target databases change anything on the target.
+  if (spec.option === 'Migrate' && !resuming) await refuseBeforeChanges(spec);
+  await waitForDataMigrationStart(spec, store, signal, dataStarted);
+  await waitForWindow(spec, store, signal, dataStarted);
+  trace('waits');
+  const run = await prerequisites(spec, store, context);
+  trace('prerequisites');
+  if (spec.migrateRoles && !resuming) await retrying(RETRY_POLICIES.phase, () => rolesStep(run), outageRetry(run, 'the roles step'));
+  trace('roles');
+  await setState(store, spec.migrationName, 'InProgress', 'MigratingData');
+  return run;
+}
+
 /**
  * Runs a registered migration (control/store.ts register) to its end (offline) or until it is cut over
- * or canceled (online), recording every step.
+ * or canceled and its fallback windows, if any, are closed or fell back (online), recording every step.
  */
 export async function orchestrate(given: MigrationSpec, options: OrchestrateOptions = {}): Promise<MigrationStatus> {
   let spec = given;
@@ -260,51 +300,49 @@ export async function orchestrate(given: MigrationSpec, options: OrchestrateOpti
       return await finishCleanup(spec, store, registered);
     }
     trace('orchestrate: registered read');
-    // cut over with a fallback window whose runner died: only the reverse stream goes on
+    // The steps before data moves, run once: a runner that resumes a Succeeded migration runs them
+    // only when a fall-back asked to stream forward again (the life after cutover, afterCutover.ts).
+    let prepared: MigrationRun | MigrationStatus | undefined;
+    const prepare = async (): Promise<MigrationRun | MigrationStatus> => {
+      prepared ??= await beforeData(spec, store, registered, {
+        signal: controller.signal,
+        onProgress,
+        workDir,
+        resuming,
+        leaseSessionPid: options.leaseSessionPid,
+      });
+      return prepared;
+    };
+    const streamForward = async (again: boolean): Promise<FallbackRun | undefined> => {
+      const run = await prepare();
+      if (!isRun(run)) return undefined;
+      await runOnline(again ? { ...run, resuming: true } : run);
+      return run;
+    };
+    // cut over with a fallback window whose runner died: its life goes on at the window
     if (resuming && registered?.state === 'Succeeded') {
-      const { resumeFallback } = await import('./fallback');
-      await resumeFallback({
+      const windowRun: FallbackRun = {
         spec,
         store,
         instance: registered.instance,
         signal: controller.signal,
         onProgress,
         warn: async (message, database) => onProgress({ kind: 'warning', message, ...(database ? { database } : {}) }),
-      });
-      registered = await get(store, name);
-      // a fall-back asked with --resume-forward switched it back to streaming: resumed as any online run
-      if (registered?.state === 'Succeeded' || controller.signal.aborted) return registered!;
+      };
+      const steps: LifeSteps = {
+        // a fall-back asked with --resume-forward: the steps before data read the migration as the switch back to streaming left it
+        streamForward: async (again) => {
+          registered = await get(store, name);
+          return streamForward(again);
+        },
+      };
+      await followLife('WindowOpen', steps, windowRun);
+      return (await get(store, name))!;
     }
-    // a run that reached the data migration passed this step: a resume does not ask the source again
-    const dataStarted = registered?.startedAt !== undefined;
-    if (!(resuming && dataStarted)) await setupLogicalReplication(spec, store, controller.signal, registered?.instance);
-    trace('setupLogicalReplication');
-    const ended = await validationStep(spec, store, onProgress, controller.signal, resuming, registered);
-    trace('validation');
-    if (ended) return ended;
-    // With option Migrate validation did not run: what it would refuse in the filters is refused
-    // now, before the roles step and the target databases change anything on the target.
-    if (spec.option === 'Migrate' && !resuming) await refuseBeforeChanges(spec);
-    await waitForDataMigrationStart(spec, store, controller.signal, dataStarted);
-    await waitForWindow(spec, store, controller.signal, dataStarted);
-    trace('waits');
-    const run = await prerequisites(spec, store, {
-      signal: controller.signal,
-      onProgress,
-      workDir,
-      resuming,
-      leaseSessionPid: options.leaseSessionPid,
-    });
-    trace('prerequisites');
-    if (spec.migrateRoles && !resuming) await retrying(RETRY_POLICIES.phase, () => rolesStep(run), outageRetry(run, 'the roles step'));
-    trace('roles');
-    await setState(store, name, 'InProgress', 'MigratingData');
-    if (spec.mode === 'Online') {
-      await runOnline(run);
-      // a fall-back asked with --resume-forward switches the migration back to streaming
-      // (docs/fallback.md): this runner streams forward again, as a resumed one would
-      while (!controller.signal.aborted && !isFinalState((await get(store, name))!.state)) await runOnline({ ...run, resuming: true });
-    } else await (await import('./offline')).runOffline(run);
+    const run = await prepare();
+    if (!isRun(run)) return run;
+    if (spec.mode === 'Online') await followLife('Streaming', { streamForward });
+    else await (await import('./offline')).runOffline(run);
     return (await get(store, name))!;
   } catch (error) {
     return await recordEnd(store, name, error, controller.signal.aborted);

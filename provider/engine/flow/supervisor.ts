@@ -18,7 +18,7 @@
 // (supervision.ts), the hand-off runs, and the supervisor watches again the streams left, until
 // none is left. A handler that throws ends the online flow (flow/online.ts releases what it holds).
 // The loop itself (the looks, the wait between them, a catalog outage) is watchLoop.ts, which the
-// reverse stream's supervisor (fallback.ts) runs too.
+// reverse stream's supervisor (afterCutover.ts) runs too.
 import type { OnlineStream } from '../cdc/apply/onlineStream';
 import { streamingSubState } from '../core/transitions';
 import type { ApplyRateMeter } from '../switchover/lagGate';

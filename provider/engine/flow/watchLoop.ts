@@ -1,6 +1,6 @@
 // The loop both stream supervisors run: the forward one while the databases stream towards the
 // target (supervisor.ts) and the reverse one while a fallback window streams the new server's
-// writes back to the old source (fallback.ts). Each look goes down the supervisor's table of
+// writes back to the old source (afterCutover.ts). Each look goes down the supervisor's table of
 // (condition -> handler) rows in order until one hands off; between looks the loop sleeps a poll,
 // cut short when the user makes a request (control/requestWakeup.ts). The control catalog may be
 // away (the target restarting): a row that reads it and meets such an outage ends the look, and

@@ -1,0 +1,343 @@
+// The life of an online migration after its cutover (docs/fallback.md), held in one place as states
+// and transitions, where the flows used to call each other back in. Two tables:
+//
+// - LIFE, the runner's course: streaming forward (the online flow, online.ts, up to each database's
+//   cutover or cancel), the fallback window open (the reverse streams supervised), forward again (a
+//   fall-back asked with --resume-forward switches the migration back to streaming) and the end.
+//   The runner enters it once (orchestrator.ts): at Streaming, or at WindowOpen when it resumes a
+//   Succeeded migration. The online flow is handed back to by the ForwardAgain -> Streaming
+//   transition, and the cutover it streams to is the second one.
+// - WINDOW, each database's window as the control catalog stores it: the events that leave a state
+//   and the step each transition runs, looked at by the reverse supervisor (watchLoop.ts, its table
+//   WINDOW_OPEN) at each look. The fall-back moves every live window at once (fallBackStep.ts).
+//
+// Two transitions are made elsewhere, inside the cutover's own recorded steps (cutover.ts): Opening
+// -> Open when the reverse stream is made at the cutover point (fallback.ts openFallbackWindows), and
+// at a second cutover FellBack -> Opening (a new window) or Closed (none: control/fallbackWindows.ts
+// closeFellBackRecord).
+import { appliedUpTo } from '../cdc/apply/onlineStream';
+import { parseLsn, formatLsn } from '../cdc/decode/lsn';
+import { errorMessage } from '../core/errors';
+import { isFinalState } from '../core/model';
+import {
+  fallbackWindows,
+  markFallbackStopped,
+  markFallbackStreaming,
+  reopenForward,
+  type FallbackWindow,
+} from '../control/fallbackWindows';
+import { RequestWakeup } from '../control/requestWakeup';
+import { get } from '../control/store';
+import { failpoint } from '../util/failpoints';
+import { trace } from '../util/trace';
+import { fallBack, type FallbackRun, type ReverseStream } from './fallBackStep';
+import { closeWindow, recordProgress, startReverse } from './fallback';
+import { retryDelayMs, row, watchLoop, type Handoff, type Watched, type WatchRow } from './watchLoop';
+
+/** Where a runner is in a migration's life from its first stream on. */
+type Life = 'Streaming' | 'WindowOpen' | 'ForwardAgain' | 'Ended';
+
+/** What the life asks of the runner that enters it. */
+export interface LifeSteps {
+  /**
+   * Streams forward until every database is cut over or canceled (online.ts runOnline); `again`:
+   * after a fall-back asked with --resume-forward, as a resumed runner streams. Returns the run it
+   * streamed with, which the reverse streams take next; undefined: the migration ended before it
+   * streamed.
+   */
+  streamForward(again: boolean): Promise<FallbackRun | undefined>;
+}
+
+/** What a course through the life holds between its steps. */
+interface Course {
+  readonly steps: LifeSteps;
+  /** The run the reverse streams take: the one that streamed forward, or the resumed runner's. */
+  run: FallbackRun | undefined;
+  /** This process streamed forward: what stops the reverse streams then is told, and never fails the migration, which has cut over. */
+  streamed: boolean;
+  /** The state the course came from. */
+  from: Life;
+}
+
+/** Each state of the runner's course: the step it runs, and from what the step ends on, the next state. */
+const LIFE: { readonly [S in Exclude<Life, 'Ended'>]: (c: Course) => Promise<Life> } = {
+  // the online flow, to each database's cutover or cancel; a window opened by a cutover follows
+  Streaming: async (c) => {
+    const run = await c.steps.streamForward(c.from === 'ForwardAgain');
+    if (run === undefined) return 'Ended';
+    c.run = run;
+    c.streamed = true;
+    return 'WindowOpen';
+  },
+  // every live window to its close or fall-back (WINDOW, WINDOW_OPEN); a stopped run leaves the windows to a resume
+  WindowOpen: (c) =>
+    pastCutover(c, async (run) => {
+      await streamBack(run);
+      return run.signal.aborted ? 'Ended' : 'ForwardAgain';
+    }),
+  // resume-forward asked: once no window is live, one catalog statement switches the migration back
+  // to streaming (control/fallbackWindows.ts reopenForward), and the online flow takes it up again
+  ForwardAgain: async (c) => {
+    const next = await pastCutover(c, async (run) => {
+      const reopened = await reopenForward(run.store, run.spec.migrationName);
+      for (const database of reopened) {
+        failpoint(`fallback-forward-reopened:${database}`);
+        run.onProgress({ kind: 'info', database, message: 'fell back: the forward stream runs again; cut over again when ready' });
+      }
+      return 'Streaming';
+    });
+    if (next === 'Ended' || c.run!.signal.aborted) return 'Ended';
+    const status = await get(c.run!.store, c.run!.spec.migrationName);
+    return status === undefined || isFinalState(status.state) ? 'Ended' : 'Streaming';
+  },
+};
+
+/**
+ * A step past a cutover. After this process streamed forward, what stops it is told and ends the
+ * course: the migration has cut over and the windows stay open for a resume. A runner that entered
+ * at the window lets it fail the run, as a resumed runner always has.
+ */
+async function pastCutover(c: Course, step: (run: FallbackRun) => Promise<Life>): Promise<Life> {
+  const run = c.run!;
+  try {
+    return await step(run);
+  } catch (error) {
+    if (!c.streamed) throw error;
+    await run.warn(`the reverse stream stopped: ${errorMessage(error)}; the fallback window stays open (docs/fallback.md)`);
+    return 'Ended';
+  }
+}
+
+/**
+ * Follows a migration's life from `entry` until it ends: at Streaming for a run that streams first,
+ * at WindowOpen with `run` for a Succeeded migration resumed (`pgferry resume` after its runner died
+ * in a window: the reverse stream goes on from the position the old source committed, exactly once,
+ * a fall-back under way goes on too, and nothing else of the migration runs unless a fall-back asked
+ * to stream forward again).
+ */
+export async function followLife(entry: 'Streaming' | 'WindowOpen', steps: LifeSteps, run?: FallbackRun): Promise<void> {
+  if (entry === 'WindowOpen') run?.onProgress({ kind: 'info', message: 'fallback window: the reverse stream resumes' });
+  const course: Course = { steps, run, streamed: false, from: entry };
+  let state: Life = entry;
+  while (state !== 'Ended') {
+    const next: Life = await LIFE[state](course);
+    trace(`life: ${state} -> ${next}`);
+    course.from = state;
+    state = next;
+  }
+}
+
+/** Between two looks at the windows (cut short by a request: a close, a fall-back). */
+const POLL_MS = 1000;
+/** A stream tried again that has run this long without failing is streaming, even with nothing to apply past its stop. */
+const STREAMING_AFTER_MS = 10_000;
+
+/** The window states the runner has work in: streaming back, stopped and tried again, falling back. */
+const LIVE: readonly FallbackWindow['state'][] = ['Open', 'Stopped', 'FallingBack'];
+
+/** What the reverse supervisor's rows share during one watch: the streams, their tries, the windows read once per look. */
+class ReverseWatch implements Watched {
+  private windowsRead: Promise<FallbackWindow[] | undefined> | undefined;
+
+  private constructor(
+    readonly run: FallbackRun,
+    readonly streams: Map<string, ReverseStream>,
+    /** Each database's tries of its stopped stream since it last streamed: the back-off's count (retryDelayMs). */
+    readonly tries: Map<string, number>,
+    readonly wakeup: RequestWakeup,
+  ) {}
+
+  static async open(run: FallbackRun, streams: Map<string, ReverseStream>, tries: Map<string, number>): Promise<ReverseWatch> {
+    // a close or a fall-back asked wakes the loop at once instead of at its next look
+    return new ReverseWatch(run, streams, tries, await RequestWakeup.listen(run.spec.target, run.spec.migrationName));
+  }
+
+  nextLook(): void {
+    this.windowsRead = undefined;
+  }
+
+  /** The windows this run streams back, read once per look; undefined while the catalog is away (the next look reads again). */
+  windows(): Promise<FallbackWindow[] | undefined> {
+    this.windowsRead ??= fallbackWindows(this.run.store, this.run.spec.migrationName).then(
+      (windows) => windows.filter((w) => this.streams.has(w.database)),
+      () => undefined,
+    );
+    return this.windowsRead;
+  }
+
+  close(): Promise<void> {
+    return this.wakeup.close();
+  }
+}
+
+/** One look at one database's window: the window as the catalog has it, its reverse stream, the watch. */
+interface WindowLook {
+  readonly watch: ReverseWatch;
+  readonly window: FallbackWindow;
+  readonly stream: ReverseStream;
+}
+
+/** A transition of one database's window: from which states, on which event, to which state, by which step. */
+interface WindowTransition {
+  readonly from: readonly FallbackWindow['state'][];
+  readonly event: string;
+  readonly to: FallbackWindow['state'];
+  /** Whether the event has come, read from the window and its stream at `now` alone. */
+  readonly occurs: (window: FallbackWindow, stream: ReverseStream, now: number) => boolean;
+  readonly step: (l: WindowLook) => Promise<void>;
+  /** The stream goes on past the step: its figures for `show` are recorded after it, as on a look with no event. */
+  readonly figures?: true;
+}
+
+/**
+ * Each database's window, the first transition whose state and event hold at a look. The fall-back
+ * (Open -> FallingBack -> FellBack, or Open again when it stops before anything irreversible) is
+ * not here: it moves every live window at once, handed off by WINDOW_OPEN's row.
+ */
+const WINDOW: readonly WindowTransition[] = [
+  // a stopped stream too: the window's end bounds the WAL the target keeps
+  { from: LIVE, event: 'close asked', to: 'Closed', occurs: (w) => w.closeRequested, step: (l) => closed(l, 'closed by the user') },
+  {
+    from: LIVE,
+    event: 'the window passes',
+    to: 'Closed',
+    occurs: (w, _s, now) => now >= w.endsAt.getTime(),
+    step: (l) => closed(l, 'the window passed'),
+  },
+  { from: ['Open'], event: 'the reverse stream stopped', to: 'Stopped', occurs: (_w, s) => s.ended !== undefined, step: stopped },
+  // a stream tried again that failed again waits longer before the next try, as a forward one does
+  {
+    from: ['Stopped'],
+    event: 'the stream tried again stopped',
+    to: 'Stopped',
+    occurs: (_w, s) => s.ended !== undefined && s.retryAt === undefined,
+    step: async ({ watch, window, stream }) => {
+      const attempts = (watch.tries.get(window.database) ?? 0) + 1;
+      watch.tries.set(window.database, attempts);
+      stream.retryAt = Date.now() + retryDelayMs(attempts);
+    },
+  },
+  {
+    from: ['Stopped'],
+    event: 'its try is due',
+    to: 'Stopped',
+    occurs: (_w, s, now) => s.ended !== undefined && now >= s.retryAt!,
+    step: async ({ watch, window }) => void watch.streams.set(window.database, startReverse(watch.run, window)),
+  },
+  {
+    from: ['Stopped'],
+    event: 'its try is not due yet',
+    to: 'Stopped',
+    occurs: (_w, s) => s.ended !== undefined,
+    step: async () => undefined,
+  },
+  {
+    from: ['Stopped'],
+    event: 'the reverse stream recovered',
+    to: 'Open',
+    occurs: (w, s, now) =>
+      (w.stoppedLsn !== undefined && appliedUpTo(s.applier.stats()) > parseLsn(w.stoppedLsn)) || now - s.startedAt >= STREAMING_AFTER_MS,
+    step: async ({ watch, window }) => {
+      await markFallbackStreaming(watch.run.store, watch.run.spec.migrationName, window.database);
+      watch.tries.delete(window.database);
+      watch.run.onProgress({ kind: 'info', database: window.database, message: 'the reverse stream applies again' });
+    },
+    figures: true,
+  },
+];
+
+/** Open -> Closed: the reverse applier stopped, its slot, publication and position given back. */
+async function closed({ watch, window, stream }: WindowLook, why: string): Promise<void> {
+  await closeWindow(watch.run, window.database, stream, why);
+  watch.streams.delete(window.database);
+}
+
+/** Open -> Stopped: the stop recorded where it applied up to, its first try after the back-off's first wait. */
+async function stopped({ watch, window, stream }: WindowLook): Promise<void> {
+  const { run } = watch;
+  const why = stream.ended instanceof Error ? errorMessage(stream.ended) : `it ended (${stream.ended})`;
+  const applied = formatLsn(appliedUpTo(stream.applier.stats()));
+  await markFallbackStopped(run.store, run.spec.migrationName, window.database, `the reverse stream stopped: ${why}`, applied);
+  await run.warn(
+    `the reverse stream stopped: ${why}; it is tried again by itself (after ${retryDelayMs(1) / 1000} s, then at doubling intervals up to ${retryDelayMs(Infinity) / 60_000} min), and a fall-back waits for it`,
+    window.database,
+  );
+  watch.tries.set(window.database, 1);
+  stream.retryAt = Date.now() + retryDelayMs(1);
+}
+
+/** The transition a look at one database's window takes, the first of WINDOW whose state and event hold; undefined: none, the stream goes on. */
+export function windowTransition(window: FallbackWindow, stream: ReverseStream, now: number): WindowTransition | undefined {
+  return WINDOW.find((t) => t.from.includes(window.state) && t.occurs(window, stream, now));
+}
+
+/** One database's look: the first transition of WINDOW that holds, then the figures for `show` while the stream goes on. */
+async function lookAt(watch: ReverseWatch, window: FallbackWindow): Promise<void> {
+  const look: WindowLook = { watch, window, stream: watch.streams.get(window.database)! };
+  const transition = windowTransition(window, look.stream, Date.now());
+  if (transition) {
+    trace(`window ${window.database}: ${window.state}, ${transition.event} -> ${transition.to}`);
+    await transition.step(look);
+    if (!transition.figures) return;
+  }
+  await recordProgress(watch.run, window.database, look.stream.applier).catch(() => undefined);
+}
+
+/** Ends the watch with nothing to run: the supervisor looks at its streams and the run again. */
+const endWatch = (): Handoff => async () => undefined;
+
+/** A fall-back: every live window at once, once none is stopped (the request is refused then). */
+async function fallBackAsked(w: ReverseWatch): Promise<FallbackWindow[] | undefined> {
+  const mine = await w.windows();
+  if (!mine || !mine.some((x) => x.fallBackRequested || x.state === 'FallingBack')) return undefined;
+  return mine.every((x) => x.state !== 'Stopped') ? mine : undefined;
+}
+
+/** The reverse supervisor's table while the window is open, run by the loop both supervisors run (watchLoop.ts). */
+const WINDOW_OPEN: readonly WatchRow<ReverseWatch>[] = [
+  row('the run is stopped', 'no catalog', (w) => (w.run.signal.aborted ? true : undefined), endWatch),
+  // fall-back asked: Open -> FallingBack -> FellBack, or Open again when it stops (fallBackStep.ts)
+  row(
+    'a fall-back is asked',
+    'reads the catalog',
+    fallBackAsked,
+    (w, windows) => () => fallBack(w.run, windows, w.streams, (x) => startReverse(w.run, x)),
+  ),
+  row(
+    'a window is live',
+    'reads the catalog',
+    (w) => w.windows(),
+    async (w, windows) => {
+      for (const x of windows) await lookAt(w, x);
+      return undefined;
+    },
+  ),
+  row('every window is closed or fell back', 'no catalog', (w) => (w.streams.size === 0 ? true : undefined), endWatch),
+];
+
+/**
+ * The WindowOpen state's step: the reverse streams, each window to its close or fall-back, or until
+ * the run is stopped (the windows stay open for a resume).
+ */
+async function streamBack(run: FallbackRun): Promise<void> {
+  const { spec, store } = run;
+  const live = (await fallbackWindows(store, spec.migrationName)).filter((w) => LIVE.includes(w.state));
+  if (live.length === 0) return;
+  const streams = new Map(live.map((w) => [w.database, startReverse(run, w)] as const));
+  const tries = new Map<string, number>();
+  try {
+    while (streams.size > 0 && !run.signal.aborted) {
+      const watch = await ReverseWatch.open(run, streams, tries);
+      let handoff: Handoff;
+      try {
+        handoff = await watchLoop(WINDOW_OPEN, watch, POLL_MS);
+      } finally {
+        await watch.close();
+      }
+      await handoff();
+    }
+  } finally {
+    for (const s of streams.values()) s.applier.stop();
+    await Promise.all([...streams.values()].map((s) => s.done));
+  }
+}
