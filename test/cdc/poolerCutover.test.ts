@@ -10,7 +10,7 @@
 import assert from 'node:assert/strict';
 import { promises as fs } from 'node:fs';
 import type pg from 'pg';
-import { isFinalState, requestCutover, resumeMigration, startMigration } from '../../provider/engine';
+import { cancelMigration, isFinalState, requestCutover, resumeMigration, startMigration } from '../../provider/engine';
 import { CatalogConnection } from '../../provider/engine/control/connection';
 import type { MigrationSpec } from '../../provider/engine/input/migrationSpec';
 import type { MigrationStatus } from '../../provider/engine/core/model';
@@ -18,7 +18,7 @@ import { pairSpec, startPair, until, waitForStatus, type ServerPair } from '../s
 import { startPgBouncer, type PgBouncer } from '../support/pgbouncer';
 
 const APP = { user: 'app', password: 'app-through-the-pooler' };
-const DATABASES = ['pool_ok', 'pool_abort', 'pool_kill_paused', 'pool_kill_drained', 'pool_kill_pointed'];
+const DATABASES = ['pool_ok', 'pool_abort', 'pool_cancel', 'pool_kill_paused', 'pool_kill_drained', 'pool_kill_pointed'];
 
 /** An application writing through the pooler: one connection, one INSERT after another, every error kept. */
 class PooledWriter {
@@ -249,6 +249,40 @@ async function abortsResumeOnSource(lab: PoolerLab): Promise<void> {
   assert.deepEqual(await lab.pooledAt(db), { port: lab.pair.target.port, paused: 0 });
 }
 
+/** a cancel while the pooler is paused (the verification waiting on a lock) resumes it on the old source, every write there. */
+async function cancelResumesOnSource(lab: PoolerLab): Promise<void> {
+  const db = 'pool_cancel';
+  const s = lab.spec('pool-cancel', db);
+  await lab.streaming(s);
+  const fileBefore = await fs.readFile(lab.pooler.configFile, 'utf8');
+  const w = await lab.writer(db);
+  // the verification reads items whole; locked on the target, it waits there, paused
+  const lock = await lab.pair.target.connect(db);
+  try {
+    await lock.query('BEGIN');
+    await lock.query('LOCK TABLE items IN ACCESS EXCLUSIVE MODE');
+    await requestCutover(s.target, s.migrationName);
+    await waitForStatus(lab.store, s.migrationName, (x) => x.databases[0]?.cutoverStep === 'drained' || isFinalState(x.state));
+    assert.equal((await lab.pooledAt(db)).paused, 1, 'paused while the cutover verifies');
+    await cancelMigration(s.target, s.migrationName);
+  } finally {
+    await lock.query('ROLLBACK').catch(() => undefined);
+    await lock.end();
+  }
+  const done = await lab.final(s);
+  assert.equal(done.state, 'Canceled', done.message);
+  await w.more(5);
+  await w.stop();
+  assert.deepEqual(w.errors, [], 'the application saw no error');
+  assert.deepEqual(await lab.pooledAt(db), { port: lab.pair.source.port, paused: 0 });
+  assert.equal(await fs.readFile(lab.pooler.configFile, 'utf8'), fileBefore, "the pooler's file is as it was");
+  assert.deepEqual(
+    await lab.writesOn(lab.pair.source, db),
+    [...w.committed].sort((a, b) => a - b),
+    'every write is on the source',
+  );
+}
+
 /** a runner killed at a step of the cutover, resumed: the pooler ends resumed on the target with every write once. */
 async function killedAndResumed(lab: PoolerLab, step: string, db: string): Promise<void> {
   const s = lab.spec(`kill-${db.replaceAll('_', '-')}`, db);
@@ -288,6 +322,8 @@ describe('cutover through the pooler (real PgBouncer, integration)', function ()
     noErrorNoLoss(lab));
   it('a PAUSE held past pauseTimeoutSeconds, then a verification difference, each resume the pooler on the old source with nothing lost; fixed, the cutover succeeds', () =>
     abortsResumeOnSource(lab));
+  it('a cancel while the pooler is paused resumes it on the old source, every write there, the application seeing no error', () =>
+    cancelResumesOnSource(lab));
   for (const [step, db, paused] of [
     ['cutover-pooler-paused', 'pool_kill_paused', 'paused, before the marker'],
     ['cutover-drained', 'pool_kill_drained', 'paused, drained'],
