@@ -2,7 +2,8 @@
 // Installs what a fresh machine lacks before `npm test`, `npm run demo` or `npm run bench`:
 // node_modules (npm ci), PostgreSQL 15 server, client, PL/Perl (the managed-target tests need
 // an untrusted language on the source) and PostGIS, libtcl8.6 (PL/Tcl of the embedded 13),
-// systemd (systemd-analyze, for the lab's unit) and chromium (the console's browser test) from
+// systemd (systemd-analyze, for the lab's unit), chromium (the console's browser test) and
+// pgbouncer (the pooler a cutover pauses) from
 // Debian's packages, and for the benchmark
 // pgcopydb. With --demo only the server and client, and what it cannot install is left to the
 // demo, which says what to do (or runs against --source-url and --target-url). Plain Node.js
@@ -116,6 +117,8 @@ if (!wantDemo) {
   if (!existsSync('/usr/bin/systemd-analyze')) missing.push('systemd');
   // Chromium, which the console's test drives headless through playwright-core (test/console/).
   if (!existsSync('/usr/bin/chromium')) missing.push('chromium');
+  // PgBouncer, the pooler the cutover through a pooler drives (test/support/pgbouncer.ts).
+  if (!existsSync('/usr/sbin/pgbouncer')) missing.push('pgbouncer');
 }
 if (wantBench && !existsSync(join(pg15, 'pgbench'))) missing.push('postgresql-contrib');
 if (wantBench && !existsSync('/usr/bin/pgcopydb') && !existsSync(join(pg15, 'pgcopydb'))) missing.push('pgcopydb');

@@ -16,6 +16,7 @@ import { registerUrlSecret } from './files';
 import { debugFailure, setVerbosity } from './log';
 import { writeErr, writeOut } from './output';
 import { registerSecret } from './secrets';
+import { POOLER_PASSWORD_VARIABLE } from './specFlags';
 
 const COMMAND_RUNNERS: Record<Command, (args: CliArgs) => Promise<number>> = {
   create: createCommand,
@@ -65,6 +66,7 @@ function exitCodeOf(error: PgferryError): number {
 
 export async function main(argv: readonly string[]): Promise<number> {
   registerSecret(process.env.PGPASSWORD);
+  registerSecret(process.env[POOLER_PASSWORD_VARIABLE]);
   // URL passwords are masked before parsing, so even a usage error cannot echo them.
   for (const arg of argv) registerUrlSecret(arg.replace(/^--[\w-]+=/, ''));
   let args: CliArgs | undefined;

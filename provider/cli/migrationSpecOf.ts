@@ -11,7 +11,7 @@ import { onTarget, propertyFlags, resolveTarget } from './target';
 export async function migrationSpecOf(args: CliArgs, stored?: MigrationStatus): Promise<MigrationSpec> {
   if (args.properties !== undefined) {
     const spec = specFromProperties(await loadProperties(args.properties), propertyFlags(args));
-    registerServerSecrets(spec.source, spec.target);
+    registerServerSecrets(spec.source, spec.target, spec.pooler);
     return spec;
   }
   const target = await resolveTarget(args);

@@ -9,7 +9,7 @@ export function registerSecret(value: unknown): void {
   if (typeof value === 'string' && value.length >= 4) secrets.add(value);
 }
 
-/** Registers the passwords of server objects (source/target of a spec input). */
+/** Registers the passwords of server objects (source/target of a spec input, its pooler). */
 export function registerServerSecrets(...servers: unknown[]): void {
   for (const server of servers) {
     if (typeof server === 'object' && server !== null) registerSecret((server as { password?: unknown }).password);

@@ -34,6 +34,7 @@ export const RUN_KEYS = [
   'fenceWriters',
   'cutoverLagBudgetSeconds',
   'fallbackWindow',
+  'pooler',
 ] as const satisfies readonly (keyof MigrationSpecInput)[];
 
 /** The spec fields a flag can set: the mode and option, how it runs, its window, which schemas and tables move. */
@@ -97,6 +98,60 @@ function fallbackWindow(value: string): string {
   if (!isFallbackWindow(value)) throw new InvalidArgumentError(FALLBACK_WINDOW_RULE);
   return value;
 }
+
+/** The variable the pooler's admin password is read from: never a flag, since any local user can read a command line. */
+export const POOLER_PASSWORD_VARIABLE = 'PGFERRY_POOLER_PASSWORD';
+
+/** `host:port` (or `[v6]:port`, or a host alone: port 6432) of --pooler. */
+function poolerAddress(value: string): { host: string; port?: number } {
+  const m = /^(\[[^\]]+\]|[^:]+)(?::(\d{1,5}))?$/.exec(value);
+  if (!m) throw new InvalidArgumentError("must be the pooler's admin address, host:port (e.g. 10.0.0.5:6432)");
+  const host = m[1]!.replace(/^\[|\]$/g, '');
+  return m[2] === undefined ? { host } : { host, port: Number(m[2]) };
+}
+
+function pauseTimeout(value: string): number {
+  if (!/^\d{1,4}$/.test(value) || Number(value) < 1 || Number(value) > 3600)
+    throw new InvalidArgumentError('must be a whole number of seconds from 1 to 3600');
+  return Number(value);
+}
+
+/**
+ * The pooler (spec.pooler) from its flags: --pooler (its admin address), --pooler-user,
+ * --pooler-config-file, --pooler-database (repeatable), --pooler-pause-timeout-seconds; its
+ * password from PGFERRY_POOLER_PASSWORD (absent: PGPASSWORD or ~/.pgpass, as the driver reads
+ * them). Any of them given makes the field, which the spec's schema then checks whole.
+ */
+const POOLER_FLAG: SpecFlag = {
+  options: () => [
+    new Option(
+      '--pooler <host:port>',
+      'online: the admin console of the PgBouncer in front of the source; the cutover pauses it, points it at the target and resumes it',
+    ).argParser(poolerAddress),
+    new Option('--pooler-user <user>', "a user of the pooler's admin_users (its password in PGFERRY_POOLER_PASSWORD)"),
+    new Option('--pooler-config-file <path>', "the pooler's configuration file, whose [databases] lines the cutover points at the target"),
+    new Option(
+      '--pooler-database <name>',
+      'a database of the pooler to pause and repoint (repeatable; default: one per migrated database, of its name)',
+    ).argParser(collect),
+    new Option('--pooler-pause-timeout-seconds <s>', "roll the cutover back when the pooler's PAUSE waits longer (default 10)").argParser(
+      pauseTimeout,
+    ),
+  ],
+  read: (o) => {
+    const address = o.pooler as { host: string; port?: number } | undefined;
+    const fields = {
+      ...(address ?? {}),
+      ...(o.poolerUser === undefined ? {} : { user: o.poolerUser }),
+      ...(o.poolerConfigFile === undefined ? {} : { configFile: o.poolerConfigFile }),
+      ...(o.poolerDatabase === undefined ? {} : { databases: o.poolerDatabase }),
+      ...(o.poolerPauseTimeoutSeconds === undefined ? {} : { pauseTimeoutSeconds: o.poolerPauseTimeoutSeconds }),
+    };
+    if (Object.keys(fields).length === 0) return undefined;
+    const password = process.env[POOLER_PASSWORD_VARIABLE];
+    return { value: { ...fields, ...(password ? { password } : {}) }, flag: '--pooler' };
+  },
+};
 
 /** A repeatable flag's values, in the order given. */
 export const collect = (value: string, previous: string[] | undefined): string[] => [...(previous ?? []), value];
@@ -207,6 +262,7 @@ const SPEC_FLAGS: Readonly<Record<SpecFlagKey, SpecFlag>> = {
     'after the cutover, keep the old source up to date with the new server for this long (30m, 24h, 7d), so `update --fall-back` can return to it; needs the writer fence',
     fallbackWindow,
   ),
+  pooler: POOLER_FLAG,
   // az has no such flags (its create reads only some keys of the body); these spell the API's
   // fields as az spells flags, as PowerShell's New-AzPostgreSqlFlexibleServerMigration does
   migrationWindowStartTimeInUtc: valued(
@@ -255,7 +311,11 @@ export function readSpecFlags(o: Parsed): { spec: SpecFlags; specFlagNames: Spec
 export function applySpecFlags(input: Record<string, unknown>, spec: SpecFlags): void {
   for (const key of SPEC_FLAG_KEYS) {
     const value = spec[key];
-    if (value !== undefined) input[key] = Array.isArray(value) ? [...(value as unknown[])] : value;
+    if (value === undefined) continue;
+    // the pooler's flags set its fields over the body's pooler (its password may be there alone)
+    const body = input[key];
+    if (key === 'pooler' && typeof body === 'object' && body !== null) input[key] = { ...(body as object), ...(value as object) };
+    else input[key] = Array.isArray(value) ? [...(value as unknown[])] : value;
   }
 }
 

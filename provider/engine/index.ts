@@ -28,6 +28,7 @@ export {
   type MigrationSpec,
   type MigrationSpecInput,
   type ServerSpec,
+  type PoolerSpec,
   type SslMode,
   type MigrationMode,
   type MigrationOption,

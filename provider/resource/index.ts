@@ -4,6 +4,7 @@ export {
   type PgMigrationAccess,
   type PgMigrationArgs,
   type PgServerArgs,
+  type PgPoolerArgs,
   type PgMigrationSecretParameters,
 } from './pgMigration';
 export { pgMigrationProvider } from './provider';

@@ -31,6 +31,30 @@ export interface PgServerArgs {
   readonly maintenanceDatabase?: pulumi.Input<string>;
 }
 
+/**
+ * The user's PgBouncer in front of the source (docs/pooler.md): the cutover pauses its databases
+ * through its admin console, points them at the target in its configuration file (pgferry runs
+ * where it can write it) and resumes them.
+ */
+export interface PgPoolerArgs {
+  /** The admin console's address (listen_addr, listen_port; default port 6432). */
+  readonly host: pulumi.Input<string>;
+  readonly port?: pulumi.Input<number>;
+  /** A user of the pooler's admin_users. */
+  readonly user: pulumi.Input<string>;
+  /** Always stored as a secret. Omitted: PGPASSWORD or ~/.pgpass on the machine running Pulumi. */
+  readonly password?: pulumi.Input<string>;
+  /** The pooler's configuration file (absolute path), whose [databases] lines the cutover points at the target. */
+  readonly configFile: pulumi.Input<string>;
+  /** The pooler's databases to pause and repoint; default one per migrated database, of its name. */
+  readonly databases?: pulumi.Input<pulumi.Input<string>[]>;
+  /** The target as the pooler reaches it; default the target's host and port. */
+  readonly targetHost?: pulumi.Input<string>;
+  readonly targetPort?: pulumi.Input<number>;
+  /** Roll the cutover back when a PAUSE waits longer for the transactions in flight (default 10). */
+  readonly pauseTimeoutSeconds?: pulumi.Input<number>;
+}
+
 /** azure-native's secretParameters (MigrationSecretParametersArgs): stored as a Pulumi secret whole. */
 export interface PgMigrationSecretParameters {
   readonly adminCredentials?: pulumi.Input<{
@@ -184,6 +208,8 @@ export interface PgMigrationArgs {
    * primary again without losing a write (as `pgferry update --fall-back --wait`); never taken back.
    */
   readonly fallBack?: pulumi.Input<boolean>;
+  /** Online: the PgBouncer in front of the source, which the cutover pauses, repoints and resumes (docs/pooler.md). */
+  readonly pooler?: pulumi.Input<PgPoolerArgs>;
   /**
    * With fallBack: true (as `--resume-forward`): after the fall-back the forward stream starts again
    * from its point, the target fenced and following the old source, so a later cutover needs no new
@@ -216,6 +242,8 @@ export interface PgMigrationAccess {
 
 /** The server fields besides the password, each sent as its own (non-secret) value. */
 const SERVER_KEYS = ['host', 'port', 'user', 'sslMode', 'sslRootCert', 'maintenanceDatabase'] as const;
+/** The pooler's fields besides the password, the same way. */
+const POOLER_KEYS = ['host', 'port', 'user', 'configFile', 'databases', 'targetHost', 'targetPort', 'pauseTimeoutSeconds'] as const;
 
 function isPlainInput(value: unknown): value is Record<string, unknown> {
   return (
@@ -230,15 +258,18 @@ function isPlainInput(value: unknown): value is Record<string, unknown> {
  * The server with only its password secret. A server given as one Output (built in an apply) is
  * split field by field: lifted whole, the secret password would make the host secret too.
  */
-function withSecretPassword(server: pulumi.Input<Partial<PgServerArgs>> | undefined): unknown {
+function withSecretPassword<T extends { readonly password?: pulumi.Input<string> }>(
+  server: pulumi.Input<Partial<T>> | undefined,
+  keys: readonly (keyof T & string)[] = SERVER_KEYS as unknown as (keyof T & string)[],
+): unknown {
   if (server === undefined) return undefined;
   if (isPlainInput(server)) {
-    const plain = server as Partial<PgServerArgs>;
+    const plain = server as Partial<T>;
     return plain.password === undefined ? plain : { ...plain, password: pulumi.secret(plain.password) };
   }
-  const whole = pulumi.output(server as pulumi.Input<Partial<PgServerArgs>>);
+  const whole = pulumi.output(server as pulumi.Input<Partial<T>>) as pulumi.Output<Record<string, unknown>>;
   const open = pulumi.unsecret(whole);
-  const split: Record<string, unknown> = Object.fromEntries(SERVER_KEYS.map((key) => [key, open.apply((s) => s[key])]));
+  const split: Record<string, unknown> = Object.fromEntries(keys.map((key) => [key, open.apply((s) => s[key])]));
   split.password = pulumi.secret(whole.apply((s) => s.password));
   return split;
 }
@@ -319,6 +350,7 @@ function migrationProps(args: PgMigrationArgs, opts: pulumi.CustomResourceOption
     ...args,
     source: withSecretPassword(args.source),
     target: withSecretPassword(args.target),
+    pooler: withSecretPassword<PgPoolerArgs>(args.pooler, POOLER_KEYS),
     // azure-native's passwords: the whole object secret (its users with them), as azure-native stores it
     secretParameters: args.secretParameters === undefined ? undefined : pulumi.secret(args.secretParameters),
     // The host receives no timeouts, so the provider enforces them from this input (diff ignores it).

@@ -1,5 +1,5 @@
 // The PgMigration class under Pulumi mocks: what it registers — only passwords secret however the
-// servers are given, the import option carried as an input, `PgMigration.get` as a read by id.
+// servers (and the pooler) are given, the import option carried as an input, `PgMigration.get` as a read by id.
 import assert from 'node:assert/strict';
 import * as pulumi from '@pulumi/pulumi';
 import { PgMigration } from '../../provider/resource';
@@ -71,6 +71,35 @@ describe('PgMigration registration', function () {
     assert.equal(secretValue(inputs.target.password), 'apply-pw');
     assert.ok(isSecret(inputs.source.password), 'a plain password is made secret');
     assert.equal(inputs.source.host, 'src');
+  });
+
+  it('keeps the pooler readable but its password secret, given plain or built in one apply', async () => {
+    const pooler = pulumi
+      .all([pulumi.output('10.0.0.5'), pulumi.secret('pooler-apply-pw')])
+      .apply(([host, password]) => ({ host, user: 'pgferry_admin', password, configFile: '/etc/pgbouncer/pgbouncer.ini' }));
+    for (const [name, given] of [
+      ['plain', { host: '10.0.0.5', user: 'pgferry_admin', password: 'pooler-plain-pw', configFile: '/etc/pgbouncer/pgbouncer.ini' }],
+      ['applied', pooler],
+    ] as const) {
+      await settle(
+        new PgMigration(name, {
+          migrationName: name,
+          source: { host: 'src', user: 'postgres' },
+          target: { host: 'dst', user: 'admin' },
+          databases: ['app'],
+          mode: 'Online',
+          pooler: given,
+        }),
+      );
+      const inputs = seen.find((s) => s.name === name)!.inputs;
+      assert.ok(!isSecret(inputs.pooler) && !isSecret(inputs.pooler.host), `${name}: the pooler's address visible in a diff`);
+      assert.deepEqual(
+        [inputs.pooler.host, inputs.pooler.user, inputs.pooler.configFile],
+        ['10.0.0.5', 'pgferry_admin', '/etc/pgbouncer/pgbouncer.ini'],
+      );
+      assert.ok(isSecret(inputs.pooler.password), `${name}: its password secret`);
+      assert.equal(secretValue(inputs.pooler.password), name === 'plain' ? 'pooler-plain-pw' : 'pooler-apply-pw');
+    }
   });
 
   it("stores azure-native's secretParameters as a secret, its passwords with it; the other azure-native inputs plain", async () => {

@@ -33,12 +33,12 @@ describe('footprint: every reversible change is in the release loop', () => {
     );
   });
 
-  it('the writer fence is given back first; a cutover keeps it and the reverse stream of a fallback window; replica identities last', () => {
+  it('the writer fence is given back first; a cutover keeps it, the pooler pointed at the target and the reverse stream of a fallback window; replica identities last', () => {
     assert.equal(FOOTPRINT[0]!.name, 'writerFence');
     assert.equal(FOOTPRINT.at(-1)!.name, 'replicaIdentity');
     assert.deepEqual(
       FOOTPRINT.filter((c) => c.staysAfterCutover).map((c) => c.name),
-      ['writerFence', 'reverseStream', 'reversePosition'],
+      ['writerFence', 'poolerPause', 'reverseStream', 'reversePosition'],
     );
   });
 

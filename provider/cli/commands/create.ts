@@ -26,7 +26,7 @@ async function specFromArgs(args: CliArgs): Promise<{ spec: MigrationSpec; body:
   const body = await loadProperties(args.properties!);
   const spec = specFromProperties(body, propertyFlags(args));
   refuseServerAsMigrationName(args, spec);
-  registerServerSecrets(spec.source, spec.target);
+  registerServerSecrets(spec.source, spec.target, spec.pooler);
   describeTarget(args, spec.target);
   return { spec, body };
 }

@@ -170,6 +170,12 @@ export const ERROR_CODES = {
     category: 'source',
     meaning: 'a writer fence could not be lifted: the source database is still read-only for new transactions',
   },
+  POOLER_REFUSED: {
+    category: 'source',
+    meaning:
+      'the pooler in front of the source (pooler) could not be reached, refused an admin command, or its configuration file could not be read or written',
+    fix: 'fix what the message names (the admin address, a user of admin_users and its password, the configuration file pgferry must write), then request the cutover again',
+  },
 
   // The target refused or failed.
   TARGET_CONNECT: { category: 'target', meaning: 'the target server cannot be reached or refused the login' },

@@ -100,8 +100,8 @@ export interface ValidationResult {
   readonly status: ValidationStatus;
   /** Database the check is about, when it is per database. */
   readonly database?: string;
-  /** Server the check is about, when it is about one server. */
-  readonly server?: 'source' | 'target';
+  /** Server the check is about, when it is about one server (the pooler: spec.pooler's PgBouncer). */
+  readonly server?: 'source' | 'target' | 'pooler';
   /** Names the object, e.g. `extension "hstore" is not available on the target`. */
   readonly message: string;
   /** How to fix it; absent for Succeeded. */

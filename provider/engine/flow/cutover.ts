@@ -41,6 +41,7 @@ import { errorMessage, PgferryError } from '../core/errors';
 import { clearCutoverOptions, cutoverOptionsOf } from '../control/cutoverOptions';
 import { fenceOf, keepFence, liftStatements } from '../footprint/writerFence';
 import { checkFenceRights, fenceDatabase, liftWriterFence } from '../footprint/writerFence';
+import { pausePooler, poolerPause, switchPooler } from '../footprint/poolerPause';
 import {
   DEFAULT_FENCED_LAG_BUDGET_SECONDS,
   measureCatchUp,
@@ -95,6 +96,8 @@ export async function finishCutover(run: MigrationRun, database: string, began?:
   // past the point of no return: a writer fence stays (writes on the source would be lost), and no
   // cancel or failure lifts it from here on
   await keepFence(store, spec.migrationName, database);
+  // the pooler's held queries go to the target from here on (a resumed runner does it again: idempotent)
+  await switchPooler(run, database);
   const firings = await releaseDatabase(run, database, 'throw', { cutOver: true });
   const restored = firings && describeFirings(firings);
   if (restored) run.onProgress({ kind: 'info', message: `cutover: ${restored} set back as on the source`, database });
@@ -180,12 +183,12 @@ export async function cutover(
     store,
     name,
     'info',
-    `cutover${which} started: ${gate.fence ? 'fencing the writers, then ' : ''}applying the last changes`,
+    `cutover${which} started: ${gate.pooler ? 'pausing the pooler, then ' : ''}${gate.fence ? 'fencing the writers, then ' : ''}applying the last changes`,
   );
   const clock = stepClock();
-  if (gate.fence || gate.budget !== undefined) {
+  if (gate.fence || gate.pooler || gate.budget !== undefined) {
     if (!(await fenceAndGate(run, streams, meter, gate))) return false;
-    clock.done(gate.fence ? 'fence' : 'lag gate');
+    clock.done(gate.fence ? 'fence' : gate.pooler ? 'pause' : 'lag gate');
   }
   const drains = await Promise.allSettled(streams.map((s) => drainDatabase(run, s, began)));
   const failedDrain = drains.find((d) => d.status === 'rejected');
@@ -218,7 +221,8 @@ export async function cutover(
   clock.done('large objects');
   if (!(await checkSchemaAtCutover(run, all, databases, streams))) return false;
   clock.done('schema check');
-  if (!(await verifiedAndUnwritten(run, all, databases, streams, keptLargeObjects, gate.fence, clock))) return false;
+  // behind a pooler too, a write past the point (a writer that bypassed it) rolls the cutover back
+  if (!(await verifiedAndUnwritten(run, all, databases, streams, keptLargeObjects, gate, clock))) return false;
   for (const s of streams) await setCutoverStep(store, name, s.database, 'verified');
   // a fallback window: the reverse stream opens at the cutover point, before the release (fallback.ts)
   const window = await requestedWindow(run);
@@ -358,7 +362,7 @@ async function verifyCutover(
   if (!report.ok) {
     // a write past the cutover point is named as such, not guessed at
     const late = await writesPastThePoint(run, streams).catch(() => undefined);
-    if (late) await rollBackLateWrites(run, all, databases, late);
+    if (late) await rollBackLateWrites(run, all, databases, late, givenBack(true, run.spec.pooler !== undefined));
     else await resumeAfterMismatch(run, all, databases, report.firstMismatch, 'verification');
     return false;
   }
@@ -372,14 +376,14 @@ async function verifiedAndUnwritten(
   databases: ReadonlySet<string>,
   streams: readonly OnlineStream[],
   keptLargeObjects: ReadonlyMap<string, readonly string[]>,
-  fenced: boolean,
+  gate: Gate,
   clock: ReturnType<typeof stepClock>,
 ): Promise<boolean> {
   if (run.spec.verify) {
     if (!(await verifyCutover(run, all, databases, streams, keptLargeObjects))) return false;
     clock.done('verification');
   }
-  return !fenced || nothingPastTheFence(run, all, databases, streams);
+  return !(gate.fence || gate.pooler) || nothingPastTheFence(run, all, databases, streams, gate);
 }
 
 /**
@@ -392,10 +396,11 @@ async function nothingPastTheFence(
   all: OnlineStream[],
   databases: ReadonlySet<string>,
   streams: readonly OnlineStream[],
+  gate: Gate,
 ): Promise<boolean> {
   const late = await writesPastThePoint(run, streams);
   if (late === undefined) return true;
-  await rollBackLateWrites(run, all, databases, late);
+  await rollBackLateWrites(run, all, databases, late, givenBack(gate.fence, gate.pooler));
   return false;
 }
 
@@ -415,10 +420,16 @@ async function writesPastThePoint(run: MigrationRun, streams: readonly OnlineStr
   return found.length > 0 ? found.join('; ') : undefined;
 }
 
-/** Writes past the cutover point: the fences lifted, streaming on (it carries those writes to the target), the request cleared naming them. */
-async function rollBackLateWrites(run: MigrationRun, all: OnlineStream[], databases: ReadonlySet<string>, late: string): Promise<void> {
+/** Writes past the cutover point: the fences lifted and the pooler resumed (`lifted` says which), streaming on (it carries those writes to the target), the request cleared naming them. */
+async function rollBackLateWrites(
+  run: MigrationRun,
+  all: OnlineStream[],
+  databases: ReadonlySet<string>,
+  late: string,
+  lifted: string,
+): Promise<void> {
   const name = run.spec.migrationName;
-  const message = `cutover rolled back: ${late}; the writer fence is lifted and changes stream on (those writes reach the target): stop that writer on the source or point it at the target, then request the cutover again`;
+  const message = `cutover rolled back: ${late}; ${lifted} and changes stream on (those writes reach the target): stop that writer on the source or point it at the target, then request the cutover again`;
   await recordEvent(run.store, name, 'error', message);
   await liftFences(run, [...databases]);
   await restartStreams(run, all, databases);
@@ -486,7 +497,8 @@ async function resumeAfterMismatch(
       : check === 'the large objects'
         ? 'give the target user what the fix says'
         : 'run the fixes on the target, or undo the change on the source';
-  const message = `cutover stopped: ${check} failed: ${mismatch}; streaming resumed, request the cutover again once the cause is fixed (${cause})`;
+  const pooler = run.spec.pooler ? ', the pooler resumed on the old source' : '';
+  const message = `cutover stopped: ${check} failed: ${mismatch}; streaming resumed${pooler}, request the cutover again once the cause is fixed (${cause})`;
   await recordEvent(store, name, 'error', message);
   await liftFences(run, [...databases]);
   await restartStreams(run, streams, databases);
@@ -521,18 +533,26 @@ async function resumeAfterStop(
  * left on the old source would write beside the reverse stream. True when refused.
  */
 async function unfencedWindow(run: MigrationRun): Promise<boolean> {
-  const refusal = unfencedWindowRefusal(run.spec, await cutoverOptionsOf(run.store, run.spec.migrationName));
+  const options = await cutoverOptionsOf(run.store, run.spec.migrationName);
+  // the fall-back through a pooler is not built: a window would end with the pooler on the new server
+  const pooled =
+    run.spec.pooler !== undefined && options.fallbackWindow !== undefined
+      ? 'a fallback window cannot be asked with a pooler yet (the fall-back does not repoint it); request the cutover without --fallback-window'
+      : undefined;
+  const refusal = unfencedWindowRefusal(run.spec, options) ?? pooled;
   if (!refusal) return false;
   await rollBack(run, [], `cutover not started: ${refusal}; nothing was changed on either server, and changes stream on`);
   return true;
 }
 
-/** Whether this cutover fences the writers, and the lag budget it must fit (undefined: no gate). */
+/** Whether this cutover fences the writers or pauses the pooler, and the lag budget it must fit (undefined: no gate). */
 interface Gate {
   readonly fence: boolean;
+  /** The pooler in front of the source is paused before the marker (spec.pooler). */
+  readonly pooler: boolean;
   readonly budget: number | undefined;
   /** The budget is the default of a fenced cutover (none was given), for the roll-back's message. */
-  readonly defaulted: boolean;
+  readonly defaulted: false | 'fenceWriters' | 'a pooler';
 }
 
 /**
@@ -545,26 +565,45 @@ async function gateOf(run: MigrationRun): Promise<Gate> {
   const options = await cutoverOptionsOf(run.store, run.spec.migrationName);
   // a window asked with the request fences that cutover's writers (docs/fallback.md)
   const fence = options.fenceWriters ?? (options.fallbackWindow !== undefined || run.spec.fenceWriters);
+  const pooler = run.spec.pooler !== undefined;
   const given = options.cutoverLagBudgetSeconds ?? run.spec.cutoverLagBudgetSeconds;
-  if (given !== undefined) return { fence, budget: given, defaulted: false };
-  return { fence, budget: fence ? DEFAULT_FENCED_LAG_BUDGET_SECONDS : undefined, defaulted: fence };
+  if (given !== undefined) return { fence, pooler, budget: given, defaulted: false };
+  // paused, the applications wait for the whole catch-up as behind a fence
+  const held = fence || pooler;
+  return {
+    fence,
+    pooler,
+    budget: held ? DEFAULT_FENCED_LAG_BUDGET_SECONDS : undefined,
+    defaulted: fence ? 'fenceWriters' : pooler ? 'a pooler' : false,
+  };
 }
 
 /**
- * Before the cutover point is marked: the writers fenced (fenceWriters) and the lag gate passed.
- * The prediction is taken first without a fence (a backlog already over the budget is not worth
- * ending anybody's session for), then with it, when nothing can add to the backlog. Anything in the
- * way (the budget, a right the source user lacks, a session that cannot be ended) rolls the cutover
- * back: the fences lifted, the request cleared with the reason, the streams untouched. False then.
+ * Before the cutover point is marked: the pooler paused (spec.pooler), the writers fenced
+ * (fenceWriters) and the lag gate passed. The prediction is taken first without a pause or fence
+ * (a backlog already over the budget is not worth holding anybody's queries for), then with them,
+ * when nothing can add to the backlog. Anything in the way (the budget, a right the source user
+ * lacks, a session that cannot be ended, a PAUSE that waits too long) rolls the cutover back: the
+ * fences lifted, the pooler resumed on the old source, the request cleared with the reason, the
+ * streams untouched. False then.
  */
 async function fenceAndGate(run: MigrationRun, streams: readonly OnlineStream[], meter: ApplyRateMeter, gate: Gate): Promise<boolean> {
   const databases = streams.map((s) => s.database);
-  // whether a fence is (or may be) on the source: then a roll-back lifts it, and says so
+  // whether a fence is (or may be) on the source, or the pooler paused: then a roll-back gives them back, and says so
   let fencing = false;
+  let pausing = false;
   const over = async (probe: boolean) => {
     if (gate.budget === undefined) return undefined;
     const late = overBudget(await measureCatchUp(run, streams, meter, { probe, budgetSeconds: gate.budget }), gate.budget);
-    const stage = fencing ? 'fence lifted' : gate.fence ? 'before the fence' : 'no fence';
+    const stage = fencing
+      ? 'fence lifted'
+      : pausing
+        ? 'pause lifted'
+        : gate.fence
+          ? 'before the fence'
+          : gate.pooler
+            ? 'before the pause'
+            : 'no fence';
     return late && overBudgetMessage(late, gate.budget, stage, gate.defaulted);
   };
   let refusal: string | undefined;
@@ -572,7 +611,13 @@ async function fenceAndGate(run: MigrationRun, streams: readonly OnlineStream[],
     // a resumed cutover whose fence a killed runner left: the source is fenced already, nothing to spare it
     const fenced = await Promise.all(databases.map((d) => fenceOf(run.store, run.spec.migrationName, d)));
     fencing = fenced.some(Boolean);
-    refusal = gate.fence && !fencing ? await over(false) : undefined;
+    refusal = (gate.fence || gate.pooler) && !fencing ? await over(false) : undefined;
+    if (!refusal && gate.pooler) {
+      pausing = true;
+      for (const database of databases) {
+        await pausePooler(run, database);
+      }
+    }
     if (!refusal && gate.fence) {
       await checkFenceRights(run, databases);
       fencing = true;
@@ -584,16 +629,23 @@ async function fenceAndGate(run: MigrationRun, streams: readonly OnlineStream[],
     refusal ??= await over(true);
   } catch (error) {
     if (run.signal.aborted) throw error;
-    refusal = fencing
-      ? `cutover rolled back: ${errorMessage(error)}; the writer fence is lifted and changes stream on`
-      : `cutover not started: ${errorMessage(error)}; nothing was changed on the source, and changes stream on`;
+    refusal =
+      fencing || pausing
+        ? `cutover rolled back: ${errorMessage(error)}; ${givenBack(fencing, pausing)} and changes stream on`
+        : `cutover not started: ${errorMessage(error)}; nothing was changed on the source, and changes stream on`;
   }
   if (refusal === undefined) return true;
   await rollBack(run, databases, refusal);
   return false;
 }
 
-/** A cutover stopped before its marker: the fences lifted, the request cleared with `message`; the streams never stopped. */
+/** What a roll-back gave back, in words. */
+function givenBack(fenced: boolean, paused: boolean): string {
+  const parts = [...(fenced ? ['the writer fence is lifted'] : []), ...(paused ? ['the pooler is resumed on the old source'] : [])];
+  return parts.join(', ');
+}
+
+/** A cutover stopped before its marker: the fences lifted, the pooler resumed, the request cleared with `message`; the streams never stopped. */
 async function rollBack(run: MigrationRun, databases: readonly string[], message: string): Promise<void> {
   const name = run.spec.migrationName;
   await liftFences(run, databases);
@@ -603,9 +655,16 @@ async function rollBack(run: MigrationRun, databases: readonly string[], message
   await clearCutover(run.store, name, message);
 }
 
-/** Lifts the writer fences recorded for these databases (none recorded: nothing to do). */
+/**
+ * Lifts the writer fences recorded for these databases, then resumes the pooler on the old source
+ * (its lines pointed where they were, nothing recorded: nothing to do): the fence first, so the
+ * pooler's held queries do not meet a read-only source.
+ */
 async function liftFences(run: MigrationRun, databases: readonly string[]): Promise<void> {
-  for (const database of databases) await again(run, `lifting the writer fence of "${database}"`, () => liftWriterFence(run, database));
+  for (const database of databases) {
+    await again(run, `lifting the writer fence of "${database}"`, () => liftWriterFence(run, database));
+    await again(run, `resuming the pooler on the source for "${database}"`, () => poolerPause.undo(run, database));
+  }
 }
 
 /** The completion event's word on the fences that stay, with the statement that lifts each. */

@@ -22,6 +22,7 @@ import { takeCopySnapshot, type CopySnapshot } from '../copy/copySnapshot';
 import { withSession } from '../connect/session';
 import { finishCutover } from './cutover';
 import { releaseDatabase, releaseStream } from '../footprint/release';
+import { poolerPause } from '../footprint/poolerPause';
 import { canceledError } from '../core/errors';
 import { outageRetry } from '../run/outage';
 import { releaseOpenDatabases, startCleanup } from './cleanup';
@@ -128,6 +129,15 @@ async function openStream(
     // applied, verified and recorded before the crash; only the release may be unfinished
     await retrying(RETRY_POLICIES.phase, () => finishCutover(run, database), outageRetry(run, `the release of "${database}"`, database));
     return undefined;
+  }
+  if (run.resuming) {
+    // a cutover a killed runner left before its point of no return: the pooler it paused is
+    // resumed on the source at once (the applications wait no longer); a cutover asked again pauses it again
+    await retrying(
+      RETRY_POLICIES.phase,
+      () => poolerPause.undo(run, database),
+      outageRetry(run, `resuming the pooler on the source for "${database}"`, database),
+    );
   }
   // a copied database streams on from its slot, unless the slot is gone (dropped, or invalidated
   // past max_slot_wal_keep_size): then its copy is made again

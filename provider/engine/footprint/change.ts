@@ -28,6 +28,9 @@ export type FootprintContext = RestoreContext & { readonly instance: string | un
 /** What the stream's own changes (slot, publication, origin) need: their names alone. */
 export type StreamContext = Pick<FootprintContext, 'spec' | 'instance'>;
 
+/** Where a change is made: one of the two servers, or the pooler in front of the source (spec.pooler). */
+type ChangedServer = 'source' | 'target' | 'pooler';
+
 /** Why the user cannot make a change, with the statement that gives the right. */
 export interface RightsRefusal {
   readonly message: string;
@@ -36,8 +39,8 @@ export interface RightsRefusal {
 
 /** The rights a change needs, for validation and the docs. */
 interface ChangeRights {
-  /** The server the rights are needed on. */
-  readonly server: 'source' | 'target';
+  /** The server the rights are needed on (the pooler: the user's PgBouncer in front of the source). */
+  readonly server: ChangedServer;
   /** In words: what the user must be or hold. */
   readonly needs: string;
   /**
@@ -76,7 +79,7 @@ export interface ReversibleChange {
   /** The module's name (its file in this folder), used in events and by the test of the loop. */
   readonly name: string;
   /** The server it changes. */
-  readonly server: 'source' | 'target';
+  readonly server: ChangedServer;
   /** One line: what it changes and how it is given back (docs, events, `show`). */
   readonly describe: string;
   /** Where the change is recorded before it is made: a control catalog table and its columns, or the recorded names it derives from. */

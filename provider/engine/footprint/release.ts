@@ -3,22 +3,25 @@
 // when a cancel is carried out for a runner that has stopped. One loop over FOOTPRINT, in its order:
 //   1. writerFence         the source's writer fence lifted (first: while it is on, the applications
 //                          cannot write; kept only by a database that was cut over)
-//   2. targetFence         the target's writer fence of a fall-back that did not complete (a
+//   2. poolerPause         the pooler's databases pointed where they were and resumed (after the
+//                          fence, so the held queries do not meet a read-only source; kept by a
+//                          database cut over: it stays pointed at the target)
+//   3. targetFence         the target's writer fence of a fall-back that did not complete (a
 //                          completed one keeps it: the old source is the primary again)
-//   3. sourceEventTrigger  the source's event trigger of schemaChangeCapture eventTrigger dropped
+//   4. sourceEventTrigger  the source's event trigger of schemaChangeCapture eventTrigger dropped
 //                          (nothing reads its messages any more; after the fences, which the
 //                          applications wait on)
-//   4. targetFiring        the target's triggers and rules as on the source
-//   5. targetForeignKeys   the target's foreign keys added back
-//   6. targetRowSecurity   the target's row-level security enabled as on the source (after the
+//   5. targetFiring        the target's triggers and rules as on the source
+//   6. targetForeignKeys   the target's foreign keys added back
+//   7. targetRowSecurity   the target's row-level security enabled as on the source (after the
 //                          cutover's verification, which reads the rows whole)
-//   7. slotAndPublication  the slot and publication on the source
-//   8. appliedPosition     the origin (or progress row) on the target
-//   9. reverseStream       the fallback window's reverse slot and publication on the target
-//  10. reversePosition     its origin (or progress row) on the old source (both kept by a cutover:
+//   8. slotAndPublication  the slot and publication on the source
+//   9. appliedPosition     the origin (or progress row) on the target
+//  10. reverseStream       the fallback window's reverse slot and publication on the target
+//  11. reversePosition     its origin (or progress row) on the old source (both kept by a cutover:
 //                          the window is open; given back when it closes or at a fall-back,
 //                          releaseFallback)
-//  11. replicaIdentity     the source's replica identities (last: a table keeps FULL while any
+//  12. replicaIdentity     the source's replica identities (last: a table keeps FULL while any
 //                          publication publishes it)
 // Every undo is idempotent and finds nothing to do for a database the migration never got that far
 // with, so a release run twice, or after a runner killed in the middle of one, changes nothing more.
@@ -38,10 +41,12 @@ import { targetFiring } from './targetFiring';
 import { targetForeignKeys } from './targetForeignKeys';
 import { targetRowSecurity } from './targetRowSecurity';
 import { writerFence } from './writerFence';
+import { poolerPause } from './poolerPause';
 
 /** Every reversible change, in the order the release gives them back. */
 export const FOOTPRINT: readonly ReversibleChange[] = [
   writerFence,
+  poolerPause,
   targetFence,
   sourceEventTrigger,
   targetFiring,

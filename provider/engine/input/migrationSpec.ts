@@ -76,6 +76,46 @@ export const serverSpecSchema = z
 
 export type ServerSpec = Readonly<z.infer<typeof serverSpecSchema>>;
 
+const poolerNameSchema = z
+  .string({ error: 'must be a database name of the pooler' })
+  .regex(/^[A-Za-z0-9_][A-Za-z0-9_.-]{0,62}$/, "must be a name of the pooler's [databases] section (letters, digits, _ . -)");
+
+/**
+ * The user's PgBouncer in front of the source (docs/pooler.md): at cutover pgferry pauses the
+ * pooler's databases through its admin console, points them at the target in the pooler's
+ * configuration file (PgBouncer's admin console cannot change a database's address, so pgferry
+ * runs where it can write that file) and resumes them.
+ */
+const poolerSpecSchema = z
+  .object({
+    /** The admin console's address (PgBouncer's listen_addr and listen_port). */
+    host: hostSchema,
+    port: portSchema.default(6432),
+    /** A user of the pooler's admin_users (stats_users may not PAUSE). */
+    user: userSchema,
+    /** Omitted: taken from PGPASSWORD or ~/.pgpass by the driver. */
+    password: z.string({ error: 'must be a string' }).optional(),
+    /** The pooler's configuration file, whose [databases] lines pgferry points at the target. */
+    configFile: z
+      .string({ error: "must be the absolute path of the pooler's configuration file" })
+      .regex(/^\//, "must be the absolute path of the pooler's configuration file"),
+    /** The pooler's databases pgferry pauses and repoints; omitted: one per migrated database, of its name. */
+    databases: z.array(poolerNameSchema, { error: "must be a list of the pooler's database names" }).min(1, 'must not be empty').optional(),
+    /** The target as the pooler reaches it (host=, port= of its lines); omitted: target.host and target.port. */
+    targetHost: hostSchema.optional(),
+    targetPort: portSchema.optional(),
+    /** How long PAUSE may wait for the transactions in flight to end before the cutover is rolled back. */
+    pauseTimeoutSeconds: z
+      .number({ error: 'must be a whole number of seconds from 1 to 3600' })
+      .int('must be a whole number of seconds from 1 to 3600')
+      .min(1, 'must be a whole number of seconds from 1 to 3600')
+      .max(3600, 'must be a whole number of seconds from 1 to 3600')
+      .default(10),
+  })
+  .strict();
+
+export type PoolerSpec = Readonly<Omit<z.infer<typeof poolerSpecSchema>, 'databases'>> & { readonly databases?: readonly string[] };
+
 const databaseName = z
   .string({ error: 'must be a database name' })
   .min(1, 'must not be empty')
@@ -317,6 +357,11 @@ export const migrationSpecSchema = z
      * it the primary again without losing a write (docs/fallback.md). Unset: no window.
      */
     fallbackWindow: fallbackWindowSchema.optional(),
+    /**
+     * Online: the user's PgBouncer in front of the source; the cutover pauses its databases, points
+     * them at the target and resumes them, so the applications keep their connections (docs/pooler.md).
+     */
+    pooler: poolerSpecSchema.optional(),
   })
   .strict()
   .superRefine((spec, ctx) => {
@@ -337,6 +382,10 @@ export const migrationSpecSchema = z
       }
     } else if (spec.fallbackWindow !== undefined && !spec.fenceWriters) {
       ctx.addIssue({ code: 'custom', path: ['fallbackWindow'], message: FALLBACK_NEEDS_FENCE });
+    }
+    if (spec.pooler !== undefined) {
+      const why = poolerRefusal(spec);
+      if (why) ctx.addIssue({ code: 'custom', path: ['pooler'], message: why });
     }
     // the event trigger places each change in the stream, which only an online migration that follows them reads
     if (spec.schemaChangeCapture === 'eventTrigger' && (spec.mode !== 'Online' || !spec.followSchemaChanges)) {
@@ -367,6 +416,24 @@ export const migrationSpecSchema = z
   });
 
 /**
+ * Why a spec may not name a pooler, or undefined: only an online migration has a cutover; an agent
+ * holds no pooler credentials and need not run beside the pooler's configuration file; the
+ * fall-back through the pooler is not built yet, so a window (whose fall-back would leave the
+ * pooler on the new server) is refused with it.
+ */
+function poolerRefusal(spec: {
+  readonly mode: MigrationMode;
+  readonly runtime: Runtime;
+  readonly fallbackWindow?: string | undefined;
+}): string | undefined {
+  if (spec.mode !== 'Online') return 'applies only to an Online migration (mode), which has a cutover';
+  if (spec.runtime !== 'local') return 'applies only to runtime local (pgferry runs beside the pooler and writes its configuration file)';
+  if (spec.fallbackWindow !== undefined)
+    return 'cannot be combined with fallbackWindow yet (a fall-back through the pooler is not supported): leave one of them out';
+  return undefined;
+}
+
+/**
  * Spec fields that tune how a migration runs without changing which migration it is: accepted
  * beside the Azure properties by the CLI, and an in-place update (never a replace) for Pulumi.
  */
@@ -389,6 +456,7 @@ export const TUNING_KEYS = [
   'fenceWriters',
   'cutoverLagBudgetSeconds',
   'fallbackWindow',
+  'pooler',
   'waitForOverwriteConfirmation',
   'overwriteLiveDbsInTarget',
   'setupLogicalReplicationOnSourceDbIfNeeded',

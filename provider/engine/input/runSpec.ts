@@ -3,11 +3,12 @@
 // own environment: its source user and password for the source, its own target connection.
 import type { MigrationSpec, ServerSpec } from './migrationSpec';
 
-/** The parsed spec without the passwords of either server: safe to keep in the control catalog. */
+/** The parsed spec without the passwords of either server (nor the pooler's): safe to keep in the control catalog. */
 export function runSpecOf(spec: MigrationSpec): Record<string, unknown> {
   const { password: _source, ...source } = spec.source;
   const { password: _target, ...target } = spec.target;
-  return { ...spec, source, target, databases: [...spec.databases] };
+  const pooler = spec.pooler && (({ password: _pooler, ...rest }) => rest)(spec.pooler);
+  return { ...spec, source, target, databases: [...spec.databases], ...(pooler ? { pooler } : {}) };
 }
 
 /** The credentials of one source database an agent holds (from PGFERRY_SOURCE_URLS). */

@@ -13,7 +13,7 @@ import { parseLsn } from '../cdc/decode/lsn';
 import { withSession } from '../connect/session';
 import type { MigrationRun } from '../run/migrationRun';
 
-/** The lag budget when fenceWriters is on and cutoverLagBudgetSeconds is not given. */
+/** The lag budget when fenceWriters is on or a pooler is paused, and cutoverLagBudgetSeconds is not given. */
 export const DEFAULT_FENCED_LAG_BUDGET_SECONDS = 30;
 /** A backlog this small counts as caught up: applied in well under a second at any rate a stream reaches. */
 export const CAUGHT_UP_BYTES = 1024 * 1024;
@@ -209,14 +209,19 @@ export async function measureCatchUp(
   });
 }
 
-/** Where the gate stopped a cutover: before fencing anybody, after (the fence lifted), or with no fence asked for. */
-export type GateStage = 'before the fence' | 'fence lifted' | 'no fence';
+/** Where the gate stopped a cutover: before fencing (or pausing) anybody, after (the fence lifted, the pooler resumed), or with neither asked for. */
+export type GateStage = 'before the fence' | 'fence lifted' | 'no fence' | 'before the pause' | 'pause lifted';
 
 /**
  * The roll-back's message: what was predicted, against which budget (`defaulted`: the default of
- * a fenced cutover, none given), and the two ways on.
+ * a fenced or paused cutover, none given, and which), and the two ways on.
  */
-export function overBudgetMessage(c: CatchUp, budgetSeconds: number, stage: GateStage, defaulted: boolean): string {
+export function overBudgetMessage(
+  c: CatchUp,
+  budgetSeconds: number,
+  stage: GateStage,
+  defaulted: false | 'fenceWriters' | 'a pooler',
+): string {
   const field = 'cutoverLagBudgetSeconds';
   const mib = (bytes: number) => (bytes < 1024 * 1024 ? `${(bytes / 1024).toFixed(1)} KiB` : `${(bytes / 1024 / 1024).toFixed(1)} MiB`);
   const rate =
@@ -228,7 +233,9 @@ export function overBudgetMessage(c: CatchUp, budgetSeconds: number, stage: Gate
     'before the fence': ['cutover not started', 'the source was not fenced, and changes stream on'],
     'fence lifted': ['cutover rolled back', 'the writer fence is lifted and changes stream on'],
     'no fence': ['cutover not started', 'changes stream on'],
+    'before the pause': ['cutover not started', 'the pooler was not paused, and changes stream on'],
+    'pause lifted': ['cutover rolled back', 'the pooler is resumed on the old source and changes stream on'],
   }[stage];
-  const budget = `${budgetSeconds} s (${field}${defaulted ? ', the default with fenceWriters' : ''})`;
+  const budget = `${budgetSeconds} s (${field}${defaulted ? `, the default with ${defaulted}` : ''})`;
   return `${what}: "${c.database}" would take ${predicted} to catch up (${mib(c.pendingBytes)} pending, ${rate}), over the lag budget of ${budget}; ${how}: request the cutover again once its pending bytes (pgferry show) have dropped, or raise ${field}`;
 }

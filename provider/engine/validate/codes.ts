@@ -67,6 +67,19 @@ export const CODES = {
   WRITER_FENCE: 'WRITER_FENCE',
   /** fenceWriters: it may not (not the database's owner, or no pg_signal_backend): what to grant. */
   WRITER_FENCE_PRIVILEGES: 'WRITER_FENCE_PRIVILEGES',
+  /** pooler: its admin console answers (Succeeded), or not: the address or the credentials to fix. */
+  POOLER_CONNECTIVITY: 'POOLER_CONNECTIVITY',
+  POOLER_UNREACHABLE: 'POOLER_UNREACHABLE',
+  /** pooler: the user is in admin_users (PAUSE, RELOAD, RESUME), or only in stats_users. */
+  POOLER_ADMIN: 'POOLER_ADMIN',
+  /** pooler: it serves exactly the migrated databases, from the source. */
+  POOLER_DATABASES: 'POOLER_DATABASES',
+  /** pooler: its configuration file can be written and holds a line for each of its databases. */
+  POOLER_CONFIG: 'POOLER_CONFIG',
+  /** pooler: what a database's pool mode means for the pause (session: a warning). */
+  POOLER_POOL_MODE: 'POOLER_POOL_MODE',
+  /** pooler: session pooling without server_reset_query. */
+  POOLER_RESET_QUERY: 'POOLER_RESET_QUERY',
   /** Online: the user has the rights a change of the footprint needs on its server (footprint/, rights). */
   FOOTPRINT_RIGHTS: 'FOOTPRINT_RIGHTS',
   /** Online: it has not (a slot without REPLICATION, a publication without CREATE, tables it will not own): what to grant. */

@@ -16,6 +16,7 @@ export const CHECK_TYPES = {
   replication: 'ReplicationValidation',
   cdcTable: 'CdcTableReport',
   filters: 'FilterValidation',
+  pooler: 'PoolerValidation',
 } as const;
 export type CheckType = (typeof CHECK_TYPES)[keyof typeof CHECK_TYPES];
 
@@ -23,7 +24,8 @@ export type ServerRole = 'source' | 'target';
 
 export interface ResultScope {
   readonly database?: string;
-  readonly server?: ServerRole;
+  /** The server a result is about; the pooler: the user's PgBouncer in front of the source (spec.pooler). */
+  readonly server?: ServerRole | 'pooler';
 }
 
 function make(

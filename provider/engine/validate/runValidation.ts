@@ -34,6 +34,7 @@ import { checkPgTools } from './pgToolsCheck';
 import { checkVersions } from './versions';
 import { checkFilters } from './filterCheck';
 import { checkServerParameters } from './serverParameters';
+import { checkPooler } from './pooler';
 
 export { validationFailed } from './result';
 export { cdcTableReport } from './cdcReport';
@@ -149,7 +150,8 @@ async function footprintRightsChecks(
   check: () => void,
 ): Promise<void> {
   for (const [database, source] of dbClients) {
-    for (const change of FOOTPRINT.filter((c) => c.madeFor(spec))) {
+    // the pooler's rights are the pooler's checks (checkPooler), once for all its databases
+    for (const change of FOOTPRINT.filter((c) => c.madeFor(spec) && c.rights.server !== 'pooler')) {
       check();
       await guarded(results, CHECK_TYPES.privileges, `the rights of ${change.name} in ${ident(database)}`, database, async () => [
         rightsResult(change, database, await change.rights.refusal({ spec, database, source, target: target.client })),
@@ -239,6 +241,10 @@ export async function runValidation(spec: MigrationSpec, options: ValidationOpti
     }
     if (source && spec.mode === 'Online') await onlineChecks(results, source, dbClients, spec, options, check);
     if (source && target && spec.mode === 'Online') await footprintRightsChecks(results, target, dbClients, spec, check);
+    if (source && spec.pooler !== undefined) {
+      check();
+      await guarded(results, CHECK_TYPES.pooler, 'the pooler', undefined, () => checkPooler(spec, [...dbClients.keys()]));
+    }
     if (target && spec.mode === 'Online' && spec.fallbackWindow !== undefined) {
       check();
       await guarded(results, CHECK_TYPES.serverParameters, 'the target for the fallback window', undefined, () =>

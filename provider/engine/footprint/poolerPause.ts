@@ -1,0 +1,123 @@
+// The pooler's pause at a cutover through a pooler (spec.pooler, docs/pooler.md): per migrated
+// database, each of the pooler's databases that goes to it is recorded (change poolerPause, object
+// its pooler name, undo the host= and port= its line had: the source) before it is paused. Given
+// back (undo) it is pointed at those recorded values again (the file rewritten only where it was
+// changed), the pooler reloaded, and resumed: the applications' held queries run on the old source,
+// nothing lost. Past the cutover's point of no return (flow/cutover.ts finishCutover, after
+// 'released' is recorded) it is switched instead: pointed at the target, reloaded, resumed, and
+// kept (kept_at): a release of a database cut over never points it back. Both are idempotent, so a
+// runner killed at any step leaves the pooler paused on the source until the resumed runner gives
+// it back (flow/online.ts) or switches it, never half on each server.
+import { CONTROL_SCHEMA } from '../core/names';
+import { PgferryError } from '../core/errors';
+import { failpoint } from '../util/failpoints';
+import type { MigrationSpec, PoolerSpec } from '../input/migrationSpec';
+import {
+  configuredAddresses,
+  pausePooled,
+  pointDatabases,
+  pooledDatabases,
+  poolerAdminRefusal,
+  poolerNames,
+  reloadPooler,
+  resumePooled,
+  targetAddress,
+  withPoolerAdmin,
+  type PoolerAddress,
+} from '../switchover/pooler';
+import type { FootprintContext, RestoreContext, ReversibleChange } from './change';
+import { markKept, markUndone, pendingChanges, recordChanges } from './ledger';
+
+const CHANGE = 'poolerPause';
+
+function poolerOf(spec: MigrationSpec): PoolerSpec {
+  if (spec.pooler) return spec.pooler;
+  throw new PgferryError('POOLER_REFUSED', 'a pause of the pooler is recorded, but the spec names no pooler', {
+    fix: 'give the migration its pooler (pooler, or --pooler-* with the CLI) so pgferry can resume it',
+  });
+}
+
+/**
+ * The pooler's databases that go to a migrated database (poolerNames, matched by the server
+ * database they name, as SHOW DATABASES lists them), with where each line points now.
+ */
+async function poolerDatabasesOf(spec: MigrationSpec, pooler: PoolerSpec, database: string): Promise<Map<string, PoolerAddress>> {
+  const wanted = new Set(poolerNames(spec, spec.databases.length > 0 ? spec.databases : [database]));
+  const served = await withPoolerAdmin(pooler, (admin) => pooledDatabases(pooler, admin));
+  const names = served.filter((d) => wanted.has(d.name) && d.database === database).map((d) => d.name);
+  return configuredAddresses(pooler, names);
+}
+
+/**
+ * Pauses the pooler's databases that go to `database`, each recorded first with where its line
+ * points (a row still pending keeps what an earlier attempt read: the source). Refused, resumed,
+ * when a PAUSE waits longer than pooler.pauseTimeoutSeconds.
+ */
+export async function pausePooler(ctx: RestoreContext, database: string): Promise<readonly string[]> {
+  const pooler = poolerOf(ctx.spec);
+  const addresses = await poolerDatabasesOf(ctx.spec, pooler, database);
+  const entries = [...addresses].map(([object, undo]) => ({ object, undo }));
+  await recordChanges(ctx.store, ctx.spec.migrationName, database, CHANGE, entries);
+  await withPoolerAdmin(pooler, async (admin) => {
+    for (const { object } of entries) await pausePooled(pooler, admin, object);
+  });
+  failpoint(`cutover-pooler-paused:${database}`);
+  return entries.map((e) => e.object);
+}
+
+/**
+ * Past the point of no return: the database's pooler lines pointed at the target, the pooler
+ * reloaded and resumed, the change kept. Idempotent (a resumed runner finishing a release does it
+ * again; a line already pointing there is not written).
+ */
+export async function switchPooler(ctx: RestoreContext, database: string): Promise<void> {
+  const pending = await pendingChanges<PoolerAddress>(ctx.store, ctx.spec.migrationName, database, CHANGE);
+  if (pending.length === 0) return;
+  const pooler = poolerOf(ctx.spec);
+  const target = targetAddress(ctx.spec);
+  await pointDatabases(pooler, new Map(pending.map((p) => [p.object, target])));
+  await withPoolerAdmin(pooler, async (admin) => {
+    await reloadPooler(pooler, admin);
+    failpoint(`cutover-pooler-pointed:${database}`);
+    for (const p of pending) await resumePooled(pooler, admin, p.object);
+  });
+  await markKept(ctx.store, ctx.spec.migrationName, database, CHANGE);
+}
+
+/** Gives the pause back: the lines pointed where they were (the source), the pooler reloaded and resumed. */
+async function resumeOnSource(ctx: FootprintContext, database: string): Promise<void> {
+  const pending = await pendingChanges<PoolerAddress>(ctx.store, ctx.spec.migrationName, database, CHANGE);
+  if (pending.length === 0) return;
+  const pooler = poolerOf(ctx.spec);
+  await pointDatabases(pooler, new Map(pending.map((p) => [p.object, p.undo])));
+  await withPoolerAdmin(pooler, async (admin) => {
+    await reloadPooler(pooler, admin);
+    for (const p of pending) await resumePooled(pooler, admin, p.object);
+  });
+  for (const p of pending) await markUndone(ctx.store, ctx.spec.migrationName, database, CHANGE, p.object);
+}
+
+export const poolerPause = {
+  name: 'poolerPause',
+  server: 'pooler',
+  describe:
+    "pooler pause: each of the pooler's databases that goes to a migrated database paused at cutover (PAUSE), then pointed at the target (its configuration file, RELOAD) and resumed; given back by pointing it where it was, RELOAD and RESUME",
+  ledger: `${CONTROL_SCHEMA}.footprint (change poolerPause: object the pooler's database, undo.host and undo.port its line had, kept_at)`,
+  rights: {
+    server: 'pooler',
+    needs: "a user of the pooler's admin_users (PAUSE, RELOAD, RESUME), and a configuration file pgferry can write",
+    refusal: (s) => poolerAdminRefusal(poolerOf(s.spec)),
+  },
+  madeFor: (spec) => spec.mode === 'Online' && spec.pooler !== undefined,
+  staysAfterCutover: true,
+  pending: async (ctx, database) =>
+    (await pendingChanges<PoolerAddress>(ctx.store, ctx.spec.migrationName, database, CHANGE)).map(
+      (p) =>
+        `the pooler's "${p.object}" is paused or was being pointed elsewhere: its line to be pointed at host=${p.undo.host ?? '(none)'} port=${p.undo.port ?? '(none)'}, then RELOAD and RESUME ${p.object}`,
+    ),
+  undo: resumeOnSource,
+  failure: () => ({
+    what: 'could not resume the pooler on the source',
+    left: `its databases may still be paused; what their lines pointed at is in ${CONTROL_SCHEMA}.footprint on the target, and a resume or a cancel gives them back`,
+  }),
+} satisfies ReversibleChange;

@@ -1,0 +1,335 @@
+// Issue 64: the cutover through the user's PgBouncer (spec.pooler), on real servers, a real
+// PgBouncer and detached runners. The pooler's databases are paused (transactions in flight end,
+// new queries wait), the stream drained to the marker, the target verified, the pooler's lines
+// pointed at the target (its file, RELOAD) and resumed: an application writing through the pooler
+// keeps its connection and never sees an error, and every write it was told committed is on the
+// target exactly once. A PAUSE held past pauseTimeoutSeconds and a verification difference resume
+// the pooler on the old source, nothing lost; a runner killed at each step leaves the pooler, after
+// `resume`, on one server with every write. Each scenario reads the rows back from both servers and
+// the pooler's databases from its admin console.
+import assert from 'node:assert/strict';
+import { promises as fs } from 'node:fs';
+import type pg from 'pg';
+import { cancelMigration, isFinalState, requestCutover, resumeMigration, startMigration } from '../../provider/engine';
+import { CatalogConnection } from '../../provider/engine/control/connection';
+import type { MigrationSpec } from '../../provider/engine/input/migrationSpec';
+import type { MigrationStatus } from '../../provider/engine/core/model';
+import { pairSpec, startPair, until, waitForStatus, type ServerPair } from '../support';
+import { startPgBouncer, type PgBouncer } from '../support/pgbouncer';
+
+const APP = { user: 'app', password: 'app-through-the-pooler' };
+const DATABASES = ['pool_ok', 'pool_abort', 'pool_cancel', 'pool_kill_paused', 'pool_kill_drained', 'pool_kill_pointed'];
+
+/** An application writing through the pooler: one connection, one INSERT after another, every error kept. */
+class PooledWriter {
+  readonly committed: number[] = [];
+  readonly errors: string[] = [];
+  private stopping = false;
+  private readonly running: Promise<void>;
+
+  constructor(
+    private readonly client: pg.Client,
+    first: number,
+  ) {
+    client.on('error', (error) => this.errors.push(`connection: ${error.message}`));
+    this.running = (async () => {
+      for (let n = first; !this.stopping; n++) {
+        try {
+          await client.query('INSERT INTO writes (n, at_port) VALUES ($1, inet_server_port())', [n]);
+          this.committed.push(n);
+        } catch (error) {
+          this.errors.push(`write ${n}: ${(error as Error).message}`);
+          return;
+        }
+        await new Promise((r) => setTimeout(r, 10));
+      }
+    })();
+  }
+
+  /** Waits until `count` more writes have committed (the writer is alive and not held). */
+  async more(count: number): Promise<void> {
+    const target = this.committed.length + count;
+    await until(`${count} more writes through the pooler`, async () => {
+      if (this.errors.length > 0) throw new Error(this.errors.join('; '));
+      return this.committed.length >= target ? true : undefined;
+    });
+  }
+
+  async stop(): Promise<void> {
+    this.stopping = true;
+    await this.running;
+    await this.client.end().catch(() => undefined);
+  }
+}
+
+/** The suite's servers and pooler, and what every scenario does with them. */
+class PoolerLab {
+  constructor(
+    readonly pair: ServerPair,
+    readonly pooler: PgBouncer,
+    readonly store: CatalogConnection,
+  ) {}
+
+  static async start(): Promise<PoolerLab> {
+    const pair = await startPair();
+    await pair.source.query(`CREATE ROLE ${APP.user} LOGIN PASSWORD '${APP.password}'`);
+    for (const db of DATABASES) {
+      await pair.source.query(`CREATE DATABASE ${db}`);
+      await pair.source.query(
+        `CREATE TABLE items (id int PRIMARY KEY, note text NOT NULL);
+         INSERT INTO items SELECT g, 'v' || g FROM generate_series(1, 2000) g;
+         CREATE TABLE writes (n int PRIMARY KEY, at_port int NOT NULL);
+         GRANT SELECT, INSERT ON writes TO ${APP.user};`,
+        [],
+        db,
+      );
+    }
+    const source = { host: pair.source.host, port: pair.source.port };
+    const pooler = await startPgBouncer({
+      databases: Object.fromEntries(DATABASES.map((db) => [db, source])),
+      users: { [APP.user]: APP.password },
+    });
+    return new PoolerLab(pair, pooler, new CatalogConnection(pairSpec(pair, 'x', ['x']).target));
+  }
+
+  async stop(): Promise<void> {
+    await this.store.close();
+    await this.pooler.stop();
+    await this.pair.stop();
+  }
+
+  spec(name: string, db: string, pauseTimeoutSeconds = 10): MigrationSpec {
+    const { pooler } = this;
+    return pairSpec(this.pair, name, [db], {
+      mode: 'Online',
+      option: 'Migrate',
+      verify: 'full',
+      pooler: {
+        host: pooler.host,
+        port: pooler.port,
+        user: pooler.adminUser,
+        password: pooler.adminPassword,
+        configFile: pooler.configFile,
+        pauseTimeoutSeconds,
+      },
+    });
+  }
+
+  /** Starts the migration and waits until it streams; the application's role may then log in on the target too. */
+  async streaming(s: MigrationSpec): Promise<void> {
+    await startMigration(s);
+    const st = await waitForStatus(this.store, s.migrationName, (x) => x.subState === 'WaitingForCutoverTrigger' || isFinalState(x.state));
+    assert.equal(st.subState, 'WaitingForCutoverTrigger', st.message);
+    // roles travel without their passwords: the pooler logs in to the target with the application's
+    await this.pair.target.query(`ALTER ROLE ${APP.user} PASSWORD '${APP.password}'`);
+  }
+
+  async writer(db: string): Promise<PooledWriter> {
+    const w = new PooledWriter(await this.pooler.connect(db, APP.user, APP.password), 1);
+    await w.more(5);
+    return w;
+  }
+
+  /** Where the pooler sends a database now, and whether it is paused (its admin console). */
+  async pooledAt(db: string): Promise<{ port: number; paused: number }> {
+    const rows = await this.pooler.admin<{ name: string; port: number; paused: number }>('SHOW DATABASES');
+    const row = rows.find((r) => r.name === db)!;
+    return { port: Number(row.port), paused: Number(row.paused) };
+  }
+
+  async writesOn(cluster: ServerPair['source'], db: string): Promise<number[]> {
+    return (await cluster.query<{ n: number }>('SELECT n FROM writes ORDER BY n', [], db)).map((r) => r.n);
+  }
+
+  /** Every write the application was told committed is on the target once, and nothing else is. */
+  async allOnTarget(db: string, w: PooledWriter): Promise<void> {
+    assert.deepEqual(
+      await this.writesOn(this.pair.target, db),
+      [...w.committed].sort((a, b) => a - b),
+      `${db}: the target's writes`,
+    );
+  }
+
+  async final(s: MigrationSpec): Promise<MigrationStatus> {
+    return waitForStatus(this.store, s.migrationName, (x) => isFinalState(x.state), 420_000);
+  }
+
+  /** Waits until the cutover request is answered (cleared by a roll-back, or the migration ended). */
+  async answered(s: MigrationSpec): Promise<MigrationStatus> {
+    return waitForStatus(this.store, s.migrationName, (x) => !x.cutoverRequested || isFinalState(x.state), 420_000);
+  }
+}
+
+/** a writer through the pooler during the cutover gets no error, and every committed write is on the target exactly once. */
+async function noErrorNoLoss(lab: PoolerLab): Promise<void> {
+  const db = 'pool_ok';
+  const s = lab.spec('pool-ok', db);
+  await lab.streaming(s);
+  const w = await lab.writer(db);
+  await requestCutover(s.target, s.migrationName);
+  const done = await lab.final(s);
+  await w.more(20); // writes after the cutover, through the same connection
+  await w.stop();
+  assert.equal(done.state, 'Succeeded', done.message);
+  assert.deepEqual(w.errors, [], 'the application saw no error');
+  await lab.allOnTarget(db, w);
+  // the writes before the pause reached the target through the stream, those after it directly
+  const ports = await lab.pair.target.query<{ at_port: number }>('SELECT DISTINCT at_port FROM writes', [], db);
+  assert.deepEqual(new Set(ports.map((p) => p.at_port)), new Set([lab.pair.source.port, lab.pair.target.port]));
+  const onSource = await lab.writesOn(lab.pair.source, db);
+  assert.ok(onSource.length < w.committed.length, 'the writes after the switch are not on the source');
+  assert.deepEqual(await lab.pooledAt(db), { port: lab.pair.target.port, paused: 0 });
+  assert.match(
+    await fs.readFile(lab.pooler.configFile, 'utf8'),
+    new RegExp(`^${db} = host=127\\.0\\.0\\.1 port=${lab.pair.target.port} dbname=${db}$`, 'm'),
+  );
+}
+
+/** a PAUSE held past pauseTimeoutSeconds, then a verification difference, each resume the pooler on the old source with nothing lost; fixed, the cutover succeeds. */
+async function abortsResumeOnSource(lab: PoolerLab): Promise<void> {
+  const db = 'pool_abort';
+  const s = lab.spec('pool-abort', db, 2);
+  await lab.streaming(s);
+  const fileBefore = await fs.readFile(lab.pooler.configFile, 'utf8');
+  const w = await lab.writer(db);
+  // a transaction in flight through the pooler that outlasts the pause's patience
+  const long = await lab.pooler.connect(db, APP.user, APP.password);
+  let held: MigrationStatus;
+  try {
+    await long.query('BEGIN');
+    await long.query('INSERT INTO writes (n, at_port) VALUES (900000, inet_server_port())');
+    await requestCutover(s.target, s.migrationName);
+    held = await lab.answered(s);
+    await long.query('COMMIT');
+  } finally {
+    await long.end(); // an open transaction would hold every later slot's creation on the source
+  }
+  assert.equal(held.subState, 'WaitingForCutoverTrigger', held.message);
+  assert.match(
+    held.message ?? '',
+    /^cutover rolled back: the pooler's PAUSE of "pool_abort" waited more than 2 s for the transactions in flight to end; the database was resumed \(fix: end the long transactions on the source .*\); the pooler is resumed on the old source and changes stream on$/,
+  );
+  w.committed.push(900000);
+  await w.more(5);
+  assert.deepEqual(await lab.pooledAt(db), { port: lab.pair.source.port, paused: 0 });
+
+  // a difference on the target the verification finds after the pause and the drain
+  await lab.pair.target.query(`UPDATE items SET note = 'changed on the target' WHERE id = 7`, [], db);
+  await requestCutover(s.target, s.migrationName);
+  const stopped = await lab.answered(s);
+  assert.equal(stopped.subState, 'WaitingForCutoverTrigger', stopped.message);
+  assert.match(
+    stopped.message ?? '',
+    /^cutover stopped: verification failed: .*items.*; streaming resumed, the pooler resumed on the old source, request the cutover again/,
+  );
+  await w.more(5);
+  assert.deepEqual(w.errors, [], 'the application saw no error through both roll-backs');
+  assert.deepEqual(await lab.pooledAt(db), { port: lab.pair.source.port, paused: 0 });
+  assert.equal(await fs.readFile(lab.pooler.configFile, 'utf8'), fileBefore, "the pooler's file is as it was");
+  // nothing lost: every write is on the source, and streams to the target
+  const sofar = [...w.committed];
+  const onSource = new Set(await lab.writesOn(lab.pair.source, db));
+  assert.ok(
+    sofar.every((n) => onSource.has(n)),
+    'every write so far is on the source',
+  );
+  await until('the writes so far are on the target', async () => {
+    const on = new Set(await lab.writesOn(lab.pair.target, db));
+    return sofar.every((n) => on.has(n)) ? true : undefined;
+  });
+
+  await lab.pair.target.query(`UPDATE items SET note = 'v7' WHERE id = 7`, [], db);
+  await requestCutover(s.target, s.migrationName);
+  const done = await lab.final(s);
+  await w.more(5);
+  await w.stop();
+  assert.equal(done.state, 'Succeeded', done.message);
+  assert.deepEqual(w.errors, []);
+  await lab.allOnTarget(db, w);
+  assert.deepEqual(await lab.pooledAt(db), { port: lab.pair.target.port, paused: 0 });
+}
+
+/** a cancel while the pooler is paused (the verification waiting on a lock) resumes it on the old source, every write there. */
+async function cancelResumesOnSource(lab: PoolerLab): Promise<void> {
+  const db = 'pool_cancel';
+  const s = lab.spec('pool-cancel', db);
+  await lab.streaming(s);
+  const fileBefore = await fs.readFile(lab.pooler.configFile, 'utf8');
+  const w = await lab.writer(db);
+  // the verification reads items whole; locked on the target, it waits there, paused
+  const lock = await lab.pair.target.connect(db);
+  try {
+    await lock.query('BEGIN');
+    await lock.query('LOCK TABLE items IN ACCESS EXCLUSIVE MODE');
+    await requestCutover(s.target, s.migrationName);
+    await waitForStatus(lab.store, s.migrationName, (x) => x.databases[0]?.cutoverStep === 'drained' || isFinalState(x.state));
+    assert.equal((await lab.pooledAt(db)).paused, 1, 'paused while the cutover verifies');
+    await cancelMigration(s.target, s.migrationName);
+  } finally {
+    await lock.query('ROLLBACK').catch(() => undefined);
+    await lock.end();
+  }
+  const done = await lab.final(s);
+  assert.equal(done.state, 'Canceled', done.message);
+  await w.more(5);
+  await w.stop();
+  assert.deepEqual(w.errors, [], 'the application saw no error');
+  assert.deepEqual(await lab.pooledAt(db), { port: lab.pair.source.port, paused: 0 });
+  assert.equal(await fs.readFile(lab.pooler.configFile, 'utf8'), fileBefore, "the pooler's file is as it was");
+  assert.deepEqual(
+    await lab.writesOn(lab.pair.source, db),
+    [...w.committed].sort((a, b) => a - b),
+    'every write is on the source',
+  );
+}
+
+/** a runner killed at a step of the cutover, resumed: the pooler ends resumed on the target with every write once. */
+async function killedAndResumed(lab: PoolerLab, step: string, db: string): Promise<void> {
+  const s = lab.spec(`kill-${db.replaceAll('_', '-')}`, db);
+  process.env.PGFERRY_FAILPOINTS = `${step}:${db}`;
+  try {
+    await lab.streaming(s);
+  } finally {
+    delete process.env.PGFERRY_FAILPOINTS;
+  }
+  const w = await lab.writer(db);
+  await requestCutover(s.target, s.migrationName);
+  await waitForStatus(lab.store, s.migrationName, (x) => x.runner?.alive === false, 420_000);
+  assert.equal((await lab.pooledAt(db)).paused, 1, 'the killed runner left the pooler paused');
+  const heldAt = w.committed.length;
+  await new Promise((r) => setTimeout(r, 500));
+  assert.equal(w.committed.length, heldAt, 'the writer waits while paused');
+
+  await resumeMigration(s);
+  const done = await lab.final(s);
+  await w.more(10);
+  await w.stop();
+  assert.equal(done.state, 'Succeeded', done.message);
+  assert.deepEqual(w.errors, [], 'the application saw no error');
+  await lab.allOnTarget(db, w);
+  assert.deepEqual(await lab.pooledAt(db), { port: lab.pair.target.port, paused: 0 });
+}
+
+describe('cutover through the pooler (real PgBouncer, integration)', function () {
+  this.timeout(600_000);
+  let lab: PoolerLab;
+  before(async () => {
+    lab = await PoolerLab.start();
+  });
+  after(async () => lab?.stop());
+
+  it('a writer through the pooler during the cutover gets no error, and every committed write is on the target exactly once', () =>
+    noErrorNoLoss(lab));
+  it('a PAUSE held past pauseTimeoutSeconds, then a verification difference, each resume the pooler on the old source with nothing lost; fixed, the cutover succeeds', () =>
+    abortsResumeOnSource(lab));
+  it('a cancel while the pooler is paused resumes it on the old source, every write there, the application seeing no error', () =>
+    cancelResumesOnSource(lab));
+  for (const [step, db, paused] of [
+    ['cutover-pooler-paused', 'pool_kill_paused', 'paused, before the marker'],
+    ['cutover-drained', 'pool_kill_drained', 'paused, drained'],
+    ['cutover-pooler-pointed', 'pool_kill_pointed', 'pointed at the target and reloaded, not resumed'],
+  ] as const) {
+    it(`a runner killed at ${step} (${paused}) and resumed leaves the pooler resumed on one server with every write once`, () =>
+      killedAndResumed(lab, step, db));
+  }
+});
