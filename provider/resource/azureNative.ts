@@ -9,6 +9,7 @@ import { azureServers, isObject, readAzureProperties } from '../azure/body';
 import { serverAddress } from '../azure/serverName';
 import { isPgferryError } from '../engine';
 import type { CheckFailure } from './checkFailure';
+import { findTargetLogin, readPgpass, type PgpassReader } from './targetLogin';
 
 type Props = Record<string, unknown>;
 
@@ -19,6 +20,8 @@ const AZURE_NATIVE_SERVER_KEYS = [
   'sourceDbServerResourceId',
   'sourceDbServerFullyQualifiedDomainName',
   'targetDbServerFullyQualifiedDomainName',
+  // not azure-native's: the administratorLogin of the server resource serverName came from (pgMigration.ts)
+  'targetAdministratorLogin',
 ] as const;
 
 /**
@@ -80,13 +83,15 @@ function serverNameOf(inputs: Props, failures: CheckFailure[]): { name?: string;
  * sourceDbServerFullyQualifiedDomainName and secretParameters.sourceServerUsername), the target
  * from targetDbServerFullyQualifiedDomainName, else from serverName as the CLI reads `--name`
  * (PGFERRY_SERVER_HOSTS, else SERVER.postgres.database.azure.com), its user from
- * secretParameters.targetServerUsername or the PGFERRY_SERVER_HOSTS entry. Both spellings of a
- * server given with different values is a failure naming the two; values not known yet are not judged.
+ * secretParameters.targetServerUsername, else as targetLogin.ts finds it (the server resource's
+ * administratorLogin, PGFERRY_SERVER_HOSTS, PGUSER, ~/.pgpass). Both spellings of a server given
+ * with different values is a failure naming the two; values not known yet are not judged.
  */
 export function withAzureNativeServers(
   inputs: Props,
   unknown: (value: unknown) => boolean,
   env: NodeJS.ProcessEnv = process.env,
+  pgpass: PgpassReader = readPgpass,
 ): AzureNativeServers {
   const out: Props = { ...inputs };
   const failures: CheckFailure[] = [];
@@ -127,8 +132,6 @@ export function withAzureNativeServers(
     failures.push({ property: server.field, reason: `${server.field}: ${error.message}` });
     return { inputs: out, failures, fieldNames };
   }
-  // the user PGFERRY_SERVER_HOSTS gives the server, wherever its address comes from
-  if (!given(target.user) && address?.user !== undefined) target.user = address.user;
   if (!given(target.host) && address !== undefined) {
     target.host = address.host;
     if (address.port !== undefined) target.port = address.port;
@@ -141,15 +144,39 @@ export function withAzureNativeServers(
   }
   if (servers.fieldNames['target.user'] && given(servers.target.user)) fieldNames['target.user'] = servers.fieldNames['target.user'];
   if (given(target.host) || given(target.user)) {
-    if (!given(inputs.target) && !given(target.user)) {
-      failures.push({
-        property: 'secretParameters.targetServerUsername',
-        reason: `secretParameters.targetServerUsername: required: pgferry cannot ask Azure for the administrator login of ${server.name === undefined ? `"${String(target.host)}"` : `server "${server.name}"`}; give the target user here, or map the server in PGFERRY_SERVER_HOSTS as ${server.name ?? 'NAME'}=USER@HOST[:PORT]`,
-      });
+    const ours = isObject(inputs.target) ? inputs.target : undefined;
+    if (!given(target.user) && !given(ours?.user)) {
+      const login = inputs.targetAdministratorLogin;
+      if (given(login) && unknown(login)) target.user = login;
+      else {
+        const found = findTargetLogin(
+          {
+            administratorLogin: typeof login === 'string' && login !== '' ? login : undefined,
+            mappedUser: address?.user,
+            host: String(target.host),
+            port: typeof target.port === 'number' ? target.port : 5432,
+            database: typeof ours?.maintenanceDatabase === 'string' ? ours.maintenanceDatabase : 'postgres',
+          },
+          env,
+          pgpass,
+        );
+        if (found) target.user = found.user;
+        else if (!given(inputs.target)) failures.push(noLogin(server.name, target));
+      }
     }
     merge(out, 'target', target, servers.fieldNames, failures, unknown);
   }
   return { inputs: out, failures, fieldNames };
+}
+
+/** The one line naming the ways to give the target's login (docs/pulumi.md, "The target's login"). */
+function noLogin(name: string | undefined, target: Props): CheckFailure {
+  const where = `${String(target.host)}:${typeof target.port === 'number' ? target.port : 5432}`;
+  const server = name === undefined ? `"${where}"` : `server "${name}" (${where})`;
+  return {
+    property: 'secretParameters.targetServerUsername',
+    reason: `secretParameters.targetServerUsername: required: no login found for ${server}; give it here, or pass the azure-native server resource's name as serverName (its administratorLogin is used), or set PGUSER (or ${name ?? 'NAME'}=USER@HOST in PGFERRY_SERVER_HOSTS), or add a ~/.pgpass entry for ${where}`,
+  };
 }
 
 function withoutPassword(server: Props): Props {

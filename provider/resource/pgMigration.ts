@@ -39,7 +39,10 @@ export interface PgMigrationSecretParameters {
   }>;
   /** The source user (need not be an administrator); overrides the user of sourceDbServerResourceId. */
   readonly sourceServerUsername?: pulumi.Input<string | undefined>;
-  /** The target user; required unless `target.user` or PGFERRY_SERVER_HOSTS gives it (pgferry cannot ask Azure for the admin login). */
+  /**
+   * The target user. Omitted (as Azure's examples omit it): the administratorLogin of the server
+   * resource whose name is serverName, else PGFERRY_SERVER_HOSTS's USER@, PGUSER, ~/.pgpass (docs/pulumi.md).
+   */
   readonly targetServerUsername?: pulumi.Input<string | undefined>;
 }
 
@@ -314,9 +317,32 @@ function statusPlaceholders(): Record<string, undefined> {
   return Object.fromEntries(STATUS_OUTPUTS.map((key) => [key, undefined]));
 }
 
+/** azure-native's flexible server, by the type token its own `isInstance` compares (any API version's module). */
+const AZURE_SERVER_TYPE = /^azure-native:dbforpostgresql(\/v[0-9a-z]+)?:Server$/;
+
+/**
+ * The administratorLogin of the azure-native server resource the program named the target by
+ * (`serverName: server.name`, or its FQDN): an Output knows the resources it came from, as Pulumi
+ * records them for dependencies. Read at check only when no user is given (targetLogin.ts).
+ */
+function administratorLoginOf(args: PgMigrationArgs): pulumi.Output<string | undefined> | undefined {
+  for (const input of [args.serverName, args.targetDbServerName, args.targetDbServerFullyQualifiedDomainName]) {
+    if (!pulumi.Output.isInstance(input)) continue;
+    const resources = (input as unknown as { resources?: () => Set<pulumi.Resource> }).resources?.() ?? new Set();
+    for (const resource of resources) {
+      const { __pulumiType: type, administratorLogin } = resource as unknown as { __pulumiType?: unknown; administratorLogin?: unknown };
+      if (typeof type === 'string' && AZURE_SERVER_TYPE.test(type) && pulumi.Output.isInstance(administratorLogin)) {
+        return administratorLogin as pulumi.Output<string | undefined>;
+      }
+    }
+  }
+  return undefined;
+}
+
 function migrationProps(args: PgMigrationArgs, opts: pulumi.CustomResourceOptions, importId: pulumi.Input<pulumi.ID> | undefined) {
   return {
     ...args,
+    targetAdministratorLogin: administratorLoginOf(args),
     source: withSecretPassword(args.source),
     target: withSecretPassword(args.target),
     // azure-native's passwords: the whole object secret (its users with them), as azure-native stores it

@@ -2,6 +2,7 @@
 // servers are given, the import option carried as an input, `PgMigration.get` as a read by id.
 import assert from 'node:assert/strict';
 import * as pulumi from '@pulumi/pulumi';
+import { Server } from '@pulumi/azure-native/dbforpostgresql/server';
 import { PgMigration } from '../../provider/resource';
 
 const SIG_KEY = '4dabf18193072939515e22adb298388d';
@@ -20,7 +21,11 @@ async function withMocks(): Promise<Seen[]> {
   const seen: Seen[] = [];
   await pulumi.runtime.setMocks(
     {
-      newResource: (args) => ({ id: args.id || `${args.name}-id`, state: { state: 'Succeeded' } }),
+      newResource: (args) => ({
+        id: args.id || `${args.name}-id`,
+        // an azure-native server echoes its inputs, its name the serverName given (as ARM returns it)
+        state: args.type.endsWith(':Server') ? { ...args.inputs, name: args.inputs.serverName } : { state: 'Succeeded' },
+      }),
       call: () => ({}),
     },
     'pgferry-test',
@@ -96,6 +101,33 @@ describe('PgMigration registration', function () {
     assert.ok(!JSON.stringify({ ...inputs, secretParameters: undefined }).includes('azure-src-pw'), 'no password outside it');
     assert.equal(inputs.serverName, 'exampleserver');
     assert.equal(inputs.sourceDbServerResourceId, 'src:5432@u');
+  });
+
+  it('sends the administratorLogin of the azure-native server named by serverName (server.name) as targetAdministratorLogin; none for a plain name', async () => {
+    const server = new Server('pg', {
+      resourceGroupName: 'rg',
+      serverName: 'exampleserver',
+      administratorLogin: 'pgadmin',
+      administratorLoginPassword: pulumi.secret('server-pw'),
+      version: '16',
+    });
+    const azure = { resourceGroupName: 'rg', sourceDbServerResourceId: 'src:5432@u', dbsToMigrate: ['app'] };
+    await settle(new PgMigration('from-server', { ...azure, migrationName: 'm1', serverName: server.name }));
+    await settle(
+      new PgMigration('from-fqdn', {
+        ...azure,
+        migrationName: 'm2',
+        serverName: 'exampleserver',
+        targetDbServerFullyQualifiedDomainName: server.fullyQualifiedDomainName,
+      }),
+    );
+    await settle(new PgMigration('plain-name', { ...azure, migrationName: 'm3', serverName: 'exampleserver' }));
+    const inputs = (name: string) => seen.find((s) => s.name === name)!.inputs;
+    assert.equal(inputs('from-server').serverName, 'exampleserver');
+    assert.equal(inputs('from-server').targetAdministratorLogin, 'pgadmin');
+    assert.equal(inputs('from-fqdn').targetAdministratorLogin, 'pgadmin', 'the FQDN output carries the server too');
+    assert.equal(inputs('plain-name').targetAdministratorLogin, undefined);
+    assert.ok(!JSON.stringify(inputs('from-server')).includes('server-pw'), "the server's password is not taken");
   });
 
   it('takes an ARM migration id for get, as azure-native Migration.get does', async () => {
