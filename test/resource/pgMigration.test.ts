@@ -132,7 +132,7 @@ describe('PgMigration registration', function () {
 
   it('takes an ARM migration id for get, as azure-native Migration.get does', async () => {
     const arm = '/subscriptions/s/resourceGroups/rg/providers/Microsoft.DBforPostgreSQL/flexibleServers/exampleserver/migrations/m';
-    await settle(PgMigration.get('by-arm', arm, { target: { password: 'arm-pw' } }));
+    await settle(PgMigration.get('by-arm', arm, {}, { target: { password: 'arm-pw' } }));
     const read = seen.find((s) => s.name === 'by-arm')!;
     assert.equal(read.id, arm);
     assert.ok(isSecret(read.inputs.target.password));
@@ -151,8 +151,18 @@ describe('PgMigration registration', function () {
     assert.equal(registered.inputs.importId, 'dst:5432/m');
   });
 
+  it("PgMigration.get takes resource options third, as every Pulumi resource's get: the parent named in them is the read's parent", async () => {
+    const group = new pulumi.ComponentResource('test:index:Group', 'group');
+    const got = PgMigration.get('with-options', 'dst:5432/m', { parent: group });
+    const urn = await new Promise<string>((resolve) => got.urn.apply(resolve));
+    assert.match(urn, /::test:index:Group\$pulumi-nodejs:dynamic\/pgferry:PgMigration::with-options$/);
+    const read = seen.find((s) => s.name === 'with-options')!;
+    assert.equal(read.id, 'dst:5432/m');
+    assert.equal(read.inputs.target, undefined, 'no credentials sent: the provider finds them as libpq does');
+  });
+
   it('PgMigration.get reads an existing migration by its id with the target credentials', async () => {
-    const got = PgMigration.get('existing', 'dst:5432/m', { target: { user: 'pgadmin', password: 'get-pw' } });
+    const got = PgMigration.get('existing', 'dst:5432/m', {}, { target: { user: 'pgadmin', password: 'get-pw' } });
     await settle(got);
     const read = seen.find((s) => s.name === 'existing')!;
     assert.equal(read.id, 'dst:5432/m');
