@@ -6,6 +6,7 @@
 // in state, PgMigration makes it one) and join the spec only when it is built (toSpecInput).
 // Pure: the environment (PGFERRY_SERVER_HOSTS) is an argument.
 import { azureServers, isObject, readAzureProperties } from '../azure/body';
+import { fromAzureBoolean } from '../azure/names';
 import { serverAddress } from '../azure/serverName';
 import { isPgferryError } from '../engine';
 import type { CheckFailure } from './checkFailure';
@@ -214,6 +215,41 @@ function merge(
     }
   }
   out[side] = merged;
+}
+
+/** An ARM id of a Single Server (Microsoft.DBforPostgreSQL/servers, not flexibleServers). */
+const SINGLE_SERVER_ID = /\/providers\/Microsoft\.DBforPostgreSQL\/servers\/[^/]+$/i;
+
+/**
+ * Whether Azure would migrate roles from this source: only from a Single Server (Microsoft Learn,
+ * "Migration of user roles, ownerships, and privileges": users, roles, ownerships and permissions
+ * move only when the source is a Single Server); undefined while not known.
+ */
+function rolesMoveFrom(inputs: Props, unknown: (value: unknown) => boolean): boolean | undefined {
+  const type = inputs.sourceType;
+  const id = inputs.sourceDbServerResourceId;
+  if (given(type)) return unknown(type) ? undefined : String(type).toLowerCase() === 'postgresqlsingleserver';
+  if (unknown(id)) return undefined;
+  return SINGLE_SERVER_ID.test(String(id));
+}
+
+/**
+ * Azure's defaults where pgferry's differ, for a program written as azure-native writes one (its
+ * source named by sourceDbServerResourceId): roles move only from a Single Server, and a target
+ * database that exists waits for the overwrite to be confirmed (azure-native's overwriteDbsInTarget:
+ * "If set to 'False' ... it will wait for a confirmation"). An existing migration keeps the values
+ * it was created with, so a new default never changes one under way.
+ */
+export function withAzureDefaults(olds: Props, inputs: Props, unknown: (value: unknown) => boolean): Props {
+  if (!given(inputs.sourceDbServerResourceId)) return inputs;
+  const out: Props = { ...inputs };
+  const created = Object.keys(olds ?? {}).length > 0;
+  const defaults: Props = {
+    migrateRoles: created ? fromAzureBoolean(olds.migrateRoles) : rolesMoveFrom(inputs, unknown),
+    waitForOverwriteConfirmation: created ? olds.waitForOverwriteConfirmation : true,
+  };
+  for (const [key, value] of Object.entries(defaults)) if (!given(inputs[key]) && given(value)) out[key] = value;
+  return out;
 }
 
 /** The passwords of secretParameters.adminCredentials, for the spec (never stored anywhere else). */
