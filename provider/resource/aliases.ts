@@ -4,7 +4,7 @@
 // of their values are provider/azure/names.ts's; this file is what `check` does with them. Pure:
 // both names of each pair are filled with the one value given, so state, outputs and diff see one
 // meaning, and both given with different values is one check failure naming the two.
-import { AZURE_NAMES, AZURE_OPERATIONS, fromAzureBoolean, fromAzureSpelling, type AzureName } from '../azure/names';
+import { AZURE_NAMES, AZURE_OPERATIONS, azureSpelling, fromAzureBoolean, fromAzureSpelling, type AzureName } from '../azure/names';
 import type { CheckFailure } from './checkFailure';
 
 type Props = Record<string, unknown>;
@@ -118,4 +118,42 @@ function rename(failure: CheckFailure, written: Readonly<Record<string, string>>
     return { property: mapped, reason: `${label}: ${rest}` };
   }
   return failure;
+}
+
+/** The true/false inputs azure-native outputs as "True"/"False", each with pgferry's name of it. */
+const AZURE_BOOLEANS: readonly (readonly [native: string, pgferry: string])[] = [
+  ...(AZURE_NAMES as readonly AzureName[]).filter((n) => n.spelling === 'boolean').map((n) => [n.native, n.pgferry] as const),
+  [AZURE_OPERATIONS.cancel.whole, AZURE_OPERATIONS.cancel.whole],
+];
+
+/**
+ * azure-native's outputs spelled as Azure returns them (ARM's "True"/"False", "Online", "VerifyFull"),
+ * from pgferry's values: a program written for azure-native compares them as it did. pgferry's own
+ * names (cutover, mode, option, databases, source.sslMode) keep pgferry's spelling.
+ */
+export function azureSpelledOutputs(inputs: Props): Props {
+  const out: Props = {};
+  for (const [native, ours] of AZURE_BOOLEANS) {
+    const value = inputs[ours];
+    if (typeof value === 'boolean') out[native] = value ? 'True' : 'False';
+  }
+  for (const name of AZURE_NAMES as readonly AzureName[]) {
+    if (name.spelling === 'boolean' || name.native === name.pgferry) continue;
+    const value = name.pgferry === 'source.sslMode' ? (inputs.source as Props | undefined)?.sslMode : inputs[name.pgferry];
+    if (value === undefined || value === null) continue;
+    const spelling = name.spelling;
+    out[name.native] = spelling !== undefined && typeof value === 'string' ? azureSpelling(spelling, value) : value;
+  }
+  return out;
+}
+
+/**
+ * Stored outputs read back as inputs (refresh, destroy, diff's olds): the inputs azure-native
+ * shares with pgferry's name (overwriteDbsInTarget…) hold Azure's "True"/"False" there, and
+ * pgferry's true/false here.
+ */
+export function withPgferrySpellings(outputs: Props): Props {
+  const out: Props = { ...outputs };
+  for (const [native, ours] of AZURE_BOOLEANS) if (native === ours && native in out) out[native] = fromAzureBoolean(out[native]);
+  return out;
 }

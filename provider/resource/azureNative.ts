@@ -6,9 +6,11 @@
 // in state, PgMigration makes it one) and join the spec only when it is built (toSpecInput).
 // Pure: the environment (PGFERRY_SERVER_HOSTS) is an argument.
 import { azureServers, isObject, readAzureProperties } from '../azure/body';
+import { fromAzureBoolean } from '../azure/names';
 import { serverAddress } from '../azure/serverName';
 import { isPgferryError } from '../engine';
 import type { CheckFailure } from './checkFailure';
+import { findTargetLogin, readPgpass, type PgpassReader } from './targetLogin';
 
 type Props = Record<string, unknown>;
 
@@ -19,6 +21,8 @@ const AZURE_NATIVE_SERVER_KEYS = [
   'sourceDbServerResourceId',
   'sourceDbServerFullyQualifiedDomainName',
   'targetDbServerFullyQualifiedDomainName',
+  // not azure-native's: the administratorLogin of the server resource serverName came from (pgMigration.ts)
+  'targetAdministratorLogin',
 ] as const;
 
 /**
@@ -80,13 +84,15 @@ function serverNameOf(inputs: Props, failures: CheckFailure[]): { name?: string;
  * sourceDbServerFullyQualifiedDomainName and secretParameters.sourceServerUsername), the target
  * from targetDbServerFullyQualifiedDomainName, else from serverName as the CLI reads `--name`
  * (PGFERRY_SERVER_HOSTS, else SERVER.postgres.database.azure.com), its user from
- * secretParameters.targetServerUsername or the PGFERRY_SERVER_HOSTS entry. Both spellings of a
- * server given with different values is a failure naming the two; values not known yet are not judged.
+ * secretParameters.targetServerUsername, else as targetLogin.ts finds it (the server resource's
+ * administratorLogin, PGFERRY_SERVER_HOSTS, PGUSER, ~/.pgpass). Both spellings of a server given
+ * with different values is a failure naming the two; values not known yet are not judged.
  */
 export function withAzureNativeServers(
   inputs: Props,
   unknown: (value: unknown) => boolean,
   env: NodeJS.ProcessEnv = process.env,
+  pgpass: PgpassReader = readPgpass,
 ): AzureNativeServers {
   const out: Props = { ...inputs };
   const failures: CheckFailure[] = [];
@@ -127,8 +133,6 @@ export function withAzureNativeServers(
     failures.push({ property: server.field, reason: `${server.field}: ${error.message}` });
     return { inputs: out, failures, fieldNames };
   }
-  // the user PGFERRY_SERVER_HOSTS gives the server, wherever its address comes from
-  if (!given(target.user) && address?.user !== undefined) target.user = address.user;
   if (!given(target.host) && address !== undefined) {
     target.host = address.host;
     if (address.port !== undefined) target.port = address.port;
@@ -141,15 +145,39 @@ export function withAzureNativeServers(
   }
   if (servers.fieldNames['target.user'] && given(servers.target.user)) fieldNames['target.user'] = servers.fieldNames['target.user'];
   if (given(target.host) || given(target.user)) {
-    if (!given(inputs.target) && !given(target.user)) {
-      failures.push({
-        property: 'secretParameters.targetServerUsername',
-        reason: `secretParameters.targetServerUsername: required: pgferry cannot ask Azure for the administrator login of ${server.name === undefined ? `"${String(target.host)}"` : `server "${server.name}"`}; give the target user here, or map the server in PGFERRY_SERVER_HOSTS as ${server.name ?? 'NAME'}=USER@HOST[:PORT]`,
-      });
+    const ours = isObject(inputs.target) ? inputs.target : undefined;
+    if (!given(target.user) && !given(ours?.user)) {
+      const login = inputs.targetAdministratorLogin;
+      if (given(login) && unknown(login)) target.user = login;
+      else {
+        const found = findTargetLogin(
+          {
+            administratorLogin: typeof login === 'string' && login !== '' ? login : undefined,
+            mappedUser: address?.user,
+            host: String(target.host),
+            port: typeof target.port === 'number' ? target.port : 5432,
+            database: typeof ours?.maintenanceDatabase === 'string' ? ours.maintenanceDatabase : 'postgres',
+          },
+          env,
+          pgpass,
+        );
+        if (found) target.user = found.user;
+        else if (!given(inputs.target)) failures.push(noLogin(server.name, target));
+      }
     }
     merge(out, 'target', target, servers.fieldNames, failures, unknown);
   }
   return { inputs: out, failures, fieldNames };
+}
+
+/** The one line naming the ways to give the target's login (docs/pulumi.md, "The target's login"). */
+function noLogin(name: string | undefined, target: Props): CheckFailure {
+  const where = `${String(target.host)}:${typeof target.port === 'number' ? target.port : 5432}`;
+  const server = name === undefined ? `"${where}"` : `server "${name}" (${where})`;
+  return {
+    property: 'secretParameters.targetServerUsername',
+    reason: `secretParameters.targetServerUsername: required: no login found for ${server}; give it here, or pass the azure-native server resource's name as serverName (its administratorLogin is used), or set PGUSER (or ${name ?? 'NAME'}=USER@HOST in PGFERRY_SERVER_HOSTS), or add a ~/.pgpass entry for ${where}`,
+  };
 }
 
 function withoutPassword(server: Props): Props {
@@ -187,6 +215,41 @@ function merge(
     }
   }
   out[side] = merged;
+}
+
+/** An ARM id of a Single Server (Microsoft.DBforPostgreSQL/servers, not flexibleServers). */
+const SINGLE_SERVER_ID = /\/providers\/Microsoft\.DBforPostgreSQL\/servers\/[^/]+$/i;
+
+/**
+ * Whether Azure would migrate roles from this source: only from a Single Server (Microsoft Learn,
+ * "Migration of user roles, ownerships, and privileges": users, roles, ownerships and permissions
+ * move only when the source is a Single Server); undefined while not known.
+ */
+function rolesMoveFrom(inputs: Props, unknown: (value: unknown) => boolean): boolean | undefined {
+  const type = inputs.sourceType;
+  const id = inputs.sourceDbServerResourceId;
+  if (given(type)) return unknown(type) ? undefined : String(type).toLowerCase() === 'postgresqlsingleserver';
+  if (unknown(id)) return undefined;
+  return SINGLE_SERVER_ID.test(String(id));
+}
+
+/**
+ * Azure's defaults where pgferry's differ, for a program written as azure-native writes one (its
+ * source named by sourceDbServerResourceId): roles move only from a Single Server, and a target
+ * database that exists waits for the overwrite to be confirmed (azure-native's overwriteDbsInTarget:
+ * "If set to 'False' ... it will wait for a confirmation"). An existing migration keeps the values
+ * it was created with, so a new default never changes one under way.
+ */
+export function withAzureDefaults(olds: Props, inputs: Props, unknown: (value: unknown) => boolean): Props {
+  if (!given(inputs.sourceDbServerResourceId)) return inputs;
+  const out: Props = { ...inputs };
+  const created = Object.keys(olds ?? {}).length > 0;
+  const defaults: Props = {
+    migrateRoles: created ? fromAzureBoolean(olds.migrateRoles) : rolesMoveFrom(inputs, unknown),
+    waitForOverwriteConfirmation: created ? olds.waitForOverwriteConfirmation : true,
+  };
+  for (const [key, value] of Object.entries(defaults)) if (!given(inputs[key]) && given(value)) out[key] = value;
+  return out;
 }
 
 /** The passwords of secretParameters.adminCredentials, for the spec (never stored anywhere else). */

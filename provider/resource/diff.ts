@@ -6,7 +6,7 @@ import { withDefaults } from './defaults';
 import { containsUnknown } from './unknown';
 import { cutoverRaised, RESOURCE_KEYS, wantedCutovers } from './inputSchema';
 import { AZURE_OPERATION_KEYS, AZURE_RECORDED_KEYS } from '../azure/names';
-import { AZURE_ALIAS_KEYS } from './aliases';
+import { AZURE_ALIAS_KEYS, withPgferrySpellings } from './aliases';
 import { AZURE_NATIVE_RECORDED_KEYS } from './azureNative';
 
 type Props = Record<string, unknown>;
@@ -87,7 +87,8 @@ export function diffInputs(olds: Props, news: Props, context: DiffContext = {}):
   if (wantedCutovers(news) < wantedCutovers(olds)) {
     throw new RefusedChangeError(`cutoverCount: cannot go down from ${wantedCutovers(olds)} (a cutover made cannot be taken back)`);
   }
-  const o = withDefaults(olds);
+  // the stored outputs spell azure-native's booleans as Azure does ("True"); the inputs, as pgferry
+  const o = withDefaults(withPgferrySpellings(olds));
   const n = withDefaults(news);
   const found = compare(o, n);
   const cutOver = hasCutOver(context.liveState ?? o.state, o.option);

@@ -8,3 +8,11 @@ export {
   type PgMigrationSecretParameters,
 } from './pgMigration';
 export { pgMigrationProvider } from './provider';
+export {
+  getMigration,
+  getMigrationOutput,
+  type PgMigrationGetArgs,
+  type PgMigrationGetOutputArgs,
+  type PgMigrationGetResult,
+} from './getMigration';
+export type { ServerMetadata, SystemData } from './outputs';

@@ -2,6 +2,7 @@
 // the inputs beside the status, and rebuild the spec from them.
 import * as engine from '../engine';
 import { PULUMI_ONLY_KEYS } from './inputSchema';
+import { withPgferrySpellings } from './aliases';
 
 type Props = Record<string, unknown>;
 
@@ -10,5 +11,5 @@ const INPUT_KEYS: readonly string[] = [...Object.keys(engine.migrationSpecSchema
 
 /** The inputs inside stored outputs. */
 export function inputsOf(outputs: Props): Props {
-  return Object.fromEntries(Object.entries(outputs).filter(([k]) => INPUT_KEYS.includes(k)));
+  return withPgferrySpellings(Object.fromEntries(Object.entries(outputs).filter(([k]) => INPUT_KEYS.includes(k))));
 }

@@ -6,7 +6,7 @@ import * as engine from '../engine';
 import type { MigrationSpec, MigrationStatus } from '../engine';
 import { withDefaults } from './defaults';
 import { aliasesWritten, asWritten, databaseList, withAzureAliases } from './aliases';
-import { withAzureNativeServers } from './azureNative';
+import { withAzureDefaults, withAzureNativeServers } from './azureNative';
 import { containsUnknown } from './unknown';
 import { diffInputs, hasCutOver, sameSet, type DiffDecision } from './diff';
 import {
@@ -50,7 +50,8 @@ export interface CheckResult {
  */
 export async function check(olds: Props, news: Props): Promise<CheckResult> {
   // azure-native's servers (sourceDbServerResourceId, serverName, secretParameters…) as source and target
-  const servers = withAzureNativeServers(news, containsUnknown);
+  // and Azure's defaults where they differ from pgferry's (roles, the overwrite wait)
+  const servers = withAzureNativeServers(withAzureDefaults(olds, news, containsUnknown), containsUnknown);
   // azure-native's names (migrationMode, dbsToMigrate, triggerCutover…) and pgferry's: one value under both
   const aliased = withAzureAliases(servers.inputs, containsUnknown);
   const inputs = withAzureAliases(withDefaults(aliased.inputs), containsUnknown).inputs;
@@ -239,26 +240,7 @@ export async function update(_id: string, _olds: Props, news: Props, options: Op
         end: spec.migrationWindowEndTimeInUtc,
       });
     }
-    // overwriteDbsInTarget: true answers a migration waiting for that confirmation (as Azure's PATCH)
-    if (news.overwriteDbsInTarget === true && status.subState === 'WaitingForTargetDBOverwriteConfirmation') {
-      status = await engine.confirmOverwrite(spec.target, spec.migrationName);
-    }
-    // Azure's PATCH of the setup flag and of startDataMigration answers a migration waiting for it
-    if (
-      news.setupLogicalReplicationOnSourceDbIfNeeded === true &&
-      status.subState === 'WaitingForLogicalReplicationSetupRequestOnSourceDB'
-    ) {
-      status = await engine.requestReplicationSetup(spec.target, spec.migrationName);
-    }
-    if (
-      news.startDataMigration !== false &&
-      status.subState === 'WaitingForDataMigrationScheduling' &&
-      status.spec.startDataMigration === false
-    ) {
-      status = await engine.requestDataMigrationStart(spec.target, spec.migrationName);
-      // the runner looks every 2 s: once it has left the wait, driving it on waits for the copy
-      status = await engine.leftWait(spec.target, spec.migrationName, 'WaitingForDataMigrationScheduling');
-    }
+    status = await answerWaits(spec, news, status);
     // cancel: true cancels the whole migration, or with dbsToCancelMigrationOn only those databases
     const canceled = await cancelRequested(spec, news, status, timeoutMs, options);
     // the cancel this update asked for is its success, as Azure's PATCH of `cancel` is
@@ -319,6 +301,34 @@ export async function update(_id: string, _olds: Props, news: Props, options: Op
 /** An update of a migration another resource owns: refused with nothing changed, state kept as it was. */
 class NotOwned extends Error {
   override readonly name = 'NotOwned';
+}
+
+/**
+ * Azure's PATCH of the inputs a migration waits for: overwriteDbsInTarget true answers the overwrite
+ * confirmation, the setup flag the replication setup, startDataMigration the scheduling.
+ */
+async function answerWaits(spec: MigrationSpec, news: Props, waiting: MigrationStatus): Promise<MigrationStatus> {
+  let status = waiting;
+  // overwriteDbsInTarget: true answers a migration waiting for that confirmation (as Azure's PATCH)
+  if (news.overwriteDbsInTarget === true && status.subState === 'WaitingForTargetDBOverwriteConfirmation') {
+    await engine.confirmOverwrite(spec.target, spec.migrationName);
+    // the runner looks every 2 s: until it has left the wait, a run's wait would end at once
+    status = await engine.leftWait(spec.target, spec.migrationName, 'WaitingForTargetDBOverwriteConfirmation');
+  }
+  // Azure's PATCH of the setup flag and of startDataMigration answers a migration waiting for it
+  if (news.setupLogicalReplicationOnSourceDbIfNeeded === true && status.subState === 'WaitingForLogicalReplicationSetupRequestOnSourceDB') {
+    status = await engine.requestReplicationSetup(spec.target, spec.migrationName);
+  }
+  if (
+    news.startDataMigration !== false &&
+    status.subState === 'WaitingForDataMigrationScheduling' &&
+    status.spec.startDataMigration === false
+  ) {
+    await engine.requestDataMigrationStart(spec.target, spec.migrationName);
+    // the runner looks every 2 s: once it has left the wait, driving it on waits for the copy
+    status = await engine.leftWait(spec.target, spec.migrationName, 'WaitingForDataMigrationScheduling');
+  }
+  return status;
 }
 
 /** The migration an update acts on: still on the target, and this resource's own. */

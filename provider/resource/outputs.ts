@@ -4,6 +4,13 @@ import { recommendedServerParameters, type MigrationSpec, type MigrationStatus }
 // Azure's status shape, as the CLI's `show -o json` prints it: one mapping for both.
 import { azureCurrentStatus, toAzureResource, type AzureCurrentStatus } from '../azure/shape';
 import { serverNameOf } from '../azure/serverName';
+import { azureSpelledOutputs } from './aliases';
+
+/**
+ * The Azure API whose Migration resource PgMigration's inputs and outputs follow (azure-native 3.x's;
+ * 2.x's was 2023-03-01-preview): azure-native's azureApiVersion output.
+ */
+const AZURE_API_VERSION = '2025-08-01';
 
 /** The status's own fields that the outputs carry under the engine's names (MigrationStatus says what each is). */
 const STATUS_FIELDS = [
@@ -85,10 +92,32 @@ function echoInputs(inputs: Record<string, unknown>): Record<string, unknown> {
   return plain(rest);
 }
 
-/** A server's metadata as azure-native's DbServerMetadataResponse, as far as pgferry knows it (no sku, no storage). */
+/**
+ * A server's metadata as azure-native's DbServerMetadataResponse. pgferry knows the version, and the
+ * target's location when the program gives `location`; the compute tier (sku) and storage size are
+ * Azure's records of a server, which pgferry never reads: always absent, never guessed.
+ */
 export interface ServerMetadata {
   readonly location?: string;
   readonly version?: string;
+  /** Always absent: Azure's record of the server's compute tier. */
+  readonly sku?: { readonly name?: string; readonly tier?: string };
+  /** Always absent: Azure's record of the server's storage size. */
+  readonly storageMb?: number;
+}
+
+/**
+ * azure-native's systemData (ARM's SystemDataResponse): when the migration was created, which
+ * pgferry records. Who created or changed it (an Azure identity) and when it was last changed by
+ * ARM are Azure's records: absent.
+ */
+export interface SystemData {
+  readonly createdAt?: string;
+  readonly createdBy?: string;
+  readonly createdByType?: string;
+  readonly lastModifiedAt?: string;
+  readonly lastModifiedBy?: string;
+  readonly lastModifiedByType?: string;
 }
 
 /** The outputs azure-native's Migration gives that pgferry can give (docs/azure-names.md, "Outputs"). */
@@ -103,6 +132,8 @@ interface AzureNativeOutputs {
   readonly type: string;
   readonly sourceDbServerMetadata: ServerMetadata;
   readonly targetDbServerMetadata: ServerMetadata;
+  readonly azureApiVersion: string;
+  readonly systemData: SystemData;
 }
 
 /**
@@ -125,6 +156,8 @@ export const STATUS_OUTPUTS = [
   'type',
   'sourceDbServerMetadata',
   'targetDbServerMetadata',
+  'azureApiVersion',
+  'systemData',
 ] as const satisfies readonly (keyof MigrationStatusOutputs | keyof AzureNativeOutputs)[];
 
 const text = (value: unknown): string | undefined => (typeof value === 'string' && value !== '' ? value : undefined);
@@ -147,12 +180,15 @@ function azureNativeOutputs(inputs: Record<string, unknown>, status: MigrationSt
     type: arm.type,
     sourceDbServerMetadata: { version: status.sourceVersion },
     targetDbServerMetadata: { location, version: status.targetVersion },
+    azureApiVersion: AZURE_API_VERSION,
+    systemData: { createdAt: status.createdAt },
   });
 }
 
 /** Outputs stored in state: the echoed inputs, then the status and azure-native's outputs. */
 export function migrationOutputs(inputs: Record<string, unknown>, status: MigrationStatus): Record<string, unknown> {
-  return { ...echoInputs(inputs), ...statusOutputs(status), ...azureNativeOutputs(inputs, status) };
+  const echoed = echoInputs(inputs);
+  return { ...echoed, ...plain(azureSpelledOutputs(echoed)), ...statusOutputs(status), ...azureNativeOutputs(inputs, status) };
 }
 
 /** The resource id: the migration is a sub-resource of the target server, as in Azure. */

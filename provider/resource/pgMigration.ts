@@ -13,7 +13,7 @@ import type {
   VerificationReport,
 } from '../engine';
 import type { AzureCurrentStatus } from '../azure/shape';
-import { STATUS_OUTPUTS, type ServerMetadata } from './outputs';
+import { STATUS_OUTPUTS, type ServerMetadata, type SystemData } from './outputs';
 import { pgMigrationProvider } from './provider';
 
 export interface PgServerArgs {
@@ -63,7 +63,10 @@ export interface PgMigrationSecretParameters {
   }>;
   /** The source user (need not be an administrator); overrides the user of sourceDbServerResourceId. */
   readonly sourceServerUsername?: pulumi.Input<string | undefined>;
-  /** The target user; required unless `target.user` or PGFERRY_SERVER_HOSTS gives it (pgferry cannot ask Azure for the admin login). */
+  /**
+   * The target user. Omitted (as Azure's examples omit it): the administratorLogin of the server
+   * resource whose name is serverName, else PGFERRY_SERVER_HOSTS's USER@, PGUSER, ~/.pgpass (docs/pulumi.md).
+   */
   readonly targetServerUsername?: pulumi.Input<string | undefined>;
 }
 
@@ -312,8 +315,40 @@ export class PgMigration extends pulumi.dynamic.Resource {
   declare readonly azureId: pulumi.Output<string>;
   declare readonly name: pulumi.Output<string>;
   declare readonly type: pulumi.Output<string>;
+  /** sku and storageMb always absent: Azure's records of a server, which pgferry never reads. */
   declare readonly sourceDbServerMetadata: pulumi.Output<ServerMetadata>;
+  /** location as the program gave it; sku and storageMb always absent (Azure's records). */
   declare readonly targetDbServerMetadata: pulumi.Output<ServerMetadata>;
+
+  // azure-native Migration's other outputs (3.x, API 2025-08-01), under its names and types: the
+  // inputs as Azure spells them back ("True"/"False", Online, VerifyFull), whichever name the
+  // program gave them under; docs/pulumi.md, "From azure-native Migration to PgMigration".
+  /** The Azure API whose Migration PgMigration follows (2025-08-01). */
+  declare readonly azureApiVersion: pulumi.Output<string>;
+  /** createdAt only: who created or changed the migration is Azure's record. */
+  declare readonly systemData: pulumi.Output<SystemData>;
+  declare readonly cancel: pulumi.Output<string | undefined>;
+  declare readonly dbsToCancelMigrationOn: pulumi.Output<string[] | undefined>;
+  declare readonly dbsToMigrate: pulumi.Output<string[] | undefined>;
+  declare readonly dbsToTriggerCutoverOn: pulumi.Output<string[] | undefined>;
+  /** As the program gave it (Azure gives the server's own location when none is given). */
+  declare readonly location: pulumi.Output<string | undefined>;
+  declare readonly migrateRoles: pulumi.Output<string | undefined>;
+  declare readonly migrationInstanceResourceId: pulumi.Output<string | undefined>;
+  declare readonly migrationMode: pulumi.Output<string | undefined>;
+  declare readonly migrationOption: pulumi.Output<string | undefined>;
+  declare readonly migrationWindowEndTimeInUtc: pulumi.Output<string | undefined>;
+  declare readonly migrationWindowStartTimeInUtc: pulumi.Output<string | undefined>;
+  declare readonly overwriteDbsInTarget: pulumi.Output<string | undefined>;
+  declare readonly setupLogicalReplicationOnSourceDbIfNeeded: pulumi.Output<string | undefined>;
+  declare readonly sourceDbServerFullyQualifiedDomainName: pulumi.Output<string | undefined>;
+  declare readonly sourceDbServerResourceId: pulumi.Output<string | undefined>;
+  declare readonly sourceType: pulumi.Output<string | undefined>;
+  declare readonly sslMode: pulumi.Output<string | undefined>;
+  declare readonly startDataMigration: pulumi.Output<string | undefined>;
+  declare readonly tags: pulumi.Output<{ [key: string]: string } | undefined>;
+  declare readonly targetDbServerFullyQualifiedDomainName: pulumi.Output<string | undefined>;
+  declare readonly triggerCutover: pulumi.Output<string | undefined>;
 
   /**
    * `opts.import` (an existing migration's id, `<target host>:<port>/<migrationName>`) adopts that
@@ -328,26 +363,82 @@ export class PgMigration extends pulumi.dynamic.Resource {
   }
 
   /**
-   * An existing migration by its id (`<target host>:<port>/<migrationName>`, the `id` output),
-   * read from the target's control catalog; `access.target` gives the user and password to reach it.
+   * An existing migration by its id (`<target host>:<port>/<migrationName>`, the `id` output, or
+   * azure-native's ARM id), read from the target's control catalog: Pulumi's signature, resource
+   * options third. The target's user and password come from `access.target` when given, else as
+   * for any libpq client (PGUSER, PGPASSWORD, ~/.pgpass; an ARM id's server by PGFERRY_SERVER_HOSTS).
    */
   static get(
     name: string,
     id: pulumi.Input<pulumi.ID>,
-    access: PgMigrationAccess = {},
     opts: pulumi.CustomResourceOptions = {},
+    access: PgMigrationAccess = {},
   ): PgMigration {
     return new PgMigration(name, access as unknown as PgMigrationArgs, { ...opts, id });
   }
 }
 
+/** azure-native's outputs that echo its inputs: declared above, so each needs a property even when not given. */
+const ECHOED_AZURE_OUTPUTS = [
+  'cancel',
+  'dbsToCancelMigrationOn',
+  'dbsToMigrate',
+  'dbsToTriggerCutoverOn',
+  'location',
+  'migrateRoles',
+  'migrationInstanceResourceId',
+  'migrationMode',
+  'migrationOption',
+  'migrationWindowEndTimeInUtc',
+  'migrationWindowStartTimeInUtc',
+  'overwriteDbsInTarget',
+  'setupLogicalReplicationOnSourceDbIfNeeded',
+  'sourceDbServerFullyQualifiedDomainName',
+  'sourceDbServerResourceId',
+  'sourceType',
+  'sslMode',
+  'startDataMigration',
+  'tags',
+  'targetDbServerFullyQualifiedDomainName',
+  'triggerCutover',
+] as const satisfies readonly (keyof PgMigration & keyof PgMigrationArgs)[];
+
 function statusPlaceholders(): Record<string, undefined> {
   return Object.fromEntries(STATUS_OUTPUTS.map((key) => [key, undefined]));
 }
 
+/** A property for each declared output the inputs may leave out (an undefined input is not sent). */
+function echoPlaceholders(): Record<string, undefined> {
+  return Object.fromEntries(['mode', 'cutover', 'databases', ...ECHOED_AZURE_OUTPUTS].map((key) => [key, undefined]));
+}
+
+/** azure-native's flexible server, by the type token its own `isInstance` compares (any API version's module). */
+const AZURE_SERVER_TYPE = /^azure-native:dbforpostgresql(\/v[0-9a-z]+)?:Server$/;
+
+/**
+ * The administratorLogin of the azure-native server resource the program named the target by
+ * (`serverName: server.name`, or its FQDN): an Output knows the resources it came from, as Pulumi
+ * records them for dependencies. Read at check only when no user is given (targetLogin.ts).
+ */
+function administratorLoginOf(args: PgMigrationArgs): pulumi.Output<string | undefined> | undefined {
+  for (const input of [args.serverName, args.targetDbServerName, args.targetDbServerFullyQualifiedDomainName]) {
+    if (!pulumi.Output.isInstance(input)) continue;
+    const resources = (input as unknown as { resources?: () => Set<pulumi.Resource> }).resources?.() ?? new Set();
+    for (const resource of resources) {
+      const { __pulumiType: type, administratorLogin } = resource as unknown as { __pulumiType?: unknown; administratorLogin?: unknown };
+      if (typeof type === 'string' && AZURE_SERVER_TYPE.test(type) && pulumi.Output.isInstance(administratorLogin)) {
+        return administratorLogin as pulumi.Output<string | undefined>;
+      }
+    }
+  }
+  return undefined;
+}
+
 function migrationProps(args: PgMigrationArgs, opts: pulumi.CustomResourceOptions, importId: pulumi.Input<pulumi.ID> | undefined) {
   return {
+    ...echoPlaceholders(),
     ...args,
+    targetAdministratorLogin: administratorLoginOf(args),
     source: withSecretPassword(args.source),
     target: withSecretPassword(args.target),
     pooler: withSecretPassword<PgPoolerArgs>(args.pooler, POOLER_KEYS),
@@ -361,5 +452,5 @@ function migrationProps(args: PgMigrationArgs, opts: pulumi.CustomResourceOption
 }
 
 function readProps(access: PgMigrationAccess): Record<string, unknown> {
-  return { target: withSecretPassword(access.target), ...statusPlaceholders() };
+  return { ...echoPlaceholders(), migrationName: undefined, target: withSecretPassword(access.target), ...statusPlaceholders() };
 }

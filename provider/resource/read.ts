@@ -11,6 +11,7 @@ import { resourceOwnerIn, withResourceOwner } from './ownership';
 import { stdoutWriter } from './progress';
 import { redactingWriter } from './redact';
 import { MIGRATION_ID_FORMS, parseMigrationId, toMigrationSpec } from './inputSchema';
+import { findTargetLogin } from './targetLogin';
 
 type Props = Record<string, unknown>;
 
@@ -35,25 +36,60 @@ export async function read(id: string, props: Props, options: OperationOptions =
 }
 
 /**
- * `PgMigration.get(name, id, { target })`: the id (`<target host>:<port>/<migrationName>`) says
- * where the migration is; the inputs are rebuilt from the spec the catalog holds (which has no
- * secret), with the target credentials given to `get`.
+ * `PgMigration.get(name, id, opts, access)`: the id (`<target host>:<port>/<migrationName>`, or the
+ * ARM id) says where the migration is; the inputs are rebuilt from the spec the catalog holds
+ * (which has no secret), with the target credentials given to `get`.
  */
 async function readById(id: string, props: Props): Promise<{ id: string; props: Props }> {
-  const parsed = parseMigrationId(id);
+  const access = isRecord(props.target) ? props.target : {};
+  const found = await migrationById(id, access);
+  if (!found) return { id: '', props: {} };
+  return { id, props: found.outputs };
+}
+
+/**
+ * The migration an id names, as outputs, or undefined when the target's catalog has none. The
+ * target's user: `access.user`, else the ARM id's server's PGFERRY_SERVER_HOSTS user, else PGUSER or
+ * ~/.pgpass, as check finds it (targetLogin.ts); its password: `access.password`, else
+ * PGPASSWORD or ~/.pgpass, as for any libpq client.
+ */
+export async function migrationById(
+  id: string,
+  access: Props,
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<{ outputs: Props; status: MigrationStatus } | undefined> {
+  const parsed = parseMigrationId(id, env);
   if (!parsed) throw new Error(`id: "${id}" is not a migration id, ${MIGRATION_ID_FORMS}`);
-  const access = (typeof props.target === 'object' && props.target !== null ? props.target : {}) as Props;
-  const target: Props = { host: parsed.host, port: parsed.port, ...(parsed.user ? { user: parsed.user } : {}) };
+  const target: Props = { host: parsed.host, port: parsed.port };
   for (const key of ACCESS_KEYS) if (access[key] !== undefined && access[key] !== null) target[key] = access[key];
+  if (target.user === undefined) {
+    const database = typeof target.maintenanceDatabase === 'string' ? target.maintenanceDatabase : 'postgres';
+    const login = findTargetLogin({ mappedUser: parsed.user, host: parsed.host, port: parsed.port, database }, env);
+    if (!login) {
+      throw new Error(
+        `target.user: no login found for ${parsed.host}:${parsed.port}; give it (access.target.user), or set PGUSER (or SERVER=USER@HOST in PGFERRY_SERVER_HOSTS), or add a ~/.pgpass entry for ${parsed.host}:${parsed.port}`,
+      );
+    }
+    target.user = login.user;
+  }
   const checked = engine.serverSpecSchema.safeParse(target);
   if (!checked.success) {
     const { field, message } = engine.describeIssue(checked.error.issues[0]!, 'target');
     throw new Error(`${field}: ${message}`);
   }
   const status = await engine.showMigration(checked.data, parsed.migrationName);
-  if (!status) return { id: '', props: {} };
+  if (!status) return undefined;
   const azure = { resourceGroupName: parsed.resourceGroupName, serverName: parsed.serverName };
-  return { id, props: migrationOutputs({ ...inputsFromCatalog(status, target), ...dropUnset(azure) }, status) };
+  const { password: _password, ...plainTarget } = target;
+  void _password;
+  // the password given to reach it is no output: state keeps it as the secret input it came in as
+  const outputs = migrationOutputs({ ...inputsFromCatalog(status, plainTarget), ...dropUnset(azure) }, status);
+  if (target.password !== undefined) outputs.target = { ...(outputs.target as Props), password: target.password };
+  return { outputs, status };
+}
+
+function isRecord(value: unknown): value is Props {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
 /** The inputs a migration was created with, as far as the catalog keeps them (no passwords). */

@@ -2,6 +2,7 @@
 // servers (and the pooler) are given, the import option carried as an input, `PgMigration.get` as a read by id.
 import assert from 'node:assert/strict';
 import * as pulumi from '@pulumi/pulumi';
+import { Server } from '@pulumi/azure-native/dbforpostgresql/server';
 import { PgMigration } from '../../provider/resource';
 
 const SIG_KEY = '4dabf18193072939515e22adb298388d';
@@ -20,7 +21,11 @@ async function withMocks(): Promise<Seen[]> {
   const seen: Seen[] = [];
   await pulumi.runtime.setMocks(
     {
-      newResource: (args) => ({ id: args.id || `${args.name}-id`, state: { state: 'Succeeded' } }),
+      newResource: (args) => ({
+        id: args.id || `${args.name}-id`,
+        // an azure-native server echoes its inputs, its name the serverName given (as ARM returns it)
+        state: args.type.endsWith(':Server') ? { ...args.inputs, name: args.inputs.serverName } : { state: 'Succeeded' },
+      }),
       call: () => ({}),
     },
     'pgferry-test',
@@ -127,9 +132,36 @@ describe('PgMigration registration', function () {
     assert.equal(inputs.sourceDbServerResourceId, 'src:5432@u');
   });
 
+  it('sends the administratorLogin of the azure-native server named by serverName (server.name) as targetAdministratorLogin; none for a plain name', async () => {
+    const server = new Server('pg', {
+      resourceGroupName: 'rg',
+      serverName: 'exampleserver',
+      administratorLogin: 'pgadmin',
+      administratorLoginPassword: pulumi.secret('server-pw'),
+      version: '16',
+    });
+    const azure = { resourceGroupName: 'rg', sourceDbServerResourceId: 'src:5432@u', dbsToMigrate: ['app'] };
+    await settle(new PgMigration('from-server', { ...azure, migrationName: 'm1', serverName: server.name }));
+    await settle(
+      new PgMigration('from-fqdn', {
+        ...azure,
+        migrationName: 'm2',
+        serverName: 'exampleserver',
+        targetDbServerFullyQualifiedDomainName: server.fullyQualifiedDomainName,
+      }),
+    );
+    await settle(new PgMigration('plain-name', { ...azure, migrationName: 'm3', serverName: 'exampleserver' }));
+    const inputs = (name: string) => seen.find((s) => s.name === name)!.inputs;
+    assert.equal(inputs('from-server').serverName, 'exampleserver');
+    assert.equal(inputs('from-server').targetAdministratorLogin, 'pgadmin');
+    assert.equal(inputs('from-fqdn').targetAdministratorLogin, 'pgadmin', 'the FQDN output carries the server too');
+    assert.equal(inputs('plain-name').targetAdministratorLogin, undefined);
+    assert.ok(!JSON.stringify(inputs('from-server')).includes('server-pw'), "the server's password is not taken");
+  });
+
   it('takes an ARM migration id for get, as azure-native Migration.get does', async () => {
     const arm = '/subscriptions/s/resourceGroups/rg/providers/Microsoft.DBforPostgreSQL/flexibleServers/exampleserver/migrations/m';
-    await settle(PgMigration.get('by-arm', arm, { target: { password: 'arm-pw' } }));
+    await settle(PgMigration.get('by-arm', arm, {}, { target: { password: 'arm-pw' } }));
     const read = seen.find((s) => s.name === 'by-arm')!;
     assert.equal(read.id, arm);
     assert.ok(isSecret(read.inputs.target.password));
@@ -148,8 +180,18 @@ describe('PgMigration registration', function () {
     assert.equal(registered.inputs.importId, 'dst:5432/m');
   });
 
+  it("PgMigration.get takes resource options third, as every Pulumi resource's get: the parent named in them is the read's parent", async () => {
+    const group = new pulumi.ComponentResource('test:index:Group', 'group');
+    const got = PgMigration.get('with-options', 'dst:5432/m', { parent: group });
+    const urn = await new Promise<string>((resolve) => got.urn.apply(resolve));
+    assert.match(urn, /::test:index:Group\$pulumi-nodejs:dynamic\/pgferry:PgMigration::with-options$/);
+    const read = seen.find((s) => s.name === 'with-options')!;
+    assert.equal(read.id, 'dst:5432/m');
+    assert.equal(read.inputs.target, undefined, 'no credentials sent: the provider finds them as libpq does');
+  });
+
   it('PgMigration.get reads an existing migration by its id with the target credentials', async () => {
-    const got = PgMigration.get('existing', 'dst:5432/m', { target: { user: 'pgadmin', password: 'get-pw' } });
+    const got = PgMigration.get('existing', 'dst:5432/m', {}, { target: { user: 'pgadmin', password: 'get-pw' } });
     await settle(got);
     const read = seen.find((s) => s.name === 'existing')!;
     assert.equal(read.id, 'dst:5432/m');

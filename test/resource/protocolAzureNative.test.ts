@@ -12,6 +12,7 @@ import assert from 'node:assert/strict';
 import type { MigrationArgs } from '@pulumi/azure-native/dbforpostgresql/migration';
 import * as dbforpostgresql from '@pulumi/azure-native/types/enums/dbforpostgresql';
 import { showMigration } from '../../provider/engine';
+import { getMigration, getMigrationOutput } from '../../provider/resource';
 import type { PgMigrationArgs } from '../../provider/resource/pgMigration';
 import { serverSpec, startCluster, until, type Cluster } from '../support';
 import { fingerprint, loadShop } from './support/fixture';
@@ -127,6 +128,35 @@ describe('protocol: an azure-native Migration program with only its class change
       assert.equal(outputs.sourceType, 'OnPremises', 'recorded as given');
     });
 
+    it("gives azure-native's other outputs as Azure spells them; sku, storageMb and who created it absent (Azure's records)", () => {
+      assert.equal(outputs.azureApiVersion, '2025-08-01');
+      assert.deepEqual(outputs.systemData, { createdAt: outputs.createdAt });
+      assert.ok(!Number.isNaN(Date.parse(String(outputs.createdAt))));
+      assert.equal(outputs.migrationMode, 'Offline');
+      assert.equal(outputs.migrationOption, 'ValidateAndMigrate');
+      assert.deepEqual(outputs.dbsToMigrate, DATABASES);
+      assert.equal(outputs.overwriteDbsInTarget, 'True', 'as ARM returns it, not true');
+      assert.equal(outputs.triggerCutover, 'False');
+      assert.equal(outputs.sslMode, 'Prefer');
+      assert.equal(outputs.location, 'eastus');
+      assert.equal(outputs.mode, 'Offline', "pgferry's names keep pgferry's spelling");
+      assert.equal((outputs.source as { sslMode: string }).sslMode, 'prefer');
+      for (const side of ['sourceDbServerMetadata', 'targetDbServerMetadata'] as const) {
+        const metadata = outputs[side] as Record<string, unknown>;
+        assert.ok(!('sku' in metadata) && !('storageMb' in metadata), `${side}: no sku, no storageMb`);
+      }
+    });
+
+    it('the same program diffs clean against those outputs (Azure\'s "True" read back as true)', async () => {
+      const checked = await host.check(outputs, props(example('examplemigration', dbforpostgresql.MigrationMode.Offline)));
+      const diff = await host.diff(id, outputs, checked.inputs);
+      assert.equal(diff.changes, 1); // DIFF_NONE
+      assert.deepEqual(diff.replaces, []);
+    });
+
+    it("getMigration and getMigrationOutput read it live by azure-native's arguments, with libpq's PGPASSWORD", () =>
+      readsByGetMigration(outputs));
+
     it("reads the migration back by its ARM id (azure-native's id), as PgMigration.get and import do", async () => {
       const read = await host.read(String(outputs.azureId), { __provider: provider, target: { password: TARGET_PW } });
       assert.equal(read.id, outputs.azureId);
@@ -153,6 +183,39 @@ describe('protocol: an azure-native Migration program with only its class change
     });
   });
 });
+
+/** getMigration in the program, as azure-native's invoke: the server by PGFERRY_SERVER_HOSTS, the password by PGPASSWORD. */
+async function readsByGetMigration(outputs: Record<string, unknown>): Promise<void> {
+  const saved = { hosts: process.env.PGFERRY_SERVER_HOSTS, password: process.env.PGPASSWORD };
+  process.env.PGFERRY_SERVER_HOSTS = `exampleserver=${target.user}@${target.host}:${target.port}`;
+  process.env.PGPASSWORD = TARGET_PW;
+  try {
+    const args = { migrationName: 'examplemigration', resourceGroupName: 'exampleresourcegroup', serverName: 'exampleserver' };
+    const got = await getMigration(args);
+    assert.equal(got.id, outputs.azureId, "azure-native's id: the ARM id");
+    assert.equal(got.currentStatus.state, 'Succeeded');
+    assert.deepEqual(Object.keys(got.currentStatus.currentSubStateDetails.dbDetails).sort(), DATABASES);
+    assert.equal(got.migrationMode, 'Offline');
+    assert.equal(got.overwriteDbsInTarget, 'True');
+    assert.equal(got.migrationId, outputs.migrationId);
+    assert.equal(got.azureApiVersion, '2025-08-01');
+    assert.ok(!JSON.stringify(got).includes(TARGET_PW), 'no password in the result');
+    const viaOutput = await new Promise((resolve) => getMigrationOutput(args).apply((m) => resolve(m.state)));
+    assert.equal(viaOutput, 'Succeeded');
+    await assert.rejects(getMigration({ ...args, migrationName: 'nosuchmigration' }), {
+      message:
+        'getMigration: no migration "nosuchmigration" on server "exampleserver" (its target\'s control catalog has none by that name)',
+    });
+  } finally {
+    for (const [key, value] of [
+      ['PGFERRY_SERVER_HOSTS', saved.hosts],
+      ['PGPASSWORD', saved.password],
+    ] as const) {
+      if (value === undefined) delete process.env[key];
+      else process.env[key] = value;
+    }
+  }
+}
 
 /** The same example with migrationMode Online: a per-database cutover, then the rest. */
 function onlineTests(): void {

@@ -114,7 +114,10 @@ describe("azure-native's server inputs, read once for the CLI and PgMigration", 
       read.failures.map((f) => f.property),
       ['secretParameters.targetServerUsername'],
     );
-    assert.match(read.failures[0]!.reason, /PGFERRY_SERVER_HOSTS as other=USER@HOST\[:PORT\]/);
+    assert.equal(
+      read.failures[0]!.reason,
+      'secretParameters.targetServerUsername: required: no login found for server "other" (other.postgres.database.azure.com:5432); give it here, or pass the azure-native server resource\'s name as serverName (its administratorLogin is used), or set PGUSER (or other=USER@HOST in PGFERRY_SERVER_HOSTS), or add a ~/.pgpass entry for other.postgres.database.azure.com:5432',
+    );
     const both = servers({ sourceDbServerResourceId: 'h:5432@u', serverName: 'exampleserver', targetDbServerName: 'x' });
     assert.ok(both.failures.some((f) => f.property === 'serverName' && /targetDbServerName/.test(f.reason)));
     const clash = servers({ sourceDbServerResourceId: 'h:5432@u', serverName: 'exampleserver', source: { host: 'other', user: 'u' } });
@@ -168,6 +171,51 @@ describe("azure-native's server inputs, read once for the CLI and PgMigration", 
     });
     assert.equal(parseMigrationId(arm.replace('exampleserver', 'srv'), {})?.host, 'srv.postgres.database.azure.com');
     assert.equal(parseMigrationId('not an id', ENV), undefined);
+  });
+});
+
+describe('the target login of an azure-native program without targetServerUsername', () => {
+  it("finds the target login in the stated order: administratorLogin, PGFERRY_SERVER_HOSTS's user, PGUSER, then ~/.pgpass", () => {
+    const PGPASS = [
+      '# comment',
+      'other.postgres.database.azure.com:5432:sales:salesuser:pw1',
+      'other.postgres.database.azure.com:*:*:*:pw-any-user',
+      'other.postgres.database.azure.com:5432:postgres:pgadmin\\:x:pw2',
+      '*:*:*:fallback:pw3',
+    ].join('\n');
+    const login = (inputs: Record<string, unknown>, env: NodeJS.ProcessEnv, pgpass?: string) =>
+      (
+        withAzureNativeServers({ ...BASE, sourceDbServerResourceId: 'h:5432@u', ...inputs }, never, env, () => pgpass).inputs.target as {
+          user?: string;
+        }
+      ).user;
+    const mapped = { PGFERRY_SERVER_HOSTS: 'other=mapuser@other.postgres.database.azure.com' };
+    assert.equal(login({ serverName: 'other', targetAdministratorLogin: 'azadmin' }, { ...mapped, PGUSER: 'envuser' }, PGPASS), 'azadmin');
+    assert.equal(login({ serverName: 'other' }, { ...mapped, PGUSER: 'envuser' }, PGPASS), 'mapuser');
+    assert.equal(login({ serverName: 'other' }, { PGUSER: 'envuser' }, PGPASS), 'envuser');
+    assert.equal(
+      login({ serverName: 'other' }, {}, PGPASS),
+      'pgadmin:x',
+      'the first entry for host, port and postgres naming a user, unescaped',
+    );
+    assert.equal(
+      login({ serverName: 'other', target: { maintenanceDatabase: 'sales' } }, {}, PGPASS),
+      'salesuser',
+      'the maintenance database given',
+    );
+    assert.equal(login({ serverName: 'other' }, {}, '*:6432:*:wrongport:pw'), undefined, 'another port is not this server');
+    const named = withAzureNativeServers(
+      {
+        ...BASE,
+        sourceDbServerResourceId: 'h:5432@u',
+        serverName: 'other',
+        targetAdministratorLogin: 'azadmin',
+        secretParameters: { ...BASE.secretParameters, targetServerUsername: 'given' },
+      },
+      never,
+      { PGUSER: 'envuser' },
+    );
+    assert.equal((named.inputs.target as { user: string }).user, 'given', 'targetServerUsername before all of them');
   });
 });
 

@@ -1,0 +1,92 @@
+// The target's login when an azure-native program names the target server but not its user
+// (Azure's own examples omit secretParameters.targetServerUsername: Azure knows the server's
+// administrator login; pgferry cannot ask it). Found where a user would look without Azure, in
+// the order docs/pulumi.md states: the server resource's administratorLogin the program passed
+// (serverName: server.name), the environment (a USER@ in PGFERRY_SERVER_HOSTS for that server,
+// then libpq's PGUSER), then the first ~/.pgpass entry for the target's host, port and
+// maintenance database that names a user. Pure but for the one read of the password file.
+import { readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+
+/** Where the login came from, for the check's message and docs/pulumi.md's order. */
+type LoginSource = 'administratorLogin' | 'PGFERRY_SERVER_HOSTS' | 'PGUSER' | 'pgpass';
+
+export interface FoundLogin {
+  readonly user: string;
+  readonly via: LoginSource;
+}
+
+export interface LoginQuery {
+  /** The azure-native server resource's administratorLogin, as PgMigration's constructor found it. */
+  readonly administratorLogin?: string;
+  /** The user PGFERRY_SERVER_HOSTS maps the server name to, if any. */
+  readonly mappedUser?: string;
+  readonly host: string;
+  readonly port: number;
+  readonly database: string;
+}
+
+/** Reads the password file's text, or undefined when there is none (or it is not to be used). */
+export type PgpassReader = (env: NodeJS.ProcessEnv) => string | undefined;
+
+/**
+ * libpq's password file: PGPASSFILE, else ~/.pgpass (%APPDATA%\postgresql\pgpass.conf on Windows).
+ * Ignored, as libpq ignores it, when group or others may read it.
+ */
+export const readPgpass: PgpassReader = (env) => {
+  const path = pgpassPath(env);
+  if (path === undefined) return undefined;
+  try {
+    const stat = statSync(path);
+    if (!stat.isFile() || (process.platform !== 'win32' && (stat.mode & 0o077) !== 0)) return undefined;
+    return readFileSync(path, 'utf8');
+  } catch {
+    return undefined;
+  }
+};
+
+function pgpassPath(env: NodeJS.ProcessEnv): string | undefined {
+  if (env.PGPASSFILE) return env.PGPASSFILE;
+  if (process.platform === 'win32') return env.APPDATA ? join(env.APPDATA, 'postgresql', 'pgpass.conf') : undefined;
+  return env.HOME ? join(env.HOME, '.pgpass') : undefined;
+}
+
+/** One line's fields, `\:` and `\\` unescaped as libpq does; undefined for comments and short lines. */
+function fields(line: string): string[] | undefined {
+  if (line.startsWith('#')) return undefined;
+  const out: string[] = [];
+  let field = '';
+  for (let i = 0; i < line.length; i++) {
+    const c = line[i]!;
+    if (c === '\\' && i + 1 < line.length) field += line[++i];
+    else if (c === ':' && out.length < 4) {
+      out.push(field);
+      field = '';
+    } else field += c;
+  }
+  out.push(field);
+  return out.length === 5 ? out : undefined;
+}
+
+/** The user of the first entry matching host, port and database that names one (not `*`). */
+function pgpassLogin(text: string, host: string, port: number, database: string): string | undefined {
+  const matches = (pattern: string, value: string) => pattern === '*' || pattern === value;
+  for (const line of text.split(/\r?\n/)) {
+    const f = fields(line);
+    if (!f) continue;
+    const [h, p, d, u] = f as [string, string, string, string, string];
+    const hostMatches = matches(h, host) || (h === 'localhost' && host.startsWith('/'));
+    if (hostMatches && matches(p, String(port)) && matches(d, database) && u !== '*' && u !== '') return u;
+  }
+  return undefined;
+}
+
+/** The login, by the order of this file's header; undefined when none of them gives one. */
+export function findTargetLogin(query: LoginQuery, env: NodeJS.ProcessEnv, read: PgpassReader = readPgpass): FoundLogin | undefined {
+  if (query.administratorLogin) return { user: query.administratorLogin, via: 'administratorLogin' };
+  if (query.mappedUser) return { user: query.mappedUser, via: 'PGFERRY_SERVER_HOSTS' };
+  if (env.PGUSER) return { user: env.PGUSER, via: 'PGUSER' };
+  const text = read(env);
+  const user = text === undefined ? undefined : pgpassLogin(text, query.host, query.port, query.database);
+  return user === undefined ? undefined : { user, via: 'pgpass' };
+}
