@@ -158,6 +158,14 @@ describe('PgMigration registration', function () {
     assert.equal(inputs('plain-name').targetAdministratorLogin, undefined);
     assert.ok(!JSON.stringify(inputs('from-server')).includes('server-pw'), "the server's password is not taken");
   });
+});
+
+describe('PgMigration.get', function () {
+  this.timeout(60_000);
+  let seen: Seen[];
+  beforeEach(async () => {
+    seen = await withMocks();
+  });
 
   it('takes an ARM migration id for get, as azure-native Migration.get does', async () => {
     const arm = '/subscriptions/s/resourceGroups/rg/providers/Microsoft.DBforPostgreSQL/flexibleServers/exampleserver/migrations/m';
