@@ -53,8 +53,6 @@ interface Course {
   readonly steps: LifeSteps;
   /** The run the reverse streams take: the one that streamed forward, or the resumed runner's. */
   run: FallbackRun | undefined;
-  /** This process streamed forward: what stops the reverse streams then is told, and never fails the migration, which has cut over. */
-  streamed: boolean;
   /** The state the course came from. */
   from: Life;
 }
@@ -66,7 +64,6 @@ const LIFE: { readonly [S in Exclude<Life, 'Ended'>]: (c: Course) => Promise<Lif
     const run = await c.steps.streamForward(c.from === 'ForwardAgain');
     if (run === undefined) return 'Ended';
     c.run = run;
-    c.streamed = true;
     return 'WindowOpen';
   },
   // every live window to its close or fall-back (WINDOW, WINDOW_OPEN); a stopped run leaves the windows to a resume
@@ -93,17 +90,19 @@ const LIFE: { readonly [S in Exclude<Life, 'Ended'>]: (c: Course) => Promise<Lif
 };
 
 /**
- * A step past a cutover. After this process streamed forward, what stops it is told and ends the
- * course: the migration has cut over and the windows stay open for a resume. A runner that entered
- * at the window lets it fail the run, as a resumed runner always has.
+ * A step past a cutover. What stops it is told, with the way on, and ends the course: the migration
+ * has cut over and stays Succeeded, its windows stay open with their slots for a resume. This holds
+ * for the runner that cut over and for one resumed at the window alike, since a Succeeded migration
+ * must never read Failed for a stop the user can fix (docs/fallback.md).
  */
 async function pastCutover(c: Course, step: (run: FallbackRun) => Promise<Life>): Promise<Life> {
   const run = c.run!;
   try {
     return await step(run);
   } catch (error) {
-    if (!c.streamed) throw error;
-    await run.warn(`the reverse stream stopped: ${errorMessage(error)}; the fallback window stays open (docs/fallback.md)`);
+    await run.warn(
+      `the reverse stream stopped: ${errorMessage(error)}; the fallback window stays open with its slot: fix the cause, then pgferry resume (docs/fallback.md)`,
+    );
     return 'Ended';
   }
 }
@@ -117,7 +116,7 @@ async function pastCutover(c: Course, step: (run: FallbackRun) => Promise<Life>)
  */
 export async function followLife(entry: 'Streaming' | 'WindowOpen', steps: LifeSteps, run?: FallbackRun): Promise<void> {
   if (entry === 'WindowOpen') run?.onProgress({ kind: 'info', message: 'fallback window: the reverse stream resumes' });
-  const course: Course = { steps, run, streamed: false, from: entry };
+  const course: Course = { steps, run, from: entry };
   let state: Life = entry;
   while (state !== 'Ended') {
     const next: Life = await LIFE[state](course);
