@@ -70,6 +70,33 @@ describe('a fallback window at one look (flow/afterCutover.ts)', () => {
   });
 });
 
+describe('a fallback window at each step of a fall-back (flow/afterCutover.ts WINDOW, by the fall-back)', () => {
+  const course = { began: NOW, clock: { done: () => undefined, steps: () => '' } };
+  const step = (window: FallbackWindow, stream: ReverseStream): string => {
+    const t = windowTransition(window, stream, NOW, 'fall-back');
+    return t === undefined ? 'none' : `${t.event} -> ${t.to}`;
+  };
+
+  it('begins FallingBack from Open or a fall-back under way, then FellBack once released or Open again when it stopped', () => {
+    assert.equal(step(windowOf('Open', { fallBackRequested: true }), streamOf()), 'fall-back asked -> FallingBack');
+    assert.equal(step(windowOf('FallingBack', { fallBackReleased: true }), streamOf()), 'fall-back asked -> FallingBack');
+    assert.equal(
+      step(windowOf('FallingBack'), streamOf({ fallBack: { ...course, end: 'released' } })),
+      'the old source released -> FellBack',
+    );
+    assert.equal(
+      step(windowOf('FallingBack'), streamOf({ fallBack: { ...course, end: { error: new Error('verification failed') } } })),
+      'the fall-back stopped before anything irreversible -> Open',
+    );
+    assert.equal(step(windowOf('Stopped'), streamOf()), 'none');
+  });
+
+  it('is never taken at a look: the fall-back moves the windows only at its hand-off', () => {
+    assert.equal(taken(windowOf('Open', { fallBackRequested: true }), streamOf()), 'streams on');
+    assert.equal(taken(windowOf('FallingBack'), streamOf({ fallBack: { ...course, end: 'released' } })), 'streams on');
+  });
+});
+
 describe('the life after cutover of a resumed runner (flow/afterCutover.ts LIFE)', () => {
   it('ends with a warning that names the fix, never an error, when the window step fails past the cutover', async () => {
     // the catalog refuses the windows' read with an error no retry gets past
