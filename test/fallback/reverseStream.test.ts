@@ -118,10 +118,53 @@ async function windowShownEverywhere(spec: MigrationSpec, store: CatalogConnecti
 }
 
 /**
+ * A resumed runner's reverse stream stops on an error the user can fix: a row written on the old
+ * source behind the fence (in a session named as pgferry's, which the fence lets write) takes the key
+ * the application then inserts on the new server. The migration stays Succeeded, the window Stopped
+ * names the cause; the row removed, the stream applies again by itself and the write reaches the old
+ * source once.
+ */
+async function stoppedAfterResume(pair: ServerPair, store: CatalogConnection, name: string, db: string): Promise<void> {
+  await pair.source.query(
+    "SET application_name = 'pgferry admin'; BEGIN READ WRITE; INSERT INTO scratch VALUES (100, 'only on the old source'); COMMIT",
+    [],
+    db,
+  );
+  await pair.target.query("INSERT INTO scratch VALUES (100, 'from the new server')", [], db);
+  const stopped = await until('the reverse stream stopped', async () => {
+    const s = await get(store, name);
+    return s?.databases[0]?.fallback?.state === 'Stopped' || s?.state !== 'Succeeded' ? s : undefined;
+  });
+  assert.equal(stopped.state, 'Succeeded', `the migration stays Succeeded: ${stopped.message}`);
+  assert.equal(stopped.databases[0]?.fallback?.state, 'Stopped');
+  assert.match(stopped.databases[0]!.fallback!.message ?? '', /^the reverse stream stopped: .*scratch/);
+  // a few looks later, still Succeeded and the runner streaming back
+  await new Promise((r) => setTimeout(r, 3000));
+  const later = (await get(store, name))!;
+  assert.equal(later.state, 'Succeeded', later.message);
+  assert.equal(later.runner?.alive, true, 'the resumed runner stays to try the stream again');
+  await pair.source.query("SET application_name = 'pgferry admin'; BEGIN READ WRITE; DELETE FROM scratch WHERE k = 100; COMMIT", [], db);
+  await until(
+    'the reverse stream applies again',
+    async () => ((await fallbackWindows(store, name))[0]?.state === 'Open' ? true : undefined),
+    120_000,
+  );
+  await until('the old source has the write', async () => ((await sameOnBoth(pair, db)) ? true : undefined), 120_000);
+  assert.deepEqual(await pair.source.query('SELECT k, note FROM scratch WHERE k = 100', [], db), [{ k: 100, note: 'from the new server' }]);
+  assert.equal((await get(store, name))?.state, 'Succeeded');
+}
+
+/**
  * The scenario on one pair: an online migration cut over with a window, the application on the new
  * server, the runner SIGKILLed and resumed, the window closed. `target`: a managed-like target user.
  */
-async function reverseScenario(pair: ServerPair, store: CatalogConnection, name: string, db: string, target?: ServerSpec): Promise<void> {
+async function reverseScenario(
+  pair: ServerPair,
+  store: CatalogConnection,
+  name: string,
+  db: string,
+  { target, stop = false }: { target?: ServerSpec; stop?: boolean } = {},
+): Promise<void> {
   await pair.source.query(`CREATE DATABASE ${db}`);
   await pair.source.query(SETUP, [], db);
   const spec = pairSpec(pair, name, [db], {
@@ -187,6 +230,8 @@ async function reverseScenario(pair: ServerPair, store: CatalogConnection, name:
     'nothing applied twice by the resumed runner',
   );
 
+  if (stop) await stoppedAfterResume(pair, store, spec.migrationName, db);
+
   await closeFallbackWindow(spec.target, spec.migrationName);
   await until('the window closed', async () => {
     const [w] = await fallbackWindows(store, spec.migrationName);
@@ -227,8 +272,8 @@ describe('fall-back: the reverse stream (integration)', function () {
     await pair?.stop();
   });
 
-  it('applies what the application writes on the new server to the fenced old source, exactly once, until the window closes', () =>
-    reverseScenario(pair, store, 'fb-shop', 'fb_shop'));
+  it('applies what the application writes on the new server to the fenced old source, exactly once, until the window closes, the migration Succeeded through a stop after resume', () =>
+    reverseScenario(pair, store, 'fb-shop', 'fb_shop', { stop: true }));
 
   it('does the same with a managed-like target (no superuser; the admin may replicate, as on Azure)', async () => {
     const managed = await startPair();
@@ -238,7 +283,7 @@ describe('fall-back: the reverse stream (integration)', function () {
       await managed.target.query(`ALTER ROLE ${target.user} REPLICATION`);
       const managedStore = new CatalogConnection(target);
       try {
-        await reverseScenario(managed, managedStore, 'fb-managed', 'fb_managed', target);
+        await reverseScenario(managed, managedStore, 'fb-managed', 'fb_managed', { target });
       } finally {
         await managedStore.close();
       }

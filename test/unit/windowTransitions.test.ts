@@ -1,10 +1,15 @@
 // The transitions of a fallback window at one look of the reverse supervisor (flow/afterCutover.ts
 // WINDOW), read from the window as the catalog has it and its reverse stream alone (pure): which
 // event moves it, to which state, and where the stream goes on with nothing to do but its figures.
+// And the runner's course past a cutover (LIFE): a step that throws there never ends the run on an
+// error, whether the runner cut over itself or was resumed at the window, since the orchestrator
+// would record a Succeeded migration as Failed.
 import assert from 'node:assert/strict';
+import type { CatalogConnection } from '../../provider/engine/control/connection';
 import type { FallbackWindow } from '../../provider/engine/control/fallbackWindows';
-import type { ReverseStream } from '../../provider/engine/flow/fallBackStep';
-import { windowTransition } from '../../provider/engine/flow/afterCutover';
+import type { FallbackRun, ReverseStream } from '../../provider/engine/flow/fallBackStep';
+import { followLife, windowTransition } from '../../provider/engine/flow/afterCutover';
+import type { MigrationSpec } from '../../provider/engine/input/migrationSpec';
 
 const NOW = Date.parse('2026-11-28T04:00:00Z');
 
@@ -62,5 +67,54 @@ describe('a fallback window at one look (flow/afterCutover.ts)', () => {
     assert.equal(taken(stopped, streamOf({}, 1000, 0x101n)), 'the reverse stream recovered -> Open');
     assert.equal(taken(windowOf('Stopped'), streamOf({}, 10_000)), 'the reverse stream recovered -> Open');
     assert.equal(windowTransition(stopped, streamOf({}, 10_000), NOW)?.figures, true);
+  });
+});
+
+describe('a fallback window at each step of a fall-back (flow/afterCutover.ts WINDOW, by the fall-back)', () => {
+  const course = { began: NOW, clock: { done: () => undefined, steps: () => '' } };
+  const step = (window: FallbackWindow, stream: ReverseStream): string => {
+    const t = windowTransition(window, stream, NOW, 'fall-back');
+    return t === undefined ? 'none' : `${t.event} -> ${t.to}`;
+  };
+
+  it('begins FallingBack from Open or a fall-back under way, then FellBack once released or Open again when it stopped', () => {
+    assert.equal(step(windowOf('Open', { fallBackRequested: true }), streamOf()), 'fall-back asked -> FallingBack');
+    assert.equal(step(windowOf('FallingBack', { fallBackReleased: true }), streamOf()), 'fall-back asked -> FallingBack');
+    assert.equal(
+      step(windowOf('FallingBack'), streamOf({ fallBack: { ...course, end: 'released' } })),
+      'the old source released -> FellBack',
+    );
+    assert.equal(
+      step(windowOf('FallingBack'), streamOf({ fallBack: { ...course, end: { error: new Error('verification failed') } } })),
+      'the fall-back stopped before anything irreversible -> Open',
+    );
+    assert.equal(step(windowOf('Stopped'), streamOf()), 'none');
+  });
+
+  it('is never taken at a look: the fall-back moves the windows only at its hand-off', () => {
+    assert.equal(taken(windowOf('Open', { fallBackRequested: true }), streamOf()), 'streams on');
+    assert.equal(taken(windowOf('FallingBack'), streamOf({ fallBack: { ...course, end: 'released' } })), 'streams on');
+  });
+});
+
+describe('the life after cutover of a resumed runner (flow/afterCutover.ts LIFE)', () => {
+  it('ends with a warning that names the fix, never an error, when the window step fails past the cutover', async () => {
+    // the catalog refuses the windows' read with an error no retry gets past
+    const refusal = Object.assign(new Error('permission denied for table fallback_window'), { code: '42501', severity: 'ERROR' });
+    const store = { query: () => Promise.reject(refusal) } as unknown as CatalogConnection;
+    const warnings: string[] = [];
+    const run: FallbackRun = {
+      spec: { migrationName: 'm' } as MigrationSpec,
+      store,
+      instance: undefined,
+      signal: new AbortController().signal,
+      onProgress: () => undefined,
+      warn: async (message) => void warnings.push(message),
+    };
+    const streamForward = () => Promise.reject(new Error('a resumed runner past the cutover does not stream forward'));
+    await followLife('WindowOpen', { streamForward }, run);
+    assert.deepEqual(warnings, [
+      'the reverse stream stopped: permission denied for table fallback_window; the fallback window stays open with its slot: fix the cause, then pgferry resume (docs/fallback.md)',
+    ]);
   });
 });

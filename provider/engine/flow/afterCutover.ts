@@ -9,7 +9,9 @@
 //   transition, and the cutover it streams to is the second one.
 // - WINDOW, each database's window as the control catalog stores it: the events that leave a state
 //   and the step each transition runs, looked at by the reverse supervisor (watchLoop.ts, its table
-//   WINDOW_OPEN) at each look. The fall-back moves every live window at once (fallBackStep.ts).
+//   WINDOW_OPEN) at each look; the fall-back's own rows (Open -> FallingBack -> FellBack, or Open
+//   again) are taken by its hand-off, every live window one after the other, their mechanisms in
+//   fallBackStep.ts.
 //
 // Two transitions are made elsewhere, inside the cutover's own recorded steps (cutover.ts): Opening
 // -> Open when the reverse stream is made at the cutover point (fallback.ts openFallbackWindows), and
@@ -30,7 +32,7 @@ import { RequestWakeup } from '../control/requestWakeup';
 import { get } from '../control/store';
 import { failpoint } from '../util/failpoints';
 import { trace } from '../util/trace';
-import { fallBack, type FallbackRun, type ReverseStream } from './fallBackStep';
+import { fallBackOne, fallBackStopped, fellBack, type FallbackRun, type ReverseStream } from './fallBackStep';
 import { closeWindow, recordProgress, startReverse } from './fallback';
 import { retryDelayMs, row, watchLoop, type Handoff, type Watched, type WatchRow } from './watchLoop';
 
@@ -53,8 +55,6 @@ interface Course {
   readonly steps: LifeSteps;
   /** The run the reverse streams take: the one that streamed forward, or the resumed runner's. */
   run: FallbackRun | undefined;
-  /** This process streamed forward: what stops the reverse streams then is told, and never fails the migration, which has cut over. */
-  streamed: boolean;
   /** The state the course came from. */
   from: Life;
 }
@@ -66,7 +66,6 @@ const LIFE: { readonly [S in Exclude<Life, 'Ended'>]: (c: Course) => Promise<Lif
     const run = await c.steps.streamForward(c.from === 'ForwardAgain');
     if (run === undefined) return 'Ended';
     c.run = run;
-    c.streamed = true;
     return 'WindowOpen';
   },
   // every live window to its close or fall-back (WINDOW, WINDOW_OPEN); a stopped run leaves the windows to a resume
@@ -93,17 +92,19 @@ const LIFE: { readonly [S in Exclude<Life, 'Ended'>]: (c: Course) => Promise<Lif
 };
 
 /**
- * A step past a cutover. After this process streamed forward, what stops it is told and ends the
- * course: the migration has cut over and the windows stay open for a resume. A runner that entered
- * at the window lets it fail the run, as a resumed runner always has.
+ * A step past a cutover. What stops it is told, with the way on, and ends the course: the migration
+ * has cut over and stays Succeeded, its windows stay open with their slots for a resume. This holds
+ * for the runner that cut over and for one resumed at the window alike, since a Succeeded migration
+ * must never read Failed for a stop the user can fix (docs/fallback.md).
  */
 async function pastCutover(c: Course, step: (run: FallbackRun) => Promise<Life>): Promise<Life> {
   const run = c.run!;
   try {
     return await step(run);
   } catch (error) {
-    if (!c.streamed) throw error;
-    await run.warn(`the reverse stream stopped: ${errorMessage(error)}; the fallback window stays open (docs/fallback.md)`);
+    await run.warn(
+      `the reverse stream stopped: ${errorMessage(error)}; the fallback window stays open with its slot: fix the cause, then pgferry resume (docs/fallback.md)`,
+    );
     return 'Ended';
   }
 }
@@ -117,7 +118,7 @@ async function pastCutover(c: Course, step: (run: FallbackRun) => Promise<Life>)
  */
 export async function followLife(entry: 'Streaming' | 'WindowOpen', steps: LifeSteps, run?: FallbackRun): Promise<void> {
   if (entry === 'WindowOpen') run?.onProgress({ kind: 'info', message: 'fallback window: the reverse stream resumes' });
-  const course: Course = { steps, run, streamed: false, from: entry };
+  const course: Course = { steps, run, from: entry };
   let state: Life = entry;
   while (state !== 'Ended') {
     const next: Life = await LIFE[state](course);
@@ -182,6 +183,8 @@ interface WindowTransition {
   readonly from: readonly FallbackWindow['state'][];
   readonly event: string;
   readonly to: FallbackWindow['state'];
+  /** Taken by the fall-back's hand-off, its step's end the event; else at a look of the reverse supervisor. */
+  readonly by?: 'fall-back';
   /** Whether the event has come, read from the window and its stream at `now` alone. */
   readonly occurs: (window: FallbackWindow, stream: ReverseStream, now: number) => boolean;
   readonly step: (l: WindowLook) => Promise<void>;
@@ -190,9 +193,9 @@ interface WindowTransition {
 }
 
 /**
- * Each database's window, the first transition whose state and event hold at a look. The fall-back
- * (Open -> FallingBack -> FellBack, or Open again when it stops before anything irreversible) is
- * not here: it moves every live window at once, handed off by WINDOW_OPEN's row.
+ * Each database's window, the first transition whose state and event hold: at a look of the reverse
+ * supervisor, or for the fall-back's rows, at each step of the fall-back (WINDOW_OPEN hands it off
+ * once no live window is stopped, and it takes every live window one after the other).
  */
 const WINDOW: readonly WindowTransition[] = [
   // a stopped stream too: the window's end bounds the WAL the target keeps
@@ -244,6 +247,39 @@ const WINDOW: readonly WindowTransition[] = [
     },
     figures: true,
   },
+  // the fence, marker, drain, comparison and release, each step recorded first (fallBackStep.ts)
+  {
+    from: ['Open', 'FallingBack'],
+    event: 'fall-back asked',
+    to: 'FallingBack',
+    by: 'fall-back',
+    // the ask is read by WINDOW_OPEN for every live window at once: each that has not begun begins
+    occurs: (_w, s) => s.fallBack === undefined,
+    step: ({ watch, window, stream }) => fallBackOne(watch.run, window, stream),
+  },
+  {
+    from: ['FallingBack'],
+    event: 'the old source released',
+    to: 'FellBack',
+    by: 'fall-back',
+    occurs: (_w, s) => s.fallBack?.end === 'released',
+    step: async ({ watch, window, stream }) => {
+      await fellBack(watch.run, window, stream);
+      watch.streams.delete(window.database);
+    },
+  },
+  // the target's fence lifted; the applier that drained to the marker has ended, a new one goes on
+  {
+    from: ['FallingBack'],
+    event: 'the fall-back stopped before anything irreversible',
+    to: 'Open',
+    by: 'fall-back',
+    occurs: (_w, s) => typeof s.fallBack?.end === 'object',
+    step: async ({ watch, window, stream }) => {
+      if (await fallBackStopped(watch.run, window, stream)) watch.streams.set(window.database, startReverse(watch.run, window));
+      else stream.fallBack = undefined;
+    },
+  },
 ];
 
 /** Open -> Closed: the reverse applier stopped, its slot, publication and position given back. */
@@ -266,9 +302,17 @@ async function stopped({ watch, window, stream }: WindowLook): Promise<void> {
   stream.retryAt = Date.now() + retryDelayMs(1);
 }
 
-/** The transition a look at one database's window takes, the first of WINDOW whose state and event hold; undefined: none, the stream goes on. */
-export function windowTransition(window: FallbackWindow, stream: ReverseStream, now: number): WindowTransition | undefined {
-  return WINDOW.find((t) => t.from.includes(window.state) && t.occurs(window, stream, now));
+/**
+ * The transition one database's window takes, the first of WINDOW whose state and event hold: at a
+ * look, or `by` the fall-back at its steps; undefined: none, the stream goes on.
+ */
+export function windowTransition(
+  window: FallbackWindow,
+  stream: ReverseStream,
+  now: number,
+  by?: 'fall-back',
+): WindowTransition | undefined {
+  return WINDOW.find((t) => t.by === by && t.from.includes(window.state) && t.occurs(window, stream, now));
 }
 
 /** One database's look: the first transition of WINDOW that holds, then the figures for `show` while the stream goes on. */
@@ -281,6 +325,35 @@ async function lookAt(watch: ReverseWatch, window: FallbackWindow): Promise<void
     if (!transition.figures) return;
   }
   await recordProgress(watch.run, window.database, look.stream.applier).catch(() => undefined);
+}
+
+/** One step of the fall-back on one database's window: the fall-back's row of WINDOW that holds, if any. */
+async function fallBackStep(watch: ReverseWatch, window: FallbackWindow): Promise<void> {
+  const look: WindowLook = { watch, window, stream: watch.streams.get(window.database)! };
+  const transition = windowTransition(window, look.stream, Date.now(), 'fall-back');
+  if (!transition) return;
+  trace(`window ${window.database}: ${window.state}, ${transition.event} -> ${transition.to}`);
+  await transition.step(look);
+}
+
+/**
+ * A fall-back: every window asked, one after the other, through the fall-back's rows of WINDOW. A
+ * database that stops is Open again with the reason; the others go on. A completion that fails is
+ * stopped as a step of the fall-back is.
+ */
+async function fallBackEach(watch: ReverseWatch, windows: readonly FallbackWindow[]): Promise<void> {
+  for (const window of windows) {
+    await fallBackStep(watch, window);
+    const falling: FallbackWindow = { ...window, state: 'FallingBack' };
+    try {
+      await fallBackStep(watch, falling);
+    } catch (error) {
+      if (watch.run.signal.aborted) throw error;
+      const stream = watch.streams.get(window.database)!;
+      stream.fallBack = { ...stream.fallBack!, end: { error } };
+      await fallBackStep(watch, falling);
+    }
+  }
 }
 
 /** Ends the watch with nothing to run: the supervisor looks at its streams and the run again. */
@@ -296,13 +369,8 @@ async function fallBackAsked(w: ReverseWatch): Promise<FallbackWindow[] | undefi
 /** The reverse supervisor's table while the window is open, run by the loop both supervisors run (watchLoop.ts). */
 const WINDOW_OPEN: readonly WatchRow<ReverseWatch>[] = [
   row('the run is stopped', 'no catalog', (w) => (w.run.signal.aborted ? true : undefined), endWatch),
-  // fall-back asked: Open -> FallingBack -> FellBack, or Open again when it stops (fallBackStep.ts)
-  row(
-    'a fall-back is asked',
-    'reads the catalog',
-    fallBackAsked,
-    (w, windows) => () => fallBack(w.run, windows, w.streams, (x) => startReverse(w.run, x)),
-  ),
+  // fall-back asked: the fall-back's rows of WINDOW, Open -> FallingBack -> FellBack, or Open again when it stops
+  row('a fall-back is asked', 'reads the catalog', fallBackAsked, (w, windows) => () => fallBackEach(w, windows)),
   row(
     'a window is live',
     'reads the catalog',

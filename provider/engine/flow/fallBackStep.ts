@@ -7,7 +7,9 @@
 // rows compared as the cutover compares them, then the reverse slot, publication and position
 // dropped and the old source's fence lifted. A difference, or a reverse stream that stops
 // before the marker, stops the fall-back before anything irreversible: the target's fence lifted,
-// the reverse stream streaming on, the window Open with the reason as its message.
+// the reverse stream streaming on, the window Open with the reason as its message. These are the
+// mechanisms; which one moves a window when (Open -> FallingBack -> FellBack, or Open again) is a
+// row of afterCutover.ts WINDOW.
 import type { Applier } from '../cdc/apply/applier';
 import type { SessionEnd } from '../cdc/apply/applySession';
 import { serverMajor, withSession } from '../connect/session';
@@ -48,6 +50,18 @@ export interface ReverseStream {
   ended?: SessionEnd | Error;
   /** A stopped stream is tried again from then. */
   retryAt?: number;
+  /** The fall-back under way on its database, from the ask on. */
+  fallBack?: FallBackCourse;
+}
+
+/** A fall-back under way on one database, as its steps leave it: afterCutover.ts WINDOW reads its end. */
+interface FallBackCourse {
+  readonly began: number;
+  readonly clock: StepClock;
+  /** Where the forward stream starts again (--resume-forward), once made. */
+  forward?: string;
+  /** How it ended: 'released' past the point of no return, or the error it stopped on before. */
+  end?: 'released' | { readonly error: unknown };
 }
 
 /** Why a fall-back stopped before anything irreversible. */
@@ -59,7 +73,12 @@ function again<T>(run: FallbackRun, what: string, step: () => Promise<T>): Promi
 }
 
 /** Each step's seconds, for the completion event: where a fall-back's downtime goes. */
-function stepClock(): { done(step: string): void; steps(): string } {
+interface StepClock {
+  done(step: string): void;
+  steps(): string;
+}
+
+function stepClock(): StepClock {
   const steps: string[] = [];
   let start = Date.now();
   return {
@@ -72,89 +91,88 @@ function stepClock(): { done(step: string): void; steps(): string } {
 }
 
 /**
- * Falls back every database of `windows` (the migration's live windows, one request for all), one
- * after the other. A database that stops is Open again with the reason; the others go on.
- * `restart`: a reverse applier started anew (after a stop, the stream goes on).
+ * A fall-back asked, on one database of the migration's live windows: the window FallingBack, then
+ * everything up to and past the point of no return (fence, marker, drain, sequences, large objects,
+ * the comparison, the forward slot when asked, the release). Its end is left on `stream.fallBack`
+ * (the error too, unless the run is stopped), from which the window moves on (afterCutover.ts).
  */
-export async function fallBack(
-  run: FallbackRun,
-  windows: readonly FallbackWindow[],
-  streams: Map<string, ReverseStream>,
-  restart: (window: FallbackWindow) => ReverseStream,
-): Promise<void> {
-  for (const w of windows) {
-    const stream = streams.get(w.database)!;
-    try {
-      // A runner resumed past the verification (fall_back_released) started a reverse applier like
-      // any other: the target is fenced and drained, so it has nothing to apply, but its session
-      // holds the reverse origin on the old source, which the release must drop ("in use by PID").
-      if (w.fallBackReleased) {
-        stream.applier.stop();
-        await stream.done;
-      }
-      await fallBackDatabase(run, w, stream);
+export async function fallBackOne(run: FallbackRun, w: FallbackWindow, stream: ReverseStream): Promise<void> {
+  const { spec, store } = run;
+  const name = spec.migrationName;
+  const database = w.database;
+  try {
+    // A runner resumed past the verification (fall_back_released) started a reverse applier like
+    // any other: the target is fenced and drained, so it has nothing to apply, but its session
+    // holds the reverse origin on the old source, which the release must drop ("in use by PID").
+    if (w.fallBackReleased) {
       stream.applier.stop();
       await stream.done;
-      streams.delete(w.database);
-    } catch (error) {
-      if (run.signal.aborted) throw error;
-      const why = error instanceof FallBackStopped ? error.message : `it failed: ${errorMessage(error)}`;
-      await stopFallBack(run, w, why);
-      // the applier that drained to the marker has ended: the reverse stream goes on with a new one
-      if (stream.ended !== undefined || error instanceof FallBackStopped) {
-        stream.applier.stop();
-        await stream.done;
-        streams.set(w.database, restart(w));
-      }
     }
+    const began = (await markFallingBack(store, name, database)).getTime();
+    await recordEvent(store, name, 'info', 'fall-back started: fencing the writers of the target, then applying its last writes', database);
+    const course: FallBackCourse = { began, clock: stepClock() };
+    stream.fallBack = course;
+    if (!w.fallBackReleased) await drainAndVerify(run, w, stream, course.clock);
+    // --resume-forward: the forward slot made while the old source is still fenced (forwardAgain.ts)
+    if (w.forwardAgain) {
+      course.forward = await again(run, 'the forward stream again', () => openForwardAgain(run, database));
+      course.clock.done('forward stream');
+    }
+    // past the point of no return: the old source takes the writes again
+    await again(run, 'the release', async () => {
+      await releaseFallback({ spec, instance: run.instance }, database);
+      failpoint(`fallback-reverse-dropped:${database}`);
+      await keepFence(store, name, database, 'targetFence');
+      await reclaimFence(store, name, database);
+      await liftWriterFence(run, database, 'source');
+    });
+    failpoint(`fallback-released:${database}`);
+    course.clock.done('release');
+    course.end = 'released';
+  } catch (error) {
+    if (run.signal.aborted) throw error;
+    stream.fallBack = { began: Date.now(), clock: stepClock(), ...stream.fallBack, end: { error } };
   }
 }
 
-/** Stops a fall-back before anything irreversible: the target's fence lifted, the window Open with why. */
-async function stopFallBack(run: FallbackRun, w: FallbackWindow, why: string): Promise<void> {
+/** FallingBack -> FellBack: the completion recorded, the migration's state with it, the reverse applier stopped. */
+export async function fellBack(run: FallbackRun, w: FallbackWindow, stream: ReverseStream): Promise<void> {
+  const { spec, store } = run;
+  const name = spec.migrationName;
+  const database = w.database;
+  const course = stream.fallBack!;
+  const seconds = (Date.now() - course.began) / 1000;
+  const after =
+    course.forward === undefined ? 'the target stays fenced' : `the target stays fenced and follows it again from ${course.forward}`;
+  await markFellBack(store, name, database, `fell back: the old source is the primary again (downtime ${seconds.toFixed(1)} s); ${after}`);
+  const message = `fall-back of "${database}" completed in ${seconds.toFixed(1)} s (${course.clock.steps()}): the old source is the primary again, ${after}`;
+  await recordEvent(store, name, 'info', message, database);
+  await setState(store, name, 'Succeeded', 'Completed', message);
+  run.onProgress({ kind: 'info', database, message });
+  stream.applier.stop();
+  await stream.done;
+}
+
+/**
+ * FallingBack -> Open: a fall-back stopped before anything irreversible, the target's fence lifted,
+ * the window Open with why. Returns whether the reverse stream needs a new applier: the one that
+ * drained to the marker has ended.
+ */
+export async function fallBackStopped(run: FallbackRun, w: FallbackWindow, stream: ReverseStream): Promise<boolean> {
+  const { error } = stream.fallBack!.end as { error: unknown };
+  const why = error instanceof FallBackStopped ? error.message : `it failed: ${errorMessage(error)}`;
   const message = `fall-back stopped: ${why}; the reverse stream goes on, ask again once the cause is fixed`;
   await liftWriterFence(run, w.database, 'target');
   await clearFallBack(run.store, run.spec.migrationName, w.database, message);
   await recordEvent(run.store, run.spec.migrationName, 'error', message, w.database);
-}
-
-async function fallBackDatabase(run: FallbackRun, w: FallbackWindow, stream: ReverseStream): Promise<void> {
-  const { spec, store } = run;
-  const name = spec.migrationName;
-  const database = w.database;
-  const began = (await markFallingBack(store, name, database)).getTime();
-  await recordEvent(store, name, 'info', 'fall-back started: fencing the writers of the target, then applying its last writes', database);
-  const clock = stepClock();
-  if (!w.fallBackReleased) await drainAndVerify(run, w, stream, clock);
-  // --resume-forward: the forward slot made while the old source is still fenced (forwardAgain.ts)
-  const forward = w.forwardAgain ? await again(run, 'the forward stream again', () => openForwardAgain(run, database)) : undefined;
-  if (forward !== undefined) clock.done('forward stream');
-  // past the point of no return: the old source takes the writes again
-  await again(run, 'the release', async () => {
-    await releaseFallback({ spec, instance: run.instance }, database);
-    failpoint(`fallback-reverse-dropped:${database}`);
-    await keepFence(store, name, database, 'targetFence');
-    await reclaimFence(store, name, database);
-    await liftWriterFence(run, database, 'source');
-  });
-  failpoint(`fallback-released:${database}`);
-  clock.done('release');
-  const seconds = (Date.now() - began) / 1000;
-  const after = forward === undefined ? 'the target stays fenced' : `the target stays fenced and follows it again from ${forward}`;
-  await markFellBack(store, name, database, `fell back: the old source is the primary again (downtime ${seconds.toFixed(1)} s); ${after}`);
-  const message = `fall-back of "${database}" completed in ${seconds.toFixed(1)} s (${clock.steps()}): the old source is the primary again, ${after}`;
-  await recordEvent(store, name, 'info', message, database);
-  await setState(store, name, 'Succeeded', 'Completed', message);
-  run.onProgress({ kind: 'info', database, message });
+  if (stream.ended === undefined && !(error instanceof FallBackStopped)) return false;
+  stream.applier.stop();
+  await stream.done;
+  return true;
 }
 
 /** Fence, marker, drain, sequences and the comparison: everything before the point of no return. */
-async function drainAndVerify(
-  run: FallbackRun,
-  w: FallbackWindow,
-  stream: ReverseStream,
-  clock: ReturnType<typeof stepClock>,
-): Promise<void> {
+async function drainAndVerify(run: FallbackRun, w: FallbackWindow, stream: ReverseStream, clock: StepClock): Promise<void> {
   const { spec, store } = run;
   const name = spec.migrationName;
   const database = w.database;
