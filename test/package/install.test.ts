@@ -12,6 +12,7 @@ import { startCluster, type Cluster } from '../support';
 import { fingerprint, loadShop } from '../resource/support/fixture';
 import { startProviderHost, type ProviderHost } from '../resource/support/providerHost';
 import { installProgram, packFromSources, registerMigration, type Packed } from './installedProgram';
+import { nodeBinary, USER_NODE_RELEASES, type NodeRelease } from './nodeReleases';
 
 const execFileAsync = promisify(execFile);
 const SOURCE_PW = 'src-Installed-5e1a90';
@@ -76,6 +77,7 @@ describe('pgferry installed as a package', function () {
   describe('what the package holds and brings', contents);
   describe('the PgMigration resource in a Pulumi program', resource);
   describe('the pgferry command', command);
+  for (const release of USER_NODE_RELEASES) describe(`on Node.js ${release.version}`, () => onNodeRelease(release));
 });
 
 function contents(): void {
@@ -222,7 +224,7 @@ Module._extensions['.js'] = function (module, filename) {
     host = await startProviderHost(
       program,
       { PGFERRY_DIST: '', NODE_OPTIONS: `--require ${hook}` },
-      require.resolve('@pulumi/pulumi/cmd/dynamic-provider', { paths: [program] }),
+      { hostScript: require.resolve('@pulumi/pulumi/cmd/dynamic-provider', { paths: [program] }) },
     );
     await host.configure({});
     const checked = await host.check({}, { ...registered.inputs, __provider: registered.provider });
@@ -287,6 +289,97 @@ Module._resolveFilename = function (request, ...rest) {
     assert.deepEqual(
       listed.map((m) => [m.name, m.properties.currentStatus.state]),
       [['installed-offline', 'Succeeded']],
+    );
+  });
+}
+
+/**
+ * The package on another Node.js release than the suite's: a program depending on the newest SDK
+ * that release takes registers PgMigration, the SDK's provider host runs an offline migration on
+ * that release (and so does the runner it starts), and the installed command lists it.
+ */
+function onNodeRelease(release: NodeRelease): void {
+  const major = release.version.split('.')[0]!;
+  const database = `shop${major}`;
+  const name = `installed-node${major}`;
+  let node: string;
+  let releaseProgram: string;
+  let host: ProviderHost | undefined;
+  before(async function () {
+    this.timeout(360_000);
+    [node, releaseProgram] = await Promise.all([
+      nodeBinary(release.version),
+      release.sdk === undefined ? program : installProgram(work, packed.tarball, release.sdk),
+      loadShop(source, database),
+    ]);
+  });
+  after(async () => host?.stop());
+
+  const sdk = release.sdk ?? "the checkout's @pulumi/pulumi";
+  it(`with ${release.sdk === undefined ? sdk : `@pulumi/pulumi ${sdk}`}: the provider host and its runner run there, the copy equals the source, and the command lists it Succeeded`, async () => {
+    const registered = await registerMigration(
+      releaseProgram,
+      {
+        migrationName: name,
+        source: { host: source.host, port: source.port, user: source.user, password: SOURCE_PW, sslMode: 'prefer' },
+        target: { host: target.host, port: target.port, user: target.user, password: TARGET_PW, sslMode: 'prefer' },
+        databases: [database],
+        tableJobs: 2,
+        indexJobs: 2,
+      },
+      node,
+    );
+    const sdkVersion = JSON.parse(readFileSync(path.join(releaseProgram, 'node_modules/@pulumi/pulumi/package.json'), 'utf8')).version;
+    if (release.sdk !== undefined) assert.equal(sdkVersion, release.sdk);
+
+    // Each process that loads the runner's entry point says which release runs it.
+    const runnersLog = path.join(work, `runners-${major}.log`);
+    const hook = path.join(work, `log-runners-${major}.js`);
+    await fs.writeFile(
+      hook,
+      `const Module = require('node:module');
+const fs = require('node:fs');
+const js = Module._extensions['.js'];
+Module._extensions['.js'] = function (module, filename) {
+  if (/runner[\\\\/]main\\.js$/.test(filename)) fs.appendFileSync(${JSON.stringify(runnersLog)}, process.version + '\\n');
+  return js.call(this, module, filename);
+};`,
+    );
+    host = await startProviderHost(
+      releaseProgram,
+      { PGFERRY_DIST: '', NODE_OPTIONS: `--require ${hook}` },
+      { hostScript: require.resolve('@pulumi/pulumi/cmd/dynamic-provider', { paths: [releaseProgram] }), node },
+    );
+    await host.configure({});
+    const checked = await host.check({}, { ...registered.inputs, __provider: registered.provider });
+    assert.deepEqual(checked.failures, []);
+    const created = await host.create(checked.inputs);
+    assert.equal(created.properties.state, 'Succeeded', String(created.properties.message));
+    assert.deepEqual(await fingerprint(target, database), await fingerprint(source, database));
+    const versions = [...new Set(readFileSync(runnersLog, 'utf8').split('\n').filter(Boolean))];
+    assert.deepEqual(versions, [`v${release.version}`]);
+
+    const listed = await execFileAsync(
+      node,
+      [
+        path.join(releaseProgram, 'node_modules/pgferry/dist/provider/cli/main.js'),
+        'list',
+        '--filter',
+        'all',
+        '--output',
+        'json',
+        '--target-url',
+        `postgres://postgres@${target.host}:${target.port}/postgres`,
+      ],
+      { env: { ...process.env, PGPASSWORD: TARGET_PW } },
+    );
+    const states = (JSON.parse(listed.stdout) as { name: string; properties: { currentStatus: { state: string } } }[]).map((m) => [
+      m.name,
+      m.properties.currentStatus.state,
+    ]);
+    assert.deepEqual(
+      states.find(([n]) => n === name),
+      [name, 'Succeeded'],
     );
   });
 }

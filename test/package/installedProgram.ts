@@ -59,13 +59,14 @@ async function checkoutPulumiVersion(): Promise<string> {
 }
 
 /**
- * A new Pulumi program in `work/program` that depends on @pulumi/pulumi, then `npm install <tarball>`
- * as its README says (the local npm cache first: the checkout's install filled it).
+ * A new Pulumi program in `work/program` that depends on @pulumi/pulumi (the checkout's version, or
+ * `sdk`), then `npm install <tarball>` as its README says (the local npm cache first: the checkout's
+ * install filled it).
  */
-export async function installProgram(work: string, tarball: string): Promise<string> {
-  const dir = path.join(work, 'program');
+export async function installProgram(work: string, tarball: string, sdk?: string): Promise<string> {
+  const dir = path.join(work, sdk === undefined ? 'program' : `program-sdk-${sdk}`);
   await fs.mkdir(dir, { recursive: true });
-  const manifest = { name: 'migration-program', private: true, dependencies: { '@pulumi/pulumi': await checkoutPulumiVersion() } };
+  const manifest = { name: 'migration-program', private: true, dependencies: { '@pulumi/pulumi': sdk ?? (await checkoutPulumiVersion()) } };
   await fs.writeFile(path.join(dir, 'package.json'), `${JSON.stringify(manifest, null, 2)}\n`);
   await fs.writeFile(path.join(dir, 'Pulumi.yaml'), 'name: migration-program\nruntime: nodejs\n');
   await npm(['install', '--prefer-offline', '--no-audit', '--no-fund', tarball], dir);
@@ -111,11 +112,14 @@ setTimeout(() => {
 }, 1000);
 `;
 
-/** Runs the program's `new PgMigration('migration', args)` under Pulumi's mocks in the program directory. */
-export async function registerMigration(program: string, args: Record<string, unknown>): Promise<Registered> {
+/**
+ * Runs the program's `new PgMigration('migration', args)` under Pulumi's mocks in the program
+ * directory, on the given Node.js binary (this process's by default).
+ */
+export async function registerMigration(program: string, args: Record<string, unknown>, node = process.execPath): Promise<Registered> {
   const file = path.join(program, 'register.js');
   await fs.writeFile(file, PROGRAM);
-  const { stdout } = await execFileAsync(process.execPath, [file], {
+  const { stdout } = await execFileAsync(node, [file], {
     cwd: program,
     env: { ...process.env, MIGRATION_ARGS: JSON.stringify(args) },
     maxBuffer: 16 * 1024 * 1024,

@@ -68,12 +68,18 @@ export interface ProviderHost {
 
 const checkoutHostScript = require.resolve('@pulumi/pulumi/cmd/dynamic-provider');
 
-/**
- * Starts the SDK's dynamic-provider host in `cwd` and connects a gRPC client to it; `hostScript` is
- * the checkout's SDK's host unless a program's own SDK is to serve (test/package/).
- */
-export async function startProviderHost(cwd: string, env: NodeJS.ProcessEnv = {}, hostScript = checkoutHostScript): Promise<ProviderHost> {
-  const child: ChildProcess = spawn(process.execPath, [hostScript, '127.0.0.1:1'], {
+/** Which SDK's host script serves, and which Node.js binary runs it. */
+interface HostRuntime {
+  /** The checkout's SDK's host unless a program's own SDK is to serve (test/package/). */
+  readonly hostScript?: string;
+  /** This process's binary unless another Node.js release is to run the host (test/package/). */
+  readonly node?: string;
+}
+
+/** Starts the SDK's dynamic-provider host in `cwd` and connects a gRPC client to it. */
+export async function startProviderHost(cwd: string, env: NodeJS.ProcessEnv = {}, runtime: HostRuntime = {}): Promise<ProviderHost> {
+  const { hostScript = checkoutHostScript, node = process.execPath } = runtime;
+  const child: ChildProcess = spawn(node, [hostScript, '127.0.0.1:1'], {
     cwd,
     env: { ...process.env, PULUMI_NODEJS_PROJECT: 'pgferry-test', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
