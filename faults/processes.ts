@@ -1,7 +1,7 @@
 // Finding a trial's pgferry processes through /proc: the harness starts the CLI with a marker in
 // its environment, the detached runner and its pg_dump/pg_restore children inherit it, so the
 // runners of this trial are found without trusting pgferry's own record of them.
-import { promises as fs } from 'node:fs';
+import { promises as fs, readdirSync, readFileSync } from 'node:fs';
 
 /** The environment variable that marks a trial's processes. */
 export const TRIAL_MARKER = 'PGFERRY_FAULT_TRIAL';
@@ -28,23 +28,38 @@ function parseStat(stat: string): { state: string; ppid: number } {
   return { state: rest[0] ?? '?', ppid: Number(rest[1]) };
 }
 
-/** Processes (not zombies) whose environment carries `TRIAL_MARKER=trial`. */
-export async function trialProcesses(trial: string): Promise<TrialProcess[]> {
+/** A /proc file's text, read at once; undefined when the process ended between listing and reading. */
+function readProcText(file: string): string | undefined {
+  try {
+    return readFileSync(file, 'utf8');
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Processes (not zombies) whose environment carries `TRIAL_MARKER=trial`. It reads every process's
+ * command line on the machine, several times a second while a trial runs (the monitor's samples),
+ * so it reads them synchronously: an asynchronous read of each small /proc file (open, stat, read,
+ * close, each a round trip through the thread pool) cost the trial's process several times the CPU
+ * of the read itself, and a scan is short enough not to hold the event loop for long.
+ */
+export function trialProcesses(trial: string): Promise<TrialProcess[]> {
   const needle = `${TRIAL_MARKER}=${trial}\0`;
   const out: TrialProcess[] = [];
-  for (const entry of await fs.readdir('/proc')) {
+  for (const entry of readdirSync('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
-    const cmdline = await readText(`/proc/${entry}/cmdline`);
+    const cmdline = readProcText(`/proc/${entry}/cmdline`);
     if (!cmdline || !/node|pg_dump|pg_restore|psql/.test(cmdline)) continue;
-    const environ = await readText(`/proc/${entry}/environ`);
+    const environ = readProcText(`/proc/${entry}/environ`);
     if (!environ || !`${environ}\0`.includes(needle)) continue;
-    const stat = await readText(`/proc/${entry}/stat`);
+    const stat = readProcText(`/proc/${entry}/stat`);
     if (!stat) continue;
     const { state, ppid } = parseStat(stat);
     if (state === 'Z' || state === 'X') continue;
     out.push({ pid: Number(entry), ppid, state, command: cmdline.split('\0').join(' ').trim() });
   }
-  return out;
+  return Promise.resolve(out);
 }
 
 /** Runner processes: the runner entry point (its children are pg_dump and pg_restore). */
