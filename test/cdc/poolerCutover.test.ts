@@ -265,6 +265,9 @@ async function cancelResumesOnSource(lab: PoolerLab): Promise<void> {
     await waitForStatus(lab.store, s.migrationName, (x) => x.databases[0]?.cutoverStep === 'drained' || isFinalState(x.state));
     assert.equal((await lab.pooledAt(db)).paused, 1, 'paused while the cutover verifies');
     await cancelMigration(s.target, s.migrationName);
+    // the lock holds the verification until the runner has taken the cancel: released sooner, the
+    // verification could finish first and the cutover complete, a race of the test's own making
+    await waitForStatus(lab.store, s.migrationName, (x) => x.state === 'CleaningUp' || isFinalState(x.state));
   } finally {
     await lock.query('ROLLBACK').catch(() => undefined);
     await lock.end();
