@@ -112,15 +112,20 @@ async function cutOverWithWindow(pair: ServerPair, page: Page): Promise<void> {
   const source = await rows(pair.source);
   assert.ok(source.includes('1001:before the cutover'));
   assert.deepEqual(await rows(pair.target), source);
+  // the window is Open before the release marks the database Succeeded: a page refreshed between
+  // the two shows the window with the release still under way, so both are awaited together
+  const allDone = ['fence=done', 'drain and sequences=done', 'verification=done', 'release=done'];
+  const stepsShown = () =>
+    page
+      .locator(`[data-steps="${DB}"] li`)
+      .evaluateAll((lis) => lis.map((li) => `${li.getAttribute('data-step')}=${li.getAttribute('data-state')}`));
   await until(
-    'the window Open on the page',
-    async () => ((await field(page, 'fallback-state').textContent()) === 'Open' ? true : undefined),
+    'the window Open and every cutover step done on the page',
+    async () =>
+      (await field(page, 'fallback-state').textContent()) === 'Open' && (await stepsShown()).join() === allDone.join() ? true : undefined,
     60_000,
   );
-  const steps = await page
-    .locator(`[data-steps="${DB}"] li`)
-    .evaluateAll((lis) => lis.map((li) => `${li.getAttribute('data-step')}=${li.getAttribute('data-state')}`));
-  assert.deepEqual(steps, ['fence=done', 'drain and sequences=done', 'verification=done', 'release=done']);
+  assert.deepEqual(await stepsShown(), allDone);
   await until('the page says Succeeded', async () =>
     (await page.locator('#summary').textContent())?.includes('Succeeded') ? true : undefined,
   );
