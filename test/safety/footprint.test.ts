@@ -4,6 +4,7 @@
 // pgferry started (its records in writer_fence, target_foreign_key and source_table, catalog
 // version 19) and this one resumes is released exactly: the rows move to the ledger on upgrade.
 import assert from 'node:assert/strict';
+import { promises as fs } from 'node:fs';
 import { readSourceRelations } from '../../provider/engine/catalog/identityVerdict';
 import { withSession } from '../../provider/engine/connect/session';
 import { withPendingFootprint } from '../../provider/engine/api';
@@ -19,7 +20,9 @@ import { recordFallbackWindow } from '../../provider/engine/control/fallbackWind
 import { fireAsReplica } from '../../provider/engine/footprint/targetFiring';
 import { setAsideForeignKeys } from '../../provider/engine/footprint/targetForeignKeys';
 import { fenceDatabase, liftStatements } from '../../provider/engine/footprint/writerFence';
+import { pausePooler } from '../../provider/engine/footprint/poolerPause';
 import { pairSpec, serverSpec, startPair, type ServerPair } from '../support';
+import { startPgBouncer, type PgBouncer } from '../support/pgbouncer';
 import { createMigration, events as catalogEvents } from '../../provider/engine/control/store';
 import { get } from '../../provider/engine';
 
@@ -119,6 +122,7 @@ async function olderPgferry(pair: ServerPair) {
 describe('safety: the footprint is given back by one release, and a second release is a no-op', function () {
   this.timeout(120_000);
   let pair: ServerPair;
+  let pooler: PgBouncer;
   before(async () => {
     pair = await startPair(15, 15);
     for (const side of [pair.source, pair.target]) {
@@ -127,11 +131,36 @@ describe('safety: the footprint is given back by one release, and a second relea
         await side.query(SCHEMA, [], db);
       }
     }
+    // the user's PgBouncer in front of the source, whose pause at a cutover is a change too
+    pooler = await startPgBouncer({ databases: { [DB]: { host: pair.source.host, port: pair.source.port } }, users: {} });
   });
-  after(async () => pair?.stop());
+  after(async () => {
+    await pooler?.stop();
+    await pair?.stop();
+  });
+
+  /** Where the pooler sends the database, whether it is paused, and its configuration file. */
+  async function pooled(): Promise<{ port: number; paused: number; file: string }> {
+    const rows = await pooler.admin<{ name: string; port: number; paused: number }>('SHOW DATABASES');
+    const row = rows.find((r) => r.name === DB)!;
+    return { port: Number(row.port), paused: Number(row.paused), file: await fs.readFile(pooler.configFile, 'utf8') };
+  }
 
   it('records and applies every change, lists it as pending, releases all of it, and releases nothing more the second time', async () => {
-    const spec = pairSpec(pair, NAME, [DB], { mode: 'Online', allowReplicaIdentityFull: true, lockTimeoutSeconds: 5 });
+    const spec = pairSpec(pair, NAME, [DB], {
+      mode: 'Online',
+      allowReplicaIdentityFull: true,
+      lockTimeoutSeconds: 5,
+      pooler: {
+        host: pooler.host,
+        port: pooler.port,
+        user: pooler.adminUser,
+        password: pooler.adminPassword,
+        configFile: pooler.configFile,
+      },
+    });
+    const poolerBefore = await pooled();
+    assert.deepEqual([poolerBefore.port, poolerBefore.paused], [pair.source.port, 0]);
     const store = new CatalogConnection(serverSpec(pair.target));
     const warnings: string[] = [];
     try {
@@ -166,6 +195,9 @@ describe('safety: the footprint is given back by one release, and a second relea
       await pair.target.query(`CREATE PUBLICATION "${reverse.publication}" FOR TABLE parent, child`, [], DB);
       await pair.target.query("SELECT pg_create_logical_replication_slot($1, 'pgoutput')", [reverse.slot], DB);
       await pair.source.query('SELECT pg_replication_origin_create($1)', [reverse.origin]);
+      // the pooler's pause as a cutover through it makes it, before the fence
+      await pausePooler(ctx, DB);
+      assert.equal((await pooled()).paused, 1, 'the pooler paused');
       // the writer fence as a cutover makes it: the setting, and a trigger on each published table
       await fenceDatabase(ctx, DB);
       // a fall-back's fence on the target, left by one that did not complete (its triggers on the reverse publication's tables)
@@ -185,6 +217,7 @@ describe('safety: the footprint is given back by one release, and a second relea
       await releaseDatabase(ctx, DB, 'throw');
       assert.deepEqual(await pendingFootprint(ctx, DB), []);
       assert.deepEqual(await servers(pair), before, warnings.join('\n'));
+      assert.deepEqual(await pooled(), poolerBefore, 'the pooler resumed on the source, its file as it was');
 
       const events = await catalogEvents(store, NAME);
       await releaseDatabase(ctx, DB, 'throw');
@@ -197,67 +230,71 @@ describe('safety: the footprint is given back by one release, and a second relea
     }
   });
 
-  it('releases exactly what an older pgferry recorded in its own tables, once this one upgraded the catalog', async () => {
-    const spec = pairSpec(pair, OLD_NAME, [OLD_DB], { mode: 'Online', allowReplicaIdentityFull: true, lockTimeoutSeconds: 5 });
-    const before = await servers(pair, OLD_DB);
-    const { catalog, keyless } = await olderPgferry(pair);
-    assert.notDeepEqual(await servers(pair, OLD_DB), before);
-
-    // this pgferry resumes it: the runner installs (upgrades) the catalog, then releases
-    const store = new CatalogConnection({ ...serverSpec(pair.target), maintenanceDatabase: 'old_catalog' });
-    const target = { ...spec.target, maintenanceDatabase: 'old_catalog' };
-    const warnings: string[] = [];
-    const ctx: FootprintContext = {
-      ...restoreContextOf({ ...spec, target }, store),
-      warn: async (m) => void warnings.push(m),
-      instance: undefined,
-    };
-    try {
-      await store.install();
-      const moved = await catalog(
-        `SELECT to_regclass('pgferry.writer_fence')::text AS fence, to_regclass('pgferry.target_foreign_key')::text AS keys,
-                (SELECT count(*)::int FROM information_schema.columns WHERE table_schema = 'pgferry' AND table_name = 'source_table' AND column_name LIKE 'identity%') AS identity_columns`,
-      );
-      assert.deepEqual(moved, [{ fence: null, keys: null, identity_columns: 0 }]);
-      const pending = await pendingFootprint(ctx, OLD_DB);
-      assert.deepEqual(
-        pending.filter((p) => ['writerFence', 'targetForeignKeys', 'replicaIdentity'].includes(p.change)),
-        [
-          // the lift names the fence's triggers too: an older pgferry made none, and dropping none is a no-op
-          { change: 'writerFence', pending: [liftStatements(OLD_NAME, OLD_DB, null)] },
-          {
-            change: 'targetForeignKeys',
-            pending: [
-              'ALTER TABLE "public"."child" ADD CONSTRAINT "child_parent_id_fkey" FOREIGN KEY (parent_id) REFERENCES public.parent(id)',
-            ],
-          },
-          { change: 'replicaIdentity', pending: ['ALTER TABLE ONLY "public"."keyless" REPLICA IDENTITY DEFAULT'] },
-        ],
-      );
-      const status = await get(store, OLD_NAME);
-      assert.equal(status?.databases[0]?.writerFence?.sessionsEnded, 3, 'what the older pgferry reported stays');
-
-      await releaseDatabase(ctx, OLD_DB, 'throw');
-      assert.deepEqual(await pendingFootprint(ctx, OLD_DB), []);
-      assert.deepEqual(await servers(pair, OLD_DB), before, warnings.join('\n'));
-      const [comment] = await pair.target.query<{ c: string | null }>(
-        "SELECT obj_description(oid, 'pg_constraint') AS c FROM pg_constraint WHERE conname = 'child_parent_id_fkey'",
-        [],
-        OLD_DB,
-      );
-      assert.equal(comment?.c, 'kept with the key');
-      const ledger = await catalog(
-        'SELECT change, object, undone_at IS NOT NULL AS undone FROM pgferry.footprint WHERE migration = $1 ORDER BY change',
-        [OLD_NAME],
-      );
-      assert.deepEqual(ledger, [
-        { change: 'replicaIdentity', object: keyless, undone: true },
-        { change: 'targetForeignKeys', object: '"public"."child"."child_parent_id_fkey"', undone: true },
-        { change: 'writerFence', object: '', undone: true },
-      ]);
-      assert.deepEqual(warnings, []);
-    } finally {
-      await store.close();
-    }
-  });
+  it('releases exactly what an older pgferry recorded in its own tables, once this one upgraded the catalog', () =>
+    releasesOlderRecords(pair));
 });
+
+/** A release by this pgferry of what an older one recorded in its own tables, after the catalog's upgrade. */
+async function releasesOlderRecords(pair: ServerPair): Promise<void> {
+  const spec = pairSpec(pair, OLD_NAME, [OLD_DB], { mode: 'Online', allowReplicaIdentityFull: true, lockTimeoutSeconds: 5 });
+  const before = await servers(pair, OLD_DB);
+  const { catalog, keyless } = await olderPgferry(pair);
+  assert.notDeepEqual(await servers(pair, OLD_DB), before);
+
+  // this pgferry resumes it: the runner installs (upgrades) the catalog, then releases
+  const store = new CatalogConnection({ ...serverSpec(pair.target), maintenanceDatabase: 'old_catalog' });
+  const target = { ...spec.target, maintenanceDatabase: 'old_catalog' };
+  const warnings: string[] = [];
+  const ctx: FootprintContext = {
+    ...restoreContextOf({ ...spec, target }, store),
+    warn: async (m) => void warnings.push(m),
+    instance: undefined,
+  };
+  try {
+    await store.install();
+    const moved = await catalog(
+      `SELECT to_regclass('pgferry.writer_fence')::text AS fence, to_regclass('pgferry.target_foreign_key')::text AS keys,
+              (SELECT count(*)::int FROM information_schema.columns WHERE table_schema = 'pgferry' AND table_name = 'source_table' AND column_name LIKE 'identity%') AS identity_columns`,
+    );
+    assert.deepEqual(moved, [{ fence: null, keys: null, identity_columns: 0 }]);
+    const pending = await pendingFootprint(ctx, OLD_DB);
+    assert.deepEqual(
+      pending.filter((p) => ['writerFence', 'targetForeignKeys', 'replicaIdentity'].includes(p.change)),
+      [
+        // the lift names the fence's triggers too: an older pgferry made none, and dropping none is a no-op
+        { change: 'writerFence', pending: [liftStatements(OLD_NAME, OLD_DB, null)] },
+        {
+          change: 'targetForeignKeys',
+          pending: [
+            'ALTER TABLE "public"."child" ADD CONSTRAINT "child_parent_id_fkey" FOREIGN KEY (parent_id) REFERENCES public.parent(id)',
+          ],
+        },
+        { change: 'replicaIdentity', pending: ['ALTER TABLE ONLY "public"."keyless" REPLICA IDENTITY DEFAULT'] },
+      ],
+    );
+    const status = await get(store, OLD_NAME);
+    assert.equal(status?.databases[0]?.writerFence?.sessionsEnded, 3, 'what the older pgferry reported stays');
+
+    await releaseDatabase(ctx, OLD_DB, 'throw');
+    assert.deepEqual(await pendingFootprint(ctx, OLD_DB), []);
+    assert.deepEqual(await servers(pair, OLD_DB), before, warnings.join('\n'));
+    const [comment] = await pair.target.query<{ c: string | null }>(
+      "SELECT obj_description(oid, 'pg_constraint') AS c FROM pg_constraint WHERE conname = 'child_parent_id_fkey'",
+      [],
+      OLD_DB,
+    );
+    assert.equal(comment?.c, 'kept with the key');
+    const ledger = await catalog(
+      'SELECT change, object, undone_at IS NOT NULL AS undone FROM pgferry.footprint WHERE migration = $1 ORDER BY change',
+      [OLD_NAME],
+    );
+    assert.deepEqual(ledger, [
+      { change: 'replicaIdentity', object: keyless, undone: true },
+      { change: 'targetForeignKeys', object: '"public"."child"."child_parent_id_fkey"', undone: true },
+      { change: 'writerFence', object: '', undone: true },
+    ]);
+    assert.deepEqual(warnings, []);
+  } finally {
+    await store.close();
+  }
+}
