@@ -8,6 +8,7 @@ import * as pulumi from '@pulumi/pulumi';
 import { UNKNOWN_SUBSCRIPTION, type AzureCurrentStatus } from '../azure/shape';
 import type { DatabaseDetails, MigrationState, MigrationSubState } from '../engine';
 import type { ServerMetadata, SystemData } from './outputs';
+import { ECHOED_AZURE_OUTPUTS } from './pgMigration';
 import { migrationById } from './read';
 
 /** azure-native's GetMigrationArgs. */
@@ -72,7 +73,10 @@ export interface PgMigrationGetResult {
   readonly databaseDetails: DatabaseDetails[];
 }
 
-/** The names of the result (the rest of the outputs, the echoed spec, stays out). */
+/**
+ * The names of the result: the status and Azure's own outputs, and the inputs azure-native echoes
+ * (the list PgMigration declares them by); the rest of the outputs, the echoed spec, stays out.
+ */
 const RESULT_KEYS = [
   'azureApiVersion',
   'currentStatus',
@@ -83,31 +87,11 @@ const RESULT_KEYS = [
   'sourceDbServerMetadata',
   'targetDbServerMetadata',
   'systemData',
-  'location',
-  'tags',
-  'cancel',
-  'triggerCutover',
-  'dbsToMigrate',
-  'dbsToTriggerCutoverOn',
-  'dbsToCancelMigrationOn',
-  'migrateRoles',
-  'migrationInstanceResourceId',
-  'migrationMode',
-  'migrationOption',
-  'migrationWindowStartTimeInUtc',
-  'migrationWindowEndTimeInUtc',
-  'overwriteDbsInTarget',
-  'setupLogicalReplicationOnSourceDbIfNeeded',
-  'sourceDbServerFullyQualifiedDomainName',
-  'sourceDbServerResourceId',
-  'sourceType',
-  'sslMode',
-  'startDataMigration',
-  'targetDbServerFullyQualifiedDomainName',
   'state',
   'subState',
   'message',
   'databaseDetails',
+  ...ECHOED_AZURE_OUTPUTS,
 ] as const satisfies readonly Exclude<keyof PgMigrationGetResult, 'id'>[];
 
 /** What names the arguments leave empty, for the one-line refusal. */

@@ -379,7 +379,7 @@ export class PgMigration extends pulumi.dynamic.Resource {
 }
 
 /** azure-native's outputs that echo its inputs: declared above, so each needs a property even when not given. */
-const ECHOED_AZURE_OUTPUTS = [
+export const ECHOED_AZURE_OUTPUTS = [
   'cancel',
   'dbsToCancelMigrationOn',
   'dbsToMigrate',
