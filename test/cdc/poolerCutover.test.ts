@@ -15,7 +15,7 @@ import { CatalogConnection } from '../../provider/engine/control/connection';
 import type { MigrationSpec } from '../../provider/engine/input/migrationSpec';
 import type { MigrationStatus } from '../../provider/engine/core/model';
 import { pairSpec, startPair, until, waitForStatus, type ServerPair } from '../support';
-import { startPgBouncer, type PgBouncer } from '../support/pgbouncer';
+import { poolerInputOf, startPgBouncer, type PgBouncer } from '../support/pgbouncer';
 
 const APP = { user: 'app', password: 'app-through-the-pooler' };
 const DATABASES = ['pool_ok', 'pool_abort', 'pool_cancel', 'pool_kill_paused', 'pool_kill_drained', 'pool_kill_pointed'];
@@ -104,14 +104,7 @@ class PoolerLab {
       mode: 'Online',
       option: 'Migrate',
       verify: 'full',
-      pooler: {
-        host: pooler.host,
-        port: pooler.port,
-        user: pooler.adminUser,
-        password: pooler.adminPassword,
-        configFile: pooler.configFile,
-        pauseTimeoutSeconds,
-      },
+      pooler: { ...poolerInputOf(pooler), pauseTimeoutSeconds },
     });
   }
 

@@ -22,7 +22,7 @@ import { setAsideForeignKeys } from '../../provider/engine/footprint/targetForei
 import { fenceDatabase, liftStatements } from '../../provider/engine/footprint/writerFence';
 import { pausePooler } from '../../provider/engine/footprint/poolerPause';
 import { pairSpec, serverSpec, startPair, type ServerPair } from '../support';
-import { startPgBouncer, type PgBouncer } from '../support/pgbouncer';
+import { poolerInputOf, startPgBouncer, type PgBouncer } from '../support/pgbouncer';
 import { createMigration, events as catalogEvents } from '../../provider/engine/control/store';
 import { get } from '../../provider/engine';
 
@@ -151,13 +151,7 @@ describe('safety: the footprint is given back by one release, and a second relea
       mode: 'Online',
       allowReplicaIdentityFull: true,
       lockTimeoutSeconds: 5,
-      pooler: {
-        host: pooler.host,
-        port: pooler.port,
-        user: pooler.adminUser,
-        password: pooler.adminPassword,
-        configFile: pooler.configFile,
-      },
+      pooler: poolerInputOf(pooler),
     });
     const poolerBefore = await pooled();
     assert.deepEqual([poolerBefore.port, poolerBefore.paused], [pair.source.port, 0]);

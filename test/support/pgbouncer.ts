@@ -106,6 +106,11 @@ function configText(options: PgBouncerOptions, dir: string, port: number): strin
 }
 
 /** Starts PgBouncer on a free port; a port taken between probe and start is tried again. */
+/** The migration's `pooler` input for this PgBouncer: its address, admin user and file. */
+export function poolerInputOf(pooler: PgBouncer) {
+  return { host: pooler.host, port: pooler.port, user: pooler.adminUser, password: pooler.adminPassword, configFile: pooler.configFile };
+}
+
 export async function startPgBouncer(options: PgBouncerOptions): Promise<PgBouncer> {
   if (!existsSync(PGBOUNCER)) throw new Error(`${PGBOUNCER} not found: install Debian's pgbouncer (scripts/ensure-deps.mjs does it)`);
   const parent = process.env[CLUSTERS_DIR_VARIABLE] || os.tmpdir();

@@ -9,7 +9,7 @@ import { promises as fs } from 'node:fs';
 import { runValidation } from '../../provider/engine/validate/runValidation';
 import type { MigrationSpecInput } from '../../provider/engine/input/migrationSpec';
 import { holdClosedPort, serverSpec, startPair, type ServerPair } from '../support';
-import { startPgBouncer, type PgBouncer } from '../support/pgbouncer';
+import { poolerInputOf, startPgBouncer, type PgBouncer } from '../support/pgbouncer';
 import { expectCode, specFor, summary } from './helpers';
 
 describe('validation: the pooler in front of the source (real PgBouncer)', function () {
@@ -41,7 +41,7 @@ describe('validation: the pooler in front of the source (real PgBouncer)', funct
   function spec(databases: string[], over: Partial<NonNullable<MigrationSpecInput['pooler']>> = {}, on: PgBouncer = pooler) {
     return specFor(serverSpec(pair.source), serverSpec(pair.target), databases, {
       mode: 'Online',
-      pooler: { host: on.host, port: on.port, user: on.adminUser, password: on.adminPassword, configFile: on.configFile, ...over },
+      pooler: { ...poolerInputOf(on), ...over },
     });
   }
 
