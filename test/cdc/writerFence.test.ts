@@ -370,6 +370,9 @@ async function resumeRollsBack(lab: FenceLab): Promise<void> {
   const done = await waitForStatus(lab.store, s.migrationName, (st) => isFinalState(st.state));
   assert.equal(done.state, 'Canceled', done.message);
   assert.equal(await ownSetting(lab.pair, db), 'default_transaction_read_only=off');
+  const events = await catalogEvents(lab.store, s.migrationName, 100);
+  const rollBacks = events.filter((e) => e.message.startsWith('cutover rolled back: '));
+  assert.equal(rollBacks.length, 1, `the roll-back recorded once: ${rollBacks.map((e) => `${e.level}: ${e.message}`).join('\n')}`);
 }
 
 /** a runner killed right after the fence, then canceled without it, lifts the fence. */
@@ -610,7 +613,7 @@ describe('cutover: fencing the writers and the lag gate (integration)', function
   it('rolls a cutover back when the predicted catch-up is over the budget, and a later cutover succeeds', () => rollsBackOverBudget(lab));
   it('lifts the fence when the migration is canceled during a fenced cutover', () => cancelLiftsFence(lab));
   it('a runner killed right after the fence, resumed, completes the cutover with the value recorded first', () => resumeCompletes(lab));
-  it('a runner killed right after the fence, resumed with a backlog over the budget, lifts it to the exact earlier value', () =>
+  it('a runner killed right after the fence, resumed with a backlog over the budget, lifts it to the exact earlier value and records the roll-back once', () =>
     resumeRollsBack(lab));
   it('a runner killed right after the fence, then canceled without it, lifts the fence', () => deadCancelLifts(lab));
   it('refuses without the privileges, naming the grants, and changes nothing', () => refusesWithoutRights(lab));

@@ -450,7 +450,13 @@ export type ProgressEvent =
       readonly seconds: number;
     }
   | { readonly kind: 'table-error'; readonly database: string; readonly table: string; readonly message: string }
-  | { readonly kind: 'warning'; readonly message: string; readonly database?: string }
+  | {
+      readonly kind: 'warning';
+      readonly message: string;
+      readonly database?: string;
+      /** Already among the migration's events (its step recorded it itself): shown, not recorded again. */
+      readonly recorded?: true;
+    }
   | { readonly kind: 'info'; readonly message: string; readonly database?: string };
 
 export type ProgressListener = (event: ProgressEvent) => void;

@@ -650,7 +650,7 @@ async function rollBack(run: MigrationRun, databases: readonly string[], message
   const name = run.spec.migrationName;
   await liftFences(run, databases);
   await recordEvent(run.store, name, 'warning', message);
-  run.onProgress({ kind: 'warning', message });
+  run.onProgress({ kind: 'warning', message, recorded: true });
   await clearCutoverOptions(run.store, name);
   await clearCutover(run.store, name, message);
 }

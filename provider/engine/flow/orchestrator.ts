@@ -86,7 +86,7 @@ function progressRecorder(store: CatalogConnection, name: string, listener: RunO
       }).catch(() => undefined);
     } else if (event.kind === 'table-error') {
       void updateTable(store, name, event.database, event.table, { state: 'Errored', message: event.message }).catch(() => undefined);
-    } else if (event.kind === 'warning') {
+    } else if (event.kind === 'warning' && !event.recorded) {
       void recordEvent(store, name, 'warning', event.message, event.database).catch(() => undefined);
     } else if (event.kind === 'step-done') {
       void recordEvent(store, name, 'info', `${event.step} done in ${event.seconds.toFixed(1)} s`, event.database).catch(() => undefined);

@@ -124,7 +124,7 @@ export class StreamStops {
     await updateDatabase(run.store, name, stream.database, { state: 'ApplyStopped', applyStop: stop, message });
     await setState(run.store, name, 'WaitingForUserAction', 'WaitingForApplyFix', message);
     if (!earlier) await recordEvent(run.store, name, 'error', message, stream.database);
-    run.onProgress({ kind: 'warning', message, database: stream.database });
+    run.onProgress({ kind: 'warning', message, database: stream.database, ...(earlier ? {} : { recorded: true as const }) });
   }
 
   /**
