@@ -455,7 +455,7 @@ describe('az update --setup-replication on a source without wal_level=logical (i
   const pendingRestart = async () =>
     (await source.query<{ name: string }>(`SELECT name FROM pg_settings WHERE pending_restart ORDER BY name`)).map((r) => r.name);
 
-  it('waits for the setup request without changing the source, sets it up when asked, streams after the restart', async () => {
+  it('waits for the setup request without changing the source, sets it up when asked, streams after a restart slower than its looks', async () => {
     const spec = pairSpec({ source, target } as ServerPair, 'asked-setup', ['shop'], { mode: 'Online', option: 'Migrate' });
     const store = new CatalogConnection(spec.target);
     try {
@@ -482,8 +482,16 @@ describe('az update --setup-replication on a source without wal_level=logical (i
       assert.equal(asked.subState, 'WaitingForLogicalReplicationSetupRequestOnSourceDB');
       const [level] = await source.query<{ wal_level: string }>(`SELECT current_setting('wal_level') AS wal_level`);
       assert.equal(level!.wal_level, 'replica'); // pgferry never restarts the source
-      await source.restart();
-      await waitForStatus(store, 'asked-setup', (s) => s.subState === 'WaitingForCutoverTrigger' || isFinalState(s.state));
+      // the user's restart, slow: the source away across more than one of pgferry's looks at it
+      await source.crash();
+      await new Promise((r) => setTimeout(r, 5000));
+      await source.start();
+      const streaming = await waitForStatus(
+        store,
+        'asked-setup',
+        (s) => s.subState === 'WaitingForCutoverTrigger' || isFinalState(s.state),
+      );
+      assert.equal(streaming.subState, 'WaitingForCutoverTrigger', `${streaming.state}: ${streaming.message ?? ''}`);
       await source.query(`INSERT INTO items VALUES (1000, 'after setup')`, [], 'shop');
       await until('the insert streams', async () => ((await count(target, 'shop')) === 501 ? true : undefined));
       await requestCutover(spec.target, 'asked-setup');

@@ -256,7 +256,7 @@ async function beforeData(
   const { signal, onProgress, resuming } = context;
   // a run that reached the data migration passed this step: a resume does not ask the source again
   const dataStarted = registered?.startedAt !== undefined;
-  if (!(resuming && dataStarted)) await setupLogicalReplication(spec, store, signal, registered?.instance);
+  if (!(resuming && dataStarted)) await setupLogicalReplication(spec, store, { signal, onProgress }, registered?.instance);
   trace('setupLogicalReplication');
   const ended = await validationStep(spec, store, onProgress, signal, resuming, registered);
   trace('validation');

@@ -5,6 +5,7 @@
 // Each re-checks periodically, follows a cancel at once, and changes nothing on either server
 // except the ALTER SYSTEM the user opted in to.
 import { withSession } from '../connect/session';
+import { retrying, RETRY_POLICIES } from '../connect/retry';
 import { literal } from '../connect/quote';
 import type { CatalogConnection } from '../control/connection';
 import { canceledError, errorMessage, PgferryError } from '../core/errors';
@@ -16,6 +17,8 @@ import { REPLICATION_SETTINGS_SQL } from '../validate/replicationSettings';
 import { liveOverwriteError, liveTargetDatabases, unnamedLive } from '../validate/liveDatabases';
 import { clearMessage, get, recordEvent, setState } from '../control/store';
 import { migrationWindow } from '../control/migrationRequests';
+import type { MigrationRun } from '../run/migrationRun';
+import { outageRetry } from '../run/outage';
 
 /** How often a wait for the user looks again (the source restarted, the overwrite allowed). */
 const RECHECK_MS = 2_000;
@@ -92,14 +95,16 @@ const describe = (needs: readonly SettingNeed[]) => needs.map((n) => `${n.settin
  *   SYSTEM where the source user may, then waits until the source runs with it;
  * - without either, it waits for that request or for the user to set it up, naming both ways.
  * It re-checks every RECHECK_MS. pgferry never restarts the source: these settings take effect only
- * at a restart, which is the user's to choose.
+ * at a restart, which is the user's to choose, and a look that meets the source restarting waits
+ * for it to answer again rather than failing the migration the user was asked to restart it for.
  */
 export async function setupLogicalReplication(
   spec: MigrationSpec,
   store: CatalogConnection,
-  signal: AbortSignal,
+  run: Pick<MigrationRun, 'signal' | 'onProgress'>,
   instance: string | undefined,
 ): Promise<void> {
+  const { signal } = run;
   if (spec.mode !== 'Online' || spec.option === 'Validate') return;
   const name = spec.migrationName;
   const subState = 'WaitingForLogicalReplicationSetupRequestOnSourceDB';
@@ -107,7 +112,11 @@ export async function setupLogicalReplication(
   let altered = false;
   for (;;) {
     if (signal.aborted) throw canceledError();
-    const needs = await readNeeds(spec, instance);
+    const needs = await retrying(
+      RETRY_POLICIES.phase,
+      () => readNeeds(spec, instance),
+      outageRetry({ ...run, warn: async (message) => run.onProgress({ kind: 'warning', message }) }, "the source's replication settings"),
+    );
     if (needs.length === 0) {
       if (asked || altered) {
         await recordEvent(store, name, 'info', 'the source now runs with logical replication: the migration goes on');
