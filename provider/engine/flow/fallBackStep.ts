@@ -30,11 +30,10 @@ import { leftOutForeignKeys } from '../footprint/targetForeignKeys';
 import { knownWithIdentities } from '../control/knownObjects';
 import { notStreamedTables } from '../control/sourceTables';
 import { recordEvent, setState } from '../control/store';
-import { keepFence, reclaimFence } from '../footprint/writerFence';
 import { markFallBackPoint } from '../switchover/marker';
 import { syncSequencesBack } from '../switchover/sequenceSync';
 import { keptLargeObjectsMessage, syncLargeObjects } from '../switchover/largeObjectDelta';
-import { fenceDatabase, liftWriterFence } from '../footprint/writerFence';
+import { fenceTarget, handOverFences, targetFence } from '../footprint/targetFence';
 import { releaseFallback } from '../footprint/release';
 import type { MigrationRun } from '../run/migrationRun';
 import { outageRetry } from '../run/outage';
@@ -156,9 +155,7 @@ export async function fallBackOne(run: FallbackRun, w: FallbackWindow, stream: R
     await again(run, 'the release', async () => {
       await releaseFallback({ spec, instance: run.instance }, database);
       failpoint(`fallback-reverse-dropped:${database}`);
-      await keepFence(store, name, database, 'targetFence');
-      await reclaimFence(store, name, database);
-      await liftWriterFence(run, database, 'source');
+      await handOverFences(run, database);
     });
     course.oldSourceReleased = true;
     course.clock.done('release');
@@ -234,7 +231,7 @@ export async function fallBackStopped(run: FallbackRun, w: FallbackWindow, strea
     throw new Error(
       `fall-back of "${w.database}" is past its point of no return: its target's fence is kept, the fall-back finished, never stopped`,
     );
-  await liftWriterFence(run, w.database, 'target');
+  await targetFence.undo(run, w.database);
   await clearFallBack(run.store, run.spec.migrationName, w.database, message);
   await recordEvent(run.store, run.spec.migrationName, 'error', message, w.database);
   if (stream.ended === undefined && !(error instanceof FallBackStopped)) return false;
@@ -249,7 +246,7 @@ async function drainAndVerify(run: FallbackRun, w: FallbackWindow, stream: Rever
   const { clock } = course;
   const name = spec.migrationName;
   const database = w.database;
-  await again(run, 'the target fence', () => fenceDatabase(run, database, 'target'));
+  await again(run, 'the target fence', () => fenceTarget(run, database));
   failpoint(`fallback-fenced:${database}`);
   clock.done('fence');
   // the reverse stream drained to a marker emitted behind every write the target accepted
