@@ -201,7 +201,8 @@ function describeFallback(f: FallbackStatus): string {
       f.forwardLsn === undefined ? '' : ` and follows it again from ${f.forwardLsn} (cut over again with \`pgferry update --cutover\`)`;
     return `fell back at ${f.fellBackAt ?? '?'}${downtime}: the old source is the primary again, the target stays fenced${forward}`;
   }
-  if (f.state === 'FallingBack') return `falling back: the target fenced, its last writes applied to the old source`;
+  if (f.state === 'FallingBack')
+    return `falling back: the target fenced, its last writes applied to the old source${f.message ? `; ${f.message}` : ''}`;
   if (f.state === 'Stopped')
     return `fallback window Stopped until ${f.endsAt}: ${f.message ?? 'the reverse stream stopped'} (tried again by itself)`;
   const stopped = f.message?.startsWith('fall-back stopped') ? `; ${f.message}` : '';

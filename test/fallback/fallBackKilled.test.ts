@@ -4,13 +4,18 @@
 // before the old source's fence is lifted) and resumed with `pgferry resume`. The fall-back must
 // finish: the old source holds every row the new server holds (both read back, table by table,
 // each insert counted once), it takes inserts again with no key drawn twice, the new server stays
-// fenced, and nothing of the reverse stream is left on either server.
+// fenced, and nothing of the reverse stream is left on either server. And a step past the
+// fall-back's point of no return that fails (a transient failure right after the release, the
+// completion refused by the catalog until the test lets it): the runner never lifts the new server's
+// fence again, so an application's write is refused there and taken by the old source meanwhile,
+// and the fall-back then finishes by itself, every row on the old source.
 import assert from 'node:assert/strict';
 import { isFinalState, requestCutover, requestFallBack, resumeMigration, startMigration, fallBackSettled } from '../../provider/engine';
 import { CatalogConnection } from '../../provider/engine/control/connection';
-import { get } from '../../provider/engine/control/store';
+import { events, get } from '../../provider/engine/control/store';
 import { fallbackWindows } from '../../provider/engine/control/fallbackWindows';
 import { reverseStreamNamesOf } from '../../provider/engine/core/names';
+import type { MigrationSpec } from '../../provider/engine/input/migrationSpec';
 import { pairSpec, startPair, until, waitForStatus, type ServerPair } from '../support';
 import { rowsOf } from '../cdc/harness';
 
@@ -34,14 +39,21 @@ async function count(pair: ServerPair, side: 'source' | 'target', db: string, sq
   return Number((await pair[side].query<{ n: string }>(sql, [], db))[0]!.n);
 }
 
-async function killedAt(pair: ServerPair, store: CatalogConnection, step: string): Promise<void> {
-  const db = `fbk_${step.replace(/-/g, '_')}`;
-  const name = `fbk-${step}`;
+/**
+ * A migration cut over with a window, the application's writes on the new server, the fall-back
+ * asked; the runner started here does the fall-back, armed with `failpoints`.
+ */
+async function fallBackAsked(
+  pair: ServerPair,
+  store: CatalogConnection,
+  name: string,
+  db: string,
+  failpoints: string,
+): Promise<MigrationSpec> {
   await pair.source.query(`CREATE DATABASE ${db}`);
   await pair.source.query(SETUP, [], db);
   const spec = pairSpec(pair, name, [db], { mode: 'Online', option: 'Migrate', fenceWriters: true, fallbackWindow: '1h' });
-  // the runner started here does the fall-back: armed to die at the step
-  process.env.PGFERRY_FAILPOINTS = `${step}:${db}`;
+  process.env.PGFERRY_FAILPOINTS = failpoints;
   try {
     await startMigration(spec);
   } finally {
@@ -55,9 +67,34 @@ async function killedAt(pair: ServerPair, store: CatalogConnection, step: string
   // the last write right before the fall-back: only the drain brings it over
   await pair.target.query("INSERT INTO items (v) VALUES ('last')", [], db);
   await requestFallBack(spec.target, name);
+  return spec;
+}
+
+async function killedAt(pair: ServerPair, store: CatalogConnection, step: string): Promise<void> {
+  const db = `fbk_${step.replace(/-/g, '_')}`;
+  const name = `fbk-${step}`;
+  // armed to die at the step
+  const spec = await fallBackAsked(pair, store, name, db, `${step}:${db}`);
   await until('the runner killed at the step', async () => ((await get(store, name))?.runner?.alive === false ? true : undefined), 300_000);
   assert.notEqual((await fallbackWindows(store, name))[0]?.state, 'FellBack', 'killed before the fall-back completed');
   await resumeMigration(spec);
+  await fellBackWhole(pair, store, name, db, `killed at ${step}`);
+}
+
+/**
+ * The fall-back settles FellBack: the old source holds every row the new server holds (both read
+ * back, table by table, each insert counted once), besides the items `alsoOnSource` written there
+ * since the release; it takes inserts again with keys past the new server's, the new server stays
+ * fenced, nothing of the reverse stream is left, and the runner exits.
+ */
+async function fellBackWhole(
+  pair: ServerPair,
+  store: CatalogConnection,
+  name: string,
+  db: string,
+  how: string,
+  alsoOnSource: string[] = [],
+): Promise<void> {
   const settled = await until(
     'the fall-back settles',
     async () => {
@@ -70,7 +107,14 @@ async function killedAt(pair: ServerPair, store: CatalogConnection, step: string
   assert.equal(fallback.state, 'FellBack', fallback.message);
   for (const table of TABLES) {
     const [old, now] = await Promise.all([rowsOf(pair.source, db, table), rowsOf(pair.target, db, table)]);
-    assert.deepEqual(old, now, `${table} differs after a fall-back killed at ${step}`);
+    // an items row prints as (id,"v")
+    const since = old.filter((r) => alsoOnSource.some((v) => r.endsWith(`,"${v}")`)));
+    assert.equal(since.length, table === 'items' ? alsoOnSource.length : 0, `${table}: the writes on the old source since the release`);
+    assert.deepEqual(
+      old.filter((r) => !since.includes(r)),
+      now,
+      `${table} differs after a fall-back ${how}`,
+    );
   }
   assert.equal(await count(pair, 'source', db, "SELECT count(*) AS n FROM items WHERE v LIKE 'new%' AND v <> 'new-tx'"), 60);
   assert.equal(await count(pair, 'source', db, "SELECT count(*) AS n FROM items WHERE v IN ('new-tx', 'last')"), 2);
@@ -103,4 +147,59 @@ describe('fall-back: the runner killed at a step and resumed (integration)', fun
   for (const step of ['fallback-fenced', 'fallback-drained', 'fallback-verified', 'fallback-reverse-dropped', 'fallback-released']) {
     it(`finishes a fall-back whose runner was killed at ${step}, every write on the old source once`, () => killedAt(pair, store, step));
   }
+
+  it('keeps the new server fenced after a transient failure right after the release, the old source writable, then finishes: every row on the old source', async () => {
+    const db = 'fbp_released';
+    const name = 'fbp-released';
+    await fallBackAsked(pair, store, name, db, `fallback-released:${db}:transient`);
+    await failedPastReturn(pair, store, name, db, /failpoint fallback-released:fbp_released: the server went away/);
+    await fellBackWhole(pair, store, name, db, 'failed right after the release', [AFTER_RELEASE]);
+  });
+
+  it('keeps the new server fenced while the catalog refuses the completion, the old source writable, then finishes once it takes it', async () => {
+    const db = 'fbp_completion';
+    const name = 'fbp-completion';
+    // the catalog refuses to record the window FellBack until the test drops its trigger
+    await store.query(
+      `CREATE FUNCTION public.fbp_refuse() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'FellBack refused by the test'; END $$;
+       CREATE TRIGGER fbp_refuse BEFORE UPDATE ON pgferry.fallback_window FOR EACH ROW
+         WHEN (NEW.state = 'FellBack' AND NEW.migration = 'fbp-completion') EXECUTE FUNCTION public.fbp_refuse()`,
+    );
+    try {
+      await fallBackAsked(pair, store, name, db, '');
+      await failedPastReturn(pair, store, name, db, /FellBack refused by the test/);
+      const [window] = await fallbackWindows(store, name);
+      assert.equal(window?.state, 'FallingBack', 'the completion not recorded while refused');
+      assert.equal(window?.fallBackReleased, true);
+      assert.match(window?.message ?? '', /failed past its point of no return: .*FellBack refused by the test.*fix the cause/);
+    } finally {
+      await store.query('DROP TRIGGER IF EXISTS fbp_refuse ON pgferry.fallback_window; DROP FUNCTION IF EXISTS public.fbp_refuse()');
+    }
+    await fellBackWhole(pair, store, name, db, 'whose completion was refused', [AFTER_RELEASE]);
+    const completed = (await events(store, name, 200)).filter((e) => /^fall-back of ".+" completed in/.test(e.message));
+    assert.equal(completed.length, 1, 'the completion recorded once');
+  });
 });
+
+/** What an application writes on the old source once the fall-back is past its release. */
+const AFTER_RELEASE = 'on the old source after the release';
+
+/**
+ * A step past the point of no return failed, reported as a warning that names the error and the
+ * fix; meanwhile an application's session (not pgferry's) is refused by the new server and taken
+ * by the old source.
+ */
+async function failedPastReturn(pair: ServerPair, store: CatalogConnection, name: string, db: string, why: RegExp): Promise<void> {
+  const warning = await until(
+    'the failure past the point of no return reported',
+    async () => (await events(store, name, 200)).find((e) => e.level === 'warning' && /failed past its point of no return/.test(e.message)),
+    300_000,
+  );
+  assert.match(warning.message, why);
+  assert.match(
+    warning.message,
+    /it is not undone \(the target stays fenced\): .* again by itself in 5 s.*fix the cause, or pgferry resume finishes it$/,
+  );
+  await assert.rejects(pair.target.query("INSERT INTO items (v) VALUES ('on the new server after the release')", [], db), /read-only/);
+  await pair.source.query(`INSERT INTO items (v) VALUES ('${AFTER_RELEASE}')`, [], db);
+}

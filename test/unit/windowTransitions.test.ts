@@ -1,9 +1,11 @@
 // The transitions of a fallback window at one look of the reverse supervisor (flow/afterCutover.ts
 // WINDOW), read from the window as the catalog has it and its reverse stream alone (pure): which
 // event moves it, to which state, and where the stream goes on with nothing to do but its figures.
-// And the runner's course past a cutover (LIFE): a step that throws there never ends the run on an
-// error, whether the runner cut over itself or was resumed at the window, since the orchestrator
-// would record a Succeeded migration as Failed.
+// A fall-back past its point of no return (fall_back_released) is never stopped: a step that fails
+// there is tried again after the back-off, whatever the window's end. And the runner's course past a
+// cutover (LIFE): a step that throws there never ends the run on an error, whether the runner cut
+// over itself or was resumed at the window, since the orchestrator would record a Succeeded
+// migration as Failed; it keeps following the windows, and reads them again while the catalog is away.
 import assert from 'node:assert/strict';
 import type { CatalogConnection } from '../../provider/engine/control/connection';
 import type { FallbackWindow } from '../../provider/engine/control/fallbackWindows';
@@ -54,6 +56,11 @@ describe('a fallback window at one look (flow/afterCutover.ts)', () => {
     assert.equal(taken(windowOf('Open', { closeRequested: true, endsAt: new Date(NOW - 1) }), streamOf()), 'close asked -> Closed');
   });
 
+  it('never closes a window whose fall-back is past its point of no return when the window passes: the fall-back finishes', () => {
+    const released = windowOf('FallingBack', { fallBackRequested: true, fallBackReleased: true, endsAt: new Date(NOW - 1) });
+    assert.equal(taken(released, streamOf({ ended: 'cutover' })), 'streams on');
+  });
+
   it('stops an Open window whose stream ended, then tries it again when its wait is over', () => {
     assert.equal(taken(windowOf('Open'), streamOf({ ended: new Error('duplicate key') })), 'the reverse stream stopped -> Stopped');
     assert.equal(taken(windowOf('Stopped'), streamOf({ ended: new Error('again') })), 'the stream tried again stopped -> Stopped');
@@ -91,6 +98,32 @@ describe('a fallback window at each step of a fall-back (flow/afterCutover.ts WI
     assert.equal(step(windowOf('Stopped'), streamOf()), 'none');
   });
 
+  it('never lifts the fence past the point of no return: a failed release or completion stays FallingBack and is tried again when due', () => {
+    const failed = { error: new Error('the release failed') };
+    const released = { ...course, released: true, end: failed };
+    const past = 'a step past the point of no return failed -> FallingBack';
+    const due = 'its try past the point of no return is due -> FallingBack';
+    // recorded by this runner's course, or read from the catalog (a resumed runner)
+    assert.equal(step(windowOf('FallingBack'), streamOf({ fallBack: released })), past);
+    assert.equal(step(windowOf('FallingBack', { fallBackReleased: true }), streamOf({ fallBack: { ...course, end: failed } })), past);
+    // the completion failed after it recorded FellBack: recorded whole again
+    assert.equal(
+      step(windowOf('FellBack', { fallBackReleased: true }), streamOf({ fallBack: { ...released, oldSourceReleased: true } })),
+      past,
+    );
+    assert.equal(step(windowOf('FallingBack'), streamOf({ fallBack: { ...released, tries: 1, retryAt: NOW + 1 } })), 'none');
+    assert.equal(step(windowOf('FallingBack'), streamOf({ fallBack: { ...released, tries: 1, retryAt: NOW } })), due);
+    assert.equal(
+      step(windowOf('FellBack', { fallBackReleased: true }), streamOf({ fallBack: { ...released, tries: 3, retryAt: NOW } })),
+      due,
+    );
+    // before the point of no return the same error stops the fall-back
+    assert.equal(
+      step(windowOf('FallingBack'), streamOf({ fallBack: { ...course, end: failed } })),
+      'the fall-back stopped before anything irreversible -> Open',
+    );
+  });
+
   it('is never taken at a look: the fall-back moves the windows only at its hand-off', () => {
     assert.equal(taken(windowOf('Open', { fallBackRequested: true }), streamOf()), 'streams on');
     assert.equal(taken(windowOf('FallingBack'), streamOf({ fallBack: { ...course, end: 'released' } })), 'streams on');
@@ -98,23 +131,58 @@ describe('a fallback window at each step of a fall-back (flow/afterCutover.ts WI
 });
 
 describe('the life after cutover of a resumed runner (flow/afterCutover.ts LIFE)', () => {
-  it('ends with a warning that names the fix, never an error, when the window step fails past the cutover', async () => {
-    // the catalog refuses the windows' read with an error no retry gets past
-    const refusal = Object.assign(new Error('permission denied for table fallback_window'), { code: '42501', severity: 'ERROR' });
-    const store = { query: () => Promise.reject(refusal) } as unknown as CatalogConnection;
-    const warnings: string[] = [];
-    const run: FallbackRun = {
+  const streamForward = () => Promise.reject(new Error('a resumed runner past the cutover does not stream forward'));
+
+  function runOf(store: CatalogConnection, stop: AbortController, warnings: string[]): FallbackRun {
+    return {
       spec: { migrationName: 'm' } as MigrationSpec,
       store,
       instance: undefined,
-      signal: new AbortController().signal,
+      signal: stop.signal,
       onProgress: () => undefined,
       warn: async (message) => void warnings.push(message),
     };
-    const streamForward = () => Promise.reject(new Error('a resumed runner past the cutover does not stream forward'));
-    await followLife('WindowOpen', { streamForward }, run);
+  }
+
+  it('keeps following the windows after the window step fails, with a warning that names the fix, never an error, until the run is stopped', async () => {
+    // the catalog refuses the windows' read with an error no retry gets past; the run is stopped at its second read
+    const refusal = Object.assign(new Error('permission denied for table fallback_window'), { code: '42501', severity: 'ERROR' });
+    const stop = new AbortController();
+    let reads = 0;
+    const store = {
+      query: () => {
+        if (++reads === 2) stop.abort();
+        return Promise.reject(refusal);
+      },
+    } as unknown as CatalogConnection;
+    const warnings: string[] = [];
+    await followLife('WindowOpen', { streamForward }, runOf(store, stop, warnings));
+    assert.equal(reads, 2, 'the windows read again after the back-off');
     assert.deepEqual(warnings, [
-      'the reverse stream stopped: permission denied for table fallback_window; the fallback window stays open with its slot: fix the cause, then pgferry resume (docs/fallback.md)',
+      'the reverse stream stopped: permission denied for table fallback_window; the runner tries again by itself in 5 s, then at doubling intervals up to 5 min, the fallback window open with its slot meanwhile: fix the cause (docs/fallback.md)',
     ]);
+  });
+
+  it('reads the windows again while the catalog is away when it resumes, then goes on to the end of its course', async () => {
+    // the first read meets a target restarting; the catalog then answers with no window live
+    const away = Object.assign(new Error('the database system is starting up'), { code: '57P03', severity: 'FATAL' });
+    const asked: string[] = [];
+    const store = {
+      install: async () => undefined,
+      catalogExists: async () => false,
+      query: async (sql: string) => {
+        asked.push(sql.includes('to_regclass') ? 'windows' : 'other');
+        if (asked.length === 1) throw away;
+        return sql.includes('to_regclass') ? [{ ok: true }] : [];
+      },
+    } as unknown as CatalogConnection;
+    const warnings: string[] = [];
+    await followLife('WindowOpen', { streamForward }, runOf(store, new AbortController(), warnings));
+    assert.deepEqual(asked.slice(0, 3), ['windows', 'windows', 'other'], 'read again, then the rest of the course');
+    assert.equal(warnings.length, 1);
+    assert.match(
+      warnings[0]!,
+      /^fallback window: reading the windows is tried again \(try 2, \d+ s after it first failed\): the database system is starting up/,
+    );
   });
 });

@@ -220,15 +220,19 @@ export async function markFallingBack(store: CatalogConnection, migration: strin
 /**
  * A fall-back stopped before anything irreversible (a difference found, a stream that failed): the
  * window is Open again, the request cleared (--resume-forward with it: the next request says again),
- * the message says why; the downtime start is forgotten.
+ * the message says why; the downtime start is forgotten. Never a window past its point of no return
+ * (fall_back_released): the old source's fence may be lifted already, so that fall-back is finished,
+ * never undone. Returns whether the window was cleared.
  */
-export async function clearFallBack(store: CatalogConnection, migration: string, database: string, message: string): Promise<void> {
+export async function clearFallBack(store: CatalogConnection, migration: string, database: string, message: string): Promise<boolean> {
   await store.install(); // the forward columns come with version 23
-  await store.query(
+  const rows = await store.query(
     `UPDATE ${T} SET state = 'Open', fall_back_requested_at = NULL, fall_back_started_at = NULL, forward_again = false, message = $3
-      WHERE migration = $1 AND database = $2 AND state IN ('Open', 'FallingBack')`,
+      WHERE migration = $1 AND database = $2 AND state IN ('Open', 'FallingBack') AND NOT fall_back_released
+      RETURNING database`,
     [migration, database, message],
   );
+  return rows.length > 0;
 }
 
 /** The forward slot is made on the old source (the fall-back asked for the forward stream again): its consistent point. */
@@ -246,6 +250,17 @@ export async function markFallBackReleased(store: CatalogConnection, migration: 
     migration,
     database,
   ]);
+}
+
+/**
+ * A step past the fall-back's point of no return failed: the window stays FallingBack (the target
+ * fenced), its message says why and when the step is tried again, for `show`.
+ */
+export async function markFallBackRetry(store: CatalogConnection, migration: string, database: string, message: string): Promise<void> {
+  await store.query(
+    `UPDATE ${T} SET message = $3 WHERE migration = $1 AND database = $2 AND state = 'FallingBack' AND fall_back_released`,
+    [migration, database, message],
+  );
 }
 
 /** The old source is the primary again: FellBack, with the downtime from the target's fence to the old source's lifted. */

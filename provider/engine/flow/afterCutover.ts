@@ -18,6 +18,7 @@
 // at a second cutover FellBack -> Opening (a new window) or Closed (none: control/fallbackWindows.ts
 // closeFellBackRecord).
 import { appliedUpTo } from '../cdc/apply/onlineStream';
+import { retrying, RETRY_POLICIES } from '../connect/retry';
 import { parseLsn, formatLsn } from '../cdc/decode/lsn';
 import { errorMessage } from '../core/errors';
 import { isFinalState } from '../core/model';
@@ -30,9 +31,20 @@ import {
 } from '../control/fallbackWindows';
 import { RequestWakeup } from '../control/requestWakeup';
 import { get } from '../control/store';
+import { outageRetry } from '../run/outage';
 import { failpoint } from '../util/failpoints';
+import { sleepUnlessAborted } from '../util/sleep';
 import { trace } from '../util/trace';
-import { fallBackOne, fallBackStopped, fellBack, type FallbackRun, type ReverseStream } from './fallBackStep';
+import {
+  failedPastReturn,
+  fallBackAgain,
+  fallBackFailedPastReturn,
+  fallBackOne,
+  fallBackStopped,
+  fellBack,
+  type FallbackRun,
+  type ReverseStream,
+} from './fallBackStep';
 import { closeWindow, recordProgress, startReverse } from './fallback';
 import { retryDelayMs, row, watchLoop, type Handoff, type Watched, type WatchRow } from './watchLoop';
 
@@ -92,20 +104,30 @@ const LIFE: { readonly [S in Exclude<Life, 'Ended'>]: (c: Course) => Promise<Lif
 };
 
 /**
- * A step past a cutover. What stops it is told, with the way on, and ends the course: the migration
- * has cut over and stays Succeeded, its windows stay open with their slots for a resume. This holds
- * for the runner that cut over and for one resumed at the window alike, since a Succeeded migration
- * must never read Failed for a stop the user can fix (docs/fallback.md).
+ * A step past a cutover. What fails it is told, with the way on, and the step is tried again after
+ * the reverse supervisor's back-off, until it ends or the run is stopped: a window left Open with no
+ * runner following it would stream nothing back and never close, its slot keeping the target's WAL
+ * past the window's end. The migration has cut over and stays Succeeded: a Succeeded migration must
+ * never read Failed for a stop the user can fix (docs/fallback.md). This holds for the runner that
+ * cut over and for one resumed at the window alike.
  */
 async function pastCutover(c: Course, step: (run: FallbackRun) => Promise<Life>): Promise<Life> {
   const run = c.run!;
-  try {
-    return await step(run);
-  } catch (error) {
-    await run.warn(
-      `the reverse stream stopped: ${errorMessage(error)}; the fallback window stays open with its slot: fix the cause, then pgferry resume (docs/fallback.md)`,
-    );
-    return 'Ended';
+  for (let tries = 1; ; tries++) {
+    const started = Date.now();
+    try {
+      return await step(run);
+    } catch (error) {
+      if (run.signal.aborted) return 'Ended';
+      // a step that ran a while before it failed starts the back-off again, as a recovered stream does
+      if (Date.now() - started >= STREAMING_AFTER_MS) tries = 1;
+      const wait = retryDelayMs(tries);
+      await run.warn(
+        `the reverse stream stopped: ${errorMessage(error)}; the runner tries again by itself in ${wait / 1000} s, then at doubling intervals up to ${retryDelayMs(Infinity) / 60_000} min, the fallback window open with its slot meanwhile: fix the cause (docs/fallback.md)`,
+      );
+      await sleepUnlessAborted(wait, run.signal);
+      if (run.signal.aborted) return 'Ended';
+    }
   }
 }
 
@@ -200,11 +222,12 @@ interface WindowTransition {
 const WINDOW: readonly WindowTransition[] = [
   // a stopped stream too: the window's end bounds the WAL the target keeps
   { from: LIVE, event: 'close asked', to: 'Closed', occurs: (w) => w.closeRequested, step: (l) => closed(l, 'closed by the user') },
+  // a fall-back past its point of no return finishes, whenever the window ends
   {
     from: LIVE,
     event: 'the window passes',
     to: 'Closed',
-    occurs: (w, _s, now) => now >= w.endsAt.getTime(),
+    occurs: (w, _s, now) => now >= w.endsAt.getTime() && !w.fallBackReleased,
     step: (l) => closed(l, 'the window passed'),
   },
   { from: ['Open'], event: 'the reverse stream stopped', to: 'Stopped', occurs: (_w, s) => s.ended !== undefined, step: stopped },
@@ -268,13 +291,31 @@ const WINDOW: readonly WindowTransition[] = [
       watch.streams.delete(window.database);
     },
   },
+  // past the point of no return nothing lifts the target's fence: a step that failed (the release, or
+  // the completion, which may have recorded FellBack already) is tried again after the back-off's wait
+  {
+    from: ['FallingBack', 'FellBack'],
+    event: 'a step past the point of no return failed',
+    to: 'FallingBack',
+    by: 'fall-back',
+    occurs: (w, s) => failedPastReturn(w, s) && s.fallBack!.retryAt === undefined,
+    step: ({ watch, window, stream }) => fallBackFailedPastReturn(watch.run, window, stream),
+  },
+  {
+    from: ['FallingBack', 'FellBack'],
+    event: 'its try past the point of no return is due',
+    to: 'FallingBack',
+    by: 'fall-back',
+    occurs: (w, s, now) => failedPastReturn(w, s) && now >= s.fallBack!.retryAt!,
+    step: ({ watch, window, stream }) => fallBackAgain(watch.run, window, stream),
+  },
   // the target's fence lifted; the applier that drained to the marker has ended, a new one goes on
   {
     from: ['FallingBack'],
     event: 'the fall-back stopped before anything irreversible',
     to: 'Open',
     by: 'fall-back',
-    occurs: (_w, s) => typeof s.fallBack?.end === 'object',
+    occurs: (w, s) => typeof s.fallBack?.end === 'object' && !failedPastReturn(w, s),
     step: async ({ watch, window, stream }) => {
       if (await fallBackStopped(watch.run, window, stream)) watch.streams.set(window.database, startReverse(watch.run, window));
       else stream.fallBack = undefined;
@@ -339,7 +380,7 @@ async function fallBackStep(watch: ReverseWatch, window: FallbackWindow): Promis
 /**
  * A fall-back: every window asked, one after the other, through the fall-back's rows of WINDOW. A
  * database that stops is Open again with the reason; the others go on. A completion that fails is
- * stopped as a step of the fall-back is.
+ * past the point of no return, as the release is: tried again, never stopped.
  */
 async function fallBackEach(watch: ReverseWatch, windows: readonly FallbackWindow[]): Promise<void> {
   for (const window of windows) {
@@ -359,11 +400,23 @@ async function fallBackEach(watch: ReverseWatch, windows: readonly FallbackWindo
 /** Ends the watch with nothing to run: the supervisor looks at its streams and the run again. */
 const endWatch = (): Handoff => async () => undefined;
 
-/** A fall-back: every live window at once, once none is stopped (the request is refused then). */
+/**
+ * A fall-back: every live window asked whose fall-back has a step to take now (WINDOW's fall-back
+ * rows), once none is stopped (the request is refused then); one past its point of no return goes
+ * on whatever the others do. A step past it that waits for its try is left to a later look.
+ */
 async function fallBackAsked(w: ReverseWatch): Promise<FallbackWindow[] | undefined> {
   const mine = await w.windows();
-  if (!mine || !mine.some((x) => x.fallBackRequested || x.state === 'FallingBack')) return undefined;
-  return mine.every((x) => x.state !== 'Stopped') ? mine : undefined;
+  if (!mine) return undefined;
+  const held = mine.some((x) => x.state === 'Stopped');
+  const now = Date.now();
+  const due = mine.filter(
+    (x) =>
+      (x.fallBackRequested || x.state === 'FallingBack') &&
+      (!held || x.fallBackReleased) &&
+      windowTransition(x, w.streams.get(x.database)!, now, 'fall-back') !== undefined,
+  );
+  return due.length > 0 ? due : undefined;
 }
 
 /** The reverse supervisor's table while the window is open, run by the loop both supervisors run (watchLoop.ts). */
@@ -389,7 +442,13 @@ const WINDOW_OPEN: readonly WatchRow<ReverseWatch>[] = [
  */
 async function streamBack(run: FallbackRun): Promise<void> {
   const { spec, store } = run;
-  const live = (await fallbackWindows(store, spec.migrationName)).filter((w) => LIVE.includes(w.state));
+  // read as every phase reads while a server is away: a resumed runner may start while the target restarts
+  const windows = await retrying(
+    RETRY_POLICIES.phase,
+    () => fallbackWindows(store, spec.migrationName),
+    outageRetry(run, 'fallback window: reading the windows'),
+  );
+  const live = windows.filter((w) => LIVE.includes(w.state));
   if (live.length === 0) return;
   const streams = new Map(live.map((w) => [w.database, startReverse(run, w)] as const));
   const tries = new Map<string, number>();

@@ -7,7 +7,9 @@
 // rows compared as the cutover compares them, then the reverse slot, publication and position
 // dropped and the old source's fence lifted. A difference, or a reverse stream that stops
 // before the marker, stops the fall-back before anything irreversible: the target's fence lifted,
-// the reverse stream streaming on, the window Open with the reason as its message. These are the
+// the reverse stream streaming on, the window Open with the reason as its message. Past its point of
+// no return (fall_back_released) nothing lifts the target's fence any more: a step that fails there
+// (the release, the completion) leaves the window FallingBack and is tried again. These are the
 // mechanisms; which one moves a window when (Open -> FallingBack -> FellBack, or Open again) is a
 // row of afterCutover.ts WINDOW.
 import type { Applier } from '../cdc/apply/applier';
@@ -15,16 +17,23 @@ import type { SessionEnd } from '../cdc/apply/applySession';
 import { serverMajor, withSession } from '../connect/session';
 import { retrying, RETRY_POLICIES } from '../connect/retry';
 import { errorMessage, PgferryError } from '../core/errors';
-import { clearFallBack, markFallBackReleased, markFallingBack, markFellBack, type FallbackWindow } from '../control/fallbackWindows';
+import {
+  clearFallBack,
+  fallbackWindows,
+  markFallBackReleased,
+  markFallBackRetry,
+  markFallingBack,
+  markFellBack,
+  type FallbackWindow,
+} from '../control/fallbackWindows';
 import { leftOutForeignKeys } from '../footprint/targetForeignKeys';
 import { knownWithIdentities } from '../control/knownObjects';
 import { notStreamedTables } from '../control/sourceTables';
 import { recordEvent, setState } from '../control/store';
-import { keepFence, reclaimFence } from '../footprint/writerFence';
 import { markFallBackPoint } from '../switchover/marker';
 import { syncSequencesBack } from '../switchover/sequenceSync';
 import { keptLargeObjectsMessage, syncLargeObjects } from '../switchover/largeObjectDelta';
-import { fenceDatabase, liftWriterFence } from '../footprint/writerFence';
+import { fenceTarget, handOverFences, targetFence } from '../footprint/targetFence';
 import { releaseFallback } from '../footprint/release';
 import type { MigrationRun } from '../run/migrationRun';
 import { outageRetry } from '../run/outage';
@@ -35,6 +44,7 @@ import { verifyMaterializedViewsBack } from '../verify/materializedViews';
 import { parseLsn } from '../cdc/decode/lsn';
 import { failpoint } from '../util/failpoints';
 import { openForwardAgain } from './forwardAgain';
+import { retryDelayMs } from './watchLoop';
 
 /** What the reverse stream and the fall-back need of a run: a resumed runner of a Succeeded migration builds no more (afterCutover.ts followLife). */
 export type FallbackRun = Pick<MigrationRun, 'spec' | 'store' | 'instance' | 'signal' | 'warn' | 'onProgress'>;
@@ -60,8 +70,21 @@ interface FallBackCourse {
   readonly clock: StepClock;
   /** Where the forward stream starts again (--resume-forward), once made. */
   forward?: string;
-  /** How it ended: 'released' past the point of no return, or the error it stopped on before. */
+  /** Past the point of no return (fall_back_released recorded): finished from here, never stopped. */
+  released?: boolean;
+  /** The reverse stream and the old source's fence given back: only the completion is left. */
+  oldSourceReleased?: boolean;
+  /** How it ended: 'released' once the old source is released, or the error it failed on (before or past the point of no return). */
   end?: 'released' | { readonly error: unknown };
+  /** Past the point of no return, the failed tries so far (the reverse supervisor's back-off) and when the next is due. */
+  tries?: number;
+  retryAt?: number;
+}
+
+/** The fall-back failed past its point of no return: it is tried again, never stopped (afterCutover.ts WINDOW). */
+export function failedPastReturn(w: FallbackWindow, stream: ReverseStream): boolean {
+  const course = stream.fallBack;
+  return typeof course?.end === 'object' && (course.released === true || w.fallBackReleased);
 }
 
 /** Why a fall-back stopped before anything irreversible. */
@@ -100,19 +123,29 @@ export async function fallBackOne(run: FallbackRun, w: FallbackWindow, stream: R
   const { spec, store } = run;
   const name = spec.migrationName;
   const database = w.database;
+  // a try again past the point of no return goes on with its course (its start, its steps, its tries)
+  const before = stream.fallBack;
+  const released = w.fallBackReleased || before?.released === true;
   try {
     // A runner resumed past the verification (fall_back_released) started a reverse applier like
     // any other: the target is fenced and drained, so it has nothing to apply, but its session
     // holds the reverse origin on the old source, which the release must drop ("in use by PID").
-    if (w.fallBackReleased) {
+    if (released) {
       stream.applier.stop();
       await stream.done;
     }
     const began = (await markFallingBack(store, name, database)).getTime();
-    await recordEvent(store, name, 'info', 'fall-back started: fencing the writers of the target, then applying its last writes', database);
-    const course: FallBackCourse = { began, clock: stepClock() };
+    if (!before)
+      await recordEvent(
+        store,
+        name,
+        'info',
+        'fall-back started: fencing the writers of the target, then applying its last writes',
+        database,
+      );
+    const course: FallBackCourse = before ? { ...before, end: undefined } : { began, clock: stepClock(), released };
     stream.fallBack = course;
-    if (!w.fallBackReleased) await drainAndVerify(run, w, stream, course.clock);
+    if (!released) await drainAndVerify(run, w, stream, course);
     // --resume-forward: the forward slot made while the old source is still fenced (forwardAgain.ts)
     if (w.forwardAgain) {
       course.forward = await again(run, 'the forward stream again', () => openForwardAgain(run, database));
@@ -122,12 +155,11 @@ export async function fallBackOne(run: FallbackRun, w: FallbackWindow, stream: R
     await again(run, 'the release', async () => {
       await releaseFallback({ spec, instance: run.instance }, database);
       failpoint(`fallback-reverse-dropped:${database}`);
-      await keepFence(store, name, database, 'targetFence');
-      await reclaimFence(store, name, database);
-      await liftWriterFence(run, database, 'source');
+      await handOverFences(run, database);
     });
-    failpoint(`fallback-released:${database}`);
+    course.oldSourceReleased = true;
     course.clock.done('release');
+    failpoint(`fallback-released:${database}`);
     course.end = 'released';
   } catch (error) {
     if (run.signal.aborted) throw error;
@@ -154,15 +186,52 @@ export async function fellBack(run: FallbackRun, w: FallbackWindow, stream: Reve
 }
 
 /**
+ * FallingBack, past the point of no return, a step failed (the release, the completion): nothing is
+ * undone, the target stays fenced, the window FallingBack with why; what is left is tried again
+ * after the reverse supervisor's back-off (WINDOW's next row), or by a resumed runner.
+ */
+export async function fallBackFailedPastReturn(run: FallbackRun, w: FallbackWindow, stream: ReverseStream): Promise<void> {
+  const course = stream.fallBack!;
+  const { error } = course.end as { error: unknown };
+  course.tries = (course.tries ?? 0) + 1;
+  const wait = retryDelayMs(course.tries);
+  course.retryAt = Date.now() + wait;
+  const left = course.oldSourceReleased ? 'its completion is recorded' : "the reverse stream and the old source's fence are given back";
+  const message =
+    `the fall-back failed past its point of no return: ${errorMessage(error)}; it is not undone (the target stays fenced): ` +
+    `${left} again by itself in ${wait / 1000} s, then at doubling intervals up to ${retryDelayMs(Infinity) / 60_000} min; ` +
+    'fix the cause, or pgferry resume finishes it';
+  await run.warn(message, w.database);
+  await markFallBackRetry(run.store, run.spec.migrationName, w.database, message);
+}
+
+/**
+ * FallingBack, past the point of no return, its try due: the release again (every step of it is
+ * idempotent), or only the completion when the old source was released already.
+ */
+export async function fallBackAgain(run: FallbackRun, w: FallbackWindow, stream: ReverseStream): Promise<void> {
+  const course = stream.fallBack!;
+  course.retryAt = undefined;
+  if (course.oldSourceReleased) course.end = 'released';
+  else await fallBackOne(run, w, stream);
+}
+
+/**
  * FallingBack -> Open: a fall-back stopped before anything irreversible, the target's fence lifted,
  * the window Open with why. Returns whether the reverse stream needs a new applier: the one that
- * drained to the marker has ended.
+ * drained to the marker has ended. Refused past the point of no return (the catalog read again): the
+ * old source's fence may be lifted already, and both servers would take writes.
  */
 export async function fallBackStopped(run: FallbackRun, w: FallbackWindow, stream: ReverseStream): Promise<boolean> {
   const { error } = stream.fallBack!.end as { error: unknown };
   const why = error instanceof FallBackStopped ? error.message : `it failed: ${errorMessage(error)}`;
   const message = `fall-back stopped: ${why}; the reverse stream goes on, ask again once the cause is fixed`;
-  await liftWriterFence(run, w.database, 'target');
+  const now = (await fallbackWindows(run.store, run.spec.migrationName)).find((x) => x.database === w.database);
+  if (stream.fallBack!.released || now?.fallBackReleased)
+    throw new Error(
+      `fall-back of "${w.database}" is past its point of no return: its target's fence is kept, the fall-back finished, never stopped`,
+    );
+  await targetFence.undo(run, w.database);
   await clearFallBack(run.store, run.spec.migrationName, w.database, message);
   await recordEvent(run.store, run.spec.migrationName, 'error', message, w.database);
   if (stream.ended === undefined && !(error instanceof FallBackStopped)) return false;
@@ -172,11 +241,12 @@ export async function fallBackStopped(run: FallbackRun, w: FallbackWindow, strea
 }
 
 /** Fence, marker, drain, sequences and the comparison: everything before the point of no return. */
-async function drainAndVerify(run: FallbackRun, w: FallbackWindow, stream: ReverseStream, clock: StepClock): Promise<void> {
+async function drainAndVerify(run: FallbackRun, w: FallbackWindow, stream: ReverseStream, course: FallBackCourse): Promise<void> {
   const { spec, store } = run;
+  const { clock } = course;
   const name = spec.migrationName;
   const database = w.database;
-  await again(run, 'the target fence', () => fenceDatabase(run, database, 'target'));
+  await again(run, 'the target fence', () => fenceTarget(run, database));
   failpoint(`fallback-fenced:${database}`);
   clock.done('fence');
   // the reverse stream drained to a marker emitted behind every write the target accepted
@@ -206,6 +276,7 @@ async function drainAndVerify(run: FallbackRun, w: FallbackWindow, stream: Rever
   await verifyBack(run, database, recheck, kept);
   clock.done('verification');
   await markFallBackReleased(store, name, database);
+  course.released = true;
   failpoint(`fallback-verified:${database}`);
 }
 

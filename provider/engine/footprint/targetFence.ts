@@ -4,9 +4,13 @@
 // first in the footprint ledger (change targetFence). A fall-back that stops before the old source
 // is the primary again lifts it, as any release does; once it fell back the fence stays (kept), so
 // an application still pointed at the new server fails loudly instead of writing where nothing reads.
+// The fall-back's fences go through here alone, one entry per direction: put on the target
+// (fenceTarget), handed over to the old source past the point of no return (handOverFences), or
+// lifted off the target when the fall-back stops before it (targetFence.undo).
 import { CONTROL_SCHEMA } from '../core/names';
-import { fenceRightsRefusal, liftStatements, liftWriterFence, pendingFences } from './writerFence';
-import type { RightsRefusal, RightsSessions, ReversibleChange } from './change';
+import type { MigrationRun } from '../run/migrationRun';
+import { fenceDatabase, fenceRightsRefusal, keepFence, liftStatements, liftWriterFence, pendingFences, reclaimFence } from './writerFence';
+import type { RestoreContext, RightsRefusal, RightsSessions, ReversibleChange } from './change';
 
 /** The target user fences a database it owns (it created it) or any as a superuser; one not made yet it will own. */
 async function refusal(s: RightsSessions): Promise<RightsRefusal | undefined> {
@@ -42,3 +46,20 @@ export const targetFence = {
     left: `the target database is still read-only for new transactions; its earlier value is in ${CONTROL_SCHEMA}.footprint, and a resume lifts it`,
   }),
 } satisfies ReversibleChange;
+
+/** The fall-back fences the target (footprint/writerFence.ts, side target), recorded first. Returns how many sessions it ended. */
+export function fenceTarget(run: Pick<MigrationRun, 'spec' | 'store' | 'warn' | 'instance'>, database: string): Promise<number> {
+  return fenceDatabase(run, database, 'target');
+}
+
+/**
+ * Past the fall-back's point of no return, the fences change hands: the target's kept (no cancel or
+ * failure lifts it from here on), the old source's, kept since the cutover, pending again and lifted
+ * to its recorded value. Idempotent: a resumed runner does it again.
+ */
+export async function handOverFences(ctx: RestoreContext, database: string): Promise<void> {
+  const name = ctx.spec.migrationName;
+  await keepFence(ctx.store, name, database, 'targetFence');
+  await reclaimFence(ctx.store, name, database);
+  await liftWriterFence(ctx, database, 'source');
+}
