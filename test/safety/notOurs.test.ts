@@ -249,12 +249,12 @@ async function keptThroughCutover(pair: ServerPair): Promise<void> {
   }
 }
 
-async function keptThroughCancel(pair: ServerPair): Promise<void> {
-  const db = 'canceled';
+/** `stopped`: the runner is killed first (a failure), and the cancel carried out without it. */
+async function keptThroughCancel(pair: ServerPair, db: string, stopped: boolean): Promise<void> {
   await pair.source.query(`CREATE DATABASE ${db}`);
   await pair.source.query(SOURCE_DB(500) + LOOK_ALIKES, [], db);
   await pair.source.query(LOOK_ALIKE_SLOT, [], db);
-  const spec = pairSpec(pair, 'not-ours-cancel', [db], { mode: 'Online', option: 'Migrate', excludeTables: ['scratch_*'] });
+  const spec = pairSpec(pair, `not-ours-${db}`, [db], { mode: 'Online', option: 'Migrate', excludeTables: ['scratch_*'] });
   const store = new CatalogConnection(spec.target);
   try {
     await startMigration(spec);
@@ -272,11 +272,13 @@ async function keptThroughCancel(pair: ServerPair): Promise<void> {
     const scratch = await scratchOnTarget(pair.target, db);
     await pair.source.query(`INSERT INTO scratch_log VALUES (51, 'source 51'); TRUNCATE scratch_log; UPDATE orders SET n = n + 1`, [], db);
     const own = (await showMigration(spec.target, spec.migrationName))!.databases[0]!.names!;
-    // the runner fails (killed), and its cancel is carried out without it, then the cleanup runs again
-    process.kill(ready.runner!.pid, 'SIGKILL');
-    await until('the runner seen stopped', async () =>
-      (await showMigration(spec.target, spec.migrationName))?.runner?.alive === false ? true : undefined,
-    );
+    if (stopped) {
+      // the runner fails (killed), and its cancel is carried out without it
+      process.kill(ready.runner!.pid, 'SIGKILL');
+      await until('the runner seen stopped', async () =>
+        (await showMigration(spec.target, spec.migrationName))?.runner?.alive === false ? true : undefined,
+      );
+    }
     await cancelMigration(spec.target, spec.migrationName, { spec });
     const end = await waitForStatus(store, spec.migrationName, (s) => isFinalState(s.state));
     assert.equal(end.state, 'Canceled', `${end.state}: ${end.message}`);
@@ -415,8 +417,8 @@ describe('safety: what pgferry did not make is kept (outside trust probe)', func
   after(async () => {
     // the look-alikes are the DBA's: the leak check would count their slots and publications
     for (const [cluster, dbs] of [
-      [pair.source, ['kept', 'canceled']],
-      [pair.target, ['postgres', 'kept', 'canceled']],
+      [pair.source, ['kept', 'canceled', 'failed']],
+      [pair.target, ['postgres', 'kept', 'canceled', 'failed']],
     ] as const) {
       for (const db of dbs) {
         await cluster
@@ -432,8 +434,11 @@ describe('safety: what pgferry did not make is kept (outside trust probe)', func
   it("a DBA's columns (a default, a nullable), tables outside the filters, the target's role and extension and pgferry_ look-alikes kept through the stream and the cutover; the application refused on the old source, writing on the target", () =>
     keptThroughCutover(pair));
 
-  it("a stopped runner's cancel and the cleanup release only pgferry's own: the DBA's tables outside the filters and the pgferry_ look-alikes on both servers kept", () =>
-    keptThroughCancel(pair));
+  it("a cancel and the cleanup release only pgferry's own: the DBA's tables outside the filters and the pgferry_ look-alikes on both servers kept", () =>
+    keptThroughCancel(pair, 'canceled', false));
+
+  it("a stopped runner's cancel and the cleanup after a failure release only pgferry's own: the DBA's tables and the pgferry_ look-alikes kept", () =>
+    keptThroughCancel(pair, 'failed', true));
 
   it("the DBA's view, foreign key, trigger and policy on tables the source drops or renames, and a view on a column it drops, are never dropped: the follow names them and waits", () =>
     dependentsKept(pair));
