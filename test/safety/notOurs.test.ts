@@ -311,6 +311,7 @@ async function dependentsKept(pair: ServerPair): Promise<void> {
      CREATE TABLE gone_referenced (id int PRIMARY KEY);
      CREATE TABLE renamed (id int PRIMARY KEY, v text);
      CREATE TABLE narrowed (id int PRIMARY KEY, kept int, dropped text);
+     CREATE TABLE gone_guarded (id int PRIMARY KEY);
      INSERT INTO gone_viewed SELECT g, 'v' || g FROM generate_series(1, 100) g;
      INSERT INTO gone_referenced SELECT g FROM generate_series(1, 100) g;
      INSERT INTO renamed SELECT g, 'r' || g FROM generate_series(1, 100) g;
@@ -328,7 +329,9 @@ async function dependentsKept(pair: ServerPair): Promise<void> {
            (SELECT conname || ' ' || conrelid::regclass || '->' || confrelid::regclass FROM pg_constraint WHERE conname = 'dba_child_ref_fkey'),
            (SELECT count(*) FROM dba_child),
            (SELECT tgname || ' on ' || tgrelid::regclass FROM pg_trigger WHERE tgname = 'dba_trigger'),
-           (SELECT polname || ' on ' || polrelid::regclass FROM pg_policy WHERE polname = 'dba_policy')) AS line`,
+           (SELECT polname || ' on ' || polrelid::regclass FROM pg_policy WHERE polname = 'dba_policy'),
+           (SELECT string_agg(tgname, ',') FROM pg_trigger WHERE tgrelid = to_regclass('gone_guarded')),
+           (SELECT string_agg(polname, ',') FROM pg_policy WHERE polrelid = to_regclass('gone_guarded'))) AS line`,
         [],
         db,
       )
@@ -344,7 +347,9 @@ async function dependentsKept(pair: ServerPair): Promise<void> {
        INSERT INTO dba_child SELECT g, g FROM generate_series(1, 10) g;
        CREATE FUNCTION dba_touch() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RETURN NEW; END $$;
        CREATE TRIGGER dba_trigger BEFORE UPDATE ON renamed FOR EACH ROW EXECUTE FUNCTION dba_touch();
-       CREATE POLICY dba_policy ON renamed USING (true);`,
+       CREATE POLICY dba_policy ON renamed USING (true);
+       CREATE TRIGGER dba_guard BEFORE UPDATE ON gone_guarded FOR EACH ROW EXECUTE FUNCTION dba_touch();
+       CREATE POLICY dba_guard_policy ON gone_guarded USING (true);`,
       [],
       db,
     );
@@ -356,7 +361,7 @@ async function dependentsKept(pair: ServerPair): Promise<void> {
       });
     // the source drops two tables and renames one: the drops stop on the DBA's view and foreign key, named
     await pair.source.query(
-      `DROP TABLE gone_viewed; DROP TABLE gone_referenced; ALTER TABLE renamed RENAME TO renamed_now;
+      `DROP TABLE gone_viewed; DROP TABLE gone_referenced; DROP TABLE gone_guarded; ALTER TABLE renamed RENAME TO renamed_now;
        INSERT INTO renamed_now VALUES (101, 'r101');`,
       [],
       db,
@@ -366,6 +371,9 @@ async function dependentsKept(pair: ServerPair): Promise<void> {
       (events) =>
         /public\.gone_viewed.*view "public"\."dba_view" depends on it on the target, which pgferry did not make: kept/.test(events) &&
         /public\.gone_referenced.*constraint "dba_child_ref_fkey" on "public"\."dba_child" depends on it on the target, which pgferry did not make: kept/.test(
+          events,
+        ) &&
+        /public\.gone_guarded.*trigger "dba_guard" on "public"\."gone_guarded", policy "dba_guard_policy" on "public"\."gone_guarded" depend on it on the target, which pgferry did not make: kept/.test(
           events,
         ) &&
         /public\.renamed renamed to public\.renamed_now on the source, followed on the target/.test(events),
@@ -380,7 +388,7 @@ async function dependentsKept(pair: ServerPair): Promise<void> {
     assert.match(stop.fix, /pgferry never drops it, nor with CASCADE; change it on the target so it no longer depends on it/);
     assert.equal(
       await dependents(),
-      '100 | 100 | dba_child_ref_fkey dba_child->gone_referenced | 10 | dba_trigger on renamed_now | dba_policy on renamed_now',
+      '100 | 100 | dba_child_ref_fkey dba_child->gone_referenced | 10 | dba_trigger on renamed_now | dba_policy on renamed_now | dba_guard | dba_guard_policy',
     );
     // the DBA's fix, a view that no longer reads the column: the stream goes on by itself
     await pair.target.query(`DROP VIEW dba_narrow; CREATE VIEW dba_narrow AS SELECT id, kept FROM narrowed`, [], db);
@@ -390,7 +398,7 @@ async function dependentsKept(pair: ServerPair): Promise<void> {
     });
     assert.equal(
       await dependents(),
-      '100 | 101 | dba_child_ref_fkey dba_child->gone_referenced | 10 | dba_trigger on renamed_now | dba_policy on renamed_now',
+      '100 | 101 | dba_child_ref_fkey dba_child->gone_referenced | 10 | dba_trigger on renamed_now | dba_policy on renamed_now | dba_guard | dba_guard_policy',
       "the DBA's view, foreign key with its rows, trigger and policy kept",
     );
   } finally {
