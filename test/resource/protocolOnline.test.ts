@@ -354,6 +354,20 @@ function renamedWithoutAlias(): void {
     assert.equal((await slotsOnSource()).length, 1);
   });
 
+  it('moved into a ComponentResource and renamed, with aliases: Check and Diff under the new URN plan no replace and no change; its record and slot unchanged', async () => {
+    // the URN Pulumi gives the resource once a program moves it into a component and renames it; the alias maps the old one to it
+    const moved = 'urn:pulumi:test::pgferry-test::pkg:index:Shop$pulumi-nodejs:dynamic/pgferry:PgMigration::shop-migration';
+    const before = await migrationRow('proto-online-renamed');
+    const slots = await slotsOnSource();
+    const checked = await host.check(inputs(base), inputs(base), moved);
+    assert.deepEqual(checked.failures, []);
+    const diff = await host.diff(old.id, old.properties, checked.inputs, moved);
+    assert.equal(diff.changes, 1, 'DIFF_NONE: nothing to update');
+    assert.deepEqual(diff.replaces, []);
+    assert.deepEqual(await migrationRow('proto-online-renamed'), before);
+    assert.deepEqual(await slotsOnSource(), slots);
+  });
+
   it("adopted by import, the old resource's delete after the new one's create leaves it streaming, its slot and record", async () => {
     const renamed = await host.create(inputs({ ...base, importId: old.id }));
     assert.equal(renamed.properties.subState, 'WaitingForCutoverTrigger');
@@ -377,9 +391,10 @@ function renamedWithoutAlias(): void {
         ? true
         : undefined,
     );
-    // its owner's delete cancels it
+    // its owner's delete cancels it, and keeps the target's data
     await host.delete(renamed.id, renamed.properties);
     assert.deepEqual(await slotsOnSource(), []);
+    assert.equal(await onTarget('renamed', 'after-rename@example.com'), 1, "the target's rows are kept");
   });
 }
 

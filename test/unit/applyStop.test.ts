@@ -78,6 +78,7 @@ describe('stream failures: stop for a fix, or end the migration', () => {
       ['42703', 'column "x" does not exist', /table, column or type missing/],
       ['42501', 'permission denied for table t', /privilege/],
       ['P0001', 'refused by trigger', /trigger, rule or function/],
+      ['2BP01', 'cannot drop column c of table t because other objects depend on it', /pgferry never drops it, nor with CASCADE/],
     ];
     for (const [code, message, fix] of cases) {
       const failure = classifyStreamFailure(refused(code, message));

@@ -26,7 +26,8 @@ import type { StopCause } from '../core/model';
 import { requestApplyRetry } from '../control/migrationRequests';
 import { knownWithIdentities } from '../control/knownObjects';
 import { tableResyncs } from '../control/tableResyncs';
-import { dependentIsOurs, describeDependent, dropWithTable, targetDependents } from './targetDependents';
+import { dependentIsOurs, describeDependent, dropWithTable, tableParts, targetDependents } from './targetDependents';
+import { CONTROL_SCHEMA } from '../core/names';
 
 /** A drop or rename seen, with the source position read after it was seen (undefined: not read yet, a server away). */
 interface Pending {
@@ -208,12 +209,17 @@ async function dropInOrder(
     { catalog: 'pg_catalog.pg_class', oid: found.oid },
     { catalog: 'pg_catalog.pg_type', oid: found.type },
   ]);
+  // a trigger or policy of the table's own leaves with it: only one pgferry did not make holds it
+  const parts = await tableParts(client, found.oid, CONTROL_SCHEMA);
   const { known, knownIdentities } =
-    dependents.length > 0
+    dependents.length + parts.length > 0
       ? await knownWithIdentities(run.store, run.spec.migrationName, database)
       : { known: new Map<string, number | null>(), knownIdentities: new Map<string, string>() };
   const drops = dependents.map(dropWithTable);
-  const others = dependents.filter((d, i) => !dependentIsOurs(d, known, knownIdentities) || drops[i] === undefined);
+  const others = [
+    ...dependents.filter((d, i) => !dependentIsOurs(d, known, knownIdentities) || drops[i] === undefined),
+    ...parts.filter((d) => !dependentIsOurs(d, known, knownIdentities)),
+  ];
   if (others.length > 0)
     throw new Error(
       `${others.map(describeDependent).join(', ')} depend${others.length === 1 ? 's' : ''} on it on the target, which pgferry did not make: kept, with the table; drop or change ${others.length === 1 ? 'it' : 'them'} on the target yourself, and pgferry drops the table`,

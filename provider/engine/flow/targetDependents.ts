@@ -7,11 +7,12 @@
 // anyone else's: it stops on it and names it (DESIGN: what pgferry did not make is not pgferry's).
 import type pg from 'pg';
 import { ident, qualified } from '../connect/quote';
+import { serverMajor } from '../connect/session';
 import { judgeOnTarget } from '../verify/schema/identity';
 
 /** One object that depends on the one to drop. */
 interface Dependent {
-  readonly kind: 'default' | 'view' | 'materialized view' | 'function' | 'procedure' | 'constraint' | 'other';
+  readonly kind: 'default' | 'view' | 'materialized view' | 'function' | 'procedure' | 'constraint' | 'trigger' | 'policy' | 'other';
   readonly schema: string;
   readonly relation: string | null;
   readonly name: string;
@@ -68,6 +69,31 @@ export async function targetDependents(client: pg.Client, objects: readonly { ca
 }
 
 /**
+ * A table's own triggers and policies, which PostgreSQL drops with the table (they are parts of it,
+ * not dependents): one made on the target alone is someone else's all the same, and a drop of the
+ * table must not take it. pgferry's own writer fence (its function in the control schema) and a
+ * partition's clones of its root's triggers are left out, as the schema check leaves them out
+ * (before PostgreSQL 13 a clone is internal). `$1` the table's OID, `$2` the control schema.
+ */
+const tablePartsSql = (major: number) => `
+SELECT 'trigger' AS kind, n.nspname AS schema, c.relname AS relation, tg.tgname AS name, NULL AS args, NULL AS definition, NULL AS oid
+  FROM pg_catalog.pg_trigger tg JOIN pg_catalog.pg_class c ON c.oid = tg.tgrelid JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+ WHERE tg.tgrelid = $1::pg_catalog.oid AND NOT tg.tgisinternal
+   ${major >= 13 ? 'AND tg.tgparentid = 0' : ''}
+   AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_proc f JOIN pg_catalog.pg_namespace s ON s.oid = f.pronamespace
+                    WHERE f.oid = tg.tgfoid AND s.nspname = $2)
+UNION ALL
+SELECT 'policy', n.nspname, c.relname, p.polname, NULL, NULL, NULL
+  FROM pg_catalog.pg_policy p JOIN pg_catalog.pg_class c ON c.oid = p.polrelid JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+ WHERE p.polrelid = $1::pg_catalog.oid`;
+
+/** The triggers and policies of a table (by OID) on the target, as dependents that leave with it. */
+export async function tableParts(client: pg.Client, table: string, controlSchema: string): Promise<Dependent[]> {
+  const { rows } = await client.query<Dependent>(tablePartsSql(await serverMajor(client)), [table, controlSchema]);
+  return rows;
+}
+
+/**
  * Whether a dependent is the migration's: known (the copy restored it, or the source was seen to
  * have it) and, for a view or a function, the object recorded under its name on the target, not one
  * someone made there after dropping the migration's (verify/schema/identity.ts). A constraint or a
@@ -90,7 +116,9 @@ export function dependentKey(d: Dependent): string {
 export function describeDependent(d: Dependent): string {
   if (d.kind === 'other') return d.name;
   if (d.kind === 'default') return `the default of column ${qualified(d.schema, d.relation ?? '')}.${ident(d.name)}`;
-  if (d.kind === 'constraint') return `constraint ${ident(d.name)} on ${qualified(d.schema, d.relation ?? '')}`;
+  if (d.kind === 'constraint' || d.kind === 'trigger' || d.kind === 'policy') {
+    return `${d.kind} ${ident(d.name)} on ${qualified(d.schema, d.relation ?? '')}`;
+  }
   if (d.args !== null) return `${d.kind} ${qualified(d.schema, d.name)}(${d.args})`;
   return `${d.kind} ${qualified(d.schema, d.name)}`;
 }

@@ -57,8 +57,9 @@ export interface ProviderHost {
   /** JSON of every response and error, for the secret scan. */
   readonly responses: unknown[];
   configure(config?: Props): Promise<void>;
-  check(olds: Props, news: Props): Promise<{ inputs: Props; failures: { property: string; reason: string }[] }>;
-  diff(id: string, olds: Props, news: Props): Promise<{ changes: number; replaces: string[]; deleteBeforeReplace: boolean }>;
+  /** `urn`: the resource's URN when it is not the default one (a resource moved or renamed with aliases). */
+  check(olds: Props, news: Props, urn?: string): Promise<{ inputs: Props; failures: { property: string; reason: string }[] }>;
+  diff(id: string, olds: Props, news: Props, urn?: string): Promise<{ changes: number; replaces: string[]; deleteBeforeReplace: boolean }>;
   create(props: Props, timeoutSeconds?: number): Promise<{ id: string; properties: Props }>;
   read(id: string, props: Props): Promise<{ id: string; properties: Props }>;
   update(id: string, olds: Props, news: Props): Promise<{ properties: Props }>;
@@ -148,9 +149,9 @@ export async function startProviderHost(cwd: string, env: NodeJS.ProcessEnv = {}
       req.setArgs(struct(config));
       await call('configure', req);
     },
-    async check(olds, news) {
+    async check(olds, news, urn = URN) {
       const req = new provproto.CheckRequest();
-      req.setUrn(URN);
+      req.setUrn(urn);
       req.setOlds(struct(olds));
       req.setNews(struct(news));
       const res = await call<provproto.CheckRequest, provproto.CheckResponse>('check', req);
@@ -159,10 +160,10 @@ export async function startProviderHost(cwd: string, env: NodeJS.ProcessEnv = {}
         failures: res.getFailuresList().map((f) => ({ property: f.getProperty(), reason: f.getReason() })),
       });
     },
-    async diff(id, olds, news) {
+    async diff(id, olds, news, urn = URN) {
       const req = new provproto.DiffRequest();
       req.setId(id);
-      req.setUrn(URN);
+      req.setUrn(urn);
       req.setOlds(struct(olds));
       req.setNews(struct(news));
       const res = await call<provproto.DiffRequest, provproto.DiffResponse>('diff', req);

@@ -4,7 +4,7 @@
 // exactly-once once fixed. Throwing the migration away for them would lose days of copying on a
 // large database. Only a failure that no fix on either server can undo ends it: another runner
 // holds the apply (this one lost its lease), or the slot is gone or has lost WAL it needs. Pure.
-import { OBJECT_NOT_IN_PREREQUISITE_STATE, sqlStateWithin, UNDEFINED_OBJECT } from '../../connect/sqlstate';
+import { DEPENDENT_OBJECTS_STILL_EXIST, OBJECT_NOT_IN_PREREQUISITE_STATE, sqlStateWithin, UNDEFINED_OBJECT } from '../../connect/sqlstate';
 import { errorMessage, isPgferryError } from '../../core/errors';
 import type { StopCause } from '../../core/model';
 import { ApplyFencedError } from './applyTarget';
@@ -41,6 +41,11 @@ function fixFor(code: string, state: string | undefined, given: string | undefin
   }
   if (state?.startsWith('23')) {
     return 'a constraint on the target refused the change: the target has rows the source does not (something else writes to it?) or a constraint the source does not enforce; make the rows or the constraint match the source';
+  }
+  if (state === DEPENDENT_OBJECTS_STILL_EXIST) {
+    // the source dropped a column or object that something on the target alone still uses (a
+    // DBA's view): that object is not pgferry's, so no fix starts by dropping it with CASCADE
+    return 'an object on the target depends on what the source dropped (named above) and pgferry did not make it: pgferry never drops it, nor with CASCADE; change it on the target so it no longer depends on it (or drop it yourself if it is no longer needed)';
   }
   if (state === 'P0001' || state?.startsWith('09') || state?.startsWith('2F') || state?.startsWith('38') || state?.startsWith('39')) {
     return 'a trigger, rule or function on the target refused the change: fix or disable it on the target';

@@ -2,7 +2,13 @@
 // whole source transactions), its statements sent through the pipeline, and its commit, which
 // records the position it covers in the same transaction and only then counts it as applied.
 import { trace } from '../../util/trace';
-import { FEATURE_NOT_SUPPORTED, IN_FAILED_SQL_TRANSACTION, isRetryable, sqlState } from '../../connect/sqlstate';
+import {
+  DEPENDENT_OBJECTS_STILL_EXIST,
+  FEATURE_NOT_SUPPORTED,
+  IN_FAILED_SQL_TRANSACTION,
+  isRetryable,
+  sqlState,
+} from '../../connect/sqlstate';
 import { PgferryError } from '../../core/errors';
 import type { AppliedPosition } from './positionCommit';
 import { maxLsn } from '../decode/lsn';
@@ -34,10 +40,14 @@ function statementText(statement: Pick<Statement, 'text'>): string {
   return flat.length > 300 ? `${flat.slice(0, 300)}...` : flat;
 }
 
-/** The server's detail and hint, which often name the row or the fix ("Key (id)=(5) already exists."). */
+/**
+ * The server's detail and hint, which often name the row or the fix ("Key (id)=(5) already exists.").
+ * A refused DROP's hint (CASCADE) is left out: what depends on the object is not pgferry's to drop.
+ */
 function serverDetail(error: unknown): string {
   const e = error as { detail?: unknown; hint?: unknown };
-  const parts = [typeof e.detail === 'string' ? e.detail : '', typeof e.hint === 'string' ? `hint: ${e.hint}` : ''];
+  const hint = typeof e.hint === 'string' && sqlState(error) !== DEPENDENT_OBJECTS_STILL_EXIST ? `hint: ${e.hint}` : '';
+  const parts = [typeof e.detail === 'string' ? e.detail : '', hint];
   return parts.filter((p) => p.length > 0).join(' ');
 }
 
