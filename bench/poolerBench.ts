@@ -30,10 +30,15 @@ interface PoolerRun {
   readonly scale: number;
   readonly databaseBytes: number;
   readonly transactions: number;
-  /** Errors sysbench counted (the ones it retries) after the cutover request, plus one when it stopped on an error. */
+  /**
+   * Errors the application met: sysbench stops on any error but its own threads' conflicts (a
+   * deadlock, 40P01, or a duplicate key, 23505, which it retries), so one when it stopped, plus its
+   * reconnects.
+   */
   readonly errors: number;
-  /** Errors it counted before the cutover request: its own workload's, that a cutover did not cause. */
-  readonly errorsBefore: number;
+  /** Its threads' retried conflicts after the cutover request, and before it. */
+  readonly conflicts: number;
+  readonly conflictsBefore: number;
   readonly reconnects: number;
   readonly errorLines: readonly string[];
   readonly latencyMaxMs: number;
@@ -86,7 +91,8 @@ async function prepareApplication(source: Cluster, target: Cluster): Promise<voi
 interface SysbenchResult {
   readonly transactions: number;
   readonly errors: number;
-  readonly errorsBefore: number;
+  readonly conflicts: number;
+  readonly conflictsBefore: number;
   readonly reconnects: number;
   readonly errorLines: string[];
   readonly maxMs: number;
@@ -130,8 +136,9 @@ function runSysbench(pooler: PgBouncer, before: number): Promise<SysbenchResult>
       const seconds = perSecond(out, before);
       resolve({
         transactions: num(/transactions:\s+(\d+)/),
-        errors: seconds.after + (code === 0 ? 0 : 1),
-        errorsBefore: seconds.before,
+        errors: (code === 0 ? 0 : 1) + seconds.reconnects,
+        conflicts: seconds.after,
+        conflictsBefore: seconds.before,
         reconnects: seconds.reconnects,
         errorLines,
         maxMs: num(/max:\s+([\d.]+)/),
@@ -178,7 +185,8 @@ async function poolerRun(options: OnlineOptions, scale: number, events: string[]
       databaseBytes: Number(bytes[0]!.b),
       transactions: app.transactions,
       errors: app.errors,
-      errorsBefore: app.errorsBefore,
+      conflicts: app.conflicts,
+      conflictsBefore: app.conflictsBefore,
       reconnects: app.reconnects,
       errorLines: app.errorLines,
       latencyMaxMs: app.maxMs,
@@ -206,7 +214,7 @@ function lines(runs: readonly PoolerRun[]): string[] {
     ...runs.map(
       (r) =>
         `| (g) cutover through PgBouncer, pgbench scale ${r.scale} (${(r.databaseBytes / 1e6).toFixed(0)} MB), sysbench oltp_read_write ${RATE_TPS} tps | ` +
-        `sysbench errors from the request on **${r.errors}**${r.errorLines.length ? ` (${r.errorLines.join('; ')})` : ''} (before it ${r.errorsBefore}; reconnects ${r.reconnects}); longest transaction ${f(r.latencyMaxMs / 1000)} s, p99 ${f(r.latencyP99Ms / 1000)} s ` +
+        `application errors **${r.errors}**${r.errorLines.length ? ` (${r.errorLines.join('; ')})` : ''} (reconnects ${r.reconnects}; its threads' retried conflicts ${r.conflicts} from the request on, ${r.conflictsBefore} before); longest transaction ${f(r.latencyMaxMs / 1000)} s, p99 ${f(r.latencyP99Ms / 1000)} s ` +
         `(${r.transactions} transactions); request → Succeeded ${f(r.requestToSucceededSeconds)} s (engine ${f(r.downtimeSeconds)} s: ${r.steps}); pooler ended on the ${r.poolerEnd} | ` +
         `0 errors ${r.errors === 0 ? 'MET' : 'NOT MET'}; pause < 1 s ${r.latencyMaxMs < 1000 ? 'MET' : 'NOT MET'} |`,
     ),
@@ -215,8 +223,9 @@ function lines(runs: readonly PoolerRun[]): string[] {
       `of the source, an online migration naming it (\`pooler\`). Once it streams, sysbench oltp_read_write (Debian's 1.0, 2 threads, --rate ${RATE_TPS}, ` +
       `no server-side prepared statements) runs through the pooler for ${SYSBENCH_SECONDS} s; ${BEFORE_CUTOVER_SECONDS} s in, the cutover is requested, and ` +
       "it ends when `show` reads Succeeded (polled every 50 ms). The pause as the application saw it is sysbench's longest transaction (p100) and its " +
-      '99th percentile: its statements wait while the pooler is paused. Errors: those sysbench counts and retries (its interim reports, by second) from ' +
-      "the request on, plus one if it stopped on an error; those before the request are its own workload's conflicts, shown apart.",
+      "99th percentile: its statements wait while the pooler is paused. Errors: sysbench stops on any error but its own threads' conflicts (a deadlock, " +
+      '40P01, or a duplicate key, 23505, which it counts and retries): one if it stopped, plus its reconnects; the conflicts (its interim reports, by ' +
+      'second) are shown apart, from the request on and before it.',
   ];
 }
 
