@@ -19,6 +19,8 @@ export interface BenchArgs {
   readonly cutover: boolean;
   /** A cutover with a fallback window: the reverse stream's lag beside native, and the fall-back's downtime. */
   readonly fallback: boolean;
+  /** A cutover through PgBouncer under sysbench oltp_read_write: the application's errors and waits (poolerBench.ts). */
+  readonly pooler: boolean;
   /** pgbench scale and wide-table rows (overridable for experiments). */
   readonly scale: number;
   readonly wideRows: number;
@@ -49,8 +51,8 @@ const OPTIONS = (): Option[] => [
   new Option('--rounds <R>', 'offline rounds, tool order rotated each round (default 2, quick 1)').argParser(positiveInt),
   new Option(
     '--only <kind>',
-    'run only one benchmark (offline | online | cutover | fallback; online includes cutover and fallback)',
-  ).argParser(oneOf('offline', 'online', 'cutover', 'fallback')),
+    'run only one benchmark (offline | online | cutover | fallback | pooler; online includes cutover, fallback and pooler)',
+  ).argParser(oneOf('offline', 'online', 'cutover', 'fallback', 'pooler')),
   new Option('--skip-online', 'same as --only offline'),
   new Option(
     '--scale <S>',
@@ -91,7 +93,7 @@ export function parseBenchArgs(argv: readonly string[]): BenchArgs {
 /** The options with their defaults, some of which --quick changes. */
 function fromOptions(o: Record<string, unknown>): BenchArgs {
   const quick = o.quick === true;
-  const only = o.only as 'offline' | 'online' | 'cutover' | 'fallback' | undefined;
+  const only = o.only as 'offline' | 'online' | 'cutover' | 'fallback' | 'pooler' | undefined;
   return {
     quick,
     jobs: (o.jobs as number | undefined) ?? defaultJobs(),
@@ -100,6 +102,7 @@ function fromOptions(o: Record<string, unknown>): BenchArgs {
     online: (only === undefined || only === 'online') && o.skipOnline !== true,
     cutover: (only === undefined || only === 'online' || only === 'cutover') && o.skipOnline !== true,
     fallback: (only === undefined || only === 'online' || only === 'fallback') && o.skipOnline !== true,
+    pooler: (only === undefined || only === 'online' || only === 'pooler') && o.skipOnline !== true,
     scale: (o.scale as number | undefined) ?? (quick ? 2 : 20),
     wideRows: (o.wideRows as number | undefined) ?? (quick ? 50_000 : 500_000),
     pgferrySplitMb: o.pgferrySplitMb as number | undefined,

@@ -4,6 +4,7 @@ import type { DatasetInfo } from './dataset';
 import type { MachineInfo } from './machine';
 import type { OfflineRun } from './offline';
 import type { CutoverBenchResult } from './cutoverBench';
+import type { PoolerBenchResult } from './poolerBench';
 import type { FallbackBenchResult } from './fallbackBench';
 import type { OnlineResult } from './onlineTypes';
 import type { ToolName } from './tools';
@@ -171,6 +172,7 @@ export interface BenchReport {
   readonly online?: OnlineResult;
   readonly cutover?: CutoverBenchResult;
   readonly fallback?: FallbackBenchResult;
+  readonly pooler?: PoolerBenchResult;
   readonly notes: readonly string[];
 }
 
@@ -190,6 +192,10 @@ function onlineSections(report: BenchReport): string[] {
     parts.push('## Fallback window and fall-back', '', ...report.fallback.lines, '');
     if (report.fallback.events.length)
       parts.push('### pgferry events during the fallback run', '', '```', ...report.fallback.events, '```', '');
+  }
+  if (report.pooler) {
+    parts.push('## Cutover through the pooler', '', ...report.pooler.lines, '');
+    if (report.pooler.events.length) parts.push('### pgferry events during the pooler runs', '', '```', ...report.pooler.events, '```', '');
   }
   return parts;
 }

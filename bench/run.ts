@@ -13,6 +13,7 @@ import { benchSettings } from './settings';
 import { runOnlineBench } from './online';
 import type { OnlineResult } from './onlineTypes';
 import type { CutoverBenchResult } from './cutoverBench';
+import type { PoolerBenchResult } from './poolerBench';
 import type { FallbackBenchResult } from './fallbackBench';
 import { markdown, offlineRunsTable, offlineSummaryText, pgferryBreakdown, summarizeOffline, type BenchReport } from './report';
 import { ANALYSIS_NOTE, tempWorkDir } from './tools';
@@ -34,6 +35,7 @@ function runKind(args: BenchArgs): string {
       args.online ? 'online' : '',
       args.cutover && !args.online ? 'cutover' : '',
       args.fallback && !args.online ? 'fallback' : '',
+      args.pooler && !args.online ? 'pooler' : '',
     ]
       .filter(Boolean)
       .join('-') +
@@ -148,7 +150,14 @@ async function main(args: BenchArgs): Promise<void> {
       fallback = await runFallbackBench(options, args.scale);
       process.stdout.write(`\nFallback window and fall-back\n\n${fallback.lines.join('\n')}\n`);
     }
-    await writeResults({ date, kind, args, machine, settings, dataset, offline, online, cutover, fallback, notes });
+    let pooler: PoolerBenchResult | undefined;
+    if (args.pooler) {
+      const { runPoolerBench } = await import('./poolerBench');
+      const options = { source, target, jobs: args.jobs, quick: args.quick, log };
+      pooler = await runPoolerBench(options, [args.scale, args.scale * 10]);
+      process.stdout.write(`\nCutover through the pooler\n\n${pooler.lines.join('\n')}\n`);
+    }
+    await writeResults({ date, kind, args, machine, settings, dataset, offline, online, cutover, fallback, pooler, notes });
   } finally {
     await stopAllClusters();
     await fs.rm(workDir, { recursive: true, force: true });

@@ -19,6 +19,7 @@ import { drawTrials } from './draws';
 import { schemaChangesNamed } from './schemaChanges';
 import { FALLBACK_SHARE, runTrial, type CampaignServers } from './trial';
 import { BYSTANDER_SHARE, bystanderKindsNamed } from './bystander';
+import { POOLER_SHARE, POOLER_STEPS } from './poolerTrial';
 
 export interface CampaignOptions {
   /** Trials whose fault really happened (more are drawn for those whose fault did not). */
@@ -39,6 +40,10 @@ export interface CampaignOptions {
   readonly bystander?: string;
   /** The share of trials with a bystander when drawn (0 replays seeds as before the bystander came). */
   readonly bystanderShare?: number;
+  /** A PgBouncer in front of the source at cutover phases: `always`, `never`, a step of POOLER_STEPS, or drawn (poolerTrial.ts). */
+  readonly pooler?: string;
+  /** The share of cutover-phase trials behind a pooler when drawn (0 replays seeds as before the pooler came). */
+  readonly poolerShare?: number;
   readonly walBoundMiB: number;
   readonly deadlineSeconds: number;
   readonly keep: boolean;
@@ -65,6 +70,8 @@ function replayCommand(o: CampaignOptions, seed: number): string {
     o.fallbackShare !== undefined && o.fallbackShare !== FALLBACK_SHARE ? `--fallback-share ${o.fallbackShare}` : '',
     o.bystander ? `--bystander ${o.bystander}` : '',
     o.bystanderShare !== undefined && o.bystanderShare !== BYSTANDER_SHARE ? `--bystander-share ${o.bystanderShare}` : '',
+    o.pooler ? `--pooler ${o.pooler}` : '',
+    o.poolerShare !== undefined && o.poolerShare !== POOLER_SHARE ? `--pooler-share ${o.poolerShare}` : '',
   ]
     .filter(Boolean)
     .join(' ');
@@ -137,6 +144,8 @@ export async function runCampaign(o: CampaignOptions): Promise<CampaignResult> {
         ...(o.fallbackShare === undefined ? {} : { fallbackShare: o.fallbackShare }),
         ...(o.bystander === undefined ? {} : { bystander: o.bystander }),
         ...(o.bystanderShare === undefined ? {} : { bystanderShare: o.bystanderShare }),
+        ...(o.pooler === undefined ? {} : { pooler: o.pooler }),
+        ...(o.poolerShare === undefined ? {} : { poolerShare: o.poolerShare }),
       });
       all.push(result);
       o.onTrial?.(result, all);
@@ -171,6 +180,8 @@ function parseOptions(argv: string[]): CampaignOptions & { out?: string } {
       'fallback-share': { type: 'string' },
       bystander: { type: 'string' },
       'bystander-share': { type: 'string' },
+      pooler: { type: 'string' },
+      'pooler-share': { type: 'string' },
       'wal-bound-mib': { type: 'string', default: '256' },
       'deadline-seconds': { type: 'string', default: '900' },
       keep: { type: 'boolean', default: false },
@@ -194,6 +205,12 @@ function parseOptions(argv: string[]): CampaignOptions & { out?: string } {
   const bystanderShare = values['bystander-share'] === undefined ? undefined : Number(values['bystander-share']);
   if (bystanderShare !== undefined && !(bystanderShare >= 0 && bystanderShare <= 1))
     throw new Error(`--bystander-share: a number from 0 to 1, got "${values['bystander-share']}"`);
+  const poolerShare = values['pooler-share'] === undefined ? undefined : Number(values['pooler-share']);
+  if (poolerShare !== undefined && !(poolerShare >= 0 && poolerShare <= 1))
+    throw new Error(`--pooler-share: a number from 0 to 1, got "${values['pooler-share']}"`);
+  const pooler = values.pooler;
+  if (pooler !== undefined && pooler !== 'always' && pooler !== 'never' && !(POOLER_STEPS as readonly string[]).includes(pooler))
+    throw new Error(`--pooler: always, never or one of ${POOLER_STEPS.join(', ')}, got "${pooler}"`);
   const bystander = values.bystander;
   if (bystander && bystander !== 'always' && bystander !== 'never') bystanderKindsNamed(bystander);
   const schemaChange = values['schema-change'];
@@ -210,6 +227,8 @@ function parseOptions(argv: string[]): CampaignOptions & { out?: string } {
     ...(share === undefined ? {} : { fallbackShare: share }),
     ...(bystander === undefined ? {} : { bystander }),
     ...(bystanderShare === undefined ? {} : { bystanderShare }),
+    ...(pooler === undefined ? {} : { pooler }),
+    ...(poolerShare === undefined ? {} : { poolerShare }),
     walBoundMiB: int(values['wal-bound-mib'], 'wal-bound-mib'),
     deadlineSeconds: int(values['deadline-seconds'], 'deadline-seconds'),
     keep: values.keep!,

@@ -17,6 +17,7 @@ import { runners, signalGroup, trialProcesses } from './processes';
 import { makeRng, type Rng } from './rng';
 import { PHASE_WAIT_MS, POLL_MS, RunnerWatch, STUCK_MS, TrialUser } from './user';
 import { CampaignWorkload } from './campaignWorkload';
+import { drawPooler, POOLED_TABLE, POOLER_SHARE, TrialPooler } from './poolerTrial';
 import { drawSchemaRelease, SchemaChangeUser } from './schemaChanges';
 import { BYSTANDER_MARK, BYSTANDER_SHARE, BystanderActor, drawBystanders } from './bystander';
 import type { BystanderObjects } from './judge';
@@ -50,6 +51,10 @@ export interface TrialOptions {
   readonly bystander?: string;
   /** The share of trials with a bystander when drawn (default BYSTANDER_SHARE; 0 replays a seed as before they came). */
   readonly bystanderShare?: number;
+  /** A PgBouncer in front of the source: `never`, `always`, a step of POOLER_STEPS, or drawn (poolerTrial.ts). */
+  readonly pooler?: string;
+  /** The share of trials at a forward cutover phase behind a pooler when drawn (default POOLER_SHARE; 0 replays a seed as before it came). */
+  readonly poolerShare?: number;
 }
 
 /**
@@ -106,11 +111,11 @@ function signature(status: MigrationStatus, extra: string): string {
   return `${status.state}/${status.subState}/${status.message ?? ''}/${dbs.join(',')}/${extra}`;
 }
 
-function emptyResult(opts: TrialOptions, plan: FaultPlan, phase: string): TrialResult {
+function emptyResult(opts: TrialOptions, plan: FaultPlan, phase: string, fault = describeFault(plan)): TrialResult {
   return {
     index: opts.index,
     seed: opts.seed,
-    fault: describeFault(plan),
+    fault,
     faultKind: plan.kind,
     phase,
     fired: false,
@@ -136,7 +141,12 @@ export async function runTrial(servers: CampaignServers, opts: TrialOptions): Pr
   const plan = drawTrialFault(rng.fork('fault'), phase, opts.fault);
   const trigger = phaseTrigger(phase, opts.size);
   const matchAt = rng.fork('match').int(1, trigger.maxMatch);
-  const fenceWriters = drawFence(phase, rng.fork('fence'), opts.fence);
+  const databases: [string, string] = [`ft_${opts.tag}_${opts.index}_a`, `ft_${opts.tag}_${opts.index}_b`];
+  // behind a pooler (a forward cutover phase only: the fall-back through it is not built), the runner killed at its step instead of the drawn fault
+  const poolerDraw = phase.startsWith('cutover')
+    ? drawPooler(rng.fork('pooler'), databases, opts.poolerShare ?? POOLER_SHARE, opts.pooler)
+    : undefined;
+  const fenceWriters = !poolerDraw && drawFence(phase, rng.fork('fence'), opts.fence);
   const schemaChange = drawSchemaRelease(rng.fork('schema'), opts.schemaChange);
   const bystanderDraws = drawBystanders(
     rng.fork('bystander'),
@@ -145,9 +155,15 @@ export async function runTrial(servers: CampaignServers, opts: TrialOptions): Pr
     opts.bystander,
   );
   const name = `ft-${opts.tag}-${opts.index}`;
-  const databases: [string, string] = [`ft_${opts.tag}_${opts.index}_a`, `ft_${opts.tag}_${opts.index}_b`];
   const clusters = { source: servers.source, target: servers.target };
-  const result = emptyResult(opts, plan, `${phase}#${matchAt}`);
+  const result = poolerDraw
+    ? emptyResult(
+        opts,
+        plan,
+        `pooler ${poolerDraw.step}:${poolerDraw.database}`,
+        `runner killed at ${poolerDraw.step} (failpoint), behind a PgBouncer`,
+      )
+    : emptyResult(opts, plan, `${phase}#${matchAt}`);
   if (fenceWriters) result.fenceWriters = true;
   if (schemaChange)
     result.schemaChange = {
@@ -157,6 +173,7 @@ export async function runTrial(servers: CampaignServers, opts: TrialOptions): Pr
       fixesRun: [],
     };
   await createTrialDatabases(servers.source, databases);
+  const pooler = poolerDraw && (await TrialPooler.start(poolerDraw, clusters, servers.proxies.source.port, databases));
   const bystander = bystanderDraws.length > 0 ? new BystanderActor(bystanderDraws, clusters, databases, result, opts.seed) : undefined;
   const store = new CatalogConnection(serverSpec(servers.target));
   const ctx: FaultContext = {
@@ -200,6 +217,7 @@ export async function runTrial(servers: CampaignServers, opts: TrialOptions): Pr
       ...(fenceWriters ? { fenceWriters } : {}),
       ...(fallback ? { fallbackWindow: TRIAL_FALLBACK_WINDOW } : {}),
       ...(bystander && bystander.excludedTables().length > 0 ? { excludeTables: bystander.excludedTables() } : {}),
+      ...(pooler ? { pooler: pooler.input(), failpoints: pooler.failpoints() } : {}),
     },
     clusters,
   );
@@ -214,9 +232,10 @@ export async function runTrial(servers: CampaignServers, opts: TrialOptions): Pr
     workload.start();
     monitor.start();
     await agents?.start();
+    await pooler?.startWriting();
     await user.create();
     const schema = schemaChange ? new SchemaChangeUser(schemaChange, databases, clusters, user, result) : undefined;
-    stuck = await drive({ name, store, user, fault, phase, workload, result, fenceWriters, schema, bystander, deadline });
+    stuck = await drive({ name, store, user, fault, phase, workload, result, fenceWriters, schema, bystander, deadline, pooled: !!pooler });
     // the read-write client writes through the cutover only: the migration's end (or the trial's) stops it
     await bystander?.stopWriting();
     if (fallback && !stuck && result.finalState === 'Succeeded') {
@@ -241,13 +260,21 @@ export async function runTrial(servers: CampaignServers, opts: TrialOptions): Pr
     const judged =
       fallback && result.fallback?.fellBack
         ? judgeFallback(inWindow, bystanders)
-        : judge(servers, { name, store, databases, fenceWriters, bystanders, rows: result.fallback?.closed === undefined }, result, plan);
+        : judge(
+            servers,
+            { name, store, databases, fenceWriters, bystanders, rows: result.fallback?.closed === undefined, pooled: !!pooler },
+            result,
+            plan,
+          );
     await judged.catch((error: Error) => result.reasons.push(`the judge could not compare: ${error.message}`));
+    await pooler?.judge(result.reasons).catch((error: Error) => result.reasons.push(`the pooler's judge failed: ${error.message}`));
     // what the bystander made is read back from the servers whatever the migration's end
     await bystander?.judge(result, stuck).catch((error: Error) => result.reasons.push(`the bystander's judge failed: ${error.message}`));
   } finally {
-    result.fired = fault.fired;
-    result.faulted = fault.injected?.happened === true;
+    await pooler?.stop().catch(() => undefined);
+    // behind a pooler the fault is the failpoint: it happened when the runner died and was resumed
+    result.fired = pooler ? result.resumes > 0 : fault.fired;
+    result.faulted = pooler ? result.resumes > 0 : fault.injected?.happened === true;
     if (fault.firedAt !== undefined && fault.overAt !== undefined) {
       result.faultWindow = { from: fault.firedAt - workload.startedAt, to: fault.overAt - workload.startedAt };
     }
@@ -285,6 +312,8 @@ interface DriveArgs {
   /** Another actor making or writing what pgferry does not own (bystander.ts). */
   readonly bystander: BystanderActor | undefined;
   readonly deadline: number;
+  /** Behind a pooler: the failpoint is the fault, the drawn one is never armed. */
+  readonly pooled: boolean;
 }
 
 /** The user's loop: returns undefined at a final state, or why the trial is stuck. */
@@ -372,7 +401,7 @@ async function drive(a: DriveArgs): Promise<string | undefined> {
     // one, the application writes on and the fence stops it (what the fence is for).
     if (a.fenceWriters) a.workload.fenceRequested();
     else await a.workload.stop();
-    fault.arm('cutover');
+    if (!a.pooled) fault.arm('cutover');
     a.schema?.cutoverRequested();
     a.bystander?.cutoverRequested();
     messageAtRequest = status.message;
@@ -418,6 +447,8 @@ interface JudgeArgs {
   readonly bystanders: BystanderObjects | undefined;
   /** Compare the rows: not after the user closed a fallback window, which leaves the old source behind on purpose. */
   readonly rows: boolean;
+  /** Behind a pooler: the application's table is judged by the pooler's judge (it writes on the target after the switch). */
+  readonly pooled: boolean;
 }
 
 async function judge(servers: CampaignServers, a: JudgeArgs, result: TrialResult, plan: FaultPlan): Promise<void> {
@@ -435,7 +466,11 @@ async function judge(servers: CampaignServers, a: JudgeArgs, result: TrialResult
   if (result.finalState !== 'Succeeded' || !a.rows) return;
   for (const db of databases) {
     const sequenceSlack = plan.kind === 'source-restart' ? SEQUENCE_CRASH_SLACK : 0;
-    const j = await judgeDatabase(servers.source, servers.target, db, { sequenceSlack, bystanders: a.bystanders });
+    const j = await judgeDatabase(servers.source, servers.target, db, {
+      sequenceSlack,
+      bystanders: a.bystanders,
+      ...(a.pooled ? { rowsJudgedApart: [POOLED_TABLE] } : {}),
+    });
     result.judgements.push(j);
     result.rowsCompared += j.rowsCompared;
     for (const t of j.tables) {

@@ -31,6 +31,10 @@ export interface TrialSpecInput {
   readonly fallbackWindow?: string;
   /** Tables the filters leave out (a bystander's table on the source, bystander.ts). */
   readonly excludeTables?: readonly string[];
+  /** The PgBouncer in front of the source the cutover goes through (`pooler`, poolerTrial.ts). */
+  readonly pooler?: Record<string, unknown>;
+  /** PGFERRY_FAILPOINTS for the runner `create` starts (a resumed one runs without). */
+  readonly failpoints?: string;
 }
 
 /**
@@ -61,6 +65,7 @@ export class TrialUser {
       allowReplicaIdentityFull: true,
       ...(input.excludeTables ? { excludeTables: [...input.excludeTables] } : {}),
       ...(input.fenceWriters ? { fenceWriters: true, cutoverLagBudgetSeconds: FENCED_LAG_BUDGET_SECONDS } : {}),
+      ...(input.pooler ? { pooler: input.pooler, cutoverLagBudgetSeconds: FENCED_LAG_BUDGET_SECONDS } : {}),
     };
     writeFileSync(this.file, JSON.stringify(body), { mode: 0o600 });
   }
@@ -69,8 +74,8 @@ export class TrialUser {
     return ['--target-host', '127.0.0.1', '--target-port', String(this.input.targetPort)];
   }
 
-  private async run(args: string[], timeoutMs: number): Promise<CliResult> {
-    const result = await runCli(args, { [TRIAL_MARKER]: this.input.name, PGPASSWORD: this.clusters.target.password }, timeoutMs);
+  private async run(args: string[], timeoutMs: number, env: Record<string, string | undefined> = {}): Promise<CliResult> {
+    const result = await runCli(args, { [TRIAL_MARKER]: this.input.name, PGPASSWORD: this.clusters.target.password, ...env }, timeoutMs);
     const error =
       result.code === 0 ? undefined : (result.errLines[0] ?? (result.code === null ? `killed after ${timeoutMs / 1000} s` : ''));
     this.actions.push({ at: Date.now(), command: args[0]!, code: result.code, ...(error === undefined ? {} : { error }) });
@@ -79,7 +84,8 @@ export class TrialUser {
 
   create(): Promise<CliResult> {
     const runtime = this.input.runtime ? ['--runtime', this.input.runtime] : [];
-    return this.run(['create', '--name', this.input.name, '--properties', this.file, '--mode', 'online', ...runtime], 180_000);
+    const failpoints = this.input.failpoints ? { PGFERRY_FAILPOINTS: this.input.failpoints } : {};
+    return this.run(['create', '--name', this.input.name, '--properties', this.file, '--mode', 'online', ...runtime], 180_000, failpoints);
   }
 
   resume(): Promise<CliResult> {
@@ -103,7 +109,10 @@ export class TrialUser {
 
   /** The user gives up on the migration (`update --cancel`): what they do when nothing they can run fixes a stop. */
   cancel(): Promise<CliResult> {
-    return this.run(['update', '--name', this.input.name, '--cancel', ...this.targetFlags()], 120_000);
+    // a stopped runner's cancel resumes the pooler from the ledger, its password from the environment
+    const password = this.input.pooler?.password;
+    const env = typeof password === 'string' ? { PGFERRY_POOLER_PASSWORD: password } : {};
+    return this.run(['update', '--name', this.input.name, '--cancel', ...this.targetFlags()], 120_000, env);
   }
 
   dispose(): void {

@@ -122,6 +122,9 @@ if (!wantDemo) {
 }
 if (wantBench && !existsSync(join(pg15, 'pgbench'))) missing.push('postgresql-contrib');
 if (wantBench && !existsSync('/usr/bin/pgcopydb') && !existsSync(join(pg15, 'pgcopydb'))) missing.push('pgcopydb');
+// sysbench, the application of the cutover through the pooler's bench (bench/poolerBench.ts), and the pooler itself
+if (wantBench && !existsSync('/usr/bin/sysbench')) missing.push('sysbench');
+if (wantBench && !existsSync('/usr/sbin/pgbouncer') && !missing.includes('pgbouncer')) missing.push('pgbouncer');
 if (missing.length > 0 && wantDemo && cannotInstall()) {
   console.error(`[ensure-deps] not installing ${missing.join(' ')} (${cannotInstall()}): the demo says what it needs`);
 } else if (missing.length > 0) {

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // The pgferry command: parse the command line, run one command, map errors to exit codes
 // (0 success, 2 bad input, 130 interrupted wait, 1 anything else) with one line on stderr.
-import { isPgferryError, zodToInputError, type PgferryError } from '../engine';
+import { isPgferryError, POOLER_PASSWORD_VARIABLE, zodToInputError, type PgferryError } from '../engine';
 import { COMMANDS, parseCli, type CliArgs, type Command } from './args';
 import { agentCommand } from './commands/agent';
 import { checkNameCommand } from './commands/checkName';
@@ -16,7 +16,6 @@ import { registerUrlSecret } from './files';
 import { debugFailure, setVerbosity } from './log';
 import { writeErr, writeOut } from './output';
 import { registerSecret } from './secrets';
-import { POOLER_PASSWORD_VARIABLE } from './specFlags';
 
 const COMMAND_RUNNERS: Record<Command, (args: CliArgs) => Promise<number>> = {
   create: createCommand,

@@ -14,6 +14,7 @@ import {
   TABLE_DROPS_AND_RENAMES,
   FILTER_KEYS,
   inputError,
+  POOLER_PASSWORD_VARIABLE,
   type MigrationSpecInput,
   type Runtime,
   type SchemaChangeCapture,
@@ -98,9 +99,6 @@ function fallbackWindow(value: string): string {
   if (!isFallbackWindow(value)) throw new InvalidArgumentError(FALLBACK_WINDOW_RULE);
   return value;
 }
-
-/** The variable the pooler's admin password is read from: never a flag, since any local user can read a command line. */
-export const POOLER_PASSWORD_VARIABLE = 'PGFERRY_POOLER_PASSWORD';
 
 /** `host:port` (or `[v6]:port`, or a host alone: port 6432) of --pooler. */
 function poolerAddress(value: string): { host: string; port?: number } {

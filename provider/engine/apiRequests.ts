@@ -58,11 +58,12 @@ function checkRequestedDatabases(status: MigrationStatus, databases: readonly st
  * cancel is carried out here, slots, publications and origins released; without, it is refused.
  * With `databases` (Azure's dbsToCancelMigrationOn), an online migration cancels only those,
  * the others streaming on; naming every database still migrating is the whole cancel.
+ * `poolerPassword`: the admin password of a pooler its cutover paused, when `spec` names no pooler.
  */
 export async function cancelMigration(
   target: ServerSpec,
   name: string,
-  options: { spec?: MigrationSpec; databases?: readonly string[] } = {},
+  options: { spec?: MigrationSpec; databases?: readonly string[]; poolerPassword?: string } = {},
 ): Promise<MigrationStatus> {
   const status = await withStore(target, (store) => get(store, name));
   if (!status) throw notFound(name);
@@ -89,7 +90,7 @@ export async function cancelMigration(
   if (runnerStopped(status) || notStarted) {
     const { cancelWithoutRunner } = await import('./runner/stoppedRunner');
     try {
-      return await cancelWithoutRunner(target, name, options.spec);
+      return await cancelWithoutRunner(target, name, options.spec, options.poolerPassword);
     } catch (error) {
       if (!(notStarted && isPgferryError(error) && error.code === 'RUNNER_ALREADY_RUNNING')) throw error;
     }

@@ -24,6 +24,7 @@ export {
   TABLE_DROPS_AND_RENAMES,
   SCHEMA_CHANGE_CAPTURES,
   MIGRATION_OPTIONS,
+  POOLER_PASSWORD_VARIABLE,
   type CutoverOptions,
   type MigrationSpec,
   type MigrationSpecInput,

@@ -9,58 +9,17 @@
 // the pooler's databases from its admin console.
 import assert from 'node:assert/strict';
 import { promises as fs } from 'node:fs';
-import type pg from 'pg';
 import { cancelMigration, isFinalState, requestCutover, resumeMigration, startMigration } from '../../provider/engine';
 import { CatalogConnection } from '../../provider/engine/control/connection';
 import type { MigrationSpec } from '../../provider/engine/input/migrationSpec';
 import type { MigrationStatus } from '../../provider/engine/core/model';
 import { pairSpec, startPair, until, waitForStatus, type ServerPair } from '../support';
 import { poolerInputOf, startPgBouncer, type PgBouncer } from '../support/pgbouncer';
+import { PooledWriter } from '../support/pooledWriter';
+import { PGFERRY_JSON, propertiesFile, runCli } from '../cli/helpers';
 
 const APP = { user: 'app', password: 'app-through-the-pooler' };
-const DATABASES = ['pool_ok', 'pool_abort', 'pool_cancel', 'pool_kill_paused', 'pool_kill_drained', 'pool_kill_pointed'];
-
-/** An application writing through the pooler: one connection, one INSERT after another, every error kept. */
-class PooledWriter {
-  readonly committed: number[] = [];
-  readonly errors: string[] = [];
-  private stopping = false;
-  private readonly running: Promise<void>;
-
-  constructor(
-    private readonly client: pg.Client,
-    first: number,
-  ) {
-    client.on('error', (error) => this.errors.push(`connection: ${error.message}`));
-    this.running = (async () => {
-      for (let n = first; !this.stopping; n++) {
-        try {
-          await client.query('INSERT INTO writes (n, at_port) VALUES ($1, inet_server_port())', [n]);
-          this.committed.push(n);
-        } catch (error) {
-          this.errors.push(`write ${n}: ${(error as Error).message}`);
-          return;
-        }
-        await new Promise((r) => setTimeout(r, 10));
-      }
-    })();
-  }
-
-  /** Waits until `count` more writes have committed (the writer is alive and not held). */
-  async more(count: number): Promise<void> {
-    const target = this.committed.length + count;
-    await until(`${count} more writes through the pooler`, async () => {
-      if (this.errors.length > 0) throw new Error(this.errors.join('; '));
-      return this.committed.length >= target ? true : undefined;
-    });
-  }
-
-  async stop(): Promise<void> {
-    this.stopping = true;
-    await this.running;
-    await this.client.end().catch(() => undefined);
-  }
-}
+const DATABASES = ['pool_ok', 'pool_abort', 'pool_cancel', 'pool_kill', 'pool_stop_pointed', 'pool_stop_paused'];
 
 /** The suite's servers and pooler, and what every scenario does with them. */
 class PoolerLab {
@@ -141,6 +100,21 @@ class PoolerLab {
       [...w.committed].sort((a, b) => a - b),
       `${db}: the target's writes`,
     );
+  }
+
+  /** A new session through the pooler reads back every write the application was told committed. */
+  async readThroughPooler(db: string, w: PooledWriter): Promise<void> {
+    const client = await this.pooler.connect(db, APP.user, APP.password);
+    try {
+      const rows = (await client.query<{ n: number }>('SELECT n FROM writes ORDER BY n')).rows.map((r) => r.n);
+      assert.deepEqual(
+        rows,
+        [...w.committed].sort((a, b) => a - b),
+        `${db}: read back through the pooler`,
+      );
+    } finally {
+      await client.end();
+    }
   }
 
   async final(s: MigrationSpec): Promise<MigrationStatus> {
@@ -279,23 +253,66 @@ async function cancelResumesOnSource(lab: PoolerLab): Promise<void> {
   );
 }
 
-/** a runner killed at a step of the cutover, resumed: the pooler ends resumed on the target with every write once. */
-async function killedAndResumed(lab: PoolerLab, step: string, db: string): Promise<void> {
-  const s = lab.spec(`kill-${db.replaceAll('_', '-')}`, db);
-  process.env.PGFERRY_FAILPOINTS = `${step}:${db}`;
+/**
+ * Each step of a cutover through the pooler a runner can die at, in order, and what the pooler
+ * must show right then: paused (1 or 0), the port SHOW DATABASES gives ('source' or 'target'),
+ * and where the configuration file's line points.
+ */
+const KILL_STEPS = [
+  { step: 'cutover-pooler-paused', paused: 1, serving: 'source', file: 'source' },
+  { step: 'cutover-drained', paused: 1, serving: 'source', file: 'source' },
+  { step: 'cutover-pooler-edited', paused: 1, serving: 'source', file: 'target' },
+  { step: 'cutover-pooler-reloaded', paused: 1, serving: 'target', file: 'target' },
+  { step: 'cutover-pooler-resumed', paused: 0, serving: 'target', file: 'target' },
+] as const;
+
+/** Waits until the runner after `pid` (a new one, or the first) is seen stopped; its pid. */
+async function stoppedAfter(lab: PoolerLab, s: MigrationSpec, pid: number | undefined): Promise<number> {
+  const st = await waitForStatus(
+    lab.store,
+    s.migrationName,
+    (x) => (x.runner?.alive === false && x.runner.pid !== pid) || isFinalState(x.state),
+    420_000,
+  );
+  assert.ok(!isFinalState(st.state), `the runner was to stop at a failpoint, but the migration ended: ${st.state} ${st.message ?? ''}`);
+  return st.runner!.pid;
+}
+
+/** Runs fn with PGFERRY_FAILPOINTS set (the runner it starts inherits it). */
+async function armed<T>(failpoints: string | undefined, fn: () => Promise<T>): Promise<T> {
+  if (failpoints) process.env.PGFERRY_FAILPOINTS = failpoints;
   try {
-    await lab.streaming(s);
+    return await fn();
   } finally {
     delete process.env.PGFERRY_FAILPOINTS;
   }
+}
+
+/**
+ * One migration whose runner is killed at every step of the cutover in turn, each time resumed
+ * with the next failpoint armed: at each kill the pooler is read (paused, where it sends the
+ * database, where its file points), then the last resume finishes it: resumed on the target, every
+ * write there once, read back through a new session of the pooler too.
+ */
+async function killedAtEveryStepAndResumed(lab: PoolerLab): Promise<void> {
+  const db = 'pool_kill';
+  const s = lab.spec('pool-kill', db);
+  await armed(`${KILL_STEPS[0].step}:${db}`, () => lab.streaming(s));
   const w = await lab.writer(db);
   await requestCutover(s.target, s.migrationName);
-  await waitForStatus(lab.store, s.migrationName, (x) => x.runner?.alive === false, 420_000);
-  assert.equal((await lab.pooledAt(db)).paused, 1, 'the killed runner left the pooler paused');
-  const heldAt = w.committed.length;
-  await new Promise((r) => setTimeout(r, 500));
-  assert.equal(w.committed.length, heldAt, 'the writer waits while paused');
-
+  let pid: number | undefined;
+  for (const [i, at] of KILL_STEPS.entries()) {
+    if (i > 0) await armed(`${at.step}:${db}`, () => resumeMigration(s));
+    pid = await stoppedAfter(lab, s, pid);
+    const port = (where: 'source' | 'target') => lab.pair[where].port;
+    assert.deepEqual(await lab.pooledAt(db), { port: port(at.serving), paused: at.paused }, `killed at ${at.step}`);
+    assert.match(await fs.readFile(lab.pooler.configFile, 'utf8'), lineAt(db, port(at.file)), `killed at ${at.step}: the file`);
+    if (at.paused === 1) {
+      const heldAt = w.committed.length;
+      await new Promise((r) => setTimeout(r, 500));
+      assert.equal(w.committed.length, heldAt, `killed at ${at.step}: the writer waits while paused`);
+    } else await w.more(5); // resumed on the target: the writer goes on, there
+  }
   await resumeMigration(s);
   const done = await lab.final(s);
   await w.more(10);
@@ -304,6 +321,78 @@ async function killedAndResumed(lab: PoolerLab, step: string, db: string): Promi
   assert.deepEqual(w.errors, [], 'the application saw no error');
   await lab.allOnTarget(db, w);
   assert.deepEqual(await lab.pooledAt(db), { port: lab.pair.target.port, paused: 0 });
+  await lab.readThroughPooler(db, w);
+}
+
+/** The configuration file's line of `db`, pointing at `port`. */
+function lineAt(db: string, port: number): RegExp {
+  return new RegExp(`^${db} = host=127\\.0\\.0\\.1 port=${port} dbname=${db}$`, 'm');
+}
+
+/**
+ * `pgferry update --cancel` of a migration of two databases whose runner was killed after the
+ * first's file was pointed at the target (its step released) and the second was paused, verified:
+ * the body names no pooler, the cancel takes it from what the footprint ledger recorded at the
+ * pause, its password from PGFERRY_POOLER_PASSWORD. Without the password it is refused in one line naming the variable,
+ * nothing changed; with it, the first is resumed on the target (which holds every write), the
+ * second on the source, each application going on there, nothing lost or twice.
+ */
+async function stoppedRunnerCanceled(lab: PoolerLab): Promise<void> {
+  const [pointed, paused] = ['pool_stop_pointed', 'pool_stop_paused'];
+  const s = pairSpec(lab.pair, 'pool-stop', [pointed, paused], {
+    mode: 'Online',
+    option: 'Migrate',
+    verify: 'full',
+    pooler: poolerInputOf(lab.pooler),
+  });
+  await armed(`cutover-pooler-edited:${pointed}`, () => lab.streaming(s));
+  const writers = { [pointed]: await lab.writer(pointed), [paused]: await lab.writer(paused) };
+  await requestCutover(s.target, s.migrationName);
+  await stoppedAfter(lab, s, undefined);
+  assert.equal((await lab.pooledAt(pointed)).paused, 1);
+  assert.equal((await lab.pooledAt(paused)).paused, 1);
+
+  const body = propertiesFile({
+    properties: {
+      SourceDBServerResourceId: `${lab.pair.source.host}:${lab.pair.source.port}@${lab.pair.source.user}`,
+      SecretParameters: {
+        AdminCredentials: { SourceServerPassword: lab.pair.source.password, TargetServerPassword: lab.pair.target.password },
+      },
+      targetDbServerFullyQualifiedDomainName: lab.pair.target.host,
+      targetDbServerPort: lab.pair.target.port,
+      DBsToMigrate: [pointed, paused],
+    },
+  });
+  const cancel = ['update', '--name', s.migrationName, '--cancel', '--properties', body, ...PGFERRY_JSON];
+  const env = { PGPASSWORD: lab.pair.target.password };
+  const refused = await runCli(cancel, env, 120_000);
+  assert.notEqual(refused.code, 0, refused.stdout);
+  assert.equal(refused.errLines.length, 1, refused.stderr);
+  assert.match(refused.stderr, /the pooler paused for "pool_stop_pointed", "pool_stop_paused" cannot be resumed .*PGFERRY_POOLER_PASSWORD/);
+  assert.ok(!refused.stderr.includes(lab.pooler.adminPassword));
+  assert.equal((await lab.pooledAt(pointed)).paused, 1, 'refused: nothing changed');
+  assert.equal((await lab.pooledAt(paused)).paused, 1, 'refused: nothing changed');
+
+  const canceled = await runCli(cancel, { ...env, PGFERRY_POOLER_PASSWORD: lab.pooler.adminPassword }, 180_000);
+  assert.equal(canceled.code, 0, canceled.stderr);
+  assert.equal(JSON.parse(canceled.stdout).state, 'Canceled');
+  for (const [db, where] of [
+    [pointed, lab.pair.target],
+    [paused, lab.pair.source],
+  ] as const) {
+    const w = writers[db]!;
+    await w.more(5);
+    await w.stop();
+    assert.deepEqual(w.errors, [], `${db}: the application saw no error`);
+    assert.deepEqual(await lab.pooledAt(db), { port: where.port, paused: 0 }, `${db}: resumed on one server`);
+    assert.match(await fs.readFile(lab.pooler.configFile, 'utf8'), lineAt(db, where.port), `${db}: the file`);
+    assert.deepEqual(
+      await lab.writesOn(where, db),
+      [...w.committed].sort((a, b) => a - b),
+      `${db}: every write, once`,
+    );
+    await lab.readThroughPooler(db, w);
+  }
 }
 
 describe('cutover through the pooler (real PgBouncer, integration)', function () {
@@ -320,12 +409,8 @@ describe('cutover through the pooler (real PgBouncer, integration)', function ()
     abortsResumeOnSource(lab));
   it('a cancel while the pooler is paused resumes it on the old source, every write there, the application seeing no error', () =>
     cancelResumesOnSource(lab));
-  for (const [step, db, paused] of [
-    ['cutover-pooler-paused', 'pool_kill_paused', 'paused, before the marker'],
-    ['cutover-drained', 'pool_kill_drained', 'paused, drained'],
-    ['cutover-pooler-pointed', 'pool_kill_pointed', 'pointed at the target and reloaded, not resumed'],
-  ] as const) {
-    it(`a runner killed at ${step} (${paused}) and resumed leaves the pooler resumed on one server with every write once`, () =>
-      killedAndResumed(lab, step, db));
-  }
+  it('a runner killed after the PAUSE, the drain, the file edit, the RELOAD and the RESUME, resumed each time, ends with the pooler resumed on the target and every write there once', () =>
+    killedAtEveryStepAndResumed(lab));
+  it('update --cancel of a stopped runner resumes each database of the pooler on the one server holding its writes, the pooler taken from the footprint ledger and its password from PGFERRY_POOLER_PASSWORD', () =>
+    stoppedRunnerCanceled(lab));
 });

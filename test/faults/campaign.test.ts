@@ -4,6 +4,8 @@
 // with the application changing the schema while streaming (the user running the fix printed), and
 // two with a bystander (faults/bystander.ts: a DBA's column, large object, table and index on the
 // target, a table the filters leave out on the source, a BEGIN READ WRITE client through the fence),
+// one behind a real PgBouncer (the application writing through it, the runner killed at a step of
+// the cutover through the pooler, faults/poolerTrial.ts),
 // each a scenario the campaign must pass: nothing lost, duplicated or left behind, one runner at a
 // time, every bystander's object intact. `npm run faults` runs the full, random campaign.
 import assert from 'node:assert/strict';
@@ -25,6 +27,8 @@ interface Scenario {
   readonly schemaChange?: string;
   /** The bystander's kinds (faults/bystander.ts); none when not given, whatever the seed draws. */
   readonly bystander?: string;
+  /** Behind a PgBouncer, the runner killed at this step (faults/poolerTrial.ts); none when not given, whatever the seed draws. */
+  readonly pooler?: string;
 }
 
 const SCENARIOS: readonly Scenario[] = [
@@ -95,6 +99,14 @@ const SCENARIOS: readonly Scenario[] = [
     bystander: 'read-write-writer,dba-index,source-fk-table',
   },
   {
+    title:
+      'behind a real PgBouncer, the application writing through it, the runner killed after the file edit before the RELOAD, resumed: the pooler ends resumed on the target, which holds every write once',
+    seed: 6403,
+    fault: 'sigkill',
+    phase: 'cutover-drain',
+    pooler: 'cutover-pooler-edited',
+  },
+  {
     title: 'runtime agents: the agent running the copy SIGKILLed mid-COPY, the other agent finishes it',
     seed: 20261124,
     fault: 'agent-kill',
@@ -128,6 +140,7 @@ describe('fault campaign, fixed trials', function () {
         ...(s.fence === undefined ? {} : { fence: s.fence }),
         schemaChange: s.schemaChange ?? 'never',
         bystander: s.bystander ?? 'never',
+        pooler: s.pooler ?? 'never',
         walBoundBytes: 256 * 1024 * 1024,
         deadlineMs: 300_000,
       });
@@ -135,7 +148,7 @@ describe('fault campaign, fixed trials', function () {
         trialLine(result),
         ...trialDetail(
           result,
-          `npm run faults -- --replay ${s.seed} --size ci --fault ${s.fault} --phase ${s.phase}${s.fence === undefined ? '' : ` --fence ${s.fence ? 'always' : 'never'}`} --schema-change ${s.schemaChange ?? 'never'} --bystander ${s.bystander ?? 'never'}`,
+          `npm run faults -- --replay ${s.seed} --size ci --fault ${s.fault} --phase ${s.phase}${s.fence === undefined ? '' : ` --fence ${s.fence ? 'always' : 'never'}`} --schema-change ${s.schemaChange ?? 'never'} --bystander ${s.bystander ?? 'never'} --pooler ${s.pooler ?? 'never'}`,
         ),
       ].join('\n');
       assert.equal(result.outcome, 'passed', detail);
@@ -153,6 +166,11 @@ describe('fault campaign, fixed trials', function () {
           s.bystander.split(',').map((k) => [k, true, []]),
           detail,
         );
+      }
+      if (s.pooler) {
+        // passed means the pooler's judge found it resumed on the server holding every write; said here so a trial that ran without it cannot pass unseen
+        assert.equal(result.phase, `pooler ${s.pooler}:${result.phase.split(':').pop()}`, detail);
+        assert.ok(result.resumes > 0, `the runner was killed at the failpoint and resumed: ${detail}`);
       }
       if (s.phase === 'reverse-stream') {
         // the judge compared the old source with the new server after the fall-back; said here too

@@ -13,6 +13,7 @@ import {
   isFinalState,
   leftWait,
   nameDatabasesToMigrate,
+  POOLER_PASSWORD_VARIABLE,
   requestCutover,
   requestDataMigrationStart,
   requestFallBack,
@@ -127,7 +128,8 @@ export async function updateCommand(args: CliArgs): Promise<number> {
     // a stopped runner will not act on the request: the cancel is carried out here, on both servers
     const current = await showMigration(target, name);
     const spec = current && current.mode === 'Online' && runnerStopped(current) ? await migrationSpecOf(args, current) : undefined;
-    return cancelMigration(target, name, { spec });
+    // a pooler its cutover paused is resumed from the ledger's record of it, its password from the environment
+    return cancelMigration(target, name, { spec, poolerPassword: process.env[POOLER_PASSWORD_VARIABLE] });
   });
   if (args.wait) status = await onTarget(target, () => waitWithProgress(target, name, waitDone(goal), { history: false }));
   printResult(args, migrationResult(args, status, target));

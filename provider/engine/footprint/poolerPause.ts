@@ -9,9 +9,9 @@
 // runner killed at any step leaves the pooler paused on the source until the resumed runner gives
 // it back (flow/online.ts) or switches it, never half on each server.
 import { CONTROL_SCHEMA } from '../core/names';
-import { PgferryError } from '../core/errors';
+import { errorMessage, PgferryError } from '../core/errors';
 import { failpoint } from '../util/failpoints';
-import type { MigrationSpec, PoolerSpec } from '../input/migrationSpec';
+import { POOLER_PASSWORD_VARIABLE, type MigrationSpec, type PoolerSpec } from '../input/migrationSpec';
 import {
   configuredAddresses,
   pausePooled,
@@ -29,6 +29,33 @@ import type { FootprintContext, RestoreContext, ReversibleChange } from './chang
 import { markKept, markUndone, pendingChanges, recordChanges } from './ledger';
 
 const CHANGE = 'poolerPause';
+
+/** A paused database's ledger row's undo: where its line pointed, and the pooler (without its password; absent in rows recorded before it was kept). */
+interface PausedLine extends PoolerAddress {
+  readonly pooler?: Omit<PoolerSpec, 'password'>;
+}
+
+/**
+ * The spec with the pooler the ledger recorded for a pause still pending in one of `databases`,
+ * when the spec names none (a cancel for a stopped runner whose body leaves the pooler out), its
+ * password given apart (the ledger keeps none).
+ */
+export async function withRecordedPooler(
+  ctx: RestoreContext,
+  databases: readonly string[],
+  password: string | undefined,
+): Promise<MigrationSpec> {
+  if (ctx.spec.pooler !== undefined) return ctx.spec;
+  for (const database of databases) {
+    const pending = await pendingChanges<PausedLine>(ctx.store, ctx.spec.migrationName, database, CHANGE);
+    const recorded = pending.find((p) => p.undo.pooler !== undefined)?.undo.pooler;
+    if (!recorded) continue;
+    const { databases: names, ...rest } = recorded;
+    const pooler = { ...rest, ...(names ? { databases: [...names] } : {}), ...(password === undefined ? {} : { password }) };
+    return { ...ctx.spec, pooler };
+  }
+  return ctx.spec;
+}
 
 function poolerOf(spec: MigrationSpec): PoolerSpec {
   if (spec.pooler) return spec.pooler;
@@ -56,7 +83,9 @@ async function poolerDatabasesOf(spec: MigrationSpec, pooler: PoolerSpec, databa
 export async function pausePooler(ctx: RestoreContext, database: string): Promise<readonly string[]> {
   const pooler = poolerOf(ctx.spec);
   const addresses = await poolerDatabasesOf(ctx.spec, pooler, database);
-  const entries = [...addresses].map(([object, undo]) => ({ object, undo }));
+  // the pooler itself beside each line (its password left out), so a cancel without the body's pooler finds it
+  const { password: _secret, ...recorded } = pooler;
+  const entries = [...addresses].map(([object, address]) => ({ object, undo: { ...address, pooler: recorded } satisfies PausedLine }));
   await recordChanges(ctx.store, ctx.spec.migrationName, database, CHANGE, entries);
   await withPoolerAdmin(pooler, async (admin) => {
     for (const { object } of entries) await pausePooled(pooler, admin, object);
@@ -67,21 +96,54 @@ export async function pausePooler(ctx: RestoreContext, database: string): Promis
 
 /**
  * Past the point of no return: the database's pooler lines pointed at the target, the pooler
- * reloaded and resumed, the change kept. Idempotent (a resumed runner finishing a release does it
- * again; a line already pointing there is not written).
+ * reloaded and resumed, the change kept; false when nothing was pending. Idempotent (a resumed
+ * runner finishing a release, or a cancel for a stopped runner, does it again; a line already
+ * pointing there is not written).
  */
-export async function switchPooler(ctx: RestoreContext, database: string): Promise<void> {
+export async function switchPooler(ctx: RestoreContext, database: string): Promise<boolean> {
   const pending = await pendingChanges<PoolerAddress>(ctx.store, ctx.spec.migrationName, database, CHANGE);
-  if (pending.length === 0) return;
+  if (pending.length === 0) return false;
   const pooler = poolerOf(ctx.spec);
   const target = targetAddress(ctx.spec);
   await pointDatabases(pooler, new Map(pending.map((p) => [p.object, target])));
+  failpoint(`cutover-pooler-edited:${database}`);
   await withPoolerAdmin(pooler, async (admin) => {
     await reloadPooler(pooler, admin);
-    failpoint(`cutover-pooler-pointed:${database}`);
+    failpoint(`cutover-pooler-reloaded:${database}`);
     for (const p of pending) await resumePooled(pooler, admin, p.object);
   });
+  failpoint(`cutover-pooler-resumed:${database}`);
   await markKept(ctx.store, ctx.spec.migrationName, database, CHANGE);
+  return true;
+}
+
+/**
+ * Before a cancel for a stopped runner changes anything (runner/stoppedRunner.ts): the pooler
+ * paused for any of `databases` must answer its admin console, or the cancel is refused, nothing
+ * changed, naming how to give its password (the stored spec keeps none).
+ */
+export async function checkPausedPoolerReachable(ctx: RestoreContext, databases: readonly string[]): Promise<void> {
+  const paused: string[] = [];
+  for (const database of databases) {
+    if ((await pendingChanges(ctx.store, ctx.spec.migrationName, database, CHANGE)).length > 0) paused.push(database);
+  }
+  if (paused.length === 0) return;
+  const pooler = poolerOf(ctx.spec);
+  try {
+    await withPoolerAdmin(pooler, (admin) => pooledDatabases(pooler, admin));
+  } catch (error) {
+    const password = pooler.password === undefined ? ' (no password was given for it)' : '';
+    throw new PgferryError(
+      'POOLER_REFUSED',
+      `migration "${ctx.spec.migrationName}": the pooler paused for ${paused.map((d) => `"${d}"`).join(', ')} cannot be resumed${password}: ${errorMessage(error)}; nothing was changed`,
+      {
+        category: 'input',
+        field: 'pooler',
+        fix: `give the pooler's admin password in ${POOLER_PASSWORD_VARIABLE} (or pooler.password in the --properties body) and cancel again`,
+        cause: error,
+      },
+    );
+  }
 }
 
 /** Gives the pause back: the lines pointed where they were (the source), the pooler reloaded and resumed. */

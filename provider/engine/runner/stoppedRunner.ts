@@ -8,6 +8,7 @@ import { CatalogConnection } from '../control/connection';
 import { restoreContextOf } from '../footprint/change';
 import { errorMessage, PgferryError } from '../core/errors';
 import type { MigrationSpec, ServerSpec } from '../input/migrationSpec';
+import { checkPausedPoolerReachable, switchPooler, withRecordedPooler } from '../footprint/poolerPause';
 import type { MigrationStatus, SourceSlotState } from '../core/model';
 import { acquireLease } from './lease';
 import { releaseDatabase } from '../footprint/release';
@@ -17,24 +18,42 @@ import { get, markOpenDatabases, setState, updateDatabase } from '../control/sto
 
 /**
  * Cancels a migration whose runner has stopped: what an online one holds on both servers is
- * released here (`spec` gives the source's credentials; an offline one needs only the target).
+ * released here (`spec` gives the source's credentials; an offline one needs only the target). A
+ * pooler paused at its cutover is resumed from what the ledger recorded of it when the spec names
+ * none, `poolerPassword` its admin password.
  */
-export async function cancelWithoutRunner(target: ServerSpec, name: string, spec: MigrationSpec | undefined): Promise<MigrationStatus> {
+export async function cancelWithoutRunner(
+  target: ServerSpec,
+  name: string,
+  spec: MigrationSpec | undefined,
+  poolerPassword?: string,
+): Promise<MigrationStatus> {
   const lease = await acquireLease(target, name);
   const store = new CatalogConnection(target);
   try {
-    await requestCancel(store, name);
     const status = await get(store, name);
     if (!status)
       throw new PgferryError('MIGRATION_NOT_FOUND', `migration "${name}" not found on the target`, { category: 'input', field: 'name' });
     const open = status.databases.filter((d) => d.state !== 'Succeeded');
-    if (status.mode === 'Online') {
+    if (status.mode !== 'Online') await requestCancel(store, name);
+    else {
       if (!spec) throw sourceNeeded(name);
-      const context = { ...restoreContextOf(spec, store), instance: status.instance };
+      const dbs = open.map((d) => d.database);
+      const pooled = await withRecordedPooler(restoreContextOf(spec, store), dbs, poolerPassword);
+      const context = { ...restoreContextOf(pooled, store), instance: status.instance };
+      // a pooler that would not answer refuses the cancel before anything is changed, the request included
+      await checkPausedPoolerReachable(context, dbs);
+      await requestCancel(store, name);
       await startCleanup(store, name, true, 'canceled by the user; its runner had stopped, so the cancel releases what it holds itself');
       for (const db of open) {
         await updateDatabase(store, name, db.database, { state: 'Canceling' });
         try {
+          // past the point of no return the target holds every write: the pooler goes there, as the cutover would have sent it
+          if (db.cutoverStep === 'released' && (await switchPooler(context, db.database)))
+            await context.warn(
+              `"${db.database}" had passed its cutover's point of no return (verified, the target holding every write): the pooler was pointed at the target and resumed there, not back at the source`,
+              db.database,
+            );
           await releaseDatabase(context, db.database, 'throw');
         } catch (error) {
           const n = db.names;

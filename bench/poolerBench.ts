@@ -1,0 +1,241 @@
+// The cutover through a pooler under an application nobody here wrote (issue 64, `npm run bench --
+// --only pooler`): Debian's sysbench `oltp_read_write` at a fixed rate through Debian's PgBouncer in
+// front of the source, during an online migration's cutover through that PgBouncer (`pooler`), at
+// two sizes of the pgbench database beside it (the bench size and ten times it). Reported per size:
+// sysbench's errors (the goal: none), its transactions' longest and 99th-percentile latency (what
+// the pause cost the application: its statements wait while the pooler is paused), pgferry's own
+// cutover figure and steps, and where the pooler ended. The goal: the pause under 1 s, flat with size.
+import { execFile, spawn } from 'node:child_process';
+import { promisify } from 'node:util';
+import { literal, requestCutover, ident } from '../provider/engine';
+import type { Cluster } from '../provider/localpg/cluster';
+import { startPgBouncer, type PgBouncer } from '../test/support/pgbouncer';
+import { untilSucceeded } from './cutoverBench';
+import type { OnlineOptions } from './onlineTypes';
+import { DB, enableAutovacuum, prepareSource, startPgferry, untilStreaming } from './onlineScenarios';
+
+const execFileAsync = promisify(execFile);
+
+const SYSBENCH = '/usr/bin/sysbench';
+/** The application's role, the same password on both servers (roles travel without their passwords). */
+const APP = { user: 'bench_app', password: 'bench-app-through-the-pooler' };
+/** sysbench's rate (transactions per second, two threads) and its table's rows. */
+const RATE_TPS = 50;
+const SYSBENCH_ROWS = 10_000;
+/** Seconds of load before the cutover is requested, and the whole run's length (it must outlast the cutover). */
+const BEFORE_CUTOVER_SECONDS = 5;
+const SYSBENCH_SECONDS = 40;
+
+interface PoolerRun {
+  readonly scale: number;
+  readonly databaseBytes: number;
+  readonly transactions: number;
+  /**
+   * Errors the application met: sysbench stops on any error but its own threads' conflicts (a
+   * deadlock, 40P01, or a duplicate key, 23505, which it retries), so one when it stopped, plus its
+   * reconnects.
+   */
+  readonly errors: number;
+  /** Its threads' retried conflicts after the cutover request, and before it. */
+  readonly conflicts: number;
+  readonly conflictsBefore: number;
+  readonly reconnects: number;
+  readonly errorLines: readonly string[];
+  readonly latencyMaxMs: number;
+  readonly latencyP99Ms: number;
+  readonly requestToSucceededSeconds: number;
+  readonly downtimeSeconds: number;
+  /** The completion event's steps (pause, drain, sequences, verification, release). */
+  readonly steps: string;
+  /** Where the pooler sends the database after the run, and whether it is paused. */
+  readonly poolerEnd: string;
+}
+
+export interface PoolerBenchResult {
+  readonly runs: readonly PoolerRun[];
+  readonly lines: readonly string[];
+  readonly events: readonly string[];
+}
+
+/** sysbench's options for the pgbench database at `port` as `user` (its password in PGPASSWORD, never on the command line). */
+function sysbenchArgs(port: number, user: string): string[] {
+  return [
+    'oltp_read_write',
+    '--db-driver=pgsql',
+    '--pgsql-host=127.0.0.1',
+    `--pgsql-port=${port}`,
+    `--pgsql-user=${user}`,
+    `--pgsql-db=${DB}`,
+    '--tables=1',
+    `--table-size=${SYSBENCH_ROWS}`,
+    // server-side prepared statements do not survive transaction pooling
+    '--db-ps-mode=disable',
+  ];
+}
+
+/** The application's role on both servers and sysbench's table on the source, written through neither pgferry nor the pooler. */
+async function prepareApplication(source: Cluster, target: Cluster): Promise<void> {
+  for (const c of [source, target]) {
+    if ((await c.query('SELECT 1 FROM pg_roles WHERE rolname = $1', [APP.user])).length === 0)
+      await c.query(`CREATE ROLE ${ident(APP.user)} LOGIN`);
+    await c.query(`ALTER ROLE ${ident(APP.user)} PASSWORD ${literal(APP.password)}`);
+  }
+  await execFileAsync(SYSBENCH, [...sysbenchArgs(source.port, source.user), 'prepare'], {
+    env: { ...process.env, PGPASSWORD: source.password },
+  });
+  await source.query(`GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO ${ident(APP.user)}`, [], DB);
+  await source.query(`GRANT USAGE ON ALL SEQUENCES IN SCHEMA public TO ${ident(APP.user)}`, [], DB);
+}
+
+/** sysbench through the pooler until its time is up; its report parsed. */
+interface SysbenchResult {
+  readonly transactions: number;
+  readonly errors: number;
+  readonly conflicts: number;
+  readonly conflictsBefore: number;
+  readonly reconnects: number;
+  readonly errorLines: string[];
+  readonly maxMs: number;
+  readonly p99Ms: number;
+}
+
+/** Errors and reconnects from sysbench's interim reports (one a second): errors up to `before` seconds apart. */
+function perSecond(out: string, before: number): { before: number; after: number; reconnects: number } {
+  let [b, a, r] = [0, 0, 0];
+  for (const m of out.matchAll(/\[ (\d+)s \].*err\/s: ([\d.]+) reconn\/s: ([\d.]+)/g)) {
+    const errors = Number(m[2]);
+    if (Number(m[1]) <= before) b += errors;
+    else a += errors;
+    r += Number(m[3]);
+  }
+  return { before: Math.round(b), after: Math.round(a), reconnects: Math.round(r) };
+}
+
+function runSysbench(pooler: PgBouncer, before: number): Promise<SysbenchResult> {
+  const args = [
+    ...sysbenchArgs(pooler.port, APP.user),
+    '--threads=2',
+    `--rate=${RATE_TPS}`,
+    `--time=${SYSBENCH_SECONDS}`,
+    '--percentile=99',
+    '--report-interval=1',
+    'run',
+  ];
+  return new Promise((resolve) => {
+    const child = spawn(SYSBENCH, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, PGPASSWORD: APP.password } });
+    let out = '';
+    child.stdout.on('data', (d) => (out += d));
+    child.stderr.on('data', (d) => (out += d));
+    child.on('close', (code) => {
+      if (code !== 0) out += `\nsysbench error: exited ${code}\n${out.slice(-400)}`;
+      const num = (re: RegExp) => Number(re.exec(out)?.[1] ?? NaN);
+      const errorLines = out
+        .split('\n')
+        .filter((l) => /FATAL|error/i.test(l) && !/ignored errors/.test(l))
+        .slice(0, 5);
+      const seconds = perSecond(out, before);
+      resolve({
+        transactions: num(/transactions:\s+(\d+)/),
+        errors: (code === 0 ? 0 : 1) + seconds.reconnects,
+        conflicts: seconds.after,
+        conflictsBefore: seconds.before,
+        reconnects: seconds.reconnects,
+        errorLines,
+        maxMs: num(/max:\s+([\d.]+)/),
+        p99Ms: num(/99th percentile:\s+([\d.]+)/),
+      });
+    });
+  });
+}
+
+async function poolerRun(options: OnlineOptions, scale: number, events: string[]): Promise<PoolerRun> {
+  const { source, target, log } = options;
+  // the previous size's cutover went into it: the target's database is live, and a new migration may not overwrite it
+  await target.query(`DROP DATABASE IF EXISTS ${ident(DB)} WITH (FORCE)`);
+  await prepareSource(source, scale);
+  await prepareApplication(source, target);
+  const pooler = await startPgBouncer({
+    databases: { [DB]: { host: source.host, port: source.port } },
+    users: { [APP.user]: APP.password },
+  });
+  try {
+    const poolerInput = {
+      host: pooler.host,
+      port: pooler.port,
+      user: pooler.adminUser,
+      password: pooler.adminPassword,
+      configFile: pooler.configFile,
+    };
+    const { spec, targetSpec, status, ferry } = startPgferry(options, events, { pooler: poolerInput });
+    await untilStreaming(status);
+    const load = runSysbench(pooler, BEFORE_CUTOVER_SECONDS);
+    await new Promise((r) => setTimeout(r, BEFORE_CUTOVER_SECONDS * 1000));
+    const started = Date.now();
+    await requestCutover(targetSpec, spec.migrationName);
+    const final = await untilSucceeded(status);
+    const requestToSucceededSeconds = (Date.now() - started) / 1000;
+    const app = await load;
+    await ferry.current().done;
+    const served = (await pooler.admin<{ name: string; port: string; paused: string }>('SHOW DATABASES')).find((r) => r.name === DB);
+    const poolerEnd = `${Number(served?.port) === target.port ? 'target' : `port ${served?.port}`}${Number(served?.paused) ? ', PAUSED' : ''}`;
+    const completed = [...events].reverse().find((e) => /cutover completed in/.test(e)) ?? '';
+    const bytes = await source.query<{ b: string }>('SELECT pg_database_size($1)::text AS b', [DB]);
+    const run: PoolerRun = {
+      scale,
+      databaseBytes: Number(bytes[0]!.b),
+      transactions: app.transactions,
+      errors: app.errors,
+      conflicts: app.conflicts,
+      conflictsBefore: app.conflictsBefore,
+      reconnects: app.reconnects,
+      errorLines: app.errorLines,
+      latencyMaxMs: app.maxMs,
+      latencyP99Ms: app.p99Ms,
+      requestToSucceededSeconds,
+      downtimeSeconds: final.downtimeSeconds ?? NaN,
+      steps: /\(([^)]*)\)/.exec(completed.replace(/^.*cutover completed in/, ''))?.[1] ?? '',
+      poolerEnd,
+    };
+    log(
+      `pooler cutover scale ${scale}: ${run.errors} sysbench error(s) ${run.errorLines.join(' | ')}, longest transaction ${run.latencyMaxMs} ms`,
+    );
+    return run;
+  } finally {
+    await pooler.stop();
+  }
+}
+
+const f = (n: number, d = 2) => (Number.isFinite(n) ? n.toFixed(d) : 'n/a');
+
+function lines(runs: readonly PoolerRun[]): string[] {
+  return [
+    '| figure | value | goal |',
+    '|---|---|---|',
+    ...runs.map(
+      (r) =>
+        `| (g) cutover through PgBouncer, pgbench scale ${r.scale} (${(r.databaseBytes / 1e6).toFixed(0)} MB), sysbench oltp_read_write ${RATE_TPS} tps | ` +
+        `application errors **${r.errors}**${r.errorLines.length ? ` (${r.errorLines.join('; ')})` : ''} (reconnects ${r.reconnects}; its threads' retried conflicts ${r.conflicts} from the request on, ${r.conflictsBefore} before); longest transaction ${f(r.latencyMaxMs / 1000)} s, p99 ${f(r.latencyP99Ms / 1000)} s ` +
+        `(${r.transactions} transactions); request → Succeeded ${f(r.requestToSucceededSeconds)} s (engine ${f(r.downtimeSeconds)} s: ${r.steps}); pooler ended on the ${r.poolerEnd} | ` +
+        `0 errors ${r.errors === 0 ? 'MET' : 'NOT MET'}; pause < 1 s ${r.latencyMaxMs < 1000 ? 'MET' : 'NOT MET'} |`,
+    ),
+    '',
+    `Method: for each size a fresh pgbench database with sysbench's table (${SYSBENCH_ROWS} rows) beside it, a PgBouncer (transaction pooling) in front ` +
+      `of the source, an online migration naming it (\`pooler\`). Once it streams, sysbench oltp_read_write (Debian's 1.0, 2 threads, --rate ${RATE_TPS}, ` +
+      `no server-side prepared statements) runs through the pooler for ${SYSBENCH_SECONDS} s; ${BEFORE_CUTOVER_SECONDS} s in, the cutover is requested, and ` +
+      "it ends when `show` reads Succeeded (polled every 50 ms). The pause as the application saw it is sysbench's longest transaction (p100) and its " +
+      "99th percentile: its statements wait while the pooler is paused. Errors: sysbench stops on any error but its own threads' conflicts (a deadlock, " +
+      '40P01, or a duplicate key, 23505, which it counts and retries): one if it stopped, plus its reconnects; the conflicts (its interim reports, by ' +
+      'second) are shown apart, from the request on and before it.',
+  ];
+}
+
+export async function runPoolerBench(options: OnlineOptions, scales: readonly number[]): Promise<PoolerBenchResult> {
+  const events: string[] = [];
+  const runs: PoolerRun[] = [];
+  await enableAutovacuum(options.source, options.target);
+  for (const scale of scales) {
+    options.log(`pooler cutover: pgbench scale ${scale} in database ${DB} ...`);
+    runs.push(await poolerRun(options, scale, events));
+  }
+  return { runs, lines: lines(runs), events };
+}
