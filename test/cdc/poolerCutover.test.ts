@@ -9,58 +9,15 @@
 // the pooler's databases from its admin console.
 import assert from 'node:assert/strict';
 import { promises as fs } from 'node:fs';
-import type pg from 'pg';
 import { cancelMigration, isFinalState, requestCutover, resumeMigration, startMigration } from '../../provider/engine';
 import { CatalogConnection } from '../../provider/engine/control/connection';
 import type { MigrationSpec } from '../../provider/engine/input/migrationSpec';
 import type { MigrationStatus } from '../../provider/engine/core/model';
 import { pairSpec, startPair, until, waitForStatus, type ServerPair } from '../support';
-import { poolerInputOf, startPgBouncer, type PgBouncer } from '../support/pgbouncer';
+import { PooledWriter, poolerInputOf, startPgBouncer, type PgBouncer } from '../support/pgbouncer';
 
 const APP = { user: 'app', password: 'app-through-the-pooler' };
 const DATABASES = ['pool_ok', 'pool_abort', 'pool_cancel', 'pool_kill_paused', 'pool_kill_drained', 'pool_kill_pointed'];
-
-/** An application writing through the pooler: one connection, one INSERT after another, every error kept. */
-class PooledWriter {
-  readonly committed: number[] = [];
-  readonly errors: string[] = [];
-  private stopping = false;
-  private readonly running: Promise<void>;
-
-  constructor(
-    private readonly client: pg.Client,
-    first: number,
-  ) {
-    client.on('error', (error) => this.errors.push(`connection: ${error.message}`));
-    this.running = (async () => {
-      for (let n = first; !this.stopping; n++) {
-        try {
-          await client.query('INSERT INTO writes (n, at_port) VALUES ($1, inet_server_port())', [n]);
-          this.committed.push(n);
-        } catch (error) {
-          this.errors.push(`write ${n}: ${(error as Error).message}`);
-          return;
-        }
-        await new Promise((r) => setTimeout(r, 10));
-      }
-    })();
-  }
-
-  /** Waits until `count` more writes have committed (the writer is alive and not held). */
-  async more(count: number): Promise<void> {
-    const target = this.committed.length + count;
-    await until(`${count} more writes through the pooler`, async () => {
-      if (this.errors.length > 0) throw new Error(this.errors.join('; '));
-      return this.committed.length >= target ? true : undefined;
-    });
-  }
-
-  async stop(): Promise<void> {
-    this.stopping = true;
-    await this.running;
-    await this.client.end().catch(() => undefined);
-  }
-}
 
 /** The suite's servers and pooler, and what every scenario does with them. */
 class PoolerLab {

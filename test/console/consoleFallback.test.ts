@@ -99,7 +99,7 @@ async function offBeforeCutover(pair: ServerPair, page: Page): Promise<void> {
 /** The cutover through the button: its steps, the rows, the window on the page and the buttons it turns on. */
 async function cutOverWithWindow(pair: ServerPair, page: Page): Promise<void> {
   await pair.source.query("INSERT INTO items VALUES (1001, 'before the cutover')", [], DB);
-  await clickThrough(page, 'cutover', /fallbackWindow opens its window/, 'Cut over');
+  await clickThrough(page, 'cutover', /It opens a fallback window of 1h: /, 'Cut over');
   const done = await until(
     'the cutover',
     async () => {

@@ -3,7 +3,8 @@
 // auth_file, an admin user and a stats-only user, `[databases]` naming the source's databases,
 // transaction pooling unless told otherwise), run in the foreground as the servers' OS user when
 // root, with the run's environment, so the run's watchdog (runWatch.ts) stops it with the servers
-// of a run that was killed. Stopped by the suite's after hook.
+// of a run that was killed. Stopped by the suite's after hook. With it, an application writing
+// through it (PooledWriter), whose every commit and error is kept.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, promises as fs } from 'node:fs';
 import net from 'node:net';
@@ -12,6 +13,7 @@ import path from 'node:path';
 import { execFileSync } from 'node:child_process';
 import pg from 'pg';
 import { CLUSTERS_DIR_VARIABLE } from '../../provider/localpg/cluster';
+import { until } from './wait';
 
 const PGBOUNCER = '/usr/sbin/pgbouncer';
 
@@ -198,5 +200,47 @@ async function ready(pooler: PgBouncer, exited: Promise<void>): Promise<void> {
       if (Date.now() > deadline) throw error;
       await new Promise((resolve) => setTimeout(resolve, 100));
     }
+  }
+}
+
+/** An application writing through the pooler: one connection, one INSERT after another, every error kept. */
+export class PooledWriter {
+  readonly committed: number[] = [];
+  readonly errors: string[] = [];
+  private stopping = false;
+  private readonly running: Promise<void>;
+
+  constructor(
+    private readonly client: pg.Client,
+    first: number,
+  ) {
+    client.on('error', (error) => this.errors.push(`connection: ${error.message}`));
+    this.running = (async () => {
+      for (let n = first; !this.stopping; n++) {
+        try {
+          await client.query('INSERT INTO writes (n, at_port) VALUES ($1, inet_server_port())', [n]);
+          this.committed.push(n);
+        } catch (error) {
+          this.errors.push(`write ${n}: ${(error as Error).message}`);
+          return;
+        }
+        await new Promise((r) => setTimeout(r, 10));
+      }
+    })();
+  }
+
+  /** Waits until `count` more writes have committed (the writer is alive and not held). */
+  async more(count: number): Promise<void> {
+    const target = this.committed.length + count;
+    await until(`${count} more writes through the pooler`, async () => {
+      if (this.errors.length > 0) throw new Error(this.errors.join('; '));
+      return this.committed.length >= target ? true : undefined;
+    });
+  }
+
+  async stop(): Promise<void> {
+    this.stopping = true;
+    await this.running;
+    await this.client.end().catch(() => undefined);
   }
 }
