@@ -321,32 +321,52 @@ export function migrationPage(s: MigrationStatus, tables: readonly TableProgress
   };
 }
 
+/** A database's latency and pending bytes as one reading gives them (undefined: none to end a chart on). */
+type Figures = { readonly latency?: number; readonly pending?: number } | undefined;
+
+/** Each database's samples cut at the reading's time and ended on the reading's own figures. */
+function endedAtReading(
+  samples: Readonly<Record<string, Series>>,
+  readAt: number | undefined,
+  figuresOf: (database: string) => Figures,
+): Record<string, Series> {
+  const out: Record<string, Series> = {};
+  for (const [database, series] of Object.entries(samples)) {
+    const figures = figuresOf(database);
+    const keep = readAt === undefined ? series.at.length : series.at.filter((t) => t < readAt).length;
+    const at = series.at.slice(0, keep);
+    const latency = series.latency.slice(0, keep);
+    const pending = series.pending.slice(0, keep);
+    if (figures && readAt !== undefined && (figures.latency !== undefined || figures.pending !== undefined)) {
+      at.push(readAt);
+      latency.push(figures.latency ?? null);
+      pending.push(figures.pending ?? null);
+    }
+    out[database] = { at, latency, pending };
+  }
+  return out;
+}
+
 /**
  * The charts of a migration's databases, ending at the reading its counters show. The runner
  * writes a database's counters every second and a chart sample every few seconds: a chart of the
  * samples alone ends on an older figure than the counter beside it (a backlog drained since reads
  * 0 B in the counter while the chart still climbs). So each chart is cut at the reading's time and
  * ends on the reading's own latency and pending bytes: the chart's last point and the counter are
- * one figure from one reading.
+ * one figure from one reading. `reverse`: the fallback windows' streams back to the old source,
+ * ended on the window's figures while it streams back (a window closed or fallen back keeps its
+ * samples and no figure of now).
  */
 export function chartSeries(
   s: MigrationStatus,
   samples: Readonly<Record<string, Series>>,
   readAt: number | undefined,
+  direction: 'forward' | 'reverse' = 'forward',
 ): Record<string, Series> {
-  const out: Record<string, Series> = {};
-  for (const [database, series] of Object.entries(samples)) {
+  return endedAtReading(samples, readAt, (database) => {
     const d = s.databases.find((x) => x.database === database);
-    const keep = readAt === undefined ? series.at.length : series.at.filter((t) => t < readAt).length;
-    const at = series.at.slice(0, keep);
-    const latency = series.latency.slice(0, keep);
-    const pending = series.pending.slice(0, keep);
-    if (d && readAt !== undefined && (d.latencySeconds !== undefined || d.pendingBytes !== undefined)) {
-      at.push(readAt);
-      latency.push(d.latencySeconds ?? null);
-      pending.push(d.pendingBytes ?? null);
-    }
-    out[database] = { at, latency, pending };
-  }
-  return out;
+    if (direction === 'forward') return d && { latency: d.latencySeconds, pending: d.pendingBytes };
+    const f = d?.fallback;
+    return f && f.state !== 'Closed' && f.state !== 'FellBack' ? { latency: f.latencySeconds, pending: f.pendingBytes } : undefined;
+  });
 }

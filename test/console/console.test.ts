@@ -17,12 +17,14 @@ import {
   runMigration,
   showMigration,
   startMigration,
+  type MigrationStatus,
 } from '../../provider/engine';
 import { reverseStreamNamesOf } from '../../provider/engine/core/names';
 import type { MigrationSpec } from '../../provider/engine/input/migrationSpec';
 import { pairSpec, requirePrerequisite, serverSpec, startPair, startSourceWriter, until, type ServerPair } from '../support';
 import { events } from '../../provider/engine/control/store';
 import { PooledWriter, poolerInputOf, startPgBouncer, type PgBouncer } from '../support/pgbouncer';
+import { chartAgreesWithCounters } from '../support/consoleChart';
 
 const CHROMIUM = '/usr/bin/chromium';
 const TABLE = `CREATE TABLE items (id int PRIMARY KEY, note text NOT NULL);
@@ -89,25 +91,16 @@ async function chartSamplesBounded(pair: ServerPair, migration: string, database
   }
 }
 
-/**
- * A database's chart ends on the figures its counters show: the chart's last point (its caption,
- * set from the data the chart draws) and the Latency and Pending counters, read in one moment of
- * the page, are the same numbers. Read three times, a poll apart.
- */
-async function chartAgreesWithCounters(page: Page, database: string): Promise<void> {
-  for (let i = 0; i < 3; i++) {
-    const read = await page.evaluate((db) => {
-      const chart = document.querySelector(`[data-chart="${db}"] [data-field="chart-now"]`);
-      const card = (f: string) => document.querySelector(`[data-database="${db}"] [data-field="${f}"]`)?.getAttribute('data-value');
-      return {
-        chart: { latency: chart?.getAttribute('data-latency'), pending: chart?.getAttribute('data-pending') },
-        counters: { latency: card('latency'), pending: card('pending') },
-      };
-    }, database);
-    assert.ok(read.chart.pending !== undefined && read.chart.pending !== null, 'the chart has a last point');
-    assert.deepEqual(read.chart, read.counters, 'the chart and the counters beside it');
-    await new Promise((r) => setTimeout(r, 2_000));
-  }
+/** Waits until a migration's cutover ends, Succeeded or Failed; returns its status then. */
+function cutoverEnded(pair: ServerPair, name: string): Promise<MigrationStatus> {
+  return until(
+    `the cutover of ${name}`,
+    async () => {
+      const s = await showMigration(serverSpec(pair.target), name);
+      return s && (s.state === 'Succeeded' || s.state === 'Failed') ? s : undefined;
+    },
+    180_000,
+  );
 }
 
 /**
@@ -197,10 +190,11 @@ async function cutsOverThroughPooler(pair: ServerPair, page: Page, pooler: PgBou
     await page.locator('#cutover').click();
     const dialog = page.getByRole('dialog');
     const words = (await dialog.textContent()) ?? '';
-    assert.match(words, /connected through the pooler \(PgBouncer\) pause instead of getting errors/);
-    assert.match(words, /opens no fallback window/);
     await dialog.getByRole('button', { name: 'Cut over' }).click();
     await dialog.waitFor({ state: 'hidden' });
+    // the confirmation said what this cutover does: the applications wait, no way back opens
+    assert.match(words, /connected through the pooler \(PgBouncer\) pause instead of getting errors/);
+    assert.match(words, /opens no fallback window/);
     const killed = await until(
       'the runner killed with the pooler switched to the target',
       async () => {
@@ -211,26 +205,13 @@ async function cutsOverThroughPooler(pair: ServerPair, page: Page, pooler: PgBou
     );
     assert.deepEqual(killed.databases[0]!.poolerPause!.poolerDatabases, [POOLED]);
     assert.deepEqual(await pooledAt(pooler), { port: pair.target.port, paused: 1 }, 'PgBouncer points at the target, still paused');
-    const switched = [
-      'pooler paused=done',
-      'drain and sequences=done',
-      'verification=done',
-      'pooler switched to the target=done',
-      'pooler resumed=now',
-      'release=next',
-    ];
+    const steps = ['pooler paused', 'drain and sequences', 'verification', 'pooler switched to the target', 'pooler resumed', 'release'];
+    const switched = steps.map((step, i) => `${step}=${i < 4 ? 'done' : i === 4 ? 'now' : 'next'}`);
     await until('the page showing the pooler switched, not resumed', async () =>
       (await stepsShown(page, POOLED)).join() === switched.join() ? true : undefined,
     );
     await resumeMigration(spec);
-    const done = await until(
-      'the resumed cutover',
-      async () => {
-        const s = await showMigration(serverSpec(pair.target), name);
-        return s && (s.state === 'Succeeded' || s.state === 'Failed') ? s : undefined;
-      },
-      180_000,
-    );
+    const done = await cutoverEnded(pair, name);
     assert.equal(done.state, 'Succeeded', done.message);
     assert.equal(done.databases[0]!.poolerPause?.state, 'resumed');
     const allDone = switched.map((s) => s.replace(/=.*/, '=done'));
@@ -264,14 +245,7 @@ async function cutsOverWithWindow(pair: ServerPair, page: Page, streaming: strin
   assert.match(words, /It opens a fallback window of 1h: /);
   await dialog.getByRole('button', { name: 'Cut over' }).click();
   await dialog.waitFor({ state: 'hidden' });
-  const done = await until(
-    'the cutover',
-    async () => {
-      const s = await showMigration(serverSpec(pair.target), streaming);
-      return s && (s.state === 'Succeeded' || s.state === 'Failed') ? s : undefined;
-    },
-    180_000,
-  );
+  const done = await cutoverEnded(pair, streaming);
   assert.equal(done.state, 'Succeeded', done.message);
   const items = 'SELECT id, note FROM items ORDER BY id';
   const source = await pair.source.query(items, [], 'beta');
