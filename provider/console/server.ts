@@ -97,8 +97,9 @@ export function consoleServer(options: ConsoleServerOptions): FastifyInstance {
     const [{ tables, rates }, series, events] = await Promise.all([watch.tablesOf(status), watch.seriesOf(status), watch.eventsOf(status)]);
     // the catalog holds no secret; masked all the same, as every line the CLI prints
     const masked = events.map((e) => ({ ...e, message: maskSecrets(e.message, [target.password]) }));
-    const charts = chartSeries(status, series, readAt);
-    return { ...readingFacts(), page: migrationPage(status, tables, rates), series: charts, events: masked };
+    const charts = chartSeries(status, series.forward, readAt);
+    const windowCharts = chartSeries(status, series.reverse, readAt, 'reverse');
+    return { ...readingFacts(), page: migrationPage(status, tables, rates), series: charts, windowSeries: windowCharts, events: masked };
   });
 
   app.post<{ Params: { name: string } }>('/api/migrations/:name/cutover', async (request, reply) =>

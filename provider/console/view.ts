@@ -61,6 +61,26 @@ function cutOverBefore(s: MigrationStatus): boolean {
   return s.databases.some((d) => d.fallback?.state === 'FellBack' && d.fallback.forwardLsn !== undefined);
 }
 
+/**
+ * What the next cutover will do, as its runner's spec says (MigrationStatus.cutoverPlan): the
+ * fallback window it opens or that there is none, and where the applications are moved.
+ */
+function cutoverPlanWords(s: MigrationStatus): string {
+  const plan = s.cutoverPlan;
+  if (!plan) {
+    return 'Changes written on the source after the cutover are not migrated; point the applications at the target. A migration created with fallbackWindow opens its window then.';
+  }
+  const moved = plan.pooler
+    ? 'The applications connected through the pooler (PgBouncer) pause instead of getting errors: their statements wait while it is paused (about as long as the cutover), then run on the target on the connections they hold, the pooler switched to the target and resumed. Those that bypass it are not moved, and a write of theirs past the cutover point rolls the cutover back.'
+    : plan.fenceWriters
+      ? 'The source is fenced first: its sessions are ended and its writes refused (read-only) from then on, so no write is lost there; point the applications at the target.'
+      : 'Changes written on the source after the cutover are not migrated; point the applications at the target.';
+  const window = plan.fallbackWindow
+    ? `It opens a fallback window of ${plan.fallbackWindow}: until it ends, or you fall back or close it, the target's writes are applied to the old source, which stays fenced.`
+    : 'It opens no fallback window: once cut over there is no falling back to the old source.';
+  return `${moved} ${window}`;
+}
+
 function cutoverAction(s: MigrationStatus): Action {
   const open = s.databases.filter((d) => d.state !== 'Succeeded' && d.state !== 'Canceled').map((d) => d.database);
   const again = cutOverBefore(s)
@@ -69,8 +89,7 @@ function cutoverAction(s: MigrationStatus): Action {
   const effect =
     `pgferry stops taking changes for ${open.join(', ') || 'no database'}: it drains the last changes, syncs sequences, ` +
     'compares source and target (schema and rows), then releases the replication slot and publication on the source. ' +
-    'Changes written on the source after the cutover are not migrated; point the applications at the target. ' +
-    "A migration created with fallbackWindow opens its window then: the target's writes are applied to the old source, which stays fenced, until you fall back or close it." +
+    cutoverPlanWords(s) +
     again;
   if (s.mode !== 'Online') return { allowed: false, why: 'an offline migration has no cutover', effect };
   if (isFinalState(s.state)) return { allowed: false, why: `the migration is ${s.state}`, effect };
@@ -123,24 +142,35 @@ function closeWindowAction(s: MigrationStatus): Action {
 
 /** A cutover's steps as the catalog records them: done, under way, or still to come. */
 interface CutoverStepView {
-  readonly step: 'fence' | 'drain and sequences' | 'verification' | 'release';
+  readonly step:
+    'pooler paused' | 'fence' | 'drain and sequences' | 'verification' | 'pooler switched to the target' | 'pooler resumed' | 'release';
   readonly state: 'done' | 'now' | 'next';
 }
 
 /**
- * The steps of a database's cutover while one is asked or under way, and once done: the fence
- * (with fenceWriters, once put on), the drain and the sequences (recorded together, as
- * `drained`), the verification, the release (the database Succeeded).
+ * The steps of a database's cutover while one is asked or under way, and once done, in the order
+ * the cutover takes them: the pooler paused (with a pooler, once its pause is recorded), the fence
+ * (with fenceWriters, once put on), the drain and the sequences (recorded together, as `drained`),
+ * the verification, the pooler switched to the target and resumed (past the point of no return),
+ * the release (the database Succeeded).
  */
 function cutoverSteps(s: MigrationStatus, d: DatabaseDetails): CutoverStepView[] | undefined {
   const asked = s.cutoverRequested === true || s.subState === 'CompletingMigration' || d.cutoverStep !== undefined;
   if (!asked || d.state === 'Canceled') return undefined;
   const reached = ['drained', 'verified', 'released'].indexOf(d.cutoverStep ?? '') + 1;
+  // neither the pooler nor fenceWriters is in the catalog's public spec: their steps show once recorded
+  const pause = d.poolerPause?.state;
   const done: [CutoverStepView['step'], boolean][] = [
-    // the spec's fenceWriters is not in the catalog's public spec: the step shows once the fence is recorded
+    ...(pause ? [['pooler paused', pause !== 'resumedOnSource'] as [CutoverStepView['step'], boolean]] : []),
     ...(d.writerFence ? [['fence', true] as [CutoverStepView['step'], boolean]] : []),
     ['drain and sequences', reached >= 1],
     ['verification', reached >= 2],
+    ...(pause
+      ? ([
+          ['pooler switched to the target', pause === 'switched' || pause === 'resumed'],
+          ['pooler resumed', pause === 'resumed'],
+        ] as [CutoverStepView['step'], boolean][])
+      : []),
     ['release', reached >= 3 && d.state === 'Succeeded'],
   ];
   const first = done.findIndex(([, ok]) => !ok);
@@ -291,32 +321,52 @@ export function migrationPage(s: MigrationStatus, tables: readonly TableProgress
   };
 }
 
+/** A database's latency and pending bytes as one reading gives them (undefined: none to end a chart on). */
+type Figures = { readonly latency?: number; readonly pending?: number } | undefined;
+
+/** Each database's samples cut at the reading's time and ended on the reading's own figures. */
+function endedAtReading(
+  samples: Readonly<Record<string, Series>>,
+  readAt: number | undefined,
+  figuresOf: (database: string) => Figures,
+): Record<string, Series> {
+  const out: Record<string, Series> = {};
+  for (const [database, series] of Object.entries(samples)) {
+    const figures = figuresOf(database);
+    const keep = readAt === undefined ? series.at.length : series.at.filter((t) => t < readAt).length;
+    const at = series.at.slice(0, keep);
+    const latency = series.latency.slice(0, keep);
+    const pending = series.pending.slice(0, keep);
+    if (figures && readAt !== undefined && (figures.latency !== undefined || figures.pending !== undefined)) {
+      at.push(readAt);
+      latency.push(figures.latency ?? null);
+      pending.push(figures.pending ?? null);
+    }
+    out[database] = { at, latency, pending };
+  }
+  return out;
+}
+
 /**
  * The charts of a migration's databases, ending at the reading its counters show. The runner
  * writes a database's counters every second and a chart sample every few seconds: a chart of the
  * samples alone ends on an older figure than the counter beside it (a backlog drained since reads
  * 0 B in the counter while the chart still climbs). So each chart is cut at the reading's time and
  * ends on the reading's own latency and pending bytes: the chart's last point and the counter are
- * one figure from one reading.
+ * one figure from one reading. `reverse`: the fallback windows' streams back to the old source,
+ * ended on the window's figures while it streams back (a window closed or fallen back keeps its
+ * samples and no figure of now).
  */
 export function chartSeries(
   s: MigrationStatus,
   samples: Readonly<Record<string, Series>>,
   readAt: number | undefined,
+  direction: 'forward' | 'reverse' = 'forward',
 ): Record<string, Series> {
-  const out: Record<string, Series> = {};
-  for (const [database, series] of Object.entries(samples)) {
+  return endedAtReading(samples, readAt, (database) => {
     const d = s.databases.find((x) => x.database === database);
-    const keep = readAt === undefined ? series.at.length : series.at.filter((t) => t < readAt).length;
-    const at = series.at.slice(0, keep);
-    const latency = series.latency.slice(0, keep);
-    const pending = series.pending.slice(0, keep);
-    if (d && readAt !== undefined && (d.latencySeconds !== undefined || d.pendingBytes !== undefined)) {
-      at.push(readAt);
-      latency.push(d.latencySeconds ?? null);
-      pending.push(d.pendingBytes ?? null);
-    }
-    out[database] = { at, latency, pending };
-  }
-  return out;
+    if (direction === 'forward') return d && { latency: d.latencySeconds, pending: d.pendingBytes };
+    const f = d?.fallback;
+    return f && f.state !== 'Closed' && f.state !== 'FellBack' ? { latency: f.latencySeconds, pending: f.pendingBytes } : undefined;
+  });
 }

@@ -34,6 +34,12 @@ export interface ConsoleEvent {
   readonly message: string;
 }
 
+/** A migration's samples by database: the forward stream's, and a fallback window's reverse stream's. */
+export interface Charted {
+  readonly forward: Record<string, Series>;
+  readonly reverse: Record<string, Series>;
+}
+
 /** How many of a migration's events its page shows. */
 const EVENTS_SHOWN = 25;
 
@@ -81,7 +87,7 @@ export class CatalogWatch {
   private readonly listStore: CatalogConnection;
   private readonly pageStore: CatalogConnection;
   private reading: Reading = { migrations: [] };
-  private readonly seriesRead = new Map<string, Record<string, Series>>();
+  private readonly seriesRead = new Map<string, Charted>();
   private readonly eventsRead = new Map<string, readonly ConsoleEvent[]>();
   private readonly tablesRead = new Map<string, readonly TableProgress[]>();
   private readonly rates = new Map<string, RateMeter>();
@@ -190,11 +196,14 @@ export class CatalogWatch {
     return this.eventsRead.get(m.name) ?? [];
   }
 
-  /** The charts of a migration's databases: its samples of the last hour, or the last ones read. */
-  async seriesOf(m: MigrationStatus): Promise<Record<string, Series>> {
-    const read = await Promise.race([streamSamples(this.pageStore, m.name).catch(() => undefined), timeout<never>(PAGE_READ_TIMEOUT_MS)]);
-    if (read) this.seriesRead.set(m.name, Object.fromEntries(read));
-    return this.seriesRead.get(m.name) ?? {};
+  /** The charts of a migration's databases, forward and reverse: its samples of the last hour, or the last ones read. */
+  async seriesOf(m: MigrationStatus): Promise<Charted> {
+    const both = Promise.all([streamSamples(this.pageStore, m.name), streamSamples(this.pageStore, m.name, 'reverse')]).catch(
+      () => undefined,
+    );
+    const read = await Promise.race([both, timeout<never>(PAGE_READ_TIMEOUT_MS)]);
+    if (read) this.seriesRead.set(m.name, { forward: Object.fromEntries(read[0]), reverse: Object.fromEntries(read[1]) });
+    return this.seriesRead.get(m.name) ?? { forward: {}, reverse: {} };
   }
 
   /**

@@ -12,7 +12,7 @@ import type { MigrationSpec, ServerSpec } from './input/migrationSpec';
 import { sameMigration } from './input/publicSpec';
 import type { RunOptions } from './run/migrationRun';
 import { get as catalogStatus, list as catalogStatuses, register, remove } from './control/store';
-import { withWriterFences } from './footprint/writerFence';
+import { withFootprintShown } from './footprint/shown';
 import { requestApplyRetry } from './control/migrationRequests';
 
 /**
@@ -101,17 +101,17 @@ export async function withStore<T>(target: ServerSpec, fn: (store: CatalogConnec
 }
 
 /**
- * A migration's status as `show` gives it: the control catalog's, with the writer fence of each
- * database that has one (the fence is the footprint's, footprint/writerFence.ts).
+ * A migration's status as `show` gives it: the control catalog's, with the writer fence and the
+ * pooler's pause of each database that has one (the footprint's, footprint/shown.ts).
  */
 export async function get(store: CatalogConnection, name: string): Promise<MigrationStatus | undefined> {
   const status = await catalogStatus(store, name);
-  return status && withWriterFences(store, status);
+  return status && withFootprintShown(store, status);
 }
 
 /** The migrations of a catalog (the active ones, or all), each as `get` gives it. */
 export async function list(store: CatalogConnection, filter: 'active' | 'all' = 'active'): Promise<MigrationStatus[]> {
-  return Promise.all((await catalogStatuses(store, filter)).map((status) => withWriterFences(store, status)));
+  return Promise.all((await catalogStatuses(store, filter)).map((status) => withFootprintShown(store, status)));
 }
 
 export async function showMigration(target: ServerSpec, name: string): Promise<MigrationStatus | undefined> {

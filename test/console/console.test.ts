@@ -1,8 +1,9 @@
 // The web console driven in headless Chromium (Debian's chromium, through playwright-core) against
 // a real target's catalog: the grid lists an offline and an online migration; the online page's
 // counters move while a writer runs; Cutover is off before changes stream and cuts over after;
-// Cancel cancels; requests without the token, or from another origin, are refused. Each outcome is
-// read back from the catalog and the servers, not from what the page says it did.
+// Cancel cancels; requests without the token, or from another origin, are refused; a cutover through
+// a real PgBouncer shows the pooler's pause among its steps. Each outcome is read back from the
+// catalog and the servers, not from what the page says it did.
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import http from 'node:http';
@@ -12,14 +13,19 @@ import {
   CatalogConnection,
   requestDataMigrationStart,
   requestFallBack,
+  resumeMigration,
   runMigration,
   showMigration,
   startMigration,
+  type MigrationStatus,
 } from '../../provider/engine';
 import { reverseStreamNamesOf } from '../../provider/engine/core/names';
 import type { MigrationSpec } from '../../provider/engine/input/migrationSpec';
 import { pairSpec, requirePrerequisite, serverSpec, startPair, startSourceWriter, until, type ServerPair } from '../support';
 import { events } from '../../provider/engine/control/store';
+import { poolerInputOf, startPgBouncer, type PgBouncer } from '../support/pgbouncer';
+import { PooledWriter } from '../support/pooledWriter';
+import { chartAgreesWithCounters } from '../support/consoleChart';
 
 const CHROMIUM = '/usr/bin/chromium';
 const TABLE = `CREATE TABLE items (id int PRIMARY KEY, note text NOT NULL);
@@ -86,25 +92,16 @@ async function chartSamplesBounded(pair: ServerPair, migration: string, database
   }
 }
 
-/**
- * A database's chart ends on the figures its counters show: the chart's last point (its caption,
- * set from the data the chart draws) and the Latency and Pending counters, read in one moment of
- * the page, are the same numbers. Read three times, a poll apart.
- */
-async function chartAgreesWithCounters(page: Page, database: string): Promise<void> {
-  for (let i = 0; i < 3; i++) {
-    const read = await page.evaluate((db) => {
-      const chart = document.querySelector(`[data-chart="${db}"] [data-field="chart-now"]`);
-      const card = (f: string) => document.querySelector(`[data-database="${db}"] [data-field="${f}"]`)?.getAttribute('data-value');
-      return {
-        chart: { latency: chart?.getAttribute('data-latency'), pending: chart?.getAttribute('data-pending') },
-        counters: { latency: card('latency'), pending: card('pending') },
-      };
-    }, database);
-    assert.ok(read.chart.pending !== undefined && read.chart.pending !== null, 'the chart has a last point');
-    assert.deepEqual(read.chart, read.counters, 'the chart and the counters beside it');
-    await new Promise((r) => setTimeout(r, 2_000));
-  }
+/** Waits until a migration's cutover ends, Succeeded or Failed; returns its status then. */
+function cutoverEnded(pair: ServerPair, name: string): Promise<MigrationStatus> {
+  return until(
+    `the cutover of ${name}`,
+    async () => {
+      const s = await showMigration(serverSpec(pair.target), name);
+      return s && (s.state === 'Succeeded' || s.state === 'Failed') ? s : undefined;
+    },
+    180_000,
+  );
 }
 
 /**
@@ -158,12 +155,145 @@ async function eventsAsCatalog(page: Page, pair: ServerPair, migration: string):
   }
 }
 
+/** The cutover steps a database's card shows, as `step=state`. */
+function stepsShown(page: Page, database: string): Promise<string[]> {
+  return page
+    .locator(`[data-steps="${database}"] li`)
+    .evaluateAll((lis) => lis.map((li) => `${li.getAttribute('data-step')}=${li.getAttribute('data-state')}`));
+}
+
+const APP = { user: 'app', password: 'app-through-the-pooler' };
+const POOLED = 'epsilon';
+
+/** Where PgBouncer sends the pooled database now, and whether it is paused (its admin console). */
+async function pooledAt(pooler: PgBouncer): Promise<{ port: number; paused: number }> {
+  const rows = await pooler.admin<{ name: string; port: number; paused: number }>('SHOW DATABASES');
+  const row = rows.find((r) => r.name === POOLED)!;
+  return { port: Number(row.port), paused: Number(row.paused) };
+}
+
+/**
+ * The cutover through PgBouncer from the button, the runner killed once the pooler points at the
+ * target and before it is resumed (failpoint cutover-pooler-reloaded), then resumed: the
+ * confirmation says the applications pause and no window opens; the page shows the pooler paused
+ * and switched to the target, its resume under way, as the ledger and PgBouncer itself have it,
+ * then every step done; every write the application made through PgBouncer is on the target.
+ */
+async function cutsOverThroughPooler(pair: ServerPair, page: Page, pooler: PgBouncer, spec: MigrationSpec): Promise<void> {
+  const name = spec.migrationName;
+  await page.goto(`${page.url().split('#')[0]}#/m/${name}`);
+  await until('Cutover on', async () => ((await page.locator('#cutover').isEnabled()) ? true : undefined), 120_000);
+  // roles travel without their passwords: PgBouncer logs in to the target with the application's
+  await pair.target.query(`ALTER ROLE ${APP.user} PASSWORD '${APP.password}'`);
+  const writer = new PooledWriter(await pooler.connect(POOLED, APP.user, APP.password), 1);
+  try {
+    await writer.more(5);
+    await page.locator('#cutover').click();
+    const dialog = page.getByRole('dialog');
+    const words = (await dialog.textContent()) ?? '';
+    await dialog.getByRole('button', { name: 'Cut over' }).click();
+    await dialog.waitFor({ state: 'hidden' });
+    // the confirmation said what this cutover does: the applications wait, no way back opens
+    assert.match(words, /connected through the pooler \(PgBouncer\) pause instead of getting errors/);
+    assert.match(words, /opens no fallback window/);
+    const killed = await until(
+      'the runner killed with the pooler switched to the target',
+      async () => {
+        const s = await showMigration(serverSpec(pair.target), name);
+        return s?.runner?.alive === false && s.databases[0]?.poolerPause?.state === 'switched' ? s : undefined;
+      },
+      180_000,
+    );
+    assert.deepEqual(killed.databases[0]!.poolerPause!.poolerDatabases, [POOLED]);
+    assert.deepEqual(await pooledAt(pooler), { port: pair.target.port, paused: 1 }, 'PgBouncer points at the target, still paused');
+    const steps = ['pooler paused', 'drain and sequences', 'verification', 'pooler switched to the target', 'pooler resumed', 'release'];
+    const switched = steps.map((step, i) => `${step}=${i < 4 ? 'done' : i === 4 ? 'now' : 'next'}`);
+    await until('the page showing the pooler switched, not resumed', async () =>
+      (await stepsShown(page, POOLED)).join() === switched.join() ? true : undefined,
+    );
+    await resumeMigration(spec);
+    const done = await cutoverEnded(pair, name);
+    assert.equal(done.state, 'Succeeded', done.message);
+    assert.equal(done.databases[0]!.poolerPause?.state, 'resumed');
+    const allDone = switched.map((s) => s.replace(/=.*/, '=done'));
+    await until('every step done on the page', async () => ((await stepsShown(page, POOLED)).join() === allDone.join() ? true : undefined));
+    await writer.more(10); // the same connection, through PgBouncer, now on the target
+  } finally {
+    await writer.stop();
+  }
+  assert.deepEqual(writer.errors, [], 'the application saw no error');
+  assert.deepEqual(await pooledAt(pooler), { port: pair.target.port, paused: 0 });
+  const onTarget = await pair.target.query<{ n: number }>('SELECT n FROM writes ORDER BY n', [], POOLED);
+  assert.deepEqual(
+    onTarget.map((r) => r.n),
+    [...writer.committed].sort((a, b) => a - b),
+    'every write made through PgBouncer, before, during and after the cutover, is on the target once',
+  );
+}
+
+/**
+ * The cutover from the button, after a confirmation naming what it does: the target holds the
+ * source's rows, the writer's among them, and the page's events are the catalog's.
+ */
+async function cutsOverWithWindow(pair: ServerPair, page: Page, streaming: string): Promise<void> {
+  await chartAgreesWithCounters(page, 'beta');
+  await page.getByRole('button', { name: 'Cutover' }).click();
+  const dialog = page.getByRole('dialog');
+  const words = (await dialog.textContent()) ?? '';
+  assert.match(words, /drains the last changes/);
+  // what this migration's runner will do: fence the source, open its one-hour window
+  assert.match(words, /The source is fenced first: its sessions are ended and its writes refused/);
+  assert.match(words, /It opens a fallback window of 1h: /);
+  await dialog.getByRole('button', { name: 'Cut over' }).click();
+  await dialog.waitFor({ state: 'hidden' });
+  const done = await cutoverEnded(pair, streaming);
+  assert.equal(done.state, 'Succeeded', done.message);
+  const items = 'SELECT id, note FROM items ORDER BY id';
+  const source = await pair.source.query(items, [], 'beta');
+  assert.ok(source.length > 300, "the writer's rows are on the source");
+  assert.deepEqual(await pair.target.query(items, [], 'beta'), source);
+  await until('the page shows Succeeded', async () =>
+    (await page.locator('#summary').textContent())?.includes('Succeeded') ? true : undefined,
+  );
+  assert.equal(await page.getByRole('button', { name: 'Cutover' }).isDisabled(), true);
+  await eventsAsCatalog(page, pair, streaming);
+}
+
+/**
+ * An application's database behind the user's PgBouncer and its migration, streaming soon: its
+ * runner is killed once the pooler points at the target, before its resume, so the page shows that
+ * step as the cutover records it.
+ */
+async function pooledMigration(pair: ServerPair): Promise<{ pooler: PgBouncer; spec: MigrationSpec }> {
+  await pair.source.query(`CREATE ROLE ${APP.user} LOGIN PASSWORD '${APP.password}'`);
+  await pair.source.query(`CREATE DATABASE ${POOLED}`);
+  await pair.source.query(
+    `CREATE TABLE writes (n int PRIMARY KEY, at_port int NOT NULL); GRANT SELECT, INSERT ON writes TO ${APP.user};`,
+    [],
+    POOLED,
+  );
+  const pooler = await startPgBouncer({
+    databases: { [POOLED]: { host: pair.source.host, port: pair.source.port } },
+    users: { [APP.user]: APP.password },
+  });
+  const spec = online(pair, 'console-pooler', POOLED, { pooler: poolerInputOf(pooler) });
+  process.env.PGFERRY_FAILPOINTS = `cutover-pooler-reloaded:${POOLED}`;
+  try {
+    await startMigration(spec);
+  } finally {
+    delete process.env.PGFERRY_FAILPOINTS;
+  }
+  return { pooler, spec };
+}
+
 describe('pgferry console (headless Chromium)', function () {
   this.timeout(300_000);
   let pair: ServerPair;
   let consoleRun: RunningConsole;
   let browser: Browser;
   let page: Page;
+  let pooler: PgBouncer;
+  let pooledSpec: MigrationSpec;
   const streaming = 'console-online';
   const canceled = 'console-cancel';
 
@@ -180,6 +310,7 @@ describe('pgferry console (headless Chromium)', function () {
     // with a fallback window (and the fence it needs): the cutover opens one, Close window closes it
     await startMigration(online(pair, streaming, 'beta', { startDataMigration: false, fenceWriters: true, fallbackWindow: '1h' }));
     await startMigration(online(pair, canceled, 'gamma'));
+    ({ pooler, spec: pooledSpec } = await pooledMigration(pair));
     consoleRun = await startConsole({ target: serverSpec(pair.target), port: 0, intervalMs: 500 });
     browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] });
     page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
@@ -188,6 +319,7 @@ describe('pgferry console (headless Chromium)', function () {
   after(async () => {
     await browser?.close();
     await consoleRun?.close();
+    await pooler?.stop();
     await pair?.stop();
   });
 
@@ -249,32 +381,8 @@ describe('pgferry console (headless Chromium)', function () {
   it('refuses an action without the token or from another origin, and a read naming another host; no cutover is requested', async () =>
     refusesStrangers(pair, consoleRun, streaming));
 
-  it("cuts over from the Cutover button after a confirmation that says what happens: the target holds the source rows, the events are the catalog's", async () => {
-    await chartAgreesWithCounters(page, 'beta');
-    await page.getByRole('button', { name: 'Cutover' }).click();
-    const dialog = page.getByRole('dialog');
-    assert.match((await dialog.textContent()) ?? '', /drains the last changes/);
-    await dialog.getByRole('button', { name: 'Cut over' }).click();
-    await dialog.waitFor({ state: 'hidden' });
-    const done = await until(
-      'the cutover',
-      async () => {
-        const s = await showMigration(serverSpec(pair.target), streaming);
-        return s && (s.state === 'Succeeded' || s.state === 'Failed') ? s : undefined;
-      },
-      180_000,
-    );
-    assert.equal(done.state, 'Succeeded', done.message);
-    const items = 'SELECT id, note FROM items ORDER BY id';
-    const source = await pair.source.query(items, [], 'beta');
-    assert.ok(source.length > 300, "the writer's rows are on the source");
-    assert.deepEqual(await pair.target.query(items, [], 'beta'), source);
-    await until('the page shows Succeeded', async () =>
-      (await page.locator('#summary').textContent())?.includes('Succeeded') ? true : undefined,
-    );
-    assert.equal(await page.getByRole('button', { name: 'Cutover' }).isDisabled(), true);
-    await eventsAsCatalog(page, pair, streaming);
-  });
+  it("cuts over from the Cutover button after a confirmation naming the fence and the one-hour window: the target holds the source rows, the events are the catalog's", () =>
+    cutsOverWithWindow(pair, page, streaming));
 
   it("closes the window from the Close window button: the reverse slot gone from the target, the old source still fenced, Fall back off with the engine's words", () =>
     closesWindow(pair, page, streaming));
@@ -298,6 +406,9 @@ describe('pgferry console (headless Chromium)', function () {
     );
     assert.equal(done.state, 'Canceled', done.message);
   });
+
+  it('cuts over through PgBouncer from the button: the confirmation says the applications pause and no window opens; the page shows the pooler paused, switched to the target and resumed as recorded; every write made through PgBouncer is on the target, rows read back', () =>
+    cutsOverThroughPooler(pair, page, pooler, pooledSpec));
 
   it('fits a narrow window without sideways scrolling of the page', async () => {
     await page.setViewportSize({ width: 390, height: 800 });

@@ -21,6 +21,7 @@ import {
 } from '../../provider/engine';
 import type { Cluster } from '../../provider/localpg/cluster';
 import { pairSpec, requirePrerequisite, serverSpec, startPair, startSourceWriter, until, type ServerPair } from '../support';
+import { chartAgreesWithCounters, WINDOW_CHART } from '../support/consoleChart';
 
 const CHROMIUM = '/usr/bin/chromium';
 const DB = 'delta';
@@ -99,7 +100,7 @@ async function offBeforeCutover(pair: ServerPair, page: Page): Promise<void> {
 /** The cutover through the button: its steps, the rows, the window on the page and the buttons it turns on. */
 async function cutOverWithWindow(pair: ServerPair, page: Page): Promise<void> {
   await pair.source.query("INSERT INTO items VALUES (1001, 'before the cutover')", [], DB);
-  await clickThrough(page, 'cutover', /fallbackWindow opens its window/, 'Cut over');
+  await clickThrough(page, 'cutover', /It opens a fallback window of 1h: /, 'Cut over');
   const done = await until(
     'the cutover',
     async () => {
@@ -168,6 +169,7 @@ async function figuresMoving(pair: ServerPair, page: Page): Promise<void> {
       90_000,
       500,
     );
+    await chartAgreesWithCounters(page, DB, WINDOW_CHART);
   } finally {
     await writer.stop();
     watching = false;
@@ -178,6 +180,13 @@ async function figuresMoving(pair: ServerPair, page: Page): Promise<void> {
   for (const v of shown.pending) assert.ok(recorded.pending.has(v), `the page's ${v} bytes pending, never recorded`);
   const both = await sameRows(pair, 'the old source holding every write of the new server');
   assert.ok(both.includes('10001:on the new server'));
+  await chartAgreesWithCounters(page, DB, WINDOW_CHART);
+  // the chart's samples are the reverse stream's, recorded in the catalog apart from the forward stream's
+  const [samples] = await pair.target.query<{ n: string }>(
+    "SELECT count(*)::text AS n FROM pgferry.stream_sample WHERE migration = $1 AND database = $2 AND direction = 'reverse'",
+    [NAME, DB],
+  );
+  assert.ok(Number(samples!.n) >= 1, 'reverse samples in the catalog');
 }
 
 /** Resume forward through the button: every row on the old source, the target following it, Cut over again offered. */
@@ -355,7 +364,7 @@ describe('pgferry console: the fallback window (headless Chromium)', function ()
   it('cuts over through the button: the steps done, the target holding the source rows, the window Open on the page', () =>
     cutOverWithWindow(pair, page));
 
-  it("shows the window's figures moving while an application writes on the new server, each a figure the catalog recorded", () =>
+  it("shows the window's figures moving while an application writes on the new server, each a figure the catalog recorded, the window's chart ending on the counters beside it", () =>
     figuresMoving(pair, page));
 
   it('resumes forward through the button: the old source holds every write (rows read back), the target follows it, Cut over again offered', () =>

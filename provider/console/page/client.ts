@@ -330,23 +330,30 @@ void (function consoleClient() {
     );
   }
 
-  function renderCharts(page: Page, series: Record<string, Series>): void {
+  /**
+   * The charts of a page's databases: `forward` the stream from the source (data-chart), `reverse`
+   * a fallback window's stream back to the old source (data-chart-window), each ending on the
+   * figures its counters show.
+   */
+  function renderCharts(page: Page, series: Record<string, Series>, direction: 'forward' | 'reverse'): void {
     const maker = (window as unknown as { uPlot?: ChartMaker }).uPlot;
     const box = byId('charts');
     if (!maker) return;
+    const attribute = direction === 'forward' ? 'data-chart' : 'data-chart-window';
     for (const [database, s] of Object.entries(series)) {
-      const key = `${page.name}\u0000${database}`;
+      const key = `${page.name}\u0000${database}\u0000${direction}`;
       const data = [s.at.map((t) => t / 1000), s.latency, s.pending];
       const chart = charts.get(key);
       if (chart) {
         chart.setData(data);
-        lastPoint(box.querySelector<HTMLElement>(`[data-chart="${CSS.escape(database)}"]`), s);
+        lastPoint(box.querySelector<HTMLElement>(`[${attribute}="${CSS.escape(database)}"]`), s);
         continue;
       }
+      const title = direction === 'forward' ? database : `${database}: fallback window, back to the old source`;
       const holder = el(
         'figure',
-        { class: 'chart', 'data-chart': database },
-        el('figcaption', {}, database, ' ', el('span', { 'data-field': 'chart-now' })),
+        { class: 'chart', [attribute]: database },
+        el('figcaption', {}, title, ' ', el('span', { 'data-field': 'chart-now' })),
       );
       box.append(holder);
       lastPoint(holder, s);
@@ -402,7 +409,7 @@ void (function consoleClient() {
     byId('events').replaceChildren(events.length === 0 ? el('p', { class: 'note' }, 'No events.') : table);
   }
 
-  function renderPage(page: Page, series: Record<string, Series>): void {
+  function renderPage(page: Page, series: Record<string, Series>, windowSeries: Record<string, Series>): void {
     shown = page;
     byId('migration-title').textContent = page.name;
     byId('summary').replaceChildren(
@@ -433,7 +440,8 @@ void (function consoleClient() {
       ),
     );
     byId('databases').replaceChildren(...page.databases.map(databaseCard));
-    renderCharts(page, series);
+    renderCharts(page, series, 'forward');
+    renderCharts(page, windowSeries, 'reverse');
     byId('validation').replaceChildren(
       page.validation.length === 0
         ? el('p', { class: 'note' }, 'No validation results yet.')
@@ -501,12 +509,15 @@ void (function consoleClient() {
         connection(body, ok ? undefined : body.error);
         if (ok) renderGrid(body.rows);
       } else {
-        const { ok, body } = await api<{ page: Page; series: Record<string, Series>; events: ConsoleEvent[] }>(
-          `/api/migrations/${encodeURIComponent(where.name)}`,
-        );
+        const { ok, body } = await api<{
+          page: Page;
+          series: Record<string, Series>;
+          windowSeries?: Record<string, Series>;
+          events: ConsoleEvent[];
+        }>(`/api/migrations/${encodeURIComponent(where.name)}`);
         connection(body, ok ? undefined : body.error);
         if (ok) {
-          renderPage(body.page, body.series);
+          renderPage(body.page, body.series, body.windowSeries ?? {});
           renderEvents(body.events);
         }
       }

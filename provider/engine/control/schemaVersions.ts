@@ -579,6 +579,18 @@ ALTER TABLE pgferry.known_object ADD COLUMN target_identity text;
 COMMENT ON COLUMN pgferry.known_object.target_identity IS 'table OID:object OID:definition digest on the target of the part the copy restored or a look found equal to the source''s: one of the same name on the same table with another OID and definition is someone else''s';
 `,
   },
+  {
+    // The reverse stream's samples (control/streamSamples.ts): a fallback window's lag and the
+    // target's WAL pending for the old source, recorded with the figures `show` gives, for the
+    // console's chart of the window. The samples before this version are the forward stream's.
+    version: 28,
+    sql: `
+ALTER TABLE pgferry.stream_sample ADD COLUMN direction text NOT NULL DEFAULT 'forward' CHECK (direction IN ('forward', 'reverse'));
+ALTER TABLE pgferry.stream_sample DROP CONSTRAINT stream_sample_pkey;
+ALTER TABLE pgferry.stream_sample ADD PRIMARY KEY (migration, database, direction, at);
+COMMENT ON COLUMN pgferry.stream_sample.direction IS 'forward: the stream from the source to the target; reverse: a fallback window''s stream from the target back to the old source';
+`,
+  },
 ];
 
 /** The highest control-catalog version this build installs (`pgferry version` prints it). */

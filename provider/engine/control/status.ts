@@ -3,6 +3,7 @@
 import type {
   ApplyStop,
   AzureContext,
+  CutoverPlan,
   CutoverStep,
   TargetDatabaseAction,
   DatabaseDetails,
@@ -57,7 +58,7 @@ export interface MigrationRow {
   validation: ValidationResult[];
   verification: VerificationReport | null;
   downtime_seconds: number | null;
-  runner: { host: string; pid: number; heartbeatAt: string } | null;
+  runner: { host: string; pid: number; heartbeatAt: string; cutoverPlan?: CutoverPlan } | null;
   runner_locked: boolean;
   apply_retry_requests: number | null;
   cutover_requested_at: Date | null;
@@ -182,6 +183,7 @@ export function shapeStatus(row: MigrationRow, dbs: readonly DatabaseRow[], nowM
     ...(row.azure_context ? { azureContext: row.azure_context } : {}),
     runner,
     runtime: row.runtime ?? 'local',
+    ...(row.runner?.cutoverPlan ? { cutoverPlan: row.runner.cutoverPlan } : {}),
     spec: row.spec,
   };
 }

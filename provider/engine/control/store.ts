@@ -7,6 +7,7 @@ import type pg from 'pg';
 import { ident } from '../connect/quote';
 import { PgferryError } from '../core/errors';
 import { FINAL_STATES, isFinalState } from '../core/model';
+import type { CutoverPlan } from '../core/model';
 import { checkStatePair } from '../core/statePairs';
 import { checkWindowUsable, databasesWaitMessage, registeredSubState } from '../core/transitions';
 import type {
@@ -346,7 +347,12 @@ export async function remove(catalog: CatalogConnection, name: string): Promise<
   await catalog.query(`DELETE FROM ${S}.migration WHERE name = $1`, [name]);
 }
 
-export async function setRunner(catalog: CatalogConnection, name: string, runner: { host: string; pid: number } | null): Promise<void> {
+/** The runner holding the migration now, with what its spec makes of a cutover (shown by the console's confirmation). */
+export async function setRunner(
+  catalog: CatalogConnection,
+  name: string,
+  runner: { host: string; pid: number; cutoverPlan?: CutoverPlan } | null,
+): Promise<void> {
   await catalog.query(
     `UPDATE ${S}.migration SET runner = CASE WHEN $2::jsonb IS NULL THEN NULL
             ELSE $2::jsonb || jsonb_build_object('heartbeatAt', now()) END WHERE name = $1`,

@@ -184,6 +184,8 @@ export interface DatabaseDetails {
   readonly notStreamed?: readonly NotStreamed[];
   /** Online with fenceWriters: the source database is (or may be) read-only for new transactions since the cutover fenced it. */
   readonly writerFence?: WriterFence;
+  /** Online with a pooler: the pause of the pooler's databases that go to this database at its cutover, as the footprint ledger records it. */
+  readonly poolerPause?: PoolerPause;
   /** Online: what of the footprint is still to give back in this database, per change, when `show` read it (absent: nothing). */
   readonly pendingFootprint?: readonly PendingChange[];
   /** Online, cut over with a fallback window (docs/fallback.md): the window and its reverse stream. */
@@ -244,6 +246,33 @@ export interface WriterFence {
   readonly lift: string;
   /** With it, the statement run in the database itself that takes the fence's triggers away. */
   readonly liftInDatabase: string;
+}
+
+/**
+ * A cutover's pause of the pooler (spec.pooler, docs/pooler.md) for one database, from the
+ * footprint ledger: paused (the applications' queries held), switched (its lines pointed at the
+ * target and the pooler reloaded, the queries still held), resumed (running on the target, kept),
+ * or resumedOnSource (a roll-back gave the pause back: the queries ran on the old source).
+ */
+export interface PoolerPause {
+  readonly state: 'paused' | 'switched' | 'resumed' | 'resumedOnSource';
+  /** The pooler's databases that go to this database. */
+  readonly poolerDatabases: readonly string[];
+  readonly pausedAt: string;
+  readonly switchedAt?: string;
+}
+
+/**
+ * What a cutover of the migration will do, from the spec of the runner that holds it (or last
+ * held it): the console's confirmation says it. A cutover request's own options (`update --cutover
+ * --fallback-window ...`) apply over it for that cutover.
+ */
+export interface CutoverPlan {
+  /** The fallback window a cutover opens, as written (`24h`); absent: none. */
+  readonly fallbackWindow?: string;
+  readonly fenceWriters: boolean;
+  /** The pooler in front of the source is paused and switched to the target (spec.pooler). */
+  readonly pooler: boolean;
 }
 
 export interface NotStreamed {
@@ -422,6 +451,8 @@ export interface MigrationStatus {
   readonly agents?: readonly AgentInfo[];
   /** runtime agents, in progress, and no live agent can run it: why nothing runs. */
   readonly waiting?: string;
+  /** What a cutover will do, as its runner's spec says (absent: no runner has said, as one run in the caller's process). */
+  readonly cutoverPlan?: CutoverPlan;
   readonly spec: Record<string, unknown>;
 }
 

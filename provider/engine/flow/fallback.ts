@@ -26,6 +26,7 @@ import {
   recordFallbackWindow,
   type FallbackWindow,
 } from '../control/fallbackWindows';
+import { recordStreamSample } from '../control/streamSamples';
 import { cutoverOptionsOf } from '../control/cutoverOptions';
 import { releaseFallback } from '../footprint/release';
 import type { MigrationRun } from '../run/migrationRun';
@@ -130,12 +131,15 @@ export async function recordProgress(run: FallbackRun, database: string, applier
     return rows[0]!;
   });
   const now = parseLsn(wal.now);
-  await recordFallbackProgress(run.store, run.spec.migrationName, database, {
+  const figures = {
     appliedLsn: formatLsn(applied),
     latencySeconds: stats.latencySeconds,
     ...(applied > 0n && now >= applied ? { pendingBytes: Number(now - applied) } : {}),
     ...(wal.restart ? { retainedBytes: Number(now - parseLsn(wal.restart)) } : {}),
-  });
+  };
+  await recordFallbackProgress(run.store, run.spec.migrationName, database, figures);
+  // the console's chart of the window: the same reading as the figures, one row every few seconds
+  await recordStreamSample(run.store, run.spec.migrationName, database, figures, { direction: 'reverse' });
 }
 
 /** Stops one database's reverse applier and gives back its slot, publication and position. */

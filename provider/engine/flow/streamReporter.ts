@@ -120,7 +120,7 @@ async function report(
       run.spec.migrationName,
       s.database,
       { latencySeconds: stats.latencySeconds, pendingBytes: pending },
-      at,
+      { nowMs: at },
     );
     if (retained !== null && retained > run.spec.slotRetainedWarnBytes && !warned.has(s.slot)) {
       warned.add(s.slot);

@@ -19,6 +19,7 @@ export type LedgerChange = 'writerFence' | 'poolerPause' | 'targetFence' | 'targ
 
 /** One recorded change. `undo` is what gives it back; `detail` what was learned on the way (a report, never needed to undo). */
 export interface LedgerEntry<U> {
+  readonly change: LedgerChange;
   readonly database: string;
   /** Which object of the database: '' for the database itself, a table's source OID, a quoted constraint name. */
   readonly object: string;
@@ -30,6 +31,7 @@ export interface LedgerEntry<U> {
 }
 
 interface Row {
+  change: LedgerChange;
   database: string;
   object: string;
   undo: unknown;
@@ -39,10 +41,11 @@ interface Row {
   kept_at: Date | null;
 }
 
-const COLUMNS = 'database, object, undo, detail, made_at, undone_at, kept_at';
+const COLUMNS = 'change, database, object, undo, detail, made_at, undone_at, kept_at';
 
 function entryOf<U>(r: Row): LedgerEntry<U> {
   return {
+    change: r.change,
     database: r.database,
     object: r.object,
     undo: r.undo as U,
@@ -128,13 +131,20 @@ export async function pendingChanges<U>(
   return rows.map((r) => entryOf<U>(r));
 }
 
-/** Every row of a change in a migration, undone and kept ones too (`show`, reports). */
-export async function changesOf<U>(catalog: CatalogConnection, migration: string, change: LedgerChange): Promise<LedgerEntry<U>[]> {
+/**
+ * Every row of a change in a migration, undone and kept ones too (`show`, reports); of several
+ * changes in one statement, each row naming its change.
+ */
+export async function changesOf<U>(
+  catalog: CatalogConnection,
+  migration: string,
+  change: LedgerChange | readonly LedgerChange[],
+): Promise<LedgerEntry<U>[]> {
   if (!(await hasLedger(catalog))) return [];
-  const rows = await catalog.query<Row>(`SELECT ${COLUMNS} FROM ${T} WHERE migration = $1 AND change = $2 ORDER BY database, object`, [
-    migration,
-    change,
-  ]);
+  const rows = await catalog.query<Row>(
+    `SELECT ${COLUMNS} FROM ${T} WHERE migration = $1 AND change = ANY($2::text[]) ORDER BY database, object`,
+    [migration, typeof change === 'string' ? [change] : change],
+  );
   return rows.map((r) => entryOf<U>(r));
 }
 

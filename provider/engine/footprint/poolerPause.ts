@@ -26,7 +26,8 @@ import {
   type PoolerAddress,
 } from '../switchover/pooler';
 import type { FootprintContext, RestoreContext, ReversibleChange } from './change';
-import { markKept, markUndone, pendingChanges, recordChanges } from './ledger';
+import { markKept, markUndone, noteDetail, pendingChanges, recordChanges, type LedgerEntry } from './ledger';
+import type { PoolerPause } from '../core/model';
 
 const CHANGE = 'poolerPause';
 
@@ -109,6 +110,9 @@ export async function switchPooler(ctx: RestoreContext, database: string): Promi
   failpoint(`cutover-pooler-edited:${database}`);
   await withPoolerAdmin(pooler, async (admin) => {
     await reloadPooler(pooler, admin);
+    // switched, not resumed yet: `show` and the console say so (a runner killed here leaves it so)
+    const switchedAt = new Date().toISOString();
+    for (const p of pending) await noteDetail(ctx.store, ctx.spec.migrationName, database, CHANGE, p.object, { switchedAt });
     failpoint(`cutover-pooler-reloaded:${database}`);
     for (const p of pending) await resumePooled(pooler, admin, p.object);
   });
@@ -144,6 +148,35 @@ export async function checkPausedPoolerReachable(ctx: RestoreContext, databases:
       },
     );
   }
+}
+
+/**
+ * The pooler's pause of each database whose cutover paused it, from a migration's ledger rows, as
+ * `show` gives it (footprint/shown.ts reads the rows): resumed on the target once kept, on the
+ * source once given back, switched once its lines point at the target, else paused.
+ */
+export function poolerPausesOf(entries: readonly LedgerEntry<unknown>[]): Map<string, PoolerPause> {
+  const byDatabase = new Map<string, LedgerEntry<unknown>[]>();
+  for (const e of entries.filter((x) => x.change === CHANGE)) byDatabase.set(e.database, [...(byDatabase.get(e.database) ?? []), e]);
+  const pauses = new Map<string, PoolerPause>();
+  for (const [database, rows] of byDatabase) {
+    // the rows of one database move together; the earliest says where the pause stands
+    const switched = rows.map((r) => r.detail.switchedAt).filter((t): t is string => typeof t === 'string');
+    const state: PoolerPause['state'] = rows.every((r) => r.kept)
+      ? 'resumed'
+      : rows.every((r) => r.undone)
+        ? 'resumedOnSource'
+        : switched.length === rows.length
+          ? 'switched'
+          : 'paused';
+    pauses.set(database, {
+      state,
+      poolerDatabases: rows.map((r) => r.object),
+      pausedAt: new Date(Math.min(...rows.map((r) => r.madeAt.getTime()))).toISOString(),
+      ...(switched.length === rows.length && state !== 'resumedOnSource' ? { switchedAt: switched.sort()[0]! } : {}),
+    });
+  }
+  return pauses;
 }
 
 /** Gives the pause back: the lines pointed where they were (the source), the pooler reloaded and resumed. */

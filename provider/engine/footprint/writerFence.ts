@@ -44,7 +44,7 @@ import {
 import type { MigrationRun } from '../run/migrationRun';
 import { recordEvent } from '../control/store';
 import type { CatalogConnection } from '../control/connection';
-import type { MigrationStatus, WriterFence } from '../core/model';
+import type { WriterFence } from '../core/model';
 import type { RestoreContext, ReversibleChange } from './change';
 import { changesOf, markKept, markPendingAgain, markUndone, noteDetail, pendingChanges, recordChange, type LedgerEntry } from './ledger';
 
@@ -147,22 +147,12 @@ export async function reclaimFence(store: CatalogConnection, migration: string, 
 }
 
 /**
- * A migration's status with the writer fence of each database that has one in force (on, or kept
- * after its cutover), as `show` gives it: what the fence is and the statements that lift it.
+ * The writer fence of each database that has one in force (on, or kept after its cutover), from a
+ * migration's ledger rows, as `show` gives it: what the fence is and the statements that lift it
+ * (footprint/shown.ts reads the rows, with the other changes `show` gives).
  */
-export async function withWriterFences(store: CatalogConnection, status: MigrationStatus): Promise<MigrationStatus> {
-  if (status.mode !== 'Online') return status;
-  const fences = await fencesOf(store, status.name);
-  if (fences.size === 0) return status;
-  return {
-    ...status,
-    databases: status.databases.map((d) => (fences.has(d.database) ? { ...d, writerFence: fences.get(d.database)! } : d)),
-  };
-}
-
-/** Every fence of a migration in force. */
-async function fencesOf(store: CatalogConnection, migration: string): Promise<Map<string, WriterFence>> {
-  const fences = (await changesOf<FenceUndo>(store, migration, CHANGE)).filter((f) => !f.undone);
+export function writerFencesOf(migration: string, entries: readonly LedgerEntry<unknown>[]): Map<string, WriterFence> {
+  const fences = (entries as readonly LedgerEntry<FenceUndo>[]).filter((f) => f.change === CHANGE && !f.undone);
   return new Map(
     fences.map((f) => [
       f.database,

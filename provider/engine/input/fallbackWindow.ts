@@ -1,5 +1,7 @@
 // The fallback window's duration (fallbackWindow, docs/fallback.md): its rule and its seconds, apart
-// from the zod schema so the runner, which takes a parsed spec, reads it without loading zod.
+// from the zod schema so the runner, which takes a parsed spec, reads it without loading zod; and
+// what a cutover will do by the spec (its window, fence and pooler), as the status shows it.
+import type { CutoverPlan } from '../core/model';
 
 export const FALLBACK_WINDOW_RULE = 'must be a duration of whole minutes, hours or days (30m, 24h, 7d) from 10m to 30d';
 
@@ -41,4 +43,16 @@ export function unfencedWindowRefusal(spec: WindowAndFence, request: WindowAndFe
   const windowFrom = request.fallbackWindow !== undefined ? 'the cutover request' : "the migration's spec";
   const fenceFrom = request.fenceWriters === false ? 'the cutover request (--no-fence-writers)' : "the migration's spec";
   return `a fallback window (${window}, from ${windowFrom}) needs the writers fenced, and ${fenceFrom} asked fenceWriters: false: request the cutover again with the fence (or without the window)`;
+}
+
+/**
+ * What a cutover will do by the spec alone, before any request's options: the window it opens,
+ * the fence, the pooler (recorded with the runner, so the console's confirmation can say it).
+ */
+export function cutoverPlanOf(spec: WindowAndFence & { readonly pooler?: unknown }): CutoverPlan {
+  return {
+    ...(spec.fallbackWindow === undefined ? {} : { fallbackWindow: spec.fallbackWindow }),
+    fenceWriters: spec.fenceWriters === true,
+    pooler: spec.pooler !== undefined,
+  };
 }

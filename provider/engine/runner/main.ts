@@ -10,6 +10,7 @@ import { orchestrate } from '../flow/orchestrator';
 import { runnerSpec, type RunnerInput } from '../input/handOff';
 import { acquireLease } from './lease';
 import { heartbeat as catalogHeartbeat, setRunner } from '../control/store';
+import { cutoverPlanOf } from '../input/fallbackWindow';
 
 async function readStdin(): Promise<string> {
   const chunks: Buffer[] = [];
@@ -68,7 +69,9 @@ async function main(): Promise<number> {
   }
   trace('lease');
   const store = new CatalogConnection(spec.target);
-  await setRunner(store, name, { host: os.hostname(), pid: process.pid });
+  // what its cutover will do, from this runner's spec (the console's confirmation says it)
+  const plan = spec.mode === 'Online' ? { cutoverPlan: cutoverPlanOf(spec) } : {};
+  await setRunner(store, name, { host: os.hostname(), pid: process.pid, ...plan });
   // a missed heartbeat is not an error: the lease, not the heartbeat, says who runs the migration
   trace('setRunner');
   const heartbeat = setInterval(() => void catalogHeartbeat(store, name).catch(() => undefined), 5000);
