@@ -17,7 +17,7 @@ import { PG_BIN, pgEnv } from './dataset';
 import { parseDrainLabArgs, type DrainLabArgs } from './drainLabArgs';
 import { runPgbench } from './pgbench';
 import { processCpuSeconds, treeCpuSeconds } from './procTree';
-import { benchSettings } from './settings';
+import { benchSettings, labServer } from './settings';
 
 const execFileAsync = promisify(execFile);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -141,15 +141,6 @@ interface Drained {
   readonly seconds: number;
   readonly detail: string;
 }
-
-const labServer = (c: Cluster) => ({
-  host: c.host,
-  port: c.port,
-  user: c.user,
-  password: c.password,
-  sslMode: 'disable' as const,
-  maintenanceDatabase: 'postgres',
-});
 
 /**
  * pgbench initialised on both sides, a publication and the slot `drain` on the source (and, for

@@ -1,4 +1,16 @@
-// Server settings shared by every benchmark run.
+// Server settings shared by every benchmark run, and how the apply labs name a local cluster.
+import type { Cluster } from '../provider/localpg/cluster';
+
+/** A lab cluster as the engine's server spec (its superuser, no TLS). */
+export const labServer = (c: Cluster) => ({
+  host: c.host,
+  port: c.port,
+  user: c.user,
+  password: c.password,
+  sslMode: 'disable' as const,
+  maintenanceDatabase: 'postgres',
+});
+
 /**
  * The same settings on both clusters and for every tool. Durability as users run PostgreSQL
  * (fsync, synchronous_commit, full_page_writes and wal_init_zero on, overriding startCluster's test
