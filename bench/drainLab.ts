@@ -17,7 +17,7 @@ import { PG_BIN, pgEnv } from './dataset';
 import { parseDrainLabArgs, type DrainLabArgs } from './drainLabArgs';
 import { runPgbench } from './pgbench';
 import { processCpuSeconds, treeCpuSeconds } from './procTree';
-import { benchSettings, labServer } from './settings';
+import { benchSettings, LAB_STREAM, labServer } from './settings';
 
 const execFileAsync = promisify(execFile);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -200,12 +200,7 @@ function labApplier(source: Cluster, target: Cluster, initialLsn: bigint): Appli
   return new Applier({
     source: labServer(source),
     target: labServer(target),
-    database: 'lab',
-    slot: 'drain',
-    publication: 'labpub',
-    origin: 'pgferry_lab',
-    migration: 'lab',
-    cutoverPrefix: 'pgferry-lab',
+    ...LAB_STREAM,
     initialLsn,
     // experiments: PGFERRY_MAX_ROWS=N changes the rows per statement
     limits: process.env.PGFERRY_MAX_ROWS ? { ...DEFAULT_LIMITS, maxRows: Number(process.env.PGFERRY_MAX_ROWS) } : undefined,

@@ -9,7 +9,7 @@ import { Applier } from '../provider/engine/cdc/apply/applier';
 import { parseLsn } from '../provider/decoder';
 import { startCluster, stopAllClusters, type Cluster } from '../provider/localpg/cluster';
 import { argsOrExit, parseOptions, positiveInt } from './commandLine';
-import { benchSettings, labServer } from './settings';
+import { benchSettings, LAB_STREAM, labServer } from './settings';
 
 interface LabArgs {
   readonly help?: string;
@@ -132,12 +132,7 @@ async function drainWith(sessions: number, args: LabArgs): Promise<number> {
     const applier = new Applier({
       source: labServer(source),
       target: labServer(target),
-      database: 'lab',
-      slot: 'drain',
-      publication: 'labpub',
-      origin: 'pgferry_lab',
-      migration: 'lab',
-      cutoverPrefix: 'pgferry-lab',
+      ...LAB_STREAM,
       initialLsn,
       applySessions: sessions,
       log: (level, message) => process.stderr.write(`${level}: ${message}\n`),

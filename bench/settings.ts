@@ -1,6 +1,16 @@
 // Server settings shared by every benchmark run, and how the apply labs name a local cluster.
 import type { Cluster } from '../provider/localpg/cluster';
 
+/** The apply labs' stream: their database, slot, publication and the names the Applier records under. */
+export const LAB_STREAM = {
+  database: 'lab',
+  slot: 'drain',
+  publication: 'labpub',
+  origin: 'pgferry_lab',
+  migration: 'lab',
+  cutoverPrefix: 'pgferry-lab',
+} as const;
+
 /** A lab cluster as the engine's server spec (its superuser, no TLS). */
 export const labServer = (c: Cluster) => ({
   host: c.host,
