@@ -81,6 +81,8 @@ export function applyTargetFlags(fileTarget: Record<string, unknown>, flags: Tar
     target.host = flags.server.host;
     if (target.port === undefined && flags.server.port !== undefined) target.port = flags.server.port;
     if (target.user === undefined && flags.server.user !== undefined) target.user = flags.server.user;
+    if (target.sslServerName === undefined && flags.server.sslServerName !== undefined) target.sslServerName = flags.server.sslServerName;
+    if (target.sslMode === undefined && flags.server.sslMode !== undefined) target.sslMode = flags.server.sslMode;
   }
   if (target.user === undefined) target.user = DEFAULT_TARGET_USER;
   if (target.host === undefined) {

@@ -7,6 +7,7 @@ import {
   NETWORK_ERRNOS,
   PgferryError,
   sqlState,
+  tlsFailureOf,
   type ServerSpec,
 } from '../engine';
 import type { CliArgs } from './args';
@@ -59,6 +60,8 @@ function targetError(error: unknown, target: ServerSpec): unknown {
     (state !== undefined && (AUTHENTICATION_FAILED.has(state) || state === INVALID_CATALOG_NAME)) ||
     (typeof errno === 'string' && NETWORK_ERRNOS.has(errno)) ||
     /password/i.test(String((error as Error).message));
+  const tls = tlsFailureOf('target', target, error);
+  if (tls) return new PgferryError('TARGET_CONNECT', `${tls.message}; ${tls.fix}`, { cause: error });
   const where = `target server ${target.host}:${target.port} (user "${target.user}", database "${target.maintenanceDatabase}")`;
   return new PgferryError(
     'TARGET_CONNECT',

@@ -39,6 +39,8 @@ export {
   type SchemaChangeCapture,
 } from './input/migrationSpec';
 export { publicSpec, sameMigration } from './input/publicSpec';
+export { defaultSslMode, isAzureHost, isUncheckedTls } from './input/azureHosts';
+export { tlsFailureOf } from './validate/connectivity';
 export { CatalogConnection } from './control/connection';
 // the control catalog's functions the CLI, the resource and the console call on the handle
 export { events, setAzureContext, tables } from './control/store';

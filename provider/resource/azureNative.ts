@@ -7,7 +7,7 @@
 // Pure: the environment (PGFERRY_SERVER_HOSTS) is an argument.
 import { azureServers, isObject, readAzureProperties } from '../azure/body';
 import { fromAzureBoolean } from '../azure/names';
-import { serverAddress } from '../azure/serverName';
+import { serverAddress, type ServerAddress } from '../azure/serverName';
 import { isPgferryError } from '../engine';
 import type { CheckFailure } from './checkFailure';
 import { findTargetLogin, readPgpass, type PgpassReader } from './targetLogin';
@@ -136,6 +136,7 @@ export function withAzureNativeServers(
   if (!given(target.host) && address !== undefined) {
     target.host = address.host;
     if (address.port !== undefined) target.port = address.port;
+    Object.assign(target, mappedTls(address));
     fieldNames['target.host'] = server.field;
     fieldNames['target.port'] = server.field;
     fieldNames.target = server.field;
@@ -168,6 +169,13 @@ export function withAzureNativeServers(
     merge(out, 'target', target, servers.fieldNames, failures, unknown);
   }
   return { inputs: out, failures, fieldNames };
+}
+
+/** What PGFERRY_SERVER_HOSTS says of a mapped server's TLS: its own name, and the entry's ?sslmode=. */
+function mappedTls(address: ServerAddress): Props {
+  return Object.fromEntries(
+    Object.entries({ sslServerName: address.sslServerName, sslMode: address.sslMode }).filter(([, v]) => v !== undefined),
+  );
 }
 
 /** The one line naming the ways to give the target's login (docs/pulumi.md, "The target's login"). */
@@ -213,6 +221,10 @@ function merge(
         reason: `${azure}: gives ${side}.${key} ${JSON.stringify(a)} and ${side}.${key} is ${JSON.stringify(b)}; they are one server under two names (azure-native's and pgferry's): give one of them`,
       });
     }
+  }
+  // the server's own name, when the address it was mapped to is the one given
+  if (!given(ours.host) || ours.host === mapped.host) {
+    for (const key of ['sslServerName', 'sslMode']) if (given(mapped[key]) && !given(ours[key])) merged[key] = mapped[key];
   }
   out[side] = merged;
 }

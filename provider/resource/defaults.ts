@@ -3,7 +3,7 @@
 // compares with them so an old state without them diffs clean. tableJobs and indexJobs follow
 // the CPU count and stay out, so one program diffs clean from any machine.
 import type { z } from 'zod';
-import { migrationSpecSchema, serverSpecSchema } from '../engine';
+import { defaultSslMode, migrationSpecSchema, serverSpecSchema } from '../engine';
 
 type Props = Record<string, unknown>;
 
@@ -39,8 +39,8 @@ const SPEC_DEFAULTS = schemaDefaults(migrationSpecSchema.shape as unknown as Rec
   ...MACHINE_DEPENDENT_KEYS,
   ...UNFILLED_KEYS,
 ]);
-/** port, sslMode, maintenanceDatabase. */
-const SERVER_DEFAULTS = schemaDefaults(serverSpecSchema.shape as unknown as Record<string, z.ZodType>, []);
+/** port, maintenanceDatabase; sslMode follows the server's name (serverDefaults). */
+const SERVER_DEFAULTS = schemaDefaults(serverSpecSchema.in.shape as unknown as Record<string, z.ZodType>, []);
 
 function isUnset(value: unknown): boolean {
   return value === undefined || value === null;
@@ -57,6 +57,17 @@ function filled(values: Props, defaults: Readonly<Props>): Props {
 }
 
 /**
+ * A server's defaults: sslMode is the engine's for its name (verify-full for an Azure server, else
+ * prefer), filled once the name is known.
+ */
+function serverDefaults(server: Props): Props {
+  const out = filled(server, SERVER_DEFAULTS);
+  const name = typeof out.sslServerName === 'string' ? out.sslServerName : out.host;
+  if (isUnset(out.sslMode) && typeof name === 'string') out.sslMode = defaultSslMode(name);
+  return out;
+}
+
+/**
  * The inputs with every machine-independent default filled in. Unknown values (preview) and a
  * server that is unknown as a whole are kept as they are.
  */
@@ -64,7 +75,7 @@ export function withDefaults(inputs: Props): Props {
   const out = filled(inputs, { ...SPEC_DEFAULTS, ...PULUMI_DEFAULTS });
   for (const side of ['source', 'target'] as const) {
     const server = out[side];
-    if (isPlainObject(server)) out[side] = filled(server, SERVER_DEFAULTS);
+    if (isPlainObject(server)) out[side] = serverDefaults(server);
   }
   return out;
 }

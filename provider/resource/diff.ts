@@ -25,13 +25,15 @@ export interface DiffContext {
   readonly liveState?: string;
   /** Migration names that PGFERRY_ALLOW_DROP_AFTER_CUTOVER names for this operation. */
   readonly dropAllowed?: (migrationName: string) => boolean;
+  /** Migration names that PGFERRY_ALLOW_HOST_CHANGE names: replaced though only the mapped address moved. */
+  readonly hostChangeAllowed?: (migrationName: string) => boolean;
 }
 
 /** Changing any of these is a different migration. */
 const REPLACE_KEYS = ['migrationName', 'mode', 'option'] as const;
 /** Server fields that identify the server and role; password and TLS settings may rotate in place. */
 const SERVER_IDENTITY_KEYS = ['host', 'port', 'user', 'maintenanceDatabase'] as const;
-const SERVER_UPDATE_KEYS = ['password', 'sslMode', 'sslRootCert'] as const;
+const SERVER_UPDATE_KEYS = ['password', 'sslMode', 'sslRootCert', 'sslServerName'] as const;
 /**
  * Compared for `changes` only: an update records them (cutover acts on them). customTimeouts and
  * importId are never a change of their own: they say how to run an operation, not what to migrate.
@@ -90,6 +92,7 @@ export function diffInputs(olds: Props, news: Props, context: DiffContext = {}):
   // the stored outputs spell azure-native's booleans as Azure does ("True"); the inputs, as pgferry
   const o = withDefaults(withPgferrySpellings(olds));
   const n = withDefaults(news);
+  refuseMovedAddress(o, n, context);
   const found = compare(o, n);
   const cutOver = hasCutOver(context.liveState ?? o.state, o.option);
   const optedIn = n.allowReplaceAfterCutover === true;
@@ -181,6 +184,32 @@ function overlaps(a: unknown, b: unknown): boolean {
   if (containsUnknown(b)) return true;
   const old = new Set(asList(a));
   return asList(b).some((db) => old.has(db));
+}
+
+/**
+ * Identity is not environment: a target named by serverName whose address alone differs (host or
+ * port, as PGFERRY_SERVER_HOSTS or DNS gives it on the machine running Pulumi) is the same server
+ * reached another way, and replacing a migration that has not ended for it would cancel it and copy
+ * again. Refused unless PGFERRY_ALLOW_HOST_CHANGE names the migration for this operation.
+ */
+function refuseMovedAddress(o: Props, n: Props, context: DiffContext): void {
+  const server = serverNameGiven(o);
+  if (server === undefined || server !== serverNameGiven(n) || FINAL_STATES.has(String(context.liveState ?? o.state))) return;
+  const ot = asRecord(o.target);
+  const nt = asRecord(n.target);
+  if (containsUnknown(n.target) || (same(ot.host, nt.host) && same(ot.port, nt.port))) return;
+  if (!same(ot.user, nt.user) || !same(ot.maintenanceDatabase, nt.maintenanceDatabase)) return;
+  const name = String(o.migrationName);
+  if (context.hostChangeAllowed?.(name)) return;
+  throw new RefusedChangeError(
+    `target: server "${server}" resolves to ${String(nt.host)}:${String(nt.port)} on this machine and to ${String(ot.host)}:${String(ot.port)} where migration "${name}" was created or last updated (PGFERRY_SERVER_HOSTS or DNS differ); replacing it would cancel the running migration and copy again. Run with the same PGFERRY_SERVER_HOSTS as there, or set PGFERRY_ALLOW_HOST_CHANGE=${name} for this command to replace it`,
+  );
+}
+
+/** The target's Azure server name as the program gave it (serverName, or azure-native 2.x's targetDbServerName), lower-cased. */
+function serverNameGiven(props: Props): string | undefined {
+  const name = props.serverName ?? props.targetDbServerName;
+  return typeof name === 'string' && name !== '' ? name.toLowerCase() : undefined;
 }
 
 function refusedReplace(name: string, keys: readonly string[]): RefusedChangeError {

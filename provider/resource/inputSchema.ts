@@ -1,7 +1,14 @@
 // Pulumi inputs of PgMigration: their plain shape, the mapping to the engine's spec input, and
 // `check` validation with the engine's own zod schema (so Pulumi and the CLI agree on every rule).
 import type { z } from 'zod';
-import { describeIssue, migrationSpecSchema, parseMigrationSpec, type MigrationSpec, type MigrationSpecInput } from '../engine';
+import {
+  describeIssue,
+  migrationSpecSchema,
+  parseMigrationSpec,
+  type MigrationSpec,
+  type MigrationSpecInput,
+  type SslMode,
+} from '../engine';
 
 import { containsUnknown, UNKNOWN } from './unknown';
 import { unknownDatabases, windowRefusal } from '../engine';
@@ -262,6 +269,9 @@ export interface ParsedMigrationId {
   readonly migrationName: string;
   /** From PGFERRY_SERVER_HOSTS, when it maps the ARM id's server with a user. */
   readonly user?: string;
+  /** The server's own name and the mapping's sslmode, when PGFERRY_SERVER_HOSTS maps it. */
+  readonly sslServerName?: string;
+  readonly sslMode?: SslMode;
   readonly resourceGroupName?: string;
   readonly serverName?: string;
 }
@@ -283,6 +293,8 @@ export function parseMigrationId(id: string, env: NodeJS.ProcessEnv = process.en
         port: address.port ?? 5432,
         migrationName,
         ...(address.user ? { user: address.user } : {}),
+        ...(address.sslServerName ? { sslServerName: address.sslServerName } : {}),
+        ...(address.sslMode ? { sslMode: address.sslMode } : {}),
         resourceGroupName,
         serverName,
       };

@@ -27,7 +27,7 @@ import { completedCutovers, migrationId } from './outputs';
 import { newResourceOwner, notOwnedLine, ownsMigration, resourceOwnerIn, withResourceOwner } from './ownership';
 import { stdoutWriter } from './progress';
 import { redactingWriter } from './redact';
-import { dropAllowedAfterCutover } from './remove';
+import { dropAllowedAfterCutover, namedIn } from './remove';
 import type { CheckFailure } from './checkFailure';
 import { checkInputs, parseDuration, parseMigrationId, toMigrationSpec, wantedCutovers } from './inputSchema';
 import { setAzureContext } from '../engine';
@@ -72,7 +72,10 @@ const LIVE_STATE_WAIT_MS = 15_000;
  * refresh must still refuse the replace.
  */
 export async function diff(_id: string, olds: Props, news: Props, options: OperationOptions = {}): Promise<DiffDecision> {
-  const context = { dropAllowed: (name: string) => dropAllowedAfterCutover(name) };
+  const context = {
+    dropAllowed: (name: string) => dropAllowedAfterCutover(name),
+    hostChangeAllowed: (name: string) => namedIn('PGFERRY_ALLOW_HOST_CHANGE', name),
+  };
   let decision = diffInputs(olds, news, context);
   if (decision.replaces.length > 0 && !hasCutOver(olds.state, olds.option) && news.allowReplaceAfterCutover !== true) {
     const liveState = await readLiveState(olds);

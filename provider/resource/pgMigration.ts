@@ -23,10 +23,15 @@ export interface PgServerArgs {
   readonly user: pulumi.Input<string>;
   /** Always stored as a secret. Omitted: PGPASSWORD or ~/.pgpass on the machine running Pulumi. */
   readonly password?: pulumi.Input<string>;
-  /** Default prefer. */
+  /** Default verify-full for an Azure server (`*.postgres.database.azure.com`), else prefer (docs/safety.md, "TLS"). */
   readonly sslMode?: pulumi.Input<SslMode>;
-  /** CA bundle (PEM path) for verify-ca / verify-full. */
+  /** CA bundle (PEM path) for verify-ca / verify-full; omitted for an Azure server: Azure's root CAs. */
   readonly sslRootCert?: pulumi.Input<string>;
+  /**
+   * The server's own name when `host` is another address for it (a tunnel, a private address): the
+   * name its certificate must carry. Filled from serverName when PGFERRY_SERVER_HOSTS maps it.
+   */
+  readonly sslServerName?: pulumi.Input<string>;
   /** Database for connection checks and, on the target, the control catalog. Default postgres. */
   readonly maintenanceDatabase?: pulumi.Input<string>;
 }
@@ -244,7 +249,7 @@ export interface PgMigrationAccess {
 }
 
 /** The server fields besides the password, each sent as its own (non-secret) value. */
-const SERVER_KEYS = ['host', 'port', 'user', 'sslMode', 'sslRootCert', 'maintenanceDatabase'] as const;
+const SERVER_KEYS = ['host', 'port', 'user', 'sslMode', 'sslRootCert', 'sslServerName', 'maintenanceDatabase'] as const;
 /** The pooler's fields besides the password, the same way. */
 const POOLER_KEYS = ['host', 'port', 'user', 'configFile', 'databases', 'targetHost', 'targetPort', 'pauseTimeoutSeconds'] as const;
 

@@ -60,7 +60,11 @@ export async function migrationById(
 ): Promise<{ outputs: Props; status: MigrationStatus } | undefined> {
   const parsed = parseMigrationId(id, env);
   if (!parsed) throw new Error(`id: "${id}" is not a migration id, ${MIGRATION_ID_FORMS}`);
-  const target: Props = { host: parsed.host, port: parsed.port };
+  const target: Props = {
+    host: parsed.host,
+    port: parsed.port,
+    ...dropUnset({ sslServerName: parsed.sslServerName, sslMode: parsed.sslMode }),
+  };
   for (const key of ACCESS_KEYS) if (access[key] !== undefined && access[key] !== null) target[key] = access[key];
   if (target.user === undefined) {
     const database = typeof target.maintenanceDatabase === 'string' ? target.maintenanceDatabase : 'postgres';

@@ -20,9 +20,14 @@ type Props = Record<string, unknown>;
  */
 const DROP_AFTER_CUTOVER_ENV = 'PGFERRY_ALLOW_DROP_AFTER_CUTOVER';
 
-/** Whether this operation's environment names `migrationName` (comma- or space-separated list). */
+/** Whether an environment variable of this operation names `migrationName` (comma- or space-separated list). */
+export function namedIn(variable: string, migrationName: string, env: NodeJS.ProcessEnv = process.env): boolean {
+  return (env[variable] ?? '').split(/[\s,]+/).includes(migrationName);
+}
+
+/** Whether this operation's environment names `migrationName` in PGFERRY_ALLOW_DROP_AFTER_CUTOVER. */
 export function dropAllowedAfterCutover(migrationName: string, env: NodeJS.ProcessEnv = process.env): boolean {
-  return (env[DROP_AFTER_CUTOVER_ENV] ?? '').split(/[\s,]+/).includes(migrationName);
+  return namedIn(DROP_AFTER_CUTOVER_ENV, migrationName, env);
 }
 
 const DEFAULT_DELETE_WAIT_MS = 5 * 60_000;

@@ -101,6 +101,8 @@ function serverNameTests(): void {
       host: '127.0.0.1',
       port: 54321,
       via: 'PGFERRY_SERVER_HOSTS',
+      // the name its certificate carries, checked at the mapped address
+      sslServerName: 'myflexibleserver.postgres.database.azure.com',
     });
     assert.deepEqual(parseServerHosts(env.PGFERRY_SERVER_HOSTS).get('other'), { host: '::1', port: 5433, user: 'pgadmin' });
     assert.throws(() => parseServerHosts('nohost'), isCode('INVALID_INPUT'));
@@ -110,7 +112,12 @@ function serverNameTests(): void {
 
   it('makes the named server the target only when no flag or file says where the target is', () => {
     const server = serverAddress('srv', { PGFERRY_SERVER_HOSTS: 'srv=pgadmin@10.1.1.1:6432' });
-    assert.deepEqual(applyTargetFlags({}, { server }), { host: '10.1.1.1', port: 6432, user: 'pgadmin' });
+    assert.deepEqual(applyTargetFlags({}, { server }), {
+      host: '10.1.1.1',
+      port: 6432,
+      user: 'pgadmin',
+      sslServerName: 'srv.postgres.database.azure.com',
+    });
     assert.equal(applyTargetFlags({ host: 'file-host' }, { server }).host, 'file-host');
     assert.equal(applyTargetFlags({}, { server, host: 'flag-host' }).host, 'flag-host');
     assert.equal(applyTargetFlags({ user: 'fileuser' }, { server }).user, 'fileuser');

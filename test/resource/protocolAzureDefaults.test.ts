@@ -58,7 +58,9 @@ describe("protocol: Azure's defaults for an azure-native Migration program", fun
     // a role of the source's own that owns a table: Azure moves it only from a Single Server
     await source.query('CREATE ROLE app_owner NOLOGIN');
     await source.query('ALTER TABLE customers OWNER TO app_owner', [], DB);
-    session = await openProtocolSession({ PGFERRY_SERVER_HOSTS: `exampleserver=${target.user}@${target.host}:${target.port}` });
+    session = await openProtocolSession({
+      PGFERRY_SERVER_HOSTS: `exampleserver=${target.user}@${target.host}:${target.port}?sslmode=prefer`,
+    });
   });
   after(async () => {
     await closeProtocolSession(session ?? {});

@@ -4,7 +4,8 @@
 // with only the class changed to PgMigration, driven through the SDK's provider host as `pulumi up`
 // drives it. Its values point at local servers: sourceDbServerResourceId is "host:port@user" of the
 // source, the passwords are the servers', and serverName "exampleserver" reaches the target through
-// PGFERRY_SERVER_HOSTS (the documented mapping of a server name to an address). Offline: the four
+// PGFERRY_SERVER_HOSTS (the documented mapping of a server name to an address; `?sslmode=prefer`, as
+// the local stand-in has no Azure certificate to verify). Offline: the four
 // databases copied, read back from the target. Online: a per-database cutover with azure-native's
 // "True" strings, the others streaming on, then the rest. The compiler checks that the example's
 // arguments, typed as azure-native's MigrationArgs, are PgMigrationArgs unchanged.
@@ -68,7 +69,7 @@ describe('protocol: an azure-native Migration program with only its class change
     ]);
     for (const db of DATABASES) await loadShop(source, db);
     ({ provider, program, host } = await openProtocolSession({
-      PGFERRY_SERVER_HOSTS: `exampleserver=${target.user}@${target.host}:${target.port}`,
+      PGFERRY_SERVER_HOSTS: `exampleserver=${target.user}@${target.host}:${target.port}?sslmode=prefer`,
     }));
   });
   after(async () => {
@@ -187,7 +188,7 @@ describe('protocol: an azure-native Migration program with only its class change
 /** getMigration in the program, as azure-native's invoke: the server by PGFERRY_SERVER_HOSTS, the password by PGPASSWORD. */
 async function readsByGetMigration(outputs: Record<string, unknown>): Promise<void> {
   const saved = { hosts: process.env.PGFERRY_SERVER_HOSTS, password: process.env.PGPASSWORD };
-  process.env.PGFERRY_SERVER_HOSTS = `exampleserver=${target.user}@${target.host}:${target.port}`;
+  process.env.PGFERRY_SERVER_HOSTS = `exampleserver=${target.user}@${target.host}:${target.port}?sslmode=prefer`;
   process.env.PGPASSWORD = TARGET_PW;
   try {
     const args = { migrationName: 'examplemigration', resourceGroupName: 'exampleresourcegroup', serverName: 'exampleserver' };

@@ -50,7 +50,7 @@ function props(session: ProtocolSession, args: PgMigrationArgs, more: Record<str
 /** A provider host whose environment is `env` beside the mapping of exampleserver (with no user). */
 async function hostWith(env: NodeJS.ProcessEnv): Promise<ProtocolSession> {
   const session = await openProtocolSession({
-    PGFERRY_SERVER_HOSTS: `exampleserver=${target.host}:${target.port}`,
+    PGFERRY_SERVER_HOSTS: `exampleserver=${target.host}:${target.port}?sslmode=prefer`,
     PGUSER: '',
     PGPASSFILE: join(dir, 'none'),
     HOME: dir,

@@ -1,6 +1,6 @@
 // Certificates for TLS test clusters, made per run with openssl: a CA, a server certificate it
-// signs for the host name `localhost` only (so 127.0.0.1 is a wrong host name for verify-full),
-// and an unrelated CA that signed nothing here.
+// signs for the host name `localhost` only (so 127.0.0.1 is a wrong host name for verify-full), or
+// for the names a test gives (an Azure server's name), and an unrelated CA that signed nothing here.
 import { execFile } from 'node:child_process';
 import { promises as fs } from 'node:fs';
 import os from 'node:os';
@@ -18,8 +18,8 @@ export interface TlsFiles {
   readonly otherCaFile: string;
   readonly certFile: string;
   readonly keyFile: string;
-  /** The name the server certificate is issued for. */
-  readonly hostName: 'localhost';
+  /** The (first) name the server certificate is issued for. */
+  readonly hostName: string;
   remove(): Promise<void>;
 }
 
@@ -54,13 +54,14 @@ async function makeCa(dir: string, name: string): Promise<void> {
   ]);
 }
 
-/** A fresh CA and a server certificate for `localhost`, in a private temporary directory. */
-export async function makeTlsFiles(): Promise<TlsFiles> {
+/** A fresh CA and a server certificate for `localhost` (or `hostNames`), in a private temporary directory. */
+export async function makeTlsFiles(hostNames: readonly string[] = ['localhost']): Promise<TlsFiles> {
   const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'pgferry-tls-'));
   await makeCa(dir, 'ca');
   await makeCa(dir, 'other-ca');
-  await openssl(dir, ['req', ...EC_KEY, '-keyout', 'server.key', '-out', 'server.csr', '-subj', '/CN=localhost']);
-  await fs.writeFile(path.join(dir, 'server.ext'), 'subjectAltName=DNS:localhost\nextendedKeyUsage=serverAuth\n');
+  await openssl(dir, ['req', ...EC_KEY, '-keyout', 'server.key', '-out', 'server.csr', '-subj', `/CN=${hostNames[0]}`]);
+  const names = hostNames.map((name) => `DNS:${name}`).join(',');
+  await fs.writeFile(path.join(dir, 'server.ext'), `subjectAltName=${names}\nextendedKeyUsage=serverAuth\n`);
   await openssl(dir, [
     'x509',
     '-req',
@@ -83,7 +84,7 @@ export async function makeTlsFiles(): Promise<TlsFiles> {
     otherCaFile: path.join(dir, 'other-ca.crt'),
     certFile: path.join(dir, 'server.crt'),
     keyFile: path.join(dir, 'server.key'),
-    hostName: 'localhost',
+    hostName: hostNames[0]!,
     remove: () => fs.rm(dir, { recursive: true, force: true }),
   };
 }

@@ -91,7 +91,13 @@ describe("azure-native's server inputs, read once for the CLI and PgMigration", 
   it('finds the target from serverName, targetDbServerName or the FQDN, with the user from secretParameters or the mapping', () => {
     const mapped = servers({ sourceDbServerResourceId: 'h:5432@u', serverName: 'exampleserver' });
     assert.deepEqual(mapped.failures, []);
-    assert.deepEqual(mapped.inputs.target, { host: '10.1.0.5', port: 6432, user: 'pgadmin' });
+    // the mapped address, with the server's own name its certificate is checked against
+    assert.deepEqual(mapped.inputs.target, {
+      host: '10.1.0.5',
+      port: 6432,
+      user: 'pgadmin',
+      sslServerName: 'exampleserver.postgres.database.azure.com',
+    });
     const older = servers({ sourceDbServerResourceId: 'h:5432@u', targetDbServerName: 'ExampleServer' });
     assert.deepEqual(older.inputs.target, mapped.inputs.target, "azure-native 2.x's name, any case");
     const azure = servers({
@@ -166,6 +172,7 @@ describe("azure-native's server inputs, read once for the CLI and PgMigration", 
       port: 6432,
       migrationName: 'm1',
       user: 'pgadmin',
+      sslServerName: 'exampleserver.postgres.database.azure.com',
       resourceGroupName: 'rg',
       serverName: 'exampleserver',
     });

@@ -2,9 +2,13 @@
 // and the environment handed to pg_dump/pg_restore (passwords travel in the environment, never
 // on a command line).
 import { readFileSync } from 'node:fs';
-import type { ConnectionOptions } from 'node:tls';
+import { lookup } from 'node:dns/promises';
+import { isIP } from 'node:net';
+import { checkServerIdentity, type ConnectionOptions, type PeerCertificate } from 'node:tls';
 import pg from 'pg';
+import { isAzureHost, tlsNameOf } from '../input/azureHosts';
 import type { ServerSpec } from '../input/migrationSpec';
+import { azureRootCertificates, azureRootCertificatesFile } from './azureRoots';
 
 export interface OpenOptions {
   /** Database to connect to; the spec's maintenance database by default. */
@@ -21,8 +25,16 @@ const NO_SSL_MESSAGE = /does not support SSL/i;
 /** Servers that answered "no SSL" to a `prefer` attempt: later connections skip the TLS try. */
 const plainServers = new Set<string>();
 
+/**
+ * The roots a verifying mode checks the chain against: the user's sslRootCert, else Azure's root CAs
+ * for an Azure server (Azure's advice: trust only its roots), else Node's root store.
+ */
+function trustedRoots(server: ServerSpec): ConnectionOptions['ca'] {
+  if (server.sslRootCert) return readFileSync(server.sslRootCert);
+  return isAzureHost(tlsNameOf(server)) ? [...azureRootCertificates()] : undefined;
+}
+
 function tlsOptions(server: ServerSpec): ConnectionOptions | false {
-  const ca = server.sslRootCert ? readFileSync(server.sslRootCert) : undefined;
   switch (server.sslMode) {
     case 'disable':
       return false;
@@ -31,10 +43,15 @@ function tlsOptions(server: ServerSpec): ConnectionOptions | false {
       return { rejectUnauthorized: false };
     case 'verify-ca':
       // Chain must verify, the host name is not checked (libpq's verify-ca).
-      return { rejectUnauthorized: true, ca, checkServerIdentity: () => undefined };
-    case 'verify-full':
-      // pg checks the certificate against the host (as SNI only when it is a name: RFC 6066).
-      return { rejectUnauthorized: true, ca };
+      return { rejectUnauthorized: true, ca: trustedRoots(server), checkServerIdentity: () => undefined };
+    case 'verify-full': {
+      // pg checks the certificate against the host (as SNI only when it is a name: RFC 6066); a
+      // server reached at another address is checked against its own name (sslServerName).
+      const name = tlsNameOf(server);
+      const identity =
+        name === server.host ? {} : { checkServerIdentity: (_host: string, cert: PeerCertificate) => checkServerIdentity(name, cert) };
+      return { rejectUnauthorized: true, ca: trustedRoots(server), ...identity };
+    }
   }
 }
 
@@ -80,11 +97,16 @@ export async function openClient(server: ServerSpec, options: OpenOptions = {}):
   }
 }
 
-/** libpq environment for pg_dump / pg_restore / pg_dumpall: secrets only in the environment. */
-export function libpqEnv(server: ServerSpec, database: string): NodeJS.ProcessEnv {
+/**
+ * libpq environment for pg_dump / pg_restore / pg_dumpall: secrets only in the environment. A
+ * server reached at another address than its own name is given to libpq as its name (PGHOST, what
+ * verify-full checks) and the address (PGHOSTADDR, which libpq takes as a number only).
+ */
+export async function libpqEnv(server: ServerSpec, database: string): Promise<NodeJS.ProcessEnv> {
+  const name = tlsNameOf(server);
   const env: NodeJS.ProcessEnv = {
     ...process.env,
-    PGHOST: server.host,
+    PGHOST: name,
     PGPORT: String(server.port),
     PGUSER: server.user,
     PGDATABASE: database,
@@ -92,7 +114,10 @@ export function libpqEnv(server: ServerSpec, database: string): NodeJS.ProcessEn
     PGAPPNAME: 'pgferry',
     PGCONNECT_TIMEOUT: '30',
   };
+  if (name !== server.host) env.PGHOSTADDR = isIP(server.host) ? server.host : (await lookup(server.host)).address;
   if (server.password !== undefined) env.PGPASSWORD = server.password;
   if (server.sslRootCert) env.PGSSLROOTCERT = server.sslRootCert;
+  // only for the verifying modes: with a root file libpq turns require into verify-ca
+  else if (isAzureHost(name) && server.sslMode.startsWith('verify-')) env.PGSSLROOTCERT = azureRootCertificatesFile();
   return env;
 }

@@ -1,6 +1,7 @@
 // The migration spec: one zod schema shared by the CLI, the Pulumi resource and the library API.
 // It parses into frozen, readonly types; engine functions accept only those and never re-validate.
 import os from 'node:os';
+import { defaultSslMode, tlsNameOf } from './azureHosts';
 import { FALLBACK_WINDOW_RULE, isFallbackWindow } from './fallbackWindow';
 import { z } from 'zod';
 import { schemaPattern, tablePattern } from './patterns';
@@ -59,20 +60,33 @@ const portSchema = z
 
 const userSchema = z.string({ error: 'must be a role name' }).min(1, 'must not be empty').max(63, 'must be at most 63 characters');
 
-export const serverSpecSchema = z
+const serverFieldsSchema = z
   .object({
     host: hostSchema,
     port: portSchema.default(5432),
     user: userSchema,
     /** Omitted: taken from PGPASSWORD or ~/.pgpass by the driver and the client tools. */
     password: z.string({ error: 'must be a string' }).optional(),
-    sslMode: z.enum(SSL_MODES, { error: `must be one of ${SSL_MODES.join(', ')}` }).default('prefer'),
-    /** CA bundle (PEM file path) for verify-ca / verify-full. */
+    /** Omitted: verify-full for an Azure server, else prefer (azureHosts.ts defaultSslMode). */
+    sslMode: z.enum(SSL_MODES, { error: `must be one of ${SSL_MODES.join(', ')}` }).optional(),
+    /** CA bundle (PEM file path) for verify-ca / verify-full; omitted for an Azure server: Azure's root CAs. */
     sslRootCert: z.string().min(1).optional(),
+    /**
+     * The server's own name when host is another address for it (PGFERRY_SERVER_HOSTS maps an Azure
+     * server's name to a tunnel or a private address): the name its certificate must carry
+     * (verify-full) and the name the Azure defaults are judged by.
+     */
+    sslServerName: hostSchema.optional(),
     /** Database used for connection checks and, on the target, the control catalog. */
     maintenanceDatabase: z.string().min(1).max(63).default('postgres'),
   })
   .strict();
+
+/** A server as pgferry reaches it; an sslMode not given is the default for its name. */
+export const serverSpecSchema = serverFieldsSchema.transform((server) => ({
+  ...server,
+  sslMode: server.sslMode ?? defaultSslMode(tlsNameOf(server)),
+}));
 
 export type ServerSpec = Readonly<z.infer<typeof serverSpecSchema>>;
 

@@ -66,7 +66,7 @@ export async function dumpSchema(args: {
   for (const r of args.excludeRelations ?? []) argv.push(`--exclude-table=${exactPattern(r.schema)}.${exactPattern(r.name)}`);
   for (const r of args.onlyTables ?? []) argv.push(`--table=${exactPattern(r.schema)}.${exactPattern(r.name)}`);
   argv.push(`--dbname=${conninfoDbname(args.database)}`);
-  const run = await runTool(args.tools.pgDump, argv, libpqEnv(args.source, args.database), args.signal);
+  const run = await runTool(args.tools.pgDump, argv, await libpqEnv(args.source, args.database), args.signal);
   if (run.code !== 0) {
     throw new PgferryError('SCHEMA_DUMP', `pg_dump of database "${args.database}" failed: ${firstLines(run.stderr)}`, {
       // the copy holds its snapshot until the dump ends: one pg_dump cannot import went away with
@@ -267,7 +267,7 @@ export async function restoreSection(args: {
   }
   argv.push(args.file);
   // PGDATABASE is never expanded as a connection string; --dbname is, hence the quoted form.
-  const run = await runTool(args.tools.pgRestore, argv, libpqEnv(args.target, args.database), args.signal);
+  const run = await runTool(args.tools.pgRestore, argv, await libpqEnv(args.target, args.database), args.signal);
   if (run.code === 0) return { warnings: [] };
   const errors = parseRestoreErrors(run.stderr);
   if (errors.length === 0) {

@@ -12,7 +12,7 @@ import { CODES } from './codes';
 import { checkCollations, readTargetCollations } from './collations';
 import { checkCompression, readTargetCompressions } from './compression';
 import { checkTablespaces } from './tablespaces';
-import { checkConnectivity } from './connectivity';
+import { checkConnectivity, uncheckedTlsWarning } from './connectivity';
 import { checkSourceDatabases, checkTargetDatabases } from './databases';
 import { checkExtensions, readSourceExtensions, readTargetExtensions, type SourceExtension } from './extensions';
 import { checkManagedBlockers, TARGET_SUPERUSER_ROLES_SQL } from './managed';
@@ -207,6 +207,10 @@ export async function runValidation(spec: MigrationSpec, options: ValidationOpti
   check();
   const [src, dst] = await Promise.all([checkConnectivity('source', spec.source), checkConnectivity('target', spec.target)]);
   results.push(src.result, dst.result);
+  for (const role of ['source', 'target'] as const) {
+    const unchecked = uncheckedTlsWarning(role, spec[role]);
+    if (unchecked) results.push(unchecked);
+  }
   const source = src.session;
   const target = dst.session;
   const dbClients = new Map<string, pg.Client>();
