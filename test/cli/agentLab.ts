@@ -41,7 +41,18 @@ export class AgentLab {
     let child: ChildProcess | undefined;
     let stderr = '';
     const exited = runCli(
-      ['agent', '--name', name, '--target-host', this.pair.target.host, '--target-port', String(targetPort), ...extra],
+      [
+        'agent',
+        '--name',
+        name,
+        '--target-host',
+        this.pair.target.host,
+        '--target-port',
+        String(targetPort),
+        '--target-user',
+        this.pair.target.user,
+        ...extra,
+      ],
       { ...this.targetEnv(), PGFERRY_SOURCE_URLS: sourceUrls },
       280_000,
       (c) => {

@@ -89,7 +89,18 @@ describe('one split table copied by several agents in the coordinator snapshot',
     );
     // show names the part each agent holds
     const shown = await runCli(
-      ['show', '--name', 'by-three', '--target-host', lab.pair.target.host, '--target-port', String(lab.pair.target.port), ...PGFERRY_JSON],
+      [
+        'show',
+        '--name',
+        'by-three',
+        '--target-host',
+        lab.pair.target.host,
+        '--target-port',
+        String(lab.pair.target.port),
+        '--target-user',
+        lab.pair.target.user,
+        ...PGFERRY_JSON,
+      ],
       lab.targetEnv(),
     );
     const agents = (JSON.parse(shown.stdout) as { agents: { name: string; items: string[] }[] }).agents;
@@ -169,7 +180,14 @@ describe('one split table copied by several agents in the coordinator snapshot',
       120_000,
       250,
     );
-    const flags = ['--target-host', lab.pair.target.host, '--target-port', String(lab.pair.target.port)];
+    const flags = [
+      '--target-host',
+      lab.pair.target.host,
+      '--target-port',
+      String(lab.pair.target.port),
+      '--target-user',
+      lab.pair.target.user,
+    ];
     const cutover = await runCli(
       ['update', '--name', 'online-split', '--cutover', '--wait', ...PGFERRY_JSON, ...flags],
       lab.targetEnv(),

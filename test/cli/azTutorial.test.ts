@@ -88,7 +88,7 @@ describe("the Azure tutorials' az commands, run by pgferry", function () {
     cwd = mkdtempSync(path.join(os.tmpdir(), 'pgferry-az-'));
     await setUp(pair, cwd);
     // Only the server name is mapped; show, list and update read the target password from PGPASSWORD.
-    env = { PGFERRY_SERVER_HOSTS: `myflexibleserver=${pair.target.host}:${pair.target.port}`, PGPASSWORD: pair.target.password };
+    env = { PGFERRY_SERVER_HOSTS: `myflexibleserver=postgres@${pair.target.host}:${pair.target.port}`, PGPASSWORD: pair.target.password };
   });
   after(async () => {
     if (cwd) rmSync(cwd, { recursive: true, force: true });

@@ -30,7 +30,7 @@ describe('pgferry online migration (end to end)', function () {
         OverwriteDBsInTarget: true,
       },
     });
-    flags = ['--target-host', pair.target.host, '--target-port', String(pair.target.port)];
+    flags = ['--target-host', pair.target.host, '--target-port', String(pair.target.port), '--target-user', pair.target.user];
     env = { PGPASSWORD: pair.target.password };
   });
   after(async () => pair?.stop());

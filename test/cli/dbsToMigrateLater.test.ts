@@ -66,7 +66,7 @@ describe('dbsToMigrate named after the create: WaitingForDBsToMigrateSpecificati
       );
     }
     assert.equal(pair.source.password, pair.target.password);
-    env = { PGFERRY_SERVER_HOSTS: `myflexibleserver=${pair.target.host}:${pair.target.port}`, PGPASSWORD: pair.target.password };
+    env = { PGFERRY_SERVER_HOSTS: `myflexibleserver=postgres@${pair.target.host}:${pair.target.port}`, PGPASSWORD: pair.target.password };
   });
   after(async () => {
     if (cwd) rmSync(cwd, { recursive: true, force: true });
