@@ -135,6 +135,7 @@ function showTests(): void {
         DBsToMigrate: ['app'],
         targetDbServerFullyQualifiedDomainName: target.host,
         targetDbServerPort: target.port,
+        targetServerUserName: target.user,
       },
     });
     const viaFile = await runCli(['show', '--name', 'on-1', ...PGFERRY_JSON, '--properties', file]);
