@@ -26,6 +26,7 @@ describe('pgferry online migration (end to end)', function () {
         SecretParameters: { AdminCredentials: { SourceServerPassword: pair.source.password, TargetServerPassword: pair.target.password } },
         targetDbServerFullyQualifiedDomainName: pair.target.host,
         targetDbServerPort: pair.target.port,
+        targetServerUserName: pair.target.user,
         DBsToMigrate: ['shop'],
         OverwriteDBsInTarget: true,
       },
