@@ -1,5 +1,5 @@
 // The bench programs' command lines (`npm run bench`, drainLab), parsed with commander like the
-// CLI's (provider/cli/args.ts): one option table each, generated help, a bad option as one line
+// CLI's (provider/cli/input/parse.ts): one option table each, generated help, a bad option as one line
 // naming it, exit code 2.
 import { Command, CommanderError, InvalidArgumentError, type Option } from 'commander';
 

@@ -2,7 +2,7 @@
 // The pgferry command: parse the command line, run one command, map errors to exit codes
 // (0 success, 2 bad input, 130 interrupted wait, 1 anything else) with one line on stderr.
 import { isPgferryError, POOLER_PASSWORD_VARIABLE, zodToInputError, type PgferryError } from '../engine';
-import { COMMANDS, parseCli, type CliArgs, type Command } from './args';
+import { COMMANDS, readInput, type CliArgs, type Command } from './input/parse';
 import { agentCommand } from './commands/agent';
 import { checkNameCommand } from './commands/checkName';
 import { consoleCommand } from './commands/console';
@@ -12,7 +12,7 @@ import { listCommand, showCommand } from './commands/show';
 import { updateCommand } from './commands/update';
 import { verifyCommand } from './commands/verify';
 import { versionCommand } from './commands/version';
-import { registerUrlSecret } from './files';
+import { registerUrlSecret } from './input/file';
 import { debugFailure, setVerbosity } from './log';
 import { writeErr, writeOut } from './output';
 import { registerSecret } from './secrets';
@@ -70,7 +70,7 @@ export async function main(argv: readonly string[]): Promise<number> {
   for (const arg of argv) registerUrlSecret(arg.replace(/^--[\w-]+=/, ''));
   let args: CliArgs | undefined;
   try {
-    args = parseCli(argv);
+    args = await readInput(argv);
     setVerbosity(args.verbosity);
     if (args.help !== undefined) {
       writeOut(args.help);

@@ -2,19 +2,18 @@
 // (verify, cancel with a stopped runner, show's slot reading): from --properties, or from the
 // migration's stored, secret-free spec with passwords from PGPASSWORD or ~/.pgpass.
 import { parseMigrationSpec, PgferryError, showMigration, type MigrationSpec, type MigrationStatus } from '../engine';
-import type { CliArgs } from './args';
-import { loadProperties } from './files';
-import { specFromProperties } from './properties';
+import { specFromProperties } from './input/body';
+import { propertyFlags, type CliArgs } from './input/parse';
 import { registerServerSecrets } from './secrets';
-import { onTarget, propertyFlags, resolveTarget } from './target';
+import { onTarget, resolveTarget } from './target';
 
 export async function migrationSpecOf(args: CliArgs, stored?: MigrationStatus): Promise<MigrationSpec> {
-  if (args.properties !== undefined) {
-    const spec = specFromProperties(await loadProperties(args.properties), propertyFlags(args));
+  if (args.body !== undefined) {
+    const spec = specFromProperties(args.body, propertyFlags(args));
     registerServerSecrets(spec.source, spec.target, spec.pooler);
     return spec;
   }
-  const target = await resolveTarget(args);
+  const target = resolveTarget(args);
   const status = stored ?? (await onTarget(target, () => showMigration(target, args.name!)));
   if (!status) throw notFound(args.name!);
   try {

@@ -1,7 +1,7 @@
 // What a command prints as its result: a migration as the Azure resource (json, yaml, tsv, --query)
 // or pgferry's own table, formatted as --output asks, always through redact().
 import type { MigrationStatus, ServerSpec } from '../engine';
-import type { CliArgs } from './args';
+import type { CliArgs } from './input/parse';
 import { toAzureResource, type ArmScope } from '../azure/shape';
 import { formatResult, type Printable } from './format';
 import { renderList, renderStatus } from './output';

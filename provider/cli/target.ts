@@ -10,14 +10,13 @@ import {
   tlsFailureOf,
   type ServerSpec,
 } from '../engine';
-import type { CliArgs } from './args';
-import { loadProperties } from './files';
+import type { CliArgs } from './input/parse';
 import { info } from './log';
-import { targetFromInputs, type PropertyFlags } from './properties';
+import { targetFromInputs } from './input/body';
 
-export async function resolveTarget(args: CliArgs): Promise<ServerSpec> {
-  const body = args.properties === undefined ? undefined : await loadProperties(args.properties);
-  const target = targetFromInputs(body, args.target);
+/** The target server of a command: from the flags and the body read with them (input/parse.ts). */
+export function resolveTarget(args: CliArgs): ServerSpec {
+  const target = targetFromInputs(args.body, args.target);
   describeTarget(args, target);
   return target;
 }
@@ -30,10 +29,6 @@ export function describeTarget(args: CliArgs, target: ServerSpec): void {
       ? ` (server ${server.name}${server.via === 'PGFERRY_SERVER_HOSTS' ? ', mapped by PGFERRY_SERVER_HOSTS' : ''})`
       : '';
   info(`target server ${target.host}:${target.port}, user "${target.user}", database "${target.maintenanceDatabase}"${from}`);
-}
-
-export function propertyFlags(args: CliArgs): PropertyFlags {
-  return { ...args.spec, name: args.name, nameFlag: args.nameFlag, specFlagNames: args.specFlagNames, target: args.target };
 }
 
 /** Why a connection failed, in words that cannot contain the password. */

@@ -24,7 +24,6 @@ export {
   TABLE_DROPS_AND_RENAMES,
   SCHEMA_CHANGE_CAPTURES,
   MIGRATION_OPTIONS,
-  POOLER_PASSWORD_VARIABLE,
   type CutoverOptions,
   type MigrationSpec,
   type MigrationSpecInput,
@@ -38,6 +37,7 @@ export {
   type TableDropsAndRenames,
   type SchemaChangeCapture,
 } from './input/migrationSpec';
+export { POOLER_PASSWORD_VARIABLE } from './switchover/pooler';
 export { publicSpec, sameMigration } from './input/publicSpec';
 export { defaultSslMode, isAzureHost, isUncheckedTls } from './input/azureHosts';
 export { tlsFailureOf } from './validate/connectivity';

@@ -10,7 +10,7 @@ import { fromAzureBoolean } from '../azure/names';
 import { serverAddress, type ServerAddress } from '../azure/serverName';
 import { isPgferryError } from '../engine';
 import type { CheckFailure } from './checkFailure';
-import { findTargetLogin, readPgpass, type PgpassReader } from './targetLogin';
+import { findTargetLogin, noLoginHint, readPgpass, type PgpassReader } from '../azure/targetLogin';
 
 type Props = Record<string, unknown>;
 
@@ -84,7 +84,7 @@ function serverNameOf(inputs: Props, failures: CheckFailure[]): { name?: string;
  * sourceDbServerFullyQualifiedDomainName and secretParameters.sourceServerUsername), the target
  * from targetDbServerFullyQualifiedDomainName, else from serverName as the CLI reads `--name`
  * (PGFERRY_SERVER_HOSTS, else SERVER.postgres.database.azure.com), its user from
- * secretParameters.targetServerUsername, else as targetLogin.ts finds it (the server resource's
+ * secretParameters.targetServerUsername, else as azure/targetLogin.ts finds it (the server resource's
  * administratorLogin, PGFERRY_SERVER_HOSTS, PGUSER, ~/.pgpass). Both spellings of a server given
  * with different values is a failure naming the two; values not known yet are not judged.
  */
@@ -184,7 +184,7 @@ function noLogin(name: string | undefined, target: Props): CheckFailure {
   const server = name === undefined ? `"${where}"` : `server "${name}" (${where})`;
   return {
     property: 'secretParameters.targetServerUsername',
-    reason: `secretParameters.targetServerUsername: required: no login found for ${server}; give it here, or pass the azure-native server resource's name as serverName (its administratorLogin is used), or set PGUSER (or ${name ?? 'NAME'}=USER@HOST in PGFERRY_SERVER_HOSTS), or add a ~/.pgpass entry for ${where}`,
+    reason: `secretParameters.targetServerUsername: required: no login found for ${server}; give it here, or pass the azure-native server resource's name as serverName (its administratorLogin is used), or ${noLoginHint(name ?? 'NAME', String(target.host), typeof target.port === 'number' ? target.port : 5432)}`,
   };
 }
 

@@ -1,13 +1,12 @@
 // The diff rules of PgMigration, pure: which input changes replace the migration, which update it
 // (cutover, tuning, credentials, the databases of one created without them), which are nothing (databases reordered, customTimeouts), and
 // which are refused (cutover taken back, replacing a migration that has cut over).
-import { FILTER_KEYS, TUNING_KEYS } from '../engine';
+import { FILTER_KEYS } from '../engine';
 import { withDefaults } from './defaults';
 import { containsUnknown } from './unknown';
-import { cutoverRaised, RESOURCE_KEYS, wantedCutovers } from './inputSchema';
-import { AZURE_OPERATION_KEYS, AZURE_RECORDED_KEYS } from '../azure/names';
-import { AZURE_ALIAS_KEYS, withPgferrySpellings } from './aliases';
-import { AZURE_NATIVE_RECORDED_KEYS } from './azureNative';
+import { cutoverRaised, wantedCutovers } from './inputSchema';
+import { withPgferrySpellings } from './aliases';
+import { REPLACE_KEYS, SERVER_IDENTITY_KEYS, SERVER_UPDATE_KEYS, UPDATE_KEYS } from './inputKeys';
 
 type Props = Record<string, unknown>;
 
@@ -28,31 +27,6 @@ export interface DiffContext {
   /** Migration names that PGFERRY_ALLOW_HOST_CHANGE names: replaced though only the mapped address moved. */
   readonly hostChangeAllowed?: (migrationName: string) => boolean;
 }
-
-/** Changing any of these is a different migration. */
-const REPLACE_KEYS = ['migrationName', 'mode', 'option'] as const;
-/** Server fields that identify the server and role; password and TLS settings may rotate in place. */
-const SERVER_IDENTITY_KEYS = ['host', 'port', 'user', 'maintenanceDatabase'] as const;
-const SERVER_UPDATE_KEYS = ['password', 'sslMode', 'sslRootCert', 'sslServerName'] as const;
-/**
- * Compared for `changes` only: an update records them (cutover acts on them). customTimeouts and
- * importId are never a change of their own: they say how to run an operation, not what to migrate.
- * azure-native's names of pgferry's inputs (triggerCutover…) are left out: check copies each to
- * pgferry's name, compared here.
- */
-const UPDATE_KEYS = [
-  ...TUNING_KEYS,
-  'overwriteDbsInTarget',
-  'migrateRoles',
-  'migrationWindowStartTimeInUtc',
-  'migrationWindowEndTimeInUtc',
-  ...RESOURCE_KEYS,
-  // azure-native Migration's operations and records (azure/names.ts), and its inputs recorded as
-  // given (its servers are compared as source and target)
-  ...AZURE_OPERATION_KEYS.filter((key) => !(AZURE_ALIAS_KEYS as readonly string[]).includes(key)),
-  ...AZURE_RECORDED_KEYS,
-  ...AZURE_NATIVE_RECORDED_KEYS,
-];
 
 const FINAL_STATES = new Set(['Succeeded', 'Failed', 'Canceled', 'ValidationFailed']);
 

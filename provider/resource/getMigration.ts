@@ -2,7 +2,7 @@
 // arguments (migrationName, resourceGroupName, serverName) and the same result's names, read live
 // from the target's control catalog where azure-native's invoke reads ARM. It runs in the program
 // (a dynamic provider has no invoke), so the server is found as serverName is found at check
-// (PGFERRY_SERVER_HOSTS, else SERVER.postgres.database.azure.com), its login as targetLogin.ts
+// (PGFERRY_SERVER_HOSTS, else SERVER.postgres.database.azure.com), its login as azure/targetLogin.ts
 // finds it, and its password from PGPASSWORD or ~/.pgpass: no secret is an argument or a result.
 import * as pulumi from '@pulumi/pulumi';
 import { UNKNOWN_SUBSCRIPTION, type AzureCurrentStatus } from '../azure/shape';

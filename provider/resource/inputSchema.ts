@@ -12,52 +12,13 @@ import {
 
 import { containsUnknown, UNKNOWN } from './unknown';
 import { unknownDatabases, windowRefusal } from '../engine';
-import { AZURE_OPERATION_KEYS, AZURE_OPERATIONS, AZURE_RECORDED_KEYS, sourceTypeRefusal } from '../azure/names';
-import { AZURE_ALIAS_KEYS } from './aliases';
+import { sourceTypeRefusal } from '../azure/names';
 import type { CheckFailure } from './checkFailure';
-import { AZURE_NATIVE_KEYS, withSecretParameters } from './azureNative';
+import { withSecretParameters } from './azureNative';
+import { BOOLEAN_KEYS, DATABASE_LIST_KEYS, PULUMI_ONLY_KEYS } from './inputKeys';
 import { serverAddress } from '../azure/serverName';
 
 export { UNKNOWN };
-
-/** PgMigration's own inputs: its operations (cutover, fall-back) and what its delete and replace may do. */
-export const RESOURCE_KEYS = [
-  'cutover',
-  'fallBack',
-  'resumeForward',
-  'cutoverCount',
-  'dropTargetDatabasesOnDelete',
-  'allowReplaceAfterCutover',
-] as const;
-
-/**
- * Inputs that only the Pulumi layer reads; everything else belongs to the engine's spec. Azure's
- * names of pgferry's inputs (migrationMode…) are here too: check copies each to pgferry's name.
- */
-export const PULUMI_ONLY_KEYS: readonly string[] = [
-  ...new Set([
-    ...RESOURCE_KEYS,
-    // how to run an operation, never a change of its own
-    'customTimeouts',
-    'importId',
-    ...AZURE_ALIAS_KEYS,
-    ...AZURE_RECORDED_KEYS,
-    ...AZURE_OPERATION_KEYS,
-    ...AZURE_NATIVE_KEYS,
-  ]),
-];
-
-/** Pulumi-only inputs that are true or false. */
-const BOOLEAN_KEYS = [
-  'cutover',
-  'fallBack',
-  'resumeForward',
-  'dropTargetDatabasesOnDelete',
-  'allowReplaceAfterCutover',
-  AZURE_OPERATIONS.cancel.whole,
-] as const;
-/** Pulumi-only inputs that are lists of database names: Azure's per-database operations. */
-const DATABASE_LIST_KEYS = [AZURE_OPERATIONS.cutover.databases, AZURE_OPERATIONS.cancel.databases] as const;
 
 /** Keys the SDK adds to every dynamic resource's property bag. */
 const RESERVED_KEYS = ['__provider'];

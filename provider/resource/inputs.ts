@@ -1,7 +1,7 @@
 // Which stored properties are inputs: read and delete receive only the stored outputs, which echo
 // the inputs beside the status, and rebuild the spec from them.
 import * as engine from '../engine';
-import { PULUMI_ONLY_KEYS } from './inputSchema';
+import { PULUMI_ONLY_KEYS } from './inputKeys';
 import { withPgferrySpellings } from './aliases';
 
 type Props = Record<string, unknown>;

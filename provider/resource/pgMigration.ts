@@ -423,7 +423,7 @@ const AZURE_SERVER_TYPE = /^azure-native:dbforpostgresql(\/v[0-9a-z]+)?:Server$/
 /**
  * The administratorLogin of the azure-native server resource the program named the target by
  * (`serverName: server.name`, or its FQDN): an Output knows the resources it came from, as Pulumi
- * records them for dependencies. Read at check only when no user is given (targetLogin.ts).
+ * records them for dependencies. Read at check only when no user is given (azure/targetLogin.ts).
  */
 function administratorLoginOf(args: PgMigrationArgs): pulumi.Output<string | undefined> | undefined {
   for (const input of [args.serverName, args.targetDbServerName, args.targetDbServerFullyQualifiedDomainName]) {

@@ -11,7 +11,7 @@ import { resourceOwnerIn, withResourceOwner } from './ownership';
 import { stdoutWriter } from './progress';
 import { redactingWriter } from './redact';
 import { MIGRATION_ID_FORMS, parseMigrationId, toMigrationSpec } from './inputSchema';
-import { findTargetLogin } from './targetLogin';
+import { findTargetLogin, noLoginHint } from '../azure/targetLogin';
 
 type Props = Record<string, unknown>;
 
@@ -50,7 +50,7 @@ async function readById(id: string, props: Props): Promise<{ id: string; props: 
 /**
  * The migration an id names, as outputs, or undefined when the target's catalog has none. The
  * target's user: `access.user`, else the ARM id's server's PGFERRY_SERVER_HOSTS user, else PGUSER or
- * ~/.pgpass, as check finds it (targetLogin.ts); its password: `access.password`, else
+ * ~/.pgpass, as check finds it (azure/targetLogin.ts); its password: `access.password`, else
  * PGPASSWORD or ~/.pgpass, as for any libpq client.
  */
 export async function migrationById(
@@ -71,7 +71,7 @@ export async function migrationById(
     const login = findTargetLogin({ mappedUser: parsed.user, host: parsed.host, port: parsed.port, database }, env);
     if (!login) {
       throw new Error(
-        `target.user: no login found for ${parsed.host}:${parsed.port}; give it (access.target.user), or set PGUSER (or SERVER=USER@HOST in PGFERRY_SERVER_HOSTS), or add a ~/.pgpass entry for ${parsed.host}:${parsed.port}`,
+        `target.user: no login found for ${parsed.host}:${parsed.port}; give it (access.target.user), or ${noLoginHint('SERVER', parsed.host, parsed.port)}`,
       );
     }
     target.user = login.user;

@@ -36,12 +36,29 @@ export class AgentLab {
     return { PGPASSWORD: this.pair.target.password };
   }
 
+  /** The target's flags for a command run beside the agents: host, port and login. */
+  targetFlags(): string[] {
+    const target = this.pair.target;
+    return ['--target-host', target.host, '--target-port', String(target.port), '--target-user', target.user];
+  }
+
   /** Starts `pgferry agent` against `targetPort` (the target, or a proxy in front of it); resolves once it joined. */
   async startAgent(name: string, sourceUrls: string, targetPort = this.pair.target.port, extra: readonly string[] = []): Promise<Agent> {
     let child: ChildProcess | undefined;
     let stderr = '';
     const exited = runCli(
-      ['agent', '--name', name, '--target-host', this.pair.target.host, '--target-port', String(targetPort), ...extra],
+      [
+        'agent',
+        '--name',
+        name,
+        '--target-host',
+        this.pair.target.host,
+        '--target-port',
+        String(targetPort),
+        '--target-user',
+        this.pair.target.user,
+        ...extra,
+      ],
       { ...this.targetEnv(), PGFERRY_SOURCE_URLS: sourceUrls },
       280_000,
       (c) => {

@@ -27,7 +27,7 @@ describe('runtime agents: registered only, waiting for an agent', function () {
     pair = await startPair();
     await pair.source.query('CREATE DATABASE shop');
     await pair.source.query(`CREATE TABLE items (id int PRIMARY KEY); INSERT INTO items SELECT generate_series(1, 10);`, [], 'shop');
-    flags = ['--target-host', pair.target.host, '--target-port', String(pair.target.port)];
+    flags = ['--target-host', pair.target.host, '--target-port', String(pair.target.port), '--target-user', pair.target.user];
     env = { PGPASSWORD: pair.target.password };
   });
   after(async () => pair?.stop());

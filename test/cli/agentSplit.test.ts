@@ -88,10 +88,7 @@ describe('one split table copied by several agents in the coordinator snapshot',
       ['held', 'held', 'by-three-3', 'by-three-3', 'by-three-3', 'by-three-3'],
     );
     // show names the part each agent holds
-    const shown = await runCli(
-      ['show', '--name', 'by-three', '--target-host', lab.pair.target.host, '--target-port', String(lab.pair.target.port), ...PGFERRY_JSON],
-      lab.targetEnv(),
-    );
+    const shown = await runCli(['show', '--name', 'by-three', ...lab.targetFlags(), ...PGFERRY_JSON], lab.targetEnv());
     const agents = (JSON.parse(shown.stdout) as { agents: { name: string; items: string[] }[] }).agents;
     assert.deepEqual(
       agents.map((a) => [a.name, a.items]),
@@ -169,7 +166,7 @@ describe('one split table copied by several agents in the coordinator snapshot',
       120_000,
       250,
     );
-    const flags = ['--target-host', lab.pair.target.host, '--target-port', String(lab.pair.target.port)];
+    const flags = lab.targetFlags();
     const cutover = await runCli(
       ['update', '--name', 'online-split', '--cutover', '--wait', ...PGFERRY_JSON, ...flags],
       lab.targetEnv(),

@@ -83,6 +83,8 @@ describe('agents claim and run migrations of runtime agents', function () {
             lab.pair.target.host,
             '--target-port',
             String(lab.pair.target.port),
+            '--target-user',
+            lab.pair.target.user,
             ...PGFERRY_JSON,
           ],
           lab.targetEnv(),

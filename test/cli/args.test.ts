@@ -1,6 +1,6 @@
 // Usage errors: unknown commands and flags, contradictory or missing flags — exit 2, one line.
 import assert from 'node:assert/strict';
-import { parseCli } from '../../provider/cli/args';
+import { parseCli } from '../../provider/cli/input/parse';
 import { waitDone, waitExitCode } from '../../provider/cli/wait';
 import type { MigrationStatus } from '../../provider/engine';
 import { runCli } from './helpers';

@@ -60,7 +60,7 @@ describe('the Azure body: window, setup and update operations (integration)', fu
     // both clusters share one password: PGPASSWORD serves the source and the target
     assert.equal(pair.source.password, pair.target.password);
     env = {
-      PGFERRY_SERVER_HOSTS: `myflexibleserver=${pair.target.host}:${pair.target.port}?sslmode=prefer`,
+      PGFERRY_SERVER_HOSTS: `myflexibleserver=postgres@${pair.target.host}:${pair.target.port}?sslmode=prefer`,
       PGPASSWORD: pair.target.password,
     };
   });

@@ -2,10 +2,10 @@
 // server names mapped to addresses, az's enum values in any case, --properties forms, the output
 // formats and --query as az prints them, and `pgferry --version`.
 import assert from 'node:assert/strict';
-import { parseCli } from '../../provider/cli/args';
+import { parseCli } from '../../provider/cli/input/parse';
 import { compileQuery, formatResult, formatTsv } from '../../provider/cli/format';
-import { loadProperties } from '../../provider/cli/files';
-import { applyTargetFlags } from '../../provider/cli/propertyFlags';
+import { loadProperties } from '../../provider/cli/input/file';
+import { applyTargetFlags } from '../../provider/cli/input/body';
 import { parseServerHosts, serverAddress, serverNameOf } from '../../provider/azure/serverName';
 import { CONTROL_SCHEMA_VERSION, PgferryError } from '../../provider/engine';
 import { runCli } from './helpers';
@@ -118,8 +118,8 @@ function serverNameTests(): void {
       user: 'pgadmin',
       sslServerName: 'srv.postgres.database.azure.com',
     });
-    assert.equal(applyTargetFlags({ host: 'file-host' }, { server }).host, 'file-host');
-    assert.equal(applyTargetFlags({}, { server, host: 'flag-host' }).host, 'flag-host');
+    assert.equal(applyTargetFlags({ host: 'file-host' }, { server }, { PGUSER: 'u' }).host, 'file-host');
+    assert.equal(applyTargetFlags({}, { server, host: 'flag-host' }, { PGUSER: 'u' }).host, 'flag-host');
     assert.equal(applyTargetFlags({ user: 'fileuser' }, { server }).user, 'fileuser');
   });
 }

@@ -89,7 +89,7 @@ describe("the Azure tutorials' az commands, run by pgferry", function () {
     await setUp(pair, cwd);
     // Only the server name is mapped; show, list and update read the target password from PGPASSWORD.
     env = {
-      PGFERRY_SERVER_HOSTS: `myflexibleserver=${pair.target.host}:${pair.target.port}?sslmode=prefer`,
+      PGFERRY_SERVER_HOSTS: `myflexibleserver=postgres@${pair.target.host}:${pair.target.port}?sslmode=prefer`,
       PGPASSWORD: pair.target.password,
     };
   });

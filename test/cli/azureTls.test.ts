@@ -63,7 +63,7 @@ describe('TLS verified for an Azure server by default, through the pgferry comma
       'shop',
     );
     assert.equal(pair.source.password, pair.target.password);
-    env = { PGFERRY_SERVER_HOSTS: `tlsbox=${pair.target.host}:${pair.target.port}`, PGPASSWORD: pair.target.password };
+    env = { PGFERRY_SERVER_HOSTS: `tlsbox=${pair.target.user}@${pair.target.host}:${pair.target.port}`, PGPASSWORD: pair.target.password };
   });
   after(async () => {
     if (cwd) rmSync(cwd, { recursive: true, force: true });

@@ -29,7 +29,7 @@ describe('pgferry show/list/update against a real target', () => {
   before(async () => {
     target = await startCluster({ label: 'cli-dst' });
     store = new CatalogConnection(serverSpec(target));
-    flags = ['--target-host', target.host, '--target-port', String(target.port)];
+    flags = ['--target-host', target.host, '--target-port', String(target.port), '--target-user', target.user];
     env = { PGPASSWORD: target.password };
     await registerMigrations();
   });
@@ -135,6 +135,7 @@ function showTests(): void {
         DBsToMigrate: ['app'],
         targetDbServerFullyQualifiedDomainName: target.host,
         targetDbServerPort: target.port,
+        targetServerUserName: target.user,
       },
     });
     const viaFile = await runCli(['show', '--name', 'on-1', ...PGFERRY_JSON, '--properties', file]);
@@ -274,7 +275,10 @@ function connectionFailures(): void {
   });
 
   it('an unreachable target fails with exit 1 and one line', async () => {
-    const result = await runCli(['show', '--name', 'x', '--target-host', '127.0.0.1', '--target-port', '1'], env);
+    const result = await runCli(
+      ['show', '--name', 'x', '--target-host', '127.0.0.1', '--target-port', '1', '--target-user', 'postgres'],
+      env,
+    );
     assert.equal(result.code, 1);
     assert.equal(result.errLines.length, 1, result.stderr);
     assert.match(result.errLines[0]!, /127\.0\.0\.1:1.*connection refused/);

@@ -26,11 +26,12 @@ describe('pgferry online migration (end to end)', function () {
         SecretParameters: { AdminCredentials: { SourceServerPassword: pair.source.password, TargetServerPassword: pair.target.password } },
         targetDbServerFullyQualifiedDomainName: pair.target.host,
         targetDbServerPort: pair.target.port,
+        targetServerUserName: pair.target.user,
         DBsToMigrate: ['shop'],
         OverwriteDBsInTarget: true,
       },
     });
-    flags = ['--target-host', pair.target.host, '--target-port', String(pair.target.port)];
+    flags = ['--target-host', pair.target.host, '--target-port', String(pair.target.port), '--target-user', pair.target.user];
     env = { PGPASSWORD: pair.target.password };
   });
   after(async () => pair?.stop());

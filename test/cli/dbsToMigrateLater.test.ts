@@ -67,7 +67,7 @@ describe('dbsToMigrate named after the create: WaitingForDBsToMigrateSpecificati
     }
     assert.equal(pair.source.password, pair.target.password);
     env = {
-      PGFERRY_SERVER_HOSTS: `myflexibleserver=${pair.target.host}:${pair.target.port}?sslmode=prefer`,
+      PGFERRY_SERVER_HOSTS: `myflexibleserver=postgres@${pair.target.host}:${pair.target.port}?sslmode=prefer`,
       PGPASSWORD: pair.target.password,
     };
   });

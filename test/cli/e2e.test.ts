@@ -66,7 +66,7 @@ describe('pgferry create --wait (offline, end to end)', function () {
   });
 
   it('shows, lists and verifies the finished migration', async () => {
-    const flags = ['--target-host', pair.target.host, '--target-port', String(pair.target.port)];
+    const flags = ['--target-host', pair.target.host, '--target-port', String(pair.target.port), '--target-user', pair.target.user];
     const env = { PGPASSWORD: pair.target.password };
     const show = await runCli(['show', '--name', 'tiny-offline', ...flags], env);
     assert.equal(show.code, 0, show.stderr);
@@ -84,7 +84,7 @@ describe('pgferry create --wait (offline, end to end)', function () {
   it('verifies from the stored spec with passwords from PGPASSWORD', async () => {
     // Both test clusters share one superuser password, so PGPASSWORD serves source and target.
     assert.equal(pair.source.password, pair.target.password);
-    const flags = ['--target-host', pair.target.host, '--target-port', String(pair.target.port)];
+    const flags = ['--target-host', pair.target.host, '--target-port', String(pair.target.port), '--target-user', pair.target.user];
     const verify = await runCli(['verify', '--name', 'tiny-offline', '--output', 'json', ...flags], { PGPASSWORD: pair.target.password });
     assert.equal(verify.code, 0, verify.stderr);
     const report = JSON.parse(verify.stdout);

@@ -34,7 +34,7 @@ interface Case {
   readonly field: RegExp;
 }
 
-const TARGET_FLAGS = ['--target-host', '127.0.0.1', '--target-port', CLOSED_PORT];
+const TARGET_FLAGS = ['--target-host', '127.0.0.1', '--target-port', CLOSED_PORT, '--target-user', 'postgres'];
 
 const CASES: Case[] = [
   { title: 'bad JSON', body: `{"properties": {"SecretParameters": "${SECRET}", }`, field: /--properties/ },
@@ -199,7 +199,17 @@ describe('pgferry create with malformed input', () => {
     for (const c of realCases) {
       it(`refuses ${c.title} and changes neither server`, async () => {
         const before = await snapshot(pair);
-        const result = await runCli(['create', '--name', 'real-1', '--properties', propertiesFile(c.body(pair)), '--output', 'json']);
+        const result = await runCli([
+          'create',
+          '--name',
+          'real-1',
+          '--properties',
+          propertiesFile(c.body(pair)),
+          '--target-user',
+          'postgres',
+          '--output',
+          'json',
+        ]);
         assert.equal(result.code, 2, result.stderr);
         assert.equal(result.errLines.length, 1, result.stderr);
         assert.match(result.errLines[0]!, c.field);
@@ -233,7 +243,18 @@ describe('pgferry create with malformed input', () => {
           OverwriteDBsInTarget: true,
         },
       };
-      const result = await runCli(['create', '--name', 'too-many', '--properties', propertiesFile(body), '--wait', '--output', 'json']);
+      const result = await runCli([
+        'create',
+        '--name',
+        'too-many',
+        '--properties',
+        propertiesFile(body),
+        '--target-user',
+        'postgres',
+        '--wait',
+        '--output',
+        'json',
+      ]);
       assert.equal(result.code, 2, result.stderr);
       assert.equal(result.errLines.length, 1, result.stderr);
       assert.match(result.errLines[0]!, /DBsToMigrate.*50/);

@@ -21,7 +21,7 @@ describe('an offline migration passes through CompletingMigration', function () 
       target: { host: pair.target.host, port: pair.target.port, user: 'postgres', password: pair.target.password },
       databases: ['small'],
     });
-    flags = ['--target-host', pair.target.host, '--target-port', String(pair.target.port)];
+    flags = ['--target-host', pair.target.host, '--target-port', String(pair.target.port), '--target-user', pair.target.user];
     env = { PGPASSWORD: pair.target.password };
   });
   after(async () => {

@@ -35,7 +35,7 @@ describe('pgferry resume after the runner died', function () {
       tableJobs: 2,
       splitTablesLargerThan: 0,
     });
-    flags = ['--target-host', pair.target.host, '--target-port', String(pair.target.port)];
+    flags = ['--target-host', pair.target.host, '--target-port', String(pair.target.port), '--target-user', pair.target.user];
     env = { PGPASSWORD: pair.target.password };
   });
   after(async () => {

@@ -1,6 +1,6 @@
 // Who may use the console (provider/console/security.ts), rule by rule: pure, no server.
 import assert from 'node:assert/strict';
-import { parseCli } from '../../provider/cli/args';
+import { parseCli } from '../../provider/cli/input/parse';
 import { isLoopback, listenAddress, refusal, type Access } from '../../provider/console/security';
 
 const local: Access = { token: 'secret-token-123', loopback: true, port: 8080, scheme: 'http' };

@@ -22,7 +22,7 @@ describe('offline copy resumes inside a split table', function () {
   this.timeout(300_000);
   let pair: ServerPair;
   const holds: CopyHold[] = [];
-  const flags = () => ['--target-host', pair.target.host, '--target-port', String(pair.target.port)];
+  const flags = () => ['--target-host', pair.target.host, '--target-port', String(pair.target.port), '--target-user', pair.target.user];
 
   before(async () => {
     pair = await startPair();

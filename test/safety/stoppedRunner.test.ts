@@ -34,7 +34,7 @@ describe('safety: an online migration whose runner was killed', function () {
         OverwriteDBsInTarget: true,
       },
     });
-    flags = ['--target-host', pair.target.host, '--target-port', String(pair.target.port)];
+    flags = ['--target-host', pair.target.host, '--target-port', String(pair.target.port), '--target-user', pair.target.user];
     env = { PGPASSWORD: pair.target.password };
   });
   after(async () => pair?.stop());

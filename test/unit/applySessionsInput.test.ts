@@ -3,7 +3,7 @@
 // field and the allowed range, in the engine and in Pulumi's check (the apply itself on real
 // servers: test/cdc/parallelApply.test.ts).
 import assert from 'node:assert/strict';
-import { specFromProperties } from '../../provider/cli/properties';
+import { specFromProperties } from '../../provider/cli/input/body';
 import { parseMigrationSpec, PgferryError } from '../../provider/engine';
 import { checkInputs } from '../../provider/resource/inputSchema';
 

@@ -15,8 +15,8 @@ import {
   type AzureName,
 } from '../../provider/azure/names';
 import { toAzureResource } from '../../provider/azure/shape';
-import { parseCli } from '../../provider/cli/args';
-import { specFromProperties, updateOperationOf } from '../../provider/cli/properties';
+import { parseCli } from '../../provider/cli/input/parse';
+import { specFromProperties, updateOperationOf } from '../../provider/cli/input/body';
 import { PgferryError, type MigrationStatus } from '../../provider/engine';
 import { check } from '../../provider/resource/operations';
 import { toMigrationSpec } from '../../provider/resource/inputSchema';

@@ -5,8 +5,8 @@
 // passwords kept under secretParameters until the spec is built; the ARM migration id read as
 // PgMigration.get takes it; az's added flags. Pure: no server.
 import assert from 'node:assert/strict';
-import { parseCli } from '../../provider/cli/args';
-import { specFromProperties } from '../../provider/cli/properties';
+import { parseCli } from '../../provider/cli/input/parse';
+import { specFromProperties } from '../../provider/cli/input/body';
 import { PgferryError } from '../../provider/engine';
 import { withAzureNativeServers } from '../../provider/resource/azureNative';
 import { parseMigrationId, toMigrationSpec } from '../../provider/resource/inputSchema';

@@ -2,7 +2,7 @@
 // kinds, and never an Oracle source, whichever way it comes: the CLI's Azure body or PgMigration's input.
 import assert from 'node:assert/strict';
 import { sourceTypeRefusal } from '../../provider/azure/names';
-import { specFromProperties } from '../../provider/cli/properties';
+import { specFromProperties } from '../../provider/cli/input/body';
 import { checkInputs } from '../../provider/resource/inputSchema';
 
 const body = (sourceType: unknown) => ({
@@ -38,13 +38,13 @@ describe("Azure's sourceType (unit)", () => {
   });
 
   it('the CLI refuses an Oracle or unknown sourceType in the body, naming the body’s field, and takes a known one', () => {
-    assert.equal(specFromProperties(body('AWS_RDS'), { name: 'm1' }).databases.length, 1);
+    assert.equal(specFromProperties(body('AWS_RDS'), { name: 'm1' }, { PGUSER: 'pgadmin' }).databases.length, 1);
     assert.throws(
-      () => specFromProperties(body('EDB_Oracle_Server'), { name: 'm1' }),
+      () => specFromProperties(body('EDB_Oracle_Server'), { name: 'm1' }, { PGUSER: 'pgadmin' }),
       (e: Error) => /^properties\.sourceType: EDB_Oracle_Server is an Oracle database/.test(e.message),
     );
     assert.throws(
-      () => specFromProperties(body('Mainframe'), { name: 'm1' }),
+      () => specFromProperties(body('Mainframe'), { name: 'm1' }, { PGUSER: 'pgadmin' }),
       (e: Error) => /^properties\.sourceType: "Mainframe" is not one of Azure's source types/.test(e.message),
     );
   });

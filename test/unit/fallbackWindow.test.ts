@@ -2,8 +2,8 @@
 // what is allowed, the same from the spec, a properties file, the CLI's flags, Pulumi's check and a
 // cutover request; refused for an offline migration and without the writer fence.
 import assert from 'node:assert/strict';
-import { parseCli } from '../../provider/cli/args';
-import { specFromProperties } from '../../provider/cli/properties';
+import { parseCli } from '../../provider/cli/input/parse';
+import { specFromProperties } from '../../provider/cli/input/body';
 import { parseMigrationSpec, PgferryError, requestCutover } from '../../provider/engine';
 import { fallbackWindowSeconds, unfencedWindowRefusal } from '../../provider/engine/input/fallbackWindow';
 import { checkInputs } from '../../provider/resource/inputSchema';
@@ -77,6 +77,7 @@ describe('fallback window: the input', () => {
           },
         },
         { name: 'm1' },
+        { PGUSER: 'pgadmin' },
       ),
     );
     assert.equal(azure.message, `properties.fallbackWindow: ${RULE}`);

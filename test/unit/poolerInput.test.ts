@@ -3,8 +3,8 @@
 // check; each bad value refused in one line naming the field and what is allowed; its password
 // kept out of the stored run spec and masked in the provider's messages.
 import assert from 'node:assert/strict';
-import { parseCli } from '../../provider/cli/args';
-import { specFromProperties } from '../../provider/cli/properties';
+import { parseCli } from '../../provider/cli/input/parse';
+import { specFromProperties } from '../../provider/cli/input/body';
 import { parseMigrationSpec, PgferryError, publicSpec } from '../../provider/engine';
 import { runSpecOf } from '../../provider/engine/input/runSpec';
 import { checkInputs } from '../../provider/resource/inputSchema';

@@ -1,18 +1,21 @@
 // Unit tests of the properties mapping: the Azure body (case-insensitive keys, "True"/"False"),
 // the plain form with URLs, flags overriding the file, and errors naming the user's field.
 import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { serverAddress } from '../../provider/azure/serverName';
 import { PgferryError } from '../../provider/engine';
 import {
   mapProperties,
-  parsePropertiesText,
   parseSourceResourceId,
   specFromProperties,
   targetFromInputs,
   updateOperationOf,
-} from '../../provider/cli/properties';
-import { parseConnectionUrl } from '../../provider/cli/url';
-import { parseCli } from '../../provider/cli/args';
-import { propertyFlags } from '../../provider/cli/target';
+} from '../../provider/cli/input/body';
+import { parsePropertiesText } from '../../provider/cli/input/file';
+import { parseConnectionUrl } from '../../provider/cli/input/url';
+import { parseCli, propertyFlags } from '../../provider/cli/input/parse';
 import { checkInputs } from '../../provider/resource/inputSchema';
 
 const azureBody = {
@@ -211,9 +214,32 @@ describe('cli properties: the plain form and the target server', () => {
     assert.equal(spec.pgBinDir, '/usr/lib/postgresql/16/bin');
   });
 
-  it('defaults the target user to postgres and leaves passwords to PGPASSWORD/.pgpass', () => {
-    const target = targetFromInputs(undefined, { host: 'h1' });
-    assert.deepEqual([target.host, target.port, target.user, target.password], ['h1', 5432, 'postgres', undefined]);
+  it('finds the target login as PgMigration does: the flag or body, the server hosts entry, PGUSER, then ~/.pgpass', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'pgferry-login-'));
+    const pgpass = join(dir, 'pgpass');
+    writeFileSync(pgpass, '# comment\nother:5432:*:nobody:x\nh1:5432:postgres:passuser:pw\n', { mode: 0o600 });
+    try {
+      const server = serverAddress('srv', { PGFERRY_SERVER_HOSTS: 'srv=mapped@h1' });
+      const env = { PGUSER: 'envuser', PGPASSFILE: pgpass };
+      const user = (flags: Parameters<typeof targetFromInputs>[1], e: NodeJS.ProcessEnv) => targetFromInputs(undefined, flags, e).user;
+      assert.equal(user({ server, user: 'flaguser' }, env), 'flaguser');
+      assert.equal(user({ server }, env), 'mapped');
+      assert.equal(user({ host: 'h1' }, env), 'envuser');
+      assert.equal(user({ host: 'h1' }, { PGPASSFILE: pgpass }), 'passuser');
+      const none = inputErrorOf(() => targetFromInputs(undefined, { host: 'h2', port: 6000 }, { PGPASSFILE: pgpass }));
+      assert.equal(none.code, 'TARGET_LOGIN_REQUIRED');
+      assert.equal(
+        none.message,
+        '--target-user: no login found for the target h2:6000; give --target-user (or the user in --target-url or the properties file), or set PGUSER (or SERVER=USER@HOST in PGFERRY_SERVER_HOSTS), or add a ~/.pgpass entry for h2:6000',
+      );
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('leaves passwords to PGPASSWORD/.pgpass', () => {
+    const target = targetFromInputs(undefined, { host: 'h1', user: 'u' });
+    assert.deepEqual([target.host, target.port, target.user, target.password], ['h1', 5432, 'u', undefined]);
     const fromFile = targetFromInputs(azureBody, { port: 7000 });
     assert.deepEqual(
       [fromFile.host, fromFile.port, fromFile.user, fromFile.password],
@@ -234,20 +260,23 @@ describe('cli properties: the plain form and the target server', () => {
 describe('cli properties: input errors', () => {
   it('names the field as the user spelled it', () => {
     const e1 = inputErrorOf(() =>
-      specFromProperties({ properties: { sourcedbserverresourceid: 'h:5432@u', DBSTOMIGRATE: 'x' } }, { name: 'a', target: { host: 'h' } }),
+      specFromProperties(
+        { properties: { sourcedbserverresourceid: 'h:5432@u', DBSTOMIGRATE: 'x' } },
+        { name: 'a', target: { host: 'h', user: 'u' } },
+      ),
     );
     assert.equal(e1.field, 'properties.DBSTOMIGRATE');
     const e2 = inputErrorOf(() =>
       specFromProperties(
         { properties: { SourceDBServerResourceId: 'h:5432@u', DBsToMigrate: ['template1'] } },
-        { name: 'a', target: { host: 'h' } },
+        { name: 'a', target: { host: 'h', user: 'u' } },
       ),
     );
     assert.match(e2.message, /^properties\.DBsToMigrate \(databases\): /);
     const e3 = inputErrorOf(() =>
       specFromProperties(
         { properties: { SourceDBServerResourceId: 'h:5432@u', DBsToMigrate: ['a'], TableJobs: 0 } },
-        { name: 'a', target: { host: 'h' } },
+        { name: 'a', target: { host: 'h', user: 'u' } },
       ),
     );
     assert.equal(e3.field, 'properties.TableJobs');
@@ -273,8 +302,7 @@ describe('cli properties: input errors', () => {
 
 describe('cli properties: filters', () => {
   it('accepts filter lists beside the Azure properties; create flags replace a list', async () => {
-    const { parseCli } = await import('../../provider/cli/args');
-    const { propertyFlags } = await import('../../provider/cli/target');
+    const { parseCli, propertyFlags } = await import('../../provider/cli/input/parse');
     const azure = { properties: { ...azureBody.properties, excludeSchemas: ['audit'], excludeTables: ['sales.tmp_*'] } };
     const spec = specFromProperties(azure, { name: 'm1' });
     assert.deepEqual([spec.excludeSchemas, spec.excludeTables], [['audit'], ['sales.tmp_*']]);
@@ -389,9 +417,12 @@ describe("cli properties: Azure's window, setup and operation keys", () => {
     const target = targetFromInputs(
       { properties: { targetDbServerFullyQualifiedDomainName: 'dst.example.com', dbsToTriggerCutoverOn: ['sales'] } },
       {},
+      { PGUSER: 'pgadmin' },
     );
     assert.equal(target.host, 'dst.example.com');
-    const e = inputErrorOf(() => specFromProperties({ properties: { DBsToMigrate: ['a'] } }, { name: 'm1', target: { host: 'h' } }));
+    const e = inputErrorOf(() =>
+      specFromProperties({ properties: { DBsToMigrate: ['a'] } }, { name: 'm1', target: { host: 'h', user: 'u' } }),
+    );
     assert.match(e.message, /^properties\.SourceDBServerResourceId: required: "host:port@user" of the source/);
   });
 });

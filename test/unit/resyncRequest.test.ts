@@ -2,7 +2,7 @@
 // database/schema.table, quoted parts keeping dots, slashes and quotes) and the flag beside the
 // other update operations. The resync itself, on real servers: test/cdc/newTables.test.ts.
 import assert from 'node:assert/strict';
-import { parseCli } from '../../provider/cli/args';
+import { parseCli } from '../../provider/cli/input/parse';
 import { PgferryError } from '../../provider/engine';
 import { parseResyncTable } from '../../provider/engine/apiRequests';
 

@@ -3,8 +3,8 @@
 // target table's indexes and constraints the ones the source's event trigger told
 // (verify/schema/partsFollow.ts). The scenarios on real servers are test/cdc/eventTrigger.test.ts.
 import assert from 'node:assert/strict';
-import { parseCli } from '../../provider/cli/args';
-import { specFromProperties } from '../../provider/cli/properties';
+import { parseCli } from '../../provider/cli/input/parse';
+import { specFromProperties } from '../../provider/cli/input/body';
 import { parseMigrationSpec, PgferryError } from '../../provider/engine';
 import type { TableParts } from '../../provider/engine/cdc/apply/ddlFollow';
 import { partKeys, planPartsFollow } from '../../provider/engine/verify/schema/partsFollow';
@@ -68,6 +68,7 @@ describe('schemaChangeCapture: the input', () => {
         },
       },
       { name: 'm1' },
+      { PGUSER: 'pgadmin' },
     );
     assert.equal(spec.schemaChangeCapture, 'eventTrigger');
     assert.equal(

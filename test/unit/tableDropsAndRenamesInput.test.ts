@@ -2,8 +2,8 @@
 // properties file, the CLI's flag and Pulumi's check; a bad value refused in one line naming the
 // field and what is allowed (the scenarios on real servers are test/cdc/tableDropsFollowed.test.ts).
 import assert from 'node:assert/strict';
-import { parseCli } from '../../provider/cli/args';
-import { specFromProperties } from '../../provider/cli/properties';
+import { parseCli } from '../../provider/cli/input/parse';
+import { specFromProperties } from '../../provider/cli/input/body';
 import { parseMigrationSpec, PgferryError } from '../../provider/engine';
 import { checkInputs } from '../../provider/resource/inputSchema';
 

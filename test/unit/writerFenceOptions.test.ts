@@ -3,8 +3,8 @@
 // flags, Pulumi's check and a cutover request; and the gate's prediction, which is pure arithmetic
 // over samples (the scenarios on real servers are test/cdc/writerFence.test.ts).
 import assert from 'node:assert/strict';
-import { parseCli } from '../../provider/cli/args';
-import { specFromProperties } from '../../provider/cli/properties';
+import { parseCli } from '../../provider/cli/input/parse';
+import { specFromProperties } from '../../provider/cli/input/body';
 import { cutoverStopped, isSettled, parseMigrationSpec, PgferryError, requestCutover, type MigrationStatus } from '../../provider/engine';
 import { ApplyRateMeter, CAUGHT_UP_BYTES, overBudget, overBudgetMessage, predictCatchUp } from '../../provider/engine/switchover/lagGate';
 import { checkInputs } from '../../provider/resource/inputSchema';
@@ -76,6 +76,7 @@ describe('writer fence and lag gate: the options', () => {
           },
         },
         { name: 'm1' },
+        { PGUSER: 'pgadmin' },
       ),
     );
     assert.equal(azure.message, 'properties.fenceWriters: must be true or false');

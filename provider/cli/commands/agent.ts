@@ -4,12 +4,12 @@
 // white space. The agent registers only their server keys (host:port/database).
 import os from 'node:os';
 import { inputError, runAgent, serverKey, type SourceCredential } from '../../engine';
-import type { CliArgs } from '../args';
+import type { CliArgs } from '../input/parse';
 import { showsProgress } from '../log';
 import { writeErr } from '../output';
 import { registerSecret } from '../secrets';
 import { resolveTarget } from '../target';
-import { parseConnectionUrl } from '../url';
+import { parseConnectionUrl } from '../input/url';
 
 /**
  * The source credentials in the agent's environment, by server key; their passwords are masked in
@@ -36,7 +36,7 @@ function sourcesFromEnv(env: NodeJS.ProcessEnv): Map<string, SourceCredential> {
 }
 
 export async function agentCommand(args: CliArgs): Promise<number> {
-  const target = await resolveTarget(args);
+  const target = resolveTarget(args);
   const sources = sourcesFromEnv(process.env);
   const serverKeys = [...sources.keys()];
   const name = args.name ?? `${os.hostname()}-${process.pid}`;

@@ -11,19 +11,17 @@ import {
   type MigrationSpec,
   setAzureContext,
 } from '../../engine';
-import type { CliArgs } from '../args';
 import { serverNameOf } from '../../azure/serverName';
-import { loadProperties } from '../files';
+import { isObject, specFromProperties, targetFromInputs } from '../input/body';
+import { propertyFlags, type CliArgs } from '../input/parse';
 import { info, warn } from '../log';
-import { specFromProperties, targetFromInputs } from '../properties';
-import { isObject } from '../propertyFlags';
 import { migrationResult, printResult } from '../result';
 import { registerServerSecrets } from '../secrets';
-import { describeTarget, onTarget, propertyFlags } from '../target';
+import { describeTarget, onTarget } from '../target';
 import { waitDone, waitExitCode, waitWithProgress } from '../wait';
 
-async function specFromArgs(args: CliArgs): Promise<{ spec: MigrationSpec; body: unknown }> {
-  const body = await loadProperties(args.properties!);
+function specFromArgs(args: CliArgs): { spec: MigrationSpec; body: unknown } {
+  const body = args.body;
   const spec = specFromProperties(body, propertyFlags(args));
   refuseServerAsMigrationName(args, spec);
   registerServerSecrets(spec.source, spec.target, spec.pooler);
@@ -100,7 +98,7 @@ async function report(spec: MigrationSpec, args: CliArgs, history: boolean): Pro
 }
 
 export async function createCommand(args: CliArgs): Promise<number> {
-  const { spec, body } = await specFromArgs(args);
+  const { spec, body } = specFromArgs(args);
   // Registering and spawning talk only to the target; the runner reaches the source.
   await onTarget(spec.target, async () => {
     await startMigration(spec);
@@ -114,7 +112,7 @@ export async function resumeCommand(args: CliArgs): Promise<number> {
   // `create --mode online` was given resumes it unchanged (issue 14: it was refused as another spec).
   // The target alone is read first: the whole spec cannot be checked before the record gives its
   // mode (an online-only field, fenceWriters or cutoverLagBudgetSeconds, was refused as offline).
-  const body = await loadProperties(args.properties!);
+  const body = args.body;
   const target = targetFromInputs(body, args.target);
   registerServerSecrets(target);
   const stored = await onTarget(target, () => showMigration(target, args.name!));

@@ -1,11 +1,11 @@
 // `pgferry demo`: an offline then an online migration, on servers of its own or on two the user
 // names (--source-url, --target-url). The demo module is loaded only when asked for (it pulls in
 // the local cluster machinery).
-import type { CliArgs } from '../args';
+import type { CliArgs } from '../input/parse';
 import { writeErr, writeOut } from '../output';
-import { parseConnectionUrl } from '../url';
+import { parseConnectionUrl } from '../input/url';
 
-/** A server from a demo flag's URL; the user defaults to postgres, as for the other commands' target. */
+/** A server from a demo flag's URL; the user defaults to postgres, the demo's servers' own superuser (the other commands look for the target's login: input/body.ts). */
 function serverFromUrl(url: string, flag: string): Record<string, unknown> {
   return { user: 'postgres', ...parseConnectionUrl(url, flag, { onCommandLine: true }) };
 }

@@ -10,7 +10,7 @@ import {
   type MigrationSpec,
   type MigrationStatus,
 } from '../../engine';
-import type { CliArgs } from '../args';
+import type { CliArgs } from '../input/parse';
 import { migrationSpecOf, notFound } from '../migrationSpecOf';
 import { migrationListResult, migrationResult, printResult } from '../result';
 import { onTarget, resolveTarget } from '../target';
@@ -32,7 +32,7 @@ async function withSource(args: CliArgs, status: MigrationStatus): Promise<Migra
 export async function showCommand(args: CliArgs): Promise<number> {
   // az's --level asks Azure for less (Summary) or as much (Default, Full) detail; pgferry has all of it at hand
   if (args.level === 'Summary') warn('--level Summary: pgferry prints the full details (Summary is not a shorter form here)');
-  const target = await resolveTarget(args);
+  const target = resolveTarget(args);
   const recorded = await onTarget(target, () => showMigration(target, args.name!));
   if (!recorded) throw notFound(args.name!);
   const status = await withSource(args, recorded);
@@ -41,7 +41,7 @@ export async function showCommand(args: CliArgs): Promise<number> {
 }
 
 export async function listCommand(args: CliArgs): Promise<number> {
-  const target = await resolveTarget(args);
+  const target = resolveTarget(args);
   const statuses = await onTarget(target, () => listMigrations(target, args.filter));
   printResult(args, migrationListResult(args, statuses, target));
   return 0;

@@ -25,10 +25,9 @@ import {
   type MigrationStatus,
   type ServerSpec,
 } from '../../engine';
-import { UPDATE_NEEDS, type CliArgs } from '../args';
-import { loadProperties } from '../files';
+import { updateOperationOf } from '../input/body';
+import { UPDATE_NEEDS, type CliArgs } from '../input/parse';
 import { migrationSpecOf } from '../migrationSpecOf';
-import { updateOperationOf } from '../properties';
 import { migrationResult, printResult } from '../result';
 import { onTarget, resolveTarget } from '../target';
 import { waitDone, waitExitCode, waitWithProgress, type WaitGoal } from '../wait';
@@ -41,8 +40,8 @@ interface Operation {
 }
 
 /** The operation of the flags, or else of the --properties body; both at once is refused. */
-async function operationOf(args: CliArgs): Promise<Operation> {
-  const fromBody = args.properties === undefined ? undefined : updateOperationOf(await loadProperties(args.properties));
+function operationOf(args: CliArgs): Operation {
+  const fromBody = args.body === undefined ? undefined : updateOperationOf(args.body);
   const flag = args.cancel
     ? 'cancel'
     : args.cutover
@@ -73,7 +72,7 @@ async function operationOf(args: CliArgs): Promise<Operation> {
 }
 
 export async function updateCommand(args: CliArgs): Promise<number> {
-  const target = await resolveTarget(args);
+  const target = resolveTarget(args);
   const name = args.name!;
   if (args.overwrite) {
     let allowed = await onTarget(target, () => confirmOverwrite(target, name));
@@ -99,7 +98,7 @@ export async function updateCommand(args: CliArgs): Promise<number> {
     printResult(args, migrationResult(args, status!, target));
     return 0;
   }
-  const operation = await operationOf(args);
+  const operation = operationOf(args);
   if (operation.kind === 'setup-replication' || operation.kind === 'start-data-migration') {
     const ask = operation.kind === 'setup-replication' ? requestReplicationSetup : requestDataMigrationStart;
     let status = await onTarget(target, () => ask(target, name));

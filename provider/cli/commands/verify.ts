@@ -1,7 +1,7 @@
 // `pgferry verify`: row counts and checksums of every table, source vs target, now. The spec comes
 // from --properties, or from the migration's stored (secret-free) spec plus PGPASSWORD/.pgpass.
 import { verifyMigration } from '../../engine';
-import type { CliArgs } from '../args';
+import type { CliArgs } from '../input/parse';
 import { migrationSpecOf } from '../migrationSpecOf';
 import { renderVerification } from '../output';
 import { printResult } from '../result';

@@ -1,7 +1,7 @@
 // `pgferry version` and `pgferry --version`: the package's version and the highest control-catalog
 // schema version this build installs on a target.
 import { CONTROL_SCHEMA_VERSION, PGFERRY_VERSION } from '../../engine';
-import type { CliArgs } from '../args';
+import type { CliArgs } from '../input/parse';
 import { printResult } from '../result';
 
 export async function versionCommand(args: CliArgs): Promise<number> {

@@ -32,6 +32,10 @@ export const ERROR_CODES = {
   PROPERTIES_FILE: { category: 'input', meaning: 'the properties file cannot be read' },
   NAME_REQUIRED: { category: 'input', meaning: 'no migration name was given' },
   TARGET_REQUIRED: { category: 'input', meaning: 'no target server was given' },
+  TARGET_LOGIN_REQUIRED: {
+    category: 'input',
+    meaning: 'no login was found for the target server (no user flag, PGUSER or ~/.pgpass entry)',
+  },
   PASSWORD_ON_COMMAND_LINE: {
     category: 'input',
     meaning: 'a password was given on the command line, where every user of the machine can read it',

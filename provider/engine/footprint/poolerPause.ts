@@ -11,7 +11,7 @@
 import { CONTROL_SCHEMA } from '../core/names';
 import { errorMessage, PgferryError } from '../core/errors';
 import { failpoint } from '../util/failpoints';
-import { POOLER_PASSWORD_VARIABLE, type MigrationSpec, type PoolerSpec } from '../input/migrationSpec';
+import type { MigrationSpec, PoolerSpec } from '../input/migrationSpec';
 import {
   configuredAddresses,
   pausePooled,
@@ -19,6 +19,7 @@ import {
   pooledDatabases,
   poolerAdminRefusal,
   poolerNames,
+  POOLER_PASSWORD_VARIABLE,
   reloadPooler,
   resumePooled,
   targetAddress,

@@ -94,9 +94,6 @@ const poolerNameSchema = z
   .string({ error: 'must be a database name of the pooler' })
   .regex(/^[A-Za-z0-9_][A-Za-z0-9_.-]{0,62}$/, "must be a name of the pooler's [databases] section (letters, digits, _ . -)");
 
-/** The variable the CLI reads the pooler's admin password from: never a flag, since any local user can read a command line. */
-export const POOLER_PASSWORD_VARIABLE = 'PGFERRY_POOLER_PASSWORD';
-
 /**
  * The user's PgBouncer in front of the source (docs/pooler.md): at cutover pgferry pauses the
  * pooler's databases through its admin console, points them at the target in the pooler's

@@ -16,6 +16,13 @@ import { errorMessage, PgferryError } from '../core/errors';
 import { maskSecrets } from '../core/secrets';
 import type { MigrationSpec, PoolerSpec } from '../input/migrationSpec';
 
+/**
+ * The variable the CLI reads the pooler's admin password from: never a flag, since any local user
+ * can read a command line. Here, beside the pooler's mechanism, not in the spec's zod schema: a
+ * stopped runner's cancel names it, and a runner never loads zod.
+ */
+export const POOLER_PASSWORD_VARIABLE = 'PGFERRY_POOLER_PASSWORD';
+
 /** PgBouncer's admin console: the database every admin command is sent to. */
 const POOLER_ADMIN_DATABASE = 'pgbouncer';
 

@@ -1,9 +1,8 @@
 // Reading --properties (a file, @file, or inline JSON): a missing file or bad JSON is an input error
 // naming the flag, and every password in it is registered for masking before anything can print it.
 import { readFile } from 'node:fs/promises';
-import { inputError } from '../engine';
-import { parsePropertiesText } from './properties';
-import { registerSecret } from './secrets';
+import { inputError } from '../../engine';
+import { registerSecret } from '../secrets';
 
 /** Registers password values and URL passwords anywhere in a parsed file. */
 function registerFileSecrets(value: unknown, key = ''): void {
@@ -79,4 +78,23 @@ export async function loadProperties(value: string): Promise<unknown> {
   const body = parsePropertiesText(text.replace(/^\uFEFF/, ''), file);
   registerFileSecrets(body);
   return body;
+}
+
+/** Parses the file's text; a syntax error names the line and column, never the content (it may hold passwords). */
+export function parsePropertiesText(text: string, file: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch (error) {
+    const position = /position (\d+)/.exec(String((error as Error).message));
+    let where = '';
+    if (position) {
+      const before = text.slice(0, Number(position[1]));
+      const line = before.split('\n').length;
+      const column = before.length - before.lastIndexOf('\n');
+      where = ` at line ${line}, column ${column}`;
+    } else if (/end of JSON input/i.test(String((error as Error).message))) {
+      where = ' (it ends early)';
+    }
+    throw inputError('INVALID_JSON', '--properties', `--properties: ${file} is not valid JSON${where}`);
+  }
 }

@@ -1,17 +1,20 @@
-// Command-line parsing with commander (a well-kept library: per-command option tables, generated
-// help and usage) instead of our own layer over node:util's parseArgs. Every usage error —
+// The command line and the --properties body, read in one pass into one typed value (CliArgs):
+// commander parses argv (a well-kept library: per-command option tables, generated help and
+// usage) by the tables of options.ts and specOptions.ts, then readInput reads the body once, so
+// every command takes the body from CliArgs instead of reading the file again. Every usage error —
 // unknown, malformed, missing or contradictory flags — becomes one line naming the flag (exit 2).
-// Both pgferry's own flags and `az postgres flexible-server migration`'s are accepted (flags.ts).
+// Both pgferry's own flags and `az postgres flexible-server migration`'s are accepted.
 import { Command as Program, CommanderError } from 'commander';
-import { inputError, MIGRATION_NAME_PATTERN, type SslMode } from '../engine';
-import { COMMAND_SPECS, COMMANDS, RESULT_OPTIONS, type Command } from './flags';
-import { readSpecFlags, type SpecFlagNames, type SpecFlags } from './specFlags';
-import { compileQuery, type CompiledQuery, type OutputFormat } from './format';
-import type { Verbosity } from './log';
-import type { TargetFlags } from './properties';
-import { serverAddress } from '../azure/serverName';
+import { inputError, MIGRATION_NAME_PATTERN } from '../../engine';
+import { serverAddress } from '../../azure/serverName';
+import { compileQuery, type CompiledQuery, type OutputFormat } from '../format';
+import type { Verbosity } from '../log';
+import type { PropertyFlags } from './body';
+import { loadProperties } from './file';
+import { COMMAND_SPECS, COMMANDS, readTargetFlags, RESULT_OPTIONS, type Command, type TargetFlags } from './options';
+import { readSpecFlags, type SpecFlagNames, type SpecFlags } from './specOptions';
 
-export { COMMANDS, type Command } from './flags';
+export { COMMANDS, type Command } from './options';
 
 export interface CliArgs {
   readonly command: Command;
@@ -34,9 +37,12 @@ export interface CliArgs {
   /** show --level (az's migrationDetailsLevel). */
   readonly level?: 'Default' | 'Summary' | 'Full';
   readonly verbosity: Verbosity;
+  /** The --properties value as given (a path, @path or inline JSON). */
   readonly properties?: string;
+  /** The --properties body, parsed and its passwords registered: read once, by readInput. */
+  readonly body?: unknown;
   readonly wait: boolean;
-  /** The spec fields the flags set (specFlags.ts): create's and resume's over the body, update --cutover's for that cutover. */
+  /** The spec fields the flags set (specOptions.ts): create's and resume's over the body, update --cutover's for that cutover. */
   readonly spec: SpecFlags;
   /** The flag that set each of them, for errors. */
   readonly specFlagNames: SpecFlagNames;
@@ -286,16 +292,26 @@ export function parseCli(argv: readonly string[], env: NodeJS.ProcessEnv = proce
     ...(o.closeFallback === true ? { closeFallback: true } : {}),
     ...(o.fallBack === true ? { fallBack: true, resumeForward: o.resumeForward === true } : {}),
     target: {
-      host: o.targetHost as string | undefined,
-      port: o.targetPort as number | undefined,
-      user: o.targetUser as string | undefined,
-      url: o.targetUrl as string | undefined,
-      sslMode: o.targetSslMode as SslMode | undefined,
-      database: o.targetDatabase as string | undefined,
+      ...readTargetFlags(o),
       ...(names.server === undefined ? {} : { server: serverAddress(names.server, env) }),
     },
     sourceUrl: o.sourceUrl as string | undefined,
   };
+}
+
+/**
+ * The command line and the --properties body in one pass: argv parsed, then the body read once
+ * (a file, @file or inline JSON) with its passwords registered before anything can print them.
+ */
+export async function readInput(argv: readonly string[], env: NodeJS.ProcessEnv = process.env): Promise<CliArgs> {
+  const args = parseCli(argv, env);
+  if (args.help !== undefined || args.properties === undefined) return args;
+  return { ...args, body: await loadProperties(args.properties) };
+}
+
+/** What the command line sets over the properties body (body.ts): the migration's name, spec fields, the target. */
+export function propertyFlags(args: CliArgs): PropertyFlags {
+  return { ...args.spec, name: args.name, nameFlag: args.nameFlag, specFlagNames: args.specFlagNames, target: args.target };
 }
 
 /** A migration's ARM id, as az's --ids takes it. */

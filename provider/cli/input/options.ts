@@ -1,11 +1,14 @@
 // The flag tables of each command (commander Options): pgferry's own flags and those of
 // `az postgres flexible-server migration`, with the value parsers that make az's enum values
 // case-insensitive (Offline/offline, ValidateAndMigrate/validate-and-migrate, Active/active). The
-// flags that set a field of the migration spec are declared in specFlags.ts, once each.
+// flags that set a field of the migration spec are declared in specOptions.ts, those of the target
+// server in TARGET_FIELDS here, once each: the parser, the help text and the body's mapping
+// (body.ts) read the same entry.
 import { InvalidArgumentError, Option } from 'commander';
-import { SSL_MODES, type SslMode } from '../engine';
-import { OUTPUT_FORMATS, type OutputFormat } from './format';
-import { choice, collect, CREATE_KEYS, CUTOVER_KEYS, RUN_KEYS, specOptions } from './specFlags';
+import { SSL_MODES, type SslMode } from '../../engine';
+import type { ServerAddress } from '../../azure/serverName';
+import { OUTPUT_FORMATS, type OutputFormat } from '../format';
+import { attributeOf, choice, collect, CREATE_KEYS, CUTOVER_KEYS, RUN_KEYS, specOptions } from './specOptions';
 
 export const COMMANDS = [
   'create',
@@ -55,16 +58,71 @@ const AZ_OPTIONS = (): Option[] => [
   new Option('--debug', 'also DEBUG lines and the causes of a failure'),
 ];
 
+/** One target-server flag: its commander option, and the server spec's field it sets (body.ts). */
+interface TargetField<T> {
+  readonly flags: string;
+  readonly help: string;
+  readonly parse?: (value: string) => T;
+  /** The field of the target server spec the flag sets over the body's. */
+  readonly specKey: 'host' | 'port' | 'user' | 'sslMode' | 'maintenanceDatabase';
+}
+
+/** The target server's single flags, each declared once: read by the parser, the help and the body's mapping. */
+export const TARGET_FIELDS = {
+  host: { flags: '--target-host <host>', help: 'target server host', specKey: 'host' } as TargetField<string>,
+  port: { flags: '--target-port <port>', help: 'target server port (default 5432)', parse: port, specKey: 'port' } as TargetField<number>,
+  user: {
+    flags: '--target-user <user>',
+    help: "target user (default: the PGFERRY_SERVER_HOSTS entry's user, then PGUSER, then a ~/.pgpass entry for the target)",
+    specKey: 'user',
+  } as TargetField<string>,
+  sslMode: {
+    flags: '--target-ssl-mode <mode>',
+    help: SSL_MODES.join(' | '),
+    parse: choice<SslMode>(SSL_MODES, SSL_MODES.join(', ')),
+    specKey: 'sslMode',
+  } as TargetField<SslMode>,
+  database: {
+    flags: '--target-database <db>',
+    help: "the target's maintenance database (default postgres)",
+    specKey: 'maintenanceDatabase',
+  } as TargetField<string>,
+};
+
+type TargetFieldKey = keyof typeof TARGET_FIELDS;
+type FieldValue<F> = F extends TargetField<infer T> ? T : never;
+
+/** The target server as the command line gives it: the single flags, --target-url, and the server --name names. */
+export type TargetFlags = { readonly [K in TargetFieldKey]?: FieldValue<(typeof TARGET_FIELDS)[K]> } & {
+  readonly url?: string;
+  /** The server named on the command line (az's --name beside --migration-name): the target when nothing else says where. */
+  readonly server?: ServerAddress;
+};
+
+/** The flag that sets a target field, as written (`--target-host`). */
+export const targetFlagOf = (key: TargetFieldKey): string => TARGET_FIELDS[key].flags.split(' ')[0]!;
+
+const TARGET_URL = '--target-url';
+
 const TARGET_OPTIONS = (): Option[] => [
-  new Option('--target-host <host>', 'target server host'),
-  new Option('--target-port <port>', 'target server port (default 5432)').argParser(port),
-  new Option('--target-user <user>', 'target user (default postgres)'),
-  new Option('--target-url <url>', 'postgres://user@host:port/db?sslmode=... (no password: one on a command line is refused)'),
-  new Option('--target-ssl-mode <mode>', SSL_MODES.join(' | ')).argParser(choice<SslMode>(SSL_MODES, SSL_MODES.join(', '))),
-  new Option('--target-database <db>', "the target's maintenance database (default postgres)"),
+  ...Object.values(TARGET_FIELDS).map((field: TargetField<unknown>) =>
+    field.parse ? new Option(field.flags, field.help).argParser(field.parse) : new Option(field.flags, field.help),
+  ),
+  new Option(`${TARGET_URL} <url>`, 'postgres://user@host:port/db?sslmode=... (no password: one on a command line is refused)'),
 ];
 
-/** --name and its az companions; which one names the migration is resolved in args.ts (README: CLI). */
+/** The target flags commander parsed, by TARGET_FIELDS (and --target-url). */
+export function readTargetFlags(o: Readonly<Record<string, unknown>>): Omit<TargetFlags, 'server'> {
+  const target: Record<string, unknown> = {};
+  for (const key of Object.keys(TARGET_FIELDS) as TargetFieldKey[]) {
+    const value = o[attributeOf(targetFlagOf(key))];
+    if (value !== undefined) target[key] = value;
+  }
+  if (o[attributeOf(TARGET_URL)] !== undefined) target.url = o[attributeOf(TARGET_URL)];
+  return target as Omit<TargetFlags, 'server'>;
+}
+
+/** --name and its az companions; which one names the migration is resolved in parse.ts (README: CLI). */
 const NAME_OPTIONS = (): Option[] => [
   new Option('-n, --name <name>', 'the migration; the target server when --migration-name is given (as in az)'),
   new Option('--migration-name <name>', 'the migration (az); then --name is the target server'),

@@ -1,6 +1,6 @@
 // Connection URLs (postgres://user:pass@host:port/db?sslmode=...) into server objects. The URL
 // itself never appears in an error: it may carry a password.
-import { inputError, SSL_MODES } from '../engine';
+import { inputError, SSL_MODES } from '../../engine';
 
 const URL_PARAMS = ['sslmode', 'sslrootcert'] as const;
 

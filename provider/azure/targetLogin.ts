@@ -90,3 +90,12 @@ export function findTargetLogin(query: LoginQuery, env: NodeJS.ProcessEnv, read:
   const user = text === undefined ? undefined : pgpassLogin(text, query.host, query.port, query.database);
   return user === undefined ? undefined : { user, via: 'pgpass' };
 }
+
+/**
+ * The end of the one line said when no login is found, the same for the CLI and PgMigration: the
+ * environment's two places and the password file's, in findTargetLogin's order. `server` is the
+ * server's name in PGFERRY_SERVER_HOSTS, or a placeholder for it.
+ */
+export function noLoginHint(server: string, host: string, port: number): string {
+  return `set PGUSER (or ${server}=USER@HOST in PGFERRY_SERVER_HOSTS), or add a ~/.pgpass entry for ${host}:${port}`;
+}

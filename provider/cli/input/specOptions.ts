@@ -1,10 +1,10 @@
 // The flags that set a field of the migration spec, each declared once here: its commander options
 // (pgferry's spelling and az's), the spec field it sets, and how what commander parsed becomes the
-// field's value. create and resume take them over the properties body (propertyFlags.ts), update
+// field's value. create and resume take them over the properties body (body.ts), update
 // --cutover takes the fence and the gate for that cutover alone; an error about a field a flag set
 // names the flag the user wrote.
 import { InvalidArgumentError, Option } from 'commander';
-import { fromAzureSpelling } from '../azure/names';
+import { fromAzureSpelling } from '../../azure/names';
 import {
   FALLBACK_WINDOW_RULE,
   isFallbackWindow,
@@ -20,7 +20,7 @@ import {
   type SchemaChangeCapture,
   type StaleMaterializedViews,
   type TableDropsAndRenames,
-} from '../engine';
+} from '../../engine';
 
 /** The fields of how a migration runs, create's and resume's. */
 export const RUN_KEYS = [
@@ -155,7 +155,7 @@ const POOLER_FLAG: SpecFlag = {
 export const collect = (value: string, previous: string[] | undefined): string[] => [...(previous ?? []), value];
 
 /** The attribute commander keeps a flag's value under. */
-function attributeOf(flag: string): string {
+export function attributeOf(flag: string): string {
   return flag.replace(/^--(no-)?/, '').replace(/-(\w)/g, (_, c: string) => c.toUpperCase());
 }
 
