@@ -131,8 +131,8 @@ class FenceLab {
   }
 
   /** Starts the runner with a failpoint that kills it right after the fence of `db` is applied, and asks for the cutover. */
-  async startKilledAfterFence(s: MigrationSpec, db: string, options: CutoverOptions = {}): Promise<void> {
-    process.env.PGFERRY_FAILPOINTS = `cutover-fenced:${db}`;
+  async startKilledAfterFence(s: MigrationSpec, db: string, options: CutoverOptions = {}, at = 'cutover-fenced'): Promise<void> {
+    process.env.PGFERRY_FAILPOINTS = `${at}:${db}`;
     try {
       await startMigration(s);
     } finally {
@@ -390,6 +390,32 @@ async function deadCancelLifts(lab: FenceLab): Promise<void> {
   assert.equal(await newSessionWrites(lab.pair, db, 600_000), true);
 }
 
+/** a runner killed past the cutover's point of no return, then canceled without it, keeps the old source fenced. */
+async function deadCancelPastPoint(lab: FenceLab): Promise<void> {
+  const db = 'fence_dead_past';
+  await lab.createDatabase(db);
+  const s = lab.spec('fence-dead-past', db);
+  await lab.startKilledAfterFence(s, db, {}, 'cutover-point-of-no-return');
+  const killed = await get(lab.store, s.migrationName);
+  assert.equal(killed!.databases[0]!.cutoverStep, 'released');
+  const done = await cancelMigration(s.target, s.migrationName, { spec: s });
+  assert.equal(done.state, 'Canceled', done.message);
+  // verified and drained before the point: the target holds every row, and the old source takes none
+  await sameRows(lab.pair, db);
+  assert.equal(await newSessionWrites(lab.pair, db, 700_000), false, 'the old source stays fenced past the point of no return');
+  const fence = (await get(lab.store, s.migrationName))!.databases[0]!.writerFence;
+  assert.equal(fence?.kept, true, 'show keeps the fence and how to lift it');
+  const events = await catalogEvents(lab.store, s.migrationName, 100);
+  assert.ok(
+    events.some(
+      (e) => e.message.includes("had passed its cutover's point of no return") && e.message.includes('the old source stays fenced'),
+    ),
+    events.map((e) => e.message).join('\n'),
+  );
+  await liftByHand(lab.pair, db, fence);
+  assert.equal(await ownSetting(lab.pair, db), null);
+}
+
 /** Without the privileges the fence needs, validation names the grants and a cutover changes nothing; a superuser's session stops a non-superuser's fence. */
 async function refusesWithoutRights(lab: FenceLab): Promise<void> {
   const db = 'fence_rights';
@@ -616,6 +642,8 @@ describe('cutover: fencing the writers and the lag gate (integration)', function
   it('a runner killed right after the fence, resumed with a backlog over the budget, lifts it to the exact earlier value and records the roll-back once', () =>
     resumeRollsBack(lab));
   it('a runner killed right after the fence, then canceled without it, lifts the fence', () => deadCancelLifts(lab));
+  it('a runner killed past the point of no return, then canceled without it, keeps the old source fenced with every row on the target', () =>
+    deadCancelPastPoint(lab));
   it('refuses without the privileges, naming the grants, and changes nothing', () => refusesWithoutRights(lab));
   it('ends a fence transaction a stopped runner left open, and completes the cutover', () => staleFenceSession(lab));
   it('a writer past the fence committing after the cutover point rolls the cutover back, naming its user, application and address', () =>

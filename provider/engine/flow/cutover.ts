@@ -93,6 +93,8 @@ function again<T>(run: MigrationRun, what: string, step: () => Promise<T>): Prom
  */
 export async function finishCutover(run: MigrationRun, database: string, began?: number): Promise<void> {
   const { spec, store } = run;
+  // 'released' is recorded: a runner stopped here leaves the fence to a resume or a cancel, which keep it too
+  failpoint(`cutover-point-of-no-return:${database}`);
   // past the point of no return: a writer fence stays (writes on the source would be lost), and no
   // cancel or failure lifts it from here on
   await keepFence(store, spec.migrationName, database);

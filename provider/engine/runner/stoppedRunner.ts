@@ -12,6 +12,7 @@ import { checkPausedPoolerReachable, switchPooler, withRecordedPooler } from '..
 import type { MigrationStatus, SourceSlotState } from '../core/model';
 import { acquireLease } from './lease';
 import { releaseDatabase } from '../footprint/release';
+import { keepFence } from '../footprint/writerFence';
 import { startCleanup } from '../flow/cleanup';
 import { requestCancel } from '../control/migrationRequests';
 import { get, markOpenDatabases, setState, updateDatabase } from '../control/store';
@@ -48,12 +49,17 @@ export async function cancelWithoutRunner(
       for (const db of open) {
         await updateDatabase(store, name, db.database, { state: 'Canceling' });
         try {
-          // past the point of no return the target holds every write: the pooler goes there, as the cutover would have sent it
-          if (db.cutoverStep === 'released' && (await switchPooler(context, db.database)))
+          // past the point of no return the target holds every write: the source's fence stays (a
+          // write there now would be lost to the target, where the application goes on), and the
+          // pooler goes to the target, as the cutover would have sent it
+          if (db.cutoverStep === 'released') {
+            await keepFence(store, name, db.database);
+            const pointed = await switchPooler(context, db.database);
             await context.warn(
-              `"${db.database}" had passed its cutover's point of no return (verified, the target holding every write): the pooler was pointed at the target and resumed there, not back at the source`,
+              `"${db.database}" had passed its cutover's point of no return (verified, the target holding every write): the old source stays fenced${pointed ? ', and the pooler was pointed at the target and resumed there, not back at the source' : ''}; the target is the primary`,
               db.database,
             );
+          }
           await releaseDatabase(context, db.database, 'throw');
         } catch (error) {
           const n = db.names;
