@@ -357,6 +357,7 @@ async function stoppedRunnerCanceled(lab: PoolerLab): Promise<void> {
       SourceDBServerResourceId: `${lab.pair.source.host}:${lab.pair.source.port}@${lab.pair.source.user}`,
       SecretParameters: {
         AdminCredentials: { SourceServerPassword: lab.pair.source.password, TargetServerPassword: lab.pair.target.password },
+        targetServerUserName: lab.pair.target.user,
       },
       targetDbServerFullyQualifiedDomainName: lab.pair.target.host,
       targetDbServerPort: lab.pair.target.port,
