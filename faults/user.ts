@@ -71,7 +71,7 @@ export class TrialUser {
   }
 
   private targetFlags(): string[] {
-    return ['--target-host', '127.0.0.1', '--target-port', String(this.input.targetPort)];
+    return ['--target-host', '127.0.0.1', '--target-port', String(this.input.targetPort), '--target-user', this.clusters.target.user];
   }
 
   private async run(args: string[], timeoutMs: number, env: Record<string, string | undefined> = {}): Promise<CliResult> {

@@ -27,7 +27,10 @@ describe('safety: an online migration whose runner was killed', function () {
     file = propertiesFile({
       properties: {
         SourceDBServerResourceId: `${pair.source.host}:${pair.source.port}@postgres`,
-        SecretParameters: { AdminCredentials: { SourceServerPassword: pair.source.password, TargetServerPassword: pair.target.password } },
+        SecretParameters: {
+          AdminCredentials: { SourceServerPassword: pair.source.password, TargetServerPassword: pair.target.password },
+          targetServerUserName: pair.target.user,
+        },
         targetDbServerFullyQualifiedDomainName: pair.target.host,
         targetDbServerPort: pair.target.port,
         DBsToMigrate: ['shop'],
