@@ -32,6 +32,8 @@ export interface PgBouncerOptions {
   readonly poolMode?: 'transaction' | 'session' | 'statement';
   /** server_reset_query ('' for none). */
   readonly serverResetQuery?: string;
+  /** query_wait_timeout in seconds (0: a held query waits as long as the pause lasts); PgBouncer's default when absent. */
+  readonly queryWaitTimeoutSeconds?: number;
 }
 
 export interface PgBouncer {
@@ -99,6 +101,7 @@ function configText(options: PgBouncerOptions, dir: string, port: number): strin
     `stats_users = ${STATS.user}`,
     `pool_mode = ${options.poolMode ?? 'transaction'}`,
     `server_reset_query = ${options.serverResetQuery ?? 'DISCARD ALL'}`,
+    ...(options.queryWaitTimeoutSeconds === undefined ? [] : [`query_wait_timeout = ${options.queryWaitTimeoutSeconds}`]),
     `logfile = ${path.join(dir, 'pgbouncer.log')}`,
     'ignore_startup_parameters = extra_float_digits',
     '',
