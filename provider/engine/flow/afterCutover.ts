@@ -19,7 +19,7 @@
 // closeFellBackRecord).
 import { appliedUpTo } from '../cdc/apply/onlineStream';
 import { retrying, RETRY_POLICIES } from '../connect/retry';
-import { parseLsn, formatLsn } from '../cdc/decode/lsn';
+import { parseLsn, formatLsn } from '../core/lsn';
 import { errorMessage } from '../core/errors';
 import { isFinalState } from '../core/model';
 import {
