@@ -14,4 +14,4 @@ export { decodeFrame, encodeStatusUpdate, pgTimeToMs, type ReplicationFrame } fr
 export { ChangeNormalizer } from './engine/cdc/decode/normalizer';
 export type { ChangeEvent, Relation, RowEvent, RowOp } from './engine/cdc/decode/changeEvents';
 export type { RelationShape, SchemaChange } from './engine/cdc/decode/schemaChange';
-export { formatLsn, parseLsn } from './engine/cdc/decode/lsn';
+export { formatLsn, parseLsn } from './engine/core/lsn';

@@ -10,7 +10,7 @@ import { recheckPlan } from '../../provider/engine/switchover/recheckPlan';
 import type { MigrationRun } from '../../provider/engine/run/migrationRun';
 import { verifyDatabases } from '../../provider/engine/verify/verifyTables';
 import { BackgroundVerification, type PinOutcome } from '../../provider/engine/verify/background';
-import { parseLsn } from '../../provider/engine/cdc/decode/lsn';
+import { parseLsn } from '../../provider/engine/core/lsn';
 import { pairSpec, startPair, until, type ServerPair } from '../support';
 import {
   copyAtSnapshot,

@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { readPinPosition } from '../../provider/engine/cdc/pin/sourcePosition';
 import { pinMessagePrefix } from '../../provider/engine/core/names';
-import { formatLsn, parseLsn } from '../../provider/engine/cdc/decode/lsn';
+import { formatLsn, parseLsn } from '../../provider/engine/core/lsn';
 import { serverSpec, startCluster, type Cluster } from '../support';
 
 const DB = 'pinned';

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { decodeFrame, encodeStatusUpdate } from '../../provider/engine/cdc/decode/frames';
-import { formatLsn, parseLsn } from '../../provider/engine/cdc/decode/lsn';
+import { formatLsn, parseLsn } from '../../provider/engine/core/lsn';
 import { ChangeNormalizer } from '../../provider/engine/cdc/decode/normalizer';
 import { decodePgoutput, Tuple, UNCHANGED } from '../../provider/engine/cdc/decode/pgoutput';
 import { diffRelation } from '../../provider/engine/cdc/decode/schemaChange';

@@ -16,7 +16,8 @@
 // With filters, only the tables that move (rows or definition) are locked: a left-out table is
 // neither read nor dumped, so a session holding it exclusively does not concern the copy.
 import type pg from 'pg';
-import { closeSession, openSession, type SessionOptions, type SessionPair } from '../connect/session';
+import { closeSession, openSession } from '../connect/session';
+import { SessionPool, type SnapshotSessions } from '../connect/snapshotSessions';
 import { LOCK_NOT_AVAILABLE, sqlState } from '../connect/sqlstate';
 import { PgferryError } from '../core/errors';
 import type { ServerSpec } from '../input/migrationSpec';
@@ -59,18 +60,6 @@ export async function exportSnapshot(source: ServerSpec, database: string): Prom
     await closeSession(client);
     throw error;
   }
-}
-
-/** Source sessions inside the copy's snapshot, each already holding ACCESS SHARE on every copied table. */
-export interface SnapshotSessions {
-  /** The exported snapshot's name (for pg_dump --snapshot). */
-  readonly name: string;
-  readonly size: number;
-  /** Takes a session (waits while all are in use); give it back with `give`. */
-  take(): Promise<pg.Client>;
-  give(client: pg.Client): void;
-  /** Runs `fn` with a session of the snapshot. */
-  use<T>(fn: (client: pg.Client) => Promise<T>): Promise<T>;
 }
 
 export interface CopySnapshot<S> {
@@ -186,66 +175,4 @@ async function movedTables(client: pg.Client, filters: TableFilters | undefined)
   if (!filters) return tables;
   const plan = await readFilterPlan(client, filters);
   return tables.filter((t) => !plan.leftOut.has(t.oid));
-}
-
-/**
- * runWorkers()'s open and close for workers that read in the snapshot and write to the target: a
- * snapshot session (given back, not closed) paired with a new target session.
- */
-export function pairedWithTarget(
-  sessions: SnapshotSessions,
-  target: ServerSpec,
-  targetOptions: SessionOptions,
-): { open: () => Promise<SessionPair>; close: (pair: SessionPair) => Promise<void> } {
-  return {
-    open: async () => {
-      const source = await sessions.take();
-      try {
-        return { source, target: await openSession(target, targetOptions) };
-      } catch (error) {
-        sessions.give(source);
-        throw error;
-      }
-    },
-    close: async (pair) => {
-      sessions.give(pair.source);
-      await closeSession(pair.target);
-    },
-  };
-}
-
-class SessionPool implements SnapshotSessions {
-  private readonly free: pg.Client[];
-  private readonly waiting: ((client: pg.Client) => void)[] = [];
-
-  constructor(
-    readonly name: string,
-    sessions: readonly pg.Client[],
-  ) {
-    this.free = [...sessions];
-    this.size = sessions.length;
-  }
-
-  readonly size: number;
-
-  async take(): Promise<pg.Client> {
-    const client = this.free.pop();
-    if (client) return client;
-    return new Promise((resolve) => this.waiting.push(resolve));
-  }
-
-  give(client: pg.Client): void {
-    const next = this.waiting.shift();
-    if (next) next(client);
-    else this.free.push(client);
-  }
-
-  async use<T>(fn: (client: pg.Client) => Promise<T>): Promise<T> {
-    const client = await this.take();
-    try {
-      return await fn(client);
-    } finally {
-      this.give(client);
-    }
-  }
 }

@@ -4,7 +4,7 @@ import type pg from 'pg';
 import type { SourceIndex, SourceTable } from '../catalog/introspect';
 import { stopOnAbort } from '../connect/interrupt';
 import { closeSession, openSession, type SessionPair } from '../connect/session';
-import { pairedWithTarget, type SnapshotSessions } from './copySnapshot';
+import { pairedWithTarget, type SnapshotSessions } from '../connect/snapshotSessions';
 import { ident } from '../connect/quote';
 import { errorMessage, isPgferryError, PgferryError } from '../core/errors';
 import { safeEmit, type ProgressListener } from '../core/model';

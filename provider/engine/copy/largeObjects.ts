@@ -1,7 +1,7 @@
 // Large objects: metadata (owner, ACL) comes with the pre-data schema; contents are read inside
 // the copy snapshot and written with lo_put, in parallel batches, chunked for big objects.
 import type { SessionPair } from '../connect/session';
-import { pairedWithTarget, type SnapshotSessions } from './copySnapshot';
+import { pairedWithTarget, type SnapshotSessions } from '../connect/snapshotSessions';
 import type { MigrationSpec } from '../input/migrationSpec';
 import { runWorkers, WorkQueue } from '../util/workQueue';
 import { stopOnAbort } from '../connect/interrupt';

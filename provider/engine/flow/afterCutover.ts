@@ -8,8 +8,8 @@
 //   Succeeded migration. The online flow is handed back to by the ForwardAgain -> Streaming
 //   transition, and the cutover it streams to is the second one.
 // - WINDOW, each database's window as the control catalog stores it: the events that leave a state
-//   and the step each transition runs, looked at by the reverse supervisor (watchLoop.ts, its table
-//   WINDOW_OPEN) at each look; the fall-back's own rows (Open -> FallingBack -> FellBack, or Open
+//   and the step each transition runs, looked at by the reverse supervisor (its table WINDOW_OPEN,
+//   run by the one stream supervisor, watchLoop.ts) at each look; the fall-back's own rows (Open -> FallingBack -> FellBack, or Open
 //   again) are taken by its hand-off, every live window one after the other, their mechanisms in
 //   fallBackStep.ts.
 //
@@ -19,7 +19,7 @@
 // closeFellBackRecord).
 import { appliedUpTo } from '../cdc/apply/onlineStream';
 import { retrying, RETRY_POLICIES } from '../connect/retry';
-import { parseLsn, formatLsn } from '../cdc/decode/lsn';
+import { parseLsn, formatLsn } from '../core/lsn';
 import { errorMessage } from '../core/errors';
 import { isFinalState } from '../core/model';
 import {
@@ -29,7 +29,6 @@ import {
   reopenForward,
   type FallbackWindow,
 } from '../control/fallbackWindows';
-import { RequestWakeup } from '../control/requestWakeup';
 import { get } from '../control/store';
 import { outageRetry } from '../run/outage';
 import { failpoint } from '../util/failpoints';
@@ -46,7 +45,7 @@ import {
   type ReverseStream,
 } from './fallBackStep';
 import { closeWindow, recordProgress, startReverse } from './fallback';
-import { retryDelayMs, row, watchLoop, type Handoff, type Watched, type WatchRow } from './watchLoop';
+import { retryDelayMs, row, superviseStreams, type Handoff, type Watched, type WatchRow } from './watchLoop';
 
 /** Where a runner is in a migration's life from its first stream on. */
 type Life = 'Streaming' | 'WindowOpen' | 'ForwardAgain' | 'Ended';
@@ -150,8 +149,6 @@ export async function followLife(entry: 'Streaming' | 'WindowOpen', steps: LifeS
   }
 }
 
-/** Between two looks at the windows (cut short by a request: a close, a fall-back). */
-const POLL_MS = 1000;
 /** A stream tried again that has run this long without failing is streaming, even with nothing to apply past its stop. */
 const STREAMING_AFTER_MS = 10_000;
 
@@ -162,18 +159,12 @@ const LIVE: readonly FallbackWindow['state'][] = ['Open', 'Stopped', 'FallingBac
 class ReverseWatch implements Watched {
   private windowsRead: Promise<FallbackWindow[] | undefined> | undefined;
 
-  private constructor(
+  constructor(
     readonly run: FallbackRun,
     readonly streams: Map<string, ReverseStream>,
     /** Each database's tries of its stopped stream since it last streamed: the back-off's count (retryDelayMs). */
     readonly tries: Map<string, number>,
-    readonly wakeup: RequestWakeup,
   ) {}
-
-  static async open(run: FallbackRun, streams: Map<string, ReverseStream>, tries: Map<string, number>): Promise<ReverseWatch> {
-    // a close or a fall-back asked wakes the loop at once instead of at its next look
-    return new ReverseWatch(run, streams, tries, await RequestWakeup.listen(run.spec.target, run.spec.migrationName));
-  }
 
   nextLook(): void {
     this.windowsRead = undefined;
@@ -188,8 +179,9 @@ class ReverseWatch implements Watched {
     return this.windowsRead;
   }
 
+  /** Nothing runs beside the looks of a reverse watch. */
   close(): Promise<void> {
-    return this.wakeup.close();
+    return Promise.resolve();
   }
 }
 
@@ -419,7 +411,7 @@ async function fallBackAsked(w: ReverseWatch): Promise<FallbackWindow[] | undefi
   return due.length > 0 ? due : undefined;
 }
 
-/** The reverse supervisor's table while the window is open, run by the loop both supervisors run (watchLoop.ts). */
+/** The reverse supervisor's table while the window is open, run by the one stream supervisor (watchLoop.ts). */
 const WINDOW_OPEN: readonly WatchRow<ReverseWatch>[] = [
   row('the run is stopped', 'no catalog', (w) => (w.run.signal.aborted ? true : undefined), endWatch),
   // fall-back asked: the fall-back's rows of WINDOW, Open -> FallingBack -> FellBack, or Open again when it stops
@@ -453,16 +445,11 @@ async function streamBack(run: FallbackRun): Promise<void> {
   const streams = new Map(live.map((w) => [w.database, startReverse(run, w)] as const));
   const tries = new Map<string, number>();
   try {
-    while (streams.size > 0 && !run.signal.aborted) {
-      const watch = await ReverseWatch.open(run, streams, tries);
-      let handoff: Handoff;
-      try {
-        handoff = await watchLoop(WINDOW_OPEN, watch, POLL_MS);
-      } finally {
-        await watch.close();
-      }
-      await handoff();
-    }
+    await superviseStreams(spec, {
+      table: WINDOW_OPEN,
+      streamsLeft: () => streams.size > 0 && !run.signal.aborted,
+      openWatch: async () => new ReverseWatch(run, streams, tries),
+    });
   } finally {
     for (const s of streams.values()) s.applier.stop();
     await Promise.all([...streams.values()].map((s) => s.done));

@@ -10,7 +10,7 @@ import type { SourceTable } from '../catalog/introspect';
 import { withSession } from '../connect/session';
 import { planItems, type CopyLedger } from '../copy/copyTables';
 import type { CopyItemResult } from '../copy/copyItem';
-import type { SnapshotSessions } from '../copy/copySnapshot';
+import type { SnapshotSessions } from '../connect/snapshotSessions';
 import {
   createLedger,
   endEarlierCopySessions,

@@ -2,7 +2,7 @@
 // sequences and large objects as of a snapshot, then ANALYZE and the database's properties. The
 // offline flow runs them around its copy snapshot, the online flow around its slot's; both read
 // the source database's properties once (readSourceProperties) and hand them to each phase.
-import type { SnapshotSessions } from '../copy/copySnapshot';
+import type { SnapshotSessions } from '../connect/snapshotSessions';
 import type pg from 'pg';
 import {
   databaseProperties,

@@ -41,7 +41,7 @@ import { checkSchema, schemaDifferenceMessage } from '../verify/schema/checkSche
 import { verifyDatabases, type VerifyOptions } from '../verify/verifyTables';
 import { reverseRecheck } from '../switchover/recheckPlan';
 import { verifyMaterializedViewsBack } from '../verify/materializedViews';
-import { parseLsn } from '../cdc/decode/lsn';
+import { parseLsn } from '../core/lsn';
 import { failpoint } from '../util/failpoints';
 import { openForwardAgain } from './forwardAgain';
 import { retryDelayMs } from './watchLoop';

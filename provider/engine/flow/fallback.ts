@@ -10,7 +10,7 @@
 import { Applier } from '../cdc/apply/applier';
 import { knownColumns } from '../control/knownObjects';
 import { appliedUpTo } from '../cdc/apply/onlineStream';
-import { formatLsn, parseLsn } from '../cdc/decode/lsn';
+import { formatLsn, parseLsn } from '../core/lsn';
 import { openReverseStream, publishedTables } from '../footprint/reverseStream';
 import { fallBackMessagePrefix, reverseStreamNamesOf } from '../core/names';
 import { serverMajor, withSession } from '../connect/session';

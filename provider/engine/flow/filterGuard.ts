@@ -4,7 +4,7 @@
 // before the roles step and the target databases), and again in the copy's snapshot (the source
 // may have changed since), so it judges exactly what is copied.
 import type pg from 'pg';
-import type { SnapshotSessions } from '../copy/copySnapshot';
+import type { SnapshotSessions } from '../connect/snapshotSessions';
 import { withSession } from '../connect/session';
 import { PgferryError } from '../core/errors';
 import { compileFilters } from '../filter/filters';

@@ -3,7 +3,7 @@
 // records each object with its definition in the migration's validation results.
 import { readUnsupportedObjects } from '../catalog/unsupported';
 import { withSession } from '../connect/session';
-import type { SnapshotSessions } from '../copy/copySnapshot';
+import type { SnapshotSessions } from '../connect/snapshotSessions';
 import { PgferryError } from '../core/errors';
 import type { MigrationRun } from '../run/migrationRun';
 import type { TocEntry } from '../schema/dumpRestore';

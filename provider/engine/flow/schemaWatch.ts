@@ -16,7 +16,7 @@ import { recordEvent } from '../control/store';
 import { CONTROL_SCHEMA } from '../core/names';
 import { schemaDifferenceMessage } from '../verify/schema/checkSchema';
 import { appliedUpTo, type OnlineStream } from '../cdc/apply/onlineStream';
-import { parseLsn } from '../cdc/decode/lsn';
+import { parseLsn } from '../core/lsn';
 import { compareKnowing, followables, followSchema, keysSetAside, recordFollowed } from './schemaFollow';
 import type { MigrationRun } from '../run/migrationRun';
 

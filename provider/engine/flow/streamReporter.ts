@@ -7,7 +7,7 @@
 // never the answer to a cutover or cancel request. Stopped, and its report in flight awaited, before
 // a cutover or a cancel runs, so no report writes over what they record.
 import type pg from 'pg';
-import { formatLsn, parseLsn } from '../cdc/decode/lsn';
+import { formatLsn, parseLsn } from '../core/lsn';
 import { appliedUpTo, streamCounts, type OnlineStream } from '../cdc/apply/onlineStream';
 import { closeSession, openSession } from '../connect/session';
 import { recordStreamSample } from '../control/streamSamples';

@@ -5,7 +5,7 @@
 // (`pgferry resume`, `pulumi up`), and continues exactly-once from the last applied transaction
 // once the fix works. A bound the user sets (maxApplyStopHours) releases the slot of a stream
 // stopped for longer, so a forgotten migration cannot fill the source's disk.
-import { formatLsn, parseLsn } from '../cdc/decode/lsn';
+import { formatLsn, parseLsn } from '../core/lsn';
 import { classifyStreamFailure } from '../cdc/apply/applyStop';
 import type { StopCause } from '../core/model';
 import { appliedUpTo, startStream, streamCounts, type OnlineStream } from '../cdc/apply/onlineStream';

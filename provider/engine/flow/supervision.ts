@@ -1,13 +1,12 @@
 // What the online supervisor's handlers share during one watch (flow/supervisor.ts): the streams
 // and their stops, the watchers that run beside them (the source's tables and schema, the
-// reporter, the background verification), the request wakeup, and the requests read from the
+// reporter, the background verification), and the requests read from the
 // control catalog, once per look. A watch lasts from the moment the streams wait for the user until
 // a handler hands off (a cutover, some databases' cancel) or throws; closing it stops every watcher
 // first, so none of them runs while a cutover or a cancel does.
 import type { OnlineStream } from '../cdc/apply/onlineStream';
 import { SourceTableWatch } from '../cdc/prepare/tableWatch';
 import { setIdentityFull } from '../footprint/replicaIdentity';
-import { RequestWakeup } from '../control/requestWakeup';
 import type { ApplyRateMeter } from '../switchover/lagGate';
 import type { MigrationRun } from '../run/migrationRun';
 import { BackgroundVerification } from '../verify/background';
@@ -46,8 +45,6 @@ export class Supervision implements Watched {
     /** The apply rate the reporter samples and the cutover's lag gate predicts from. */
     readonly meter: ApplyRateMeter,
     private readonly verifiers: readonly BackgroundVerification[],
-    /** Cuts the wait between looks short when a request for the migration is made. */
-    readonly wakeup: RequestWakeup,
     private readonly reporter: StreamReporter,
   ) {
     this.tables = new SourceTableWatch(run, streams, setIdentityFull);
@@ -55,14 +52,12 @@ export class Supervision implements Watched {
     this.tableDrops = new TableDropsFollow(run, streams, (database) => stops.stopOf(database));
   }
 
-  /** Starts the watchers of a watch: the background verification, the request wakeup, the reporter. */
-  static async open(run: MigrationRun, streams: OnlineStream[], stops: StreamStops, meter: ApplyRateMeter): Promise<Supervision> {
+  /** Starts the watchers of a watch: the background verification, the reporter. */
+  static open(run: MigrationRun, streams: OnlineStream[], stops: StreamStops, meter: ApplyRateMeter): Supervision {
     const verifiers = startVerifiers(run, streams);
-    // a cutover or cancel request wakes the loop at once instead of at its next look
-    const wakeup = await RequestWakeup.listen(run.spec.target, run.spec.migrationName);
     const reporter = new StreamReporter(run, streams, meter);
     reporter.start();
-    return new Supervision(run, streams, stops, meter, verifiers, wakeup, reporter);
+    return new Supervision(run, streams, stops, meter, verifiers, reporter);
   }
 
   /** The databases that stream now. */
@@ -96,7 +91,6 @@ export class Supervision implements Watched {
 
   /** Stops every watcher: nothing of the watch runs after this. */
   async close(): Promise<void> {
-    await this.wakeup.close();
     await this.reporter.stop();
     await this.tables.close();
     await this.schema.close();

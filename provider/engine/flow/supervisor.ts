@@ -17,8 +17,9 @@
 // A handler that hands off (a cutover, some databases' cancel) ends the watch: its watchers stop
 // (supervision.ts), the hand-off runs, and the supervisor watches again the streams left, until
 // none is left. A handler that throws ends the online flow (flow/online.ts releases what it holds).
-// The loop itself (the looks, the wait between them, a catalog outage) is watchLoop.ts, which the
-// reverse stream's supervisor (afterCutover.ts) runs too.
+// The mechanism (the watches one after another, the looks, the wakeup and the wait between them, a
+// catalog outage) is watchLoop.ts, the one stream supervisor, which the reverse streams' table
+// (afterCutover.ts) is run by too.
 import type { OnlineStream } from '../cdc/apply/onlineStream';
 import { streamingSubState } from '../core/transitions';
 import type { ApplyRateMeter } from '../switchover/lagGate';
@@ -29,10 +30,8 @@ import { failOverdueStop, handleStreamStops, overdueStop, streamsFailedOrStopped
 import { tick, tickDue } from './handleTick';
 import type { StreamStops } from './streamStops';
 import { Supervision } from './supervision';
-import { row, watchLoop, type Handoff, type WatchRow } from './watchLoop';
+import { row, superviseStreams, type WatchRow } from './watchLoop';
 import { setState } from '../control/store';
-
-const POLL_MS = 1000;
 
 const TABLE: readonly WatchRow<Supervision>[] = [
   row('the migration is canceled', 'no catalog', migrationCanceled, cancelMigration),
@@ -48,19 +47,12 @@ const TABLE: readonly WatchRow<Supervision>[] = [
  * each ended by a handler's hand-off, which runs between them. Throws what a handler throws.
  */
 export async function supervise(run: MigrationRun, streams: OnlineStream[], stops: StreamStops, meter: ApplyRateMeter): Promise<void> {
-  while (streams.length > 0) {
-    await setState(run.store, run.spec.migrationName, 'WaitingForUserAction', streamingSubState(false, stops.any));
-    const handoff = await watch(run, streams, stops, meter);
-    await handoff();
-  }
-}
-
-/** Looks until a handler hands off (returned, to run once the watchers are stopped) or throws. */
-async function watch(run: MigrationRun, streams: OnlineStream[], stops: StreamStops, meter: ApplyRateMeter): Promise<Handoff> {
-  const s = await Supervision.open(run, streams, stops, meter);
-  try {
-    return await watchLoop(TABLE, s, POLL_MS);
-  } finally {
-    await s.close();
-  }
+  await superviseStreams(run.spec, {
+    table: TABLE,
+    streamsLeft: () => streams.length > 0,
+    openWatch: async () => {
+      await setState(run.store, run.spec.migrationName, 'WaitingForUserAction', streamingSubState(false, stops.any));
+      return Supervision.open(run, streams, stops, meter);
+    },
+  });
 }

@@ -13,7 +13,7 @@
 // table the source dropped with it, not dropped yet) is tried again at the next tick, said once.
 import type pg from 'pg';
 import { appliedUpTo, type OnlineStream } from '../cdc/apply/onlineStream';
-import { parseLsn } from '../cdc/decode/lsn';
+import { parseLsn } from '../core/lsn';
 import type { DroppedOrRenamed } from '../cdc/prepare/tableWatch';
 import { ident, qualified } from '../connect/quote';
 import { withSession } from '../connect/session';

@@ -18,7 +18,7 @@ import { qualified } from '../connect/quote';
 import { serverMajor, withSession } from '../connect/session';
 import { isIntegrityRefusal, isRetryable } from '../connect/sqlstate';
 import { canceledError, errorMessage } from '../core/errors';
-import { formatLsn } from '../cdc/decode/lsn';
+import { formatLsn } from '../core/lsn';
 import { ChangeTracker } from '../cdc/plan/changeTracker';
 import { streamNames, type OnlineStream } from '../cdc/apply/onlineStream';
 import { fireAsReplica, replicaRolePermitted } from '../footprint/targetFiring';

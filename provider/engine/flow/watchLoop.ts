@@ -1,12 +1,16 @@
-// The loop both stream supervisors run: the forward one while the databases stream towards the
-// target (supervisor.ts) and the reverse one while a fallback window streams the new server's
-// writes back to the old source (afterCutover.ts). Each look goes down the supervisor's table of
-// (condition -> handler) rows in order until one hands off; between looks the loop sleeps a poll,
-// cut short when the user makes a request (control/requestWakeup.ts). The control catalog may be
-// away (the target restarting): a row that reads it and meets such an outage ends the look, and
-// the next comes a poll later, as the appliers ride it out. A handler that throws ends the watch.
+// The stream supervisor, one mechanism for both directions: the forward streams while the databases
+// stream towards the target (supervisor.ts, its table of handlers) and the reverse streams while a
+// fallback window streams the new server's writes back to the old source (afterCutover.ts, its
+// table WINDOW_OPEN). Each direction gives its table of (condition -> handler) rows and how to open
+// a watch; the rest is here: the watches one after another while a stream is left, the request
+// wakeup each watch sleeps on, the looks, and the back-off of a stopped stream. Each look goes down
+// the table's rows in order until one hands off; between looks the loop sleeps a poll, cut short
+// when the user makes a request (control/requestWakeup.ts). The control catalog may be away (the
+// target restarting): a row that reads it and meets such an outage ends the look, and the next
+// comes a poll later, as the appliers ride it out. A handler that throws ends the supervision.
 import { isRetryable } from '../connect/sqlstate';
-import type { RequestWakeup } from '../control/requestWakeup';
+import { RequestWakeup } from '../control/requestWakeup';
+import type { ServerSpec } from '../input/migrationSpec';
 import { trace } from '../util/trace';
 
 /**
@@ -42,10 +46,50 @@ export function row<W, T>(
   };
 }
 
-/** What a watch gives the loop: a new look's start (what a look reads once is read again) and the request wakeup. */
+/** What a direction's watch gives the loop: a new look's start (what a look reads once is read again) and its close. */
 export interface Watched {
   nextLook(): void;
-  readonly wakeup: RequestWakeup;
+  /** Stops what runs beside the looks: nothing of the watch runs after this, so a hand-off runs alone. */
+  close(): Promise<void>;
+}
+
+/** One direction's supervisor: its table of handlers and what a watch of it holds. */
+export interface StreamSupervisor<W extends Watched> {
+  readonly table: readonly WatchRow<W>[];
+  /** Whether a stream is left to watch: the supervision ends once none is. */
+  streamsLeft(): boolean;
+  /** Opens the next watch: the streams as they are now, and what runs beside the looks. */
+  openWatch(): Promise<W>;
+}
+
+/** Between two looks, unless a request wakes the loop first. */
+const POLL_MS = 1000;
+
+/**
+ * Supervises one direction's streams until none is left: one watch after another, each looked at
+ * until a row hands off, then closed, and the hand-off run between two watches. Throws what a
+ * handler throws.
+ */
+export async function superviseStreams<W extends Watched>(
+  migration: { readonly target: ServerSpec; readonly migrationName: string },
+  supervisor: StreamSupervisor<W>,
+): Promise<void> {
+  while (supervisor.streamsLeft()) {
+    const watch = await supervisor.openWatch();
+    let handoff: Handoff;
+    try {
+      // a request for the migration (a cutover, a cancel, a close, a fall-back) wakes the loop at once instead of at its next look
+      const wakeup = await RequestWakeup.listen(migration.target, migration.migrationName);
+      try {
+        handoff = await watchLoop(supervisor.table, watch, wakeup);
+      } finally {
+        await wakeup.close();
+      }
+    } finally {
+      await watch.close();
+    }
+    await handoff();
+  }
 }
 
 /** The first wait of a stream stopped on an error before it is tried again on its own, in either direction. */
@@ -66,13 +110,13 @@ export function retryDelayMs(attempts: number): number {
 const OUTAGE = Symbol('outage');
 
 /** Looks down `table` until a row hands off (returned, to run once the watch is closed) or throws. */
-export async function watchLoop<W extends Watched>(table: readonly WatchRow<W>[], w: W, pollMs: number): Promise<Handoff> {
+async function watchLoop<W extends Watched>(table: readonly WatchRow<W>[], w: W, wakeup: RequestWakeup): Promise<Handoff> {
   for (;;) {
     w.nextLook();
     const handoff = await look(table, w);
-    if (handoff === OUTAGE) await new Promise((r) => setTimeout(r, pollMs));
+    if (handoff === OUTAGE) await new Promise((r) => setTimeout(r, POLL_MS));
     else if (handoff) return handoff;
-    else await w.wakeup.sleep(pollMs);
+    else await wakeup.sleep(POLL_MS);
   }
 }
 

@@ -9,7 +9,7 @@
 // stream kept up, or was just started), the gate watches the stream for a short probe instead.
 import type pg from 'pg';
 import { appliedUpTo, type OnlineStream } from '../cdc/apply/onlineStream';
-import { parseLsn } from '../cdc/decode/lsn';
+import { parseLsn } from '../core/lsn';
 import { withSession } from '../connect/session';
 import type { MigrationRun } from '../run/migrationRun';
 

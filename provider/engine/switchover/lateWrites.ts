@@ -12,7 +12,7 @@
 import type pg from 'pg';
 import { ident } from '../connect/quote';
 import { OBJECT_IN_USE, sqlState } from '../connect/sqlstate';
-import { formatLsn } from '../cdc/decode/lsn';
+import { formatLsn } from '../core/lsn';
 import { decodePgoutput } from '../cdc/decode/pgoutput';
 
 /** A session the fence let write, as its trigger said it in the stream. */

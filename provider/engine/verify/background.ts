@@ -14,7 +14,7 @@ import type pg from 'pg';
 import { listTables, type SourceTable } from '../catalog/introspect';
 import { closeSession, openSession, serverMajor, withSession } from '../connect/session';
 import { errorMessage } from '../core/errors';
-import { formatLsn, parseLsn } from '../cdc/decode/lsn';
+import { formatLsn, parseLsn } from '../core/lsn';
 import { ALL_TABLES, type PinnedPosition } from '../cdc/pin/pinRequest';
 import { appliedUpTo, type OnlineStream } from '../cdc/apply/onlineStream';
 import { recordTableVerification, tableVerifications } from '../control/tableVerification';

@@ -9,7 +9,7 @@ import { listTables, type SourceTable } from '../catalog/introspect';
 import { readUnsupportedObjects } from '../catalog/unsupported';
 import { ident } from '../connect/quote';
 import { closeSessionPair, openSessionPair, serverMajor, withSession, type SessionPair } from '../connect/session';
-import { pairedWithTarget, type SnapshotSessions } from '../copy/copySnapshot';
+import { pairedWithTarget, type SnapshotSessions } from '../connect/snapshotSessions';
 import { safeEmit, type LeftOutObject, type ProgressListener, type VerificationReport, type VerificationTable } from '../core/model';
 import type { MigrationSpec, StaleMaterializedViews } from '../input/migrationSpec';
 import { CONTROL_SCHEMA, schemaObjectKey } from '../core/names';

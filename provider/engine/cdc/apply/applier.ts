@@ -10,7 +10,7 @@ import { runSession, type SessionEnd } from './applySession';
 import { SettleBeforeStop } from './shapeFollower';
 import { ApplyFencedError } from './applyTarget';
 import { ApplyLag } from './applyLag';
-import { maxLsn } from '../decode/lsn';
+import { maxLsn } from '../../core/lsn';
 import { DEFAULT_LIMITS } from '../plan/planner';
 import { StreamLostError } from '../receive/stream';
 import type { ApplyState } from './applyState';

@@ -16,7 +16,7 @@
 //   already applied (their end ≤ P) and no later one is skipped.
 // A SIGKILL anywhere loses the open target transaction and nothing else; it is streamed again.
 import { qualified } from '../../connect/quote';
-import { maxLsn } from '../decode/lsn';
+import { maxLsn } from '../../core/lsn';
 import { decodePgoutput } from '../decode/pgoutput';
 import { CommitPolicy } from './commitPolicy';
 import { truncateStatement } from '../plan/statements';

@@ -3,7 +3,7 @@
 // sent in the open transaction as the shape follow sends its changes (shapeFollower.ts).
 import type pg from 'pg';
 import { qualified } from '../../connect/quote';
-import { formatLsn } from '../decode/lsn';
+import { formatLsn } from '../../core/lsn';
 import type { ShapeFollower } from './shapeFollower';
 import type { SessionConnections } from './sessionConnections';
 import type { ApplyState } from './applyState';

@@ -3,7 +3,7 @@
 // it has applied.
 import { cutoverMessagePrefix, streamNamesOf, type StreamNames } from '../../core/names';
 import type { MigrationRun } from '../../run/migrationRun';
-import { maxLsn } from '../decode/lsn';
+import { maxLsn } from '../../core/lsn';
 import { Applier, type ApplierOptions, type ApplyStats } from './applier';
 import type { SessionEnd } from './applySession';
 import type { ChangeTracker } from '../plan/changeTracker';

@@ -17,7 +17,7 @@ import type pg from 'pg';
 import { ident, literal, qualified } from '../../connect/quote';
 import { INSUFFICIENT_PRIVILEGE, sqlState } from '../../connect/sqlstate';
 import { PROGRESS_TABLE } from '../../core/names';
-import { formatLsn, parseLsn } from '../decode/lsn';
+import { formatLsn, parseLsn } from '../../core/lsn';
 import { leaseGuardSql } from './leaseGuard';
 import type { PipelinedStatement } from './statementPipeline';
 

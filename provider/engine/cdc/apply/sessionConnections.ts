@@ -7,7 +7,7 @@
 import type pg from 'pg';
 import { requestCancel } from '../../connect/interrupt';
 import { closeSession, openSession, serverMajor } from '../../connect/session';
-import { maxLsn } from '../decode/lsn';
+import { maxLsn } from '../../core/lsn';
 import { ChangeNormalizer } from '../decode/normalizer';
 import { BatchPlanner } from '../plan/planner';
 import { openAppliedPosition } from './positionCommit';

@@ -6,7 +6,7 @@
 // applySession.ts; the event trigger's DDL messages, ddlFollower.ts.
 import { ident, qualified } from '../../connect/quote';
 import { PgferryError } from '../../core/errors';
-import { parseLsn } from '../decode/lsn';
+import { parseLsn } from '../../core/lsn';
 import { planPartitionTree, runPartitionSteps } from './partitionTree';
 import type { SessionConnections } from './sessionConnections';
 import type { ApplyState } from './applyState';

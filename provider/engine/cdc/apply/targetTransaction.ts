@@ -11,7 +11,7 @@ import {
 } from '../../connect/sqlstate';
 import { PgferryError } from '../../core/errors';
 import type { AppliedPosition } from './positionCommit';
-import { maxLsn } from '../decode/lsn';
+import { maxLsn } from '../../core/lsn';
 import type { BatchPlanner } from '../plan/planner';
 import { AffectedRowsError, type StatementPipeline } from './statementPipeline';
 import type { ApplyState } from './applyState';

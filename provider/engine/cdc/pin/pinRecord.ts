@@ -3,7 +3,7 @@
 // background verifier leave the table alone (verify/background.ts). A cutover overwrites the record
 // with how it checked the table; if that cutover then stops (a mismatch), the table must be pinned
 // again, or the next cutover reads it whole.
-import { formatLsn } from '../decode/lsn';
+import { formatLsn } from '../../core/lsn';
 import type { TableChanges } from '../plan/changeTracker';
 import type { TableVerificationRecord } from '../../control/tableVerification';
 

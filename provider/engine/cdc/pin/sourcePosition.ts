@@ -12,7 +12,7 @@ import type pg from 'pg';
 import { pinMessagePrefix } from '../../core/names';
 import { serverMajor, withSession } from '../../connect/session';
 import type { ServerSpec } from '../../input/migrationSpec';
-import { parseLsn } from '../decode/lsn';
+import { parseLsn } from '../../core/lsn';
 import type { PinnedPosition } from './pinRequest';
 import { parseSnapshot, visibleIn } from './sourcePin';
 

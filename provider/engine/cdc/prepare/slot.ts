@@ -10,7 +10,7 @@ import { isRetryable, OBJECT_IN_USE, sqlState } from '../../connect/sqlstate';
 import { PgferryError } from '../../core/errors';
 import { failpoint } from '../../util/failpoints';
 import type { ServerSpec } from '../../input/migrationSpec';
-import { parseLsn } from '../decode/lsn';
+import { parseLsn } from '../../core/lsn';
 
 export interface ExportedSlot {
   readonly slot: string;

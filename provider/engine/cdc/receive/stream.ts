@@ -7,7 +7,7 @@ import { closeSession, openSession, serverMajor } from '../../connect/session';
 import { ident, literal } from '../../connect/quote';
 import type { ServerSpec } from '../../input/migrationSpec';
 import { decodeFrame, encodeStatusUpdate, XLOG_HEADER_BYTES, xlogWalEnd } from '../decode/frames';
-import { formatLsn } from '../decode/lsn';
+import { formatLsn } from '../../core/lsn';
 
 /** What the stream hands on: each pgoutput message, and the server's keepalives. */
 export interface FrameHandler {
