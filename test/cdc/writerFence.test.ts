@@ -90,6 +90,17 @@ async function lockTargetItems(pair: ServerPair, db: string, table = 'items'): P
   return client;
 }
 
+/** The target's sessions waiting for a lock on `table` of `db`. */
+async function waitingOn(pair: ServerPair, db: string, table: string): Promise<number[]> {
+  const rows = await pair.target.query<{ pid: number }>(
+    `SELECT pid FROM pg_locks WHERE NOT granted AND relation = to_regclass($1)
+       AND database = (SELECT oid FROM pg_database WHERE datname = current_database()) ORDER BY pid`,
+    [table],
+    db,
+  );
+  return rows.map((r) => r.pid);
+}
+
 async function release(lock: pg.Client): Promise<void> {
   await lock.query('ROLLBACK').catch(() => undefined);
   await lock.end().catch(() => undefined);
@@ -292,8 +303,12 @@ async function cancelLiftsFence(lab: FenceLab): Promise<void> {
     assert.equal(fenced.subState, 'CompletingMigration', fenced.message);
     assert.ok(fenced.databases[0]!.writerFence, 'fenced');
     assert.equal(await newSessionWrites(lab.pair, db, 300_000), false, 'fenced while the cutover goes on');
+    const verifying = await until('the cutover to wait on the locked table', async () => (await waitingOn(lab.pair, db, 'other'))[0]);
     await cancelMigration(s.target, s.migrationName);
-    await new Promise((r) => setTimeout(r, 2500)); // the runner sees the cancel (it looks every second) while fenced
+    // the runner sees the cancel while fenced, however loaded the machine: it stops what waits on the lock
+    await until(`the cancel to stop session ${verifying} waiting on the locked table`, async () =>
+      (await waitingOn(lab.pair, db, 'other')).includes(verifying) ? undefined : true,
+    );
   } finally {
     await release(lock);
   }

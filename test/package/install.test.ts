@@ -23,6 +23,9 @@ let packed: Packed;
 let program: string;
 let source: Cluster;
 let target: Cluster;
+/** Each user release's node binary, and the program of those whose SDK is not the checkout's. */
+const nodeBinaries = new Map<string, string>();
+const releasePrograms = new Map<string, string>();
 
 /** Runs a command of the program's node_modules/.bin as a user's shell would, PG* variables only as given. */
 async function runInstalled(file: string, args: string[], env: Record<string, string> = {}, nodeArgs: string[] = []) {
@@ -60,14 +63,30 @@ describe('pgferry installed as a package', function () {
   before(async function () {
     this.timeout(360_000);
     work = await fs.mkdtemp(path.join(os.tmpdir(), 'pgferry-package-'));
-    const servers = Promise.all([
-      startCluster({ major: 15, label: 'pkg-src', password: SOURCE_PW }),
-      startCluster({ major: 15, label: 'pkg-dst', password: TARGET_PW }),
-    ]);
-    packed = await packFromSources(work);
-    program = await installProgram(work, packed.tarball);
-    [source, target] = await servers;
-    await loadShop(source, 'shop');
+    // Everything that does not need the tarball goes on while it is packed, and each program
+    // installs from it beside the others: each step is the one a user runs, only not one after
+    // another. Every step is awaited before a failure is thrown, so no server started is lost to
+    // the after hook.
+    const servers = (async () => {
+      [source, target] = await Promise.all([
+        startCluster({ major: 15, label: 'pkg-src', password: SOURCE_PW }),
+        startCluster({ major: 15, label: 'pkg-dst', password: TARGET_PW }),
+      ]);
+      for (const db of ['shop', ...USER_NODE_RELEASES.map(releaseDatabase)]) await loadShop(source, db);
+    })();
+    const nodes = USER_NODE_RELEASES.map(async (release) => nodeBinaries.set(release.version, await nodeBinary(release.version)));
+    const programs = (async () => {
+      packed = await packFromSources(work);
+      await Promise.all([
+        installProgram(work, packed.tarball).then((dir) => (program = dir)),
+        ...USER_NODE_RELEASES.filter((r) => r.sdk !== undefined).map(async (r) =>
+          releasePrograms.set(r.version, await installProgram(work, packed.tarball, r.sdk)),
+        ),
+      ]);
+    })();
+    const settled = await Promise.allSettled([servers, programs, ...nodes]);
+    const failed = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
+    if (failed) throw failed.reason;
   });
   after(async () => {
     await Promise.all([source?.stop(), target?.stop()]);
@@ -293,6 +312,11 @@ Module._resolveFilename = function (request, ...rest) {
   });
 }
 
+/** The source database a release's migration copies (loaded by the suite's before hook). */
+function releaseDatabase(release: NodeRelease): string {
+  return `shop${release.version.split('.')[0]!}`;
+}
+
 /**
  * The package on another Node.js release than the suite's: a program depending on the newest SDK
  * that release takes registers PgMigration, the SDK's provider host runs an offline migration on
@@ -300,18 +324,14 @@ Module._resolveFilename = function (request, ...rest) {
  */
 function onNodeRelease(release: NodeRelease): void {
   const major = release.version.split('.')[0]!;
-  const database = `shop${major}`;
+  const database = releaseDatabase(release);
   const name = `installed-node${major}`;
   let node: string;
   let releaseProgram: string;
   let host: ProviderHost | undefined;
-  before(async function () {
-    this.timeout(360_000);
-    [node, releaseProgram] = await Promise.all([
-      nodeBinary(release.version),
-      release.sdk === undefined ? program : installProgram(work, packed.tarball, release.sdk),
-      loadShop(source, database),
-    ]);
+  before(() => {
+    node = nodeBinaries.get(release.version)!;
+    releaseProgram = releasePrograms.get(release.version) ?? program;
   });
   after(async () => host?.stop());
 

@@ -91,14 +91,23 @@ const PROGRAM = `
 const pulumi = require('@pulumi/pulumi');
 const path = require('node:path');
 let registered;
+const seen = [];
 pulumi.runtime.setMocks(
-  { newResource: (args) => { if (/PgMigration$/.test(args.type)) registered = args; return { id: 'mock', state: args.inputs }; }, call: () => ({}) },
+  { newResource: (args) => { seen.push(args.type); if (/PgMigration$/.test(args.type)) registered = args; return { id: 'mock', state: args.inputs }; }, call: () => ({}) },
   'migration-program', 'test', false,
 );
 const { PgMigration } = require('pgferry');
 const migration = new PgMigration('migration', JSON.parse(process.env.MIGRATION_ARGS));
 const pgferryDir = path.dirname(require.resolve('pgferry/package.json'));
-setTimeout(() => {
+// the mocks hear of the resource once its inputs resolved: looked for until then, however slow the machine
+const until = Date.now() + 60000;
+const look = () => {
+  if (registered) return report();
+  if (Date.now() < until) return void setTimeout(look, 20);
+  process.stderr.write('the program registered no PgMigration within 60 s; the mocks saw: ' + (seen.join(', ') || 'no resource') + '\\n');
+  process.exit(1);
+};
+const report = () => {
   const unwrap = (v) => Array.isArray(v) ? v.map(unwrap) : v && typeof v === 'object'
     ? (v['4dabf18193072939515e22adb298388d'] === '1b47061264138c4ac30d75fd1eb44270' ? unwrap(v.value) : Object.fromEntries(Object.entries(v).map(([k, x]) => [k, unwrap(x)])))
     : v;
@@ -109,7 +118,8 @@ setTimeout(() => {
     sdkSeenByPgferry: require.resolve('@pulumi/pulumi', { paths: [path.join(pgferryDir, 'dist/provider/resource')] }),
     sdkSeenByProgram: require.resolve('@pulumi/pulumi'),
   }), () => process.exit(0));
-}, 1000);
+};
+look();
 `;
 
 /**
