@@ -1,4 +1,4 @@
-// Root hooks: the leak check counts the runners this process starts (support/leaks.ts), and no
+// Root hooks: each test's timeout is the deadline of its waits (support/wait.ts), the leak check counts the runners this process starts (support/leaks.ts), and no
 // cluster outlives the test run: each file's clusters are stopped after it, and a run killed
 // before it could stop them has them stopped by its watchdog (support/runWatch.ts). Global fixtures
 // (run once, in mocha's main process also in parallel mode, before the workers start): the run's
@@ -17,11 +17,21 @@ import { stopAllClusters } from '../../provider/localpg/cluster';
 import { fileEnded, fileStarted, slowestFiles, timeFilesIn } from './fileTimes';
 import { ownRunnersStartedHere } from './leaks';
 import { watchThisRun } from './runWatch';
+import { afterTimeout, testEnded, testStarted } from './wait';
 
 export const mochaHooks = {
   beforeAll(): void {
     ownRunnersStartedHere();
     fileStarted();
+  },
+  beforeEach(this: Mocha.Context): void {
+    testStarted(this.currentTest?.timeout() ?? 0);
+  },
+  async afterEach(this: Mocha.Context): Promise<void> {
+    testEnded();
+    const test = this.currentTest;
+    if (test?.state === 'failed' && /^Timeout of \d+ms exceeded/.test(test.err?.message ?? ''))
+      console.log(`      ${await afterTimeout()}`);
   },
   async afterAll(this: Mocha.Context): Promise<void> {
     await stopAllClusters();

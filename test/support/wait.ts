@@ -12,7 +12,7 @@ import { events as catalogEvents } from '../../provider/engine/control/store';
  * catalogReadRaced): that is tried again, as pgferry's own readers do, never a test's failure.
  */
 export async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 60_000, intervalMs = 200): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
+  const deadline = Math.min(Date.now() + timeoutMs, testDeadline());
   let raced: unknown;
   for (;;) {
     try {
@@ -24,7 +24,7 @@ export async function until<T>(what: string, probe: () => Promise<T | undefined>
     }
     if (Date.now() > deadline) {
       const lastError = raced === undefined ? '' : `; the probe last failed with: ${(raced as Error).message}`;
-      throw new Error(`timed out after ${timeoutMs / 1000} s waiting for ${what}${lastError}${await migrationsSeen()}`);
+      throw new Error(`${timedOut(timeoutMs)} waiting for ${what}${lastError}${await migrationsSeen()}`);
     }
     await new Promise((r) => setTimeout(r, intervalMs));
   }
@@ -40,6 +40,42 @@ function catalogReadRaced(error: unknown): boolean {
   const e = error as { code?: string; message?: string };
   if (e?.code === '40P01' || e?.code === '40001' || e?.code === '42P01') return true;
   return e?.code === 'XX000' && /cache lookup failed|could not open relation with OID/.test(e.message ?? '');
+}
+
+/**
+ * When the running test's own timeout fires, less a margin: a wait ends by then with what it saw,
+ * so a test slowed down by a loaded machine fails saying where it stood instead of by mocha's bare
+ * "Timeout of ... exceeded", after which the body goes on unseen.
+ */
+let currentTestEnds = Number.POSITIVE_INFINITY;
+
+let margin = 0;
+
+/** Called by the root hooks as each test starts: its timeout from now (none when it has none). */
+export function testStarted(timeoutMs: number): void {
+  currentTestEnds = timeoutMs > 0 ? Date.now() + timeoutMs : Number.POSITIVE_INFINITY;
+  margin = Math.min(10_000, timeoutMs / 10);
+}
+
+/** Called as each test ends: the hooks between tests wait by their own budgets alone. */
+export function testEnded(): void {
+  currentTestEnds = Number.POSITIVE_INFINITY;
+}
+
+function testDeadline(): number {
+  return currentTestEnds - margin;
+}
+
+/** What a test killed by mocha's own timeout left: printed, as the body's waits could not say it. */
+export async function afterTimeout(): Promise<string> {
+  return `the test timed out; migrations seen then:${(await migrationsSeen()).replace(/^; migrations seen:/, '') || ' none'}`;
+}
+
+/** How a wait that gave up says so: its own budget, or the test's that ran out first. */
+function timedOut(timeoutMs: number): string {
+  return Date.now() >= testDeadline()
+    ? `the test's own timeout nearly up (a wait of ${timeoutMs / 1000} s)`
+    : `timed out after ${timeoutMs / 1000} s`;
 }
 
 /** How each migration in the catalogs of this process's servers stands, with its last events. */
@@ -69,7 +105,7 @@ export async function waitForStatus(
   done: (status: MigrationStatus) => boolean,
   timeoutMs = 180_000,
 ): Promise<MigrationStatus> {
-  const deadline = Date.now() + timeoutMs;
+  const deadline = Math.min(Date.now() + timeoutMs, testDeadline());
   for (;;) {
     const status = await get(store, name);
     if (status && done(status)) return status;
@@ -81,7 +117,7 @@ export async function waitForStatus(
         .map((e) => `\n  ${e.level}: ${e.message.slice(0, 300)}`)
         .join('');
       throw new Error(
-        `timed out after ${timeoutMs / 1000} s waiting for migration "${name}" (${done.toString()}); last state ${status?.state}/${status?.subState}: ${status?.message}; its last events:${told}`,
+        `${timedOut(timeoutMs)} waiting for migration "${name}" (${done.toString()}); last state ${status?.state}/${status?.subState}: ${status?.message}; its last events:${told}`,
       );
     }
     await new Promise((r) => setTimeout(r, 250));
