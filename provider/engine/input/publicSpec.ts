@@ -5,7 +5,9 @@ import { FILTER_KEYS } from './patterns';
 
 /** The spec without secrets: what the control catalog stores and what adoption compares. */
 export function publicSpec(spec: MigrationSpec): Record<string, unknown> {
-  const strip = (s: ServerSpec) => ({ host: s.host, port: s.port, user: s.user, sslMode: s.sslMode });
+  // the name a server's certificate carries is kept where it differs from the host (a mapped or
+  // tunnelled address), so a reader elsewhere reaches the server as its creator did
+  const strip = (s: ServerSpec) => ({ host: s.host, port: s.port, user: s.user, sslMode: s.sslMode, sslServerName: s.sslServerName });
   return {
     migrationName: spec.migrationName,
     source: strip(spec.source),
@@ -59,12 +61,24 @@ function canonicalJson(value: unknown): string {
 }
 
 /**
+ * A server without the name its certificate is checked against: that name says how a machine
+ * reaches the server, not which server it is (host and port do), and specs stored before it was
+ * kept have none.
+ */
+function withoutTlsName(server: unknown): unknown {
+  if (typeof server !== 'object' || server === null) return server;
+  return { ...(server as Record<string, unknown>), sslServerName: undefined };
+}
+
+/**
  * Does a stored (secret-free) spec describe the same migration as `spec`? Databases compare as a
  * set: the same databases listed in another order are the same migration.
  */
 function samePublicSpec(stored: Record<string, unknown>, spec: MigrationSpec): boolean {
   const sorted = (s: Record<string, unknown>) => ({
     ...s,
+    source: withoutTlsName(s.source),
+    target: withoutTlsName(s.target),
     databases: Array.isArray(s.databases) ? [...(s.databases as unknown[])].map(String).sort() : s.databases,
     ...Object.fromEntries(RECORDED_ONLY_KEYS.map((k) => [k, undefined])),
   });
