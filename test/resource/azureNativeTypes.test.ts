@@ -120,6 +120,16 @@ const PGFERRY = [
  * here rather than installed: the 2.x package is a large download for one class, and the project
  * depends on 3.x.
  */
+/**
+ * 2.x's optional inputs of type string (some `string | enums.X`, whose values are strings: the same
+ * type), listed once rather than each written out.
+ */
+const OPTIONAL_TEXT_INPUTS_2 = (
+  'cancel location migrationMode migrationName migrationWindowEndTimeInUtc migrationWindowStartTimeInUtc ' +
+  'overwriteDbsInTarget setupLogicalReplicationOnSourceDbIfNeeded sourceDbServerFullyQualifiedDomainName ' +
+  'sourceDbServerResourceId startDataMigration subscriptionId targetDbServerFullyQualifiedDomainName triggerCutover'
+).split(' ');
+
 const AZURE_NATIVE_2 = `
 import * as pulumi from "@pulumi/pulumi";
 export interface MigrationSubStateDetailsResponse { currentSubState: string; }
@@ -165,27 +175,14 @@ export declare class Migration extends pulumi.CustomResource {
     constructor(name: string, args: MigrationArgs, opts?: pulumi.CustomResourceOptions);
 }
 export interface MigrationArgs {
-    cancel?: pulumi.Input<string>;
     dbsToCancelMigrationOn?: pulumi.Input<pulumi.Input<string>[]>;
     dbsToMigrate?: pulumi.Input<pulumi.Input<string>[]>;
     dbsToTriggerCutoverOn?: pulumi.Input<pulumi.Input<string>[]>;
-    location?: pulumi.Input<string>;
-    migrationMode?: pulumi.Input<string>;
-    migrationName?: pulumi.Input<string>;
-    migrationWindowEndTimeInUtc?: pulumi.Input<string>;
-    migrationWindowStartTimeInUtc?: pulumi.Input<string>;
-    overwriteDbsInTarget?: pulumi.Input<string>;
     resourceGroupName: pulumi.Input<string>;
     secretParameters?: pulumi.Input<MigrationSecretParametersArgs>;
-    setupLogicalReplicationOnSourceDbIfNeeded?: pulumi.Input<string>;
-    sourceDbServerFullyQualifiedDomainName?: pulumi.Input<string>;
-    sourceDbServerResourceId?: pulumi.Input<string>;
-    startDataMigration?: pulumi.Input<string>;
-    subscriptionId?: pulumi.Input<string>;
     tags?: pulumi.Input<{ [key: string]: pulumi.Input<string>; }>;
-    targetDbServerFullyQualifiedDomainName?: pulumi.Input<string>;
     targetDbServerName: pulumi.Input<string>;
-    triggerCutover?: pulumi.Input<string>;
+${OPTIONAL_TEXT_INPUTS_2.map((name) => `    ${name}?: pulumi.Input<string>;`).join('\n')}
 }
 `;
 
