@@ -14,6 +14,7 @@ import type { RunOptions } from './run/migrationRun';
 import { get as catalogStatus, list as catalogStatuses, register, remove } from './control/store';
 import { withFootprintShown } from './footprint/shown';
 import { requestApplyRetry } from './control/migrationRequests';
+import { liveAgentsHolding, serverKey } from './control/agents';
 
 /**
  * Runs a migration in this process. Offline: to a final state. Online: copy, then streaming until
@@ -116,6 +117,24 @@ export async function list(store: CatalogConnection, filter: 'active' | 'all' = 
 
 export async function showMigration(target: ServerSpec, name: string): Promise<MigrationStatus | undefined> {
   return withStore(target, (store) => get(store, name));
+}
+
+/**
+ * The live agents registered on the target that hold the credentials of every one of these source
+ * databases, by name; none when the target has no control catalog yet. Reads only: nothing is
+ * installed on a target to ask it.
+ */
+export async function agentsAbleToRun(
+  target: ServerSpec,
+  source: Pick<ServerSpec, 'host' | 'port'>,
+  databases: readonly string[],
+): Promise<string[]> {
+  if (databases.length === 0) return [];
+  return withStore(target, async (store) => {
+    if (!(await store.catalogExists())) return [];
+    const needs = databases.map((d) => serverKey(source.host, source.port, d));
+    return liveAgentsHolding((sql, params) => store.query(sql, params), needs);
+  });
 }
 
 /** The id of the declarative resource that owns the migration (control/resourceOwner.ts); undefined when none does. */
