@@ -2,6 +2,7 @@
 // from the zod schema: the runner records it on every start and must not pay for loading zod.
 import type { MigrationSpec, ServerSpec } from './migrationSpec';
 import { FILTER_KEYS } from './patterns';
+import { cutoverPlanOf } from './fallbackWindow';
 
 /** The spec without secrets: what the control catalog stores and what adoption compares. */
 export function publicSpec(spec: MigrationSpec): Record<string, unknown> {
@@ -25,8 +26,14 @@ export function publicSpec(spec: MigrationSpec): Record<string, unknown> {
     // what the migration was asked (show reports it); only when set, and not part of which migration it is
     setupLogicalReplicationOnSourceDbIfNeeded: spec.setupLogicalReplicationOnSourceDbIfNeeded || undefined,
     startDataMigration: spec.startDataMigration ? undefined : false,
+    // what its cutover will do, for a migration run in its caller's process, which has no runner
+    // to record it (a runner records its own plan); the status reads it apart from the spec
+    ...(spec.mode === 'Online' ? { [CUTOVER_PLAN_KEY]: cutoverPlanOf(spec) } : {}),
   };
 }
+
+/** The stored spec's key holding the cutover's plan as the creator's spec gives it (MigrationStatus.cutoverPlan). */
+export const CUTOVER_PLAN_KEY = 'cutoverPlan';
 
 /**
  * The stored spec's key saying its databases were named after the create (Azure's dbsToMigrate
@@ -46,6 +53,7 @@ const RECORDED_ONLY_KEYS = [
   'migrationWindowStartTimeInUtc',
   'migrationWindowEndTimeInUtc',
   NAMED_LATER_KEY,
+  CUTOVER_PLAN_KEY,
 ] as const;
 
 /** JSON with object keys sorted, so specs compare equal whatever order storage gave them. */
