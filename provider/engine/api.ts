@@ -1,5 +1,6 @@
 // Entry points over the orchestrator and the control catalog. The requests of a migration in
 // progress (cancel, cutover and the like) are apiRequests.ts.
+import type { QueryResultRow } from 'pg';
 import { resourceOwnerOf, setResourceOwner } from './control/resourceOwner';
 import { fallbackWindows } from './control/fallbackWindows';
 import { serverMajor, withSession } from './connect/session';
@@ -121,20 +122,23 @@ export async function showMigration(target: ServerSpec, name: string): Promise<M
 
 /**
  * The live agents registered on the target that hold the credentials of every one of these source
- * databases, by name; none when the target has no control catalog yet. Reads only: nothing is
- * installed on a target to ask it.
+ * databases, by name; none when the target has no control catalog yet. One read-only session, tried
+ * once: a caller that only wants to choose (a preview) is not held by a target that is down.
  */
 export async function agentsAbleToRun(
   target: ServerSpec,
   source: Pick<ServerSpec, 'host' | 'port'>,
   databases: readonly string[],
+  connectTimeoutMs?: number,
 ): Promise<string[]> {
   if (databases.length === 0) return [];
-  return withStore(target, async (store) => {
-    if (!(await store.catalogExists())) return [];
-    const needs = databases.map((d) => serverKey(source.host, source.port, d));
-    return liveAgentsHolding((sql, params) => store.query(sql, params), needs);
-  });
+  const needs = databases.map((d) => serverKey(source.host, source.port, d));
+  return withSession(target, { purpose: 'agents', readOnly: true, connectTimeoutMs }, (client) =>
+    liveAgentsHolding(
+      async <R extends QueryResultRow>(sql: string, params?: unknown[]) => (await client.query<R>(sql, params)).rows,
+      needs,
+    ),
+  );
 }
 
 /** The id of the declarative resource that owns the migration (control/resourceOwner.ts); undefined when none does. */

@@ -20,7 +20,7 @@ const given = (value: unknown): boolean => value !== undefined && value !== null
 /** The live agents that could run this migration, or none when the target cannot say in time. */
 async function agentsFor(spec: engine.MigrationSpec): Promise<string[]> {
   const timeout = new Promise<string[]>((resolve) => setTimeout(() => resolve([]), AGENTS_LOOKUP_MS).unref());
-  const lookup = engine.agentsAbleToRun(spec.target, spec.source, spec.databases).catch(() => []);
+  const lookup = engine.agentsAbleToRun(spec.target, spec.source, spec.databases, AGENTS_LOOKUP_MS).catch(() => []);
   return Promise.race([lookup, timeout]);
 }
 

@@ -67,7 +67,8 @@ export async function agentsFor(query: Query, migration: string, needs: readonly
 
 /**
  * The live agents that hold the credentials of every key in `needs`, by name: who would run a
- * migration of this source registered now. None on a catalog made before agents existed.
+ * migration of this source registered now. None on a target without a catalog, or with one made
+ * before agents existed.
  */
 export async function liveAgentsHolding(query: Query, needs: readonly string[]): Promise<string[]> {
   const [table] = await query<{ found: boolean }>(`SELECT to_regclass($1) IS NOT NULL AS found`, [`${S}.agent`]);
