@@ -3,39 +3,25 @@
 // and the pooler's pause at a cutover, where the pooled applications' queries are.
 import assert from 'node:assert/strict';
 import { renderStatus } from '../../provider/cli/output';
-import type { MigrationStatus, PoolerPause } from '../../provider/engine';
+import type { DatabaseDetails, MigrationStatus, PoolerPause } from '../../provider/engine';
 
-function withPause(poolerPause: PoolerPause): MigrationStatus {
-  return {
-    name: 'm1',
-    state: 'InProgress',
-    subState: 'CompletingMigration',
-    mode: 'Online',
-    option: 'Migrate',
-    createdAt: '',
-    validation: [],
-    spec: {},
-    databases: [
-      {
-        database: 'sales',
-        state: 'InProgress',
-        tables: { total: 1, queued: 0, loading: 0, completed: 1, errored: 0 },
-        rowsCopied: 0,
-        bytesCopied: 0,
-        inserts: 0,
-        updates: 0,
-        deletes: 0,
-        poolerPause,
-      },
-    ],
-  };
+/** A migration of one database, `sales`, with these states and the database's own fields. */
+function salesStatus(
+  state: MigrationStatus['state'],
+  subState: MigrationStatus['subState'],
+  own: Partial<DatabaseDetails>,
+): MigrationStatus {
+  const nothingMoved = { rowsCopied: 0, bytesCopied: 0, inserts: 0, updates: 0, deletes: 0 };
+  const sales = { database: 'sales', state, tables: { total: 1, queued: 0, loading: 0, completed: 1, errored: 0 }, ...nothingMoved };
+  const common = { name: 'm1', mode: 'Online', option: 'Migrate', createdAt: '', validation: [], spec: {} } as const;
+  return { ...common, state, subState, databases: [{ ...sales, ...own } as DatabaseDetails] };
 }
 
 describe("show: the pooler's pause", () => {
   it('prints one line per database saying where the pooled queries are: paused, switched, resumed on the target or on the source', () => {
     const at = { poolerDatabases: ['sales', 'sales_ro'], pausedAt: '2026-11-28T07:00:00Z', switchedAt: '2026-11-28T07:00:02Z' };
     const line = (state: PoolerPause['state']) =>
-      renderStatus(withPause({ ...at, state }))
+      renderStatus(salesStatus('InProgress', 'CompletingMigration', { poolerPause: { ...at, state } }))
         .split('\n')
         .find((l) => l.startsWith('  sales: pooler'));
     assert.match(line('paused')!, /databases sales, sales_ro paused since 2026-11-28T07:00:00Z: the applications' queries wait/);
@@ -47,32 +33,12 @@ describe("show: the pooler's pause", () => {
 
 describe('show: the pending footprint', () => {
   it('prints each change still to give back with its statements, or why it could not be read', () => {
-    const status: MigrationStatus = {
-      name: 'm1',
-      state: 'Canceled',
-      subState: 'Completed',
-      mode: 'Online',
-      option: 'Migrate',
-      createdAt: '',
-      validation: [],
-      spec: {},
-      databases: [
-        {
-          database: 'sales',
-          state: 'Canceled',
-          tables: { total: 1, queued: 0, loading: 0, completed: 1, errored: 0 },
-          rowsCopied: 0,
-          bytesCopied: 0,
-          inserts: 0,
-          updates: 0,
-          deletes: 0,
-          pendingFootprint: [
-            { change: 'writerFence', pending: ['ALTER DATABASE "sales" RESET default_transaction_read_only'] },
-            { change: 'slotAndPublication', pending: [], error: 'connection refused' },
-          ],
-        },
+    const status = salesStatus('Canceled', 'Completed', {
+      pendingFootprint: [
+        { change: 'writerFence', pending: ['ALTER DATABASE "sales" RESET default_transaction_read_only'] },
+        { change: 'slotAndPublication', pending: [], error: 'connection refused' },
       ],
-    };
+    });
     const lines = renderStatus(status).split('\n');
     assert.ok(
       lines.includes('  sales: still to give back (writerFence): ALTER DATABASE "sales" RESET default_transaction_read_only'),
