@@ -8,6 +8,7 @@ import {
   type ValidationResult,
   type VerificationReport,
   type WriterFence,
+  type PoolerPause,
   type FallbackStatus,
 } from '../engine';
 import { redact } from './secrets';
@@ -160,6 +161,7 @@ export function renderStatus(status: MigrationStatus): string {
   for (const d of status.databases)
     if (d.sourceSlot && d.names) lines.push(`  ${d.database}: ${describeSourceSlot(d.names.slot, d.sourceSlot)}`);
   for (const d of status.databases) if (d.writerFence) lines.push(`  ${d.database}: ${describeFence(d.writerFence)}`);
+  for (const d of status.databases) if (d.poolerPause) lines.push(`  ${d.database}: ${describePause(d.poolerPause)}`);
   for (const d of status.databases)
     for (const p of d.pendingFootprint ?? [])
       lines.push(`  ${d.database}: still to give back (${p.change}): ${p.error ? `could not read: ${p.error}` : p.pending.join('; ')}`);
@@ -190,6 +192,21 @@ function describeFence(f: WriterFence): string {
     ? 'kept after the cutover, so no write is lost on the old source; once nothing writes there, lift it'
     : 'the cutover is on its way (a roll-back, cancel or failure lifts it); by hand';
   return `writers fenced on the source since ${f.fencedAt} (new transactions read-only, ${f.sessionsEnded ?? 0} session(s) ended): ${why} with ${f.lift}`;
+}
+
+/** One line on the pooler's pause at a cutover: where the applications' queries are and since when. */
+function describePause(p: PoolerPause): string {
+  const pooler = `pooler (PgBouncer) database${p.poolerDatabases.length === 1 ? '' : 's'} ${p.poolerDatabases.join(', ')}`;
+  switch (p.state) {
+    case 'paused':
+      return `${pooler} paused since ${p.pausedAt}: the applications' queries wait until the cutover resumes it (a roll-back resumes it on the source)`;
+    case 'switched':
+      return `${pooler} switched to the target at ${p.switchedAt ?? '?'}, still paused since ${p.pausedAt}: the queries run on the target once it resumes`;
+    case 'resumed':
+      return `${pooler} resumed on the target (paused at ${p.pausedAt}, switched at ${p.switchedAt ?? '?'})`;
+    case 'resumedOnSource':
+      return `${pooler} resumed on the source after the cutover was rolled back (paused at ${p.pausedAt})`;
+  }
 }
 
 /** One line on a fallback window: until when, the reverse lag, and what its slot costs the target. */

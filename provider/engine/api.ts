@@ -1,5 +1,6 @@
 // Entry points over the orchestrator and the control catalog. The requests of a migration in
 // progress (cancel, cutover and the like) are apiRequests.ts.
+import type { QueryResultRow } from 'pg';
 import { resourceOwnerOf, setResourceOwner } from './control/resourceOwner';
 import { fallbackWindows } from './control/fallbackWindows';
 import { serverMajor, withSession } from './connect/session';
@@ -14,6 +15,7 @@ import type { RunOptions } from './run/migrationRun';
 import { get as catalogStatus, list as catalogStatuses, register, remove } from './control/store';
 import { withFootprintShown } from './footprint/shown';
 import { requestApplyRetry } from './control/migrationRequests';
+import { liveAgentsHolding, serverKey } from './control/agents';
 
 /**
  * Runs a migration in this process. Offline: to a final state. Online: copy, then streaming until
@@ -116,6 +118,27 @@ export async function list(store: CatalogConnection, filter: 'active' | 'all' = 
 
 export async function showMigration(target: ServerSpec, name: string): Promise<MigrationStatus | undefined> {
   return withStore(target, (store) => get(store, name));
+}
+
+/**
+ * The live agents registered on the target that hold the credentials of every one of these source
+ * databases, by name; none when the target has no control catalog yet. One read-only session, tried
+ * once: a caller that only wants to choose (a preview) is not held by a target that is down.
+ */
+export async function agentsAbleToRun(
+  target: ServerSpec,
+  source: Pick<ServerSpec, 'host' | 'port'>,
+  databases: readonly string[],
+  connectTimeoutMs?: number,
+): Promise<string[]> {
+  if (databases.length === 0) return [];
+  const needs = databases.map((d) => serverKey(source.host, source.port, d));
+  return withSession(target, { purpose: 'agents', readOnly: true, connectTimeoutMs }, (client) =>
+    liveAgentsHolding(
+      async <R extends QueryResultRow>(sql: string, params?: unknown[]) => (await client.query<R>(sql, params)).rows,
+      needs,
+    ),
+  );
 }
 
 /** The id of the declarative resource that owns the migration (control/resourceOwner.ts); undefined when none does. */

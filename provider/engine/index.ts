@@ -58,6 +58,7 @@ export {
   dropTargetDatabases,
   removeMigration,
   showMigration,
+  agentsAbleToRun,
   migrationResourceOwner,
   adoptMigration,
   withPendingFootprint,

@@ -80,8 +80,36 @@ async function handedToAgents(spec: MigrationSpec, timeoutMs: number | undefined
   }
   const able = (status.agents ?? []).filter((a) => a.alive && a.hasCredentials).map((a) => a.name);
   write(`${spec.migrationName}: registered for agents (${able.join(', ')} can run it); it goes on whatever happens to this pulumi up`);
-  if (spec.mode === 'Offline' || isFinal(status)) return status;
+  if (isFinal(status)) return status;
+  if (spec.mode === 'Offline') return untilAnAgentRuns(spec, timeoutMs, options);
   return waitUntilSettled(spec, timeoutMs, options);
+}
+
+/** How long a create waits for an agent's runner to take an offline migration up before it returns anyway. */
+const AGENT_START_WAIT_MS = 60_000;
+
+/**
+ * Offline with agents: the create returns once an agent's runner holds the migration (accepted and
+ * running, as azure-native returns once ARM accepts it), or once no agent can run it, or when the
+ * wait is over (the agents are busy): refresh follows it from there.
+ */
+async function untilAnAgentRuns(spec: MigrationSpec, timeoutMs: number | undefined, options: OperationOptions): Promise<MigrationStatus> {
+  const write = redactingWriter(spec, options.write ?? stdoutWriter);
+  const started = Date.now();
+  const budget = Math.min(timeoutMs ?? AGENT_START_WAIT_MS, AGENT_START_WAIT_MS);
+  const running = (s: MigrationStatus): boolean => s.runner?.alive === true;
+  const status = await engine.waitForMigration(
+    spec.target,
+    spec.migrationName,
+    (s) => isFinal(s) || running(s) || s.waiting !== undefined || Date.now() - started > budget,
+    { intervalMs: Math.min(options.intervalMs ?? 1000, 500), onStatus: statusPrinter(write) },
+  );
+  if (running(status) && !isFinal(status)) {
+    write(`${spec.migrationName}: an agent's runner holds it; pulumi refresh follows it to the end`);
+  } else if (!isFinal(status) && status.waiting === undefined) {
+    write(`${spec.migrationName}: no agent has taken it up yet; pulumi refresh shows when one does`);
+  }
+  return status;
 }
 
 /** Picks up an existing migration: restarts a stale runner, then waits like a fresh start. */

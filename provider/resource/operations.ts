@@ -31,6 +31,7 @@ import { dropAllowedAfterCutover, namedIn } from './remove';
 import type { CheckFailure } from './checkFailure';
 import { checkInputs, parseDuration, parseMigrationId, toMigrationSpec, wantedCutovers } from './inputSchema';
 import { setAzureContext } from '../engine';
+import { withRuntimeChosen } from './runtimeChoice';
 
 export { inputsOf } from './inputs';
 export { read } from './read';
@@ -48,7 +49,7 @@ export interface CheckResult {
  * so state and previews say what the migration runs with; tableJobs and indexJobs stay unset
  * (they follow the CPU count of whichever machine runs Pulumi).
  */
-export async function check(olds: Props, news: Props): Promise<CheckResult> {
+export async function check(olds: Props, news: Props, options: OperationOptions = {}): Promise<CheckResult> {
   // azure-native's servers (sourceDbServerResourceId, serverName, secretParameters…) as source and target
   // and Azure's defaults where they differ from pgferry's (roles, the overwrite wait)
   const servers = withAzureNativeServers(withAzureDefaults(olds, news, containsUnknown), containsUnknown);
@@ -60,7 +61,9 @@ export async function check(olds: Props, news: Props): Promise<CheckResult> {
     (f) => servers.failures.length === 0 || !/^(source|target)(\.|$)/.test(f.property),
   );
   const failures = [...servers.failures, ...aliased.failures, ...specFailures];
-  return { inputs, failures: asWritten(failures, { ...aliasesWritten(news), ...servers.fieldNames }) };
+  // runtime not given: agents when the target has one for this source, said at preview (runtimeChoice.ts)
+  const placed = await withRuntimeChosen(olds ?? {}, news, inputs, failures, options.write ?? stdoutWriter);
+  return { inputs: placed, failures: asWritten(failures, { ...aliasesWritten(news), ...servers.fieldNames }) };
 }
 
 /** How long the diff waits for the live state of a migration it would replace. */

@@ -188,7 +188,7 @@ export interface PgMigrationArgs {
   readonly dataOnlyTables?: pulumi.Input<pulumi.Input<string>[]>;
   /** Online: set true and run `pulumi up` again to cut over. Cannot go back to false. */
   readonly cutover?: pulumi.Input<boolean>;
-  /** local (default): a runner on the machine that runs `pulumi up`; agents: only registered, `pgferry agent` processes near the target run it. */
+  /** local: a runner on the machine that runs `pulumi up`; agents: only registered, `pgferry agent` processes near the target run it. Unset: agents when a live agent on the target holds the source's credentials, else local (chosen at the first preview, kept in state). */
   readonly runtime?: pulumi.Input<'local' | 'agents'>;
   readonly tableJobs?: pulumi.Input<number>;
   readonly indexJobs?: pulumi.Input<number>;

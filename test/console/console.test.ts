@@ -2,8 +2,9 @@
 // a real target's catalog: the grid lists an offline and an online migration; the online page's
 // counters move while a writer runs; Cutover is off before changes stream and cuts over after;
 // Cancel cancels; requests without the token, or from another origin, are refused; a cutover through
-// a real PgBouncer shows the pooler's pause among its steps. Each outcome is read back from the
-// catalog and the servers, not from what the page says it did.
+// a real PgBouncer shows the pooler's pause among its steps, and `pgferry show` prints it; the
+// confirmation of a migration run in the test's own process (no runner) names its window and fence.
+// Each outcome is read back from the catalog and the servers, not from what the page says it did.
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import http from 'node:http';
@@ -11,6 +12,7 @@ import { chromium, type Browser, type Page } from 'playwright-core';
 import { startConsole, type RunningConsole } from '../../provider/console/command';
 import {
   CatalogConnection,
+  cancelMigration,
   requestDataMigrationStart,
   requestFallBack,
   resumeMigration,
@@ -26,6 +28,7 @@ import { events } from '../../provider/engine/control/store';
 import { poolerInputOf, startPgBouncer, type PgBouncer } from '../support/pgbouncer';
 import { PooledWriter } from '../support/pooledWriter';
 import { chartAgreesWithCounters } from '../support/consoleChart';
+import { runCli } from '../cli/helpers';
 
 const CHROMIUM = '/usr/bin/chromium';
 const TABLE = `CREATE TABLE items (id int PRIMARY KEY, note text NOT NULL);
@@ -223,12 +226,55 @@ async function cutsOverThroughPooler(pair: ServerPair, page: Page, pooler: PgBou
   }
   assert.deepEqual(writer.errors, [], 'the application saw no error');
   assert.deepEqual(await pooledAt(pooler), { port: pair.target.port, paused: 0 });
+  await showPrintsPause(pair, name);
   const onTarget = await pair.target.query<{ n: number }>('SELECT n FROM writes ORDER BY n', [], POOLED);
   assert.deepEqual(
     onTarget.map((r) => r.n),
     [...writer.committed].sort((a, b) => a - b),
     'every write made through PgBouncer, before, during and after the cutover, is on the target once',
   );
+}
+
+/** The plain `pgferry show` prints the pooler's pause as the ledger recorded it: resumed on the target. */
+async function showPrintsPause(pair: ServerPair, name: string): Promise<void> {
+  const status = await showMigration(serverSpec(pair.target), name);
+  const pause = status!.databases[0]!.poolerPause!;
+  const flags = ['--target-host', pair.target.host, '--target-port', String(pair.target.port), '--target-user', pair.target.user];
+  const shown = await runCli(['show', '--name', name, ...flags], { PGPASSWORD: pair.target.password });
+  assert.equal(shown.code, 0, shown.stderr);
+  const line = `  ${POOLED}: pooler (PgBouncer) database ${POOLED} resumed on the target (paused at ${pause.pausedAt}, switched at ${pause.switchedAt})`;
+  assert.ok(shown.stdout.split('\n').includes(line), shown.stdout);
+}
+
+/**
+ * A migration run in the test's own process has no runner to record its cutover's plan: the
+ * confirmation names the window and the fence from the spec the catalog keeps, and Back requests nothing.
+ */
+async function confirmsPlanRunHere(pair: ServerPair, page: Page, name: string): Promise<void> {
+  const status = await until(
+    'the migration run here to stream',
+    async () => {
+      const s = await showMigration(serverSpec(pair.target), name);
+      return s?.subState === 'WaitingForCutoverTrigger' ? s : undefined;
+    },
+    120_000,
+  );
+  assert.equal(status.runner, undefined, 'no runner: it runs in this process');
+  const [row] = await pair.target.query<{ plan: unknown }>(`SELECT spec->'cutoverPlan' AS plan FROM pgferry.migration WHERE name = $1`, [
+    name,
+  ]);
+  assert.deepEqual(row!.plan, { fallbackWindow: '2h', fenceWriters: true, pooler: false });
+  await page.goto(`${page.url().split('#')[0]}#/m/${name}`);
+  await until('Cutover on', async () => ((await page.locator('#cutover').isEnabled()) ? true : undefined), 60_000);
+  await page.locator('#cutover').click();
+  const dialog = page.getByRole('dialog');
+  const words = (await dialog.textContent()) ?? '';
+  await dialog.getByRole('button', { name: 'Back' }).click();
+  await dialog.waitFor({ state: 'hidden' });
+  assert.match(words, /It opens a fallback window of 2h: /);
+  assert.match(words, /The source is fenced first/);
+  assert.doesNotMatch(words, /A migration created with fallbackWindow opens its window then/);
+  assert.equal((await showMigration(serverSpec(pair.target), name))!.cutoverRequested ?? false, false, 'Back requested no cutover');
 }
 
 /**
@@ -296,11 +342,13 @@ describe('pgferry console (headless Chromium)', function () {
   let pooledSpec: MigrationSpec;
   const streaming = 'console-online';
   const canceled = 'console-cancel';
+  const runHere = 'console-here';
+  let runningHere: Promise<MigrationStatus> | undefined;
 
   before(async function () {
     requirePrerequisite(this, existsSync(CHROMIUM), `Debian's chromium at ${CHROMIUM} (apt-get install chromium)`);
     pair = await startPair();
-    for (const db of ['alpha', 'beta', 'gamma']) {
+    for (const db of ['alpha', 'beta', 'gamma', 'delta']) {
       await pair.source.query(`CREATE DATABASE ${db}`);
       await pair.source.query(TABLE, [], db);
     }
@@ -310,6 +358,9 @@ describe('pgferry console (headless Chromium)', function () {
     // with a fallback window (and the fence it needs): the cutover opens one, Close window closes it
     await startMigration(online(pair, streaming, 'beta', { startDataMigration: false, fenceWriters: true, fallbackWindow: '1h' }));
     await startMigration(online(pair, canceled, 'gamma'));
+    // in this process, as the library's runMigration runs it: no runner records its plan
+    runningHere = runMigration(online(pair, runHere, 'delta', { fenceWriters: true, fallbackWindow: '2h' }));
+    runningHere.catch(() => undefined);
     ({ pooler, spec: pooledSpec } = await pooledMigration(pair));
     consoleRun = await startConsole({ target: serverSpec(pair.target), port: 0, intervalMs: 500 });
     browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] });
@@ -317,6 +368,10 @@ describe('pgferry console (headless Chromium)', function () {
     await page.goto(consoleRun.url);
   });
   after(async () => {
+    if (runningHere) {
+      await cancelMigration(serverSpec(pair.target), runHere).catch(() => undefined);
+      await runningHere.catch(() => undefined);
+    }
     await browser?.close();
     await consoleRun?.close();
     await pooler?.stop();
@@ -407,8 +462,11 @@ describe('pgferry console (headless Chromium)', function () {
     assert.equal(done.state, 'Canceled', done.message);
   });
 
-  it('cuts over through PgBouncer from the button: the confirmation says the applications pause and no window opens; the page shows the pooler paused, switched to the target and resumed as recorded; every write made through PgBouncer is on the target, rows read back', () =>
+  it('cuts over through PgBouncer from the button: the confirmation says the applications pause and no window opens; the page shows the pooler paused, switched to the target and resumed as recorded, as `pgferry show` prints it; every write made through PgBouncer is on the target, rows read back', () =>
     cutsOverThroughPooler(pair, page, pooler, pooledSpec));
+
+  it("names the 2h window and the fence in the cutover confirmation of a migration run in the caller's process, from the spec the catalog keeps; Back requests nothing", () =>
+    confirmsPlanRunHere(pair, page, runHere));
 
   it('fits a narrow window without sideways scrolling of the page', async () => {
     await page.setViewportSize({ width: 390, height: 800 });

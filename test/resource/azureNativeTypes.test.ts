@@ -5,7 +5,9 @@
 // way a program reads them; PgMigration.get takes resource options as every Pulumi resource's
 // static get does, and getMigration takes azure-native's arguments. The type-level part holds too:
 // every output name of azure-native's Migration class is one of PgMigration's, and each type is
-// azure-native's but for the ones docs/pulumi.md names.
+// azure-native's but for the ones docs/pulumi.md names. The same for azure-native 2.x: a 2.x program
+// (targetDbServerName, subscriptionId) reading each of 2.92.3's 24 outputs, typed as 2.x types them,
+// compiles with PgMigration, checked against 2.92.3's published declarations.
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -112,6 +114,164 @@ const PGFERRY = [
 ].join('\n');
 
 /**
+ * azure-native 2.92.3's Migration (API 2023-03-01-preview), its inputs and its 24 outputs with their
+ * types, as the package's published declarations write them (dbforpostgresql/migration.d.ts and the
+ * dbforpostgresql namespaces of types/output.d.ts and types/input.d.ts), comments left out. Written
+ * here rather than installed: the 2.x package is a large download for one class, and the project
+ * depends on 3.x.
+ */
+/**
+ * 2.x's optional inputs of type string (some `string | enums.X`, whose values are strings: the same
+ * type), listed once rather than each written out.
+ */
+const OPTIONAL_TEXT_INPUTS_2 = (
+  'cancel location migrationMode migrationName migrationWindowEndTimeInUtc migrationWindowStartTimeInUtc ' +
+  'overwriteDbsInTarget setupLogicalReplicationOnSourceDbIfNeeded sourceDbServerFullyQualifiedDomainName ' +
+  'sourceDbServerResourceId startDataMigration subscriptionId targetDbServerFullyQualifiedDomainName triggerCutover'
+).split(' ');
+
+const AZURE_NATIVE_2 = `
+import * as pulumi from "@pulumi/pulumi";
+export interface MigrationSubStateDetailsResponse { currentSubState: string; }
+export interface MigrationStatusResponse { currentSubStateDetails: MigrationSubStateDetailsResponse; error: string; state: string; }
+export interface ServerSkuResponse { name: string; tier: string; }
+export interface DbServerMetadataResponse { location: string; sku?: ServerSkuResponse; storageMb?: number; version?: string; }
+export interface SystemDataResponse {
+    createdAt?: string; createdBy?: string; createdByType?: string;
+    lastModifiedAt?: string; lastModifiedBy?: string; lastModifiedByType?: string;
+}
+export interface AdminCredentialsArgs { sourceServerPassword: pulumi.Input<string>; targetServerPassword: pulumi.Input<string>; }
+export interface MigrationSecretParametersArgs {
+    adminCredentials: pulumi.Input<AdminCredentialsArgs>;
+    sourceServerUsername?: pulumi.Input<string>;
+    targetServerUsername?: pulumi.Input<string>;
+}
+export declare class Migration extends pulumi.CustomResource {
+    static get(name: string, id: pulumi.Input<pulumi.ID>, opts?: pulumi.CustomResourceOptions): Migration;
+    readonly cancel: pulumi.Output<string | undefined>;
+    readonly currentStatus: pulumi.Output<MigrationStatusResponse>;
+    readonly dbsToCancelMigrationOn: pulumi.Output<string[] | undefined>;
+    readonly dbsToMigrate: pulumi.Output<string[] | undefined>;
+    readonly dbsToTriggerCutoverOn: pulumi.Output<string[] | undefined>;
+    readonly location: pulumi.Output<string>;
+    readonly migrationId: pulumi.Output<string>;
+    readonly migrationMode: pulumi.Output<string | undefined>;
+    readonly migrationWindowEndTimeInUtc: pulumi.Output<string | undefined>;
+    readonly migrationWindowStartTimeInUtc: pulumi.Output<string | undefined>;
+    readonly name: pulumi.Output<string>;
+    readonly overwriteDbsInTarget: pulumi.Output<string | undefined>;
+    readonly setupLogicalReplicationOnSourceDbIfNeeded: pulumi.Output<string | undefined>;
+    readonly sourceDbServerFullyQualifiedDomainName: pulumi.Output<string | undefined>;
+    readonly sourceDbServerMetadata: pulumi.Output<DbServerMetadataResponse>;
+    readonly sourceDbServerResourceId: pulumi.Output<string | undefined>;
+    readonly startDataMigration: pulumi.Output<string | undefined>;
+    readonly systemData: pulumi.Output<SystemDataResponse>;
+    readonly tags: pulumi.Output<{ [key: string]: string; } | undefined>;
+    readonly targetDbServerFullyQualifiedDomainName: pulumi.Output<string | undefined>;
+    readonly targetDbServerMetadata: pulumi.Output<DbServerMetadataResponse>;
+    readonly targetDbServerResourceId: pulumi.Output<string>;
+    readonly triggerCutover: pulumi.Output<string | undefined>;
+    readonly type: pulumi.Output<string>;
+    constructor(name: string, args: MigrationArgs, opts?: pulumi.CustomResourceOptions);
+}
+export interface MigrationArgs {
+    dbsToCancelMigrationOn?: pulumi.Input<pulumi.Input<string>[]>;
+    dbsToMigrate?: pulumi.Input<pulumi.Input<string>[]>;
+    dbsToTriggerCutoverOn?: pulumi.Input<pulumi.Input<string>[]>;
+    resourceGroupName: pulumi.Input<string>;
+    secretParameters?: pulumi.Input<MigrationSecretParametersArgs>;
+    tags?: pulumi.Input<{ [key: string]: pulumi.Input<string>; }>;
+    targetDbServerName: pulumi.Input<string>;
+${OPTIONAL_TEXT_INPUTS_2.map((name) => `    ${name}?: pulumi.Input<string>;`).join('\n')}
+}
+`;
+
+/** A 2.x program: its inputs (targetDbServerName, subscriptionId) and a read of each of the 24 outputs as 2.x types them. */
+const EXAMPLE_2 = `
+const migration = NEW("migration", {
+    dbsToMigrate: ["exampledatabase1", "exampledatabase2"],
+    location: "westus",
+    migrationMode: "Offline",
+    migrationName: "examplemigration",
+    overwriteDbsInTarget: "True",
+    resourceGroupName: "exampleresourcegroup",
+    secretParameters: {
+        adminCredentials: { sourceServerPassword: "examplesourcepassword", targetServerPassword: "exampletargetpassword" },
+    },
+    sourceDbServerResourceId: "examplesource:5432@exampleuser",
+    subscriptionId: "ffffffff-ffff-ffff-ffff-ffffffffffff",
+    targetDbServerName: "exampletarget",
+});
+export const cancel: pulumi.Output<string | undefined> = migration.cancel;
+export const state: pulumi.Output<string> = migration.currentStatus.apply((s) => s.state + s.error);
+export const subState: pulumi.Output<string> = migration.currentStatus.apply((s) => s.currentSubStateDetails.currentSubState);
+export const cancelDbs: pulumi.Output<string[] | undefined> = migration.dbsToCancelMigrationOn;
+export const dbs: pulumi.Output<string[] | undefined> = migration.dbsToMigrate;
+export const cutoverDbs: pulumi.Output<string[] | undefined> = migration.dbsToTriggerCutoverOn;
+export const location = migration.location;
+export const migrationId = migration.migrationId;
+export const mode: pulumi.Output<string | undefined> = migration.migrationMode;
+export const windowEnd: pulumi.Output<string | undefined> = migration.migrationWindowEndTimeInUtc;
+export const windowStart: pulumi.Output<string | undefined> = migration.migrationWindowStartTimeInUtc;
+export const name: pulumi.Output<string> = migration.name;
+export const overwrite: pulumi.Output<string | undefined> = migration.overwriteDbsInTarget;
+export const setup: pulumi.Output<string | undefined> = migration.setupLogicalReplicationOnSourceDbIfNeeded;
+export const sourceFqdn: pulumi.Output<string | undefined> = migration.sourceDbServerFullyQualifiedDomainName;
+export const sourceSku = migration.sourceDbServerMetadata.apply((m) => m.sku?.name ?? m.sku?.tier ?? m.version);
+export const sourceId: pulumi.Output<string | undefined> = migration.sourceDbServerResourceId;
+export const start: pulumi.Output<string | undefined> = migration.startDataMigration;
+export const createdAt = migration.systemData.apply((d) => d.createdAt ?? d.createdBy ?? d.lastModifiedByType);
+export const tags: pulumi.Output<{ [key: string]: string } | undefined> = migration.tags;
+export const targetFqdn: pulumi.Output<string | undefined> = migration.targetDbServerFullyQualifiedDomainName;
+export const targetStorage = migration.targetDbServerMetadata.apply((m) => (m.storageMb ?? 0) + 1);
+export const targetId: pulumi.Output<string> = migration.targetDbServerResourceId;
+export const cutoverAsked: pulumi.Output<boolean> = migration.triggerCutover.apply((c) => c === "True");
+export const type: pulumi.Output<string> = migration.type;
+export const again = GET("again", migration.id, { dependsOn: [migration] }).currentStatus;
+`;
+
+const AZURE_NATIVE_2_PROGRAM = [
+  'import * as pulumi from "@pulumi/pulumi";',
+  'import * as v2 from "./azureNative2";',
+  EXAMPLE_2.replace('NEW(', 'new v2.Migration(').replace('GET(', 'v2.Migration.get('),
+].join('\n');
+
+const PGFERRY_2 = [
+  'import * as pulumi from "@pulumi/pulumi";',
+  'import { PgMigration } from "pgferry";',
+  EXAMPLE_2.replace('NEW(', 'new PgMigration(').replace('GET(', 'PgMigration.get('),
+].join('\n');
+
+/**
+ * Type-level, against 2.x: its 24 output names are PgMigration's, and each of PgMigration's types is
+ * assignable to 2.x's but for Azure's records pgferry does not have (optional where 2.x says always
+ * there: location, both servers' metadata, migrationId).
+ */
+const TYPES_2 = `
+import type { CustomResource } from "@pulumi/pulumi";
+import type { Migration } from "./azureNative2";
+import { PgMigration } from "pgferry";
+
+type Outputs<T> = { [K in keyof T as T[K] extends (...args: never[]) => unknown ? never : K]: T[K] };
+type Names = Exclude<keyof Outputs<Migration>, keyof CustomResource>;
+export const twentyFour: [Names] extends [never] ? never : { [K in Names]: true } = {
+    cancel: true, currentStatus: true, dbsToCancelMigrationOn: true, dbsToMigrate: true, dbsToTriggerCutoverOn: true,
+    location: true, migrationId: true, migrationMode: true, migrationWindowEndTimeInUtc: true,
+    migrationWindowStartTimeInUtc: true, name: true, overwriteDbsInTarget: true,
+    setupLogicalReplicationOnSourceDbIfNeeded: true, sourceDbServerFullyQualifiedDomainName: true,
+    sourceDbServerMetadata: true, sourceDbServerResourceId: true, startDataMigration: true, systemData: true,
+    tags: true, targetDbServerFullyQualifiedDomainName: true, targetDbServerMetadata: true,
+    targetDbServerResourceId: true, triggerCutover: true, type: true,
+};
+type Missing = Exclude<keyof Outputs<Migration>, keyof PgMigration>;
+export const noneMissing: [Missing] extends [never] ? true : Missing = true;
+type Differs = "location" | "sourceDbServerMetadata" | "targetDbServerMetadata" | "migrationId";
+type Compared = Exclude<keyof Outputs<Migration>, Differs>;
+type NotAssignable = { [K in Compared]: PgMigration[K] extends Migration[K] ? never : K }[Compared];
+export const allAssignable: [NotAssignable] extends [never] ? true : NotAssignable = true;
+`;
+
+/**
  * Type-level: every output name of azure-native's Migration is PgMigration's, and PgMigration's
  * output type is assignable to azure-native's but for the names listed (docs/pulumi.md says why).
  */
@@ -150,6 +310,10 @@ describe("azure-native's Migration program with only the class changed: the comp
     azureNative: AZURE_NATIVE,
     pgferry: PGFERRY,
     types: TYPES,
+    azureNative2: AZURE_NATIVE_2,
+    azureNative2Program: AZURE_NATIVE_2_PROGRAM,
+    pgferry2: PGFERRY_2,
+    types2: TYPES_2,
     negative: `${PGFERRY}\nexport const nothing = migration.noSuchOutput;\n`,
   };
   // one compiler run for all: azure-native's declarations are large
@@ -175,6 +339,18 @@ describe("azure-native's Migration program with only the class changed: the comp
 
   it("every azure-native output and getMigration result is PgMigration's, each assignable to azure-native's but those docs/pulumi.md names; get takes resource options", () => {
     assert.deepEqual(errors.get('types'), []);
+  });
+
+  it('the 2.x program type-checks against the declarations of azure-native 2.92.3 (the control: its reads are 2.x API)', () => {
+    assert.deepEqual([...errors.get('azureNative2')!, ...errors.get('azureNative2Program')!], []);
+  });
+
+  it("the same 2.x program with PgMigration type-checks: targetDbServerName, subscriptionId and every one of 2.x's 24 output reads, typed as 2.x types them", () => {
+    assert.deepEqual(errors.get('pgferry2'), []);
+  });
+
+  it("azure-native 2.x's 24 outputs are PgMigration's, each assignable to 2.x's type but Azure's records docs/pulumi.md names", () => {
+    assert.deepEqual(errors.get('types2'), []);
   });
 
   it('a read of an output PgMigration does not have fails to compile (the check can fail)', () => {

@@ -2,8 +2,11 @@
 // processes run. Create only registers it (and, online, waits until it streams), says so in one
 // line when no agent can run it, and never starts a runner on the machine running Pulumi; read,
 // update (cutover) and delete work with the agents. The agents are real processes of the CLI.
+// A program that leaves runtime unset runs on the agents when the target has one for its source
+// (check says so at preview; Create returns while an agent's runner copies) and locally otherwise.
 import assert from 'node:assert/strict';
 import type { ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { streamNamesOf } from '../../provider/engine/core/names';
 import { NONE_LEFT, startCluster, STREAMING, streamObjects, until, type Cluster } from '../support';
 import { runCli, stderrMatch } from '../cli/helpers';
@@ -59,16 +62,21 @@ async function startAgent(name: string, databases: readonly string[]): Promise<C
 const databaseCount = async (name: string) =>
   (await target.query<{ n: number }>(`SELECT count(*)::int AS n FROM pg_database WHERE datname = $1`, [name]))[0]!.n;
 
+/** The shop's tables and an events table of `rows` rows, on the source. */
+async function loadShopWithEvents(database: string, rows: number): Promise<void> {
+  await loadShop(source, database);
+  await source.query(`CREATE TABLE events (id bigint PRIMARY KEY, payload text)`, [], database);
+  await source.query(
+    `INSERT INTO events SELECT g, md5(g::text) || md5((g + 1)::text) FROM generate_series(1, $1::int) g`,
+    [rows],
+    database,
+  );
+}
+
 /** An agent stopped mid-copy: Update starts no runner here and waits; another agent finishes it. */
 async function stoppedAgentTakenOver(): Promise<void> {
   // a table big enough that the copy is still running when the agent is stopped
-  await loadShop(source, 'big');
-  await source.query(
-    `CREATE TABLE events (id bigint PRIMARY KEY, payload text);
-       INSERT INTO events SELECT g, md5(g::text) || md5((g + 1)::text) FROM generate_series(1, 1500000) g`,
-    [],
-    'big',
-  );
+  await loadShopWithEvents('big', 1_500_000);
   const bigInputs = async () => (await host.check({}, inputs('proto-agents-stop', 'big'))).inputs;
   const created = await host.create(await bigInputs());
   await printed(/^proto-agents-stop: waiting for an agent with the source's credentials/);
@@ -96,19 +104,61 @@ async function stoppedAgentTakenOver(): Promise<void> {
   await new Promise((resolve) => setTimeout(resolve, 1500));
   assert.equal((await target.query<{ n: number }>(`SELECT count(*)::int AS n FROM pg_stat_progress_copy`))[0]!.n, 0);
   await startAgent('res-agent-stop-2', ['big']);
+  await readUntilSucceeded('the second agent to finish the migration', created.id, bigInputs, 'big', 60_000);
+}
+
+/** Read follows the migration until Succeeded; then the target holds the source's rows, events compared row by row. */
+async function readUntilSucceeded(
+  what: string,
+  id: string,
+  props: () => Promise<Record<string, unknown>>,
+  database: string,
+  timeoutMs: number,
+): Promise<void> {
   const done = await until(
-    'the second agent to finish the migration',
+    what,
     async () => {
-      const read = await host.read(created.id, await bigInputs());
+      const read = await host.read(id, await props());
       return read.properties.state === 'Succeeded' ? read : undefined;
     },
-    60_000,
+    timeoutMs,
     500,
   );
   assert.equal(done.properties.subState, 'Completed');
-  assert.deepEqual(await fingerprint(target, 'big'), await fingerprint(source, 'big'));
+  assert.deepEqual(await fingerprint(target, database), await fingerprint(source, database));
   const events = `SELECT count(*)::int AS n, md5(string_agg(e::text, '|' ORDER BY id)) AS h FROM events e`;
-  assert.deepEqual(await target.query(events, [], 'big'), await source.query(events, [], 'big'));
+  assert.deepEqual(await target.query(events, [], database), await source.query(events, [], database));
+}
+
+/** The parent process of `pid`, from /proc (Linux): who started a runner. */
+function parentOf(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  // the fields after the command's closing parenthesis: state, then the parent's pid
+  return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+}
+
+/** runtime unset, an agent with the credentials: check picks agents, Create returns while the agent's runner copies, Read follows it. */
+async function agentsByDefault(): Promise<void> {
+  // a copy long enough that Create returns while the agent's runner still copies
+  await loadShopWithEvents('bydefault', 600_000);
+  const agent = await startAgent('res-agent-default', ['bydefault']);
+  const { runtime: _runtime, ...unset } = inputs('proto-agents-default', 'bydefault');
+  void _runtime;
+  const checked = await host.check({}, unset);
+  assert.deepEqual(checked.failures, []);
+  assert.equal(checked.inputs.runtime, 'agents', 'check chose the agents');
+  await printed(/^proto-agents-default: runs on pgferry agents near the target \(res-agent-default can run it\)/);
+  const created = await host.create(checked.inputs);
+  assert.equal(created.properties.state, 'InProgress', 'Create returned before the copy ended');
+  assert.equal(created.properties.runtime, 'agents');
+  const [row] = await target.query<{ pid: number }>(
+    `SELECT (runner->>'pid')::int AS pid FROM pgferry.migration WHERE name = 'proto-agents-default'`,
+  );
+  assert.equal(parentOf(row!.pid), agent.pid, "the runner holding the migration is the agent's child");
+  assert.ok(!host.stdout.some((l) => /^proto-agents-default: runner started/.test(l)), 'no runner on the Pulumi machine');
+  // a later check of the same program keeps what state says, whatever the agents do meanwhile
+  assert.equal((await host.check(created.properties, unset)).inputs.runtime, 'agents');
+  await readUntilSucceeded('the agent to finish the migration', created.id, async () => created.properties, 'bydefault', 180_000);
 }
 
 describe('protocol: PgMigration with runtime agents against real servers', function () {
@@ -126,6 +176,17 @@ describe('protocol: PgMigration with runtime agents against real servers', funct
     for (const agent of agents) agent.kill('SIGKILL');
     await closeProtocolSession({ host, program });
     await Promise.all([source?.stop(), target?.stop()]);
+  });
+
+  it('runtime unset and no agent on the target: check keeps the local runner, says so, and installs nothing', async () => {
+    const { runtime: _runtime, ...unset } = inputs('proto-agents-none', 'shop');
+    void _runtime;
+    const checked = await host.check({}, unset);
+    assert.deepEqual(checked.failures, []);
+    assert.equal(checked.inputs.runtime, 'local');
+    await printed(/^proto-agents-none: runs in a runner on this machine \(no live pgferry agent/);
+    const [row] = await target.query<{ schema: string | null }>(`SELECT to_regnamespace('pgferry')::text AS schema`);
+    assert.equal(row!.schema, null, 'asking the target installed no control catalog');
   });
 
   it('with no agent, Create registers the migration, says it waits for an agent, and copies nothing', async () => {
@@ -222,4 +283,9 @@ describe('protocol: PgMigration with runtime agents against real servers', funct
   });
 
   it('an agent stopped mid-copy: Update starts no runner here and waits; another agent finishes it', stoppedAgentTakenOver);
+
+  it(
+    "runtime unset and a live agent with the source's credentials: check picks agents, Create returns while the agent's runner copies, Read follows it to Succeeded",
+    agentsByDefault,
+  );
 });

@@ -3,7 +3,9 @@
 // PGFERRY_SERVER_HOSTS map that name to two addresses of one server (127.0.0.1 and localhost). The
 // migration created on the first is online and streaming; the second's preview refuses to replace it,
 // naming both addresses and the fix, and the migration streams on (read back from the target);
-// with PGFERRY_ALLOW_HOST_CHANGE naming it, the replace is planned, delete first.
+// with PGFERRY_ALLOW_HOST_CHANGE naming it, the replace is planned, delete first. The name the
+// target's certificate carries is kept in the control catalog, so a third machine with no map that
+// gets the migration by its id reaches it as the first did.
 import assert from 'node:assert/strict';
 import type { MigrationArgs } from '@pulumi/azure-native/dbforpostgresql/migration';
 import * as dbforpostgresql from '@pulumi/azure-native/types/enums/dbforpostgresql';
@@ -20,6 +22,9 @@ let target: Cluster;
 let first: ProtocolSession;
 let second: ProtocolSession;
 let allowed: ProtocolSession;
+let unmapped: ProtocolSession;
+let created: { id: string; properties: Record<string, unknown> };
+const TLS_NAME = 'exampleserver.postgres.database.azure.com';
 
 function example(): MigrationArgs {
   return {
@@ -53,16 +58,17 @@ describe('protocol: one program on two machines whose PGFERRY_SERVER_HOSTS diffe
     first = await openProtocolSession(hosts('127.0.0.1'));
     second = await openProtocolSession(hosts('localhost'));
     allowed = await openProtocolSession({ ...hosts('localhost'), PGFERRY_ALLOW_HOST_CHANGE: 'hostmap' });
+    unmapped = await openProtocolSession({ PGFERRY_SERVER_HOSTS: '' });
   });
   after(async () => {
-    for (const session of [first, second, allowed]) await closeProtocolSession(session ?? {});
+    for (const session of [first, second, allowed, unmapped]) await closeProtocolSession(session ?? {});
     await Promise.all([source?.stop(), target?.stop()]);
   });
 
   it('refuses the replace of the running migration another address of its server would plan, and plans it when PGFERRY_ALLOW_HOST_CHANGE names it', async () => {
     const checked = await first.host.check({}, props(first));
     assert.deepEqual(checked.failures, []);
-    const created = await first.host.create(checked.inputs);
+    created = await first.host.create(checked.inputs);
     const outputs = created.properties;
     assert.equal((outputs.target as Record<string, unknown>).host, '127.0.0.1');
     await until('the migration to stream', async () => {
@@ -98,6 +104,21 @@ describe('protocol: one program on two machines whose PGFERRY_SERVER_HOSTS diffe
     const diff = await allowed.host.diff(created.id, outputs, opted.inputs);
     assert.ok(diff.replaces.includes('target'), JSON.stringify(diff));
     assert.equal(diff.deleteBeforeReplace, true);
-    await first.host.delete(created.id, outputs);
+  });
+
+  it("keeps the name the target's certificate carries in the catalog: a machine without the map gets it by id and its refresh keeps it", async () => {
+    const [row] = await target.query<{ name: string | null }>(
+      `SELECT spec->'target'->>'sslServerName' AS name FROM pgferry.migration WHERE name = 'hostmap'`,
+    );
+    assert.equal(row!.name, TLS_NAME, 'the control catalog keeps the name');
+    assert.equal((created.properties.target as Record<string, unknown>).sslServerName, TLS_NAME, 'the state keeps it');
+    // PgMigration.get on a machine with no PGFERRY_SERVER_HOSTS: the id names the address only
+    const access = { user: target.user, password: TARGET_PW, sslMode: 'prefer' };
+    const got = await unmapped.host.read(`127.0.0.1:${target.port}/hostmap`, { target: access, __provider: unmapped.provider });
+    assert.equal((got.properties.target as Record<string, unknown>).sslServerName, TLS_NAME, 'get reads it back from the catalog');
+    const refreshed = await unmapped.host.read(got.id, { ...got.properties, __provider: unmapped.provider });
+    assert.equal((refreshed.properties.target as Record<string, unknown>).sslServerName, TLS_NAME, 'a refresh of that state keeps it');
+    assert.notEqual(refreshed.properties.state, 'Canceled');
+    await first.host.delete(created.id, created.properties);
   });
 });

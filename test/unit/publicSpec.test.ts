@@ -31,4 +31,13 @@ describe('publicSpec: which migration a spec names', () => {
     // a migration created with its databases is not named by a spec without them
     assert.equal(sameMigration({ spec: publicSpec(spec()) }, created), false);
   });
+
+  it("keeps the name the target's certificate carries, and a spec with another one, or none, names the same migration", () => {
+    const named = spec({ target: { ...server(5433), sslServerName: 'db.postgres.database.azure.com', sslMode: 'verify-full' } });
+    const stored = publicSpec(named);
+    assert.equal((stored.target as Record<string, unknown>).sslServerName, 'db.postgres.database.azure.com');
+    assert.equal(sameMigration({ spec: stored }, spec({ target: { ...server(5433), sslMode: 'verify-full' } })), true);
+    assert.equal(sameMigration({ spec: publicSpec(spec({ target: { ...server(5433), sslMode: 'verify-full' } })) }, named), true);
+    assert.equal(sameMigration({ spec: stored }, spec({ target: { ...server(5434), sslMode: 'verify-full' } })), false);
+  });
 });

@@ -65,6 +65,23 @@ export async function agentsFor(query: Query, migration: string, needs: readonly
   }));
 }
 
+/**
+ * The live agents that hold the credentials of every key in `needs`, by name: who would run a
+ * migration of this source registered now. None on a target without a catalog, or with one made
+ * before agents existed.
+ */
+export async function liveAgentsHolding(query: Query, needs: readonly string[]): Promise<string[]> {
+  const [table] = await query<{ found: boolean }>(`SELECT to_regclass($1) IS NOT NULL AS found`, [`${S}.agent`]);
+  if (!table?.found) return [];
+  const rows = await query<{ name: string }>(
+    `SELECT name FROM ${S}.agent
+      WHERE heartbeat_at > now() - make_interval(secs => $1) AND server_keys @> $2::text[]
+      ORDER BY name`,
+    [AGENT_STALE_SECONDS, needs],
+  );
+  return rows.map((r) => r.name);
+}
+
 /** Why nothing runs a migration of runtime agents, or undefined when some live agent can. */
 export function waitingReason(agents: readonly AgentInfo[], needs: readonly string[]): string | undefined {
   const alive = agents.filter((a) => a.alive);

@@ -17,6 +17,7 @@ import type {
   VerificationReport,
 } from '../core/model';
 import { ident } from '../connect/quote';
+import { CUTOVER_PLAN_KEY } from '../input/publicSpec';
 import { CONTROL_SCHEMA, streamNamesOf } from '../core/names';
 
 const S = ident(CONTROL_SCHEMA);
@@ -183,7 +184,20 @@ export function shapeStatus(row: MigrationRow, dbs: readonly DatabaseRow[], nowM
     ...(row.azure_context ? { azureContext: row.azure_context } : {}),
     runner,
     runtime: row.runtime ?? 'local',
-    ...(row.runner?.cutoverPlan ? { cutoverPlan: row.runner.cutoverPlan } : {}),
-    spec: row.spec,
+    ...planAndSpec(row),
   };
+}
+
+/**
+ * The cutover's plan, the runner's (the spec it runs with) before the creator's kept in the stored
+ * spec (one run in its caller's process has no runner), and the spec without it.
+ */
+function planAndSpec(row: MigrationRow): { cutoverPlan?: CutoverPlan; spec: Record<string, unknown> } {
+  const { [CUTOVER_PLAN_KEY]: stored, ...spec } = row.spec;
+  const plan = row.runner?.cutoverPlan ?? (isPlan(stored) ? stored : undefined);
+  return { ...(plan ? { cutoverPlan: plan } : {}), spec };
+}
+
+function isPlan(value: unknown): value is CutoverPlan {
+  return typeof value === 'object' && value !== null && typeof (value as { fenceWriters?: unknown }).fenceWriters === 'boolean';
 }

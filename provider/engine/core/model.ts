@@ -264,7 +264,8 @@ export interface PoolerPause {
 
 /**
  * What a cutover of the migration will do, from the spec of the runner that holds it (or last
- * held it): the console's confirmation says it. A cutover request's own options (`update --cutover
+ * held it), else from the spec it was registered with (a run in its caller's process has no
+ * runner): the console's confirmation says it. A cutover request's own options (`update --cutover
  * --fallback-window ...`) apply over it for that cutover.
  */
 export interface CutoverPlan {
@@ -451,7 +452,7 @@ export interface MigrationStatus {
   readonly agents?: readonly AgentInfo[];
   /** runtime agents, in progress, and no live agent can run it: why nothing runs. */
   readonly waiting?: string;
-  /** What a cutover will do, as its runner's spec says (absent: no runner has said, as one run in the caller's process). */
+  /** What a cutover will do, as its runner's spec says, else as the spec it was created with (absent: created before either was recorded). */
   readonly cutoverPlan?: CutoverPlan;
   readonly spec: Record<string, unknown>;
 }

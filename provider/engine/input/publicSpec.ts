@@ -2,10 +2,13 @@
 // from the zod schema: the runner records it on every start and must not pay for loading zod.
 import type { MigrationSpec, ServerSpec } from './migrationSpec';
 import { FILTER_KEYS } from './patterns';
+import { cutoverPlanOf } from './fallbackWindow';
 
 /** The spec without secrets: what the control catalog stores and what adoption compares. */
 export function publicSpec(spec: MigrationSpec): Record<string, unknown> {
-  const strip = (s: ServerSpec) => ({ host: s.host, port: s.port, user: s.user, sslMode: s.sslMode });
+  // the name a server's certificate carries is kept where it differs from the host (a mapped or
+  // tunnelled address), so a reader elsewhere reaches the server as its creator did
+  const strip = (s: ServerSpec) => ({ host: s.host, port: s.port, user: s.user, sslMode: s.sslMode, sslServerName: s.sslServerName });
   return {
     migrationName: spec.migrationName,
     source: strip(spec.source),
@@ -23,8 +26,14 @@ export function publicSpec(spec: MigrationSpec): Record<string, unknown> {
     // what the migration was asked (show reports it); only when set, and not part of which migration it is
     setupLogicalReplicationOnSourceDbIfNeeded: spec.setupLogicalReplicationOnSourceDbIfNeeded || undefined,
     startDataMigration: spec.startDataMigration ? undefined : false,
+    // what its cutover will do, for a migration run in its caller's process, which has no runner
+    // to record it (a runner records its own plan); the status reads it apart from the spec
+    ...(spec.mode === 'Online' ? { [CUTOVER_PLAN_KEY]: cutoverPlanOf(spec) } : {}),
   };
 }
+
+/** The stored spec's key holding the cutover's plan as the creator's spec gives it (MigrationStatus.cutoverPlan). */
+export const CUTOVER_PLAN_KEY = 'cutoverPlan';
 
 /**
  * The stored spec's key saying its databases were named after the create (Azure's dbsToMigrate
@@ -44,6 +53,7 @@ const RECORDED_ONLY_KEYS = [
   'migrationWindowStartTimeInUtc',
   'migrationWindowEndTimeInUtc',
   NAMED_LATER_KEY,
+  CUTOVER_PLAN_KEY,
 ] as const;
 
 /** JSON with object keys sorted, so specs compare equal whatever order storage gave them. */
@@ -59,12 +69,24 @@ function canonicalJson(value: unknown): string {
 }
 
 /**
+ * A server without the name its certificate is checked against: that name says how a machine
+ * reaches the server, not which server it is (host and port do), and specs stored before it was
+ * kept have none.
+ */
+function withoutTlsName(server: unknown): unknown {
+  if (typeof server !== 'object' || server === null) return server;
+  return { ...(server as Record<string, unknown>), sslServerName: undefined };
+}
+
+/**
  * Does a stored (secret-free) spec describe the same migration as `spec`? Databases compare as a
  * set: the same databases listed in another order are the same migration.
  */
 function samePublicSpec(stored: Record<string, unknown>, spec: MigrationSpec): boolean {
   const sorted = (s: Record<string, unknown>) => ({
     ...s,
+    source: withoutTlsName(s.source),
+    target: withoutTlsName(s.target),
     databases: Array.isArray(s.databases) ? [...(s.databases as unknown[])].map(String).sort() : s.databases,
     ...Object.fromEntries(RECORDED_ONLY_KEYS.map((k) => [k, undefined])),
   });

@@ -1,0 +1,61 @@
+// Where a new migration runs when its program does not say (runtime unset): on `pgferry agent`
+// workers when the target has a live one holding the source's credentials, so the migration
+// outlives `pulumi up` as azure-native's runs on in Azure; else in a runner on the machine running
+// Pulumi, as before. Chosen at the check of a new resource, where the preview shows it, and kept in
+// state after, so a later run elsewhere never moves a migration between the two.
+import * as engine from '../engine';
+import type { CheckFailure } from './checkFailure';
+import { toMigrationSpec } from './inputSchema';
+import type { LineWriter } from './progress';
+import { redactingWriter } from './redact';
+import { containsUnknown } from './unknown';
+
+type Props = Record<string, unknown>;
+
+/** How long check waits for the target to say which agents it has before the local runner is chosen. */
+const AGENTS_LOOKUP_MS = 5_000;
+
+const given = (value: unknown): boolean => value !== undefined && value !== null;
+
+/** The live agents that could run this migration, or none when the target cannot say in time. */
+async function agentsFor(spec: engine.MigrationSpec): Promise<string[]> {
+  const timeout = new Promise<string[]>((resolve) => setTimeout(() => resolve([]), AGENTS_LOOKUP_MS).unref());
+  const lookup = engine.agentsAbleToRun(spec.target, spec.source, spec.databases, AGENTS_LOOKUP_MS).catch(() => []);
+  return Promise.race([lookup, timeout]);
+}
+
+/**
+ * The inputs with `runtime` chosen when the program gives none: the state's for a resource that
+ * exists; for a new one, agents when a live agent on the target holds the source's credentials
+ * (said in one line, as is the local runner otherwise). A migration agents cannot run (a pooler,
+ * databases named later) keeps the local runner without asking.
+ */
+export async function withRuntimeChosen(
+  olds: Props,
+  news: Props,
+  inputs: Props,
+  failures: readonly CheckFailure[],
+  write: LineWriter,
+): Promise<Props> {
+  if (given(news.runtime)) return inputs;
+  if (typeof olds.runtime === 'string') return { ...inputs, runtime: olds.runtime };
+  if (given(olds.migrationName) || failures.length > 0 || containsUnknown(inputs)) return inputs;
+  let spec: engine.MigrationSpec;
+  try {
+    spec = toMigrationSpec({ ...inputs, runtime: 'agents' });
+  } catch {
+    return inputs;
+  }
+  const say = redactingWriter(spec, write);
+  const agents = await agentsFor(spec);
+  if (agents.length === 0) {
+    say(
+      `${spec.migrationName}: runs in a runner on this machine (no live pgferry agent on the target holds the source's credentials); pulumi up waits for it`,
+    );
+    return { ...inputs, runtime: 'local' };
+  }
+  say(
+    `${spec.migrationName}: runs on pgferry agents near the target (${agents.join(', ')} can run it); pulumi up returns once one runs it`,
+  );
+  return { ...inputs, runtime: 'agents' };
+}
