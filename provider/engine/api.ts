@@ -12,8 +12,8 @@ import { dropDatabase, targetDatabaseOid } from './schema/database';
 import type { MigrationSpec, ServerSpec } from './input/migrationSpec';
 import { sameMigration } from './input/publicSpec';
 import type { RunOptions } from './run/migrationRun';
-import { get as catalogStatus, list as catalogStatuses, register, remove } from './control/store';
-import { withFootprintShown } from './footprint/shown';
+import { list as catalogStatuses, register, remove } from './control/store';
+import { shownStatus, withFootprintShown } from './footprint/shown';
 import { requestApplyRetry } from './control/migrationRequests';
 import { liveAgentsHolding, serverKey } from './control/agents';
 
@@ -106,9 +106,8 @@ export async function withStore<T>(target: ServerSpec, fn: (store: CatalogConnec
  * A migration's status as `show` gives it: the control catalog's, with the writer fence and the
  * pooler's pause of each database that has one (the footprint's, footprint/shown.ts).
  */
-export async function get(store: CatalogConnection, name: string): Promise<MigrationStatus | undefined> {
-  const status = await catalogStatus(store, name);
-  return status && withFootprintShown(store, status);
+export function get(store: CatalogConnection, name: string): Promise<MigrationStatus | undefined> {
+  return shownStatus(store, name);
 }
 
 /** The migrations of a catalog (the active ones, or all), each as `get` gives it. */

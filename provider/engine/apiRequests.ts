@@ -19,7 +19,8 @@ import { runnerStopped, waitingForApplyFix } from './core/statusChecks';
 import type { CutoverOptions, MigrationSpec, ServerSpec } from './input/migrationSpec';
 import { recordCutoverOptions } from './control/cutoverOptions';
 import { requestTableResync } from './control/tableResyncs';
-import { get, recordEvent } from './control/store';
+import { recordEvent } from './control/store';
+import { shownStatus as get } from './footprint/shown';
 import {
   confirmOverwrite as catalogConfirmOverwrite,
   requestCancel,

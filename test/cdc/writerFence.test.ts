@@ -405,7 +405,7 @@ async function deadCancelLifts(lab: FenceLab): Promise<void> {
   assert.equal(await newSessionWrites(lab.pair, db, 600_000), true);
 }
 
-/** a runner killed past the cutover's point of no return, then canceled without it, keeps the old source fenced. */
+/** a runner killed past the cutover's point of no return, then canceled without it, keeps the old source fenced, and the cancel's answer shows that fence. */
 async function deadCancelPastPoint(lab: FenceLab): Promise<void> {
   const db = 'fence_dead_past';
   await lab.createDatabase(db);
@@ -420,6 +420,7 @@ async function deadCancelPastPoint(lab: FenceLab): Promise<void> {
   assert.equal(await newSessionWrites(lab.pair, db, 700_000), false, 'the old source stays fenced past the point of no return');
   const fence = (await get(lab.store, s.migrationName))!.databases[0]!.writerFence;
   assert.equal(fence?.kept, true, 'show keeps the fence and how to lift it');
+  assert.deepEqual(done.databases[0]!.writerFence, fence, "the cancel's answer has the kept fence as show has it");
   const events = await catalogEvents(lab.store, s.migrationName, 100);
   assert.ok(
     events.some(
@@ -657,7 +658,7 @@ describe('cutover: fencing the writers and the lag gate (integration)', function
   it('a runner killed right after the fence, resumed with a backlog over the budget, lifts it to the exact earlier value and records the roll-back once', () =>
     resumeRollsBack(lab));
   it('a runner killed right after the fence, then canceled without it, lifts the fence', () => deadCancelLifts(lab));
-  it('a runner killed past the point of no return, then canceled without it, keeps the old source fenced with every row on the target', () =>
+  it('a runner killed past the point of no return, then canceled without it, keeps the old source fenced with every row on the target, its answer showing the kept fence', () =>
     deadCancelPastPoint(lab));
   it('refuses without the privileges, naming the grants, and changes nothing', () => refusesWithoutRights(lab));
   it('ends a fence transaction a stopped runner left open, and completes the cutover', () => staleFenceSession(lab));

@@ -2,9 +2,10 @@ import assert from 'node:assert/strict';
 import { CONTROL_MIGRATIONS } from '../../provider/engine/control/schemaVersions';
 import { CatalogConnection } from '../../provider/engine/control/connection';
 import { serverSpec, startCluster, type Cluster } from '../support';
-import { createMigration, get, list, setState, setTables, updateDatabase, updateTable } from '../../provider/engine/control/store';
+import { createMigration, events, get, list, setState, setTables, updateDatabase, updateTable } from '../../provider/engine/control/store';
 import { fallBackSettled } from '../../provider/engine/core/statusChecks';
 import {
+  markFallbackClosed,
   markFallbackOpen,
   markFallingBack,
   markFellBack,
@@ -67,7 +68,7 @@ describe('control catalog', () => {
       await markFallbackOpen(store, 'again', 'd1', '0/1000');
       await requestFallBack(store, 'again', true);
       await markFallingBack(store, 'again', 'd1');
-      await markFellBack(store, 'again', 'd1', 'fell back');
+      await markFellBack(store, 'again', 'd1', 'fell back', 'fall-back completed');
       for (const [state, subState] of [
         ['Succeeded', 'Completed'],
         ['InProgress', 'PerformingPreRequisiteSteps'],
@@ -78,6 +79,51 @@ describe('control catalog', () => {
         const status = (await get(store, 'again'))!;
         assert.equal(status.databases[0]!.fallback?.state, 'FellBack', `${state}/${subState}`);
         assert.equal(fallBackSettled(status), true);
+      }
+    } finally {
+      await store.close();
+    }
+  });
+
+  // A completion tried again (its setState failed, the catalog away) must not record its event a
+  // second time, and a window that fell back or closed is never taken back to FallingBack.
+  it('records a fall-back completion once when tried again, and refuses FallingBack from FellBack or Closed, the window read back unchanged', async () => {
+    const store = new CatalogConnection(serverSpec(cluster));
+    const windowLine = async (name: string) =>
+      (
+        await cluster.query<{ line: string }>(
+          `SELECT state || ' ' || coalesce(message, '') || ' ' || (fell_back_at IS NOT NULL)::text AS line
+             FROM pgferry.fallback_window WHERE migration = $1`,
+          [name],
+        )
+      )[0]!.line;
+    try {
+      for (const name of ['once', 'closed']) {
+        await createMigration(store, { name, mode: 'Online', option: 'Migrate', spec: {}, databases: ['d1'] });
+        await setState(store, name, 'Succeeded', 'Completed');
+        await recordFallbackWindow(store, name, 'd1', 3600);
+        await markFallbackOpen(store, name, 'd1', '0/1000');
+      }
+      await requestFallBack(store, 'once');
+      await markFallingBack(store, 'once', 'd1');
+      assert.equal(await markFellBack(store, 'once', 'd1', 'fell back', 'fall-back of "d1" completed'), true);
+      assert.equal(await markFellBack(store, 'once', 'd1', 'fell back again', 'fall-back of "d1" completed'), false);
+      const completed = (await events(store, 'once', 50)).filter((e) => e.message === 'fall-back of "d1" completed');
+      assert.equal(completed.length, 1, 'the completion recorded once');
+      assert.equal(await windowLine('once'), 'FellBack fell back true');
+
+      await markFallbackClosed(store, 'closed', 'd1', 'the window passed');
+      for (const [name, state] of [
+        ['once', 'FellBack'],
+        ['closed', 'Closed'],
+      ] as const) {
+        const before = await windowLine(name);
+        await assert.rejects(markFallingBack(store, name, 'd1'), (e: Error & { code?: string }) => {
+          assert.equal(e.code, 'FALLBACK_REFUSED');
+          assert.match(e.message, new RegExp(`window of database "d1" is ${state}; a fall-back begins only in an Open window`));
+          return true;
+        });
+        assert.equal(await windowLine(name), before, `the ${state} window unchanged`);
       }
     } finally {
       await store.close();

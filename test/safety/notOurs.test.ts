@@ -12,8 +12,15 @@ import assert from 'node:assert/strict';
 import pg from 'pg';
 import { cancelMigration, cleanupSource, isFinalState, requestCutover, showMigration, startMigration } from '../../provider/engine';
 import { CatalogConnection } from '../../provider/engine/control/connection';
+import type { MigrationStatus } from '../../provider/engine/core/model';
+import type { MigrationSpec } from '../../provider/engine/input/migrationSpec';
 import { events as catalogEvents } from '../../provider/engine/control/store';
-import { endIfRunning, pairSpec, startPair, until, waitForStatus, type Cluster, type ServerPair } from '../support';
+import { withSession } from '../../provider/engine/connect/session';
+import { ident } from '../../provider/engine/connect/quote';
+import { fenceNamesOf, publicationName } from '../../provider/engine/core/names';
+import { fireAsReplica } from '../../provider/engine/footprint/targetFiring';
+import { fenceDatabase } from '../../provider/engine/footprint/writerFence';
+import { endIfRunning, pairSpec, serverSpec, startPair, until, waitForStatus, type Cluster, type ServerPair } from '../support';
 
 const ORDERS = 2_000;
 
@@ -138,6 +145,14 @@ async function writeEachWay(cluster: Cluster, db: string, firstId: number): Prom
   return outcomes;
 }
 
+/** Starts the migration and waits until every database streams, waiting for its cutover: its status then. */
+async function startedAndStreaming(spec: MigrationSpec, store: CatalogConnection): Promise<MigrationStatus> {
+  await startMigration(spec);
+  const ready = await waitForStatus(store, spec.migrationName, (s) => s.subState === 'WaitingForCutoverTrigger' || isFinalState(s.state));
+  assert.equal(ready.subState, 'WaitingForCutoverTrigger', `${ready.state}: ${ready.message}`);
+  return ready;
+}
+
 async function keptThroughCutover(pair: ServerPair): Promise<void> {
   const db = 'kept';
   await pair.source.query(`CREATE DATABASE ${db}`);
@@ -148,9 +163,7 @@ async function keptThroughCutover(pair: ServerPair): Promise<void> {
   const spec = pairSpec(pair, 'not-ours', [db], { mode: 'Online', option: 'Migrate', fenceWriters: true, excludeTables: ['scratch_*'] });
   const store = new CatalogConnection(spec.target);
   try {
-    await startMigration(spec);
-    const ready = await waitForStatus(store, spec.migrationName, (s) => s.subState === 'WaitingForCutoverTrigger' || isFinalState(s.state));
-    assert.equal(ready.subState, 'WaitingForCutoverTrigger', `${ready.state}: ${ready.message}`);
+    await startedAndStreaming(spec, store);
     // the DBA's columns with values, and tables outside the filters, one under the source's left-out name
     await pair.target.query(
       `ALTER TABLE orders ADD COLUMN dba_flag text NOT NULL DEFAULT 'fresh';
@@ -257,9 +270,7 @@ async function keptThroughCancel(pair: ServerPair, db: string, stopped: boolean)
   const spec = pairSpec(pair, `not-ours-${db}`, [db], { mode: 'Online', option: 'Migrate', excludeTables: ['scratch_*'] });
   const store = new CatalogConnection(spec.target);
   try {
-    await startMigration(spec);
-    const ready = await waitForStatus(store, spec.migrationName, (s) => s.subState === 'WaitingForCutoverTrigger' || isFinalState(s.state));
-    assert.equal(ready.subState, 'WaitingForCutoverTrigger', `${ready.state}: ${ready.message}`);
+    const ready = await startedAndStreaming(spec, store);
     // the DBA's tables outside the filters, and a publication and a slot of the DBA's in the migrated database on the target
     await pair.target.query(
       `${DBA_SCRATCH}
@@ -312,6 +323,10 @@ async function dependentsKept(pair: ServerPair): Promise<void> {
      CREATE TABLE renamed (id int PRIMARY KEY, v text);
      CREATE TABLE narrowed (id int PRIMARY KEY, kept int, dropped text);
      CREATE TABLE gone_guarded (id int PRIMARY KEY);
+     CREATE TABLE gone_replaced (id int PRIMARY KEY);
+     CREATE FUNCTION stamp() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RETURN NEW; END $$;
+     CREATE TRIGGER audit_stamp BEFORE UPDATE ON gone_replaced FOR EACH ROW EXECUTE FUNCTION stamp();
+     CREATE POLICY readers ON gone_replaced USING (true);
      INSERT INTO gone_viewed SELECT g, 'v' || g FROM generate_series(1, 100) g;
      INSERT INTO gone_referenced SELECT g FROM generate_series(1, 100) g;
      INSERT INTO renamed SELECT g, 'r' || g FROM generate_series(1, 100) g;
@@ -331,15 +346,15 @@ async function dependentsKept(pair: ServerPair): Promise<void> {
            (SELECT tgname || ' on ' || tgrelid::regclass FROM pg_trigger WHERE tgname = 'dba_trigger'),
            (SELECT polname || ' on ' || polrelid::regclass FROM pg_policy WHERE polname = 'dba_policy'),
            (SELECT string_agg(tgname, ',') FROM pg_trigger WHERE tgrelid = to_regclass('gone_guarded')),
-           (SELECT string_agg(polname, ',') FROM pg_policy WHERE polrelid = to_regclass('gone_guarded'))) AS line`,
+           (SELECT string_agg(polname, ',') FROM pg_policy WHERE polrelid = to_regclass('gone_guarded')),
+           (SELECT string_agg(tgname || ' ' || tgfoid::regproc::text, ',') FROM pg_trigger WHERE tgrelid = to_regclass('gone_replaced')),
+           (SELECT string_agg(polname || ' ' || pg_get_expr(polqual, polrelid), ',') FROM pg_policy WHERE polrelid = to_regclass('gone_replaced'))) AS line`,
         [],
         db,
       )
     )[0]!.line;
   try {
-    await startMigration(spec);
-    const ready = await waitForStatus(store, spec.migrationName, (s) => s.subState === 'WaitingForCutoverTrigger' || isFinalState(s.state));
-    assert.equal(ready.subState, 'WaitingForCutoverTrigger', `${ready.state}: ${ready.message}`);
+    await startedAndStreaming(spec, store);
     await pair.target.query(
       `CREATE VIEW dba_view AS SELECT id, v FROM gone_viewed;
        CREATE VIEW dba_narrow AS SELECT id, dropped FROM narrowed;
@@ -349,7 +364,11 @@ async function dependentsKept(pair: ServerPair): Promise<void> {
        CREATE TRIGGER dba_trigger BEFORE UPDATE ON renamed FOR EACH ROW EXECUTE FUNCTION dba_touch();
        CREATE POLICY dba_policy ON renamed USING (true);
        CREATE TRIGGER dba_guard BEFORE UPDATE ON gone_guarded FOR EACH ROW EXECUTE FUNCTION dba_touch();
-       CREATE POLICY dba_guard_policy ON gone_guarded USING (true);`,
+       CREATE POLICY dba_guard_policy ON gone_guarded USING (true);
+       DROP TRIGGER audit_stamp ON gone_replaced;
+       CREATE TRIGGER audit_stamp BEFORE UPDATE ON gone_replaced FOR EACH ROW EXECUTE FUNCTION dba_touch();
+       DROP POLICY readers ON gone_replaced;
+       CREATE POLICY readers ON gone_replaced USING (id > 0);`,
       [],
       db,
     );
@@ -361,7 +380,8 @@ async function dependentsKept(pair: ServerPair): Promise<void> {
       });
     // the source drops two tables and renames one: the drops stop on the DBA's view and foreign key, named
     await pair.source.query(
-      `DROP TABLE gone_viewed; DROP TABLE gone_referenced; DROP TABLE gone_guarded; ALTER TABLE renamed RENAME TO renamed_now;
+      `DROP TABLE gone_viewed; DROP TABLE gone_referenced; DROP TABLE gone_guarded; DROP TABLE gone_replaced;
+       ALTER TABLE renamed RENAME TO renamed_now;
        INSERT INTO renamed_now VALUES (101, 'r101');`,
       [],
       db,
@@ -376,6 +396,10 @@ async function dependentsKept(pair: ServerPair): Promise<void> {
         /public\.gone_guarded.*trigger "dba_guard" on "public"\."gone_guarded", policy "dba_guard_policy" on "public"\."gone_guarded" depend on it on the target, which pgferry did not make: kept/.test(
           events,
         ) &&
+        // the DBA's own trigger and policy under the names of the source's: the DBA's, told by identity
+        /public\.gone_replaced.*trigger "audit_stamp" on "public"\."gone_replaced", policy "readers" on "public"\."gone_replaced" depend on it on the target, which pgferry did not make: kept/.test(
+          events,
+        ) &&
         /public\.renamed renamed to public\.renamed_now on the source, followed on the target/.test(events),
     );
     // the source drops a column the DBA's view reads: the stream stops naming the view
@@ -388,7 +412,7 @@ async function dependentsKept(pair: ServerPair): Promise<void> {
     assert.match(stop.fix, /pgferry never drops it, nor with CASCADE; change it on the target so it no longer depends on it/);
     assert.equal(
       await dependents(),
-      '100 | 100 | dba_child_ref_fkey dba_child->gone_referenced | 10 | dba_trigger on renamed_now | dba_policy on renamed_now | dba_guard | dba_guard_policy',
+      '100 | 100 | dba_child_ref_fkey dba_child->gone_referenced | 10 | dba_trigger on renamed_now | dba_policy on renamed_now | dba_guard | dba_guard_policy | audit_stamp dba_touch | readers (id > 0)',
     );
     // the DBA's fix, a view that no longer reads the column: the stream goes on by itself
     await pair.target.query(`DROP VIEW dba_narrow; CREATE VIEW dba_narrow AS SELECT id, kept FROM narrowed`, [], db);
@@ -398,12 +422,88 @@ async function dependentsKept(pair: ServerPair): Promise<void> {
     });
     assert.equal(
       await dependents(),
-      '100 | 101 | dba_child_ref_fkey dba_child->gone_referenced | 10 | dba_trigger on renamed_now | dba_policy on renamed_now | dba_guard | dba_guard_policy',
-      "the DBA's view, foreign key with its rows, trigger and policy kept",
+      '100 | 101 | dba_child_ref_fkey dba_child->gone_referenced | 10 | dba_trigger on renamed_now | dba_policy on renamed_now | dba_guard | dba_guard_policy | audit_stamp dba_touch | readers (id > 0)',
+      "the DBA's view, foreign key with its rows, triggers and policies kept",
     );
   } finally {
     await endIfRunning(spec, Promise.resolve());
     await store.close();
+  }
+}
+
+/**
+ * pgferry's switches and fence reach only what it made: the trigger the schema watch makes is
+ * switched with its partitions' clones, never a DBA's trigger of that name on another table; a DBA's
+ * trigger under the fence's name is never taken for the fence, which stops before it sets anything.
+ */
+async function sameNamesKept(pair: ServerPair): Promise<void> {
+  const db = 'names';
+  for (const cluster of [pair.source, pair.target]) {
+    await cluster.query(`CREATE DATABASE ${db}`);
+    await cluster.query(
+      `CREATE FUNCTION touch() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RETURN NEW; END $$;
+       CREATE TABLE streamed (id int, at date) PARTITION BY RANGE (at);
+       CREATE TABLE streamed_2026 PARTITION OF streamed FOR VALUES FROM ('2026-01-01') TO ('2027-01-01');
+       CREATE TABLE dba_own (id int PRIMARY KEY);
+       CREATE TRIGGER set_updated_at BEFORE UPDATE ON streamed FOR EACH ROW EXECUTE FUNCTION touch();
+       CREATE TRIGGER set_updated_at BEFORE UPDATE ON dba_own FOR EACH ROW EXECUTE FUNCTION touch();`,
+      [],
+      db,
+    );
+  }
+  const states = async () =>
+    (
+      await pair.target.query<{ line: string }>(
+        `SELECT string_agg(tgrelid::regclass::text || ':' || tgenabled::text, ' ' ORDER BY tgrelid::regclass::text) AS line
+           FROM pg_trigger WHERE tgname = 'set_updated_at'`,
+        [],
+        db,
+      )
+    )[0]!.line;
+  // the schema watch made set_updated_at on streamed: its switch reaches streamed and its partition only
+  await withSession(serverSpec(pair.target), { database: db, purpose: 'schema follow', writable: true }, (client) =>
+    fireAsReplica(client, { kind: 'trigger', schema: 'public', table: 'streamed', name: 'set_updated_at' }),
+  );
+  assert.equal(await states(), 'dba_own:O streamed:D streamed_2026:D');
+
+  // a DBA's trigger under the name of the fence's, on a table the fence covers
+  const spec = pairSpec(pair, 'not-ours-names', [db], { mode: 'Online', option: 'Migrate', fenceWriters: true });
+  const instance = 'names1';
+  const names = fenceNamesOf(spec.migrationName, db);
+  await pair.source.query(
+    `CREATE PUBLICATION ${ident(publicationName(spec.migrationName, db, instance))} FOR TABLE dba_own;
+     CREATE TRIGGER ${ident(names.trigger)} BEFORE INSERT ON dba_own FOR EACH ROW EXECUTE FUNCTION touch();`,
+    [],
+    db,
+  );
+  const store = new CatalogConnection(spec.target);
+  try {
+    await assert.rejects(fenceDatabase({ spec, store, instance, warn: async () => undefined }, db), (e: Error & { code?: string }) => {
+      assert.equal(e.code, 'WRITER_FENCE_REFUSED');
+      assert.equal(
+        e.message,
+        `fenceWriters: trigger ${ident(names.trigger)} on "public"."dba_own" of "${db}" calls public.touch(), not pgferry's fence function: it is someone else's, kept, and nothing was fenced`,
+      );
+      return true;
+    });
+    const [source] = await pair.source.query<{ line: string }>(
+      `SELECT concat_ws(' | ',
+       (SELECT string_agg(tgname || ' ' || tgfoid::regproc::text, ',' ORDER BY tgname) FROM pg_trigger WHERE tgrelid = 'dba_own'::regclass),
+       (SELECT count(*) FROM pg_db_role_setting s JOIN pg_database d ON d.oid = s.setdatabase WHERE d.datname = current_database()),
+       (SELECT count(*) FROM pg_namespace WHERE nspname = 'pgferry')) AS line`,
+      [],
+      db,
+    );
+    assert.equal(
+      source!.line,
+      `${names.trigger} touch,set_updated_at touch | 0 | 0`,
+      "the source unchanged: no setting, no fence, the DBA's trigger kept",
+    );
+    await pair.source.query(`INSERT INTO dba_own VALUES (1)`, [], db);
+  } finally {
+    await store.close();
+    // the publication stands for the stream's: the leak check would count it as pgferry's
+    await pair.source.query(`DROP PUBLICATION IF EXISTS ${ident(publicationName(spec.migrationName, db, instance))}`, [], db);
   }
 }
 
@@ -425,7 +525,7 @@ describe('safety: what pgferry did not make is kept (outside trust probe)', func
   after(async () => {
     // the look-alikes are the DBA's: the leak check would count their slots and publications
     for (const [cluster, dbs] of [
-      [pair.source, ['kept', 'canceled', 'failed']],
+      [pair.source, ['kept', 'canceled', 'failed', 'names']],
       [pair.target, ['postgres', 'kept', 'canceled', 'failed']],
     ] as const) {
       for (const db of dbs) {
@@ -448,6 +548,9 @@ describe('safety: what pgferry did not make is kept (outside trust probe)', func
   it("a stopped runner's cancel and the cleanup after a failure release only pgferry's own: the DBA's tables and the pgferry_ look-alikes kept", () =>
     keptThroughCancel(pair, 'failed', true));
 
-  it("the DBA's view, foreign key, trigger and policy on tables the source drops or renames, and a view on a column it drops, are never dropped: the follow names them and waits", () =>
+  it("the DBA's view, foreign key, trigger and policy on tables the source drops or renames (a trigger and a policy under the source's names too), and a view on a column it drops, are never dropped: the follow names them and waits", () =>
     dependentsKept(pair));
+
+  it("a DBA's trigger named like the one the schema watch made (on another table) keeps its state, and one under the fence's name stops the fence before it sets anything, the source read back unchanged", () =>
+    sameNamesKept(pair));
 });

@@ -5,6 +5,7 @@
 // (cdc/apply/positionCommit.ts); the one here is for reporting.
 import { ident } from '../connect/quote';
 import { CONTROL_SCHEMA, REQUEST_CHANNEL } from '../core/names';
+import { PgferryError } from '../core/errors';
 import type { FallbackStatus } from '../core/model';
 import type { CatalogConnection } from './connection';
 
@@ -207,14 +208,25 @@ export async function requestFallBack(store: CatalogConnection, migration: strin
   return rows.length;
 }
 
-/** The fall-back of a database begins (the target is about to be fenced); a resumed one keeps its first start. Returns that start. */
+/**
+ * The fall-back of a database begins (the target is about to be fenced); a resumed one keeps its first
+ * start. Returns that start. Only an Open window begins one, and only a FallingBack one goes on: a
+ * window that fell back, closed or stopped is never taken back to FallingBack (its completion would
+ * be recorded again, a closed window's slot is gone), and is refused, nothing changed.
+ */
 export async function markFallingBack(store: CatalogConnection, migration: string, database: string): Promise<Date> {
   const rows = await store.query<{ started: Date }>(
     `UPDATE ${T} SET state = 'FallingBack', fall_back_started_at = coalesce(fall_back_started_at, now())
-      WHERE migration = $1 AND database = $2 RETURNING fall_back_started_at AS started`,
+      WHERE migration = $1 AND database = $2 AND state IN ('Open', 'FallingBack') RETURNING fall_back_started_at AS started`,
     [migration, database],
   );
-  return rows[0]!.started;
+  if (rows[0]) return rows[0].started;
+  const now = await store.query<{ state: string }>(`SELECT state FROM ${T} WHERE migration = $1 AND database = $2`, [migration, database]);
+  throw new PgferryError(
+    'FALLBACK_REFUSED',
+    `migration "${migration}": the fallback window of database "${database}" is ${now[0]?.state ?? 'not recorded'}; a fall-back begins only in an Open window and goes on only in a FallingBack one, nothing was changed`,
+    { category: 'input', fix: '`pgferry show` says the window; a fall-back is asked again only of an Open window' },
+  );
 }
 
 /**
@@ -263,14 +275,30 @@ export async function markFallBackRetry(store: CatalogConnection, migration: str
   );
 }
 
-/** The old source is the primary again: FellBack, with the downtime from the target's fence to the old source's lifted. */
-export async function markFellBack(store: CatalogConnection, migration: string, database: string, message: string): Promise<void> {
-  await store.query(
-    `UPDATE ${T} SET state = 'FellBack', fell_back_at = now(), closed_at = now(), message = $3,
-            downtime_seconds = extract(epoch FROM now() - fall_back_started_at)
-      WHERE migration = $1 AND database = $2 AND state = 'FallingBack'`,
-    [migration, database, message],
+/**
+ * The old source is the primary again: FellBack, with the downtime from the target's fence to the old
+ * source's lifted, and its completion's event, in one statement. Only a FallingBack window moves, so
+ * a completion tried again after this committed records nothing twice. Returns whether it moved.
+ */
+export async function markFellBack(
+  store: CatalogConnection,
+  migration: string,
+  database: string,
+  message: string,
+  event: string,
+): Promise<boolean> {
+  const rows = await store.query(
+    `WITH moved AS (
+       UPDATE ${T} SET state = 'FellBack', fell_back_at = now(), closed_at = now(), message = $3,
+              downtime_seconds = extract(epoch FROM now() - fall_back_started_at)
+        WHERE migration = $1 AND database = $2 AND state = 'FallingBack'
+        RETURNING migration, database
+     )
+     INSERT INTO ${CONTROL}.event (migration, level, database, message) SELECT migration, 'info', database, $4 FROM moved
+     RETURNING 1`,
+    [migration, database, message, event],
   );
+  return rows.length > 0;
 }
 
 /** The reverse slot and publication are gone: Closed, with why. */

@@ -373,7 +373,7 @@ export async function exists(catalog: CatalogConnection, name: string): Promise<
   return rows.length > 0;
 }
 
-/** A migration's status as the catalog holds it (api.ts's get adds the writer fences, the footprint's). */
+/** A migration's status as the catalog holds it (footprint/shown.ts's shownStatus adds the writer fences and pooler pauses, the footprint's). */
 export async function get(catalog: CatalogConnection, name: string): Promise<MigrationStatus | undefined> {
   if (!(await catalog.catalogExists())) return undefined;
   const rows = await catalog.query<MigrationRow>(selectMigrations('WHERE m.name = $1'), [name]);

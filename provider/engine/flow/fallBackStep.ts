@@ -176,9 +176,15 @@ export async function fellBack(run: FallbackRun, w: FallbackWindow, stream: Reve
   const seconds = (Date.now() - course.began) / 1000;
   const after =
     course.forward === undefined ? 'the target stays fenced' : `the target stays fenced and follows it again from ${course.forward}`;
-  await markFellBack(store, name, database, `fell back: the old source is the primary again (downtime ${seconds.toFixed(1)} s); ${after}`);
   const message = `fall-back of "${database}" completed in ${seconds.toFixed(1)} s (${course.clock.steps()}): the old source is the primary again, ${after}`;
-  await recordEvent(store, name, 'info', message, database);
+  // the window and its event in one statement: a completion tried again after it records nothing twice
+  await markFellBack(
+    store,
+    name,
+    database,
+    `fell back: the old source is the primary again (downtime ${seconds.toFixed(1)} s); ${after}`,
+    message,
+  );
   await setState(store, name, 'Succeeded', 'Completed', message);
   run.onProgress({ kind: 'info', database, message });
   stream.applier.stop();

@@ -18,6 +18,7 @@ import { pipeline } from 'node:stream/promises';
 import type pg from 'pg';
 import type { SourceTable } from '../catalog/introspect';
 import { closeSession, openSession } from '../connect/session';
+import { qualified } from '../connect/quote';
 import { LOCK_NOT_AVAILABLE, sqlState } from '../connect/sqlstate';
 import { errorMessage } from '../core/errors';
 import type { Applier } from '../cdc/apply/applier';
@@ -70,11 +71,22 @@ async function requestPinWhenFree(
  * target's own columns' values are set aside first (flow/keptColumns.ts), read under the lock so a
  * column made meanwhile is among them; returned to be put back once the copy is in.
  */
-async function emptyTables(target: pg.Client, copy: PinnedCopy, referenced: ReadonlySet<string>, applier: Applier): Promise<KeptColumns[]> {
+async function emptyTables(
+  target: pg.Client,
+  copy: PinnedCopy,
+  referenced: ReadonlySet<string>,
+  applier: Applier,
+  replica: boolean,
+): Promise<KeptColumns[]> {
   await target.query('BEGIN');
   await target.query(`SET LOCAL lock_timeout = '${TARGET_LOCK_TIMEOUT}'`);
   for (const table of copy.tables) await target.query(`LOCK TABLE ONLY ${table.sql} IN ACCESS EXCLUSIVE MODE`);
   await target.query(`SET LOCAL lock_timeout = 0`);
+  // read under the lock: a foreign key made meanwhile is among them
+  if (!replica) {
+    const reaching = await outsideForeignKeys(target, copy.tables);
+    if (reaching.length > 0) throw new Error(outsideKeysRefusal(reaching));
+  }
   const kept = await readKeptColumns(target, copy.tables);
   const refusal = keptColumnsRefusal(kept);
   if (refusal) throw new Error(refusal);
@@ -85,6 +97,40 @@ async function emptyTables(target: pg.Client, copy: PinnedCopy, referenced: Read
   for (const name of copy.skip) applier.tracker.resyncing.delete(name);
   for (const table of copy.tables) applier.tracker.forget(table.sql);
   return kept;
+}
+
+/** A foreign key on the target from a table outside the re-copy into one of its tables. */
+interface OutsideKey {
+  readonly name: string;
+  readonly referencing: string;
+  readonly referenced: string;
+}
+
+/**
+ * The foreign keys into the re-copied tables from tables outside them. On a target without replica
+ * role the source's foreign keys are set aside while streaming (footprint/targetForeignKeys.ts), so
+ * each one here was made on the target alone: emptying the table would fire its action, deleting or
+ * changing that table's rows (ON DELETE CASCADE, SET NULL) or failing.
+ */
+async function outsideForeignKeys(target: pg.Client, tables: readonly SourceTable[]): Promise<OutsideKey[]> {
+  const names = tables.map((t) => qualified(t.schema, t.name));
+  const { rows } = await target.query<OutsideKey>(
+    `SELECT pg_catalog.quote_ident(k.conname) AS name, k.conrelid::pg_catalog.regclass::text AS referencing,
+            k.confrelid::pg_catalog.regclass::text AS referenced
+       FROM pg_catalog.pg_constraint k
+      WHERE k.contype = 'f'
+        AND k.confrelid IN (SELECT pg_catalog.to_regclass(x) FROM pg_catalog.unnest($1::text[]) AS x)
+        AND k.conrelid NOT IN (SELECT pg_catalog.to_regclass(x) FROM pg_catalog.unnest($1::text[]) AS x)
+      ORDER BY 2, 1`,
+    [names],
+  );
+  return rows;
+}
+
+function outsideKeysRefusal(keys: readonly OutsideKey[]): string {
+  const k = keys[0]!;
+  const more = keys.length > 1 ? ` (and ${keys.length - 1} more)` : '';
+  return `foreign key ${k.name} of ${k.referencing}, made on the target alone, references ${k.referenced}${more}: emptying it for the re-copy would reach that table's rows, so nothing was emptied; drop the key on the target (ALTER TABLE ${k.referencing} DROP CONSTRAINT ${k.name}), ask the resync again, then add it back`;
 }
 
 /** Target tables a foreign key references: TRUNCATE refuses them whatever the role, DELETE does not. */
@@ -111,7 +157,8 @@ export async function copyAtPin(run: MigrationRun, stream: OnlineStream, copy: P
     target = await openSession(spec.target, { database, purpose: 'table resync', writable: true });
     const t = target;
     // as the apply: the target's triggers do not fire again for rows the source's already produced
-    if (await replicaRolePermitted(t)) await t.query('SET session_replication_role = replica');
+    const replica = await replicaRolePermitted(t);
+    if (replica) await t.query('SET session_replication_role = replica');
     const referenced = await referencedTables(t, tables);
     await source.query('BEGIN ISOLATION LEVEL REPEATABLE READ');
     const applier = stream.applier;
@@ -128,7 +175,7 @@ export async function copyAtPin(run: MigrationRun, stream: OnlineStream, copy: P
     const pin = await requestPinWhenFree(applier, async (inexact) => {
       exact = !inexact.has(ALL_TABLES) && ![...names].some((n) => inexact.has(n));
       if (!exact) return;
-      await emptyTables(t, copy, referenced, applier).then(
+      await emptyTables(t, copy, referenced, applier, replica).then(
         (aside) => (kept = aside),
         (error: unknown) => (lockFailure = error instanceof Error ? error : new Error(errorMessage(error))),
       );

@@ -19,8 +19,10 @@ interface Dependent {
   readonly args: string | null;
   /** A default's expression, a view's query, a constraint's definition, as the target has it. */
   readonly definition: string | null;
-  /** A view's or a function's OID: which object it is (verify/schema/identity.ts). */
+  /** A view's, a function's, a trigger's or a policy's OID: which object it is (verify/schema/identity.ts). */
   readonly oid: string | null;
+  /** A trigger's or a policy's table's OID: a part's identity is recorded with its relation's. */
+  readonly relationOid?: string | null;
 }
 
 /**
@@ -59,7 +61,15 @@ SELECT 'other', '', NULL, pg_catalog.pg_describe_object(dep.classid, dep.objid, 
  WHERE dep.classid NOT IN ('pg_catalog.pg_attrdef'::pg_catalog.regclass, 'pg_catalog.pg_rewrite'::pg_catalog.regclass,
                            'pg_catalog.pg_proc'::pg_catalog.regclass, 'pg_catalog.pg_constraint'::pg_catalog.regclass)
     OR (dep.classid = 'pg_catalog.pg_constraint'::pg_catalog.regclass
-        AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_constraint co WHERE co.oid = dep.objid AND co.conrelid <> 0))`;
+        AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_constraint co WHERE co.oid = dep.objid AND co.conrelid <> 0))
+EXCEPT
+-- a trigger or policy of a table given, whose expression reads its columns: one of the table's own parts (tableParts)
+SELECT 'other', '', NULL, pg_catalog.pg_describe_object(dep.classid, dep.objid, 0), NULL, NULL, NULL
+  FROM dep
+ WHERE EXISTS (SELECT 1 FROM pg_catalog.pg_trigger tg WHERE dep.classid = 'pg_catalog.pg_trigger'::pg_catalog.regclass
+                 AND tg.oid = dep.objid AND tg.tgrelid = ANY ($2::pg_catalog.oid[]))
+    OR EXISTS (SELECT 1 FROM pg_catalog.pg_policy p WHERE dep.classid = 'pg_catalog.pg_policy'::pg_catalog.regclass
+                 AND p.oid = dep.objid AND p.polrelid = ANY ($2::pg_catalog.oid[]))`;
 
 /** The dependents of the objects given by catalog (`pg_catalog.pg_proc`, `pg_catalog.pg_class`, `pg_catalog.pg_type`) and OID. */
 export async function targetDependents(client: pg.Client, objects: readonly { catalog: string; oid: string }[]): Promise<Dependent[]> {
@@ -76,14 +86,15 @@ export async function targetDependents(client: pg.Client, objects: readonly { ca
  * (before PostgreSQL 13 a clone is internal). `$1` the table's OID, `$2` the control schema.
  */
 const tablePartsSql = (major: number) => `
-SELECT 'trigger' AS kind, n.nspname AS schema, c.relname AS relation, tg.tgname AS name, NULL AS args, NULL AS definition, NULL AS oid
+SELECT 'trigger' AS kind, n.nspname AS schema, c.relname AS relation, tg.tgname AS name, NULL AS args, NULL AS definition,
+       tg.oid::text AS oid, c.oid::text AS "relationOid"
   FROM pg_catalog.pg_trigger tg JOIN pg_catalog.pg_class c ON c.oid = tg.tgrelid JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
  WHERE tg.tgrelid = $1::pg_catalog.oid AND NOT tg.tgisinternal
    ${major >= 13 ? 'AND tg.tgparentid = 0' : ''}
    AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_proc f JOIN pg_catalog.pg_namespace s ON s.oid = f.pronamespace
                     WHERE f.oid = tg.tgfoid AND s.nspname = $2)
 UNION ALL
-SELECT 'policy', n.nspname, c.relname, p.polname, NULL, NULL, NULL
+SELECT 'policy', n.nspname, c.relname, p.polname, NULL, NULL, p.oid::text, c.oid::text
   FROM pg_catalog.pg_policy p JOIN pg_catalog.pg_class c ON c.oid = p.polrelid JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
  WHERE p.polrelid = $1::pg_catalog.oid`;
 
@@ -95,15 +106,16 @@ export async function tableParts(client: pg.Client, table: string, controlSchema
 
 /**
  * Whether a dependent is the migration's: known (the copy restored it, or the source was seen to
- * have it) and, for a view or a function, the object recorded under its name on the target, not one
- * someone made there after dropping the migration's (verify/schema/identity.ts). A constraint or a
- * default is told by its name and table.
+ * have it) and, for a view, a function, or a table's trigger or policy, the object recorded under its
+ * name on the target, not one someone made there after dropping the migration's
+ * (verify/schema/identity.ts): a DBA's trigger that took the name of the source's is the DBA's. A
+ * constraint or a default is told by its name and table.
  */
 export function dependentIsOurs(d: Dependent, known: ReadonlyMap<string, unknown>, identities: ReadonlyMap<string, string>): boolean {
   const key = dependentKey(d);
   if (!known.has(key)) return false;
-  // an object of its own: no relation in its identity
-  return d.oid === null || judgeOnTarget(identities.get(key), { relation: '', object: d.oid }) !== 'other';
+  // an object of its own has no relation in its identity, a table's part its table's
+  return d.oid === null || judgeOnTarget(identities.get(key), { relation: d.relationOid ?? '', object: d.oid }) !== 'other';
 }
 
 /** The dependent's key as control/knownObjects.ts records it (verify/schema/catalog.ts's objectKey); a default is its column's. */

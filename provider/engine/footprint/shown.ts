@@ -2,6 +2,7 @@
 // database's writer fence (writerFence.ts) and the pooler's pause at its cutover (poolerPause.ts),
 // read from the ledger in one statement per migration and shaped by each change's own module.
 import type { CatalogConnection } from '../control/connection';
+import { get as catalogStatus } from '../control/store';
 import type { MigrationStatus } from '../core/model';
 import { changesOf } from './ledger';
 import { poolerPausesOf } from './poolerPause';
@@ -22,4 +23,14 @@ export async function withFootprintShown(store: CatalogConnection, status: Migra
       return { ...d, ...(writerFence ? { writerFence } : {}), ...(poolerPause ? { poolerPause } : {}) };
     }),
   };
+}
+
+/**
+ * A migration's status as `show` gives it: the control catalog's, with the footprint's writer fences
+ * and pooler pauses. The one read of a status every caller returns (the API's get, a request's
+ * answer, the cancel of a stopped runner), so no answer lacks what `show` has.
+ */
+export async function shownStatus(store: CatalogConnection, name: string): Promise<MigrationStatus | undefined> {
+  const status = await catalogStatus(store, name);
+  return status && withFootprintShown(store, status);
 }

@@ -109,20 +109,47 @@ export async function replicaRolePermitted(target: pg.Client): Promise<boolean> 
   }
 }
 
+/** The table given and, for a partitioned one, its partitions at every level: where a trigger's clones are. */
+const PARTITION_TREE_SQL = `
+WITH RECURSIVE tree AS (
+  SELECT pg_catalog.to_regclass($1)::pg_catalog.oid AS oid
+  UNION SELECT i.inhrelid FROM pg_catalog.pg_inherits i JOIN tree ON i.inhparent = tree.oid
+)
+SELECT n.nspname AS schema, c.relname AS table
+  FROM tree JOIN pg_catalog.pg_class c ON c.oid = tree.oid JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace`;
+
+/** One trigger or rule the schema watch has just made, on its table. */
+export interface MadeFiring {
+  readonly kind: FiringKind;
+  readonly schema: string;
+  readonly table: string;
+  readonly name: string;
+}
+
+/**
+ * Which firings are the one just made: a rule on its table alone (rules are never inherited), a
+ * trigger on its table and the partitions under it (its clones). A DBA's trigger of the same name on
+ * another table is not it: switched off here, nothing would set it back (the release sets back only
+ * what the source has).
+ */
+async function madeFirings(target: pg.Client, made: MadeFiring): Promise<(f: Firing) => boolean> {
+  const tables =
+    made.kind === 'rule'
+      ? [{ schema: made.schema, table: made.table }]
+      : (await target.query<{ schema: string; table: string }>(PARTITION_TREE_SQL, [qualified(made.schema, made.table)])).rows;
+  return (f) => f.kind === made.kind && f.name === made.name && tables.some((t) => t.schema === f.schema && t.table === f.table);
+}
+
 /**
  * Switches the target's triggers and rules so that each kind fires during apply as for a
  * replica-role session (see the top of this file); returns how many ordinary ones were disabled.
- * `only`: the triggers or rules of that name (one the schema watch has just created, in its
- * transaction): by name alone, so that the clones a trigger on a partitioned table makes on its
- * partitions are switched with it; others of the name were switched already, and switching is
- * idempotent.
+ * `only`: the trigger or rule the schema watch has just made, in its transaction, with the clones a
+ * trigger on a partitioned table makes on its partitions; others were switched already, and switching
+ * is idempotent.
  */
-export async function fireAsReplica(
-  target: pg.Client,
-  only?: { readonly kind: 'trigger' | 'rule'; readonly name: string },
-): Promise<FiringCounts> {
+export async function fireAsReplica(target: pg.Client, only?: MadeFiring): Promise<FiringCounts> {
   const silenced: Firing[] = [];
-  const chosen = (f: Firing) => !only || (f.kind === only.kind && f.name === only.name);
+  const chosen = only ? await madeFirings(target, only) : () => true;
   for (const firing of (await tableFirings(target)).filter(chosen)) {
     const state = WHILE_STREAMING[firing.enabled];
     if (state === firing.enabled) continue;

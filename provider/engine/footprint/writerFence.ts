@@ -35,6 +35,7 @@ import {
   controlSchemaExists,
   dropFenceTriggers,
   installFenceTriggers,
+  refuseTakenFenceName,
   preparedWriters,
   fencedTableOids,
   liftTriggersStatement,
@@ -340,6 +341,8 @@ export async function fenceDatabase(
     withSession(spec[side], { database, purpose: 'fence', writable: true }, async (inDatabase) => {
       const { rows } = await client.query<{ prior: string | null }>(PRIOR_SETTING_SQL, [database]);
       if (!rows[0]) throw refused(`database ${ident(database)} is not on the ${side}`, "check the migration's databases");
+      // a trigger of someone else's under the fence's name stops it before anything is recorded or set
+      await refuseTakenFenceName(inDatabase, fencedPublication(run, database, side), names);
       const schemaCreated = !(await controlSchemaExists(inDatabase));
       await recordFence(store, spec.migrationName, database, rows[0].prior, change, schemaCreated);
       await alterDatabase(client, `ALTER DATABASE ${ident(database)} SET default_transaction_read_only = on`);

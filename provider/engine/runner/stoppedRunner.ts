@@ -16,6 +16,7 @@ import { keepFence } from '../footprint/writerFence';
 import { startCleanup } from '../flow/cleanup';
 import { requestCancel } from '../control/migrationRequests';
 import { get, markOpenDatabases, setState, updateDatabase } from '../control/store';
+import { shownStatus } from '../footprint/shown';
 
 /**
  * Cancels a migration whose runner has stopped: what an online one holds on both servers is
@@ -79,7 +80,8 @@ export async function cancelWithoutRunner(
       'canceled by the user; its runner had stopped, so the cancel released the replication slots, publications and origins itself';
     await setState(store, name, 'Canceled', 'Completed', message);
     await markOpenDatabases(store, name, 'Canceled', 'canceled by the user');
-    return (await get(store, name))!;
+    // as `show` gives it: a fence kept past the point of no return is in the answer
+    return (await shownStatus(store, name))!;
   } finally {
     await store.close();
     await lease.release();

@@ -21,6 +21,7 @@
 import type pg from 'pg';
 import { ident, literal, qualified } from '../connect/quote';
 import { APPLICATION_NAME_PREFIX } from '../connect/session';
+import { PgferryError } from '../core/errors';
 import { CONTROL_SCHEMA, fenceNamesOf, type FenceNames } from '../core/names';
 
 /** The SQLSTATE a fenced write fails with: read_only_sql_transaction, as default_transaction_read_only refuses one. */
@@ -44,7 +45,10 @@ WITH RECURSIVE pub AS (
 SELECT c.oid::int AS oid, n.nspname AS schema, c.relname AS name,
        pg_catalog.pg_has_role(current_user, c.relowner, 'USAGE') AS owned,
        pg_catalog.has_table_privilege(c.oid, 'TRIGGER') AS may,
-       EXISTS (SELECT 1 FROM pg_catalog.pg_trigger tg WHERE tg.tgrelid = c.oid AND tg.tgname = $2) AS fenced
+       EXISTS (SELECT 1 FROM pg_catalog.pg_trigger tg
+                WHERE tg.tgrelid = c.oid AND tg.tgname = $2 AND tg.tgfoid = pg_catalog.to_regprocedure($3)) AS fenced,
+       (SELECT tg.tgfoid::pg_catalog.regprocedure::text FROM pg_catalog.pg_trigger tg
+         WHERE tg.tgrelid = c.oid AND tg.tgname = $2 AND tg.tgfoid IS DISTINCT FROM pg_catalog.to_regprocedure($3)) AS taken_by
   FROM down JOIN pg_catalog.pg_class c ON c.oid = down.oid JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
  WHERE c.relkind IN ('r', 'p')
  ORDER BY n.nspname, c.relname`;
@@ -55,12 +59,17 @@ interface FencedTable {
   readonly name: string;
   readonly owned: boolean;
   readonly may: boolean;
+  /** The table has the fence's trigger: one of its name that calls the fence's function (the function, not the name, says it is pgferry's). */
   readonly fenced: boolean;
+  /** The function a trigger of the fence's name calls that is not the fence's: someone else's trigger holds the name. */
+  readonly taken_by: string | null;
 }
 
 /** The tables the fence covers in the connected database: those of `publication`, with their partition tree. */
 async function fencedTables(client: pg.Client, publication: string, names: FenceNames): Promise<FencedTable[]> {
-  return (await client.query<FencedTable>(FENCED_TABLES_SQL, [publication, names.trigger])).rows;
+  return (
+    await client.query<FencedTable>(FENCED_TABLES_SQL, [publication, names.trigger, `${qualified(CONTROL_SCHEMA, names.function)}()`])
+  ).rows;
 }
 
 /** The OIDs of the tables the fence covers in the connected database (`publication`'s, with their partition trees). */
@@ -99,6 +108,29 @@ $pgferry$`;
 }
 
 /**
+ * Refuses a fence whose trigger name a trigger that is not the fence's holds on one of the tables:
+ * someone else's, never taken for the fence (its table would be left open) nor replaced. Run before
+ * anything of the fence is made, and again as its triggers are made.
+ */
+export async function refuseTakenFenceName(client: pg.Client, publication: string, names: FenceNames): Promise<void> {
+  refuseTakenName(await fencedTables(client, publication, names), names, await currentDatabase(client));
+}
+
+function refuseTakenName(tables: readonly FencedTable[], names: FenceNames, database: string): void {
+  const taken = tables.find((t) => t.taken_by !== null);
+  if (!taken) return;
+  throw new PgferryError(
+    'WRITER_FENCE_REFUSED',
+    `fenceWriters: trigger ${ident(names.trigger)} on ${qualified(taken.schema, taken.name)} of ${ident(database)} calls ${taken.taken_by}, not pgferry's fence function: it is someone else's, kept, and nothing was fenced`,
+    {
+      category: 'source',
+      field: 'fenceWriters',
+      fix: `rename that trigger (ALTER TRIGGER ${ident(names.trigger)} ON ${qualified(taken.schema, taken.name)} RENAME TO ...), then request the cutover again`,
+    },
+  );
+}
+
+/**
  * Puts the fence on every table of `publication` in the connected database, in the caller's
  * transaction (CREATE TRIGGER waits for the writers already in a table: the caller ends them
  * first and sets a lock_timeout). Idempotent: a table fenced already keeps its trigger. Returns the
@@ -108,6 +140,7 @@ export async function installFenceTriggers(client: pg.Client, publication: strin
   await client.query(`CREATE SCHEMA IF NOT EXISTS ${ident(CONTROL_SCHEMA)}`);
   await client.query(functionSql(names));
   const tables = await fencedTables(client, publication, names);
+  refuseTakenName(tables, names, await currentDatabase(client));
   for (const t of tables) {
     if (t.fenced) continue;
     const table = qualified(t.schema, t.name);
@@ -120,6 +153,10 @@ export async function installFenceTriggers(client: pg.Client, publication: strin
     if (t.owned) await client.query(`ALTER TABLE ${table} ENABLE ALWAYS TRIGGER ${ident(names.trigger)}`);
   }
   return tables.map((t) => t.oid);
+}
+
+async function currentDatabase(client: pg.Client): Promise<string> {
+  return (await client.query<{ db: string }>('SELECT pg_catalog.current_database() AS db')).rows[0]!.db;
 }
 
 /** Whether the control schema exists in the connected database (the fence creates it otherwise, and drops it at its lift). */
