@@ -144,6 +144,11 @@ export class TargetTransaction {
   /** End LSN and commit time of the last source transaction seen whole: what the next commit records. */
   private coveredLsn: bigint;
   private coveredCommitMs = 0;
+  /**
+   * Parallel apply: runs once the batch's statements are sent and before its position is
+   * recorded, and commits the other sessions' parts of the batch (applyLanes.ts).
+   */
+  private beforeCommit: ((endLsn: bigint, commitTimeMs: number) => Promise<void>) | undefined;
 
   constructor(
     private readonly pipeline: StatementPipeline,
@@ -152,6 +157,8 @@ export class TargetTransaction {
     private readonly state: ApplyState,
     private readonly hooks: TransactionHooks,
     startLsn: bigint,
+    /** A parallel apply session other than the first: its commits count rows but record no applied position. */
+    private readonly lane = false,
   ) {
     this.coveredLsn = startLsn;
   }
@@ -262,6 +269,11 @@ export class TargetTransaction {
     for (const s of this.planner.flush()) await this.exec(s);
   }
 
+  /** Parallel apply: what each commit runs before it records its position (see beforeCommit). */
+  commitsAfter(step: (endLsn: bigint, commitTimeMs: number) => Promise<void>): void {
+    this.beforeCommit = step;
+  }
+
   /** A source transaction was seen whole (commit): the next commit covers it. */
   sourceCommitted(endLsn: bigint, commitTimeMs: number): void {
     this.coveredLsn = endLsn;
@@ -276,6 +288,7 @@ export class TargetTransaction {
   async commit(): Promise<void> {
     if (!this.open) return;
     await this.flush();
+    await this.beforeCommit?.(this.coveredLsn, this.coveredCommitMs);
     const statements = this.progress.commitStatements(this.coveredLsn, this.coveredCommitMs);
     const committing = statements.pop()!; // the one answering COMMIT
     for (const statement of statements) await this.pipeline.send(statement, asError);
@@ -291,6 +304,7 @@ export class TargetTransaction {
       state.inserts += counts.insert;
       state.updates += counts.update;
       state.deletes += counts.delete;
+      if (this.lane) return;
       state.appliedLsn = maxLsn(state.appliedLsn, end);
       state.confirmedLsn = maxLsn(state.confirmedLsn, end);
       if (!firstCommitTraced) trace('first apply commit');
