@@ -9,13 +9,16 @@ import { requestCancel } from '../../connect/interrupt';
 import { closeSession, openSession } from '../../connect/session';
 import { PgferryError } from '../../core/errors';
 import { CONTROL_SCHEMA } from '../../core/names';
+import { failpoint } from '../../util/failpoints';
 import { leaseGuardSql } from './leaseGuard';
+import { takeLaneLock } from './applyTarget';
 import { LaneRouter } from '../plan/laneRouter';
 import { createLaneTable, LanePosition } from './positionCommit';
 import type { SessionConfig } from './sessionConfig';
 import type { SessionConnections } from './sessionConnections';
 import type { TargetTransaction } from './targetTransaction';
-import type { RowChange } from '../plan/types';
+import type { RowChange, TargetTable } from '../plan/types';
+import { qualified } from '../../connect/quote';
 
 /**
  * Pairs of target tables that must share a lane: a foreign key's two tables, and a partition and
@@ -26,6 +29,11 @@ SELECT k.conrelid::int8 AS a, k.confrelid::int8 AS b FROM pg_constraint k JOIN p
   JOIN pg_namespace n ON n.oid = c.relnamespace WHERE k.contype = 'f' AND n.nspname <> $1
 UNION ALL
 SELECT i.inhrelid::int8, i.inhparent::int8 FROM pg_inherits i`;
+
+/** The target's tables, by name: the router groups target OIDs, and a stream's relations carry the source's. */
+const TABLES_SQL = `
+SELECT c.oid::int8 AS oid, n.nspname AS schema, c.relname AS name FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+ WHERE c.relkind IN ('r', 'p') AND n.nspname <> $1`;
 
 /** The target connection given this long to finish its release when the session ends. */
 const RELEASE_MS = 2_000;
@@ -45,7 +53,17 @@ export class ApplyLanes {
   private constructor(
     readonly router: LaneRouter,
     private readonly first: TargetTransaction,
+    /** Target table OIDs by qualified name, read when the lanes opened. */
+    private readonly oids: ReadonlyMap<string, number>,
   ) {}
+
+  /**
+   * The target OID the router groups `table` by; a table the target did not have when the lanes
+   * opened (created since) is a group of its own, keyed apart from every target OID.
+   */
+  targetOid(table: TargetTable): number {
+    return this.oids.get(qualified(table.schema, table.name)) ?? -table.oid;
+  }
 
   /**
    * Opens lanes 1..count-1 beside the first session (which must apply under replica role: no
@@ -55,12 +73,14 @@ export class ApplyLanes {
     const target = connections.target;
     await createLaneTable(target);
     const { rows } = await target.query<{ a: string; b: string }>(LINKS_SQL, [CONTROL_SCHEMA]);
+    const { rows: tables } = await target.query<{ oid: string; schema: string; name: string }>(TABLES_SQL, [CONTROL_SCHEMA]);
     const lanes = new ApplyLanes(
       new LaneRouter(
         config.applySessions,
         rows.map((r) => [Number(r.a), Number(r.b)] as const),
       ),
       connections.txn,
+      new Map(tables.map((t) => [qualified(t.schema, t.name), Number(t.oid)])),
     );
     try {
       for (let i = 1; i < config.applySessions; i++) lanes.lanes.push(await lanes.openLane(config, connections, i));
@@ -81,6 +101,7 @@ export class ApplyLanes {
     });
     try {
       await client.query('SET session_replication_role = replica');
+      await takeLaneLock(client, config.fenceKey);
     } catch (cause) {
       await closeSession(client);
       throw new PgferryError('CDC_APPLY', `apply session ${index + 1} could not take session_replication_role = replica on the target`, {
@@ -106,10 +127,16 @@ export class ApplyLanes {
     return lane;
   }
 
-  /** Adds a row change of a source transaction routed to `lane` (from 1); a promise only when a statement was sent. */
+  /**
+   * Adds a row change of a source transaction routed to `lane` (from 1); a promise only when a
+   * statement was sent. A lane's batch starts only once the first session's COMMITs have returned:
+   * a group the first session wrote in the batch before may be this lane's now, and a statement
+   * run before that commit is visible would not find the rows it inserted.
+   */
   add(lane: number, relation: number, change: RowChange): Promise<void> | undefined {
     const l = this.lanes[lane]!;
     l.relations.add(relation);
+    if (!l.txn.isOpen) return this.first.commitsReturned().then(() => l.txn.add(change));
     return l.txn.add(change);
   }
 
@@ -136,19 +163,24 @@ export class ApplyLanes {
    * a batch the applied position does not cover yet), then every lane commits with `endLsn` as its
    * record, and the first session's COMMIT goes only once all have.
    */
-  private async commitBatch(endLsn: bigint, commitTimeMs: number): Promise<void> {
+  private async commitBatch(endLsn: bigint, commitTimeMs: number): Promise<boolean> {
     const open = this.lanes.filter((l): l is Lane => l !== undefined && l.txn.isOpen);
     this.router.batchEnded();
     // a batch no lane took commits as one session's does, its COMMIT not waited for
-    if (open.length === 0) return;
+    if (open.length === 0) return false;
     await this.first.idle();
+    // the kill points of test/cdc/parallelApply: before, between and after the lanes' commits
+    failpoint('apply-lanes-commit');
     await Promise.all(
       open.map(async (l) => {
         l.txn.sourceCommitted(endLsn, commitTimeMs);
         await l.txn.settle();
+        failpoint('apply-lane-committed');
         l.relations.clear();
       }),
     );
+    failpoint('apply-lanes-committed');
+    return true;
   }
 
   /** Ends every lane: what it had not committed is lost on purpose (streamed again). */

@@ -100,6 +100,12 @@ class ApplySession {
   /** The current transaction's first row will tell whether a lane committed it before a restart (SessionConnections.catchUp). */
   private laneUndecided = false;
   /**
+   * Parallel apply: the first session's open batch may hold transactions it applied alone while it
+   * caught up (catchingUp), which the lane router never saw: it is committed before the first
+   * transaction is routed, or a lane could take one of their tables in the same batch.
+   */
+  private unroutedBatch = false;
+  /**
    * The WAL end of the latest keepalive met between source transactions: everything before it has
    * been received. One that arrived while a batch was open or committing could not be confirmed
    * then; idle() confirms it once everything received is committed.
@@ -225,6 +231,7 @@ class ApplySession {
         return this.keepalive(item.walEnd);
       case 'begin':
         if (this.lanes && !this.catchingUp()) return this.beginParallel(item);
+        if (this.lanes) this.unroutedBatch = true;
         if (this.state.pin || this.state.commitBefore !== undefined || this.state.notNullSets)
           return this.beforeBegin(item).then(() => this.began(item.finalLsn));
         return this.began(item.finalLsn);
@@ -277,6 +284,10 @@ class ApplySession {
    * is a barrier: applied by the first session alone, the batch committed before and after it.
    */
   private beginParallel(begin: Extract<ChangeEvent, { kind: 'begin' }>): Step {
+    if (this.unroutedBatch) {
+      this.unroutedBatch = false;
+      return this.txn.settle().then(() => this.beginParallel(begin));
+    }
     const { state } = this;
     const alone =
       state.pin !== undefined ||
@@ -336,7 +347,8 @@ class ApplySession {
     const held = this.held!;
     const lanes = this.lanes!;
     const tables = new Set<number>();
-    for (const row of held.rows) tables.add((this.shapes.known(row.relation.oid) ?? (await this.shapes.tableOf(row.relation))).oid);
+    for (const row of held.rows)
+      tables.add(lanes.targetOid(this.shapes.known(row.relation.oid) ?? (await this.shapes.tableOf(row.relation))));
     let lane = held.rows.length === 0 ? 0 : lanes.router.route(tables, held.rows.length);
     if (lane === undefined) {
       // its tables sit on two sessions: the batch commits first, and it starts the next one
