@@ -17,7 +17,7 @@ import { PG_BIN, pgEnv } from './dataset';
 import { parseDrainLabArgs, type DrainLabArgs } from './drainLabArgs';
 import { runPgbench } from './pgbench';
 import { processCpuSeconds, treeCpuSeconds } from './procTree';
-import { benchSettings } from './settings';
+import { benchSettings, LAB_STREAM, labServer } from './settings';
 
 const execFileAsync = promisify(execFile);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -142,15 +142,6 @@ interface Drained {
   readonly detail: string;
 }
 
-const labServer = (c: Cluster) => ({
-  host: c.host,
-  port: c.port,
-  user: c.user,
-  password: c.password,
-  sslMode: 'disable' as const,
-  maintenanceDatabase: 'postgres',
-});
-
 /**
  * pgbench initialised on both sides, a publication and the slot `drain` on the source (and, for
  * the native consumer, a disabled subscription on it); returns the slot's start position.
@@ -209,12 +200,7 @@ function labApplier(source: Cluster, target: Cluster, initialLsn: bigint): Appli
   return new Applier({
     source: labServer(source),
     target: labServer(target),
-    database: 'lab',
-    slot: 'drain',
-    publication: 'labpub',
-    origin: 'pgferry_lab',
-    migration: 'lab',
-    cutoverPrefix: 'pgferry-lab',
+    ...LAB_STREAM,
     initialLsn,
     // experiments: PGFERRY_MAX_ROWS=N changes the rows per statement
     limits: process.env.PGFERRY_MAX_ROWS ? { ...DEFAULT_LIMITS, maxRows: Number(process.env.PGFERRY_MAX_ROWS) } : undefined,

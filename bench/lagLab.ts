@@ -13,19 +13,10 @@ import { argsOrExit, parseOptions, positiveInt } from './commandLine';
 import { PG_BIN, pgEnv } from './dataset';
 import { runPgbench } from './pgbench';
 import { probeLag } from './probeLag';
-import { benchSettings } from './settings';
+import { benchSettings, labServer } from './settings';
 
 const execFileAsync = promisify(execFile);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-const server = (c: Cluster) => ({
-  host: c.host,
-  port: c.port,
-  user: c.user,
-  password: c.password,
-  sslMode: 'disable' as const,
-  maintenanceDatabase: 'postgres',
-});
 
 async function prepare(source: Cluster, target: Cluster, scale: number): Promise<bigint> {
   for (const c of [source, target]) {
@@ -109,8 +100,8 @@ async function main(): Promise<void> {
   try {
     const initialLsn = await prepare(source, target, scale);
     const applier = new Applier({
-      source: server(source),
-      target: server(target),
+      source: labServer(source),
+      target: labServer(target),
       database: 'lab',
       slot: 'lag',
       publication: 'labpub',

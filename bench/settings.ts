@@ -1,4 +1,26 @@
-// Server settings shared by every benchmark run.
+// Server settings shared by every benchmark run, and how the apply labs name a local cluster.
+import type { Cluster } from '../provider/localpg/cluster';
+
+/** The apply labs' stream: their database, slot, publication and the names the Applier records under. */
+export const LAB_STREAM = {
+  database: 'lab',
+  slot: 'drain',
+  publication: 'labpub',
+  origin: 'pgferry_lab',
+  migration: 'lab',
+  cutoverPrefix: 'pgferry-lab',
+} as const;
+
+/** A lab cluster as the engine's server spec (its superuser, no TLS). */
+export const labServer = (c: Cluster) => ({
+  host: c.host,
+  port: c.port,
+  user: c.user,
+  password: c.password,
+  sslMode: 'disable' as const,
+  maintenanceDatabase: 'postgres',
+});
+
 /**
  * The same settings on both clusters and for every tool. Durability as users run PostgreSQL
  * (fsync, synchronous_commit, full_page_writes and wal_init_zero on, overriding startCluster's test

@@ -128,6 +128,12 @@ export function reverseStreamNamesOf(migration: string, database: string, instan
 export const PROGRESS_TABLE = { schema: CONTROL_SCHEMA, table: 'apply_progress' } as const;
 
 /**
+ * Table in the target database where each parallel apply session other than the first records the
+ * batch it committed and the source relations it wrote (cdc/apply/positionCommit.ts LanePosition).
+ */
+export const LANE_TABLE = { schema: CONTROL_SCHEMA, table: 'apply_lane' } as const;
+
+/**
  * Tables in each target database that make a copy item exactly-once: an item's rows and its
  * done-record commit in one transaction there, which also checks the claim's epoch
  * (copy/doneRecords.ts). Dropped once the database's copy is finished. `formerEpoch` is the epoch

@@ -8,7 +8,7 @@ import { withSession } from '../connect/session';
 import { INSUFFICIENT_PRIVILEGE, sqlState } from '../connect/sqlstate';
 import { PROGRESS_TABLE, streamNamesOf } from '../core/names';
 import type { ServerSpec } from '../input/migrationSpec';
-import { PROGRESS_TABLE_SQL, type PositionKey } from '../cdc/apply/positionCommit';
+import { LANE_TABLE_SQL, PROGRESS_TABLE_SQL, type PositionKey } from '../cdc/apply/positionCommit';
 import type { ReversibleChange, StreamContext } from './change';
 import { unlessDatabaseGone } from './change';
 
@@ -57,9 +57,22 @@ async function dropOrigin(client: pg.Client, origin: string): Promise<void> {
   }
 }
 
-/** Removes the progress of one database: its origin, or its row (and the table once empty). */
+/**
+ * Removes parallel apply's records of one stream (cdc/apply/applyLanes.ts), and the table once
+ * empty: a copy started again must not find an earlier stream's batches.
+ */
+async function dropLaneRecords(client: pg.Client, origin: string): Promise<void> {
+  const { rows } = await client.query<{ ok: boolean }>('SELECT to_regclass($1) IS NOT NULL AS ok', [LANE_TABLE_SQL]);
+  if (!rows[0]?.ok) return;
+  await client.query(`DELETE FROM ${LANE_TABLE_SQL} WHERE origin = $1`, [origin]);
+  const { rows: left } = await client.query(`SELECT 1 FROM ${LANE_TABLE_SQL} LIMIT 1`);
+  if (left.length === 0) await client.query(`DROP TABLE ${LANE_TABLE_SQL}`);
+}
+
+/** Removes the progress of one database: its origin, or its row (and the table once empty), and its lanes' records. */
 async function dropAppliedPosition(client: pg.Client, key: PositionKey): Promise<void> {
   await dropOrigin(client, key.origin);
+  await dropLaneRecords(client, key.origin);
   const { rows } = await client.query<{ ok: boolean }>('SELECT to_regclass($1) IS NOT NULL AS ok', [PROGRESS_TABLE_SQL]);
   if (!rows[0]?.ok) return;
   await client.query(`DELETE FROM ${PROGRESS_TABLE_SQL} WHERE migration = $1 AND database = $2`, [key.migration, key.database]);

@@ -342,6 +342,18 @@ export const migrationSpecSchema = z
       .min(0)
       .default(1024 * 1024 * 1024),
     /**
+     * Online: target sessions applying each database's stream. 1 (the default): one session, in
+     * commit order. More: independent source transactions applied side by side, those on a common
+     * table (or tables linked by a foreign key) in commit order, exactly once under kills
+     * (docs/safety.md#parallel-apply-applysessions-issue-65).
+     */
+    applySessions: z
+      .number({ error: 'must be a whole number from 1 to 16' })
+      .int('must be a whole number from 1 to 16')
+      .min(1, 'must be a whole number from 1 to 16')
+      .max(16, 'must be a whole number from 1 to 16')
+      .default(1),
+    /**
      * Online: a stream stopped on an error the user must fix keeps its slot (and the source keeps
      * WAL for it) at most this many hours; past that the slot is released and the migration fails,
      * to protect the source's disk. Unset: kept until the fix, a cancel or a delete.
@@ -466,6 +478,7 @@ export const TUNING_KEYS = [
   'skipUnsupportedObjects',
   'slotRetainedWarnBytes',
   'maxApplyStopHours',
+  'applySessions',
   'lockTimeoutSeconds',
   'fenceWriters',
   'cutoverLagBudgetSeconds',

@@ -71,6 +71,8 @@ export interface ApplierOptions {
   readonly carriedBack?: ApplyState['carriedBack'];
   /** schemaChangeCapture eventTrigger: the source's DDL messages followed where they stand (ddlFollow.ts). */
   readonly ddlFollowing?: DdlFollowing;
+  /** Target sessions applying the stream (default 1; the spec's applySessions): SessionConfig. */
+  readonly applySessions?: number;
 }
 
 export interface ApplyStats {
@@ -146,6 +148,7 @@ export class Applier {
       leaseSessionPid: o.leaseSessionPid,
       followSchemaChanges: o.followSchemaChanges ?? true,
       followTableRenames: o.followTableRenames ?? false,
+      applySessions: o.applySessions ?? 1,
       ...(o.ddlFollowing ? { ddlFollowing: o.ddlFollowing } : {}),
     };
     let failures = 0;

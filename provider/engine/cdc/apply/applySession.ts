@@ -19,6 +19,7 @@ import { qualified } from '../../connect/quote';
 import { maxLsn } from '../../core/lsn';
 import { decodePgoutput } from '../decode/pgoutput';
 import { CommitPolicy } from './commitPolicy';
+import { ApplyLanes } from './applyLanes';
 import { truncateStatement } from '../plan/statements';
 import type { QueuedRecord, RecordQueue } from '../receive/recordQueue';
 import type { TargetTransaction } from './targetTransaction';
@@ -90,6 +91,20 @@ class ApplySession {
   private sinceYield = 0;
   /** The current source transaction precedes a pinned position but its snapshot does not see it (pin/pinRequest.ts). */
   private pinStraggler = false;
+  /** Parallel apply's other sessions (applyLanes.ts); undefined with one session. */
+  private lanes: ApplyLanes | undefined;
+  /** Parallel apply: the current source transaction, held whole until its COMMIT routes it. */
+  private held: { readonly begin: Extract<ChangeEvent, { kind: 'begin' }>; readonly rows: RowEvent[] } | undefined;
+  /** Parallel apply: the current source transaction is applied by the first session alone, between two batch commits. */
+  private barrier = false;
+  /** The current transaction's first row will tell whether a lane committed it before a restart (SessionConnections.catchUp). */
+  private laneUndecided = false;
+  /**
+   * Parallel apply: the first session's open batch may hold transactions it applied alone while it
+   * caught up (catchingUp), which the lane router never saw: it is committed before the first
+   * transaction is routed, or a lane could take one of their tables in the same batch.
+   */
+  private unroutedBatch = false;
   /**
    * The WAL end of the latest keepalive met between source transactions: everything before it has
    * been received. One that arrived while a batch was open or committing could not be confirmed
@@ -107,14 +122,26 @@ class ApplySession {
     this.commits = new CommitPolicy(config);
   }
 
-  /** Opens the session's connections (sessionConnections.ts) and starts streaming. */
-  start(): Promise<void> {
-    return this.connections.start();
+  /**
+   * Opens the session's connections (sessionConnections.ts) and starts streaming; with
+   * applySessions above 1, the lanes beside it, where the target grants replica role.
+   */
+  async start(): Promise<void> {
+    await this.connections.start();
+    if (this.config.applySessions <= 1) return;
+    if (this.connections.foreignKeysFire) {
+      this.state.warnings.push(
+        `applySessions ${this.config.applySessions} needs session_replication_role = replica on the target, which is not permitted: changes are applied by one session`,
+      );
+      return;
+    }
+    this.lanes = await ApplyLanes.open(this.config, this.connections);
   }
 
   /** Closes whatever start() opened. */
-  stop(): Promise<void> {
-    return this.connections.stop();
+  async stop(): Promise<void> {
+    await this.lanes?.close();
+    await this.connections.stop();
   }
 
   private get txn(): TargetTransaction {
@@ -198,10 +225,13 @@ class ApplySession {
    * of this process's time in bench/drainLab, that was its largest single cost.
    */
   private handle(item: SessionItem): Step {
+    if (this.held) return this.holding(item);
     switch (item.kind) {
       case 'keepalive':
         return this.keepalive(item.walEnd);
       case 'begin':
+        if (this.lanes && !this.catchingUp()) return this.beginParallel(item);
+        if (this.lanes) this.unroutedBatch = true;
         if (this.state.pin || this.state.commitBefore !== undefined || this.state.notNullSets)
           return this.beforeBegin(item).then(() => this.began(item.finalLsn));
         return this.began(item.finalLsn);
@@ -211,8 +241,10 @@ class ApplySession {
           .then(() => (this.skipping ? undefined : this.shapes.followPartitions(item.relation)))
           .then(noEnd);
       case 'row':
+        if (this.laneUndecided) this.decideLane(item.relation.oid);
         return this.skipping ? undefined : this.addChange(item);
       case 'truncate':
+        if (this.laneUndecided && item.relations[0]) this.decideLane(item.relations[0].oid);
         return this.skipping ? undefined : this.truncate(item.relations, item.restartIdentity).then(noEnd);
       case 'message':
         if (!this.skipping && this.isCutoverMarker(item.prefix, item.content)) this.markerSeen = true;
@@ -221,8 +253,144 @@ class ApplySession {
         // a message outside a transaction (the verifier emits one after its snapshot) is a boundary
         return this.inSourceTxn ? undefined : this.pinBoundary({ walEnd: item.lsn }).then(noEnd);
       case 'commit':
+        if (this.barrier) return this.afterBarrier(this.sourceCommit(item.endLsn, item.commitTimeMs));
         return this.sourceCommit(item.endLsn, item.commitTimeMs);
     }
+  }
+
+  /**
+   * After a restart, until the first session has committed past every lane's record: whether a
+   * lane committed the current transaction, told by the relation of its first row (in one batch a
+   * relation is written by one session only). Such a transaction is skipped as applied.
+   */
+  private decideLane(relation: number): void {
+    this.laneUndecided = false;
+    if (this.connections.catchUp?.applied(this.current.finalLsn, relation)) this.skipping = true;
+  }
+
+  /**
+   * Parallel apply waits, after a restart, until the first session has committed past every
+   * lane's record: until then the first session applies alone, so no lane's record is replaced
+   * while it still proves a transaction applied.
+   */
+  private catchingUp(): boolean {
+    const catchUp = this.connections.catchUp;
+    return catchUp !== undefined && this.state.appliedLsn < catchUp.until;
+  }
+
+  /**
+   * Step, parallel apply: a source transaction begins. Held whole until its COMMIT routes it to a
+   * session; one the stream must apply where it stands (at a pin, before a stop, already applied)
+   * is a barrier: applied by the first session alone, the batch committed before and after it.
+   */
+  private beginParallel(begin: Extract<ChangeEvent, { kind: 'begin' }>): Step {
+    if (this.unroutedBatch) {
+      this.unroutedBatch = false;
+      return this.txn.settle().then(() => this.beginParallel(begin));
+    }
+    const { state } = this;
+    const alone =
+      state.pin !== undefined ||
+      state.commitBefore !== undefined ||
+      state.notNullSets !== undefined ||
+      state.stopAtLsn !== undefined ||
+      begin.finalLsn < this.connections.skipBelow;
+    if (!alone) {
+      this.held = { begin, rows: [] };
+      this.inSourceTxn = true;
+      return undefined;
+    }
+    return this.txn.settle().then(() => {
+      this.barrier = true;
+      return this.state.pin || state.commitBefore !== undefined || state.notNullSets
+        ? this.beforeBegin(begin).then(() => this.began(begin.finalLsn))
+        : this.began(begin.finalLsn);
+    });
+  }
+
+  /**
+   * Step, parallel apply, inside a held transaction: rows are held; its COMMIT routes it; anything
+   * else (a relation, a TRUNCATE, a message), or more rows than a batch, makes it a barrier.
+   */
+  private holding(item: SessionItem): Step {
+    const held = this.held!;
+    switch (item.kind) {
+      case 'keepalive':
+        return undefined;
+      case 'row':
+        held.rows.push(item);
+        return held.rows.length > this.config.commitRows ? this.applyAlone() : undefined;
+      case 'commit':
+        return this.route(item);
+      default:
+        return this.applyAlone().then(() => this.handle(item));
+    }
+  }
+
+  /** The held transaction becomes a barrier: the batch commits, then the first session applies what was held. */
+  private async applyAlone(): Promise<SessionEnd | undefined> {
+    const held = this.held!;
+    this.held = undefined;
+    this.inSourceTxn = false;
+    await this.txn.settle();
+    this.barrier = true;
+    this.began(held.begin.finalLsn);
+    for (const row of held.rows) {
+      const adding = this.addChange(row);
+      if (adding instanceof Promise) await adding;
+    }
+    return undefined;
+  }
+
+  /** Step, parallel apply: a held transaction's COMMIT; it goes to the session its tables are on. */
+  private async route(commit: Extract<ChangeEvent, { kind: 'commit' }>): Promise<SessionEnd | undefined> {
+    const held = this.held!;
+    const lanes = this.lanes!;
+    const tables = new Set<number>();
+    for (const row of held.rows)
+      tables.add(lanes.targetOid(this.shapes.known(row.relation.oid) ?? (await this.shapes.tableOf(row.relation))));
+    let lane = held.rows.length === 0 ? 0 : lanes.router.route(tables, held.rows.length);
+    if (lane === undefined) {
+      // its tables sit on two sessions: the batch commits first, and it starts the next one
+      this.held = undefined;
+      this.inSourceTxn = false;
+      await this.txn.settle();
+      lanes.router.batchEnded();
+      lane = lanes.router.route(tables, held.rows.length)!;
+    }
+    this.held = undefined;
+    this.inSourceTxn = false;
+    if (lane === 0) {
+      this.began(held.begin.finalLsn);
+      for (const row of held.rows) {
+        const adding = this.addChange(row);
+        if (adding instanceof Promise) await adding;
+      }
+      return this.sourceCommit(commit.endLsn, commit.commitTimeMs);
+    }
+    await this.txn.begin(); // the first session's commit ends the batch: it must have one to commit
+    for (const row of held.rows) await this.addToLane(lane, row);
+    lanes.sourceCommitted(lane, commit.endLsn, commit.commitTimeMs);
+    this.current = { finalLsn: held.begin.finalLsn, afterOthers: true };
+    return this.sourceCommit(commit.endLsn, commit.commitTimeMs);
+  }
+
+  /** One row change of a transaction routed to a lane other than the first session's. */
+  private async addToLane(lane: number, row: RowEvent): Promise<void> {
+    if (this.state.tracker.resyncing.size > 0 && this.resyncing(row.relation)) return;
+    const table = this.shapes.known(row.relation.oid)!;
+    const change = { op: row.op, table, identity: row.identity, values: row.values };
+    this.state.tracker.rowChanged(change);
+    const adding = this.lanes!.add(lane, row.relation.oid, change);
+    if (adding) await adding;
+  }
+
+  /** A barrier's COMMIT: once handled, the first session commits it alone, ending its batch. */
+  private async afterBarrier(step: Step): Promise<SessionEnd | undefined> {
+    this.barrier = false;
+    const end = step instanceof Promise ? await step : step;
+    if (!end) await this.txn.settle();
+    return end;
   }
 
   /** Step: a source transaction begins (after any pin boundary before it). */
@@ -230,6 +398,7 @@ class ApplySession {
     this.inSourceTxn = true;
     this.current = { finalLsn, afterOthers: this.txn.isOpen };
     this.skipping = finalLsn < this.connections.skipBelow;
+    this.laneUndecided = !this.skipping && this.connections.catchUp !== undefined && finalLsn < this.connections.catchUp.until;
     if (this.skipping && this.pinStraggler) this.state.pin?.inexact.add(ALL_TABLES);
     return undefined;
   }
@@ -359,7 +528,10 @@ class ApplySession {
       if (txn.commitsInFlight === 0) state.lag.appliedBefore(endLsn);
       return undefined;
     }
-    if (this.commits.due(txn, this.queue.isEmpty)) return txn.commit().then(noEnd);
+    // parallel apply: the group commit weighs the whole batch, every session's rows
+    this.lanes?.check();
+    const batch = this.lanes ? { rowCount: this.lanes.rowCount, age: txn.age, commitsInFlight: txn.commitsInFlight } : txn;
+    if (this.commits.due(batch, this.queue.isEmpty)) return txn.commit().then(noEnd);
     if (txn.inFlight === 0 && txn.plannedRows >= EAGER_FLUSH_ROWS) return txn.flush().then(noEnd);
     return undefined;
   }

@@ -8,6 +8,12 @@
 // lock, and a lock lost with its connection takes the session's ability to commit with it: two
 // appliers of one database can never both commit, whatever happens to runners and their leases,
 // in origin and progress-table mode alike. A second session is refused (ApplyFencedError).
+//
+// Parallel apply's other sessions (applyLanes.ts) commit too, and a lane of a killed applier may
+// still be committing when the next session starts: its record would then appear after that
+// session read the lane records, and the batch it proves applied would be applied twice. So each
+// lane holds the lane lock (shared, in the two-key space, so never the fence's own lock) for its
+// connection's life, and a session starts only once no lane of an earlier one holds it.
 import type pg from 'pg';
 import { closeSession, openSession } from '../../connect/session';
 import { PgferryError } from '../../core/errors';
@@ -79,6 +85,35 @@ async function takeFence(target: pg.Client, config: SessionConfig): Promise<void
   );
 }
 
+/** The lane lock's two keys, from the fence key: the high half and the low 31 bits. */
+const LANE_KEYS = '($1::bigint >> 32)::int, ($1::bigint & 2147483647)::int';
+
+/** Taken by each parallel apply session (applyLanes.ts) for its connection's life. */
+export async function takeLaneLock(client: pg.Client, fenceKey: string): Promise<void> {
+  await client.query(`SELECT pg_advisory_lock_shared(${LANE_KEYS})`, [fenceKey]);
+}
+
+/**
+ * Refuses to start while a parallel apply session of an earlier applier is still open on the
+ * target: its COMMIT may still be on its way (see the top of this file). Retried as a fence is.
+ */
+async function awaitNoLaneLeft(target: pg.Client, config: SessionConfig): Promise<void> {
+  const { rows } = await target.query<{ ok: boolean }>(
+    `SELECT CASE WHEN pg_try_advisory_lock(${LANE_KEYS}) THEN pg_advisory_unlock(${LANE_KEYS}) ELSE false END AS ok`,
+    [config.fenceKey],
+  );
+  if (rows[0]?.ok) return;
+  throw new ApplyFencedError(
+    'CDC_APPLY_FENCED',
+    `an apply session of an earlier applier of this migration is still open on the target database`,
+    {
+      category: 'target',
+      field: `database "${config.database}"`,
+      fix: 'wait until the target notices that the earlier applier is gone (its sessions end then), or end those sessions',
+    },
+  );
+}
+
 /** True when session_replication_role = replica took effect. */
 async function takeReplicaRole(target: pg.Client): Promise<boolean> {
   try {
@@ -123,6 +158,7 @@ export async function openApplyTarget(config: SessionConfig, state: ApplyState, 
   client.on('error', onError);
   try {
     await takeFence(client, config);
+    await awaitNoLaneLeft(client, config);
     const replicaRole = await takeReplicaRole(client);
     const asReplica = replicaRole || (await firesAsReplica(client, state));
     return { client, replicaRole, asReplica, mayStage: await mayCreateTempTables(client) };

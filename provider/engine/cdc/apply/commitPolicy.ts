@@ -30,7 +30,7 @@ export class CommitPolicy {
    * the loop): one transaction per commit on a quiet source, as many as arrived during one commit
    * on a busy one.
    */
-  due(txn: TargetTransaction, queueEmpty: boolean): boolean {
+  due(txn: Pick<TargetTransaction, 'rowCount' | 'age' | 'commitsInFlight'>, queueEmpty: boolean): boolean {
     const due = txn.rowCount >= this.config.commitRows || txn.age >= this.ageLimit() || (queueEmpty && txn.commitsInFlight === 0);
     if (due) this.dueCommits += 1;
     return due;

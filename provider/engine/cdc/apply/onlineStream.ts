@@ -68,6 +68,7 @@ export function startStream(
     leaseSessionPid: run.leaseSessionPid,
     followSchemaChanges: run.spec.followSchemaChanges,
     followTableRenames: run.spec.tableDropsAndRenames === 'follow',
+    applySessions: run.spec.applySessions,
     ...(ddlFollowing ? { ddlFollowing } : {}),
     requestResync: async (schema, table, why) => {
       await requestTableResync(run.store, run.spec.migrationName, database, { schema, name: table }, 'reshaped');

@@ -16,8 +16,9 @@
 import type pg from 'pg';
 import { ident, literal, qualified } from '../../connect/quote';
 import { INSUFFICIENT_PRIVILEGE, sqlState } from '../../connect/sqlstate';
-import { PROGRESS_TABLE } from '../../core/names';
+import { LANE_TABLE, PROGRESS_TABLE } from '../../core/names';
 import { formatLsn, parseLsn } from '../../core/lsn';
+import type { LaneRecord } from '../plan/laneRouter';
 import { leaseGuardSql } from './leaseGuard';
 import type { PipelinedStatement } from './statementPipeline';
 
@@ -123,6 +124,76 @@ class TablePosition extends RecordedPosition {
     };
     return [record, commitMessage(this.leaseCheck())];
   }
+}
+
+/** The lane table's quoted name (its rows go with the applied position: footprint/appliedPosition.ts). */
+export const LANE_TABLE_SQL = qualified(LANE_TABLE.schema, LANE_TABLE.table);
+
+/**
+ * A parallel apply session's record (docs/safety.md#parallel-apply-applysessions-issue-65):
+ * committed with its part of a batch, the batch's end and the source relations it wrote, keyed by
+ * the stream's origin name, which is new with each instance of the migration.
+ */
+export class LanePosition extends RecordedPosition {
+  readonly mode = 'table' as const;
+
+  constructor(
+    client: pg.Client,
+    key: PositionKey,
+    guard: string | undefined,
+    private readonly lane: number,
+    /** The source relations the lane wrote in the batch it commits. */
+    private readonly relations: () => readonly number[],
+  ) {
+    super(client, key, guard);
+  }
+
+  /** A lane reads nothing: the session's start reads every lane's record (readLaneRecords). */
+  read(): Promise<bigint> {
+    return Promise.resolve(0n);
+  }
+
+  commitStatements(lsn: bigint): PipelinedStatement[] {
+    const record = {
+      text: `INSERT INTO ${LANE_TABLE_SQL} (origin, lane, lsn, relations) VALUES ($1, $2, $3::pg_lsn, $4::int8[])
+       ON CONFLICT (origin, lane) DO UPDATE SET lsn = EXCLUDED.lsn, relations = EXCLUDED.relations`,
+      params: [this.key.origin, this.lane, formatLsn(lsn), this.relations().map(String)],
+    };
+    return [record, commitMessage(['SET CONSTRAINTS ALL IMMEDIATE', ...this.leaseCheck()])];
+  }
+}
+
+/**
+ * The first session's position under parallel apply: its commit ends every batch, so it must move
+ * the origin even when it wrote no row itself, and a transaction without an ID commits no origin.
+ */
+export function withTransactionId(position: AppliedPosition): AppliedPosition {
+  return {
+    mode: position.mode,
+    read: () => position.read(),
+    commitStatements: (lsn, commitTimeMs) => [{ text: 'SELECT txid_current()' }, ...position.commitStatements(lsn, commitTimeMs)],
+    disarm: () => position.disarm(),
+  };
+}
+
+/** Makes the lane table (parallel apply only). */
+export async function createLaneTable(client: pg.Client): Promise<void> {
+  await client.query(`CREATE SCHEMA IF NOT EXISTS ${ident(LANE_TABLE.schema)}`);
+  await client.query(
+    `CREATE TABLE IF NOT EXISTS ${LANE_TABLE_SQL} (origin text NOT NULL, lane int NOT NULL, lsn pg_lsn NOT NULL,
+       relations int8[] NOT NULL, PRIMARY KEY (origin, lane))`,
+  );
+}
+
+/** Every lane's record of this stream; none where no parallel apply ran. */
+export async function readLaneRecords(client: pg.Client, origin: string): Promise<LaneRecord[]> {
+  const { rows: found } = await client.query<{ ok: boolean }>('SELECT to_regclass($1) IS NOT NULL AS ok', [LANE_TABLE_SQL]);
+  if (!found[0]?.ok) return [];
+  const { rows } = await client.query<{ lane: number; lsn: string; relations: string[] }>(
+    `SELECT lane, lsn::text AS lsn, relations::text[] AS relations FROM ${LANE_TABLE_SQL} WHERE origin = $1`,
+    [origin],
+  );
+  return rows.map((r) => ({ lane: r.lane, lsn: parseLsn(r.lsn), relations: r.relations.map(Number) }));
 }
 
 async function createTable(client: pg.Client): Promise<void> {

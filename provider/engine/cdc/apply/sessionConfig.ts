@@ -39,6 +39,8 @@ export interface SessionConfig {
    * (tableDropsAndRenames: follow); false: the stream stops on it.
    */
   readonly followTableRenames: boolean;
+  /** Target sessions applying the stream (applySessions): 1 applies in one session; more, in parallel (applyLanes.ts). */
+  readonly applySessions: number;
   /** schemaChangeCapture eventTrigger: the source's DDL messages, followed at their place among the rows (ddlFollow.ts). */
   readonly ddlFollowing?: DdlFollowing;
 }

@@ -10,12 +10,14 @@ import { closeSession, openSession, serverMajor } from '../../connect/session';
 import { maxLsn } from '../../core/lsn';
 import { ChangeNormalizer } from '../decode/normalizer';
 import { BatchPlanner } from '../plan/planner';
-import { openAppliedPosition } from './positionCommit';
+import { openAppliedPosition, readLaneRecords, withTransactionId, type AppliedPosition } from './positionCommit';
 import { openApplyTarget } from './applyTarget';
 import { RecordQueue } from '../receive/recordQueue';
 import { ReplicationStream } from '../receive/stream';
 import { StatementPipeline } from './statementPipeline';
 import { TargetTransaction } from './targetTransaction';
+import { LaneCatchUp } from '../plan/laneRouter';
+import type { PlannerLimits } from '../plan/types';
 import type { ApplyState } from './applyState';
 import type { SessionConfig } from './sessionConfig';
 
@@ -52,6 +54,8 @@ export class SessionConnections {
   private transaction: TargetTransaction | undefined;
   private startLsn = 0n;
   private replicaRoleDenied = false;
+  private plannerLimits: PlannerLimits | undefined;
+  private laneCatchUp: LaneCatchUp | undefined;
 
   constructor(
     private readonly config: SessionConfig,
@@ -83,6 +87,24 @@ export class SessionConnections {
     return this.startLsn;
   }
 
+  /**
+   * Source transactions a parallel apply session committed in a batch the first session did not
+   * (plan/laneRouter.ts LaneCatchUp); undefined when none did.
+   */
+  get catchUp(): LaneCatchUp | undefined {
+    return this.laneCatchUp;
+  }
+
+  /**
+   * A target transaction on another connection of this session (a parallel apply session's),
+   * planned and pipelined as the first session's; it records `progress` and no applied position.
+   */
+  laneTransaction(client: pg.Client, progress: AppliedPosition, checkTarget: () => void): TargetTransaction {
+    const planner = new BatchPlanner(this.plannerLimits!);
+    const pipeline = new StatementPipeline(client, MAX_IN_FLIGHT, IN_FLIGHT_BUDGETS * this.config.queueBudgetBytes);
+    return new TargetTransaction(pipeline, planner, progress, this.state, { checkTarget, committed: () => undefined }, this.startLsn, true);
+  }
+
   /** Applying without replica role: the target's foreign keys act (see TargetTable.cascadedDeletes). */
   get foreignKeysFire(): boolean {
     return this.replicaRoleDenied;
@@ -106,9 +128,12 @@ export class SessionConnections {
     const { client: target, replicaRole, asReplica, mayStage } = await openApplyTarget(config, state, (e) => (this.targetError = e));
     this.targetSession = target;
     this.replicaRoleDenied = !replicaRole;
-    const progress = await openAppliedPosition(target, config.progressKey, config.preferProgressTable, config.leaseSessionPid);
+    const opened = await openAppliedPosition(target, config.progressKey, config.preferProgressTable, config.leaseSessionPid);
+    const progress = config.applySessions > 1 ? withTransactionId(opened) : opened;
     state.progressMode = progress.mode;
     const recorded = await progress.read();
+    // read whatever applySessions is now: a stream applied in parallel before a restart may not be now
+    this.laneCatchUp = LaneCatchUp.of(await readLaneRecords(target, config.progressKey.origin), recorded);
     const startLsn = recorded > 0n ? recorded : config.initialLsn;
     state.firstStartLsn ??= startLsn;
     state.appliedLsn = maxLsn(state.appliedLsn, startLsn);
@@ -126,11 +151,12 @@ export class SessionConnections {
     const stream = await this.startStream(startLsn);
     this.statusTimer = setInterval(() => this.confirm(), 10_000);
     // Reordering across tables is safe only when no foreign key or trigger looks across them.
-    const planner = new BatchPlanner({
+    this.plannerLimits = {
       ...config.limits,
       perTable: (config.limits.perTable ?? true) && asReplica,
       stageMinRows: mayStage ? (config.limits.stageMinRows ?? STAGE_MIN_ROWS) : undefined,
-    });
+    };
+    const planner = new BatchPlanner(this.plannerLimits);
     const pipeline = new StatementPipeline(target, MAX_IN_FLIGHT, IN_FLIGHT_BUDGETS * config.queueBudgetBytes);
     this.transaction = new TargetTransaction(
       pipeline,

@@ -148,6 +148,11 @@ export class StatementPipeline {
     this.check();
   }
 
+  /** Settles (never rejects) once every statement sent so far has finished. */
+  get sentSoFar(): Promise<unknown> {
+    return this.tail;
+  }
+
   /** Statements sent and not finished yet. */
   get inFlight(): number {
     return this.unfinished;

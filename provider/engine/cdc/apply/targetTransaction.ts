@@ -2,6 +2,7 @@
 // whole source transactions), its statements sent through the pipeline, and its commit, which
 // records the position it covers in the same transaction and only then counts it as applied.
 import { trace } from '../../util/trace';
+import { failpoint } from '../../util/failpoints';
 import {
   DEPENDENT_OBJECTS_STILL_EXIST,
   FEATURE_NOT_SUPPORTED,
@@ -144,6 +145,14 @@ export class TargetTransaction {
   /** End LSN and commit time of the last source transaction seen whole: what the next commit records. */
   private coveredLsn: bigint;
   private coveredCommitMs = 0;
+  /**
+   * Parallel apply: runs once the batch's statements are sent and before its position is
+   * recorded, and commits the other sessions' parts of the batch (applyLanes.ts); true when any
+   * other session had a part.
+   */
+  private beforeCommit: ((endLsn: bigint, commitTimeMs: number) => Promise<boolean>) | undefined;
+  /** Settles once the last COMMIT sent has finished. */
+  private lastCommit: Promise<unknown> = Promise.resolve();
 
   constructor(
     private readonly pipeline: StatementPipeline,
@@ -152,6 +161,8 @@ export class TargetTransaction {
     private readonly state: ApplyState,
     private readonly hooks: TransactionHooks,
     startLsn: bigint,
+    /** A parallel apply session other than the first: its commits count rows but record no applied position. */
+    private readonly lane = false,
   ) {
     this.coveredLsn = startLsn;
   }
@@ -262,6 +273,11 @@ export class TargetTransaction {
     for (const s of this.planner.flush()) await this.exec(s);
   }
 
+  /** Parallel apply: what each commit runs before it records its position (see beforeCommit). */
+  commitsAfter(step: (endLsn: bigint, commitTimeMs: number) => Promise<boolean>): void {
+    this.beforeCommit = step;
+  }
+
   /** A source transaction was seen whole (commit): the next commit covers it. */
   sourceCommitted(endLsn: bigint, commitTimeMs: number): void {
     this.coveredLsn = endLsn;
@@ -276,6 +292,7 @@ export class TargetTransaction {
   async commit(): Promise<void> {
     if (!this.open) return;
     await this.flush();
+    const parallel = (await this.beforeCommit?.(this.coveredLsn, this.coveredCommitMs)) ?? false;
     const statements = this.progress.commitStatements(this.coveredLsn, this.coveredCommitMs);
     const committing = statements.pop()!; // the one answering COMMIT
     for (const statement of statements) await this.pipeline.send(statement, asError);
@@ -285,18 +302,33 @@ export class TargetTransaction {
     this.rows = 0;
     this.pending.insert = this.pending.update = this.pending.delete = 0;
     this.commits += 1;
-    await this.pipeline.send(committing, asError, () => {
+    const sending = this.pipeline.send(committing, asError, () => {
       this.commits -= 1;
       const state = this.state;
       state.inserts += counts.insert;
       state.updates += counts.update;
       state.deletes += counts.delete;
+      if (this.lane) return;
       state.appliedLsn = maxLsn(state.appliedLsn, end);
       state.confirmedLsn = maxLsn(state.confirmedLsn, end);
       if (!firstCommitTraced) trace('first apply commit');
       firstCommitTraced = true;
+      // the kill points of test/cdc/parallelApply: a batch other sessions took part in committed, then confirmed
+      if (parallel) failpoint('apply-batch-committed');
       this.hooks.committed();
+      if (parallel) failpoint('apply-batch-confirmed');
     });
+    this.lastCommit = this.pipeline.sentSoFar;
+    await sending;
+  }
+
+  /**
+   * Waits until every COMMIT sent so far has returned, and throws the first failure: what they
+   * wrote is then visible to the target's other sessions (parallel apply, applyLanes.ts).
+   */
+  async commitsReturned(): Promise<void> {
+    await this.lastCommit;
+    this.pipeline.check();
   }
 
   /** Commits the open transaction and waits until the target has committed everything sent. */
