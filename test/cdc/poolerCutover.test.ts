@@ -18,6 +18,7 @@ import { poolerInputOf, startPgBouncer, type PgBouncer } from '../support/pgboun
 import { PooledWriter } from '../support/pooledWriter';
 import { PGFERRY_JSON, propertiesFile, runCli } from '../cli/helpers';
 import { tableVerifications, type TableVerificationRecord } from '../../provider/engine/control/tableVerification';
+import { events } from '../../provider/engine/control/store';
 
 const APP = { user: 'app', password: 'app-through-the-pooler' };
 const DATABASES = ['pool_ok', 'pool_hidden', 'pool_abort', 'pool_cancel', 'pool_kill', 'pool_stop_pointed', 'pool_stop_paused'];
@@ -122,6 +123,35 @@ class PoolerLab {
     }
   }
 
+  /**
+   * After a roll-back: the application saw no error, the pooler is resumed on the source with its
+   * file as it was, and every write the application was told committed so far is on the source.
+   */
+  async resumedOnSource(db: string, w: PooledWriter, fileBefore: string): Promise<number[]> {
+    assert.deepEqual(w.errors, [], 'the application saw no error');
+    assert.deepEqual(await this.pooledAt(db), { port: this.pair.source.port, paused: 0 });
+    assert.equal(await fs.readFile(this.pooler.configFile, 'utf8'), fileBefore, "the pooler's file is as it was");
+    const sofar = [...w.committed];
+    const onSource = new Set(await this.writesOn(this.pair.source, db));
+    assert.deepEqual(
+      sofar.filter((n) => !onSource.has(n)),
+      [],
+      'every write so far is on the source',
+    );
+    return sofar;
+  }
+
+  /** The cutover requested again succeeds: the writer, going on, saw no error, and every write is on the target, where the pooler sends it. */
+  async succeededOnTarget(s: MigrationSpec, db: string, w: PooledWriter): Promise<void> {
+    const done = await this.final(s);
+    await w.more(5);
+    await w.stop();
+    assert.equal(done.state, 'Succeeded', done.message);
+    assert.deepEqual(w.errors, []);
+    await this.allOnTarget(db, w);
+    assert.deepEqual(await this.pooledAt(db), { port: this.pair.target.port, paused: 0 });
+  }
+
   async final(s: MigrationSpec): Promise<MigrationStatus> {
     return waitForStatus(this.store, s.migrationName, (x) => isFinalState(x.state), 420_000);
   }
@@ -186,27 +216,18 @@ async function hiddenLossCaught(lab: PoolerLab): Promise<void> {
     /^cutover stopped: verification failed: database "pool_hidden" table public\.items: row count differs: source 2000, target 1999; streaming resumed, the pooler resumed on the old source/,
   );
   await w.more(5);
-  assert.deepEqual(w.errors, [], 'the application saw no error');
-  assert.deepEqual(await lab.pooledAt(db), { port: lab.pair.source.port, paused: 0 });
-  assert.equal(await fs.readFile(lab.pooler.configFile, 'utf8'), fileBefore, "the pooler's file is as it was");
-  // the writer goes on: every write it was told committed so far is on the source
-  const sofar = [...w.committed];
-  const onSource = new Set(await lab.writesOn(lab.pair.source, db));
-  assert.deepEqual(
-    sofar.filter((n) => !onSource.has(n)),
-    [],
-    'every write so far is on the source',
-  );
+  await lab.resumedOnSource(db, w, fileBefore);
 
   await lab.pair.target.query(`INSERT INTO items VALUES (9, 'v9')`, [], db);
   await requestCutover(s.target, s.migrationName);
-  const done = await lab.final(s);
-  await w.more(5);
-  await w.stop();
-  assert.equal(done.state, 'Succeeded', done.message);
-  assert.deepEqual(w.errors, []);
-  await lab.allOnTarget(db, w);
-  assert.deepEqual(await lab.pooledAt(db), { port: lab.pair.target.port, paused: 0 });
+  await lab.succeededOnTarget(s, db, w);
+  // both cutovers pinned every table before their pause (none fell back to counting inside it)
+  const said = (await events(lab.store, s.migrationName, 1000)).map((e) => e.message);
+  assert.deepEqual(
+    said.filter((m) => /could not be pinned before the pause/.test(m)),
+    [],
+  );
+  assert.equal(said.filter((m) => /table\(s\) verified at a pin before the pause/.test(m)).length, 2, said.join('\n'));
   // counted at the pin before the pause, both tables were read inside it by their changed keys alone
   for (const table of ['public.items', 'public.writes']) {
     const record = await checkedAs(lab, s.migrationName, db, table);
@@ -254,16 +275,8 @@ async function abortsResumeOnSource(lab: PoolerLab): Promise<void> {
     /^cutover stopped: verification failed: .*items.*; streaming resumed, the pooler resumed on the old source, request the cutover again/,
   );
   await w.more(5);
-  assert.deepEqual(w.errors, [], 'the application saw no error through both roll-backs');
-  assert.deepEqual(await lab.pooledAt(db), { port: lab.pair.source.port, paused: 0 });
-  assert.equal(await fs.readFile(lab.pooler.configFile, 'utf8'), fileBefore, "the pooler's file is as it was");
-  // nothing lost: every write is on the source, and streams to the target
-  const sofar = [...w.committed];
-  const onSource = new Set(await lab.writesOn(lab.pair.source, db));
-  assert.ok(
-    sofar.every((n) => onSource.has(n)),
-    'every write so far is on the source',
-  );
+  // nothing lost through both roll-backs: every write is on the source, and streams to the target
+  const sofar = await lab.resumedOnSource(db, w, fileBefore);
   await until('the writes so far are on the target', async () => {
     const on = new Set(await lab.writesOn(lab.pair.target, db));
     return sofar.every((n) => on.has(n)) ? true : undefined;
@@ -271,13 +284,7 @@ async function abortsResumeOnSource(lab: PoolerLab): Promise<void> {
 
   await lab.pair.target.query(`UPDATE items SET note = 'v7' WHERE id = 7`, [], db);
   await requestCutover(s.target, s.migrationName);
-  const done = await lab.final(s);
-  await w.more(5);
-  await w.stop();
-  assert.equal(done.state, 'Succeeded', done.message);
-  assert.deepEqual(w.errors, []);
-  await lab.allOnTarget(db, w);
-  assert.deepEqual(await lab.pooledAt(db), { port: lab.pair.target.port, paused: 0 });
+  await lab.succeededOnTarget(s, db, w);
 }
 
 /** a cancel while the pooler is paused (the verification waiting on a lock) resumes it on the old source, every write there. */

@@ -189,7 +189,7 @@ export async function cutover(
     `cutover${which} started: ${gate.pooler ? 'pausing the pooler, then ' : ''}${gate.fence ? 'fencing the writers, then ' : ''}applying the last changes`,
   );
   const clock = stepClock();
-  const pinned = await gated(run, streams, meter, gate, clock);
+  const pinned = await fenceAndGate(run, streams, meter, gate, clock);
   if (!pinned) return false;
   const drains = await Promise.allSettled(streams.map((s) => drainDatabase(run, s, began)));
   const failedDrain = drains.find((d) => d.status === 'rejected');
@@ -251,20 +251,6 @@ export async function cutover(
   // an earlier stopped attempt's message no longer applies (setState keeps a message it is not given)
   await clearMessage(store, name);
   return true;
-}
-
-/** The pause, the fence and the lag gate, when the cutover has any (fenceAndGate), timed as one step; false when they rolled it back. */
-async function gated(
-  run: MigrationRun,
-  streams: readonly OnlineStream[],
-  meter: ApplyRateMeter,
-  gate: Gate,
-  clock: ReturnType<typeof stepClock>,
-): Promise<PinnedBeforePause | false> {
-  if (!gate.fence && !gate.pooler && gate.budget === undefined) return NOTHING_PINNED;
-  const pinned = await fenceAndGate(run, streams, meter, gate, clock);
-  if (pinned) clock.done(gate.fence ? 'fence' : gate.pooler ? 'pause' : 'lag gate');
-  return pinned;
 }
 
 /**
@@ -616,6 +602,8 @@ async function fenceAndGate(
   gate: Gate,
   clock: ReturnType<typeof stepClock>,
 ): Promise<PinnedBeforePause | false> {
+  // no pause, no fence, no budget: nothing to gate
+  if (!gate.fence && !gate.pooler && gate.budget === undefined) return NOTHING_PINNED;
   const databases = streams.map((s) => s.database);
   let pinned = NOTHING_PINNED;
   // whether a fence is (or may be) on the source, or the pooler paused: then a roll-back gives them back, and says so
@@ -666,7 +654,10 @@ async function fenceAndGate(
         ? `cutover rolled back: ${errorMessage(error)}; ${givenBack(fencing, pausing)} and changes stream on`
         : `cutover not started: ${errorMessage(error)}; nothing was changed on the source, and changes stream on`;
   }
-  if (refusal === undefined) return pinned;
+  if (refusal === undefined) {
+    clock.done(gate.fence ? 'fence' : gate.pooler ? 'pause' : 'lag gate');
+    return pinned;
+  }
   await rollBack(run, databases, refusal);
   return false;
 }

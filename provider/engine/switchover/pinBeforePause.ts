@@ -7,6 +7,7 @@
 // whole inside the pause and stops there, the pooler resumed on the old source.
 import type { OnlineStream } from '../cdc/apply/onlineStream';
 import { errorMessage } from '../core/errors';
+import { recordEvent } from '../control/store';
 import type { MigrationRun } from '../run/migrationRun';
 import { BackgroundVerification, type PinnedTable } from '../verify/background';
 
@@ -30,11 +31,10 @@ export async function pinBeforePause(run: MigrationRun, streams: readonly Online
       const tables = await verifier.pinEveryTable();
       pinned.set(stream.database, tables);
       const seconds = ((Date.now() - started) / 1000).toFixed(2);
-      run.onProgress({
-        kind: 'info',
-        database: stream.database,
-        message: `cutover: ${tables.size} table(s) verified at a pin before the pause in ${seconds} s`,
-      });
+      const message = `cutover: ${tables.size} table(s) verified at a pin before the pause in ${seconds} s`;
+      // an event too: what the pause was spared is read back after the cutover (show, tests)
+      await recordEvent(run.store, run.spec.migrationName, 'info', message, stream.database);
+      run.onProgress({ kind: 'info', database: stream.database, message });
     } catch (error) {
       if (run.signal.aborted) throw error;
       await run.warn(
