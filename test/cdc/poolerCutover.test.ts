@@ -17,9 +17,11 @@ import { pairSpec, startPair, until, waitForStatus, type ServerPair } from '../s
 import { poolerInputOf, startPgBouncer, type PgBouncer } from '../support/pgbouncer';
 import { PooledWriter } from '../support/pooledWriter';
 import { PGFERRY_JSON, propertiesFile, runCli } from '../cli/helpers';
+import { tableVerifications, type TableVerificationRecord } from '../../provider/engine/control/tableVerification';
+import { events } from '../../provider/engine/control/store';
 
 const APP = { user: 'app', password: 'app-through-the-pooler' };
-const DATABASES = ['pool_ok', 'pool_abort', 'pool_cancel', 'pool_kill', 'pool_stop_pointed', 'pool_stop_paused'];
+const DATABASES = ['pool_ok', 'pool_hidden', 'pool_abort', 'pool_cancel', 'pool_kill', 'pool_stop_pointed', 'pool_stop_paused'];
 
 /** The suite's servers and pooler, and what every scenario does with them. */
 class PoolerLab {
@@ -61,12 +63,12 @@ class PoolerLab {
     await this.pair.stop();
   }
 
-  spec(name: string, db: string, pauseTimeoutSeconds = 10): MigrationSpec {
+  spec(name: string, db: string, pauseTimeoutSeconds = 10, verify: MigrationSpec['verify'] = 'full'): MigrationSpec {
     const { pooler } = this;
     return pairSpec(this.pair, name, [db], {
       mode: 'Online',
       option: 'Migrate',
-      verify: 'full',
+      verify,
       pooler: { ...poolerInputOf(pooler), pauseTimeoutSeconds },
     });
   }
@@ -121,6 +123,35 @@ class PoolerLab {
     }
   }
 
+  /**
+   * After a roll-back: the application saw no error, the pooler is resumed on the source with its
+   * file as it was, and every write the application was told committed so far is on the source.
+   */
+  async resumedOnSource(db: string, w: PooledWriter, fileBefore: string): Promise<number[]> {
+    assert.deepEqual(w.errors, [], 'the application saw no error');
+    assert.deepEqual(await this.pooledAt(db), { port: this.pair.source.port, paused: 0 });
+    assert.equal(await fs.readFile(this.pooler.configFile, 'utf8'), fileBefore, "the pooler's file is as it was");
+    const sofar = [...w.committed];
+    const onSource = new Set(await this.writesOn(this.pair.source, db));
+    assert.deepEqual(
+      sofar.filter((n) => !onSource.has(n)),
+      [],
+      'every write so far is on the source',
+    );
+    return sofar;
+  }
+
+  /** The cutover requested again succeeds: the writer, going on, saw no error, and every write is on the target, where the pooler sends it. */
+  async succeededOnTarget(s: MigrationSpec, db: string, w: PooledWriter): Promise<void> {
+    const done = await this.final(s);
+    await w.more(5);
+    await w.stop();
+    assert.equal(done.state, 'Succeeded', done.message);
+    assert.deepEqual(w.errors, []);
+    await this.allOnTarget(db, w);
+    assert.deepEqual(await this.pooledAt(db), { port: this.pair.target.port, paused: 0 });
+  }
+
   async final(s: MigrationSpec): Promise<MigrationStatus> {
     return waitForStatus(this.store, s.migrationName, (x) => isFinalState(x.state), 420_000);
   }
@@ -154,6 +185,56 @@ async function noErrorNoLoss(lab: PoolerLab): Promise<void> {
     await fs.readFile(lab.pooler.configFile, 'utf8'),
     new RegExp(`^${db} = host=127\\.0\\.0\\.1 port=${lab.pair.target.port} dbname=${db}$`, 'm'),
   );
+}
+
+/** How the cutover (or the background verifier) last checked a table, read from the control catalog. */
+async function checkedAs(lab: PoolerLab, name: string, db: string, table: string): Promise<TableVerificationRecord | undefined> {
+  return (await tableVerifications(lab.store, name, db)).find((r) => r.table === table);
+}
+
+/**
+ * a row deleted on the target behind the apply's back after its table was verified stops the cutover inside
+ * the pause, the pooler resumed on the old source with nothing lost; fixed, the pause reads only the changed keys.
+ */
+async function hiddenLossCaught(lab: PoolerLab): Promise<void> {
+  const db = 'pool_hidden';
+  const s = lab.spec('pool-hidden', db, 10, true);
+  await lab.streaming(s);
+  const fileBefore = await fs.readFile(lab.pooler.configFile, 'utf8');
+  const w = await lab.writer(db);
+  await until('items verified while streaming', async () =>
+    (await checkedAs(lab, s.migrationName, db, 'public.items'))?.method === 'background' ? true : undefined,
+  );
+  // the lost change: a row the application never writes, gone from the target alone; no key of the
+  // apply's names it, so only a count at or after the pin can see it
+  await lab.pair.target.query('DELETE FROM items WHERE id = 9', [], db);
+  await requestCutover(s.target, s.migrationName);
+  const stopped = await lab.answered(s);
+  assert.equal(stopped.subState, 'WaitingForCutoverTrigger', stopped.message);
+  assert.match(
+    stopped.message ?? '',
+    /^cutover stopped: verification failed: database "pool_hidden" table public\.items: row count differs: source 2000, target 1999; streaming resumed, the pooler resumed on the old source/,
+  );
+  await w.more(5);
+  await lab.resumedOnSource(db, w, fileBefore);
+
+  await lab.pair.target.query(`INSERT INTO items VALUES (9, 'v9')`, [], db);
+  await requestCutover(s.target, s.migrationName);
+  await lab.succeededOnTarget(s, db, w);
+  // both cutovers pinned every table before their pause (none fell back to counting inside it)
+  const said = (await events(lab.store, s.migrationName, 1000)).map((e) => e.message);
+  assert.deepEqual(
+    said.filter((m) => /could not be pinned before the pause/.test(m)),
+    [],
+  );
+  assert.equal(said.filter((m) => /table\(s\) verified at a pin before the pause/.test(m)).length, 2, said.join('\n'));
+  // counted at the pin before the pause, both tables were read inside it by their changed keys alone
+  for (const table of ['public.items', 'public.writes']) {
+    const record = await checkedAs(lab, s.migrationName, db, table);
+    assert.equal(record?.method, 'cutover-keys', `${table}: ${JSON.stringify(record)}`);
+    assert.equal(record.matches, true);
+  }
+  assert.equal((await checkedAs(lab, s.migrationName, db, 'public.items'))?.sourceRows, 2000);
 }
 
 /** a PAUSE held past pauseTimeoutSeconds, then a verification difference, each resume the pooler on the old source with nothing lost; fixed, the cutover succeeds. */
@@ -194,16 +275,8 @@ async function abortsResumeOnSource(lab: PoolerLab): Promise<void> {
     /^cutover stopped: verification failed: .*items.*; streaming resumed, the pooler resumed on the old source, request the cutover again/,
   );
   await w.more(5);
-  assert.deepEqual(w.errors, [], 'the application saw no error through both roll-backs');
-  assert.deepEqual(await lab.pooledAt(db), { port: lab.pair.source.port, paused: 0 });
-  assert.equal(await fs.readFile(lab.pooler.configFile, 'utf8'), fileBefore, "the pooler's file is as it was");
-  // nothing lost: every write is on the source, and streams to the target
-  const sofar = [...w.committed];
-  const onSource = new Set(await lab.writesOn(lab.pair.source, db));
-  assert.ok(
-    sofar.every((n) => onSource.has(n)),
-    'every write so far is on the source',
-  );
+  // nothing lost through both roll-backs: every write is on the source, and streams to the target
+  const sofar = await lab.resumedOnSource(db, w, fileBefore);
   await until('the writes so far are on the target', async () => {
     const on = new Set(await lab.writesOn(lab.pair.target, db));
     return sofar.every((n) => on.has(n)) ? true : undefined;
@@ -211,13 +284,7 @@ async function abortsResumeOnSource(lab: PoolerLab): Promise<void> {
 
   await lab.pair.target.query(`UPDATE items SET note = 'v7' WHERE id = 7`, [], db);
   await requestCutover(s.target, s.migrationName);
-  const done = await lab.final(s);
-  await w.more(5);
-  await w.stop();
-  assert.equal(done.state, 'Succeeded', done.message);
-  assert.deepEqual(w.errors, []);
-  await lab.allOnTarget(db, w);
-  assert.deepEqual(await lab.pooledAt(db), { port: lab.pair.target.port, paused: 0 });
+  await lab.succeededOnTarget(s, db, w);
 }
 
 /** a cancel while the pooler is paused (the verification waiting on a lock) resumes it on the old source, every write there. */
@@ -420,6 +487,8 @@ describe('cutover through the pooler (real PgBouncer, integration)', function ()
 
   it('a writer through the pooler during the cutover gets no error, and every committed write is on the target exactly once', () =>
     noErrorNoLoss(lab));
+  it('a row deleted on the target behind the apply after its table was verified stops the cutover, the pooler resumed on the old source with every write; fixed, the pause reads only the changed keys', () =>
+    hiddenLossCaught(lab));
   it('a PAUSE held past pauseTimeoutSeconds, then a verification difference, each resume the pooler on the old source with nothing lost; fixed, the cutover succeeds', () =>
     abortsResumeOnSource(lab));
   it('a cancel while the pooler is paused resumes it on the old source, every write there, the application seeing no error', () =>

@@ -42,6 +42,7 @@ import { clearCutoverOptions, cutoverOptionsOf } from '../control/cutoverOptions
 import { fenceOf, keepFence, liftStatements } from '../footprint/writerFence';
 import { checkFenceRights, fenceDatabase, liftWriterFence } from '../footprint/writerFence';
 import { pausePooler, poolerPause, switchPooler } from '../footprint/poolerPause';
+import { NOTHING_PINNED, pinBeforePause, type PinnedBeforePause } from '../switchover/pinBeforePause';
 import {
   DEFAULT_FENCED_LAG_BUDGET_SECONDS,
   measureCatchUp,
@@ -188,10 +189,8 @@ export async function cutover(
     `cutover${which} started: ${gate.pooler ? 'pausing the pooler, then ' : ''}${gate.fence ? 'fencing the writers, then ' : ''}applying the last changes`,
   );
   const clock = stepClock();
-  if (gate.fence || gate.pooler || gate.budget !== undefined) {
-    if (!(await fenceAndGate(run, streams, meter, gate))) return false;
-    clock.done(gate.fence ? 'fence' : gate.pooler ? 'pause' : 'lag gate');
-  }
+  const pinned = await fenceAndGate(run, streams, meter, gate, clock);
+  if (!pinned) return false;
   const drains = await Promise.allSettled(streams.map((s) => drainDatabase(run, s, began)));
   const failedDrain = drains.find((d) => d.status === 'rejected');
   if (failedDrain) {
@@ -224,7 +223,7 @@ export async function cutover(
   if (!(await checkSchemaAtCutover(run, all, databases, streams))) return false;
   clock.done('schema check');
   // behind a pooler too, a write past the point (a writer that bypassed it) rolls the cutover back
-  if (!(await verifiedAndUnwritten(run, all, databases, streams, keptLargeObjects, gate, clock))) return false;
+  if (!(await verifiedAndUnwritten(run, all, databases, streams, { keptLargeObjects, pinned }, gate, clock))) return false;
   for (const s of streams) await setCutoverStep(store, name, s.database, 'verified');
   // a fallback window: the reverse stream opens at the cutover point, before the release (fallback.ts)
   const window = await requestedWindow(run);
@@ -313,20 +312,26 @@ async function largeObjectsAtCutover(
   return kept;
 }
 
+/** What the verification leaves out or reads only in part: the large objects kept, the tables pinned before a pooler's pause. */
+interface AtVerification {
+  readonly keptLargeObjects: ReadonlyMap<string, readonly string[]>;
+  readonly pinned: PinnedBeforePause;
+}
+
 /** The cutover's verification of the databases it cuts over; false when it found a mismatch (streaming resumed). */
 async function verifyCutover(
   run: MigrationRun,
   all: OnlineStream[],
   databases: ReadonlySet<string>,
   streams: readonly OnlineStream[],
-  keptLargeObjects: ReadonlyMap<string, readonly string[]>,
+  { keptLargeObjects, pinned }: AtVerification,
 ): Promise<boolean> {
   const { spec, store } = run;
   const name = spec.migrationName;
   const cutOver = streams.map((s) => s.database);
   const notStreamed = await notStreamedTables(store, name, cutOver);
   // verify: true re-reads only what changed since each table's background verification; 'full' every table whole
-  const recheck = spec.verify === 'full' ? undefined : await recheckPlan(run, streams);
+  const recheck = spec.verify === 'full' ? undefined : await recheckPlan(run, streams, pinned);
   // what the target alone has (a DBA's table or column) is kept, not a mismatch
   const known = spec.followSchemaChanges
     ? { known: new Map(await Promise.all(cutOver.map(async (d) => [d, await knownObjects(store, name, d)] as const))) }
@@ -377,12 +382,12 @@ async function verifiedAndUnwritten(
   all: OnlineStream[],
   databases: ReadonlySet<string>,
   streams: readonly OnlineStream[],
-  keptLargeObjects: ReadonlyMap<string, readonly string[]>,
+  at: AtVerification,
   gate: Gate,
   clock: ReturnType<typeof stepClock>,
 ): Promise<boolean> {
   if (run.spec.verify) {
-    if (!(await verifyCutover(run, all, databases, streams, keptLargeObjects))) return false;
+    if (!(await verifyCutover(run, all, databases, streams, at))) return false;
     clock.done('verification');
   }
   return !(gate.fence || gate.pooler) || nothingPastTheFence(run, all, databases, streams, gate);
@@ -587,10 +592,20 @@ async function gateOf(run: MigrationRun): Promise<Gate> {
  * when nothing can add to the backlog. Anything in the way (the budget, a right the source user
  * lacks, a session that cannot be ended, a PAUSE that waits too long) rolls the cutover back: the
  * fences lifted, the pooler resumed on the old source, the request cleared with the reason, the
- * streams untouched. False then.
+ * streams untouched. False then; else the tables verified at a pin just before the pause
+ * (switchover/pinBeforePause.ts), which the verification inside it reads by their changed keys alone.
  */
-async function fenceAndGate(run: MigrationRun, streams: readonly OnlineStream[], meter: ApplyRateMeter, gate: Gate): Promise<boolean> {
+async function fenceAndGate(
+  run: MigrationRun,
+  streams: readonly OnlineStream[],
+  meter: ApplyRateMeter,
+  gate: Gate,
+  clock: ReturnType<typeof stepClock>,
+): Promise<PinnedBeforePause | false> {
+  // no pause, no fence, no budget: nothing to gate
+  if (!gate.fence && !gate.pooler && gate.budget === undefined) return NOTHING_PINNED;
   const databases = streams.map((s) => s.database);
+  let pinned = NOTHING_PINNED;
   // whether a fence is (or may be) on the source, or the pooler paused: then a roll-back gives them back, and says so
   let fencing = false;
   let pausing = false;
@@ -615,6 +630,9 @@ async function fenceAndGate(run: MigrationRun, streams: readonly OnlineStream[],
     fencing = fenced.some(Boolean);
     refusal = (gate.fence || gate.pooler) && !fencing ? await over(false) : undefined;
     if (!refusal && gate.pooler) {
+      // the tables verified while the applications still run: the pause reads only what changes after
+      pinned = await pinBeforePause(run, streams);
+      clock.done('pin');
       pausing = true;
       for (const database of databases) {
         await pausePooler(run, database);
@@ -636,7 +654,10 @@ async function fenceAndGate(run: MigrationRun, streams: readonly OnlineStream[],
         ? `cutover rolled back: ${errorMessage(error)}; ${givenBack(fencing, pausing)} and changes stream on`
         : `cutover not started: ${errorMessage(error)}; nothing was changed on the source, and changes stream on`;
   }
-  if (refusal === undefined) return true;
+  if (refusal === undefined) {
+    clock.done(gate.fence ? 'fence' : gate.pooler ? 'pause' : 'lag gate');
+    return pinned;
+  }
   await rollBack(run, databases, refusal);
   return false;
 }

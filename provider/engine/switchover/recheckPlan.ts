@@ -2,7 +2,9 @@
 // when no change reached it since its pinned verification, its count and the rows of the keys
 // changed since otherwise, and the whole table when this runner cannot tell (not pinned by it, a
 // TRUNCATE, too many keys, rows without a usable key, a verification record that is not this pin's,
-// a table whose shape changed while streaming: ChangeTracker.reshaped).
+// a table whose shape changed while streaming: ChangeTracker.reshaped). A table pinned again just
+// before a pooler's PAUSE (switchover/pinBeforePause.ts) is not counted: that pin counted it, and
+// only the keys changed since are read.
 import type { Applier } from '../cdc/apply/applier';
 import type { OnlineStream } from '../cdc/apply/onlineStream';
 import type { SourceTable } from '../catalog/introspect';
@@ -11,10 +13,12 @@ import type { MigrationRun } from '../run/migrationRun';
 import type { TableRecheck } from '../verify/verifyTables';
 import { pinStillCurrent } from '../cdc/pin/pinRecord';
 import type { ChangeTracker, TableChanges } from '../cdc/plan/changeTracker';
+import { NOTHING_PINNED, type PinnedBeforePause } from './pinBeforePause';
 
 export async function recheckPlan(
   run: MigrationRun,
   streams: readonly OnlineStream[],
+  beforePause: PinnedBeforePause = NOTHING_PINNED,
 ): Promise<(database: string, table: SourceTable) => TableRecheck | undefined> {
   const records = new Map<string, TableVerificationRecord>();
   for (const r of await tableVerifications(run.store, run.spec.migrationName)) records.set(`${r.database}\0${r.table}`, r);
@@ -22,7 +26,13 @@ export async function recheckPlan(
     const tracker = streams.find((s) => s.database === database)?.applier.tracker;
     const entry = tracker?.entry(table.sql);
     const record = records.get(`${database}\0${table.display}`);
-    return tracker && pinStillCurrent(entry, record) ? recheckOf(entry, tracker, table) : undefined;
+    if (!tracker || !pinStillCurrent(entry, record)) return undefined;
+    const recheck = recheckOf(entry, tracker, table);
+    const pinned = beforePause.get(database)?.get(table.sql);
+    if (recheck === undefined || pinned?.since !== entry.since) return recheck;
+    // the pin before the pause counted it: the keys changed since are all that is left to read
+    const keys = recheck.kind === 'keys' ? recheck.keys : [];
+    return { kind: 'keys', keys, keyColumns: entry.keyColumns ?? [], pinnedRows: pinned.rows };
   };
 }
 

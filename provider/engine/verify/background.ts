@@ -183,19 +183,10 @@ export class BackgroundVerification {
   }
 
   private async pass(): Promise<void> {
-    const { spec, store } = this.run;
     const database = this.database;
     await this.openSessions();
     if (await this.catchingUp()) return;
-    const skipped = new Set((await notStreamedTables(store, spec.migrationName, [database])).map((t) => t.table));
-    // What the filters leave behind, or move without rows (schema-only), is not compared: as at cutover.
-    const filter = await readFilterPlan(this.source!, spec);
-    // a table whose copy at a pin is still to come (created on the source while streaming, or
-    // resynchronised) holds on the target what the copy left there so far, not the source's rows
-    const copying = await this.copyPending();
-    const tables = (await listTables(this.source!, await serverMajor(this.source!), filter.leftOut)).filter(
-      (t) => !t.unlogged && !skipped.has(t.display) && filter.rowsMove(t.oid) && !copying(t, undefined),
-    );
+    const tables = await this.tablesToRead();
     for (const table of await this.tablesDue(tables)) {
       if (this.stopped || this.stream().failure) return;
       const outcome = await this.verifyTable(table);
@@ -206,6 +197,51 @@ export class BackgroundVerification {
       if (this.stopped || this.stream().failure) return;
       await this.rollForward(table); // an inexact pin is tried again after ROLL_FORWARD_EVERY_MS
     }
+  }
+
+  /**
+   * Every table pinned once more, now, whatever its changes since its last pin: read whole if its
+   * pin no longer stands, else its count and the keys changed since (rollForward). Run by a cutover
+   * through a pooler before the PAUSE (switchover/pinBeforePause.ts), the applications still
+   * running, so that inside the pause only the keys changed since are left to read. The verifier's
+   * loop is not started for it. Returns each table whose new pin matched, with its rows there.
+   */
+  async pinEveryTable(): Promise<Map<string, PinnedTable>> {
+    const { spec, store } = this.run;
+    await this.openSessions();
+    const tables = await this.tablesToRead();
+    const due = new Set((await this.tablesDue(tables)).map((t) => t.sql));
+    const pinned = new Map<string, bigint>();
+    for (const table of tables) {
+      if (this.stopped || this.stream().failure) break;
+      const outcome = due.has(table.sql) ? await this.verifyTable(table) : await this.rollForward(table);
+      const since = this.stream().applier.tracker.entry(table.sql)?.since;
+      if (outcome === 'verified' && since !== undefined) pinned.set(table.sql, since);
+    }
+    const records = new Map((await tableVerifications(store, spec.migrationName, this.database)).map((r) => [r.table, r]));
+    const matched = new Map<string, PinnedTable>();
+    for (const table of tables) {
+      const entry = this.stream().applier.tracker.entry(table.sql);
+      const record = records.get(table.display);
+      if (entry?.since === pinned.get(table.sql) && pinStillCurrent(entry, record))
+        matched.set(table.sql, { since: entry.since, rows: record!.sourceRows });
+    }
+    return matched;
+  }
+
+  /** The tables a pin may read: streamed, their rows moved by the filters, their copy at a pin done. */
+  private async tablesToRead(): Promise<SourceTable[]> {
+    const { spec, store } = this.run;
+    const database = this.database;
+    const skipped = new Set((await notStreamedTables(store, spec.migrationName, [database])).map((t) => t.table));
+    // What the filters leave behind, or move without rows (schema-only), is not compared: as at cutover.
+    const filter = await readFilterPlan(this.source!, spec);
+    // a table whose copy at a pin is still to come (created on the source while streaming, or
+    // resynchronised) holds on the target what the copy left there so far, not the source's rows
+    const copying = await this.copyPending();
+    return (await listTables(this.source!, await serverMajor(this.source!), filter.leftOut)).filter(
+      (t) => !t.unlogged && !skipped.has(t.display) && filter.rowsMove(t.oid) && !copying(t, undefined),
+    );
   }
 
   /**
@@ -415,11 +451,13 @@ export class BackgroundVerification {
     const count = tableCountSql(table.sql);
     const sql = keyedChecksumSql(table.sql, keyColumns, columns);
     const param = [`[${keys.join(',')}]`];
+    // no key changed since the last pin (a pin taken before a pooler's pause): the count is all there is to read
+    const none = { rows: 0, hash: '' };
     const [src, dst, a, b] = await Promise.all([
       checksum(this.source!, count),
       checksum(this.target!, count),
-      checksum(this.source!, sql, param),
-      checksum(this.target!, sql, param),
+      keys.length > 0 ? checksum(this.source!, sql, param) : none,
+      keys.length > 0 ? checksum(this.target!, sql, param) : none,
     ]);
     const at = formatLsn(lsn);
     let reason: string | undefined;
@@ -485,6 +523,12 @@ export class BackgroundVerification {
     );
     return true;
   }
+}
+
+/** A table whose pin matched (pinEveryTable): the source position of the pin and its rows there. */
+export interface PinnedTable {
+  readonly since: bigint;
+  readonly rows: number;
 }
 
 /** A table read at a pinned position: its counts on both sides, and why it differs if it does. */
