@@ -90,7 +90,7 @@ export interface FenceState {
   readonly record: 'kept' | 'open' | undefined;
   /** The database's final state in the migration's status, or `FellBack` where its window fell back. */
   readonly state: string | undefined;
-  /** How many of the source database's tables carry the fence's trigger (switchover/fenceTriggers.ts). */
+  /** How many of the source database's tables carry the fence's trigger (footprint/fenceTriggers.ts). */
   readonly triggers: number;
 }
 

@@ -7,7 +7,7 @@ export { retrying } from './connect/retry';
 // what a writer fence changes on a source database: its default_transaction_read_only before, and
 // its triggers (the function they call, in the control schema; the statement that drops them)
 export { PRIOR_SETTING_SQL } from './footprint/writerFence';
-export { liftTriggersStatement } from './switchover/fenceTriggers';
+export { liftTriggersStatement } from './footprint/fenceTriggers';
 export { CONTROL_SCHEMA, fenceNamesOf } from './core/names';
 export { register, setState } from './control/store';
 export { runnerInput } from './input/handOff';

@@ -266,7 +266,7 @@ describe('fault campaign: the writer fence', function () {
   after(async () => pair?.stop());
 
   it('reads a fence left on the source, its setting and its triggers, and the trial lifts both', async () => {
-    // the fence's triggers as switchover/fenceTriggers.ts makes them, on two tables, then its setting
+    // the fence's triggers as footprint/fenceTriggers.ts makes them, on two tables, then its setting
     const fn = `pgferry.${fenceNamesOf('m', 'fenced').function}`;
     await pair.source.query(
       `CREATE SCHEMA pgferry; CREATE FUNCTION ${fn}() RETURNS trigger LANGUAGE plpgsql AS $$BEGIN RETURN NULL; END$$;

@@ -79,7 +79,7 @@ export function eventTriggerNamesOf(migration: string, database: string, instanc
 }
 
 /**
- * What the writer fence puts in a fenced database (switchover/fenceTriggers.ts): a trigger function in
+ * What the writer fence puts in a fenced database (footprint/fenceTriggers.ts): a trigger function in
  * schema CONTROL_SCHEMA, one trigger of that name on each fenced table, and the prefix of the
  * logical messages in which it names each session it lets write. Derived from the migration and
  * the database alone: a lift after a crash, or by a cancel without the runner, finds them again.

@@ -1,7 +1,7 @@
 // Fencing the writers of a database being cut over (fenceWriters): on the source, new transactions
 // of the database become read-only (ALTER DATABASE ... SET default_transaction_read_only = on),
 // every session connected to it before is ended, and a trigger on every table the stream carries
-// refuses the write of any session but pgferry's (switchover/fenceTriggers.ts); only then is the
+// refuses the write of any session but pgferry's (footprint/fenceTriggers.ts); only then is the
 // cutover point marked, so no write can land on the source after it. The database's own earlier
 // value (and whether the fence made the control schema for its triggers) is recorded in the
 // footprint ledger before the ALTER DATABASE (below), so the fence is lifted to
@@ -41,7 +41,7 @@ import {
   liftTriggersStatement,
   tablesWithoutTriggerRight,
   type PreparedWriter,
-} from '../switchover/fenceTriggers';
+} from './fenceTriggers';
 import type { MigrationRun } from '../run/migrationRun';
 import { recordEvent } from '../control/store';
 import type { CatalogConnection } from '../control/connection';

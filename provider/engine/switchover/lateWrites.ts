@@ -5,7 +5,7 @@
 // target holds everything before it, and its origin says so), then peeked
 // (pg_logical_slot_peek_binary_changes, pgoutput, the stream's own publication), and every
 // transaction that changed a streamed table is a write through the fence. Each session the fence's
-// trigger let write said who it is in the same transaction (switchover/fenceTriggers.ts), so the
+// trigger let write said who it is in the same transaction (footprint/fenceTriggers.ts), so the
 // writer is named exactly: user, application name, address; a write that carries no such message
 // came from a session the trigger never saw (a trigger a superuser disabled or dropped, or a
 // cutover without the fence).

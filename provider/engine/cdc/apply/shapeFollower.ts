@@ -3,11 +3,11 @@
 // (shapeFollow.ts decides), NOT NULL dropped and set, a table renamed, the partition tree; and the
 // stop, exactly before the transaction that carries it, of a change it cannot follow. It works on
 // the session's connections (sessionConnections.ts), given; the apply loop that calls it is
-// applySession.ts; the event trigger's DDL messages, ddlFollower.ts.
+// applySession.ts; the event trigger's DDL messages, ddlFollower.ts; the stops, shapeStops.ts.
 import { ident, qualified } from '../../connect/quote';
-import { PgferryError } from '../../core/errors';
 import { parseLsn } from '../../core/lsn';
 import { planPartitionTree, runPartitionSteps } from './partitionTree';
+import { stopOnTarget, stopPerRow, stopWith, type CurrentTransaction } from './shapeStops';
 import type { SessionConnections } from './sessionConnections';
 import type { ApplyState } from './applyState';
 import type { SessionConfig } from './sessionConfig';
@@ -25,7 +25,8 @@ import {
 import type { TargetTable } from '../plan/types';
 import type { ChangeEvent, Relation } from '../decode/changeEvents';
 
-class SchemaChangeError extends PgferryError {}
+// applier.ts and applySession.ts import these from here; the stops are in shapeStops.ts
+export { SettleBeforeStop, type CurrentTransaction } from './shapeStops';
 
 /** Attnum records kept per table (ShapeFollower.recordedFor): a follow not committed still finds the one before it. */
 const ATTNUM_RECORDS = 8;
@@ -54,12 +55,6 @@ SELECT n.nspname AS schema, c.relname AS name,
   FROM root JOIN pg_catalog.pg_class c ON c.oid = root.oid JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
  WHERE root.oid <> pg_catalog.to_regclass($1)`;
 
-/** The source transaction the apply is in: its final position (its BEGIN's), and whether earlier ones share its target batch. */
-export interface CurrentTransaction {
-  readonly finalLsn: bigint;
-  readonly afterOthers: boolean;
-}
-
 /** A session's target tables and their shapes followed, over its connections (sessionConnections.ts). */
 export class ShapeFollower {
   private readonly tables = new Map<number, TargetTable>();
@@ -76,7 +71,7 @@ export class ShapeFollower {
     private readonly config: SessionConfig,
     private readonly state: ApplyState,
     private readonly connections: SessionConnections,
-    /** The source transaction the apply is in (a stop settles the batch before it: settleBeforeStop). */
+    /** The source transaction the apply is in (a stop settles the batch before it: shapeStops.ts). */
     private readonly current: () => CurrentTransaction,
   ) {}
 
@@ -116,7 +111,7 @@ export class ShapeFollower {
     const atStart = following ? await this.recordAttnums(relation) : undefined;
     if (change.kind === 'unsupported' && (!following || change.table)) {
       reshaped();
-      this.stopWith(name, change.description, following);
+      stopWith(this.current(), name, change.description, following);
     }
     // pgoutput re-sends a Relation message after every relcache invalidation on the source (a
     // VACUUM or ANALYZE is enough): an unchanged shape needs no new look at the target, whose
@@ -156,7 +151,7 @@ export class ShapeFollower {
     const extra = inspected.extra.filter((c) => !kept.includes(c));
     if (kept.length > 0) {
       const blocked = keptColumnStop(relation.schema, relation.name, inspected.columns, kept);
-      if (blocked) this.stopOnTarget(name, blocked.description, blocked.fix);
+      if (blocked) stopOnTarget(this.current(), name, blocked.description, blocked.fix);
       this.tellKept(relation, kept);
     }
     this.state.targetNotNull ??= new Map();
@@ -167,11 +162,11 @@ export class ShapeFollower {
     } else {
       if (extra.length > 0) {
         reshaped();
-        this.stopWith(name, `column ${JSON.stringify(extra[0])} was dropped or renamed`, following);
+        stopWith(this.current(), name, `column ${JSON.stringify(extra[0])} was dropped or renamed`, following);
       }
       if (retyped.length > 0) {
         reshaped();
-        this.stopWith(name, `column ${JSON.stringify(retyped[0])} changed type`, following);
+        stopWith(this.current(), name, `column ${JSON.stringify(retyped[0])} changed type`, following);
       }
       if (table) {
         if (change.kind !== 'none') reshaped(table.partitioned);
@@ -225,7 +220,8 @@ export class ShapeFollower {
     if (columns.length < missing.length) {
       reshaped();
       const gone = missing.find((m) => !columns.some((c) => c.name === m));
-      this.stopWith(
+      stopWith(
+        this.current(),
         name,
         `column ${JSON.stringify(gone)} was added, and the source's catalog no longer has it (renamed or dropped since)`,
         this.config.followSchemaChanges,
@@ -244,7 +240,7 @@ export class ShapeFollower {
     const unreproducible = perRow.find((p) => p.plan.kind === 'per-row' && (!p.plan.statements || !this.state.requestResync));
     if (unreproducible && unreproducible.plan.kind === 'per-row') {
       reshaped();
-      this.stopPerRow(name, unreproducible.column.name, unreproducible.plan.why);
+      stopPerRow(this.current(), name, unreproducible.column.name, unreproducible.plan.why);
     }
     if (perRow.length > 0)
       await this.resyncPerRow(
@@ -420,7 +416,7 @@ export class ShapeFollower {
       resync,
       ...(known ? { known } : {}),
     });
-    if (plan.kind === 'stop') this.stopWith(name, plan.description, true, plan.fix);
+    if (plan.kind === 'stop') stopWith(this.current(), name, plan.description, true, plan.fix);
     // what the apply makes on the target is known from now on, recorded before it is made
     await this.state.recordKnownColumns?.(
       relation.schema,
@@ -465,7 +461,8 @@ export class ShapeFollower {
     const which = columns.map((c) => JSON.stringify(c)).join(', ');
     const request = this.state.requestResync;
     if (!request)
-      this.stopWith(
+      stopWith(
+        this.current(),
         name,
         `column ${which} was dropped and added again under its name, which the stream does not place among the rows`,
         true,
@@ -632,30 +629,6 @@ export class ShapeFollower {
     );
   }
 
-  /** The target's own column keeps the stream from writing: the stream stops, nothing dropped, with the fix. */
-  private stopOnTarget(name: string, description: string, fix: string): never {
-    this.settleBeforeStop();
-    throw new SchemaChangeError('CDC_SCHEMA_CHANGE', `target table ${name}: ${description}; streaming stopped`, {
-      category: 'target',
-      field: name,
-      fix,
-    });
-  }
-
-  /** A change of shape not followed: the stream stops exactly before the transaction that carries it. */
-  private stopWith(name: string, description: string, following: boolean, fix?: string): never {
-    this.settleBeforeStop();
-    throw new SchemaChangeError('CDC_SCHEMA_CHANGE', `source table ${name} changed while streaming: ${description}; streaming stopped`, {
-      category: 'source',
-      field: name,
-      fix:
-        fix ??
-        (following
-          ? 'make the same change on the target and resume'
-          : 'only added columns are followed (followSchemaChanges is off): make the same change on the target and resume'),
-    });
-  }
-
   /**
    * Step, after a relation message of a table that is a partition on the target, in a source
    * transaction not applied before (the apply loop skips the others): the target's partition tree
@@ -674,53 +647,6 @@ export class ShapeFollower {
     for (const step of done) {
       for (const [oid, table] of this.tables) if (qualified(table.schema, table.name) === step.table) this.tables.delete(oid);
     }
-  }
-
-  /**
-   * A stop on a change of shape must leave the applied position exactly before the transaction
-   * that carries it: the user then makes the same change on the target and resumes, and the
-   * stream goes on with that transaction. When earlier source transactions share the open target
-   * batch, stopping now would roll them back too, and they would come again, in the old shape,
-   * after the user's change. So the session starts again (SettleBeforeStop) and commits the batch
-   * before this transaction; the stop then comes with nothing before it uncommitted.
-   */
-  private settleBeforeStop(): void {
-    const current = this.current();
-    if (current.afterOthers) throw new SettleBeforeStop(current.finalLsn);
-  }
-
-  /**
-   * A column added on the source whose existing rows got values only the source could compute (a
-   * volatile default evaluated per row while the source rewrote the table, an identity): adding it
-   * on the target would give them other values, which would pass for applied. The stream stops,
-   * resumable: once the column exists on the target, the relation is followed as it is.
-   */
-  private stopPerRow(table: string, column: string, why: string): never {
-    this.settleBeforeStop();
-    throw new SchemaChangeError(
-      'CDC_SCHEMA_CHANGE',
-      `column ${ident(column)} was added to source table ${table} while streaming and ${why}, so the target cannot reproduce the values of its existing rows; streaming stopped`,
-      {
-        category: 'source',
-        field: table,
-        // the stop's message adds the resume step after the fix (flow/streamStops.ts)
-        fix:
-          "restart the migration, or add the column on the target with the source's values (for example: copy the table's key " +
-          `and ${ident(column)} from the source into a temporary table on the target, ALTER TABLE ${table} ADD COLUMN ${ident(column)} ` +
-          "with the source's type and default, and UPDATE it from that copy)",
-      },
-    );
-  }
-}
-
-/**
- * Not a failure: the session is started again at once, committing its batch before the source
- * transaction that ends at `finalLsn` (ApplyState.commitBefore), so that the stop that comes next
- * stops exactly before it.
- */
-export class SettleBeforeStop extends Error {
-  constructor(readonly finalLsn: bigint) {
-    super('a change of shape: the transactions before it are committed first');
   }
 }
 

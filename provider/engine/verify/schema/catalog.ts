@@ -200,7 +200,7 @@ SELECT 'trigger' AS kind, n.nspname AS schema, c.relname AS relation, tg.tgname 
   JOIN pg_catalog.pg_class c ON c.oid = tg.tgrelid
   JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
  WHERE NOT tg.tgisinternal ${major >= 13 ? 'AND tg.tgparentid = 0' : ''} AND ${nsFilter('n')} AND ${notMember('pg_class', 'c.oid')} AND ${notLeftOut('c.oid')}
-   -- pgferry's writer fence (its function lives in the control schema: switchover/fenceTriggers.ts)
+   -- pgferry's writer fence (its function lives in the control schema: footprint/fenceTriggers.ts)
    AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_proc p JOIN pg_catalog.pg_namespace s ON s.oid = p.pronamespace
                     WHERE p.oid = tg.tgfoid AND s.nspname = $1)`;
 

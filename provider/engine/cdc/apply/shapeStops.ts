@@ -1,0 +1,83 @@
+// The stops of the shape follow (shapeFollower.ts): a change of shape on the source that the
+// target cannot follow, or the target's own column in the way, stops the stream exactly before the
+// source transaction that carries it, with the fix the user makes on the target before resuming.
+import { ident } from '../../connect/quote';
+import { PgferryError } from '../../core/errors';
+
+class SchemaChangeError extends PgferryError {}
+
+/** The source transaction the apply is in: its final position (its BEGIN's), and whether earlier ones share its target batch. */
+export interface CurrentTransaction {
+  readonly finalLsn: bigint;
+  readonly afterOthers: boolean;
+}
+
+/**
+ * Not a failure: the session is started again at once, committing its batch before the source
+ * transaction that ends at `finalLsn` (ApplyState.commitBefore), so that the stop that comes next
+ * stops exactly before it.
+ */
+export class SettleBeforeStop extends Error {
+  constructor(readonly finalLsn: bigint) {
+    super('a change of shape: the transactions before it are committed first');
+  }
+}
+
+/**
+ * A stop on a change of shape must leave the applied position exactly before the transaction
+ * that carries it: the user then makes the same change on the target and resumes, and the
+ * stream goes on with that transaction. When earlier source transactions share the open target
+ * batch, stopping now would roll them back too, and they would come again, in the old shape,
+ * after the user's change. So the session starts again (SettleBeforeStop) and commits the batch
+ * before this transaction; the stop then comes with nothing before it uncommitted.
+ */
+function settleBeforeStop(current: CurrentTransaction): void {
+  if (current.afterOthers) throw new SettleBeforeStop(current.finalLsn);
+}
+
+/** The target's own column keeps the stream from writing: the stream stops, nothing dropped, with the fix. */
+export function stopOnTarget(current: CurrentTransaction, name: string, description: string, fix: string): never {
+  settleBeforeStop(current);
+  throw new SchemaChangeError('CDC_SCHEMA_CHANGE', `target table ${name}: ${description}; streaming stopped`, {
+    category: 'target',
+    field: name,
+    fix,
+  });
+}
+
+/** A change of shape not followed: the stream stops exactly before the transaction that carries it. */
+export function stopWith(current: CurrentTransaction, name: string, description: string, following: boolean, fix?: string): never {
+  settleBeforeStop(current);
+  throw new SchemaChangeError('CDC_SCHEMA_CHANGE', `source table ${name} changed while streaming: ${description}; streaming stopped`, {
+    category: 'source',
+    field: name,
+    fix:
+      fix ??
+      (following
+        ? 'make the same change on the target and resume'
+        : 'only added columns are followed (followSchemaChanges is off): make the same change on the target and resume'),
+  });
+}
+
+/**
+ * A column added on the source whose existing rows got values only the source could compute (a
+ * volatile default evaluated per row while the source rewrote the table, an identity): adding it
+ * on the target would give them other values, which would pass for applied. The stream stops,
+ * resumable: once the column exists on the target, the relation is followed as it is.
+ */
+export function stopPerRow(current: CurrentTransaction, table: string, column: string, why: string): never {
+  settleBeforeStop(current);
+  throw new SchemaChangeError(
+    'CDC_SCHEMA_CHANGE',
+    `column ${ident(column)} was added to source table ${table} while streaming and ${why}, so the target cannot reproduce the values of its existing rows; streaming stopped`,
+    {
+      category: 'source',
+      field: table,
+      // the stop's message adds the resume step after the fix (flow/streamStops.ts)
+      fix:
+        "restart the migration, or add the column on the target with the source's values (for example: copy the table's key " +
+        `and ${ident(column)} from the source into a temporary table on the target, ALTER TABLE ${table} ADD COLUMN ${ident(column)} ` +
+        "with the source's type and default, and UPDATE it from that copy)",
+    },
+  );
+}
