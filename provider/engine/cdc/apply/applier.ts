@@ -7,7 +7,7 @@ import { errorMessage } from '../../core/errors';
 import type { ServerSpec } from '../../input/migrationSpec';
 import { applyLockKey } from '../../core/names';
 import { runSession, type SessionEnd } from './applySession';
-import { SettleBeforeStop } from './shapeFollower';
+import { SettleBeforeStop } from './shapeStops';
 import { ApplyFencedError } from './applyTarget';
 import { ApplyLag } from './applyLag';
 import { maxLsn } from '../../core/lsn';

@@ -25,9 +25,6 @@ import {
 import type { TargetTable } from '../plan/types';
 import type { ChangeEvent, Relation } from '../decode/changeEvents';
 
-// applier.ts and applySession.ts import these from here; the stops are in shapeStops.ts
-export { SettleBeforeStop, type CurrentTransaction } from './shapeStops';
-
 /** Attnum records kept per table (ShapeFollower.recordedFor): a follow not committed still finds the one before it. */
 const ATTNUM_RECORDS = 8;
 
