@@ -4,16 +4,9 @@
 // servers: test/cdc/parallelApply.test.ts).
 import assert from 'node:assert/strict';
 import { specFromProperties } from '../../provider/cli/input/body';
-import { parseMigrationSpec, PgferryError } from '../../provider/engine';
+import { parseMigrationSpec } from '../../provider/engine';
 import { checkInputs } from '../../provider/resource/inputSchema';
-
-const base = {
-  migrationName: 'm1',
-  source: { host: '10.0.0.4', user: 'postgres' },
-  target: { host: 'dst.example.com', user: 'pgadmin' },
-  databases: ['sales'],
-};
-const urls = { source: 'postgres://u@src/postgres', target: 'postgres://u@dst/postgres' };
+import { base, refusesEach, urls } from './specInput';
 
 describe('applySessions: the input', () => {
   it('is 1 by default and takes 1 to 16 from the spec and a properties file', () => {
@@ -24,16 +17,7 @@ describe('applySessions: the input', () => {
   });
 
   it('refuses a bad value in one line naming the field and the allowed range', () => {
-    for (const bad of [0, 17, 2.5, -1, '4', null]) {
-      try {
-        parseMigrationSpec({ ...base, applySessions: bad });
-        assert.fail(`accepted ${String(bad)}`);
-      } catch (error) {
-        assert.ok(error instanceof PgferryError);
-        assert.equal(error.message, 'applySessions: must be a whole number from 1 to 16');
-        assert.equal(error.field, 'applySessions');
-      }
-    }
+    refusesEach('applySessions', [0, 17, 2.5, -1, '4', null], 'applySessions: must be a whole number from 1 to 16');
   });
 
   it("fails Pulumi's check naming the input", () => {

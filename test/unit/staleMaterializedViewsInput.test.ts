@@ -4,16 +4,9 @@
 import assert from 'node:assert/strict';
 import { parseCli } from '../../provider/cli/input/parse';
 import { specFromProperties } from '../../provider/cli/input/body';
-import { parseMigrationSpec, PgferryError } from '../../provider/engine';
+import { parseMigrationSpec } from '../../provider/engine';
 import { checkInputs } from '../../provider/resource/inputSchema';
-
-const base = {
-  migrationName: 'm1',
-  source: { host: '10.0.0.4', user: 'postgres' },
-  target: { host: 'dst.example.com', user: 'pgadmin' },
-  databases: ['sales'],
-};
-const urls = { source: 'postgres://u@src/postgres', target: 'postgres://u@dst/postgres' };
+import { base, refusesEach, urls } from './specInput';
 
 describe('staleMaterializedViews: the input', () => {
   it('stops by default, keeps the refreshed rows when asked, from the spec and a properties file', () => {
@@ -23,16 +16,7 @@ describe('staleMaterializedViews: the input', () => {
   });
 
   it('refuses a bad value in one line naming the field and what is allowed', () => {
-    for (const bad of ['ignore', 'Refresh', false]) {
-      try {
-        parseMigrationSpec({ ...base, staleMaterializedViews: bad });
-        assert.fail(`accepted ${String(bad)}`);
-      } catch (error) {
-        assert.ok(error instanceof PgferryError);
-        assert.equal(error.message, 'staleMaterializedViews: must be stop or refresh');
-        assert.equal(error.field, 'staleMaterializedViews');
-      }
-    }
+    refusesEach('staleMaterializedViews', ['ignore', 'Refresh', false], 'staleMaterializedViews: must be stop or refresh');
   });
 
   it("takes the CLI flag on create, and fails Pulumi's check naming the input", () => {
