@@ -15,9 +15,11 @@ import { CatalogConnection } from '../../provider/engine/control/connection';
 import type { MigrationStatus } from '../../provider/engine/core/model';
 import type { MigrationSpec } from '../../provider/engine/input/migrationSpec';
 import { events as catalogEvents } from '../../provider/engine/control/store';
-import { withSession } from '../../provider/engine/connect/session';
+import { serverMajor, withSession } from '../../provider/engine/connect/session';
+import { recordKnownObjects } from '../../provider/engine/control/knownObjects';
+import { objectKey, readSchemaObjects } from '../../provider/engine/verify/schema/catalog';
 import { ident } from '../../provider/engine/connect/quote';
-import { fenceNamesOf, publicationName } from '../../provider/engine/core/names';
+import { CONTROL_SCHEMA, fenceNamesOf, publicationName } from '../../provider/engine/core/names';
 import { fireAsReplica } from '../../provider/engine/footprint/targetFiring';
 import { fenceDatabase } from '../../provider/engine/footprint/writerFence';
 import { endIfRunning, pairSpec, serverSpec, startPair, until, waitForStatus, type Cluster, type ServerPair } from '../support';
@@ -153,6 +155,38 @@ async function startedAndStreaming(spec: MigrationSpec, store: CatalogConnection
   return ready;
 }
 
+/**
+ * The known objects as a schema look left them when the source made `table` (outside the filters,
+ * named like one on the target) between the look's read of the filter plan and its read of the
+ * catalog: the table, its columns, key and index taken for the source's, known from then on. Under
+ * load the watch's look met it now and then just before the cutover; recorded here, every run meets it.
+ */
+async function knownAsARacingLookLeftIt(spec: MigrationSpec, store: CatalogConnection, db: string, table: string): Promise<number> {
+  const objects = await withSession(spec.target, { database: db, purpose: 'test' }, async (c) =>
+    readSchemaObjects(c, await serverMajor(c), CONTROL_SCHEMA),
+  );
+  const ofTable = objects.filter((o) => o.schema === 'public' && (o.relation ?? o.name) === table);
+  await recordKnownObjects(
+    store,
+    spec.migrationName,
+    db,
+    ofTable.map((o) => ({ object: objectKey(o), attnum: o.attnum ?? null })),
+  );
+  return ofTable.length;
+}
+
+/** A target table's columns and indexes, one line: what the DBA made, read back. */
+async function shapeOf(target: Cluster, db: string, table: string): Promise<string> {
+  const [r] = await target.query<{ line: string }>(
+    `SELECT (SELECT string_agg(attname || ' ' || format_type(atttypid, atttypmod), ', ' ORDER BY attnum) FROM pg_attribute
+              WHERE attrelid = to_regclass($1) AND attnum > 0 AND NOT attisdropped)
+            || ' | ' || (SELECT string_agg(indexrelid::regclass::text, ', ' ORDER BY 1) FROM pg_index WHERE indrelid = to_regclass($1)) AS line`,
+    [table],
+    db,
+  );
+  return r!.line;
+}
+
 async function keptThroughCutover(pair: ServerPair): Promise<void> {
   const db = 'kept';
   await pair.source.query(`CREATE DATABASE ${db}`);
@@ -199,6 +233,8 @@ async function keptThroughCutover(pair: ServerPair): Promise<void> {
       const [r] = await pair.target.query<{ n: number }>('SELECT count(*)::int AS n FROM orders WHERE id >= 900000', [], db);
       return r!.n === 3 ? true : undefined;
     });
+    // the state a look racing the source's scratch_later leaves: the DBA's table under that name known
+    assert.equal(await knownAsARacingLookLeftIt(spec, store, db, 'scratch_later'), 5, 'the table, its two columns, its key and index');
     await requestCutover(spec.target, spec.migrationName);
     const end = await waitForStatus(
       store,
@@ -233,6 +269,7 @@ async function keptThroughCutover(pair: ServerPair): Promise<void> {
     assert.equal(await scratchOnTarget(pair.target, db), scratch);
     const [later] = await pair.target.query<{ line: string }>(`SELECT count(*) || ' ' || min(v) AS line FROM scratch_later`, [], db);
     assert.equal(later!.line, '10 dba later 1');
+    assert.equal(await shapeOf(pair.target, db, 'scratch_later'), 'id integer, v text | scratch_later_pkey');
     // the target's role and extension, and the look-alikes on both servers
     assert.equal(await targetOwn(pair.target), before.target);
     assert.match(before.target, /^true 7 work_mem=7MB the DBA's \| citext [\d.]+ public \| dba_owned bystander$/);
