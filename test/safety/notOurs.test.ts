@@ -180,7 +180,7 @@ async function shapeOf(target: Cluster, db: string, table: string): Promise<stri
   const [r] = await target.query<{ line: string }>(
     `SELECT (SELECT string_agg(attname || ' ' || format_type(atttypid, atttypmod), ', ' ORDER BY attnum) FROM pg_attribute
               WHERE attrelid = to_regclass($1) AND attnum > 0 AND NOT attisdropped)
-            || ' | ' || (SELECT string_agg(indexrelid::regclass::text, ', ' ORDER BY 1) FROM pg_index WHERE indrelid = to_regclass($1)) AS line`,
+            || ' | ' || (SELECT string_agg(indexrelid::regclass::text, ', ' ORDER BY indexrelid::regclass::text) FROM pg_index WHERE indrelid = to_regclass($1)) AS line`,
     [table],
     db,
   );
@@ -544,6 +544,56 @@ async function sameNamesKept(pair: ServerPair): Promise<void> {
   }
 }
 
+/**
+ * The source's event trigger told (schemaChangeCapture eventTrigger): the source makes, while
+ * streaming, a table outside the filters under the name of one a DBA made on the target, adds an
+ * index to it and drops its key. The DDL follow read its filter plan when the stream began, which
+ * knew no such table: the DBA's table is left as the DBA made it all the same.
+ */
+async function keptFromTheDdlFollow(pair: ServerPair): Promise<void> {
+  const db = 'told';
+  await pair.source.query(`CREATE DATABASE ${db}`);
+  await pair.source.query(SOURCE_DB(200), [], db);
+  const spec = pairSpec(pair, 'not-ours-told', [db], {
+    mode: 'Online',
+    option: 'Migrate',
+    excludeTables: ['scratch_*'],
+    schemaChangeCapture: 'eventTrigger',
+  });
+  const store = new CatalogConnection(spec.target);
+  try {
+    await startedAndStreaming(spec, store);
+    await pair.target.query(
+      `CREATE TABLE scratch_told (id int PRIMARY KEY, v text);
+       INSERT INTO scratch_told SELECT g, 'dba told ' || g FROM generate_series(1, 10) g;`,
+      [],
+      db,
+    );
+    // one command a statement: the event trigger tells each, in the stream's order, before the marker row
+    // (a streamed table's first: the follow reads its filter plan at the first it is told of)
+    for (const statement of [
+      'CREATE INDEX orders_n ON orders (n)',
+      'CREATE TABLE scratch_told (id int PRIMARY KEY, v text)',
+      'CREATE INDEX scratch_told_v ON scratch_told (v)',
+      'ALTER TABLE scratch_told DROP CONSTRAINT scratch_told_pkey',
+      `INSERT INTO orders VALUES (900000, 1, 'marker')`,
+    ])
+      await pair.source.query(statement, [], db);
+    await until('the marker row on the target', async () => {
+      const [r] = await pair.target.query<{ n: number }>('SELECT count(*)::int AS n FROM orders WHERE id = 900000', [], db);
+      return r!.n === 1 ? true : undefined;
+    });
+    // the follow ran: the streamed table's index is on the target
+    assert.equal(await shapeOf(pair.target, db, 'orders'), 'id integer, n integer, note text | orders_n, orders_pkey');
+    assert.equal(await shapeOf(pair.target, db, 'scratch_told'), 'id integer, v text | scratch_told_pkey');
+    const [rows] = await pair.target.query<{ line: string }>(`SELECT count(*) || ' ' || min(v) AS line FROM scratch_told`, [], db);
+    assert.equal(rows!.line, '10 dba told 1');
+  } finally {
+    await endIfRunning(spec, Promise.resolve());
+    await store.close();
+  }
+}
+
 describe('safety: what pgferry did not make is kept (outside trust probe)', function () {
   this.timeout(600_000);
   let pair: ServerPair;
@@ -590,4 +640,7 @@ describe('safety: what pgferry did not make is kept (outside trust probe)', func
 
   it("a DBA's trigger named like the one the schema watch made (on another table) keeps its state, and one under the fence's name stops the fence before it sets anything, the source read back unchanged", () =>
     sameNamesKept(pair));
+
+  it("the DBA's table under a name the filters leave out keeps its key and gets no index when the source's namesake, made while streaming, gets one and loses its key (event trigger capture, which follows the streamed table's new index): columns, index and 10 rows read back", () =>
+    keptFromTheDdlFollow(pair));
 });
