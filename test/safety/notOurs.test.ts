@@ -15,9 +15,11 @@ import { CatalogConnection } from '../../provider/engine/control/connection';
 import type { MigrationStatus } from '../../provider/engine/core/model';
 import type { MigrationSpec } from '../../provider/engine/input/migrationSpec';
 import { events as catalogEvents } from '../../provider/engine/control/store';
-import { withSession } from '../../provider/engine/connect/session';
+import { serverMajor, withSession } from '../../provider/engine/connect/session';
+import { recordKnownObjects } from '../../provider/engine/control/knownObjects';
+import { objectKey, readSchemaObjects } from '../../provider/engine/verify/schema/catalog';
 import { ident } from '../../provider/engine/connect/quote';
-import { fenceNamesOf, publicationName } from '../../provider/engine/core/names';
+import { CONTROL_SCHEMA, fenceNamesOf, publicationName } from '../../provider/engine/core/names';
 import { fireAsReplica } from '../../provider/engine/footprint/targetFiring';
 import { fenceDatabase } from '../../provider/engine/footprint/writerFence';
 import { endIfRunning, pairSpec, serverSpec, startPair, until, waitForStatus, type Cluster, type ServerPair } from '../support';
@@ -153,6 +155,38 @@ async function startedAndStreaming(spec: MigrationSpec, store: CatalogConnection
   return ready;
 }
 
+/**
+ * The known objects as a schema look left them when the source made `table` (outside the filters,
+ * named like one on the target) between the look's read of the filter plan and its read of the
+ * catalog: the table, its columns, key and index taken for the source's, known from then on. Under
+ * load the watch's look met it now and then just before the cutover; recorded here, every run meets it.
+ */
+async function knownAsARacingLookLeftIt(spec: MigrationSpec, store: CatalogConnection, db: string, table: string): Promise<number> {
+  const objects = await withSession(spec.target, { database: db, purpose: 'test' }, async (c) =>
+    readSchemaObjects(c, await serverMajor(c), CONTROL_SCHEMA),
+  );
+  const ofTable = objects.filter((o) => o.schema === 'public' && (o.relation ?? o.name) === table);
+  await recordKnownObjects(
+    store,
+    spec.migrationName,
+    db,
+    ofTable.map((o) => ({ object: objectKey(o), attnum: o.attnum ?? null })),
+  );
+  return ofTable.length;
+}
+
+/** A target table's columns and indexes, one line: what the DBA made, read back. */
+async function shapeOf(target: Cluster, db: string, table: string): Promise<string> {
+  const [r] = await target.query<{ line: string }>(
+    `SELECT (SELECT string_agg(attname || ' ' || format_type(atttypid, atttypmod), ', ' ORDER BY attnum) FROM pg_attribute
+              WHERE attrelid = to_regclass($1) AND attnum > 0 AND NOT attisdropped)
+            || ' | ' || (SELECT string_agg(indexrelid::regclass::text, ', ' ORDER BY indexrelid::regclass::text) FROM pg_index WHERE indrelid = to_regclass($1)) AS line`,
+    [table],
+    db,
+  );
+  return r!.line;
+}
+
 async function keptThroughCutover(pair: ServerPair): Promise<void> {
   const db = 'kept';
   await pair.source.query(`CREATE DATABASE ${db}`);
@@ -199,6 +233,8 @@ async function keptThroughCutover(pair: ServerPair): Promise<void> {
       const [r] = await pair.target.query<{ n: number }>('SELECT count(*)::int AS n FROM orders WHERE id >= 900000', [], db);
       return r!.n === 3 ? true : undefined;
     });
+    // the state a look racing the source's scratch_later leaves: the DBA's table under that name known
+    assert.equal(await knownAsARacingLookLeftIt(spec, store, db, 'scratch_later'), 5, 'the table, its two columns, its key and index');
     await requestCutover(spec.target, spec.migrationName);
     const end = await waitForStatus(
       store,
@@ -233,6 +269,7 @@ async function keptThroughCutover(pair: ServerPair): Promise<void> {
     assert.equal(await scratchOnTarget(pair.target, db), scratch);
     const [later] = await pair.target.query<{ line: string }>(`SELECT count(*) || ' ' || min(v) AS line FROM scratch_later`, [], db);
     assert.equal(later!.line, '10 dba later 1');
+    assert.equal(await shapeOf(pair.target, db, 'scratch_later'), 'id integer, v text | scratch_later_pkey');
     // the target's role and extension, and the look-alikes on both servers
     assert.equal(await targetOwn(pair.target), before.target);
     assert.match(before.target, /^true 7 work_mem=7MB the DBA's \| citext [\d.]+ public \| dba_owned bystander$/);
@@ -507,6 +544,56 @@ async function sameNamesKept(pair: ServerPair): Promise<void> {
   }
 }
 
+/**
+ * The source's event trigger told (schemaChangeCapture eventTrigger): the source makes, while
+ * streaming, a table outside the filters under the name of one a DBA made on the target, adds an
+ * index to it and drops its key. The DDL follow read its filter plan when the stream began, which
+ * knew no such table: the DBA's table is left as the DBA made it all the same.
+ */
+async function keptFromTheDdlFollow(pair: ServerPair): Promise<void> {
+  const db = 'told';
+  await pair.source.query(`CREATE DATABASE ${db}`);
+  await pair.source.query(SOURCE_DB(200), [], db);
+  const spec = pairSpec(pair, 'not-ours-told', [db], {
+    mode: 'Online',
+    option: 'Migrate',
+    excludeTables: ['scratch_*'],
+    schemaChangeCapture: 'eventTrigger',
+  });
+  const store = new CatalogConnection(spec.target);
+  try {
+    await startedAndStreaming(spec, store);
+    await pair.target.query(
+      `CREATE TABLE scratch_told (id int PRIMARY KEY, v text);
+       INSERT INTO scratch_told SELECT g, 'dba told ' || g FROM generate_series(1, 10) g;`,
+      [],
+      db,
+    );
+    // one command a statement: the event trigger tells each, in the stream's order, before the marker row
+    // (a streamed table's first: the follow reads its filter plan at the first it is told of)
+    for (const statement of [
+      'CREATE INDEX orders_n ON orders (n)',
+      'CREATE TABLE scratch_told (id int PRIMARY KEY, v text)',
+      'CREATE INDEX scratch_told_v ON scratch_told (v)',
+      'ALTER TABLE scratch_told DROP CONSTRAINT scratch_told_pkey',
+      `INSERT INTO orders VALUES (900000, 1, 'marker')`,
+    ])
+      await pair.source.query(statement, [], db);
+    await until('the marker row on the target', async () => {
+      const [r] = await pair.target.query<{ n: number }>('SELECT count(*)::int AS n FROM orders WHERE id = 900000', [], db);
+      return r!.n === 1 ? true : undefined;
+    });
+    // the follow ran: the streamed table's index is on the target
+    assert.equal(await shapeOf(pair.target, db, 'orders'), 'id integer, n integer, note text | orders_n, orders_pkey');
+    assert.equal(await shapeOf(pair.target, db, 'scratch_told'), 'id integer, v text | scratch_told_pkey');
+    const [rows] = await pair.target.query<{ line: string }>(`SELECT count(*) || ' ' || min(v) AS line FROM scratch_told`, [], db);
+    assert.equal(rows!.line, '10 dba told 1');
+  } finally {
+    await endIfRunning(spec, Promise.resolve());
+    await store.close();
+  }
+}
+
 describe('safety: what pgferry did not make is kept (outside trust probe)', function () {
   this.timeout(600_000);
   let pair: ServerPair;
@@ -553,4 +640,7 @@ describe('safety: what pgferry did not make is kept (outside trust probe)', func
 
   it("a DBA's trigger named like the one the schema watch made (on another table) keeps its state, and one under the fence's name stops the fence before it sets anything, the source read back unchanged", () =>
     sameNamesKept(pair));
+
+  it("the DBA's table under a name the filters leave out keeps its key and gets no index when the source's namesake, made while streaming, gets one and loses its key (event trigger capture, which follows the streamed table's new index): columns, index and 10 rows read back", () =>
+    keptFromTheDdlFollow(pair));
 });

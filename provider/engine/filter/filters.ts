@@ -55,6 +55,15 @@ export function treatmentOf(filters: CompiledFilters, schema: string, name: stri
   return 'moves';
 }
 
+/**
+ * Whether the filters leave out a relation by its own name, on either server: a table made on the
+ * source since a filter plan was read, or one someone made on the target under such a name, which
+ * is theirs. (A partition is judged by its root's name: not by this.)
+ */
+export function leftOutByName(filters: CompiledFilters, schema: string, name: string): boolean {
+  return filters.active && treatmentOf(filters, schema, name) === 'left-out';
+}
+
 /** A relation matched by both schemaOnlyTables and dataOnlyTables: the two contradict. */
 export function contradicts(filters: CompiledFilters, schema: string, name: string): boolean {
   return anyMatch(filters.lists.schemaOnlyTables, schema, name) && anyMatch(filters.lists.dataOnlyTables, schema, name);

@@ -17,6 +17,7 @@ import { runWorkers, WorkQueue } from '../util/workQueue';
 import { stopOnAbort } from '../connect/interrupt';
 import { checksum, keyedChecksumSql, rowsChecksumSql, tableCountSql } from './keyedChecksum';
 import type { TargetColumn } from '../cdc/plan/types';
+import { compileFilters, leftOutByName } from '../filter/filters';
 import { nameKey, readFilterPlan, UNFILTERED, type FilterPlan } from '../filter/plan';
 import { readMaterializedViews, verifyMaterializedView, type MaterializedView } from './materializedViews';
 import { compareSequences, describeDifference, readSequenceStates, targetBehindItsRows } from './sequenceCheck';
@@ -206,7 +207,17 @@ type Item =
   | { kind: 'sequences' }
   | { kind: 'materialized-view'; view: MaterializedView };
 
-/** Tables the target has and the source has not (pgferry's own progress table aside). */
+/**
+ * Whether a table is not left out by its own name: a table made on the source since the filter plan
+ * was read is left out all the same, and one on the target under such a name is someone else's,
+ * whatever a look recorded of it. A partition is judged by its root, as the plan judges it.
+ */
+function withinNames(spec: MigrationSpec): (t: SourceTable) => boolean {
+  const compiled = compileFilters(spec);
+  return (t) => t.isPartition || !leftOutByName(compiled, t.schema, t.name);
+}
+
+/** Tables the target has and the source has not (pgferry's own progress table aside, and what the filters leave out by name). */
 async function tablesOnlyOnTarget(
   spec: MigrationSpec,
   database: string,
@@ -216,8 +227,10 @@ async function tablesOnlyOnTarget(
   const key = (t: SourceTable) => `${t.schema}\0${t.name}`;
   const onSource = new Set(sourceTables.map(key));
   const onTarget = await withSession(spec.target, { database, purpose: 'verify' }, async (c) => listTables(c, await serverMajor(c)));
+  const named = withinNames(spec);
   return onTarget.filter(
-    (t) => t.schema !== CONTROL_SCHEMA && !onSource.has(key(t)) && !kept.has(schemaObjectKey('table', t.schema, null, t.name, null)),
+    (t) =>
+      t.schema !== CONTROL_SCHEMA && !onSource.has(key(t)) && !kept.has(schemaObjectKey('table', t.schema, null, t.name, null)) && named(t),
   );
 }
 
@@ -294,7 +307,7 @@ async function verifyDatabase(spec: MigrationSpec, database: string, options: Ve
   } = snapshot ? await snapshot.use(readSource) : await withSession(spec.source, targetOptions, readSource);
   // What the filters leave behind, or move without rows, is not compared; a schema-only table is
   // on the target all the same, so target-only tables are judged against every source table.
-  const tables = sourceTables.filter((t) => filter.rowsMove(t.oid));
+  const tables = sourceTables.filter(withinNames(spec)).filter((t) => filter.rowsMove(t.oid));
   const leftOut = await leftOutObjects(spec, database, snapshot);
   const kept = keptOnTarget(options.known?.get(database));
   const ahead: SourceAhead = options.fallBack ? 'fall-back' : snapshot ? 'snapshot' : 'exact';

@@ -7,6 +7,7 @@ import { readUnsupportedObjects } from '../../catalog/unsupported';
 import { closeSessionPair, openSessionPair, serverMajor } from '../../connect/session';
 import { CONTROL_SCHEMA } from '../../core/names';
 import { PgferryError } from '../../core/errors';
+import { compileFilters, leftOutByName, type CompiledFilters } from '../../filter/filters';
 import { nameKey, readFilterPlan, type FilterPlan } from '../../filter/plan';
 import type { MigrationSpec } from '../../input/migrationSpec';
 import { readSchemaObjects, type SchemaObject } from './catalog';
@@ -58,6 +59,26 @@ function movedObjects(objects: readonly SchemaObject[], filter: FilterPlan, left
     if (o.kind === 'extension') return !leftOutExtensions.has(o.name);
     return !filter.leftOutSchemaNames.has(o.schema);
   });
+}
+
+/** Kinds of relation the filters judge by name (a sequence follows its table or its schema). */
+const NAMED_BY_FILTERS = new Set(['table', 'view', 'materialized view', 'foreign table']);
+
+/**
+ * The objects of one server without the relations whose name the filters leave out, nor their
+ * parts. The filter plan knows the source's relations of the moment it was read: one made on the
+ * source since (just before a cutover) is left out by its name all the same, and a table someone
+ * made on the target under such a name is theirs, whatever an earlier look saw. Neither is
+ * compared, so neither is ever known, followed, altered or dropped. A partition is judged by its
+ * root, as the plan judges it, never by its own name.
+ */
+function withinFilters(objects: readonly SchemaObject[], compiled: CompiledFilters): SchemaObject[] {
+  const outside = new Set(
+    objects
+      .filter((o) => NAMED_BY_FILTERS.has(o.kind) && !o.props['partition of'] && leftOutByName(compiled, o.schema, o.name))
+      .map((o) => o.objectId),
+  );
+  return objects.filter((o) => !outside.has(o.objectId) && !outside.has(o.ownerObjectId));
 }
 
 /**
@@ -132,8 +153,9 @@ export async function compareDatabase(
       ...(options.knownIdentities ? { knownIdentities: options.knownIdentities } : {}),
       ...(options.setAsideKeys && { setAsideKeys: new Set(options.setAsideKeys.map((k) => [k.schema, k.table, k.name].join('\0'))) }),
     };
-    const moved = movedObjects(source, filter, leftBehind);
-    const { steps, identified, ...comparison } = compareSchemas(moved, target, ctx);
+    const compiled = compileFilters(spec);
+    const moved = withinFilters(movedObjects(source, filter, leftBehind), compiled);
+    const { steps, identified, ...comparison } = compareSchemas(moved, withinFilters(target, compiled), ctx);
     return { check: { ...comparison, database, seconds: (Date.now() - started) / 1000 }, steps, sourceObjects: moved, identified };
   } finally {
     await closeSessionPair(pair);
