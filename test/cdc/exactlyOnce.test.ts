@@ -3,7 +3,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import type pg from 'pg';
 import { startPair, until, type ServerPair } from '../support';
-import { applierOptions, assertSame, createSlot, drain, setupDb, startApplier, stopCdcPair, type CdcDb } from './harness';
+import { applierOptions, assertSame, assertSameIds, createSlot, drain, setupDb, startApplier, stopCdcPair, type CdcDb } from './harness';
 
 const DDL = `
 CREATE TABLE acct (id int PRIMARY KEY, balance bigint NOT NULL, note text);
@@ -109,12 +109,7 @@ describe('cdc: exactly once under SIGKILL (integration)', function () {
       const running = startApplier(f, { initialLsn: exported.consistentLsn, preferProgressTable: mode === 'table' });
       await drain(f, running);
       // on a difference, name the ledger rows that differ (which ids, inserted or deleted) first
-      const ids = async (side: (sql: string) => Promise<Record<string, unknown>[]>): Promise<Set<number>> =>
-        new Set((await side('SELECT id::int AS id FROM ledger')).map((r) => r.id as number));
-      const [want, got] = await Promise.all([ids((sql) => f.src(sql)), ids((sql) => f.dst(sql))]);
-      const missing = [...want].filter((id) => !got.has(id));
-      const extra = [...got].filter((id) => !want.has(id));
-      assert.deepEqual({ missing, extra }, { missing: [], extra: [] }, `ledger ids differ\n${stderr.join('')}`);
+      await assertSameIds(f, 'ledger', stderr.join(''));
       await assertSame(f, TABLES);
       assert.equal(running.applier.stats().progressMode, mode);
       if (mode === 'table') {

@@ -145,6 +145,19 @@ export async function assertSame(f: CdcDb, tables: readonly string[]): Promise<v
   }
 }
 
+/**
+ * The ids of `table` on both servers compared as sets: which are missing on the target and which
+ * it has extra, named first (a lost or repeated change says itself before the whole-table compare).
+ */
+export async function assertSameIds(f: CdcDb, table: string, context: string): Promise<void> {
+  const ids = async (side: (sql: string) => Promise<Record<string, unknown>[]>): Promise<Set<number>> =>
+    new Set((await side(`SELECT id::int AS id FROM ${table}`)).map((r) => r.id as number));
+  const [want, got] = await Promise.all([ids((sql) => f.src(sql)), ids((sql) => f.dst(sql))]);
+  const missing = [...want].filter((id) => !got.has(id));
+  const extra = [...got].filter((id) => !want.has(id));
+  assert.deepEqual({ missing, extra }, { missing: [], extra: [] }, `${table} ids differ\n${context}`);
+}
+
 /** Copies tables' rows as of the exported snapshot (stands in for the copy phase). */
 export async function copyAtSnapshot(f: CdcDb, snapshot: string, tables: readonly string[]): Promise<void> {
   const src = await f.source.connect(f.db);

@@ -9,7 +9,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import type pg from 'pg';
 import { startPair, until, type ServerPair } from '../support';
-import { applierOptions, assertSame, createSlot, drain, setupDb, startApplier, stopCdcPair, type CdcDb } from './harness';
+import { applierOptions, assertSame, assertSameIds, createSlot, drain, setupDb, startApplier, stopCdcPair, type CdcDb } from './harness';
 
 const TABLE_COUNT = 8;
 const TABLES = [...Array.from({ length: TABLE_COUNT }, (_, i) => `t${i}`), 'parent', 'child'];
@@ -163,12 +163,7 @@ async function assertNothingLostOrRepeated(f: CdcDb, initialLsn: bigint, stderr:
   assert.equal(stderr.join('').includes('Error'), false, stderr.join(''));
   const running = startApplier(f, { initialLsn, applySessions: SESSIONS });
   await drain(f, running, 120_000);
-  const ids = async (side: (sql: string) => Promise<Record<string, unknown>[]>): Promise<Set<number>> =>
-    new Set((await side('SELECT id::int AS id FROM child')).map((r) => r.id as number));
-  const [want, got] = await Promise.all([ids((sql) => f.src(sql)), ids((sql) => f.dst(sql))]);
-  const missing = [...want].filter((id) => !got.has(id));
-  const extra = [...got].filter((id) => !want.has(id));
-  assert.deepEqual({ missing, extra }, { missing: [], extra: [] }, `child ids differ\n${stderr.join('')}`);
+  await assertSameIds(f, 'child', stderr.join(''));
   await assertSame(f, TABLES);
   assert.ok((await laneRecords(f)) > 0, 'sessions other than the first committed batches');
 }
