@@ -103,6 +103,8 @@ export interface FaultContext {
   otherRunnerStarted(pid: number, timeoutMs: number): Promise<boolean>;
   /** Runtime agents: the agent process whose child the runner `pid` is. */
   agentOf?(runnerPid: number): Promise<number | undefined>;
+  /** Runners this trial has SIGKILLed, added before the signal: the monitor knows they start nothing more. */
+  readonly killed: Set<number>;
 }
 
 export interface InjectedFault {
@@ -152,6 +154,7 @@ async function processFault(plan: FaultPlan, ctx: FaultContext): Promise<Injecte
   const pid = await ctx.runnerPid();
   if (pid === undefined) return { happened: false, detail: 'no runner alive to signal', over: Promise.resolve() };
   if (plan.kind === 'sigkill') {
+    ctx.killed.add(pid);
     if (!signalGroup(pid, 'SIGKILL')) return { happened: false, detail: `runner ${pid} gone before the kill`, over: Promise.resolve() };
     // A held statement is let go only once the process is gone, so it dies with its connection.
     await processGone(pid, 5000);
@@ -198,6 +201,7 @@ async function agentFault(plan: FaultPlan, ctx: FaultContext): Promise<InjectedF
   const agent = runner === undefined ? undefined : await ctx.agentOf?.(runner);
   if (runner === undefined || agent === undefined) return { happened: false, detail: 'no agent runner alive', over: Promise.resolve() };
   if (plan.kind === 'agent-kill') {
+    ctx.killed.add(runner);
     if (!signalGroup(agent, 'SIGKILL')) return { happened: false, detail: `agent ${agent} gone before the kill`, over: Promise.resolve() };
     await processGone(agent, 5000);
     await processGone(runner, 10_000);

@@ -92,6 +92,7 @@ export class TrialMonitor {
     clusters: { source: Cluster; target: Cluster },
     private readonly targetProxy: FaultProxy,
     private readonly sourceProxy: FaultProxy,
+    private readonly killed: ReadonlySet<number>,
   ) {
     this.source = new Direct(clusters.source);
     this.target = new Direct(clusters.target);
@@ -165,6 +166,10 @@ export class TrialMonitor {
         // copy-split-table was flagged for that beside the next agent opening its lease session;
         // the rows are judged apart, and were whole)
         if (owner !== undefined && owner > 0 && !processes.some((p) => p.pid === owner)) continue;
+        // nor does a runner the trial has SIGKILLed, though /proc may still list it while it exits
+        // (a loaded machine was seen listing it beside the resumed runner): a killed process sends
+        // nothing new, so what the proxy forwards for it was sent before the signal
+        if (owner !== undefined && this.killed.has(owner)) continue;
         // nor is a read of its cancel flag: every runner polls it once a second whatever its lease
         // (flow/orchestrator.ts watchCancel), and a runner woken after losing its lease runs that
         // overdue timer before it learns of the loss (two lease-loss trials at cutover-fence were
@@ -176,8 +181,10 @@ export class TrialMonitor {
     }
     if (workers.size >= 2) {
       this.report.twoWorkerSamples += 1;
+      // each runner's /proc state said too, so a runner seen while it exits can be told from a live one
+      const state = (pid: number): string => processes.find((p) => p.pid === Math.abs(pid))?.state ?? '?';
       this.report.twoWorkerDetail ??= [...workers]
-        .map(([pid, what]) => `${pid < 0 ? `orphan ${-pid}` : `runner ${pid}`}: ${what}`)
+        .map(([pid, what]) => `${pid < 0 ? `orphan ${-pid}` : `runner ${pid}`} (${state(pid)}): ${what}`)
         .join('; ');
     }
   }

@@ -176,7 +176,9 @@ export async function runTrial(servers: CampaignServers, opts: TrialOptions): Pr
   const pooler = poolerDraw && (await TrialPooler.start(poolerDraw, clusters, servers.proxies.source.port, databases));
   const bystander = bystanderDraws.length > 0 ? new BystanderActor(bystanderDraws, clusters, databases, result, opts.seed) : undefined;
   const store = new CatalogConnection(serverSpec(servers.target));
+  const killed = new Set<number>();
   const ctx: FaultContext = {
+    killed,
     proxies: servers.proxies,
     clusters,
     runnerPid: async () => {
@@ -206,7 +208,7 @@ export async function runTrial(servers: CampaignServers, opts: TrialOptions): Pr
   if (agents) ctx.agentOf = (pid) => agents.agentOf(pid);
   const fault = new ArmedFault(plan, trigger, matchAt, servers.proxies[trigger.server], ctx);
   const workload = new CampaignWorkload(servers.source, databases, opts.size, rng.fork('workload'));
-  const monitor = new TrialMonitor(name, databases, clusters, servers.proxies.target, servers.proxies.source);
+  const monitor = new TrialMonitor(name, databases, clusters, servers.proxies.target, servers.proxies.source, killed);
   const user = new TrialUser(
     {
       name,
