@@ -55,9 +55,8 @@ export async function resumeMigration(spec: MigrationSpec): Promise<void> {
   const status = await showMigration(spec.target, name);
   if (!status) throw notFound(name);
   // a migration cut over with a fallback window still open resumes its reverse stream (or its fall-back)
-  const windowOpen =
-    status.state === 'Succeeded' &&
-    (await withStore(spec.target, (store) => fallbackWindows(store, name))).some((w) => RUNNER_STATES.has(w.state));
+  const windows = status.state === 'Succeeded' ? await withStore(spec.target, (store) => fallbackWindows(store, name)) : [];
+  const windowOpen = windows.some((w) => RUNNER_STATES.has(w.state));
   if (isFinalState(status.state) && !windowOpen) {
     throw new PgferryError('MIGRATION_FINISHED', `migration "${name}" is already ${status.state}; there is nothing to resume`, {
       category: 'input',
@@ -71,8 +70,8 @@ export async function resumeMigration(spec: MigrationSpec): Promise<void> {
       fix: 'resume with the properties the migration was created with',
     });
   }
-  const stopped = status.subState === 'WaitingForApplyFix';
-  // a stopped stream is tried again now, by the live runner or by the one started here
+  const stopped = status.subState === 'WaitingForApplyFix' || windows.some((w) => w.state === 'Stopped');
+  // a stopped stream, forward or a window's reverse one, is tried again now, by the live runner or by the one started here
   if (stopped) await withStore(spec.target, (store) => requestApplyRetry(store, name));
   // (a migration run in the caller's process has no runner record: its supervisor reads the request too)
   if (stopped && (status.runner === undefined || status.runner.alive)) return;
