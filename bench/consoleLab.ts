@@ -6,8 +6,8 @@
 //   node dist/bench/consoleLab.js
 import { performance } from 'node:perf_hooks';
 import { startConsole } from '../provider/console/command';
-import { CatalogConnection, parseMigrationSpec, type ServerSpec, list } from '../provider/engine';
-import { register, setState } from '../provider/engine/internal';
+import { parseMigrationSpec, type ServerSpec, list } from '../provider/engine';
+import { CatalogConnection, register, setState } from '../provider/engine/internal';
 import { startCluster, stopAllClusters } from '../provider/localpg/cluster';
 import os from 'node:os';
 

@@ -14,8 +14,8 @@
 import { writeFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
-import { CatalogConnection, parseMigrationSpec, type ServerSpec } from '../provider/engine';
-import { register } from '../provider/engine/internal';
+import { parseMigrationSpec, type ServerSpec } from '../provider/engine';
+import { CatalogConnection, register } from '../provider/engine/internal';
 import { inspectTargetTable } from '../provider/engine/cdc/apply/targetTables';
 import { sourceAttributes } from '../provider/engine/cdc/apply/sourceColumns';
 import { fingerprint } from '../provider/engine/flow/schemaWatch';

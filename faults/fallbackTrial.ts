@@ -8,8 +8,8 @@
 // compares the old source with the new server, where everything the application wrote on both
 // sides is (the new server is fenced from the fall-back on), and the application writes on the old
 // source again: no key or sequence value may be drawn twice there.
-import { type CatalogConnection, type FallbackStatus, get, type MigrationStatus } from '../provider/engine';
-import { PRIOR_SETTING_SQL } from '../provider/engine/internal';
+import { type FallbackStatus, get, type MigrationStatus } from '../provider/engine';
+import { type CatalogConnection, PRIOR_SETTING_SQL } from '../provider/engine/internal';
 import type { Cluster } from '../test/support';
 import { CampaignWorkload } from './campaignWorkload';
 import { BYSTANDER_MARK, type BystanderActor } from './bystander';

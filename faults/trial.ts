@@ -2,7 +2,8 @@
 // through the proxies, the fault injected when its phase's trigger matches, the user's recovery
 // (resume when `show` says the runner is dead, the cutover once changes stream and the fault is
 // over), then the judge, the leftover checks, the outcome, and the clean-up.
-import { CatalogConnection, FINAL_STATES, type MigrationStatus, get } from '../provider/engine';
+import { FINAL_STATES, type MigrationStatus, get } from '../provider/engine';
+import { CatalogConnection } from '../provider/engine/internal';
 import { serverSpec, type Cluster } from '../test/support';
 import { TrialAgents } from './agents';
 import { ArmedFault, describeFault, drawFault, isAgentFault, type FaultContext, type FaultKind, type FaultPlan } from './faults';

@@ -1,6 +1,6 @@
 // Per-table progress and recent events for the live view, on a connection of its own so polling
 // them never delays the status poll.
-import { CatalogConnection, type ServerSpec, type TableProgress, events, tables } from '../engine';
+import { openControlCatalog, type ControlCatalog, type ServerSpec, type TableProgress, events, tables } from '../engine';
 
 export type { TableProgress };
 
@@ -13,10 +13,10 @@ export interface ProgressEventLine {
 
 /** A reader on its own connection, so polling tables never blocks the status poll. */
 export class TableProgressReader {
-  private readonly store: CatalogConnection;
+  private readonly store: ControlCatalog;
 
   constructor(target: ServerSpec) {
-    this.store = new CatalogConnection(target);
+    this.store = openControlCatalog(target);
   }
 
   /** Every table of the migration, queued ones too: their sizes make each database's total. */

@@ -4,7 +4,8 @@
 // runner records in the catalog: control/streamSamples.ts), or shows the last ones read when the
 // target does not answer. A reading that fails keeps the last one and says since when.
 import {
-  CatalogConnection,
+  openControlCatalog,
+  type ControlCatalog,
   databaseCopy,
   RateMeter,
   streamSamples,
@@ -84,8 +85,8 @@ function timeout<T>(ms: number): Promise<T | undefined> {
 }
 
 export class CatalogWatch {
-  private readonly listStore: CatalogConnection;
-  private readonly pageStore: CatalogConnection;
+  private readonly listStore: ControlCatalog;
+  private readonly pageStore: ControlCatalog;
   private reading: Reading = { migrations: [] };
   private readonly seriesRead = new Map<string, Charted>();
   private readonly eventsRead = new Map<string, readonly ConsoleEvent[]>();
@@ -104,8 +105,8 @@ export class CatalogWatch {
     /** How a failure is said: without secrets (the caller masks). */
     private readonly describe: (error: unknown) => string,
   ) {
-    this.listStore = new CatalogConnection(target);
-    this.pageStore = new CatalogConnection(target);
+    this.listStore = openControlCatalog(target);
+    this.pageStore = openControlCatalog(target);
   }
 
   /** Reads once now, then on the timer until stop(). */

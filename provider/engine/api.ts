@@ -6,13 +6,21 @@ import { fallbackWindows } from './control/fallbackWindows';
 import { serverMajor, withSession } from './connect/session';
 import { CatalogConnection } from './control/connection';
 import { PgferryError } from './core/errors';
-import { isFinalState, type MigrationStatus, type MigrationSubState, type VerificationReport } from './core/model';
+import { isFinalState, type AzureContext, type MigrationStatus, type MigrationSubState, type VerificationReport } from './core/model';
 import { runnerStopped } from './core/statusChecks';
 import { dropDatabase, targetDatabaseOid } from './schema/database';
 import type { MigrationSpec, ServerSpec } from './input/migrationSpec';
 import { sameMigration } from './input/publicSpec';
 import type { RunOptions } from './run/migrationRun';
-import { list as catalogStatuses, register, remove } from './control/store';
+import {
+  events as catalogEvents,
+  list as catalogStatuses,
+  register,
+  remove,
+  setAzureContext as recordAzureContext,
+  tables as catalogTables,
+} from './control/store';
+import { streamSamples as catalogSamples, type StreamDirection } from './control/streamSamples';
 import { shownStatus, withFootprintShown } from './footprint/shown';
 import { requestApplyRetry } from './control/migrationRequests';
 import { liveAgentsHolding, serverKey } from './control/agents';
@@ -55,9 +63,8 @@ export async function resumeMigration(spec: MigrationSpec): Promise<void> {
   const status = await showMigration(spec.target, name);
   if (!status) throw notFound(name);
   // a migration cut over with a fallback window still open resumes its reverse stream (or its fall-back)
-  const windowOpen =
-    status.state === 'Succeeded' &&
-    (await withStore(spec.target, (store) => fallbackWindows(store, name))).some((w) => RUNNER_STATES.has(w.state));
+  const windows = status.state === 'Succeeded' ? await withStore(spec.target, (store) => fallbackWindows(store, name)) : [];
+  const windowOpen = windows.some((w) => RUNNER_STATES.has(w.state));
   if (isFinalState(status.state) && !windowOpen) {
     throw new PgferryError('MIGRATION_FINISHED', `migration "${name}" is already ${status.state}; there is nothing to resume`, {
       category: 'input',
@@ -71,8 +78,8 @@ export async function resumeMigration(spec: MigrationSpec): Promise<void> {
       fix: 'resume with the properties the migration was created with',
     });
   }
-  const stopped = status.subState === 'WaitingForApplyFix';
-  // a stopped stream is tried again now, by the live runner or by the one started here
+  const stopped = status.subState === 'WaitingForApplyFix' || windows.some((w) => w.state === 'Stopped');
+  // a stopped stream, forward or a window's reverse one, is tried again now, by the live runner or by the one started here
   if (stopped) await withStore(spec.target, (store) => requestApplyRetry(store, name));
   // (a migration run in the caller's process has no runner record: its supervisor reads the request too)
   if (stopped && (status.runner === undefined || status.runner.alive)) return;
@@ -103,16 +110,58 @@ export async function withStore<T>(target: ServerSpec, fn: (store: CatalogConnec
 }
 
 /**
+ * One target's control catalog held open by a caller that reads it again and again (the console's
+ * watch, the CLI's progress lines): what the reads below take, closed when done. Its connection and
+ * statements stay the engine's (control/connection.ts; pgferry's own tools reach that handle
+ * through internal.ts).
+ */
+export interface ControlCatalog {
+  close(): Promise<void>;
+}
+
+/** Opens `target`'s control catalog; its connection is made at the first read. */
+export function openControlCatalog(target: ServerSpec): ControlCatalog {
+  return new CatalogConnection(target);
+}
+
+/** The engine's handle behind a caller's: one that openControlCatalog made (or a tool's own). */
+function handleOf(catalog: ControlCatalog): CatalogConnection {
+  if (catalog instanceof CatalogConnection) return catalog;
+  throw new TypeError('a control catalog is opened with openControlCatalog');
+}
+
+/**
  * A migration's status as `show` gives it: the control catalog's, with the writer fence and the
  * pooler's pause of each database that has one (the footprint's, footprint/shown.ts).
  */
-export function get(store: CatalogConnection, name: string): Promise<MigrationStatus | undefined> {
-  return shownStatus(store, name);
+export function get(catalog: ControlCatalog, name: string): Promise<MigrationStatus | undefined> {
+  return shownStatus(handleOf(catalog), name);
 }
 
 /** The migrations of a catalog (the active ones, or all), each as `get` gives it. */
-export async function list(store: CatalogConnection, filter: 'active' | 'all' = 'active'): Promise<MigrationStatus[]> {
+export async function list(catalog: ControlCatalog, filter: 'active' | 'all' = 'active'): Promise<MigrationStatus[]> {
+  const store = handleOf(catalog);
   return Promise.all((await catalogStatuses(store, filter)).map((status) => withFootprintShown(store, status)));
+}
+
+/** A migration's latest events, newest first. */
+export function events(catalog: ControlCatalog, name: string, limit?: number): ReturnType<typeof catalogEvents> {
+  return catalogEvents(handleOf(catalog), name, limit);
+}
+
+/** A migration's tables and their copy progress (`includeQueued`: the tables not begun too). */
+export function tables(catalog: ControlCatalog, name: string, options?: { includeQueued?: boolean }): ReturnType<typeof catalogTables> {
+  return catalogTables(handleOf(catalog), name, options);
+}
+
+/** A migration's stream samples of the last hour in one direction, by database (the console's charts). */
+export function streamSamples(catalog: ControlCatalog, name: string, direction?: StreamDirection): ReturnType<typeof catalogSamples> {
+  return catalogSamples(handleOf(catalog), name, direction);
+}
+
+/** Records the Azure resource a migration is shown as (the CLI's create, the resource's). */
+export function setAzureContext(catalog: ControlCatalog, name: string, context: AzureContext): Promise<void> {
+  return recordAzureContext(handleOf(catalog), name, context);
 }
 
 export async function showMigration(target: ServerSpec, name: string): Promise<MigrationStatus | undefined> {

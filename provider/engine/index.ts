@@ -41,16 +41,19 @@ export { POOLER_PASSWORD_VARIABLE } from './switchover/pooler';
 export { publicSpec, sameMigration } from './input/publicSpec';
 export { defaultSslMode, isAzureHost, isUncheckedTls } from './input/azureHosts';
 export { tlsFailureOf } from './validate/connectivity';
-export { CatalogConnection } from './control/connection';
-// the control catalog's functions the CLI, the resource and the console call on the handle
-export { events, setAzureContext, tables } from './control/store';
 export { FALLBACK_WINDOW_RULE, isFallbackWindow } from './input/fallbackWindow';
-export { streamSamples } from './control/streamSamples';
 export { CONTROL_SCHEMA_VERSION } from './control/schemaVersions';
 export { PGFERRY_VERSION } from './control/version';
 export {
+  // the control catalog held open by a caller that reads it again and again, and its reads
+  openControlCatalog,
+  type ControlCatalog,
   get,
   list,
+  events,
+  tables,
+  streamSamples,
+  setAzureContext,
   runMigration,
   startMigration,
   resumeMigration,

@@ -1,9 +1,12 @@
 // The engine's entry for pgferry's own tools (bench/, faults/): what they need beyond the public
-// API of index.ts to set up and judge a scenario (a migration registered or moved to a state by
-// hand, a runner's input, the retry policy, the writer fence's names and statements). It is not
-// in the package's exports map: a program that installs pgferry cannot reach it, and the CLI, the
-// resource and the console may not import it (the ranks check, .dependency-cruiser.cjs).
+// API of index.ts to set up and judge a scenario (the control catalog's own handle, a migration
+// registered or moved to a state by hand, a runner's input, the retry policy, the writer fence's
+// names and statements). It is not in the package's exports map: a program that installs pgferry
+// cannot reach it, and the CLI, the resource and the console may not import it (the ranks check,
+// .dependency-cruiser.cjs).
 export { retrying } from './connect/retry';
+// the catalog's handle itself (a caller of index.ts holds it as a ControlCatalog)
+export { CatalogConnection } from './control/connection';
 // what a writer fence changes on a source database: its default_transaction_read_only before, and
 // its triggers (the function they call, in the control schema; the statement that drops them)
 export { PRIOR_SETTING_SQL } from './footprint/writerFence';

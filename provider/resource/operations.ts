@@ -179,7 +179,7 @@ async function recordAzureContext(spec: MigrationSpec, inputs: Props, options: O
       `${spec.migrationName}: migrationInstanceResourceId recorded, not used: pgferry runs the migration where pulumi up runs (runtime: agents runs it on pgferry agent workers near the target)`,
     );
   }
-  const store = new engine.CatalogConnection(spec.target);
+  const store = engine.openControlCatalog(spec.target);
   try {
     await setAzureContext(store, spec.migrationName, context);
   } finally {

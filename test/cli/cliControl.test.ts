@@ -2,7 +2,7 @@
 // through the control/ functions, as the runner would.
 import assert from 'node:assert/strict';
 import type { ChildProcess } from 'node:child_process';
-import { CatalogConnection } from '../../provider/engine';
+import { CatalogConnection } from '../../provider/engine/control/connection';
 import { serverSpec, startCluster, type Cluster } from '../support';
 import { propertiesFile, runCli, stderrMatch, PGFERRY_JSON, PGFERRY_JSON_LIST } from './helpers';
 import {

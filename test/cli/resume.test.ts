@@ -1,7 +1,8 @@
 // `pgferry resume`: the runner of an offline copy is killed mid-copy; resume --wait restarts it
 // and the migration ends Succeeded with every row on the target.
 import assert from 'node:assert/strict';
-import { CatalogConnection, parseMigrationSpec, publicSpec } from '../../provider/engine';
+import { parseMigrationSpec, publicSpec } from '../../provider/engine';
+import { CatalogConnection } from '../../provider/engine/control/connection';
 import { CopyHold, startPair, until, type ServerPair } from '../support';
 import { propertiesFile, runCli, PGFERRY_JSON } from './helpers';
 import { createMigration } from '../../provider/engine/control/store';

@@ -10,8 +10,8 @@ import { existsSync } from 'node:fs';
 import http from 'node:http';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { startConsole, type RunningConsole } from '../../provider/console/command';
+import { CatalogConnection } from '../../provider/engine/control/connection';
 import {
-  CatalogConnection,
   cancelMigration,
   requestDataMigrationStart,
   requestFallBack,

@@ -4,7 +4,8 @@
 import assert from 'node:assert/strict';
 import type { ChildProcess } from 'node:child_process';
 import net from 'node:net';
-import { parseMigrationSpec, CatalogConnection } from '../../provider/engine';
+import { parseMigrationSpec } from '../../provider/engine';
+import { CatalogConnection } from '../../provider/engine/control/connection';
 import { serverSpec, startCluster, until, type Cluster } from '../support';
 import { startConsole } from '../../provider/console/command';
 import { runCli } from '../cli/helpers';

@@ -9,7 +9,7 @@ import http from 'node:http';
 import https from 'node:https';
 import net from 'node:net';
 import { startConsole, type RunningConsole } from '../../provider/console/command';
-import { CatalogConnection } from '../../provider/engine';
+import { CatalogConnection } from '../../provider/engine/control/connection';
 import { register } from '../../provider/engine/control/store';
 import { pairSpec, serverSpec, startPair, type ServerPair } from '../support';
 import { holdClosedPort } from '../support/closedPort';

@@ -5,7 +5,8 @@
 // runner SIGKILLed in the window and resumed applies what was written meanwhile exactly once; the
 // old source's rows are read back and compared with the target's, table by table. Closing the
 // window drops the reverse slot, publication and origin, and the old source keeps its fence. The
-// same on a managed-like target.
+// same on a managed-like target. A reverse stream stopped on an error the user can fix keeps its
+// stop through a killed runner, read back from the catalog, and applies again once fixed.
 import assert from 'node:assert/strict';
 import {
   closeFallbackWindow,
@@ -155,6 +156,74 @@ async function stoppedAfterResume(pair: ServerPair, store: CatalogConnection, na
 }
 
 /**
+ * A reverse stream stopped on an error the user can fix outlives its runner, as a forward stream's
+ * stop does: SIGKILLed while the window is Stopped, the resumed runner finds the stop's record
+ * (cause, since) and counts its own failed try on it; once the row in the way is removed,
+ * `pgferry resume` tries it again at once and the old source ends equal to the new server, each
+ * write once.
+ */
+async function stopOutlivesRunner(pair: ServerPair, store: CatalogConnection, name: string, db: string): Promise<void> {
+  await pair.source.query(`CREATE DATABASE ${db}`);
+  await pair.source.query(SETUP, [], db);
+  const spec = pairSpec(pair, name, [db], { mode: 'Online', option: 'Migrate', fenceWriters: true, fallbackWindow: '1h' });
+  await startMigration(spec);
+  await waitForStatus(store, name, (s) => s.subState === 'WaitingForCutoverTrigger' || isFinalState(s.state));
+  await requestCutover(spec.target, name);
+  // the window is Open before the migration is Succeeded (the cutover opens it before its release)
+  const cutOver = await waitForStatus(store, name, (s) => isFinalState(s.state));
+  assert.deepEqual([cutOver.state, cutOver.databases[0]?.fallback?.state], ['Succeeded', 'Open'], cutOver.message);
+
+  // a row written on the old source behind the fence takes the key the new server then inserts
+  await pair.source.query(
+    "SET application_name = 'pgferry admin'; BEGIN READ WRITE; INSERT INTO scratch VALUES (100, 'only on the old source'); COMMIT",
+    [],
+    db,
+  );
+  await pair.target.query("INSERT INTO scratch VALUES (100, 'from the new server')", [], db);
+  await pair.target.query("INSERT INTO items (v) SELECT 'behind the stop' || g FROM generate_series(1, 20) g", [], db);
+  const first = await until('the reverse stream stopped', async () => {
+    const [w] = await fallbackWindows(store, name);
+    return w?.state === 'Stopped' && w.stop ? w : undefined;
+  });
+  const stop = first.stop!;
+  assert.equal(stop.sqlState, '23505', stop.error);
+  assert.match(stop.table ?? '', /scratch/);
+  assert.match(first.message ?? '', /^the reverse stream stopped: .*scratch.*; fix on the old source, where it applies: /);
+
+  const running = (await get(store, name))!;
+  process.kill(running.runner!.pid, 'SIGKILL');
+  await until('the runner is dead', async () => ((await get(store, name))?.runner?.alive === false ? true : undefined));
+  await resumeMigration(spec);
+  // the resumed runner tried the stream at once, stopped on the same row, and counted that try on the same stop
+  const again = await until('the resumed runner counts its try', async () => {
+    const [w] = await fallbackWindows(store, name);
+    return w?.stop && w.stop.attempts > stop.attempts ? w : undefined;
+  });
+  assert.equal(again.state, 'Stopped');
+  assert.equal(again.stop!.since, stop.since, 'the stop is the one recorded before the kill');
+  assert.equal(again.stop!.sqlState, '23505');
+  assert.equal(again.stoppedLsn, first.stoppedLsn);
+  assert.equal((await get(store, name))?.state, 'Succeeded');
+
+  // the fix, then resume: the live runner tries the stream at once instead of after its wait
+  await pair.source.query("SET application_name = 'pgferry admin'; BEGIN READ WRITE; DELETE FROM scratch WHERE k = 100; COMMIT", [], db);
+  await resumeMigration(spec);
+  const open = await until('the reverse stream applies again', async () => {
+    const [w] = await fallbackWindows(store, name);
+    return w?.state === 'Open' ? w : undefined;
+  });
+  assert.equal(open.stop, undefined, 'the stop is cleared');
+  await until('the old source has every write', async () => ((await sameOnBoth(pair, db)) ? true : undefined), 120_000);
+  assert.deepEqual(await pair.source.query('SELECT k, note FROM scratch WHERE k = 100', [], db), [{ k: 100, note: 'from the new server' }]);
+  const behind = await pair.source.query<{ n: string }>("SELECT count(*)::text AS n FROM items WHERE v LIKE 'behind the stop%'", [], db);
+  assert.equal(behind[0]!.n, '20', 'each write made behind the stop, once');
+
+  await closeFallbackWindow(spec.target, name);
+  await until('the window closed', async () => ((await fallbackWindows(store, name))[0]?.state === 'Closed' ? true : undefined));
+  await until('the runner exits', async () => ((await get(store, name))?.runner?.alive === false ? true : undefined));
+}
+
+/**
  * The scenario on one pair: an online migration cut over with a window, the application on the new
  * server, the runner SIGKILLed and resumed, the window closed. `target`: a managed-like target user.
  */
@@ -291,4 +360,7 @@ describe('fall-back: the reverse stream (integration)', function () {
       await managed.stop();
     }
   });
+
+  it('keeps a reverse stream stopped through a killed runner, its cause and since read back, then applies again at resume once fixed, the old source equal', () =>
+    stopOutlivesRunner(pair, store, 'fb-stop', 'fb_stop'));
 });

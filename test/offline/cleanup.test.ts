@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
-import { cleanupSource, CatalogConnection, dropTargetDatabases, parseMigrationSpec, removeMigration } from '../../provider/engine';
+import { cleanupSource, dropTargetDatabases, parseMigrationSpec, removeMigration } from '../../provider/engine';
+import { CatalogConnection } from '../../provider/engine/control/connection';
 import { publicationName, slotName } from '../../provider/engine/core/names';
 import { ident } from '../../provider/engine/connect/quote';
 import { serverSpec, startPair, type ServerPair } from '../support';

@@ -1,6 +1,6 @@
 // Which stream failures stop a stream for a fix and which end the migration, the fix each names,
-// when a caller that asked for a retry stops waiting, and how long a stopped stream waits before it
-// is tried again (pure).
+// when a caller that asked for a retry stops waiting, how long a stopped stream waits before it
+// is tried again, and the stop's record both directions keep (pure).
 import assert from 'node:assert/strict';
 import { PgferryError, waitingForApplyFix, type ApplyStop, type MigrationStatus } from '../../provider/engine';
 import { classifyStreamFailure } from '../../provider/engine/cdc/apply/applyStop';
@@ -9,6 +9,7 @@ import { StatementFailure } from '../../provider/engine/cdc/apply/targetTransact
 import { waitDone } from '../../provider/cli/wait';
 import { failureMessage } from '../../provider/resource/failures';
 import { retryDelayMs } from '../../provider/engine/flow/watchLoop';
+import { appliedPast, reverseStopCause, stopRecord } from '../../provider/engine/flow/streamStops';
 
 /** A server error as pg's DatabaseError carries it. */
 function serverError(code: string, message: string): Error {
@@ -137,5 +138,31 @@ describe('a stopped stream tried again on its own, in either direction (flow/wat
     );
     assert.equal(retryDelayMs(1_000), 300_000);
     assert.equal(retryDelayMs(0), 5_000, 'a stream counted as never stopped waits as after its first stop');
+  });
+});
+
+describe('a stream stop recorded, in either direction (flow/streamStops.ts stopRecord)', () => {
+  const cause = { code: 'CDC_APPLY', sqlState: '23505', error: 'duplicate key', fix: 'make the rows match' };
+
+  it('keeps the first stop’s since, counts each attempt and never moves where it stopped back', () => {
+    const first = stopRecord(undefined, cause, { applied: 0x200n, began: Date.parse('2026-11-28T04:00:00Z'), requestsSeen: 1 });
+    assert.deepEqual(
+      [first.attempts, first.appliedLsn, first.lastAttemptAt, first.retryRequestsSeen],
+      [1, '0/200', '2026-11-28T04:00:00.000Z', 1],
+    );
+    // a try that failed before it read its position (nothing applied yet) has not moved back
+    const second = stopRecord(first, cause, { applied: 0n, requestsSeen: 2 });
+    assert.deepEqual([second.since, second.attempts, second.appliedLsn, second.retryRequestsSeen], [first.since, 2, '0/200', 2]);
+    assert.equal(appliedPast(second, 0x200n), false);
+    assert.equal(appliedPast(second, 0x201n), true);
+  });
+
+  it('names a reverse stream’s cause and fix as a forward one’s, and a lost slot’s as a stop with its way out', () => {
+    const duplicate = reverseStopCause(refused('23505', 'duplicate key value violates unique constraint "t_pkey"'));
+    assert.deepEqual([duplicate.sqlState, duplicate.table], ['23505', '"public"."t"']);
+    assert.match(duplicate.fix, /a constraint on the target refused the change/);
+    const lost = reverseStopCause(serverError('42704', 'replication slot "s" does not exist'));
+    assert.match(lost.fix, /close the window \(`pgferry update --close-fallback`\)/);
+    assert.equal(reverseStopCause('stopped').error, 'it ended (stopped)');
   });
 });

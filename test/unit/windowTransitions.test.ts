@@ -33,7 +33,7 @@ function windowOf(state: FallbackWindow['state'], more: Partial<FallbackWindow> 
 /** A reverse stream as the supervisor holds it: started `agoMs` before now, applied up to `applied`. */
 function streamOf(more: Partial<ReverseStream> = {}, agoMs = 1000, applied = 0x100n): ReverseStream {
   const applier = { stats: () => ({ appliedLsn: applied, confirmedLsn: 0n }) } as unknown as ReverseStream['applier'];
-  return { database: 'db', applier, startedAt: NOW - agoMs, done: Promise.resolve('stopped'), ...more };
+  return { database: 'db', applier, startedAt: NOW - agoMs, requestsSeen: 0, done: Promise.resolve('stopped'), ...more };
 }
 
 /** The event and the state it moves to, or 'streams on'. */

@@ -2,7 +2,7 @@
 // then hand the migration to a detached runner, optionally waiting for its outcome.
 import {
   inputError,
-  CatalogConnection,
+  openControlCatalog,
   PgferryError,
   resumeMigration,
   showMigration,
@@ -72,7 +72,7 @@ async function recordAzureContext(args: CliArgs, spec: MigrationSpec, body: unkn
     ...(args.tags ? { tags: args.tags } : {}),
     migrateRoles: spec.migrateRoles,
   };
-  const store = new CatalogConnection(spec.target);
+  const store = openControlCatalog(spec.target);
   try {
     await setAzureContext(store, spec.migrationName, context);
     info(`recorded for ${spec.migrationName}: ${JSON.stringify(context)}`);

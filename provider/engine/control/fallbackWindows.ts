@@ -6,7 +6,7 @@
 import { ident } from '../connect/quote';
 import { CONTROL_SCHEMA, REQUEST_CHANNEL } from '../core/names';
 import { PgferryError } from '../core/errors';
-import type { FallbackStatus } from '../core/model';
+import type { ApplyStop, FallbackStatus } from '../core/model';
 import type { CatalogConnection } from './connection';
 
 const CONTROL = ident(CONTROL_SCHEMA);
@@ -35,6 +35,8 @@ export interface FallbackWindow {
   readonly retainedBytes?: number;
   /** Stopped: how far the old source had applied when it stopped. */
   readonly stoppedLsn?: string;
+  /** Stopped: the stop as a forward stream's is recorded (its cause and fix, since, attempts), kept across runners. */
+  readonly stop?: ApplyStop;
   readonly fallBackRequested: boolean;
   /** When the fall-back fenced the target (its downtime starts there). */
   readonly fallBackStartedAt?: Date;
@@ -64,6 +66,7 @@ interface Row {
   pending_bytes: string | null;
   retained_bytes: string | null;
   stopped_lsn: string | null;
+  apply_stop: ApplyStop | null;
   fall_back_requested_at: Date | null;
   fall_back_started_at: Date | null;
   fall_back_released: boolean;
@@ -89,6 +92,7 @@ function shape(r: Row): FallbackWindow {
     ...(r.pending_bytes !== null ? { pendingBytes: Number(r.pending_bytes) } : {}),
     ...(r.retained_bytes !== null ? { retainedBytes: Number(r.retained_bytes) } : {}),
     ...(r.stopped_lsn ? { stoppedLsn: r.stopped_lsn } : {}),
+    ...(r.apply_stop ? { stop: r.apply_stop } : {}),
     fallBackRequested: r.fall_back_requested_at !== null,
     ...(r.fall_back_started_at ? { fallBackStartedAt: r.fall_back_started_at } : {}),
     fallBackReleased: r.fall_back_released,
@@ -112,7 +116,7 @@ export async function recordFallbackWindow(store: CatalogConnection, migration: 
      ON CONFLICT (migration, database) DO UPDATE
         SET opened_at = now(), ends_at = excluded.ends_at, state = 'Opening', opened_lsn = NULL, applied_lsn = NULL,
             close_requested_at = NULL, closed_at = NULL, message = NULL, latency_seconds = NULL, pending_bytes = NULL,
-            retained_bytes = NULL, stopped_lsn = NULL, fall_back_requested_at = NULL, fall_back_started_at = NULL,
+            retained_bytes = NULL, stopped_lsn = NULL, apply_stop = NULL, fall_back_requested_at = NULL, fall_back_started_at = NULL,
             fall_back_released = false, fell_back_at = NULL, downtime_seconds = NULL, forward_again = false,
             forward_lsn = NULL, forward_reopened_at = NULL
       WHERE w.state = 'FellBack' AND w.forward_reopened_at IS NOT NULL`,
@@ -167,24 +171,32 @@ export async function requestFallbackClose(store: CatalogConnection, migration: 
   return rows.length;
 }
 
-/** The reverse stream stopped on an error: Stopped, with the error and how far the old source had applied. */
+/**
+ * The reverse stream stopped on an error, or stopped again when tried: Stopped, with the stop's
+ * record (flow/streamStops.ts), its message and how far the old source had applied when it first
+ * stopped.
+ */
 export async function markFallbackStopped(
   store: CatalogConnection,
   migration: string,
   database: string,
   message: string,
-  appliedLsn: string,
+  stop: ApplyStop,
 ): Promise<void> {
+  await store.install(); // the stop's column comes with version 29
   await store.query(
-    `UPDATE ${T} SET state = 'Stopped', message = $3, stopped_lsn = coalesce(stopped_lsn, $4) WHERE migration = $1 AND database = $2 AND state = 'Open'`,
-    [migration, database, message, appliedLsn],
+    `UPDATE ${T} SET state = 'Stopped', message = $3, apply_stop = $4, stopped_lsn = coalesce(stopped_lsn, $5)
+      WHERE migration = $1 AND database = $2 AND state IN ('Open', 'Stopped')`,
+    [migration, database, message, JSON.stringify(stop), stop.appliedLsn],
   );
 }
 
-/** A stopped reverse stream applies again: Open, the stop's message cleared. */
+/** A stopped reverse stream applies again: Open, the stop and its message cleared. */
 export async function markFallbackStreaming(store: CatalogConnection, migration: string, database: string): Promise<void> {
+  await store.install(); // the stop's column comes with version 29
   await store.query(
-    `UPDATE ${T} SET state = 'Open', message = NULL, stopped_lsn = NULL WHERE migration = $1 AND database = $2 AND state = 'Stopped'`,
+    `UPDATE ${T} SET state = 'Open', message = NULL, stopped_lsn = NULL, apply_stop = NULL
+      WHERE migration = $1 AND database = $2 AND state = 'Stopped'`,
     [migration, database],
   );
 }
@@ -316,7 +328,8 @@ export async function fallbackWindows(store: CatalogConnection, migration: strin
   if (!tables[0]?.ok) return []; // a catalog from before windows existed
   const rows = await store.query<Row>(
     `SELECT database, state, opened_at, ends_at, opened_lsn, applied_lsn, close_requested_at, closed_at, message,
-            latency_seconds, pending_bytes::text, retained_bytes::text, stopped_lsn, fall_back_requested_at,
+            latency_seconds, pending_bytes::text, retained_bytes::text, stopped_lsn, to_jsonb(w) -> 'apply_stop' AS apply_stop,
+            fall_back_requested_at,
             fall_back_started_at, fall_back_released, fell_back_at, downtime_seconds,
             to_jsonb(w) -> 'forward_again' AS forward_again, to_jsonb(w) ->> 'forward_lsn' AS forward_lsn,
             (to_jsonb(w) ->> 'forward_reopened_at')::timestamptz AS forward_reopened_at

@@ -591,6 +591,16 @@ ALTER TABLE pgferry.stream_sample ADD PRIMARY KEY (migration, database, directio
 COMMENT ON COLUMN pgferry.stream_sample.direction IS 'forward: the stream from the source to the target; reverse: a fallback window''s stream from the target back to the old source';
 `,
   },
+  {
+    // A reverse stream's stop recorded as a forward stream's is (flow/streamStops.ts): the cause and
+    // its fix, since when, the attempts and the retry requests seen, so that a runner resumed while a
+    // window is Stopped goes on from them instead of starting its count and its back-off again.
+    version: 29,
+    sql: `
+ALTER TABLE pgferry.fallback_window ADD COLUMN apply_stop jsonb;
+COMMENT ON COLUMN pgferry.fallback_window.apply_stop IS 'Stopped: the reverse stream''s stop, recorded as migration_database.apply_stop records the forward stream''s (cause, fix, since, attempts, how far the old source had applied); cleared once it applies again';
+`,
+  },
 ];
 
 /** The highest control-catalog version this build installs (`pgferry version` prints it). */

@@ -19,9 +19,9 @@
 // closeFellBackRecord).
 import { appliedUpTo } from '../cdc/apply/onlineStream';
 import { retrying, RETRY_POLICIES } from '../connect/retry';
-import { parseLsn, formatLsn } from '../core/lsn';
+import { parseLsn } from '../core/lsn';
 import { errorMessage } from '../core/errors';
-import { isFinalState } from '../core/model';
+import { isFinalState, type ApplyStop } from '../core/model';
 import {
   fallbackWindows,
   markFallbackStopped,
@@ -30,6 +30,7 @@ import {
   type FallbackWindow,
 } from '../control/fallbackWindows';
 import { get } from '../control/store';
+import { applyRetryRequests } from '../control/migrationRequests';
 import { outageRetry } from '../run/outage';
 import { failpoint } from '../util/failpoints';
 import { sleepUnlessAborted } from '../util/sleep';
@@ -45,6 +46,7 @@ import {
   type ReverseStream,
 } from './fallBackStep';
 import { closeWindow, recordProgress, startReverse } from './fallback';
+import { reverseStopCause, stopRecord } from './streamStops';
 import { retryDelayMs, row, superviseStreams, type Handoff, type Watched, type WatchRow } from './watchLoop';
 
 /** Where a runner is in a migration's life from its first stream on. */
@@ -155,15 +157,15 @@ const STREAMING_AFTER_MS = 10_000;
 /** The window states the runner has work in: streaming back, stopped and tried again, falling back. */
 const LIVE: readonly FallbackWindow['state'][] = ['Open', 'Stopped', 'FallingBack'];
 
-/** What the reverse supervisor's rows share during one watch: the streams, their tries, the windows read once per look. */
+/** What the reverse supervisor's rows share during one watch: the streams, the windows and the retry requests read once per look. */
 class ReverseWatch implements Watched {
   private windowsRead: Promise<FallbackWindow[] | undefined> | undefined;
 
   constructor(
     readonly run: FallbackRun,
     readonly streams: Map<string, ReverseStream>,
-    /** Each database's tries of its stopped stream since it last streamed: the back-off's count (retryDelayMs). */
-    readonly tries: Map<string, number>,
+    /** The retry requests (`pgferry resume`) counted at the last read: a stopped stream that has not seen them is tried at once. */
+    public requests: number,
   ) {}
 
   nextLook(): void {
@@ -172,8 +174,12 @@ class ReverseWatch implements Watched {
 
   /** The windows this run streams back, read once per look; undefined while the catalog is away (the next look reads again). */
   windows(): Promise<FallbackWindow[] | undefined> {
-    this.windowsRead ??= fallbackWindows(this.run.store, this.run.spec.migrationName).then(
-      (windows) => windows.filter((w) => this.streams.has(w.database)),
+    const { store, spec } = this.run;
+    this.windowsRead ??= Promise.all([fallbackWindows(store, spec.migrationName), applyRetryRequests(store, spec.migrationName)]).then(
+      ([windows, requests]) => {
+        this.requests = requests;
+        return windows.filter((w) => this.streams.has(w.database));
+      },
       () => undefined,
     );
     return this.windowsRead;
@@ -223,24 +229,21 @@ const WINDOW: readonly WindowTransition[] = [
     step: (l) => closed(l, 'the window passed'),
   },
   { from: ['Open'], event: 'the reverse stream stopped', to: 'Stopped', occurs: (_w, s) => s.ended !== undefined, step: stopped },
-  // a stream tried again that failed again waits longer before the next try, as a forward one does
+  // a stream tried again that failed again waits longer before the next try, as a forward one does;
+  // its record counts the attempt, so a resumed runner goes on with the same wait
   {
     from: ['Stopped'],
     event: 'the stream tried again stopped',
     to: 'Stopped',
     occurs: (_w, s) => s.ended !== undefined && s.retryAt === undefined,
-    step: async ({ watch, window, stream }) => {
-      const attempts = (watch.tries.get(window.database) ?? 0) + 1;
-      watch.tries.set(window.database, attempts);
-      stream.retryAt = Date.now() + retryDelayMs(attempts);
-    },
+    step: (l) => recordStop(l).then(() => undefined),
   },
   {
     from: ['Stopped'],
     event: 'its try is due',
     to: 'Stopped',
     occurs: (_w, s, now) => s.ended !== undefined && now >= s.retryAt!,
-    step: async ({ watch, window }) => void watch.streams.set(window.database, startReverse(watch.run, window)),
+    step: async ({ watch, window }) => void watch.streams.set(window.database, startReverse(watch.run, window, watch.requests)),
   },
   {
     from: ['Stopped'],
@@ -257,8 +260,8 @@ const WINDOW: readonly WindowTransition[] = [
       (w.stoppedLsn !== undefined && appliedUpTo(s.applier.stats()) > parseLsn(w.stoppedLsn)) || now - s.startedAt >= STREAMING_AFTER_MS,
     step: async ({ watch, window }) => {
       await markFallbackStreaming(watch.run.store, watch.run.spec.migrationName, window.database);
-      watch.tries.delete(window.database);
-      watch.run.onProgress({ kind: 'info', database: window.database, message: 'the reverse stream applies again' });
+      const had = window.stop ? ` (it had stopped ${window.stop.attempts} time(s) since ${window.stop.since})` : '';
+      watch.run.onProgress({ kind: 'info', database: window.database, message: `the reverse stream applies again${had}` });
     },
     figures: true,
   },
@@ -309,7 +312,8 @@ const WINDOW: readonly WindowTransition[] = [
     by: 'fall-back',
     occurs: (w, s) => typeof s.fallBack?.end === 'object' && !failedPastReturn(w, s),
     step: async ({ watch, window, stream }) => {
-      if (await fallBackStopped(watch.run, window, stream)) watch.streams.set(window.database, startReverse(watch.run, window));
+      if (await fallBackStopped(watch.run, window, stream))
+        watch.streams.set(window.database, startReverse(watch.run, window, watch.requests));
       else stream.fallBack = undefined;
     },
   },
@@ -321,18 +325,37 @@ async function closed({ watch, window, stream }: WindowLook, why: string): Promi
   watch.streams.delete(window.database);
 }
 
-/** Open -> Stopped: the stop recorded where it applied up to, its first try after the back-off's first wait. */
-async function stopped({ watch, window, stream }: WindowLook): Promise<void> {
-  const { run } = watch;
-  const why = stream.ended instanceof Error ? errorMessage(stream.ended) : `it ended (${stream.ended})`;
-  const applied = formatLsn(appliedUpTo(stream.applier.stats()));
-  await markFallbackStopped(run.store, run.spec.migrationName, window.database, `the reverse stream stopped: ${why}`, applied);
-  await run.warn(
-    `the reverse stream stopped: ${why}; it is tried again by itself (after ${retryDelayMs(1) / 1000} s, then at doubling intervals up to ${retryDelayMs(Infinity) / 60_000} min), and a fall-back waits for it`,
-    window.database,
+/** The message a stopped reverse stream leaves on its window: what failed, the fix on the old source, how it goes on. */
+function reverseStopMessage(stop: ApplyStop): string {
+  const statement = stop.statement ? ` [statement: ${stop.statement}]` : '';
+  return (
+    `the reverse stream stopped: ${stop.error}${statement}; fix on the old source, where it applies: ${stop.fix}; ` +
+    `it is tried again by itself (after ${retryDelayMs(stop.attempts) / 1000} s, then at doubling intervals up to ${retryDelayMs(Infinity) / 60_000} min), ` +
+    'or at once with `pgferry resume`; a fall-back waits for it'
   );
-  watch.tries.set(window.database, 1);
-  stream.retryAt = Date.now() + retryDelayMs(1);
+}
+
+/**
+ * A reverse stream's stop recorded in its window as a forward stream's is (streamStops.ts
+ * stopRecord): its cause, since, attempts, where the old source had applied; its next try after
+ * the back-off's wait for that many attempts. Returns the record.
+ */
+async function recordStop({ watch, window, stream }: WindowLook): Promise<ApplyStop> {
+  const { run } = watch;
+  const stop = stopRecord(window.stop, reverseStopCause(stream.ended!), {
+    applied: appliedUpTo(stream.applier.stats()),
+    began: stream.startedAt,
+    requestsSeen: stream.requestsSeen,
+  });
+  await markFallbackStopped(run.store, run.spec.migrationName, window.database, reverseStopMessage(stop), stop);
+  stream.retryAt = Date.now() + retryDelayMs(stop.attempts);
+  return stop;
+}
+
+/** Open -> Stopped: the stop recorded where it applied up to, its first try after the back-off's wait. */
+async function stopped(look: WindowLook): Promise<void> {
+  const stop = await recordStop(look);
+  if (stop.attempts === 1) await look.watch.run.warn(reverseStopMessage(stop), look.window.database);
 }
 
 /**
@@ -348,9 +371,14 @@ export function windowTransition(
   return WINDOW.find((t) => t.by === by && t.from.includes(window.state) && t.occurs(window, stream, now));
 }
 
-/** One database's look: the first transition of WINDOW that holds, then the figures for `show` while the stream goes on. */
+/**
+ * One database's look: the first transition of WINDOW that holds, then the figures for `show` while
+ * the stream goes on. A stopped stream waiting for its try is due at once when the user asked since
+ * its attempt began (`pgferry resume`), as a forward one is.
+ */
 async function lookAt(watch: ReverseWatch, window: FallbackWindow): Promise<void> {
   const look: WindowLook = { watch, window, stream: watch.streams.get(window.database)! };
+  if (look.stream.retryAt !== undefined && watch.requests > look.stream.requestsSeen) look.stream.retryAt = Date.now();
   const transition = windowTransition(window, look.stream, Date.now());
   if (transition) {
     trace(`window ${window.database}: ${window.state}, ${transition.event} -> ${transition.to}`);
@@ -442,13 +470,13 @@ async function streamBack(run: FallbackRun): Promise<void> {
   );
   const live = windows.filter((w) => LIVE.includes(w.state));
   if (live.length === 0) return;
-  const streams = new Map(live.map((w) => [w.database, startReverse(run, w)] as const));
-  const tries = new Map<string, number>();
+  const requests = await applyRetryRequests(store, spec.migrationName).catch(() => 0);
+  const streams = new Map(live.map((w) => [w.database, startReverse(run, w, requests)] as const));
   try {
     await superviseStreams(spec, {
       table: WINDOW_OPEN,
       streamsLeft: () => streams.size > 0 && !run.signal.aborted,
-      openWatch: async () => new ReverseWatch(run, streams, tries),
+      openWatch: async () => new ReverseWatch(run, streams, requests),
     });
   } finally {
     for (const s of streams.values()) s.applier.stop();

@@ -54,6 +54,8 @@ export interface ReverseStream {
   readonly database: string;
   readonly applier: Applier;
   readonly startedAt: number;
+  /** The retry requests (`pgferry resume`) counted when it started: a later one tries it again at once once it stopped. */
+  readonly requestsSeen: number;
   /** Settles when the applier's run does: how it ended, or the error it stopped on. */
   done: Promise<SessionEnd | Error>;
   /** Set once `done` settled. */

@@ -104,11 +104,20 @@ async function trackFromOpening(run: FallbackRun, window: FallbackWindow, tracke
   for (const table of tables) tracker.startAt(table.sql, opened, table.isPartition);
 }
 
-/** Starts one database's reverse applier (at the window's opening, or its stop tried again); `ended` is set once its run settles (an error: it stopped). */
-export function startReverse(run: FallbackRun, window: FallbackWindow): ReverseStream {
+/**
+ * Starts one database's reverse applier (at the window's opening, or its stop tried again), the
+ * retry requests counted then in hand; `ended` is set once its run settles (an error: it stopped).
+ */
+export function startReverse(run: FallbackRun, window: FallbackWindow, requestsSeen: number): ReverseStream {
   const tracker = new ChangeTracker();
   const applier = reverseApplier(run, window, tracker);
-  const stream: ReverseStream = { database: window.database, applier, startedAt: Date.now(), done: Promise.resolve('stopped') };
+  const stream: ReverseStream = {
+    database: window.database,
+    applier,
+    startedAt: Date.now(),
+    requestsSeen,
+    done: Promise.resolve('stopped'),
+  };
   stream.done = trackFromOpening(run, window, tracker)
     .then(() => applier.run())
     .then(

@@ -5,11 +5,16 @@
 // (`pgferry resume`, `pulumi up`), and continues exactly-once from the last applied transaction
 // once the fix works. A bound the user sets (maxApplyStopHours) releases the slot of a stream
 // stopped for longer, so a forgotten migration cannot fill the source's disk.
-import { formatLsn, parseLsn } from '../core/lsn';
+//
+// One stop record serves both directions (stopRecord, ApplyStop): the forward stream's in
+// migration_database.apply_stop, kept by StreamStops below, a fallback window's reverse stream's in
+// fallback_window.apply_stop, kept by the window's rows (afterCutover.ts WINDOW). A runner that
+// resumes reads either back and goes on from it: the same cause, since, attempts and back-off.
+import { formatLsn, maxLsn, parseLsn } from '../core/lsn';
 import { classifyStreamFailure } from '../cdc/apply/applyStop';
 import type { StopCause } from '../core/model';
 import { appliedUpTo, startStream, streamCounts, type OnlineStream } from '../cdc/apply/onlineStream';
-import { errorMessage, PgferryError } from '../core/errors';
+import { errorMessage, isPgferryError, PgferryError } from '../core/errors';
 import type { MigrationRun } from '../run/migrationRun';
 import type { ApplyStop } from '../core/model';
 import { get, recordEvent, setState, updateDatabase } from '../control/store';
@@ -23,6 +28,56 @@ interface Stopped {
   requestsSeen: number;
   /** The attempt running now began at (Date.now), or undefined while waiting for the next try. */
   trying?: number;
+}
+
+/** Where a stream stopped and what it tried: the parts of its record that are not the cause. */
+interface Attempt {
+  /** How far it has applied: a stream tried again that failed before it read its position has not moved back. */
+  readonly applied: bigint;
+  /** When the attempt that failed began (Date.now); now when unknown. */
+  readonly began?: number;
+  /** The retry requests counted when that attempt began. */
+  readonly requestsSeen: number;
+}
+
+/**
+ * A stream's stop as both directions record it, after its first failure or one more: the first
+ * stop's `since` kept while it stays stopped, the attempts counted on, where it had applied.
+ */
+export function stopRecord(earlier: ApplyStop | undefined, cause: StopCause, attempt: Attempt): ApplyStop {
+  const now = Date.now();
+  const applied = earlier ? maxLsn(attempt.applied, parseLsn(earlier.appliedLsn)) : attempt.applied;
+  return {
+    since: earlier?.since ?? new Date(now).toISOString(),
+    lastAttemptAt: new Date(attempt.began ?? now).toISOString(),
+    attempts: (earlier?.attempts ?? 0) + 1,
+    retryRequestsSeen: attempt.requestsSeen,
+    ...cause,
+    appliedLsn: formatLsn(applied),
+  };
+}
+
+/** Whether a stream tried again applied past where it stopped: the fix worked. */
+export function appliedPast(stop: Pick<ApplyStop, 'appliedLsn'>, applied: bigint): boolean {
+  return applied > parseLsn(stop.appliedLsn);
+}
+
+/**
+ * What stopped a fallback window's reverse stream, as its record names it: the failure's cause and
+ * fix as for a forward stream. A failure that would end a forward migration (its slot lost, another
+ * applier) is a stop too: the migration has cut over, and the window's end bounds the tries.
+ */
+export function reverseStopCause(ended: Error | string): StopCause {
+  if (!(ended instanceof Error)) {
+    return { code: 'CDC_APPLY', error: `it ended (${ended})`, fix: 'none known: it is tried again by itself' };
+  }
+  const failure = classifyStreamFailure(ended);
+  if (failure.kind === 'stop') return failure.cause;
+  return {
+    code: isPgferryError(ended) ? ended.code : 'CDC_FAILED',
+    error: errorMessage(ended),
+    fix: 'a reverse slot that is gone cannot stream again: close the window (`pgferry update --close-fallback`)',
+  };
 }
 
 /** The message a stopped stream leaves on the migration: what failed, the fix and how to go on. */
@@ -106,20 +161,13 @@ export class StreamStops {
   private async record(stream: OnlineStream, cause: StopCause): Promise<void> {
     const { run } = this;
     const name = run.spec.migrationName;
-    const now = Date.now();
     const earlier = this.stopped.get(stream.database);
-    const attempts = (earlier?.stop.attempts ?? 0) + 1;
-    const applied = appliedUpTo(stream.applier.stats());
-    const stop: ApplyStop = {
-      since: earlier?.stop.since ?? new Date(now).toISOString(),
-      lastAttemptAt: new Date(earlier?.trying ?? now).toISOString(),
-      attempts,
-      retryRequestsSeen: earlier?.requestsSeen ?? this.requestsSeen,
-      ...cause,
-      appliedLsn: formatLsn(applied),
-    };
-    const delay = retryDelayMs(attempts);
-    this.stopped.set(stream.database, { stop, nextTryAt: now + delay, requestsSeen: stop.retryRequestsSeen });
+    const stop = stopRecord(earlier?.stop, cause, {
+      applied: appliedUpTo(stream.applier.stats()),
+      ...(earlier?.trying !== undefined ? { began: earlier.trying } : {}),
+      requestsSeen: earlier?.requestsSeen ?? this.requestsSeen,
+    });
+    this.stopped.set(stream.database, { stop, nextTryAt: Date.now() + retryDelayMs(stop.attempts), requestsSeen: stop.retryRequestsSeen });
     const message = stopMessage(name, stream.database, stop);
     await updateDatabase(run.store, name, stream.database, { state: 'ApplyStopped', applyStop: stop, message });
     await setState(run.store, name, 'WaitingForUserAction', 'WaitingForApplyFix', message);
@@ -164,8 +212,7 @@ export class StreamStops {
     for (const stream of streams) {
       const stopped = this.stopped.get(stream.database);
       if (!stopped || stream.failure || stopped.trying === undefined) continue;
-      const applied = appliedUpTo(stream.applier.stats());
-      if (applied <= parseLsn(stopped.stop.appliedLsn)) continue;
+      if (!appliedPast(stopped.stop, appliedUpTo(stream.applier.stats()))) continue;
       this.stopped.delete(stream.database);
       await updateDatabase(run.store, name, stream.database, { state: 'WaitingForCutoverTrigger', applyStop: null, message: null });
       const message = `streaming again: the change that stopped it is applied (it had stopped ${stopped.stop.attempts} time(s) since ${stopped.stop.since})`;

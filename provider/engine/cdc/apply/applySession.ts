@@ -222,8 +222,8 @@ class ApplySession {
   /**
    * One queued item. Synchronous where nothing has to wait (most rows, begins and commits: a
    * promise is returned only when a statement is sent or a table looked up), because an async
-   * step per item allocated several promises per row change: with the garbage collector at 16%
-   * of this process's time in bench/drainLab, that was its largest single cost.
+   * step per item allocated several promises per row change, the largest single cost of the
+   * process's garbage collection (docs/bench.md#the-applys-settings).
    */
   private handle(item: SessionItem): Step {
     if (this.held) return this.holding(item);

@@ -20,8 +20,8 @@ function valuesRows(rows: readonly (readonly Param[])[], casts: readonly string[
 }
 
 /**
- * Inserts as COPY ... FROM STDIN: about three times less work for the target than a multi-row
- * INSERT with parameters (measured on pgbench_history). Like PostgreSQL's own apply worker, COPY
+ * Inserts as COPY ... FROM STDIN: much less work for the target than a multi-row INSERT with
+ * parameters (docs/bench.md#the-applys-settings). Like PostgreSQL's own apply worker, COPY
  * fires triggers (unless session_replication_role = replica) but not rules, and takes the given
  * values for GENERATED ALWAYS identity columns, as OVERRIDING SYSTEM VALUE would. The values are the
  * source's text output, which the target's input functions read back as a cast would.

@@ -98,7 +98,7 @@ export class ReplicationStream {
       let firstFrame = true;
       // pg's own copyData listener only hands frames to the active query, a no-op for this one
       // (START_REPLICATION is not a COPY stream); with two listeners every frame's emit copied the
-      // listener list (about 6% of the apply's allocations in bench/drainLab).
+      // listener list, a share of the apply's allocations (docs/bench.md#the-applys-settings).
       raw.removeAllListeners('copyData');
       raw.on('copyData', (msg) => {
         if (firstFrame) trace('first frame');
