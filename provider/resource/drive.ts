@@ -47,6 +47,13 @@ export async function waitUntilSettled(
   });
 }
 
+/** How a create starts the work: the resource's owner id, and whether the create asks for the cutover too. */
+interface StartOptions {
+  readonly resourceOwner?: string;
+  /** An online create with cutover (triggerCutover) true: it waits for the stream, whoever runs it. */
+  readonly thenCutover?: boolean;
+}
+
 /**
  * Starts the work in a detached runner, Offline and Online alike, whatever the timeout: the
  * migration outlives the provider host (which Pulumi stops after each operation, and Ctrl-C
@@ -56,21 +63,28 @@ export async function startWork(
   spec: MigrationSpec,
   timeoutMs: number | undefined,
   options: OperationOptions,
-  resourceOwner?: string,
+  start: StartOptions = {},
 ): Promise<MigrationStatus> {
   const write = redactingWriter(spec, options.write ?? stdoutWriter);
-  await engine.startMigration(spec, { resourceOwner });
-  if (byAgents(spec)) return handedToAgents(spec, timeoutMs, options);
+  await engine.startMigration(spec, { resourceOwner: start.resourceOwner });
+  if (byAgents(spec)) return handedToAgents(spec, timeoutMs, options, start.thenCutover === true);
   write(`${spec.migrationName}: runner started; it keeps going if pulumi stops, and the next pulumi up waits for it`);
   return waitUntilSettled(spec, timeoutMs, options);
 }
 
 /**
- * runtime agents, registered: an offline migration is theirs from here (refresh shows its progress);
- * an online one is waited for until it streams. Either returns at once, with the one line saying
- * why, when no live agent holds the source's credentials.
+ * runtime agents, registered: the migration is theirs from here, offline and online alike (refresh
+ * shows its progress), as azure-native's create returns once ARM accepts it. An online create that
+ * asks for the cutover too is waited for until it streams, so that its cutover runs in the same
+ * create. Either returns at once, with the one line saying why, when no live agent holds the
+ * source's credentials.
  */
-async function handedToAgents(spec: MigrationSpec, timeoutMs: number | undefined, options: OperationOptions): Promise<MigrationStatus> {
+async function handedToAgents(
+  spec: MigrationSpec,
+  timeoutMs: number | undefined,
+  options: OperationOptions,
+  thenCutover: boolean,
+): Promise<MigrationStatus> {
   const write = redactingWriter(spec, options.write ?? stdoutWriter);
   const status = await engine.showMigration(spec.target, spec.migrationName);
   if (!status) throw new Error(`migration "${spec.migrationName}" is not in the target's control catalog after registering it`);
@@ -81,17 +95,21 @@ async function handedToAgents(spec: MigrationSpec, timeoutMs: number | undefined
   const able = (status.agents ?? []).filter((a) => a.alive && a.hasCredentials).map((a) => a.name);
   write(`${spec.migrationName}: registered for agents (${able.join(', ')} can run it); it goes on whatever happens to this pulumi up`);
   if (isFinal(status)) return status;
-  if (spec.mode === 'Offline') return untilAnAgentRuns(spec, timeoutMs, options);
-  return waitUntilSettled(spec, timeoutMs, options);
+  if (spec.mode === 'Online' && thenCutover) {
+    write(`${spec.migrationName}: waiting until it streams, then cutting over (cutover: true in this create)`);
+    return waitUntilSettled(spec, timeoutMs, options);
+  }
+  return untilAnAgentRuns(spec, timeoutMs, options);
 }
 
-/** How long a create waits for an agent's runner to take an offline migration up before it returns anyway. */
+/** How long a create waits for an agent's runner to take a migration up before it returns anyway. */
 const AGENT_START_WAIT_MS = 60_000;
 
 /**
- * Offline with agents: the create returns once an agent's runner holds the migration (accepted and
+ * With agents: the create returns once an agent's runner holds the migration (accepted and
  * running, as azure-native returns once ARM accepts it), or once no agent can run it, or when the
- * wait is over (the agents are busy): refresh follows it from there.
+ * wait is over (the agents are busy): refresh follows it from there, online to the stream and,
+ * after a cutover asked by an update, to its end.
  */
 async function untilAnAgentRuns(spec: MigrationSpec, timeoutMs: number | undefined, options: OperationOptions): Promise<MigrationStatus> {
   const write = redactingWriter(spec, options.write ?? stdoutWriter);
@@ -105,7 +123,11 @@ async function untilAnAgentRuns(spec: MigrationSpec, timeoutMs: number | undefin
     { intervalMs: Math.min(options.intervalMs ?? 1000, 500), onStatus: statusPrinter(write) },
   );
   if (running(status) && !isFinal(status)) {
-    write(`${spec.migrationName}: an agent's runner holds it; pulumi refresh follows it to the end`);
+    const next =
+      spec.mode === 'Online'
+        ? 'pulumi refresh follows it until it streams; set triggerCutover (cutover) true and run pulumi up to cut it over'
+        : 'pulumi refresh follows it to the end';
+    write(`${spec.migrationName}: an agent's runner holds it (${status.state}/${status.subState}); ${next}`);
   } else if (!isFinal(status) && status.waiting === undefined) {
     write(`${spec.migrationName}: no agent has taken it up yet; pulumi refresh shows when one does`);
   }

@@ -233,6 +233,7 @@ export interface ParsedMigrationId {
   /** The server's own name and the mapping's sslmode, when PGFERRY_SERVER_HOSTS maps it. */
   readonly sslServerName?: string;
   readonly sslMode?: SslMode;
+  readonly subscriptionId?: string;
   readonly resourceGroupName?: string;
   readonly serverName?: string;
 }
@@ -246,7 +247,7 @@ export interface ParsedMigrationId {
 export function parseMigrationId(id: string, env: NodeJS.ProcessEnv = process.env): ParsedMigrationId | undefined {
   const arm = ARM_MIGRATION_ID.exec(id);
   if (arm) {
-    const [, , resourceGroupName, serverName, migrationName] = arm as unknown as [string, string, string, string, string];
+    const [, subscriptionId, resourceGroupName, serverName, migrationName] = arm as unknown as [string, string, string, string, string];
     try {
       const address = serverAddress(serverName, env);
       return {
@@ -256,6 +257,7 @@ export function parseMigrationId(id: string, env: NodeJS.ProcessEnv = process.en
         ...(address.user ? { user: address.user } : {}),
         ...(address.sslServerName ? { sslServerName: address.sslServerName } : {}),
         ...(address.sslMode ? { sslMode: address.sslMode } : {}),
+        subscriptionId,
         resourceGroupName,
         serverName,
       };

@@ -140,7 +140,8 @@ export async function create(inputs: Props, options: OperationOptions = {}): Pro
       spec = inStoredOrder(inputs, existing);
       status = await continueWork(spec, existing, timeoutMs, options);
     } else {
-      status = await startWork(spec, timeoutMs, options, owner);
+      const thenCutover = spec.mode === 'Online' && inputs.cutover === true;
+      status = await startWork(spec, timeoutMs, options, { resourceOwner: owner, thenCutover });
     }
     if (!existing) await recordAzureContext(spec, inputs, options);
     if (spec.mode === 'Online' && inputs.cutover === true && isWaitingForCutover(status)) {

@@ -12,6 +12,8 @@ import { stdoutWriter } from './progress';
 import { redactingWriter } from './redact';
 import { MIGRATION_ID_FORMS, parseMigrationId, toMigrationSpec } from './inputSchema';
 import { findTargetLogin, noLoginHint } from '../azure/targetLogin';
+import { UNKNOWN_SUBSCRIPTION } from '../azure/shape';
+import { withDefaults } from './defaults';
 
 type Props = Record<string, unknown>;
 
@@ -83,11 +85,26 @@ export async function migrationById(
   }
   const status = await engine.showMigration(checked.data, parsed.migrationName);
   if (!status) return undefined;
-  const azure = { resourceGroupName: parsed.resourceGroupName, serverName: parsed.serverName };
+  // the ARM id's names, as azure-native's outputs would give them (its subscription but the
+  // placeholder of none given), and azure-native's inputs the catalog recorded at create, with the
+  // defaults check fills, as a refresh of the resource that created it gives them
+  const recorded = status.azureContext ?? {};
+  const azure = {
+    subscriptionId: parsed.subscriptionId === UNKNOWN_SUBSCRIPTION ? undefined : parsed.subscriptionId,
+    resourceGroupName: parsed.resourceGroupName,
+    serverName: parsed.serverName,
+    location: recorded.location,
+    tags: recorded.tags,
+    sourceType: recorded.sourceType,
+    migrationInstanceResourceId: recorded.migrationInstanceResourceId,
+    migrateRoles: recorded.migrateRoles,
+    // online, whether the cutover was asked (azure-native's triggerCutover); offline, the default
+    cutover: status.mode === 'Online' ? status.cutoverRequested === true : undefined,
+  };
   const { password: _password, ...plainTarget } = target;
   void _password;
   // the password given to reach it is no output: state keeps it as the secret input it came in as
-  const outputs = migrationOutputs({ ...inputsFromCatalog(status, plainTarget), ...dropUnset(azure) }, status);
+  const outputs = migrationOutputs(withDefaults({ ...inputsFromCatalog(status, plainTarget), ...dropUnset(azure) }), status);
   if (target.password !== undefined) outputs.target = { ...(outputs.target as Props), password: target.password };
   return { outputs, status };
 }

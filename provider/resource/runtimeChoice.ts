@@ -2,7 +2,9 @@
 // workers when the target has a live one holding the source's credentials, so the migration
 // outlives `pulumi up` as azure-native's runs on in Azure; else in a runner on the machine running
 // Pulumi, as before. Chosen at the check of a new resource, where the preview shows it, and kept in
-// state after, so a later run elsewhere never moves a migration between the two.
+// state after, so a later run elsewhere never moves a migration between the two. With agents,
+// `pulumi up` returns once one runs the migration, unless the create asks for the cutover too
+// (it then waits for the stream): the preview says which.
 import * as engine from '../engine';
 import type { CheckFailure } from './checkFailure';
 import { toMigrationSpec } from './inputSchema';
@@ -37,7 +39,12 @@ export async function withRuntimeChosen(
   failures: readonly CheckFailure[],
   write: LineWriter,
 ): Promise<Props> {
-  if (given(news.runtime)) return inputs;
+  if (given(news.runtime)) {
+    if (inputs.runtime === 'agents' && !given(olds.migrationName) && cutoverInCreate(inputs)) {
+      write(`${String(inputs.migrationName)}: runs on pgferry agents (runtime: agents); ${agentsWait(inputs)}`);
+    }
+    return inputs;
+  }
   if (typeof olds.runtime === 'string') return { ...inputs, runtime: olds.runtime };
   if (given(olds.migrationName) || failures.length > 0 || containsUnknown(inputs)) return inputs;
   let spec: engine.MigrationSpec;
@@ -54,8 +61,18 @@ export async function withRuntimeChosen(
     );
     return { ...inputs, runtime: 'local' };
   }
-  say(
-    `${spec.migrationName}: runs on pgferry agents near the target (${agents.join(', ')} can run it); pulumi up returns once one runs it`,
-  );
+  say(`${spec.migrationName}: runs on pgferry agents near the target (${agents.join(', ')} can run it); ${agentsWait(inputs)}`);
   return { ...inputs, runtime: 'agents' };
+}
+
+/** An online create that asks for its cutover too: it has to wait for the stream, whoever runs it. */
+function cutoverInCreate(inputs: Props): boolean {
+  return inputs.mode === 'Online' && inputs.cutover === true;
+}
+
+/** What `pulumi up` waits for when agents run the migration, said at preview. */
+function agentsWait(inputs: Props): string {
+  return cutoverInCreate(inputs)
+    ? 'pulumi up waits until it streams and then cuts it over, because this create sets cutover (triggerCutover) true (without it, pulumi up returns once an agent runs it)'
+    : 'pulumi up returns once one runs it';
 }

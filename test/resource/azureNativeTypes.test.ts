@@ -7,7 +7,9 @@
 // every output name of azure-native's Migration class is one of PgMigration's, and each type is
 // azure-native's but for the ones docs/pulumi.md names. The same for azure-native 2.x: a 2.x program
 // (targetDbServerName, subscriptionId) reading each of 2.92.3's 24 outputs, typed as 2.x types them,
-// compiles with PgMigration, checked against 2.92.3's published declarations.
+// compiles with PgMigration, checked against 2.92.3's published declarations, and so does 2.x's
+// getMigration ({ targetDbServerName, subscriptionId }, which 3.x also took before API 2025-08-01)
+// beside 3.x's ({ serverName }).
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -115,8 +117,10 @@ const PGFERRY = [
 
 /**
  * azure-native 2.92.3's Migration (API 2023-03-01-preview), its inputs and its 24 outputs with their
- * types, as the package's published declarations write them (dbforpostgresql/migration.d.ts and the
- * dbforpostgresql namespaces of types/output.d.ts and types/input.d.ts), comments left out. Written
+ * types, and its getMigration and getMigrationOutput, as the package's published declarations write
+ * them (dbforpostgresql/migration.d.ts, dbforpostgresql/getMigration.d.ts and the dbforpostgresql
+ * namespaces of types/output.d.ts and types/input.d.ts), comments left out. 3.x's getMigration.d.ts
+ * took the same arguments up to API 2024-08-01 (3.12.0's, as unpkg serves it). Written
  * here rather than installed: the 2.x package is a large download for one class, and the project
  * depends on 3.x.
  */
@@ -184,6 +188,42 @@ export interface MigrationArgs {
     targetDbServerName: pulumi.Input<string>;
 ${OPTIONAL_TEXT_INPUTS_2.map((name) => `    ${name}?: pulumi.Input<string>;`).join('\n')}
 }
+export declare function getMigration(args: GetMigrationArgs, opts?: pulumi.InvokeOptions): Promise<GetMigrationResult>;
+export interface GetMigrationArgs { migrationName: string; resourceGroupName: string; subscriptionId?: string; targetDbServerName: string; }
+export interface GetMigrationResult {
+    readonly cancel?: string;
+    readonly currentStatus: MigrationStatusResponse;
+    readonly dbsToCancelMigrationOn?: string[];
+    readonly dbsToMigrate?: string[];
+    readonly dbsToTriggerCutoverOn?: string[];
+    readonly id: string;
+    readonly location: string;
+    readonly migrationId: string;
+    readonly migrationMode?: string;
+    readonly migrationWindowEndTimeInUtc?: string;
+    readonly migrationWindowStartTimeInUtc?: string;
+    readonly name: string;
+    readonly overwriteDbsInTarget?: string;
+    readonly setupLogicalReplicationOnSourceDbIfNeeded?: string;
+    readonly sourceDbServerFullyQualifiedDomainName?: string;
+    readonly sourceDbServerMetadata: DbServerMetadataResponse;
+    readonly sourceDbServerResourceId?: string;
+    readonly startDataMigration?: string;
+    readonly systemData: SystemDataResponse;
+    readonly tags?: { [key: string]: string; };
+    readonly targetDbServerFullyQualifiedDomainName?: string;
+    readonly targetDbServerMetadata: DbServerMetadataResponse;
+    readonly targetDbServerResourceId: string;
+    readonly triggerCutover?: string;
+    readonly type: string;
+}
+export declare function getMigrationOutput(args: GetMigrationOutputArgs, opts?: pulumi.InvokeOutputOptions): pulumi.Output<GetMigrationResult>;
+export interface GetMigrationOutputArgs {
+    migrationName: pulumi.Input<string>;
+    resourceGroupName: pulumi.Input<string>;
+    subscriptionId?: pulumi.Input<string>;
+    targetDbServerName: pulumi.Input<string>;
+}
 `;
 
 /** A 2.x program: its inputs (targetDbServerName, subscriptionId) and a read of each of the 24 outputs as 2.x types them. */
@@ -228,18 +268,42 @@ export const targetId: pulumi.Output<string> = migration.targetDbServerResourceI
 export const cutoverAsked: pulumi.Output<boolean> = migration.triggerCutover.apply((c) => c === "True");
 export const type: pulumi.Output<string> = migration.type;
 export const again = GET("again", migration.id, { dependsOn: [migration] }).currentStatus;
+export const looked = GETMIGRATION({
+    migrationName: "examplemigration",
+    resourceGroupName: "exampleresourcegroup",
+    subscriptionId: "ffffffff-ffff-ffff-ffff-ffffffffffff",
+    targetDbServerName: "exampletarget",
+}).then((m) => [m.currentStatus.state, m.currentStatus.currentSubStateDetails.currentSubState, m.migrationMode, m.id, m.targetDbServerResourceId]);
+export const lookedMetadata = GETMIGRATION({
+    migrationName: "examplemigration",
+    resourceGroupName: "exampleresourcegroup",
+    targetDbServerName: "exampletarget",
+}).then((m) => [m.sourceDbServerMetadata.sku?.name, m.targetDbServerMetadata.storageMb, m.systemData.createdAt, m.tags?.env]);
+export const lookedOutput: pulumi.Output<boolean> = GETMIGRATIONOUTPUT({
+    migrationName: "examplemigration",
+    resourceGroupName: "exampleresourcegroup",
+    subscriptionId: pulumi.output("ffffffff-ffff-ffff-ffff-ffffffffffff"),
+    targetDbServerName: migration.name,
+}).apply((m) => m.triggerCutover === "True");
 `;
+
+/** EXAMPLE_2 with its class, get and invokes spelled by `prefix` (`v2.` or none). */
+const example2 = (resource: string, prefix: string) =>
+  EXAMPLE_2.replace('NEW(', `new ${resource}(`)
+    .replace('GET(', `${resource}.get(`)
+    .replaceAll('GETMIGRATION(', `${prefix}getMigration(`)
+    .replace('GETMIGRATIONOUTPUT(', `${prefix}getMigrationOutput(`);
 
 const AZURE_NATIVE_2_PROGRAM = [
   'import * as pulumi from "@pulumi/pulumi";',
   'import * as v2 from "./azureNative2";',
-  EXAMPLE_2.replace('NEW(', 'new v2.Migration(').replace('GET(', 'v2.Migration.get('),
+  example2('v2.Migration', 'v2.'),
 ].join('\n');
 
 const PGFERRY_2 = [
   'import * as pulumi from "@pulumi/pulumi";',
-  'import { PgMigration } from "pgferry";',
-  EXAMPLE_2.replace('NEW(', 'new PgMigration(').replace('GET(', 'PgMigration.get('),
+  'import { PgMigration, getMigration, getMigrationOutput } from "pgferry";',
+  example2('PgMigration', ''),
 ].join('\n');
 
 /**
@@ -248,9 +312,9 @@ const PGFERRY_2 = [
  * there: location, both servers' metadata, migrationId).
  */
 const TYPES_2 = `
-import type { CustomResource } from "@pulumi/pulumi";
-import type { Migration } from "./azureNative2";
-import { PgMigration } from "pgferry";
+import type { CustomResource, Output } from "@pulumi/pulumi";
+import type { GetMigrationArgs, GetMigrationOutputArgs, GetMigrationResult, Migration } from "./azureNative2";
+import { PgMigration, getMigration, getMigrationOutput, type PgMigrationGetResult } from "pgferry";
 
 type Outputs<T> = { [K in keyof T as T[K] extends (...args: never[]) => unknown ? never : K]: T[K] };
 type Names = Exclude<keyof Outputs<Migration>, keyof CustomResource>;
@@ -269,6 +333,14 @@ type Differs = "location" | "sourceDbServerMetadata" | "targetDbServerMetadata" 
 type Compared = Exclude<keyof Outputs<Migration>, Differs>;
 type NotAssignable = { [K in Compared]: PgMigration[K] extends Migration[K] ? never : K }[Compared];
 export const allAssignable: [NotAssignable] extends [never] ? true : NotAssignable = true;
+
+type ResultMissing = Exclude<keyof GetMigrationResult, keyof PgMigrationGetResult>;
+export const resultComplete: [ResultMissing] extends [never] ? true : ResultMissing = true;
+type ResultCompared = Exclude<keyof GetMigrationResult, Differs>;
+type ResultNotAssignable = { [K in ResultCompared]: PgMigrationGetResult[K] extends GetMigrationResult[K] ? never : K }[ResultCompared];
+export const resultAssignable: [ResultNotAssignable] extends [never] ? true : ResultNotAssignable = true;
+export const sameArgs: (args: GetMigrationArgs) => Promise<PgMigrationGetResult> = getMigration;
+export const sameOutputArgs: (args: GetMigrationOutputArgs) => Output<PgMigrationGetResult> = getMigrationOutput;
 `;
 
 /**
@@ -277,9 +349,9 @@ export const allAssignable: [NotAssignable] extends [never] ? true : NotAssignab
  */
 const TYPES = `
 import type { Migration } from "@pulumi/azure-native/dbforpostgresql/migration";
-import type { GetMigrationArgs, GetMigrationResult } from "@pulumi/azure-native/dbforpostgresql/getMigration";
-import type { CustomResourceOptions } from "@pulumi/pulumi";
-import { PgMigration, getMigration, type PgMigrationGetResult } from "pgferry";
+import type { GetMigrationArgs, GetMigrationOutputArgs, GetMigrationResult } from "@pulumi/azure-native/dbforpostgresql/getMigration";
+import type { CustomResourceOptions, Output } from "@pulumi/pulumi";
+import { PgMigration, getMigration, getMigrationOutput, type PgMigrationGetResult } from "pgferry";
 
 type Outputs<T> = { [K in keyof T as T[K] extends (...args: never[]) => unknown ? never : K]: T[K] };
 type Missing = Exclude<keyof Outputs<Migration>, keyof PgMigration>;
@@ -299,6 +371,7 @@ export const resultComplete: [ResultMissing] extends [never] ? true : ResultMiss
 type ResultNotAssignable = { [K in Exclude<keyof GetMigrationResult, Differs>]: PgMigrationGetResult[K] extends GetMigrationResult[K] ? never : K }[Exclude<keyof GetMigrationResult, Differs>];
 export const resultAssignable: [ResultNotAssignable] extends [never] ? true : ResultNotAssignable = true;
 export const sameArgs: (args: GetMigrationArgs) => Promise<PgMigrationGetResult> = getMigration;
+export const sameOutputArgs: (args: GetMigrationOutputArgs) => Output<PgMigrationGetResult> = getMigrationOutput;
 export const getWithOptions: (name: string, id: string, opts?: CustomResourceOptions) => PgMigration = PgMigration.get;
 `;
 
@@ -315,6 +388,7 @@ describe("azure-native's Migration program with only the class changed: the comp
     pgferry2: PGFERRY_2,
     types2: TYPES_2,
     negative: `${PGFERRY}\nexport const nothing = migration.noSuchOutput;\n`,
+    negativeArgs: `import { getMigration } from "pgferry";\nexport const unnamed = getMigration({ migrationName: "m", resourceGroupName: "g" });\n`,
   };
   // one compiler run for all: azure-native's declarations are large
   before(() => {
@@ -345,11 +419,11 @@ describe("azure-native's Migration program with only the class changed: the comp
     assert.deepEqual([...errors.get('azureNative2')!, ...errors.get('azureNative2Program')!], []);
   });
 
-  it("the same 2.x program with PgMigration type-checks: targetDbServerName, subscriptionId and every one of 2.x's 24 output reads, typed as 2.x types them", () => {
+  it("the same 2.x program with PgMigration type-checks: targetDbServerName, subscriptionId, every one of 2.x's 24 output reads, typed as 2.x types them, and 2.x's getMigration and getMigrationOutput", () => {
     assert.deepEqual(errors.get('pgferry2'), []);
   });
 
-  it("azure-native 2.x's 24 outputs are PgMigration's, each assignable to 2.x's type but Azure's records docs/pulumi.md names", () => {
+  it("azure-native 2.x's 24 outputs and getMigration's result are PgMigration's, each assignable to 2.x's type but Azure's records docs/pulumi.md names; getMigration takes 2.x's arguments", () => {
     assert.deepEqual(errors.get('types2'), []);
   });
 
@@ -357,5 +431,11 @@ describe("azure-native's Migration program with only the class changed: the comp
     const found = errors.get('negative')!;
     assert.equal(found.length, 1, found.join('\n'));
     assert.match(found[0]!, /noSuchOutput/);
+  });
+
+  it('getMigration without serverName or targetDbServerName fails to compile', () => {
+    const found = errors.get('negativeArgs')!;
+    assert.equal(found.length, 1, found.join('\n'));
+    assert.match(found[0]!, /serverName|targetDbServerName/);
   });
 });

@@ -1,7 +1,9 @@
 // Protocol against real servers with runtime agents: a PgMigration whose work `pgferry agent`
-// processes run. Create only registers it (and, online, waits until it streams), says so in one
-// line when no agent can run it, and never starts a runner on the machine running Pulumi; read,
-// update (cutover) and delete work with the agents. The agents are real processes of the CLI.
+// processes run. Create returns once an agent's runner holds it, offline and online (an online
+// create that sets cutover too waits for the stream and cuts over, as the preview says), says so in
+// one line when no agent can run it, and never starts a runner on the machine running Pulumi; read
+// follows it to the stream, update (cutover) and delete work with the agents. The agents are real
+// processes of the CLI.
 // A program that leaves runtime unset runs on the agents when the target has one for its source
 // (check says so at preview; Create returns while an agent's runner copies) and locally otherwise.
 import assert from 'node:assert/strict';
@@ -22,6 +24,8 @@ let provider: string;
 let program: { dir: string; remove(): Promise<void> };
 let host: ProviderHost;
 const agents: ChildProcess[] = [];
+/** res-agent-1, which holds the credentials of shop, live and cutnow. */
+let agentOne: ChildProcess;
 
 const inputs = (name: string, database: string, overrides: Record<string, unknown> = {}) => ({
   migrationName: name,
@@ -130,6 +134,78 @@ async function readUntilSucceeded(
   assert.deepEqual(await target.query(events, [], database), await source.query(events, [], database));
 }
 
+/** Read follows the migration until it streams (WaitingForCutoverTrigger). */
+async function readUntilStreaming(what: string, id: string, props: Record<string, unknown>): Promise<Record<string, unknown>> {
+  const read = await until(
+    what,
+    async () => {
+      const r = await host.read(id, props);
+      return r.properties.subState === 'WaitingForCutoverTrigger' ? r : undefined;
+    },
+    120_000,
+    500,
+  );
+  return read.properties;
+}
+
+const rowsWith = async (database: string, email: string) =>
+  (await target.query<{ n: number }>(`SELECT count(*)::int AS n FROM customers WHERE email = $1`, [email], database))[0]!.n;
+
+/** Online with agents: Create returns once an agent's runner holds the migration, as azure-native returns once ARM accepts it. */
+async function onlineAccepted(): Promise<void> {
+  const online = (overrides: Record<string, unknown> = {}) => inputs('proto-agents-online', 'live', { mode: 'Online', ...overrides });
+  const created = await host.create((await host.check({}, online())).inputs);
+  assert.equal(created.properties.state, 'InProgress', String(created.properties.message));
+  assert.notEqual(created.properties.subState, 'WaitingForCutoverTrigger', 'Create returned before the stream');
+  assert.ok(host.stdout.some((l) => /^proto-agents-online: registered for agents \(res-agent-1 can run it\)/.test(l)));
+  await printed(/^proto-agents-online: an agent's runner holds it \(InProgress\/\w+\); pulumi refresh follows it until it streams/);
+  const [row] = await target.query<{ pid: number }>(
+    `SELECT (runner->>'pid')::int AS pid FROM pgferry.migration WHERE name = 'proto-agents-online'`,
+  );
+  assert.equal(parentOf(row!.pid), agentOne.pid, "the runner holding the migration is the agent's child");
+  assert.ok(!host.stdout.some((l) => /^proto-agents-online: runner started/.test(l)), 'no runner on the Pulumi machine');
+  const streaming = await readUntilStreaming('Read to follow the migration to the stream', created.id, created.properties);
+  assert.equal(streaming.state, 'WaitingForUserAction');
+  await source.query(`INSERT INTO customers (email, created) VALUES ('streamed@example.com', date '2025-01-01')`, [], 'live');
+  await until(
+    'the change to reach the target',
+    async () => (await rowsWith('live', 'streamed@example.com')) === 1 || undefined,
+    60_000,
+    200,
+  );
+  const news = (await host.check(streaming, online({ cutover: true }))).inputs;
+  const updated = await host.update(created.id, streaming, news);
+  assert.equal(updated.properties.state, 'Succeeded', String(updated.properties.message));
+  assert.deepEqual(await fingerprint(target, 'live'), await fingerprint(source, 'live'));
+  const events = `SELECT count(*)::int AS n, md5(string_agg(e::text, '|' ORDER BY id)) AS h FROM events e`;
+  assert.deepEqual(await target.query(events, [], 'live'), await source.query(events, [], 'live'));
+  await host.delete(created.id, updated.properties);
+  const rows = await target.query(`SELECT 1 FROM pgferry.migration WHERE name = 'proto-agents-online'`);
+  assert.equal(rows.length, 0, 'gone from the catalog');
+  const slots = await source.query(`SELECT slot_name FROM pg_replication_slots`);
+  assert.deepEqual(slots, [], 'no slot left on the source');
+}
+
+/** Online, cutover asked in the create itself: it waits for the stream, whoever runs it, and says so at preview. */
+async function onlineCutoverInCreate(): Promise<void> {
+  const { runtime: _runtime, ...unset } = inputs('proto-agents-cutnow', 'cutnow', { mode: 'Online', cutover: true });
+  void _runtime;
+  const checked = await host.check({}, unset);
+  assert.deepEqual(checked.failures, []);
+  assert.equal(checked.inputs.runtime, 'agents');
+  const why = 'pulumi up waits until it streams and then cuts it over, because this create sets cutover \\(triggerCutover\\) true';
+  await printed(new RegExp(`^proto-agents-cutnow: runs on pgferry agents near the target \\(res-agent-1 can run it\\); ${why}`));
+  // runtime given as agents: said too
+  await host.check({}, { ...unset, runtime: 'agents' });
+  await printed(new RegExp(`^proto-agents-cutnow: runs on pgferry agents \\(runtime: agents\\); ${why}`));
+  await source.query(`INSERT INTO customers (email, created) VALUES ('before-create@example.com', date '2025-01-01')`, [], 'cutnow');
+  const created = await host.create(checked.inputs);
+  assert.equal(created.properties.state, 'Succeeded', String(created.properties.message));
+  assert.equal(await rowsWith('cutnow', 'before-create@example.com'), 1);
+  assert.deepEqual(await fingerprint(target, 'cutnow'), await fingerprint(source, 'cutnow'));
+  await host.delete(created.id, created.properties);
+}
+
 /** The parent process of `pid`, from /proc (Linux): who started a runner. */
 function parentOf(pid: number): number {
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
@@ -169,7 +245,9 @@ describe('protocol: PgMigration with runtime agents against real servers', funct
       startCluster({ major: 15, label: 'res-dst', password: TARGET_PW }),
     ]);
     await loadShop(source, 'shop');
-    await loadShop(source, 'live');
+    // copied long enough that an online create returns while the agent's runner still copies
+    await loadShopWithEvents('live', 300_000);
+    await loadShop(source, 'cutnow');
     ({ provider, program, host } = await openProtocolSession());
   });
   after(async () => {
@@ -208,7 +286,7 @@ describe('protocol: PgMigration with runtime agents against real servers', funct
   });
 
   it('an agent with the credentials runs it; Read follows it to Succeeded and the target equals the source', async () => {
-    await startAgent('res-agent-1', ['shop', 'live']);
+    agentOne = await startAgent('res-agent-1', ['shop', 'live', 'cutnow']);
     const id = `${target.host}:${target.port}/proto-agents`;
     const done = await until(
       'the agent to finish the migration',
@@ -223,30 +301,15 @@ describe('protocol: PgMigration with runtime agents against real servers', funct
     assert.deepEqual(await fingerprint(target, 'shop'), await fingerprint(source, 'shop'));
   });
 
-  it('online: Create returns once streaming; a change streams; Update cutover: true cuts over; Delete removes it', async () => {
-    const online = (overrides: Record<string, unknown> = {}) => inputs('proto-agents-online', 'live', { mode: 'Online', ...overrides });
-    const created = await host.create((await host.check({}, online())).inputs);
-    assert.equal(created.properties.subState, 'WaitingForCutoverTrigger', String(created.properties.message));
-    assert.ok(host.stdout.some((l) => /^proto-agents-online: registered for agents \(res-agent-1 can run it\)/.test(l)));
-    await source.query(`INSERT INTO customers (email, created) VALUES ('streamed@example.com', date '2025-01-01')`, [], 'live');
-    await until(
-      'the change to reach the target',
-      async () =>
-        (await target.query<{ n: number }>(`SELECT count(*)::int AS n FROM customers WHERE email = 'streamed@example.com'`, [], 'live'))[0]!
-          .n === 1 || undefined,
-      60_000,
-      200,
-    );
-    const news = (await host.check(created.properties, online({ cutover: true }))).inputs;
-    const updated = await host.update(created.id, created.properties, news);
-    assert.equal(updated.properties.state, 'Succeeded', String(updated.properties.message));
-    assert.deepEqual(await fingerprint(target, 'live'), await fingerprint(source, 'live'));
-    await host.delete(created.id, updated.properties);
-    const rows = await target.query(`SELECT 1 FROM pgferry.migration WHERE name = 'proto-agents-online'`);
-    assert.equal(rows.length, 0, 'gone from the catalog');
-    const slots = await source.query(`SELECT slot_name FROM pg_replication_slots`);
-    assert.deepEqual(slots, [], 'no slot left on the source');
-  });
+  it(
+    "online: Create returns once the agent's runner holds it, copying; Read follows it to the stream; a change streams; Update cutover: true cuts over; Delete removes it",
+    onlineAccepted,
+  );
+
+  it(
+    'online with cutover: true in the create: the preview says why it waits; Create waits for the stream and cuts over',
+    onlineCutoverInCreate,
+  );
 
   it('Delete of a migration no agent ever started cancels it here and removes it', async () => {
     // no agent holds the credentials of this database: nothing will ever run it
@@ -264,7 +327,7 @@ describe('protocol: PgMigration with runtime agents against real servers', funct
     const agent = await startAgent('res-agent-stream', ['stream']);
     const online = async () => (await host.check({}, inputs('proto-agents-cancel', 'stream', { mode: 'Online' }))).inputs;
     const created = await host.create(await online());
-    assert.equal(created.properties.subState, 'WaitingForCutoverTrigger', String(created.properties.message));
+    await readUntilStreaming('the agent to stream', created.id, created.properties);
     const [row] = await target.query<{ instance: string }>(`SELECT instance FROM pgferry.migration WHERE name = 'proto-agents-cancel'`);
     const names = streamNamesOf('proto-agents-cancel', 'stream', row!.instance);
     const objects = () => streamObjects(source, target, 'stream', names);

@@ -8,7 +8,9 @@
 // the local stand-in has no Azure certificate to verify). Offline: the four
 // databases copied, read back from the target. Online: a per-database cutover with azure-native's
 // "True" strings, the others streaming on, then the rest. The compiler checks that the example's
-// arguments, typed as azure-native's MigrationArgs, are PgMigrationArgs unchanged.
+// arguments, typed as azure-native's MigrationArgs, are PgMigrationArgs unchanged. azure-native 2.x's
+// spelling (targetDbServerName, subscriptionId) runs too, and getMigration by 2.x's arguments and by
+// 3.x's returns what a refresh through the provider host reads.
 import assert from 'node:assert/strict';
 import type { MigrationArgs } from '@pulumi/azure-native/dbforpostgresql/migration';
 import * as dbforpostgresql from '@pulumi/azure-native/types/enums/dbforpostgresql';
@@ -174,6 +176,8 @@ describe('protocol: an azure-native Migration program with only its class change
     });
   });
 
+  describe("azure-native 2.x's spelling: targetDbServerName and subscriptionId, and getMigration's", legacyTests);
+
   describe('online, with a per-database cutover', onlineTests);
 
   // a describe of its own, so it runs after both above
@@ -185,12 +189,27 @@ describe('protocol: an azure-native Migration program with only its class change
   });
 });
 
-/** getMigration in the program, as azure-native's invoke: the server by PGFERRY_SERVER_HOSTS, the password by PGPASSWORD. */
-async function readsByGetMigration(outputs: Record<string, unknown>): Promise<void> {
+/** Runs `body` in the program's environment: the server by PGFERRY_SERVER_HOSTS, the password by PGPASSWORD. */
+async function withGetMigrationEnv(body: () => Promise<void>): Promise<void> {
   const saved = { hosts: process.env.PGFERRY_SERVER_HOSTS, password: process.env.PGPASSWORD };
   process.env.PGFERRY_SERVER_HOSTS = `exampleserver=${target.user}@${target.host}:${target.port}?sslmode=prefer`;
   process.env.PGPASSWORD = TARGET_PW;
   try {
+    await body();
+  } finally {
+    for (const [key, value] of [
+      ['PGFERRY_SERVER_HOSTS', saved.hosts],
+      ['PGPASSWORD', saved.password],
+    ] as const) {
+      if (value === undefined) delete process.env[key];
+      else process.env[key] = value;
+    }
+  }
+}
+
+/** getMigration in the program, as azure-native's invoke. */
+async function readsByGetMigration(outputs: Record<string, unknown>): Promise<void> {
+  await withGetMigrationEnv(async () => {
     const args = { migrationName: 'examplemigration', resourceGroupName: 'exampleresourcegroup', serverName: 'exampleserver' };
     const got = await getMigration(args);
     assert.equal(got.id, outputs.azureId, "azure-native's id: the ARM id");
@@ -207,15 +226,137 @@ async function readsByGetMigration(outputs: Record<string, unknown>): Promise<vo
       message:
         'getMigration: no migration "nosuchmigration" on server "exampleserver" (its target\'s control catalog has none by that name)',
     });
-  } finally {
-    for (const [key, value] of [
-      ['PGFERRY_SERVER_HOSTS', saved.hosts],
-      ['PGPASSWORD', saved.password],
-    ] as const) {
-      if (value === undefined) delete process.env[key];
-      else process.env[key] = value;
-    }
-  }
+  });
+}
+
+/**
+ * The names of azure-native 3.x's GetMigrationResult (a superset of 2.x's) and pgferry's status
+ * beside them: what getMigration returns of a migration, where the resource's outputs have them.
+ */
+const RESULT_NAMES = [
+  'azureApiVersion',
+  'cancel',
+  'currentStatus',
+  'dbsToCancelMigrationOn',
+  'dbsToMigrate',
+  'dbsToTriggerCutoverOn',
+  'location',
+  'migrateRoles',
+  'migrationId',
+  'migrationInstanceResourceId',
+  'migrationMode',
+  'migrationOption',
+  'migrationWindowEndTimeInUtc',
+  'migrationWindowStartTimeInUtc',
+  'name',
+  'overwriteDbsInTarget',
+  'setupLogicalReplicationOnSourceDbIfNeeded',
+  'sourceDbServerFullyQualifiedDomainName',
+  'sourceDbServerMetadata',
+  'sourceDbServerResourceId',
+  'sourceType',
+  'sslMode',
+  'startDataMigration',
+  'systemData',
+  'tags',
+  'targetDbServerFullyQualifiedDomainName',
+  'targetDbServerMetadata',
+  'targetDbServerResourceId',
+  'triggerCutover',
+  'type',
+  'state',
+  'subState',
+  'message',
+  'databaseDetails',
+];
+
+/** What getMigration should return of the resource whose outputs these are: those names, and its ARM id as `id`. */
+function resultOf(outputs: Record<string, unknown>): Record<string, unknown> {
+  const named = RESULT_NAMES.filter((key) => outputs[key] !== undefined).map((key) => [key, outputs[key]]);
+  return Object.fromEntries([['id', outputs.azureId], ...named]);
+}
+
+/**
+ * A 2.x program (its Migration and getMigration take targetDbServerName and subscriptionId, as
+ * 2.92.3's declarations write them) with only the class changed: up through the provider host, then
+ * getMigration by 2.x's arguments and by 3.x's returns what a refresh through the provider host reads.
+ */
+function legacyTests(): void {
+  const NAME = 'examplemigrationtwo';
+  const SUBSCRIPTION = 'ffffffff-ffff-ffff-ffff-ffffffffffff';
+  const v2 = (): PgMigrationArgs => ({
+    dbsToMigrate: ['exampledatabase1'],
+    location: 'westus',
+    migrationMode: 'Offline',
+    migrationName: NAME,
+    overwriteDbsInTarget: 'True',
+    resourceGroupName: 'exampleresourcegroup',
+    secretParameters: { adminCredentials: { sourceServerPassword: SOURCE_PW, targetServerPassword: TARGET_PW } },
+    sourceDbServerResourceId: `${source.host}:${source.port}@${source.user}`,
+    subscriptionId: SUBSCRIPTION,
+    targetDbServerName: 'exampleserver',
+  });
+  let id: string;
+  let outputs: Record<string, unknown>;
+
+  it("up copies the database; the outputs' ARM ids name 2.x's subscription and server", async () => {
+    const checked = await host.check({}, props(v2()));
+    assert.deepEqual(checked.failures, []);
+    const created = await host.create(checked.inputs);
+    ({ id } = created);
+    outputs = created.properties;
+    assert.equal(outputs.state, 'Succeeded', String(outputs.message));
+    assert.deepEqual(await fingerprint(target, 'exampledatabase1'), await fingerprint(source, 'exampledatabase1'));
+    assert.equal(
+      outputs.azureId,
+      `/subscriptions/${SUBSCRIPTION}/resourceGroups/exampleresourcegroup/providers/Microsoft.DBforPostgreSQL/flexibleServers/exampleserver/migrations/${NAME}`,
+    );
+  });
+
+  it("getMigration by 2.x's arguments and by 3.x's returns what a refresh through the provider host reads", () =>
+    withGetMigrationEnv(async () => {
+      const refreshed = (await host.read(id, outputs)).properties;
+      const legacy = {
+        migrationName: NAME,
+        resourceGroupName: 'exampleresourcegroup',
+        subscriptionId: SUBSCRIPTION,
+        targetDbServerName: 'exampleserver',
+      };
+      const byTwo = (await getMigration(legacy)) as unknown as Record<string, unknown>;
+      assert.deepEqual(byTwo, resultOf(refreshed));
+      assert.equal(byTwo.id, outputs.azureId);
+      const byThree = await getMigration({ migrationName: NAME, resourceGroupName: 'exampleresourcegroup', serverName: 'exampleserver' });
+      assert.deepEqual(byThree, byTwo, "3.x's arguments (no subscriptionId) name the same migration");
+      const viaOutput = await new Promise((resolve) => getMigrationOutput(legacy).apply(resolve));
+      assert.deepEqual(viaOutput, byTwo);
+    }));
+
+  it('getMigration refuses, in one line, another subscription, two server names, or none', () =>
+    withGetMigrationEnv(async () => {
+      const base = { migrationName: NAME, resourceGroupName: 'exampleresourcegroup' };
+      await assert.rejects(
+        getMigration({ ...base, targetDbServerName: 'exampleserver', subscriptionId: 'eeeeeeee-eeee-eeee-eeee-eeeeeeeeeeee' }),
+        {
+          message: `getMigration: no migration "${NAME}" on server "exampleserver" in these arguments' scope (the one by that name was created in subscription "${SUBSCRIPTION}", not "eeeeeeee-eeee-eeee-eeee-eeeeeeeeeeee")`,
+        },
+      );
+      await assert.rejects(getMigration({ ...base, serverName: 'exampleserver', targetDbServerName: 'otherserver' }), {
+        message:
+          'getMigration: serverName: given as "exampleserver" and targetDbServerName as "otherserver"; they name one server (azure-native 3.x and 2.x): give one of them',
+      });
+      await assert.rejects(
+        getMigration(base as unknown as Parameters<typeof getMigration>[0]),
+        /^Error: getMigration: serverName: required/,
+      );
+      // nothing was changed by the refusals: the migration reads back as it was
+      assert.equal((await showMigration(serverSpec(target, { password: TARGET_PW }), NAME))?.state, 'Succeeded');
+    }));
+
+  it('destroy removes it and keeps the target database', async () => {
+    await host.delete(id, outputs);
+    assert.equal(await showMigration(serverSpec(target, { password: TARGET_PW }), NAME), undefined);
+    assert.deepEqual(await fingerprint(target, 'exampledatabase1'), await fingerprint(source, 'exampledatabase1'));
+  });
 }
 
 /** The same example with migrationMode Online: a per-database cutover, then the rest. */

@@ -173,6 +173,7 @@ describe("azure-native's server inputs, read once for the CLI and PgMigration", 
       migrationName: 'm1',
       user: 'pgadmin',
       sslServerName: 'exampleserver.postgres.database.azure.com',
+      subscriptionId: 's',
       resourceGroupName: 'rg',
       serverName: 'exampleserver',
     });
