@@ -84,7 +84,7 @@ describe('unit: parallel apply routing', () => {
     assert.equal(r.route([{ table: 21, row: '[2]' }], 1), 1);
   });
 
-  it('has another lane wait for the first session only on what that session wrote in batches whose COMMIT has not returned', () => {
+  it('has a lane wait only on what another session wrote in batches whose commits have not all returned', () => {
     const r = new LaneRouter(3, [[30, 31]]);
     // row 1 of table 10 and table 30 of a foreign-key group (weighed whole) on the first session
     assert.equal(
@@ -99,17 +99,19 @@ describe('unit: parallel apply routing', () => {
     );
     assert.equal(r.route([{ table: 10, row: '[2]' }], 1), 1);
     r.batchEnded();
-    assert.equal(r.dependsOnFirst([{ table: 10, row: '[1]' }]), true, "row 1 was the first session's");
-    assert.equal(r.dependsOnFirst([{ table: 10, row: '[2]' }]), false, "row 2 was lane 1's, committed before the first session's");
-    assert.equal(r.dependsOnFirst([{ table: 10 }]), true, 'table 10 whole touches row 1');
-    assert.equal(r.dependsOnFirst([{ table: 31, row: '[7]' }]), true, 'the group of tables 30 and 31');
+    assert.equal(r.dependsOnUnseen([{ table: 10, row: '[1]' }], 2), true, "row 1 was the first session's");
+    assert.equal(r.dependsOnUnseen([{ table: 10, row: '[2]' }], 2), true, "row 2 was lane 1's, whose COMMIT may be on its way");
+    assert.equal(r.dependsOnUnseen([{ table: 10, row: '[2]' }], 1), false, "lane 1's own row: its connection commits in order");
+    assert.equal(r.dependsOnUnseen([{ table: 10, row: '[3]' }], 2), false, 'a row no session wrote');
+    assert.equal(r.dependsOnUnseen([{ table: 10 }], 1), true, 'table 10 whole touches row 1 of the first session');
+    assert.equal(r.dependsOnUnseen([{ table: 31, row: '[7]' }], 1), true, 'the group of tables 30 and 31');
     r.route([{ table: 11, row: '[1]' }], 1);
     r.batchEnded();
-    r.firstCommitted();
-    assert.equal(r.dependsOnFirst([{ table: 10, row: '[1]' }]), false, 'the COMMIT of that batch returned');
-    assert.equal(r.dependsOnFirst([{ table: 11, row: '[1]' }]), true, "the next batch's COMMIT has not");
-    r.firstCommitted();
-    assert.equal(r.dependsOnFirst([{ table: 11, row: '[1]' }]), false);
+    r.batchReturned();
+    assert.equal(r.dependsOnUnseen([{ table: 10, row: '[1]' }], 2), false, 'the commits of that batch returned');
+    assert.equal(r.dependsOnUnseen([{ table: 11, row: '[1]' }], 2), true, "the next batch's have not");
+    r.batchReturned();
+    assert.equal(r.dependsOnUnseen([{ table: 11, row: '[1]' }], 2), false);
   });
 
   it('refuses a lane count that is not a whole number from 1', () => {

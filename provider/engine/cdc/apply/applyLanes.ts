@@ -122,7 +122,7 @@ export class ApplyLanes {
     }
     connections.txn.commitsAfter(
       (endLsn, commitTimeMs) => lanes.commitBatch(endLsn, commitTimeMs),
-      () => lanes.router.firstCommitted(),
+      () => lanes.router.batchReturned(),
     );
     return lanes;
   }
@@ -166,7 +166,7 @@ export class ApplyLanes {
   /**
    * Adds a row change of a source transaction routed to `lane` (from 1); a promise only when a
    * statement was sent. The caller has waited for the first session's COMMIT where the transaction
-   * touches what that session wrote before it (LaneRouter.dependsOnFirst).
+   * touches what another session wrote in a batch not yet returned (LaneRouter.dependsOnUnseen).
    */
   add(lane: number, change: RowChange): Promise<void> | undefined {
     const l = this.lanes[lane]!;

@@ -358,8 +358,8 @@ class ApplySession {
       return this.sourceCommit(commit.endLsn, commit.commitTimeMs);
     }
     await this.txn.begin(); // the first session's commit ends the batch: it must have one to commit
-    // rows the first session wrote in a batch whose COMMIT is on its way are not visible to a lane yet
-    if (lanes.router.dependsOnFirst(writes)) await this.txn.commitsReturned();
+    // rows another session wrote in a batch whose commits are on their way are not visible to this lane yet
+    if (lanes.router.dependsOnUnseen(writes, lane)) await this.txn.commitsReturned();
     for (const row of held.rows) await this.addToLane(lane, row);
     lanes.sourceCommitted(lane, held.begin.finalLsn, commit.endLsn, commit.commitTimeMs);
     this.current = { finalLsn: held.begin.finalLsn, afterOthers: true };

@@ -54,12 +54,12 @@ export class LaneRouter {
   /** Rows given to each lane in this batch: an unbound transaction goes to the least loaded. */
   private readonly load: number[];
   /**
-   * What the first session (lane 0) wrote in each ended batch whose COMMIT has not returned yet,
-   * oldest first: rows (`table/row`) and whole groups (`#group`), and every group it wrote in.
-   * Another lane's statement on one of them must wait for that COMMIT, or it would not see what it
-   * wrote; others need not.
+   * What each lane wrote in each ended batch whose commits have not all returned yet (the first
+   * session's COMMIT returns last), oldest first: rows (`table/row`) and whole groups (`#group`),
+   * and the lanes that wrote in each group. A statement of another lane on one of them must wait
+   * for those commits, or it would not see what was written; others need not.
    */
-  private readonly firstUnseen: { readonly keys: Set<string>; readonly groups: Set<number> }[] = [];
+  private readonly unseen: { readonly keys: Map<string, number>; readonly groups: Map<number, Set<number>> }[] = [];
 
   /**
    * `links`: pairs of target table OIDs that must share a lane (foreign keys, partitions);
@@ -112,38 +112,39 @@ export class LaneRouter {
   }
 
   /**
-   * Whether a transaction with these writes touches what the first session wrote in a batch whose
-   * COMMIT has not returned: on another lane, it must wait for that COMMIT.
+   * Whether a transaction with these writes, routed to `lane`, touches what another lane wrote in
+   * a batch whose commits have not all returned: it must wait for the first session's COMMIT of
+   * that batch, which returns after every lane's.
    */
-  dependsOnFirst(writes: Iterable<LaneWrite>): boolean {
-    if (this.firstUnseen.length === 0) return false;
+  dependsOnUnseen(writes: Iterable<LaneWrite>, lane: number): boolean {
+    if (this.unseen.length === 0) return false;
+    const other = (on: number | undefined): boolean => on !== undefined && on !== lane;
     for (const w of writes) {
       const group = this.groups.groupOf(w.table);
       const whole = w.row === undefined || this.whole.has(w.table);
-      for (const unseen of this.firstUnseen) {
-        if (whole ? unseen.groups.has(group) : unseen.keys.has(`#${group}`) || unseen.keys.has(`${w.table}/${w.row!}`)) return true;
+      for (const batch of this.unseen) {
+        if (whole) {
+          for (const on of batch.groups.get(group) ?? []) if (other(on)) return true;
+        } else if (other(batch.keys.get(`#${group}`)) || other(batch.keys.get(`${w.table}/${w.row!}`))) return true;
       }
     }
     return false;
   }
 
   /**
-   * The batch ends: rows and groups are free again, and what the first session wrote in it stays
-   * unseen by the other lanes until firstCommitted() is called for it (its COMMIT returned).
+   * The batch ends: rows and groups are free again, and what each lane wrote in it stays unseen by
+   * the others until batchReturned() is called for it (the first session's COMMIT returned).
    */
   batchEnded(): void {
-    const unseen = { keys: new Set<string>(), groups: new Set<number>() };
-    for (const [key, lane] of this.bound) if (lane === 0) unseen.keys.add(key);
-    for (const [group, lanes] of this.groupLanes) if (lanes.has(0)) unseen.groups.add(group);
-    this.firstUnseen.push(unseen);
+    this.unseen.push({ keys: new Map(this.bound), groups: new Map(this.groupLanes) });
     this.bound.clear();
     this.groupLanes.clear();
     this.load.fill(0);
   }
 
-  /** The first session's COMMIT of the oldest ended batch returned: what it wrote is visible to every lane. */
-  firstCommitted(): void {
-    this.firstUnseen.shift();
+  /** The first session's COMMIT of the oldest ended batch returned: what it and every lane wrote there is visible to all. */
+  batchReturned(): void {
+    this.unseen.shift();
   }
 
   private leastLoaded(): number {
