@@ -1,41 +1,70 @@
-// A developer's loop for parallel apply (not part of `npm run bench`): one many-table backlog, the
-// same for every run, drained by pgferry's Applier in this process with each applySessions value
-// asked for, each on clusters of its own; the drain's seconds, rows a second and CPU, and whether
-// every table's checksum matches the source's after it.
+// A developer's loop for parallel apply (not part of `npm run bench`): one many-table backlog
+// (this file's writers, or sysbench oltp_write_only), written once behind one slot per drain, then
+// drained by pgferry's Applier in this process with each applySessions value asked for, each into a
+// fresh copy of the target's first rows; the drain's seconds, rows a second, the CPU of this process,
+// of both clusters and of each session working for it, what those sessions waited on
+// (applyProfile.ts), and whether every table's checksum matches the source's after it.
 //   node dist/bench/parallelApplyLab.js --help   lists the options
+import { execFile } from 'node:child_process';
+import { promises as fs } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
 import { InvalidArgumentError, Option } from 'commander';
 import type pg from 'pg';
 import { Applier } from '../provider/engine/cdc/apply/applier';
 import { parseLsn } from '../provider/decoder';
 import { startCluster, stopAllClusters, type Cluster } from '../provider/localpg/cluster';
-import { argsOrExit, parseOptions, positiveInt } from './commandLine';
+import { DrainProfile } from './applyProfile';
+import { argsOrExit, oneOf, parseOptions, positiveInt } from './commandLine';
+import { PG_BIN, pgEnv } from './dataset';
 import { benchSettings, LAB_STREAM, labServer } from './settings';
+
+const execFileAsync = promisify(execFile);
+const SYSBENCH = '/usr/bin/sysbench';
+/** The target's copy of the source's first rows: each drain starts from a fresh database made from it. */
+const TEMPLATE_DB = 'lab_template';
+/** The message every drain stops at, written once after the backlog. */
+const MARKER = 'end-of-backlog';
 
 interface LabArgs {
   readonly help?: string;
+  /** lab: this file's own writers; sysbench: sysbench oltp_write_only. */
+  readonly workload: 'lab' | 'sysbench';
   readonly tables: number;
+  /** sysbench: rows per table before the backlog. */
+  readonly tableSize: number;
   readonly writers: number;
   readonly tx: number;
-  /** Tables each transaction writes (1: one table a transaction, as sysbench's oltp_write_only). */
+  /** Tables each transaction writes (lab workload: 1 or 2). */
   readonly tablesPerTx: number;
   readonly sessions: readonly number[];
   readonly fsyncOff: boolean;
 }
 
-const DEFAULTS = { tables: 16, writers: 8, tx: 500, tablesPerTx: 1, sessions: '1,4' } as const;
+const DEFAULTS = { workload: 'lab', tables: 16, tableSize: 10_000, writers: 8, tx: 500, tablesPerTx: 1, sessions: '1,4' } as const;
 
 function sessionList(value: string): number[] {
   const list = value.split(',').map((v) => positiveInt(v.trim()));
   if (list.some((n) => n > 16)) throw new InvalidArgumentError(`each must be a whole number from 1 to 16, got ${value}`);
+  if (new Set(list).size !== list.length) throw new InvalidArgumentError(`each value once, got ${value}`);
   return list;
 }
 
 function parseLabArgs(argv: readonly string[]): LabArgs {
   const options = [
+    new Option('--workload <name>', "lab (this file's writers) or sysbench (oltp_write_only)")
+      .argParser(oneOf('lab', 'sysbench'))
+      .default(DEFAULTS.workload),
     new Option('--tables <N>', 'tables the backlog writes').argParser(positiveInt).default(DEFAULTS.tables),
-    new Option('--writers <N>', 'backlog: writers, each on its own connection').argParser(positiveInt).default(DEFAULTS.writers),
+    new Option('--table-size <N>', 'sysbench: rows per table').argParser(positiveInt).default(DEFAULTS.tableSize),
+    new Option('--writers <N>', 'backlog: writers (sysbench threads), each on its own connection')
+      .argParser(positiveInt)
+      .default(DEFAULTS.writers),
     new Option('--tx <N>', 'backlog: transactions per writer').argParser(positiveInt).default(DEFAULTS.tx),
-    new Option('--tables-per-tx <N>', 'tables each transaction writes: 1 or 2').argParser(positiveInt).default(DEFAULTS.tablesPerTx),
+    new Option('--tables-per-tx <N>', 'lab workload: tables each transaction writes, 1 or 2')
+      .argParser(positiveInt)
+      .default(DEFAULTS.tablesPerTx),
     new Option('--sessions <list>', 'applySessions values to drain with, comma-separated')
       .argParser(sessionList)
       .default(sessionList(DEFAULTS.sessions)),
@@ -45,7 +74,9 @@ function parseLabArgs(argv: readonly string[]): LabArgs {
   const { help, values } = parseOptions('node dist/bench/parallelApplyLab.js', description, options, argv);
   return {
     ...(help !== undefined ? { help } : {}),
+    workload: (values.workload as LabArgs['workload'] | undefined) ?? DEFAULTS.workload,
     tables: (values.tables as number | undefined) ?? DEFAULTS.tables,
+    tableSize: (values.tableSize as number | undefined) ?? DEFAULTS.tableSize,
     writers: (values.writers as number | undefined) ?? DEFAULTS.writers,
     tx: (values.tx as number | undefined) ?? DEFAULTS.tx,
     tablesPerTx: (values.tablesPerTx as number | undefined) ?? DEFAULTS.tablesPerTx,
@@ -53,6 +84,9 @@ function parseLabArgs(argv: readonly string[]): LabArgs {
     fsyncOff: values.fsyncOff === true,
   };
 }
+
+/** The slot a drain with `sessions` sessions reads: every drain its own, all made before the backlog. */
+const slotName = (sessions: number): string => `drain_${sessions}`;
 
 function ddl(tables: number): string {
   const each = Array.from(
@@ -83,85 +117,137 @@ async function writer(client: pg.Client, args: LabArgs, w: number): Promise<void
   }
 }
 
-/** Every table's rows as one checksum, on one server. */
-async function checksums(cluster: Cluster, tables: number): Promise<string> {
-  const names = [...Array.from({ length: tables }, (_, i) => `t${i}`), 'parent', 'child'];
-  const parts = names.map((t) => `(SELECT md5(coalesce(string_agg(r::text, ',' ORDER BY r.id), '')) FROM ${t} r)`);
-  const rows = await cluster.query<{ s: string }>(`SELECT ${parts.join(" || '/' || ")} AS s`, [], 'lab');
+/** Every public table's rows as one checksum, on one server. */
+async function checksums(cluster: Cluster, database: string): Promise<string> {
+  const tables = await cluster.query<{ t: string }>(
+    `SELECT quote_ident(tablename) AS t FROM pg_tables WHERE schemaname = 'public' ORDER BY tablename`,
+    [],
+    database,
+  );
+  const parts = tables.map(({ t }) => `(SELECT md5(coalesce(string_agg(r::text, ',' ORDER BY r.id), '')) FROM ${t} r)`);
+  const rows = await cluster.query<{ s: string }>(`SELECT ${parts.join(" || '/' || ")} AS s`, [], database);
   return rows[0]!.s;
 }
 
-/** Source and target with the lab tables, a slot, then the backlog written while nothing consumes. */
-async function prepare(source: Cluster, target: Cluster, args: LabArgs): Promise<{ initialLsn: bigint; rows: number }> {
-  for (const c of [source, target]) {
-    await c.query('CREATE DATABASE lab');
-    await c.query(ddl(args.tables), [], 'lab');
-  }
-  await source.query('CREATE PUBLICATION labpub FOR ALL TABLES', [], 'lab');
-  const [slot] = await source.query<{ lsn: string }>(
-    `SELECT lsn::text FROM pg_create_logical_replication_slot('drain', 'pgoutput')`,
-    [],
-    'lab',
-  );
-  const clients = await Promise.all(Array.from({ length: args.writers }, () => source.connect('lab')));
-  const started = Date.now();
-  try {
-    await Promise.all(clients.map((c, w) => writer(c, args, w)));
-  } finally {
-    await Promise.all(clients.map((c) => c.end()));
-  }
-  const transactions = args.writers * args.tx;
-  const rows = transactions * 2 + Math.ceil(args.tx / 5) * args.writers * 3;
-  const tps = transactions / ((Date.now() - started) / 1000);
-  process.stdout.write(
-    `backlog: ${transactions} transactions, about ${rows} rows over ${args.tables + 2} tables, written at ${tps.toFixed(0)} TPS\n`,
-  );
-  await source.query('CHECKPOINT');
-  return { initialLsn: parseLsn(slot!.lsn), rows };
+/** sysbench's options for the lab database of `cluster` (its password in PGPASSWORD, never on the command line). */
+function sysbenchArgs(cluster: Cluster, args: LabArgs): string[] {
+  return [
+    'oltp_write_only',
+    '--db-driver=pgsql',
+    `--pgsql-host=${cluster.host}`,
+    `--pgsql-port=${cluster.port}`,
+    `--pgsql-user=${cluster.user}`,
+    `--pgsql-db=${LAB_STREAM.database}`,
+    `--tables=${args.tables}`,
+    `--table-size=${args.tableSize}`,
+  ];
 }
 
-/** One drain with `sessions` apply sessions, on clusters of its own; its report line and seconds. */
-async function drainWith(sessions: number, args: LabArgs): Promise<number> {
-  const settings = { ...benchSettings(args.fsyncOff), autovacuum: 'on' };
-  const [source, target] = await Promise.all([
-    startCluster({ major: 15, label: 'par-src', settings }),
-    startCluster({ major: 15, label: 'par-dst', settings }),
-  ]);
+/** The source's lab database and its first rows, copied to the target as the template every drain starts from. */
+async function prepareTables(source: Cluster, target: Cluster, args: LabArgs): Promise<void> {
+  const db = LAB_STREAM.database;
+  await source.query(`CREATE DATABASE ${db}`);
+  if (args.workload === 'sysbench') {
+    await execFileAsync(SYSBENCH, [...sysbenchArgs(source, args), 'prepare'], { env: pgEnv(source), maxBuffer: 16 * 1024 * 1024 });
+  } else await source.query(ddl(args.tables), [], db);
+  // through psql: pg_dump's plain output may hold psql meta-commands (\restrict in 15.14+)
+  const file = path.join(os.tmpdir(), `pgferry-parallel-lab-${process.pid}.sql`);
   try {
-    const { initialLsn, rows } = await prepare(source, target, args);
-    const applier = new Applier({
-      source: labServer(source),
-      target: labServer(target),
-      ...LAB_STREAM,
-      initialLsn,
-      applySessions: sessions,
-      log: (level, message) => process.stderr.write(`${level}: ${message}\n`),
-    });
-    const token = `end-${sessions}`;
-    applier.stopAtMarker(token);
-    await source.query(`SELECT pg_logical_emit_message(true, 'pgferry-lab', $1)`, [token], 'lab');
-    const cpu = process.cpuUsage();
-    const started = Date.now();
-    const end = await applier.run();
-    const seconds = (Date.now() - started) / 1000;
-    const usage = process.cpuUsage(cpu);
-    const used = (usage.user + usage.system) / 1e6;
-    const [want, got] = await Promise.all([checksums(source, args.tables), checksums(target, args.tables)]);
-    const same = want === got ? 'identical' : 'DIFFERENT';
-    process.stdout.write(
-      `applySessions ${sessions}: drained in ${seconds.toFixed(2)} s (${end}), ${(rows / seconds).toFixed(0)} rows/s, this process ${used.toFixed(1)} CPU-s; target ${same}\n`,
-    );
-    if (want !== got) process.exitCode = 1;
-    return seconds;
+    await execFileAsync(`${PG_BIN}/pg_dump`, ['-f', file, db], { env: pgEnv(source) });
+    await target.query(`CREATE DATABASE ${TEMPLATE_DB}`);
+    await execFileAsync(`${PG_BIN}/psql`, ['-X', '-q', '-v', 'ON_ERROR_STOP=1', '-f', file, TEMPLATE_DB], { env: pgEnv(target) });
   } finally {
-    await Promise.all([source.stop(), target.stop()]);
+    await fs.rm(file, { force: true });
   }
+}
+
+/** The backlog: written once while nothing consumes, after one slot per drain was made (all at the same point). */
+async function writeBacklog(source: Cluster, args: LabArgs): Promise<number> {
+  const db = LAB_STREAM.database;
+  const started = Date.now();
+  let transactions = args.writers * args.tx;
+  if (args.workload === 'sysbench') {
+    const run = ['run', `--threads=${args.writers}`, `--events=${transactions}`, '--time=0'];
+    const { stdout } = await execFileAsync(SYSBENCH, [...sysbenchArgs(source, args), ...run], {
+      env: pgEnv(source),
+      maxBuffer: 16 * 1024 * 1024,
+    });
+    transactions = Number(/transactions:\s+(\d+)/.exec(stdout)?.[1] ?? transactions);
+  } else {
+    const clients = await Promise.all(Array.from({ length: args.writers }, () => source.connect(db)));
+    try {
+      await Promise.all(clients.map((c, w) => writer(c, args, w)));
+    } finally {
+      await Promise.all(clients.map((c) => c.end()));
+    }
+  }
+  const tps = transactions / ((Date.now() - started) / 1000);
+  await source.query('CHECKPOINT');
+  // oltp_write_only: two updates, a delete and an insert a transaction
+  const rows = args.workload === 'sysbench' ? transactions * 4 : transactions * 2 + Math.ceil(args.tx / 5) * args.writers * 3;
+  process.stdout.write(
+    `backlog (${args.workload}): ${transactions} transactions, about ${rows} row changes, by ${args.writers} writers over ${args.tables} tables, written at ${tps.toFixed(0)} TPS\n`,
+  );
+  return rows;
+}
+
+/** One drain with `sessions` apply sessions from its own slot into a fresh copy of the template; its report line and seconds. */
+async function drainWith(source: Cluster, target: Cluster, sessions: number, rows: number): Promise<number> {
+  const db = LAB_STREAM.database;
+  await target.query(`DROP DATABASE IF EXISTS ${db} WITH (FORCE)`);
+  await target.query(`CREATE DATABASE ${db} TEMPLATE ${TEMPLATE_DB}`);
+  const slot = slotName(sessions);
+  const [start] = await source.query<{ lsn: string }>(
+    'SELECT confirmed_flush_lsn::text AS lsn FROM pg_replication_slots WHERE slot_name = $1',
+    [slot],
+  );
+  const applier = new Applier({
+    source: labServer(source),
+    target: labServer(target),
+    ...LAB_STREAM,
+    slot,
+    origin: `${LAB_STREAM.origin}_${sessions}`,
+    initialLsn: parseLsn(start!.lsn),
+    applySessions: sessions,
+    log: (level, message) => process.stderr.write(`${level}: ${message}\n`),
+  });
+  applier.stopAtMarker(MARKER);
+  const profile = new DrainProfile(source, target, db);
+  await profile.start();
+  const cpu = process.cpuUsage();
+  const started = Date.now();
+  const end = await applier.run();
+  const seconds = (Date.now() - started) / 1000;
+  const usage = process.cpuUsage(cpu);
+  const report = await profile.stop();
+  const used = (usage.user + usage.system) / 1e6;
+  const [want, got] = await Promise.all([checksums(source, db), checksums(target, db)]);
+  const same = want === got ? 'identical' : 'DIFFERENT';
+  const cpuSum = used + report.sourceCpu + report.targetCpu;
+  process.stdout.write(
+    `applySessions ${sessions}: drained in ${seconds.toFixed(2)} s (${end}), ${(rows / seconds).toFixed(0)} rows/s; CPU-s: this process ${used.toFixed(2)}, ` +
+      `source ${report.sourceCpu.toFixed(2)}, target ${report.targetCpu.toFixed(2)} (sum ${cpuSum.toFixed(2)} = ${(cpuSum / seconds).toFixed(2)} CPUs busy); ` +
+      `load average ${os.loadavg()[0]!.toFixed(1)}; target ${same}\n${report.lines.join('\n')}\n`,
+  );
+  if (want !== got) process.exitCode = 1;
+  return seconds;
 }
 
 async function main(args: LabArgs): Promise<void> {
+  const settings = { ...benchSettings(args.fsyncOff), autovacuum: 'on' };
   try {
+    const [source, target] = await Promise.all([
+      startCluster({ major: 15, label: 'par-src', settings }),
+      startCluster({ major: 15, label: 'par-dst', settings }),
+    ]);
+    await prepareTables(source, target, args);
+    await source.query(`CREATE PUBLICATION ${LAB_STREAM.publication} FOR ALL TABLES`, [], LAB_STREAM.database);
+    for (const s of args.sessions)
+      await source.query(`SELECT pg_create_logical_replication_slot($1, 'pgoutput')`, [slotName(s)], LAB_STREAM.database);
+    const rows = await writeBacklog(source, args);
+    await source.query(`SELECT pg_logical_emit_message(true, $1, $2)`, [LAB_STREAM.cutoverPrefix, MARKER], LAB_STREAM.database);
     const seconds: number[] = [];
-    for (const s of args.sessions) seconds.push(await drainWith(s, args));
+    for (const s of args.sessions) seconds.push(await drainWith(source, target, s, rows));
     if (seconds.length > 1)
       process.stdout.write(`drain time ratio, first / each: ${seconds.map((s) => (seconds[0]! / s).toFixed(2)).join(', ')}\n`);
   } finally {

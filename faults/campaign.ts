@@ -17,7 +17,7 @@ import { FaultProxy } from '../test/support/faultProxy';
 import { summarize, summaryLines, trialDetail, trialLine, type CampaignSummary } from './report';
 import { drawTrials } from './draws';
 import { schemaChangesNamed } from './schemaChanges';
-import { FALLBACK_SHARE, runTrial, type CampaignServers } from './trial';
+import { FALLBACK_SHARE, PARALLEL_APPLY_SHARE, runTrial, type CampaignServers } from './trial';
 import { BYSTANDER_SHARE, bystanderKindsNamed } from './bystander';
 import { POOLER_SHARE, POOLER_STEPS } from './poolerTrial';
 
@@ -44,6 +44,10 @@ export interface CampaignOptions {
   readonly pooler?: string;
   /** The share of cutover-phase trials behind a pooler when drawn (0 replays seeds as before the pooler came). */
   readonly poolerShare?: number;
+  /** Target sessions applying each stream in every trial (applySessions), instead of each trial's draw. */
+  readonly applySessions?: number;
+  /** The share of trials applying with several sessions when drawn (0 replays seeds as before parallel apply came). */
+  readonly parallelApplyShare?: number;
   readonly walBoundMiB: number;
   readonly deadlineSeconds: number;
   readonly keep: boolean;
@@ -72,6 +76,10 @@ function replayCommand(o: CampaignOptions, seed: number): string {
     o.bystanderShare !== undefined && o.bystanderShare !== BYSTANDER_SHARE ? `--bystander-share ${o.bystanderShare}` : '',
     o.pooler ? `--pooler ${o.pooler}` : '',
     o.poolerShare !== undefined && o.poolerShare !== POOLER_SHARE ? `--pooler-share ${o.poolerShare}` : '',
+    o.applySessions !== undefined ? `--apply-sessions ${o.applySessions}` : '',
+    o.parallelApplyShare !== undefined && o.parallelApplyShare !== PARALLEL_APPLY_SHARE
+      ? `--parallel-apply-share ${o.parallelApplyShare}`
+      : '',
   ]
     .filter(Boolean)
     .join(' ');
@@ -146,6 +154,8 @@ export async function runCampaign(o: CampaignOptions): Promise<CampaignResult> {
         ...(o.bystanderShare === undefined ? {} : { bystanderShare: o.bystanderShare }),
         ...(o.pooler === undefined ? {} : { pooler: o.pooler }),
         ...(o.poolerShare === undefined ? {} : { poolerShare: o.poolerShare }),
+        ...(o.applySessions === undefined ? {} : { applySessions: o.applySessions }),
+        ...(o.parallelApplyShare === undefined ? {} : { parallelApplyShare: o.parallelApplyShare }),
       });
       all.push(result);
       o.onTrial?.(result, all);
@@ -182,6 +192,8 @@ function parseOptions(argv: string[]): CampaignOptions & { out?: string } {
       'bystander-share': { type: 'string' },
       pooler: { type: 'string' },
       'pooler-share': { type: 'string' },
+      'apply-sessions': { type: 'string' },
+      'parallel-apply-share': { type: 'string' },
       'wal-bound-mib': { type: 'string', default: '256' },
       'deadline-seconds': { type: 'string', default: '900' },
       keep: { type: 'boolean', default: false },
@@ -208,6 +220,12 @@ function parseOptions(argv: string[]): CampaignOptions & { out?: string } {
   const poolerShare = values['pooler-share'] === undefined ? undefined : Number(values['pooler-share']);
   if (poolerShare !== undefined && !(poolerShare >= 0 && poolerShare <= 1))
     throw new Error(`--pooler-share: a number from 0 to 1, got "${values['pooler-share']}"`);
+  const parallelApplyShare = values['parallel-apply-share'] === undefined ? undefined : Number(values['parallel-apply-share']);
+  if (parallelApplyShare !== undefined && !(parallelApplyShare >= 0 && parallelApplyShare <= 1))
+    throw new Error(`--parallel-apply-share: a number from 0 to 1, got "${values['parallel-apply-share']}"`);
+  const applySessions = values['apply-sessions'] === undefined ? undefined : Number(values['apply-sessions']);
+  if (applySessions !== undefined && !(Number.isInteger(applySessions) && applySessions >= 1 && applySessions <= 16))
+    throw new Error(`--apply-sessions: a whole number from 1 to 16, got "${values['apply-sessions']}"`);
   const pooler = values.pooler;
   if (pooler !== undefined && pooler !== 'always' && pooler !== 'never' && !(POOLER_STEPS as readonly string[]).includes(pooler))
     throw new Error(`--pooler: always, never or one of ${POOLER_STEPS.join(', ')}, got "${pooler}"`);
@@ -229,6 +247,8 @@ function parseOptions(argv: string[]): CampaignOptions & { out?: string } {
     ...(bystanderShare === undefined ? {} : { bystanderShare }),
     ...(pooler === undefined ? {} : { pooler }),
     ...(poolerShare === undefined ? {} : { poolerShare }),
+    ...(applySessions === undefined ? {} : { applySessions }),
+    ...(parallelApplyShare === undefined ? {} : { parallelApplyShare }),
     walBoundMiB: int(values['wal-bound-mib'], 'wal-bound-mib'),
     deadlineSeconds: int(values['deadline-seconds'], 'deadline-seconds'),
     keep: values.keep!,

@@ -77,6 +77,8 @@ export interface TrialResult {
   leftovers?: Leftovers;
   /** The cutover fenced the source's writers (fenceWriters). */
   fenceWriters?: boolean;
+  /** Target sessions applying each stream, when more than one (applySessions: parallel apply). */
+  applySessions?: number;
   /** Each source database's writer fence after the end (judged: kept when cut over, gone otherwise). */
   fences?: FenceState[];
   judgements: DatabaseJudgement[];

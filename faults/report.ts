@@ -25,6 +25,8 @@ export interface CampaignSummary {
   readonly replicaIdentityLeftFull: number;
   /** Trials (with a fault) whose cutover fenced the source's writers. */
   readonly fencedTrials: number;
+  /** Trials (with a fault) whose streams applied with several target sessions (parallel apply). */
+  readonly parallelApplyTrials: number;
   /** Per bystander kind: drawn, made, harmed (what became of it: bystander.ts), and stopping the migration. */
   readonly bystanders: Record<string, Record<string, number>>;
   /** Most WAL a slot retained on the source in any trial. */
@@ -45,7 +47,10 @@ export function trialLine(r: TrialResult): string {
     pad(`#${r.index}`, 5),
     pad(`seed ${r.seed}`, 16),
     pad(r.fault, 32),
-    pad(`@ ${r.phase}${r.fenceWriters ? ' +fence' : ''}${r.bystander?.items.length ? ` +${r.bystander.items.length} bystander` : ''}`, 30),
+    pad(
+      `@ ${r.phase}${r.fenceWriters ? ' +fence' : ''}${r.applySessions ? ` +${r.applySessions} sessions` : ''}${r.bystander?.items.length ? ` +${r.bystander.items.length} bystander` : ''}`,
+      30,
+    ),
     pad(r.outcome, 15),
     pad(`recovery ${recovery}`, 17),
     pad(`total ${(r.totalMs / 1000).toFixed(0)} s`, 11),
@@ -123,6 +128,7 @@ export function summarize(results: readonly TrialResult[], wallSeconds: number):
     stoppedMessages: [...new Set(results.filter((r) => r.outcome === 'stopped-safely').map((r) => `${r.finalState}: ${r.message ?? ''}`))],
     replicaIdentityLeftFull: results.filter((r) => (r.leftovers?.replicaIdentityFull.length ?? 0) > 0).length,
     fencedTrials: results.filter((r) => r.faulted && r.fenceWriters).length,
+    parallelApplyTrials: results.filter((r) => r.faulted && r.applySessions).length,
     bystanders,
     maxRetainedMiB: Math.max(0, ...results.map((r) => (r.monitor?.maxRetainedBytes ?? 0) / 1048576)),
     wallSeconds,
@@ -158,6 +164,7 @@ export function summaryLines(s: CampaignSummary): string[] {
     ...(s.stoppedMessages.length ? ['stopped safely with:', ...s.stoppedMessages.map((m) => `  ${m}`)] : []),
     `source tables left with REPLICA IDENTITY FULL after the end: ${s.replicaIdentityLeftFull} trial(s)`,
     `cutovers that fenced the source's writers: ${s.fencedTrials} trial(s)`,
+    `streams applied by several target sessions (applySessions): ${s.parallelApplyTrials} trial(s)`,
     ...(Object.keys(s.bystanders).length ? ['bystanders (drawn, made, harmed):', ...table(s.bystanders)] : []),
   ];
 }

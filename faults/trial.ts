@@ -56,6 +56,10 @@ export interface TrialOptions {
   readonly pooler?: string;
   /** The share of trials at a forward cutover phase behind a pooler when drawn (default POOLER_SHARE; 0 replays a seed as before it came). */
   readonly poolerShare?: number;
+  /** Target sessions applying each stream (the spec's applySessions), instead of the trial's draw. */
+  readonly applySessions?: number;
+  /** The share of trials applying with several sessions when drawn (default PARALLEL_APPLY_SHARE; 0 replays a seed as before it came). */
+  readonly parallelApplyShare?: number;
 }
 
 /**
@@ -64,6 +68,19 @@ export interface TrialOptions {
  * `--fallback-share 0`, and most seeds keep it anyway.
  */
 export const FALLBACK_SHARE = 0.25;
+
+/**
+ * The share of trials whose streams apply with several target sessions (parallel apply, issue 65),
+ * two to four of them. Drawn from a fork of its own, so a seed keeps every other draw.
+ */
+export const PARALLEL_APPLY_SHARE = 0.3;
+
+/** The trial's applySessions: forced, or drawn (1 outside the drawn share). */
+function drawApplySessions(rng: Rng, share: number, forced?: number): number {
+  const on = rng.chance(share);
+  const sessions = rng.int(2, 4);
+  return forced ?? (on ? sessions : 1);
+}
 
 function drawPhase(rng: Rng, share: number): Phase {
   const forward = rng.fork('phase').pick(PHASES);
@@ -155,6 +172,7 @@ export async function runTrial(servers: CampaignServers, opts: TrialOptions): Pr
     opts.bystanderShare ?? BYSTANDER_SHARE,
     opts.bystander,
   );
+  const applySessions = drawApplySessions(rng.fork('apply sessions'), opts.parallelApplyShare ?? PARALLEL_APPLY_SHARE, opts.applySessions);
   const name = `ft-${opts.tag}-${opts.index}`;
   const clusters = { source: servers.source, target: servers.target };
   const result = poolerDraw
@@ -166,6 +184,7 @@ export async function runTrial(servers: CampaignServers, opts: TrialOptions): Pr
       )
     : emptyResult(opts, plan, `${phase}#${matchAt}`);
   if (fenceWriters) result.fenceWriters = true;
+  if (applySessions > 1) result.applySessions = applySessions;
   if (schemaChange)
     result.schemaChange = {
       name: schemaChange.changes.map((c) => c.name).join('+'),
@@ -218,6 +237,7 @@ export async function runTrial(servers: CampaignServers, opts: TrialOptions): Pr
       splitBytes: 2 * 1024 * 1024,
       ...(agents ? { runtime: 'agents' as const } : {}),
       ...(fenceWriters ? { fenceWriters } : {}),
+      ...(applySessions > 1 ? { applySessions } : {}),
       ...(fallback ? { fallbackWindow: TRIAL_FALLBACK_WINDOW } : {}),
       ...(bystander && bystander.excludedTables().length > 0 ? { excludeTables: bystander.excludedTables() } : {}),
       ...(pooler ? { pooler: pooler.input(), failpoints: pooler.failpoints() } : {}),

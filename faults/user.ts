@@ -27,6 +27,8 @@ export interface TrialSpecInput {
   readonly runtime?: 'agents';
   /** The cutover fences the source's writers (fenceWriters), with a lag budget no ordinary lag exceeds. */
   readonly fenceWriters?: boolean;
+  /** Target sessions applying each stream (applySessions: parallel apply). */
+  readonly applySessions?: number;
   /** The cutover asks for a fallback window (`--fallback-window`): the trial goes on in it (fallbackTrial.ts). */
   readonly fallbackWindow?: string;
   /** Tables the filters leave out (a bystander's table on the source, bystander.ts). */
@@ -63,6 +65,7 @@ export class TrialUser {
       splitTablesLargerThan: input.splitBytes,
       splitMaxParts: 4,
       allowReplicaIdentityFull: true,
+      ...(input.applySessions ? { applySessions: input.applySessions } : {}),
       ...(input.excludeTables ? { excludeTables: [...input.excludeTables] } : {}),
       ...(input.fenceWriters ? { fenceWriters: true, cutoverLagBudgetSeconds: FENCED_LAG_BUDGET_SECONDS } : {}),
       ...(input.pooler ? { pooler: input.pooler, cutoverLagBudgetSeconds: FENCED_LAG_BUDGET_SECONDS } : {}),

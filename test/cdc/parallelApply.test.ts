@@ -1,7 +1,8 @@
 // Parallel apply (applySessions above 1, docs/safety.md#parallel-apply-applysessions-issue-65)
 // against real servers: commit order kept for transactions on one table whatever the order of
 // their BEGINs (pgcopydb's #1044 lost one of two such transactions), a many-table workload with
-// foreign keys identical after the drain, a foreign key whose rows are written in separate
+// foreign keys identical after the drain, transactions on other rows of one table applied by
+// several sessions in one batch, a foreign key whose rows are written in separate
 // transactions never broken on the target while sessions commit apart, and an applier killed at
 // random moments and at each step of a batch commit losing and repeating nothing.
 import assert from 'node:assert/strict';
@@ -37,24 +38,52 @@ async function oneTransaction(c: pg.Client, w: number, i: number): Promise<void>
   await c.query('COMMIT');
 }
 
-/**
- * Writers on their own connections, each transaction paced, so the stream carries independent
- * transactions side by side; each writer stops early once `more` says so.
- */
-async function manyTableLoad(f: CdcDb, writers: number, perWriter: number, paceMs: number, more = (): boolean => true): Promise<void> {
+/** `writers` writers at once on the source, each on its own connection, writer `w` running `write(c, w)`. */
+async function eachWriter(f: CdcDb, writers: number, write: (c: pg.Client, w: number) => Promise<void>): Promise<void> {
   await Promise.all(
     Array.from({ length: writers }, async (_, w) => {
       const c = await f.source.connect(f.db);
       try {
-        for (let i = 0; i < perWriter && more(); i++) {
-          await oneTransaction(c, w, i);
-          if (paceMs > 0) await new Promise((r) => setTimeout(r, paceMs));
-        }
+        await write(c, w);
       } finally {
         await c.end();
       }
     }),
   );
+}
+
+/**
+ * Writers on their own connections, each transaction paced, so the stream carries independent
+ * transactions side by side; each writer stops early once `more` says so.
+ */
+async function manyTableLoad(f: CdcDb, writers: number, perWriter: number, paceMs: number, more = (): boolean => true): Promise<void> {
+  await eachWriter(f, writers, async (c, w) => {
+    for (let i = 0; i < perWriter && more(); i++) {
+      await oneTransaction(c, w, i);
+      if (paceMs > 0) await new Promise((r) => setTimeout(r, paceMs));
+    }
+  });
+}
+
+/**
+ * A backlog on one table: each writer's transactions update a row of its own and insert one, so no
+ * two writers share a row, as sysbench's oltp_write_only on few tables.
+ */
+async function oneTableLoad(f: CdcDb, writers: number, perWriter: number): Promise<void> {
+  await eachWriter(f, writers, async (c, w) => {
+    for (let i = 0; i < perWriter; i++) {
+      await c.query('BEGIN');
+      await c.query('UPDATE t0 SET v = v + 1, note = $2 WHERE id = $1', [1 + w, `w${w} i${i}`]);
+      await c.query('INSERT INTO t0 VALUES ($1, $2, NULL)', [10_000 + w * perWriter + i, i]);
+      await c.query('COMMIT');
+    }
+  });
+}
+
+/** The most lane records of one batch (same end position): how many sessions besides the first committed parts of it. */
+async function lanesInOneBatch(f: CdcDb): Promise<number> {
+  const [row] = await f.dst('SELECT coalesce(max(n), 0)::int AS n FROM (SELECT count(*) AS n FROM pgferry.apply_lane GROUP BY lsn) b');
+  return row!.n as number;
 }
 
 /** Rows of the lane records of the database's stream: how many batches sessions other than the first committed last. */
@@ -137,25 +166,18 @@ const KILL_STEPS = [
  * applied in different batches, by different sessions.
  */
 async function parentChildLoad(f: CdcDb, writers: number, families: number): Promise<void> {
-  await Promise.all(
-    Array.from({ length: writers }, async (_, w) => {
-      const c = await f.source.connect(f.db);
-      try {
-        for (let i = 0; i < families; i++) {
-          const p = 1_000_000 + w * 100_000 + i;
-          await c.query('INSERT INTO parent VALUES ($1, 0)', [p]);
-          await c.query('INSERT INTO child (parent, v) VALUES ($1, 1)', [p]);
-          await c.query('INSERT INTO child (parent, v) VALUES ($1, 2)', [p]);
-          if (i % 3 === 2) {
-            await c.query('DELETE FROM child WHERE parent = $1', [p - 2]);
-            await c.query('DELETE FROM parent WHERE id = $1', [p - 2]);
-          }
-        }
-      } finally {
-        await c.end();
+  await eachWriter(f, writers, async (c, w) => {
+    for (let i = 0; i < families; i++) {
+      const p = 1_000_000 + w * 100_000 + i;
+      await c.query('INSERT INTO parent VALUES ($1, 0)', [p]);
+      await c.query('INSERT INTO child (parent, v) VALUES ($1, 1)', [p]);
+      await c.query('INSERT INTO child (parent, v) VALUES ($1, 2)', [p]);
+      if (i % 3 === 2) {
+        await c.query('DELETE FROM child WHERE parent = $1', [p - 2]);
+        await c.query('DELETE FROM parent WHERE id = $1', [p - 2]);
       }
-    }),
-  );
+    }
+  });
 }
 
 /** Drains what the killed appliers left with a fresh one, then compares: every child id once, every table identical. */
@@ -202,6 +224,18 @@ describe('cdc: parallel apply, applySessions 4 (integration)', function () {
     assert.ok((await laneRecords(f)) > 0, 'sessions other than the first committed batches');
     const s = running.applier.stats();
     assert.ok(s.inserts > 0 && s.updates > 0 && s.deletes > 0);
+  });
+
+  it('applies transactions on other rows of one table on several sessions in one batch, the target identical after the drain', async () => {
+    const { f, initialLsn } = await freshStream(pair);
+    // the backlog first: the drain's batches then hold many transactions each
+    await oneTableLoad(f, 6, 60);
+    const running = startApplier(f, { initialLsn: initialLsn, applySessions: SESSIONS });
+    await drain(f, running, 120_000);
+    await assertSame(f, TABLES);
+    const [row] = await f.dst('SELECT count(*)::int AS n FROM t0 WHERE id >= 10000');
+    assert.equal(row!.n, 360, 'every insert once');
+    assert.ok((await lanesInOneBatch(f)) >= 2, 'at least two sessions besides the first committed parts of one batch on one table');
   });
 
   it('loses and repeats nothing when the applier is killed at random moments and resumed', async () => {

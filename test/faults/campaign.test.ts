@@ -5,7 +5,8 @@
 // two with a bystander (faults/bystander.ts: a DBA's column, large object, table and index on the
 // target, a table the filters leave out on the source, a BEGIN READ WRITE client through the fence),
 // one behind a real PgBouncer (the application writing through it, the runner killed at a step of
-// the cutover through the pooler, faults/poolerTrial.ts),
+// the cutover through the pooler, faults/poolerTrial.ts), three of them applying with several
+// target sessions (parallel apply: a connection reset, a kill at the marker, a lost lease),
 // each a scenario the campaign must pass: nothing lost, duplicated or left behind, one runner at a
 // time, every bystander's object intact. `npm run faults` runs the full, random campaign.
 import assert from 'node:assert/strict';
@@ -29,6 +30,8 @@ interface Scenario {
   readonly bystander?: string;
   /** Behind a PgBouncer, the runner killed at this step (faults/poolerTrial.ts); none when not given, whatever the seed draws. */
   readonly pooler?: string;
+  /** Target sessions applying each stream (parallel apply, issue 65); one when not given, whatever the seed draws. */
+  readonly applySessions?: number;
 }
 
 const SCENARIOS: readonly Scenario[] = [
@@ -39,17 +42,19 @@ const SCENARIOS: readonly Scenario[] = [
     phase: 'copy-split-table',
   },
   {
-    title: 'every source connection reset mid-batch while streaming: no change lost or applied twice',
+    title: 'every source connection reset mid-batch while streaming, four apply sessions: no change lost or applied twice',
     seed: 42,
     fault: 'net-reset',
     phase: 'streaming',
+    applySessions: 4,
   },
   {
-    title: 'the runner killed as the cutover marks the stream is resumed and finishes the cutover',
+    title: 'the runner killed as the cutover marks the stream, three apply sessions, is resumed and finishes the cutover',
     seed: 1267370779,
     fault: 'sigkill',
     phase: 'cutover-marker',
     fence: false, // the default cutover, unfenced (this seed draws a fence since cutover-fence came)
+    applySessions: 3,
   },
   {
     title:
@@ -100,10 +105,12 @@ const SCENARIOS: readonly Scenario[] = [
     phase: 'copy-split-table',
   },
   {
-    title: 'runtime agents: an agent stopped while streaming loses its lease, the other takes over, the old one writes nothing',
+    title:
+      'runtime agents: an agent stopped while streaming with four apply sessions loses its lease, the other takes over, the old one writes nothing',
     seed: 91124,
     fault: 'agent-lease-loss',
     phase: 'streaming',
+    applySessions: 4,
   },
 ];
 
@@ -128,6 +135,7 @@ describe('fault campaign, fixed trials', function () {
         schemaChange: s.schemaChange ?? 'never',
         bystander: s.bystander ?? 'never',
         pooler: s.pooler ?? 'never',
+        applySessions: s.applySessions ?? 1,
         walBoundBytes: 256 * 1024 * 1024,
         deadlineMs: 300_000,
       });
@@ -135,11 +143,13 @@ describe('fault campaign, fixed trials', function () {
         trialLine(result),
         ...trialDetail(
           result,
-          `npm run faults -- --replay ${s.seed} --size ci --fault ${s.fault} --phase ${s.phase}${s.fence === undefined ? '' : ` --fence ${s.fence ? 'always' : 'never'}`} --schema-change ${s.schemaChange ?? 'never'} --bystander ${s.bystander ?? 'never'} --pooler ${s.pooler ?? 'never'}`,
+          `npm run faults -- --replay ${s.seed} --size ci --fault ${s.fault} --phase ${s.phase}${s.fence === undefined ? '' : ` --fence ${s.fence ? 'always' : 'never'}`} --schema-change ${s.schemaChange ?? 'never'} --bystander ${s.bystander ?? 'never'} --pooler ${s.pooler ?? 'never'} --apply-sessions ${s.applySessions ?? 1}`,
         ),
       ].join('\n');
       assert.equal(result.outcome, 'passed', detail);
       assert.ok(result.rowsCompared > 20_000, `the judge compared ${result.rowsCompared} rows`);
+      // said here so a trial that ran with one session cannot pass unseen as parallel apply's
+      assert.equal(result.applySessions ?? 1, s.applySessions ?? 1, detail);
       if (s.schemaChange) {
         // passed means Succeeded with both catalogs equal (the judge's catalog includes defaults),
         // whether pgferry followed the change (issue 49) or the user ran the printed fix

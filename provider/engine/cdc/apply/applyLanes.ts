@@ -12,12 +12,14 @@ import { CONTROL_SCHEMA } from '../../core/names';
 import { failpoint } from '../../util/failpoints';
 import { leaseGuardSql } from './leaseGuard';
 import { takeLaneLock } from './applyTarget';
-import { LaneRouter } from '../plan/laneRouter';
+import { keyOf } from '../plan/changeTracker';
+import { LaneRouter, type LaneWrite } from '../plan/laneRouter';
 import { createLaneTable, LanePosition } from './positionCommit';
 import type { SessionConfig } from './sessionConfig';
 import type { SessionConnections } from './sessionConnections';
 import type { TargetTransaction } from './targetTransaction';
 import type { RowChange, TargetTable } from '../plan/types';
+import type { Tuple } from '../decode/tuple';
 import { qualified } from '../../connect/quote';
 
 /**
@@ -35,14 +37,28 @@ const TABLES_SQL = `
 SELECT c.oid::int8 AS oid, n.nspname AS schema, c.relname AS name FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
  WHERE c.relkind IN ('r', 'p') AND n.nspname <> $1`;
 
+/**
+ * Tables with a unique index or exclusion constraint beside the one their key is: rows with other
+ * keys may still collide there, so the router weighs such a table whole.
+ */
+const WHOLE_TABLES_SQL = `
+SELECT i.indrelid::int8 AS oid FROM pg_index i JOIN pg_class c ON c.oid = i.indrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+ WHERE (i.indisunique OR i.indisexclusion) AND n.nspname <> $1 GROUP BY i.indrelid HAVING count(*) > 1`;
+
+const noop = (): void => undefined;
+
 /** The target connection given this long to finish its release when the session ends. */
 const RELEASE_MS = 2_000;
 
 interface Lane {
   readonly client: pg.Client;
   readonly txn: TargetTransaction;
-  /** Source relation OIDs this lane wrote in the open batch: its record's. */
-  readonly relations: Set<number>;
+  /** The source transactions (their commit records' positions) this lane applies in the open batch. */
+  transactions: bigint[];
+  /** Those of the batch whose commit is being sent: its record's. */
+  committing: readonly bigint[];
+  /** Settles once the lane's last COMMIT is queued: a row of the next batch is added only then. */
+  sent: Promise<void> | undefined;
   failure?: Error;
 }
 
@@ -65,6 +81,20 @@ export class ApplyLanes {
     return this.oids.get(qualified(table.schema, table.name)) ?? -table.oid;
   }
 
+  /** What a row change writes, as the router weighs it: its table, and its row's old and new keys where they tell it. */
+  writesOf(table: TargetTable, identity: Tuple | undefined, values: Tuple | undefined): LaneWrite[] {
+    const oid = this.targetOid(table);
+    // a table made since the lanes opened: its unique indexes were not read, so it is weighed whole
+    if (oid < 0) return [{ table: oid }];
+    const before = identity && keyOf(table, identity);
+    const after = values && keyOf(table, values);
+    if (before === null || after === null || (before === undefined && after === undefined)) return [{ table: oid }];
+    const writes: LaneWrite[] = [];
+    if (before !== undefined) writes.push({ table: oid, row: before });
+    if (after !== undefined && after !== before) writes.push({ table: oid, row: after });
+    return writes;
+  }
+
   /**
    * Opens lanes 1..count-1 beside the first session (which must apply under replica role: no
    * trigger or foreign key may look across lanes), and hooks the batch commit into its commits.
@@ -74,10 +104,12 @@ export class ApplyLanes {
     await createLaneTable(target);
     const { rows } = await target.query<{ a: string; b: string }>(LINKS_SQL, [CONTROL_SCHEMA]);
     const { rows: tables } = await target.query<{ oid: string; schema: string; name: string }>(TABLES_SQL, [CONTROL_SCHEMA]);
+    const { rows: whole } = await target.query<{ oid: string }>(WHOLE_TABLES_SQL, [CONTROL_SCHEMA]);
     const lanes = new ApplyLanes(
       new LaneRouter(
         config.applySessions,
         rows.map((r) => [Number(r.a), Number(r.b)] as const),
+        whole.map((r) => Number(r.oid)),
       ),
       connections.txn,
       new Map(tables.map((t) => [qualified(t.schema, t.name), Number(t.oid)])),
@@ -88,7 +120,10 @@ export class ApplyLanes {
       await lanes.close();
       throw error;
     }
-    connections.txn.commitsAfter((endLsn, commitTimeMs) => lanes.commitBatch(endLsn, commitTimeMs));
+    connections.txn.commitsAfter(
+      (endLsn, commitTimeMs) => lanes.commitBatch(endLsn, commitTimeMs),
+      () => lanes.router.batchReturned(),
+    );
     return lanes;
   }
 
@@ -111,13 +146,14 @@ export class ApplyLanes {
         cause,
       });
     }
-    const relations = new Set<number>();
     const lane: Lane = {
       client,
-      relations,
+      transactions: [],
+      committing: [],
+      sent: undefined,
       txn: connections.laneTransaction(
         client,
-        new LanePosition(client, config.progressKey, leaseGuardSql(config.leaseSessionPid), index, () => [...relations]),
+        new LanePosition(client, config.progressKey, leaseGuardSql(config.leaseSessionPid), index, () => lane.committing),
         () => {
           if (lane.failure) throw lane.failure;
         },
@@ -129,20 +165,21 @@ export class ApplyLanes {
 
   /**
    * Adds a row change of a source transaction routed to `lane` (from 1); a promise only when a
-   * statement was sent. A lane's batch starts only once the first session's COMMITs have returned:
-   * a group the first session wrote in the batch before may be this lane's now, and a statement
-   * run before that commit is visible would not find the rows it inserted.
+   * statement was sent. The caller has waited for the first session's COMMIT where the transaction
+   * touches what another session wrote in a batch not yet returned (LaneRouter.dependsOnUnseen).
    */
-  add(lane: number, relation: number, change: RowChange): Promise<void> | undefined {
+  add(lane: number, change: RowChange): Promise<void> | undefined {
     const l = this.lanes[lane]!;
-    l.relations.add(relation);
-    if (!l.txn.isOpen) return this.first.commitsReturned().then(() => l.txn.add(change));
+    // the batch before is still being flushed and committed: this row belongs to the next one
+    if (l.sent) return l.sent.then(() => l.txn.add(change));
     return l.txn.add(change);
   }
 
-  /** A source transaction routed to `lane` (from 1) ended. */
-  sourceCommitted(lane: number, endLsn: bigint, commitTimeMs: number): void {
-    this.lanes[lane]!.txn.sourceCommitted(endLsn, commitTimeMs);
+  /** A source transaction routed to `lane` (from 1) ended; `finalLsn`: its commit record's position, for the lane's record. */
+  sourceCommitted(lane: number, finalLsn: bigint, endLsn: bigint, commitTimeMs: number): void {
+    const l = this.lanes[lane]!;
+    l.transactions.push(finalLsn);
+    l.txn.sourceCommitted(endLsn, commitTimeMs);
   }
 
   /** Row changes held by every session in the open batch: what the group commit weighs. */
@@ -158,29 +195,46 @@ export class ApplyLanes {
   }
 
   /**
-   * The batch commit, run by the first session's commit before it records `endLsn`: the first
+   * The batch commit, started by the first session's commit before it records `endLsn`, without
+   * waiting: each lane's part is flushed and committed with `endLsn` as its record once the first
    * session's previous COMMIT has returned (a lane's record must not replace one that still proves
-   * a batch the applied position does not cover yet), then every lane commits with `endLsn` as its
-   * record, and the first session's COMMIT goes only once all have.
+   * a batch the applied position does not cover yet); what it gives settles once every lane's
+   * COMMIT has returned, and the first session's record and COMMIT wait for it in its pipeline
+   * (TargetTransaction.commit). Meanwhile the apply goes on with the next batch: a lane's next rows
+   * wait only until its COMMIT is queued. Undefined when no lane had a part.
    */
-  private async commitBatch(endLsn: bigint, commitTimeMs: number): Promise<boolean> {
-    const open = this.lanes.filter((l): l is Lane => l !== undefined && l.txn.isOpen);
+  private commitBatch(endLsn: bigint, commitTimeMs: number): Promise<void> | undefined {
+    // a lane has a part in this batch once a transaction routed to it ended (its commit before may still be on its way)
+    const open = this.lanes.filter((l): l is Lane => l !== undefined && l.transactions.length > 0);
     this.router.batchEnded();
-    // a batch no lane took commits as one session's does, its COMMIT not waited for
-    if (open.length === 0) return false;
-    await this.first.idle();
+    // a batch no lane took commits as one session's does
+    if (open.length === 0) return undefined;
+    // the first session's COMMITs before this one: every lane's part waits for them
+    const before = this.first.commitsReturned();
     // the kill points of test/cdc/parallelApply: before, between and after the lanes' commits
-    failpoint('apply-lanes-commit');
-    await Promise.all(
-      open.map(async (l) => {
+    const gate = before.then(() => failpoint('apply-lanes-commit'));
+    void gate.catch(noop); // a failure reaches the lanes' pipelines, and through them the first session's
+    const committed = open.map((l) => {
+      const transactions = l.transactions;
+      l.transactions = [];
+      // after the lane's commit before is queued (a transaction whose rows were all left out waits for nothing)
+      const queued = (l.sent ?? Promise.resolve()).then(() => {
+        l.committing = transactions;
         l.txn.sourceCommitted(endLsn, commitTimeMs);
-        await l.txn.settle();
+        return l.txn.commit(gate);
+      });
+      const sent = queued.then(noop);
+      l.sent = sent;
+      void sent.then(() => {
+        if (l.sent === sent) l.sent = undefined;
+      }, noop);
+      return queued.then(async (commit) => {
+        await commit?.finished;
+        l.txn.check();
         failpoint('apply-lane-committed');
-        l.relations.clear();
-      }),
-    );
-    failpoint('apply-lanes-committed');
-    return true;
+      });
+    });
+    return Promise.all(committed).then(() => failpoint('apply-lanes-committed'));
   }
 
   /** Ends every lane: what it had not committed is lost on purpose (streamed again). */

@@ -31,6 +31,7 @@ import type { ApplyState } from './applyState';
 import type { SessionConfig } from './sessionConfig';
 import { ALL_TABLES } from '../pin/pinRequest';
 import type { ChangeEvent, Relation, RowEvent } from '../decode/changeEvents';
+import type { LaneWrite } from '../plan/laneRouter';
 
 /** What the apply loop handles: a change from the stream, or a keepalive carrying the server's WAL position. */
 type SessionItem = ChangeEvent | Extract<QueuedRecord, { kind: 'keepalive' }>;
@@ -98,8 +99,6 @@ class ApplySession {
   private held: { readonly begin: Extract<ChangeEvent, { kind: 'begin' }>; readonly rows: RowEvent[] } | undefined;
   /** Parallel apply: the current source transaction is applied by the first session alone, between two batch commits. */
   private barrier = false;
-  /** The current transaction's first row will tell whether a lane committed it before a restart (SessionConnections.catchUp). */
-  private laneUndecided = false;
   /**
    * Parallel apply: the first session's open batch may hold transactions it applied alone while it
    * caught up (catchingUp), which the lane router never saw: it is committed before the first
@@ -242,10 +241,8 @@ class ApplySession {
           .then(() => (this.skipping ? undefined : this.shapes.followPartitions(item.relation)))
           .then(noEnd);
       case 'row':
-        if (this.laneUndecided) this.decideLane(item.relation.oid);
         return this.skipping ? undefined : this.addChange(item);
       case 'truncate':
-        if (this.laneUndecided && item.relations[0]) this.decideLane(item.relations[0].oid);
         return this.skipping ? undefined : this.truncate(item.relations, item.restartIdentity).then(noEnd);
       case 'message':
         if (!this.skipping && this.isCutoverMarker(item.prefix, item.content)) this.markerSeen = true;
@@ -257,16 +254,6 @@ class ApplySession {
         if (this.barrier) return this.afterBarrier(this.sourceCommit(item.endLsn, item.commitTimeMs));
         return this.sourceCommit(item.endLsn, item.commitTimeMs);
     }
-  }
-
-  /**
-   * After a restart, until the first session has committed past every lane's record: whether a
-   * lane committed the current transaction, told by the relation of its first row (in one batch a
-   * relation is written by one session only). Such a transaction is skipped as applied.
-   */
-  private decideLane(relation: number): void {
-    this.laneUndecided = false;
-    if (this.connections.catchUp?.applied(this.current.finalLsn, relation)) this.skipping = true;
   }
 
   /**
@@ -347,17 +334,18 @@ class ApplySession {
   private async route(commit: Extract<ChangeEvent, { kind: 'commit' }>): Promise<SessionEnd | undefined> {
     const held = this.held!;
     const lanes = this.lanes!;
-    const tables = new Set<number>();
-    for (const row of held.rows)
-      tables.add(lanes.targetOid(this.shapes.known(row.relation.oid) ?? (await this.shapes.tableOf(row.relation))));
-    let lane = held.rows.length === 0 ? 0 : lanes.router.route(tables, held.rows.length);
+    const writes: LaneWrite[] = [];
+    for (const row of held.rows) {
+      const table = this.shapes.known(row.relation.oid) ?? (await this.shapes.tableOf(row.relation));
+      writes.push(...lanes.writesOf(table, row.identity, row.values));
+    }
+    let lane = held.rows.length === 0 ? 0 : lanes.router.route(writes, held.rows.length);
     if (lane === undefined) {
-      // its tables sit on two sessions: the batch commits first, and it starts the next one
+      // its writes depend on two sessions: the batch commits first, and it starts the next one
       this.held = undefined;
       this.inSourceTxn = false;
       await this.txn.settle();
-      lanes.router.batchEnded();
-      lane = lanes.router.route(tables, held.rows.length)!;
+      lane = lanes.router.route(writes, held.rows.length)!;
     }
     this.held = undefined;
     this.inSourceTxn = false;
@@ -370,8 +358,10 @@ class ApplySession {
       return this.sourceCommit(commit.endLsn, commit.commitTimeMs);
     }
     await this.txn.begin(); // the first session's commit ends the batch: it must have one to commit
+    // rows another session wrote in a batch whose commits are on their way are not visible to this lane yet
+    if (lanes.router.dependsOnUnseen(writes, lane)) await this.txn.commitsReturned();
     for (const row of held.rows) await this.addToLane(lane, row);
-    lanes.sourceCommitted(lane, commit.endLsn, commit.commitTimeMs);
+    lanes.sourceCommitted(lane, held.begin.finalLsn, commit.endLsn, commit.commitTimeMs);
     this.current = { finalLsn: held.begin.finalLsn, afterOthers: true };
     return this.sourceCommit(commit.endLsn, commit.commitTimeMs);
   }
@@ -382,7 +372,7 @@ class ApplySession {
     const table = this.shapes.known(row.relation.oid)!;
     const change = { op: row.op, table, identity: row.identity, values: row.values };
     this.state.tracker.rowChanged(change);
-    const adding = this.lanes!.add(lane, row.relation.oid, change);
+    const adding = this.lanes!.add(lane, change);
     if (adding) await adding;
   }
 
@@ -398,8 +388,8 @@ class ApplySession {
   private began(finalLsn: bigint): undefined {
     this.inSourceTxn = true;
     this.current = { finalLsn, afterOthers: this.txn.isOpen };
-    this.skipping = finalLsn < this.connections.skipBelow;
-    this.laneUndecided = !this.skipping && this.connections.catchUp !== undefined && finalLsn < this.connections.catchUp.until;
+    // after a restart, a transaction a lane committed in a batch the first session did not is applied
+    this.skipping = finalLsn < this.connections.skipBelow || this.connections.catchUp?.applied(finalLsn) === true;
     if (this.skipping && this.pinStraggler) this.state.pin?.inexact.add(ALL_TABLES);
     return undefined;
   }

@@ -131,8 +131,8 @@ export const LANE_TABLE_SQL = qualified(LANE_TABLE.schema, LANE_TABLE.table);
 
 /**
  * A parallel apply session's record (docs/safety.md#parallel-apply-applysessions-issue-65):
- * committed with its part of a batch, the batch's end and the source relations it wrote, keyed by
- * the stream's origin name, which is new with each instance of the migration.
+ * committed with its part of a batch, the batch's end and the source transactions of its part, keyed
+ * by the stream's origin name, which is new with each instance of the migration.
  */
 export class LanePosition extends RecordedPosition {
   readonly mode = 'table' as const;
@@ -142,8 +142,8 @@ export class LanePosition extends RecordedPosition {
     key: PositionKey,
     guard: string | undefined,
     private readonly lane: number,
-    /** The source relations the lane wrote in the batch it commits. */
-    private readonly relations: () => readonly number[],
+    /** The source transactions (their commit records' positions) of the lane's part of the batch it commits. */
+    private readonly transactions: () => readonly bigint[],
   ) {
     super(client, key, guard);
   }
@@ -155,9 +155,9 @@ export class LanePosition extends RecordedPosition {
 
   commitStatements(lsn: bigint): PipelinedStatement[] {
     const record = {
-      text: `INSERT INTO ${LANE_TABLE_SQL} (origin, lane, lsn, relations) VALUES ($1, $2, $3::pg_lsn, $4::int8[])
-       ON CONFLICT (origin, lane) DO UPDATE SET lsn = EXCLUDED.lsn, relations = EXCLUDED.relations`,
-      params: [this.key.origin, this.lane, formatLsn(lsn), this.relations().map(String)],
+      text: `INSERT INTO ${LANE_TABLE_SQL} (origin, lane, lsn, transactions) VALUES ($1, $2, $3::pg_lsn, $4::pg_lsn[])
+       ON CONFLICT (origin, lane) DO UPDATE SET lsn = EXCLUDED.lsn, transactions = EXCLUDED.transactions`,
+      params: [this.key.origin, this.lane, formatLsn(lsn), this.transactions().map(formatLsn)],
     };
     return [record, commitMessage(['SET CONSTRAINTS ALL IMMEDIATE', ...this.leaseCheck()])];
   }
@@ -181,7 +181,7 @@ export async function createLaneTable(client: pg.Client): Promise<void> {
   await client.query(`CREATE SCHEMA IF NOT EXISTS ${ident(LANE_TABLE.schema)}`);
   await client.query(
     `CREATE TABLE IF NOT EXISTS ${LANE_TABLE_SQL} (origin text NOT NULL, lane int NOT NULL, lsn pg_lsn NOT NULL,
-       relations int8[] NOT NULL, PRIMARY KEY (origin, lane))`,
+       transactions pg_lsn[] NOT NULL, PRIMARY KEY (origin, lane))`,
   );
 }
 
@@ -189,11 +189,11 @@ export async function createLaneTable(client: pg.Client): Promise<void> {
 export async function readLaneRecords(client: pg.Client, origin: string): Promise<LaneRecord[]> {
   const { rows: found } = await client.query<{ ok: boolean }>('SELECT to_regclass($1) IS NOT NULL AS ok', [LANE_TABLE_SQL]);
   if (!found[0]?.ok) return [];
-  const { rows } = await client.query<{ lane: number; lsn: string; relations: string[] }>(
-    `SELECT lane, lsn::text AS lsn, relations::text[] AS relations FROM ${LANE_TABLE_SQL} WHERE origin = $1`,
+  const { rows } = await client.query<{ lane: number; lsn: string; transactions: string[] }>(
+    `SELECT lane, lsn::text AS lsn, transactions::text[] AS transactions FROM ${LANE_TABLE_SQL} WHERE origin = $1`,
     [origin],
   );
-  return rows.map((r) => ({ lane: r.lane, lsn: parseLsn(r.lsn), relations: r.relations.map(Number) }));
+  return rows.map((r) => ({ lane: r.lane, lsn: parseLsn(r.lsn), transactions: r.transactions.map(parseLsn) }));
 }
 
 async function createTable(client: pg.Client): Promise<void> {

@@ -136,6 +136,31 @@ export class StatementPipeline {
     this.check();
   }
 
+  /**
+   * Statements sent after this wait for `gate` too (parallel apply: a COMMIT that must follow
+   * other sessions' commits). A gate that fails is this pipeline's failure: what follows it does
+   * not run.
+   */
+  after(gate: Promise<unknown>, describe: (error: unknown) => Error): void {
+    // its failure is this pipeline's: handled here even when nothing waits for it any more
+    void gate.catch(() => undefined);
+    this.check();
+    const entry: Outstanding = { done: this.tail, bytes: 0, finished: false };
+    entry.done = this.tail.then(async () => {
+      try {
+        if (!this.failure) await gate;
+      } catch (error) {
+        this.failure ??= describe(error);
+      } finally {
+        entry.finished = true;
+        this.unfinished -= 1;
+      }
+    });
+    this.tail = entry.done;
+    this.outstanding.push(entry);
+    this.unfinished += 1;
+  }
+
   /** Drops finished statements from the head; the oldest unfinished one, if any. */
   private oldestUnfinished(): Outstanding | undefined {
     while (this.outstanding.length > 0 && this.outstanding[0]!.finished) this.outstanding.shift();

@@ -147,10 +147,13 @@ export class TargetTransaction {
   private coveredCommitMs = 0;
   /**
    * Parallel apply: runs once the batch's statements are sent and before its position is
-   * recorded, and commits the other sessions' parts of the batch (applyLanes.ts); true when any
-   * other session had a part.
+   * recorded, and starts the commits of the other sessions' parts of the batch (applyLanes.ts);
+   * what it gives settles once they have all returned, and this session's position and COMMIT wait
+   * for it. Undefined when no other session had a part.
    */
-  private beforeCommit: ((endLsn: bigint, commitTimeMs: number) => Promise<boolean>) | undefined;
+  private beforeCommit: ((endLsn: bigint, commitTimeMs: number) => Promise<void> | undefined) | undefined;
+  /** Parallel apply: told each time a COMMIT of this session returned, in order. */
+  private afterCommit: (() => void) | undefined;
   /** Settles once the last COMMIT sent has finished. */
   private lastCommit: Promise<unknown> = Promise.resolve();
 
@@ -274,8 +277,9 @@ export class TargetTransaction {
   }
 
   /** Parallel apply: what each commit runs before it records its position (see beforeCommit). */
-  commitsAfter(step: (endLsn: bigint, commitTimeMs: number) => Promise<boolean>): void {
+  commitsAfter(step: (endLsn: bigint, commitTimeMs: number) => Promise<void> | undefined, returned: () => void): void {
     this.beforeCommit = step;
+    this.afterCommit = returned;
   }
 
   /** A source transaction was seen whole (commit): the next commit covers it. */
@@ -287,12 +291,17 @@ export class TargetTransaction {
   /**
    * Queues the progress record and COMMIT of the open transaction without waiting for them: the
    * next batch is planned while the target commits. What the batch covers becomes applied, and is
-   * confirmed to the slot, only once the COMMIT has returned.
+   * confirmed to the slot, only once the COMMIT has returned. With `gate`, the record and COMMIT
+   * wait for it too (a parallel apply session's part waits for the first session's COMMIT before).
+   * Gives what settles (never rejects) once this COMMIT has finished; undefined when none was open.
    */
-  async commit(): Promise<void> {
-    if (!this.open) return;
+  async commit(gate?: Promise<unknown>): Promise<{ readonly finished: Promise<unknown> } | undefined> {
+    if (!this.open) return undefined;
     await this.flush();
-    const parallel = (await this.beforeCommit?.(this.coveredLsn, this.coveredCommitMs)) ?? false;
+    const others = this.beforeCommit?.(this.coveredLsn, this.coveredCommitMs);
+    const parallel = others !== undefined;
+    if (others) this.pipeline.after(others, asError);
+    if (gate) this.pipeline.after(gate, asError);
     const statements = this.progress.commitStatements(this.coveredLsn, this.coveredCommitMs);
     const committing = statements.pop()!; // the one answering COMMIT
     for (const statement of statements) await this.pipeline.send(statement, asError);
@@ -304,6 +313,7 @@ export class TargetTransaction {
     this.commits += 1;
     const sending = this.pipeline.send(committing, asError, () => {
       this.commits -= 1;
+      this.afterCommit?.();
       const state = this.state;
       state.inserts += counts.insert;
       state.updates += counts.update;
@@ -318,8 +328,10 @@ export class TargetTransaction {
       this.hooks.committed();
       if (parallel) failpoint('apply-batch-confirmed');
     });
-    this.lastCommit = this.pipeline.sentSoFar;
+    const finished = this.pipeline.sentSoFar;
+    this.lastCommit = finished;
     await sending;
+    return { finished };
   }
 
   /**

@@ -114,10 +114,10 @@ export class ChangeTracker {
 
 /**
  * The key of a row as the JSON array of its key columns' text; null when it cannot be told (a
- * table matched by all its columns, a key value the server did not send); undefined for a tuple
- * that carries no key values (an update's absent old tuple).
+ * table matched by all its columns, a key value the server did not send). Parallel apply's
+ * routing weighs rows by it too (apply/applyLanes.ts).
  */
-function keyOf(table: TargetTable, tuple: Tuple): string | null {
+export function keyOf(table: TargetTable, tuple: Tuple): string | null {
   if (table.identityFull) return null;
   const parts: (string | null)[] = [];
   table.columns.forEach((column, i) => {

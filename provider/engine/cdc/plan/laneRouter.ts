@@ -1,10 +1,12 @@
 // Which apply session (lane) takes a whole source transaction under parallel apply
-// (docs/safety.md#parallel-apply-applysessions-issue-65). A table and every table linked
-// to it by a foreign key or a partition tree form one group; within a batch (the source
-// transactions one group commit covers) a group belongs to the lane that first took it, so two
-// transactions on a common group run on one session, in commit order. A transaction whose groups
-// already sit on two lanes cannot be routed: the caller ends the batch first. Pure: no IO.
-
+// (docs/safety.md#parallel-apply-applysessions-issue-65). Within a batch (the source transactions
+// one group commit covers) a transaction goes to the lane of any earlier transaction it depends
+// on, so two that write one row run on one session, in commit order. Most tables are weighed by
+// row (their key): transactions writing other rows of one table run side by side. A table is
+// weighed whole when a row key cannot tell what it touches: linked to others by a foreign key or a
+// partition tree (its group of tables is then one unit, so each group commits on one session), a
+// unique index or exclusion constraint beside its key, or no key sent. A transaction whose writes
+// depend on two lanes cannot be routed: the caller ends the batch first. Pure: no IO.
 /** Union-find over target table OIDs: the groups that must share a lane. */
 class TableGroups {
   private readonly parent = new Map<number, number>();
@@ -33,47 +35,116 @@ class TableGroups {
   }
 }
 
+/** One write of a transaction as the router weighs it: its target table and, where known, the row's key. */
+export interface LaneWrite {
+  /** Target table OID. */
+  readonly table: number;
+  /** The row's key (its key columns' values); undefined when the server did not send them all. */
+  readonly row?: string;
+}
+
 export class LaneRouter {
   private readonly groups: TableGroups;
-  /** The lane each group was given in this batch. */
-  private readonly bound = new Map<number, number>();
+  /** Tables weighed whole whatever their rows: in a group of several, or with a unique index beside their key. */
+  private readonly whole = new Set<number>();
+  /** The lane each row key (`table/row`) or whole group (`#group`) was given in this batch. */
+  private readonly bound = new Map<string, number>();
+  /** The lanes that wrote in each group in this batch: a write weighing the group whole must follow all of them. */
+  private readonly groupLanes = new Map<number, Set<number>>();
   /** Rows given to each lane in this batch: an unbound transaction goes to the least loaded. */
   private readonly load: number[];
+  /**
+   * What each lane wrote in each ended batch whose commits have not all returned yet (the first
+   * session's COMMIT returns last), oldest first: rows (`table/row`) and whole groups (`#group`),
+   * and the lanes that wrote in each group. A statement of another lane on one of them must wait
+   * for those commits, or it would not see what was written; others need not.
+   */
+  private readonly unseen: { readonly keys: Map<string, number>; readonly groups: Map<number, Set<number>> }[] = [];
 
-  /** `links`: pairs of target table OIDs that must share a lane (foreign keys, partitions). */
+  /**
+   * `links`: pairs of target table OIDs that must share a lane (foreign keys, partitions);
+   * `wholeTables`: tables never weighed by row (a unique index or exclusion constraint beside the key).
+   */
   constructor(
     readonly lanes: number,
     links: Iterable<readonly [number, number]>,
+    wholeTables: Iterable<number> = [],
   ) {
     if (!Number.isInteger(lanes) || lanes < 1) throw new Error(`lanes must be a whole number from 1, not ${lanes}`);
-    this.groups = new TableGroups(links);
+    const pairs = [...links];
+    this.groups = new TableGroups(pairs);
+    for (const [a, b] of pairs) this.whole.add(a).add(b);
+    for (const t of wholeTables) this.whole.add(t);
     this.load = new Array<number>(lanes).fill(0);
   }
 
   /**
-   * The lane of a transaction writing `tables` (target OIDs) with `rows` row changes, its groups
-   * then bound to that lane for the batch; undefined when its groups sit on two lanes already.
+   * The lane of a transaction with these writes and `rows` row changes, its writes then bound to
+   * that lane for the batch; undefined when they depend on two lanes already.
    */
-  route(tables: Iterable<number>, rows: number): number | undefined {
-    const groups = new Set<number>();
-    for (const t of tables) groups.add(this.groups.groupOf(t));
+  route(writes: Iterable<LaneWrite>, rows: number): number | undefined {
+    const keys: { key: string; group: number }[] = [];
     let lane: number | undefined;
-    for (const g of groups) {
-      const on = this.bound.get(g);
-      if (on === undefined) continue;
-      if (lane !== undefined && lane !== on) return undefined;
+    const need = (on: number | undefined): boolean => {
+      if (on === undefined || on === lane) return true;
+      if (lane !== undefined) return false;
       lane = on;
+      return true;
+    };
+    for (const w of writes) {
+      const group = this.groups.groupOf(w.table);
+      const whole = w.row === undefined || this.whole.has(w.table);
+      const key = whole ? `#${group}` : `${w.table}/${w.row!}`;
+      keys.push({ key, group });
+      if (whole) {
+        for (const on of this.groupLanes.get(group) ?? []) if (!need(on)) return undefined;
+      } else if (!need(this.bound.get(key) ?? this.bound.get(`#${group}`))) return undefined;
     }
     lane ??= this.leastLoaded();
-    for (const g of groups) this.bound.set(g, lane);
+    for (const k of keys) {
+      this.bound.set(k.key, lane);
+      let lanes = this.groupLanes.get(k.group);
+      if (!lanes) this.groupLanes.set(k.group, (lanes = new Set()));
+      lanes.add(lane);
+    }
     this.load[lane]! += rows;
     return lane;
   }
 
-  /** Every lane committed: groups are free again. */
+  /**
+   * Whether a transaction with these writes, routed to `lane`, touches what another lane wrote in
+   * a batch whose commits have not all returned: it must wait for the first session's COMMIT of
+   * that batch, which returns after every lane's.
+   */
+  dependsOnUnseen(writes: Iterable<LaneWrite>, lane: number): boolean {
+    if (this.unseen.length === 0) return false;
+    const other = (on: number | undefined): boolean => on !== undefined && on !== lane;
+    for (const w of writes) {
+      const group = this.groups.groupOf(w.table);
+      const whole = w.row === undefined || this.whole.has(w.table);
+      for (const batch of this.unseen) {
+        if (whole) {
+          for (const on of batch.groups.get(group) ?? []) if (other(on)) return true;
+        } else if (other(batch.keys.get(`#${group}`)) || other(batch.keys.get(`${w.table}/${w.row!}`))) return true;
+      }
+    }
+    return false;
+  }
+
+  /**
+   * The batch ends: rows and groups are free again, and what each lane wrote in it stays unseen by
+   * the others until batchReturned() is called for it (the first session's COMMIT returned).
+   */
   batchEnded(): void {
+    this.unseen.push({ keys: new Map(this.bound), groups: new Map(this.groupLanes) });
     this.bound.clear();
+    this.groupLanes.clear();
     this.load.fill(0);
+  }
+
+  /** The first session's COMMIT of the oldest ended batch returned: what it and every lane wrote there is visible to all. */
+  batchReturned(): void {
+    this.unseen.shift();
   }
 
   private leastLoaded(): number {
@@ -83,27 +154,27 @@ export class LaneRouter {
   }
 }
 
-/** A lane's record of a batch it committed: the batch's end position and the source relations it wrote. */
+/** A lane's record of a batch it committed: the batch's end position and its part's source transactions. */
 export interface LaneRecord {
   readonly lane: number;
   readonly lsn: bigint;
-  readonly relations: readonly number[];
+  /** The source transactions the lane committed in that batch, by the position of their commit record (a BEGIN's final LSN). */
+  readonly transactions: readonly bigint[];
 }
 
 /**
  * After a restart: the source transactions a lane committed in a batch that session 0 (which
- * records the applied position) did not. Every lane record at or before `applied` belongs to an
- * batch committed whole; a later one proves its relations' transactions of that batch applied,
- * since in one batch a relation is written by one lane only.
+ * records the applied position) did not. Every lane record at or before `applied` belongs to a
+ * batch committed whole; a later one names the transactions its lane committed.
  */
 export class LaneCatchUp {
   /** Source transactions that end at or before this may have been committed by a lane. */
   readonly until: bigint;
-  private readonly relations: ReadonlySet<number>;
+  private readonly transactions: ReadonlySet<bigint>;
 
-  private constructor(until: bigint, relations: ReadonlySet<number>) {
+  private constructor(until: bigint, transactions: ReadonlySet<bigint>) {
     this.until = until;
-    this.relations = relations;
+    this.transactions = transactions;
   }
 
   /** Undefined when no lane committed past `applied`. */
@@ -111,14 +182,11 @@ export class LaneCatchUp {
     const ahead = records.filter((r) => r.lsn > applied);
     if (ahead.length === 0) return undefined;
     const until = ahead.reduce((max, r) => (r.lsn > max ? r.lsn : max), 0n);
-    return new LaneCatchUp(until, new Set(ahead.flatMap((r) => r.relations)));
+    return new LaneCatchUp(until, new Set(ahead.flatMap((r) => r.transactions)));
   }
 
-  /**
-   * Whether the source transaction whose commit starts at `finalLsn` and that writes `relation`
-   * (any one of its relations) was committed by a lane.
-   */
-  applied(finalLsn: bigint, relation: number): boolean {
-    return finalLsn < this.until && this.relations.has(relation);
+  /** Whether the source transaction whose commit record starts at `finalLsn` was committed by a lane. */
+  applied(finalLsn: bigint): boolean {
+    return this.transactions.has(finalLsn);
   }
 }
