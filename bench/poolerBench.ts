@@ -13,7 +13,8 @@ import { promisify } from 'node:util';
 import { literal, requestCutover, ident, type PoolerPause } from '../provider/engine';
 import type { Cluster } from '../provider/localpg/cluster';
 import { startPgBouncer } from '../test/support/pgbouncer';
-import { untilSucceeded } from './cutoverBench';
+import { PGBENCH_TABLES, untilSucceeded, verificationMethods } from './cutoverBench';
+import { waitUntil } from './consumers';
 import type { OnlineOptions } from './onlineTypes';
 
 import { DB, enableAutovacuum, prepareSource, startPgferry, untilStreaming } from './onlineScenarios';
@@ -28,7 +29,7 @@ const RATE_TPS = 50;
 const SYSBENCH_ROWS = 10_000;
 /** Seconds of load before the cutover is requested, and the whole run's length (it must outlast the cutover). */
 const BEFORE_CUTOVER_SECONDS = 5;
-const SYSBENCH_SECONDS = 40;
+const SYSBENCH_SECONDS = 60;
 
 interface PoolerRun {
   readonly scale: number;
@@ -93,6 +94,20 @@ function sysbenchArgs(port: number, user: string): string[] {
     // server-side prepared statements do not survive transaction pooling
     '--db-ps-mode=disable',
   ];
+}
+
+/**
+ * Waits until the background verifier has verified every pgbench table, as it has in a migration
+ * that streamed a while before its cutover: the pin before the hold then reads counts and changed
+ * keys, not whole tables, and the application's run spans the whole cutover.
+ */
+async function untilVerifiedInBackground(target: Cluster, migration: string): Promise<void> {
+  await waitUntil(
+    'every table verified in the background',
+    30 * 60_000,
+    async () => ((await verificationMethods(target, migration)).background ?? 0) >= PGBENCH_TABLES || undefined,
+    250,
+  );
 }
 
 /** The application's role on both servers and sysbench's table on the source, written through neither pgferry nor the pooler. */
@@ -190,6 +205,7 @@ async function poolerRun(options: OnlineOptions, scale: number, events: string[]
     };
     const { spec, targetSpec, status, ferry } = startPgferry(options, events, { pooler: poolerInput });
     await untilStreaming(status);
+    await untilVerifiedInBackground(target, spec.migrationName);
     const load = runSysbench(pooler, BEFORE_CUTOVER_SECONDS);
     await new Promise((r) => setTimeout(r, BEFORE_CUTOVER_SECONDS * 1000));
     const started = Date.now();
@@ -243,6 +259,7 @@ async function fencedRun(options: OnlineOptions, scale: number, events: string[]
   await target.query(`DROP DATABASE IF EXISTS ${ident(DB)} WITH (FORCE)`);
   const { spec, targetSpec, status, ferry } = startPgferry(options, events, { fenceWriters: true });
   await untilStreaming(status);
+  await untilVerifiedInBackground(target, spec.migrationName);
   const load = runSysbench(source, BEFORE_CUTOVER_SECONDS);
   await new Promise((r) => setTimeout(r, BEFORE_CUTOVER_SECONDS * 1000));
   await requestCutover(targetSpec, spec.migrationName);
@@ -286,7 +303,7 @@ function lines(runs: readonly PoolerRun[], fenced: readonly FencedRun[]): string
     ),
     '',
     `Method: for each size a fresh pgbench database with sysbench's table (${SYSBENCH_ROWS} rows) beside it, a PgBouncer (transaction pooling) in front ` +
-      `of the source, an online migration naming it (\`pooler\`). Once it streams, sysbench oltp_read_write (Debian's 1.0, 2 threads, --rate ${RATE_TPS}, ` +
+      `of the source, an online migration naming it (\`pooler\`). Once it streams and the background verifier has verified every pgbench table, sysbench oltp_read_write (Debian's 1.0, 2 threads, --rate ${RATE_TPS}, ` +
       `no server-side prepared statements) runs through the pooler for ${SYSBENCH_SECONDS} s; ${BEFORE_CUTOVER_SECONDS} s in, the cutover is requested, and ` +
       "it ends when `show` reads Succeeded (polled every 50 ms). The pause as the application saw it is sysbench's longest transaction (p100) and its " +
       "99th percentile: its statements wait while the pooler is paused. Errors: sysbench stops on any error but its own threads' conflicts (a deadlock, " +
