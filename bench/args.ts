@@ -21,6 +21,8 @@ export interface BenchArgs {
   readonly fallback: boolean;
   /** A cutover through PgBouncer under sysbench oltp_read_write: the application's errors and waits (poolerBench.ts). */
   readonly pooler: boolean;
+  /** The pooler bench's pgbench scales (default the scale and ten times it). */
+  readonly poolerScales?: readonly number[];
   /** pgbench scale and wide-table rows (overridable for experiments). */
   readonly scale: number;
   readonly wideRows: number;
@@ -58,6 +60,9 @@ const OPTIONS = (): Option[] => [
     '--scale <S>',
     'pgbench scale of the offline dataset and of the smaller cutover size (4x the larger) (default 20, quick 2)',
   ).argParser(positiveInt),
+  new Option('--pooler-scales <list>', 'pooler: the pgbench scales cut over, comma-separated (default the scale and 10x it)').argParser(
+    scaleList,
+  ),
   new Option('--wide-rows <N>', 'offline dataset: wide-table rows (default 500000, quick 50000; a smoke run: 1000)').argParser(positiveInt),
   new Option('--online-seconds <S>', 'online backlog and paced load length (default 60, quick 15)').argParser(positiveInt),
   new Option('--fsync-off', 'labelled extra: fsync, synchronous_commit and full_page_writes off (default: on, as users run)'),
@@ -68,6 +73,14 @@ const OPTIONS = (): Option[] => [
     "experiment: pgferry's same-table split threshold only (default: pgferry's own; pgcopydb keeps 256)",
   ).argParser(positiveInt),
 ];
+
+/** A comma-separated list of pgbench scales, each a positive whole number. */
+function scaleList(value: string): number[] {
+  const scales = value.split(',').map((n) => Number(n.trim()));
+  if (scales.length === 0 || scales.some((n) => !Number.isInteger(n) || n < 1))
+    throw new InvalidArgumentError(`must be positive whole numbers, comma-separated, got ${value}`);
+  return scales;
+}
 
 /** A comma-separated list of offline tools, each named once. */
 function toolList(value: string): ToolName[] {
@@ -104,6 +117,7 @@ function fromOptions(o: Record<string, unknown>): BenchArgs {
     fallback: (only === undefined || only === 'online' || only === 'fallback') && o.skipOnline !== true,
     pooler: (only === undefined || only === 'online' || only === 'pooler') && o.skipOnline !== true,
     scale: (o.scale as number | undefined) ?? (quick ? 2 : 20),
+    poolerScales: o.poolerScales as number[] | undefined,
     wideRows: (o.wideRows as number | undefined) ?? (quick ? 50_000 : 500_000),
     pgferrySplitMb: o.pgferrySplitMb as number | undefined,
     fsyncOff: o.fsyncOff === true,

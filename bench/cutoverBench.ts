@@ -41,7 +41,7 @@ export const WRITE_RATE_TPS = 100;
 const WRITE_SECONDS = 10;
 const RESTART_ROUNDS = 3;
 const RESTART_BACKLOG_TRANSACTIONS = 400;
-const PGBENCH_TABLES = 5; // four pgbench tables and bench_marker
+export const PGBENCH_TABLES = 5; // four pgbench tables and bench_marker
 
 /** pgbench --rate in the background until stop(), which ends it as a writer would stop at a cutover (or fall-back) request. */
 export function pacedWriter(source: Cluster): { stop(): Promise<void> } {
@@ -58,7 +58,7 @@ export function pacedWriter(source: Cluster): { stop(): Promise<void> } {
   };
 }
 
-async function verificationMethods(target: Cluster, migration: string): Promise<Record<string, number>> {
+export async function verificationMethods(target: Cluster, migration: string): Promise<Record<string, number>> {
   const rows = await target.query<{ method: string; n: number }>(
     `SELECT method, count(*)::int AS n FROM pgferry.table_verification WHERE migration = $1 AND matches GROUP BY method`,
     [migration],

@@ -5,12 +5,16 @@
 // sysbench's errors (the goal: none), its transactions' longest and 99th-percentile latency (what
 // the pause cost the application: its statements wait while the pooler is paused), pgferry's own
 // cutover figure and steps, and where the pooler ended. The goal: the pause under 1 s, flat with size.
+// Beside each size, the fenced cutover of the same database (fenceWriters, no pooler) under the same
+// sysbench run straight against the source: its errors, and its fence time (from the fence to the
+// release, the applications refused all along).
 import { execFile, spawn } from 'node:child_process';
 import { promisify } from 'node:util';
 import { literal, requestCutover, ident, type PoolerPause } from '../provider/engine';
 import type { Cluster } from '../provider/localpg/cluster';
-import { startPgBouncer, type PgBouncer } from '../test/support/pgbouncer';
-import { untilSucceeded } from './cutoverBench';
+import { startPgBouncer } from '../test/support/pgbouncer';
+import { PGBENCH_TABLES, untilSucceeded, verificationMethods } from './cutoverBench';
+import { waitUntil } from './consumers';
 import type { OnlineOptions } from './onlineTypes';
 
 import { DB, enableAutovacuum, prepareSource, startPgferry, untilStreaming } from './onlineScenarios';
@@ -25,7 +29,7 @@ const RATE_TPS = 50;
 const SYSBENCH_ROWS = 10_000;
 /** Seconds of load before the cutover is requested, and the whole run's length (it must outlast the cutover). */
 const BEFORE_CUTOVER_SECONDS = 5;
-const SYSBENCH_SECONDS = 40;
+const SYSBENCH_SECONDS = 60;
 
 interface PoolerRun {
   readonly scale: number;
@@ -57,8 +61,21 @@ interface PoolerRun {
   readonly poolerEnd: string;
 }
 
+/** The fenced cutover of the same database beside a pooler run: sysbench on the source directly. */
+interface FencedRun {
+  readonly scale: number;
+  readonly errors: number;
+  readonly errorLines: readonly string[];
+  readonly latencyMaxMs: number;
+  /** The completion event's steps from the fence on (the pin before it excluded): how long the applications were refused. */
+  readonly fenceSeconds: number;
+  readonly pinSeconds: number;
+  readonly steps: string;
+}
+
 export interface PoolerBenchResult {
   readonly runs: readonly PoolerRun[];
+  readonly fenced: readonly FencedRun[];
   readonly lines: readonly string[];
   readonly events: readonly string[];
 }
@@ -77,6 +94,20 @@ function sysbenchArgs(port: number, user: string): string[] {
     // server-side prepared statements do not survive transaction pooling
     '--db-ps-mode=disable',
   ];
+}
+
+/**
+ * Waits until the background verifier has verified every pgbench table, as it has in a migration
+ * that streamed a while before its cutover: the pin before the hold then reads counts and changed
+ * keys, not whole tables, and the application's run spans the whole cutover.
+ */
+async function untilVerifiedInBackground(target: Cluster, migration: string): Promise<void> {
+  await waitUntil(
+    'every table verified in the background',
+    30 * 60_000,
+    async () => ((await verificationMethods(target, migration)).background ?? 0) >= PGBENCH_TABLES || undefined,
+    250,
+  );
 }
 
 /** The application's role on both servers and sysbench's table on the source, written through neither pgferry nor the pooler. */
@@ -117,9 +148,9 @@ function perSecond(out: string, before: number): { before: number; after: number
   return { before: Math.round(b), after: Math.round(a), reconnects: Math.round(r) };
 }
 
-function runSysbench(pooler: PgBouncer, before: number): Promise<SysbenchResult> {
+function runSysbench(at: { readonly port: number }, before: number): Promise<SysbenchResult> {
   const args = [
-    ...sysbenchArgs(pooler.port, APP.user),
+    ...sysbenchArgs(at.port, APP.user),
     '--threads=2',
     `--rate=${RATE_TPS}`,
     `--time=${SYSBENCH_SECONDS}`,
@@ -174,6 +205,7 @@ async function poolerRun(options: OnlineOptions, scale: number, events: string[]
     };
     const { spec, targetSpec, status, ferry } = startPgferry(options, events, { pooler: poolerInput });
     await untilStreaming(status);
+    await untilVerifiedInBackground(target, spec.migrationName);
     const load = runSysbench(pooler, BEFORE_CUTOVER_SECONDS);
     await new Promise((r) => setTimeout(r, BEFORE_CUTOVER_SECONDS * 1000));
     const started = Date.now();
@@ -212,6 +244,38 @@ async function poolerRun(options: OnlineOptions, scale: number, events: string[]
   }
 }
 
+/** The completion event's steps ("pin 1.20 s, fence 0.10 s, ...") as seconds by step. */
+function stepSeconds(steps: string): Map<string, number> {
+  return new Map([...steps.matchAll(/([a-z ]+?) ([\d.]+) s(?:,|$)/g)].map((m) => [m[1]!.trim(), Number(m[2])]));
+}
+
+/**
+ * The fenced cutover of the database the pooler run just moved, at the same size: the target's copy
+ * dropped, a new migration with fenceWriters (no pooler), sysbench straight against the source
+ * (the fence ends its sessions and refuses its writes: errors counted).
+ */
+async function fencedRun(options: OnlineOptions, scale: number, events: string[]): Promise<FencedRun> {
+  const { source, target, log } = options;
+  await target.query(`DROP DATABASE IF EXISTS ${ident(DB)} WITH (FORCE)`);
+  const { spec, targetSpec, status, ferry } = startPgferry(options, events, { fenceWriters: true });
+  await untilStreaming(status);
+  await untilVerifiedInBackground(target, spec.migrationName);
+  const load = runSysbench(source, BEFORE_CUTOVER_SECONDS);
+  await new Promise((r) => setTimeout(r, BEFORE_CUTOVER_SECONDS * 1000));
+  await requestCutover(targetSpec, spec.migrationName);
+  await untilSucceeded(status);
+  const app = await load;
+  await ferry.current().done;
+  const completed = [...events].reverse().find((e) => /cutover completed in/.test(e)) ?? '';
+  const steps = /\(([^)]*)\)/.exec(completed.replace(/^.*cutover completed in/, ''))?.[1] ?? '';
+  const bySteps = stepSeconds(steps);
+  const pinSeconds = bySteps.get('pin') ?? 0;
+  const fenceSeconds = [...bySteps].filter(([step]) => step !== 'pin').reduce((sum, [, seconds]) => sum + seconds, 0);
+  log(`fenced cutover scale ${scale}: fence ${fenceSeconds.toFixed(2)} s (${steps}), ${app.errors} sysbench error(s)`);
+  // the next size's source is made anew: the fence kept on this one goes with it
+  return { scale, errors: app.errors, errorLines: app.errorLines, latencyMaxMs: app.maxMs, fenceSeconds, pinSeconds, steps };
+}
+
 /** Seconds from the pause's record to its switch; NaN without both. */
 function pauseOf(pause: PoolerPause | undefined): number {
   if (!pause?.switchedAt) return NaN;
@@ -220,7 +284,7 @@ function pauseOf(pause: PoolerPause | undefined): number {
 
 const f = (n: number, d = 2) => (Number.isFinite(n) ? n.toFixed(d) : 'n/a');
 
-function lines(runs: readonly PoolerRun[]): string[] {
+function lines(runs: readonly PoolerRun[], fenced: readonly FencedRun[]): string[] {
   return [
     '| figure | value | goal |',
     '|---|---|---|',
@@ -231,9 +295,15 @@ function lines(runs: readonly PoolerRun[]): string[] {
         `(${r.transactions} transactions); pgferry's pause (PAUSE → RELOAD, RESUME next) **${f(r.pauseSeconds)} s**; request → Succeeded ${f(r.requestToSucceededSeconds)} s (engine ${f(r.downtimeSeconds)} s: ${r.steps}); pooler ended on the ${r.poolerEnd} | ` +
         `0 errors ${r.errors === 0 ? 'MET' : 'NOT MET'}; pause < 1 s ${r.latencyMaxMs < 1000 && r.pauseSeconds < 1 ? 'MET' : 'NOT MET'} |`,
     ),
+    ...fenced.map(
+      (r) =>
+        `| (g) fenced cutover beside it (fenceWriters, no pooler), pgbench scale ${r.scale}, sysbench on the source | ` +
+        `fence (fence → release) **${f(r.fenceSeconds)} s** (pin before it ${f(r.pinSeconds)} s; ${r.steps}); application errors ${r.errors}${r.errorLines.length ? ` (${r.errorLines.slice(0, 2).join('; ')})` : ''}, longest transaction ${f(r.latencyMaxMs / 1000)} s | ` +
+        `flat with size (compare the sizes) |`,
+    ),
     '',
     `Method: for each size a fresh pgbench database with sysbench's table (${SYSBENCH_ROWS} rows) beside it, a PgBouncer (transaction pooling) in front ` +
-      `of the source, an online migration naming it (\`pooler\`). Once it streams, sysbench oltp_read_write (Debian's 1.0, 2 threads, --rate ${RATE_TPS}, ` +
+      `of the source, an online migration naming it (\`pooler\`). Once it streams and the background verifier has verified every pgbench table, sysbench oltp_read_write (Debian's 1.0, 2 threads, --rate ${RATE_TPS}, ` +
       `no server-side prepared statements) runs through the pooler for ${SYSBENCH_SECONDS} s; ${BEFORE_CUTOVER_SECONDS} s in, the cutover is requested, and ` +
       "it ends when `show` reads Succeeded (polled every 50 ms). The pause as the application saw it is sysbench's longest transaction (p100) and its " +
       "99th percentile: its statements wait while the pooler is paused. Errors: sysbench stops on any error but its own threads' conflicts (a deadlock, " +
@@ -245,10 +315,13 @@ function lines(runs: readonly PoolerRun[]): string[] {
 export async function runPoolerBench(options: OnlineOptions, scales: readonly number[]): Promise<PoolerBenchResult> {
   const events: string[] = [];
   const runs: PoolerRun[] = [];
+  const fenced: FencedRun[] = [];
   await enableAutovacuum(options.source, options.target);
   for (const scale of scales) {
     options.log(`pooler cutover: pgbench scale ${scale} in database ${DB} ...`);
     runs.push(await poolerRun(options, scale, events));
+    options.log(`fenced cutover: pgbench scale ${scale} in database ${DB} ...`);
+    fenced.push(await fencedRun(options, scale, events));
   }
-  return { runs, lines: lines(runs), events };
+  return { runs, fenced, lines: lines(runs, fenced), events };
 }

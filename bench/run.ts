@@ -154,7 +154,7 @@ async function main(args: BenchArgs): Promise<void> {
     if (args.pooler) {
       const { runPoolerBench } = await import('./poolerBench');
       const options = { source, target, jobs: args.jobs, quick: args.quick, log };
-      pooler = await runPoolerBench(options, [args.scale, args.scale * 10]);
+      pooler = await runPoolerBench(options, args.poolerScales ?? [args.scale, args.scale * 10]);
       process.stdout.write(`\nCutover through the pooler\n\n${pooler.lines.join('\n')}\n`);
     }
     await writeResults({ date, kind, args, machine, settings, dataset, offline, online, cutover, fallback, pooler, notes });

@@ -14,7 +14,7 @@ import { CatalogConnection } from '../../provider/engine/control/connection';
 import type { MigrationSpec } from '../../provider/engine/input/migrationSpec';
 import type { MigrationStatus } from '../../provider/engine/core/model';
 import { pairSpec, startPair, until, waitForStatus, type ServerPair } from '../support';
-import { poolerInputOf, startPgBouncer, type PgBouncer } from '../support/pgbouncer';
+import { createPooledDatabase, poolerInputOf, startPgBouncer, type PgBouncer } from '../support/pgbouncer';
 import { PooledWriter } from '../support/pooledWriter';
 import { PGFERRY_JSON, propertiesFile, runCli } from '../cli/helpers';
 import { tableVerifications, type TableVerificationRecord } from '../../provider/engine/control/tableVerification';
@@ -34,17 +34,7 @@ class PoolerLab {
   static async start(): Promise<PoolerLab> {
     const pair = await startPair();
     await pair.source.query(`CREATE ROLE ${APP.user} LOGIN PASSWORD '${APP.password}'`);
-    for (const db of DATABASES) {
-      await pair.source.query(`CREATE DATABASE ${db}`);
-      await pair.source.query(
-        `CREATE TABLE items (id int PRIMARY KEY, note text NOT NULL);
-         INSERT INTO items SELECT g, 'v' || g FROM generate_series(1, 2000) g;
-         CREATE TABLE writes (n int PRIMARY KEY, at_port int NOT NULL);
-         GRANT SELECT, INSERT ON writes TO ${APP.user};`,
-        [],
-        db,
-      );
-    }
+    for (const db of DATABASES) await createPooledDatabase(pair.source, db, APP.user);
     const source = { host: pair.source.host, port: pair.source.port };
     // the application's queries stay held across every runner killed and resumed while paused: on a
     // busy machine that outlasts PgBouncer's default query_wait_timeout, whose error would be the

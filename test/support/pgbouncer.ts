@@ -11,7 +11,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { execFileSync } from 'node:child_process';
 import pg from 'pg';
-import { CLUSTERS_DIR_VARIABLE } from '../../provider/localpg/cluster';
+import { CLUSTERS_DIR_VARIABLE, type Cluster } from '../../provider/localpg/cluster';
 
 const PGBOUNCER = '/usr/sbin/pgbouncer';
 
@@ -109,6 +109,22 @@ function configText(options: PgBouncerOptions, dir: string, port: number): strin
 }
 
 /** Starts PgBouncer on a free port; a port taken between probe and start is tried again. */
+/**
+ * A source database an application writes through the pooler: `items` (rows the application never
+ * writes) and `writes` (its own, with the port each write landed on), `appUser` granted what it writes.
+ */
+export async function createPooledDatabase(source: Cluster, db: string, appUser: string): Promise<void> {
+  await source.query(`CREATE DATABASE ${db}`);
+  await source.query(
+    `CREATE TABLE items (id int PRIMARY KEY, note text NOT NULL);
+     INSERT INTO items SELECT g, 'v' || g FROM generate_series(1, 2000) g;
+     CREATE TABLE writes (n int PRIMARY KEY, at_port int NOT NULL);
+     GRANT SELECT, INSERT ON writes TO ${appUser};`,
+    [],
+    db,
+  );
+}
+
 /** The migration's `pooler` input for this PgBouncer: its address, admin user and file. */
 export function poolerInputOf(pooler: PgBouncer) {
   return { host: pooler.host, port: pooler.port, user: pooler.adminUser, password: pooler.adminPassword, configFile: pooler.configFile };

@@ -16,6 +16,7 @@ const DEFAULTS: BenchArgs = {
   cutover: true,
   fallback: true,
   pooler: true,
+  poolerScales: undefined,
   scale: 20,
   wideRows: 500_000,
   pgferrySplitMb: undefined,
@@ -44,6 +45,10 @@ const OPTION_CASES: { args: string[]; want: Partial<BenchArgs> }[] = [
   { args: ['--fsync-off'], want: { fsyncOff: true } },
   { args: ['--pgferry-split-mb', '64'], want: { pgferrySplitMb: 64 } },
   { args: ['--tools', 'pgcopydb,pgferry'], want: { tools: ['pgcopydb', 'pgferry'] } },
+  {
+    args: ['--only', 'pooler', '--pooler-scales', '25,250'],
+    want: { offline: false, online: false, cutover: false, fallback: false, poolerScales: [25, 250] },
+  },
 ];
 
 const BAD_CASES: { title: string; args: string[]; line: string }[] = [
@@ -70,6 +75,11 @@ const BAD_CASES: { title: string; args: string[]; line: string }[] = [
     title: '--tools naming an unknown tool',
     args: ['--tools', 'pgferry,pgloader'],
     line: '--tools must name tools among pgferry, pgcopydb, pg_dump+pg_restore, got pgferry,pgloader',
+  },
+  {
+    title: '--pooler-scales not whole numbers',
+    args: ['--pooler-scales', '25,2.5'],
+    line: '--pooler-scales must be positive whole numbers, comma-separated, got 25,2.5',
   },
   { title: '--tools naming a tool twice', args: ['--tools', 'pgferry,pgferry'], line: '--tools names a tool twice: pgferry,pgferry' },
 ];
@@ -109,6 +119,7 @@ describe('bench options (bench/args.ts)', () => {
       '--online-seconds',
       '--fsync-off',
       '--pgferry-split-mb',
+      '--pooler-scales',
     ]) {
       assert.ok(help?.includes(flag), `help lists ${flag}:\n${help}`);
     }

@@ -170,6 +170,12 @@ export const ERROR_CODES = {
       "fenceWriters: the source user may not fence a database's writers (its setting, its sessions, a trigger on its tables), a session could not be ended, or a prepared transaction wrote a fenced table; nothing is left changed",
     fix: 'grant what the message names on the source (the database owner role, pg_signal_backend, TRIGGER on the tables), or commit or roll back the prepared transaction it names, then request the cutover again',
   },
+  TARGET_GUARD_REFUSED: {
+    category: 'target',
+    meaning:
+      "the target's guard of a held cutover could not be put on: a trigger of someone else's holds its name on a streamed table; nothing is guarded, and the tables are counted inside the hold",
+    fix: 'rename that trigger on the target, then request the cutover again',
+  },
   WRITER_FENCE_LIFT: {
     category: 'source',
     meaning: 'a writer fence could not be lifted: the source database is still read-only for new transactions',

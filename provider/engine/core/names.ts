@@ -95,6 +95,23 @@ export function fenceNamesOf(migration: string, database: string): FenceNames {
   return { function: base, trigger: base, prefix: `pgferry.fence.${base}` };
 }
 
+/**
+ * What the target's guard puts in a target database at a cutover (footprint/targetGuard.ts): a
+ * trigger function and the table it records writes in, both in schema CONTROL_SCHEMA, and one
+ * trigger of the function's name on each guarded table. Derived from the migration and the
+ * database alone, so a resumed runner or a cancel finds them again.
+ */
+export interface GuardNames {
+  readonly function: string;
+  readonly trigger: string;
+  readonly table: string;
+}
+
+export function guardNamesOf(migration: string, database: string): GuardNames {
+  const base = derived('g', migration, database, undefined);
+  return { function: base, trigger: base, table: `${base}_writes` };
+}
+
 /** What an online migration creates per database: a slot and a publication on the source, an origin on the target. */
 export interface StreamNames {
   readonly slot: string;

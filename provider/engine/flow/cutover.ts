@@ -29,7 +29,7 @@ import {
 import { syncSequences } from '../switchover/sequenceSync';
 import { keptLargeObjectsMessage, syncLargeObjects, type LargeObjectDelta } from '../switchover/largeObjectDelta';
 import { recheckMovedSequences } from '../switchover/sequenceRecheck';
-import { failpoint } from '../util/failpoints';
+import { failpoint, holdpoint } from '../util/failpoints';
 import { unfencedWindowRefusal } from '../input/fallbackWindow';
 import { openFallbackWindows, requestedWindow } from './fallback';
 import { describeFirings } from '../footprint/targetFiring';
@@ -43,6 +43,7 @@ import { fenceOf, keepFence, liftStatements } from '../footprint/writerFence';
 import { checkFenceRights, fenceDatabase, liftWriterFence } from '../footprint/writerFence';
 import { pausePooler, poolerPause, switchPooler } from '../footprint/poolerPause';
 import { NOTHING_PINNED, pinBeforePause, type PinnedBeforePause } from '../switchover/pinBeforePause';
+import { dropGuardWhileHeld, guardTarget, guardedWrites, guardedWritesMessage, targetGuard } from '../footprint/targetGuard';
 import {
   DEFAULT_FENCED_LAG_BUDGET_SECONDS,
   measureCatchUp,
@@ -99,6 +100,8 @@ export async function finishCutover(run: MigrationRun, database: string, began?:
   // past the point of no return: a writer fence stays (writes on the source would be lost), and no
   // cancel or failure lifts it from here on
   await keepFence(store, spec.migrationName, database);
+  // the target's guard goes while the applications are still held: its DDL queues behind none of them
+  await dropGuardWhileHeld(run, database);
   // the pooler's held queries go to the target from here on (a resumed runner does it again: idempotent)
   await switchPooler(run, database);
   const firings = await releaseDatabase(run, database, 'throw', { cutOver: true });
@@ -390,7 +393,31 @@ async function verifiedAndUnwritten(
     if (!(await verifyCutover(run, all, databases, streams, at))) return false;
     clock.done('verification');
   }
-  return !(gate.fence || gate.pooler) || nothingPastTheFence(run, all, databases, streams, gate);
+  if (!(gate.fence || gate.pooler)) return true;
+  if (!(await nothingPastTheFence(run, all, databases, streams, gate))) return false;
+  return nothingWrittenOnTarget(run, all, databases, streams);
+}
+
+/**
+ * The target's guard read inside the hold (footprint/targetGuard.ts), the last check before
+ * anything irreversible: a write on the target by a session that is not pgferry's since the pin
+ * before the hold stops the cutover, naming the table and who wrote, the pooler resumed on the old
+ * source. False then.
+ */
+async function nothingWrittenOnTarget(
+  run: MigrationRun,
+  all: OnlineStream[],
+  databases: ReadonlySet<string>,
+  streams: readonly OnlineStream[],
+): Promise<boolean> {
+  const found: string[] = [];
+  for (const s of streams) {
+    const writes = await again(run, `the target's guard of "${s.database}"`, () => guardedWrites(run, s.database));
+    if (writes.length > 0) found.push(guardedWritesMessage(s.database, writes));
+  }
+  if (found.length === 0) return true;
+  await resumeAfterMismatch(run, all, databases, found.join('; '), "the target's guard");
+  return false;
 }
 
 /**
@@ -488,24 +515,27 @@ async function restartStreams(run: MigrationRun, streams: OnlineStream[], databa
   }
 }
 
+/** Why a check inside the hold stops the cutover, and what the user does about it. */
+const STOP_CAUSES = {
+  verification: 'writes still running on the source?',
+  'the large objects': 'give the target user what the fix says',
+  'the schema check': 'run the fixes on the target, or undo the change on the source',
+  "the target's guard": 'stop whoever writes on the target before its cutover; the tables written are read whole at the next cutover',
+} as const;
+
 /** A verification mismatch: streaming starts again and the cutover request is cleared. */
 async function resumeAfterMismatch(
   run: MigrationRun,
   streams: OnlineStream[],
   databases: ReadonlySet<string>,
   mismatch: string | undefined,
-  check: 'verification' | 'the schema check' | 'the large objects',
+  check: keyof typeof STOP_CAUSES,
 ): Promise<void> {
   const { store } = run;
   const name = run.spec.migrationName;
-  const cause =
-    check === 'verification'
-      ? 'writes still running on the source?'
-      : check === 'the large objects'
-        ? 'give the target user what the fix says'
-        : 'run the fixes on the target, or undo the change on the source';
   const pooler = run.spec.pooler ? ', the pooler resumed on the old source' : '';
-  const message = `cutover stopped: ${check} failed: ${mismatch}; streaming resumed${pooler}, request the cutover again once the cause is fixed (${cause})`;
+  const what = check === "the target's guard" ? mismatch : `${check} failed: ${mismatch}`;
+  const message = `cutover stopped: ${what}; streaming resumed${pooler}, request the cutover again once the cause is fixed (${STOP_CAUSES[check]})`;
   await recordEvent(store, name, 'error', message);
   await liftFences(run, [...databases]);
   await restartStreams(run, streams, databases);
@@ -592,8 +622,9 @@ async function gateOf(run: MigrationRun): Promise<Gate> {
  * when nothing can add to the backlog. Anything in the way (the budget, a right the source user
  * lacks, a session that cannot be ended, a PAUSE that waits too long) rolls the cutover back: the
  * fences lifted, the pooler resumed on the old source, the request cleared with the reason, the
- * streams untouched. False then; else the tables verified at a pin just before the pause
- * (switchover/pinBeforePause.ts), which the verification inside it reads by their changed keys alone.
+ * streams untouched. False then; else the tables verified at a pin just before the pause or the
+ * fence, the target guarded from before it (pinUnderGuard), which the verification inside the hold
+ * reads by their changed keys alone.
  */
 async function fenceAndGate(
   run: MigrationRun,
@@ -629,10 +660,13 @@ async function fenceAndGate(
     const fenced = await Promise.all(databases.map((d) => fenceOf(run.store, run.spec.migrationName, d)));
     fencing = fenced.some(Boolean);
     refusal = (gate.fence || gate.pooler) && !fencing ? await over(false) : undefined;
-    if (!refusal && gate.pooler) {
-      // the tables verified while the applications still run: the pause reads only what changes after
-      pinned = await pinBeforePause(run, streams);
+    if (!refusal && (gate.pooler || gate.fence) && !fencing) {
+      // the tables verified while the applications still run, the target guarded from before that
+      // pin: the pause or the fence reads only what changes after it
+      pinned = await pinUnderGuard(run, streams, gate.pooler ? 'pause' : 'fence');
       clock.done('pin');
+    }
+    if (!refusal && gate.pooler) {
       pausing = true;
       for (const database of databases) {
         await pausePooler(run, database);
@@ -662,6 +696,32 @@ async function fenceAndGate(
   return false;
 }
 
+/**
+ * The target guarded (footprint/targetGuard.ts), then every table verified at a pin
+ * (switchover/pinBeforePause.ts), verify: true only. A database whose target cannot be guarded is
+ * not pinned: its tables are counted inside the hold, as before the pin existed, with a warning.
+ */
+async function pinUnderGuard(run: MigrationRun, streams: readonly OnlineStream[], hold: 'pause' | 'fence'): Promise<PinnedBeforePause> {
+  if (run.spec.verify !== true) return NOTHING_PINNED;
+  const guarded: OnlineStream[] = [];
+  for (const s of streams) {
+    try {
+      await guardTarget(run, s.database);
+      guarded.push(s);
+    } catch (error) {
+      if (run.signal.aborted) throw error;
+      await again(run, `dropping the target's guard of "${s.database}"`, () => targetGuard.undo(run, s.database));
+      await run.warn(
+        `cutover: the target's tables could not be guarded (${errorMessage(error)}); they are counted inside the ${hold}`,
+        s.database,
+      );
+    }
+  }
+  const pinned = await pinBeforePause(run, guarded, hold);
+  for (const s of guarded) await holdpoint(`cutover-pinned:${s.database}`);
+  return pinned;
+}
+
 /** What a roll-back gave back, in words. */
 function givenBack(fenced: boolean, paused: boolean): string {
   const parts = [...(fenced ? ['the writer fence is lifted'] : []), ...(paused ? ['the pooler is resumed on the old source'] : [])];
@@ -687,6 +747,8 @@ async function liftFences(run: MigrationRun, databases: readonly string[]): Prom
   for (const database of databases) {
     await again(run, `lifting the writer fence of "${database}"`, () => liftWriterFence(run, database));
     await again(run, `resuming the pooler on the source for "${database}"`, () => poolerPause.undo(run, database));
+    // what the guard recorded is forgotten by the verification with it: those tables are read whole next time
+    await again(run, `dropping the target's guard of "${database}"`, () => targetGuard.undo(run, database));
   }
 }
 

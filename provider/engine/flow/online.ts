@@ -23,6 +23,7 @@ import { withSession } from '../connect/session';
 import { finishCutover } from './cutover';
 import { releaseDatabase, releaseStream } from '../footprint/release';
 import { poolerPause } from '../footprint/poolerPause';
+import { targetGuard } from '../footprint/targetGuard';
 import { canceledError } from '../core/errors';
 import { outageRetry } from '../run/outage';
 import { releaseOpenDatabases, startCleanup } from './cleanup';
@@ -137,6 +138,12 @@ async function openStream(
       RETRY_POLICIES.phase,
       () => poolerPause.undo(run, database),
       outageRetry(run, `resuming the pooler on the source for "${database}"`, database),
+    );
+    // and the target's guard of that cutover goes (what it recorded makes those tables read whole next time)
+    await retrying(
+      RETRY_POLICIES.phase,
+      () => targetGuard.undo(run, database),
+      outageRetry(run, `dropping the target's guard of "${database}"`, database),
     );
   }
   // a copied database streams on from its slot, unless the slot is gone (dropped, or invalidated

@@ -408,8 +408,8 @@ function preparedRefusal(database: string, prepared: readonly PreparedWriter[]):
   );
 }
 
-/** Runs `step` in a transaction with a short lock_timeout (the fence's DDL must not wait behind an application). */
-async function inTransaction<T>(client: pg.Client, step: () => Promise<T>): Promise<T> {
+/** Runs `step` in a transaction with a short lock_timeout (the fence's DDL, and the target guard's, must not wait behind an application). */
+export async function inTransaction<T>(client: pg.Client, step: () => Promise<T>): Promise<T> {
   await client.query('BEGIN');
   try {
     await client.query(`SET LOCAL lock_timeout = ${literal(`${SOURCE_DDL_LOCK_TIMEOUT_MS}ms`)}`);

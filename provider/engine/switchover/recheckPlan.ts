@@ -3,8 +3,9 @@
 // changed since otherwise, and the whole table when this runner cannot tell (not pinned by it, a
 // TRUNCATE, too many keys, rows without a usable key, a verification record that is not this pin's,
 // a table whose shape changed while streaming: ChangeTracker.reshaped). A table pinned again just
-// before a pooler's PAUSE (switchover/pinBeforePause.ts) is not counted: that pin counted it, and
-// only the keys changed since are read.
+// before a pooler's PAUSE or the writer fence (switchover/pinBeforePause.ts) is not counted: that
+// pin counted it, only the keys changed since are read, and what reached the target since from
+// anyone but the apply is the target's guard's to report (footprint/targetGuard.ts).
 import type { Applier } from '../cdc/apply/applier';
 import type { OnlineStream } from '../cdc/apply/onlineStream';
 import type { SourceTable } from '../catalog/introspect';

@@ -1,0 +1,337 @@
+// The target's guard at a cutover (docs/pooler.md, docs/verification.md#at-cutover): a held cutover
+// (a pooler's pause or a writer fence) verifies every table at a pin just before it holds the
+// applications, and inside the hold reads only the keys the apply changed since that pin. A write
+// on the target by anyone but pgferry after that pin (a DBA, an application pointed at the target
+// too early), on a key the stream never touches afterwards, is in no key the hold reads: the guard
+// is what sees it. Put on before the pin, it records every statement that writes a streamed table
+// of the target in a session that is not pgferry's, and the cutover reads those records inside the
+// hold, before anything irreversible: one record stops the cutover, naming the table and who wrote,
+// and the tables it names are read whole at the next cutover's pin.
+//
+// One statement-level AFTER trigger per table (INSERT, UPDATE, DELETE, TRUNCATE), on the streamed
+// tables with their partition parents and partitions (a statement fires the statement triggers of
+// the table it names alone), calling one function in the control schema's name. ENABLE ALWAYS
+// where the target user owns the table, so a session with session_replication_role = replica is
+// recorded too; pgferry's own sessions (application_name `pgferry <purpose>`, as the writer fence
+// tells them) pass without a record, the apply among them. A recording session takes a shared
+// advisory lock until its transaction ends, and the reader takes it exclusively first, so a write
+// still in flight when the cutover reads is waited for (or, past a short lock_timeout, named) rather
+// than missed.
+//
+// The footprint's change (below, targetGuard): recorded in the ledger before anything is made,
+// given back by every release and by every roll-back of the cutover, dropped by identity: the
+// triggers that call the guard's function (whatever their name), then the function and its table.
+import type pg from 'pg';
+import { APPLICATION_NAME_PREFIX, withSession } from '../connect/session';
+import { ident, literal, qualified } from '../connect/quote';
+import { INVALID_CATALOG_NAME, LOCK_NOT_AVAILABLE, sqlState } from '../connect/sqlstate';
+import { errorMessage, PgferryError } from '../core/errors';
+import { CONTROL_SCHEMA, guardNamesOf, publicationName, type GuardNames } from '../core/names';
+import { forgetTableVerifications } from '../control/tableVerification';
+import type { MigrationRun } from '../run/migrationRun';
+import type { FootprintContext, RestoreContext, ReversibleChange } from './change';
+import { markUndone, pendingChanges, recordChange } from './ledger';
+import { inTransaction } from './writerFence';
+
+const CHANGE = 'targetGuard';
+/** The guard is one change per database: the ledger's object is the database itself. */
+const DATABASE = '';
+
+interface GuardUndo {
+  /** The guard made the control schema of the target database (dropped with it when left empty). */
+  readonly schemaCreated: boolean;
+}
+
+/** One statement the guard recorded (or a transaction still writing when it was read). */
+export interface GuardedWrite {
+  readonly table: string;
+  readonly operation: string;
+  readonly user: string;
+  readonly application: string;
+  readonly address: string;
+  readonly pid: number;
+}
+
+/** The second key of the guard's advisory lock: the two-key form never meets pgferry's one-key locks. */
+const LOCK_CLASS = 6464;
+
+function lockArgs(names: GuardNames): string {
+  return `pg_catalog.hashtext(${literal(names.function)}), ${LOCK_CLASS}`;
+}
+
+/** The source's published tables of a stream: what the apply writes on the target. */
+const PUBLISHED_SQL = `SELECT schemaname AS schema, tablename AS name FROM pg_catalog.pg_publication_tables WHERE pubname = $1`;
+
+/**
+ * The target's tables of those names, with their partition parents and every partition under
+ * those, plain and partitioned only, and whether each has the guard's trigger already or someone
+ * else's under its name.
+ */
+const GUARDED_TABLES_SQL = `
+WITH RECURSIVE named AS (
+  SELECT c.oid FROM ROWS FROM (pg_catalog.unnest($1::text[]), pg_catalog.unnest($2::text[])) AS t(schema, name)
+    JOIN pg_catalog.pg_namespace n ON n.nspname = t.schema
+    JOIN pg_catalog.pg_class c ON c.relnamespace = n.oid AND c.relname = t.name
+), parents AS (
+  SELECT oid FROM named UNION SELECT i.inhparent FROM pg_catalog.pg_inherits i JOIN parents p ON i.inhrelid = p.oid
+), tree AS (
+  SELECT oid FROM parents UNION SELECT i.inhrelid FROM pg_catalog.pg_inherits i JOIN tree t ON i.inhparent = t.oid
+)
+SELECT n.nspname AS schema, c.relname AS name, pg_catalog.pg_has_role(current_user, c.relowner, 'USAGE') AS owned,
+       (SELECT pg_catalog.string_agg(g.tgfoid::pg_catalog.regprocedure::text, ', ') FROM pg_catalog.pg_trigger g
+         WHERE g.tgrelid = c.oid AND g.tgname = $3) AS named_trigger
+  FROM tree JOIN pg_catalog.pg_class c ON c.oid = tree.oid JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+ WHERE c.relkind IN ('r', 'p')
+ ORDER BY 1, 2`;
+
+interface GuardedTable {
+  readonly schema: string;
+  readonly name: string;
+  readonly owned: boolean;
+  /** The function a trigger of the guard's name on the table calls, if one has the name. */
+  readonly named_trigger: string | null;
+}
+
+/** The function: pgferry's sessions pass; any other statement is recorded, its transaction holding the shared lock. */
+function functionSql(names: GuardNames): string {
+  const table = qualified(CONTROL_SCHEMA, names.table);
+  return `CREATE OR REPLACE FUNCTION ${qualified(CONTROL_SCHEMA, names.function)}() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $pgferry$
+BEGIN
+  IF pg_catalog.current_setting('application_name') LIKE ${literal(`${APPLICATION_NAME_PREFIX}%`)} THEN
+    RETURN NULL;
+  END IF;
+  PERFORM pg_catalog.pg_advisory_xact_lock_shared(${lockArgs(names)});
+  INSERT INTO ${table} (relid, table_name, operation, user_name, application, address, pid)
+  VALUES (TG_RELID, pg_catalog.format('%I.%I', TG_TABLE_SCHEMA, TG_TABLE_NAME), TG_OP, session_user::text,
+          pg_catalog.current_setting('application_name'),
+          coalesce(pg_catalog.host(pg_catalog.inet_client_addr()), 'local socket'), pg_catalog.pg_backend_pid());
+  RETURN NULL;
+END
+$pgferry$`;
+}
+
+function tableSql(names: GuardNames): string {
+  return `CREATE TABLE IF NOT EXISTS ${qualified(CONTROL_SCHEMA, names.table)} (
+  relid oid NOT NULL, table_name text NOT NULL, operation text NOT NULL, user_name text NOT NULL,
+  application text NOT NULL, address text NOT NULL, pid int NOT NULL, at timestamptz NOT NULL DEFAULT pg_catalog.clock_timestamp())`;
+}
+
+async function schemaExists(client: pg.Client): Promise<boolean> {
+  return (await client.query('SELECT 1 FROM pg_catalog.pg_namespace WHERE nspname = $1', [CONTROL_SCHEMA])).rows.length > 0;
+}
+
+/**
+ * Guards the streamed tables of `database` on the target, recorded in the ledger first. Idempotent
+ * (a table guarded already keeps its trigger). Refused, nothing guarded, when a trigger of someone
+ * else's holds the guard's name on one of them. Returns how many tables it guards.
+ */
+export async function guardTarget(run: Pick<MigrationRun, 'spec' | 'store' | 'instance'>, database: string): Promise<number> {
+  const { spec, store } = run;
+  const names = guardNamesOf(spec.migrationName, database);
+  const publication = publicationName(spec.migrationName, database, run.instance);
+  const published = await withSession(
+    spec.source,
+    { database, purpose: 'cutover' },
+    async (source) => (await source.query<{ schema: string; name: string }>(PUBLISHED_SQL, [publication])).rows,
+  );
+  return withSession(spec.target, { database, purpose: 'cutover', writable: true }, async (client) => {
+    const schemaCreated = !(await schemaExists(client));
+    await recordChange<GuardUndo>(store, spec.migrationName, database, CHANGE, DATABASE, { schemaCreated });
+    const fn = await inTransaction(client, async () => {
+      await client.query(`CREATE SCHEMA IF NOT EXISTS ${ident(CONTROL_SCHEMA)}`);
+      await client.query(tableSql(names));
+      await client.query(functionSql(names));
+      return (await client.query<{ fn: string }>('SELECT pg_catalog.to_regprocedure($1)::text AS fn', [guardFunction(names)])).rows[0]!.fn;
+    });
+    const { rows } = await client.query<GuardedTable>(GUARDED_TABLES_SQL, [
+      published.map((t) => t.schema),
+      published.map((t) => t.name),
+      names.trigger,
+    ]);
+    const taken = rows.find((t) => t.named_trigger !== null && t.named_trigger !== fn);
+    if (taken) {
+      throw new PgferryError(
+        'TARGET_GUARD_REFUSED',
+        `the target's guard: trigger ${ident(names.trigger)} on ${qualified(taken.schema, taken.name)} of ${ident(database)} calls ${taken.named_trigger}, not pgferry's guard: it is someone else's, kept, and nothing was guarded`,
+        { category: 'target', fix: 'rename that trigger on the target, then request the cutover again' },
+      );
+    }
+    // one table a transaction: the apply goes on meanwhile, and locks taken one by one never wait on each other
+    for (const t of rows.filter((r) => r.named_trigger === null)) {
+      const table = qualified(t.schema, t.name);
+      await inTransaction(client, async () => {
+        await client.query(
+          `CREATE TRIGGER ${ident(names.trigger)} AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON ${table}
+             FOR EACH STATEMENT EXECUTE FUNCTION ${qualified(CONTROL_SCHEMA, names.function)}()`,
+        );
+        // ENABLE ALWAYS needs the owner; left ENABLE, it misses only a superuser's replica-role session
+        if (t.owned) await client.query(`ALTER TABLE ${table} ENABLE ALWAYS TRIGGER ${ident(names.trigger)}`);
+      });
+    }
+    return rows.length;
+  });
+}
+
+function guardFunction(names: GuardNames): string {
+  return `${qualified(CONTROL_SCHEMA, names.function)}()`;
+}
+
+/** Whether the guard's table is in the connected database (undefined: not made, or made by none of this database's cutovers). */
+async function guardTableExists(client: pg.Client, names: GuardNames): Promise<boolean> {
+  const { rows } = await client.query<{ ok: boolean }>('SELECT pg_catalog.to_regclass($1) IS NOT NULL AS ok', [
+    qualified(CONTROL_SCHEMA, names.table),
+  ]);
+  return rows[0]?.ok === true;
+}
+
+const RECORDED_SQL = (names: GuardNames) =>
+  `SELECT table_name AS table, operation, user_name AS user, application, address, pid
+     FROM ${qualified(CONTROL_SCHEMA, names.table)} ORDER BY at`;
+
+/** The sessions holding the guard's shared lock: transactions that wrote a guarded table and have not ended. */
+const IN_FLIGHT_SQL = (names: GuardNames) =>
+  `SELECT '(a transaction still open)' AS table, 'write' AS operation, coalesce(a.usename::text, '?') AS user,
+          coalesce(a.application_name, '') AS application, coalesce(pg_catalog.host(a.client_addr), 'local socket') AS address, l.pid
+     FROM pg_catalog.pg_locks l LEFT JOIN pg_catalog.pg_stat_activity a ON a.pid = l.pid
+    WHERE l.locktype = 'advisory' AND l.database = (SELECT oid FROM pg_catalog.pg_database WHERE datname = pg_catalog.current_database())
+      AND l.classid::bigint = (pg_catalog.hashtext(${literal(names.function)})::bigint & 4294967295) AND l.objid = ${LOCK_CLASS} AND l.objsubid = 2
+      AND l.pid <> pg_catalog.pg_backend_pid()`;
+
+/**
+ * What the guard recorded in `database` since it was put on, read inside the cutover's hold: the
+ * writes still in flight are waited for first (a short lock_timeout), and past it named as such.
+ * Empty when nothing wrote, or when no guard is pending there.
+ */
+export async function guardedWrites(ctx: RestoreContext, database: string): Promise<GuardedWrite[]> {
+  const pending = await pendingChanges<GuardUndo>(ctx.store, ctx.spec.migrationName, database, CHANGE);
+  if (pending.length === 0) return [];
+  const names = guardNamesOf(ctx.spec.migrationName, database);
+  return withSession(ctx.spec.target, { database, purpose: 'cutover', writable: true }, async (client) => {
+    if (!(await guardTableExists(client, names))) return [];
+    try {
+      return await inTransaction(client, async () => {
+        await client.query(`SELECT pg_catalog.pg_advisory_xact_lock(${lockArgs(names)})`);
+        return (await client.query<GuardedWrite>(RECORDED_SQL(names))).rows;
+      });
+    } catch (error) {
+      if (sqlState(error) !== LOCK_NOT_AVAILABLE) throw error;
+      return (await client.query<GuardedWrite>(IN_FLIGHT_SQL(names))).rows;
+    }
+  });
+}
+
+/** The guard's records, one line: each table with its first writer. */
+export function guardedWritesMessage(database: string, writes: readonly GuardedWrite[]): string {
+  const byTable = new Map<string, GuardedWrite>();
+  for (const w of writes) if (!byTable.has(w.table)) byTable.set(w.table, w);
+  const shown = [...byTable.values()]
+    .slice(0, 5)
+    .map((w) => `${w.table}: ${w.operation} by user ${w.user} (application "${w.application}", ${w.address}, pid ${w.pid})`);
+  const more = byTable.size > 5 ? ` and ${byTable.size - 5} more table(s)` : '';
+  return `database "${database}" was written on the target by a session that is not pgferry's after its tables were verified at the pin: ${shown.join('; ')}${more}`;
+}
+
+/**
+ * The tables (schema.name, as the verification names them) a record names, with their partition
+ * parents and partitions: whichever of them a verification reads, it reads whole at the next pin.
+ */
+const WRITTEN_TABLES_SQL = (names: GuardNames) => `
+WITH RECURSIVE written AS (
+  SELECT DISTINCT relid AS oid FROM ${qualified(CONTROL_SCHEMA, names.table)}
+), up AS (
+  SELECT oid FROM written UNION SELECT i.inhparent FROM pg_catalog.pg_inherits i JOIN up ON i.inhrelid = up.oid
+), down AS (
+  SELECT oid FROM written UNION SELECT i.inhrelid FROM pg_catalog.pg_inherits i JOIN down ON i.inhparent = down.oid
+)
+SELECT DISTINCT n.nspname || '.' || c.relname AS display
+  FROM (SELECT oid FROM up UNION SELECT oid FROM down) x
+  JOIN pg_catalog.pg_class c ON c.oid = x.oid JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace`;
+
+/** The guard's triggers, found by the function they call, never by their name. */
+const GUARD_TRIGGERS_SQL = `
+SELECT n.nspname AS schema, c.relname AS name, g.tgname AS trigger
+  FROM pg_catalog.pg_trigger g JOIN pg_catalog.pg_class c ON c.oid = g.tgrelid JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+ WHERE g.tgfoid = pg_catalog.to_regprocedure($1)`;
+
+/**
+ * Gives the guard back in `database`: the tables its records name forgotten by the verification
+ * (read whole at the next pin), then its triggers, function and table dropped, the control schema
+ * too when the guard made it and it is empty. Idempotent; true when a guard was pending.
+ */
+async function dropGuard(ctx: FootprintContext | RestoreContext, database: string): Promise<boolean> {
+  const name = ctx.spec.migrationName;
+  const [pending] = await pendingChanges<GuardUndo>(ctx.store, name, database, CHANGE);
+  if (!pending) return false;
+  const names = guardNamesOf(name, database);
+  try {
+    await withSession(ctx.spec.target, { database, purpose: 'cutover', writable: true }, async (client) => {
+      if (await guardTableExists(client, names)) {
+        const written = (await client.query<{ display: string }>(WRITTEN_TABLES_SQL(names))).rows.map((r) => r.display);
+        await forgetTableVerifications(ctx.store, name, database, written);
+      }
+      // one table a transaction, as they were made: the apply may be streaming again beside it
+      const { rows } = await client.query<{ schema: string; name: string; trigger: string }>(GUARD_TRIGGERS_SQL, [guardFunction(names)]);
+      for (const t of rows) {
+        await inTransaction(client, () => client.query(`DROP TRIGGER IF EXISTS ${ident(t.trigger)} ON ${qualified(t.schema, t.name)}`));
+      }
+      await inTransaction(client, async () => {
+        await client.query(`DROP FUNCTION IF EXISTS ${guardFunction(names)}`);
+        await client.query(`DROP TABLE IF EXISTS ${qualified(CONTROL_SCHEMA, names.table)}`);
+      });
+      // the schema the guard made goes only when nothing else is in it (RESTRICT refuses then)
+      if (pending.undo.schemaCreated) await client.query(`DROP SCHEMA IF EXISTS ${ident(CONTROL_SCHEMA)}`).catch(() => undefined);
+    });
+  } catch (error) {
+    if (sqlState(error) !== INVALID_CATALOG_NAME) throw error;
+  }
+  await markUndone(ctx.store, name, database, CHANGE, DATABASE);
+  return true;
+}
+
+/**
+ * Gives the guard back while the applications are still held (the cutover, before the pooler
+ * points at the target): its DDL then queues behind no application. A lock it cannot take at once
+ * (a session of someone else's on the target) leaves it to the release, said in a warning.
+ */
+export async function dropGuardWhileHeld(
+  run: Pick<MigrationRun, 'spec' | 'store' | 'warn' | 'onProgress'>,
+  database: string,
+): Promise<void> {
+  try {
+    await dropGuard(run, database);
+  } catch (error) {
+    if (sqlState(error) !== LOCK_NOT_AVAILABLE) throw error;
+    await run.warn(`cutover: the target's guard could not be dropped yet (${errorMessage(error)}); the release drops it`, database);
+  }
+}
+
+export const targetGuard = {
+  name: 'targetGuard',
+  server: 'target',
+  describe:
+    "the target's guard at a held cutover: a trigger on each streamed table of the target recording any write of a session that is not pgferry's from the pin before the hold to the switch, its triggers, function and table dropped",
+  ledger: `${CONTROL_SCHEMA}.footprint (change targetGuard: undo.schemaCreated)`,
+  rights: {
+    server: 'target',
+    needs: 'the owner of each streamed table of the target (or its TRIGGER privilege), as the apply already is',
+    // the target's tables are the copy's, owned as the apply needs them: nothing more to check up front
+    refusal: () => Promise.resolve(undefined),
+  },
+  madeFor: (spec) => spec.mode === 'Online' && spec.verify === true,
+  pending: async (ctx, database) =>
+    (await pendingChanges<GuardUndo>(ctx.store, ctx.spec.migrationName, database, CHANGE)).map(
+      () => `${liftGuardStatement(ctx.spec.migrationName, database)} (on the target, in ${ident(database)})`,
+    ),
+  undo: dropGuard,
+  failure: (ctx, database) => ({
+    what: "could not drop the target's guard",
+    left: `its triggers record the writes of the target's tables; drop them with ${liftGuardStatement(ctx.spec.migrationName, database)} on the target, or resume`,
+  }),
+} satisfies ReversibleChange;
+
+/** The statement that takes the guard away by hand: its function with the triggers that call it, and its table. */
+function liftGuardStatement(migration: string, database: string): string {
+  const names = guardNamesOf(migration, database);
+  return `DROP FUNCTION IF EXISTS ${guardFunction(names)} CASCADE; DROP TABLE IF EXISTS ${qualified(CONTROL_SCHEMA, names.table)}`;
+}
