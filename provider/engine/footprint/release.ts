@@ -8,20 +8,22 @@
 //                          database cut over: it stays pointed at the target)
 //   3. targetFence         the target's writer fence of a fall-back that did not complete (a
 //                          completed one keeps it: the old source is the primary again)
-//   4. sourceEventTrigger  the source's event trigger of schemaChangeCapture eventTrigger dropped
+//   4. poolerPauseBack     the pooler paused at that fall-back resumed where it points, the new
+//                          server (after the target's fence, as at the cutover)
+//   5. sourceEventTrigger  the source's event trigger of schemaChangeCapture eventTrigger dropped
 //                          (nothing reads its messages any more; after the fences, which the
 //                          applications wait on)
-//   5. targetFiring        the target's triggers and rules as on the source
-//   6. targetForeignKeys   the target's foreign keys added back
-//   7. targetRowSecurity   the target's row-level security enabled as on the source (after the
+//   6. targetFiring        the target's triggers and rules as on the source
+//   7. targetForeignKeys   the target's foreign keys added back
+//   8. targetRowSecurity   the target's row-level security enabled as on the source (after the
 //                          cutover's verification, which reads the rows whole)
-//   8. slotAndPublication  the slot and publication on the source
-//   9. appliedPosition     the origin (or progress row) on the target
-//  10. reverseStream       the fallback window's reverse slot and publication on the target
-//  11. reversePosition     its origin (or progress row) on the old source (both kept by a cutover:
+//   9. slotAndPublication  the slot and publication on the source
+//  10. appliedPosition     the origin (or progress row) on the target
+//  11. reverseStream       the fallback window's reverse slot and publication on the target
+//  12. reversePosition     its origin (or progress row) on the old source (both kept by a cutover:
 //                          the window is open; given back when it closes or at a fall-back,
 //                          releaseFallback)
-//  12. replicaIdentity     the source's replica identities (last: a table keeps FULL while any
+//  13. replicaIdentity     the source's replica identities (last: a table keeps FULL while any
 //                          publication publishes it)
 // Every undo is idempotent and finds nothing to do for a database the migration never got that far
 // with, so a release run twice, or after a runner killed in the middle of one, changes nothing more.
@@ -42,12 +44,14 @@ import { targetForeignKeys } from './targetForeignKeys';
 import { targetRowSecurity } from './targetRowSecurity';
 import { writerFence } from './writerFence';
 import { poolerPause } from './poolerPause';
+import { poolerPauseBack } from './poolerPauseBack';
 
 /** Every reversible change, in the order the release gives them back. */
 export const FOOTPRINT: readonly ReversibleChange[] = [
   writerFence,
   poolerPause,
   targetFence,
+  poolerPauseBack,
   sourceEventTrigger,
   targetFiring,
   targetForeignKeys,
