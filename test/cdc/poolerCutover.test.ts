@@ -13,8 +13,19 @@ import { cancelMigration, isFinalState, requestCutover, resumeMigration, startMi
 import { CatalogConnection } from '../../provider/engine/control/connection';
 import type { MigrationSpec } from '../../provider/engine/input/migrationSpec';
 import type { MigrationStatus } from '../../provider/engine/core/model';
-import { pairSpec, startPair, until, waitForStatus, type ServerPair } from '../support';
-import { createPooledDatabase, poolerInputOf, startPgBouncer, type PgBouncer } from '../support/pgbouncer';
+import { pairSpec, until, waitForStatus, type ServerPair } from '../support';
+import { poolerInputOf, type PgBouncer } from '../support/pgbouncer';
+import {
+  killedAtEachStep,
+  lineTo,
+  pooledAt,
+  startPoolerServers,
+  stopPoolerServers,
+  stoppedAfter,
+  withFailpoints,
+  writesOn,
+  type KillStep,
+} from '../support/poolerLab';
 import { PooledWriter } from '../support/pooledWriter';
 import { PGFERRY_JSON, propertiesFile, runCli } from '../cli/helpers';
 import { tableVerifications, type TableVerificationRecord } from '../../provider/engine/control/tableVerification';
@@ -32,25 +43,12 @@ class PoolerLab {
   ) {}
 
   static async start(): Promise<PoolerLab> {
-    const pair = await startPair();
-    await pair.source.query(`CREATE ROLE ${APP.user} LOGIN PASSWORD '${APP.password}'`);
-    for (const db of DATABASES) await createPooledDatabase(pair.source, db, APP.user);
-    const source = { host: pair.source.host, port: pair.source.port };
-    // the application's queries stay held across every runner killed and resumed while paused: on a
-    // busy machine that outlasts PgBouncer's default query_wait_timeout, whose error would be the
-    // pooler's own, not the cutover's
-    const pooler = await startPgBouncer({
-      databases: Object.fromEntries(DATABASES.map((db) => [db, source])),
-      users: { [APP.user]: APP.password },
-      queryWaitTimeoutSeconds: 0,
-    });
-    return new PoolerLab(pair, pooler, new CatalogConnection(pairSpec(pair, 'x', ['x']).target));
+    const { pair, pooler, store } = await startPoolerServers(DATABASES, APP, 2000);
+    return new PoolerLab(pair, pooler, store);
   }
 
   async stop(): Promise<void> {
-    await this.store.close();
-    await this.pooler.stop();
-    await this.pair.stop();
+    await stopPoolerServers(this);
   }
 
   spec(name: string, db: string, pauseTimeoutSeconds = 10, verify: MigrationSpec['verify'] = 'full'): MigrationSpec {
@@ -79,14 +77,12 @@ class PoolerLab {
   }
 
   /** Where the pooler sends a database now, and whether it is paused (its admin console). */
-  async pooledAt(db: string): Promise<{ port: number; paused: number }> {
-    const rows = await this.pooler.admin<{ name: string; port: number; paused: number }>('SHOW DATABASES');
-    const row = rows.find((r) => r.name === db)!;
-    return { port: Number(row.port), paused: Number(row.paused) };
+  pooledAt(db: string): Promise<{ port: number; paused: number }> {
+    return pooledAt(this.pooler, db);
   }
 
-  async writesOn(cluster: ServerPair['source'], db: string): Promise<number[]> {
-    return (await cluster.query<{ n: number }>('SELECT n FROM writes ORDER BY n', [], db)).map((r) => r.n);
+  writesOn(cluster: ServerPair['source'], db: string): Promise<number[]> {
+    return writesOn(cluster, db);
   }
 
   /** Every write the application was told committed is on the target once, and nothing else is. */
@@ -319,35 +315,13 @@ async function cancelResumesOnSource(lab: PoolerLab): Promise<void> {
  * must show right then: paused (1 or 0), the port SHOW DATABASES gives ('source' or 'target'),
  * and where the configuration file's line points.
  */
-const KILL_STEPS = [
+const KILL_STEPS: readonly KillStep[] = [
   { step: 'cutover-pooler-paused', paused: 1, serving: 'source', file: 'source' },
   { step: 'cutover-drained', paused: 1, serving: 'source', file: 'source' },
   { step: 'cutover-pooler-edited', paused: 1, serving: 'source', file: 'target' },
   { step: 'cutover-pooler-reloaded', paused: 1, serving: 'target', file: 'target' },
   { step: 'cutover-pooler-resumed', paused: 0, serving: 'target', file: 'target' },
-] as const;
-
-/** Waits until the runner after `pid` (a new one, or the first) is seen stopped; its pid. */
-async function stoppedAfter(lab: PoolerLab, s: MigrationSpec, pid: number | undefined): Promise<number> {
-  const st = await waitForStatus(
-    lab.store,
-    s.migrationName,
-    (x) => (x.runner?.alive === false && x.runner.pid !== pid) || isFinalState(x.state),
-    420_000,
-  );
-  assert.ok(!isFinalState(st.state), `the runner was to stop at a failpoint, but the migration ended: ${st.state} ${st.message ?? ''}`);
-  return st.runner!.pid;
-}
-
-/** Runs fn with PGFERRY_FAILPOINTS set (the runner it starts inherits it). */
-async function armed<T>(failpoints: string | undefined, fn: () => Promise<T>): Promise<T> {
-  if (failpoints) process.env.PGFERRY_FAILPOINTS = failpoints;
-  try {
-    return await fn();
-  } finally {
-    delete process.env.PGFERRY_FAILPOINTS;
-  }
-}
+];
 
 /**
  * One migration whose runner is killed at every step of the cutover in turn, each time resumed
@@ -358,32 +332,10 @@ async function armed<T>(failpoints: string | undefined, fn: () => Promise<T>): P
 async function killedAtEveryStepAndResumed(lab: PoolerLab): Promise<void> {
   const db = 'pool_kill';
   const s = lab.spec('pool-kill', db);
-  await armed(`${KILL_STEPS[0].step}:${db}`, () => lab.streaming(s));
+  await withFailpoints(`${KILL_STEPS[0]!.step}:${db}`, () => lab.streaming(s));
   const w = await lab.writer(db);
   await requestCutover(s.target, s.migrationName);
-  let pid: number | undefined;
-  for (const [i, at] of KILL_STEPS.entries()) {
-    // the runner may reach its failpoint before the resume has seen it start: that death is the
-    // step's own, read below like the others
-    if (i > 0)
-      await armed(`${at.step}:${db}`, () =>
-        resumeMigration(s).then(
-          () => undefined,
-          (error: unknown) => {
-            if (!/^the runner for "pool-kill" exited with code null/.test((error as Error).message)) throw error;
-          },
-        ),
-      );
-    pid = await stoppedAfter(lab, s, pid);
-    const port = (where: 'source' | 'target') => lab.pair[where].port;
-    assert.deepEqual(await lab.pooledAt(db), { port: port(at.serving), paused: at.paused }, `killed at ${at.step}`);
-    assert.match(await fs.readFile(lab.pooler.configFile, 'utf8'), lineAt(db, port(at.file)), `killed at ${at.step}: the file`);
-    if (at.paused === 1) {
-      const heldAt = w.committed.length;
-      await new Promise((r) => setTimeout(r, 500));
-      assert.equal(w.committed.length, heldAt, `killed at ${at.step}: the writer waits while paused`);
-    } else await w.more(5); // resumed on the target: the writer goes on, there
-  }
+  await killedAtEachStep(lab, s, db, KILL_STEPS, w);
   await resumeMigration(s);
   const done = await lab.final(s);
   await w.more(10);
@@ -393,11 +345,6 @@ async function killedAtEveryStepAndResumed(lab: PoolerLab): Promise<void> {
   await lab.allOnTarget(db, w);
   assert.deepEqual(await lab.pooledAt(db), { port: lab.pair.target.port, paused: 0 });
   await lab.readThroughPooler(db, w);
-}
-
-/** The configuration file's line of `db`, pointing at `port`. */
-function lineAt(db: string, port: number): RegExp {
-  return new RegExp(`^${db} = host=127\\.0\\.0\\.1 port=${port} dbname=${db}$`, 'm');
 }
 
 /**
@@ -416,10 +363,10 @@ async function stoppedRunnerCanceled(lab: PoolerLab): Promise<void> {
     verify: 'full',
     pooler: poolerInputOf(lab.pooler),
   });
-  await armed(`cutover-pooler-edited:${pointed}`, () => lab.streaming(s));
+  await withFailpoints(`cutover-pooler-edited:${pointed}`, () => lab.streaming(s));
   const writers = { [pointed]: await lab.writer(pointed), [paused]: await lab.writer(paused) };
   await requestCutover(s.target, s.migrationName);
-  await stoppedAfter(lab, s, undefined);
+  await stoppedAfter(lab.store, s, undefined);
   assert.equal((await lab.pooledAt(pointed)).paused, 1);
   assert.equal((await lab.pooledAt(paused)).paused, 1);
 
@@ -457,7 +404,7 @@ async function stoppedRunnerCanceled(lab: PoolerLab): Promise<void> {
     await w.stop();
     assert.deepEqual(w.errors, [], `${db}: the application saw no error`);
     assert.deepEqual(await lab.pooledAt(db), { port: where.port, paused: 0 }, `${db}: resumed on one server`);
-    assert.match(await fs.readFile(lab.pooler.configFile, 'utf8'), lineAt(db, where.port), `${db}: the file`);
+    assert.match(await fs.readFile(lab.pooler.configFile, 'utf8'), lineTo(db, where.port), `${db}: the file`);
     assert.deepEqual(
       await lab.writesOn(where, db),
       [...w.committed].sort((a, b) => a - b),

@@ -108,16 +108,15 @@ function configText(options: PgBouncerOptions, dir: string, port: number): strin
   ].join('\n');
 }
 
-/** Starts PgBouncer on a free port; a port taken between probe and start is tried again. */
 /**
  * A source database an application writes through the pooler: `items` (rows the application never
  * writes) and `writes` (its own, with the port each write landed on), `appUser` granted what it writes.
  */
-export async function createPooledDatabase(source: Cluster, db: string, appUser: string): Promise<void> {
+export async function createPooledDatabase(source: Cluster, db: string, appUser: string, rows = 2000): Promise<void> {
   await source.query(`CREATE DATABASE ${db}`);
   await source.query(
     `CREATE TABLE items (id int PRIMARY KEY, note text NOT NULL);
-     INSERT INTO items SELECT g, 'v' || g FROM generate_series(1, 2000) g;
+     INSERT INTO items SELECT g, 'v' || g FROM generate_series(1, ${rows}) g;
      CREATE TABLE writes (n int PRIMARY KEY, at_port int NOT NULL);
      GRANT SELECT, INSERT ON writes TO ${appUser};`,
     [],
@@ -130,6 +129,7 @@ export function poolerInputOf(pooler: PgBouncer) {
   return { host: pooler.host, port: pooler.port, user: pooler.adminUser, password: pooler.adminPassword, configFile: pooler.configFile };
 }
 
+/** Starts PgBouncer on a free port; a port taken between probe and start is tried again. */
 export async function startPgBouncer(options: PgBouncerOptions): Promise<PgBouncer> {
   if (!existsSync(PGBOUNCER)) throw new Error(`${PGBOUNCER} not found: install Debian's pgbouncer (scripts/ensure-deps.mjs does it)`);
   const parent = process.env[CLUSTERS_DIR_VARIABLE] || os.tmpdir();

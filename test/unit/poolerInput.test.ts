@@ -36,16 +36,18 @@ describe('the pooler as an input', () => {
     assert.deepEqual(spec.pooler, { ...pooler, port: 6432, pauseTimeoutSeconds: 10 });
   });
 
+  it('takes a fallback window beside the pooler: the fall-back goes through it too', () => {
+    const spec = parseMigrationSpec({ ...base, fenceWriters: true, fallbackWindow: '1h', pooler });
+    assert.equal(spec.fallbackWindow, '1h');
+    assert.equal(spec.pooler?.host, pooler.host);
+  });
+
   it('refuses each bad value in one line naming the field and what is allowed', () => {
     const cases: [Record<string, unknown>, string][] = [
       [{ ...base, mode: 'Offline', pooler }, 'pooler: applies only to an Online migration (mode), which has a cutover'],
       [
         { ...base, runtime: 'agents', pooler },
         'pooler: applies only to runtime local (pgferry runs beside the pooler and writes its configuration file)',
-      ],
-      [
-        { ...base, fenceWriters: true, fallbackWindow: '1h', pooler },
-        'pooler: cannot be combined with fallbackWindow yet (a fall-back through the pooler is not supported): leave one of them out',
       ],
       [
         { ...base, pooler: { ...pooler, configFile: 'pgbouncer.ini' } },

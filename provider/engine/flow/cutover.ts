@@ -571,12 +571,7 @@ async function resumeAfterStop(
  */
 async function unfencedWindow(run: MigrationRun): Promise<boolean> {
   const options = await cutoverOptionsOf(run.store, run.spec.migrationName);
-  // the fall-back through a pooler is not built: a window would end with the pooler on the new server
-  const pooled =
-    run.spec.pooler !== undefined && options.fallbackWindow !== undefined
-      ? 'a fallback window cannot be asked with a pooler yet (the fall-back does not repoint it); request the cutover without --fallback-window'
-      : undefined;
-  const refusal = unfencedWindowRefusal(run.spec, options) ?? pooled;
+  const refusal = unfencedWindowRefusal(run.spec, options);
   if (!refusal) return false;
   await rollBack(run, [], `cutover not started: ${refusal}; nothing was changed on either server, and changes stream on`);
   return true;

@@ -7,7 +7,9 @@
 // rows compared as the cutover compares them, then the reverse slot, publication and position
 // dropped and the old source's fence lifted. A difference, or a reverse stream that stops
 // before the marker, stops the fall-back before anything irreversible: the target's fence lifted,
-// the reverse stream streaming on, the window Open with the reason as its message. Past its point of
+// the reverse stream streaming on, the window Open with the reason as its message. Through a pooler
+// its databases are paused before the fence and resumed on the new server when it stops, or pointed
+// at the old source once its fence is lifted (footprint/poolerPauseBack.ts). Past its point of
 // no return (fall_back_released) nothing lifts the target's fence any more: a step that fails there
 // (the release, the completion) leaves the window FallingBack and is tried again. These are the
 // mechanisms; which one moves a window when (Open -> FallingBack -> FellBack, or Open again) is a
@@ -35,6 +37,7 @@ import { syncSequencesBack } from '../switchover/sequenceSync';
 import { keptLargeObjectsMessage, syncLargeObjects } from '../switchover/largeObjectDelta';
 import { fenceTarget, handOverFences, targetFence } from '../footprint/targetFence';
 import { releaseFallback } from '../footprint/release';
+import { pausePoolerBack, poolerPauseBack, switchPoolerBack } from '../footprint/poolerPauseBack';
 import type { MigrationRun } from '../run/migrationRun';
 import { outageRetry } from '../run/outage';
 import { checkSchema, schemaDifferenceMessage } from '../verify/schema/checkSchema';
@@ -44,6 +47,8 @@ import { verifyMaterializedViewsBack } from '../verify/materializedViews';
 import { parseLsn } from '../core/lsn';
 import { failpoint } from '../util/failpoints';
 import { openForwardAgain } from './forwardAgain';
+import { fallBackOverBudget } from './fallBackGate';
+import { ApplyRateMeter } from '../switchover/lagGate';
 import { retryDelayMs } from './watchLoop';
 
 /** What the reverse stream and the fall-back need of a run: a resumed runner of a Succeeded migration builds no more (afterCutover.ts followLife). */
@@ -158,6 +163,8 @@ export async function fallBackOne(run: FallbackRun, w: FallbackWindow, stream: R
       await releaseFallback({ spec, instance: run.instance }, database);
       failpoint(`fallback-reverse-dropped:${database}`);
       await handOverFences(run, database);
+      // the old source writable again: the pooler's held queries go there (no-op without a pooler)
+      await switchPoolerBack(run, database);
     });
     course.oldSourceReleased = true;
     course.clock.done('release');
@@ -233,13 +240,17 @@ export async function fallBackAgain(run: FallbackRun, w: FallbackWindow, stream:
 export async function fallBackStopped(run: FallbackRun, w: FallbackWindow, stream: ReverseStream): Promise<boolean> {
   const { error } = stream.fallBack!.end as { error: unknown };
   const why = error instanceof FallBackStopped ? error.message : `it failed: ${errorMessage(error)}`;
-  const message = `fall-back stopped: ${why}; the reverse stream goes on, ask again once the cause is fixed`;
   const now = (await fallbackWindows(run.store, run.spec.migrationName)).find((x) => x.database === w.database);
   if (stream.fallBack!.released || now?.fallBackReleased)
     throw new Error(
       `fall-back of "${w.database}" is past its point of no return: its target's fence is kept, the fall-back finished, never stopped`,
     );
   await targetFence.undo(run, w.database);
+  // after the fence, so the pooler's held queries do not meet a read-only server
+  const pausedBack = (await poolerPauseBack.pending(run, w.database)).length > 0;
+  await poolerPauseBack.undo(run, w.database);
+  const pooler = pausedBack ? ', the pooler resumed on the new server' : '';
+  const message = `fall-back stopped: ${why}; the reverse stream goes on${pooler}, ask again once the cause is fixed`;
   await clearFallBack(run.store, run.spec.migrationName, w.database, message);
   await recordEvent(run.store, run.spec.migrationName, 'error', message, w.database);
   if (stream.ended === undefined && !(error instanceof FallBackStopped)) return false;
@@ -254,9 +265,20 @@ async function drainAndVerify(run: FallbackRun, w: FallbackWindow, stream: Rever
   const { clock } = course;
   const name = spec.migrationName;
   const database = w.database;
+  // through a pooler, its databases paused first, as at the cutover (transactions in flight end, new
+  // queries wait), with the cutover's lag gate before the pause and inside it
+  const meter = new ApplyRateMeter();
+  const gate = async (paused: boolean) => {
+    const late = await fallBackOverBudget(run, database, stream.applier, meter, paused);
+    if (late) throw new FallBackStopped(late);
+  };
+  await gate(false);
+  const paused = await again(run, 'the pause of the pooler', () => pausePoolerBack(run, database));
+  if (paused.length > 0) clock.done('pause');
   await again(run, 'the target fence', () => fenceTarget(run, database));
   failpoint(`fallback-fenced:${database}`);
   clock.done('fence');
+  await gate(true);
   // the reverse stream drained to a marker emitted behind every write the target accepted
   await again(run, 'the marker', () =>
     withSession(spec.target, { database, purpose: 'cutover', writable: true }, async (client) =>

@@ -38,7 +38,7 @@ export interface RightsRefusal {
 }
 
 /** The rights a change needs, for validation and the docs. */
-interface ChangeRights {
+export interface ChangeRights {
   /** The server the rights are needed on (the pooler: the user's PgBouncer in front of the source). */
   readonly server: ChangedServer;
   /** In words: what the user must be or hold. */

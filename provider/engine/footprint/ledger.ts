@@ -4,8 +4,8 @@
 // writer fence (its database's earlier default_transaction_read_only), each target foreign key set
 // aside (its definition), each source table set to REPLICA IDENTITY FULL (the identity it had),
 // the event trigger of a source database (its names, and whether its schema was made for it), each
-// of the pooler's databases paused at a cutover (where its line pointed), the target's guard of a
-// held cutover (whether it made the control schema).
+// of the pooler's databases paused at a cutover or a fall-back (where its line pointed), the
+// target's guard of a held cutover (whether it made the control schema).
 // A row is pending until it is undone (undone_at) or kept on purpose (kept_at: a writer fence of a
 // database that was cut over). The slot, publication and applied position need no row: their
 // names derive from migration.instance; the target's trigger states are the source's own.
@@ -17,7 +17,14 @@ const T = `${ident(CONTROL_SCHEMA)}.footprint`;
 
 /** The footprint modules that keep rows here (their file names in engine/footprint/). */
 export type LedgerChange =
-  'writerFence' | 'poolerPause' | 'targetGuard' | 'targetFence' | 'targetForeignKeys' | 'replicaIdentity' | 'sourceEventTrigger';
+  | 'writerFence'
+  | 'poolerPause'
+  | 'poolerPauseBack'
+  | 'targetGuard'
+  | 'targetFence'
+  | 'targetForeignKeys'
+  | 'replicaIdentity'
+  | 'sourceEventTrigger';
 
 /** One recorded change. `undo` is what gives it back; `detail` what was learned on the way (a report, never needed to undo). */
 export interface LedgerEntry<U> {

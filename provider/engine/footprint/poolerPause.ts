@@ -7,7 +7,9 @@
 // 'released' is recorded) it is switched instead: pointed at the target, reloaded, resumed, and
 // kept (kept_at): a release of a database cut over never points it back. Both are idempotent, so a
 // runner killed at any step leaves the pooler paused on the source until the resumed runner gives
-// it back (flow/online.ts) or switches it, never half on each server.
+// it back (flow/online.ts) or switches it, never half on each server. The steps take the way as a
+// parameter (PauseWay): a fall-back through the pooler runs them the other way, recorded under its
+// own change (footprint/poolerPauseBack.ts).
 import { CONTROL_SCHEMA } from '../core/names';
 import { errorMessage, PgferryError } from '../core/errors';
 import { failpoint } from '../util/failpoints';
@@ -26,11 +28,11 @@ import {
   withPoolerAdmin,
   type PoolerAddress,
 } from '../switchover/pooler';
-import type { FootprintContext, RestoreContext, ReversibleChange } from './change';
-import { markKept, markUndone, noteDetail, pendingChanges, recordChanges, type LedgerEntry } from './ledger';
+import type { ChangeRights, FootprintContext, RestoreContext, ReversibleChange } from './change';
+import { markKept, markPendingAgain, markUndone, noteDetail, pendingChanges, recordChanges, type LedgerEntry } from './ledger';
 import type { PoolerPause } from '../core/model';
 
-const CHANGE = 'poolerPause';
+const CHANGE = 'poolerPause' as const;
 
 /** A paused database's ledger row's undo: where its line pointed, and the pooler (without its password; absent in rows recorded before it was kept). */
 interface PausedLine extends PoolerAddress {
@@ -59,7 +61,7 @@ export async function withRecordedPooler(
   return ctx.spec;
 }
 
-function poolerOf(spec: MigrationSpec): PoolerSpec {
+export function poolerOf(spec: MigrationSpec): PoolerSpec {
   if (spec.pooler) return spec.pooler;
   throw new PgferryError('POOLER_REFUSED', 'a pause of the pooler is recorded, but the spec names no pooler', {
     fix: 'give the migration its pooler (pooler, or --pooler-* with the CLI) so pgferry can resume it',
@@ -78,48 +80,94 @@ async function poolerDatabasesOf(spec: MigrationSpec, pooler: PoolerSpec, databa
 }
 
 /**
- * Pauses the pooler's databases that go to `database`, each recorded first with where its line
- * points (a row still pending keeps what an earlier attempt read: the source). Refused, resumed,
- * when a PAUSE waits longer than pooler.pauseTimeoutSeconds.
+ * Which way a pause moves the pooler: the cutover's (change poolerPause, from the source to the
+ * target) or the fall-back's (change poolerPauseBack, from the target back to the old source,
+ * footprint/poolerPauseBack.ts). The steps are the same both ways; only the ledger's change, the
+ * failpoints' step and where the lines go differ.
  */
-export async function pausePooler(ctx: RestoreContext, database: string): Promise<readonly string[]> {
+export interface PauseWay {
+  readonly change: 'poolerPause' | 'poolerPauseBack';
+  /** The failpoints' prefix: `${step}-pooler-paused:<db>` and so on. */
+  readonly step: 'cutover' | 'fallback';
+  /** The other way's change: its rows are given back once this way switched the pooler (it no longer points where they left it). */
+  readonly other: 'poolerPause' | 'poolerPauseBack';
+}
+
+const CUTOVER_WAY: PauseWay = { change: CHANGE, step: 'cutover', other: 'poolerPauseBack' };
+
+/**
+ * Pauses the named pooler databases of `database`, each recorded first with where its line points
+ * (a row still pending keeps what an earlier attempt read). One a killed runner left paused is not
+ * paused again (PgBouncer refuses a second PAUSE). Refused, resumed, when a PAUSE waits longer than
+ * pooler.pauseTimeoutSeconds.
+ */
+export async function pauseLines(
+  ctx: RestoreContext,
+  database: string,
+  way: PauseWay,
+  addresses: ReadonlyMap<string, PoolerAddress>,
+): Promise<readonly string[]> {
   const pooler = poolerOf(ctx.spec);
-  const addresses = await poolerDatabasesOf(ctx.spec, pooler, database);
   // the pooler itself beside each line (its password left out), so a cancel without the body's pooler finds it
   const { password: _secret, ...recorded } = pooler;
   const entries = [...addresses].map(([object, address]) => ({ object, undo: { ...address, pooler: recorded } satisfies PausedLine }));
-  await recordChanges(ctx.store, ctx.spec.migrationName, database, CHANGE, entries);
+  await recordChanges(ctx.store, ctx.spec.migrationName, database, way.change, entries);
   await withPoolerAdmin(pooler, async (admin) => {
-    for (const { object } of entries) await pausePooled(pooler, admin, object);
+    const paused = new Set((await pooledDatabases(pooler, admin)).filter((d) => d.paused).map((d) => d.name));
+    for (const { object } of entries) if (!paused.has(object)) await pausePooled(pooler, admin, object);
   });
-  failpoint(`cutover-pooler-paused:${database}`);
+  failpoint(`${way.step}-pooler-paused:${database}`);
   return entries.map((e) => e.object);
 }
 
 /**
- * Past the point of no return: the database's pooler lines pointed at the target, the pooler
- * reloaded and resumed, the change kept; false when nothing was pending. Idempotent (a resumed
- * runner finishing a release, or a cancel for a stopped runner, does it again; a line already
- * pointing there is not written).
+ * Pauses the pooler's databases that go to `database` at its cutover, each recorded first with
+ * where its line points: the source.
  */
-export async function switchPooler(ctx: RestoreContext, database: string): Promise<boolean> {
-  const pending = await pendingChanges<PoolerAddress>(ctx.store, ctx.spec.migrationName, database, CHANGE);
+export async function pausePooler(ctx: RestoreContext, database: string): Promise<readonly string[]> {
+  const pooler = poolerOf(ctx.spec);
+  return pauseLines(ctx, database, CUTOVER_WAY, await poolerDatabasesOf(ctx.spec, pooler, database));
+}
+
+/**
+ * Past a switchover's point of no return: the database's paused lines pointed where `to` says, the
+ * pooler reloaded and resumed, the change kept and the other way's rows given back; false when
+ * nothing was pending. Idempotent (a resumed runner finishing a release, or a cancel for a stopped
+ * runner, does it again; a line already pointing there is not written).
+ */
+export async function switchLines(
+  ctx: RestoreContext,
+  database: string,
+  way: PauseWay,
+  to: (object: string) => PoolerAddress,
+): Promise<boolean> {
+  const name = ctx.spec.migrationName;
+  const pending = await pendingChanges<PoolerAddress>(ctx.store, name, database, way.change);
   if (pending.length === 0) return false;
   const pooler = poolerOf(ctx.spec);
-  const target = targetAddress(ctx.spec);
-  await pointDatabases(pooler, new Map(pending.map((p) => [p.object, target])));
-  failpoint(`cutover-pooler-edited:${database}`);
+  await pointDatabases(pooler, new Map(pending.map((p) => [p.object, to(p.object)])));
+  failpoint(`${way.step}-pooler-edited:${database}`);
   await withPoolerAdmin(pooler, async (admin) => {
     await reloadPooler(pooler, admin);
     // switched, not resumed yet: `show` and the console say so (a runner killed here leaves it so)
     const switchedAt = new Date().toISOString();
-    for (const p of pending) await noteDetail(ctx.store, ctx.spec.migrationName, database, CHANGE, p.object, { switchedAt });
-    failpoint(`cutover-pooler-reloaded:${database}`);
+    for (const p of pending) await noteDetail(ctx.store, name, database, way.change, p.object, { switchedAt });
+    failpoint(`${way.step}-pooler-reloaded:${database}`);
     for (const p of pending) await resumePooled(pooler, admin, p.object);
   });
-  failpoint(`cutover-pooler-resumed:${database}`);
-  await markKept(ctx.store, ctx.spec.migrationName, database, CHANGE);
+  failpoint(`${way.step}-pooler-resumed:${database}`);
+  await markKept(ctx.store, name, database, way.change);
+  // the other way's pause, kept when it switched, is over: a later switchover that way records it afresh
+  await markPendingAgain(ctx.store, name, database, way.other);
+  for (const p of await pendingChanges(ctx.store, name, database, way.other))
+    await markUndone(ctx.store, name, database, way.other, p.object);
   return true;
+}
+
+/** Past the cutover's point of no return: the database's pooler lines pointed at the target, reloaded and resumed (switchLines). */
+export function switchPooler(ctx: RestoreContext, database: string): Promise<boolean> {
+  const target = targetAddress(ctx.spec);
+  return switchLines(ctx, database, CUTOVER_WAY, () => target);
 }
 
 /**
@@ -180,9 +228,12 @@ export function poolerPausesOf(entries: readonly LedgerEntry<unknown>[]): Map<st
   return pauses;
 }
 
-/** Gives the pause back: the lines pointed where they were (the source), the pooler reloaded and resumed. */
-async function resumeOnSource(ctx: FootprintContext, database: string): Promise<void> {
-  const pending = await pendingChanges<PoolerAddress>(ctx.store, ctx.spec.migrationName, database, CHANGE);
+/**
+ * Gives a pause back: the lines pointed where the ledger says they were (the server the switchover
+ * left, untouched when they still point there), the pooler reloaded and resumed.
+ */
+async function resumeWhereRecorded(ctx: FootprintContext, database: string, change: PauseWay['change']): Promise<void> {
+  const pending = await pendingChanges<PoolerAddress>(ctx.store, ctx.spec.migrationName, database, change);
   if (pending.length === 0) return;
   const pooler = poolerOf(ctx.spec);
   await pointDatabases(pooler, new Map(pending.map((p) => [p.object, p.undo])));
@@ -190,28 +241,42 @@ async function resumeOnSource(ctx: FootprintContext, database: string): Promise<
     await reloadPooler(pooler, admin);
     for (const p of pending) await resumePooled(pooler, admin, p.object);
   });
-  for (const p of pending) await markUndone(ctx.store, ctx.spec.migrationName, database, CHANGE, p.object);
+  for (const p of pending) await markUndone(ctx.store, ctx.spec.migrationName, database, change, p.object);
+}
+
+/** The pooler's rights, the same both ways. */
+const POOLER_RIGHTS: ChangeRights = {
+  server: 'pooler',
+  needs: "a user of the pooler's admin_users (PAUSE, RELOAD, RESUME), and a configuration file pgferry can write",
+  refusal: (s) => poolerAdminRefusal(poolerOf(s.spec)),
+};
+
+/**
+ * What a pause's change is, one way or the other: recorded in the ledger under the way's change,
+ * pending while neither given back nor kept, given back by pointing the lines where they were,
+ * RELOAD and RESUME. Each way's module adds what it is, when it is made and what a failed undo leaves.
+ */
+export function pauseParts(way: PauseWay): Pick<ReversibleChange, 'name' | 'server' | 'ledger' | 'rights' | 'pending' | 'undo'> {
+  return {
+    name: way.change,
+    server: 'pooler',
+    ledger: `${CONTROL_SCHEMA}.footprint (change ${way.change}: object the pooler's database, undo.host and undo.port its line had, kept_at)`,
+    rights: POOLER_RIGHTS,
+    pending: async (ctx, database) =>
+      (await pendingChanges<PoolerAddress>(ctx.store, ctx.spec.migrationName, database, way.change)).map(
+        (p) =>
+          `the pooler's "${p.object}" is paused or was being pointed elsewhere: its line to be pointed at host=${p.undo.host ?? '(none)'} port=${p.undo.port ?? '(none)'}, then RELOAD and RESUME ${p.object}`,
+      ),
+    undo: (ctx, database) => resumeWhereRecorded(ctx, database, way.change),
+  };
 }
 
 export const poolerPause = {
-  name: 'poolerPause',
-  server: 'pooler',
+  ...pauseParts(CUTOVER_WAY),
   describe:
     "pooler pause: each of the pooler's databases that goes to a migrated database paused at cutover (PAUSE), then pointed at the target (its configuration file, RELOAD) and resumed; given back by pointing it where it was, RELOAD and RESUME",
-  ledger: `${CONTROL_SCHEMA}.footprint (change poolerPause: object the pooler's database, undo.host and undo.port its line had, kept_at)`,
-  rights: {
-    server: 'pooler',
-    needs: "a user of the pooler's admin_users (PAUSE, RELOAD, RESUME), and a configuration file pgferry can write",
-    refusal: (s) => poolerAdminRefusal(poolerOf(s.spec)),
-  },
   madeFor: (spec) => spec.mode === 'Online' && spec.pooler !== undefined,
   staysAfterCutover: true,
-  pending: async (ctx, database) =>
-    (await pendingChanges<PoolerAddress>(ctx.store, ctx.spec.migrationName, database, CHANGE)).map(
-      (p) =>
-        `the pooler's "${p.object}" is paused or was being pointed elsewhere: its line to be pointed at host=${p.undo.host ?? '(none)'} port=${p.undo.port ?? '(none)'}, then RELOAD and RESUME ${p.object}`,
-    ),
-  undo: resumeOnSource,
   failure: () => ({
     what: 'could not resume the pooler on the source',
     left: `its databases may still be paused; what their lines pointed at is in ${CONTROL_SCHEMA}.footprint on the target, and a resume or a cancel gives them back`,

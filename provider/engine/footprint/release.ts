@@ -10,20 +10,22 @@
 //                          the pooler points at the target; here for a roll-back, cancel or failure)
 //   4. targetFence         the target's writer fence of a fall-back that did not complete (a
 //                          completed one keeps it: the old source is the primary again)
-//   5. sourceEventTrigger  the source's event trigger of schemaChangeCapture eventTrigger dropped
+//   5. poolerPauseBack     the pooler paused at that fall-back resumed where it points, the new
+//                          server (after the target's fence, as at the cutover)
+//   6. sourceEventTrigger  the source's event trigger of schemaChangeCapture eventTrigger dropped
 //                          (nothing reads its messages any more; after the fences, which the
 //                          applications wait on)
-//   6. targetFiring        the target's triggers and rules as on the source
-//   7. targetForeignKeys   the target's foreign keys added back
-//   8. targetRowSecurity   the target's row-level security enabled as on the source (after the
+//   7. targetFiring        the target's triggers and rules as on the source
+//   8. targetForeignKeys   the target's foreign keys added back
+//   9. targetRowSecurity   the target's row-level security enabled as on the source (after the
 //                          cutover's verification, which reads the rows whole)
-//   9. slotAndPublication  the slot and publication on the source
-//  10. appliedPosition     the origin (or progress row) on the target
-//  11. reverseStream       the fallback window's reverse slot and publication on the target
-//  12. reversePosition     its origin (or progress row) on the old source (both kept by a cutover:
+//  10. slotAndPublication  the slot and publication on the source
+//  11. appliedPosition     the origin (or progress row) on the target
+//  12. reverseStream       the fallback window's reverse slot and publication on the target
+//  13. reversePosition     its origin (or progress row) on the old source (both kept by a cutover:
 //                          the window is open; given back when it closes or at a fall-back,
 //                          releaseFallback)
-//  13. replicaIdentity     the source's replica identities (last: a table keeps FULL while any
+//  14. replicaIdentity     the source's replica identities (last: a table keeps FULL while any
 //                          publication publishes it)
 // Every undo is idempotent and finds nothing to do for a database the migration never got that far
 // with, so a release run twice, or after a runner killed in the middle of one, changes nothing more.
@@ -45,6 +47,7 @@ import { targetRowSecurity } from './targetRowSecurity';
 import { writerFence } from './writerFence';
 import { poolerPause } from './poolerPause';
 import { targetGuard } from './targetGuard';
+import { poolerPauseBack } from './poolerPauseBack';
 
 /** Every reversible change, in the order the release gives them back. */
 export const FOOTPRINT: readonly ReversibleChange[] = [
@@ -52,6 +55,7 @@ export const FOOTPRINT: readonly ReversibleChange[] = [
   poolerPause,
   targetGuard,
   targetFence,
+  poolerPauseBack,
   sourceEventTrigger,
   targetFiring,
   targetForeignKeys,

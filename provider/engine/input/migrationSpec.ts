@@ -443,19 +443,11 @@ export const migrationSpecSchema = z
 
 /**
  * Why a spec may not name a pooler, or undefined: only an online migration has a cutover; an agent
- * holds no pooler credentials and need not run beside the pooler's configuration file; the
- * fall-back through the pooler is not built yet, so a window (whose fall-back would leave the
- * pooler on the new server) is refused with it.
+ * holds no pooler credentials and need not run beside the pooler's configuration file.
  */
-function poolerRefusal(spec: {
-  readonly mode: MigrationMode;
-  readonly runtime: Runtime;
-  readonly fallbackWindow?: string | undefined;
-}): string | undefined {
+function poolerRefusal(spec: { readonly mode: MigrationMode; readonly runtime: Runtime }): string | undefined {
   if (spec.mode !== 'Online') return 'applies only to an Online migration (mode), which has a cutover';
   if (spec.runtime !== 'local') return 'applies only to runtime local (pgferry runs beside the pooler and writes its configuration file)';
-  if (spec.fallbackWindow !== undefined)
-    return 'cannot be combined with fallbackWindow yet (a fall-back through the pooler is not supported): leave one of them out';
   return undefined;
 }
 

@@ -12,6 +12,7 @@ import { appliedUpTo, type OnlineStream } from '../cdc/apply/onlineStream';
 import { parseLsn } from '../core/lsn';
 import { withSession } from '../connect/session';
 import type { MigrationRun } from '../run/migrationRun';
+import type { ServerSpec } from '../input/migrationSpec';
 
 /** The lag budget when fenceWriters is on or a pooler is paused, and cutoverLagBudgetSeconds is not given. */
 export const DEFAULT_FENCED_LAG_BUDGET_SECONDS = 30;
@@ -120,7 +121,10 @@ const WAL_END_SQL = `SELECT CASE WHEN pg_is_in_recovery() THEN pg_last_wal_repla
  */
 const PAGE_HEADER_SLACK = 64n;
 
-async function read(client: pg.Client, streams: readonly OnlineStream[]): Promise<Map<string, Reading>> {
+/** What the gate reads of a stream: its database and applier (a forward stream, or a fallback window's reverse one). */
+type GatedStream = Pick<OnlineStream, 'database' | 'applier'>;
+
+async function read(client: pg.Client, streams: readonly GatedStream[]): Promise<Map<string, Reading>> {
   // an idle stream confirms the WAL that holds nothing for it only on a keepalive: ask for one
   for (const s of streams) s.applier.requestPosition();
   const { rows } = await client.query<{ lsn: string }>(WAL_END_SQL);
@@ -151,13 +155,26 @@ const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms
  * stream that does not get there is predicted from what is left at the faster of the rate of the
  * last minute and the rate it showed during the probe; one that showed none never fits.
  */
-export async function measureCatchUp(
+export function measureCatchUp(
   run: MigrationRun,
   streams: readonly OnlineStream[],
   meter: ApplyRateMeter,
   options: { readonly probe: boolean; readonly budgetSeconds: number },
 ): Promise<CatchUp[]> {
-  return withSession(run.spec.source, { purpose: 'lag gate', readOnly: true }, async (client) => {
+  return measureCatchUpFrom(run.spec.source, streams, meter, options);
+}
+
+/**
+ * measureCatchUp for streams read from `server`: the source forward, the target for a fallback
+ * window's reverse streams (the fall-back's gate, flow/fallBackGate.ts).
+ */
+export async function measureCatchUpFrom(
+  server: ServerSpec,
+  streams: readonly GatedStream[],
+  meter: ApplyRateMeter,
+  options: { readonly probe: boolean; readonly budgetSeconds: number },
+): Promise<CatchUp[]> {
+  return withSession(server, { purpose: 'lag gate', readOnly: true }, async (client) => {
     const record = (readings: Map<string, Reading>) => {
       for (const [database, r] of readings) {
         if (r.pendingBytes !== undefined && r.committed > 0n)
@@ -223,12 +240,6 @@ export function overBudgetMessage(
   defaulted: false | 'fenceWriters' | 'a pooler',
 ): string {
   const field = 'cutoverLagBudgetSeconds';
-  const mib = (bytes: number) => (bytes < 1024 * 1024 ? `${(bytes / 1024).toFixed(1)} KiB` : `${(bytes / 1024 / 1024).toFixed(1)} MiB`);
-  const rate =
-    c.rate === undefined || c.rate === 0
-      ? `nothing applied${c.probedSeconds === undefined ? ' while it had a backlog' : ` in ${c.probedSeconds.toFixed(1)} s`}`
-      : `applied at ${mib(c.rate)}/s${c.probedSeconds === undefined ? ' over the last minute' : ` over ${c.probedSeconds.toFixed(1)} s`}`;
-  const predicted = Number.isFinite(c.seconds) ? `about ${Math.ceil(c.seconds!)} s` : 'longer than any budget';
   const [what, how] = {
     'before the fence': ['cutover not started', 'the source was not fenced, and changes stream on'],
     'fence lifted': ['cutover rolled back', 'the writer fence is lifted and changes stream on'],
@@ -236,6 +247,17 @@ export function overBudgetMessage(
     'before the pause': ['cutover not started', 'the pooler was not paused, and changes stream on'],
     'pause lifted': ['cutover rolled back', 'the pooler is resumed on the old source and changes stream on'],
   }[stage];
-  const budget = `${budgetSeconds} s (${field}${defaulted ? `, the default with ${defaulted}` : ''})`;
-  return `${what}: "${c.database}" would take ${predicted} to catch up (${mib(c.pendingBytes)} pending, ${rate}), over the lag budget of ${budget}; ${how}: request the cutover again once its pending bytes (pgferry show) have dropped, or raise ${field}`;
+  return `${what}: ${overBudgetWords(c, budgetSeconds, defaulted)}; ${how}: request the cutover again once its pending bytes (pgferry show) have dropped, or raise ${field}`;
+}
+
+/** What was predicted against which budget, in words: `"db" would take about N s to catch up (...), over the lag budget of B s (...)`. */
+export function overBudgetWords(c: CatchUp, budgetSeconds: number, defaulted: false | 'fenceWriters' | 'a pooler'): string {
+  const mib = (bytes: number) => (bytes < 1024 * 1024 ? `${(bytes / 1024).toFixed(1)} KiB` : `${(bytes / 1024 / 1024).toFixed(1)} MiB`);
+  const rate =
+    c.rate === undefined || c.rate === 0
+      ? `nothing applied${c.probedSeconds === undefined ? ' while it had a backlog' : ` in ${c.probedSeconds.toFixed(1)} s`}`
+      : `applied at ${mib(c.rate)}/s${c.probedSeconds === undefined ? ' over the last minute' : ` over ${c.probedSeconds.toFixed(1)} s`}`;
+  const predicted = Number.isFinite(c.seconds) ? `about ${Math.ceil(c.seconds!)} s` : 'longer than any budget';
+  const budget = `${budgetSeconds} s (cutoverLagBudgetSeconds${defaulted ? `, the default with ${defaulted}` : ''})`;
+  return `"${c.database}" would take ${predicted} to catch up (${mib(c.pendingBytes)} pending, ${rate}), over the lag budget of ${budget}`;
 }
