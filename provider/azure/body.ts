@@ -18,7 +18,17 @@ import {
   type AzureEnum,
   type AzureOperation,
 } from './names';
-import { describeIssue, FILTER_KEYS, inputError, MIGRATION_MODES, MIGRATION_OPTIONS, SSL_MODES, TUNING_KEYS } from '../engine';
+import { parseServerHosts, serverAddress } from './serverName';
+import {
+  describeIssue,
+  FILTER_KEYS,
+  inputError,
+  MIGRATION_MODES,
+  MIGRATION_OPTIONS,
+  SSL_MODES,
+  TUNING_KEYS,
+  type SslMode,
+} from '../engine';
 
 export function isObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
@@ -152,27 +162,44 @@ function canonicalize(
 
 const RESOURCE_ID_USAGE = 'must be "host:port@user"';
 
-/** An Azure resource id of a server (a Single Server or Flexible Server source): `/subscriptions/.../servers/NAME`. */
-const ARM_SERVER_ID =
-  /^\/subscriptions\/[^/]+\/resourceGroups\/[^/]+\/providers\/Microsoft\.DBforPostgreSQL\/(servers|flexibleServers)\/([^/]+)$/i;
+/**
+ * An Azure resource id of the server a source may be: a Flexible Server or a Single Server
+ * (Microsoft.DBforPostgreSQL/flexibleServers, /servers), or an Azure virtual machine
+ * (Microsoft.Compute/virtualMachines). Resource providers and types are matched case-insensitively,
+ * as ARM does.
+ */
+const ARM_SOURCE_ID =
+  /^\/subscriptions\/[^/]+\/resourceGroups\/[^/]+\/providers\/(?:Microsoft\.DBforPostgreSQL\/(servers|flexibleServers)|Microsoft\.Compute\/(virtualMachines))\/([^/]+)$/i;
 
-/** The server name of an Azure resource id of a PostgreSQL server, or undefined. */
-function armServerName(text: string): string | undefined {
-  return ARM_SERVER_ID.exec(text)?.[2];
+/** The server an Azure resource id names: its name, and whether Azure gives it a name under its domain. */
+export interface ArmSource {
+  readonly name: string;
+  /** A Flexible Server or a Single Server: Azure names it NAME.postgres.database.azure.com; a virtual machine has no such name. */
+  readonly azureDatabase: boolean;
+  /** For messages: "server" or "virtual machine". */
+  readonly kind: 'server' | 'virtual machine';
 }
+
+/** The server an Azure resource id of a source names, or undefined when the text is no such id. */
+export function armSourceOf(text: string): ArmSource | undefined {
+  const match = ARM_SOURCE_ID.exec(text);
+  if (!match) return undefined;
+  const azureDatabase = match[1] !== undefined;
+  return { name: match[3]!, azureDatabase, kind: azureDatabase ? 'server' : 'virtual machine' };
+}
+
+/** The forms sourceDbServerResourceId takes, for messages. */
+const SOURCE_ID_FORMS =
+  '"host:port@user", or the Azure resource id of a Flexible Server, a Single Server or a virtual machine (/subscriptions/…/providers/Microsoft.DBforPostgreSQL/flexibleServers/NAME, …/servers/NAME, …/Microsoft.Compute/virtualMachines/NAME)';
 
 /**
  * `host:port@user` (IPv6 hosts in brackets) → server fields; errors name the field. An Azure
- * resource id names no address pgferry can connect to: refused here, saying what to give (the
- * caller accepts one beside sourceDbServerFullyQualifiedDomainName, see sourceAddress).
+ * resource id is read by the caller (see sourceAddress); any other text under /subscriptions/ is
+ * refused, naming the forms allowed.
  */
 export function parseSourceResourceId(text: string, field: string): { host: string; port: number; user: string } {
   if (text.startsWith('/subscriptions/')) {
-    throw inputError(
-      'INVALID_RESOURCE_ID',
-      field,
-      `${field}: ${RESOURCE_ID_USAGE}; an Azure resource id names no address pgferry can connect to: give "host:port@user", or keep the id and give sourceDbServerFullyQualifiedDomainName and secretParameters.sourceServerUsername`,
-    );
+    throw inputError('INVALID_RESOURCE_ID', field, `${field}: must be ${SOURCE_ID_FORMS}`);
   }
   const match = /^(\[[0-9A-Fa-f:.]+\]|[^:@\s[\]/]+):([^@]*)@(.+)$/.exec(text);
   if (!match) throw inputError('INVALID_RESOURCE_ID', field, `${field}: ${RESOURCE_ID_USAGE}`);
@@ -289,42 +316,72 @@ export function azureUpdateOperation(body: Record<string, unknown>): UpdateOpera
   return undefined;
 }
 
+/** Where the source is, as far as the properties say. */
+interface SourceAddress {
+  readonly host?: string;
+  readonly port?: number;
+  readonly user?: string;
+  readonly sslMode?: SslMode;
+  readonly sslServerName?: string;
+}
+
 /**
  * Where the source is: `host:port@user` from sourceDbServerResourceId, its host replaced by
  * sourceDbServerFullyQualifiedDomainName and its user by secretParameters.sourceServerUsername
- * when given (Azure: "when provided, the migration service will always use it to connect"). An
- * Azure resource id (a Single Server source) is accepted only beside the FQDN and the user, which
- * say what pgferry connects to (port 5432, Azure's); alone it is refused, saying what to give.
+ * when given (Azure: "when provided, the migration service will always use it to connect"); an
+ * Azure resource id is found as armSourceAddress says.
  */
-function sourceAddress(p: AzureProperties, at: (key: string) => string): { host?: string; port?: number; user?: string } {
+function sourceAddress(p: AzureProperties, at: (key: string) => string, env: NodeJS.ProcessEnv): SourceAddress {
   const field = at('SourceDBServerResourceId');
   const id = p.SourceDBServerResourceId;
   if (id === undefined) {
     return { host: p.sourceDbServerFullyQualifiedDomainName, user: p.SecretParameters?.SourceServerUsername };
   }
-  const server = armServerName(id);
-  if (server !== undefined) {
-    const fqdn = p.sourceDbServerFullyQualifiedDomainName;
-    const user = p.SecretParameters?.SourceServerUsername;
-    if (fqdn === undefined || user === undefined) {
-      const missing = [
-        fqdn === undefined ? at('sourceDbServerFullyQualifiedDomainName') : undefined,
-        user === undefined ? at('SecretParameters.SourceServerUsername') : undefined,
-      ].filter(Boolean);
-      throw inputError(
-        'INVALID_RESOURCE_ID',
-        field,
-        `${field}: the Azure resource id of server "${server}" names no address pgferry can connect to; give ${missing.join(' and ')} beside it, or "host:port@user" instead`,
-      );
-    }
-    return { host: fqdn, port: 5432, user };
-  }
+  const arm = armSourceOf(id);
+  if (arm !== undefined) return armSourceAddress(arm, p, at, env);
   const fromId = parseSourceResourceId(id, field);
   return {
     host: p.sourceDbServerFullyQualifiedDomainName ?? fromId.host,
     port: fromId.port,
     user: p.SecretParameters?.SourceServerUsername ?? fromId.user,
   };
+}
+
+/**
+ * The source an Azure resource id names, found as the target's serverName is: its host from
+ * sourceDbServerFullyQualifiedDomainName when given (port 5432, Azure's), else from the
+ * PGFERRY_SERVER_HOSTS entry of its name (with the entry's port, user and sslmode), else, for a
+ * Flexible or a Single Server, NAME.postgres.database.azure.com (PGFERRY_SERVER_DOMAIN in other
+ * clouds), the name Azure gives such a server. Azure gives a virtual machine no name pgferry could
+ * know, and a user is never guessed: either missing is refused, saying what to give.
+ */
+function armSourceAddress(arm: ArmSource, p: AzureProperties, at: (key: string) => string, env: NodeJS.ProcessEnv): SourceAddress {
+  const field = at('SourceDBServerResourceId');
+  const fqdn = p.sourceDbServerFullyQualifiedDomainName;
+  const mapped = parseServerHosts(env.PGFERRY_SERVER_HOSTS).get(arm.name.toLowerCase());
+  const entry = `${arm.name}=USER@HOST[:PORT] in PGFERRY_SERVER_HOSTS`;
+  let address: SourceAddress;
+  if (fqdn !== undefined) address = { host: fqdn, port: 5432 };
+  else if (arm.azureDatabase) {
+    const found = serverAddress(arm.name, env);
+    address = { host: found.host, port: found.port ?? 5432, sslMode: found.sslMode, sslServerName: found.sslServerName };
+  } else if (mapped !== undefined) address = { host: mapped.host, port: mapped.port ?? 5432, sslMode: mapped.sslMode };
+  else {
+    throw inputError(
+      'INVALID_RESOURCE_ID',
+      field,
+      `${field}: the Azure resource id of virtual machine "${arm.name}" names no address pgferry can connect to; give ${entry}, or ${at('sourceDbServerFullyQualifiedDomainName')} beside it, or "host:port@user" instead`,
+    );
+  }
+  const user = p.SecretParameters?.SourceServerUsername ?? mapped?.user;
+  if (user === undefined) {
+    throw inputError(
+      'INVALID_RESOURCE_ID',
+      field,
+      `${field}: no user to connect to ${arm.kind} "${arm.name}" as; give ${at('SecretParameters.SourceServerUsername')}, or ${entry}`,
+    );
+  }
+  return { ...address, user };
 }
 
 /** The servers of Azure's properties as pgferry's source and target (fields not given are left out). */
@@ -342,13 +399,18 @@ export interface AzureServers {
  * an update names them, as Azure's does); `target` (show, list, update: an update body, Azure's
  * PATCH, names no source) reads what is there.
  */
-export function azureServers(p: AzureProperties, at: (key: string) => string, purpose: 'create' | 'target'): AzureServers {
+export function azureServers(
+  p: AzureProperties,
+  at: (key: string) => string,
+  purpose: 'create' | 'target',
+  env: NodeJS.ProcessEnv = process.env,
+): AzureServers {
   const secrets = p.SecretParameters;
   const resourceIdField = at('SourceDBServerResourceId');
   if (p.SourceDBServerResourceId === undefined && purpose === 'create') {
     throw inputError('INVALID_INPUT', resourceIdField, `${resourceIdField}: required: "host:port@user" of the source`);
   }
-  const address = sourceAddress(p, at);
+  const address = sourceAddress(p, at, env);
   const source: Record<string, unknown> = {};
   for (const [key, value] of Object.entries(address)) if (value !== undefined) source[key] = value;
   if (secrets?.AdminCredentials?.SourceServerPassword !== undefined) source.password = secrets.AdminCredentials.SourceServerPassword;

@@ -80,8 +80,8 @@ function serverNameOf(inputs: Props, failures: CheckFailure[]): { name?: string;
 
 /**
  * Fills `source` and `target` from azure-native's inputs, as the CLI reads the same keys in a body:
- * the source from sourceDbServerResourceId (`host:port@user`; an Azure resource id only beside
- * sourceDbServerFullyQualifiedDomainName and secretParameters.sourceServerUsername), the target
+ * the source from sourceDbServerResourceId (`host:port@user`, or an Azure resource id of a server
+ * or virtual machine found as serverName is: provider/azure/body.ts armSourceAddress), the target
  * from targetDbServerFullyQualifiedDomainName, else from serverName as the CLI reads `--name`
  * (PGFERRY_SERVER_HOSTS, else SERVER.postgres.database.azure.com), its user from
  * secretParameters.targetServerUsername, else as azure/targetLogin.ts finds it (the server resource's
@@ -110,7 +110,7 @@ export function withAzureNativeServers(
   let servers;
   try {
     const { p, at } = readAzureProperties(picked, '');
-    servers = azureServers(p, at, 'target');
+    servers = azureServers(p, at, 'target', env);
   } catch (error) {
     if (!isPgferryError(error)) throw error;
     failures.push({ property: error.field ?? 'sourceDbServerResourceId', reason: error.message });

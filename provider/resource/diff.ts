@@ -2,6 +2,7 @@
 // (cutover, tuning, credentials, the databases of one created without them), which are nothing (databases reordered, customTimeouts), and
 // which are refused (cutover taken back, replacing a migration that has cut over).
 import { FILTER_KEYS } from '../engine';
+import { armSourceOf } from '../azure/body';
 import { withDefaults } from './defaults';
 import { containsUnknown } from './unknown';
 import { cutoverRaised, wantedCutovers } from './inputSchema';
@@ -161,30 +162,47 @@ function overlaps(a: unknown, b: unknown): boolean {
 }
 
 /**
- * Identity is not environment: a target named by serverName whose address alone differs (host or
- * port, as PGFERRY_SERVER_HOSTS or DNS gives it on the machine running Pulumi) is the same server
- * reached another way, and replacing a migration that has not ended for it would cancel it and copy
- * again. Refused unless PGFERRY_ALLOW_HOST_CHANGE names the migration for this operation.
+ * Identity is not environment: a server named by Azure (the target by serverName, the source by an
+ * Azure resource id in sourceDbServerResourceId) whose address alone differs (host or port, as
+ * PGFERRY_SERVER_HOSTS or DNS gives it on the machine running Pulumi) is the same server reached
+ * another way, and replacing a migration that has not ended for it would cancel it and copy again.
+ * Refused unless PGFERRY_ALLOW_HOST_CHANGE names the migration for this operation.
  */
 function refuseMovedAddress(o: Props, n: Props, context: DiffContext): void {
-  const server = serverNameGiven(o);
-  if (server === undefined || server !== serverNameGiven(n) || FINAL_STATES.has(String(context.liveState ?? o.state))) return;
-  const ot = asRecord(o.target);
-  const nt = asRecord(n.target);
-  if (containsUnknown(n.target) || (same(ot.host, nt.host) && same(ot.port, nt.port))) return;
-  if (!same(ot.user, nt.user) || !same(ot.maintenanceDatabase, nt.maintenanceDatabase)) return;
   const name = String(o.migrationName);
-  if (context.hostChangeAllowed?.(name)) return;
-  throw new RefusedChangeError(
-    `target: server "${server}" resolves to ${String(nt.host)}:${String(nt.port)} on this machine and to ${String(ot.host)}:${String(ot.port)} where migration "${name}" was created or last updated (PGFERRY_SERVER_HOSTS or DNS differ); replacing it would cancel the running migration and copy again. Run with the same PGFERRY_SERVER_HOSTS as there, or set PGFERRY_ALLOW_HOST_CHANGE=${name} for this command to replace it`,
-  );
+  if (FINAL_STATES.has(String(context.liveState ?? o.state)) || context.hostChangeAllowed?.(name)) return;
+  for (const side of ['target', 'source'] as const) {
+    const server = AZURE_NAMED[side](o);
+    if (server === undefined || server.key !== AZURE_NAMED[side](n)?.key) continue;
+    const os = asRecord(o[side]);
+    const ns = asRecord(n[side]);
+    if (containsUnknown(n[side]) || (same(os.host, ns.host) && same(os.port, ns.port))) continue;
+    if (!same(os.user, ns.user) || !same(os.maintenanceDatabase, ns.maintenanceDatabase)) continue;
+    throw new RefusedChangeError(
+      `${side}: ${server.said} resolves to ${String(ns.host)}:${String(ns.port)} on this machine and to ${String(os.host)}:${String(os.port)} where migration "${name}" was created or last updated (PGFERRY_SERVER_HOSTS or DNS differ); replacing it would cancel the running migration and copy again. Run with the same PGFERRY_SERVER_HOSTS as there, or set PGFERRY_ALLOW_HOST_CHANGE=${name} for this command to replace it`,
+    );
+  }
 }
 
-/** The target's Azure server name as the program gave it (serverName, or azure-native 2.x's targetDbServerName), lower-cased. */
-function serverNameGiven(props: Props): string | undefined {
-  const name = props.serverName ?? props.targetDbServerName;
-  return typeof name === 'string' && name !== '' ? name.toLowerCase() : undefined;
+/** An Azure name a server was given by: `key` compares two of them, `said` names it in a message. */
+interface AzureNamed {
+  readonly key: string;
+  readonly said: string;
 }
+
+const AZURE_NAMED: Record<'source' | 'target', (props: Props) => AzureNamed | undefined> = {
+  // the target's Azure server name (serverName, or azure-native 2.x's targetDbServerName), any case
+  target: (props) => {
+    const name = props.serverName ?? props.targetDbServerName;
+    return typeof name === 'string' && name !== '' ? { key: name.toLowerCase(), said: `server "${name.toLowerCase()}"` } : undefined;
+  },
+  // the source's Azure resource id, any case (ARM's ids are)
+  source: (props) => {
+    const id = props.sourceDbServerResourceId;
+    const arm = typeof id === 'string' ? armSourceOf(id) : undefined;
+    return arm === undefined ? undefined : { key: String(id).toLowerCase(), said: `${arm.kind} "${arm.name}" (sourceDbServerResourceId)` };
+  },
+};
 
 function refusedReplace(name: string, keys: readonly string[]): RefusedChangeError {
   return new RefusedChangeError(

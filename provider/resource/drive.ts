@@ -134,12 +134,18 @@ async function untilAnAgentRuns(spec: MigrationSpec, timeoutMs: number | undefin
   return status;
 }
 
-/** Picks up an existing migration: restarts a stale runner, then waits like a fresh start. */
+/**
+ * Picks up an existing migration: restarts a stale runner, then waits like a fresh start. With
+ * agents an agent's runner carries it on after `pulumi up`, as after a create: only an update that
+ * asks a cutover (`forCutover`) waits here for the stream the cutover needs; any other update (a
+ * tags edit) returns at once with the migration where it is.
+ */
 export async function continueWork(
   spec: MigrationSpec,
   status: MigrationStatus,
   timeoutMs: number | undefined,
   options: OperationOptions,
+  forCutover = false,
 ): Promise<MigrationStatus> {
   if (isFinal(status) || isWaitingForCutover(status)) return status;
   const write = redactingWriter(spec, options.write ?? stdoutWriter);
@@ -150,6 +156,10 @@ export async function continueWork(
     // an agent takes over a migration no runner holds; nothing is started here
     if (status.waiting !== undefined) {
       write(`${spec.migrationName}: ${status.waiting}`);
+      return status;
+    }
+    if (!forCutover) {
+      write(`${spec.migrationName}: an agent's runner carries it on (${status.state}/${status.subState}); pulumi refresh follows it`);
       return status;
     }
   } else if (engine.runnerStopped(status) || status.runner === undefined) {

@@ -252,31 +252,33 @@ export async function update(_id: string, _olds: Props, news: Props, options: Op
     const canceled = await cancelRequested(spec, news, status, timeoutMs, options);
     // the cancel this update asked for is its success, as Azure's PATCH of `cancel` is
     if (canceled) return { outs: settle(spec, owned, canceled, { canceledOnRequest: true }) };
-    // A retry after a partial failure, an interrupted run or a dead runner: drive it to where create stops.
-    status = await continueWork(spec, status, timeoutMs, options);
-    // cut over with a fallback window whose runner is gone: the reverse stream must go on (agents take it up themselves)
-    if (keepsAWindow(status) && engine.runnerGone(status) && spec.runtime !== 'agents') {
-      write(`${spec.migrationName}: no runner keeps the fallback window; restarting it`);
-      await resume(spec);
-      status = (await engine.showMigration(spec.target, spec.migrationName)) ?? status;
-    }
     // triggerCutover with dbsToTriggerCutoverOn cuts over those databases only (Azure's
     // MigrationProperties: "when you want to trigger cutover for specific databases set
     // triggerCutover to True and the names of the specific databases in this array"), as the CLI
     // and an Azure update body do; the list alone does the same
     const listed = databaseList(news.dbsToTriggerCutoverOn);
-    const some = listed?.filter((d) => !doneDatabase(status!, d));
     // `pulumi up` cuts over while fewer cutovers were made than the program asks for: the first by
     // cutover: true, one more after a fall-back with resumeForward by raising cutoverCount; a
     // migration that streams forward again is never cut over again by the inputs of the first
     // (docs/fallback.md)
     const wanted = wantedCutovers(news);
     const cutoverInputs = (completedCutovers(status) ?? 0) < wanted;
+    const wantsCutover = cutoverInputs && news.cutover === true && (listed === undefined || listed.length === 0);
+    const asksCutover = spec.mode === 'Online' && cutoverInputs && (wantsCutover || listed !== undefined);
+    // A retry after a partial failure, an interrupted run or a dead runner: drive it to where create
+    // stops; with agents only a cutover waits for the stream
+    status = await continueWork(spec, status, timeoutMs, options, asksCutover);
+    // cut over with a fallback window whose runner is gone: the reverse stream must go on (agents take it up themselves)
+    if (keepsAWindow(status) && engine.runnerGone(status) && spec.runtime !== 'agents') {
+      write(`${spec.migrationName}: no runner keeps the fallback window; restarting it`);
+      await resume(spec);
+      status = (await engine.showMigration(spec.target, spec.migrationName)) ?? status;
+    }
+    const some = listed?.filter((d) => !doneDatabase(status!, d));
     if (spec.mode === 'Online' && cutoverInputs && some && some.length > 0 && isWaitingForCutover(status)) {
       status = await cutoverDatabases(spec, some, timeoutMs, options);
     }
     // cutover: true without a list (the whole migration) also retries a cutover whose earlier update failed part-way.
-    const wantsCutover = cutoverInputs && news.cutover === true && (listed === undefined || listed.length === 0);
     if (spec.mode === 'Online' && wantsCutover && isWaitingForCutover(status)) {
       status = await cutover(spec, timeoutMs, options);
     } else if (spec.mode === 'Online' && wantsCutover && !isFinal(status) && status.subState === 'CompletingMigration') {

@@ -74,20 +74,6 @@ describe("azure-native's server inputs, read once for the CLI and PgMigration", 
     }
   });
 
-  it('refuses an Azure resource id of the source without the FQDN and the user, in both readers, saying what to give', () => {
-    const read = servers({ sourceDbServerResourceId: ARM_SOURCE, serverName: 'exampleserver' });
-    assert.equal(read.failures.length, 1);
-    assert.equal(read.failures[0]!.property, 'sourceDbServerResourceId');
-    assert.match(
-      read.failures[0]!.reason,
-      /names no address .* give sourceDbServerFullyQualifiedDomainName and secretParameters\.sourceServerUsername/,
-    );
-    assert.throws(
-      () => viaCli({ sourceDbServerResourceId: ARM_SOURCE, targetDbServerFullyQualifiedDomainName: 'dst' }),
-      (e: unknown) => isCode('INVALID_RESOURCE_ID')(e) && /properties\.sourceDbServerResourceId/.test((e as Error).message),
-    );
-  });
-
   it('finds the target from serverName, targetDbServerName or the FQDN, with the user from secretParameters or the mapping', () => {
     const mapped = servers({ sourceDbServerResourceId: 'h:5432@u', serverName: 'exampleserver' });
     assert.deepEqual(mapped.failures, []);
@@ -285,5 +271,86 @@ describe("az's flags: -b, --ids, --tags, --location, show --level, --overwrite-d
     }
     assert.throws(() => parseCli(['update', '--name', 'm1', '--target-host', 'h', '--db-names', 'a', '--dbs', 'a'], {}), isCode('USAGE'));
     assert.throws(() => parseCli(['update', '--name', 'm1', '--target-host', 'h', '--db-names', 'a', '--cancel'], {}), isCode('USAGE'));
+  });
+});
+
+describe('an Azure resource id as the source, found as serverName is', () => {
+  it('finds the server of an Azure resource id of the source as serverName is found, in both readers: the host map, else the Azure domain', () => {
+    const id = (kind: string, name: string) => `/subscriptions/s1/resourceGroups/rg/providers/${kind}/${name}`;
+    const env = { PGFERRY_SERVER_HOSTS: 'mappedsrc=app@10.2.0.7:6543?sslmode=prefer,vm1=dba@10.3.0.9' };
+    const user = { secretParameters: { ...BASE.secretParameters, sourceServerUsername: 'admin1' } };
+    const forms: [Record<string, unknown>, Record<string, unknown>][] = [
+      // a flexible server in the map: its address, user and TLS mode, its own name for the certificate
+      [
+        { sourceDbServerResourceId: id('Microsoft.DBforPostgreSQL/flexibleServers', 'MappedSrc') },
+        { host: '10.2.0.7', port: 6543, user: 'app', sslMode: 'prefer', sslServerName: 'mappedsrc.postgres.database.azure.com' },
+      ],
+      // a flexible server not in the map: the name Azure gives it, port 5432
+      [
+        { sourceDbServerResourceId: id('Microsoft.DBforPostgreSQL/flexibleServers', 'flex1'), ...user },
+        { host: 'flex1.postgres.database.azure.com', port: 5432, user: 'admin1' },
+      ],
+      // a Single Server: the same domain, the user given beside it wins over the map's
+      [
+        { sourceDbServerResourceId: ARM_SOURCE, ...user },
+        { host: 'examplesource.postgres.database.azure.com', port: 5432, user: 'admin1' },
+      ],
+      // a virtual machine in the map
+      [{ sourceDbServerResourceId: id('Microsoft.Compute/virtualMachines', 'vm1') }, { host: '10.3.0.9', port: 5432, user: 'dba' }],
+      // the FQDN given beside an id is the host (Azure: "always use it to connect")
+      [
+        {
+          sourceDbServerResourceId: id('Microsoft.Compute/virtualMachines', 'vm2'),
+          sourceDbServerFullyQualifiedDomainName: 'vm2.corp',
+          ...user,
+        },
+        { host: 'vm2.corp', port: 5432, user: 'admin1' },
+      ],
+    ];
+    for (const [inputs, expected] of forms) {
+      const read = withAzureNativeServers({ ...BASE, ...inputs, serverName: 'exampleserver' }, never, { ...env, PGUSER: 'pgadmin' });
+      assert.deepEqual(read.failures, [], JSON.stringify(inputs));
+      assert.deepEqual(read.inputs.source, expected, JSON.stringify(inputs));
+      const { dbsToMigrate, location } = BASE;
+      const cli = specFromProperties(
+        {
+          properties: { dbsToMigrate, secretParameters: BASE.secretParameters, ...inputs, targetDbServerFullyQualifiedDomainName: 'dst' },
+          location,
+        },
+        { name: 'examplemigration', target: { user: 'pgadmin' } },
+        env,
+      ).source;
+      for (const key of ['host', 'port', 'user', 'sslServerName'] as const)
+        assert.equal(cli[key], expected[key], `CLI ${key} ${JSON.stringify(inputs)}`);
+    }
+  });
+
+  it('refuses an Azure resource id of the source it cannot resolve, in both readers, naming what is missing and what is allowed', () => {
+    const vm = '/subscriptions/s1/resourceGroups/rg/providers/Microsoft.Compute/virtualMachines/vm9';
+    const cases: [Record<string, unknown>, RegExp][] = [
+      [
+        { sourceDbServerResourceId: vm, secretParameters: { ...BASE.secretParameters, sourceServerUsername: 'u' } },
+        /^sourceDbServerResourceId: the Azure resource id of virtual machine "vm9" names no address pgferry can connect to; give vm9=USER@HOST\[:PORT\] in PGFERRY_SERVER_HOSTS, or sourceDbServerFullyQualifiedDomainName beside it, or "host:port@user" instead$/,
+      ],
+      [
+        { sourceDbServerResourceId: ARM_SOURCE },
+        /^sourceDbServerResourceId: no user to connect to server "examplesource" as; give secretParameters\.sourceServerUsername, or examplesource=USER@HOST\[:PORT\] in PGFERRY_SERVER_HOSTS$/,
+      ],
+      [
+        { sourceDbServerResourceId: '/subscriptions/s1/resourceGroups/rg/providers/Microsoft.Sql/servers/x' },
+        /^sourceDbServerResourceId: must be "host:port@user", or the Azure resource id of a Flexible Server, a Single Server or a virtual machine/,
+      ],
+    ];
+    for (const [inputs, message] of cases) {
+      const read = servers({ ...inputs, serverName: 'exampleserver' });
+      assert.equal(read.failures.length, 1, JSON.stringify(read.failures));
+      assert.equal(read.failures[0]!.property, 'sourceDbServerResourceId');
+      assert.match(read.failures[0]!.reason, message);
+      assert.equal(read.failures[0]!.reason.split('\n').length, 1, 'one line');
+      assert.throws(
+        () => viaCli({ ...inputs, targetDbServerFullyQualifiedDomainName: 'dst' }),
+        (e: unknown) => isCode('INVALID_RESOURCE_ID')(e) && /^properties\.sourceDbServerResourceId: /.test((e as Error).message),
+      );
+    }
   });
 });

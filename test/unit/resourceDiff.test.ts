@@ -183,3 +183,31 @@ describe('resource diff rules: a migration that has cut over (never destroy)', (
     assert.ok(d.notes.some((n) => /not known until up/.test(n)));
   });
 });
+
+describe('resource diff rules: a source named by an Azure resource id (identity is not environment)', () => {
+  const id = '/subscriptions/s1/resourceGroups/rg/providers/Microsoft.DBforPostgreSQL/flexibleServers/srcflex';
+  const at = (host: string) => ({ sourceDbServerResourceId: id, source: { host, port: 5432, user: 'postgres', password: 'a' } });
+
+  it('refuses the replace of a running migration whose source id resolves to another address here, naming both and the fix', () => {
+    assert.throws(
+      () => diffInputs(stored('InProgress', at('10.0.0.4')), withChange(at('127.0.0.1'))),
+      (e: unknown) =>
+        e instanceof RefusedChangeError &&
+        e.message.startsWith(
+          'source: server "srcflex" (sourceDbServerResourceId) resolves to 127.0.0.1:5432 on this machine and to 10.0.0.4:5432 where migration "m1" was created or last updated',
+        ) &&
+        e.message.includes('PGFERRY_ALLOW_HOST_CHANGE=m1'),
+    );
+  });
+
+  it('plans the replace, delete first, when PGFERRY_ALLOW_HOST_CHANGE names it, once the migration ended, or when the id itself changes', () => {
+    const allowed = diffInputs(stored('InProgress', at('10.0.0.4')), withChange(at('127.0.0.1')), {
+      hostChangeAllowed: (name) => name === 'm1',
+    });
+    assert.deepEqual(allowed.replaces, ['source']);
+    assert.equal(allowed.deleteBeforeReplace, true);
+    assert.deepEqual(diffInputs(stored('Failed', at('10.0.0.4')), withChange(at('127.0.0.1'))).replaces, ['source']);
+    const other = { ...at('127.0.0.1'), sourceDbServerResourceId: id.replace('srcflex', 'other') };
+    assert.deepEqual(diffInputs(stored('InProgress', at('10.0.0.4')), withChange(other)).replaces, ['source']);
+  });
+});

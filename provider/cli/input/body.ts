@@ -68,7 +68,7 @@ export function updateOperationOf(body: unknown): UpdateOperation | undefined {
 
 function mapAzure(body: Record<string, unknown>, flags: PropertyFlags, purpose: Purpose, env: NodeJS.ProcessEnv): MappedProperties {
   const { p, at } = azureBodyProperties(body, purpose);
-  const servers = azureServers(p, at, purpose);
+  const servers = azureServers(p, at, purpose, env);
   const fields = azureSpecFields(p, at);
   const input: Record<string, unknown> = {
     migrationName: flags.name,

@@ -1,0 +1,108 @@
+// Protocol against real servers with runtime agents: an update of an online migration that an
+// agent's runner is still copying. A tags edit returns at once, the migration still copying in the
+// agent's runner (read back from the control catalog, the tags recorded in the outputs); only an
+// update that asks a cutover waits for the stream, and then cuts over: the target holds the
+// source's rows, compared row by row. The agent is a real process of the CLI.
+import assert from 'node:assert/strict';
+import type { ChildProcess } from 'node:child_process';
+import { startCluster, until, type Cluster } from '../support';
+import { runCli, stderrMatch } from '../cli/helpers';
+import { fingerprint, loadShop } from './support/fixture';
+import { closeProtocolSession, openProtocolSession, type ProviderHost } from './support/providerHost';
+
+const SOURCE_PW = 'src-AgentsUpd-7d20e1';
+const TARGET_PW = 'dst-AgentsUpd-3f8a6c';
+const DB = 'copying';
+const NAME = 'proto-agents-update';
+
+let source: Cluster;
+let target: Cluster;
+let provider: string;
+let program: { dir: string; remove(): Promise<void> };
+let host: ProviderHost;
+let agent: ChildProcess | undefined;
+
+const inputs = (overrides: Record<string, unknown> = {}) => ({
+  migrationName: NAME,
+  source: { host: source.host, port: source.port, user: source.user, password: SOURCE_PW, sslMode: 'prefer' },
+  target: { host: target.host, port: target.port, user: target.user, password: TARGET_PW, sslMode: 'prefer' },
+  databases: [DB],
+  mode: 'Online',
+  runtime: 'agents',
+  tableJobs: 2,
+  indexJobs: 2,
+  tags: { owner: 'team-a' },
+  __provider: provider,
+  ...overrides,
+});
+
+async function startAgent(): Promise<ChildProcess> {
+  let child: ChildProcess | undefined;
+  const url = `postgres://${source.user}:${SOURCE_PW}@${source.host}:${source.port}/${DB}`;
+  void runCli(
+    ['agent', '--name', 'res-agent-upd', '--target-host', target.host, '--target-port', String(target.port), '--target-user', target.user],
+    { PGPASSWORD: TARGET_PW, PGFERRY_SOURCE_URLS: url },
+    280_000,
+    (c) => (child = c),
+  );
+  await stderrMatch(child!, /^agent res-agent-upd joined/, 'agent res-agent-upd joining');
+  return child!;
+}
+
+const catalogRow = async () =>
+  (await target.query<{ state: string; sub_state: string }>(`SELECT state, sub_state FROM pgferry.migration WHERE name = $1`, [NAME]))[0]!;
+
+const EVENTS = `SELECT count(*)::int AS n, md5(string_agg(e::text, '|' ORDER BY id)) AS h FROM events e`;
+
+describe('protocol: an update of a migration an agent is still copying', function () {
+  this.timeout(400_000);
+  before(async () => {
+    [source, target] = await Promise.all([
+      startCluster({ major: 15, label: 'agupd-src', password: SOURCE_PW }),
+      startCluster({ major: 15, label: 'agupd-dst', password: TARGET_PW }),
+    ]);
+    await loadShop(source, DB);
+    // a table big enough that the copy is still running when the tags edit is applied
+    await source.query(`CREATE TABLE events (id bigint PRIMARY KEY, payload text)`, [], DB);
+    await source.query(`INSERT INTO events SELECT g, md5(g::text) || md5((g + 1)::text) FROM generate_series(1, 1500000) g`, [], DB);
+    ({ provider, program, host } = await openProtocolSession());
+    agent = await startAgent();
+  });
+  after(async () => {
+    agent?.kill('SIGKILL');
+    await closeProtocolSession({ host, program });
+    await Promise.all([source?.stop(), target?.stop()]);
+  });
+
+  it('a tags edit returns with the migration still copying in the catalog; a cutover asked next waits for the stream and the target equals the source', async () => {
+    const created = await host.create((await host.check({}, inputs())).inputs);
+    assert.equal(created.properties.state, 'InProgress', String(created.properties.message));
+
+    const edited = (await host.check(created.properties, inputs({ tags: { owner: 'team-b' } }))).inputs;
+    const diff = await host.diff(created.id, created.properties, edited);
+    assert.deepEqual(diff.replaces, [], 'a tags edit is an update');
+    const updated = await host.update(created.id, created.properties, edited);
+    const after = await catalogRow();
+    assert.equal(after.state, 'InProgress', 'the catalog: still copying when the update returned');
+    assert.notEqual(after.sub_state, 'WaitingForCutoverTrigger', 'the update did not wait for the stream');
+    assert.notEqual(updated.properties.subState, 'WaitingForCutoverTrigger');
+    assert.deepEqual(updated.properties.tags, { owner: 'team-b' }, 'the outputs record the new tags');
+    const [copied] = await target.query<{ n: number }>(`SELECT count(*)::int AS n FROM events`, [], DB).catch(() => [{ n: 0 }]);
+    const [all] = await source.query<{ n: number }>(`SELECT count(*)::int AS n FROM events`, [], DB);
+    assert.ok(copied!.n < all!.n, `the target has ${copied!.n} of ${all!.n} events: the copy goes on after the update`);
+
+    // a cutover asked while it still copies waits for the stream, then cuts over
+    const cut = (await host.check(updated.properties, inputs({ tags: { owner: 'team-b' }, cutover: true }))).inputs;
+    const done = await host.update(created.id, updated.properties, cut);
+    assert.equal(done.properties.state, 'Succeeded', String(done.properties.message));
+    assert.equal((await catalogRow()).state, 'Succeeded');
+    assert.deepEqual(await fingerprint(target, DB), await fingerprint(source, DB));
+    assert.deepEqual(await target.query(EVENTS, [], DB), await source.query(EVENTS, [], DB));
+    await host.delete(created.id, done.properties);
+    await until(
+      'the migration to be gone',
+      async () => (await target.query(`SELECT 1 FROM pgferry.migration WHERE name = $1`, [NAME])).length === 0 || undefined,
+      30_000,
+    );
+  });
+});
