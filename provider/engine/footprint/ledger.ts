@@ -4,10 +4,11 @@
 // writer fence (its database's earlier default_transaction_read_only), each target foreign key set
 // aside (its definition), each source table set to REPLICA IDENTITY FULL (the identity it had),
 // the event trigger of a source database (its names, and whether its schema was made for it), each
-// of the pooler's databases paused at a cutover (where its line pointed).
+// of the pooler's databases paused at a cutover (where its line pointed), each target trigger and
+// rule switched while streaming (its OID on the target, the state it had).
 // A row is pending until it is undone (undone_at) or kept on purpose (kept_at: a writer fence of a
 // database that was cut over). The slot, publication and applied position need no row: their
-// names derive from migration.instance; the target's trigger states are the source's own.
+// names derive from migration.instance.
 import { ident } from '../connect/quote';
 import { CONTROL_SCHEMA } from '../core/names';
 import type { CatalogConnection } from '../control/connection';
@@ -15,7 +16,8 @@ import type { CatalogConnection } from '../control/connection';
 const T = `${ident(CONTROL_SCHEMA)}.footprint`;
 
 /** The footprint modules that keep rows here (their file names in engine/footprint/). */
-export type LedgerChange = 'writerFence' | 'poolerPause' | 'targetFence' | 'targetForeignKeys' | 'replicaIdentity' | 'sourceEventTrigger';
+export type LedgerChange =
+  'writerFence' | 'poolerPause' | 'targetFence' | 'targetForeignKeys' | 'targetFiring' | 'replicaIdentity' | 'sourceEventTrigger';
 
 /** One recorded change. `undo` is what gives it back; `detail` what was learned on the way (a report, never needed to undo). */
 export interface LedgerEntry<U> {
