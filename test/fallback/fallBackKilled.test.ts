@@ -151,12 +151,16 @@ async function killedOnceFellBack(pair: ServerPair, store: CatalogConnection): P
   const db = 'fbk_fell_back';
   const name = 'fbk-fell-back';
   const spec = await fallBackAsked(pair, store, name, db, `fallback-fell-back:${db}`, true);
-  await until('the runner killed at the step', async () => ((await get(store, name))?.runner?.alive === false ? true : undefined), 300_000);
-  const killed = (await get(store, name))!;
-  assert.equal(killed.databases[0]?.fallback?.state, 'FellBack', killed.databases[0]?.fallback?.message);
-  assert.equal(killed.state, 'Succeeded');
-  assert.match(killed.message ?? '', /^fall-back of "fbk_fell_back" completed in .*the target stays fenced and follows it again from /);
   try {
+    await until(
+      'the runner killed at the step',
+      async () => ((await get(store, name))?.runner?.alive === false ? true : undefined),
+      300_000,
+    );
+    const killed = (await get(store, name))!;
+    assert.equal(killed.databases[0]?.fallback?.state, 'FellBack', killed.databases[0]?.fallback?.message);
+    assert.equal(killed.state, 'Succeeded');
+    assert.match(killed.message ?? '', /^fall-back of "fbk_fell_back" completed in .*the target stays fenced and follows it again from /);
     await resumeMigration(spec);
     const streaming = await waitForStatus(store, name, (s) => s.subState === 'WaitingForCutoverTrigger' || isFinalState(s.state), 300_000);
     assert.equal(streaming.subState, 'WaitingForCutoverTrigger', `${streaming.state}: ${streaming.message}`);

@@ -612,10 +612,12 @@ async function keptFromTheDdlFollow(pair: ServerPair): Promise<void> {
     );
     // a key under a left-out name, as an older pgferry recorded one from a restore
     await knownAsAnOlderPgferryLeftThem(store, spec.migrationName, db, [JSON.stringify(['table', 'public', 'scratch_stale', '', ''])]);
+    // a streamed table's first: the follow reads its filter plan at the first it is told of, and its
+    // index on the target says it did, before the source makes the left-out tables
+    await pair.source.query('CREATE INDEX orders_n ON orders (n)', [], db);
+    await until('the streamed table followed', async () => (/orders_n/.test(await shapeOf(pair.target, db, 'orders')) ? true : undefined));
     // one command a statement: the event trigger tells each, in the stream's order, before the marker row
-    // (a streamed table's first: the follow reads its filter plan at the first it is told of)
     for (const statement of [
-      'CREATE INDEX orders_n ON orders (n)',
       'CREATE TABLE scratch_told (id int PRIMARY KEY, v text)',
       'CREATE INDEX scratch_told_v ON scratch_told (v)',
       'ALTER TABLE scratch_told DROP CONSTRAINT scratch_told_pkey',
