@@ -62,9 +62,10 @@ export async function resumeMigration(spec: MigrationSpec): Promise<void> {
   const name = spec.migrationName;
   const status = await showMigration(spec.target, name);
   if (!status) throw notFound(name);
-  // a migration cut over with a fallback window still open resumes its reverse stream (or its fall-back)
+  // a migration cut over with a fallback window still open resumes its reverse stream (or its fall-back),
+  // and one whose runner died once a fall-back with --resume-forward completed streams forward again
   const windows = status.state === 'Succeeded' ? await withStore(spec.target, (store) => fallbackWindows(store, name)) : [];
-  const windowOpen = windows.some((w) => RUNNER_STATES.has(w.state));
+  const windowOpen = windows.some((w) => RUNNER_STATES.has(w.state) || (w.state === 'FellBack' && w.forwardAgain && !w.forwardReopened));
   if (isFinalState(status.state) && !windowOpen) {
     throw new PgferryError('MIGRATION_FINISHED', `migration "${name}" is already ${status.state}; there is nothing to resume`, {
       category: 'input',

@@ -10,7 +10,15 @@
 // fence again, so an application's write is refused there and taken by the old source meanwhile,
 // and the fall-back then finishes by itself, every row on the old source.
 import assert from 'node:assert/strict';
-import { isFinalState, requestCutover, requestFallBack, resumeMigration, startMigration, fallBackSettled } from '../../provider/engine';
+import {
+  cancelMigration,
+  isFinalState,
+  requestCutover,
+  requestFallBack,
+  resumeMigration,
+  startMigration,
+  fallBackSettled,
+} from '../../provider/engine';
 import { CatalogConnection } from '../../provider/engine/control/connection';
 import { events, get } from '../../provider/engine/control/store';
 import { fallbackWindows } from '../../provider/engine/control/fallbackWindows';
@@ -41,7 +49,8 @@ async function count(pair: ServerPair, side: 'source' | 'target', db: string, sq
 
 /**
  * A migration cut over with a window, the application's writes on the new server, the fall-back
- * asked; the runner started here does the fall-back, armed with `failpoints`.
+ * asked (`resumeForward`: with the forward stream again); the runner started here does the
+ * fall-back, armed with `failpoints`.
  */
 async function fallBackAsked(
   pair: ServerPair,
@@ -49,6 +58,7 @@ async function fallBackAsked(
   name: string,
   db: string,
   failpoints: string,
+  resumeForward = false,
 ): Promise<MigrationSpec> {
   await pair.source.query(`CREATE DATABASE ${db}`);
   await pair.source.query(SETUP, [], db);
@@ -66,7 +76,7 @@ async function fallBackAsked(
   for (const sql of ON_THE_NEW_SERVER) await pair.target.query(sql, [], db);
   // the last write right before the fall-back: only the drain brings it over
   await pair.target.query("INSERT INTO items (v) VALUES ('last')", [], db);
-  await requestFallBack(spec.target, name);
+  await requestFallBack(spec.target, name, { resumeForward });
   return spec;
 }
 
@@ -130,6 +140,51 @@ async function fellBackWhole(
   await until('the runner exits', async () => ((await get(store, name))?.runner?.alive === false ? true : undefined));
 }
 
+/**
+ * The runner killed right after the fall-back's completion was recorded, before anything after it:
+ * the window, its event and the migration's state are one statement, so the migration reads the
+ * completion; a resumed runner then streams forward again (--resume-forward), the target fenced and
+ * following the old source, every row equal on both servers and each of the new server's inserts
+ * once on the old source.
+ */
+async function killedOnceFellBack(pair: ServerPair, store: CatalogConnection): Promise<void> {
+  const db = 'fbk_fell_back';
+  const name = 'fbk-fell-back';
+  const spec = await fallBackAsked(pair, store, name, db, `fallback-fell-back:${db}`, true);
+  try {
+    await until(
+      'the runner killed at the step',
+      async () => ((await get(store, name))?.runner?.alive === false ? true : undefined),
+      300_000,
+    );
+    const killed = (await get(store, name))!;
+    assert.equal(killed.databases[0]?.fallback?.state, 'FellBack', killed.databases[0]?.fallback?.message);
+    assert.equal(killed.state, 'Succeeded');
+    assert.match(killed.message ?? '', /^fall-back of "fbk_fell_back" completed in .*the target stays fenced and follows it again from /);
+    await resumeMigration(spec);
+    const streaming = await waitForStatus(store, name, (s) => s.subState === 'WaitingForCutoverTrigger' || isFinalState(s.state), 300_000);
+    assert.equal(streaming.subState, 'WaitingForCutoverTrigger', `${streaming.state}: ${streaming.message}`);
+    await pair.source.query("INSERT INTO items (v) VALUES ('back on the old source')", [], db);
+    const equal = async () => {
+      for (const table of TABLES) {
+        const [old, now] = await Promise.all([rowsOf(pair.source, db, table), rowsOf(pair.target, db, table)]);
+        if (old.join('\n') !== now.join('\n')) return undefined;
+      }
+      return true;
+    };
+    await until('every row of the old source on the target', equal, 120_000);
+    assert.equal(await count(pair, 'source', db, "SELECT count(*) AS n FROM items WHERE v LIKE 'new%' AND v <> 'new-tx'"), 60);
+    assert.equal(
+      await count(pair, 'source', db, "SELECT count(*) AS n FROM items WHERE v IN ('new-tx', 'last', 'back on the old source')"),
+      3,
+    );
+    await assert.rejects(pair.target.query("INSERT INTO items (v) VALUES ('fenced?')", [], db), /read-only/);
+  } finally {
+    await cancelMigration(spec.target, name, { spec });
+    await waitForStatus(store, name, (s) => isFinalState(s.state) && s.state !== 'Succeeded', 300_000);
+  }
+}
+
 describe('fall-back: the runner killed at a step and resumed (integration)', function () {
   this.timeout(900_000);
   let pair: ServerPair;
@@ -147,6 +202,9 @@ describe('fall-back: the runner killed at a step and resumed (integration)', fun
   for (const step of ['fallback-fenced', 'fallback-drained', 'fallback-verified', 'fallback-reverse-dropped', 'fallback-released']) {
     it(`finishes a fall-back whose runner was killed at ${step}, every write on the old source once`, () => killedAt(pair, store, step));
   }
+
+  it('a runner killed once the fall-back (--resume-forward) is recorded leaves the migration reading its completion, and a resumed one streams forward again: rows equal on both servers', () =>
+    killedOnceFellBack(pair, store));
 
   it('keeps the new server fenced after a transient failure right after the release, the old source writable, then finishes: every row on the old source', async () => {
     const db = 'fbp_released';

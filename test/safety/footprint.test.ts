@@ -167,7 +167,7 @@ describe('safety: the footprint is given back by one release, and a second relea
 
       // every change, made as its stage makes it; the writer fences last (their apply ends the database's sessions)
       await withSession(spec.target, { database: DB, purpose: 'online', writable: true }, async (target) => {
-        await fireAsReplica(target);
+        await fireAsReplica(target, { store, migration: NAME, database: DB });
         await setAsideForeignKeys(ctx, target, DB);
         await target.query('SELECT pg_replication_origin_create($1)', [streamNamesOf(NAME, DB, instance).origin]);
         // row-level security, as the restore leaves it while streaming (out of post-data)

@@ -289,8 +289,10 @@ export async function markFallBackRetry(store: CatalogConnection, migration: str
 
 /**
  * The old source is the primary again: FellBack, with the downtime from the target's fence to the old
- * source's lifted, and its completion's event, in one statement. Only a FallingBack window moves, so
- * a completion tried again after this committed records nothing twice. Returns whether it moved.
+ * source's lifted, its completion's event and the migration's state (Succeeded, the event its
+ * message), in one statement, so a runner killed at any moment leaves all three or none. Only a
+ * FallingBack window moves, so a completion tried again after this committed records nothing twice.
+ * Returns whether it moved.
  */
 export async function markFellBack(
   store: CatalogConnection,
@@ -305,6 +307,9 @@ export async function markFellBack(
               downtime_seconds = extract(epoch FROM now() - fall_back_started_at)
         WHERE migration = $1 AND database = $2 AND state = 'FallingBack'
         RETURNING migration, database
+     ), settled AS (
+       UPDATE ${CONTROL}.migration SET state = 'Succeeded', sub_state = 'Completed', message = $4, updated_at = now(), ended_at = now()
+        WHERE name = $1 AND EXISTS (SELECT 1 FROM moved)
      )
      INSERT INTO ${CONTROL}.event (migration, level, database, message) SELECT migration, 'info', database, $4 FROM moved
      RETURNING 1`,

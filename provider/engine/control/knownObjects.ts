@@ -11,10 +11,14 @@
 // (control migration 27: verify/schema/identity.ts), once the copy restored it there, a follow
 // step made it, or a look found the target's equal to the source's: one of that name with another
 // OID and definition is someone else's (a DBA dropped the migration's and made their own), kept
-// and never dropped or altered as the migration's. Keys are verify/schema/catalog.ts's
-// objectKey; rows go with the migration's database row.
+// and never dropped or altered as the migration's. An object under a name the filters leave out is
+// never known, whoever saw it (a restore, a look, the event trigger's message): it is not the
+// migration's, and one a DBA makes there on the target is the DBA's. Keys are
+// verify/schema/catalog.ts's objectKey; rows go with the migration's database row.
 import { ident } from '../connect/quote';
 import { CONTROL_SCHEMA } from '../core/names';
+import { compileFilters, keyLeftOutByName } from '../filter/filters';
+import type { TableFilters } from '../input/patterns';
 import type { CatalogConnection } from './connection';
 
 const T = `${ident(CONTROL_SCHEMA)}.known_object`;
@@ -111,13 +115,19 @@ export async function forgetIdentities(
   );
 }
 
-/** Adds objects to what is known of a database; those already known keep what was first recorded. */
+/**
+ * Adds objects to what is known of a database; those already known keep what was first recorded,
+ * and those under a name `filters` leave out are never recorded.
+ */
 export async function recordKnownObjects(
   catalog: CatalogConnection,
   migration: string,
   database: string,
-  objects: readonly KnownObject[],
+  all: readonly KnownObject[],
+  filters: TableFilters,
 ): Promise<void> {
+  const compiled = compileFilters(filters);
+  const objects = all.filter((o) => !keyLeftOutByName(compiled, o.object));
   if (objects.length === 0) return;
   await catalog.install();
   await catalog.query(
@@ -125,6 +135,23 @@ export async function recordKnownObjects(
      SELECT $1, $2, o, a FROM unnest($3::text[], $4::int[]) AS x(o, a) ON CONFLICT DO NOTHING`,
     [migration, database, objects.map((o) => o.object), objects.map((o) => o.attnum)],
   );
+}
+
+/**
+ * Forgets the known objects under a name `filters` leave out: recorded by an older pgferry (from a
+ * restore, or a part the event trigger told of), never the migration's. Returns how many.
+ */
+export async function forgetLeftOutObjects(
+  catalog: CatalogConnection,
+  migration: string,
+  database: string,
+  known: Iterable<string>,
+  filters: TableFilters,
+): Promise<number> {
+  const compiled = compileFilters(filters);
+  const leftOut = [...known].filter((k) => keyLeftOutByName(compiled, k));
+  await forgetKnownObjects(catalog, migration, database, leftOut);
+  return leftOut.length;
 }
 
 /**

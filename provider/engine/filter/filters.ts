@@ -64,6 +64,25 @@ export function leftOutByName(filters: CompiledFilters, schema: string, name: st
   return filters.active && treatmentOf(filters, schema, name) === 'left-out';
 }
 
+/** The kinds of schema object that are relations themselves (verify/schema/catalog.ts), judged by their own name. */
+const RELATION_KINDS: ReadonlySet<string> = new Set(['table', 'view', 'materialized view', 'sequence', 'foreign table']);
+
+/**
+ * Whether the filters leave out a schema object by name, given its key (core/names.ts's
+ * schemaObjectKey: kind, schema, relation, name, arguments): a relation by its own name, a part of
+ * one by its relation's, any other object by its schema. An extension and what belongs to no schema
+ * (an event trigger) are not judged by a name here.
+ */
+export function keyLeftOutByName(filters: CompiledFilters, key: string): boolean {
+  if (!filters.active) return false;
+  const [kind = '', schema = '', relation = '', name = ''] = JSON.parse(key) as string[];
+  if (kind === 'schema') return !schemaMoves(filters, name);
+  if (kind === 'extension' || schema === '') return false;
+  if (relation !== '') return leftOutByName(filters, schema, relation);
+  if (RELATION_KINDS.has(kind)) return leftOutByName(filters, schema, name);
+  return !schemaMoves(filters, schema);
+}
+
 /** A relation matched by both schemaOnlyTables and dataOnlyTables: the two contradict. */
 export function contradicts(filters: CompiledFilters, schema: string, name: string): boolean {
   return anyMatch(filters.lists.schemaOnlyTables, schema, name) && anyMatch(filters.lists.dataOnlyTables, schema, name);

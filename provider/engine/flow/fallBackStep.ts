@@ -31,7 +31,7 @@ import {
 import { leftOutForeignKeys } from '../footprint/targetForeignKeys';
 import { knownWithIdentities } from '../control/knownObjects';
 import { notStreamedTables } from '../control/sourceTables';
-import { recordEvent, setState } from '../control/store';
+import { recordEvent } from '../control/store';
 import { markFallBackPoint } from '../switchover/marker';
 import { syncSequencesBack } from '../switchover/sequenceSync';
 import { keptLargeObjectsMessage, syncLargeObjects } from '../switchover/largeObjectDelta';
@@ -176,7 +176,7 @@ export async function fallBackOne(run: FallbackRun, w: FallbackWindow, stream: R
   }
 }
 
-/** FallingBack -> FellBack: the completion recorded, the migration's state with it, the reverse applier stopped. */
+/** FallingBack -> FellBack: the completion recorded, the migration's state with it (one statement), the reverse applier stopped. */
 export async function fellBack(run: FallbackRun, w: FallbackWindow, stream: ReverseStream): Promise<void> {
   const { spec, store } = run;
   const name = spec.migrationName;
@@ -186,7 +186,7 @@ export async function fellBack(run: FallbackRun, w: FallbackWindow, stream: Reve
   const after =
     course.forward === undefined ? 'the target stays fenced' : `the target stays fenced and follows it again from ${course.forward}`;
   const message = `fall-back of "${database}" completed in ${seconds.toFixed(1)} s (${course.clock.steps()}): the old source is the primary again, ${after}`;
-  // the window and its event in one statement: a completion tried again after it records nothing twice
+  // the window, its event and the migration's state in one statement: a completion tried again after it records nothing twice
   await markFellBack(
     store,
     name,
@@ -194,7 +194,7 @@ export async function fellBack(run: FallbackRun, w: FallbackWindow, stream: Reve
     `fell back: the old source is the primary again (downtime ${seconds.toFixed(1)} s); ${after}`,
     message,
   );
-  await setState(store, name, 'Succeeded', 'Completed', message);
+  failpoint(`fallback-fell-back:${database}`);
   run.onProgress({ kind: 'info', database, message });
   stream.applier.stop();
   await stream.done;

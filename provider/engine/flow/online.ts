@@ -188,6 +188,7 @@ async function ddlFollowingOf(run: MigrationRun, database: string): Promise<DdlF
           migration,
           database,
           partKeys(source).map((object) => ({ object, attnum: null })),
+          run.spec,
         );
       const { known, knownIdentities } = await knownWithIdentities(run.store, migration, database);
       const planned = planPartsFollow(source, target, new Set(known.keys()), knownIdentities);

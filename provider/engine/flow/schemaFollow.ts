@@ -23,10 +23,18 @@ import {
   type ForeignKeyRecord,
 } from '../footprint/targetForeignKeys';
 import { recordEvent } from '../control/store';
-import { forgetKnownObjects, knownWithIdentities, recordIdentities, recordKnownObjects, type KnownObject } from '../control/knownObjects';
+import {
+  forgetKnownObjects,
+  forgetLeftOutObjects,
+  knownWithIdentities,
+  recordIdentities,
+  recordKnownObjects,
+  type KnownObject,
+  type KnownOfDatabase,
+} from '../control/knownObjects';
 import { forgetTableVerifications } from '../control/tableVerification';
 import { requestTableResync } from '../control/tableResyncs';
-import { CONTROL_SCHEMA } from '../core/names';
+import { CONTROL_SCHEMA, fenceNamesOf } from '../core/names';
 import type { SchemaDifference } from '../core/model';
 import type { MigrationRun } from '../run/migrationRun';
 import { checkSchema, compareDatabase, type SchemaCheck } from '../verify/schema/checkSchema';
@@ -150,6 +158,11 @@ export async function followSchema(
   return { followed, waiting, failed };
 }
 
+/** One database's objects on a server, as the schema check reads them (the migration's writer fence aside). */
+function objectsOf(run: MigrationRun, database: string, client: pg.Client, major: number): Promise<SchemaObject[]> {
+  return readSchemaObjects(client, major, CONTROL_SCHEMA, undefined, fenceNamesOf(run.spec.migrationName, database));
+}
+
 /**
  * Records which object on the target each followed step made or changed is now (identity.ts). A
  * step that makes an object again (an index rebuilt, a function dropped and created with its views)
@@ -161,7 +174,7 @@ export async function followSchema(
 async function recordMade(run: MigrationRun, database: string, client: pg.Client, followed: readonly Followable[]): Promise<void> {
   const described = new Set(followed.map((f) => f.difference.object));
   const remade = new Set(followed.flatMap((f) => f.remade ?? []));
-  const objects = await readSchemaObjects(client, run.targetMajor, CONTROL_SCHEMA).catch(() => undefined);
+  const objects = await objectsOf(run, database, client, run.targetMajor).catch(() => undefined);
   if (!objects) return;
   const identities = objects.flatMap((o) => {
     const identity = described.has(describeObject(o)) || remade.has(objectKey(o)) ? targetIdentity(o) : undefined;
@@ -203,7 +216,7 @@ async function followOne(run: MigrationRun, database: string, client: pg.Client,
   if (!replica && firing) {
     await client.query('BEGIN');
     for (const statement of item.step.statements) await client.query(statement);
-    await fireAsReplica(client, firing);
+    await fireAsReplica(client, { store: run.store, migration: run.spec.migrationName, database }, firing);
     await client.query('COMMIT');
     return item;
   }
@@ -439,10 +452,10 @@ export async function compareKnowing(
 ): ReturnType<typeof compareDatabase> {
   // not following: nothing is dropped by pgferry, and renames are told by likeness for the fix
   if (!run.spec.followSchemaChanges) return compareDatabase(run.spec, database, options);
-  const { known, knownIdentities } = await knownWithIdentities(run.store, run.spec.migrationName, database);
+  const { known, knownIdentities } = await knownLeftOutForgotten(run, database);
   const compared = await compareDatabase(run.spec, database, { ...options, known, knownIdentities });
   const fresh = compared.sourceObjects.map(knownAs).filter((k) => !known.has(k.object));
-  await recordKnownObjects(run.store, run.spec.migrationName, database, fresh);
+  await recordKnownObjects(run.store, run.spec.migrationName, database, fresh, run.spec);
   // which object on the target each known one is, where the target's equals the source's
   await recordIdentities(run.store, run.spec.migrationName, database, compared.identified);
   const gone = await forgetGone(run, database, known, compared.sourceObjects);
@@ -453,6 +466,16 @@ export async function compareKnowing(
     if (key !== undefined) droppedKeys.set(d, key);
   }
   return { ...compared, steps: byKind(compared.check, compared.steps, compared.sourceObjects) };
+}
+
+/**
+ * What is known of a database, less what an older pgferry recorded under a name the filters leave
+ * out: forgotten at the first look (after a resume too), since it never was the migration's.
+ */
+async function knownLeftOutForgotten(run: MigrationRun, database: string): Promise<KnownOfDatabase> {
+  const knowing = await knownWithIdentities(run.store, run.spec.migrationName, database);
+  const forgotten = await forgetLeftOutObjects(run.store, run.spec.migrationName, database, knowing.known.keys(), run.spec);
+  return forgotten === 0 ? knowing : knownWithIdentities(run.store, run.spec.migrationName, database);
 }
 
 /** The known object each drop difference of a comparison would drop (compareKnowing), by the difference. */
@@ -525,7 +548,7 @@ async function forgetGone(
   // as the comparison reads: a table locked on the target (a copy at a pin filling it) makes it
   // give up at once, and the next look forgets them
   const session = { database, purpose: 'schema check', settings: { lock_timeout: '1s', statement_timeout: '300s' } };
-  const target = await withSession(run.spec.target, session, (client) => readSchemaObjects(client, run.targetMajor, CONTROL_SCHEMA)).catch(
+  const target = await withSession(run.spec.target, session, (client) => objectsOf(run, database, client, run.targetMajor)).catch(
     () => undefined,
   );
   if (!target) return gone;
@@ -547,13 +570,13 @@ export async function recordRestoredObjects(run: MigrationRun, database: string)
   if (run.spec.mode !== 'Online' || !run.spec.followSchemaChanges) return;
   const session = { database, purpose: 'schema check' };
   const [restored, source] = await Promise.all([
-    withSession(run.spec.target, session, (client) => readSchemaObjects(client, run.targetMajor, CONTROL_SCHEMA)),
+    withSession(run.spec.target, session, (client) => objectsOf(run, database, client, run.targetMajor)),
     // a column's attnum is the source's: the one a rename there keeps
-    withSession(run.spec.source, session, async (client) => readSchemaObjects(client, await serverMajor(client), CONTROL_SCHEMA)),
+    withSession(run.spec.source, session, async (client) => objectsOf(run, database, client, await serverMajor(client))),
   ]);
   const attnums = new Map(source.flatMap((o) => (o.attnum !== undefined ? [[objectKey(o), o.attnum] as const] : [])));
   const known = restored.map((o) => ({ object: objectKey(o), attnum: attnums.get(objectKey(o)) ?? null }));
-  await recordKnownObjects(run.store, run.spec.migrationName, database, known);
+  await recordKnownObjects(run.store, run.spec.migrationName, database, known, run.spec);
   // and which object on the target each one is: pgferry made every one of them
   const identities = restored.flatMap((o) => {
     const identity = targetIdentity(o);

@@ -27,7 +27,7 @@ export async function prepareTargetForStreaming(
   await withSession(run.spec.target, { database, purpose: 'online', writable: true }, async (client) => {
     if (await replicaRolePermitted(client)) return;
     const why = 'session_replication_role = replica is not permitted on the target';
-    const silenced = describeFirings(await fireAsReplica(client));
+    const silenced = describeFirings(await fireAsReplica(client, { store: run.store, migration: run.spec.migrationName, database }));
     if (silenced) {
       await run.warn(
         `${silenced} disabled on the target while changes stream (${why}, and the source's triggers and rules already produced their effects); set back as on the source at cutover, cancel or failure`,

@@ -27,7 +27,7 @@ import { requestApplyRetry } from '../control/migrationRequests';
 import { knownWithIdentities } from '../control/knownObjects';
 import { tableResyncs } from '../control/tableResyncs';
 import { dependentIsOurs, describeDependent, dropWithTable, tableParts, targetDependents } from './targetDependents';
-import { CONTROL_SCHEMA } from '../core/names';
+import { fenceNamesOf } from '../core/names';
 
 /** A drop or rename seen, with the source position read after it was seen (undefined: not read yet, a server away). */
 interface Pending {
@@ -210,7 +210,7 @@ async function dropInOrder(
     { catalog: 'pg_catalog.pg_type', oid: found.type },
   ]);
   // a trigger or policy of the table's own leaves with it: only one pgferry did not make holds it
-  const parts = await tableParts(client, found.oid, CONTROL_SCHEMA);
+  const parts = await tableParts(client, found.oid, fenceNamesOf(run.spec.migrationName, database));
   const { known, knownIdentities } =
     dependents.length + parts.length > 0
       ? await knownWithIdentities(run.store, run.spec.migrationName, database)

@@ -320,7 +320,7 @@ async function createOnTarget(
   // for one, and their foreign keys are held until the cutover, as the copied tables' are
   await withSession(spec.target, { database, purpose: 'table resync', writable: true }, async (target) => {
     if (await replicaRolePermitted(target)) return;
-    await fireAsReplica(target);
+    await fireAsReplica(target, { store: run.store, migration: spec.migrationName, database });
     await holdForeignKeysOf(run, target, database, missing);
   });
   return missing.map((r) => r.display);

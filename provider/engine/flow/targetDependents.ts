@@ -8,6 +8,7 @@
 import type pg from 'pg';
 import { ident, qualified } from '../connect/quote';
 import { serverMajor } from '../connect/session';
+import { CONTROL_SCHEMA, type FenceNames } from '../core/names';
 import { judgeOnTarget } from '../verify/schema/identity';
 
 /** One object that depends on the one to drop. */
@@ -81,9 +82,11 @@ export async function targetDependents(client: pg.Client, objects: readonly { ca
 /**
  * A table's own triggers and policies, which PostgreSQL drops with the table (they are parts of it,
  * not dependents): one made on the target alone is someone else's all the same, and a drop of the
- * table must not take it. pgferry's own writer fence (its function in the control schema) and a
- * partition's clones of its root's triggers are left out, as the schema check leaves them out
- * (before PostgreSQL 13 a clone is internal). `$1` the table's OID, `$2` the control schema.
+ * table must not take it. pgferry's own writer fence, told by its identity (a trigger of the
+ * fence's name calling the fence's function: a DBA's calling a function of theirs in a schema named
+ * like the control schema is theirs), and a partition's clones of its root's triggers are left out,
+ * as the schema check leaves them out (before PostgreSQL 13 a clone is internal). `$1` the table's
+ * OID, `$2` the fence's trigger name, `$3` its function (fenceNamesOf).
  */
 const tablePartsSql = (major: number) => `
 SELECT 'trigger' AS kind, n.nspname AS schema, c.relname AS relation, tg.tgname AS name, NULL AS args, NULL AS definition,
@@ -91,16 +94,16 @@ SELECT 'trigger' AS kind, n.nspname AS schema, c.relname AS relation, tg.tgname 
   FROM pg_catalog.pg_trigger tg JOIN pg_catalog.pg_class c ON c.oid = tg.tgrelid JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
  WHERE tg.tgrelid = $1::pg_catalog.oid AND NOT tg.tgisinternal
    ${major >= 13 ? 'AND tg.tgparentid = 0' : ''}
-   AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_proc f JOIN pg_catalog.pg_namespace s ON s.oid = f.pronamespace
-                    WHERE f.oid = tg.tgfoid AND s.nspname = $2)
+   AND NOT (tg.tgname = $2 AND tg.tgfoid = coalesce(pg_catalog.to_regprocedure($3)::pg_catalog.oid, 0))
 UNION ALL
 SELECT 'policy', n.nspname, c.relname, p.polname, NULL, NULL, p.oid::text, c.oid::text
   FROM pg_catalog.pg_policy p JOIN pg_catalog.pg_class c ON c.oid = p.polrelid JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
  WHERE p.polrelid = $1::pg_catalog.oid`;
 
 /** The triggers and policies of a table (by OID) on the target, as dependents that leave with it. */
-export async function tableParts(client: pg.Client, table: string, controlSchema: string): Promise<Dependent[]> {
-  const { rows } = await client.query<Dependent>(tablePartsSql(await serverMajor(client)), [table, controlSchema]);
+export async function tableParts(client: pg.Client, table: string, fence: FenceNames): Promise<Dependent[]> {
+  const fenceFunction = `${qualified(CONTROL_SCHEMA, fence.function)}()`;
+  const { rows } = await client.query<Dependent>(tablePartsSql(await serverMajor(client)), [table, fence.trigger, fenceFunction]);
   return rows;
 }
 

@@ -5,10 +5,11 @@
 // aside (its definition), each source table set to REPLICA IDENTITY FULL (the identity it had),
 // the event trigger of a source database (its names, and whether its schema was made for it), each
 // of the pooler's databases paused at a cutover or a fall-back (where its line pointed), the
-// target's guard of a held cutover (whether it made the control schema).
+// target's guard of a held cutover (whether it made the control schema), each target trigger and
+// rule switched while streaming (its OID on the target, the state it had).
 // A row is pending until it is undone (undone_at) or kept on purpose (kept_at: a writer fence of a
 // database that was cut over). The slot, publication and applied position need no row: their
-// names derive from migration.instance; the target's trigger states are the source's own.
+// names derive from migration.instance.
 import { ident } from '../connect/quote';
 import { CONTROL_SCHEMA } from '../core/names';
 import type { CatalogConnection } from '../control/connection';
@@ -23,6 +24,7 @@ export type LedgerChange =
   | 'targetGuard'
   | 'targetFence'
   | 'targetForeignKeys'
+  | 'targetFiring'
   | 'replicaIdentity'
   | 'sourceEventTrigger';
 

@@ -9,13 +9,16 @@ import type { SessionConnections } from './sessionConnections';
 import type { ApplyState } from './applyState';
 import type { SessionConfig } from './sessionConfig';
 import { readFilterPlan, type FilterPlan } from '../../filter/plan';
+import { compileFilters, treatmentOf, type CompiledFilters } from '../../filter/filters';
 import { tablePartsSql } from '../prepare/eventTrigger';
 import { parseDdlMessage, type DdlFollowing, type TableParts } from './ddlFollow';
 
 /** The event trigger's DDL messages followed, on the session's connections, beside the shape follow. */
 export class DdlFollower {
-  /** What moves, read at the first DDL message (followDdl). */
+  /** What moves, read at the first DDL message (followDdl): the relations of then, by OID. */
   private filterPlan: FilterPlan | undefined;
+  /** The filters by name: a table made on the source since the plan was read, or the target's namesake of one. */
+  private filters: CompiledFilters | undefined;
 
   constructor(
     private readonly config: SessionConfig,
@@ -31,16 +34,26 @@ export class DdlFollower {
    * after it. The source checked its constraints at each statement's end, so the deferred ones are
    * checked here first (an ALTER TABLE refuses a table with checks pending), and deferred again after.
    * A table the target does not have (left out, or created since and not there yet) is left to the
-   * table watch and the schema watch.
+   * table watch and the schema watch. A table the filters leave out (or move as rows only) is never
+   * followed, judged by the plan's OIDs and by name at each message, on both servers: one the source
+   * made since the plan was read under such a name is not the migration's, and the target's table of
+   * that name is someone else's, left as they made it.
    */
   async followDdl(following: DdlFollowing, content: Uint8Array, lsn: bigint): Promise<void> {
     const message = parseDdlMessage(content);
     if (!message) return;
     const filter = (this.filterPlan ??= await readFilterPlan(await this.connections.sourceSession(), following.filters));
+    const filters = (this.filters ??= compileFilters(following.filters));
+    const treated = (schema: string | null, name: string | null) =>
+      schema === null || name === null ? 'moves' : treatmentOf(filters, schema, name);
+    const leftOut = (oid: string | undefined, schema: string | null, name: string | null) =>
+      (oid !== undefined && filter.leftOut.has(oid)) || treated(schema, name) === 'left-out';
+    const notFollowed = (oid: string | undefined, schema: string | null, name: string | null) =>
+      leftOut(oid, schema, name) || (oid !== undefined && filter.dataOnly.has(oid)) || treated(schema, name) === 'data-only';
     if (message.event === 'drop' && message.type === 'table') {
       // tableDropsAndRenames: follow drops the target's table itself once the apply is past the drop
       // (flow/tableDropsFollow.ts): nothing for the user to do
-      if (filter.leftOut.has(message.oid) || this.config.followTableRenames) return;
+      if (leftOut(message.oid, message.schema, message.name) || this.config.followTableRenames) return;
       // told at its exact place, rather than at the table watch's next look; what to do with the
       // target's table stays the user's choice (the cutover's schema check stops on it)
       this.state.onNotFollowed?.(
@@ -55,7 +68,7 @@ export class DdlFollower {
     if (message.event === 'end') {
       if (!message.table) return;
       source = message.table;
-      if (filter.leftOut.has(source.oid) || filter.dataOnly.has(source.oid)) return;
+      if (notFollowed(source.oid, source.schema, source.name)) return;
       target = await readTargetParts(onTarget, 'pg_catalog.to_regclass($1)', qualified(source.schema, source.name));
     } else {
       if (message.type !== 'index' || !message.schema || !message.name) return;
@@ -65,6 +78,7 @@ export class DdlFollower {
         '(SELECT x.indrelid FROM pg_catalog.pg_index x WHERE x.indexrelid = pg_catalog.to_regclass($1))',
         qualified(message.schema, index),
       );
+      if (target && notFollowed(undefined, target.schema, target.name)) return;
       if (target) source = { ...target, parts: target.parts.filter((p) => !(p.kind === 'index' && p.name === index)) };
     }
     if (!source || !target) return;

@@ -107,6 +107,7 @@ function knownColumnsOf(run: MigrationRun, database: string): Required<Pick<Appl
         migration,
         database,
         columns.map((c) => ({ object: schemaObjectKey('column', schema, table, c.name, null), attnum: c.attnum })),
+        run.spec,
       ),
   };
 }

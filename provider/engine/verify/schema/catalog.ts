@@ -6,7 +6,8 @@
 // carries its schema on both servers.
 import type pg from 'pg';
 import { INTERNAL_ERROR, UNDEFINED_OBJECT, sqlState } from '../../connect/sqlstate';
-import { schemaObjectKey } from '../../core/names';
+import { schemaObjectKey, type FenceNames } from '../../core/names';
+import { qualified } from '../../connect/quote';
 
 /** A property's value as read: text, a flag, or absent (NULL). */
 export type PropertyValue = string | boolean | null;
@@ -200,9 +201,10 @@ SELECT 'trigger' AS kind, n.nspname AS schema, c.relname AS relation, tg.tgname 
   JOIN pg_catalog.pg_class c ON c.oid = tg.tgrelid
   JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
  WHERE NOT tg.tgisinternal ${major >= 13 ? 'AND tg.tgparentid = 0' : ''} AND ${nsFilter('n')} AND ${notMember('pg_class', 'c.oid')} AND ${notLeftOut('c.oid')}
-   -- pgferry's writer fence (its function lives in the control schema: footprint/fenceTriggers.ts)
-   AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_proc p JOIN pg_catalog.pg_namespace s ON s.oid = p.pronamespace
-                    WHERE p.oid = tg.tgfoid AND s.nspname = $1)`;
+   -- pgferry's writer fence, told by its identity (footprint/fenceTriggers.ts): a trigger of the
+   -- fence's name calling the fence's own function; a DBA's trigger calling a function of theirs in
+   -- a schema named like the control schema is theirs, and compared
+   AND NOT (tg.tgname = $4 AND tg.tgfoid = coalesce(pg_catalog.to_regprocedure(NULLIF($5::text, ''))::pg_catalog.oid, 0))`;
 
 const RULES_SQL = `
 SELECT 'rule' AS kind, n.nspname AS schema, c.relname AS relation, r.rulename AS name, NULL AS args,
@@ -295,8 +297,9 @@ interface Row {
 }
 
 /**
- * Reads every object of the connected database that a migration moves, the schema `controlSchema`
- * and what the filters leave out (`leftOut`: relation OIDs, schema names) aside. One statement per
+ * Reads every object of the connected database that a migration moves, the schema `controlSchema`,
+ * what the filters leave out (`leftOut`: relation OIDs, schema names) and the triggers of the
+ * migration's writer fence in this database (`fence`, fenceNamesOf) aside. One statement per
  * kind of object, all in one read-only transaction of its own on the caller's session (which must
  * not be in one): one snapshot.
  */
@@ -305,7 +308,10 @@ export async function readSchemaObjects(
   major: number,
   controlSchema: string,
   leftOut: { readonly relations: readonly string[]; readonly schemas: readonly string[] } = { relations: [], schemas: [] },
+  fence?: FenceNames,
 ): Promise<SchemaObject[]> {
+  const triggers = triggersSql(major);
+  const fenceIdentity = fence ? [fence.trigger, `${qualified(controlSchema, fence.function)}()`] : ['', ''];
   const statements = [
     RELATIONS_SQL,
     columnsSql(major),
@@ -313,7 +319,7 @@ export async function readSchemaObjects(
     INDEXES_SQL,
     functionsSql(major),
     TYPES_SQL,
-    triggersSql(major),
+    triggers,
     RULES_SQL,
     POLICIES_SQL,
     SCHEMAS_SQL,
@@ -328,7 +334,10 @@ export async function readSchemaObjects(
     // and a follow would act on that half (seen: DROP INDEX of a constraint's index, refused)
     await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
     try {
-      for (const sql of statements) await readInto(objects, client, sql, [controlSchema, leftOut.relations, leftOut.schemas]);
+      for (const sql of statements) {
+        const params = [controlSchema, leftOut.relations, leftOut.schemas];
+        await readInto(objects, client, sql, sql === triggers ? [...params, ...fenceIdentity] : params);
+      }
     } catch (error) {
       if (sqlState(error) === INTERNAL_ERROR && read < CONSISTENT_READS) continue;
       throw error;

@@ -5,7 +5,7 @@
 import type pg from 'pg';
 import { readUnsupportedObjects } from '../../catalog/unsupported';
 import { closeSessionPair, openSessionPair, serverMajor } from '../../connect/session';
-import { CONTROL_SCHEMA } from '../../core/names';
+import { CONTROL_SCHEMA, fenceNamesOf } from '../../core/names';
 import { PgferryError } from '../../core/errors';
 import { compileFilters, leftOutByName, type CompiledFilters } from '../../filter/filters';
 import { nameKey, readFilterPlan, type FilterPlan } from '../../filter/plan';
@@ -136,9 +136,11 @@ export async function compareDatabase(
     // what the filters leave out is not read on the source, nor its schemas on the target (which
     // has `public` from template0 whether or not it moves)
     const schemas = [...filter.leftOutSchemaNames];
+    // the writer fence (the source's at a cutover, the target's at a fall-back) is pgferry's own
+    const fence = fenceNamesOf(spec.migrationName, database);
     const [source, target] = await Promise.all([
-      readSchemaObjects(pair.source, sourceMajor, CONTROL_SCHEMA, { relations: [...filter.leftOut], schemas }),
-      readSchemaObjects(pair.target, targetMajor, CONTROL_SCHEMA, { relations: [], schemas }),
+      readSchemaObjects(pair.source, sourceMajor, CONTROL_SCHEMA, { relations: [...filter.leftOut], schemas }, fence),
+      readSchemaObjects(pair.target, targetMajor, CONTROL_SCHEMA, { relations: [], schemas }, fence),
     ]);
     const ctx: CompareContext = {
       sourceMajor,
