@@ -11,7 +11,7 @@ import type { ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { streamNamesOf } from '../../provider/engine/core/names';
 import { NONE_LEFT, startCluster, STREAMING, streamObjects, until, type Cluster } from '../support';
-import { runCli, stderrMatch } from '../cli/helpers';
+import { agentInputs, startAgent as startSharedAgent, type AgentServers } from './support/agents';
 import { fingerprint, loadShop } from './support/fixture';
 import { closeProtocolSession, openProtocolSession, type ProviderHost } from './support/providerHost';
 
@@ -27,20 +27,10 @@ const agents: ChildProcess[] = [];
 /** res-agent-1, which holds the credentials of shop, live and cutnow. */
 let agentOne: ChildProcess;
 
-const inputs = (name: string, database: string, overrides: Record<string, unknown> = {}) => ({
-  migrationName: name,
-  source: { host: source.host, port: source.port, user: source.user, password: SOURCE_PW, sslMode: 'prefer' },
-  target: { host: target.host, port: target.port, user: target.user, password: TARGET_PW, sslMode: 'prefer' },
-  databases: [database],
-  mode: 'Offline',
-  runtime: 'agents',
-  tableJobs: 2,
-  indexJobs: 2,
-  __provider: provider,
-  ...overrides,
-});
+const servers = (): AgentServers => ({ source, target, sourcePassword: SOURCE_PW, targetPassword: TARGET_PW, provider });
+const inputs = (name: string, database: string, overrides: Record<string, unknown> = {}) =>
+  agentInputs(servers(), name, database, overrides);
 
-/** `pgferry agent` with the credentials of these source databases; resolves once it joined. */
 /**
  * Waits for the provider's log line: it reaches the host through the provider process's stdout
  * pipe, which may deliver it after the gRPC answer of the call that logged it.
@@ -49,18 +39,11 @@ async function printed(line: RegExp): Promise<void> {
   await until(`the provider to print ${line}`, async () => host.stdout.some((l) => line.test(l)) || undefined, 15_000, 50);
 }
 
+/** `pgferry agent` with the credentials of these source databases, stopped by the suite's end. */
 async function startAgent(name: string, databases: readonly string[]): Promise<ChildProcess> {
-  let child: ChildProcess | undefined;
-  const urls = databases.map((d) => `postgres://${source.user}:${SOURCE_PW}@${source.host}:${source.port}/${d}`).join(' ');
-  void runCli(
-    ['agent', '--name', name, '--target-host', target.host, '--target-port', String(target.port), '--target-user', target.user],
-    { PGPASSWORD: TARGET_PW, PGFERRY_SOURCE_URLS: urls },
-    280_000,
-    (c) => (child = c),
-  );
-  await stderrMatch(child!, new RegExp(`^agent ${name} joined`), `agent ${name} joining`);
-  agents.push(child!);
-  return child!;
+  const child = await startSharedAgent(servers(), name, databases);
+  agents.push(child);
+  return child;
 }
 
 const databaseCount = async (name: string) =>

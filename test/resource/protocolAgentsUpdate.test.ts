@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import type { ChildProcess } from 'node:child_process';
 import { startCluster, until, type Cluster } from '../support';
-import { runCli, stderrMatch } from '../cli/helpers';
+import { agentInputs, startAgent, type AgentServers } from './support/agents';
 import { fingerprint, loadShop } from './support/fixture';
 import { closeProtocolSession, openProtocolSession, type ProviderHost } from './support/providerHost';
 
@@ -22,32 +22,9 @@ let program: { dir: string; remove(): Promise<void> };
 let host: ProviderHost;
 let agent: ChildProcess | undefined;
 
-const inputs = (overrides: Record<string, unknown> = {}) => ({
-  migrationName: NAME,
-  source: { host: source.host, port: source.port, user: source.user, password: SOURCE_PW, sslMode: 'prefer' },
-  target: { host: target.host, port: target.port, user: target.user, password: TARGET_PW, sslMode: 'prefer' },
-  databases: [DB],
-  mode: 'Online',
-  runtime: 'agents',
-  tableJobs: 2,
-  indexJobs: 2,
-  tags: { owner: 'team-a' },
-  __provider: provider,
-  ...overrides,
-});
-
-async function startAgent(): Promise<ChildProcess> {
-  let child: ChildProcess | undefined;
-  const url = `postgres://${source.user}:${SOURCE_PW}@${source.host}:${source.port}/${DB}`;
-  void runCli(
-    ['agent', '--name', 'res-agent-upd', '--target-host', target.host, '--target-port', String(target.port), '--target-user', target.user],
-    { PGPASSWORD: TARGET_PW, PGFERRY_SOURCE_URLS: url },
-    280_000,
-    (c) => (child = c),
-  );
-  await stderrMatch(child!, /^agent res-agent-upd joined/, 'agent res-agent-upd joining');
-  return child!;
-}
+const servers = (): AgentServers => ({ source, target, sourcePassword: SOURCE_PW, targetPassword: TARGET_PW, provider });
+const inputs = (overrides: Record<string, unknown> = {}) =>
+  agentInputs(servers(), NAME, DB, { mode: 'Online', tags: { owner: 'team-a' }, ...overrides });
 
 const catalogRow = async () =>
   (await target.query<{ state: string; sub_state: string }>(`SELECT state, sub_state FROM pgferry.migration WHERE name = $1`, [NAME]))[0]!;
@@ -66,7 +43,7 @@ describe('protocol: an update of a migration an agent is still copying', functio
     await source.query(`CREATE TABLE events (id bigint PRIMARY KEY, payload text)`, [], DB);
     await source.query(`INSERT INTO events SELECT g, md5(g::text) || md5((g + 1)::text) FROM generate_series(1, 1500000) g`, [], DB);
     ({ provider, program, host } = await openProtocolSession());
-    agent = await startAgent();
+    agent = await startAgent(servers(), 'res-agent-upd', [DB]);
   });
   after(async () => {
     agent?.kill('SIGKILL');
