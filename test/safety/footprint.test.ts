@@ -21,6 +21,7 @@ import { fireAsReplica } from '../../provider/engine/footprint/targetFiring';
 import { setAsideForeignKeys } from '../../provider/engine/footprint/targetForeignKeys';
 import { fenceDatabase, liftStatements } from '../../provider/engine/footprint/writerFence';
 import { pausePooler } from '../../provider/engine/footprint/poolerPause';
+import { guardTarget } from '../../provider/engine/footprint/targetGuard';
 import { pairSpec, serverSpec, startPair, type ServerPair } from '../support';
 import { poolerInputOf, startPgBouncer, type PgBouncer } from '../support/pgbouncer';
 import { createMigration, events as catalogEvents } from '../../provider/engine/control/store';
@@ -189,6 +190,8 @@ describe('safety: the footprint is given back by one release, and a second relea
       await pair.target.query(`CREATE PUBLICATION "${reverse.publication}" FOR TABLE parent, child`, [], DB);
       await pair.target.query("SELECT pg_create_logical_replication_slot($1, 'pgoutput')", [reverse.slot], DB);
       await pair.source.query('SELECT pg_replication_origin_create($1)', [reverse.origin]);
+      // the target's guard as a held cutover puts it on, before its pin (on the published tables)
+      await guardTarget(ctx, DB);
       // the pooler's pause as a cutover through it makes it, before the fence
       await pausePooler(ctx, DB);
       assert.equal((await pooled()).paused, 1, 'the pooler paused');
@@ -198,9 +201,11 @@ describe('safety: the footprint is given back by one release, and a second relea
       await fenceDatabase(ctx, DB, 'target');
 
       const pending = await pendingFootprint(ctx, DB);
+      // all but a fall-back's pause of the pooler, which pauses only what a cutover switched and kept:
+      // the cutover's pause here is still pending (test/fallback/poolerFallBack.test.ts releases it)
       assert.deepEqual(
         pending.map((p) => p.change),
-        FOOTPRINT.map((c) => c.name),
+        FOOTPRINT.map((c) => c.name).filter((name) => name !== 'poolerPauseBack'),
         JSON.stringify(pending, null, 2),
       );
       assert.notDeepEqual(await servers(pair), before);
