@@ -38,8 +38,8 @@ export {
   type SchemaChangeCapture,
 } from './input/migrationSpec';
 export { POOLER_PASSWORD_VARIABLE } from './switchover/pooler';
-export { publicSpec, sameMigration } from './input/publicSpec';
-export { defaultSslMode, isAzureHost, isUncheckedTls } from './input/azureHosts';
+export { sameMigration } from './input/publicSpec';
+export { defaultSslMode } from './input/azureHosts';
 export { tlsFailureOf } from './validate/connectivity';
 export { FALLBACK_WINDOW_RULE, isFallbackWindow } from './input/fallbackWindow';
 export { CONTROL_SCHEMA_VERSION } from './control/schemaVersions';
@@ -90,6 +90,6 @@ export { withSourceSlots } from './runner/stoppedRunner';
 export { FILTER_KEYS, type TableFilters } from './input/patterns';
 export { recommendedServerParameters } from './validate/serverParameters';
 
-export { runAgent, AGENT_HEARTBEAT_MS, type AgentOptions } from './runner/agent';
+export { runAgent, type AgentOptions } from './runner/agent';
 export type { SourceCredential } from './input/runSpec';
-export { serverKey, AGENT_STALE_SECONDS } from './control/agents';
+export { serverKey } from './control/agents';

@@ -1,7 +1,8 @@
 // `pgferry resume`: the runner of an offline copy is killed mid-copy; resume --wait restarts it
 // and the migration ends Succeeded with every row on the target.
 import assert from 'node:assert/strict';
-import { parseMigrationSpec, publicSpec } from '../../provider/engine';
+import { parseMigrationSpec } from '../../provider/engine';
+import { publicSpec } from '../../provider/engine/input/publicSpec';
 import { CatalogConnection } from '../../provider/engine/control/connection';
 import { CopyHold, startPair, until, type ServerPair } from '../support';
 import { propertiesFile, runCli, PGFERRY_JSON } from './helpers';

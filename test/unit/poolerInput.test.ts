@@ -5,7 +5,8 @@
 import assert from 'node:assert/strict';
 import { parseCli } from '../../provider/cli/input/parse';
 import { specFromProperties } from '../../provider/cli/input/body';
-import { parseMigrationSpec, PgferryError, publicSpec } from '../../provider/engine';
+import { parseMigrationSpec, PgferryError } from '../../provider/engine';
+import { publicSpec } from '../../provider/engine/input/publicSpec';
 import { runSpecOf } from '../../provider/engine/input/runSpec';
 import { checkInputs } from '../../provider/resource/inputSchema';
 import { redact } from '../../provider/resource/redact';

@@ -10,7 +10,7 @@ import { CONTROL_SCHEMA } from '../core/names';
 const S = ident(CONTROL_SCHEMA);
 
 /** An agent without a heartbeat for this long counts as gone (as a runner does: RUNNER_STALE_SECONDS). */
-export const AGENT_STALE_SECONDS = 30;
+const AGENT_STALE_SECONDS = 30;
 
 /** The name of one database's credentials: no user, no secret, so it may sit in the catalog. */
 export function serverKey(host: string, port: number, database: string): string {

@@ -3,7 +3,8 @@
 // apply progress. Downtime is measured from the moment the cutover first began to completion (a
 // resumed cutover keeps the first start). This is a step of the flow, started by the online
 // supervisor's cutover handler (handleCutover.ts) once the user asks: the mechanisms it runs (the
-// writer fence, the lag gate, sequence sync and recheck) are switchover/'s, and ranked below it.
+// writer fence, the lag gate, sequence sync and recheck) are switchover/'s, and ranked below it; the
+// target's guard of a held cutover, from the pin to the switch, is targetGuardAtCutover.ts's.
 import { retrying, RETRY_POLICIES } from '../connect/retry';
 import { outageRetry } from '../run/outage';
 import { applierResult, markCutoverPoint } from '../switchover/marker';
@@ -29,7 +30,7 @@ import {
 import { syncSequences } from '../switchover/sequenceSync';
 import { keptLargeObjectsMessage, syncLargeObjects, type LargeObjectDelta } from '../switchover/largeObjectDelta';
 import { recheckMovedSequences } from '../switchover/sequenceRecheck';
-import { failpoint, holdpoint } from '../util/failpoints';
+import { failpoint } from '../util/failpoints';
 import { unfencedWindowRefusal } from '../input/fallbackWindow';
 import { openFallbackWindows, requestedWindow } from './fallback';
 import { describeFirings } from '../footprint/targetFiring';
@@ -42,8 +43,8 @@ import { clearCutoverOptions, cutoverOptionsOf } from '../control/cutoverOptions
 import { fenceOf, keepFence, liftStatements } from '../footprint/writerFence';
 import { checkFenceRights, fenceDatabase, liftWriterFence } from '../footprint/writerFence';
 import { pausePooler, poolerPause, switchPooler } from '../footprint/poolerPause';
-import { NOTHING_PINNED, pinBeforePause, type PinnedBeforePause } from '../switchover/pinBeforePause';
-import { dropGuardWhileHeld, guardTarget, guardedWrites, guardedWritesMessage, targetGuard } from '../footprint/targetGuard';
+import { NOTHING_PINNED, type PinnedBeforePause } from '../switchover/pinBeforePause';
+import { dropGuardAtSwitch, dropTargetGuard, pinUnderGuard, writtenOnTarget } from './targetGuardAtCutover';
 import {
   DEFAULT_FENCED_LAG_BUDGET_SECONDS,
   measureCatchUp,
@@ -101,7 +102,7 @@ export async function finishCutover(run: MigrationRun, database: string, began?:
   // cancel or failure lifts it from here on
   await keepFence(store, spec.migrationName, database);
   // the target's guard goes while the applications are still held: its DDL queues behind none of them
-  await dropGuardWhileHeld(run, database);
+  await dropGuardAtSwitch(run, database);
   // the pooler's held queries go to the target from here on (a resumed runner does it again: idempotent)
   await switchPooler(run, database);
   const firings = await releaseDatabase(run, database, 'throw', { cutOver: true });
@@ -399,7 +400,7 @@ async function verifiedAndUnwritten(
 }
 
 /**
- * The target's guard read inside the hold (footprint/targetGuard.ts), the last check before
+ * The target's guard read inside the hold (targetGuardAtCutover.ts), the last check before
  * anything irreversible: a write on the target by a session that is not pgferry's since the pin
  * before the hold stops the cutover, naming the table and who wrote, the pooler resumed on the old
  * source. False then.
@@ -410,13 +411,9 @@ async function nothingWrittenOnTarget(
   databases: ReadonlySet<string>,
   streams: readonly OnlineStream[],
 ): Promise<boolean> {
-  const found: string[] = [];
-  for (const s of streams) {
-    const writes = await again(run, `the target's guard of "${s.database}"`, () => guardedWrites(run, s.database));
-    if (writes.length > 0) found.push(guardedWritesMessage(s.database, writes));
-  }
-  if (found.length === 0) return true;
-  await resumeAfterMismatch(run, all, databases, found.join('; '), "the target's guard");
+  const written = await writtenOnTarget(run, streams);
+  if (written === undefined) return true;
+  await resumeAfterMismatch(run, all, databases, written, "the target's guard");
   return false;
 }
 
@@ -691,32 +688,6 @@ async function fenceAndGate(
   return false;
 }
 
-/**
- * The target guarded (footprint/targetGuard.ts), then every table verified at a pin
- * (switchover/pinBeforePause.ts), verify: true only. A database whose target cannot be guarded is
- * not pinned: its tables are counted inside the hold, as before the pin existed, with a warning.
- */
-async function pinUnderGuard(run: MigrationRun, streams: readonly OnlineStream[], hold: 'pause' | 'fence'): Promise<PinnedBeforePause> {
-  if (run.spec.verify !== true) return NOTHING_PINNED;
-  const guarded: OnlineStream[] = [];
-  for (const s of streams) {
-    try {
-      await guardTarget(run, s.database);
-      guarded.push(s);
-    } catch (error) {
-      if (run.signal.aborted) throw error;
-      await again(run, `dropping the target's guard of "${s.database}"`, () => targetGuard.undo(run, s.database));
-      await run.warn(
-        `cutover: the target's tables could not be guarded (${errorMessage(error)}); they are counted inside the ${hold}`,
-        s.database,
-      );
-    }
-  }
-  const pinned = await pinBeforePause(run, guarded, hold);
-  for (const s of guarded) await holdpoint(`cutover-pinned:${s.database}`);
-  return pinned;
-}
-
 /** What a roll-back gave back, in words. */
 function givenBack(fenced: boolean, paused: boolean): string {
   const parts = [...(fenced ? ['the writer fence is lifted'] : []), ...(paused ? ['the pooler is resumed on the old source'] : [])];
@@ -742,8 +713,7 @@ async function liftFences(run: MigrationRun, databases: readonly string[]): Prom
   for (const database of databases) {
     await again(run, `lifting the writer fence of "${database}"`, () => liftWriterFence(run, database));
     await again(run, `resuming the pooler on the source for "${database}"`, () => poolerPause.undo(run, database));
-    // what the guard recorded is forgotten by the verification with it: those tables are read whole next time
-    await again(run, `dropping the target's guard of "${database}"`, () => targetGuard.undo(run, database));
+    await dropTargetGuard(run, database);
   }
 }
 

@@ -23,7 +23,7 @@ import { withSession } from '../connect/session';
 import { finishCutover } from './cutover';
 import { releaseDatabase, releaseStream } from '../footprint/release';
 import { poolerPause } from '../footprint/poolerPause';
-import { targetGuard } from '../footprint/targetGuard';
+import { dropTargetGuard } from './targetGuardAtCutover';
 import { canceledError } from '../core/errors';
 import { outageRetry } from '../run/outage';
 import { releaseOpenDatabases, startCleanup } from './cleanup';
@@ -140,11 +140,7 @@ async function openStream(
       outageRetry(run, `resuming the pooler on the source for "${database}"`, database),
     );
     // and the target's guard of that cutover goes (what it recorded makes those tables read whole next time)
-    await retrying(
-      RETRY_POLICIES.phase,
-      () => targetGuard.undo(run, database),
-      outageRetry(run, `dropping the target's guard of "${database}"`, database),
-    );
+    await dropTargetGuard(run, database);
   }
   // a copied database streams on from its slot, unless the slot is gone (dropped, or invalidated
   // past max_slot_wal_keep_size): then its copy is made again

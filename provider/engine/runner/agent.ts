@@ -23,7 +23,7 @@ import { helpCopyRound } from './copyHelper';
 import { runnerLogPath } from './spawn';
 
 /** How often an agent heartbeats: well inside AGENT_STALE_SECONDS, so one late beat is not death. */
-export const AGENT_HEARTBEAT_MS = 5_000;
+const AGENT_HEARTBEAT_MS = 5_000;
 /** How often an agent looks for migrations no runner holds. */
 const LOOK_EVERY_MS = 1_000;
 /** How long an agent leaves a copy round alone after helping it failed here. */

@@ -6,7 +6,7 @@
 // (switchover/recheckPlan.ts), with no count. A difference found at this pin is recorded as the
 // background verifier records one: the cutover then reads that table whole inside the hold and
 // stops there. What the target gets from anyone but the apply after the pin is the target's
-// guard's to see (footprint/targetGuard.ts, put on before this pin by flow/cutover.ts).
+// guard's to see (footprint/targetGuard.ts, put on before this pin by flow/targetGuardAtCutover.ts).
 import type { OnlineStream } from '../cdc/apply/onlineStream';
 import { errorMessage } from '../core/errors';
 import { recordEvent } from '../control/store';
