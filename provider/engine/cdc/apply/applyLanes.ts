@@ -133,6 +133,7 @@ export class ApplyLanes {
       purpose: `apply session ${index + 1}`,
       writable: true,
       settings: { synchronous_commit: 'on', jit: 'off' },
+      pipeline: true,
     });
     try {
       await client.query('SET session_replication_role = replica');

@@ -50,7 +50,7 @@ export const PROGRESS_TABLE_SQL = qualified(PROGRESS_TABLE.schema, PROGRESS_TABL
 
 /** A simple-protocol message of `statements` and COMMIT, which answers it. */
 function commitMessage(statements: readonly string[]): PipelinedStatement {
-  return { text: [...statements, 'COMMIT'].join('; '), expectCommand: 'COMMIT' };
+  return { text: [...statements, 'COMMIT'].join('; '), expectCommand: 'COMMIT', commits: true };
 }
 
 /** What both ways share: the apply session they record on, the key of the position, the lease check. */
