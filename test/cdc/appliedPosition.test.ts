@@ -5,7 +5,7 @@
 // ended after it (killed runner, failed COMMIT) armed the origin, and the transaction that drops
 // the session's temporary tables on disconnect moved it past the lost batch.
 import assert from 'node:assert/strict';
-import type pg from 'pg';
+import pg from 'pg';
 import { openAppliedPosition, type AppliedPosition, type PositionKey } from '../../provider/engine/cdc/apply/positionCommit';
 import { StatementPipeline } from '../../provider/engine/cdc/apply/statementPipeline';
 import { ident } from '../../provider/engine/connect/quote';
@@ -29,6 +29,20 @@ describe('cdc: recorded position vs. batches that never commit (integration)', f
     await cluster.query(`CREATE DATABASE ${ident(db)}`);
     await cluster.query('CREATE TABLE t (x int UNIQUE DEFERRABLE INITIALLY DEFERRED)', [], db);
     return { db, key: { origin: `pgferry_test_${db}`, migration: 'm', database: db } };
+  }
+
+  /** A session in pg's pipeline mode, as the apply's target sessions are (statementPipeline.ts). */
+  async function applySession(db: string): Promise<pg.Client> {
+    const client = new pg.Client({
+      host: cluster.host,
+      port: cluster.port,
+      user: cluster.user,
+      password: cluster.password,
+      database: db,
+      pipeline: true,
+    });
+    await client.connect();
+    return client;
   }
 
   /** BEGIN, the batch's statements, then its progress record and COMMIT, as the apply session sends them. */
@@ -73,7 +87,7 @@ describe('cdc: recorded position vs. batches that never commit (integration)', f
     // session disarms it first.
     for (const disarm of [false, true]) {
       const { db, key } = await setup();
-      const client = await cluster.connect(db);
+      const client = await applySession(db);
       const pid = (await client.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]!.pid;
       const progress = await openAppliedPosition(client, key, false);
       await batch(client, progress, 'INSERT INTO t VALUES (1)', FIRST);
@@ -98,7 +112,7 @@ describe('cdc: recorded position vs. batches that never commit (integration)', f
 
     it(`a COMMIT that fails leaves the position at the last committed batch (progress: ${mode})`, async () => {
       const { db, key } = await setup();
-      const client = await cluster.connect(db);
+      const client = await applySession(db);
       const pid = (await client.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]!.pid;
       const progress = await openAppliedPosition(client, key, preferTable);
       assert.equal(progress.mode, mode);
@@ -111,7 +125,7 @@ describe('cdc: recorded position vs. batches that never commit (integration)', f
 
     it(`a connection lost before COMMIT leaves the position at the last committed batch (progress: ${mode})`, async () => {
       const { db, key } = await setup();
-      const client = await cluster.connect(db);
+      const client = await applySession(db);
       client.on('error', () => undefined);
       const pid = (await client.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]!.pid;
       const progress = await openAppliedPosition(client, key, preferTable);

@@ -1,8 +1,10 @@
-// The apply's statement pipeline against a real server: how many statements may wait unfinished,
-// bounded by their bytes, and what counts as in flight. The apply decodes its next batch only while
-// send() returns at once; a bound of a few statements made it wait on every long UPDATE.
+// The apply's statement pipeline against a real server, on a client in pg's pipeline mode as the
+// apply's: how many statements may wait unfinished, bounded by their bytes, and what counts as in
+// flight (the apply decodes its next batch only while send() returns at once; a bound of a few
+// statements made it wait on every long UPDATE); a COPY sent with its data; and no COMMIT sent
+// behind a statement that failed on this side.
 import assert from 'node:assert/strict';
-import type pg from 'pg';
+import pg from 'pg';
 import { StatementPipeline } from '../../provider/engine/cdc/apply/statementPipeline';
 import { startCluster, type Cluster } from '../support';
 
@@ -14,7 +16,9 @@ describe('cdc: statement pipeline bounds (integration)', function () {
   let client: pg.Client;
   before(async () => {
     cluster = await startCluster({ major: 15, label: 'pipeline' });
-    client = await cluster.connect('postgres');
+    client = new pg.Client({ host: cluster.host, port: cluster.port, user: cluster.user, password: cluster.password, pipeline: true });
+    await client.connect();
+    await client.query('CREATE TABLE piped (id int PRIMARY KEY, v text)');
   });
   after(async () => {
     await client?.end();
@@ -75,5 +79,46 @@ describe('cdc: statement pipeline bounds (integration)', function () {
     await assert.rejects(pipeline.idle(), /first: division by zero/);
     assert.deepEqual(ran, []);
     await client.query('ROLLBACK');
+  });
+
+  it('loads a COPY sent with its data, and a COPY refused before its data leaves the session answering', async () => {
+    const pipeline = new StatementPipeline(client, 64, 1024 * 1024);
+    await pipeline.send({ text: 'BEGIN' }, fail);
+    const data = Buffer.from('1\tone\n2\ttwo\n3\t\\N\n');
+    await pipeline.send({ text: 'COPY public.piped (id, v) FROM STDIN', copyData: data, affects: 3 }, fail);
+    await pipeline.send({ text: 'COMMIT', expectCommand: 'COMMIT', commits: true }, fail);
+    await pipeline.idle();
+    const rows = await cluster.query<{ id: number; v: string | null }>('SELECT id, v FROM public.piped ORDER BY id');
+    assert.deepEqual(rows, [
+      { id: 1, v: 'one' },
+      { id: 2, v: 'two' },
+      { id: 3, v: null },
+    ]);
+    // the server refuses this COPY before reading its data: the data and its end that follow are ignored
+    const refused = new StatementPipeline(client, 64, 1024 * 1024);
+    await refused.send(
+      { text: 'COPY public.missing (id) FROM STDIN', copyData: Buffer.from('4\n') },
+      (e) => new Error(`copy: ${(e as Error).message}`),
+    );
+    await assert.rejects(refused.idle(), /copy: relation "public.missing" does not exist/);
+    const { rows: after } = await client.query<{ n: string }>('SELECT count(*) AS n FROM public.piped');
+    assert.equal(after[0]!.n, '3');
+  });
+
+  it('sends no COMMIT behind a statement that changed other rows than it had to: its transaction is not on the server', async () => {
+    await cluster.query("INSERT INTO public.piped VALUES (10, 'kept') ON CONFLICT (id) DO NOTHING");
+    const pipeline = new StatementPipeline(client, 64, 1024 * 1024);
+    await pipeline.send({ text: 'BEGIN' }, fail);
+    await pipeline.send({ text: "INSERT INTO public.piped VALUES (11, 'added')" }, fail);
+    // the server runs it (one row changed) but two were expected: a failure this side only
+    await pipeline.send(
+      { text: "UPDATE public.piped SET v = 'changed' WHERE id = 10", affects: 2 },
+      (e) => new Error(`update: ${(e as Error).message}`),
+    );
+    await pipeline.send({ text: 'COMMIT', expectCommand: 'COMMIT', commits: true }, fail).catch(() => undefined);
+    await assert.rejects(pipeline.idle(), /update: changed 1 row\(s\) instead of 2/);
+    await client.query('ROLLBACK');
+    const rows = await cluster.query<{ id: number; v: string }>('SELECT id, v FROM public.piped WHERE id >= 10 ORDER BY id');
+    assert.deepEqual(rows, [{ id: 10, v: 'kept' }]);
   });
 });

@@ -18,6 +18,8 @@ export interface OpenOptions {
   readonly applicationName?: string;
   /** Milliseconds to wait for the connection. */
   readonly connectTimeoutMs?: number;
+  /** pg's pipeline mode: each query is sent at once, without waiting for the answers before it. */
+  readonly pipeline?: boolean;
 }
 
 const NO_SSL_MESSAGE = /does not support SSL/i;
@@ -69,6 +71,7 @@ function clientConfig(server: ServerSpec, options: OpenOptions = {}, ssl = tlsOp
     keepAlive: true,
     keepAliveInitialDelayMillis: 10_000,
     ...(options.replication ? { replication: 'database' } : {}),
+    ...(options.pipeline ? { pipeline: true } : {}),
   } as pg.ClientConfig;
 }
 

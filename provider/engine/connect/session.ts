@@ -55,6 +55,8 @@ export interface SessionOptions {
   /** Further settings for this session (e.g. synchronous_commit), applied after the pinned ones. */
   readonly settings?: Readonly<Record<string, string>>;
   readonly connectTimeoutMs?: number;
+  /** pg's pipeline mode (the apply's sessions: cdc/apply/statementPipeline.ts); no cursor or COPY stream on it. */
+  readonly pipeline?: boolean;
 }
 
 /**
@@ -90,6 +92,7 @@ export async function openSession(server: ServerSpec, options: SessionOptions): 
     replication: options.replication,
     applicationName: `${APPLICATION_NAME_PREFIX}${options.purpose}`,
     connectTimeoutMs: options.connectTimeoutMs,
+    pipeline: options.pipeline,
   });
   // A dropped connection surfaces on the next query; without a listener it would crash the process.
   client.on('error', () => undefined);

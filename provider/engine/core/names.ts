@@ -146,7 +146,7 @@ export const PROGRESS_TABLE = { schema: CONTROL_SCHEMA, table: 'apply_progress' 
 
 /**
  * Table in the target database where each parallel apply session other than the first records the
- * batch it committed and the source transactions of its part (cdc/apply/positionCommit.ts LanePosition).
+ * batch it committed and the source transactions of its part (cdc/apply/positionCommit.ts lanePosition).
  */
 export const LANE_TABLE = { schema: CONTROL_SCHEMA, table: 'apply_lane' } as const;
 

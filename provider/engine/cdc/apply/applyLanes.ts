@@ -1,7 +1,7 @@
 // Parallel apply's other sessions (docs/safety.md#parallel-apply-applysessions-issue-65):
 // the lanes 1..N-1 beside the first apply session (lane 0), each a target connection with its own
 // open transaction, and the batch commit that ends a group commit: every lane commits its part
-// with its record (positionCommit.ts LanePosition), and only then does the first session commit
+// with its record (positionCommit.ts lanePosition), and only then does the first session commit
 // the applied position. A lane holds no apply lock: it commits only inside the first session's
 // commit, which holds it, and each of its COMMITs checks the runner's lease as the first's do.
 import type pg from 'pg';
@@ -14,7 +14,7 @@ import { leaseGuardSql } from './leaseGuard';
 import { takeLaneLock } from './applyTarget';
 import { keyOf } from '../plan/changeTracker';
 import { LaneRouter, type LaneWrite } from '../plan/laneRouter';
-import { createLaneTable, LanePosition } from './positionCommit';
+import { createLaneTable, lanePosition } from './positionCommit';
 import type { SessionConfig } from './sessionConfig';
 import type { SessionConnections } from './sessionConnections';
 import type { TargetTransaction } from './targetTransaction';
@@ -133,6 +133,7 @@ export class ApplyLanes {
       purpose: `apply session ${index + 1}`,
       writable: true,
       settings: { synchronous_commit: 'on', jit: 'off' },
+      pipeline: true,
     });
     try {
       await client.query('SET session_replication_role = replica');
@@ -153,7 +154,10 @@ export class ApplyLanes {
       sent: undefined,
       txn: connections.laneTransaction(
         client,
-        new LanePosition(client, config.progressKey, leaseGuardSql(config.leaseSessionPid), index, () => lane.committing),
+        lanePosition(client, config.progressKey, leaseGuardSql(config.leaseSessionPid), {
+          lane: index,
+          transactions: () => lane.committing,
+        }),
         () => {
           if (lane.failure) throw lane.failure;
         },

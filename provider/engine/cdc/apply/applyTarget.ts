@@ -154,6 +154,8 @@ export async function openApplyTarget(config: SessionConfig, state: ApplyState, 
     // query on a loaded target (docs/bench.md#the-applys-settings); a resumed apply reads every
     // table before its first commit, and applying row changes never gains from it.
     settings: { synchronous_commit: 'on', jit: 'off' },
+    // its statements are pipelined (statementPipeline.ts)
+    pipeline: true,
   });
   client.on('error', onError);
   try {

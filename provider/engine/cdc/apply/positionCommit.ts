@@ -50,117 +50,112 @@ export const PROGRESS_TABLE_SQL = qualified(PROGRESS_TABLE.schema, PROGRESS_TABL
 
 /** A simple-protocol message of `statements` and COMMIT, which answers it. */
 function commitMessage(statements: readonly string[]): PipelinedStatement {
-  return { text: [...statements, 'COMMIT'].join('; '), expectCommand: 'COMMIT' };
+  return { text: [...statements, 'COMMIT'].join('; '), expectCommand: 'COMMIT', commits: true };
 }
 
-/** What both ways share: the apply session they record on, the key of the position, the lease check. */
-abstract class RecordedPosition implements AppliedPosition {
-  abstract readonly mode: AppliedPosition['mode'];
-  constructor(
-    protected readonly client: pg.Client,
-    protected readonly key: PositionKey,
-    /** The lease check each COMMIT carries (leaseGuard.ts); undefined without a lease. */
-    private readonly guard: string | undefined,
-  ) {}
-
-  abstract read(): Promise<bigint>;
-  abstract commitStatements(lsn: bigint, commitTimeMs: number): PipelinedStatement[];
-
-  /** The lease check as the statements of a commit message: none without a lease. */
-  protected leaseCheck(): string[] {
-    return this.guard ? [this.guard] : [];
-  }
-
-  async disarm(): Promise<void> {
-    await this.client.query('ROLLBACK');
-  }
+/** The lease check as the statements of a commit message: none without a lease (leaseGuard.ts). */
+function leaseCheck(guard: string | undefined): string[] {
+  return guard ? [guard] : [];
 }
 
-class OriginPosition extends RecordedPosition {
-  readonly mode = 'origin' as const;
-
-  async read(): Promise<bigint> {
-    const { rows } = await this.client.query<{ lsn: string | null }>('SELECT pg_replication_origin_progress($1, true)::text AS lsn', [
-      this.key.origin,
-    ]);
-    return rows[0]?.lsn ? parseLsn(rows[0].lsn) : 0n;
-  }
-
-  commitStatements(lsn: bigint, commitTimeMs: number): PipelinedStatement[] {
-    // One simple-protocol message (see the top of this file), so its values are quoted literals.
-    // The lease check comes before the setup: nothing that can fail runs between setup and COMMIT.
-    const setup = `SELECT pg_replication_origin_xact_setup(${literal(formatLsn(lsn))}::pg_lsn, ${literal(new Date(commitTimeMs).toISOString())}::timestamptz)`;
-    return [commitMessage(['SET CONSTRAINTS ALL IMMEDIATE', ...this.leaseCheck(), setup])];
-  }
-
-  /**
-   * A COMMIT that fails after the setup in its message (only an internal error can, once deferred
-   * checks passed) leaves the position set; the commit that drops temporary tables at disconnect
-   * would record it. Clearing it closes that last gap while the connection still answers.
-   */
-  override async disarm(): Promise<void> {
-    await super.disarm();
-    await this.client.query('SELECT pg_replication_origin_xact_reset()');
-  }
+/** What a way of recording the position gives beyond the commit's statements: how it reads, and what its disarm adds. */
+interface RecordingWay {
+  readonly mode: AppliedPosition['mode'];
+  readonly read: () => Promise<bigint>;
+  readonly commitStatements: (lsn: bigint, commitTimeMs: number) => PipelinedStatement[];
+  /** Run after the ROLLBACK every disarm begins with. */
+  readonly afterRollback?: () => Promise<void>;
 }
 
-class TablePosition extends RecordedPosition {
-  readonly mode = 'table' as const;
+/** The applied position of one way, recorded on the apply session `client`. */
+function recorded(client: pg.Client, way: RecordingWay): AppliedPosition {
+  return {
+    mode: way.mode,
+    read: way.read,
+    commitStatements: way.commitStatements,
+    disarm: async () => {
+      await client.query('ROLLBACK');
+      await way.afterRollback?.();
+    },
+  };
+}
 
-  async read(): Promise<bigint> {
-    const { rows } = await this.client.query<{ lsn: string }>(
-      `SELECT lsn::text AS lsn FROM ${PROGRESS_TABLE_SQL} WHERE migration = $1 AND database = $2`,
-      [this.key.migration, this.key.database],
-    );
-    return rows[0] ? parseLsn(rows[0].lsn) : 0n;
-  }
+/** The replication origin `key.origin`, already bound to the session `client`. */
+function originPosition(client: pg.Client, key: PositionKey, guard: string | undefined): AppliedPosition {
+  return recorded(client, {
+    mode: 'origin',
+    read: async () => {
+      const { rows } = await client.query<{ lsn: string | null }>('SELECT pg_replication_origin_progress($1, true)::text AS lsn', [
+        key.origin,
+      ]);
+      return rows[0]?.lsn ? parseLsn(rows[0].lsn) : 0n;
+    },
+    commitStatements: (lsn, commitTimeMs) => {
+      // One simple-protocol message (see the top of this file), so its values are quoted literals.
+      // The lease check comes before the setup: nothing that can fail runs between setup and COMMIT.
+      const setup = `SELECT pg_replication_origin_xact_setup(${literal(formatLsn(lsn))}::pg_lsn, ${literal(new Date(commitTimeMs).toISOString())}::timestamptz)`;
+      return [commitMessage(['SET CONSTRAINTS ALL IMMEDIATE', ...leaseCheck(guard), setup])];
+    },
+    // A COMMIT that fails after the setup in its message (only an internal error can, once deferred
+    // checks passed) leaves the position set; the commit that drops temporary tables at disconnect
+    // would record it. Clearing it closes that last gap while the connection still answers.
+    afterRollback: async () => {
+      await client.query('SELECT pg_replication_origin_xact_reset()');
+    },
+  });
+}
 
-  commitStatements(lsn: bigint, commitTimeMs: number): PipelinedStatement[] {
-    // the row is part of the transaction: an abort takes it back with the changes
-    const record = {
-      text: `INSERT INTO ${PROGRESS_TABLE_SQL} (migration, database, lsn, source_commit_at, applied_at) VALUES ($1, $2, $3::pg_lsn, $4::timestamptz, now())
+/** The row of `key` in the progress table, written in the transaction it records. */
+function tablePosition(client: pg.Client, key: PositionKey, guard: string | undefined): AppliedPosition {
+  return recorded(client, {
+    mode: 'table',
+    read: async () => {
+      const { rows } = await client.query<{ lsn: string }>(
+        `SELECT lsn::text AS lsn FROM ${PROGRESS_TABLE_SQL} WHERE migration = $1 AND database = $2`,
+        [key.migration, key.database],
+      );
+      return rows[0] ? parseLsn(rows[0].lsn) : 0n;
+    },
+    commitStatements: (lsn, commitTimeMs) => {
+      // the row is part of the transaction: an abort takes it back with the changes
+      const record = {
+        text: `INSERT INTO ${PROGRESS_TABLE_SQL} (migration, database, lsn, source_commit_at, applied_at) VALUES ($1, $2, $3::pg_lsn, $4::timestamptz, now())
        ON CONFLICT (migration, database) DO UPDATE SET lsn = EXCLUDED.lsn, source_commit_at = EXCLUDED.source_commit_at, applied_at = now()`,
-      params: [this.key.migration, this.key.database, formatLsn(lsn), new Date(commitTimeMs).toISOString()],
-    };
-    return [record, commitMessage(this.leaseCheck())];
-  }
+        params: [key.migration, key.database, formatLsn(lsn), new Date(commitTimeMs).toISOString()],
+      };
+      return [record, commitMessage(leaseCheck(guard))];
+    },
+  });
 }
 
 /** The lane table's quoted name (its rows go with the applied position: footprint/appliedPosition.ts). */
 export const LANE_TABLE_SQL = qualified(LANE_TABLE.schema, LANE_TABLE.table);
+
+/** What a parallel apply session's record names: its lane, and the source transactions (their commit records' positions) of the part of the batch it commits. */
+export interface LaneKey {
+  readonly lane: number;
+  readonly transactions: () => readonly bigint[];
+}
 
 /**
  * A parallel apply session's record (docs/safety.md#parallel-apply-applysessions-issue-65):
  * committed with its part of a batch, the batch's end and the source transactions of its part, keyed
  * by the stream's origin name, which is new with each instance of the migration.
  */
-export class LanePosition extends RecordedPosition {
-  readonly mode = 'table' as const;
-
-  constructor(
-    client: pg.Client,
-    key: PositionKey,
-    guard: string | undefined,
-    private readonly lane: number,
-    /** The source transactions (their commit records' positions) of the lane's part of the batch it commits. */
-    private readonly transactions: () => readonly bigint[],
-  ) {
-    super(client, key, guard);
-  }
-
-  /** A lane reads nothing: the session's start reads every lane's record (readLaneRecords). */
-  read(): Promise<bigint> {
-    return Promise.resolve(0n);
-  }
-
-  commitStatements(lsn: bigint): PipelinedStatement[] {
-    const record = {
-      text: `INSERT INTO ${LANE_TABLE_SQL} (origin, lane, lsn, transactions) VALUES ($1, $2, $3::pg_lsn, $4::pg_lsn[])
+export function lanePosition(client: pg.Client, key: PositionKey, guard: string | undefined, lane: LaneKey): AppliedPosition {
+  return recorded(client, {
+    mode: 'table',
+    // a lane reads nothing: the session's start reads every lane's record (readLaneRecords)
+    read: () => Promise.resolve(0n),
+    commitStatements: (lsn) => {
+      const record = {
+        text: `INSERT INTO ${LANE_TABLE_SQL} (origin, lane, lsn, transactions) VALUES ($1, $2, $3::pg_lsn, $4::pg_lsn[])
        ON CONFLICT (origin, lane) DO UPDATE SET lsn = EXCLUDED.lsn, transactions = EXCLUDED.transactions`,
-      params: [this.key.origin, this.lane, formatLsn(lsn), this.transactions().map(formatLsn)],
-    };
-    return [record, commitMessage(['SET CONSTRAINTS ALL IMMEDIATE', ...this.leaseCheck()])];
-  }
+        params: [key.origin, lane.lane, formatLsn(lsn), lane.transactions().map(formatLsn)],
+      };
+      return [record, commitMessage(['SET CONSTRAINTS ALL IMMEDIATE', ...leaseCheck(guard)])];
+    },
+  });
 }
 
 /**
@@ -221,11 +216,11 @@ export async function openAppliedPosition(
       const { rows } = await client.query<{ oid: number | null }>('SELECT pg_replication_origin_oid($1) AS oid', [key.origin]);
       if (rows[0]?.oid === null || rows[0]?.oid === undefined) await client.query('SELECT pg_replication_origin_create($1)', [key.origin]);
       await client.query('SELECT pg_replication_origin_session_setup($1)', [key.origin]);
-      return new OriginPosition(client, key, guard);
+      return originPosition(client, key, guard);
     } catch (error) {
       if (sqlState(error) !== INSUFFICIENT_PRIVILEGE) throw error;
     }
   }
   await createTable(client);
-  return new TablePosition(client, key, guard);
+  return tablePosition(client, key, guard);
 }
