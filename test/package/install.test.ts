@@ -9,6 +9,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import * as ts from 'typescript';
 import { startCluster, type Cluster } from '../support';
+import { commandEnvironment } from '../support/runWatch';
 import { fingerprint, loadShop } from '../resource/support/fixture';
 import { startProviderHost, type ProviderHost } from '../resource/support/providerHost';
 import { installProgram, packFromSources, registerMigration, type Packed } from './installedProgram';
@@ -29,13 +30,11 @@ const releasePrograms = new Map<string, string>();
 
 /** Runs a command of the program's node_modules/.bin as a user's shell would, PG* variables only as given. */
 async function runInstalled(file: string, args: string[], env: Record<string, string> = {}, nodeArgs: string[] = []) {
-  const base: NodeJS.ProcessEnv = {};
-  for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('PG')) base[k] = v;
   const command = nodeArgs.length > 0 ? process.execPath : file;
   try {
     const { stdout, stderr } = await execFileAsync(command, nodeArgs.length > 0 ? [...nodeArgs, file, ...args] : args, {
       cwd: program,
-      env: { ...base, PGPASSFILE: '/nonexistent', ...env },
+      env: { ...commandEnvironment(), PGPASSFILE: '/nonexistent', ...env },
     });
     return { code: 0, stdout, stderr };
   } catch (error) {
