@@ -19,12 +19,9 @@ INSERT INTO logs SELECT 'l' || g FROM generate_series(1, 50) g;
 SELECT setval('tick', 42);`;
 
 async function waitForEvent(store: CatalogConnection, name: string, pattern: RegExp): Promise<{ level: string; message: string }> {
-  for (let i = 0; i < 120; i++) {
-    const found = (await catalogEvents(store, name, 200)).find((e) => pattern.test(e.message));
-    if (found) return found;
-    await new Promise((r) => setTimeout(r, 250));
-  }
-  throw new Error(`no event matching ${pattern}`);
+  return until(`an event of ${name} matching ${pattern}`, async () =>
+    (await catalogEvents(store, name, 200)).find((e) => pattern.test(e.message)),
+  );
 }
 
 function onlineSpec(pair: ServerPair, name: string, db: string, extra: Record<string, unknown> = {}): MigrationSpec {

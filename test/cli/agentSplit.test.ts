@@ -188,7 +188,7 @@ describe('one split table copied by several agents in the coordinator snapshot',
     const runnerPid = Number(/migration all-die: runner (\d+) started/.exec(round.first.stderr())![1]);
     for (const agent of [round.first, round.second, round.third]) agent.child.kill('SIGKILL');
     for (const agent of [round.first, round.second, round.third]) await agent.exited;
-    await until('the dead agent runner to exit', async () => (processAlive(runnerPid) ? undefined : true), 10_000, 50);
+    await until('the dead agent runner to exit', async () => (processAlive(runnerPid) ? undefined : true), 60_000, 50);
     const again = await lab.startAgent('all-die-again', lab.sourceUrl('alldie'));
     await lab.waitSucceeded('all-die', again);
     assert.match(again.stderr(), /migration all-die: runner \d+ started \(resume\)/);

@@ -3,6 +3,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { commandEnvironment } from '../support/runWatch';
 
 /** main.js next to this compiled test: <outDir>/provider/cli/main.js. */
 const CLI_MAIN = path.resolve(__dirname, '../../provider/cli/main.js');
@@ -16,8 +17,9 @@ export interface CliResult {
 }
 
 /**
- * Runs `pgferry ...args`; PG* variables of the test process are not inherited unless given. A
- * variable given as undefined is removed (PGPASSFILE points nowhere unless a test says otherwise).
+ * Runs `pgferry ...args`; PG* variables of the test process are not inherited unless given, but the
+ * run's directory is (support/runWatch.ts commandEnvironment). A variable given as undefined is
+ * removed (PGPASSFILE points nowhere unless a test says otherwise).
  * `cwd`: the working directory relative paths (a --properties file) are read from.
  */
 export function runCli(
@@ -27,11 +29,9 @@ export function runCli(
   onSpawn?: (child: ChildProcess) => void,
   cwd?: string,
 ): Promise<CliResult> {
-  const base: NodeJS.ProcessEnv = {};
-  for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('PG')) base[k] = v;
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [CLI_MAIN, ...args], {
-      env: { ...base, PGPASSFILE: '/nonexistent', ...env },
+      env: { ...commandEnvironment(), PGPASSFILE: '/nonexistent', ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
       ...(cwd === undefined ? {} : { cwd }),
     });

@@ -1,10 +1,11 @@
-// Issue 68: a test run killed mid-suite (SIGKILL: no hook, no handler runs) leaves no server of
+// Issue 68: a test run killed mid-suite (SIGKILL: no hook, no handler runs) leaves no process of
 // its own running. A mocha process of its own runs test/localpg/fixtures/holdServers.ts, which
-// starts two servers and waits; it is killed, and its watchdog (test/support/runWatch.ts) must stop
-// both servers and remove the run's directory.
+// starts two servers and a `pgferry agent` (a process that outlives whatever started it, by design)
+// and waits; it is killed, and its watchdog (test/support/runWatch.ts) must stop the servers and
+// the agent and remove the run's directory.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { existsSync, promises as fs } from 'node:fs';
+import { existsSync, promises as fs, readdirSync, readFileSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -13,6 +14,22 @@ import { processAlive, until } from '../support';
 interface Held {
   readonly clustersDir: string;
   readonly servers: { readonly port: number; readonly dataDir: string; readonly pid: number }[];
+  readonly agentPid: number;
+}
+
+/** The pids of processes whose environment names this run directory, as its watchdog finds them. */
+function processesOfRun(dir: string): number[] {
+  const marker = `PGFERRY_CLUSTERS_DIR=${dir}`;
+  return readdirSync('/proc')
+    .filter((entry) => /^\d+$/.test(entry))
+    .filter((pid) => {
+      try {
+        return readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0').includes(marker);
+      } catch {
+        return false; // ended while we looked
+      }
+    })
+    .map(Number);
 }
 
 /** Whether something accepts TCP connections on a loopback port. */
@@ -33,7 +50,7 @@ const MOCHA = require.resolve('mocha/bin/mocha.js');
 describe('test support: a killed test run', function () {
   this.timeout(180_000);
 
-  it('SIGKILLed mid-test, its two servers are stopped and its run directory removed by the watchdog', async () => {
+  it('SIGKILLed mid-test, its two servers and its agent end, no process of it is left, its directory is removed', async () => {
     const report = path.join(await fs.mkdtemp(path.join(os.tmpdir(), 'pgferry-held-')), 'servers.json');
     const env: NodeJS.ProcessEnv = { ...process.env, HELD_SERVERS_REPORT: report };
     delete env.PGFERRY_CLUSTERS_DIR;
@@ -66,12 +83,18 @@ describe('test support: a killed test run', function () {
         assert.ok(processAlive(s.pid), `postmaster ${s.pid} runs before the kill`);
         assert.ok(await listening(s.port), `port ${s.port} answers before the kill`);
       }
+      assert.ok(processAlive(held.agentPid), `agent ${held.agentPid} runs before the kill`);
+      assert.ok(processesOfRun(held.clustersDir).includes(held.agentPid), 'the agent carries the run directory in its environment');
 
       child.kill('SIGKILL');
       await exited;
       await until(
-        'the killed run to have no postmaster alive and no run directory',
-        async () => (held.servers.every((s) => !processAlive(s.pid)) && !existsSync(held.clustersDir) ? true : undefined),
+        'the killed run to have no postmaster and no agent alive, no process of it (its watchdog ends last) and no run directory',
+        async () => {
+          const pids = [...held.servers.map((s) => s.pid), held.agentPid];
+          const gone = pids.every((pid) => !processAlive(pid)) && processesOfRun(held.clustersDir).length === 0;
+          return gone && !existsSync(held.clustersDir) ? true : undefined;
+        },
         60_000,
       );
       for (const s of held.servers) {

@@ -68,10 +68,11 @@ async function stoppedAgentTakenOver(): Promise<void> {
   const created = await host.create(await bigInputs());
   await printed(/^proto-agents-stop: waiting for an agent with the source's credentials/);
   const first = await startAgent('res-agent-stop', ['big']);
+  // its runner validates, makes the schema and then copies: on a loaded machine that is minutes
   await until(
     'the agent to copy events',
     async () => (await target.query<{ n: number }>(`SELECT count(*)::int AS n FROM pg_stat_progress_copy`))[0]!.n > 0 || undefined,
-    60_000,
+    180_000,
     50,
   );
   const exited = new Promise((resolve) => first.once('exit', resolve));
@@ -84,11 +85,15 @@ async function stoppedAgentTakenOver(): Promise<void> {
   await printed(/^proto-agents-stop: waiting for an agent/, before);
   const lines = host.stdout.slice(before);
   assert.ok(!lines.some((l) => /runner started|restarting it/.test(l)), 'no runner on the Pulumi machine');
-  // nothing copies while no agent holds it
+  // nothing copies while no agent holds it: once the stopped agent's runner, which ends when its
+  // agent does but not in the same instant, has let its COPY go, none starts again
+  const copies = async () => (await target.query<{ n: number }>(`SELECT count(*)::int AS n FROM pg_stat_progress_copy`))[0]!.n;
+  await until('the stopped agent runner to end its COPY', async () => ((await copies()) === 0 ? true : undefined), 60_000);
   await new Promise((resolve) => setTimeout(resolve, 1500));
-  assert.equal((await target.query<{ n: number }>(`SELECT count(*)::int AS n FROM pg_stat_progress_copy`))[0]!.n, 0);
+  assert.equal(await copies(), 0);
   await startAgent('res-agent-stop-2', ['big']);
-  await readUntilSucceeded('the second agent to finish the migration', created.id, bigInputs, 'big', 60_000);
+  // the whole table is copied again: on a loaded machine that is minutes, not seconds
+  await readUntilSucceeded('the second agent to finish the migration', created.id, bigInputs, 'big', 180_000);
 }
 
 /** Read follows the migration until Succeeded; then the target holds the source's rows, events compared row by row. */

@@ -1,4 +1,5 @@
-// Root hooks: each test's timeout is the deadline of its waits (support/wait.ts), the leak check counts the runners this process starts (support/leaks.ts), and no
+// Root hooks: each test's timeout is the deadline of its waits (support/wait.ts), the leak check counts the runners this process starts (support/leaks.ts),
+// a failed test's migrations are released and what it left is told under it, not again after all (support/servers.ts), and no
 // cluster outlives the test run: each file's clusters are stopped after it, and a run killed
 // before it could stop them has them stopped by its watchdog (support/runWatch.ts). Global fixtures
 // (run once, in mocha's main process also in parallel mode, before the workers start): the run's
@@ -17,6 +18,7 @@ import { stopAllClusters } from '../../provider/localpg/cluster';
 import { fileEnded, fileStarted, slowestFiles, timeFilesIn } from './fileTimes';
 import { ownRunnersStartedHere } from './leaks';
 import { watchThisRun } from './runWatch';
+import { releaseAfterFailure, RELEASE_AFTER_FAILURE_MS } from './servers';
 import { afterTimeout, testEnded, testStarted } from './wait';
 
 export const mochaHooks = {
@@ -30,8 +32,11 @@ export const mochaHooks = {
   async afterEach(this: Mocha.Context): Promise<void> {
     testEnded();
     const test = this.currentTest;
-    if (test?.state === 'failed' && /^Timeout of \d+ms exceeded/.test(test.err?.message ?? ''))
-      console.log(`      ${await afterTimeout()}`);
+    if (test?.state !== 'failed') return;
+    if (/^Timeout of \d+ms exceeded/.test(test.err?.message ?? '')) console.log(`      ${await afterTimeout()}`);
+    this.timeout(RELEASE_AFTER_FAILURE_MS);
+    const left = await releaseAfterFailure();
+    if (left.length > 0) console.log(`      the failed test left behind (not reported again after all): ${left.join('; ')}`);
   },
   async afterAll(this: Mocha.Context): Promise<void> {
     await stopAllClusters();

@@ -57,22 +57,27 @@ function liveRunners(): string[] {
   return found;
 }
 
-async function lookOnce(clusters: Readonly<Record<string, Cluster>>): Promise<string[]> {
+/** What is left on these clusters, and runner processes, now, but the leftovers `excused`. */
+export async function leftNow(clusters: Readonly<Record<string, Cluster>>, excused: ReadonlySet<string>): Promise<string[]> {
   const found: string[] = [];
   for (const [label, cluster] of Object.entries(clusters)) {
     found.push(...(await leftOnCluster(cluster, label).catch((e: unknown) => [`${label}: leak check failed: ${String(e)}`])));
   }
-  return [...found, ...liveRunners()];
+  return [...found, ...liveRunners()].filter((leak) => !excused.has(leak));
 }
 
 /** How long a runner that was told to end (cancel, cutover done) may take to release and exit. */
 const SETTLE_MS = 15_000;
 
-/** Everything left behind on these clusters, and runner processes, once settled; empty when clean. */
-export async function leftBehind(clusters: Readonly<Record<string, Cluster>>): Promise<string[]> {
+/**
+ * Everything left behind on these clusters, and runner processes, once settled; empty when clean.
+ * `excused`: leftovers already told under a failed test (support/servers.ts), neither waited for
+ * nor returned.
+ */
+export async function leftBehind(clusters: Readonly<Record<string, Cluster>>, excused: ReadonlySet<string> = new Set()): Promise<string[]> {
   const deadline = Date.now() + SETTLE_MS;
   for (;;) {
-    const found = await lookOnce(clusters);
+    const found = await leftNow(clusters, excused);
     if (found.length === 0 || Date.now() > deadline) return found;
     await new Promise((resolve) => setTimeout(resolve, 250));
   }

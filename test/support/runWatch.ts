@@ -83,6 +83,18 @@ export async function sweepRun(dir: string): Promise<void> {
   await fs.rm(dir, { recursive: true, force: true });
 }
 
+/**
+ * The environment for a command a test runs as a user would: this process's, without libpq's PG*
+ * variables (a test gives the ones it means), but with the run's directory, whose name starts with
+ * PG too. A command that lost it (a `pgferry agent`, the runner a `pgferry create` starts detached)
+ * would be no process of the run's to its watchdog, and would outlive a run that is killed.
+ */
+export function commandEnvironment(): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {};
+  for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('PG') || k === CLUSTERS_DIR_VARIABLE) env[k] = v;
+  return env;
+}
+
 /** Sweeps the directories of earlier runs whose main process and watchdog are both gone. */
 async function sweepAbandonedRuns(): Promise<void> {
   const parent = os.tmpdir();

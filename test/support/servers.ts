@@ -1,9 +1,9 @@
 // Server pairs for integration suites, plus ServerSpec helpers for pointing the engine at them.
 import { parseMigrationSpec } from '../../provider/engine/input/parse';
 import type { MigrationSpec, ServerSpec } from '../../provider/engine/input/migrationSpec';
-import { startCluster, type Cluster, type PgMajor } from '../../provider/localpg/cluster';
+import { runningClusters, startCluster, type Cluster, type PgMajor } from '../../provider/localpg/cluster';
 import { cancelMigration, closeFallbackWindow } from '../../provider/engine/apiRequests';
-import { leftBehind } from './leaks';
+import { leftBehind, leftNow } from './leaks';
 import { RUNNER_LOCKED_SQL } from '../../provider/engine/control/store';
 import { FINAL_STATES } from '../../provider/engine/core/model';
 
@@ -25,9 +25,9 @@ export interface ServerPair {
   readonly target: Cluster;
   /**
    * Stops both servers; fails naming what a suite left behind (support/leaks.ts). A migration still
-   * running (a failed test's, whose failure is already reported) is canceled first and a fallback
-   * window left open is closed (endUnfinished), so that what is judged is what its release leaves,
-   * not what it holds while it runs.
+   * running is canceled first and a fallback window left open is closed (endUnfinished), so that
+   * what is judged is what its release leaves, not what it holds while it runs. What a failed test
+   * left is not judged again: releaseAfterFailure told it under that test.
    */
   stop(): Promise<void>;
 }
@@ -42,12 +42,15 @@ export async function startPair(
     startCluster({ major: sourceMajor, label: 'src', ...(sourceSettings ? { settings: sourceSettings } : {}) }),
     startCluster({ major: targetMajor, label: 'dst' }),
   ]);
+  const live: LivePair = { source, target, excused: new Set() };
+  livePairs.add(live);
   return {
     source,
     target,
     async stop() {
+      livePairs.delete(live);
       await endUnfinished(target);
-      const leaks = await leftBehind({ source, target });
+      const leaks = await leftBehind({ source, target }, live.excused);
       await Promise.all([source.stop(), target.stop()]);
       if (leaks.length > 0) throw new Error(`the suite left behind: ${leaks.join('; ')}`);
     },
@@ -89,6 +92,40 @@ export async function endUnfinished(target: Cluster): Promise<void> {
   while (Date.now() < deadline && (await unfinished()).some((m) => names.includes(m.name))) {
     await new Promise((resolve) => setTimeout(resolve, 250));
   }
+}
+
+/** A pair this process started and has not stopped, with the leftovers told under a failed test. */
+interface LivePair {
+  readonly source: Cluster;
+  readonly target: Cluster;
+  readonly excused: Set<string>;
+}
+
+const livePairs = new Set<LivePair>();
+
+/** How long releaseAfterFailure may take: the cancel of what the failed test left running, and the reads around it. */
+export const RELEASE_AFTER_FAILURE_MS = CANCEL_SETTLE_MS + 30_000;
+
+/**
+ * Called by the root hooks after a failed test: one failure reports one failure. The migrations
+ * the test left running on this process's pairs are canceled (their release gives back what they
+ * made), and whatever is still left is returned, to be told under that test, and excused from the
+ * pair's after-all check, which would otherwise report it as a second failure. What a later test
+ * leaves, failing or passing, is judged as ever.
+ */
+export async function releaseAfterFailure(): Promise<string[]> {
+  const running = runningClusters();
+  const pairs = [...livePairs].filter((p) => running.includes(p.source) && running.includes(p.target));
+  const told = await Promise.all(
+    pairs.map(async (pair) => {
+      await endUnfinished(pair.target);
+      // no settling: what ends a moment later is excused in vain, and nothing more
+      const leaks = await leftNow({ source: pair.source, target: pair.target }, pair.excused);
+      for (const leak of leaks) pair.excused.add(leak);
+      return leaks;
+    }),
+  );
+  return [...new Set(told.flat())];
 }
 
 let uniqueCounter = 0;
