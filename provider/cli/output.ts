@@ -198,16 +198,15 @@ function describeFence(f: WriterFence): string {
 /** One line on the pooler's pause at a cutover: where the applications' queries are and since when. */
 function describePause(p: PoolerPause): string {
   const pooler = `pooler (PgBouncer) database${p.poolerDatabases.length === 1 ? '' : 's'} ${p.poolerDatabases.join(', ')}`;
-  const waited = p.pauseSeconds === undefined ? '' : `, resumed at ${p.resumedAt ?? '?'} after ${formatSeconds(p.pauseSeconds)} paused`;
   switch (p.state) {
     case 'paused':
       return `${pooler} paused since ${p.pausedAt}: the applications' queries wait until the cutover resumes it (a roll-back resumes it on the source)`;
     case 'switched':
       return `${pooler} switched to the target at ${p.switchedAt ?? '?'}, still paused since ${p.pausedAt}: the queries run on the target once it resumes`;
     case 'resumed':
-      return `${pooler} resumed on the target (paused at ${p.pausedAt}, switched at ${p.switchedAt ?? '?'}${waited})`;
+      return `${pooler} resumed on the target (paused at ${p.pausedAt}, switched at ${p.switchedAt ?? '?'})`;
     case 'resumedOnSource':
-      return `${pooler} resumed on the source after the cutover was rolled back (paused at ${p.pausedAt}${waited})`;
+      return `${pooler} resumed on the source after the cutover was rolled back (paused at ${p.pausedAt})`;
   }
 }
 
