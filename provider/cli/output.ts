@@ -162,6 +162,7 @@ export function renderStatus(status: MigrationStatus): string {
     if (d.sourceSlot && d.names) lines.push(`  ${d.database}: ${describeSourceSlot(d.names.slot, d.sourceSlot)}`);
   for (const d of status.databases) if (d.writerFence) lines.push(`  ${d.database}: ${describeFence(d.writerFence)}`);
   for (const d of status.databases) if (d.poolerPause) lines.push(`  ${d.database}: ${describePause(d.poolerPause)}`);
+  for (const d of status.databases) if (d.poolerPauseBack) lines.push(`  ${d.database}: ${describePauseBack(d.poolerPauseBack)}`);
   for (const d of status.databases)
     for (const p of d.pendingFootprint ?? [])
       lines.push(`  ${d.database}: still to give back (${p.change}): ${p.error ? `could not read: ${p.error}` : p.pending.join('; ')}`);
@@ -206,6 +207,22 @@ function describePause(p: PoolerPause): string {
       return `${pooler} resumed on the target (paused at ${p.pausedAt}, switched at ${p.switchedAt ?? '?'})`;
     case 'resumedOnSource':
       return `${pooler} resumed on the source after the cutover was rolled back (paused at ${p.pausedAt})`;
+  }
+}
+
+/** The pooler's pause at the fall-back, in one line: its databases, where it stands, and on which server it resumed. */
+function describePauseBack(p: PoolerPause): string {
+  const pooler = `pooler (PgBouncer) database${p.poolerDatabases.length === 1 ? '' : 's'} ${p.poolerDatabases.join(', ')}`;
+  const waited = p.pauseSeconds === undefined ? '' : `, resumed at ${p.resumedAt ?? '?'} after ${formatSeconds(p.pauseSeconds)} paused`;
+  switch (p.state) {
+    case 'paused':
+      return `fall-back: ${pooler} paused since ${p.pausedAt}: the applications' queries wait until the fall-back resumes it (on the new server if it stops)`;
+    case 'switched':
+      return `fall-back: ${pooler} pointed back at the old source at ${p.switchedAt ?? '?'}, still paused since ${p.pausedAt}: the queries run there once it resumes`;
+    case 'resumed':
+      return `fall-back: ${pooler} resumed on the old source (paused at ${p.pausedAt}, pointed back at ${p.switchedAt ?? '?'}${waited})`;
+    case 'resumedOnSource':
+      return `fall-back: ${pooler} resumed on the new server after the fall-back stopped (paused at ${p.pausedAt}${waited})`;
   }
 }
 

@@ -9,6 +9,7 @@ import {
   isFinalState,
   type DatabaseDetails,
   type FallbackStatus,
+  type PoolerPause,
   type MigrationStatus,
   type TableProgress,
   type ValidationResult,
@@ -212,12 +213,38 @@ export interface FallbackView {
   readonly closedAt?: string;
   readonly fellBackAt?: string;
   readonly downtimeSeconds?: number;
+  /** Through a pooler, its pause at the fall-back: since when, and once resumed, for how long and on which server. */
+  readonly poolerPause?: PoolerPauseView;
 }
 
-function fallbackView(f: FallbackStatus): FallbackView {
+interface PoolerPauseView {
+  readonly pausedAt: string;
+  /** Where the applications' queries run: still paused, or resumed on the old source or the new server. */
+  readonly resumedOn: 'paused' | 'old source' | 'new server';
+  readonly resumedAt?: string;
+  readonly pauseSeconds?: number;
+}
+
+function pauseView(p: PoolerPause): PoolerPauseView {
+  const resumedOn = p.resumedOn === undefined ? 'paused' : p.resumedOn === 'source' ? 'old source' : 'new server';
+  const { resumedAt, pauseSeconds } = p;
+  return {
+    pausedAt: p.pausedAt,
+    resumedOn,
+    ...(resumedAt === undefined ? {} : { resumedAt }),
+    ...(pauseSeconds === undefined ? {} : { pauseSeconds }),
+  };
+}
+
+function fallbackView(f: FallbackStatus, pause: PoolerPause | undefined): FallbackView {
   const { state, endsAt, latencySeconds, pendingBytes, retainedBytes, message, closedAt, fellBackAt, downtimeSeconds } = f;
   const optional = { latencySeconds, pendingBytes, retainedBytes, message, closedAt, fellBackAt, downtimeSeconds };
-  return { state, endsAt, ...Object.fromEntries(Object.entries(optional).filter(([, v]) => v !== undefined)) };
+  return {
+    state,
+    endsAt,
+    ...Object.fromEntries(Object.entries(optional).filter(([, v]) => v !== undefined)),
+    ...(pause ? { poolerPause: pauseView(pause) } : {}),
+  };
 }
 
 function databaseView(s: MigrationStatus, d: DatabaseDetails, tables: readonly TableProgress[], rate: number | undefined): DatabaseView {
@@ -246,7 +273,7 @@ function databaseView(s: MigrationStatus, d: DatabaseDetails, tables: readonly T
     ...(stop ? { applyStop: { code: stop.code, ...(stop.table ? { table: stop.table } : {}), error: stop.error, fix: stop.fix } } : {}),
     notStreamed: d.notStreamed ?? [],
     ...(steps ? { cutoverSteps: steps } : {}),
-    ...(d.fallback ? { fallback: fallbackView(d.fallback) } : {}),
+    ...(d.fallback ? { fallback: fallbackView(d.fallback, d.poolerPauseBack) } : {}),
   };
 }
 

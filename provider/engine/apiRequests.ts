@@ -54,6 +54,30 @@ function checkRequestedDatabases(status: MigrationStatus, databases: readonly st
 }
 
 /**
+ * Why a cancel of a finished migration is refused. A fall-back under way is not stopped by a
+ * cancel: its runner finishes it, and the refusal says where that leaves the pooler's pause, so a
+ * user who sees the applications held knows they resume on one server holding every write.
+ */
+function finishedRefusal(status: MigrationStatus): PgferryError {
+  const falling = status.databases.filter((d) => d.fallback?.state === 'FallingBack').map((d) => `"${d.database}"`);
+  if (falling.length === 0) {
+    return new PgferryError('MIGRATION_FINISHED', `migration "${status.name}" is already ${status.state}; there is nothing to cancel`, {
+      category: 'input',
+      field: 'name',
+    });
+  }
+  return new PgferryError(
+    'MIGRATION_FINISHED',
+    `migration "${status.name}" is ${status.state} and the fall-back of ${falling.join(', ')} is under way, which a cancel does not stop: nothing was changed; a pooler it paused resumes on the old source once it fell back, or on the new server if it stops, with every write`,
+    {
+      category: 'input',
+      field: 'name',
+      fix: 'pgferry show says where the fall-back is; if its runner stopped, pgferry resume finishes it',
+    },
+  );
+}
+
+/**
  * Asks the process running the migration to stop; returns the status at that moment. When its
  * runner has stopped, nothing would act on the request: with `spec` (the source's credentials) the
  * cancel is carried out here, slots, publications and origins released; without, it is refused.
@@ -68,12 +92,7 @@ export async function cancelMigration(
 ): Promise<MigrationStatus> {
   const status = await withStore(target, (store) => get(store, name));
   if (!status) throw notFound(name);
-  if (isFinalState(status.state)) {
-    throw new PgferryError('MIGRATION_FINISHED', `migration "${name}" is already ${status.state}; there is nothing to cancel`, {
-      category: 'input',
-      field: 'name',
-    });
-  }
+  if (isFinalState(status.state)) throw finishedRefusal(status);
   const some = options.databases;
   if (some && some.length > 0) {
     checkRequestedDatabases(status, some, 'dbsToCancelMigrationOn');

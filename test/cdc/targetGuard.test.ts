@@ -6,11 +6,15 @@
 // no key the hold reads: the guard must stop the cutover, naming the table, with the pooler resumed
 // on the old source (or the fence lifted) and every write kept. The row put back, the cutover
 // succeeds, the tables read inside the hold by their changed keys alone, and the guard gone from
-// the target. Every assertion reads rows and catalogs back from the servers and the pooler.
+// the target. A client that names itself as pgferry's apply (`pgferry apply`) is told apart all the
+// same, since pgferry's sessions are known by the apply locks they hold, not by a name; a statement
+// that changes no row records nothing. Every assertion reads rows and catalogs back from the
+// servers and the pooler.
 import assert from 'node:assert/strict';
 import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import pg from 'pg';
 import { isFinalState, requestCutover, startMigration } from '../../provider/engine';
 import { CatalogConnection } from '../../provider/engine/control/connection';
 import type { MigrationSpec } from '../../provider/engine/input/migrationSpec';
@@ -23,8 +27,10 @@ import { createPooledDatabase, poolerInputOf, startPgBouncer, type PgBouncer } f
 import { PooledWriter } from '../support/pooledWriter';
 
 const APP = { user: 'app', password: 'app-guarded' };
-/** The database cut over through the pooler, and the one cut over behind the writer fence. */
-const [POOLED, FENCED] = ['guard_pool', 'guard_fence'];
+/** The database cut over through the pooler, the one cut over behind the writer fence, and the one a client named as pgferry writes. */
+const [POOLED, FENCED, NAMED] = ['guard_pool', 'guard_fence', 'guard_named'];
+/** A client of the target that calls itself what pgferry's apply sessions are called. */
+const IMPOSTOR = { user: 'impostor', password: 'impostor-pw', application: 'pgferry apply' };
 
 // the suite's servers, its pooler, the control catalog and where the runner's hold point writes, made in before()
 let [pair, pooler, store, holdDir] = [undefined, undefined, undefined, ''] as unknown as [ServerPair, PgBouncer, CatalogConnection, string];
@@ -50,9 +56,9 @@ async function streamingHeldAfterPin(s: MigrationSpec, db: string): Promise<void
 
 /**
  * Requests the cutover, and once the runner holds right after its pin (the tables verified, not yet
- * paused or fenced) deletes row 9 of items on the target as a DBA would, then lets it go on.
+ * paused or fenced) runs `act` on the target as a DBA or a client would, then lets it go on.
  */
-async function deleteBehindTheApplyAfterThePin(s: MigrationSpec, db: string): Promise<MigrationStatus> {
+async function actAfterThePin(s: MigrationSpec, db: string, act: () => Promise<unknown>): Promise<MigrationStatus> {
   const file = path.join(holdDir, path.basename(holdFile(`cutover-pinned:${db}`)));
   await requestCutover(s.target, s.migrationName);
   await until(
@@ -72,9 +78,71 @@ async function deleteBehindTheApplyAfterThePin(s: MigrationSpec, db: string): Pr
     },
     300_000,
   );
-  await pair.target.query('DELETE FROM items WHERE id = 9', [], db);
+  await act();
   await fs.rm(file);
   return waitForStatus(store, s.migrationName, (x) => !x.cutoverRequested || isFinalState(x.state), 420_000);
+}
+
+/** Row 9 of items deleted on the target after the pin, as a DBA would. */
+function deleteBehindTheApplyAfterThePin(s: MigrationSpec, db: string): Promise<MigrationStatus> {
+  return actAfterThePin(s, db, () => pair.target.query('DELETE FROM items WHERE id = 9', [], db));
+}
+
+/** Runs `sql` on the target as the impostor: a role of its own, named as pgferry's apply. */
+async function asImpostor(db: string, sql: string): Promise<void> {
+  const client = new pg.Client({
+    host: pair.target.host,
+    port: pair.target.port,
+    database: db,
+    user: IMPOSTOR.user,
+    password: IMPOSTOR.password,
+    application_name: IMPOSTOR.application,
+  });
+  await client.connect();
+  try {
+    await client.query(sql);
+  } finally {
+    await client.end();
+  }
+}
+
+/**
+ * After a cutover the guard stopped: the writer through the pooler, going on, saw no error; the
+ * pooler serves `db` from the source, not paused; every write it was told committed is there.
+ */
+async function resumedOnSourceWithEveryWrite(db: string, w: PooledWriter): Promise<void> {
+  await w.more(5);
+  assert.deepEqual(w.errors, [], 'the application saw no error');
+  const served = (await pooler.admin<{ name: string; port: number; paused: number }>('SHOW DATABASES')).find((r) => r.name === db)!;
+  assert.deepEqual(
+    { port: Number(served.port), paused: Number(served.paused) },
+    { port: pair.source.port, paused: 0 },
+    'resumed on the source',
+  );
+  // the writer goes on: what it was told committed so far, taken before the source is read
+  const sofar = [...w.committed];
+  const onSource = new Set(await ids(pair.source, db, 'writes'));
+  assert.deepEqual(
+    sofar.filter((n) => !onSource.has(n)),
+    [],
+    'every write so far is on the source',
+  );
+}
+
+/**
+ * Row 9 put back on the target and the cutover asked again: it succeeds, the writer through the
+ * pooler saw no error, and the target holds every write once and the source's items.
+ */
+async function putBackAndCutOver(s: MigrationSpec, db: string, w: PooledWriter): Promise<void> {
+  await pair.target.query(`INSERT INTO items VALUES (9, 'v9')`, [], db);
+  await requestCutover(s.target, s.migrationName);
+  const done = await waitForStatus(store, s.migrationName, (x) => isFinalState(x.state), 420_000);
+  await w.more(5);
+  await w.stop();
+  assert.equal(done.state, 'Succeeded', done.message);
+  assert.deepEqual(w.errors, []);
+  assert.deepEqual(await ids(pair.target, db, 'writes'), w.sorted(), 'every write on the target once');
+  assert.deepEqual(await ids(pair.target, db, 'items'), await ids(pair.source, db, 'items'));
 }
 
 /** No trigger of pgferry's guard is left on the target's tables, nor its table in the control schema. */
@@ -117,9 +185,9 @@ describe("the target's guard of a held cutover (real servers, real PgBouncer, in
     holdDir = await fs.mkdtemp(path.join(os.tmpdir(), 'pgferry-guard-'));
     pair = await startPair();
     await pair.source.query(`CREATE ROLE ${APP.user} LOGIN PASSWORD '${APP.password}'`);
-    for (const db of [POOLED, FENCED]) await createPooledDatabase(pair.source, db, APP.user);
+    for (const db of [POOLED, FENCED, NAMED]) await createPooledDatabase(pair.source, db, APP.user);
     pooler = await startPgBouncer({
-      databases: { [POOLED]: { host: pair.source.host, port: pair.source.port } },
+      databases: Object.fromEntries([POOLED, NAMED].map((db) => [db, { host: pair.source.host, port: pair.source.port }])),
       users: { [APP.user]: APP.password },
       queryWaitTimeoutSeconds: 0,
     });
@@ -145,35 +213,12 @@ describe("the target's guard of a held cutover (real servers, real PgBouncer, in
       stopped.message ?? '',
       /^cutover stopped: database "guard_pool" was written on the target by a session that is not pgferry's after its tables were verified at the pin: public\.items: DELETE by user \S+ \(application "[^"]*", [^)]*\); streaming resumed, the pooler resumed on the old source, request the cutover again/,
     );
-    await w.more(5);
-    assert.deepEqual(w.errors, [], 'the application saw no error');
-    const served = (await pooler.admin<{ name: string; port: number; paused: number }>('SHOW DATABASES')).find((r) => r.name === POOLED)!;
-    assert.deepEqual(
-      { port: Number(served.port), paused: Number(served.paused) },
-      { port: pair.source.port, paused: 0 },
-      'resumed on the source',
-    );
-    // the writer goes on: what it was told committed so far, taken before the source is read
-    const sofar = [...w.committed];
-    const onSource = new Set(await ids(pair.source, POOLED, 'writes'));
-    assert.deepEqual(
-      sofar.filter((n) => !onSource.has(n)),
-      [],
-      'every write so far is on the source',
-    );
+    await resumedOnSourceWithEveryWrite(POOLED, w);
     // the table the guard named is no longer counted as verified: read whole at the next pin
     assert.notEqual(await matching(s, POOLED, 'public.items'), true);
     await guardGone(POOLED);
 
-    await pair.target.query(`INSERT INTO items VALUES (9, 'v9')`, [], POOLED);
-    await requestCutover(s.target, s.migrationName);
-    const done = await waitForStatus(store, s.migrationName, (x) => isFinalState(x.state), 420_000);
-    await w.more(5);
-    await w.stop();
-    assert.equal(done.state, 'Succeeded', done.message);
-    assert.deepEqual(w.errors, []);
-    assert.deepEqual(await ids(pair.target, POOLED, 'writes'), w.sorted(), 'every write on the target once');
-    assert.deepEqual(await ids(pair.target, POOLED, 'items'), await ids(pair.source, POOLED, 'items'));
+    await putBackAndCutOver(s, POOLED, w);
     assert.equal(await method(s, POOLED, 'public.items'), 'cutover-keys', 'read inside the pause by its changed keys alone');
     assert.equal(await pinEvents(s, 'pause'), 2);
     await guardGone(POOLED);
@@ -207,5 +252,33 @@ describe("the target's guard of a held cutover (real servers, real PgBouncer, in
     assert.equal(await method(s, FENCED, 'public.items'), 'cutover-keys', 'read inside the fence by its changed keys alone');
     assert.equal(await pinEvents(s, 'fence'), 2);
     await guardGone(FENCED);
+  });
+  it('a client naming itself pgferry apply that deletes a row on the target after the pin stops the cutover naming it, while statements changing no row record nothing; the pooler resumed on the source with every write, then the cutover succeeds', async () => {
+    const s = pairSpec(pair, 'guard-named', [NAMED], { mode: 'Online', option: 'Migrate', verify: true, pooler: poolerInputOf(pooler) });
+    await streamingHeldAfterPin(s, NAMED);
+    await pair.target.query(`ALTER ROLE ${APP.user} PASSWORD '${APP.password}'`);
+    await pair.target.query(`CREATE ROLE ${IMPOSTOR.user} LOGIN PASSWORD '${IMPOSTOR.password}'`);
+    const w = new PooledWriter(await pooler.connect(NAMED, APP.user, APP.password), 1);
+    await w.more(5);
+
+    const stopped = await actAfterThePin(s, NAMED, async () => {
+      // granted once the stream is held at the pin: the schema watch that follows the source's grants is stopped by then
+      await pair.target.query(`GRANT SELECT, UPDATE, DELETE ON items, writes TO ${IMPOSTOR.user}`, [], NAMED);
+      // statements that change no row, by a plain session and by the impostor: nothing to record
+      await pair.target.query('UPDATE writes SET at_port = at_port WHERE false', [], NAMED);
+      await asImpostor(NAMED, 'DELETE FROM writes WHERE false');
+      await asImpostor(NAMED, 'DELETE FROM items WHERE id = 9');
+    });
+    assert.equal(stopped.subState, 'WaitingForCutoverTrigger', stopped.message);
+    assert.match(
+      stopped.message ?? '',
+      /^cutover stopped: database "guard_named" was written on the target by a session that is not pgferry's after its tables were verified at the pin: public\.items: DELETE by user impostor \(application "pgferry apply", [^)]*\); streaming resumed, the pooler resumed on the old source, request the cutover again/,
+    );
+    assert.doesNotMatch(stopped.message ?? '', /public\.writes/, 'the statements that changed no row recorded nothing');
+    await resumedOnSourceWithEveryWrite(NAMED, w);
+    await guardGone(NAMED);
+
+    await putBackAndCutOver(s, NAMED, w);
+    await guardGone(NAMED);
   });
 });

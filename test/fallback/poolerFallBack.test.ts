@@ -6,11 +6,22 @@
 // after the fall-back keeps its one connection, never sees an error, and every write it was told
 // committed is on the old source exactly once. A difference found in the pause resumes the pooler
 // on the new server, nothing lost; a runner killed at each step of the fall-back and resumed leaves
-// the pooler resumed on the old source with every write. Each scenario reads the rows back from the
-// servers and the pooler's databases from its admin console.
+// the pooler resumed on the old source with every write, a cancel while it is paused refused with
+// nothing changed; `show` gives the fall-back's pause, its length and the server it resumed on.
+// Each scenario reads the rows back from the servers and the pooler's databases from its admin
+// console.
 import assert from 'node:assert/strict';
 import { promises as fs } from 'node:fs';
-import { fallBackSettled, isFinalState, requestCutover, requestFallBack, resumeMigration, startMigration } from '../../provider/engine';
+import {
+  cancelMigration,
+  fallBackSettled,
+  isFinalState,
+  requestCutover,
+  requestFallBack,
+  resumeMigration,
+  showMigration,
+  startMigration,
+} from '../../provider/engine';
 import { events, get } from '../../provider/engine/control/store';
 import { fallbackWindows } from '../../provider/engine/control/fallbackWindows';
 import type { MigrationSpec } from '../../provider/engine/input/migrationSpec';
@@ -127,6 +138,20 @@ async function noErrorNoLoss(lab: Lab): Promise<void> {
     said.join('\n'),
   );
   assert.ok((await writesOn(lab.pair.target, db)).length < w.committed.length, 'the writes after the fall-back are not on the new server');
+  // `show` gives the fall-back's pause as it gives the cutover's: its start, its length, the server it resumed on
+  const shown = (await showMigration(s.target, s.migrationName))!.databases[0]!;
+  const back = shown.poolerPauseBack;
+  assert.deepEqual(
+    { state: back?.state, resumedOn: back?.resumedOn, poolerDatabases: back?.poolerDatabases },
+    { state: 'resumed', resumedOn: 'source', poolerDatabases: [db] },
+  );
+  const waited = (Date.parse(back!.resumedAt!) - Date.parse(back!.pausedAt)) / 1000;
+  assert.ok(back!.pauseSeconds! > 0 && Math.abs(back!.pauseSeconds! - waited) < 0.01, JSON.stringify(back));
+  assert.deepEqual({ state: shown.poolerPause?.state, resumedOn: shown.poolerPause?.resumedOn }, { state: 'resumed', resumedOn: 'target' });
+  assert.ok(
+    Date.parse(shown.poolerPause!.resumedAt!) < Date.parse(back!.pausedAt),
+    "the cutover's pause ended before the fall-back's began",
+  );
 }
 
 /** The fall-back's events that say it stopped, the oldest first. */
@@ -229,6 +254,24 @@ const KILL_STEPS = (
 ).map(([step, paused, serving, file]): KillStep => ({ step, paused, serving, file }));
 
 /**
+ * A cancel while the fall-back holds the pooler paused (its runner stopped there): refused in one
+ * line that says the fall-back goes on and where the pause ends, and nothing changed: the pooler
+ * still paused on the new server, the window still falling back.
+ */
+async function cancelWhilePaused(lab: Lab, s: MigrationSpec, db: string): Promise<void> {
+  await assert.rejects(cancelMigration(s.target, s.migrationName, { spec: s }), (error: Error) => {
+    assert.match(
+      error.message,
+      /^migration "back-kill" is Succeeded and the fall-back of "back_kill" is under way, which a cancel does not stop: nothing was changed; a pooler it paused resumes on the old source once it fell back, or on the new server if it stops, with every write$/,
+    );
+    return true;
+  });
+  assert.deepEqual(await pooledAt(lab.pooler, db), { port: lab.pair.target.port, paused: 1 }, 'still paused on the new server');
+  assert.equal((await fallbackWindows(lab.store, s.migrationName))[0]?.state, 'FallingBack');
+  assert.equal((await get(lab.store, s.migrationName))?.cancelRequested ?? false, false, 'no cancel recorded');
+}
+
+/**
  * One migration whose runner is killed at every step of the fall-back in turn, each time resumed
  * with the next failpoint armed; at each kill the pooler is read, and the last resume finishes it:
  * resumed on the old source, every write there once.
@@ -238,7 +281,15 @@ async function killedAtEveryStepAndResumed(lab: Lab): Promise<void> {
   const s = specOf(lab, 'back-kill', db);
   const w = await cutOverWithWriter(lab, s, db, `${KILL_STEPS[0]!.step}:${db}`);
   await requestFallBack(s.target, s.migrationName);
-  await killedAtEachStep(lab, s, db, KILL_STEPS, w, (x) => x.databases[0]?.fallback?.state === 'FellBack');
+  await killedAtEachStep(
+    lab,
+    s,
+    db,
+    KILL_STEPS,
+    w,
+    (x) => x.databases[0]?.fallback?.state === 'FellBack',
+    (at) => (at.step === 'fallback-pooler-paused' ? cancelWhilePaused(lab, s, db) : Promise.resolve()),
+  );
   await resumeMigration(s);
   await fellBackThroughPooler(lab, db, w, await settled(lab, s.migrationName));
 }
@@ -253,7 +304,7 @@ describe('fall-back through the pooler (real PgBouncer, integration)', function 
 
   const scenarios: readonly (readonly [string, (lab: Lab) => Promise<void>])[] = [
     [
-      'a writer through the pooler from before the cutover to after the fall-back gets no error, and every committed write is on the old source exactly once',
+      "a writer through the pooler from before the cutover to after the fall-back gets no error, every committed write is on the old source exactly once, and show gives the fall-back's pause resumed on the old source with its length",
       noErrorNoLoss,
     ],
     [
@@ -261,7 +312,7 @@ describe('fall-back through the pooler (real PgBouncer, integration)', function 
       differenceResumesOnNewServer,
     ],
     [
-      'a runner killed after the PAUSE, the verification, the file edit, the RELOAD and the RESUME, resumed each time, ends with the pooler resumed on the old source and every write there once',
+      'a runner killed after the PAUSE (a cancel then refused, the pooler still paused), the verification, the file edit, the RELOAD and the RESUME, resumed each time, ends with the pooler resumed on the old source and every write there once',
       killedAtEveryStepAndResumed,
     ],
   ];

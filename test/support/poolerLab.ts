@@ -104,7 +104,8 @@ export interface KillStep {
 
 /**
  * A runner killed at each step in turn (the first armed by the caller), each time resumed with the
- * next failpoint armed: at each kill the pooler is read against the step, and the writer is held
+ * next failpoint armed: at each kill the pooler is read against the step (then `atKill` acts while
+ * the runner is down), and the writer is held
  * while paused, or goes on where the pooler was resumed. The caller's last resume finishes it.
  */
 export async function killedAtEachStep(
@@ -114,6 +115,7 @@ export async function killedAtEachStep(
   steps: readonly KillStep[],
   w: PooledWriter,
   ended: Ended = migrationEnded,
+  atKill?: (at: KillStep) => Promise<void>,
 ): Promise<void> {
   let pid: number | undefined;
   for (const [i, at] of steps.entries()) {
@@ -131,6 +133,7 @@ export async function killedAtEachStep(
     const port = (where: 'source' | 'target') => servers.pair[where].port;
     assert.deepEqual(await pooledAt(servers.pooler, db), { port: port(at.serving), paused: at.paused }, `killed at ${at.step}`);
     assert.match(await fs.readFile(servers.pooler.configFile, 'utf8'), lineTo(db, port(at.file)), `killed at ${at.step}: the file`);
+    await atKill?.(at);
     if (at.paused === 1) {
       const heldAt = w.committed.length;
       await new Promise((r) => setTimeout(r, 500));

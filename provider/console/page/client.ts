@@ -50,6 +50,7 @@ void (function consoleClient() {
       closedAt?: string;
       fellBackAt?: string;
       downtimeSeconds?: number;
+      poolerPause?: { pausedAt: string; resumedOn: string; resumedAt?: string; pauseSeconds?: number };
     };
   }
   interface Page {
@@ -284,7 +285,8 @@ void (function consoleClient() {
   /**
    * The fallback window after the cutover, as `pgferry show` says it: its state and end (or when it
    * fell back or closed), the reverse lag, the target's WAL pending and retained for the old
-   * source, a fall-back's downtime; a stopped reverse stream's error and what fixes it.
+   * source, a fall-back's downtime and, through a pooler, its pause (since when, how long, resumed on
+   * which server); a stopped reverse stream's error and what fixes it.
    */
   function fallbackCounters(d: Database): HTMLElement | undefined {
     const f = d.fallback;
@@ -304,6 +306,9 @@ void (function consoleClient() {
         counter('Pending on target', 'fallback-pending', bytes(f.pendingBytes), f.pendingBytes),
         counter('WAL retained on target', 'fallback-retained', bytes(f.retainedBytes), f.retainedBytes),
         counter('Fall-back downtime', 'fallback-downtime', seconds(f.downtimeSeconds)),
+        f.poolerPause ? counter('Pooler paused at', 'fallback-pooler-paused', when(f.poolerPause.pausedAt)) : undefined,
+        f.poolerPause ? counter('Pooler paused for', 'fallback-pooler-pause', seconds(f.poolerPause.pauseSeconds)) : undefined,
+        f.poolerPause ? counter('Pooler resumed on', 'fallback-pooler-resumed', f.poolerPause.resumedOn) : undefined,
       ),
       f.state === 'Stopped'
         ? el(

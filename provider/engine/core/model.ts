@@ -186,6 +186,8 @@ export interface DatabaseDetails {
   readonly writerFence?: WriterFence;
   /** Online with a pooler: the pause of the pooler's databases that go to this database at its cutover, as the footprint ledger records it. */
   readonly poolerPause?: PoolerPause;
+  /** Through a pooler, the pooler's pause at the fall-back (docs/pooler.md#the-fall-back-through-the-pooler), from PAUSE to RESUME. */
+  readonly poolerPauseBack?: PoolerPause;
   /** Online: what of the footprint is still to give back in this database, per change, when `show` read it (absent: nothing). */
   readonly pendingFootprint?: readonly PendingChange[];
   /** Online, cut over with a fallback window (docs/fallback.md): the window and its reverse stream. */
@@ -255,11 +257,21 @@ export interface WriterFence {
  * or resumedOnSource (a roll-back gave the pause back: the queries ran on the old source).
  */
 export interface PoolerPause {
+  /**
+   * paused; switched (its lines pointed where the switchover goes, reloaded, not resumed); resumed
+   * there; resumedOnSource: given back where the switchover left, the cutover's source or, at a
+   * fall-back, the new server (`resumedOn` says which server either way).
+   */
   readonly state: 'paused' | 'switched' | 'resumed' | 'resumedOnSource';
   /** The pooler's databases that go to this database. */
   readonly poolerDatabases: readonly string[];
   readonly pausedAt: string;
   readonly switchedAt?: string;
+  /** Once resumed: when, and on which of the migration's servers (the old source or the target). */
+  readonly resumedAt?: string;
+  readonly resumedOn?: 'source' | 'target';
+  /** Once resumed: how long the applications' queries waited, from the PAUSE to the RESUME. */
+  readonly pauseSeconds?: number;
 }
 
 /**

@@ -97,19 +97,22 @@ export function fenceNamesOf(migration: string, database: string): FenceNames {
 
 /**
  * What the target's guard puts in a target database at a cutover (footprint/targetGuard.ts): a
- * trigger function and the table it records writes in, both in schema CONTROL_SCHEMA, and one
- * trigger of the function's name on each guarded table. Derived from the migration and the
+ * trigger function and the table it records writes in, both in schema CONTROL_SCHEMA, and on each
+ * guarded table a statement trigger of the function's name and a row trigger beside it. Derived from the migration and the
  * database alone, so a resumed runner or a cancel finds them again.
  */
 export interface GuardNames {
   readonly function: string;
+  /** The statement trigger (TRUNCATE, which has no rows). */
   readonly trigger: string;
+  /** The row trigger (INSERT, UPDATE, DELETE): a statement that changes no row fires none. */
+  readonly rowTrigger: string;
   readonly table: string;
 }
 
 export function guardNamesOf(migration: string, database: string): GuardNames {
   const base = derived('g', migration, database, undefined);
-  return { function: base, trigger: base, table: `${base}_writes` };
+  return { function: base, trigger: base, rowTrigger: `${base}_rows`, table: `${base}_writes` };
 }
 
 /** What an online migration creates per database: a slot and a publication on the source, an origin on the target. */

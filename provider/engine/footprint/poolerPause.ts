@@ -154,6 +154,8 @@ export async function switchLines(
     for (const p of pending) await noteDetail(ctx.store, name, database, way.change, p.object, { switchedAt });
     failpoint(`${way.step}-pooler-reloaded:${database}`);
     for (const p of pending) await resumePooled(pooler, admin, p.object);
+    const resumed = resumedDetail(way.change, 'there');
+    for (const p of pending) await noteDetail(ctx.store, name, database, way.change, p.object, resumed);
   });
   failpoint(`${way.step}-pooler-resumed:${database}`);
   await markKept(ctx.store, name, database, way.change);
@@ -199,30 +201,62 @@ export async function checkPausedPoolerReachable(ctx: RestoreContext, databases:
   }
 }
 
+/** The server each way's switchover goes to: the cutover's the target, the fall-back's the old source. */
+const GOES_TO: Readonly<Record<PauseWay['change'], 'source' | 'target'>> = { poolerPause: 'target', poolerPauseBack: 'source' };
+
 /**
- * The pooler's pause of each database whose cutover paused it, from a migration's ledger rows, as
- * `show` gives it (footprint/shown.ts reads the rows): resumed on the target once kept, on the
- * source once given back, switched once its lines point at the target, else paused.
+ * What a pause's rows note as it is resumed: when, and on which server (`there`: where the
+ * switchover goes; `back`: where it left), so `show` says it whatever the rows become later (a
+ * fall-back gives the cutover's rows back long after their RESUME).
  */
-export function poolerPausesOf(entries: readonly LedgerEntry<unknown>[]): Map<string, PoolerPause> {
+function resumedDetail(change: PauseWay['change'], where: 'there' | 'back'): { resumedAt: string; resumedOn: 'source' | 'target' } {
+  const there = GOES_TO[change];
+  return { resumedAt: new Date().toISOString(), resumedOn: where === 'there' ? there : there === 'target' ? 'source' : 'target' };
+}
+
+/**
+ * The pooler's pause of each database whose switchover (`change`: the cutover's, or the
+ * fall-back's) paused it, from a migration's ledger rows, as `show` gives it (footprint/shown.ts
+ * reads the rows): resumed where the switchover goes or where it left, as its RESUME noted (a row
+ * of an older pgferry without that note: resumed there once kept, back once given back), switched
+ * once its lines point there, else paused; with how long the queries waited once resumed.
+ */
+export function poolerPausesOf(entries: readonly LedgerEntry<unknown>[], change: PauseWay['change'] = CHANGE): Map<string, PoolerPause> {
   const byDatabase = new Map<string, LedgerEntry<unknown>[]>();
-  for (const e of entries.filter((x) => x.change === CHANGE)) byDatabase.set(e.database, [...(byDatabase.get(e.database) ?? []), e]);
+  for (const e of entries.filter((x) => x.change === change)) byDatabase.set(e.database, [...(byDatabase.get(e.database) ?? []), e]);
   const pauses = new Map<string, PoolerPause>();
   for (const [database, rows] of byDatabase) {
     // the rows of one database move together; the earliest says where the pause stands
     const switched = rows.map((r) => r.detail.switchedAt).filter((t): t is string => typeof t === 'string');
-    const state: PoolerPause['state'] = rows.every((r) => r.kept)
-      ? 'resumed'
-      : rows.every((r) => r.undone)
-        ? 'resumedOnSource'
-        : switched.length === rows.length
-          ? 'switched'
-          : 'paused';
+    const resumedAt = rows.map((r) => r.detail.resumedAt).filter((t): t is string => typeof t === 'string');
+    const resumedOn = rows.map((r) => r.detail.resumedOn).find((t): t is 'source' | 'target' => t === 'source' || t === 'target');
+    const there = GOES_TO[change];
+    const state: PoolerPause['state'] =
+      resumedOn !== undefined && resumedAt.length === rows.length
+        ? resumedOn === there
+          ? 'resumed'
+          : 'resumedOnSource'
+        : rows.every((r) => r.kept)
+          ? 'resumed'
+          : rows.every((r) => r.undone)
+            ? 'resumedOnSource'
+            : switched.length === rows.length
+              ? 'switched'
+              : 'paused';
+    const pausedAt = new Date(Math.min(...rows.map((r) => r.madeAt.getTime())));
+    const lastResumed = resumedAt.length === rows.length ? resumedAt.sort()[resumedAt.length - 1]! : undefined;
     pauses.set(database, {
       state,
       poolerDatabases: rows.map((r) => r.object),
-      pausedAt: new Date(Math.min(...rows.map((r) => r.madeAt.getTime()))).toISOString(),
+      pausedAt: pausedAt.toISOString(),
       ...(switched.length === rows.length && state !== 'resumedOnSource' ? { switchedAt: switched.sort()[0]! } : {}),
+      ...(lastResumed && resumedOn && (state === 'resumed' || state === 'resumedOnSource')
+        ? {
+            resumedAt: lastResumed,
+            resumedOn,
+            pauseSeconds: Math.max(0, (new Date(lastResumed).getTime() - pausedAt.getTime()) / 1000),
+          }
+        : {}),
     });
   }
   return pauses;
@@ -241,7 +275,8 @@ async function resumeWhereRecorded(ctx: FootprintContext, database: string, chan
     await reloadPooler(pooler, admin);
     for (const p of pending) await resumePooled(pooler, admin, p.object);
   });
-  for (const p of pending) await markUndone(ctx.store, ctx.spec.migrationName, database, change, p.object);
+  const resumed = resumedDetail(change, 'back');
+  for (const p of pending) await markUndone(ctx.store, ctx.spec.migrationName, database, change, p.object, resumed);
 }
 
 /** The pooler's rights, the same both ways. */

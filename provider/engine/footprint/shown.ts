@@ -1,5 +1,6 @@
 // What `show` (and the console) gives of a migration's footprint beside its status: each
-// database's writer fence (writerFence.ts) and the pooler's pause at its cutover (poolerPause.ts),
+// database's writer fence (writerFence.ts) and the pooler's pause at its cutover and at its
+// fall-back (poolerPause.ts),
 // read from the ledger in one statement per migration and shaped by each change's own module.
 import type { CatalogConnection } from '../control/connection';
 import { get as catalogStatus } from '../control/store';
@@ -8,19 +9,26 @@ import { changesOf } from './ledger';
 import { poolerPausesOf } from './poolerPause';
 import { writerFencesOf } from './writerFence';
 
-/** A migration's status with the writer fence and the pooler's pause of each database that has one. */
+/** A migration's status with the writer fence and the pooler's pauses (cutover, fall-back) of each database that has them. */
 export async function withFootprintShown(store: CatalogConnection, status: MigrationStatus): Promise<MigrationStatus> {
   if (status.mode !== 'Online') return status;
-  const entries = await changesOf<unknown>(store, status.name, ['writerFence', 'poolerPause']);
+  const entries = await changesOf<unknown>(store, status.name, ['writerFence', 'poolerPause', 'poolerPauseBack']);
   if (entries.length === 0) return status;
   const fences = writerFencesOf(status.name, entries);
   const pauses = poolerPausesOf(entries);
+  const pausesBack = poolerPausesOf(entries, 'poolerPauseBack');
   return {
     ...status,
     databases: status.databases.map((d) => {
       const writerFence = fences.get(d.database);
       const poolerPause = pauses.get(d.database);
-      return { ...d, ...(writerFence ? { writerFence } : {}), ...(poolerPause ? { poolerPause } : {}) };
+      const poolerPauseBack = pausesBack.get(d.database);
+      return {
+        ...d,
+        ...(writerFence ? { writerFence } : {}),
+        ...(poolerPause ? { poolerPause } : {}),
+        ...(poolerPauseBack ? { poolerPauseBack } : {}),
+      };
     }),
   };
 }

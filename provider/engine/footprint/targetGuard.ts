@@ -8,29 +8,39 @@
 // hold, before anything irreversible: one record stops the cutover, naming the table and who wrote,
 // and the tables it names are read whole at the next cutover's pin.
 //
-// One statement-level AFTER trigger per table (INSERT, UPDATE, DELETE, TRUNCATE), on the streamed
-// tables with their partition parents and partitions (a statement fires the statement triggers of
-// the table it names alone), calling one function in the control schema's name. ENABLE ALWAYS
-// where the target user owns the table, so a session with session_replication_role = replica is
-// recorded too; pgferry's own sessions (application_name `pgferry <purpose>`, as the writer fence
-// tells them) pass without a record, the apply among them. A recording session takes a shared
+// One AFTER row trigger per table (INSERT, UPDATE, DELETE: a statement that changes no row, an
+// UPDATE ... WHERE false, fires none and records nothing) on the streamed tables and the partitions
+// under them, where every row lands, and one AFTER statement trigger (TRUNCATE, which has no rows)
+// on those tables with their partition parents; both call one function in the control schema's
+// name. ENABLE ALWAYS where the target user owns the table, so a session with
+// session_replication_role = replica is recorded too.
+//
+// pgferry's own sessions are told by identity, never by a name a client can give itself (any
+// client may call itself `pgferry apply`): the guard reads, as it is put on, the sessions that hold
+// the database's apply lock (exclusive, held by the one applier for its connection's life, so no
+// other session can hold it meanwhile) and those of the same login holding its parallel apply
+// sessions' lock, and writes their backend pids into each trigger's WHEN condition: those rows pass
+// without even a call, the apply's cost stays a comparison, and every other session's rows are
+// recorded. A pid is the server's to give, never a client's to pick, and the kernel gives a number
+// again only once it has gone round its whole pid space; the applier's session ends at the marker,
+// inside the hold, so the read does not ask for it then. A recording session takes a shared
 // advisory lock until its transaction ends, and the reader takes it exclusively first, so a write
-// still in flight when the cutover reads is waited for (or, past a short lock_timeout, named) rather
-// than missed.
+// still in flight when the cutover reads is waited for (or, past a short lock_timeout, named)
+// rather than missed.
 //
 // The footprint's change (below, targetGuard): recorded in the ledger before anything is made,
 // given back by every release and by every roll-back of the cutover, dropped by identity: the
 // triggers that call the guard's function (whatever their name), then the function and its table.
 import type pg from 'pg';
-import { APPLICATION_NAME_PREFIX, withSession } from '../connect/session';
+import { withSession } from '../connect/session';
 import { ident, literal, qualified } from '../connect/quote';
 import { INVALID_CATALOG_NAME, LOCK_NOT_AVAILABLE, sqlState } from '../connect/sqlstate';
 import { errorMessage, PgferryError } from '../core/errors';
-import { CONTROL_SCHEMA, guardNamesOf, publicationName, type GuardNames } from '../core/names';
+import { applyLockKey, CONTROL_SCHEMA, guardNamesOf, publicationName, type GuardNames } from '../core/names';
 import { forgetTableVerifications } from '../control/tableVerification';
 import type { MigrationRun } from '../run/migrationRun';
 import type { FootprintContext, RestoreContext, ReversibleChange } from './change';
-import { markUndone, pendingChanges, recordChange } from './ledger';
+import { markUndone, noteDetail, pendingChanges, recordChange } from './ledger';
 import { inTransaction } from './writerFence';
 
 const CHANGE = 'targetGuard';
@@ -42,7 +52,7 @@ interface GuardUndo {
   readonly schemaCreated: boolean;
 }
 
-/** One statement the guard recorded (or a transaction still writing when it was read). */
+/** One write the guard recorded (or a transaction still writing when it was read). */
 export interface GuardedWrite {
   readonly table: string;
   readonly operation: string;
@@ -64,8 +74,8 @@ const PUBLISHED_SQL = `SELECT schemaname AS schema, tablename AS name FROM pg_ca
 
 /**
  * The target's tables of those names, with their partition parents and every partition under
- * those, plain and partitioned only, and whether each has the guard's trigger already or someone
- * else's under its name.
+ * those, plain and partitioned only, and the functions the triggers of the guard's names on each
+ * call (the guard's, or someone else's holding a name).
  */
 const GUARDED_TABLES_SQL = `
 WITH RECURSIVE named AS (
@@ -77,9 +87,10 @@ WITH RECURSIVE named AS (
 ), tree AS (
   SELECT oid FROM parents UNION SELECT i.inhrelid FROM pg_catalog.pg_inherits i JOIN tree t ON i.inhparent = t.oid
 )
-SELECT n.nspname AS schema, c.relname AS name, pg_catalog.pg_has_role(current_user, c.relowner, 'USAGE') AS owned,
-       (SELECT pg_catalog.string_agg(g.tgfoid::pg_catalog.regprocedure::text, ', ') FROM pg_catalog.pg_trigger g
-         WHERE g.tgrelid = c.oid AND g.tgname = $3) AS named_trigger
+SELECT n.nspname AS schema, c.relname AS name, c.relkind = 'r' AS has_rows,
+       pg_catalog.pg_has_role(current_user, c.relowner, 'USAGE') AS owned,
+       (SELECT pg_catalog.string_agg(DISTINCT g.tgfoid::pg_catalog.regprocedure::text, ', ') FROM pg_catalog.pg_trigger g
+         WHERE g.tgrelid = c.oid AND g.tgname IN ($3, $4)) AS named_trigger
   FROM tree JOIN pg_catalog.pg_class c ON c.oid = tree.oid JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
  WHERE c.relkind IN ('r', 'p')
  ORDER BY 1, 2`;
@@ -87,25 +98,52 @@ SELECT n.nspname AS schema, c.relname AS name, pg_catalog.pg_has_role(current_us
 interface GuardedTable {
   readonly schema: string;
   readonly name: string;
+  /** A plain table, where rows land: it gets the row trigger (a partitioned table has none of its own). */
+  readonly has_rows: boolean;
   readonly owned: boolean;
-  /** The function a trigger of the guard's name on the table calls, if one has the name. */
+  /** The functions triggers of the guard's names on the table call, if one has a name. */
   readonly named_trigger: string | null;
 }
 
-/** The function: pgferry's sessions pass; any other statement is recorded, its transaction holding the shared lock. */
+/** A session of pgferry's apply in the guarded database, as read when the guard was put on (noted in the ledger's detail: who passed). */
+interface ApplySession {
+  readonly pid: number;
+  readonly started: string;
+}
+
+/**
+ * The sessions of the connected database that hold the apply lock of its stream ($1: the
+ * applier's, exclusively) and those of the applier's login that hold its parallel apply sessions'
+ * lock (the lane lock, shared, in the two-key space: applyTarget.ts).
+ */
+const APPLY_SESSIONS_SQL = `
+WITH held AS (
+  SELECT DISTINCT l.pid, l.objsubid FROM pg_catalog.pg_locks l
+   WHERE l.locktype = 'advisory' AND l.granted
+     AND l.database = (SELECT oid FROM pg_catalog.pg_database WHERE datname = pg_catalog.current_database())
+     AND ((l.objsubid = 1 AND l.mode = 'ExclusiveLock' AND l.classid = ($1::bigint >> 32)::oid AND l.objid = ($1::bigint & 4294967295)::oid)
+       OR (l.objsubid = 2 AND l.classid = (($1::bigint >> 32)::int)::oid AND l.objid = (($1::bigint & 2147483647)::int)::oid))
+), applier AS (
+  SELECT a.usesysid FROM held h JOIN pg_catalog.pg_stat_activity a ON a.pid = h.pid WHERE h.objsubid = 1
+)
+SELECT DISTINCT a.pid, a.backend_start::text AS started
+  FROM held h JOIN pg_catalog.pg_stat_activity a ON a.pid = h.pid
+ WHERE h.objsubid = 1 OR a.usesysid IN (SELECT usesysid FROM applier)
+ ORDER BY 1`;
+
+/** The function: every statement or row its trigger hands it is recorded once per session, table and operation, its transaction holding the shared lock. */
 function functionSql(names: GuardNames): string {
   const table = qualified(CONTROL_SCHEMA, names.table);
   return `CREATE OR REPLACE FUNCTION ${qualified(CONTROL_SCHEMA, names.function)}() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $pgferry$
 BEGIN
-  IF pg_catalog.current_setting('application_name') LIKE ${literal(`${APPLICATION_NAME_PREFIX}%`)} THEN
-    RETURN NULL;
-  END IF;
   PERFORM pg_catalog.pg_advisory_xact_lock_shared(${lockArgs(names)});
-  INSERT INTO ${table} (relid, table_name, operation, user_name, application, address, pid)
-  VALUES (TG_RELID, pg_catalog.format('%I.%I', TG_TABLE_SCHEMA, TG_TABLE_NAME), TG_OP, session_user::text,
-          pg_catalog.current_setting('application_name'),
-          coalesce(pg_catalog.host(pg_catalog.inet_client_addr()), 'local socket'), pg_catalog.pg_backend_pid());
+  IF NOT EXISTS (SELECT 1 FROM ${table} w WHERE w.pid = pg_catalog.pg_backend_pid() AND w.relid = TG_RELID AND w.operation = TG_OP) THEN
+    INSERT INTO ${table} (relid, table_name, operation, user_name, application, address, pid)
+    VALUES (TG_RELID, pg_catalog.format('%I.%I', TG_TABLE_SCHEMA, TG_TABLE_NAME), TG_OP, session_user::text,
+            pg_catalog.current_setting('application_name'),
+            coalesce(pg_catalog.host(pg_catalog.inet_client_addr()), 'local socket'), pg_catalog.pg_backend_pid());
+  END IF;
   RETURN NULL;
 END
 $pgferry$`;
@@ -121,10 +159,38 @@ async function schemaExists(client: pg.Client): Promise<boolean> {
   return (await client.query('SELECT 1 FROM pg_catalog.pg_namespace WHERE nspname = $1', [CONTROL_SCHEMA])).rows.length > 0;
 }
 
+/** The triggers' condition: a row (or a TRUNCATE) of any session but the apply's calls the function. */
+function strangersOnly(sessions: readonly ApplySession[]): string {
+  const pids = `{${sessions.map((s) => Math.trunc(s.pid)).join(',')}}`;
+  return `WHEN (pg_catalog.pg_backend_pid() <> ALL (${literal(pids)}::pg_catalog.int4[]))`;
+}
+
+/** Makes the guard's triggers on `t` (again, when it has them: the apply's sessions may be others now), one transaction. */
+async function guardTable(client: pg.Client, names: GuardNames, t: GuardedTable, when: string): Promise<void> {
+  const table = qualified(t.schema, t.name);
+  const fn = `${qualified(CONTROL_SCHEMA, names.function)}()`;
+  await inTransaction(client, async () => {
+    for (const trigger of [names.trigger, names.rowTrigger]) await client.query(`DROP TRIGGER IF EXISTS ${ident(trigger)} ON ${table}`);
+    await client.query(
+      `CREATE TRIGGER ${ident(names.trigger)} AFTER TRUNCATE ON ${table} FOR EACH STATEMENT ${when} EXECUTE FUNCTION ${fn}`,
+    );
+    if (t.has_rows) {
+      await client.query(
+        `CREATE TRIGGER ${ident(names.rowTrigger)} AFTER INSERT OR UPDATE OR DELETE ON ${table} FOR EACH ROW ${when} EXECUTE FUNCTION ${fn}`,
+      );
+    }
+    // ENABLE ALWAYS needs the owner; left ENABLE, it misses only a superuser's replica-role session
+    if (!t.owned) return;
+    await client.query(`ALTER TABLE ${table} ENABLE ALWAYS TRIGGER ${ident(names.trigger)}`);
+    if (t.has_rows) await client.query(`ALTER TABLE ${table} ENABLE ALWAYS TRIGGER ${ident(names.rowTrigger)}`);
+  });
+}
+
 /**
- * Guards the streamed tables of `database` on the target, recorded in the ledger first. Idempotent
- * (a table guarded already keeps its trigger). Refused, nothing guarded, when a trigger of someone
- * else's holds the guard's name on one of them. Returns how many tables it guards.
+ * Guards the streamed tables of `database` on the target, recorded in the ledger first, the apply's
+ * sessions read then noted beside the record. Idempotent (a table guarded already gets its triggers
+ * again). Refused, nothing guarded, when a trigger of someone else's holds one of the guard's names
+ * on one of them. Returns how many tables it guards.
  */
 export async function guardTarget(run: Pick<MigrationRun, 'spec' | 'store' | 'instance'>, database: string): Promise<number> {
   const { spec, store } = run;
@@ -148,27 +214,20 @@ export async function guardTarget(run: Pick<MigrationRun, 'spec' | 'store' | 'in
       published.map((t) => t.schema),
       published.map((t) => t.name),
       names.trigger,
+      names.rowTrigger,
     ]);
     const taken = rows.find((t) => t.named_trigger !== null && t.named_trigger !== fn);
     if (taken) {
       throw new PgferryError(
         'TARGET_GUARD_REFUSED',
-        `the target's guard: trigger ${ident(names.trigger)} on ${qualified(taken.schema, taken.name)} of ${ident(database)} calls ${taken.named_trigger}, not pgferry's guard: it is someone else's, kept, and nothing was guarded`,
+        `the target's guard: a trigger of the guard's name (${ident(names.trigger)} or ${ident(names.rowTrigger)}) on ${qualified(taken.schema, taken.name)} of ${ident(database)} calls ${taken.named_trigger}, not pgferry's guard alone: it is someone else's, kept, and nothing was guarded`,
         { category: 'target', fix: 'rename that trigger on the target, then request the cutover again' },
       );
     }
+    const sessions = (await client.query<ApplySession>(APPLY_SESSIONS_SQL, [applyLockKey(spec.migrationName, database)])).rows;
+    await noteDetail(store, spec.migrationName, database, CHANGE, DATABASE, { applySessions: sessions });
     // one table a transaction: the apply goes on meanwhile, and locks taken one by one never wait on each other
-    for (const t of rows.filter((r) => r.named_trigger === null)) {
-      const table = qualified(t.schema, t.name);
-      await inTransaction(client, async () => {
-        await client.query(
-          `CREATE TRIGGER ${ident(names.trigger)} AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON ${table}
-             FOR EACH STATEMENT EXECUTE FUNCTION ${qualified(CONTROL_SCHEMA, names.function)}()`,
-        );
-        // ENABLE ALWAYS needs the owner; left ENABLE, it misses only a superuser's replica-role session
-        if (t.owned) await client.query(`ALTER TABLE ${table} ENABLE ALWAYS TRIGGER ${ident(names.trigger)}`);
-      });
-    }
+    for (const t of rows) await guardTable(client, names, t, strangersOnly(sessions));
     return rows.length;
   });
 }
@@ -310,7 +369,7 @@ export const targetGuard = {
   name: 'targetGuard',
   server: 'target',
   describe:
-    "the target's guard at a held cutover: a trigger on each streamed table of the target recording any write of a session that is not pgferry's from the pin before the hold to the switch, its triggers, function and table dropped",
+    "the target's guard at a held cutover: triggers on each streamed table of the target recording any row written by a session that is not pgferry's apply from the pin before the hold to the switch, its triggers, function and table dropped",
   ledger: `${CONTROL_SCHEMA}.footprint (change targetGuard: undo.schemaCreated)`,
   rights: {
     server: 'target',
