@@ -6,6 +6,9 @@
 // killed right after the fence (failpoint cutover-fenced:<db>) then resumed or canceled, never leave
 // a fence behind silently. Each scenario reads the rows back from both servers.
 import assert from 'node:assert/strict';
+import { promises as fs } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import pg from 'pg';
 import { cancelMigration, get, isFinalState, requestCutover, resumeMigration, startMigration } from '../../provider/engine';
 import { CatalogConnection } from '../../provider/engine/control/connection';
@@ -14,6 +17,7 @@ import type { MigrationStatus } from '../../provider/engine/core/model';
 import { makeReplicationSourceUser, pairSpec, serverSpec, startPair, until, waitForStatus, type ServerPair } from '../support';
 import { rowsOf } from './harness';
 import { events as catalogEvents } from '../../provider/engine/control/store';
+import { holdFile } from '../../provider/engine/util/failpoints';
 
 const READ_ONLY_SQL_TRANSACTION = '25006';
 
@@ -546,25 +550,47 @@ async function lateWriterRollsBack(lab: FenceLab): Promise<void> {
   const db = 'fence_late';
   await lab.createDatabase(db);
   const s = lab.spec('fence-late', db);
-  await startMigration(s);
+  // The runner holds right before it reads the writes past the cutover point, so the impostor's
+  // write lands after that point whatever the machine's load: a writer looping on its own may
+  // commit nothing inside that short window and the test would then judge nothing.
+  const holdDir = await fs.mkdtemp(path.join(os.tmpdir(), 'pgferry-late-'));
+  const held = path.join(holdDir, path.basename(holdFile(`cutover-late-writes:${db}`)));
+  process.env.PGFERRY_FAILPOINTS = `cutover-late-writes:${db}:hold`;
+  process.env.PGFERRY_HOLD_DIR = holdDir;
+  try {
+    await startMigration(s);
+  } finally {
+    delete process.env.PGFERRY_FAILPOINTS;
+    delete process.env.PGFERRY_HOLD_DIR;
+  }
   assert.equal((await lab.streaming(s.migrationName)).subState, 'WaitingForCutoverTrigger');
   const impostor = new pg.Client({ ...serverSpec(lab.pair.source), database: db, application_name: 'pgferry impostor' });
   impostor.on('error', () => undefined);
   await impostor.connect();
   const acked: number[] = [];
-  let stop = false;
-  const writing = (async () => {
-    for (let n = 1; !stop; n++) {
-      await impostor.query('BEGIN READ WRITE');
-      await impostor.query('INSERT INTO items VALUES ($1, $2)', [1_000_000 + n, 'late']);
-      await impostor.query('COMMIT');
-      acked.push(1_000_000 + n);
-      await new Promise((r) => setTimeout(r, 20));
-    }
-  })();
+  const write = async (id: number): Promise<void> => {
+    await impostor.query('BEGIN READ WRITE');
+    await impostor.query('INSERT INTO items VALUES ($1, $2)', [id, 'late']);
+    await impostor.query('COMMIT');
+    acked.push(id);
+  };
   try {
-    await until('the impostor wrote some', async () => (acked.length >= 5 ? true : undefined));
+    await write(1_000_001);
     await requestCutover(s.target, s.migrationName);
+    await until('the runner held before reading the writes past the cutover point', async () => {
+      const there = await fs.access(held).then(
+        () => true,
+        () => false,
+      );
+      if (there) return true;
+      const st = await get(lab.store, s.migrationName);
+      if (st && (isFinalState(st.state) || !st.cutoverRequested))
+        throw new Error(`the cutover ended without holding: ${st.state} ${st.message ?? ''}`);
+      return undefined;
+    });
+    // the fence lets a session named like pgferry's through: its write is past the cutover point
+    await write(1_000_002);
+    await fs.rm(held, { force: true });
     const back = await waitForStatus(lab.store, s.migrationName, (st) => !st.cutoverRequested || isFinalState(st.state), 420_000);
     assert.equal(back.subState, 'WaitingForCutoverTrigger', `${back.state}/${back.subState}: ${back.message}`);
     assert.match(
@@ -575,9 +601,9 @@ async function lateWriterRollsBack(lab: FenceLab): Promise<void> {
     assert.deepEqual(await fenceTriggers(lab.pair, db), [], 'the triggers lifted');
     assert.equal(back.databases[0]!.writerFence, undefined);
   } finally {
-    stop = true;
-    await writing;
+    await fs.rm(held, { force: true });
     await impostor.end();
+    await fs.rm(holdDir, { recursive: true, force: true });
   }
   // nothing was lost: streaming went on and carried every write the impostor was told committed
   await until('every acknowledged write is on the target', async () => {

@@ -30,7 +30,7 @@ import {
 import { syncSequences } from '../switchover/sequenceSync';
 import { keptLargeObjectsMessage, syncLargeObjects, type LargeObjectDelta } from '../switchover/largeObjectDelta';
 import { recheckMovedSequences } from '../switchover/sequenceRecheck';
-import { failpoint } from '../util/failpoints';
+import { failpoint, holdpoint } from '../util/failpoints';
 import { unfencedWindowRefusal } from '../input/fallbackWindow';
 import { openFallbackWindows, requestedWindow } from './fallback';
 import { describeFirings } from '../footprint/targetFiring';
@@ -441,6 +441,7 @@ async function writesPastThePoint(run: MigrationRun, streams: readonly OnlineStr
   for (const s of streams) {
     const prefix = fenceNamesOf(run.spec.migrationName, s.database).prefix;
     const after = appliedUpTo(s.applier.stats());
+    await holdpoint(`cutover-late-writes:${s.database}`);
     const writes = await again(run, `the writes past the cutover point of "${s.database}"`, () =>
       withSession(run.spec.source, { database: s.database, purpose: 'cutover', writable: true }, (client) =>
         lateWrites(client, s.slot, s.publication, after, prefix, run.sourceMajor),
