@@ -2,8 +2,8 @@
 // stops at the marker (switchover/marker.ts), so such a write never reaches the target, and once the
 // slot is dropped it is lost. Before anything irreversible the cutover reads the stream past the
 // point without consuming it: the slot is first moved up to the point the applier committed (the
-// target holds everything before it, and its origin says so), once the source has flushed its WAL (a
-// write committed with synchronous_commit off is not readable before), then peeked
+// target holds everything before it, and its origin says so), the server's WAL flushed (a write committed with
+// synchronous_commit off is not readable before), then peeked
 // (pg_logical_slot_peek_binary_changes, pgoutput, the stream's own publication), and every
 // transaction that changed a streamed table is a write through the fence. Each session the fence's
 // trigger let write said who it is in the same transaction (footprint/fenceTriggers.ts), so the
@@ -52,7 +52,7 @@ export async function lateWrites(
 ): Promise<LateWrite[]> {
   const options = [`'proto_version', '1'`, `'publication_names', $2`];
   if (sourceMajor >= 14) options.push(`'messages', 'true'`);
-  await walFlushedToNow(client);
+  await flushWal(client, fencePrefix);
   const rows = await whileSlotInUse(async () => {
     await client.query(
       `SELECT pg_catalog.pg_replication_slot_advance(slot_name, $2::pg_lsn)
@@ -73,26 +73,24 @@ export async function lateWrites(
   );
 }
 
-/** How long that server may take to flush the WAL written before the read (its WAL writer does it on its own). */
-const WAL_FLUSHED_WITHIN_MS = 30_000;
-
 /**
- * Waits until the server the stream reads has flushed all the WAL inserted before now. Logical decoding reads only
- * flushed WAL, and a writer with synchronous_commit off is told its transaction committed before
- * its commit record is flushed (the WAL writer flushes it a moment later): reading at once would
- * miss a write committed just before, the cutover would go on, and that write would never reach
- * the target. Waiting writes nothing, so it needs no right and holds on a fenced database.
+ * Flushes the WAL of the server the stream reads up to now. Logical decoding reads only flushed
+ * WAL, and a writer with synchronous_commit off is told its transaction committed before its
+ * commit record is flushed: reading at once could miss a write committed just before, the cutover
+ * would go on, and that write would never reach the target. A transaction that writes a record
+ * (an empty message under the fence's prefix, which the apply and this read pass over) and commits
+ * synchronously flushes all WAL before its commit; `local`, so that a synchronous standby that is
+ * away never holds the cutover here.
  */
-async function walFlushedToNow(client: pg.Client): Promise<void> {
-  const inserted = (await client.query<{ lsn: string }>('SELECT pg_catalog.pg_current_wal_insert_lsn()::text AS lsn')).rows[0]!.lsn;
-  const deadline = Date.now() + WAL_FLUSHED_WITHIN_MS;
-  for (;;) {
-    const flushed = await client.query<{ done: boolean }>('SELECT pg_catalog.pg_current_wal_flush_lsn() >= $1::pg_lsn AS done', [inserted]);
-    if (flushed.rows[0]!.done) return;
-    if (Date.now() > deadline) {
-      throw new Error(`the server the stream reads did not flush its WAL up to ${inserted} within ${WAL_FLUSHED_WITHIN_MS / 1000} s`);
-    }
-    await new Promise((resolve) => setTimeout(resolve, 20));
+async function flushWal(client: pg.Client, fencePrefix: string): Promise<void> {
+  await client.query('BEGIN');
+  try {
+    await client.query(`SET LOCAL synchronous_commit = 'local'`);
+    await client.query(`SELECT pg_catalog.pg_logical_emit_message(true, $1, '')`, [fencePrefix]);
+    await client.query('COMMIT');
+  } catch (error) {
+    await client.query('ROLLBACK').catch(() => undefined);
+    throw error;
   }
 }
 
