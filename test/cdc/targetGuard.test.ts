@@ -15,13 +15,14 @@ import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
-import { isFinalState, requestCutover, startMigration } from '../../provider/engine';
+import { isFinalState, requestCutover } from '../../provider/engine';
 import { CatalogConnection } from '../../provider/engine/control/connection';
 import type { MigrationSpec } from '../../provider/engine/input/migrationSpec';
 import type { MigrationStatus } from '../../provider/engine/core/model';
 import { tableVerifications } from '../../provider/engine/control/tableVerification';
 import { events, get } from '../../provider/engine/control/store';
 import { holdFile } from '../../provider/engine/util/failpoints';
+import { startHeldAt } from '../support/holdPoints';
 import { pairSpec, startPair, until, waitForStatus, type ServerPair } from '../support';
 import { createPooledDatabase, poolerInputOf, startPgBouncer, type PgBouncer } from '../support/pgbouncer';
 import { PooledWriter } from '../support/pooledWriter';
@@ -42,14 +43,7 @@ async function ids(cluster: ServerPair['source'], db: string, table: string): Pr
 
 /** Starts the migration with the hold point after its pin armed, and waits until it streams. */
 async function streamingHeldAfterPin(s: MigrationSpec, db: string): Promise<void> {
-  process.env.PGFERRY_FAILPOINTS = `cutover-pinned:${db}:hold`;
-  process.env.PGFERRY_HOLD_DIR = holdDir;
-  try {
-    await startMigration(s);
-  } finally {
-    delete process.env.PGFERRY_FAILPOINTS;
-    delete process.env.PGFERRY_HOLD_DIR;
-  }
+  await startHeldAt(s, `cutover-pinned:${db}`, holdDir);
   const st = await waitForStatus(store, s.migrationName, (x) => x.subState === 'WaitingForCutoverTrigger' || isFinalState(x.state));
   assert.equal(st.subState, 'WaitingForCutoverTrigger', st.message);
 }

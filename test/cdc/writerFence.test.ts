@@ -18,6 +18,7 @@ import { makeReplicationSourceUser, pairSpec, serverSpec, startPair, until, wait
 import { rowsOf } from './harness';
 import { events as catalogEvents } from '../../provider/engine/control/store';
 import { holdFile } from '../../provider/engine/util/failpoints';
+import { startHeldAt } from '../support/holdPoints';
 
 const READ_ONLY_SQL_TRANSACTION = '25006';
 
@@ -555,14 +556,7 @@ async function lateWriterRollsBack(lab: FenceLab): Promise<void> {
   // commit nothing inside that short window and the test would then judge nothing.
   const holdDir = await fs.mkdtemp(path.join(os.tmpdir(), 'pgferry-late-'));
   const held = path.join(holdDir, path.basename(holdFile(`cutover-late-writes:${db}`)));
-  process.env.PGFERRY_FAILPOINTS = `cutover-late-writes:${db}:hold`;
-  process.env.PGFERRY_HOLD_DIR = holdDir;
-  try {
-    await startMigration(s);
-  } finally {
-    delete process.env.PGFERRY_FAILPOINTS;
-    delete process.env.PGFERRY_HOLD_DIR;
-  }
+  await startHeldAt(s, `cutover-late-writes:${db}`, holdDir);
   assert.equal((await lab.streaming(s.migrationName)).subState, 'WaitingForCutoverTrigger');
   const impostor = new pg.Client({ ...serverSpec(lab.pair.source), database: db, application_name: 'pgferry impostor' });
   impostor.on('error', () => undefined);
