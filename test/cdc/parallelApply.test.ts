@@ -7,10 +7,25 @@
 // random moments and at each step of a batch commit losing and repeating nothing.
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
+import { access, mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
 import path from 'node:path';
 import type pg from 'pg';
 import { startPair, until, type ServerPair } from '../support';
-import { applierOptions, assertSame, assertSameIds, createSlot, drain, setupDb, startApplier, stopCdcPair, type CdcDb } from './harness';
+import { holdFile } from '../../provider/engine/util/failpoints';
+import { slotName } from '../../provider/engine/core/names';
+import {
+  applierOptions,
+  assertSame,
+  assertSameIds,
+  createSlot,
+  drain,
+  setupDb,
+  startApplier,
+  stopCdcPair,
+  type CdcDb,
+  type Running,
+} from './harness';
 
 const TABLE_COUNT = 8;
 const TABLES = [...Array.from({ length: TABLE_COUNT }, (_, i) => `t${i}`), 'parent', 'child'];
@@ -84,6 +99,44 @@ async function oneTableLoad(f: CdcDb, writers: number, perWriter: number): Promi
 async function lanesInOneBatch(f: CdcDb): Promise<number> {
   const [row] = await f.dst('SELECT coalesce(max(n), 0)::int AS n FROM (SELECT count(*) AS n FROM pgferry.apply_lane GROUP BY lsn) b');
   return row!.n as number;
+}
+
+/**
+ * An applier whose loop is held (the `apply-start` hold point) until the walsender has sent the
+ * whole backlog: its batches then hold many transactions each, however slowly the walsender ran
+ * beside a busy machine (an applier that caught up with it committed a transaction or two a batch).
+ */
+async function startedWithBacklogQueued(f: CdcDb, initialLsn: bigint): Promise<Running> {
+  const [end] = await f.src('SELECT pg_current_wal_lsn()::text AS lsn');
+  const point = `apply-start:${f.db}`;
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'pgferry-hold-'));
+  process.env.PGFERRY_FAILPOINTS = `${point}:hold`;
+  process.env.PGFERRY_HOLD_DIR = dir;
+  let running: Running;
+  try {
+    running = startApplier(f, { initialLsn, applySessions: SESSIONS });
+    const file = holdFile(point);
+    await until('the applier held before its first record', async () =>
+      (await access(file).then(
+        () => true,
+        () => false,
+      ))
+        ? true
+        : undefined,
+    );
+  } finally {
+    delete process.env.PGFERRY_FAILPOINTS;
+    delete process.env.PGFERRY_HOLD_DIR;
+  }
+  await until(`the walsender to send up to ${end!.lsn as string}`, async () => {
+    const [sent] = await f.source.query(
+      'SELECT s.sent_lsn >= $2::pg_lsn AS ok FROM pg_stat_replication s JOIN pg_replication_slots r ON r.active_pid = s.pid WHERE r.slot_name = $1',
+      [slotName(f.migration, f.db), end!.lsn],
+    );
+    return sent?.ok === true ? true : undefined;
+  });
+  await rm(dir, { recursive: true });
+  return running;
 }
 
 /** Rows of the lane records of the database's stream: how many batches sessions other than the first committed last. */
@@ -230,7 +283,7 @@ describe('cdc: parallel apply, applySessions 4 (integration)', function () {
     const { f, initialLsn } = await freshStream(pair);
     // the backlog first: the drain's batches then hold many transactions each
     await oneTableLoad(f, 6, 60);
-    const running = startApplier(f, { initialLsn: initialLsn, applySessions: SESSIONS });
+    const running = await startedWithBacklogQueued(f, initialLsn);
     await drain(f, running, 120_000);
     await assertSame(f, TABLES);
     const [row] = await f.dst('SELECT count(*)::int AS n FROM t0 WHERE id >= 10000');

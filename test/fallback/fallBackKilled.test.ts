@@ -23,6 +23,7 @@ import { CatalogConnection } from '../../provider/engine/control/connection';
 import { events, get } from '../../provider/engine/control/store';
 import { fallbackWindows } from '../../provider/engine/control/fallbackWindows';
 import { reverseStreamNamesOf } from '../../provider/engine/core/names';
+import type { MigrationStatus } from '../../provider/engine/core/model';
 import type { MigrationSpec } from '../../provider/engine/input/migrationSpec';
 import { pairSpec, startPair, until, waitForStatus, type ServerPair } from '../support';
 import { rowsOf } from '../cdc/harness';
@@ -162,7 +163,13 @@ async function killedOnceFellBack(pair: ServerPair, store: CatalogConnection): P
     assert.equal(killed.state, 'Succeeded');
     assert.match(killed.message ?? '', /^fall-back of "fbk_fell_back" completed in .*the target stays fenced and follows it again from /);
     await resumeMigration(spec);
-    const streaming = await waitForStatus(store, name, (s) => s.subState === 'WaitingForCutoverTrigger' || isFinalState(s.state), 300_000);
+    // the killed runner left the migration Succeeded, a final state: the resumed one is waited for
+    // until it streams, ends the migration otherwise, or exits with the state as it was
+    const resumed = (s: MigrationStatus): boolean =>
+      s.subState === 'WaitingForCutoverTrigger' ||
+      (isFinalState(s.state) && s.state !== 'Succeeded') ||
+      (s.runner !== undefined && s.runner.pid !== killed.runner?.pid && !s.runner.alive);
+    const streaming = await waitForStatus(store, name, resumed, 300_000);
     assert.equal(streaming.subState, 'WaitingForCutoverTrigger', `${streaming.state}: ${streaming.message}`);
     await pair.source.query("INSERT INTO items (v) VALUES ('back on the old source')", [], db);
     const equal = async () => {

@@ -30,6 +30,7 @@ import type { CurrentTransaction } from './shapeStops';
 import type { ApplyState } from './applyState';
 import type { SessionConfig } from './sessionConfig';
 import { ALL_TABLES } from '../pin/pinRequest';
+import { holdpoint } from '../../util/failpoints';
 import type { ChangeEvent, Relation, RowEvent } from '../decode/changeEvents';
 import type { LaneWrite } from '../plan/laneRouter';
 
@@ -155,6 +156,9 @@ class ApplySession {
   /** The apply loop: one queued record at a time, in order, until stopped or cut over. */
   async run(isStopped: () => boolean): Promise<SessionEnd> {
     const txn = this.txn;
+    // a test holds the loop here while the stream fills the queue, so that its first batches are
+    // as full as a backlog makes them whatever the machine's speed
+    await holdpoint(`apply-start:${this.config.database}`);
     for (;;) {
       if (isStopped()) return 'stopped';
       // While items are queued, each next() resolves at once and this loop runs as one long chain
