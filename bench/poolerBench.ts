@@ -7,14 +7,18 @@
 // cutover figure and steps, and where the pooler ended. The goal: the pause under 1 s, flat with size.
 // Beside each size, the fenced cutover of the same database (fenceWriters, no pooler) under the same
 // sysbench run straight against the source: its errors, and its fence time (from the fence to the
-// release, the applications refused all along).
+// release, the applications refused all along). And beside both, native logical replication with
+// the switch practitioners make by hand through the same kind of PgBouncer: PAUSE, wait until the
+// subscription has confirmed the source's flushed WAL, copy the sequences, point the pooler at the
+// subscriber, RELOAD, RESUME; it verifies nothing.
 import { execFile, spawn } from 'node:child_process';
 import { promisify } from 'node:util';
 import { literal, requestCutover, ident, type PoolerPause } from '../provider/engine';
 import type { Cluster } from '../provider/localpg/cluster';
 import { startPgBouncer } from '../test/support/pgbouncer';
 import { PGBENCH_TABLES, untilSucceeded, verificationMethods } from './cutoverBench';
-import { waitUntil } from './consumers';
+import { NATIVE_DB, startNative, waitUntil } from './consumers';
+import { promises as fs } from 'node:fs';
 import type { OnlineOptions } from './onlineTypes';
 
 import { DB, enableAutovacuum, prepareSource, startPgferry, untilStreaming } from './onlineScenarios';
@@ -73,9 +77,24 @@ interface FencedRun {
   readonly steps: string;
 }
 
+/** Native logical replication switched by hand through PgBouncer, beside a pooler run. */
+interface NativeRun {
+  readonly scale: number;
+  readonly errors: number;
+  readonly errorLines: readonly string[];
+  readonly latencyMaxMs: number;
+  readonly latencyP99Ms: number;
+  /** From PAUSE to RESUME: what the application waited. */
+  readonly pauseSeconds: number;
+  /** Inside it: the subscription catching up with the source's flushed WAL, and the sequences copied. */
+  readonly catchUpSeconds: number;
+  readonly sequencesSeconds: number;
+}
+
 export interface PoolerBenchResult {
   readonly runs: readonly PoolerRun[];
   readonly fenced: readonly FencedRun[];
+  readonly native: readonly NativeRun[];
   readonly lines: readonly string[];
   readonly events: readonly string[];
 }
@@ -276,6 +295,79 @@ async function fencedRun(options: OnlineOptions, scale: number, events: string[]
   return { scale, errors: app.errors, errorLines: app.errorLines, latencyMaxMs: app.maxMs, fenceSeconds, pinSeconds, steps };
 }
 
+/** The pooler's `[databases]` line of `DB` pointed at another server and database, as a user edits it. */
+async function pointPooler(configFile: string, port: number, dbname: string): Promise<void> {
+  const text = await fs.readFile(configFile, 'utf8');
+  const line = new RegExp(`^${DB} = .*$`, 'm');
+  if (!line.test(text)) throw new Error(`no [databases] line for ${DB} in ${configFile}`);
+  await fs.writeFile(configFile, text.replace(line, `${DB} = host=127.0.0.1 port=${port} dbname=${dbname}`));
+}
+
+/**
+ * Native logical replication of the same database at the same size, switched by hand through a
+ * PgBouncer in front of the source while sysbench runs through it: the switch practitioners write
+ * (PAUSE; wait until the subscription's slot has confirmed the source's flushed WAL, which every
+ * commit of the paused application is in; setval each sequence on the subscriber, which native
+ * replication leaves behind; the pooler's line pointed at the subscriber; RELOAD; RESUME).
+ */
+async function nativeRun(options: OnlineOptions, scale: number): Promise<NativeRun> {
+  const { source, target, log } = options;
+  await prepareSource(source, scale);
+  await prepareApplication(source, target);
+  const native = await startNative(options, DB);
+  const pooler = await startPgBouncer({
+    databases: { [DB]: { host: source.host, port: source.port } },
+    users: { [APP.user]: APP.password },
+  });
+  try {
+    const load = runSysbench(pooler, BEFORE_CUTOVER_SECONDS);
+    await new Promise((r) => setTimeout(r, BEFORE_CUTOVER_SECONDS * 1000));
+    const paused = Date.now();
+    await pooler.admin(`PAUSE ${DB}`);
+    const [flushed] = await source.query<{ lsn: string }>('SELECT pg_current_wal_flush_lsn()::text AS lsn');
+    await waitUntil(
+      'the subscription to confirm the source flushed WAL',
+      10 * 60_000,
+      async () => {
+        const [slot] = await source.query<{ ok: boolean }>(
+          `SELECT confirmed_flush_lsn >= $1::pg_lsn AS ok FROM pg_replication_slots WHERE slot_name = 'bench_native'`,
+          [flushed!.lsn],
+        );
+        return slot?.ok ? true : undefined;
+      },
+      10,
+    );
+    const caughtUp = Date.now();
+    const sequences = await source.query<{ name: string; value: string }>(
+      `SELECT format('%I.%I', schemaname, sequencename) AS name, last_value::text AS value FROM pg_sequences WHERE last_value IS NOT NULL`,
+      [],
+      DB,
+    );
+    for (const q of sequences) await target.query('SELECT setval($1::regclass, $2::bigint)', [q.name, q.value], NATIVE_DB);
+    const sequenced = Date.now();
+    await pointPooler(pooler.configFile, target.port, NATIVE_DB);
+    await pooler.admin('RELOAD');
+    await pooler.admin(`RESUME ${DB}`);
+    const resumed = Date.now();
+    const app = await load;
+    const run: NativeRun = {
+      scale,
+      errors: app.errors,
+      errorLines: app.errorLines,
+      latencyMaxMs: app.maxMs,
+      latencyP99Ms: app.p99Ms,
+      pauseSeconds: (resumed - paused) / 1000,
+      catchUpSeconds: (caughtUp - paused) / 1000,
+      sequencesSeconds: (sequenced - caughtUp) / 1000,
+    };
+    log(`native manual switch scale ${scale}: pause ${run.pauseSeconds.toFixed(2)} s, ${run.errors} sysbench error(s)`);
+    return run;
+  } finally {
+    await pooler.stop();
+    await native.stop();
+  }
+}
+
 /** Seconds from the pause's record to its switch; NaN without both. */
 function pauseOf(pause: PoolerPause | undefined): number {
   if (!pause?.switchedAt) return NaN;
@@ -284,7 +376,7 @@ function pauseOf(pause: PoolerPause | undefined): number {
 
 const f = (n: number, d = 2) => (Number.isFinite(n) ? n.toFixed(d) : 'n/a');
 
-function lines(runs: readonly PoolerRun[], fenced: readonly FencedRun[]): string[] {
+function lines(runs: readonly PoolerRun[], fenced: readonly FencedRun[], native: readonly NativeRun[]): string[] {
   return [
     '| figure | value | goal |',
     '|---|---|---|',
@@ -301,6 +393,12 @@ function lines(runs: readonly PoolerRun[], fenced: readonly FencedRun[]): string
         `fence (fence → release) **${f(r.fenceSeconds)} s** (pin before it ${f(r.pinSeconds)} s; ${r.steps}); application errors ${r.errors}${r.errorLines.length ? ` (${r.errorLines.slice(0, 2).join('; ')})` : ''}, longest transaction ${f(r.latencyMaxMs / 1000)} s | ` +
         `flat with size (compare the sizes) |`,
     ),
+    ...native.map(
+      (r) =>
+        `| (g) native logical replication beside it, switched by hand through PgBouncer, pgbench scale ${r.scale}, sysbench through the pooler | ` +
+        `pause (PAUSE → RESUME) **${f(r.pauseSeconds)} s** (catch-up ${f(r.catchUpSeconds)} s, sequences ${f(r.sequencesSeconds)} s, no verification); application errors ${r.errors}${r.errorLines.length ? ` (${r.errorLines.slice(0, 2).join('; ')})` : ''}, longest transaction ${f(r.latencyMaxMs / 1000)} s, p99 ${f(r.latencyP99Ms / 1000)} s | ` +
+        `beside pgferry's pause (compare) |`,
+    ),
     '',
     `Method: for each size a fresh pgbench database with sysbench's table (${SYSBENCH_ROWS} rows) beside it, a PgBouncer (transaction pooling) in front ` +
       `of the source, an online migration naming it (\`pooler\`). Once it streams and the background verifier has verified every pgbench table, sysbench oltp_read_write (Debian's 1.0, 2 threads, --rate ${RATE_TPS}, ` +
@@ -308,7 +406,8 @@ function lines(runs: readonly PoolerRun[], fenced: readonly FencedRun[]): string
       "it ends when `show` reads Succeeded (polled every 50 ms). The pause as the application saw it is sysbench's longest transaction (p100) and its " +
       "99th percentile: its statements wait while the pooler is paused. Errors: sysbench stops on any error but its own threads' conflicts (a deadlock, " +
       '40P01, or a duplicate key, 23505, which it counts and retries): one if it stopped, plus its reconnects; the conflicts (its interim reports, by ' +
-      'second) are shown apart, from the request on and before it.',
+      'second) are shown apart, from the request on and before it. Native: a publication of every table and a subscription made on a copy of the ' +
+      "schema (pg_dump -s), synced before the run; its switch is the manual one above, through a PgBouncer of the same settings, sysbench's same run.",
   ];
 }
 
@@ -316,12 +415,15 @@ export async function runPoolerBench(options: OnlineOptions, scales: readonly nu
   const events: string[] = [];
   const runs: PoolerRun[] = [];
   const fenced: FencedRun[] = [];
+  const native: NativeRun[] = [];
   await enableAutovacuum(options.source, options.target);
   for (const scale of scales) {
     options.log(`pooler cutover: pgbench scale ${scale} in database ${DB} ...`);
     runs.push(await poolerRun(options, scale, events));
     options.log(`fenced cutover: pgbench scale ${scale} in database ${DB} ...`);
     fenced.push(await fencedRun(options, scale, events));
+    options.log(`native logical replication, switched by hand: pgbench scale ${scale} in database ${DB} ...`);
+    native.push(await nativeRun(options, scale));
   }
-  return { runs, fenced, lines: lines(runs, fenced), events };
+  return { runs, fenced, native, lines: lines(runs, fenced, native), events };
 }
