@@ -5,7 +5,7 @@
 import type pg from 'pg';
 import type { Cluster } from '../test/support';
 import type { FaultProxy, ProxyConnection } from '../test/support/faultProxy';
-import { owningRunner, pidOfPort, runners, trialProcesses, type TrialProcess } from './processes';
+import { owningRunner, pidOfConnection, runners, trialProcesses, type TrialProcess } from './processes';
 
 export interface MonitorReport {
   /** Samples taken in full (processes, writers, workers, WAL); the outcome fails a trial with none. */
@@ -82,7 +82,9 @@ export class TrialMonitor {
   private readonly source: Direct;
   private readonly target: Direct;
   /** Proxy connection -> the runner that opened it (found once). */
-  private readonly owners = new Map<string, number>();
+  private readonly owners = new WeakMap<ProxyConnection, number>();
+  /** Every process of the trial seen in a sample, by pid: who a finding names, with its start and command. */
+  private readonly seen = new Map<number, TrialProcess>();
 
   private lastSampleAt = Date.now();
 
@@ -93,6 +95,8 @@ export class TrialMonitor {
     private readonly targetProxy: FaultProxy,
     private readonly sourceProxy: FaultProxy,
     private readonly killed: ReadonlySet<number>,
+    /** The trial's clock: when its workload started (faultWindow's and the application's errors' origin). */
+    private readonly origin: number,
   ) {
     this.source = new Direct(clusters.source);
     this.target = new Direct(clusters.target);
@@ -121,6 +125,7 @@ export class TrialMonitor {
   private async sample(): Promise<void> {
     const now = Date.now();
     const processes = await trialProcesses(this.trial);
+    for (const p of processes) this.seen.set(p.pid, p);
     const live = runners(processes).filter((p) => p.state !== 'T' && p.state !== 't');
     this.report.maxLiveRunners = Math.max(this.report.maxLiveRunners, live.length);
     if (live.length >= 2) {
@@ -132,20 +137,36 @@ export class TrialMonitor {
   }
 
   /** The runner (or, negated, an orphaned pg_dump/pg_restore) that opened a proxy connection; cached (0: neither). */
-  private async ownerOf(conn: ProxyConnection, processes: readonly TrialProcess[]): Promise<number | undefined> {
-    const key = `${conn.upstreamPort}:${conn.id}:${conn.clientPort}`;
-    if (!this.owners.has(key)) {
-      const pid = await pidOfPort(
+  private async ownerOf(conn: ProxyConnection, proxy: FaultProxy, processes: readonly TrialProcess[]): Promise<number | undefined> {
+    if (!this.owners.has(conn)) {
+      // once the client's end has closed its port may be another connection's: nobody to find any more
+      if (conn.clientClosed) return undefined;
+      const pid = await pidOfConnection(
         conn.clientPort,
+        proxy.port,
         processes.map((p) => p.pid),
       );
       if (pid === undefined) return undefined; // not found (yet): try again next sample
       // The pgferry command itself (create, resume, update) talks to the catalog: not a runner.
       const orphanTool = /pg_dump|pg_restore/.test(processes.find((p) => p.pid === pid)?.command ?? '');
-      this.owners.set(key, owningRunner(pid, processes) ?? (orphanTool ? -pid : 0));
+      this.owners.set(conn, owningRunner(pid, processes) ?? (orphanTool ? -pid : 0));
     }
-    const owner = this.owners.get(key);
+    const owner = this.owners.get(conn);
     return owner === 0 ? undefined : owner;
+  }
+
+  /** A process named in a finding: its pid, state, parent, start on the trial's clock and command. */
+  private who(pid: number, processes: readonly TrialProcess[]): string {
+    const p = processes.find((q) => q.pid === Math.abs(pid)) ?? this.seen.get(Math.abs(pid));
+    const label = pid < 0 ? `orphan ${-pid}` : `runner ${pid}`;
+    if (!p) return `${label} (gone)`;
+    const started = p.startedAt === undefined ? '?' : `${((p.startedAt - this.origin) / 1000).toFixed(1)} s`;
+    return `${label} (${p.state}, parent ${p.ppid}, started ${started}, ${p.command.slice(-80)})`;
+  }
+
+  /** Milliseconds on the trial's clock. */
+  private clock(at: number): string {
+    return `${((at - this.origin) / 1000).toFixed(1)} s`;
   }
 
   /** Two runners sending work in one sample interval: the second did not wait for the lease. */
@@ -157,7 +178,7 @@ export class TrialMonitor {
     ] as const) {
       for (const conn of [...proxy.connections]) {
         if (conn.lastWorkAt === undefined || conn.lastWorkAt < since) continue;
-        const owner = await this.ownerOf(conn, processes);
+        const owner = await this.ownerOf(conn, proxy, processes);
         // a stopped runner does no work: what the proxy forwards for it now (a statement the fault
         // held and let go) it sent before it stopped, and its session checks the lease it lost
         if (processes.find((p) => p.pid === owner)?.state === 'T') continue;
@@ -181,11 +202,12 @@ export class TrialMonitor {
     }
     if (workers.size >= 2) {
       this.report.twoWorkerSamples += 1;
-      // each runner's /proc state said too, so a runner seen while it exits can be told from a live one
-      const state = (pid: number): string => processes.find((p) => p.pid === Math.abs(pid))?.state ?? '?';
-      this.report.twoWorkerDetail ??= [...workers]
-        .map(([pid, what]) => `${pid < 0 ? `orphan ${-pid}` : `runner ${pid}`} (${state(pid)}): ${what}`)
-        .join('; ');
+      // each runner's /proc state, parent, start and command said too, so a runner seen while it
+      // exits, or a process taken for a runner, can be told from a second live runner
+      if (this.report.twoWorkerDetail === undefined) {
+        const what = [...workers].map(([pid, work]) => `${this.who(pid, processes)}: ${work}`);
+        this.report.twoWorkerDetail = `sample at ${this.clock(Date.now())} since ${this.clock(since)}: ${what.join('; ')}`;
+      }
     }
   }
 
@@ -197,7 +219,7 @@ export class TrialMonitor {
     for (const row of rows) {
       const conn = [...this.targetProxy.connections].find((c) => c.upstreamPort === row.client_port);
       if (!conn) continue;
-      const owner = await this.ownerOf(conn, processes);
+      const owner = await this.ownerOf(conn, this.targetProxy, processes);
       // a stopped runner writes nothing: its session shows active (a COPY it was in when stopped)
       // or holds a transaction id, as sampleWorkers says; once woken, a write of its is seen here
       // (an agent-lease-loss trial was flagged for the stopped runner's open COPY of the other
@@ -207,9 +229,9 @@ export class TrialMonitor {
     }
     if (writers.size >= 2) {
       this.report.twoWriterSamples += 1;
-      this.report.twoWriterDetail ??= [...writers]
-        .map(([pid, what]) => `${pid < 0 ? `orphan ${-pid}` : `runner ${pid}`}: ${what}`)
-        .join('; ');
+      this.report.twoWriterDetail ??= `sample at ${this.clock(Date.now())}: ${[...writers]
+        .map(([pid, what]) => `${this.who(pid, processes)}: ${what}`)
+        .join('; ')}`;
     }
   }
 

@@ -58,6 +58,8 @@ export interface TrialResult {
   faultDetail?: string;
   /** When the fault was in place (injected to taken away), in the workload's clock. */
   faultWindow?: FaultWindow;
+  /** When the workload started, in milliseconds since the epoch: the origin of the workload's clock. */
+  origin?: number;
   /** The schema change the application made while streaming, and how the trial's user answered it. */
   schemaChange?: SchemaChangeReport;
   outcome: Outcome;
@@ -244,6 +246,22 @@ function fallbackReasons(result: TrialResult, reasons: string[]): void {
   }
 }
 
+/**
+ * The trial's own steps on the workload's clock (the fault in place, each command the user ran and
+ * when it returned), printed beside a monitor's finding so a sample can be placed among them.
+ */
+export function trialTimeline(result: TrialResult): string {
+  const at = (ms: number): string => `${(ms / 1000).toFixed(1)} s`;
+  const steps: string[] = [];
+  const w = result.faultWindow;
+  if (w) steps.push(`${result.faultDetail ?? result.fault} from ${at(w.from)} to ${at(w.to)}`);
+  const origin = result.origin;
+  if (origin !== undefined) {
+    for (const a of result.actions) steps.push(`${a.command} returned ${a.code ?? 'killed'} at ${at(a.at - origin)}`);
+  }
+  return `timeline: ${steps.length > 0 ? steps.join(', ') : 'no fault, no command'}`;
+}
+
 /** A trial fails on any difference, leftover (a replica identity left FULL included) or overlap of runners. */
 export function classify(result: TrialResult, limits: { walBoundBytes: number; stuck?: string }): Outcome {
   const reasons = result.reasons;
@@ -260,8 +278,12 @@ export function classify(result: TrialResult, limits: { walBoundBytes: number; s
   if (!m || m.samples === 0) {
     reasons.push(`the monitor took no complete sample (${m?.failedSamples ?? 0} failed): two runners at once would have gone unseen`);
   }
-  if (m && m.twoWriterSamples > 0) reasons.push(`two runners wrote at once (${m.twoWriterSamples} samples: ${m.twoWriterDetail})`);
-  if (m && m.twoWorkerSamples > 0) reasons.push(`two runners worked at once (${m.twoWorkerSamples} samples: ${m.twoWorkerDetail})`);
+  if (m && m.twoWriterSamples > 0) {
+    reasons.push(`two runners wrote at once (${m.twoWriterSamples} samples: ${m.twoWriterDetail}; ${trialTimeline(result)})`);
+  }
+  if (m && m.twoWorkerSamples > 0) {
+    reasons.push(`two runners worked at once (${m.twoWorkerSamples} samples: ${m.twoWorkerDetail}; ${trialTimeline(result)})`);
+  }
   if (m && m.longestOverlapMs > 10_000) reasons.push(`two runners alive together for ${(m.longestOverlapMs / 1000).toFixed(0)} s`);
   if (m && m.maxRetainedBytes > limits.walBoundBytes) {
     reasons.push(

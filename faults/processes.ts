@@ -12,6 +12,8 @@ export interface TrialProcess {
   /** /proc state letter: R, S, D, T (stopped), Z ... */
   readonly state: string;
   readonly command: string;
+  /** When the process started, in milliseconds since the epoch (from /proc, to the kernel's clock tick). */
+  readonly startedAt?: number;
 }
 
 async function readText(file: string): Promise<string | undefined> {
@@ -22,10 +24,25 @@ async function readText(file: string): Promise<string | undefined> {
   }
 }
 
-function parseStat(stat: string): { state: string; ppid: number } {
+/** Clock ticks a second in /proc's times: USER_HZ, which Linux reports the same on every architecture the project runs on. */
+const USER_HZ = 100;
+
+function parseStat(stat: string): { state: string; ppid: number; startTicks: number } {
   // "pid (comm) S ppid ...": comm may hold spaces and parentheses, so read after the last ')'.
+  // After it, the state is field 3 of proc(5) and the start time field 22.
   const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return { state: rest[0] ?? '?', ppid: Number(rest[1]) };
+  return { state: rest[0] ?? '?', ppid: Number(rest[1]), startTicks: Number(rest[19]) };
+}
+
+let bootTime: number | undefined;
+
+/** When the machine booted, in milliseconds since the epoch: the origin of a process's start time in /proc. */
+function bootedAt(): number | undefined {
+  if (bootTime === undefined) {
+    const line = /^btime (\d+)$/m.exec(readProcText('/proc/stat') ?? '');
+    if (line) bootTime = Number(line[1]) * 1000;
+  }
+  return bootTime;
 }
 
 /** A /proc file's text, read at once; undefined when the process ended between listing and reading. */
@@ -55,41 +72,68 @@ export function trialProcesses(trial: string): Promise<TrialProcess[]> {
     if (!environ || !`${environ}\0`.includes(needle)) continue;
     const stat = readProcText(`/proc/${entry}/stat`);
     if (!stat) continue;
-    const { state, ppid } = parseStat(stat);
+    const { state, ppid, startTicks } = parseStat(stat);
     if (state === 'Z' || state === 'X') continue;
-    out.push({ pid: Number(entry), ppid, state, command: cmdline.split('\0').join(' ').trim() });
+    const boot = bootedAt();
+    const startedAt = boot === undefined || !Number.isFinite(startTicks) ? undefined : boot + (startTicks * 1000) / USER_HZ;
+    out.push({
+      pid: Number(entry),
+      ppid,
+      state,
+      command: cmdline.split('\0').join(' ').trim(),
+      ...(startedAt === undefined ? {} : { startedAt }),
+    });
   }
   return Promise.resolve(out);
 }
 
+const RUNNER_COMMAND = /runner[\\/]main\.js/;
+
+/**
+ * A runner: the runner entry point, started by the CLI or by an agent, never by another runner. A
+ * runner's child between its fork and its exec (a pg_dump or pg_restore about to start) shows the
+ * runner's own command line and environment in /proc; a scan that caught it there took it for a
+ * second runner, and the connection it opened once it became pg_restore for that runner's work.
+ */
+function isRunner(p: TrialProcess, byPid: ReadonlyMap<number, TrialProcess>): boolean {
+  return RUNNER_COMMAND.test(p.command) && !RUNNER_COMMAND.test(byPid.get(p.ppid)?.command ?? '');
+}
+
 /** Runner processes: the runner entry point (its children are pg_dump and pg_restore). */
 export function runners(processes: readonly TrialProcess[]): TrialProcess[] {
-  return processes.filter((p) => /runner[\\/]main\.js/.test(p.command));
+  const byPid = new Map(processes.map((p) => [p.pid, p]));
+  return processes.filter((p) => isRunner(p, byPid));
 }
 
 /** The runner a process belongs to (itself or an ancestor), or undefined for an orphan. */
 export function owningRunner(pid: number, processes: readonly TrialProcess[]): number | undefined {
   const byPid = new Map(processes.map((p) => [p.pid, p]));
   for (let p = byPid.get(pid); p; p = byPid.get(p.ppid)) {
-    if (/runner[\\/]main\.js/.test(p.command)) return p.pid;
+    if (isRunner(p, byPid)) return p.pid;
   }
   return undefined;
 }
 
-/** Socket inode of the loopback TCP connection whose local port is `port` (from /proc/net/tcp). */
-async function socketInode(port: number): Promise<string | undefined> {
-  const table = (await readText('/proc/net/tcp')) ?? '';
-  const hexPort = port.toString(16).toUpperCase().padStart(4, '0');
+/**
+ * The inode of the open socket in a /proc/net/tcp table whose local port is `localPort` and whose
+ * peer's port is `remotePort`. The local port alone names no connection: Linux hands one ephemeral
+ * port to several connections at once when their destinations differ, so a runner's connection to
+ * the target's proxy may share its port with a connection to the source's proxy, or with another
+ * program's; the pair of ports on loopback is what is unique.
+ */
+export function socketInodeIn(table: string, localPort: number, remotePort: number): string | undefined {
+  const hex = (port: number): string => `:${port.toString(16).toUpperCase().padStart(4, '0')}`;
   for (const line of table.split('\n').slice(1)) {
     const cols = line.trim().split(/\s+/);
-    if (cols[1]?.endsWith(`:${hexPort}`) && cols[9] && cols[9] !== '0') return cols[9];
+    // a socket no process holds any more (TIME_WAIT) shows inode 0
+    if (cols[1]?.endsWith(hex(localPort)) && cols[2]?.endsWith(hex(remotePort)) && cols[9] && cols[9] !== '0') return cols[9];
   }
   return undefined;
 }
 
-/** Which of `candidates` holds the socket with local port `port`. */
-export async function pidOfPort(port: number, candidates: readonly number[]): Promise<number | undefined> {
-  const inode = await socketInode(port);
+/** Which of `candidates` holds the client end of a connection: its local port `port`, to a peer listening on `peerPort`. */
+export async function pidOfConnection(port: number, peerPort: number, candidates: readonly number[]): Promise<number | undefined> {
+  const inode = socketInodeIn((await readText('/proc/net/tcp')) ?? '', port, peerPort);
   if (!inode) return undefined;
   const link = `socket:[${inode}]`;
   for (const pid of candidates) {

@@ -228,7 +228,8 @@ export async function runTrial(servers: CampaignServers, opts: TrialOptions): Pr
   if (agents) ctx.agentOf = (pid) => agents.agentOf(pid);
   const fault = new ArmedFault(plan, trigger, matchAt, servers.proxies[trigger.server], ctx);
   const workload = new CampaignWorkload(servers.source, databases, opts.size, rng.fork('workload'));
-  const monitor = new TrialMonitor(name, databases, clusters, servers.proxies.target, servers.proxies.source, killed);
+  const monitor = new TrialMonitor(name, databases, clusters, servers.proxies.target, servers.proxies.source, killed, workload.startedAt);
+  result.origin = workload.startedAt;
   const user = new TrialUser(
     {
       name,

@@ -383,6 +383,10 @@ async function deletedAfterVerified(pair: ServerPair): Promise<void> {
   }
 }
 
+/** Exact pins the test compares at, and the pins it asks for at most to get them. */
+const EXACT_PINS = 6;
+const MAX_PINS = 48;
+
 describe('cdc: verification while streaming, pinned to a source position', function () {
   this.timeout(240_000);
   let pair: ServerPair;
@@ -399,7 +403,11 @@ describe('cdc: verification while streaming, pinned to a source position', funct
       let lastLsn = -1n;
       let last: Awaited<ReturnType<typeof tableVerifications>>[number] | undefined;
       await s.verifier.openSessions();
-      for (let i = 0; i < 12; i++) {
+      // a pin the writer's transaction in flight makes inexact is tried again: how many are depends on
+      // how the writer and the apply share a busy machine, so the pins go on until EXACT_PINS were exact
+      let pins = 0;
+      for (let i = 0; verified < EXACT_PINS && i < MAX_PINS; i++) {
+        pins += 1;
         const outcome = await s.verifier.verifyTable(await s.table('writer_rows'));
         assert.notEqual(outcome, 'skipped');
         // each comparison's own record, read back from the control store: a pin past the previous one, both sides equal
@@ -419,7 +427,7 @@ describe('cdc: verification while streaming, pinned to a source position', funct
         lastLsn = lsn;
         last = record;
       }
-      assert.ok(verified >= 6, `${verified} of 12 pins exact`);
+      assert.ok(verified >= EXACT_PINS, `${verified} of ${pins} pins exact`);
     } finally {
       await writer.stop();
       await s.verifier.stop();

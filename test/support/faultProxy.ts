@@ -23,6 +23,8 @@ export interface ProxyConnection {
   /** When the client last sent work (a statement, or data: COPY rows, replication feedback), and what. */
   lastWorkAt?: number;
   lastWork?: string;
+  /** The client's end has closed: its port is free for another connection to take. */
+  clientClosed?: boolean;
   closed: boolean;
 }
 
@@ -282,6 +284,7 @@ export class FaultProxy {
     client.on('close', () => {
       clientGone();
       link.clientClosed = true;
+      conn.clientClosed = true;
       if (!link.upstream) this.finish(link);
       else if (link.upstreamClosed) this.finish(link);
     });
